@@ -1,0 +1,69 @@
+/* manifest.json of a dataset directory: what the shards are, where they came
+ * from and how they were made. Read and written with jansson; writing is
+ * atomic (temp file, fsync, rename, fsync dir). All strings are owned by the
+ * manifest and freed by manifest_free(). */
+#ifndef INGOT_MANIFEST_H
+#define INGOT_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct manifest_tokenizer {
+    char *file;             /* model file name as given to pretok */
+    uint64_t hash;          /* XXH3-64 of its bytes (hex in JSON) */
+    char *type;             /* "unigram", "bpe", ... */
+    uint32_t vocab_size;
+    int32_t bos_id, eos_id, pad_id, unk_id;
+};
+
+struct manifest_shard {
+    char *file;             /* name relative to the dataset directory */
+    uint32_t split;         /* enum ingot_split */
+    uint64_t n_tokens, n_docs;
+    uint64_t file_size;
+    uint64_t tokens_checksum, index_checksum, prov_checksum, header_checksum;
+};
+
+/* A skip reason and how often it happened. */
+struct manifest_skip {
+    char *reason;           /* e.g. "malformed_json", "invalid_utf8" */
+    uint64_t count;
+};
+
+struct manifest_input {
+    char *name;             /* path as given (or found under a directory) */
+    uint64_t size;          /* bytes on disk */
+    uint64_t n_docs, n_tokens;
+    struct manifest_skip *skips;
+    size_t n_skips;
+};
+
+struct manifest {
+    int format_version;     /* INGOT_MANIFEST_VERSION */
+    char *ingot_version;
+    char *command_line;
+    uint32_t token_width;
+    struct manifest_tokenizer tokenizer;
+    struct manifest_shard *shards;   size_t n_shards;
+    struct manifest_input *inputs;   size_t n_inputs;
+    /* Free-form examples of skipped records ("file:line: reason"), at most a
+     * few per reason. */
+    char **skip_examples;            size_t n_skip_examples;
+    /* Derived on read and recomputed on write from shards[]: */
+    uint64_t total_tokens[2], total_docs[2];   /* by split */
+};
+
+/* Parse path; on error names the file and the key (ingot_errmsg()). Returns
+ * 0, -errno, INGOT_E_JSON or INGOT_E_VERSION. */
+int manifest_read(const char *path, struct manifest **out);
+/* Write atomically. */
+int manifest_write(const char *path, const struct manifest *m);
+void manifest_free(struct manifest *m);   /* accepts NULL */
+
+/* Helpers for building one: duplicate strings into the manifest. */
+struct manifest *manifest_new(void);
+int manifest_add_shard(struct manifest *m, const struct manifest_shard *s);
+int manifest_add_input(struct manifest *m, const struct manifest_input *in);
+int manifest_add_skip_example(struct manifest *m, const char *text);
+
+#endif

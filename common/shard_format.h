@@ -1,0 +1,82 @@
+/* Shard file format v1: the on-disk contract between ingot-pretok (writer)
+ * and ingot-train / ingot-dump (readers). See docs/shard-format.md.
+ *
+ * Layout (all integers little-endian):
+ *   [0, 4096)              header (struct ingot_shard_header, zero-padded)
+ *   [tokens_offset, ...)   n_tokens ids, token_width bytes each (page-aligned)
+ *   [index_offset, ...)    n_docs+1 uint64 token offsets; doc i = [off[i], off[i+1])
+ *   [prov_offset, ...)     n_docs provenance records (struct ingot_doc_prov)
+ *   file_size == prov_offset + n_docs * sizeof(struct ingot_doc_prov)
+ */
+#ifndef INGOT_SHARD_FORMAT_H
+#define INGOT_SHARD_FORMAT_H
+
+#include <stdint.h>
+
+#define INGOT_SHARD_MAGIC "INGOTSHD"       /* 8 bytes, no terminator on disk */
+#define INGOT_SHARD_VERSION 1u
+#define INGOT_SHARD_HEADER_SIZE 4096u
+#define INGOT_ENDIAN_MARK 0x01020304u     /* reads 0x04030201 on a big-endian host */
+#define INGOT_SHARD_SUFFIX ".tok"
+#define INGOT_MANIFEST_NAME "manifest.json"
+#define INGOT_MANIFEST_VERSION 1
+
+enum ingot_split { INGOT_SPLIT_TRAIN = 0, INGOT_SPLIT_VAL = 1 };
+
+enum ingot_tokenizer_type {
+    INGOT_TOK_UNKNOWN = 0,
+    INGOT_TOK_UNIGRAM = 1,
+    INGOT_TOK_BPE = 2,
+    INGOT_TOK_WORD = 3,
+    INGOT_TOK_CHAR = 4,
+};
+
+/* Where a document came from: index into the manifest's input-file table and
+ * the 1-based line (JSONL) or record/paragraph number inside that file. */
+struct ingot_doc_prov {
+    uint32_t file_index;
+    uint32_t reserved;     /* 0 */
+    uint64_t record;
+};
+
+/* The first bytes of the 4096-byte header; everything after `reserved_end`
+ * up to header_checksum is zero (room for future fields). */
+struct ingot_shard_header {
+    char magic[8];              /*   0 INGOT_SHARD_MAGIC */
+    uint32_t version;           /*   8 INGOT_SHARD_VERSION */
+    uint32_t header_size;       /*  12 INGOT_SHARD_HEADER_SIZE */
+    uint32_t endian_mark;       /*  16 INGOT_ENDIAN_MARK */
+    uint32_t token_width;       /*  20 2 or 4 bytes per id */
+    uint32_t vocab_size;        /*  24 ids are < vocab_size */
+    int32_t bos_id;             /*  28 -1 if none */
+    int32_t eos_id;             /*  32 */
+    int32_t pad_id;             /*  36 */
+    int32_t unk_id;             /*  40 */
+    uint32_t split;             /*  44 enum ingot_split */
+    uint32_t tokenizer_type;    /*  48 enum ingot_tokenizer_type */
+    uint32_t flags;             /*  52 0 in v1 */
+    uint64_t n_tokens;          /*  56 */
+    uint64_t n_docs;            /*  64 */
+    uint64_t tokens_offset;     /*  72 == header_size */
+    uint64_t index_offset;      /*  80 */
+    uint64_t prov_offset;       /*  88 */
+    uint64_t file_size;         /*  96 */
+    uint64_t tokenizer_hash;    /* 104 XXH3-64 of the tokenizer model file's bytes */
+    uint64_t tokens_checksum;   /* 112 XXH3-64 of the token array bytes */
+    uint64_t index_checksum;    /* 120 XXH3-64 of the document index bytes */
+    uint64_t prov_checksum;     /* 128 XXH3-64 of the provenance bytes */
+    uint64_t shard_seq;         /* 136 position of this shard in its split */
+    uint8_t reserved[INGOT_SHARD_HEADER_SIZE - 144 - 8];
+    uint64_t header_checksum;   /* 4088 XXH3-64 of header bytes [0, 4088) */
+};
+
+_Static_assert(sizeof(struct ingot_shard_header) == INGOT_SHARD_HEADER_SIZE,
+               "shard header must be exactly 4096 bytes");
+_Static_assert(sizeof(struct ingot_doc_prov) == 16, "provenance record is 16 bytes");
+
+const char *ingot_split_name(uint32_t split);            /* "train", "val", "?" */
+const char *ingot_tokenizer_type_name(uint32_t type);    /* "unigram", "bpe", ... */
+/* Parse "train"/"val"; returns 0 or INGOT_E_USAGE. */
+int ingot_split_parse(const char *s, uint32_t *split);
+
+#endif
