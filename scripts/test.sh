@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up, build and run every test. Exit status is meson's: 0 when all pass
+# (skips, e.g. GPU tests on a machine without a GPU, count as passing).
+#
+#   scripts/test.sh [BUILD_DIR] [extra meson options...]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build}
+shift || true
+[ -x /usr/local/cuda/bin/nvcc ] && export PATH=/usr/local/cuda/bin:$PATH
+"$here/scripts/setup.sh" "$build" "$@"
+ninja -C "$here/$build"
+meson test -C "$here/$build" --print-errorlogs --num-processes "$(nproc)"
