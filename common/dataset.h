@@ -24,4 +24,17 @@ struct dataset {
 int dataset_open(const char *dir, bool verify, struct dataset **out);
 void dataset_close(struct dataset *ds);   /* accepts NULL */
 
+struct ingot_spm;
+/* Load the dataset's tokenizer: model_path when not NULL, else the
+ * manifest's tokenizer.file as given, then relative to the dataset
+ * directory, then its basename inside the dataset directory. The model's
+ * hash must equal the manifest's (INGOT_E_MISMATCH otherwise). On success
+ * *used (if not NULL) gets a malloc'd copy of the path loaded. */
+int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
+                           struct ingot_spm **out, char **used);
+
+/* Shards of one split in dataset order (the manifest's order); fills at most
+ * max indices into ds->shards and returns how many there are. */
+size_t dataset_split_shards(const struct dataset *ds, uint32_t split, size_t *idx, size_t max);
+
 #endif

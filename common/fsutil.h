@@ -1,9 +1,14 @@
-/* Small file-system helpers shared by the writers. */
+/* Small file-system helpers shared by the writers and readers. Every
+ * function returns 0 or -errno and records a message naming the path. */
 #ifndef INGOT_FSUTIL_H
 #define INGOT_FSUTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Write buf to path atomically: path.tmp.<pid>, fsync, rename, fsync dir.
  * Returns 0 or -errno (message names the path). */
@@ -17,4 +22,21 @@ int fs_read_all(const char *path, char **buf, size_t *len);
 /* XXH3-64 of a file's bytes. */
 int fs_hash_file(const char *path, uint64_t *hash);
 
+/* "dir/name" in a malloc'd string (just name when dir is NULL or empty, or
+ * when name is absolute); NULL when out of memory. */
+char *fs_path_join(const char *dir, const char *name);
+/* The last path component (pointer into path; "" when path ends in '/'). */
+const char *fs_basename(const char *path);
+/* 1 if path exists and is a directory, 0 if not, -errno when stat fails
+ * for another reason than ENOENT. */
+int fs_is_dir(const char *path);
+/* write() all of buf at the current position, retrying on EINTR and short
+ * writes. what names the file in the message. */
+int fs_write_full(int fd, const void *buf, size_t len, const char *what);
+/* pwrite() all of buf at offset. */
+int fs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off, const char *what);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

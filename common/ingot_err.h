@@ -25,6 +25,10 @@ enum ingot_err {
     INGOT_E_ENDIAN = -1015,      /* file written on a machine of other endianness */
 };
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Short description of an error code (static string, never NULL). */
 const char *ingot_strerror(int err);
 
@@ -40,4 +44,7 @@ const char *ingot_errmsg(void);
  * show a stale one). */
 void ingot_clear_err(void);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -61,9 +61,19 @@ int manifest_write(const char *path, const struct manifest *m);
 void manifest_free(struct manifest *m);   /* accepts NULL */
 
 /* Helpers for building one: duplicate strings into the manifest. */
+/* manifest_new() returns an empty manifest (format_version and
+ * ingot_version set, special ids -1) or NULL when out of memory. */
 struct manifest *manifest_new(void);
+/* Copy t (strings duplicated) into m->tokenizer. 0 or -ENOMEM. */
+int manifest_set_tokenizer(struct manifest *m, const struct manifest_tokenizer *t);
+/* Replace m->command_line with a copy of argv joined by spaces (arguments
+ * with spaces or quotes are single-quoted). 0 or -ENOMEM. */
+int manifest_set_command_line(struct manifest *m, int argc, char *const *argv);
 int manifest_add_shard(struct manifest *m, const struct manifest_shard *s);
 int manifest_add_input(struct manifest *m, const struct manifest_input *in);
 int manifest_add_skip_example(struct manifest *m, const char *text);
+/* Recompute total_tokens / total_docs from shards[] (manifest_write() does
+ * this on its own copy; call it to read the totals before writing). */
+void manifest_update_totals(struct manifest *m);
 
 #endif

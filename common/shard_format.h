@@ -70,13 +70,25 @@ struct ingot_shard_header {
     uint64_t header_checksum;   /* 4088 XXH3-64 of header bytes [0, 4088) */
 };
 
-_Static_assert(sizeof(struct ingot_shard_header) == INGOT_SHARD_HEADER_SIZE,
-               "shard header must be exactly 4096 bytes");
-_Static_assert(sizeof(struct ingot_doc_prov) == 16, "provenance record is 16 bytes");
+#ifdef __cplusplus   /* included by the SentencePiece shim and CUDA code */
+#define INGOT_STATIC_ASSERT static_assert
+extern "C" {
+#else
+#define INGOT_STATIC_ASSERT _Static_assert
+#endif
+
+INGOT_STATIC_ASSERT(sizeof(struct ingot_shard_header) == INGOT_SHARD_HEADER_SIZE,
+                    "shard header must be exactly 4096 bytes");
+INGOT_STATIC_ASSERT(sizeof(struct ingot_doc_prov) == 16, "provenance record is 16 bytes");
 
 const char *ingot_split_name(uint32_t split);            /* "train", "val", "?" */
 const char *ingot_tokenizer_type_name(uint32_t type);    /* "unigram", "bpe", ... */
 /* Parse "train"/"val"; returns 0 or INGOT_E_USAGE. */
 int ingot_split_parse(const char *s, uint32_t *split);
+/* Parse a name from ingot_tokenizer_type_name(); 0 or INGOT_E_USAGE. */
+int ingot_tokenizer_type_parse(const char *s, uint32_t *type);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,0 +1,278 @@
+/* File-system helpers: atomic writes, directory fsync, whole-file reads. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "ingot_err.h"
+#include "ingot_hash.h"
+
+int fs_write_full(int fd, const void *buf, size_t len, const char *what)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            return ingot_fail(-e, "%s: write failed: %s", what, strerror(e));
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int fs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off, const char *what)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            return ingot_fail(-e, "%s: write at offset %llu failed: %s", what,
+                              (unsigned long long)off, strerror(e));
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+char *fs_path_join(const char *dir, const char *name)
+{
+    if (!dir || !dir[0] || name[0] == '/')
+        return strdup(name);
+    size_t dl = strlen(dir), nl = strlen(name);
+    int slash = dir[dl - 1] != '/';
+    char *p = malloc(dl + (size_t)slash + nl + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, dl);
+    if (slash)
+        p[dl] = '/';
+    memcpy(p + dl + slash, name, nl + 1);
+    return p;
+}
+
+const char *fs_basename(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+int fs_is_dir(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0;
+        int e = errno;
+        return ingot_fail(-e, "%s: %s", path, strerror(e));
+    }
+    return S_ISDIR(st.st_mode) ? 1 : 0;
+}
+
+int fs_fsync_dir(const char *path)
+{
+    char *dir = NULL;
+    int isdir = fs_is_dir(path);
+    if (isdir < 0)
+        return isdir;
+    if (isdir) {
+        dir = strdup(path);
+    } else {
+        const char *slash = strrchr(path, '/');
+        if (!slash)
+            dir = strdup(".");
+        else if (slash == path)
+            dir = strdup("/");
+        else
+            dir = strndup(path, (size_t)(slash - path));
+    }
+    if (!dir)
+        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        ingot_fail(-e, "%s: cannot open directory to fsync: %s", dir, strerror(e));
+        free(dir);
+        return -e;
+    }
+    int ret = 0;
+    /* Some file systems refuse fsync on directories (EINVAL); nothing more
+     * can be done there, so that is not an error. */
+    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: fsync of directory failed: %s", dir, strerror(e));
+    }
+    close(fd);
+    free(dir);
+    return ret;
+}
+
+int fs_write_atomic(const char *path, const void *buf, size_t len)
+{
+    size_t tl = strlen(path) + 32;
+    char *tmp = malloc(tl);
+    if (!tmp)
+        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        ingot_fail(-e, "%s: cannot create: %s", tmp, strerror(e));
+        free(tmp);
+        return -e;
+    }
+    int ret = fs_write_full(fd, buf, len, tmp);
+    if (!ret && fsync(fd) != 0) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: fsync failed: %s", tmp, strerror(e));
+    }
+    if (close(fd) != 0 && !ret) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: close failed: %s", tmp, strerror(e));
+    }
+    if (!ret && rename(tmp, path) != 0) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: cannot rename %s into place: %s", path, tmp, strerror(e));
+    }
+    if (ret)
+        unlink(tmp);
+    else
+        ret = fs_fsync_dir(path);
+    free(tmp);
+    return ret;
+}
+
+int fs_mkdir_p(const char *path)
+{
+    char *p = strdup(path);
+    if (!p)
+        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    int ret = 0;
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            int e = errno;
+            ret = ingot_fail(-e, "%s: cannot create directory: %s", p, strerror(e));
+            break;
+        }
+        *s = c;
+        if (!c)
+            break;
+    }
+    if (!ret) {
+        int d = fs_is_dir(path);
+        if (d == 0)
+            ret = ingot_fail(-ENOTDIR, "%s: exists and is not a directory", path);
+        else if (d < 0)
+            ret = d;
+    }
+    free(p);
+    return ret;
+}
+
+int fs_read_all(const char *path, char **buf, size_t *len)
+{
+    *buf = NULL;
+    if (len)
+        *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return ingot_fail(-e, "%s: cannot open: %s", path, strerror(e));
+    }
+    size_t cap = 1 << 16, n = 0;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        cap = (size_t)st.st_size + 1;
+    char *b = malloc(cap);
+    int ret = 0;
+    if (!b) {
+        ret = ingot_fail(-ENOMEM, "%s: out of memory reading the file", path);
+        goto out;
+    }
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                ret = ingot_fail(-ENOMEM, "%s: out of memory reading the file", path);
+                goto out;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, b + n, cap - 1 - n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            ret = ingot_fail(-e, "%s: read failed: %s", path, strerror(e));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    b[n] = '\0';
+    *buf = b;
+    b = NULL;
+    if (len)
+        *len = n;
+out:
+    free(b);
+    close(fd);
+    return ret;
+}
+
+int fs_hash_file(const char *path, uint64_t *hash)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return ingot_fail(-e, "%s: cannot open: %s", path, strerror(e));
+    }
+    enum { CHUNK = 1 << 20 };
+    char *b = malloc(CHUNK);
+    ingot_xxh3_stream *s = ingot_xxh3_new();
+    int ret = 0;
+    if (!b || !s) {
+        ret = ingot_fail(-ENOMEM, "%s: out of memory hashing the file", path);
+        goto out;
+    }
+    for (;;) {
+        ssize_t r = read(fd, b, CHUNK);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            ret = ingot_fail(-e, "%s: read failed: %s", path, strerror(e));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        ingot_xxh3_update(s, b, (size_t)r);
+    }
+    *hash = ingot_xxh3_digest(s);
+out:
+    ingot_xxh3_free(s);
+    free(b);
+    close(fd);
+    return ret;
+}
