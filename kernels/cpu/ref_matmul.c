@@ -6,7 +6,7 @@
  * into one SIMD register without -ffast-math. */
 #include "ref_ops.h"
 
-enum { LANES = 8, ROWS = 4 };
+enum { LANES = 8, ROWS = 8, NTILE = 64 };
 
 static inline float dot_lanes(const float *a, const float *b, int n)
 {
@@ -43,32 +43,39 @@ void ref_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
                     const float *inp, const float *w, int N, int IC, int OC)
 {
     if (dinp) {
-        /* dinp[n, :] += sum_o dout[n, o] * w[o, :], o in order. */
+        /* dinp[n, :] += sum_o dout[n, o] * w[o, :], o in order; each weight
+         * row serves a block of ROWS rows. */
+        int nblk = (N + ROWS - 1) / ROWS;
 #pragma omp parallel for schedule(static)
-        for (int n = 0; n < N; n++) {
-            float *di = dinp + (size_t)n * IC;
-            const float *d = dout + (size_t)n * OC;
+        for (int blk = 0; blk < nblk; blk++) {
+            int n0 = blk * ROWS, n1 = n0 + ROWS < N ? n0 + ROWS : N;
             for (int o = 0; o < OC; o++) {
-                float g = d[o];
                 const float *wr = w + (size_t)o * IC;
-                for (int i = 0; i < IC; i++)
-                    di[i] += g * wr[i];
+                for (int n = n0; n < n1; n++) {
+                    float g = dout[(size_t)n * OC + o];
+                    float *di = dinp + (size_t)n * IC;
+                    for (int i = 0; i < IC; i++)
+                        di[i] += g * wr[i];
+                }
             }
         }
     }
-    /* dw[o, :] += sum_n dout[n, o] * inp[n, :], n in order; dbias likewise. */
+    /* dw[o, :] += sum_n dout[n, o] * inp[n, :] and dbias[o] += sum_n dout[n, o],
+     * n in order. Rows go in tiles small enough to stay in cache while every
+     * thread walks its share of the outputs. */
+    for (int n0 = 0; n0 < N; n0 += NTILE) {
+        int n1 = n0 + NTILE < N ? n0 + NTILE : N;
 #pragma omp parallel for schedule(static)
-    for (int o = 0; o < OC; o++) {
-        float *dwr = dw + (size_t)o * IC;
-        float db = 0.0f;
-        for (int n = 0; n < N; n++) {
-            float g = dout[(size_t)n * OC + o];
-            const float *x = inp + (size_t)n * IC;
-            for (int i = 0; i < IC; i++)
-                dwr[i] += g * x[i];
-            db += g;
+        for (int o = 0; o < OC; o++) {
+            float *dwr = dw + (size_t)o * IC;
+            for (int n = n0; n < n1; n++) {
+                float g = dout[(size_t)n * OC + o];
+                const float *x = inp + (size_t)n * IC;
+                for (int i = 0; i < IC; i++)
+                    dwr[i] += g * x[i];
+                if (dbias)
+                    dbias[o] += g;
+            }
         }
-        if (dbias)
-            dbias[o] += db;
     }
 }

@@ -65,7 +65,8 @@ void ref_residual_fwd(float *out, const float *a, const float *b, size_t n);
  * V of Vp logits of each of N rows. losses[n] = -log softmax(logits[n])[target].
  * If dlogits != NULL: dlogits[n, v] = (p[v] - [v == target]) * dloss for v < V
  * and 0 for V <= v < Vp. correct[n] = 1 if argmax (lowest index on ties) ==
- * target else 0 (correct may be NULL). */
+ * target else 0 (correct may be NULL). dlogits may equal logits (computed in
+ * place, as the CPU trainer does to save a [N, Vp] buffer). */
 void ref_softmax_xent(float *losses, float *dlogits, int *correct, const float *logits,
                       const int32_t *targets, int N, int V, int Vp, float dloss);
 
