@@ -1,0 +1,104 @@
+/* Device-side helpers shared by the .cu files of kernels/ (internal: not part
+ * of the launcher API). Element conversion between float and the storage
+ * types, warp reductions, 16-byte packs for vectorised memory access, and a
+ * dispatch macro from kn_dtype to a template type. */
+#ifndef INGOT_KN_DEVICE_CUH
+#define INGOT_KN_DEVICE_CUH
+
+#include <stdint.h>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "kn_common.h"
+
+typedef __nv_bfloat16 kn_bf16;
+
+/* Storage type -> float and back (bf16: round to nearest even). */
+static __device__ __forceinline__ float kn_f(float x) { return x; }
+static __device__ __forceinline__ float kn_f(kn_bf16 x) { return __bfloat162float(x); }
+
+template <typename T> static __device__ __forceinline__ T kn_st(float x);
+template <> __device__ __forceinline__ float kn_st<float>(float x) { return x; }
+template <> __device__ __forceinline__ kn_bf16 kn_st<kn_bf16>(float x)
+{
+    return __float2bfloat16_rn(x);
+}
+
+/* Full-warp reductions: every lane must take part (mask 0xffffffff); every
+ * lane gets the result. */
+static __device__ __forceinline__ float kn_warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+static __device__ __forceinline__ float kn_warp_max(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+static __device__ __forceinline__ double kn_warp_sum_d(double v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* 16 bytes of T: 4 floats or 8 bf16. Loaded and stored with one 128-bit
+ * access; the address must be 16-byte aligned. */
+template <typename T> struct alignas(16) kn_pack {
+    static constexpr int n = 16 / sizeof(T);
+    T v[16 / sizeof(T)];
+};
+
+template <typename T>
+static __device__ __forceinline__ kn_pack<T> kn_ld_pack(const T *p)
+{
+    kn_pack<T> r;
+    *reinterpret_cast<int4 *>(&r) = *reinterpret_cast<const int4 *>(p);
+    return r;
+}
+
+template <typename T>
+static __device__ __forceinline__ void kn_st_pack(T *p, const kn_pack<T> &r)
+{
+    *reinterpret_cast<int4 *>(p) = *reinterpret_cast<const int4 *>(&r);
+}
+
+/* Host: true when every pointer is 16-byte aligned (NULL counts as aligned). */
+static inline bool kn_aligned16(const void *a, const void *b = 0, const void *c = 0,
+                                const void *d = 0)
+{
+    uintptr_t m = (uintptr_t)a | (uintptr_t)b | (uintptr_t)c | (uintptr_t)d;
+    return (m & 15u) == 0;
+}
+
+/* Number of blocks for a grid-stride loop over n items, capped so that huge
+ * n does not overflow gridDim.x; the loops handle any n. */
+static inline unsigned kn_grid_for(size_t n, unsigned threads, unsigned cap = 65536u * 8u)
+{
+    size_t b = (n + threads - 1) / threads;
+    if (b < 1)
+        b = 1;
+    if (b > cap)
+        b = cap;
+    return (unsigned)b;
+}
+
+/* Runs the statement with T = float or T = kn_bf16 according to dt. */
+#define KN_DISPATCH(dt, T, ...)          \
+    do {                                 \
+        if ((dt) == KN_BF16) {           \
+            typedef kn_bf16 T;           \
+            __VA_ARGS__;                 \
+        } else {                         \
+            typedef float T;             \
+            __VA_ARGS__;                 \
+        }                                \
+    } while (0)
+
+#endif

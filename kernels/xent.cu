@@ -1,0 +1,229 @@
+/* Fused softmax cross-entropy. One block per row:
+ *   pass 1: per-thread online (max, sum of exp, argmax), then a block
+ *           reduction; loss and correct from the row statistics;
+ *   pass 2: each thread recomputes exp for its columns and writes the
+ *           gradient, so in-place (dlogits == logits) is safe: a column is
+ *           read and then written by the same thread. */
+#include <math.h>
+
+#include "cuda_check.h"
+#include "kn_device.cuh"
+#include "xent.h"
+
+enum { XENT_THREADS = 512 };
+
+struct xstat {
+    float m;  /* running max */
+    float s;  /* sum of exp(x - m) */
+    int idx;  /* lowest index holding m */
+};
+
+/* float32 keeps expf for parity with the reference; bf16 takes the fast
+ * hardware exp, whose error is far below bf16 rounding. */
+template <typename T> static __device__ __forceinline__ float xexp(float x) { return expf(x); }
+template <> __device__ __forceinline__ float xexp<kn_bf16>(float x) { return __expf(x); }
+
+template <typename T>
+static __device__ __forceinline__ void xstat_add(xstat &a, float x, int i)
+{
+    /* Columns come in increasing order per thread: a strict > keeps the
+     * lowest index among equal maxima. */
+    if (x > a.m) {
+        a.s = a.s * xexp<T>(a.m - x) + 1.0f;
+        a.m = x;
+        a.idx = i;
+    } else {
+        a.s += xexp<T>(x - a.m);
+    }
+}
+
+static __device__ __forceinline__ xstat xstat_merge(xstat a, xstat b)
+{
+    xstat r;
+    r.m = fmaxf(a.m, b.m);
+    if (r.m == -INFINITY) {
+        r.s = 0.0f;
+    } else {
+        r.s = (a.m == -INFINITY ? 0.0f : a.s * expf(a.m - r.m)) +
+              (b.m == -INFINITY ? 0.0f : b.s * expf(b.m - r.m));
+    }
+    if (a.m > b.m)
+        r.idx = a.idx;
+    else if (b.m > a.m)
+        r.idx = b.idx;
+    else
+        r.idx = min(a.idx, b.idx);
+    return r;
+}
+
+static __device__ __forceinline__ xstat xstat_warp(xstat a)
+{
+    for (int o = 16; o > 0; o >>= 1) {
+        xstat b;
+        b.m = __shfl_xor_sync(0xffffffffu, a.m, o);
+        b.s = __shfl_xor_sync(0xffffffffu, a.s, o);
+        b.idx = __shfl_xor_sync(0xffffffffu, a.idx, o);
+        a = xstat_merge(a, b);
+    }
+    return a;
+}
+
+/* VEC: rows are read in 16-byte packs over [0, Vp) (needs Vp % P == 0 and
+ * aligned buffers); columns >= V are masked, never used. */
+template <typename T, bool VEC>
+static __global__ void __launch_bounds__(XENT_THREADS)
+xent_kernel(float *losses, T *dlogits, int *correct, const T *logits, const int32_t *targets,
+            int V, int Vp, float dloss)
+{
+    __shared__ xstat sh[XENT_THREADS / 32];
+    __shared__ xstat row;
+    const int n = blockIdx.x;
+    const T *x = logits + (size_t)n * Vp;
+    xstat a = {-INFINITY, 0.0f, 0x7fffffff};
+    if (VEC) {
+        const int P = kn_pack<T>::n;
+        int vend = (V + P - 1) / P; /* packs that hold a column < V */
+        for (int j = threadIdx.x; j < vend; j += blockDim.x) {
+            kn_pack<T> p = kn_ld_pack(x + (size_t)j * P);
+#pragma unroll
+            for (int k = 0; k < P; k++) {
+                int v = j * P + k;
+                if (v < V)
+                    xstat_add<T>(a, kn_f(p.v[k]), v);
+            }
+        }
+    } else {
+        for (int v = threadIdx.x; v < V; v += blockDim.x)
+            xstat_add<T>(a, kn_f(x[v]), v);
+    }
+    a = xstat_warp(a);
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (lane == 0)
+        sh[warp] = a;
+    __syncthreads();
+    if (warp == 0) {
+        const int nw = XENT_THREADS / 32;
+        xstat b = lane < nw ? sh[lane] : xstat{-INFINITY, 0.0f, 0x7fffffff};
+        b = xstat_warp(b);
+        if (lane == 0)
+            row = b;
+    }
+    __syncthreads();
+    const float mx = row.m, inv = 1.0f / row.s;
+    const int tgt = targets[n];
+    const bool tvalid = tgt >= 0 && tgt < V;
+    if (threadIdx.x == 0) {
+        float lse = logf(row.s) + mx;
+        losses[n] = tvalid ? lse - kn_f(x[tgt]) : __int_as_float(0x7fc00000);
+        if (correct)
+            correct[n] = tvalid && row.idx == tgt;
+    }
+    if (!dlogits)
+        return;
+    /* Every thread has read its own row elements above; the loss' read of
+     * x[tgt] by thread 0 must come before anyone overwrites it in place. */
+    __syncthreads();
+    T *d = dlogits + (size_t)n * Vp;
+    if (VEC) {
+        const int P = kn_pack<T>::n;
+        for (int j = threadIdx.x; j < Vp / P; j += blockDim.x) {
+            kn_pack<T> p = {}, r;
+            if (j * P < V)
+                p = kn_ld_pack(x + (size_t)j * P);
+#pragma unroll
+            for (int k = 0; k < P; k++) {
+                int v = j * P + k;
+                float g = 0.0f;
+                if (v < V) {
+                    float pr = xexp<T>(kn_f(p.v[k]) - mx) * inv;
+                    g = (pr - (v == tgt ? 1.0f : 0.0f)) * dloss;
+                }
+                r.v[k] = kn_st<T>(g);
+            }
+            kn_st_pack(d + (size_t)j * P, r);
+        }
+    } else {
+        for (int v = threadIdx.x; v < Vp; v += blockDim.x) {
+            float g = 0.0f;
+            if (v < V) {
+                float pr = xexp<T>(kn_f(x[v]) - mx) * inv;
+                g = (pr - (v == tgt ? 1.0f : 0.0f)) * dloss;
+            }
+            d[v] = kn_st<T>(g);
+        }
+    }
+}
+
+extern "C" int kn_softmax_xent(float *losses, void *dlogits, int *correct, const void *logits,
+                               const int32_t *targets, int N, int V, int Vp, float dloss,
+                               kn_dtype dt, cudaStream_t s)
+{
+    KN_ARG_CHECK(dt == KN_F32 || dt == KN_BF16, "unknown dtype %d", (int)dt);
+    KN_ARG_CHECK(N >= 0 && V > 0 && V <= Vp, "need N >= 0 and 0 < V <= Vp (N=%d V=%d Vp=%d)",
+                 N, V, Vp);
+    KN_ARG_CHECK(losses && logits && targets, "NULL buffer (losses=%p logits=%p targets=%p)",
+                 (void *)losses, logits, (const void *)targets);
+    if (N == 0)
+        return 0;
+    KN_DISPATCH(dt, T, {
+        const int P = kn_pack<T>::n;
+        bool vec = Vp % P == 0 && kn_aligned16(logits, dlogits);
+        if (vec)
+            xent_kernel<T, true><<<N, XENT_THREADS, 0, s>>>(losses, (T *)dlogits, correct,
+                                                             (const T *)logits, targets, V, Vp,
+                                                             dloss);
+        else
+            xent_kernel<T, false><<<N, XENT_THREADS, 0, s>>>(losses, (T *)dlogits, correct,
+                                                              (const T *)logits, targets, V, Vp,
+                                                              dloss);
+    });
+    KN_LAUNCH_CHECK();
+    return 0;
+}
+
+static __global__ void xent_sum_kernel(float *loss_sum, int *correct_sum, const float *losses,
+                                       const int *correct, int N, int accumulate)
+{
+    __shared__ double shl[32];
+    __shared__ long long shc[32];
+    double l = 0.0;
+    long long c = 0;
+    for (int i = threadIdx.x; i < N; i += blockDim.x) {
+        if (loss_sum)
+            l += losses[i];
+        if (correct_sum)
+            c += correct[i];
+    }
+    l = kn_warp_sum_d(l);
+    for (int o = 16; o > 0; o >>= 1)
+        c += __shfl_xor_sync(0xffffffffu, c, o);
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (lane == 0) {
+        shl[warp] = l;
+        shc[warp] = c;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double tl = 0.0;
+        long long tc = 0;
+        for (int w = 0; w < (int)(blockDim.x / 32); w++) {
+            tl += shl[w];
+            tc += shc[w];
+        }
+        if (loss_sum)
+            *loss_sum = (float)(accumulate ? *loss_sum + tl : tl);
+        if (correct_sum)
+            *correct_sum = (int)(accumulate ? *correct_sum + tc : tc);
+    }
+}
+
+extern "C" int kn_xent_sum(float *loss_sum, int *correct_sum, const float *losses,
+                           const int *correct, int N, int accumulate, cudaStream_t s)
+{
+    KN_ARG_CHECK(N >= 0, "N=%d must be >= 0", N);
+    KN_ARG_CHECK(!loss_sum || losses, "loss_sum without losses (N=%d)", N);
+    KN_ARG_CHECK(!correct_sum || correct, "correct_sum without correct (N=%d)", N);
+    xent_sum_kernel<<<1, 1024, 0, s>>>(loss_sum, correct_sum, losses, correct, N, accumulate);
+    KN_LAUNCH_CHECK();
+    return 0;
+}
