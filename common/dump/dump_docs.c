@@ -1,0 +1,183 @@
+/* ingot-dump docs and tokens: documents back to text or ids, tokens with
+ * their pieces. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "ingot_dump.h"
+#include "ingot_err.h"
+
+typedef unsigned long long ull;
+
+/* One document's ids without a leading BOS and a trailing EOS. */
+static void strip_specials(const uint32_t *ids, size_t *start, size_t *n, int32_t bos, int32_t eos)
+{
+    if (*n && bos >= 0 && ids[*start] == (uint32_t)bos) {
+        (*start)++;
+        (*n)--;
+    }
+    if (*n && eos >= 0 && ids[*start + *n - 1] == (uint32_t)eos)
+        (*n)--;
+}
+
+int dump_docs(const struct dump_opts *o)
+{
+    struct dump_src s;
+    ingot_spm *spm = NULL;
+    uint32_t *buf = NULL;
+    size_t cap = 0;
+    int ret = dump_src_open(o->path, false, &s);
+    if (!ret)
+        ret = dump_src_select(&s, o->split);
+    if (!ret && !o->ids)
+        ret = dump_src_model(&s, o->model, &spm);
+    if (ret)
+        goto out;
+    int32_t bos, eos, unk;
+    dump_src_specials(&s, &bos, &eos, &unk);
+    if (o->first > s.sel_docs) {
+        ret = ingot_fail(INGOT_E_USAGE, "--first %llu: the selection has %llu documents",
+                         (ull)o->first, (ull)s.sel_docs);
+        goto out;
+    }
+    uint64_t g = 0, printed = 0;   /* g: document number within the selection */
+    for (size_t k = 0; k < s.n_sel && printed < o->count; k++) {
+        const shard_reader *r = s.sel[k];
+        uint64_t nd = shard_reader_n_docs(r);
+        if (g + nd <= o->first) {
+            g += nd;
+            continue;
+        }
+        const uint64_t *ix = shard_reader_doc_index(r);
+        for (uint64_t d = o->first > g ? o->first - g : 0; d < nd && printed < o->count; d++) {
+            size_t n = (size_t)(ix[d + 1] - ix[d]);
+            if (n > cap) {
+                uint32_t *nb = realloc(buf, n * sizeof(*nb));
+                if (!nb) {
+                    ret = ingot_fail(-ENOMEM, "out of memory (document of %zu tokens)", n);
+                    goto out;
+                }
+                buf = nb;
+                cap = n;
+            }
+            shard_reader_copy_u32(r, ix[d], n, buf);
+            size_t start = 0;
+            strip_specials(buf, &start, &n, bos, eos);
+            if (o->ids) {
+                for (size_t i = 0; i < n; i++)
+                    printf(i ? " %u" : "%u", buf[start + i]);
+                putchar('\n');
+            } else {
+                char *text;
+                size_t len;
+                if ((ret = ingot_spm_decode(spm, buf + start, n, &text, &len)))
+                    goto out;
+                if (!o->raw) {
+                    const struct ingot_doc_prov *p = shard_reader_doc_prov(r, d);
+                    char nb[32];
+                    printf("### document %llu: %s #%llu, %s record %llu, %zu tokens\n",
+                           (ull)(g + d), fs_basename(shard_reader_path(r)), (ull)d,
+                           dump_src_input_name(&s, p->file_index, nb, sizeof(nb)),
+                           (ull)p->record, n);
+                }
+                fwrite(text, 1, len, stdout);
+                putchar('\n');
+                free(text);
+            }
+            printed++;
+        }
+        g += nd;
+    }
+    if (fflush(stdout) != 0)
+        ret = ingot_fail(-EIO, "writing to stdout failed");
+out:
+    free(buf);
+    ingot_spm_free(spm);
+    dump_src_close(&s);
+    return ret;
+}
+
+static int parse_u64(const char *s, const char *end, uint64_t *v)
+{
+    if (s == end)
+        return -1;
+    uint64_t x = 0;
+    for (const char *p = s; p < end; p++) {
+        if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10)
+            return -1;
+        x = x * 10 + (uint64_t)(*p - '0');
+    }
+    *v = x;
+    return 0;
+}
+
+/* "A:B", "A:" or ":B" over [0, total); B exclusive. */
+static int parse_range(const char *r, uint64_t total, uint64_t *a, uint64_t *b)
+{
+    if (!r)
+        return ingot_fail(INGOT_E_USAGE, "--range A:B is required (token positions, B "
+                          "exclusive)");
+    const char *colon = strchr(r, ':');
+    if (!colon)
+        return ingot_fail(INGOT_E_USAGE, "--range %s: expected A:B", r);
+    *a = 0;
+    *b = total;
+    if ((colon > r && parse_u64(r, colon, a)) ||
+        (colon[1] && parse_u64(colon + 1, colon + strlen(colon), b)))
+        return ingot_fail(INGOT_E_USAGE, "--range %s: A and B must be non-negative integers", r);
+    if (*a > *b || *b > total)
+        return ingot_fail(INGOT_E_USAGE, "--range %s: must satisfy A <= B <= %llu (tokens in the "
+                          "selection)", r, (ull)total);
+    return 0;
+}
+
+int dump_tokens(const struct dump_opts *o)
+{
+    struct dump_src s;
+    ingot_spm *spm = NULL;
+    int ret = dump_src_open(o->path, false, &s);
+    if (!ret)
+        ret = dump_src_select(&s, o->split);
+    if (ret)
+        goto out;
+    uint64_t a = 0, b = 0;
+    if ((ret = parse_range(o->range, s.sel_tokens, &a, &b)))
+        goto out;
+    /* Pieces are a convenience: without a model the ids still print. */
+    int mr = dump_src_model(&s, o->model, &spm);
+    if (mr) {
+        if (o->model || (mr != -ENOENT && mr != INGOT_E_USAGE)) {
+            ret = mr;   /* a wrong model is refused, not ignored */
+            goto out;
+        }
+        fprintf(stderr, "ingot-dump: note: no pieces shown: %s\n", ingot_errmsg());
+        ingot_clear_err();
+        spm = NULL;
+    }
+    printf("# position id piece document shard\n");
+    uint64_t base = 0, gdoc = 0;
+    for (size_t k = 0; k < s.n_sel && base < b; k++) {
+        const shard_reader *r = s.sel[k];
+        uint64_t nt = shard_reader_n_tokens(r);
+        if (base + nt > a) {
+            uint64_t lo = a > base ? a - base : 0, hi = b - base < nt ? b - base : nt;
+            for (uint64_t i = lo; i < hi; i++) {
+                uint32_t id = shard_reader_token(r, i);
+                const char *piece = spm ? ingot_spm_id_to_piece(spm, id) : NULL;
+                printf("%llu %u %s %llu %s\n", (ull)(base + i), id, piece ? piece : "-",
+                       (ull)(gdoc + shard_reader_doc_of_token(r, i)),
+                       fs_basename(shard_reader_path(r)));
+            }
+        }
+        base += nt;
+        gdoc += shard_reader_n_docs(r);
+    }
+    if (fflush(stdout) != 0)
+        ret = ingot_fail(-EIO, "writing to stdout failed");
+out:
+    ingot_spm_free(spm);
+    dump_src_close(&s);
+    return ret;
+}

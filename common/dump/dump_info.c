@@ -1,0 +1,192 @@
+/* ingot-dump info and verify. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "ingot_dump.h"
+#include "ingot_err.h"
+
+typedef unsigned long long ull;
+
+static json_t *hex64(uint64_t v)
+{
+    char b[17];
+    snprintf(b, sizeof(b), "%016" PRIx64, v);
+    return json_string(b);
+}
+
+static json_t *header_json(const shard_reader *r)
+{
+    const struct ingot_shard_header *h = shard_reader_header(r);
+    return json_pack(
+        "{s:s, s:i, s:i, s:i, s:I, s:i, s:i, s:i, s:i, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:I, s:{s:o, s:o, s:o, s:o}}",
+        "file", shard_reader_path(r), "version", (int)h->version, "header_size", (int)h->header_size,
+        "token_width", (int)h->token_width, "vocab_size", (json_int_t)h->vocab_size,
+        "bos_id", h->bos_id, "eos_id", h->eos_id, "pad_id", h->pad_id, "unk_id", h->unk_id,
+        "split", ingot_split_name(h->split), "tokenizer_type",
+        ingot_tokenizer_type_name(h->tokenizer_type), "tokenizer_hash", hex64(h->tokenizer_hash),
+        "shard_seq", (json_int_t)h->shard_seq, "tokens", (json_int_t)h->n_tokens,
+        "documents", (json_int_t)h->n_docs, "file_size", (json_int_t)h->file_size,
+        "tokens_offset", (json_int_t)h->tokens_offset, "index_offset", (json_int_t)h->index_offset,
+        "prov_offset", (json_int_t)h->prov_offset,
+        "checksums", "tokens", hex64(h->tokens_checksum), "index", hex64(h->index_checksum),
+        "provenance", hex64(h->prov_checksum), "header", hex64(h->header_checksum));
+}
+
+static int info_json(const struct dump_src *s)
+{
+    json_t *root;
+    if (s->ds) {
+        char *mp = fs_path_join(s->ds->dir, INGOT_MANIFEST_NAME);
+        json_error_t je;
+        json_t *man = mp ? json_load_file(mp, 0, &je) : NULL;
+        free(mp);
+        if (!man)
+            return ingot_fail(INGOT_E_JSON, "%s: cannot re-read manifest.json", s->path);
+        json_t *shards = json_array();
+        for (size_t i = 0; i < s->ds->n_shards; i++)
+            json_array_append_new(shards, header_json(s->ds->shards[i]));
+        root = json_pack("{s:s, s:s, s:o, s:o}", "kind", "dataset", "path", s->path,
+                         "manifest", man, "shards", shards);
+    } else {
+        root = json_pack("{s:s, s:s, s:o}", "kind", "shard", "path", s->path,
+                         "header", header_json(s->single));
+    }
+    if (!root)
+        return ingot_fail(-ENOMEM, "out of memory");
+    json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(root);
+    return 0;
+}
+
+static void print_header(const shard_reader *r)
+{
+    const struct ingot_shard_header *h = shard_reader_header(r);
+    printf("shard            %s\n", shard_reader_path(r));
+    printf("format           version %u, header %u bytes, little-endian\n", h->version,
+           h->header_size);
+    printf("split            %s (shard %llu of its split)\n", ingot_split_name(h->split),
+           (ull)h->shard_seq);
+    printf("documents        %llu\n", (ull)h->n_docs);
+    printf("tokens           %llu x %u bytes\n", (ull)h->n_tokens, h->token_width);
+    printf("tokenizer        %s, vocab %u, hash %016llx\n",
+           ingot_tokenizer_type_name(h->tokenizer_type), h->vocab_size, (ull)h->tokenizer_hash);
+    printf("special ids      bos %d, eos %d, pad %d, unk %d\n", h->bos_id, h->eos_id, h->pad_id,
+           h->unk_id);
+    printf("layout           tokens @%llu, index @%llu, provenance @%llu, %llu bytes\n",
+           (ull)h->tokens_offset, (ull)h->index_offset, (ull)h->prov_offset, (ull)h->file_size);
+    printf("checksums        tokens %016llx index %016llx provenance %016llx header %016llx\n",
+           (ull)h->tokens_checksum, (ull)h->index_checksum, (ull)h->prov_checksum,
+           (ull)h->header_checksum);
+}
+
+static void print_dataset(const struct dataset *ds)
+{
+    const struct manifest *m = ds->manifest;
+    const struct manifest_tokenizer *t = &m->tokenizer;
+    printf("dataset          %s\n", ds->dir);
+    printf("format           manifest version %d, written by ingot %s\n", m->format_version,
+           m->ingot_version ? m->ingot_version : "?");
+    if (m->command_line)
+        printf("command          %s\n", m->command_line);
+    printf("tokenizer        %s (%s), vocab %u, hash %016llx\n", t->file ? t->file : "?",
+           t->type ? t->type : "?", t->vocab_size, (ull)t->hash);
+    printf("special ids      bos %d, eos %d, pad %d, unk %d\n", t->bos_id, t->eos_id, t->pad_id,
+           t->unk_id);
+    printf("token width      %u bytes\n", m->token_width);
+    for (int s = 0; s < 2; s++)
+        printf("%-16s %llu documents, %llu tokens\n", s ? "val" : "train", (ull)m->total_docs[s],
+               (ull)m->total_tokens[s]);
+    printf("inputs           %zu\n", m->n_inputs);
+    for (size_t i = 0; i < m->n_inputs; i++) {
+        const struct manifest_input *in = &m->inputs[i];
+        printf("  [%zu] %s: %llu bytes, %llu documents, %llu tokens", i, in->name ? in->name : "?",
+               (ull)in->size, (ull)in->n_docs, (ull)in->n_tokens);
+        for (size_t k = 0; k < in->n_skips; k++)
+            printf("%s%s %llu", k ? ", " : "; skipped: ", in->skips[k].reason,
+                   (ull)in->skips[k].count);
+        printf("\n");
+    }
+    for (size_t i = 0; i < m->n_skip_examples; i++)
+        printf("  skipped: %s\n", m->skip_examples[i]);
+    printf("shards           %zu\n", ds->n_shards);
+    for (size_t i = 0; i < ds->n_shards; i++) {
+        const struct manifest_shard *s = &m->shards[i];
+        printf("  %s  %-5s %llu documents, %llu tokens, %llu bytes, checksums tokens %016llx "
+               "index %016llx provenance %016llx header %016llx\n",
+               s->file, ingot_split_name(s->split), (ull)s->n_docs, (ull)s->n_tokens,
+               (ull)s->file_size, (ull)s->tokens_checksum, (ull)s->index_checksum,
+               (ull)s->prov_checksum, (ull)s->header_checksum);
+    }
+}
+
+int dump_info(const struct dump_opts *o)
+{
+    struct dump_src s;
+    int ret = dump_src_open(o->path, false, &s);
+    if (!ret) {
+        if (o->json)
+            ret = info_json(&s);
+        else if (s.ds)
+            print_dataset(s.ds);
+        else
+            print_header(s.single);
+    }
+    dump_src_close(&s);
+    return ret;
+}
+
+/* *.tok files in the directory that the manifest does not list: harmless
+ * for training, but usually left over from an earlier run. */
+static void warn_stray(const struct dataset *ds)
+{
+    DIR *d = opendir(ds->dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    size_t sl = strlen(INGOT_SHARD_SUFFIX);
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n <= sl || strcmp(e->d_name + n - sl, INGOT_SHARD_SUFFIX))
+            continue;
+        int listed = 0;
+        for (size_t i = 0; i < ds->manifest->n_shards && !listed; i++)
+            listed = !strcmp(ds->manifest->shards[i].file, e->d_name);
+        if (!listed)
+            fprintf(stderr, "ingot-dump: warning: %s/%s is not listed in manifest.json (left over "
+                    "from another run?)\n", ds->dir, e->d_name);
+    }
+    closedir(d);
+}
+
+int dump_verify(const struct dump_opts *o)
+{
+    struct dump_src s;
+    int ret = dump_src_open(o->path, true, &s);
+    if (!ret) {
+        if (s.ds) {
+            const struct manifest *m = s.ds->manifest;
+            for (size_t i = 0; i < s.ds->n_shards; i++)
+                printf("ok  %s  %s, %llu documents, %llu tokens\n", m->shards[i].file,
+                       ingot_split_name(m->shards[i].split), (ull)m->shards[i].n_docs,
+                       (ull)m->shards[i].n_tokens);
+            warn_stray(s.ds);
+            printf("%s: intact (%zu shards, %llu documents, %llu tokens; manifest and every "
+                   "checksum verified)\n", o->path, s.ds->n_shards,
+                   (ull)(m->total_docs[0] + m->total_docs[1]),
+                   (ull)(m->total_tokens[0] + m->total_tokens[1]));
+        } else {
+            printf("%s: intact (%llu documents, %llu tokens; every checksum verified)\n", o->path,
+                   (ull)shard_reader_n_docs(s.single), (ull)shard_reader_n_tokens(s.single));
+        }
+    }
+    dump_src_close(&s);
+    return ret;
+}

@@ -1,0 +1,168 @@
+/* What ingot-dump reads: one shard, or a dataset directory through
+ * dataset_open(), and the tokenizer that belongs to it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "ingot_dump.h"
+#include "ingot_err.h"
+
+typedef unsigned long long ull;
+
+/* manifest.json in the directory holding a lone shard, when there is one
+ * and it lists this shard (then the tokenizer can be found through it). */
+static void find_side_manifest(struct dump_src *s)
+{
+    const char *slash = strrchr(s->path, '/');
+    char *dir = slash ? strndup(s->path, (size_t)(slash - s->path + 1)) : strdup("");
+    if (!dir)
+        return;
+    char *mp = fs_path_join(dir, INGOT_MANIFEST_NAME);
+    free(dir);
+    if (!mp)
+        return;
+    struct manifest *m = NULL;
+    if (access(mp, R_OK) == 0 && manifest_read(mp, &m) == 0) {
+        const char *base = fs_basename(s->path);
+        for (size_t i = 0; i < m->n_shards; i++)
+            if (!strcmp(m->shards[i].file, base)) {
+                s->side = m;
+                m = NULL;
+                break;
+            }
+    }
+    ingot_clear_err();
+    manifest_free(m);
+    free(mp);
+}
+
+int dump_src_open(const char *path, bool verify, struct dump_src *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->path = path;
+    int isdir = fs_is_dir(path);
+    if (isdir < 0)
+        return isdir;
+    if (isdir)
+        return dataset_open(path, verify, &s->ds);
+    if (access(path, F_OK) != 0) {
+        int e = errno;
+        return ingot_fail(-e, "%s: %s", path, strerror(e));
+    }
+    int ret = shard_reader_open(path, &s->single);
+    if (!ret && verify)
+        ret = shard_reader_verify(s->single);
+    if (!ret)
+        find_side_manifest(s);
+    return ret;
+}
+
+int dump_src_select(struct dump_src *s, const char *split)
+{
+    free(s->sel);
+    s->sel = NULL;
+    s->n_sel = 0;
+    s->sel_docs = s->sel_tokens = 0;
+    int all = split && !strcmp(split, "all");
+    uint32_t want = INGOT_SPLIT_TRAIN;
+    if (split && !all && ingot_split_parse(split, &want))
+        return ingot_fail(INGOT_E_USAGE, "--split %s: expected train, val or all", split);
+    size_t n = s->ds ? s->ds->n_shards : 1;
+    s->sel = calloc(n, sizeof(*s->sel));
+    if (!s->sel)
+        return ingot_fail(-ENOMEM, "out of memory");
+    if (s->single) {
+        if (!split || all || shard_reader_header(s->single)->split == want)
+            s->sel[s->n_sel++] = s->single;
+    } else {
+        /* dataset order: train shards, then val shards for "all" */
+        for (uint32_t sp = INGOT_SPLIT_TRAIN; sp <= INGOT_SPLIT_VAL; sp++) {
+            if (!all && sp != want)
+                continue;
+            for (size_t i = 0; i < s->ds->n_shards; i++)
+                if (s->ds->manifest->shards[i].split == sp)
+                    s->sel[s->n_sel++] = s->ds->shards[i];
+        }
+    }
+    for (size_t i = 0; i < s->n_sel; i++) {
+        s->sel_docs += shard_reader_n_docs(s->sel[i]);
+        s->sel_tokens += shard_reader_n_tokens(s->sel[i]);
+    }
+    return 0;
+}
+
+int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out)
+{
+    *out = NULL;
+    if (s->ds)
+        return dataset_load_tokenizer(s->ds, model, out, NULL);
+    uint64_t want = shard_reader_header(s->single)->tokenizer_hash;
+    ingot_spm *spm = NULL;
+    int ret;
+    if (model) {
+        ret = ingot_spm_load(model, &spm);
+    } else if (s->side) {
+        /* borrow the manifest next to the shard to locate the model */
+        struct dataset tmp = { .manifest = s->side };
+        const char *slash = strrchr(s->path, '/');
+        tmp.dir = slash ? strndup(s->path, (size_t)(slash - s->path)) : strdup(".");
+        if (!tmp.dir)
+            return ingot_fail(-ENOMEM, "out of memory");
+        ret = dataset_load_tokenizer(&tmp, NULL, &spm, NULL);
+        free(tmp.dir);
+    } else {
+        return ingot_fail(INGOT_E_USAGE,
+                          "%s: no manifest.json next to the shard to find the tokenizer; pass "
+                          "--model M", s->path);
+    }
+    if (ret)
+        return ret;
+    if (ingot_spm_model_hash(spm) != want) {
+        ret = ingot_fail(INGOT_E_MISMATCH,
+                         "%s: tokenizer hash %016llx differs from the shard's tokenizer_hash "
+                         "%016llx in %s: not the model the shard was made with",
+                         model ? model : "tokenizer", (ull)ingot_spm_model_hash(spm), (ull)want,
+                         s->path);
+        ingot_spm_free(spm);
+        return ret;
+    }
+    *out = spm;
+    return 0;
+}
+
+const char *dump_src_input_name(const struct dump_src *s, uint32_t file_index, char *buf,
+                                size_t len)
+{
+    const struct manifest *m = s->ds ? s->ds->manifest : s->side;
+    if (m && file_index < m->n_inputs && m->inputs[file_index].name)
+        return m->inputs[file_index].name;
+    snprintf(buf, len, "input #%u", file_index);
+    return buf;
+}
+
+void dump_src_specials(const struct dump_src *s, int32_t *bos, int32_t *eos, int32_t *unk)
+{
+    if (s->ds) {
+        const struct manifest_tokenizer *t = &s->ds->manifest->tokenizer;
+        *bos = t->bos_id;
+        *eos = t->eos_id;
+        *unk = t->unk_id;
+        return;
+    }
+    const struct ingot_shard_header *h = shard_reader_header(s->single);
+    *bos = h->bos_id;
+    *eos = h->eos_id;
+    *unk = h->unk_id;
+}
+
+void dump_src_close(struct dump_src *s)
+{
+    free(s->sel);
+    dataset_close(s->ds);
+    shard_reader_close(s->single);
+    manifest_free(s->side);
+    memset(s, 0, sizeof(*s));
+}

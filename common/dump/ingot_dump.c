@@ -1,0 +1,182 @@
+/* ingot-dump: inspect and verify Ingot shards and datasets. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingot_dump.h"
+#include "ingot_err.h"
+
+#ifndef INGOT_VERSION
+#define INGOT_VERSION "unknown"
+#endif
+
+static const char usage[] =
+    "usage: ingot-dump COMMAND PATH [options]\n"
+    "\n"
+    "PATH is one shard file (*.tok) or a dataset directory (shards + manifest.json).\n"
+    "\n"
+    "commands:\n"
+    "  info PATH [--json]       header, counts, tokenizer, checksums (--json for scripts)\n"
+    "  verify PATH              recompute every checksum and check every structural field of\n"
+    "                           every shard and the manifest; exit 0 when intact\n"
+    "  docs PATH [--split train|val|all] [--first N] [--count K] [--ids] [--raw] [--model M]\n"
+    "                           decode documents back to text, each after a '### document'\n"
+    "                           line naming its shard and source record (--raw: text only);\n"
+    "                           --ids: ids without BOS/EOS, space-separated, one document per\n"
+    "                           line (the format of spm_encode --output_format=id)\n"
+    "  tokens PATH --range A:B [--split S] [--model M]\n"
+    "                           tokens at positions [A, B) of the selection with their pieces\n"
+    "  stats PATH [--split S] [--top N] [--model M]\n"
+    "                           documents, tokens, document-length distribution, top tokens,\n"
+    "                           share of UNK\n"
+    "\n"
+    "options:\n"
+    "  --split S   train (default for a dataset), val, or all (train shards, then val shards);\n"
+    "              a single shard is selected whatever its split unless --split is given\n"
+    "  --first N   skip the first N documents of the selection (default 0)\n"
+    "  --count K   print at most K documents (default: all)\n"
+    "  --top N     how many frequent tokens stats lists (default 20)\n"
+    "  --model M   SentencePiece model to decode with; by default the manifest's\n"
+    "              tokenizer.file (as given, then inside the dataset directory); its hash must\n"
+    "              match the one the shards were made with\n"
+    "  -h, --help  this text;  --version  the Ingot version\n"
+    "\n"
+    "exit status: 0 ok, 1 the data is missing, unreadable or corrupt, 2 usage error\n";
+
+static int parse_count(const char *opt, const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!v || !*v || *v == '-')
+        return ingot_fail(INGOT_E_USAGE, "%s needs a non-negative integer", opt);
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || *end)
+        return ingot_fail(INGOT_E_USAGE, "%s %s: not a non-negative integer", opt, v);
+    *out = x;
+    return 0;
+}
+
+/* Options take their value as "--opt V" or "--opt=V". */
+static int parse_args(int argc, char **argv, struct dump_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->count = UINT64_MAX;
+    o->top = 20;
+    if (argc < 2)
+        return ingot_fail(INGOT_E_USAGE, "no command given");
+    o->cmd = argv[1];
+    for (int i = 2; i < argc; i++) {
+        char *a = argv[i];
+        if (a[0] != '-' || !a[1]) {
+            if (o->path)
+                return ingot_fail(INGOT_E_USAGE, "unexpected argument '%s' (PATH is %s)", a,
+                                  o->path);
+            o->path = a;
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            o->cmd = "help";
+            return 0;
+        }
+        char name[32];
+        const char *val = NULL, *eq = strchr(a, '=');
+        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+        if (nl >= sizeof(name))
+            return ingot_fail(INGOT_E_USAGE, "unknown option %s", a);
+        memcpy(name, a, nl);
+        name[nl] = '\0';
+        if (!strcmp(name, "--json") || !strcmp(name, "--ids") || !strcmp(name, "--raw")) {
+            if (eq)
+                return ingot_fail(INGOT_E_USAGE, "%s takes no value", name);
+            if (name[2] == 'j')
+                o->json = true;
+            else if (name[2] == 'i')
+                o->ids = true;
+            else
+                o->raw = true;
+            continue;
+        }
+        static const char *const with_value[] = { "--split", "--first", "--count", "--model",
+                                                  "--range", "--top" };
+        int known = 0;
+        for (size_t k = 0; k < sizeof(with_value) / sizeof(*with_value); k++)
+            known |= !strcmp(name, with_value[k]);
+        if (!known)
+            return ingot_fail(INGOT_E_USAGE, "unknown option %s", a);
+        if (eq) {
+            val = eq + 1;
+        } else {
+            if (i + 1 >= argc)
+                return ingot_fail(INGOT_E_USAGE, "%s needs a value", name);
+            val = argv[++i];
+        }
+        int ret = 0;
+        if (!strcmp(name, "--split")) {
+            if (strcmp(val, "train") && strcmp(val, "val") && strcmp(val, "all"))
+                return ingot_fail(INGOT_E_USAGE, "--split %s: expected train, val or all", val);
+            o->split = val;
+        } else if (!strcmp(name, "--first")) {
+            ret = parse_count(name, val, &o->first);
+        } else if (!strcmp(name, "--count")) {
+            ret = parse_count(name, val, &o->count);
+        } else if (!strcmp(name, "--top")) {
+            ret = parse_count(name, val, &o->top);
+        } else if (!strcmp(name, "--model")) {
+            o->model = val;
+        } else {
+            o->range = val;
+        }
+        if (ret)
+            return ret;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct dump_opts o;
+    int ret = parse_args(argc, argv, &o);
+    if (!ret && (!strcmp(o.cmd, "help") || !strcmp(o.cmd, "-h") || !strcmp(o.cmd, "--help"))) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!ret && !strcmp(o.cmd, "--version")) {
+        printf("ingot-dump %s\n", INGOT_VERSION);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(const struct dump_opts *);
+    } cmds[] = {
+        { "info", dump_info }, { "verify", dump_verify }, { "docs", dump_docs },
+        { "tokens", dump_tokens }, { "stats", dump_stats },
+    };
+    int (*fn)(const struct dump_opts *) = NULL;
+    if (!ret) {
+        for (size_t k = 0; k < sizeof(cmds) / sizeof(*cmds); k++)
+            if (!strcmp(o.cmd, cmds[k].name))
+                fn = cmds[k].fn;
+        if (!fn)
+            ret = ingot_fail(INGOT_E_USAGE, "unknown command '%s'", o.cmd);
+        else if (!o.path)
+            ret = ingot_fail(INGOT_E_USAGE, "%s: PATH (a shard or a dataset directory) is missing",
+                             o.cmd);
+        else if (o.json && strcmp(o.cmd, "info"))
+            ret = ingot_fail(INGOT_E_USAGE, "--json is only for info");
+        else if (o.ids && strcmp(o.cmd, "docs"))
+            ret = ingot_fail(INGOT_E_USAGE, "--ids is only for docs");
+        else if (o.range && strcmp(o.cmd, "tokens"))
+            ret = ingot_fail(INGOT_E_USAGE, "--range is only for tokens");
+    }
+    if (ret) {
+        fprintf(stderr, "ingot-dump: %s\nTry 'ingot-dump --help'.\n", ingot_errmsg());
+        return 2;
+    }
+    ret = fn(&o);
+    if (ret) {
+        fprintf(stderr, "ingot-dump: %s: %s\n", o.cmd, ingot_errmsg());
+        return ret == INGOT_E_USAGE ? 2 : 1;
+    }
+    return 0;
+}

@@ -1,0 +1,58 @@
+/* Internals of ingot-dump shared by its source files: what PATH is (one
+ * shard or a dataset directory) and which shards a command walks. */
+#ifndef INGOT_DUMP_H
+#define INGOT_DUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "shard_reader.h"
+#include "spm_shim.h"
+
+/* Parsed command line. */
+struct dump_opts {
+    const char *cmd;
+    const char *path;
+    const char *split;        /* NULL: the command's default */
+    const char *model;
+    const char *range;
+    uint64_t first, count;    /* count UINT64_MAX: all */
+    uint64_t top;
+    bool json, ids, raw;
+};
+
+struct dump_src {
+    const char *path;
+    struct dataset *ds;            /* PATH is a dataset directory */
+    shard_reader *single;          /* PATH is one shard file */
+    struct manifest *side;         /* manifest.json next to a single shard, if any */
+    shard_reader **sel;            /* selected shards, dataset order */
+    size_t n_sel;
+    uint64_t sel_docs, sel_tokens;
+};
+
+/* Open PATH (a shard or a dataset directory); verify=true recomputes every
+ * checksum. Errors name the file and the field. */
+int dump_src_open(const char *path, bool verify, struct dump_src *s);
+/* Select shards: "train", "val" or "all"; NULL means train for a dataset
+ * and the shard itself for a single shard. */
+int dump_src_select(struct dump_src *s, const char *split);
+/* Load the tokenizer (--model or the manifest's); its hash must match the
+ * shards'. */
+int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out);
+/* Name of input file_index for messages ("input #3" when unknown). */
+const char *dump_src_input_name(const struct dump_src *s, uint32_t file_index, char *buf,
+                                size_t len);
+/* Special ids of the selection (from the first shard or the manifest). */
+void dump_src_specials(const struct dump_src *s, int32_t *bos, int32_t *eos, int32_t *unk);
+void dump_src_close(struct dump_src *s);
+
+int dump_info(const struct dump_opts *o);
+int dump_verify(const struct dump_opts *o);
+int dump_docs(const struct dump_opts *o);
+int dump_tokens(const struct dump_opts *o);
+int dump_stats(const struct dump_opts *o);
+
+#endif
