@@ -1,0 +1,35 @@
+/* LayerNorm over the last dimension (eps 1e-5), rows of C elements of dtype
+ * dt; statistics in float32. Same math as ref_layernorm_fwd/bwd. */
+#ifndef INGOT_LAYERNORM_H
+#define INGOT_LAYERNORM_H
+
+#include "kn_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* out[n,:] = (inp[n,:] - mean[n]) * rstd[n] * w + b for n < N; inp, out: [N, C];
+ * w, b: [C] (dtype dt, the forward copy of the parameters); mean, rstd: [N]
+ * float32, written for the backward pass (either may be NULL). Two-pass
+ * statistics; one warp per row. Requires N >= 0, 0 < C <= 16384. */
+int kn_layernorm_fwd(void *out, float *mean, float *rstd, const void *inp, const void *w,
+                     const void *b, int N, int C, kn_dtype dt, cudaStream_t s);
+
+/* Device scratch bytes kn_layernorm_bwd needs for these shapes. */
+size_t kn_layernorm_bwd_scratch_bytes(int N, int C);
+
+/* dinp (+)= dLoss/dinp (added when accumulate != 0, as the reference does,
+ * written otherwise); dw += sum_n dout * xhat, db += sum_n dout (float32,
+ * always accumulated). Deterministic: each block sums a fixed set of rows per
+ * channel, then one pass adds the block partials in order; no atomics. dinp
+ * may not alias dout or inp. Requires 0 < C <= 6144. */
+int kn_layernorm_bwd(void *dinp, float *dw, float *db, const void *dout, const void *inp,
+                     const void *w, const float *mean, const float *rstd, int N, int C,
+                     int accumulate, kn_dtype dt, void *scratch, size_t scratch_bytes,
+                     cudaStream_t s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
