@@ -1,0 +1,198 @@
+/* manifest.json round trip (every field, 64-bit hashes and counts beyond
+ * 2^53 exact), and the reader's errors: malformed JSON, missing keys, wrong
+ * types, a newer version, totals that do not add up. */
+#include <errno.h>
+#include <fcntl.h>
+
+#include "fsutil.h"
+#include "manifest.h"
+#include "shard_format.h"
+#include "test_util.h"
+
+static void write_text(const char *path, const char *text)
+{
+    CHECK_OK(fs_write_atomic(path, text, strlen(text)));
+}
+
+static char *replace(const char *s, const char *from, const char *to)
+{
+    const char *at = strstr(s, from);
+    CHECK(at);
+    size_t a = (size_t)(at - s), fl = strlen(from), tl = strlen(to), sl = strlen(s);
+    char *r = malloc(sl - fl + tl + 1);
+    CHECK(r);
+    memcpy(r, s, a);
+    memcpy(r + a, to, tl);
+    memcpy(r + a + tl, at + fl, sl - a - fl + 1);
+    return r;
+}
+
+static void roundtrip(const char *dir)
+{
+    struct manifest *m = manifest_new();
+    CHECK(m);
+    CHECK(m->format_version == INGOT_MANIFEST_VERSION && m->ingot_version);
+    char *argv[] = { "ingot-pretok", "--out", "my dir", "it's", "" };
+    CHECK_OK(manifest_set_command_line(m, 5, argv));
+    CHECK(!strcmp(m->command_line, "ingot-pretok --out 'my dir' 'it'\\''s' ''"));
+    m->token_width = 4;
+    struct manifest_tokenizer t = { .file = "tok/spm 32k.model", .hash = 0xffffffffffffffffull,
+                                    .type = "bpe", .vocab_size = 100277, .bos_id = 100000,
+                                    .eos_id = 0, .pad_id = -1, .unk_id = 3 };
+    CHECK_OK(manifest_set_tokenizer(m, &t));
+    const uint64_t big = (1ull << 60) + 1;   /* not representable as a double */
+    for (int i = 0; i < 5; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s-%06d.tok", i < 3 ? "train" : "val", i);
+        struct manifest_shard s = {
+            .file = name, .split = i < 3 ? INGOT_SPLIT_TRAIN : INGOT_SPLIT_VAL,
+            .n_tokens = i == 1 ? big : (uint64_t)i * 1000 + 7, .n_docs = (uint64_t)i + 1,
+            .file_size = 4096 + (uint64_t)i, .tokens_checksum = 0x8000000000000001ull + (uint64_t)i,
+            .index_checksum = 0x0123456789abcdefull, .prov_checksum = (uint64_t)i,
+            .header_checksum = 0xfedcba9876543210ull,
+        };
+        CHECK_OK(manifest_add_shard(m, &s));
+    }
+    struct manifest_skip sk[2] = { { "malformed_json", 3 }, { "invalid_utf8", big } };
+    struct manifest_input in0 = { .name = "data/a.jsonl.zst", .size = big, .n_docs = 10,
+                                  .n_tokens = 20, .skips = sk, .n_skips = 2 };
+    struct manifest_input in1 = { .name = "data/b.txt", .size = 5, .n_docs = 0, .n_tokens = 0 };
+    CHECK_OK(manifest_add_input(m, &in0));
+    CHECK_OK(manifest_add_input(m, &in1));
+    CHECK_OK(manifest_add_skip_example(m, "data/a.jsonl.zst:17: malformed_json: \"quoted\"\n"));
+    manifest_update_totals(m);
+    CHECK(m->total_tokens[0] == 7 + big + 2007 && m->total_docs[1] == 4 + 5);
+
+    char *path = tu_path(dir, "manifest.json");
+    CHECK_OK(manifest_write(path, m));
+    struct manifest *r;
+    CHECK_OK(manifest_read(path, &r));
+    CHECK(r->format_version == m->format_version);
+    CHECK(!strcmp(r->ingot_version, m->ingot_version));
+    CHECK(!strcmp(r->command_line, m->command_line));
+    CHECK(r->token_width == 4);
+    CHECK(!strcmp(r->tokenizer.file, t.file) && !strcmp(r->tokenizer.type, t.type));
+    CHECK(r->tokenizer.hash == t.hash && r->tokenizer.vocab_size == t.vocab_size);
+    CHECK(r->tokenizer.bos_id == t.bos_id && r->tokenizer.eos_id == t.eos_id &&
+          r->tokenizer.pad_id == t.pad_id && r->tokenizer.unk_id == t.unk_id);
+    CHECK(r->n_shards == 5);
+    for (size_t i = 0; i < 5; i++) {
+        const struct manifest_shard *a = &m->shards[i], *b = &r->shards[i];
+        CHECK(!strcmp(a->file, b->file) && a->split == b->split);
+        CHECK(a->n_tokens == b->n_tokens && a->n_docs == b->n_docs && a->file_size == b->file_size);
+        CHECK(a->tokens_checksum == b->tokens_checksum && a->index_checksum == b->index_checksum &&
+              a->prov_checksum == b->prov_checksum && a->header_checksum == b->header_checksum);
+    }
+    CHECK(r->shards[1].n_tokens == big);
+    CHECK(r->n_inputs == 2);
+    CHECK(!strcmp(r->inputs[0].name, in0.name) && r->inputs[0].size == big);
+    CHECK(r->inputs[0].n_docs == 10 && r->inputs[0].n_tokens == 20);
+    CHECK(r->inputs[0].n_skips == 2);
+    CHECK(!strcmp(r->inputs[0].skips[0].reason, "malformed_json") && r->inputs[0].skips[0].count == 3);
+    CHECK(!strcmp(r->inputs[0].skips[1].reason, "invalid_utf8") && r->inputs[0].skips[1].count == big);
+    CHECK(r->inputs[1].n_skips == 0 && !strcmp(r->inputs[1].name, "data/b.txt"));
+    CHECK(r->n_skip_examples == 1 && !strcmp(r->skip_examples[0], m->skip_examples[0]));
+    for (int s = 0; s < 2; s++)
+        CHECK(r->total_tokens[s] == m->total_tokens[s] && r->total_docs[s] == m->total_docs[s]);
+
+    /* hashes are 16 hex digits in the text; counts are plain integers */
+    char *text;
+    CHECK_OK(fs_read_all(path, &text, NULL));
+    CHECK(strstr(text, "\"hash\": \"ffffffffffffffff\""));
+    CHECK(strstr(text, "\"tokens\": 1152921504606846977"));
+    CHECK(strstr(text, "\"format\": \"ingot-dataset\""));
+    free(text);
+    /* no temp file left behind */
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    CHECK(access(tmp, F_OK) != 0);
+
+    /* an empty manifest round-trips too */
+    struct manifest *e = manifest_new();
+    CHECK_OK(manifest_write(path, e));
+    manifest_free(e);
+    CHECK_OK(manifest_read(path, &e));
+    CHECK(e->n_shards == 0 && e->n_inputs == 0 && e->tokenizer.file == NULL);
+    CHECK(e->tokenizer.bos_id == -1);
+    manifest_free(e);
+
+    /* restore the full one for the error cases */
+    CHECK_OK(manifest_write(path, m));
+    manifest_free(m);
+    manifest_free(r);
+    manifest_free(NULL);
+    free(path);
+}
+
+static void errors(const char *dir)
+{
+    char *path = tu_path(dir, "manifest.json"), *bad = tu_path(dir, "bad.json");
+    char *good;
+    CHECK_OK(fs_read_all(path, &good, NULL));
+    struct manifest *m = NULL;
+    struct {
+        const char *from, *to;
+        int code;
+        const char *substr;
+    } cases[] = {
+        { "\"format_version\": 1", "\"format_version\": 2", INGOT_E_VERSION, "key format_version" },
+        { "\"format\": \"ingot-dataset\"", "\"format\": \"other\"", INGOT_E_JSON, "key format" },
+        { "\"token_width\": 4", "\"token_width\": \"4\"", INGOT_E_JSON, "key token_width" },
+        { "\"vocab_size\": 100277", "\"vocab_size\": -5", INGOT_E_JSON, "key tokenizer.vocab_size" },
+        { "\"hash\": \"ffffffffffffffff\"", "\"hash\": \"fffffffffffffffg\"", INGOT_E_JSON,
+          "key tokenizer.hash" },
+        { "\"hash\": \"ffffffffffffffff\"", "\"hash\": 1", INGOT_E_JSON, "key tokenizer.hash" },
+        { "\"pad_id\": -1", "\"pad_id\": -2", INGOT_E_JSON, "key tokenizer.pad_id" },
+        { "\"split\": \"val\"", "\"split\": \"test\"", INGOT_E_JSON, "key shards[3].split" },
+        { "\"documents\": 2,", "\"documentz\": 2,", INGOT_E_JSON, "key shards[1].documents" },
+        { "\"header\": \"fedcba9876543210\"", "\"header\": \"fedcba987654321\"", INGOT_E_JSON,
+          "key shards[0].checksums.header" },
+        { "\"malformed_json\": 3", "\"malformed_json\": \"3\"", INGOT_E_JSON,
+          "key inputs[0].skipped.malformed_json" },
+        { "\"tokens\": 2007,", "\"tokens\": 2008,", INGOT_E_JSON, "key totals.train" },
+        { "\"format_version\": 1,", "\"format_version\": 1", INGOT_E_JSON, "line" },
+        { "\"token_width\": 4", "\"token_width\": 4, \"token_width\": 4", INGOT_E_JSON,
+          "duplicate" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        char *t = replace(good, cases[i].from, cases[i].to);
+        write_text(bad, t);
+        free(t);
+        ingot_clear_err();
+        int ret = manifest_read(bad, &m);
+        const char *msg = ingot_errmsg();
+        if (ret != cases[i].code || !strstr(msg, cases[i].substr) || !strstr(msg, "bad.json")) {
+            fprintf(stderr, "case %zu: expected %d with \"%s\", got %d: %s\n", i, cases[i].code,
+                    cases[i].substr, ret, msg);
+            exit(1);
+        }
+        CHECK(m == NULL);
+        printf("%s\n", msg);
+    }
+    write_text(bad, "[1, 2]");
+    CHECK_FAIL(manifest_read(bad, &m), INGOT_E_JSON, "not an Ingot manifest");
+    write_text(bad, "");
+    CHECK_FAIL(manifest_read(bad, &m), INGOT_E_JSON, "bad.json");
+    char *missing = tu_path(dir, "none.json");
+    CHECK_FAIL(manifest_read(missing, &m), -ENOENT, "none.json");
+    char *nodir = tu_path(dir, "no/such/manifest.json");
+    struct manifest *e = manifest_new();
+    CHECK_FAIL(manifest_write(nodir, e), -ENOENT, "no/such/manifest.json");
+    manifest_free(e);
+    free(nodir);
+    free(missing);
+    free(good);
+    free(bad);
+    free(path);
+}
+
+int main(void)
+{
+    char *dir = tu_tmpdir("manifest");
+    roundtrip(dir);
+    errors(dir);
+    tu_rm_rf(dir);
+    free(dir);
+    printf("ok\n");
+    return 0;
+}
