@@ -1,0 +1,240 @@
+/* dataset_open(): a directory of shards checked against its manifest. Each
+ * disagreement between a shard and the manifest, a missing or misnamed
+ * shard, provenance pointing nowhere and damaged bytes are refused with a
+ * message naming the file and the field. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+
+#include "dataset.h"
+#include "fsutil.h"
+#include "shard_writer.h"
+#include "test_util.h"
+
+#define TOK_HASH 0x1234abcd5678ef00ull
+
+static char *root;
+static int n_made;
+
+/* Shards: train-000000, val-000000, train-000001 (manifest order
+ * interleaved, as a parallel writer may finish them). prov_file is the
+ * input index recorded for every document. */
+static char *build(uint32_t prov_file)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "ds%d", n_made++);
+    char *dir = tu_path(root, name);
+    CHECK_OK(fs_mkdir_p(dir));
+    struct manifest *m = manifest_new();
+    m->token_width = 2;
+    struct manifest_tokenizer t = { .file = "tok.model", .hash = TOK_HASH, .type = "unigram",
+                                    .vocab_size = 300, .bos_id = 1, .eos_id = 2, .pad_id = -1,
+                                    .unk_id = 0 };
+    CHECK_OK(manifest_set_tokenizer(m, &t));
+    static const struct { const char *file; uint32_t split; uint64_t seq; int docs; } shards[] = {
+        { "train-000000.tok", INGOT_SPLIT_TRAIN, 0, 5 },
+        { "val-000000.tok", INGOT_SPLIT_VAL, 0, 2 },
+        { "train-000001.tok", INGOT_SPLIT_TRAIN, 1, 3 },
+    };
+    uint64_t seed = 9, docs = 0, toks = 0;
+    for (size_t s = 0; s < 3; s++) {
+        char *path = tu_path(dir, shards[s].file);
+        struct shard_writer_opts o = { .path = path, .token_width = 2, .vocab_size = 300,
+                                       .bos_id = 1, .eos_id = 2, .pad_id = -1, .unk_id = 0,
+                                       .split = shards[s].split,
+                                       .tokenizer_type = INGOT_TOK_UNIGRAM,
+                                       .tokenizer_hash = TOK_HASH, .shard_seq = shards[s].seq };
+        shard_writer *w;
+        CHECK_OK(shard_writer_create(&o, &w));
+        for (int d = 0; d < shards[s].docs; d++) {
+            uint32_t ids[20];
+            size_t n = 1 + (size_t)(tu_rand(&seed) % 20);
+            for (size_t i = 0; i < n; i++)
+                ids[i] = (uint32_t)(tu_rand(&seed) % 300);
+            CHECK_OK(shard_writer_add_doc(w, ids, n, prov_file, (uint64_t)d + 1));
+            docs++;
+            toks += n;
+        }
+        struct shard_summary sum;
+        CHECK_OK(shard_writer_finish(w, &sum));
+        struct manifest_shard ms = { .file = (char *)shards[s].file, .split = shards[s].split,
+                                     .n_tokens = sum.n_tokens, .n_docs = sum.n_docs,
+                                     .file_size = sum.file_size,
+                                     .tokens_checksum = sum.tokens_checksum,
+                                     .index_checksum = sum.index_checksum,
+                                     .prov_checksum = sum.prov_checksum,
+                                     .header_checksum = sum.header_checksum };
+        CHECK_OK(manifest_add_shard(m, &ms));
+        free(path);
+    }
+    struct manifest_input in = { .name = "corpus.txt", .size = 1000, .n_docs = docs,
+                                 .n_tokens = toks };
+    CHECK_OK(manifest_add_input(m, &in));
+    char *mp = tu_path(dir, INGOT_MANIFEST_NAME);
+    CHECK_OK(manifest_write(mp, m));
+    manifest_free(m);
+    free(mp);
+    return dir;
+}
+
+static struct manifest *load_manifest(const char *dir)
+{
+    char *mp = tu_path(dir, INGOT_MANIFEST_NAME);
+    struct manifest *m;
+    CHECK_OK(manifest_read(mp, &m));
+    free(mp);
+    return m;
+}
+
+static void save_manifest(const char *dir, struct manifest *m)
+{
+    char *mp = tu_path(dir, INGOT_MANIFEST_NAME);
+    CHECK_OK(manifest_write(mp, m));
+    free(mp);
+    manifest_free(m);
+}
+
+/* Open with and without verify: expect want (0 = success) at the first
+ * mode that fails; at_open says whether the cheap open already fails. */
+static void expect(const char *dir, bool at_open, int want, const char *substr)
+{
+    struct dataset *ds = NULL;
+    if (!at_open) {
+        CHECK_OK(dataset_open(dir, false, &ds));
+        dataset_close(ds);
+        ds = NULL;
+    }
+    ingot_clear_err();
+    int ret = dataset_open(dir, true, &ds);
+    const char *msg = ingot_errmsg();
+    if (ret != want || !strstr(msg, substr)) {
+        fprintf(stderr, "%s: expected %d with \"%s\", got %d: %s\n", dir, want, substr, ret, msg);
+        exit(1);
+    }
+    CHECK(ds == NULL);
+    printf("%s\n", msg);
+}
+
+int main(void)
+{
+    root = tu_tmpdir("dataset");
+    char *dir = build(0);
+
+    struct dataset *ds;
+    CHECK_OK(dataset_open(dir, true, &ds));
+    CHECK(ds->n_shards == 3 && !strcmp(ds->dir, dir));
+    size_t idx[4];
+    CHECK(dataset_split_shards(ds, INGOT_SPLIT_TRAIN, idx, 4) == 2 && idx[0] == 0 && idx[1] == 2);
+    CHECK(dataset_split_shards(ds, INGOT_SPLIT_VAL, idx, 4) == 1 && idx[0] == 1);
+    CHECK(shard_reader_n_docs(ds->shards[2]) == 3);
+    CHECK(ds->manifest->total_docs[0] == 8 && ds->manifest->total_docs[1] == 2);
+    dataset_close(ds);
+    dataset_close(NULL);
+    free(dir);
+
+    struct manifest *m;
+    char *a, *b;
+
+    /* a checksum recorded in the manifest differs from the shard's */
+    dir = build(0);
+    m = load_manifest(dir);
+    m->shards[2].tokens_checksum ^= 1;
+    save_manifest(dir, m);
+    expect(dir, true, INGOT_E_MISMATCH, "train-000001.tok: field tokens_checksum");
+    free(dir);
+
+    /* the tokenizer in the manifest is not the one the shards were made with */
+    dir = build(0);
+    m = load_manifest(dir);
+    m->tokenizer.hash = 77;
+    save_manifest(dir, m);
+    expect(dir, true, INGOT_E_MISMATCH, "train-000000.tok: field tokenizer_hash");
+    free(dir);
+
+    /* a shard swapped for another valid one */
+    dir = build(0);
+    a = tu_path(dir, "train-000000.tok");
+    b = tu_path(dir, "train-000001.tok");
+    CHECK(rename(b, a) == 0);
+    expect(dir, true, INGOT_E_MISMATCH, "train-000000.tok: field n_tokens");
+    /* ... and now train-000001.tok is missing */
+    m = load_manifest(dir);
+    m->shards[0].file[6] = '9';   /* train-900000.tok: not there */
+    save_manifest(dir, m);
+    expect(dir, true, -ENOENT, "train-900000.tok");
+    free(a);
+    free(b);
+    free(dir);
+
+    /* train shards listed out of order */
+    dir = build(0);
+    m = load_manifest(dir);
+    struct manifest_shard t = m->shards[0];
+    m->shards[0] = m->shards[2];
+    m->shards[2] = t;
+    save_manifest(dir, m);
+    expect(dir, true, INGOT_E_MISMATCH, "train-000001.tok: field shard_seq");
+    free(dir);
+
+    /* a shard name that leaves the directory */
+    dir = build(0);
+    m = load_manifest(dir);
+    free(m->shards[1].file);
+    m->shards[1].file = strdup("../val-000000.tok");
+    save_manifest(dir, m);
+    expect(dir, true, INGOT_E_JSON, "key shards[1].file");
+    free(dir);
+
+    /* split recorded differently */
+    dir = build(0);
+    m = load_manifest(dir);
+    m->shards[1].split = INGOT_SPLIT_TRAIN;
+    m->shards[2].split = INGOT_SPLIT_VAL;
+    save_manifest(dir, m);
+    expect(dir, true, INGOT_E_MISMATCH, "val-000000.tok: field split");
+    free(dir);
+
+    /* a flipped token byte: the cheap open passes, verify catches it */
+    dir = build(0);
+    a = tu_path(dir, "val-000000.tok");
+    int fd = open(a, O_RDWR);
+    CHECK(fd >= 0);
+    uint8_t v;
+    CHECK(pread(fd, &v, 1, 4096 + 3) == 1);
+    v ^= 0x20;
+    CHECK(pwrite(fd, &v, 1, 4096 + 3) == 1);
+    close(fd);
+    expect(dir, false, INGOT_E_CHECKSUM, "val-000000.tok: field tokens_checksum");
+    free(a);
+    free(dir);
+
+    /* provenance names an input the manifest does not list */
+    dir = build(4);
+    expect(dir, false, INGOT_E_CORRUPT, "train-000000.tok: field provenance");
+    free(dir);
+
+    /* the inputs do not add up to the shards */
+    dir = build(0);
+    m = load_manifest(dir);
+    m->inputs[0].n_docs++;
+    save_manifest(dir, m);
+    expect(dir, false, INGOT_E_MISMATCH, "key inputs");
+    free(dir);
+
+    /* no such directory, a file, a directory without a manifest */
+    dir = tu_path(root, "nope");
+    expect(dir, true, -ENOENT, "no such dataset directory");
+    CHECK(fs_mkdir_p(dir) == 0);
+    expect(dir, true, -ENOENT, "no manifest.json");
+    free(dir);
+    dir = build(0);
+    a = tu_path(dir, "val-000000.tok");
+    expect(a, true, -ENOTDIR, "not a dataset directory");
+    free(a);
+    free(dir);
+
+    tu_rm_rf(root);
+    free(root);
+    printf("ok\n");
+    return 0;
+}
