@@ -1,0 +1,98 @@
+/* The compute back end of ingot-train: everything that touches the model's
+ * tensors for one optimizer step, behind a table of functions, so that the
+ * loop, schedule, data loader, checkpoints, metrics and sampling are the same
+ * for every device. The CPU back end (backend_cpu.c) is synchronous; a GPU
+ * back end may run a step asynchronously and report it later.
+ *
+ * Data: a step's chunk is grad_accum * batch rows of seq_len + 1 int32 ids
+ * (row r of micro-step k is chunk[(k * batch + r) * (T + 1) ...]); inputs are
+ * row[0, T), targets row[1, T + 1). Ids are < config.vocab (the loader
+ * guarantees it).
+ *
+ * Host tensors (params, m, v) use the tr_params.h layout, tr_param_count()
+ * floats each.
+ *
+ * Ordering contract, relied on by train_loop.c:
+ *   - submit_step() may return before the step is computed but must have
+ *     consumed (copied) the chunk: the caller refills it right away.
+ *   - collect_step() returns the oldest submitted, not yet collected step,
+ *     blocking until it is done. The loop keeps at most max_in_flight steps
+ *     submitted and not collected.
+ *   - eval, logits, get_* and set_* are only called with no step in flight.
+ * Every function returns 0 or a negative error code with ingot_fail(). */
+#ifndef INGOT_TR_BACKEND_H
+#define INGOT_TR_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tr_params.h"
+
+typedef struct tr_backend tr_backend;   /* a back end's private state */
+
+struct tr_backend_opts {
+    struct tr_config cfg;
+    int batch;          /* sequences per micro-step */
+    int grad_accum;     /* micro-steps per optimizer step */
+    int threads;        /* CPU threads (0 = OpenMP default) */
+    int device_index;   /* which GPU (GPU back ends) */
+    bool quiet;         /* no informational prints (device name, memory) */
+};
+
+/* Optimizer hyper-parameters of one step (AdamW, decoupled decay on the
+ * tensors tr_param_decays() names). */
+struct tr_step_hparams {
+    int t;              /* optimizer step, 1-based (bias correction) */
+    float lr;
+    float weight_decay;
+    float beta1, beta2, eps;
+    float grad_clip;    /* global-norm limit; <= 0 disables clipping */
+};
+
+struct tr_step_result {
+    int t;              /* which step (as submitted) */
+    double loss;        /* mean token loss over the whole chunk */
+    double accuracy;    /* top-1 next-token accuracy over the chunk */
+    double grad_norm;   /* global L2 norm before clipping */
+};
+
+struct tr_backend_ops {
+    const char *name;         /* "cpu", "cuda" */
+    int max_in_flight;        /* steps the loop may submit before collecting */
+    /* Whether this back end can run here (e.g. a GPU is present); fills why
+     * with a reason when not. */
+    bool (*available)(char *why, size_t why_len);
+    /* Allocate everything for the run (one allocation each for params,
+     * grads, m, v and activations) and upload params. m and v start at 0. */
+    int (*create)(const struct tr_backend_opts *o, const float *params, tr_backend **out);
+    /* Forward + backward of every micro-step, clip, AdamW update. */
+    int (*submit_step)(tr_backend *b, const int32_t *chunk, const struct tr_step_hparams *hp);
+    int (*collect_step)(tr_backend *b, struct tr_step_result *res);
+    /* Mean token loss over n_seqs (1 <= n_seqs <= batch) rows of T + 1 ids,
+     * no parameter change. */
+    int (*eval)(tr_backend *b, const int32_t *rows, int n_seqs, double *loss);
+    /* Logits (the first config.vocab) of the last position after a forward
+     * on ids[0, n), 1 <= n <= seq_len: what the sampler needs. */
+    int (*logits)(tr_backend *b, const int32_t *ids, int n, float *out);
+    int (*get_params)(tr_backend *b, float *params);
+    int (*set_params)(tr_backend *b, const float *params);
+    int (*get_opt_state)(tr_backend *b, float *m, float *v);
+    int (*set_opt_state)(tr_backend *b, const float *m, const float *v);
+    /* Bytes of memory held for the run (report only). */
+    size_t (*mem_bytes)(const tr_backend *b);
+    void (*destroy)(tr_backend *b);   /* accepts NULL */
+};
+
+extern const struct tr_backend_ops tr_backend_cpu;    /* backend_cpu.c */
+extern const struct tr_backend_ops tr_backend_cuda;   /* backend_cuda.c, CUDA builds */
+
+/* Pick the back end for --device name ("auto", "cpu", "cuda"). auto takes the
+ * first available entry of the table in backend_table.c (GPU first). Returns
+ * 0 or INGOT_E_USAGE (unknown name, or a back end this build lacks) or
+ * INGOT_E_NOGPU (built in but not available here), with a message. */
+int tr_backend_select(const char *name, const struct tr_backend_ops **out);
+/* Names of the back ends compiled into this build, e.g. "cpu" or "cuda, cpu". */
+const char *tr_backend_list(void);
+
+#endif

@@ -1,0 +1,372 @@
+/* Checkpoint files: write atomically, verify on read. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "fsutil.h"
+#include "ingot_err.h"
+#include "ingot_hash.h"
+
+#define ENDIAN_MARK 0x01020304u
+
+static void header_from_state(struct tr_ckpt_header *h, const struct tr_ckpt_state *st)
+{
+    memset(h, 0, sizeof(*h));
+    memcpy(h->magic, TR_CKPT_MAGIC, 8);
+    h->version = TR_CKPT_VERSION;
+    h->header_size = TR_CKPT_HEADER_SIZE;
+    h->endian_mark = ENDIAN_MARK;
+    h->flags = st->flags;
+    h->n_layer = st->cfg.n_layer;
+    h->n_head = st->cfg.n_head;
+    h->n_embd = st->cfg.n_embd;
+    h->seq_len = st->cfg.seq_len;
+    h->vocab = st->cfg.vocab;
+    h->vocab_padded = st->cfg.vocab_padded;
+    h->n_params = tr_param_count(&st->cfg);
+    h->step = st->step;
+    h->steps = st->steps;
+    h->seed = st->seed;
+    h->tokenizer_hash = st->tokenizer_hash;
+    h->data_epoch = st->pos.epoch;
+    h->data_index = st->pos.index;
+    memcpy(h->synth_rng, st->pos.synth.s, sizeof(h->synth_rng));
+    h->tokens = st->tokens;
+    h->elapsed_s = st->elapsed_s;
+    h->batch = st->batch;
+    h->grad_accum = st->grad_accum;
+    h->lr = st->lr;
+    h->min_lr = st->min_lr;
+    h->weight_decay = st->weight_decay;
+    h->grad_clip = st->grad_clip;
+    h->warmup = st->warmup;
+    size_t bytes = h->n_params * sizeof(float);
+    h->params_offset = TR_CKPT_HEADER_SIZE;
+    h->m_offset = h->params_offset + bytes;
+    h->v_offset = h->m_offset + bytes;
+    h->file_size = h->v_offset + bytes;
+}
+
+static void state_from_header(struct tr_ckpt_state *st, const struct tr_ckpt_header *h)
+{
+    memset(st, 0, sizeof(*st));
+    st->flags = h->flags;
+    st->cfg.n_layer = h->n_layer;
+    st->cfg.n_head = h->n_head;
+    st->cfg.n_embd = h->n_embd;
+    st->cfg.seq_len = h->seq_len;
+    st->cfg.vocab = h->vocab;
+    st->cfg.vocab_padded = h->vocab_padded;
+    st->step = h->step;
+    st->steps = h->steps;
+    st->seed = h->seed;
+    st->tokenizer_hash = h->tokenizer_hash;
+    st->pos.epoch = h->data_epoch;
+    st->pos.index = h->data_index;
+    memcpy(st->pos.synth.s, h->synth_rng, sizeof(h->synth_rng));
+    st->tokens = h->tokens;
+    st->elapsed_s = h->elapsed_s;
+    st->batch = h->batch;
+    st->grad_accum = h->grad_accum;
+    st->lr = h->lr;
+    st->min_lr = h->min_lr;
+    st->weight_decay = h->weight_decay;
+    st->grad_clip = h->grad_clip;
+    st->warmup = h->warmup;
+}
+
+int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *params,
+                 const float *m, const float *v, char **path_out)
+{
+    struct tr_ckpt_header *h = calloc(1, sizeof(*h));
+    char name[64], tmpname[96];
+    char *path = NULL, *tmp = NULL;
+    int fd = -1, err;
+    if (path_out)
+        *path_out = NULL;
+    if (!h)
+        return -ENOMEM;
+    if ((err = fs_mkdir_p(dir)))
+        goto out;
+    header_from_state(h, st);
+    snprintf(name, sizeof(name), "ckpt-%08" PRIu64 ".bin", st->step);
+    snprintf(tmpname, sizeof(tmpname), ".%s.tmp.%ld", name, (long)getpid());
+    path = fs_path_join(dir, name);
+    tmp = fs_path_join(dir, tmpname);
+    if (!path || !tmp) {
+        err = -ENOMEM;
+        goto out;
+    }
+    size_t bytes = h->n_params * sizeof(float);
+    ingot_xxh3_stream *xs = ingot_xxh3_new();
+    if (!xs) {
+        err = -ENOMEM;
+        goto out;
+    }
+    ingot_xxh3_update(xs, params, bytes);
+    ingot_xxh3_update(xs, m, bytes);
+    ingot_xxh3_update(xs, v, bytes);
+    h->payload_checksum = ingot_xxh3_digest(xs);
+    ingot_xxh3_free(xs);
+    h->header_checksum = ingot_xxh3(h, offsetof(struct tr_ckpt_header, header_checksum));
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        err = ingot_fail(-errno, "%s: cannot create: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if ((err = fs_write_full(fd, h, sizeof(*h), tmp)) ||
+        (err = fs_write_full(fd, params, bytes, tmp)) ||
+        (err = fs_write_full(fd, m, bytes, tmp)) ||
+        (err = fs_write_full(fd, v, bytes, tmp)))
+        goto out;
+    if (fsync(fd) != 0) {
+        err = ingot_fail(-errno, "%s: fsync: %s", tmp, strerror(errno));
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        err = ingot_fail(-errno, "%s: rename to %s: %s", tmp, path, strerror(errno));
+        goto out;
+    }
+    err = fs_fsync_dir(dir);
+out:
+    if (fd >= 0)
+        close(fd);
+    if (err && tmp)
+        unlink(tmp);
+    if (!err && path_out) {
+        *path_out = path;
+        path = NULL;
+    }
+    free(path);
+    free(tmp);
+    free(h);
+    return err;
+}
+
+/* ckpt-<digits>.bin -> step, or -1. */
+static int64_t parse_name(const char *name)
+{
+    size_t len = strlen(name);
+    if (len < 10 || strncmp(name, "ckpt-", 5) || strcmp(name + len - 4, ".bin"))
+        return -1;
+    int64_t s = 0;
+    for (size_t i = 5; i < len - 4; i++) {
+        if (name[i] < '0' || name[i] > '9' || s > INT64_MAX / 10 - 10)
+            return -1;
+        s = s * 10 + (name[i] - '0');
+    }
+    return s;
+}
+
+/* Steps of every checkpoint in dir, ascending (malloc'd). */
+static int list_steps(const char *dir, int64_t **steps, size_t *n)
+{
+    *steps = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return ingot_fail(-errno, "%s: cannot open checkpoint directory: %s", dir, strerror(errno));
+    }
+    size_t cap = 0;
+    struct dirent *e;
+    int err = 0;
+    while ((e = readdir(d))) {
+        int64_t s = parse_name(e->d_name);
+        if (s < 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            int64_t *p = realloc(*steps, cap * sizeof(int64_t));
+            if (!p) {
+                err = -ENOMEM;
+                break;
+            }
+            *steps = p;
+        }
+        (*steps)[(*n)++] = s;
+    }
+    closedir(d);
+    for (size_t i = 1; i < *n; i++)   /* insertion sort: few files */
+        for (size_t j = i; j > 0 && (*steps)[j - 1] > (*steps)[j]; j--) {
+            int64_t t = (*steps)[j];
+            (*steps)[j] = (*steps)[j - 1];
+            (*steps)[j - 1] = t;
+        }
+    return err;
+}
+
+static char *ckpt_path(const char *dir, int64_t step)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "ckpt-%08" PRId64 ".bin", step);
+    return fs_path_join(dir, name);
+}
+
+int tr_ckpt_find_latest(const char *dir, char **path)
+{
+    int64_t *steps;
+    size_t n;
+    *path = NULL;
+    int err = list_steps(dir, &steps, &n);
+    if (!err && n) {
+        *path = ckpt_path(dir, steps[n - 1]);
+        if (!*path)
+            err = -ENOMEM;
+    }
+    free(steps);
+    return err;
+}
+
+int tr_ckpt_prune(const char *dir, int keep)
+{
+    int64_t *steps;
+    size_t n;
+    int err = list_steps(dir, &steps, &n);
+    for (size_t i = 0; !err && keep > 0 && i + (size_t)keep < n; i++) {
+        char *p = ckpt_path(dir, steps[i]);
+        if (!p || (unlink(p) != 0 && errno != ENOENT))
+            err = p ? ingot_fail(-errno, "%s: cannot remove: %s", p, strerror(errno)) : -ENOMEM;
+        free(p);
+    }
+    free(steps);
+    return err;
+}
+
+/* Read exactly len bytes at off. */
+static int read_at(int fd, void *buf, size_t len, uint64_t off, const char *path)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t r = pread(fd, p, len > (1u << 30) ? (1u << 30) : len, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return ingot_fail(-errno, "%s: read: %s", path, strerror(errno));
+        if (r == 0)
+            return ingot_fail(INGOT_E_TRUNCATED, "%s: file ends early (at byte %" PRIu64 "); the "
+                              "checkpoint is truncated", path, off);
+        p += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+static int check_header(const char *path, const struct tr_ckpt_header *h, uint64_t file_size)
+{
+    if (memcmp(h->magic, TR_CKPT_MAGIC, 8))
+        return ingot_fail(INGOT_E_FORMAT, "%s: not an Ingot checkpoint (magic)", path);
+    if (h->endian_mark != ENDIAN_MARK)
+        return ingot_fail(INGOT_E_ENDIAN, "%s: written on a machine of other endianness", path);
+    if (h->version > TR_CKPT_VERSION)
+        return ingot_fail(INGOT_E_VERSION, "%s: checkpoint version %u is newer than this build "
+                          "reads (%u)", path, h->version, TR_CKPT_VERSION);
+    if (h->header_size != TR_CKPT_HEADER_SIZE)
+        return ingot_fail(INGOT_E_FORMAT, "%s: header_size %u", path, h->header_size);
+    if (ingot_xxh3(h, offsetof(struct tr_ckpt_header, header_checksum)) != h->header_checksum)
+        return ingot_fail(INGOT_E_CHECKSUM, "%s: header checksum mismatch; the file is corrupt",
+                          path);
+    struct tr_config c = { h->n_layer, h->n_head, h->n_embd, h->seq_len, h->vocab, h->vocab_padded };
+    if (tr_config_check(&c))
+        return ingot_fail(INGOT_E_CORRUPT, "%s: model configuration: %s", path, ingot_errmsg());
+    uint64_t bytes = tr_param_count(&c) * sizeof(float);
+    if (h->n_params != tr_param_count(&c) || h->params_offset != TR_CKPT_HEADER_SIZE ||
+        h->m_offset != h->params_offset + bytes || h->v_offset != h->m_offset + bytes ||
+        h->file_size != h->v_offset + bytes)
+        return ingot_fail(INGOT_E_CORRUPT, "%s: tensor offsets do not match the model "
+                          "configuration", path);
+    if (file_size < h->file_size)
+        return ingot_fail(INGOT_E_TRUNCATED, "%s: %" PRIu64 " bytes, header says %" PRIu64, path,
+                          file_size, h->file_size);
+    if (file_size > h->file_size)
+        return ingot_fail(INGOT_E_CORRUPT, "%s: %" PRIu64 " bytes, header says %" PRIu64, path,
+                          file_size, h->file_size);
+    return 0;
+}
+
+/* Open, read the header, check it and (verify_payload) the payload hash. */
+static int open_checked(const char *path, struct tr_ckpt_header *h, bool verify_payload, int *fd_out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ingot_fail(-errno, "%s: cannot open checkpoint: %s", path, strerror(errno));
+    struct stat sb;
+    int err = 0;
+    if (fstat(fd, &sb) != 0)
+        err = ingot_fail(-errno, "%s: stat: %s", path, strerror(errno));
+    else if ((uint64_t)sb.st_size < sizeof(*h))
+        err = ingot_fail(INGOT_E_TRUNCATED, "%s: %lld bytes is too short for a checkpoint", path,
+                         (long long)sb.st_size);
+    if (!err)
+        err = read_at(fd, h, sizeof(*h), 0, path);
+    if (!err)
+        err = check_header(path, h, (uint64_t)sb.st_size);
+    if (!err && verify_payload) {
+        ingot_xxh3_stream *xs = ingot_xxh3_new();
+        enum { BUF = 1 << 22 };
+        char *buf = malloc(BUF);
+        if (!xs || !buf)
+            err = -ENOMEM;
+        for (uint64_t off = h->header_size; !err && off < h->file_size; off += BUF) {
+            size_t len = h->file_size - off < BUF ? (size_t)(h->file_size - off) : BUF;
+            if (!(err = read_at(fd, buf, len, off, path)))
+                ingot_xxh3_update(xs, buf, len);
+        }
+        if (!err && ingot_xxh3_digest(xs) != h->payload_checksum)
+            err = ingot_fail(INGOT_E_CHECKSUM, "%s: payload checksum mismatch; the checkpoint is "
+                             "corrupt", path);
+        ingot_xxh3_free(xs);
+        free(buf);
+    }
+    if (err) {
+        close(fd);
+        return err;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st)
+{
+    struct tr_ckpt_header h;
+    int fd, err = open_checked(path, &h, true, &fd);
+    if (err)
+        return err;
+    close(fd);
+    state_from_header(st, &h);
+    return 0;
+}
+
+int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, float *v)
+{
+    struct tr_ckpt_header h;
+    int fd, err = open_checked(path, &h, false, &fd);
+    if (err)
+        return err;
+    if (h.n_params != n)
+        err = ingot_fail(INGOT_E_MISMATCH, "%s: holds %" PRIu64 " parameters, expected %zu", path,
+                         h.n_params, n);
+    size_t bytes = n * sizeof(float);
+    if (!err)
+        err = read_at(fd, params, bytes, h.params_offset, path);
+    if (!err)
+        err = read_at(fd, m, bytes, h.m_offset, path);
+    if (!err)
+        err = read_at(fd, v, bytes, h.v_offset, path);
+    close(fd);
+    return err;
+}

@@ -1,0 +1,90 @@
+/* Training checkpoints: one file per save, DIR/ckpt-<step, 8 digits>.bin,
+ * written atomically (temp file, fsync, rename, fsync dir). Layout in
+ * docs/checkpoint-format.md: a 4096-byte little-endian header (model
+ * config, step, schedule, data position, RNG state, tokenizer hash,
+ * checksums), then params, AdamW m and v as float32 in tr_params.h order. */
+#ifndef INGOT_CHECKPOINT_H
+#define INGOT_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "data_loader.h"
+#include "tr_params.h"
+
+#define TR_CKPT_MAGIC "INGOTCKP"
+#define TR_CKPT_VERSION 1u
+#define TR_CKPT_HEADER_SIZE 4096u
+#define TR_CKPT_FLAG_SYNTHETIC 1u
+#define TR_CKPT_FLAG_SEQUENTIAL 2u
+
+/* On-disk header (little-endian; fields at fixed offsets). */
+struct tr_ckpt_header {
+    char magic[8];              /*    0 TR_CKPT_MAGIC */
+    uint32_t version;           /*    8 */
+    uint32_t header_size;       /*   12 TR_CKPT_HEADER_SIZE */
+    uint32_t endian_mark;       /*   16 0x01020304 */
+    uint32_t flags;             /*   20 TR_CKPT_FLAG_* */
+    int32_t n_layer;            /*   24 */
+    int32_t n_head;             /*   28 */
+    int32_t n_embd;             /*   32 */
+    int32_t seq_len;            /*   36 */
+    int32_t vocab;              /*   40 */
+    int32_t vocab_padded;       /*   44 */
+    uint64_t n_params;          /*   48 floats per tensor block */
+    uint64_t step;              /*   56 optimizer steps done */
+    uint64_t steps;             /*   64 the run's --steps (schedule length) */
+    uint64_t seed;              /*   72 */
+    uint64_t tokenizer_hash;    /*   80 XXH3-64 of the tokenizer model; 0 if synthetic */
+    uint64_t data_epoch;        /*   88 loader position */
+    uint64_t data_index;        /*   96 */
+    uint64_t synth_rng[4];      /*  104 synthetic-token stream state */
+    uint64_t tokens;            /*  136 training tokens processed so far */
+    double elapsed_s;           /*  144 training wall time so far */
+    int32_t batch;              /*  152 */
+    int32_t grad_accum;         /*  156 */
+    float lr, min_lr;           /*  160, 164 */
+    float weight_decay;         /*  168 */
+    float grad_clip;            /*  172 */
+    int32_t warmup;             /*  176 */
+    uint32_t reserved0;         /*  180 */
+    uint64_t params_offset;     /*  184 byte offsets of the three blocks */
+    uint64_t m_offset;          /*  192 */
+    uint64_t v_offset;          /*  200 */
+    uint64_t file_size;         /*  208 */
+    uint64_t payload_checksum;  /*  216 XXH3-64 of bytes [header_size, file_size) */
+    uint8_t reserved[TR_CKPT_HEADER_SIZE - 224 - 8];
+    uint64_t header_checksum;   /* 4088 XXH3-64 of bytes [0, 4088) */
+};
+_Static_assert(sizeof(struct tr_ckpt_header) == TR_CKPT_HEADER_SIZE, "checkpoint header size");
+
+/* What a checkpoint holds besides the tensors. */
+struct tr_ckpt_state {
+    struct tr_config cfg;
+    uint64_t step, steps, seed, tokenizer_hash, tokens;
+    double elapsed_s;
+    uint32_t flags;
+    struct tr_loader_pos pos;
+    int batch, grad_accum, warmup;
+    float lr, min_lr, weight_decay, grad_clip;
+};
+
+/* Write DIR/ckpt-<step>.bin (creating DIR). params, m, v: tr_param_count()
+ * floats each. *path_out (if not NULL) gets the malloc'd path. */
+int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *params,
+                 const float *m, const float *v, char **path_out);
+
+/* Path of the newest checkpoint in dir (highest step), malloc'd into *path,
+ * or *path = NULL when there is none (returns 0). */
+int tr_ckpt_find_latest(const char *dir, char **path);
+
+/* Read and verify the header of path (magic, version, endianness, checksums
+ * of header and payload, sizes). */
+int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st);
+/* Read the tensors of a checkpoint whose state was read with
+ * tr_ckpt_read_state() (n = tr_param_count(&st->cfg) floats each). */
+int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, float *v);
+
+/* Remove all but the newest keep checkpoints of dir (keep >= 1). */
+int tr_ckpt_prune(const char *dir, int keep);
+
+#endif

@@ -1,0 +1,77 @@
+/* Training and validation tokens for ingot-train.
+ *
+ * The train split's shards, in manifest order, form one token stream of N
+ * tokens. Window k is tokens [k*T, k*T + T + 1) for k < W = (N - 1) / T:
+ * consecutive windows share only their boundary token, so every token after
+ * the first is a prediction target exactly once per epoch. Each epoch visits
+ * all W windows once, in a Fisher-Yates permutation seeded by (seed, epoch)
+ * (--data-order shuffled) or in stream order (sequential). The position
+ * (epoch, index) is all the state there is, so a checkpoint restores it
+ * exactly. Validation uses the first windows of the val split, the same set
+ * every time. --synthetic replaces the dataset with uniform random ids from
+ * a seeded stream whose state is part of the position. */
+#ifndef INGOT_DATA_LOADER_H
+#define INGOT_DATA_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tr_rng.h"
+
+struct dataset;
+
+typedef struct tr_loader tr_loader;
+
+struct tr_loader_opts {
+    const char *dir;        /* dataset directory (ignored when synthetic) */
+    int seq_len;            /* T */
+    uint64_t seed;
+    bool sequential;        /* --data-order sequential */
+    bool synthetic;         /* random ids, no dataset */
+    uint32_t synth_vocab;   /* vocabulary of the synthetic ids */
+    bool verify;            /* recompute every shard checksum on open */
+};
+
+/* Where the loader is; stored in checkpoints. */
+struct tr_loader_pos {
+    uint64_t epoch;         /* 0-based */
+    uint64_t index;         /* next window of the epoch's order */
+    struct tr_rng synth;    /* synthetic stream state */
+};
+
+/* Open the dataset (or set up synthetic ids). Fails with a message when the
+ * directory is missing or holds no train tokens, when a shard is corrupt
+ * (named), or when the train split is shorter than seq_len + 1 tokens. */
+int tr_loader_open(const struct tr_loader_opts *o, tr_loader **out);
+void tr_loader_close(tr_loader *l);   /* accepts NULL */
+
+/* Vocabulary of the ids (manifest tokenizer, or synth_vocab). */
+uint32_t tr_loader_vocab(const tr_loader *l);
+/* XXH3-64 of the tokenizer model (0 when synthetic). */
+uint64_t tr_loader_tokenizer_hash(const tr_loader *l);
+/* The open dataset, or NULL when synthetic. */
+const struct dataset *tr_loader_dataset(const tr_loader *l);
+/* Train tokens and windows per epoch (0 when synthetic). */
+uint64_t tr_loader_train_tokens(const tr_loader *l);
+uint64_t tr_loader_windows(const tr_loader *l);
+
+void tr_loader_get_pos(const tr_loader *l, struct tr_loader_pos *pos);
+/* Restore a position (rebuilding that epoch's permutation). INGOT_E_MISMATCH
+ * when index is beyond the epoch (a different dataset or seq_len). */
+int tr_loader_set_pos(tr_loader *l, const struct tr_loader_pos *pos);
+
+/* Fill rows[0, n_rows * (T + 1)) with the next n_rows windows, advancing the
+ * position (and the epoch when it wraps). INGOT_E_CORRUPT when an id is out of
+ * range (a shard that lies about its vocabulary). */
+int tr_loader_next(tr_loader *l, int32_t *rows, size_t n_rows);
+/* Stream offset of the next window (for tests and reports; the window's
+ * index in the stream times T). */
+uint64_t tr_loader_peek_start(const tr_loader *l);
+
+/* Val windows the val split holds (0 when none, or synthetic). */
+uint64_t tr_loader_val_windows(const tr_loader *l);
+/* Copy val windows [first, first + n) into rows. */
+int tr_loader_val_rows(const tr_loader *l, uint64_t first, size_t n, int32_t *rows);
+
+#endif

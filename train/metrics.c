@@ -1,0 +1,130 @@
+/* JSON Lines metrics with jansson (numbers printed with round-trip
+ * precision, so two runs can be compared exactly). */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "ingot_err.h"
+#include "metrics.h"
+
+struct tr_metrics {
+    FILE *f;
+    char *path;
+};
+
+/* Keep the lines of path whose "step" is <= max_step. */
+static int truncate_after(const char *path, int64_t max_step)
+{
+    char *buf;
+    size_t len;
+    int err = fs_read_all(path, &buf, &len);
+    if (err == -ENOENT) {
+        ingot_clear_err();
+        return 0;
+    }
+    if (err)
+        return err;
+    char *out = malloc(len + 1);
+    size_t olen = 0;
+    if (!out) {
+        free(buf);
+        return -ENOMEM;
+    }
+    for (char *line = buf, *end; line < buf + len; line = end + 1) {
+        end = memchr(line, '\n', (size_t)(buf + len - line));
+        if (!end)
+            end = buf + len;   /* a torn last line: dropped below unless it parses */
+        json_t *j = json_loadb(line, (size_t)(end - line), 0, NULL);
+        json_t *s = j ? json_object_get(j, "step") : NULL;
+        if (s && json_is_integer(s) && json_integer_value(s) <= max_step) {
+            memcpy(out + olen, line, (size_t)(end - line));
+            olen += (size_t)(end - line);
+            out[olen++] = '\n';
+        }
+        json_decref(j);
+    }
+    err = fs_write_atomic(path, out, olen);
+    free(out);
+    free(buf);
+    return err;
+}
+
+int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out)
+{
+    *out = NULL;
+    int err;
+    if (resume_step >= 0 && (err = truncate_after(path, resume_step)))
+        return err;
+    tr_metrics *m = calloc(1, sizeof(*m));
+    if (!m || !(m->path = strdup(path))) {
+        free(m);
+        return -ENOMEM;
+    }
+    m->f = fopen(path, resume_step >= 0 ? "a" : "w");
+    if (!m->f) {
+        err = ingot_fail(-errno, "%s: cannot open metrics file: %s", path, strerror(errno));
+        free(m->path);
+        free(m);
+        return err;
+    }
+    *out = m;
+    return 0;
+}
+
+static int emit(tr_metrics *m, json_t *j)
+{
+    if (!j)
+        return -ENOMEM;
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    if (!s)
+        return -ENOMEM;
+    int ok = fprintf(m->f, "%s\n", s) >= 0 && fflush(m->f) == 0;
+    free(s);
+    return ok ? 0 : ingot_fail(-EIO, "%s: cannot write metrics", m->path);
+}
+
+/* JSON has no NaN/Inf: non-finite values become null. */
+static json_t *num(double x)
+{
+    return x == x && x - x == 0.0 ? json_real(x) : json_null();
+}
+
+int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s)
+{
+    json_t *j = json_object();
+    if (!j)
+        return -ENOMEM;
+    json_object_set_new(j, "step", json_integer(s->step));
+    json_object_set_new(j, "loss", num(s->loss));
+    json_object_set_new(j, "accuracy", num(s->accuracy));
+    json_object_set_new(j, "lr", num(s->lr));
+    json_object_set_new(j, "grad_norm", num(s->grad_norm));
+    json_object_set_new(j, "tokens", json_integer((json_int_t)s->tokens));
+    json_object_set_new(j, "tok_per_s", num(s->tok_per_s));
+    json_object_set_new(j, "elapsed_s", num(s->elapsed_s));
+    return emit(m, j);
+}
+
+int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss)
+{
+    json_t *j = json_object();
+    if (!j)
+        return -ENOMEM;
+    json_object_set_new(j, "step", json_integer(step));
+    json_object_set_new(j, "val_loss", num(val_loss));
+    return emit(m, j);
+}
+
+void tr_metrics_close(tr_metrics *m)
+{
+    if (!m)
+        return;
+    if (m->f)
+        fclose(m->f);
+    free(m->path);
+    free(m);
+}

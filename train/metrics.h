@@ -1,0 +1,29 @@
+/* --metrics FILE: JSON Lines, one object per optimizer step
+ *   {"step", "loss", "accuracy", "lr", "grad_norm", "tokens", "tok_per_s", "elapsed_s"}
+ * and one per evaluation {"step", "val_loss"}. Each line is flushed as it is
+ * written so that a killed run leaves every finished step on disk. */
+#ifndef INGOT_METRICS_H
+#define INGOT_METRICS_H
+
+#include <stdint.h>
+
+typedef struct tr_metrics tr_metrics;
+
+struct tr_metrics_step {
+    int64_t step;
+    double loss, accuracy, lr, grad_norm;
+    uint64_t tokens;        /* training tokens processed, cumulative */
+    double tok_per_s;       /* this step's throughput */
+    double elapsed_s;       /* training wall time, cumulative across resumes */
+};
+
+/* Open path. When resume_step >= 0 the existing file is kept up to and
+ * including resume_step (later records, from a run that went past its last
+ * checkpoint, are dropped: rewritten atomically) and appended to; otherwise
+ * it is truncated. */
+int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out);
+int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s);
+int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss);
+void tr_metrics_close(tr_metrics *m);   /* accepts NULL */
+
+#endif

@@ -1,0 +1,470 @@
+/* The training loop. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "backend.h"
+#include "checkpoint.h"
+#include "data_loader.h"
+#include "dataset.h"
+#include "ingot_err.h"
+#include "metrics.h"
+#include "parity_dump.h"
+#include "sampler.h"
+#include "spm_shim.h"
+#include "tr_params.h"
+#include "tr_schedule.h"
+#include "train_loop.h"
+
+static volatile sig_atomic_t stop_requested;
+
+void tr_request_stop(void)
+{
+    stop_requested = 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Everything one run holds; released by run_free(). */
+struct run {
+    const struct tr_opts *o;
+    struct tr_config cfg;
+    tr_loader *loader;
+    const struct tr_backend_ops *ops;
+    tr_backend *be;
+    tr_metrics *metrics;
+    struct tr_schedule sched;
+    size_t n_params;
+    int32_t *chunk;             /* grad_accum * batch rows of T + 1 */
+    int32_t *val_rows;          /* n_val rows of T + 1 */
+    uint64_t n_val;
+    uint64_t tokens_per_step;
+    /* progress */
+    int64_t start_step;
+    uint64_t tokens;
+    double elapsed_s;
+    double mark;                /* wall clock of the last step boundary */
+    /* sampling */
+    ingot_spm *spm;
+    bool spm_tried;
+};
+
+static void run_free(struct run *r)
+{
+    if (r->be)
+        r->ops->destroy(r->be);
+    tr_metrics_close(r->metrics);
+    tr_loader_close(r->loader);
+    ingot_spm_free(r->spm);
+    free(r->chunk);
+    free(r->val_rows);
+}
+
+static void say(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct run *r, const char *fmt, ...)
+{
+    if (r->o->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
+static const char *human(double x, char *buf, size_t len)
+{
+    if (x >= 1e9)
+        snprintf(buf, len, "%.2fG", x / 1e9);
+    else if (x >= 1e6)
+        snprintf(buf, len, "%.2fM", x / 1e6);
+    else if (x >= 1e3)
+        snprintf(buf, len, "%.1fk", x / 1e3);
+    else
+        snprintf(buf, len, "%.0f", x);
+    return buf;
+}
+
+/* The checkpoint's config and data must match this run's. */
+static int check_resume(const struct run *r, const char *path, const struct tr_ckpt_state *st)
+{
+    const struct tr_config *a = &st->cfg, *b = &r->cfg;
+    if (!tr_config_equal(a, b))
+        return ingot_fail(INGOT_E_MISMATCH,
+                          "%s: checkpoint of another model configuration: it has layers %d, heads "
+                          "%d, dim %d, seq-len %d, vocab %d; this run has %d, %d, %d, %d, %d. Pass "
+                          "the same --model/--layers/--heads/--dim/--seq-len, or use another "
+                          "--ckpt-dir", path, a->n_layer, a->n_head, a->n_embd, a->seq_len,
+                          a->vocab, b->n_layer, b->n_head, b->n_embd, b->seq_len, b->vocab);
+    uint64_t hash = tr_loader_tokenizer_hash(r->loader);
+    bool synth = r->o->synthetic, ck_synth = st->flags & TR_CKPT_FLAG_SYNTHETIC;
+    if (synth != ck_synth)
+        return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint was trained on %s data, this run "
+                          "uses %s", path, ck_synth ? "--synthetic" : "a dataset's",
+                          synth ? "--synthetic" : "a dataset");
+    if (st->tokenizer_hash != hash)
+        return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint's tokenizer (hash %016" PRIx64 ") "
+                          "differs from the dataset's (%016" PRIx64 " in %s/manifest.json): the "
+                          "token ids mean different things; train from scratch or use the "
+                          "original dataset", path, st->tokenizer_hash, hash, r->o->data);
+    return 0;
+}
+
+/* Build or restore parameters, create the back end. */
+static int setup_model(struct run *r)
+{
+    const struct tr_opts *o = r->o;
+    int err = 0;
+    float *params = malloc(r->n_params * sizeof(float)), *m = NULL, *v = NULL;
+    char *path = NULL;
+    struct tr_ckpt_state st;
+    if (!params)
+        return ingot_fail(-ENOMEM, "no memory for %zu parameters", r->n_params);
+    r->start_step = 0;
+    if (o->resume) {
+        if ((err = tr_ckpt_find_latest(o->ckpt_dir, &path)))
+            goto out;
+        if (!path)
+            say(r, "resume: no checkpoint in %s yet; starting from scratch\n", o->ckpt_dir);
+    }
+    if (path) {
+        if ((err = tr_ckpt_read_state(path, &st)) || (err = check_resume(r, path, &st)))
+            goto out;
+        m = malloc(r->n_params * sizeof(float));
+        v = malloc(r->n_params * sizeof(float));
+        if (!m || !v) {
+            err = ingot_fail(-ENOMEM, "no memory to load %s", path);
+            goto out;
+        }
+        if ((err = tr_ckpt_read_tensors(path, r->n_params, params, m, v)))
+            goto out;
+        if ((err = tr_loader_set_pos(r->loader, &st.pos)))
+            goto out;
+        r->start_step = (int64_t)st.step;
+        r->tokens = st.tokens;
+        r->elapsed_s = st.elapsed_s;
+        say(r, "resumed from %s (step %" PRIu64 ", epoch %" PRIu64 ", window %" PRIu64 ")\n", path,
+            st.step, st.pos.epoch, st.pos.index);
+        if (st.steps != (uint64_t)o->steps || st.seed != o->seed || st.batch != o->batch ||
+            st.grad_accum != o->grad_accum || st.lr != o->lr || st.min_lr != o->min_lr ||
+            st.warmup != o->warmup || st.weight_decay != o->weight_decay ||
+            st.grad_clip != o->grad_clip)
+            say(r, "note: the checkpoint was written with other --steps/--seed/--batch/"
+                "--batch-tokens/--lr/--min-lr/--warmup/--weight-decay/--grad-clip; the run "
+                "continues with this command line's values\n");
+    } else {
+        tr_params_init(&r->cfg, o->seed, params);
+    }
+    struct tr_backend_opts bo = {
+        .cfg = r->cfg, .batch = o->batch, .grad_accum = o->grad_accum,
+        .threads = o->threads, .device_index = 0, .quiet = o->quiet,
+    };
+    if ((err = r->ops->create(&bo, params, &r->be)))
+        goto out;
+    if (m && (err = r->ops->set_opt_state(r->be, m, v)))
+        goto out;
+out:
+    free(path);
+    free(params);
+    free(m);
+    free(v);
+    return err;
+}
+
+static int save_checkpoint(struct run *r, int64_t step)
+{
+    const struct tr_opts *o = r->o;
+    float *p = malloc(r->n_params * sizeof(float));
+    float *m = malloc(r->n_params * sizeof(float));
+    float *v = malloc(r->n_params * sizeof(float));
+    char *path = NULL;
+    int err;
+    if (!p || !m || !v) {
+        err = ingot_fail(-ENOMEM, "no memory to write a checkpoint");
+        goto out;
+    }
+    if ((err = r->ops->get_params(r->be, p)) || (err = r->ops->get_opt_state(r->be, m, v)))
+        goto out;
+    struct tr_ckpt_state st = {
+        .cfg = r->cfg, .step = (uint64_t)step, .steps = (uint64_t)o->steps, .seed = o->seed,
+        .tokenizer_hash = tr_loader_tokenizer_hash(r->loader), .tokens = r->tokens,
+        .elapsed_s = r->elapsed_s,
+        .flags = (o->synthetic ? TR_CKPT_FLAG_SYNTHETIC : 0) |
+                 (o->sequential ? TR_CKPT_FLAG_SEQUENTIAL : 0),
+        .batch = o->batch, .grad_accum = o->grad_accum, .warmup = o->warmup,
+        .lr = o->lr, .min_lr = o->min_lr, .weight_decay = o->weight_decay,
+        .grad_clip = o->grad_clip,
+    };
+    tr_loader_get_pos(r->loader, &st.pos);
+    if ((err = tr_ckpt_save(o->ckpt_dir, &st, p, m, v, &path)))
+        goto out;
+    say(r, "checkpoint %s\n", path);
+    if (o->ckpt_keep > 0)
+        err = tr_ckpt_prune(o->ckpt_dir, o->ckpt_keep);
+out:
+    free(path);
+    free(p);
+    free(m);
+    free(v);
+    return err;
+}
+
+static int evaluate(struct run *r, int64_t step)
+{
+    if (!r->n_val)
+        return 0;
+    int T1 = r->cfg.seq_len + 1, err = 0;
+    double sum = 0.0;
+    for (uint64_t i = 0; i < r->n_val; i += (uint64_t)r->o->batch) {
+        int n = r->n_val - i < (uint64_t)r->o->batch ? (int)(r->n_val - i) : r->o->batch;
+        double loss;
+        if ((err = r->ops->eval(r->be, r->val_rows + i * (size_t)T1, n, &loss)))
+            return err;
+        sum += loss * n;
+    }
+    double val = sum / (double)r->n_val;
+    say(r, "step %6" PRId64 " | val loss %.4f (%" PRIu64 " windows)\n", step, val, r->n_val);
+    if (r->metrics && (err = tr_metrics_eval(r->metrics, step, val)))
+        return err;
+    return 0;
+}
+
+static int sample(struct run *r, int64_t step)
+{
+    const struct tr_opts *o = r->o;
+    const struct dataset *ds = tr_loader_dataset(r->loader);
+    int n_new = o->sample_tokens, err;
+    int32_t *ids = malloc(((size_t)n_new + 1) * sizeof(int32_t));
+    if (!ids)
+        return -ENOMEM;
+    /* Prompt: BOS when the tokenizer has one, else the first val (or
+     * train) token. */
+    int32_t bos = ds ? ds->manifest->tokenizer.bos_id : -1;
+    if (bos >= 0 && bos < r->cfg.vocab)
+        ids[0] = bos;
+    else if (r->n_val)
+        ids[0] = r->val_rows[0];
+    else
+        ids[0] = 0;
+    struct tr_sample_opts so = { .n_new = n_new, .top_k = o->top_k,
+        .temperature = o->temperature, .seed = o->seed ^ tr_mix64((uint64_t)step) };
+    if ((err = tr_sample(r->ops, r->be, &r->cfg, &so, ids, 1)))
+        goto out;
+    if (ds && !r->spm_tried) {
+        r->spm_tried = true;
+        if (dataset_load_tokenizer(ds, o->tokenizer, &r->spm, NULL)) {
+            say(r, "note: cannot decode samples (%s); printing token ids (--tokenizer FILE)\n",
+                ingot_errmsg());
+            ingot_clear_err();
+            r->spm = NULL;
+        }
+    }
+    say(r, "---- sample at step %" PRId64 " ----\n", step);
+    char *text = NULL;
+    size_t len;
+    if (r->spm && ingot_spm_decode(r->spm, (const uint32_t *)ids, (size_t)n_new + 1, &text, &len) == 0) {
+        say(r, "%s\n", text);
+    } else {
+        for (int i = 0; i <= n_new; i++)
+            say(r, "%s%d", i ? " " : "", ids[i]);
+        say(r, "\n");
+    }
+    say(r, "----\n");
+    free(text);
+out:
+    free(ids);
+    return err;
+}
+
+/* Account for, print and log one collected step. */
+static int report(struct run *r, const struct tr_step_result *res, int64_t end)
+{
+    double t = now_s(), dt = t - r->mark;
+    r->mark = t;
+    r->elapsed_s += dt;
+    r->tokens += r->tokens_per_step;
+    double tps = dt > 0.0 ? (double)r->tokens_per_step / dt : 0.0;
+    float lr = tr_schedule_lr(&r->sched, res->t);
+    if (!isfinite(res->loss))
+        return ingot_fail(INGOT_E_INPUT, "step %d: the loss is %g; training diverged (try a lower "
+                          "--lr or --grad-clip 1)", res->t, res->loss);
+    if (r->metrics) {
+        struct tr_metrics_step ms = {
+            .step = res->t, .loss = res->loss, .accuracy = res->accuracy, .lr = lr,
+            .grad_norm = res->grad_norm, .tokens = r->tokens, .tok_per_s = tps,
+            .elapsed_s = r->elapsed_s,
+        };
+        int err = tr_metrics_step(r->metrics, &ms);
+        if (err)
+            return err;
+    }
+    if (res->t % r->o->print_every == 0 || res->t == end || res->t == r->start_step + 1) {
+        char b1[32];
+        say(r, "step %6d/%d | loss %.4f | acc %5.1f%% | lr %.2e | norm %6.3f | %s tok/s | %.1f s\n",
+            res->t, r->o->steps, res->loss, 100.0 * res->accuracy, (double)lr, res->grad_norm,
+            human(tps, b1, sizeof(b1)), r->elapsed_s);
+    }
+    return 0;
+}
+
+static int dump_batch(struct run *r)
+{
+    float *p = malloc(r->n_params * sizeof(float));
+    double loss;
+    int err;
+    if (!p)
+        return -ENOMEM;
+    if (!(err = r->ops->get_params(r->be, p)) &&
+        !(err = tr_loader_next(r->loader, r->chunk, (size_t)r->o->batch)) &&
+        !(err = tr_dump_batch(r->o->dump_batch, &r->cfg, p, r->chunk, r->o->batch,
+                              (uint64_t)r->start_step, &loss)))
+        say(r, "wrote %s: batch %d x %d after step %" PRId64 ", CPU loss %.6f\n", r->o->dump_batch,
+            r->o->batch, r->cfg.seq_len, r->start_step, loss);
+    free(p);
+    return err;
+}
+
+static int run_loop(struct run *r)
+{
+    const struct tr_opts *o = r->o;
+    int64_t end = o->stop_after > 0 ? o->stop_after : o->steps;
+    size_t rows = (size_t)o->grad_accum * o->batch;
+    int inflight = 0, err = 0;
+    struct tr_step_result res;
+    if (r->start_step >= end) {
+        say(r, "nothing to do: the checkpoint is at step %" PRId64 " and this run ends at step %"
+            PRId64 "\n", r->start_step, end);
+        return 0;
+    }
+    r->mark = now_s();
+    for (int64_t s = r->start_step + 1; s <= end; s++) {
+        if ((err = tr_loader_next(r->loader, r->chunk, rows)))
+            return err;
+        struct tr_step_hparams hp = {
+            .t = (int)s, .lr = tr_schedule_lr(&r->sched, (int)s), .weight_decay = o->weight_decay,
+            .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .grad_clip = o->grad_clip,
+        };
+        if ((err = r->ops->submit_step(r->be, r->chunk, &hp)))
+            return err;
+        inflight++;
+        bool stop = stop_requested;
+        bool do_val = r->n_val && o->val_every && (s % o->val_every == 0 || s == end);
+        bool do_sample = o->sample_every && (s % o->sample_every == 0 || s == end);
+        bool do_ckpt = o->ckpt_dir && ((o->ckpt_every && s % o->ckpt_every == 0) || s == end || stop);
+        bool sync = s == end || do_val || do_sample || do_ckpt || stop;
+        while (inflight >= r->ops->max_in_flight || (sync && inflight > 0)) {
+            if ((err = r->ops->collect_step(r->be, &res)) || (err = report(r, &res, end)))
+                return err;
+            inflight--;
+        }
+        if (!sync)
+            continue;
+        if ((do_val && (err = evaluate(r, s))) || (do_sample && (err = sample(r, s))) ||
+            (do_ckpt && (err = save_checkpoint(r, s))))
+            return err;
+        r->mark = now_s();   /* evaluation and I/O are not training time */
+        if (stop && s < end)
+            return ingot_fail(INGOT_E_INTERRUPTED, "interrupted after step %" PRId64 "%s", s,
+                              o->ckpt_dir ? "; checkpoint written, continue with --resume" :
+                              " (no --ckpt-dir, nothing saved)");
+    }
+    return 0;
+}
+
+int tr_train(const struct tr_opts *o)
+{
+    struct run r = { .o = o };
+    int err;
+    struct tr_loader_opts lo = {
+        .dir = o->data, .seq_len = o->seq_len, .seed = o->seed, .sequential = o->sequential,
+        .synthetic = o->synthetic, .synth_vocab = (uint32_t)o->vocab, .verify = o->verify,
+    };
+    if ((err = tr_backend_select(o->device, &r.ops)))
+        return err;
+    if ((err = tr_loader_open(&lo, &r.loader)))
+        goto out;
+    r.cfg = (struct tr_config){ .n_layer = o->layers, .n_head = o->heads, .n_embd = o->dim,
+                                .seq_len = o->seq_len, .vocab = (int)tr_loader_vocab(r.loader) };
+    tr_config_pad_vocab(&r.cfg);
+    if ((err = tr_config_check(&r.cfg)))
+        goto out;
+    r.n_params = tr_param_count(&r.cfg);
+    r.sched = (struct tr_schedule){ .lr = o->lr, .min_lr = o->min_lr, .warmup = o->warmup,
+                                    .steps = o->steps };
+    r.tokens_per_step = (uint64_t)o->grad_accum * o->batch * o->seq_len;
+    r.chunk = malloc((size_t)o->grad_accum * o->batch * (o->seq_len + 1) * sizeof(int32_t));
+    if (!r.chunk) {
+        err = ingot_fail(-ENOMEM, "no memory for a step's tokens");
+        goto out;
+    }
+    if ((err = setup_model(&r)))
+        goto out;
+
+    char b1[32], b2[32], b3[32];
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    say(&r, "ingot-train: device %s%s, model L%d H%d C%d T%d, vocab %d (padded %d), %s "
+        "parameters, %s MiB\n", r.ops->name, !strcmp(r.ops->name, "cpu") ?
+        (threads > 1 ? " (OpenMP)" : " (1 thread)") : "", r.cfg.n_layer, r.cfg.n_head,
+        r.cfg.n_embd, r.cfg.seq_len, r.cfg.vocab, r.cfg.vocab_padded,
+        human((double)r.n_params, b1, sizeof(b1)), human((double)(r.ops->mem_bytes(r.be) >> 20),
+        b2, sizeof(b2)));
+    if (o->synthetic)
+        say(&r, "data: synthetic uniform ids, vocab %d\n", o->vocab);
+    else
+        say(&r, "data: %s: %s train tokens (%s windows of %d per epoch), order %s, seed %" PRIu64
+            "\n", o->data, human((double)tr_loader_train_tokens(r.loader), b1, sizeof(b1)),
+            human((double)tr_loader_windows(r.loader), b2, sizeof(b2)), o->seq_len,
+            o->sequential ? "sequential" : "shuffled", o->seed);
+    say(&r, "batch %d x %d = %s tokens x %d micro-steps = %s tokens/step; %d steps, warmup %d, "
+        "lr %.2e -> %.2e\n", o->batch, o->seq_len,
+        human((double)o->batch * o->seq_len, b1, sizeof(b1)), o->grad_accum,
+        human((double)r.tokens_per_step, b3, sizeof(b3)), o->steps, o->warmup, (double)o->lr,
+        (double)o->min_lr);
+
+    if (o->dump_batch) {
+        err = dump_batch(&r);
+        goto out;
+    }
+    /* The fixed val set. */
+    if (o->val_every && o->val_tokens > 0) {
+        uint64_t avail = tr_loader_val_windows(r.loader);
+        uint64_t want = (uint64_t)o->val_tokens / (uint64_t)o->seq_len;
+        r.n_val = want < avail ? want : avail;
+        if (!r.n_val && want)
+            r.n_val = avail ? 1 : 0;
+        if (!r.n_val)
+            say(&r, "note: %s; no validation loss\n", o->synthetic ? "synthetic data" :
+                "the dataset has no val split long enough for one window");
+        else if (!(r.val_rows = malloc(r.n_val * (o->seq_len + 1) * sizeof(int32_t))))
+            err = ingot_fail(-ENOMEM, "no memory for %" PRIu64 " val windows", r.n_val);
+        else if (!(err = tr_loader_val_rows(r.loader, 0, r.n_val, r.val_rows)))
+            say(&r, "val: %" PRIu64 " windows (%s tokens) every %d steps\n", r.n_val,
+                human((double)r.n_val * o->seq_len, b1, sizeof(b1)), o->val_every);
+        if (err)
+            goto out;
+    }
+    if (o->metrics && (err = tr_metrics_open(o->metrics, r.start_step > 0 ? r.start_step : -1,
+                                             &r.metrics)))
+        goto out;
+    err = run_loop(&r);
+out:
+    run_free(&r);
+    return err;
+}

@@ -1,0 +1,53 @@
+/* ingot-train's command line: options, presets, defaults and checks. */
+#ifndef INGOT_TRAIN_OPTS_H
+#define INGOT_TRAIN_OPTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tr_opts {
+    /* data */
+    const char *data;           /* --data DIR */
+    bool synthetic;             /* --synthetic */
+    int vocab;                  /* --vocab (synthetic only) */
+    bool sequential;            /* --data-order sequential */
+    bool verify;                /* checksums on open (--no-verify turns off) */
+    const char *tokenizer;      /* --tokenizer FILE (decoding samples) */
+    /* model */
+    const char *device;         /* --device auto|cpu|cuda */
+    const char *model;          /* --model PRESET */
+    int layers, heads, dim, seq_len;
+    /* optimisation */
+    int batch;                  /* sequences per micro-step */
+    int64_t batch_tokens;       /* tokens per optimizer step */
+    int grad_accum;             /* derived: batch_tokens / (batch * seq_len) */
+    int steps, stop_after;
+    float lr, min_lr, weight_decay, grad_clip;
+    int warmup;
+    uint64_t seed;
+    int threads;
+    /* evaluation, sampling */
+    int val_every;
+    int64_t val_tokens;
+    int sample_every, sample_tokens, top_k;
+    float temperature;
+    /* checkpoints, output */
+    const char *ckpt_dir;
+    int ckpt_every, ckpt_keep;
+    bool resume;
+    const char *metrics;
+    int print_every;
+    bool quiet;
+    const char *dump_batch;     /* --dump-batch FILE (parity with PyTorch) */
+};
+
+/* Parse argv into o (presets applied, explicit flags win, defaults filled,
+ * ranges checked). Returns 0, 1 when --help was printed (exit 0), or
+ * INGOT_E_USAGE with a message. The vocabulary is not known here; the
+ * model's shape is completed by the caller once the data is open. */
+int tr_opts_parse(int argc, char **argv, struct tr_opts *o);
+
+/* Print the usage text to stdout. */
+void tr_opts_help(const char *prog);
+
+#endif
