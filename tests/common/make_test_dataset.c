@@ -2,13 +2,18 @@
  * line of TEXT is a document, encoded with MODEL, wrapped in BOS/EOS where
  * the model has them. Every Nth document goes to val; shards hold at most
  * --docs-per-shard documents.
- * usage: make-test-dataset MODEL TEXT OUTDIR [--val-every N] [--docs-per-shard N] [--width W] */
+ * usage: make-test-dataset MODEL TEXT OUTDIR [--val-every N] [--docs-per-shard N] [--width W]
+ *        make-test-dataset --set-version SHARD V   (rewrite the version, reseal the header) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <stddef.h>
+
 #include "fsutil.h"
+#include "ingot_hash.h"
 #include "manifest.h"
 #include "shard_writer.h"
 #include "spm_shim.h"
@@ -42,8 +47,25 @@ static void finish_shard(struct manifest *m, struct out *o, const char *dir, uin
     o->docs = 0;
 }
 
+/* A shard as a newer Ingot would write it: another version, valid header
+ * checksum. */
+static int set_version(const char *path, uint32_t version)
+{
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    struct ingot_shard_header h;
+    CHECK(pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h));
+    h.version = version;
+    h.header_checksum = ingot_xxh3(&h, offsetof(struct ingot_shard_header, header_checksum));
+    CHECK_OK(fs_pwrite_full(fd, &h, sizeof(h), 0, path));
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "--set-version"))
+        return set_version(argv[2], (uint32_t)strtoul(argv[3], NULL, 10));
     if (argc < 4) {
         fprintf(stderr, "usage: make-test-dataset MODEL TEXT OUTDIR [--val-every N] "
                 "[--docs-per-shard N] [--width W]\n");

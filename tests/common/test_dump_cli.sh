@@ -1,0 +1,203 @@
+#!/bin/sh
+# ingot-dump end to end on a small dataset: a model trained here with
+# spm_train on text generated here, shards made by make-test-dataset.
+# usage: test_dump_cli.sh INGOT_DUMP MAKE_TEST_DATASET SPM_TRAIN SPM_ENCODE
+set -eu
+DUMP=$1 MAKE=$2 SPM_TRAIN=${3:-} SPM_ENCODE=${4:-}
+if [ -z "$SPM_TRAIN" ] || [ -z "$SPM_ENCODE" ] || [ ! -x "$SPM_TRAIN" ] || [ ! -x "$SPM_ENCODE" ]; then
+    echo "spm_train / spm_encode not found: skipping"
+    exit 77
+fi
+case $DUMP in /*) ;; *) DUMP=$PWD/$DUMP ;; esac
+case $MAKE in /*) ;; *) MAKE=$PWD/$MAKE ;; esac
+T=$(mktemp -d "${TMPDIR:-/tmp}/ingot-dumpcli-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+n_fail=0
+fail() { echo "FAIL: $*"; n_fail=$((n_fail + 1)); }
+# expect_rc RC DESCRIPTION -- command...: run, keep stdout in out.txt and
+# stderr in err.txt, check the exit status.
+expect_rc() {
+    want=$1; what=$2; shift 3
+    set +e
+    "$@" > out.txt 2> err.txt
+    rc=$?
+    set -e
+    [ "$rc" -eq "$want" ] || { fail "$what: exit $rc, expected $want"; cat err.txt; }
+}
+has() { grep -q -- "$2" "$1" || { fail "$1 lacks '$2'"; echo "--- $1:"; head -20 "$1"; }; }
+
+# 203 lines of words, with blank lines that make-test-dataset skips.
+awk 'BEGIN {
+    split("the a river mountain runs quietly over stones and light falls on green fields " \
+          "where old trees stand near houses children read books under blue sky", w, " ");
+    n = length(w); s = 12345;
+    for (i = 0; i < 200; i++) {
+        if (i % 70 == 69) print "";
+        s = (s * 1103515245 + 12345) % 2147483648; k = 3 + s % 11; line = "";
+        for (j = 0; j < k; j++) {
+            s = (s * 1103515245 + 12345) % 2147483648;
+            line = line (j ? " " : "") w[1 + int(s / 65536) % n];
+        }
+        print line;
+    }
+}' > corpus.txt
+"$SPM_TRAIN" --input=corpus.txt --model_prefix=tok --vocab_size=80 --hard_vocab_limit=false \
+    --minloglevel=2 > /dev/null 2>&1
+mkdir models && mv tok.model models/
+"$MAKE" "$T/models/tok.model" corpus.txt ds --val-every 5 --docs-per-shard 30 > /dev/null
+
+grep -v '^$' corpus.txt > docs.txt
+awk 'NR % 5 != 0' docs.txt > train.txt
+awk 'NR % 5 == 0' docs.txt > val.txt
+cat train.txt val.txt > all.txt
+n_train=$(wc -l < train.txt | tr -d ' ')
+n_val=$(wc -l < val.txt | tr -d ' ')
+
+# help and usage
+expect_rc 0 help -- "$DUMP" --help
+has out.txt "ingot-dump COMMAND PATH"
+expect_rc 2 "no command" -- "$DUMP"
+expect_rc 2 "unknown command" -- "$DUMP" frobnicate ds
+has err.txt "unknown command 'frobnicate'"
+expect_rc 2 "unknown option" -- "$DUMP" info ds --bogus
+expect_rc 2 "bad split" -- "$DUMP" docs ds --split test
+expect_rc 2 "missing path" -- "$DUMP" info
+expect_rc 2 "range missing" -- "$DUMP" tokens ds
+has err.txt "--range A:B is required"
+
+# info
+expect_rc 0 info -- "$DUMP" info ds
+has out.txt "^train  *$n_train documents"
+has out.txt "^val  *$n_val documents"
+has out.txt "train-000000.tok"
+has out.txt "val-000000.tok"
+has out.txt "skipped: empty 2"
+has out.txt "tokenizer  *$T/models/tok.model (unigram)"
+expect_rc 0 "info --json" -- "$DUMP" info ds --json
+has out.txt '"kind": "dataset"'
+has out.txt '"format": "ingot-dataset"'
+has out.txt '"tokens_checksum"\|"tokens": "[0-9a-f]\{16\}"'
+PY=$(command -v python3 || true)
+if [ -n "$PY" ]; then
+    "$PY" -c 'import json,sys; d=json.load(open("out.txt")); assert d["kind"]=="dataset"; assert len(d["shards"])==len(d["manifest"]["shards"])>=4, d' \
+        || fail "info --json is not the expected JSON"
+fi
+expect_rc 0 "info shard" -- "$DUMP" info ds/val-000000.tok
+has out.txt "split  *val"
+expect_rc 0 "info shard --json" -- "$DUMP" info ds/train-000001.tok --json
+has out.txt '"kind": "shard"'
+has out.txt '"shard_seq": 1'
+
+# verify
+expect_rc 0 verify -- "$DUMP" verify ds
+has out.txt "intact"
+has out.txt "ok  train-000000.tok"
+
+# docs: text back, ids as spm_encode writes them, dataset order
+expect_rc 0 "docs raw all" -- "$DUMP" docs ds --raw --split all
+cmp -s out.txt all.txt || fail "docs --raw --split all differs from the input lines"
+expect_rc 0 "docs raw default" -- "$DUMP" docs ds --raw
+cmp -s out.txt train.txt || fail "docs --raw (default split train) differs from the train lines"
+expect_rc 0 "docs ids all" -- "$DUMP" docs ds --ids --split all
+"$SPM_ENCODE" --model=models/tok.model --output_format=id < all.txt > want_ids.txt
+cmp -s out.txt want_ids.txt || fail "docs --ids differs from spm_encode --output_format=id"
+expect_rc 0 "docs ids val" -- "$DUMP" docs ds --ids --split val
+"$SPM_ENCODE" --model=models/tok.model --output_format=id < val.txt | cmp -s out.txt - \
+    || fail "docs --ids --split val differs from spm_encode"
+expect_rc 0 "docs first/count" -- "$DUMP" docs ds --raw --first 29 --count 3
+sed -n '30,32p' train.txt | cmp -s out.txt - || fail "docs --first 29 --count 3 (crosses a shard)"
+expect_rc 0 "docs headers" -- "$DUMP" docs ds --count 2 --split val
+has out.txt "^### document 0: val-000000.tok #0, corpus.txt record 5, "
+has out.txt "^### document 1: val-000000.tok #1, "
+[ "$(sed -n 2p out.txt)" = "$(sed -n 1p val.txt)" ] || fail "first val document text"
+expect_rc 2 "docs first beyond" -- "$DUMP" docs ds --first 100000
+# a single shard, tokenizer found through the manifest beside it
+expect_rc 0 "docs shard" -- "$DUMP" docs ds/val-000000.tok --raw --count 1
+[ "$(cat out.txt)" = "$(sed -n 1p val.txt)" ] || fail "docs on a single shard"
+
+# tokenizer lookup: moved into the dataset directory, then gone, then wrong
+mv models/tok.model ds/
+expect_rc 0 "model in dataset dir" -- "$DUMP" docs ds --raw --count 1
+[ "$(cat out.txt)" = "$(sed -n 1p train.txt)" ] || fail "docs with the model found in the dataset dir"
+mv ds/tok.model models/tok.hidden
+expect_rc 1 "model missing" -- "$DUMP" docs ds --count 1
+has err.txt "pass it with --model"
+expect_rc 0 "model --model" -- "$DUMP" docs ds --raw --count 1 --model models/tok.hidden
+[ "$(cat out.txt)" = "$(sed -n 1p train.txt)" ] || fail "docs --model"
+printf 'something else entirely\n%.0s' 1 2 3 4 5 6 7 8 > other.txt
+"$SPM_TRAIN" --input=other.txt --model_prefix=other --vocab_size=20 --hard_vocab_limit=false \
+    --minloglevel=2 > /dev/null 2>&1
+expect_rc 1 "wrong model" -- "$DUMP" docs ds --count 1 --model other.model
+has err.txt "not the model the dataset was made with"
+# ids need no model; tokens print without pieces
+expect_rc 0 "ids without model" -- "$DUMP" docs ds --ids --count 1
+[ "$(cat out.txt)" = "$(head -1 want_ids.txt)" ] || fail "docs --ids without a model"
+expect_rc 0 "tokens without model" -- "$DUMP" tokens ds --range 0:2
+has err.txt "no pieces shown"
+has out.txt "^0 1 - 0 train-000000.tok$"
+mv models/tok.hidden models/tok.model
+
+# tokens
+expect_rc 0 tokens -- "$DUMP" tokens ds --range 0:5
+[ "$(wc -l < out.txt | tr -d ' ')" -eq 6 ] || fail "tokens --range 0:5 prints 5 tokens and a header"
+has out.txt "^0 1 <s> 0 train-000000.tok$"
+first_ids=$(head -1 want_ids.txt | cut -d' ' -f1-4)
+got_ids=$(sed -n '3,6p' out.txt | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//')
+[ "$got_ids" = "$first_ids" ] || fail "tokens 1..4 are '$got_ids', expected '$first_ids'"
+expect_rc 0 "tokens open range" -- "$DUMP" tokens ds --split val --range 3:
+has out.txt "</s> $((n_val - 1)) val-000001.tok$"
+expect_rc 2 "tokens bad range" -- "$DUMP" tokens ds --range 5:2
+
+# stats
+expect_rc 0 stats -- "$DUMP" stats ds --split all --top 5
+has out.txt "^documents  *$((n_train + n_val))$"
+has out.txt "^unk share"
+has out.txt "^bos tokens  *$((n_train + n_val))$"
+has out.txt "<s>$"
+has out.txt "document length  mean"
+expect_rc 0 "stats shard" -- "$DUMP" stats ds/train-000001.tok
+has out.txt "^documents  *30$"
+has out.txt "^selection  *shard: 1 shards$"
+
+# errors: missing, not a shard, newer version, corrupt bytes
+expect_rc 1 missing -- "$DUMP" info nonexistent.tok
+has err.txt "nonexistent.tok: No such file or directory"
+expect_rc 1 "not a shard" -- "$DUMP" info corpus.txt
+has err.txt "corpus.txt: field magic: not an Ingot shard"
+mkdir empty
+expect_rc 1 "no manifest" -- "$DUMP" verify empty
+has err.txt "no manifest.json"
+cp ds/val-000000.tok newer.tok
+"$MAKE" --set-version newer.tok 2
+expect_rc 1 "newer version" -- "$DUMP" info newer.tok
+has err.txt "newer.tok: field version: format version 2 was written by a newer Ingot"
+cp -r ds bad
+printf '\377' | dd of=bad/train-000001.tok bs=1 seek=4200 conv=notrunc 2> /dev/null
+expect_rc 0 "info of a dataset with a corrupt token" -- "$DUMP" info bad
+expect_rc 1 "verify corrupt token" -- "$DUMP" verify bad
+has err.txt "bad/train-000001.tok: field tokens_checksum"
+cp ds/train-000001.tok bad/
+printf '\001' | dd of=bad/val-000000.tok bs=1 seek=64 conv=notrunc 2> /dev/null
+expect_rc 1 "verify corrupt header" -- "$DUMP" verify bad
+has err.txt "bad/val-000000.tok: field header_checksum"
+cp ds/val-000000.tok bad/
+sz=$(wc -c < bad/train-000000.tok)
+head -c $((sz - 3)) ds/train-000000.tok > bad/train-000000.tok
+expect_rc 1 "verify truncated" -- "$DUMP" verify bad
+has err.txt "bad/train-000000.tok: field file_size: file is $((sz - 3)) bytes"
+cp ds/train-000000.tok bad/
+sed 's/"documents": 30,/"documents": 31,/' ds/manifest.json > bad/manifest.json
+expect_rc 1 "verify manifest" -- "$DUMP" verify bad
+has err.txt "bad/manifest.json: key totals"
+cp ds/manifest.json bad/
+expect_rc 0 "verify restored" -- "$DUMP" verify bad
+cp ds/val-000000.tok bad/stray.tok
+expect_rc 0 "verify stray shard" -- "$DUMP" verify bad
+has err.txt "stray.tok is not listed in manifest.json"
+
+if [ "$n_fail" -ne 0 ]; then
+    echo "$n_fail checks failed"
+    exit 1
+fi
+echo ok
