@@ -13,6 +13,9 @@
 
 typedef struct shard_reader shard_reader;
 
+/* Returns 0, -errno (cannot open/map), INGOT_E_FORMAT (not a shard),
+ * INGOT_E_VERSION, INGOT_E_ENDIAN, INGOT_E_CHECKSUM (header),
+ * INGOT_E_TRUNCATED or INGOT_E_CORRUPT. The mapping lives until close. */
 int shard_reader_open(const char *path, shard_reader **out);
 void shard_reader_close(shard_reader *r);   /* accepts NULL */
 
@@ -35,7 +38,8 @@ void shard_reader_copy_u32(const shard_reader *r, uint64_t start, size_t n, uint
 const uint64_t *shard_reader_doc_index(const shard_reader *r);
 /* Provenance of document d (d < n_docs). */
 const struct ingot_doc_prov *shard_reader_doc_prov(const shard_reader *r, uint64_t d);
-/* Document containing token i (binary search over the index). */
+/* Document containing token i (binary search over the index); n_docs when
+ * i >= n_tokens. */
 uint64_t shard_reader_doc_of_token(const shard_reader *r, uint64_t i);
 
 #endif
