@@ -1,0 +1,609 @@
+/* Linear layers on cuBLASLt with a plan cache.
+ *
+ * cuBLAS is column-major. A row-major matrix X[r, c] (leading dimension c)
+ * is, read column-major, the c x r matrix X^T with ld = c. So each row-major
+ * product below is computed as its transpose:
+ *
+ *   forward    out[N,OC] = inp[N,IC] w[OC,IC]^T
+ *              <=> out^T[OC,N] = w[OC,IC] inp^T[IC,N]
+ *              A = w stored as (IC x OC, ld IC) -> op(A) = A^T = w: trans_a = T
+ *              B = inp stored as (IC x N, ld IC) = inp^T:           trans_b = N
+ *              m = OC, n = N, k = IC, ldc = OC; the bias (length m = OC) is
+ *              broadcast along columns, i.e. added to every row of out.
+ *   dinp       dinp[N,IC] = dout[N,OC] w[OC,IC]
+ *              <=> dinp^T[IC,N] = w^T[IC,OC] dout^T[OC,N]
+ *              A = w stored as (IC x OC, ld IC) = w^T:              trans_a = N
+ *              B = dout stored as (OC x N, ld OC) = dout^T:         trans_b = N
+ *              m = IC, n = N, k = OC, ldc = IC
+ *   dw         dw[OC,IC] = dout^T[OC,N] inp[N,IC]
+ *              <=> dw^T[IC,OC] = inp^T[IC,N] dout[N,OC]
+ *              A = inp stored as (IC x N, ld IC) = inp^T:           trans_a = N
+ *              B = dout stored as (OC x N, ld OC); op(B) = B^T = dout: trans_b = T
+ *              m = IC, n = OC, k = N, ldc = IC, beta = 1 (accumulate)
+ * The GELU aux matrix (pre-activation) has D's layout: [N, OC] row-major =
+ * (OC x N, ld OC) forward, (IC x N, ld IC) for dGELU; cuBLASLt wants its ld
+ * divisible by 8, else the unfused path runs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+
+#include "cuda_check.h"
+#include "gelu.h"
+#include "kn_device.cuh"
+#include "matmul.h"
+
+enum { PLAN_CAP = 96, DEFAULT_WORKSPACE = 32 << 20 };
+
+/* Everything that selects a plan; compared with memcmp (zeroed first). */
+struct lt_key {
+    int ta, tb, m, n, k, batch;
+    long long lda, ldb, ldc, sa, sb, sc, aux_ld;
+    int ab_dt, c_dt, epi;
+    unsigned al_a, al_b, al_c, al_bias, al_aux;
+};
+
+struct lt_plan {
+    lt_key key;
+    int ok; /* 1: algo valid; 0: cuBLASLt has none (use the fallback) */
+    cublasLtMatmulDescOpaque_t op;
+    cublasLtMatrixLayoutOpaque_t la, lb, lc;
+    cublasLtMatmulAlgo_t algo;
+};
+
+struct kn_blas {
+    cublasLtHandle_t lt;
+    cublasHandle_t cb;
+    void *ws;
+    size_t ws_bytes;
+    int fuse_gelu;
+    int nplans, next_evict;
+    lt_plan plans[PLAN_CAP];
+};
+
+/* Largest power of two dividing the address, capped at 256 (cuBLASLt's
+ * default assumption); NULL counts as 256. */
+static unsigned ptr_align(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (a == 0)
+        return 256;
+    unsigned al = 1;
+    while (al < 256 && (a & (2 * al - 1)) == 0)
+        al *= 2;
+    return al;
+}
+
+static cudaDataType_t cuda_type(kn_dtype dt)
+{
+    return dt == KN_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
+extern "C" int kn_blas_create(kn_blas **out, size_t workspace_bytes)
+{
+    KN_ARG_CHECK(out != NULL, "out=%p", (void *)out);
+    *out = NULL;
+    kn_blas *h = (kn_blas *)calloc(1, sizeof(*h));
+    if (!h)
+        return ingot_fail(-ENOMEM, "kn_blas_create: out of host memory");
+    h->ws_bytes = workspace_bytes ? workspace_bytes : (size_t)DEFAULT_WORKSPACE;
+    h->fuse_gelu = 1;
+    int err = 0;
+    cublasStatus_t st;
+    cudaError_t ce = cudaMalloc(&h->ws, h->ws_bytes);
+    if (ce != cudaSuccess) {
+        err = ingot_fail(INGOT_E_CUDA, "kn_blas_create: cudaMalloc of the %zu-byte GEMM "
+                         "workspace: %s", h->ws_bytes, cudaGetErrorString(ce));
+        goto fail;
+    }
+    st = cublasLtCreate(&h->lt);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = cublasCreate(&h->cb);
+    /* Classic API: no TF32 (CUBLAS_COMPUTE_32F below also forbids it). */
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = cublasSetMathMode(h->cb, CUBLAS_DEFAULT_MATH);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        err = ingot_fail(INGOT_E_CUDA, "kn_blas_create: cuBLAS set-up: %s",
+                         cublasGetStatusString(st));
+        goto fail;
+    }
+    *out = h;
+    return 0;
+fail:
+    kn_blas_free(h);
+    return err;
+}
+
+extern "C" void kn_blas_free(kn_blas *h)
+{
+    if (!h)
+        return;
+    if (h->cb)
+        cublasDestroy(h->cb);
+    if (h->lt)
+        cublasLtDestroy(h->lt);
+    if (h->ws)
+        cudaFree(h->ws);
+    free(h);
+}
+
+extern "C" void kn_blas_set_fuse_gelu(kn_blas *h, int on)
+{
+    if (h)
+        h->fuse_gelu = on != 0;
+}
+
+/* One GEMM with an optional epilogue (bias / GELU aux / dGELU aux). */
+struct gemm_call {
+    kn_gemm g;
+    cublasLtEpilogue_t epi;
+    const void *bias;
+    const void *aux;
+    long long aux_ld;
+};
+
+static int set_attr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a, const void *v,
+                    size_t n)
+{
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d, a, v, n));
+    return 0;
+}
+
+/* Fills plan p for call c: descriptors, layouts, and the heuristic's best
+ * algorithm. p->ok = 0 when cuBLASLt has no algorithm (not an error). */
+static int plan_make(kn_blas *h, lt_plan *p, const gemm_call *c, const lt_key *key)
+{
+    const kn_gemm *g = &c->g;
+    memset(p, 0, sizeof(*p));
+    p->key = *key;
+    cudaDataType_t abt = cuda_type(g->ab_dt), ct = cuda_type(g->c_dt);
+    CUBLAS_CHECK(cublasLtMatmulDescInit(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    int32_t ta = g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    uint32_t epi = c->epi;
+    int err;
+    if ((err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta))) ||
+        (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb))) ||
+        (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi))))
+        return err;
+    /* Pointers are set before the heuristic: it reads their alignment. */
+    if (c->bias && (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &c->bias,
+                                   sizeof(c->bias))))
+        return err;
+    if (c->aux) {
+        int64_t ld = c->aux_ld;
+        if ((err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &c->aux,
+                            sizeof(c->aux))) ||
+            (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof(ld))))
+            return err;
+    }
+    /* Stored shapes: op(A) is m x k, so A is (m x k) for N, (k x m) for T. */
+    uint64_t ar = g->trans_a ? g->k : g->m, ac = g->trans_a ? g->m : g->k;
+    uint64_t br = g->trans_b ? g->n : g->k, bc = g->trans_b ? g->k : g->n;
+    CUBLAS_CHECK(cublasLtMatrixLayoutInit(&p->la, abt, ar, ac, g->lda));
+    CUBLAS_CHECK(cublasLtMatrixLayoutInit(&p->lb, abt, br, bc, g->ldb));
+    CUBLAS_CHECK(cublasLtMatrixLayoutInit(&p->lc, ct, g->m, g->n, g->ldc));
+    if (g->batch > 1) {
+        int32_t bn = g->batch;
+        int64_t s[3] = {g->stride_a, g->stride_b, g->stride_c};
+        cublasLtMatrixLayout_t ls[3] = {&p->la, &p->lb, &p->lc};
+        for (int i = 0; i < 3; i++) {
+            CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(ls[i], CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
+                                                          &bn, sizeof(bn)));
+            CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
+                ls[i], CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &s[i], sizeof(s[i])));
+        }
+    }
+    cublasLtMatmulPreferenceOpaque_t pref;
+    CUBLAS_CHECK(cublasLtMatmulPreferenceInit(&pref));
+    uint64_t wsb = h->ws_bytes;
+    uint32_t al[4] = {key->al_a, key->al_b, key->al_c, key->al_c};
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(&pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                      &wsb, sizeof(wsb)));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+        &pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al[0], sizeof(al[0])));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+        &pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al[1], sizeof(al[1])));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+        &pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2], sizeof(al[2])));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+        &pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[3], sizeof(al[3])));
+    cublasLtMatmulHeuristicResult_t res;
+    int nres = 0;
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(h->lt, &p->op, &p->la, &p->lb, &p->lc,
+                                                       &p->lc, &pref, 1, &res, &nres);
+    if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && nres == 0)) {
+        p->ok = 0;
+        return 0;
+    }
+    CUBLAS_CHECK(st);
+    p->algo = res.algo;
+    p->ok = 1;
+    return 0;
+}
+
+static lt_plan *plan_get(kn_blas *h, const gemm_call *c, int *err)
+{
+    const kn_gemm *g = &c->g;
+    lt_key key;
+    memset(&key, 0, sizeof(key));
+    key.ta = g->trans_a;
+    key.tb = g->trans_b;
+    key.m = g->m;
+    key.n = g->n;
+    key.k = g->k;
+    key.batch = g->batch;
+    key.lda = g->lda;
+    key.ldb = g->ldb;
+    key.ldc = g->ldc;
+    if (g->batch > 1) {
+        key.sa = g->stride_a;
+        key.sb = g->stride_b;
+        key.sc = g->stride_c;
+    }
+    key.aux_ld = c->aux ? c->aux_ld : 0;
+    key.ab_dt = g->ab_dt;
+    key.c_dt = g->c_dt;
+    key.epi = c->epi;
+    key.al_a = ptr_align(g->A);
+    key.al_b = ptr_align(g->B);
+    key.al_c = ptr_align(g->C);
+    key.al_bias = ptr_align(c->bias);
+    key.al_aux = ptr_align(c->aux);
+    for (int i = 0; i < h->nplans; i++)
+        if (memcmp(&h->plans[i].key, &key, sizeof(key)) == 0)
+            return &h->plans[i];
+    lt_plan *p;
+    if (h->nplans < PLAN_CAP) {
+        p = &h->plans[h->nplans++];
+    } else {
+        p = &h->plans[h->next_evict];
+        h->next_evict = (h->next_evict + 1) % PLAN_CAP;
+    }
+    *err = plan_make(h, p, c, &key);
+    if (*err) {
+        memset(&p->key, 0xff, sizeof(p->key)); /* never matches */
+        return NULL;
+    }
+    return p;
+}
+
+/* cublasGemmStridedBatchedEx for shapes cuBLASLt declines (no epilogue). */
+static int classic_gemm(kn_blas *h, const kn_gemm *g, cudaStream_t s)
+{
+    CUBLAS_CHECK(cublasSetStream(h->cb, s));
+    /* cublasSetStream drops a user workspace: set ours again, so cuBLAS
+     * never allocates (and graph capture stays possible). */
+    CUBLAS_CHECK(cublasSetWorkspace(h->cb, h->ws, h->ws_bytes));
+    CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+        h->cb, g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+        g->m, g->n, g->k, &g->alpha, g->A, cuda_type(g->ab_dt), (int)g->lda, g->stride_a, g->B,
+        cuda_type(g->ab_dt), (int)g->ldb, g->stride_b, &g->beta, g->C, cuda_type(g->c_dt),
+        (int)g->ldc, g->stride_c, g->batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return 0;
+}
+
+/* Runs c through cuBLASLt. Returns 1 (not an error) when cuBLASLt has no
+ * algorithm for it, so the caller can take another route. */
+static int lt_run(kn_blas *h, const gemm_call *c, cudaStream_t s)
+{
+    int err = 0;
+    lt_plan *p = plan_get(h, c, &err);
+    if (!p)
+        return err;
+    if (!p->ok)
+        return 1;
+    if (c->bias && (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &c->bias,
+                                   sizeof(c->bias))))
+        return err;
+    if (c->aux && (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &c->aux,
+                                  sizeof(c->aux))))
+        return err;
+    const kn_gemm *g = &c->g;
+    CUBLAS_CHECK(cublasLtMatmul(h->lt, &p->op, &g->alpha, g->A, &p->la, g->B, &p->lb, &g->beta,
+                                g->C, &p->lc, g->C, &p->lc, &p->algo, h->ws, h->ws_bytes, s));
+    return 0;
+}
+
+static int gemm_check(const kn_gemm *g)
+{
+    KN_ARG_CHECK(g->m > 0 && g->n > 0 && g->k > 0 && g->batch > 0,
+                 "need m, n, k, batch > 0 (m=%d n=%d k=%d batch=%d)", g->m, g->n, g->k, g->batch);
+    KN_ARG_CHECK(g->A && g->B && g->C, "NULL matrix (A=%p B=%p C=%p)", g->A, g->B, g->C);
+    KN_ARG_CHECK((g->ab_dt == KN_F32 || g->ab_dt == KN_BF16) &&
+                     (g->c_dt == g->ab_dt || g->c_dt == KN_F32),
+                 "unsupported types A/B %d, C %d", (int)g->ab_dt, (int)g->c_dt);
+    long long ar = g->trans_a ? g->k : g->m, br = g->trans_b ? g->n : g->k;
+    KN_ARG_CHECK(g->lda >= ar && g->ldb >= br && g->ldc >= g->m,
+                 "leading dimension too small (lda=%lld/%lld ldb=%lld/%lld ldc=%lld/%d)", g->lda,
+                 ar, g->ldb, br, g->ldc, g->m);
+    return 0;
+}
+
+extern "C" int kn_gemm_run(kn_blas *h, const kn_gemm *g, cudaStream_t s)
+{
+    KN_ARG_CHECK(h && g, "h=%p g=%p", (void *)h, (const void *)g);
+    int err = gemm_check(g);
+    if (err)
+        return err;
+    gemm_call c;
+    memset(&c, 0, sizeof(c));
+    c.g = *g;
+    c.epi = CUBLASLT_EPILOGUE_DEFAULT;
+    err = lt_run(h, &c, s);
+    if (err == 1)
+        return classic_gemm(h, g, s);
+    return err;
+}
+
+/* out[n, o] += bias[o]: the bias when no fused epilogue is available. */
+template <typename T>
+static __global__ void add_bias_kernel(T *out, const T *bias, int N, int OC)
+{
+    size_t total = (size_t)N * OC;
+    size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride)
+        out[i] = kn_st<T>(kn_f(out[i]) + kn_f(bias[i % OC]));
+}
+
+static int shape_check(int N, int IC, int OC, kn_dtype dt)
+{
+    KN_ARG_CHECK(dt == KN_F32 || dt == KN_BF16, "unknown dtype %d", (int)dt);
+    KN_ARG_CHECK(N > 0 && IC > 0 && OC > 0, "need N, IC, OC > 0 (N=%d IC=%d OC=%d)", N, IC, OC);
+    return 0;
+}
+
+/* out^T[OC,N] = w inp^T (+ bias) with epilogue epi; no-fusion fallbacks:
+ * plain GEMM then the bias kernel. */
+static int fwd_gemm(kn_blas *h, void *out, const void *inp, const void *w, const void *bias,
+                    int N, int IC, int OC, kn_dtype dt, cudaStream_t s)
+{
+    gemm_call c;
+    memset(&c, 0, sizeof(c));
+    kn_gemm *g = &c.g;
+    g->trans_a = 1;
+    g->trans_b = 0;
+    g->m = OC;
+    g->n = N;
+    g->k = IC;
+    g->A = w;
+    g->lda = IC;
+    g->B = inp;
+    g->ldb = IC;
+    g->C = out;
+    g->ldc = OC;
+    g->batch = 1;
+    g->ab_dt = g->c_dt = dt;
+    g->alpha = 1.0f;
+    g->beta = 0.0f;
+    c.epi = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    c.bias = bias;
+    int err = lt_run(h, &c, s);
+    if (err != 1)
+        return err;
+    if ((err = kn_gemm_run(h, g, s)))
+        return err;
+    if (bias) {
+        KN_DISPATCH(dt, T, {
+            add_bias_kernel<T><<<kn_grid_for((size_t)N * OC, 256), 256, 0, s>>>(
+                (T *)out, (const T *)bias, N, OC);
+        });
+        KN_LAUNCH_CHECK();
+    }
+    return 0;
+}
+
+extern "C" int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *inp,
+                             const void *w, const void *bias, int N, int IC, int OC, kn_dtype dt,
+                             cudaStream_t s)
+{
+    KN_ARG_CHECK(h && out && inp && w, "NULL argument (h=%p out=%p inp=%p w=%p)", (void *)h, out,
+                 inp, w);
+    int err = shape_check(N, IC, OC, dt);
+    if (err)
+        return err;
+    if (!pre_gelu)
+        return fwd_gemm(h, out, inp, w, bias, N, IC, OC, dt, s);
+    if (h->fuse_gelu && OC % 8 == 0) {
+        gemm_call c;
+        memset(&c, 0, sizeof(c));
+        kn_gemm *g = &c.g;
+        g->trans_a = 1;
+        g->m = OC;
+        g->n = N;
+        g->k = IC;
+        g->A = w;
+        g->lda = IC;
+        g->B = inp;
+        g->ldb = IC;
+        g->C = out;
+        g->ldc = OC;
+        g->batch = 1;
+        g->ab_dt = g->c_dt = dt;
+        g->alpha = 1.0f;
+        c.epi = bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
+        c.bias = bias;
+        c.aux = pre_gelu;
+        c.aux_ld = OC;
+        err = lt_run(h, &c, s);
+        if (err != 1)
+            return err;
+    }
+    if ((err = fwd_gemm(h, pre_gelu, inp, w, bias, N, IC, OC, dt, s)))
+        return err;
+    return kn_gelu_fwd(out, pre_gelu, (size_t)N * OC, dt, s);
+}
+
+extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const void *w,
+                                 const void *pre_gelu, int N, int IC, int OC, int accumulate,
+                                 kn_dtype dt, cudaStream_t s)
+{
+    KN_ARG_CHECK(h && dinp && dout && w, "NULL argument (h=%p dinp=%p dout=%p w=%p)", (void *)h,
+                 dinp, dout, w);
+    int err = shape_check(N, IC, OC, dt);
+    if (err)
+        return err;
+    KN_ARG_CHECK(!(pre_gelu && accumulate), "pre_gelu=%p needs accumulate=0", pre_gelu);
+    gemm_call c;
+    memset(&c, 0, sizeof(c));
+    kn_gemm *g = &c.g;
+    g->trans_a = 0;
+    g->trans_b = 0;
+    g->m = IC;
+    g->n = N;
+    g->k = OC;
+    g->A = w;
+    g->lda = IC;
+    g->B = dout;
+    g->ldb = OC;
+    g->C = dinp;
+    g->ldc = IC;
+    g->batch = 1;
+    g->ab_dt = g->c_dt = dt;
+    g->alpha = 1.0f;
+    g->beta = accumulate ? 1.0f : 0.0f;
+    if (pre_gelu && h->fuse_gelu && IC % 8 == 0) {
+        c.epi = CUBLASLT_EPILOGUE_DGELU;
+        c.aux = pre_gelu;
+        c.aux_ld = IC;
+        err = lt_run(h, &c, s);
+        if (err != 1)
+            return err;
+    }
+    if ((err = kn_gemm_run(h, g, s)))
+        return err;
+    if (pre_gelu)
+        return kn_gelu_bwd(dinp, pre_gelu, dinp, (size_t)N * IC, 0, dt, s);
+    return 0;
+}
+
+extern "C" int kn_matmul_bwd_weight(kn_blas *h, float *dw, const void *dout, const void *inp,
+                                    int N, int IC, int OC, kn_dtype dt, cudaStream_t s)
+{
+    KN_ARG_CHECK(h && dw && dout && inp, "NULL argument (h=%p dw=%p dout=%p inp=%p)", (void *)h,
+                 (void *)dw, dout, inp);
+    int err = shape_check(N, IC, OC, dt);
+    if (err)
+        return err;
+    kn_gemm g;
+    memset(&g, 0, sizeof(g));
+    g.trans_a = 0;
+    g.trans_b = 1;
+    g.m = IC;
+    g.n = OC;
+    g.k = N;
+    g.A = inp;
+    g.lda = IC;
+    g.B = dout;
+    g.ldb = OC;
+    g.C = dw;
+    g.ldc = IC;
+    g.batch = 1;
+    g.ab_dt = dt;
+    g.c_dt = KN_F32;
+    g.alpha = 1.0f;
+    g.beta = 1.0f;
+    return kn_gemm_run(h, &g, s);
+}
+
+/* dbias: block = 32 columns (lane = column) x DB_WARPS warps; gridDim.y
+ * splits the rows into contiguous ranges. Warp w sums rows w, w+WARPS, ...
+ * of its range; warps are added in order; split partials are added in order
+ * by db_final_kernel (or directly when there is one split). */
+enum { DB_WARPS = 16, DB_ROWS_PER_SPLIT = 256, DB_MAX_SPLITS = 64 };
+
+static int db_splits(int N)
+{
+    int sp = (N + DB_ROWS_PER_SPLIT - 1) / DB_ROWS_PER_SPLIT;
+    if (sp < 1)
+        sp = 1;
+    if (sp > DB_MAX_SPLITS)
+        sp = DB_MAX_SPLITS;
+    return sp;
+}
+
+template <typename T>
+static __global__ void __launch_bounds__(DB_WARPS * 32)
+db_partial_kernel(float *dbias, float *partial, const T *dout, int N, int OC)
+{
+    __shared__ float sh[DB_WARPS][32];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int o = blockIdx.x * 32 + lane;
+    const int nsp = gridDim.y;
+    const int per = (N + nsp - 1) / nsp;
+    const int r0 = blockIdx.y * per;
+    const int r1 = min(N, r0 + per);
+    float acc = 0.0f;
+    if (o < OC)
+        for (int r = r0 + warp; r < r1; r += DB_WARPS)
+            acc += kn_f(dout[(size_t)r * OC + o]);
+    sh[warp][lane] = acc;
+    __syncthreads();
+    if (warp == 0 && o < OC) {
+        float t = 0.0f;
+        for (int w = 0; w < DB_WARPS; w++)
+            t += sh[w][lane];
+        if (nsp == 1)
+            dbias[o] += t;
+        else
+            partial[(size_t)blockIdx.y * OC + o] = t;
+    }
+}
+
+static __global__ void db_final_kernel(float *dbias, const float *partial, int nsp, int OC)
+{
+    int o = blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= OC)
+        return;
+    float t = 0.0f;
+    for (int k = 0; k < nsp; k++)
+        t += partial[(size_t)k * OC + o];
+    dbias[o] += t;
+}
+
+extern "C" size_t kn_matmul_bwd_bias_scratch_bytes(int N, int OC)
+{
+    if (N <= 0 || OC <= 0)
+        return 0;
+    int sp = db_splits(N);
+    return sp > 1 ? (size_t)sp * OC * sizeof(float) : 0;
+}
+
+extern "C" int kn_matmul_bwd_bias(float *dbias, const void *dout, int N, int OC, kn_dtype dt,
+                                  void *scratch, size_t scratch_bytes, cudaStream_t s)
+{
+    KN_ARG_CHECK(dt == KN_F32 || dt == KN_BF16, "unknown dtype %d", (int)dt);
+    KN_ARG_CHECK(N >= 0 && OC > 0, "need N >= 0, OC > 0 (N=%d OC=%d)", N, OC);
+    KN_ARG_CHECK(dbias && dout, "NULL buffer (dbias=%p dout=%p)", (void *)dbias, dout);
+    if (N == 0)
+        return 0;
+    size_t need = kn_matmul_bwd_bias_scratch_bytes(N, OC);
+    KN_ARG_CHECK(need == 0 || (scratch && scratch_bytes >= need),
+                 "scratch %p of %zu bytes, need %zu", scratch, scratch_bytes, need);
+    int sp = db_splits(N);
+    dim3 grid((unsigned)((OC + 31) / 32), (unsigned)sp);
+    KN_DISPATCH(dt, T, {
+        db_partial_kernel<T><<<grid, DB_WARPS * 32, 0, s>>>(dbias, (float *)scratch,
+                                                            (const T *)dout, N, OC);
+    });
+    KN_LAUNCH_CHECK();
+    if (sp > 1) {
+        db_final_kernel<<<(OC + 255) / 256, 256, 0, s>>>(dbias, (const float *)scratch, sp, OC);
+        KN_LAUNCH_CHECK();
+    }
+    return 0;
+}
+
+extern "C" int kn_matmul_bwd(kn_blas *h, void *dinp, float *dw, float *dbias, const void *dout,
+                             const void *inp, const void *w, int N, int IC, int OC, kn_dtype dt,
+                             void *scratch, size_t scratch_bytes, cudaStream_t s)
+{
+    int err = 0;
+    if (dinp && (err = kn_matmul_bwd_inp(h, dinp, dout, w, NULL, N, IC, OC, 1, dt, s)))
+        return err;
+    if ((err = kn_matmul_bwd_weight(h, dw, dout, inp, N, IC, OC, dt, s)))
+        return err;
+    if (dbias)
+        err = kn_matmul_bwd_bias(dbias, dout, N, OC, dt, scratch, scratch_bytes, s);
+    return err;
+}

@@ -1,0 +1,95 @@
+/* Linear layers through cuBLASLt (float32 accumulation; no TF32 in float32
+ * mode, so it agrees with the float32 reference), with bias and GELU fused
+ * into the GEMM epilogue where cuBLASLt supports the shape, and plain kernels
+ * where it does not.
+ *
+ * Row-major shapes as in ref_ops.h: inp [N, IC], w [OC, IC], out [N, OC].
+ * inp/out/dinp/dout/w/bias are of the call's dtype (in bf16 mode, w and bias
+ * are the bf16 copy of the parameters); dw and dbias are always float32 and
+ * always accumulated (+=). */
+#ifndef INGOT_MATMUL_H
+#define INGOT_MATMUL_H
+
+#include "kn_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* cuBLASLt handle, a cuBLAS handle (fallback for shapes cuBLASLt declines),
+ * the GEMM workspace, and a cache of matmul plans (descriptors and the
+ * heuristic's algorithm, chosen on a shape's first use and reused after:
+ * no host allocation, no heuristic query in steady state). One kn_blas must
+ * be used from one host thread and one stream at a time. */
+typedef struct kn_blas kn_blas;
+
+/* Creates the context on the current device. workspace_bytes: 0 for the
+ * default (32 MiB). Returns 0, -ENOMEM, or INGOT_E_CUDA (no GPU included). */
+int kn_blas_create(kn_blas **out, size_t workspace_bytes);
+
+/* Frees everything; NULL is fine. The device must be idle for h's work. */
+void kn_blas_free(kn_blas *h);
+
+/* Allow (1, the default) or forbid (0) fusing GELU/dGELU into the GEMM
+ * epilogue; when forbidden, the GEMM writes the pre-activation and the GELU
+ * kernels of gelu.h run after it (same results up to rounding). */
+void kn_blas_set_fuse_gelu(kn_blas *h, int on);
+
+/* General column-major GEMM, strided-batched:
+ *   C_i = alpha * op(A_i) op(B_i) + beta * C_i,  i < batch,
+ * op(A) is m x k, op(B) is k x n, C is m x n with leading dimension ldc;
+ * X_i = X + i * stride_x (elements). A and B are of ab_dt; C of c_dt, which
+ * is ab_dt or KN_F32. trans_a/trans_b: 0 = N, 1 = T. Goes through the plan
+ * cache; falls back to cublasGemmStridedBatchedEx when cuBLASLt has no
+ * algorithm for the shape. */
+typedef struct kn_gemm {
+    int trans_a, trans_b;
+    int m, n, k;
+    const void *A;
+    long long lda, stride_a;
+    const void *B;
+    long long ldb, stride_b;
+    void *C;
+    long long ldc, stride_c;
+    int batch;
+    kn_dtype ab_dt, c_dt;
+    float alpha, beta;
+} kn_gemm;
+int kn_gemm_run(kn_blas *h, const kn_gemm *g, cudaStream_t s);
+
+/* out = inp @ w^T (+ bias, if bias != NULL). With pre_gelu != NULL:
+ * pre_gelu = inp @ w^T (+ bias) and out = gelu(pre_gelu) (the pre-activation
+ * is kept for the backward pass). out may not alias inp. */
+int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *inp, const void *w,
+                  const void *bias, int N, int IC, int OC, kn_dtype dt, cudaStream_t s);
+
+/* dinp (+)= dout @ w: added when accumulate != 0 (reference semantics),
+ * written otherwise. With pre_gelu != NULL (the pre-activation whose GELU
+ * was this layer's input): dinp = (dout @ w) * gelu'(pre_gelu), the gradient
+ * w.r.t. the pre-activation; then accumulate must be 0. */
+int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const void *w,
+                      const void *pre_gelu, int N, int IC, int OC, int accumulate, kn_dtype dt,
+                      cudaStream_t s);
+
+/* dw += dout^T @ inp, dw float32 [OC, IC] (bf16 inputs, float32 output). */
+int kn_matmul_bwd_weight(kn_blas *h, float *dw, const void *dout, const void *inp, int N, int IC,
+                         int OC, kn_dtype dt, cudaStream_t s);
+
+/* Device scratch bytes kn_matmul_bwd_bias needs (0 for small N). */
+size_t kn_matmul_bwd_bias_scratch_bytes(int N, int OC);
+
+/* dbias[o] += sum_n dout[n, o], float32. Deterministic: fixed row split
+ * (depends on N only), partial sums added in order; no atomics. */
+int kn_matmul_bwd_bias(float *dbias, const void *dout, int N, int OC, kn_dtype dt, void *scratch,
+                       size_t scratch_bytes, cudaStream_t s);
+
+/* The three backward parts with ref_matmul_bwd's semantics: dinp += (skipped
+ * when dinp is NULL), dw +=, dbias += (skipped when NULL). */
+int kn_matmul_bwd(kn_blas *h, void *dinp, float *dw, float *dbias, const void *dout,
+                  const void *inp, const void *w, int N, int IC, int OC, kn_dtype dt,
+                  void *scratch, size_t scratch_bytes, cudaStream_t s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
