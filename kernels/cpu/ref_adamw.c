@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "ref_ops.h"
+#include "ref_par.h"
 
 /* Fixed-size chunks summed in chunk order: the result does not depend on the
  * number of threads. */
@@ -17,7 +18,7 @@ double ref_sum_squares(const float *g, size_t n)
     double part[GROUP];
     for (size_t g0 = 0; g0 < nchunk; g0 += GROUP) {
         size_t gn = nchunk - g0 < GROUP ? nchunk - g0 : GROUP;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR(n)
         for (size_t k = 0; k < gn; k++) {
             size_t i0 = (g0 + k) * SUMSQ_CHUNK;
             size_t i1 = i0 + SUMSQ_CHUNK < n ? i0 + SUMSQ_CHUNK : n;
@@ -45,7 +46,7 @@ void ref_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr,
 {
     float bc1 = 1.0f - powf(beta1, (float)t);
     float bc2 = 1.0f - powf(beta2, (float)t);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR(n * 8)
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] * grad_scale;
         float mi = beta1 * m[i] + (1.0f - beta1) * gi;

@@ -3,13 +3,14 @@
 #include <string.h>
 
 #include "ref_ops.h"
+#include "ref_par.h"
 
 void ref_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
 {
     int hs = C / NH;
     size_t C3 = (size_t)3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(3) schedule(static)
+#pragma omp parallel for collapse(3) schedule(static) REF_PAR((size_t)B * NH * T * T * hs / 2)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int t = 0; t < T; t++) {
@@ -58,7 +59,7 @@ void ref_attention_bwd(float *dqkv, float *scratch, const float *dout, const flo
     int hs = C / NH;
     size_t C3 = (size_t)3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(3) schedule(static)
+#pragma omp parallel for collapse(3) schedule(static) REF_PAR((size_t)B * NH * T * T * hs / 2)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int t = 0; t < T; t++) {
@@ -77,7 +78,7 @@ void ref_attention_bwd(float *dqkv, float *scratch, const float *dout, const flo
                 for (int t2 = 0; t2 <= t; t2++)
                     dp[t2] = a[t2] * (dp[t2] - dot);
             }
-#pragma omp parallel for collapse(3) schedule(static)
+#pragma omp parallel for collapse(3) schedule(static) REF_PAR((size_t)B * NH * T * T * hs / 2)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int t = 0; t < T; t++) {
@@ -90,7 +91,7 @@ void ref_attention_bwd(float *dqkv, float *scratch, const float *dout, const flo
                         dq[i] += g * k[i];
                 }
             }
-#pragma omp parallel for collapse(3) schedule(static)
+#pragma omp parallel for collapse(3) schedule(static) REF_PAR((size_t)B * NH * T * T * hs / 2)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int t2 = 0; t2 < T; t2++) {

@@ -1,10 +1,11 @@
 /* Token + position embedding. */
 #include "ref_ops.h"
+#include "ref_par.h"
 
 void ref_encoder_fwd(float *out, const int32_t *tok, const float *wte, const float *wpe,
                      int B, int T, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR((size_t)B * T * C)
     for (int n = 0; n < B * T; n++) {
         const float *we = wte + (size_t)tok[n] * C;
         const float *pe = wpe + (size_t)(n % T) * C;
@@ -18,7 +19,7 @@ void ref_encoder_bwd(float *dwte, float *dwpe, const float *dout, const int32_t 
                      int B, int T, int C)
 {
     /* dwpe: one thread per position, batch rows added in order. */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR((size_t)B * T * C)
     for (int t = 0; t < T; t++) {
         float *dp = dwpe + (size_t)t * C;
         for (int b = 0; b < B; b++) {
@@ -31,7 +32,7 @@ void ref_encoder_bwd(float *dwte, float *dwpe, const float *dout, const int32_t 
      * every thread walks all rows in order (deterministic, no atomics). */
     enum { CB = 32 };
     int nblk = (C + CB - 1) / CB;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR((size_t)B * T * C)
     for (int blk = 0; blk < nblk; blk++) {
         int c0 = blk * CB, c1 = c0 + CB < C ? c0 + CB : C;
         for (int n = 0; n < B * T; n++) {

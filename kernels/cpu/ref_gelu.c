@@ -2,12 +2,13 @@
 #include <math.h>
 
 #include "ref_ops.h"
+#include "ref_par.h"
 
 #define GELU_K 0.7978845608028654f   /* sqrt(2 / pi) */
 
 void ref_gelu_fwd(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR(n * 16)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_K * (x + 0.044715f * x * x * x);
@@ -17,7 +18,7 @@ void ref_gelu_fwd(float *out, const float *inp, size_t n)
 
 void ref_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR(n * 16)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_K * (x + 0.044715f * x * x * x);

@@ -2,11 +2,12 @@
 #include <math.h>
 
 #include "ref_ops.h"
+#include "ref_par.h"
 
 void ref_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp,
                        const float *w, const float *b, int N, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR((size_t)N * C * 4)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
@@ -32,7 +33,7 @@ void ref_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
                        const float *inp, const float *w, const float *mean,
                        const float *rstd, int N, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR((size_t)N * C * 4)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         const float *d = dout + (size_t)n * C;
@@ -57,7 +58,7 @@ void ref_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
     /* Parameter gradients: threads own channel blocks, rows go in order. */
     enum { CB = 64 };
     int nblk = (C + CB - 1) / CB;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR((size_t)N * C * 4)
     for (int blk = 0; blk < nblk; blk++) {
         int c0 = blk * CB, c1 = c0 + CB < C ? c0 + CB : C;
         for (int n = 0; n < N; n++) {

@@ -5,6 +5,7 @@
  * elements i = k mod 8, combined pairwise at the end), which compilers turn
  * into one SIMD register without -ffast-math. */
 #include "ref_ops.h"
+#include "ref_par.h"
 
 enum { LANES = 8, ROWS = 8, NTILE = 64 };
 
@@ -27,7 +28,7 @@ void ref_matmul_fwd(float *out, const float *inp, const float *w, const float *b
 {
     /* Blocks of ROWS input rows share each weight row while it is in cache. */
     int nblk = (N + ROWS - 1) / ROWS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR((size_t)N * IC * OC)
     for (int blk = 0; blk < nblk; blk++) {
         int n0 = blk * ROWS, n1 = n0 + ROWS < N ? n0 + ROWS : N;
         for (int o = 0; o < OC; o++) {
@@ -46,7 +47,7 @@ void ref_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
         /* dinp[n, :] += sum_o dout[n, o] * w[o, :], o in order; each weight
          * row serves a block of ROWS rows. */
         int nblk = (N + ROWS - 1) / ROWS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR((size_t)N * IC * OC)
         for (int blk = 0; blk < nblk; blk++) {
             int n0 = blk * ROWS, n1 = n0 + ROWS < N ? n0 + ROWS : N;
             for (int o = 0; o < OC; o++) {
@@ -65,7 +66,7 @@ void ref_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
      * thread walks its share of the outputs. */
     for (int n0 = 0; n0 < N; n0 += NTILE) {
         int n1 = n0 + NTILE < N ? n0 + NTILE : N;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR((size_t)(n1 - n0) * IC * OC)
         for (int o = 0; o < OC; o++) {
             float *dwr = dw + (size_t)o * IC;
             for (int n = n0; n < n1; n++) {

@@ -2,11 +2,12 @@
 #include <math.h>
 
 #include "ref_ops.h"
+#include "ref_par.h"
 
 void ref_softmax_xent(float *losses, float *dlogits, int *correct, const float *logits,
                       const int32_t *targets, int N, int V, int Vp, float dloss)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) REF_PAR((size_t)N * V * 8)
     for (int n = 0; n < N; n++) {
         const float *x = logits + (size_t)n * Vp;
         int tgt = targets[n];

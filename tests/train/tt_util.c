@@ -1,0 +1,230 @@
+/* Helpers for the train tests. */
+#include <errno.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "manifest.h"
+#include "shard_writer.h"
+#include "tt_util.h"
+
+char *tt_fmt(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    CHECK(s);
+    return s;
+}
+
+char *tt_tmpdir(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    char *t = tt_fmt("%s/ingot-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    CHECK(mkdtemp(t));
+    return t;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void tt_rmtree(const char *dir)
+{
+    if (dir && !getenv("INGOT_KEEP_TMP"))
+        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int tt_run(const char *cmd, const char *out_path)
+{
+    char *full = tt_fmt("%s >'%s' 2>&1", cmd, out_path);
+    int st = system(full);
+    free(full);
+    if (st == -1)
+        return 999;
+    if (WIFSIGNALED(st))
+        return 1000 + WTERMSIG(st);
+    int code = WEXITSTATUS(st);
+    return code >= 128 && code < 160 && code != 130 ? 1000 + code - 128 : code;
+}
+
+char *tt_slurp(const char *path)
+{
+    char *buf;
+    size_t len;
+    if (fs_read_all(path, &buf, &len))
+        return NULL;
+    return buf;
+}
+
+static double getnum(json_t *j, const char *key)
+{
+    json_t *v = json_object_get(j, key);
+    return v && json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+int tt_read_steps(const char *path, struct tt_step *out, int max)
+{
+    char *s = tt_slurp(path);
+    int n = 0;
+    if (!s)
+        return -1;
+    for (char *line = strtok(s, "\n"); line && n < max; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        CHECK(j);
+        if (json_object_get(j, "loss")) {
+            out[n].step = (long)json_integer_value(json_object_get(j, "step"));
+            out[n].loss = getnum(j, "loss");
+            out[n].accuracy = getnum(j, "accuracy");
+            out[n].lr = getnum(j, "lr");
+            out[n].grad_norm = getnum(j, "grad_norm");
+            CHECK(json_object_get(j, "tokens") && json_object_get(j, "tok_per_s") &&
+                  json_object_get(j, "elapsed_s"));
+            n++;
+        }
+        json_decref(j);
+    }
+    free(s);
+    return n;
+}
+
+int tt_read_vals(const char *path, long *steps, double *vals, int max)
+{
+    char *s = tt_slurp(path);
+    int n = 0;
+    if (!s)
+        return -1;
+    for (char *line = strtok(s, "\n"); line && n < max; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        CHECK(j);
+        if (json_object_get(j, "val_loss")) {
+            steps[n] = (long)json_integer_value(json_object_get(j, "step"));
+            vals[n] = getnum(j, "val_loss");
+            n++;
+        }
+        json_decref(j);
+    }
+    free(s);
+    return n;
+}
+
+static int write_split(struct manifest *m, const struct tt_dataset *d, uint32_t split,
+                       const uint32_t *ids, size_t n, uint32_t width, uint64_t *docs)
+{
+    size_t per_shard = d->doc_len * d->shard_docs, seq = 0;
+    for (size_t s0 = 0; s0 < n; s0 += per_shard, seq++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s-%06zu.tok", split ? "val" : "train", seq);
+        char *path = fs_path_join(d->dir, name);
+        struct shard_writer_opts wo = {
+            .path = path, .token_width = width, .vocab_size = d->vocab, .bos_id = d->bos_id,
+            .eos_id = -1, .pad_id = -1, .unk_id = -1, .split = split,
+            .tokenizer_type = INGOT_TOK_UNIGRAM, .tokenizer_hash = d->tokenizer_hash,
+            .shard_seq = seq,
+        };
+        shard_writer *w;
+        int err = shard_writer_create(&wo, &w);
+        free(path);
+        if (err)
+            return err;
+        size_t s1 = s0 + per_shard < n ? s0 + per_shard : n;
+        for (size_t p = s0; p < s1; p += d->doc_len) {
+            size_t len = p + d->doc_len < s1 ? d->doc_len : s1 - p;
+            if ((err = shard_writer_add_doc(w, ids + p, len, 0, ++*docs))) {
+                shard_writer_abort(w);
+                return err;
+            }
+        }
+        struct shard_summary sum;
+        if ((err = shard_writer_finish(w, &sum)))
+            return err;
+        struct manifest_shard ms = {
+            .file = name, .split = split, .n_tokens = sum.n_tokens, .n_docs = sum.n_docs,
+            .file_size = sum.file_size, .tokens_checksum = sum.tokens_checksum,
+            .index_checksum = sum.index_checksum, .prov_checksum = sum.prov_checksum,
+            .header_checksum = sum.header_checksum,
+        };
+        if ((err = manifest_add_shard(m, &ms)))
+            return err;
+    }
+    return 0;
+}
+
+int tt_write_dataset(const struct tt_dataset *d)
+{
+    int err = fs_mkdir_p(d->dir);
+    if (err)
+        return err;
+    struct manifest *m = manifest_new();
+    CHECK(m);
+    uint32_t width = d->vocab <= 65536 ? 2 : 4;
+    m->token_width = width;
+    struct manifest_tokenizer tk = {
+        .file = "test-tokenizer.model", .hash = d->tokenizer_hash, .type = "unigram",
+        .vocab_size = d->vocab, .bos_id = d->bos_id, .eos_id = -1, .pad_id = -1, .unk_id = -1,
+    };
+    uint64_t docs = 0;
+    if ((err = manifest_set_tokenizer(m, &tk)) ||
+        (err = write_split(m, d, INGOT_SPLIT_TRAIN, d->train, d->n_train, width, &docs)) ||
+        (err = write_split(m, d, INGOT_SPLIT_VAL, d->val, d->n_val, width, &docs)))
+        goto out;
+    struct manifest_input in = {
+        .name = "generated", .size = (d->n_train + d->n_val) * 4, .n_docs = docs,
+        .n_tokens = d->n_train + d->n_val,
+    };
+    if ((err = manifest_add_input(m, &in)))
+        goto out;
+    char *mp = fs_path_join(d->dir, "manifest.json");
+    err = manifest_write(mp, m);
+    free(mp);
+out:
+    manifest_free(m);
+    return err;
+}
+
+static uint64_t mix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void tt_markov_tokens(uint32_t *ids, size_t n, uint32_t vocab, uint64_t seed)
+{
+    uint64_t s = seed;
+    uint32_t cur = 0;
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = cur;
+        uint64_t u = mix(&s) % 10;
+        /* successors: a fixed scramble of cur */
+        uint32_t k = u < 7 ? 1 : u < 9 ? 2 : 3;
+        cur = (uint32_t)((cur * 7u + k * 13u + (cur >> 2)) % vocab);
+    }
+}
+
+double tt_unigram_entropy(const uint32_t *ids, size_t n, uint32_t vocab)
+{
+    double *c = calloc(vocab, sizeof(double)), h = 0.0;
+    CHECK(c);
+    for (size_t i = 0; i < n; i++)
+        c[ids[i]] += 1.0;
+    for (uint32_t v = 0; v < vocab; v++)
+        if (c[v] > 0)
+            h -= c[v] / n * log(c[v] / n);
+    free(c);
+    return h;
+}

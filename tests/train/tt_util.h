@@ -1,0 +1,76 @@
+/* Helpers for the train tests: checks, temp directories, running
+ * ingot-train, reading metrics, writing small datasets with common's shard
+ * writer (no pretok or tokenizer needed). */
+#ifndef INGOT_TT_UTIL_H
+#define INGOT_TT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ingot_err.h"
+
+#define TT_SKIP 77
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
+            exit(1);                                                                  \
+        }                                                                             \
+    } while (0)
+
+#define CHECK_OK(expr)                                                                \
+    do {                                                                              \
+        int r_ = (expr);                                                              \
+        if (r_ != 0) {                                                                \
+            fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #expr, \
+                    r_, ingot_errmsg());                                              \
+            exit(1);                                                                  \
+        }                                                                             \
+    } while (0)
+
+/* A fresh directory under $TMPDIR (or /tmp), removed by tt_rmtree(). */
+char *tt_tmpdir(const char *tag);
+void tt_rmtree(const char *dir);
+/* printf into a malloc'd string. */
+char *tt_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Run a shell command with stdout+stderr captured to out_path. Returns the
+ * exit status, or 1000 + signal number when it died of a signal. */
+int tt_run(const char *cmd, const char *out_path);
+/* Whole file as a NUL-terminated malloc'd string (NULL when missing). */
+char *tt_slurp(const char *path);
+
+/* Per-step records of a metrics file: up to max entries with "loss", indexed
+ * by position; returns how many. Each field NULL-terminated copies of the
+ * JSON values as written (so that comparisons are exact). */
+struct tt_step { long step; double loss, accuracy, lr, grad_norm; };
+int tt_read_steps(const char *path, struct tt_step *out, int max);
+/* Val records: step and val_loss; returns how many. */
+int tt_read_vals(const char *path, long *steps, double *vals, int max);
+
+/* Write a dataset: the train stream cut into documents of doc_len tokens and
+ * shards of at most shard_docs documents, the val stream likewise (n_val may
+ * be 0: no val split). Token width 2 when vocab <= 65536, else 4. */
+struct tt_dataset {
+    const char *dir;
+    uint32_t vocab;
+    uint64_t tokenizer_hash;
+    int32_t bos_id;
+    const uint32_t *train;
+    size_t n_train;
+    const uint32_t *val;
+    size_t n_val;
+    size_t doc_len, shard_docs;
+};
+int tt_write_dataset(const struct tt_dataset *d);
+
+/* A Markov "language" over vocab ids: each id has 3 successors with
+ * probabilities 0.7, 0.2, 0.1. Fills ids[0, n) from seed. */
+void tt_markov_tokens(uint32_t *ids, size_t n, uint32_t vocab, uint64_t seed);
+/* Unigram entropy (nats) of ids[0, n). */
+double tt_unigram_entropy(const uint32_t *ids, size_t n, uint32_t vocab);
+
+#endif
