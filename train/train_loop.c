@@ -362,8 +362,12 @@ static int run_loop(struct run *r)
             return err;
         inflight++;
         bool stop = stop_requested;
-        bool do_val = r->n_val && o->val_every && (s % o->val_every == 0 || s == end);
-        bool do_sample = o->sample_every && (s % o->sample_every == 0 || s == end);
+        /* evaluation and samples follow the run's step numbers (and its real
+         * end), not where this invocation stops, so that a resumed run logs
+         * exactly what an uninterrupted one does */
+        bool last = s == o->steps;
+        bool do_val = r->n_val && o->val_every && (s % o->val_every == 0 || last);
+        bool do_sample = o->sample_every && (s % o->sample_every == 0 || last);
         bool do_ckpt = o->ckpt_dir && ((o->ckpt_every && s % o->ckpt_every == 0) || s == end || stop);
         bool sync = s == end || do_val || do_sample || do_ckpt || stop;
         while (inflight >= r->ops->max_in_flight || (sync && inflight > 0)) {
