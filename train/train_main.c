@@ -31,7 +31,7 @@ int main(int argc, char **argv)
     err = tr_train(&o);
     if (err) {
         fprintf(stderr, "ingot-train: %s\n", ingot_errmsg());
-        return err == INGOT_E_INTERRUPTED ? 130 : 1;
+        return err == INGOT_E_INTERRUPTED ? 130 : err == INGOT_E_USAGE ? 2 : 1;
     }
     return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "checkpoint.h"
 #include "fsutil.h"
+#include "parity_dump.h"
 #include "tt_util.h"
 
 enum { VOCAB = 90, N_TRAIN = 3 * 2 * 4 * 32 + 1, N_VAL = 400 };
@@ -107,6 +108,23 @@ int main(int argc, char **argv)
     same_payload(ca, cb);
     printf("resume: 12 steps straight == 5 + (3 dropped) + 7 resumed, loss %.6f -> %.6f, "
            "val %.6f\n", a[0].loss, a[11].loss, vla[2]);
+
+    /* --dump-batch after resuming: header and size as documented. */
+    cmd = tt_fmt("%s --ckpt-dir '%s/cb' --resume --dump-batch '%s/batch.bin'", common, dir, dir);
+    run_ok(cmd, out);
+    free(cmd);
+    char *bp = tt_fmt("%s/batch.bin", dir), *buf;
+    size_t blen;
+    CHECK_OK(fs_read_all(bp, &buf, &blen));
+    struct tr_config c = { .n_layer = 1, .n_head = 2, .n_embd = 32, .seq_len = 32, .vocab = VOCAB };
+    tr_config_pad_vocab(&c);
+    size_t np = tr_param_count(&c);
+    const struct tr_dump_header *dh = (const void *)buf;
+    CHECK(blen == TR_DUMP_HEADER_SIZE + 4 * 33 * 4 + 2 * np * 4 + (size_t)4 * 32 * 128 * 4);
+    CHECK(!memcmp(dh->magic, TR_DUMP_MAGIC, 8) && dh->step == 12 && dh->batch == 4 &&
+          dh->n_params == np && dh->loss > 0 && dh->loss < 10);
+    free(buf);
+    free(bp);
 
     tt_rmtree(dir);
     free(ids); free(dir); free(data); free(out); free(common); free(c8);
