@@ -1,0 +1,269 @@
+#include "pt_cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ingot_err.h"
+
+void pt_cli_usage(FILE *f)
+{
+    fputs(
+"usage: ingot-pretok --model M.model --out DIR [options] INPUT...\n"
+"       ingot-pretok merge OUT PART_DIR...\n"
+"       ingot-pretok text [--text-key K] [--txt-doc MODE] [--max-bytes N] [--every K] INPUT...\n"
+"\n"
+"Tokenize a corpus once into Ingot token shards (DIR/*.tok + DIR/manifest.json).\n"
+"INPUT: files, directories (walked recursively, sorted) or quoted globs. JSON Lines\n"
+"(.jsonl, .json), zstd-compressed JSON Lines (.jsonl.zst), plain text (.txt, .txt.zst).\n"
+"Compression is recognised by content.\n"
+"\n"
+"options:\n"
+"  --model M            SentencePiece model (.model)\n"
+"  --out DIR            output directory (created; resumed when it holds an\n"
+"                       unfinished conversion made with the same options)\n"
+"  --threads N          tokenizer threads (default: all cores)\n"
+"  --shard-tokens N     target tokens per shard (default 100000000; k/M/G suffixes)\n"
+"  --val-fraction F     put a deterministic fraction F of the documents (chosen by a\n"
+"                       hash of file and line) into val shards\n"
+"  --val-docs N         put the first N documents into val shards\n"
+"  --bos / --no-bos     BOS id before each document (default: when the model has one)\n"
+"  --eos / --no-eos     EOS id after each document (default: only when the model has\n"
+"                       an EOS but no BOS)\n"
+"  --text-key K         JSON field with the text (default text; dotted path a.b)\n"
+"  --txt-doc MODE       text files: one document per file, paragraph or line\n"
+"                       (default file)\n"
+"  --on-error skip|fail bad records: skip and count them (default), or stop with an\n"
+"                       error naming file and line, leaving no shard behind\n"
+"  --invalid-utf8 replace|skip\n"
+"                       invalid UTF-8 / lone surrogates: replace by U+FFFD (default)\n"
+"                       or skip the record\n"
+"  --max-record-bytes N skip records longer than N bytes (default 1G)\n"
+"  --part K/N           convert only part K of N (contiguous, balanced by bytes) into\n"
+"                       DIR; join the parts with `ingot-pretok merge`\n"
+"  --quiet              no progress line, no report (errors only)\n"
+"  --json               print the final report as JSON on stdout\n"
+"  --help               this text\n"
+"\n"
+"merge OUT PART_DIR...  move the shards of all parts (made with --part K/N and\n"
+"                       otherwise identical options) into OUT, renumbered, with one\n"
+"                       manifest; no token is copied\n"
+"text INPUT...          print each document's text followed by a newline (for\n"
+"                       spm_train); --max-bytes N stops after N bytes, --every K\n"
+"                       keeps one document in K\n"
+"\n"
+"exit status: 0 done, 1 error, 2 usage, 130 interrupted (rerun to resume)\n",
+        f);
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    uint64_t mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1000, end++;
+    else if (*end == 'M')
+        mul = 1000000, end++;
+    else if (*end == 'G')
+        mul = 1000000000, end++;
+    if (errno || end == s || *end || s[0] == '-' || (mul > 1 && v > UINT64_MAX / mul))
+        return ingot_fail(INGOT_E_USAGE, "%s '%s': expected a non-negative integer", opt, s);
+    *out = (uint64_t)v * mul;
+    return 0;
+}
+
+enum {
+    O_MODEL = 256, O_OUT, O_THREADS, O_SHARD_TOKENS, O_VAL_FRACTION, O_VAL_DOCS, O_BOS,
+    O_NO_BOS, O_EOS, O_NO_EOS, O_TEXT_KEY, O_TXT_DOC, O_ON_ERROR, O_INVALID_UTF8, O_PART,
+    O_QUIET, O_JSON, O_HELP, O_MAX_RECORD, O_MAX_BYTES, O_EVERY,
+};
+
+static const struct option long_opts[] = {
+    { "model", required_argument, NULL, O_MODEL },
+    { "out", required_argument, NULL, O_OUT },
+    { "threads", required_argument, NULL, O_THREADS },
+    { "shard-tokens", required_argument, NULL, O_SHARD_TOKENS },
+    { "val-fraction", required_argument, NULL, O_VAL_FRACTION },
+    { "val-docs", required_argument, NULL, O_VAL_DOCS },
+    { "bos", no_argument, NULL, O_BOS },
+    { "no-bos", no_argument, NULL, O_NO_BOS },
+    { "eos", no_argument, NULL, O_EOS },
+    { "no-eos", no_argument, NULL, O_NO_EOS },
+    { "text-key", required_argument, NULL, O_TEXT_KEY },
+    { "txt-doc", required_argument, NULL, O_TXT_DOC },
+    { "on-error", required_argument, NULL, O_ON_ERROR },
+    { "invalid-utf8", required_argument, NULL, O_INVALID_UTF8 },
+    { "part", required_argument, NULL, O_PART },
+    { "quiet", no_argument, NULL, O_QUIET },
+    { "json", no_argument, NULL, O_JSON },
+    { "help", no_argument, NULL, O_HELP },
+    { "max-record-bytes", required_argument, NULL, O_MAX_RECORD },
+    { "max-bytes", required_argument, NULL, O_MAX_BYTES },
+    { "every", required_argument, NULL, O_EVERY },
+    { NULL, 0, NULL, 0 },
+};
+
+int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->argc = argc;
+    o->argv = argv;
+    o->shard_tokens = 100000000;
+    o->bos = o->eos = -1;
+    o->text_key = "text";
+    o->txt_doc = PT_TXT_FILE;
+    o->max_record = 1ull << 30;
+    o->every = 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = ncpu > 0 ? (unsigned)ncpu : 1;
+
+    int first = 1;
+    if (argc > 1 && !strcmp(argv[1], "merge")) {
+        o->cmd = PT_CMD_MERGE;
+        first = 2;
+    } else if (argc > 1 && !strcmp(argv[1], "text")) {
+        o->cmd = PT_CMD_TEXT;
+        first = 2;
+    } else if (argc > 1 && !strcmp(argv[1], "convert")) {
+        first = 2;
+    }
+    int ret;
+    uint64_t v;
+    optind = first;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+        const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+        switch (c) {
+        case O_MODEL: o->model = optarg; break;
+        case O_OUT: o->out = optarg; break;
+        case O_THREADS:
+            if ((ret = parse_u64("--threads", optarg, &v)))
+                return ret;
+            if (v < 1 || v > 4096)
+                return ingot_fail(INGOT_E_USAGE, "--threads %s: must be 1..4096", optarg);
+            o->threads = (unsigned)v;
+            break;
+        case O_SHARD_TOKENS:
+            if ((ret = parse_u64("--shard-tokens", optarg, &o->shard_tokens)))
+                return ret;
+            if (!o->shard_tokens)
+                return ingot_fail(INGOT_E_USAGE, "--shard-tokens must be at least 1");
+            break;
+        case O_VAL_FRACTION: {
+            char *end;
+            errno = 0;
+            o->val_fraction = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(o->val_fraction >= 0) ||
+                o->val_fraction > 1)
+                return ingot_fail(INGOT_E_USAGE, "--val-fraction %s: expected 0..1", optarg);
+            if (o->val_mode == PT_VAL_DOCS)
+                return ingot_fail(INGOT_E_USAGE, "--val-fraction and --val-docs exclude each other");
+            o->val_mode = PT_VAL_FRACTION;
+            break;
+        }
+        case O_VAL_DOCS:
+            if ((ret = parse_u64("--val-docs", optarg, &o->val_docs)))
+                return ret;
+            if (o->val_mode == PT_VAL_FRACTION)
+                return ingot_fail(INGOT_E_USAGE, "--val-fraction and --val-docs exclude each other");
+            o->val_mode = PT_VAL_DOCS;
+            break;
+        case O_BOS: o->bos = 1; break;
+        case O_NO_BOS: o->bos = 0; break;
+        case O_EOS: o->eos = 1; break;
+        case O_NO_EOS: o->eos = 0; break;
+        case O_TEXT_KEY: o->text_key = optarg; break;
+        case O_TXT_DOC:
+            if (!strcmp(optarg, "file"))
+                o->txt_doc = PT_TXT_FILE;
+            else if (!strcmp(optarg, "paragraph"))
+                o->txt_doc = PT_TXT_PARAGRAPH;
+            else if (!strcmp(optarg, "line"))
+                o->txt_doc = PT_TXT_LINE;
+            else
+                return ingot_fail(INGOT_E_USAGE, "--txt-doc %s: expected file, paragraph or line",
+                                  optarg);
+            break;
+        case O_ON_ERROR:
+            if (strcmp(optarg, "skip") && strcmp(optarg, "fail"))
+                return ingot_fail(INGOT_E_USAGE, "--on-error %s: expected skip or fail", optarg);
+            o->on_error_fail = !strcmp(optarg, "fail");
+            break;
+        case O_INVALID_UTF8:
+            if (strcmp(optarg, "skip") && strcmp(optarg, "replace"))
+                return ingot_fail(INGOT_E_USAGE, "--invalid-utf8 %s: expected replace or skip",
+                                  optarg);
+            o->invalid_utf8_skip = !strcmp(optarg, "skip");
+            break;
+        case O_PART: {
+            unsigned k, n;
+            char tail;
+            if (sscanf(optarg, "%u/%u%c", &k, &n, &tail) != 2 || n < 1 || k < 1 || k > n ||
+                n > 1000000)
+                return ingot_fail(INGOT_E_USAGE, "--part %s: expected K/N with 1 <= K <= N",
+                                  optarg);
+            o->part_k = k;
+            o->part_n = n;
+            break;
+        }
+        case O_QUIET: o->quiet = true; break;
+        case O_JSON: o->json = true; break;
+        case O_MAX_RECORD:
+            if ((ret = parse_u64("--max-record-bytes", optarg, &o->max_record)))
+                return ret;
+            if (!o->max_record)
+                return ingot_fail(INGOT_E_USAGE, "--max-record-bytes must be at least 1");
+            break;
+        case O_MAX_BYTES:
+            if ((ret = parse_u64("--max-bytes", optarg, &o->max_bytes)))
+                return ret;
+            break;
+        case O_EVERY:
+            if ((ret = parse_u64("--every", optarg, &o->every)))
+                return ret;
+            if (!o->every)
+                return ingot_fail(INGOT_E_USAGE, "--every must be at least 1");
+            break;
+        case 'h':
+        case O_HELP:
+            o->cmd = PT_CMD_HELP;
+            return 0;
+        case ':':
+            return ingot_fail(INGOT_E_USAGE, "%s needs a value", name);
+        default:
+            return ingot_fail(INGOT_E_USAGE, "unknown option %s (see --help)", name);
+        }
+    }
+    o->inputs = argv + optind;
+    o->n_inputs = (size_t)(argc - optind);
+
+    switch (o->cmd) {
+    case PT_CMD_CONVERT:
+        if (!o->model)
+            return ingot_fail(INGOT_E_USAGE, "--model is required (see --help)");
+        if (!o->out)
+            return ingot_fail(INGOT_E_USAGE, "--out is required (see --help)");
+        if (!o->n_inputs)
+            return ingot_fail(INGOT_E_USAGE, "no INPUT given (see --help)");
+        break;
+    case PT_CMD_TEXT:
+        if (!o->n_inputs)
+            return ingot_fail(INGOT_E_USAGE, "text: no INPUT given");
+        break;
+    case PT_CMD_MERGE:
+        if (o->n_inputs < 2)
+            return ingot_fail(INGOT_E_USAGE, "merge: expected OUT and at least one PART_DIR");
+        o->out = o->inputs[0];
+        o->inputs++;
+        o->n_inputs--;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}

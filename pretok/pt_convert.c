@@ -1,0 +1,359 @@
+/* The conversion driver: inputs, tokenizer, options hash, resume state,
+ * pipeline, finish, report, and the clean-up each way of ending needs. */
+#include "pt_convert.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "ingot_err.h"
+#include "ingot_hash.h"
+#include "pt_pipeline.h"
+#include "pt_report.h"
+#include "shard_reader.h"
+#include "spm_shim.h"
+
+struct conv {
+    const struct pt_opts *o;
+    struct pt_inputs inputs;
+    size_t first, end;              /* this part's files */
+    ingot_spm *spm;
+    struct pt_json_path path;
+    struct pt_tok_cfg tok;
+    struct pt_writer_cfg wcfg;
+    uint64_t options_hash, merge_hash;
+    char *state_path;
+};
+
+/* Append printf output to a growing string (for the options text). */
+static int addf(char **s, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int addf(char **s, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = realloc(*s, *len + (size_t)n + 1);
+    if (!p)
+        return -ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(p + *len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    *s = p;
+    *len += (size_t)n;
+    return 0;
+}
+
+/* Everything that changes the output, and nothing that does not (threads,
+ * --quiet, --json): a resume must use the same. */
+static int options_hash(struct conv *c)
+{
+    const struct pt_opts *o = c->o;
+    char *s = NULL;
+    size_t len = 0;
+    int ret = addf(&s, &len,
+                   "ingot-pretok options v1\nmodel %016" PRIx64 "\ntext-key %s\ntxt-doc %d\n"
+                   "shard-tokens %" PRIu64 "\nval %d %.17g %" PRIu64 "\nbos %d\neos %d\n"
+                   "on-error %d\ninvalid-utf8 %d\nmax-record %" PRIu64 "\n",
+                   ingot_spm_model_hash(c->spm), o->text_key, (int)o->txt_doc, o->shard_tokens,
+                   (int)o->val_mode, o->val_fraction, o->val_docs, c->tok.bos, c->tok.eos,
+                   o->on_error_fail, o->invalid_utf8_skip, o->max_record);
+    for (size_t i = 0; i < c->inputs.n && !ret; i++)
+        ret = addf(&s, &len, "%s\t%" PRIu64 "\n", c->inputs.v[i].path, c->inputs.v[i].size);
+    if (!ret)
+        c->merge_hash = ingot_xxh3(s, len);
+    if (!ret)
+        ret = addf(&s, &len, "part %u/%u\n", o->part_k, o->part_n);
+    if (ret) {
+        free(s);
+        return ingot_fail(-ENOMEM, "out of memory");
+    }
+    c->options_hash = ingot_xxh3(s, len);
+    free(s);
+    return 0;
+}
+
+static int setup_tokenizer(struct conv *c)
+{
+    const struct pt_opts *o = c->o;
+    int ret = ingot_spm_load(o->model, &c->spm);
+    if (ret)
+        return ret;
+    uint32_t vocab = ingot_spm_vocab_size(c->spm);
+    int32_t bos = ingot_spm_bos_id(c->spm), eos = ingot_spm_eos_id(c->spm);
+    /* Defaults: BOS before each document when the model has one; EOS only
+     * when it has an EOS but no BOS (documents must stay separated). */
+    int want_bos = o->bos >= 0 ? o->bos : bos >= 0;
+    int want_eos = o->eos >= 0 ? o->eos : (bos < 0 && eos >= 0);
+    if (want_bos && bos < 0)
+        return ingot_fail(INGOT_E_USAGE, "--bos: %s has no BOS piece (train it with "
+                          "--bos_id=N, or use --no-bos)", o->model);
+    if (want_eos && eos < 0)
+        return ingot_fail(INGOT_E_USAGE, "--eos: %s has no EOS piece (train it with "
+                          "--eos_id=N, or use --no-eos)", o->model);
+    c->tok = (struct pt_tok_cfg){
+        .spm = c->spm, .path = &c->path, .invalid_utf8_skip = o->invalid_utf8_skip,
+        .bos = want_bos ? bos : -1, .eos = want_eos ? eos : -1, .vocab_size = vocab,
+    };
+    struct shard_writer_opts *b = &c->wcfg.base;
+    b->token_width = vocab <= 65536 ? 2 : 4;
+    b->vocab_size = vocab;
+    b->bos_id = bos;
+    b->eos_id = eos;
+    b->pad_id = ingot_spm_pad_id(c->spm);
+    b->unk_id = ingot_spm_unk_id(c->spm);
+    b->tokenizer_type = ingot_spm_model_type(c->spm);
+    b->tokenizer_hash = ingot_spm_model_hash(c->spm);
+    c->wcfg.tokenizer = (struct manifest_tokenizer){
+        .file = (char *)o->model, .hash = b->tokenizer_hash,
+        .type = (char *)ingot_tokenizer_type_name(b->tokenizer_type), .vocab_size = vocab,
+        .bos_id = bos, .eos_id = eos, .pad_id = b->pad_id, .unk_id = b->unk_id,
+    };
+    return 0;
+}
+
+/* A finished shard listed in the state must still be there, unchanged. */
+static int check_shards(struct conv *c, const struct pt_state *st)
+{
+    for (size_t i = 0; i < st->n_shards; i++) {
+        const struct manifest_shard *s = &st->shards[i];
+        char *path = fs_path_join(c->o->out, s->file);
+        if (!path)
+            return ingot_fail(-ENOMEM, "out of memory");
+        shard_reader *r = NULL;
+        int ret = shard_reader_open(path, &r);
+        if (!ret) {
+            const struct ingot_shard_header *h = shard_reader_header(r);
+            if (h->n_tokens != s->n_tokens || h->n_docs != s->n_docs ||
+                h->file_size != s->file_size || h->tokens_checksum != s->tokens_checksum ||
+                h->index_checksum != s->index_checksum || h->prov_checksum != s->prov_checksum ||
+                h->header_checksum != s->header_checksum)
+                ret = ingot_fail(INGOT_E_MISMATCH, "%s: differs from the shard recorded in "
+                                 "%s (changed since it was written?)", path, PT_STATE_NAME);
+        }
+        shard_reader_close(r);
+        if (ret) {
+            ingot_fail(ret, "%s; cannot resume: delete %s to start over", ingot_errmsg(),
+                       c->o->out);
+            free(path);
+            return ret;
+        }
+        free(path);
+    }
+    return 0;
+}
+
+static bool ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+/* Scan OUT: remove temp files of an earlier run; report whether it holds
+ * shards or a manifest. */
+static int scan_out(const char *dir, bool *has_data)
+{
+    *has_data = false;
+    DIR *d = opendir(dir);
+    if (!d) {
+        int e = errno;
+        return ingot_fail(-e, "%s: cannot open: %s", dir, strerror(e));
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        bool tmp = ends_with(n, INGOT_SHARD_SUFFIX ".tmp") ||
+                   (strstr(n, ".tmp.") && (!strncmp(n, PT_STATE_NAME, strlen(PT_STATE_NAME)) ||
+                                           !strncmp(n, INGOT_MANIFEST_NAME,
+                                                    strlen(INGOT_MANIFEST_NAME))));
+        if (tmp) {
+            char *p = fs_path_join(dir, n);
+            if (p)
+                unlink(p);
+            free(p);
+        } else if (ends_with(n, INGOT_SHARD_SUFFIX) || !strcmp(n, INGOT_MANIFEST_NAME)) {
+            *has_data = true;
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+/* --on-error fail and "no document": leave no shard and no manifest. */
+static void remove_outputs(struct conv *c, const struct pt_state *st)
+{
+    for (size_t i = 0; i < st->n_shards; i++) {
+        char *p = fs_path_join(c->o->out, st->shards[i].file);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+    char *m = fs_path_join(c->o->out, INGOT_MANIFEST_NAME);
+    if (m)
+        unlink(m);
+    free(m);
+    unlink(c->state_path);
+    fs_fsync_dir(c->o->out);
+}
+
+static size_t index_of_file(const struct conv *c, uint32_t global)
+{
+    return global < c->first ? c->first : global > c->end ? c->end : global;
+}
+
+int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
+{
+    struct conv c = { .o = o };
+    struct pt_state st = { 0 };
+    pt_writer *w = NULL;
+    int ret;
+    if ((ret = pt_json_path_init(&c.path, o->text_key)))
+        return ret;
+    if ((ret = pt_inputs_expand(o->inputs, o->n_inputs, &c.inputs)))
+        goto out;
+    if (!c.inputs.n) {
+        ret = ingot_fail(INGOT_E_NODATA, "no input file found (directories are searched for "
+                         ".jsonl, .json, .jsonl.zst, .json.zst, .txt, .txt.zst)");
+        goto out;
+    }
+    c.first = 0;
+    c.end = c.inputs.n;
+    if (o->part_n)
+        pt_inputs_part(&c.inputs, o->part_k, o->part_n, &c.first, &c.end);
+    if ((ret = setup_tokenizer(&c)) || (ret = options_hash(&c)))
+        goto out;
+
+    c.wcfg.out_dir = o->out;
+    c.wcfg.shard_tokens = o->shard_tokens;
+    c.wcfg.val_mode = o->val_mode;
+    c.wcfg.val_docs = o->val_mode == PT_VAL_DOCS && o->part_n && o->part_k != 1 ? 0 : o->val_docs;
+    c.wcfg.val_threshold = o->val_fraction >= 1.0 ? UINT64_MAX
+                         : (uint64_t)(o->val_fraction * 18446744073709551616.0);
+    c.wcfg.on_error_fail = o->on_error_fail;
+    c.wcfg.inputs = &c.inputs;
+    c.wcfg.argc = o->argc;
+    c.wcfg.argv = o->argv;
+
+    if ((ret = fs_mkdir_p(o->out)))
+        goto out;
+    c.state_path = fs_path_join(o->out, PT_STATE_NAME);
+    if (!c.state_path) {
+        ret = ingot_fail(-ENOMEM, "out of memory");
+        goto out;
+    }
+    bool has_data;
+    if ((ret = scan_out(o->out, &has_data)))
+        goto out;
+    ret = pt_state_read(c.state_path, c.inputs.n, &st);
+    bool resumed = ret == 0;
+    if (ret == -ENOENT) {
+        if (has_data) {
+            ret = ingot_fail(INGOT_E_USAGE, "%s already holds shards or a manifest that this "
+                             "command did not start; choose an empty or new --out", o->out);
+            goto out;
+        }
+        if ((ret = pt_counts_init(&st.counts, c.inputs.n))) {
+            ret = ingot_fail(-ENOMEM, "out of memory");
+            goto out;
+        }
+        st.options_hash = c.options_hash;
+        st.merge_hash = c.merge_hash;
+        st.part_k = o->part_k;
+        st.part_n = o->part_n;
+        struct pt_pos start = { (uint32_t)c.first, 0 };
+        st.persisted[0] = st.persisted[1] = st.counted_until = start;
+    } else if (ret) {
+        goto out;
+    } else if (st.options_hash != c.options_hash) {
+        ret = ingot_fail(INGOT_E_MISMATCH, "%s holds an unfinished conversion made with other "
+                         "options, inputs or model (only --threads, --quiet and --json may "
+                         "change on a resume); rerun it with the same ones, or use a new --out",
+                         o->out);
+        goto out;
+    } else if ((ret = check_shards(&c, &st))) {
+        goto out;
+    }
+
+    struct pt_report rep = { .out_dir = o->out, .inputs = &c.inputs, .part_first = c.first,
+                             .part_end = c.end, .threads = o->threads, .resumed = resumed };
+    for (size_t i = c.first; i < c.end; i++)
+        rep.input_bytes += c.inputs.v[i].size;
+
+    if (st.done) {
+        /* Finished before: make sure the manifest is there (a crash may
+         * have come between the last state and the manifest). */
+        if ((ret = pt_write_manifest(&c.wcfg, &st)))
+            goto out;
+        rep.st = &st;
+        rep.already_done = true;
+        rep.shards_this_run = 0;
+        if (!o->quiet)
+            pt_report_print(stderr, &rep);
+        if (o->json)
+            pt_report_json(stdout, &rep);
+        goto out;
+    }
+
+    /* Resume from the earliest position not yet inside a finished shard. */
+    struct pt_pos from = pt_pos_cmp(st.persisted[0], st.persisted[1]) <= 0 ? st.persisted[0]
+                                                                          : st.persisted[1];
+    size_t from_i = index_of_file(&c, from.file);
+    struct pt_pipeline_cfg pc = {
+        .prod = {
+            .inputs = c.inputs.v + from_i, .n_inputs = c.end - from_i,
+            .resume_file = from.file, .resume_record = from.record, .txt_doc = o->txt_doc,
+            .batch_bytes = 1 << 20, .batch_items = 8192, .max_record = o->max_record,
+        },
+        .tok = &c.tok, .threads = o->threads, .total_bytes = rep.input_bytes,
+        .progress = !o->quiet && isatty(2),
+    };
+    for (size_t i = c.first; i < from_i; i++)
+        pc.prod.bytes_before += c.inputs.v[i].size;
+    if ((ret = pt_writer_create(&c.wcfg, &st, &w)))
+        goto out;
+    pc.writer = w;
+    struct pt_pipeline_stats ps;
+    ret = pt_pipeline_run(&pc, interrupt, &ps);
+    if (!ret)
+        ret = pt_writer_finish(w);
+    rep.st = pt_writer_state(w);
+    rep.ps = &ps;
+    rep.shards_this_run = pt_writer_shards_this_run(w);
+    if (ret == INGOT_E_INPUT || ret == INGOT_E_NODATA) {
+        char msg[2048];
+        snprintf(msg, sizeof(msg), "%s", ingot_errmsg());
+        if (ret == INGOT_E_NODATA && !o->quiet)
+            pt_report_print(stderr, &rep);
+        remove_outputs(&c, rep.st);
+        pt_writer_free(w);   /* removes the open temp shards */
+        w = NULL;
+        ingot_fail(ret, "%s", msg);
+        goto out;
+    }
+    if (ret == INGOT_E_INTERRUPTED) {
+        ingot_fail(ret, "interrupted: %" PRIu64 " shard%s finished and kept; run the same "
+                   "command again to resume", rep.st->n_shards, rep.st->n_shards == 1 ? "" : "s");
+        goto out;
+    }
+    if (ret)
+        goto out;
+    if (!o->quiet)
+        pt_report_print(stderr, &rep);
+    if (o->json && (ret = pt_report_json(stdout, &rep)))
+        ret = ingot_fail(ret, "cannot print the report");
+out:
+    pt_writer_free(w);
+    pt_state_free(&st);
+    free(c.state_path);
+    ingot_spm_free(c.spm);
+    pt_json_path_free(&c.path);
+    pt_inputs_free(&c.inputs);
+    return ret;
+}

@@ -1,0 +1,450 @@
+/* A small validating JSON reader that decodes only the wanted field. It keeps
+ * an explicit stack of container kinds (one bit per level) instead of
+ * recursing; `match` tracks how many components of the field path the open
+ * containers have matched, so only keys of the right object are compared. */
+#include "pt_json.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ingot_err.h"
+
+int pt_json_path_init(struct pt_json_path *p, const char *dotted)
+{
+    memset(p, 0, sizeof(*p));
+    p->storage = strdup(dotted);
+    if (!p->storage)
+        return -ENOMEM;
+    char *s = p->storage;
+    for (;;) {
+        char *dot = strchr(s, '.');
+        size_t n = dot ? (size_t)(dot - s) : strlen(s);
+        if (n == 0 || p->n == PT_JSON_MAX_PATH) {
+            int err = ingot_fail(INGOT_E_USAGE, "--text-key '%s': %s", dotted,
+                                 n == 0 ? "empty component in the dotted path"
+                                        : "more than 16 components");
+            pt_json_path_free(p);
+            return err;
+        }
+        p->key[p->n] = s;
+        p->key_len[p->n] = n;
+        p->n++;
+        if (!dot)
+            return 0;
+        s = dot + 1;
+    }
+}
+
+void pt_json_path_free(struct pt_json_path *p)
+{
+    free(p->storage);
+    memset(p, 0, sizeof(*p));
+}
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Nonzero when some byte of w is '"', '\\' or below 0x20. */
+static inline uint64_t special8(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w)) & HIGHS;
+}
+
+struct parser {
+    const unsigned char *s;
+    size_t len, i;
+    struct pt_json_result *res;
+    struct pt_buf key;      /* decoded key, only for keys with escapes */
+};
+
+static bool fail(struct parser *p, const char *what)
+{
+    p->res->status = PT_JSON_MALFORMED;
+    p->res->err_offset = p->i;
+    p->res->err_what = what;
+    return false;
+}
+
+static inline void skip_ws(struct parser *p)
+{
+    while (p->i < p->len) {
+        unsigned char c = p->s[p->i];
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+            break;
+        p->i++;
+    }
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Read 4 hex digits at p->i (after "\u"). Returns the value or -1. */
+static long hex4(struct parser *p)
+{
+    if (p->len - p->i < 4)
+        return -1;
+    long v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hexval(p->s[p->i + k]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+static size_t put_utf8(char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | cp >> 12);
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | cp >> 18);
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Scan the string whose opening quote is at p->i; leaves p->i after the
+ * closing quote. With dst, the decoded bytes are appended to it. Returns 1
+ * on success, 0 on a syntax error (recorded), -ENOMEM. *escaped tells whether
+ * the raw bytes contained a backslash. */
+static int scan_string(struct parser *p, struct pt_buf *dst, bool *escaped)
+{
+    const unsigned char *s = p->s;
+    size_t i = p->i + 1, run = i;
+    bool esc = false;
+    for (;;) {
+        while (i + 8 <= p->len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (special8(w))
+                break;
+            i += 8;
+        }
+        while (i < p->len && s[i] != '"' && s[i] != '\\' && s[i] >= 0x20)
+            i++;
+        if (i >= p->len) {
+            p->i = i;
+            return fail(p, "unterminated string");
+        }
+        unsigned char c = s[i];
+        if (c == '"')
+            break;
+        if (c < 0x20) {
+            p->i = i;
+            return fail(p, "raw control character in a string (must be escaped)");
+        }
+        /* A backslash escape. */
+        esc = true;
+        if (dst && pt_buf_append(dst, s + run, i - run))
+            return -ENOMEM;
+        if (i + 1 >= p->len) {
+            p->i = i;
+            return fail(p, "unterminated escape");
+        }
+        char out[8];
+        size_t n = 1;
+        switch (s[i + 1]) {
+        case '"': out[0] = '"'; break;
+        case '\\': out[0] = '\\'; break;
+        case '/': out[0] = '/'; break;
+        case 'b': out[0] = '\b'; break;
+        case 'f': out[0] = '\f'; break;
+        case 'n': out[0] = '\n'; break;
+        case 'r': out[0] = '\r'; break;
+        case 't': out[0] = '\t'; break;
+        case 'u': {
+            p->i = i + 2;
+            long cp = hex4(p);
+            if (cp < 0)
+                return fail(p, "bad \\u escape (needs 4 hex digits)");
+            i += 6;
+            if (cp >= 0xD800 && cp <= 0xDBFF && i + 1 < p->len && s[i] == '\\' &&
+                s[i + 1] == 'u') {
+                p->i = i + 2;
+                long lo = hex4(p);
+                if (lo < 0)
+                    return fail(p, "bad \\u escape (needs 4 hex digits)");
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    i += 6;
+                }
+            }
+            if (cp >= 0xD800 && cp <= 0xDFFF) {
+                p->res->n_lone_surrogates++;
+                cp = 0xFFFD;
+            }
+            n = put_utf8(out, (uint32_t)cp);
+            if (dst && pt_buf_append(dst, out, n))
+                return -ENOMEM;
+            run = i;
+            continue;
+        }
+        default:
+            p->i = i;
+            return fail(p, "unknown escape in a string");
+        }
+        if (dst && pt_buf_append(dst, out, n))
+            return -ENOMEM;
+        i += 2;
+        run = i;
+    }
+    if (dst && pt_buf_append(dst, s + run, i - run))
+        return -ENOMEM;
+    p->i = i + 1;
+    *escaped = esc;
+    return 1;
+}
+
+static bool scan_number(struct parser *p)
+{
+    const unsigned char *s = p->s;
+    size_t i = p->i;
+#define DIGIT(k) ((k) < p->len && s[k] >= '0' && s[k] <= '9')
+    if (i < p->len && s[i] == '-')
+        i++;
+    if (i < p->len && s[i] == '0') {
+        i++;
+    } else if (DIGIT(i)) {
+        while (DIGIT(i))
+            i++;
+    } else {
+        p->i = i;
+        return fail(p, "bad number");
+    }
+    if (i < p->len && s[i] == '.') {
+        i++;
+        if (!DIGIT(i)) {
+            p->i = i;
+            return fail(p, "bad number (digits must follow '.')");
+        }
+        while (DIGIT(i))
+            i++;
+    }
+    if (i < p->len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < p->len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (!DIGIT(i)) {
+            p->i = i;
+            return fail(p, "bad number (digits must follow the exponent)");
+        }
+        while (DIGIT(i))
+            i++;
+    }
+#undef DIGIT
+    p->i = i;
+    return true;
+}
+
+static bool key_equals(struct parser *p, size_t start, size_t end, bool escaped,
+                       const char *want, size_t want_len, int *oom)
+{
+    if (!escaped)
+        return end - start == want_len && !memcmp(p->s + start, want, want_len);
+    /* Re-decode a key with escapes (rare) to compare decoded bytes. */
+    struct parser q = *p;
+    bool e;
+    q.i = start - 1;
+    p->key.len = 0;
+    int r = scan_string(&q, &p->key, &e);
+    if (r < 0) {
+        *oom = 1;
+        return false;
+    }
+    return p->key.len == want_len && !memcmp(p->key.p, want, want_len);
+}
+
+enum { FOUND_NONE, FOUND_STRING, FOUND_OTHER };
+
+int pt_json_extract(const char *str, size_t len, const struct pt_json_path *path,
+                    struct pt_buf *out, struct pt_json_result *res)
+{
+    struct parser p = { .s = (const unsigned char *)str, .len = len, .res = res };
+    uint8_t stack[PT_JSON_MAX_DEPTH / 8 + 1];   /* bit set: object, clear: array */
+    size_t depth = 0;
+    long match = 0;           /* path components matched by open containers */
+    int found = FOUND_NONE;
+    int target = 0;           /* 1: the value about to be parsed is the field;
+                                 2: it is an object on the path */
+    int rc = 0;
+
+    memset(res, 0, sizeof(*res));
+    out->len = 0;
+    skip_ws(&p);
+    if (p.i >= p.len || p.s[p.i] != '{') {
+        if (p.i < p.len && (p.s[p.i] == '[' || p.s[p.i] == '"' || p.s[p.i] == '-' ||
+                            (p.s[p.i] >= '0' && p.s[p.i] <= '9') || p.s[p.i] == 't' ||
+                            p.s[p.i] == 'f' || p.s[p.i] == 'n'))
+            fail(&p, "the record is not a JSON object");
+        else
+            fail(&p, p.i >= p.len ? "empty record" : "not JSON");
+        goto done;
+    }
+
+    for (;;) {
+        /* Parse one value at p.i. */
+        skip_ws(&p);
+        if (p.i >= p.len) {
+            fail(&p, "unexpected end of record");
+            goto done;
+        }
+        unsigned char c = p.s[p.i];
+        int this_target = target;
+        target = 0;
+        if (c == '{' || c == '[') {
+            if (depth == PT_JSON_MAX_DEPTH) {
+                fail(&p, "nesting deeper than 10000 levels");
+                goto done;
+            }
+            if (c == '{')
+                stack[depth / 8] |= (uint8_t)(1u << (depth % 8));
+            else
+                stack[depth / 8] &= (uint8_t)~(1u << (depth % 8));
+            depth++;
+            p.i++;
+            if (this_target == 1)
+                found = FOUND_OTHER;
+            else if (this_target == 2 && c == '{')
+                match = (long)depth - 1;
+            if (this_target == 2)
+                found = FOUND_NONE;   /* a later duplicate replaces the object */
+            skip_ws(&p);
+            if (p.i < p.len && p.s[p.i] == (c == '{' ? '}' : ']')) {
+                p.i++;
+                goto close;
+            }
+            if (c == '[')
+                continue;
+            goto key;
+        }
+        if (c == '"') {
+            bool e;
+            if (this_target == 1) {
+                out->len = 0;
+                found = FOUND_STRING;
+            } else if (this_target == 2) {
+                found = FOUND_NONE;
+            }
+            rc = scan_string(&p, this_target == 1 ? out : NULL, &e);
+            if (rc < 0)
+                goto done;
+            if (!rc)
+                goto done;
+        } else {
+            if (this_target == 1)
+                found = FOUND_OTHER;
+            else if (this_target == 2)
+                found = FOUND_NONE;
+            if (c == '-' || (c >= '0' && c <= '9')) {
+                if (!scan_number(&p))
+                    goto done;
+            } else if (p.len - p.i >= 4 && !memcmp(p.s + p.i, "true", 4)) {
+                p.i += 4;
+            } else if (p.len - p.i >= 5 && !memcmp(p.s + p.i, "false", 5)) {
+                p.i += 5;
+            } else if (p.len - p.i >= 4 && !memcmp(p.s + p.i, "null", 4)) {
+                p.i += 4;
+            } else {
+                fail(&p, "unexpected character where a value should start");
+                goto done;
+            }
+        }
+
+    after_value:
+        if (depth == 0) {
+            skip_ws(&p);
+            if (p.i != p.len)
+                fail(&p, "extra characters after the JSON value");
+            goto done;
+        }
+        skip_ws(&p);
+        if (p.i >= p.len) {
+            fail(&p, "unexpected end of record");
+            goto done;
+        }
+        {
+            bool is_obj = stack[(depth - 1) / 8] >> ((depth - 1) % 8) & 1;
+            c = p.s[p.i];
+            if (c == ',') {
+                p.i++;
+                if (is_obj)
+                    goto key;
+                continue;
+            }
+            if (c != (is_obj ? '}' : ']')) {
+                fail(&p, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+                goto done;
+            }
+            p.i++;
+        }
+    close:
+        if (match == (long)depth - 1)
+            match = (long)depth - 2;
+        depth--;
+        goto after_value;
+
+    key:
+        skip_ws(&p);
+        if (p.i >= p.len || p.s[p.i] != '"') {
+            fail(&p, "expected a string key");
+            goto done;
+        }
+        {
+            size_t start = p.i + 1;
+            bool e;
+            rc = scan_string(&p, NULL, &e);
+            if (rc <= 0)
+                goto done;
+            rc = 0;
+            if (match == (long)depth - 1 && depth - 1 < path->n) {
+                int oom = 0;
+                if (key_equals(&p, start, p.i - 1, e, path->key[depth - 1],
+                               path->key_len[depth - 1], &oom))
+                    target = depth == path->n ? 1 : 2;
+                if (oom) {
+                    rc = -ENOMEM;
+                    goto done;
+                }
+            }
+            skip_ws(&p);
+            if (p.i >= p.len || p.s[p.i] != ':') {
+                fail(&p, "expected ':' after a key");
+                goto done;
+            }
+            p.i++;
+        }
+    }
+
+done:
+    pt_buf_free(&p.key);
+    if (rc < 0)
+        return rc;
+    if (res->status == PT_JSON_OK)
+        res->status = found == FOUND_STRING ? PT_JSON_OK
+                    : found == FOUND_OTHER  ? PT_JSON_NOT_STRING
+                                            : PT_JSON_MISSING;
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* Extraction of one string field from a JSON Lines record. The whole record
+ * is validated (RFC 8259 grammar, strict: raw control characters inside
+ * strings are errors) without recursion, so hostile nesting cannot overflow
+ * the stack; nesting deeper than PT_JSON_MAX_DEPTH is refused. Only the wanted
+ * field is decoded: every escape, \uXXXX with surrogate pairs to UTF-8; a lone
+ * surrogate becomes U+FFFD and is counted. Duplicate keys: the last wins, as
+ * in Python's json module. */
+#ifndef INGOT_PT_JSON_H
+#define INGOT_PT_JSON_H
+
+#include <stddef.h>
+
+#include "pt_buf.h"
+
+#define PT_JSON_MAX_DEPTH 10000
+#define PT_JSON_MAX_PATH 16
+
+enum pt_json_status {
+    PT_JSON_OK = 0,         /* field found, a string, decoded into out */
+    PT_JSON_MALFORMED,      /* not valid JSON (err_offset, err_what) */
+    PT_JSON_MISSING,        /* valid JSON without the field */
+    PT_JSON_NOT_STRING,     /* the field is there but not a string */
+};
+
+/* The field to extract: a dotted path ("text", "meta.body") split once. */
+struct pt_json_path {
+    const char *key[PT_JSON_MAX_PATH];
+    size_t key_len[PT_JSON_MAX_PATH];
+    size_t n;
+    char *storage;          /* owned copy of the dotted string */
+};
+
+struct pt_json_result {
+    enum pt_json_status status;
+    size_t err_offset;      /* byte offset of the error in the record */
+    const char *err_what;   /* static description of the error */
+    size_t n_lone_surrogates;
+};
+
+/* Split a dotted path. Returns 0 or INGOT_E_USAGE (empty component, too many
+ * components) / -ENOMEM. pt_json_path_free() releases it. */
+int pt_json_path_init(struct pt_json_path *p, const char *dotted);
+void pt_json_path_free(struct pt_json_path *p);
+
+/* Parse s[0, len) as one JSON value and extract the field at `path` into out
+ * (out->len is reset; bytes are appended, not NUL-terminated). Returns 0 and
+ * fills res, or -ENOMEM. */
+int pt_json_extract(const char *s, size_t len, const struct pt_json_path *path,
+                    struct pt_buf *out, struct pt_json_result *res);
+
+#endif

@@ -1,0 +1,55 @@
+/* ingot-pretok: convert a corpus once into token shards. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ingot_err.h"
+#include "pt_cli.h"
+#include "pt_convert.h"
+#include "pt_merge.h"
+#include "pt_text.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+}
+
+int main(int argc, char **argv)
+{
+    struct pt_opts o;
+    int ret = pt_cli_parse(argc, argv, &o);
+    if (ret) {
+        fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg());
+        return 2;
+    }
+    if (o.cmd == PT_CMD_HELP) {
+        pt_cli_usage(stdout);
+        return 0;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    switch (o.cmd) {
+    case PT_CMD_TEXT:
+        ret = pt_text(&o, stdout);
+        break;
+    case PT_CMD_MERGE:
+        ret = pt_merge(&o);
+        break;
+    default:
+        ret = pt_convert(&o, &interrupted);
+        break;
+    }
+    if (!ret)
+        return 0;
+    fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg());
+    if (ret == INGOT_E_INTERRUPTED)
+        return interrupted == SIGTERM ? 143 : 130;
+    return ret == INGOT_E_USAGE ? 2 : 1;
+}

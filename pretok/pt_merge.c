@@ -1,0 +1,382 @@
+#include "pt_merge.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "ingot_err.h"
+#include "ingot_hash.h"
+#include "manifest.h"
+#include "pt_state.h"
+#include "pt_writer.h"
+#include "shard_format.h"
+
+#define PLAN_NAME ".merge-plan.json"
+#define PENDING_MANIFEST ".merge-manifest.json"
+
+struct move {
+    char *src;          /* PART_DIR/<name> */
+    char *dst;          /* OUT/<name> */
+    uint64_t seq;
+};
+
+struct part {
+    const char *dir;
+    struct manifest *m;
+    struct pt_state st;
+};
+
+static void free_moves(struct move *mv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(mv[i].src);
+        free(mv[i].dst);
+    }
+    free(mv);
+}
+
+/* Set shard_seq in the header of the shard at path and recompute the header
+ * checksum; returns the new checksum in *hsum. write=false only computes. */
+static int patch_header(const char *path, uint64_t seq, bool write, uint64_t *hsum)
+{
+    int fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return ingot_fail(-e, "%s: cannot open: %s", path, strerror(e));
+    }
+    struct ingot_shard_header h;
+    int ret = 0;
+    ssize_t n = pread(fd, &h, sizeof(h), 0);
+    if (n != (ssize_t)sizeof(h) || memcmp(h.magic, INGOT_SHARD_MAGIC, 8)) {
+        ret = ingot_fail(INGOT_E_FORMAT, "%s: not an Ingot shard", path);
+        goto out;
+    }
+    h.shard_seq = seq;
+    h.header_checksum = ingot_xxh3(&h, offsetof(struct ingot_shard_header, header_checksum));
+    *hsum = h.header_checksum;
+    if (write) {
+        if ((ret = fs_pwrite_full(fd, &h, sizeof(h), 0, path)))
+            goto out;
+        if (fsync(fd)) {
+            int e = errno;
+            ret = ingot_fail(-e, "%s: fsync failed: %s", path, strerror(e));
+        }
+    }
+out:
+    close(fd);
+    return ret;
+}
+
+static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
+{
+    int ret;
+    for (size_t i = 0; i < n; i++) {
+        const char *dir = o->inputs[i];
+        char *mp = fs_path_join(dir, INGOT_MANIFEST_NAME), *sp = fs_path_join(dir, PT_STATE_NAME);
+        if (!mp || !sp) {
+            free(mp);
+            free(sp);
+            return ingot_fail(-ENOMEM, "out of memory");
+        }
+        struct manifest *m = NULL;
+        ret = manifest_read(mp, &m);
+        if (!ret) {
+            ret = pt_state_read(sp, m->n_inputs, &parts[i].st);
+            if (ret == -ENOENT)
+                ret = ingot_fail(INGOT_E_USAGE, "%s: no %s: not a directory made by "
+                                 "ingot-pretok --part", dir, PT_STATE_NAME);
+        }
+        free(mp);
+        free(sp);
+        if (ret) {
+            manifest_free(m);
+            return ret;
+        }
+        parts[i].dir = dir;
+        parts[i].m = m;
+        const struct pt_state *st = &parts[i].st;
+        if (!st->done)
+            return ingot_fail(INGOT_E_USAGE, "%s: the conversion of this part is not finished; "
+                              "run its command again first", dir);
+        if (!st->part_n)
+            return ingot_fail(INGOT_E_USAGE, "%s: not made with --part K/N", dir);
+        if (st->part_n != n)
+            return ingot_fail(INGOT_E_USAGE, "%s: part %u of %u, but %zu part directories "
+                              "were given; merge needs all parts", dir, st->part_k,
+                              st->part_n, n);
+    }
+    /* Order by part number and check that they belong together. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (parts[j].st.part_k < parts[i].st.part_k) {
+                struct part t = parts[i];
+                parts[i] = parts[j];
+                parts[j] = t;
+            }
+    for (size_t i = 0; i < n; i++) {
+        const struct part *p = &parts[i], *q = &parts[0];
+        if (p->st.part_k != i + 1)
+            return ingot_fail(INGOT_E_USAGE, "%s: part %u appears twice or part %zu is missing",
+                              p->dir, p->st.part_k, i + 1);
+        if (p->st.merge_hash != q->st.merge_hash)
+            return ingot_fail(INGOT_E_MISMATCH, "%s and %s were made with different options, "
+                              "inputs or models", q->dir, p->dir);
+        if (p->m->tokenizer.hash != q->m->tokenizer.hash || p->m->n_inputs != q->m->n_inputs ||
+            p->m->token_width != q->m->token_width)
+            return ingot_fail(INGOT_E_MISMATCH, "%s and %s differ in tokenizer or input list",
+                              q->dir, p->dir);
+        for (size_t k = 0; k < p->m->n_inputs; k++)
+            if (strcmp(p->m->inputs[k].name, q->m->inputs[k].name))
+                return ingot_fail(INGOT_E_MISMATCH, "%s and %s list different inputs (#%zu)",
+                                  q->dir, p->dir, k);
+    }
+    return 0;
+}
+
+/* The joined manifest, the list of moves, and both written into OUT. */
+static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct move **mv_out,
+                size_t *n_mv)
+{
+    struct manifest *m = manifest_new();
+    struct move *mv = NULL;
+    size_t nm = 0, cap = 0;
+    int ret = -ENOMEM;
+    json_t *jplan = json_array();
+    if (!m || !jplan)
+        goto out;
+    const struct manifest *p0 = parts[0].m;
+    m->token_width = p0->token_width;
+    if (manifest_set_tokenizer(m, &p0->tokenizer) ||
+        manifest_set_command_line(m, o->argc, o->argv))
+        goto out;
+    uint64_t seq[2] = { 0, 0 };
+    for (uint32_t split = 0; split < 2; split++) {
+        for (size_t i = 0; i < n; i++) {
+            const struct manifest *pm = parts[i].m;
+            for (size_t k = 0; k < pm->n_shards; k++) {
+                struct manifest_shard s = pm->shards[k];
+                if (s.split != split)
+                    continue;
+                if (nm == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    struct move *v = realloc(mv, cap * sizeof(*v));
+                    if (!v)
+                        goto out;
+                    mv = v;
+                }
+                struct move *x = &mv[nm];
+                memset(x, 0, sizeof(*x));
+                nm++;
+                x->seq = seq[split]++;
+                x->src = fs_path_join(parts[i].dir, s.file);
+                x->dst = pt_shard_path(o->out, split, x->seq);
+                if (!x->src || !x->dst)
+                    goto out;
+                if ((ret = patch_header(x->src, x->seq, false, &s.header_checksum)))
+                    goto out;
+                ret = -ENOMEM;
+                s.file = (char *)fs_basename(x->dst);
+                if (manifest_add_shard(m, &s))
+                    goto out;
+                json_array_append_new(jplan, json_pack("{s:s,s:s,s:I}", "src", x->src,
+                                                       "dst", x->dst, "seq", (json_int_t)x->seq));
+            }
+        }
+    }
+    /* Inputs: every part lists the whole input table; sum their counters. */
+    for (size_t k = 0; k < p0->n_inputs; k++) {
+        struct manifest_input in = { .name = p0->inputs[k].name, .size = p0->inputs[k].size };
+        struct manifest_skip sk[PT_R__COUNT];
+        uint64_t cnt[PT_R__COUNT] = { 0 };
+        for (size_t i = 0; i < n; i++) {
+            const struct manifest_input *pi = &parts[i].m->inputs[k];
+            in.n_docs += pi->n_docs;
+            in.n_tokens += pi->n_tokens;
+            for (size_t j = 0; j < pi->n_skips; j++) {
+                int r = pt_reason_parse(pi->skips[j].reason);
+                if (r >= 0)
+                    cnt[r] += pi->skips[j].count;
+            }
+        }
+        for (int r = 0; r < PT_R__COUNT; r++)
+            if (cnt[r])
+                sk[in.n_skips++] = (struct manifest_skip){ (char *)pt_reason_name(r), cnt[r] };
+        in.skips = sk;
+        if (manifest_add_input(m, &in))
+            goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < parts[i].m->n_skip_examples; k++)
+            if (manifest_add_skip_example(m, parts[i].m->skip_examples[k]))
+                goto out;
+    char *pm = fs_path_join(o->out, PENDING_MANIFEST), *pp = fs_path_join(o->out, PLAN_NAME);
+    if (!pm || !pp) {
+        free(pm);
+        free(pp);
+        goto out;
+    }
+    ret = manifest_write(pm, m);
+    if (!ret) {
+        json_t *root = json_pack("{s:i,s:O}", "version", 1, "moves", jplan);
+        char *text = root ? json_dumps(root, JSON_INDENT(1)) : NULL;
+        json_decref(root);
+        ret = text ? fs_write_atomic(pp, text, strlen(text))
+                   : ingot_fail(-ENOMEM, "out of memory");
+        free(text);
+    }
+    free(pm);
+    free(pp);
+out:
+    if (ret == -ENOMEM)
+        ingot_fail(-ENOMEM, "out of memory while planning the merge");
+    json_decref(jplan);
+    manifest_free(m);
+    if (ret) {
+        free_moves(mv, nm);
+        return ret;
+    }
+    *mv_out = mv;
+    *n_mv = nm;
+    return 0;
+}
+
+static int load_plan(const char *path, struct move **mv_out, size_t *n_mv)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    json_t *moves = root ? json_object_get(root, "moves") : NULL;
+    if (!json_is_array(moves)) {
+        json_decref(root);
+        return ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (%s)", path,
+                          root ? "no moves" : je.text);
+    }
+    size_t n = json_array_size(moves), i;
+    struct move *mv = calloc(n ? n : 1, sizeof(*mv));
+    json_t *e;
+    int ret = mv ? 0 : -ENOMEM;
+    json_array_foreach(moves, i, e) {
+        if (ret)
+            break;
+        const char *s = json_string_value(json_object_get(e, "src"));
+        const char *d = json_string_value(json_object_get(e, "dst"));
+        json_t *q = json_object_get(e, "seq");
+        if (!s || !d || !json_is_integer(q)) {
+            ret = ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (move %zu)", path, i);
+            break;
+        }
+        mv[i].src = strdup(s);
+        mv[i].dst = strdup(d);
+        mv[i].seq = (uint64_t)json_integer_value(q);
+        if (!mv[i].src || !mv[i].dst)
+            ret = ingot_fail(-ENOMEM, "out of memory");
+    }
+    json_decref(root);
+    if (ret) {
+        free_moves(mv, n);
+        return ret;
+    }
+    *mv_out = mv;
+    *n_mv = n;
+    return 0;
+}
+
+static int do_move(const struct move *x)
+{
+    struct stat st;
+    uint64_t hsum;
+    if (stat(x->dst, &st) == 0)
+        return 0;   /* moved by an earlier, interrupted merge */
+    int ret = patch_header(x->src, x->seq, true, &hsum);
+    if (ret) {
+        if (ret == -ENOENT)
+            return ingot_fail(ret, "%s: missing, and %s is not there either; the parts "
+                              "were changed after the merge began", x->src, x->dst);
+        return ret;
+    }
+    if (rename(x->src, x->dst)) {
+        int e = errno;
+        if (e == EXDEV)
+            return ingot_fail(-e, "%s -> %s: on different file systems; merge moves shards "
+                              "and never copies them, so put OUT next to the parts",
+                              x->src, x->dst);
+        return ingot_fail(-e, "%s -> %s: rename failed: %s", x->src, x->dst, strerror(e));
+    }
+    return 0;
+}
+
+int pt_merge(const struct pt_opts *o)
+{
+    size_t n = o->n_inputs, n_mv = 0;
+    struct part *parts = calloc(n, sizeof(*parts));
+    struct move *mv = NULL;
+    char *plan_path = fs_path_join(o->out, PLAN_NAME);
+    char *pending = fs_path_join(o->out, PENDING_MANIFEST);
+    char *final = fs_path_join(o->out, INGOT_MANIFEST_NAME);
+    int ret = 0;
+    if (!parts || !plan_path || !pending || !final) {
+        ret = ingot_fail(-ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((ret = fs_mkdir_p(o->out)))
+        goto out;
+    struct stat sb;
+    bool resume = stat(plan_path, &sb) == 0;
+    if (!resume) {
+        if (stat(final, &sb) == 0) {
+            ret = ingot_fail(INGOT_E_USAGE, "%s already holds a dataset; choose a new OUT",
+                             o->out);
+            goto out;
+        }
+        if ((ret = read_parts(o, parts, n)) || (ret = plan(o, parts, n, &mv, &n_mv)))
+            goto out;
+    } else if ((ret = load_plan(plan_path, &mv, &n_mv))) {
+        goto out;
+    }
+    for (size_t i = 0; i < n_mv && !ret; i++)
+        ret = do_move(&mv[i]);
+    if (ret)
+        goto out;
+    if ((ret = fs_fsync_dir(o->out)))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        fs_fsync_dir(o->inputs[i]);
+    if (stat(pending, &sb) == 0 && rename(pending, final)) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: rename failed: %s", final, strerror(e));
+        goto out;
+    }
+    /* The parts have given their shards away: retire their manifests so
+     * that nobody opens them as datasets. */
+    for (size_t i = 0; i < n; i++) {
+        char *a = fs_path_join(o->inputs[i], INGOT_MANIFEST_NAME);
+        char *b = fs_path_join(o->inputs[i], "manifest.merged.json");
+        if (a && b)
+            rename(a, b);
+        free(a);
+        free(b);
+    }
+    unlink(plan_path);
+    ret = fs_fsync_dir(o->out);
+    if (!ret && !o->quiet)
+        fprintf(stderr, "ingot-pretok merge: %zu shards from %zu parts moved into %s\n", n_mv,
+                n, o->out);
+out:
+    if (parts)
+        for (size_t i = 0; i < n; i++) {
+            manifest_free(parts[i].m);
+            pt_state_free(&parts[i].st);
+        }
+    free(parts);
+    free_moves(mv, n_mv);
+    free(plan_path);
+    free(pending);
+    free(final);
+    return ret;
+}

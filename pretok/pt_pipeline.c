@@ -1,0 +1,374 @@
+/* Batches cycle free -> producer -> work queue -> worker -> writer -> free.
+ * The writer takes them strictly by sequence number (by_seq ring), so the
+ * output order is the input order whatever the workers' timing. One mutex
+ * guards the queues; the work itself runs unlocked. */
+#include "pt_pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingot_err.h"
+
+struct pipe {
+    const struct pt_pipeline_cfg *cfg;
+    struct pt_producer_cfg prod_cfg;
+    struct pt_batch *batches;
+    size_t n_batches;
+    struct pt_batch sink;           /* handed to the producer after a stop */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;              /* any state change; few waiters, broadcast */
+    struct pt_batch **free_list;
+    size_t n_free;
+    struct pt_batch **work;         /* FIFO ring of n_batches */
+    size_t work_head, work_n;
+    struct pt_batch **by_seq;       /* ring of n_batches, indexed seq % n */
+    bool *done;                     /* by batch index: worker finished */
+    uint64_t next_seq, next_write;
+    bool producer_done;
+
+    atomic_int stop;
+    int err;                        /* first error */
+    char errmsg[1024];
+
+    struct pt_worker *workers;
+    struct pt_producer_stats pstats;
+    atomic_uint_fast64_t bytes_done, docs, tokens;
+    uint64_t text_bytes;
+    long delay_ms;                  /* test hook: writer sleeps per batch */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Record the first error (message from the calling thread) and stop all. */
+static void set_error(struct pipe *p, int err, const char *msg)
+{
+    pthread_mutex_lock(&p->mu);
+    if (!p->err) {
+        p->err = err;
+        snprintf(p->errmsg, sizeof(p->errmsg), "%s", msg ? msg : ingot_errmsg());
+    }
+    atomic_store(&p->stop, 1);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static size_t batch_index(const struct pipe *p, const struct pt_batch *b)
+{
+    return (size_t)(b - p->batches);
+}
+
+static int emit(void *ctx, struct pt_batch **bp)
+{
+    struct pipe *p = ctx;
+    struct pt_batch *b = *bp;
+    pthread_mutex_lock(&p->mu);
+    b->seq = p->next_seq++;
+    p->by_seq[b->seq % p->n_batches] = b;
+    p->done[batch_index(p, b)] = false;
+    p->work[(p->work_head + p->work_n++) % p->n_batches] = b;
+    p->text_bytes += b->text_bytes;
+    pthread_cond_broadcast(&p->cv);
+    while (!p->n_free && !atomic_load(&p->stop))
+        pthread_cond_wait(&p->cv, &p->mu);
+    if (atomic_load(&p->stop)) {
+        pthread_mutex_unlock(&p->mu);
+        pt_batch_reset(&p->sink);
+        *bp = &p->sink;
+        return 1;
+    }
+    *bp = p->free_list[--p->n_free];
+    pthread_mutex_unlock(&p->mu);
+    pt_batch_reset(*bp);
+    return 0;
+}
+
+static void *producer_main(void *arg)
+{
+    struct pipe *p = arg;
+    pthread_mutex_lock(&p->mu);
+    struct pt_batch *b = p->free_list[--p->n_free];
+    pthread_mutex_unlock(&p->mu);
+    pt_batch_reset(b);
+    int ret = pt_producer_run(&p->prod_cfg, emit, p, &b, &p->pstats);
+    if (ret < 0)
+        set_error(p, ret, NULL);
+    pthread_mutex_lock(&p->mu);
+    if (b != &p->sink)
+        p->free_list[p->n_free++] = b;
+    p->producer_done = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+struct worker_arg {
+    struct pipe *p;
+    struct pt_worker *w;
+};
+
+static void *worker_loop(void *arg)
+{
+    struct worker_arg *a = arg;
+    struct pipe *p = a->p;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->work_n && !p->producer_done && !atomic_load(&p->stop))
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (!p->work_n || atomic_load(&p->stop)) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        struct pt_batch *b = p->work[p->work_head];
+        p->work_head = (p->work_head + 1) % p->n_batches;
+        p->work_n--;
+        pthread_mutex_unlock(&p->mu);
+
+        pt_worker_run(p->cfg->tok, a->w, b);
+
+        pthread_mutex_lock(&p->mu);
+        p->done[batch_index(p, b)] = true;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct pipe *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        struct pt_batch *b;
+        for (;;) {
+            if (atomic_load(&p->stop)) {
+                pthread_mutex_unlock(&p->mu);
+                return NULL;
+            }
+            b = p->by_seq[p->next_write % p->n_batches];
+            if (b && b->seq == p->next_write && p->done[batch_index(p, b)])
+                break;
+            if (p->producer_done && p->next_write == p->next_seq) {
+                pthread_mutex_unlock(&p->mu);
+                return NULL;
+            }
+            pthread_cond_wait(&p->cv, &p->mu);
+        }
+        pthread_mutex_unlock(&p->mu);
+
+        if (b->err) {
+            set_error(p, b->err, b->errmsg);
+            return NULL;
+        }
+        int ret = pt_writer_consume(p->cfg->writer, b);
+        if (ret) {
+            set_error(p, ret, NULL);
+            return NULL;
+        }
+        uint64_t docs = 0, toks = 0;
+        for (size_t i = 0; i < b->n_out; i++)
+            if (b->out[i].kind == PT_ITEM_DOC) {
+                docs++;
+                toks += b->out[i].len;
+            }
+        atomic_fetch_add(&p->docs, docs);
+        atomic_fetch_add(&p->tokens, toks);
+        atomic_store(&p->bytes_done, b->in_bytes_end);
+        if (p->delay_ms > 0)
+            usleep((useconds_t)p->delay_ms * 1000);
+
+        pthread_mutex_lock(&p->mu);
+        p->by_seq[p->next_write % p->n_batches] = NULL;
+        p->next_write++;
+        p->free_list[p->n_free++] = b;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void fmt_count(char *buf, size_t n, double v)
+{
+    if (v >= 1e9)
+        snprintf(buf, n, "%.2fG", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(buf, n, "%.2fM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(buf, n, "%.1fk", v / 1e3);
+    else
+        snprintf(buf, n, "%.0f", v);
+}
+
+static void draw_progress(struct pipe *p, double t0, uint64_t bytes0)
+{
+    double el = now_s() - t0;
+    if (el <= 0)
+        return;
+    uint64_t bytes = atomic_load(&p->bytes_done);
+    double done_b = (double)(bytes > bytes0 ? bytes - bytes0 : 0);
+    double total = (double)p->cfg->total_bytes;
+    double pct = total > 0 ? 100.0 * (double)bytes / total : 100.0;
+    double rate = done_b / el;
+    char docs[32], toks[32], eta[32] = "--:--";
+    fmt_count(docs, sizeof(docs), (double)atomic_load(&p->docs) / el);
+    fmt_count(toks, sizeof(toks), (double)atomic_load(&p->tokens) / el);
+    if (rate > 0 && total > (double)bytes) {
+        long s = (long)((total - (double)bytes) / rate);
+        snprintf(eta, sizeof(eta), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    }
+    fprintf(stderr, "\r%5.1f%% | %7.1f MB/s | %s docs/s | %s tok/s | ETA %s   ", pct,
+            rate / 1e6, docs, toks, eta);
+    fflush(stderr);
+}
+
+int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *interrupt,
+                    struct pt_pipeline_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    struct pipe *p = calloc(1, sizeof(*p));
+    if (!p)
+        return ingot_fail(-ENOMEM, "out of memory");
+    p->cfg = cfg;
+    p->prod_cfg = cfg->prod;
+    p->prod_cfg.stop = &p->stop;
+    p->n_batches = 2 * (size_t)cfg->threads + 2;
+    atomic_init(&p->stop, 0);
+    atomic_init(&p->bytes_done, cfg->prod.bytes_before);
+    atomic_init(&p->docs, 0);
+    atomic_init(&p->tokens, 0);
+    const char *d = getenv("INGOT_PRETOK_TEST_BATCH_DELAY_MS");
+    p->delay_ms = d ? atol(d) : 0;
+    p->batches = calloc(p->n_batches, sizeof(*p->batches));
+    p->free_list = calloc(p->n_batches, sizeof(*p->free_list));
+    p->work = calloc(p->n_batches, sizeof(*p->work));
+    p->by_seq = calloc(p->n_batches, sizeof(*p->by_seq));
+    p->done = calloc(p->n_batches, sizeof(*p->done));
+    p->workers = calloc(cfg->threads, sizeof(*p->workers));
+    struct worker_arg *wa = calloc(cfg->threads, sizeof(*wa));
+    pthread_t *tid = calloc(cfg->threads + 2, sizeof(*tid));
+    int ret = 0;
+    if (!p->batches || !p->free_list || !p->work || !p->by_seq || !p->done || !p->workers ||
+        !wa || !tid) {
+        ret = ingot_fail(-ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < p->n_batches; i++)
+        p->free_list[p->n_free++] = &p->batches[i];
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+
+    /* Worker threads inherit a mask that blocks the stop signals, so that
+     * only the calling thread sees them. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    size_t started = 0;
+    double t0 = now_s();
+    int e = pthread_create(&tid[started], NULL, producer_main, p);
+    if (!e)
+        started++;
+    for (unsigned i = 0; i < cfg->threads && !e; i++) {
+        wa[i] = (struct worker_arg){ p, &p->workers[i] };
+        e = pthread_create(&tid[started], NULL, worker_loop, &wa[i]);
+        if (!e)
+            started++;
+    }
+    if (!e) {
+        e = pthread_create(&tid[started], NULL, writer_main, p);
+        if (!e)
+            started++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e)
+        set_error(p, -e, "cannot start threads");
+
+    /* The writer is the last thread: wait for it while watching signals. */
+    bool interrupted = false;
+    double last_draw = 0;
+    if (started == cfg->threads + 2) {
+        for (;;) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            if (pthread_timedjoin_np(tid[started - 1], NULL, &ts) == 0) {
+                started--;
+                break;
+            }
+            if (*interrupt && !interrupted) {
+                interrupted = true;
+                atomic_store(&p->stop, 1);
+                pthread_mutex_lock(&p->mu);
+                pthread_cond_broadcast(&p->cv);
+                pthread_mutex_unlock(&p->mu);
+            }
+            double t = now_s();
+            if (cfg->progress && t - last_draw >= 0.5) {
+                draw_progress(p, t0, cfg->prod.bytes_before);
+                last_draw = t;
+            }
+        }
+    }
+    /* The writer is done (or never started): release the others. */
+    atomic_store(&p->stop, 1);
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    if (cfg->progress) {
+        draw_progress(p, t0, cfg->prod.bytes_before);
+        fputc('\n', stderr);
+    }
+
+    st->wall_s = now_s() - t0;
+    st->prod = p->pstats;
+    for (unsigned i = 0; i < cfg->threads; i++) {
+        st->parse_s += p->workers[i].parse_s;
+        st->tokenize_s += p->workers[i].tokenize_s;
+    }
+    st->write_s = pt_writer_seconds(cfg->writer);
+    st->docs = atomic_load(&p->docs);
+    st->tokens = atomic_load(&p->tokens);
+    st->text_bytes = p->text_bytes;
+    if (p->err)
+        ret = ingot_fail(p->err, "%s", p->errmsg);
+    else if (interrupted || *interrupt)
+        ret = ingot_fail(INGOT_E_INTERRUPTED, "interrupted");
+    else if (!p->producer_done || p->next_write != p->next_seq)
+        ret = ingot_fail(INGOT_E_INTERRUPTED, "stopped before the end of the input");
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+out:
+    if (p->batches)
+        for (size_t i = 0; i < p->n_batches; i++)
+            pt_batch_free(&p->batches[i]);
+    pt_batch_free(&p->sink);
+    if (p->workers)
+        for (unsigned i = 0; i < cfg->threads; i++)
+            pt_worker_free(&p->workers[i]);
+    free(p->batches);
+    free(p->free_list);
+    free(p->work);
+    free(p->by_seq);
+    free(p->done);
+    free(p->workers);
+    free(wa);
+    free(tid);
+    free(p);
+    return ret;
+}

@@ -1,0 +1,424 @@
+/* Producer: chunks -> (zstd) -> lines -> records -> batches. A record that
+ * straddles chunks is completed in `carry`; records that fit in one chunk
+ * are copied straight from it into the batch. */
+#include "pt_producer.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <zstd.h>
+
+#include "ingot_err.h"
+#include "pt_reader.h"
+#include "pt_reason.h"
+
+enum { COMP_UNKNOWN, COMP_PLAIN, COMP_ZSTD };
+enum { CHUNK_SIZE = 1 << 20, READ_DEPTH = 8 };
+
+struct prod {
+    const struct pt_producer_cfg *cfg;
+    pt_emit_fn emit;
+    void *ctx;
+    struct pt_batch *b;
+    struct pt_producer_stats *st;
+    int stop_ret;           /* nonzero once emit asked to stop */
+    uint64_t progress;      /* input bytes done */
+
+    /* the file being read */
+    const struct pt_input *in;
+    int comp;
+    bool dead;              /* a fatal problem was reported; ignore the rest */
+    bool crlf_seen;
+    bool skip_line;         /* inside an oversized line: drop to its end */
+    bool doc_discard;       /* text modes: the open document is dropped */
+    uint64_t line;          /* lines completed */
+    uint64_t text_len;      /* text bytes seen */
+    size_t zret;            /* last ZSTD_decompressStream() result */
+    struct pt_buf carry;
+    struct pt_buf doc;      /* text modes: the document being built */
+    bool doc_open;
+    uint64_t doc_start;
+    uint64_t doc_blank;     /* blank lines pending inside a file document */
+
+    ZSTD_DCtx *zd;
+    char *zout;
+    size_t zout_cap;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static bool before_resume(const struct prod *p, uint64_t record)
+{
+    return p->in->index == p->cfg->resume_file && record < p->cfg->resume_record;
+}
+
+/* Hand the batch over when full. Returns 0 or -ENOMEM; a stop request is
+ * remembered in stop_ret. */
+static int maybe_emit(struct prod *p, bool force)
+{
+    struct pt_batch *b = p->b;
+    if (!b->n_in || p->stop_ret)
+        return 0;
+    if (!force && b->data.len < p->cfg->batch_bytes && b->n_in < p->cfg->batch_items)
+        return 0;
+    b->in_bytes_end = p->progress;
+    double t0 = now_s();
+    p->stop_ret = p->emit(p->ctx, &p->b);
+    p->st->handoff_s += now_s() - t0;
+    return 0;
+}
+
+static int event(struct prod *p, int reason, uint64_t record, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int event(struct prod *p, int reason, uint64_t record, const char *fmt, ...)
+{
+    /* Inside a text document the document's first line is its position, so
+     * that positions never go backwards in the stream. */
+    if (p->doc_open && record > p->doc_start)
+        record = p->doc_start;
+    if (before_resume(p, record))
+        return 0;
+    struct pt_batch *b = p->b;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof(msg))
+        n = sizeof(msg) - 1;
+    struct pt_item it = { .record = record, .off = b->detail.len, .len = (uint64_t)n,
+                          .file = p->in->index, .kind = PT_ITEM_EVENT,
+                          .reason = (uint16_t)reason };
+    if (pt_buf_append(&b->detail, msg, (size_t)n) || pt_batch_push(b, 0, &it))
+        return -ENOMEM;
+    return maybe_emit(p, false);
+}
+
+static int record(struct prod *p, int kind, uint64_t rec, const char *s, size_t len)
+{
+    if (before_resume(p, rec))
+        return 0;
+    struct pt_batch *b = p->b;
+    struct pt_item it = { .record = rec, .off = b->data.len, .len = len,
+                          .file = p->in->index, .kind = (uint16_t)kind };
+    if (pt_buf_append(&b->data, s, len) || pt_batch_push(b, 0, &it))
+        return -ENOMEM;
+    b->text_bytes += len;
+    return maybe_emit(p, false);
+}
+
+static bool blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\f' && s[i] != '\v')
+            return false;
+    return true;
+}
+
+static int flush_doc(struct prod *p)
+{
+    int ret = 0;
+    if (p->doc_open && !p->doc_discard)
+        ret = record(p, PT_ITEM_TEXT, p->doc_start, p->doc.p, p->doc.len);
+    p->doc_open = false;
+    p->doc_discard = false;
+    p->doc.len = 0;
+    p->doc_blank = 0;
+    return ret;
+}
+
+/* One complete line (without its '\n'), line number p->line. */
+static int line(struct prod *p, const char *s, size_t n)
+{
+    uint64_t ln = p->line;
+    int ret;
+    if (n && s[n - 1] == '\r') {
+        n--;
+        if (!p->crlf_seen) {
+            p->crlf_seen = true;
+            if ((ret = event(p, PT_R_CRLF_LINE, ln, "CRLF line ends (first at this line)")))
+                return ret;
+        }
+    }
+    if (ln == 1 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) {
+        s += 3;
+        n -= 3;
+        if ((ret = event(p, PT_R_BOM_REMOVED, ln, "UTF-8 byte order mark removed")))
+            return ret;
+    }
+    bool is_blank = !n || ((s[0] == ' ' || s[0] == '\t' || s[0] == '\r') && blank(s, n));
+    if (p->in->format == PT_FMT_JSONL || p->cfg->txt_doc == PT_TXT_LINE) {
+        if (is_blank)
+            return event(p, PT_R_BLANK_LINE, ln, "blank line");
+        return record(p, p->in->format == PT_FMT_JSONL ? PT_ITEM_JSON : PT_ITEM_TEXT, ln, s, n);
+    }
+    /* Text documents made of lines. */
+    if (is_blank) {
+        if (p->cfg->txt_doc == PT_TXT_PARAGRAPH)
+            return flush_doc(p);
+        if (p->doc_open)
+            p->doc_blank++;
+        return 0;
+    }
+    if (!p->doc_open) {
+        p->doc_open = true;
+        p->doc_start = ln;
+        p->doc.len = 0;
+    }
+    if (p->doc_discard)
+        return 0;
+    uint64_t need = p->doc.len + (p->doc.len ? p->doc_blank + 1 : 0) + n;
+    if (need > p->cfg->max_record) {
+        p->doc_discard = true;
+        return event(p, PT_R_RECORD_TOO_LARGE, p->doc_start,
+                     "document longer than %llu bytes",
+                     (unsigned long long)p->cfg->max_record);
+    }
+    if (p->doc.len) {
+        for (uint64_t k = 0; k <= p->doc_blank; k++)
+            if (pt_buf_append(&p->doc, "\n", 1))
+                return -ENOMEM;
+    }
+    p->doc_blank = 0;
+    if (pt_buf_append(&p->doc, s, n))
+        return -ENOMEM;
+    return 0;
+}
+
+static bool line_records(const struct prod *p)
+{
+    return p->in->format == PT_FMT_JSONL || p->cfg->txt_doc == PT_TXT_LINE;
+}
+
+/* The line being assembled outgrew max_record: drop it (and in the text
+ * modes the document it belongs to). */
+static int oversized_line(struct prod *p)
+{
+    p->skip_line = true;
+    p->carry.len = 0;
+    if (line_records(p))
+        return event(p, PT_R_RECORD_TOO_LARGE, p->line + 1, "line longer than %llu bytes",
+                     (unsigned long long)p->cfg->max_record);
+    if (!p->doc_open) {
+        p->doc_open = true;
+        p->doc_start = p->line + 1;
+        p->doc.len = 0;
+    }
+    if (p->doc_discard)
+        return 0;
+    p->doc_discard = true;
+    return event(p, PT_R_RECORD_TOO_LARGE, p->doc_start, "document longer than %llu bytes",
+                 (unsigned long long)p->cfg->max_record);
+}
+
+/* Split text bytes into lines; keeps a partial last line in carry. */
+static int split(struct prod *p, const char *s, size_t n)
+{
+    int ret;
+    p->text_len += n;
+    p->st->bytes_text += n;
+    const char *end = s + n;
+    while (s < end && !p->dead) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        if (!nl) {
+            if (p->skip_line)
+                return 0;
+            if (p->carry.len + (size_t)(end - s) > p->cfg->max_record)
+                return oversized_line(p);
+            return pt_buf_append(&p->carry, s, (size_t)(end - s));
+        }
+        if (!p->skip_line && p->carry.len + (size_t)(nl - s) > p->cfg->max_record &&
+            (ret = oversized_line(p)))
+            return ret;
+        p->line++;
+        if (p->skip_line) {
+            p->skip_line = false;   /* the oversized line ends here */
+            p->carry.len = 0;
+        } else if (p->carry.len) {
+            if ((ret = pt_buf_append(&p->carry, s, (size_t)(nl - s))))
+                return ret;
+            ret = line(p, p->carry.p, p->carry.len);
+            p->carry.len = 0;
+            if (ret)
+                return ret;
+        } else if ((ret = line(p, s, (size_t)(nl - s)))) {
+            return ret;
+        }
+        s = nl + 1;
+    }
+    return 0;
+}
+
+static bool zstd_magic(const unsigned char *d, size_t n)
+{
+    if (n < 4)
+        return false;
+    uint32_t m = (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 |
+                 (uint32_t)d[3] << 24;
+    return m == 0xFD2FB528u || (m & 0xFFFFFFF0u) == 0x184D2A50u;
+}
+
+static void begin_file(struct prod *p, const struct pt_input *in)
+{
+    p->in = in;
+    p->comp = COMP_UNKNOWN;
+    p->dead = p->crlf_seen = p->skip_line = p->doc_discard = false;
+    p->line = p->text_len = 0;
+    p->zret = 0;
+    p->carry.len = 0;
+    p->doc.len = 0;
+    p->doc_open = false;
+    p->doc_blank = 0;
+}
+
+static int feed(struct prod *p, const struct pt_chunk *c)
+{
+    if (p->comp == COMP_UNKNOWN) {
+        if (zstd_magic((const unsigned char *)c->data, c->len)) {
+            p->comp = COMP_ZSTD;
+            ZSTD_DCtx_reset(p->zd, ZSTD_reset_session_only);
+        } else if (p->in->name_zst && c->len) {
+            p->dead = true;
+            return event(p, PT_R_NOT_ZSTD, 0,
+                         "named .zst but is not zstd-compressed (no zstd magic); file skipped");
+        } else {
+            p->comp = COMP_PLAIN;
+        }
+    }
+    if (p->comp == COMP_PLAIN) {
+        double t0 = now_s();
+        int ret = split(p, c->data, c->len);
+        p->st->split_s += now_s() - t0;
+        return ret;
+    }
+    ZSTD_inBuffer zin = { c->data, c->len, 0 };
+    ZSTD_outBuffer zout;
+    do {
+        zout = (ZSTD_outBuffer){ p->zout, p->zout_cap, 0 };
+        double t0 = now_s();
+        size_t r = ZSTD_decompressStream(p->zd, &zout, &zin);
+        double t1 = now_s();
+        p->st->decompress_s += t1 - t0;
+        if (ZSTD_isError(r)) {
+            p->dead = true;
+            return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
+                         "zstd: %s at compressed byte %llu; rest of the file skipped",
+                         ZSTD_getErrorName(r),
+                         (unsigned long long)(c->offset + zin.pos));
+        }
+        p->zret = r;
+        int ret = split(p, p->zout, zout.pos);
+        p->st->split_s += now_s() - t1;
+        if (ret || p->dead)
+            return ret;
+    } while (zin.pos < zin.size || zout.pos == zout.size);
+    return 0;
+}
+
+static int end_file(struct prod *p)
+{
+    int ret = 0;
+    if (p->dead)
+        return 0;
+    if (p->comp == COMP_ZSTD && p->zret != 0) {
+        p->carry.len = 0;
+        p->doc_open = false;
+        return event(p, PT_R_TRUNCATED_ZSTD, p->line + 1,
+                     "zstd stream ends inside a frame (truncated file); the partial "
+                     "record at its end is skipped");
+    }
+    if (p->text_len == 0)
+        return event(p, PT_R_EMPTY_FILE, 0, "empty file");
+    if (p->carry.len || p->skip_line) {
+        p->line++;
+        if ((ret = event(p, PT_R_NO_FINAL_NEWLINE, p->line, "last line has no newline")))
+            return ret;
+        if (!p->skip_line && (ret = line(p, p->carry.p, p->carry.len)))
+            return ret;
+        p->skip_line = false;
+        p->carry.len = 0;
+    }
+    if (p->in->format == PT_FMT_TEXT && p->cfg->txt_doc != PT_TXT_LINE)
+        ret = flush_doc(p);
+    return ret;
+}
+
+int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ctx,
+                    struct pt_batch **bp, struct pt_producer_stats *st)
+{
+    struct prod p = { .cfg = cfg, .emit = emit, .ctx = ctx, .b = *bp, .st = st,
+                      .progress = cfg->bytes_before };
+    pt_reader *r = NULL;
+    struct pt_reader_file *files = calloc(cfg->n_inputs ? cfg->n_inputs : 1, sizeof(*files));
+    int ret = -ENOMEM;
+    p.zd = ZSTD_createDCtx();
+    p.zout_cap = ZSTD_DStreamOutSize();
+    p.zout = malloc(p.zout_cap);
+    if (!files || !p.zd || !p.zout)
+        goto out;
+    for (size_t i = 0; i < cfg->n_inputs; i++)
+        files[i].path = cfg->inputs[i].path;
+    if ((ret = pt_reader_open(files, cfg->n_inputs, CHUNK_SIZE, READ_DEPTH, &r)))
+        goto out;
+    st->uring = pt_reader_uses_uring(r);
+
+    size_t cur = (size_t)-1;
+    struct pt_chunk c;
+    while (!p.stop_ret && !atomic_load(cfg->stop)) {
+        ret = pt_reader_next(r, &c);
+        if (ret < 0) {
+            ingot_fail(ret, "reading the inputs: io_uring failed: %s", strerror(-ret));
+            goto out;
+        }
+        if (ret == 0)
+            break;
+        if (c.file != cur) {
+            cur = c.file;
+            begin_file(&p, &cfg->inputs[cur]);
+        }
+        st->bytes_read += c.len;
+        p.progress += c.len;
+        ret = 0;
+        if (c.err && !p.dead) {
+            p.dead = true;
+            if (c.first)
+                p.progress += cfg->inputs[cur].size;
+            ret = event(&p, PT_R_UNREADABLE_FILE, c.first ? 0 : p.line + 1,
+                        "cannot read: %s%s", strerror(-c.err),
+                        c.first ? "" : "; rest of the file skipped");
+        } else if (!p.dead) {
+            ret = feed(&p, &c);
+        }
+        if (!ret && c.eof)
+            ret = end_file(&p);
+        pt_reader_release(r, &c);
+        if (ret)
+            goto out;
+    }
+    ret = maybe_emit(&p, true);
+    if (!ret)
+        ret = p.stop_ret;
+out:
+    if (ret == -ENOMEM)
+        ingot_fail(-ENOMEM, "out of memory while reading the inputs");
+    if (r)
+        st->read_s += pt_reader_wait_seconds(r);
+    pt_reader_close(r);
+    free(files);
+    ZSTD_freeDCtx(p.zd);
+    free(p.zout);
+    pt_buf_free(&p.carry);
+    pt_buf_free(&p.doc);
+    *bp = p.b;
+    return ret;
+}

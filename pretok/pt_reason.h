@@ -1,0 +1,40 @@
+/* Why a record or file was skipped, or what was repaired in it. Skips lose
+ * data and are fatal under --on-error fail; fixes lose nothing and are only
+ * counted. The names are stored in the manifest (inputs[].skips) and shown
+ * in the report. */
+#ifndef INGOT_PT_REASON_H
+#define INGOT_PT_REASON_H
+
+#include <stdbool.h>
+
+enum pt_reason {
+    /* skips */
+    PT_R_MALFORMED_JSON,
+    PT_R_MISSING_TEXT,
+    PT_R_TEXT_NOT_STRING,
+    PT_R_INVALID_UTF8,
+    PT_R_LONE_SURROGATE,
+    PT_R_EMPTY_TEXT,
+    PT_R_RECORD_TOO_LARGE,
+    PT_R_UNREADABLE_FILE,
+    PT_R_EMPTY_FILE,
+    PT_R_NOT_ZSTD,
+    PT_R_CORRUPT_ZSTD,
+    PT_R_TRUNCATED_ZSTD,
+    /* fixes */
+    PT_R_INVALID_UTF8_REPLACED,
+    PT_R_LONE_SURROGATE_REPLACED,
+    PT_R_NUL_REMOVED,
+    PT_R_BOM_REMOVED,
+    PT_R_CRLF_LINE,
+    PT_R_BLANK_LINE,
+    PT_R_NO_FINAL_NEWLINE,
+    PT_R__COUNT
+};
+
+const char *pt_reason_name(int reason);
+bool pt_reason_is_skip(int reason);
+/* Reason by name, or -1. */
+int pt_reason_parse(const char *name);
+
+#endif

@@ -1,0 +1,111 @@
+#include "pt_report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "pt_reason.h"
+#include "shard_format.h"
+
+static void count_shards(const struct pt_state *st, uint64_t n[2])
+{
+    n[0] = n[1] = 0;
+    for (size_t i = 0; i < st->n_shards; i++)
+        n[st->shards[i].split]++;
+}
+
+void pt_report_print(FILE *f, const struct pt_report *r)
+{
+    const struct pt_counts *c = &r->st->counts;
+    uint64_t ns[2];
+    count_shards(r->st, ns);
+    size_t nf = r->part_end - r->part_first;
+    fprintf(f, "ingot-pretok: %s%s: %" PRIu64 " documents, %" PRIu64 " tokens from %zu file%s "
+            "(%.1f MB)\n", r->out_dir, r->already_done ? " (already complete)" : "",
+            c->docs[0] + c->docs[1], c->tokens[0] + c->tokens[1], nf, nf == 1 ? "" : "s",
+            (double)r->input_bytes / 1e6);
+    fprintf(f, "  train: %" PRIu64 " documents, %" PRIu64 " tokens, %" PRIu64 " shard%s\n",
+            c->docs[0], c->tokens[0], ns[0], ns[0] == 1 ? "" : "s");
+    if (c->docs[1] || ns[1])
+        fprintf(f, "  val:   %" PRIu64 " documents, %" PRIu64 " tokens, %" PRIu64 " shard%s\n",
+                c->docs[1], c->tokens[1], ns[1], ns[1] == 1 ? "" : "s");
+    for (int pass = 0; pass < 2; pass++) {
+        bool any = false;
+        for (int k = 0; k < PT_R__COUNT; k++) {
+            if (!c->reason[k] || pt_reason_is_skip(k) != (pass == 0))
+                continue;
+            if (!any)
+                fprintf(f, "  %s:\n", pass == 0 ? "skipped (data lost)"
+                                                : "repaired or noted (nothing lost)");
+            any = true;
+            fprintf(f, "    %-22s %" PRIu64 "\n", pt_reason_name(k), c->reason[k]);
+        }
+    }
+    if (c->n_examples) {
+        fprintf(f, "  first cases (at most %d per reason):\n", PT_EXAMPLES_PER_REASON);
+        for (size_t i = 0; i < c->n_examples; i++)
+            fprintf(f, "    %s\n", c->examples[i]);
+    }
+    if (r->resumed)
+        fprintf(f, "  resumed: %" PRIu64 " shard%s were already finished\n",
+                (uint64_t)r->st->n_shards - r->shards_this_run,
+                r->st->n_shards - r->shards_this_run == 1 ? "" : "s");
+    const struct pt_pipeline_stats *ps = r->ps;
+    if (!ps)
+        return;
+    double wall = ps->wall_s > 0 ? ps->wall_s : 1e-9;
+    fprintf(f, "  this run: %.2f s wall, %" PRIu64 " documents, %" PRIu64 " tokens, "
+            "%.1f MB of text: %.2f MB/s, %.3f Mtok/s (%u tokenizer thread%s, %s)\n",
+            ps->wall_s, ps->docs, ps->tokens, (double)ps->text_bytes / 1e6,
+            (double)ps->text_bytes / 1e6 / wall, (double)ps->tokens / 1e6 / wall, r->threads,
+            r->threads == 1 ? "" : "s", ps->prod.uring ? "io_uring" : "pread");
+    fprintf(f, "  time per stage (thread-seconds): read %.2f, decompress %.2f, parse %.2f "
+            "(split %.2f + JSON/UTF-8 %.2f), tokenize %.2f, write %.2f\n", ps->prod.read_s,
+            ps->prod.decompress_s, ps->prod.split_s + ps->parse_s, ps->prod.split_s,
+            ps->parse_s, ps->tokenize_s, ps->write_s);
+}
+
+int pt_report_json(FILE *f, const struct pt_report *r)
+{
+    const struct pt_counts *c = &r->st->counts;
+    uint64_t ns[2];
+    count_shards(r->st, ns);
+    json_t *skips = json_object(), *fixes = json_object(), *examples = json_array();
+    for (int k = 0; k < PT_R__COUNT; k++)
+        if (c->reason[k])
+            json_object_set_new(pt_reason_is_skip(k) ? skips : fixes, pt_reason_name(k),
+                                json_integer((json_int_t)c->reason[k]));
+    for (size_t i = 0; i < c->n_examples; i++)
+        json_array_append_new(examples, json_string(c->examples[i]));
+    json_t *root = json_pack("{s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}",
+        "out", r->out_dir, "already_complete", r->already_done, "resumed", r->resumed,
+        "files", (json_int_t)(r->part_end - r->part_first),
+        "input_bytes", (json_int_t)r->input_bytes,
+        "documents", (json_int_t)(c->docs[0] + c->docs[1]),
+        "tokens", (json_int_t)(c->tokens[0] + c->tokens[1]),
+        "train_documents", (json_int_t)c->docs[0], "train_tokens", (json_int_t)c->tokens[0],
+        "val_documents", (json_int_t)c->docs[1], "val_tokens", (json_int_t)c->tokens[1],
+        "train_shards", (json_int_t)ns[0], "val_shards", (json_int_t)ns[1],
+        "skipped", skips, "fixed", fixes, "skip_examples", examples);
+    if (!root)
+        return -ENOMEM;
+    if (r->ps) {
+        const struct pt_pipeline_stats *ps = r->ps;
+        double wall = ps->wall_s > 0 ? ps->wall_s : 1e-9;
+        json_object_set_new(root, "run", json_pack(
+            "{s:f,s:I,s:I,s:I,s:f,s:f,s:i,s:b,s:{s:f,s:f,s:f,s:f,s:f,s:f}}",
+            "wall_s", ps->wall_s, "documents", (json_int_t)ps->docs,
+            "tokens", (json_int_t)ps->tokens, "text_bytes", (json_int_t)ps->text_bytes,
+            "text_mb_per_s", (double)ps->text_bytes / 1e6 / wall,
+            "mtok_per_s", (double)ps->tokens / 1e6 / wall, "threads", (int)r->threads,
+            "io_uring", ps->prod.uring,
+            "stage_s", "read", ps->prod.read_s, "decompress", ps->prod.decompress_s,
+            "split", ps->prod.split_s, "parse", ps->parse_s, "tokenize", ps->tokenize_s,
+            "write", ps->write_s));
+    }
+    int ret = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', f);
+    json_decref(root);
+    return ret ? -EIO : 0;
+}

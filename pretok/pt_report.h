@@ -1,0 +1,31 @@
+/* The final report of a conversion: human-readable on stderr, or JSON on
+ * stdout with --json. Counts cover the whole dataset (earlier runs of a
+ * resumed conversion included); times and rates cover this run. */
+#ifndef INGOT_PT_REPORT_H
+#define INGOT_PT_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pt_input.h"
+#include "pt_pipeline.h"
+#include "pt_state.h"
+
+struct pt_report {
+    const char *out_dir;
+    const struct pt_inputs *inputs;         /* the full list */
+    size_t part_first, part_end;            /* the files of this run's part */
+    const struct pt_state *st;
+    const struct pt_pipeline_stats *ps;     /* NULL when nothing ran */
+    uint64_t shards_this_run;
+    unsigned threads;
+    bool resumed, already_done;
+    uint64_t input_bytes;                   /* of the part */
+};
+
+void pt_report_print(FILE *f, const struct pt_report *r);
+/* 0 or -ENOMEM. */
+int pt_report_json(FILE *f, const struct pt_report *r);
+
+#endif

@@ -1,0 +1,331 @@
+/* The resume state in JSON (jansson). Hashes are 16-digit hex strings like
+ * in the manifest; counters are JSON integers. Only files with nonzero
+ * counters are listed, so the file stays small for long input lists. */
+#include "pt_state.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "ingot_err.h"
+
+#define STATE_VERSION 1
+
+int pt_counts_init(struct pt_counts *c, size_t n_files)
+{
+    memset(c, 0, sizeof(*c));
+    c->n_files = n_files;
+    c->file = calloc(n_files ? n_files : 1, sizeof(*c->file));
+    return c->file ? 0 : -ENOMEM;
+}
+
+void pt_counts_free(struct pt_counts *c)
+{
+    for (size_t i = 0; i < c->n_examples; i++)
+        free(c->examples[i]);
+    free(c->examples);
+    free(c->file);
+    memset(c, 0, sizeof(*c));
+}
+
+static int push_example(struct pt_counts *c, const char *text)
+{
+    char **v = realloc(c->examples, (c->n_examples + 1) * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    c->examples = v;
+    if (!(v[c->n_examples] = strdup(text)))
+        return -ENOMEM;
+    c->n_examples++;
+    return 0;
+}
+
+int pt_counts_example(struct pt_counts *c, int reason, const char *text)
+{
+    if (c->n_examples_of[reason] >= PT_EXAMPLES_PER_REASON)
+        return 0;
+    c->n_examples_of[reason]++;
+    return push_example(c, text);
+}
+
+int pt_state_add_shard(struct pt_state *st, const struct manifest_shard *s)
+{
+    struct manifest_shard *v = realloc(st->shards, (st->n_shards + 1) * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    st->shards = v;
+    v[st->n_shards] = *s;
+    if (!(v[st->n_shards].file = strdup(s->file)))
+        return -ENOMEM;
+    st->n_shards++;
+    return 0;
+}
+
+void pt_state_free(struct pt_state *st)
+{
+    for (size_t i = 0; i < st->n_shards; i++)
+        free(st->shards[i].file);
+    free(st->shards);
+    pt_counts_free(&st->counts);
+    memset(st, 0, sizeof(*st));
+}
+
+/* ---- writing ---- */
+
+static json_t *jhex(uint64_t v)
+{
+    char s[17];
+    snprintf(s, sizeof(s), "%016" PRIx64, v);
+    return json_string(s);
+}
+
+static json_t *jpos(struct pt_pos p)
+{
+    return json_pack("[II]", (json_int_t)p.file, (json_int_t)p.record);
+}
+
+static json_t *state_to_json(const struct pt_state *st)
+{
+    const struct pt_counts *c = &st->counts;
+    json_t *shards = json_array(), *files = json_array(), *examples = json_array();
+    json_t *reasons = json_object();
+    for (size_t i = 0; i < st->n_shards; i++) {
+        const struct manifest_shard *s = &st->shards[i];
+        json_array_append_new(shards, json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}",
+            "file", s->file, "split", (json_int_t)s->split,
+            "n_tokens", (json_int_t)s->n_tokens, "n_docs", (json_int_t)s->n_docs,
+            "file_size", (json_int_t)s->file_size,
+            "tokens_checksum", jhex(s->tokens_checksum),
+            "index_checksum", jhex(s->index_checksum),
+            "prov_checksum", jhex(s->prov_checksum),
+            "header_checksum", jhex(s->header_checksum)));
+    }
+    for (size_t i = 0; i < c->n_files; i++) {
+        const struct pt_file_counts *f = &c->file[i];
+        json_t *r = json_object();
+        bool any = f->docs || f->tokens;
+        for (int k = 0; k < PT_R__COUNT; k++)
+            if (f->reason[k]) {
+                json_object_set_new(r, pt_reason_name(k), json_integer((json_int_t)f->reason[k]));
+                any = true;
+            }
+        if (any)
+            json_array_append_new(files, json_pack("[IIIo]", (json_int_t)i,
+                (json_int_t)f->docs, (json_int_t)f->tokens, r));
+        else
+            json_decref(r);
+    }
+    for (size_t i = 0; i < c->n_examples; i++)
+        json_array_append_new(examples, json_string(c->examples[i]));
+    for (int k = 0; k < PT_R__COUNT; k++)
+        if (c->n_examples_of[k])
+            json_object_set_new(reasons, pt_reason_name(k),
+                                json_integer(c->n_examples_of[k]));
+    return json_pack("{s:i,s:o,s:o,s:[ii],s:b,s:[II],s:[oo],s:o,s:o,s:{s:[II],s:[II],s:I,s:o,s:o,s:o}}",
+        "version", STATE_VERSION,
+        "options_hash", jhex(st->options_hash),
+        "merge_hash", jhex(st->merge_hash),
+        "part", (int)st->part_k, (int)st->part_n,
+        "done", st->done,
+        "next_seq", (json_int_t)st->next_seq[0], (json_int_t)st->next_seq[1],
+        "persisted", jpos(st->persisted[0]), jpos(st->persisted[1]),
+        "counted_until", jpos(st->counted_until),
+        "shards", shards,
+        "counts",
+        "docs", (json_int_t)c->docs[0], (json_int_t)c->docs[1],
+        "tokens", (json_int_t)c->tokens[0], (json_int_t)c->tokens[1],
+        "routed_docs", (json_int_t)c->routed_docs,
+        "files", files,
+        "examples", examples,
+        "examples_per_reason", reasons);
+}
+
+int pt_state_write(const char *path, const struct pt_state *st)
+{
+    json_t *root = state_to_json(st);
+    if (!root)
+        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+    char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!text)
+        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+    int ret = fs_write_atomic(path, text, strlen(text));
+    free(text);
+    return ret;
+}
+
+/* ---- reading ---- */
+
+static int bad(const char *path, const char *what)
+{
+    return ingot_fail(INGOT_E_JSON, "%s: damaged resume state (%s); delete the output "
+                      "directory to start over", path, what);
+}
+
+static int get_hex(json_t *v, uint64_t *out)
+{
+    const char *s = json_string_value(v);
+    char *end;
+    if (!s || strlen(s) != 16)
+        return -1;
+    errno = 0;
+    *out = strtoull(s, &end, 16);
+    return *end || errno ? -1 : 0;
+}
+
+static int get_u64(json_t *v, uint64_t *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int get_pos(json_t *v, struct pt_pos *p)
+{
+    uint64_t f;
+    if (!json_is_array(v) || json_array_size(v) != 2 || get_u64(json_array_get(v, 0), &f) ||
+        f > UINT32_MAX || get_u64(json_array_get(v, 1), &p->record))
+        return -1;
+    p->file = (uint32_t)f;
+    return 0;
+}
+
+static int get_pair(json_t *v, uint64_t out[2])
+{
+    if (!json_is_array(v) || json_array_size(v) != 2 || get_u64(json_array_get(v, 0), &out[0]) ||
+        get_u64(json_array_get(v, 1), &out[1]))
+        return -1;
+    return 0;
+}
+
+int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) {
+        FILE *f = fopen(path, "r");
+        if (!f && errno == ENOENT)
+            return -ENOENT;
+        if (f)
+            fclose(f);
+        return bad(path, je.text);
+    }
+    int ret = pt_counts_init(&st->counts, n_files);
+    if (ret) {
+        json_decref(root);
+        return ingot_fail(ret, "%s: out of memory", path);
+    }
+    struct pt_counts *c = &st->counts;
+    uint64_t part[2] = { 0, 0 };
+    json_t *v, *counts = json_object_get(root, "counts");
+    const char *what = NULL;
+    if (!json_is_integer(v = json_object_get(root, "version")) ||
+        json_integer_value(v) != STATE_VERSION) {
+        what = "version";
+    } else if (get_hex(json_object_get(root, "options_hash"), &st->options_hash)) {
+        what = "options_hash";
+    } else if (get_hex(json_object_get(root, "merge_hash"), &st->merge_hash)) {
+        what = "merge_hash";
+    } else if (get_pair(json_object_get(root, "part"), part) || part[0] > part[1] ||
+               part[1] > UINT32_MAX) {
+        what = "part";
+    } else if (!json_is_boolean(v = json_object_get(root, "done"))) {
+        what = "done";
+    } else if (get_pair(json_object_get(root, "next_seq"), st->next_seq)) {
+        what = "next_seq";
+    } else if (!json_is_array(v = json_object_get(root, "persisted")) ||
+               json_array_size(v) != 2 || get_pos(json_array_get(v, 0), &st->persisted[0]) ||
+               get_pos(json_array_get(v, 1), &st->persisted[1])) {
+        what = "persisted";
+    } else if (get_pos(json_object_get(root, "counted_until"), &st->counted_until)) {
+        what = "counted_until";
+    } else if (!json_is_object(counts) || get_pair(json_object_get(counts, "docs"), c->docs) ||
+               get_pair(json_object_get(counts, "tokens"), c->tokens) ||
+               get_u64(json_object_get(counts, "routed_docs"), &c->routed_docs)) {
+        what = "counts";
+    }
+    st->done = json_is_true(json_object_get(root, "done"));
+    st->part_k = (uint32_t)part[0];
+    st->part_n = (uint32_t)part[1];
+    size_t i;
+    json_t *e;
+    if (!what) {
+        json_array_foreach(json_object_get(root, "shards"), i, e) {
+            struct manifest_shard s = { 0 };
+            uint64_t split;
+            s.file = (char *)json_string_value(json_object_get(e, "file"));
+            if (!s.file || strchr(s.file, '/') ||
+                get_u64(json_object_get(e, "split"), &split) || split > 1 ||
+                get_u64(json_object_get(e, "n_tokens"), &s.n_tokens) ||
+                get_u64(json_object_get(e, "n_docs"), &s.n_docs) ||
+                get_u64(json_object_get(e, "file_size"), &s.file_size) ||
+                get_hex(json_object_get(e, "tokens_checksum"), &s.tokens_checksum) ||
+                get_hex(json_object_get(e, "index_checksum"), &s.index_checksum) ||
+                get_hex(json_object_get(e, "prov_checksum"), &s.prov_checksum) ||
+                get_hex(json_object_get(e, "header_checksum"), &s.header_checksum)) {
+                what = "shards";
+                break;
+            }
+            s.split = (uint32_t)split;
+            if (pt_state_add_shard(st, &s)) {
+                what = "out of memory";
+                break;
+            }
+        }
+    }
+    if (!what) {
+        json_array_foreach(json_object_get(counts, "files"), i, e) {
+            uint64_t idx;
+            if (!json_is_array(e) || json_array_size(e) != 4 ||
+                get_u64(json_array_get(e, 0), &idx) || idx >= n_files ||
+                get_u64(json_array_get(e, 1), &c->file[idx].docs) ||
+                get_u64(json_array_get(e, 2), &c->file[idx].tokens) ||
+                !json_is_object(json_array_get(e, 3))) {
+                what = "counts.files";
+                break;
+            }
+            const char *key;
+            json_t *cnt;
+            json_object_foreach(json_array_get(e, 3), key, cnt) {
+                int r = pt_reason_parse(key);
+                uint64_t n;
+                if (r < 0 || get_u64(cnt, &n)) {
+                    what = "counts.files reasons";
+                    break;
+                }
+                c->file[idx].reason[r] = n;
+                c->reason[r] += n;
+            }
+        }
+    }
+    if (!what) {
+        json_array_foreach(json_object_get(counts, "examples"), i, e) {
+            if (!json_is_string(e) || push_example(c, json_string_value(e))) {
+                what = "counts.examples";
+                break;
+            }
+        }
+        const char *key;
+        json_object_foreach(json_object_get(counts, "examples_per_reason"), key, e) {
+            int r = pt_reason_parse(key);
+            uint64_t n;
+            if (r < 0 || get_u64(e, &n) || n > PT_EXAMPLES_PER_REASON) {
+                what = "counts.examples_per_reason";
+                break;
+            }
+            c->n_examples_of[r] = (uint32_t)n;
+        }
+    }
+    json_decref(root);
+    if (what) {
+        pt_state_free(st);
+        return bad(path, what);
+    }
+    return 0;
+}

@@ -1,0 +1,77 @@
+/* Resume state of a conversion: OUT/.pretok-state.json, rewritten
+ * atomically after every finished shard. It records the options hash, the
+ * finished shards (with checksums), per split the stream position up to
+ * which every document is inside a finished shard, the position up to which
+ * counters were taken, and the counters themselves. See docs/pretok.md,
+ * "Crash safety and resume". */
+#ifndef INGOT_PT_STATE_H
+#define INGOT_PT_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "manifest.h"
+#include "pt_reason.h"
+
+#define PT_STATE_NAME ".pretok-state.json"
+#define PT_EXAMPLES_PER_REASON 5
+
+/* A position in the input stream: (global file index, record number). */
+struct pt_pos {
+    uint32_t file;
+    uint64_t record;
+};
+
+static inline int pt_pos_cmp(struct pt_pos a, struct pt_pos b)
+{
+    if (a.file != b.file)
+        return a.file < b.file ? -1 : 1;
+    return a.record < b.record ? -1 : a.record > b.record;
+}
+
+struct pt_file_counts {
+    uint64_t docs, tokens;
+    uint64_t reason[PT_R__COUNT];
+};
+
+struct pt_counts {
+    size_t n_files;
+    struct pt_file_counts *file;        /* one per input of the full list */
+    uint64_t reason[PT_R__COUNT];
+    uint64_t docs[2], tokens[2];        /* by split */
+    uint64_t routed_docs;               /* documents seen, both splits */
+    char **examples;                    /* "file:line: reason: detail" */
+    size_t n_examples;
+    uint32_t n_examples_of[PT_R__COUNT];
+};
+
+struct pt_state {
+    uint64_t options_hash;
+    uint64_t merge_hash;                /* options hash without --part */
+    uint32_t part_k, part_n;            /* 0/0 without --part */
+    bool done;
+    uint64_t next_seq[2];               /* shards finished per split */
+    struct pt_pos persisted[2];         /* per split: docs before are in shards */
+    struct pt_pos counted_until;        /* items before are counted */
+    struct manifest_shard *shards;      /* finished, in finishing order */
+    size_t n_shards;
+    struct pt_counts counts;
+};
+
+int pt_counts_init(struct pt_counts *c, size_t n_files);   /* 0 or -ENOMEM */
+void pt_counts_free(struct pt_counts *c);
+/* Keep text as an example of reason when fewer than PT_EXAMPLES_PER_REASON
+ * are kept. 0 or -ENOMEM. */
+int pt_counts_example(struct pt_counts *c, int reason, const char *text);
+
+/* Read path into st (n_files: length of the input list, checked). Returns
+ * 0, -ENOENT when there is no state, INGOT_E_JSON (message) when damaged. */
+int pt_state_read(const char *path, size_t n_files, struct pt_state *st);
+/* Write atomically (temp, fsync, rename, fsync dir). */
+int pt_state_write(const char *path, const struct pt_state *st);
+/* Append a finished shard (strings copied). 0 or -ENOMEM. */
+int pt_state_add_shard(struct pt_state *st, const struct manifest_shard *s);
+void pt_state_free(struct pt_state *st);
+
+#endif

@@ -1,0 +1,206 @@
+#include "pt_worker.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ingot_err.h"
+#include "pt_reason.h"
+#include "pt_utf8.h"
+
+/* Stage clocks use CLOCK_MONOTONIC (vDSO, cheap enough per document). */
+static double thread_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int out_event(struct pt_batch *b, const struct pt_item *it, int reason,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int out_event(struct pt_batch *b, const struct pt_item *it, int reason,
+                     const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof(msg))
+        n = sizeof(msg) - 1;
+    struct pt_item ev = { .record = it->record, .off = b->detail.len, .len = (uint64_t)n,
+                          .file = it->file, .kind = PT_ITEM_EVENT, .reason = (uint16_t)reason };
+    if (pt_buf_append(&b->detail, msg, (size_t)n) || pt_batch_push(b, 1, &ev))
+        return -ENOMEM;
+    return 0;
+}
+
+int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_batch *b,
+                   const struct pt_item *it, const char **text, size_t *len)
+{
+    const char *s = b->data.p + it->off;
+    size_t n = (size_t)it->len;
+    int ret;
+    if (it->kind == PT_ITEM_JSON) {
+        struct pt_json_result res;
+        if ((ret = pt_json_extract(s, n, cfg->path, &w->text, &res)))
+            return ret;
+        switch (res.status) {
+        case PT_JSON_MALFORMED:
+            if ((ret = out_event(b, it, PT_R_MALFORMED_JSON, "column %zu: %s",
+                                 res.err_offset + 1, res.err_what)))
+                return ret;
+            return 0;
+        case PT_JSON_MISSING:
+            if ((ret = out_event(b, it, PT_R_MISSING_TEXT, "no field \"%s\"",
+                                 cfg->path->storage)))
+                return ret;
+            return 0;
+        case PT_JSON_NOT_STRING:
+            if ((ret = out_event(b, it, PT_R_TEXT_NOT_STRING, "field \"%s\" is not a string",
+                                 cfg->path->storage)))
+                return ret;
+            return 0;
+        case PT_JSON_OK:
+            break;
+        }
+        if (res.n_lone_surrogates) {
+            if (cfg->invalid_utf8_skip)
+                return out_event(b, it, PT_R_LONE_SURROGATE,
+                                 "%zu lone surrogate escape(s) (\\uD800-\\uDFFF unpaired)",
+                                 res.n_lone_surrogates) ? -ENOMEM : 0;
+            if ((ret = out_event(b, it, PT_R_LONE_SURROGATE_REPLACED,
+                                 "%zu lone surrogate escape(s) replaced by U+FFFD",
+                                 res.n_lone_surrogates)))
+                return ret;
+        }
+        s = w->text.p;
+        n = w->text.len;
+    }
+    size_t bad_at;
+    if (n && !pt_utf8_valid(s, n, &bad_at)) {
+        if (cfg->invalid_utf8_skip)
+            return out_event(b, it, PT_R_INVALID_UTF8, "invalid UTF-8 at byte %zu of the text",
+                             bad_at) ? -ENOMEM : 0;
+        w->fixed.len = 0;
+        if ((ret = pt_buf_reserve(&w->fixed, 3 * n)))
+            return ret;
+        size_t n_bad;
+        w->fixed.len = pt_utf8_repair(s, n, w->fixed.p, &n_bad);
+        if ((ret = out_event(b, it, PT_R_INVALID_UTF8_REPLACED,
+                             "%zu invalid UTF-8 sequence(s) replaced by U+FFFD, first at byte %zu",
+                             n_bad, bad_at)))
+            return ret;
+        s = w->fixed.p;
+        n = w->fixed.len;
+    }
+    if (n && memchr(s, 0, n)) {
+        /* Make the text writable before removing NULs in place. */
+        if (s != w->fixed.p) {
+            w->fixed.len = 0;
+            if ((ret = pt_buf_append(&w->fixed, s, n)))
+                return ret;
+        }
+        size_t m = pt_strip_nul(w->fixed.p, n);
+        if ((ret = out_event(b, it, PT_R_NUL_REMOVED, "%zu NUL character(s) removed", n - m)))
+            return ret;
+        s = w->fixed.p;
+        n = w->fixed.len = m;
+    }
+    if (!n)
+        return out_event(b, it, PT_R_EMPTY_TEXT, "empty text") ? -ENOMEM : 0;
+    *text = s;
+    *len = n;
+    return 1;
+}
+
+static int reserve_tok(struct pt_batch *b, size_t extra)
+{
+    if (b->cap_tok - b->n_tok >= extra)
+        return 0;
+    size_t nc = b->cap_tok ? b->cap_tok : 65536;
+    while (nc - b->n_tok < extra)
+        nc *= 2;
+    uint32_t *t = realloc(b->tok, nc * sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    b->tok = t;
+    b->cap_tok = nc;
+    return 0;
+}
+
+static int tokenize(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_batch *b,
+                    const struct pt_item *it, const char *text, size_t len)
+{
+    size_t n_ids = 0;
+    int ret = ingot_spm_encode(cfg->spm, text, len, &w->ids, &w->ids_cap, &n_ids);
+    if (ret)
+        return ret;
+    if (!n_ids)
+        return out_event(b, it, PT_R_EMPTY_TEXT, "no tokens (the text is only whitespace?)");
+    size_t total = n_ids + (cfg->bos >= 0) + (cfg->eos >= 0);
+    if ((ret = reserve_tok(b, total)))
+        return ret;
+    struct pt_item doc = { .record = it->record, .off = b->n_tok, .len = total,
+                           .file = it->file, .kind = PT_ITEM_DOC };
+    uint32_t *t = b->tok + b->n_tok;
+    if (cfg->bos >= 0)
+        *t++ = (uint32_t)cfg->bos;
+    for (size_t i = 0; i < n_ids; i++) {
+        if (w->ids[i] >= cfg->vocab_size)
+            return ingot_fail(INGOT_E_TOKENIZER, "tokenizer returned id %u outside the vocab (%u)",
+                              w->ids[i], cfg->vocab_size);
+        t[i] = w->ids[i];
+    }
+    t += n_ids;
+    if (cfg->eos >= 0)
+        *t = (uint32_t)cfg->eos;
+    if ((ret = pt_batch_push(b, 1, &doc)))
+        return ret;
+    b->n_tok += total;
+    return 0;
+}
+
+void pt_worker_run(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_batch *b)
+{
+    int ret = 0;
+    double tp = 0, tt = 0;
+    for (size_t i = 0; i < b->n_in && !ret; i++) {
+        const struct pt_item *it = &b->in[i];
+        if (it->kind == PT_ITEM_EVENT) {
+            ret = pt_batch_push(b, 1, it);
+            continue;
+        }
+        const char *text;
+        size_t len;
+        double a = thread_s();
+        ret = pt_worker_text(cfg, w, b, it, &text, &len);
+        double c = thread_s();
+        tp += c - a;
+        if (ret == 1) {
+            ret = tokenize(cfg, w, b, it, text, len);
+            tt += thread_s() - c;
+        }
+    }
+    w->parse_s += tp;
+    w->tokenize_s += tt;
+    if (ret < 0) {
+        b->err = ret;
+        snprintf(b->errmsg, sizeof(b->errmsg), "%s",
+                 ret == -ENOMEM ? "out of memory while tokenizing" : ingot_errmsg());
+    }
+}
+
+void pt_worker_free(struct pt_worker *w)
+{
+    pt_buf_free(&w->text);
+    pt_buf_free(&w->fixed);
+    free(w->ids);
+    w->ids = NULL;
+    w->ids_cap = 0;
+}

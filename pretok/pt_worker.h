@@ -1,0 +1,46 @@
+/* Worker stage: turns a batch's records into documents. JSON records go
+ * through pt_json (field extraction), then every text through the UTF-8
+ * policy and NUL removal, then SentencePiece. Problems become events in the
+ * batch's `out`, each before the document of the same record. One
+ * pt_worker (scratch buffers, stage clocks) per thread; the configuration
+ * and the tokenizer are shared read-only. */
+#ifndef INGOT_PT_WORKER_H
+#define INGOT_PT_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pt_batch.h"
+#include "pt_buf.h"
+#include "pt_json.h"
+#include "spm_shim.h"
+
+struct pt_tok_cfg {
+    const ingot_spm *spm;           /* NULL: text only (pt_worker_text) */
+    const struct pt_json_path *path;
+    bool invalid_utf8_skip;         /* --invalid-utf8 skip (else replace) */
+    int32_t bos, eos;               /* ids to add around each document, -1 none */
+    uint32_t vocab_size;
+};
+
+struct pt_worker {
+    struct pt_buf text, fixed;
+    uint32_t *ids;
+    size_t ids_cap;
+    double parse_s, tokenize_s;     /* thread time spent per stage */
+};
+
+/* Clean the text of input item `it` of batch b. Returns 1 with *text and *len
+ * set (valid until the next call),, 0 when the record was skipped (event
+ * added to b->out), or -ENOMEM. Fix events are added to b->out too. */
+int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_batch *b,
+                   const struct pt_item *it, const char **text, size_t *len);
+
+/* Process every input item of b into b->out / b->tok. On a tokenizer
+ * failure b->err and b->errmsg are set. */
+void pt_worker_run(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_batch *b);
+
+void pt_worker_free(struct pt_worker *w);
+
+#endif

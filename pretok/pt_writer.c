@@ -1,0 +1,315 @@
+#include "pt_writer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "ingot_err.h"
+#include "ingot_hash.h"
+#include "pt_reason.h"
+
+struct pt_writer {
+    const struct pt_writer_cfg *cfg;
+    struct pt_state st;
+    struct pt_pos count_from;       /* items before were counted by an earlier run */
+    shard_writer *open[2];
+    struct pt_pos first_pos[2];
+    char *state_path;
+    double write_s;
+    uint64_t shards_this_run;
+    long crash_after;               /* test hook, -1 off */
+    bool crash_before_state;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+char *pt_shard_path(const char *out_dir, uint32_t split, uint64_t seq)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%s-%06" PRIu64 "%s", ingot_split_name(split), seq,
+             INGOT_SHARD_SUFFIX);
+    return fs_path_join(out_dir, name);
+}
+
+int pt_writer_create(const struct pt_writer_cfg *cfg, struct pt_state *st, pt_writer **out)
+{
+    *out = NULL;
+    pt_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return ingot_fail(-ENOMEM, "out of memory");
+    w->cfg = cfg;
+    w->st = *st;
+    memset(st, 0, sizeof(*st));
+    w->count_from = w->st.counted_until;
+    w->state_path = fs_path_join(cfg->out_dir, PT_STATE_NAME);
+    if (!w->state_path) {
+        pt_writer_free(w);
+        return ingot_fail(-ENOMEM, "out of memory");
+    }
+    /* Test hook: die with SIGKILL once this many shards are finished, after
+     * (or with INGOT_PRETOK_TEST_CRASH_MODE=before_state, before) the state
+     * that records the last one is written. */
+    const char *e = getenv("INGOT_PRETOK_TEST_CRASH_AFTER_SHARD");
+    w->crash_after = e && *e ? atol(e) : -1;
+    e = getenv("INGOT_PRETOK_TEST_CRASH_MODE");
+    w->crash_before_state = e && !strcmp(e, "before_state");
+    *out = w;
+    return 0;
+}
+
+void pt_writer_free(pt_writer *w)
+{
+    if (!w)
+        return;
+    for (int s = 0; s < 2; s++)
+        shard_writer_abort(w->open[s]);
+    pt_state_free(&w->st);
+    free(w->state_path);
+    free(w);
+}
+
+const struct pt_state *pt_writer_state(const pt_writer *w)
+{
+    return &w->st;
+}
+
+double pt_writer_seconds(const pt_writer *w)
+{
+    return w->write_s;
+}
+
+uint64_t pt_writer_shards_this_run(const pt_writer *w)
+{
+    return w->shards_this_run;
+}
+
+static void crash_hook(pt_writer *w, bool before_state)
+{
+    if (w->crash_after >= 0 && before_state == w->crash_before_state &&
+        (long)w->st.n_shards == w->crash_after) {
+        fprintf(stderr, "ingot-pretok: test hook: killing myself after %ld shards\n",
+                w->crash_after);
+        raise(SIGKILL);
+    }
+}
+
+/* Finish the open shard of split s; pos is the position of its last
+ * document, or NULL at the end of the stream. */
+static int cut(pt_writer *w, uint32_t s, const struct pt_pos *pos)
+{
+    struct shard_summary sum;
+    char *path = pt_shard_path(w->cfg->out_dir, s, w->st.next_seq[s]);
+    if (!path)
+        return ingot_fail(-ENOMEM, "out of memory");
+    int ret = shard_writer_finish(w->open[s], &sum);
+    w->open[s] = NULL;
+    if (ret) {
+        free(path);
+        return ret;
+    }
+    struct manifest_shard ms = {
+        .file = (char *)fs_basename(path), .split = s, .n_tokens = sum.n_tokens,
+        .n_docs = sum.n_docs, .file_size = sum.file_size,
+        .tokens_checksum = sum.tokens_checksum, .index_checksum = sum.index_checksum,
+        .prov_checksum = sum.prov_checksum, .header_checksum = sum.header_checksum,
+    };
+    ret = pt_state_add_shard(&w->st, &ms);
+    free(path);
+    if (ret)
+        return ingot_fail(-ENOMEM, "out of memory");
+    w->st.next_seq[s]++;
+    w->shards_this_run++;
+    if (!pos)
+        return 0;   /* the caller writes the final state */
+    crash_hook(w, true);
+    struct pt_pos c = { pos->file, pos->record + 1 };
+    w->st.counted_until = c;
+    w->st.persisted[s] = c;
+    w->st.persisted[!s] = w->open[!s] ? w->first_pos[!s] : c;
+    if ((ret = pt_state_write(w->state_path, &w->st)))
+        return ret;
+    crash_hook(w, false);
+    return 0;
+}
+
+static uint32_t choose_split(pt_writer *w, struct pt_pos p)
+{
+    switch (w->cfg->val_mode) {
+    case PT_VAL_FRACTION: {
+        unsigned char key[12];
+        for (int i = 0; i < 4; i++)
+            key[i] = (unsigned char)(p.file >> (8 * i));
+        for (int i = 0; i < 8; i++)
+            key[4 + i] = (unsigned char)(p.record >> (8 * i));
+        return ingot_xxh3(key, sizeof(key)) < w->cfg->val_threshold ? INGOT_SPLIT_VAL
+                                                                    : INGOT_SPLIT_TRAIN;
+    }
+    case PT_VAL_DOCS:
+        return w->st.counts.routed_docs < w->cfg->val_docs ? INGOT_SPLIT_VAL
+                                                           : INGOT_SPLIT_TRAIN;
+    default:
+        return INGOT_SPLIT_TRAIN;
+    }
+}
+
+static int on_event(pt_writer *w, const struct pt_batch *b, const struct pt_item *it)
+{
+    struct pt_counts *c = &w->st.counts;
+    const char *path = w->cfg->inputs->v[it->file].path;
+    c->file[it->file].reason[it->reason]++;
+    c->reason[it->reason]++;
+    char where[64] = "";
+    if (it->record)
+        snprintf(where, sizeof(where), ":%" PRIu64, it->record);
+    if (pt_reason_is_skip(it->reason) && w->cfg->on_error_fail)
+        return ingot_fail(INGOT_E_INPUT, "%s%s: %s: %.*s (--on-error fail; --on-error skip "
+                          "would skip and count it)", path, where, pt_reason_name(it->reason),
+                          (int)it->len, b->detail.p + it->off);
+    if (c->n_examples_of[it->reason] < PT_EXAMPLES_PER_REASON) {
+        size_t n = strlen(path) + 64 + (size_t)it->len + 32;
+        char *msg = malloc(n);
+        if (!msg)
+            return ingot_fail(-ENOMEM, "out of memory");
+        snprintf(msg, n, "%s%s: %s: %.*s", path, where, pt_reason_name(it->reason),
+                 (int)it->len, b->detail.p + it->off);
+        int ret = pt_counts_example(c, it->reason, msg);
+        free(msg);
+        if (ret)
+            return ingot_fail(-ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int on_doc(pt_writer *w, const struct pt_batch *b, const struct pt_item *it)
+{
+    struct pt_pos p = { it->file, it->record };
+    struct pt_counts *c = &w->st.counts;
+    uint32_t s = choose_split(w, p);
+    if (pt_pos_cmp(p, w->count_from) >= 0) {
+        c->file[it->file].docs++;
+        c->file[it->file].tokens += it->len;
+        c->docs[s]++;
+        c->tokens[s] += it->len;
+        c->routed_docs++;
+    }
+    if (pt_pos_cmp(p, w->st.persisted[s]) < 0)
+        return 0;   /* already inside a finished shard */
+    int ret;
+    if (!w->open[s]) {
+        struct shard_writer_opts o = w->cfg->base;
+        char *path = pt_shard_path(w->cfg->out_dir, s, w->st.next_seq[s]);
+        if (!path)
+            return ingot_fail(-ENOMEM, "out of memory");
+        o.path = path;
+        o.split = s;
+        o.shard_seq = w->st.next_seq[s];
+        ret = shard_writer_create(&o, &w->open[s]);
+        free(path);
+        if (ret)
+            return ret;
+        w->first_pos[s] = p;
+    }
+    if ((ret = shard_writer_add_doc(w->open[s], b->tok + it->off, (size_t)it->len, it->file,
+                                    it->record)))
+        return ret;
+    bool full = shard_writer_n_tokens(w->open[s]) >= w->cfg->shard_tokens;
+    bool val_done = s == INGOT_SPLIT_VAL && w->cfg->val_mode == PT_VAL_DOCS &&
+                    c->routed_docs >= w->cfg->val_docs;
+    if (full || val_done)
+        return cut(w, s, &p);
+    return 0;
+}
+
+int pt_writer_consume(pt_writer *w, const struct pt_batch *b)
+{
+    double t0 = now_s();
+    int ret = 0;
+    for (size_t i = 0; i < b->n_out && !ret; i++) {
+        const struct pt_item *it = &b->out[i];
+        struct pt_pos p = { it->file, it->record };
+        if (it->kind == PT_ITEM_EVENT) {
+            if (pt_pos_cmp(p, w->count_from) >= 0)
+                ret = on_event(w, b, it);
+        } else {
+            ret = on_doc(w, b, it);
+        }
+    }
+    w->write_s += now_s() - t0;
+    return ret;
+}
+
+int pt_writer_finish(pt_writer *w)
+{
+    double t0 = now_s();
+    int ret = 0;
+    for (uint32_t s = 0; s < 2 && !ret; s++)
+        if (w->open[s])
+            ret = cut(w, s, NULL);
+    if (ret)
+        return ret;
+    const struct pt_counts *c = &w->st.counts;
+    if (!c->docs[0] && !c->docs[1])
+        return ingot_fail(INGOT_E_NODATA, "no document was produced from the inputs "
+                          "(see the skipped records above)");
+    w->st.done = true;
+    if ((ret = pt_state_write(w->state_path, &w->st)))
+        return ret;
+    ret = pt_write_manifest(w->cfg, &w->st);
+    w->write_s += now_s() - t0;
+    return ret;
+}
+
+int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st)
+{
+    struct manifest *m = manifest_new();
+    int ret = -ENOMEM;
+    if (!m)
+        goto out;
+    m->token_width = cfg->base.token_width;
+    if (manifest_set_tokenizer(m, &cfg->tokenizer) ||
+        manifest_set_command_line(m, cfg->argc, cfg->argv))
+        goto out;
+    /* Train shards in order, then val shards. */
+    for (uint32_t s = 0; s < 2; s++)
+        for (size_t i = 0; i < st->n_shards; i++)
+            if (st->shards[i].split == s && manifest_add_shard(m, &st->shards[i]))
+                goto out;
+    const struct pt_counts *c = &st->counts;
+    for (size_t i = 0; i < cfg->inputs->n; i++) {
+        struct manifest_skip sk[PT_R__COUNT];
+        struct manifest_input in = { .name = cfg->inputs->v[i].path,
+                                     .size = cfg->inputs->v[i].size,
+                                     .n_docs = c->file[i].docs, .n_tokens = c->file[i].tokens,
+                                     .skips = sk };
+        for (int r = 0; r < PT_R__COUNT; r++)
+            if (c->file[i].reason[r])
+                sk[in.n_skips++] = (struct manifest_skip){ (char *)pt_reason_name(r),
+                                                           c->file[i].reason[r] };
+        if (manifest_add_input(m, &in))
+            goto out;
+    }
+    for (size_t i = 0; i < c->n_examples; i++)
+        if (manifest_add_skip_example(m, c->examples[i]))
+            goto out;
+    char *path = fs_path_join(cfg->out_dir, INGOT_MANIFEST_NAME);
+    if (!path)
+        goto out;
+    ret = manifest_write(path, m);
+    free(path);
+out:
+    if (ret == -ENOMEM)
+        ingot_fail(-ENOMEM, "out of memory while building the manifest");
+    manifest_free(m);
+    return ret;
+}
