@@ -1,0 +1,116 @@
+/* The CUDA launchers refuse bad shapes and arguments with -EINVAL and a
+ * message, before any CUDA call: this runs (and must pass) on a machine
+ * without a GPU. Also checks the host-side scratch-size formulas. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "adamw.h"
+#include "attention.h"
+#include "convert.h"
+#include "encoder.h"
+#include "gelu.h"
+#include "gradnorm.h"
+#include "ingot_err.h"
+#include "layernorm.h"
+#include "matmul.h"
+#include "residual.h"
+#include "xent.h"
+
+static int failures;
+
+/* A non-NULL pointer that must never be dereferenced (the checks come first). */
+static char dummy_mem[64];
+#define P ((void *)dummy_mem)
+#define F ((float *)dummy_mem)
+#define I ((int32_t *)dummy_mem)
+
+static void expect_einval(int line, const char *what, int got, const char *needle)
+{
+    if (got != -EINVAL) {
+        printf("FAIL line %d: %s returned %d, want -EINVAL (%d)\n", line, what, got, -EINVAL);
+        failures++;
+        return;
+    }
+    const char *msg = ingot_errmsg();
+    if (needle && !strstr(msg, needle)) {
+        printf("FAIL line %d: %s: message \"%s\" lacks \"%s\"\n", line, what, msg, needle);
+        failures++;
+        return;
+    }
+    printf("ok   %s: %s\n", what, msg);
+}
+
+#define EXPECT(call, needle) expect_einval(__LINE__, #call, (call), needle)
+
+static void expect_eq(int line, const char *what, size_t got, size_t want)
+{
+    if (got != want) {
+        printf("FAIL line %d: %s = %zu, want %zu\n", line, what, got, want);
+        failures++;
+    } else {
+        printf("ok   %s = %zu\n", what, got);
+    }
+}
+
+#define EQ(expr, want) expect_eq(__LINE__, #expr, (expr), (want))
+
+int main(void)
+{
+    cudaStream_t s = 0;
+    /* dtype and NULL checks */
+    EXPECT(kn_gelu_fwd(P, P, 10, (kn_dtype)7, s), "dtype");
+    EXPECT(kn_gelu_fwd(NULL, P, 10, KN_F32, s), "NULL");
+    EXPECT(kn_gelu_bwd(P, NULL, P, 10, 0, KN_BF16, s), "NULL");
+    EXPECT(kn_residual_fwd(P, P, NULL, 10, KN_F32, s), "NULL");
+    EXPECT(kn_convert(P, (kn_dtype)3, P, KN_F32, 4, s), "dtype");
+    EXPECT(kn_widen_u16(NULL, (const uint16_t *)P, 4, s), "NULL");
+    /* shapes */
+    EXPECT(kn_layernorm_fwd(P, F, F, P, P, P, 4, 0, KN_F32, s), "C=0");
+    EXPECT(kn_layernorm_fwd(P, F, F, P, P, P, -1, 8, KN_F32, s), "N=-1");
+    EXPECT(kn_layernorm_bwd(P, F, F, P, P, P, F, F, 4, 100000, 1, KN_F32, P, 1 << 20, s),
+           "C=100000");
+    EXPECT(kn_layernorm_bwd(P, F, F, P, P, P, F, F, 64, 96, 1, KN_F32, P, 16, s), "scratch");
+    EXPECT(kn_encoder_fwd(P, I, P, P, 2, 0, 8, 10, KN_F32, s), "T=0");
+    EXPECT(kn_encoder_fwd(P, I, P, P, 2, 4, 8, 0, KN_BF16, s), "V=0");
+    EXPECT(kn_encoder_bwd(F, F, P, I, 2, 4, 8, -3, KN_F32, P, 1 << 20, s), "V=-3");
+    EXPECT(kn_softmax_xent(F, P, NULL, P, I, 4, 1025, 1024, 1.0f, KN_F32, s), "V <= Vp");
+    EXPECT(kn_softmax_xent(F, P, NULL, P, I, 4, 0, 1024, 1.0f, KN_F32, s), "V <= Vp");
+    EXPECT(kn_xent_sum(F, NULL, NULL, NULL, 4, 0, s), "loss_sum without losses");
+    EXPECT(kn_global_norm(F, F, F, 100, 1.0f, P, 8, s), "scratch");
+    EXPECT(kn_adamw(F, F, F, F, NULL, KN_F32, 10, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f, 0, NULL, s),
+           "t=0");
+    EXPECT(kn_matmul_bwd_bias(F, P, 10, 0, KN_F32, NULL, 0, s), "OC=0");
+    /* kn_blas-taking launchers refuse a NULL context before anything else */
+    EXPECT(kn_matmul_fwd(NULL, P, NULL, P, P, NULL, 4, 4, 4, KN_F32, s), "NULL");
+    EXPECT(kn_matmul_bwd_inp(NULL, P, P, P, NULL, 4, 4, 4, 0, KN_F32, s), "NULL");
+    EXPECT(kn_matmul_bwd_weight(NULL, F, P, P, 4, 4, 4, KN_F32, s), "NULL");
+    EXPECT(kn_gemm_run(NULL, NULL, s), "h=");
+    EXPECT(kn_attention_fwd(NULL, P, P, P, 2, 8, 96, 5, KN_F32, P, 1 << 20, s), "C % NH");
+    EXPECT(kn_attention_fwd(NULL, P, P, P, 2, 8, 1024, 2, KN_F32, P, 1 << 20, s), "head size");
+    EXPECT(kn_attention_bwd(NULL, P, P, P, P, 2, 8, 96, 4, 0, KN_F32, P, 16, s), "NULL");
+    {
+        kn_blas *h = NULL;
+        EXPECT(kn_blas_create(NULL, 0), "out=");
+        (void)h;
+        kn_blas_free(NULL); /* accepts NULL */
+    }
+
+    /* scratch sizes (pure host arithmetic) */
+    EQ(kn_global_norm_scratch_bytes(), (size_t)8192);
+    /* 4*B*T*C elements, each slot 256-byte aligned: 2*37*96*4 = 28416 -> 28416 */
+    EQ(kn_attention_fwd_scratch_bytes(2, 37, 96, 4, KN_F32), (size_t)4 * 28416);
+    /* bf16 slot: 14208 -> 14336; att: 2*4*37*37*2 = 21904 -> 22016 */
+    EQ(kn_attention_bwd_scratch_bytes(2, 37, 96, 4, KN_BF16), (size_t)7 * 14336 + 22016);
+    /* 74 rows: one block of 4 warps x 16 rows covers 64, so 2 blocks x 2C floats */
+    EQ(kn_layernorm_bwd_scratch_bytes(74, 96), (size_t)2 * 2 * 96 * 4);
+    /* many rows: capped at 512 blocks */
+    EQ(kn_layernorm_bwd_scratch_bytes(1 << 20, 768), (size_t)512 * 2 * 768 * 4);
+    EQ(kn_matmul_bwd_bias_scratch_bytes(100, 768), (size_t)0);       /* one split: none */
+    EQ(kn_matmul_bwd_bias_scratch_bytes(3000, 100), (size_t)12 * 100 * 4);
+    EQ(kn_matmul_bwd_bias_scratch_bytes(16384, 768), (size_t)64 * 768 * 4);
+    EQ(kn_layernorm_bwd_scratch_bytes(0, 96), (size_t)0);
+
+    printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+    return failures ? 1 : 0;
+}
