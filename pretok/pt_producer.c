@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <zstd.h>
@@ -368,7 +369,10 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
         goto out;
     for (size_t i = 0; i < cfg->n_inputs; i++)
         files[i].path = cfg->inputs[i].path;
-    if ((ret = pt_reader_open(files, cfg->n_inputs, CHUNK_SIZE, READ_DEPTH, &r)))
+    /* Test hook: tiny reads make every record straddle chunk boundaries. */
+    const char *cs = getenv("INGOT_PRETOK_TEST_CHUNK_BYTES");
+    size_t chunk = cs && atol(cs) > 0 ? (size_t)atol(cs) : CHUNK_SIZE;
+    if ((ret = pt_reader_open(files, cfg->n_inputs, chunk, READ_DEPTH, &r)))
         goto out;
     st->uring = pt_reader_uses_uring(r);
 

@@ -97,16 +97,15 @@ uint64_t pt_writer_shards_this_run(const pt_writer *w)
 static void crash_hook(pt_writer *w, bool before_state)
 {
     if (w->crash_after >= 0 && before_state == w->crash_before_state &&
-        (long)w->st.n_shards == w->crash_after) {
+        (long)w->st.n_shards >= w->crash_after) {
         fprintf(stderr, "ingot-pretok: test hook: killing myself after %ld shards\n",
                 w->crash_after);
         raise(SIGKILL);
     }
 }
 
-/* Finish the open shard of split s; pos is the position of its last
- * document, or NULL at the end of the stream. */
-static int cut(pt_writer *w, uint32_t s, const struct pt_pos *pos)
+/* Finish the open shard of split s and record it in the state. */
+static int finish_shard(pt_writer *w, uint32_t s)
 {
     struct shard_summary sum;
     char *path = pt_shard_path(w->cfg->out_dir, s, w->st.next_seq[s]);
@@ -130,10 +129,22 @@ static int cut(pt_writer *w, uint32_t s, const struct pt_pos *pos)
         return ingot_fail(-ENOMEM, "out of memory");
     w->st.next_seq[s]++;
     w->shards_this_run++;
-    if (!pos)
-        return 0;   /* the caller writes the final state */
+    return 0;
+}
+
+/* Cut the shard of split s after the document at pos, then write the state.
+ * A train cut also finishes the open val shard: val documents are sparse,
+ * and a val shard left open across train shards would make a resume redo
+ * everything since its first document. */
+static int cut(pt_writer *w, uint32_t s, struct pt_pos pos)
+{
+    int ret = finish_shard(w, s);
+    if (!ret && s == INGOT_SPLIT_TRAIN && w->open[INGOT_SPLIT_VAL])
+        ret = finish_shard(w, INGOT_SPLIT_VAL);
+    if (ret)
+        return ret;
     crash_hook(w, true);
-    struct pt_pos c = { pos->file, pos->record + 1 };
+    struct pt_pos c = { pos.file, pos.record + 1 };
     w->st.counted_until = c;
     w->st.persisted[s] = c;
     w->st.persisted[!s] = w->open[!s] ? w->first_pos[!s] : c;
@@ -227,7 +238,7 @@ static int on_doc(pt_writer *w, const struct pt_batch *b, const struct pt_item *
     bool val_done = s == INGOT_SPLIT_VAL && w->cfg->val_mode == PT_VAL_DOCS &&
                     c->routed_docs >= w->cfg->val_docs;
     if (full || val_done)
-        return cut(w, s, &p);
+        return cut(w, s, p);
     return 0;
 }
 
@@ -255,7 +266,7 @@ int pt_writer_finish(pt_writer *w)
     int ret = 0;
     for (uint32_t s = 0; s < 2 && !ret; s++)
         if (w->open[s])
-            ret = cut(w, s, NULL);
+            ret = finish_shard(w, s);
     if (ret)
         return ret;
     const struct pt_counts *c = &w->st.counts;

@@ -1,0 +1,162 @@
+/* pt_json: the corpus of json_corpus/ against json_expected.txt (results of
+ * Python's json module), dotted paths, and hostile nesting. */
+#include <stdint.h>
+
+#include "pt_json.h"
+#include "pt_test.h"
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    PT_CHECK(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    PT_CHECK(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void run_corpus(const char *dir, const char *expected)
+{
+    FILE *f = fopen(expected, "r");
+    PT_CHECK(f);
+    struct pt_json_path path;
+    PT_CHECK_OK(pt_json_path_init(&path, "text"));
+    struct pt_buf out = { 0 };
+    char line[65536];
+    int n_cases = 0;
+    static unsigned char want[40000];
+    while (fgets(line, sizeof(line), f)) {
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        char name[256], hex[32768] = "";
+        int status;
+        PT_CHECK(sscanf(line, "%255s %d %32767s", name, &status, hex) >= 2);
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        size_t len;
+        char *data = read_file(p, &len);
+        struct pt_json_result res;
+        PT_CHECK_OK(pt_json_extract(data, len, &path, &out, &res));
+        if ((int)res.status != status) {
+            fprintf(stderr, "%s: status %d, expected %d (%s at %zu)\n", name, res.status,
+                    status, res.err_what ? res.err_what : "-", res.err_offset);
+            exit(1);
+        }
+        if (status == PT_JSON_OK) {
+            size_t wn = pt_unhex(hex, want, sizeof(want));
+            if (wn != out.len || memcmp(want, out.p, wn)) {
+                fprintf(stderr, "%s: extracted text differs (%zu vs %zu bytes)\n", name,
+                        out.len, wn);
+                exit(1);
+            }
+        }
+        if (status == PT_JSON_MALFORMED)
+            PT_CHECK(res.err_what && res.err_offset <= len);
+        free(data);
+        n_cases++;
+    }
+    fclose(f);
+    PT_CHECK(n_cases >= 50);
+    pt_buf_free(&out);
+    pt_json_path_free(&path);
+    printf("corpus: %d cases\n", n_cases);
+}
+
+static int extract(const char *s, const char *dotted, struct pt_buf *out,
+                   struct pt_json_result *res)
+{
+    struct pt_json_path path;
+    PT_CHECK_OK(pt_json_path_init(&path, dotted));
+    PT_CHECK_OK(pt_json_extract(s, strlen(s), &path, out, res));
+    pt_json_path_free(&path);
+    return (int)res->status;
+}
+
+static void check_text(const char *s, const char *dotted, int status, const char *text)
+{
+    struct pt_buf out = { 0 };
+    struct pt_json_result res;
+    int st = extract(s, dotted, &out, &res);
+    if (st != status || (text && (out.len != strlen(text) || memcmp(out.p, text, out.len)))) {
+        fprintf(stderr, "%s [%s]: got %d '%.*s', expected %d '%s'\n", s, dotted, st,
+                (int)out.len, out.p, status, text ? text : "");
+        exit(1);
+    }
+    pt_buf_free(&out);
+}
+
+static void dotted_paths(void)
+{
+    check_text("{\"meta\": {\"body\": \"x\"}, \"body\": \"y\"}", "meta.body", PT_JSON_OK, "x");
+    check_text("{\"body\": \"y\", \"meta\": {\"body\": \"x\"}}", "meta.body", PT_JSON_OK, "x");
+    check_text("{\"meta\": {\"body\": 1}}", "meta.body", PT_JSON_NOT_STRING, NULL);
+    check_text("{\"meta\": \"body\"}", "meta.body", PT_JSON_MISSING, NULL);
+    check_text("{\"meta\": [{\"body\": \"x\"}]}", "meta.body", PT_JSON_MISSING, NULL);
+    check_text("{\"a\": {\"b\": {\"c\": \"deep\"}}}", "a.b.c", PT_JSON_OK, "deep");
+    check_text("{\"a\": {\"x\": {\"c\": \"no\"}, \"b\": {\"c\": \"yes\"}}}", "a.b.c", PT_JSON_OK,
+               "yes");
+    /* a later duplicate of a path object replaces the earlier one */
+    check_text("{\"m\": {\"t\": \"1\"}, \"m\": {\"u\": \"2\"}}", "m.t", PT_JSON_MISSING, NULL);
+    check_text("{\"m\": {\"t\": \"1\"}, \"m\": {\"t\": \"2\"}}", "m.t", PT_JSON_OK, "2");
+    check_text("{\"m\": {\"t\": \"1\"}, \"m\": 5}", "m.t", PT_JSON_MISSING, NULL);
+    /* only the top-level key matches a one-component path */
+    check_text("{\"a\": {\"text\": \"inner\"}}", "text", PT_JSON_MISSING, NULL);
+    /* the rest of a record is validated after the field was found */
+    check_text("{\"text\": \"x\", \"b\": [1,}", "text", PT_JSON_MALFORMED, NULL);
+
+    struct pt_json_path p;
+    PT_CHECK(pt_json_path_init(&p, "a..b") == INGOT_E_USAGE);
+    PT_CHECK(pt_json_path_init(&p, "") == INGOT_E_USAGE);
+    PT_CHECK(pt_json_path_init(&p, "a.") == INGOT_E_USAGE);
+}
+
+static void nesting(void)
+{
+    /* Far deeper than any stack could recurse: refused, not crashed. */
+    size_t depth = 5000000;
+    char *s = malloc(2 * depth + 64);
+    PT_CHECK(s);
+    size_t n = (size_t)sprintf(s, "{\"a\": ");
+    memset(s + n, '[', depth);
+    n += depth;
+    memset(s + n, ']', depth);
+    n += depth;
+    n += (size_t)sprintf(s + n, ", \"text\": \"t\"}");
+    struct pt_json_path path;
+    PT_CHECK_OK(pt_json_path_init(&path, "text"));
+    struct pt_buf out = { 0 };
+    struct pt_json_result res;
+    PT_CHECK_OK(pt_json_extract(s, n, &path, &out, &res));
+    PT_CHECK(res.status == PT_JSON_MALFORMED && strstr(res.err_what, "nesting"));
+
+    /* Exactly at the limit (the object counts as one level): accepted. */
+    depth = PT_JSON_MAX_DEPTH - 1;
+    n = (size_t)sprintf(s, "{\"a\": ");
+    memset(s + n, '[', depth);
+    n += depth;
+    memset(s + n, ']', depth);
+    n += depth;
+    n += (size_t)sprintf(s + n, ", \"text\": \"t\"}");
+    PT_CHECK_OK(pt_json_extract(s, n, &path, &out, &res));
+    PT_CHECK(res.status == PT_JSON_OK && out.len == 1 && out.p[0] == 't');
+    free(s);
+    pt_buf_free(&out);
+    pt_json_path_free(&path);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_pt_json CORPUS_DIR EXPECTED_FILE\n");
+        return 2;
+    }
+    run_corpus(argv[1], argv[2]);
+    dotted_paths();
+    nesting();
+    printf("ok\n");
+    return 0;
+}

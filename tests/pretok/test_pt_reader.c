@@ -1,0 +1,84 @@
+/* pt_reader: files of awkward sizes (empty, one byte, around the chunk
+ * size, several chunks) come back complete and in order, through io_uring
+ * and through the pread fallback; a missing file is an error chunk in its
+ * place in the order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pt_reader.h"
+#include "pt_test.h"
+
+enum { CHUNK = 4096, N_FILES = 9 };
+
+static const size_t sizes[N_FILES] = { 0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 7 * CHUNK + 13,
+                                       (size_t)-1 /* missing */, 100, 3 * CHUNK };
+
+static unsigned char byte_at(size_t file, size_t off)
+{
+    return (unsigned char)((file * 131 + off * 7 + off / 251) & 0xFF);
+}
+
+static void run(struct pt_reader_file *files, const char *mode)
+{
+    pt_reader *r;
+    PT_CHECK_OK(pt_reader_open(files, N_FILES, CHUNK, 4, &r));
+    size_t expect_file = 0, expect_off = 0;
+    bool saw_end[N_FILES] = { false };
+    struct pt_chunk c;
+    int ret;
+    while ((ret = pt_reader_next(r, &c)) == 1) {
+        PT_CHECK(c.file == expect_file);
+        if (sizes[c.file] == (size_t)-1) {
+            PT_CHECK(c.err == -ENOENT && c.eof && c.first);
+        } else {
+            PT_CHECK(c.err == 0);
+            PT_CHECK(c.offset == expect_off);
+            PT_CHECK(c.first == (expect_off == 0));
+            for (size_t i = 0; i < c.len; i++)
+                PT_CHECK(((const unsigned char *)c.data)[i] == byte_at(c.file, c.offset + i));
+            expect_off += c.len;
+            PT_CHECK(c.eof == (expect_off == sizes[c.file]));
+        }
+        if (c.eof) {
+            saw_end[c.file] = true;
+            expect_file++;
+            expect_off = 0;
+        }
+        pt_reader_release(r, &c);
+    }
+    PT_CHECK(ret == 0);
+    PT_CHECK(expect_file == N_FILES);
+    for (size_t i = 0; i < N_FILES; i++)
+        PT_CHECK(saw_end[i]);
+    printf("%s: ok (%s)\n", mode, pt_reader_uses_uring(r) ? "io_uring" : "pread");
+    pt_reader_close(r);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/pt_reader_XXXXXX";
+    PT_CHECK(mkdtemp(dir));
+    struct pt_reader_file files[N_FILES];
+    char paths[N_FILES][64];
+    for (size_t i = 0; i < N_FILES; i++) {
+        snprintf(paths[i], sizeof(paths[i]), "%s/f%zu", dir, i);
+        files[i].path = paths[i];
+        if (sizes[i] == (size_t)-1)
+            continue;
+        FILE *f = fopen(paths[i], "wb");
+        PT_CHECK(f);
+        for (size_t k = 0; k < sizes[i]; k++)
+            fputc(byte_at(i, k), f);
+        fclose(f);
+    }
+    run(files, "default");
+    setenv("INGOT_PRETOK_NO_URING", "1", 1);
+    run(files, "fallback");
+    for (size_t i = 0; i < N_FILES; i++)
+        unlink(paths[i]);
+    rmdir(dir);
+    return 0;
+}
