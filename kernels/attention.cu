@@ -108,9 +108,22 @@ static __global__ void unpermute_dqkv_kernel(T *dqkv, const T *dq, int B, int T_
     }
 }
 
+/* Online softmax statistics: running max m and sum of exp(x - m). */
+static __device__ __forceinline__ void online_add(float &mx, float &sum, float x)
+{
+    if (x > mx) {
+        sum = sum * expf(mx - x) + 1.0f; /* mx = -inf first: 0 * 0 + 1 */
+        mx = x;
+    } else {
+        sum += expf(x - mx);
+    }
+}
+
 /* One warp per row (b, h, t) of att [B*NH*T, T]: in place,
- * att[t2] = softmax over t2 <= t of preatt * scale; 0 for t2 > t. */
-template <typename T>
+ * att[t2] = softmax over t2 <= t of preatt * scale; 0 for t2 > t.
+ * VEC: 16-byte packs (needs T % pack == 0 and an aligned att); a lane reads
+ * and writes the same packs in both passes, so in place is safe. */
+template <typename T, bool VEC>
 static __global__ void __launch_bounds__(SM_WARPS * 32)
 softmax_fwd_kernel(T *att, int rows, int T_, float scale)
 {
@@ -120,31 +133,49 @@ softmax_fwd_kernel(T *att, int rows, int T_, float scale)
     const int t = row % T_;
     T *a = att + (size_t)row * T_;
     float mx = -INFINITY, sum = 0.0f;
-    for (int t2 = lane; t2 <= t; t2 += 32) {
-        float x = kn_f(a[t2]) * scale;
-        if (x > mx) {
-            sum = sum * expf(mx - x) + 1.0f; /* mx = -inf first: 0 * 0 + 1 */
-            mx = x;
-        } else {
-            sum += expf(x - mx);
+    const int P = kn_pack<T>::n;
+    if (VEC) {
+        for (int j = lane; j * P <= t; j += 32) {
+            kn_pack<T> x = kn_ld_pack(a + (size_t)j * P);
+#pragma unroll
+            for (int k = 0; k < P; k++)
+                if (j * P + k <= t)
+                    online_add(mx, sum, kn_f(x.v[k]) * scale);
         }
+    } else {
+        for (int t2 = lane; t2 <= t; t2 += 32)
+            online_add(mx, sum, kn_f(a[t2]) * scale);
     }
     float gmx = kn_warp_max(mx);
     sum = mx == -INFINITY ? 0.0f : sum * expf(mx - gmx);
     sum = kn_warp_sum(sum);
     const float inv = 1.0f / sum;
-    for (int t2 = lane; t2 < T_; t2 += 32) {
-        float p = 0.0f;
-        if (t2 <= t)
-            p = expf(kn_f(a[t2]) * scale - gmx) * inv;
-        a[t2] = kn_st<T>(p);
+    if (VEC) {
+        for (int j = lane; j * P < T_; j += 32) {
+            kn_pack<T> x = {}, y;
+            if (j * P <= t)
+                x = kn_ld_pack(a + (size_t)j * P);
+#pragma unroll
+            for (int k = 0; k < P; k++) {
+                int t2 = j * P + k;
+                y.v[k] = kn_st<T>(t2 <= t ? expf(kn_f(x.v[k]) * scale - gmx) * inv : 0.0f);
+            }
+            kn_st_pack(a + (size_t)j * P, y);
+        }
+    } else {
+        for (int t2 = lane; t2 < T_; t2 += 32) {
+            float p = 0.0f;
+            if (t2 <= t)
+                p = expf(kn_f(a[t2]) * scale - gmx) * inv;
+            a[t2] = kn_st<T>(p);
+        }
     }
 }
 
 /* One warp per row: in place over datt,
  * dpre[t2] = scale * att[t2] * (datt[t2] - sum_{j<=t} att[j] datt[j]) for
- * t2 <= t, 0 above the diagonal. */
-template <typename T>
+ * t2 <= t, 0 above the diagonal. VEC as in softmax_fwd_kernel. */
+template <typename T, bool VEC>
 static __global__ void __launch_bounds__(SM_WARPS * 32)
 softmax_bwd_kernel(T *datt, const T *att, int rows, int T_, float scale)
 {
@@ -154,15 +185,42 @@ softmax_bwd_kernel(T *datt, const T *att, int rows, int T_, float scale)
     const int t = row % T_;
     T *d = datt + (size_t)row * T_;
     const T *a = att + (size_t)row * T_;
+    const int P = kn_pack<T>::n;
     float dot = 0.0f;
-    for (int t2 = lane; t2 <= t; t2 += 32)
-        dot += kn_f(a[t2]) * kn_f(d[t2]);
+    if (VEC) {
+        for (int j = lane; j * P <= t; j += 32) {
+            kn_pack<T> x = kn_ld_pack(a + (size_t)j * P), y = kn_ld_pack(d + (size_t)j * P);
+#pragma unroll
+            for (int k = 0; k < P; k++)
+                if (j * P + k <= t)
+                    dot += kn_f(x.v[k]) * kn_f(y.v[k]);
+        }
+    } else {
+        for (int t2 = lane; t2 <= t; t2 += 32)
+            dot += kn_f(a[t2]) * kn_f(d[t2]);
+    }
     dot = kn_warp_sum(dot);
-    for (int t2 = lane; t2 < T_; t2 += 32) {
-        float g = 0.0f;
-        if (t2 <= t)
-            g = scale * kn_f(a[t2]) * (kn_f(d[t2]) - dot);
-        d[t2] = kn_st<T>(g);
+    if (VEC) {
+        for (int j = lane; j * P < T_; j += 32) {
+            kn_pack<T> x = {}, y = {}, r;
+            if (j * P <= t) {
+                x = kn_ld_pack(a + (size_t)j * P);
+                y = kn_ld_pack(d + (size_t)j * P);
+            }
+#pragma unroll
+            for (int k = 0; k < P; k++) {
+                int t2 = j * P + k;
+                r.v[k] = kn_st<T>(t2 <= t ? scale * kn_f(x.v[k]) * (kn_f(y.v[k]) - dot) : 0.0f);
+            }
+            kn_st_pack(d + (size_t)j * P, r);
+        }
+    } else {
+        for (int t2 = lane; t2 < T_; t2 += 32) {
+            float g = 0.0f;
+            if (t2 <= t)
+                g = scale * kn_f(a[t2]) * (kn_f(d[t2]) - dot);
+            d[t2] = kn_st<T>(g);
+        }
     }
 }
 
@@ -253,8 +311,11 @@ extern "C" int kn_attention_fwd(kn_blas *h, void *out, void *att, const void *qk
         if ((err = head_gemm(h, 1, 0, T, T, hs, kh, hs, (long long)T * hs, qh, hs,
                              (long long)T * hs, att, T, (long long)T * T, BH, dt, 0.0f, s)))
             return err;
-        softmax_fwd_kernel<X><<<(rows + SM_WARPS - 1) / SM_WARPS, SM_WARPS * 32, 0, s>>>(
-            (X *)att, rows, T, scale);
+        unsigned sg = (unsigned)((rows + SM_WARPS - 1) / SM_WARPS);
+        if (T % kn_pack<X>::n == 0 && kn_aligned16(att))
+            softmax_fwd_kernel<X, true><<<sg, SM_WARPS * 32, 0, s>>>((X *)att, rows, T, scale);
+        else
+            softmax_fwd_kernel<X, false><<<sg, SM_WARPS * 32, 0, s>>>((X *)att, rows, T, scale);
         KN_LAUNCH_CHECK();
         if ((err = head_gemm(h, 0, 0, hs, T, T, vh, hs, (long long)T * hs, att, T,
                              (long long)T * T, y, hs, (long long)T * hs, BH, dt, 0.0f, s)))
@@ -306,8 +367,13 @@ extern "C" int kn_attention_bwd(kn_blas *h, void *dqkv, const void *dout, const 
         if ((err = head_gemm(h, 0, 1, hs, T, T, dy, hs, sh, att, T, st, dv, hs, sh, BH, dt, 0.0f,
                              s)))
             return err;
-        softmax_bwd_kernel<X><<<(rows + SM_WARPS - 1) / SM_WARPS, SM_WARPS * 32, 0, s>>>(
-            (X *)datt, (const X *)att, rows, T, scale);
+        unsigned sg = (unsigned)((rows + SM_WARPS - 1) / SM_WARPS);
+        if (T % kn_pack<X>::n == 0 && kn_aligned16(att, datt))
+            softmax_bwd_kernel<X, true><<<sg, SM_WARPS * 32, 0, s>>>((X *)datt, (const X *)att,
+                                                                      rows, T, scale);
+        else
+            softmax_bwd_kernel<X, false><<<sg, SM_WARPS * 32, 0, s>>>((X *)datt, (const X *)att,
+                                                                       rows, T, scale);
         KN_LAUNCH_CHECK();
         /* dq = dpre k; dk = dpre^T q */
         if ((err = head_gemm(h, 0, 0, hs, T, T, kh, hs, sh, datt, T, st, dq, hs, sh, BH, dt, 0.0f,

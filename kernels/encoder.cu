@@ -6,7 +6,7 @@
 #include "encoder.h"
 #include "kn_device.cuh"
 
-enum { ENC_THREADS = 256, ENC_BWD_WARPS = 8, ENC_BWD_MAX_SEG_BLOCKS = 1024 };
+enum { ENC_THREADS = 256, ENC_BWD_THREADS = 256, ENC_BWD_MAX_SEG_BLOCKS = 2048 };
 
 template <typename T>
 static __global__ void enc_fwd_kernel(T *out, const int32_t *tok, const T *wte, const T *wpe,
@@ -36,50 +36,45 @@ static __global__ void enc_keys_kernel(int32_t *keys, int32_t *vals, const int32
     }
 }
 
-/* Grid (segment blocks, channel chunks of 32); block of ENC_BWD_WARPS warps.
- * A block visits sorted positions i = blockIdx.x, +gridDim.x, ...; where i
- * starts a run of equal keys, its warps sum the run's rows (warp w takes rows
- * start+w, start+w+WARPS, ...) for the 32 channels of blockIdx.y, and warp 0
- * adds the warp sums in warp order to dwte. Every branch that skips work is
- * uniform over the block (it depends on i only), so the barriers are safe. */
+/* One block per run of equal keys (grid-stride over sorted positions i;
+ * i starts a run when keys[i-1] != keys[i]). Thread tid owns channels
+ * tid, tid + blockDim, ... and adds the run's rows in position order, so each
+ * dwte element is summed by one thread in a fixed order: deterministic, and
+ * no barrier is needed. */
 template <typename T>
-static __global__ void __launch_bounds__(ENC_BWD_WARPS * 32)
+static __global__ void __launch_bounds__(ENC_BWD_THREADS)
 enc_bwd_wte_kernel(float *dwte, const T *dout, const int32_t *keys, const int32_t *pos, int N,
                    int C, int V)
 {
-    __shared__ float sh[ENC_BWD_WARPS][32];
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int c = blockIdx.y * 32 + lane;
     for (int i = blockIdx.x; i < N; i += gridDim.x) {
         const int key = keys[i];
         if (key >= V)
             break; /* sentinels sort last: nothing valid follows */
         if (i > 0 && keys[i - 1] == key)
             continue;
-        /* Run end: first index after i with another key, 32 at a time. */
-        int end = N;
-        for (int base = i + 1; base < N; base += 32) {
-            int j = base + lane;
-            bool same = j < N && keys[j] == key;
-            unsigned m = __ballot_sync(0xffffffffu, same);
-            if (m != 0xffffffffu) {
-                end = base + __ffs(~m) - 1;
-                break;
+        int end = i + 1;
+        while (end < N && keys[end] == key)
+            end++;
+        for (int c0 = 0; c0 < C; c0 += 4 * ENC_BWD_THREADS) {
+            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll 4
+            for (int j = i; j < end; j++) {
+                const T *row = dout + (size_t)pos[j] * C;
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    int c = c0 + k * ENC_BWD_THREADS + threadIdx.x;
+                    if (c < C)
+                        acc[k] += kn_f(row[c]);
+                }
+            }
+            float *dst = dwte + (size_t)key * C;
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                int c = c0 + k * ENC_BWD_THREADS + threadIdx.x;
+                if (c < C)
+                    dst[c] += acc[k];
             }
         }
-        float acc = 0.0f;
-        if (c < C)
-            for (int j = i + warp; j < end; j += ENC_BWD_WARPS)
-                acc += kn_f(dout[(size_t)pos[j] * C + c]);
-        sh[warp][lane] = acc;
-        __syncthreads();
-        if (warp == 0 && c < C) {
-            float tot = 0.0f;
-            for (int w = 0; w < ENC_BWD_WARPS; w++)
-                tot += sh[w][lane];
-            dwte[(size_t)key * C + c] += tot;
-        }
-        __syncthreads();
     }
 }
 
@@ -181,11 +176,10 @@ extern "C" int kn_encoder_bwd(float *dwte, float *dwpe, const void *dout, const 
                                                                                       tok, N, V);
     KN_LAUNCH_CHECK();
     CUDA_CHECK(enc_sort(temp, temp_bytes, kin, kout, vin, vout, N, V, s));
-    dim3 grid((unsigned)(N < ENC_BWD_MAX_SEG_BLOCKS ? N : ENC_BWD_MAX_SEG_BLOCKS),
-              (unsigned)((C + 31) / 32));
+    unsigned grid = (unsigned)(N < ENC_BWD_MAX_SEG_BLOCKS ? N : ENC_BWD_MAX_SEG_BLOCKS);
     KN_DISPATCH(dt, T_, {
-        enc_bwd_wte_kernel<T_><<<grid, ENC_BWD_WARPS * 32, 0, s>>>(dwte, (const T_ *)dout, kout,
-                                                                   vout, N, C, V);
+        enc_bwd_wte_kernel<T_><<<grid, ENC_BWD_THREADS, 0, s>>>(dwte, (const T_ *)dout, kout,
+                                                                vout, N, C, V);
         KN_LAUNCH_CHECK();
         size_t tc = (size_t)T * C;
         enc_bwd_wpe_kernel<T_><<<kn_grid_for(tc, ENC_THREADS), ENC_THREADS, 0, s>>>(

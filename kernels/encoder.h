@@ -23,7 +23,8 @@ int kn_encoder_bwd_scratch_bytes(size_t *bytes, int B, int T, int V);
 /* dwte[tok[b,t],:] += dout[b,t,:]; dwpe[t,:] += dout[b,t,:] (float32
  * gradients; dout of dtype dt). Deterministic, no atomics: token positions
  * are sorted by token (stable radix sort on the device), then each distinct
- * token's rows are summed in position order by one block per 32 channels.
+ * token's rows are summed in position order (one block per token, one
+ * thread per channel).
  * dwpe sums the batch rows in order, starting from dwpe's value. Ids outside
  * [0, V) are skipped. */
 int kn_encoder_bwd(float *dwte, float *dwpe, const void *dout, const int32_t *tok, int B, int T,

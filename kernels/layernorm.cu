@@ -13,11 +13,11 @@
 
 enum {
     LN_FWD_WARPS = 8,
-    LN_BWD_WARPS = 4,
-    LN_BWD_ROWS_PER_WARP = 16, /* target; sets the block count */
+    LN_BWD_WARPS = 8,
+    LN_BWD_ROWS_PER_WARP = 4, /* target; sets the block count */
     LN_BWD_MAX_BLOCKS = 512,
     LN_MAX_C_FWD = 16384,
-    LN_MAX_C_BWD = 6144,
+    LN_MAX_C_BWD = 3072, /* shared memory: 64 C bytes per block */
     LN_RED_COLS = 32, /* final reduction: channels per block */
     LN_RED_GROUPS = 8, /* final reduction: partial groups per block */
 };

@@ -23,7 +23,7 @@ size_t kn_layernorm_bwd_scratch_bytes(int N, int C);
  * written otherwise); dw += sum_n dout * xhat, db += sum_n dout (float32,
  * always accumulated). Deterministic: each block sums a fixed set of rows per
  * channel, then one pass adds the block partials in order; no atomics. dinp
- * may not alias dout or inp. Requires 0 < C <= 6144. */
+ * may not alias dout or inp. Requires 0 < C <= 3072. */
 int kn_layernorm_bwd(void *dinp, float *dw, float *db, const void *dout, const void *inp,
                      const void *w, const float *mean, const float *rstd, int N, int C,
                      int accumulate, kn_dtype dt, void *scratch, size_t scratch_bytes,
