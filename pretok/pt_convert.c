@@ -316,6 +316,11 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     };
     for (size_t i = c.first; i < from_i; i++)
         pc.prod.bytes_before += c.inputs.v[i].size;
+    /* Test hook: small batches, so that a slowed-down run is interruptible
+     * half-way even on a small corpus. */
+    const char *bi = getenv("INGOT_PRETOK_TEST_BATCH_ITEMS");
+    if (bi && atol(bi) > 0)
+        pc.prod.batch_items = (size_t)atol(bi);
     if ((ret = pt_writer_create(&c.wcfg, &st, &w)))
         goto out;
     pc.writer = w;

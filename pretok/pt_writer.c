@@ -274,8 +274,10 @@ int pt_writer_finish(pt_writer *w)
         return ingot_fail(INGOT_E_NODATA, "no document was produced from the inputs "
                           "(see the skipped records above)");
     w->st.done = true;
+    crash_hook(w, true);
     if ((ret = pt_state_write(w->state_path, &w->st)))
         return ret;
+    crash_hook(w, false);   /* between the final state and the manifest */
     ret = pt_write_manifest(w->cfg, &w->st);
     w->write_s += now_s() - t0;
     return ret;
