@@ -1,0 +1,686 @@
+/* The CUDA back end: one optimizer step is a stream of batched kernels that
+ * the host enqueues without waiting; the host waits once per step, for that
+ * step's small result record, one step late.
+ *
+ *   submit_step(s)   chunk -> pinned buffer s%3 (host memcpy, split into
+ *                    inputs and targets) -> cudaMemcpyAsync on the upload
+ *                    stream -> event; the compute stream waits on it, then
+ *                    runs every micro-step's forward and backward, the
+ *                    global norm and clip factor, AdamW (reading the factor
+ *                    from device memory), and copies {loss sum, hits, norm}
+ *                    to a pinned result slot; event "done".
+ *   collect_step(s)  waits on step s's "done" event: the only host sync of
+ *                    the step (counted by tr_cuda_sync_*). The event is a
+ *                    blocking-sync one and the device is set to
+ *                    cudaDeviceScheduleBlockingSync, so the thread sleeps.
+ * max_in_flight is 2, so the loop prepares and submits step s+1 while the
+ * GPU runs step s, and reads step s's loss after that.
+ *
+ * Memory: params, grads, m, v are one cudaMalloc each (tr_params.h layout);
+ * in bf16 mode a fifth holds the bf16 copy of the parameters that forward
+ * and backward read (AdamW rewrites it in the same pass); the model's
+ * activations are one more; the token slots and result records one more;
+ * the pinned host side one cudaHostAlloc. Nothing is allocated per step. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "adamw.h"
+#include "backend.h"
+#include "convert.h"
+#include "cuda_check.h"
+#include "gradnorm.h"
+#include "kn_common.h"
+#include "matmul.h"
+#include "tr_cuda_alloc.h"
+#include "tr_cuda_debug.h"
+#include "tr_cuda_model.h"
+#include "tr_cuda_nvml.h"
+#include "tr_cuda_perf.h"
+#include "tr_cuda_sync.h"
+
+enum { NSLOT = 3 };   /* token/result slots in rotation (> max_in_flight) */
+
+/* What a step leaves on the device for the host (copied to a pinned slot). */
+struct step_out {
+    float loss_sum;     /* sum of the chunk's token losses */
+    int correct;        /* top-1 hits */
+    float norm;         /* global gradient norm before clipping */
+    float clip;         /* the clip factor AdamW applied */
+};
+
+/* Timing events of one slot (--profile only): upload start/end on the
+ * upload stream; on the compute stream the step's start, the end of every
+ * micro-step's forward and backward, and the end of the optimizer. */
+struct slot_ev {
+    cudaEvent_t up0, up1, start, opt_end;
+    cudaEvent_t *fwd_end, *bwd_end;     /* [grad_accum] each */
+};
+
+struct tr_backend {
+    struct tr_backend_opts o;
+    kn_dtype dt;
+    int dev;
+    char dev_name[256];
+    size_t n_params;
+    size_t sizes[TR_NUM_PARAMS];
+    size_t rows_tokens;             /* grad_accum * batch * T: inputs (or targets) per step */
+    /* device */
+    float *params, *grads, *m, *v;
+    void *wcopy;                    /* what forward reads: bf16 copy, or params itself */
+    void *misc;                     /* token slots, step records, a logits row */
+    int32_t *d_tok[NSLOT];          /* [inputs rows_tokens | targets rows_tokens] */
+    struct step_out *d_out;         /* [NSLOT + 1]: the last for eval */
+    float *d_row;                   /* [Vp] */
+    size_t misc_bytes;
+    tr_cuda_model *model;
+    kn_blas *blas;
+    cudaStream_t cs, us;            /* compute, upload */
+    cudaEvent_t up_done[NSLOT], done[NSLOT];
+    /* pinned host */
+    void *pinned;
+    int32_t *h_tok[NSLOT];
+    struct step_out *h_out;         /* [NSLOT + 1] */
+    float *h_row;                   /* [Vp] */
+    size_t pinned_bytes;
+    /* steps: slot = count % NSLOT */
+    int64_t n_submitted, n_collected;
+    int t_of[NSLOT];
+    /* profiling */
+    struct slot_ev ev[NSLOT];
+    cudaEvent_t *ev_block;          /* every profiling event, one malloc */
+    int n_ev;
+    tr_nvml *nvml;
+    uint64_t allocs[NSLOT];         /* allocations during each slot's submit */
+    uint64_t sync_mark;
+    double wall_mark, cpu_mark;
+    bool have_prev;                 /* a previous step's opt_end exists for the idle gap */
+    struct tr_step_prof prof;       /* of the last collected step */
+};
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static bool cuda_available(char *why, size_t why_len)
+{
+    if (kn_device_check() == 0)
+        return true;
+    snprintf(why, why_len, "%s", ingot_errmsg());
+    ingot_clear_err();
+    return false;
+}
+
+static void cuda_destroy(tr_backend *b)
+{
+    if (!b)
+        return;
+    /* Nothing may still run on what is freed below (error paths may leave
+     * steps in flight). */
+    if (b->cs)
+        tr_cuda_sync_quiet(b->cs);
+    if (b->us)
+        tr_cuda_sync_quiet(b->us);
+    tr_cuda_model_free(b->model);
+    kn_blas_free(b->blas);
+    for (int i = 0; i < b->n_ev; i++)
+        if (b->ev_block[i])
+            cudaEventDestroy(b->ev_block[i]);
+    free(b->ev_block);
+    for (int i = 0; i < NSLOT; i++) {
+        if (b->up_done[i])
+            cudaEventDestroy(b->up_done[i]);
+        if (b->done[i])
+            cudaEventDestroy(b->done[i]);
+    }
+    if (b->cs)
+        cudaStreamDestroy(b->cs);
+    if (b->us)
+        cudaStreamDestroy(b->us);
+    if (b->wcopy && b->wcopy != (void *)b->params)
+        cudaFree(b->wcopy);
+    cudaFree(b->params);
+    cudaFree(b->grads);
+    cudaFree(b->m);
+    cudaFree(b->v);
+    cudaFree(b->misc);
+    if (b->pinned)
+        cudaFreeHost(b->pinned);
+    tr_nvml_close(b->nvml);
+    free(b);
+}
+
+/* A CUDA result as an error code with a message (for functions that clean
+ * up on failure instead of returning at once). */
+static int cuda_ok(cudaError_t e, const char *what)
+{
+    if (e == cudaSuccess)
+        return 0;
+    (void)cudaGetLastError();
+    return ingot_fail(INGOT_E_CUDA, "cuda: %s: %s", what, cudaGetErrorString(e));
+}
+
+/* cudaMalloc with a message that says what did not fit. */
+static int dev_alloc(void **p, size_t bytes, const char *what)
+{
+    cudaError_t e = cudaMalloc(p, bytes);
+    if (e == cudaSuccess)
+        return 0;
+    *p = NULL;
+    (void)cudaGetLastError();
+    size_t free_b = 0, total_b = 0;
+    (void)cudaMemGetInfo(&free_b, &total_b);
+    return ingot_fail(e == cudaErrorMemoryAllocation ? -ENOMEM : INGOT_E_CUDA,
+                      "cuda: cannot allocate %zu MiB for %s (%zu MiB free of %zu): %s; use a "
+                      "smaller model or --batch", bytes >> 20, what, free_b >> 20, total_b >> 20,
+                      cudaGetErrorString(e));
+}
+
+static size_t up256(size_t x)
+{
+    return (x + 255) & ~(size_t)255;
+}
+
+/* Token slots, step records and the logits row: the same layout on the
+ * device (misc) and in pinned host memory. */
+static size_t misc_layout(tr_backend *b, char *dev, char *host)
+{
+    size_t off = 0, tok = up256(2 * b->rows_tokens * sizeof(int32_t));
+    for (int i = 0; i < NSLOT; i++) {
+        if (dev)
+            b->d_tok[i] = (int32_t *)(dev + off);
+        if (host)
+            b->h_tok[i] = (int32_t *)(host + off);
+        off += tok;
+    }
+    if (dev)
+        b->d_out = (struct step_out *)(dev + off);
+    if (host)
+        b->h_out = (struct step_out *)(host + off);
+    off += up256((NSLOT + 1) * sizeof(struct step_out));
+    if (dev)
+        b->d_row = (float *)(dev + off);
+    if (host)
+        b->h_row = (float *)(host + off);
+    off += up256((size_t)b->o.cfg.vocab_padded * sizeof(float));
+    return off;
+}
+
+static int create_events(tr_backend *b)
+{
+    for (int i = 0; i < NSLOT; i++) {
+        CUDA_CHECK(cudaEventCreateWithFlags(&b->up_done[i], cudaEventDisableTiming));
+        CUDA_CHECK(cudaEventCreateWithFlags(&b->done[i],
+                                            cudaEventBlockingSync | cudaEventDisableTiming));
+    }
+    if (!b->o.profile)
+        return 0;
+    int K = b->o.grad_accum, per = 4 + 2 * K;
+    b->ev_block = calloc((size_t)per * NSLOT, sizeof(cudaEvent_t));
+    if (!b->ev_block)
+        return -ENOMEM;
+    b->n_ev = per * NSLOT;
+    for (int i = 0; i < b->n_ev; i++)
+        CUDA_CHECK(cudaEventCreateWithFlags(&b->ev_block[i], cudaEventDefault));
+    for (int i = 0; i < NSLOT; i++) {
+        cudaEvent_t *e = b->ev_block + (size_t)i * per;
+        b->ev[i] = (struct slot_ev){ .up0 = e[0], .up1 = e[1], .start = e[2], .opt_end = e[3],
+                                     .fwd_end = e + 4, .bwd_end = e + 4 + K };
+    }
+    return 0;
+}
+
+/* Upload host params (tr_params.h layout) and refresh the forward copy. */
+static int put_params(tr_backend *b, const float *params)
+{
+    int err;
+    CUDA_CHECK(cudaMemcpyAsync(b->params, params, b->n_params * sizeof(float),
+                               cudaMemcpyHostToDevice, b->cs));
+    if (b->dt == KN_BF16 && (err = kn_cast_f32_to_bf16(b->wcopy, b->params, b->n_params, b->cs)))
+        return err;
+    return tr_cuda_sync_stream(b->cs, "parameter upload");
+}
+
+static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_backend **out)
+{
+    *out = NULL;
+    int err = kn_device_check(), n_dev = 0;
+    if (err)
+        return err;
+    CUDA_CHECK(cudaGetDeviceCount(&n_dev));
+    if (o->device_index < 0 || o->device_index >= n_dev)
+        return ingot_fail(INGOT_E_NOGPU, "cuda: device %d requested, %d present", o->device_index,
+                          n_dev);
+    if (o->precision != TR_PREC_DEFAULT && o->precision != TR_PREC_FP32 &&
+        o->precision != TR_PREC_BF16)
+        return ingot_fail(INGOT_E_USAGE, "cuda: unknown precision %d", (int)o->precision);
+    tr_backend *b = calloc(1, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    b->o = *o;
+    b->dev = o->device_index;
+    b->dt = o->precision == TR_PREC_FP32 ? KN_F32 : KN_BF16;
+    b->n_params = tr_param_count(&o->cfg);
+    tr_param_sizes(&o->cfg, b->sizes);
+    b->rows_tokens = (size_t)o->grad_accum * o->batch * o->cfg.seq_len;
+    const size_t pbytes = b->n_params * sizeof(float);
+
+#define TRY(call)                  \
+    do {                           \
+        if ((err = (call)))        \
+            goto fail;             \
+    } while (0)
+    /* Every wait sleeps instead of spinning a core. */
+    TRY(cuda_ok(cudaSetDevice(b->dev), "cudaSetDevice"));
+    TRY(cuda_ok(cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync), "cudaSetDeviceFlags"));
+    struct cudaDeviceProp prop;
+    TRY(cuda_ok(cudaGetDeviceProperties(&prop, b->dev), "cudaGetDeviceProperties"));
+    snprintf(b->dev_name, sizeof(b->dev_name), "%s", prop.name);
+    if (prop.major < 8 && b->dt == KN_BF16) {
+        err = ingot_fail(INGOT_E_USAGE, "cuda: %s (sm_%d%d) has no bf16 tensor cores; use "
+                         "--precision fp32", prop.name, prop.major, prop.minor);
+        goto fail;
+    }
+    TRY(cuda_ok(cudaStreamCreateWithFlags(&b->cs, cudaStreamNonBlocking), "compute stream"));
+    TRY(cuda_ok(cudaStreamCreateWithFlags(&b->us, cudaStreamNonBlocking), "upload stream"));
+    TRY(create_events(b));
+    TRY(dev_alloc((void **)&b->params, pbytes, "parameters"));
+    TRY(dev_alloc((void **)&b->grads, pbytes, "gradients"));
+    TRY(dev_alloc((void **)&b->m, pbytes, "AdamW m"));
+    TRY(dev_alloc((void **)&b->v, pbytes, "AdamW v"));
+    if (b->dt == KN_BF16)
+        TRY(dev_alloc(&b->wcopy, b->n_params * kn_dtype_size(b->dt), "the bf16 weight copy"));
+    else
+        b->wcopy = b->params;
+    b->misc_bytes = misc_layout(b, NULL, NULL);
+    TRY(dev_alloc(&b->misc, b->misc_bytes, "token buffers"));
+    b->pinned_bytes = b->misc_bytes;
+    if (cudaHostAlloc(&b->pinned, b->pinned_bytes, cudaHostAllocDefault) != cudaSuccess) {
+        (void)cudaGetLastError();
+        b->pinned = NULL;
+        err = ingot_fail(-ENOMEM, "cuda: cannot pin %zu MiB of host memory for the token "
+                         "buffers (ulimit -l?)", b->pinned_bytes >> 20);
+        goto fail;
+    }
+    misc_layout(b, b->misc, b->pinned);
+    TRY(cuda_ok(cudaMemset(b->misc, 0, b->misc_bytes), "cudaMemset"));
+    memset(b->pinned, 0, b->pinned_bytes);
+    TRY(kn_blas_create(&b->blas, 0));
+    TRY(tr_cuda_model_create(&o->cfg, o->batch, b->dt, b->blas, &b->model));
+    TRY(cuda_ok(cudaMemsetAsync(b->grads, 0, pbytes, b->cs), "cudaMemsetAsync"));
+    TRY(cuda_ok(cudaMemsetAsync(b->m, 0, pbytes, b->cs), "cudaMemsetAsync"));
+    TRY(cuda_ok(cudaMemsetAsync(b->v, 0, pbytes, b->cs), "cudaMemsetAsync"));
+    TRY(put_params(b, params));
+    if (o->profile)
+        b->nvml = tr_nvml_open(b->dev);
+    b->sync_mark = tr_cuda_sync_count();
+    b->wall_mark = wall_s();
+    b->cpu_mark = cpu_s();
+    if (!o->quiet) {
+        size_t free_b = 0, total_b = 0;
+        (void)cudaMemGetInfo(&free_b, &total_b);
+        printf("cuda: device %d: %s (sm_%d%d, %d SMs, %zu MiB), precision %s%s, %zu MiB free\n",
+               b->dev, prop.name, prop.major, prop.minor, prop.multiProcessorCount,
+               (size_t)(prop.totalGlobalMem >> 20), kn_dtype_name(b->dt),
+               b->dt == KN_F32 ? " (no TF32)" : "", free_b >> 20);
+    }
+    *out = b;
+    return 0;
+fail:
+    cuda_destroy(b);
+    return err;
+#undef TRY
+}
+
+/* The 16 AdamW updates (decay differs per tensor); the clip factor is read
+ * by the kernel from device memory. */
+static int optimizer(tr_backend *b, const struct tr_step_hparams *hp, const float *clip)
+{
+    size_t off = 0, es = kn_dtype_size(b->dt);
+    int err;
+    for (int id = 0; id < TR_NUM_PARAMS; id++) {
+        void *copy = b->dt == KN_BF16 ? (char *)b->wcopy + off * es : NULL;
+        float wd = tr_param_decays(id) ? hp->weight_decay : 0.0f;
+        if ((err = kn_adamw(b->params + off, b->grads + off, b->m + off, b->v + off, copy, b->dt,
+                            b->sizes[id], hp->lr, hp->beta1, hp->beta2, hp->eps, wd, hp->t, clip,
+                            b->cs)))
+            return err;
+        off += b->sizes[id];
+    }
+    return 0;
+}
+
+static int record(cudaEvent_t e, cudaStream_t s)
+{
+    CUDA_CHECK(cudaEventRecord(e, s));
+    return 0;
+}
+
+/* Rows of T + 1 ids -> [inputs | targets] in pinned slot memory. */
+static void split_rows(int32_t *dst, size_t tgt_off, const int32_t *rows, size_t n, int T)
+{
+    for (size_t r = 0; r < n; r++) {
+        const int32_t *row = rows + r * (size_t)(T + 1);
+        memcpy(dst + r * T, row, (size_t)T * sizeof(int32_t));
+        memcpy(dst + tgt_off + r * T, row + 1, (size_t)T * sizeof(int32_t));
+    }
+}
+
+static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_step_hparams *hp)
+{
+    if (b->n_submitted - b->n_collected >= NSLOT - 1)
+        return ingot_fail(INGOT_E_USAGE, "cuda: %d steps in flight; collect first", NSLOT - 1);
+    const uint64_t a0 = tr_cuda_alloc_count();
+    const int slot = (int)(b->n_submitted % NSLOT), K = b->o.grad_accum, B = b->o.batch;
+    const int T = b->o.cfg.seq_len;
+    const size_t per_micro = (size_t)B * T;
+    const bool prof = b->o.profile;
+    struct slot_ev *ev = &b->ev[slot];
+    struct step_out *res = &b->d_out[slot];
+    int err;
+
+    /* The pinned slot's previous upload (NSLOT steps ago) finished before
+     * that step was collected; this only waits (and counts) if not. */
+    cudaError_t q = cudaEventQuery(b->up_done[slot]);
+    if (q == cudaErrorNotReady) {
+        if ((err = tr_cuda_sync_event(b->up_done[slot], "reuse of a pinned token buffer")))
+            return err;
+    } else if (q != cudaSuccess) {
+        CUDA_CHECK(q);
+    }
+    split_rows(b->h_tok[slot], b->rows_tokens, chunk, (size_t)K * B, T);
+
+    /* Upload stream: the device slot must be free (its last step done). */
+    CUDA_CHECK(cudaStreamWaitEvent(b->us, b->done[slot], 0));
+    if (prof && (err = record(ev->up0, b->us)))
+        return err;
+    CUDA_CHECK(cudaMemcpyAsync(b->d_tok[slot], b->h_tok[slot],
+                               2 * b->rows_tokens * sizeof(int32_t), cudaMemcpyHostToDevice,
+                               b->us));
+    if (prof && (err = record(ev->up1, b->us)))
+        return err;
+    CUDA_CHECK(cudaEventRecord(b->up_done[slot], b->us));
+
+    /* Compute stream: the whole step, no host wait. */
+    CUDA_CHECK(cudaStreamWaitEvent(b->cs, b->up_done[slot], 0));
+    if (prof && (err = record(ev->start, b->cs)))
+        return err;
+    CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->n_params * sizeof(float), b->cs));
+    const float dloss = 1.0f / (float)(per_micro * (size_t)K);
+    for (int k = 0; k < K; k++) {
+        const int32_t *inp = b->d_tok[slot] + (size_t)k * per_micro;
+        const int32_t *tgt = inp + b->rows_tokens;
+        if ((err = tr_cuda_forward(b->model, b->wcopy, inp, tgt, B, T, dloss, &res->loss_sum,
+                                   &res->correct, k > 0, b->cs)))
+            return err;
+        if (prof && (err = record(ev->fwd_end[k], b->cs)))
+            return err;
+        if ((err = tr_cuda_backward(b->model, b->wcopy, b->grads, b->cs)))
+            return err;
+        if (prof && (err = record(ev->bwd_end[k], b->cs)))
+            return err;
+    }
+    /* Data parallelism goes here: all-reduce (average) b->grads, the one
+     * float32 buffer of every gradient, across ranks before the norm, so
+     * that every rank computes the same norm, clip factor and update. */
+    size_t scb;
+    void *sc = tr_cuda_model_scratch(b->model, &scb);
+    if ((err = kn_global_norm(&res->norm, &res->clip, b->grads, b->n_params, hp->grad_clip, sc,
+                              scb, b->cs)) ||
+        (err = optimizer(b, hp, &res->clip)))
+        return err;
+    if (prof && (err = record(ev->opt_end, b->cs)))
+        return err;
+    CUDA_CHECK(cudaMemcpyAsync(&b->h_out[slot], res, sizeof(*res), cudaMemcpyDeviceToHost,
+                               b->cs));
+    CUDA_CHECK(cudaEventRecord(b->done[slot], b->cs));
+    b->t_of[slot] = hp->t;
+    b->n_submitted++;
+    b->allocs[slot] = tr_cuda_alloc_count() - a0;
+    return 0;
+}
+
+static double elapsed_ms(cudaEvent_t a, cudaEvent_t b)
+{
+    float ms = -1.0f;
+    if (cudaEventElapsedTime(&ms, a, b) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return -1.0;
+    }
+    return ms;
+}
+
+/* Fill b->prof for the step in slot (its done event has completed). */
+static void measure(tr_backend *b, int slot, uint64_t allocs)
+{
+    struct tr_step_prof *p = &b->prof;
+    const struct slot_ev *e = &b->ev[slot];
+    const int K = b->o.grad_accum;
+    double now = wall_s(), cpu = cpu_s();
+    memset(p, 0, sizeof(*p));
+    p->cpu_pct = now > b->wall_mark ? 100.0 * (cpu - b->cpu_mark) / (now - b->wall_mark) : -1.0;
+    b->wall_mark = now;
+    b->cpu_mark = cpu;
+    uint64_t syncs = tr_cuda_sync_count();
+    p->syncs = (int64_t)(syncs - b->sync_mark);
+    b->sync_mark = syncs;
+    p->host_allocs = tr_cuda_allocs_counted() ? (int64_t)allocs : -1;
+    p->peak_tflops = b->o.peak_tflops > 0.0 ? b->o.peak_tflops :
+                     tr_peak_tflops(b->dev_name, b->dt == KN_BF16);
+    p->flops_per_token = tr_flops_per_token(&b->o.cfg);
+    p->upload_ms = p->fwd_ms = p->bwd_ms = p->opt_ms = -1.0;
+    p->gpu_idle_ms = p->gpu_busy_pct = -1.0;
+    tr_nvml_sample(b->nvml, &p->gpu_util_pct, &p->sm_clock_mhz);
+    if (!b->o.profile)
+        return;
+    p->upload_ms = elapsed_ms(e->up0, e->up1);
+    double fwd = 0.0, bwd = 0.0;
+    for (int k = 0; k < K; k++) {
+        fwd += elapsed_ms(k ? e->bwd_end[k - 1] : e->start, e->fwd_end[k]);
+        bwd += elapsed_ms(e->fwd_end[k], e->bwd_end[k]);
+    }
+    p->fwd_ms = fwd;
+    p->bwd_ms = bwd;
+    p->opt_ms = elapsed_ms(e->bwd_end[K - 1], e->opt_end);
+    double busy = elapsed_ms(e->start, e->opt_end);
+    if (b->have_prev) {
+        int prev = (slot + NSLOT - 1) % NSLOT;
+        p->gpu_idle_ms = elapsed_ms(b->ev[prev].opt_end, e->start);
+        if (p->gpu_idle_ms >= 0.0 && busy > 0.0)
+            p->gpu_busy_pct = 100.0 * busy / (busy + p->gpu_idle_ms);
+    }
+    b->have_prev = true;
+}
+
+static int cuda_collect_step(tr_backend *b, struct tr_step_result *res)
+{
+    if (b->n_collected >= b->n_submitted)
+        return ingot_fail(INGOT_E_USAGE, "cuda: collect without a submitted step");
+    const uint64_t a0 = tr_cuda_alloc_count();
+    const int slot = (int)(b->n_collected % NSLOT);
+    int err = tr_cuda_sync_event(b->done[slot], "step result");
+    if (err)
+        return err;
+    const struct step_out *o = &b->h_out[slot];
+    double n_tok = (double)b->rows_tokens;
+    res->t = b->t_of[slot];
+    res->loss = (double)o->loss_sum / n_tok;
+    res->accuracy = (double)o->correct / n_tok;
+    res->grad_norm = (double)o->norm;
+    b->n_collected++;
+    measure(b, slot, b->allocs[slot] + (tr_cuda_alloc_count() - a0));
+    return 0;
+}
+
+static int cuda_step_profile(tr_backend *b, struct tr_step_prof *p)
+{
+    if (!b->n_collected)
+        return ingot_fail(INGOT_E_USAGE, "cuda: no step collected yet");
+    *p = b->prof;
+    return 0;
+}
+
+static int no_step_in_flight(const tr_backend *b, const char *what)
+{
+    if (b->n_submitted != b->n_collected)
+        return ingot_fail(INGOT_E_USAGE, "cuda: %s with a step in flight", what);
+    return 0;
+}
+
+/* n rows of T1 = T + 1 ids -> device [inputs | targets] of slot 0 (nothing
+ * is in flight, so every slot is free). */
+static int upload_rows(tr_backend *b, const int32_t *rows, int n, int T)
+{
+    split_rows(b->h_tok[0], (size_t)n * T, rows, (size_t)n, T);
+    CUDA_CHECK(cudaMemcpyAsync(b->d_tok[0], b->h_tok[0], 2 * (size_t)n * T * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, b->cs));
+    return 0;
+}
+
+static int cuda_eval(tr_backend *b, const int32_t *rows, int n_seqs, double *loss)
+{
+    const int T = b->o.cfg.seq_len;
+    int err = no_step_in_flight(b, "eval");
+    if (err)
+        return err;
+    if (n_seqs < 1 || n_seqs > b->o.batch)
+        return ingot_fail(INGOT_E_USAGE, "cuda: eval of %d sequences (batch %d)", n_seqs,
+                          b->o.batch);
+    struct step_out *d = &b->d_out[NSLOT], *h = &b->h_out[NSLOT];
+    if ((err = upload_rows(b, rows, n_seqs, T)) ||
+        (err = tr_cuda_forward(b->model, b->wcopy, b->d_tok[0], b->d_tok[0] + (size_t)n_seqs * T,
+                               n_seqs, T, 0.0f, &d->loss_sum, NULL, 0, b->cs)) ||
+        (err = tr_cuda_sync_copy(h, d, sizeof(*h), cudaMemcpyDeviceToHost, b->cs, "eval loss")))
+        return err;
+    *loss = (double)h->loss_sum / ((double)n_seqs * T);
+    return 0;
+}
+
+static int cuda_logits(tr_backend *b, const int32_t *ids, int n, float *out)
+{
+    const struct tr_config *c = &b->o.cfg;
+    int err = no_step_in_flight(b, "logits");
+    if (err)
+        return err;
+    if (n < 1 || n > c->seq_len)
+        return ingot_fail(INGOT_E_USAGE, "cuda: logits for a context of %d tokens (seq-len %d)",
+                          n, c->seq_len);
+    memcpy(b->h_tok[0], ids, (size_t)n * sizeof(int32_t));
+    CUDA_CHECK(cudaMemcpyAsync(b->d_tok[0], b->h_tok[0], (size_t)n * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, b->cs));
+    /* Causal: the last row of a forward over exactly n positions. */
+    const char *last = (const char *)tr_cuda_logits(b->model) +
+                       (size_t)(n - 1) * c->vocab_padded * kn_dtype_size(b->dt);
+    if ((err = tr_cuda_forward(b->model, b->wcopy, b->d_tok[0], NULL, 1, n, 0.0f, NULL, NULL, 0,
+                               b->cs)) ||
+        (err = kn_convert(b->d_row, KN_F32, last, b->dt, (size_t)c->vocab_padded, b->cs)) ||
+        (err = tr_cuda_sync_copy(b->h_row, b->d_row, (size_t)c->vocab * sizeof(float),
+                                 cudaMemcpyDeviceToHost, b->cs, "logits")))
+        return err;
+    memcpy(out, b->h_row, (size_t)c->vocab * sizeof(float));
+    return 0;
+}
+
+static int cuda_get_params(tr_backend *b, float *params)
+{
+    int err = no_step_in_flight(b, "get_params");
+    if (err)
+        return err;
+    return tr_cuda_sync_copy(params, b->params, b->n_params * sizeof(float),
+                             cudaMemcpyDeviceToHost, b->cs, "parameter download");
+}
+
+static int cuda_set_params(tr_backend *b, const float *params)
+{
+    int err = no_step_in_flight(b, "set_params");
+    if (err)
+        return err;
+    return put_params(b, params);
+}
+
+static int cuda_get_opt_state(tr_backend *b, float *m, float *v)
+{
+    int err = no_step_in_flight(b, "get_opt_state");
+    if (err)
+        return err;
+    size_t bytes = b->n_params * sizeof(float);
+    CUDA_CHECK(cudaMemcpyAsync(m, b->m, bytes, cudaMemcpyDeviceToHost, b->cs));
+    return tr_cuda_sync_copy(v, b->v, bytes, cudaMemcpyDeviceToHost, b->cs, "AdamW download");
+}
+
+static int cuda_set_opt_state(tr_backend *b, const float *m, const float *v)
+{
+    int err = no_step_in_flight(b, "set_opt_state");
+    if (err)
+        return err;
+    size_t bytes = b->n_params * sizeof(float);
+    CUDA_CHECK(cudaMemcpyAsync(b->m, m, bytes, cudaMemcpyHostToDevice, b->cs));
+    return tr_cuda_sync_copy(b->v, v, bytes, cudaMemcpyHostToDevice, b->cs, "AdamW upload");
+}
+
+static size_t cuda_mem_bytes(const tr_backend *b)
+{
+    size_t p = b->n_params * sizeof(float);
+    return 4 * p + (b->dt == KN_BF16 ? b->n_params * kn_dtype_size(b->dt) : 0) +
+           tr_cuda_model_bytes(b->model) + b->misc_bytes;
+}
+
+int tr_cuda_debug_grads(tr_backend *b, const int32_t *rows, int n_seqs, double *loss,
+                        float *grads)
+{
+    const int T = b->o.cfg.seq_len;
+    int err = no_step_in_flight(b, "tr_cuda_debug_grads");
+    if (err)
+        return err;
+    if (n_seqs < 1 || n_seqs > b->o.batch)
+        return ingot_fail(INGOT_E_USAGE, "cuda: debug pass of %d sequences (batch %d)", n_seqs,
+                          b->o.batch);
+    struct step_out *d = &b->d_out[NSLOT], *h = &b->h_out[NSLOT];
+    CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->n_params * sizeof(float), b->cs));
+    if ((err = upload_rows(b, rows, n_seqs, T)) ||
+        (err = tr_cuda_forward(b->model, b->wcopy, b->d_tok[0], b->d_tok[0] + (size_t)n_seqs * T,
+                               n_seqs, T, 1.0f / ((float)n_seqs * T), &d->loss_sum, NULL, 0,
+                               b->cs)) ||
+        (err = tr_cuda_backward(b->model, b->wcopy, b->grads, b->cs)))
+        return err;
+    CUDA_CHECK(cudaMemcpyAsync(grads, b->grads, b->n_params * sizeof(float),
+                               cudaMemcpyDeviceToHost, b->cs));
+    if ((err = tr_cuda_sync_copy(h, d, sizeof(*h), cudaMemcpyDeviceToHost, b->cs,
+                                 "debug gradients")))
+        return err;
+    *loss = (double)h->loss_sum / ((double)n_seqs * T);
+    return 0;
+}
+
+const struct tr_backend_ops tr_backend_cuda = {
+    .name = "cuda",
+    .max_in_flight = 2,
+    .available = cuda_available,
+    .create = cuda_create,
+    .submit_step = cuda_submit_step,
+    .collect_step = cuda_collect_step,
+    .eval = cuda_eval,
+    .logits = cuda_logits,
+    .get_params = cuda_get_params,
+    .set_params = cuda_set_params,
+    .get_opt_state = cuda_get_opt_state,
+    .set_opt_state = cuda_set_opt_state,
+    .mem_bytes = cuda_mem_bytes,
+    .destroy = cuda_destroy,
+    .step_profile = cuda_step_profile,
+};

@@ -1,0 +1,326 @@
+/* GPT-2 on the GPU from the kn_* launchers (mirror of tr_cpu_model.c). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention.h"
+#include "cuda_check.h"
+#include "encoder.h"
+#include "gradnorm.h"
+#include "layernorm.h"
+#include "matmul.h"
+#include "residual.h"
+#include "tr_cuda_model.h"
+#include "xent.h"
+
+struct layer_acts {
+    void *ln1, *qkv, *atty, *att, *res2, *ln2, *fch, *fch_gelu, *res3;   /* dtype */
+    float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd;
+};
+
+struct tr_cuda_model {
+    struct tr_config cfg;
+    int max_batch;
+    kn_dtype dt;
+    size_t es;                  /* bytes per activation element */
+    kn_blas *blas;
+    int B, T;                   /* shape of the last forward */
+    const int32_t *inp;         /* its token ids (the caller's device buffer) */
+    size_t off[TR_NUM_PARAMS];  /* element offsets of the parameter tensors */
+    void *block;                /* the one allocation */
+    size_t block_bytes;
+    struct layer_acts *layers;
+    void *encoded, *lnf, *logits, *tmp;
+    float *lnf_mean, *lnf_rstd, *losses;
+    int *correct;
+    /* backward: gradients of the residual stream and of layer inputs */
+    void *dres, *dC, *dqkv, *dfch;
+    void *scratch;
+    size_t scratch_bytes;
+};
+
+static size_t max_sz(size_t a, size_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Carve n elements of sz bytes at *off, 256-byte aligned (cuBLASLt and the
+ * vectorised kernels like aligned rows). base NULL: sizing pass. */
+static void *carve(char *base, size_t *off, size_t n, size_t sz)
+{
+    size_t o = (*off + 255) & ~(size_t)255;
+    *off = o + n * sz;
+    return base ? base + o : NULL;
+}
+
+/* Scratch: the largest need of any one launcher (they run one after the
+ * other on one stream, so they share it). */
+static int scratch_need(const struct tr_config *c, int B, kn_dtype dt, size_t *out)
+{
+    int N = B * c->seq_len, C = c->n_embd;
+    size_t s = kn_attention_fwd_scratch_bytes(B, c->seq_len, C, c->n_head, dt);
+    s = max_sz(s, kn_attention_bwd_scratch_bytes(B, c->seq_len, C, c->n_head, dt));
+    s = max_sz(s, kn_layernorm_bwd_scratch_bytes(N, C));
+    s = max_sz(s, kn_matmul_bwd_bias_scratch_bytes(N, 4 * C));
+    s = max_sz(s, kn_matmul_bwd_bias_scratch_bytes(N, 3 * C));
+    s = max_sz(s, kn_matmul_bwd_bias_scratch_bytes(N, C));
+    s = max_sz(s, kn_global_norm_scratch_bytes());
+    size_t enc = 0;
+    int err = kn_encoder_bwd_scratch_bytes(&enc, B, c->seq_len, c->vocab);
+    if (err)
+        return err;
+    *out = max_sz(s, enc);
+    return 0;
+}
+
+static size_t layout(tr_cuda_model *m, char *base)
+{
+    const struct tr_config *c = &m->cfg;
+    size_t N = (size_t)m->max_batch * c->seq_len, C = c->n_embd, off = 0, es = m->es;
+    size_t att = (size_t)m->max_batch * c->n_head * c->seq_len * c->seq_len;
+    size_t F = sizeof(float);
+    m->encoded = carve(base, &off, N * C, es);
+    for (int l = 0; l < c->n_layer; l++) {
+        struct layer_acts *a = &m->layers[l];
+        a->ln1 = carve(base, &off, N * C, es);
+        a->ln1_mean = carve(base, &off, N, F);
+        a->ln1_rstd = carve(base, &off, N, F);
+        a->qkv = carve(base, &off, N * 3 * C, es);
+        a->atty = carve(base, &off, N * C, es);
+        a->att = carve(base, &off, att, es);
+        a->res2 = carve(base, &off, N * C, es);
+        a->ln2 = carve(base, &off, N * C, es);
+        a->ln2_mean = carve(base, &off, N, F);
+        a->ln2_rstd = carve(base, &off, N, F);
+        a->fch = carve(base, &off, N * 4 * C, es);
+        a->fch_gelu = carve(base, &off, N * 4 * C, es);
+        a->res3 = carve(base, &off, N * C, es);
+    }
+    m->lnf = carve(base, &off, N * C, es);
+    m->lnf_mean = carve(base, &off, N, F);
+    m->lnf_rstd = carve(base, &off, N, F);
+    m->logits = carve(base, &off, N * c->vocab_padded, es);
+    m->losses = carve(base, &off, N, F);
+    m->correct = carve(base, &off, N, sizeof(int));
+    m->tmp = carve(base, &off, N * C, es);
+    m->dres = carve(base, &off, N * C, es);
+    m->dC = carve(base, &off, N * C, es);
+    m->dqkv = carve(base, &off, N * 3 * C, es);
+    m->dfch = carve(base, &off, N * 4 * C, es);
+    m->scratch = carve(base, &off, m->scratch_bytes, 1);
+    return (off + 255) & ~(size_t)255;
+}
+
+int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, kn_blas *blas,
+                         tr_cuda_model **out)
+{
+    *out = NULL;
+    int err = tr_config_check(c);
+    if (err)
+        return err;
+    if (max_batch < 1 || (int64_t)max_batch * c->seq_len > (1 << 30) ||
+        (int64_t)max_batch * c->seq_len * c->vocab_padded > (int64_t)1 << 40)
+        return ingot_fail(INGOT_E_USAGE, "cuda: batch %d x seq-len %d is out of range",
+                          max_batch, c->seq_len);
+    tr_cuda_model *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->cfg = *c;
+    m->max_batch = max_batch;
+    m->dt = dt;
+    m->es = kn_dtype_size(dt);
+    m->blas = blas;
+    for (int id = 0; id < TR_NUM_PARAMS; id++)
+        m->off[id] = tr_param_offset(c, id);
+    m->layers = calloc((size_t)c->n_layer, sizeof(*m->layers));
+    if (!m->layers) {
+        free(m);
+        return -ENOMEM;
+    }
+    if ((err = scratch_need(c, max_batch, dt, &m->scratch_bytes))) {
+        tr_cuda_model_free(m);
+        return err;
+    }
+    m->block_bytes = layout(m, NULL);
+    cudaError_t e = cudaMalloc(&m->block, m->block_bytes);
+    if (e != cudaSuccess) {
+        size_t mb = m->block_bytes >> 20, free_b = 0, total_b = 0;
+        (void)cudaGetLastError();
+        (void)cudaMemGetInfo(&free_b, &total_b);
+        m->block = NULL;
+        tr_cuda_model_free(m);
+        return ingot_fail(e == cudaErrorMemoryAllocation ? -ENOMEM : INGOT_E_CUDA,
+                          "cuda: cannot allocate %zu MiB of activations (%zu MiB free of %zu): "
+                          "%s; lower --batch (use --batch-tokens to keep the step size) or "
+                          "--seq-len", mb, free_b >> 20, total_b >> 20, cudaGetErrorString(e));
+    }
+    /* Zero once, so that nothing uninitialised is ever read (padded logit
+     * columns, attention entries above the diagonal). */
+    CUDA_CHECK(cudaMemset(m->block, 0, m->block_bytes));
+    layout(m, m->block);
+    *out = m;
+    return 0;
+}
+
+void tr_cuda_model_free(tr_cuda_model *m)
+{
+    if (!m)
+        return;
+    if (m->block)
+        cudaFree(m->block);
+    free(m->layers);
+    free(m);
+}
+
+size_t tr_cuda_model_bytes(const tr_cuda_model *m)
+{
+    return m->block_bytes;
+}
+
+void *tr_cuda_model_scratch(const tr_cuda_model *m, size_t *bytes)
+{
+    *bytes = m->scratch_bytes;
+    return m->scratch;
+}
+
+const void *tr_cuda_logits(const tr_cuda_model *m)
+{
+    return m->logits;
+}
+
+/* Tensor id's layer-l slice of per_layer elements: in the dtype copy... */
+static const void *wp(const tr_cuda_model *m, const void *w, int id, size_t l, size_t per_layer)
+{
+    return (const char *)w + (m->off[id] + l * per_layer) * m->es;
+}
+
+/* ...and in the float32 gradients. */
+static float *gp(const tr_cuda_model *m, float *g, int id, size_t l, size_t per_layer)
+{
+    return g + m->off[id] + l * per_layer;
+}
+
+int tr_cuda_forward(tr_cuda_model *m, const void *w, const int32_t *inp, const int32_t *tgt,
+                    int B, int T, float dloss, float *loss_sum, int *correct_sum,
+                    int accumulate, cudaStream_t s)
+{
+    const struct tr_config *c = &m->cfg;
+    const kn_dtype dt = m->dt;
+    const int C = c->n_embd, NH = c->n_head, N = B * T;
+    const size_t NC = (size_t)N * C, uC = (size_t)C;
+    int err;
+    if (B < 1 || B > m->max_batch || T < 1 || T > c->seq_len)
+        return ingot_fail(INGOT_E_USAGE, "cuda: forward of %d x %d tokens (model sized for %d x "
+                          "%d)", B, T, m->max_batch, c->seq_len);
+    m->B = B;
+    m->T = T;
+    m->inp = inp;
+
+#define RUN(call)                \
+    do {                         \
+        if ((err = (call)))      \
+            return err;          \
+    } while (0)
+    RUN(kn_encoder_fwd(m->encoded, inp, wp(m, w, TR_WTE, 0, 0), wp(m, w, TR_WPE, 0, 0), B, T, C,
+                       c->vocab, dt, s));
+    const void *res = m->encoded;
+    for (int l = 0; l < c->n_layer; l++) {
+        struct layer_acts *a = &m->layers[l];
+        size_t L = (size_t)l;
+        RUN(kn_layernorm_fwd(a->ln1, a->ln1_mean, a->ln1_rstd, res, wp(m, w, TR_LN1W, L, uC),
+                             wp(m, w, TR_LN1B, L, uC), N, C, dt, s));
+        RUN(kn_matmul_fwd(m->blas, a->qkv, NULL, a->ln1, wp(m, w, TR_QKVW, L, 3 * uC * uC),
+                          wp(m, w, TR_QKVB, L, 3 * uC), N, C, 3 * C, dt, s));
+        RUN(kn_attention_fwd(m->blas, a->atty, a->att, a->qkv, B, T, C, NH, dt, m->scratch,
+                             m->scratch_bytes, s));
+        RUN(kn_matmul_fwd(m->blas, m->tmp, NULL, a->atty, wp(m, w, TR_ATTPROJW, L, uC * uC),
+                          wp(m, w, TR_ATTPROJB, L, uC), N, C, C, dt, s));
+        RUN(kn_residual_fwd(a->res2, res, m->tmp, NC, dt, s));
+        RUN(kn_layernorm_fwd(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, wp(m, w, TR_LN2W, L, uC),
+                             wp(m, w, TR_LN2B, L, uC), N, C, dt, s));
+        /* fc with the GELU in the GEMM epilogue; the pre-activation is kept
+         * for the backward pass. */
+        RUN(kn_matmul_fwd(m->blas, a->fch_gelu, a->fch, a->ln2, wp(m, w, TR_FCW, L, 4 * uC * uC),
+                          wp(m, w, TR_FCB, L, 4 * uC), N, C, 4 * C, dt, s));
+        RUN(kn_matmul_fwd(m->blas, m->tmp, NULL, a->fch_gelu, wp(m, w, TR_FCPROJW, L, 4 * uC * uC),
+                          wp(m, w, TR_FCPROJB, L, uC), N, 4 * C, C, dt, s));
+        RUN(kn_residual_fwd(a->res3, a->res2, m->tmp, NC, dt, s));
+        res = a->res3;
+    }
+    RUN(kn_layernorm_fwd(m->lnf, m->lnf_mean, m->lnf_rstd, res, wp(m, w, TR_LNFW, 0, 0),
+                         wp(m, w, TR_LNFB, 0, 0), N, C, dt, s));
+    RUN(kn_matmul_fwd(m->blas, m->logits, NULL, m->lnf, wp(m, w, TR_WTE, 0, 0), NULL, N, C,
+                      c->vocab_padded, dt, s));
+    if (!tgt)
+        return 0;
+    /* The fused classifier: losses, hits and (training) the logit gradient
+     * written over the logits. */
+    RUN(kn_softmax_xent(m->losses, dloss > 0.0f ? m->logits : NULL, m->correct, m->logits, tgt, N,
+                        c->vocab, c->vocab_padded, dloss, dt, s));
+    if (loss_sum || correct_sum)
+        RUN(kn_xent_sum(loss_sum, correct_sum, m->losses, m->correct, N, accumulate, s));
+    return 0;
+}
+
+int tr_cuda_backward(tr_cuda_model *m, const void *w, float *g, cudaStream_t s)
+{
+    const struct tr_config *c = &m->cfg;
+    const kn_dtype dt = m->dt;
+    const int B = m->B, T = m->T, C = c->n_embd, NH = c->n_head, N = B * T;
+    const size_t uC = (size_t)C;
+    void *sc = m->scratch;
+    const size_t scb = m->scratch_bytes;
+    const void *last = c->n_layer ? m->layers[c->n_layer - 1].res3 : m->encoded;
+    int err;
+
+    /* Output head (tied to wte), then the final LayerNorm; dres carries the
+     * gradient of the residual stream downwards (written here, added to by
+     * every LayerNorm backward below). */
+    RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->logits, wp(m, w, TR_WTE, 0, 0), NULL, N, C,
+                          c->vocab_padded, 0, dt, s));
+    RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TR_WTE, 0, 0), m->logits, m->lnf, N, C,
+                             c->vocab_padded, dt, s));
+    RUN(kn_layernorm_bwd(m->dres, gp(m, g, TR_LNFW, 0, 0), gp(m, g, TR_LNFB, 0, 0), m->dC, last,
+                         wp(m, w, TR_LNFW, 0, 0), m->lnf_mean, m->lnf_rstd, N, C, 0, dt, sc, scb,
+                         s));
+    for (int l = c->n_layer - 1; l >= 0; l--) {
+        struct layer_acts *a = &m->layers[l];
+        const void *res = l ? m->layers[l - 1].res3 : m->encoded;
+        size_t L = (size_t)l;
+        /* res3 = res2 + fcproj(gelu(fc(ln2(res2)))); dGELU fused into the
+         * GEMM epilogue: dfch is the gradient of the pre-activation. */
+        RUN(kn_matmul_bwd_inp(m->blas, m->dfch, m->dres, wp(m, w, TR_FCPROJW, L, 4 * uC * uC),
+                              a->fch, N, 4 * C, C, 0, dt, s));
+        RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TR_FCPROJW, L, 4 * uC * uC), m->dres,
+                                 a->fch_gelu, N, 4 * C, C, dt, s));
+        RUN(kn_matmul_bwd_bias(gp(m, g, TR_FCPROJB, L, uC), m->dres, N, C, dt, sc, scb, s));
+        RUN(kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_FCW, L, 4 * uC * uC),
+                          gp(m, g, TR_FCB, L, 4 * uC), m->dfch, a->ln2,
+                          wp(m, w, TR_FCW, L, 4 * uC * uC), N, C, 4 * C, dt, sc, scb, s));
+        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dfch, wp(m, w, TR_FCW, L, 4 * uC * uC), NULL, N,
+                              C, 4 * C, 0, dt, s));
+        RUN(kn_layernorm_bwd(m->dres, gp(m, g, TR_LN2W, L, uC), gp(m, g, TR_LN2B, L, uC), m->dC,
+                             a->res2, wp(m, w, TR_LN2W, L, uC), a->ln2_mean, a->ln2_rstd, N, C, 1,
+                             dt, sc, scb, s));
+        /* res2 = res + attproj(attention(qkv(ln1(res)))) */
+        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dres, wp(m, w, TR_ATTPROJW, L, uC * uC), NULL, N,
+                              C, C, 0, dt, s));
+        RUN(kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_ATTPROJW, L, uC * uC),
+                          gp(m, g, TR_ATTPROJB, L, uC), m->dres, a->atty,
+                          wp(m, w, TR_ATTPROJW, L, uC * uC), N, C, C, dt, sc, scb, s));
+        RUN(kn_attention_bwd(m->blas, m->dqkv, m->dC, a->qkv, a->att, B, T, C, NH, 0, dt, sc, scb,
+                             s));
+        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dqkv, wp(m, w, TR_QKVW, L, 3 * uC * uC), NULL, N,
+                              C, 3 * C, 0, dt, s));
+        RUN(kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_QKVW, L, 3 * uC * uC),
+                          gp(m, g, TR_QKVB, L, 3 * uC), m->dqkv, a->ln1,
+                          wp(m, w, TR_QKVW, L, 3 * uC * uC), N, C, 3 * C, dt, sc, scb, s));
+        RUN(kn_layernorm_bwd(m->dres, gp(m, g, TR_LN1W, L, uC), gp(m, g, TR_LN1B, L, uC), m->dC,
+                             res, wp(m, w, TR_LN1W, L, uC), a->ln1_mean, a->ln1_rstd, N, C, 1, dt,
+                             sc, scb, s));
+    }
+    RUN(kn_encoder_bwd(gp(m, g, TR_WTE, 0, 0), gp(m, g, TR_WPE, 0, 0), m->dres, m->inp, B, T, C,
+                       c->vocab, dt, sc, scb, s));
+#undef RUN
+    return 0;
+}

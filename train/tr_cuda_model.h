@@ -1,0 +1,49 @@
+/* GPT-2 forward and backward on the GPU: tr_cpu_model.c op for op, through
+ * the kn_* launchers, in float32 or bfloat16 activations. Parameters and
+ * gradients live in the caller's device buffers (tr_params.h layout; the
+ * forward reads a copy of the parameters in the model's dtype, gradients are
+ * float32 and accumulated). The model owns the activations, the backward
+ * buffers and one scratch area, all carved from ONE cudaMalloc sized at
+ * creation for max_batch x seq_len; nothing is allocated afterwards. Every
+ * function only enqueues work on the given stream: none waits. */
+#ifndef INGOT_TR_CUDA_MODEL_H
+#define INGOT_TR_CUDA_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kn_common.h"
+#include "matmul.h"
+#include "tr_params.h"
+
+typedef struct tr_cuda_model tr_cuda_model;
+
+/* Allocate for up to max_batch sequences of c->seq_len tokens in dtype dt,
+ * using blas (not owned) for the products. 0, or -ENOMEM / INGOT_E_CUDA with
+ * a message giving the size (device memory is the usual limit). */
+int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, kn_blas *blas,
+                         tr_cuda_model **out);
+void tr_cuda_model_free(tr_cuda_model *m);   /* accepts NULL; the device must be idle */
+/* Bytes of device memory held. */
+size_t tr_cuda_model_bytes(const tr_cuda_model *m);
+/* The scratch area (free between the model's calls on the same stream: the
+ * optimizer's global norm uses it) and its size. */
+void *tr_cuda_model_scratch(const tr_cuda_model *m, size_t *bytes);
+
+/* Forward on B <= max_batch sequences of T <= seq_len tokens; w: the
+ * parameters in the model's dtype; inp, tgt: [B, T] int32 on the device (tgt
+ * may be NULL: logits only). With tgt, the B*T token losses are summed into
+ * loss_sum[0] and the top-1 hits into correct_sum[0] (device pointers, added
+ * when accumulate != 0, written otherwise; either may be NULL), and dloss > 0
+ * turns the logits into dloss * dL/dlogits in place for tr_cuda_backward(). */
+int tr_cuda_forward(tr_cuda_model *m, const void *w, const int32_t *inp, const int32_t *tgt,
+                    int B, int T, float dloss, float *loss_sum, int *correct_sum,
+                    int accumulate, cudaStream_t s);
+/* Logits of the last forward, [B*T, Vp] in the model's dtype (meaningless
+ * after a forward with dloss > 0). */
+const void *tr_cuda_logits(const tr_cuda_model *m);
+/* Backward of the last forward (which had tgt and dloss > 0): ACCUMULATES
+ * into grads (float32, tr_params.h layout). */
+int tr_cuda_backward(tr_cuda_model *m, const void *w, float *grads, cudaStream_t s);
+
+#endif
