@@ -126,7 +126,9 @@ static int add_path(struct pt_inputs *in, size_t *cap, const char *arg)
             return walk(in, cap, arg, 0);
         return add_file(in, cap, arg, (uint64_t)st.st_size);
     }
-    if (errno == EACCES)
+    /* There but unreadable (no permission, a dangling link): kept, so that
+     * it is reported as a skipped file like one found in a directory. */
+    if (errno == EACCES || lstat(arg, &st) == 0)
         return add_file(in, cap, arg, 0);
     return ingot_fail(INGOT_E_USAGE, "%s: no such file or directory", arg);
 }

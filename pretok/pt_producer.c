@@ -313,9 +313,9 @@ static int feed(struct prod *p, const struct pt_chunk *c)
         if (ZSTD_isError(r)) {
             p->dead = true;
             return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
-                         "zstd: %s at compressed byte %llu; rest of the file skipped",
-                         ZSTD_getErrorName(r),
-                         (unsigned long long)(c->offset + zin.pos));
+                         "zstd: %s (in the compressed bytes from offset %llu on); rest of "
+                         "the file skipped", ZSTD_getErrorName(r),
+                         (unsigned long long)c->offset);
         }
         p->zret = r;
         int ret = split(p, p->zout, zout.pos);

@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""Bad input, both policies. Under --on-error skip every good record is kept
+(also those of a damaged file before the damage) and each problem is counted
+by reason with file:line examples, in the report and in the manifest; under
+--on-error fail the run stops with a message naming file and line and leaves
+no shard and no manifest. Repairs (BOM, CRLF, blank lines, no final newline,
+NUL, invalid UTF-8 / lone surrogates under --invalid-utf8 replace) never
+fail a run."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pt_testlib as T
+
+try:
+    import sentencepiece as spm
+except ImportError:
+    print("python3-sentencepiece missing: skipped")
+    sys.exit(T.SKIP)
+
+t = T.Tools(sys.argv)
+model = t.train(T.documents(2, 1200), "uni", ["--model_type=unigram", "--vocab_size=400"])
+sp = spm.SentencePieceProcessor(model_file=model)
+good = T.documents(20, 200)
+gi = iter(good)
+
+
+def g():
+    return json.dumps({"text": next(gi)}).encode()
+
+
+bad = t.path("bad")
+os.mkdir(bad)
+# name -> (bytes, expected texts in order, expected counters, first bad line)
+cases = {}
+
+
+def case(name, data, texts, counts, line=None):
+    cases[name] = (data, texts, counts, line)
+
+
+def texts_of(lines):
+    return [json.loads(x)["text"] for x in lines]
+
+
+a, b = g(), g()
+case("malformed.jsonl", a + b'\n{"text": "x"\n' + b + b"\n", texts_of([a, b]),
+     {"malformed_json": 1}, 2)
+a, b = g(), g()
+case("missing.jsonl", a + b'\n{"title": "no text"}\n' + b + b"\n", texts_of([a, b]),
+     {"missing_text": 1}, 2)
+a = g()
+case("notstring.jsonl", b'{"text": 5}\n{"text": null}\n{"text": {"a": 1}}\n' + a + b"\n",
+     texts_of([a]), {"text_not_string": 3}, 1)
+a, b = g(), g()
+case("badutf8.jsonl", a + b'\n{"text": "caf\xe9 ol\xc3 words"}\n' + b + b"\n",
+     [json.loads(a)["text"], b"caf\xe9 ol\xc3 words".decode("utf-8", "replace"),
+      json.loads(b)["text"]], {"fixed_invalid_utf8": 1}, 2)
+case("surrogate.jsonl", b'{"text": "a\\ud800b good words"}\n', ["a\ufffdb good words"],
+     {"fixed_lone_surrogate": 1}, 1)
+a = g()
+case("emptytext.jsonl", a + b'\n{"text": ""}\n', texts_of([a]), {"empty_text": 1}, 2)
+case("nul.jsonl", b'{"text": "a\\u0000b words"}\n{"text": "raw\x00nul"}\n', ["ab words"],
+     {"fixed_nul": 1, "malformed_json": 1}, {"fixed_nul": 1, "malformed_json": 2})
+a, b = g(), g()
+case("bom.jsonl", b"\xef\xbb\xbf" + a + b"\n" + b + b"\n", texts_of([a, b]), {"fixed_bom": 1})
+a, b = g(), g()
+case("crlf.jsonl", a + b"\r\n" + b + b"\r\n", texts_of([a, b]), {"crlf_line": 1})
+a, b = g(), g()
+case("nofinal.jsonl", a + b"\n" + b, texts_of([a, b]), {"no_final_newline": 1})
+a, b = g(), g()
+case("blank.jsonl", a + b"\n\n   \n" + b + b"\n", texts_of([a, b]), {"blank_line": 2})
+case("empty.jsonl", b"", [], {"empty_file": 1}, 0)
+case("notzstd.jsonl.zst", g() + b"\n", [], {"not_zstd": 1}, 0)
+a, b = g(), g()
+case("toolarge.jsonl", a + b"\n" + json.dumps({"text": "word " * 1000}).encode() + b"\n" +
+     b + b"\n", texts_of([a, b]), {"record_too_large": 1}, 2)
+
+# zstd damage in the second of two frames: a truncated stream and a
+# corrupted one; the records of the first frame are kept.
+zlines = [g() for _ in range(40)]
+frames = []
+for k, part in enumerate((zlines[:20], zlines[20:])):
+    raw = t.path("z%d.jsonl" % k)
+    with open(raw, "wb") as f:
+        f.write(b"\n".join(part) + b"\n")
+    frames.append(open(T.zstd(raw), "rb").read())
+trunc = frames[0] + frames[1][: len(frames[1]) // 2]
+case("truncated.jsonl.zst", trunc, texts_of(zlines[:20]), {"truncated_zstd": 1},
+     {"truncated_zstd": 21})
+bad2 = bytearray(frames[1])
+for i in range(len(bad2) // 2, len(bad2) // 2 + 16):
+    bad2[i] ^= 0x5A
+corrupt = frames[0] + bytes(bad2)
+dec = subprocess.run(["zstd", "-dc"], input=corrupt, capture_output=True)
+T.check(dec.returncode != 0, "the corrupted stream decompresses?")
+case("corrupt.jsonl.zst", corrupt, None, {"corrupt_zstd": 1})
+
+for name, (data, _, _, _) in cases.items():
+    with open(os.path.join(bad, name), "wb") as f:
+        f.write(data)
+# An unreadable input: a dangling link (root reads files of any mode).
+os.symlink(t.path("does-not-exist.jsonl"), os.path.join(bad, "unreadable.jsonl"))
+cases["unreadable.jsonl"] = (None, [], {"unreadable_file": 1}, 0)
+
+common = ["--model", model, "--threads", "2", "--max-record-bytes", "3000", "--shard-tokens",
+          "2000"]
+
+# ---- skip (default) ----
+out = t.path("skip")
+rep_json, err = t.run(common + ["--out", out, bad, "--json"], what="skip")
+t.verify(out)
+m, dd = T.dataset_docs(out)
+by_input = {os.path.basename(x["name"]): x for x in m["inputs"]}
+T.check(sorted(by_input) == sorted(cases), "inputs: %s" % sorted(by_input))
+docs_of = {}
+for name, rec, toks in dd:
+    docs_of.setdefault(os.path.basename(name), []).append(T.strip_special(toks, sp.bos_id(), -1))
+for name, (_, texts, counts, _) in cases.items():
+    inp = by_input[name]
+    T.check(inp["skipped"] == counts, "%s: counted %s, expected %s" % (name, inp["skipped"], counts))
+    got = docs_of.get(name, [])
+    if texts is None:       # corrupt zstd: the first frame and maybe a little more
+        want = sp.encode(texts_of(zlines[:len(got)]))
+        T.check(20 <= len(got) < len(zlines), "%s: kept %d records" % (name, len(got)))
+    else:
+        want = sp.encode(texts)
+    T.check(got == want, "%s: %d documents kept, expected %d (or their ids differ)" %
+            (name, len(got), len(want)))
+    T.check(inp["documents"] == len(want), "%s: manifest documents" % name)
+ex = "\n".join(m["skip_examples"])
+def line_of(line, reason):
+    return line.get(reason) if isinstance(line, dict) else line
+
+
+for name, (_, _, counts, line) in cases.items():
+    for reason in counts:
+        ln = line_of(line, reason)
+        where = os.path.join(bad, name) + (":%d" % ln if ln else "")
+        T.check(where + ": " + reason in ex or (ln is None and name + ":" in ex),
+                "no example '%s: %s' in %s" % (where, reason, ex))
+report = json.loads(rep_json)
+T.check(report["skipped"]["malformed_json"] == 2 and report["fixed"]["crlf_line"] == 1,
+        "--json report: %s" % report)
+T.check("malformed_json" in err and "first cases" in err, "report: %s" % err)
+print("skip: every good record kept, %d problem kinds counted" % len(cases))
+
+# ---- fail: one bad input next to a good one ----
+gfile = t.path("good.jsonl")
+T.write_jsonl(gfile, good[150:])
+fixes = {"fixed_invalid_utf8", "fixed_lone_surrogate", "fixed_nul", "fixed_bom", "crlf_line",
+         "no_final_newline", "blank_line"}
+for name, (_, _, counts, line) in cases.items():
+    out = t.path("fail-" + name)
+    path = os.path.join(bad, name)
+    fatal = any(r not in fixes for r in counts)
+    _, err = t.run(common + ["--on-error", "fail", "--out", out, gfile, path],
+                   rc=1 if fatal else 0, what="fail " + name)
+    left = os.listdir(out)
+    if fatal:
+        ln = line_of(line, [r for r in counts if r not in fixes][0])
+        where = path + (":%d" % ln if ln else "")
+        T.check(where in err, "%s: the message does not name %s: %s" % (name, where, err))
+        T.check(not any(f.endswith(".tok") or f.endswith(".tmp") or f == "manifest.json"
+                        for f in left), "%s: left behind: %s" % (name, left))
+    else:
+        T.check("manifest.json" in left, "%s: a repair failed the run" % name)
+print("fail: stops naming file and line, leaves nothing; repairs pass")
+
+# ---- --invalid-utf8 skip ----
+out = t.path("utf8skip")
+t.run(common + ["--invalid-utf8", "skip", "--out", out, os.path.join(bad, "badutf8.jsonl"),
+                os.path.join(bad, "surrogate.jsonl"), gfile], what="utf8 skip")
+m, dd = T.dataset_docs(out)
+sk = {os.path.basename(x["name"]): x["skipped"] for x in m["inputs"]}
+T.check(sk["badutf8.jsonl"] == {"invalid_utf8": 1} and sk["surrogate.jsonl"] ==
+        {"lone_surrogate": 1}, "utf8 skip counters: %s" % sk)
+T.check(len(dd) == 2 + 50, "utf8 skip: %d documents" % len(dd))
+_, err = t.run(common + ["--invalid-utf8", "skip", "--on-error", "fail", "--out",
+                         t.path("utf8fail"), gfile, os.path.join(bad, "badutf8.jsonl")],
+               rc=1, what="utf8 skip+fail")
+T.check("badutf8.jsonl:2: invalid_utf8" in err, err)
+print("--invalid-utf8 skip: counted, and fatal under --on-error fail")
+
+# ---- nothing at all ----
+_, err = t.run(common + ["--out", t.path("none"), os.path.join(bad, "empty.jsonl"),
+                         os.path.join(bad, "notzstd.jsonl.zst")], rc=1, what="no documents")
+T.check("no document" in err, err)
+T.check(not os.path.exists(t.path("none", "manifest.json")), "manifest without documents")
+_, err = t.run(common + ["--out", t.path("x"), t.path("nope.jsonl")], rc=2, what="missing")
+T.check("nope.jsonl" in err, err)
+
+t.cleanup()
+print("ok")
