@@ -104,6 +104,69 @@ static void test_matmul(void)
     free(di); free(dw); free(db); free(di0); free(dw0); free(db0);
 }
 
+/* The tiled matmul kernels against a plain double-precision product, on
+ * shapes that hit every tile edge (rows not a multiple of 4 or 8, odd
+ * outputs, channels not a multiple of 8, 16 or 32). */
+static void test_matmul_shapes(void)
+{
+    static const int shapes[][3] = {
+        { 1, 1, 1 }, { 3, 8, 2 }, { 4, 16, 2 }, { 5, 13, 3 }, { 8, 32, 4 }, { 9, 40, 5 },
+        { 12, 64, 6 }, { 17, 48, 33 }, { 20, 100, 9 }, { 33, 96, 64 },
+    };
+    double worst = 0.0;
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        int N = shapes[s][0], IC = shapes[s][1], OC = shapes[s][2];
+        float *x = rnd((size_t)N * IC, 1), *w = rnd((size_t)OC * IC, 1), *b = rnd(OC, 1);
+        float *out = zeros((size_t)N * OC), *g = rnd((size_t)N * OC, 1);
+        float *dx = rnd((size_t)N * IC, 1), *dw = rnd((size_t)OC * IC, 1), *db = rnd(OC, 1);
+        float *dx0 = malloc(sizeof(float) * N * IC), *dw0 = malloc(sizeof(float) * OC * IC);
+        float *db0 = malloc(sizeof(float) * OC);
+        memcpy(dx0, dx, sizeof(float) * N * IC);
+        memcpy(dw0, dw, sizeof(float) * OC * IC);
+        memcpy(db0, db, sizeof(float) * OC);
+        ref_matmul_fwd(out, x, w, b, N, IC, OC);
+        ref_matmul_bwd(dx, dw, db, g, x, w, N, IC, OC);
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++) {
+                double ref = b[o];
+                for (int i = 0; i < IC; i++)
+                    ref += (double)x[n * IC + i] * w[o * IC + i];
+                double e = fabs(out[n * OC + o] - ref) / (1.0 + fabs(ref));
+                worst = e > worst ? e : worst;
+            }
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < IC; i++) {
+                double ref = dx0[n * IC + i];
+                for (int o = 0; o < OC; o++)
+                    ref += (double)g[n * OC + o] * w[o * IC + i];
+                double e = fabs(dx[n * IC + i] - ref) / (1.0 + fabs(ref));
+                worst = e > worst ? e : worst;
+            }
+        for (int o = 0; o < OC; o++) {
+            double rb = db0[o];
+            for (int i = 0; i < IC; i++) {
+                double ref = dw0[o * IC + i];
+                for (int n = 0; n < N; n++)
+                    ref += (double)g[n * OC + o] * x[n * IC + i];
+                double e = fabs(dw[o * IC + i] - ref) / (1.0 + fabs(ref));
+                worst = e > worst ? e : worst;
+            }
+            for (int n = 0; n < N; n++)
+                rb += g[n * OC + o];
+            double e = fabs(db[o] - rb) / (1.0 + fabs(rb));
+            worst = e > worst ? e : worst;
+        }
+        free(x); free(w); free(b); free(out); free(g); free(dx); free(dw); free(db);
+        free(dx0); free(dw0); free(db0);
+    }
+    /* float accumulation of <= 100 products of magnitude <= 1 */
+    if (worst > 1e-5) {
+        fprintf(stderr, "matmul shapes: worst relative error %g\n", worst);
+        failures++;
+    }
+    printf("%-22s ok (worst relative error %.2e)\n", "matmul tile edges", worst);
+}
+
 /* ---- layernorm ---- */
 struct ln { int N, C; float *inp, *w, *b, *out, *mean, *rstd, *r; };
 
@@ -310,6 +373,7 @@ static void test_adamw(void)
 int main(void)
 {
     test_matmul();
+    test_matmul_shapes();
     test_layernorm();
     test_attention();
     test_gelu();
