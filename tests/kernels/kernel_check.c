@@ -35,6 +35,7 @@
 #include "attention.h"
 #include "convert.h"
 #include "encoder.h"
+#include "flash_attention.h"
 #include "gelu.h"
 #include "gradnorm.h"
 #include "ingot_err.h"
@@ -712,6 +713,95 @@ static int chk_attention_bwd(kc *c, kn_dtype dt)
     return r;
 }
 
+/* Flash attention (bf16 only): out against the reference forward, dqkv
+ * against the reference backward (which uses the exact float32 att). */
+static const struct att_shape fa_shapes[] = {
+    {2, 37, 128, 4}, {1, 130, 128, 2}, {2, 256, 192, 3}, {1, 64, 64, 1}};
+
+static int fa_refuses_fp32(kc *c, const char *K)
+{
+    int e = kn_flash_attention_fwd(c->dbase, (float *)c->dbase, c->dbase, 1, 8, 64, 1, KN_F32,
+                                   c->s);
+    int ok = e == -EINVAL;
+    printf("%-16s %-4s %-34s returns %d (-EINVAL expected) %s\n", K, "fp32", "refused", e,
+           ok ? "PASS" : "FAIL");
+    if (ok)
+        c->npass++;
+    else
+        c->nfail++;
+    return !ok;
+}
+
+static int chk_flash_fwd(kc *c, kn_dtype dt)
+{
+    const char *K = "flash_attn_fwd";
+    if (dt != KN_BF16)
+        return fa_refuses_fp32(c, K);
+    int r = 0;
+    for (size_t v = 0; v < sizeof fa_shapes / sizeof fa_shapes[0]; v++) {
+        const struct att_shape *a = &fa_shapes[v];
+        size_t BTC = (size_t)a->B * a->T * a->C, ATT = (size_t)a->B * a->NH * a->T * a->T;
+        size_t BHT = (size_t)a->B * a->NH * a->T;
+        float *qkv = halloc(c, 3 * BTC), *out = halloc(c, BTC), *att = halloc(c, ATT);
+        KC_OOM(K);
+        fill(c, qkv, 3 * BTC, -1, 1, dt);
+        ref_attention_fwd(out, att, qkv, a->B, a->T, a->C, a->NH);
+        void *dqkv = dup_dt(c, qkv, 3 * BTC, dt), *dout = poisoned(c, BTC, dt);
+        void *dlse = poisoned(c, BHT, KN_F32);
+        KC_OOM(K);
+        KC_TRY(K, kn_flash_attention_fwd(dout, (float *)dlse, dqkv, a->B, a->T, a->C, a->NH, dt,
+                                         c->s));
+        SYNC(K);
+        char what[64];
+        snprintf(what, sizeof what, "B%d T%d C%d NH%d out", a->B, a->T, a->C, a->NH);
+        r |= check_dev(c, K, dt, what, dout, out, BTC, (tol){1e-2, 1e-2});
+    }
+    return r;
+}
+
+static int chk_flash_bwd(kc *c, kn_dtype dt)
+{
+    const char *K = "flash_attn_bwd";
+    if (dt != KN_BF16)
+        return 0; /* the forward's check reports the refusal */
+    int r = 0;
+    for (size_t v = 0; v < sizeof fa_shapes / sizeof fa_shapes[0]; v++) {
+        const struct att_shape *a = &fa_shapes[v];
+        size_t BTC = (size_t)a->B * a->T * a->C, ATT = (size_t)a->B * a->NH * a->T * a->T;
+        size_t BHT = (size_t)a->B * a->NH * a->T;
+        float *qkv = halloc(c, 3 * BTC), *out = halloc(c, BTC), *att = halloc(c, ATT);
+        float *dout = halloc(c, BTC), *dqkv = halloc(c, 3 * BTC), *dqkv0 = zeros(c, 3 * BTC);
+        float *scr = halloc(c, ATT);
+        KC_OOM(K);
+        fill(c, qkv, 3 * BTC, -1, 1, dt);
+        fill(c, dout, BTC, -1, 1, dt);
+        fill(c, dqkv, 3 * BTC, -1, 1, dt);
+        ref_attention_fwd(out, att, qkv, a->B, a->T, a->C, a->NH);
+        ref_attention_bwd(dqkv, scr, dout, qkv, att, a->B, a->T, a->C, a->NH);
+        ref_attention_bwd(dqkv0, scr, dout, qkv, att, a->B, a->T, a->C, a->NH);
+        void *dqkvv = dup_dt(c, qkv, 3 * BTC, dt), *ddout = dup_dt(c, dout, BTC, dt);
+        void *dout_f = dalloc(c, BTC * 2), *dlse = dalloc(c, BHT * 4);
+        void *ddqkv = dup_dt(c, dqkv, 3 * BTC, dt), *ddqkv0 = poisoned(c, 3 * BTC, dt);
+        size_t sb = kn_flash_attention_bwd_scratch_bytes(a->B, a->T, a->C, a->NH);
+        void *scratch = dalloc(c, sb);
+        KC_OOM(K);
+        KC_TRY(K, kn_flash_attention_fwd(dout_f, (float *)dlse, dqkvv, a->B, a->T, a->C, a->NH, dt,
+                                         c->s));
+        KC_TRY(K, kn_flash_attention_bwd(ddqkv, ddout, dqkvv, dout_f, (const float *)dlse, a->B,
+                                         a->T, a->C, a->NH, 1, dt, scratch, sb, c->s));
+        KC_TRY(K, kn_flash_attention_bwd(ddqkv0, ddout, dqkvv, dout_f, (const float *)dlse, a->B,
+                                         a->T, a->C, a->NH, 0, dt, scratch, sb, c->s));
+        SYNC(K);
+        char what[64];
+        tol t = {3e-2, 3e-2};
+        snprintf(what, sizeof what, "B%d T%d C%d NH%d dqkv (+=)", a->B, a->T, a->C, a->NH);
+        r |= check_dev(c, K, dt, what, ddqkv, dqkv, 3 * BTC, t);
+        snprintf(what, sizeof what, "B%d T%d C%d NH%d dqkv (=)", a->B, a->T, a->C, a->NH);
+        r |= check_dev(c, K, dt, what, ddqkv0, dqkv0, 3 * BTC, t);
+    }
+    return r;
+}
+
 /* Element-wise kernels run on an aligned and a misaligned (offset by one
  * element: the scalar path) view, with a length that is no multiple of 8. */
 static int chk_gelu(kc *c, kn_dtype dt)
@@ -1239,6 +1329,44 @@ static int bench_attention(kc *c, kn_dtype dt)
     return r;
 }
 
+static int b_fa_fwd(kc *c, void *v)
+{
+    bargs *a = v;
+    return kn_flash_attention_fwd(a->a, a->f, a->b, a->B, a->T, a->C, a->NH, a->dt, c->s);
+}
+static int b_fa_bwd(kc *c, void *v)
+{
+    bargs *a = v;
+    return kn_flash_attention_bwd(a->e, a->g, a->b, a->a, a->f, a->B, a->T, a->C, a->NH, 0, a->dt,
+                                  a->scratch, a->sb, c->s);
+}
+
+static int bench_flash(kc *c, kn_dtype dt)
+{
+    const char *K = "flash_attn";
+    if (dt != KN_BF16)
+        return 0;
+    bargs a = {.dt = dt, .B = c->batch, .T = GPT_T, .C = GPT_C, .NH = GPT_NH};
+    size_t BTC = (size_t)a.B * a.T * a.C, BHT = (size_t)a.B * a.NH * a.T;
+    a.a = dalloc(c, BTC * 2);     /* out */
+    a.b = dalloc(c, 3 * BTC * 2); /* qkv */
+    a.e = dalloc(c, 3 * BTC * 2); /* dqkv */
+    a.f = dalloc(c, BHT * 4);     /* lse */
+    a.g = dalloc(c, BTC * 2);     /* dout */
+    a.sb = kn_flash_attention_bwd_scratch_bytes(a.B, a.T, a.C, a.NH);
+    a.scratch = dalloc(c, a.sb);
+    KC_OOM(K);
+    DFILL(a.b, 3 * BTC, dt, -1, 1);
+    DFILL(a.g, BTC, dt, -1, 1);
+    /* Causal work only: half of the T x T products. */
+    double fl = 2.0 * a.B * a.NH * (double)a.T * a.T * (a.C / a.NH);
+    int r = bench_run(c, "flash_attn_fwd", dt, "causal, hs=64 (half of T x T)", b_fa_fwd, &a, 0,
+                      fl);
+    r |= bench_run(c, "flash_attn_bwd", dt, "causal, hs=64 (2.5x fwd flops)", b_fa_bwd, &a, 0,
+                   2.5 * fl);
+    return r;
+}
+
 static int bench_elementwise(kc *c, kn_dtype dt)
 {
     const char *K = "elementwise";
@@ -1324,6 +1452,8 @@ static const struct kc_entry {
     {"matmul_bwd", chk_matmul_bwd, NULL, 1},
     {"attention_fwd", chk_attention_fwd, bench_attention, 1},
     {"attention_bwd", chk_attention_bwd, NULL, 1},
+    {"flash_attn_fwd", chk_flash_fwd, bench_flash, 1},
+    {"flash_attn_bwd", chk_flash_bwd, NULL, 1},
     {"gelu", chk_gelu, bench_elementwise, 1},
     {"residual", chk_residual, NULL, 1},
     {"softmax_xent", chk_softmax_xent, bench_xent, 1},

@@ -1,0 +1,524 @@
+/* Flash attention (FlashAttention-2 schedule) with mma.sync.m16n8k16 (bf16
+ * in, float32 accumulate).
+ *
+ * Blocks of 64 queries (forward, dq) or 64 keys (dk/dv), 4 warps, 16 rows
+ * per warp. Tiles go global -> shared (16-byte loads, rows padded by 8
+ * elements so fragment loads are bank-conflict free) -> registers.
+ *
+ * m16n8k16 fragments (PTX ISA), g = lane / 4, q = lane % 4, each 32-bit
+ * register holds two bf16, the lower column in the low half:
+ *   A (16x16, row-major): a[0] = A[g][2q..2q+1], a[1] = A[g+8][2q..],
+ *                         a[2] = A[g][2q+8..],   a[3] = A[g+8][2q+8..]
+ *   B (16x8, k x n):      b[0] = B[2q..2q+1][g], b[1] = B[2q+8..2q+9][g]
+ *   C (16x8, float):      c[0..1] = C[g][2q..2q+1], c[2..3] = C[g+8][2q..]
+ * So A comes from a row-major tile with the contraction dimension contiguous,
+ * and B = Y^T comes from a row-major Y (n rows) with the contraction
+ * dimension contiguous: b[0] = Y[g][2q..]. Products whose contraction runs
+ * over rows of a tile use a transposed copy of it in shared memory. Two
+ * adjacent C tiles (16 x 16 of scores) form one A fragment of the next
+ * product (FlashAttention-2's register reuse): a[0] = C0[0..1], a[1] =
+ * C0[2..3], a[2] = C1[0..1], a[3] = C1[2..3].
+ *
+ * Scores are kept in base 2: x = (q . k) * scale * log2(e); lse2 =
+ * max + log2(sum exp2(x - max)); p = exp2(x - lse2). */
+#include <math.h>
+
+#include "cuda_check.h"
+#include "flash_attention.h"
+#include "kn_device.cuh"
+
+enum { FA_BQ = 64, FA_BK = 64, FA_THREADS = 128, FA_PAD = 8 };
+
+static __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32_t b0,
+                                                uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+static __device__ __forceinline__ uint32_t pack2(float lo, float hi)
+{
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi); /* .x (low half) = lo */
+    return *reinterpret_cast<uint32_t *>(&v);
+}
+
+static __device__ __forceinline__ uint32_t ld32(const kn_bf16 *p)
+{
+    return *reinterpret_cast<const uint32_t *>(p);
+}
+
+/* A fragments of a 16-row slab (rows r0..r0+15) of a row-major shared tile
+ * with HS columns, for the HS/16 contraction chunks. */
+template <int HS, int LD>
+static __device__ __forceinline__ void load_a(uint32_t a[HS / 16][4], const kn_bf16 *tile, int r0,
+                                              int g, int q)
+{
+#pragma unroll
+    for (int kc = 0; kc < HS / 16; kc++) {
+        const kn_bf16 *p = tile + (size_t)(r0 + g) * LD + kc * 16 + 2 * q;
+        a[kc][0] = ld32(p);
+        a[kc][1] = ld32(p + 8 * LD);
+        a[kc][2] = ld32(p + 8);
+        a[kc][3] = ld32(p + 8 * LD + 8);
+    }
+}
+
+/* Tile of 64 rows x HS of one head from a [.., T, rowstride] bf16 tensor
+ * (row t at base + t * rowstride), rows >= T zero-filled; written row-major
+ * to rm (ld LD) and/or transposed to tr (tr[d * LDT + row], ld LDT). */
+template <int HS, int LD, int LDT>
+static __device__ __forceinline__ void load_tile(kn_bf16 *rm, kn_bf16 *tr, const kn_bf16 *base,
+                                                 size_t rowstride, int t0, int T)
+{
+    const int CH = HS / 8; /* 16-byte chunks per row */
+    for (int i = threadIdx.x; i < 64 * CH; i += FA_THREADS) {
+        int r = i / CH, c = (i % CH) * 8;
+        int4 v = make_int4(0, 0, 0, 0);
+        if (t0 + r < T)
+            v = *reinterpret_cast<const int4 *>(base + (size_t)(t0 + r) * rowstride + c);
+        if (rm)
+            *reinterpret_cast<int4 *>(rm + (size_t)r * LD + c) = v;
+        if (tr) {
+            const kn_bf16 *e = reinterpret_cast<const kn_bf16 *>(&v);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                tr[(size_t)(c + k) * LDT + r] = e[k];
+        }
+    }
+}
+
+/* S[16 x 64] = A (16 x HS, fragments) . Y^T with Y a row-major shared tile
+ * of 64 rows x HS (ld LD). */
+template <int HS, int LD>
+static __device__ __forceinline__ void mma_abt(float s[8][4], const uint32_t a[HS / 16][4],
+                                               const kn_bf16 *Y, int g, int q)
+{
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+        s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+#pragma unroll
+    for (int kc = 0; kc < HS / 16; kc++)
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const kn_bf16 *p = Y + (size_t)(j * 8 + g) * LD + kc * 16 + 2 * q;
+            mma_bf16(s[j], a[kc], ld32(p), ld32(p + 8));
+        }
+}
+
+/* acc[16 x HS] += P (16 x 64, from score tiles p) . Z, Z = 64 x HS given
+ * transposed in shared memory: Zt[d * LDT + row]. */
+template <int HS, int LDT>
+static __device__ __forceinline__ void mma_pz(float acc[HS / 8][4], const float p[8][4],
+                                              const kn_bf16 *Zt, int g, int q)
+{
+#pragma unroll
+    for (int kc = 0; kc < 4; kc++) {
+        uint32_t a[4];
+        a[0] = pack2(p[2 * kc][0], p[2 * kc][1]);
+        a[1] = pack2(p[2 * kc][2], p[2 * kc][3]);
+        a[2] = pack2(p[2 * kc + 1][0], p[2 * kc + 1][1]);
+        a[3] = pack2(p[2 * kc + 1][2], p[2 * kc + 1][3]);
+#pragma unroll
+        for (int nt = 0; nt < HS / 8; nt++) {
+            const kn_bf16 *z = Zt + (size_t)(nt * 8 + g) * LDT + kc * 16 + 2 * q;
+            mma_bf16(acc[nt], a, ld32(z), ld32(z + 8));
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- forward */
+
+template <int HS>
+static __global__ void __launch_bounds__(FA_THREADS)
+flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, float sl2)
+{
+    constexpr int LD = HS + FA_PAD, LDT = FA_BK + FA_PAD;
+    __shared__ __align__(16) kn_bf16 sK[FA_BK * LD];   /* Q first, then K */
+    __shared__ __align__(16) kn_bf16 sVt[HS * LDT];
+    const int nqb = (T + FA_BQ - 1) / FA_BQ;
+    const int qb = nqb - 1 - blockIdx.x; /* heaviest (last) query blocks first */
+    const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
+    const int C = NH * HS;
+    const size_t C3 = (size_t)3 * C;
+    const kn_bf16 *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
+    const int q0 = qb * FA_BQ;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+
+    load_tile<HS, LD, LDT>(sK, NULL, base, C3, q0, T);
+    __syncthreads();
+    uint32_t qa[HS / 16][4];
+    load_a<HS, LD>(qa, sK, warp * 16, g, q);
+
+    float o[HS / 8][4];
+#pragma unroll
+    for (int nt = 0; nt < HS / 8; nt++)
+        o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    const int row0 = q0 + warp * 16 + g; /* this thread's rows: row0, row0 + 8 */
+
+    for (int kb = 0; kb <= qb; kb++) {
+        const int k0 = kb * FA_BK;
+        __syncthreads(); /* everyone is done with the previous K/V (and Q) */
+        load_tile<HS, LD, LDT>(sK, NULL, base + C, C3, k0, T);
+        load_tile<HS, LD, LDT>(NULL, sVt, base + 2 * C, C3, k0, T);
+        __syncthreads();
+        float s[8][4];
+        mma_abt<HS, LD>(s, qa, sK, g, q);
+        float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int row = row0 + (e >> 1) * 8, key = k0 + j * 8 + 2 * q + (e & 1);
+                float x = s[j][e] * sl2;
+                if (kb == qb && key > row)
+                    x = -INFINITY;
+                s[j][e] = x;
+                mx[e >> 1] = fmaxf(mx[e >> 1], x);
+            }
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            /* Every row sees key k0 <= row here, so mnew is finite. */
+            float mnew = fmaxf(m[r], mx[r]);
+            float alpha = exp2f(m[r] - mnew); /* m = -inf at first: 0 */
+            m[r] = mnew;
+            l[r] *= alpha;
+#pragma unroll
+            for (int nt = 0; nt < HS / 8; nt++) {
+                o[nt][2 * r] *= alpha;
+                o[nt][2 * r + 1] *= alpha;
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float p = exp2f(s[j][e] - m[e >> 1]);
+                s[j][e] = p;
+                l[e >> 1] += p;
+            }
+        mma_pz<HS, LDT>(o, s, sVt, g, q);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        int row = row0 + r * 8;
+        if (row >= T)
+            continue;
+        float inv = 1.0f / l[r];
+        kn_bf16 *dst = out + ((size_t)b * T + row) * C + (size_t)h * HS;
+#pragma unroll
+        for (int nt = 0; nt < HS / 8; nt++)
+            *reinterpret_cast<uint32_t *>(dst + nt * 8 + 2 * q) =
+                pack2(o[nt][2 * r] * inv, o[nt][2 * r + 1] * inv);
+        if (q == 0)
+            lse[(size_t)bh * T + row] = m[r] + log2f(l[r]);
+    }
+}
+
+/* --------------------------------------------------------------- backward */
+
+/* Dsum[bh, t] = sum_d dout[b, t, h, d] * out[b, t, h, d], one thread per row. */
+template <int HS>
+static __global__ void flash_dsum_kernel(float *Dsum, const kn_bf16 *dout, const kn_bf16 *out,
+                                         int B, int T, int NH)
+{
+    size_t rows = (size_t)B * NH * T;
+    size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += stride) {
+        int t = (int)(i % T);
+        size_t bh = i / T;
+        int h = (int)(bh % NH), b = (int)(bh / NH);
+        size_t off = ((size_t)b * T + t) * NH * HS + (size_t)h * HS;
+        float acc = 0.0f;
+        for (int d = 0; d < HS; d += 8) {
+            kn_pack<kn_bf16> x = kn_ld_pack(dout + off + d), y = kn_ld_pack(out + off + d);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                acc += kn_f(x.v[k]) * kn_f(y.v[k]);
+        }
+        Dsum[i] = acc;
+    }
+}
+
+/* dq for a block of 64 queries: loop over key blocks kb <= qb;
+ * s = q k^T, p = exp2(s * sl2 - lse2), dp = do v^T, ds = p (dp - D),
+ * dq += ds k; finally dq *= scale. */
+template <int HS>
+static __global__ void __launch_bounds__(FA_THREADS)
+flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
+                const float *Dsum, int T, int NH, float sl2, float scale, int accumulate)
+{
+    constexpr int LD = HS + FA_PAD, LDT = FA_BK + FA_PAD;
+    __shared__ __align__(16) kn_bf16 sK[FA_BK * LD];  /* Q first, then K */
+    __shared__ __align__(16) kn_bf16 sV[FA_BK * LD];  /* dO first, then V */
+    __shared__ __align__(16) kn_bf16 sKt[HS * LDT];
+    const int nqb = (T + FA_BQ - 1) / FA_BQ;
+    const int qb = nqb - 1 - blockIdx.x;
+    const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
+    const int C = NH * HS;
+    const size_t C3 = (size_t)3 * C;
+    const kn_bf16 *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
+    const kn_bf16 *dbase = dout + (size_t)b * T * C + (size_t)h * HS;
+    const int q0 = qb * FA_BQ;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+    const int row0 = q0 + warp * 16 + g;
+
+    load_tile<HS, LD, LDT>(sK, NULL, base, C3, q0, T);
+    load_tile<HS, LD, LDT>(sV, NULL, dbase, C, q0, T);
+    __syncthreads();
+    uint32_t qa[HS / 16][4], da[HS / 16][4];
+    load_a<HS, LD>(qa, sK, warp * 16, g, q);
+    load_a<HS, LD>(da, sV, warp * 16, g, q);
+    float L[2], D[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        int row = row0 + 8 * r;
+        L[r] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
+        D[r] = row < T ? Dsum[(size_t)bh * T + row] : 0.0f;
+    }
+    float dq[HS / 8][4];
+#pragma unroll
+    for (int nt = 0; nt < HS / 8; nt++)
+        dq[nt][0] = dq[nt][1] = dq[nt][2] = dq[nt][3] = 0.0f;
+
+    for (int kb = 0; kb <= qb; kb++) {
+        const int k0 = kb * FA_BK;
+        __syncthreads();
+        load_tile<HS, LD, LDT>(sK, sKt, base + C, C3, k0, T);
+        load_tile<HS, LD, LDT>(sV, NULL, base + 2 * C, C3, k0, T);
+        __syncthreads();
+        float s[8][4], dp[8][4];
+        mma_abt<HS, LD>(s, qa, sK, g, q);
+        mma_abt<HS, LD>(dp, da, sV, g, q);
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int r = e >> 1, row = row0 + 8 * r, key = k0 + j * 8 + 2 * q + (e & 1);
+                float p = (kb == qb && key > row) ? 0.0f : exp2f(s[j][e] * sl2 - L[r]);
+                s[j][e] = p * (dp[j][e] - D[r]); /* ds */
+            }
+        mma_pz<HS, LDT>(dq, s, sKt, g, q);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        int row = row0 + 8 * r;
+        if (row >= T)
+            continue;
+        kn_bf16 *dst = dqkv + ((size_t)b * T + row) * C3 + (size_t)h * HS;
+#pragma unroll
+        for (int nt = 0; nt < HS / 8; nt++) {
+            uint32_t *pd = reinterpret_cast<uint32_t *>(dst + nt * 8 + 2 * q);
+            float x0 = dq[nt][2 * r] * scale, x1 = dq[nt][2 * r + 1] * scale;
+            if (accumulate) {
+                __nv_bfloat162 old = *reinterpret_cast<__nv_bfloat162 *>(pd);
+                x0 += __low2float(old);
+                x1 += __high2float(old);
+            }
+            *pd = pack2(x0, x1);
+        }
+    }
+}
+
+/* dk, dv for a block of 64 keys: loop over query blocks qb >= kb;
+ * st = k q^T, pt = exp2(st * sl2 - lse2[query]), dv += pt do,
+ * dpt = v do^T, dst = pt (dpt - D[query]), dk += dst q; finally dk *= scale.
+ * Dynamic shared memory: sQ, sdO [64][LD], sQt, sdOt [HS][LDT], lse, D [64]. */
+template <int HS>
+static __global__ void __launch_bounds__(FA_THREADS)
+flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
+                 const float *Dsum, int T, int NH, float sl2, float scale, int accumulate)
+{
+    constexpr int LD = HS + FA_PAD, LDT = FA_BQ + FA_PAD;
+    extern __shared__ __align__(16) unsigned char fa_sh[];
+    kn_bf16 *sQ = reinterpret_cast<kn_bf16 *>(fa_sh);
+    kn_bf16 *sdO = sQ + FA_BQ * LD;
+    kn_bf16 *sQt = sdO + FA_BQ * LD;
+    kn_bf16 *sdOt = sQt + HS * LDT;
+    float *sL = reinterpret_cast<float *>(sdOt + HS * LDT);
+    float *sD = sL + FA_BQ;
+    const int nkb = (T + FA_BK - 1) / FA_BK;
+    const int kb = blockIdx.x; /* low key blocks see the most queries: first */
+    const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
+    const int C = NH * HS;
+    const size_t C3 = (size_t)3 * C;
+    const kn_bf16 *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
+    const kn_bf16 *dbase = dout + (size_t)b * T * C + (size_t)h * HS;
+    const int k0 = kb * FA_BK;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+    const int key0 = k0 + warp * 16 + g; /* this thread's keys: key0, key0 + 8 */
+
+    load_tile<HS, LD, LDT>(sQ, NULL, base + C, C3, k0, T);      /* K rows */
+    load_tile<HS, LD, LDT>(sdO, NULL, base + 2 * C, C3, k0, T); /* V rows */
+    __syncthreads();
+    uint32_t ka[HS / 16][4], va[HS / 16][4];
+    load_a<HS, LD>(ka, sQ, warp * 16, g, q);
+    load_a<HS, LD>(va, sdO, warp * 16, g, q);
+    float dk[HS / 8][4], dv[HS / 8][4];
+#pragma unroll
+    for (int nt = 0; nt < HS / 8; nt++) {
+        dk[nt][0] = dk[nt][1] = dk[nt][2] = dk[nt][3] = 0.0f;
+        dv[nt][0] = dv[nt][1] = dv[nt][2] = dv[nt][3] = 0.0f;
+    }
+
+    for (int qb = kb; qb < nkb; qb++) {
+        const int q0 = qb * FA_BQ;
+        __syncthreads();
+        load_tile<HS, LD, LDT>(sQ, sQt, base, C3, q0, T);
+        load_tile<HS, LD, LDT>(sdO, sdOt, dbase, C, q0, T);
+        for (int i = threadIdx.x; i < FA_BQ; i += FA_THREADS) {
+            int row = q0 + i;
+            sL[i] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
+            sD[i] = row < T ? Dsum[(size_t)bh * T + row] : 0.0f;
+        }
+        __syncthreads();
+        float st[8][4], dpt[8][4];
+        mma_abt<HS, LD>(st, ka, sQ, g, q);
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int key = key0 + 8 * (e >> 1), ql = j * 8 + 2 * q + (e & 1), qry = q0 + ql;
+                st[j][e] = (qry < key || qry >= T) ? 0.0f : exp2f(st[j][e] * sl2 - sL[ql]);
+            }
+        mma_pz<HS, LDT>(dv, st, sdOt, g, q);
+        mma_abt<HS, LD>(dpt, va, sdO, g, q);
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int ql = j * 8 + 2 * q + (e & 1);
+                st[j][e] = st[j][e] * (dpt[j][e] - sD[ql]);
+            }
+        mma_pz<HS, LDT>(dk, st, sQt, g, q);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        int key = key0 + 8 * r;
+        if (key >= T)
+            continue;
+        kn_bf16 *dst = dqkv + ((size_t)b * T + key) * C3 + (size_t)h * HS;
+#pragma unroll
+        for (int nt = 0; nt < HS / 8; nt++) {
+            uint32_t *pk = reinterpret_cast<uint32_t *>(dst + C + nt * 8 + 2 * q);
+            uint32_t *pv = reinterpret_cast<uint32_t *>(dst + 2 * C + nt * 8 + 2 * q);
+            float k0v = dk[nt][2 * r] * scale, k1v = dk[nt][2 * r + 1] * scale;
+            float v0 = dv[nt][2 * r], v1 = dv[nt][2 * r + 1];
+            if (accumulate) {
+                __nv_bfloat162 ok = *reinterpret_cast<__nv_bfloat162 *>(pk);
+                __nv_bfloat162 ov = *reinterpret_cast<__nv_bfloat162 *>(pv);
+                k0v += __low2float(ok);
+                k1v += __high2float(ok);
+                v0 += __low2float(ov);
+                v1 += __high2float(ov);
+            }
+            *pk = pack2(k0v, k1v);
+            *pv = pack2(v0, v1);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- host */
+
+/* Shapes, dtype and grid limits; al1..al4 must be 16-byte aligned (NULL ok). */
+static int fa_check(const void *al1, const void *al2, const void *al3, const void *al4, int B,
+                    int T, int C, int NH, kn_dtype dt)
+{
+    KN_ARG_CHECK(kn_flash_attention_supported(C, NH, dt),
+                 "needs bf16, C %% NH == 0, hs in {32, 64}, C %% 8 == 0 (C=%d NH=%d dtype=%d); "
+                 "use kn_attention_* for other shapes", C, NH, (int)dt);
+    KN_ARG_CHECK(B > 0 && T > 0, "need B, T > 0 (B=%d T=%d)", B, T);
+    KN_ARG_CHECK((long long)B * NH <= 65535, "B*NH=%lld above the grid limit 65535",
+                 (long long)B * NH);
+    KN_ARG_CHECK(kn_aligned16(al1, al2, al3, al4),
+                 "buffers must be 16-byte aligned (%p %p %p %p)", al1, al2, al3, al4);
+    return 0;
+}
+
+extern "C" int kn_flash_attention_supported(int C, int NH, kn_dtype dt)
+{
+    if (dt != KN_BF16 || NH <= 0 || C <= 0 || C % NH != 0 || C % 8 != 0)
+        return 0;
+    int hs = C / NH;
+    return hs == 32 || hs == 64;
+}
+
+extern "C" int kn_flash_attention_fwd(void *out, float *lse, const void *qkv, int B, int T, int C,
+                                      int NH, kn_dtype dt, cudaStream_t s)
+{
+    KN_ARG_CHECK(out && lse && qkv, "NULL buffer (out=%p lse=%p qkv=%p)", out, (void *)lse, qkv);
+    int err = fa_check(out, qkv, NULL, NULL, B, T, C, NH, dt);
+    if (err)
+        return err;
+    const int hs = C / NH;
+    const float sl2 = (1.0f / sqrtf((float)hs)) * 1.4426950408889634f;
+    dim3 grid((unsigned)((T + FA_BQ - 1) / FA_BQ), (unsigned)(B * NH));
+    if (hs == 64)
+        flash_fwd_kernel<64><<<grid, FA_THREADS, 0, s>>>((kn_bf16 *)out, lse,
+                                                         (const kn_bf16 *)qkv, T, NH, sl2);
+    else
+        flash_fwd_kernel<32><<<grid, FA_THREADS, 0, s>>>((kn_bf16 *)out, lse,
+                                                         (const kn_bf16 *)qkv, T, NH, sl2);
+    KN_LAUNCH_CHECK();
+    return 0;
+}
+
+extern "C" size_t kn_flash_attention_bwd_scratch_bytes(int B, int T, int C, int NH)
+{
+    (void)C;
+    if (B <= 0 || T <= 0 || NH <= 0)
+        return 0;
+    return (size_t)B * NH * T * sizeof(float);
+}
+
+template <int HS>
+static int fa_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const kn_bf16 *out,
+                  const float *lse, float *Dsum, int B, int T, int NH, int accumulate,
+                  cudaStream_t s)
+{
+    const float scale = 1.0f / sqrtf((float)HS), sl2 = scale * 1.4426950408889634f;
+    size_t rows = (size_t)B * NH * T;
+    flash_dsum_kernel<HS><<<kn_grid_for(rows, 256), 256, 0, s>>>(Dsum, dout, out, B, T, NH);
+    KN_LAUNCH_CHECK();
+    dim3 grid((unsigned)((T + FA_BQ - 1) / FA_BQ), (unsigned)(B * NH));
+    flash_dq_kernel<HS><<<grid, FA_THREADS, 0, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, sl2, scale,
+                                                    accumulate);
+    KN_LAUNCH_CHECK();
+    const int LD = HS + FA_PAD, LDT = FA_BQ + FA_PAD;
+    size_t smem = (2 * (size_t)FA_BQ * LD + 2 * (size_t)HS * LDT) * sizeof(kn_bf16) +
+                  2 * FA_BQ * sizeof(float);
+    if (smem > 48 * 1024)
+        CUDA_CHECK(cudaFuncSetAttribute(flash_dkv_kernel<HS>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    flash_dkv_kernel<HS><<<grid, FA_THREADS, smem, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, sl2,
+                                                        scale, accumulate);
+    KN_LAUNCH_CHECK();
+    return 0;
+}
+
+extern "C" int kn_flash_attention_bwd(void *dqkv, const void *dout, const void *qkv,
+                                      const void *out, const float *lse, int B, int T, int C,
+                                      int NH, int accumulate, kn_dtype dt, void *scratch,
+                                      size_t scratch_bytes, cudaStream_t s)
+{
+    KN_ARG_CHECK(dqkv && dout && qkv && out && lse,
+                 "NULL buffer (dqkv=%p dout=%p qkv=%p out=%p lse=%p)", dqkv, dout, qkv, out,
+                 (const void *)lse);
+    int err = fa_check(dqkv, dout, qkv, out, B, T, C, NH, dt);
+    if (err)
+        return err;
+    size_t need = kn_flash_attention_bwd_scratch_bytes(B, T, C, NH);
+    KN_ARG_CHECK(scratch && scratch_bytes >= need, "scratch %p of %zu bytes, need %zu", scratch,
+                 scratch_bytes, need);
+    if (C / NH == 64)
+        return fa_bwd<64>((kn_bf16 *)dqkv, (const kn_bf16 *)dout, (const kn_bf16 *)qkv,
+                          (const kn_bf16 *)out, lse, (float *)scratch, B, T, NH, accumulate, s);
+    return fa_bwd<32>((kn_bf16 *)dqkv, (const kn_bf16 *)dout, (const kn_bf16 *)qkv,
+                      (const kn_bf16 *)out, lse, (float *)scratch, B, T, NH, accumulate, s);
+}
