@@ -10,6 +10,7 @@ void ref_softmax_xent(float *losses, float *dlogits, int *correct, const float *
 #pragma omp parallel for schedule(static) REF_PAR((size_t)N * V * 8)
     for (int n = 0; n < N; n++) {
         const float *x = logits + (size_t)n * Vp;
+        float *d = dlogits ? dlogits + (size_t)n * Vp : NULL;
         int tgt = targets[n];
         float mx = x[0];
         int arg = 0;
@@ -18,20 +19,27 @@ void ref_softmax_xent(float *losses, float *dlogits, int *correct, const float *
                 mx = x[v];
                 arg = v;
             }
-        /* The sum runs in double: V is large and the result feeds the loss. */
+        float xt = x[tgt];   /* read before d (possibly x itself) is written */
+        /* exp once (kept in d for the gradient), summed in double */
         double sum = 0.0;
-        for (int v = 0; v < V; v++)
-            sum += exp((double)(x[v] - mx));
-        losses[n] = (float)(log(sum) - (double)(x[tgt] - mx));
+        if (d) {
+            for (int v = 0; v < V; v++) {
+                float e = expf(x[v] - mx);
+                d[v] = e;
+                sum += e;
+            }
+        } else {
+            for (int v = 0; v < V; v++)
+                sum += expf(x[v] - mx);
+        }
+        losses[n] = (float)(log(sum) - (double)(xt - mx));
         if (correct)
             correct[n] = arg == tgt;
-        if (dlogits) {
-            float *d = dlogits + (size_t)n * Vp;
+        if (d) {
             float inv = (float)(1.0 / sum);
-            for (int v = 0; v < V; v++) {
-                float p = expf(x[v] - mx) * inv;
-                d[v] = (p - (v == tgt ? 1.0f : 0.0f)) * dloss;
-            }
+            for (int v = 0; v < V; v++)
+                d[v] = d[v] * inv * dloss;
+            d[tgt] -= dloss;
             for (int v = V; v < Vp; v++)
                 d[v] = 0.0f;
         }
