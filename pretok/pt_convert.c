@@ -309,7 +309,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         .prod = {
             .inputs = c.inputs.v + from_i, .n_inputs = c.end - from_i,
             .resume_file = from.file, .resume_record = from.record, .txt_doc = o->txt_doc,
-            .batch_bytes = 1 << 20, .batch_items = 8192, .max_record = o->max_record,
+            .batch_bytes = 256 << 10, .batch_items = 4096, .max_record = o->max_record,
         },
         .tok = &c.tok, .threads = o->threads, .total_bytes = rep.input_bytes,
         .progress = !o->quiet && isatty(2),

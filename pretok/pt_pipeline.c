@@ -240,7 +240,7 @@ int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *in
     p->cfg = cfg;
     p->prod_cfg = cfg->prod;
     p->prod_cfg.stop = &p->stop;
-    p->n_batches = 2 * (size_t)cfg->threads + 2;
+    p->n_batches = 4 * (size_t)cfg->threads + 4;
     atomic_init(&p->stop, 0);
     atomic_init(&p->bytes_done, cfg->prod.bytes_before);
     atomic_init(&p->docs, 0);

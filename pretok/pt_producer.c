@@ -297,9 +297,9 @@ static int feed(struct prod *p, const struct pt_chunk *c)
         }
     }
     if (p->comp == COMP_PLAIN) {
-        double t0 = now_s();
+        double t0 = now_s(), h0 = p->st->handoff_s;
         int ret = split(p, c->data, c->len);
-        p->st->split_s += now_s() - t0;
+        p->st->split_s += now_s() - t0 - (p->st->handoff_s - h0);
         return ret;
     }
     ZSTD_inBuffer zin = { c->data, c->len, 0 };
@@ -318,8 +318,9 @@ static int feed(struct prod *p, const struct pt_chunk *c)
                          (unsigned long long)c->offset);
         }
         p->zret = r;
+        double h0 = p->st->handoff_s;
         int ret = split(p, p->zout, zout.pos);
-        p->st->split_s += now_s() - t1;
+        p->st->split_s += now_s() - t1 - (p->st->handoff_s - h0);
         if (ret || p->dead)
             return ret;
     } while (zin.pos < zin.size || zout.pos == zout.size);

@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# Benchmark ingot-pretok against SentencePiece's own tools on a real corpus.
+#
+#   scripts/bench-pretok.sh [--mb 40] [--dir DIR] [--threads N] [--vocab 32000]
+#                           [--models unigram,bpe]
+#
+# 1. Builds a corpus of --mb megabytes of text from documentation already on
+#    the machine (licences, /usr/share/doc, man pages, Python docstrings and
+#    comments; repeated in another order if that is not enough - it says so)
+#    into DIR/corpus/*.jsonl.zst plus DIR/corpus/docs.txt (the same
+#    documents, one per line).
+# 2. Trains a 32k unigram and a 32k BPE model on it unless DIR/models has them
+#    (spm_train, else Python's SentencePieceTrainer).
+# 3. Times, per model: ingot-pretok from .jsonl.zst at 1 thread and at all
+#    threads, spm_encode on docs.txt (skipped when it is not installed), and
+#    the Python API on the same documents in memory, num_threads=1 and all.
+# 4. Prints MB/s of text, Mtokens/s and ratios as a table (also written to
+#    DIR/bench-pretok.md).
+#
+# Binaries: $INGOT_PRETOK (default build/pretok/ingot-pretok). Python: $PYTHON,
+# else the first of python3, /usr/bin/python3 that has sentencepiece.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MB=40
+DIR=${TMPDIR:-/tmp}/ingot-bench-pretok
+THREADS=$(nproc)
+VOCAB=32000
+MODELS=unigram,bpe
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --mb) MB=$2; shift 2 ;;
+    --dir) DIR=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --vocab) VOCAB=$2; shift 2 ;;
+    --models) MODELS=$2; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) echo "bench-pretok: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+PRETOK=${INGOT_PRETOK:-$ROOT/build/pretok/ingot-pretok}
+if [ ! -x "$PRETOK" ]; then
+    echo "bench-pretok: $PRETOK not found; build first (meson setup build && ninja -C build)" \
+         "or set INGOT_PRETOK" >&2
+    exit 1
+fi
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+    for p in python3 /usr/bin/python3; do
+        if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import sentencepiece' 2>/dev/null; then
+            PY=$p
+            break
+        fi
+    done
+fi
+if [ -z "$PY" ]; then
+    echo "bench-pretok: no Python with the sentencepiece module (set PYTHON)" >&2
+    exit 1
+fi
+SPM_ENCODE=$(command -v spm_encode || true)
+SPM_TRAIN=$(command -v spm_train || true)
+mkdir -p "$DIR"
+
+exec "$PY" - "$DIR" "$MB" "$THREADS" "$VOCAB" "$MODELS" "$PRETOK" "$SPM_ENCODE" "$SPM_TRAIN" <<'PYTHON'
+import ast, glob, gzip, hashlib, io, json, os, re, shutil, subprocess, sys, sysconfig, time
+import sentencepiece as spm
+
+DIR, MB, THREADS, VOCAB, MODELS, PRETOK, SPM_ENCODE, SPM_TRAIN = sys.argv[1:9]
+MB, THREADS, VOCAB = float(MB), int(THREADS), int(VOCAB)
+MODELS = MODELS.split(",")
+corpus = os.path.join(DIR, "corpus")
+notes = []
+
+
+def log(*a):
+    print("bench-pretok:", *a, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- corpus
+def read(path, limit=1 << 20):
+    try:
+        op = gzip.open if path.endswith(".gz") else open
+        with op(path, "rb") as f:
+            return f.read(limit).decode("utf-8")
+    except (OSError, UnicodeDecodeError, EOFError):
+        return None
+
+
+TROFF = re.compile(r"\\f[BIRP]|\\\(..|\\[&|^-]|\\s[-+]?\d")
+
+
+def man_text(path):
+    t = read(path)
+    if not t:
+        return None
+    out = []
+    for ln in t.split("\n"):
+        if ln.startswith((".", "'")):
+            if ln[:3] in (".PP", ".LP", ".SH", ".TP", ".IP", ".P", ".SS"):
+                out.append("")
+            continue
+        out.append(TROFF.sub("", ln).replace("\\", ""))
+    return "\n".join(out)
+
+
+def py_texts():
+    lib = sysconfig.get_paths()["stdlib"]
+    for path in sorted(glob.glob(os.path.join(lib, "**", "*.py"), recursive=True)):
+        src = read(path, 4 << 20)
+        if not src:
+            continue
+        try:
+            tree = ast.parse(src)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                 ast.AsyncFunctionDef)):
+                d = ast.get_docstring(node)
+                if d:
+                    yield d
+        comments = [ln.strip()[1:].strip() for ln in src.split("\n")
+                    if ln.strip().startswith("#") and len(ln.strip()) > 3]
+        if comments:
+            yield "\n".join(comments)
+
+
+def sources():
+    for p in sorted(glob.glob("/usr/share/common-licenses/*")):
+        yield read(p)
+    for pat in ("/usr/share/doc/*/copyright", "/usr/share/doc/*/changelog*.gz",
+                "/usr/share/doc/*/README*", "/usr/share/doc/*/NEWS*",
+                "/usr/share/doc/*/*.txt", "/usr/share/doc/*/*.md"):
+        for p in sorted(glob.glob(pat)):
+            yield read(p)
+    for p in sorted(glob.glob("/usr/share/man/man[1-8]/*.gz")):
+        yield man_text(p)
+    yield from py_texts()
+
+
+def documents(target):
+    """Single-line documents of 1-4 KB made of unique paragraphs."""
+    seen, docs, cur, size = set(), [], [], 0
+    for text in sources():
+        if not text:
+            continue
+        for para in re.split(r"\n\s*\n", text):
+            para = " ".join(para.split())
+            if len(para) < 40:
+                continue
+            h = hashlib.blake2b(para.encode(), digest_size=8).digest()
+            if h in seen:
+                continue
+            seen.add(h)
+            cur.append(para)
+            if sum(map(len, cur)) > 1000 + 3000 * (len(docs) % 4) / 3:
+                docs.append(" ".join(cur))
+                size += len(docs[-1].encode()) + 1
+                cur = []
+                if size >= target:
+                    return docs, size
+    if cur:
+        docs.append(" ".join(cur))
+        size += len(docs[-1].encode()) + 1
+    if not docs:
+        sys.exit("bench-pretok: no text found on this machine")
+    base = list(docs)
+    k = 1
+    while size < target:      # not enough text: reuse it, reordered
+        for d in base[k % 7::7] + base[:k % 7]:
+            docs.append(d)
+            size += len(d.encode()) + 1
+            if size >= target:
+                break
+        k += 1
+    notes.append("the machine had only %.1f MB of unique text; the corpus repeats it "
+                 "(%.1f MB)" % (sum(len(d.encode()) + 1 for d in base) / 1e6, size / 1e6))
+    return docs, size
+
+
+stamp = os.path.join(corpus, "done-%g" % MB)
+if not os.path.exists(stamp):
+    shutil.rmtree(corpus, ignore_errors=True)
+    os.makedirs(corpus)
+    log("building a %g MB corpus in %s" % (MB, corpus))
+    docs, size = documents(MB * 1e6)
+    with open(os.path.join(corpus, "docs.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(docs) + "\n")
+    n_files = 8
+    zstd = shutil.which("zstd")
+    for i in range(n_files):
+        p = os.path.join(corpus, "part-%02d.jsonl" % i)
+        with open(p, "w", encoding="utf-8") as f:
+            for j in range(i, len(docs), n_files):
+                f.write(json.dumps({"text": docs[j], "id": j}) + "\n")
+        if zstd:
+            subprocess.run([zstd, "-q", "-f", "--rm", "-3", p], check=True)
+    if not zstd:
+        notes.append("no zstd program: the corpus is plain .jsonl")
+    with open(os.path.join(corpus, "notes.txt"), "w") as f:
+        f.write("\n".join(notes))
+    open(stamp, "w").close()
+else:
+    notes += [n for n in open(os.path.join(corpus, "notes.txt")).read().split("\n") if n]
+inputs = sorted(glob.glob(os.path.join(corpus, "part-*.jsonl*")))
+docs_txt = os.path.join(corpus, "docs.txt")
+texts = open(docs_txt, encoding="utf-8").read().split("\n")[:-1]
+text_bytes = sum(len(t.encode()) for t in texts)
+log("corpus: %d documents, %.1f MB of text in %d files" % (len(texts), text_bytes / 1e6,
+                                                          len(inputs)))
+
+# ---------------------------------------------------------------- models
+mdir = os.path.join(DIR, "models")
+os.makedirs(mdir, exist_ok=True)
+
+
+def train(kind):
+    prefix = os.path.join(mdir, "%s-%d" % (kind, VOCAB))
+    if os.path.exists(prefix + ".model"):
+        return prefix + ".model"
+    log("training a %d %s model (once; cached in %s)" % (VOCAB, kind, mdir))
+    args = ["--input=" + docs_txt, "--model_prefix=" + prefix, "--vocab_size=%d" % VOCAB,
+            "--model_type=" + kind, "--hard_vocab_limit=false", "--num_threads=%d" % THREADS,
+            "--input_sentence_size=300000", "--shuffle_input_sentence=true",
+            "--max_sentence_length=16384", "--minloglevel=1"]
+    t0 = time.time()
+    if SPM_TRAIN:
+        subprocess.run([SPM_TRAIN] + args, check=True, stderr=subprocess.DEVNULL)
+    else:
+        spm.SentencePieceTrainer.train(" ".join(args))
+    log("  trained in %.0f s" % (time.time() - t0))
+    return prefix + ".model"
+
+
+# ---------------------------------------------------------------- timing
+def timed(cmd, **kw):
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=kw.get("stdout", subprocess.DEVNULL),
+                       stderr=subprocess.PIPE)
+    dt = time.perf_counter() - t0
+    if p.returncode:
+        sys.exit("bench-pretok: %s failed: %s" % (cmd[0], p.stderr.decode()[-2000:]))
+    return dt
+
+
+rows = []
+for kind in MODELS:
+    model = train(kind)
+    sp = spm.SentencePieceProcessor(model_file=model)
+    vocab = sp.get_piece_size()
+    if vocab != VOCAB:
+        notes.append("%s model: vocab %d (the corpus is too small for %d)" % (kind, vocab, VOCAB))
+    res = {}
+    for th in sorted({1, THREADS}):
+        out = os.path.join(DIR, "out-%s-%d" % (kind, th))
+        shutil.rmtree(out, ignore_errors=True)
+        t0 = time.perf_counter()
+        p = subprocess.run([PRETOK, "--model", model, "--out", out, "--threads", str(th),
+                            "--no-bos", "--quiet", "--json"] + inputs, capture_output=True)
+        dt = time.perf_counter() - t0
+        if p.returncode:
+            sys.exit("bench-pretok: ingot-pretok failed: " + p.stderr.decode())
+        rep = json.loads(p.stdout)
+        tokens = rep["run"]["tokens"]
+        res["pretok", th] = (dt, tokens, rep["run"]["stage_s"])
+        shutil.rmtree(out, ignore_errors=True)
+    if SPM_ENCODE:
+        dt = timed([SPM_ENCODE, "--model=" + model, "--output_format=id", "--input=" + docs_txt])
+        res["spm_encode", 1] = (dt, res["pretok", 1][1], None)
+    for th in sorted({1, THREADS}):
+        t0 = time.perf_counter()
+        ids = sp.encode(texts, num_threads=th)
+        dt = time.perf_counter() - t0
+        res["python", th] = (dt, sum(map(len, ids)), None)
+        del ids
+    ref = res.get(("spm_encode", 1))
+    pyb = res[("python", THREADS)]
+    for (tool, th), (dt, tokens, stages) in res.items():
+        rows.append((kind, tool, th, text_bytes / 1e6 / dt, tokens / 1e6 / dt,
+                     ref[0] / dt if ref else None, pyb[0] / dt, stages))
+    if not SPM_ENCODE:
+        notes.append("spm_encode is not installed: its row is skipped")
+
+# ---------------------------------------------------------------- table
+host = os.uname().nodename
+hdr = ("| model | tool | threads | MB/s | Mtok/s | × spm_encode | × Python batch (%d thr) |"
+       % THREADS)
+lines = ["Corpus: %d documents, %.1f MB of text, %d .jsonl.zst files; %d cores (%s)." %
+         (len(texts), text_bytes / 1e6, len(inputs), os.cpu_count(), host), "",
+         hdr, "|---|---|---:|---:|---:|---:|---:|"]
+names = {"pretok": "ingot-pretok (.jsonl.zst)", "spm_encode": "spm_encode (text)",
+         "python": "Python encode(texts)"}
+for kind, tool, th, mbs, mts, vs_spm, vs_py, _ in rows:
+    lines.append("| %s | %s | %d | %.2f | %.3f | %s | %.2f |" % (
+        kind, names[tool], th, mbs, mts, "%.2f" % vs_spm if vs_spm else "-", vs_py))
+lines.append("")
+for kind, tool, th, _, _, _, _, st in rows:
+    if st:
+        lines.append("ingot-pretok %s, %d thread%s: stage thread-seconds: read %.2f, "
+                     "decompress %.2f, split %.2f, parse %.2f, tokenize %.2f, write %.2f" % (
+                         kind, th, "" if th == 1 else "s", st["read"], st["decompress"],
+                         st["split"], st["parse"], st["tokenize"], st["write"]))
+for kind in MODELS:
+    one = [r for r in rows if r[0] == kind and r[1] == "pretok"]
+    if len(one) == 2:
+        lines.append("ingot-pretok %s: %d threads = %.1f× one thread" %
+                     (kind, THREADS, one[1][3] / one[0][3]))
+for n in dict.fromkeys(notes):
+    lines.append("Note: " + n)
+text = "\n".join(lines)
+print(text)
+open(os.path.join(DIR, "bench-pretok.md"), "w").write(text + "\n")
+PYTHON
