@@ -14,7 +14,7 @@
  * So A comes from a row-major tile with the contraction dimension contiguous,
  * and B = Y^T comes from a row-major Y (n rows) with the contraction
  * dimension contiguous: b[0] = Y[g][2q..]. Products whose contraction runs
- * over rows of a tile use a transposed copy of it in shared memory. Two
+ * over the rows of a tile read its B fragments with ldmatrix.trans. Two
  * adjacent C tiles (16 x 16 of scores) form one A fragment of the next
  * product (FlashAttention-2's register reuse): a[0] = C0[0..1], a[1] =
  * C0[2..3], a[2] = C1[0..1], a[3] = C1[2..3].
@@ -66,10 +66,10 @@ static __device__ __forceinline__ void load_a(uint32_t a[HS / 16][4], const kn_b
 }
 
 /* Tile of 64 rows x HS of one head from a [.., T, rowstride] bf16 tensor
- * (row t at base + t * rowstride), rows >= T zero-filled; written row-major
- * to rm (ld LD) and/or transposed to tr (tr[d * LDT + row], ld LDT). */
-template <int HS, int LD, int LDT>
-static __device__ __forceinline__ void load_tile(kn_bf16 *rm, kn_bf16 *tr, const kn_bf16 *base,
+ * (row t at base + t * rowstride), rows >= T zero-filled, written row-major
+ * to sh (ld LD). */
+template <int HS, int LD>
+static __device__ __forceinline__ void load_tile(kn_bf16 *sh, const kn_bf16 *base,
                                                  size_t rowstride, int t0, int T)
 {
     const int CH = HS / 8; /* 16-byte chunks per row */
@@ -78,14 +78,7 @@ static __device__ __forceinline__ void load_tile(kn_bf16 *rm, kn_bf16 *tr, const
         int4 v = make_int4(0, 0, 0, 0);
         if (t0 + r < T)
             v = *reinterpret_cast<const int4 *>(base + (size_t)(t0 + r) * rowstride + c);
-        if (rm)
-            *reinterpret_cast<int4 *>(rm + (size_t)r * LD + c) = v;
-        if (tr) {
-            const kn_bf16 *e = reinterpret_cast<const kn_bf16 *>(&v);
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                tr[(size_t)(c + k) * LDT + r] = e[k];
-        }
+        *reinterpret_cast<int4 *>(sh + (size_t)r * LD + c) = v;
     }
 }
 
@@ -107,12 +100,26 @@ static __device__ __forceinline__ void mma_abt(float s[8][4], const uint32_t a[H
         }
 }
 
-/* acc[16 x HS] += P (16 x 64, from score tiles p) . Z, Z = 64 x HS given
- * transposed in shared memory: Zt[d * LDT + row]. */
-template <int HS, int LDT>
-static __device__ __forceinline__ void mma_pz(float acc[HS / 8][4], const float p[8][4],
-                                              const kn_bf16 *Zt, int g, int q)
+/* Four 8x8 b16 matrices from shared memory, transposed (ldmatrix): lane l
+ * gives the address of row l % 8 of matrix l / 8; register i receives matrix
+ * i's element pair [2q..2q+1][g] (i.e. a B fragment half). */
+static __device__ __forceinline__ void ldsm_x4_trans(uint32_t r[4], const kn_bf16 *p)
 {
+    uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+
+/* acc[16 x HS] += P (16 x 64, from score tiles p) . Z, Z a row-major shared
+ * tile of 64 rows x HS (ld LD; rows are the contraction dimension). The B
+ * fragments come from ldmatrix.trans: matrices (rows kc*16 + {0, 8}, columns
+ * nt*8) and (same rows, columns (nt+1)*8) give b0, b1 of nt and nt + 1. */
+template <int HS, int LD>
+static __device__ __forceinline__ void mma_pz(float acc[HS / 8][4], const float p[8][4],
+                                              const kn_bf16 *Z, int lane)
+{
+    const int mtx = lane / 8, rr = lane % 8;
 #pragma unroll
     for (int kc = 0; kc < 4; kc++) {
         uint32_t a[4];
@@ -121,9 +128,12 @@ static __device__ __forceinline__ void mma_pz(float acc[HS / 8][4], const float 
         a[2] = pack2(p[2 * kc + 1][0], p[2 * kc + 1][1]);
         a[3] = pack2(p[2 * kc + 1][2], p[2 * kc + 1][3]);
 #pragma unroll
-        for (int nt = 0; nt < HS / 8; nt++) {
-            const kn_bf16 *z = Zt + (size_t)(nt * 8 + g) * LDT + kc * 16 + 2 * q;
-            mma_bf16(acc[nt], a, ld32(z), ld32(z + 8));
+        for (int nt = 0; nt < HS / 8; nt += 2) {
+            uint32_t b[4];
+            ldsm_x4_trans(b, Z + (size_t)(kc * 16 + (mtx & 1) * 8 + rr) * LD +
+                                 (nt + (mtx >> 1)) * 8);
+            mma_bf16(acc[nt], a, b[0], b[1]);
+            mma_bf16(acc[nt + 1], a, b[2], b[3]);
         }
     }
 }
@@ -134,9 +144,9 @@ template <int HS>
 static __global__ void __launch_bounds__(FA_THREADS)
 flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, float sl2)
 {
-    constexpr int LD = HS + FA_PAD, LDT = FA_BK + FA_PAD;
-    __shared__ __align__(16) kn_bf16 sK[FA_BK * LD];   /* Q first, then K */
-    __shared__ __align__(16) kn_bf16 sVt[HS * LDT];
+    constexpr int LD = HS + FA_PAD;
+    __shared__ __align__(16) kn_bf16 sK[FA_BK * LD]; /* Q first, then K */
+    __shared__ __align__(16) kn_bf16 sV[FA_BK * LD];
     const int nqb = (T + FA_BQ - 1) / FA_BQ;
     const int qb = nqb - 1 - blockIdx.x; /* heaviest (last) query blocks first */
     const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
@@ -146,7 +156,7 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, fl
     const int q0 = qb * FA_BQ;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
 
-    load_tile<HS, LD, LDT>(sK, NULL, base, C3, q0, T);
+    load_tile<HS, LD>(sK, base, C3, q0, T);
     __syncthreads();
     uint32_t qa[HS / 16][4];
     load_a<HS, LD>(qa, sK, warp * 16, g, q);
@@ -161,8 +171,8 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, fl
     for (int kb = 0; kb <= qb; kb++) {
         const int k0 = kb * FA_BK;
         __syncthreads(); /* everyone is done with the previous K/V (and Q) */
-        load_tile<HS, LD, LDT>(sK, NULL, base + C, C3, k0, T);
-        load_tile<HS, LD, LDT>(NULL, sVt, base + 2 * C, C3, k0, T);
+        load_tile<HS, LD>(sK, base + C, C3, k0, T);
+        load_tile<HS, LD>(sV, base + 2 * C, C3, k0, T);
         __syncthreads();
         float s[8][4];
         mma_abt<HS, LD>(s, qa, sK, g, q);
@@ -201,7 +211,7 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, fl
                 s[j][e] = p;
                 l[e >> 1] += p;
             }
-        mma_pz<HS, LDT>(o, s, sVt, g, q);
+        mma_pz<HS, LD>(o, s, sV, lane);
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -254,10 +264,9 @@ static __global__ void __launch_bounds__(FA_THREADS)
 flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
                 const float *Dsum, int T, int NH, float sl2, float scale, int accumulate)
 {
-    constexpr int LD = HS + FA_PAD, LDT = FA_BK + FA_PAD;
-    __shared__ __align__(16) kn_bf16 sK[FA_BK * LD];  /* Q first, then K */
-    __shared__ __align__(16) kn_bf16 sV[FA_BK * LD];  /* dO first, then V */
-    __shared__ __align__(16) kn_bf16 sKt[HS * LDT];
+    constexpr int LD = HS + FA_PAD;
+    __shared__ __align__(16) kn_bf16 sK[FA_BK * LD]; /* Q first, then K */
+    __shared__ __align__(16) kn_bf16 sV[FA_BK * LD]; /* dO first, then V */
     const int nqb = (T + FA_BQ - 1) / FA_BQ;
     const int qb = nqb - 1 - blockIdx.x;
     const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
@@ -269,8 +278,8 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
     const int row0 = q0 + warp * 16 + g;
 
-    load_tile<HS, LD, LDT>(sK, NULL, base, C3, q0, T);
-    load_tile<HS, LD, LDT>(sV, NULL, dbase, C, q0, T);
+    load_tile<HS, LD>(sK, base, C3, q0, T);
+    load_tile<HS, LD>(sV, dbase, C, q0, T);
     __syncthreads();
     uint32_t qa[HS / 16][4], da[HS / 16][4];
     load_a<HS, LD>(qa, sK, warp * 16, g, q);
@@ -290,8 +299,8 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
     for (int kb = 0; kb <= qb; kb++) {
         const int k0 = kb * FA_BK;
         __syncthreads();
-        load_tile<HS, LD, LDT>(sK, sKt, base + C, C3, k0, T);
-        load_tile<HS, LD, LDT>(sV, NULL, base + 2 * C, C3, k0, T);
+        load_tile<HS, LD>(sK, base + C, C3, k0, T);
+        load_tile<HS, LD>(sV, base + 2 * C, C3, k0, T);
         __syncthreads();
         float s[8][4], dp[8][4];
         mma_abt<HS, LD>(s, qa, sK, g, q);
@@ -304,7 +313,7 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
                 float p = (kb == qb && key > row) ? 0.0f : exp2f(s[j][e] * sl2 - L[r]);
                 s[j][e] = p * (dp[j][e] - D[r]); /* ds */
             }
-        mma_pz<HS, LDT>(dq, s, sKt, g, q);
+        mma_pz<HS, LD>(dq, s, sK, lane);
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -329,20 +338,16 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
 /* dk, dv for a block of 64 keys: loop over query blocks qb >= kb;
  * st = k q^T, pt = exp2(st * sl2 - lse2[query]), dv += pt do,
  * dpt = v do^T, dst = pt (dpt - D[query]), dk += dst q; finally dk *= scale.
- * Dynamic shared memory: sQ, sdO [64][LD], sQt, sdOt [HS][LDT], lse, D [64]. */
+ * Shared memory: sQ, sdO [64][LD], lse, D [64]. */
 template <int HS>
 static __global__ void __launch_bounds__(FA_THREADS)
 flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
                  const float *Dsum, int T, int NH, float sl2, float scale, int accumulate)
 {
-    constexpr int LD = HS + FA_PAD, LDT = FA_BQ + FA_PAD;
-    extern __shared__ __align__(16) unsigned char fa_sh[];
-    kn_bf16 *sQ = reinterpret_cast<kn_bf16 *>(fa_sh);
-    kn_bf16 *sdO = sQ + FA_BQ * LD;
-    kn_bf16 *sQt = sdO + FA_BQ * LD;
-    kn_bf16 *sdOt = sQt + HS * LDT;
-    float *sL = reinterpret_cast<float *>(sdOt + HS * LDT);
-    float *sD = sL + FA_BQ;
+    constexpr int LD = HS + FA_PAD;
+    __shared__ __align__(16) kn_bf16 sQ[FA_BQ * LD];  /* K first, then Q */
+    __shared__ __align__(16) kn_bf16 sdO[FA_BQ * LD]; /* V first, then dO */
+    __shared__ float sL[FA_BQ], sD[FA_BQ];
     const int nkb = (T + FA_BK - 1) / FA_BK;
     const int kb = blockIdx.x; /* low key blocks see the most queries: first */
     const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
@@ -354,8 +359,8 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
     const int key0 = k0 + warp * 16 + g; /* this thread's keys: key0, key0 + 8 */
 
-    load_tile<HS, LD, LDT>(sQ, NULL, base + C, C3, k0, T);      /* K rows */
-    load_tile<HS, LD, LDT>(sdO, NULL, base + 2 * C, C3, k0, T); /* V rows */
+    load_tile<HS, LD>(sQ, base + C, C3, k0, T);      /* K rows */
+    load_tile<HS, LD>(sdO, base + 2 * C, C3, k0, T); /* V rows */
     __syncthreads();
     uint32_t ka[HS / 16][4], va[HS / 16][4];
     load_a<HS, LD>(ka, sQ, warp * 16, g, q);
@@ -370,8 +375,8 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
     for (int qb = kb; qb < nkb; qb++) {
         const int q0 = qb * FA_BQ;
         __syncthreads();
-        load_tile<HS, LD, LDT>(sQ, sQt, base, C3, q0, T);
-        load_tile<HS, LD, LDT>(sdO, sdOt, dbase, C, q0, T);
+        load_tile<HS, LD>(sQ, base, C3, q0, T);
+        load_tile<HS, LD>(sdO, dbase, C, q0, T);
         for (int i = threadIdx.x; i < FA_BQ; i += FA_THREADS) {
             int row = q0 + i;
             sL[i] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
@@ -387,7 +392,7 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
                 int key = key0 + 8 * (e >> 1), ql = j * 8 + 2 * q + (e & 1), qry = q0 + ql;
                 st[j][e] = (qry < key || qry >= T) ? 0.0f : exp2f(st[j][e] * sl2 - sL[ql]);
             }
-        mma_pz<HS, LDT>(dv, st, sdOt, g, q);
+        mma_pz<HS, LD>(dv, st, sdO, lane);
         mma_abt<HS, LD>(dpt, va, sdO, g, q);
 #pragma unroll
         for (int j = 0; j < 8; j++)
@@ -396,7 +401,7 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
                 int ql = j * 8 + 2 * q + (e & 1);
                 st[j][e] = st[j][e] * (dpt[j][e] - sD[ql]);
             }
-        mma_pz<HS, LDT>(dk, st, sQt, g, q);
+        mma_pz<HS, LD>(dk, st, sQ, lane);
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -490,13 +495,7 @@ static int fa_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const 
     flash_dq_kernel<HS><<<grid, FA_THREADS, 0, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, sl2, scale,
                                                     accumulate);
     KN_LAUNCH_CHECK();
-    const int LD = HS + FA_PAD, LDT = FA_BQ + FA_PAD;
-    size_t smem = (2 * (size_t)FA_BQ * LD + 2 * (size_t)HS * LDT) * sizeof(kn_bf16) +
-                  2 * FA_BQ * sizeof(float);
-    if (smem > 48 * 1024)
-        CUDA_CHECK(cudaFuncSetAttribute(flash_dkv_kernel<HS>,
-                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    flash_dkv_kernel<HS><<<grid, FA_THREADS, smem, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, sl2,
+    flash_dkv_kernel<HS><<<grid, FA_THREADS, 0, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, sl2,
                                                         scale, accumulate);
     KN_LAUNCH_CHECK();
     return 0;

@@ -776,15 +776,15 @@ static int chk_flash_bwd(kc *c, kn_dtype dt)
         fill(c, qkv, 3 * BTC, -1, 1, dt);
         fill(c, dout, BTC, -1, 1, dt);
         fill(c, dqkv, 3 * BTC, -1, 1, dt);
-        ref_attention_fwd(out, att, qkv, a->B, a->T, a->C, a->NH);
-        ref_attention_bwd(dqkv, scr, dout, qkv, att, a->B, a->T, a->C, a->NH);
-        ref_attention_bwd(dqkv0, scr, dout, qkv, att, a->B, a->T, a->C, a->NH);
         void *dqkvv = dup_dt(c, qkv, 3 * BTC, dt), *ddout = dup_dt(c, dout, BTC, dt);
         void *dout_f = dalloc(c, BTC * 2), *dlse = dalloc(c, BHT * 4);
         void *ddqkv = dup_dt(c, dqkv, 3 * BTC, dt), *ddqkv0 = poisoned(c, 3 * BTC, dt);
         size_t sb = kn_flash_attention_bwd_scratch_bytes(a->B, a->T, a->C, a->NH);
         void *scratch = dalloc(c, sb);
         KC_OOM(K);
+        ref_attention_fwd(out, att, qkv, a->B, a->T, a->C, a->NH);
+        ref_attention_bwd(dqkv, scr, dout, qkv, att, a->B, a->T, a->C, a->NH);
+        ref_attention_bwd(dqkv0, scr, dout, qkv, att, a->B, a->T, a->C, a->NH);
         KC_TRY(K, kn_flash_attention_fwd(dout_f, (float *)dlse, dqkvv, a->B, a->T, a->C, a->NH, dt,
                                          c->s));
         KC_TRY(K, kn_flash_attention_bwd(ddqkv, ddout, dqkvv, dout_f, (const float *)dlse, a->B,
