@@ -82,6 +82,38 @@ static __device__ __forceinline__ void load_tile(kn_bf16 *sh, const kn_bf16 *bas
     }
 }
 
+/* load_tile through cp.async (16 bytes per copy, rows >= T zero-filled by a
+ * zero source size); completes at cp_async_wait + a barrier. */
+static __device__ __forceinline__ void cp_async16(kn_bf16 *dst, const kn_bf16 *src, bool valid)
+{
+    uint32_t d = (uint32_t)__cvta_generic_to_shared(dst);
+    int n = valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n));
+}
+
+static __device__ __forceinline__ void cp_async_commit(void)
+{
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
+template <int N> static __device__ __forceinline__ void cp_async_wait(void)
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+template <int HS, int LD>
+static __device__ __forceinline__ void load_tile_async(kn_bf16 *sh, const kn_bf16 *base,
+                                                       size_t rowstride, int t0, int T)
+{
+    const int CH = HS / 8;
+    for (int i = threadIdx.x; i < 64 * CH; i += FA_THREADS) {
+        int r = i / CH, c = (i % CH) * 8;
+        bool ok = t0 + r < T;
+        cp_async16(sh + (size_t)r * LD + c, ok ? base + (size_t)(t0 + r) * rowstride + c : base,
+                   ok);
+    }
+}
+
 /* S[16 x 64] = A (16 x HS, fragments) . Y^T with Y a row-major shared tile
  * of 64 rows x HS (ld LD). */
 template <int HS, int LD>
@@ -145,8 +177,9 @@ static __global__ void __launch_bounds__(FA_THREADS)
 flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, float sl2)
 {
     constexpr int LD = HS + FA_PAD;
-    __shared__ __align__(16) kn_bf16 sK[FA_BK * LD]; /* Q first, then K */
-    __shared__ __align__(16) kn_bf16 sV[FA_BK * LD];
+    /* Two stages of K and V: the next block's copy overlaps this one's math. */
+    __shared__ __align__(16) kn_bf16 sK[2][FA_BK * LD]; /* Q first, then K */
+    __shared__ __align__(16) kn_bf16 sV[2][FA_BK * LD];
     const int nqb = (T + FA_BQ - 1) / FA_BQ;
     const int qb = nqb - 1 - blockIdx.x; /* heaviest (last) query blocks first */
     const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
@@ -156,10 +189,14 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, fl
     const int q0 = qb * FA_BQ;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
 
-    load_tile<HS, LD>(sK, base, C3, q0, T);
+    load_tile<HS, LD>(sK[0], base, C3, q0, T);
     __syncthreads();
     uint32_t qa[HS / 16][4];
-    load_a<HS, LD>(qa, sK, warp * 16, g, q);
+    load_a<HS, LD>(qa, sK[0], warp * 16, g, q);
+    __syncthreads(); /* Q is in registers: stage 0 may be overwritten */
+    load_tile_async<HS, LD>(sK[0], base + C, C3, 0, T);
+    load_tile_async<HS, LD>(sV[0], base + 2 * C, C3, 0, T);
+    cp_async_commit();
 
     float o[HS / 8][4];
 #pragma unroll
@@ -169,13 +206,18 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, fl
     const int row0 = q0 + warp * 16 + g; /* this thread's rows: row0, row0 + 8 */
 
     for (int kb = 0; kb <= qb; kb++) {
-        const int k0 = kb * FA_BK;
-        __syncthreads(); /* everyone is done with the previous K/V (and Q) */
-        load_tile<HS, LD>(sK, base + C, C3, k0, T);
-        load_tile<HS, LD>(sV, base + 2 * C, C3, k0, T);
+        const int k0 = kb * FA_BK, cur = kb & 1;
+        if (kb < qb) {
+            load_tile_async<HS, LD>(sK[cur ^ 1], base + C, C3, k0 + FA_BK, T);
+            load_tile_async<HS, LD>(sV[cur ^ 1], base + 2 * C, C3, k0 + FA_BK, T);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
         __syncthreads();
         float s[8][4];
-        mma_abt<HS, LD>(s, qa, sK, g, q);
+        mma_abt<HS, LD>(s, qa, sK[cur], g, q);
         float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int j = 0; j < 8; j++)
@@ -211,7 +253,8 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, fl
                 s[j][e] = p;
                 l[e >> 1] += p;
             }
-        mma_pz<HS, LD>(o, s, sV, lane);
+        mma_pz<HS, LD>(o, s, sV[cur], lane);
+        __syncthreads(); /* stage cur is refilled next iteration */
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -265,8 +308,8 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
                 const float *Dsum, int T, int NH, float sl2, float scale, int accumulate)
 {
     constexpr int LD = HS + FA_PAD;
-    __shared__ __align__(16) kn_bf16 sK[FA_BK * LD]; /* Q first, then K */
-    __shared__ __align__(16) kn_bf16 sV[FA_BK * LD]; /* dO first, then V */
+    __shared__ __align__(16) kn_bf16 sK[2][FA_BK * LD]; /* Q first, then K */
+    __shared__ __align__(16) kn_bf16 sV[2][FA_BK * LD]; /* dO first, then V */
     const int nqb = (T + FA_BQ - 1) / FA_BQ;
     const int qb = nqb - 1 - blockIdx.x;
     const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
@@ -278,12 +321,16 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
     const int row0 = q0 + warp * 16 + g;
 
-    load_tile<HS, LD>(sK, base, C3, q0, T);
-    load_tile<HS, LD>(sV, dbase, C, q0, T);
+    load_tile<HS, LD>(sK[0], base, C3, q0, T);
+    load_tile<HS, LD>(sV[0], dbase, C, q0, T);
     __syncthreads();
     uint32_t qa[HS / 16][4], da[HS / 16][4];
-    load_a<HS, LD>(qa, sK, warp * 16, g, q);
-    load_a<HS, LD>(da, sV, warp * 16, g, q);
+    load_a<HS, LD>(qa, sK[0], warp * 16, g, q);
+    load_a<HS, LD>(da, sV[0], warp * 16, g, q);
+    __syncthreads();
+    load_tile_async<HS, LD>(sK[0], base + C, C3, 0, T);
+    load_tile_async<HS, LD>(sV[0], base + 2 * C, C3, 0, T);
+    cp_async_commit();
     float L[2], D[2];
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -297,14 +344,19 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
         dq[nt][0] = dq[nt][1] = dq[nt][2] = dq[nt][3] = 0.0f;
 
     for (int kb = 0; kb <= qb; kb++) {
-        const int k0 = kb * FA_BK;
-        __syncthreads();
-        load_tile<HS, LD>(sK, base + C, C3, k0, T);
-        load_tile<HS, LD>(sV, base + 2 * C, C3, k0, T);
+        const int k0 = kb * FA_BK, cur = kb & 1;
+        if (kb < qb) {
+            load_tile_async<HS, LD>(sK[cur ^ 1], base + C, C3, k0 + FA_BK, T);
+            load_tile_async<HS, LD>(sV[cur ^ 1], base + 2 * C, C3, k0 + FA_BK, T);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
         __syncthreads();
         float s[8][4], dp[8][4];
-        mma_abt<HS, LD>(s, qa, sK, g, q);
-        mma_abt<HS, LD>(dp, da, sV, g, q);
+        mma_abt<HS, LD>(s, qa, sK[cur], g, q);
+        mma_abt<HS, LD>(dp, da, sV[cur], g, q);
 #pragma unroll
         for (int j = 0; j < 8; j++)
 #pragma unroll
@@ -313,7 +365,8 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
                 float p = (kb == qb && key > row) ? 0.0f : exp2f(s[j][e] * sl2 - L[r]);
                 s[j][e] = p * (dp[j][e] - D[r]); /* ds */
             }
-        mma_pz<HS, LD>(dq, s, sK, lane);
+        mma_pz<HS, LD>(dq, s, sK[cur], lane);
+        __syncthreads();
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -345,9 +398,9 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
                  const float *Dsum, int T, int NH, float sl2, float scale, int accumulate)
 {
     constexpr int LD = HS + FA_PAD;
-    __shared__ __align__(16) kn_bf16 sQ[FA_BQ * LD];  /* K first, then Q */
-    __shared__ __align__(16) kn_bf16 sdO[FA_BQ * LD]; /* V first, then dO */
-    __shared__ float sL[FA_BQ], sD[FA_BQ];
+    __shared__ __align__(16) kn_bf16 sQ[2][FA_BQ * LD];  /* K first, then Q */
+    __shared__ __align__(16) kn_bf16 sdO[2][FA_BQ * LD]; /* V first, then dO */
+    __shared__ float sL[2][FA_BQ], sD[2][FA_BQ];
     const int nkb = (T + FA_BK - 1) / FA_BK;
     const int kb = blockIdx.x; /* low key blocks see the most queries: first */
     const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
@@ -359,12 +412,27 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
     const int key0 = k0 + warp * 16 + g; /* this thread's keys: key0, key0 + 8 */
 
-    load_tile<HS, LD>(sQ, base + C, C3, k0, T);      /* K rows */
-    load_tile<HS, LD>(sdO, base + 2 * C, C3, k0, T); /* V rows */
+    load_tile<HS, LD>(sQ[0], base + C, C3, k0, T);      /* K rows */
+    load_tile<HS, LD>(sdO[0], base + 2 * C, C3, k0, T); /* V rows */
     __syncthreads();
     uint32_t ka[HS / 16][4], va[HS / 16][4];
-    load_a<HS, LD>(ka, sQ, warp * 16, g, q);
-    load_a<HS, LD>(va, sdO, warp * 16, g, q);
+    load_a<HS, LD>(ka, sQ[0], warp * 16, g, q);
+    load_a<HS, LD>(va, sdO[0], warp * 16, g, q);
+    __syncthreads();
+    /* Stage one query block: Q and dO by cp.async, lse and D by plain stores
+     * (visible after the barrier that precedes their use). */
+    auto stage = [&](int buf, int qblk) {
+        const int qs = qblk * FA_BQ;
+        load_tile_async<HS, LD>(sQ[buf], base, C3, qs, T);
+        load_tile_async<HS, LD>(sdO[buf], dbase, C, qs, T);
+        cp_async_commit();
+        for (int i = threadIdx.x; i < FA_BQ; i += FA_THREADS) {
+            int row = qs + i;
+            sL[buf][i] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
+            sD[buf][i] = row < T ? Dsum[(size_t)bh * T + row] : 0.0f;
+        }
+    };
+    stage(0, kb);
     float dk[HS / 8][4], dv[HS / 8][4];
 #pragma unroll
     for (int nt = 0; nt < HS / 8; nt++) {
@@ -373,35 +441,35 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
     }
 
     for (int qb = kb; qb < nkb; qb++) {
-        const int q0 = qb * FA_BQ;
-        __syncthreads();
-        load_tile<HS, LD>(sQ, base, C3, q0, T);
-        load_tile<HS, LD>(sdO, dbase, C, q0, T);
-        for (int i = threadIdx.x; i < FA_BQ; i += FA_THREADS) {
-            int row = q0 + i;
-            sL[i] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
-            sD[i] = row < T ? Dsum[(size_t)bh * T + row] : 0.0f;
+        const int q0 = qb * FA_BQ, cur = (qb - kb) & 1;
+        if (qb + 1 < nkb) {
+            stage(cur ^ 1, qb + 1);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
         }
         __syncthreads();
+        const float *sLc = sL[cur], *sDc = sD[cur];
         float st[8][4], dpt[8][4];
-        mma_abt<HS, LD>(st, ka, sQ, g, q);
+        mma_abt<HS, LD>(st, ka, sQ[cur], g, q);
 #pragma unroll
         for (int j = 0; j < 8; j++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int key = key0 + 8 * (e >> 1), ql = j * 8 + 2 * q + (e & 1), qry = q0 + ql;
-                st[j][e] = (qry < key || qry >= T) ? 0.0f : exp2f(st[j][e] * sl2 - sL[ql]);
+                st[j][e] = (qry < key || qry >= T) ? 0.0f : exp2f(st[j][e] * sl2 - sLc[ql]);
             }
-        mma_pz<HS, LD>(dv, st, sdO, lane);
-        mma_abt<HS, LD>(dpt, va, sdO, g, q);
+        mma_pz<HS, LD>(dv, st, sdO[cur], lane);
+        mma_abt<HS, LD>(dpt, va, sdO[cur], g, q);
 #pragma unroll
         for (int j = 0; j < 8; j++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int ql = j * 8 + 2 * q + (e & 1);
-                st[j][e] = st[j][e] * (dpt[j][e] - sD[ql]);
+                st[j][e] = st[j][e] * (dpt[j][e] - sDc[ql]);
             }
-        mma_pz<HS, LD>(dk, st, sQ, lane);
+        mma_pz<HS, LD>(dk, st, sQ[cur], lane);
+        __syncthreads();
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
