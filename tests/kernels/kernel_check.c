@@ -833,9 +833,12 @@ static int chk_gelu(kc *c, kn_dtype dt)
         KC_TRY(K, kn_gelu_bwd(pg0, px, pd, n, 0, dt, c->s));
         SYNC(K);
         tol t = T2(dt, 1e-6, 1e-5, 1e-3, 8e-3);
+        /* The reference's tanh (1 - 2/(1 + e^2u)) saturates to exactly -1
+         * near x = -5, where gelu' is still about -2e-6: abs 5e-6 in fp32. */
+        tol tb = T2(dt, 5e-6, 1e-5, 1e-3, 8e-3);
         r |= check_dev(c, K, dt, off ? "fwd misaligned" : "fwd", py, out, n, t);
-        r |= check_dev(c, K, dt, off ? "bwd (+=) misaligned" : "bwd (+=)", pg, dinp, n, t);
-        r |= check_dev(c, K, dt, off ? "bwd (=) misaligned" : "bwd (=)", pg0, dinp0, n, t);
+        r |= check_dev(c, K, dt, off ? "bwd (+=) misaligned" : "bwd (+=)", pg, dinp, n, tb);
+        r |= check_dev(c, K, dt, off ? "bwd (=) misaligned" : "bwd (=)", pg0, dinp0, n, tb);
     }
     return r;
 }
