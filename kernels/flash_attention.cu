@@ -114,21 +114,37 @@ static __device__ __forceinline__ void load_tile_async(kn_bf16 *sh, const kn_bf1
     }
 }
 
+/* Four 8x8 b16 matrices from shared memory (ldmatrix): lane l gives the
+ * address of row l % 8 of matrix l / 8; register i receives matrix i's
+ * element pair [g][2q..2q+1]. */
+static __device__ __forceinline__ void ldsm_x4(uint32_t r[4], const kn_bf16 *p)
+{
+    uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+
 /* S[16 x 64] = A (16 x HS, fragments) . Y^T with Y a row-major shared tile
- * of 64 rows x HS (ld LD). */
+ * of 64 rows x HS (ld LD). B fragments by ldmatrix: matrices (rows j*8,
+ * columns kc*16 + {0, 8}) and (rows (j+1)*8, same columns) give b0, b1 of
+ * score tiles j and j + 1. */
 template <int HS, int LD>
 static __device__ __forceinline__ void mma_abt(float s[8][4], const uint32_t a[HS / 16][4],
-                                               const kn_bf16 *Y, int g, int q)
+                                               const kn_bf16 *Y, int lane)
 {
+    const int mtx = lane / 8, rr = lane % 8;
 #pragma unroll
     for (int j = 0; j < 8; j++)
         s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
 #pragma unroll
     for (int kc = 0; kc < HS / 16; kc++)
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-            const kn_bf16 *p = Y + (size_t)(j * 8 + g) * LD + kc * 16 + 2 * q;
-            mma_bf16(s[j], a[kc], ld32(p), ld32(p + 8));
+        for (int j = 0; j < 8; j += 2) {
+            uint32_t b[4];
+            ldsm_x4(b, Y + (size_t)((j + (mtx >> 1)) * 8 + rr) * LD + kc * 16 + (mtx & 1) * 8);
+            mma_bf16(s[j], a[kc], b[0], b[1]);
+            mma_bf16(s[j + 1], a[kc], b[2], b[3]);
         }
 }
 
@@ -217,7 +233,7 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, fl
         }
         __syncthreads();
         float s[8][4];
-        mma_abt<HS, LD>(s, qa, sK[cur], g, q);
+        mma_abt<HS, LD>(s, qa, sK[cur], lane);
         float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int j = 0; j < 8; j++)
@@ -355,8 +371,8 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
         }
         __syncthreads();
         float s[8][4], dp[8][4];
-        mma_abt<HS, LD>(s, qa, sK[cur], g, q);
-        mma_abt<HS, LD>(dp, da, sV[cur], g, q);
+        mma_abt<HS, LD>(s, qa, sK[cur], lane);
+        mma_abt<HS, LD>(dp, da, sV[cur], lane);
 #pragma unroll
         for (int j = 0; j < 8; j++)
 #pragma unroll
@@ -451,7 +467,7 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
         __syncthreads();
         const float *sLc = sL[cur], *sDc = sD[cur];
         float st[8][4], dpt[8][4];
-        mma_abt<HS, LD>(st, ka, sQ[cur], g, q);
+        mma_abt<HS, LD>(st, ka, sQ[cur], lane);
 #pragma unroll
         for (int j = 0; j < 8; j++)
 #pragma unroll
@@ -460,7 +476,7 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
                 st[j][e] = (qry < key || qry >= T) ? 0.0f : exp2f(st[j][e] * sl2 - sLc[ql]);
             }
         mma_pz<HS, LD>(dv, st, sdO[cur], lane);
-        mma_abt<HS, LD>(dpt, va, sdO[cur], g, q);
+        mma_abt<HS, LD>(dpt, va, sdO[cur], lane);
 #pragma unroll
         for (int j = 0; j < 8; j++)
 #pragma unroll
