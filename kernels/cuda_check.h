@@ -36,7 +36,7 @@
 #define KN_ARG_CHECK(cond, fmt, ...)                                                  \
     do {                                                                              \
         if (!(cond))                                                                  \
-            return ingot_fail(-EINVAL, "%s: " fmt "; fix the caller's shapes",        \
+            return ingot_fail(-EINVAL, "%s: " fmt " (caller bug: check shapes/buffers)", \
                               __func__, __VA_ARGS__);                                 \
     } while (0)
 

@@ -9,6 +9,7 @@
 #include "attention.h"
 #include "convert.h"
 #include "encoder.h"
+#include "flash_attention.h"
 #include "gelu.h"
 #include "gradnorm.h"
 #include "ingot_err.h"
@@ -20,7 +21,7 @@
 static int failures;
 
 /* A non-NULL pointer that must never be dereferenced (the checks come first). */
-static char dummy_mem[64];
+static _Alignas(16) char dummy_mem[64];
 #define P ((void *)dummy_mem)
 #define F ((float *)dummy_mem)
 #define I ((int32_t *)dummy_mem)
@@ -89,6 +90,16 @@ int main(void)
     EXPECT(kn_attention_fwd(NULL, P, P, P, 2, 8, 96, 5, KN_F32, P, 1 << 20, s), "C % NH");
     EXPECT(kn_attention_fwd(NULL, P, P, P, 2, 8, 1024, 2, KN_F32, P, 1 << 20, s), "head size");
     EXPECT(kn_attention_bwd(NULL, P, P, P, P, 2, 8, 96, 4, 0, KN_F32, P, 16, s), "NULL");
+    /* flash attention: bf16 only, hs in {32, 64} */
+    EXPECT(kn_flash_attention_fwd(P, F, P, 2, 8, 768, 12, KN_F32, s), "needs bf16");
+    EXPECT(kn_flash_attention_fwd(P, F, P, 2, 8, 96, 4, KN_BF16, s), "hs in");
+    EXPECT(kn_flash_attention_fwd(NULL, F, P, 2, 8, 768, 12, KN_BF16, s), "NULL");
+    EXPECT(kn_flash_attention_fwd(dummy_mem + 2, F, P, 2, 8, 768, 12, KN_BF16, s), "aligned");
+    EXPECT(kn_flash_attention_bwd(P, P, P, P, F, 2, 8, 768, 12, 0, KN_BF16, P, 4, s), "scratch");
+    EQ((size_t)kn_flash_attention_supported(768, 12, KN_BF16), (size_t)1);
+    EQ((size_t)kn_flash_attention_supported(768, 12, KN_F32), (size_t)0);
+    EQ((size_t)kn_flash_attention_supported(1024, 8, KN_BF16), (size_t)0); /* hs 128 */
+    EQ(kn_flash_attention_bwd_scratch_bytes(2, 37, 768, 12), (size_t)2 * 12 * 37 * 4);
     {
         kn_blas *h = NULL;
         EXPECT(kn_blas_create(NULL, 0), "out=");
