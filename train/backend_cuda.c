@@ -73,18 +73,26 @@ struct tr_backend {
     float *params, *grads, *m, *v;
     void *wcopy;                    /* what forward reads: bf16 copy, or params itself */
     void *misc;                     /* token slots, step records, a logits row */
-    int32_t *d_tok[NSLOT];          /* [inputs rows_tokens | targets rows_tokens] */
-    struct step_out *d_out;         /* [NSLOT + 1]: the last for eval */
+    int32_t *d_tok[NSLOT];          /* per micro-step k: [inputs B*T | targets B*T] */
+    int32_t *d_cur;                 /* the running micro-step's [inputs | targets] */
+    struct step_out *d_acc;         /* the running step's sums, norm, clip factor */
+    struct step_out *d_eval;        /* eval's loss sum */
     float *d_row;                   /* [Vp] */
     size_t misc_bytes;
     tr_cuda_model *model;
     kn_blas *blas;
     cudaStream_t cs, us;            /* compute, upload */
+    /* A micro-step's forward and backward captured as CUDA graphs: one
+     * launch each instead of ~250 kernels and GEMMs, so the host never
+     * waits for room in the launch queue (and sleeps instead). NULL: run
+     * the launchers directly (INGOT_CUDA_GRAPH=0, or capture failed). */
+    cudaGraphExec_t g_fwd, g_bwd;
     cudaEvent_t up_done[NSLOT], done[NSLOT];
     /* pinned host */
     void *pinned;
     int32_t *h_tok[NSLOT];
-    struct step_out *h_out;         /* [NSLOT + 1] */
+    struct step_out *h_out;         /* [NSLOT]: each slot's step result */
+    struct step_out *h_eval;
     float *h_row;                   /* [Vp] */
     size_t pinned_bytes;
     /* steps: slot = count % NSLOT */
@@ -136,6 +144,10 @@ static void cuda_destroy(tr_backend *b)
         tr_cuda_sync_quiet(b->cs);
     if (b->us)
         tr_cuda_sync_quiet(b->us);
+    if (b->g_fwd)
+        cudaGraphExecDestroy(b->g_fwd);
+    if (b->g_bwd)
+        cudaGraphExecDestroy(b->g_bwd);
     tr_cuda_model_free(b->model);
     kn_blas_free(b->blas);
     for (int i = 0; i < b->n_ev; i++)
@@ -196,8 +208,8 @@ static size_t up256(size_t x)
     return (x + 255) & ~(size_t)255;
 }
 
-/* Token slots, step records and the logits row: the same layout on the
- * device (misc) and in pinned host memory. */
+/* Token slots, the current micro-step's tokens, step records and the logits
+ * row: one layout for the device block (misc) and the pinned host block. */
 static size_t misc_layout(tr_backend *b, char *dev, char *host)
 {
     size_t off = 0, tok = up256(2 * b->rows_tokens * sizeof(int32_t));
@@ -209,9 +221,16 @@ static size_t misc_layout(tr_backend *b, char *dev, char *host)
         off += tok;
     }
     if (dev)
-        b->d_out = (struct step_out *)(dev + off);
-    if (host)
+        b->d_cur = (int32_t *)(dev + off);
+    off += up256(2 * (size_t)b->o.batch * b->o.cfg.seq_len * sizeof(int32_t));
+    if (dev) {
+        b->d_acc = (struct step_out *)(dev + off);
+        b->d_eval = b->d_acc + NSLOT;
+    }
+    if (host) {
         b->h_out = (struct step_out *)(host + off);
+        b->h_eval = b->h_out + NSLOT;
+    }
     off += up256((NSLOT + 1) * sizeof(struct step_out));
     if (dev)
         b->d_row = (float *)(dev + off);
@@ -256,6 +275,8 @@ static int put_params(tr_backend *b, const float *params)
     return tr_cuda_sync_stream(b->cs, "parameter upload");
 }
 
+static int make_graphs(tr_backend *b);
+
 static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_backend **out)
 {
     *out = NULL;
@@ -287,7 +308,9 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     } while (0)
     /* Every wait sleeps instead of spinning a core. */
     TRY(cuda_ok(cudaSetDevice(b->dev), "cudaSetDevice"));
-    TRY(cuda_ok(cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync), "cudaSetDeviceFlags"));
+    bool blocking = cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync) == cudaSuccess;
+    if (!blocking)   /* the step's own wait still sleeps: its event is a blocking one */
+        (void)cudaGetLastError();
     struct cudaDeviceProp prop;
     TRY(cuda_ok(cudaGetDeviceProperties(&prop, b->dev), "cudaGetDeviceProperties"));
     snprintf(b->dev_name, sizeof(b->dev_name), "%s", prop.name);
@@ -326,6 +349,10 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     TRY(cuda_ok(cudaMemsetAsync(b->m, 0, pbytes, b->cs), "cudaMemsetAsync"));
     TRY(cuda_ok(cudaMemsetAsync(b->v, 0, pbytes, b->cs), "cudaMemsetAsync"));
     TRY(put_params(b, params));
+    TRY(make_graphs(b));
+    /* The memsets above ran on the legacy stream, which the non-blocking
+     * streams do not wait for. */
+    TRY(tr_cuda_sync_device("set-up"));
     if (o->profile)
         b->nvml = tr_nvml_open(b->dev);
     b->sync_mark = tr_cuda_sync_count();
@@ -334,10 +361,13 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     if (!o->quiet) {
         size_t free_b = 0, total_b = 0;
         (void)cudaMemGetInfo(&free_b, &total_b);
-        printf("cuda: device %d: %s (sm_%d%d, %d SMs, %zu MiB), precision %s%s, %zu MiB free\n",
-               b->dev, prop.name, prop.major, prop.minor, prop.multiProcessorCount,
-               (size_t)(prop.totalGlobalMem >> 20), kn_dtype_name(b->dt),
-               b->dt == KN_F32 ? " (no TF32)" : "", free_b >> 20);
+        printf("cuda: device %d: %s (sm_%d%d, %d SMs, %zu MiB), precision %s%s, %s attention, "
+               "%s, %zu MiB free%s\n", b->dev, prop.name, prop.major, prop.minor,
+               prop.multiProcessorCount, (size_t)(prop.totalGlobalMem >> 20), kn_dtype_name(b->dt),
+               b->dt == KN_F32 ? " (no TF32)" : "",
+               tr_cuda_model_flash(b->model) ? "flash" : "materialised",
+               b->g_fwd ? "CUDA graphs" : "no graphs", free_b >> 20,
+               blocking ? "" : " (note: blocking-sync device flag refused)");
     }
     *out = b;
     return 0;
@@ -371,14 +401,74 @@ static int record(cudaEvent_t e, cudaStream_t s)
     return 0;
 }
 
-/* Rows of T + 1 ids -> [inputs | targets] in pinned slot memory. */
-static void split_rows(int32_t *dst, size_t tgt_off, const int32_t *rows, size_t n, int T)
+/* n rows of T + 1 ids -> [inputs n*T | targets n*T] at dst (pinned). */
+static void split_rows(int32_t *dst, const int32_t *rows, size_t n, int T)
 {
     for (size_t r = 0; r < n; r++) {
         const int32_t *row = rows + r * (size_t)(T + 1);
         memcpy(dst + r * T, row, (size_t)T * sizeof(int32_t));
-        memcpy(dst + tgt_off + r * T, row + 1, (size_t)T * sizeof(int32_t));
+        memcpy(dst + (n + r) * T, row + 1, (size_t)T * sizeof(int32_t));
     }
+}
+
+/* One training micro-step's forward on the d_cur tokens, adding its loss
+ * and hits to d_acc, and its backward, adding to the gradients. Fixed
+ * pointers and shapes only: this is what the graphs capture. */
+static int micro_fwd(tr_backend *b)
+{
+    const int B = b->o.batch, T = b->o.cfg.seq_len;
+    const float dloss = 1.0f / (float)b->rows_tokens;
+    return tr_cuda_forward(b->model, b->wcopy, b->d_cur, b->d_cur + (size_t)B * T, B, T, dloss,
+                           &b->d_acc->loss_sum, &b->d_acc->correct, 1, b->cs);
+}
+
+static int micro_bwd(tr_backend *b)
+{
+    return tr_cuda_backward(b->model, b->wcopy, b->grads, b->cs);
+}
+
+/* Capture fn's launches on the compute stream into *out. On failure the
+ * stream is left out of capture mode and the error returned (the caller
+ * then runs without graphs). */
+static int capture(tr_backend *b, int (*fn)(tr_backend *), cudaGraphExec_t *out)
+{
+    cudaGraph_t g = NULL;
+    CUDA_CHECK(cudaStreamBeginCapture(b->cs, cudaStreamCaptureModeRelaxed));
+    int err = fn(b);
+    cudaError_t e = cudaStreamEndCapture(b->cs, &g);
+    if (!err && e != cudaSuccess)
+        err = ingot_fail(INGOT_E_CUDA, "cuda: graph capture: %s", cudaGetErrorString(e));
+    if (!err && (e = cudaGraphInstantiate(out, g, 0)) != cudaSuccess)
+        err = ingot_fail(INGOT_E_CUDA, "cuda: graph instantiation: %s", cudaGetErrorString(e));
+    if (g)
+        cudaGraphDestroy(g);
+    if (err) {
+        *out = NULL;
+        (void)cudaGetLastError();
+    }
+    return err;
+}
+
+/* Run one micro-step eagerly (loading modules, choosing GEMM algorithms),
+ * then capture forward and backward. Any failure: no graphs, with a note. */
+static int make_graphs(tr_backend *b)
+{
+    const char *env = getenv("INGOT_CUDA_GRAPH");
+    if (env && !strcmp(env, "0"))
+        return 0;
+    int err = 0;
+    if ((err = micro_fwd(b)) || (err = micro_bwd(b)) ||
+        (err = tr_cuda_sync_stream(b->cs, "warm-up micro-step")))
+        return err;   /* an eager failure is a real error */
+    if ((err = capture(b, micro_fwd, &b->g_fwd)) || (err = capture(b, micro_bwd, &b->g_bwd))) {
+        if (!b->o.quiet)
+            printf("cuda: note: running without CUDA graphs (%s)\n", ingot_errmsg());
+        ingot_clear_err();
+        if (b->g_fwd)
+            cudaGraphExecDestroy(b->g_fwd);
+        b->g_fwd = NULL;
+    }
+    return 0;
 }
 
 static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_step_hparams *hp)
@@ -391,7 +481,7 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
     const size_t per_micro = (size_t)B * T;
     const bool prof = b->o.profile;
     struct slot_ev *ev = &b->ev[slot];
-    struct step_out *res = &b->d_out[slot];
+    struct step_out *acc = b->d_acc;
     int err;
 
     /* The pinned slot's previous upload (NSLOT steps ago) finished before
@@ -403,7 +493,9 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
     } else if (q != cudaSuccess) {
         CUDA_CHECK(q);
     }
-    split_rows(b->h_tok[slot], b->rows_tokens, chunk, (size_t)K * B, T);
+    for (int k = 0; k < K; k++)
+        split_rows(b->h_tok[slot] + 2 * (size_t)k * per_micro,
+                   chunk + (size_t)k * B * (T + 1), (size_t)B, T);
 
     /* Upload stream: the device slot must be free (its last step done). */
     CUDA_CHECK(cudaStreamWaitEvent(b->us, b->done[slot], 0));
@@ -421,16 +513,20 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
     if (prof && (err = record(ev->start, b->cs)))
         return err;
     CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->n_params * sizeof(float), b->cs));
-    const float dloss = 1.0f / (float)(per_micro * (size_t)K);
+    CUDA_CHECK(cudaMemsetAsync(acc, 0, sizeof(*acc), b->cs));
     for (int k = 0; k < K; k++) {
-        const int32_t *inp = b->d_tok[slot] + (size_t)k * per_micro;
-        const int32_t *tgt = inp + b->rows_tokens;
-        if ((err = tr_cuda_forward(b->model, b->wcopy, inp, tgt, B, T, dloss, &res->loss_sum,
-                                   &res->correct, k > 0, b->cs)))
+        CUDA_CHECK(cudaMemcpyAsync(b->d_cur, b->d_tok[slot] + 2 * (size_t)k * per_micro,
+                                   2 * per_micro * sizeof(int32_t), cudaMemcpyDeviceToDevice,
+                                   b->cs));
+        if (b->g_fwd)
+            CUDA_CHECK(cudaGraphLaunch(b->g_fwd, b->cs));
+        else if ((err = micro_fwd(b)))
             return err;
         if (prof && (err = record(ev->fwd_end[k], b->cs)))
             return err;
-        if ((err = tr_cuda_backward(b->model, b->wcopy, b->grads, b->cs)))
+        if (b->g_bwd)
+            CUDA_CHECK(cudaGraphLaunch(b->g_bwd, b->cs));
+        else if ((err = micro_bwd(b)))
             return err;
         if (prof && (err = record(ev->bwd_end[k], b->cs)))
             return err;
@@ -440,13 +536,13 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
      * that every rank computes the same norm, clip factor and update. */
     size_t scb;
     void *sc = tr_cuda_model_scratch(b->model, &scb);
-    if ((err = kn_global_norm(&res->norm, &res->clip, b->grads, b->n_params, hp->grad_clip, sc,
+    if ((err = kn_global_norm(&acc->norm, &acc->clip, b->grads, b->n_params, hp->grad_clip, sc,
                               scb, b->cs)) ||
-        (err = optimizer(b, hp, &res->clip)))
+        (err = optimizer(b, hp, &acc->clip)))
         return err;
     if (prof && (err = record(ev->opt_end, b->cs)))
         return err;
-    CUDA_CHECK(cudaMemcpyAsync(&b->h_out[slot], res, sizeof(*res), cudaMemcpyDeviceToHost,
+    CUDA_CHECK(cudaMemcpyAsync(&b->h_out[slot], acc, sizeof(*acc), cudaMemcpyDeviceToHost,
                                b->cs));
     CUDA_CHECK(cudaEventRecord(b->done[slot], b->cs));
     b->t_of[slot] = hp->t;
@@ -546,7 +642,7 @@ static int no_step_in_flight(const tr_backend *b, const char *what)
  * is in flight, so every slot is free). */
 static int upload_rows(tr_backend *b, const int32_t *rows, int n, int T)
 {
-    split_rows(b->h_tok[0], (size_t)n * T, rows, (size_t)n, T);
+    split_rows(b->h_tok[0], rows, (size_t)n, T);
     CUDA_CHECK(cudaMemcpyAsync(b->d_tok[0], b->h_tok[0], 2 * (size_t)n * T * sizeof(int32_t),
                                cudaMemcpyHostToDevice, b->cs));
     return 0;
@@ -561,7 +657,7 @@ static int cuda_eval(tr_backend *b, const int32_t *rows, int n_seqs, double *los
     if (n_seqs < 1 || n_seqs > b->o.batch)
         return ingot_fail(INGOT_E_USAGE, "cuda: eval of %d sequences (batch %d)", n_seqs,
                           b->o.batch);
-    struct step_out *d = &b->d_out[NSLOT], *h = &b->h_out[NSLOT];
+    struct step_out *d = b->d_eval, *h = b->h_eval;
     if ((err = upload_rows(b, rows, n_seqs, T)) ||
         (err = tr_cuda_forward(b->model, b->wcopy, b->d_tok[0], b->d_tok[0] + (size_t)n_seqs * T,
                                n_seqs, T, 0.0f, &d->loss_sum, NULL, 0, b->cs)) ||
@@ -650,7 +746,7 @@ int tr_cuda_debug_grads(tr_backend *b, const int32_t *rows, int n_seqs, double *
     if (n_seqs < 1 || n_seqs > b->o.batch)
         return ingot_fail(INGOT_E_USAGE, "cuda: debug pass of %d sequences (batch %d)", n_seqs,
                           b->o.batch);
-    struct step_out *d = &b->d_out[NSLOT], *h = &b->h_out[NSLOT];
+    struct step_out *d = b->d_eval, *h = b->h_eval;
     CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->n_params * sizeof(float), b->cs));
     if ((err = upload_rows(b, rows, n_seqs, T)) ||
         (err = tr_cuda_forward(b->model, b->wcopy, b->d_tok[0], b->d_tok[0] + (size_t)n_seqs * T,

@@ -6,6 +6,7 @@
 #include "attention.h"
 #include "cuda_check.h"
 #include "encoder.h"
+#include "flash_attention.h"
 #include "gradnorm.h"
 #include "layernorm.h"
 #include "matmul.h"
@@ -14,7 +15,9 @@
 #include "xent.h"
 
 struct layer_acts {
-    void *ln1, *qkv, *atty, *att, *res2, *ln2, *fch, *fch_gelu, *res3;   /* dtype */
+    void *ln1, *qkv, *atty, *res2, *ln2, *fch, *fch_gelu, *res3;   /* dtype */
+    void *att;          /* [B, NH, T, T] probabilities (materialised attention) */
+    float *lse;         /* [B, NH, T] row log-sum-exps (flash attention) */
     float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd;
 };
 
@@ -23,6 +26,7 @@ struct tr_cuda_model {
     int max_batch;
     kn_dtype dt;
     size_t es;                  /* bytes per activation element */
+    bool flash;                 /* flash attention (bf16, hs 32/64) instead of materialised */
     kn_blas *blas;
     int B, T;                   /* shape of the last forward */
     const int32_t *inp;         /* its token ids (the caller's device buffer) */
@@ -55,11 +59,14 @@ static void *carve(char *base, size_t *off, size_t n, size_t sz)
 
 /* Scratch: the largest need of any one launcher (they run one after the
  * other on one stream, so they share it). */
-static int scratch_need(const struct tr_config *c, int B, kn_dtype dt, size_t *out)
+static int scratch_need(const struct tr_config *c, int B, kn_dtype dt, bool flash, size_t *out)
 {
     int N = B * c->seq_len, C = c->n_embd;
-    size_t s = kn_attention_fwd_scratch_bytes(B, c->seq_len, C, c->n_head, dt);
-    s = max_sz(s, kn_attention_bwd_scratch_bytes(B, c->seq_len, C, c->n_head, dt));
+    size_t s = kn_flash_attention_bwd_scratch_bytes(B, c->seq_len, C, c->n_head);
+    if (!flash) {
+        s = max_sz(s, kn_attention_fwd_scratch_bytes(B, c->seq_len, C, c->n_head, dt));
+        s = max_sz(s, kn_attention_bwd_scratch_bytes(B, c->seq_len, C, c->n_head, dt));
+    }
     s = max_sz(s, kn_layernorm_bwd_scratch_bytes(N, C));
     s = max_sz(s, kn_matmul_bwd_bias_scratch_bytes(N, 4 * C));
     s = max_sz(s, kn_matmul_bwd_bias_scratch_bytes(N, 3 * C));
@@ -78,6 +85,7 @@ static size_t layout(tr_cuda_model *m, char *base)
     const struct tr_config *c = &m->cfg;
     size_t N = (size_t)m->max_batch * c->seq_len, C = c->n_embd, off = 0, es = m->es;
     size_t att = (size_t)m->max_batch * c->n_head * c->seq_len * c->seq_len;
+    size_t rows = (size_t)m->max_batch * c->n_head * c->seq_len;
     size_t F = sizeof(float);
     m->encoded = carve(base, &off, N * C, es);
     for (int l = 0; l < c->n_layer; l++) {
@@ -87,7 +95,10 @@ static size_t layout(tr_cuda_model *m, char *base)
         a->ln1_rstd = carve(base, &off, N, F);
         a->qkv = carve(base, &off, N * 3 * C, es);
         a->atty = carve(base, &off, N * C, es);
-        a->att = carve(base, &off, att, es);
+        if (m->flash)
+            a->lse = carve(base, &off, rows, F);
+        else
+            a->att = carve(base, &off, att, es);
         a->res2 = carve(base, &off, N * C, es);
         a->ln2 = carve(base, &off, N * C, es);
         a->ln2_mean = carve(base, &off, N, F);
@@ -137,7 +148,11 @@ int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, 
         free(m);
         return -ENOMEM;
     }
-    if ((err = scratch_need(c, max_batch, dt, &m->scratch_bytes))) {
+    /* Flash attention where the kernels support the shape; INGOT_FLASH=0
+     * forces the materialised path (for comparisons). */
+    const char *env = getenv("INGOT_FLASH");
+    m->flash = kn_flash_attention_supported(c->n_embd, c->n_head, dt) && !(env && !strcmp(env, "0"));
+    if ((err = scratch_need(c, max_batch, dt, m->flash, &m->scratch_bytes))) {
         tr_cuda_model_free(m);
         return err;
     }
@@ -170,6 +185,11 @@ void tr_cuda_model_free(tr_cuda_model *m)
         cudaFree(m->block);
     free(m->layers);
     free(m);
+}
+
+bool tr_cuda_model_flash(const tr_cuda_model *m)
+{
+    return m->flash;
 }
 
 size_t tr_cuda_model_bytes(const tr_cuda_model *m)
@@ -231,8 +251,11 @@ int tr_cuda_forward(tr_cuda_model *m, const void *w, const int32_t *inp, const i
                              wp(m, w, TR_LN1B, L, uC), N, C, dt, s));
         RUN(kn_matmul_fwd(m->blas, a->qkv, NULL, a->ln1, wp(m, w, TR_QKVW, L, 3 * uC * uC),
                           wp(m, w, TR_QKVB, L, 3 * uC), N, C, 3 * C, dt, s));
-        RUN(kn_attention_fwd(m->blas, a->atty, a->att, a->qkv, B, T, C, NH, dt, m->scratch,
-                             m->scratch_bytes, s));
+        if (m->flash)
+            RUN(kn_flash_attention_fwd(a->atty, a->lse, a->qkv, B, T, C, NH, dt, s));
+        else
+            RUN(kn_attention_fwd(m->blas, a->atty, a->att, a->qkv, B, T, C, NH, dt, m->scratch,
+                                 m->scratch_bytes, s));
         RUN(kn_matmul_fwd(m->blas, m->tmp, NULL, a->atty, wp(m, w, TR_ATTPROJW, L, uC * uC),
                           wp(m, w, TR_ATTPROJB, L, uC), N, C, C, dt, s));
         RUN(kn_residual_fwd(a->res2, res, m->tmp, NC, dt, s));
@@ -308,8 +331,12 @@ int tr_cuda_backward(tr_cuda_model *m, const void *w, float *g, cudaStream_t s)
         RUN(kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_ATTPROJW, L, uC * uC),
                           gp(m, g, TR_ATTPROJB, L, uC), m->dres, a->atty,
                           wp(m, w, TR_ATTPROJW, L, uC * uC), N, C, C, dt, sc, scb, s));
-        RUN(kn_attention_bwd(m->blas, m->dqkv, m->dC, a->qkv, a->att, B, T, C, NH, 0, dt, sc, scb,
-                             s));
+        if (m->flash)
+            RUN(kn_flash_attention_bwd(m->dqkv, m->dC, a->qkv, a->atty, a->lse, B, T, C, NH, 0, dt,
+                                       sc, scb, s));
+        else
+            RUN(kn_attention_bwd(m->blas, m->dqkv, m->dC, a->qkv, a->att, B, T, C, NH, 0, dt, sc,
+                                 scb, s));
         RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dqkv, wp(m, w, TR_QKVW, L, 3 * uC * uC), NULL, N,
                               C, 3 * C, 0, dt, s));
         RUN(kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_QKVW, L, 3 * uC * uC),

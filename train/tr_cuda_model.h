@@ -9,6 +9,7 @@
 #ifndef INGOT_TR_CUDA_MODEL_H
 #define INGOT_TR_CUDA_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ typedef struct tr_cuda_model tr_cuda_model;
 int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, kn_blas *blas,
                          tr_cuda_model **out);
 void tr_cuda_model_free(tr_cuda_model *m);   /* accepts NULL; the device must be idle */
+/* Whether attention runs the flash kernels (bf16, head size 32 or 64). */
+bool tr_cuda_model_flash(const tr_cuda_model *m);
 /* Bytes of device memory held. */
 size_t tr_cuda_model_bytes(const tr_cuda_model *m);
 /* The scratch area (free between the model's calls on the same stream: the

@@ -33,6 +33,16 @@ int tr_cuda_sync_stream(cudaStream_t s, const char *why)
     return 0;
 }
 
+int tr_cuda_sync_device(const char *why)
+{
+    atomic_fetch_add(&n_syncs, 1);
+    cudaError_t e = cudaDeviceSynchronize();
+    if (e != cudaSuccess)
+        return ingot_fail(INGOT_E_CUDA, "cuda: waiting for the %s: %s", why,
+                          cudaGetErrorString(e));
+    return 0;
+}
+
 int tr_cuda_sync_copy(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
                       cudaStream_t s, const char *why)
 {

@@ -17,6 +17,8 @@
 int tr_cuda_sync_event(cudaEvent_t ev, const char *why);
 /* Block until all work queued on s has completed. Counts one sync. */
 int tr_cuda_sync_stream(cudaStream_t s, const char *why);
+/* Block until the whole device is idle (set-up only). Counts one sync. */
+int tr_cuda_sync_device(const char *why);
 /* Copy bytes between host and device on s and wait for it (set-up,
  * checkpoints, eval results: never inside a training step). Counts one
  * sync. */

@@ -6,8 +6,9 @@
  *     the GPU): per-step loss, accuracy and gradient norm track;
  *  3. fp32: parameters and AdamW state survive get/set round trips, and a
  *     second back end given the first one's state continues identically;
- *  4. bf16: the first loss is close to fp32's and overfitting one batch
- *     drives the loss down.
+ *  4. bf16 (flash attention where the head size allows): loss and gradients
+ *     close to the CPU's, the first step close to fp32's, and overfitting
+ *     one batch drives the loss down.
  * Tolerances (float32 without TF32, different summation orders; stated per
  * check below):
  *   loss                |gpu - cpu| <= 1e-5 * (1 + |cpu|)
@@ -221,6 +222,31 @@ static void bf16_smoke(const struct tr_config *c, const float *params)
     random_rows(rows, B * T1, c->vocab, 2);
     tr_backend *f = make(&tr_backend_cuda, c, TR_PREC_FP32, 1, params);
     tr_backend *h = make(&tr_backend_cuda, c, TR_PREC_BF16, 1, params);
+    /* bf16 gradients against the CPU's float32 ones: the same direction,
+     * within bf16 rounding of activations (rel l2 <= 5e-2 per tensor). */
+    size_t n = tr_param_count(c), sizes[TR_NUM_PARAMS], off = 0;
+    float *gc = malloc(n * sizeof(float)), *gh = malloc(n * sizeof(float));
+    CHECK(gc && gh);
+    double lc, lh;
+    CHECK_OK(tr_cpu_forward_backward(c, params, rows, B, &lc, gc, NULL));
+    CHECK_OK(tr_cuda_debug_grads(h, rows, B, &lh, gh));
+    tr_param_sizes(c, sizes);
+    double worst = 0;
+    for (int id = 0; id < TR_NUM_PARAMS; id++) {
+        double d2 = 0, r2 = 0;
+        for (size_t i = off; i < off + sizes[id]; i++) {
+            d2 += ((double)gh[i] - gc[i]) * ((double)gh[i] - gc[i]);
+            r2 += (double)gc[i] * gc[i];
+        }
+        double rel = r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
+        worst = rel > worst ? rel : worst;
+        off += sizes[id];
+    }
+    printf("bf16 one batch: loss %.5f (cpu %.5f), worst per-tensor gradient rel l2 %.2e\n", lh, lc,
+           worst);
+    CHECK(fabs(lh - lc) <= 1e-2 * lc && worst <= 5e-2);
+    free(gc);
+    free(gh);
     struct tr_step_result rf, rh, first = { 0 };
     for (int t = 1; t <= 150; t++) {
         struct tr_step_hparams hp = { .t = t, .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f,

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The one script to run on the GPU machine (H100/H200): with an existing
+# build it runs, in one go,
+#   1. the kernel check (every CUDA kernel against its C reference),
+#   2. the GPU trainer tests (tests/gpu: CPU parity of loss and every
+#      gradient, 50 tracked steps, bit-exact fp32 resume, bf16 learning,
+#      --profile's one sync per step),
+#   3. compute-sanitizer memcheck on a short tiny run (fp32 and bf16),
+#   4. the step benchmark (per-phase GPU times) and scripts/bench-train.sh
+#      (GPT-2 124M, bf16: synthetic, real shards when a dataset is given,
+#      PyTorch compiled),
+#   5. scripts/torch-reference.py parity on a GPU-trained tiny model,
+# and prints a short table last. Logs and the table go to $OUT/gpu-check
+# (default /tmp/ingot-gpu-check).
+#
+#   scripts/gpu-check.sh BUILD_DIR [DATASET_DIR]
+# env: OUT, STEPS (benchmark steps, default 30), SKIP="bench torch ..." (step
+#      names to leave out), PYTHON (default python3), LD_LIBRARY_PATH for the
+#      libraries the machine lacks (scripts/device-pack.sh).
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+[ $# -ge 1 ] || { sed -n '2,20p' "$0"; exit 2; }
+build=$(cd "$1" && pwd) || exit 2
+data=${2:-${DATA:-}}
+out=${OUT:-/tmp/ingot-gpu-check}/gpu-check
+py=${PYTHON:-python3}
+steps=${STEPS:-30}
+skip=" ${SKIP:-} "
+train=$build/train/ingot-train
+mkdir -p "$out"
+rows=()
+
+# step NAME LOG TIMEOUT_S CMD...: run, keep the log, record PASS/SKIP/FAIL.
+step() {
+    local name=$1 log=$out/$2 limit=$3
+    shift 3
+    if [[ $skip == *" $name "* ]]; then
+        rows+=("$(printf '%-16s %-5s %7s  %s' "$name" SKIP - "left out (SKIP)")")
+        return 0
+    fi
+    echo "== $name: $*"
+    local t0=$EPOCHREALTIME rc st
+    timeout "$limit" "$@" >"$log" 2>&1
+    rc=$?
+    case $rc in 0) st=PASS ;; 77) st=SKIP ;; 124) st=TIME ;; *) st="FAIL" ;; esac
+    tail -n 4 "$log" | sed 's/^/   | /'
+    rows+=("$(printf '%-16s %-5s %6.1fs  %s' "$name" "$st" \
+        "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" "$(basename "$log")")")
+    return $rc
+}
+# detail TEXT: replace the note of the last row (when TEXT is not empty).
+detail() {
+    [ -n "$1" ] && rows[-1]="${rows[-1]%  *}  $1"
+    return 0
+}
+
+gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
+echo "gpu-check: ${gpu:-no nvidia-smi}; build $build"
+
+step kernel-check kernel-check.log 300 "$build/tests/kernels/kernel_check"
+detail "$(grep -o 'summary: .*' "$out/kernel-check.log")"
+step gpu-parity gpu-parity.log 300 "$build/tests/gpu/test_gpu_parity"
+detail "$(grep -E '^fp32 one batch' "$out/gpu-parity.log")"
+step gpu-cli gpu-cli.log 400 "$build/tests/gpu/test_gpu_cli" "$train"
+step gpu-nogpu gpu-nogpu.log 60 "$build/tests/gpu/test_gpu_nogpu" "$train"
+
+# compute-sanitizer memcheck: clean means "ERROR SUMMARY: 0 errors".
+san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+for prec in fp32 bf16; do
+    if [ -z "$san" ]; then
+        rows+=("$(printf '%-16s %-5s %7s  %s' "memcheck-$prec" SKIP - "no compute-sanitizer")")
+        continue
+    fi
+    step "memcheck-$prec" "memcheck-$prec.log" 300 "$san" --tool memcheck --error-exitcode 3 \
+        "$train" --device cuda --precision "$prec" --synthetic --vocab 500 --model tiny \
+        --batch 4 --batch-tokens 512 --steps 3 --val-every 0 --print-every 1 --sample-every 3 \
+        --sample-tokens 8
+    detail "$(grep -o 'ERROR SUMMARY: [0-9]* error[s]*' "$out/memcheck-$prec.log" | tail -1)"
+done
+
+step step-bench step-bench.log 300 "$build/tests/gpu/gpu_step_bench" --steps 20
+detail "$(grep -o 'mean tok/s.*' "$out/step-bench.log")"
+
+if [[ $skip != *" bench "* ]]; then
+    OUT=$out STEPS=$steps PYTHON=$py step bench bench-train.log 600 \
+        "$here/scripts/bench-train.sh" "$build" ${data:+"$data"}
+fi
+
+# PyTorch parity on weights trained by the GPU: 5 fp32 steps on the GPU,
+# then the CPU model's dump of the next batch checked by PyTorch.
+if [ -f "$here/scripts/torch-reference.py" ] && "$py" -c 'import torch' 2>/dev/null; then
+    tp=$out/torch-parity
+    rm -rf "$tp" && mkdir -p "$tp"
+    tiny=(--device cuda --precision fp32 --synthetic --vocab 500 --model tiny --steps 5
+          --val-every 0 --ckpt-dir "$tp/ck" --quiet)
+    if "$train" "${tiny[@]}" >"$tp/train.log" 2>&1 &&
+       "$train" "${tiny[@]}" --resume --dump-batch "$tp/batch.bin" >>"$tp/train.log" 2>&1; then
+        step torch-parity torch-parity.log 300 "$py" "$here/scripts/torch-reference.py" \
+            --dump "$tp/batch.bin" --ckpt "$tp/ck/ckpt-00000005.bin" --device cuda --double
+    else
+        rows+=("$(printf '%-16s %-5s %7s  %s' torch-parity FAIL - "ingot-train failed: $tp/train.log")")
+    fi
+else
+    rows+=("$(printf '%-16s %-5s %7s  %s' torch-parity SKIP - "no torch or no script")")
+fi
+
+{
+    echo
+    echo "gpu-check on ${gpu:-unknown GPU} ($(date -u +%Y-%m-%dT%H:%MZ))"
+    printf '%-16s %-5s %7s  %s\n' check result time note
+    printf '%s\n' "${rows[@]}"
+    if [ -f "$out/bench-train/table.txt" ]; then
+        echo
+        cat "$out/bench-train/table.txt"
+    fi
+} | tee "$out/summary.txt"
+grep -qE '^[a-z0-9-]+ +(FAIL|TIME)' "$out/summary.txt" && exit 1
+exit 0
