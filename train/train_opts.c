@@ -319,8 +319,12 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
         return ingot_fail(INGOT_E_USAGE, "--stop-after %d is past --steps %d", o->stop_after,
                           o->steps);
 
-    /* batch */
+    /* batch (the ops index rows of a micro-step with int) */
     int64_t micro = (int64_t)o->batch * o->seq_len;
+    if (micro > (1 << 24))
+        return ingot_fail(INGOT_E_USAGE, "--batch %d x --seq-len %d = %lld tokens per micro-step "
+                          "is more than 2^24; use a smaller --batch and --batch-tokens for "
+                          "accumulation", o->batch, o->seq_len, (long long)micro);
     if (o->batch_tokens < 0)
         o->batch_tokens = micro;
     if (o->batch_tokens % micro)
