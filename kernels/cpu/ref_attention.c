@@ -4,6 +4,7 @@
 
 #include "ref_ops.h"
 #include "ref_par.h"
+#include "ref_vec.h"
 
 void ref_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
 {
@@ -19,10 +20,7 @@ void ref_attention_fwd(float *out, float *att, const float *qkv, int B, int T, i
                 float mx = -INFINITY;
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *k = qkv + ((size_t)b * T + t2) * C3 + C + (size_t)h * hs;
-                    float s = 0.0f;
-                    for (int i = 0; i < hs; i++)
-                        s += q[i] * k[i];
-                    s *= scale;
+                    float s = dot_lanes(q, k, hs) * scale;
                     a[t2] = s;
                     if (s > mx)
                         mx = s;
@@ -69,9 +67,7 @@ void ref_attention_bwd(float *dqkv, float *scratch, const float *dout, const flo
                 float dot = 0.0f;
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * (size_t)C + (size_t)h * hs;
-                    float s = 0.0f;
-                    for (int i = 0; i < hs; i++)
-                        s += d[i] * v[i];
+                    float s = dot_lanes(d, v, hs);
                     dp[t2] = s;
                     dot += a[t2] * s;
                 }

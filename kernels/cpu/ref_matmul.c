@@ -10,40 +10,11 @@
  * compiled twice, for x86-64-v3 (AVX2 + FMA) and the baseline, the better one
  * picked at load time; so results are reproducible run to run on a machine,
  * not bit-identical across machines with different instruction sets. */
-#include <string.h>
-
 #include "ref_ops.h"
 #include "ref_par.h"
+#include "ref_vec.h"
 
 enum { LANES = 8, ROWS = 8, OBLK = 16 };
-
-/* Eight floats as one value (one AVX register, two SSE ones); unaligned and
- * allowed to alias float. */
-typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
-#define V8(p) (*(const v8f *)(const void *)(p))
-#define V8W(p) (*(v8f *)(void *)(p))
-#define V8SUM(a) ((((a)[0] + (a)[4]) + ((a)[1] + (a)[5])) + (((a)[2] + (a)[6]) + ((a)[3] + (a)[7])))
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define REF_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define REF_CLONES
-#endif
-
-/* One dot product in the reference lane order. */
-static inline float dot1(const float *x, const float *wr, int IC)
-{
-    v8f a = {0};
-    int i = 0;
-    for (; i + LANES <= IC; i += LANES)
-        a += V8(x + i) * V8(wr + i);
-    float t[LANES] = {0};
-    for (int k = 0; i < IC; i++, k++)
-        t[k] = x[i] * wr[i];
-    a += V8(t);
-    return V8SUM(a);
-}
 
 /* Rows [n0, n1), all outputs, in tiles of 4 rows x 2 outputs (6 loads per 8
  * multiply-adds). */
@@ -81,13 +52,13 @@ static void fwd_rows(float *out, const float *inp, const float *w, const float *
             const float *wr = w + (size_t)o * IC;
             float bv = bias ? bias[o] : 0.0f;
             for (int r = 0; r < 4; r++)
-                out[(size_t)(n + r) * OC + o] = bv + dot1(x0 + (size_t)r * IC, wr, IC);
+                out[(size_t)(n + r) * OC + o] = bv + dot_lanes(x0 + (size_t)r * IC, wr, IC);
         }
     }
     for (; n < n1; n++)
         for (int o = 0; o < OC; o++)
             out[(size_t)n * OC + o] = (bias ? bias[o] : 0.0f) +
-                                      dot1(inp + (size_t)n * IC, w + (size_t)o * IC, IC);
+                                      dot_lanes(inp + (size_t)n * IC, w + (size_t)o * IC, IC);
 }
 
 /* dinp rows [n0, n1) += dout @ w, tiles of 4 rows x 16 channels held in
