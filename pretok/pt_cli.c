@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -118,7 +119,11 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     o->txt_doc = PT_TXT_FILE;
     o->max_record = 1ull << 30;
     o->every = 1;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    /* All cores this process may run on (Slurm and taskset restrict the
+     * affinity mask), else all online cores. */
+    cpu_set_t set;
+    long ncpu = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+                                                             : sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = ncpu > 0 ? (unsigned)ncpu : 1;
 
     int first = 1;

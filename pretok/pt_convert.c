@@ -237,6 +237,8 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     c.wcfg.val_threshold = o->val_fraction >= 1.0 ? UINT64_MAX
                          : (uint64_t)(o->val_fraction * 18446744073709551616.0);
     c.wcfg.on_error_fail = o->on_error_fail;
+    /* More parts than files: some parts are empty, and finish as such. */
+    c.wcfg.allow_empty = o->part_n && c.first == c.end;
     c.wcfg.inputs = &c.inputs;
     c.wcfg.argc = o->argc;
     c.wcfg.argv = o->argv;

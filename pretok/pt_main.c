@@ -28,12 +28,16 @@ int main(int argc, char **argv)
         pt_cli_usage(stdout);
         return 0;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    if (o.cmd == PT_CMD_CONVERT) {
+        /* The conversion stops cleanly on these; `text` and `merge` keep the
+         * default (merge resumes from its plan). */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
 
     switch (o.cmd) {
     case PT_CMD_TEXT:

@@ -25,7 +25,9 @@ struct prod {
     struct pt_batch *b;
     struct pt_producer_stats *st;
     int stop_ret;           /* nonzero once emit asked to stop */
-    uint64_t progress;      /* input bytes done */
+    uint64_t progress;      /* input bytes of the chunks done */
+    uint64_t chunk_done;    /* bytes of the current chunk consumed so far */
+    const char *chunk_data; /* the current chunk (plain files) */
 
     /* the file being read */
     const struct pt_input *in;
@@ -69,7 +71,7 @@ static int maybe_emit(struct prod *p, bool force)
         return 0;
     if (!force && b->data.len < p->cfg->batch_bytes && b->n_in < p->cfg->batch_items)
         return 0;
-    b->in_bytes_end = p->progress;
+    b->in_bytes_end = p->progress + p->chunk_done;
     double t0 = now_s();
     p->stop_ret = p->emit(p->ctx, &p->b);
     p->st->handoff_s += now_s() - t0;
@@ -242,6 +244,8 @@ static int split(struct prod *p, const char *s, size_t n)
             (ret = oversized_line(p)))
             return ret;
         p->line++;
+        if (p->comp == COMP_PLAIN)
+            p->chunk_done = (uint64_t)(nl + 1 - p->chunk_data);
         if (p->skip_line) {
             p->skip_line = false;   /* the oversized line ends here */
             p->carry.len = 0;
@@ -297,6 +301,7 @@ static int feed(struct prod *p, const struct pt_chunk *c)
         }
     }
     if (p->comp == COMP_PLAIN) {
+        p->chunk_data = c->data;
         double t0 = now_s(), h0 = p->st->handoff_s;
         int ret = split(p, c->data, c->len);
         p->st->split_s += now_s() - t0 - (p->st->handoff_s - h0);
@@ -318,6 +323,7 @@ static int feed(struct prod *p, const struct pt_chunk *c)
                          (unsigned long long)c->offset);
         }
         p->zret = r;
+        p->chunk_done = zin.pos;
         double h0 = p->st->handoff_s;
         int ret = split(p, p->zout, zout.pos);
         p->st->split_s += now_s() - t1 - (p->st->handoff_s - h0);
@@ -392,7 +398,7 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
             begin_file(&p, &cfg->inputs[cur]);
         }
         st->bytes_read += c.len;
-        p.progress += c.len;
+        p.chunk_done = 0;
         ret = 0;
         if (c.err && !p.dead) {
             p.dead = true;
@@ -404,6 +410,8 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
         } else if (!p.dead) {
             ret = feed(&p, &c);
         }
+        p.progress += c.len;
+        p.chunk_done = 0;
         if (!ret && c.eof)
             ret = end_file(&p);
         pt_reader_release(r, &c);

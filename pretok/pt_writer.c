@@ -270,7 +270,7 @@ int pt_writer_finish(pt_writer *w)
     if (ret)
         return ret;
     const struct pt_counts *c = &w->st.counts;
-    if (!c->docs[0] && !c->docs[1])
+    if (!c->docs[0] && !c->docs[1] && !w->cfg->allow_empty)
         return ingot_fail(INGOT_E_NODATA, "no document was produced from the inputs "
                           "(see the skipped records above)");
     w->st.done = true;
