@@ -194,7 +194,8 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
     o->temperature = 1.0f;
     o->print_every = 10;
 
-    const char *prog = argc > 0 ? argv[0] : "ingot-train";
+    const char *prog = argc > 0 && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 :
+                       argc > 0 ? argv[0] : "ingot-train";
     int c, err = 0;
     int64_t v64 = 0;
     opterr = 0;
