@@ -241,7 +241,7 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
         else
             ret = ingot_fail(-ENOENT,
                              "tokenizer model %s (from %s/%s) not found as given, nor in %s; "
-                             "pass it with --model",
+                             "pass its path explicitly (ingot-dump --model, ingot-train --tokenizer)",
                              t->file, ds->dir, INGOT_MANIFEST_NAME, ds->dir);
         goto out;
     }
