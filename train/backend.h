@@ -31,6 +31,14 @@
 
 typedef struct tr_backend tr_backend;   /* a back end's private state */
 
+/* Arithmetic of the step (--precision). */
+enum tr_precision {
+    TR_PREC_DEFAULT = 0,    /* the back end's choice: fp32 on the CPU, bf16 on CUDA */
+    TR_PREC_FP32 = 1,       /* float32 throughout (CUDA: no TF32), for parity */
+    TR_PREC_BF16 = 2,       /* bf16 matmul inputs and activations, fp32 master weights,
+                               gradients and optimizer state */
+};
+
 struct tr_backend_opts {
     struct tr_config cfg;
     int batch;          /* sequences per micro-step */
@@ -38,6 +46,9 @@ struct tr_backend_opts {
     int threads;        /* CPU threads (0 = OpenMP default) */
     int device_index;   /* which GPU (GPU back ends) */
     bool quiet;         /* no informational prints (device name, memory) */
+    enum tr_precision precision;
+    bool profile;       /* time the phases of every step (--profile) */
+    double peak_tflops; /* --peak-tflops for MFU; 0: the back end's table */
 };
 
 /* Optimizer hyper-parameters of one step (AdamW, decoupled decay on the
@@ -55,6 +66,25 @@ struct tr_step_result {
     double loss;        /* mean token loss over the whole chunk */
     double accuracy;    /* top-1 next-token accuracy over the chunk */
     double grad_norm;   /* global L2 norm before clipping */
+};
+
+/* Diagnostics of one collected step (--profile). A negative value means "not
+ * available" (no NVML, first step, not measured by this back end). */
+struct tr_step_prof {
+    double upload_ms;       /* host-to-device copy of the step's tokens (events) */
+    double fwd_ms, bwd_ms;  /* GPU time of forward and backward, all micro-steps */
+    double opt_ms;          /* GPU time of norm, clip and AdamW */
+    double gpu_idle_ms;     /* compute stream idle between the previous step and this one */
+    double gpu_busy_pct;    /* busy / (busy + idle) */
+    double cpu_pct;         /* process CPU time / wall time since the previous collect,
+                               in % of one core (getrusage) */
+    int64_t syncs;          /* host<->device synchronisations since the previous collect */
+    int64_t host_allocs;    /* host allocations during this step's submit and collect
+                               (-1: not counted in this build) */
+    double gpu_util_pct;    /* NVML utilisation */
+    double sm_clock_mhz;    /* NVML SM clock */
+    double peak_tflops;     /* dense peak for the precision (0: unknown) */
+    double flops_per_token; /* training FLOPs per token (tr_cuda_perf.h formula) */
 };
 
 struct tr_backend_ops {
@@ -82,6 +112,9 @@ struct tr_backend_ops {
     /* Bytes of memory held for the run (report only). */
     size_t (*mem_bytes)(const tr_backend *b);
     void (*destroy)(tr_backend *b);   /* accepts NULL */
+    /* Optional (NULL when the back end has none): diagnostics of the step
+     * last returned by collect_step(), when created with profile. */
+    int (*step_profile)(tr_backend *b, struct tr_step_prof *p);
 };
 
 extern const struct tr_backend_ops tr_backend_cpu;    /* backend_cpu.c */

@@ -9,7 +9,7 @@
 /* In order of preference for --device auto. */
 static const struct tr_backend_ops *const backends[] = {
 #if INGOT_HAVE_CUDA
-    /* &tr_backend_cuda,   <- the CUDA back end's line */
+    &tr_backend_cuda,
 #endif
     &tr_backend_cpu,
 };

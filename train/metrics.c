@@ -106,6 +106,21 @@ int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s)
     json_object_set_new(j, "tokens", json_integer((json_int_t)s->tokens));
     json_object_set_new(j, "tok_per_s", num(s->tok_per_s));
     json_object_set_new(j, "elapsed_s", num(s->elapsed_s));
+    const struct tr_metrics_prof *p = s->prof;
+    if (p) {
+        const struct { const char *key; double v; } f[] = {
+            { "mfu", p->mfu }, { "cpu_pct", p->cpu_pct }, { "gpu_busy_pct", p->gpu_busy_pct },
+            { "host_assemble_ms", p->host_assemble_ms }, { "upload_ms", p->upload_ms },
+            { "fwd_ms", p->fwd_ms }, { "bwd_ms", p->bwd_ms }, { "opt_ms", p->opt_ms },
+            { "gpu_idle_ms", p->gpu_idle_ms }, { "sm_clock_mhz", p->sm_clock_mhz },
+            { "gpu_util_pct", p->gpu_util_pct },
+        };
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+            json_object_set_new(j, f[i].key, f[i].v >= 0.0 ? num(f[i].v) : json_null());
+        json_object_set_new(j, "syncs", p->syncs >= 0 ? json_integer(p->syncs) : json_null());
+        json_object_set_new(j, "host_allocs", p->host_allocs >= 0 ?
+                            json_integer(p->host_allocs) : json_null());
+    }
     return emit(m, j);
 }
 

@@ -9,12 +9,22 @@
 
 typedef struct tr_metrics tr_metrics;
 
+/* --profile figures of one step (docs/performance.md). A negative value
+ * means "not available" and is written as null. */
+struct tr_metrics_prof {
+    double mfu;             /* fraction 0..1 */
+    double cpu_pct, gpu_busy_pct, gpu_util_pct, sm_clock_mhz;
+    double host_assemble_ms, upload_ms, fwd_ms, bwd_ms, opt_ms, gpu_idle_ms;
+    int64_t syncs, host_allocs;
+};
+
 struct tr_metrics_step {
     int64_t step;
     double loss, accuracy, lr, grad_norm;
     uint64_t tokens;        /* training tokens processed, cumulative */
     double tok_per_s;       /* this step's throughput */
     double elapsed_s;       /* training wall time, cumulative across resumes */
+    const struct tr_metrics_prof *prof;   /* NULL unless --profile */
 };
 
 /* Open path. When resume_step >= 0 the existing file is kept up to and

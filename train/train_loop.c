@@ -61,6 +61,11 @@ struct run {
     /* sampling */
     ingot_spm *spm;
     bool spm_tried;
+    /* --profile: chunk assembly time of the steps in flight, and sums for
+     * the closing summary (steps after 3 warm-up ones) */
+    double assemble_ms[4];
+    int prof_n;
+    double prof_tps, prof_mfu, prof_cpu, prof_syncs, prof_busy;
 };
 
 static void run_free(struct run *r)
@@ -172,6 +177,9 @@ static int setup_model(struct run *r)
     struct tr_backend_opts bo = {
         .cfg = r->cfg, .batch = o->batch, .grad_accum = o->grad_accum,
         .threads = o->threads, .device_index = 0, .quiet = o->quiet,
+        .precision = !o->precision ? TR_PREC_DEFAULT :
+                     !strcmp(o->precision, "bf16") ? TR_PREC_BF16 : TR_PREC_FP32,
+        .profile = o->profile > 0, .peak_tflops = o->peak_tflops,
     };
     if ((err = r->ops->create(&bo, params, &r->be)))
         goto out;
@@ -290,6 +298,56 @@ out:
     return err;
 }
 
+/* "n/a" for a negative (unavailable) figure. */
+static const char *fig(double v, const char *fmt, char *buf, size_t len)
+{
+    if (v < 0.0)
+        snprintf(buf, len, "n/a");
+    else
+        snprintf(buf, len, fmt, v);
+    return buf;
+}
+
+/* --profile: the back end's figures of the step just collected plus the
+ * loop's own (chunk assembly, tok/s, MFU); one table row per step. */
+static void profile_step(struct run *r, const struct tr_step_result *res, double tps,
+                         struct tr_metrics_prof *mp)
+{
+    struct tr_step_prof p;
+    if (!r->ops->step_profile || r->ops->step_profile(r->be, &p)) {
+        ingot_clear_err();
+        p = (struct tr_step_prof){ -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0 };
+    }
+    *mp = (struct tr_metrics_prof){
+        .mfu = p.peak_tflops > 0.0 ? tps * p.flops_per_token / (p.peak_tflops * 1e12) : -1.0,
+        .cpu_pct = p.cpu_pct, .gpu_busy_pct = p.gpu_busy_pct, .gpu_util_pct = p.gpu_util_pct,
+        .sm_clock_mhz = p.sm_clock_mhz, .host_assemble_ms = r->assemble_ms[res->t % 4],
+        .upload_ms = p.upload_ms, .fwd_ms = p.fwd_ms, .bwd_ms = p.bwd_ms, .opt_ms = p.opt_ms,
+        .gpu_idle_ms = p.gpu_idle_ms, .syncs = p.syncs, .host_allocs = p.host_allocs,
+    };
+    if (res->t == r->start_step + 1)
+        say(r, "%6s %9s %5s %7s %7s %7s %7s %7s %8s %6s %5s %6s %6s %5s %5s\n", "step", "tok/s",
+            "MFU%", "asm_ms", "up_ms", "fwd_ms", "bwd_ms", "opt_ms", "idle_ms", "busy%", "syncs",
+            "allocs", "cpu%", "util%", "MHz");
+    char b[12][24];
+    say(r, "%6d %9.0f %5s %7.3f %7s %7s %7s %7s %8s %6s %5s %6s %6s %5s %5s\n", res->t, tps,
+        fig(100.0 * mp->mfu, "%.1f", b[0], 24), mp->host_assemble_ms,
+        fig(mp->upload_ms, "%.3f", b[1], 24), fig(mp->fwd_ms, "%.2f", b[2], 24),
+        fig(mp->bwd_ms, "%.2f", b[3], 24), fig(mp->opt_ms, "%.2f", b[4], 24),
+        fig(mp->gpu_idle_ms, "%.3f", b[5], 24), fig(mp->gpu_busy_pct, "%.1f", b[6], 24),
+        fig((double)mp->syncs, "%.0f", b[7], 24), fig((double)mp->host_allocs, "%.0f", b[8], 24),
+        fig(mp->cpu_pct, "%.1f", b[9], 24), fig(mp->gpu_util_pct, "%.0f", b[10], 24),
+        fig(mp->sm_clock_mhz, "%.0f", b[11], 24));
+    if (res->t > r->start_step + 3) {
+        r->prof_n++;
+        r->prof_tps += tps;
+        r->prof_mfu += mp->mfu;
+        r->prof_cpu += mp->cpu_pct;
+        r->prof_syncs += (double)mp->syncs;
+        r->prof_busy += mp->gpu_busy_pct;
+    }
+}
+
 /* Account for, print and log one collected step. */
 static int report(struct run *r, const struct tr_step_result *res, int64_t end)
 {
@@ -302,17 +360,21 @@ static int report(struct run *r, const struct tr_step_result *res, int64_t end)
     if (!isfinite(res->loss))
         return ingot_fail(INGOT_E_INPUT, "step %d: the loss is %g; training diverged (try a lower "
                           "--lr or --grad-clip 1)", res->t, res->loss);
+    struct tr_metrics_prof mp;
+    if (r->o->profile > 0)
+        profile_step(r, res, tps, &mp);
     if (r->metrics) {
         struct tr_metrics_step ms = {
             .step = res->t, .loss = res->loss, .accuracy = res->accuracy, .lr = lr,
             .grad_norm = res->grad_norm, .tokens = r->tokens, .tok_per_s = tps,
-            .elapsed_s = r->elapsed_s,
+            .elapsed_s = r->elapsed_s, .prof = r->o->profile > 0 ? &mp : NULL,
         };
         int err = tr_metrics_step(r->metrics, &ms);
         if (err)
             return err;
     }
-    if (res->t % r->o->print_every == 0 || res->t == end || res->t == r->start_step + 1) {
+    if (r->o->profile <= 0 &&
+        (res->t % r->o->print_every == 0 || res->t == end || res->t == r->start_step + 1)) {
         char b1[32];
         say(r, "step %6d/%d | loss %.4f | acc %5.1f%% | lr %.2e | norm %6.3f | %s tok/s | %.1f s\n",
             res->t, r->o->steps, res->loss, 100.0 * res->accuracy, (double)lr, res->grad_norm,
@@ -342,6 +404,8 @@ static int run_loop(struct run *r)
 {
     const struct tr_opts *o = r->o;
     int64_t end = o->stop_after > 0 ? o->stop_after : o->steps;
+    if (o->profile > 0 && r->start_step + o->profile < end)
+        end = r->start_step + o->profile;
     size_t rows = (size_t)o->grad_accum * o->batch;
     int inflight = 0, err = 0;
     struct tr_step_result res;
@@ -352,8 +416,10 @@ static int run_loop(struct run *r)
     }
     r->mark = now_s();
     for (int64_t s = r->start_step + 1; s <= end; s++) {
+        double t0 = now_s();
         if ((err = tr_loader_next(r->loader, r->chunk, rows)))
             return err;
+        r->assemble_ms[s % 4] = 1e3 * (now_s() - t0);
         struct tr_step_hparams hp = {
             .t = (int)s, .lr = tr_schedule_lr(&r->sched, (int)s), .weight_decay = o->weight_decay,
             .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .grad_clip = o->grad_clip,
@@ -399,6 +465,10 @@ int tr_train(const struct tr_opts *o)
     };
     if ((err = tr_backend_select(o->device, &r.ops)))
         return err;
+    if (o->precision && !strcmp(o->precision, "bf16") && !strcmp(r.ops->name, "cpu"))
+        return ingot_fail(INGOT_E_USAGE, "--precision bf16 needs --device cuda (the CPU back "
+                          "end computes in fp32)%s", strcmp(o->device, "auto") ? "" :
+                          "; --device auto found no usable GPU here");
     if ((err = tr_loader_open(&lo, &r.loader)))
         goto out;
     r.cfg = (struct tr_config){ .n_layer = o->layers, .n_head = o->heads, .n_embd = o->dim,
@@ -468,6 +538,14 @@ int tr_train(const struct tr_opts *o)
                                              &r.metrics)))
         goto out;
     err = run_loop(&r);
+    if (!err && o->profile > 0 && r.prof_n > 0) {
+        char b[4][24];
+        double n = r.prof_n;
+        say(&r, "profile: mean of %d steps after 3 warm-up: %.0f tok/s, MFU %s%%, CPU %s%% of a "
+            "core, %s syncs/step, GPU busy %s%%\n", r.prof_n, r.prof_tps / n,
+            fig(100.0 * r.prof_mfu / n, "%.1f", b[0], 24), fig(r.prof_cpu / n, "%.1f", b[1], 24),
+            fig(r.prof_syncs / n, "%.2f", b[2], 24), fig(r.prof_busy / n, "%.1f", b[3], 24));
+    }
 out:
     run_free(&r);
     return err;

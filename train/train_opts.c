@@ -42,6 +42,7 @@ void tr_opts_help(const char *prog)
         "                          (default: the one the manifest names)\n\n"
         "Model:\n"
         "  --device DEV            auto (default), cpu or cuda\n"
+        "  --precision P           fp32 or bf16 (default: bf16 on cuda; the CPU is fp32)\n"
         "  --model PRESET          shape preset (default small):\n");
     for (int i = 0; i < N_PRESETS; i++)
         printf("                            %-10s L%-2d H%-2d C%-4d T%-4d  %s\n", presets[i].name,
@@ -79,6 +80,13 @@ void tr_opts_help(const char *prog)
         "  --metrics FILE          JSON Lines: one object per step and per evaluation\n"
         "  --print-every N         progress line every N steps (default 10)\n"
         "  --quiet                 print errors only\n"
+        "  --profile N             run N steps, printing per step: chunk assembly, upload,\n"
+        "                          forward/backward/optimizer GPU time, GPU idle and busy,\n"
+        "                          host<->device syncs, host allocations, CPU %% of a core,\n"
+        "                          GPU utilisation and clock (NVML), tok/s and MFU (also\n"
+        "                          into --metrics); docs/performance.md\n"
+        "  --peak-tflops X         the GPU's dense peak for MFU (default: a table of\n"
+        "                          A100/H100/H200 figures)\n"
         "  --dump-batch FILE       write the next batch with the CPU model's loss, logits\n"
         "                          and gradients (for scripts/torch-reference.py) and exit\n"
         "  --help                  this text\n\n"
@@ -94,6 +102,7 @@ enum {
     O_STOP_AFTER, O_LR, O_MIN_LR, O_WARMUP, O_WD, O_CLIP, O_SEED, O_THREADS, O_VAL_EVERY,
     O_VAL_TOKENS, O_SAMPLE_EVERY, O_SAMPLE_TOKENS, O_TOP_K, O_TEMPERATURE, O_CKPT_DIR,
     O_CKPT_EVERY, O_CKPT_KEEP, O_RESUME, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
+    O_PRECISION, O_PROFILE, O_PEAK_TFLOPS,
 };
 
 static const struct option long_opts[] = {
@@ -135,6 +144,9 @@ static const struct option long_opts[] = {
     { "quiet", no_argument, NULL, O_QUIET },
     { "dump-batch", required_argument, NULL, O_DUMP_BATCH },
     { "help", no_argument, NULL, O_HELP },
+    { "precision", required_argument, NULL, O_PRECISION },
+    { "profile", required_argument, NULL, O_PROFILE },
+    { "peak-tflops", required_argument, NULL, O_PEAK_TFLOPS },
     { NULL, 0, NULL, 0 },
 };
 
@@ -254,6 +266,13 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
         case O_PRINT_EVERY: err = parse_int("print-every", optarg, 1, &o->print_every); break;
         case O_QUIET: o->quiet = true; break;
         case O_DUMP_BATCH: o->dump_batch = optarg; break;
+        case O_PRECISION:
+            if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+                err = ingot_fail(INGOT_E_USAGE, "--precision: '%s'; use fp32 or bf16", optarg);
+            o->precision = optarg;
+            break;
+        case O_PROFILE: err = parse_int("profile", optarg, 1, &o->profile); break;
+        case O_PEAK_TFLOPS: err = parse_float("peak-tflops", optarg, 1e-3f, &o->peak_tflops); break;
         case O_HELP:
             tr_opts_help(prog);
             return 1;

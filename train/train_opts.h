@@ -39,6 +39,10 @@ struct tr_opts {
     int print_every;
     bool quiet;
     const char *dump_batch;     /* --dump-batch FILE (parity with PyTorch) */
+    /* GPU */
+    const char *precision;      /* --precision fp32|bf16 (NULL: the device's default) */
+    int profile;                /* --profile N: N steps with per-step diagnostics (0: off) */
+    float peak_tflops;          /* --peak-tflops X for MFU (0: the GPU's table entry) */
 };
 
 /* Parse argv into o (presets applied, explicit flags win, defaults filled,
