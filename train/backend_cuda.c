@@ -5,10 +5,11 @@
  *   submit_step(s)   chunk -> pinned buffer s%3 (host memcpy, split into
  *                    inputs and targets) -> cudaMemcpyAsync on the upload
  *                    stream -> event; the compute stream waits on it, then
- *                    runs every micro-step's forward and backward, the
- *                    global norm and clip factor, AdamW (reading the factor
- *                    from device memory), and copies {loss sum, hits, norm}
- *                    to a pinned result slot; event "done".
+ *                    runs every micro-step's forward and backward (each one
+ *                    CUDA graph, captured at start-up), the global norm and
+ *                    clip factor, AdamW (reading the factor from device
+ *                    memory), and copies {loss sum, hits, norm} to a pinned
+ *                    result slot; event "done".
  *   collect_step(s)  waits on step s's "done" event: the only host sync of
  *                    the step (counted by tr_cuda_sync_*). The event is a
  *                    blocking-sync one and the device is set to

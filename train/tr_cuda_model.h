@@ -2,10 +2,13 @@
  * the kn_* launchers, in float32 or bfloat16 activations. Parameters and
  * gradients live in the caller's device buffers (tr_params.h layout; the
  * forward reads a copy of the parameters in the model's dtype, gradients are
- * float32 and accumulated). The model owns the activations, the backward
- * buffers and one scratch area, all carved from ONE cudaMalloc sized at
- * creation for max_batch x seq_len; nothing is allocated afterwards. Every
- * function only enqueues work on the given stream: none waits. */
+ * float32 and accumulated). Attention uses the flash kernels where they
+ * support the shape (bf16, head size 32 or 64; INGOT_FLASH=0 turns them
+ * off) and the materialised path otherwise. The model owns the activations,
+ * the backward buffers and one scratch area, all carved from ONE cudaMalloc
+ * sized at creation for max_batch x seq_len; nothing is allocated
+ * afterwards. Every function only enqueues work on the given stream: none
+ * waits. */
 #ifndef INGOT_TR_CUDA_MODEL_H
 #define INGOT_TR_CUDA_MODEL_H
 
