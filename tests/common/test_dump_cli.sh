@@ -122,7 +122,7 @@ expect_rc 0 "model in dataset dir" -- "$DUMP" docs ds --raw --count 1
 [ "$(cat out.txt)" = "$(sed -n 1p train.txt)" ] || fail "docs with the model found in the dataset dir"
 mv ds/tok.model models/tok.hidden
 expect_rc 1 "model missing" -- "$DUMP" docs ds --count 1
-has err.txt "pass it with --model"
+has err.txt "pass its path explicitly (ingot-dump --model"
 expect_rc 0 "model --model" -- "$DUMP" docs ds --raw --count 1 --model models/tok.hidden
 [ "$(cat out.txt)" = "$(sed -n 1p train.txt)" ] || fail "docs --model"
 printf 'something else entirely\n%.0s' 1 2 3 4 5 6 7 8 > other.txt
