@@ -29,9 +29,6 @@ static bool wanted_name(const char *name)
 
 static int add_file(struct pt_inputs *in, size_t *cap, const char *path, uint64_t size)
 {
-    for (size_t i = 0; i < in->n; i++)
-        if (!strcmp(in->v[i].path, path))
-            return 0;   /* named twice: read once */
     if (in->n == *cap) {
         size_t nc = *cap ? *cap * 2 : 64;
         struct pt_input *v = realloc(in->v, nc * sizeof(*v));
@@ -56,6 +53,47 @@ static int add_file(struct pt_inputs *in, size_t *cap, const char *path, uint64_
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort order for the duplicate check: by path, then by position. */
+static int cmp_index(const void *a, const void *b, void *arg)
+{
+    const struct pt_input *v = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(v[x].path, v[y].path);
+    return c ? c : (x > y) - (x < y);
+}
+
+/* A file named twice (or found twice) is read once, at its first place.
+ * O(n log n): corpora have tens of thousands of files. */
+static int dedup(struct pt_inputs *in)
+{
+    if (in->n < 2)
+        return 0;
+    size_t *idx = malloc(in->n * sizeof(*idx));
+    bool *dup = calloc(in->n, sizeof(*dup));
+    if (!idx || !dup) {
+        free(idx);
+        free(dup);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < in->n; i++)
+        idx[i] = i;
+    qsort_r(idx, in->n, sizeof(*idx), cmp_index, in->v);
+    for (size_t i = 1; i < in->n; i++)
+        if (!strcmp(in->v[idx[i]].path, in->v[idx[i - 1]].path))
+            dup[idx[i]] = true;
+    size_t o = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        if (dup[i])
+            free(in->v[i].path);
+        else
+            in->v[o++] = in->v[i];
+    }
+    in->n = o;
+    free(idx);
+    free(dup);
+    return 0;
 }
 
 static int walk(struct pt_inputs *in, size_t *cap, const char *dir, int depth)
@@ -157,6 +195,8 @@ int pt_inputs_expand(char *const *args, size_t n_args, struct pt_inputs *out)
             ret = add_path(out, &cap, arg);
         }
     }
+    if (!ret)
+        ret = dedup(out);
     if (!ret && out->n > UINT32_MAX)
         ret = ingot_fail(INGOT_E_USAGE, "more than 2^32 input files");
     if (ret) {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark ingot-pretok against SentencePiece's own tools on a real corpus.
 #
-#   scripts/bench-pretok.sh [--mb 40] [--dir DIR] [--threads N] [--vocab 32000]
-#                           [--models unigram,bpe]
+#   scripts/bench-pretok.sh [--mb 40] [--repeat 4] [--runs 3] [--dir DIR] [--threads N]
+#                           [--vocab 32000] [--models unigram,bpe]
 #
 # 1. Builds a corpus of --mb megabytes of text from documentation already on
 #    the machine (licences, /usr/share/doc, man pages, Python docstrings and
@@ -14,6 +14,9 @@
 # 3. Times, per model: ingot-pretok from .jsonl.zst at 1 thread and at all
 #    threads, spm_encode on docs.txt (skipped when it is not installed), and
 #    the Python API on the same documents in memory, num_threads=1 and all.
+#    The runs on all threads read the corpus --repeat times over (so that
+#    they last long enough to be measured); every timing is the best of
+#    --runs runs.
 # 4. Prints MB/s of text, Mtokens/s and ratios as a table (also written to
 #    DIR/bench-pretok.md).
 #
@@ -23,6 +26,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MB=40
+REPEAT=4
+RUNS=3
 DIR=${TMPDIR:-/tmp}/ingot-bench-pretok
 THREADS=$(nproc)
 VOCAB=32000
@@ -30,11 +35,13 @@ MODELS=unigram,bpe
 while [ $# -gt 0 ]; do
     case "$1" in
     --mb) MB=$2; shift 2 ;;
+    --repeat) REPEAT=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --vocab) VOCAB=$2; shift 2 ;;
     --models) MODELS=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench-pretok: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -62,12 +69,14 @@ SPM_ENCODE=$(command -v spm_encode || true)
 SPM_TRAIN=$(command -v spm_train || true)
 mkdir -p "$DIR"
 
-exec "$PY" - "$DIR" "$MB" "$THREADS" "$VOCAB" "$MODELS" "$PRETOK" "$SPM_ENCODE" "$SPM_TRAIN" <<'PYTHON'
+exec "$PY" - "$DIR" "$MB" "$THREADS" "$VOCAB" "$MODELS" "$PRETOK" "$SPM_ENCODE" "$SPM_TRAIN" \
+    "$REPEAT" "$RUNS" <<'PYTHON'
 import ast, glob, gzip, hashlib, io, json, os, re, shutil, subprocess, sys, sysconfig, time
 import sentencepiece as spm
 
-DIR, MB, THREADS, VOCAB, MODELS, PRETOK, SPM_ENCODE, SPM_TRAIN = sys.argv[1:9]
+DIR, MB, THREADS, VOCAB, MODELS, PRETOK, SPM_ENCODE, SPM_TRAIN, REPEAT, RUNS = sys.argv[1:11]
 MB, THREADS, VOCAB = float(MB), int(THREADS), int(VOCAB)
+REPEAT, RUNS = max(1, int(REPEAT)), max(1, int(RUNS))
 MODELS = MODELS.split(",")
 corpus = os.path.join(DIR, "corpus")
 notes = []
@@ -204,6 +213,17 @@ if not os.path.exists(stamp):
 else:
     notes += [n for n in open(os.path.join(corpus, "notes.txt")).read().split("\n") if n]
 inputs = sorted(glob.glob(os.path.join(corpus, "part-*.jsonl*")))
+# The corpus --repeat times over, for the runs on all threads (links: the
+# input list of ingot-pretok reads each name once).
+rep_dir = os.path.join(DIR, "corpus-x%d" % REPEAT)
+shutil.rmtree(rep_dir, ignore_errors=True)
+os.makedirs(rep_dir)
+rep_inputs = []
+for r in range(REPEAT):
+    for p in inputs:
+        q = os.path.join(rep_dir, "r%d-%s" % (r, os.path.basename(p)))
+        os.symlink(p, q)
+        rep_inputs.append(q)
 docs_txt = os.path.join(corpus, "docs.txt")
 texts = open(docs_txt, encoding="utf-8").read().split("\n")[:-1]
 text_bytes = sum(len(t.encode()) for t in texts)
@@ -233,15 +253,29 @@ def train(kind):
     return prefix + ".model"
 
 
+# The SentencePiece library ingot-pretok is linked with: its Debian package's
+# version ($INGOT_SPM_LIBVER where the library was carried to the machine).
+LIBVER = os.environ.get("INGOT_SPM_LIBVER", "")
+if not LIBVER:
+    try:
+        LIBVER = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "libsentencepiece0"],
+                                capture_output=True).stdout.decode() or "?"
+    except OSError:
+        LIBVER = "?"
+
 # ---------------------------------------------------------------- timing
-def timed(cmd, **kw):
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdout=kw.get("stdout", subprocess.DEVNULL),
-                       stderr=subprocess.PIPE)
-    dt = time.perf_counter() - t0
-    if p.returncode:
-        sys.exit("bench-pretok: %s failed: %s" % (cmd[0], p.stderr.decode()[-2000:]))
-    return dt
+def timed(cmd):
+    """Best wall time of RUNS runs of cmd, and the stdout of that run."""
+    best = None
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        dt = time.perf_counter() - t0
+        if p.returncode:
+            sys.exit("bench-pretok: %s failed: %s" % (cmd[0], p.stderr.decode()[-2000:]))
+        if best is None or dt < best[0]:
+            best = (dt, p.stdout)
+    return best
 
 
 rows = []
@@ -251,61 +285,80 @@ for kind in MODELS:
     vocab = sp.get_piece_size()
     if vocab != VOCAB:
         notes.append("%s model: vocab %d (the corpus is too small for %d)" % (kind, vocab, VOCAB))
-    res = {}
+    res = {}    # (tool, threads) -> (seconds, tokens, text bytes, stages, pipeline seconds)
     for th in sorted({1, THREADS}):
         out = os.path.join(DIR, "out-%s-%d" % (kind, th))
         shutil.rmtree(out, ignore_errors=True)
-        t0 = time.perf_counter()
-        p = subprocess.run([PRETOK, "--model", model, "--out", out, "--threads", str(th),
-                            "--no-bos", "--quiet", "--json"] + inputs, capture_output=True)
-        dt = time.perf_counter() - t0
-        if p.returncode:
-            sys.exit("bench-pretok: ingot-pretok failed: " + p.stderr.decode())
-        rep = json.loads(p.stdout)
-        tokens = rep["run"]["tokens"]
-        res["pretok", th] = (dt, tokens, rep["run"]["stage_s"])
+        n = 1 if th == 1 else REPEAT
+        # a fresh output directory for each run (a finished one is not redone)
+        cmd = ["sh", "-c", 'rm -rf "$0" && exec "$@"', out, PRETOK, "--model", model,
+               "--out", out, "--threads", str(th), "--no-bos", "--quiet", "--json"]
+        dt, stdout = timed(cmd + (inputs if n == 1 else rep_inputs))
+        run = json.loads(stdout)["run"]
+        res["pretok", th] = (dt, run["tokens"], n * text_bytes, run["stage_s"], run["wall_s"],
+                             run["io_uring"])
         shutil.rmtree(out, ignore_errors=True)
     if SPM_ENCODE:
-        dt = timed([SPM_ENCODE, "--model=" + model, "--output_format=id", "--input=" + docs_txt])
-        res["spm_encode", 1] = (dt, res["pretok", 1][1], None)
+        dt, _ = timed([SPM_ENCODE, "--model=" + model, "--output_format=id",
+                       "--input=" + docs_txt, "--output=/dev/null"])
+        res["spm_encode", 1] = (dt, res["pretok", 1][1], text_bytes, None, None, None)
     for th in sorted({1, THREADS}):
-        t0 = time.perf_counter()
-        ids = sp.encode(texts, num_threads=th)
-        dt = time.perf_counter() - t0
-        res["python", th] = (dt, sum(map(len, ids)), None)
-        del ids
-    ref = res.get(("spm_encode", 1))
-    pyb = res[("python", THREADS)]
-    for (tool, th), (dt, tokens, stages) in res.items():
-        rows.append((kind, tool, th, text_bytes / 1e6 / dt, tokens / 1e6 / dt,
-                     ref[0] / dt if ref else None, pyb[0] / dt, stages))
+        n = 1 if th == 1 else REPEAT
+        batch = texts * n
+        dt = None
+        for _ in range(RUNS):
+            t0 = time.perf_counter()
+            ids = sp.encode(batch, num_threads=th)
+            d = time.perf_counter() - t0
+            dt = d if dt is None else min(dt, d)
+            n_tok = sum(map(len, ids))
+            del ids
+        res["python", th] = (dt, n_tok, n * text_bytes, None, None, None)
+        del batch
+    def mbs(key):
+        r = res[key]
+        return r[2] / 1e6 / r[0]
+    for key, (dt, tokens, nbytes, stages, pipe, uring) in res.items():
+        tool, th = key
+        rows.append((kind, tool, th, mbs(key), tokens / 1e6 / dt,
+                     nbytes / 1e6 / pipe if pipe else None,
+                     mbs(key) / mbs(("spm_encode", 1)) if SPM_ENCODE else None,
+                     mbs(key) / mbs(("python", THREADS)), stages, uring))
     if not SPM_ENCODE:
         notes.append("spm_encode is not installed: its row is skipped")
 
 # ---------------------------------------------------------------- table
 host = os.uname().nodename
-hdr = ("| model | tool | threads | MB/s | Mtok/s | × spm_encode | × Python batch (%d thr) |"
-       % THREADS)
-lines = ["Corpus: %d documents, %.1f MB of text, %d .jsonl.zst files; %d cores (%s)." %
-         (len(texts), text_bytes / 1e6, len(inputs), os.cpu_count(), host), "",
-         hdr, "|---|---|---:|---:|---:|---:|---:|"]
-names = {"pretok": "ingot-pretok (.jsonl.zst)", "spm_encode": "spm_encode (text)",
+hdr = ("| model | tool | threads | MB/s | Mtok/s | MB/s without start-up | × spm_encode "
+       "| × Python batch (%d thr) |" % THREADS)
+ext = "." + os.path.basename(inputs[0]).split(".", 1)[1]
+lines = ["Corpus: %d documents, %.1f MB of text, %d %s files; runs on %d threads read it %d "
+         "times over; %d cores (%s). MB/s: megabytes of document text per second of the "
+         "whole command (model loading included; the Python API is timed around encode() "
+         "alone); best of %d runs." % (len(texts), text_bytes / 1e6, len(inputs), ext, THREADS,
+                                      REPEAT, os.cpu_count(), host, RUNS), "",
+         hdr, "|---|---|---:|---:|---:|---:|---:|---:|"]
+names = {"pretok": "ingot-pretok (%s)" % ext, "spm_encode": "spm_encode (text)",
          "python": "Python encode(texts)"}
-for kind, tool, th, mbs, mts, vs_spm, vs_py, _ in rows:
-    lines.append("| %s | %s | %d | %.2f | %.3f | %s | %.2f |" % (
-        kind, names[tool], th, mbs, mts, "%.2f" % vs_spm if vs_spm else "-", vs_py))
+for kind, tool, th, mbs_, mts, pipe, vs_spm, vs_py, _, _ in rows:
+    lines.append("| %s | %s | %d | %.2f | %.3f | %s | %s | %.2f |" % (
+        kind, names[tool], th, mbs_, mts, "%.2f" % pipe if pipe else "",
+        "%.2f" % vs_spm if vs_spm else "-", vs_py))
 lines.append("")
-for kind, tool, th, _, _, _, _, st in rows:
+lines.append("SentencePiece: ingot-pretok and spm_encode use libsentencepiece %s; the Python "
+             "module is %s." % (LIBVER, spm.__version__))
+for kind, tool, th, _, _, _, _, _, st, uring in rows:
     if st:
-        lines.append("ingot-pretok %s, %d thread%s: stage thread-seconds: read %.2f, "
+        lines.append("ingot-pretok %s, %d thread%s (%s): stage thread-seconds: read %.2f, "
                      "decompress %.2f, split %.2f, parse %.2f, tokenize %.2f, write %.2f" % (
-                         kind, th, "" if th == 1 else "s", st["read"], st["decompress"],
-                         st["split"], st["parse"], st["tokenize"], st["write"]))
+                         kind, th, "" if th == 1 else "s", "io_uring" if uring else "pread",
+                         st["read"], st["decompress"], st["split"], st["parse"],
+                         st["tokenize"], st["write"]))
 for kind in MODELS:
     one = [r for r in rows if r[0] == kind and r[1] == "pretok"]
     if len(one) == 2:
-        lines.append("ingot-pretok %s: %d threads = %.1f× one thread" %
-                     (kind, THREADS, one[1][3] / one[0][3]))
+        lines.append("ingot-pretok %s: %d threads = %.1f× one thread (%.1f× without start-up)" %
+                     (kind, THREADS, one[1][3] / one[0][3], one[1][5] / one[0][5]))
 for n in dict.fromkeys(notes):
     lines.append("Note: " + n)
 text = "\n".join(lines)
