@@ -11,40 +11,9 @@
 #include <unistd.h>
 
 #include "ingot_err.h"
-
-#define TEST_SKIP 77
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
-            exit(1);                                                                  \
-        }                                                                             \
-    } while (0)
-
-#define CHECK_OK(expr)                                                                \
-    do {                                                                              \
-        int r_ = (expr);                                                              \
-        if (r_ != 0) {                                                                \
-            fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #expr, \
-                    r_, ingot_errmsg());                                              \
-            exit(1);                                                                  \
-        }                                                                             \
-    } while (0)
+#include "../test_check.h"
 
 /* expr must fail with exactly code and a message containing substr. */
-#define CHECK_FAIL(expr, code, substr)                                                \
-    do {                                                                              \
-        ingot_clear_err();                                                            \
-        int r_ = (expr);                                                              \
-        const char *m_ = ingot_errmsg();                                              \
-        if (r_ != (code) || !strstr(m_, (substr))) {                                  \
-            fprintf(stderr,                                                           \
-                    "%s:%d: %s: expected %d with \"%s\", got %d: %s\n", __FILE__,    \
-                    __LINE__, #expr, (int)(code), (substr), r_, m_);                  \
-            exit(1);                                                                  \
-        }                                                                             \
-    } while (0)
 
 static inline uint64_t tu_rand(uint64_t *s)
 {

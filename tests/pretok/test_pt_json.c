@@ -8,12 +8,12 @@
 static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    PT_CHECK(f);
+    CHECK(f);
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
     char *buf = malloc((size_t)n + 1);
-    PT_CHECK(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
+    CHECK(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
     fclose(f);
     *len = (size_t)n;
     return buf;
@@ -22,9 +22,9 @@ static char *read_file(const char *path, size_t *len)
 static void run_corpus(const char *dir, const char *expected)
 {
     FILE *f = fopen(expected, "r");
-    PT_CHECK(f);
+    CHECK(f);
     struct pt_json_path path;
-    PT_CHECK_OK(pt_json_path_init(&path, "text"));
+    CHECK_OK(pt_json_path_init(&path, "text"));
     struct pt_buf out = { 0 };
     char line[65536];
     int n_cases = 0;
@@ -34,13 +34,13 @@ static void run_corpus(const char *dir, const char *expected)
             continue;
         char name[256], hex[32768] = "";
         int status;
-        PT_CHECK(sscanf(line, "%255s %d %32767s", name, &status, hex) >= 2);
+        CHECK(sscanf(line, "%255s %d %32767s", name, &status, hex) >= 2);
         char p[1024];
         snprintf(p, sizeof(p), "%s/%s", dir, name);
         size_t len;
         char *data = read_file(p, &len);
         struct pt_json_result res;
-        PT_CHECK_OK(pt_json_extract(data, len, &path, &out, &res));
+        CHECK_OK(pt_json_extract(data, len, &path, &out, &res));
         if ((int)res.status != status) {
             fprintf(stderr, "%s: status %d, expected %d (%s at %zu)\n", name, res.status,
                     status, res.err_what ? res.err_what : "-", res.err_offset);
@@ -55,12 +55,12 @@ static void run_corpus(const char *dir, const char *expected)
             }
         }
         if (status == PT_JSON_MALFORMED)
-            PT_CHECK(res.err_what && res.err_offset <= len);
+            CHECK(res.err_what && res.err_offset <= len);
         free(data);
         n_cases++;
     }
     fclose(f);
-    PT_CHECK(n_cases >= 50);
+    CHECK(n_cases >= 50);
     pt_buf_free(&out);
     pt_json_path_free(&path);
     printf("corpus: %d cases\n", n_cases);
@@ -70,8 +70,8 @@ static int extract(const char *s, const char *dotted, struct pt_buf *out,
                    struct pt_json_result *res)
 {
     struct pt_json_path path;
-    PT_CHECK_OK(pt_json_path_init(&path, dotted));
-    PT_CHECK_OK(pt_json_extract(s, strlen(s), &path, out, res));
+    CHECK_OK(pt_json_path_init(&path, dotted));
+    CHECK_OK(pt_json_extract(s, strlen(s), &path, out, res));
     pt_json_path_free(&path);
     return (int)res->status;
 }
@@ -109,9 +109,9 @@ static void dotted_paths(void)
     check_text("{\"text\": \"x\", \"b\": [1,}", "text", PT_JSON_MALFORMED, NULL);
 
     struct pt_json_path p;
-    PT_CHECK(pt_json_path_init(&p, "a..b") == INGOT_E_USAGE);
-    PT_CHECK(pt_json_path_init(&p, "") == INGOT_E_USAGE);
-    PT_CHECK(pt_json_path_init(&p, "a.") == INGOT_E_USAGE);
+    CHECK(pt_json_path_init(&p, "a..b") == INGOT_E_USAGE);
+    CHECK(pt_json_path_init(&p, "") == INGOT_E_USAGE);
+    CHECK(pt_json_path_init(&p, "a.") == INGOT_E_USAGE);
 }
 
 static void nesting(void)
@@ -119,7 +119,7 @@ static void nesting(void)
     /* Far deeper than any stack could recurse: refused, not crashed. */
     size_t depth = 5000000;
     char *s = malloc(2 * depth + 64);
-    PT_CHECK(s);
+    CHECK(s);
     size_t n = (size_t)sprintf(s, "{\"a\": ");
     memset(s + n, '[', depth);
     n += depth;
@@ -127,11 +127,11 @@ static void nesting(void)
     n += depth;
     n += (size_t)sprintf(s + n, ", \"text\": \"t\"}");
     struct pt_json_path path;
-    PT_CHECK_OK(pt_json_path_init(&path, "text"));
+    CHECK_OK(pt_json_path_init(&path, "text"));
     struct pt_buf out = { 0 };
     struct pt_json_result res;
-    PT_CHECK_OK(pt_json_extract(s, n, &path, &out, &res));
-    PT_CHECK(res.status == PT_JSON_MALFORMED && strstr(res.err_what, "nesting"));
+    CHECK_OK(pt_json_extract(s, n, &path, &out, &res));
+    CHECK(res.status == PT_JSON_MALFORMED && strstr(res.err_what, "nesting"));
 
     /* Exactly at the limit (the object counts as one level): accepted. */
     depth = PT_JSON_MAX_DEPTH - 1;
@@ -141,8 +141,8 @@ static void nesting(void)
     memset(s + n, ']', depth);
     n += depth;
     n += (size_t)sprintf(s + n, ", \"text\": \"t\"}");
-    PT_CHECK_OK(pt_json_extract(s, n, &path, &out, &res));
-    PT_CHECK(res.status == PT_JSON_OK && out.len == 1 && out.p[0] == 't');
+    CHECK_OK(pt_json_extract(s, n, &path, &out, &res));
+    CHECK(res.status == PT_JSON_OK && out.len == 1 && out.p[0] == 't');
     free(s);
     pt_buf_free(&out);
     pt_json_path_free(&path);

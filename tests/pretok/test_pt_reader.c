@@ -24,23 +24,23 @@ static unsigned char byte_at(size_t file, size_t off)
 static void run(struct pt_reader_file *files, const char *mode)
 {
     pt_reader *r;
-    PT_CHECK_OK(pt_reader_open(files, N_FILES, CHUNK, 4, &r));
+    CHECK_OK(pt_reader_open(files, N_FILES, CHUNK, 4, &r));
     size_t expect_file = 0, expect_off = 0;
     bool saw_end[N_FILES] = { false };
     struct pt_chunk c;
     int ret;
     while ((ret = pt_reader_next(r, &c)) == 1) {
-        PT_CHECK(c.file == expect_file);
+        CHECK(c.file == expect_file);
         if (sizes[c.file] == (size_t)-1) {
-            PT_CHECK(c.err == -ENOENT && c.eof && c.first);
+            CHECK(c.err == -ENOENT && c.eof && c.first);
         } else {
-            PT_CHECK(c.err == 0);
-            PT_CHECK(c.offset == expect_off);
-            PT_CHECK(c.first == (expect_off == 0));
+            CHECK(c.err == 0);
+            CHECK(c.offset == expect_off);
+            CHECK(c.first == (expect_off == 0));
             for (size_t i = 0; i < c.len; i++)
-                PT_CHECK(((const unsigned char *)c.data)[i] == byte_at(c.file, c.offset + i));
+                CHECK(((const unsigned char *)c.data)[i] == byte_at(c.file, c.offset + i));
             expect_off += c.len;
-            PT_CHECK(c.eof == (expect_off == sizes[c.file]));
+            CHECK(c.eof == (expect_off == sizes[c.file]));
         }
         if (c.eof) {
             saw_end[c.file] = true;
@@ -49,10 +49,10 @@ static void run(struct pt_reader_file *files, const char *mode)
         }
         pt_reader_release(r, &c);
     }
-    PT_CHECK(ret == 0);
-    PT_CHECK(expect_file == N_FILES);
+    CHECK(ret == 0);
+    CHECK(expect_file == N_FILES);
     for (size_t i = 0; i < N_FILES; i++)
-        PT_CHECK(saw_end[i]);
+        CHECK(saw_end[i]);
     printf("%s: ok (%s)\n", mode, pt_reader_uses_uring(r) ? "io_uring" : "pread");
     pt_reader_close(r);
 }
@@ -60,7 +60,7 @@ static void run(struct pt_reader_file *files, const char *mode)
 int main(void)
 {
     char dir[] = "/tmp/pt_reader_XXXXXX";
-    PT_CHECK(mkdtemp(dir));
+    CHECK(mkdtemp(dir));
     struct pt_reader_file files[N_FILES];
     char paths[N_FILES][64];
     for (size_t i = 0; i < N_FILES; i++) {
@@ -69,7 +69,7 @@ int main(void)
         if (sizes[i] == (size_t)-1)
             continue;
         FILE *f = fopen(paths[i], "wb");
-        PT_CHECK(f);
+        CHECK(f);
         for (size_t k = 0; k < sizes[i]; k++)
             fputc(byte_at(i, k), f);
         fclose(f);

@@ -29,27 +29,27 @@ int main(void)
         size_t wn = pt_unhex(cases[i].out, want, sizeof(want));
         size_t bad_at = 12345, n_bad = 99;
         bool valid = pt_utf8_valid((const char *)in, n, &bad_at);
-        PT_CHECK(valid == (cases[i].n_bad == 0));
+        CHECK(valid == (cases[i].n_bad == 0));
         if (!valid)
-            PT_CHECK(bad_at < n);
+            CHECK(bad_at < n);
         size_t gn = pt_utf8_repair((const char *)in, n, got, &n_bad);
         if (gn != wn || memcmp(got, want, wn) || n_bad != cases[i].n_bad) {
             fprintf(stderr, "case %zu (%s): repair differs (%zu bytes, %zu bad)\n", i,
                     cases[i].in, gn, n_bad);
             return 1;
         }
-        PT_CHECK(pt_utf8_valid(got, gn, NULL));
+        CHECK(pt_utf8_valid(got, gn, NULL));
     }
     /* Long ASCII runs take the 8-byte path; an error after them is found. */
     char buf[1000];
     memset(buf, 'a', sizeof(buf));
     size_t at;
-    PT_CHECK(pt_utf8_valid(buf, sizeof(buf), &at));
+    CHECK(pt_utf8_valid(buf, sizeof(buf), &at));
     buf[997] = (char)0x80;
-    PT_CHECK(!pt_utf8_valid(buf, sizeof(buf), &at) && at == 997);
+    CHECK(!pt_utf8_valid(buf, sizeof(buf), &at) && at == 997);
     /* NUL removal */
     char z[] = { 'a', 0, 'b', 0, 0, 'c' };
-    PT_CHECK(pt_strip_nul(z, sizeof(z)) == 3 && !memcmp(z, "abc", 3));
+    CHECK(pt_strip_nul(z, sizeof(z)) == 3 && !memcmp(z, "abc", 3));
     printf("ok\n");
     return 0;
 }

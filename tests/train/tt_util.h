@@ -10,26 +10,9 @@
 #include <stdlib.h>
 
 #include "ingot_err.h"
+#include "../test_check.h"
 
-#define TT_SKIP 77
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
-            exit(1);                                                                  \
-        }                                                                             \
-    } while (0)
-
-#define CHECK_OK(expr)                                                                \
-    do {                                                                              \
-        int r_ = (expr);                                                              \
-        if (r_ != 0) {                                                                \
-            fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #expr, \
-                    r_, ingot_errmsg());                                              \
-            exit(1);                                                                  \
-        }                                                                             \
-    } while (0)
+#define TT_SKIP TEST_SKIP
 
 /* A fresh directory under $TMPDIR (or /tmp), removed by tt_rmtree(). */
 char *tt_tmpdir(const char *tag);
