@@ -24,29 +24,6 @@
 
 enum { VOCAB = 90, N_TRAIN = 40000, N_VAL = 2000 };
 
-static void run_ok(const char *cmd, const char *out)
-{
-    int rc = tt_run(cmd, out);
-    if (rc != 0) {
-        char *s = tt_slurp(out);
-        fprintf(stderr, "exit %d: %s\n%s\n", rc, cmd, s ? s : "");
-        exit(1);
-    }
-}
-
-static bool same_payload(const char *a, const char *b)
-{
-    char *x = NULL, *y = NULL;
-    size_t nx, ny;
-    CHECK_OK(fs_read_all(a, &x, &nx));
-    CHECK_OK(fs_read_all(b, &y, &ny));
-    bool same = nx == ny && nx > TR_CKPT_HEADER_SIZE &&
-                !memcmp(x + TR_CKPT_HEADER_SIZE, y + TR_CKPT_HEADER_SIZE, nx - TR_CKPT_HEADER_SIZE);
-    free(x);
-    free(y);
-    return same;
-}
-
 /* Straight 12 steps vs 5 + resume; returns the first differing step (0: none). */
 static int resume_case(const char *bin, const char *dir, const char *data, const char *prec)
 {
@@ -57,15 +34,15 @@ static int resume_case(const char *bin, const char *dir, const char *data, const
                           bin, prec, data);
     char *cmd = tt_fmt("%s --metrics '%s/a-%s.jsonl' --ckpt-dir '%s/ca-%s'", common, dir, prec,
                        dir, prec);
-    run_ok(cmd, out);
+    tt_run_ok(cmd, out);
     free(cmd);
     cmd = tt_fmt("%s --metrics '%s/b-%s.jsonl' --ckpt-dir '%s/cb-%s' --stop-after 5", common, dir,
                  prec, dir, prec);
-    run_ok(cmd, out);
+    tt_run_ok(cmd, out);
     free(cmd);
     cmd = tt_fmt("%s --metrics '%s/b-%s.jsonl' --ckpt-dir '%s/cb-%s' --resume", common, dir, prec,
                  dir, prec);
-    run_ok(cmd, out);
+    tt_run_ok(cmd, out);
     char *s = tt_slurp(out);
     CHECK(s && strstr(s, "resumed from") && strstr(s, "device cuda"));
     free(s);
@@ -93,7 +70,7 @@ static int resume_case(const char *bin, const char *dir, const char *data, const
             differs = (int)vsa[i];
     char *ca = tt_fmt("%s/ca-%s/ckpt-00000012.bin", dir, prec);
     char *cb = tt_fmt("%s/cb-%s/ckpt-00000012.bin", dir, prec);
-    if (!differs && !same_payload(ca, cb))
+    if (!differs && !tt_ckpt_payload_equal(ca, cb))
         differs = 12;
     printf("%s resume: 12 straight %s 5 + 7 resumed; loss %.6f -> %.6f, val %.6f\n", prec,
            differs ? "!=" : "==", a[0].loss, a[11].loss, vla[2]);
@@ -107,7 +84,7 @@ static void auto_device(const char *bin, const char *dir)
     char *out = tt_fmt("%s/auto.txt", dir);
     char *cmd = tt_fmt("'%s' --device auto --synthetic --vocab 300 --model tiny --steps 2 "
                        "--print-every 1", bin);
-    run_ok(cmd, out);
+    tt_run_ok(cmd, out);
     char *s = tt_slurp(out);
     CHECK(s && strstr(s, "device cuda") && strstr(s, "precision bf16"));
     printf("--device auto: picked cuda (bf16 by default)\n");
@@ -122,7 +99,7 @@ static void bf16_learns(const char *bin, const char *dir, const char *data)
     char *cmd = tt_fmt("'%s' --device cuda --precision bf16 --data '%s' --model tiny --seq-len 64 "
                        "--batch 8 --steps 120 --lr 3e-3 --warmup 10 --val-every 60 "
                        "--val-tokens 1024 --metrics '%s' --print-every 40", bin, data, m);
-    run_ok(cmd, out);
+    tt_run_ok(cmd, out);
     struct tt_step st[200];
     long vs[10];
     double vl[10];
@@ -147,7 +124,7 @@ static void profile(const char *bin, const char *dir)
     char *out = tt_fmt("%s/prof.txt", dir), *m = tt_fmt("%s/prof.jsonl", dir);
     char *cmd = tt_fmt("'%s' --device cuda --synthetic --vocab 1000 --model tiny --batch 8 "
                        "--batch-tokens 1024 --profile 8 --metrics '%s'", bin, m);
-    run_ok(cmd, out);
+    tt_run_ok(cmd, out);
     char *s = tt_slurp(m), *log = tt_slurp(out);
     CHECK(s && log);
     static const char *const keys[] = {

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "fsutil.h"
 #include "manifest.h"
 #include "shard_writer.h"
@@ -227,4 +228,27 @@ double tt_unigram_entropy(const uint32_t *ids, size_t n, uint32_t vocab)
             h -= c[v] / n * log(c[v] / n);
     free(c);
     return h;
+}
+
+void tt_run_ok(const char *cmd, const char *out_path)
+{
+    int rc = tt_run(cmd, out_path);
+    if (rc != 0) {
+        char *s = tt_slurp(out_path);
+        fprintf(stderr, "exit %d: %s\n%s\n", rc, cmd, s ? s : "");
+        exit(1);
+    }
+}
+
+bool tt_ckpt_payload_equal(const char *a, const char *b)
+{
+    char *x = NULL, *y = NULL;
+    size_t nx, ny;
+    CHECK_OK(fs_read_all(a, &x, &nx));
+    CHECK_OK(fs_read_all(b, &y, &ny));
+    bool same = nx == ny && nx > TR_CKPT_HEADER_SIZE &&
+                !memcmp(x + TR_CKPT_HEADER_SIZE, y + TR_CKPT_HEADER_SIZE, nx - TR_CKPT_HEADER_SIZE);
+    free(x);
+    free(y);
+    return same;
 }

@@ -4,6 +4,7 @@
 #ifndef INGOT_TT_UTIL_H
 #define INGOT_TT_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,12 @@ char *tt_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Run a shell command with stdout+stderr captured to out_path. Returns the
  * exit status, or 1000 + signal number when it died of a signal. */
 int tt_run(const char *cmd, const char *out_path);
+/* tt_run() that must succeed: otherwise prints the command and its output
+ * and exits 1. */
+void tt_run_ok(const char *cmd, const char *out_path);
+/* Whether two checkpoint files hold the same bytes after their header
+ * (weights, AdamW state, RNG): the header carries run-specific fields. */
+bool tt_ckpt_payload_equal(const char *a, const char *b);
 /* Whole file as a NUL-terminated malloc'd string (NULL when missing). */
 char *tt_slurp(const char *path);
 
