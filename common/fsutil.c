@@ -119,7 +119,7 @@ int fs_fsync_dir(const char *path)
     return ret;
 }
 
-int fs_write_atomic(const char *path, const void *buf, size_t len)
+int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size_t n)
 {
     size_t tl = strlen(path) + 32;
     char *tmp = malloc(tl);
@@ -133,7 +133,9 @@ int fs_write_atomic(const char *path, const void *buf, size_t len)
         free(tmp);
         return -e;
     }
-    int ret = fs_write_full(fd, buf, len, tmp);
+    int ret = 0;
+    for (size_t i = 0; i < n && !ret; i++)
+        ret = fs_write_full(fd, pieces[i].buf, pieces[i].len, tmp);
     if (!ret && fsync(fd) != 0) {
         int e = errno;
         ret = ingot_fail(-e, "%s: fsync failed: %s", tmp, strerror(e));
@@ -152,6 +154,12 @@ int fs_write_atomic(const char *path, const void *buf, size_t len)
         ret = fs_fsync_dir(path);
     free(tmp);
     return ret;
+}
+
+int fs_write_atomic(const char *path, const void *buf, size_t len)
+{
+    struct fs_piece one = { buf, len };
+    return fs_write_atomic_pieces(path, &one, 1);
 }
 
 int fs_mkdir_p(const char *path)

@@ -10,8 +10,17 @@
 extern "C" {
 #endif
 
-/* Write buf to path atomically: path.tmp.<pid>, fsync, rename, fsync dir.
- * Returns 0 or -errno (message names the path). */
+/* One contiguous piece of a file written by fs_write_atomic_pieces(). */
+struct fs_piece {
+    const void *buf;
+    size_t len;
+};
+
+/* Write the pieces, in order, to path atomically: path.tmp.<pid>, fsync,
+ * rename, fsync dir; on failure the temp file is removed and path is left as
+ * it was. Returns 0 or -errno (message names the path). */
+int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size_t n);
+/* fs_write_atomic_pieces() with one piece. */
 int fs_write_atomic(const char *path, const void *buf, size_t len);
 /* fsync the directory containing path (or path itself if a directory). */
 int fs_fsync_dir(const char *path);

@@ -88,9 +88,9 @@ int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *p
                  const float *m, const float *v, char **path_out)
 {
     struct tr_ckpt_header *h = calloc(1, sizeof(*h));
-    char name[64], tmpname[96];
-    char *path = NULL, *tmp = NULL;
-    int fd = -1, err;
+    char name[64];
+    char *path = NULL;
+    int err;
     if (path_out)
         *path_out = NULL;
     if (!h)
@@ -99,10 +99,8 @@ int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *p
         goto out;
     header_from_state(h, st);
     snprintf(name, sizeof(name), "ckpt-%08" PRIu64 ".bin", st->step);
-    snprintf(tmpname, sizeof(tmpname), ".%s.tmp.%ld", name, (long)getpid());
     path = fs_path_join(dir, name);
-    tmp = fs_path_join(dir, tmpname);
-    if (!path || !tmp) {
+    if (!path) {
         err = -ENOMEM;
         goto out;
     }
@@ -119,38 +117,16 @@ int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *p
     ingot_xxh3_free(xs);
     h->header_checksum = ingot_xxh3(h, offsetof(struct tr_ckpt_header, header_checksum));
 
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        err = ingot_fail(-errno, "%s: cannot create: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if ((err = fs_write_full(fd, h, sizeof(*h), tmp)) ||
-        (err = fs_write_full(fd, params, bytes, tmp)) ||
-        (err = fs_write_full(fd, m, bytes, tmp)) ||
-        (err = fs_write_full(fd, v, bytes, tmp)))
-        goto out;
-    if (fsync(fd) != 0) {
-        err = ingot_fail(-errno, "%s: fsync: %s", tmp, strerror(errno));
-        goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        err = ingot_fail(-errno, "%s: rename to %s: %s", tmp, path, strerror(errno));
-        goto out;
-    }
-    err = fs_fsync_dir(dir);
+    const struct fs_piece pieces[] = {
+        { h, sizeof(*h) }, { params, bytes }, { m, bytes }, { v, bytes },
+    };
+    err = fs_write_atomic_pieces(path, pieces, sizeof(pieces) / sizeof(pieces[0]));
 out:
-    if (fd >= 0)
-        close(fd);
-    if (err && tmp)
-        unlink(tmp);
     if (!err && path_out) {
         *path_out = path;
         path = NULL;
     }
     free(path);
-    free(tmp);
     free(h);
     return err;
 }
