@@ -2,9 +2,11 @@
  * the host enqueues without waiting; the host waits once per step, for that
  * step's small result record, one step late.
  *
- *   submit_step(s)   chunk -> pinned buffer s%3 (host memcpy, split into
- *                    inputs and targets) -> cudaMemcpyAsync on the upload
+ *   submit_step(s)   chunk -> pinned buffer s%3 (host copy, split into
+ *                    inputs and targets, narrowed to 16 bits when the
+ *                    vocabulary allows) -> cudaMemcpyAsync on the upload
  *                    stream -> event; the compute stream waits on it, then
+ *                    widens each micro-step's ids to int32 on the device and
  *                    runs every micro-step's forward and backward (each one
  *                    CUDA graph, captured at start-up), the global norm and
  *                    clip factor, AdamW (reading the factor from device
@@ -70,6 +72,7 @@ struct tr_backend {
     size_t n_params;
     size_t sizes[TR_NUM_PARAMS];
     size_t rows_tokens;             /* grad_accum * batch * T: inputs (or targets) per step */
+    bool ids16;                     /* ids travel as uint16 (vocab <= 65536): half the upload */
     /* device */
     float *params, *grads, *m, *v;
     void *wcopy;                    /* what forward reads: bf16 copy, or params itself */
@@ -300,6 +303,7 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     b->n_params = tr_param_count(&o->cfg);
     tr_param_sizes(&o->cfg, b->sizes);
     b->rows_tokens = (size_t)o->grad_accum * o->batch * o->cfg.seq_len;
+    b->ids16 = o->cfg.vocab <= 65536;
     const size_t pbytes = b->n_params * sizeof(float);
 
 #define TRY(call)                  \
@@ -412,6 +416,20 @@ static void split_rows(int32_t *dst, const int32_t *rows, size_t n, int T)
     }
 }
 
+/* split_rows() narrowing each id to 16 bits (every id < vocab <= 65536);
+ * the device widens them back (kn_widen_u16). */
+static void split_rows16(uint16_t *dst, const int32_t *rows, size_t n, int T)
+{
+    for (size_t r = 0; r < n; r++) {
+        const int32_t *row = rows + r * (size_t)(T + 1);
+        uint16_t *in = dst + r * T, *tg = dst + (n + r) * T;
+        for (int t = 0; t < T; t++) {
+            in[t] = (uint16_t)row[t];
+            tg[t] = (uint16_t)row[t + 1];
+        }
+    }
+}
+
 /* One training micro-step's forward on the d_cur tokens, adding its loss
  * and hits to d_acc, and its backward, adding to the gradients. Fixed
  * pointers and shapes only: this is what the graphs capture. */
@@ -494,17 +512,22 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
     } else if (q != cudaSuccess) {
         CUDA_CHECK(q);
     }
-    for (int k = 0; k < K; k++)
-        split_rows(b->h_tok[slot] + 2 * (size_t)k * per_micro,
-                   chunk + (size_t)k * B * (T + 1), (size_t)B, T);
+    const size_t id_bytes = b->ids16 ? sizeof(uint16_t) : sizeof(int32_t);
+    for (int k = 0; k < K; k++) {
+        const int32_t *rows = chunk + (size_t)k * B * (T + 1);
+        if (b->ids16)
+            split_rows16((uint16_t *)b->h_tok[slot] + 2 * (size_t)k * per_micro, rows,
+                         (size_t)B, T);
+        else
+            split_rows(b->h_tok[slot] + 2 * (size_t)k * per_micro, rows, (size_t)B, T);
+    }
 
     /* Upload stream: the device slot must be free (its last step done). */
     CUDA_CHECK(cudaStreamWaitEvent(b->us, b->done[slot], 0));
     if (prof && (err = record(ev->up0, b->us)))
         return err;
-    CUDA_CHECK(cudaMemcpyAsync(b->d_tok[slot], b->h_tok[slot],
-                               2 * b->rows_tokens * sizeof(int32_t), cudaMemcpyHostToDevice,
-                               b->us));
+    CUDA_CHECK(cudaMemcpyAsync(b->d_tok[slot], b->h_tok[slot], 2 * b->rows_tokens * id_bytes,
+                               cudaMemcpyHostToDevice, b->us));
     if (prof && (err = record(ev->up1, b->us)))
         return err;
     CUDA_CHECK(cudaEventRecord(b->up_done[slot], b->us));
@@ -516,9 +539,16 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
     CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->n_params * sizeof(float), b->cs));
     CUDA_CHECK(cudaMemsetAsync(acc, 0, sizeof(*acc), b->cs));
     for (int k = 0; k < K; k++) {
-        CUDA_CHECK(cudaMemcpyAsync(b->d_cur, b->d_tok[slot] + 2 * (size_t)k * per_micro,
-                                   2 * per_micro * sizeof(int32_t), cudaMemcpyDeviceToDevice,
-                                   b->cs));
+        if (b->ids16) {
+            if ((err = kn_widen_u16(b->d_cur,
+                                    (const uint16_t *)b->d_tok[slot] + 2 * (size_t)k * per_micro,
+                                    2 * per_micro, b->cs)))
+                return err;
+        } else {
+            CUDA_CHECK(cudaMemcpyAsync(b->d_cur, b->d_tok[slot] + 2 * (size_t)k * per_micro,
+                                       2 * per_micro * sizeof(int32_t),
+                                       cudaMemcpyDeviceToDevice, b->cs));
+        }
         if (b->g_fwd)
             CUDA_CHECK(cudaGraphLaunch(b->g_fwd, b->cs));
         else if ((err = micro_fwd(b)))
