@@ -20,8 +20,16 @@
 # 4. Prints MB/s of text, Mtokens/s and ratios as a table (also written to
 #    DIR/bench-pretok.md).
 #
-# Binaries: $INGOT_PRETOK (default build/pretok/ingot-pretok). Python: $PYTHON,
-# else the first of python3, /usr/bin/python3 that has sentencepiece.
+# Binaries: $INGOT_PRETOK (default build/pretok/ingot-pretok), $SPM_ENCODE and
+# $SPM_TRAIN (default: spm_encode, spm_train on PATH). $INGOT_TOOL_LIBS: a
+# folder put first in LD_LIBRARY_PATH for those three programs only (e.g. a
+# SentencePiece built by scripts/build-sentencepiece.sh; then use its own
+# spm_train/spm_encode: Debian's spm_train crashes on 0.2.x's library), not
+# for Python, whose module may be linked with the system's libsentencepiece
+# and crash on another one. Python: $PYTHON, else the first of python3,
+# /usr/bin/python3 that has sentencepiece. The table names the libsentencepiece
+# each program loads: the Debian version when it is the system's copy, else
+# its path ($INGOT_SPM_LIBVER overrides).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +49,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --vocab) VOCAB=$2; shift 2 ;;
     --models) MODELS=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "bench-pretok: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -65,8 +73,8 @@ if [ -z "$PY" ]; then
     echo "bench-pretok: no Python with the sentencepiece module (set PYTHON)" >&2
     exit 1
 fi
-SPM_ENCODE=$(command -v spm_encode || true)
-SPM_TRAIN=$(command -v spm_train || true)
+SPM_ENCODE=${SPM_ENCODE:-$(command -v spm_encode || true)}
+SPM_TRAIN=${SPM_TRAIN:-$(command -v spm_train || true)}
 mkdir -p "$DIR"
 
 exec "$PY" - "$DIR" "$MB" "$THREADS" "$VOCAB" "$MODELS" "$PRETOK" "$SPM_ENCODE" "$SPM_TRAIN" \
@@ -77,6 +85,12 @@ import sentencepiece as spm
 DIR, MB, THREADS, VOCAB, MODELS, PRETOK, SPM_ENCODE, SPM_TRAIN, REPEAT, RUNS = sys.argv[1:11]
 MB, THREADS, VOCAB = float(MB), int(THREADS), int(VOCAB)
 REPEAT, RUNS = max(1, int(REPEAT)), max(1, int(RUNS))
+TOOL_ENV = dict(os.environ)
+if os.environ.get("INGOT_TOOL_LIBS"):
+    TOOL_ENV["LD_LIBRARY_PATH"] = os.pathsep.join(
+        [os.environ["INGOT_TOOL_LIBS"]] + [d for d in
+                                           os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)
+                                           if d])
 MODELS = MODELS.split(",")
 corpus = os.path.join(DIR, "corpus")
 notes = []
@@ -246,22 +260,39 @@ def train(kind):
             "--max_sentence_length=16384", "--minloglevel=1"]
     t0 = time.time()
     if SPM_TRAIN:
-        subprocess.run([SPM_TRAIN] + args, check=True, stderr=subprocess.DEVNULL)
+        subprocess.run([SPM_TRAIN] + args, check=True, stderr=subprocess.DEVNULL, env=TOOL_ENV)
     else:
         spm.SentencePieceTrainer.train(" ".join(args))
     log("  trained in %.0f s" % (time.time() - t0))
     return prefix + ".model"
 
 
-# The SentencePiece library ingot-pretok is linked with: its Debian package's
-# version ($INGOT_SPM_LIBVER where the library was carried to the machine).
-LIBVER = os.environ.get("INGOT_SPM_LIBVER", "")
-if not LIBVER:
+# The SentencePiece library a binary loads: the Debian package's version when
+# it is the system's copy, else its path (a build from source, or one carried
+# to the machine); $INGOT_SPM_LIBVER overrides.
+def libver(binary):
+    if os.environ.get("INGOT_SPM_LIBVER"):
+        return os.environ["INGOT_SPM_LIBVER"]
     try:
-        LIBVER = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "libsentencepiece0"],
-                                capture_output=True).stdout.decode() or "?"
+        out = subprocess.run(["ldd", binary], capture_output=True,
+                             env=TOOL_ENV).stdout.decode()
     except OSError:
-        LIBVER = "?"
+        return "?"
+    m = re.search(r"libsentencepiece\.so\S* => (\S+)", out)
+    if not m:
+        return "?"
+    path = os.path.realpath(m.group(1))
+    if not path.startswith(("/usr/lib/", "/lib/")):
+        return path
+    try:
+        return subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "libsentencepiece0"],
+                              capture_output=True).stdout.decode() or path
+    except OSError:
+        return path
+
+
+LIBVER = libver(PRETOK)
+SPM_LIBVER = libver(SPM_ENCODE) if SPM_ENCODE else "-"
 
 # ---------------------------------------------------------------- timing
 def timed(cmd):
@@ -269,7 +300,7 @@ def timed(cmd):
     best = None
     for _ in range(RUNS):
         t0 = time.perf_counter()
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=TOOL_ENV)
         dt = time.perf_counter() - t0
         if p.returncode:
             sys.exit("bench-pretok: %s failed: %s" % (cmd[0], p.stderr.decode()[-2000:]))
@@ -345,8 +376,8 @@ for kind, tool, th, mbs_, mts, pipe, vs_spm, vs_py, _, _ in rows:
         kind, names[tool], th, mbs_, mts, "%.2f" % pipe if pipe else "",
         "%.2f" % vs_spm if vs_spm else "-", vs_py))
 lines.append("")
-lines.append("SentencePiece: ingot-pretok and spm_encode use libsentencepiece %s; the Python "
-             "module is %s." % (LIBVER, spm.__version__))
+lines.append("SentencePiece: ingot-pretok uses libsentencepiece %s, spm_encode %s; the Python "
+             "module is %s." % (LIBVER, SPM_LIBVER, spm.__version__))
 for kind, tool, th, _, _, _, _, _, st, uring in rows:
     if st:
         lines.append("ingot-pretok %s, %d thread%s (%s): stage thread-seconds: read %.2f, "
