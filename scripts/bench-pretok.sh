@@ -257,12 +257,12 @@ def train(kind):
     args = ["--input=" + docs_txt, "--model_prefix=" + prefix, "--vocab_size=%d" % VOCAB,
             "--model_type=" + kind, "--hard_vocab_limit=false", "--num_threads=%d" % THREADS,
             "--input_sentence_size=300000", "--shuffle_input_sentence=true",
-            "--max_sentence_length=16384", "--minloglevel=1"]
+            "--max_sentence_length=16384"]
     t0 = time.time()
     if SPM_TRAIN:
         subprocess.run([SPM_TRAIN] + args, check=True, stderr=subprocess.DEVNULL, env=TOOL_ENV)
     else:
-        spm.SentencePieceTrainer.train(" ".join(args))
+        spm.SentencePieceTrainer.train(" ".join(args + ["--minloglevel=1"]))
     log("  trained in %.0f s" % (time.time() - t0))
     return prefix + ".model"
 
