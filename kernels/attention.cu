@@ -29,6 +29,22 @@
 
 enum { ATT_THREADS = 256, SM_WARPS = 8, ATT_MAX_HS = 256 };
 
+/* Flat index i of a [B, NH, T, hs] tensor names (b, h, t, d); returns the
+ * offset of that element in a [B, T, ..., hs] tensor whose (b, t) rows are
+ * row_stride elements long with head h at h * hs: row_stride = NH * hs for
+ * [B, T, NH, hs], 3 * NH * hs for the q part of qkv [B, T, 3, NH, hs]. */
+static __device__ __forceinline__ size_t bnth_to_bt_off(size_t i, int T_, int NH, int hs,
+                                                        size_t row_stride)
+{
+    int d = (int)(i % hs);
+    size_t r = i / hs;
+    int t = (int)(r % T_);
+    r /= T_;
+    int h = (int)(r % NH);
+    int b = (int)(r / NH);
+    return ((size_t)b * T_ + t) * row_stride + (size_t)h * hs + d;
+}
+
 /* q, k, v [B, NH, T, hs] (k at +BTC, v at +2BTC) from qkv [B, T, 3, NH, hs]. */
 template <typename T>
 static __global__ void permute_qkv_kernel(T *q, const T *qkv, int B, int T_, int NH, int hs)
@@ -37,13 +53,7 @@ static __global__ void permute_qkv_kernel(T *q, const T *qkv, int B, int T_, int
     const size_t total = (size_t)B * T_ * C;
     size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T_);
-        r /= T_;
-        int h = (int)(r % NH);
-        int b = (int)(r / NH);
-        size_t src = ((size_t)b * T_ + t) * 3 * C + (size_t)h * hs + d;
+        size_t src = bnth_to_bt_off(i, T_, NH, hs, 3 * C);
         q[i] = qkv[src];
         q[total + i] = qkv[src + C];
         q[2 * total + i] = qkv[src + 2 * C];
@@ -56,15 +66,8 @@ static __global__ void unpermute_kernel(T *out, const T *y, int B, int T_, int N
 {
     const size_t total = (size_t)B * T_ * NH * hs;
     size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T_);
-        r /= T_;
-        int h = (int)(r % NH);
-        int b = (int)(r / NH);
-        out[(((size_t)b * T_ + t) * NH + h) * hs + d] = y[i];
-    }
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride)
+        out[bnth_to_bt_off(i, T_, NH, hs, (size_t)NH * hs)] = y[i];
 }
 
 /* dy [B, NH, T, hs] from dout [B, T, NH, hs]. */
@@ -73,15 +76,8 @@ static __global__ void permute_dout_kernel(T *dy, const T *dout, int B, int T_, 
 {
     const size_t total = (size_t)B * T_ * NH * hs;
     size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T_);
-        r /= T_;
-        int h = (int)(r % NH);
-        int b = (int)(r / NH);
-        dy[i] = dout[(((size_t)b * T_ + t) * NH + h) * hs + d];
-    }
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride)
+        dy[i] = dout[bnth_to_bt_off(i, T_, NH, hs, (size_t)NH * hs)];
 }
 
 /* dqkv [B, T, 3, NH, hs] (+)= dq, dk, dv [B, NH, T, hs] (contiguous). */
@@ -93,13 +89,7 @@ static __global__ void unpermute_dqkv_kernel(T *dqkv, const T *dq, int B, int T_
     const size_t total = (size_t)B * T_ * C;
     size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T_);
-        r /= T_;
-        int h = (int)(r % NH);
-        int b = (int)(r / NH);
-        size_t dst = ((size_t)b * T_ + t) * 3 * C + (size_t)h * hs + d;
+        size_t dst = bnth_to_bt_off(i, T_, NH, hs, 3 * C);
         for (int part = 0; part < 3; part++) {
             float g = kn_f(dq[(size_t)part * total + i]);
             T *o = dqkv + dst + (size_t)part * C;
