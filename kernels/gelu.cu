@@ -20,58 +20,44 @@ static __device__ __forceinline__ float gelu_grad(float x)
     return 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * GELU_C * x * x);
 }
 
-/* VEC: packs of 16 bytes over [0, n - n % P), then the scalar tail; the
- * grid-stride loops cover any n with any grid. */
+/* VEC: packs of 16 bytes, then the scalar tail (kn_elementwise). */
 template <typename T, bool VEC>
 static __global__ void gelu_fwd_kernel(T *out, const T *inp, size_t n)
 {
-    size_t tid = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    size_t stride = (size_t)gridDim.x * blockDim.x;
-    size_t done = 0;
-    if (VEC) {
-        const int P = kn_pack<T>::n;
-        size_t np = n / P;
-        for (size_t i = tid; i < np; i += stride) {
-            kn_pack<T> x = kn_ld_pack(inp + i * P), y;
+    kn_elementwise<T, VEC>(
+        n,
+        [&](size_t e) {
+            kn_pack<T> x = kn_ld_pack(inp + e), y;
 #pragma unroll
-            for (int k = 0; k < P; k++)
+            for (int k = 0; k < kn_pack<T>::n; k++)
                 y.v[k] = kn_st<T>(gelu_val(kn_f(x.v[k])));
-            kn_st_pack(out + i * P, y);
-        }
-        done = np * P;
-    }
-    for (size_t i = done + tid; i < n; i += stride)
-        out[i] = kn_st<T>(gelu_val(kn_f(inp[i])));
+            kn_st_pack(out + e, y);
+        },
+        [&](size_t i) { out[i] = kn_st<T>(gelu_val(kn_f(inp[i]))); });
 }
 
 template <typename T, bool VEC>
 static __global__ void gelu_bwd_kernel(T *dinp, const T *inp, const T *dout, size_t n,
                                        int accumulate)
 {
-    size_t tid = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    size_t stride = (size_t)gridDim.x * blockDim.x;
-    size_t done = 0;
-    if (VEC) {
-        const int P = kn_pack<T>::n;
-        size_t np = n / P;
-        for (size_t i = tid; i < np; i += stride) {
-            kn_pack<T> x = kn_ld_pack(inp + i * P), d = kn_ld_pack(dout + i * P), r;
+    kn_elementwise<T, VEC>(
+        n,
+        [&](size_t e) {
+            kn_pack<T> x = kn_ld_pack(inp + e), d = kn_ld_pack(dout + e), r;
             kn_pack<T> acc = {};
             if (accumulate)
-                acc = kn_ld_pack(dinp + i * P);
+                acc = kn_ld_pack(dinp + e);
 #pragma unroll
-            for (int k = 0; k < P; k++) {
+            for (int k = 0; k < kn_pack<T>::n; k++) {
                 float g = gelu_grad(kn_f(x.v[k])) * kn_f(d.v[k]);
                 r.v[k] = kn_st<T>(accumulate ? kn_f(acc.v[k]) + g : g);
             }
-            kn_st_pack(dinp + i * P, r);
-        }
-        done = np * P;
-    }
-    for (size_t i = done + tid; i < n; i += stride) {
-        float g = gelu_grad(kn_f(inp[i])) * kn_f(dout[i]);
-        dinp[i] = kn_st<T>(accumulate ? kn_f(dinp[i]) + g : g);
-    }
+            kn_st_pack(dinp + e, r);
+        },
+        [&](size_t i) {
+            float g = gelu_grad(kn_f(inp[i])) * kn_f(dout[i]);
+            dinp[i] = kn_st<T>(accumulate ? kn_f(dinp[i]) + g : g);
+        });
 }
 
 enum { GELU_THREADS = 256 };
@@ -84,8 +70,7 @@ extern "C" int kn_gelu_fwd(void *out, const void *inp, size_t n, kn_dtype dt, cu
         return 0;
     bool vec = kn_aligned16(out, inp);
     KN_DISPATCH(dt, T, {
-        const int P = kn_pack<T>::n;
-        unsigned g = kn_grid_for(vec ? (n + P - 1) / P : n, GELU_THREADS);
+        unsigned g = kn_grid_elems<T>(n, vec, GELU_THREADS);
         if (vec)
             gelu_fwd_kernel<T, true><<<g, GELU_THREADS, 0, s>>>((T *)out, (const T *)inp, n);
         else
@@ -104,8 +89,7 @@ extern "C" int kn_gelu_bwd(void *dinp, const void *inp, const void *dout, size_t
         return 0;
     bool vec = kn_aligned16(dinp, inp, dout);
     KN_DISPATCH(dt, T, {
-        const int P = kn_pack<T>::n;
-        unsigned g = kn_grid_for(vec ? (n + P - 1) / P : n, GELU_THREADS);
+        unsigned g = kn_grid_elems<T>(n, vec, GELU_THREADS);
         if (vec)
             gelu_bwd_kernel<T, true><<<g, GELU_THREADS, 0, s>>>(
                 (T *)dinp, (const T *)inp, (const T *)dout, n, accumulate);

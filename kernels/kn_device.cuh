@@ -89,6 +89,36 @@ static inline unsigned kn_grid_for(size_t n, unsigned threads, unsigned cap = 65
     return (unsigned)b;
 }
 
+/* Element-wise grid-stride loop over n items of T, any n with any grid.
+ * VEC: pack(e) for each 16-byte pack starting at element e over
+ * [0, n - n % P), then one(i) for the scalar tail; without VEC one(i) for
+ * every i. Launch with kn_grid_elems. */
+template <typename T, bool VEC, typename Pack, typename One>
+static __device__ __forceinline__ void kn_elementwise(size_t n, Pack pack, One one)
+{
+    size_t tid = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t stride = (size_t)gridDim.x * blockDim.x;
+    size_t done = 0;
+    if (VEC) {
+        const int P = kn_pack<T>::n;
+        size_t np = n / P;
+        for (size_t i = tid; i < np; i += stride)
+            pack(i * P);
+        done = np * P;
+    }
+    for (size_t i = done + tid; i < n; i += stride)
+        one(i);
+}
+
+/* Blocks for a kn_elementwise kernel over n items of T: one thread per
+ * pack when vec, else per item. */
+template <typename T>
+static inline unsigned kn_grid_elems(size_t n, bool vec, unsigned threads)
+{
+    const int P = kn_pack<T>::n;
+    return kn_grid_for(vec ? (n + P - 1) / P : n, threads);
+}
+
 /* Runs the statement with T = float or T = kn_bf16 according to dt. */
 #define KN_DISPATCH(dt, T, ...)          \
     do {                                 \

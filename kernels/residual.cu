@@ -6,23 +6,16 @@
 template <typename T, bool VEC>
 static __global__ void residual_kernel(T *out, const T *a, const T *b, size_t n)
 {
-    size_t tid = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    size_t stride = (size_t)gridDim.x * blockDim.x;
-    size_t done = 0;
-    if (VEC) {
-        const int P = kn_pack<T>::n;
-        size_t np = n / P;
-        for (size_t i = tid; i < np; i += stride) {
-            kn_pack<T> x = kn_ld_pack(a + i * P), y = kn_ld_pack(b + i * P), r;
+    kn_elementwise<T, VEC>(
+        n,
+        [&](size_t e) {
+            kn_pack<T> x = kn_ld_pack(a + e), y = kn_ld_pack(b + e), r;
 #pragma unroll
-            for (int k = 0; k < P; k++)
+            for (int k = 0; k < kn_pack<T>::n; k++)
                 r.v[k] = kn_st<T>(kn_f(x.v[k]) + kn_f(y.v[k]));
-            kn_st_pack(out + i * P, r);
-        }
-        done = np * P;
-    }
-    for (size_t i = done + tid; i < n; i += stride)
-        out[i] = kn_st<T>(kn_f(a[i]) + kn_f(b[i]));
+            kn_st_pack(out + e, r);
+        },
+        [&](size_t i) { out[i] = kn_st<T>(kn_f(a[i]) + kn_f(b[i])); });
 }
 
 extern "C" int kn_residual_fwd(void *out, const void *a, const void *b, size_t n, kn_dtype dt,
@@ -35,8 +28,7 @@ extern "C" int kn_residual_fwd(void *out, const void *a, const void *b, size_t n
     const unsigned threads = 256;
     bool vec = kn_aligned16(out, a, b);
     KN_DISPATCH(dt, T, {
-        const int P = kn_pack<T>::n;
-        unsigned g = kn_grid_for(vec ? (n + P - 1) / P : n, threads);
+        unsigned g = kn_grid_elems<T>(n, vec, threads);
         if (vec)
             residual_kernel<T, true><<<g, threads, 0, s>>>((T *)out, (const T *)a,
                                                             (const T *)b, n);
