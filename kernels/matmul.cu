@@ -353,14 +353,13 @@ static int shape_check(int N, int IC, int OC, kn_dtype dt)
     return 0;
 }
 
-/* out^T[OC,N] = w inp^T (+ bias) with epilogue epi; no-fusion fallbacks:
- * plain GEMM then the bias kernel. */
-static int fwd_gemm(kn_blas *h, void *out, const void *inp, const void *w, const void *bias,
-                    int N, int IC, int OC, kn_dtype dt, cudaStream_t s)
+/* Clears c and sets its GEMM to the forward layout out^T[OC,N] = w inp^T
+ * (alpha 1, beta 0); the caller sets the epilogue fields. */
+static void fwd_call_init(gemm_call *c, void *out, const void *inp, const void *w, int N, int IC,
+                          int OC, kn_dtype dt)
 {
-    gemm_call c;
-    memset(&c, 0, sizeof(c));
-    kn_gemm *g = &c.g;
+    memset(c, 0, sizeof(*c));
+    kn_gemm *g = &c->g;
     g->trans_a = 1;
     g->trans_b = 0;
     g->m = OC;
@@ -376,12 +375,21 @@ static int fwd_gemm(kn_blas *h, void *out, const void *inp, const void *w, const
     g->ab_dt = g->c_dt = dt;
     g->alpha = 1.0f;
     g->beta = 0.0f;
+}
+
+/* out^T[OC,N] = w inp^T (+ bias) with epilogue epi; no-fusion fallbacks:
+ * plain GEMM then the bias kernel. */
+static int fwd_gemm(kn_blas *h, void *out, const void *inp, const void *w, const void *bias,
+                    int N, int IC, int OC, kn_dtype dt, cudaStream_t s)
+{
+    gemm_call c;
+    fwd_call_init(&c, out, inp, w, N, IC, OC, dt);
     c.epi = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
     c.bias = bias;
     int err = lt_run(h, &c, s);
     if (err != 1)
         return err;
-    if ((err = kn_gemm_run(h, g, s)))
+    if ((err = kn_gemm_run(h, &c.g, s)))
         return err;
     if (bias) {
         KN_DISPATCH(dt, T, {
@@ -406,21 +414,7 @@ extern "C" int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *
         return fwd_gemm(h, out, inp, w, bias, N, IC, OC, dt, s);
     if (h->fuse_gelu && OC % 8 == 0) {
         gemm_call c;
-        memset(&c, 0, sizeof(c));
-        kn_gemm *g = &c.g;
-        g->trans_a = 1;
-        g->m = OC;
-        g->n = N;
-        g->k = IC;
-        g->A = w;
-        g->lda = IC;
-        g->B = inp;
-        g->ldb = IC;
-        g->C = out;
-        g->ldc = OC;
-        g->batch = 1;
-        g->ab_dt = g->c_dt = dt;
-        g->alpha = 1.0f;
+        fwd_call_init(&c, out, inp, w, N, IC, OC, dt);
         c.epi = bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
         c.bias = bias;
         c.aux = pre_gelu;
