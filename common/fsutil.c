@@ -196,16 +196,40 @@ int fs_mkdir_p(const char *path)
     return ret;
 }
 
-int fs_read_all(const char *path, char **buf, size_t *len)
+/* open(path) for reading; the fd, or a recorded negative error. */
+static int open_rd(const char *path)
 {
-    *buf = NULL;
-    if (len)
-        *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         return ingot_fail(-e, "%s: cannot open: %s", path, strerror(e));
     }
+    return fd;
+}
+
+/* One read(2) of up to n bytes, retried on EINTR: bytes read (0 at end of
+ * file), or a recorded negative error. */
+static ssize_t read_some(int fd, void *b, size_t n, const char *path)
+{
+    for (;;) {
+        ssize_t r = read(fd, b, n);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        int e = errno;
+        return ingot_fail(-e, "%s: read failed: %s", path, strerror(e));
+    }
+}
+
+int fs_read_all(const char *path, char **buf, size_t *len)
+{
+    *buf = NULL;
+    if (len)
+        *len = 0;
+    int fd = open_rd(path);
+    if (fd < 0)
+        return fd;
     size_t cap = 1 << 16, n = 0;
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
@@ -226,12 +250,9 @@ int fs_read_all(const char *path, char **buf, size_t *len)
             b = nb;
             cap *= 2;
         }
-        ssize_t r = read(fd, b + n, cap - 1 - n);
+        ssize_t r = read_some(fd, b + n, cap - 1 - n, path);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            ret = ingot_fail(-e, "%s: read failed: %s", path, strerror(e));
+            ret = (int)r;
             goto out;
         }
         if (r == 0)
@@ -251,11 +272,9 @@ out:
 
 int fs_hash_file(const char *path, uint64_t *hash)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return ingot_fail(-e, "%s: cannot open: %s", path, strerror(e));
-    }
+    int fd = open_rd(path);
+    if (fd < 0)
+        return fd;
     enum { CHUNK = 1 << 20 };
     char *b = malloc(CHUNK);
     ingot_xxh3_stream *s = ingot_xxh3_new();
@@ -265,12 +284,9 @@ int fs_hash_file(const char *path, uint64_t *hash)
         goto out;
     }
     for (;;) {
-        ssize_t r = read(fd, b, CHUNK);
+        ssize_t r = read_some(fd, b, CHUNK, path);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            ret = ingot_fail(-e, "%s: read failed: %s", path, strerror(e));
+            ret = (int)r;
             goto out;
         }
         if (r == 0)
