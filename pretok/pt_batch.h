@@ -6,8 +6,10 @@
 #ifndef INGOT_PT_BATCH_H
 #define INGOT_PT_BATCH_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "pt_buf.h"
 
@@ -74,6 +76,26 @@ static inline int pt_batch_push(struct pt_batch *b, int out, const struct pt_ite
         *cap = nc;
     }
     (*arr)[(*n)++] = *it;
+    return 0;
+}
+
+/* Append an event item (record, file, reason) to `in` (out=0) or `out`
+ * (out=1) whose detail is fmt/ap formatted into `detail`, cut at 255 bytes.
+ * 0 or -ENOMEM. */
+__attribute__((format(printf, 6, 0)))
+static inline int pt_batch_vevent(struct pt_batch *b, int out, uint64_t record, uint32_t file,
+                                  int reason, const char *fmt, va_list ap)
+{
+    char msg[256];
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof(msg))
+        n = sizeof(msg) - 1;
+    struct pt_item it = { .record = record, .off = b->detail.len, .len = (uint64_t)n,
+                          .file = file, .kind = PT_ITEM_EVENT, .reason = (uint16_t)reason };
+    if (pt_buf_append(&b->detail, msg, (size_t)n) || pt_batch_push(b, out, &it))
+        return -ENOMEM;
     return 0;
 }
 

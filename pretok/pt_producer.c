@@ -89,21 +89,12 @@ static int event(struct prod *p, int reason, uint64_t record, const char *fmt, .
         record = p->doc_start;
     if (before_resume(p, record))
         return 0;
-    struct pt_batch *b = p->b;
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    int err = pt_batch_vevent(p->b, 0, record, p->in->index, reason, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= sizeof(msg))
-        n = sizeof(msg) - 1;
-    struct pt_item it = { .record = record, .off = b->detail.len, .len = (uint64_t)n,
-                          .file = p->in->index, .kind = PT_ITEM_EVENT,
-                          .reason = (uint16_t)reason };
-    if (pt_buf_append(&b->detail, msg, (size_t)n) || pt_batch_push(b, 0, &it))
-        return -ENOMEM;
+    if (err)
+        return err;
     return maybe_emit(p, false);
 }
 

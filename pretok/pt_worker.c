@@ -24,20 +24,11 @@ static int out_event(struct pt_batch *b, const struct pt_item *it, int reason,
 static int out_event(struct pt_batch *b, const struct pt_item *it, int reason,
                      const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    int err = pt_batch_vevent(b, 1, it->record, it->file, reason, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= sizeof(msg))
-        n = sizeof(msg) - 1;
-    struct pt_item ev = { .record = it->record, .off = b->detail.len, .len = (uint64_t)n,
-                          .file = it->file, .kind = PT_ITEM_EVENT, .reason = (uint16_t)reason };
-    if (pt_buf_append(&b->detail, msg, (size_t)n) || pt_batch_push(b, 1, &ev))
-        return -ENOMEM;
-    return 0;
+    return err;
 }
 
 int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_batch *b,
