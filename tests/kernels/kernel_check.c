@@ -290,14 +290,21 @@ static int compare(kc *c, const char *kernel, kn_dtype dt, const char *what, con
     return ok ? 0 : 1;
 }
 
+/* Download n elements of type dl from dev and compare, in a run labelled dt. */
+static int check_as(kc *c, const char *kernel, kn_dtype dt, kn_dtype dl, const char *what,
+                    const void *dev, const float *ref, size_t n, tol t)
+{
+    float *g = halloc(c, n);
+    if (!g || download(c, g, dev, n, dl))
+        return kc_error(c, kernel, "%s: download of %zu elements failed", what, n);
+    return compare(c, kernel, dt, what, g, ref, n, t);
+}
+
 /* Download n elements of dt from dev and compare. */
 static int check_dev(kc *c, const char *kernel, kn_dtype dt, const char *what, const void *dev,
                      const float *ref, size_t n, tol t)
 {
-    float *g = halloc(c, n);
-    if (!g || download(c, g, dev, n, dt))
-        return kc_error(c, kernel, "%s: download of %zu elements failed", what, n);
-    return compare(c, kernel, dt, what, g, ref, n, t);
+    return check_as(c, kernel, dt, dt, what, dev, ref, n, t);
 }
 
 /* Like check_dev for a float32 buffer (parameter gradients, statistics,
@@ -305,10 +312,7 @@ static int check_dev(kc *c, const char *kernel, kn_dtype dt, const char *what, c
 static int check_f32(kc *c, const char *kernel, kn_dtype dt, const char *what, const void *dev,
                      const float *ref, size_t n, tol t)
 {
-    float *g = halloc(c, n);
-    if (!g || download(c, g, dev, n, KN_F32))
-        return kc_error(c, kernel, "%s: download of %zu elements failed", what, n);
-    return compare(c, kernel, dt, what, g, ref, n, t);
+    return check_as(c, kernel, dt, KN_F32, what, dev, ref, n, t);
 }
 
 static int check_ints(kc *c, const char *kernel, kn_dtype dt, const char *what, const int *dev,
