@@ -651,6 +651,15 @@ static const struct att_shape {
     int B, T, C, NH;
 } att_shapes[] = {{2, 37, 96, 4}, {1, 130, 256, 2}, {2, 64, 192, 3}};
 
+/* check_dev with the label "B.. T.. C.. NH.. <part>" of shape a. */
+static int check_att(kc *c, const char *kernel, kn_dtype dt, const struct att_shape *a,
+                     const char *part, const void *dev, const float *ref, size_t n, tol t)
+{
+    char what[64];
+    snprintf(what, sizeof what, "B%d T%d C%d NH%d %s", a->B, a->T, a->C, a->NH, part);
+    return check_dev(c, kernel, dt, what, dev, ref, n, t);
+}
+
 static int chk_attention_fwd(kc *c, kn_dtype dt)
 {
     const char *K = "attention_fwd";
@@ -669,11 +678,8 @@ static int chk_attention_fwd(kc *c, kn_dtype dt)
         KC_TRY(K, kn_attention_fwd(c->blas, dout, datt, dqkv, a->B, a->T, a->C, a->NH, dt,
                                    scratch, sb, c->s));
         SYNC(K);
-        char what[64];
-        snprintf(what, sizeof what, "B%d T%d C%d NH%d out", a->B, a->T, a->C, a->NH);
-        r |= check_dev(c, K, dt, what, dout, out, BTC, T2(dt, 1e-5, 1e-4, 1e-2, 1e-2));
-        snprintf(what, sizeof what, "B%d T%d C%d NH%d att", a->B, a->T, a->C, a->NH);
-        r |= check_dev(c, K, dt, what, datt, att, ATT, T2(dt, 1e-6, 1e-4, 2e-3, 1e-2));
+        r |= check_att(c, K, dt, a, "out", dout, out, BTC, T2(dt, 1e-5, 1e-4, 1e-2, 1e-2));
+        r |= check_att(c, K, dt, a, "att", datt, att, ATT, T2(dt, 1e-6, 1e-4, 2e-3, 1e-2));
     }
     return r;
 }
@@ -707,12 +713,9 @@ static int chk_attention_bwd(kc *c, kn_dtype dt)
         KC_TRY(K, kn_attention_bwd(c->blas, ddqkv0, ddout, dqkvv, datt, a->B, a->T, a->C, a->NH,
                                    0, dt, scratch, sb, c->s));
         SYNC(K);
-        char what[64];
         tol t = T2(dt, 2e-5, 1e-4, 3e-2, 3e-2);
-        snprintf(what, sizeof what, "B%d T%d C%d NH%d dqkv (+=)", a->B, a->T, a->C, a->NH);
-        r |= check_dev(c, K, dt, what, ddqkv, dqkv, 3 * BTC, t);
-        snprintf(what, sizeof what, "B%d T%d C%d NH%d dqkv (=)", a->B, a->T, a->C, a->NH);
-        r |= check_dev(c, K, dt, what, ddqkv0, dqkv0, 3 * BTC, t);
+        r |= check_att(c, K, dt, a, "dqkv (+=)", ddqkv, dqkv, 3 * BTC, t);
+        r |= check_att(c, K, dt, a, "dqkv (=)", ddqkv0, dqkv0, 3 * BTC, t);
     }
     return r;
 }
@@ -756,9 +759,7 @@ static int chk_flash_fwd(kc *c, kn_dtype dt)
         KC_TRY(K, kn_flash_attention_fwd(dout, (float *)dlse, dqkv, a->B, a->T, a->C, a->NH, dt,
                                          c->s));
         SYNC(K);
-        char what[64];
-        snprintf(what, sizeof what, "B%d T%d C%d NH%d out", a->B, a->T, a->C, a->NH);
-        r |= check_dev(c, K, dt, what, dout, out, BTC, (tol){1e-2, 1e-2});
+        r |= check_att(c, K, dt, a, "out", dout, out, BTC, (tol){1e-2, 1e-2});
     }
     return r;
 }
@@ -796,12 +797,9 @@ static int chk_flash_bwd(kc *c, kn_dtype dt)
         KC_TRY(K, kn_flash_attention_bwd(ddqkv0, ddout, dqkvv, dout_f, (const float *)dlse, a->B,
                                          a->T, a->C, a->NH, 0, dt, scratch, sb, c->s));
         SYNC(K);
-        char what[64];
         tol t = {3e-2, 3e-2};
-        snprintf(what, sizeof what, "B%d T%d C%d NH%d dqkv (+=)", a->B, a->T, a->C, a->NH);
-        r |= check_dev(c, K, dt, what, ddqkv, dqkv, 3 * BTC, t);
-        snprintf(what, sizeof what, "B%d T%d C%d NH%d dqkv (=)", a->B, a->T, a->C, a->NH);
-        r |= check_dev(c, K, dt, what, ddqkv0, dqkv0, 3 * BTC, t);
+        r |= check_att(c, K, dt, a, "dqkv (+=)", ddqkv, dqkv, 3 * BTC, t);
+        r |= check_att(c, K, dt, a, "dqkv (=)", ddqkv0, dqkv0, 3 * BTC, t);
     }
     return r;
 }
