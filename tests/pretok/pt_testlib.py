@@ -77,6 +77,21 @@ class Tools:
         return prefix + ".model"
 
 
+def import_sentencepiece():
+    """The sentencepiece module, or exit with SKIP when it is missing."""
+    try:
+        import sentencepiece
+    except ImportError:
+        print("python3-sentencepiece missing: skipped")
+        sys.exit(SKIP)
+    return sentencepiece
+
+
+def small_unigram(t):
+    """The small unigram model the bad-input and provenance tests share."""
+    return t.train(documents(2, 1200), "uni", ["--model_type=unigram", "--vocab_size=400"])
+
+
 def fail(msg):
     print("FAIL: " + msg, file=sys.stderr)
     sys.exit(1)

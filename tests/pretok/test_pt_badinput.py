@@ -15,14 +15,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pt_testlib as T
 
-try:
-    import sentencepiece as spm
-except ImportError:
-    print("python3-sentencepiece missing: skipped")
-    sys.exit(T.SKIP)
+spm = T.import_sentencepiece()
 
 t = T.Tools(sys.argv)
-model = t.train(T.documents(2, 1200), "uni", ["--model_type=unigram", "--vocab_size=400"])
+model = T.small_unigram(t)
 sp = spm.SentencePieceProcessor(model_file=model)
 good = T.documents(20, 200)
 gi = iter(good)

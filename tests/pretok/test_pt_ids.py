@@ -10,11 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pt_testlib as T
 
-try:
-    import sentencepiece as spm
-except ImportError:
-    print("python3-sentencepiece missing: skipped")
-    sys.exit(T.SKIP)
+spm = T.import_sentencepiece()
 
 t = T.Tools(sys.argv)
 docs = T.documents(1, 700)
