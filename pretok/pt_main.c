@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ingot_err.h"
+#include "pt_alloc.h"
 #include "pt_cli.h"
 #include "pt_convert.h"
 #include "pt_merge.h"
@@ -24,6 +25,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg());
         return 2;
     }
+    o.allocator = pt_alloc_name();
     if (o.cmd == PT_CMD_HELP) {
         pt_cli_usage(stdout);
         return 0;

@@ -56,10 +56,11 @@ void pt_report_print(FILE *f, const struct pt_report *r)
         return;
     double wall = ps->wall_s > 0 ? ps->wall_s : 1e-9;
     fprintf(f, "  this run: %.2f s wall, %" PRIu64 " documents, %" PRIu64 " tokens, "
-            "%.1f MB of text: %.2f MB/s, %.3f Mtok/s (%u tokenizer thread%s, %s)\n",
+            "%.1f MB of text: %.2f MB/s, %.3f Mtok/s (%u tokenizer thread%s, %s, %s)\n",
             ps->wall_s, ps->docs, ps->tokens, (double)ps->text_bytes / 1e6,
             (double)ps->text_bytes / 1e6 / wall, (double)ps->tokens / 1e6 / wall, r->threads,
-            r->threads == 1 ? "" : "s", ps->prod.uring ? "io_uring" : "pread");
+            r->threads == 1 ? "" : "s", ps->prod.uring ? "io_uring" : "pread",
+            r->allocator ? r->allocator : "malloc not known");
     fprintf(f, "  time per stage (thread-seconds): read %.2f, decompress %.2f, parse %.2f "
             "(split %.2f + JSON/UTF-8 %.2f), tokenize %.2f, write %.2f\n", ps->prod.read_s,
             ps->prod.decompress_s, ps->prod.split_s + ps->parse_s, ps->prod.split_s,
@@ -94,12 +95,12 @@ int pt_report_json(FILE *f, const struct pt_report *r)
         const struct pt_pipeline_stats *ps = r->ps;
         double wall = ps->wall_s > 0 ? ps->wall_s : 1e-9;
         json_object_set_new(root, "run", json_pack(
-            "{s:f,s:I,s:I,s:I,s:f,s:f,s:i,s:b,s:{s:f,s:f,s:f,s:f,s:f,s:f}}",
+            "{s:f,s:I,s:I,s:I,s:f,s:f,s:i,s:b,s:s,s:{s:f,s:f,s:f,s:f,s:f,s:f}}",
             "wall_s", ps->wall_s, "documents", (json_int_t)ps->docs,
             "tokens", (json_int_t)ps->tokens, "text_bytes", (json_int_t)ps->text_bytes,
             "text_mb_per_s", (double)ps->text_bytes / 1e6 / wall,
             "mtok_per_s", (double)ps->tokens / 1e6 / wall, "threads", (int)r->threads,
-            "io_uring", ps->prod.uring,
+            "io_uring", ps->prod.uring, "allocator", r->allocator ? r->allocator : "",
             "stage_s", "read", ps->prod.read_s, "decompress", ps->prod.decompress_s,
             "split", ps->prod.split_s, "parse", ps->parse_s, "tokenize", ps->tokenize_s,
             "write", ps->write_s));

@@ -142,6 +142,13 @@ report = json.loads(rep_json)
 T.check(report["skipped"]["malformed_json"] == 2 and report["fixed"]["crlf_line"] == 1,
         "--json report: %s" % report)
 T.check("malformed_json" in err and "first cases" in err, "report: %s" % err)
+# The report names the malloc the build links (meson: -Dallocator; the test's
+# environment says which one this build should have).
+want_alloc = os.environ.get("INGOT_EXPECT_ALLOCATOR", "")
+T.check(want_alloc != "" and report["run"]["allocator"].startswith(want_alloc + " "),
+        "allocator: report says %r, the build links %r" % (report["run"].get("allocator"),
+                                                          want_alloc))
+T.check(want_alloc in err, "the text report does not name the allocator: %s" % err)
 print("skip: every good record kept, %d problem kinds counted" % len(cases))
 
 # ---- fail: one bad input next to a good one ----
