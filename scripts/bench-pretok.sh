@@ -12,7 +12,9 @@
 # 2. Trains a 32k unigram and a 32k BPE model on it unless DIR/models has them
 #    (spm_train, else Python's SentencePieceTrainer).
 # 3. Times, per model: ingot-pretok from .jsonl.zst at 1 thread and at all
-#    threads, spm_encode on docs.txt (skipped when it is not installed), and
+#    threads, spm_encode on docs.txt (skipped when it is not installed), the
+#    same number of spm_encode processes at once (what the cores give the
+#    encoder with nothing shared: the ceiling for the scaling), and
 #    the Python API on the same documents in memory, num_threads=1 and all.
 #    The runs on all threads read the corpus --repeat times over (so that
 #    they last long enough to be measured); every timing is the best of
@@ -49,7 +51,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --vocab) VOCAB=$2; shift 2 ;;
     --models) MODELS=$2; shift 2 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "bench-pretok: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -295,6 +297,22 @@ LIBVER = libver(PRETOK)
 SPM_LIBVER = libver(SPM_ENCODE) if SPM_ENCODE else "-"
 
 # ---------------------------------------------------------------- timing
+def timed_parallel(cmd, n):
+    """Best wall time of RUNS runs of n copies of cmd started together."""
+    best = None
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  env=TOOL_ENV) for _ in range(n)]
+        errs = [p.communicate()[1] for p in procs]
+        dt = time.perf_counter() - t0
+        for p, e in zip(procs, errs):
+            if p.returncode:
+                sys.exit("bench-pretok: %s failed: %s" % (cmd[0], e.decode()[-2000:]))
+        best = dt if best is None else min(best, dt)
+    return best
+
+
 def timed(cmd):
     """Best wall time of RUNS runs of cmd, and the stdout of that run."""
     best = None
@@ -326,13 +344,22 @@ for kind in MODELS:
                "--out", out, "--threads", str(th), "--no-bos", "--quiet", "--json"]
         dt, stdout = timed(cmd + (inputs if n == 1 else rep_inputs))
         run = json.loads(stdout)["run"]
-        res["pretok", th] = (dt, run["tokens"], n * text_bytes, run["stage_s"], run["wall_s"],
-                             run["io_uring"])
+        how = ("io_uring" if run["io_uring"] else "pread") + \
+            (", " + run["allocator"] if run.get("allocator") else "")
+        res["pretok", th] = (dt, run["tokens"], n * text_bytes, run["stage_s"], run["wall_s"], how)
         shutil.rmtree(out, ignore_errors=True)
     if SPM_ENCODE:
         dt, _ = timed([SPM_ENCODE, "--model=" + model, "--output_format=id",
                        "--input=" + docs_txt, "--output=/dev/null"])
         res["spm_encode", 1] = (dt, res["pretok", 1][1], text_bytes, None, None, None)
+        if THREADS > 1:
+            # THREADS independent spm_encode processes at once, each on the whole
+            # text: nothing is shared but the machine, so their speed-up is the
+            # most THREADS cores give this encoder (clock, caches, memory).
+            dt = timed_parallel([SPM_ENCODE, "--model=" + model, "--output_format=id",
+                                 "--input=" + docs_txt, "--output=/dev/null"], THREADS)
+            res["spm_encode", THREADS] = (dt, THREADS * res["pretok", 1][1],
+                                          THREADS * text_bytes, None, None, None)
     for th in sorted({1, THREADS}):
         n = 1 if th == 1 else REPEAT
         batch = texts * n
@@ -349,12 +376,12 @@ for kind in MODELS:
     def mbs(key):
         r = res[key]
         return r[2] / 1e6 / r[0]
-    for key, (dt, tokens, nbytes, stages, pipe, uring) in res.items():
+    for key, (dt, tokens, nbytes, stages, pipe, how) in res.items():
         tool, th = key
         rows.append((kind, tool, th, mbs(key), tokens / 1e6 / dt,
                      nbytes / 1e6 / pipe if pipe else None,
                      mbs(key) / mbs(("spm_encode", 1)) if SPM_ENCODE else None,
-                     mbs(key) / mbs(("python", THREADS)), stages, uring))
+                     mbs(key) / mbs(("python", THREADS)), stages, how))
     if not SPM_ENCODE:
         notes.append("spm_encode is not installed: its row is skipped")
 
@@ -372,17 +399,20 @@ lines = ["Corpus: %d documents, %.1f MB of text, %d %s files; runs on %d threads
 names = {"pretok": "ingot-pretok (%s)" % ext, "spm_encode": "spm_encode (text)",
          "python": "Python encode(texts)"}
 for kind, tool, th, mbs_, mts, pipe, vs_spm, vs_py, _, _ in rows:
+    name = names[tool]
+    if tool == "spm_encode" and th > 1:
+        name = "%d × spm_encode (text), at once" % th
     lines.append("| %s | %s | %d | %.2f | %.3f | %s | %s | %.2f |" % (
-        kind, names[tool], th, mbs_, mts, "%.2f" % pipe if pipe else "",
+        kind, name, th, mbs_, mts, "%.2f" % pipe if pipe else "",
         "%.2f" % vs_spm if vs_spm else "-", vs_py))
 lines.append("")
 lines.append("SentencePiece: ingot-pretok uses libsentencepiece %s, spm_encode %s; the Python "
              "module is %s." % (LIBVER, SPM_LIBVER, spm.__version__))
-for kind, tool, th, _, _, _, _, _, st, uring in rows:
+for kind, tool, th, _, _, _, _, _, st, how in rows:
     if st:
         lines.append("ingot-pretok %s, %d thread%s (%s): stage thread-seconds: read %.2f, "
                      "decompress %.2f, split %.2f, parse %.2f, tokenize %.2f, write %.2f" % (
-                         kind, th, "" if th == 1 else "s", "io_uring" if uring else "pread",
+                         kind, th, "" if th == 1 else "s", how,
                          st["read"], st["decompress"], st["split"], st["parse"],
                          st["tokenize"], st["write"]))
 for kind in MODELS:
@@ -390,6 +420,12 @@ for kind in MODELS:
     if len(one) == 2:
         lines.append("ingot-pretok %s: %d threads = %.1f× one thread (%.1f× without start-up)" %
                      (kind, THREADS, one[1][3] / one[0][3], one[1][5] / one[0][5]))
+    procs = [r for r in rows if r[0] == kind and r[1] == "spm_encode"]
+    if len(procs) == 2 and len(one) == 2:
+        ideal = procs[1][3] / procs[0][3]
+        lines.append("spm_encode %s: %d processes at once = %.1f× one (this machine's ceiling "
+                     "for the encoder, nothing shared); ingot-pretok's scaling is %.2f of it" %
+                     (kind, THREADS, ideal, (one[1][3] / one[0][3]) / ideal))
 for n in dict.fromkeys(notes):
     lines.append("Note: " + n)
 text = "\n".join(lines)
