@@ -18,7 +18,8 @@
 #    the Python API on the same documents in memory, num_threads=1 and all.
 #    The runs on all threads read the corpus --repeat times over (so that
 #    they last long enough to be measured); every timing is the best of
-#    --runs runs.
+#    --runs runs, and the command-line runs alternate (one of each per
+#    round) so that a slow spell of a shared machine hits them alike.
 # 4. Prints MB/s of text, Mtokens/s and ratios as a table (also written to
 #    DIR/bench-pretok.md).
 #
@@ -51,7 +52,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --vocab) VOCAB=$2; shift 2 ;;
     --models) MODELS=$2; shift 2 ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "bench-pretok: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -297,33 +298,25 @@ LIBVER = libver(PRETOK)
 SPM_LIBVER = libver(SPM_ENCODE) if SPM_ENCODE else "-"
 
 # ---------------------------------------------------------------- timing
-def timed_parallel(cmd, n):
-    """Best wall time of RUNS runs of n copies of cmd started together."""
-    best = None
+def timed(jobs):
+    """jobs: [(cmd, copies)]. Runs every job once per round, RUNS rounds, so
+    that a slow spell of a shared machine hits all of them alike; a job of
+    n copies starts them together. Returns [(best wall time, stdout of the
+    first copy in that run)] in the order of jobs."""
+    best = [None] * len(jobs)
     for _ in range(RUNS):
-        t0 = time.perf_counter()
-        procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  env=TOOL_ENV) for _ in range(n)]
-        errs = [p.communicate()[1] for p in procs]
-        dt = time.perf_counter() - t0
-        for p, e in zip(procs, errs):
-            if p.returncode:
-                sys.exit("bench-pretok: %s failed: %s" % (cmd[0], e.decode()[-2000:]))
-        best = dt if best is None else min(best, dt)
-    return best
-
-
-def timed(cmd):
-    """Best wall time of RUNS runs of cmd, and the stdout of that run."""
-    best = None
-    for _ in range(RUNS):
-        t0 = time.perf_counter()
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=TOOL_ENV)
-        dt = time.perf_counter() - t0
-        if p.returncode:
-            sys.exit("bench-pretok: %s failed: %s" % (cmd[0], p.stderr.decode()[-2000:]))
-        if best is None or dt < best[0]:
-            best = (dt, p.stdout)
+        for i, (cmd, copies) in enumerate(jobs):
+            t0 = time.perf_counter()
+            procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE if k == 0 else subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, env=TOOL_ENV)
+                     for k in range(copies)]
+            outs = [p.communicate() for p in procs]
+            dt = time.perf_counter() - t0
+            for p, (_, err) in zip(procs, outs):
+                if p.returncode:
+                    sys.exit("bench-pretok: %s failed: %s" % (cmd[0], err.decode()[-2000:]))
+            if best[i] is None or dt < best[i][0]:
+                best[i] = (dt, outs[0][0])
     return best
 
 
@@ -335,31 +328,31 @@ for kind in MODELS:
     if vocab != VOCAB:
         notes.append("%s model: vocab %d (the corpus is too small for %d)" % (kind, vocab, VOCAB))
     res = {}    # (tool, threads) -> (seconds, tokens, text bytes, stages, pipeline seconds)
-    for th in sorted({1, THREADS}):
+    pretok_threads = sorted({1, THREADS})
+    jobs = []
+    for th in pretok_threads:
         out = os.path.join(DIR, "out-%s-%d" % (kind, th))
-        shutil.rmtree(out, ignore_errors=True)
-        n = 1 if th == 1 else REPEAT
         # a fresh output directory for each run (a finished one is not redone)
-        cmd = ["sh", "-c", 'rm -rf "$0" && exec "$@"', out, PRETOK, "--model", model,
-               "--out", out, "--threads", str(th), "--no-bos", "--quiet", "--json"]
-        dt, stdout = timed(cmd + (inputs if n == 1 else rep_inputs))
+        jobs.append((["sh", "-c", 'rm -rf "$0" && exec "$@"', out, PRETOK, "--model", model,
+                      "--out", out, "--threads", str(th), "--no-bos", "--quiet", "--json"] +
+                     (inputs if th == 1 else rep_inputs), 1))
+    spm_cmd = [SPM_ENCODE, "--model=" + model, "--output_format=id", "--input=" + docs_txt,
+               "--output=/dev/null"]
+    # THREADS independent spm_encode processes at once, each on the whole text:
+    # nothing is shared but the machine, so their speed-up is the most THREADS
+    # cores give this encoder (clock, caches, memory).
+    spm_copies = sorted({1, THREADS}) if SPM_ENCODE else []
+    jobs += [(spm_cmd, n) for n in spm_copies]
+    best = timed(jobs)
+    for th, (dt, stdout) in zip(pretok_threads, best):
+        n = 1 if th == 1 else REPEAT
         run = json.loads(stdout)["run"]
         how = ("io_uring" if run["io_uring"] else "pread") + \
             (", " + run["allocator"] if run.get("allocator") else "")
         res["pretok", th] = (dt, run["tokens"], n * text_bytes, run["stage_s"], run["wall_s"], how)
-        shutil.rmtree(out, ignore_errors=True)
-    if SPM_ENCODE:
-        dt, _ = timed([SPM_ENCODE, "--model=" + model, "--output_format=id",
-                       "--input=" + docs_txt, "--output=/dev/null"])
-        res["spm_encode", 1] = (dt, res["pretok", 1][1], text_bytes, None, None, None)
-        if THREADS > 1:
-            # THREADS independent spm_encode processes at once, each on the whole
-            # text: nothing is shared but the machine, so their speed-up is the
-            # most THREADS cores give this encoder (clock, caches, memory).
-            dt = timed_parallel([SPM_ENCODE, "--model=" + model, "--output_format=id",
-                                 "--input=" + docs_txt, "--output=/dev/null"], THREADS)
-            res["spm_encode", THREADS] = (dt, THREADS * res["pretok", 1][1],
-                                          THREADS * text_bytes, None, None, None)
+        shutil.rmtree(os.path.join(DIR, "out-%s-%d" % (kind, th)), ignore_errors=True)
+    for n, (dt, _) in zip(spm_copies, best[len(pretok_threads):]):
+        res["spm_encode", n] = (dt, n * res["pretok", 1][1], n * text_bytes, None, None, None)
     for th in sorted({1, THREADS}):
         n = 1 if th == 1 else REPEAT
         batch = texts * n
