@@ -11,10 +11,10 @@ uint64_t tr_cuda_sync_count(void)
     return atomic_load(&n_syncs);
 }
 
-int tr_cuda_sync_event(cudaEvent_t ev, const char *why)
+/* The result of a wait on queued work: an error here was raised by some
+ * earlier asynchronous launch, not by the wait itself. */
+static int waited(cudaError_t e, const char *why)
 {
-    atomic_fetch_add(&n_syncs, 1);
-    cudaError_t e = cudaEventSynchronize(ev);
     if (e != cudaSuccess)
         return ingot_fail(INGOT_E_CUDA, "cuda: waiting for the %s: %s (an earlier kernel "
                           "failed; rerun under compute-sanitizer to find it)", why,
@@ -22,15 +22,16 @@ int tr_cuda_sync_event(cudaEvent_t ev, const char *why)
     return 0;
 }
 
+int tr_cuda_sync_event(cudaEvent_t ev, const char *why)
+{
+    atomic_fetch_add(&n_syncs, 1);
+    return waited(cudaEventSynchronize(ev), why);
+}
+
 int tr_cuda_sync_stream(cudaStream_t s, const char *why)
 {
     atomic_fetch_add(&n_syncs, 1);
-    cudaError_t e = cudaStreamSynchronize(s);
-    if (e != cudaSuccess)
-        return ingot_fail(INGOT_E_CUDA, "cuda: waiting for the %s: %s (an earlier kernel "
-                          "failed; rerun under compute-sanitizer to find it)", why,
-                          cudaGetErrorString(e));
-    return 0;
+    return waited(cudaStreamSynchronize(s), why);
 }
 
 int tr_cuda_sync_device(const char *why)
