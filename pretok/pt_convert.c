@@ -285,7 +285,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
 
     struct pt_report rep = { .out_dir = o->out, .inputs = &c.inputs, .part_first = c.first,
                              .part_end = c.end, .threads = o->threads, .resumed = resumed,
-                             .allocator = o->allocator };
+                             .allocator = o->allocator ? o->allocator : "malloc not known" };
     for (size_t i = c.first; i < c.end; i++)
         rep.input_bytes += c.inputs.v[i].size;
 

@@ -60,7 +60,7 @@ void pt_report_print(FILE *f, const struct pt_report *r)
             ps->wall_s, ps->docs, ps->tokens, (double)ps->text_bytes / 1e6,
             (double)ps->text_bytes / 1e6 / wall, (double)ps->tokens / 1e6 / wall, r->threads,
             r->threads == 1 ? "" : "s", ps->prod.uring ? "io_uring" : "pread",
-            r->allocator ? r->allocator : "malloc not known");
+            r->allocator);
     fprintf(f, "  time per stage (thread-seconds): read %.2f, decompress %.2f, parse %.2f "
             "(split %.2f + JSON/UTF-8 %.2f), tokenize %.2f, write %.2f\n", ps->prod.read_s,
             ps->prod.decompress_s, ps->prod.split_s + ps->parse_s, ps->prod.split_s,
@@ -100,7 +100,7 @@ int pt_report_json(FILE *f, const struct pt_report *r)
             "tokens", (json_int_t)ps->tokens, "text_bytes", (json_int_t)ps->text_bytes,
             "text_mb_per_s", (double)ps->text_bytes / 1e6 / wall,
             "mtok_per_s", (double)ps->tokens / 1e6 / wall, "threads", (int)r->threads,
-            "io_uring", ps->prod.uring, "allocator", r->allocator ? r->allocator : "",
+            "io_uring", ps->prod.uring, "allocator", r->allocator,
             "stage_s", "read", ps->prod.read_s, "decompress", ps->prod.decompress_s,
             "split", ps->prod.split_s, "parse", ps->parse_s, "tokenize", ps->tokenize_s,
             "write", ps->write_s));

@@ -20,7 +20,7 @@ struct pt_report {
     const struct pt_pipeline_stats *ps;     /* NULL when nothing ran */
     uint64_t shards_this_run;
     unsigned threads;
-    const char *allocator;                  /* NULL: not known */
+    const char *allocator;                  /* the malloc in use (never NULL) */
     bool resumed, already_done;
     uint64_t input_bytes;                   /* of the part */
 };
