@@ -353,28 +353,37 @@ static int shape_check(int N, int IC, int OC, kn_dtype dt)
     return 0;
 }
 
+/* g = one (batch 1) column-major GEMM C[m,n] = op(A) op(B) + beta C over
+ * tightly packed matrices: the leading dimensions follow from the shapes. */
+static void packed_gemm(kn_gemm *g, int trans_a, int trans_b, int m, int n, int k, const void *A,
+                        const void *B, void *C, kn_dtype ab_dt, kn_dtype c_dt, float beta)
+{
+    memset(g, 0, sizeof(*g));
+    g->trans_a = trans_a;
+    g->trans_b = trans_b;
+    g->m = m;
+    g->n = n;
+    g->k = k;
+    g->A = A;
+    g->lda = trans_a ? k : m;
+    g->B = B;
+    g->ldb = trans_b ? n : k;
+    g->C = C;
+    g->ldc = m;
+    g->batch = 1;
+    g->ab_dt = ab_dt;
+    g->c_dt = c_dt;
+    g->alpha = 1.0f;
+    g->beta = beta;
+}
+
 /* Clears c and sets its GEMM to the forward layout out^T[OC,N] = w inp^T
  * (alpha 1, beta 0); the caller sets the epilogue fields. */
 static void fwd_call_init(gemm_call *c, void *out, const void *inp, const void *w, int N, int IC,
                           int OC, kn_dtype dt)
 {
     memset(c, 0, sizeof(*c));
-    kn_gemm *g = &c->g;
-    g->trans_a = 1;
-    g->trans_b = 0;
-    g->m = OC;
-    g->n = N;
-    g->k = IC;
-    g->A = w;
-    g->lda = IC;
-    g->B = inp;
-    g->ldb = IC;
-    g->C = out;
-    g->ldc = OC;
-    g->batch = 1;
-    g->ab_dt = g->c_dt = dt;
-    g->alpha = 1.0f;
-    g->beta = 0.0f;
+    packed_gemm(&c->g, 1, 0, OC, N, IC, w, inp, out, dt, dt, 0.0f);
 }
 
 /* out^T[OC,N] = w inp^T (+ bias) with epilogue epi; no-fusion fallbacks:
@@ -438,24 +447,11 @@ extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const
     if (err)
         return err;
     KN_ARG_CHECK(!(pre_gelu && accumulate), "pre_gelu=%p needs accumulate=0", pre_gelu);
+    /* dinp^T[IC,N] = w^T dout^T */
     gemm_call c;
     memset(&c, 0, sizeof(c));
     kn_gemm *g = &c.g;
-    g->trans_a = 0;
-    g->trans_b = 0;
-    g->m = IC;
-    g->n = N;
-    g->k = OC;
-    g->A = w;
-    g->lda = IC;
-    g->B = dout;
-    g->ldb = OC;
-    g->C = dinp;
-    g->ldc = IC;
-    g->batch = 1;
-    g->ab_dt = g->c_dt = dt;
-    g->alpha = 1.0f;
-    g->beta = accumulate ? 1.0f : 0.0f;
+    packed_gemm(g, 0, 0, IC, N, OC, w, dout, dinp, dt, dt, accumulate ? 1.0f : 0.0f);
     if (pre_gelu && h->fuse_gelu && IC % 8 == 0) {
         c.epi = CUBLASLT_EPILOGUE_DGELU;
         c.aux = pre_gelu;
@@ -479,24 +475,9 @@ extern "C" int kn_matmul_bwd_weight(kn_blas *h, float *dw, const void *dout, con
     int err = shape_check(N, IC, OC, dt);
     if (err)
         return err;
+    /* dw^T[IC,OC] += inp^T dout (fp32 accumulation across micro-steps) */
     kn_gemm g;
-    memset(&g, 0, sizeof(g));
-    g.trans_a = 0;
-    g.trans_b = 1;
-    g.m = IC;
-    g.n = OC;
-    g.k = N;
-    g.A = inp;
-    g.lda = IC;
-    g.B = dout;
-    g.ldb = OC;
-    g.C = dw;
-    g.ldc = IC;
-    g.batch = 1;
-    g.ab_dt = dt;
-    g.c_dt = KN_F32;
-    g.alpha = 1.0f;
-    g.beta = 1.0f;
+    packed_gemm(&g, 0, 1, IC, OC, N, inp, dout, dw, dt, KN_F32, 1.0f);
     return kn_gemm_run(h, &g, s);
 }
 
