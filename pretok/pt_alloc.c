@@ -2,9 +2,9 @@
  *
  * Why jemalloc: SentencePiece 0.1.x (Debian's) builds a protobuf message per
  * encoded document, a few small allocations per token. Under glibc malloc
- * those cost ~25% of a tokenizer thread and grow with the thread count; a
- * thread-caching allocator removes most of it (docs/performance.md has the
- * measurement). It is linked statically so that the executable's malloc
+ * those cost about a fifth of a tokenizer thread, more as threads are added;
+ * a thread-caching allocator removes most of it (docs/pretok.md, "The
+ * allocator", has the measurement). It is linked statically so that the executable's malloc
  * interposes the shared libraries' (libsentencepiece, libstdc++) and the
  * binary runs where libjemalloc is not installed. */
 #include "pt_alloc.h"
