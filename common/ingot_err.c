@@ -1,4 +1,5 @@
 /* Error codes and the per-thread detailed message. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,18 @@ const char *ingot_errmsg(void)
     if (errmsg[0])
         return errmsg;
     return ingot_strerror(errcode);
+}
+
+const char *ingot_errmsg_for(int err)
+{
+    if (errmsg[0] && errcode == err)
+        return errmsg;
+    return ingot_strerror(err);
+}
+
+int ingot_oom(const char *what, size_t bytes)
+{
+    return ingot_fail(-ENOMEM, "out of memory allocating %s (%zu bytes)", what, bytes);
 }
 
 void ingot_clear_err(void)

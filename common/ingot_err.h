@@ -25,6 +25,8 @@ enum ingot_err {
     INGOT_E_ENDIAN = -1015,      /* file written on a machine of other endianness */
 };
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -39,6 +41,16 @@ int ingot_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* The calling thread's last detailed message, or ingot_strerror(err) of the
  * last code when none was recorded. Valid until the next ingot_fail(). */
 const char *ingot_errmsg(void);
+
+/* The message to print for a failure that returned err: the recorded
+ * message when it was recorded for this very code, else err's own text
+ * (ingot_strerror), so a bare `return -ENOMEM` never shows a stale message
+ * from an earlier, unrelated failure. What main() prints. */
+const char *ingot_errmsg_for(int err);
+
+/* Record "out of memory allocating <what> (<bytes> bytes)" and return
+ * -ENOMEM: allocation failures say what and how big. */
+int ingot_oom(const char *what, size_t bytes);
 
 /* Forget the calling thread's message (so a later ingot_errmsg() does not
  * show a stale one). */

@@ -1,0 +1,122 @@
+/* Command-line numbers: one parser, one formatter (cli_num.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_num.h"
+#include "ingot_err.h"
+
+/* The multiplier of a suffix, or 0 when s is not a known suffix. */
+static int64_t suffix_mul(const char *s)
+{
+    static const struct { const char *name; int64_t mul; } tab[] = {
+        { "", 1 },
+        { "k", INT64_C(1000) }, { "K", INT64_C(1000) },
+        { "M", INT64_C(1000000) }, { "G", INT64_C(1000000000) },
+        { "T", INT64_C(1000000000000) },
+        { "Ki", INT64_C(1) << 10 }, { "KiB", INT64_C(1) << 10 },
+        { "Mi", INT64_C(1) << 20 }, { "MiB", INT64_C(1) << 20 },
+        { "Gi", INT64_C(1) << 30 }, { "GiB", INT64_C(1) << 30 },
+        { "Ti", INT64_C(1) << 40 }, { "TiB", INT64_C(1) << 40 },
+    };
+    for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+        if (!strcmp(s, tab[i].name))
+            return tab[i].mul;
+    return 0;
+}
+
+static int range_fail(const char *flag, const char *s, int64_t lo, int64_t hi)
+{
+    if (hi == INT64_MAX)
+        return ingot_fail(INGOT_E_USAGE, "%s '%s': expected an integer >= %lld "
+                          "(suffixes k M G T, Ki Mi Gi Ti allowed)", flag, s, (long long)lo);
+    return ingot_fail(INGOT_E_USAGE, "%s '%s': expected an integer in [%lld, %lld] "
+                      "(suffixes k M G T, Ki Mi Gi Ti allowed)", flag, s, (long long)lo,
+                      (long long)hi);
+}
+
+int cli_parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!s || !*s)
+        return range_fail(flag, "", lo, hi);
+    const char *p = s;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    /* strtoll would quietly wrap "-1" into a huge unsigned-looking value for
+     * callers that cast; refuse a sign where negatives are not allowed. */
+    if (lo >= 0 && (*p == '-' || *p == '+'))
+        return range_fail(flag, s, lo, hi);
+    char *end;
+    errno = 0;
+    long long v = strtoll(p, &end, 10);
+    if (errno || end == p)
+        return range_fail(flag, s, lo, hi);
+    int64_t mul = suffix_mul(end);
+    if (!mul)
+        return range_fail(flag, s, lo, hi);
+    if (mul > 1 && (v > INT64_MAX / mul || v < INT64_MIN / mul))
+        return range_fail(flag, s, lo, hi);
+    int64_t r = (int64_t)v * mul;
+    if (r < lo || r > hi)
+        return range_fail(flag, s, lo, hi);
+    *out = r;
+    return 0;
+}
+
+int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out)
+{
+    int64_t v = 0;
+    int err = cli_parse_i64(flag, s, lo, hi, &v);
+    if (!err)
+        *out = (int)v;
+    return err;
+}
+
+int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0.0;
+    if (!s || errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+        if (isinf(hi))
+            return ingot_fail(INGOT_E_USAGE, "%s '%s': expected a number >= %g", flag,
+                              s ? s : "", lo);
+        return ingot_fail(INGOT_E_USAGE, "%s '%s': expected a number in [%g, %g]", flag,
+                          s ? s : "", lo, hi);
+    }
+    *out = v;
+    return 0;
+}
+
+const char *cli_human(double x, char *buf, size_t len)
+{
+    double a = fabs(x);
+    if (a >= 1e12)
+        snprintf(buf, len, "%.2fT", x / 1e12);
+    else if (a >= 1e9)
+        snprintf(buf, len, "%.2fG", x / 1e9);
+    else if (a >= 1e6)
+        snprintf(buf, len, "%.2fM", x / 1e6);
+    else if (a >= 1e3)
+        snprintf(buf, len, "%.1fk", x / 1e3);
+    else
+        snprintf(buf, len, "%.0f", x);
+    return buf;
+}
+
+const char *cli_human_bytes(double bytes, char *buf, size_t len)
+{
+    static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+    int u = 0;
+    while (fabs(bytes) >= 1024.0 && u < 5) {
+        bytes /= 1024.0;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, len, "%.0f B", bytes);
+    else
+        snprintf(buf, len, "%.1f %s", bytes, unit[u]);
+    return buf;
+}

@@ -1,0 +1,33 @@
+/* One parser and one formatter for the numbers every program takes on its
+ * command line and prints, so `--shard-tokens 100M` and `--batch-tokens 512k`
+ * mean the same thing in every program. */
+#ifndef INGOT_CLI_NUM_H
+#define INGOT_CLI_NUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Parse an integer with an optional suffix: k M G T (powers of 1000) or
+ * Ki Mi Gi Ti (powers of 1024); "100M" = 100000000, "512Ki" = 524288.
+ * Refuses signs where lo >= 0, fractions, trailing text, overflow and values
+ * outside [lo, hi] with INGOT_E_USAGE and a message naming the flag (as
+ * given, e.g. "--steps") and the accepted range. */
+int cli_parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out);
+/* cli_parse_i64() into an int (hi must fit an int). */
+int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
+/* A finite real number in [lo, hi] (plain strtod syntax, no suffix). */
+int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out);
+
+/* x with a k/M/G/T suffix for people: 1234567 -> "1.23M"; returns buf. */
+const char *cli_human(double x, char *buf, size_t len);
+/* A byte count with binary units: 1536 -> "1.5 KiB"; returns buf. */
+const char *cli_human_bytes(double bytes, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

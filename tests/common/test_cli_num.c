@@ -1,0 +1,71 @@
+/* common/cli_num and ingot_errmsg_for: the one number parser every program
+ * uses, the formatters, and the rule that a bare error code never prints a
+ * stale message. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cli_num.h"
+#include "ingot_err.h"
+#include "test_util.h"
+
+static int64_t ok(const char *s)
+{
+    int64_t v = -12345;
+    CHECK_OK(cli_parse_i64("--x", s, 0, INT64_MAX, &v));
+    return v;
+}
+
+int main(void)
+{
+    CHECK(ok("0") == 0);
+    CHECK(ok("42") == 42);
+    CHECK(ok("100M") == INT64_C(100000000));
+    CHECK(ok("512k") == 512000);
+    CHECK(ok("512K") == 512000);
+    CHECK(ok("512Ki") == 524288);
+    CHECK(ok("2G") == INT64_C(2000000000));
+    CHECK(ok("1Ti") == (INT64_C(1) << 40));
+    CHECK(ok("3GiB") == INT64_C(3) << 30);
+
+    int64_t v;
+    CHECK_FAIL(cli_parse_i64("--steps", "-1", 0, 100, &v), INGOT_E_USAGE, "--steps '-1'");
+    CHECK_FAIL(cli_parse_i64("--steps", "101", 0, 100, &v), INGOT_E_USAGE, "[0, 100]");
+    CHECK_FAIL(cli_parse_i64("--steps", "1.5", 0, 100, &v), INGOT_E_USAGE, "--steps");
+    CHECK_FAIL(cli_parse_i64("--steps", "", 0, 100, &v), INGOT_E_USAGE, "--steps");
+    CHECK_FAIL(cli_parse_i64("--steps", "10x", 0, 100, &v), INGOT_E_USAGE, "--steps");
+    CHECK_FAIL(cli_parse_i64("--n", "99999999999999999999", 0, INT64_MAX, &v), INGOT_E_USAGE,
+               ">= 0");
+    CHECK_FAIL(cli_parse_i64("--n", "10000000T", 0, INT64_MAX, &v), INGOT_E_USAGE, "--n");
+    CHECK_OK(cli_parse_i64("--seed", "-5", -10, 10, &v));
+    CHECK(v == -5);
+
+    int iv;
+    CHECK_OK(cli_parse_int("--threads", "16", 1, 4096, &iv));
+    CHECK(iv == 16);
+    CHECK_FAIL(cli_parse_int("--threads", "0", 1, 4096, &iv), INGOT_E_USAGE, "[1, 4096]");
+    CHECK_FAIL(cli_parse_int("--threads", "5k", 1, 4096, &iv), INGOT_E_USAGE, "[1, 4096]");
+
+    double d;
+    CHECK_OK(cli_parse_double("--lr", "6e-4", 0.0, 1.0, &d));
+    CHECK(d == 6e-4);
+    CHECK_FAIL(cli_parse_double("--lr", "nan", 0.0, 1.0, &d), INGOT_E_USAGE, "--lr");
+    CHECK_FAIL(cli_parse_double("--lr", "inf", 0.0, 1e300 * 1e300, &d), INGOT_E_USAGE, ">= 0");
+    CHECK_FAIL(cli_parse_double("--lr", "2", 0.0, 1.0, &d), INGOT_E_USAGE, "[0, 1]");
+
+    char b[32];
+    CHECK(!strcmp(cli_human(1234567, b, sizeof(b)), "1.23M"));
+    CHECK(!strcmp(cli_human(999, b, sizeof(b)), "999"));
+    CHECK(!strcmp(cli_human(1500, b, sizeof(b)), "1.5k"));
+    CHECK(!strcmp(cli_human_bytes(1536, b, sizeof(b)), "1.5 KiB"));
+    CHECK(!strcmp(cli_human_bytes(12, b, sizeof(b)), "12 B"));
+
+    /* A message recorded for one failure must not be printed for another. */
+    ingot_fail(INGOT_E_CORRUPT, "shard x: header field y is bad");
+    CHECK(!strcmp(ingot_errmsg_for(-ENOMEM), strerror(ENOMEM)));
+    CHECK(strstr(ingot_errmsg_for(INGOT_E_CORRUPT), "field y"));
+    CHECK(ingot_oom("token buffer", 4096) == -ENOMEM);
+    CHECK(strstr(ingot_errmsg_for(-ENOMEM), "token buffer (4096 bytes)"));
+    puts("cli_num: ok");
+    return 0;
+}
