@@ -196,14 +196,53 @@ int fs_mkdir_p(const char *path)
     return ret;
 }
 
-/* open(path) for reading; the fd, or a recorded negative error. */
-static int open_rd(const char *path)
+/* What a non-regular file is, for messages. */
+static const char *file_kind(mode_t mode)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO (named pipe)";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    return "not a regular file";
+}
+
+int fs_open_regular(const char *path, const char *what, uint64_t max_size, uint64_t *size)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+     * writer forever; for a regular file the flag means nothing. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return ingot_fail(-e, "%s: cannot open: %s", path, strerror(e));
+        return ingot_fail(-e, "%s: cannot open %s: %s", path, what, strerror(e));
     }
+    struct stat st;
+    int ret = 0;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: cannot stat %s: %s", path, what, strerror(e));
+    } else if (!S_ISREG(st.st_mode)) {
+        ret = ingot_fail(INGOT_E_FORMAT, "%s: is %s, but the %s must be a regular file", path,
+                         file_kind(st.st_mode), what);
+    } else if ((uint64_t)st.st_size > max_size) {
+        ret = ingot_fail(-EFBIG, "%s: %s is %llu bytes, more than the %llu this program reads; "
+                         "is it the right file?", path, what, (unsigned long long)st.st_size,
+                         (unsigned long long)max_size);
+    } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: fcntl: %s", path, strerror(e));
+    }
+    if (ret) {
+        close(fd);
+        return ret;
+    }
+    if (size)
+        *size = (uint64_t)st.st_size;
     return fd;
 }
 
@@ -222,33 +261,42 @@ static ssize_t read_some(int fd, void *b, size_t n, const char *path)
     }
 }
 
-int fs_read_all(const char *path, char **buf, size_t *len)
+int fs_read_capped(const char *path, const char *what, size_t max_size, char **buf, size_t *len)
 {
     *buf = NULL;
     if (len)
         *len = 0;
-    int fd = open_rd(path);
+    if (max_size > SIZE_MAX - 2)
+        max_size = SIZE_MAX - 2;   /* room for the extra byte and the NUL */
+    uint64_t size = 0;
+    int fd = fs_open_regular(path, what, max_size, &size);
     if (fd < 0)
         return fd;
-    size_t cap = 1 << 16, n = 0;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-        cap = (size_t)st.st_size + 1;
+    /* The stat size is a hint: the file may change while it is read, so the
+     * loop grows the buffer but never past max_size + 1 bytes read (that one
+     * extra byte tells "grew past the cap" from "exactly the cap"). */
+    size_t cap = (size_t)size + 2, n = 0;
     char *b = malloc(cap);
     int ret = 0;
     if (!b) {
-        ret = ingot_fail(-ENOMEM, "%s: out of memory reading the file", path);
+        ret = ingot_oom(what, cap);
         goto out;
     }
     for (;;) {
         if (n + 1 >= cap) {
-            char *nb = realloc(b, cap * 2);
+            size_t ncap = cap > max_size / 2 ? max_size + 2 : cap * 2;
+            if (ncap <= cap) {
+                ret = ingot_fail(-EFBIG, "%s: %s grew past %zu bytes while being read", path,
+                                 what, max_size);
+                goto out;
+            }
+            char *nb = realloc(b, ncap);
             if (!nb) {
-                ret = ingot_fail(-ENOMEM, "%s: out of memory reading the file", path);
+                ret = ingot_oom(what, ncap);
                 goto out;
             }
             b = nb;
-            cap *= 2;
+            cap = ncap;
         }
         ssize_t r = read_some(fd, b + n, cap - 1 - n, path);
         if (r < 0) {
@@ -258,6 +306,11 @@ int fs_read_all(const char *path, char **buf, size_t *len)
         if (r == 0)
             break;
         n += (size_t)r;
+        if (n > max_size) {
+            ret = ingot_fail(-EFBIG, "%s: %s grew past %zu bytes while being read", path, what,
+                             max_size);
+            goto out;
+        }
     }
     b[n] = '\0';
     *buf = b;
@@ -270,9 +323,14 @@ out:
     return ret;
 }
 
+int fs_read_all(const char *path, char **buf, size_t *len)
+{
+    return fs_read_capped(path, "file", FS_READ_ALL_MAX, buf, len);
+}
+
 int fs_hash_file(const char *path, uint64_t *hash)
 {
-    int fd = open_rd(path);
+    int fd = fs_open_regular(path, "file", UINT64_MAX, NULL);
     if (fd < 0)
         return fd;
     enum { CHUNK = 1 << 20 };

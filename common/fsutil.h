@@ -26,9 +26,28 @@ int fs_write_atomic(const char *path, const void *buf, size_t len);
 int fs_fsync_dir(const char *path);
 /* mkdir -p. */
 int fs_mkdir_p(const char *path);
-/* Read a whole file into a malloc'd buffer (NUL-terminated). */
+/* The cap of fs_read_all(): no input Ingot reads whole (manifest.json,
+ * SentencePiece .model, state files) is near it, and jansson needs several
+ * times a manifest's size in memory while parsing it. */
+#define FS_READ_ALL_MAX ((size_t)256 << 20)
+
+/* Open path for reading and check that it is a regular file of at most
+ * max_size bytes (UINT64_MAX: any size). The open uses O_NONBLOCK, so a
+ * FIFO without a writer is refused at once instead of blocking; the flag is
+ * cleared before returning. Returns the fd (the caller closes it) and the
+ * size in *size, or -errno / INGOT_E_FORMAT (not a regular file: names
+ * what it is) / -EFBIG (too large), with a message naming what (e.g.
+ * "manifest") and the path. */
+int fs_open_regular(const char *path, const char *what, uint64_t max_size, uint64_t *size);
+/* Read a whole regular file of at most max_size bytes into a malloc'd,
+ * NUL-terminated buffer; what names the file's role in messages. A file
+ * that grows past max_size while being read is refused too. Errors as
+ * fs_open_regular(), or a read error. */
+int fs_read_capped(const char *path, const char *what, size_t max_size, char **buf,
+                   size_t *len);
+/* fs_read_capped() with the cap FS_READ_ALL_MAX. */
 int fs_read_all(const char *path, char **buf, size_t *len);
-/* XXH3-64 of a file's bytes. */
+/* XXH3-64 of a regular file's bytes (streamed, so no cap). */
 int fs_hash_file(const char *path, uint64_t *hash);
 
 /* "dir/name" in a malloc'd string (just name when dir is NULL or empty, or

@@ -81,6 +81,26 @@ INGOT_STATIC_ASSERT(sizeof(struct ingot_shard_header) == INGOT_SHARD_HEADER_SIZE
                     "shard header must be exactly 4096 bytes");
 INGOT_STATIC_ASSERT(sizeof(struct ingot_doc_prov) == 16, "provenance record is 16 bytes");
 
+/* Largest n_tokens and n_docs a v1 shard may declare: with at most 4 bytes
+ * a token and 24 bytes a document (index + provenance), every offset of the
+ * layout then stays below 2^64, so no sum or product can wrap. */
+#define INGOT_SHARD_MAX_COUNT (UINT64_MAX / 64)
+
+/* Where the sections of a v1 shard lie, from its token width and counts. */
+struct ingot_shard_layout {
+    uint64_t tokens_offset;   /* == INGOT_SHARD_HEADER_SIZE */
+    uint64_t tokens_end;      /* tokens_offset + n_tokens * token_width */
+    uint64_t index_offset;    /* tokens_end rounded up to 8 */
+    uint64_t prov_offset;     /* index_offset + (n_docs + 1) * 8 */
+    uint64_t file_size;       /* prov_offset + n_docs * 16 */
+};
+
+/* Compute the layout; token_width must be 2 or 4 and the counts at most
+ * INGOT_SHARD_MAX_COUNT, else INGOT_E_CORRUPT with a message naming name
+ * and the field, followed by hint (what to do; "" for none). */
+int ingot_shard_layout(const char *name, const char *hint, uint32_t token_width, uint64_t n_tokens,
+                       uint64_t n_docs, struct ingot_shard_layout *out);
+
 const char *ingot_split_name(uint32_t split);            /* "train", "val", "?" */
 const char *ingot_tokenizer_type_name(uint32_t type);    /* "unigram", "bpe", ... */
 /* Parse "train"/"val"; returns 0 or INGOT_E_USAGE. */

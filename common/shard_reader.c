@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
 #include "shard_reader.h"
@@ -38,10 +40,8 @@ static uint64_t header_sum(const struct ingot_shard_header *h)
 
 /* Fields checked after the header checksum matched: what the writer could
  * not have produced means a bug or a hand-made file, not bit rot. */
-static int check_fields(const shard_reader *r, uint64_t actual_size)
+static int check_fields(const char *p, const struct ingot_shard_header *h, uint64_t actual_size)
 {
-    const struct ingot_shard_header *h = r->h;
-    const char *p = r->path;
     if (h->token_width != 2 && h->token_width != 4)
         return ingot_fail(INGOT_E_CORRUPT, "%s: field token_width: %u, must be 2 or 4" HINT, p,
                           h->token_width);
@@ -75,26 +75,22 @@ static int check_fields(const shard_reader *r, uint64_t actual_size)
     if (h->tokens_offset != INGOT_SHARD_HEADER_SIZE)
         return ingot_fail(INGOT_E_CORRUPT, "%s: field tokens_offset: %llu, must be %u" HINT, p,
                           (ull)h->tokens_offset, INGOT_SHARD_HEADER_SIZE);
-    const uint64_t max = UINT64_MAX / 64;
-    if (h->n_tokens > max)
-        return ingot_fail(INGOT_E_CORRUPT, "%s: field n_tokens: %llu is out of range" HINT, p,
-                          (ull)h->n_tokens);
-    if (h->n_docs > max)
-        return ingot_fail(INGOT_E_CORRUPT, "%s: field n_docs: %llu is out of range" HINT, p,
-                          (ull)h->n_docs);
-    const uint64_t tok_end = h->tokens_offset + h->n_tokens * h->token_width;
-    const uint64_t index_off = (tok_end + 7) & ~(uint64_t)7;
+    struct ingot_shard_layout lay;
+    int ret = ingot_shard_layout(p, HINT, h->token_width, h->n_tokens, h->n_docs, &lay);
+    if (ret)
+        return ret;
+    const uint64_t index_off = lay.index_offset;
     if (h->index_offset != index_off)
         return ingot_fail(INGOT_E_CORRUPT,
                           "%s: field index_offset: %llu, but n_tokens %llu x %u bytes after the "
                           "header puts the index at %llu" HINT,
                           p, (ull)h->index_offset, (ull)h->n_tokens, h->token_width, (ull)index_off);
-    const uint64_t prov_off = index_off + (h->n_docs + 1) * 8;
+    const uint64_t prov_off = lay.prov_offset;
     if (h->prov_offset != prov_off)
         return ingot_fail(INGOT_E_CORRUPT,
                           "%s: field prov_offset: %llu, but n_docs %llu puts provenance at %llu" HINT,
                           p, (ull)h->prov_offset, (ull)h->n_docs, (ull)prov_off);
-    const uint64_t end = prov_off + h->n_docs * sizeof(struct ingot_doc_prov);
+    const uint64_t end = lay.file_size;
     if (h->file_size != end)
         return ingot_fail(INGOT_E_CORRUPT,
                           "%s: field file_size: %llu, but the layout ends at byte %llu" HINT, p,
@@ -146,11 +142,11 @@ static int check_index(const shard_reader *r)
     return 0;
 }
 
-/* Header checks before the field checks: identity, version, checksum. */
-static int check_header(const shard_reader *r, uint64_t size)
+/* Header checks before the field checks: identity, version, checksum.
+ * buf holds the first len bytes of the file (at least the v1 header). */
+static int check_ident(const char *p, const struct ingot_shard_header *h, const uint8_t *buf,
+                       size_t len)
 {
-    const struct ingot_shard_header *h = r->h;
-    const char *p = r->path;
     if (h->endian_mark == __builtin_bswap32(INGOT_ENDIAN_MARK))
         return ingot_fail(INGOT_E_ENDIAN,
                           "%s: field endian_mark: the shard was written on a big-endian machine; "
@@ -162,10 +158,10 @@ static int check_header(const shard_reader *r, uint64_t size)
         /* Every version keeps the header checksum in the header's last 8
          * bytes, so a real newer file can be told from a flipped bit. */
         uint32_t hs = h->header_size;
-        if (hs >= 16 && hs <= size && hs % 8 == 0) {
+        if (hs >= 16 && hs <= len && hs % 8 == 0) {
             uint64_t stored;
-            memcpy(&stored, r->map + hs - 8, 8);
-            if (stored == ingot_xxh3(r->map, hs - 8))
+            memcpy(&stored, buf + hs - 8, 8);
+            if (stored == ingot_xxh3(buf, hs - 8))
                 return ingot_fail(INGOT_E_VERSION,
                                   "%s: field version: format version %u was written by a newer "
                                   "Ingot; this build reads version %u, upgrade ingot",
@@ -200,32 +196,43 @@ void shard_reader_close(shard_reader *r)
     free(r);
 }
 
+int shard_reader_check_header(const char *name, const void *buf, size_t len,
+                              uint64_t file_size)
+{
+    const uint8_t *b = buf;
+    if (len < 8 || memcmp(b, INGOT_SHARD_MAGIC, 8) != 0)
+        return ingot_fail(INGOT_E_FORMAT,
+                          "%s: field magic: not an Ingot shard (the file does not start with \"%s\")",
+                          name, INGOT_SHARD_MAGIC);
+    if (len < INGOT_SHARD_HEADER_SIZE || file_size < INGOT_SHARD_HEADER_SIZE)
+        return ingot_fail(INGOT_E_TRUNCATED,
+                          "%s: field header: file is %llu bytes, shorter than the %u-byte header "
+                          "(truncated?)" HINT,
+                          name, (ull)(file_size < len ? file_size : len), INGOT_SHARD_HEADER_SIZE);
+    /* The header is 8-byte aligned in a mapping but not in any buffer. */
+    struct ingot_shard_header h;
+    memcpy(&h, b, sizeof(h));
+    int ret = check_ident(name, &h, b, len);
+    return ret ? ret : check_fields(name, &h, file_size);
+}
+
 int shard_reader_open(const char *path, shard_reader **out)
 {
     *out = NULL;
     shard_reader *r = calloc(1, sizeof(*r));
     if (!r || !(r->path = strdup(path))) {
         free(r);
-        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+        return ingot_oom("shard reader", sizeof(*r) + strlen(path) + 1);
     }
+    uint64_t size = 0;
     int ret = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fs_open_regular(path, "shard", SIZE_MAX, &size);
     if (fd < 0) {
-        int e = errno;
-        ret = ingot_fail(-e, "%s: cannot open: %s", path, strerror(e));
+        ret = fd;
         goto fail;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        ret = ingot_fail(-e, "%s: cannot stat: %s", path, strerror(e));
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ret = ingot_fail(INGOT_E_FORMAT, "%s: not a regular file, so not an Ingot shard", path);
-        goto fail;
-    }
-    const uint64_t size = (uint64_t)st.st_size;
+    /* The magic first, so that any other file is "not a shard", whatever
+     * its size. */
     char magic[8] = { 0 };
     ssize_t got = pread(fd, magic, sizeof(magic), 0);
     if (got < 0) {
@@ -233,21 +240,8 @@ int shard_reader_open(const char *path, shard_reader **out)
         ret = ingot_fail(-e, "%s: read failed: %s", path, strerror(e));
         goto fail;
     }
-    if (got < 8 || memcmp(magic, INGOT_SHARD_MAGIC, 8) != 0) {
-        ret = ingot_fail(INGOT_E_FORMAT,
-                         "%s: field magic: not an Ingot shard (the file does not start with \"%s\")",
-                         path, INGOT_SHARD_MAGIC);
-        goto fail;
-    }
-    if (size < INGOT_SHARD_HEADER_SIZE) {
-        ret = ingot_fail(INGOT_E_TRUNCATED,
-                         "%s: field header: file is %llu bytes, shorter than the %u-byte header "
-                         "(truncated?)" HINT,
-                         path, (ull)size, INGOT_SHARD_HEADER_SIZE);
-        goto fail;
-    }
-    if (size > SIZE_MAX) {
-        ret = ingot_fail(INGOT_E_USAGE, "%s: too large to map on this machine", path);
+    if (size < INGOT_SHARD_HEADER_SIZE || got < 8) {
+        ret = shard_reader_check_header(path, magic, (size_t)got, size);
         goto fail;
     }
     r->map_len = (size_t)size;
@@ -261,10 +255,7 @@ int shard_reader_open(const char *path, shard_reader **out)
     close(fd);
     fd = -1;
     r->h = (const struct ingot_shard_header *)(const void *)r->map;
-    ret = check_header(r, size);
-    if (!ret)
-        ret = check_fields(r, size);
-    if (ret)
+    if ((ret = shard_reader_check_header(path, r->map, r->map_len, size)))
         goto fail;
     r->tokens = r->map + r->h->tokens_offset;
     r->index = (const uint64_t *)(const void *)(r->map + r->h->index_offset);

@@ -19,6 +19,14 @@ typedef struct shard_reader shard_reader;
 int shard_reader_open(const char *path, shard_reader **out);
 void shard_reader_close(shard_reader *r);   /* accepts NULL */
 
+/* The checks shard_reader_open() makes of a header, on bytes in memory:
+ * buf holds the first len bytes of a file of file_size bytes (len at least
+ * the 4096-byte header for a v1 shard). Checks magic, endianness, version,
+ * header checksum, every field and the layout against file_size; not the
+ * document index, which lies beyond the header. name is used in messages.
+ * Returns 0 or the errors of shard_reader_open() but -errno. */
+int shard_reader_check_header(const char *name, const void *buf, size_t len, uint64_t file_size);
+
 /* Recompute the tokens, index and provenance checksums and check every id is
  * below vocab_size. Returns 0 or INGOT_E_CHECKSUM / INGOT_E_CORRUPT. */
 int shard_reader_verify(const shard_reader *r);

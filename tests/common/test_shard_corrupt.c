@@ -256,6 +256,11 @@ int main(void)
           INGOT_E_CORRUPT, "field reserved" },
         { "version-zero", offsetof(struct ingot_shard_header, version), 4, 0, INGOT_E_CORRUPT,
           "field version" },
+        /* n_tokens * 2 wraps to the real offsets: only the range check sees it */
+        { "n-tokens-wraps", offsetof(struct ingot_shard_header, n_tokens), 8,
+          bh.n_tokens + (1ull << 63), INGOT_E_CORRUPT, "field n_tokens" },
+        { "n-docs-wraps", offsetof(struct ingot_shard_header, n_docs), 8,
+          bh.n_docs + (1ull << 60), INGOT_E_CORRUPT, "field n_docs" },
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
         c = copy();
@@ -294,13 +299,32 @@ int main(void)
     expect("prov-reserved", c, base_len, 0, INGOT_E_CORRUPT, "field provenance");
     free(c);
 
-    /* not a regular file, missing file */
+    /* not a regular file (refused at once: a FIFO must not block the open;
+     * the alarm turns a hang into a failure), missing file */
     shard_reader *r = NULL;
-    CHECK_FAIL(shard_reader_open(dir, &r), INGOT_E_FORMAT, "not a regular file");
+    alarm(10);
+    CHECK_FAIL(shard_reader_open(dir, &r), INGOT_E_FORMAT, "is a directory");
+    char *fifo = tu_path(dir, "fifo.tok");
+    CHECK(mkfifo(fifo, 0644) == 0);
+    CHECK_FAIL(shard_reader_open(fifo, &r), INGOT_E_FORMAT, "is a FIFO");
+    CHECK_FAIL(shard_reader_open("/dev/null", &r), INGOT_E_FORMAT, "is a character device");
+    alarm(0);
+    free(fifo);
     char *missing = tu_path(dir, "missing.tok");
     CHECK_FAIL(shard_reader_open(missing, &r), -ENOENT, "missing.tok");
     CHECK(r == NULL);
     free(missing);
+
+    /* the header check on bytes in memory, at an odd address */
+    c = malloc(INGOT_SHARD_HEADER_SIZE + 1);
+    CHECK(c);
+    memcpy(c + 1, base, INGOT_SHARD_HEADER_SIZE);
+    CHECK_OK(shard_reader_check_header("mem", c + 1, INGOT_SHARD_HEADER_SIZE, base_len));
+    CHECK_FAIL(shard_reader_check_header("mem", c + 1, INGOT_SHARD_HEADER_SIZE, base_len - 1),
+               INGOT_E_TRUNCATED, "field file_size");
+    CHECK_FAIL(shard_reader_check_header("mem", c + 1, 100, base_len), INGOT_E_TRUNCATED,
+               "field header");
+    free(c);
 
     every_bit();
 
