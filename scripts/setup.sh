@@ -13,7 +13,8 @@ shift || true
 pkgs=(build-essential pkg-config meson ninja-build
       libsentencepiece-dev sentencepiece python3-sentencepiece
       libzstd-dev zstd liburing-dev libxxhash-dev libjansson-dev libjemalloc-dev
-      python3-matplotlib python3-numpy)
+      python3-matplotlib python3-numpy
+      libopenmpi-dev openmpi-bin)   # -Dmpi: data-parallel CPU training, tests/dist
 
 missing=()
 for p in "${pkgs[@]}"; do

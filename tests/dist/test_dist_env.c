@@ -1,0 +1,150 @@
+/* Table tests of launcher environment discovery (tr_dist_env_read) and Slurm
+ * hostlist expansion: every launcher's variables, as they set them. */
+#include <errno.h>
+#include <string.h>
+
+#include "test_check.h"
+#include "tr_dist_env.h"
+
+struct env_case {
+    const char *name;
+    const char *env[16];
+    const char *launcher;
+    int rank, world, local_rank, local_world;
+    const char *addr;
+    int port;          /* rendezvous port */
+    const char *job;
+    const char *err;   /* expected error substring, NULL: success */
+};
+
+static const struct env_case env_cases[] = {
+    { "nothing", { NULL }, "none", 0, 1, 0, 1, "", 0, "", NULL },
+    { "torchrun", { "RANK=3", "WORLD_SIZE=8", "LOCAL_RANK=3", "LOCAL_WORLD_SIZE=8",
+      "GROUP_RANK=0", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=29500",
+      "TORCHELASTIC_RUN_ID=none", "TORCHELASTIC_USE_AGENT_STORE=True", NULL },
+      "torchrun", 3, 8, 3, 8, "127.0.0.1", 29501, "torchrun-none", NULL },
+    { "torchrun 2 nodes", { "RANK=9", "WORLD_SIZE=16", "LOCAL_RANK=1", "LOCAL_WORLD_SIZE=8",
+      "GROUP_RANK=1", "MASTER_ADDR=node7", "MASTER_PORT=1234", "TORCHELASTIC_RUN_ID=job42",
+      "TORCHELASTIC_USE_AGENT_STORE=True", NULL },
+      "torchrun", 9, 16, 1, 8, "node7", 1235, "torchrun-job42", NULL },
+    { "torchrun without agent store", { "RANK=0", "WORLD_SIZE=2", "LOCAL_RANK=0",
+      "LOCAL_WORLD_SIZE=2", "MASTER_ADDR=h", "MASTER_PORT=4000", "TORCHELASTIC_RUN_ID=x",
+      "TORCHELASTIC_USE_AGENT_STORE=False", NULL },
+      "torchrun", 0, 2, 0, 2, "h", 4000, "torchrun-x", NULL },
+    { "plain env", { "RANK=1", "WORLD_SIZE=2", "MASTER_ADDR=10.0.0.1", "MASTER_PORT=5555", NULL },
+      "env", 1, 2, -1, -1, "10.0.0.1", 5555, "", NULL },
+    { "plain env local", { "RANK=1", "WORLD_SIZE=2", "LOCAL_RANK=1", "LOCAL_WORLD_SIZE=2", NULL },
+      "env", 1, 2, 1, 2, "127.0.0.1", TR_DIST_DEFAULT_PORT, "", NULL },
+    { "port override", { "RANK=0", "WORLD_SIZE=2", "MASTER_PORT=5555", "INGOT_DIST_PORT=7000",
+      NULL }, "env", 0, 2, -1, -1, "", 7000, "", NULL },
+    { "open mpi", { "OMPI_COMM_WORLD_RANK=5", "OMPI_COMM_WORLD_SIZE=16",
+      "OMPI_COMM_WORLD_LOCAL_RANK=1", "OMPI_COMM_WORLD_LOCAL_SIZE=4", "MASTER_ADDR=n0", NULL },
+      "openmpi", 5, 16, 1, 4, "n0", TR_DIST_DEFAULT_PORT, "", NULL },
+    { "mpich", { "PMI_RANK=2", "PMI_SIZE=3", "MPI_LOCALRANKID=2", "MPI_LOCALNRANKS=3", NULL },
+      "mpich", 2, 3, 2, 3, "127.0.0.1", TR_DIST_DEFAULT_PORT, "", NULL },
+    { "slurm srun", { "SLURM_PROCID=6", "SLURM_NTASKS=8", "SLURM_STEP_NUM_TASKS=8",
+      "SLURM_LOCALID=2", "SLURM_STEP_NODELIST=gpu[01-02]", "SLURM_JOB_ID=123456",
+      "SLURM_STEP_ID=0", NULL },
+      "slurm", 6, 8, 2, -1, "gpu01", 20000 + 123456 % 20000, "slurm-123456.0", NULL },
+    { "slurm with MASTER_*", { "SLURM_PROCID=0", "SLURM_STEP_NUM_TASKS=2", "SLURM_LOCALID=0",
+      "SLURM_STEP_NODELIST=a,b", "SLURM_JOB_ID=7", "MASTER_ADDR=b", "MASTER_PORT=6000", NULL },
+      "slurm", 0, 2, 0, -1, "b", 6000, "slurm-7.0", NULL },
+    /* an sbatch script running one process: no step task count */
+    { "sbatch script", { "SLURM_PROCID=0", "SLURM_NTASKS=8", "SLURM_JOB_ID=9",
+      "SLURM_JOB_NODELIST=gpu[1-2]", NULL }, "none", 0, 1, 0, 1, "", 0, "", NULL },
+    /* torchrun's variables win over an outer launcher's */
+    { "torchrun inside slurm", { "SLURM_PROCID=0", "SLURM_STEP_NUM_TASKS=2", "RANK=1",
+      "WORLD_SIZE=4", "LOCAL_RANK=1", "LOCAL_WORLD_SIZE=4", "TORCHELASTIC_RUN_ID=r",
+      "MASTER_PORT=100", NULL }, "torchrun", 1, 4, 1, 4, "127.0.0.1", 101, "torchrun-r", NULL },
+    { "rank >= world", { "RANK=2", "WORLD_SIZE=2", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
+      "RANK='2' is not an integer in [0, 1]" },
+    { "not a number", { "RANK=x", "WORLD_SIZE=2", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
+      "RANK='x'" },
+    { "local rank out of range", { "OMPI_COMM_WORLD_RANK=0", "OMPI_COMM_WORLD_SIZE=4",
+      "OMPI_COMM_WORLD_LOCAL_RANK=2", "OMPI_COMM_WORLD_LOCAL_SIZE=2", NULL }, NULL, 0, 0, 0, 0,
+      NULL, 0, NULL, "OMPI_COMM_WORLD_LOCAL_RANK='2'" },
+    { "bad port", { "RANK=0", "WORLD_SIZE=2", "MASTER_PORT=70000", NULL }, NULL, 0, 0, 0, 0,
+      NULL, 0, NULL, "MASTER_PORT='70000'" },
+    { "zero world", { "RANK=0", "WORLD_SIZE=0", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
+      "WORLD_SIZE='0'" },
+};
+
+static void check_env(const struct env_case *c)
+{
+    struct tr_dist_env e;
+    ingot_clear_err();
+    int err = tr_dist_env_read(c->env, &e);
+    if (c->err) {
+        if (err != INGOT_E_USAGE || !strstr(ingot_errmsg(), c->err)) {
+            fprintf(stderr, "%s: expected an error with \"%s\", got %d: %s\n", c->name, c->err,
+                    err, ingot_errmsg());
+            exit(1);
+        }
+        return;
+    }
+    if (err || strcmp(e.launcher, c->launcher) || e.rank != c->rank || e.world != c->world ||
+        e.local_rank != c->local_rank || e.local_world != c->local_world ||
+        strcmp(e.master_addr, c->addr) || (c->world > 1 && e.rdzv_port != c->port) ||
+        strcmp(e.job_id, c->job)) {
+        fprintf(stderr, "%s: got err %d launcher %s rank %d/%d local %d/%d addr '%s' port %d "
+                "job '%s'\n", c->name, err, e.launcher, e.rank, e.world, e.local_rank,
+                e.local_world, e.master_addr, e.rdzv_port, e.job_id);
+        exit(1);
+    }
+}
+
+struct host_case {
+    const char *list;
+    size_t count;
+    const char *nth[6];   /* first hosts, then the last one */
+    const char *err;
+};
+
+static const struct host_case host_cases[] = {
+    { "gpu[01-04,07]", 5, { "gpu01", "gpu02", "gpu03", "gpu04", "gpu07" }, NULL },
+    { "login1", 1, { "login1" }, NULL },
+    { "a,b[8-10],c", 5, { "a", "b8", "b9", "b10", "c" }, NULL },
+    { "n[1-2]-ib[0-1]", 4, { "n1-ib0", "n1-ib1", "n2-ib0", "n2-ib1" }, NULL },
+    { "x[009-011]", 3, { "x009", "x010", "x011" }, NULL },
+    { "gpu[01-04", 0, { NULL }, "unclosed" },
+    { "gpu[4-1]", 0, { NULL }, "bad range" },
+    { "gpu[a]", 0, { NULL }, "expected a number" },
+    { "a,,b", 0, { NULL }, "empty host name" },
+    { "", 0, { NULL }, "empty" },
+};
+
+static void check_hosts(const struct host_case *c)
+{
+    char out[64];
+    size_t n = 0;
+    if (c->err) {
+        CHECK_FAIL(tr_hostlist_nth(c->list, 0, out, sizeof(out), &n), INGOT_E_USAGE, c->err);
+        return;
+    }
+    for (size_t i = 0; i < c->count && c->nth[i]; i++) {
+        CHECK_OK(tr_hostlist_nth(c->list, i, out, sizeof(out), &n));
+        if (n != c->count || strcmp(out, c->nth[i])) {
+            fprintf(stderr, "hostlist %s [%zu]: got '%s' of %zu, want '%s' of %zu\n", c->list,
+                    i, out, n, c->nth[i], c->count);
+            exit(1);
+        }
+    }
+    CHECK(tr_hostlist_nth(c->list, c->count, out, sizeof(out), &n) == -ERANGE);
+    CHECK(n == c->count);
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < sizeof(env_cases) / sizeof(env_cases[0]); i++)
+        check_env(&env_cases[i]);
+    for (size_t i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++)
+        check_hosts(&host_cases[i]);
+    char small[4];
+    size_t n;
+    CHECK_FAIL(tr_hostlist_nth("longname", 0, small, sizeof(small), &n), INGOT_E_USAGE,
+               "longer than 3 bytes");
+    CHECK(tr_dist_hash("a") != tr_dist_hash("b"));
+    printf("dist_env: %zu environments, %zu hostlists ok\n",
+           sizeof(env_cases) / sizeof(env_cases[0]), sizeof(host_cases) / sizeof(host_cases[0]));
+    return 0;
+}

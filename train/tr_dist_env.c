@@ -1,0 +1,259 @@
+/* Launcher environments -> world description (tr_dist_env.h). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingot_err.h"
+#include "tr_dist_env.h"
+
+uint64_t tr_dist_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* Value of NAME in envp, or NULL. */
+static const char *get(const char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (; envp && *envp; envp++)
+        if (!strncmp(*envp, name, n) && (*envp)[n] == '=')
+            return *envp + n + 1;
+    return NULL;
+}
+
+/* Parse NAME as an integer in [lo, hi] into *v; absent leaves *v. */
+static int get_int(const char *const *envp, const char *name, long lo, long hi, int *v)
+{
+    const char *s = get(envp, name);
+    if (!s)
+        return 0;
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || *end || x < lo || x > hi)
+        return ingot_fail(INGOT_E_USAGE, "environment: %s='%s' is not an integer in [%ld, %ld]; "
+                          "the launcher (or your script) set it wrong", name, s, lo, hi);
+    *v = (int)x;
+    return 0;
+}
+
+static void copy(char *dst, size_t len, const char *src)
+{
+    snprintf(dst, len, "%s", src ? src : "");
+}
+
+/* One launcher's variable names. */
+struct scheme {
+    const char *launcher;
+    const char *rank, *world, *local_rank, *local_world;
+};
+
+static const struct scheme schemes[] = {
+    { "env", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE" },
+    { "openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+      "OMPI_COMM_WORLD_LOCAL_SIZE" },
+    { "mpich", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS" },
+    /* srun sets SLURM_STEP_NUM_TASKS for the step it launches; the batch
+     * script's environment has SLURM_NTASKS but no step task count */
+    { "slurm", "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID", NULL },
+};
+
+static int read_scheme(const char *const *envp, const struct scheme *s, struct tr_dist_env *e)
+{
+    int err;
+    e->launcher = s->launcher;
+    if ((err = get_int(envp, s->world, 1, 1 << 20, &e->world)) ||
+        (err = get_int(envp, s->rank, 0, e->world - 1, &e->rank)))
+        return err;
+    if (s->local_world && (err = get_int(envp, s->local_world, 1, e->world, &e->local_world)))
+        return err;
+    int lmax = e->local_world > 0 ? e->local_world - 1 : e->world - 1;
+    if ((err = get_int(envp, s->local_rank, 0, lmax, &e->local_rank)))
+        return err;
+    return 0;
+}
+
+/* Slurm: rank 0's host is the first of the step's node list, the job key
+ * is job.step, and the port derives from the job id so that two jobs
+ * sharing a node do not collide. */
+static int slurm_extras(const char *const *envp, struct tr_dist_env *e)
+{
+    const char *nodes = get(envp, "SLURM_STEP_NODELIST");
+    if (!nodes)
+        nodes = get(envp, "SLURM_JOB_NODELIST");
+    size_t n;
+    if (!e->master_addr[0] && nodes) {
+        int err = tr_hostlist_nth(nodes, 0, e->master_addr, sizeof(e->master_addr), &n);
+        if (err)
+            return ingot_fail(err, "environment: SLURM_STEP_NODELIST: %s", ingot_errmsg());
+    }
+    const char *job = get(envp, "SLURM_JOB_ID"), *step = get(envp, "SLURM_STEP_ID");
+    if (job)
+        snprintf(e->job_id, sizeof(e->job_id), "slurm-%s.%s", job, step ? step : "0");
+    if (!e->master_port && job)
+        e->rdzv_port = 20000 + (int)(strtoul(job, NULL, 10) % 20000);
+    return 0;
+}
+
+int tr_dist_env_read(const char *const *envp, struct tr_dist_env *e)
+{
+    int err;
+    *e = (struct tr_dist_env){ .launcher = "none", .rank = 0, .world = 1, .local_rank = -1,
+                               .local_world = -1 };
+    const struct scheme *s = NULL;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && !s; i++)
+        if (get(envp, schemes[i].rank) && get(envp, schemes[i].world))
+            s = &schemes[i];
+    if (!s) {
+        e->local_rank = 0;
+        e->local_world = 1;
+        return 0;
+    }
+    if ((err = read_scheme(envp, s, e)))
+        return err;
+    copy(e->master_addr, sizeof(e->master_addr), get(envp, "MASTER_ADDR"));
+    if ((err = get_int(envp, "MASTER_PORT", 1, 65535, &e->master_port)))
+        return err;
+    e->rdzv_port = e->master_port ? e->master_port : TR_DIST_DEFAULT_PORT;
+    if (s == &schemes[0]) {
+        const char *run = get(envp, "TORCHELASTIC_RUN_ID");
+        if (run || get(envp, "GROUP_RANK") || get(envp, "TORCHELASTIC_RESTART_COUNT")) {
+            e->launcher = "torchrun";
+            const char *as = get(envp, "TORCHELASTIC_USE_AGENT_STORE");
+            /* torchrun sets it to "True" when its agent's TCPStore serves
+             * MASTER_PORT; older versions do not set it but still hold it */
+            e->agent_store = !as || !strcmp(as, "True") || !strcmp(as, "true") ||
+                             !strcmp(as, "1");
+            if (run)
+                snprintf(e->job_id, sizeof(e->job_id), "torchrun-%s", run);
+            if (e->agent_store && e->master_port)
+                e->rdzv_port = e->master_port < 65535 ? e->master_port + 1 : e->master_port - 1;
+        }
+    } else if (!strcmp(s->launcher, "slurm")) {
+        if ((err = slurm_extras(envp, e)))
+            return err;
+    } else if (!strcmp(s->launcher, "openmpi")) {
+        const char *j = get(envp, "OMPI_MCA_orte_ess_jobid");
+        if (j)
+            snprintf(e->job_id, sizeof(e->job_id), "ompi-%s", j);
+    }
+    /* Everything on one host: rank 0 is here. */
+    if (!e->master_addr[0] && e->local_world == e->world)
+        copy(e->master_addr, sizeof(e->master_addr), "127.0.0.1");
+    if ((err = get_int(envp, "INGOT_DIST_PORT", 1, 65535, &e->rdzv_port)))
+        return err;
+    if (e->world == 1 && e->local_rank < 0)
+        e->local_rank = 0;
+    return 0;
+}
+
+/* ---- Slurm hostlists ---------------------------------------------------- */
+
+struct nth {
+    size_t want, seen;
+    char *out;
+    size_t out_len;
+    int err;
+};
+
+static void emit(struct nth *st, const char *name, size_t len)
+{
+    if (st->seen++ != st->want)
+        return;
+    if (len + 1 > st->out_len) {
+        st->err = ingot_fail(INGOT_E_USAGE, "hostlist: host name '%.*s' longer than %zu bytes",
+                             (int)len, name, st->out_len - 1);
+        return;
+    }
+    memcpy(st->out, name, len);
+    st->out[len] = '\0';
+}
+
+/* Expand one term (no top-level commas) of length n whose first len bytes
+ * are already expanded into buf. Brackets hold comma-separated numbers or
+ * lo-hi ranges, zero-padded to the width of lo. */
+static int expand(struct nth *st, char *buf, size_t len, size_t cap, const char *t, size_t n)
+{
+    const char *lb = memchr(t, '[', n);
+    if (!lb) {
+        if (len + n >= cap)
+            return ingot_fail(INGOT_E_USAGE, "hostlist: a host name is longer than %zu bytes",
+                              cap - 1);
+        memcpy(buf + len, t, n);
+        emit(st, buf, len + n);
+        return st->err;
+    }
+    const char *rb = memchr(lb, ']', n - (size_t)(lb - t));
+    if (!rb || rb == lb + 1)
+        return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s' has an unclosed or empty '['",
+                          (int)n, t);
+    size_t pre = (size_t)(lb - t);
+    if (len + pre >= cap)
+        return ingot_fail(INGOT_E_USAGE, "hostlist: a host name is longer than %zu bytes", cap - 1);
+    memcpy(buf + len, t, pre);
+    const char *p = lb + 1;
+    while (p < rb) {
+        char *end;
+        unsigned long lo = strtoul(p, &end, 10), hi = lo;
+        int width = (int)(end - p);
+        if (end == p || width > 18)
+            return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': expected a number after '%.*s'",
+                              (int)n, t, (int)(p - t), t);
+        if (*end == '-') {
+            const char *q = end + 1;
+            hi = strtoul(q, &end, 10);
+            if (end == q || hi < lo || hi - lo > 1000000)
+                return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': bad range", (int)n, t);
+        }
+        if (end != rb && *end != ',')
+            return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': unexpected '%c'", (int)n, t, *end);
+        for (unsigned long v = lo; v <= hi; v++) {
+            char num[32];
+            int k = snprintf(num, sizeof(num), "%0*lu", width, v);
+            if (len + pre + (size_t)k >= cap)
+                return ingot_fail(INGOT_E_USAGE, "hostlist: a host name is longer than %zu "
+                                  "bytes", cap - 1);
+            memcpy(buf + len + pre, num, (size_t)k);
+            int err = expand(st, buf, len + pre + (size_t)k, cap, rb + 1,
+                             n - (size_t)(rb + 1 - t));
+            if (err)
+                return err;
+        }
+        p = end + (end != rb);
+    }
+    return 0;
+}
+
+int tr_hostlist_nth(const char *list, size_t idx, char *out, size_t out_len, size_t *count)
+{
+    struct nth st = { .want = idx, .out = out, .out_len = out_len };
+    char buf[1024];
+    const char *t = list;
+    *count = 0;
+    if (!*list)
+        return ingot_fail(INGOT_E_USAGE, "hostlist: empty");
+    while (*t) {
+        /* a term ends at a comma outside brackets */
+        size_t n = 0;
+        int depth = 0;
+        while (t[n] && (depth || t[n] != ',')) {
+            depth += t[n] == '[' ? 1 : t[n] == ']' ? -1 : 0;
+            if (depth < 0 || depth > 1)
+                return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': unbalanced brackets", list);
+            n++;
+        }
+        if (!n)
+            return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': empty host name", list);
+        int err = expand(&st, buf, 0, sizeof(buf), t, n);
+        if (err)
+            return err;
+        t += n + (t[n] == ',');
+    }
+    *count = st.seen;
+    return idx < st.seen ? 0 : -ERANGE;
+}
