@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -84,30 +85,72 @@ static void state_from_header(struct tr_ckpt_state *st, const struct tr_ckpt_hea
     st->warmup = h->warmup;
 }
 
+/* DIR/ckpt-<step, 8 digits>.bin (malloc'd; NULL when out of memory). */
+static char *ckpt_path(const char *dir, int64_t step)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "ckpt-%08" PRId64 ".bin", step);
+    return fs_path_join(dir, name);
+}
+
+/* The hidden temp file a save writes first: DIR/.ckpt-<step>.bin.tmp.<pid>.
+ * The pid lets tr_ckpt_dir_prepare() tell a save in progress (its writer
+ * lives) from one killed half-way (it does not). */
+static char *temp_path(const char *dir, uint64_t step)
+{
+    char name[96];
+    snprintf(name, sizeof(name), ".ckpt-%08" PRIu64 ".bin.tmp.%ld", step, (long)getpid());
+    return fs_path_join(dir, name);
+}
+
+/* Write the pieces to tmp, fsync, rename to path, fsync the directory; tmp
+ * is removed on failure, so path is either the old file or the new one. */
+static int write_atomic(const char *tmp, const char *path, const struct fs_piece *pieces,
+                        size_t n)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return ingot_fail(-errno, "%s: cannot create: %s", tmp, strerror(errno));
+    int err = 0;
+    for (size_t i = 0; i < n && !err; i++)
+        err = fs_write_full(fd, pieces[i].buf, pieces[i].len, tmp);
+    if (!err && fsync(fd) != 0)
+        err = ingot_fail(-errno, "%s: fsync failed: %s", tmp, strerror(errno));
+    if (close(fd) != 0 && !err)
+        err = ingot_fail(-errno, "%s: close failed: %s", tmp, strerror(errno));
+    if (!err && rename(tmp, path) != 0)
+        err = ingot_fail(-errno, "%s: cannot rename %s into place: %s", path, tmp,
+                         strerror(errno));
+    if (err)
+        unlink(tmp);
+    else
+        err = fs_fsync_dir(path);
+    return err;
+}
+
 int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *params,
                  const float *m, const float *v, char **path_out)
 {
     struct tr_ckpt_header *h = calloc(1, sizeof(*h));
-    char name[64];
-    char *path = NULL;
+    char *path = NULL, *tmp = NULL;
     int err;
     if (path_out)
         *path_out = NULL;
     if (!h)
-        return -ENOMEM;
+        return ingot_oom("checkpoint header", sizeof(*h));
     if ((err = fs_mkdir_p(dir)))
         goto out;
     header_from_state(h, st);
-    snprintf(name, sizeof(name), "ckpt-%08" PRIu64 ".bin", st->step);
-    path = fs_path_join(dir, name);
-    if (!path) {
-        err = -ENOMEM;
+    path = ckpt_path(dir, (int64_t)st->step);
+    tmp = temp_path(dir, st->step);
+    if (!path || !tmp) {
+        err = ingot_oom("checkpoint path", strlen(dir) + 64);
         goto out;
     }
     size_t bytes = h->n_params * sizeof(float);
     ingot_xxh3_stream *xs = ingot_xxh3_new();
     if (!xs) {
-        err = -ENOMEM;
+        err = ingot_oom("checkpoint hash state", 1024);
         goto out;
     }
     ingot_xxh3_update(xs, params, bytes);
@@ -120,13 +163,14 @@ int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *p
     const struct fs_piece pieces[] = {
         { h, sizeof(*h) }, { params, bytes }, { m, bytes }, { v, bytes },
     };
-    err = fs_write_atomic_pieces(path, pieces, sizeof(pieces) / sizeof(pieces[0]));
+    err = write_atomic(tmp, path, pieces, sizeof(pieces) / sizeof(pieces[0]));
 out:
     if (!err && path_out) {
         *path_out = path;
         path = NULL;
     }
     free(path);
+    free(tmp);
     free(h);
     return err;
 }
@@ -185,13 +229,6 @@ static int list_steps(const char *dir, int64_t **steps, size_t *n)
     return err;
 }
 
-static char *ckpt_path(const char *dir, int64_t step)
-{
-    char name[64];
-    snprintf(name, sizeof(name), "ckpt-%08" PRId64 ".bin", step);
-    return fs_path_join(dir, name);
-}
-
 int tr_ckpt_find_latest(const char *dir, char **path)
 {
     int64_t *steps;
@@ -220,6 +257,98 @@ int tr_ckpt_prune(const char *dir, int keep)
     }
     free(steps);
     return err;
+}
+
+/* The writer's pid when name is a save's temp file: .ckpt-<digits>.bin.tmp.<pid>
+ * (and the visible ckpt-<digits>.bin.tmp.<pid> of builds before the temp
+ * files were hidden); else -1. Nothing else in the directory matches. */
+static long temp_owner(const char *name)
+{
+    const char *p = name + (name[0] == '.');
+    if (strncmp(p, "ckpt-", 5))
+        return -1;
+    p += 5;
+    const char *d = p;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p == d || strncmp(p, ".bin.tmp.", 9))
+        return -1;
+    p += 9;
+    long pid = 0;
+    for (d = p; *p >= '0' && *p <= '9'; p++) {
+        if (pid > 99999999)
+            return -1;
+        pid = pid * 10 + (*p - '0');
+    }
+    return p == d || *p || pid < 1 ? -1 : pid;
+}
+
+/* Remove the temp files of saves that were killed half-way (their writer
+ * is gone); a save in progress by a live process is left alone. */
+static int remove_stale_temps(const char *dir, int *removed)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return ingot_fail(-errno, "--ckpt-dir %s: cannot list: %s", dir, strerror(errno));
+    struct dirent *e;
+    int err = 0;
+    while (!err && (e = readdir(d))) {
+        long pid = temp_owner(e->d_name);
+        /* our own pid is stale too: this process has not saved yet */
+        if (pid < 0 || (pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)))
+            continue;
+        char *p = fs_path_join(dir, e->d_name);
+        if (!p)
+            err = ingot_oom("checkpoint temp path", strlen(dir) + strlen(e->d_name) + 2);
+        else if (unlink(p) != 0 && errno != ENOENT)
+            err = ingot_fail(-errno, "%s: cannot remove a stale checkpoint temp file: %s", p,
+                             strerror(errno));
+        else
+            ++*removed;
+        free(p);
+    }
+    closedir(d);
+    return err;
+}
+
+/* Prefix the recorded message with "--ckpt-dir DIR: " (copied first: it is
+ * the buffer ingot_fail() writes). */
+static int dir_fail(int err, const char *dir)
+{
+    char m[768];
+    snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
+    return ingot_fail(err, "--ckpt-dir %s: %s", dir, m);
+}
+
+int tr_ckpt_dir_prepare(const char *dir, int *removed)
+{
+    struct stat sb;
+    *removed = 0;
+    int err = fs_mkdir_p(dir);
+    if (err)
+        return dir_fail(err, dir);
+    if (stat(dir, &sb) != 0)
+        return ingot_fail(-errno, "--ckpt-dir %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return ingot_fail(-ENOTDIR, "--ckpt-dir %s: exists and is not a directory; name a "
+                          "directory for the checkpoints", dir);
+    /* A probe file, created and removed: permissions, read-only mounts and
+     * full quotas show here rather than at the first save, after hours. */
+    char name[64];
+    snprintf(name, sizeof(name), ".ingot-probe.%ld", (long)getpid());
+    char *probe = fs_path_join(dir, name);
+    if (!probe)
+        return ingot_oom("checkpoint probe path", strlen(dir) + sizeof(name));
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        err = ingot_fail(-errno, "--ckpt-dir %s: cannot write there (%s); pass a writable "
+                         "directory", dir, strerror(errno));
+    else {
+        close(fd);
+        unlink(probe);
+    }
+    free(probe);
+    return err ? err : remove_stale_temps(dir, removed);
 }
 
 /* Read exactly len bytes at off. */

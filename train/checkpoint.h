@@ -1,5 +1,6 @@
 /* Training checkpoints: one file per save, DIR/ckpt-<step, 8 digits>.bin,
- * written atomically (temp file, fsync, rename, fsync dir). Layout in
+ * written atomically (hidden temp file DIR/.ckpt-<step>.bin.tmp.<pid>,
+ * fsync, rename, fsync dir). Layout in
  * docs/checkpoint-format.md: a 4096-byte little-endian header (model
  * config, step, schedule, data position, RNG state, tokenizer hash,
  * checksums), then params, AdamW m and v as float32 in tr_params.h order. */
@@ -83,6 +84,13 @@ int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st);
 /* Read the tensors of a checkpoint whose state was read with
  * tr_ckpt_read_state() (n = tr_param_count(&st->cfg) floats each). */
 int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, float *v);
+
+/* Check --ckpt-dir before any training: create it when missing, refuse a
+ * path that is not a directory or where a probe file cannot be created
+ * (message names the path), and remove the temp files of saves killed
+ * half-way (theirs by the naming rule in docs/checkpoint-format.md, and only
+ * when the writing process is gone). *removed gets how many. */
+int tr_ckpt_dir_prepare(const char *dir, int *removed);
 
 /* Remove all but the newest keep checkpoints of dir (keep >= 1). */
 int tr_ckpt_prune(const char *dir, int keep);

@@ -1,8 +1,10 @@
-/* ingot-train: parse the command line, run, report the error. */
+/* ingot-train: parse the command line, check where output goes, run,
+ * report the error. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "ingot_err.h"
 #include "train_loop.h"
 #include "train_opts.h"
@@ -13,6 +15,20 @@ static void on_signal(int sig)
     tr_request_stop();
 }
 
+/* SIGINT, SIGTERM and SIGHUP (a closed terminal or ssh session) stop at the
+ * next step boundary with a checkpoint; SIGBUS from a shard truncated under
+ * its mapping becomes an error naming the shard (data_loader.h). */
+static void install_handlers(void)
+{
+    static const int stops[] = { SIGINT, SIGTERM };
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+        sigaction(stops[i], &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
     struct tr_opts o;
@@ -20,17 +36,23 @@ int main(int argc, char **argv)
     if (err == 1)
         return 0;
     if (err) {
-        fprintf(stderr, "ingot-train: %s\n", ingot_errmsg());
+        fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
         return 2;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    install_handlers();
+    if (o.ckpt_dir) {
+        int removed = 0;
+        if ((err = tr_ckpt_dir_prepare(o.ckpt_dir, &removed))) {
+            fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
+            return 1;
+        }
+        if (removed && !o.quiet)
+            printf("removed %d stale checkpoint temp file%s of killed saves in %s\n", removed,
+                   removed == 1 ? "" : "s", o.ckpt_dir);
+    }
     err = tr_train(&o);
     if (err) {
-        fprintf(stderr, "ingot-train: %s\n", ingot_errmsg());
+        fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
         return err == INGOT_E_INTERRUPTED ? 130 : err == INGOT_E_USAGE ? 2 : 1;
     }
     return 0;

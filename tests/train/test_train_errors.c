@@ -17,25 +17,7 @@ static int failures;
  * output. */
 static void expect(const char *what, const char *args, int rc, const char *n1, const char *n2)
 {
-    char *cmd = tt_fmt("'%s' %s", bin, args);
-    int got = tt_run(cmd, out);
-    char *s = tt_slurp(out);
-    if (!s)
-        s = strdup("");
-    bool ok = got == rc && (!n1 || strstr(s, n1)) && (!n2 || strstr(s, n2));
-    printf("%-34s exit %d%s\n", what, got, ok ? "" : "  FAIL");
-    if (!ok) {
-        fprintf(stderr, "%s: want exit %d with '%s' '%s', got exit %d:\n%s\n", what, rc,
-                n1 ? n1 : "", n2 ? n2 : "", got, s);
-        failures++;
-    } else if (rc) {
-        /* the error line itself, for the log */
-        const char *e = strstr(s, "ingot-train: ");
-        if (e)
-            printf("    %.*s\n", (int)strcspn(e, "\n"), e);
-    }
-    free(s);
-    free(cmd);
+    failures += tt_expect(bin, out, what, args, rc, n1, n2);
 }
 
 static void flip_byte(const char *path, long off)

@@ -27,6 +27,13 @@ int tt_run(const char *cmd, const char *out_path);
 /* tt_run() that must succeed: otherwise prints the command and its output
  * and exits 1. */
 void tt_run_ok(const char *cmd, const char *out_path);
+/* Run "'bin' args" (output captured to out_path) and check that it exits
+ * with rc and that its output holds every non-NULL needle; prints one line
+ * per case (and the error line of a failure exit). Returns 1 on a
+ * mismatch (after printing the output), else 0, so that a test can count
+ * failures and go on. */
+int tt_expect(const char *bin, const char *out_path, const char *what, const char *args, int rc,
+              const char *n1, const char *n2);
 /* Whether two checkpoint files hold the same bytes after their header
  * (weights, AdamW state, RNG): the header carries run-specific fields. */
 bool tt_ckpt_payload_equal(const char *a, const char *b);

@@ -1,0 +1,167 @@
+/* --ckpt-dir is checked before any training, and a save killed half-way
+ * leaves only a hidden temp file that the next start removes:
+ * - a path that cannot be a directory (/proc/x, a regular file, a path
+ *   under a regular file) or a directory where nothing can be created
+ *   (/proc; a 0555 directory when not root) fails at once, with a message
+ *   naming the path and no training step run;
+ * - a missing directory is created;
+ * - a save killed by the file-size limit (SIGXFSZ, as abrupt as kill -9)
+ *   leaves DIR/.ckpt-<step>.bin.tmp.<pid> and no ckpt-*.bin; the next run
+ *   removes it and the legacy visible temp of a dead writer, and keeps a
+ *   live writer's temp and every file that only looks similar.
+ * usage: test_ckpt_dir INGOT_TRAIN */
+#include <dirent.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "tt_util.h"
+
+static const char *bin;
+static char *out;
+static int failures;
+
+static const char *const run =
+    "--synthetic --vocab 64 --model tiny --layers 1 --dim 32 --seq-len 16 --batch 2 "
+    "--val-every 0 --print-every 1 --steps 2";
+
+/* ingot-train must fail with a message naming path, before step 1. */
+static void refused(const char *what, const char *path, const char *needle)
+{
+    char *a = tt_fmt("%s --ckpt-dir '%s'", run, path);
+    failures += tt_expect(bin, out, what, a, 1, path, needle);
+    char *s = tt_slurp(out);
+    if (s && strstr(s, "step ")) {
+        fprintf(stderr, "%s: trained before refusing the directory:\n%s\n", what, s);
+        failures++;
+    }
+    free(s);
+    free(a);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    char *p = tt_fmt("%s/%s", dir, name);
+    bool e = access(p, F_OK) == 0;
+    free(p);
+    return e;
+}
+
+static void touch(const char *dir, const char *name)
+{
+    char *p = tt_fmt("%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    CHECK(f && fputs("partial", f) >= 0 && fclose(f) == 0);
+    free(p);
+}
+
+/* A pid that is surely not running: a child that has exited and been
+ * reaped. */
+static long dead_pid(void)
+{
+    pid_t c = fork();
+    CHECK(c >= 0);
+    if (c == 0)
+        _exit(0);
+    CHECK(waitpid(c, NULL, 0) == c);
+    return (long)c;
+}
+
+/* The one temp file a killed save left, or NULL. */
+static char *only_entry(const char *dir)
+{
+    DIR *d = opendir(dir);
+    CHECK(d);
+    char *name = NULL;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            n++;
+            free(name);
+            name = strdup(e->d_name);
+        }
+    closedir(d);
+    if (n != 1) {
+        free(name);
+        return NULL;
+    }
+    return name;
+}
+
+static void killed_save(const char *dir)
+{
+    char *ck = tt_fmt("%s/killed", dir);
+    /* 32 blocks of 512 bytes (dash) or 1 KiB (bash): more than stdout
+     * needs, far less than the 100 KB checkpoint of this model */
+    char *cmd = tt_fmt("ulimit -f 32; exec '%s' %s --quiet --ckpt-dir '%s'", bin, run, ck);
+    int rc = tt_run(cmd, out);
+    char *left = only_entry(ck);
+    printf("%-34s exit %d, left '%s'\n", "save killed by SIGXFSZ", rc, left ? left : "?");
+    char *want = tt_fmt(".ckpt-00000002.bin.tmp.");
+    if (rc != 1000 + SIGXFSZ || !left || strncmp(left, want, strlen(want))) {
+        fprintf(stderr, "killed save: want death by SIGXFSZ leaving one hidden temp file %s<pid>\n",
+                want);
+        failures++;
+    }
+    /* The next start removes it (its writer is dead) and the legacy
+     * visible form of a dead writer; a live writer's temp file and names
+     * outside the rule stay. */
+    char *legacy = tt_fmt("ckpt-00000001.bin.tmp.%ld", dead_pid());
+    char *live = tt_fmt(".ckpt-00000003.bin.tmp.%ld", (long)getpid());
+    static const char *const keep[] = {
+        ".ckpt-notes", "ckpt-1.bin.tmp.x", ".ckpt-00000004.bin.tmp.", "ckpt-00000005.bin.old",
+    };
+    touch(ck, legacy);
+    touch(ck, live);
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        touch(ck, keep[i]);
+    char *a = tt_fmt("%s --ckpt-dir '%s'", run, ck);
+    failures += tt_expect(bin, out, "next start cleans stale temps", a, 0,
+                          "removed 2 stale checkpoint temp files", "ckpt-00000002.bin");
+    bool ok = (!left || !exists(ck, left)) && !exists(ck, legacy) && exists(ck, live) &&
+              exists(ck, "ckpt-00000002.bin");
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        ok = ok && exists(ck, keep[i]);
+    if (!ok) {
+        fprintf(stderr, "cleanup removed the wrong files (or kept a stale one)\n");
+        failures++;
+    }
+    free(a); free(legacy); free(live); free(want); free(left); free(cmd); free(ck);
+}
+
+int main(int argc, char **argv)
+{
+    CHECK(argc == 2);
+    bin = argv[1];
+    char *dir = tt_tmpdir("ckptdir");
+    out = tt_fmt("%s/out.txt", dir);
+    char *file = tt_fmt("%s/a-file", dir), *under = tt_fmt("%s/a-file/sub", dir);
+    touch(dir, "a-file");
+
+    refused("ckpt-dir /proc/x", "/proc/x", NULL);
+    refused("ckpt-dir is a regular file", file, "not a directory");
+    refused("ckpt-dir under a regular file", under, NULL);
+    refused("ckpt-dir not writable (/proc)", "/proc", "cannot write");
+    if (geteuid() != 0) {   /* root writes anywhere */
+        char *ro = tt_fmt("%s/ro", dir);
+        CHECK(mkdir(ro, 0555) == 0);
+        refused("ckpt-dir read-only", ro, "cannot write");
+        free(ro);
+    }
+
+    char *a = tt_fmt("%s --ckpt-dir '%s/new/nested'", run, dir);
+    failures += tt_expect(bin, out, "missing ckpt-dir is created", a, 0, "ckpt-00000002.bin", NULL);
+    free(a);
+
+    killed_save(dir);
+
+    tt_rmtree(dir);
+    free(dir); free(out); free(file); free(under);
+    if (failures)
+        fprintf(stderr, "%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}
