@@ -1,0 +1,191 @@
+/* The TCP rendezvous with forked processes on 127.0.0.1: a good rendezvous
+ * (payload, local ranks, gather/bcast), and every way it must fail clearly
+ * and in time: duplicate rank, wrong world size, another configuration,
+ * another job on the port, a rank that never comes, rank 0 absent, a rank
+ * that dies after the rendezvous. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mono_clock.h"
+#include "test_check.h"
+#include "tr_dist_rdzv.h"
+
+static const char *CFG = "model=L2,H2,C64 batch=4 batch-tokens=1024 data=synthetic";
+
+/* A port that was free a moment ago. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(sa);
+    CHECK(fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+          !getsockname(fd, (struct sockaddr *)&sa, &len));
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+struct proc {
+    int rank, world;
+    uint64_t key;
+    const char *config;
+    double delay_s;       /* start late (clients retry) */
+    const char *expect;   /* error substring; NULL: success */
+    int local_rank;       /* expected local rank on success */
+    enum { STAY, LEAVE } after;   /* LEAVE: exit right after the rendezvous */
+    const char *after_expect;     /* error of the gather/bcast that follows */
+};
+
+static unsigned char payload_of(int i)
+{
+    return (unsigned char)(i * 7 + 3);
+}
+
+static int child(const struct proc *p, int port, double timeout)
+{
+    if (p->delay_s > 0)
+        usleep((useconds_t)(p->delay_s * 1e6));
+    unsigned char pay[TR_RDZV_PAYLOAD];
+    for (int i = 0; i < TR_RDZV_PAYLOAD; i++)
+        pay[i] = p->rank == 0 ? payload_of(i) : 0;
+    struct tr_rdzv_opts o = { .addr = "127.0.0.1", .port = port, .rank = p->rank,
+                              .world = p->world, .local_rank = -1, .job_key = p->key,
+                              .config = p->config ? p->config : CFG, .host = "testhost",
+                              .timeout_s = timeout };
+    tr_rdzv *r;
+    int err = tr_rdzv_open(&o, pay, &r);
+    if (p->expect) {
+        if (!err && p->after == STAY)
+            tr_rdzv_close(r);
+        if (err && strstr(ingot_errmsg(), p->expect))
+            return 0;
+        fprintf(stderr, "rank %d: expected \"%s\", got %d: %s\n", p->rank, p->expect, err,
+                err ? ingot_errmsg() : "success");
+        return 1;
+    }
+    if (err) {
+        fprintf(stderr, "rank %d: %s\n", p->rank, ingot_errmsg());
+        return 1;
+    }
+    for (int i = 0; i < TR_RDZV_PAYLOAD; i++)
+        if (pay[i] != payload_of(i)) {
+            fprintf(stderr, "rank %d: payload byte %d is %d\n", p->rank, i, pay[i]);
+            return 1;
+        }
+    if (tr_rdzv_local_rank(r) != p->local_rank || tr_rdzv_local_world(r) != p->world) {
+        fprintf(stderr, "rank %d: local rank %d of %d\n", p->rank, tr_rdzv_local_rank(r),
+                tr_rdzv_local_world(r));
+        return 1;
+    }
+    if (p->after == LEAVE)
+        _exit(0);   /* dies without a word: the others must notice */
+    /* gather every rank's number at rank 0, which sends back the sum */
+    int mine = 10 + p->rank, all[8], sum = 0;
+    err = tr_rdzv_gather(r, &mine, sizeof(mine), all, "test gather");
+    if (!err && p->rank == 0)
+        for (int i = 0; i < p->world; i++)
+            sum += all[i];
+    if (!err)
+        err = tr_rdzv_bcast(r, &sum, sizeof(sum), "test bcast");
+    tr_rdzv_close(r);
+    if (p->after_expect) {
+        if (err && strstr(ingot_errmsg(), p->after_expect))
+            return 0;
+        fprintf(stderr, "rank %d: expected \"%s\" after, got %d: %s\n", p->rank,
+                p->after_expect, err, err ? ingot_errmsg() : "success");
+        return 1;
+    }
+    if (err || sum != 10 * p->world + p->world * (p->world - 1) / 2) {
+        fprintf(stderr, "rank %d: gather/bcast: err %d (%s), sum %d\n", p->rank, err,
+                err ? ingot_errmsg() : "", sum);
+        return 1;
+    }
+    return 0;
+}
+
+/* Run the processes, wait for all; each must exit 0 and the whole within limit_s. */
+static void scenario(const char *name, const struct proc *ps, int n, double timeout,
+                     double limit_s)
+{
+    int port = free_port();
+    pid_t pids[8];
+    double t0 = mono_now();
+    for (int i = 0; i < n; i++) {
+        pids[i] = fork();
+        CHECK(pids[i] >= 0);
+        if (!pids[i]) {
+            alarm((unsigned)limit_s + 5);
+            _exit(child(&ps[i], port, timeout));
+        }
+    }
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        int st;
+        CHECK(waitpid(pids[i], &st, 0) == pids[i]);
+        if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+            fprintf(stderr, "%s: process %d (rank %d) failed (status %#x)\n", name, i,
+                    ps[i].rank, st);
+            bad = 1;
+        }
+    }
+    double dt = mono_now() - t0;
+    if (bad || dt > limit_s) {
+        fprintf(stderr, "%s: %s after %.2f s (limit %.1f s)\n", name, bad ? "failed" : "too slow",
+                dt, limit_s);
+        exit(1);
+    }
+    printf("%-28s ok (%.2f s)\n", name, dt);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const uint64_t K = 0x1234;
+    /* three ranks, rank 0 late: clients retry */
+    scenario("three ranks", (struct proc[]){
+        { .rank = 0, .world = 3, .key = K, .delay_s = 0.3, .local_rank = 0 },
+        { .rank = 1, .world = 3, .key = K, .local_rank = 1 },
+        { .rank = 2, .world = 3, .key = K, .local_rank = 2 } }, 3, 10.0, 5.0);
+    scenario("one rank", (struct proc[]){ { .rank = 0, .world = 1, .key = K } }, 1, 1.0, 2.0);
+    scenario("duplicate rank", (struct proc[]){
+        { .rank = 0, .world = 3, .key = K, .delay_s = 0.2, .expect = "rank 1 arrived twice" },
+        { .rank = 1, .world = 3, .key = K, .expect = "arrived twice" },
+        { .rank = 1, .world = 3, .key = K, .expect = "arrived twice" } }, 3, 5.0, 5.0);
+    scenario("wrong world size", (struct proc[]){
+        { .rank = 0, .world = 2, .key = K, .expect = "rank 1 on host testhost says the world "
+          "has 3 ranks, rank 0 says 2" },
+        { .rank = 1, .world = 3, .key = K, .delay_s = 0.1, .expect = "says the world has 3" } },
+        2, 5.0, 5.0);
+    scenario("configuration mismatch", (struct proc[]){
+        { .rank = 0, .world = 3, .key = K, .expect = "rank 2 on host testhost runs another "
+          "configuration: it has 'batch=8', rank 0 has 'batch=4'" },
+        { .rank = 1, .world = 3, .key = K, .delay_s = 0.1, .expect = "rank 2" },
+        { .rank = 2, .world = 3, .key = K, .delay_s = 0.2,
+          .config = "model=L2,H2,C64 batch=8 batch-tokens=1024 data=synthetic",
+          .expect = "'batch=8', rank 0 has 'batch=4'" } }, 3, 5.0, 5.0);
+    scenario("another job on the port", (struct proc[]){
+        { .rank = 0, .world = 2, .key = K, .local_rank = 0 },
+        { .rank = 1, .world = 2, .key = 99, .delay_s = 0.1, .expect = "belongs to another job" },
+        { .rank = 1, .world = 2, .key = K, .delay_s = 0.5, .local_rank = 1 } }, 3, 5.0, 5.0);
+    scenario("rank never comes", (struct proc[]){
+        { .rank = 0, .world = 3, .key = K, .expect = "rank 2 never arrived" },
+        { .rank = 1, .world = 3, .key = K, .expect = "rank 2 never arrived" } }, 2, 1.0, 3.0);
+    scenario("rank 0 absent", (struct proc[]){
+        { .rank = 1, .world = 2, .key = K, .expect = "could not reach rank 0 at 127.0.0.1" } },
+        1, 0.7, 3.0);
+    scenario("rank dies after rendezvous", (struct proc[]){
+        { .rank = 0, .world = 3, .key = K, .local_rank = 0,
+          .after_expect = "rank 1 (testhost) closed the connection" },
+        { .rank = 1, .world = 3, .key = K, .local_rank = 1, .after = LEAVE },
+        { .rank = 2, .world = 3, .key = K, .local_rank = 2,
+          .after_expect = "rank 0 (testhost) closed the connection" } }, 3, 3.0, 5.0);
+    char msg[128];
+    CHECK(!tr_config_diff("a=1 b=2", "a=1 b=2", msg, sizeof(msg)) && !msg[0]);
+    CHECK(tr_config_diff("a=1 b=2", "a=1", msg, sizeof(msg)) &&
+          !strcmp(msg, "'(nothing)', rank 0 has 'b=2'"));
+    return 0;
+}

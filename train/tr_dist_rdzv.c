@@ -1,0 +1,474 @@
+/* TCP rendezvous and host-side gather/bcast (tr_dist_rdzv.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingot_err.h"
+#include "mono_clock.h"
+#include "tr_dist_rdzv.h"
+
+enum { MAGIC = 0x52444749u /* "IGDR" */, VERSION = 1 };
+
+struct hello {
+    uint32_t magic, version;
+    uint64_t job_key;
+    int32_t rank, world, local_rank, pad;
+    char host[TR_RDZV_HOST];
+    char config[TR_RDZV_CONFIG];
+};
+
+struct reply {
+    uint32_t magic;
+    int32_t status;          /* 0 or the error code every rank returns */
+    int32_t local_rank, local_world;
+    char host0[TR_RDZV_HOST];
+    char msg[512];
+    unsigned char payload[TR_RDZV_PAYLOAD];
+};
+
+struct tr_rdzv {
+    int rank, world, local_rank, local_world;
+    double timeout_s;
+    int *fds;                 /* rank 0: one per rank (fds[0] = -1); else fds[0] to rank 0 */
+    char (*hosts)[TR_RDZV_HOST];   /* rank 0: every rank's; else [0] = rank 0's, [1] = own */
+};
+
+/* ---- byte transport with a deadline ---- */
+
+static int wait_fd(int fd, short ev, double deadline)
+{
+    for (;;) {
+        double left = deadline - mono_now();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        struct pollfd p = { .fd = fd, .events = ev };
+        int n = poll(&p, 1, left > 1.0 ? 1000 : (int)(left * 1e3) + 1);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Send or receive exactly n bytes by the deadline. -EPIPE: the peer closed. */
+static int xfer(int fd, void *buf, size_t n, bool out, double deadline)
+{
+    char *p = buf;
+    while (n) {
+        int err = wait_fd(fd, out ? POLLOUT : POLLIN, deadline);
+        if (err)
+            return err;
+        ssize_t k = out ? send(fd, p, n, MSG_NOSIGNAL) : recv(fd, p, n, 0);
+        if (k == 0)
+            return -EPIPE;
+        if (k < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return errno == ECONNRESET ? -EPIPE : -errno;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void set_nonblock(int fd)
+{
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* ---- helpers ---- */
+
+int tr_config_diff(const char *a, const char *b, char *msg, size_t len)
+{
+    msg[0] = '\0';
+    if (!strcmp(a, b))
+        return 0;
+    /* walk word by word to the first difference */
+    while (*a && *b) {
+        size_t na = strcspn(a, " "), nb = strcspn(b, " ");
+        if (na != nb || memcmp(a, b, na))
+            break;
+        a += na + (a[na] == ' ');
+        b += nb + (b[nb] == ' ');
+    }
+    const char *wa = *a ? a : "(nothing)", *wb = *b ? b : "(nothing)";
+    snprintf(msg, len, "'%.*s', rank 0 has '%.*s'", (int)strcspn(wb, " "), wb,
+             (int)strcspn(wa, " "), wa);
+    return 1;
+}
+
+static void own_host(const char *given, char *out)
+{
+    if (given)
+        snprintf(out, TR_RDZV_HOST, "%s", given);
+    else if (gethostname(out, TR_RDZV_HOST))
+        snprintf(out, TR_RDZV_HOST, "?");
+    out[TR_RDZV_HOST - 1] = '\0';
+}
+
+static const char *what_err(int err)
+{
+    return err == -EPIPE ? "closed the connection (the process ended?)" :
+           err == -ETIMEDOUT ? "did not answer in time" : strerror(-err);
+}
+
+void tr_rdzv_close(tr_rdzv *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; r->fds && i < (r->rank == 0 ? r->world : 1); i++)
+        if (r->fds[i] >= 0)
+            close(r->fds[i]);
+    free(r->fds);
+    free(r->hosts);
+    free(r);
+}
+
+int tr_rdzv_local_rank(const tr_rdzv *r) { return r->local_rank; }
+int tr_rdzv_local_world(const tr_rdzv *r) { return r->local_world; }
+
+const char *tr_rdzv_host(const tr_rdzv *r, int rank)
+{
+    if (r->rank == 0)
+        return rank >= 0 && rank < r->world ? r->hosts[rank] : "?";
+    return rank == 0 ? r->hosts[0] : rank == r->rank ? r->hosts[1] : "?";
+}
+
+/* ---- rank 0 ---- */
+
+static int listen_on(int port, int *out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return ingot_fail(-errno, "rendezvous: socket: %s", strerror(errno));
+    /* SO_REUSEADDR only: a restarted job may bind at once past TIME_WAIT,
+     * while a port held by a live listener still fails (SO_REUSEPORT would
+     * let two jobs share it and split each other's ranks) */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_ANY) };
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1024)) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE)
+            return ingot_fail(-EADDRINUSE, "rendezvous: port %d is in use on rank 0's host (another "
+                              "job, or torchrun's store when MASTER_PORT is reused): pass "
+                              "--dist-port or set INGOT_DIST_PORT to a free port", port);
+        return ingot_fail(-e, "rendezvous: cannot listen on port %d: %s", port, strerror(e));
+    }
+    set_nonblock(fd);
+    *out = fd;
+    return 0;
+}
+
+/* Send every connected rank the same verdict (best effort for errors). */
+static void answer_all(tr_rdzv *r, struct reply *rep, const struct hello *hs, double deadline)
+{
+    for (int i = 1; i < r->world; i++) {
+        if (r->fds[i] < 0)
+            continue;
+        if (!rep->status) {
+            rep->local_rank = hs[i].local_rank;
+            rep->local_world = 0;
+            for (int j = 0; j < r->world; j++)
+                rep->local_world += !strcmp(hs[j].host, hs[i].host);
+        }
+        (void)xfer(r->fds[i], rep, sizeof(*rep), true, deadline);
+    }
+}
+
+/* Answer one connection with the recorded error, and close it. */
+static void refuse(int fd, int err, double deadline)
+{
+    struct reply no = { .magic = MAGIC, .status = err };
+    snprintf(no.msg, sizeof(no.msg), "%s", ingot_errmsg());
+    (void)xfer(fd, &no, sizeof(no), true, deadline);
+    close(fd);
+}
+
+/* Check a hello; on failure record the message and return the code. */
+static int check_hello(const tr_rdzv *r, const struct hello *h, const struct hello *mine,
+                       const struct hello *hs)
+{
+    char d[TR_RDZV_CONFIG + 64];
+    if (h->job_key != mine->job_key)
+        return ingot_fail(INGOT_E_MISMATCH, "rendezvous: a process on host %s (rank %d) belongs "
+                          "to another job (job key %016llx, this job's %016llx): two jobs share "
+                          "the rendezvous port; give each its own --dist-port", h->host,
+                          (int)h->rank, (unsigned long long)h->job_key,
+                          (unsigned long long)mine->job_key);
+    if (h->world != r->world)
+        return ingot_fail(INGOT_E_MISMATCH, "rendezvous: rank %d on host %s says the world has %d "
+                          "ranks, rank 0 says %d: the launcher's world size differs between "
+                          "ranks", (int)h->rank, h->host, (int)h->world, r->world);
+    if (h->rank <= 0 || h->rank >= r->world) {
+        if (h->rank == 0)
+            return ingot_fail(INGOT_E_MISMATCH, "rendezvous: two processes are rank 0 (hosts %s "
+                              "and %s): check the launcher's RANK", mine->host, h->host);
+        return ingot_fail(INGOT_E_MISMATCH, "rendezvous: host %s says rank %d, outside [0, %d)",
+                          h->host, (int)h->rank, r->world);
+    }
+    if (r->fds[h->rank] >= 0)
+        return ingot_fail(INGOT_E_MISMATCH, "rendezvous: rank %d arrived twice (hosts %s and "
+                          "%s): two processes were given the same rank; check the launcher's "
+                          "RANK/LOCAL_RANK", (int)h->rank, hs[h->rank].host, h->host);
+    if (tr_config_diff(mine->config, h->config, d, sizeof(d)))
+        return ingot_fail(INGOT_E_MISMATCH, "rendezvous: rank %d on host %s runs another "
+                          "configuration: it has %s; every rank needs the same command line and "
+                          "data", (int)h->rank, h->host, d);
+    return 0;
+}
+
+static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mine,
+                 const void *payload, double deadline)
+{
+    int lfd = -1, err, have = 1;
+    struct hello *hs = calloc((size_t)r->world, sizeof(*hs));
+    struct reply rep = { .magic = MAGIC };
+    if (!hs)
+        return ingot_oom("rendezvous host table", (size_t)r->world * sizeof(*hs));
+    if ((err = listen_on(o->port, &lfd))) {
+        free(hs);
+        return err;
+    }
+    hs[0] = *mine;
+    while (have < r->world) {
+        if ((err = wait_fd(lfd, POLLIN, deadline)))
+            break;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        set_nonblock(fd);
+        struct hello h;
+        /* a stray connection (port scan, wrong program) must not stall the
+         * rendezvous: a short limit for its hello */
+        double hd = mono_now() + 5.0 < deadline ? mono_now() + 5.0 : deadline;
+        if (xfer(fd, &h, sizeof(h), false, hd) || h.magic != MAGIC || h.version != VERSION) {
+            close(fd);
+            continue;
+        }
+        h.host[TR_RDZV_HOST - 1] = h.config[TR_RDZV_CONFIG - 1] = '\0';
+        if ((err = check_hello(r, &h, mine, hs))) {
+            if (h.job_key != mine->job_key) {
+                /* not ours: tell it and keep waiting for our own ranks */
+                refuse(fd, err, hd);
+                err = 0;
+                continue;
+            }
+            int bad = h.rank > 0 && h.rank < r->world && r->fds[h.rank] < 0 ? h.rank : -1;
+            if (bad > 0) {
+                r->fds[bad] = fd;   /* it gets the verdict with the others */
+            } else {
+                refuse(fd, err, hd);
+            }
+            break;
+        }
+        r->fds[h.rank] = fd;
+        hs[h.rank] = h;
+        have++;
+    }
+    close(lfd);
+    if (err == -ETIMEDOUT) {
+        char miss[256] = "";
+        int n = 0;
+        for (int i = 1; i < r->world; i++)
+            if (r->fds[i] < 0 && n++ < 16)
+                snprintf(miss + strlen(miss), sizeof(miss) - strlen(miss), "%s%d", n > 1 ? ", " :
+                         "", i);
+        err = ingot_fail(-ETIMEDOUT, "rendezvous: rank%s %s%s never arrived at port %d within "
+                         "%.0f s (%d of %d ranks present): a rank failed to start, or cannot "
+                         "reach this host (firewall, MASTER_ADDR, --dist-port)", n > 1 ? "s" : "",
+                         miss, n > 16 ? ", ..." : "", o->port, o->timeout_s, have, r->world);
+    }
+    if (err) {
+        rep.status = err;
+        snprintf(rep.msg, sizeof(rep.msg), "%s", ingot_errmsg());
+        answer_all(r, &rep, hs, mono_now() + 2.0);
+        free(hs);
+        return err;
+    }
+    /* Local ranks the launcher did not give: order of rank among a host's ranks. */
+    for (int i = 0; i < r->world; i++) {
+        int lr = 0, lw = 0;
+        for (int j = 0; j < r->world; j++) {
+            bool same = !strcmp(hs[j].host, hs[i].host);
+            lw += same;
+            lr += same && j < i;
+        }
+        if (hs[i].local_rank < 0)
+            hs[i].local_rank = lr;
+        if (i == 0) {
+            r->local_rank = hs[0].local_rank;
+            r->local_world = lw;
+        }
+        memcpy(r->hosts[i], hs[i].host, TR_RDZV_HOST);
+    }
+    memcpy(rep.payload, payload, TR_RDZV_PAYLOAD);
+    memcpy(rep.host0, mine->host, TR_RDZV_HOST);
+    answer_all(r, &rep, hs, deadline);
+    free(hs);
+    return 0;
+}
+
+/* ---- other ranks ---- */
+
+/* One connection attempt, bounded by the deadline. */
+static int try_connect(const struct tr_rdzv_opts *o, double deadline, int *out)
+{
+    char port[16];
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
+    snprintf(port, sizeof(port), "%d", o->port);
+    int gai = getaddrinfo(o->addr, port, &hints, &ai);
+    if (gai)
+        return gai == EAI_NONAME ? ingot_fail(-EHOSTUNREACH, "rendezvous: cannot resolve rank "
+                                              "0's host '%s' (MASTER_ADDR)", o->addr) : -EAGAIN;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), err = -EAGAIN;
+    if (fd >= 0) {
+        set_nonblock(fd);
+        if (!connect(fd, ai->ai_addr, ai->ai_addrlen) || errno == EINPROGRESS) {
+            int soerr = 0;
+            socklen_t sl = sizeof(soerr);
+            double d = mono_now() + 2.0 < deadline ? mono_now() + 2.0 : deadline;
+            if (!wait_fd(fd, POLLOUT, d) && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) &&
+                !soerr) {
+                *out = fd;
+                fd = -1;
+                err = 0;
+            }
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    freeaddrinfo(ai);
+    return err;
+}
+
+static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mine,
+                void *payload, double deadline)
+{
+    double backoff = 0.05;
+    int fd = -1, err;
+    while ((err = try_connect(o, deadline, &fd)) == -EAGAIN) {
+        if (mono_now() + backoff >= deadline)
+            return ingot_fail(-ETIMEDOUT, "rendezvous: rank %d could not reach rank 0 at %s:%d "
+                              "within %.0f s: rank 0 did not start, or MASTER_ADDR/--dist-port "
+                              "is wrong, or a firewall is in the way", r->rank, o->addr, o->port,
+                              o->timeout_s);
+        nanosleep(&(struct timespec){ (time_t)backoff, (long)((backoff - (time_t)backoff) *
+                                                             1e9) }, NULL);
+        backoff = backoff < 1.0 ? backoff * 2 : 1.0;
+    }
+    if (err)
+        return err;
+    r->fds[0] = fd;
+    struct reply rep;
+    if ((err = xfer(fd, (void *)mine, sizeof(*mine), true, deadline)) ||
+        (err = xfer(fd, &rep, sizeof(rep), false, deadline)))
+        return ingot_fail(err, "rendezvous: rank %d: rank 0 at %s:%d %s before answering", r->rank,
+                          o->addr, o->port, what_err(err));
+    if (rep.magic != MAGIC)
+        return ingot_fail(INGOT_E_MISMATCH, "rendezvous: %s:%d is not an ingot rendezvous",
+                          o->addr, o->port);
+    rep.msg[sizeof(rep.msg) - 1] = rep.host0[TR_RDZV_HOST - 1] = '\0';
+    if (rep.status)
+        return ingot_fail(rep.status, "rank %d: %s", r->rank, rep.msg[0] ? rep.msg :
+                          "rank 0 refused this rank");
+    memcpy(payload, rep.payload, TR_RDZV_PAYLOAD);
+    memcpy(r->hosts[0], rep.host0, TR_RDZV_HOST);
+    r->local_rank = rep.local_rank;
+    r->local_world = rep.local_world;
+    return 0;
+}
+
+int tr_rdzv_open(const struct tr_rdzv_opts *o, void *payload, tr_rdzv **out)
+{
+    *out = NULL;
+    if (o->world < 1 || o->rank < 0 || o->rank >= o->world)
+        return ingot_fail(INGOT_E_USAGE, "rendezvous: rank %d of %d", o->rank, o->world);
+    if (o->config && strlen(o->config) >= TR_RDZV_CONFIG)
+        return ingot_fail(INGOT_E_USAGE, "rendezvous: configuration string over %d bytes",
+                          TR_RDZV_CONFIG - 1);
+    tr_rdzv *r = calloc(1, sizeof(*r));
+    int nfd = o->rank == 0 ? o->world : 1, nh = o->rank == 0 ? o->world : 2, err;
+    if (!r || !(r->fds = malloc((size_t)nfd * sizeof(int))) ||
+        !(r->hosts = calloc((size_t)nh, TR_RDZV_HOST))) {
+        tr_rdzv_close(r);
+        return ingot_oom("rendezvous state", (size_t)nh * TR_RDZV_HOST);
+    }
+    for (int i = 0; i < nfd; i++)
+        r->fds[i] = -1;
+    r->rank = o->rank;
+    r->world = o->world;
+    r->timeout_s = o->timeout_s;
+    struct hello h = { .magic = MAGIC, .version = VERSION, .job_key = o->job_key,
+                       .rank = o->rank, .world = o->world, .local_rank = o->local_rank };
+    own_host(o->host, h.host);
+    snprintf(h.config, sizeof(h.config), "%s", o->config ? o->config : "");
+    memcpy(r->hosts[o->rank == 0 ? 0 : 1], h.host, TR_RDZV_HOST);
+    double deadline = mono_now() + o->timeout_s;
+    if (o->world == 1) {
+        r->local_rank = o->local_rank >= 0 ? o->local_rank : 0;
+        r->local_world = 1;
+        err = 0;
+    } else {
+        err = o->rank == 0 ? serve(r, o, &h, payload, deadline) :
+                             join(r, o, &h, payload, deadline);
+    }
+    if (err) {
+        tr_rdzv_close(r);
+        return err;
+    }
+    *out = r;
+    return 0;
+}
+
+/* ---- host collectives over the open connections ---- */
+
+int tr_rdzv_gather(tr_rdzv *r, const void *mine, size_t n, void *all, const char *what)
+{
+    double deadline = mono_now() + r->timeout_s;
+    int err;
+    if (r->rank != 0) {
+        if ((err = xfer(r->fds[0], (void *)mine, n, true, deadline)))
+            return ingot_fail(err, "rank %d (%s): %s: rank 0 (%s) %s", r->rank, r->hosts[1], what,
+                              r->hosts[0], what_err(err));
+        return 0;
+    }
+    memcpy(all, mine, n);
+    for (int i = 1; i < r->world; i++)
+        if ((err = xfer(r->fds[i], (char *)all + (size_t)i * n, n, false, deadline)))
+            return ingot_fail(err, "rank 0 (%s): %s: rank %d (%s) %s", r->hosts[0], what, i,
+                              r->hosts[i], what_err(err));
+    return 0;
+}
+
+int tr_rdzv_bcast(tr_rdzv *r, void *buf, size_t n, const char *what)
+{
+    double deadline = mono_now() + r->timeout_s;
+    int err;
+    if (r->rank != 0) {
+        if ((err = xfer(r->fds[0], buf, n, false, deadline)))
+            return ingot_fail(err, "rank %d (%s): %s: rank 0 (%s) %s", r->rank, r->hosts[1], what,
+                              r->hosts[0], what_err(err));
+        return 0;
+    }
+    for (int i = 1; i < r->world; i++)
+        if ((err = xfer(r->fds[i], buf, n, true, deadline)))
+            return ingot_fail(err, "rank 0 (%s): %s: rank %d (%s) %s", r->hosts[0], what, i,
+                              r->hosts[i], what_err(err));
+    return 0;
+}
