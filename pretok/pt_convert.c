@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
+#include "pt_lock.h"
 #include "pt_pipeline.h"
 #include "pt_report.h"
 #include "shard_reader.h"
@@ -213,11 +214,14 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     struct conv c = { .o = o };
     struct pt_state st = { 0 };
     pt_writer *w = NULL;
+    int lock = -1;
     int ret;
     if ((ret = pt_json_path_init(&c.path, o->text_key)))
         return ret;
-    if ((ret = pt_inputs_expand(o->inputs, o->n_inputs, &c.inputs)))
+    if ((ret = pt_inputs_expand(o->inputs, o->n_inputs, o->out, &c.inputs)))
         goto out;
+    if (!o->quiet)
+        pt_inputs_print_notes(&c.inputs, "ingot-pretok", stderr);
     if (!c.inputs.n) {
         ret = ingot_fail(INGOT_E_NODATA, "no input file found (directories are searched for "
                          ".jsonl, .json, .jsonl.zst, .json.zst, .txt, .txt.zst)");
@@ -245,6 +249,12 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
 
     if ((ret = fs_mkdir_p(o->out)))
         goto out;
+    /* Before anything in OUT is looked at: a second run must not remove the
+     * first one's temp files or interleave its shards with them. */
+    if ((lock = pt_lock_acquire(o->out)) < 0) {
+        ret = lock;
+        goto out;
+    }
     c.state_path = fs_path_join(o->out, PT_STATE_NAME);
     if (!c.state_path) {
         ret = ingot_fail(-ENOMEM, "out of memory");
@@ -358,6 +368,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         ret = ingot_fail(ret, "cannot print the report");
 out:
     pt_writer_free(w);
+    pt_lock_release(lock);
     pt_state_free(&st);
     free(c.state_path);
     ingot_spm_free(c.spm);

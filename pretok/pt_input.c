@@ -3,12 +3,78 @@
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
-#include <stdio.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "ingot_err.h"
+#include "manifest.h"
+#include "pt_merge.h"
+#include "pt_state.h"
+
+/* A set of file identities (open addressing; val: the input index of a
+ * file, unused for directories). */
+struct id_set {
+    struct id_slot { dev_t dev; ino_t ino; size_t val; bool used; } *v;
+    size_t cap, n;
+};
+
+static size_t id_hash(dev_t dev, ino_t ino, size_t cap)
+{
+    uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)ino * 0xC2B2AE3D27D4EB4Full);
+    return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+static struct id_slot *id_find(const struct id_set *s, dev_t dev, ino_t ino)
+{
+    if (!s->cap)
+        return NULL;
+    for (size_t i = id_hash(dev, ino, s->cap);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->v[i].used)
+            return NULL;
+        if (s->v[i].dev == dev && s->v[i].ino == ino)
+            return &s->v[i];
+    }
+}
+
+static int id_add(struct id_set *s, dev_t dev, ino_t ino, size_t val)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        size_t nc = s->cap ? 2 * s->cap : 256;
+        struct id_slot *nv = calloc(nc, sizeof(*nv));
+        if (!nv)
+            return ingot_oom("the input identity table", nc * sizeof(*nv));
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->v[i].used)
+                continue;
+            size_t j = id_hash(s->v[i].dev, s->v[i].ino, nc);
+            while (nv[j].used)
+                j = (j + 1) & (nc - 1);
+            nv[j] = s->v[i];
+        }
+        free(s->v);
+        s->v = nv;
+        s->cap = nc;
+    }
+    size_t i = id_hash(dev, ino, s->cap);
+    while (s->v[i].used)
+        i = (i + 1) & (s->cap - 1);
+    s->v[i] = (struct id_slot){ dev, ino, val, true };
+    s->n++;
+    return 0;
+}
+
+struct expand {
+    struct pt_inputs *in;
+    size_t cap;
+    struct id_set dirs, files;
+    bool have_out;
+    dev_t out_dev;
+    ino_t out_ino;
+    char *out_real;         /* realpath of --out, NULL when it does not exist */
+};
 
 static bool ends_with(const char *s, const char *suf)
 {
@@ -27,25 +93,67 @@ static bool wanted_name(const char *name)
     return false;
 }
 
-static int add_file(struct pt_inputs *in, size_t *cap, const char *path, uint64_t size)
+/* A dataset's own files: they end in .json but are never corpus text. */
+static bool dataset_file(const char *name)
 {
-    if (in->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
+    static const char *const own[] = { INGOT_MANIFEST_NAME, PT_STATE_NAME, PT_MERGE_PLAN_NAME,
+                                       PT_MERGE_PENDING_NAME, PT_MERGE_RETIRED_NAME };
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (!strcmp(name, own[i]))
+            return true;
+    return false;
+}
+
+static int note(struct pt_inputs *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int note(struct pt_inputs *in, const char *fmt, ...)
+{
+    in->n_notes++;
+    if (in->n_notes_kept == PT_INPUT_MAX_NOTES)
+        return 0;
+    if (!in->notes && !(in->notes = calloc(PT_INPUT_MAX_NOTES, sizeof(*in->notes))))
+        return ingot_oom("the input notes", PT_INPUT_MAX_NOTES * sizeof(*in->notes));
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&in->notes[in->n_notes_kept], fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        in->notes[in->n_notes_kept] = NULL;
+        return ingot_oom("an input note", 256);
+    }
+    in->n_notes_kept++;
+    return 0;
+}
+
+static int add_file(struct expand *x, const char *path, const struct stat *st)
+{
+    struct pt_inputs *in = x->in;
+    if (st) {
+        struct id_slot *seen = id_find(&x->files, st->st_dev, st->st_ino);
+        if (seen)
+            return note(in, "%s is the same file as %s; read once", path,
+                        in->v[seen->val].path);
+    }
+    if (in->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 64;
         struct pt_input *v = realloc(in->v, nc * sizeof(*v));
         if (!v)
-            return -ENOMEM;
+            return ingot_oom("the input list", nc * sizeof(*v));
         in->v = v;
-        *cap = nc;
+        x->cap = nc;
     }
     struct pt_input *f = &in->v[in->n];
     memset(f, 0, sizeof(*f));
-    f->path = strdup(path);
-    if (!f->path)
-        return -ENOMEM;
-    f->size = size;
+    if (!(f->path = strdup(path)))
+        return ingot_oom("an input path", strlen(path) + 1);
+    /* Only regular files have a size to balance parts by; anything else is
+     * refused by the reader as not_regular_file. */
+    f->size = st && S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
     f->name_zst = ends_with(path, ".zst");
     f->format = ends_with(path, ".txt") || ends_with(path, ".txt.zst") ? PT_FMT_TEXT
                                                                        : PT_FMT_JSONL;
+    if (st && id_add(&x->files, st->st_dev, st->st_ino, in->n))
+        return -ENOMEM;
     in->n++;
     return 0;
 }
@@ -64,9 +172,10 @@ static int cmp_index(const void *a, const void *b, void *arg)
     return c ? c : (x > y) - (x < y);
 }
 
-/* A file named twice (or found twice) is read once, at its first place.
+/* Entries without an identity (stat failed: dangling links, no permission)
+ * named twice by the same path are read once, at their first place.
  * O(n log n): corpora have tens of thousands of files. */
-static int dedup(struct pt_inputs *in)
+static int dedup_paths(struct pt_inputs *in)
 {
     if (in->n < 2)
         return 0;
@@ -75,7 +184,7 @@ static int dedup(struct pt_inputs *in)
     if (!idx || !dup) {
         free(idx);
         free(dup);
-        return -ENOMEM;
+        return ingot_oom("the duplicate check", in->n * (sizeof(*idx) + sizeof(*dup)));
     }
     for (size_t i = 0; i < in->n; i++)
         idx[i] = i;
@@ -96,10 +205,31 @@ static int dedup(struct pt_inputs *in)
     return 0;
 }
 
-static int walk(struct pt_inputs *in, size_t *cap, const char *dir, int depth)
+/* Enter directory dir (stat'ed as *st) unless it was walked already or is
+ * the output. Returns 1 to walk it, 0 to pass over it, or an error. */
+static int enter_dir(struct expand *x, const char *dir, const struct stat *st)
 {
-    if (depth > 64)
-        return ingot_fail(INGOT_E_USAGE, "%s: directories nested too deep (symlink loop?)", dir);
+    if (x->have_out && st->st_dev == x->out_dev && st->st_ino == x->out_ino) {
+        int ret = note(x->in, "%s is the output directory (--out); not read", dir);
+        return ret ? ret : 0;
+    }
+    if (id_find(&x->dirs, st->st_dev, st->st_ino)) {
+        int ret = note(x->in, "%s: this directory was walked already under another name "
+                       "(a symlink loop?); not walked again", dir);
+        return ret ? ret : 0;
+    }
+    int ret = id_add(&x->dirs, st->st_dev, st->st_ino, 0);
+    return ret ? ret : 1;
+}
+
+static int walk(struct expand *x, const char *dir, const struct stat *dst, int depth)
+{
+    int ret = enter_dir(x, dir, dst);
+    if (ret <= 0)
+        return ret;
+    /* Identity ends loops; the depth cap bounds the recursion itself. */
+    if (depth > 256)
+        return ingot_fail(INGOT_E_USAGE, "%s: directories nested deeper than 256", dir);
     DIR *d = opendir(dir);
     if (!d) {
         int e = errno;
@@ -107,7 +237,7 @@ static int walk(struct pt_inputs *in, size_t *cap, const char *dir, int depth)
     }
     char **names = NULL;
     size_t n = 0, ncap = 0;
-    int ret = 0;
+    ret = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -116,13 +246,13 @@ static int walk(struct pt_inputs *in, size_t *cap, const char *dir, int depth)
             ncap = ncap ? ncap * 2 : 64;
             char **nn = realloc(names, ncap * sizeof(*nn));
             if (!nn) {
-                ret = -ENOMEM;
+                ret = ingot_oom("a directory listing", ncap * sizeof(*nn));
                 goto out;
             }
             names = nn;
         }
         if (!(names[n] = strdup(de->d_name))) {
-            ret = -ENOMEM;
+            ret = ingot_oom("a directory entry", strlen(de->d_name) + 1);
             goto out;
         }
         n++;
@@ -132,19 +262,22 @@ static int walk(struct pt_inputs *in, size_t *cap, const char *dir, int depth)
         size_t len = strlen(dir) + strlen(names[i]) + 2;
         char *p = malloc(len);
         if (!p) {
-            ret = -ENOMEM;
+            ret = ingot_oom("a path", len);
             break;
         }
         snprintf(p, len, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names[i]);
         struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-            ret = walk(in, cap, p, depth + 1);
+        bool ok = stat(p, &st) == 0;
+        if (ok && S_ISDIR(st.st_mode)) {
+            ret = walk(x, p, &st, depth + 1);
+        } else if (wanted_name(names[i]) && dataset_file(names[i])) {
+            ret = note(x->in, "%s: a dataset's own file, not corpus text; not read", p);
         } else if (wanted_name(names[i])) {
             /* Dangling links and unreadable entries are kept: reading them
              * fails later and is reported as a skipped file. */
-            ret = add_file(in, cap, p, stat(p, &st) == 0 ? (uint64_t)st.st_size : 0);
+            ret = add_file(x, p, ok ? &st : NULL);
         } else {
-            in->ignored++;
+            x->in->ignored++;
         }
         free(p);
     }
@@ -156,25 +289,54 @@ out:
     return ret;
 }
 
-static int add_path(struct pt_inputs *in, size_t *cap, const char *arg)
+/* A file named on the command line inside --out (by its real path, so links
+ * count too). */
+static bool inside_out(const struct expand *x, const char *path)
+{
+    if (!x->out_real)
+        return false;
+    char *real = realpath(path, NULL);
+    if (!real)
+        return false;
+    size_t n = strlen(x->out_real);
+    bool in = !strncmp(real, x->out_real, n) && (real[n] == '/' || (n == 1 && real[0] == '/'));
+    free(real);
+    return in;
+}
+
+static int add_path(struct expand *x, const char *arg)
 {
     struct stat st;
     if (stat(arg, &st) == 0) {
         if (S_ISDIR(st.st_mode))
-            return walk(in, cap, arg, 0);
-        return add_file(in, cap, arg, (uint64_t)st.st_size);
+            return walk(x, arg, &st, 0);
+        if (inside_out(x, arg))
+            return ingot_fail(INGOT_E_USAGE, "%s is inside the output directory (--out); "
+                              "the output is never an input", arg);
+        if (dataset_file(strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg))
+            return ingot_fail(INGOT_E_USAGE, "%s is a dataset's own file (manifest or "
+                              "resume state), not corpus text", arg);
+        return add_file(x, arg, &st);
     }
     /* There but unreadable (no permission, a dangling link): kept, so that
      * it is reported as a skipped file like one found in a directory. */
     if (errno == EACCES || lstat(arg, &st) == 0)
-        return add_file(in, cap, arg, 0);
+        return add_file(x, arg, NULL);
     return ingot_fail(INGOT_E_USAGE, "%s: no such file or directory", arg);
 }
 
-int pt_inputs_expand(char *const *args, size_t n_args, struct pt_inputs *out)
+int pt_inputs_expand(char *const *args, size_t n_args, const char *out_dir,
+                     struct pt_inputs *out)
 {
     memset(out, 0, sizeof(*out));
-    size_t cap = 0;
+    struct expand x = { .in = out };
+    struct stat ost;
+    if (out_dir && stat(out_dir, &ost) == 0 && S_ISDIR(ost.st_mode)) {
+        x.have_out = true;
+        x.out_dev = ost.st_dev;
+        x.out_ino = ost.st_ino;
+        x.out_real = realpath(out_dir, NULL);
+    }
     int ret = 0;
     for (size_t a = 0; a < n_args && !ret; a++) {
         const char *arg = args[a];
@@ -188,20 +350,21 @@ int pt_inputs_expand(char *const *args, size_t n_args, struct pt_inputs *out)
                 ret = ingot_fail(-ENOMEM, "%s: glob failed", arg);
             } else {
                 for (size_t i = 0; i < g.gl_pathc && !ret; i++)
-                    ret = add_path(out, &cap, g.gl_pathv[i]);
+                    ret = add_path(&x, g.gl_pathv[i]);
                 globfree(&g);
             }
         } else {
-            ret = add_path(out, &cap, arg);
+            ret = add_path(&x, arg);
         }
     }
     if (!ret)
-        ret = dedup(out);
+        ret = dedup_paths(out);
     if (!ret && out->n > UINT32_MAX)
         ret = ingot_fail(INGOT_E_USAGE, "more than 2^32 input files");
+    free(x.dirs.v);
+    free(x.files.v);
+    free(x.out_real);
     if (ret) {
-        if (ret == -ENOMEM)
-            ingot_fail(-ENOMEM, "out of memory while listing the inputs");
         pt_inputs_free(out);
         return ret;
     }
@@ -210,14 +373,25 @@ int pt_inputs_expand(char *const *args, size_t n_args, struct pt_inputs *out)
     return 0;
 }
 
+void pt_inputs_print_notes(const struct pt_inputs *in, const char *prog, FILE *f)
+{
+    for (size_t i = 0; i < in->n_notes_kept; i++)
+        fprintf(f, "%s: note: %s\n", prog, in->notes[i]);
+    if (in->n_notes > in->n_notes_kept)
+        fprintf(f, "%s: note: ... and %zu more like these\n", prog,
+                in->n_notes - in->n_notes_kept);
+}
+
 void pt_inputs_free(struct pt_inputs *in)
 {
     for (size_t i = 0; i < in->n; i++)
         free(in->v[i].path);
     free(in->v);
+    for (size_t i = 0; i < in->n_notes_kept; i++)
+        free(in->notes[i]);
+    free(in->notes);
     memset(in, 0, sizeof(*in));
 }
-
 void pt_inputs_part(const struct pt_inputs *in, unsigned k, unsigned n_parts,
                     size_t *first, size_t *end)
 {

@@ -1,34 +1,53 @@
 /* The input list: command-line arguments (files, directories walked
  * recursively in sorted order, quoted globs) expanded into one ordered list.
  * Its order and indices are the file table of the manifest and of every
- * shard's provenance. */
+ * shard's provenance.
+ *
+ * The list is built by file identity (st_dev, st_ino), not by name: each
+ * directory is walked once (symlink loops end), each file is listed once at
+ * its first place however many names reach it (a/x, ./a/x, hard links,
+ * symlinks), with a note. The output directory is never walked, and no
+ * dataset's own files (manifest.json, resume state, merge plan) are taken. */
 #ifndef INGOT_PT_INPUT_H
 #define INGOT_PT_INPUT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum pt_format { PT_FMT_JSONL, PT_FMT_TEXT };
 
 struct pt_input {
     char *path;             /* owned */
-    uint64_t size;          /* bytes on disk (0 when stat failed) */
+    uint64_t size;          /* bytes on disk (0 when stat failed or not regular) */
     uint32_t index;         /* global position in the full list */
     enum pt_format format;  /* by name: .txt / .txt.zst are text, else JSONL */
     bool name_zst;          /* the name ends in .zst */
 };
 
+/* At most this many notes are kept (n_notes counts them all). */
+#define PT_INPUT_MAX_NOTES 20
+
 struct pt_inputs {
     struct pt_input *v;
     size_t n;
     size_t ignored;         /* files under directories with other suffixes */
+    char **notes;           /* what was passed over and why, for the user */
+    size_t n_notes, n_notes_kept;
 };
 
-/* Expand args into *out. A missing path (not a glob matching something) is
- * an INGOT_E_USAGE error naming it. */
-int pt_inputs_expand(char *const *args, size_t n_args, struct pt_inputs *out);
+/* Expand args into *out. out_dir (may be NULL or not yet exist) is never
+ * walked; a file inside it named as an argument, or a dataset's own file
+ * (manifest.json, .pretok-state.json, merge files) named as an argument,
+ * is an INGOT_E_USAGE error; in directories they are passed over with a
+ * note. A missing path (not a glob matching something) is an INGOT_E_USAGE
+ * error naming it. */
+int pt_inputs_expand(char *const *args, size_t n_args, const char *out_dir,
+                     struct pt_inputs *out);
 void pt_inputs_free(struct pt_inputs *in);
+/* Print the notes ("<prog>: note: ...") to f. */
+void pt_inputs_print_notes(const struct pt_inputs *in, const char *prog, FILE *f);
 
 /* The contiguous range [*first, *end) of the list that part k (1-based) of
  * n_parts handles: ranges are balanced by bytes and follow the list order,

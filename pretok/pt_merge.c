@@ -14,12 +14,13 @@
 #include "ingot_err.h"
 #include "ingot_hash.h"
 #include "manifest.h"
+#include "pt_lock.h"
 #include "pt_state.h"
 #include "pt_writer.h"
 #include "shard_format.h"
 
-#define PLAN_NAME ".merge-plan.json"
-#define PENDING_MANIFEST ".merge-manifest.json"
+#define PLAN_NAME PT_MERGE_PLAN_NAME
+#define PENDING_MANIFEST PT_MERGE_PENDING_NAME
 
 struct move {
     char *src;          /* PART_DIR/<name> */
@@ -319,13 +320,17 @@ int pt_merge(const struct pt_opts *o)
     char *plan_path = fs_path_join(o->out, PLAN_NAME);
     char *pending = fs_path_join(o->out, PENDING_MANIFEST);
     char *final = fs_path_join(o->out, INGOT_MANIFEST_NAME);
-    int ret = 0;
+    int ret = 0, lock = -1;
     if (!parts || !plan_path || !pending || !final) {
         ret = ingot_fail(-ENOMEM, "out of memory");
         goto out;
     }
     if ((ret = fs_mkdir_p(o->out)))
         goto out;
+    if ((lock = pt_lock_acquire(o->out)) < 0) {
+        ret = lock;
+        goto out;
+    }
     struct stat sb;
     bool resume = stat(plan_path, &sb) == 0;
     if (!resume) {
@@ -356,7 +361,7 @@ int pt_merge(const struct pt_opts *o)
      * that nobody opens them as datasets. */
     for (size_t i = 0; i < n; i++) {
         char *a = fs_path_join(o->inputs[i], INGOT_MANIFEST_NAME);
-        char *b = fs_path_join(o->inputs[i], "manifest.merged.json");
+        char *b = fs_path_join(o->inputs[i], PT_MERGE_RETIRED_NAME);
         if (a && b)
             rename(a, b);
         free(a);
@@ -368,6 +373,7 @@ int pt_merge(const struct pt_opts *o)
         fprintf(stderr, "ingot-pretok merge: %zu shards from %zu parts moved into %s\n", n_mv,
                 n, o->out);
 out:
+    pt_lock_release(lock);
     if (parts)
         for (size_t i = 0; i < n; i++) {
             manifest_free(parts[i].m);

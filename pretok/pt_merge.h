@@ -10,6 +10,11 @@
 
 #include "pt_cli.h"
 
+/* Files merge keeps in OUT and in the parts (never corpus inputs). */
+#define PT_MERGE_PLAN_NAME ".merge-plan.json"
+#define PT_MERGE_PENDING_NAME ".merge-manifest.json"
+#define PT_MERGE_RETIRED_NAME "manifest.merged.json"
+
 /* Returns 0 or an error (message recorded). */
 int pt_merge(const struct pt_opts *o);
 

@@ -64,10 +64,12 @@ int pt_text(const struct pt_opts *o, FILE *out)
     int ret = pt_json_path_init(&path, o->text_key);
     if (ret)
         return ret;
-    if ((ret = pt_inputs_expand(o->inputs, o->n_inputs, &in))) {
+    if ((ret = pt_inputs_expand(o->inputs, o->n_inputs, NULL, &in))) {
         pt_json_path_free(&path);
         return ret;
     }
+    if (!o->quiet)
+        pt_inputs_print_notes(&in, "ingot-pretok text", stderr);
     struct pt_tok_cfg cfg = { .path = &path, .invalid_utf8_skip = o->invalid_utf8_skip,
                               .bos = -1, .eos = -1 };
     struct text_ctx t = { .o = o, .cfg = &cfg, .out = out };

@@ -20,7 +20,9 @@ class Tools:
     def __init__(self, argv):
         if len(argv) < 4:
             sys.exit("usage: %s PRETOK DUMP SPM_TRAIN [SPM_ENCODE]" % argv[0])
-        self.pretok, self.dump, self.spm_train = argv[1], argv[2], argv[3]
+        # Absolute, so that a test may chdir.
+        self.pretok, self.dump = os.path.abspath(argv[1]), os.path.abspath(argv[2])
+        self.spm_train = argv[3]
         self.spm_encode = argv[4] if len(argv) > 4 and argv[4] else None
         if not self.spm_train or not os.path.exists(self.spm_train):
             print("spm_train not found: skipped")
@@ -221,3 +223,43 @@ def same_dataset(a, b, what):
     ma.pop("command_line", None)
     mb.pop("command_line", None)
     check(ma == mb, "%s: manifests differ" % what)
+
+
+def has_hooks(pretok):
+    """True when this ingot-pretok was built with -Dtest_hooks=true (its
+    --version says so); the tests that crash or slow it down need them."""
+    p = subprocess.run([pretok, "--version"], capture_output=True)
+    return p.returncode == 0 and b"test hooks: compiled in" in p.stdout
+
+
+def need_hooks(pretok):
+    """Exit with SKIP unless the binary has the test hooks."""
+    if not has_hooks(pretok):
+        print("ingot-pretok built without -Dtest_hooks=true: skipped")
+        sys.exit(SKIP)
+
+
+def small_corpus(t, name="in", n_files=2, per_file=60, seed=30):
+    """A directory of n_files JSON Lines files; returns (dir, [documents])."""
+    d = t.path(name)
+    os.makedirs(d, exist_ok=True)
+    docs = documents(seed, n_files * per_file)
+    for k in range(n_files):
+        write_jsonl(os.path.join(d, "f%d.jsonl" % k), docs[k * per_file:(k + 1) * per_file])
+    return d, docs
+
+
+def run_bounded(t, args, timeout, env=None):
+    """Run ingot-pretok for at most timeout seconds: (rc, stdout, stderr);
+    rc is None when it had to be killed (a hang)."""
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.Popen([t.pretok] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=e)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        return p.returncode, out.decode(), err.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        return None, out.decode(), err.decode("utf-8", "replace")

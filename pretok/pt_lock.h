@@ -1,0 +1,19 @@
+/* One conversion (or merge) per output directory at a time: an exclusive
+ * flock(2) on DIR/.pretok.lock, held for the life of the process, with the
+ * holder's pid written in the file so that a second run can name it. The
+ * lock goes with its process (kill -9 included), so a stale file never
+ * blocks a later run; the file itself is left in place (removing it would
+ * race with a run that is just opening it). */
+#ifndef INGOT_PT_LOCK_H
+#define INGOT_PT_LOCK_H
+
+#define PT_LOCK_NAME ".pretok.lock"
+
+/* Lock dir (which must exist). Returns an fd >= 0 to pass to pt_lock_release,
+ * or -EBUSY when another process holds the lock (the message names
+ * its pid), or -errno (message names the file). */
+int pt_lock_acquire(const char *dir);
+/* Release (close) the lock; accepts -1. */
+void pt_lock_release(int fd);
+
+#endif

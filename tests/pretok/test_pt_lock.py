@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""Issue 9, defect 2: one conversion per --out at a time. A run takes an
+exclusive flock on OUT/.pretok.lock and writes its pid there; a second run
+into the same directory (here: a process holding that lock, as a running
+conversion does) exits 1 naming the holder's pid and leaves the directory
+as it was. Once the holder is gone the same command works (the stale lock
+file is harmless: flock is released with its process)."""
+import fcntl
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pt_testlib as T
+
+t = T.Tools(sys.argv)
+model = T.small_unigram(t)
+inp, _ = T.small_corpus(t)
+out = t.path("out")
+args = ["--model", model, "--out", out, "--threads", "2", "--quiet", inp]
+
+# A holder: a child process that takes the lock the way a conversion does and
+# waits for us (its pid is what the message must name).
+os.mkdir(out)
+holder = subprocess.Popen([sys.executable, "-c", """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.ftruncate(fd, 0)
+os.write(fd, b"%d\\n" % os.getpid())
+print("locked", flush=True)
+sys.stdin.read()
+""", os.path.join(out, ".pretok.lock")], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+T.check(holder.stdout.readline().strip() == b"locked", "the lock holder did not start")
+rc, _, err = T.run_bounded(t, args, 60)
+T.check(rc == 1, "second run while locked: exit %s, expected 1: %s" % (rc, err))
+T.check(str(holder.pid) in err, "the message does not name the holder's pid %d: %s" %
+        (holder.pid, err))
+T.check("in use" in err, "the message does not say the directory is in use: %s" % err)
+left = sorted(f for f in os.listdir(out) if f != ".pretok.lock")
+T.check(left == [], "the refused run wrote into %s: %s" % (out, left))
+holder.stdin.close()
+holder.wait()
+print("locked --out: refused, names pid %d, wrote nothing" % holder.pid)
+
+# The holder is gone: the same command converts; a rerun finds it complete.
+t.run(args, what="after the holder ended")
+t.verify(out)
+t.run(args, what="rerun")
+# The last run's pid stays in the lock file (it names whoever holds it).
+T.check(open(os.path.join(out, ".pretok.lock")).read().strip().isdigit(),
+        "the lock file does not hold a pid")
+print("lock released with its process: converted, rerun fine")
+
+t.cleanup()
+print("ok")
