@@ -1,0 +1,125 @@
+"""Ingot training checkpoints (docs/checkpoint-format.md, train/checkpoint.c) as numpy
+arrays (memory-mapped) or torch tensors."""
+import os
+
+import numpy as np
+
+from . import xxh3
+from .errors import ChecksumError, FormatError
+
+MAGIC = b"INGOTCKP"
+VERSION = 1
+HEADER_SIZE = 4096
+ENDIAN_MARK = 0x01020304
+
+HEADER = np.dtype([
+    ("magic", "S8"), ("version", "<u4"), ("header_size", "<u4"), ("endian_mark", "<u4"),
+    ("flags", "<u4"), ("n_layer", "<i4"), ("n_head", "<i4"), ("n_embd", "<i4"),
+    ("seq_len", "<i4"), ("vocab", "<i4"), ("vocab_padded", "<i4"), ("n_params", "<u8"),
+    ("step", "<u8"), ("steps", "<u8"), ("seed", "<u8"), ("tokenizer_hash", "<u8"),
+    ("data_epoch", "<u8"), ("data_index", "<u8"), ("synth_rng", "<u8", (4,)),
+    ("tokens", "<u8"), ("elapsed_s", "<f8"), ("batch", "<i4"), ("grad_accum", "<i4"),
+    ("lr", "<f4"), ("min_lr", "<f4"), ("weight_decay", "<f4"), ("grad_clip", "<f4"),
+    ("warmup", "<i4"), ("reserved0", "<u4"), ("params_offset", "<u8"), ("m_offset", "<u8"),
+    ("v_offset", "<u8"), ("file_size", "<u8"), ("payload_checksum", "<u8")])
+HEADER_CHECKSUM_AT = HEADER_SIZE - 8
+FLAG_SYNTHETIC, FLAG_SEQUENTIAL = 1, 2
+
+NAMES = ("wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
+         "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb")
+
+
+def param_shapes(L, C, T, Vp):
+    """The 16 tensors in storage order (llm.c's), name -> shape."""
+    return dict(zip(NAMES, [(Vp, C), (T, C), (L, C), (L, C), (L, 3 * C, C), (L, 3 * C),
+                            (L, C, C), (L, C), (L, C), (L, C), (L, 4 * C, C), (L, 4 * C),
+                            (L, C, 4 * C), (L, C), (C,), (C,)]))
+
+
+class Checkpoint:
+    """An opened checkpoint. header: the header fields (dict); config: n_layer, n_head,
+    n_embd, seq_len, vocab, vocab_padded; params / m / v: name -> read-only float32
+    memmap of the tensor (m and v are AdamW's moments)."""
+
+    def __init__(self, path, verify=True):
+        self.path = os.fspath(path)
+        with open(self.path, "rb") as f:
+            raw = f.read(HEADER_SIZE)
+        if len(raw) < HEADER_SIZE:
+            self._fail("header", "file is %d bytes, shorter than the header (truncated)"
+                       % len(raw))
+        h = np.frombuffer(raw, dtype=HEADER, count=1)[0]
+        if h["magic"] != MAGIC:
+            self._fail("magic", "not an Ingot checkpoint")
+        if h["endian_mark"] != ENDIAN_MARK:
+            self._fail("endian_mark", "written on a machine of the other endianness")
+        if h["version"] != VERSION or h["header_size"] != HEADER_SIZE:
+            self._fail("version", "%d; this reader knows version %d" % (h["version"], VERSION))
+        self.header = {k: (h[k].tolist() if k != "magic" else bytes(h[k])) for k in HEADER.names}
+        hd = self.header
+        self.config = {k: hd[k] for k in ("n_layer", "n_head", "n_embd", "seq_len", "vocab",
+                                          "vocab_padded")}
+        L, C, T, Vp = hd["n_layer"], hd["n_embd"], hd["seq_len"], hd["vocab_padded"]
+        self.shapes = param_shapes(L, C, T, Vp)
+        P = sum(int(np.prod(s)) for s in self.shapes.values())
+        want = {"n_params": P, "params_offset": HEADER_SIZE, "m_offset": HEADER_SIZE + 4 * P,
+                "v_offset": HEADER_SIZE + 8 * P, "file_size": HEADER_SIZE + 12 * P}
+        for k, v in want.items():
+            if hd[k] != v:
+                self._fail(k, "%d, but the model shape gives %d" % (hd[k], v))
+        size = os.path.getsize(self.path)
+        if size != hd["file_size"]:
+            self._fail("file_size", "the file is %d bytes, the header says %d"
+                       % (size, hd["file_size"]))
+        self._raw_header = raw
+        self._blob = np.memmap(self.path, mode="r", dtype="<f4", offset=HEADER_SIZE,
+                               shape=(3 * P,))
+        self.params, self.m, self.v = (self._tensors(k * P) for k in range(3))
+        if verify:
+            self.verify()
+
+    def _fail(self, field, what, exc=FormatError):
+        raise exc("%s: %s: %s" % (self.path, field, what))
+
+    def _tensors(self, base):
+        out, off = {}, base
+        for name, shape in self.shapes.items():
+            n = int(np.prod(shape))
+            out[name] = self._blob[off:off + n].reshape(shape)
+            off += n
+        return out
+
+    def verify(self):
+        """Header and payload XXH3-64 checksums (needs xxhash); ChecksumError on mismatch."""
+        stored = int(np.frombuffer(self._raw_header, "<u8", 1, HEADER_CHECKSUM_AT)[0])
+        if xxh3.xxh3_64(self._raw_header[:HEADER_CHECKSUM_AT]) != stored:
+            self._fail("header_checksum", "does not match the header: corrupt",
+                       ChecksumError)
+        got = xxh3.xxh3_64(self._blob)
+        if got != self.header["payload_checksum"]:
+            self._fail("payload_checksum", "recorded %016x, computed %016x: the tensors are "
+                       "corrupt" % (self.header["payload_checksum"], got), ChecksumError)
+
+    @property
+    def step(self):
+        return self.header["step"]
+
+    def data_position(self, n_windows):
+        """Run position q of the next training window (for TrainWindows(start_window=q))."""
+        return self.header["data_epoch"] * n_windows + self.header["data_index"]
+
+    def to_torch(self, which="params"):
+        """name -> torch.float32 tensor (a copy) of params, m or v."""
+        import torch
+        return {k: torch.from_numpy(np.array(a)) for k, a in getattr(self, which).items()}
+
+    def __repr__(self):
+        c = self.config
+        return ("Checkpoint(%r, step=%d, L%d H%d C%d T%d V%d)"
+                % (self.path, self.step, c["n_layer"], c["n_head"], c["n_embd"],
+                   c["seq_len"], c["vocab"]))
+
+
+def open_checkpoint(path, verify=True):
+    """Open and (by default) verify an Ingot checkpoint."""
+    return Checkpoint(path, verify=verify)

@@ -1,0 +1,189 @@
+"""An Ingot dataset directory: manifest.json plus its shards, per split in
+shard_seq order, as common/dataset.c opens it."""
+import json
+import os
+
+import numpy as np
+
+from .errors import FormatError
+from .shard import SPLITS, Shard
+
+_HEADER_FIELDS = {"tokens": "tokens_checksum", "index": "index_checksum",
+                  "provenance": "prov_checksum"}
+
+
+class Split:
+    """The shards of one split seen as one token stream (as ingot-train reads it)."""
+
+    def __init__(self, name, shards):
+        self.name = name
+        self.shards = shards
+        self.token_starts = np.cumsum([0] + [s.n_tokens for s in shards], dtype=np.int64)
+        self.doc_starts = np.cumsum([0] + [s.n_docs for s in shards], dtype=np.int64)
+        self.n_tokens = int(self.token_starts[-1])
+        self.n_docs = int(self.doc_starts[-1])
+
+    def _locate_doc(self, i):
+        if not -self.n_docs <= i < self.n_docs:
+            raise IndexError("%s split: document %d of %d" % (self.name, i, self.n_docs))
+        i %= self.n_docs
+        k = int(np.searchsorted(self.doc_starts, i, side="right")) - 1
+        return self.shards[k], i - int(self.doc_starts[k])
+
+    def slice(self, start, stop):
+        """Tokens [start, stop) of the stream, copied across shard boundaries
+        (an int64 array)."""
+        if not 0 <= start <= stop <= self.n_tokens:
+            raise IndexError("%s split: tokens [%d, %d) of %d"
+                             % (self.name, start, stop, self.n_tokens))
+        out = np.empty(stop - start, dtype=np.int64)
+        k = int(np.searchsorted(self.token_starts, start, side="right")) - 1
+        done = 0
+        while done < len(out):
+            base = int(self.token_starts[k])
+            lo = start + done - base
+            take = min(self.shards[k].n_tokens - lo, len(out) - done)
+            out[done:done + take] = self.shards[k].tokens[lo:lo + take]
+            done += take
+            k += 1
+        return out
+
+
+class Dataset:
+    """An opened dataset. Attributes: path, manifest (the parsed JSON), vocab_size,
+    bos_id, eos_id, pad_id, unk_id, splits {"train": Split, "val": Split}."""
+
+    def __init__(self, path, verify=False):
+        self.path = os.fspath(path)
+        mpath = os.path.join(self.path, "manifest.json")
+        try:
+            with open(mpath, encoding="utf-8") as f:
+                self.manifest = json.load(f)
+        except FileNotFoundError:
+            raise FormatError("%s: no manifest.json: not an Ingot dataset (run ingot-pretok)"
+                              % self.path) from None
+        except ValueError as e:
+            raise FormatError("%s: not valid JSON: %s" % (mpath, e)) from None
+        m = self.manifest
+        if m.get("format") != "ingot-dataset":
+            raise FormatError("%s: format: %r, expected \"ingot-dataset\"" % (mpath, m.get("format")))
+        if m.get("format_version") != 1:
+            raise FormatError("%s: format_version: %r; this reader knows version 1"
+                              % (mpath, m.get("format_version")))
+        tok = m.get("tokenizer", {})
+        self.vocab_size = int(tok.get("vocab_size", 0))
+        self.bos_id, self.eos_id = int(tok.get("bos_id", -1)), int(tok.get("eos_id", -1))
+        self.pad_id, self.unk_id = int(tok.get("pad_id", -1)), int(tok.get("unk_id", -1))
+        per_split = {name: [] for name in SPLITS}
+        for entry in m.get("shards", []):
+            name = entry.get("file", "")
+            if os.path.basename(name) != name or not name.endswith(".tok"):
+                raise FormatError("%s: shards[].file %r must be a plain *.tok name"
+                                  % (mpath, name))
+            sh = Shard(os.path.join(self.path, name))
+            self._agree(mpath, entry, sh, len(per_split[sh.split]))
+            per_split[sh.split].append(sh)
+            self.vocab_size = max(self.vocab_size, sh.vocab_size)
+        self.splits = {name: Split(name, shards) for name, shards in per_split.items()}
+        if verify:
+            self.verify()
+
+    def _agree(self, mpath, entry, sh, seq):
+        """The shard header must say what the manifest says about it."""
+        h = sh.header
+        want = [("split", entry.get("split"), sh.split), ("tokens", entry.get("tokens"), sh.n_tokens),
+                ("documents", entry.get("documents"), sh.n_docs),
+                ("file_size", entry.get("file_size"), int(h["file_size"])),
+                ("shard_seq", seq, int(h["shard_seq"]))]
+        sums = entry.get("checksums", {})
+        for key, field in _HEADER_FIELDS.items():
+            want.append(("checksums." + key, sums.get(key), "%016x" % int(h[field])))
+        tok_hash = self.manifest.get("tokenizer", {}).get("hash")
+        if tok_hash is not None:
+            want.append(("tokenizer.hash", tok_hash, "%016x" % int(h["tokenizer_hash"])))
+        for key, m_val, h_val in want:
+            if m_val != h_val:
+                raise FormatError("%s: %s: the manifest says %r, the shard header %r: the "
+                                  "dataset is inconsistent (rerun ingot-pretok)"
+                                  % (sh.path, key, m_val, h_val))
+
+    def _split(self, split):
+        try:
+            return self.splits[split]
+        except KeyError:
+            raise ValueError("split %r: expected one of %s" % (split, ", ".join(SPLITS))) from None
+
+    def n_documents(self, split="train"):
+        return self._split(split).n_docs
+
+    def n_tokens(self, split="train"):
+        return self._split(split).n_tokens
+
+    def document(self, i, split="train"):
+        """Ids of document i of the split (numbered across its shards in order), as
+        stored: BOS/EOS included. A read-only numpy view into the memmap."""
+        sh, d = self._split(split)._locate_doc(i)
+        return sh.document(d)
+
+    def provenance(self, i, split="train"):
+        """Where document i came from: {"file", "file_index", "record", "shard", "doc"}
+        (record: 1-based line, or record/paragraph number, in that input file)."""
+        sh, d = self._split(split)._locate_doc(i)
+        p = sh.provenance[d]
+        inputs = self.manifest.get("inputs", [])
+        fi = int(p["file_index"])
+        return {"file": inputs[fi]["name"] if fi < len(inputs) else None, "file_index": fi,
+                "record": int(p["record"]), "shard": os.path.basename(sh.path), "doc": d}
+
+    def tokens(self, split="train"):
+        """The split's token arrays, one read-only memmap per shard in stream order."""
+        return [sh.tokens for sh in self._split(split).shards]
+
+    def verify(self):
+        """Recompute every checksum of every shard (XXH3-64; needs xxhash). Raises
+        ChecksumError naming the shard and the section."""
+        for split in self.splits.values():
+            for sh in split.shards:
+                sh.verify()
+
+    def tokenizer_path(self):
+        """The SentencePiece model as the manifest names it: as given, relative to the
+        dataset, or its base name inside the dataset (the trainer's rule); None if absent."""
+        name = self.manifest.get("tokenizer", {}).get("file")
+        if not name:
+            return None
+        for cand in (name, os.path.join(self.path, name),
+                     os.path.join(self.path, os.path.basename(name))):
+            if os.path.isfile(cand):
+                return cand
+        return None
+
+    def get_batch(self, split, batch_size, block_size, rng=None, device=None):
+        """nanoGPT's get_batch: batch_size random windows of block_size + 1 tokens from the
+        split's stream; returns (x, y) int64 arrays of [batch_size, block_size], or torch
+        tensors on device when device is given. rng: a numpy Generator or a seed."""
+        s = self._split(split)
+        if s.n_tokens < block_size + 1:
+            raise ValueError("%s split has %d tokens, fewer than block_size + 1 = %d"
+                             % (split, s.n_tokens, block_size + 1))
+        rng = np.random.default_rng(rng)
+        starts = rng.integers(0, s.n_tokens - block_size, size=batch_size)
+        rows = np.stack([s.slice(int(p), int(p) + block_size + 1) for p in starts])
+        x, y = rows[:, :-1], rows[:, 1:]
+        if device is None:
+            return np.ascontiguousarray(x), np.ascontiguousarray(y)
+        import torch
+        x, y = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
+        if torch.device(device).type == "cuda":
+            return (x.pin_memory().to(device, non_blocking=True),
+                    y.pin_memory().to(device, non_blocking=True))
+        return x.to(device), y.to(device)
+
+    def __repr__(self):
+        return "Dataset(%r, train=%d tokens, val=%d tokens, vocab=%d)" % (
+            self.path, self.n_tokens("train"), self.n_tokens("val"), self.vocab_size)
+
+
+def open_dataset(path, verify=False):
+    """Open an Ingot dataset directory. verify=True recomputes every checksum."""
+    return Dataset(path, verify=verify)

@@ -1,0 +1,17 @@
+"""Exceptions of the ingot package. Every message names the file and the field."""
+
+
+class IngotError(Exception):
+    """Base class of every error the package raises on bad input."""
+
+
+class FormatError(IngotError, ValueError):
+    """A file is not what it claims to be (magic, version, sizes, offsets, manifest keys)."""
+
+
+class ChecksumError(FormatError):
+    """A recorded XXH3-64 checksum does not match the bytes: the file is corrupt."""
+
+
+class VerifyUnavailable(IngotError, RuntimeError):
+    """Checksum verification needs the `xxhash` module, which is not importable."""

@@ -1,0 +1,100 @@
+"""The window order of ingot-train (train/data_loader.c, train/tr_rng.c), bit for bit.
+
+The train split is one stream of N tokens; window w is tokens [w*T, w*T + T + 1) for
+w < W = (N - 1) // T. Epoch e visits all W windows in a Fisher-Yates permutation drawn
+from xoshiro256** seeded by (seed ^ splitmix64(e), stream 2), or in stream order
+(--data-order sequential). Windows are consumed one after another across epochs: the
+q-th window of the run is perm_{q // W}[q % W]. A checkpoint's (data_epoch, data_index)
+is q = epoch * W + index.
+
+Data parallelism (issue 10): step s takes the global windows [s*G, (s+1)*G) with
+G = batch * world * accum; rank r at micro-step m takes rows j < batch of
+q = s*G + (m*world + r)*batch + j, so the global batches do not depend on world size."""
+import numpy as np
+
+M64 = (1 << 64) - 1
+STREAM_SHUFFLE = 2
+
+
+def mix64(x):
+    """splitmix64 finaliser (tr_mix64)."""
+    x = (x + 0x9E3779B97F4A7C15) & M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
+
+
+class Rng:
+    """xoshiro256** seeded like tr_rng_seed(seed, stream)."""
+
+    def __init__(self, seed, stream):
+        x = mix64(seed & M64) ^ mix64((stream * 0x632BE59BD9B4E019 + 1) & M64)
+        s = []
+        for _ in range(4):
+            x = mix64(x)
+            s.append(x)
+        if not any(s):
+            s[0] = 1
+        self.s = s
+
+    def next(self):
+        s = self.s
+        out = ((((s[1] * 5) & M64) << 7 | ((s[1] * 5) & M64) >> 57) & M64) * 9 & M64
+        t = (s[1] << 17) & M64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = ((s[3] << 45) | (s[3] >> 19)) & M64
+        return out
+
+    def below(self, n):
+        """Uniform in [0, n): Lemire's multiply-shift with rejection (tr_rng_below)."""
+        m = self.next() * n
+        lo = m & M64
+        if lo < n:
+            thresh = ((1 << 64) - n) % n
+            while lo < thresh:
+                m = self.next() * n
+                lo = m & M64
+        return m >> 64
+
+
+def epoch_permutation(n_windows, seed, epoch):
+    """The window order of one epoch under --data-order shuffled (a uint64 array).
+    Pure Python: about a second per million windows; cache it per epoch."""
+    perm = np.arange(n_windows, dtype=np.uint64)
+    p = perm.tolist()
+    r = Rng((seed ^ mix64(epoch)) & M64, STREAM_SHUFFLE)
+    for i in range(n_windows - 1, 0, -1):
+        j = r.below(i + 1)
+        p[i], p[j] = p[j], p[i]
+    return np.array(p, dtype=np.uint64)
+
+
+class WindowOrder:
+    """Window number of the run's q-th window, as the trainer takes them."""
+
+    def __init__(self, n_windows, seed=1337, sequential=False):
+        if n_windows < 1:
+            raise ValueError("the train split holds no window")
+        self.n_windows, self.seed, self.sequential = n_windows, seed, sequential
+        self._epoch, self._perm = None, None
+
+    def window(self, q):
+        epoch, index = divmod(q, self.n_windows)
+        if self.sequential:
+            return index
+        if epoch != self._epoch:
+            self._perm, self._epoch = epoch_permutation(self.n_windows, self.seed, epoch), epoch
+        return int(self._perm[index])
+
+
+def rank_windows(step, micro, rank, world, batch, accum):
+    """Run positions q of the rows of one micro-step of one rank (issue 10's rule)."""
+    if not (0 <= rank < world and 0 <= micro < accum):
+        raise ValueError("rank %d of %d, micro-step %d of %d" % (rank, world, micro, accum))
+    g = batch * world * accum
+    first = step * g + (micro * world + rank) * batch
+    return range(first, first + batch)

@@ -1,0 +1,84 @@
+"""Helpers for the Python-package tests (run with /usr/bin/python3, Debian's, which
+has numpy). Each test is called by meson as
+    test_x.py INGOT_PRETOK INGOT_DUMP INGOT_TRAIN SPM_TRAIN
+with PYTHONPATH pointing at scripts/python. The fixture is a small corpus made here,
+a SentencePiece model trained on it and a dataset of several shards per split."""
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+WORDS = ("the a river mountain runs quietly over stones and light falls on green fields "
+         "where old trees stand near houses children read books under blue sky while "
+         "wind moves clouds across hills toward distant towns of stone and glass").split()
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def need_numpy():
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        print("numpy missing: skipped")
+        sys.exit(SKIP)
+
+
+class Fixture:
+    def __init__(self, argv):
+        if len(argv) < 5:
+            sys.exit("usage: %s INGOT_PRETOK INGOT_DUMP INGOT_TRAIN SPM_TRAIN" % argv[0])
+        self.pretok, self.dump, self.train, self.spm_train = argv[1:5]
+        if not self.spm_train or not os.path.exists(self.spm_train):
+            print("spm_train not found: skipped")
+            sys.exit(SKIP)
+        need_numpy()
+        self.tmp = tempfile.mkdtemp(prefix="ingot_py_")
+
+    def path(self, *names):
+        return os.path.join(self.tmp, *names)
+
+    def cleanup(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run(self, args, what=""):
+        """Run a command; fail the test (with its stderr) when it exits non-zero;
+        return stdout as text."""
+        env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+        p = subprocess.run(args, capture_output=True, env=env)
+        if p.returncode:
+            fail("%s: %s: exit %d\n%s" % (what, " ".join(args), p.returncode,
+                                          p.stderr.decode("utf-8", "replace")[-3000:]))
+        return p.stdout.decode("utf-8", "replace")
+
+    def dataset(self, n_docs=400, shard_tokens=2000, seed=7):
+        """Corpus -> model -> dataset with several train and val shards; returns its dir."""
+        rng = random.Random(seed)
+        corpus = self.path("corpus.jsonl")
+        with open(corpus, "w", encoding="utf-8") as f:
+            for _ in range(n_docs):
+                words = [rng.choice(WORDS) for _ in range(rng.randint(5, 40))]
+                f.write(json.dumps({"text": " ".join(words)}) + "\n")
+        text = self.path("corpus.txt")
+        with open(text, "w", encoding="utf-8") as f:
+            f.write(self.run([self.pretok, "text", corpus], "pretok text"))
+        self.run([self.spm_train, "--input=" + text, "--model_prefix=" + self.path("tok"),
+                  "--vocab_size=150", "--hard_vocab_limit=false", "--minloglevel=2",
+                  "--num_threads=1"], "spm_train")
+        out = self.path("ds")
+        self.run([self.pretok, "--model", self.path("tok.model"), "--out", out,
+                  "--shard-tokens", str(shard_tokens), "--val-fraction", "0.1", "--threads", "1",
+                  "--quiet", corpus], "ingot-pretok")
+        return out

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""ingot.open_dataset against ingot-dump: every document's ids (ingot-dump docs --ids),
+every document's provenance (the docs headers), the token stream (ingot-dump tokens),
+nanoGPT get_batch windows, and checksum verification: a clean dataset verifies, a
+flipped bit in the tokens, the index or the header is caught and named."""
+import os
+import re
+import shutil
+import sys
+
+from pyt_util import Fixture, check, fail
+
+
+def stripped(ids, bos, eos):
+    ids = list(int(x) for x in ids)
+    if ids and ids[0] == bos:
+        ids = ids[1:]
+    if ids and ids[-1] == eos:
+        ids = ids[:-1]
+    return ids
+
+
+def check_documents(fx, ds, d):
+    for split in ("train", "val"):
+        lines = fx.run([fx.dump, "docs", d, "--ids", "--split", split], "dump docs").splitlines()
+        check(len(lines) == ds.n_documents(split) > 0,
+              "%s: ingot-dump lists %d documents, ingot %d" % (split, len(lines),
+                                                               ds.n_documents(split)))
+        for i, line in enumerate(lines):
+            want = [int(x) for x in line.split()]
+            got = stripped(ds.document(i, split=split), ds.bos_id, ds.eos_id)
+            check(got == want, "%s document %d: ingot %s, ingot-dump %s" % (split, i, got, want))
+        check(ds.document(0, split).dtype.kind == "u", "ids are the stored unsigned type")
+
+
+def check_provenance(fx, ds, d):
+    out = fx.run([fx.dump, "docs", d, "--split", "train"], "dump docs")
+    heads = re.findall(r"^### document (\d+): (\S+) #(\d+), (\S+) record (\d+), (\d+) tokens$",
+                       out, re.M)
+    check(len(heads) == ds.n_documents("train"), "provenance headers: %d" % len(heads))
+    for g, shard, d_in, name, record, _ in heads:
+        p = ds.provenance(int(g), "train")
+        got = (p["shard"], p["doc"], p["file"], p["record"])
+        want = (shard, int(d_in), name, int(record))
+        check(got == want, "provenance of document %s: ingot %s, ingot-dump %s" % (g, got, want))
+
+
+def check_tokens(fx, ds, d):
+    import numpy as np
+    stream = np.concatenate(ds.tokens("train"))
+    check(len(ds.tokens("train")) >= 3, "the fixture has several train shards")
+    check(len(stream) == ds.n_tokens("train"), "tokens() covers the split")
+    a, b = 1990, 2100   # across the first shard boundary
+    out = fx.run([fx.dump, "tokens", d, "--range", "%d:%d" % (a, b), "--split", "train"],
+                 "dump tokens")
+    rows = [l.split() for l in out.splitlines() if not l.startswith("#")]
+    check(len(rows) == b - a, "dump tokens printed %d rows" % len(rows))
+    for r in rows:
+        check(int(stream[int(r[0])]) == int(r[1]), "token %s: ingot %d, ingot-dump %s"
+              % (r[0], int(stream[int(r[0])]), r[1]))
+    check(np.array_equal(ds.splits["train"].slice(a, b), stream[a:b]), "Split.slice")
+    x, y = ds.get_batch("train", 6, 32, rng=3)
+    check(x.shape == (6, 32) and y.shape == (6, 32) and x.dtype == np.int64, "get_batch shape")
+    check(np.array_equal(x[:, 1:], y[:, :-1]), "get_batch: y is x shifted by one")
+    for row in x:   # every row is a real window of the stream
+        hits = np.flatnonzero(stream[:len(stream) - 32] == row[0])
+        check(any(np.array_equal(stream[h:h + 32], row) for h in hits), "get_batch window")
+
+
+def flip(path, offset):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0x10]))
+
+
+def check_checksums(fx, d):
+    import ingot
+    from ingot import xxh3
+    if not ingot.can_verify():
+        print("note: xxhash not importable: checksum checks skipped")
+        return False
+    ingot.open_dataset(d, verify=True)
+    shard = ingot.open_dataset(d).splits["train"].shards[1]
+    index_at = int(shard.header["index_offset"])
+    for what, offset, field, at_open in (("tokens", 4096 + 10, "tokens_checksum", False),
+                                         ("index", index_at + 8 * 3, "", None),
+                                         ("header", 70, "header_checksum", True)):
+        bad = fx.path("bad-" + what)
+        shutil.copytree(d, bad)
+        flip(os.path.join(bad, os.path.basename(shard.path)), offset)
+        try:
+            ingot.open_dataset(bad, verify=True)
+            fail("a flipped bit in the %s was not detected" % what)
+        except ingot.FormatError as e:   # ChecksumError, or the index check first
+            msg = str(e)
+            check(os.path.basename(shard.path) in msg, "%s: message names the shard: %s"
+                  % (what, msg))
+            check(field in msg, "%s: message names %s: %s" % (what, field, msg))
+            if at_open is not None:
+                try:
+                    ingot.open_dataset(bad, verify=False)
+                    check(not at_open, "%s: open without verify should fail" % what)
+                except ingot.ChecksumError:
+                    check(at_open, "%s: open without verify should succeed" % what)
+    saved = xxh3._xxhash   # without xxhash, verification says what it needs
+    xxh3._xxhash = None
+    try:
+        ingot.open_dataset(d, verify=True)
+        fail("verify without xxhash did not refuse")
+    except ingot.VerifyUnavailable as e:
+        check("xxhash" in str(e), "message names xxhash")
+    finally:
+        xxh3._xxhash = saved
+    return True
+
+
+def main():
+    fx = Fixture(sys.argv)
+    import ingot
+    d = fx.dataset()
+    ds = ingot.open_dataset(d)
+    check(ds.bos_id >= 0, "the fixture model has a BOS id")
+    check_documents(fx, ds, d)
+    check_provenance(fx, ds, d)
+    check_tokens(fx, ds, d)
+    try:
+        ingot.open_dataset(fx.path("nowhere"))
+        fail("a missing dataset opened")
+    except ingot.FormatError as e:
+        check("manifest.json" in str(e), str(e))
+    verified = check_checksums(fx, d)
+    fx.cleanup()
+    print("ok: %d train + %d val documents, provenance, tokens, get_batch%s"
+          % (ds.n_documents("train"), ds.n_documents("val"),
+             ", checksums" if verified else ""))
+
+
+if __name__ == "__main__":
+    main()

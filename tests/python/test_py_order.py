@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""ingot.TrainWindows (and IngotTrainDataset when torch is importable) yields exactly
+the windows ingot-train trains on: the batches `ingot-train --dump-batch` writes at a
+fresh start, after a checkpoint inside the first epoch and after one in the second
+(another permutation), shuffled and sequential; the data-parallel split (rank r of W
+at micro-step m takes q = s*G + (m*W + r)*b + j) covers the same global batch; and
+the checkpoint reader gives the weights the trainer used, bit for bit, and refuses a
+corrupted checkpoint."""
+import os
+import struct
+import sys
+
+from pyt_util import Fixture, check, fail
+
+T, B, ACCUM = 32, 4, 2          # the training run: 4 x 32 x 2 micro-steps = 8 windows/step
+G = B * ACCUM
+
+
+def read_dump(path):
+    """ids [B, T+1], params of a --dump-batch file (train/parity_dump.h)."""
+    import numpy as np
+    with open(path, "rb") as f:
+        raw = f.read()
+    check(raw[:8] == b"INGOTBAT", "dump magic")
+    L, NH, C, TT, V, Vp, nb = struct.unpack_from("<7i", raw, 16)
+    (n_params,) = struct.unpack_from("<Q", raw, 48)
+    off = 256
+    ids = np.frombuffer(raw, "<i4", nb * (TT + 1), off).reshape(nb, TT + 1)
+    off += ids.nbytes
+    params = np.frombuffer(raw, "<f4", n_params, off)
+    return ids, params
+
+
+def train_args(fx, d, extra):
+    return [fx.train, "--data", d, "--model", "tiny", "--layers", "1", "--dim", "32",
+            "--seq-len", str(T), "--steps", "40", "--threads", "1", "--val-every", "0",
+            "--print-every", "100"] + extra
+
+
+def dump_at(fx, d, ck, stop, order, tag):
+    """Rows of the global batch after `stop` steps, with the weights then. The dump
+    takes one micro-step; --batch G (accum 1) makes it the whole global step."""
+    if stop:
+        fx.run(train_args(fx, d, ["--batch", str(B), "--batch-tokens", str(G * T),
+                                  "--ckpt-dir", ck, "--stop-after", str(stop),
+                                  "--data-order", order] + (["--resume"] if os.path.isdir(ck) else [])),
+               "train to %d" % stop)
+    out = fx.path("dump-%s.bin" % tag)
+    fx.run(train_args(fx, d, ["--batch", str(G), "--ckpt-dir", ck, "--dump-batch", out,
+                              "--data-order", order] + (["--resume"] if stop else [])),
+           "dump after %d" % stop)
+    return read_dump(out)
+
+
+def check_order(fx, ds, d, order, stops):
+    import numpy as np
+    import ingot
+    ck = fx.path("ck-" + order)
+    W = (ds.n_tokens("train") - 1) // T
+    for stop in stops:
+        ids, params = dump_at(fx, d, ck, stop, order, "%s-%d" % (order, stop))
+        kw = dict(seed=1337, sequential=order == "sequential", batch_tokens=G * T,
+                  start_step=stop)
+        one = ingot.TrainWindows(ds, T, B, **kw)
+        got = np.concatenate([one.micro_batch(0, m) for m in range(ACCUM)])
+        check(np.array_equal(got, ids), "%s order after step %d (epoch %d): ingot's windows "
+              "differ from ingot-train's" % (order, stop, stop * G // W))
+        two = [ingot.TrainWindows(ds, T, B // 2, world=2, rank=r, **kw) for r in range(2)]
+        dp = np.concatenate([two[r].micro_batch(0, m) for m in range(ACCUM) for r in range(2)])
+        check(np.array_equal(dp, ids), "world 2: the ranks' windows do not make the global batch")
+        if stop:
+            c = ingot.open_checkpoint(os.path.join(ck, "ckpt-%08d.bin" % stop))
+            check(c.step == stop, "checkpoint step")
+            check(c.data_position(W) == stop * G, "checkpoint data position %d, expected %d"
+                  % (c.data_position(W), stop * G))
+            flat = np.concatenate([a.ravel() for a in c.params.values()])
+            check(np.array_equal(flat.view("<u4"), params.view("<u4")),
+                  "checkpoint tensors differ from the weights ingot-train used")
+            resumed = ingot.TrainWindows(ds, T, B, start_window=c.data_position(W), **{
+                k: v for k, v in kw.items() if k != "start_step"})
+            check(np.array_equal(resumed.micro_batch(0, 0), ids[:B]), "start_window")
+    return ck
+
+
+def check_torch(ds):
+    try:
+        import torch
+        from torch.utils.data import DataLoader
+    except ImportError:
+        return False
+    import numpy as np
+    import ingot
+    tw = ingot.TrainWindows(ds, T, B, batch_tokens=G * T, steps=3)
+    want = list(tw)
+    tds = ingot.IngotTrainDataset(ds, T, B, batch_tokens=G * T, steps=3)
+    for workers in (0, 2):
+        got = list(DataLoader(tds, batch_size=None, num_workers=workers))
+        check(len(got) == len(want) == 3 * ACCUM, "torch: micro-batches")
+        for (x, y), rows in zip(got, want):
+            check(x.dtype == torch.int64 and np.array_equal(x.numpy(), rows[:, :-1]) and
+                  np.array_equal(y.numpy(), rows[:, 1:]), "torch: order with %d workers" % workers)
+    return True
+
+
+def check_corrupt_ckpt(fx, ck):
+    import ingot
+    if not ingot.can_verify():
+        return
+    path = sorted(os.listdir(ck))[-1]
+    bad = fx.path("bad.bin")
+    with open(os.path.join(ck, path), "rb") as f:
+        raw = bytearray(f.read())
+    raw[4096 + 1234] ^= 1
+    with open(bad, "wb") as f:
+        f.write(raw)
+    try:
+        ingot.open_checkpoint(bad)
+        fail("a flipped bit in a checkpoint's weights was not detected")
+    except ingot.ChecksumError as e:
+        check("payload_checksum" in str(e), str(e))
+    ingot.open_checkpoint(bad, verify=False)   # a reader may still look at it
+
+
+def main():
+    fx = Fixture(sys.argv)
+    import ingot
+    d = fx.dataset()
+    ds = ingot.open_dataset(d)
+    W = (ds.n_tokens("train") - 1) // T
+    # steps inside epoch 0, just before and after the first wrap, inside epoch 1
+    e = W // G
+    check(e >= 4, "fixture: %d windows per epoch" % W)
+    check_order(fx, ds, d, "shuffled", [0, 2, e, e + 2])
+    ck = check_order(fx, ds, d, "sequential", [0, e + 1])
+    check_corrupt_ckpt(fx, ck)
+    torch_ok = check_torch(ds)
+    fx.cleanup()
+    print("ok: %d windows per epoch, shuffled and sequential order across the epoch wrap, "
+          "world 2, checkpoint tensors%s" % (W, ", torch DataLoader" if torch_ok else ""))
+
+
+if __name__ == "__main__":
+    main()
