@@ -1,8 +1,11 @@
 /* Train/val windows over the shards of a dataset. */
 #include <errno.h>
 #include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "data_loader.h"
 #include "dataset.h"
@@ -52,6 +55,54 @@ static void stream_free(struct stream *s)
     free(s->start);
 }
 
+/* SIGBUS: a shard truncated (or replaced in place) while mapped makes the
+ * pages past its new end fault. The copy out of the mapping is the only
+ * place the training loop touches shard bytes, so it runs armed: the
+ * handler jumps back to it (the fault is synchronous, on the copying
+ * thread, inside plain loads; nothing is left half-locked) and the copy
+ * fails with a message naming the shard. */
+static _Thread_local sigjmp_buf bus_jump;
+static _Thread_local volatile sig_atomic_t bus_armed;
+
+static void on_sigbus(int sig)
+{
+    if (bus_armed) {
+        bus_armed = 0;
+        siglongjmp(bus_jump, 1);
+    }
+    /* A fault elsewhere: say so (write() is async-signal-safe) and die of
+     * the signal as before. */
+    static const char msg[] = "ingot-train: SIGBUS outside the data loader's copy: a mapped "
+                              "file was truncated or a device failed\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)w;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void tr_loader_trap_sigbus(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigbus;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+/* shard_reader_copy_u32() with a SIGBUS turned into INGOT_E_TRUNCATED. */
+static int copy_guarded(const shard_reader *sh, uint64_t off, size_t n, uint32_t *dst)
+{
+    if (sigsetjmp(bus_jump, 1))
+        return ingot_fail(INGOT_E_TRUNCATED, "%s: the shard was truncated or rewritten while "
+                          "training (SIGBUS reading tokens [%" PRIu64 ", %" PRIu64 ")); restore "
+                          "it (ingot-dump verify) and resume", shard_reader_path(sh), off,
+                          off + n);
+    bus_armed = 1;
+    shard_reader_copy_u32(sh, off, n, dst);
+    bus_armed = 0;
+    return 0;
+}
+
 /* Copy stream tokens [pos, pos + n) as int32, checking the range. */
 static int stream_copy(const tr_loader *l, const struct stream *s, uint64_t pos, size_t n,
                        int32_t *dst)
@@ -73,7 +124,9 @@ static int stream_copy(const tr_loader *l, const struct stream *s, uint64_t pos,
             continue;
         size_t take = avail - off < n - done ? (size_t)(avail - off) : n - done;
         /* int32 and uint32 may alias; ids are checked below */
-        shard_reader_copy_u32(s->sh[i], off, take, (uint32_t *)(void *)(dst + done));
+        int err = copy_guarded(s->sh[i], off, take, (uint32_t *)(void *)(dst + done));
+        if (err)
+            return err;
         for (size_t k = 0; k < take; k++)
             if ((uint32_t)dst[done + k] >= l->vocab)
                 return ingot_fail(INGOT_E_CORRUPT, "%s: token %" PRIu64 " is id %u, beyond the "
@@ -232,10 +285,17 @@ int tr_loader_next(tr_loader *l, int32_t *rows, size_t n_rows)
             rows[i] = (int32_t)tr_rng_below(&l->pos.synth, l->vocab);
         return 0;
     }
+    const struct tr_loader_pos start = l->pos;
     for (size_t r = 0; r < n_rows; r++) {
         int err = stream_copy(l, &l->train, tr_loader_peek_start(l), T1, rows + r * T1);
-        if (err)
+        if (err) {
+            /* back to where this batch began: a checkpoint written after
+             * the failure resumes exactly at it */
+            if (l->perm && l->perm_epoch != start.epoch)
+                build_perm(l, start.epoch);
+            l->pos = start;
             return err;
+        }
         if (++l->pos.index == l->n_windows) {
             l->pos.index = 0;
             l->pos.epoch++;

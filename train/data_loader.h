@@ -63,8 +63,16 @@ int tr_loader_set_pos(tr_loader *l, const struct tr_loader_pos *pos);
 
 /* Fill rows[0, n_rows * (T + 1)) with the next n_rows windows, advancing the
  * position (and the epoch when it wraps). INGOT_E_CORRUPT when an id is out of
- * range (a shard that lies about its vocabulary). */
+ * range (a shard that lies about its vocabulary); INGOT_E_TRUNCATED, naming
+ * the shard, when its mapping faults (see tr_loader_trap_sigbus()). On
+ * failure the position is where it was before the call. */
 int tr_loader_next(tr_loader *l, int32_t *rows, size_t n_rows);
+/* Install the process's SIGBUS handler: a shard truncated while mapped
+ * then fails the copy with INGOT_E_TRUNCATED instead of killing the
+ * process; a SIGBUS anywhere else prints a line and kills it as before.
+ * Called once by main(). */
+void tr_loader_trap_sigbus(void);
+
 /* Stream offset of the next window (for tests and reports; the window's
  * index in the stream times T). */
 uint64_t tr_loader_peek_start(const tr_loader *l);

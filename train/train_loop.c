@@ -400,6 +400,30 @@ static int dump_batch(struct run *r)
     return err;
 }
 
+/* The data failed under step s + 1 (a shard truncated or corrupted while
+ * training): finish the steps in flight, keep them in a checkpoint where
+ * --ckpt-dir is set (the loader is back at the start of the failed step),
+ * then fail with the loader's message, which names the shard. */
+static int data_failed(struct run *r, int64_t s, int inflight, int64_t end, int err)
+{
+    char msg[768];
+    snprintf(msg, sizeof(msg), "%s", ingot_errmsg_for(err));
+    struct tr_step_result res;
+    int e = 0;
+    for (; inflight > 0 && !e; inflight--)
+        if (!(e = r->ops->collect_step(r->be, &res)))
+            e = report(r, &res, end);
+    if (!e && r->o->ckpt_dir && s > r->start_step)
+        e = save_checkpoint(r, s);
+    if (e)
+        return e;   /* the later failure is the one to fix first */
+    if (!r->o->ckpt_dir || s <= r->start_step)
+        return ingot_fail(err, "%s (after step %" PRId64 "; %s)", msg, s, !r->o->ckpt_dir ?
+                          "no --ckpt-dir, nothing saved" : "no step finished in this run");
+    return ingot_fail(err, "%s (the checkpoint of step %" PRId64 " is written: --resume once "
+                      "the data is whole)", msg, s);
+}
+
 static int run_loop(struct run *r)
 {
     const struct tr_opts *o = r->o;
@@ -418,7 +442,7 @@ static int run_loop(struct run *r)
     for (int64_t s = r->start_step + 1; s <= end; s++) {
         double t0 = now_s();
         if ((err = tr_loader_next(r->loader, r->chunk, rows)))
-            return err;
+            return data_failed(r, s - 1, inflight, end, err);
         r->assemble_ms[s % 4] = 1e3 * (now_s() - t0);
         struct tr_step_hparams hp = {
             .t = (int)s, .lr = tr_schedule_lr(&r->sched, (int)s), .weight_decay = o->weight_decay,

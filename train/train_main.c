@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "data_loader.h"
 #include "ingot_err.h"
 #include "train_loop.h"
 #include "train_opts.h"
@@ -17,16 +18,21 @@ static void on_signal(int sig)
 
 /* SIGINT, SIGTERM and SIGHUP (a closed terminal or ssh session) stop at the
  * next step boundary with a checkpoint; SIGBUS from a shard truncated under
- * its mapping becomes an error naming the shard (data_loader.h). */
+ * its mapping becomes an error naming the shard (data_loader.h). A SIGHUP
+ * ignored from the start (nohup) stays ignored: that run asked to outlive
+ * its terminal. */
 static void install_handlers(void)
 {
-    static const int stops[] = { SIGINT, SIGTERM };
-    struct sigaction sa;
+    static const int stops[] = { SIGINT, SIGTERM, SIGHUP };
+    struct sigaction sa, old;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
-        sigaction(stops[i], &sa, NULL);
+        if (stops[i] != SIGHUP ||
+            (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler != SIG_IGN))
+            sigaction(stops[i], &sa, NULL);
+    tr_loader_trap_sigbus();
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,204 @@
+/* Faults while ingot-train runs, on the CPU:
+ * - every train shard truncated to its header while mapped: the run fails
+ *   with exit 1 and a message naming a shard (not a silent death by
+ *   SIGBUS), and the checkpoint of the last finished step is written and
+ *   loads;
+ * - SIGHUP stops the run like SIGTERM: the step finishes, a checkpoint is
+ *   written, exit 130; under nohup (SIGHUP ignored from the start) the run
+ *   goes on and SIGTERM stops it.
+ * usage: test_train_signals INGOT_TRAIN */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "tt_util.h"
+
+static const char *bin;
+
+/* Start "'bin' args" with stdout and stderr in out (SIGHUP as given). */
+static pid_t start(const char *args, const char *out, bool ignore_hup)
+{
+    char *cmd = tt_fmt("exec '%s' %s", bin, args);
+    /* opened here, so that wait_for() never reads an earlier run's text */
+    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(127);
+        signal(SIGHUP, ignore_hup ? SIG_IGN : SIG_DFL);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fd);
+    free(cmd);
+    return pid;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Wait until out holds needle (the run is training); false after 60 s or
+ * when the process ended first. */
+static bool wait_for(pid_t pid, const char *out, const char *needle)
+{
+    for (int i = 0; i < 6000; i++) {
+        char *s = tt_slurp(out);
+        bool found = s && strstr(s, needle);
+        free(s);
+        if (found)
+            return true;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return false;
+        sleep_ms(10);
+    }
+    return false;
+}
+
+/* Exit code, 1000 + signal when killed; kills it after 60 s (-1). */
+static int finish(pid_t pid)
+{
+    int st;
+    for (int i = 0; i < 6000; i++) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        CHECK(w >= 0);
+        if (w == pid)
+            return WIFSIGNALED(st) ? 1000 + WTERMSIG(st) : WEXITSTATUS(st);
+        sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+/* The last "step N/" progress line of out. */
+static long last_step(const char *out)
+{
+    char *s = tt_slurp(out);
+    long step = -1;
+    for (char *p = s; p && (p = strstr(p, "step ")); p += 5) {
+        long n;
+        char slash;
+        if (sscanf(p + 5, "%ld%c", &n, &slash) == 2 && slash == '/')
+            step = n;
+    }
+    free(s);
+    return step;
+}
+
+/* ck/ckpt-<step>.bin exists, verifies and holds that step. */
+static bool ckpt_ok(const char *ck, long step)
+{
+    char *p = tt_fmt("%s/ckpt-%08ld.bin", ck, step);
+    struct tr_ckpt_state st;
+    int err = tr_ckpt_read_state(p, &st);
+    if (err)
+        fprintf(stderr, "%s: %s\n", p, ingot_errmsg());
+    free(p);
+    return !err && st.step == (uint64_t)step;
+}
+
+static int check(const char *what, bool ok, const char *out)
+{
+    printf("%-40s %s\n", what, ok ? "ok" : "FAIL");
+    if (!ok) {
+        char *s = tt_slurp(out);
+        fprintf(stderr, "%s: output:\n%s\n", what, s ? s : "");
+        free(s);
+    }
+    return !ok;
+}
+
+static int truncated_shard(const char *dir)
+{
+    enum { V = 64, N = 60000 };
+    uint32_t *ids = malloc(N * sizeof(uint32_t));
+    CHECK(ids);
+    tt_markov_tokens(ids, N, V, 9);
+    char *data = tt_fmt("%s/data", dir), *ck = tt_fmt("%s/ck-bus", dir);
+    char *out = tt_fmt("%s/bus.txt", dir);
+    /* 4 train shards of 10000 tokens (20 KB of 2-byte ids each, five pages) */
+    struct tt_dataset d = { .dir = data, .vocab = V, .tokenizer_hash = 9, .bos_id = -1,
+                            .train = ids, .n_train = 40000, .val = ids + 40000, .n_val = 1000,
+                            .doc_len = 1000, .shard_docs = 10 };
+    CHECK_OK(tt_write_dataset(&d));
+    char *args = tt_fmt("--data '%s' --model tiny --layers 1 --dim 32 --seq-len 16 --batch 2 "
+                        "--steps 1000000 --val-every 0 --print-every 1 --threads 1 "
+                        "--ckpt-dir '%s'", data, ck);
+    pid_t pid = start(args, out, false);
+    int failures = check("shard: training started", wait_for(pid, out, "step      3/"), out);
+    for (int i = 0; i < 4; i++) {
+        char *shard = tt_fmt("%s/train-%06d.tok", data, i);
+        CHECK(truncate(shard, 4096) == 0);
+        free(shard);
+    }
+    int rc = finish(pid);
+    long step = last_step(out);
+    char *s = tt_slurp(out);
+    printf("shard truncated while mapped: exit %d after step %ld\n", rc, step);
+    const char *e = s ? strstr(s, "ingot-train: /") : NULL;
+    if (e)
+        printf("    %.*s\n", (int)strcspn(e, "\n"), e);
+    failures += check("shard: exit 1, not a signal", rc == 1, out);
+    failures += check("shard: message names the shard",
+                      s && strstr(s, "/train-0000") && strstr(s, ".tok: the shard was truncated"),
+                      out);
+    failures += check("shard: checkpoint of the last step loads", step >= 3 && ckpt_ok(ck, step),
+                      out);
+    free(s); free(args); free(out); free(ck); free(data); free(ids);
+    return failures;
+}
+
+static int hangup(const char *dir)
+{
+    char *ck = tt_fmt("%s/ck-hup", dir), *out = tt_fmt("%s/hup.txt", dir);
+    char *args = tt_fmt("--synthetic --vocab 64 --model tiny --layers 1 --dim 32 --seq-len 16 "
+                        "--batch 2 --steps 1000000 --val-every 0 --print-every 1 --threads 1 "
+                        "--ckpt-dir '%s'", ck);
+    pid_t pid = start(args, out, false);
+    int failures = check("SIGHUP: training started", wait_for(pid, out, "step      2/"), out);
+    kill(pid, SIGHUP);
+    int rc = finish(pid);
+    long step = last_step(out);
+    printf("SIGHUP: exit %d after step %ld\n", rc, step);
+    char *s = tt_slurp(out);
+    failures += check("SIGHUP: exit 130, interrupted", rc == 130 && s && strstr(s, "interrupted"),
+                      out);
+    failures += check("SIGHUP: checkpoint written", step >= 2 && ckpt_ok(ck, step), out);
+    free(s);
+
+    /* nohup: SIGHUP ignored from the start stays ignored */
+    pid = start(args, out, true);
+    failures += check("nohup: training started", wait_for(pid, out, "step      2/"), out);
+    kill(pid, SIGHUP);
+    sleep_ms(300);
+    failures += check("nohup: SIGHUP ignored", waitpid(pid, NULL, WNOHANG) == 0, out);
+    kill(pid, SIGTERM);
+    rc = finish(pid);
+    failures += check("nohup: SIGTERM still stops it", rc == 130, out);
+    free(args); free(out); free(ck);
+    return failures;
+}
+
+int main(int argc, char **argv)
+{
+    CHECK(argc == 2);
+    bin = argv[1];
+    char *dir = tt_tmpdir("signals");
+    int failures = truncated_shard(dir) + hangup(dir);
+    tt_rmtree(dir);
+    free(dir);
+    if (failures)
+        fprintf(stderr, "%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}
