@@ -1,0 +1,80 @@
+/* The communicator of a data-parallel run: which rank this process is, and
+ * the few collectives the trainer needs, behind one table whatever carries
+ * them:
+ *   none  one process: every collective is the identity (today's run);
+ *   tcp   host buffers over the rendezvous sockets (sum in rank order at
+ *         rank 0): CPU back end without MPI, and tests;
+ *   mpi   host buffers over MPI (CPU back end under mpirun; -Dmpi);
+ *   nccl  device buffers over NCCL on the back end's stream, the host
+ *         collectives over the rendezvous sockets (CUDA back end).
+ * A watchdog thread (multi-rank runs) ends the process when the run makes no
+ * progress for the timeout or NCCL reports an asynchronous error: it prints
+ * one line (rank, host, step, operation, the error), aborts the communicator
+ * and exits with status 3 -- a hung collective cannot return an error, and
+ * the launcher then ends the other ranks. */
+#ifndef INGOT_TR_DIST_H
+#define INGOT_TR_DIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tr_dist tr_dist;
+
+struct tr_dist_opts {
+    const char *mode;           /* --dist: auto, none, tcp, mpi, nccl */
+    bool gpu;                   /* the back end computes on a GPU (auto picks nccl) */
+    const char *config;         /* this run's configuration in words (all ranks must agree) */
+    double timeout_s;           /* --dist-timeout: rendezvous, init, and progress */
+    int port;                   /* --dist-port; 0: from the environment */
+    const char *const *envp;    /* environment to read (environ) */
+};
+
+enum tr_dist_dtype { TR_DIST_F32, TR_DIST_I32 };
+
+/* Discover the world, rendezvous, create the communicator and (world > 1)
+ * start the watchdog. For nccl, selects the GPU (local rank, or 0 when one
+ * GPU is visible) before NCCL's init. Returns 0, INGOT_E_USAGE (unknown
+ * mode, a mode this build lacks, a bad launcher variable), INGOT_E_MISMATCH
+ * (ranks disagree: named), -ETIMEDOUT, or INGOT_E_CUDA, with a message. */
+int tr_dist_open(const struct tr_dist_opts *o, tr_dist **out);
+/* Stop the watchdog, finalize the communicator. Accepts NULL. */
+void tr_dist_free(tr_dist *d);
+
+/* Accept NULL as "one process, rank 0". */
+int tr_dist_rank(const tr_dist *d);
+int tr_dist_world(const tr_dist *d);
+int tr_dist_local_rank(const tr_dist *d);
+int tr_dist_device(const tr_dist *d);            /* GPU index to use (nccl) */
+const char *tr_dist_name(const tr_dist *d);      /* "none", "tcp", "mpi", "nccl" */
+const char *tr_dist_launcher(const tr_dist *d);  /* tr_dist_env's launcher name */
+const char *tr_dist_host(const tr_dist *d);      /* this rank's host name */
+/* Names of the communicators built into this binary, e.g. "none, tcp, mpi". */
+const char *tr_dist_modes(void);
+
+/* Host collectives (every rank calls them in the same order). */
+/* buf := mean over ranks of buf (float32, n values). nccl: host buffers are
+ * not its business (INGOT_E_USAGE). */
+int tr_dist_mean_f32(tr_dist *d, float *buf, size_t n);
+/* buf := mean over ranks (float64). Every communicator. */
+int tr_dist_mean_f64(tr_dist *d, double *buf, size_t n);
+/* *any = whether any rank's flag is set: the stop decision. */
+int tr_dist_vote(tr_dist *d, bool flag, bool *any, const char *what);
+/* Every rank's text must equal rank 0's; else every rank fails with
+ * INGOT_E_MISMATCH naming the first rank that differs and how. */
+int tr_dist_check(tr_dist *d, const char *mine, const char *what);
+
+/* Device collectives (nccl; the identity for none): in-place all-reduce on
+ * stream (a cudaStream_t), enqueued only -- no host wait. op_avg: mean, else
+ * sum. Between group_begin and group_end the calls are fused into one NCCL
+ * group. INGOT_E_USAGE for tcp/mpi (host only). */
+int tr_dist_allreduce_dev(tr_dist *d, void *buf, size_t n, enum tr_dist_dtype t, bool op_avg,
+                          void *stream);
+int tr_dist_group_begin(tr_dist *d);
+int tr_dist_group_end(tr_dist *d);
+
+/* Tell the watchdog the run is alive and what it does next (step, a short
+ * static name such as "step" or "checkpoint"). Cheap: two relaxed stores. */
+void tr_dist_progress(tr_dist *d, int64_t step, const char *op);
+
+#endif

@@ -1,0 +1,89 @@
+/* The mpi transport (tr_dist.h): host buffers over MPI, for the CPU back end
+ * under mpirun. Rank and world come from MPI itself; the local rank from a
+ * shared-memory split. Built with -Dmpi (INGOT_HAVE_MPI). */
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ingot_err.h"
+#include "tr_dist_impl.h"
+
+static int mpi_fail(int rc, const char *what)
+{
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    return ingot_fail(INGOT_E_MISMATCH, "mpi: %s failed: %.*s", what, len, msg);
+}
+
+static int mpi_sum(tr_dist *d, void *buf, size_t n, bool f64)
+{
+    (void)d;
+    /* counts are int: split very large buffers */
+    for (size_t off = 0; off < n;) {
+        int k = n - off > (1u << 30) ? 1 << 30 : (int)(n - off);
+        char *p = (char *)buf + off * (f64 ? sizeof(double) : sizeof(float));
+        int rc = MPI_Allreduce(MPI_IN_PLACE, p, k, f64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM,
+                               MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail(rc, "MPI_Allreduce");
+        off += (size_t)k;
+    }
+    return 0;
+}
+
+static int mpi_gather(tr_dist *d, const void *mine, size_t n, void *all, const char *what)
+{
+    (void)d, (void)what;
+    int rc = MPI_Gather(mine, (int)n, MPI_BYTE, all, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Gather");
+}
+
+static int mpi_bcast(tr_dist *d, void *buf, size_t n, const char *what)
+{
+    (void)d, (void)what;
+    int rc = MPI_Bcast(buf, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Bcast");
+}
+
+static void mpi_free(tr_dist *d)
+{
+    (void)d;
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (!fin)
+        MPI_Finalize();
+}
+
+/* No abort hook: MPI_Abort from the watchdog thread would need
+ * MPI_THREAD_MULTIPLE; a process that exits without MPI_Finalize makes
+ * mpirun end the job anyway. */
+static const struct tr_dist_ops mpi_ops = {
+    .name = "mpi", .sum_host = mpi_sum, .gather = mpi_gather, .bcast = mpi_bcast,
+    .free = mpi_free,
+};
+
+int tr_dist_mpi_open(tr_dist *d, const struct tr_dist_opts *o)
+{
+    (void)o;
+    int inited = 0, provided, rc;
+    MPI_Initialized(&inited);
+    if (!inited && (rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided)) !=
+        MPI_SUCCESS)
+        return mpi_fail(rc, "MPI_Init_thread");
+    d->ops = &mpi_ops;
+    /* errors come back as codes, not as an abort inside MPI */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &d->world);
+    MPI_Comm node;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL,
+                            &node) == MPI_SUCCESS) {
+        MPI_Comm_rank(node, &d->local_rank);
+        MPI_Comm_free(&node);
+    }
+    if (d->env.world > 1 && d->env.world != d->world)
+        return ingot_fail(INGOT_E_MISMATCH, "--dist mpi: MPI has %d ranks, the launcher's "
+                          "environment (%s) says %d", d->world, d->env.launcher, d->env.world);
+    return 0;
+}

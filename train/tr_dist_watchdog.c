@@ -1,0 +1,79 @@
+/* The watchdog of a multi-rank run (tr_dist.h says what it does and why it
+ * ends the process itself). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingot_err.h"
+#include "tr_dist_impl.h"
+
+enum { WATCHDOG_EXIT = 3, POLL_MS = 100 };
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void tr_dist_progress(tr_dist *d, int64_t step, const char *op)
+{
+    if (!d)
+        return;
+    atomic_store_explicit(&d->step, step, memory_order_relaxed);
+    atomic_store_explicit(&d->op, op, memory_order_relaxed);
+    atomic_store_explicit(&d->beat_ns, now_ns(), memory_order_relaxed);
+}
+
+static void *watch(void *arg)
+{
+    tr_dist *d = arg;
+    const int64_t limit = (int64_t)(d->timeout_s * 1e9);
+    char why[512];
+    while (!atomic_load(&d->wd_stop)) {
+        nanosleep(&(struct timespec){ 0, POLL_MS * 1000000L }, NULL);
+        why[0] = '\0';
+        if (d->ops->async_error && d->ops->async_error(d, why, sizeof(why)))
+            ;   /* why holds the transport's error */
+        else if (now_ns() - atomic_load(&d->beat_ns) > limit)
+            snprintf(why, sizeof(why), "no progress for %.0f s (--dist-timeout): a peer died, "
+                     "hangs, or is far slower", d->timeout_s);
+        if (!why[0] || atomic_load(&d->wd_stop))
+            continue;
+        /* one line, whole, so that lines of many ranks do not interleave */
+        char line[1024];
+        const char *op = atomic_load(&d->op);
+        int n = snprintf(line, sizeof(line), "ingot-train: rank %d/%d (%s) step %lld, %s: %s; "
+                         "aborting the %s communicator\n", d->rank, d->world, d->host,
+                         (long long)atomic_load(&d->step), op ? op : "start", why, d->ops->name);
+        if (write(STDERR_FILENO, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
+            (void)0;
+        if (d->ops->abort)
+            d->ops->abort(d);
+        /* the main thread is stuck in a collective that cannot return: the
+         * process ends here so the launcher ends the job */
+        _exit(WATCHDOG_EXIT);
+    }
+    return NULL;
+}
+
+int tr_dist_watchdog_start(tr_dist *d)
+{
+    tr_dist_progress(d, 0, "start");
+    atomic_store(&d->wd_stop, false);
+    int e = pthread_create(&d->wd, NULL, watch, d);
+    if (e)
+        return ingot_fail(-e, "cannot start the watchdog thread: %s", strerror(e));
+    d->wd_running = true;
+    return 0;
+}
+
+void tr_dist_watchdog_stop(tr_dist *d)
+{
+    if (!d->wd_running)
+        return;
+    atomic_store(&d->wd_stop, true);
+    pthread_join(d->wd, NULL);
+    d->wd_running = false;
+}
