@@ -47,6 +47,7 @@ void pt_cli_usage(FILE *f)
 "  --quiet              no progress line, no report (errors only)\n"
 "  --json               print the final report as JSON on stdout\n"
 "  --help               this text\n"
+"  --version            version, git revision and the libraries linked\n"
 "\n"
 "merge OUT PART_DIR...  move the shards of all parts (made with --part K/N and\n"
 "                       otherwise identical options) into OUT, renumbered, with one\n"
@@ -80,7 +81,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out)
 enum {
     O_MODEL = 256, O_OUT, O_THREADS, O_SHARD_TOKENS, O_VAL_FRACTION, O_VAL_DOCS, O_BOS,
     O_NO_BOS, O_EOS, O_NO_EOS, O_TEXT_KEY, O_TXT_DOC, O_ON_ERROR, O_INVALID_UTF8, O_PART,
-    O_QUIET, O_JSON, O_HELP, O_MAX_RECORD, O_MAX_BYTES, O_EVERY,
+    O_QUIET, O_JSON, O_HELP, O_MAX_RECORD, O_MAX_BYTES, O_EVERY, O_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -102,6 +103,7 @@ static const struct option long_opts[] = {
     { "quiet", no_argument, NULL, O_QUIET },
     { "json", no_argument, NULL, O_JSON },
     { "help", no_argument, NULL, O_HELP },
+    { "version", no_argument, NULL, O_VERSION },
     { "max-record-bytes", required_argument, NULL, O_MAX_RECORD },
     { "max-bytes", required_argument, NULL, O_MAX_BYTES },
     { "every", required_argument, NULL, O_EVERY },
@@ -237,6 +239,9 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         case 'h':
         case O_HELP:
             o->cmd = PT_CMD_HELP;
+            return 0;
+        case O_VERSION:
+            o->cmd = PT_CMD_VERSION;
             return 0;
         case ':':
             return ingot_fail(INGOT_E_USAGE, "%s needs a value", name);

@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
+#include "pt_hooks.h"
 #include "pt_lock.h"
 #include "pt_pipeline.h"
 #include "pt_report.h"
@@ -331,14 +332,16 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         pc.prod.bytes_before += c.inputs.v[i].size;
     /* Test hook: small batches, so that a slowed-down run is interruptible
      * half-way even on a small corpus. */
-    const char *bi = getenv("INGOT_PRETOK_TEST_BATCH_ITEMS");
-    if (bi && atol(bi) > 0)
-        pc.prod.batch_items = (size_t)atol(bi);
+    if (pt_hook_pos("INGOT_PRETOK_TEST_BATCH_ITEMS"))
+        pc.prod.batch_items = (size_t)pt_hook_pos("INGOT_PRETOK_TEST_BATCH_ITEMS");
     if ((ret = pt_writer_create(&c.wcfg, &st, &w)))
         goto out;
     pc.writer = w;
     struct pt_pipeline_stats ps;
     ret = pt_pipeline_run(&pc, interrupt, &ps);
+    if (ps.abandoned)   /* threads still use w, c.spm and c.inputs: free nothing */
+        return ingot_fail(ret, "interrupted: the finished shards are kept, the work in "
+                          "flight was dropped; run the same command again to resume");
     if (!ret)
         ret = pt_writer_finish(w);
     rep.st = pt_writer_state(w);

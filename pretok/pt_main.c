@@ -2,15 +2,33 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <zstd.h>
 
 #include "ingot_err.h"
+#include "ingot_version.h"
 #include "pt_alloc.h"
 #include "pt_cli.h"
 #include "pt_convert.h"
+#include "pt_hooks.h"
 #include "pt_merge.h"
 #include "pt_text.h"
 
 static volatile sig_atomic_t interrupted;
+
+static void print_version(void)
+{
+    char zstd[32], alloc[64];
+    snprintf(zstd, sizeof(zstd), "zstd %s", ZSTD_versionString());
+    snprintf(alloc, sizeof(alloc), "malloc: %s", pt_alloc_name());
+    const char *libs[] = { zstd, "sentencepiece " PT_SPM_VERSION, "liburing " PT_URING_VERSION,
+                           alloc,
+                           PT_HAVE_TEST_HOOKS ? "test hooks: compiled in (a test build)"
+                                              : "test hooks: none (release build)",
+                           NULL };
+    ingot_version_print(stdout, "ingot-pretok", libs);
+}
 
 static void on_signal(int sig)
 {
@@ -22,12 +40,16 @@ int main(int argc, char **argv)
     struct pt_opts o;
     int ret = pt_cli_parse(argc, argv, &o);
     if (ret) {
-        fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg());
+        fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg_for(ret));
         return 2;
     }
     o.allocator = pt_alloc_name();
     if (o.cmd == PT_CMD_HELP) {
         pt_cli_usage(stdout);
+        return 0;
+    }
+    if (o.cmd == PT_CMD_VERSION) {
+        print_version();
         return 0;
     }
     if (o.cmd == PT_CMD_CONVERT) {
@@ -54,8 +76,13 @@ int main(int argc, char **argv)
     }
     if (!ret)
         return 0;
-    fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg());
-    if (ret == INGOT_E_INTERRUPTED)
-        return interrupted == SIGTERM ? 143 : 130;
+    fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg_for(ret));
+    if (ret == INGOT_E_INTERRUPTED) {
+        /* _exit: threads that did not stop in time may still be running
+         * (pt_pipeline_stats.abandoned); exit() would run library
+         * destructors under them. Every file was written atomically. */
+        fflush(NULL);
+        _exit(interrupted == SIGTERM ? 143 : 130);
+    }
     return ret == INGOT_E_USAGE ? 2 : 1;
 }

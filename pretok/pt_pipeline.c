@@ -13,7 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_num.h"
 #include "ingot_err.h"
+#include "pt_hooks.h"
+#include "mono_clock.h"
 
 struct pipe {
     const struct pt_pipeline_cfg *cfg;
@@ -43,13 +46,6 @@ struct pipe {
     uint64_t text_bytes;
     long delay_ms;                  /* test hook: writer sleeps per batch */
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Record the first error (message from the calling thread) and stop all. */
 static void set_error(struct pipe *p, int err, const char *msg)
@@ -196,21 +192,44 @@ static void *writer_main(void *arg)
     }
 }
 
-static void fmt_count(char *buf, size_t n, double v)
+static void stop_all(struct pipe *p)
 {
-    if (v >= 1e9)
-        snprintf(buf, n, "%.2fG", v / 1e9);
-    else if (v >= 1e6)
-        snprintf(buf, n, "%.2fM", v / 1e6);
-    else if (v >= 1e3)
-        snprintf(buf, n, "%.1fk", v / 1e3);
-    else
-        snprintf(buf, n, "%.0f", v);
+    atomic_store(&p->stop, 1);
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Watches *interrupt while the calling thread waits for the others. */
+struct stopper {
+    struct pipe *p;
+    volatile sig_atomic_t *interrupt;
+    double t_signal;                /* when the signal was seen; 0 before */
+};
+
+/* Wait up to `wait` seconds for thread t; true once it has ended. A signal
+ * seen meanwhile stops every thread and starts the grace period. */
+static bool join_bounded(pthread_t t, struct stopper *sp, double wait)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)(wait * 1e9);
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    if (pthread_timedjoin_np(t, NULL, &ts) == 0)
+        return true;
+    if (*sp->interrupt && !sp->t_signal) {
+        sp->t_signal = mono_now();
+        stop_all(sp->p);
+    }
+    return false;
 }
 
 static void draw_progress(struct pipe *p, double t0, uint64_t bytes0)
 {
-    double el = now_s() - t0;
+    double el = mono_now() - t0;
     if (el <= 0)
         return;
     uint64_t bytes = atomic_load(&p->bytes_done);
@@ -219,8 +238,8 @@ static void draw_progress(struct pipe *p, double t0, uint64_t bytes0)
     double pct = total > 0 ? 100.0 * (double)bytes / total : 100.0;
     double rate = done_b / el;
     char docs[32], toks[32], eta[32] = "--:--";
-    fmt_count(docs, sizeof(docs), (double)atomic_load(&p->docs) / el);
-    fmt_count(toks, sizeof(toks), (double)atomic_load(&p->tokens) / el);
+    cli_human((double)atomic_load(&p->docs) / el, docs, sizeof(docs));
+    cli_human((double)atomic_load(&p->tokens) / el, toks, sizeof(toks));
     if (rate > 0 && total > (double)bytes) {
         long s = (long)((total - (double)bytes) / rate);
         snprintf(eta, sizeof(eta), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
@@ -245,8 +264,7 @@ int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *in
     atomic_init(&p->bytes_done, cfg->prod.bytes_before);
     atomic_init(&p->docs, 0);
     atomic_init(&p->tokens, 0);
-    const char *d = getenv("INGOT_PRETOK_TEST_BATCH_DELAY_MS");
-    p->delay_ms = d ? atol(d) : 0;
+    p->delay_ms = pt_hook_pos("INGOT_PRETOK_TEST_BATCH_DELAY_MS");
     p->batches = calloc(p->n_batches, sizeof(*p->batches));
     p->free_list = calloc(p->n_batches, sizeof(*p->free_list));
     p->work = calloc(p->n_batches, sizeof(*p->work));
@@ -274,7 +292,7 @@ int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *in
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     size_t started = 0;
-    double t0 = now_s();
+    double t0 = mono_now();
     int e = pthread_create(&tid[started], NULL, producer_main, p);
     if (!e)
         started++;
@@ -293,49 +311,50 @@ int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *in
     if (e)
         set_error(p, -e, "cannot start threads");
 
-    /* The writer is the last thread: wait for it while watching signals. */
-    bool interrupted = false;
+    /* The writer is the last thread: wait for it while watching signals,
+     * then for the others. Once a signal came, every wait ends at a
+     * deadline: a thread deep in a slow read or a huge document is left
+     * behind (the process exits right after; see pt_pipeline_stats). */
+    struct stopper sp = { p, interrupt, 0 };
     double last_draw = 0;
+    bool all_joined = true;
     if (started == cfg->threads + 2) {
-        for (;;) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100 * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            if (pthread_timedjoin_np(tid[started - 1], NULL, &ts) == 0) {
-                started--;
+        while (!join_bounded(tid[started - 1], &sp, 0.1)) {
+            if (sp.t_signal && mono_now() - sp.t_signal > PT_STOP_GRACE_S) {
+                all_joined = false;
                 break;
             }
-            if (*interrupt && !interrupted) {
-                interrupted = true;
-                atomic_store(&p->stop, 1);
-                pthread_mutex_lock(&p->mu);
-                pthread_cond_broadcast(&p->cv);
-                pthread_mutex_unlock(&p->mu);
-            }
-            double t = now_s();
+            double t = mono_now();
             if (cfg->progress && t - last_draw >= 0.5) {
                 draw_progress(p, t0, cfg->prod.bytes_before);
                 last_draw = t;
             }
         }
+        if (all_joined)
+            started--;
     }
     /* The writer is done (or never started): release the others. */
-    atomic_store(&p->stop, 1);
-    pthread_mutex_lock(&p->mu);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(tid[i], NULL);
+    stop_all(p);
+    for (size_t i = 0; i < started && all_joined; i++)
+        while (!join_bounded(tid[i], &sp, 0.1))
+            if (sp.t_signal && mono_now() - sp.t_signal > PT_STOP_GRACE_S) {
+                all_joined = false;
+                break;
+            }
+    if (!all_joined) {
+        /* Threads still run on p, the writer and the tokenizer: nothing of
+         * them may be freed; the caller exits at once. */
+        st->abandoned = true;
+        st->wall_s = mono_now() - t0;
+        return ingot_fail(INGOT_E_INTERRUPTED, "interrupted (work in flight dropped)");
+    }
+    bool interrupted = sp.t_signal != 0;
     if (cfg->progress) {
         draw_progress(p, t0, cfg->prod.bytes_before);
         fputc('\n', stderr);
     }
 
-    st->wall_s = now_s() - t0;
+    st->wall_s = mono_now() - t0;
     st->prod = p->pstats;
     for (unsigned i = 0; i < cfg->threads; i++) {
         st->parse_s += p->workers[i].parse_s;

@@ -27,11 +27,20 @@ struct pt_pipeline_stats {
     double parse_s, tokenize_s, write_s, wall_s;
     uint64_t docs, tokens;          /* produced by this run */
     uint64_t text_bytes;            /* record bytes handed to workers */
+    bool abandoned;                 /* interrupted, and threads were still busy at
+                                     * the deadline: they still use the writer and
+                                     * the tokenizer, so the caller frees neither
+                                     * and the process exits at once */
 };
+
+/* After SIGINT/SIGTERM every thread has this long to stop (the run ends
+ * within a second whatever its threads are doing). */
+#define PT_STOP_GRACE_S 0.7
 
 /* Run until the input is exhausted (the writer is then ready for
  * pt_writer_finish()), an error (returned, message recorded), or *interrupt
- * becomes nonzero (returns INGOT_E_INTERRUPTED). */
+ * becomes nonzero (returns INGOT_E_INTERRUPTED within PT_STOP_GRACE_S plus
+ * one poll, st->abandoned set when threads had to be left running). */
 int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *interrupt,
                     struct pt_pipeline_stats *st);
 

@@ -8,10 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zstd.h>
 
 #include "ingot_err.h"
+#include "mono_clock.h"
+#include "pt_hooks.h"
 #include "pt_reader.h"
 #include "pt_reason.h"
 
@@ -50,13 +51,6 @@ struct prod {
     size_t zout_cap;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static bool before_resume(const struct prod *p, uint64_t record)
 {
     return p->in->index == p->cfg->resume_file && record < p->cfg->resume_record;
@@ -72,9 +66,9 @@ static int maybe_emit(struct prod *p, bool force)
     if (!force && b->data.len < p->cfg->batch_bytes && b->n_in < p->cfg->batch_items)
         return 0;
     b->in_bytes_end = p->progress + p->chunk_done;
-    double t0 = now_s();
+    double t0 = mono_now();
     p->stop_ret = p->emit(p->ctx, &p->b);
-    p->st->handoff_s += now_s() - t0;
+    p->st->handoff_s += mono_now() - t0;
     return 0;
 }
 
@@ -293,18 +287,18 @@ static int feed(struct prod *p, const struct pt_chunk *c)
     }
     if (p->comp == COMP_PLAIN) {
         p->chunk_data = c->data;
-        double t0 = now_s(), h0 = p->st->handoff_s;
+        double t0 = mono_now(), h0 = p->st->handoff_s;
         int ret = split(p, c->data, c->len);
-        p->st->split_s += now_s() - t0 - (p->st->handoff_s - h0);
+        p->st->split_s += mono_now() - t0 - (p->st->handoff_s - h0);
         return ret;
     }
     ZSTD_inBuffer zin = { c->data, c->len, 0 };
     ZSTD_outBuffer zout;
     do {
         zout = (ZSTD_outBuffer){ p->zout, p->zout_cap, 0 };
-        double t0 = now_s();
+        double t0 = mono_now();
         size_t r = ZSTD_decompressStream(p->zd, &zout, &zin);
-        double t1 = now_s();
+        double t1 = mono_now();
         p->st->decompress_s += t1 - t0;
         if (ZSTD_isError(r)) {
             p->dead = true;
@@ -317,7 +311,7 @@ static int feed(struct prod *p, const struct pt_chunk *c)
         p->chunk_done = zin.pos;
         double h0 = p->st->handoff_s;
         int ret = split(p, p->zout, zout.pos);
-        p->st->split_s += now_s() - t1 - (p->st->handoff_s - h0);
+        p->st->split_s += mono_now() - t1 - (p->st->handoff_s - h0);
         if (ret || p->dead)
             return ret;
     } while (zin.pos < zin.size || zout.pos == zout.size);
@@ -368,8 +362,8 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
     for (size_t i = 0; i < cfg->n_inputs; i++)
         files[i].path = cfg->inputs[i].path;
     /* Test hook: tiny reads make every record straddle chunk boundaries. */
-    const char *cs = getenv("INGOT_PRETOK_TEST_CHUNK_BYTES");
-    size_t chunk = cs && atol(cs) > 0 ? (size_t)atol(cs) : CHUNK_SIZE;
+    long hook_chunk = pt_hook_pos("INGOT_PRETOK_TEST_CHUNK_BYTES");
+    size_t chunk = hook_chunk ? (size_t)hook_chunk : CHUNK_SIZE;
     if ((ret = pt_reader_open(files, cfg->n_inputs, chunk, READ_DEPTH, &r)))
         goto out;
     st->uring = pt_reader_uses_uring(r);
@@ -391,7 +385,11 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
         st->bytes_read += c.len;
         p.chunk_done = 0;
         ret = 0;
-        if (c.err && !p.dead) {
+        if (c.err && c.not_regular && !p.dead) {
+            p.dead = true;
+            ret = event(&p, PT_R_NOT_REGULAR_FILE, 0, "not a regular file (a FIFO, socket, "
+                        "device or directory); skipped unread");
+        } else if (c.err && !p.dead) {
             p.dead = true;
             if (c.first)
                 p.progress += cfg->inputs[cur].size;

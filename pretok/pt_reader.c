@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "mono_clock.h"
 
 enum slot_state { SLOT_FREE, SLOT_INFLIGHT, SLOT_READY, SLOT_HELD };
 
@@ -24,12 +25,14 @@ struct slot {
     size_t want, got;       /* bytes asked for / read so far */
     uint64_t file_size;
     bool first, eof;
+    bool not_regular;
     int err;
 };
 
 struct open_file {
     int fd;
     int err;                /* open/fstat failure, delivered as a chunk */
+    bool not_regular;
     uint64_t size;
     uint64_t next_off;      /* next offset to submit */
     bool opened, done_submitting;
@@ -50,13 +53,6 @@ struct pt_reader {
     unsigned inflight;
     double wait_s;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int pt_reader_open(const struct pt_reader_file *files, size_t n, size_t chunk_size,
                    unsigned depth, pt_reader **out)
@@ -129,21 +125,29 @@ double pt_reader_wait_seconds(const pt_reader *r)
     return r->wait_s;
 }
 
+/* O_NONBLOCK: opening a FIFO must not wait for a writer, nor a device for
+ * its carrier; the type is checked on the open file (no race with a rename)
+ * before anything is read. A socket cannot be opened at all (ENXIO): the
+ * path's type says why. */
 static void open_file(pt_reader *r, size_t i)
 {
     struct open_file *f = &r->of[i];
-    f->fd = open(r->files[i].path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    f->fd = open(r->files[i].path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (f->fd < 0) {
         f->err = -errno;
+        if (stat(r->files[i].path, &st) == 0 && !S_ISREG(st.st_mode))
+            f->not_regular = true;
         return;
     }
-    struct stat st;
     if (fstat(f->fd, &st)) {
         f->err = -errno;
-    } else if (S_ISDIR(st.st_mode)) {
-        f->err = -EISDIR;
+    } else if (!S_ISREG(st.st_mode)) {
+        f->err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        f->not_regular = true;
     } else {
         f->size = (uint64_t)st.st_size;
+        fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_NONBLOCK);
         posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     if (f->err) {
@@ -203,6 +207,7 @@ static void fill(pt_reader *r)
         s->first = f->next_off == 0;
         s->file_size = f->size;
         s->err = f->err;
+        s->not_regular = f->not_regular;
         s->got = 0;
         s->want = 0;
         if (f->err || f->size == 0) {
@@ -269,7 +274,7 @@ int pt_reader_next(pt_reader *r, struct pt_chunk *c)
     if (r->seq_deliver == r->seq_submit)
         return 0;
     struct slot *s = &r->slots[r->seq_deliver % r->depth];
-    double t0 = now_s();
+    double t0 = mono_now();
     while (s->state != SLOT_READY) {
         fill(r);
         if (r->uring) {
@@ -278,7 +283,7 @@ int pt_reader_next(pt_reader *r, struct pt_chunk *c)
                 return ret;
         }
     }
-    r->wait_s += now_s() - t0;
+    r->wait_s += mono_now() - t0;
     s->state = SLOT_HELD;
     c->file = s->file;
     c->data = s->buf;
@@ -288,6 +293,7 @@ int pt_reader_next(pt_reader *r, struct pt_chunk *c)
     c->first = s->first;
     c->eof = s->eof;
     c->err = s->err;
+    c->not_regular = s->not_regular;
     c->slot = (int)(r->seq_deliver % r->depth);
     r->seq_deliver++;
     return 1;

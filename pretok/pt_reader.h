@@ -19,7 +19,9 @@ struct pt_reader_file {
 /* One piece of a file. A failed open or read is delivered in order as a
  * chunk with err < 0 (a failed open also has eof set; after a failed read
  * the file's remaining chunks still follow, the caller ignores them). A file
- * of size 0 yields one empty chunk with first and eof set. */
+ * of size 0 yields one empty chunk with first and eof set. Only regular
+ * files are read: anything else is delivered like a failed open, with
+ * not_regular set (files are opened O_NONBLOCK, so a FIFO never blocks). */
 struct pt_chunk {
     size_t file;            /* index into the reader's file list */
     const char *data;       /* valid until pt_reader_release() */
@@ -27,6 +29,7 @@ struct pt_chunk {
     uint64_t offset;        /* of data[0] in the file */
     uint64_t file_size;     /* as seen at open */
     bool first, eof;        /* first / last chunk of this file */
+    bool not_regular;       /* err set: a FIFO, socket or device, never read */
     int err;                /* 0 or -errno */
     int slot;               /* internal */
 };

@@ -11,6 +11,7 @@ static const char *const names[PT_R__COUNT] = {
     [PT_R_EMPTY_TEXT] = "empty_text",
     [PT_R_RECORD_TOO_LARGE] = "record_too_large",
     [PT_R_UNREADABLE_FILE] = "unreadable_file",
+    [PT_R_NOT_REGULAR_FILE] = "not_regular_file",
     [PT_R_EMPTY_FILE] = "empty_file",
     [PT_R_NOT_ZSTD] = "not_zstd",
     [PT_R_CORRUPT_ZSTD] = "corrupt_zstd",

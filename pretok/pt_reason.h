@@ -17,6 +17,7 @@ enum pt_reason {
     PT_R_EMPTY_TEXT,
     PT_R_RECORD_TOO_LARGE,
     PT_R_UNREADABLE_FILE,
+    PT_R_NOT_REGULAR_FILE,     /* a FIFO, socket or device: never read */
     PT_R_EMPTY_FILE,
     PT_R_NOT_ZSTD,
     PT_R_CORRUPT_ZSTD,

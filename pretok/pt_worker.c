@@ -4,19 +4,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "ingot_err.h"
+#include "mono_clock.h"
 #include "pt_reason.h"
 #include "pt_utf8.h"
-
-/* Stage clocks use CLOCK_MONOTONIC (vDSO, cheap enough per document). */
-static double thread_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int out_event(struct pt_batch *b, const struct pt_item *it, int reason,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -169,13 +161,13 @@ void pt_worker_run(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
         }
         const char *text;
         size_t len;
-        double a = thread_s();
+        double a = mono_now();
         ret = pt_worker_text(cfg, w, b, it, &text, &len);
-        double c = thread_s();
+        double c = mono_now();
         tp += c - a;
         if (ret == 1) {
             ret = tokenize(cfg, w, b, it, text, len);
-            tt += thread_s() - c;
+            tt += mono_now() - c;
         }
     }
     w->parse_s += tp;

@@ -6,12 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "mono_clock.h"
 #include "ingot_hash.h"
+#include "pt_hooks.h"
 #include "pt_reason.h"
 
 struct pt_writer {
@@ -26,13 +27,6 @@ struct pt_writer {
     long crash_after;               /* test hook, -1 off */
     bool crash_before_state;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 char *pt_shard_path(const char *out_dir, uint32_t split, uint64_t seq)
 {
@@ -60,9 +54,9 @@ int pt_writer_create(const struct pt_writer_cfg *cfg, struct pt_state *st, pt_wr
     /* Test hook: die with SIGKILL once this many shards are finished, after
      * (or with INGOT_PRETOK_TEST_CRASH_MODE=before_state, before) the state
      * that records the last one is written. */
-    const char *e = getenv("INGOT_PRETOK_TEST_CRASH_AFTER_SHARD");
-    w->crash_after = e && *e ? atol(e) : -1;
-    e = getenv("INGOT_PRETOK_TEST_CRASH_MODE");
+    const char *e = pt_hook_str("INGOT_PRETOK_TEST_CRASH_AFTER_SHARD");
+    w->crash_after = e ? atol(e) : -1;
+    e = pt_hook_str("INGOT_PRETOK_TEST_CRASH_MODE");
     w->crash_before_state = e && !strcmp(e, "before_state");
     *out = w;
     return 0;
@@ -244,7 +238,7 @@ static int on_doc(pt_writer *w, const struct pt_batch *b, const struct pt_item *
 
 int pt_writer_consume(pt_writer *w, const struct pt_batch *b)
 {
-    double t0 = now_s();
+    double t0 = mono_now();
     int ret = 0;
     for (size_t i = 0; i < b->n_out && !ret; i++) {
         const struct pt_item *it = &b->out[i];
@@ -256,13 +250,13 @@ int pt_writer_consume(pt_writer *w, const struct pt_batch *b)
             ret = on_doc(w, b, it);
         }
     }
-    w->write_s += now_s() - t0;
+    w->write_s += mono_now() - t0;
     return ret;
 }
 
 int pt_writer_finish(pt_writer *w)
 {
-    double t0 = now_s();
+    double t0 = mono_now();
     int ret = 0;
     for (uint32_t s = 0; s < 2 && !ret; s++)
         if (w->open[s])
@@ -279,7 +273,7 @@ int pt_writer_finish(pt_writer *w)
         return ret;
     crash_hook(w, false);   /* between the final state and the manifest */
     ret = pt_write_manifest(w->cfg, &w->st);
-    w->write_s += now_s() - t0;
+    w->write_s += mono_now() - t0;
     return ret;
 }
 

@@ -8,6 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
 shift || true
 [ -x /usr/local/cuda/bin/nvcc ] && export PATH=/usr/local/cuda/bin:$PATH
-"$here/scripts/setup.sh" "$build" "$@"
+# -Dtest_hooks=true: the pretok crash/resume tests need the INGOT_PRETOK_TEST_* hooks
+"$here/scripts/setup.sh" "$build" -Dtest_hooks=true "$@"
 ninja -C "$here/$build"
 meson test -C "$here/$build" --print-errorlogs --num-processes "$(nproc)"

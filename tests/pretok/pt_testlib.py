@@ -263,3 +263,27 @@ def run_bounded(t, args, timeout, env=None):
         p.kill()
         out, err = p.communicate()
         return None, out.decode(), err.decode("utf-8", "replace")
+
+
+def mixed_corpus(t):
+    """The determinism and resume tests' corpus: zstd JSONL (two frames),
+    plain JSONL, text paragraphs, and a directory holding another JSONL
+    (2400 documents). Returns (model, inputs, common options)."""
+    model = t.train(documents(2, 1200), "uni", ["--model_type=unigram", "--vocab_size=400"])
+    docs = documents(10, 2400)
+    write_jsonl(t.path("a.jsonl"), docs[:600])
+    write_jsonl(t.path("a2.jsonl"), docs[600:900])
+    zstd(t.path("a.jsonl"))
+    zstd(t.path("a2.jsonl"))
+    with open(t.path("a.jsonl.zst"), "ab") as f:       # a second zstd frame
+        f.write(open(t.path("a2.jsonl.zst"), "rb").read())
+    os.unlink(t.path("a2.jsonl.zst"))
+    write_jsonl(t.path("b.jsonl"), docs[900:1700])
+    with open(t.path("c.txt"), "w") as f:
+        f.write("\n\n".join(docs[1700:2000]) + "\n")
+    os.mkdir(t.path("d"))
+    write_jsonl(t.path("d", "e.jsonl"), docs[2000:])
+    inputs = [t.path("a.jsonl.zst"), t.path("b.jsonl"), t.path("c.txt"), t.path("d")]
+    common = ["--model", model, "--shard-tokens", "9000", "--val-fraction", "0.05",
+              "--txt-doc", "paragraph", "--quiet"]
+    return model, inputs, common

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""Crash safety and resume (needs -Dtest_hooks=true; skips otherwise): tiny
+reads (every record straddles a read) give the same shards; a kill -9
+part-way (at shard boundaries and at a random moment) followed by the same
+command gives the same output; SIGINT stops cleanly with exit 130 and
+resumes; a resume with other options is refused."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pt_testlib as T
+
+t = T.Tools(sys.argv)
+T.need_hooks(t.pretok)
+model, inputs, common = T.mixed_corpus(t)
+
+
+def convert(out, extra=(), env=None, rc=0):
+    return t.run(common + ["--out", t.path(out)] + list(extra) + inputs, rc=rc, env=env,
+                 what=out)
+
+
+convert("t1", ["--threads", "1"])
+m, _ = T.dataset_docs(t.path("t1"))
+n_shards = len(m["shards"])
+convert("tiny", ["--threads", "2"], {"INGOT_PRETOK_TEST_CHUNK_BYTES": "1000"})
+T.same_dataset(t.path("t1"), t.path("tiny"), "tiny")
+print("tiny reads: identical (%d shards)" % n_shards)
+
+# kill -9 through the test hook, after and before the state is written.
+for k, mode in [(1, "after_state"), (3, "after_state"), (4, "before_state"),
+                (n_shards, "before_state"), (n_shards, "after_state")]:
+    out = "kill%d%s" % (k, mode)
+    convert(out, ["--threads", "2"], {"INGOT_PRETOK_TEST_CRASH_AFTER_SHARD": str(k),
+                                      "INGOT_PRETOK_TEST_CRASH_MODE": mode}, rc=-9)
+    T.check(not os.path.exists(t.path(out, "manifest.json")), "%s: manifest after a crash" % out)
+    convert(out, ["--threads", "3"])
+    T.same_dataset(t.path("t1"), t.path(out), out)
+print("kill -9 at shard boundaries + rerun: identical")
+
+# kill -9 at a random moment (the writer is slowed down so it is mid-way).
+slow = {"INGOT_PRETOK_TEST_BATCH_DELAY_MS": "20", "INGOT_PRETOK_TEST_BATCH_ITEMS": "16",
+        "INGOT_PRETOK_TEST_CHUNK_BYTES": "4096"}
+for delay in (0.4, 1.2):
+    out = t.path("rk%g" % delay)
+    p = subprocess.Popen([t.pretok] + common + ["--out", out, "--threads", "2"] + inputs,
+                         env=dict(os.environ, **slow), stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    p.kill()
+    p.wait()
+    T.check(p.returncode == -9, "the slowed-down run ended before the kill")
+    T.check(not os.path.exists(os.path.join(out, "manifest.json")), "manifest before the end")
+    convert(os.path.basename(out), ["--threads", "2"])
+    T.same_dataset(t.path("t1"), out, "random kill after %gs" % delay)
+print("kill -9 at random moments + rerun: identical")
+
+# SIGINT: exit 130, nothing half-written, resumable.
+out = t.path("int")
+p = subprocess.Popen([t.pretok] + common + ["--out", out, "--threads", "2"] + inputs,
+                     env=dict(os.environ, **slow), stderr=subprocess.PIPE)
+time.sleep(0.8)
+p.send_signal(signal.SIGINT)
+_, err = p.communicate()
+T.check(p.returncode == 130, "SIGINT: exit %d, expected 130: %s" % (p.returncode, err))
+T.check(b"interrupted" in err and b"again" in err, "SIGINT message: %s" % err)
+left = os.listdir(out)
+T.check(not any(f.endswith(".tmp") for f in left), "temp files left: %s" % left)
+T.check("manifest.json" not in left, "manifest after SIGINT")
+convert("int", ["--threads", "2"])
+T.same_dataset(t.path("t1"), out, "SIGINT + rerun")
+print("SIGINT: exit 130, clean, resumed identical")
+
+# A resume with other options is refused.
+convert("kill1after_state", ["--shard-tokens", "5000"], rc=1)
+
+t.cleanup()
+print("ok")
