@@ -1,0 +1,163 @@
+/* Internals shared by the encoder's files (spm_norm.c, spm_unigram.c,
+ * spm_bpe.c, spm_encode.c); users include spm_encode.h only. */
+#ifndef INGOT_SPM_ENC_H
+#define INGOT_SPM_ENC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spm_encode.h"
+#include "spm_model.h"
+#include "spm_trie.h"
+
+#define SPE_WS "\xe2\x96\x81" /* U+2581, the escaped space */
+
+/* Where the normalized text may be cut into independently encoded words
+ * (fast-encoder.md §2): no piece can span such a position, so both models
+ * give the same ids with or without the cut (unigram carries its float
+ * path score across it). Chosen at load time from the vocabulary. */
+enum spe_cut {
+    SPE_CUT_NONE,        /* whole document */
+    SPE_CUT_WS_ALL,      /* before every ▁ (no piece has ▁ past its start) */
+    SPE_CUT_WS_RUN,      /* before a run of ▁ (▁▁ pieces, no x▁ piece) */
+    SPE_CUT_SUF_ALL,     /* after every ▁ (whitespace-as-suffix models) */
+    SPE_CUT_SUF_RUN,     /* after a run of ▁ */
+};
+
+/* Normalizer (libsentencepiece's normalizer.cc): the precompiled charsmap
+ * (a darts-clone double array plus a pool of NUL-terminated replacements),
+ * the user-defined symbols copied verbatim, and the whitespace rules. */
+struct spe_norm {
+    uint32_t *units;          /* darts units (copied, aligned); NULL: identity */
+    size_t n_units;
+    char *pool;               /* replacements, with one extra NUL at the end */
+    size_t pool_len;
+    bool add_dummy_prefix, remove_extra_ws, escape_ws, ws_suffix;
+    struct spe_trie ud;       /* user-defined symbols (value = piece id) */
+    bool has_ud;
+    uint8_t ud_first[256];    /* a user-defined symbol starts with this byte */
+    /* ASCII fast path: byte b normalizes to itself, alone, when cls[b] is
+     * SPE_NC_COPY, or when SPE_NC_COPY_ASCII and the next byte is ASCII. */
+    uint8_t cls[128];
+};
+enum { SPE_NC_SLOW = 0, SPE_NC_COPY = 1, SPE_NC_COPY_ASCII = 2 };
+
+/* BPE: the symbol of a character that is not a piece but occurs inside
+ * one, and the pair table (left symbol, right symbol) -> merged piece. */
+struct spe_bpe {
+    int32_t ascii_sym[128];    /* symbol of an ASCII char, -1: pairs with nothing */
+    uint64_t *chars;           /* (utf8 bytes as u32) << 32 | symbol; 0 = empty */
+    size_t chars_mask;
+    struct spe_pair { uint64_t key; int32_t id; float score; } *pairs; /* key 0 = empty */
+    size_t pairs_mask;
+};
+
+struct spe_model {
+    struct spe_proto p;
+    char *name;
+    uint64_t hash;            /* XXH3-64 of the file */
+    struct spe_norm norm;
+    struct spe_trie vocab;    /* NORMAL, USER_DEFINED (and UNUSED: no value) */
+    double *uscore;           /* unigram: score of piece i in a candidate */
+    float unk_score;          /* unigram: min normal score - 10 */
+    int32_t unk_id;
+    int32_t byte_id[256];     /* byte fallback: id of <0xHH> */
+    enum spe_cut cut;
+    struct spe_bpe bpe;
+};
+
+/* One piece of output before byte fallback and unk merging: id and its
+ * bytes in the normalized text. */
+struct spe_tok {
+    int32_t id;
+    uint32_t off, len;
+};
+
+struct spe_ugnode {
+    float score;
+    int32_t start;
+    int32_t id;
+};
+
+struct spe_sym {
+    int32_t sym, prev, next;
+    uint32_t off, len;
+    bool freeze;
+};
+
+struct spe_heap_ent {
+    float score;
+    int32_t left, right;
+    uint32_t size;
+    int32_t id;         /* the piece the pair merges into */
+};
+
+/* One cached word: its bytes live in the arena at key_off; its pieces
+ * (BPE: ids and lengths; unigram: the lattice edges) at val_off. */
+struct spe_cache_ent {
+    uint64_t hash;
+    uint32_t key_off, key_len;
+    uint32_t val_off, val_n;
+};
+
+struct spe_scratch {
+    char *norm;
+    size_t norm_cap;
+    struct spe_tok *toks;
+    size_t n_toks, toks_cap;
+    struct spe_ugnode *best;
+    size_t best_cap;
+    struct spe_sym *syms;
+    size_t syms_cap;
+    struct spe_heap_ent *heap;
+    size_t heap_cap;
+    /* per-word cache (spm_encode.c) */
+    bool cache_on;
+    struct spe_cache_ent *cache;
+    size_t cache_mask, cache_used;
+    unsigned char *arena;
+    size_t arena_len, arena_cap;
+    struct spe_stats stats;
+    bool timing;
+};
+
+/* Normalize in[0, n) into s->norm; *out_len its length. Returns 0 or
+ * -ENOMEM. */
+int spe_norm_init(struct spe_norm *nm, const struct spe_proto *p, const char *name);
+void spe_norm_free(struct spe_norm *nm);
+int spe_normalize(const struct spe_norm *nm, struct spe_scratch *s, const char *in, size_t n,
+                  size_t *out_len);
+
+/* Append the pieces of the normalized word t[0, n) (at offset off of the
+ * document) to s->toks. Unigram carries the float path score *c across
+ * words. Return 0 or -ENOMEM. */
+int spe_unigram_word(const struct spe_model *m, struct spe_scratch *s, const char *t,
+                     uint32_t off, uint32_t n, float *c);
+int spe_bpe_init(struct spe_model *m);
+void spe_bpe_free(struct spe_bpe *b);
+int spe_bpe_word(const struct spe_model *m, struct spe_scratch *s, const char *t, uint32_t off,
+                 uint32_t n);
+
+/* Grow *buf (elements of size elem) to hold at least need; 0 or -ENOMEM. */
+int spe_grow(void *buf, size_t *cap, size_t need, size_t elem, const char *what);
+
+static inline int spe_push_tok(struct spe_scratch *s, int32_t id, uint32_t off, uint32_t len)
+{
+    if (s->n_toks == s->toks_cap) {
+        int ret = spe_grow(&s->toks, &s->toks_cap, s->n_toks + 1, sizeof(*s->toks), "pieces");
+        if (ret)
+            return ret;
+    }
+    s->toks[s->n_toks++] = (struct spe_tok){ id, off, len };
+    return 0;
+}
+
+/* Length of the UTF-8 character led by byte c, as libsentencepiece's
+ * OneCharLen reads it (by the lead byte only). */
+static inline uint32_t spe_char_len(unsigned char c)
+{
+    return (uint32_t)"\1\1\1\1\1\1\1\1\1\1\1\1\2\2\3\4"[c >> 4];
+}
+
+#endif

@@ -1,0 +1,65 @@
+/* Ingot's own SentencePiece encoder: the ids libsentencepiece 0.1.97 gives
+ * (unigram and BPE, every normalization spm_train ships, byte fallback,
+ * user-defined symbols, the whitespace options), without C++ or protobuf.
+ * docs/pretok.md ("The encoder") says how it stays exact.
+ *
+ * The model is immutable after spe_load() and may be shared by threads;
+ * each thread encodes with its own spe_scratch. Output does not depend on
+ * the scratch's history (its cache is exact). */
+#ifndef INGOT_SPM_ENCODE_H
+#define INGOT_SPM_ENCODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct spe_model spe_model;
+typedef struct spe_scratch spe_scratch;
+
+/* Load a .model file. Returns 0; -ENOTSUP for a valid model this encoder
+ * does not handle (WORD/CHAR models, BPE with UNUSED pieces, reserved
+ * pieces that shadow text: the message says which, and the caller should
+ * use libsentencepiece); INGOT_E_TOKENIZER for a malformed model; -errno
+ * or -ENOMEM. */
+int spe_load(const char *path, spe_model **out);
+/* The same from bytes in memory; name is used in messages. */
+int spe_load_mem(const void *buf, size_t len, const char *name, spe_model **out);
+void spe_free(spe_model *m);   /* accepts NULL */
+
+uint32_t spe_vocab_size(const spe_model *m);
+/* XXH3-64 of the model's bytes (the same as ingot_spm_model_hash). */
+uint64_t spe_model_hash(const spe_model *m);
+/* "unigram" or "bpe", and the cut rule chosen at load ("ws", "ws-run",
+ * "suffix", "suffix-run" or "none"), for reports. */
+const char *spe_model_kind(const spe_model *m);
+const char *spe_cut_name(const spe_model *m);
+
+/* Per-thread scratch (buffers and the word cache). cache_on false turns
+ * the cache off (for tests: output must not change). NULL on -ENOMEM. */
+int spe_scratch_new(bool cache_on, spe_scratch **out);
+void spe_scratch_free(spe_scratch *s);   /* accepts NULL */
+
+/* Counters of one scratch since it was made. */
+struct spe_stats {
+    uint64_t docs, bytes_in, bytes_norm, words, cache_hits, cache_resets;
+    double sec_norm, sec_model;   /* only when timing was asked for */
+};
+void spe_scratch_stats(const spe_scratch *s, struct spe_stats *out);
+/* Time normalization and the model separately (two clock reads per
+ * document; off by default). */
+void spe_scratch_time(spe_scratch *s, bool on);
+
+/* Encode text[0, len) into ids, as libsentencepiece's Encode(text, &ids).
+ * *ids is a growable buffer owned by the caller (realloc'd, free() it),
+ * *cap its capacity in elements; *n_ids is set. Returns 0 or -ENOMEM. */
+int spe_encode(const spe_model *m, spe_scratch *s, const char *text, size_t len, uint32_t **ids,
+               size_t *cap, size_t *n_ids);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
