@@ -283,31 +283,47 @@ oom:
     return NULL;
 }
 
-int manifest_write(const char *path, const struct manifest *m)
+int manifest_format(const struct manifest *m, char **text, size_t *len)
 {
+    *text = NULL;
+    *len = 0;
     int bad = 0;
     json_t *root = manifest_to_json(m, &bad);
     if (!root)
-        return ingot_fail(-ENOMEM, "%s: out of memory building the manifest", path);
+        return ingot_oom("manifest JSON tree", sizeof(*m));
     if (bad) {
         json_decref(root);
-        return ingot_fail(INGOT_E_JSON, "%s: a count does not fit a signed 64-bit integer", path);
+        return ingot_fail(INGOT_E_JSON, "manifest: a count does not fit a signed 64-bit integer");
     }
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *t = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
-    if (!text)
-        return ingot_fail(-ENOMEM, "%s: out of memory serialising the manifest", path);
-    size_t len = strlen(text);
+    if (!t)
+        return ingot_oom("manifest text", 0);
+    size_t n = strlen(t);
     /* End with a newline like any text file. */
-    char *nl = realloc(text, len + 2);
+    char *nl = realloc(t, n + 2);
     if (!nl) {
-        free(text);
-        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+        free(t);
+        return ingot_oom("manifest text", n + 2);
     }
-    nl[len] = '\n';
-    nl[len + 1] = '\0';
-    int ret = fs_write_atomic(path, nl, len + 1);
-    free(nl);
+    nl[n] = '\n';
+    nl[n + 1] = '\0';
+    *text = nl;
+    *len = n + 1;
+    return 0;
+}
+
+int manifest_write(const char *path, const struct manifest *m)
+{
+    char *text;
+    size_t len;
+    int ret = manifest_format(m, &text, &len);
+    if (ret == INGOT_E_JSON)
+        return ingot_fail(ret, "%s: a count does not fit a signed 64-bit integer", path);
+    if (ret)
+        return ret;
+    ret = fs_write_atomic(path, text, len);
+    free(text);
     return ret;
 }
 
@@ -431,7 +447,63 @@ static int read_tokenizer(struct jctx *c, json_t *root, struct manifest *m)
     return 0;
 }
 
-static int read_shard(struct jctx *c, json_t *o, size_t i, struct manifest_shard *s)
+/* Counts beyond what the format holds, or a file_size other than the
+ * layout of those counts, are refused here, so that no reader of the
+ * manifest computes with them. */
+static int check_shard_counts(const struct jctx *c, uint32_t width, const struct manifest_shard *s)
+{
+    if (s->n_tokens > INGOT_SHARD_MAX_COUNT || s->n_docs > INGOT_SHARD_MAX_COUNT)
+        return ingot_fail(INGOT_E_JSON,
+                          "%s: key %s%s: %llu is more than a shard can hold (%llu)", c->path,
+                          c->where, s->n_tokens > INGOT_SHARD_MAX_COUNT ? "tokens" : "documents",
+                          (ull)(s->n_tokens > INGOT_SHARD_MAX_COUNT ? s->n_tokens : s->n_docs),
+                          (ull)INGOT_SHARD_MAX_COUNT);
+    struct ingot_shard_layout lay;
+    int ret = ingot_shard_layout(c->path, "", width, s->n_tokens, s->n_docs, &lay);
+    if (ret)
+        return ret;
+    if (s->file_size != lay.file_size)
+        return ingot_fail(INGOT_E_JSON,
+                          "%s: key %sfile_size: %llu, but %llu tokens of %u bytes and %llu "
+                          "documents make a shard of %llu bytes",
+                          c->path, c->where, (ull)s->file_size, (ull)s->n_tokens, width,
+                          (ull)s->n_docs, (ull)lay.file_size);
+    return 0;
+}
+
+/* *sum += v, refusing a sum beyond 2^63 (what JSON and the writer hold). */
+static int add_count(const struct jctx *c, const char *key, uint64_t *sum, uint64_t v)
+{
+    if (v > (uint64_t)INT64_MAX - *sum)
+        return ingot_fail(INGOT_E_JSON, "%s: key %s: the counts add up to more than 2^63", c->path,
+                          key);
+    *sum += v;
+    return 0;
+}
+
+/* What the format can hold: the token width, a vocabulary that fits it,
+ * special ids inside the vocabulary. */
+static int check_tokenizer_fit(const struct jctx *c, const struct manifest *m)
+{
+    const struct manifest_tokenizer *t = &m->tokenizer;
+    if (m->token_width != 2 && m->token_width != 4)
+        return ingot_fail(INGOT_E_JSON, "%s: key token_width: %u, must be 2 or 4", c->path,
+                          m->token_width);
+    if (t->vocab_size == 0 || (m->token_width == 2 && t->vocab_size > 65536))
+        return ingot_fail(INGOT_E_JSON,
+                          "%s: key tokenizer.vocab_size: %u does not fit token_width %u", c->path,
+                          t->vocab_size, m->token_width);
+    const int32_t id[4] = { t->bos_id, t->eos_id, t->pad_id, t->unk_id };
+    static const char *const name[4] = { "bos_id", "eos_id", "pad_id", "unk_id" };
+    for (int i = 0; i < 4; i++)
+        if (id[i] >= 0 && (uint32_t)id[i] >= t->vocab_size)
+            return ingot_fail(INGOT_E_JSON,
+                              "%s: key tokenizer.%s: %d is not below vocab_size %u", c->path,
+                              name[i], id[i], t->vocab_size);
+    return 0;
+}
+
+static int read_shard(struct jctx *c, json_t *o, size_t i, uint32_t width, struct manifest_shard *s)
 {
     snprintf(c->where, sizeof(c->where), "shards[%zu].", i);
     int err = 0;
@@ -451,7 +523,8 @@ static int read_shard(struct jctx *c, json_t *o, size_t i, struct manifest_shard
                           c->where);
     if ((err = get_u64(c, o, "tokens", &s->n_tokens)) ||
         (err = get_u64(c, o, "documents", &s->n_docs)) ||
-        (err = get_u64(c, o, "file_size", &s->file_size)))
+        (err = get_u64(c, o, "file_size", &s->file_size)) ||
+        (err = check_shard_counts(c, width, s)))
         return err;
     json_t *ck = jget(c, o, "checksums", JSON_OBJECT, &err);
     if (!ck)
@@ -547,7 +620,7 @@ static int manifest_from_json(struct jctx *c, json_t *root, struct manifest *m)
     if ((err = get_str(c, root, "ingot_version", &m->ingot_version)) ||
         (err = get_str(c, root, "command_line", &m->command_line)) ||
         (err = get_u32(c, root, "token_width", &m->token_width)) ||
-        (err = read_tokenizer(c, root, m)))
+        (err = read_tokenizer(c, root, m)) || (err = check_tokenizer_fit(c, m)))
         return err;
     json_t *a = jget(c, root, "shards", JSON_ARRAY, &err);
     if (!a)
@@ -556,9 +629,12 @@ static int manifest_from_json(struct jctx *c, json_t *root, struct manifest *m)
     m->shards = calloc(n ? n : 1, sizeof(*m->shards));
     if (!m->shards)
         return ingot_fail(-ENOMEM, "%s: out of memory", c->path);
+    uint64_t all_tokens = 0, all_docs = 0;
     for (size_t i = 0; i < n; i++) {
         m->n_shards = i + 1;
-        if ((err = read_shard(c, json_array_get(a, i), i, &m->shards[i])))
+        if ((err = read_shard(c, json_array_get(a, i), i, m->token_width, &m->shards[i])) ||
+            (err = add_count(c, "shards", &all_tokens, m->shards[i].n_tokens)) ||
+            (err = add_count(c, "shards", &all_docs, m->shards[i].n_docs)))
             return err;
     }
     c->where[0] = '\0';
@@ -569,9 +645,12 @@ static int manifest_from_json(struct jctx *c, json_t *root, struct manifest *m)
     m->inputs = calloc(n ? n : 1, sizeof(*m->inputs));
     if (!m->inputs)
         return ingot_fail(-ENOMEM, "%s: out of memory", c->path);
+    all_tokens = all_docs = 0;
     for (size_t i = 0; i < n; i++) {
         m->n_inputs = i + 1;
-        if ((err = read_input(c, json_array_get(a, i), i, &m->inputs[i])))
+        if ((err = read_input(c, json_array_get(a, i), i, &m->inputs[i])) ||
+            (err = add_count(c, "inputs", &all_tokens, m->inputs[i].n_tokens)) ||
+            (err = add_count(c, "inputs", &all_docs, m->inputs[i].n_docs)))
             return err;
     }
     c->where[0] = '\0';
@@ -590,27 +669,21 @@ static int manifest_from_json(struct jctx *c, json_t *root, struct manifest *m)
     return check_totals(c, root, m);
 }
 
-int manifest_read(const char *path, struct manifest **out)
+int manifest_parse(const char *name, const char *text, size_t len, struct manifest **out)
 {
     *out = NULL;
-    char *text = NULL;
-    size_t len = 0;
-    int ret = fs_read_all(path, &text, &len);
-    if (ret)
-        return ret;
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    free(text);
     if (!root)
-        return ingot_fail(INGOT_E_JSON, "%s: line %d column %d: %s", path, je.line, je.column,
+        return ingot_fail(INGOT_E_JSON, "%s: line %d column %d: %s", name, je.line, je.column,
                           je.text);
     struct manifest *m = calloc(1, sizeof(*m));
     if (!m) {
         json_decref(root);
-        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+        return ingot_oom("manifest", sizeof(*m));
     }
-    struct jctx c = { .path = path };
-    ret = manifest_from_json(&c, root, m);
+    struct jctx c = { .path = name };
+    int ret = manifest_from_json(&c, root, m);
     json_decref(root);
     if (ret) {
         manifest_free(m);
@@ -618,4 +691,17 @@ int manifest_read(const char *path, struct manifest **out)
     }
     *out = m;
     return 0;
+}
+
+int manifest_read(const char *path, struct manifest **out)
+{
+    *out = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int ret = fs_read_capped(path, "manifest", MANIFEST_MAX_BYTES, &text, &len);
+    if (ret)
+        return ret;
+    ret = manifest_parse(path, text, len, out);
+    free(text);
+    return ret;
 }

@@ -53,11 +53,25 @@ struct manifest {
     uint64_t total_tokens[2], total_docs[2];   /* by split */
 };
 
-/* Parse path; on error names the file and the key (ingot_errmsg()). Returns
- * 0, -errno, INGOT_E_JSON or INGOT_E_VERSION. */
+/* Largest manifest.json read: about a million inputs or shards. jansson
+ * holds several times the text in memory while parsing, so the cap also
+ * bounds the reader's memory. */
+#define MANIFEST_MAX_BYTES ((size_t)256 << 20)
+
+/* Parse path (a regular file of at most MANIFEST_MAX_BYTES); on error names
+ * the file and the key (ingot_errmsg()). Every count is range-checked
+ * (shard counts against the shard format, sums against overflow). Returns
+ * 0, -errno, -EFBIG, INGOT_E_FORMAT (not a regular file), INGOT_E_JSON or
+ * INGOT_E_VERSION. */
 int manifest_read(const char *path, struct manifest **out);
+/* manifest_read() on text[0, len) in memory; name is used in messages. */
+int manifest_parse(const char *name, const char *text, size_t len, struct manifest **out);
 /* Write atomically. */
 int manifest_write(const char *path, const struct manifest *m);
+/* The JSON text manifest_write() writes, malloc'd into *text (the caller
+ * frees it; *len excludes the NUL). 0, -ENOMEM or INGOT_E_JSON (a count
+ * beyond 2^63). */
+int manifest_format(const struct manifest *m, char **text, size_t *len);
 void manifest_free(struct manifest *m);   /* accepts NULL */
 
 /* Helpers for building one: duplicate strings into the manifest. */

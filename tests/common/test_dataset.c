@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "dataset.h"
 #include "fsutil.h"
@@ -220,6 +221,39 @@ int main(void)
     save_manifest(dir, m);
     expect(dir, false, INGOT_E_MISMATCH, "key inputs");
     free(dir);
+
+    /* Not regular files where the manifest names a shard, where the
+     * manifest should be, and given as the tokenizer: each refused at once
+     * (a FIFO must not block the open; the alarm turns a hang into a
+     * failure), naming what the path is. */
+    alarm(10);
+    dir = build(0);
+    a = tu_path(dir, "train-000001.tok");
+    CHECK(unlink(a) == 0 && mkdir(a, 0755) == 0);
+    expect(dir, true, INGOT_E_FORMAT, "train-000001.tok: is a directory");
+    free(a);
+    free(dir);
+    dir = build(0);
+    a = tu_path(dir, "train-000000.tok");
+    CHECK(unlink(a) == 0 && mkfifo(a, 0644) == 0);
+    expect(dir, true, INGOT_E_FORMAT, "train-000000.tok: is a FIFO");
+    free(a);
+    free(dir);
+    dir = build(0);
+    CHECK_OK(dataset_open(dir, false, &ds));
+    a = tu_path(dir, "tok.model");
+    CHECK(mkfifo(a, 0644) == 0);
+    struct ingot_spm *spm = NULL;
+    CHECK_FAIL(dataset_load_tokenizer(ds, NULL, &spm, NULL), INGOT_E_FORMAT, "is a FIFO");
+    CHECK(spm == NULL);
+    dataset_close(ds);
+    b = tu_path(dir, INGOT_MANIFEST_NAME);
+    CHECK(unlink(b) == 0 && mkfifo(b, 0644) == 0);
+    expect(dir, true, INGOT_E_FORMAT, "manifest.json: is a FIFO");
+    free(a);
+    free(b);
+    free(dir);
+    alarm(0);
 
     /* no such directory, a file, a directory without a manifest */
     dir = tu_path(root, "nope");

@@ -3,6 +3,7 @@
  * types, a newer version, totals that do not add up. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "fsutil.h"
 #include "manifest.h"
@@ -40,17 +41,20 @@ static void roundtrip(const char *dir)
                                     .type = "bpe", .vocab_size = 100277, .bos_id = 100000,
                                     .eos_id = 0, .pad_id = -1, .unk_id = 3 };
     CHECK_OK(manifest_set_tokenizer(m, &t));
-    const uint64_t big = (1ull << 60) + 1;   /* not representable as a double */
+    const uint64_t big = (1ull << 57) + 1;   /* not representable as a double */
     for (int i = 0; i < 5; i++) {
         char name[32];
         snprintf(name, sizeof(name), "%s-%06d.tok", i < 3 ? "train" : "val", i);
         struct manifest_shard s = {
             .file = name, .split = i < 3 ? INGOT_SPLIT_TRAIN : INGOT_SPLIT_VAL,
             .n_tokens = i == 1 ? big : (uint64_t)i * 1000 + 7, .n_docs = (uint64_t)i + 1,
-            .file_size = 4096 + (uint64_t)i, .tokens_checksum = 0x8000000000000001ull + (uint64_t)i,
+            .tokens_checksum = 0x8000000000000001ull + (uint64_t)i,
             .index_checksum = 0x0123456789abcdefull, .prov_checksum = (uint64_t)i,
             .header_checksum = 0xfedcba9876543210ull,
         };
+        struct ingot_shard_layout lay;   /* the reader checks file_size against it */
+        CHECK_OK(ingot_shard_layout("test", "", 4, s.n_tokens, s.n_docs, &lay));
+        s.file_size = lay.file_size;
         CHECK_OK(manifest_add_shard(m, &s));
     }
     struct manifest_skip sk[2] = { { "malformed_json", 3 }, { "invalid_utf8", big } };
@@ -99,7 +103,7 @@ static void roundtrip(const char *dir)
     char *text;
     CHECK_OK(fs_read_all(path, &text, NULL));
     CHECK(strstr(text, "\"hash\": \"ffffffffffffffff\""));
-    CHECK(strstr(text, "\"tokens\": 1152921504606846977"));
+    CHECK(strstr(text, "\"tokens\": 144115188075855873"));
     CHECK(strstr(text, "\"format\": \"ingot-dataset\""));
     free(text);
     /* no temp file left behind */
@@ -107,8 +111,11 @@ static void roundtrip(const char *dir)
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     CHECK(access(tmp, F_OK) != 0);
 
-    /* an empty manifest round-trips too */
+    /* an empty manifest round-trips too (the reader wants a token width
+     * and a vocabulary that fits it) */
     struct manifest *e = manifest_new();
+    e->token_width = 2;
+    e->tokenizer.vocab_size = 1;
     CHECK_OK(manifest_write(path, e));
     manifest_free(e);
     CHECK_OK(manifest_read(path, &e));
@@ -153,6 +160,17 @@ static void errors(const char *dir)
         { "\"format_version\": 1,", "\"format_version\": 1", INGOT_E_JSON, "line" },
         { "\"token_width\": 4", "\"token_width\": 4, \"token_width\": 4", INGOT_E_JSON,
           "duplicate" },
+        /* numbers beyond what the format and the readers can do */
+        { "\"token_width\": 4", "\"token_width\": 3", INGOT_E_JSON, "key token_width: 3" },
+        { "\"token_width\": 4", "\"token_width\": 2", INGOT_E_JSON,
+          "key tokenizer.vocab_size: 100277 does not fit" },
+        { "\"vocab_size\": 100277", "\"vocab_size\": 0", INGOT_E_JSON, "key tokenizer.vocab_size" },
+        { "\"eos_id\": 0", "\"eos_id\": 100277", INGOT_E_JSON, "key tokenizer.eos_id" },
+        { "\"tokens\": 144115188075855873", "\"tokens\": 9223372036854775807", INGOT_E_JSON,
+          "key shards[1].tokens: 9223372036854775807 is more than a shard can hold" },
+        { "\"documents\": 2,", "\"documents\": 576460752303423488,", INGOT_E_JSON,
+          "key shards[1].documents" },
+        { "\"documents\": 2,", "\"documents\": 3,", INGOT_E_JSON, "key shards[1].file_size" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         char *t = replace(good, cases[i].from, cases[i].to);
@@ -169,12 +187,50 @@ static void errors(const char *dir)
         CHECK(m == NULL);
         printf("%s\n", msg);
     }
+    /* input counts each below 2^63 whose sum is not */
+    char *t1 = replace(good, "\"tokens\": 20,", "\"tokens\": 9223372036854775807,");
+    char *t2 = replace(t1, "\"tokens\": 0", "\"tokens\": 1");
+    write_text(bad, t2);
+    free(t1);
+    free(t2);
+    CHECK_FAIL(manifest_read(bad, &m), INGOT_E_JSON, "key inputs: the counts add up to more than 2^63");
+    /* shard counts each in range whose sum passes 2^63 */
+    char *many = malloc(64 * 400 + strlen(good));
+    CHECK(many);
+    const char *sh = strstr(good, "\"shards\": [") + 11;
+    size_t at = (size_t)(sh - good), n = at;
+    memcpy(many, good, at);
+    struct ingot_shard_layout lay;
+    CHECK_OK(ingot_shard_layout("test", "", 4, INGOT_SHARD_MAX_COUNT, 0, &lay));
+    for (int i = 0; i < 40; i++)
+        n += (size_t)sprintf(many + n, "{\"file\": \"x%d.tok\", \"split\": \"train\", \"tokens\": "
+                             "%llu, \"documents\": 0, \"file_size\": %llu, \"checksums\": "
+                             "{\"tokens\": \"%016x\", \"index\": \"%016x\", \"provenance\": "
+                             "\"%016x\", \"header\": \"%016x\"}}, ", i,
+                             (unsigned long long)INGOT_SHARD_MAX_COUNT,
+                             (unsigned long long)lay.file_size, 0, 0, 0, 0);
+    strcpy(many + n, good + at);
+    write_text(bad, many);
+    free(many);
+    CHECK_FAIL(manifest_read(bad, &m), INGOT_E_JSON, "key shards: the counts add up to more than 2^63");
     write_text(bad, "[1, 2]");
     CHECK_FAIL(manifest_read(bad, &m), INGOT_E_JSON, "not an Ingot manifest");
     write_text(bad, "");
     CHECK_FAIL(manifest_read(bad, &m), INGOT_E_JSON, "bad.json");
     char *missing = tu_path(dir, "none.json");
     CHECK_FAIL(manifest_read(missing, &m), -ENOENT, "none.json");
+    /* not a regular file; larger than the cap (sparse: nothing is read) */
+    alarm(10);
+    CHECK_FAIL(manifest_read(dir, &m), INGOT_E_FORMAT, "is a directory");
+    CHECK(mkfifo(missing, 0644) == 0);
+    CHECK_FAIL(manifest_read(missing, &m), INGOT_E_FORMAT, "none.json: is a FIFO");
+    CHECK(unlink(missing) == 0);
+    CHECK_FAIL(manifest_read("/dev/zero", &m), INGOT_E_FORMAT, "is a character device");
+    alarm(0);
+    int fd = open(bad, O_WRONLY | O_TRUNC);
+    CHECK(fd >= 0 && ftruncate(fd, (off_t)MANIFEST_MAX_BYTES + 1) == 0);
+    close(fd);
+    CHECK_FAIL(manifest_read(bad, &m), -EFBIG, "more than the");
     char *nodir = tu_path(dir, "no/such/manifest.json");
     struct manifest *e = manifest_new();
     CHECK_FAIL(manifest_write(nodir, e), -ENOENT, "no/such/manifest.json");

@@ -1,0 +1,56 @@
+/* The readers' file checks in fsutil: only regular files are read (a FIFO,
+ * a directory or a device is refused at once, naming what it is, and a FIFO
+ * never blocks the open), and no whole-file read goes past its cap. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "fsutil.h"
+#include "test_util.h"
+
+int main(void)
+{
+    char *dir = tu_tmpdir("fsutil");
+    char *f = tu_path(dir, "ten.txt"), *fifo = tu_path(dir, "fifo");
+    CHECK_OK(fs_write_atomic(f, "0123456789", 10));
+    CHECK(mkfifo(fifo, 0644) == 0);
+    char *buf = NULL;
+    size_t len = 0;
+    uint64_t h;
+
+    /* a cap at the size reads the file; one byte less refuses it */
+    CHECK_OK(fs_read_capped(f, "test file", 10, &buf, &len));
+    CHECK(len == 10 && !memcmp(buf, "0123456789", 11));
+    free(buf);
+    CHECK_FAIL(fs_read_capped(f, "test file", 9, &buf, &len), -EFBIG,
+               "test file is 10 bytes, more than the 9");
+    CHECK(buf == NULL && len == 0);
+
+    /* what is not a regular file; the alarm turns a hang into a failure */
+    alarm(10);
+    CHECK_FAIL(fs_read_all(fifo, &buf, &len), INGOT_E_FORMAT, "fifo: is a FIFO");
+    CHECK_FAIL(fs_hash_file(fifo, &h), INGOT_E_FORMAT, "is a FIFO");
+    CHECK_FAIL(fs_read_all(dir, &buf, &len), INGOT_E_FORMAT, "is a directory");
+    /* /dev/zero never ends: read whole it would exhaust memory */
+    CHECK_FAIL(fs_read_capped("/dev/zero", "model", 1 << 20, &buf, &len), INGOT_E_FORMAT,
+               "is a character device, but the model must be a regular file");
+    alarm(0);
+
+    /* fs_open_regular: the fd reads blocking (O_NONBLOCK cleared), size set */
+    uint64_t size = 0;
+    int fd = fs_open_regular(f, "test file", UINT64_MAX, &size);
+    CHECK(fd >= 0 && size == 10);
+    CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK));
+    close(fd);
+    char *missing = tu_path(dir, "missing");
+    CHECK_FAIL(fs_open_regular(missing, "shard", UINT64_MAX, &size), -ENOENT,
+               "cannot open shard");
+
+    free(missing);
+    free(f);
+    free(fifo);
+    tu_rm_rf(dir);
+    free(dir);
+    printf("ok\n");
+    return 0;
+}
