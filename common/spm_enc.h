@@ -74,6 +74,14 @@ struct spe_tok {
     uint32_t off, len;
 };
 
+/* A unigram lattice edge: a piece (id >= 0) or the unknown character
+ * (id SPE_EDGE_UNK) from byte start to byte end of a word. */
+struct spe_edge {
+    uint32_t start, end;
+    int32_t id;
+};
+#define SPE_EDGE_UNK (-2)
+
 struct spe_ugnode {
     float score;
     int32_t start;
@@ -108,6 +116,8 @@ struct spe_scratch {
     size_t n_toks, toks_cap;
     struct spe_ugnode *best;
     size_t best_cap;
+    struct spe_edge *edges;
+    size_t n_edges, edges_cap;
     struct spe_sym *syms;
     size_t syms_cap;
     struct spe_heap_ent *heap;
@@ -132,8 +142,14 @@ int spe_normalize(const struct spe_norm *nm, struct spe_scratch *s, const char *
 /* Append the pieces of the normalized word t[0, n) (at offset off of the
  * document) to s->toks. Unigram carries the float path score *c across
  * words. Return 0 or -ENOMEM. */
-int spe_unigram_word(const struct spe_model *m, struct spe_scratch *s, const char *t,
-                     uint32_t off, uint32_t n, float *c);
+/* Unigram in two steps: the lattice of t[0, n) into s->edges (the trie
+ * walk), then the Viterbi over those edges from the carried score. The
+ * cache keeps the first step's edges. */
+int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const char *t,
+                        uint32_t n);
+int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s,
+                        const struct spe_edge *e, size_t n_edges, uint32_t off, uint32_t n,
+                        float *c);
 int spe_bpe_init(struct spe_model *m);
 void spe_bpe_free(struct spe_bpe *b);
 int spe_bpe_word(const struct spe_model *m, struct spe_scratch *s, const char *t, uint32_t off,

@@ -371,6 +371,7 @@ void spe_scratch_free(spe_scratch *s)
     free(s->norm);
     free(s->toks);
     free(s->best);
+    free(s->edges);
     free(s->syms);
     free(s->heap);
     spe_cache_free(s);
