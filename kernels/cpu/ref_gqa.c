@@ -10,11 +10,13 @@
 #include "ref_par.h"
 #include "ref_vec.h"
 
-/* Where each head lives in a qkv row. */
+/* Where each head lives in a qkv row, and the shape's constants. */
 struct gqa_layout {
     size_t W;        /* floats per qkv row */
     size_t k0, v0;   /* offsets of the k and v blocks in a row */
+    size_t C;        /* floats per out row: NH * hs */
     int rep;         /* query heads per kv head */
+    float scale;     /* 1 / sqrt(hs) */
 };
 
 static struct gqa_layout gqa_layout(int NH, int NKV, int hs)
@@ -24,7 +26,9 @@ static struct gqa_layout gqa_layout(int NH, int NKV, int hs)
         .W = (size_t)(NH + 2 * NKV) * hs,
         .k0 = (size_t)NH * hs,
         .v0 = (size_t)(NH + NKV) * hs,
+        .C = (size_t)NH * hs,
         .rep = NH / NKV,
+        .scale = 1.0f / sqrtf((float)hs),
     };
     return l;
 }
@@ -33,8 +37,6 @@ void ref_gqa_fwd(float *out, float *att, const float *qkv, int B, int T, int NH,
                  int hs)
 {
     struct gqa_layout l = gqa_layout(NH, NKV, hs);
-    size_t C = (size_t)NH * hs;
-    float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for collapse(3) schedule(static) REF_PAR((size_t)B * NH * T * T * hs / 2)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
@@ -45,7 +47,7 @@ void ref_gqa_fwd(float *out, float *att, const float *qkv, int B, int T, int NH,
                 float mx = -INFINITY;
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *k = qkv + ((size_t)b * T + t2) * l.W + l.k0 + kvh;
-                    float s = dot_lanes(q, k, hs) * scale;
+                    float s = dot_lanes(q, k, hs) * l.scale;
                     a[t2] = s;
                     if (s > mx)
                         mx = s;
@@ -61,7 +63,7 @@ void ref_gqa_fwd(float *out, float *att, const float *qkv, int B, int T, int NH,
                     a[t2] *= inv;
                 for (int t2 = t + 1; t2 < T; t2++)
                     a[t2] = 0.0f;
-                float *o = out + ((size_t)b * T + t) * C + (size_t)h * hs;
+                float *o = out + ((size_t)b * T + t) * l.C + (size_t)h * hs;
                 memset(o, 0, (size_t)hs * sizeof(float));
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *v = qkv + ((size_t)b * T + t2) * l.W + l.v0 + kvh;
@@ -81,14 +83,12 @@ void ref_gqa_bwd(float *dqkv, float *scratch, const float *dout, const float *qk
                  const float *att, int B, int T, int NH, int NKV, int hs)
 {
     struct gqa_layout l = gqa_layout(NH, NKV, hs);
-    size_t C = (size_t)NH * hs;
-    float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for collapse(3) schedule(static) REF_PAR((size_t)B * NH * T * T * hs / 2)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int t = 0; t < T; t++) {
                 size_t kvh = (size_t)(h / l.rep) * hs;
-                const float *d = dout + ((size_t)b * T + t) * C + (size_t)h * hs;
+                const float *d = dout + ((size_t)b * T + t) * l.C + (size_t)h * hs;
                 const float *a = att + (((size_t)b * NH + h) * T + t) * T;
                 float *dp = scratch + (((size_t)b * NH + h) * T + t) * T;
                 float dot = 0.0f;
@@ -110,7 +110,7 @@ void ref_gqa_bwd(float *dqkv, float *scratch, const float *dout, const float *qk
                 float *dq = dqkv + ((size_t)b * T + t) * l.W + (size_t)h * hs;
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *k = qkv + ((size_t)b * T + t2) * l.W + l.k0 + kvh;
-                    float g = dp[t2] * scale;
+                    float g = dp[t2] * l.scale;
                     for (int i = 0; i < hs; i++)
                         dq[i] += g * k[i];
                 }
@@ -126,8 +126,8 @@ void ref_gqa_bwd(float *dqkv, float *scratch, const float *dout, const float *qk
                     for (int t = t2; t < T; t++) {
                         size_t ai = (((size_t)b * NH + h) * T + t) * T + t2;
                         const float *q = qkv + ((size_t)b * T + t) * l.W + (size_t)h * hs;
-                        const float *d = dout + ((size_t)b * T + t) * C + (size_t)h * hs;
-                        float g = scratch[ai] * scale, p = att[ai];
+                        const float *d = dout + ((size_t)b * T + t) * l.C + (size_t)h * hs;
+                        float g = scratch[ai] * l.scale, p = att[ai];
                         for (int i = 0; i < hs; i++) {
                             dk[i] += g * q[i];
                             dv[i] += p * d[i];

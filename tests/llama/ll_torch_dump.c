@@ -25,13 +25,14 @@ struct dump {
     int failed;
 };
 
-static void put(struct dump *d, const char *name, unsigned dtype, const void *data, int ndim,
-                const unsigned *dims)
+/* One record named "tag.field". */
+static void put(struct dump *d, const char *tag, const char *field, unsigned dtype,
+                const void *data, int ndim, const unsigned *dims)
 {
     char nm[32] = { 0 };
     unsigned head[6] = { dtype, (unsigned)ndim, 1, 1, 1, 1 };
     size_t n = 1;
-    strncpy(nm, name, sizeof nm - 1);
+    snprintf(nm, sizeof nm, "%s.%s", tag, field);
     for (int i = 0; i < ndim; i++) {
         head[2 + i] = dims[i];
         n *= dims[i];
@@ -43,18 +44,19 @@ static void put(struct dump *d, const char *name, unsigned dtype, const void *da
     d->count++;
 }
 
-/* put() a float32 tensor of 1 to 3 dims (trailing zero dims: fewer). */
-static void put_f32(struct dump *d, const char *name, const float *p, unsigned d0, unsigned d1,
-                    unsigned d2)
+/* A float32 tensor of 1 to 3 dims (trailing zero dims: fewer). */
+static void put_f32(struct dump *d, const char *tag, const char *field, const float *p,
+                    unsigned d0, unsigned d1, unsigned d2)
 {
     unsigned dims[3] = { d0, d1, d2 };
-    int nd = d2 ? 3 : d1 ? 2 : 1;
-    put(d, name, DT_F32, p, nd, dims);
+    put(d, tag, field, DT_F32, p, d2 ? 3 : d1 ? 2 : 1, dims);
 }
 
-static void put_scalars(struct dump *d, const char *name, const double *v, unsigned n)
+/* n float64 scalars (eps, theta, head counts). */
+static void put_f64(struct dump *d, const char *tag, const char *field, const double *v,
+                    unsigned n)
 {
-    put(d, name, DT_F64, v, 1, &n);
+    put(d, tag, field, DT_F64, v, 1, &n);
 }
 
 static void dump_rmsnorm(struct dump *d)
@@ -68,16 +70,16 @@ static void dump_rmsnorm(struct dump *d)
     ref_rmsnorm_fwd(out, rstd, x, w, (float)eps, N, C);
     ref_rmsnorm_bwd(dx, dw, dout, x, w, rstd, N, C);
     ref_residual_rmsnorm_fwd(sum, out2, rstd, res, x, w, (float)eps, N, C);
-    put_scalars(d, "rmsnorm.eps", &eps, 1);
-    put_f32(d, "rmsnorm.x", x, N, C, 0);
-    put_f32(d, "rmsnorm.w", w, C, 0, 0);
-    put_f32(d, "rmsnorm.dout", dout, N, C, 0);
-    put_f32(d, "rmsnorm.out", out, N, C, 0);
-    put_f32(d, "rmsnorm.dx", dx, N, C, 0);
-    put_f32(d, "rmsnorm.dw", dw, C, 0, 0);
-    put_f32(d, "rmsnorm.res", res, N, C, 0);
-    put_f32(d, "rmsnorm.res_out", sum, N, C, 0);
-    put_f32(d, "rmsnorm.res_normed", out2, N, C, 0);
+    put_f64(d, "rmsnorm", "eps", &eps, 1);
+    put_f32(d, "rmsnorm", "x", x, N, C, 0);
+    put_f32(d, "rmsnorm", "w", w, C, 0, 0);
+    put_f32(d, "rmsnorm", "dout", dout, N, C, 0);
+    put_f32(d, "rmsnorm", "out", out, N, C, 0);
+    put_f32(d, "rmsnorm", "dx", dx, N, C, 0);
+    put_f32(d, "rmsnorm", "dw", dw, C, 0, 0);
+    put_f32(d, "rmsnorm", "res", res, N, C, 0);
+    put_f32(d, "rmsnorm", "res_out", sum, N, C, 0);
+    put_f32(d, "rmsnorm", "res_normed", out2, N, C, 0);
     free(x); free(res); free(w); free(dout); free(out); free(rstd); free(dx); free(dw);
     free(sum); free(out2);
 }
@@ -95,19 +97,12 @@ static void dump_rope(struct dump *d, const char *tag, int B, int T, int NH, int
     ref_rope_fwd(out, out, cs, B, T, NH + NKV, hs, W);
     ref_rope_bwd(dx, dx, cs, B, T, NH + NKV, hs, W);
     double cfg[4] = { NH, NKV, hs, theta };
-    char nm[32];
-    snprintf(nm, sizeof nm, "%s.cfg", tag);
-    put_scalars(d, nm, cfg, 4);
-    snprintf(nm, sizeof nm, "%s.x", tag);
-    put_f32(d, nm, x, B, T, W);
-    snprintf(nm, sizeof nm, "%s.dout", tag);
-    put_f32(d, nm, dout, B, T, W);
-    snprintf(nm, sizeof nm, "%s.out", tag);
-    put_f32(d, nm, out, B, T, W);
-    snprintf(nm, sizeof nm, "%s.dx", tag);
-    put_f32(d, nm, dx, B, T, W);
-    snprintf(nm, sizeof nm, "%s.table", tag);
-    put_f32(d, nm, cs, T, hs / 2, 2);
+    put_f64(d, tag, "cfg", cfg, 4);
+    put_f32(d, tag, "x", x, B, T, W);
+    put_f32(d, tag, "dout", dout, B, T, W);
+    put_f32(d, tag, "out", out, B, T, W);
+    put_f32(d, tag, "dx", dx, B, T, W);
+    put_f32(d, tag, "table", cs, T, hs / 2, 2);
     free(cs); free(x); free(dout); free(out); free(dx);
 }
 
@@ -128,17 +123,17 @@ static void dump_mlp(struct dump *d)
     ref_matmul_bwd(dh, dwd, NULL, dout, h, wd, N, F, C);
     ref_swiglu_bwd(dgu, dh, gu, N, F);
     ref_matmul_bwd(dx, dwgu, NULL, dgu, x, wgu, N, C, 2 * F);
-    put_f32(d, "mlp.x", x, N, C, 0);
-    put_f32(d, "mlp.wgu", wgu, 2 * F, C, 0);
-    put_f32(d, "mlp.wd", wd, C, F, 0);
-    put_f32(d, "mlp.dout", dout, N, C, 0);
-    put_f32(d, "mlp.gu", gu, N, 2 * F, 0);
-    put_f32(d, "mlp.h", h, N, F, 0);
-    put_f32(d, "mlp.out", out, N, C, 0);
-    put_f32(d, "mlp.dgu", dgu, N, 2 * F, 0);
-    put_f32(d, "mlp.dx", dx, N, C, 0);
-    put_f32(d, "mlp.dwgu", dwgu, 2 * F, C, 0);
-    put_f32(d, "mlp.dwd", dwd, C, F, 0);
+    put_f32(d, "mlp", "x", x, N, C, 0);
+    put_f32(d, "mlp", "wgu", wgu, 2 * F, C, 0);
+    put_f32(d, "mlp", "wd", wd, C, F, 0);
+    put_f32(d, "mlp", "dout", dout, N, C, 0);
+    put_f32(d, "mlp", "gu", gu, N, 2 * F, 0);
+    put_f32(d, "mlp", "h", h, N, F, 0);
+    put_f32(d, "mlp", "out", out, N, C, 0);
+    put_f32(d, "mlp", "dgu", dgu, N, 2 * F, 0);
+    put_f32(d, "mlp", "dx", dx, N, C, 0);
+    put_f32(d, "mlp", "dwgu", dwgu, 2 * F, C, 0);
+    put_f32(d, "mlp", "dwd", dwd, C, F, 0);
     free(x); free(wgu); free(wd); free(dout); free(gu); free(h); free(out); free(dh);
     free(dgu); free(dx); free(dwgu); free(dwd);
 }
@@ -152,17 +147,11 @@ static void dump_gqa(struct dump *d, const char *tag, int B, int T, int NH, int 
     ref_gqa_fwd(out, att, qkv, B, T, NH, NKV, hs);
     ref_gqa_bwd(dqkv, scratch, dout, qkv, att, B, T, NH, NKV, hs);
     double cfg[3] = { NH, NKV, hs };
-    char nm[32];
-    snprintf(nm, sizeof nm, "%s.cfg", tag);
-    put_scalars(d, nm, cfg, 3);
-    snprintf(nm, sizeof nm, "%s.qkv", tag);
-    put_f32(d, nm, qkv, B, T, W);
-    snprintf(nm, sizeof nm, "%s.dout", tag);
-    put_f32(d, nm, dout, B, T, C);
-    snprintf(nm, sizeof nm, "%s.out", tag);
-    put_f32(d, nm, out, B, T, C);
-    snprintf(nm, sizeof nm, "%s.dqkv", tag);
-    put_f32(d, nm, dqkv, B, T, W);
+    put_f64(d, tag, "cfg", cfg, 3);
+    put_f32(d, tag, "qkv", qkv, B, T, W);
+    put_f32(d, tag, "dout", dout, B, T, C);
+    put_f32(d, tag, "out", out, B, T, C);
+    put_f32(d, tag, "dqkv", dqkv, B, T, W);
     free(qkv); free(dout); free(out); free(att); free(scratch); free(dqkv);
 }
 
@@ -193,15 +182,15 @@ static void dump_attn(struct dump *d)
     ref_rope_bwd(dqkv, dqkv, cs, B, T, NH + NKV, hs, W);
     ref_matmul_bwd(dx, dwqkv, NULL, dqkv, x, wqkv, N, C, W);
     double cfg[4] = { NH, NKV, hs, theta };
-    put_scalars(d, "attn.cfg", cfg, 4);
-    put_f32(d, "attn.x", x, B, T, C);
-    put_f32(d, "attn.wqkv", wqkv, W, C, 0);
-    put_f32(d, "attn.wo", wo, C, Y, 0);
-    put_f32(d, "attn.dout", dout, B, T, C);
-    put_f32(d, "attn.out", out, B, T, C);
-    put_f32(d, "attn.dx", dx, B, T, C);
-    put_f32(d, "attn.dwqkv", dwqkv, W, C, 0);
-    put_f32(d, "attn.dwo", dwo, C, Y, 0);
+    put_f64(d, "attn", "cfg", cfg, 4);
+    put_f32(d, "attn", "x", x, B, T, C);
+    put_f32(d, "attn", "wqkv", wqkv, W, C, 0);
+    put_f32(d, "attn", "wo", wo, C, Y, 0);
+    put_f32(d, "attn", "dout", dout, B, T, C);
+    put_f32(d, "attn", "out", out, B, T, C);
+    put_f32(d, "attn", "dx", dx, B, T, C);
+    put_f32(d, "attn", "dwqkv", dwqkv, W, C, 0);
+    put_f32(d, "attn", "dwo", dwo, C, Y, 0);
     free(x); free(wqkv); free(wo); free(dout); free(cs); free(qkv); free(y); free(att);
     free(scratch); free(out); free(dy); free(dqkv); free(dx); free(dwqkv); free(dwo);
 }
