@@ -49,6 +49,9 @@ struct tr_backend_opts {
     enum tr_precision precision;
     bool profile;       /* time the phases of every step (--profile) */
     double peak_tflops; /* --peak-tflops for MFU; 0: the back end's table */
+    struct tr_dist *dist; /* data parallelism (tr_dist.h); NULL: one process. The back
+                             end averages the gradients over ranks before the norm, and
+                             the step's loss and accuracy */
 };
 
 /* Optimizer hyper-parameters of one step (AdamW, decoupled decay on the

@@ -11,6 +11,7 @@
 #include "ingot_err.h"
 #include "ref_ops.h"
 #include "tr_cpu_model.h"
+#include "tr_dist.h"
 
 struct tr_backend {
     struct tr_backend_opts o;
@@ -111,6 +112,14 @@ static int cpu_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_
         loss += ls;
         hits += h;
     }
+    /* Data parallelism: every rank's gradient, loss and accuracy are means
+     * over its equal share of the batch, so their mean over ranks is the
+     * whole batch's, and every rank then makes the same update. */
+    double stats[2] = { loss / (double)(N * (size_t)K), (double)hits / (double)(N * (size_t)K) };
+    int err;
+    if ((err = tr_dist_mean_f32(b->o.dist, b->grads, b->n_params)) ||
+        (err = tr_dist_mean_f64(b->o.dist, stats, 2)))
+        return err;
     double norm = sqrt(ref_sum_squares(b->grads, b->n_params));
     float scale = ref_clip_factor(norm, hp->grad_clip);
     size_t off = 0;
@@ -121,8 +130,8 @@ static int cpu_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_
         off += b->sizes[id];
     }
     b->result.t = hp->t;
-    b->result.loss = loss / (double)(N * (size_t)K);
-    b->result.accuracy = (double)hits / (double)(N * (size_t)K);
+    b->result.loss = stats[0];
+    b->result.accuracy = stats[1];
     b->result.grad_norm = norm;
     b->have_result = true;
     return 0;

@@ -21,6 +21,8 @@
 #include "parity_dump.h"
 #include "sampler.h"
 #include "spm_shim.h"
+#include "tr_dist.h"
+#include "tr_dist_run.h"
 #include "tr_params.h"
 #include "tr_schedule.h"
 #include "train_loop.h"
@@ -46,6 +48,8 @@ struct run {
     tr_loader *loader;
     const struct tr_backend_ops *ops;
     tr_backend *be;
+    tr_dist *dist;              /* data parallelism (tr_dist_run.h); world 1 when alone */
+    struct tr_dist_share share; /* this rank's micro-steps of each step's chunk */
     tr_metrics *metrics;
     struct tr_schedule sched;
     size_t n_params;
@@ -72,6 +76,7 @@ static void run_free(struct run *r)
 {
     if (r->be)
         r->ops->destroy(r->be);
+    tr_dist_free(r->dist);
     tr_metrics_close(r->metrics);
     tr_loader_close(r->loader);
     ingot_spm_free(r->spm);
@@ -82,7 +87,7 @@ static void run_free(struct run *r)
 static void say(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const struct run *r, const char *fmt, ...)
 {
-    if (r->o->quiet)
+    if (r->o->quiet || tr_dist_rank(r->dist) != 0)   /* rank 0 speaks for all */
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -175,8 +180,9 @@ static int setup_model(struct run *r)
         tr_params_init(&r->cfg, o->seed, params);
     }
     struct tr_backend_opts bo = {
-        .cfg = r->cfg, .batch = o->batch, .grad_accum = o->grad_accum,
-        .threads = o->threads, .device_index = 0, .quiet = o->quiet,
+        .cfg = r->cfg, .batch = o->batch, .grad_accum = r->share.k_local,
+        .threads = o->threads, .device_index = tr_dist_device(r->dist),
+        .quiet = o->quiet || tr_dist_rank(r->dist) != 0, .dist = r->dist,
         .precision = !o->precision ? TR_PREC_DEFAULT :
                      !strcmp(o->precision, "bf16") ? TR_PREC_BF16 : TR_PREC_FP32,
         .profile = o->profile > 0, .peak_tflops = o->peak_tflops,
@@ -185,6 +191,7 @@ static int setup_model(struct run *r)
         goto out;
     if (m && (err = r->ops->set_opt_state(r->be, m, v)))
         goto out;
+    err = tr_dist_run_check_resume(r->dist, r->start_step, r->loader);
 out:
     free(path);
     free(params);
@@ -196,6 +203,8 @@ out:
 static int save_checkpoint(struct run *r, int64_t step)
 {
     const struct tr_opts *o = r->o;
+    if (tr_dist_rank(r->dist) != 0)   /* rank 0 holds the same state and writes it */
+        return 0;
     float *p = malloc(r->n_params * sizeof(float));
     float *m = malloc(r->n_params * sizeof(float));
     float *v = malloc(r->n_params * sizeof(float));
@@ -256,6 +265,8 @@ static int sample(struct run *r, int64_t step)
     const struct tr_opts *o = r->o;
     const struct dataset *ds = tr_loader_dataset(r->loader);
     int n_new = o->sample_tokens, err;
+    if (tr_dist_rank(r->dist) != 0)
+        return 0;
     int32_t *ids = malloc(((size_t)n_new + 1) * sizeof(int32_t));
     if (!ids)
         return -ENOMEM;
@@ -441,6 +452,7 @@ static int run_loop(struct run *r)
     r->mark = now_s();
     for (int64_t s = r->start_step + 1; s <= end; s++) {
         double t0 = now_s();
+        tr_dist_progress(r->dist, s, "step");
         if ((err = tr_loader_next(r->loader, r->chunk, rows)))
             return data_failed(r, s - 1, inflight, end, err);
         r->assemble_ms[s % 4] = 1e3 * (now_s() - t0);
@@ -448,10 +460,15 @@ static int run_loop(struct run *r)
             .t = (int)s, .lr = tr_schedule_lr(&r->sched, (int)s), .weight_decay = o->weight_decay,
             .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .grad_clip = o->grad_clip,
         };
-        if ((err = r->ops->submit_step(r->be, r->chunk, &hp)))
+        /* every rank reads the whole step; it computes its own micro-steps */
+        if ((err = r->ops->submit_step(r->be, r->chunk + r->share.first_row *
+                                       (size_t)(r->cfg.seq_len + 1), &hp)))
             return err;
         inflight++;
-        bool stop = stop_requested;
+        /* a stop is collective: a rank that left alone would hang the rest */
+        bool stop;
+        if ((err = tr_dist_vote(r->dist, stop_requested, &stop, "stop vote")))
+            return err;
         /* evaluation and samples follow the run's step numbers (and its real
          * end), not where this invocation stops, so that a resumed run logs
          * exactly what an uninterrupted one does */
@@ -467,6 +484,7 @@ static int run_loop(struct run *r)
         }
         if (!sync)
             continue;
+        tr_dist_progress(r->dist, s, "evaluation, sample or checkpoint");
         if ((do_val && (err = evaluate(r, s))) || (do_sample && (err = sample(r, s))) ||
             (do_ckpt && (err = save_checkpoint(r, s))))
             return err;
@@ -498,8 +516,14 @@ int tr_train(const struct tr_opts *o)
     r.cfg = (struct tr_config){ .n_layer = o->layers, .n_head = o->heads, .n_embd = o->dim,
                                 .seq_len = o->seq_len, .vocab = (int)tr_loader_vocab(r.loader) };
     tr_config_pad_vocab(&r.cfg);
-    if ((err = tr_config_check(&r.cfg)))
+    if ((err = tr_config_check(&r.cfg)) ||
+        (err = tr_dist_run_open(o, &r.cfg, r.loader, r.ops->name, &r.dist, &r.share)))
         goto out;
+    if (o->dump_batch && tr_dist_world(r.dist) > 1) {
+        err = ingot_fail(INGOT_E_USAGE, "--dump-batch is for one process, not %d ranks",
+                         tr_dist_world(r.dist));
+        goto out;
+    }
     r.n_params = tr_param_count(&r.cfg);
     r.sched = (struct tr_schedule){ .lr = o->lr, .min_lr = o->min_lr, .warmup = o->warmup,
                                     .steps = o->steps };
@@ -558,7 +582,11 @@ int tr_train(const struct tr_opts *o)
         if (err)
             goto out;
     }
-    if (o->metrics && (err = tr_metrics_open(o->metrics, r.start_step > 0 ? r.start_step : -1,
+    if (tr_dist_world(r.dist) > 1)
+        say(&r, "data parallel: %d ranks over %s (launcher %s), %d of the %d micro-steps each\n",
+            tr_dist_world(r.dist), tr_dist_name(r.dist), tr_dist_launcher(r.dist),
+            r.share.k_local, o->grad_accum);
+    if (o->metrics && tr_dist_rank(r.dist) == 0 && (err = tr_metrics_open(o->metrics, r.start_step > 0 ? r.start_step : -1,
                                              &r.metrics)))
         goto out;
     err = run_loop(&r);

@@ -23,7 +23,8 @@ static void on_signal(int sig)
  * its terminal. */
 static void install_handlers(void)
 {
-    static const int stops[] = { SIGINT, SIGTERM, SIGHUP };
+    /* SIGUSR1: what Slurm's --signal=USR1@SECONDS sends before the time limit */
+    static const int stops[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
     struct sigaction sa, old;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

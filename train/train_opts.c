@@ -65,6 +65,11 @@ void tr_opts_help(const char *prog)
         "  --grad-clip X           global gradient-norm limit, 0 = off (default 1.0)\n"
         "  --seed N                seeds init, data order and sampling (default 1337)\n"
         "  --threads N             CPU threads (default: all; OMP_NUM_THREADS)\n\n"
+        "Data parallelism (docs/multi-gpu.md; under torchrun, srun, mpirun or RANK/WORLD_SIZE):\n"
+        "  --dist M                auto (default: the launcher's world, nccl on GPUs, mpi\n"
+        "                          under mpirun, else tcp), none, tcp, mpi, nccl\n"
+        "  --dist-timeout S        rendezvous deadline and no-progress limit (default 600)\n"
+        "  --dist-port P           rendezvous port (default: MASTER_PORT, +1 under torchrun)\n\n"
         "Evaluation and sampling:\n"
         "  --val-every N           val loss every N steps and at the end, 0 = off (default 100)\n"
         "  --val-tokens N          tokens of the fixed val set (default 32768)\n"
@@ -103,6 +108,7 @@ enum {
     O_VAL_TOKENS, O_SAMPLE_EVERY, O_SAMPLE_TOKENS, O_TOP_K, O_TEMPERATURE, O_CKPT_DIR,
     O_CKPT_EVERY, O_CKPT_KEEP, O_RESUME, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
     O_PRECISION, O_PROFILE, O_PEAK_TFLOPS,
+    O_DIST, O_DIST_TIMEOUT, O_DIST_PORT,
 };
 
 static const struct option long_opts[] = {
@@ -147,6 +153,9 @@ static const struct option long_opts[] = {
     { "precision", required_argument, NULL, O_PRECISION },
     { "profile", required_argument, NULL, O_PROFILE },
     { "peak-tflops", required_argument, NULL, O_PEAK_TFLOPS },
+    { "dist", required_argument, NULL, O_DIST },
+    { "dist-timeout", required_argument, NULL, O_DIST_TIMEOUT },
+    { "dist-port", required_argument, NULL, O_DIST_PORT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -205,6 +214,8 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
     o->top_k = 40;
     o->temperature = 1.0f;
     o->print_every = 10;
+    o->dist = "auto";
+    o->dist_timeout = 600.0;
 
     const char *prog = argc > 0 && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 :
                        argc > 0 ? argv[0] : "ingot-train";
@@ -273,6 +284,19 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
             break;
         case O_PROFILE: err = parse_int("profile", optarg, 1, &o->profile); break;
         case O_PEAK_TFLOPS: err = parse_float("peak-tflops", optarg, 1e-3f, &o->peak_tflops); break;
+        case O_DIST: o->dist = optarg; break;
+        case O_DIST_TIMEOUT: {
+            float t = 0.0f;
+            err = parse_float("dist-timeout", optarg, 1.0f, &t);
+            o->dist_timeout = t;
+            break;
+        }
+        case O_DIST_PORT: {
+            int64_t p = 0;
+            err = parse_i64("dist-port", optarg, 1, 65535, &p);
+            o->dist_port = (int)p;
+            break;
+        }
         case O_HELP:
             tr_opts_help(prog);
             return 1;

@@ -43,6 +43,10 @@ struct tr_opts {
     const char *precision;      /* --precision fp32|bf16 (NULL: the device's default) */
     int profile;                /* --profile N: N steps with per-step diagnostics (0: off) */
     float peak_tflops;          /* --peak-tflops X for MFU (0: the GPU's table entry) */
+    /* data parallelism (docs/multi-gpu.md) */
+    const char *dist;           /* --dist auto|none|tcp|mpi|nccl */
+    double dist_timeout;        /* --dist-timeout S: rendezvous, init, no-progress limit */
+    int dist_port;              /* --dist-port P (0: from the launcher's environment) */
 };
 
 /* Parse argv into o (presets applied, explicit flags win, defaults filled,

@@ -1,0 +1,72 @@
+/* ingot-train's data-parallel set-up (tr_dist_run.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ingot_err.h"
+#include "ingot_version.h"
+#include "tr_dist_rdzv.h"
+#include "tr_dist_run.h"
+
+extern char **environ;
+
+/* The configuration every rank must share, in words, so that a difference
+ * names the field: "batch=8, rank 0 has batch=4". */
+static void describe(const struct tr_opts *o, const struct tr_config *c, const tr_loader *l,
+                     const char *backend, char *buf, size_t len)
+{
+    snprintf(buf, len, "version=%s device=%s model=L%d,H%d,C%d,T%d vocab=%d batch=%d "
+             "batch-tokens=%" PRId64 " steps=%d seed=%" PRIu64 " lr=%g,%g warmup=%d wd=%g "
+             "clip=%g precision=%s data=%s tokens=%" PRIu64 " tokenizer=%016" PRIx64 " "
+             "order=%s resume=%d", ingot_version(), backend, c->n_layer, c->n_head, c->n_embd,
+             c->seq_len, c->vocab, o->batch, o->batch_tokens, o->steps, o->seed, (double)o->lr,
+             (double)o->min_lr, o->warmup, (double)o->weight_decay, (double)o->grad_clip,
+             o->precision ? o->precision : "default", o->synthetic ? "synthetic" : "dataset",
+             tr_loader_train_tokens(l), tr_loader_tokenizer_hash(l),
+             o->sequential ? "sequential" : "shuffled", o->resume);
+}
+
+int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const tr_loader *l,
+                     const char *backend, tr_dist **out, struct tr_dist_share *share)
+{
+    char conf[TR_RDZV_CONFIG];
+    describe(o, cfg, l, backend, conf, sizeof(conf));
+    struct tr_dist_opts dopts = {
+        .mode = o->dist, .gpu = strcmp(backend, "cpu") != 0, .config = conf,
+        .timeout_s = o->dist_timeout, .port = o->dist_port,
+        .envp = (const char *const *)environ,
+    };
+    int err = tr_dist_open(&dopts, out);
+    if (err)
+        return err;
+    int w = tr_dist_world(*out), K = o->grad_accum;
+    if (K % w) {
+        long long micro = (long long)o->batch * o->seq_len, unit = micro * w;
+        long long lo = (long long)K / w * unit, hi = lo + unit;
+        tr_dist_free(*out);
+        *out = NULL;
+        return ingot_fail(INGOT_E_USAGE, "--batch-tokens %" PRId64 " = --batch %d x --seq-len %d "
+                          "x %d micro-steps, which do not divide among %d ranks: use a multiple "
+                          "of batch x seq-len x ranks = %lld (e.g. --batch-tokens %lld or %lld), "
+                          "or another --batch", o->batch_tokens, o->batch, o->seq_len, K, w,
+                          unit, lo ? lo : unit, lo ? hi : 2 * unit);
+    }
+    share->k_local = K / w;
+    share->first_row = (size_t)tr_dist_rank(*out) * (size_t)share->k_local * (size_t)o->batch;
+    return 0;
+}
+
+int tr_dist_run_check_resume(tr_dist *d, int64_t step, const tr_loader *l)
+{
+    struct tr_loader_pos pos;
+    char text[128];
+    tr_loader_get_pos(l, &pos);
+    snprintf(text, sizeof(text), "step=%" PRId64 " epoch=%" PRIu64 " window=%" PRIu64, step,
+             pos.epoch, pos.index);
+    int err = tr_dist_check(d, text, "resume point");
+    if (err == INGOT_E_MISMATCH)
+        return ingot_fail(err, "%s: every rank must see the same --ckpt-dir (a shared file "
+                          "system, or the same checkpoint copied to every host)", ingot_errmsg());
+    return err;
+}

@@ -1,0 +1,38 @@
+/* The training run's side of data parallelism: what ingot-train's loop asks
+ * of the communicator, so that train_loop.c stays a straight line.
+ *
+ * The global batch stays --batch-tokens: grad_accum micro-steps of batch
+ * windows per optimizer step. With W ranks each takes grad_accum / W of
+ * them, rank r the contiguous micro-steps [r * K, (r + 1) * K) of the step's
+ * chunk, which every rank reads whole from the same per-epoch order. So the
+ * sequence of global batches and the saved data position do not depend on
+ * W, and a checkpoint resumes at any world size. */
+#ifndef INGOT_TR_DIST_RUN_H
+#define INGOT_TR_DIST_RUN_H
+
+#include <stdint.h>
+
+#include "data_loader.h"
+#include "tr_dist.h"
+#include "tr_params.h"
+#include "train_opts.h"
+
+struct tr_dist_share {
+    int k_local;            /* micro-steps of this rank per optimizer step */
+    size_t first_row;       /* this rank's first row in the step's chunk */
+};
+
+/* Open the communicator for o (--dist, --dist-timeout, --dist-port, the
+ * process environment), checking that every rank runs the same
+ * configuration (model, batch, data, seed, schedule, version) and that the
+ * micro-steps divide among the ranks (else INGOT_E_USAGE with the
+ * arithmetic). gpu: the back end is a GPU's. */
+int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const tr_loader *l,
+                     const char *backend, tr_dist **out, struct tr_dist_share *share);
+
+/* Every rank must resume at the same step and data position (a checkpoint
+ * directory not visible to every rank would otherwise split the run):
+ * INGOT_E_MISMATCH naming the rank. */
+int tr_dist_run_check_resume(tr_dist *d, int64_t step, const tr_loader *l);
+
+#endif
