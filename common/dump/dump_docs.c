@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_num.h"
 #include "fsutil.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
@@ -99,17 +100,22 @@ out:
     return ret;
 }
 
-static int parse_u64(const char *s, const char *end, uint64_t *v)
+/* One end of --range: empty keeps *v; else an integer (k/M/G suffixes as
+ * everywhere, cli_num.h) in [0, total]. */
+static int parse_end(const char *r, const char *s, size_t n, uint64_t total, uint64_t *v)
 {
-    if (s == end)
-        return -1;
-    uint64_t x = 0;
-    for (const char *p = s; p < end; p++) {
-        if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10)
-            return -1;
-        x = x * 10 + (uint64_t)(*p - '0');
-    }
-    *v = x;
+    if (!n)
+        return 0;
+    char buf[64];
+    if (n >= sizeof(buf))
+        return ingot_fail(INGOT_E_USAGE, "--range %s: expected A:B", r);
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    int64_t x;
+    int ret = cli_parse_i64("--range", buf, 0, total > INT64_MAX ? INT64_MAX : (int64_t)total, &x);
+    if (ret)
+        return ret;
+    *v = (uint64_t)x;
     return 0;
 }
 
@@ -124,10 +130,11 @@ static int parse_range(const char *r, uint64_t total, uint64_t *a, uint64_t *b)
         return ingot_fail(INGOT_E_USAGE, "--range %s: expected A:B", r);
     *a = 0;
     *b = total;
-    if ((colon > r && parse_u64(r, colon, a)) ||
-        (colon[1] && parse_u64(colon + 1, colon + strlen(colon), b)))
-        return ingot_fail(INGOT_E_USAGE, "--range %s: A and B must be non-negative integers", r);
-    if (*a > *b || *b > total)
+    int ret;
+    if ((ret = parse_end(r, r, (size_t)(colon - r), total, a)) ||
+        (ret = parse_end(r, colon + 1, strlen(colon + 1), total, b)))
+        return ret;
+    if (*a > *b)
         return ingot_fail(INGOT_E_USAGE, "--range %s: must satisfy A <= B <= %llu (tokens in the "
                           "selection)", r, (ull)total);
     return 0;

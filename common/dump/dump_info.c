@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_num.h"
 #include "fsutil.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
@@ -43,10 +44,19 @@ static int info_json(const struct dump_src *s)
 {
     json_t *root;
     if (s->ds) {
-        char *mp = fs_path_join(s->ds->dir, INGOT_MANIFEST_NAME);
-        json_error_t je;
-        json_t *man = mp ? json_load_file(mp, 0, &je) : NULL;
+        /* The manifest as written (every key, in order), read with the same
+         * type check and cap as manifest_read(). */
+        char *mp = fs_path_join(s->ds->dir, INGOT_MANIFEST_NAME), *text = NULL;
+        size_t len = 0;
+        if (!mp)
+            return ingot_oom("manifest path", strlen(s->ds->dir) + 16);
+        int ret = fs_read_capped(mp, "manifest", MANIFEST_MAX_BYTES, &text, &len);
         free(mp);
+        if (ret)
+            return ret;
+        json_error_t je;
+        json_t *man = json_loadb(text, len, 0, &je);
+        free(text);
         if (!man)
             return ingot_fail(INGOT_E_JSON, "%s: cannot re-read manifest.json", s->path);
         json_t *shards = json_array();
@@ -74,14 +84,17 @@ static void print_header(const shard_reader *r)
            h->header_size);
     printf("split            %s (shard %llu of its split)\n", ingot_split_name(h->split),
            (ull)h->shard_seq);
-    printf("documents        %llu\n", (ull)h->n_docs);
-    printf("tokens           %llu x %u bytes\n", (ull)h->n_tokens, h->token_width);
+    char hn[32], hb[32];
+    printf("documents        %llu (%s)\n", (ull)h->n_docs, cli_human((double)h->n_docs, hn, sizeof(hn)));
+    printf("tokens           %llu (%s) x %u bytes\n", (ull)h->n_tokens,
+           cli_human((double)h->n_tokens, hn, sizeof(hn)), h->token_width);
     printf("tokenizer        %s, vocab %u, hash %016llx\n",
            ingot_tokenizer_type_name(h->tokenizer_type), h->vocab_size, (ull)h->tokenizer_hash);
     printf("special ids      bos %d, eos %d, pad %d, unk %d\n", h->bos_id, h->eos_id, h->pad_id,
            h->unk_id);
-    printf("layout           tokens @%llu, index @%llu, provenance @%llu, %llu bytes\n",
-           (ull)h->tokens_offset, (ull)h->index_offset, (ull)h->prov_offset, (ull)h->file_size);
+    printf("layout           tokens @%llu, index @%llu, provenance @%llu, %llu bytes (%s)\n",
+           (ull)h->tokens_offset, (ull)h->index_offset, (ull)h->prov_offset, (ull)h->file_size,
+           cli_human_bytes((double)h->file_size, hb, sizeof(hb)));
     printf("checksums        tokens %016llx index %016llx provenance %016llx header %016llx\n",
            (ull)h->tokens_checksum, (ull)h->index_checksum, (ull)h->prov_checksum,
            (ull)h->header_checksum);
@@ -101,9 +114,12 @@ static void print_dataset(const struct dataset *ds)
     printf("special ids      bos %d, eos %d, pad %d, unk %d\n", t->bos_id, t->eos_id, t->pad_id,
            t->unk_id);
     printf("token width      %u bytes\n", m->token_width);
+    char hd[32], ht[32];
     for (int s = 0; s < 2; s++)
-        printf("%-16s %llu documents, %llu tokens\n", s ? "val" : "train", (ull)m->total_docs[s],
-               (ull)m->total_tokens[s]);
+        printf("%-16s %llu documents, %llu tokens (%s documents, %s tokens)\n", s ? "val" : "train",
+               (ull)m->total_docs[s], (ull)m->total_tokens[s],
+               cli_human((double)m->total_docs[s], hd, sizeof(hd)),
+               cli_human((double)m->total_tokens[s], ht, sizeof(ht)));
     printf("inputs           %zu\n", m->n_inputs);
     for (size_t i = 0; i < m->n_inputs; i++) {
         const struct manifest_input *in = &m->inputs[i];
@@ -178,13 +194,16 @@ int dump_verify(const struct dump_opts *o)
                        ingot_split_name(m->shards[i].split), (ull)m->shards[i].n_docs,
                        (ull)m->shards[i].n_tokens);
             warn_stray(s.ds);
-            printf("%s: intact (%zu shards, %llu documents, %llu tokens; manifest and every "
+            char hd[32], ht[32];
+            printf("%s: intact (%zu shards, %s documents, %s tokens; manifest and every "
                    "checksum verified)\n", o->path, s.ds->n_shards,
-                   (ull)(m->total_docs[0] + m->total_docs[1]),
-                   (ull)(m->total_tokens[0] + m->total_tokens[1]));
+                   cli_human((double)(m->total_docs[0] + m->total_docs[1]), hd, sizeof(hd)),
+                   cli_human((double)(m->total_tokens[0] + m->total_tokens[1]), ht, sizeof(ht)));
         } else {
-            printf("%s: intact (%llu documents, %llu tokens; every checksum verified)\n", o->path,
-                   (ull)shard_reader_n_docs(s.single), (ull)shard_reader_n_tokens(s.single));
+            char hd[32], ht[32];
+            printf("%s: intact (%s documents, %s tokens; every checksum verified)\n", o->path,
+                   cli_human((double)shard_reader_n_docs(s.single), hd, sizeof(hd)),
+                   cli_human((double)shard_reader_n_tokens(s.single), ht, sizeof(ht)));
         }
     }
     dump_src_close(&s);

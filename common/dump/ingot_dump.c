@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_num.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
+#include "ingot_version.h"
 
-#ifndef INGOT_VERSION
-#define INGOT_VERSION "unknown"
+#ifndef DUMP_SPM_VERSION
+#define DUMP_SPM_VERSION "unknown"
 #endif
 
 static const char usage[] =
@@ -35,6 +37,7 @@ static const char usage[] =
     "  --split S   train (default for a dataset), val, or all (train shards, then val shards);\n"
     "              a single shard is selected whatever its split unless --split is given\n"
     "  --first N   skip the first N documents of the selection (default 0)\n"
+    "              (numbers take k M G T / Ki Mi Gi Ti suffixes: --count 10k, --range 1M:2M)\n"
     "  --count K   print at most K documents (default: all)\n"
     "  --top N     how many frequent tokens stats lists (default 20)\n"
     "  --model M   SentencePiece model to decode with; by default the manifest's\n"
@@ -44,17 +47,15 @@ static const char usage[] =
     "\n"
     "exit status: 0 ok, 1 the data is missing, unreadable or corrupt, 2 usage error\n";
 
+/* --first, --count, --top: integers with the suffixes every program takes
+ * (cli_num.h: 10k, 1M, 64Ki). */
 static int parse_count(const char *opt, const char *v, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    if (!v || !*v || *v == '-')
-        return ingot_fail(INGOT_E_USAGE, "%s needs a non-negative integer", opt);
-    unsigned long long x = strtoull(v, &end, 10);
-    if (errno || *end)
-        return ingot_fail(INGOT_E_USAGE, "%s %s: not a non-negative integer", opt, v);
-    *out = x;
-    return 0;
+    int64_t x;
+    int ret = cli_parse_i64(opt, v, 0, INT64_MAX, &x);
+    if (!ret)
+        *out = (uint64_t)x;
+    return ret;
 }
 
 /* Options take their value as "--opt V" or "--opt=V". */
@@ -77,6 +78,10 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             o->cmd = "help";
+            return 0;
+        }
+        if (!strcmp(a, "--version")) {
+            o->cmd = "--version";
             return 0;
         }
         char name[32];
@@ -142,7 +147,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!ret && !strcmp(o.cmd, "--version")) {
-        printf("ingot-dump %s\n", INGOT_VERSION);
+        const char *libs[] = { "sentencepiece " DUMP_SPM_VERSION, NULL };
+        ingot_version_print(stdout, "ingot-dump", libs);
         return 0;
     }
     static const struct {
@@ -170,12 +176,12 @@ int main(int argc, char **argv)
             ret = ingot_fail(INGOT_E_USAGE, "--range is only for tokens");
     }
     if (ret) {
-        fprintf(stderr, "ingot-dump: %s\nTry 'ingot-dump --help'.\n", ingot_errmsg());
+        fprintf(stderr, "ingot-dump: %s\nTry 'ingot-dump --help'.\n", ingot_errmsg_for(ret));
         return 2;
     }
     ret = fn(&o);
     if (ret) {
-        fprintf(stderr, "ingot-dump: %s: %s\n", o.cmd, ingot_errmsg());
+        fprintf(stderr, "ingot-dump: %s: %s\n", o.cmd, ingot_errmsg_for(ret));
         return ret == INGOT_E_USAGE ? 2 : 1;
     }
     return 0;

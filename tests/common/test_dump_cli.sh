@@ -65,6 +65,17 @@ expect_rc 2 "bad split" -- "$DUMP" docs ds --split test
 expect_rc 2 "missing path" -- "$DUMP" info
 expect_rc 2 "range missing" -- "$DUMP" tokens ds
 has err.txt "--range A:B is required"
+expect_rc 0 version -- "$DUMP" --version
+has out.txt "^ingot-dump [0-9][0-9.]* (git "
+has out.txt "^  jansson "
+expect_rc 0 "version after a command" -- "$DUMP" info ds --version
+has out.txt "^ingot-dump "
+# numbers go through cli_num: suffixes, and messages that give the range
+expect_rc 2 "count not a number" -- "$DUMP" docs ds --count 1.5k
+has err.txt "--count '1.5k': expected an integer >= 0"
+expect_rc 2 "count negative" -- "$DUMP" docs ds --count -3
+expect_rc 2 "range beyond the selection" -- "$DUMP" tokens ds --range 0:1G
+has err.txt "--range"
 
 # info
 expect_rc 0 info -- "$DUMP" info ds
@@ -107,6 +118,8 @@ expect_rc 0 "docs ids val" -- "$DUMP" docs ds --ids --split val
     || fail "docs --ids --split val differs from spm_encode"
 expect_rc 0 "docs first/count" -- "$DUMP" docs ds --raw --first 29 --count 3
 sed -n '30,32p' train.txt | cmp -s out.txt - || fail "docs --first 29 --count 3 (crosses a shard)"
+expect_rc 0 "docs count with a suffix" -- "$DUMP" docs ds --raw --count 1k
+cmp -s out.txt train.txt || fail "docs --count 1k (more than there are) prints every train document"
 expect_rc 0 "docs headers" -- "$DUMP" docs ds --count 2 --split val
 has out.txt "^### document 0: val-000000.tok #0, corpus.txt record 5, "
 has out.txt "^### document 1: val-000000.tok #1, "
