@@ -9,6 +9,7 @@
  * loads unchanged, so Ingot uses the same pairing: q and k weights go out as
  * they are. The two pairings give the same attention scores up to that fixed
  * permutation of the head's channels. */
+#include <assert.h>
 #include <math.h>
 
 #include "ref_llama.h"
@@ -16,6 +17,7 @@
 
 void ref_rope_table(float *cs, int T, int hs, double theta)
 {
+    assert(hs > 0 && hs % 2 == 0);
     int half = hs / 2;
     for (int i = 0; i < half; i++) {
         /* inv_freq_i = theta^(-2i/hs), as HF's 1 / base^(arange(0, hs, 2) / hs) */
@@ -44,6 +46,7 @@ static inline void rotate_head(float *o, const float *x, const float *cs, int ha
 static void rope_apply(float *out, const float *inp, const float *cs, int B, int T, int nh,
                        int hs, int stride, float sign)
 {
+    assert(hs > 0 && hs % 2 == 0 && (size_t)nh * hs <= (size_t)stride);
     int half = hs / 2;
 #pragma omp parallel for collapse(2) schedule(static) REF_PAR((size_t)B * T * nh * hs * 2)
     for (int b = 0; b < B; b++)
