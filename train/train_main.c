@@ -7,6 +7,7 @@
 #include "checkpoint.h"
 #include "data_loader.h"
 #include "ingot_err.h"
+#include "tr_export.h"
 #include "train_loop.h"
 #include "train_opts.h"
 
@@ -38,6 +39,9 @@ static void install_handlers(void)
 
 int main(int argc, char **argv)
 {
+    int sub = tr_subcommand(argc, argv);   /* export, generate, eval */
+    if (sub >= 0)
+        return sub;
     struct tr_opts o;
     int err = tr_opts_parse(argc, argv, &o);
     if (err == 1)

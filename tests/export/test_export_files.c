@@ -1,0 +1,291 @@
+/* ingot-train export writes files that parse and hold the checkpoint's
+ * weights: a tiny model trained on synthetic ids (vocab 300, so wte has
+ * padded rows) is exported in the three formats, and each file is read back
+ * here: safetensors headers (8-byte length, JSON, F32 entries, contiguous
+ * offsets that cover the file), every tensor against the checkpoint bit for
+ * bit (Ingot names; Hugging Face names with the Conv1D transposes and the
+ * padded rows removed), config.json, generation_config.json, llm.c's header
+ * and fp32/bf16 payloads; and the command's errors.
+ * usage: test_export_files INGOT_TRAIN */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "fsutil.h"
+#include "tr_export.h"
+#include "tt_util.h"
+
+enum { V = 300, L = 2, C = 32, T = 16 };
+
+/* A safetensors file: its JSON header and where the data starts. */
+struct st_file {
+    char *raw;
+    size_t len;
+    json_t *hdr;
+    const char *data;
+};
+
+static void st_open(const char *path, struct st_file *f)
+{
+    CHECK_OK(fs_read_all(path, &f->raw, &f->len));
+    CHECK(f->len >= 8);
+    uint64_t hl = 0;
+    for (int b = 7; b >= 0; b--)
+        hl = hl << 8 | (unsigned char)f->raw[b];
+    CHECK(hl % 8 == 0 && 8 + hl <= f->len);
+    json_error_t e;
+    f->hdr = json_loadb(f->raw + 8, hl, 0, &e);
+    CHECK(f->hdr && json_is_object(f->hdr));
+    f->data = f->raw + 8 + hl;
+    /* every entry F32 with numel * 4 bytes; the ranges tile the data exactly */
+    size_t n = 0, covered = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(f->hdr, key, v) {
+        if (!strcmp(key, "__metadata__"))
+            continue;
+        n++;
+        CHECK(!strcmp(json_string_value(json_object_get(v, "dtype")), "F32"));
+        json_t *sh = json_object_get(v, "shape"), *off = json_object_get(v, "data_offsets");
+        size_t numel = 1, i;
+        json_t *d;
+        json_array_foreach(sh, i, d) numel *= (size_t)json_integer_value(d);
+        json_int_t a = json_integer_value(json_array_get(off, 0));
+        json_int_t b = json_integer_value(json_array_get(off, 1));
+        CHECK(a >= 0 && b - a == (json_int_t)(numel * 4) && (size_t)b <= f->len - 8 - hl);
+        covered += (size_t)(b - a);
+    }
+    CHECK(n > 0 && covered == f->len - 8 - hl);
+}
+
+/* Tensor name's data and shape (ndim <= 3); fails the test when absent. */
+static const float *st_get(const struct st_file *f, const char *name, int64_t shape[3], int *nd)
+{
+    json_t *v = json_object_get(f->hdr, name);
+    if (!v) {
+        fprintf(stderr, "tensor %s missing\n", name);
+        exit(1);
+    }
+    size_t i;
+    json_t *d;
+    *nd = 0;
+    json_array_foreach(json_object_get(v, "shape"), i, d) shape[(*nd)++] = json_integer_value(d);
+    return (const float *)(const void *)(f->data +
+                                         json_integer_value(json_array_get(json_object_get(v, "data_offsets"), 0)));
+}
+
+static void st_close(struct st_file *f)
+{
+    json_decref(f->hdr);
+    free(f->raw);
+}
+
+static void check_raw(const char *dir, const struct tr_config *c, const float *p)
+{
+    char *path = tt_fmt("%s/raw/model.safetensors", dir);
+    struct st_file f;
+    st_open(path, &f);
+    size_t sizes[TR_NUM_PARAMS];
+    tr_param_sizes(c, sizes);
+    for (int i = 0; i < TR_NUM_PARAMS; i++) {
+        int64_t sh[3];
+        int nd;
+        const float *x = st_get(&f, tr_param_name(i), sh, &nd);
+        size_t numel = 1;
+        for (int k = 0; k < nd; k++)
+            numel *= (size_t)sh[k];
+        CHECK(numel == sizes[i] && !memcmp(x, p + tr_param_offset(c, i), numel * 4));
+    }
+    CHECK(json_object_size(f.hdr) == TR_NUM_PARAMS + 1);
+    json_t *md = json_object_get(f.hdr, "__metadata__");
+    CHECK(!strcmp(json_string_value(json_object_get(md, "vocab")), "300"));
+    CHECK(!strcmp(json_string_value(json_object_get(md, "format")), "pt"));
+    st_close(&f);
+    free(path);
+}
+
+/* HF Conv1D weight [in, out] must be the transpose of Ingot's [out, in]. */
+static void check_conv(const struct st_file *f, const char *name, const float *w, int64_t out,
+                       int64_t in)
+{
+    int64_t sh[3];
+    int nd;
+    const float *x = st_get(f, name, sh, &nd);
+    CHECK(nd == 2 && sh[0] == in && sh[1] == out);
+    for (int64_t i = 0; i < out; i++)
+        for (int64_t j = 0; j < in; j++)
+            CHECK(x[j * out + i] == w[i * in + j]);
+}
+
+static void check_vec(const struct st_file *f, const char *name, const float *w, int64_t n)
+{
+    int64_t sh[3];
+    int nd;
+    const float *x = st_get(f, name, sh, &nd);
+    CHECK(nd == 1 && sh[0] == n && !memcmp(x, w, (size_t)n * 4));
+}
+
+static json_t *load_json(const char *path)
+{
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    if (!j)
+        fprintf(stderr, "%s: %s\n", path, e.text);
+    CHECK(j);
+    return j;
+}
+
+static void check_hf(const char *dir, const struct tr_config *c, float *p)
+{
+    struct tr_tensors w;
+    tr_tensors_map(c, p, &w);
+    char *path = tt_fmt("%s/hf/model.safetensors", dir);
+    struct st_file f;
+    st_open(path, &f);
+    CHECK(json_object_size(f.hdr) == 1 + 4 + 12 * L);
+    CHECK(!json_object_get(f.hdr, "lm_head.weight"));   /* tied: stated in config.json */
+    int64_t sh[3];
+    int nd;
+    const float *wte = st_get(&f, "transformer.wte.weight", sh, &nd);
+    CHECK(nd == 2 && sh[0] == V && sh[1] == C && !memcmp(wte, w.wte, (size_t)V * C * 4));
+    check_vec(&f, "transformer.ln_f.weight", w.lnfw, C);
+    check_vec(&f, "transformer.ln_f.bias", w.lnfb, C);
+    char name[96];
+    for (int l = 0; l < L; l++) {
+#define NAME(s) (snprintf(name, sizeof(name), "transformer.h.%d.%s", l, s), name)
+        check_conv(&f, NAME("attn.c_attn.weight"), w.qkvw + l * 3 * C * C, 3 * C, C);
+        check_conv(&f, NAME("attn.c_proj.weight"), w.attprojw + l * C * C, C, C);
+        check_conv(&f, NAME("mlp.c_fc.weight"), w.fcw + l * 4 * C * C, 4 * C, C);
+        check_conv(&f, NAME("mlp.c_proj.weight"), w.fcprojw + l * 4 * C * C, C, 4 * C);
+        check_vec(&f, NAME("attn.c_attn.bias"), w.qkvb + l * 3 * C, 3 * C);
+        check_vec(&f, NAME("mlp.c_proj.bias"), w.fcprojb + l * C, C);
+        check_vec(&f, NAME("ln_1.weight"), w.ln1w + l * C, C);
+        check_vec(&f, NAME("ln_2.bias"), w.ln2b + l * C, C);
+#undef NAME
+    }
+    st_close(&f);
+    free(path);
+    path = tt_fmt("%s/hf/config.json", dir);
+    json_t *cfg = load_json(path);
+    CHECK(json_integer_value(json_object_get(cfg, "vocab_size")) == V);
+    CHECK(json_integer_value(json_object_get(cfg, "n_positions")) == T);
+    CHECK(json_integer_value(json_object_get(cfg, "n_layer")) == L);
+    CHECK(json_is_true(json_object_get(cfg, "tie_word_embeddings")));
+    CHECK(!strcmp(json_string_value(json_object_get(cfg, "activation_function")), "gelu_new"));
+    CHECK(!strcmp(json_string_value(json_array_get(json_object_get(cfg, "architectures"), 0)),
+                  "GPT2LMHeadModel"));
+    CHECK(fabs(json_real_value(json_object_get(cfg, "layer_norm_epsilon")) - 1e-5) < 1e-12);
+    json_decref(cfg);
+    free(path);
+    path = tt_fmt("%s/hf/generation_config.json", dir);
+    cfg = load_json(path);
+    CHECK(json_integer_value(json_object_get(cfg, "max_length")) == T);
+    json_decref(cfg);
+    free(path);
+}
+
+static void check_llmc(const char *dir, const char *sub, const struct tr_config *c,
+                       const float *p, int version)
+{
+    char *path = tt_fmt("%s/%s/model.bin", dir, sub), *raw;
+    size_t len, n = tr_param_count(c), width = version == 3 ? 4 : 2;
+    CHECK_OK(fs_read_all(path, &raw, &len));
+    CHECK(len == 1024 + n * width);
+    int32_t h[8];
+    memcpy(h, raw, sizeof(h));
+    const int32_t want[8] = { 20240326, version, T, V, L, c->n_head, C, c->vocab_padded };
+    CHECK(!memcmp(h, want, sizeof(want)));
+    for (int k = 8; k < 256; k++)
+        CHECK(((int32_t *)(void *)raw)[k] == 0);
+    if (version == 3)
+        CHECK(!memcmp(raw + 1024, p, n * 4));
+    for (size_t i = 0; version == 5 && i < n; i++) {
+        uint16_t b;
+        memcpy(&b, raw + 1024 + 2 * i, 2);
+        uint32_t u = (uint32_t)b << 16;
+        float x;
+        memcpy(&x, &u, 4);
+        CHECK(fabsf(x - p[i]) <= fabsf(p[i]) * (1.0f / 256));   /* 8-bit mantissa, rounded */
+    }
+    free(raw);
+    free(path);
+}
+
+int main(int argc, char **argv)
+{
+    CHECK(argc == 2);
+    char *bin = realpath(argv[1], NULL);   /* the error cases run in another directory */
+    CHECK(bin);
+    char *dir = tt_tmpdir("export"), *out = tt_fmt("%s/out.txt", dir);
+    char *cmd = tt_fmt("'%s' --synthetic --vocab %d --model tiny --layers %d --dim %d --heads 2 "
+                       "--seq-len %d --batch 2 --steps 3 --threads 1 --val-every 0 --ckpt-dir "
+                       "'%s/ck'", bin, V, L, C, T, dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    struct tr_ckpt_state st;
+    float *p;
+    char *ck = tt_fmt("%s/ck", dir);
+    CHECK_OK(tr_export_load(ck, &st, &p, NULL));
+    CHECK(st.cfg.vocab == V && st.cfg.vocab_padded == 384 && st.step == 3);
+    const char *runs[][2] = { { "safetensors", "raw" }, { "llmc", "llmc" }, { "hf", "hf" } };
+    for (int i = 0; i < 3; i++) {
+        cmd = tt_fmt("'%s' export '%s' --format %s --out '%s/%s'", bin, ck, runs[i][0], dir,
+                     runs[i][1]);
+        tt_run_ok(cmd, out);
+        free(cmd);
+    }
+    cmd = tt_fmt("'%s' export '%s/ck/ckpt-00000003.bin' --format llmc --dtype bf16 --out "
+                 "'%s/bf16'", bin, dir, dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    check_raw(dir, &st.cfg, p);
+    check_hf(dir, &st.cfg, p);
+    check_llmc(dir, "llmc", &st.cfg, p, 3);
+    check_llmc(dir, "bf16", &st.cfg, p, 5);
+
+    /* errors: usage (2), a missing or corrupt checkpoint (1), named */
+    const struct { const char *args; int rc; const char *msg; } bad[] = {
+        { "--format onnx --out x ck", 2, "--format onnx" },
+        { "--format hf ck", 2, "--out DIR" },
+        { "--format llmc --dtype fp8 --out x ck", 2, "--dtype fp8" },
+        { "--format hf --dtype bf16 --out x ck", 2, "llmc only" },
+        { "--format hf --out x nowhere", 1, "nowhere" },
+        { "--format hf --out x empty", 1, "no ckpt-" },
+        { "--format hf --out x bad.bin", 1, "checksum" },
+    };
+    char *src = tt_fmt("%s/ck/ckpt-00000003.bin", dir), *raw;
+    size_t len;
+    CHECK_OK(fs_read_all(src, &raw, &len));
+    raw[4096 + 100] ^= 4;
+    char *badp = tt_fmt("%s/bad.bin", dir), *empty = tt_fmt("%s/empty", dir);
+    CHECK_OK(fs_write_atomic(badp, raw, len));
+    CHECK_OK(fs_mkdir_p(empty));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cmd = tt_fmt("cd '%s' && '%s' export %s", dir, bin, bad[i].args);
+        int rc = tt_run(cmd, out);
+        char *text = tt_slurp(out);
+        if (rc != bad[i].rc || !text || !strstr(text, bad[i].msg)) {
+            fprintf(stderr, "export %s: exit %d (want %d), output:\n%s\n", bad[i].args, rc,
+                    bad[i].rc, text ? text : "");
+            return 1;
+        }
+        free(text);
+        free(cmd);
+    }
+    free(raw);
+    free(src);
+    free(badp);
+    free(empty);
+    free(p);
+    free(ck);
+    tt_rmtree(dir);
+    free(dir);
+    free(out);
+    free(bin);
+    printf("ok: safetensors, hf and llmc (fp32, bf16) exports parse and hold the checkpoint's "
+           "weights; errors named\n");
+    return 0;
+}

@@ -1,0 +1,218 @@
+/* ingot-train export: command line, checkpoint and tokenizer loading. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataset.h"
+#include "fsutil.h"
+#include "ingot_err.h"
+#include "spm_shim.h"
+#include "tr_export.h"
+#include "tr_export_fmt.h"
+
+static const char usage[] =
+    "usage: ingot-train export CKPT --format hf|llmc|safetensors --out DIR [options]\n"
+    "\n"
+    "Write a checkpoint's weights (CKPT: a ckpt-*.bin file, or a --ckpt-dir directory\n"
+    "for its newest checkpoint) for other tools:\n"
+    "  hf           DIR/config.json, model.safetensors, generation_config.json for\n"
+    "               transformers' GPT2LMHeadModel (padded vocabulary rows removed, output\n"
+    "               head tied to wte, gelu_new), and the tokenizer: tokenizer.model\n"
+    "               (= spiece.model) and tokenizer_config.json (AutoTokenizer gives\n"
+    "               SentencePiece's ids)\n"
+    "  llmc         DIR/model.bin in llm.c's gpt2_124M.bin layout (train_gpt2cu -e)\n"
+    "  safetensors  DIR/model.safetensors: the 16 tensors with Ingot's names and shapes\n"
+    "\n"
+    "options:\n"
+    "  --data DIR        the dataset the model was trained on (for its tokenizer)\n"
+    "  --tokenizer FILE  the SentencePiece model (instead of --data)\n"
+    "  --dtype fp32|bf16 llmc only: fp32 (version 3, default) or bf16 (version 5, what\n"
+    "                    llm.c's default bf16 build loads)\n"
+    "  --help            this text\n"
+    "The tokenizer (needed for hf unless the model was trained on --synthetic ids) must\n"
+    "be the one the checkpoint was trained with: its hash is checked.\n";
+
+int tr_export_tokenizer(const char *data, const char *model, uint64_t want_hash,
+                        struct ingot_spm **spm, char **used)
+{
+    struct dataset *ds = NULL;
+    int err;
+    *spm = NULL;
+    if (used)
+        *used = NULL;
+    if (!model && !data)
+        return ingot_fail(INGOT_E_USAGE, "no tokenizer: pass --data DIR (the training dataset) "
+                          "or --tokenizer FILE.model");
+    if (model) {
+        if ((err = ingot_spm_load(model, spm)))
+            return err;
+        if (used && !(*used = strdup(model)))
+            err = ingot_oom("path", strlen(model));
+    } else if (!(err = dataset_open(data, false, &ds))) {
+        err = dataset_load_tokenizer(ds, NULL, spm, used);
+    }
+    dataset_close(ds);
+    if (!err && want_hash && ingot_spm_model_hash(*spm) != want_hash)
+        err = ingot_fail(INGOT_E_MISMATCH, "%s: tokenizer hash %016" PRIx64 ", but the checkpoint "
+                         "was trained with %016" PRIx64 "; pass the model it was trained with",
+                         model ? model : data, ingot_spm_model_hash(*spm), want_hash);
+    if (err) {
+        ingot_spm_free(*spm);
+        *spm = NULL;
+        if (used) {
+            free(*used);
+            *used = NULL;
+        }
+    }
+    return err;
+}
+
+/* pread all of len bytes at off. */
+static int read_exact(int fd, void *buf, size_t len, uint64_t off, const char *path)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t r = pread(fd, p, len, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return ingot_fail(r < 0 ? -errno : INGOT_E_TRUNCATED, "%s: reading the weights: %s",
+                              path, r < 0 ? strerror(errno) : "file ends early");
+        p += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used)
+{
+    char *path = NULL;
+    int err, fd = -1;
+    *params = NULL;
+    if (fs_is_dir(ckpt) == 1) {
+        if ((err = tr_ckpt_find_latest(ckpt, &path)))
+            return err;
+        if (!path)
+            return ingot_fail(-ENOENT, "%s: no ckpt-*.bin checkpoint in this directory", ckpt);
+    } else if (!(path = strdup(ckpt))) {
+        return ingot_oom("path", strlen(ckpt));
+    }
+    if ((err = tr_ckpt_read_state(path, st)) || (err = tr_config_check(&st->cfg)))
+        goto out;
+    size_t bytes = tr_param_count(&st->cfg) * sizeof(float);
+    if (!(*params = malloc(bytes))) {
+        err = ingot_oom("checkpoint weights", bytes);
+        goto out;
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        err = ingot_fail(-errno, "%s: %s", path, strerror(errno));
+    else
+        err = read_exact(fd, *params, bytes, TR_CKPT_HEADER_SIZE, path);
+out:
+    if (fd >= 0)
+        close(fd);
+    if (err) {
+        free(*params);
+        *params = NULL;
+    }
+    if (!err && used)
+        *used = path;
+    else
+        free(path);
+    return err;
+}
+
+enum { O_FORMAT = 256, O_OUT, O_DATA, O_TOKENIZER, O_DTYPE, O_HELP };
+
+static int parse(int argc, char **argv, struct tr_export_opts *o)
+{
+    static const struct option longs[] = {
+        { "format", required_argument, NULL, O_FORMAT },
+        { "out", required_argument, NULL, O_OUT },
+        { "data", required_argument, NULL, O_DATA },
+        { "tokenizer", required_argument, NULL, O_TOKENIZER },
+        { "dtype", required_argument, NULL, O_DTYPE },
+        { "help", no_argument, NULL, O_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    memset(o, 0, sizeof(*o));
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (c) {
+        case O_FORMAT: o->format = optarg; break;
+        case O_OUT: o->out = optarg; break;
+        case O_DATA: o->data = optarg; break;
+        case O_TOKENIZER: o->tokenizer = optarg; break;
+        case O_DTYPE:
+            if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+                return ingot_fail(INGOT_E_USAGE, "--dtype %s: expected fp32 or bf16", optarg);
+            o->bf16 = !strcmp(optarg, "bf16");
+            break;
+        case O_HELP:
+            fputs(usage, stdout);
+            return 1;
+        default:
+            return ingot_fail(INGOT_E_USAGE, "unknown or incomplete option %s (see "
+                              "ingot-train export --help)", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return ingot_fail(INGOT_E_USAGE, "expected one checkpoint (file or directory), "
+                          "got %d arguments (see ingot-train export --help)", argc - optind);
+    o->ckpt = argv[optind];
+    if (!o->format || !o->out)
+        return ingot_fail(INGOT_E_USAGE, "--format hf|llmc|safetensors and --out DIR "
+                          "are required");
+    if (strcmp(o->format, "hf") && strcmp(o->format, "llmc") && strcmp(o->format, "safetensors"))
+        return ingot_fail(INGOT_E_USAGE, "--format %s: expected hf, llmc or safetensors",
+                          o->format);
+    if (o->bf16 && strcmp(o->format, "llmc"))
+        return ingot_fail(INGOT_E_USAGE, "--dtype bf16 is for --format llmc only");
+    return 0;
+}
+
+int tr_export_main(int argc, char **argv)
+{
+    struct tr_export_opts o;
+    int err = parse(argc, argv, &o);
+    if (err)
+        return err;
+    struct tr_ckpt_state st;
+    float *params = NULL;
+    char *path = NULL, *tok_path = NULL;
+    struct ingot_spm *spm = NULL;
+    if ((err = tr_export_load(o.ckpt, &st, &params, &path)))
+        goto out;
+    bool want_tok = !strcmp(o.format, "hf") && !(st.flags & TR_CKPT_FLAG_SYNTHETIC);
+    if ((want_tok || o.data || o.tokenizer) &&
+        (err = tr_export_tokenizer(o.data, o.tokenizer, st.tokenizer_hash, &spm, &tok_path)))
+        goto out;
+    if ((err = fs_mkdir_p(o.out)))
+        goto out;
+    struct tr_export_src src = { .path = path, .st = &st, .params = params, .spm = spm,
+                                 .tokenizer_path = tok_path };
+    if (!strcmp(o.format, "hf"))
+        err = tr_export_hf(&src, o.out);
+    else if (!strcmp(o.format, "llmc"))
+        err = tr_export_llmc(&src, o.out, o.bf16);
+    else
+        err = tr_export_raw(&src, o.out);
+    if (!err)
+        printf("exported %s (step %" PRIu64 ", L%d H%d C%d T%d V%d) as %s to %s\n", path, st.step,
+               st.cfg.n_layer, st.cfg.n_head, st.cfg.n_embd, st.cfg.seq_len, st.cfg.vocab,
+               o.format, o.out);
+out:
+    free(params);
+    free(path);
+    free(tok_path);
+    ingot_spm_free(spm);
+    return err;
+}

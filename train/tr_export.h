@@ -1,0 +1,43 @@
+/* `ingot-train export`, and the checkpoint and tokenizer loading that the
+ * export, `generate` and `eval` subcommands share. Formats (docs/export.md):
+ *   hf           a Hugging Face transformers folder for GPT2LMHeadModel
+ *                (config.json, model.safetensors without the padded
+ *                vocabulary rows, generation_config.json) plus the
+ *                SentencePiece tokenizer and a tokenizer_config.json that
+ *                makes AutoTokenizer give SentencePiece's ids;
+ *   llmc         llm.c's model file (the gpt2_124M.bin layout), fp32 or bf16;
+ *   safetensors  the raw tensors with Ingot's names and shapes. */
+#ifndef INGOT_TR_EXPORT_H
+#define INGOT_TR_EXPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "checkpoint.h"
+
+struct ingot_spm;
+
+/* Run argv[1] when it names a subcommand (export, generate, eval) and
+ * return the process exit status (0, 1 error, 2 usage); -1 when argv[1] is
+ * none of them (then nothing was done). Called by main() first. */
+int tr_subcommand(int argc, char **argv);
+
+/* `ingot-train export CKPT --format F --out DIR ...`; argv[0] is "export".
+ * Returns 0, 1 after --help, or a negative code with a message. */
+int tr_export_main(int argc, char **argv);
+
+/* Load a checkpoint for inference: ckpt is a checkpoint file or a
+ * --ckpt-dir directory (its newest checkpoint). The header and payload are
+ * verified; *params gets a malloc'd copy of the weights (tr_param_count()
+ * floats, the AdamW state is not read); *used (if not NULL) the malloc'd
+ * path read. */
+int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used);
+
+/* The checkpoint's tokenizer: model (a .model file) when not NULL, else the
+ * tokenizer of the dataset data (as ingot-train finds it). Its XXH3-64 must
+ * equal want_hash (the checkpoint's) unless want_hash is 0 (synthetic).
+ * *used (if not NULL) gets the malloc'd path loaded. */
+int tr_export_tokenizer(const char *data, const char *model, uint64_t want_hash,
+                        struct ingot_spm **spm, char **used);
+
+#endif

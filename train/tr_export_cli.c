@@ -1,0 +1,30 @@
+/* The subcommands of ingot-train that use a trained model rather than train
+ * one: export, generate, eval. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ingot_err.h"
+#include "tr_export.h"
+
+int tr_subcommand(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*main)(int, char **);
+    } cmds[] = {
+        { "export", tr_export_main },
+    };
+    if (argc < 2)
+        return -1;
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strcmp(argv[1], cmds[i].name))
+            continue;
+        int err = cmds[i].main(argc - 1, argv + 1);
+        if (err == 1)   /* --help */
+            return 0;
+        if (err)
+            fprintf(stderr, "ingot-train %s: %s\n", cmds[i].name, ingot_errmsg_for(err));
+        return !err ? 0 : err == INGOT_E_USAGE ? 2 : err == INGOT_E_INTERRUPTED ? 130 : 1;
+    }
+    return -1;
+}

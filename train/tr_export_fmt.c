@@ -1,0 +1,104 @@
+/* llm.c's model file and the raw safetensors export. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "ingot_err.h"
+#include "tr_export_fmt.h"
+#include "tr_export_st.h"
+
+#define LLMC_MAGIC 20240326
+#define LLMC_FP32 3
+#define LLMC_BF16 5
+
+char *tr_export_path(const char *dir, const char *name)
+{
+    char *p = fs_path_join(dir, name);
+    if (!p)
+        ingot_oom("path", strlen(dir) + strlen(name) + 2);
+    return p;
+}
+
+int tr_export_ingot_tensors(const struct tr_config *c, const float *params,
+                            struct tr_st_tensor *t)
+{
+    const int64_t L = c->n_layer, C = c->n_embd;
+    const int64_t shapes[TR_NUM_PARAMS][4] = {
+        { c->vocab_padded, C }, { c->seq_len, C }, { L, C }, { L, C }, { L, 3 * C, C },
+        { L, 3 * C }, { L, C, C }, { L, C }, { L, C }, { L, C }, { L, 4 * C, C }, { L, 4 * C },
+        { L, C, 4 * C }, { L, C }, { C }, { C },
+    };
+    for (int i = 0; i < TR_NUM_PARAMS; i++) {
+        memset(&t[i], 0, sizeof(t[i]));
+        snprintf(t[i].name, sizeof(t[i].name), "%s", tr_param_name(i));
+        for (int d = 0; d < 4 && shapes[i][d]; d++)
+            t[i].shape[t[i].ndim++] = shapes[i][d];
+        t[i].data = params + tr_param_offset(c, i);
+    }
+    return TR_NUM_PARAMS;
+}
+
+int tr_export_raw(const struct tr_export_src *s, const char *dir)
+{
+    const struct tr_config *c = &s->st->cfg;
+    struct tr_st_tensor t[TR_NUM_PARAMS];
+    int n = tr_export_ingot_tensors(c, s->params, t);
+    char v[6][24], step[24], hash[24];
+    snprintf(v[0], 24, "%d", c->n_layer);
+    snprintf(v[1], 24, "%d", c->n_head);
+    snprintf(v[2], 24, "%d", c->n_embd);
+    snprintf(v[3], 24, "%d", c->seq_len);
+    snprintf(v[4], 24, "%d", c->vocab);
+    snprintf(v[5], 24, "%d", c->vocab_padded);
+    snprintf(step, sizeof(step), "%" PRIu64, s->st->step);
+    snprintf(hash, sizeof(hash), "%016" PRIx64, s->st->tokenizer_hash);
+    const char *meta[] = {
+        "format", "pt", "producer", "ingot-train export", "n_layer", v[0], "n_head", v[1],
+        "n_embd", v[2], "seq_len", v[3], "vocab", v[4], "vocab_padded", v[5], "step", step,
+        "tokenizer_hash", hash,
+    };
+    char *path = tr_export_path(dir, "model.safetensors");
+    if (!path)
+        return -ENOMEM;
+    int err = tr_st_write(path, t, (size_t)n, meta, sizeof(meta) / sizeof(meta[0]) / 2);
+    free(path);
+    return err;
+}
+
+/* fp32 -> bf16, round to nearest even (NaN stays a quiet NaN). */
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+int tr_export_llmc(const struct tr_export_src *s, const char *dir, bool bf16)
+{
+    const struct tr_config *c = &s->st->cfg;
+    size_t n = tr_param_count(c);
+    int32_t header[256] = { LLMC_MAGIC, bf16 ? LLMC_BF16 : LLMC_FP32, c->seq_len, c->vocab,
+                            c->n_layer, c->n_head, c->n_embd, c->vocab_padded };
+    uint16_t *half = NULL;
+    if (bf16) {
+        if (!(half = malloc(n * sizeof(uint16_t))))
+            return ingot_oom("bf16 weights", n * sizeof(uint16_t));
+        for (size_t i = 0; i < n; i++)
+            half[i] = to_bf16(s->params[i]);
+    }
+    const struct fs_piece pieces[] = {
+        { header, sizeof(header) },
+        { bf16 ? (const void *)half : (const void *)s->params,
+          n * (bf16 ? sizeof(uint16_t) : sizeof(float)) },
+    };
+    char *path = tr_export_path(dir, "model.bin");
+    int err = path ? fs_write_atomic_pieces(path, pieces, 2) : -ENOMEM;
+    free(path);
+    free(half);
+    return err;
+}

@@ -1,0 +1,44 @@
+/* The writers behind `ingot-train export` (tr_export.c parses and loads):
+ * tr_export_hf.c writes the Hugging Face folder, tr_export_fmt.c llm.c's
+ * model file and the raw safetensors. Each returns 0 or a negative code
+ * with a message naming the file. */
+#ifndef INGOT_TR_EXPORT_FMT_H
+#define INGOT_TR_EXPORT_FMT_H
+
+#include <stdbool.h>
+
+#include "checkpoint.h"
+#include "tr_export_st.h"
+
+struct ingot_spm;
+
+struct tr_export_opts {
+    const char *ckpt, *format, *out, *data, *tokenizer;
+    bool bf16;              /* llmc: version 5 (bf16) instead of 3 (fp32) */
+};
+
+/* What is exported: borrowed from the caller. */
+struct tr_export_src {
+    const char *path;                   /* the checkpoint file */
+    const struct tr_ckpt_state *st;
+    const float *params;                /* tr_params.h layout */
+    const struct ingot_spm *spm;        /* NULL: no tokenizer */
+    const char *tokenizer_path;         /* the .model file spm came from */
+};
+
+int tr_export_hf(const struct tr_export_src *s, const char *dir);
+/* dir/model.bin: int32 header[256] = {20240326, 3 or 5, T, V, L, NH, C, Vp},
+ * then every tensor in Ingot's (= llm.c's) order, fp32 or bf16. */
+int tr_export_llmc(const struct tr_export_src *s, const char *dir, bool bf16);
+/* dir/model.safetensors with Ingot's names and shapes (wte keeps its Vp rows). */
+int tr_export_raw(const struct tr_export_src *s, const char *dir);
+
+/* Fill t with the 16 tensors under Ingot's names (shapes of tr_params.h);
+ * returns TR_NUM_PARAMS. Shared by the raw export and the tests. */
+int tr_export_ingot_tensors(const struct tr_config *c, const float *params,
+                            struct tr_st_tensor *t);
+
+/* dir/name, malloc'd, or NULL after recording an out-of-memory error. */
+char *tr_export_path(const char *dir, const char *name);
+
+#endif
