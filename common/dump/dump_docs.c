@@ -57,7 +57,7 @@ int dump_docs(const struct dump_opts *o)
             if (n > cap) {
                 uint32_t *nb = realloc(buf, n * sizeof(*nb));
                 if (!nb) {
-                    ret = ingot_fail(-ENOMEM, "out of memory (document of %zu tokens)", n);
+                    ret = ingot_oom("document token buffer", n * sizeof(*nb));
                     goto out;
                 }
                 buf = nb;

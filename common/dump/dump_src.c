@@ -73,7 +73,7 @@ int dump_src_select(struct dump_src *s, const char *split)
     size_t n = s->ds ? s->ds->n_shards : 1;
     s->sel = calloc(n, sizeof(*s->sel));
     if (!s->sel)
-        return ingot_fail(-ENOMEM, "out of memory");
+        return ingot_oom("shard selection", n * sizeof(*s->sel));
     if (s->single) {
         if (!split || all || shard_reader_header(s->single)->split == want)
             s->sel[s->n_sel++] = s->single;

@@ -56,7 +56,8 @@ int dump_stats(const struct dump_opts *o)
     lens = malloc((s.sel_docs ? s.sel_docs : 1) * sizeof(*lens));
     counts = calloc(vocab, sizeof(*counts));
     if (!lens || !counts) {
-        ret = ingot_fail(-ENOMEM, "out of memory for statistics");
+        ret = ingot_oom(!lens ? "document lengths" : "token counts",
+                        !lens ? s.sel_docs * sizeof(*lens) : (size_t)vocab * sizeof(*counts));
         goto out;
     }
     uint64_t nd = 0;
@@ -124,7 +125,7 @@ int dump_stats(const struct dump_opts *o)
     printf("distinct ids     %llu of %u\n", (ull)distinct, vocab);
     top = malloc((distinct ? distinct : 1) * sizeof(*top));
     if (!top) {
-        ret = ingot_fail(-ENOMEM, "out of memory for statistics");
+        ret = ingot_oom("top-token table", distinct * sizeof(*top));
         goto out;
     }
     size_t nt = 0;
