@@ -57,44 +57,98 @@ bool skip_field(const unsigned char *p, size_t n, size_t *i, unsigned wt)
     }
 }
 
-// The model type lives in ModelProto.trainer_spec (field 2), TrainerSpec
-// .model_type (field 3, enum UNIGRAM=1 BPE=2 WORD=3 CHAR=4, default
-// UNIGRAM). Debian's headers do not ship sentencepiece_model.pb.h, so the
-// two fields are read from the serialized proto directly.
-uint32_t model_type_of(const std::string &bytes)
+// What the loader needs from the serialized ModelProto beyond what
+// libsentencepiece exposes. Debian's headers do not ship
+// sentencepiece_model.pb.h, so the fields are read from the wire format.
+struct model_scan {
+    uint32_t type = INGOT_TOK_UNIGRAM;  // TrainerSpec.model_type (default UNIGRAM)
+    size_t n_pieces = 0;                // ModelProto.pieces (field 1)
+    bool trainer = false;               // ModelProto.trainer_spec (field 2)
+    bool normalizer = false;            // ModelProto.normalizer_spec (field 3)
+};
+
+// Walk the top-level fields to the last byte. False when the bytes are not
+// a well-formed message. spm_train writes the pieces first and both specs
+// after them, so a model cut short at a piece boundary (which protobuf
+// alone reads as a smaller model) has no trainer_spec.
+bool scan_model(const std::string &bytes, model_scan *m)
 {
     const unsigned char *p = (const unsigned char *)bytes.data();
     size_t n = bytes.size(), i = 0;
     while (i < n) {
         uint64_t key;
         if (!read_varint(p, n, &i, &key))
-            return INGOT_TOK_UNKNOWN;
+            return false;
         unsigned field = (unsigned)(key >> 3), wt = (unsigned)(key & 7);
+        if (field == 1 && wt == 2)
+            m->n_pieces++;
+        if (field == 3 && wt == 2)
+            m->normalizer = true;
         if (field == 2 && wt == 2) {
+            // TrainerSpec.model_type: field 3, enum UNIGRAM=1 BPE=2 WORD=3 CHAR=4.
             uint64_t len;
             if (!read_varint(p, n, &i, &len) || len > n - i)
-                return INGOT_TOK_UNKNOWN;
+                return false;
             const unsigned char *q = p + i;
-            size_t m = (size_t)len, j = 0;
-            uint32_t type = INGOT_TOK_UNIGRAM;
-            while (j < m) {
+            size_t sub = (size_t)len, j = 0;
+            while (j < sub) {
                 uint64_t k2, v;
-                if (!read_varint(q, m, &j, &k2))
-                    return INGOT_TOK_UNKNOWN;
+                if (!read_varint(q, sub, &j, &k2))
+                    return false;
                 if ((k2 >> 3) == 3 && (k2 & 7) == 0) {
-                    if (!read_varint(q, m, &j, &v))
-                        return INGOT_TOK_UNKNOWN;
-                    type = v >= 1 && v <= 4 ? (uint32_t)v : (uint32_t)INGOT_TOK_UNKNOWN;
-                } else if (!skip_field(q, m, &j, (unsigned)(k2 & 7))) {
-                    return INGOT_TOK_UNKNOWN;
+                    if (!read_varint(q, sub, &j, &v))
+                        return false;
+                    m->type = v >= 1 && v <= 4 ? (uint32_t)v : (uint32_t)INGOT_TOK_UNKNOWN;
+                } else if (!skip_field(q, sub, &j, (unsigned)(k2 & 7))) {
+                    return false;
                 }
             }
-            return type;
+            i += sub;
+            m->trainer = true;
+            continue;
         }
         if (!skip_field(p, n, &i, wt))
-            return INGOT_TOK_UNKNOWN;
+            return false;
     }
-    return INGOT_TOK_UNIGRAM;
+    return true;
+}
+
+// The checks a model must pass beyond libsentencepiece's own parse: the
+// whole file is one well-formed message with both specs, the vocabulary
+// has a sane size, exactly one unknown piece at unk_id, and the special
+// ids the model declares are control pieces. Returns 0 or a recorded
+// INGOT_E_TOKENIZER naming the file and what is wrong.
+int check_model(const ingot_spm *s, const model_scan &m, bool scanned)
+{
+    const char *path = s->path.c_str();
+    const char *hint = "(a file cut short or not a SentencePiece model; copy or train it again)";
+    if (!scanned)
+        return ingot_fail(INGOT_E_TOKENIZER, "%s: not a well-formed SentencePiece model %s",
+                          path, hint);
+    if (!m.trainer || !m.normalizer)
+        return ingot_fail(INGOT_E_TOKENIZER, "%s: incomplete SentencePiece model: no %s after "
+                          "its %zu pieces %s", path, !m.trainer ? "trainer_spec" : "normalizer_spec",
+                          m.n_pieces, hint);
+    int n = s->sp.GetPieceSize();
+    if (n < INGOT_SPM_MIN_VOCAB || n > INGOT_SPM_MAX_VOCAB || (size_t)n != m.n_pieces)
+        return ingot_fail(INGOT_E_TOKENIZER, "%s: vocabulary of %d pieces (%zu in the file); "
+                          "expected %d to %d %s", path, n, m.n_pieces, INGOT_SPM_MIN_VOCAB,
+                          INGOT_SPM_MAX_VOCAB, hint);
+    int unk = s->sp.unk_id(), n_unk = 0;
+    for (int i = 0; i < n; i++)
+        n_unk += s->sp.IsUnknown(i);
+    if (unk < 0 || unk >= n || !s->sp.IsUnknown(unk) || n_unk != 1)
+        return ingot_fail(INGOT_E_TOKENIZER, "%s: the model must have exactly one unknown "
+                          "piece at its unk id (unk id %d, %d unknown pieces) %s", path, unk,
+                          n_unk, hint);
+    const struct { const char *name; int id; } special[] = {
+        { "bos", s->sp.bos_id() }, { "eos", s->sp.eos_id() }, { "pad", s->sp.pad_id() },
+    };
+    for (const auto &sp : special)
+        if (sp.id >= 0 && (sp.id >= n || !s->sp.IsControl(sp.id)))
+            return ingot_fail(INGOT_E_TOKENIZER, "%s: %s id %d is not a control piece of the "
+                              "model %s", path, sp.name, sp.id, hint);
+    return 0;
 }
 
 } // namespace
@@ -104,7 +158,10 @@ extern "C" int ingot_spm_load(const char *model_path, ingot_spm **out)
     *out = nullptr;
     char *buf = nullptr;
     size_t len = 0;
-    int ret = fs_read_all(model_path, &buf, &len);
+    // A regular file of a sane size, checked before a byte is read (a FIFO
+    // does not block, a huge file is not slurped).
+    int ret = fs_read_capped(model_path, "SentencePiece model", INGOT_SPM_MAX_MODEL_BYTES, &buf,
+                             &len);
     if (ret)
         return ret;
     ingot_spm *s = nullptr;
@@ -115,6 +172,11 @@ extern "C" int ingot_spm_load(const char *model_path, ingot_spm **out)
         s = new ingot_spm();
         s->path = model_path;
         s->hash = ingot_xxh3(bytes.data(), bytes.size());
+        if (bytes.empty()) {
+            delete s;
+            return ingot_fail(INGOT_E_TOKENIZER, "%s: empty file, not a SentencePiece model",
+                              model_path);
+        }
         auto st = s->sp.LoadFromSerializedProto(bytes);
         if (!st.ok()) {
             ret = ingot_fail(INGOT_E_TOKENIZER, "%s: not a SentencePiece model: %s", model_path,
@@ -122,17 +184,18 @@ extern "C" int ingot_spm_load(const char *model_path, ingot_spm **out)
             delete s;
             return ret;
         }
-        int n = s->sp.GetPieceSize();
-        if (n <= 0) {
+        model_scan m;
+        bool scanned = scan_model(bytes, &m);
+        if ((ret = check_model(s, m, scanned))) {
             delete s;
-            return ingot_fail(INGOT_E_TOKENIZER, "%s: model has no pieces", model_path);
+            return ret;
         }
-        s->vocab = (uint32_t)n;
-        s->type = model_type_of(bytes);
+        s->vocab = (uint32_t)s->sp.GetPieceSize();
+        s->type = m.type;
     } catch (const std::bad_alloc &) {
         free(buf);
         delete s;
-        return ingot_fail(-ENOMEM, "%s: out of memory loading the model", model_path);
+        return ingot_oom("the SentencePiece model", len);
     } catch (const std::exception &e) {
         free(buf);
         delete s;

@@ -13,8 +13,21 @@ extern "C" {
 
 typedef struct ingot_spm ingot_spm;
 
-/* Load a .model file and hash its bytes. Returns 0, -errno or
- * INGOT_E_TOKENIZER (message names the file). */
+/* Limits of the loader's checks: a model file above this size, or with
+ * fewer or more pieces, is refused (the largest published SentencePiece
+ * models have a few hundred thousand pieces and tens of MB). */
+#define INGOT_SPM_MAX_MODEL_BYTES ((size_t)256 << 20)
+#define INGOT_SPM_MIN_VOCAB 2
+#define INGOT_SPM_MAX_VOCAB (1 << 24)
+
+/* Load a .model file and hash its bytes. The file must be regular and at
+ * most INGOT_SPM_MAX_MODEL_BYTES (checked before reading); the model must
+ * be one complete, well-formed ModelProto (both specs present, so a file
+ * cut short at a piece boundary is refused), with a vocabulary of
+ * INGOT_SPM_MIN_VOCAB..INGOT_SPM_MAX_VOCAB pieces, exactly one unknown
+ * piece at unk_id, and control pieces at the bos/eos/pad ids it declares.
+ * Returns 0, -errno, INGOT_E_FORMAT / -EFBIG (not a regular file, too
+ * large) or INGOT_E_TOKENIZER (message names the file and the problem). */
 int ingot_spm_load(const char *model_path, ingot_spm **out);
 void ingot_spm_free(ingot_spm *spm);   /* accepts NULL */
 

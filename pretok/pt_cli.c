@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_num.h"
 #include "ingot_err.h"
 
 void pt_cli_usage(FILE *f)
@@ -25,11 +26,13 @@ void pt_cli_usage(FILE *f)
 "  --model M            SentencePiece model (.model)\n"
 "  --out DIR            output directory (created; resumed when it holds an\n"
 "                       unfinished conversion made with the same options)\n"
-"  --threads N          tokenizer threads (default: all cores)\n"
-"  --shard-tokens N     target tokens per shard (default 100000000; k/M/G suffixes)\n"
+"  --threads N          tokenizer threads, 1..4096 (default: all cores)\n"
+"  --shard-tokens N     target tokens per shard (default 100M; k M G T, Ki Mi Gi Ti\n"
+"                       suffixes, at most 1T)\n"
 "  --val-fraction F     put a deterministic fraction F of the documents (chosen by a\n"
 "                       hash of file and line) into val shards\n"
-"  --val-docs N         put the first N documents into val shards\n"
+"  --val-docs N         put the first N documents into val shards (N must be below\n"
+"                       the number of documents: the train split may not be empty)\n"
 "  --bos / --no-bos     BOS id before each document (default: when the model has one)\n"
 "  --eos / --no-eos     EOS id after each document (default: only when the model has\n"
 "                       an EOS but no BOS)\n"
@@ -41,7 +44,11 @@ void pt_cli_usage(FILE *f)
 "  --invalid-utf8 replace|skip\n"
 "                       invalid UTF-8 / lone surrogates: replace by U+FFFD (default)\n"
 "                       or skip the record\n"
-"  --max-record-bytes N skip records longer than N bytes (default 1G)\n"
+"  --max-record-bytes N skip records longer than N bytes (default 1Gi, at most 4Gi)\n"
+"  --max-skip-fraction F\n"
+"                       fail (exit 1) when more than this share of the records is\n"
+"                       skipped (default 0.01); the dataset is still written\n"
+"                       completely, and the same command with a larger F accepts it\n"
 "  --part K/N           convert only part K of N (contiguous, balanced by bytes) into\n"
 "                       DIR; join the parts with `ingot-pretok merge`\n"
 "  --quiet              no progress line, no report (errors only)\n"
@@ -60,21 +67,39 @@ void pt_cli_usage(FILE *f)
         f);
 }
 
-static int parse_u64(const char *opt, const char *s, uint64_t *out)
+/* The ranges the program can honour (docs/pretok.md, "Options"). */
+#define PT_MAX_THREADS 4096
+#define PT_MAX_SHARD_TOKENS INT64_C(1000000000000)     /* 1T: 4 TB shards at width 4 */
+#define PT_MAX_RECORD_BYTES (INT64_C(4) << 30)          /* held in memory per record */
+#define PT_MAX_PARTS 1000000
+
+/* An integer option into a uint64_t field, through the one parser. */
+static int opt_u64(const char *flag, const char *s, int64_t lo, int64_t hi, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    uint64_t mul = 1;
-    if (*end == 'k' || *end == 'K')
-        mul = 1000, end++;
-    else if (*end == 'M')
-        mul = 1000000, end++;
-    else if (*end == 'G')
-        mul = 1000000000, end++;
-    if (errno || end == s || *end || s[0] == '-' || (mul > 1 && v > UINT64_MAX / mul))
-        return ingot_fail(INGOT_E_USAGE, "%s '%s': expected a non-negative integer", opt, s);
-    *out = (uint64_t)v * mul;
+    int64_t v;
+    int ret = cli_parse_i64(flag, s, lo, hi, &v);
+    if (!ret)
+        *out = (uint64_t)v;
+    return ret;
+}
+
+/* --part K/N. */
+static int parse_part(const char *s, unsigned *k, unsigned *n)
+{
+    const char *slash = strchr(s, '/');
+    char kbuf[32];
+    int kv, nv;
+    if (!slash || (size_t)(slash - s) >= sizeof(kbuf))
+        return ingot_fail(INGOT_E_USAGE, "--part %s: expected K/N with 1 <= K <= N", s);
+    memcpy(kbuf, s, (size_t)(slash - s));
+    kbuf[slash - s] = '\0';
+    int ret = cli_parse_int("--part N", slash + 1, 1, PT_MAX_PARTS, &nv);
+    if (!ret)
+        ret = cli_parse_int("--part K", kbuf, 1, nv, &kv);
+    if (ret)
+        return ret;
+    *k = (unsigned)kv;
+    *n = (unsigned)nv;
     return 0;
 }
 
@@ -82,6 +107,7 @@ enum {
     O_MODEL = 256, O_OUT, O_THREADS, O_SHARD_TOKENS, O_VAL_FRACTION, O_VAL_DOCS, O_BOS,
     O_NO_BOS, O_EOS, O_NO_EOS, O_TEXT_KEY, O_TXT_DOC, O_ON_ERROR, O_INVALID_UTF8, O_PART,
     O_QUIET, O_JSON, O_HELP, O_MAX_RECORD, O_MAX_BYTES, O_EVERY, O_VERSION,
+    O_MAX_SKIP,
 };
 
 static const struct option long_opts[] = {
@@ -105,6 +131,7 @@ static const struct option long_opts[] = {
     { "help", no_argument, NULL, O_HELP },
     { "version", no_argument, NULL, O_VERSION },
     { "max-record-bytes", required_argument, NULL, O_MAX_RECORD },
+    { "max-skip-fraction", required_argument, NULL, O_MAX_SKIP },
     { "max-bytes", required_argument, NULL, O_MAX_BYTES },
     { "every", required_argument, NULL, O_EVERY },
     { NULL, 0, NULL, 0 },
@@ -120,13 +147,14 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     o->text_key = "text";
     o->txt_doc = PT_TXT_FILE;
     o->max_record = 1ull << 30;
+    o->max_skip_fraction = 0.01;
     o->every = 1;
     /* All cores this process may run on (Slurm and taskset restrict the
      * affinity mask), else all online cores. */
     cpu_set_t set;
     long ncpu = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
                                                              : sysconf(_SC_NPROCESSORS_ONLN);
-    o->threads = ncpu > 0 ? (unsigned)ncpu : 1;
+    o->threads = ncpu > PT_MAX_THREADS ? PT_MAX_THREADS : ncpu > 0 ? (unsigned)ncpu : 1;
 
     int first = 1;
     if (argc > 1 && !strcmp(argv[1], "merge")) {
@@ -149,32 +177,25 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         case O_MODEL: o->model = optarg; break;
         case O_OUT: o->out = optarg; break;
         case O_THREADS:
-            if ((ret = parse_u64("--threads", optarg, &v)))
+            if ((ret = opt_u64("--threads", optarg, 1, PT_MAX_THREADS, &v)))
                 return ret;
-            if (v < 1 || v > 4096)
-                return ingot_fail(INGOT_E_USAGE, "--threads %s: must be 1..4096", optarg);
             o->threads = (unsigned)v;
             break;
         case O_SHARD_TOKENS:
-            if ((ret = parse_u64("--shard-tokens", optarg, &o->shard_tokens)))
+            if ((ret = opt_u64("--shard-tokens", optarg, 1, PT_MAX_SHARD_TOKENS,
+                               &o->shard_tokens)))
                 return ret;
-            if (!o->shard_tokens)
-                return ingot_fail(INGOT_E_USAGE, "--shard-tokens must be at least 1");
             break;
         case O_VAL_FRACTION: {
-            char *end;
-            errno = 0;
-            o->val_fraction = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(o->val_fraction >= 0) ||
-                o->val_fraction > 1)
-                return ingot_fail(INGOT_E_USAGE, "--val-fraction %s: expected 0..1", optarg);
+            if ((ret = cli_parse_double("--val-fraction", optarg, 0, 1, &o->val_fraction)))
+                return ret;
             if (o->val_mode == PT_VAL_DOCS)
                 return ingot_fail(INGOT_E_USAGE, "--val-fraction and --val-docs exclude each other");
             o->val_mode = PT_VAL_FRACTION;
             break;
         }
         case O_VAL_DOCS:
-            if ((ret = parse_u64("--val-docs", optarg, &o->val_docs)))
+            if ((ret = opt_u64("--val-docs", optarg, 1, INT64_MAX, &o->val_docs)))
                 return ret;
             if (o->val_mode == PT_VAL_FRACTION)
                 return ingot_fail(INGOT_E_USAGE, "--val-fraction and --val-docs exclude each other");
@@ -207,34 +228,29 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
                                   optarg);
             o->invalid_utf8_skip = !strcmp(optarg, "skip");
             break;
-        case O_PART: {
-            unsigned k, n;
-            char tail;
-            if (sscanf(optarg, "%u/%u%c", &k, &n, &tail) != 2 || n < 1 || k < 1 || k > n ||
-                n > 1000000)
-                return ingot_fail(INGOT_E_USAGE, "--part %s: expected K/N with 1 <= K <= N",
-                                  optarg);
-            o->part_k = k;
-            o->part_n = n;
+        case O_PART:
+            if ((ret = parse_part(optarg, &o->part_k, &o->part_n)))
+                return ret;
             break;
-        }
         case O_QUIET: o->quiet = true; break;
         case O_JSON: o->json = true; break;
         case O_MAX_RECORD:
-            if ((ret = parse_u64("--max-record-bytes", optarg, &o->max_record)))
+            if ((ret = opt_u64("--max-record-bytes", optarg, 1, PT_MAX_RECORD_BYTES,
+                               &o->max_record)))
                 return ret;
-            if (!o->max_record)
-                return ingot_fail(INGOT_E_USAGE, "--max-record-bytes must be at least 1");
+            break;
+        case O_MAX_SKIP:
+            if ((ret = cli_parse_double("--max-skip-fraction", optarg, 0, 1,
+                                        &o->max_skip_fraction)))
+                return ret;
             break;
         case O_MAX_BYTES:
-            if ((ret = parse_u64("--max-bytes", optarg, &o->max_bytes)))
+            if ((ret = opt_u64("--max-bytes", optarg, 0, INT64_MAX, &o->max_bytes)))
                 return ret;
             break;
         case O_EVERY:
-            if ((ret = parse_u64("--every", optarg, &o->every)))
+            if ((ret = opt_u64("--every", optarg, 1, INT64_MAX, &o->every)))
                 return ret;
-            if (!o->every)
-                return ingot_fail(INGOT_E_USAGE, "--every must be at least 1");
             break;
         case 'h':
         case O_HELP:

@@ -31,6 +31,7 @@ struct pt_opts {
     unsigned part_k, part_n;    /* 0/0: no --part */
     bool quiet, json;
     uint64_t max_record;
+    double max_skip_fraction;   /* fail when more records than this share are skipped */
     const char *allocator;      /* for the report; set by main() (pt_alloc.h) */
     /* text command */
     uint64_t max_bytes;         /* stop after this much text (0: all) */

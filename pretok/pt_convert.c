@@ -17,6 +17,7 @@
 #include "pt_hooks.h"
 #include "pt_lock.h"
 #include "pt_pipeline.h"
+#include "pt_reason.h"
 #include "pt_report.h"
 #include "shard_reader.h"
 #include "spm_shim.h"
@@ -205,6 +206,43 @@ static void remove_outputs(struct conv *c, const struct pt_state *st)
     fs_fsync_dir(c->o->out);
 }
 
+/* --max-skip-fraction: losing more than that share of the records (one
+ * wrong --text-key can lose them all) fails the run, after the dataset was
+ * written completely: the message says how to accept it. */
+static int check_skips(const struct pt_opts *o, const struct pt_report *rep)
+{
+    const struct pt_counts *c = &rep->st->counts;
+    uint64_t skipped = 0, docs = c->docs[0] + c->docs[1];
+    for (int k = 0; k < PT_R__COUNT; k++)
+        if (pt_reason_is_skip(k))
+            skipped += c->reason[k];
+    double share = skipped ? (double)skipped / (double)(skipped + docs) : 0.0;
+    if (share <= o->max_skip_fraction)
+        return 0;
+    return ingot_fail(INGOT_E_INPUT, "%" PRIu64 " of %" PRIu64 " records (%.2f%%) were skipped, "
+                      "more than --max-skip-fraction %g allows (reasons and first cases in the "
+                      "report; --on-error fail stops at the first). The dataset in %s is "
+                      "complete and consistent (%" PRIu64 " documents). If these skips are "
+                      "expected, accept it: run the same command with --max-skip-fraction "
+                      "%.4g (it finishes at once); else fix the inputs or options (e.g. "
+                      "--text-key) and convert into a new --out", skipped, skipped + docs,
+                      100.0 * share, o->max_skip_fraction, rep->out_dir, docs,
+                      share < 0.9999 ? share + 0.0001 : 1.0);
+}
+
+/* The end of a finished conversion, this run's or an earlier one's: the
+ * report, the unknown-token warning and the skip check. */
+static int report_done(const struct conv *c, const struct pt_report *rep)
+{
+    const struct pt_opts *o = c->o;
+    if (!o->quiet)
+        pt_report_print(stderr, rep);
+    pt_report_warn_unk(stderr, rep);
+    if (o->json && pt_report_json(stdout, rep))
+        return ingot_fail(-EIO, "cannot print the report");
+    return check_skips(o, rep);
+}
+
 static size_t index_of_file(const struct conv *c, uint32_t global)
 {
     return global < c->first ? c->first : global > c->end ? c->end : global;
@@ -244,6 +282,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     c.wcfg.on_error_fail = o->on_error_fail;
     /* More parts than files: some parts are empty, and finish as such. */
     c.wcfg.allow_empty = o->part_n && c.first == c.end;
+    c.wcfg.partial = o->part_n > 1;
     c.wcfg.inputs = &c.inputs;
     c.wcfg.argc = o->argc;
     c.wcfg.argv = o->argv;
@@ -296,7 +335,8 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
 
     struct pt_report rep = { .out_dir = o->out, .inputs = &c.inputs, .part_first = c.first,
                              .part_end = c.end, .threads = o->threads, .resumed = resumed,
-                             .allocator = o->allocator ? o->allocator : "malloc not known" };
+                             .allocator = o->allocator ? o->allocator : "malloc not known",
+                             .unk_id = c.wcfg.base.unk_id };
     for (size_t i = c.first; i < c.end; i++)
         rep.input_bytes += c.inputs.v[i].size;
 
@@ -308,10 +348,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         rep.st = &st;
         rep.already_done = true;
         rep.shards_this_run = 0;
-        if (!o->quiet)
-            pt_report_print(stderr, &rep);
-        if (o->json)
-            pt_report_json(stdout, &rep);
+        ret = report_done(&c, &rep);
         goto out;
     }
 
@@ -363,12 +400,8 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
                    "command again to resume", rep.st->n_shards, rep.st->n_shards == 1 ? "" : "s");
         goto out;
     }
-    if (ret)
-        goto out;
-    if (!o->quiet)
-        pt_report_print(stderr, &rep);
-    if (o->json && (ret = pt_report_json(stdout, &rep)))
-        ret = ingot_fail(ret, "cannot print the report");
+    if (!ret)
+        ret = report_done(&c, &rep);
 out:
     pt_writer_free(w);
     pt_lock_release(lock);

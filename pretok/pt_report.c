@@ -67,6 +67,24 @@ void pt_report_print(FILE *f, const struct pt_report *r)
             ps->parse_s, ps->tokenize_s, ps->write_s);
 }
 
+double pt_report_unk_share(const struct pt_report *r)
+{
+    const struct pt_counts *c = &r->st->counts;
+    uint64_t t = c->tokens[0] + c->tokens[1];
+    return t ? (double)c->unk_tokens / (double)t : 0.0;
+}
+
+void pt_report_warn_unk(FILE *f, const struct pt_report *r)
+{
+    double share = pt_report_unk_share(r);
+    if (share <= PT_UNK_WARN_SHARE)
+        return;
+    fprintf(f, "ingot-pretok: warning: %.2f%% of the tokens (%" PRIu64 ") are the unknown "
+            "token (id %d): the model does not cover this text well; train it on a sample "
+            "of this corpus (scripts/train-tokenizer.sh), or with --byte_fallback\n",
+            100.0 * share, r->st->counts.unk_tokens, r->unk_id);
+}
+
 int pt_report_json(FILE *f, const struct pt_report *r)
 {
     const struct pt_counts *c = &r->st->counts;
@@ -79,7 +97,7 @@ int pt_report_json(FILE *f, const struct pt_report *r)
                                 json_integer((json_int_t)c->reason[k]));
     for (size_t i = 0; i < c->n_examples; i++)
         json_array_append_new(examples, json_string(c->examples[i]));
-    json_t *root = json_pack("{s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}",
+    json_t *root = json_pack("{s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:o,s:o,s:o}",
         "out", r->out_dir, "already_complete", r->already_done, "resumed", r->resumed,
         "files", (json_int_t)(r->part_end - r->part_first),
         "input_bytes", (json_int_t)r->input_bytes,
@@ -88,6 +106,7 @@ int pt_report_json(FILE *f, const struct pt_report *r)
         "train_documents", (json_int_t)c->docs[0], "train_tokens", (json_int_t)c->tokens[0],
         "val_documents", (json_int_t)c->docs[1], "val_tokens", (json_int_t)c->tokens[1],
         "train_shards", (json_int_t)ns[0], "val_shards", (json_int_t)ns[1],
+        "unk_tokens", (json_int_t)c->unk_tokens, "unk_share", pt_report_unk_share(r),
         "skipped", skips, "fixed", fixes, "skip_examples", examples);
     if (!root)
         return -ENOMEM;

@@ -23,9 +23,18 @@ struct pt_report {
     const char *allocator;                  /* the malloc in use (never NULL) */
     bool resumed, already_done;
     uint64_t input_bytes;                   /* of the part */
+    int32_t unk_id;                         /* the model's unknown id, -1 none */
 };
 
+/* Warn above this share of unknown tokens: the model does not cover the
+ * corpus (another script, or a model trained on other text). */
+#define PT_UNK_WARN_SHARE 0.01
+
 void pt_report_print(FILE *f, const struct pt_report *r);
+/* The share of unknown tokens of the whole dataset, and a warning on f when
+ * it is above PT_UNK_WARN_SHARE (printed even under --quiet). */
+double pt_report_unk_share(const struct pt_report *r);
+void pt_report_warn_unk(FILE *f, const struct pt_report *r);
 /* 0 or -ENOMEM. */
 int pt_report_json(FILE *f, const struct pt_report *r);
 

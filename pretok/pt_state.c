@@ -125,7 +125,7 @@ static json_t *state_to_json(const struct pt_state *st)
         if (c->n_examples_of[k])
             json_object_set_new(reasons, pt_reason_name(k),
                                 json_integer(c->n_examples_of[k]));
-    return json_pack("{s:i,s:o,s:o,s:[ii],s:b,s:[II],s:[oo],s:o,s:o,s:{s:[II],s:[II],s:I,s:o,s:o,s:o}}",
+    return json_pack("{s:i,s:o,s:o,s:[ii],s:b,s:[II],s:[oo],s:o,s:o,s:{s:[II],s:[II],s:I,s:I,s:o,s:o,s:o}}",
         "version", STATE_VERSION,
         "options_hash", jhex(st->options_hash),
         "merge_hash", jhex(st->merge_hash),
@@ -139,6 +139,7 @@ static json_t *state_to_json(const struct pt_state *st)
         "docs", (json_int_t)c->docs[0], (json_int_t)c->docs[1],
         "tokens", (json_int_t)c->tokens[0], (json_int_t)c->tokens[1],
         "routed_docs", (json_int_t)c->routed_docs,
+        "unk_tokens", (json_int_t)c->unk_tokens,
         "files", files,
         "examples", examples,
         "examples_per_reason", reasons);
@@ -247,7 +248,9 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
         what = "counted_until";
     } else if (!json_is_object(counts) || get_pair(json_object_get(counts, "docs"), c->docs) ||
                get_pair(json_object_get(counts, "tokens"), c->tokens) ||
-               get_u64(json_object_get(counts, "routed_docs"), &c->routed_docs)) {
+               get_u64(json_object_get(counts, "routed_docs"), &c->routed_docs) ||
+               (json_object_get(counts, "unk_tokens") &&
+                get_u64(json_object_get(counts, "unk_tokens"), &c->unk_tokens))) {
         what = "counts";
     }
     st->done = json_is_true(json_object_get(root, "done"));

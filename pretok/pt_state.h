@@ -41,6 +41,7 @@ struct pt_counts {
     uint64_t reason[PT_R__COUNT];
     uint64_t docs[2], tokens[2];        /* by split */
     uint64_t routed_docs;               /* documents seen, both splits */
+    uint64_t unk_tokens;                /* the model's unknown id, both splits */
     char **examples;                    /* "file:line: reason: detail" */
     size_t n_examples;
     uint32_t n_examples_of[PT_R__COUNT];

@@ -196,6 +196,18 @@ static int on_event(pt_writer *w, const struct pt_batch *b, const struct pt_item
     return 0;
 }
 
+/* Tokens equal to the unknown id: the share tells whether the model covers
+ * the corpus (one compare per token, next to the copy into the shard). */
+static uint64_t count_unk(const uint32_t *t, size_t n, int32_t unk)
+{
+    uint64_t k = 0;
+    if (unk < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        k += t[i] == (uint32_t)unk;
+    return k;
+}
+
 static int on_doc(pt_writer *w, const struct pt_batch *b, const struct pt_item *it)
 {
     struct pt_pos p = { it->file, it->record };
@@ -207,6 +219,7 @@ static int on_doc(pt_writer *w, const struct pt_batch *b, const struct pt_item *
         c->docs[s]++;
         c->tokens[s] += it->len;
         c->routed_docs++;
+        c->unk_tokens += count_unk(b->tok + it->off, (size_t)it->len, w->cfg->base.unk_id);
     }
     if (pt_pos_cmp(p, w->st.persisted[s]) < 0)
         return 0;   /* already inside a finished shard */
@@ -267,6 +280,15 @@ int pt_writer_finish(pt_writer *w)
     if (!c->docs[0] && !c->docs[1] && !w->cfg->allow_empty)
         return ingot_fail(INGOT_E_NODATA, "no document was produced from the inputs "
                           "(see the skipped records above)");
+    /* --val-docs at or above the corpus size leaves nothing to train on.
+     * Known only now; refused like "no document" (nothing is kept). Under
+     * --part the other parts hold train documents. */
+    if (w->cfg->val_mode == PT_VAL_DOCS && !c->docs[INGOT_SPLIT_TRAIN] && !w->cfg->partial)
+        return ingot_fail(INGOT_E_NODATA, "--val-docs %" PRIu64 " takes every one of the %"
+                          PRIu64 " documents, leaving the train split empty; use a --val-docs "
+                          "below %" PRIu64 " (e.g. %" PRIu64 ") or --val-fraction",
+                          w->cfg->val_docs, c->docs[INGOT_SPLIT_VAL], c->docs[INGOT_SPLIT_VAL],
+                          c->docs[INGOT_SPLIT_VAL] / 100 ? c->docs[INGOT_SPLIT_VAL] / 100 : 1);
     w->st.done = true;
     crash_hook(w, true);
     if ((ret = pt_state_write(w->state_path, &w->st)))

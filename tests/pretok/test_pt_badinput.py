@@ -102,8 +102,10 @@ for name, (data, _, _, _) in cases.items():
 os.symlink(t.path("does-not-exist.jsonl"), os.path.join(bad, "unreadable.jsonl"))
 cases["unreadable.jsonl"] = (None, [], {"unreadable_file": 1}, 0)
 
+# Most records here are bad on purpose: --max-skip-fraction 1 accepts that
+# (test_pt_skipshare.py checks the default).
 common = ["--model", model, "--threads", "2", "--max-record-bytes", "3000", "--shard-tokens",
-          "2000"]
+          "2000", "--max-skip-fraction", "1"]
 
 # ---- skip (default) ----
 out = t.path("skip")

@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""Issue 9, classes: every option has an honest range, parsed by the one
+parser of common/cli_num (suffixes k M G T, Ki Mi Gi Ti), and out-of-range
+values are usage errors (exit 2) naming the option; --version names the
+libraries; --max-skip-fraction (default 0.01) fails a run that skips more
+records than that share, after writing the dataset completely, and the same
+command with a larger fraction accepts it at once."""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pt_testlib as T
+
+t = T.Tools(sys.argv)
+model = T.small_unigram(t)
+inp, docs = T.small_corpus(t, "in", n_files=2, per_file=50)
+base = ["--model", model, "--quiet"]
+
+# Ranges: refused with exit 2 and the option's name.
+for opt, val in [("--threads", "0"), ("--threads", "5000"), ("--threads", "9k"),
+                 ("--threads", "-1"), ("--shard-tokens", "0"), ("--shard-tokens", "2T"),
+                 ("--shard-tokens", "1.5M"), ("--val-fraction", "1.5"),
+                 ("--val-fraction", "nan"), ("--val-docs", "0"), ("--max-record-bytes", "5Gi"),
+                 ("--max-skip-fraction", "2"), ("--part", "3/2"), ("--part", "1/2x"),
+                 ("--part", "0/2")]:
+    out = t.path("r")
+    _, err = t.run(base + ["--out", out, opt, val, inp], rc=2, what="%s %s" % (opt, val))
+    T.check(opt.split()[0] in err, "%s %s: the message does not name it: %s" % (opt, val, err))
+# Suffixes through the shared parser.
+t.run(base + ["--out", t.path("sfx"), "--shard-tokens", "1Ki", "--max-record-bytes", "64k",
+              "--threads", "2", inp], what="suffixes")
+m = json.load(open(t.path("sfx", "manifest.json")))
+T.check(len(m["shards"]) > 1, "--shard-tokens 1Ki: %d shards" % len(m["shards"]))
+print("option ranges and suffixes: ok")
+
+# --version
+p = subprocess.run([t.pretok, "--version"], capture_output=True, text=True)
+T.check(p.returncode == 0 and p.stdout.startswith("ingot-pretok "), "--version: %s" % p.stdout)
+for lib in ("git", "zstd", "sentencepiece", "liburing", "malloc", "test hooks"):
+    T.check(lib in p.stdout, "--version does not name %s: %s" % (lib, p.stdout))
+p = subprocess.run([t.pretok, "--help"], capture_output=True, text=True)
+T.check("--max-skip-fraction" in p.stdout and "--version" in p.stdout, "--help: %s" % p.stdout)
+print("--version and --help: ok")
+
+# --max-skip-fraction: a wrong --text-key on one of three files.
+T.write_jsonl(os.path.join(inp, "body.jsonl"), T.documents(40, 50), key="body")
+out = t.path("skips")
+args = base + ["--out", out, "--threads", "2", inp]
+_, err = t.run(args, rc=1, what="a third of the records skipped")
+T.check("--max-skip-fraction" in err and "complete" in err, "unclear message: %s" % err)
+T.check("50 of 150" in err, "the message does not count the records: %s" % err)
+t.verify(out)                                   # written completely all the same
+m = json.load(open(os.path.join(out, "manifest.json")))
+T.check(sum(x["documents"] for x in m["inputs"]) == 100, "documents: %s" % m["inputs"])
+_, err = t.run(args + ["--max-skip-fraction", "0.5"], what="accepted")
+_, err = t.run(args, rc=1, what="the default again")
+t.run(base + ["--out", t.path("skips2"), "--max-skip-fraction", "0.4", inp], what="0.4")
+print("--max-skip-fraction: fails at 1%, dataset complete, accepted with 0.5")
+
+t.cleanup()
+print("ok")

@@ -1,0 +1,31 @@
+#!/usr/bin/python3
+"""Issue 9, defect 11: --val-docs N at or above the number of documents is
+refused with a clear error (before: an empty train split and exit 0), and
+leaves no dataset behind; one below it converts with a train split."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pt_testlib as T
+
+t = T.Tools(sys.argv)
+model = T.small_unigram(t)
+inp, docs = T.small_corpus(t, "in", n_files=2, per_file=30)
+n = len(docs)
+for k in (n, n + 1, 10 ** 12):
+    out = t.path("v%d" % k)
+    _, err = t.run(["--model", model, "--out", out, "--val-docs", str(k), "--quiet", inp], rc=1,
+                   what="--val-docs %d of %d" % (k, n))
+    T.check("--val-docs" in err and "train split" in err and str(n) in err,
+            "--val-docs %d: unclear message: %s" % (k, err))
+    T.check(not os.path.exists(os.path.join(out, "manifest.json")),
+            "--val-docs %d: a dataset was left behind" % k)
+out = t.path("ok")
+t.run(["--model", model, "--out", out, "--val-docs", str(n - 1), "--quiet", inp],
+      what="--val-docs n-1")
+m = json.load(open(os.path.join(out, "manifest.json")))
+T.check(sorted({s["split"] for s in m["shards"]}) == ["train", "val"], "splits: %s" % m["shards"])
+print("--val-docs >= %d documents: refused; %d: train and val" % (n, n - 1))
+t.cleanup()
+print("ok")
