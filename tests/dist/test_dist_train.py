@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""ingot-train data-parallel on the CPU back end, with real processes.
+
+    test_dist_train.py INGOT_TRAIN mpi|tcp [MPIRUN]
+
+mpi: ranks started by mpirun (Open MPI; --allow-run-as-root --oversubscribe
+for CI on 2 cores as root); skipped (77) without mpirun.
+tcp: ranks started here with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, the
+way torchrun or a shell loop starts them.
+
+Checks: 2 and 3 ranks give the losses and gradient norms of one process on
+the same global batch (fp32 summation tolerance); only rank 0 prints and
+writes metrics; resume 2 -> 1 and 1 -> 2 continue the same run; refused
+shapes say the arithmetic. tcp also: a stop signal to one rank stops every
+rank after the same step with a checkpoint; a configuration mismatch names
+the rank; a rank killed mid-run makes the survivor fail fast.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+TRAIN = os.path.abspath(sys.argv[1])
+MODE = sys.argv[2]
+MPIRUN = sys.argv[3] if len(sys.argv) > 3 else shutil.which("mpirun")
+# 6 micro-steps of 2 x 16 tokens: divides among 1, 2 and 3 ranks
+BASE = ["--device", "cpu", "--synthetic", "--vocab", "256", "--layers", "2", "--heads", "2",
+        "--dim", "32", "--seq-len", "16", "--batch", "2", "--batch-tokens", "192",
+        "--steps", "8", "--lr", "1e-2", "--warmup", "1", "--threads", "1", "--val-every", "0",
+        "--print-every", "1"]
+TMP = tempfile.mkdtemp(prefix="dist_train_")
+ENV = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn_tcp(n, args, per_rank=None):
+    """Start n ranks as torchrun would (plain env vars); returns the Popens."""
+    port = str(free_port())
+    procs = []
+    for r in range(n):
+        env = dict(ENV, RANK=str(r), WORLD_SIZE=str(n), LOCAL_RANK=str(r),
+                   LOCAL_WORLD_SIZE=str(n), MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        extra = per_rank(r) if per_rank else []
+        procs.append(subprocess.Popen([TRAIN] + args + extra + ["--dist-timeout", "20"],
+                                      env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    return procs
+
+
+def run(n, args, expect_rc=0):
+    """Run n ranks (n == 1: one plain process); returns (rc, stdout, stderr)."""
+    if n == 1:
+        p = subprocess.run([TRAIN] + args, env=ENV, capture_output=True, text=True, timeout=120)
+        rc, out, err = p.returncode, p.stdout, p.stderr
+    elif MODE == "mpi":
+        p = subprocess.run([MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", str(n),
+                            TRAIN] + args + ["--dist", "mpi"], env=ENV, capture_output=True,
+                           text=True, timeout=120)
+        rc, out, err = p.returncode, p.stdout, p.stderr
+    else:
+        procs = spawn_tcp(n, args)
+        outs = [p.communicate(timeout=120) for p in procs]
+        rcs = [p.returncode for p in procs]
+        rc = max(rcs, key=abs)
+        out, err = "".join(o for o, _ in outs), "".join(e for _, e in outs)
+    if (expect_rc == 0) != (rc == 0):
+        fail("%d ranks %s: exit %d\nstdout:\n%s\nstderr:\n%s" % (n, " ".join(args), rc, out, err))
+    return rc, out, err
+
+
+def metrics(path):
+    rows = [json.loads(l) for l in open(path)]
+    steps = [r["step"] for r in rows if "loss" in r]
+    if len(steps) != len(set(steps)):
+        fail("%s: a step logged twice (did a rank other than 0 write?): %s" % (path, steps))
+    return {r["step"]: r for r in rows if "loss" in r}
+
+
+def close(a, b, what):
+    for s in sorted(b):
+        for k in ("loss", "grad_norm"):
+            x, y = a[s][k], b[s][k]
+            if abs(x - y) > 2e-5 * max(1.0, abs(x)):
+                fail("%s: step %d %s %.7f vs %.7f" % (what, s, k, x, y))
+
+
+def parity():
+    ref = os.path.join(TMP, "w1.jsonl")
+    run(1, BASE + ["--metrics", ref])
+    m1 = metrics(ref)
+    if sorted(m1) != list(range(1, 9)):
+        fail("one process logged steps %s" % sorted(m1))
+    for n in (2, 3):
+        path = os.path.join(TMP, "w%d.jsonl" % n)
+        _, out, _ = run(n, BASE + ["--metrics", path])
+        mn = metrics(path)
+        if sorted(mn) != sorted(m1):
+            fail("%d ranks logged steps %s" % (n, sorted(mn)))
+        close(m1, mn, "%d ranks vs 1" % n)
+        # rank 0 alone prints: each step line once, and the world once
+        for s in range(1, 9):
+            if out.count("step %6d/8 |" % s) != 1:
+                fail("%d ranks: step %d printed %d times:\n%s" % (n, s, out.count(
+                    "step %6d/8 |" % s), out))
+        if out.count("data parallel: %d ranks" % n) != 1:
+            fail("%d ranks: no single 'data parallel' line:\n%s" % (n, out))
+        print("parity: %d ranks = 1 process over 8 steps (max |dloss| %.2g)" % (n, max(
+            abs(m1[s]["loss"] - mn[s]["loss"]) for s in m1)))
+    return m1
+
+
+def resume(m1):
+    for a, b in ((2, 1), (1, 2)):
+        ck = os.path.join(TMP, "ck%d%d" % (a, b))
+        run(a, BASE + ["--ckpt-dir", ck, "--stop-after", "4"])
+        if not os.listdir(ck):
+            fail("no checkpoint written by %d ranks" % a)
+        path = os.path.join(TMP, "r%d%d.jsonl" % (a, b))
+        _, out, _ = run(b, BASE + ["--ckpt-dir", ck, "--resume", "--metrics", path])
+        mr = metrics(path)
+        if sorted(mr) != [5, 6, 7, 8]:
+            fail("resume %d -> %d logged steps %s\n%s" % (a, b, sorted(mr), out))
+        close(m1, mr, "resume %d -> %d" % (a, b))
+        print("resume %d -> %d ranks continues the 1-process run" % (a, b))
+
+
+def refuse_shape():
+    # 3 micro-steps do not divide among 2 ranks
+    args = [x if x != "192" else "96" for x in BASE]
+    _, out, err = run(2, args, expect_rc=1)
+    want = "3 micro-steps, which do not divide among 2 ranks: use a multiple of batch x " \
+           "seq-len x ranks = 64 (e.g. --batch-tokens 64 or 128)"
+    if want not in err:
+        fail("shape refusal: want '%s' in:\n%s" % (want, err))
+    print("refused: 3 micro-steps over 2 ranks, with the arithmetic")
+
+
+def stop_collective():
+    """SIGUSR1 to rank 1 alone: both ranks stop after the same step."""
+    ck = os.path.join(TMP, "ckstop")
+    args = [x if x != "8" else "100000" for x in BASE] + ["--ckpt-dir", ck, "--print-every",
+                                                         "1"]
+    procs = spawn_tcp(2, args)
+    # wait until rank 0 has printed a few steps
+    deadline = time.time() + 60
+    seen = ""
+    while time.time() < deadline:
+        line = procs[0].stdout.readline()
+        seen += line
+        if "step      3/" in line:
+            break
+    procs[1].send_signal(signal.SIGUSR1)
+    outs = [p.communicate(timeout=60) for p in procs]
+    rcs = [p.returncode for p in procs]
+    if rcs != [130, 130]:
+        fail("collective stop: exit codes %s\n%s" % (rcs, outs))
+    stops = []
+    for _, err in outs:
+        if "interrupted after step" not in err:
+            fail("collective stop: no interruption message: %s" % err)
+        stops.append(err.split("interrupted after step ")[1].split(";")[0].split()[0])
+    if stops[0] != stops[1]:
+        fail("ranks stopped after different steps: %s" % stops)
+    names = os.listdir(ck)
+    if not any(stops[0] in n for n in names):
+        fail("no checkpoint of step %s in %s" % (stops[0], names))
+    print("collective stop: SIGUSR1 to rank 1, both ranks stopped after step %s, rank 0 "
+          "wrote the checkpoint" % stops[0])
+
+
+def mismatch():
+    procs = spawn_tcp(2, BASE, per_rank=lambda r: ["--batch", "1"] if r == 1 else [])
+    outs = [p.communicate(timeout=60) for p in procs]
+    for (_, err), p in zip(outs, procs):
+        if p.returncode == 0 or "rank 1" not in err or "'batch=1', rank 0 has 'batch=2'" not in err:
+            fail("mismatch: exit %d, stderr:\n%s" % (p.returncode, err))
+    print("mismatch: --batch 1 on rank 1 is named on both ranks")
+
+
+def rank_dies():
+    args = [x if x != "8" else "100000" for x in BASE]
+    procs = spawn_tcp(2, args)
+    while "step      2/" not in procs[0].stdout.readline():
+        pass
+    t0 = time.time()
+    procs[1].kill()
+    _, err = procs[0].communicate(timeout=30)
+    dt = time.time() - t0
+    procs[1].communicate()
+    if procs[0].returncode == 0 or "rank 1" not in err or dt > 10:
+        fail("rank 0 after rank 1 was killed: exit %d after %.1f s: %s" % (
+            procs[0].returncode, dt, err))
+    print("kill -9 of rank 1: rank 0 exits %d after %.2f s: %s" % (
+        procs[0].returncode, dt, err.strip().splitlines()[-1]))
+
+
+def main():
+    if MODE == "mpi" and not (MPIRUN and os.path.exists(MPIRUN)):
+        print("mpirun not found: skipped")
+        sys.exit(SKIP)
+    try:
+        m1 = parity()
+        resume(m1)
+        refuse_shape()
+        if MODE == "tcp":
+            stop_collective()
+            mismatch()
+            rank_dies()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+main()
