@@ -21,6 +21,38 @@ int kn_adamw(float *p, const float *g, float *m, float *v, void *p_copy, kn_dtyp
              size_t n, float lr, float beta1, float beta2, float eps, float wd, int t,
              const float *grad_scale, cudaStream_t s);
 
+/* The step's hyper-parameters as AdamW reads them from DEVICE memory, so a
+ * step captured once as a CUDA graph runs every later step unchanged: the
+ * host writes this record (with the step's tokens) before each launch.
+ * bc1 = 1 - beta1^t and bc2 = 1 - beta2^t are computed by the host (float
+ * powf, as ref_adamw), so the update is bit-identical to kn_adamw's. */
+typedef struct kn_adamw_hp {
+    float lr, beta1, beta2, eps, wd, bc1, bc2, pad;
+} kn_adamw_hp;
+
+/* Fills hp from the host scalars (t >= 1). */
+void kn_adamw_hp_set(kn_adamw_hp *hp, float lr, float beta1, float beta2, float eps, float wd,
+                     int t);
+
+enum { KN_ADAMW_MAX_TENSORS = 32 };
+
+/* Tensors stored back to back in p, g, m, v (and the copy): tensor i ends at
+ * element end[i] (exclusive, increasing; end[n - 1] is the total), and gets
+ * weight decay when bit i of decay_mask is set. */
+typedef struct kn_adamw_tensors {
+    int n;
+    size_t end[KN_ADAMW_MAX_TENSORS];
+    uint32_t decay_mask;
+} kn_adamw_tensors;
+
+/* kn_adamw over all tensors in ONE launch (16-byte accesses, 4 elements per
+ * thread), hyper-parameters read from hp (a device pointer), weight decay
+ * hp->wd on the tensors of decay_mask and 0 on the others. Same arithmetic as
+ * kn_adamw per element. p, g, m, v (and p_copy) must be 16-byte aligned. */
+int kn_adamw_flat(float *p, const float *g, float *m, float *v, void *p_copy, kn_dtype copy_dt,
+                  const kn_adamw_tensors *tensors, const kn_adamw_hp *hp,
+                  const float *grad_scale, cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,8 +39,10 @@ static __global__ void sumsq_partial_kernel(double *partial, const float *g, siz
 }
 
 static __global__ void norm_final_kernel(float *norm_out, float *clip_out, const double *partial,
-                                         int nparts, float max_norm)
+                                         int nparts, float max_norm, const float *max_norm_dev)
 {
+    if (max_norm_dev)
+        max_norm = *max_norm_dev;
     __shared__ double sh[32];
     double acc = 0.0;
     for (int i = threadIdx.x; i < nparts; i += blockDim.x)
@@ -66,9 +68,9 @@ extern "C" size_t kn_global_norm_scratch_bytes(void)
     return GN_MAX_BLOCKS * sizeof(double);
 }
 
-extern "C" int kn_global_norm(float *norm_out, float *clip_out, const float *g, size_t n,
-                              float max_norm, void *scratch, size_t scratch_bytes,
-                              cudaStream_t s)
+static int global_norm(float *norm_out, float *clip_out, const float *g, size_t n,
+                       float max_norm, const float *max_norm_dev, void *scratch,
+                       size_t scratch_bytes, cudaStream_t s)
 {
     KN_ARG_CHECK(g || n == 0, "NULL gradient buffer with n=%zu", n);
     KN_ARG_CHECK(scratch && scratch_bytes >= kn_global_norm_scratch_bytes(),
@@ -84,7 +86,23 @@ extern "C" int kn_global_norm(float *norm_out, float *clip_out, const float *g, 
     double *partial = (double *)scratch;
     sumsq_partial_kernel<<<(unsigned)nb, GN_THREADS, 0, s>>>(partial, g, n);
     KN_LAUNCH_CHECK();
-    norm_final_kernel<<<1, GN_MAX_BLOCKS, 0, s>>>(norm_out, clip_out, partial, (int)nb, max_norm);
+    norm_final_kernel<<<1, GN_MAX_BLOCKS, 0, s>>>(norm_out, clip_out, partial, (int)nb, max_norm,
+                                                max_norm_dev);
     KN_LAUNCH_CHECK();
     return 0;
+}
+
+extern "C" int kn_global_norm(float *norm_out, float *clip_out, const float *g, size_t n,
+                              float max_norm, void *scratch, size_t scratch_bytes,
+                              cudaStream_t s)
+{
+    return global_norm(norm_out, clip_out, g, n, max_norm, NULL, scratch, scratch_bytes, s);
+}
+
+extern "C" int kn_global_norm_dev(float *norm_out, float *clip_out, const float *g, size_t n,
+                                  const float *max_norm, void *scratch, size_t scratch_bytes,
+                                  cudaStream_t s)
+{
+    KN_ARG_CHECK(max_norm != NULL, "NULL max_norm (device pointer) for n=%zu", n);
+    return global_norm(norm_out, clip_out, g, n, 0.0f, max_norm, scratch, scratch_bytes, s);
 }

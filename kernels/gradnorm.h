@@ -20,6 +20,12 @@ size_t kn_global_norm_scratch_bytes(void);
 int kn_global_norm(float *norm_out, float *clip_out, const float *g, size_t n,
                    float max_norm, void *scratch, size_t scratch_bytes, cudaStream_t s);
 
+/* kn_global_norm with max_norm read from device memory (one float) when the
+ * kernel runs, so a captured graph follows a value the host rewrites. */
+int kn_global_norm_dev(float *norm_out, float *clip_out, const float *g, size_t n,
+                       const float *max_norm, void *scratch, size_t scratch_bytes,
+                       cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif

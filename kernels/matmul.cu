@@ -34,7 +34,7 @@
 #include "kn_device.cuh"
 #include "matmul.h"
 
-enum { PLAN_CAP = 96, DEFAULT_WORKSPACE = 32 << 20 };
+enum { PLAN_CAP = 96, DEFAULT_WORKSPACE = 32 << 20, TUNE_CANDIDATES = 8, TUNE_REPS = 3 };
 
 /* Everything that selects a plan; compared with memcmp (zeroed first). */
 struct lt_key {
@@ -58,6 +58,7 @@ struct kn_blas {
     void *ws;
     size_t ws_bytes;
     int fuse_gelu;
+    int tune;   /* INGOT_GEMM_TUNE=1: time the heuristic's top candidates (tune_plan) */
     int nplans, next_evict;
     lt_plan plans[PLAN_CAP];
 };
@@ -89,6 +90,8 @@ extern "C" int kn_blas_create(kn_blas **out, size_t workspace_bytes)
         return ingot_fail(-ENOMEM, "kn_blas_create: out of host memory");
     h->ws_bytes = workspace_bytes ? workspace_bytes : (size_t)DEFAULT_WORKSPACE;
     h->fuse_gelu = 1;
+    const char *tune = getenv("INGOT_GEMM_TUNE");
+    h->tune = tune && !strcmp(tune, "1");
     int err = 0;
     cublasStatus_t st;
     cudaError_t ce = cudaMalloc(&h->ws, h->ws_bytes);
@@ -150,9 +153,56 @@ static int set_attr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a, co
     return 0;
 }
 
+/* INGOT_GEMM_TUNE=1: run each of the heuristic's candidates on c's own
+ * buffers (1 warm-up, TUNE_REPS timed) and keep the fastest in p. Only for
+ * beta = 0 (running the GEMM again writes the same output) and outside a
+ * stream capture; a candidate that fails is skipped. Opt-in because the
+ * choice follows timing noise: two processes may pick algorithms that round
+ * differently, and bit-exact resume needs the same one. */
+static int tune_plan(kn_blas *h, lt_plan *p, const gemm_call *c,
+                     const cublasLtMatmulHeuristicResult_t *res, int nres, cudaStream_t s)
+{
+    cudaStreamCaptureStatus cap;
+    CUDA_CHECK(cudaStreamIsCapturing(s, &cap));
+    if (!h->tune || c->g.beta != 0.0f || nres < 2 || cap != cudaStreamCaptureStatusNone)
+        return 0;
+    const kn_gemm *g = &c->g;
+    cudaEvent_t e[2];
+    CUDA_CHECK(cudaEventCreate(&e[0]));
+    if (cudaEventCreate(&e[1]) != cudaSuccess) {
+        cudaEventDestroy(e[0]);
+        CUDA_CHECK(cudaGetLastError());
+    }
+    float best = 3.4e38f;
+    for (int i = 0; i < nres; i++) {
+        float ms = -1.0f;
+        int ok = 1;
+        for (int r = 0; r <= TUNE_REPS && ok; r++) {
+            if (r == 1)
+                ok = cudaEventRecord(e[0], s) == cudaSuccess;
+            ok = ok && cublasLtMatmul(h->lt, &p->op, &g->alpha, g->A, &p->la, g->B, &p->lb,
+                                      &g->beta, g->C, &p->lc, g->C, &p->lc, &res[i].algo, h->ws,
+                                      h->ws_bytes, s) == CUBLAS_STATUS_SUCCESS;
+        }
+        ok = ok && cudaEventRecord(e[1], s) == cudaSuccess &&
+             cudaEventSynchronize(e[1]) == cudaSuccess &&
+             cudaEventElapsedTime(&ms, e[0], e[1]) == cudaSuccess;
+        (void)cudaGetLastError();
+        if (ok && ms >= 0.0f && ms < best) {
+            best = ms;
+            p->algo = res[i].algo;
+        }
+    }
+    cudaEventDestroy(e[0]);
+    cudaEventDestroy(e[1]);
+    return 0;
+}
+
 /* Fills plan p for call c: descriptors, layouts, and the heuristic's best
- * algorithm. p->ok = 0 when cuBLASLt has no algorithm (not an error). */
-static int plan_make(kn_blas *h, lt_plan *p, const gemm_call *c, const lt_key *key)
+ * algorithm (or the fastest of its top candidates: tune_plan). p->ok = 0
+ * when cuBLASLt has no algorithm (not an error). */
+static int plan_make(kn_blas *h, lt_plan *p, const gemm_call *c, const lt_key *key,
+                     cudaStream_t s)
 {
     const kn_gemm *g = &c->g;
     memset(p, 0, sizeof(*p));
@@ -208,21 +258,22 @@ static int plan_make(kn_blas *h, lt_plan *p, const gemm_call *c, const lt_key *k
         &pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2], sizeof(al[2])));
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
         &pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[3], sizeof(al[3])));
-    cublasLtMatmulHeuristicResult_t res;
+    cublasLtMatmulHeuristicResult_t res[TUNE_CANDIDATES];
     int nres = 0;
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(h->lt, &p->op, &p->la, &p->lb, &p->lc,
-                                                       &p->lc, &pref, 1, &res, &nres);
+                                                       &p->lc, &pref, h->tune ? TUNE_CANDIDATES : 1,
+                                                       res, &nres);
     if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && nres == 0)) {
         p->ok = 0;
         return 0;
     }
     CUBLAS_CHECK(st);
-    p->algo = res.algo;
+    p->algo = res[0].algo;
     p->ok = 1;
-    return 0;
+    return tune_plan(h, p, c, res, nres, s);
 }
 
-static lt_plan *plan_get(kn_blas *h, const gemm_call *c, int *err)
+static lt_plan *plan_get(kn_blas *h, const gemm_call *c, cudaStream_t s, int *err)
 {
     const kn_gemm *g = &c->g;
     lt_key key;
@@ -260,7 +311,7 @@ static lt_plan *plan_get(kn_blas *h, const gemm_call *c, int *err)
         p = &h->plans[h->next_evict];
         h->next_evict = (h->next_evict + 1) % PLAN_CAP;
     }
-    *err = plan_make(h, p, c, &key);
+    *err = plan_make(h, p, c, &key, s);
     if (*err) {
         memset(&p->key, 0xff, sizeof(p->key)); /* never matches */
         return NULL;
@@ -288,7 +339,7 @@ static int classic_gemm(kn_blas *h, const kn_gemm *g, cudaStream_t s)
 static int lt_run(kn_blas *h, const gemm_call *c, cudaStream_t s)
 {
     int err = 0;
-    lt_plan *p = plan_get(h, c, &err);
+    lt_plan *p = plan_get(h, c, s, &err);
     if (!p)
         return err;
     if (!p->ok)

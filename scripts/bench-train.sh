@@ -1,48 +1,92 @@
 #!/usr/bin/env bash
-# Training throughput on the GPU machine: GPT-2 124M shape (12 layers, 12 heads,
-# 768 wide, T=1024, vocab 50304), bf16, on --synthetic data and on real shards
-# made by ingot-pretok, then the PyTorch reference (scripts/torch-reference.py
-# --bench: bf16 autocast, torch.compile, SDPA) on the same shape in the same run.
-# Prints a table (also written to $OUT/bench-train/table.txt): tok/s, MFU, CPU %
-# of one core, syncs per step, GPU busy % (CUDA events), GPU utilisation and SM
-# clock (NVML); medians over the steps after 3 warm-up steps. A real-shard run
-# is compared with a synthetic run of the dataset's own vocabulary (the output
-# layer's cost depends on it).
+# Training throughput on the GPU machine, GPT-2 shapes (T=1024, vocab 50304,
+# bf16, --synthetic ids), one row per model and program, all in one run:
+#   ingot      this build (BUILD_DIR)
+#   base       another build of ingot-train (BASE=DIR), for before/after rows
+#   pytorch    scripts/torch-reference.py --bench (bf16 autocast, torch.compile,
+#              SDPA flash, fused AdamW) on the same shape and batch
+# and, when DATASET_DIR is given, real shards vs synthetic ids of the same
+# vocabulary on the first model. Medians over the profiled steps after 3
+# warm-up steps: tok/s, MFU, CPU % of one core, syncs per step, GPU busy %,
+# GPU time of forward, backward and optimizer per step (ms), memory (GiB:
+# ingot's own allocations, PyTorch's peak). The table is printed last and
+# written to $OUT/bench-train/table.txt.
 #
 #   scripts/bench-train.sh [BUILD_DIR] [DATASET_DIR]
-# env: STEPS (default 30), BATCH (default 16), PYTHON (default python3), OUT
+# env: MODELS   "name:batch[:batch_tokens] ..." (default "gpt2-124m:64 gpt2-350m:32";
+#               batch_tokens > batch x 1024 means gradient accumulation)
+#      TORCH    models that also get a PyTorch row (default: gpt2-124m gpt2-350m;
+#               "none" for none)
+#      BASE     build dir of the "before" ingot-train (optional)
+#      VARIANTS "NAME=ENV ..." extra ingot rows of the first model, e.g.
+#               "nograph=INGOT_STEP_GRAPH=0" (optional)
+#      STEPS (default 20), PYTHON (default python3), OUT
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 data=${2:-}
-steps=${STEPS:-30}
-batch=${BATCH:-16}
+steps=${STEPS:-20}
 py=${PYTHON:-python3}
-train=$build/train/ingot-train
+models=${MODELS:-gpt2-124m:64 gpt2-350m:32}
+torch_models=${TORCH:-gpt2-124m gpt2-350m}
+base=${BASE:-}
 out=${OUT:-/tmp}/bench-train
 mkdir -p "$out"
+rm -f "$out"/*.jsonl "$out"/*.log
 
-common=(--device cuda --model gpt2-124m --batch "$batch" --precision bf16 --profile "$steps"
-        --val-every 0 --quiet)
+# shape NAME -> "--layers L --heads H --dim C" (flags any ingot-train knows,
+# so an older BASE build runs the same shapes)
+shape() {
+    case $1 in
+    gpt2-124m) echo "--layers 12 --heads 12 --dim 768" ;;
+    gpt2-350m) echo "--layers 24 --heads 16 --dim 1024" ;;
+    gpt2-774m) echo "--layers 36 --heads 20 --dim 1280" ;;
+    gpt2-1558m) echo "--layers 48 --heads 25 --dim 1600" ;;
+    *) echo "unknown model $1" >&2; return 1 ;;
+    esac
+}
 
-# row NAME METRICS.jsonl: medians of the profiled steps (after 3 warm-up).
+# ingot TAG BINARY MODEL BATCH [ENV...] [-- extra args]: one profiled run
+ingot() {
+    local tag=$1 bin=$2 model=$3 batch=${4%%:*} bt=
+    [[ $4 == *:* ]] && bt="--batch-tokens ${4#*:}"
+    shift 4
+    local envs=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+    [ "${1:-}" = -- ] && shift
+    # shellcheck disable=SC2046
+    env "${envs[@]}" timeout 300 "$bin" --device cuda --model gpt2-124m $(shape "$model") \
+        --batch "$batch" $bt --precision bf16 --profile "$steps" --val-every 0 --print-every 1000 \
+        --metrics "$out/$tag.jsonl" "$@" >"$out/$tag.log" 2>&1 ||
+        { echo "$tag: ingot-train failed:"; tail -5 "$out/$tag.log"; }
+}
+
+# row TAG LABEL: medians of the profiled steps (after 3 warm-up)
 row() {
-    "$py" - "$1" "$2" <<'PY'
-import json, sys, statistics as st
-name, path = sys.argv[1], sys.argv[2]
+    "$py" - "$out/$1.jsonl" "$out/$1.log" "$2" <<'PY'
+import json, re, sys, statistics as st
+path, log, name = sys.argv[1:4]
 try:
     rows = [json.loads(l) for l in open(path) if l.strip()]
 except OSError:
     rows = []
 rows = [r for r in rows if "tok_per_s" in r][3:]
+mem = "-"
+try:
+    m = re.search(r"parameters, ([0-9.]+[kMG]?) MiB", open(log).read())
+    if m:
+        v = m.group(1); mult = {"k": 1e3, "M": 1e6, "G": 1e9}.get(v[-1], 1)
+        mem = f"{float(v.rstrip('kMG')) * mult / 1024:.1f}"
+except OSError:
+    pass
 if not rows:
-    print(f"{name:<24} no data"); sys.exit()
-def g(k, scale=1.0):
+    print(f"{name:<30} no data"); sys.exit()
+def g(k, scale=1.0, fmt="{:.1f}"):
     v = [r[k] for r in rows if isinstance(r.get(k), (int, float)) and r[k] >= 0]
-    return scale * st.median(v) if v else float("nan")
-print(f"{name:<24} {g('tok_per_s'):>9.0f} {g('mfu', 100):>6.1f} {g('cpu_pct'):>6.1f} "
-      f"{g('syncs'):>6.1f} {g('gpu_busy_pct'):>6.1f} {g('gpu_util_pct'):>6.0f} "
-      f"{g('sm_clock_mhz'):>6.0f}")
+    return fmt.format(scale * st.median(v)) if v else "n/a"
+print(f"{name:<30} {g('tok_per_s', fmt='{:.0f}'):>8} {g('mfu', 100):>5} {g('cpu_pct'):>5} "
+      f"{g('syncs'):>5} {g('gpu_busy_pct'):>6} {g('fwd_ms', fmt='{:.2f}'):>7} "
+      f"{g('bwd_ms', fmt='{:.2f}'):>7} {g('opt_ms', fmt='{:.2f}'):>6} {mem:>6}")
 PY
 }
 
@@ -53,55 +97,70 @@ v=[x["tok_per_s"] for x in r if "tok_per_s" in x][3:]
 print(f"{s.median(v):.0f}" if v else "")' "$1" 2>/dev/null
 }
 
-rm -f "$out"/*.jsonl
-echo "== synthetic, vocab 50304"
-"$train" "${common[@]}" --synthetic --vocab 50304 --metrics "$out/synth.jsonl" \
-    >"$out/synth.log" 2>&1 || { echo "ingot-train failed:"; tail -5 "$out/synth.log"; }
-tail -n 3 "$out/synth.log"
+torch_run() { # MODEL BATCH -> $out/torch-MODEL.log
+    "$py" "$here/scripts/torch-reference.py" --bench --model "$1" --batch "$2" --steps "$steps" \
+        --quiet >"$out/torch-$1.log" 2>&1 || tail -3 "$out/torch-$1.log"
+}
+
+first=
+# tag of a MODELS entry: the model, plus the step's tokens when accumulating
+tag_of() { local r=${1#*:}; [[ $r == *:* ]] && echo "${1%%:*}-${r#*:}" || echo "${1%%:*}"; }
+for mb in $models; do
+    model=${mb%%:*} batch=${mb#*:}
+    first=${first:-$mb}
+    echo "== $model batch $batch"
+    ingot "ingot-$(tag_of "$mb")" "$build/train/ingot-train" "$model" "$batch"
+    [ -n "$base" ] && ingot "base-$(tag_of "$mb")" "$base/train/ingot-train" "$model" "$batch"
+    if [[ $batch != *:* && " $torch_models " == *" $model "* ]] && "$py" -c 'import torch' 2>/dev/null; then
+        torch_run "$model" "$batch"
+    fi
+done
+model1=${first%%:*} batch1=${first#*:}
+for v in ${VARIANTS:-}; do
+    echo "== variant $v"
+    ingot "var-${v%%=*}" "$build/train/ingot-train" "$model1" "$batch1" "${v#*=}"
+done
 vocab=
 if [ -n "$data" ]; then
     vocab=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["tokenizer"]["vocab_size"])' \
             "$data/manifest.json" 2>/dev/null)
     echo "== real shards: $data (vocab ${vocab:-?})"
-    "$train" "${common[@]}" --data "$data" --no-verify --metrics "$out/real.jsonl" \
-        >"$out/real.log" 2>&1 || { echo "ingot-train failed:"; tail -5 "$out/real.log"; }
-    tail -n 3 "$out/real.log"
-    if [ -n "$vocab" ] && [ "$vocab" != 50304 ]; then
-        echo "== synthetic, vocab $vocab (the dataset's)"
-        "$train" "${common[@]}" --synthetic --vocab "$vocab" --metrics "$out/synth-v.jsonl" \
-            >"$out/synth-v.log" 2>&1 || tail -5 "$out/synth-v.log"
-    fi
-fi
-echo "== PyTorch reference"
-if "$py" -c 'import torch' 2>/dev/null; then
-    "$py" "$here/scripts/torch-reference.py" --bench --batch "$batch" --steps "$steps" --quiet \
-        >"$out/torch.log" 2>&1
-    tail -n 2 "$out/torch.log"
-else
-    echo "no torch for $py" >"$out/torch.log"
+    ingot real "$build/train/ingot-train" "$model1" "$batch1" -- --data "$data" --no-verify
+    ingot synth-v "$build/train/ingot-train" "$model1" "$batch1" -- --synthetic --vocab "${vocab:-50304}"
 fi
 
 {
     gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
-    echo "bench-train: GPT-2 124M shape, bf16, batch $batch x 1024, ${gpu:-unknown GPU}"
-    printf '%-24s %9s %6s %6s %6s %6s %6s %6s\n' run tok/s MFU% CPU% syncs busy% util% MHz
-    row "ingot synthetic" "$out/synth.jsonl"
+    echo "bench-train: GPT-2, bf16, T=1024, synthetic ids, vocab 50304, ${gpu:-unknown GPU}"
+    printf '%-30s %8s %5s %5s %5s %6s %7s %7s %6s %6s\n' "model batch run" tok/s MFU% CPU% \
+        syncs busy% fwd_ms bwd_ms opt_ms GiB
+    for mb in $models; do
+        model=${mb%%:*} batch=${mb#*:} tag=$(tag_of "$mb")
+        row "ingot-$tag" "$model b$batch ingot"
+        [ -n "$base" ] && row "base-$tag" "$model b$batch before"
+        tl=$out/torch-$model.log
+        if [[ $batch != *:* && -f $tl ]]; then
+            t=$(grep -oE 'tok/s: [0-9.]+' "$tl" | tail -1 | grep -oE '[0-9.]+$')
+            m=$(grep -oE 'peak memory [0-9.]+' "$tl" | grep -oE '[0-9.]+$')
+            printf '%-30s %8s %5s %5s %5s %6s %7s %7s %6s %6s\n' "$model b$batch pytorch" \
+                "${t:-n/a}" - - - - - - - "${m:--}"
+            s=$(tps "$out/ingot-$tag.jsonl")
+            [ -n "${t:-}" ] && [ -n "$s" ] &&
+                echo "  $model ingot / pytorch compiled: $(awk -v a="$s" -v b="$t" 'BEGIN { printf "%.3f", a / b }')"
+        fi
+        if [ -n "$base" ]; then
+            s=$(tps "$out/ingot-$tag.jsonl") b0=$(tps "$out/base-$tag.jsonl")
+            [ -n "$s" ] && [ -n "$b0" ] &&
+                echo "  $model after / before: $(awk -v a="$s" -v b="$b0" 'BEGIN { printf "%.3f", a / b }')"
+        fi
+    done
+    for v in ${VARIANTS:-}; do row "var-${v%%=*}" "${first%%:*} ${v#*=}"; done
     if [ -n "$data" ]; then
-        row "ingot real shards" "$out/real.jsonl"
-        [ -f "$out/synth-v.jsonl" ] && row "ingot synthetic V=$vocab" "$out/synth-v.jsonl"
-    fi
-    torch=$(grep -oE 'tok/s: [0-9.]+' "$out/torch.log" | tail -1 | grep -oE '[0-9.]+$')
-    printf '%-24s %9s\n' "pytorch compiled bf16" "${torch:-n/a}"
-    s=$(tps "$out/synth.jsonl")
-    if [ -n "$torch" ] && [ -n "$s" ]; then
-        echo "ingot / pytorch: $(awk -v a="$s" -v b="$torch" 'BEGIN { printf "%.3f", a / b }')"
-    fi
-    if [ -n "$data" ]; then
-        ref=$out/synth.jsonl
-        [ -f "$out/synth-v.jsonl" ] && ref=$out/synth-v.jsonl
-        r=$(tps "$out/real.jsonl") s=$(tps "$ref")
+        row real "$model1 real shards V=$vocab"
+        row synth-v "$model1 synthetic V=$vocab"
+        r=$(tps "$out/real.jsonl") s=$(tps "$out/synth-v.jsonl")
         [ -n "$r" ] && [ -n "$s" ] &&
-            echo "real / synthetic (same vocab): $(awk -v a="$r" -v b="$s" 'BEGIN { printf "%.3f", a / b }')"
+            echo "  real / synthetic (same vocab): $(awk -v a="$r" -v b="$s" 'BEGIN { printf "%.3f", a / b }')"
     fi
     echo "MFU: 6 x (params - wpe) + 12 x L x T x C FLOPs per token (PaLM appendix B) over the"
     echo "GPU's dense bf16 peak (train/tr_cuda_perf.h; --peak-tflops overrides)"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The one script to run on the GPU machine (H100/H200): with an existing
 # build it runs, in one go,
-#   1. the kernel check (every CUDA kernel against its C reference),
+#   1. the kernel check (every CUDA kernel against its C reference), twice:
+#      as built, and on the portable path (the PTX, JIT-compiled),
 #   2. the GPU trainer tests (tests/gpu: CPU parity of loss and every
 #      gradient, 50 tracked steps, bit-exact fp32 resume, bf16 learning,
 #      --profile's one sync per step),
 #   3. compute-sanitizer memcheck on a short tiny run (fp32 and bf16),
 #   4. the step benchmark (per-phase GPU times) and scripts/bench-train.sh
-#      (GPT-2 124M, bf16: synthetic, real shards when a dataset is given,
-#      PyTorch compiled),
+#      (GPT-2 shapes, bf16: synthetic, real shards when a dataset is given,
+#      PyTorch compiled; MODELS, TORCH, BASE, VARIANTS are passed through),
 #   5. scripts/torch-reference.py parity on a GPU-trained tiny model,
 # and prints a short table last. Logs and the table go to $OUT/gpu-check
 # (default /tmp/ingot-gpu-check).
@@ -58,7 +59,13 @@ gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,nohea
 echo "gpu-check: ${gpu:-no nvidia-smi}; build $build"
 
 step kernel-check kernel-check.log 300 "$build/tests/kernels/kernel_check"
-detail "$(grep -o 'summary: .*' "$out/kernel-check.log")"
+detail "$(grep -o 'kernel path: [a-z0-9_]*' "$out/kernel-check.log" | cut -d' ' -f3); $(grep -o 'summary: .*' "$out/kernel-check.log")"
+# The portable path on this GPU: INGOT_PORTABLE=1 turns the Hopper kernels
+# off and CUDA_FORCE_PTX_JIT=1 runs the embedded PTX (what a GPU newer than
+# every -Dgpu_arch machine code gets) instead of the sm_90a machine code.
+step kernel-check-ptx kernel-check-ptx.log 300 env INGOT_PORTABLE=1 CUDA_FORCE_PTX_JIT=1 \
+    "$build/tests/kernels/kernel_check"
+detail "$(grep -o 'kernel path: [a-z0-9_]*' "$out/kernel-check-ptx.log" | cut -d' ' -f3); $(grep -o 'summary: .*' "$out/kernel-check-ptx.log")"
 step gpu-parity gpu-parity.log 300 "$build/tests/gpu/test_gpu_parity"
 detail "$(grep -E '^fp32 one batch' "$out/gpu-parity.log")"
 step gpu-cli gpu-cli.log 400 "$build/tests/gpu/test_gpu_cli" "$train"

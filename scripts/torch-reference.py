@@ -314,6 +314,11 @@ def parity(args):
 
 # ---------------------------------------------------------------- benchmark
 
+# --bench --model: the GPT-2 shapes of ingot-train's presets (layers, heads, width).
+BENCH_SHAPES = {"gpt2-124m": (12, 12, 768), "gpt2-350m": (24, 16, 1024),
+                "gpt2-774m": (36, 20, 1280), "gpt2-1558m": (48, 25, 1600)}
+
+
 def bench(args):
     import torch
     if not torch.cuda.is_available():
@@ -321,7 +326,8 @@ def bench(args):
     torch.manual_seed(1337)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    cfg = dict(L=12, NH=12, C=768, T=args.seq_len, V=50257, Vp=50304)
+    L, NH, C = BENCH_SHAPES[args.model]
+    cfg = dict(L=L, NH=NH, C=C, T=args.seq_len, V=50257, Vp=50304)
     dev = torch.device("cuda")
     model = build_torch_model(torch, cfg, sdpa=True).to(dev)
     with torch.no_grad():   # GPT-2 init (does not affect speed; keeps the loss sane)
@@ -352,7 +358,7 @@ def bench(args):
         opt.zero_grad(set_to_none=True)
         return loss, norm
 
-    print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}: GPT-2 L12 H12 C768 "
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}: GPT-2 L{L} H{NH} C{C} "
           f"T{T} Vp{cfg['Vp']}, {n_params / 1e6:.1f}M params, batch {B} x "
           f"{args.grad_accum} micro-steps, bf16 autocast, "
           f"{'eager' if args.no_compile else 'torch.compile'}, SDPA, fused AdamW")
@@ -391,6 +397,8 @@ def main():
     ap.add_argument("--rtol", type=float, default=1e-3,
                     help="tolerance relative to the tensor's largest value")
     ap.add_argument("--bench", action="store_true", help="throughput benchmark (GPU)")
+    ap.add_argument("--model", default="gpt2-124m", choices=sorted(BENCH_SHAPES),
+                    help="bench: GPT-2 shape (default gpt2-124m)")
     ap.add_argument("--batch", type=int, default=16, help="bench: sequences per micro-step")
     ap.add_argument("--seq-len", type=int, default=1024, help="bench: sequence length")
     ap.add_argument("--grad-accum", type=int, default=1, help="bench: micro-steps per step")

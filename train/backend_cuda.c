@@ -1,23 +1,33 @@
-/* The CUDA back end: one optimizer step is a stream of batched kernels that
- * the host enqueues without waiting; the host waits once per step, for that
+/* The CUDA back end: one optimizer step is ONE CUDA graph launch that the
+ * host enqueues without waiting; the host waits once per step, for that
  * step's small result record, one step late.
  *
- *   submit_step(s)   chunk -> pinned buffer s%3 (host copy, split into
- *                    inputs and targets, narrowed to 16 bits when the
- *                    vocabulary allows) -> cudaMemcpyAsync on the upload
- *                    stream -> event; the compute stream waits on it, then
- *                    widens each micro-step's ids to int32 on the device and
- *                    runs every micro-step's forward and backward (each one
- *                    CUDA graph, captured at start-up), the global norm and
- *                    clip factor, AdamW (reading the factor from device
- *                    memory), and copies {loss sum, hits, norm} to a pinned
- *                    result slot; event "done".
+ *   submit_step(s)   chunk -> pinned slot s%3 (inputs and targets, narrowed
+ *                    to 16 bits when the vocabulary allows, after the step's
+ *                    AdamW record {lr, betas, eps, wd, bias corrections})
+ *                    -> one cudaMemcpyAsync on the upload stream -> event;
+ *                    the compute stream waits on it and launches slot s%3's
+ *                    step graph: zero the gradients, every micro-step's
+ *                    token widening, forward and backward, the global norm
+ *                    and clip factor, one AdamW launch over all parameters
+ *                    (reading the factor and the record from device memory),
+ *                    and the copy of {loss sum, hits, norm} to the slot's
+ *                    pinned result; then event "done".
  *   collect_step(s)  waits on step s's "done" event: the only host sync of
  *                    the step (counted by tr_cuda_sync_*). The event is a
  *                    blocking-sync one and the device is set to
  *                    cudaDeviceScheduleBlockingSync, so the thread sleeps.
  * max_in_flight is 2, so the loop prepares and submits step s+1 while the
- * GPU runs step s, and reads step s's loss after that.
+ * GPU runs step s, and reads step s's loss after that. A step is five host
+ * submissions (copy, record, wait, graph, record), so the launch queue never
+ * fills and the host never spins in a launch call.
+ *
+ * Each slot's graph is captured once at start-up (after one eager micro-step
+ * that loads the modules and picks the GEMM algorithms), for up to
+ * STEP_GRAPH_CAP layer passes per step (grad_accum x layers); beyond that,
+ * or with INGOT_STEP_GRAPH=0, each micro-step's forward and backward are
+ * graphs of their own and the rest of the step is launched directly
+ * (INGOT_CUDA_GRAPH=0: no graphs at all).
  *
  * Memory: params, grads, m, v are one cudaMalloc each (tr_params.h layout);
  * in bf16 mode a fifth holds the bf16 copy of the parameters that forward
@@ -29,24 +39,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "adamw.h"
 #include "backend.h"
 #include "convert.h"
 #include "cuda_check.h"
 #include "gradnorm.h"
+#include "kn_arch.h"
 #include "kn_common.h"
 #include "matmul.h"
 #include "tr_cuda_alloc.h"
 #include "tr_cuda_debug.h"
 #include "tr_cuda_model.h"
-#include "tr_cuda_nvml.h"
 #include "tr_cuda_perf.h"
+#include "tr_cuda_prof.h"
 #include "tr_cuda_sync.h"
+#include "tr_dist.h"
 
-enum { NSLOT = 3 };   /* token/result slots in rotation (> max_in_flight) */
+enum {
+    NSLOT = 3,              /* token/result slots in rotation (> max_in_flight) */
+    SLOT_HEAD = 256,        /* a slot's AdamW record before its tokens */
+    STEP_GRAPH_CAP = 1024,  /* grad_accum x n_layer up to which a step is one graph */
+};
+
+/* What the host writes before a slot's tokens (uploaded with them): the
+ * step's AdamW record and the global-norm limit, read by the step graph. */
+struct slot_head {
+    kn_adamw_hp hp;
+    float max_norm;     /* --grad-clip (<= 0: no clipping) */
+};
 
 /* What a step leaves on the device for the host (copied to a pinned slot). */
 struct step_out {
@@ -56,28 +77,20 @@ struct step_out {
     float clip;         /* the clip factor AdamW applied */
 };
 
-/* Timing events of one slot (--profile only): upload start/end on the
- * upload stream; on the compute stream the step's start, the end of every
- * micro-step's forward and backward, and the end of the optimizer. */
-struct slot_ev {
-    cudaEvent_t up0, up1, start, opt_end;
-    cudaEvent_t *fwd_end, *bwd_end;     /* [grad_accum] each */
-};
-
 struct tr_backend {
     struct tr_backend_opts o;
     kn_dtype dt;
     int dev;
-    char dev_name[256];
     size_t n_params;
-    size_t sizes[TR_NUM_PARAMS];
     size_t rows_tokens;             /* grad_accum * batch * T: inputs (or targets) per step */
     bool ids16;                     /* ids travel as uint16 (vocab <= 65536): half the upload */
+    kn_adamw_tensors tensors;       /* the parameter tensors' ends and decays, for AdamW */
     /* device */
     float *params, *grads, *m, *v;
     void *wcopy;                    /* what forward reads: bf16 copy, or params itself */
     void *misc;                     /* token slots, step records, a logits row */
-    int32_t *d_tok[NSLOT];          /* per micro-step k: [inputs B*T | targets B*T] */
+    struct slot_head *d_head[NSLOT];/* per slot: the step's AdamW record, then... */
+    int32_t *d_tok[NSLOT];          /* ...per micro-step k: [inputs B*T | targets B*T] */
     int32_t *d_cur;                 /* the running micro-step's [inputs | targets] */
     struct step_out *d_acc;         /* the running step's sums, norm, clip factor */
     struct step_out *d_eval;        /* eval's loss sum */
@@ -86,14 +99,13 @@ struct tr_backend {
     tr_cuda_model *model;
     kn_blas *blas;
     cudaStream_t cs, us;            /* compute, upload */
-    /* A micro-step's forward and backward captured as CUDA graphs: one
-     * launch each instead of ~250 kernels and GEMMs, so the host never
-     * waits for room in the launch queue (and sleeps instead). NULL: run
-     * the launchers directly (INGOT_CUDA_GRAPH=0, or capture failed). */
-    cudaGraphExec_t g_fwd, g_bwd;
+    /* Graphs (NULL: not made): a whole step per slot, or else a micro-step's
+     * forward and backward (make_graphs() says when which). */
+    cudaGraphExec_t g_step[NSLOT], g_fwd, g_bwd;
     cudaEvent_t up_done[NSLOT], done[NSLOT];
     /* pinned host */
     void *pinned;
+    struct slot_head *h_head[NSLOT];
     int32_t *h_tok[NSLOT];
     struct step_out *h_out;         /* [NSLOT]: each slot's step result */
     struct step_out *h_eval;
@@ -102,32 +114,9 @@ struct tr_backend {
     /* steps: slot = count % NSLOT */
     int64_t n_submitted, n_collected;
     int t_of[NSLOT];
-    /* profiling */
-    struct slot_ev ev[NSLOT];
-    cudaEvent_t *ev_block;          /* every profiling event, one malloc */
-    int n_ev;
-    tr_nvml *nvml;
-    uint64_t allocs[NSLOT];         /* allocations during each slot's submit */
-    uint64_t sync_mark;
-    double wall_mark, cpu_mark;
-    bool have_prev;                 /* a previous step's opt_end exists for the idle gap */
-    struct tr_step_prof prof;       /* of the last collected step */
+    uint64_t allocs[NSLOT];         /* host allocations during each slot's submit */
+    tr_cuda_prof *prof;             /* --profile; NULL: off */
 };
-
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
-           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-}
 
 static bool cuda_available(char *why, size_t why_len)
 {
@@ -136,6 +125,18 @@ static bool cuda_available(char *why, size_t why_len)
     snprintf(why, why_len, "%s", ingot_errmsg());
     ingot_clear_err();
     return false;
+}
+
+static void destroy_graphs(tr_backend *b)
+{
+    cudaGraphExec_t *all[NSLOT + 2] = { &b->g_fwd, &b->g_bwd };
+    for (int i = 0; i < NSLOT; i++)
+        all[2 + i] = &b->g_step[i];
+    for (int i = 0; i < NSLOT + 2; i++) {
+        if (*all[i])
+            cudaGraphExecDestroy(*all[i]);
+        *all[i] = NULL;
+    }
 }
 
 static void cuda_destroy(tr_backend *b)
@@ -148,16 +149,10 @@ static void cuda_destroy(tr_backend *b)
         tr_cuda_sync_quiet(b->cs);
     if (b->us)
         tr_cuda_sync_quiet(b->us);
-    if (b->g_fwd)
-        cudaGraphExecDestroy(b->g_fwd);
-    if (b->g_bwd)
-        cudaGraphExecDestroy(b->g_bwd);
+    destroy_graphs(b);
     tr_cuda_model_free(b->model);
     kn_blas_free(b->blas);
-    for (int i = 0; i < b->n_ev; i++)
-        if (b->ev_block[i])
-            cudaEventDestroy(b->ev_block[i]);
-    free(b->ev_block);
+    tr_cuda_prof_free(b->prof);
     for (int i = 0; i < NSLOT; i++) {
         if (b->up_done[i])
             cudaEventDestroy(b->up_done[i]);
@@ -177,7 +172,6 @@ static void cuda_destroy(tr_backend *b)
     cudaFree(b->misc);
     if (b->pinned)
         cudaFreeHost(b->pinned);
-    tr_nvml_close(b->nvml);
     free(b);
 }
 
@@ -212,16 +206,21 @@ static size_t up256(size_t x)
     return (x + 255) & ~(size_t)255;
 }
 
-/* Token slots, the current micro-step's tokens, step records and the logits
- * row: one layout for the device block (misc) and the pinned host block. */
+/* Slots ([AdamW record | tokens]), the current micro-step's tokens, step
+ * records and the logits row: one layout for the device block (misc) and the
+ * pinned host block. */
 static size_t misc_layout(tr_backend *b, char *dev, char *host)
 {
-    size_t off = 0, tok = up256(2 * b->rows_tokens * sizeof(int32_t));
+    size_t off = 0, tok = up256(SLOT_HEAD + 2 * b->rows_tokens * sizeof(int32_t));
     for (int i = 0; i < NSLOT; i++) {
-        if (dev)
-            b->d_tok[i] = (int32_t *)(dev + off);
-        if (host)
-            b->h_tok[i] = (int32_t *)(host + off);
+        if (dev) {
+            b->d_head[i] = (struct slot_head *)(dev + off);
+            b->d_tok[i] = (int32_t *)(dev + off + SLOT_HEAD);
+        }
+        if (host) {
+            b->h_head[i] = (struct slot_head *)(host + off);
+            b->h_tok[i] = (int32_t *)(host + off + SLOT_HEAD);
+        }
         off += tok;
     }
     if (dev)
@@ -246,26 +245,27 @@ static size_t misc_layout(tr_backend *b, char *dev, char *host)
 
 static int create_events(tr_backend *b)
 {
+    /* Both kinds may be waited on by the host: blocking ones, so it sleeps. */
     for (int i = 0; i < NSLOT; i++) {
-        CUDA_CHECK(cudaEventCreateWithFlags(&b->up_done[i], cudaEventDisableTiming));
+        CUDA_CHECK(cudaEventCreateWithFlags(&b->up_done[i],
+                                            cudaEventBlockingSync | cudaEventDisableTiming));
         CUDA_CHECK(cudaEventCreateWithFlags(&b->done[i],
                                             cudaEventBlockingSync | cudaEventDisableTiming));
     }
-    if (!b->o.profile)
-        return 0;
-    int K = b->o.grad_accum, per = 4 + 2 * K;
-    b->ev_block = calloc((size_t)per * NSLOT, sizeof(cudaEvent_t));
-    if (!b->ev_block)
-        return -ENOMEM;
-    b->n_ev = per * NSLOT;
-    for (int i = 0; i < b->n_ev; i++)
-        CUDA_CHECK(cudaEventCreateWithFlags(&b->ev_block[i], cudaEventDefault));
-    for (int i = 0; i < NSLOT; i++) {
-        cudaEvent_t *e = b->ev_block + (size_t)i * per;
-        b->ev[i] = (struct slot_ev){ .up0 = e[0], .up1 = e[1], .start = e[2], .opt_end = e[3],
-                                     .fwd_end = e + 4, .bwd_end = e + 4 + K };
-    }
     return 0;
+}
+
+/* The AdamW tensor table: tr_params.h order, decay where tr_param_decays. */
+static void tensor_table(tr_backend *b)
+{
+    size_t sizes[TR_NUM_PARAMS], end = 0;
+    tr_param_sizes(&b->o.cfg, sizes);
+    b->tensors.n = TR_NUM_PARAMS;
+    for (int id = 0; id < TR_NUM_PARAMS; id++) {
+        b->tensors.end[id] = end += sizes[id];
+        if (tr_param_decays(id))
+            b->tensors.decay_mask |= 1u << id;
+    }
 }
 
 /* Upload host params (tr_params.h layout) and refresh the forward copy. */
@@ -301,7 +301,7 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     b->dev = o->device_index;
     b->dt = o->precision == TR_PREC_FP32 ? KN_F32 : KN_BF16;
     b->n_params = tr_param_count(&o->cfg);
-    tr_param_sizes(&o->cfg, b->sizes);
+    tensor_table(b);
     b->rows_tokens = (size_t)o->grad_accum * o->batch * o->cfg.seq_len;
     b->ids16 = o->cfg.vocab <= 65536;
     const size_t pbytes = b->n_params * sizeof(float);
@@ -313,12 +313,15 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     } while (0)
     /* Every wait sleeps instead of spinning a core. */
     TRY(cuda_ok(cudaSetDevice(b->dev), "cudaSetDevice"));
-    bool blocking = cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync) == cudaSuccess;
-    if (!blocking)   /* the step's own wait still sleeps: its event is a blocking one */
-        (void)cudaGetLastError();
+    if (cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync) != cudaSuccess)
+        (void)cudaGetLastError();   /* the step's own wait still sleeps: a blocking event */
+    unsigned flags = 0;
+    bool blocking = cudaGetDeviceFlags(&flags) == cudaSuccess &&
+                    (flags & cudaDeviceScheduleMask) == cudaDeviceScheduleBlockingSync;
     struct cudaDeviceProp prop;
     TRY(cuda_ok(cudaGetDeviceProperties(&prop, b->dev), "cudaGetDeviceProperties"));
-    snprintf(b->dev_name, sizeof(b->dev_name), "%s", prop.name);
+    kn_path path;
+    TRY(kn_arch_path(&path));
     if (prop.major < 8 && b->dt == KN_BF16) {
         err = ingot_fail(INGOT_E_USAGE, "cuda: %s (sm_%d%d) has no bf16 tensor cores; use "
                          "--precision fp32", prop.name, prop.major, prop.minor);
@@ -354,24 +357,30 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     TRY(cuda_ok(cudaMemsetAsync(b->m, 0, pbytes, b->cs), "cudaMemsetAsync"));
     TRY(cuda_ok(cudaMemsetAsync(b->v, 0, pbytes, b->cs), "cudaMemsetAsync"));
     TRY(put_params(b, params));
-    TRY(make_graphs(b));
+    if (o->profile) {   /* before the capture: its marks go into the step graphs */
+        struct tr_cuda_prof_cfg pc = {
+            .nslot = NSLOT, .grad_accum = o->grad_accum, .dev = b->dev,
+            .peak_tflops = o->peak_tflops > 0.0 ? o->peak_tflops :
+                           tr_peak_tflops(prop.name, b->dt == KN_BF16),
+            .flops_per_token = tr_flops_per_token(&o->cfg),
+        };
+        TRY(tr_cuda_prof_create(&pc, &b->prof));
+    }
     /* The memsets above ran on the legacy stream, which the non-blocking
-     * streams do not wait for. */
+     * streams do not wait for; the warm-up micro-step reads those buffers. */
     TRY(tr_cuda_sync_device("set-up"));
-    if (o->profile)
-        b->nvml = tr_nvml_open(b->dev);
-    b->sync_mark = tr_cuda_sync_count();
-    b->wall_mark = wall_s();
-    b->cpu_mark = cpu_s();
+    TRY(make_graphs(b));
+    tr_cuda_prof_reset(b->prof);
     if (!o->quiet) {
         size_t free_b = 0, total_b = 0;
         (void)cudaMemGetInfo(&free_b, &total_b);
-        printf("cuda: device %d: %s (sm_%d%d, %d SMs, %zu MiB), precision %s%s, %s attention, "
-               "%s, %zu MiB free%s\n", b->dev, prop.name, prop.major, prop.minor,
-               prop.multiProcessorCount, (size_t)(prop.totalGlobalMem >> 20), kn_dtype_name(b->dt),
-               b->dt == KN_F32 ? " (no TF32)" : "",
+        printf("cuda: device %d: %s (sm_%d%d, %d SMs, %zu MiB, %s kernels), precision %s%s, %s "
+               "attention, %s, %zu MiB free%s\n", b->dev, prop.name, prop.major, prop.minor,
+               prop.multiProcessorCount, (size_t)(prop.totalGlobalMem >> 20), kn_path_name(path),
+               kn_dtype_name(b->dt), b->dt == KN_F32 ? " (no TF32)" : "",
                tr_cuda_model_flash(b->model) ? "flash" : "materialised",
-               b->g_fwd ? "CUDA graphs" : "no graphs", free_b >> 20,
+               b->g_step[0] ? "one CUDA graph per step" :
+               b->g_fwd ? "CUDA graphs per micro-step" : "no graphs", free_b >> 20,
                blocking ? "" : " (note: blocking-sync device flag refused)");
     }
     *out = b;
@@ -380,30 +389,6 @@ fail:
     cuda_destroy(b);
     return err;
 #undef TRY
-}
-
-/* The 16 AdamW updates (decay differs per tensor); the clip factor is read
- * by the kernel from device memory. */
-static int optimizer(tr_backend *b, const struct tr_step_hparams *hp, const float *clip)
-{
-    size_t off = 0, es = kn_dtype_size(b->dt);
-    int err;
-    for (int id = 0; id < TR_NUM_PARAMS; id++) {
-        void *copy = b->dt == KN_BF16 ? (char *)b->wcopy + off * es : NULL;
-        float wd = tr_param_decays(id) ? hp->weight_decay : 0.0f;
-        if ((err = kn_adamw(b->params + off, b->grads + off, b->m + off, b->v + off, copy, b->dt,
-                            b->sizes[id], hp->lr, hp->beta1, hp->beta2, hp->eps, wd, hp->t, clip,
-                            b->cs)))
-            return err;
-        off += b->sizes[id];
-    }
-    return 0;
-}
-
-static int record(cudaEvent_t e, cudaStream_t s)
-{
-    CUDA_CHECK(cudaEventRecord(e, s));
-    return 0;
 }
 
 /* n rows of T + 1 ids -> [inputs n*T | targets n*T] at dst (pinned). */
@@ -433,27 +418,97 @@ static void split_rows16(uint16_t *dst, const int32_t *rows, size_t n, int T)
 /* One training micro-step's forward on the d_cur tokens, adding its loss
  * and hits to d_acc, and its backward, adding to the gradients. Fixed
  * pointers and shapes only: this is what the graphs capture. */
-static int micro_fwd(tr_backend *b)
+static int micro_fwd(tr_backend *b, int unused)
 {
+    (void)unused;
     const int B = b->o.batch, T = b->o.cfg.seq_len;
     const float dloss = 1.0f / (float)b->rows_tokens;
     return tr_cuda_forward(b->model, b->wcopy, b->d_cur, b->d_cur + (size_t)B * T, B, T, dloss,
                            &b->d_acc->loss_sum, &b->d_acc->correct, 1, b->cs);
 }
 
-static int micro_bwd(tr_backend *b)
+static int micro_bwd(tr_backend *b, int unused)
 {
+    (void)unused;
     return tr_cuda_backward(b->model, b->wcopy, b->grads, b->cs);
 }
 
-/* Capture fn's launches on the compute stream into *out. On failure the
- * stream is left out of capture mode and the error returned (the caller
- * then runs without graphs). */
-static int capture(tr_backend *b, int (*fn)(tr_backend *), cudaGraphExec_t *out)
+/* Micro-step k's [inputs | targets] of slot -> d_cur (int32). */
+static int load_micro(tr_backend *b, int slot, int k)
+{
+    const size_t per = (size_t)b->o.batch * b->o.cfg.seq_len;
+    if (b->ids16)
+        return kn_widen_u16(b->d_cur, (const uint16_t *)b->d_tok[slot] + 2 * (size_t)k * per,
+                            2 * per, b->cs);
+    CUDA_CHECK(cudaMemcpyAsync(b->d_cur, b->d_tok[slot] + 2 * (size_t)k * per,
+                               2 * per * sizeof(int32_t), cudaMemcpyDeviceToDevice, b->cs));
+    return 0;
+}
+
+/* Run fn directly, or its graph when there is one. */
+static int run(tr_backend *b, cudaGraphExec_t g, int (*fn)(tr_backend *, int))
+{
+    if (!g)
+        return fn(b, 0);
+    CUDA_CHECK(cudaGraphLaunch(g, b->cs));
+    return 0;
+}
+
+/* The compute stream's part of one step of slot, in order: what the slot's
+ * step graph holds (capturing: being captured into it). Reads the slot's
+ * tokens and AdamW record, writes the slot's pinned result. */
+static int step_body(tr_backend *b, int slot, int capturing)
+{
+    tr_cuda_prof *pf = b->prof;
+    cudaStream_t cs = b->cs;
+    struct step_out *acc = b->d_acc;
+    int err;
+#define STEP(call)          \
+    do {                    \
+        if ((err = (call))) \
+            return err;     \
+    } while (0)
+    STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_START, 0, cs, capturing));
+    CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->n_params * sizeof(float), cs));
+    CUDA_CHECK(cudaMemsetAsync(acc, 0, sizeof(*acc), cs));
+    for (int k = 0; k < b->o.grad_accum; k++) {
+        STEP(load_micro(b, slot, k));
+        STEP(run(b, capturing ? NULL : b->g_fwd, micro_fwd));
+        STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_FWD_END, k, cs, capturing));
+        STEP(run(b, capturing ? NULL : b->g_bwd, micro_bwd));
+        STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_BWD_END, k, cs, capturing));
+    }
+    /* Data parallelism: all-reduce (average, fp32) b->grads, the one float32
+     * buffer of every gradient, across ranks before the norm, so that every
+     * rank computes the same norm, clip factor and update; with it the loss
+     * sum (averaged: each rank's covers rows_tokens) and the hits (summed).
+     * One NCCL group on the compute stream: no host wait. */
+    if (b->o.dist) {
+        STEP(tr_dist_group_begin(b->o.dist));
+        STEP(tr_dist_allreduce_dev(b->o.dist, b->grads, b->n_params, TR_DIST_F32, true, cs));
+        STEP(tr_dist_allreduce_dev(b->o.dist, &acc->loss_sum, 1, TR_DIST_F32, true, cs));
+        STEP(tr_dist_allreduce_dev(b->o.dist, &acc->correct, 1, TR_DIST_I32, false, cs));
+        STEP(tr_dist_group_end(b->o.dist));
+    }
+    size_t scb;
+    void *sc = tr_cuda_model_scratch(b->model, &scb);
+    STEP(kn_global_norm_dev(&acc->norm, &acc->clip, b->grads, b->n_params,
+                            &b->d_head[slot]->max_norm, sc, scb, cs));
+    STEP(kn_adamw_flat(b->params, b->grads, b->m, b->v, b->dt == KN_BF16 ? b->wcopy : NULL,
+                       b->dt, &b->tensors, &b->d_head[slot]->hp, &acc->clip, cs));
+    STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_OPT_END, 0, cs, capturing));
+    CUDA_CHECK(cudaMemcpyAsync(&b->h_out[slot], acc, sizeof(*acc), cudaMemcpyDeviceToHost, cs));
+    return 0;
+#undef STEP
+}
+
+/* Capture fn(b, arg)'s launches on the compute stream into *out. On failure
+ * the stream is left out of capture mode and the error returned. */
+static int capture(tr_backend *b, int (*fn)(tr_backend *, int), int arg, cudaGraphExec_t *out)
 {
     cudaGraph_t g = NULL;
     CUDA_CHECK(cudaStreamBeginCapture(b->cs, cudaStreamCaptureModeRelaxed));
-    int err = fn(b);
+    int err = fn(b, arg);
     cudaError_t e = cudaStreamEndCapture(b->cs, &g);
     if (!err && e != cudaSuccess)
         err = ingot_fail(INGOT_E_CUDA, "cuda: graph capture: %s", cudaGetErrorString(e));
@@ -468,26 +523,74 @@ static int capture(tr_backend *b, int (*fn)(tr_backend *), cudaGraphExec_t *out)
     return err;
 }
 
-/* Run one micro-step eagerly (loading modules, choosing GEMM algorithms),
- * then capture forward and backward. Any failure: no graphs, with a note. */
+static int capture_step(tr_backend *b, int slot)
+{
+    return step_body(b, slot, 1);
+}
+
+static bool env_off(const char *name)
+{
+    const char *v = getenv(name);
+    return v && !strcmp(v, "0");
+}
+
+/* Run one micro-step eagerly (loading modules, choosing GEMM algorithms)
+ * and the step's other kernels on harmless inputs (loading them too), then
+ * capture a step graph per slot, or, past STEP_GRAPH_CAP layer passes, the
+ * micro-step graphs. A capture failure falls back with a note; an eager
+ * failure is a real error. */
 static int make_graphs(tr_backend *b)
 {
-    const char *env = getenv("INGOT_CUDA_GRAPH");
-    if (env && !strcmp(env, "0"))
+    if (env_off("INGOT_CUDA_GRAPH"))
         return 0;
+    size_t scb;
+    void *sc = tr_cuda_model_scratch(b->model, &scb);
+    kn_adamw_tensors one = { .n = 1, .end = { 1 } };   /* a float of scratch: no state touched */
     int err = 0;
-    if ((err = micro_fwd(b)) || (err = micro_bwd(b)) ||
+    if ((err = load_micro(b, 0, 0)) || (err = micro_fwd(b, 0)) || (err = micro_bwd(b, 0)) ||
+        (err = kn_global_norm_dev(&b->d_acc->norm, &b->d_acc->clip, b->grads, b->n_params,
+                                  &b->d_head[0]->max_norm, sc, scb, b->cs)) ||
+        (err = kn_adamw_flat(sc, sc, sc, sc, NULL, KN_F32, &one, &b->d_head[0]->hp, NULL,
+                             b->cs)) ||
         (err = tr_cuda_sync_stream(b->cs, "warm-up micro-step")))
-        return err;   /* an eager failure is a real error */
-    if ((err = capture(b, micro_fwd, &b->g_fwd)) || (err = capture(b, micro_bwd, &b->g_bwd))) {
+        return err;
+    const char *what = "step";
+    if ((int64_t)b->o.grad_accum * b->o.cfg.n_layer <= STEP_GRAPH_CAP &&
+        !env_off("INGOT_STEP_GRAPH")) {
+        for (int i = 0; i < NSLOT && !err; i++)
+            err = capture(b, capture_step, i, &b->g_step[i]);
+    } else {
+        what = "micro-step";
+        if (!(err = capture(b, micro_fwd, 0, &b->g_fwd)))
+            err = capture(b, micro_bwd, 0, &b->g_bwd);
+    }
+    if (err) {
         if (!b->o.quiet)
-            printf("cuda: note: running without CUDA graphs (%s)\n", ingot_errmsg());
+            printf("cuda: note: running without %s graphs (%s)\n", what, ingot_errmsg());
         ingot_clear_err();
-        if (b->g_fwd)
-            cudaGraphExecDestroy(b->g_fwd);
-        b->g_fwd = NULL;
+        destroy_graphs(b);
     }
     return 0;
+}
+
+/* The host's part of a step before the upload: the slot's tokens and AdamW
+ * record into its pinned buffer. */
+static void fill_slot(tr_backend *b, int slot, const int32_t *chunk,
+                      const struct tr_step_hparams *hp)
+{
+    const int B = b->o.batch, T = b->o.cfg.seq_len;
+    const size_t per_micro = (size_t)B * T;
+    for (int k = 0; k < b->o.grad_accum; k++) {
+        const int32_t *rows = chunk + (size_t)k * B * (T + 1);
+        if (b->ids16)
+            split_rows16((uint16_t *)b->h_tok[slot] + 2 * (size_t)k * per_micro, rows,
+                         (size_t)B, T);
+        else
+            split_rows(b->h_tok[slot] + 2 * (size_t)k * per_micro, rows, (size_t)B, T);
+    }
+    kn_adamw_hp_set(&b->h_head[slot]->hp, hp->lr, hp->beta1, hp->beta2, hp->eps,
+                    hp->weight_decay, hp->t);
+    b->h_head[slot]->max_norm = hp->grad_clip;
 }
 
 static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_step_hparams *hp)
@@ -495,12 +598,7 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
     if (b->n_submitted - b->n_collected >= NSLOT - 1)
         return ingot_fail(INGOT_E_USAGE, "cuda: %d steps in flight; collect first", NSLOT - 1);
     const uint64_t a0 = tr_cuda_alloc_count();
-    const int slot = (int)(b->n_submitted % NSLOT), K = b->o.grad_accum, B = b->o.batch;
-    const int T = b->o.cfg.seq_len;
-    const size_t per_micro = (size_t)B * T;
-    const bool prof = b->o.profile;
-    struct slot_ev *ev = &b->ev[slot];
-    struct step_out *acc = b->d_acc;
+    const int slot = (int)(b->n_submitted % NSLOT);
     int err;
 
     /* The pinned slot's previous upload (NSLOT steps ago) finished before
@@ -512,126 +610,30 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
     } else if (q != cudaSuccess) {
         CUDA_CHECK(q);
     }
-    const size_t id_bytes = b->ids16 ? sizeof(uint16_t) : sizeof(int32_t);
-    for (int k = 0; k < K; k++) {
-        const int32_t *rows = chunk + (size_t)k * B * (T + 1);
-        if (b->ids16)
-            split_rows16((uint16_t *)b->h_tok[slot] + 2 * (size_t)k * per_micro, rows,
-                         (size_t)B, T);
-        else
-            split_rows(b->h_tok[slot] + 2 * (size_t)k * per_micro, rows, (size_t)B, T);
-    }
+    fill_slot(b, slot, chunk, hp);
 
     /* Upload stream: the device slot must be free (its last step done). */
+    const size_t bytes = SLOT_HEAD + 2 * b->rows_tokens * (b->ids16 ? 2 : 4);
     CUDA_CHECK(cudaStreamWaitEvent(b->us, b->done[slot], 0));
-    if (prof && (err = record(ev->up0, b->us)))
+    if ((err = tr_cuda_prof_mark(b->prof, slot, TR_PROF_UP0, 0, b->us, 0)))
         return err;
-    CUDA_CHECK(cudaMemcpyAsync(b->d_tok[slot], b->h_tok[slot], 2 * b->rows_tokens * id_bytes,
-                               cudaMemcpyHostToDevice, b->us));
-    if (prof && (err = record(ev->up1, b->us)))
+    CUDA_CHECK(cudaMemcpyAsync(b->d_head[slot], b->h_head[slot], bytes, cudaMemcpyHostToDevice,
+                               b->us));
+    if ((err = tr_cuda_prof_mark(b->prof, slot, TR_PROF_UP1, 0, b->us, 0)))
         return err;
     CUDA_CHECK(cudaEventRecord(b->up_done[slot], b->us));
 
     /* Compute stream: the whole step, no host wait. */
     CUDA_CHECK(cudaStreamWaitEvent(b->cs, b->up_done[slot], 0));
-    if (prof && (err = record(ev->start, b->cs)))
+    if (b->g_step[slot])
+        CUDA_CHECK(cudaGraphLaunch(b->g_step[slot], b->cs));
+    else if ((err = step_body(b, slot, 0)))
         return err;
-    CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->n_params * sizeof(float), b->cs));
-    CUDA_CHECK(cudaMemsetAsync(acc, 0, sizeof(*acc), b->cs));
-    for (int k = 0; k < K; k++) {
-        if (b->ids16) {
-            if ((err = kn_widen_u16(b->d_cur,
-                                    (const uint16_t *)b->d_tok[slot] + 2 * (size_t)k * per_micro,
-                                    2 * per_micro, b->cs)))
-                return err;
-        } else {
-            CUDA_CHECK(cudaMemcpyAsync(b->d_cur, b->d_tok[slot] + 2 * (size_t)k * per_micro,
-                                       2 * per_micro * sizeof(int32_t),
-                                       cudaMemcpyDeviceToDevice, b->cs));
-        }
-        if (b->g_fwd)
-            CUDA_CHECK(cudaGraphLaunch(b->g_fwd, b->cs));
-        else if ((err = micro_fwd(b)))
-            return err;
-        if (prof && (err = record(ev->fwd_end[k], b->cs)))
-            return err;
-        if (b->g_bwd)
-            CUDA_CHECK(cudaGraphLaunch(b->g_bwd, b->cs));
-        else if ((err = micro_bwd(b)))
-            return err;
-        if (prof && (err = record(ev->bwd_end[k], b->cs)))
-            return err;
-    }
-    /* Data parallelism goes here: all-reduce (average) b->grads, the one
-     * float32 buffer of every gradient, across ranks before the norm, so
-     * that every rank computes the same norm, clip factor and update. */
-    size_t scb;
-    void *sc = tr_cuda_model_scratch(b->model, &scb);
-    if ((err = kn_global_norm(&acc->norm, &acc->clip, b->grads, b->n_params, hp->grad_clip, sc,
-                              scb, b->cs)) ||
-        (err = optimizer(b, hp, &acc->clip)))
-        return err;
-    if (prof && (err = record(ev->opt_end, b->cs)))
-        return err;
-    CUDA_CHECK(cudaMemcpyAsync(&b->h_out[slot], acc, sizeof(*acc), cudaMemcpyDeviceToHost,
-                               b->cs));
     CUDA_CHECK(cudaEventRecord(b->done[slot], b->cs));
     b->t_of[slot] = hp->t;
     b->n_submitted++;
     b->allocs[slot] = tr_cuda_alloc_count() - a0;
     return 0;
-}
-
-static double elapsed_ms(cudaEvent_t a, cudaEvent_t b)
-{
-    float ms = -1.0f;
-    if (cudaEventElapsedTime(&ms, a, b) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return -1.0;
-    }
-    return ms;
-}
-
-/* Fill b->prof for the step in slot (its done event has completed). */
-static void measure(tr_backend *b, int slot, uint64_t allocs)
-{
-    struct tr_step_prof *p = &b->prof;
-    const struct slot_ev *e = &b->ev[slot];
-    const int K = b->o.grad_accum;
-    double now = wall_s(), cpu = cpu_s();
-    memset(p, 0, sizeof(*p));
-    p->cpu_pct = now > b->wall_mark ? 100.0 * (cpu - b->cpu_mark) / (now - b->wall_mark) : -1.0;
-    b->wall_mark = now;
-    b->cpu_mark = cpu;
-    uint64_t syncs = tr_cuda_sync_count();
-    p->syncs = (int64_t)(syncs - b->sync_mark);
-    b->sync_mark = syncs;
-    p->host_allocs = tr_cuda_allocs_counted() ? (int64_t)allocs : -1;
-    p->peak_tflops = b->o.peak_tflops > 0.0 ? b->o.peak_tflops :
-                     tr_peak_tflops(b->dev_name, b->dt == KN_BF16);
-    p->flops_per_token = tr_flops_per_token(&b->o.cfg);
-    p->upload_ms = p->fwd_ms = p->bwd_ms = p->opt_ms = -1.0;
-    p->gpu_idle_ms = p->gpu_busy_pct = -1.0;
-    tr_nvml_sample(b->nvml, &p->gpu_util_pct, &p->sm_clock_mhz);
-    if (!b->o.profile)
-        return;
-    p->upload_ms = elapsed_ms(e->up0, e->up1);
-    double fwd = 0.0, bwd = 0.0;
-    for (int k = 0; k < K; k++) {
-        fwd += elapsed_ms(k ? e->bwd_end[k - 1] : e->start, e->fwd_end[k]);
-        bwd += elapsed_ms(e->fwd_end[k], e->bwd_end[k]);
-    }
-    p->fwd_ms = fwd;
-    p->bwd_ms = bwd;
-    p->opt_ms = elapsed_ms(e->bwd_end[K - 1], e->opt_end);
-    double busy = elapsed_ms(e->start, e->opt_end);
-    if (b->have_prev) {
-        int prev = (slot + NSLOT - 1) % NSLOT;
-        p->gpu_idle_ms = elapsed_ms(b->ev[prev].opt_end, e->start);
-        if (p->gpu_idle_ms >= 0.0 && busy > 0.0)
-            p->gpu_busy_pct = 100.0 * busy / (busy + p->gpu_idle_ms);
-    }
-    b->have_prev = true;
 }
 
 static int cuda_collect_step(tr_backend *b, struct tr_step_result *res)
@@ -647,19 +649,16 @@ static int cuda_collect_step(tr_backend *b, struct tr_step_result *res)
     double n_tok = (double)b->rows_tokens;
     res->t = b->t_of[slot];
     res->loss = (double)o->loss_sum / n_tok;
-    res->accuracy = (double)o->correct / n_tok;
+    res->accuracy = (double)o->correct / (n_tok * tr_dist_world(b->o.dist));
     res->grad_norm = (double)o->norm;
     b->n_collected++;
-    measure(b, slot, b->allocs[slot] + (tr_cuda_alloc_count() - a0));
+    tr_cuda_prof_collect(b->prof, slot, b->allocs[slot] + (tr_cuda_alloc_count() - a0));
     return 0;
 }
 
 static int cuda_step_profile(tr_backend *b, struct tr_step_prof *p)
 {
-    if (!b->n_collected)
-        return ingot_fail(INGOT_E_USAGE, "cuda: no step collected yet");
-    *p = b->prof;
-    return 0;
+    return tr_cuda_prof_last(b->prof, p);
 }
 
 static int no_step_in_flight(const tr_backend *b, const char *what)

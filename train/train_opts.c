@@ -22,6 +22,8 @@ static const struct preset presets[] = {
     { "medium", 6, 6, 384, 256, 6e-4f, "a larger CPU or small GPU run (~10.6M + embeddings)" },
     { "gpt2-124m", 12, 12, 768, 1024, 6e-4f, "GPT-2 small (124M with the GPT-2 vocabulary)" },
     { "gpt2-350m", 24, 16, 1024, 1024, 3e-4f, "GPT-2 medium (350M with the GPT-2 vocabulary)" },
+    { "gpt2-774m", 36, 20, 1280, 1024, 2.5e-4f, "GPT-2 large (774M; bf16 on one GPU)" },
+    { "gpt2-1558m", 48, 25, 1600, 1024, 2e-4f, "GPT-2 XL (1.56B; bf16 on one GPU)" },
 };
 enum { N_PRESETS = sizeof(presets) / sizeof(presets[0]) };
 

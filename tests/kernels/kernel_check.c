@@ -40,6 +40,7 @@
 #include "gradnorm.h"
 #include "ingot_err.h"
 #include "kc_fill.h"
+#include "kn_arch.h"
 #include "kn_common.h"
 #include "layernorm.h"
 #include "matmul.h"
@@ -944,6 +945,7 @@ static int chk_global_norm(kc *c, kn_dtype dt)
     (void)dt;
     const size_t ns[3] = {5, 4099, 1000003};
     int r = 0;
+    char what0[80];
     for (int v = 0; v < 3; v++) {
         size_t n = ns[v];
         float *g = halloc(c, n);
@@ -953,14 +955,21 @@ static int chk_global_norm(kc *c, kn_dtype dt)
         float ref[2] = {(float)norm, ref_clip_factor(norm, (float)(norm * 0.5))};
         float ref1 = ref_clip_factor(norm, 0.0f);
         void *dg = dup_dt(c, g, n, KN_F32), *dout = poisoned(c, 3, KN_F32);
+        void *dout2 = poisoned(c, 2, KN_F32);
+        const float half = (float)(norm * 0.5);
+        void *dmax = dup_dt(c, &half, 1, KN_F32);   /* the _dev variant's limit */
         size_t sb = kn_global_norm_scratch_bytes();
         void *scratch = dalloc(c, sb);
         KC_OOM(K);
-        KC_TRY(K, kn_global_norm((float *)dout, (float *)dout + 1, (const float *)dg, n,
-                                 (float)(norm * 0.5), scratch, sb, c->s));
+        KC_TRY(K, kn_global_norm((float *)dout, (float *)dout + 1, (const float *)dg, n, half,
+                                 scratch, sb, c->s));
         KC_TRY(K, kn_global_norm(NULL, (float *)dout + 2, (const float *)dg, n, 0.0f, scratch, sb,
                                  c->s));
+        KC_TRY(K, kn_global_norm_dev((float *)dout2, (float *)dout2 + 1, (const float *)dg, n,
+                                     (const float *)dmax, scratch, sb, c->s));
         SYNC(K);
+        snprintf(what0, sizeof what0, "n=%zu _dev: norm, clip(max=norm/2 on the device)", n);
+        r |= check_dev(c, K, KN_F32, what0, dout2, ref, 2, (tol){0, 1e-6});
         char what[64];
         snprintf(what, sizeof what, "n=%zu norm, clip(max=norm/2)", n);
         r |= check_dev(c, K, KN_F32, what, dout, ref, 2, (tol){0, 1e-6});
@@ -991,6 +1000,49 @@ static int chk_adamw(kc *c, kn_dtype dt)
     ref_adamw(p, g, m, v, n, lr, b1, b2, eps, wd, t, scale);
     KC_TRY(K, kn_adamw((float *)dp, (const float *)dg, (float *)dm, (float *)dv, dcopy, dt, n, lr,
                        b1, b2, eps, wd, t, (const float *)dscale, c->s));
+    SYNC(K);
+    tol tt = {1e-7, 1e-6};
+    int r = check_f32(c, K, dt, "p (fp32 master)", dp, p, n, tt);
+    r |= check_f32(c, K, dt, "m", dm, m, n, tt);
+    r |= check_f32(c, K, dt, "v", dv, v, n, tt);
+    r |= check_dev(c, K, dt, "p copy", dcopy, p, n, T2(dt, 1e-7, 1e-6, 0, 4e-3));
+    return r;
+}
+
+/* kn_adamw_flat: several tensors back to back (sizes that are not multiples
+ * of 4, an empty one, boundaries inside a 4-element chunk), decay on some,
+ * hyper-parameters from device memory; the reference updates each tensor
+ * with ref_adamw and its own decay. */
+static int chk_adamw_flat(kc *c, kn_dtype dt)
+{
+    const char *K = "adamw_flat";
+    static const size_t sizes[] = {1001, 0, 4096, 3, 77777, 6, 13};
+    enum { NT = sizeof sizes / sizeof sizes[0] };
+    kn_adamw_tensors ts = {.n = NT, .decay_mask = 0x55};
+    size_t n = 0;
+    for (int i = 0; i < NT; i++)
+        ts.end[i] = n += sizes[i];
+    float *p = halloc(c, n), *g = halloc(c, n), *m = halloc(c, n), *v = halloc(c, n);
+    KC_OOM(K);
+    fill(c, p, n, -1, 1, KN_F32);
+    fill(c, g, n, -0.1f, 0.1f, KN_F32);
+    fill(c, m, n, -0.01f, 0.01f, KN_F32);
+    fill(c, v, n, 0, 1e-3f, KN_F32);
+    void *dp = dup_dt(c, p, n, KN_F32), *dg = dup_dt(c, g, n, KN_F32);
+    void *dm = dup_dt(c, m, n, KN_F32), *dv = dup_dt(c, v, n, KN_F32);
+    void *dcopy = poisoned(c, n, dt);
+    const float scale = 0.7f, lr = 1e-3f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f;
+    const int t = 7;
+    kn_adamw_hp hp;
+    kn_adamw_hp_set(&hp, lr, b1, b2, eps, wd, t);
+    void *dscale = dup_dt(c, &scale, 1, KN_F32);
+    void *dhp = dup_dt(c, (const float *)&hp, sizeof hp / sizeof(float), KN_F32);
+    KC_OOM(K);
+    for (int i = 0, o = 0; i < NT; o += (int)sizes[i], i++)
+        ref_adamw(p + o, g + o, m + o, v + o, sizes[i], lr, b1, b2, eps,
+                  (ts.decay_mask >> i) & 1 ? wd : 0.0f, t, scale);
+    KC_TRY(K, kn_adamw_flat((float *)dp, (const float *)dg, (float *)dm, (float *)dv, dcopy, dt,
+                            &ts, (const kn_adamw_hp *)dhp, (const float *)dscale, c->s));
     SYNC(K);
     tol tt = {1e-7, 1e-6};
     int r = check_f32(c, K, dt, "p (fp32 master)", dp, p, n, tt);
@@ -1174,6 +1226,13 @@ static int b_adamw(kc *c, void *v)
     bargs *a = v;
     return kn_adamw(a->a, a->b, a->d, a->e, a->f, a->dt, a->n, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 3,
                     (const float *)a->g + 1, c->s);
+}
+static int b_adamw_flat(kc *c, void *v)
+{
+    bargs *a = v;
+    kn_adamw_tensors ts = {.n = 2, .end = {a->n / 2, a->n}, .decay_mask = 1};
+    return kn_adamw_flat(a->a, a->b, a->d, a->e, a->f, a->dt, &ts, a->h,
+                         (const float *)a->g + 1, c->s);
 }
 static int b_widen(kc *c, void *v)
 {
@@ -1427,6 +1486,12 @@ static int bench_optimizer(kc *c, kn_dtype dt)
         r = bench_run(c, "global_norm", KN_F32, "124M fp32 grads", b_norm, &a, 4.0 * a.n, 0);
     double bytes = a.n * (4.0 * 2 + 4 + 8 + 8 + kn_dtype_size(dt));
     r |= bench_run(c, "adamw", dt, "124M params (+ copy)", b_adamw, &a, bytes, 0);
+    kn_adamw_hp hp;
+    kn_adamw_hp_set(&hp, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 3);
+    a.h = dup_dt(c, (const float *)&hp, sizeof hp / sizeof(float), KN_F32);
+    KC_OOM(K);
+    r |= bench_run(c, "adamw_flat", dt, "124M params (+ copy), 1 launch", b_adamw_flat, &a, bytes,
+                   0);
     return r;
 }
 
@@ -1466,6 +1531,7 @@ static const struct kc_entry {
     {"softmax_xent", chk_softmax_xent, bench_xent, 1},
     {"global_norm", chk_global_norm, NULL, 0},
     {"adamw", chk_adamw, bench_optimizer, 1},
+    {"adamw_flat", chk_adamw_flat, NULL, 1},
     {"convert", chk_convert, bench_convert, 0},
 };
 
@@ -1547,6 +1613,15 @@ int main(int argc, char **argv)
            prop.minor, prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0,
            (unsigned long long)c->seed, c->bench ? ", bench mode" : "");
     printf("reproduce with: --seed %llu\n", (unsigned long long)c->seed);
+    kn_path path;
+    if (kn_arch_path(&path)) {
+        printf("kernel-check: %s\n", ingot_errmsg());
+        return 1;
+    }
+    /* gpu-check.sh runs this twice on a Hopper GPU: as is, and with
+     * INGOT_PORTABLE=1 CUDA_FORCE_PTX_JIT=1 (the other GPUs' path). */
+    printf("kernel path: %s%s\n", kn_path_name(path),
+           getenv("CUDA_FORCE_PTX_JIT") ? " (CUDA_FORCE_PTX_JIT: the PTX, JIT-compiled)" : "");
     c->rng = c->seed;
     int rc = 1;
     if (cudaStreamCreate(&c->s) != cudaSuccess || kn_blas_create(&c->blas, 0)) {

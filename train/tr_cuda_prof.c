@@ -1,0 +1,182 @@
+/* Per-step timing and host figures of the CUDA back end (--profile). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cuda_check.h"
+#include "mono_clock.h"
+#include "tr_cuda_alloc.h"
+#include "tr_cuda_nvml.h"
+#include "tr_cuda_prof.h"
+#include "tr_cuda_sync.h"
+
+/* A slot's events: up0, up1, start, opt_end, then fwd_end[K], bwd_end[K]. */
+enum { FIXED = 4 };
+
+struct tr_cuda_prof {
+    struct tr_cuda_prof_cfg c;
+    int per;                    /* events per slot */
+    cudaEvent_t *ev;            /* [nslot * per] */
+    tr_nvml *nvml;
+    uint64_t sync_mark;
+    double wall_mark, cpu_mark;
+    int prev_slot;              /* the previous collected step's slot (-1: none) */
+    int64_t n_collected;
+    struct tr_step_prof last;
+};
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+int tr_cuda_prof_create(const struct tr_cuda_prof_cfg *cfg, tr_cuda_prof **out)
+{
+    *out = NULL;
+    tr_cuda_prof *p = calloc(1, sizeof(*p));
+    if (!p)
+        return ingot_oom("the profiler", sizeof(*p));
+    p->c = *cfg;
+    p->per = FIXED + 2 * cfg->grad_accum;
+    p->prev_slot = -1;
+    size_t n = (size_t)p->per * cfg->nslot;
+    p->ev = calloc(n, sizeof(cudaEvent_t));
+    if (!p->ev) {
+        free(p);
+        return ingot_oom("the profiler's events", n * sizeof(cudaEvent_t));
+    }
+    for (size_t i = 0; i < n; i++) {
+        cudaError_t e = cudaEventCreateWithFlags(&p->ev[i], cudaEventDefault);
+        if (e != cudaSuccess) {
+            p->ev[i] = NULL;
+            tr_cuda_prof_free(p);
+            return ingot_fail(INGOT_E_CUDA, "cuda: profiling events: %s", cudaGetErrorString(e));
+        }
+    }
+    p->nvml = tr_nvml_open(cfg->dev);
+    tr_cuda_prof_reset(p);
+    *out = p;
+    return 0;
+}
+
+void tr_cuda_prof_free(tr_cuda_prof *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; p->ev && i < (size_t)p->per * p->c.nslot; i++)
+        if (p->ev[i])
+            cudaEventDestroy(p->ev[i]);
+    free(p->ev);
+    tr_nvml_close(p->nvml);
+    free(p);
+}
+
+static cudaEvent_t ev_of(const tr_cuda_prof *p, int slot, enum tr_prof_mark m, int k)
+{
+    cudaEvent_t *e = p->ev + (size_t)slot * p->per;
+    switch (m) {
+    case TR_PROF_UP0: return e[0];
+    case TR_PROF_UP1: return e[1];
+    case TR_PROF_START: return e[2];
+    case TR_PROF_OPT_END: return e[3];
+    case TR_PROF_FWD_END: return e[FIXED + k];
+    case TR_PROF_BWD_END: return e[FIXED + p->c.grad_accum + k];
+    }
+    return NULL;
+}
+
+int tr_cuda_prof_mark(tr_cuda_prof *p, int slot, enum tr_prof_mark m, int k, cudaStream_t s,
+                      int capturing)
+{
+    if (!p)
+        return 0;
+    CUDA_CHECK(cudaEventRecordWithFlags(ev_of(p, slot, m, k), s,
+                                        capturing ? cudaEventRecordExternal : 0));
+    return 0;
+}
+
+void tr_cuda_prof_reset(tr_cuda_prof *p)
+{
+    if (!p)
+        return;
+    p->sync_mark = tr_cuda_sync_count();
+    p->wall_mark = mono_now();
+    p->cpu_mark = cpu_s();
+}
+
+/* Milliseconds from a to b (both completed), -1 when not measurable. */
+static double ms(const tr_cuda_prof *p, int slot_a, enum tr_prof_mark a, int ka, int slot_b,
+                 enum tr_prof_mark b, int kb)
+{
+    float t = -1.0f;
+    if (cudaEventElapsedTime(&t, ev_of(p, slot_a, a, ka), ev_of(p, slot_b, b, kb)) !=
+        cudaSuccess) {
+        (void)cudaGetLastError();
+        return -1.0;
+    }
+    return t;
+}
+
+/* Sum of a phase over the micro-steps; -1 if any part is unmeasurable. */
+static double phase_sum(const tr_cuda_prof *p, int slot, int bwd)
+{
+    double sum = 0.0;
+    for (int k = 0; k < p->c.grad_accum; k++) {
+        double t = bwd ? ms(p, slot, TR_PROF_FWD_END, k, slot, TR_PROF_BWD_END, k)
+                       : (k ? ms(p, slot, TR_PROF_BWD_END, k - 1, slot, TR_PROF_FWD_END, k)
+                            : ms(p, slot, TR_PROF_START, 0, slot, TR_PROF_FWD_END, 0));
+        if (t < 0.0)
+            return -1.0;
+        sum += t;
+    }
+    return sum;
+}
+
+void tr_cuda_prof_collect(tr_cuda_prof *p, int slot, uint64_t host_allocs)
+{
+    if (!p)
+        return;
+    struct tr_step_prof *o = &p->last;
+    const int K = p->c.grad_accum;
+    double now = mono_now(), cpu = cpu_s();
+    uint64_t syncs = tr_cuda_sync_count();
+    *o = (struct tr_step_prof){
+        .cpu_pct = now > p->wall_mark ? 100.0 * (cpu - p->cpu_mark) / (now - p->wall_mark) : -1.0,
+        .syncs = (int64_t)(syncs - p->sync_mark),
+        .host_allocs = tr_cuda_allocs_counted() ? (int64_t)host_allocs : -1,
+        .peak_tflops = p->c.peak_tflops,
+        .flops_per_token = p->c.flops_per_token,
+        .upload_ms = ms(p, slot, TR_PROF_UP0, 0, slot, TR_PROF_UP1, 0),
+        .fwd_ms = phase_sum(p, slot, 0),
+        .bwd_ms = phase_sum(p, slot, 1),
+        .opt_ms = ms(p, slot, TR_PROF_BWD_END, K - 1, slot, TR_PROF_OPT_END, 0),
+        .gpu_idle_ms = -1.0,
+        .gpu_busy_pct = -1.0,
+    };
+    p->wall_mark = now;
+    p->cpu_mark = cpu;
+    p->sync_mark = syncs;
+    tr_nvml_sample(p->nvml, &o->gpu_util_pct, &o->sm_clock_mhz);
+    double busy = ms(p, slot, TR_PROF_START, 0, slot, TR_PROF_OPT_END, 0);
+    if (p->prev_slot >= 0) {
+        o->gpu_idle_ms = ms(p, p->prev_slot, TR_PROF_OPT_END, 0, slot, TR_PROF_START, 0);
+        if (o->gpu_idle_ms >= 0.0 && busy > 0.0)
+            o->gpu_busy_pct = 100.0 * busy / (busy + o->gpu_idle_ms);
+    }
+    p->prev_slot = slot;
+    p->n_collected++;
+}
+
+int tr_cuda_prof_last(const tr_cuda_prof *p, struct tr_step_prof *out)
+{
+    if (!p)
+        return ingot_fail(INGOT_E_USAGE, "cuda: profiling is off (--profile)");
+    if (!p->n_collected)
+        return ingot_fail(INGOT_E_USAGE, "cuda: no step collected yet");
+    *out = p->last;
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* --profile for the CUDA back end, behind calls that do nothing when
+ * profiling is off (the profiler pointer is NULL), so the step reads as a
+ * straight line: timing events at the phase boundaries of each step slot
+ * (upload, start, end of every micro-step's forward and backward, end of the
+ * optimizer), and at collection the step's figures: phase times, GPU idle
+ * gap, CPU % of a core, syncs, host allocations, NVML utilisation and clock.
+ * Inside a stream capture the marks become event-record nodes of the graph,
+ * so a step captured once still reports its phases. */
+#ifndef INGOT_TR_CUDA_PROF_H
+#define INGOT_TR_CUDA_PROF_H
+
+#include <stdint.h>
+
+#include <cuda_runtime_api.h>
+
+#include "backend.h"
+
+typedef struct tr_cuda_prof tr_cuda_prof;
+
+enum tr_prof_mark {
+    TR_PROF_UP0,        /* upload stream: before the token copy */
+    TR_PROF_UP1,        /* upload stream: after it */
+    TR_PROF_START,      /* compute stream: the step's first operation */
+    TR_PROF_FWD_END,    /* end of micro-step k's forward */
+    TR_PROF_BWD_END,    /* end of micro-step k's backward */
+    TR_PROF_OPT_END,    /* end of norm, clip and AdamW */
+};
+
+/* What the figures are computed from (copied). */
+struct tr_cuda_prof_cfg {
+    int nslot, grad_accum, dev;
+    double peak_tflops;         /* dense peak of the precision (0: unknown) */
+    double flops_per_token;
+};
+
+/* A profiler for cfg: its events, NVML, the CPU and sync marks. 0, -ENOMEM
+ * or INGOT_E_CUDA. */
+int tr_cuda_prof_create(const struct tr_cuda_prof_cfg *cfg, tr_cuda_prof **out);
+void tr_cuda_prof_free(tr_cuda_prof *p);   /* accepts NULL */
+
+/* Record mark m (k: the micro-step, for the FWD/BWD ends) of slot on s;
+ * capturing: s is being captured into a graph (the mark becomes an external
+ * event-record node). Nothing when p is NULL. */
+int tr_cuda_prof_mark(tr_cuda_prof *p, int slot, enum tr_prof_mark m, int k, cudaStream_t s,
+                      int capturing);
+
+/* Start the CPU, wall and sync marks now (end of set-up). */
+void tr_cuda_prof_reset(tr_cuda_prof *p);
+
+/* After slot's step completed (its done event waited): compute the step's
+ * figures, host_allocs allocations having happened during its submit and
+ * collect. Nothing when p is NULL. */
+void tr_cuda_prof_collect(tr_cuda_prof *p, int slot, uint64_t host_allocs);
+
+/* The figures of the last collected step; INGOT_E_USAGE when profiling is
+ * off or no step was collected. */
+int tr_cuda_prof_last(const tr_cuda_prof *p, struct tr_step_prof *out);
+
+#endif
