@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# ingot-train on N GPUs of this host with nothing but environment variables
+# (what any launcher does): RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+# MASTER_PORT per process. The first failing rank's status is returned; the
+# others stop on their own (a peer's closed socket, or --dist-timeout).
+#
+#   scripts/launch/env-loop.sh N [ingot-train args...]
+# env: INGOT_TRAIN (default build/train/ingot-train), MASTER_PORT (29500)
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+n=${1:?usage: $0 N [ingot-train args...]}
+shift
+bin=${INGOT_TRAIN:-$here/build/train/ingot-train}
+export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
+pids=()
+for ((r = 0; r < n; r++)); do
+    RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r LOCAL_WORLD_SIZE=$n MASTER_ADDR=127.0.0.1 \
+        MASTER_PORT=${MASTER_PORT:-29500} "$bin" "$@" &
+    pids+=($!)
+done
+# end every rank when this script is stopped
+trap 'kill -TERM "${pids[@]}" 2>/dev/null' INT TERM
+rc=0
+for p in "${pids[@]}"; do
+    wait "$p" || { s=$?; [ "$rc" -eq 0 ] && rc=$s; }
+done
+exit "$rc"

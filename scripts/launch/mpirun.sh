@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# ingot-train under Open MPI's mpirun.
+#   CPU back end: gradients over MPI (built with -Dmpi), nothing else to set.
+#   GPUs: gradients over NCCL; its id travels by ingot's TCP rendezvous, so
+#   every rank needs MASTER_ADDR (rank 0's host; defaults to this host, which
+#   is right when rank 0 runs here) and the same MASTER_PORT.
+#
+#   scripts/launch/mpirun.sh NP [mpirun options --] [ingot-train args...]
+#   e.g. scripts/launch/mpirun.sh 16 --hostfile hosts -- --data data/ --device cuda ...
+#        scripts/launch/mpirun.sh 4 --device cpu --synthetic --steps 100
+# env: INGOT_TRAIN (default build/train/ingot-train), MASTER_ADDR, MASTER_PORT
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+np=${1:?usage: $0 NP [mpirun options --] [ingot-train args...]}
+shift
+mpi_opts=()
+if printf '%s\n' "$@" | grep -qx -- --; then
+    while [ "$1" != -- ]; do mpi_opts+=("$1"); shift; done
+    shift
+fi
+bin=${INGOT_TRAIN:-$here/build/train/ingot-train}
+export MASTER_ADDR=${MASTER_ADDR:-$(hostname)}
+export MASTER_PORT=${MASTER_PORT:-29500}
+export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
+root=()
+[ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
+# -x exports the variables to remote ranks too
+exec mpirun "${root[@]}" -np "$np" -x MASTER_ADDR -x MASTER_PORT -x NCCL_NVLS_ENABLE \
+    "${mpi_opts[@]}" "$bin" "$@"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# ingot-train on the GPUs of one node (or of several: set NNODES, NODE_RANK,
+# MASTER_ADDR on each) under torchrun. ingot-train is not Python: --no-python.
+# Each rank reads RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR/MASTER_PORT; torchrun's
+# agent holds MASTER_PORT, so ingot's rendezvous listens on MASTER_PORT + 1.
+#
+#   scripts/launch/torchrun.sh NGPUS [ingot-train args...]
+#   e.g. scripts/launch/torchrun.sh 8 --data data/ --model gpt2-124m --batch 32 \
+#            --batch-tokens 512Ki --precision bf16 --ckpt-dir ckpt/ --resume
+# env: INGOT_TRAIN (default build/train/ingot-train), NNODES (1), NODE_RANK (0),
+#      MASTER_ADDR, MASTER_PORT (29500) for several nodes.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+n=${1:?usage: $0 NGPUS [ingot-train args...]}
+shift
+bin=${INGOT_TRAIN:-$here/build/train/ingot-train}
+# NVLink SHARP (NVLS) must stay off on the lent GPU machines (docs/multi-gpu.md);
+# a value you exported yourself wins.
+export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
+if [ "${NNODES:-1}" -gt 1 ]; then
+    exec torchrun --nnodes "$NNODES" --node_rank "${NODE_RANK:?set NODE_RANK}" \
+        --master_addr "${MASTER_ADDR:?set MASTER_ADDR}" --master_port "${MASTER_PORT:-29500}" \
+        --nproc_per_node "$n" --no-python "$bin" "$@"
+fi
+exec torchrun --standalone --nproc_per_node "$n" --no-python "$bin" "$@"
