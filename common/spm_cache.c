@@ -134,6 +134,12 @@ int spe_cache_word(const struct spe_model *m, struct spe_scratch *s, uint32_t of
         if (ret)
             return ret;
     }
+    /* A scratch may serve several models in turn: entries are per model. */
+    if (s->cache_on && s->cache_model != m) {
+        if (s->cache_used)
+            cache_reset(s);
+        s->cache_model = m;
+    }
     if (m->p.model_type == SPE_BPE)
         return bpe_word(m, s, off, n);
     return unigram_word(m, s, off, n, c);

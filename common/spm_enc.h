@@ -126,6 +126,7 @@ struct spe_scratch {
     bool cache_on;
     struct spe_cache_ent *cache;
     size_t cache_mask, cache_used;
+    const struct spe_model *cache_model;   /* the model the entries belong to */
     unsigned char *arena;
     size_t arena_len, arena_cap;
     struct spe_stats stats;

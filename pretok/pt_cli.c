@@ -24,6 +24,9 @@ void pt_cli_usage(FILE *f)
 "\n"
 "options:\n"
 "  --model M            SentencePiece model (.model)\n"
+"  --encoder ingot|spm  Ingot's own encoder (default; the same ids, faster) or\n"
+"                       libsentencepiece; a model Ingot's encoder does not handle\n"
+"                       uses libsentencepiece, with a note\n"
 "  --out DIR            output directory (created; resumed when it holds an\n"
 "                       unfinished conversion made with the same options)\n"
 "  --threads N          tokenizer threads, 1..4096 (default: all cores)\n"
@@ -107,11 +110,12 @@ enum {
     O_MODEL = 256, O_OUT, O_THREADS, O_SHARD_TOKENS, O_VAL_FRACTION, O_VAL_DOCS, O_BOS,
     O_NO_BOS, O_EOS, O_NO_EOS, O_TEXT_KEY, O_TXT_DOC, O_ON_ERROR, O_INVALID_UTF8, O_PART,
     O_QUIET, O_JSON, O_HELP, O_MAX_RECORD, O_MAX_BYTES, O_EVERY, O_VERSION,
-    O_MAX_SKIP,
+    O_MAX_SKIP, O_ENCODER,
 };
 
 static const struct option long_opts[] = {
     { "model", required_argument, NULL, O_MODEL },
+    { "encoder", required_argument, NULL, O_ENCODER },
     { "out", required_argument, NULL, O_OUT },
     { "threads", required_argument, NULL, O_THREADS },
     { "shard-tokens", required_argument, NULL, O_SHARD_TOKENS },
@@ -175,6 +179,11 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
         switch (c) {
         case O_MODEL: o->model = optarg; break;
+        case O_ENCODER:
+            if (strcmp(optarg, "ingot") && strcmp(optarg, "spm"))
+                return ingot_fail(INGOT_E_USAGE, "--encoder %s: expected ingot or spm", optarg);
+            o->encoder_spm = !strcmp(optarg, "spm");
+            break;
         case O_OUT: o->out = optarg; break;
         case O_THREADS:
             if ((ret = opt_u64("--threads", optarg, 1, PT_MAX_THREADS, &v)))

@@ -16,6 +16,7 @@ enum pt_command { PT_CMD_CONVERT, PT_CMD_TEXT, PT_CMD_MERGE, PT_CMD_HELP, PT_CMD
 struct pt_opts {
     enum pt_command cmd;
     const char *model, *out;
+    bool encoder_spm;           /* --encoder spm: libsentencepiece, not Ingot's */
     char **inputs;              /* positional arguments (argv slices) */
     size_t n_inputs;
     unsigned threads;           /* workers; default: all cores */

@@ -27,6 +27,7 @@ struct conv {
     struct pt_inputs inputs;
     size_t first, end;              /* this part's files */
     ingot_spm *spm;
+    spe_model *enc;                 /* Ingot's encoder; NULL: libsentencepiece */
     struct pt_json_path path;
     struct pt_tok_cfg tok;
     struct pt_writer_cfg wcfg;
@@ -89,6 +90,15 @@ static int setup_tokenizer(struct conv *c)
     int ret = ingot_spm_load(o->model, &c->spm);
     if (ret)
         return ret;
+    /* Ingot's encoder gives libsentencepiece's ids; a model it does not
+     * take is encoded by libsentencepiece, said once, never different ids. */
+    if (!o->encoder_spm && (ret = spe_load(o->model, &c->enc))) {
+        if (ret == -ENOMEM)
+            return ret;
+        fprintf(stderr, "ingot-pretok: note: %s; encoding with libsentencepiece\n",
+                ingot_errmsg_for(ret));
+        c->enc = NULL;
+    }
     uint32_t vocab = ingot_spm_vocab_size(c->spm);
     int32_t bos = ingot_spm_bos_id(c->spm), eos = ingot_spm_eos_id(c->spm);
     /* Defaults: BOS before each document when the model has one; EOS only
@@ -102,7 +112,7 @@ static int setup_tokenizer(struct conv *c)
         return ingot_fail(INGOT_E_USAGE, "--eos: %s has no EOS piece (train it with "
                           "--eos_id=N, or use --no-eos)", o->model);
     c->tok = (struct pt_tok_cfg){
-        .spm = c->spm, .path = &c->path, .invalid_utf8_skip = o->invalid_utf8_skip,
+        .spm = c->spm, .enc = c->enc, .path = &c->path, .invalid_utf8_skip = o->invalid_utf8_skip,
         .bos = want_bos ? bos : -1, .eos = want_eos ? eos : -1, .vocab_size = vocab,
     };
     struct shard_writer_opts *b = &c->wcfg.base;
@@ -408,6 +418,7 @@ out:
     pt_state_free(&st);
     free(c.state_path);
     ingot_spm_free(c.spm);
+    spe_free(c.enc);
     pt_json_path_free(&c.path);
     pt_inputs_free(&c.inputs);
     return ret;

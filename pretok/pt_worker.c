@@ -121,7 +121,12 @@ static int tokenize(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt
                     const struct pt_item *it, const char *text, size_t len)
 {
     size_t n_ids = 0;
-    int ret = ingot_spm_encode(cfg->spm, text, len, &w->ids, &w->ids_cap, &n_ids);
+    int ret = 0;
+    if (cfg->enc && !w->enc_s)
+        ret = spe_scratch_new(true, &w->enc_s);
+    if (!ret)
+        ret = cfg->enc ? spe_encode(cfg->enc, w->enc_s, text, len, &w->ids, &w->ids_cap, &n_ids)
+                       : ingot_spm_encode(cfg->spm, text, len, &w->ids, &w->ids_cap, &n_ids);
     if (ret)
         return ret;
     if (!n_ids)
@@ -186,4 +191,6 @@ void pt_worker_free(struct pt_worker *w)
     free(w->ids);
     w->ids = NULL;
     w->ids_cap = 0;
+    spe_scratch_free(w->enc_s);
+    w->enc_s = NULL;
 }

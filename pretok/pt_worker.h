@@ -14,10 +14,12 @@
 #include "pt_batch.h"
 #include "pt_buf.h"
 #include "pt_json.h"
+#include "spm_encode.h"
 #include "spm_shim.h"
 
 struct pt_tok_cfg {
     const ingot_spm *spm;           /* NULL: text only (pt_worker_text) */
+    const spe_model *enc;           /* Ingot's encoder; NULL: libsentencepiece */
     const struct pt_json_path *path;
     bool invalid_utf8_skip;         /* --invalid-utf8 skip (else replace) */
     int32_t bos, eos;               /* ids to add around each document, -1 none */
@@ -28,6 +30,7 @@ struct pt_worker {
     struct pt_buf text, fixed;
     uint32_t *ids;
     size_t ids_cap;
+    spe_scratch *enc_s;             /* Ingot's encoder's buffers and cache */
     double parse_s, tokenize_s;     /* thread time spent per stage */
 };
 
