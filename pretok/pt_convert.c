@@ -19,6 +19,7 @@
 #include "pt_pipeline.h"
 #include "pt_reason.h"
 #include "pt_report.h"
+#include "pt_resume.h"
 #include "shard_reader.h"
 #include "spm_shim.h"
 
@@ -31,7 +32,8 @@ struct conv {
     struct pt_json_path path;
     struct pt_tok_cfg tok;
     struct pt_writer_cfg wcfg;
-    uint64_t options_hash, merge_hash;
+    uint64_t options_hash, merge_hash, inputs_hash;
+    char *options_text;             /* "--key value" lines (options_hash) */
     char *state_path;
 };
 
@@ -55,33 +57,74 @@ static int addf(char **s, size_t *len, const char *fmt, ...)
     return 0;
 }
 
-/* Everything that changes the output, and nothing that does not (threads,
- * --quiet, --json): a resume must use the same. */
+static const char *const txt_doc_names[] = { "file", "paragraph", "line" };
+
+/* "--key value" lines of everything that changes the output, and nothing
+ * that does not (threads, --quiet, --json, --max-skip-fraction): a resume
+ * must use the same, and a refused rerun names the lines that differ. */
+static int options_text(const struct conv *c, char **s, size_t *len)
+{
+    const struct pt_opts *o = c->o;
+    char vf[32] = "none", vd[32] = "none", bos[16] = "none", eos[16] = "none";
+    if (o->val_mode == PT_VAL_FRACTION)
+        snprintf(vf, sizeof(vf), "%.17g", o->val_fraction);
+    if (o->val_mode == PT_VAL_DOCS)
+        snprintf(vd, sizeof(vd), "%" PRIu64, o->val_docs);
+    if (c->tok.bos >= 0)
+        snprintf(bos, sizeof(bos), "%d", c->tok.bos);
+    if (c->tok.eos >= 0)
+        snprintf(eos, sizeof(eos), "%d", c->tok.eos);
+    return addf(s, len, "--text-key %s\n--txt-doc %s\n--shard-tokens %" PRIu64 "\n"
+                "--val-fraction %s\n--val-docs %s\n--bos %s\n--eos %s\n--on-error %s\n"
+                "--invalid-utf8 %s\n--max-record-bytes %" PRIu64 "\n", o->text_key,
+                txt_doc_names[o->txt_doc], o->shard_tokens, vf, vd, bos, eos,
+                o->on_error_fail ? "fail" : "skip", o->invalid_utf8_skip ? "skip" : "replace",
+                o->max_record);
+}
+
+/* The options hash (and its parts, kept for the state): model, options,
+ * inputs; the merge hash leaves --part out. */
 static int options_hash(struct conv *c)
 {
     const struct pt_opts *o = c->o;
-    char *s = NULL;
-    size_t len = 0;
-    int ret = addf(&s, &len,
-                   "ingot-pretok options v1\nmodel %016" PRIx64 "\ntext-key %s\ntxt-doc %d\n"
-                   "shard-tokens %" PRIu64 "\nval %d %.17g %" PRIu64 "\nbos %d\neos %d\n"
-                   "on-error %d\ninvalid-utf8 %d\nmax-record %" PRIu64 "\n",
-                   ingot_spm_model_hash(c->spm), o->text_key, (int)o->txt_doc, o->shard_tokens,
-                   (int)o->val_mode, o->val_fraction, o->val_docs, c->tok.bos, c->tok.eos,
-                   o->on_error_fail, o->invalid_utf8_skip, o->max_record);
+    char *s = NULL, *in = NULL;
+    size_t len = 0, in_len = 0;
+    int ret = addf(&s, &len, "ingot-pretok options v2\nmodel %016" PRIx64 "\n",
+                   ingot_spm_model_hash(c->spm));
+    size_t opt_at = len;
+    if (!ret)
+        ret = options_text(c, &s, &len);
+    if (!ret && !(c->options_text = strndup(s + opt_at, len - opt_at)))
+        ret = -ENOMEM;
     for (size_t i = 0; i < c->inputs.n && !ret; i++)
-        ret = addf(&s, &len, "%s\t%" PRIu64 "\n", c->inputs.v[i].path, c->inputs.v[i].size);
+        ret = addf(&in, &in_len, "%s\t%" PRIu64 "\n", c->inputs.v[i].path, c->inputs.v[i].size);
+    if (!ret && in_len)
+        ret = addf(&s, &len, "%s", in);
     if (!ret)
         c->merge_hash = ingot_xxh3(s, len);
     if (!ret)
         ret = addf(&s, &len, "part %u/%u\n", o->part_k, o->part_n);
-    if (ret) {
-        free(s);
-        return ingot_fail(-ENOMEM, "out of memory");
+    if (!ret) {
+        c->options_hash = ingot_xxh3(s, len);
+        c->inputs_hash = ingot_xxh3(in ? in : "", in_len);
     }
-    c->options_hash = ingot_xxh3(s, len);
     free(s);
-    return 0;
+    free(in);
+    return ret ? ingot_oom("the options text", len + in_len + 4096) : 0;
+}
+
+/* The command line in one string, for the state (messages only). */
+static char *command_line(const struct pt_opts *o)
+{
+    char *s = NULL;
+    size_t len = 0;
+    for (int i = 0; i < o->argc; i++)
+        if (addf(&s, &len, i ? (strpbrk(o->argv[i], " \t'\"") ? " '%s'" : " %s") : "%s",
+                 o->argv[i])) {
+            free(s);
+            return NULL;
+        }
+    return s;
 }
 
 static int setup_tokenizer(struct conv *c)
@@ -132,35 +175,52 @@ static int setup_tokenizer(struct conv *c)
     return 0;
 }
 
-/* A finished shard listed in the state must still be there, unchanged. */
-static int check_shards(struct conv *c, const struct pt_state *st)
+/* A fresh state for this run (nothing finished yet). */
+static int fresh_state(const struct conv *c, struct pt_state *st)
 {
-    for (size_t i = 0; i < st->n_shards; i++) {
-        const struct manifest_shard *s = &st->shards[i];
-        char *path = fs_path_join(c->o->out, s->file);
-        if (!path)
-            return ingot_fail(-ENOMEM, "out of memory");
-        shard_reader *r = NULL;
-        int ret = shard_reader_open(path, &r);
-        if (!ret) {
-            const struct ingot_shard_header *h = shard_reader_header(r);
-            if (h->n_tokens != s->n_tokens || h->n_docs != s->n_docs ||
-                h->file_size != s->file_size || h->tokens_checksum != s->tokens_checksum ||
-                h->index_checksum != s->index_checksum || h->prov_checksum != s->prov_checksum ||
-                h->header_checksum != s->header_checksum)
-                ret = ingot_fail(INGOT_E_MISMATCH, "%s: differs from the shard recorded in "
-                                 "%s (changed since it was written?)", path, PT_STATE_NAME);
-        }
-        shard_reader_close(r);
-        if (ret) {
-            ingot_fail(ret, "%s; cannot resume: delete %s to start over", ingot_errmsg(),
-                       c->o->out);
-            free(path);
-            return ret;
-        }
-        free(path);
-    }
+    const struct pt_opts *o = c->o;
+    memset(st, 0, sizeof(*st));
+    if (pt_counts_init(&st->counts, c->inputs.n))
+        return ingot_oom("the counters", c->inputs.n * sizeof(struct pt_file_counts));
+    st->options_hash = c->options_hash;
+    st->merge_hash = c->merge_hash;
+    st->model_hash = ingot_spm_model_hash(c->spm);
+    st->inputs_hash = c->inputs_hash;
+    st->part_k = o->part_k;
+    st->part_n = o->part_n;
+    st->options_text = strdup(c->options_text);
+    st->command_line = command_line(o);
+    if (!st->options_text || !st->command_line)
+        return ingot_oom("the resume state's strings", strlen(c->options_text) + 4096);
+    struct pt_pos start = { (uint32_t)c->first, 0 };
+    st->persisted[0] = st->persisted[1] = st->counted_until = start;
     return 0;
+}
+
+/* A state made with other settings: say what changed. */
+static int refuse_rerun(const struct conv *c, const struct pt_state *st)
+{
+    const char **names = malloc((c->inputs.n + 1) * sizeof(*names));
+    uint64_t *sizes = malloc((c->inputs.n + 1) * sizeof(*sizes));
+    int ret;
+    if (!names || !sizes) {
+        ret = ingot_oom("the input list for the rerun message", c->inputs.n * 16);
+    } else {
+        for (size_t i = 0; i < c->inputs.n; i++) {
+            names[i] = c->inputs.v[i].path;
+            sizes[i] = c->inputs.v[i].size;
+        }
+        struct pt_run_id now = {
+            .options_hash = c->options_hash, .model_hash = ingot_spm_model_hash(c->spm),
+            .inputs_hash = c->inputs_hash, .options_text = c->options_text,
+            .model_path = c->o->model, .input_names = names, .input_sizes = sizes,
+            .n_inputs = c->inputs.n, .part_k = c->o->part_k, .part_n = c->o->part_n,
+        };
+        ret = pt_resume_mismatch(c->o->out, st, &now);
+    }
+    free(names);
+    free(sizes);
+    return ret;
 }
 
 static bool ends_with(const char *s, const char *suf)
@@ -313,35 +373,34 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     bool has_data;
     if ((ret = scan_out(o->out, &has_data)))
         goto out;
-    ret = pt_state_read(c.state_path, c.inputs.n, &st);
+    ret = pt_state_read(c.state_path, 0, &st);
     bool resumed = ret == 0;
-    if (ret == -ENOENT) {
-        if (has_data) {
-            ret = ingot_fail(INGOT_E_USAGE, "%s already holds shards or a manifest that this "
-                             "command did not start; choose an empty or new --out", o->out);
-            goto out;
-        }
-        if ((ret = pt_counts_init(&st.counts, c.inputs.n))) {
-            ret = ingot_fail(-ENOMEM, "out of memory");
-            goto out;
-        }
-        st.options_hash = c.options_hash;
-        st.merge_hash = c.merge_hash;
-        st.part_k = o->part_k;
-        st.part_n = o->part_n;
-        struct pt_pos start = { (uint32_t)c.first, 0 };
-        st.persisted[0] = st.persisted[1] = st.counted_until = start;
-    } else if (ret) {
-        goto out;
-    } else if (st.options_hash != c.options_hash) {
-        ret = ingot_fail(INGOT_E_MISMATCH, "%s holds an unfinished conversion made with other "
-                         "options, inputs or model (only --threads, --quiet and --json may "
-                         "change on a resume); rerun it with the same ones, or use a new --out",
-                         o->out);
-        goto out;
-    } else if ((ret = check_shards(&c, &st))) {
+    if (ret == -ENOENT && has_data) {
+        ret = ingot_fail(INGOT_E_USAGE, "%s already holds shards or a manifest that this "
+                         "command did not start; choose an empty or new --out", o->out);
         goto out;
     }
+    if (!ret && (st.options_hash != c.options_hash || st.counts.n_files != c.inputs.n)) {
+        ret = refuse_rerun(&c, &st);
+        goto out;
+    }
+    if (!ret && (ret = pt_resume_check_shards(o->out, &st)) == 1) {
+        /* A finished shard is not the bytes that were written: the counters
+         * cannot be unwound to before it, so everything is redone (the
+         * inputs are all still here; nothing is lost). */
+        if (!o->quiet)
+            fprintf(stderr, "ingot-pretok: %s; the conversion is redone from the start "
+                    "(%zu finished shard%s)\n", ingot_errmsg(), st.n_shards,
+                    st.n_shards == 1 ? "" : "s");
+        remove_outputs(&c, &st);
+        pt_state_free(&st);
+        resumed = false;
+        ret = -ENOENT;
+    }
+    if (ret == -ENOENT)
+        ret = fresh_state(&c, &st);
+    if (ret)
+        goto out;
 
     struct pt_report rep = { .out_dir = o->out, .inputs = &c.inputs, .part_first = c.first,
                              .part_end = c.end, .threads = o->threads, .resumed = resumed,
@@ -416,6 +475,7 @@ out:
     pt_writer_free(w);
     pt_lock_release(lock);
     pt_state_free(&st);
+    free(c.options_text);
     free(c.state_path);
     ingot_spm_free(c.spm);
     spe_free(c.enc);

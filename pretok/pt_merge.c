@@ -93,6 +93,10 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
             if (ret == -ENOENT)
                 ret = ingot_fail(INGOT_E_USAGE, "%s: no %s: not a directory made by "
                                  "ingot-pretok --part", dir, PT_STATE_NAME);
+            else if (!ret && parts[i].st.counts.n_files != m->n_inputs)
+                ret = ingot_fail(INGOT_E_MISMATCH, "%s: its %s lists %zu inputs, its manifest "
+                                 "%zu", dir, PT_STATE_NAME, parts[i].st.counts.n_files,
+                                 m->n_inputs);
         }
         free(mp);
         free(sp);

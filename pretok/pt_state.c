@@ -12,6 +12,8 @@
 
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "pt_writer.h"
+#include "shard_format.h"
 
 #define STATE_VERSION 1
 
@@ -70,6 +72,8 @@ void pt_state_free(struct pt_state *st)
     for (size_t i = 0; i < st->n_shards; i++)
         free(st->shards[i].file);
     free(st->shards);
+    free(st->options_text);
+    free(st->command_line);
     pt_counts_free(&st->counts);
     memset(st, 0, sizeof(*st));
 }
@@ -125,10 +129,16 @@ static json_t *state_to_json(const struct pt_state *st)
         if (c->n_examples_of[k])
             json_object_set_new(reasons, pt_reason_name(k),
                                 json_integer(c->n_examples_of[k]));
-    return json_pack("{s:i,s:o,s:o,s:[ii],s:b,s:[II],s:[oo],s:o,s:o,s:{s:[II],s:[II],s:I,s:I,s:o,s:o,s:o}}",
+    json_t *root = json_pack("{s:i,s:o,s:o,s:o,s:o,s:I,s:s?,s:s?,s:[ii],s:b,s:[II],s:[oo],s:o,s:o,"
+                             "s:{s:[II],s:[II],s:I,s:I,s:o,s:o,s:o}}",
         "version", STATE_VERSION,
         "options_hash", jhex(st->options_hash),
         "merge_hash", jhex(st->merge_hash),
+        "model_hash", jhex(st->model_hash),
+        "inputs_hash", jhex(st->inputs_hash),
+        "n_inputs", (json_int_t)c->n_files,
+        "options", st->options_text,
+        "command_line", st->command_line,
         "part", (int)st->part_k, (int)st->part_n,
         "done", st->done,
         "next_seq", (json_int_t)st->next_seq[0], (json_int_t)st->next_seq[1],
@@ -143,6 +153,7 @@ static json_t *state_to_json(const struct pt_state *st)
         "files", files,
         "examples", examples,
         "examples_per_reason", reasons);
+    return root;
 }
 
 int pt_state_write(const char *path, const struct pt_state *st)
@@ -163,8 +174,9 @@ int pt_state_write(const char *path, const struct pt_state *st)
 
 static int bad(const char *path, const char *what)
 {
-    return ingot_fail(INGOT_E_JSON, "%s: damaged resume state (%s); delete the output "
-                      "directory to start over", path, what);
+    return ingot_fail(INGOT_E_JSON, "%s: damaged resume state (%s); cannot resume from it. "
+                      "The shards and manifest next to it were left as they are (ingot-dump "
+                      "verify checks them); to convert again, use a new --out", path, what);
 }
 
 static int get_hex(json_t *v, uint64_t *out)
@@ -176,6 +188,22 @@ static int get_hex(json_t *v, uint64_t *out)
     errno = 0;
     *out = strtoull(s, &end, 16);
     return *end || errno ? -1 : 0;
+}
+
+/* An optional hash: absent is 0 (states of earlier versions). */
+static int opt_hex(json_t *root, const char *key, uint64_t *out)
+{
+    json_t *v = json_object_get(root, key);
+    *out = 0;
+    return v ? get_hex(v, out) : 0;
+}
+
+/* An optional string, copied (NULL when absent). False when out of memory. */
+static bool opt_string(json_t *root, const char *key, char **out)
+{
+    const char *s = json_string_value(json_object_get(root, key));
+    *out = s ? strdup(s) : NULL;
+    return !s || *out;
 }
 
 static int get_u64(json_t *v, uint64_t *out)
@@ -207,20 +235,35 @@ static int get_pair(json_t *v, uint64_t out[2])
 int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
 {
     memset(st, 0, sizeof(*st));
+    char *text = NULL;
+    size_t len = 0;
+    int ret = fs_read_capped(path, "resume state", PT_STATE_MAX_BYTES, &text, &len);
+    if (ret == -ENOENT)
+        return -ENOENT;
+    if (ret)
+        return ret;
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    if (!root) {
-        FILE *f = fopen(path, "r");
-        if (!f && errno == ENOENT)
-            return -ENOENT;
-        if (f)
-            fclose(f);
+    json_t *root = json_loadb(text, len, 0, &je);
+    free(text);
+    if (!root)
         return bad(path, je.text);
-    }
-    int ret = pt_counts_init(&st->counts, n_files);
-    if (ret) {
+    /* The counters are sized by the state's own input count (a rerun with
+     * other inputs must still be read, to say what changed). */
+    uint64_t n_in = n_files;
+    json_t *jn = json_object_get(root, "n_inputs");
+    if (jn && (get_u64(jn, &n_in) || n_in > UINT32_MAX)) {
         json_decref(root);
-        return ingot_fail(ret, "%s: out of memory", path);
+        return bad(path, "n_inputs");
+    }
+    if ((ret = pt_counts_init(&st->counts, (size_t)n_in))) {
+        json_decref(root);
+        return ingot_oom("the resume state's counters", (size_t)n_in * sizeof(struct pt_file_counts));
+    }
+    if (!opt_string(root, "options", &st->options_text) ||
+        !opt_string(root, "command_line", &st->command_line)) {
+        json_decref(root);
+        pt_state_free(st);
+        return ingot_oom("the resume state's strings", 4096);
     }
     struct pt_counts *c = &st->counts;
     uint64_t part[2] = { 0, 0 };
@@ -233,24 +276,33 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
         what = "options_hash";
     } else if (get_hex(json_object_get(root, "merge_hash"), &st->merge_hash)) {
         what = "merge_hash";
+    } else if (opt_hex(root, "model_hash", &st->model_hash) ||
+               opt_hex(root, "inputs_hash", &st->inputs_hash)) {
+        what = "model_hash/inputs_hash";
     } else if (get_pair(json_object_get(root, "part"), part) || part[0] > part[1] ||
-               part[1] > UINT32_MAX) {
+               part[1] > 1000000 || (part[1] && !part[0])) {
         what = "part";
     } else if (!json_is_boolean(v = json_object_get(root, "done"))) {
         what = "done";
-    } else if (get_pair(json_object_get(root, "next_seq"), st->next_seq)) {
+    } else if (get_pair(json_object_get(root, "next_seq"), st->next_seq) ||
+               st->next_seq[0] > PT_STATE_MAX_SHARDS || st->next_seq[1] > PT_STATE_MAX_SHARDS) {
         what = "next_seq";
     } else if (!json_is_array(v = json_object_get(root, "persisted")) ||
                json_array_size(v) != 2 || get_pos(json_array_get(v, 0), &st->persisted[0]) ||
-               get_pos(json_array_get(v, 1), &st->persisted[1])) {
+               get_pos(json_array_get(v, 1), &st->persisted[1]) ||
+               st->persisted[0].file > n_in || st->persisted[1].file > n_in) {
         what = "persisted";
-    } else if (get_pos(json_object_get(root, "counted_until"), &st->counted_until)) {
+    } else if (get_pos(json_object_get(root, "counted_until"), &st->counted_until) ||
+               st->counted_until.file > n_in) {
         what = "counted_until";
     } else if (!json_is_object(counts) || get_pair(json_object_get(counts, "docs"), c->docs) ||
                get_pair(json_object_get(counts, "tokens"), c->tokens) ||
                get_u64(json_object_get(counts, "routed_docs"), &c->routed_docs) ||
                (json_object_get(counts, "unk_tokens") &&
-                get_u64(json_object_get(counts, "unk_tokens"), &c->unk_tokens))) {
+                get_u64(json_object_get(counts, "unk_tokens"), &c->unk_tokens)) ||
+               c->routed_docs != c->docs[0] + c->docs[1] || c->docs[0] > c->tokens[0] ||
+               c->docs[1] > c->tokens[1] || c->unk_tokens > c->tokens[0] + c->tokens[1] ||
+               c->tokens[0] > INT64_MAX || c->tokens[1] > INT64_MAX) {
         what = "counts";
     }
     st->done = json_is_true(json_object_get(root, "done"));
@@ -258,6 +310,7 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
     st->part_n = (uint32_t)part[1];
     size_t i;
     json_t *e;
+    uint64_t seq[2] = { 0, 0 };
     if (!what) {
         json_array_foreach(json_object_get(root, "shards"), i, e) {
             struct manifest_shard s = { 0 };
@@ -276,17 +329,29 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
                 break;
             }
             s.split = (uint32_t)split;
+            /* Shards of a split are numbered in finishing order, and hold
+             * at least one document of at least one token. */
+            char want[64];
+            pt_shard_name(want, sizeof(want), s.split, seq[s.split]++);
+            if (strcmp(s.file, want) || seq[s.split] > st->next_seq[s.split] || !s.n_docs ||
+                s.n_docs > s.n_tokens || s.n_tokens > INT64_MAX / 4 ||
+                s.file_size < INGOT_SHARD_HEADER_SIZE) {
+                what = "shards";
+                break;
+            }
             if (pt_state_add_shard(st, &s)) {
                 what = "out of memory";
                 break;
             }
         }
+        if (!what && (seq[0] != st->next_seq[0] || seq[1] != st->next_seq[1]))
+            what = "shards (fewer than next_seq)";
     }
     if (!what) {
         json_array_foreach(json_object_get(counts, "files"), i, e) {
             uint64_t idx;
             if (!json_is_array(e) || json_array_size(e) != 4 ||
-                get_u64(json_array_get(e, 0), &idx) || idx >= n_files ||
+                get_u64(json_array_get(e, 0), &idx) || idx >= n_in ||
                 get_u64(json_array_get(e, 1), &c->file[idx].docs) ||
                 get_u64(json_array_get(e, 2), &c->file[idx].tokens) ||
                 !json_is_object(json_array_get(e, 3))) {
@@ -307,6 +372,9 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
             }
         }
     }
+    if (!what && json_array_size(json_object_get(counts, "examples")) >
+                     (size_t)PT_R__COUNT * PT_EXAMPLES_PER_REASON)
+        what = "counts.examples (too many)";
     if (!what) {
         json_array_foreach(json_object_get(counts, "examples"), i, e) {
             if (!json_is_string(e) || push_example(c, json_string_value(e))) {

@@ -50,6 +50,11 @@ struct pt_counts {
 struct pt_state {
     uint64_t options_hash;
     uint64_t merge_hash;                /* options hash without --part */
+    /* What the options hash covers, to say what changed on a rerun; absent
+     * (NULL / 0) in states of earlier versions. */
+    char *options_text;                 /* "--key value" lines (owned) */
+    char *command_line;                 /* the command that started it (owned) */
+    uint64_t model_hash, inputs_hash;
     uint32_t part_k, part_n;            /* 0/0 without --part */
     bool done;
     uint64_t next_seq[2];               /* shards finished per split */
@@ -66,8 +71,19 @@ void pt_counts_free(struct pt_counts *c);
  * are kept. 0 or -ENOMEM. */
 int pt_counts_example(struct pt_counts *c, int reason, const char *text);
 
-/* Read path into st (n_files: length of the input list, checked). Returns
- * 0, -ENOENT when there is no state, INGOT_E_JSON (message) when damaged. */
+/* Largest state file read (it lists per-input counters). */
+#define PT_STATE_MAX_BYTES ((size_t)256 << 20)
+/* Most shards per split a state may list (the names have 6 digits and
+ * more; this bounds what a damaged file can make us allocate). */
+#define PT_STATE_MAX_SHARDS 100000000u
+
+/* Read path (a regular file of at most PT_STATE_MAX_BYTES) into st. The
+ * counters are sized by the state's own n_inputs; n_files, when nonzero, is
+ * the length the caller expects (a state of another length is INGOT_E_MISMATCH).
+ * Every number is range-checked (positions against the input list, shard
+ * names against their sequence numbers, counts against each other).
+ * Returns 0, -ENOENT when there is no state, INGOT_E_MISMATCH, or
+ * INGOT_E_JSON (message names the field) when damaged. */
 int pt_state_read(const char *path, size_t n_files, struct pt_state *st);
 /* Write atomically (temp, fsync, rename, fsync dir). */
 int pt_state_write(const char *path, const struct pt_state *st);

@@ -28,11 +28,15 @@ struct pt_writer {
     bool crash_before_state;
 };
 
+void pt_shard_name(char *buf, size_t n, uint32_t split, uint64_t seq)
+{
+    snprintf(buf, n, "%s-%06" PRIu64 "%s", ingot_split_name(split), seq, INGOT_SHARD_SUFFIX);
+}
+
 char *pt_shard_path(const char *out_dir, uint32_t split, uint64_t seq)
 {
     char name[64];
-    snprintf(name, sizeof(name), "%s-%06" PRIu64 "%s", ingot_split_name(split), seq,
-             INGOT_SHARD_SUFFIX);
+    pt_shard_name(name, sizeof(name), split, seq);
     return fs_path_join(out_dir, name);
 }
 

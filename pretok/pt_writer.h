@@ -60,6 +60,8 @@ uint64_t pt_writer_shards_this_run(const pt_writer *w);
  * conversion is run again). */
 int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st);
 
+/* "<split>-<seq>.tok" (seq with at least 6 digits) into buf. */
+void pt_shard_name(char *buf, size_t n, uint32_t split, uint64_t seq);
 /* "OUT/<split>-<seq>.tok" in a malloc'd string. */
 char *pt_shard_path(const char *out_dir, uint32_t split, uint64_t seq);
 

@@ -1,0 +1,190 @@
+#include "pt_resume.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "ingot_err.h"
+#include "manifest.h"
+#include "shard_reader.h"
+
+/* One finished shard: open (structure, header checksum), the header against
+ * the state, then every data checksum recomputed. 0, 1 (differs; message
+ * recorded) or -ENOMEM. */
+static int check_one(const char *out_dir, const struct manifest_shard *s)
+{
+    char *path = fs_path_join(out_dir, s->file);
+    if (!path)
+        return ingot_oom("a shard path", strlen(out_dir) + strlen(s->file) + 2);
+    shard_reader *r = NULL;
+    int ret = shard_reader_open(path, &r);
+    if (!ret) {
+        const struct ingot_shard_header *h = shard_reader_header(r);
+        if (h->n_tokens != s->n_tokens || h->n_docs != s->n_docs ||
+            h->file_size != s->file_size || h->tokens_checksum != s->tokens_checksum ||
+            h->index_checksum != s->index_checksum || h->prov_checksum != s->prov_checksum ||
+            h->header_checksum != s->header_checksum)
+            ret = ingot_fail(INGOT_E_MISMATCH, "%s: its header differs from the shard recorded "
+                             "in %s", path, PT_STATE_NAME);
+        else
+            ret = shard_reader_verify(r);
+    }
+    shard_reader_close(r);
+    free(path);
+    if (ret == -ENOMEM)
+        return ret;
+    return ret ? 1 : 0;
+}
+
+int pt_resume_check_shards(const char *out_dir, const struct pt_state *st)
+{
+    for (size_t i = 0; i < st->n_shards; i++) {
+        int ret = check_one(out_dir, &st->shards[i]);
+        if (ret)
+            return ret;
+    }
+    return 0;
+}
+
+/* ---- what changed ---- */
+
+struct text {
+    char *s;
+    size_t len;
+    bool oom;
+};
+
+static void add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(struct text *t, const char *fmt, ...)
+{
+    if (t->oom)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = realloc(t->s, t->len + (size_t)n + 1);
+    if (!p) {
+        t->oom = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(p + t->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    t->s = p;
+    t->len += (size_t)n;
+}
+
+/* The value of option key in a "--key value" text, as a pointer and a
+ * length (NULL when absent). */
+static const char *option_value(const char *text, const char *key, size_t klen, size_t *vlen)
+{
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (!strncmp(l, key, klen) && l[klen] == ' ') {
+            const char *v = l + klen + 1, *e = strchr(v, '\n');
+            *vlen = e ? (size_t)(e - v) : strlen(v);
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static void diff_options(struct text *t, const char *was, const char *now, int *n_changes)
+{
+    for (const char *l = now; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        size_t klen = strcspn(l, " \n"), nlen, wlen;
+        const char *nv = option_value(now, l, klen, &nlen);
+        const char *wv = option_value(was, l, klen, &wlen);
+        if (nv && (!wv || wlen != nlen || memcmp(nv, wv, nlen))) {
+            add(t, "%s%.*s %.*s (was %.*s)", (*n_changes)++ ? "; " : "", (int)klen, l,
+                (int)nlen, nv, wv ? (int)wlen : 7, wv ? wv : "not set");
+        }
+    }
+}
+
+/* The first input that differs from the finished dataset's input table. */
+static void diff_inputs(struct text *t, const char *out_dir, const struct pt_run_id *now)
+{
+    char *mp = fs_path_join(out_dir, INGOT_MANIFEST_NAME);
+    struct manifest *m = NULL;
+    if (!mp || manifest_read(mp, &m)) {
+        free(mp);
+        return;
+    }
+    free(mp);
+    size_t n = m->n_inputs < now->n_inputs ? m->n_inputs : now->n_inputs;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n) {
+            if (m->n_inputs > now->n_inputs)
+                add(t, ", first difference: #%zu %s is no longer given", i, m->inputs[i].name);
+            else if (now->n_inputs > m->n_inputs)
+                add(t, ", first difference: #%zu %s is new", i, now->input_names[i]);
+            break;
+        }
+        if (strcmp(m->inputs[i].name, now->input_names[i])) {
+            add(t, ", first difference: #%zu is %s (was %s)", i, now->input_names[i],
+                m->inputs[i].name);
+            break;
+        }
+        if (m->inputs[i].size != now->input_sizes[i]) {
+            add(t, ", first difference: %s has %" PRIu64 " bytes (had %" PRIu64 ")",
+                now->input_names[i], now->input_sizes[i], m->inputs[i].size);
+            break;
+        }
+    }
+    manifest_free(m);
+}
+
+int pt_resume_mismatch(const char *out_dir, const struct pt_state *st,
+                       const struct pt_run_id *now)
+{
+    struct text what = { 0 };
+    int n = 0;
+    if (!st->options_text) {
+        add(&what, "options, inputs or model (its state comes from an earlier version of "
+            "ingot-pretok, which did not record which)");
+        n++;
+    } else {
+        if (st->model_hash != now->model_hash)
+            add(&what, "%sthe model: %s (hash %016" PRIx64 ", was %016" PRIx64 ")", n++ ? "; "
+                : "", now->model_path, now->model_hash, st->model_hash);
+        diff_options(&what, st->options_text, now->options_text, &n);
+        if (st->inputs_hash != now->inputs_hash) {
+            add(&what, "%sthe input list: %zu file%s (was %zu file%s)", n++ ? "; " : "",
+                now->n_inputs, now->n_inputs == 1 ? "" : "s", st->counts.n_files,
+                st->counts.n_files == 1 ? "" : "s");
+            if (st->done)
+                diff_inputs(&what, out_dir, now);
+        }
+        if (st->part_k != now->part_k || st->part_n != now->part_n)
+            add(&what, "%s--part %u/%u (was %u/%u; 0/0: none)", n++ ? "; " : "", now->part_k,
+                now->part_n, st->part_k, st->part_n);
+        if (!n)
+            add(&what, "settings (the options hash differs, but no recorded setting does)");
+    }
+    if (what.oom) {
+        free(what.s);
+        return ingot_oom("the rerun message", what.len + 256);
+    }
+    uint64_t docs = st->counts.docs[0] + st->counts.docs[1];
+    int ret;
+    if (st->done)
+        ret = ingot_fail(INGOT_E_MISMATCH, "%s holds a complete dataset (%zu shards, %" PRIu64
+                         " documents) made with other settings: %s. It is complete and was "
+                         "left as it is; use it as it is, or convert with the new settings "
+                         "into a new --out", out_dir, st->n_shards, docs, what.s);
+    else
+        ret = ingot_fail(INGOT_E_MISMATCH, "%s holds an unfinished conversion (%zu shards so "
+                         "far) made with other settings: %s. It was left as it is; finish it "
+                         "with its own command%s%s, or convert with the new settings into a "
+                         "new --out", out_dir, st->n_shards, what.s,
+                         st->command_line ? ": " : "", st->command_line ? st->command_line : "");
+    free(what.s);
+    return ret;
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/python3
+"""Issue 9, defect 9: a finished dataset run again with other inputs,
+options or model says exactly what changed, that the dataset is complete
+and was left as it was, and never suggests deleting it (before: "damaged
+resume state ... delete the output directory"). The dataset is unchanged
+afterwards."""
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pt_testlib as T
+
+t = T.Tools(sys.argv)
+model = T.small_unigram(t)
+model2 = t.train(T.documents(3, 800), "uni2", ["--model_type=unigram", "--vocab_size=300"])
+inp, _ = T.small_corpus(t, "in", n_files=3, per_file=40)
+files = sorted(os.path.join(inp, f) for f in os.listdir(inp))
+out = t.path("out")
+base = ["--model", model, "--out", out, "--threads", "2", "--quiet"]
+t.run(base + files, what="first run")
+keep = t.path("keep")
+shutil.copytree(out, keep)
+
+cases = [
+    ("fewer inputs", base + files[:2], ["input", "3 files", "2 files"]),
+    ("other inputs", base + files[:2] + [t.path("in", "f0.jsonl")], ["input"]),
+    ("an option", base + ["--shard-tokens", "5000"] + files, ["--shard-tokens", "5000"]),
+    ("two options", base + ["--no-bos", "--val-fraction", "0.1"] + files,
+     ["--val-fraction", "bos"]),
+    ("the model", ["--model", model2] + base[2:] + files, ["model", "uni2.model"]),
+]
+for what, args, words in cases:
+    _, err = t.run(args, rc=1, what=what)
+    low = err.lower()
+    T.check("complete" in low, "%s: does not say the dataset is complete: %s" % (what, err))
+    T.check("delet" not in low and "remove" not in low and "damaged" not in low,
+            "%s: suggests deleting good data or calls it damaged: %s" % (what, err))
+    for w in words:
+        T.check(w in err, "%s: does not say what changed (%r): %s" % (what, w, err))
+    T.same_dataset(keep, out, "after a refused rerun with " + what)
+    print("rerun with %s: refused, says what changed" % what)
+# The original command still finds it complete.
+t.run(base + files, what="the original command")
+t.cleanup()
+print("ok")
