@@ -5,6 +5,7 @@
 
 #include "ingot_err.h"
 #include "tr_export.h"
+#include "tr_generate.h"
 
 int tr_subcommand(int argc, char **argv)
 {
@@ -13,6 +14,8 @@ int tr_subcommand(int argc, char **argv)
         int (*main)(int, char **);
     } cmds[] = {
         { "export", tr_export_main },
+        { "generate", tr_generate_main },
+        { "eval", tr_eval_main },
     };
     if (argc < 2)
         return -1;

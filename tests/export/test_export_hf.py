@@ -3,7 +3,8 @@
 trained here on a real dataset is exported with `ingot-train export --format hf`;
 AutoModelForCausalLM's logits on a batch equal the CPU trainer's (from
 `ingot-train --dump-batch`) within 1e-4 in fp32, and AutoTokenizer gives
-SentencePiece's ids on a text sample. Needs torch, transformers and sentencepiece;
+SentencePiece's ids on a text sample; `ingot-train generate` (greedy) continues a prompt
+exactly as transformers' generate does. Needs torch, transformers and sentencepiece;
 skips (77) without them. INGOT_TEST_PYTHON=/path/to/python reruns this script with
 an interpreter that has them.
 usage: test_export_hf.py INGOT_PRETOK INGOT_DUMP INGOT_TRAIN SPM_TRAIN"""
@@ -95,9 +96,22 @@ def main():
     check(tok.bos_token_id == sp.bos_id() and tok.eos_token_id == sp.eos_id(), "special ids")
     dec = tok.decode(sp.encode(texts[0]))
     check(dec == sp.decode(sp.encode(texts[0])), "decode: %r" % dec)
+
+    # greedy continuation: ingot-train generate (KV cache) = transformers' generate
+    prompt = "the river runs"
+    out = fx.run([fx.train, "generate", ck, "--data", d, "--prompt", prompt, "--tokens", "20",
+                  "--top-k", "1", "--ids", "--threads", "1"], "generate")
+    ingot_ids = [int(x) for x in out.split()]
+    start = [tok.bos_token_id] + tok(prompt)["input_ids"]
+    with torch.no_grad():
+        hf_ids = model.generate(torch.tensor([start]), max_new_tokens=20, do_sample=False,
+                                pad_token_id=tok.eos_token_id)[0].tolist()
+    check(ingot_ids == hf_ids, "greedy generation: ingot %s, transformers %s"
+          % (ingot_ids, hf_ids))
     fx.cleanup()
     print("ok: transformers GPT2LMHeadModel logits within %.2g of Ingot's (max |logit| %.3g), "
-          "AutoTokenizer ids = SentencePiece's on %d texts" % (diff, scale, len(texts)))
+          "AutoTokenizer ids = SentencePiece's on %d texts, greedy generation equal"
+          % (diff, scale, len(texts)))
 
 
 if __name__ == "__main__":

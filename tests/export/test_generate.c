@@ -1,0 +1,208 @@
+/* ingot-train generate and eval.
+ *  1. The key/value-cached forward (tr_backend_cpu_kv) gives the CPU back
+ *     end's logits (within 1e-4; it measures ~1e-6) for every context the
+ *     sampler asks for, growing one token at a time and then sliding past
+ *     seq_len, reusing the cache while the context only grows; greedy and
+ *     top-k sampling through tr_sample() pick the same ids on both.
+ *  2. `ingot-train generate --prompt-ids ... --ids` prints the prompt and
+ *     the same greedy continuation as the CPU back end computes here from
+ *     the checkpoint; its usage errors exit 2.
+ *  3. `ingot-train eval --json` on a dataset gives the val loss the trainer
+ *     logged at the checkpoint's step (--val-tokens = --tokens), perplexity
+ *     exp(loss) and an accuracy; a dataset of another tokenizer is refused.
+ * usage: test_generate INGOT_TRAIN */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sampler.h"
+#include "tr_export.h"
+#include "tr_generate.h"
+#include "tt_util.h"
+
+enum { V = 97, T = 16, N_CTX = 40 };
+
+static void check_kv_logits(void)
+{
+    struct tr_config c = { .n_layer = 2, .n_head = 2, .n_embd = 32, .seq_len = T, .vocab = V };
+    tr_config_pad_vocab(&c);
+    float *p = malloc(tr_param_count(&c) * sizeof(float));
+    CHECK(p);
+    tr_params_init(&c, 11, p);
+    struct tr_tensors w;   /* biases and gains away from 0 and 1, so that they count */
+    tr_tensors_map(&c, p, &w);
+    for (int i = 0; i < c.n_layer * 3 * c.n_embd; i++)
+        w.qkvb[i] = 0.05f * (float)((i * 7) % 11 - 5);
+    for (int i = 0; i < c.n_embd; i++)
+        w.lnfw[i] = 1.0f + 0.1f * (float)(i % 3);
+    struct tr_backend_opts bo = { .cfg = c, .batch = 1, .grad_accum = 1, .threads = 1,
+                                  .quiet = true };
+    tr_backend *cpu, *kv;
+    CHECK_OK(tr_backend_cpu.create(&bo, p, &cpu));
+    CHECK_OK(tr_backend_cpu_kv.create(&bo, p, &kv));
+    int32_t ids[N_CTX];
+    for (int i = 0; i < N_CTX; i++)
+        ids[i] = (i * 37 + 5) % V;
+    float a[V], b[V], worst = 0.0f;
+    for (int len = 1; len <= N_CTX; len++) {   /* the contexts tr_sample asks for */
+        int ctx = len < T ? len : T;
+        CHECK_OK(tr_backend_cpu.logits(cpu, ids + len - ctx, ctx, a));
+        CHECK_OK(tr_backend_cpu_kv.logits(kv, ids + len - ctx, ctx, b));
+        for (int v = 0; v < V; v++)
+            worst = fmaxf(worst, fabsf(a[v] - b[v]));
+        /* growing: all but the new token cached; sliding: recomputed */
+        CHECK(tr_kv_reused(kv) == (len <= T ? len - 1 : 0));
+    }
+    printf("kv cache: max |logit difference| to the CPU back end %.3g over %d contexts\n",
+           (double)worst, N_CTX);
+    CHECK(worst <= 1e-4f);
+    CHECK_OK(tr_backend_cpu_kv.logits(kv, ids, 5, b));   /* a new prompt: nothing reused */
+    CHECK_OK(tr_backend_cpu_kv.logits(kv, ids + 1, 5, b));
+    CHECK(tr_kv_reused(kv) == 0);
+    for (int k = 1; k <= 40; k += 39) {
+        int32_t x[N_CTX], y[N_CTX];
+        memcpy(x, ids, 3 * sizeof(int32_t));
+        memcpy(y, ids, 3 * sizeof(int32_t));
+        struct tr_sample_opts so = { .n_new = N_CTX - 3, .top_k = k, .temperature = 1.0f,
+                                     .seed = 9 };
+        CHECK_OK(tr_sample(&tr_backend_cpu, cpu, &c, &so, x, 3));
+        CHECK_OK(tr_sample(&tr_backend_cpu_kv, kv, &c, &so, y, 3));
+        CHECK(!memcmp(x, y, sizeof(x)));
+    }
+    int32_t bad = V;
+    CHECK_FAIL(tr_backend_cpu_kv.logits(kv, &bad, 1, b), INGOT_E_USAGE, "vocabulary");
+    tr_backend_cpu.destroy(cpu);
+    tr_backend_cpu_kv.destroy(kv);
+    free(p);
+}
+
+/* Run a command expecting exit rc and text in its output. */
+static void expect(const char *cmd, const char *out, int rc, const char *text)
+{
+    int got = tt_run(cmd, out);
+    char *s = tt_slurp(out);
+    if (got != rc || !s || !strstr(s, text)) {
+        fprintf(stderr, "%s: exit %d (want %d), output lacks '%s':\n%s\n", cmd, got, rc, text,
+                s ? s : "");
+        exit(1);
+    }
+    free(s);
+}
+
+static void check_generate_cli(const char *bin, const char *dir, const char *out)
+{
+    char *cmd = tt_fmt("'%s' --synthetic --vocab %d --model tiny --layers 1 --dim 32 --heads 2 "
+                       "--seq-len %d --batch 2 --steps 4 --threads 1 --val-every 0 --ckpt-dir "
+                       "'%s/syn'", bin, V, T, dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    char *ck = tt_fmt("%s/syn", dir);
+    struct tr_ckpt_state st;
+    float *p;
+    CHECK_OK(tr_export_load(ck, &st, &p, NULL));
+    struct tr_backend_opts bo = { .cfg = st.cfg, .batch = 1, .grad_accum = 1, .threads = 1,
+                                  .quiet = true };
+    tr_backend *cpu;
+    CHECK_OK(tr_backend_cpu.create(&bo, p, &cpu));
+    enum { NEW = 24 };   /* 3 + 24 > T: the window slides */
+    int32_t ids[3 + NEW] = { 5, 6, 7 };
+    struct tr_sample_opts so = { .n_new = NEW, .top_k = 1, .temperature = 1.0f, .seed = 1 };
+    CHECK_OK(tr_sample(&tr_backend_cpu, cpu, &st.cfg, &so, ids, 3));
+    char want[512] = "";
+    for (int i = 0; i < 3 + NEW; i++)
+        snprintf(want + strlen(want), sizeof(want) - strlen(want), i ? " %d" : "%d", ids[i]);
+    cmd = tt_fmt("'%s' generate '%s' --prompt-ids '5 6 7' --tokens %d --top-k 1 --ids "
+                 "--threads 1 2>/dev/null", bin, ck, NEW);
+    expect(cmd, out, 0, want);
+    free(cmd);
+    const struct { const char *args; const char *msg; } bad[] = {
+        { "", "--prompt TEXT or --prompt-ids" },
+        { "--prompt-ids '1 2' --prompt x", "one of them" },
+        { "--prompt-ids '1 999'", "outside the model's vocabulary" },
+        { "--prompt-ids 1 --top-k 0", "--top-k" },
+        { "--prompt x", "no tokenizer" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cmd = tt_fmt("'%s' generate '%s' %s", bin, ck, bad[i].args);
+        expect(cmd, out, 2, bad[i].msg);
+        free(cmd);
+    }
+    tr_backend_cpu.destroy(cpu);
+    free(p);
+    free(ck);
+}
+
+static double json_num(const char *s, const char *key)
+{
+    char *k = tt_fmt("\"%s\":", key);
+    const char *at = strstr(s, k);
+    CHECK(at);
+    double v = strtod(at + strlen(k), NULL);
+    free(k);
+    return v;
+}
+
+static void check_eval_cli(const char *bin, const char *dir, const char *out)
+{
+    enum { NT = 4000, NV = 700 };
+    uint32_t *ids = malloc((NT + NV) * sizeof(uint32_t));
+    CHECK(ids);
+    tt_markov_tokens(ids, NT + NV, 50, 3);
+    char *data = tt_fmt("%s/data", dir), *other = tt_fmt("%s/other", dir);
+    struct tt_dataset d = { .dir = data, .vocab = 50, .tokenizer_hash = 77, .bos_id = -1,
+                            .train = ids, .n_train = NT, .val = ids + NT, .n_val = NV,
+                            .doc_len = 100, .shard_docs = 3 };
+    CHECK_OK(tt_write_dataset(&d));
+    d.dir = other;
+    d.tokenizer_hash = 78;
+    CHECK_OK(tt_write_dataset(&d));
+    char *cmd = tt_fmt("'%s' --data '%s' --model tiny --layers 1 --dim 32 --heads 2 --seq-len 32 "
+                       "--batch 4 --steps 10 --lr 1e-2 --threads 1 --val-every 5 --val-tokens 256 "
+                       "--metrics '%s/m.jsonl' --ckpt-dir '%s/ck'", bin, data, dir, dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    long steps[8];
+    double vals[8];
+    char *mpath = tt_fmt("%s/m.jsonl", dir);
+    int nv = tt_read_vals(mpath, steps, vals, 8);
+    CHECK(nv == 2 && steps[1] == 10);
+    cmd = tt_fmt("'%s' eval '%s/ck' --data '%s' --tokens 256 --batch 3 --threads 1 --json", bin,
+                 dir, data);
+    tt_run_ok(cmd, out);
+    char *s = tt_slurp(out);
+    double loss = json_num(s, "loss"), ppl = json_num(s, "perplexity");
+    double acc = json_num(s, "accuracy");
+    printf("eval: loss %.9f, trainer's val loss %.9f, perplexity %.4f, accuracy %.4f\n", loss,
+           vals[1], ppl, acc);
+    CHECK(fabs(loss - vals[1]) <= 1e-6 && json_num(s, "windows") == 8);
+    CHECK(fabs(ppl - exp(loss)) <= 1e-9 * ppl && acc > 0.0 && acc <= 1.0);
+    free(s);
+    free(cmd);
+    cmd = tt_fmt("'%s' eval '%s/ck' --data '%s' --split train", bin, dir, data);
+    expect(cmd, out, 0, "(train split): 124 windows x 32");
+    free(cmd);
+    cmd = tt_fmt("'%s' eval '%s/ck' --data '%s'", bin, dir, other);
+    expect(cmd, out, 1, "tokenizer");
+    free(cmd);
+    cmd = tt_fmt("'%s' eval '%s/ck'", bin, dir);
+    expect(cmd, out, 2, "--data DIR is required");
+    free(cmd);
+    free(mpath);
+    free(data);
+    free(other);
+    free(ids);
+}
+
+int main(int argc, char **argv)
+{
+    CHECK(argc == 2);
+    check_kv_logits();
+    char *dir = tt_tmpdir("generate"), *out = tt_fmt("%s/out.txt", dir);
+    check_generate_cli(argv[1], dir, out);
+    check_eval_cli(argv[1], dir, out);
+    tt_rmtree(dir);
+    free(dir);
+    free(out);
+    printf("ok: kv-cached logits and sampling, generate, eval\n");
+    return 0;
+}

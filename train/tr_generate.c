@@ -1,0 +1,235 @@
+/* ingot-train generate: text in, text out, through the key/value-cached CPU
+ * forward and the trainer's own sampler (tr_sample: greedy or top-k with
+ * temperature from a seeded stream). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_num.h"
+#include "ingot_err.h"
+#include "mono_clock.h"
+#include "sampler.h"
+#include "spm_shim.h"
+#include "tr_export.h"
+#include "tr_generate.h"
+
+static const char usage[] =
+    "usage: ingot-train generate CKPT --prompt TEXT [options]\n"
+    "\n"
+    "Continue a prompt with a trained model on the CPU (key/value cache). CKPT: a\n"
+    "ckpt-*.bin file or a --ckpt-dir directory (its newest checkpoint). Prints the prompt\n"
+    "and the continuation as text (stdout) and the speed (stderr).\n"
+    "\n"
+    "options:\n"
+    "  --prompt TEXT       the prompt, encoded with the model's SentencePiece tokenizer;\n"
+    "                      BOS goes first when the tokenizer has one (documents began\n"
+    "                      with it in training) unless --no-bos\n"
+    "  --prompt-ids \"I J\" the prompt as token ids (no tokenizer needed)\n"
+    "  --data DIR          the training dataset (for its tokenizer), or\n"
+    "  --tokenizer FILE    the SentencePiece model\n"
+    "  --tokens N          tokens to generate (default 64)\n"
+    "  --top-k K           sample from the K most likely tokens, 1 = greedy (default 40,\n"
+    "                      at most 256)\n"
+    "  --temperature X     softmax temperature (default 1.0)\n"
+    "  --seed N            sampling seed (default 1337)\n"
+    "  --ids               print token ids instead of text\n"
+    "  --threads N         CPU threads (default: all cores)\n"
+    "  --help              this text\n";
+
+struct gen_opts {
+    const char *ckpt, *prompt, *prompt_ids, *data, *tokenizer;
+    int tokens, top_k, threads;
+    double temperature;
+    int64_t seed;
+    bool no_bos, ids;
+};
+
+enum { O_PROMPT = 256, O_PROMPT_IDS, O_DATA, O_TOKENIZER, O_TOKENS, O_TOP_K, O_TEMP, O_SEED,
+       O_NO_BOS, O_IDS, O_THREADS, O_HELP };
+
+static int parse(int argc, char **argv, struct gen_opts *o)
+{
+    static const struct option longs[] = {
+        { "prompt", required_argument, NULL, O_PROMPT },
+        { "prompt-ids", required_argument, NULL, O_PROMPT_IDS },
+        { "data", required_argument, NULL, O_DATA },
+        { "tokenizer", required_argument, NULL, O_TOKENIZER },
+        { "tokens", required_argument, NULL, O_TOKENS },
+        { "top-k", required_argument, NULL, O_TOP_K },
+        { "temperature", required_argument, NULL, O_TEMP },
+        { "seed", required_argument, NULL, O_SEED },
+        { "no-bos", no_argument, NULL, O_NO_BOS },
+        { "ids", no_argument, NULL, O_IDS },
+        { "threads", required_argument, NULL, O_THREADS },
+        { "help", no_argument, NULL, O_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    *o = (struct gen_opts){ .tokens = 64, .top_k = 40, .temperature = 1.0, .seed = 1337 };
+    optind = 1;
+    opterr = 0;
+    int c, err = 0;
+    while (!err && (c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (c) {
+        case O_PROMPT: o->prompt = optarg; break;
+        case O_PROMPT_IDS: o->prompt_ids = optarg; break;
+        case O_DATA: o->data = optarg; break;
+        case O_TOKENIZER: o->tokenizer = optarg; break;
+        case O_TOKENS: err = cli_parse_int("--tokens", optarg, 1, 1 << 20, &o->tokens); break;
+        case O_TOP_K: err = cli_parse_int("--top-k", optarg, 1, 256, &o->top_k); break;
+        case O_TEMP:
+            err = cli_parse_double("--temperature", optarg, 1e-3, 100.0, &o->temperature);
+            break;
+        case O_SEED: err = cli_parse_i64("--seed", optarg, 0, INT64_MAX, &o->seed); break;
+        case O_NO_BOS: o->no_bos = true; break;
+        case O_IDS: o->ids = true; break;
+        case O_THREADS: err = cli_parse_int("--threads", optarg, 1, 4096, &o->threads); break;
+        case O_HELP:
+            fputs(usage, stdout);
+            return 1;
+        default:
+            return ingot_fail(INGOT_E_USAGE, "unknown or incomplete option %s (see ingot-train "
+                              "generate --help)", argv[optind - 1]);
+        }
+    }
+    if (err)
+        return err;
+    if (optind != argc - 1)
+        return ingot_fail(INGOT_E_USAGE, "expected one checkpoint (file or directory), got %d "
+                          "arguments (see ingot-train generate --help)", argc - optind);
+    o->ckpt = argv[optind];
+    if (!o->prompt == !o->prompt_ids)
+        return ingot_fail(INGOT_E_USAGE, "give the prompt as --prompt TEXT or --prompt-ids "
+                          "\"I J ...\" (one of them)");
+    return 0;
+}
+
+/* "12 7 99" -> ids (capacity cap); every id must be < vocab. */
+static int parse_ids(const char *s, int vocab, int32_t *ids, int cap, int *n)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (end == s) {
+            if (*s == ' ' || *s == ',') {
+                s++;
+                continue;
+            }
+            return ingot_fail(INGOT_E_USAGE, "--prompt-ids: '%s' is not a list of integers", s);
+        }
+        if (errno || v < 0 || v >= vocab)
+            return ingot_fail(INGOT_E_USAGE, "--prompt-ids: %ld is outside the model's "
+                              "vocabulary [0, %d)", v, vocab);
+        if (*n == cap)
+            return ingot_fail(INGOT_E_USAGE, "--prompt-ids: more than %d ids", cap);
+        ids[(*n)++] = (int32_t)v;
+        s = end;
+    }
+    return 0;
+}
+
+/* The prompt's ids into *ids (malloc'd with room for `extra` more). */
+static int prompt_ids(const struct gen_opts *o, const struct ingot_spm *spm, int vocab, int extra,
+                      int32_t **ids, int *n)
+{
+    uint32_t *enc = NULL;
+    size_t n_enc = 0, enc_cap = 0;
+    int err = 0, cap;
+    if (o->prompt) {
+        if ((err = ingot_spm_encode(spm, o->prompt, strlen(o->prompt), &enc, &enc_cap, &n_enc))) {
+            free(enc);
+            return err;
+        }
+        cap = (int)n_enc + 1;
+    } else {
+        cap = (int)strlen(o->prompt_ids) / 2 + 2;
+    }
+    if (!(*ids = malloc(((size_t)cap + (size_t)extra) * sizeof(int32_t)))) {
+        free(enc);
+        return ingot_oom("prompt", ((size_t)cap + (size_t)extra) * sizeof(int32_t));
+    }
+    *n = 0;
+    if (o->prompt) {
+        int32_t bos = ingot_spm_bos_id(spm);
+        if (bos >= 0 && !o->no_bos)
+            (*ids)[(*n)++] = bos;
+        for (size_t i = 0; i < n_enc; i++)
+            (*ids)[(*n)++] = (int32_t)enc[i];
+        free(enc);
+    } else {
+        err = parse_ids(o->prompt_ids, vocab, *ids, cap, n);
+    }
+    if (!err && *n == 0)
+        err = ingot_fail(INGOT_E_USAGE, "the prompt is empty and the tokenizer has no BOS to "
+                         "start from; give some text");
+    return err;
+}
+
+static int print_result(const struct gen_opts *o, const struct ingot_spm *spm,
+                        const int32_t *ids, int n)
+{
+    if (o->ids || !spm) {
+        for (int i = 0; i < n; i++)
+            printf(i ? " %d" : "%d", ids[i]);
+        putchar('\n');
+        return 0;
+    }
+    char *text;
+    size_t len;
+    int err = ingot_spm_decode(spm, (const uint32_t *)ids, (size_t)n, &text, &len);
+    if (err)
+        return err;
+    fwrite(text, 1, len, stdout);
+    putchar('\n');
+    free(text);
+    return 0;
+}
+
+int tr_generate_main(int argc, char **argv)
+{
+    struct gen_opts o;
+    int err = parse(argc, argv, &o);
+    if (err)
+        return err;
+    struct tr_ckpt_state st;
+    float *params = NULL;
+    int32_t *ids = NULL;
+    struct ingot_spm *spm = NULL;
+    tr_backend *be = NULL;
+    if ((err = tr_export_load(o.ckpt, &st, &params, NULL)))
+        goto out;
+    /* a tokenizer is needed to read the prompt or to print text */
+    bool need_tok = o.prompt || (!o.ids && !(st.flags & TR_CKPT_FLAG_SYNTHETIC));
+    if ((need_tok || o.data || o.tokenizer) &&
+        (err = tr_export_tokenizer(o.data, o.tokenizer, st.tokenizer_hash, &spm, NULL)))
+        goto out;
+    int n_prompt;
+    if ((err = prompt_ids(&o, spm, st.cfg.vocab, o.tokens, &ids, &n_prompt)))
+        goto out;
+    struct tr_backend_opts bo = { .cfg = st.cfg, .batch = 1, .grad_accum = 1,
+                                  .threads = o.threads, .quiet = true };
+    if ((err = tr_backend_cpu_kv.create(&bo, params, &be)))
+        goto out;
+    struct tr_sample_opts so = { .n_new = o.tokens, .top_k = o.top_k,
+                                 .temperature = (float)o.temperature, .seed = (uint64_t)o.seed };
+    double t0 = mono_now();
+    if ((err = tr_sample(&tr_backend_cpu_kv, be, &st.cfg, &so, ids, n_prompt)))
+        goto out;
+    double dt = mono_now() - t0;
+    if ((err = print_result(&o, spm, ids, n_prompt + o.tokens)))
+        goto out;
+    fflush(stdout);
+    fprintf(stderr, "generate: %d prompt + %d new tokens in %.2f s (%.1f tok/s), step %" PRIu64
+            " of %s, top-k %d, temperature %g, seed %" PRId64 "\n", n_prompt, o.tokens, dt,
+            o.tokens / (dt > 0 ? dt : 1e-9), st.step, o.ckpt, o.top_k, o.temperature, o.seed);
+out:
+    tr_backend_cpu_kv.destroy(be);
+    ingot_spm_free(spm);
+    free(ids);
+    free(params);
+    return err;
+}

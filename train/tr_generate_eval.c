@@ -1,0 +1,189 @@
+/* ingot-train eval: loss, perplexity and top-1 accuracy of a checkpoint on a
+ * dataset split, without training, on the CPU. The windows are the
+ * trainer's: [k*T, k*T + T + 1) of the split's stream, in stream order, so
+ * `--split val --tokens N` reproduces the trainer's val loss with
+ * --val-tokens N. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cli_num.h"
+#include "data_loader.h"
+#include "ingot_err.h"
+#include "mono_clock.h"
+#include "tr_cpu_model.h"
+#include "tr_export.h"
+#include "tr_generate.h"
+
+static const char usage[] =
+    "usage: ingot-train eval CKPT --data DIR [options]\n"
+    "\n"
+    "Loss, perplexity and next-token accuracy of a checkpoint (a ckpt-*.bin file or a\n"
+    "--ckpt-dir directory) on a dataset split, on the CPU, without training.\n"
+    "\n"
+    "options:\n"
+    "  --data DIR        the dataset (its tokenizer must be the checkpoint's)\n"
+    "  --split val|train which split (default val)\n"
+    "  --tokens N        evaluate the first N / seq-len windows (default: all; k/M/G)\n"
+    "  --batch N         sequences per forward pass (default 8)\n"
+    "  --threads N       CPU threads (default: all cores)\n"
+    "  --no-verify       skip recomputing the shard checksums\n"
+    "  --json            print one JSON line instead of the sentence\n"
+    "  --help            this text\n";
+
+struct eval_opts {
+    const char *ckpt, *data;
+    bool train, json, no_verify;
+    int64_t tokens;
+    int batch, threads;
+};
+
+enum { O_DATA = 256, O_SPLIT, O_TOKENS, O_BATCH, O_THREADS, O_NO_VERIFY, O_JSON, O_HELP };
+
+static int parse(int argc, char **argv, struct eval_opts *o)
+{
+    static const struct option longs[] = {
+        { "data", required_argument, NULL, O_DATA },
+        { "split", required_argument, NULL, O_SPLIT },
+        { "tokens", required_argument, NULL, O_TOKENS },
+        { "batch", required_argument, NULL, O_BATCH },
+        { "threads", required_argument, NULL, O_THREADS },
+        { "no-verify", no_argument, NULL, O_NO_VERIFY },
+        { "json", no_argument, NULL, O_JSON },
+        { "help", no_argument, NULL, O_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    *o = (struct eval_opts){ .batch = 8 };
+    optind = 1;
+    opterr = 0;
+    int c, err = 0;
+    while (!err && (c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (c) {
+        case O_DATA: o->data = optarg; break;
+        case O_SPLIT:
+            if (strcmp(optarg, "val") && strcmp(optarg, "train"))
+                return ingot_fail(INGOT_E_USAGE, "--split %s: expected val or train", optarg);
+            o->train = !strcmp(optarg, "train");
+            break;
+        case O_TOKENS: err = cli_parse_i64("--tokens", optarg, 1, INT64_MAX, &o->tokens); break;
+        case O_BATCH: err = cli_parse_int("--batch", optarg, 1, 4096, &o->batch); break;
+        case O_THREADS: err = cli_parse_int("--threads", optarg, 1, 4096, &o->threads); break;
+        case O_NO_VERIFY: o->no_verify = true; break;
+        case O_JSON: o->json = true; break;
+        case O_HELP:
+            fputs(usage, stdout);
+            return 1;
+        default:
+            return ingot_fail(INGOT_E_USAGE, "unknown or incomplete option %s (see ingot-train "
+                              "eval --help)", argv[optind - 1]);
+        }
+    }
+    if (err)
+        return err;
+    if (optind != argc - 1)
+        return ingot_fail(INGOT_E_USAGE, "expected one checkpoint (file or directory), got %d "
+                          "arguments (see ingot-train eval --help)", argc - optind);
+    o->ckpt = argv[optind];
+    if (!o->data)
+        return ingot_fail(INGOT_E_USAGE, "--data DIR is required");
+    return 0;
+}
+
+/* The dataset must be one the model can read: same tokenizer (or, for a
+ * model of synthetic ids, ids within its vocabulary). */
+static int check_data(const struct eval_opts *o, const struct tr_ckpt_state *st,
+                      const tr_loader *l)
+{
+    uint64_t h = tr_loader_tokenizer_hash(l);
+    if (!(st->flags & TR_CKPT_FLAG_SYNTHETIC) && h != st->tokenizer_hash)
+        return ingot_fail(INGOT_E_MISMATCH, "%s: the dataset's tokenizer (hash %016" PRIx64 ") is "
+                          "not the checkpoint's (%016" PRIx64 "); evaluate on data made with the "
+                          "model's tokenizer", o->data, h, st->tokenizer_hash);
+    if (tr_loader_vocab(l) > (uint32_t)st->cfg.vocab)
+        return ingot_fail(INGOT_E_MISMATCH, "%s: vocabulary %u is larger than the model's %d",
+                          o->data, tr_loader_vocab(l), st->cfg.vocab);
+    return 0;
+}
+
+int tr_eval_main(int argc, char **argv)
+{
+    struct eval_opts o;
+    int err = parse(argc, argv, &o);
+    if (err)
+        return err;
+    struct tr_ckpt_state st;
+    float *params = NULL;
+    int32_t *rows = NULL, *inp = NULL, *tgt = NULL;
+    tr_loader *l = NULL;
+    tr_cpu_model *m = NULL;
+    if ((err = tr_export_load(o.ckpt, &st, &params, NULL)))
+        goto out;
+    const int T = st.cfg.seq_len, B = o.batch;
+    struct tr_loader_opts lo = { .dir = o.data, .seq_len = T, .seed = st.seed,
+                                 .sequential = true, .verify = !o.no_verify };
+    if ((err = tr_loader_open(&lo, &l)) || (err = check_data(&o, &st, l)))
+        goto out;
+    uint64_t n = o.train ? tr_loader_windows(l) : tr_loader_val_windows(l);
+    if (o.tokens && (uint64_t)o.tokens / (uint64_t)T < n)
+        n = (uint64_t)o.tokens / (uint64_t)T ? (uint64_t)o.tokens / (uint64_t)T : 1;
+    if (!n) {
+        err = ingot_fail(INGOT_E_NODATA, "%s: the %s split has no window of %d + 1 tokens",
+                         o.data, o.train ? "train" : "val", T);
+        goto out;
+    }
+#ifdef _OPENMP
+    if (o.threads > 0)
+        omp_set_num_threads(o.threads);
+#endif
+    size_t T1 = (size_t)T + 1;
+    rows = malloc((size_t)B * T1 * sizeof(int32_t));
+    inp = malloc((size_t)B * T * sizeof(int32_t));
+    tgt = malloc((size_t)B * T * sizeof(int32_t));
+    if (!rows || !inp || !tgt) {
+        err = ingot_oom("eval batch", (size_t)B * T1 * 3 * sizeof(int32_t));
+        goto out;
+    }
+    if ((err = tr_cpu_model_create(&st.cfg, B, &m)))
+        goto out;
+    double loss = 0.0, t0 = mono_now();
+    int64_t hits = 0;
+    for (uint64_t i = 0; i < n; i += (uint64_t)B) {
+        int nb = n - i < (uint64_t)B ? (int)(n - i) : B;
+        err = o.train ? tr_loader_next(l, rows, (size_t)nb) : tr_loader_val_rows(l, i, (size_t)nb, rows);
+        if (err)
+            goto out;
+        for (int r = 0; r < nb; r++) {   /* inputs row[0, T), targets row[1, T] */
+            memcpy(inp + (size_t)r * T, rows + r * T1, (size_t)T * sizeof(int32_t));
+            memcpy(tgt + (size_t)r * T, rows + r * T1 + 1, (size_t)T * sizeof(int32_t));
+        }
+        double ls;
+        int64_t h;
+        tr_cpu_forward(m, params, inp, tgt, nb, T, 0.0f, &ls, &h);
+        loss += ls;
+        hits += h;
+    }
+    double toks = (double)n * T, mean = loss / toks, acc = (double)hits / toks;
+    double dt = mono_now() - t0;
+    if (o.json)
+        printf("{\"split\":\"%s\",\"windows\":%" PRIu64 ",\"tokens\":%.0f,\"loss\":%.17g,"
+               "\"perplexity\":%.17g,\"accuracy\":%.17g,\"step\":%" PRIu64 ",\"seconds\":%.3f}\n",
+               o.train ? "train" : "val", n, toks, mean, exp(mean), acc, st.step, dt);
+    else
+        printf("eval: step %" PRIu64 " of %s on %s (%s split): %" PRIu64 " windows x %d = %.0f "
+               "tokens: loss %.4f, perplexity %.3f, accuracy %.2f%% (%.1f s)\n", st.step, o.ckpt,
+               o.data, o.train ? "train" : "val", n, T, toks, mean, exp(mean), 100.0 * acc, dt);
+out:
+    tr_cpu_model_free(m);
+    tr_loader_close(l);
+    free(rows);
+    free(inp);
+    free(tgt);
+    free(params);
+    return err;
+}
