@@ -247,6 +247,15 @@ int main(void)
     CHECK_FAIL(dataset_load_tokenizer(ds, NULL, &spm, NULL), INGOT_E_FORMAT, "is a FIFO");
     CHECK(spm == NULL);
     dataset_close(ds);
+    /* a manifest naming a device as its tokenizer: /dev/zero never ends */
+    m = load_manifest(dir);
+    free(m->tokenizer.file);
+    m->tokenizer.file = strdup("/dev/zero");
+    save_manifest(dir, m);
+    CHECK_OK(dataset_open(dir, false, &ds));
+    CHECK_FAIL(dataset_load_tokenizer(ds, NULL, &spm, NULL), INGOT_E_FORMAT,
+               "/dev/zero: is a character device");
+    dataset_close(ds);
     b = tu_path(dir, INGOT_MANIFEST_NAME);
     CHECK(unlink(b) == 0 && mkfifo(b, 0644) == 0);
     expect(dir, true, INGOT_E_FORMAT, "manifest.json: is a FIFO");

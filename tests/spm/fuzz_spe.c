@@ -4,7 +4,7 @@
  * the cache on (one scratch per model kept across inputs, so cached words
  * meet new neighbours and carried scores) and off; a difference aborts. Built with
  * clang -fsanitize=fuzzer where available, and for CI with
- * tests/pretok/pt_fuzz_main.c replaying tests/spm/fuzz_corpus. */
+ * tests/fuzz/fuzz_replay_main.c replaying tests/spm/fuzz_corpus. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
