@@ -47,8 +47,8 @@ common=(--device cuda --model "$model" --synthetic --vocab 50304 --val-every 0
 
 # launch TAG N [args...]: N ranks by env vars (N = 1: a plain process); rank
 # 0's output in TAG.log, the others' in TAG.rR.log; each rank's CPU % of a
-# core (utime+stime over wall time, from /proc) in TAG.cpu; GPU memory peaks
-# sampled into TAG.mem. Returns the first non-zero exit status.
+# core (the shell's `times` for its child over the wall time) in TAG.cpu; GPU
+# memory sampled into TAG.mem. Returns the first non-zero exit status.
 launch() {
     local tag=$1 n=$2
     shift 2
@@ -56,31 +56,30 @@ launch() {
     nvidia-smi --query-gpu=index,memory.used --format=csv,noheader,nounits -lms 500 \
         >"$out/$tag.mem" 2>/dev/null &
     local smi=$!
-    local t0=$SECONDS
+    local t0
+    t0=$(date +%s.%N)
     for ((r = 0; r < n; r++)); do
         local log=$out/$tag.log
         [ "$r" -gt 0 ] && log=$out/$tag.r$r.log
-        if [ "$n" -gt 1 ]; then
-            RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r LOCAL_WORLD_SIZE=$n MASTER_ADDR=127.0.0.1 \
-                MASTER_PORT=$port timeout 600 "$bin" "$@" >"$log" 2>&1 &
-        else
-            timeout 600 "$bin" "$@" >"$log" 2>&1 &
-        fi
+        local envs=()
+        [ "$n" -gt 1 ] && envs=(RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r LOCAL_WORLD_SIZE=$n
+                                MASTER_ADDR=127.0.0.1 MASTER_PORT=$port)
+        ( env "${envs[@]}" timeout 600 "$bin" "$@" >"$log" 2>&1; s=$?; times >"$out/$tag.r$r.times"
+          exit $s ) &
         pids+=($!)
     done
-    # CPU time of each rank, read just before it ends
+    for p in "${pids[@]}"; do
+        wait "$p" || { local s=$?; [ "$rc" -eq 0 ] && rc=$s; }
+    done
+    local wall
+    wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
     : >"$out/$tag.cpu"
     for ((r = 0; r < n; r++)); do
-        local p=${pids[$r]} last=""
-        while kill -0 "$p" 2>/dev/null; do
-            last=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || true)
-            sleep 0.5
-        done
-        wait "$p" || { local s=$?; [ "$rc" -eq 0 ] && rc=$s; }
-        local wall=$((SECONDS - t0))
-        [ -n "$last" ] && [ "$wall" -gt 0 ] &&
-            awk -v t="$last" -v w="$wall" -v hz="$(getconf CLK_TCK)" -v r="$r" \
-                'BEGIN { printf "rank %d %.1f\n", r, 100 * t / hz / w }' >>"$out/$tag.cpu"
+        # the second line of `times`: the children's user and system time
+        sed -n 2p "$out/$tag.r$r.times" 2>/dev/null | tr 'ms' '  ' |
+            awk -v w="$wall" -v r="$r" 'NF >= 4 && w > 0 {
+                printf "rank %d %.1f\n", r, 100 * ($1 * 60 + $2 + $3 * 60 + $4) / w }' \
+            >>"$out/$tag.cpu"
     done
     kill "$smi" 2>/dev/null
     [ "$rc" -eq 0 ] || { echo "$tag: exit $rc:"; tail -3 "$out/$tag.log"; }
