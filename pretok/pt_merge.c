@@ -18,6 +18,7 @@
 #include "pt_state.h"
 #include "pt_writer.h"
 #include "shard_format.h"
+#include "shard_reader.h"
 
 #define PLAN_NAME PT_MERGE_PLAN_NAME
 #define PENDING_MANIFEST PT_MERGE_PENDING_NAME
@@ -47,18 +48,29 @@ static void free_moves(struct move *mv, size_t n)
  * checksum; returns the new checksum in *hsum. write=false only computes. */
 static int patch_header(const char *path, uint64_t seq, bool write, uint64_t *hsum)
 {
-    int fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    /* O_NONBLOCK and the type check: a FIFO planted under a shard's name
+     * is refused, not waited on; the header is checked in full before it
+     * is patched. */
+    int fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         return ingot_fail(-e, "%s: cannot open: %s", path, strerror(e));
     }
     struct ingot_shard_header h;
+    struct stat st;
     int ret = 0;
-    ssize_t n = pread(fd, &h, sizeof(h), 0);
-    if (n != (ssize_t)sizeof(h) || memcmp(h.magic, INGOT_SHARD_MAGIC, 8)) {
-        ret = ingot_fail(INGOT_E_FORMAT, "%s: not an Ingot shard", path);
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        ret = ingot_fail(INGOT_E_FORMAT, "%s: not a regular file, not a shard", path);
         goto out;
     }
+    ssize_t n = pread(fd, &h, sizeof(h), 0);
+    if (n != (ssize_t)sizeof(h)) {
+        ret = ingot_fail(INGOT_E_FORMAT, "%s: not an Ingot shard (shorter than its header)",
+                         path);
+        goto out;
+    }
+    if ((ret = shard_reader_check_header(path, &h, sizeof(h), (uint64_t)st.st_size)))
+        goto out;
     h.shard_seq = seq;
     h.header_checksum = ingot_xxh3(&h, offsetof(struct ingot_shard_header, header_checksum));
     *hsum = h.header_checksum;
@@ -252,10 +264,37 @@ out:
     return 0;
 }
 
-static int load_plan(const char *path, struct move **mv_out, size_t *n_mv)
+/* A move of a plan read back: the shard goes to OUT under the name of its
+ * sequence number (a damaged plan must not rename anything else). */
+static bool plan_move_ok(const char *out_dir, const char *src, const char *dst, json_t *q)
+{
+    if (!json_is_integer(q) || json_integer_value(q) < 0 ||
+        json_integer_value(q) >= PT_STATE_MAX_SHARDS)
+        return false;
+    uint64_t seq = (uint64_t)json_integer_value(q);
+    size_t sl = strlen(src);
+    if (sl < 4 || strcmp(src + sl - 4, INGOT_SHARD_SUFFIX))
+        return false;
+    for (uint32_t split = 0; split < 2; split++) {
+        char *want = pt_shard_path(out_dir, split, seq);
+        bool same = want && !strcmp(want, dst);
+        free(want);
+        if (same)
+            return true;
+    }
+    return false;
+}
+
+static int load_plan(const char *out_dir, const char *path, struct move **mv_out, size_t *n_mv)
 {
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    char *text = NULL;
+    size_t len = 0;
+    int rr = fs_read_capped(path, "merge plan", PT_STATE_MAX_BYTES, &text, &len);
+    if (rr)
+        return rr;
+    json_t *root = json_loadb(text, len, 0, &je);
+    free(text);
     json_t *moves = root ? json_object_get(root, "moves") : NULL;
     if (!json_is_array(moves)) {
         json_decref(root);
@@ -272,7 +311,7 @@ static int load_plan(const char *path, struct move **mv_out, size_t *n_mv)
         const char *s = json_string_value(json_object_get(e, "src"));
         const char *d = json_string_value(json_object_get(e, "dst"));
         json_t *q = json_object_get(e, "seq");
-        if (!s || !d || !json_is_integer(q)) {
+        if (!s || !d || !plan_move_ok(out_dir, s, d, q)) {
             ret = ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (move %zu)", path, i);
             break;
         }
@@ -345,7 +384,7 @@ int pt_merge(const struct pt_opts *o)
         }
         if ((ret = read_parts(o, parts, n)) || (ret = plan(o, parts, n, &mv, &n_mv)))
             goto out;
-    } else if ((ret = load_plan(plan_path, &mv, &n_mv))) {
+    } else if ((ret = load_plan(o->out, plan_path, &mv, &n_mv))) {
         goto out;
     }
     for (size_t i = 0; i < n_mv && !ret; i++)
