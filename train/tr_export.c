@@ -144,7 +144,7 @@ static int parse(int argc, char **argv, struct tr_export_opts *o)
     memset(o, 0, sizeof(*o));
     optind = 1;
     opterr = 0;
-    int c;
+    int c, err;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
         case O_FORMAT: o->format = optarg; break;
@@ -160,14 +160,11 @@ static int parse(int argc, char **argv, struct tr_export_opts *o)
             fputs(usage, stdout);
             return 1;
         default:
-            return ingot_fail(INGOT_E_USAGE, "unknown or incomplete option %s (see "
-                              "ingot-train export --help)", argv[optind - 1]);
+            return tr_cli_bad_option(argv);
         }
     }
-    if (optind != argc - 1)
-        return ingot_fail(INGOT_E_USAGE, "expected one checkpoint (file or directory), "
-                          "got %d arguments (see ingot-train export --help)", argc - optind);
-    o->ckpt = argv[optind];
+    if ((err = tr_cli_ckpt(argc, argv, &o->ckpt)))
+        return err;
     if (!o->format || !o->out)
         return ingot_fail(INGOT_E_USAGE, "--format hf|llmc|safetensors and --out DIR "
                           "are required");

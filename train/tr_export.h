@@ -22,6 +22,12 @@ struct ingot_spm;
  * none of them (then nothing was done). Called by main() first. */
 int tr_subcommand(int argc, char **argv);
 
+/* For the subcommands' getopt_long loops (argv[0] is the subcommand): the
+ * usage error for the option getopt_long refused (argv[optind - 1]), and
+ * the one positional argument, the checkpoint, once the options are done. */
+int tr_cli_bad_option(char **argv);
+int tr_cli_ckpt(int argc, char **argv, const char **ckpt);
+
 /* `ingot-train export CKPT --format F --out DIR ...`; argv[0] is "export".
  * Returns 0, 1 after --help, or a negative code with a message. */
 int tr_export_main(int argc, char **argv);

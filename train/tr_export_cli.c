@@ -1,5 +1,6 @@
 /* The subcommands of ingot-train that use a trained model rather than train
  * one: export, generate, eval. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,4 +31,19 @@ int tr_subcommand(int argc, char **argv)
         return !err ? 0 : err == INGOT_E_USAGE ? 2 : err == INGOT_E_INTERRUPTED ? 130 : 1;
     }
     return -1;
+}
+
+int tr_cli_bad_option(char **argv)
+{
+    return ingot_fail(INGOT_E_USAGE, "unknown or incomplete option %s (see ingot-train %s --help)",
+                      argv[optind - 1], argv[0]);
+}
+
+int tr_cli_ckpt(int argc, char **argv, const char **ckpt)
+{
+    if (optind != argc - 1)
+        return ingot_fail(INGOT_E_USAGE, "expected one checkpoint (file or directory), got %d "
+                          "arguments (see ingot-train %s --help)", argc - optind, argv[0]);
+    *ckpt = argv[optind];
+    return 0;
 }

@@ -90,16 +90,13 @@ static int parse(int argc, char **argv, struct gen_opts *o)
             fputs(usage, stdout);
             return 1;
         default:
-            return ingot_fail(INGOT_E_USAGE, "unknown or incomplete option %s (see ingot-train "
-                              "generate --help)", argv[optind - 1]);
+            return tr_cli_bad_option(argv);
         }
     }
     if (err)
         return err;
-    if (optind != argc - 1)
-        return ingot_fail(INGOT_E_USAGE, "expected one checkpoint (file or directory), got %d "
-                          "arguments (see ingot-train generate --help)", argc - optind);
-    o->ckpt = argv[optind];
+    if ((err = tr_cli_ckpt(argc, argv, &o->ckpt)))
+        return err;
     if (!o->prompt == !o->prompt_ids)
         return ingot_fail(INGOT_E_USAGE, "give the prompt as --prompt TEXT or --prompt-ids "
                           "\"I J ...\" (one of them)");

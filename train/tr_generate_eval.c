@@ -80,16 +80,13 @@ static int parse(int argc, char **argv, struct eval_opts *o)
             fputs(usage, stdout);
             return 1;
         default:
-            return ingot_fail(INGOT_E_USAGE, "unknown or incomplete option %s (see ingot-train "
-                              "eval --help)", argv[optind - 1]);
+            return tr_cli_bad_option(argv);
         }
     }
     if (err)
         return err;
-    if (optind != argc - 1)
-        return ingot_fail(INGOT_E_USAGE, "expected one checkpoint (file or directory), got %d "
-                          "arguments (see ingot-train eval --help)", argc - optind);
-    o->ckpt = argv[optind];
+    if ((err = tr_cli_ckpt(argc, argv, &o->ckpt)))
+        return err;
     if (!o->data)
         return ingot_fail(INGOT_E_USAGE, "--data DIR is required");
     return 0;
