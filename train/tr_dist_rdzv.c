@@ -376,8 +376,10 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
         return err;
     r->fds[0] = fd;
     struct reply rep;
+    /* rank 0 answers by its own deadline at the latest (with the names of
+     * missing ranks): a grace period lets that verdict arrive here */
     if ((err = xfer(fd, (void *)mine, sizeof(*mine), true, deadline)) ||
-        (err = xfer(fd, &rep, sizeof(rep), false, deadline)))
+        (err = xfer(fd, &rep, sizeof(rep), false, deadline + 5.0)))
         return ingot_fail(err, "rendezvous: rank %d: rank 0 at %s:%d %s before answering", r->rank,
                           o->addr, o->port, what_err(err));
     if (rep.magic != MAGIC)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "mono_clock.h"
+#include "dist_test.h"
 #include "test_check.h"
 #include "tr_dist.h"
 
@@ -49,17 +50,6 @@ static int exercise(tr_dist *d)
     return 0;
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(sa);
-    CHECK(fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
-          !getsockname(fd, (struct sockaddr *)&sa, &len));
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 enum role { WORK, STALL };
 
 static int tcp_rank(int rank, int world, int port, enum role role, double timeout)
@@ -88,7 +78,7 @@ static int tcp_rank(int rank, int world, int port, enum role role, double timeou
 
 static void run_tcp(const char *name, int world, int stall_rank, double timeout, int want_stall)
 {
-    int port = free_port();
+    int port = dist_free_port();
     pid_t pid[4];
     double t0 = mono_now();
     for (int i = 0; i < world; i++) {

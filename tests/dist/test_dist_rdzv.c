@@ -12,22 +12,11 @@
 #include <unistd.h>
 
 #include "mono_clock.h"
+#include "dist_test.h"
 #include "test_check.h"
 #include "tr_dist_rdzv.h"
 
 static const char *CFG = "model=L2,H2,C64 batch=4 batch-tokens=1024 data=synthetic";
-
-/* A port that was free a moment ago. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(sa);
-    CHECK(fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
-          !getsockname(fd, (struct sockaddr *)&sa, &len));
-    close(fd);
-    return ntohs(sa.sin_port);
-}
 
 struct proc {
     int rank, world;
@@ -111,7 +100,7 @@ static int child(const struct proc *p, int port, double timeout)
 static void scenario(const char *name, const struct proc *ps, int n, double timeout,
                      double limit_s)
 {
-    int port = free_port();
+    int port = dist_free_port();
     pid_t pids[8];
     double t0 = mono_now();
     for (int i = 0; i < n; i++) {

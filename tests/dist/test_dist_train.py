@@ -163,6 +163,8 @@ def stop_collective():
     while time.time() < deadline:
         line = procs[0].stdout.readline()
         seen += line
+        if not line:
+            fail("rank 0 ended before step 3:\n%s" % seen)
         if "step      3/" in line:
             break
     procs[1].send_signal(signal.SIGUSR1)
@@ -196,8 +198,12 @@ def mismatch():
 def rank_dies():
     args = [x if x != "8" else "100000" for x in BASE]
     procs = spawn_tcp(2, args)
-    while "step      2/" not in procs[0].stdout.readline():
-        pass
+    while True:
+        line = procs[0].stdout.readline()
+        if not line:
+            fail("rank 0 ended before step 2: %s" % procs[0].communicate())
+        if "step      2/" in line:
+            break
     t0 = time.time()
     procs[1].kill()
     _, err = procs[0].communicate(timeout=30)
