@@ -3,7 +3,8 @@
 the windows ingot-train trains on: the batches `ingot-train --dump-batch` writes at a
 fresh start, after a checkpoint inside the first epoch and after one in the second
 (another permutation), shuffled and sequential; the data-parallel split (rank r of W
-at micro-step m takes q = s*G + (m*W + r)*b + j) covers the same global batch; and
+runs micro-steps [r*K, (r+1)*K) of each step, K per rank, as train/tr_dist_run.c does)
+covers the same global batch; and
 the checkpoint reader gives the weights the trainer used, bit for bit, and refuses a
 corrupted checkpoint."""
 import os
@@ -65,9 +66,17 @@ def check_order(fx, ds, d, order, stops):
         got = np.concatenate([one.micro_batch(0, m) for m in range(ACCUM)])
         check(np.array_equal(got, ids), "%s order after step %d (epoch %d): ingot's windows "
               "differ from ingot-train's" % (order, stop, stop * G // W))
-        two = [ingot.TrainWindows(ds, T, B // 2, world=2, rank=r, **kw) for r in range(2)]
-        dp = np.concatenate([two[r].micro_batch(0, m) for m in range(ACCUM) for r in range(2)])
+        # 2 ranks of 1 micro-step each: rank r takes micro-step r of the global step
+        # (tr_dist_run.c: contiguous shares)
+        two = [ingot.TrainWindows(ds, T, B, world=2, rank=r, **kw) for r in range(2)]
+        check(two[0].accum == 1, "world 2: one micro-step per rank")
+        dp = np.concatenate([two[r].micro_batch(0, 0) for r in range(2)])
         check(np.array_equal(dp, ids), "world 2: the ranks' windows do not make the global batch")
+        # 2 ranks of 2 micro-steps each at half the batch: rank 0 holds the first half
+        half = [ingot.TrainWindows(ds, T, B // 2, world=2, rank=r, **kw) for r in range(2)]
+        dp = np.concatenate([half[r].micro_batch(0, m) for r in range(2) for m in range(2)])
+        check(half[0].accum == 2 and np.array_equal(dp, ids),
+              "world 2 x 2 micro-steps: contiguous shares")
         if stop:
             c = ingot.open_checkpoint(os.path.join(ck, "ckpt-%08d.bin" % stop))
             check(c.step == stop, "checkpoint step")

@@ -7,9 +7,11 @@ from xoshiro256** seeded by (seed ^ splitmix64(e), stream 2), or in stream order
 q-th window of the run is perm_{q // W}[q % W]. A checkpoint's (data_epoch, data_index)
 is q = epoch * W + index.
 
-Data parallelism (issue 10): step s takes the global windows [s*G, (s+1)*G) with
-G = batch * world * accum; rank r at micro-step m takes rows j < batch of
-q = s*G + (m*world + r)*batch + j, so the global batches do not depend on world size."""
+Data parallelism (train/tr_dist_run.c): step s takes the global windows [s*G, (s+1)*G)
+with G = batch * world * accum (accum micro-steps per rank); every rank reads the whole
+step and rank r runs its contiguous share of micro-steps [r*accum, (r+1)*accum), so at
+its micro-step m it takes rows j < batch of q = s*G + (r*accum + m)*batch + j. The
+global batches do not depend on the world size."""
 import numpy as np
 
 M64 = (1 << 64) - 1
@@ -92,9 +94,10 @@ class WindowOrder:
 
 
 def rank_windows(step, micro, rank, world, batch, accum):
-    """Run positions q of the rows of one micro-step of one rank (issue 10's rule)."""
+    """Run positions q of the rows of micro-step micro (< accum, this rank's count) of
+    rank rank at step step: the rank's contiguous share of the step (see above)."""
     if not (0 <= rank < world and 0 <= micro < accum):
         raise ValueError("rank %d of %d, micro-step %d of %d" % (rank, world, micro, accum))
     g = batch * world * accum
-    first = step * g + (micro * world + rank) * batch
+    first = step * g + (rank * accum + micro) * batch
     return range(first, first + batch)
