@@ -85,6 +85,13 @@ def check_order(fx, ds, d, order, stops):
             flat = np.concatenate([a.ravel() for a in c.params.values()])
             check(np.array_equal(flat.view("<u4"), params.view("<u4")),
                   "checkpoint tensors differ from the weights ingot-train used")
+            try:
+                import torch  # noqa: F401
+                tt = c.to_torch("params")
+                check(all(np.array_equal(tt[k].numpy(), c.params[k]) for k in c.params),
+                      "to_torch: tensors differ")
+            except ImportError:
+                pass
             resumed = ingot.TrainWindows(ds, T, B, start_window=c.data_position(W), **{
                 k: v for k, v in kw.items() if k != "start_step"})
             check(np.array_equal(resumed.micro_batch(0, 0), ids[:B]), "start_window")
