@@ -6,15 +6,58 @@
 
 #include "checkpoint.h"
 #include "data_loader.h"
+#include "ingot_config.h"
 #include "ingot_err.h"
+#include "ingot_version.h"
 #include "tr_export.h"
 #include "train_loop.h"
 #include "train_opts.h"
+#if INGOT_HAVE_CUDA
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#endif
 
 static void on_signal(int sig)
 {
     (void)sig;
     tr_request_stop();
+}
+
+/* --version: the release, the git revision and the libraries linked (the
+ * CUDA runtime and cuBLAS as loaded, which may be newer than the headers). */
+static void print_version(void)
+{
+    char lib[4][64];
+    const char *libs[5];
+    int n = 0;
+#if INGOT_HAVE_CUDA
+    int rt = 0, maj = 0, min = 0, pat = 0;
+    if (cudaRuntimeGetVersion(&rt) == cudaSuccess)
+        snprintf(lib[n], sizeof(lib[n]), "CUDA runtime %d.%d", rt / 1000, rt % 1000 / 10);
+    else
+        snprintf(lib[n], sizeof(lib[n]), "CUDA runtime (version unavailable)");
+    libs[n] = lib[n];
+    n++;
+    if (cublasGetProperty(MAJOR_VERSION, &maj) == CUBLAS_STATUS_SUCCESS &&
+        cublasGetProperty(MINOR_VERSION, &min) == CUBLAS_STATUS_SUCCESS &&
+        cublasGetProperty(PATCH_LEVEL, &pat) == CUBLAS_STATUS_SUCCESS)
+        snprintf(lib[n], sizeof(lib[n]), "cuBLAS %d.%d.%d", maj, min, pat);
+    else
+        snprintf(lib[n], sizeof(lib[n]), "cuBLAS (version unavailable)");
+    libs[n] = lib[n];
+    n++;
+#else
+    snprintf(lib[n], sizeof(lib[n]), "CUDA: not built (CPU trainer only)");
+    libs[n] = lib[n];
+    n++;
+#endif
+#ifdef _OPENMP
+    snprintf(lib[n], sizeof(lib[n]), "OpenMP %d", _OPENMP);
+    libs[n] = lib[n];
+    n++;
+#endif
+    libs[n] = NULL;
+    ingot_version_print(stdout, "ingot-train", libs);
 }
 
 /* SIGINT, SIGTERM and SIGHUP (a closed terminal or ssh session) stop at the
@@ -44,7 +87,11 @@ int main(int argc, char **argv)
         return sub;
     struct tr_opts o;
     int err = tr_opts_parse(argc, argv, &o);
-    if (err == 1)
+    if (err == TR_OPTS_VERSION) {
+        print_version();
+        return 0;
+    }
+    if (err == TR_OPTS_HELP)
         return 0;
     if (err) {
         fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_num.h"
 #include "ingot_err.h"
 #include "train_opts.h"
 
@@ -31,7 +32,9 @@ void tr_opts_help(const char *prog)
 {
     printf("Usage: %s --data DIR [options]\n"
            "       %s --synthetic [--vocab N] [options]\n"
-           "Train a GPT-2 model on token shards made by ingot-pretok.\n\n", prog, prog);
+           "Train a GPT-2 model on token shards made by ingot-pretok.\n"
+           "Integers take k M G T (x1000) or Ki Mi Gi Ti (x1024) suffixes: 512k = 512000,\n"
+           "512Ki = 524288.\n\n", prog, prog);
     printf(
         "Data:\n"
         "  --data DIR              dataset directory (manifest.json + *.tok)\n"
@@ -77,7 +80,8 @@ void tr_opts_help(const char *prog)
         "  --val-tokens N          tokens of the fixed val set (default 32768)\n"
         "  --sample-every N        print generated text every N steps, 0 = off (default 0)\n"
         "  --sample-tokens N       tokens per sample (default 64)\n"
-        "  --top-k K               sample from the K likeliest, 1 = greedy (default 40)\n"
+        "  --top-k K               sample from the K likeliest, 1 = greedy, at most 256\n"
+        "                          (default 40)\n"
         "  --temperature X         sampling temperature (default 1.0)\n\n"
         "Checkpoints and output:\n"
         "  --ckpt-dir D            write checkpoints to D (always at the end of the run)\n"
@@ -96,9 +100,10 @@ void tr_opts_help(const char *prog)
         "                          A100/H100/H200 figures)\n"
         "  --dump-batch FILE       write the next batch with the CPU model's loss, logits\n"
         "                          and gradients (for scripts/torch-reference.py) and exit\n"
-        "  --help                  this text\n\n"
+        "  --help                  this text\n"
+        "  --version               version, git revision and libraries\n\n"
         "Example:\n"
-        "  %s --data data/ --model small --steps 2000 --batch 16 \\\n"
+        "  %s --data data/ --model small --steps 2k --batch 16 --batch-tokens 32Ki \\\n"
         "      --ckpt-dir ckpt/ --ckpt-every 500 --metrics metrics.jsonl --sample-every 500\n",
         prog);
 }
@@ -109,7 +114,7 @@ enum {
     O_STOP_AFTER, O_LR, O_MIN_LR, O_WARMUP, O_WD, O_CLIP, O_SEED, O_THREADS, O_VAL_EVERY,
     O_VAL_TOKENS, O_SAMPLE_EVERY, O_SAMPLE_TOKENS, O_TOP_K, O_TEMPERATURE, O_CKPT_DIR,
     O_CKPT_EVERY, O_CKPT_KEEP, O_RESUME, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
-    O_PRECISION, O_PROFILE, O_PEAK_TFLOPS,
+    O_PRECISION, O_PROFILE, O_PEAK_TFLOPS, O_VERSION,
     O_DIST, O_DIST_TIMEOUT, O_DIST_PORT,
 };
 
@@ -152,6 +157,7 @@ static const struct option long_opts[] = {
     { "quiet", no_argument, NULL, O_QUIET },
     { "dump-batch", required_argument, NULL, O_DUMP_BATCH },
     { "help", no_argument, NULL, O_HELP },
+    { "version", no_argument, NULL, O_VERSION },
     { "precision", required_argument, NULL, O_PRECISION },
     { "profile", required_argument, NULL, O_PROFILE },
     { "peak-tflops", required_argument, NULL, O_PEAK_TFLOPS },
@@ -161,36 +167,16 @@ static const struct option long_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
-static int parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out)
+/* Every number goes through common/cli_num.h (k M G T, Ki Mi Gi Ti
+ * suffixes; one wording of range errors for every program); a float is
+ * range-checked as a double first, so 1e300 never becomes inf. */
+static int parse_float(const char *flag, const char *s, double lo, double hi, float *out)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return ingot_fail(INGOT_E_USAGE, "--%s: '%s' is not an integer in [%lld, %lld]", flag, s,
-                          (long long)lo, (long long)hi);
-    *out = v;
-    return 0;
-}
-
-static int parse_int(const char *flag, const char *s, int lo, int *out)
-{
-    int64_t v = 0;
-    int err = parse_i64(flag, s, lo, 1 << 30, &v);
+    double v = 0.0;
+    int err = cli_parse_double(flag, s, lo, hi, &v);
     if (!err)
-        *out = (int)v;
+        *out = (float)v;
     return err;
-}
-
-static int parse_float(const char *flag, const char *s, float lo, float *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo)
-        return ingot_fail(INGOT_E_USAGE, "--%s: '%s' is not a number >= %g", flag, s, (double)lo);
-    *out = (float)v;
-    return 0;
 }
 
 int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
@@ -238,45 +224,45 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
                                  optarg);
             break;
         case O_SYNTHETIC: o->synthetic = true; break;
-        case O_VOCAB: err = parse_int("vocab", optarg, 2, &o->vocab); break;
+        case O_VOCAB: err = cli_parse_int("--vocab", optarg, 2, TR_MAX_VOCAB, &o->vocab); break;
         case O_NO_VERIFY: o->verify = false; break;
         case O_TOKENIZER: o->tokenizer = optarg; break;
         case O_DEVICE: o->device = optarg; break;
         case O_MODEL: o->model = optarg; break;
-        case O_LAYERS: err = parse_int("layers", optarg, 1, &o->layers); break;
-        case O_HEADS: err = parse_int("heads", optarg, 1, &o->heads); break;
-        case O_DIM: err = parse_int("dim", optarg, 1, &o->dim); break;
-        case O_SEQ_LEN: err = parse_int("seq-len", optarg, 1, &o->seq_len); break;
-        case O_BATCH: err = parse_int("batch", optarg, 1, &o->batch); break;
+        case O_LAYERS: err = cli_parse_int("--layers", optarg, 1, 4096, &o->layers); break;
+        case O_HEADS: err = cli_parse_int("--heads", optarg, 1, 1 << 20, &o->heads); break;
+        case O_DIM: err = cli_parse_int("--dim", optarg, 1, 1 << 20, &o->dim); break;
+        case O_SEQ_LEN: err = cli_parse_int("--seq-len", optarg, 1, 1 << 20, &o->seq_len); break;
+        case O_BATCH: err = cli_parse_int("--batch", optarg, 1, 1 << 24, &o->batch); break;
         case O_BATCH_TOKENS:
-            err = parse_i64("batch-tokens", optarg, 1, INT64_C(1) << 40, &o->batch_tokens);
+            err = cli_parse_i64("--batch-tokens", optarg, 1, INT64_C(1) << 44, &o->batch_tokens);
             break;
-        case O_STEPS: err = parse_int("steps", optarg, 1, &o->steps); break;
-        case O_STOP_AFTER: err = parse_int("stop-after", optarg, 1, &o->stop_after); break;
-        case O_LR: err = parse_float("lr", optarg, 0.0f, &o->lr); break;
-        case O_MIN_LR: err = parse_float("min-lr", optarg, 0.0f, &o->min_lr); break;
-        case O_WARMUP: err = parse_int("warmup", optarg, 0, &o->warmup); break;
-        case O_WD: err = parse_float("weight-decay", optarg, 0.0f, &o->weight_decay); break;
-        case O_CLIP: err = parse_float("grad-clip", optarg, 0.0f, &o->grad_clip); break;
+        case O_STEPS: err = cli_parse_int("--steps", optarg, 1, TR_MAX_STEPS, &o->steps); break;
+        case O_STOP_AFTER: err = cli_parse_int("--stop-after", optarg, 1, TR_MAX_STEPS, &o->stop_after); break;
+        case O_LR: err = parse_float("--lr", optarg, 0.0, 10.0, &o->lr); break;
+        case O_MIN_LR: err = parse_float("--min-lr", optarg, 0.0, 10.0, &o->min_lr); break;
+        case O_WARMUP: err = cli_parse_int("--warmup", optarg, 0, TR_MAX_STEPS, &o->warmup); break;
+        case O_WD: err = parse_float("--weight-decay", optarg, 0.0, 10.0, &o->weight_decay); break;
+        case O_CLIP: err = parse_float("--grad-clip", optarg, 0.0, 1e6, &o->grad_clip); break;
         case O_SEED:
-            err = parse_i64("seed", optarg, 0, INT64_MAX, &v64);
+            err = cli_parse_i64("--seed", optarg, 0, INT64_MAX, &v64);
             o->seed = (uint64_t)v64;
             break;
-        case O_THREADS: err = parse_int("threads", optarg, 1, &o->threads); break;
-        case O_VAL_EVERY: err = parse_int("val-every", optarg, 0, &o->val_every); break;
+        case O_THREADS: err = cli_parse_int("--threads", optarg, 1, 4096, &o->threads); break;
+        case O_VAL_EVERY: err = cli_parse_int("--val-every", optarg, 0, TR_MAX_STEPS, &o->val_every); break;
         case O_VAL_TOKENS:
-            err = parse_i64("val-tokens", optarg, 0, INT64_C(1) << 40, &o->val_tokens);
+            err = cli_parse_i64("--val-tokens", optarg, 0, INT64_C(1) << 40, &o->val_tokens);
             break;
-        case O_SAMPLE_EVERY: err = parse_int("sample-every", optarg, 0, &o->sample_every); break;
-        case O_SAMPLE_TOKENS: err = parse_int("sample-tokens", optarg, 1, &o->sample_tokens); break;
-        case O_TOP_K: err = parse_int("top-k", optarg, 1, &o->top_k); break;
-        case O_TEMPERATURE: err = parse_float("temperature", optarg, 1e-3f, &o->temperature); break;
+        case O_SAMPLE_EVERY: err = cli_parse_int("--sample-every", optarg, 0, TR_MAX_STEPS, &o->sample_every); break;
+        case O_SAMPLE_TOKENS: err = cli_parse_int("--sample-tokens", optarg, 1, 1 << 20, &o->sample_tokens); break;
+        case O_TOP_K: err = cli_parse_int("--top-k", optarg, 1, 256, &o->top_k); break;
+        case O_TEMPERATURE: err = parse_float("--temperature", optarg, 1e-3, 100.0, &o->temperature); break;
         case O_CKPT_DIR: o->ckpt_dir = optarg; break;
-        case O_CKPT_EVERY: err = parse_int("ckpt-every", optarg, 0, &o->ckpt_every); break;
-        case O_CKPT_KEEP: err = parse_int("ckpt-keep", optarg, 0, &o->ckpt_keep); break;
+        case O_CKPT_EVERY: err = cli_parse_int("--ckpt-every", optarg, 0, TR_MAX_STEPS, &o->ckpt_every); break;
+        case O_CKPT_KEEP: err = cli_parse_int("--ckpt-keep", optarg, 0, 1 << 20, &o->ckpt_keep); break;
         case O_RESUME: o->resume = true; break;
         case O_METRICS: o->metrics = optarg; break;
-        case O_PRINT_EVERY: err = parse_int("print-every", optarg, 1, &o->print_every); break;
+        case O_PRINT_EVERY: err = cli_parse_int("--print-every", optarg, 1, TR_MAX_STEPS, &o->print_every); break;
         case O_QUIET: o->quiet = true; break;
         case O_DUMP_BATCH: o->dump_batch = optarg; break;
         case O_PRECISION:
@@ -284,24 +270,16 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
                 err = ingot_fail(INGOT_E_USAGE, "--precision: '%s'; use fp32 or bf16", optarg);
             o->precision = optarg;
             break;
-        case O_PROFILE: err = parse_int("profile", optarg, 1, &o->profile); break;
-        case O_PEAK_TFLOPS: err = parse_float("peak-tflops", optarg, 1e-3f, &o->peak_tflops); break;
+        case O_PROFILE: err = cli_parse_int("--profile", optarg, 1, TR_MAX_STEPS, &o->profile); break;
+        case O_PEAK_TFLOPS: err = parse_float("--peak-tflops", optarg, 1e-3, 1e6, &o->peak_tflops); break;
         case O_DIST: o->dist = optarg; break;
-        case O_DIST_TIMEOUT: {
-            float t = 0.0f;
-            err = parse_float("dist-timeout", optarg, 1.0f, &t);
-            o->dist_timeout = t;
-            break;
-        }
-        case O_DIST_PORT: {
-            int64_t p = 0;
-            err = parse_i64("dist-port", optarg, 1, 65535, &p);
-            o->dist_port = (int)p;
-            break;
-        }
+        case O_DIST_TIMEOUT: err = cli_parse_double("--dist-timeout", optarg, 1.0, 1e6, &o->dist_timeout); break;
+        case O_DIST_PORT: err = cli_parse_int("--dist-port", optarg, 1, 65535, &o->dist_port); break;
         case O_HELP:
             tr_opts_help(prog);
-            return 1;
+            return TR_OPTS_HELP;
+        case O_VERSION:
+            return TR_OPTS_VERSION;
         case ':':
             err = ingot_fail(INGOT_E_USAGE, "%s needs a value (see --help)", argv[optind - 1]);
             break;

@@ -49,9 +49,19 @@ struct tr_opts {
     int dist_port;              /* --dist-port P (0: from the launcher's environment) */
 };
 
+/* The most optimizer steps a run (and a checkpoint) may count: steps are
+ * int in the loop and the schedule. */
+#define TR_MAX_STEPS (1 << 30)
+/* The largest vocabulary: ids are int32 and rows of wte are padded. */
+#define TR_MAX_VOCAB (1 << 30)
+
+/* tr_opts_parse() results other than 0 and errors. */
+enum { TR_OPTS_HELP = 1, TR_OPTS_VERSION = 2 };
+
 /* Parse argv into o (presets applied, explicit flags win, defaults filled,
- * ranges checked). Returns 0, 1 when --help was printed (exit 0), or
- * INGOT_E_USAGE with a message. The vocabulary is not known here; the
+ * ranges checked). Returns 0, TR_OPTS_HELP when --help was printed,
+ * TR_OPTS_VERSION for --version (main prints it: it knows the libraries),
+ * or INGOT_E_USAGE with a message. The vocabulary is not known here; the
  * model's shape is completed by the caller once the data is open. */
 int tr_opts_parse(int argc, char **argv, struct tr_opts *o);
 

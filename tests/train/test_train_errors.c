@@ -77,6 +77,17 @@ int main(int argc, char **argv)
     expect("dim not a multiple of heads", "--synthetic --dim 30 --heads 4", 2, "--dim", NULL);
     expect("unknown preset", "--synthetic --model gpt5", 2, "gpt5", "tiny");
     expect("resume without ckpt-dir", "--synthetic --resume", 2, "--ckpt-dir", NULL);
+    /* numbers: one parser with suffixes (k = 1000, Ki = 1024) and honest ranges */
+    expect("batch-tokens 1Ki (= 32 micro-steps)", "--synthetic --vocab 64 --model tiny --layers 1 "
+           "--dim 32 --seq-len 16 --batch 2 --batch-tokens 1Ki --steps 1 --val-every 0", 0,
+           "x 32 micro-steps", NULL);
+    expect("batch-tokens 1k is 1000", "--synthetic --model tiny --layers 1 --dim 32 --seq-len 16 "
+           "--batch 2 --batch-tokens 1k", 2, "--batch-tokens 1000", "multiple");
+    expect("lr that overflows a float", "--synthetic --lr 1e300", 2, "--lr", "[0, 10]");
+    expect("top-k beyond the sampler's 256", "--synthetic --top-k 1000", 2, "--top-k", "256");
+    expect("steps beyond an int", "--synthetic --steps 4G", 2, "--steps", "1073741824");
+    expect("threads 0", "--synthetic --threads 0", 2, "--threads", NULL);
+    expect("version", "--version", 0, "ingot-train 0.1.0", "jansson");
     expect("unknown device", "--synthetic --device tpu", 2, "tpu", NULL);
 #if !INGOT_HAVE_CUDA
     expect("cuda in a build without CUDA", "--synthetic --model tiny --steps 1 --device cuda", 2,
