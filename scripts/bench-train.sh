@@ -18,8 +18,8 @@
 #      TORCH    models that also get a PyTorch row (default: gpt2-124m gpt2-350m;
 #               "none" for none)
 #      BASE     build dir of the "before" ingot-train (optional)
-#      VARIANTS "NAME=ENV ..." extra ingot rows of the first model, e.g.
-#               "nograph=INGOT_STEP_GRAPH=0" (optional)
+#      VARIANTS "NAME=ENV[@MODEL:BATCH] ..." extra ingot rows (of the first
+#               model unless named), e.g. "sg0=INGOT_STEP_GRAPH=0" (optional)
 #      STEPS (default 20), PYTHON (default python3), OUT
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,13 +51,13 @@ ingot() {
     local tag=$1 bin=$2 model=$3 batch=${4%%:*} bt=
     [[ $4 == *:* ]] && bt="--batch-tokens ${4#*:}"
     shift 4
-    local envs=()
+    local envs=() data=(--synthetic --vocab 50304)
     while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
-    [ "${1:-}" = -- ] && shift
+    [ "${1:-}" = -- ] && shift && data=()
     # shellcheck disable=SC2046
     env "${envs[@]}" timeout 300 "$bin" --device cuda --model gpt2-124m $(shape "$model") \
         --batch "$batch" $bt --precision bf16 --profile "$steps" --val-every 0 --print-every 1000 \
-        --metrics "$out/$tag.jsonl" "$@" >"$out/$tag.log" 2>&1 ||
+        --metrics "$out/$tag.jsonl" "${data[@]}" "$@" >"$out/$tag.log" 2>&1 ||
         { echo "$tag: ingot-train failed:"; tail -5 "$out/$tag.log"; }
 }
 
@@ -118,7 +118,9 @@ done
 model1=${first%%:*} batch1=${first#*:}
 for v in ${VARIANTS:-}; do
     echo "== variant $v"
-    ingot "var-${v%%=*}" "$build/train/ingot-train" "$model1" "$batch1" "${v#*=}"
+    vm=$model1 vb=$batch1 ve=${v#*=}
+    if [[ $ve == *@* ]]; then vm=${ve#*@} vb=${vm#*:} vm=${vm%%:*} ve=${ve%%@*}; fi
+    ingot "var-${v%%=*}" "$build/train/ingot-train" "$vm" "$vb" "$ve"
 done
 vocab=
 if [ -n "$data" ]; then
@@ -154,7 +156,10 @@ fi
                 echo "  $model after / before: $(awk -v a="$s" -v b="$b0" 'BEGIN { printf "%.3f", a / b }')"
         fi
     done
-    for v in ${VARIANTS:-}; do row "var-${v%%=*}" "${first%%:*} ${v#*=}"; done
+    for v in ${VARIANTS:-}; do
+        ve=${v#*=}
+        [[ $ve == *@* ]] && row "var-${v%%=*}" "${ve#*@} ${ve%%@*}" || row "var-${v%%=*}" "${first%%:*} $ve"
+    done
     if [ -n "$data" ]; then
         row real "$model1 real shards V=$vocab"
         row synth-v "$model1 synthetic V=$vocab"
