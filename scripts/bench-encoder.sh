@@ -53,15 +53,20 @@ with open(os.path.join(d, "docs.txt"), "w") as docs, open(os.path.join(d, "train
 PY
 fi
 best() {   # best wall time of RUNS runs of "$@", in seconds
-    local b=1e9 t0 t1 t
-    for _ in $(seq "$RUNS"); do
-        t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N)
-        t=$(echo "$t1 - $t0" | bc -l)
-        b=$(echo "if ($t < $b) $t else $b" | bc -l)
-    done
-    echo "$b"
+    python3 - "$RUNS" "$@" <<'PY'
+import os, shutil, subprocess, sys, time
+best = float("inf")
+for _ in range(int(sys.argv[1])):
+    if os.environ.get("BENCH_FRESH"):   # an output directory made anew each run
+        shutil.rmtree(os.environ["BENCH_FRESH"], ignore_errors=True)
+    t0 = time.perf_counter()
+    subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    best = min(best, time.perf_counter() - t0)
+print(best)
+PY
 }
-MBYTES=$(echo "$(wc -c < "$DIR/docs.txt") / 1000000" | bc -l)
+rate() { python3 -c "print('%7.2f' % ($1 / $2))"; }
+MBYTES=$(python3 -c "print($(wc -c < "$DIR/docs.txt") / 1e6)")
 for kind in unigram bpe; do
     model=$DIR/$kind-$VOCAB.model
     if [ ! -s "$model" ]; then
@@ -70,15 +75,14 @@ for kind in unigram bpe; do
             --vocab_size="$VOCAB" --hard_vocab_limit=false --input_sentence_size=300000 \
             --shuffle_input_sentence=true --max_sentence_length=16384 --minloglevel=2 >&2
     fi
-    echo "== $kind ($(wc -l < "${model%.model}.vocab") pieces), $(printf %.2f "$MBYTES") MB"
+    echo "== $kind ($(wc -l < "${model%.model}.vocab") pieces), $MBYTES MB"
     t=$(best spm_encode --model="$model" --output_format=id --input="$DIR/docs.txt")
-    printf '  spm_encode (command line)  %7.2f MB/s\n' "$(echo "$MBYTES / $t" | bc -l)"
+    echo "  spm_encode (command line)  $(rate "$MBYTES" "$t") MB/s"
     "$BENCH" "$model" "$DIR/docs.txt" "$RUNS" | tail -n +2
     for enc in spm ingot; do
-        t=$(best "$PRETOK" --model "$model" --out "$DIR/out-$kind-$enc" --threads 1 --quiet \
+        t=$(BENCH_FRESH="$DIR/out-$kind-$enc" best "$PRETOK" --model "$model" --out "$DIR/out-$kind-$enc" --threads 1 --quiet \
             --encoder $enc "$DIR"/corpus/*.jsonl)
         rm -rf "$DIR/out-$kind-$enc"
-        printf '  ingot-pretok --encoder %-5s --threads 1, from .jsonl: %7.2f MB/s\n' $enc \
-            "$(echo "$MBYTES / $t" | bc -l)"
+        echo "  ingot-pretok --encoder $enc --threads 1, from .jsonl: $(rate "$MBYTES" "$t") MB/s"
     done
 done
