@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
+#include "train_opts.h"
 
 #define ENDIAN_MARK 0x01020304u
 
@@ -371,6 +373,46 @@ static int read_at(int fd, void *buf, size_t len, uint64_t off, const char *path
     return 0;
 }
 
+/* A float field that the optimizer can use: finite, in [0, hi]. */
+static bool float_ok(double x, double hi)
+{
+    return isfinite(x) && x >= 0.0 && x <= hi;
+}
+
+/* Every number of the header that the run uses, against what the program
+ * can do (the option ranges of train_opts.c), so that a crafted or
+ * bit-flipped header with a valid checksum fails here, naming the field,
+ * rather than as an overflow or a NaN later. */
+static int check_ranges(const char *path, const struct tr_ckpt_header *h)
+{
+    const char *field = NULL;
+    uint64_t known = TR_CKPT_FLAG_SYNTHETIC | TR_CKPT_FLAG_SEQUENTIAL;
+    if (h->flags & ~known)
+        field = "flags (unknown bits)";
+    else if (h->step > TR_MAX_STEPS)
+        field = "step (more than 2^30)";
+    else if (h->steps < 1 || h->steps > TR_MAX_STEPS)
+        field = "steps (not in [1, 2^30])";
+    else if (h->batch < 1 || h->batch > (1 << 24))
+        field = "batch (not in [1, 2^24])";
+    else if (h->grad_accum < 1 || h->grad_accum > (1 << 20))
+        field = "grad_accum (not in [1, 2^20])";
+    else if (h->warmup < 0 || h->warmup > TR_MAX_STEPS)
+        field = "warmup (not in [0, 2^30])";
+    else if (!float_ok(h->lr, 10.0) || !float_ok(h->min_lr, 10.0))
+        field = "lr/min_lr (not in [0, 10])";
+    else if (!float_ok(h->weight_decay, 10.0))
+        field = "weight_decay (not in [0, 10])";
+    else if (!float_ok(h->grad_clip, 1e6))
+        field = "grad_clip (not in [0, 1e6])";
+    else if (!float_ok(h->elapsed_s, 1e12))
+        field = "elapsed_s (negative, NaN or absurd)";
+    if (field)
+        return ingot_fail(INGOT_E_CORRUPT, "%s: field %s; the checkpoint is damaged or was not "
+                          "written by ingot-train", path, field);
+    return 0;
+}
+
 static int check_header(const char *path, const struct tr_ckpt_header *h, uint64_t file_size)
 {
     if (memcmp(h->magic, TR_CKPT_MAGIC, 8))
@@ -386,8 +428,14 @@ static int check_header(const char *path, const struct tr_ckpt_header *h, uint64
         return ingot_fail(INGOT_E_CHECKSUM, "%s: header checksum mismatch; the file is corrupt",
                           path);
     struct tr_config c = { h->n_layer, h->n_head, h->n_embd, h->seq_len, h->vocab, h->vocab_padded };
-    if (tr_config_check(&c))
-        return ingot_fail(INGOT_E_CORRUPT, "%s: model configuration: %s", path, ingot_errmsg());
+    int err = tr_config_check(&c);
+    if (err) {
+        char m[512];
+        snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
+        return ingot_fail(INGOT_E_CORRUPT, "%s: fields n_layer..vocab_padded: %s", path, m);
+    }
+    if ((err = check_ranges(path, h)))
+        return err;
     uint64_t bytes = tr_param_count(&c) * sizeof(float);
     if (h->n_params != tr_param_count(&c) || h->params_offset != TR_CKPT_HEADER_SIZE ||
         h->m_offset != h->params_offset + bytes || h->v_offset != h->m_offset + bytes ||
@@ -406,26 +454,26 @@ static int check_header(const char *path, const struct tr_ckpt_header *h, uint64
 /* Open, read the header, check it and (verify_payload) the payload hash. */
 static int open_checked(const char *path, struct tr_ckpt_header *h, bool verify_payload, int *fd_out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* a regular file (a FIFO named like a checkpoint would block the read
+     * forever); its size is checked against the header below */
+    uint64_t size = 0;
+    int fd = fs_open_regular(path, "checkpoint", UINT64_MAX, &size);
     if (fd < 0)
-        return ingot_fail(-errno, "%s: cannot open checkpoint: %s", path, strerror(errno));
-    struct stat sb;
+        return fd;
     int err = 0;
-    if (fstat(fd, &sb) != 0)
-        err = ingot_fail(-errno, "%s: stat: %s", path, strerror(errno));
-    else if ((uint64_t)sb.st_size < sizeof(*h))
-        err = ingot_fail(INGOT_E_TRUNCATED, "%s: %lld bytes is too short for a checkpoint", path,
-                         (long long)sb.st_size);
+    if (size < sizeof(*h))
+        err = ingot_fail(INGOT_E_TRUNCATED, "%s: %" PRIu64 " bytes is too short for a checkpoint",
+                         path, size);
     if (!err)
         err = read_at(fd, h, sizeof(*h), 0, path);
     if (!err)
-        err = check_header(path, h, (uint64_t)sb.st_size);
+        err = check_header(path, h, size);
     if (!err && verify_payload) {
         ingot_xxh3_stream *xs = ingot_xxh3_new();
         enum { BUF = 1 << 22 };
         char *buf = malloc(BUF);
         if (!xs || !buf)
-            err = -ENOMEM;
+            err = ingot_oom("checkpoint read buffer", BUF);
         for (uint64_t off = h->header_size; !err && off < h->file_size; off += BUF) {
             size_t len = h->file_size - off < BUF ? (size_t)(h->file_size - off) : BUF;
             if (!(err = read_at(fd, buf, len, off, path)))

@@ -2,9 +2,11 @@
  * precision, so two runs can be compared exactly). */
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fsutil.h"
 #include "ingot_err.h"
@@ -15,12 +17,34 @@ struct tr_metrics {
     char *path;
 };
 
+/* What a metrics file may be: a regular file (read back on --resume, at most
+ * METRICS_MAX bytes: about 5M steps of records), a character device such as
+ * /dev/null (written, never read or replaced), or not there yet. A FIFO
+ * would block the open, a directory cannot be written. *regular tells the
+ * first case. */
+#define METRICS_MAX ((size_t)1 << 30)
+
+static int check_path(const char *path, bool *regular)
+{
+    struct stat sb;
+    *regular = false;
+    if (stat(path, &sb) != 0)
+        return errno == ENOENT ? 0 : ingot_fail(-errno, "--metrics %s: %s", path, strerror(errno));
+    if (S_ISCHR(sb.st_mode))
+        return 0;
+    if (!S_ISREG(sb.st_mode))
+        return ingot_fail(INGOT_E_USAGE, "--metrics %s: exists and is not a regular file; name a "
+                          "file (or /dev/null)", path);
+    *regular = true;
+    return 0;
+}
+
 /* Keep the lines of path whose "step" is <= max_step. */
 static int truncate_after(const char *path, int64_t max_step)
 {
     char *buf;
     size_t len;
-    int err = fs_read_all(path, &buf, &len);
+    int err = fs_read_capped(path, "metrics file", METRICS_MAX, &buf, &len);
     if (err == -ENOENT) {
         ingot_clear_err();
         return 0;
@@ -31,7 +55,7 @@ static int truncate_after(const char *path, int64_t max_step)
     size_t olen = 0;
     if (!out) {
         free(buf);
-        return -ENOMEM;
+        return ingot_oom("metrics lines kept on resume", len + 1);
     }
     for (char *line = buf, *end; line < buf + len; line = end + 1) {
         end = memchr(line, '\n', (size_t)(buf + len - line));
@@ -55,13 +79,16 @@ static int truncate_after(const char *path, int64_t max_step)
 int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out)
 {
     *out = NULL;
-    int err;
-    if (resume_step >= 0 && (err = truncate_after(path, resume_step)))
+    bool regular;
+    int err = check_path(path, &regular);
+    if (err)
+        return err;
+    if (resume_step >= 0 && regular && (err = truncate_after(path, resume_step)))
         return err;
     tr_metrics *m = calloc(1, sizeof(*m));
     if (!m || !(m->path = strdup(path))) {
         free(m);
-        return -ENOMEM;
+        return ingot_oom("metrics state", sizeof(*m) + strlen(path) + 1);
     }
     m->f = fopen(path, resume_step >= 0 ? "a" : "w");
     if (!m->f) {
@@ -77,11 +104,11 @@ int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out)
 static int emit(tr_metrics *m, json_t *j)
 {
     if (!j)
-        return -ENOMEM;
+        return ingot_oom("a metrics record", 1024);
     char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(j);
     if (!s)
-        return -ENOMEM;
+        return ingot_oom("a metrics line", 1024);
     int ok = fprintf(m->f, "%s\n", s) >= 0 && fflush(m->f) == 0;
     free(s);
     return ok ? 0 : ingot_fail(-EIO, "%s: cannot write metrics", m->path);
@@ -97,7 +124,7 @@ int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s)
 {
     json_t *j = json_object();
     if (!j)
-        return -ENOMEM;
+        return ingot_oom("a metrics record", 1024);
     json_object_set_new(j, "step", json_integer(s->step));
     json_object_set_new(j, "loss", num(s->loss));
     json_object_set_new(j, "accuracy", num(s->accuracy));
@@ -128,7 +155,7 @@ int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss)
 {
     json_t *j = json_object();
     if (!j)
-        return -ENOMEM;
+        return ingot_oom("a metrics record", 1024);
     json_object_set_new(j, "step", json_integer(step));
     json_object_set_new(j, "val_loss", num(val_loss));
     return emit(m, j);

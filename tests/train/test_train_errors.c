@@ -1,11 +1,17 @@
 /* ingot-train's error cases: each a clear message naming the problem and a
  * non-zero exit (2 for usage, 1 otherwise), never a crash.
  * usage: test_train_errors INGOT_TRAIN */
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "checkpoint.h"
 #include "fsutil.h"
+#include "ingot_hash.h"
 #include "ingot_config.h"
 #include "tt_util.h"
 
@@ -18,6 +24,52 @@ static int failures;
 static void expect(const char *what, const char *args, int rc, const char *n1, const char *n2)
 {
     failures += tt_expect(bin, out, what, args, rc, n1, n2);
+}
+
+/* expect() for a case that blocked forever before its fix: a hang fails
+ * after 20 s instead of stalling the suite. */
+static void expect_timed(const char *what, const char *args, int rc, const char *n1,
+                         const char *n2)
+{
+    char *t = tt_fmt("timeout -s KILL 20 '%s' %s", bin, args);
+    int got = tt_run(t, out);
+    char *s = tt_slurp(out);
+    bool ok = got == rc && s && strstr(s, n1) && strstr(s, n2);
+    printf("%-34s exit %d%s\n", what, got, ok ? "" : "  FAIL");
+    if (!ok) {
+        fprintf(stderr, "%s: want exit %d with '%s' '%s':\n%s\n", what, rc, n1, n2, s ? s : "");
+        failures++;
+    }
+    free(s);
+    free(t);
+}
+
+/* Copy checkpoint src to dst with len bytes at off replaced by val and the
+ * header checksum recomputed: a header that only the range checks catch. */
+static void poke_header(const char *src, const char *dst, size_t off, const void *val, size_t len)
+{
+    char *b;
+    size_t n;
+    CHECK_OK(fs_read_all(src, &b, &n));
+    CHECK(n > TR_CKPT_HEADER_SIZE && off + len <= offsetof(struct tr_ckpt_header, header_checksum));
+    memcpy(b + off, val, len);
+    struct tr_ckpt_header *h = (void *)b;
+    h->header_checksum = ingot_xxh3(h, offsetof(struct tr_ckpt_header, header_checksum));
+    CHECK_OK(fs_write_atomic(dst, b, n));
+    free(b);
+}
+
+/* Resume from a checkpoint whose field at off is val: refused, naming it. */
+static void bad_field(const char *dir, const char *good_args, const char *what, size_t off,
+                      const void *val, size_t len, const char *field)
+{
+    char *src = tt_fmt("%s/ck/ckpt-00000002.bin", dir), *bad = tt_fmt("%s/ck-bad", dir);
+    char *dst = tt_fmt("%s/ckpt-00000002.bin", bad);
+    CHECK_OK(fs_mkdir_p(bad));
+    poke_header(src, dst, off, val, len);
+    char *a = tt_fmt("%s --ckpt-dir '%s' --resume", good_args, bad);
+    expect(what, a, 1, "ckpt-00000002.bin: field", field);
+    free(a); free(dst); free(bad); free(src);
 }
 
 static void flip_byte(const char *path, long off)
@@ -83,10 +135,10 @@ int main(int argc, char **argv)
            "x 32 micro-steps", NULL);
     expect("batch-tokens 1k is 1000", "--synthetic --model tiny --layers 1 --dim 32 --seq-len 16 "
            "--batch 2 --batch-tokens 1k", 2, "--batch-tokens 1000", "multiple");
-    expect("lr that overflows a float", "--synthetic --lr 1e300", 2, "--lr", "[0, 10]");
-    expect("top-k beyond the sampler's 256", "--synthetic --top-k 1000", 2, "--top-k", "256");
-    expect("steps beyond an int", "--synthetic --steps 4G", 2, "--steps", "1073741824");
-    expect("threads 0", "--synthetic --threads 0", 2, "--threads", NULL);
+    expect("lr that overflows a float", "--synthetic --vocab 64 --model tiny --steps 1 --lr 1e300", 2, "--lr", "[0, 10]");
+    expect("top-k beyond the sampler's 256", "--synthetic --vocab 64 --model tiny --steps 1 --top-k 1000", 2, "--top-k", "256");
+    expect("steps beyond an int", "--synthetic --vocab 64 --model tiny --steps 4G --stop-after 1", 2, "--steps", "1073741824");
+    expect("threads 0", "--synthetic --vocab 64 --model tiny --steps 1 --threads 0", 2, "--threads", NULL);
     expect("version", "--version", 0, "ingot-train 0.1.0", "jansson");
     expect("unknown device", "--synthetic --device tpu", 2, "tpu", NULL);
 #if !INGOT_HAVE_CUDA
@@ -131,6 +183,35 @@ int main(int argc, char **argv)
     a = tt_fmt("--data '%s' %s --steps 4 --ckpt-dir '%s/fresh' --resume", good, tiny, dir);
     expect("resume with no checkpoint yet", a, 0, "starting from scratch", NULL);
     free(a);
+    /* header numbers with a valid checksum, beyond what the program does */
+    a = tt_fmt("--data '%s' %s --steps 4", good, tiny);
+    uint64_t huge = UINT64_C(1) << 40;
+    uint32_t bits = 0x80;
+    float nan = NAN;
+    int32_t zero = 0;
+    bad_field(dir, a, "checkpoint step 2^40", offsetof(struct tr_ckpt_header, step), &huge, 8,
+              "step");
+    bad_field(dir, a, "checkpoint flags unknown", offsetof(struct tr_ckpt_header, flags), &bits,
+              4, "flags");
+    bad_field(dir, a, "checkpoint lr NaN", offsetof(struct tr_ckpt_header, lr), &nan, 4, "lr");
+    bad_field(dir, a, "checkpoint batch 0", offsetof(struct tr_ckpt_header, batch), &zero, 4,
+              "batch");
+    free(a);
+    /* a FIFO named like the newest checkpoint: refused, not read forever */
+    char *fifo_dir = tt_fmt("%s/ck-fifo", dir), *fifo = tt_fmt("%s/ckpt-00000009.bin", fifo_dir);
+    CHECK_OK(fs_mkdir_p(fifo_dir));
+    CHECK(mkfifo(fifo, 0644) == 0);
+    a = tt_fmt("--data '%s' %s --steps 4 --ckpt-dir '%s' --resume", good, tiny, fifo_dir);
+    expect_timed("checkpoint that is a FIFO", a, 1, "ckpt-00000009.bin", "regular file");
+    free(a);
+    /* --metrics a FIFO (fopen would wait for a reader) or a directory */
+    a = tt_fmt("--synthetic %s --steps 1 --metrics '%s'", tiny, fifo);
+    expect_timed("metrics file that is a FIFO", a, 2, "--metrics", "not a regular file");
+    free(a);
+    a = tt_fmt("--synthetic %s --steps 1 --metrics '%s'", tiny, fifo_dir);
+    expect("metrics file that is a directory", a, 2, "--metrics", "not a regular file");
+    free(a); free(fifo); free(fifo_dir);
+
     char *ck = tt_fmt("%s/ck/ckpt-00000002.bin", dir);
     flip_byte(ck, 4096 + 100);
     a = tt_fmt("--data '%s' %s --steps 4 --ckpt-dir '%s/ck' --resume", good, tiny, dir);
