@@ -599,6 +599,7 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
         return ingot_fail(INGOT_E_USAGE, "cuda: %d steps in flight; collect first", NSLOT - 1);
     const uint64_t a0 = tr_cuda_alloc_count();
     const int slot = (int)(b->n_submitted % NSLOT);
+    const double t0 = tr_cuda_prof_clock(b->prof);
     int err;
 
     /* The pinned slot's previous upload (NSLOT steps ago) finished before
@@ -625,11 +626,14 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
 
     /* Compute stream: the whole step, no host wait. */
     CUDA_CHECK(cudaStreamWaitEvent(b->cs, b->up_done[slot], 0));
+    const double tl = tr_cuda_prof_clock(b->prof);
     if (b->g_step[slot])
         CUDA_CHECK(cudaGraphLaunch(b->g_step[slot], b->cs));
     else if ((err = step_body(b, slot, 0)))
         return err;
+    tr_cuda_prof_host(b->prof, TR_HOST_LAUNCH, tl);
     CUDA_CHECK(cudaEventRecord(b->done[slot], b->cs));
+    tr_cuda_prof_host(b->prof, TR_HOST_SUBMIT, t0);
     b->t_of[slot] = hp->t;
     b->n_submitted++;
     b->allocs[slot] = tr_cuda_alloc_count() - a0;
@@ -642,9 +646,11 @@ static int cuda_collect_step(tr_backend *b, struct tr_step_result *res)
         return ingot_fail(INGOT_E_USAGE, "cuda: collect without a submitted step");
     const uint64_t a0 = tr_cuda_alloc_count();
     const int slot = (int)(b->n_collected % NSLOT);
+    const double t0 = tr_cuda_prof_clock(b->prof);
     int err = tr_cuda_sync_event(b->done[slot], "step result");
     if (err)
         return err;
+    tr_cuda_prof_host(b->prof, TR_HOST_WAIT, t0);
     const struct step_out *o = &b->h_out[slot];
     double n_tok = (double)b->rows_tokens;
     res->t = b->t_of[slot];

@@ -1,5 +1,6 @@
 /* Per-step timing and host figures of the CUDA back end (--profile). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -24,6 +25,8 @@ struct tr_cuda_prof {
     int prev_slot;              /* the previous collected step's slot (-1: none) */
     int64_t n_collected;
     struct tr_step_prof last;
+    double host_s[TR_HOST_N];   /* since the previous collect */
+    int print_host;             /* INGOT_PROF_HOST=1 */
 };
 
 static double cpu_s(void)
@@ -58,6 +61,8 @@ int tr_cuda_prof_create(const struct tr_cuda_prof_cfg *cfg, tr_cuda_prof **out)
         }
     }
     p->nvml = tr_nvml_open(cfg->dev);
+    const char *env = getenv("INGOT_PROF_HOST");
+    p->print_host = env && !strcmp(env, "1");
     tr_cuda_prof_reset(p);
     *out = p;
     return 0;
@@ -97,6 +102,17 @@ int tr_cuda_prof_mark(tr_cuda_prof *p, int slot, enum tr_prof_mark m, int k, cud
     CUDA_CHECK(cudaEventRecordWithFlags(ev_of(p, slot, m, k), s,
                                         capturing ? cudaEventRecordExternal : 0));
     return 0;
+}
+
+double tr_cuda_prof_clock(const tr_cuda_prof *p)
+{
+    return p ? mono_now() : 0.0;
+}
+
+void tr_cuda_prof_host(tr_cuda_prof *p, enum tr_prof_host h, double t0)
+{
+    if (p)
+        p->host_s[h] += mono_now() - t0;
 }
 
 void tr_cuda_prof_reset(tr_cuda_prof *p)
@@ -142,7 +158,7 @@ void tr_cuda_prof_collect(tr_cuda_prof *p, int slot, uint64_t host_allocs)
         return;
     struct tr_step_prof *o = &p->last;
     const int K = p->c.grad_accum;
-    double now = mono_now(), cpu = cpu_s();
+    double now = mono_now(), cpu = cpu_s(), wall = now - p->wall_mark;
     uint64_t syncs = tr_cuda_sync_count();
     *o = (struct tr_step_prof){
         .cpu_pct = now > p->wall_mark ? 100.0 * (cpu - p->cpu_mark) / (now - p->wall_mark) : -1.0,
@@ -169,6 +185,12 @@ void tr_cuda_prof_collect(tr_cuda_prof *p, int slot, uint64_t host_allocs)
     }
     p->prev_slot = slot;
     p->n_collected++;
+    if (p->print_host)
+        fprintf(stderr, "host: step wall %.2f ms, cpu %.1f%%: submit %.2f ms (graph launch %.2f), "
+                "wait for the step %.2f ms\n", 1e3 * wall, o->cpu_pct,
+                1e3 * p->host_s[TR_HOST_SUBMIT], 1e3 * p->host_s[TR_HOST_LAUNCH],
+                1e3 * p->host_s[TR_HOST_WAIT]);
+    memset(p->host_s, 0, sizeof(p->host_s));
 }
 
 int tr_cuda_prof_last(const tr_cuda_prof *p, struct tr_step_prof *out)

@@ -44,6 +44,15 @@ void tr_cuda_prof_free(tr_cuda_prof *p);   /* accepts NULL */
 int tr_cuda_prof_mark(tr_cuda_prof *p, int slot, enum tr_prof_mark m, int k, cudaStream_t s,
                       int capturing);
 
+/* Host time inside the step's CUDA calls (INGOT_PROF_HOST=1 prints them
+ * per step on stderr): where a busy host thread spends its time. */
+enum tr_prof_host { TR_HOST_SUBMIT, TR_HOST_LAUNCH, TR_HOST_WAIT, TR_HOST_N };
+
+/* mono_now() when p is not NULL, else 0 (no clock read when profiling is off). */
+double tr_cuda_prof_clock(const tr_cuda_prof *p);
+/* Add the time since t0 (from tr_cuda_prof_clock) to host counter h. */
+void tr_cuda_prof_host(tr_cuda_prof *p, enum tr_prof_host h, double t0);
+
 /* Start the CPU, wall and sync marks now (end of set-up). */
 void tr_cuda_prof_reset(tr_cuda_prof *p);
 
