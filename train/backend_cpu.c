@@ -49,7 +49,7 @@ static int cpu_create(const struct tr_backend_opts *o, const float *params, tr_b
     *out = NULL;
     tr_backend *b = calloc(1, sizeof(*b));
     if (!b)
-        return -ENOMEM;
+        return ingot_oom("cpu back end", sizeof(*b));
     b->o = *o;
 #ifdef _OPENMP
     if (o->threads > 0)

@@ -214,7 +214,7 @@ static int list_steps(const char *dir, int64_t **steps, size_t *n)
             cap = cap ? 2 * cap : 16;
             int64_t *p = realloc(*steps, cap * sizeof(int64_t));
             if (!p) {
-                err = -ENOMEM;
+                err = ingot_oom("checkpoint list", cap * sizeof(int64_t));
                 break;
             }
             *steps = p;
@@ -240,7 +240,7 @@ int tr_ckpt_find_latest(const char *dir, char **path)
     if (!err && n) {
         *path = ckpt_path(dir, steps[n - 1]);
         if (!*path)
-            err = -ENOMEM;
+            err = ingot_oom("checkpoint path", strlen(dir) + 32);
     }
     free(steps);
     return err;
@@ -254,7 +254,8 @@ int tr_ckpt_prune(const char *dir, int keep)
     for (size_t i = 0; !err && keep > 0 && i + (size_t)keep < n; i++) {
         char *p = ckpt_path(dir, steps[i]);
         if (!p || (unlink(p) != 0 && errno != ENOENT))
-            err = p ? ingot_fail(-errno, "%s: cannot remove: %s", p, strerror(errno)) : -ENOMEM;
+            err = p ? ingot_fail(-errno, "%s: cannot remove: %s", p, strerror(errno)) :
+                      ingot_oom("checkpoint path", strlen(dir) + 32);
         free(p);
     }
     free(steps);

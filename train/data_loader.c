@@ -37,7 +37,7 @@ static int stream_init(struct stream *s, const struct dataset *ds, uint32_t spli
     s->start = calloc(n + 1, sizeof(uint64_t));
     if (!idx || !s->sh || !s->start) {
         free(idx);
-        return -ENOMEM;
+        return ingot_oom("shard tables", (n + 1) * (2 * sizeof(size_t) + sizeof(uint64_t)));
     }
     dataset_split_shards(ds, split, idx, n);
     s->n = n;
@@ -161,7 +161,7 @@ int tr_loader_open(const struct tr_loader_opts *o, tr_loader **out)
     *out = NULL;
     tr_loader *l = calloc(1, sizeof(*l));
     if (!l)
-        return -ENOMEM;
+        return ingot_oom("data loader", sizeof(*l));
     l->o = *o;
     int T = o->seq_len, err;
     tr_rng_seed(&l->pos.synth, o->seed, TR_STREAM_SYNTH);
@@ -205,8 +205,7 @@ int tr_loader_open(const struct tr_loader_opts *o, tr_loader **out)
     if (!o->sequential) {
         l->perm = malloc(l->n_windows * sizeof(uint64_t));
         if (!l->perm) {
-            err = ingot_fail(-ENOMEM, "loader: no memory for %" PRIu64 " window indices",
-                             l->n_windows);
+            err = ingot_oom("the epoch's window order", l->n_windows * sizeof(uint64_t));
             goto fail;
         }
         build_perm(l, 0);

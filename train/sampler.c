@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "ingot_err.h"
 #include "sampler.h"
 #include "tr_rng.h"
 
@@ -54,7 +55,7 @@ int tr_sample(const struct tr_backend_ops *ops, tr_backend *b, const struct tr_c
     int k = o->top_k > 256 ? 256 : o->top_k;
     struct tr_rng r;
     if (!logits)
-        return -ENOMEM;
+        return ingot_oom("sampling logits", (size_t)c->vocab * sizeof(float));
     tr_rng_seed(&r, o->seed, TR_STREAM_SAMPLE);
     for (int i = 0; i < o->n_new; i++) {
         int len = n_prompt + i;

@@ -94,13 +94,13 @@ int tr_cpu_model_create(const struct tr_config *c, int max_batch, tr_cpu_model *
         return err;
     tr_cpu_model *m = calloc(1, sizeof(*m));
     if (!m)
-        return -ENOMEM;
+        return ingot_oom("cpu model", sizeof(*m));
     m->cfg = *c;
     m->max_batch = max_batch;
     m->layers = calloc((size_t)c->n_layer, sizeof(*m->layers));
     if (!m->layers) {
         free(m);
-        return -ENOMEM;
+        return ingot_oom("cpu model layer table", (size_t)c->n_layer * sizeof(*m->layers));
     }
     m->block_bytes = layout(m, NULL);
     m->block = aligned_alloc(64, (m->block_bytes + 63) & ~(size_t)63);
@@ -246,7 +246,7 @@ int tr_cpu_forward_backward(const struct tr_config *c, const float *params,
     int32_t *inp = malloc(N * sizeof(int32_t) * 2);
     if (!inp) {
         tr_cpu_model_free(m);
-        return -ENOMEM;
+        return ingot_oom("inputs and targets", N * sizeof(int32_t) * 2);
     }
     int32_t *tgt = inp + N;
     for (int b = 0; b < B; b++)

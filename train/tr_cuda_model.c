@@ -135,7 +135,7 @@ int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, 
                           max_batch, c->seq_len);
     tr_cuda_model *m = calloc(1, sizeof(*m));
     if (!m)
-        return -ENOMEM;
+        return ingot_oom("cuda model", sizeof(*m));
     m->cfg = *c;
     m->max_batch = max_batch;
     m->dt = dt;
@@ -146,7 +146,7 @@ int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, 
     m->layers = calloc((size_t)c->n_layer, sizeof(*m->layers));
     if (!m->layers) {
         free(m);
-        return -ENOMEM;
+        return ingot_oom("cuda model layer table", (size_t)c->n_layer * sizeof(*m->layers));
     }
     /* Flash attention where the kernels support the shape; INGOT_FLASH=0
      * forces the materialised path (for comparisons). */

@@ -14,10 +14,12 @@
 
 #include "backend.h"
 #include "checkpoint.h"
+#include "cli_num.h"
 #include "data_loader.h"
 #include "dataset.h"
 #include "ingot_err.h"
 #include "metrics.h"
+#include "mono_clock.h"
 #include "parity_dump.h"
 #include "sampler.h"
 #include "spm_shim.h"
@@ -32,13 +34,6 @@ static volatile sig_atomic_t stop_requested;
 void tr_request_stop(void)
 {
     stop_requested = 1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Everything one run holds; released by run_free(). */
@@ -96,19 +91,6 @@ static void say(const struct run *r, const char *fmt, ...)
     fflush(stdout);
 }
 
-static const char *human(double x, char *buf, size_t len)
-{
-    if (x >= 1e9)
-        snprintf(buf, len, "%.2fG", x / 1e9);
-    else if (x >= 1e6)
-        snprintf(buf, len, "%.2fM", x / 1e6);
-    else if (x >= 1e3)
-        snprintf(buf, len, "%.1fk", x / 1e3);
-    else
-        snprintf(buf, len, "%.0f", x);
-    return buf;
-}
-
 /* The checkpoint's config and data must match this run's. */
 static int check_resume(const struct run *r, const char *path, const struct tr_ckpt_state *st)
 {
@@ -143,7 +125,7 @@ static int setup_model(struct run *r)
     char *path = NULL;
     struct tr_ckpt_state st;
     if (!params)
-        return ingot_fail(-ENOMEM, "no memory for %zu parameters", r->n_params);
+        return ingot_oom("parameters", r->n_params * sizeof(float));
     r->start_step = 0;
     if (o->resume) {
         if ((err = tr_ckpt_find_latest(o->ckpt_dir, &path)))
@@ -157,7 +139,7 @@ static int setup_model(struct run *r)
         m = malloc(r->n_params * sizeof(float));
         v = malloc(r->n_params * sizeof(float));
         if (!m || !v) {
-            err = ingot_fail(-ENOMEM, "no memory to load %s", path);
+            err = ingot_oom("AdamW state of the checkpoint", 2 * r->n_params * sizeof(float));
             goto out;
         }
         if ((err = tr_ckpt_read_tensors(path, r->n_params, params, m, v)))
@@ -211,7 +193,8 @@ static int save_checkpoint(struct run *r, int64_t step)
     char *path = NULL;
     int err;
     if (!p || !m || !v) {
-        err = ingot_fail(-ENOMEM, "no memory to write a checkpoint");
+        err = ingot_oom("checkpoint copies of parameters and AdamW state",
+                        3 * r->n_params * sizeof(float));
         goto out;
     }
     if ((err = r->ops->get_params(r->be, p)) || (err = r->ops->get_opt_state(r->be, m, v)))
@@ -269,7 +252,7 @@ static int sample(struct run *r, int64_t step)
         return 0;
     int32_t *ids = malloc(((size_t)n_new + 1) * sizeof(int32_t));
     if (!ids)
-        return -ENOMEM;
+        return ingot_oom("sample token ids", ((size_t)n_new + 1) * sizeof(int32_t));
     /* Prompt: BOS when the tokenizer has one, else the first val (or
      * train) token. */
     int32_t bos = ds ? ds->manifest->tokenizer.bos_id : -1;
@@ -362,7 +345,7 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
 /* Account for, print and log one collected step. */
 static int report(struct run *r, const struct tr_step_result *res, int64_t end)
 {
-    double t = now_s(), dt = t - r->mark;
+    double t = mono_now(), dt = t - r->mark;
     r->mark = t;
     r->elapsed_s += dt;
     r->tokens += r->tokens_per_step;
@@ -389,7 +372,7 @@ static int report(struct run *r, const struct tr_step_result *res, int64_t end)
         char b1[32];
         say(r, "step %6d/%d | loss %.4f | acc %5.1f%% | lr %.2e | norm %6.3f | %s tok/s | %.1f s\n",
             res->t, r->o->steps, res->loss, 100.0 * res->accuracy, (double)lr, res->grad_norm,
-            human(tps, b1, sizeof(b1)), r->elapsed_s);
+            cli_human(tps, b1, sizeof(b1)), r->elapsed_s);
     }
     return 0;
 }
@@ -400,7 +383,7 @@ static int dump_batch(struct run *r)
     double loss;
     int err;
     if (!p)
-        return -ENOMEM;
+        return ingot_oom("parameters for --dump-batch", r->n_params * sizeof(float));
     if (!(err = r->ops->get_params(r->be, p)) &&
         !(err = tr_loader_next(r->loader, r->chunk, (size_t)r->o->batch)) &&
         !(err = tr_dump_batch(r->o->dump_batch, &r->cfg, p, r->chunk, r->o->batch,
@@ -449,13 +432,13 @@ static int run_loop(struct run *r)
             PRId64 "\n", r->start_step, end);
         return 0;
     }
-    r->mark = now_s();
+    r->mark = mono_now();
     for (int64_t s = r->start_step + 1; s <= end; s++) {
-        double t0 = now_s();
+        double t0 = mono_now();
         tr_dist_progress(r->dist, s, "step");
         if ((err = tr_loader_next(r->loader, r->chunk, rows)))
             return data_failed(r, s - 1, inflight, end, err);
-        r->assemble_ms[s % 4] = 1e3 * (now_s() - t0);
+        r->assemble_ms[s % 4] = 1e3 * (mono_now() - t0);
         struct tr_step_hparams hp = {
             .t = (int)s, .lr = tr_schedule_lr(&r->sched, (int)s), .weight_decay = o->weight_decay,
             .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .grad_clip = o->grad_clip,
@@ -488,7 +471,7 @@ static int run_loop(struct run *r)
         if ((do_val && (err = evaluate(r, s))) || (do_sample && (err = sample(r, s))) ||
             (do_ckpt && (err = save_checkpoint(r, s))))
             return err;
-        r->mark = now_s();   /* evaluation and I/O are not training time */
+        r->mark = mono_now();   /* evaluation and I/O are not training time */
         if (stop && s < end)
             return ingot_fail(INGOT_E_INTERRUPTED, "interrupted after step %" PRId64 "%s", s,
                               o->ckpt_dir ? "; checkpoint written, continue with --resume" :
@@ -530,7 +513,8 @@ int tr_train(const struct tr_opts *o)
     r.tokens_per_step = (uint64_t)o->grad_accum * o->batch * o->seq_len;
     r.chunk = malloc((size_t)o->grad_accum * o->batch * (o->seq_len + 1) * sizeof(int32_t));
     if (!r.chunk) {
-        err = ingot_fail(-ENOMEM, "no memory for a step's tokens");
+        err = ingot_oom("a step's tokens",
+                        (size_t)o->grad_accum * o->batch * (o->seq_len + 1) * sizeof(int32_t));
         goto out;
     }
     if ((err = setup_model(&r)))
@@ -545,19 +529,19 @@ int tr_train(const struct tr_opts *o)
         "parameters, %s MiB\n", r.ops->name, !strcmp(r.ops->name, "cpu") ?
         (threads > 1 ? " (OpenMP)" : " (1 thread)") : "", r.cfg.n_layer, r.cfg.n_head,
         r.cfg.n_embd, r.cfg.seq_len, r.cfg.vocab, r.cfg.vocab_padded,
-        human((double)r.n_params, b1, sizeof(b1)), human((double)(r.ops->mem_bytes(r.be) >> 20),
+        cli_human((double)r.n_params, b1, sizeof(b1)), cli_human((double)(r.ops->mem_bytes(r.be) >> 20),
         b2, sizeof(b2)));
     if (o->synthetic)
         say(&r, "data: synthetic uniform ids, vocab %d\n", o->vocab);
     else
         say(&r, "data: %s: %s train tokens (%s windows of %d per epoch), order %s, seed %" PRIu64
-            "\n", o->data, human((double)tr_loader_train_tokens(r.loader), b1, sizeof(b1)),
-            human((double)tr_loader_windows(r.loader), b2, sizeof(b2)), o->seq_len,
+            "\n", o->data, cli_human((double)tr_loader_train_tokens(r.loader), b1, sizeof(b1)),
+            cli_human((double)tr_loader_windows(r.loader), b2, sizeof(b2)), o->seq_len,
             o->sequential ? "sequential" : "shuffled", o->seed);
     say(&r, "batch %d x %d = %s tokens x %d micro-steps = %s tokens/step; %d steps, warmup %d, "
         "lr %.2e -> %.2e\n", o->batch, o->seq_len,
-        human((double)o->batch * o->seq_len, b1, sizeof(b1)), o->grad_accum,
-        human((double)r.tokens_per_step, b3, sizeof(b3)), o->steps, o->warmup, (double)o->lr,
+        cli_human((double)o->batch * o->seq_len, b1, sizeof(b1)), o->grad_accum,
+        cli_human((double)r.tokens_per_step, b3, sizeof(b3)), o->steps, o->warmup, (double)o->lr,
         (double)o->min_lr);
 
     if (o->dump_batch) {
@@ -575,10 +559,10 @@ int tr_train(const struct tr_opts *o)
             say(&r, "note: %s; no validation loss\n", o->synthetic ? "synthetic data" :
                 "the dataset has no val split long enough for one window");
         else if (!(r.val_rows = malloc(r.n_val * (o->seq_len + 1) * sizeof(int32_t))))
-            err = ingot_fail(-ENOMEM, "no memory for %" PRIu64 " val windows", r.n_val);
+            err = ingot_oom("val windows", r.n_val * (o->seq_len + 1) * sizeof(int32_t));
         else if (!(err = tr_loader_val_rows(r.loader, 0, r.n_val, r.val_rows)))
             say(&r, "val: %" PRIu64 " windows (%s tokens) every %d steps\n", r.n_val,
-                human((double)r.n_val * o->seq_len, b1, sizeof(b1)), o->val_every);
+                cli_human((double)r.n_val * o->seq_len, b1, sizeof(b1)), o->val_every);
         if (err)
             goto out;
     }

@@ -140,6 +140,21 @@ int main(int argc, char **argv)
     expect("steps beyond an int", "--synthetic --vocab 64 --model tiny --steps 4G --stop-after 1", 2, "--steps", "1073741824");
     expect("threads 0", "--synthetic --vocab 64 --model tiny --steps 1 --threads 0", 2, "--threads", NULL);
     expect("version", "--version", 0, "ingot-train 0.1.0", "jansson");
+    /* an allocation no machine has (2^50 parameters, 4 PiB): the message says
+     * what and how big (sanitizers return NULL instead of aborting here) */
+    char *big = tt_fmt("ASAN_OPTIONS=allocator_may_return_null=1 '%s' --synthetic --vocab 1073741824 "
+                       "--dim 1048576 --heads 1 --layers 1 --seq-len 1 --batch 1 --steps 1", bin);
+    int rc = tt_run(big, out);
+    char *log = tt_slurp(out);
+    bool ok = rc == 1 && log && strstr(log, "out of memory allocating parameters (");
+    printf("%-34s exit %d%s\n", "4 PiB of parameters", rc, ok ? "" : "  FAIL");
+    if (!ok) {
+        fprintf(stderr, "4 PiB of parameters: want exit 1 naming what and how big:\n%s\n",
+                log ? log : "");
+        failures++;
+    }
+    free(log);
+    free(big);
     expect("unknown device", "--synthetic --device tpu", 2, "tpu", NULL);
 #if !INGOT_HAVE_CUDA
     expect("cuda in a build without CUDA", "--synthetic --model tiny --steps 1 --device cuda", 2,
