@@ -103,6 +103,12 @@ struct tr_backend {
      * forward and backward (make_graphs() says when which). */
     cudaGraphExec_t g_step[NSLOT], g_fwd, g_bwd;
     cudaEvent_t up_done[NSLOT], done[NSLOT];
+    /* INGOT_PACE=1 (an experiment, off by default): each step graph records
+     * pace[slot] after its last backward, and the next submit sleeps on it
+     * before launching, so the launch finds the queue drained instead of
+     * spinning in cudaGraphLaunch (docs/performance.md). Costs a second
+     * counted sync per step. NULL when off. */
+    cudaEvent_t pace[NSLOT];
     /* pinned host */
     void *pinned;
     struct slot_head *h_head[NSLOT];
@@ -158,6 +164,8 @@ static void cuda_destroy(tr_backend *b)
             cudaEventDestroy(b->up_done[i]);
         if (b->done[i])
             cudaEventDestroy(b->done[i]);
+        if (b->pace[i])
+            cudaEventDestroy(b->pace[i]);
     }
     if (b->cs)
         cudaStreamDestroy(b->cs);
@@ -252,6 +260,10 @@ static int create_events(tr_backend *b)
         CUDA_CHECK(cudaEventCreateWithFlags(&b->done[i],
                                             cudaEventBlockingSync | cudaEventDisableTiming));
     }
+    const char *pace = getenv("INGOT_PACE");
+    for (int i = 0; pace && !strcmp(pace, "1") && i < NSLOT; i++)
+        CUDA_CHECK(cudaEventCreateWithFlags(&b->pace[i],
+                                            cudaEventBlockingSync | cudaEventDisableTiming));
     return 0;
 }
 
@@ -478,6 +490,9 @@ static int step_body(tr_backend *b, int slot, int capturing)
         STEP(run(b, capturing ? NULL : b->g_bwd, micro_bwd));
         STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_BWD_END, k, cs, capturing));
     }
+    if (b->pace[slot])
+        CUDA_CHECK(cudaEventRecordWithFlags(b->pace[slot], cs,
+                                            capturing ? cudaEventRecordExternal : 0));
     /* Data parallelism: all-reduce (average, fp32) b->grads, the one float32
      * buffer of every gradient, across ranks before the norm, so that every
      * rank computes the same norm, clip factor and update; with it the loss
@@ -626,6 +641,9 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
 
     /* Compute stream: the whole step, no host wait. */
     CUDA_CHECK(cudaStreamWaitEvent(b->cs, b->up_done[slot], 0));
+    if (b->pace[slot] && b->n_submitted > b->n_collected &&
+        (err = tr_cuda_sync_event(b->pace[(slot + NSLOT - 1) % NSLOT], "pace (INGOT_PACE=1)")))
+        return err;
     const double tl = tr_cuda_prof_clock(b->prof);
     if (b->g_step[slot])
         CUDA_CHECK(cudaGraphLaunch(b->g_step[slot], b->cs));
