@@ -116,6 +116,16 @@ static void expect(const char *dir, bool at_open, int want, const char *substr)
     printf("%s\n", msg);
 }
 
+/* A fresh dataset whose shard is replaced by a FIFO or a directory. */
+static void shard_not_regular(const char *shard, bool fifo, const char *substr)
+{
+    char *dir = build(0), *p = tu_path(dir, shard);
+    CHECK(unlink(p) == 0 && (fifo ? mkfifo(p, 0644) : mkdir(p, 0755)) == 0);
+    expect(dir, true, INGOT_E_FORMAT, substr);
+    free(p);
+    free(dir);
+}
+
 int main(void)
 {
     root = tu_tmpdir("dataset");
@@ -227,18 +237,8 @@ int main(void)
      * (a FIFO must not block the open; the alarm turns a hang into a
      * failure), naming what the path is. */
     alarm(10);
-    dir = build(0);
-    a = tu_path(dir, "train-000001.tok");
-    CHECK(unlink(a) == 0 && mkdir(a, 0755) == 0);
-    expect(dir, true, INGOT_E_FORMAT, "train-000001.tok: is a directory");
-    free(a);
-    free(dir);
-    dir = build(0);
-    a = tu_path(dir, "train-000000.tok");
-    CHECK(unlink(a) == 0 && mkfifo(a, 0644) == 0);
-    expect(dir, true, INGOT_E_FORMAT, "train-000000.tok: is a FIFO");
-    free(a);
-    free(dir);
+    shard_not_regular("train-000001.tok", false, "train-000001.tok: is a directory");
+    shard_not_regular("train-000000.tok", true, "train-000000.tok: is a FIFO");
     dir = build(0);
     CHECK_OK(dataset_open(dir, false, &ds));
     a = tu_path(dir, "tok.model");
