@@ -1,111 +1,39 @@
-/* Counting interposer of the C allocator. Defining malloc & co. in the
- * executable makes every shared library (cudart, cuBLAS, jansson) call these;
- * they forward to glibc's exported __libc_* entry points, which is the same
- * allocator, so free() of either kind of pointer is fine. */
-#include <errno.h>
+/* Host allocation count for --profile, opt-in: the counter lives in
+ * libingot-alloc-count.so (tr_alloc_preload.c), which a profiling or test
+ * run loads with LD_PRELOAD; without it the release binary keeps the plain
+ * C allocator and the figure is "not available". */
+#include <dlfcn.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
 #include "tr_cuda_alloc.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || \
-    __has_feature(thread_sanitizer)
-#define TR_NO_INTERPOSE 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || !defined(__GLIBC__)
-#define TR_NO_INTERPOSE 1
-#endif
+typedef uint64_t (*count_fn)(void);
 
-static atomic_uint_fast64_t n_allocs;
+/* The preloaded counter, looked up once (NULL when not preloaded). */
+static count_fn counter(void)
+{
+    static _Atomic(count_fn) fn;
+    static atomic_int looked;
+    if (!atomic_load_explicit(&looked, memory_order_acquire)) {
+        void *sym = dlsym(RTLD_DEFAULT, "ingot_alloc_count");
+        count_fn f;
+        /* object to function pointer: POSIX guarantees dlsym's result
+         * converts; memcpy keeps -Wpedantic quiet */
+        __builtin_memcpy(&f, &sym, sizeof(f));
+        atomic_store_explicit(&fn, f, memory_order_relaxed);
+        atomic_store_explicit(&looked, 1, memory_order_release);
+    }
+    return atomic_load_explicit(&fn, memory_order_relaxed);
+}
+
+bool tr_cuda_allocs_counted(void)
+{
+    return counter() != NULL;
+}
 
 uint64_t tr_cuda_alloc_count(void)
 {
-    return atomic_load_explicit(&n_allocs, memory_order_relaxed);
+    count_fn f = counter();
+    return f ? f() : 0;
 }
-
-#ifdef TR_NO_INTERPOSE
-
-bool tr_cuda_allocs_counted(void)
-{
-    return false;
-}
-
-#else
-
-bool tr_cuda_allocs_counted(void)
-{
-    return true;
-}
-
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t n);
-extern void *__libc_memalign(size_t align, size_t n);
-extern void __libc_free(void *p);
-
-/* The interposed entry points: public by necessity, so declared here to keep
- * -Wmissing-prototypes quiet (their real prototypes are in stdlib.h, which
- * this file does not include to avoid attribute clashes). */
-void *malloc(size_t n);
-void *calloc(size_t n, size_t size);
-void *realloc(void *p, size_t n);
-void free(void *p);
-void *aligned_alloc(size_t align, size_t n);
-void *memalign(size_t align, size_t n);
-int posix_memalign(void **out, size_t align, size_t n);
-
-static inline void count(void)
-{
-    atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed);
-}
-
-void *malloc(size_t n)
-{
-    count();
-    return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t size)
-{
-    count();
-    return __libc_calloc(n, size);
-}
-
-void *realloc(void *p, size_t n)
-{
-    count();
-    return __libc_realloc(p, n);
-}
-
-void free(void *p)
-{
-    __libc_free(p);
-}
-
-void *aligned_alloc(size_t align, size_t n)
-{
-    count();
-    return __libc_memalign(align, n);
-}
-
-void *memalign(size_t align, size_t n)
-{
-    count();
-    return __libc_memalign(align, n);
-}
-
-int posix_memalign(void **out, size_t align, size_t n)
-{
-    if (align < sizeof(void *) || (align & (align - 1)))
-        return EINVAL;
-    count();
-    void *p = __libc_memalign(align, n);
-    if (!p && n)
-        return ENOMEM;
-    *out = p;
-    return 0;
-}
-
-#endif
