@@ -308,7 +308,7 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
         return ingot_fail(INGOT_E_USAGE, "cuda: unknown precision %d", (int)o->precision);
     tr_backend *b = calloc(1, sizeof(*b));
     if (!b)
-        return -ENOMEM;
+        return ingot_oom("cuda back end", sizeof(*b));
     b->o = *o;
     b->dev = o->device_index;
     b->dt = o->precision == TR_PREC_FP32 ? KN_F32 : KN_BF16;

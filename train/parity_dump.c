@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fsutil.h"
 #include "ingot_err.h"
@@ -17,7 +18,15 @@ int tr_dump_batch(const char *path, const struct tr_config *c, const float *para
     struct tr_dump_header h;
     int err;
     if (!grads || !logits) {
-        err = ingot_fail(-ENOMEM, "%s: out of memory for the dump", path);
+        err = ingot_oom("--dump-batch gradients and logits", (n + n_logits) * sizeof(float));
+        goto out;
+    }
+    /* the dump replaces path atomically (rename): never over a device or
+     * FIFO (--dump-batch /dev/null would replace /dev/null for root) */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        err = ingot_fail(INGOT_E_USAGE, "--dump-batch %s: exists and is not a regular file; name "
+                         "a file", path);
         goto out;
     }
     double loss;

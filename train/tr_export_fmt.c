@@ -62,7 +62,7 @@ int tr_export_raw(const struct tr_export_src *s, const char *dir)
     };
     char *path = tr_export_path(dir, "model.safetensors");
     if (!path)
-        return -ENOMEM;
+        return ingot_oom("export path", strlen(dir) + 32);
     int err = tr_st_write(path, t, (size_t)n, meta, sizeof(meta) / sizeof(meta[0]) / 2);
     free(path);
     return err;
@@ -97,7 +97,8 @@ int tr_export_llmc(const struct tr_export_src *s, const char *dir, bool bf16)
           n * (bf16 ? sizeof(uint16_t) : sizeof(float)) },
     };
     char *path = tr_export_path(dir, "model.bin");
-    int err = path ? fs_write_atomic_pieces(path, pieces, 2) : -ENOMEM;
+    int err = path ? fs_write_atomic_pieces(path, pieces, 2) :
+                     ingot_oom("export path", strlen(dir) + 32);
     free(path);
     free(half);
     return err;

@@ -187,7 +187,7 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
     const char *names[] = { "tokenizer.model", "spiece.model" };
     for (size_t i = 0; !err && i < 2; i++) {
         char *path = tr_export_path(dir, names[i]);
-        err = path ? fs_write_atomic(path, model, len) : -ENOMEM;
+        err = path ? fs_write_atomic(path, model, len) : ingot_oom("export path", strlen(dir) + 32);
         free(path);
     }
     free(model);

@@ -225,6 +225,15 @@ int main(int argc, char **argv)
     free(a);
     a = tt_fmt("--synthetic %s --steps 1 --metrics '%s'", tiny, fifo_dir);
     expect("metrics file that is a directory", a, 2, "--metrics", "not a regular file");
+    free(a);
+    /* --dump-batch renames its file into place: never over a FIFO or device */
+    a = tt_fmt("--synthetic %s --dump-batch '%s'", tiny, fifo);
+    expect("dump-batch onto a FIFO", a, 2, "--dump-batch", "not a regular file");
+    struct stat fs;
+    if (stat(fifo, &fs) != 0 || !S_ISFIFO(fs.st_mode)) {
+        fprintf(stderr, "dump-batch replaced the FIFO\n");
+        failures++;
+    }
     free(a); free(fifo); free(fifo_dir);
 
     char *ck = tt_fmt("%s/ck/ckpt-00000002.bin", dir);

@@ -268,8 +268,10 @@ int tt_expect(const char *bin, const char *out_path, const char *what, const cha
         fprintf(stderr, "%s: want exit %d with '%s' '%s', got exit %d:\n%s\n", what, rc,
                 n1 ? n1 : "", n2 ? n2 : "", got, s);
     } else if (rc) {
-        /* the error line itself, for the log */
-        const char *e = strstr(s, "ingot-train: ");
+        /* the error line itself (the last "ingot-train: " one), for the log */
+        const char *e = NULL;
+        for (const char *p = s; (p = strstr(p, "ingot-train: ")); p++)
+            e = p;
         if (e)
             printf("    %.*s\n", (int)strcspn(e, "\n"), e);
     }
