@@ -37,6 +37,8 @@ struct tr_cuda_model {
     void *encoded, *lnf, *logits, *tmp;
     float *lnf_mean, *lnf_rstd, *losses;
     int *correct;
+    tr_cuda_grads_ready_fn grads_ready;   /* tr_cuda_model_on_grads_ready() */
+    void *grads_ready_ctx;
     /* backward: gradients of the residual stream and of layer inputs */
     void *dres, *dC, *dqkv, *dfch;
     void *scratch;
@@ -345,9 +347,19 @@ int tr_cuda_backward(tr_cuda_model *m, const void *w, float *g, cudaStream_t s)
         RUN(kn_layernorm_bwd(m->dres, gp(m, g, TR_LN1W, L, uC), gp(m, g, TR_LN1B, L, uC), m->dC,
                              res, wp(m, w, TR_LN1W, L, uC), a->ln1_mean, a->ln1_rstd, N, C, 1, dt,
                              sc, scb, s));
+        if (m->grads_ready)
+            RUN(m->grads_ready(m->grads_ready_ctx, l, s));
     }
     RUN(kn_encoder_bwd(gp(m, g, TR_WTE, 0, 0), gp(m, g, TR_WPE, 0, 0), m->dres, m->inp, B, T, C,
                        c->vocab, dt, sc, scb, s));
+    if (m->grads_ready)
+        RUN(m->grads_ready(m->grads_ready_ctx, -1, s));
 #undef RUN
     return 0;
+}
+
+void tr_cuda_model_on_grads_ready(tr_cuda_model *m, tr_cuda_grads_ready_fn fn, void *ctx)
+{
+    m->grads_ready = fn;
+    m->grads_ready_ctx = ctx;
 }

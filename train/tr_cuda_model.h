@@ -52,4 +52,13 @@ const void *tr_cuda_logits(const tr_cuda_model *m);
  * into grads (float32, tr_params.h layout). */
 int tr_cuda_backward(tr_cuda_model *m, const void *w, float *grads, cudaStream_t s);
 
+/* Called by tr_cuda_backward() on its stream s as soon as the gradients of
+ * block l are complete (l = n_layer - 1 down to 0), and once more with
+ * l = -1 when the rest (wte, wpe, lnf) is complete: what lets data
+ * parallelism start reducing block l while the blocks below are still in
+ * backward. The callback only enqueues work (e.g. records an event); a
+ * non-zero return aborts the backward with that code. NULL: no calls. */
+typedef int (*tr_cuda_grads_ready_fn)(void *ctx, int l, cudaStream_t s);
+void tr_cuda_model_on_grads_ready(tr_cuda_model *m, tr_cuda_grads_ready_fn fn, void *ctx);
+
 #endif
