@@ -52,6 +52,8 @@ struct tr_backend_opts {
     struct tr_dist *dist; /* data parallelism (tr_dist.h); NULL: one process. The back
                              end averages the gradients over ranks before the norm, and
                              the step's loss and accuracy */
+    int zero;           /* 1: AdamW state sharded over the ranks of dist (--zero 1) */
+    bool grad_reduce_bf16; /* reduce gradients in bf16 (--grad-reduce bf16) */
 };
 
 /* Optimizer hyper-parameters of one step (AdamW, decoupled decay on the

@@ -168,6 +168,7 @@ static int setup_model(struct run *r)
         .precision = !o->precision ? TR_PREC_DEFAULT :
                      !strcmp(o->precision, "bf16") ? TR_PREC_BF16 : TR_PREC_FP32,
         .profile = o->profile > 0, .peak_tflops = o->peak_tflops,
+        .zero = o->zero, .grad_reduce_bf16 = o->grad_reduce_bf16,
     };
     if ((err = r->ops->create(&bo, params, &r->be)))
         goto out;

@@ -74,7 +74,11 @@ void tr_opts_help(const char *prog)
         "  --dist M                auto (default: the launcher's world, nccl on GPUs, mpi\n"
         "                          under mpirun, else tcp), none, tcp, mpi, nccl\n"
         "  --dist-timeout S        rendezvous deadline and no-progress limit (default 600)\n"
-        "  --dist-port P           rendezvous port (default: MASTER_PORT, +1 under torchrun)\n\n"
+        "  --dist-port P           rendezvous port (default: MASTER_PORT, +1 under torchrun)\n"
+        "  --zero 1                shard AdamW state (m, v, fp32 master weights) across\n"
+        "                          ranks: reduce-scatter, update own shard, all-gather\n"
+        "                          (default 0: every rank holds all of it)\n"
+        "  --grad-reduce T         gradient all-reduce in fp32 (default) or bf16\n\n"
         "Evaluation and sampling:\n"
         "  --val-every N           val loss every N steps and at the end, 0 = off (default 100)\n"
         "  --val-tokens N          tokens of the fixed val set (default 32768)\n"
@@ -115,7 +119,7 @@ enum {
     O_VAL_TOKENS, O_SAMPLE_EVERY, O_SAMPLE_TOKENS, O_TOP_K, O_TEMPERATURE, O_CKPT_DIR,
     O_CKPT_EVERY, O_CKPT_KEEP, O_RESUME, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
     O_PRECISION, O_PROFILE, O_PEAK_TFLOPS, O_VERSION,
-    O_DIST, O_DIST_TIMEOUT, O_DIST_PORT,
+    O_DIST, O_DIST_TIMEOUT, O_DIST_PORT, O_ZERO, O_GRAD_REDUCE,
 };
 
 static const struct option long_opts[] = {
@@ -164,6 +168,8 @@ static const struct option long_opts[] = {
     { "dist", required_argument, NULL, O_DIST },
     { "dist-timeout", required_argument, NULL, O_DIST_TIMEOUT },
     { "dist-port", required_argument, NULL, O_DIST_PORT },
+    { "zero", required_argument, NULL, O_ZERO },
+    { "grad-reduce", required_argument, NULL, O_GRAD_REDUCE },
     { NULL, 0, NULL, 0 },
 };
 
@@ -275,6 +281,13 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
         case O_DIST: o->dist = optarg; break;
         case O_DIST_TIMEOUT: err = cli_parse_double("--dist-timeout", optarg, 1.0, 1e6, &o->dist_timeout); break;
         case O_DIST_PORT: err = cli_parse_int("--dist-port", optarg, 1, 65535, &o->dist_port); break;
+        case O_ZERO: err = cli_parse_int("--zero", optarg, 0, 1, &o->zero); break;
+        case O_GRAD_REDUCE:
+            if (!strcmp(optarg, "bf16") || !strcmp(optarg, "fp32"))
+                o->grad_reduce_bf16 = !strcmp(optarg, "bf16");
+            else
+                err = ingot_fail(INGOT_E_USAGE, "--grad-reduce: '%s'; use fp32 or bf16", optarg);
+            break;
         case O_HELP:
             tr_opts_help(prog);
             return TR_OPTS_HELP;

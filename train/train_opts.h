@@ -47,6 +47,9 @@ struct tr_opts {
     const char *dist;           /* --dist auto|none|tcp|mpi|nccl */
     double dist_timeout;        /* --dist-timeout S: rendezvous, init, no-progress limit */
     int dist_port;              /* --dist-port P (0: from the launcher's environment) */
+    int zero;                   /* --zero 0|1: 1 shards AdamW state (m, v, fp32 master
+                                   weights) across ranks */
+    bool grad_reduce_bf16;      /* --grad-reduce bf16 (default fp32) */
 };
 
 /* The most optimizer steps a run (and a checkpoint) may count: steps are
