@@ -10,29 +10,59 @@
 
 #include "ingot_err.h"
 
-int pt_json_path_init(struct pt_json_path *p, const char *dotted)
+/* One alternative: components split at '.', digit-only ones also read as
+ * array indices. */
+static int alt_init(struct pt_json_alt *a, char *s, const char *whole)
 {
-    memset(p, 0, sizeof(*p));
-    p->storage = strdup(dotted);
-    if (!p->storage)
-        return -ENOMEM;
-    char *s = p->storage;
     for (;;) {
         char *dot = strchr(s, '.');
         size_t n = dot ? (size_t)(dot - s) : strlen(s);
-        if (n == 0 || p->n == PT_JSON_MAX_PATH) {
-            int err = ingot_fail(INGOT_E_USAGE, "--text-key '%s': %s", dotted,
-                                 n == 0 ? "empty component in the dotted path"
-                                        : "more than 16 components");
-            pt_json_path_free(p);
-            return err;
+        if (n == 0 || a->n == PT_JSON_MAX_PATH)
+            return ingot_fail(INGOT_E_USAGE, "--text-key '%s': %s", whole,
+                              n == 0 ? "empty component in a dotted path (a..b, a. or an "
+                                       "empty alternative between commas)"
+                                     : "more than 16 components in one path");
+        a->key[a->n] = s;
+        a->key_len[a->n] = n;
+        a->index[a->n] = -1;
+        if (n <= 18 && strspn(s, "0123456789") >= n) {
+            long long v = 0;
+            for (size_t i = 0; i < n; i++)
+                v = v * 10 + (s[i] - '0');
+            a->index[a->n] = v;
         }
-        p->key[p->n] = s;
-        p->key_len[p->n] = n;
-        p->n++;
+        a->n++;
         if (!dot)
             return 0;
         s = dot + 1;
+    }
+}
+
+int pt_json_path_init(struct pt_json_path *p, const char *spec)
+{
+    memset(p, 0, sizeof(*p));
+    p->storage = strdup(spec);
+    if (!p->storage)
+        return -ENOMEM;
+    /* Split at ',' first (in place: each alternative ends at its comma). */
+    char *s = p->storage;
+    for (;;) {
+        char *comma = strchr(s, ',');
+        if (comma)
+            *comma = '\0';
+        int err = 0;
+        if (p->n_alts == PT_JSON_MAX_ALTS)
+            err = ingot_fail(INGOT_E_USAGE, "--text-key '%s': more than %d alternatives",
+                             spec, PT_JSON_MAX_ALTS);
+        else
+            err = alt_init(&p->alt[p->n_alts++], s, spec);
+        if (err) {
+            pt_json_path_free(p);
+            return err;
+        }
+        if (!comma)
+            return 0;
+        s = comma + 1;
     }
 }
 
@@ -279,8 +309,13 @@ static bool key_equals(struct parser *p, size_t start, size_t end, bool escaped,
 
 enum { FOUND_NONE, FOUND_STRING, FOUND_OTHER };
 
-int pt_json_extract(const char *str, size_t len, const struct pt_json_path *path,
-                    struct pt_buf *out, struct pt_json_result *res)
+static bool is_object_level(const uint8_t *stack, size_t depth)
+{
+    return stack[(depth - 1) / 8] >> ((depth - 1) % 8) & 1;
+}
+
+static int extract_one(const char *str, size_t len, const struct pt_json_alt *path,
+                       struct pt_buf *out, struct pt_json_result *res)
 {
     struct parser p = { .s = (const unsigned char *)str, .len = len, .res = res };
     uint8_t stack[PT_JSON_MAX_DEPTH / 8 + 1];   /* bit set: object, clear: array */
@@ -288,7 +323,8 @@ int pt_json_extract(const char *str, size_t len, const struct pt_json_path *path
     long match = 0;           /* path components matched by open containers */
     int found = FOUND_NONE;
     int target = 0;           /* 1: the value about to be parsed is the field;
-                                 2: it is an object on the path */
+                                 2: it is a container on the path */
+    long long elem[PT_JSON_MAX_PATH];  /* element number in each matched array */
     int rc = 0;
 
     memset(res, 0, sizeof(*res));
@@ -327,7 +363,7 @@ int pt_json_extract(const char *str, size_t len, const struct pt_json_path *path
             p.i++;
             if (this_target == 1)
                 found = FOUND_OTHER;
-            else if (this_target == 2 && c == '{')
+            else if (this_target == 2 && (c == '{' || path->index[depth - 1] >= 0))
                 match = (long)depth - 1;
             if (this_target == 2)
                 found = FOUND_NONE;   /* a later duplicate replaces the object */
@@ -336,8 +372,14 @@ int pt_json_extract(const char *str, size_t len, const struct pt_json_path *path
                 p.i++;
                 goto close;
             }
-            if (c == '[')
+            if (c == '[') {
+                /* Element 0 of an array on the path. */
+                if (match == (long)depth - 1)
+                    elem[depth - 1] = 0;
+                if (match == (long)depth - 1 && path->index[depth - 1] == 0)
+                    target = depth == path->n ? 1 : 2;
                 continue;
+            }
             goto key;
         }
         if (c == '"') {
@@ -392,6 +434,11 @@ int pt_json_extract(const char *str, size_t len, const struct pt_json_path *path
                 p.i++;
                 if (is_obj)
                     goto key;
+                /* The next element of an array on the path: the wanted one?
+                 * (A matched array's level is below path->n, and containers
+                 * inside keep their own counters.) */
+                if (match == (long)depth - 1 && ++elem[depth - 1] == path->index[depth - 1])
+                    target = depth == path->n ? 1 : 2;
                 continue;
             }
             if (c != (is_obj ? '}' : ']')) {
@@ -419,7 +466,7 @@ int pt_json_extract(const char *str, size_t len, const struct pt_json_path *path
             if (rc <= 0)
                 goto done;
             rc = 0;
-            if (match == (long)depth - 1 && depth - 1 < path->n) {
+            if (match == (long)depth - 1 && depth - 1 < path->n && is_object_level(stack, depth)) {
                 int oom = 0;
                 if (key_equals(&p, start, p.i - 1, e, path->key[depth - 1],
                                path->key_len[depth - 1], &oom))
@@ -446,5 +493,20 @@ done:
         res->status = found == FOUND_STRING ? PT_JSON_OK
                     : found == FOUND_OTHER  ? PT_JSON_NOT_STRING
                                             : PT_JSON_MISSING;
+    return 0;
+}
+
+int pt_json_extract(const char *str, size_t len, const struct pt_json_path *path,
+                    struct pt_buf *out, struct pt_json_result *res)
+{
+    bool not_string = false;
+    for (size_t a = 0; a < path->n_alts; a++) {
+        int rc = extract_one(str, len, &path->alt[a], out, res);
+        if (rc < 0 || res->status == PT_JSON_OK || res->status == PT_JSON_MALFORMED)
+            return rc;
+        not_string |= res->status == PT_JSON_NOT_STRING;
+    }
+    out->len = 0;
+    res->status = not_string ? PT_JSON_NOT_STRING : PT_JSON_MISSING;
     return 0;
 }

@@ -14,6 +14,7 @@
 
 #define PT_JSON_MAX_DEPTH 10000
 #define PT_JSON_MAX_PATH 16
+#define PT_JSON_MAX_ALTS 16
 
 enum pt_json_status {
     PT_JSON_OK = 0,         /* field found, a string, decoded into out */
@@ -22,12 +23,22 @@ enum pt_json_status {
     PT_JSON_NOT_STRING,     /* the field is there but not a string */
 };
 
-/* The field to extract: a dotted path ("text", "meta.body") split once. */
-struct pt_json_path {
+/* One dotted path ("text", "meta.body", "messages.0.content"). A component
+ * of digits only is an array index when the container is an array and a
+ * key when it is an object. */
+struct pt_json_alt {
     const char *key[PT_JSON_MAX_PATH];
     size_t key_len[PT_JSON_MAX_PATH];
+    long long index[PT_JSON_MAX_PATH];  /* -1: not a number */
     size_t n;
-    char *storage;          /* owned copy of the dotted string */
+};
+
+/* The field to extract: comma-separated alternatives in order of
+ * preference ("text,content,messages.0.content"), split once. */
+struct pt_json_path {
+    struct pt_json_alt alt[PT_JSON_MAX_ALTS];
+    size_t n_alts;
+    char *storage;          /* owned copy of the string */
 };
 
 struct pt_json_result {
@@ -37,14 +48,17 @@ struct pt_json_result {
     size_t n_lone_surrogates;
 };
 
-/* Split a dotted path. Returns 0 or INGOT_E_USAGE (empty component, too many
- * components) / -ENOMEM. pt_json_path_free() releases it. */
+/* Split "path[,path...]". Returns 0 or INGOT_E_USAGE (empty component or
+ * alternative, too many of either) / -ENOMEM. pt_json_path_free() releases
+ * it. */
 int pt_json_path_init(struct pt_json_path *p, const char *dotted);
 void pt_json_path_free(struct pt_json_path *p);
 
 /* Parse s[0, len) as one JSON value and extract the field at `path` into out
- * (out->len is reset; bytes are appended, not NUL-terminated). Returns 0 and
- * fills res, or -ENOMEM. */
+ * (out->len is reset; bytes are appended, not NUL-terminated). With several
+ * alternatives the first one whose value is a string wins; the status is
+ * NOT_STRING when none is a string but some is present, else MISSING.
+ * Returns 0 and fills res, or -ENOMEM. */
 int pt_json_extract(const char *s, size_t len, const struct pt_json_path *path,
                     struct pt_buf *out, struct pt_json_result *res);
 

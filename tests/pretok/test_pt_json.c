@@ -114,6 +114,42 @@ static void dotted_paths(void)
     CHECK(pt_json_path_init(&p, "a.") == INGOT_E_USAGE);
 }
 
+/* --text-key alternatives (first string wins) and array indices. */
+static void alternatives_and_indices(void)
+{
+    const char *chat = "{\"messages\": [{\"role\": \"system\", \"content\": \"sys\"}, "
+                       "{\"role\": \"user\", \"content\": [1, [2, 3], \"u\"]}, "
+                       "{\"content\": \"third\"}]}";
+    check_text(chat, "messages.0.content", PT_JSON_OK, "sys");
+    check_text(chat, "messages.2.content", PT_JSON_OK, "third");
+    check_text(chat, "messages.1.content.2", PT_JSON_OK, "u");
+    check_text(chat, "messages.1.content.1.0", PT_JSON_NOT_STRING, NULL);
+    check_text(chat, "messages.1.content", PT_JSON_NOT_STRING, NULL);
+    check_text(chat, "messages.3.content", PT_JSON_MISSING, NULL);
+    check_text(chat, "messages.content", PT_JSON_MISSING, NULL);
+    /* an inner array's elements do not advance the outer count */
+    check_text("{\"a\": [[1, 2, 3], \"one\", \"two\"]}", "a.2", PT_JSON_OK, "two");
+    check_text("{\"a\": [[\"x\", [\"y\", \"z\"]], \"one\"]}", "a.0.1.1", PT_JSON_OK, "z");
+    check_text("[\"top\"]", "0", PT_JSON_MALFORMED, NULL);
+    /* a digit component is a key in an object */
+    check_text("{\"a\": {\"0\": \"key\"}}", "a.0", PT_JSON_OK, "key");
+    check_text("{\"a\": []}", "a.0", PT_JSON_MISSING, NULL);
+    /* alternatives in order of preference */
+    check_text("{\"content\": \"c\", \"text\": \"t\"}", "text,content", PT_JSON_OK, "t");
+    check_text("{\"content\": \"c\"}", "text,content", PT_JSON_OK, "c");
+    check_text("{\"text\": null, \"content\": \"c\"}", "text,content", PT_JSON_OK, "c");
+    check_text("{\"text\": null}", "text,content", PT_JSON_NOT_STRING, NULL);
+    check_text("{\"other\": \"x\"}", "text,content", PT_JSON_MISSING, NULL);
+    check_text(chat, "text,messages.2.content", PT_JSON_OK, "third");
+    check_text("{\"text\": 1,}", "text,content", PT_JSON_MALFORMED, NULL);
+    struct pt_json_path p;
+    CHECK(pt_json_path_init(&p, "text,") == INGOT_E_USAGE);
+    CHECK(pt_json_path_init(&p, ",text") == INGOT_E_USAGE);
+    CHECK_OK(pt_json_path_init(&p, "a,b.0,c.d.1"));
+    CHECK(p.n_alts == 3 && p.alt[1].n == 2 && p.alt[1].index[1] == 0 && p.alt[2].index[2] == 1);
+    pt_json_path_free(&p);
+}
+
 static void nesting(void)
 {
     /* Far deeper than any stack could recurse: refused, not crashed. */
@@ -156,6 +192,7 @@ int main(int argc, char **argv)
     }
     run_corpus(argv[1], argv[2]);
     dotted_paths();
+    alternatives_and_indices();
     nesting();
     printf("ok\n");
     return 0;
