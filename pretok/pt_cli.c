@@ -19,8 +19,10 @@ void pt_cli_usage(FILE *f)
 "\n"
 "Tokenize a corpus once into Ingot token shards (DIR/*.tok + DIR/manifest.json).\n"
 "INPUT: files, directories (walked recursively, sorted) or quoted globs. JSON Lines\n"
-"(.jsonl, .json), zstd-compressed JSON Lines (.jsonl.zst), plain text (.txt, .txt.zst).\n"
-"Compression is recognised by content.\n"
+"(.jsonl, .json) and plain text (.txt), each also zstd- or gzip-compressed (.zst, .gz;\n"
+"recognised by content). Files of other names inside a directory are counted and\n"
+"listed in the report, not read. \"-\" reads standard input (provenance \"<stdin>\"),\n"
+"e.g. scripts/parquet-to-jsonl.py data/*.parquet | ingot-pretok ... -\n"
 "\n"
 "options:\n"
 "  --model M            SentencePiece model (.model)\n"
@@ -39,7 +41,13 @@ void pt_cli_usage(FILE *f)
 "  --bos / --no-bos     BOS id before each document (default: when the model has one)\n"
 "  --eos / --no-eos     EOS id after each document (default: only when the model has\n"
 "                       an EOS but no BOS)\n"
-"  --text-key K         JSON field with the text (default text; dotted path a.b)\n"
+"  --text-key K         JSON field with the text (default text): a dotted path\n"
+"                       (meta.body), array elements by index (messages.0.content),\n"
+"                       several paths in order of preference, comma-separated\n"
+"                       (text,content: the first that holds a string wins)\n"
+"  --stdin-format jsonl|text\n"
+"                       what \"-\" (standard input) holds (default jsonl; may be\n"
+"                       zstd- or gzip-compressed)\n"
 "  --txt-doc MODE       text files: one document per file, paragraph or line\n"
 "                       (default file)\n"
 "  --on-error skip|fail bad records: skip and count them (default), or stop with an\n"
@@ -110,7 +118,7 @@ enum {
     O_MODEL = 256, O_OUT, O_THREADS, O_SHARD_TOKENS, O_VAL_FRACTION, O_VAL_DOCS, O_BOS,
     O_NO_BOS, O_EOS, O_NO_EOS, O_TEXT_KEY, O_TXT_DOC, O_ON_ERROR, O_INVALID_UTF8, O_PART,
     O_QUIET, O_JSON, O_HELP, O_MAX_RECORD, O_MAX_BYTES, O_EVERY, O_VERSION,
-    O_MAX_SKIP, O_ENCODER,
+    O_MAX_SKIP, O_ENCODER, O_STDIN_FORMAT,
 };
 
 static const struct option long_opts[] = {
@@ -126,6 +134,7 @@ static const struct option long_opts[] = {
     { "eos", no_argument, NULL, O_EOS },
     { "no-eos", no_argument, NULL, O_NO_EOS },
     { "text-key", required_argument, NULL, O_TEXT_KEY },
+    { "stdin-format", required_argument, NULL, O_STDIN_FORMAT },
     { "txt-doc", required_argument, NULL, O_TXT_DOC },
     { "on-error", required_argument, NULL, O_ON_ERROR },
     { "invalid-utf8", required_argument, NULL, O_INVALID_UTF8 },
@@ -149,6 +158,7 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     o->shard_tokens = 100000000;
     o->bos = o->eos = -1;
     o->text_key = "text";
+    o->stdin_format = PT_FMT_JSONL;
     o->txt_doc = PT_TXT_FILE;
     o->max_record = 1ull << 30;
     o->max_skip_fraction = 0.01;
@@ -215,6 +225,12 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         case O_EOS: o->eos = 1; break;
         case O_NO_EOS: o->eos = 0; break;
         case O_TEXT_KEY: o->text_key = optarg; break;
+        case O_STDIN_FORMAT:
+            if (strcmp(optarg, "jsonl") && strcmp(optarg, "text"))
+                return ingot_fail(INGOT_E_USAGE, "--stdin-format %s: expected jsonl or text",
+                                  optarg);
+            o->stdin_format = !strcmp(optarg, "text") ? PT_FMT_TEXT : PT_FMT_JSONL;
+            break;
         case O_TXT_DOC:
             if (!strcmp(optarg, "file"))
                 o->txt_doc = PT_TXT_FILE;

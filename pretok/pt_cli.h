@@ -28,6 +28,7 @@ struct pt_opts {
     bool on_error_fail;
     bool invalid_utf8_skip;
     const char *text_key;
+    enum pt_format stdin_format; /* "-": JSON Lines (default) or text */
     enum pt_txt_doc txt_doc;
     unsigned part_k, part_n;    /* 0/0: no --part */
     bool quiet, json;

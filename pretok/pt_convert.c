@@ -74,12 +74,18 @@ static int options_text(const struct conv *c, char **s, size_t *len)
         snprintf(bos, sizeof(bos), "%d", c->tok.bos);
     if (c->tok.eos >= 0)
         snprintf(eos, sizeof(eos), "%d", c->tok.eos);
-    return addf(s, len, "--text-key %s\n--txt-doc %s\n--shard-tokens %" PRIu64 "\n"
-                "--val-fraction %s\n--val-docs %s\n--bos %s\n--eos %s\n--on-error %s\n"
-                "--invalid-utf8 %s\n--max-record-bytes %" PRIu64 "\n", o->text_key,
-                txt_doc_names[o->txt_doc], o->shard_tokens, vf, vd, bos, eos,
-                o->on_error_fail ? "fail" : "skip", o->invalid_utf8_skip ? "skip" : "replace",
-                o->max_record);
+    int ret = addf(s, len, "--text-key %s\n--txt-doc %s\n--shard-tokens %" PRIu64 "\n"
+                   "--val-fraction %s\n--val-docs %s\n--bos %s\n--eos %s\n--on-error %s\n"
+                   "--invalid-utf8 %s\n--max-record-bytes %" PRIu64 "\n", o->text_key,
+                   txt_doc_names[o->txt_doc], o->shard_tokens, vf, vd, bos, eos,
+                   o->on_error_fail ? "fail" : "skip", o->invalid_utf8_skip ? "skip" : "replace",
+                   o->max_record);
+    /* Only where standard input is read, so that older states still match. */
+    for (size_t i = 0; i < c->inputs.n && !ret; i++)
+        if (c->inputs.v[i].is_stdin)
+            ret = addf(s, len, "--stdin-format %s\n",
+                       o->stdin_format == PT_FMT_TEXT ? "text" : "jsonl");
+    return ret;
 }
 
 /* The options hash (and its parts, kept for the state): model, options,
@@ -327,13 +333,17 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     int ret;
     if ((ret = pt_json_path_init(&c.path, o->text_key)))
         return ret;
-    if ((ret = pt_inputs_expand(o->inputs, o->n_inputs, o->out, &c.inputs)))
+    if ((ret = pt_inputs_expand_stdin(o->inputs, o->n_inputs, o->out, o->stdin_format,
+                                      &c.inputs)))
         goto out;
     if (!o->quiet)
         pt_inputs_print_notes(&c.inputs, "ingot-pretok", stderr);
     if (!c.inputs.n) {
         ret = ingot_fail(INGOT_E_NODATA, "no input file found (directories are searched for "
-                         ".jsonl, .json, .jsonl.zst, .json.zst, .txt, .txt.zst)");
+                         "%s; %zu file%s of other formats, e.g. %s; Parquet: "
+                         "scripts/parquet-to-jsonl.py FILES | ingot-pretok ... -)",
+                         pt_input_suffixes, c.inputs.ignored, c.inputs.ignored == 1 ? "" : "s",
+                         c.inputs.n_unknown_kept ? c.inputs.unknown[0] : "none");
         goto out;
     }
     c.first = 0;

@@ -86,12 +86,15 @@ static bool ends_with(const char *s, const char *suf)
 static bool wanted_name(const char *name)
 {
     static const char *const suf[] = { ".jsonl", ".json", ".jsonl.zst", ".json.zst",
-                                       ".txt", ".txt.zst" };
+                                       ".txt", ".txt.zst", ".jsonl.gz", ".json.gz",
+                                       ".txt.gz" };
     for (size_t i = 0; i < sizeof(suf) / sizeof(suf[0]); i++)
         if (ends_with(name, suf[i]))
             return true;
     return false;
 }
+
+const char pt_input_suffixes[] = ".jsonl, .json, .txt, each also with .zst or .gz";
 
 /* A dataset's own files: they end in .json but are never corpus text. */
 static bool dataset_file(const char *name)
@@ -125,6 +128,22 @@ static int note(struct pt_inputs *in, const char *fmt, ...)
     return 0;
 }
 
+/* A file of another format in a walked directory: counted, and the first
+ * few named in the report (a corpus of .parquet or .csv files must not
+ * convert to an empty dataset without a word). */
+static int unknown_file(struct pt_inputs *in, const char *path)
+{
+    in->ignored++;
+    if (in->n_unknown_kept == PT_INPUT_MAX_UNKNOWN)
+        return 0;
+    if (!in->unknown && !(in->unknown = calloc(PT_INPUT_MAX_UNKNOWN, sizeof(*in->unknown))))
+        return ingot_oom("the list of unknown files", PT_INPUT_MAX_UNKNOWN * sizeof(char *));
+    if (!(in->unknown[in->n_unknown_kept] = strdup(path)))
+        return ingot_oom("an unknown file's path", strlen(path) + 1);
+    in->n_unknown_kept++;
+    return 0;
+}
+
 static int add_file(struct expand *x, const char *path, const struct stat *st)
 {
     struct pt_inputs *in = x->in;
@@ -150,8 +169,9 @@ static int add_file(struct expand *x, const char *path, const struct stat *st)
      * refused by the reader as not_regular_file. */
     f->size = st && S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
     f->name_zst = ends_with(path, ".zst");
-    f->format = ends_with(path, ".txt") || ends_with(path, ".txt.zst") ? PT_FMT_TEXT
-                                                                       : PT_FMT_JSONL;
+    f->name_gz = ends_with(path, ".gz");
+    f->format = ends_with(path, ".txt") || ends_with(path, ".txt.zst") ||
+                ends_with(path, ".txt.gz") ? PT_FMT_TEXT : PT_FMT_JSONL;
     if (st && id_add(&x->files, st->st_dev, st->st_ino, in->n))
         return -ENOMEM;
     in->n++;
@@ -277,7 +297,7 @@ static int walk(struct expand *x, const char *dir, const struct stat *dst, int d
              * fails later and is reported as a skipped file. */
             ret = add_file(x, p, ok ? &st : NULL);
         } else {
-            x->in->ignored++;
+            ret = unknown_file(x->in, p);
         }
         free(p);
     }
@@ -325,8 +345,30 @@ static int add_path(struct expand *x, const char *arg)
     return ingot_fail(INGOT_E_USAGE, "%s: no such file or directory", arg);
 }
 
+/* "-": standard input, one entry without identity or size. */
+static int add_stdin(struct expand *x, enum pt_format format)
+{
+    for (size_t i = 0; i < x->in->n; i++)
+        if (x->in->v[i].is_stdin)
+            return ingot_fail(INGOT_E_USAGE, "'-' (standard input) is named twice; it can be "
+                              "read only once");
+    int ret = add_file(x, PT_STDIN_NAME, NULL);
+    if (ret)
+        return ret;
+    struct pt_input *f = &x->in->v[x->in->n - 1];
+    f->is_stdin = true;
+    f->format = format;
+    return 0;
+}
+
 int pt_inputs_expand(char *const *args, size_t n_args, const char *out_dir,
                      struct pt_inputs *out)
+{
+    return pt_inputs_expand_stdin(args, n_args, out_dir, PT_FMT_JSONL, out);
+}
+
+int pt_inputs_expand_stdin(char *const *args, size_t n_args, const char *out_dir,
+                           enum pt_format stdin_format, struct pt_inputs *out)
 {
     memset(out, 0, sizeof(*out));
     struct expand x = { .in = out };
@@ -341,7 +383,9 @@ int pt_inputs_expand(char *const *args, size_t n_args, const char *out_dir,
     for (size_t a = 0; a < n_args && !ret; a++) {
         const char *arg = args[a];
         struct stat st;
-        if (strpbrk(arg, "*?[") && stat(arg, &st) != 0) {
+        if (!strcmp(arg, "-")) {
+            ret = add_stdin(&x, stdin_format);
+        } else if (strpbrk(arg, "*?[") && stat(arg, &st) != 0) {
             glob_t g;
             int gr = glob(arg, 0, NULL, &g);
             if (gr == GLOB_NOMATCH) {
@@ -390,6 +434,9 @@ void pt_inputs_free(struct pt_inputs *in)
     for (size_t i = 0; i < in->n_notes_kept; i++)
         free(in->notes[i]);
     free(in->notes);
+    for (size_t i = 0; i < in->n_unknown_kept; i++)
+        free(in->unknown[i]);
+    free(in->unknown);
     memset(in, 0, sizeof(*in));
 }
 void pt_inputs_part(const struct pt_inputs *in, unsigned k, unsigned n_parts,

@@ -22,17 +22,27 @@ struct pt_input {
     char *path;             /* owned */
     uint64_t size;          /* bytes on disk (0 when stat failed or not regular) */
     uint32_t index;         /* global position in the full list */
-    enum pt_format format;  /* by name: .txt / .txt.zst are text, else JSONL */
+    enum pt_format format;  /* by name: .txt / .txt.zst / .txt.gz are text, else
+                               JSONL; standard input: --stdin-format */
     bool name_zst;          /* the name ends in .zst */
+    bool name_gz;           /* the name ends in .gz */
+    bool is_stdin;          /* "-": standard input, path "<stdin>", size 0 */
 };
 
-/* At most this many notes are kept (n_notes counts them all). */
+/* The name standard input has in the file table and in provenance. */
+#define PT_STDIN_NAME "<stdin>"
+
+/* At most this many notes are kept (n_notes counts them all), and this many
+ * names of files of unknown formats (ignored counts them all). */
 #define PT_INPUT_MAX_NOTES 20
+#define PT_INPUT_MAX_UNKNOWN 20
 
 struct pt_inputs {
     struct pt_input *v;
     size_t n;
     size_t ignored;         /* files under directories with other suffixes */
+    char **unknown;         /* the first PT_INPUT_MAX_UNKNOWN of them, by path */
+    size_t n_unknown_kept;
     char **notes;           /* what was passed over and why, for the user */
     size_t n_notes, n_notes_kept;
 };
@@ -45,6 +55,12 @@ struct pt_inputs {
  * error naming it. */
 int pt_inputs_expand(char *const *args, size_t n_args, const char *out_dir,
                      struct pt_inputs *out);
+/* As pt_inputs_expand; an argument "-" is standard input (at most once),
+ * read as stdin_format. */
+int pt_inputs_expand_stdin(char *const *args, size_t n_args, const char *out_dir,
+                           enum pt_format stdin_format, struct pt_inputs *out);
+/* The names that directory walks read, for messages ("... .txt.gz"). */
+extern const char pt_input_suffixes[];
 void pt_inputs_free(struct pt_inputs *in);
 /* Print the notes ("<prog>: note: ...") to f. */
 void pt_inputs_print_notes(const struct pt_inputs *in, const char *prog, FILE *f);

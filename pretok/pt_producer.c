@@ -1,4 +1,4 @@
-/* Producer: chunks -> (zstd) -> lines -> records -> batches. A record that
+/* Producer: chunks -> (zstd or gzip) -> lines -> records -> batches. A record that
  * straddles chunks is completed in `carry`; records that fit in one chunk
  * are copied straight from it into the batch. */
 #include "pt_producer.h"
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include "ingot_err.h"
@@ -16,7 +17,7 @@
 #include "pt_reader.h"
 #include "pt_reason.h"
 
-enum { COMP_UNKNOWN, COMP_PLAIN, COMP_ZSTD };
+enum { COMP_UNKNOWN, COMP_PLAIN, COMP_ZSTD, COMP_GZIP };
 enum { CHUNK_SIZE = 1 << 20, READ_DEPTH = 8 };
 
 struct prod {
@@ -49,6 +50,9 @@ struct prod {
     ZSTD_DCtx *zd;
     char *zout;
     size_t zout_cap;
+    z_stream gz;            /* gzip members (inflateInit2 with 16 + MAX_WBITS) */
+    bool gz_ready;          /* gz was initialised */
+    bool gz_member_open;    /* inside a gzip member (its end not yet seen) */
 };
 
 static bool before_resume(const struct prod *p, uint64_t record)
@@ -258,6 +262,11 @@ static bool zstd_magic(const unsigned char *d, size_t n)
     return m == 0xFD2FB528u || (m & 0xFFFFFFF0u) == 0x184D2A50u;
 }
 
+static bool gzip_magic(const unsigned char *d, size_t n)
+{
+    return n >= 2 && d[0] == 0x1f && d[1] == 0x8b;
+}
+
 static void begin_file(struct prod *p, const struct pt_input *in)
 {
     p->in = in;
@@ -265,10 +274,68 @@ static void begin_file(struct prod *p, const struct pt_input *in)
     p->dead = p->crlf_seen = p->skip_line = p->doc_discard = false;
     p->line = p->text_len = 0;
     p->zret = 0;
+    p->gz_member_open = false;
     p->carry.len = 0;
     p->doc.len = 0;
     p->doc_open = false;
     p->doc_blank = 0;
+}
+
+/* gzip (RFC 1952), several members one after the other as gzip -c a b and
+ * Dolma's files have them; bytes after a member that are not another
+ * member's header are an error, as gzip -d says "trailing garbage". */
+static int feed_gzip(struct prod *p, const struct pt_chunk *c)
+{
+    z_stream *z = &p->gz;
+    z->next_in = (Bytef *)c->data;
+    z->avail_in = (uInt)c->len;
+    bool out_full = false;      /* inflate may hold more output for these bytes */
+    while (z->avail_in > 0 || out_full) {
+        if (!p->gz_member_open) {
+            if (!gzip_magic(z->next_in, z->avail_in) && z->avail_in >= 2) {
+                p->dead = true;
+                return event(p, PT_R_CORRUPT_GZIP, p->line + 1,
+                             "gzip: bytes after the last member are not gzip (in the "
+                             "compressed bytes from offset %llu on); rest of the file skipped",
+                             (unsigned long long)c->offset);
+            }
+            int zr = p->gz_ready ? inflateReset2(z, 16 + MAX_WBITS)
+                                 : inflateInit2(z, 16 + MAX_WBITS);
+            if (zr != Z_OK)
+                return zr == Z_MEM_ERROR ? -ENOMEM
+                                         : ingot_fail(-EINVAL, "zlib inflateInit2 failed (%d)", zr);
+            p->gz_ready = true;
+            p->gz_member_open = true;
+        }
+        z->next_out = (Bytef *)p->zout;
+        z->avail_out = (uInt)p->zout_cap;
+        double t0 = mono_now();
+        int zr = inflate(z, Z_NO_FLUSH);
+        double t1 = mono_now();
+        p->st->decompress_s += t1 - t0;
+        if (zr == Z_MEM_ERROR)
+            return -ENOMEM;
+        if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
+            p->dead = true;
+            return event(p, PT_R_CORRUPT_GZIP, p->line + 1,
+                         "gzip: %s (in the compressed bytes from offset %llu on); rest of "
+                         "the file skipped", z->msg ? z->msg : "corrupt data",
+                         (unsigned long long)c->offset);
+        }
+        if (zr == Z_STREAM_END)
+            p->gz_member_open = false;
+        p->chunk_done = c->len - z->avail_in;
+        size_t produced = p->zout_cap - z->avail_out;
+        double h0 = p->st->handoff_s;
+        int ret = split(p, p->zout, produced);
+        p->st->split_s += mono_now() - t1 - (p->st->handoff_s - h0);
+        if (ret || p->dead)
+            return ret;
+        out_full = z->avail_out == 0 && zr != Z_STREAM_END;
+        if (zr == Z_BUF_ERROR && !produced)
+            break;      /* needs the next chunk */
+    }
+    return 0;
 }
 
 static int feed(struct prod *p, const struct pt_chunk *c)
@@ -277,6 +344,12 @@ static int feed(struct prod *p, const struct pt_chunk *c)
         if (zstd_magic((const unsigned char *)c->data, c->len)) {
             p->comp = COMP_ZSTD;
             ZSTD_DCtx_reset(p->zd, ZSTD_reset_session_only);
+        } else if (gzip_magic((const unsigned char *)c->data, c->len)) {
+            p->comp = COMP_GZIP;
+        } else if (p->in->name_gz && c->len) {
+            p->dead = true;
+            return event(p, PT_R_NOT_GZIP, 0,
+                         "named .gz but is not gzip-compressed (no gzip magic); file skipped");
         } else if (p->in->name_zst && c->len) {
             p->dead = true;
             return event(p, PT_R_NOT_ZSTD, 0,
@@ -292,6 +365,8 @@ static int feed(struct prod *p, const struct pt_chunk *c)
         p->st->split_s += mono_now() - t0 - (p->st->handoff_s - h0);
         return ret;
     }
+    if (p->comp == COMP_GZIP)
+        return feed_gzip(p, c);
     ZSTD_inBuffer zin = { c->data, c->len, 0 };
     ZSTD_outBuffer zout;
     do {
@@ -323,6 +398,13 @@ static int end_file(struct prod *p)
     int ret = 0;
     if (p->dead)
         return 0;
+    if (p->comp == COMP_GZIP && p->gz_member_open) {
+        p->carry.len = 0;
+        p->doc_open = false;
+        return event(p, PT_R_TRUNCATED_GZIP, p->line + 1,
+                     "gzip stream ends inside a member (truncated file); the partial "
+                     "record at its end is skipped");
+    }
     if (p->comp == COMP_ZSTD && p->zret != 0) {
         p->carry.len = 0;
         p->doc_open = false;
@@ -359,8 +441,10 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
     p.zout = malloc(p.zout_cap);
     if (!files || !p.zd || !p.zout)
         goto out;
-    for (size_t i = 0; i < cfg->n_inputs; i++)
+    for (size_t i = 0; i < cfg->n_inputs; i++) {
         files[i].path = cfg->inputs[i].path;
+        files[i].is_stdin = cfg->inputs[i].is_stdin;
+    }
     /* Test hook: tiny reads make every record straddle chunk boundaries. */
     long hook_chunk = pt_hook_pos("INGOT_PRETOK_TEST_CHUNK_BYTES");
     size_t chunk = hook_chunk ? (size_t)hook_chunk : CHUNK_SIZE;
@@ -418,6 +502,8 @@ out:
     pt_reader_close(r);
     free(files);
     ZSTD_freeDCtx(p.zd);
+    if (p.gz_ready)
+        inflateEnd(&p.gz);
     free(p.zout);
     pt_buf_free(&p.carry);
     pt_buf_free(&p.doc);

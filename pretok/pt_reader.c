@@ -36,6 +36,7 @@ struct open_file {
     uint64_t size;
     uint64_t next_off;      /* next offset to submit */
     bool opened, done_submitting;
+    bool stream;            /* standard input: size unknown, read() in order */
     size_t chunks_left;     /* submitted but not yet handed out */
 };
 
@@ -133,6 +134,14 @@ static void open_file(pt_reader *r, size_t i)
 {
     struct open_file *f = &r->of[i];
     struct stat st;
+    if (r->files[i].is_stdin) {
+        /* A duplicate, so that closing it leaves descriptor 0 alone. */
+        f->stream = true;
+        f->fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+        if (f->fd < 0)
+            f->err = -errno;
+        return;
+    }
     f->fd = open(r->files[i].path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (f->fd < 0) {
         f->err = -errno;
@@ -186,6 +195,33 @@ static void submit_read(pt_reader *r, struct slot *s)
     s->state = SLOT_READY;
 }
 
+/* Standard input: fill the slot synchronously; end of file is known only
+ * when read() returns 0, so a stream that ends on a chunk boundary yields a
+ * last, empty chunk. */
+static void read_stream(struct open_file *f, struct slot *s, size_t chunk)
+{
+    s->want = chunk;
+    s->eof = false;
+    while (s->got < s->want) {
+        ssize_t n = read(f->fd, s->buf + s->got, s->want - s->got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            s->err = -errno;
+            s->eof = true;
+            break;
+        }
+        if (n == 0) {
+            s->eof = true;
+            break;
+        }
+        s->got += (size_t)n;
+    }
+    s->want = s->got;
+    f->next_off += s->got;
+    s->state = SLOT_READY;
+}
+
 /* Fill free slots with the next reads, in sequence order. */
 static void fill(pt_reader *r)
 {
@@ -210,7 +246,9 @@ static void fill(pt_reader *r)
         s->not_regular = f->not_regular;
         s->got = 0;
         s->want = 0;
-        if (f->err || f->size == 0) {
+        if (f->stream && !f->err) {
+            read_stream(f, s, r->chunk);
+        } else if (f->err || f->size == 0) {
             s->eof = true;
             s->state = SLOT_READY;
         } else {

@@ -14,6 +14,7 @@ typedef struct pt_reader pt_reader;
 
 struct pt_reader_file {
     const char *path;       /* borrowed; must outlive the reader */
+    bool is_stdin;          /* read standard input instead (path: a name only) */
 };
 
 /* One piece of a file. A failed open or read is delivered in order as a
@@ -21,7 +22,9 @@ struct pt_reader_file {
  * the file's remaining chunks still follow, the caller ignores them). A file
  * of size 0 yields one empty chunk with first and eof set. Only regular
  * files are read: anything else is delivered like a failed open, with
- * not_regular set (files are opened O_NONBLOCK, so a FIFO never blocks). */
+ * not_regular set (files are opened O_NONBLOCK, so a FIFO never blocks).
+ * Standard input is a stream of unknown size: it is read with plain read()
+ * until end of file (file_size 0; its last chunk may be empty). */
 struct pt_chunk {
     size_t file;            /* index into the reader's file list */
     const char *data;       /* valid until pt_reader_release() */

@@ -47,6 +47,16 @@ void pt_report_print(FILE *f, const struct pt_report *r)
         for (size_t i = 0; i < c->n_examples; i++)
             fprintf(f, "    %s\n", c->examples[i]);
     }
+    const struct pt_inputs *in = r->inputs;
+    if (in && in->ignored) {
+        fprintf(f, "  not read: %zu file%s of unknown format in the input directories "
+                "(read: %s; Parquet: scripts/parquet-to-jsonl.py):\n", in->ignored,
+                in->ignored == 1 ? "" : "s", pt_input_suffixes);
+        for (size_t i = 0; i < in->n_unknown_kept; i++)
+            fprintf(f, "    %s\n", in->unknown[i]);
+        if (in->ignored > in->n_unknown_kept)
+            fprintf(f, "    ... and %zu more\n", in->ignored - in->n_unknown_kept);
+    }
     if (r->resumed)
         fprintf(f, "  resumed: %" PRIu64 " shard%s were already finished\n",
                 (uint64_t)r->st->n_shards - r->shards_this_run,
@@ -110,6 +120,14 @@ int pt_report_json(FILE *f, const struct pt_report *r)
         "skipped", skips, "fixed", fixes, "skip_examples", examples);
     if (!root)
         return -ENOMEM;
+    if (r->inputs) {
+        json_t *unk = json_array();
+        for (size_t i = 0; i < r->inputs->n_unknown_kept; i++)
+            json_array_append_new(unk, json_string(r->inputs->unknown[i]));
+        json_object_set_new(root, "unknown_format_files",
+                            json_integer((json_int_t)r->inputs->ignored));
+        json_object_set_new(root, "unknown_format_examples", unk);
+    }
     if (r->ps) {
         const struct pt_pipeline_stats *ps = r->ps;
         double wall = ps->wall_s > 0 ? ps->wall_s : 1e-9;

@@ -64,7 +64,7 @@ int pt_text(const struct pt_opts *o, FILE *out)
     int ret = pt_json_path_init(&path, o->text_key);
     if (ret)
         return ret;
-    if ((ret = pt_inputs_expand(o->inputs, o->n_inputs, NULL, &in))) {
+    if ((ret = pt_inputs_expand_stdin(o->inputs, o->n_inputs, NULL, o->stdin_format, &in))) {
         pt_json_path_free(&path);
         return ret;
     }

@@ -12,7 +12,7 @@ shift || true
 
 pkgs=(build-essential pkg-config meson ninja-build
       libsentencepiece-dev sentencepiece python3-sentencepiece
-      libzstd-dev zstd liburing-dev libxxhash-dev libjansson-dev libjemalloc-dev
+      libzstd-dev zstd zlib1g-dev liburing-dev libxxhash-dev libjansson-dev libjemalloc-dev
       python3-matplotlib python3-numpy python3-xxhash
       libopenmpi-dev openmpi-bin)   # -Dmpi: data-parallel CPU training, tests/dist
 
