@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pt_reader.h"
@@ -57,11 +58,63 @@ static void run(struct pt_reader_file *files, const char *mode)
     pt_reader_close(r);
 }
 
+/* files: f1 (1 byte), standard input (n bytes of file 5's pattern, from a
+ * pipe fed by a child), f7 (100 bytes). */
+static void run_stdin(char (*paths)[64], size_t n, const char *mode)
+{
+    int pfd[2];
+    CHECK(pipe(pfd) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        for (size_t k = 0; k < n; k++) {
+            unsigned char b = byte_at(5, k);
+            if (write(pfd[1], &b, 1) != 1)
+                _exit(1);
+        }
+        _exit(0);
+    }
+    close(pfd[1]);
+    int saved = dup(0);
+    CHECK(saved >= 0 && dup2(pfd[0], 0) == 0);
+    close(pfd[0]);
+    struct pt_reader_file files[3] = { { paths[1], false }, { "<stdin>", true },
+                                       { paths[7], false } };
+    const size_t want[3] = { 1, n, 100 }, pattern[3] = { 1, 5, 7 };
+    pt_reader *r;
+    CHECK_OK(pt_reader_open(files, 3, CHUNK, 4, &r));
+    size_t expect_file = 0, expect_off = 0;
+    struct pt_chunk c;
+    int ret;
+    while ((ret = pt_reader_next(r, &c)) == 1) {
+        CHECK(c.file == expect_file && c.err == 0 && c.offset == expect_off);
+        CHECK(c.first == (expect_off == 0));
+        for (size_t i = 0; i < c.len; i++)
+            CHECK(((const unsigned char *)c.data)[i] == byte_at(pattern[c.file], c.offset + i));
+        expect_off += c.len;
+        CHECK(expect_off <= want[c.file]);
+        if (c.eof) {
+            CHECK(expect_off == want[c.file]);
+            expect_file++;
+            expect_off = 0;
+        }
+        pt_reader_release(r, &c);
+    }
+    CHECK(ret == 0 && expect_file == 3);
+    pt_reader_close(r);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(dup2(saved, 0) == 0);
+    close(saved);
+    printf("%s: stdin of %zu bytes: ok\n", mode, n);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/pt_reader_XXXXXX";
     CHECK(mkdtemp(dir));
-    struct pt_reader_file files[N_FILES];
+    struct pt_reader_file files[N_FILES] = { 0 };
     char paths[N_FILES][64];
     for (size_t i = 0; i < N_FILES; i++) {
         snprintf(paths[i], sizeof(paths[i]), "%s/f%zu", dir, i);
@@ -75,8 +128,13 @@ int main(void)
         fclose(f);
     }
     run(files, "default");
+    for (size_t n = 0; n <= 2 * CHUNK + 1; n += CHUNK / 2 + (n == CHUNK ? 1 : 0))
+        run_stdin(paths, n, "default");
+    run_stdin(paths, 2 * CHUNK, "default");
     setenv("INGOT_PRETOK_NO_URING", "1", 1);
     run(files, "fallback");
+    run_stdin(paths, CHUNK, "fallback");
+    run_stdin(paths, 3 * CHUNK + 5, "fallback");
     for (size_t i = 0; i < N_FILES; i++)
         unlink(paths[i]);
     rmdir(dir);
