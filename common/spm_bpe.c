@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ingot_err.h"
+#include "ingot_hash.h"
 #include "spm_enc.h"
 
 static inline uint64_t mix64(uint64_t k)
@@ -77,30 +78,15 @@ static const struct spe_pair *pair_get(const struct spe_bpe *b, int32_t l, int32
     }
 }
 
-/* Piece id of s[0, len) (NORMAL or USER_DEFINED), -1 when none. */
-static int32_t piece_id(const struct spe_trie *t, const char *s, uint32_t len)
-{
-    uint32_t node = 0;
-    for (uint32_t i = 0; i < len && (i == 0 || node); i++)
-        node = spe_trie_next(t, node, (unsigned char)s[i]);
-    return node ? t->value[node] : -1;
-}
-
 static bool is_one_char(const char *s, uint32_t len)
 {
     return len && spe_char_len((unsigned char)s[0]) == len;
 }
 
-/* Symbol of s[0, len) when it can be one (a piece or one character),
- * assigning pseudo ids to characters that are no piece; -1 otherwise. */
-static int32_t sym_of(struct spe_model *m, const char *s, uint32_t len, int32_t *next_pseudo)
+/* Symbol of a character that is no piece: a pseudo id, the same for every
+ * occurrence of the character. */
+static int32_t pseudo_sym(struct spe_bpe *b, const char *s, uint32_t len, int32_t *next_pseudo)
 {
-    int32_t id = piece_id(&m->vocab, s, len);
-    if (id >= 0)
-        return id;
-    if (!is_one_char(s, len))
-        return -1;
-    struct spe_bpe *b = &m->bpe;
     if (len == 1 && (unsigned char)s[0] < 0x80) {
         if (b->ascii_sym[(unsigned char)s[0]] < 0)
             b->ascii_sym[(unsigned char)s[0]] = (*next_pseudo)++;
@@ -115,6 +101,56 @@ static int32_t sym_of(struct spe_model *m, const char *s, uint32_t len, int32_t 
     return sym;
 }
 
+/* The NORMAL and USER_DEFINED pieces by string (XXH3, then a compare), to
+ * look up every suffix of every piece at load: one probe per suffix, where
+ * a trie walk per suffix costs one probe per byte (the load of a 32k model
+ * took 45 ms that way). Slot: hash (upper 40 bits) | piece index + 1. */
+struct piece_map {
+    uint64_t *slot;
+    size_t mask;
+};
+
+static bool is_pair_kind(uint8_t t) { return t == SPE_NORMAL || t == SPE_USER_DEFINED; }
+
+static int32_t map_get(const struct piece_map *pm, const struct spe_proto *p, const char *s,
+                       uint32_t len)
+{
+    uint64_t h = ingot_xxh3(s, len) & ~0xffffffull;
+    for (size_t k = h >> 24 & pm->mask;; k = (k + 1) & pm->mask) {
+        uint64_t e = pm->slot[k];
+        if (!e)
+            return -1;
+        uint32_t j = (uint32_t)(e & 0xffffff) - 1;
+        if ((e & ~0xffffffull) == h && p->pieces[j].len == len &&
+            memcmp(p->pieces[j].s, s, len) == 0)
+            return (int32_t)j;
+    }
+}
+
+static int map_build(struct piece_map *pm, const struct spe_proto *p)
+{
+    size_t slots = 64;
+    while (slots < 2 * (size_t)p->n_pieces)
+        slots *= 2;
+    pm->slot = calloc(slots, sizeof(*pm->slot));
+    if (!pm->slot)
+        return ingot_oom("the BPE piece map", slots * sizeof(*pm->slot));
+    pm->mask = slots - 1;
+    for (uint32_t i = 0; i < p->n_pieces; i++) {
+        const struct spe_piece *pc = &p->pieces[i];
+        /* Pieces of these kinds are unique (load_check); a duplicate would
+         * keep the first, as the trie does. */
+        if (!is_pair_kind(pc->type) || map_get(pm, p, pc->s, pc->len) >= 0)
+            continue;
+        uint64_t h = ingot_xxh3(pc->s, pc->len) & ~0xffffffull;
+        size_t k = h >> 24 & pm->mask;
+        while (pm->slot[k])
+            k = (k + 1) & pm->mask;
+        pm->slot[k] = h | (i + 1);
+    }
+    return 0;
+}
+
 int spe_bpe_init(struct spe_model *m)
 {
     const struct spe_proto *p = &m->p;
@@ -122,50 +158,85 @@ int spe_bpe_init(struct spe_model *m)
     size_t total = 0;
     for (uint32_t i = 0; i < p->n_pieces; i++)
         total += p->pieces[i].len;
-    size_t cs = 64, ps = 64;
+    size_t cs = 64;
     while (cs < 2 * (total + 1))
         cs *= 2;
-    while (ps < 2 * (total + 1))
-        ps *= 2;
     b->chars = calloc(cs, sizeof(*b->chars));
-    b->pairs = calloc(ps, sizeof(*b->pairs));
-    if (!b->chars || !b->pairs)
-        return ingot_oom("the BPE pair table", cs * 8 + ps * sizeof(*b->pairs));
+    if (!b->chars)
+        return ingot_oom("the BPE character table", cs * sizeof(*b->chars));
     b->chars_mask = cs - 1;
-    b->pairs_mask = ps - 1;
     for (int c = 0; c < 128; c++)
         b->ascii_sym[c] = -1;
     /* Single-character pieces are their own symbols. */
     for (uint32_t i = 0; i < p->n_pieces; i++) {
         const struct spe_piece *pc = &p->pieces[i];
-        if ((pc->type != SPE_NORMAL && pc->type != SPE_USER_DEFINED) || !is_one_char(pc->s, pc->len))
+        if (!is_pair_kind(pc->type) || !is_one_char(pc->s, pc->len))
             continue;
         if (pc->len == 1 && (unsigned char)pc->s[0] < 0x80)
             b->ascii_sym[(unsigned char)pc->s[0]] = (int32_t)i;
         else
             chars_put(b, char_key((const unsigned char *)pc->s, pc->len), (int32_t)i);
     }
+    struct piece_map pm = { NULL, 0 };
+    int ret = map_build(&pm, p);
+    if (ret)
+        return ret;
+    /* The pairs are listed first and hashed once their number is known: a
+     * table sized by the vocabulary's bytes was mostly empty, and its
+     * first-touch page faults and cache misses were most of the load time. */
+    struct spe_pair *list = NULL;
+    size_t n_list = 0, list_cap = 0;
+    /* Every split of every piece into (left, right) symbols: a symbol is a
+     * piece (the trie value of a NORMAL or USER_DEFINED piece; the left one
+     * from one walk along the piece, the right one from the map), else a
+     * single character (a pseudo id), else the split is impossible. */
+    const struct spe_trie *tr = &m->vocab;
     int32_t next_pseudo = (int32_t)p->n_pieces;
     for (uint32_t i = 0; i < p->n_pieces; i++) {
         const struct spe_piece *pc = &p->pieces[i];
-        if (pc->type != SPE_NORMAL && pc->type != SPE_USER_DEFINED)
+        if (!is_pair_kind(pc->type))
             continue;
+        uint32_t node = 0;
         for (uint32_t k = 1; k < pc->len; k++) {
-            int32_t l = sym_of(m, pc->s, k, &next_pseudo);
+            if (k == 1 || node)
+                node = spe_trie_next(tr, node, (unsigned char)pc->s[k - 1]);
+            int32_t l = node ? tr->value[node] : -1;
+            if (l < 0 && is_one_char(pc->s, k))
+                l = pseudo_sym(b, pc->s, k, &next_pseudo);
             if (l < 0)
                 continue;
-            int32_t r = sym_of(m, pc->s + k, pc->len - k, &next_pseudo);
+            int32_t r = map_get(&pm, p, pc->s + k, pc->len - k);
+            if (r < 0 && is_one_char(pc->s + k, pc->len - k))
+                r = pseudo_sym(b, pc->s + k, pc->len - k, &next_pseudo);
             if (r < 0)
                 continue;
-            uint64_t key = pair_key(l, r);
-            size_t h = mix64(key) & b->pairs_mask;
-            while (b->pairs[h].key && b->pairs[h].key != key)
-                h = (h + 1) & b->pairs_mask;
-            if (!b->pairs[h].key)
-                b->pairs[h] = (struct spe_pair){ key, (int32_t)i, pc->score };
+            if (n_list == list_cap &&
+                (ret = spe_grow(&list, &list_cap, n_list + 1, sizeof(*list), "the BPE pairs")))
+                goto out;
+            list[n_list++] = (struct spe_pair){ pair_key(l, r), (int32_t)i, pc->score };
         }
     }
-    return 0;
+    size_t ps = 64;
+    while (ps < 2 * n_list)
+        ps *= 2;
+    b->pairs = calloc(ps, sizeof(*b->pairs));
+    if (!b->pairs) {
+        ret = ingot_oom("the BPE pair table", ps * sizeof(*b->pairs));
+        goto out;
+    }
+    b->pairs_mask = ps - 1;
+    /* In piece order: a pair two pieces can make keeps the first. */
+    for (size_t k = 0; k < n_list; k++) {
+        size_t h = mix64(list[k].key) & b->pairs_mask;
+        while (b->pairs[h].key && b->pairs[h].key != list[k].key)
+            h = (h + 1) & b->pairs_mask;
+        if (!b->pairs[h].key)
+            b->pairs[h] = list[k];
+    }
+out:
+    free(list);
+    free(pm.slot);
+    return ret;
 }
 
 void spe_bpe_free(struct spe_bpe *b)
