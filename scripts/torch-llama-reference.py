@@ -38,15 +38,16 @@ def read_dump(path):
     if data[:8] != b"INGOTLLR":
         raise SystemExit(f"{path}: not an ll_torch_dump file (magic)")
     version, count = struct.unpack_from("<II", data, 8)
-    if version != 1:
-        raise SystemExit(f"{path}: version {version}, this script reads 1")
+    if version not in (1, 2):
+        raise SystemExit(f"{path}: version {version}, this script reads 1 and 2")
+    nlen = 32 if version == 1 else 64   # bytes of a record name
     off, recs = 16, {}
     for i in range(count):
-        if off + 56 > len(data):
+        if off + nlen + 24 > len(data):
             raise SystemExit(f"{path}: record {i} of {count} truncated")
-        name = data[off:off + 32].split(b"\0", 1)[0].decode()
-        dtype, ndim, *dims = struct.unpack_from("<6I", data, off + 32)
-        off += 56
+        name = data[off:off + nlen].split(b"\0", 1)[0].decode()
+        dtype, ndim, *dims = struct.unpack_from("<6I", data, off + nlen)
+        off += nlen + 24
         if dtype not in (1, 2) or not 1 <= ndim <= 4:
             raise SystemExit(f"{path}: record {name}: dtype {dtype} ndim {ndim}")
         shape = dims[:ndim]

@@ -4,62 +4,19 @@
  *
  *   ll_torch_dump OUT.bin
  *
- * Format (little-endian): "INGOTLLR", u32 version (1), u32 record count;
- * each record: char name[32] (NUL-padded), u32 dtype (1 float32, 2 float64),
- * u32 ndim (<= 4), u32 dims[4], then the elements row-major. Scalars (eps,
- * theta, head counts) are float64 records. The backward of every op is run
+ * Format: ll_dumpfile.h. Scalars (eps, theta, head counts) are float64
+ * records. The backward of every op is run
  * from zeroed gradients with the upstream gradient stored as "*.dout". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ll_dumpfile.h"
 #include "ll_testlib.h"
 #include "ref_llama.h"
 #include "ref_ops.h"
 
-enum { DT_F32 = 1, DT_F64 = 2 };
-
-struct dump {
-    FILE *f;
-    unsigned count;
-    int failed;
-};
-
-/* One record named "tag.field". */
-static void put(struct dump *d, const char *tag, const char *field, unsigned dtype,
-                const void *data, int ndim, const unsigned *dims)
-{
-    char nm[32] = { 0 };
-    unsigned head[6] = { dtype, (unsigned)ndim, 1, 1, 1, 1 };
-    size_t n = 1;
-    snprintf(nm, sizeof nm, "%s.%s", tag, field);
-    for (int i = 0; i < ndim; i++) {
-        head[2 + i] = dims[i];
-        n *= dims[i];
-    }
-    size_t es = dtype == DT_F32 ? sizeof(float) : sizeof(double);
-    if (fwrite(nm, 1, sizeof nm, d->f) != sizeof nm || fwrite(head, sizeof head, 1, d->f) != 1 ||
-        fwrite(data, es, n, d->f) != n)
-        d->failed = 1;
-    d->count++;
-}
-
-/* A float32 tensor of 1 to 3 dims (trailing zero dims: fewer). */
-static void put_f32(struct dump *d, const char *tag, const char *field, const float *p,
-                    unsigned d0, unsigned d1, unsigned d2)
-{
-    unsigned dims[3] = { d0, d1, d2 };
-    put(d, tag, field, DT_F32, p, d2 ? 3 : d1 ? 2 : 1, dims);
-}
-
-/* n float64 scalars (eps, theta, head counts). */
-static void put_f64(struct dump *d, const char *tag, const char *field, const double *v,
-                    unsigned n)
-{
-    put(d, tag, field, DT_F64, v, 1, &n);
-}
-
-static void dump_rmsnorm(struct dump *d)
+static void dump_rmsnorm(struct ll_dump *d)
 {
     int N = 6, C = 48;
     size_t n = (size_t)N * C;
@@ -70,22 +27,22 @@ static void dump_rmsnorm(struct dump *d)
     ref_rmsnorm_fwd(out, rstd, x, w, (float)eps, N, C);
     ref_rmsnorm_bwd(dx, dw, dout, x, w, rstd, N, C);
     ref_residual_rmsnorm_fwd(sum, out2, rstd, res, x, w, (float)eps, N, C);
-    put_f64(d, "rmsnorm", "eps", &eps, 1);
-    put_f32(d, "rmsnorm", "x", x, N, C, 0);
-    put_f32(d, "rmsnorm", "w", w, C, 0, 0);
-    put_f32(d, "rmsnorm", "dout", dout, N, C, 0);
-    put_f32(d, "rmsnorm", "out", out, N, C, 0);
-    put_f32(d, "rmsnorm", "dx", dx, N, C, 0);
-    put_f32(d, "rmsnorm", "dw", dw, C, 0, 0);
-    put_f32(d, "rmsnorm", "res", res, N, C, 0);
-    put_f32(d, "rmsnorm", "res_out", sum, N, C, 0);
-    put_f32(d, "rmsnorm", "res_normed", out2, N, C, 0);
+    ll_dump_f64(d, "rmsnorm", "eps", &eps, 1);
+    ll_dump_f32(d, "rmsnorm", "x", x, N, C, 0);
+    ll_dump_f32(d, "rmsnorm", "w", w, C, 0, 0);
+    ll_dump_f32(d, "rmsnorm", "dout", dout, N, C, 0);
+    ll_dump_f32(d, "rmsnorm", "out", out, N, C, 0);
+    ll_dump_f32(d, "rmsnorm", "dx", dx, N, C, 0);
+    ll_dump_f32(d, "rmsnorm", "dw", dw, C, 0, 0);
+    ll_dump_f32(d, "rmsnorm", "res", res, N, C, 0);
+    ll_dump_f32(d, "rmsnorm", "res_out", sum, N, C, 0);
+    ll_dump_f32(d, "rmsnorm", "res_normed", out2, N, C, 0);
     free(x); free(res); free(w); free(dout); free(out); free(rstd); free(dx); free(dw);
     free(sum); free(out2);
 }
 
 /* RoPE on the q and k heads of a packed GQA qkv; v must come back untouched. */
-static void dump_rope(struct dump *d, const char *tag, int B, int T, int NH, int NKV, int hs,
+static void dump_rope(struct ll_dump *d, const char *tag, int B, int T, int NH, int NKV, int hs,
                       double theta)
 {
     int W = (NH + 2 * NKV) * hs;
@@ -97,18 +54,18 @@ static void dump_rope(struct dump *d, const char *tag, int B, int T, int NH, int
     ref_rope_fwd(out, out, cs, B, T, NH + NKV, hs, W);
     ref_rope_bwd(dx, dx, cs, B, T, NH + NKV, hs, W);
     double cfg[4] = { NH, NKV, hs, theta };
-    put_f64(d, tag, "cfg", cfg, 4);
-    put_f32(d, tag, "x", x, B, T, W);
-    put_f32(d, tag, "dout", dout, B, T, W);
-    put_f32(d, tag, "out", out, B, T, W);
-    put_f32(d, tag, "dx", dx, B, T, W);
-    put_f32(d, tag, "table", cs, T, hs / 2, 2);
+    ll_dump_f64(d, tag, "cfg", cfg, 4);
+    ll_dump_f32(d, tag, "x", x, B, T, W);
+    ll_dump_f32(d, tag, "dout", dout, B, T, W);
+    ll_dump_f32(d, tag, "out", out, B, T, W);
+    ll_dump_f32(d, tag, "dx", dx, B, T, W);
+    ll_dump_f32(d, tag, "table", cs, T, hs / 2, 2);
     free(cs); free(x); free(dout); free(out); free(dx);
 }
 
 /* The LLaMA MLP: down(silu(x Wg^T) * (x Wu^T)) with [Wg; Wu] as one [2F, C]
  * weight, through ref_matmul and ref_swiglu. */
-static void dump_mlp(struct dump *d)
+static void dump_mlp(struct ll_dump *d)
 {
     int N = 6, C = 32, F = 88;
     float *x = ll_rnd((size_t)N * C, 1), *wgu = ll_rnd((size_t)2 * F * C, 0.3f);
@@ -123,22 +80,22 @@ static void dump_mlp(struct dump *d)
     ref_matmul_bwd(dh, dwd, NULL, dout, h, wd, N, F, C);
     ref_swiglu_bwd(dgu, dh, gu, N, F);
     ref_matmul_bwd(dx, dwgu, NULL, dgu, x, wgu, N, C, 2 * F);
-    put_f32(d, "mlp", "x", x, N, C, 0);
-    put_f32(d, "mlp", "wgu", wgu, 2 * F, C, 0);
-    put_f32(d, "mlp", "wd", wd, C, F, 0);
-    put_f32(d, "mlp", "dout", dout, N, C, 0);
-    put_f32(d, "mlp", "gu", gu, N, 2 * F, 0);
-    put_f32(d, "mlp", "h", h, N, F, 0);
-    put_f32(d, "mlp", "out", out, N, C, 0);
-    put_f32(d, "mlp", "dgu", dgu, N, 2 * F, 0);
-    put_f32(d, "mlp", "dx", dx, N, C, 0);
-    put_f32(d, "mlp", "dwgu", dwgu, 2 * F, C, 0);
-    put_f32(d, "mlp", "dwd", dwd, C, F, 0);
+    ll_dump_f32(d, "mlp", "x", x, N, C, 0);
+    ll_dump_f32(d, "mlp", "wgu", wgu, 2 * F, C, 0);
+    ll_dump_f32(d, "mlp", "wd", wd, C, F, 0);
+    ll_dump_f32(d, "mlp", "dout", dout, N, C, 0);
+    ll_dump_f32(d, "mlp", "gu", gu, N, 2 * F, 0);
+    ll_dump_f32(d, "mlp", "h", h, N, F, 0);
+    ll_dump_f32(d, "mlp", "out", out, N, C, 0);
+    ll_dump_f32(d, "mlp", "dgu", dgu, N, 2 * F, 0);
+    ll_dump_f32(d, "mlp", "dx", dx, N, C, 0);
+    ll_dump_f32(d, "mlp", "dwgu", dwgu, 2 * F, C, 0);
+    ll_dump_f32(d, "mlp", "dwd", dwd, C, F, 0);
     free(x); free(wgu); free(wd); free(dout); free(gu); free(h); free(out); free(dh);
     free(dgu); free(dx); free(dwgu); free(dwd);
 }
 
-static void dump_gqa(struct dump *d, const char *tag, int B, int T, int NH, int NKV, int hs)
+static void dump_gqa(struct ll_dump *d, const char *tag, int B, int T, int NH, int NKV, int hs)
 {
     int W = (NH + 2 * NKV) * hs, C = NH * hs;
     size_t nq = (size_t)B * T * W, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
@@ -147,11 +104,11 @@ static void dump_gqa(struct dump *d, const char *tag, int B, int T, int NH, int 
     ref_gqa_fwd(out, att, qkv, B, T, NH, NKV, hs);
     ref_gqa_bwd(dqkv, scratch, dout, qkv, att, B, T, NH, NKV, hs);
     double cfg[3] = { NH, NKV, hs };
-    put_f64(d, tag, "cfg", cfg, 3);
-    put_f32(d, tag, "qkv", qkv, B, T, W);
-    put_f32(d, tag, "dout", dout, B, T, C);
-    put_f32(d, tag, "out", out, B, T, C);
-    put_f32(d, tag, "dqkv", dqkv, B, T, W);
+    ll_dump_f64(d, tag, "cfg", cfg, 3);
+    ll_dump_f32(d, tag, "qkv", qkv, B, T, W);
+    ll_dump_f32(d, tag, "dout", dout, B, T, C);
+    ll_dump_f32(d, tag, "out", out, B, T, C);
+    ll_dump_f32(d, tag, "dqkv", dqkv, B, T, W);
     free(qkv); free(dout); free(out); free(att); free(scratch); free(dqkv);
 }
 
@@ -159,7 +116,7 @@ static void dump_gqa(struct dump *d, const char *tag, int B, int T, int NH, int 
  * [Wq; Wk; Wv], Hugging Face's q_proj, k_proj, v_proj stacked), RoPE in place
  * on q and k, grouped-query attention, out = y Wo^T; backward in reverse with
  * RoPE's backward in place on dqkv. */
-static void dump_attn(struct dump *d)
+static void dump_attn(struct ll_dump *d)
 {
     int B = 2, T = 17, C = 48, NH = 4, NKV = 2, hs = 12, N = B * T;
     int W = (NH + 2 * NKV) * hs, Y = NH * hs;
@@ -182,15 +139,15 @@ static void dump_attn(struct dump *d)
     ref_rope_bwd(dqkv, dqkv, cs, B, T, NH + NKV, hs, W);
     ref_matmul_bwd(dx, dwqkv, NULL, dqkv, x, wqkv, N, C, W);
     double cfg[4] = { NH, NKV, hs, theta };
-    put_f64(d, "attn", "cfg", cfg, 4);
-    put_f32(d, "attn", "x", x, B, T, C);
-    put_f32(d, "attn", "wqkv", wqkv, W, C, 0);
-    put_f32(d, "attn", "wo", wo, C, Y, 0);
-    put_f32(d, "attn", "dout", dout, B, T, C);
-    put_f32(d, "attn", "out", out, B, T, C);
-    put_f32(d, "attn", "dx", dx, B, T, C);
-    put_f32(d, "attn", "dwqkv", dwqkv, W, C, 0);
-    put_f32(d, "attn", "dwo", dwo, C, Y, 0);
+    ll_dump_f64(d, "attn", "cfg", cfg, 4);
+    ll_dump_f32(d, "attn", "x", x, B, T, C);
+    ll_dump_f32(d, "attn", "wqkv", wqkv, W, C, 0);
+    ll_dump_f32(d, "attn", "wo", wo, C, Y, 0);
+    ll_dump_f32(d, "attn", "dout", dout, B, T, C);
+    ll_dump_f32(d, "attn", "out", out, B, T, C);
+    ll_dump_f32(d, "attn", "dx", dx, B, T, C);
+    ll_dump_f32(d, "attn", "dwqkv", dwqkv, W, C, 0);
+    ll_dump_f32(d, "attn", "dwo", dwo, C, Y, 0);
     free(x); free(wqkv); free(wo); free(dout); free(cs); free(qkv); free(y); free(att);
     free(scratch); free(out); free(dy); free(dqkv); free(dx); free(dwqkv); free(dwo);
 }
@@ -201,21 +158,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s OUT.bin\n", argv[0]);
         return 2;
     }
-    /* written to OUT.bin.tmp and renamed: a reader never sees half a file */
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", argv[1]) >= (int)sizeof tmp) {
-        fprintf(stderr, "%s: path too long\n", argv[1]);
+    struct ll_dump d;
+    if (ll_dump_open(&d, argv[1]))
         return 1;
-    }
-    struct dump d = { 0 };
-    d.f = fopen(tmp, "wb");
-    if (!d.f) {
-        perror(tmp);
-        return 1;
-    }
-    unsigned head[2] = { 1, 0 };
-    if (fwrite("INGOTLLR", 1, 8, d.f) != 8 || fwrite(head, sizeof head, 1, d.f) != 1)
-        d.failed = 1;
     ll_seed(7);
     dump_rmsnorm(&d);
     dump_rope(&d, "rope", 2, 37, 4, 2, 16, 10000.0);
@@ -224,13 +169,5 @@ int main(int argc, char **argv)
     dump_gqa(&d, "gqa", 2, 19, 6, 2, 16);
     dump_gqa(&d, "mqa", 2, 13, 4, 1, 8);
     dump_attn(&d);
-    head[1] = d.count;   /* the record count, now known */
-    if (fseek(d.f, 8, SEEK_SET) != 0 || fwrite(head, sizeof head, 1, d.f) != 1)
-        d.failed = 1;
-    if (fclose(d.f) != 0 || d.failed || rename(tmp, argv[1]) != 0) {
-        fprintf(stderr, "%s: write failed (disk full?)\n", argv[1]);
-        remove(tmp);
-        return 1;
-    }
-    return 0;
+    return ll_dump_close(&d);
 }
