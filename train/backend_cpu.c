@@ -1,4 +1,17 @@
-/* The CPU back end: synchronous, OpenMP inside the reference ops. */
+/* The CPU back end: synchronous, OpenMP inside the reference ops.
+ *
+ * Data parallelism (o.dist): the gradients are averaged over ranks before
+ * the norm, in fp32, or (--grad-reduce bf16) rounded to bf16, averaged and
+ * rounded again: the bf16 reduce's numerics (lossy), not its bandwidth,
+ * since the host transports carry fp32.
+ *
+ * --zero 1 (tr_dist_zero.h): params and grads are padded to n_pad; each rank
+ * keeps m and v for its shard only, reduce-scatters the gradients, takes the
+ * global norm as the sum over ranks of its shard's squares, updates its
+ * shard, and all-gathers the parameters. get_opt_state gathers the whole m
+ * and v (rank 0 alone may ask: the other ranks serve it at their next step
+ * or destroy); set_opt_state takes the whole m and v and keeps the shard, so
+ * checkpoints keep today's format at any world size. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,12 +25,16 @@
 #include "ref_ops.h"
 #include "tr_cpu_model.h"
 #include "tr_dist.h"
+#include "tr_dist_zero.h"
 
 struct tr_backend {
     struct tr_backend_opts o;
     size_t n_params;
     size_t sizes[TR_NUM_PARAMS];
     float *params, *grads, *m, *v;    /* one allocation each */
+    bool zero;                        /* --zero 1: m, v hold z's shard only */
+    bool serving;                     /* created: destroy ends the command channel */
+    struct tr_zero z;                 /* params and grads hold z.n_pad floats */
     int32_t *inp, *tgt;               /* [batch * T] each, one allocation */
     tr_cpu_model *model;
     bool have_result;
@@ -31,10 +48,15 @@ static bool cpu_available(char *why, size_t why_len)
     return true;
 }
 
+static int serve_gather(void *ctx, int arg);
+
 static void cpu_destroy(tr_backend *b)
 {
     if (!b)
         return;
+    /* --zero 1: rank 0 may still gather the shards (a last checkpoint) */
+    if (b->serving)
+        (void)tr_zero_end(b->o.dist, serve_gather, b);
     tr_cpu_model_free(b->model);
     free(b->params);
     free(b->grads);
@@ -57,17 +79,22 @@ static int cpu_create(const struct tr_backend_opts *o, const float *params, tr_b
 #endif
     b->n_params = tr_param_count(&o->cfg);
     tr_param_sizes(&o->cfg, b->sizes);
+    b->zero = o->zero == 1;
+    tr_zero_layout(b->n_params, b->zero ? o->dist : NULL, &b->z);
+    if (!b->zero)
+        b->z.n_pad = b->z.shard = b->n_params;
     size_t bytes = b->n_params * sizeof(float);
     size_t N = (size_t)o->batch * o->cfg.seq_len;
-    b->params = malloc(bytes);
-    b->grads = calloc(b->n_params, sizeof(float));
-    b->m = calloc(b->n_params, sizeof(float));
-    b->v = calloc(b->n_params, sizeof(float));
+    b->params = calloc(b->z.n_pad, sizeof(float));
+    b->grads = calloc(b->z.n_pad, sizeof(float));
+    b->m = calloc(b->z.shard, sizeof(float));
+    b->v = calloc(b->z.shard, sizeof(float));
     b->inp = malloc(2 * N * sizeof(int32_t));
     if (!b->params || !b->grads || !b->m || !b->v || !b->inp) {
+        size_t full = b->z.n_pad * sizeof(float), part = b->z.shard * sizeof(float);
         cpu_destroy(b);
-        return ingot_fail(-ENOMEM, "cpu: cannot allocate 4 x %zu MiB for parameters, gradients "
-                          "and AdamW state", bytes >> 20);
+        return ingot_fail(-ENOMEM, "cpu: cannot allocate 2 x %zu + 2 x %zu MiB for parameters, "
+                          "gradients and AdamW state", full >> 20, part >> 20);
     }
     b->tgt = b->inp + N;
     memcpy(b->params, params, bytes);
@@ -76,8 +103,66 @@ static int cpu_create(const struct tr_backend_opts *o, const float *params, tr_b
         cpu_destroy(b);
         return err;
     }
+    b->serving = b->zero && tr_dist_world(o->dist) > 1;
     *out = b;
     return 0;
+}
+
+/* --grad-reduce bf16: x rounded to the nearest bfloat16 (ties to even), as
+ * the GPU's conversion does; NaN stays NaN. */
+static float bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof(u));
+    if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
+        u |= 0x00400000u;
+    else
+        u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    memcpy(&x, &u, sizeof(x));
+    return x;
+}
+
+static void round_bf16(float *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = bf16_round(g[i]);
+}
+
+/* The mean over ranks of every gradient (--zero 0), or of this rank's shard
+ * (--zero 1), in fp32 or through bf16. */
+static int reduce_grads(tr_backend *b)
+{
+    const bool bf16 = b->o.grad_reduce_bf16;
+    float *mine = b->grads + b->z.lo;
+    int err;
+    if (bf16)
+        round_bf16(b->grads, b->n_params);
+    if (b->zero)
+        err = tr_dist_reduce_scatter_f32(b->o.dist, b->grads, b->z.shard);
+    else
+        err = tr_dist_mean_f32(b->o.dist, b->grads, b->n_params);
+    if (!err && bf16)
+        round_bf16(mine, b->zero ? b->z.shard : b->n_params);
+    return err;
+}
+
+/* The whole m (arg 0) or v (arg 1) gathered through the gradient buffer
+ * (n_pad floats, rewritten by the next step anyway) into out (n floats;
+ * NULL: only this rank's part of the collective). */
+static int gather_state(tr_backend *b, int arg, float *out)
+{
+    const float *mine = arg ? b->v : b->m;
+    memcpy(b->grads + b->z.lo, mine, b->z.shard * sizeof(float));
+    int err = tr_dist_all_gather_f32(b->o.dist, b->grads, b->z.shard);
+    if (!err && out)
+        memcpy(out, b->grads, b->n_params * sizeof(float));
+    return err;
+}
+
+static int serve_gather(void *ctx, int arg)
+{
+    return gather_state(ctx, arg, NULL);
 }
 
 /* Split n rows of T + 1 ids into inputs and targets. */
@@ -102,7 +187,13 @@ static int cpu_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_
     double loss = 0.0;
     int64_t hits = 0;
 
-    memset(b->grads, 0, b->n_params * sizeof(float));
+    int err;
+    /* --zero 1: rank 0 says "step", the others first serve its gathers */
+    if (b->serving && (err = tr_dist_rank(b->o.dist) == 0 ?
+                       tr_zero_post(b->o.dist, TR_ZERO_STEP, 0) :
+                       tr_zero_serve(b->o.dist, TR_ZERO_STEP, serve_gather, b)))
+        return err;
+    memset(b->grads, 0, b->z.n_pad * sizeof(float));
     for (int k = 0; k < K; k++) {
         double ls;
         int64_t h;
@@ -116,19 +207,24 @@ static int cpu_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_
      * over its equal share of the batch, so their mean over ranks is the
      * whole batch's, and every rank then makes the same update. */
     double stats[2] = { loss / (double)(N * (size_t)K), (double)hits / (double)(N * (size_t)K) };
-    int err;
-    if ((err = tr_dist_mean_f32(b->o.dist, b->grads, b->n_params)) ||
-        (err = tr_dist_mean_f64(b->o.dist, stats, 2)))
+    if ((err = reduce_grads(b)) || (err = tr_dist_mean_f64(b->o.dist, stats, 2)))
         return err;
-    double norm = sqrt(ref_sum_squares(b->grads, b->n_params));
+    /* the global norm: every rank's shard's squares, summed over ranks */
+    double ss = ref_sum_squares(b->grads + b->z.lo, b->zero ? b->z.shard : b->n_params);
+    if (b->zero && (err = tr_dist_sum_f64(b->o.dist, &ss, 1)))
+        return err;
+    double norm = sqrt(ss);
     float scale = ref_clip_factor(norm, hp->grad_clip);
-    size_t off = 0;
-    for (int id = 0; id < TR_NUM_PARAMS; id++) {
-        ref_adamw(b->params + off, b->grads + off, b->m + off, b->v + off, b->sizes[id], hp->lr,
-                  hp->beta1, hp->beta2, hp->eps, tr_param_decays(id) ? hp->weight_decay : 0.0f,
-                  hp->t, scale);
-        off += b->sizes[id];
+    size_t off = 0, a, e;
+    for (int id = 0; id < TR_NUM_PARAMS; off += b->sizes[id], id++) {
+        if (!tr_zero_clip(&b->z, off, b->sizes[id], &a, &e))
+            continue;   /* --zero 1: another rank's */
+        ref_adamw(b->params + a, b->grads + a, b->m + (a - b->z.lo), b->v + (a - b->z.lo), e - a,
+                  hp->lr, hp->beta1, hp->beta2, hp->eps,
+                  tr_param_decays(id) ? hp->weight_decay : 0.0f, hp->t, scale);
     }
+    if (b->zero && (err = tr_dist_all_gather_f32(b->o.dist, b->params, b->z.shard)))
+        return err;
     b->result.t = hp->t;
     b->result.loss = stats[0];
     b->result.accuracy = stats[1];
@@ -184,23 +280,49 @@ static int cpu_set_params(tr_backend *b, const float *params)
     return 0;
 }
 
+/* --zero 1 over several ranks: collective. Rank 0 announces the gathers,
+ * which the others serve where they are (their next step, or destroy); a
+ * rank > 0 that calls it itself takes part in rank 0's next gathers and gets
+ * the whole state too. */
 static int cpu_get_opt_state(tr_backend *b, float *m, float *v)
 {
-    memcpy(m, b->m, b->n_params * sizeof(float));
-    memcpy(v, b->v, b->n_params * sizeof(float));
-    return 0;
+    if (!b->zero) {
+        memcpy(m, b->m, b->n_params * sizeof(float));
+        memcpy(v, b->v, b->n_params * sizeof(float));
+        return 0;
+    }
+    tr_dist *d = b->o.dist;
+    bool root = tr_dist_rank(d) == 0;
+    int err = 0;
+    for (int arg = 0; arg < 2 && !err; arg++) {
+        int cmd = TR_ZERO_GATHER, got = arg;
+        if (b->serving)
+            err = root ? tr_zero_post(d, TR_ZERO_GATHER, arg) : tr_zero_next(d, &cmd, &got);
+        if (!err && (cmd != TR_ZERO_GATHER || got != arg))
+            err = ingot_fail(INGOT_E_MISMATCH, "rank %d: --zero 1: rank 0 is not gathering the "
+                             "AdamW state here", tr_dist_rank(d));
+        if (!err)
+            err = gather_state(b, arg, arg ? v : m);
+    }
+    return err;
 }
 
+/* Every rank gets the whole m and v (a checkpoint) and keeps its shard. */
 static int cpu_set_opt_state(tr_backend *b, const float *m, const float *v)
 {
-    memcpy(b->m, m, b->n_params * sizeof(float));
-    memcpy(b->v, v, b->n_params * sizeof(float));
+    size_t a, e;
+    memset(b->m, 0, b->z.shard * sizeof(float));
+    memset(b->v, 0, b->z.shard * sizeof(float));
+    if (tr_zero_clip(&b->z, 0, b->n_params, &a, &e)) {
+        memcpy(b->m, m + a, (e - a) * sizeof(float));
+        memcpy(b->v, v + a, (e - a) * sizeof(float));
+    }
     return 0;
 }
 
 static size_t cpu_mem_bytes(const tr_backend *b)
 {
-    return 4 * b->n_params * sizeof(float) + tr_cpu_model_act_bytes(b->model);
+    return 2 * (b->z.n_pad + b->z.shard) * sizeof(float) + tr_cpu_model_act_bytes(b->model);
 }
 
 const struct tr_backend_ops tr_backend_cpu = {

@@ -44,9 +44,23 @@ static int none_group(tr_dist *d, bool begin)
     return 0;
 }
 
+static int none_shard_host(tr_dist *d, float *buf, size_t shard)
+{
+    (void)d, (void)buf, (void)shard;
+    return 0;
+}
+
+static int none_shard_dev(tr_dist *d, void *buf, size_t shard, enum tr_dist_dtype t, void *s)
+{
+    (void)d, (void)buf, (void)shard, (void)t, (void)s;
+    return 0;
+}
+
 static const struct tr_dist_ops none_ops = {
     .name = "none", .sum_host = none_sum, .gather = none_gather, .bcast = none_bcast,
-    .allreduce_dev = none_dev, .group = none_group,
+    .allreduce_dev = none_dev, .group = none_group, .reduce_scatter_host = none_shard_host,
+    .all_gather_host = none_shard_host, .reduce_scatter_dev = none_shard_dev,
+    .all_gather_dev = none_shard_dev,
 };
 
 /* ---- tcp: host buffers over the rendezvous sockets ---- */
@@ -91,8 +105,26 @@ static int tcp_sum(tr_dist *d, void *buf, size_t n, bool f64)
     return err ? err : tr_rdzv_bcast(d->rdzv, buf, bytes, "all-reduce");
 }
 
+/* The whole buffer summed as tcp_sum does (rank order at rank 0), so a
+ * shard's sums are bit-identical to the all-reduce's: simple, and O(world *
+ * n) at rank 0 like it. */
+static int tcp_reduce_scatter(tr_dist *d, float *buf, size_t shard)
+{
+    return tcp_sum(d, buf, shard * (size_t)d->world, false);
+}
+
+/* Every shard to rank 0, the whole buffer back. */
+static int tcp_all_gather(tr_dist *d, float *buf, size_t shard)
+{
+    size_t bytes = shard * sizeof(float);
+    int err = tr_rdzv_gather(d->rdzv, buf + (size_t)d->rank * shard, bytes,
+                             d->rank == 0 ? buf : NULL, "all-gather");
+    return err ? err : tr_rdzv_bcast(d->rdzv, buf, bytes * (size_t)d->world, "all-gather");
+}
+
 static const struct tr_dist_ops tcp_ops = {
     .name = "tcp", .sum_host = tcp_sum, .gather = tcp_gather, .bcast = tcp_bcast,
+    .reduce_scatter_host = tcp_reduce_scatter, .all_gather_host = tcp_all_gather,
 };
 
 /* ---- open ---- */
@@ -233,6 +265,16 @@ int tr_dist_mean_f64(tr_dist *d, double *buf, size_t n)
 {
     if (!d || d->world == 1)
         return 0;
+    int err = tr_dist_sum_f64(d, buf, n);
+    for (size_t i = 0; !err && i < n; i++)
+        buf[i] /= d->world;
+    return err;
+}
+
+int tr_dist_sum_f64(tr_dist *d, double *buf, size_t n)
+{
+    if (!d || d->world == 1)
+        return 0;
     int err;
     if (d->ops->sum_host) {
         err = d->ops->sum_host(d, buf, n, true);
@@ -252,9 +294,63 @@ int tr_dist_mean_f64(tr_dist *d, double *buf, size_t n)
         if (!err)
             err = d->ops->bcast(d, buf, n * sizeof(double), "mean");
     }
-    for (size_t i = 0; !err && i < n; i++)
-        buf[i] /= d->world;
     return err;
+}
+
+int tr_dist_bcast(tr_dist *d, void *buf, size_t n, const char *what)
+{
+    if (!d || d->world == 1)
+        return 0;
+    return d->ops->bcast(d, buf, n, what);
+}
+
+static int no_shards(tr_dist *d, const char *where)
+{
+    return ingot_fail(INGOT_E_USAGE, "--zero 1: --dist %s has no %s collectives", d->ops->name,
+                      where);
+}
+
+int tr_dist_reduce_scatter_f32(tr_dist *d, float *buf, size_t shard)
+{
+    if (!d || d->world == 1)
+        return 0;
+    if (!d->ops->reduce_scatter_host)
+        return no_shards(d, "host");
+    int err = d->ops->reduce_scatter_host(d, buf, shard);
+    const float s = 1.0f / (float)d->world;
+    float *mine = buf + (size_t)d->rank * shard;
+    for (size_t i = 0; !err && i < shard; i++)
+        mine[i] *= s;
+    return err;
+}
+
+int tr_dist_all_gather_f32(tr_dist *d, float *buf, size_t shard)
+{
+    if (!d || d->world == 1)
+        return 0;
+    if (!d->ops->all_gather_host)
+        return no_shards(d, "host");
+    return d->ops->all_gather_host(d, buf, shard);
+}
+
+int tr_dist_reduce_scatter_dev(tr_dist *d, void *buf, size_t shard, enum tr_dist_dtype t,
+                               void *stream)
+{
+    if (!d)
+        return 0;
+    if (!d->ops->reduce_scatter_dev)
+        return no_shards(d, "device");
+    return d->ops->reduce_scatter_dev(d, buf, shard, t, stream);
+}
+
+int tr_dist_all_gather_dev(tr_dist *d, void *buf, size_t shard, enum tr_dist_dtype t,
+                           void *stream)
+{
+    if (!d)
+        return 0;
+    if (!d->ops->all_gather_dev)
+        return no_shards(d, "device");
+    return d->ops->all_gather_dev(d, buf, shard, t, stream);
 }
 
 int tr_dist_vote(tr_dist *d, bool flag, bool *any, const char *what)

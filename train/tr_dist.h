@@ -30,7 +30,7 @@ struct tr_dist_opts {
     const char *const *envp;    /* environment to read (environ) */
 };
 
-enum tr_dist_dtype { TR_DIST_F32, TR_DIST_I32 };
+enum tr_dist_dtype { TR_DIST_F32, TR_DIST_I32, TR_DIST_BF16 };
 
 /* Discover the world, rendezvous, create the communicator and (world > 1)
  * start the watchdog. For nccl, selects the GPU (local rank, or 0 when one
@@ -58,6 +58,19 @@ const char *tr_dist_modes(void);
 int tr_dist_mean_f32(tr_dist *d, float *buf, size_t n);
 /* buf := mean over ranks (float64). Every communicator. */
 int tr_dist_mean_f64(tr_dist *d, double *buf, size_t n);
+/* buf := sum over ranks (float64). Every communicator. */
+int tr_dist_sum_f64(tr_dist *d, double *buf, size_t n);
+/* Rank 0's n bytes of buf reach every rank (host; every communicator). */
+int tr_dist_bcast(tr_dist *d, void *buf, size_t n, const char *what);
+/* ZeRO-1 on host buffers (tcp, mpi; the identity for none and one rank).
+ * buf holds world * shard floats, rank r's shard at [r * shard, (r + 1) *
+ * shard). reduce_scatter: rank r's shard := the mean over ranks of that
+ * shard (the same float arithmetic as tr_dist_mean_f32: sum, then times
+ * 1/world); the rest of buf is left undefined. all_gather: every rank's
+ * shard reaches every rank. INGOT_E_USAGE for nccl, or a shard too large
+ * for the transport's counts. */
+int tr_dist_reduce_scatter_f32(tr_dist *d, float *buf, size_t shard);
+int tr_dist_all_gather_f32(tr_dist *d, float *buf, size_t shard);
 /* *any = whether any rank's flag is set: the stop decision. */
 int tr_dist_vote(tr_dist *d, bool flag, bool *any, const char *what);
 /* Every rank's text must equal rank 0's; else every rank fails with
@@ -70,6 +83,14 @@ int tr_dist_check(tr_dist *d, const char *mine, const char *what);
  * group. INGOT_E_USAGE for tcp/mpi (host only). */
 int tr_dist_allreduce_dev(tr_dist *d, void *buf, size_t n, enum tr_dist_dtype t, bool op_avg,
                           void *stream);
+/* Device ZeRO-1 collectives, in place, enqueued on stream: buf holds world *
+ * shard elements of t. reduce_scatter: rank r's shard := the mean over ranks
+ * (NCCL's ncclAvg); all_gather: every shard everywhere. The identity for
+ * none. */
+int tr_dist_reduce_scatter_dev(tr_dist *d, void *buf, size_t shard, enum tr_dist_dtype t,
+                               void *stream);
+int tr_dist_all_gather_dev(tr_dist *d, void *buf, size_t shard, enum tr_dist_dtype t,
+                           void *stream);
 int tr_dist_group_begin(tr_dist *d);
 int tr_dist_group_end(tr_dist *d);
 

@@ -21,6 +21,14 @@ struct tr_dist_ops {
     int (*allreduce_dev)(tr_dist *d, void *buf, size_t n, enum tr_dist_dtype t, bool avg,
                          void *stream);
     int (*group)(tr_dist *d, bool begin);
+    /* ZeRO-1 (see tr_dist.h); NULL: not carried by this transport. Host:
+     * reduce_scatter sums (the caller scales). */
+    int (*reduce_scatter_host)(tr_dist *d, float *buf, size_t shard);
+    int (*all_gather_host)(tr_dist *d, float *buf, size_t shard);
+    int (*reduce_scatter_dev)(tr_dist *d, void *buf, size_t shard, enum tr_dist_dtype t,
+                              void *stream);
+    int (*all_gather_dev)(tr_dist *d, void *buf, size_t shard, enum tr_dist_dtype t,
+                          void *stream);
     /* Watchdog hooks (may be NULL): an asynchronous error into msg (returns
      * nonzero when there is one), and abort of the communicator. */
     int (*async_error)(tr_dist *d, char *msg, size_t len);

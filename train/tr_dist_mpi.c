@@ -46,6 +46,41 @@ static int mpi_bcast(tr_dist *d, void *buf, size_t n, const char *what)
     return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Bcast");
 }
 
+static int mpi_count(size_t shard, const char *what)
+{
+    if (shard > (size_t)(1 << 30))
+        return ingot_fail(INGOT_E_USAGE, "mpi: %s of %zu floats per rank exceeds MPI's int "
+                          "counts; use more ranks", what, shard);
+    return 0;
+}
+
+/* MPI_Reduce_scatter_block in place leaves the result at the front of buf;
+ * it belongs at this rank's shard. */
+static int mpi_reduce_scatter(tr_dist *d, float *buf, size_t shard)
+{
+    int err = mpi_count(shard, "reduce-scatter"), rc;
+    if (err)
+        return err;
+    rc = MPI_Reduce_scatter_block(MPI_IN_PLACE, buf, (int)shard, MPI_FLOAT, MPI_SUM,
+                                  MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS)
+        return mpi_fail(rc, "MPI_Reduce_scatter_block");
+    if (d->rank)
+        memmove(buf + (size_t)d->rank * shard, buf, shard * sizeof(float));
+    return 0;
+}
+
+static int mpi_all_gather(tr_dist *d, float *buf, size_t shard)
+{
+    (void)d;
+    int err = mpi_count(shard, "all-gather"), rc;
+    if (err)
+        return err;
+    rc = MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, (int)shard, MPI_FLOAT,
+                       MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Allgather");
+}
+
 static void mpi_free(tr_dist *d)
 {
     (void)d;
@@ -60,6 +95,7 @@ static void mpi_free(tr_dist *d)
  * mpirun end the job anyway. */
 static const struct tr_dist_ops mpi_ops = {
     .name = "mpi", .sum_host = mpi_sum, .gather = mpi_gather, .bcast = mpi_bcast,
+    .reduce_scatter_host = mpi_reduce_scatter, .all_gather_host = mpi_all_gather,
     .free = mpi_free,
 };
 

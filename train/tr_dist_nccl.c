@@ -47,13 +47,46 @@ static ncclResult_t settle(ncclComm_t comm, ncclResult_t r, double deadline)
     return r;
 }
 
+static ncclDataType_t nccl_type(enum tr_dist_dtype t)
+{
+    return t == TR_DIST_F32 ? ncclFloat32 : t == TR_DIST_BF16 ? ncclBfloat16 : ncclInt32;
+}
+
+static size_t type_size(enum tr_dist_dtype t)
+{
+    return t == TR_DIST_BF16 ? 2 : 4;
+}
+
 static int nccl_dev(tr_dist *d, void *buf, size_t n, enum tr_dist_dtype t, bool avg, void *stream)
 {
     ncclComm_t c = comm_of(d);
-    ncclResult_t r = ncclAllReduce(buf, buf, n, t == TR_DIST_F32 ? ncclFloat32 : ncclInt32,
-                                   avg ? ncclAvg : ncclSum, c, (cudaStream_t)stream);
+    ncclResult_t r = ncclAllReduce(buf, buf, n, nccl_type(t), avg ? ncclAvg : ncclSum, c,
+                                   (cudaStream_t)stream);
     r = settle(c, r, mono_now() + d->timeout_s);
     return r == ncclSuccess ? 0 : nccl_fail(d, r, "ncclAllReduce");
+}
+
+/* In place: NCCL's rule is recvbuff == sendbuff + rank * shard. */
+static int nccl_reduce_scatter(tr_dist *d, void *buf, size_t shard, enum tr_dist_dtype t,
+                               void *stream)
+{
+    ncclComm_t c = comm_of(d);
+    char *mine = (char *)buf + (size_t)d->rank * shard * type_size(t);
+    ncclResult_t r = ncclReduceScatter(buf, mine, shard, nccl_type(t), ncclAvg, c,
+                                       (cudaStream_t)stream);
+    r = settle(c, r, mono_now() + d->timeout_s);
+    return r == ncclSuccess ? 0 : nccl_fail(d, r, "ncclReduceScatter");
+}
+
+/* In place: sendbuff == recvbuff + rank * shard. */
+static int nccl_all_gather(tr_dist *d, void *buf, size_t shard, enum tr_dist_dtype t,
+                           void *stream)
+{
+    ncclComm_t c = comm_of(d);
+    char *mine = (char *)buf + (size_t)d->rank * shard * type_size(t);
+    ncclResult_t r = ncclAllGather(mine, buf, shard, nccl_type(t), c, (cudaStream_t)stream);
+    r = settle(c, r, mono_now() + d->timeout_s);
+    return r == ncclSuccess ? 0 : nccl_fail(d, r, "ncclAllGather");
 }
 
 static int nccl_group(tr_dist *d, bool begin)
@@ -116,7 +149,8 @@ static void nccl_free(tr_dist *d)
 
 static const struct tr_dist_ops nccl_ops = {
     .name = "nccl", .gather = nccl_gather, .bcast = nccl_bcast, .allreduce_dev = nccl_dev,
-    .group = nccl_group, .async_error = nccl_async, .abort = nccl_abort, .free = nccl_free,
+    .group = nccl_group, .reduce_scatter_dev = nccl_reduce_scatter,
+    .all_gather_dev = nccl_all_gather, .async_error = nccl_async, .abort = nccl_abort, .free = nccl_free,
 };
 
 /* Rank r uses GPU local_rank; one visible GPU (CUDA_VISIBLE_DEVICES per task,

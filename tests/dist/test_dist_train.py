@@ -11,7 +11,10 @@ way torchrun or a shell loop starts them.
 Checks: 2 and 3 ranks give the losses and gradient norms of one process on
 the same global batch (fp32 summation tolerance); only rank 0 prints and
 writes metrics; resume 2 -> 1 and 1 -> 2 continue the same run; refused
-shapes say the arithmetic. tcp also: a stop signal to one rank stops every
+shapes say the arithmetic. --zero 1 (sharded AdamW state) at 1, 2 and 3
+ranks gives the losses of --zero 0, resumes 2 -> 1 and 1 -> 2 (the
+checkpoint's whole m and v are gathered from the shards), and reports less
+memory; --grad-reduce bf16 stays close to fp32 without equalling it. tcp also: a stop signal to one rank stops every
 rank after the same step with a checkpoint; a configuration mismatch names
 the rank; a rank killed mid-run makes the survivor fail fast.
 """
@@ -140,6 +143,56 @@ def resume(m1):
         print("resume %d -> %d ranks continues the 1-process run" % (a, b))
 
 
+def zero(m1):
+    z = BASE + ["--zero", "1"]
+    for n in (1, 2, 3):
+        path = os.path.join(TMP, "z%d.jsonl" % n)
+        run(n, z + ["--metrics", path])
+        mz = metrics(path)
+        if sorted(mz) != sorted(m1):
+            fail("--zero 1, %d ranks logged steps %s" % (n, sorted(mz)))
+        close(m1, mz, "--zero 1 at %d ranks vs --zero 0 at 1" % n)
+        print("zero: --zero 1 at %d ranks = --zero 0 at 1 over 8 steps (max |dloss| %.2g)" % (
+            n, max(abs(m1[s]["loss"] - mz[s]["loss"]) for s in m1)))
+    for a, b in ((2, 1), (1, 2), (3, 2)):
+        ck = os.path.join(TMP, "zck%d%d" % (a, b))
+        run(a, z + ["--ckpt-dir", ck, "--stop-after", "4"])
+        path = os.path.join(TMP, "zr%d%d.jsonl" % (a, b))
+        _, out, _ = run(b, z + ["--ckpt-dir", ck, "--resume", "--metrics", path])
+        mr = metrics(path)
+        if sorted(mr) != [5, 6, 7, 8]:
+            fail("--zero 1 resume %d -> %d logged steps %s\n%s" % (a, b, sorted(mr), out))
+        close(m1, mr, "--zero 1 resume %d -> %d" % (a, b))
+        print("zero: resume %d -> %d ranks with --zero 1 continues the 1-process run" % (a, b))
+    # memory: a model whose m and v are megabytes; one step
+    big = [x if x != "32" else "256" for x in BASE]
+    big = [x if x != "8" else "1" for x in big]
+    mib = {}
+    for zz in ("0", "1"):
+        _, out, _ = run(2, big + ["--zero", zz])
+        line = [l for l in out.splitlines() if l.startswith("ingot-train: device")]
+        if len(line) != 1:
+            fail("--zero %s: no single header line:\n%s" % (zz, out))
+        mib[zz] = float(line[0].rsplit(",", 1)[1].split()[0])
+    if not mib["1"] < mib["0"]:
+        fail("--zero 1 at 2 ranks reports %g MiB, --zero 0 %g MiB: not smaller" % (
+            mib["1"], mib["0"]))
+    print("zero: 2 ranks hold %g MiB each with --zero 1, %g MiB with --zero 0" % (
+        mib["1"], mib["0"]))
+
+
+def grad_reduce_bf16(m1):
+    path = os.path.join(TMP, "bf.jsonl")
+    run(2, BASE + ["--grad-reduce", "bf16", "--zero", "1", "--metrics", path])
+    mb = metrics(path)
+    d = max(abs(m1[s]["loss"] - mb[s]["loss"]) for s in m1)
+    g = max(abs(m1[s]["grad_norm"] - mb[s]["grad_norm"]) for s in m1)
+    if d > 1e-2 or g == 0.0:
+        fail("--grad-reduce bf16: max |dloss| %g, max |dnorm| %g against fp32 (want < 1e-2, "
+             "and not equal: the reduce is lossy)" % (d, g))
+    print("grad-reduce bf16 at 2 ranks: max |dloss| %.2g, |dnorm| %.2g against fp32" % (d, g))
+
+
 def refuse_shape():
     # 3 micro-steps do not divide among 2 ranks
     args = [x if x != "192" else "96" for x in BASE]
@@ -223,6 +276,8 @@ def main():
     try:
         m1 = parity()
         resume(m1)
+        zero(m1)
+        grad_reduce_bf16(m1)
         refuse_shape()
         if MODE == "tcp":
             stop_collective()
