@@ -9,6 +9,7 @@
 #include "dataset.h"
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "ingot_hash.h"
 #include "spm_shim.h"
 
 typedef unsigned long long ull;
@@ -204,6 +205,55 @@ size_t dataset_split_shards(const struct dataset *ds, uint32_t split, size_t *id
     return n;
 }
 
+int dataset_tokenizer_candidates(const char *dir, const char *file, char **cand, size_t *n)
+{
+    *n = 0;
+    if (file[0] != '/')
+        cand[(*n)++] = fs_path_join(dir, file);
+    cand[(*n)++] = strdup(file);
+    cand[(*n)++] = fs_path_join(dir, fs_basename(file));
+    for (size_t i = 0; i < *n; i++)
+        if (!cand[i])
+            return ingot_fail(-ENOMEM, "%s: out of memory", dir);
+    return 0;
+}
+
+int dataset_copy_tokenizer(const char *dir, const char *model_path, uint64_t hash)
+{
+    char *dst = fs_path_join(dir, INGOT_TOKENIZER_NAME), *buf = NULL;
+    size_t len = 0;
+    uint64_t h = 0;
+    int ret;
+    if (!dst)
+        return ingot_fail(-ENOMEM, "%s: out of memory", dir);
+    /* Already there (a resumed or repeated conversion): nothing to do. */
+    if (access(dst, F_OK) == 0 && fs_hash_file(dst, &h) == 0 && h == hash) {
+        ret = 0;
+        goto out;
+    }
+    if ((ret = fs_read_all(model_path, &buf, &len)))
+        goto out;
+    if ((h = ingot_xxh3(buf, len)) != hash) {
+        ret = ingot_fail(INGOT_E_MISMATCH, "%s: the model changed while it was in use (hash "
+                         "%016llx, loaded as %016llx); run again", model_path, (ull)h, (ull)hash);
+        goto out;
+    }
+    if ((ret = fs_write_atomic(dst, buf, len)))
+        goto out;
+    /* Read back what reached the disk: the copy is what every reader of the
+     * dataset will load. */
+    if ((ret = fs_hash_file(dst, &h)))
+        goto out;
+    if (h != hash)
+        ret = ingot_fail(INGOT_E_CHECKSUM, "%s: the copy of %s reads back with hash %016llx, "
+                         "not %016llx (a disk or file system fault?)", dst, model_path, (ull)h,
+                         (ull)hash);
+out:
+    free(buf);
+    free(dst);
+    return ret;
+}
+
 int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
                            struct ingot_spm **out, char **used)
 {
@@ -220,10 +270,11 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
             return ingot_fail(INGOT_E_TOKENIZER,
                               "%s/%s: key tokenizer.file: not recorded; pass the model with --model",
                               ds->dir, INGOT_MANIFEST_NAME);
-        cand[nc++] = strdup(t->file);
-        if (t->file[0] != '/')
-            cand[nc++] = fs_path_join(ds->dir, t->file);
-        cand[nc++] = fs_path_join(ds->dir, fs_basename(t->file));
+        if (dataset_tokenizer_candidates(ds->dir, t->file, cand, &nc)) {
+            for (size_t i = 0; i < nc; i++)
+                free(cand[i]);
+            return -ENOMEM;
+        }
     }
     int ret = 0;
     const char *found = NULL;
@@ -240,7 +291,7 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
             ret = ingot_fail(-ENOENT, "%s: tokenizer model not found", model_path);
         else
             ret = ingot_fail(-ENOENT,
-                             "tokenizer model %s (from %s/%s) not found as given, nor in %s; "
+                             "tokenizer model %s (from %s/%s) not found in %s nor as given; "
                              "pass its path explicitly (ingot-dump --model, ingot-train --tokenizer)",
                              t->file, ds->dir, INGOT_MANIFEST_NAME, ds->dir);
         goto out;

@@ -26,12 +26,26 @@ void dataset_close(struct dataset *ds);   /* accepts NULL */
 
 struct ingot_spm;
 /* Load the dataset's tokenizer: model_path when not NULL, else the
- * manifest's tokenizer.file as given, then relative to the dataset
- * directory, then its basename inside the dataset directory. The model's
- * hash must equal the manifest's (INGOT_E_MISMATCH otherwise). On success
- * *used (if not NULL) gets a malloc'd copy of the path loaded. */
+ * manifest's tokenizer.file (dataset_tokenizer_candidates() gives the order).
+ * The model's hash must equal the manifest's (INGOT_E_MISMATCH otherwise).
+ * On success *used (if not NULL) gets a malloc'd copy of the path loaded. */
 int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
                            struct ingot_spm **out, char **used);
+
+/* Where the tokenizer named `file` in the manifest of dataset dir may be, in
+ * the order tried, malloc'd into cand[0, *n) (at most 3; the caller frees
+ * them): a relative name inside dir first (a dataset is portable: pretok
+ * copies the model in as INGOT_TOKENIZER_NAME), then as given (older
+ * manifests: the path given to pretok, relative to where it ran), then its
+ * basename inside dir. 0 or -ENOMEM. */
+int dataset_tokenizer_candidates(const char *dir, const char *file, char **cand, size_t *n);
+
+/* Copy the model at model_path into dir as INGOT_TOKENIZER_NAME, atomically
+ * (temp file, fsync, rename), unless a file of that hash is there already.
+ * The bytes read and the file written must hash to `hash` (the hash of the
+ * model as loaded): a model changed since is refused (INGOT_E_MISMATCH).
+ * Returns 0, -errno or INGOT_E_MISMATCH, with a message naming the file. */
+int dataset_copy_tokenizer(const char *dir, const char *model_path, uint64_t hash);
 
 /* Shards of one split in dataset order (the manifest's order); fills at most
  * max indices into ds->shards and returns how many there are. */

@@ -49,6 +49,7 @@ void manifest_free(struct manifest *m)
     free(m->ingot_version);
     free(m->command_line);
     free(m->tokenizer.file);
+    free(m->tokenizer.source);
     free(m->tokenizer.type);
     for (size_t i = 0; i < m->n_shards; i++)
         free(m->shards[i].file);
@@ -74,16 +75,19 @@ static int dup_str(char **dst, const char *src)
 
 int manifest_set_tokenizer(struct manifest *m, const struct manifest_tokenizer *t)
 {
-    char *file = NULL, *type = NULL;
-    if (dup_str(&file, t->file) || dup_str(&type, t->type)) {
+    char *file = NULL, *type = NULL, *source = NULL;
+    if (dup_str(&file, t->file) || dup_str(&type, t->type) || dup_str(&source, t->source)) {
         free(file);
+        free(type);
         return -ENOMEM;
     }
     free(m->tokenizer.file);
+    free(m->tokenizer.source);
     free(m->tokenizer.type);
     m->tokenizer = *t;
     m->tokenizer.file = file;
     m->tokenizer.type = type;
+    m->tokenizer.source = source;
     return 0;
 }
 
@@ -241,6 +245,8 @@ static json_t *manifest_to_json(const struct manifest *m, int *bad)
                           bad));
     if (!root)
         return NULL;
+    if (tk->source)
+        json_object_set_new(json_object_get(root, "tokenizer"), "source", jstr(tk->source));
     json_t *shards = json_array(), *inputs = json_array(), *ex = json_array();
     json_object_set_new(root, "shards", shards);
     json_object_set_new(root, "inputs", inputs);
@@ -442,6 +448,9 @@ static int read_tokenizer(struct jctx *c, json_t *root, struct manifest *m)
         (err = get_u32(c, t, "vocab_size", &tk->vocab_size)) ||
         (err = get_id(c, t, "bos_id", &tk->bos_id)) || (err = get_id(c, t, "eos_id", &tk->eos_id)) ||
         (err = get_id(c, t, "pad_id", &tk->pad_id)) || (err = get_id(c, t, "unk_id", &tk->unk_id)))
+        return err;
+    /* Optional (issue 13 on). */
+    if (json_object_get(t, "source") && (err = get_str(c, t, "source", &tk->source)))
         return err;
     c->where[0] = '\0';
     return 0;

@@ -8,8 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The copy of the tokenizer model that ingot-pretok puts into the dataset
+ * directory, so that a dataset moved or copied elsewhere keeps it. */
+#define INGOT_TOKENIZER_NAME "tokenizer.model"
+
 struct manifest_tokenizer {
-    char *file;             /* model file name as given to pretok */
+    char *file;             /* the model: relative to the dataset directory
+                               (INGOT_TOKENIZER_NAME since issue 13), or, in
+                               older manifests, the path given to pretok */
+    char *source;           /* the path given to pretok (informative; may be NULL) */
     uint64_t hash;          /* XXH3-64 of its bytes (hex in JSON) */
     char *type;             /* "unigram", "bpe", ... */
     uint32_t vocab_size;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dataset.h"
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
@@ -173,8 +174,10 @@ static int setup_tokenizer(struct conv *c)
     b->unk_id = ingot_spm_unk_id(c->spm);
     b->tokenizer_type = ingot_spm_model_type(c->spm);
     b->tokenizer_hash = ingot_spm_model_hash(c->spm);
+    /* The manifest names the copy inside the dataset (portable), and keeps
+     * the path given as the source. */
     c->wcfg.tokenizer = (struct manifest_tokenizer){
-        .file = (char *)o->model, .hash = b->tokenizer_hash,
+        .file = INGOT_TOKENIZER_NAME, .source = (char *)o->model, .hash = b->tokenizer_hash,
         .type = (char *)ingot_tokenizer_type_name(b->tokenizer_type), .vocab_size = vocab,
         .bos_id = bos, .eos_id = eos, .pad_id = b->pad_id, .unk_id = b->unk_id,
     };
@@ -278,6 +281,10 @@ static void remove_outputs(struct conv *c, const struct pt_state *st)
     if (m)
         unlink(m);
     free(m);
+    char *tk = fs_path_join(c->o->out, INGOT_TOKENIZER_NAME);
+    if (tk)
+        unlink(tk);
+    free(tk);
     unlink(c->state_path);
     fs_fsync_dir(c->o->out);
 }
@@ -410,6 +417,9 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     if (ret == -ENOENT)
         ret = fresh_state(&c, &st);
     if (ret)
+        goto out;
+    /* The model goes into the dataset before any manifest names it. */
+    if ((ret = dataset_copy_tokenizer(o->out, o->model, ingot_spm_model_hash(c.spm))))
         goto out;
 
     struct pt_report rep = { .out_dir = o->out, .inputs = &c.inputs, .part_first = c.first,

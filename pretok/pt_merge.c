@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dataset.h"
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
@@ -355,6 +356,28 @@ static int do_move(const struct move *x)
     return 0;
 }
 
+/* The tokenizer model into OUT (from the first part, where pretok copied
+ * it), before the plan: a resumed merge finds it there already. Parts of an
+ * older pretok without a copy keep their manifest's path. */
+static int copy_tokenizer(const char *out, const struct part *p)
+{
+    const struct manifest_tokenizer *t = &p->m->tokenizer;
+    if (!t->file)
+        return 0;
+    char *cand[3] = { NULL, NULL, NULL };
+    size_t nc = 0;
+    int ret = dataset_tokenizer_candidates(p->dir, t->file, cand, &nc);
+    const char *found = NULL;
+    for (size_t i = 0; i < nc && !ret && !found; i++)
+        if (access(cand[i], R_OK) == 0)
+            found = cand[i];
+    if (!ret && found)
+        ret = dataset_copy_tokenizer(out, found, t->hash);
+    for (size_t i = 0; i < nc; i++)
+        free(cand[i]);
+    return ret;
+}
+
 int pt_merge(const struct pt_opts *o)
 {
     size_t n = o->n_inputs, n_mv = 0;
@@ -382,7 +405,8 @@ int pt_merge(const struct pt_opts *o)
                              o->out);
             goto out;
         }
-        if ((ret = read_parts(o, parts, n)) || (ret = plan(o, parts, n, &mv, &n_mv)))
+        if ((ret = read_parts(o, parts, n)) || (ret = copy_tokenizer(o->out, &parts[0])) ||
+            (ret = plan(o, parts, n, &mv, &n_mv)))
             goto out;
     } else if ((ret = load_plan(o->out, plan_path, &mv, &n_mv))) {
         goto out;

@@ -41,8 +41,9 @@ static const char usage[] =
     "  --count K   print at most K documents (default: all)\n"
     "  --top N     how many frequent tokens stats lists (default 20)\n"
     "  --model M   SentencePiece model to decode with; by default the manifest's\n"
-    "              tokenizer.file (as given, then inside the dataset directory); its hash must\n"
-    "              match the one the shards were made with\n"
+    "              tokenizer.file: the copy inside the dataset directory (tokenizer.model),\n"
+    "              or for older datasets the path given to pretok; its hash must match the\n"
+    "              one the shards were made with\n"
     "  -h, --help  this text;  --version  the Ingot version\n"
     "\n"
     "exit status: 0 ok, 1 the data is missing, unreadable or corrupt, 2 usage error\n";

@@ -37,7 +37,8 @@ static void roundtrip(const char *dir)
     CHECK_OK(manifest_set_command_line(m, 5, argv));
     CHECK(!strcmp(m->command_line, "ingot-pretok --out 'my dir' 'it'\\''s' ''"));
     m->token_width = 4;
-    struct manifest_tokenizer t = { .file = "tok/spm 32k.model", .hash = 0xffffffffffffffffull,
+    struct manifest_tokenizer t = { .file = "tok/spm 32k.model", .source = "/abs/spm 32k.model",
+                                    .hash = 0xffffffffffffffffull,
                                     .type = "bpe", .vocab_size = 100277, .bos_id = 100000,
                                     .eos_id = 0, .pad_id = -1, .unk_id = 3 };
     CHECK_OK(manifest_set_tokenizer(m, &t));
@@ -76,6 +77,7 @@ static void roundtrip(const char *dir)
     CHECK(!strcmp(r->command_line, m->command_line));
     CHECK(r->token_width == 4);
     CHECK(!strcmp(r->tokenizer.file, t.file) && !strcmp(r->tokenizer.type, t.type));
+    CHECK(r->tokenizer.source && !strcmp(r->tokenizer.source, t.source));
     CHECK(r->tokenizer.hash == t.hash && r->tokenizer.vocab_size == t.vocab_size);
     CHECK(r->tokenizer.bos_id == t.bos_id && r->tokenizer.eos_id == t.eos_id &&
           r->tokenizer.pad_id == t.pad_id && r->tokenizer.unk_id == t.unk_id);
@@ -120,6 +122,7 @@ static void roundtrip(const char *dir)
     manifest_free(e);
     CHECK_OK(manifest_read(path, &e));
     CHECK(e->n_shards == 0 && e->n_inputs == 0 && e->tokenizer.file == NULL);
+    CHECK(e->tokenizer.source == NULL);   /* optional: older manifests have none */
     CHECK(e->tokenizer.bos_id == -1);
     manifest_free(e);
 

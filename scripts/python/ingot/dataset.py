@@ -147,13 +147,16 @@ class Dataset:
                 sh.verify()
 
     def tokenizer_path(self):
-        """The SentencePiece model as the manifest names it: as given, relative to the
-        dataset, or its base name inside the dataset (the trainer's rule); None if absent."""
+        """The SentencePiece model as the manifest names it, in the trainer's order
+        (common/dataset.c): a relative name inside the dataset directory (ingot-pretok
+        copies the model there as tokenizer.model), then as given (older manifests name
+        the path given to pretok), then its base name inside the dataset; None if
+        absent."""
         name = self.manifest.get("tokenizer", {}).get("file")
         if not name:
             return None
-        for cand in (name, os.path.join(self.path, name),
-                     os.path.join(self.path, os.path.basename(name))):
+        cands = [] if os.path.isabs(name) else [os.path.join(self.path, name)]
+        for cand in cands + [name, os.path.join(self.path, os.path.basename(name))]:
             if os.path.isfile(cand):
                 return cand
         return None
