@@ -13,8 +13,18 @@ and LlamaAttention (SDPA, float64), which pins the conventions an export to
 LlamaForCausalLM relies on: RoPE's rotate_half pairing, the [gate; up] weight
 layout, q/k/v head order and repeat_kv grouping.
 
+With --model-driver (tests/llama/ll_model_dump), whole models run by
+train/tr_cpu_llama.c are rebuilt as Hugging Face LlamaForCausalLM in float64,
+every tensor loaded by its HF name, and the logits, the loss and the gradient
+of every parameter compared; HF's two float32 islands (RMSNorm's statistics,
+the rotary table) are replaced by float64 versions of the same formulas so
+that the comparison is against float64 throughout. Then 50 AdamW steps are
+replayed in float32 (torch.optim.AdamW) from the same weights and batches and
+the losses compared step by step. This part needs transformers.
+
     python3 scripts/torch-llama-reference.py --driver build/tests/llama/ll_torch_dump
     python3 scripts/torch-llama-reference.py --dump FILE.bin
+    python3 scripts/torch-llama-reference.py --model-driver build/tests/llama/ll_model_dump
 
 Exit status: 0 all within tolerance, 1 a difference over it (or a bad dump),
 77 PyTorch not importable (the meson test then counts as skipped).
@@ -68,10 +78,11 @@ class Report:
     def __init__(self, atol, rtol):
         self.atol, self.rtol, self.failed, self.rows = atol, rtol, 0, []
 
-    def cmp(self, what, got, ref, atol=None, rtol=None):
+    def cmp(self, what, got, ref, atol=None, rtol=None, f64=None):
         """Tolerances other than the default mark a float32 reference (HF's
-        own float32 paths), left out of the float64 summary."""
-        f64 = atol is None and rtol is None
+        own float32 paths), left out of the float64 summary unless f64."""
+        if f64 is None:
+            f64 = atol is None and rtol is None
         atol = self.atol if atol is None else atol
         rtol = self.rtol if rtol is None else rtol
         if got.shape != ref.shape:
@@ -320,11 +331,144 @@ def check_hf(r, rep):
     rep.cmp("HF LlamaAttention dWo", r["attn.dwo"], att.o_proj.weight.grad)
 
 
+def hf_model(ml, cfg, dtype):
+    """LlamaForCausalLM of the dumped shape in dtype. For float64, RMSNorm
+    and the rotary table are made float64 (HF computes both in float32
+    whatever the model's dtype)."""
+    import types
+    L, NH, NKV, C, F, T, V, Vp, theta, eps, tie, B = cfg
+    hc = hf_config(ml, hidden_size=C, intermediate_size=F, num_hidden_layers=L,
+                   num_attention_heads=NH, num_key_value_heads=NKV, head_dim=C // NH,
+                   vocab_size=V, rms_norm_eps=eps, tie_word_embeddings=bool(tie), theta=theta)
+    model = ml.LlamaForCausalLM(hc).to(dtype)
+    if dtype == torch.float64:
+        def rms64(self, x):
+            return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True)
+                                                  + self.variance_epsilon))
+        for mod in model.modules():
+            if isinstance(mod, ml.LlamaRMSNorm):
+                mod.forward = types.MethodType(rms64, mod)
+        cos, sin = rope_cos_sin(T, C // NH, theta)
+        model.model.rotary_emb.forward = lambda x, position_ids: (
+            cos[position_ids].to(x.dtype), sin[position_ids].to(x.dtype))
+    return model
+
+
+def model_cfg(r, tag):
+    v = r[tag + ".cfg"].tolist()
+    return [int(x) for x in v[:8]] + [v[8], v[9], int(v[10]), int(v[11])]
+
+
+def load_by_name(model, r, prefix):
+    """Copy every dumped tensor PREFIX<HF name> into the parameter of that
+    name; every parameter must be covered and every record used."""
+    params = dict(model.named_parameters())
+    names = [k[len(prefix):] for k in r if k.startswith(prefix)]
+    missing = sorted(set(params) - set(names))
+    extra = sorted(set(names) - set(params))
+    if missing or extra:
+        raise SystemExit(f"HF name mismatch: not in the dump {missing}, unknown {extra}")
+    with torch.no_grad():
+        for n in names:
+            params[n].copy_(r[prefix + n].to(params[n].dtype))
+    return params
+
+
+def check_model(r, rep, ml, tag, rtol):
+    cfg = model_cfg(r, tag)
+    L, NH, NKV, C, F, T, V, Vp, theta, eps, tie, B = cfg
+    model = hf_model(ml, cfg, torch.float64)
+    params = load_by_name(model, r, tag + ".param.")
+    inp, tgt = r[tag + ".inp"].long(), r[tag + ".tgt"].long()
+    logits = model(input_ids=inp).logits
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1))
+    loss.backward()
+    what = f"{tag} L{L} C{C} {NH}/{NKV} F{F}{' tied' if tie else ''}"
+    # relative to each tensor's largest element only: the gradients of the
+    # q and k projections are ~1e-4, where an absolute floor would hide a bug
+    tol = dict(atol=0.0, rtol=rtol, f64=True)
+    rep.cmp(f"{what} logits", r[tag + ".logits"], logits, **tol)
+    rep.cmp(f"{what} loss", r[tag + ".loss"], loss.reshape(1), **tol)
+    for n, p in params.items():
+        short = n.replace("model.", "").replace(".weight", "")
+        rep.cmp(f"{tag} d {short}", r[tag + ".grad." + n], p.grad, **tol)
+    return model
+
+
+def check_train(r, rep, ml, tag, tol):
+    """The dumped float32 AdamW run, replayed with torch.optim.AdamW."""
+    cfg = model_cfg(r, tag)
+    V = cfg[6]
+    steps, lr, b1, b2, eps, wd, K = r["train.cfg"].tolist()
+    model = hf_model(ml, cfg, torch.float32)
+    params = load_by_name(model, r, tag + ".param.")
+    decay = [p for n, p in params.items() if "norm" not in n]
+    no_decay = [p for n, p in params.items() if "norm" in n]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": wd},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=lr, betas=(b1, b2), eps=eps, foreach=False, fused=False)
+    batches = r["train.batches"].long()
+    ref = []
+    for s in range(int(steps)):
+        chunk = batches[s % int(K)]
+        logits = model(input_ids=chunk[:, :-1]).logits
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), chunk[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        ref.append(loss.item())
+    got = r["train.losses"]
+    ref = torch.tensor(ref, dtype=torch.float64)
+    d = (got - ref).abs()
+    print(f"{tag} {int(steps)} AdamW steps fp32: loss {ref[0]:.5f} -> {ref[-1]:.5f} (PyTorch), "
+          f"{got[0]:.5f} -> {got[-1]:.5f} (Ingot)")
+    print(f"  max |loss diff| {d.max():.3e} (step {int(d.argmax())}), at step 10 {d[10]:.3e}, "
+          f"last {d[-1]:.3e}; pass: <= {tol:g}")
+    if not d.max() <= tol:
+        print("  FAIL")
+        rep.failed += 1
+
+
+def main_model(args):
+    try:
+        from transformers.models.llama import modeling_llama as ml
+        import transformers
+    except ImportError:
+        print("skip: transformers is not importable (pip install transformers)")
+        return SKIP
+    with tempfile.TemporaryDirectory(prefix="ingot-llama-model-") as tmp:
+        path = args.model_dump
+        if args.model_driver:
+            path = os.path.join(tmp, "model.bin")
+            res = subprocess.run([args.model_driver, path], capture_output=True, text=True)
+            print(res.stdout, end="")
+            if res.returncode != 0:
+                print(f"{args.model_driver} failed ({res.returncode}):\n{res.stderr}")
+                return 1
+        r = read_dump(path)
+    rep = Report(args.atol, args.rtol)
+    print(f"PyTorch {torch.__version__}, transformers {transformers.__version__}: "
+          f"LlamaForCausalLM float64; pass: max|err| <= {args.model_rtol:g} * max|ref|")
+    for tag in ("gqa", "mqa"):
+        check_model(r, rep, ml, tag, args.model_rtol)
+    check_train(r, rep, ml, "gqa", args.train_tol)
+    worst = max(rep.rows, key=lambda row: row[2])
+    print(f"{rep.failed} over tolerance; against float64, worst max|err| / max|ref| "
+          f"{worst[2]:.3e} ({worst[0]})")
+    return 1 if rep.failed else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--driver", help="run this ll_torch_dump and check what it writes")
     src.add_argument("--dump", help="check an existing ll_torch_dump file")
+    src.add_argument("--model-driver", help="run this ll_model_dump and check its models")
+    src.add_argument("--model-dump", help="check an existing ll_model_dump file")
+    ap.add_argument("--model-rtol", type=float, default=5e-6,
+                    help="whole-model tolerance relative to each tensor's max |ref|")
+    ap.add_argument("--train-tol", type=float, default=1e-4,
+                    help="largest loss difference over the float32 AdamW run")
     ap.add_argument("--atol", type=float, default=1e-6)
     ap.add_argument("--rtol", type=float, default=1e-5)
     ap.add_argument("--no-hf", action="store_true", help="skip the transformers checks")
@@ -336,6 +480,8 @@ def main():
         print("skip: PyTorch is not importable (pip install torch)")
         return SKIP
     torch.set_num_threads(1)   # tiny tensors; keep off the other core
+    if args.model_driver or args.model_dump:
+        return main_model(args)
 
     with tempfile.TemporaryDirectory(prefix="ingot-llama-") as tmp:
         path = args.dump
