@@ -59,13 +59,13 @@ static struct spe_cache_ent *cache_find(struct spe_scratch *s, const char *t, ui
 static void cache_put(struct spe_scratch *s, struct spe_cache_ent *e, const char *t, uint32_t n,
                       uint64_t h, const void *val, size_t val_n, size_t sz)
 {
-    size_t key_at = (s->arena_len + 3) & ~(size_t)3;
-    size_t val_at = (key_at + n + 3) & ~(size_t)3;
+    size_t key_at = (s->arena_len + 7) & ~(size_t)7;
+    size_t val_at = (key_at + n + 7) & ~(size_t)7;
     if (val_at + val_n * sz > s->arena_cap || s->cache_used + 1 > CACHE_SLOTS / 4 * 3) {
         cache_reset(s);
         e = cache_find(s, t, n, h);
         key_at = 0;
-        val_at = (n + 3) & ~(size_t)3;
+        val_at = (n + 7) & ~(size_t)7;
     }
     memcpy(s->arena + key_at, t, n);
     memcpy(s->arena + val_at, val, val_n * sz);
@@ -102,6 +102,60 @@ static int bpe_word(const struct spe_model *m, struct spe_scratch *s, uint32_t o
     return 0;
 }
 
+/* A cached unigram word: its stage-2 bound, its best path, then its
+ * lattice (for the replay when the bound does not hold). 8-aligned. */
+struct ug_val {
+    struct spe_ugbound b;
+    uint32_t n_path, n_edges;
+    /* struct spe_edge path[n_path], edges[n_edges]; */
+};
+
+static const struct spe_edge *ug_path(const struct ug_val *v)
+{
+    return (const struct spe_edge *)(v + 1);
+}
+
+/* Do the pieces s->toks[first, n_toks) and the score c_out, from the
+ * Viterbi, equal what the path p gives from c_in? */
+static bool path_agrees(const struct spe_model *m, const struct spe_scratch *s, size_t first,
+                        const struct spe_edge *p, size_t n_path, uint32_t off, float c_in,
+                        float c_out)
+{
+    if (s->n_toks - first != n_path)
+        return false;
+    float here = c_in;
+    for (size_t i = 0; i < n_path; i++) {
+        const struct spe_tok *t = &s->toks[first + i];
+        int32_t id = p[i].id;
+        if (id >= 0) {
+            here = (float)(m->uscore[id] + (double)here);
+        } else {
+            here = m->unk_score + here;
+            id = m->unk_id;
+        }
+        if (t->id != id || t->off != off + p[i].start || t->len != p[i].end - p[i].start)
+            return false;
+    }
+    return memcmp(&here, &c_out, sizeof(here)) == 0;
+}
+
+/* The Viterbi over the lattice e; with a path to check (p non-NULL, its
+ * bound holding at *c), count the check and whether the two agree. */
+static int viterbi_checked(const struct spe_model *m, struct spe_scratch *s,
+                           const struct spe_edge *e, size_t n_edges, uint32_t off, uint32_t n,
+                           float *c, const struct spe_edge *p, size_t n_path)
+{
+    size_t first = s->n_toks;
+    float c_in = *c;
+    int ret = spe_unigram_viterbi(m, s, e, n_edges, off, n, c);
+    if (ret || !p)
+        return ret;
+    s->stats.bound_checks++;
+    if (!path_agrees(m, s, first, p, n_path, off, c_in, *c))
+        s->stats.bound_fails++;
+    return 0;
+}
+
 static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off,
                         uint32_t n, float *c)
 {
@@ -116,14 +170,50 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
     struct spe_cache_ent *e = cache_find(s, t, n, h);
     if (e->key_len) {
         s->stats.cache_hits++;
-        return spe_unigram_viterbi(m, s, (const struct spe_edge *)(s->arena + e->val_off),
-                                   e->val_n, off, n, c);
+        const struct ug_val *v = (const struct ug_val *)(s->arena + e->val_off);
+        const struct spe_edge *path = ug_path(v), *edges = path + v->n_path;
+        if (spe_ugbound_holds(&v->b, *c)) {
+            s->stats.path_hits++;
+            if (s->verify) {
+                /* The Viterbi first, then (when they agree) its pieces
+                 * dropped and the path's emitted, so the path code runs. */
+                size_t first = s->n_toks, fails = s->stats.bound_fails;
+                float c_in = *c;
+                ret = viterbi_checked(m, s, edges, v->n_edges, off, n, c, path, v->n_path);
+                if (ret || s->stats.bound_fails != fails)
+                    return ret;
+                s->n_toks = first;
+                *c = c_in;
+            }
+            return spe_unigram_emit_path(m, s, path, v->n_path, off, c);
+        }
+        s->stats.replays++;
+        return spe_unigram_viterbi(m, s, edges, v->n_edges, off, n, c);
     }
     if ((ret = spe_unigram_lattice(m, s, t, n)))
         return ret;
-    if (s->n_edges * sizeof(struct spe_edge) <= s->arena_cap / 16)
-        cache_put(s, e, t, n, h, s->edges, s->n_edges, sizeof(struct spe_edge));
-    return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
+    if (s->n_edges * sizeof(struct spe_edge) > s->arena_cap / 16)
+        return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
+    struct spe_ugbound b;
+    if ((ret = spe_unigram_bound(m, s, s->edges, s->n_edges, n, &b)))
+        return ret;
+    /* The Viterbi gives this word's ids; where the bound holds it must
+     * agree with the path (checked on every miss, counted). */
+    bool holds = spe_ugbound_holds(&b, *c);
+    if ((ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, holds ? s->path : NULL,
+                               s->n_path)))
+        return ret;
+    size_t bytes = sizeof(struct ug_val) + (s->n_path + s->n_edges) * sizeof(struct spe_edge);
+    if (bytes > s->val_cap &&
+        (ret = spe_grow(&s->val, &s->val_cap, bytes, 1, "the cache value")))
+        return ret;
+    struct ug_val *v = (struct ug_val *)s->val;
+    *v = (struct ug_val){ b, (uint32_t)s->n_path, (uint32_t)s->n_edges };
+    struct spe_edge *dst = (struct spe_edge *)(v + 1);
+    memcpy(dst, s->path, s->n_path * sizeof(*dst));
+    memcpy(dst + s->n_path, s->edges, s->n_edges * sizeof(*dst));
+    cache_put(s, e, t, n, h, v, bytes, 1);
+    return 0;
 }
 
 int spe_cache_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off, uint32_t n,

@@ -88,6 +88,24 @@ struct spe_ugnode {
     int32_t id;
 };
 
+/* Stage 2 of the unigram cache (fast-encoder.md §6, docs/encoder.md): a
+ * word's best segmentation in exact arithmetic and how far the runner-up
+ * is behind it. The float Viterbi run from a carried score C picks that
+ * same path whenever gap > k * (|C| + a): every path's float value is then
+ * closer to its exact value than half the gap. */
+struct spe_ugbound {
+    double gap;    /* best minus second best path score, less the double
+                      error; +inf when the word has one segmentation */
+    double a;      /* bound on |partial path score| inside the word */
+    double k;      /* (steps + 1) * 2^-23 * 1.01: the float error per unit */
+};
+
+/* Node of the two-best dynamic programme behind spe_ugbound. */
+struct spe_ug2 {
+    double b1, b2;
+    int32_t back;   /* edge of the best path into this node */
+};
+
 struct spe_sym {
     int32_t sym, prev, next;
     uint32_t off, len;
@@ -122,6 +140,13 @@ struct spe_scratch {
     size_t syms_cap;
     struct spe_heap_ent *heap;
     size_t heap_cap;
+    struct spe_ug2 *ug2;
+    size_t ug2_cap;
+    struct spe_edge *path;           /* a word's best path (stage 2) */
+    size_t n_path, path_cap;
+    unsigned char *val;              /* a cache value being assembled */
+    size_t val_cap;
+    bool verify;                     /* check every stage-2 hit by a replay */
     /* per-word cache (spm_encode.c) */
     bool cache_on;
     struct spe_cache_ent *cache;
@@ -151,6 +176,21 @@ int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const 
 int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s,
                         const struct spe_edge *e, size_t n_edges, uint32_t off, uint32_t n,
                         float *c);
+/* Stage 2: the exact best path of the lattice e[0, n_edges) of a word of
+ * n bytes into s->path (forward order) and its bound. 0 or -ENOMEM. */
+int spe_unigram_bound(const struct spe_model *m, struct spe_scratch *s,
+                      const struct spe_edge *e, size_t n_edges, uint32_t n,
+                      struct spe_ugbound *b);
+/* Whether the float Viterbi from carried score c must pick b's path. */
+static inline bool spe_ugbound_holds(const struct spe_ugbound *b, float c)
+{
+    double m = (double)c;
+    return b->gap > b->k * ((m < 0 ? -m : m) + b->a) + 1e-30;
+}
+/* Append the path p[0, n_path) of a word at offset off to s->toks, and
+ * carry *c through it with the Viterbi's float operations. 0 or -ENOMEM. */
+int spe_unigram_emit_path(const struct spe_model *m, struct spe_scratch *s,
+                          const struct spe_edge *p, size_t n_path, uint32_t off, float *c);
 int spe_bpe_init(struct spe_model *m);
 void spe_bpe_free(struct spe_bpe *b);
 int spe_bpe_word(const struct spe_model *m, struct spe_scratch *s, const char *t, uint32_t off,

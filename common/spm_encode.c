@@ -374,12 +374,16 @@ void spe_scratch_free(spe_scratch *s)
     free(s->edges);
     free(s->syms);
     free(s->heap);
+    free(s->ug2);
+    free(s->path);
+    free(s->val);
     spe_cache_free(s);
     free(s);
 }
 
 void spe_scratch_stats(const spe_scratch *s, struct spe_stats *out) { *out = s->stats; }
 void spe_scratch_time(spe_scratch *s, bool on) { s->timing = on; }
+void spe_scratch_verify(spe_scratch *s, bool on) { s->verify = on; }
 
 static inline bool ws_at(const char *t, size_t n, size_t p)
 {

@@ -46,12 +46,23 @@ void spe_scratch_free(spe_scratch *s);   /* accepts NULL */
 /* Counters of one scratch since it was made. */
 struct spe_stats {
     uint64_t docs, bytes_in, bytes_norm, words, cache_hits, cache_resets;
+    /* unigram hits: the cached path taken (stage 2), or the Viterbi replayed
+     * over the cached lattice (stage 1: the float score carried in is too
+     * large to prove the path, or the word has a tie) */
+    uint64_t path_hits, replays;
+    /* words whose stage-2 bound was checked against the Viterbi (on every
+     * cache miss, and on every hit with spe_scratch_verify), and how many
+     * disagreed: a bug if ever nonzero; the Viterbi's ids are used then */
+    uint64_t bound_checks, bound_fails;
     double sec_norm, sec_model;   /* only when timing was asked for */
 };
 void spe_scratch_stats(const spe_scratch *s, struct spe_stats *out);
 /* Time normalization and the model separately (two clock reads per
  * document; off by default). */
 void spe_scratch_time(spe_scratch *s, bool on);
+
+/* Check every stage-2 cache hit against the Viterbi (tests; slower). */
+void spe_scratch_verify(spe_scratch *s, bool on);
 
 /* Encode text[0, len) into ids, as libsentencepiece's Encode(text, &ids).
  * *ids is a growable buffer owned by the caller (realloc'd, free() it),

@@ -11,6 +11,7 @@
  * the update runs over the list. The result is the same: an update reads
  * only best[start], which edges of later starts never write. */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "spm_enc.h"
@@ -109,5 +110,97 @@ int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s,
         s->toks[i] = s->toks[j];
         s->toks[j] = x;
     }
+    return 0;
+}
+
+/* Stage 2 (see struct spe_ugbound). Exact scores are summed in double; a
+ * double sum of at most n + 1 terms, each below a in magnitude, is off by
+ * less than (n + 1) * a * 2^-53, so the gap loses (n + 1) * a * 2^-50 (four
+ * times both paths' errors). A float step of the Viterbi (a double sum
+ * rounded to float, or the unknown candidate's float sum) is off by at most
+ * 2^-24 * 1.001 of its magnitude, which is below |C| + a; a path has at
+ * most n steps. Two paths within 2 * n * 2^-24 * (|C| + a) of each other
+ * might swap, so the gap must exceed that (k carries 2^-23 per step and a
+ * 1% margin). */
+int spe_unigram_bound(const struct spe_model *m, struct spe_scratch *s,
+                      const struct spe_edge *e, size_t n_edges, uint32_t n,
+                      struct spe_ugbound *b)
+{
+    int ret;
+    if (n + 1 > s->ug2_cap &&
+        (ret = spe_grow(&s->ug2, &s->ug2_cap, n + 1, sizeof(*s->ug2), "the path bound table")))
+        return ret;
+    struct spe_ug2 *t = s->ug2;
+    for (uint32_t i = 0; i <= n; i++)
+        t[i] = (struct spe_ug2){ -INFINITY, -INFINITY, -1 };
+    t[0].b1 = 0.0;
+    /* a: every path leaves each start position by at most one edge, so
+     * the sum over starts of the largest |score| bounds every partial sum. */
+    double a = 0.0, start_max = 0.0;
+    uint32_t cur = UINT32_MAX;
+    for (size_t i = 0; i < n_edges; i++) {
+        const double sc = e[i].id >= 0 ? m->uscore[e[i].id] : (double)m->unk_score;
+        if (e[i].start != cur) {
+            a += start_max;
+            start_max = 0.0;
+            cur = e[i].start;
+        }
+        start_max = fmax(start_max, fabs(sc));
+        const struct spe_ug2 *from = &t[e[i].start];
+        struct spe_ug2 *to = &t[e[i].end];
+        const double c1 = from->b1 + sc, c2 = from->b2 + sc;
+        if (c1 > to->b1) {
+            to->b2 = to->b1;
+            to->b1 = c1;
+            to->back = (int32_t)i;
+        } else if (c1 > to->b2) {
+            to->b2 = c1;   /* c1 == b1 too: a tie, gap 0 */
+        }
+        if (c2 > to->b2)
+            to->b2 = c2;
+    }
+    a += start_max;
+    const double gap = t[n].b1 - t[n].b2;   /* +inf when b2 is -inf */
+    b->gap = gap - (double)(n + 1) * a * 0x1p-50;
+    b->a = a;
+    b->k = (double)(n + 1) * 0x1p-23 * 1.01;
+    /* The best path, backwards, then reversed. */
+    s->n_path = 0;
+    for (uint32_t end = n; end > 0;) {
+        int32_t k = t[end].back;
+        if (k < 0)
+            break;   /* unreachable: every character start is reached */
+        if (s->n_path == s->path_cap &&
+            (ret = spe_grow(&s->path, &s->path_cap, s->n_path + 1, sizeof(*s->path),
+                            "the best path")))
+            return ret;
+        s->path[s->n_path++] = e[k];
+        end = e[k].start;
+    }
+    for (size_t i = 0, j = s->n_path ? s->n_path - 1 : 0; i < j; i++, j--) {
+        struct spe_edge x = s->path[i];
+        s->path[i] = s->path[j];
+        s->path[j] = x;
+    }
+    return 0;
+}
+
+int spe_unigram_emit_path(const struct spe_model *m, struct spe_scratch *s,
+                          const struct spe_edge *p, size_t n_path, uint32_t off, float *c)
+{
+    float here = *c;
+    for (size_t i = 0; i < n_path; i++) {
+        int32_t id = p[i].id;
+        if (id >= 0) {
+            here = (float)(m->uscore[id] + (double)here);
+        } else {
+            here = m->unk_score + here;
+            id = m->unk_id;
+        }
+        int ret = spe_push_tok(s, id, off + p[i].start, p[i].end - p[i].start);
+        if (ret)
+            return ret;
+    }
+    *c = here;
     return 0;
 }

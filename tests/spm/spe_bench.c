@@ -84,6 +84,7 @@ int main(int argc, char **argv)
     /* Exactness on the way: every document's ids. */
     spe_scratch *s;
     CHECK_OK(spe_scratch_new(true, &s));
+    spe_scratch_verify(s, true);
     uint32_t *ref = NULL;
     size_t rcap = 0, mism = 0, tokens = 0;
     for (size_t i = 0; i < nd; i++) {
@@ -92,6 +93,8 @@ int main(int argc, char **argv)
         CHECK_OK(spe_encode(m, s, d[i].p, d[i].n, &ids, &cap, &nb));
         mism += na != nb || memcmp(ref, ids, na * sizeof(*ids)) != 0;
     }
+    struct spe_stats st_v;
+    spe_scratch_stats(s, &st_v);
     spe_scratch_free(s);
     double best_o = 1e9, best_c = 1e9, best_n = 1e9;
     struct spe_stats st_c, st_t;
@@ -112,6 +115,12 @@ int main(int argc, char **argv)
            "%llu resets)\n",
            mb / best_c, best_o / best_c, 100.0 * (double)st_c.cache_hits / (double)st_c.words,
            (unsigned long long)st_c.words, (unsigned long long)st_c.cache_resets);
+    if (st_c.path_hits + st_c.replays)
+        printf("  unigram hits: %.1f%% the cached path (stage 2), %.1f%% a Viterbi replay; "
+               "bound checked %llu times against the Viterbi, %llu disagreed\n",
+               100.0 * (double)st_c.path_hits / (double)st_c.cache_hits,
+               100.0 * (double)st_c.replays / (double)st_c.cache_hits,
+               (unsigned long long)st_v.bound_checks, (unsigned long long)st_v.bound_fails);
     printf("  ingot, cache off          %7.2f MB/s  %.2fx\n", mb / best_n, best_o / best_n);
     printf("  stages (cache on): normalize %.0f%% (%.1f MB/s), words+model+emit %.0f%% "
            "(%.1f MB/s)\n",
@@ -123,5 +132,5 @@ int main(int argc, char **argv)
     free(buf);
     spe_free(m);
     ingot_spm_free(o);
-    return mism ? 1 : 0;
+    return mism || st_v.bound_fails ? 1 : 0;
 }

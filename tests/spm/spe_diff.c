@@ -86,6 +86,7 @@ int main(int argc, char **argv)
         return 1;
     }
     CHECK_OK(spe_scratch_new(true, &x.cached));
+    spe_scratch_verify(x.cached, true);
     CHECK_OK(spe_scratch_new(false, &x.plain));
     CHECK(spe_vocab_size(x.enc) == ingot_spm_vocab_size(x.oracle));
     CHECK(spe_model_hash(x.enc) == ingot_spm_model_hash(x.oracle));
@@ -110,10 +111,18 @@ int main(int argc, char **argv)
     }
     struct spe_stats st;
     spe_scratch_stats(x.cached, &st);
-    printf("%s: %s, cut %s: %zu texts, %zu ids compared, %s; cache %llu/%llu words hit\n",
+    printf("%s: %s, cut %s: %zu texts, %zu ids compared, %s; cache %llu/%llu words hit",
            argv[1], spe_model_kind(x.enc), spe_cut_name(x.enc), x.compared, x.ids,
            bad ? "MISMATCH" : "all equal", (unsigned long long)st.cache_hits,
            (unsigned long long)st.words);
+    if (st.path_hits + st.replays)
+        printf(" (%llu by the cached path, %llu replayed); path bound checked %llu times, "
+               "%llu disagreed",
+               (unsigned long long)st.path_hits, (unsigned long long)st.replays,
+               (unsigned long long)st.bound_checks, (unsigned long long)st.bound_fails);
+    printf("\n");
+    if (st.bound_fails)
+        bad = 1;
     spe_scratch_free(x.cached);
     spe_scratch_free(x.plain);
     spe_free(x.enc);
