@@ -2,7 +2,8 @@
  * $SPE_FUZZ_MODELS is a ':'-separated list of .model files; an input's
  * first byte picks the model, the rest is the text. Ids must be equal with
  * the cache on (one scratch per model kept across inputs, so cached words
- * meet new neighbours and carried scores) and off; a difference aborts. Built with
+ * meet new neighbours and carried scores; every stage-2 unigram path
+ * checked against the Viterbi) and off; a difference aborts. Built with
  * clang -fsanitize=fuzzer where available, and for CI with
  * tests/fuzz/fuzz_replay_main.c replaying tests/spm/fuzz_corpus. */
 #include <stdint.h>
@@ -44,6 +45,8 @@ static void load_models(void)
         if (ingot_spm_load(p, &oracle[n_models]) || spe_load(p, &enc[n_models]) ||
             spe_scratch_new(true, &cached[n_models]))
             die(p);
+        /* Every stage-2 unigram hit is also checked against the Viterbi. */
+        spe_scratch_verify(cached[n_models], true);
         n_models++;
     }
     free(list);
@@ -66,6 +69,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         die("encode");
     if (na != nb || na != nc || memcmp(a, b, na * 4) || memcmp(a, c, na * 4)) {
         fprintf(stderr, "fuzz_spe: MISMATCH with model %d (%zu/%zu/%zu ids)\n", k, na, nb, nc);
+        abort();
+    }
+    struct spe_stats st;
+    spe_scratch_stats(cached[k], &st);
+    if (st.bound_fails) {
+        fprintf(stderr, "fuzz_spe: model %d: the stage-2 path disagreed with the Viterbi\n", k);
         abort();
     }
     return 0;
