@@ -17,6 +17,7 @@
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
+#include <jansson.h>
 #include "train_opts.h"
 
 #define ENDIAN_MARK 0x01020304u
@@ -56,7 +57,9 @@ static void header_from_state(struct tr_ckpt_header *h, const struct tr_ckpt_sta
     h->params_offset = TR_CKPT_HEADER_SIZE;
     h->m_offset = h->params_offset + bytes;
     h->v_offset = h->m_offset + bytes;
-    h->file_size = h->v_offset + bytes;
+    h->settings_offset = h->v_offset + bytes;
+    h->settings_size = strlen(st->settings ? st->settings : "{}");
+    h->file_size = h->settings_offset + h->settings_size;
 }
 
 static void state_from_header(struct tr_ckpt_state *st, const struct tr_ckpt_header *h)
@@ -85,6 +88,7 @@ static void state_from_header(struct tr_ckpt_state *st, const struct tr_ckpt_hea
     st->weight_decay = h->weight_decay;
     st->grad_clip = h->grad_clip;
     st->warmup = h->warmup;
+    st->version = h->version;
 }
 
 /* DIR/ckpt-<step, 8 digits>.bin (malloc'd; NULL when out of memory). */
@@ -160,10 +164,13 @@ int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *p
     ingot_xxh3_update(xs, v, bytes);
     h->payload_checksum = ingot_xxh3_digest(xs);
     ingot_xxh3_free(xs);
+    const char *settings = st->settings ? st->settings : "{}";
+    h->settings_checksum = ingot_xxh3(settings, h->settings_size);
     h->header_checksum = ingot_xxh3(h, offsetof(struct tr_ckpt_header, header_checksum));
 
     const struct fs_piece pieces[] = {
         { h, sizeof(*h) }, { params, bytes }, { m, bytes }, { v, bytes },
+        { settings, h->settings_size },
     };
     err = write_atomic(tmp, path, pieces, sizeof(pieces) / sizeof(pieces[0]));
 out:
@@ -437,10 +444,19 @@ static int check_header(const char *path, const struct tr_ckpt_header *h, uint64
     }
     if ((err = check_ranges(path, h)))
         return err;
+    if (h->version < 1)
+        return ingot_fail(INGOT_E_CORRUPT, "%s: version 0", path);
     uint64_t bytes = tr_param_count(&c) * sizeof(float);
+    /* version 1 ends with v; version 2 adds the settings text after it */
+    uint64_t settings = h->version >= 2 ? h->settings_size : 0;
+    if (h->version >= 2 && (h->settings_offset != h->v_offset + bytes ||
+                            h->settings_size > TR_CKPT_MAX_SETTINGS))
+        return ingot_fail(INGOT_E_CORRUPT, "%s: fields settings_offset/settings_size (%" PRIu64
+                          ", %" PRIu64 ") do not follow the tensors", path, h->settings_offset,
+                          h->settings_size);
     if (h->n_params != tr_param_count(&c) || h->params_offset != TR_CKPT_HEADER_SIZE ||
         h->m_offset != h->params_offset + bytes || h->v_offset != h->m_offset + bytes ||
-        h->file_size != h->v_offset + bytes)
+        h->file_size != h->v_offset + bytes + settings)
         return ingot_fail(INGOT_E_CORRUPT, "%s: tensor offsets do not match the model "
                           "configuration", path);
     if (file_size < h->file_size)
@@ -475,8 +491,9 @@ static int open_checked(const char *path, struct tr_ckpt_header *h, bool verify_
         char *buf = malloc(BUF);
         if (!xs || !buf)
             err = ingot_oom("checkpoint read buffer", BUF);
-        for (uint64_t off = h->header_size; !err && off < h->file_size; off += BUF) {
-            size_t len = h->file_size - off < BUF ? (size_t)(h->file_size - off) : BUF;
+        uint64_t end = h->v_offset + h->n_params * sizeof(float);
+        for (uint64_t off = h->header_size; !err && off < end; off += BUF) {
+            size_t len = end - off < BUF ? (size_t)(end - off) : BUF;
             if (!(err = read_at(fd, buf, len, off, path)))
                 ingot_xxh3_update(xs, buf, len);
         }
@@ -494,15 +511,81 @@ static int open_checked(const char *path, struct tr_ckpt_header *h, bool verify_
     return 0;
 }
 
+/* The settings text of an open, checked version-2 file. */
+static int read_settings(int fd, const char *path, const struct tr_ckpt_header *h, char **text)
+{
+    *text = NULL;
+    if (h->version < 2)
+        return 0;
+    char *t = malloc(h->settings_size + 1);
+    if (!t)
+        return ingot_oom("checkpoint settings", h->settings_size + 1);
+    int err = read_at(fd, t, h->settings_size, h->settings_offset, path);
+    if (!err && ingot_xxh3(t, h->settings_size) != h->settings_checksum)
+        err = ingot_fail(INGOT_E_CHECKSUM, "%s: settings checksum mismatch; the checkpoint is "
+                         "corrupt", path);
+    if (err) {
+        free(t);
+        return err;
+    }
+    t[h->settings_size] = '\0';
+    *text = t;
+    return 0;
+}
+
+/* The settings' "arch" must be one this build trains: a checkpoint of a
+ * later model family fails here, by name, not as a shape mismatch. */
+static int check_arch(const char *path, const char *text)
+{
+    json_error_t je;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return ingot_fail(INGOT_E_CORRUPT, "%s: the settings section is not a JSON object "
+                          "(line %d: %s)", path, je.line, je.text);
+    }
+    const char *arch = json_string_value(json_object_get(json_object_get(root, "settings"),
+                                                         "arch"));
+    int err = 0;
+    if (!arch)
+        err = ingot_fail(INGOT_E_CORRUPT, "%s: the settings name no model architecture "
+                         "(\"arch\")", path);
+    else if (strcmp(arch, TR_CKPT_ARCH))
+        err = ingot_fail(INGOT_E_VERSION, "%s: a model of architecture '%s'; this build of "
+                         "ingot-train knows only '%s': use a build that trains '%s'", path, arch,
+                         TR_CKPT_ARCH, arch);
+    json_decref(root);
+    return err;
+}
+
 int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st)
 {
     struct tr_ckpt_header h;
+    char *text = NULL;
     int fd, err = open_checked(path, &h, true, &fd);
     if (err)
         return err;
+    err = read_settings(fd, path, &h, &text);
     close(fd);
+    if (!err && text)
+        err = check_arch(path, text);
+    free(text);
+    if (err)
+        return err;
     state_from_header(st, &h);
     return 0;
+}
+
+int tr_ckpt_read_settings(const char *path, char **text)
+{
+    struct tr_ckpt_header h;
+    int fd, err = open_checked(path, &h, false, &fd);
+    *text = NULL;
+    if (err)
+        return err;
+    err = read_settings(fd, path, &h, text);
+    close(fd);
+    return err;
 }
 
 int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, float *v)

@@ -3,7 +3,9 @@
  * fsync, rename, fsync dir). Layout in
  * docs/checkpoint-format.md: a 4096-byte little-endian header (model
  * config, step, schedule, data position, RNG state, tokenizer hash,
- * checksums), then params, AdamW m and v as float32 in tr_params.h order. */
+ * checksums), then params, AdamW m and v as float32 in tr_params.h order,
+ * then (version 2) the run's settings and data position as JSON text, so
+ * that --resume alone continues the run (tr_settings.h). */
 #ifndef INGOT_CHECKPOINT_H
 #define INGOT_CHECKPOINT_H
 
@@ -13,7 +15,11 @@
 #include "tr_params.h"
 
 #define TR_CKPT_MAGIC "INGOTCKP"
-#define TR_CKPT_VERSION 1u
+#define TR_CKPT_VERSION 2u
+/* The longest settings section a reader accepts. */
+#define TR_CKPT_MAX_SETTINGS (16u << 20)
+/* The model architecture this build trains (the settings' "arch"). */
+#define TR_CKPT_ARCH "gpt2"
 #define TR_CKPT_HEADER_SIZE 4096u
 #define TR_CKPT_FLAG_SYNTHETIC 1u
 #define TR_CKPT_FLAG_SEQUENTIAL 2u
@@ -52,8 +58,11 @@ struct tr_ckpt_header {
     uint64_t m_offset;          /*  192 */
     uint64_t v_offset;          /*  200 */
     uint64_t file_size;         /*  208 */
-    uint64_t payload_checksum;  /*  216 XXH3-64 of bytes [header_size, file_size) */
-    uint8_t reserved[TR_CKPT_HEADER_SIZE - 224 - 8];
+    uint64_t payload_checksum;  /*  216 XXH3-64 of the tensors [params_offset, v_offset + 4P) */
+    uint64_t settings_offset;   /*  224 version 2: the settings section (JSON) */
+    uint64_t settings_size;     /*  232 its bytes */
+    uint64_t settings_checksum; /*  240 XXH3-64 of it */
+    uint8_t reserved[TR_CKPT_HEADER_SIZE - 248 - 8];
     uint64_t header_checksum;   /* 4088 XXH3-64 of bytes [0, 4088) */
 };
 _Static_assert(sizeof(struct tr_ckpt_header) == TR_CKPT_HEADER_SIZE, "checkpoint header size");
@@ -67,6 +76,8 @@ struct tr_ckpt_state {
     struct tr_loader_pos pos;
     int batch, grad_accum, warmup;
     float lr, min_lr, weight_decay, grad_clip;
+    uint32_t version;           /* read: the file's format version */
+    const char *settings;       /* save: the settings section text (JSON; NULL: "{}") */
 };
 
 /* Write DIR/ckpt-<step>.bin (creating DIR). params, m, v: tr_param_count()
@@ -79,8 +90,13 @@ int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *p
 int tr_ckpt_find_latest(const char *dir, char **path);
 
 /* Read and verify the header of path (magic, version, endianness, checksums
- * of header and payload, sizes). */
+ * of header, tensors and settings, sizes), and refuse a model architecture
+ * other than TR_CKPT_ARCH (INGOT_E_VERSION naming it). Version-1 files (no
+ * settings) are GPT-2. */
 int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st);
+/* The settings section of path (malloc'd, NUL-terminated), or *text = NULL
+ * for a version-1 file. Verified against its checksum. */
+int tr_ckpt_read_settings(const char *path, char **text);
 /* Read the tensors of a checkpoint whose state was read with
  * tr_ckpt_read_state() (n = tr_param_count(&st->cfg) floats each). */
 int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, float *v);

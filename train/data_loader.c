@@ -1,6 +1,7 @@
 /* Train/val windows over the shards of a dataset. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -18,15 +19,26 @@ struct stream {
     uint64_t *start;            /* [n + 1] cumulative token offsets */
 };
 
-struct tr_loader {
-    struct tr_loader_opts o;
+/* One dataset: its splits, its window order and where it is in it. */
+struct source {
+    const char *dir;
+    double cum;                 /* cumulative normalised weight (mixtures) */
     struct dataset *ds;
-    uint32_t vocab;
     struct stream train, val;
     uint64_t n_windows, n_val_windows;
+    uint64_t seed;              /* of its permutations */
     uint64_t *perm;             /* [n_windows] this epoch's order (NULL: sequential) */
     uint64_t perm_epoch;
-    struct tr_loader_pos pos;
+    struct tr_loader_src_pos pos;
+};
+
+struct tr_loader {
+    struct tr_loader_opts o;
+    uint32_t vocab;
+    int n;                      /* sources (0 when synthetic) */
+    struct source src[TR_MAX_SOURCES];
+    uint64_t drawn;             /* windows drawn from all sources */
+    struct tr_rng synth;
 };
 
 static int stream_init(struct stream *s, const struct dataset *ds, uint32_t split)
@@ -140,20 +152,97 @@ static int stream_copy(const tr_loader *l, const struct stream *s, uint64_t pos,
     return 0;
 }
 
-static void build_perm(tr_loader *l, uint64_t epoch)
+static void build_perm(struct source *s, uint64_t epoch)
 {
-    uint64_t W = l->n_windows;
+    uint64_t W = s->n_windows;
     struct tr_rng r;
     for (uint64_t i = 0; i < W; i++)
-        l->perm[i] = i;
-    tr_rng_seed(&r, l->o.seed ^ tr_mix64(epoch), TR_STREAM_SHUFFLE);
+        s->perm[i] = i;
+    tr_rng_seed(&r, s->seed ^ tr_mix64(epoch), TR_STREAM_SHUFFLE);
     for (uint64_t i = W - 1; i > 0; i--) {   /* Fisher-Yates */
         uint64_t j = tr_rng_below(&r, i + 1);
-        uint64_t t = l->perm[i];
-        l->perm[i] = l->perm[j];
-        l->perm[j] = t;
+        uint64_t t = s->perm[i];
+        s->perm[i] = s->perm[j];
+        s->perm[j] = t;
     }
-    l->perm_epoch = epoch;
+    s->perm_epoch = epoch;
+}
+
+/* Mixture draws: uniform in [0, 1) from (seed, what, n) alone, so a draw
+ * needs no state beyond its index. */
+enum { MIX_TRAIN = 0x6d697874, MIX_VAL = 0x6d697876 };
+
+static double mix_uniform(uint64_t seed, uint64_t what, uint64_t n)
+{
+    uint64_t h = tr_mix64(tr_mix64(seed ^ tr_mix64(what)) + n);
+    return (double)(h >> 11) * 0x1.0p-53;
+}
+
+/* The source whose cumulative weight first exceeds u. */
+static int mix_pick(const tr_loader *l, double u)
+{
+    for (int i = 0; i < l->n - 1; i++)
+        if (u < l->src[i].cum)
+            return i;
+    return l->n - 1;
+}
+
+static int source_open(tr_loader *l, struct source *s, const char *dir)
+{
+    const struct tr_loader_opts *o = &l->o;
+    int T = o->seq_len, err;
+    s->dir = dir;
+    if ((err = dataset_open(dir, o->verify, &s->ds)))
+        return err;
+    const struct manifest *m = s->ds->manifest;
+    uint32_t vocab = m->tokenizer.vocab_size;
+    for (size_t i = 0; i < s->ds->n_shards; i++) {   /* the manifest may omit it */
+        uint32_t sv = shard_reader_header(s->ds->shards[i])->vocab_size;
+        if (sv > vocab)
+            vocab = sv;
+    }
+    if (s != &l->src[0]) {
+        /* a mixture's ids must mean the same thing in every source */
+        const struct manifest *m0 = l->src[0].ds->manifest;
+        if (m->tokenizer.hash != m0->tokenizer.hash)
+            return ingot_fail(INGOT_E_MISMATCH, "--data %s and --data %s were made with "
+                              "different tokenizers (hash %016" PRIx64 " and %016" PRIx64 " in "
+                              "their manifest.json): a mixture needs one tokenizer; re-run "
+                              "ingot-pretok with the same --tokenizer", l->src[0].dir, dir,
+                              m0->tokenizer.hash, m->tokenizer.hash);
+        if (vocab != l->vocab)
+            return ingot_fail(INGOT_E_MISMATCH, "--data %s has a vocabulary of %u and --data %s "
+                              "one of %u: a mixture needs one vocabulary", l->src[0].dir,
+                              l->vocab, dir, vocab);
+    }
+    l->vocab = vocab;
+    if ((err = stream_init(&s->train, s->ds, INGOT_SPLIT_TRAIN)) ||
+        (err = stream_init(&s->val, s->ds, INGOT_SPLIT_VAL)))
+        return err;
+    uint64_t N = s->train.start[s->train.n];
+    if (s->train.n == 0 || N == 0)
+        return ingot_fail(INGOT_E_NODATA, "%s: the dataset has no train tokens (%zu train "
+                          "shards); run ingot-pretok on a non-empty corpus", dir, s->train.n);
+    if (N < (uint64_t)T + 1)
+        return ingot_fail(INGOT_E_NODATA, "%s: the train split has %" PRIu64 " tokens but "
+                          "--seq-len %d needs at least %d; use a shorter --seq-len or more data",
+                          dir, N, T, T + 1);
+    if (l->vocab < 2)
+        return ingot_fail(INGOT_E_CORRUPT, "%s: manifest vocabulary size %u is unusable", dir,
+                          l->vocab);
+    s->n_windows = (N - 1) / (uint64_t)T;
+    uint64_t NV = s->val.start[s->val.n];
+    s->n_val_windows = NV > (uint64_t)T ? (NV - 1) / (uint64_t)T : 0;
+    /* source 0 keeps the run's seed: one dataset orders its windows as
+     * before mixtures existed */
+    s->seed = s == &l->src[0] ? o->seed : tr_mix64(o->seed ^ tr_mix64((uint64_t)(s - l->src)));
+    if (!o->sequential) {
+        s->perm = malloc(s->n_windows * sizeof(uint64_t));
+        if (!s->perm)
+            return ingot_oom("the epoch's window order", s->n_windows * sizeof(uint64_t));
+        build_perm(s, 0);
+    }
+    return 0;
 }
 
 int tr_loader_open(const struct tr_loader_opts *o, tr_loader **out)
@@ -163,52 +252,36 @@ int tr_loader_open(const struct tr_loader_opts *o, tr_loader **out)
     if (!l)
         return ingot_oom("data loader", sizeof(*l));
     l->o = *o;
-    int T = o->seq_len, err;
-    tr_rng_seed(&l->pos.synth, o->seed, TR_STREAM_SYNTH);
+    int err = 0;
+    tr_rng_seed(&l->synth, o->seed, TR_STREAM_SYNTH);
     if (o->synthetic) {
         l->vocab = o->synth_vocab;
         *out = l;
         return 0;
     }
-    if ((err = dataset_open(o->dir, o->verify, &l->ds)))
-        goto fail;
-    const struct manifest *m = l->ds->manifest;
-    l->vocab = m->tokenizer.vocab_size;
-    for (size_t i = 0; i < l->ds->n_shards; i++) {   /* the manifest may omit it */
-        uint32_t sv = shard_reader_header(l->ds->shards[i])->vocab_size;
-        if (sv > l->vocab)
-            l->vocab = sv;
-    }
-    if ((err = stream_init(&l->train, l->ds, INGOT_SPLIT_TRAIN)) ||
-        (err = stream_init(&l->val, l->ds, INGOT_SPLIT_VAL)))
-        goto fail;
-    uint64_t N = l->train.start[l->train.n];
-    if (l->train.n == 0 || N == 0) {
-        err = ingot_fail(INGOT_E_NODATA, "%s: the dataset has no train tokens (%zu train shards); "
-                         "run ingot-pretok on a non-empty corpus", o->dir, l->train.n);
+    struct tr_loader_source one = { o->dir, 1.0 };
+    const struct tr_loader_source *srcs = o->n_sources > 0 ? o->sources : &one;
+    int n = o->n_sources > 0 ? o->n_sources : 1;
+    if (n > TR_MAX_SOURCES) {
+        err = ingot_fail(INGOT_E_USAGE, "%d --data sources; at most %d", n, TR_MAX_SOURCES);
         goto fail;
     }
-    if (N < (uint64_t)T + 1) {
-        err = ingot_fail(INGOT_E_NODATA, "%s: the train split has %" PRIu64 " tokens but "
-                         "--seq-len %d needs at least %d; use a shorter --seq-len or more data",
-                         o->dir, N, T, T + 1);
-        goto fail;
-    }
-    if (l->vocab < 2) {
-        err = ingot_fail(INGOT_E_CORRUPT, "%s: manifest vocabulary size %u is unusable", o->dir,
-                         l->vocab);
-        goto fail;
-    }
-    l->n_windows = (N - 1) / (uint64_t)T;
-    uint64_t NV = l->val.start[l->val.n];
-    l->n_val_windows = NV > (uint64_t)T ? (NV - 1) / (uint64_t)T : 0;
-    if (!o->sequential) {
-        l->perm = malloc(l->n_windows * sizeof(uint64_t));
-        if (!l->perm) {
-            err = ingot_oom("the epoch's window order", l->n_windows * sizeof(uint64_t));
+    double total = 0.0;
+    for (int i = 0; i < n; i++) {
+        if (!(srcs[i].weight > 0.0) || !isfinite(srcs[i].weight)) {
+            err = ingot_fail(INGOT_E_USAGE, "--data %s: weight %g; weights are positive numbers",
+                             srcs[i].dir, srcs[i].weight);
             goto fail;
         }
-        build_perm(l, 0);
+        total += srcs[i].weight;
+    }
+    double cum = 0.0;
+    for (int i = 0; i < n; i++) {
+        l->n = i + 1;
+        if ((err = source_open(l, &l->src[i], srcs[i].dir)))
+            goto fail;
+        cum += srcs[i].weight;
+        l->src[i].cum = i == n - 1 ? 1.0 : cum / total;
     }
     *out = l;
     return 0;
@@ -221,10 +294,12 @@ void tr_loader_close(tr_loader *l)
 {
     if (!l)
         return;
-    stream_free(&l->train);
-    stream_free(&l->val);
-    free(l->perm);
-    dataset_close(l->ds);
+    for (int i = 0; i < l->n; i++) {
+        stream_free(&l->src[i].train);
+        stream_free(&l->src[i].val);
+        free(l->src[i].perm);
+        dataset_close(l->src[i].ds);
+    }
     free(l);
 }
 
@@ -235,45 +310,114 @@ uint32_t tr_loader_vocab(const tr_loader *l)
 
 uint64_t tr_loader_tokenizer_hash(const tr_loader *l)
 {
-    return l->ds ? l->ds->manifest->tokenizer.hash : 0;
+    return l->n ? l->src[0].ds->manifest->tokenizer.hash : 0;
 }
 
 const struct dataset *tr_loader_dataset(const tr_loader *l)
 {
-    return l->ds;
+    return l->n ? l->src[0].ds : NULL;
+}
+
+int tr_loader_n_sources(const tr_loader *l)
+{
+    return l->n;
+}
+
+const char *tr_loader_source_dir(const tr_loader *l, int i)
+{
+    return l->src[i].dir;
+}
+
+double tr_loader_source_weight(const tr_loader *l, int i)
+{
+    return l->src[i].cum - (i ? l->src[i - 1].cum : 0.0);
 }
 
 uint64_t tr_loader_train_tokens(const tr_loader *l)
 {
-    return l->ds ? l->train.start[l->train.n] : 0;
+    uint64_t n = 0;
+    for (int i = 0; i < l->n; i++)
+        n += l->src[i].train.start[l->src[i].train.n];
+    return n;
 }
 
 uint64_t tr_loader_windows(const tr_loader *l)
 {
-    return l->n_windows;
+    uint64_t n = 0;
+    for (int i = 0; i < l->n; i++)
+        n += l->src[i].n_windows;
+    return n;
 }
 
 void tr_loader_get_pos(const tr_loader *l, struct tr_loader_pos *pos)
 {
-    *pos = l->pos;
+    memset(pos, 0, sizeof(*pos));
+    pos->synth = l->synth;
+    pos->n_src = l->n;
+    for (int i = 0; i < l->n; i++)
+        pos->src[i] = l->src[i].pos;
+    if (l->n == 1) {
+        pos->epoch = l->src[0].pos.epoch;
+        pos->index = l->src[0].pos.index;
+    } else {
+        pos->index = l->drawn;
+    }
 }
 
 int tr_loader_set_pos(tr_loader *l, const struct tr_loader_pos *pos)
 {
-    if (!l->o.synthetic && pos->index >= l->n_windows)
-        return ingot_fail(INGOT_E_MISMATCH, "loader: saved position %" PRIu64 " is beyond the "
-                          "%" PRIu64 " windows of an epoch: the dataset or --seq-len differs "
-                          "from the checkpoint's", pos->index, l->n_windows);
-    l->pos = *pos;
-    if (l->perm && l->perm_epoch != pos->epoch)
-        build_perm(l, pos->epoch);
+    l->synth = pos->synth;
+    if (l->n == 0)
+        return 0;
+    struct tr_loader_src_pos one[1];
+    const struct tr_loader_src_pos *sp = pos->src;
+    if (l->n == 1) {
+        /* the header's epoch and index are all a one-dataset position needs
+         * (checkpoints before mixtures hold nothing else) */
+        one[0] = (struct tr_loader_src_pos){ pos->epoch, pos->index,
+                                             pos->epoch * l->src[0].n_windows + pos->index };
+        sp = one;
+    } else if (pos->n_src != l->n) {
+        return ingot_fail(INGOT_E_MISMATCH, "loader: the saved position is of %d data sources, "
+                          "this run has %d: pass the checkpoint's --data list", pos->n_src, l->n);
+    }
+    uint64_t sum = 0;
+    for (int i = 0; i < l->n; i++) {
+        if (sp[i].index >= l->src[i].n_windows)
+            return ingot_fail(INGOT_E_MISMATCH, "loader: %s: saved position %" PRIu64 " is "
+                              "beyond the %" PRIu64 " windows of an epoch: the dataset or "
+                              "--seq-len differs from the checkpoint's", l->src[i].dir,
+                              sp[i].index, l->src[i].n_windows);
+        sum += sp[i].windows;
+    }
+    if (l->n > 1 && sum != pos->index)
+        return ingot_fail(INGOT_E_CORRUPT, "loader: the saved per-source positions add up to %"
+                          PRIu64 " windows, the mixture's count is %" PRIu64, sum, pos->index);
+    for (int i = 0; i < l->n; i++) {
+        struct source *s = &l->src[i];
+        s->pos = sp[i];
+        if (s->perm && s->perm_epoch != s->pos.epoch)
+            build_perm(s, s->pos.epoch);
+    }
+    l->drawn = l->n > 1 ? pos->index : sp[0].windows;
     return 0;
+}
+
+static uint64_t source_peek(const tr_loader *l, const struct source *s)
+{
+    uint64_t w = s->perm ? s->perm[s->pos.index] : s->pos.index;
+    return w * (uint64_t)l->o.seq_len;
+}
+
+/* The source of the next window. */
+static int next_source(const tr_loader *l)
+{
+    return l->n == 1 ? 0 : mix_pick(l, mix_uniform(l->o.seed, MIX_TRAIN, l->drawn));
 }
 
 uint64_t tr_loader_peek_start(const tr_loader *l)
 {
-    uint64_t w = l->perm ? l->perm[l->pos.index] : l->pos.index;
-    return w * (uint64_t)l->o.seq_len;
+    return source_peek(l, &l->src[next_source(l)]);
 }
 
 int tr_loader_next(tr_loader *l, int32_t *rows, size_t n_rows)
@@ -281,25 +425,27 @@ int tr_loader_next(tr_loader *l, int32_t *rows, size_t n_rows)
     size_t T1 = (size_t)l->o.seq_len + 1;
     if (l->o.synthetic) {
         for (size_t i = 0; i < n_rows * T1; i++)
-            rows[i] = (int32_t)tr_rng_below(&l->pos.synth, l->vocab);
+            rows[i] = (int32_t)tr_rng_below(&l->synth, l->vocab);
         return 0;
     }
-    const struct tr_loader_pos start = l->pos;
+    struct tr_loader_pos start;
+    tr_loader_get_pos(l, &start);
     for (size_t r = 0; r < n_rows; r++) {
-        int err = stream_copy(l, &l->train, tr_loader_peek_start(l), T1, rows + r * T1);
+        struct source *s = &l->src[next_source(l)];
+        int err = stream_copy(l, &s->train, source_peek(l, s), T1, rows + r * T1);
         if (err) {
             /* back to where this batch began: a checkpoint written after
              * the failure resumes exactly at it */
-            if (l->perm && l->perm_epoch != start.epoch)
-                build_perm(l, start.epoch);
-            l->pos = start;
+            tr_loader_set_pos(l, &start);
             return err;
         }
-        if (++l->pos.index == l->n_windows) {
-            l->pos.index = 0;
-            l->pos.epoch++;
-            if (l->perm)
-                build_perm(l, l->pos.epoch);
+        l->drawn++;
+        s->pos.windows++;
+        if (++s->pos.index == s->n_windows) {
+            s->pos.index = 0;
+            s->pos.epoch++;
+            if (s->perm)
+                build_perm(s, s->pos.epoch);
         }
     }
     return 0;
@@ -307,17 +453,35 @@ int tr_loader_next(tr_loader *l, int32_t *rows, size_t n_rows)
 
 uint64_t tr_loader_val_windows(const tr_loader *l)
 {
-    return l->n_val_windows;
+    uint64_t n = 0;
+    for (int i = 0; i < l->n; i++)
+        n += l->src[i].n_val_windows;
+    return n;
 }
 
 int tr_loader_val_rows(const tr_loader *l, uint64_t first, size_t n, int32_t *rows)
 {
     size_t T1 = (size_t)l->o.seq_len + 1;
-    if (first + n > l->n_val_windows)
+    uint64_t total = tr_loader_val_windows(l);
+    if (first + n > total)
         return ingot_fail(INGOT_E_USAGE, "loader: val windows [%" PRIu64 ", %" PRIu64 ") of %"
-                          PRIu64, first, first + n, l->n_val_windows);
-    for (size_t r = 0; r < n; r++) {
-        int err = stream_copy(l, &l->val, (first + r) * (T1 - 1), T1, rows + r * T1);
+                          PRIu64, first, first + n, total);
+    /* a mixture's val order is replayed from its start: the set is read
+     * once per run and its draws cost nothing beside the copies */
+    uint64_t used[TR_MAX_SOURCES] = { 0 };
+    uint64_t k0 = l->n == 1 ? first : 0;   /* one dataset: val window k is window k */
+    used[0] = k0;
+    for (uint64_t k = k0; k < first + n; k++) {
+        int i = 0;
+        if (l->n > 1) {
+            i = mix_pick(l, mix_uniform(l->o.seed, MIX_VAL, k));
+            while (used[i] == l->src[i].n_val_windows)   /* used up: the next one */
+                i = (i + 1) % l->n;
+        }
+        uint64_t w = used[i]++;
+        if (k < first)
+            continue;
+        int err = stream_copy(l, &l->src[i].val, w * (T1 - 1), T1, rows + (k - first) * T1);
         if (err)
             return err;
     }

@@ -9,7 +9,16 @@
  * (epoch, index) is all the state there is, so a checkpoint restores it
  * exactly. Validation uses the first windows of the val split, the same set
  * every time. --synthetic replaces the dataset with uniform random ids from
- * a seeded stream whose state is part of the position. */
+ * a seeded stream whose state is part of the position.
+ *
+ * A mixture (--data DIR:WEIGHT repeated) keeps one such window order per
+ * source (source 0 seeded with the run's seed, source i with a seed derived
+ * from (seed, i)) and draws the source of the n-th window of the run from a
+ * counter-based hash of (seed, n) against the normalised weights. Every
+ * draw is a pure function of the seed and the count, so the sequence of
+ * windows does not depend on how a step's rows are split among ranks, and
+ * the position (the count plus each source's epoch and index) restores it
+ * exactly. The sources must share the tokenizer and the vocabulary. */
 #ifndef INGOT_DATA_LOADER_H
 #define INGOT_DATA_LOADER_H
 
@@ -23,8 +32,20 @@ struct dataset;
 
 typedef struct tr_loader tr_loader;
 
+/* Most datasets one mixture may draw from. */
+#define TR_MAX_SOURCES 16
+
+/* One dataset of a mixture and its weight (> 0; normalised by the loader). */
+struct tr_loader_source {
+    const char *dir;
+    double weight;
+};
+
 struct tr_loader_opts {
-    const char *dir;        /* dataset directory (ignored when synthetic) */
+    const char *dir;        /* dataset directory (ignored when synthetic or when
+                               sources is set) */
+    const struct tr_loader_source *sources;   /* a mixture of n_sources datasets */
+    int n_sources;
     int seq_len;            /* T */
     uint64_t seed;
     bool sequential;        /* --data-order sequential */
@@ -33,11 +54,21 @@ struct tr_loader_opts {
     bool verify;            /* recompute every shard checksum on open */
 };
 
-/* Where the loader is; stored in checkpoints. */
+/* One source's place in its own window order. */
+struct tr_loader_src_pos {
+    uint64_t epoch, index;  /* as in tr_loader_pos for one dataset */
+    uint64_t windows;       /* windows taken from it so far in the run */
+};
+
+/* Where the loader is; stored in checkpoints. One dataset: epoch and index
+ * are its position. A mixture: epoch is 0 and index counts the windows drawn
+ * from all sources; src[] holds each source's own position. */
 struct tr_loader_pos {
     uint64_t epoch;         /* 0-based */
     uint64_t index;         /* next window of the epoch's order */
     struct tr_rng synth;    /* synthetic stream state */
+    int n_src;              /* entries of src (0 when synthetic) */
+    struct tr_loader_src_pos src[TR_MAX_SOURCES];
 };
 
 /* Open the dataset (or set up synthetic ids). Fails with a message when the
@@ -50,9 +81,15 @@ void tr_loader_close(tr_loader *l);   /* accepts NULL */
 uint32_t tr_loader_vocab(const tr_loader *l);
 /* XXH3-64 of the tokenizer model (0 when synthetic). */
 uint64_t tr_loader_tokenizer_hash(const tr_loader *l);
-/* The open dataset, or NULL when synthetic. */
+/* The open dataset (the first source of a mixture), or NULL when synthetic. */
 const struct dataset *tr_loader_dataset(const tr_loader *l);
-/* Train tokens and windows per epoch (0 when synthetic). */
+/* Datasets drawn from (0 when synthetic), and source i's directory and
+ * normalised weight. */
+int tr_loader_n_sources(const tr_loader *l);
+const char *tr_loader_source_dir(const tr_loader *l, int i);
+double tr_loader_source_weight(const tr_loader *l, int i);
+/* Train tokens and windows per epoch (0 when synthetic; a mixture: the sum
+ * over its sources). */
 uint64_t tr_loader_train_tokens(const tr_loader *l);
 uint64_t tr_loader_windows(const tr_loader *l);
 
@@ -77,9 +114,13 @@ void tr_loader_trap_sigbus(void);
  * index in the stream times T). */
 uint64_t tr_loader_peek_start(const tr_loader *l);
 
-/* Val windows the val split holds (0 when none, or synthetic). */
+/* Val windows the val split holds (0 when none, or synthetic; a mixture:
+ * the sum over its sources). */
 uint64_t tr_loader_val_windows(const tr_loader *l);
-/* Copy val windows [first, first + n) into rows. */
+/* Copy val windows [first, first + n) into rows. A mixture's val windows
+ * interleave its sources' in a fixed order drawn with the weights (a source
+ * whose val windows are used up gives way to the next), so the first n are
+ * a weighted sample of every source. */
 int tr_loader_val_rows(const tr_loader *l, uint64_t first, size_t n, int32_t *rows);
 
 #endif

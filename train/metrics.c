@@ -133,6 +133,12 @@ int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s)
     json_object_set_new(j, "tokens", json_integer((json_int_t)s->tokens));
     json_object_set_new(j, "tok_per_s", num(s->tok_per_s));
     json_object_set_new(j, "elapsed_s", num(s->elapsed_s));
+    if (s->n_src > 0) {
+        json_t *a = json_array();
+        for (int i = 0; i < s->n_src; i++)
+            json_array_append_new(a, json_integer((json_int_t)s->src_tokens[i]));
+        json_object_set_new(j, "src_tokens", a);
+    }
     const struct tr_metrics_prof *p = s->prof;
     if (p) {
         const struct { const char *key; double v; } f[] = {

@@ -1,5 +1,6 @@
 /* --metrics FILE: JSON Lines, one object per optimizer step
  *   {"step", "loss", "accuracy", "lr", "grad_norm", "tokens", "tok_per_s", "elapsed_s"}
+ * (a mixture adds "src_tokens": [tokens taken from each --data source])
  * and one per evaluation {"step", "val_loss"}. Each line is flushed as it is
  * written so that a killed run leaves every finished step on disk. */
 #ifndef INGOT_METRICS_H
@@ -25,6 +26,8 @@ struct tr_metrics_step {
     double tok_per_s;       /* this step's throughput */
     double elapsed_s;       /* training wall time, cumulative across resumes */
     const struct tr_metrics_prof *prof;   /* NULL unless --profile */
+    int n_src;              /* a mixture's sources (0: one dataset, no field) */
+    const uint64_t *src_tokens;   /* [n_src] tokens taken from each, cumulative */
 };
 
 /* Open path. When resume_step >= 0 the existing file is kept up to and

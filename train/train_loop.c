@@ -27,6 +27,7 @@
 #include "tr_dist_run.h"
 #include "tr_params.h"
 #include "tr_schedule.h"
+#include "tr_settings.h"
 #include "train_loop.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -57,6 +58,10 @@ struct run {
     uint64_t tokens;
     double elapsed_s;
     double mark;                /* wall clock of the last step boundary */
+    double session_s;           /* training time of this invocation (for the ETA) */
+    int64_t session_steps;
+    /* a mixture: tokens taken from each source up to the steps in flight */
+    uint64_t src_tokens[4][TR_MAX_SOURCES];
     /* sampling */
     ingot_spm *spm;
     bool spm_tried;
@@ -91,23 +96,28 @@ static void say(const struct run *r, const char *fmt, ...)
     fflush(stdout);
 }
 
-/* The checkpoint's config and data must match this run's. */
-static int check_resume(const struct run *r, const char *path, const struct tr_ckpt_state *st)
+/* The checkpoint's config and data must match this run's (init: it is
+ * --init-from's, whose weights start a new run). */
+static int check_resume(const struct run *r, const char *path, const struct tr_ckpt_state *st,
+                        bool init)
 {
     const struct tr_config *a = &st->cfg, *b = &r->cfg;
     if (!tr_config_equal(a, b))
         return ingot_fail(INGOT_E_MISMATCH,
                           "%s: checkpoint of another model configuration: it has layers %d, heads "
                           "%d, dim %d, seq-len %d, vocab %d; this run has %d, %d, %d, %d, %d. Pass "
-                          "the same --model/--layers/--heads/--dim/--seq-len, or use another "
-                          "--ckpt-dir", path, a->n_layer, a->n_head, a->n_embd, a->seq_len,
-                          a->vocab, b->n_layer, b->n_head, b->n_embd, b->seq_len, b->vocab);
+                          "the same --model/--layers/--heads/--dim/--seq-len, or %s", path,
+                          a->n_layer, a->n_head, a->n_embd, a->seq_len, a->vocab, b->n_layer,
+                          b->n_head, b->n_embd, b->seq_len, b->vocab, init ? "leave them out "
+                          "(--init-from takes the checkpoint's shape)" : "use another --ckpt-dir");
     uint64_t hash = tr_loader_tokenizer_hash(r->loader);
     bool synth = r->o->synthetic, ck_synth = st->flags & TR_CKPT_FLAG_SYNTHETIC;
-    if (synth != ck_synth)
+    if (synth != ck_synth && !init)
         return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint was trained on %s data, this run "
                           "uses %s", path, ck_synth ? "--synthetic" : "a dataset's",
                           synth ? "--synthetic" : "a dataset");
+    if (init && (synth || ck_synth))   /* random ids: any vocabulary-sized model will do */
+        return 0;
     if (st->tokenizer_hash != hash)
         return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint's tokenizer (hash %016" PRIx64 ") "
                           "differs from the dataset's (%016" PRIx64 " in %s/manifest.json): the "
@@ -116,51 +126,84 @@ static int check_resume(const struct run *r, const char *path, const struct tr_c
     return 0;
 }
 
+/* --resume: weights, AdamW state, data position and progress of the
+ * checkpoint tr_settings_resolve() found (its settings are already in o). */
+static int restore(struct run *r, const char *path, float *params, float **m, float **v)
+{
+    const struct tr_opts *o = r->o;
+    struct tr_ckpt_state st;
+    char *section = NULL;
+    int err;
+    if ((err = tr_ckpt_read_state(path, &st)) || (err = check_resume(r, path, &st, false)))
+        return err;
+    *m = malloc(r->n_params * sizeof(float));
+    *v = malloc(r->n_params * sizeof(float));
+    if (!*m || !*v)
+        return ingot_oom("AdamW state of the checkpoint", 2 * r->n_params * sizeof(float));
+    if ((err = tr_ckpt_read_tensors(path, r->n_params, params, *m, *v)))
+        return err;
+    /* a mixture's per-source positions live in the settings section */
+    if (!(err = tr_ckpt_read_settings(path, &section)) && section)
+        err = tr_settings_read_position(path, section, &st.pos);
+    free(section);
+    if (err || (err = tr_loader_set_pos(r->loader, &st.pos)))
+        return err;
+    r->start_step = (int64_t)st.step;
+    r->tokens = st.tokens;
+    r->elapsed_s = st.elapsed_s;
+    say(r, "resumed from %s (step %" PRIu64 ", epoch %" PRIu64 ", window %" PRIu64 ")\n", path,
+        st.step, st.pos.epoch, st.pos.index);
+    if (o->settings_note)
+        say(r, "resume: settings given here override the checkpoint's: %s\n", o->settings_note);
+    else if (st.version < 2 &&
+             (st.steps != (uint64_t)o->steps || st.seed != o->seed || st.batch != o->batch ||
+              st.grad_accum != o->grad_accum || st.lr != o->lr || st.min_lr != o->min_lr ||
+              st.warmup != o->warmup || st.weight_decay != o->weight_decay ||
+              st.grad_clip != o->grad_clip))
+        say(r, "note: the checkpoint (format version 1, no stored settings) was written with "
+            "other --steps/--seed/--batch/--batch-tokens/--lr/--min-lr/--warmup/--weight-decay/"
+            "--grad-clip; the run continues with this command line's values\n");
+    return 0;
+}
+
+/* --init-from: the weights alone; step, schedule, data and AdamW start
+ * afresh. */
+static int init_from(struct run *r, const char *path, float *params)
+{
+    struct tr_ckpt_state st;
+    float *m = malloc(r->n_params * sizeof(float)), *v = malloc(r->n_params * sizeof(float));
+    int err = !m || !v ? ingot_oom("checkpoint AdamW state (read, then dropped)",
+                                   2 * r->n_params * sizeof(float)) : 0;
+    if (!err && !(err = tr_ckpt_read_state(path, &st)) &&
+        !(err = check_resume(r, path, &st, true)) &&
+        !(err = tr_ckpt_read_tensors(path, r->n_params, params, m, v)))
+        say(r, "initialised from %s (its step %" PRIu64 "): a new run from step 0, optimizer "
+            "state reset\n", path, st.step);
+    free(m);
+    free(v);
+    return err;
+}
+
 /* Build or restore parameters, create the back end. */
 static int setup_model(struct run *r)
 {
     const struct tr_opts *o = r->o;
     int err = 0;
     float *params = malloc(r->n_params * sizeof(float)), *m = NULL, *v = NULL;
-    char *path = NULL;
-    struct tr_ckpt_state st;
     if (!params)
         return ingot_oom("parameters", r->n_params * sizeof(float));
     r->start_step = 0;
-    if (o->resume) {
-        if ((err = tr_ckpt_find_latest(o->ckpt_dir, &path)))
-            goto out;
-        if (!path)
-            say(r, "resume: no checkpoint in %s yet; starting from scratch\n", o->ckpt_dir);
-    }
-    if (path) {
-        if ((err = tr_ckpt_read_state(path, &st)) || (err = check_resume(r, path, &st)))
-            goto out;
-        m = malloc(r->n_params * sizeof(float));
-        v = malloc(r->n_params * sizeof(float));
-        if (!m || !v) {
-            err = ingot_oom("AdamW state of the checkpoint", 2 * r->n_params * sizeof(float));
-            goto out;
-        }
-        if ((err = tr_ckpt_read_tensors(path, r->n_params, params, m, v)))
-            goto out;
-        if ((err = tr_loader_set_pos(r->loader, &st.pos)))
-            goto out;
-        r->start_step = (int64_t)st.step;
-        r->tokens = st.tokens;
-        r->elapsed_s = st.elapsed_s;
-        say(r, "resumed from %s (step %" PRIu64 ", epoch %" PRIu64 ", window %" PRIu64 ")\n", path,
-            st.step, st.pos.epoch, st.pos.index);
-        if (st.steps != (uint64_t)o->steps || st.seed != o->seed || st.batch != o->batch ||
-            st.grad_accum != o->grad_accum || st.lr != o->lr || st.min_lr != o->min_lr ||
-            st.warmup != o->warmup || st.weight_decay != o->weight_decay ||
-            st.grad_clip != o->grad_clip)
-            say(r, "note: the checkpoint was written with other --steps/--seed/--batch/"
-                "--batch-tokens/--lr/--min-lr/--warmup/--weight-decay/--grad-clip; the run "
-                "continues with this command line's values\n");
-    } else {
+    if (o->resume && !o->resume_path)
+        say(r, "resume: no checkpoint in %s yet; starting %s\n", o->ckpt_dir,
+            o->init_from ? "from --init-from" : "from scratch");
+    if (o->resume_path)
+        err = restore(r, o->resume_path, params, &m, &v);
+    else if (o->init_from)
+        err = init_from(r, o->init_from, params);
+    else
         tr_params_init(&r->cfg, o->seed, params);
-    }
+    if (err)
+        goto out;
     struct tr_backend_opts bo = {
         .cfg = r->cfg, .batch = o->batch, .grad_accum = r->share.k_local,
         .threads = o->threads, .device_index = tr_dist_device(r->dist),
@@ -176,7 +219,6 @@ static int setup_model(struct run *r)
         goto out;
     err = tr_dist_run_check_resume(r->dist, r->start_step, r->loader);
 out:
-    free(path);
     free(params);
     free(m);
     free(v);
@@ -211,7 +253,13 @@ static int save_checkpoint(struct run *r, int64_t step)
         .grad_clip = o->grad_clip,
     };
     tr_loader_get_pos(r->loader, &st.pos);
-    if ((err = tr_ckpt_save(o->ckpt_dir, &st, p, m, v, &path)))
+    char *section = NULL;
+    if ((err = tr_settings_section(o, &st.pos, &section)))
+        goto out;
+    st.settings = section;
+    err = tr_ckpt_save(o->ckpt_dir, &st, p, m, v, &path);
+    free(section);
+    if (err)
         goto out;
     say(r, "checkpoint %s\n", path);
     if (o->ckpt_keep > 0)
@@ -343,12 +391,28 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
     }
 }
 
+/* Seconds as "45s", "12m05s", "3h07m" or "2d04h". */
+static void fmt_eta(double s, char *buf, size_t len)
+{
+    long long x = s > 0.0 && s < 1e9 ? (long long)(s + 0.5) : 0;
+    if (x < 60)
+        snprintf(buf, len, "%llds", x);
+    else if (x < 3600)
+        snprintf(buf, len, "%lldm%02llds", x / 60, x % 60);
+    else if (x < 86400)
+        snprintf(buf, len, "%lldh%02lldm", x / 3600, x % 3600 / 60);
+    else
+        snprintf(buf, len, "%lldd%02lldh", x / 86400, x % 86400 / 3600);
+}
+
 /* Account for, print and log one collected step. */
 static int report(struct run *r, const struct tr_step_result *res, int64_t end)
 {
     double t = mono_now(), dt = t - r->mark;
     r->mark = t;
     r->elapsed_s += dt;
+    r->session_s += dt;
+    r->session_steps++;
     r->tokens += r->tokens_per_step;
     double tps = dt > 0.0 ? (double)r->tokens_per_step / dt : 0.0;
     float lr = tr_schedule_lr(&r->sched, res->t);
@@ -363,6 +427,8 @@ static int report(struct run *r, const struct tr_step_result *res, int64_t end)
             .step = res->t, .loss = res->loss, .accuracy = res->accuracy, .lr = lr,
             .grad_norm = res->grad_norm, .tokens = r->tokens, .tok_per_s = tps,
             .elapsed_s = r->elapsed_s, .prof = r->o->profile > 0 ? &mp : NULL,
+            .n_src = tr_loader_n_sources(r->loader) > 1 ? tr_loader_n_sources(r->loader) : 0,
+            .src_tokens = r->src_tokens[res->t % 4],
         };
         int err = tr_metrics_step(r->metrics, &ms);
         if (err)
@@ -370,10 +436,13 @@ static int report(struct run *r, const struct tr_step_result *res, int64_t end)
     }
     if (r->o->profile <= 0 &&
         (res->t % r->o->print_every == 0 || res->t == end || res->t == r->start_step + 1)) {
-        char b1[32];
-        say(r, "step %6d/%d | loss %.4f | acc %5.1f%% | lr %.2e | norm %6.3f | %s tok/s | %.1f s\n",
-            res->t, r->o->steps, res->loss, 100.0 * res->accuracy, (double)lr, res->grad_norm,
-            cli_human(tps, b1, sizeof(b1)), r->elapsed_s);
+        char b1[32], eta[32];
+        /* ETA to the run's last step at this invocation's mean step time */
+        double left = (double)(r->o->steps - res->t) * r->session_s / (double)r->session_steps;
+        fmt_eta(left, eta, sizeof(eta));
+        say(r, "step %6d/%d | loss %.4f | acc %5.1f%% | lr %.2e | norm %6.3f | %s tok/s | %.1f s "
+            "| ETA %s\n", res->t, r->o->steps, res->loss, 100.0 * res->accuracy, (double)lr,
+            res->grad_norm, cli_human(tps, b1, sizeof(b1)), r->elapsed_s, eta);
     }
     return 0;
 }
@@ -440,6 +509,12 @@ static int run_loop(struct run *r)
         if ((err = tr_loader_next(r->loader, r->chunk, rows)))
             return data_failed(r, s - 1, inflight, end, err);
         r->assemble_ms[s % 4] = 1e3 * (mono_now() - t0);
+        if (tr_loader_n_sources(r->loader) > 1) {   /* as of this step, for its report */
+            struct tr_loader_pos pos;
+            tr_loader_get_pos(r->loader, &pos);
+            for (int i = 0; i < pos.n_src; i++)
+                r->src_tokens[s % 4][i] = pos.src[i].windows * (uint64_t)r->cfg.seq_len;
+        }
         struct tr_step_hparams hp = {
             .t = (int)s, .lr = tr_schedule_lr(&r->sched, (int)s), .weight_decay = o->weight_decay,
             .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .grad_clip = o->grad_clip,
@@ -486,8 +561,9 @@ int tr_train(const struct tr_opts *o)
     struct run r = { .o = o };
     int err;
     struct tr_loader_opts lo = {
-        .dir = o->data, .seq_len = o->seq_len, .seed = o->seed, .sequential = o->sequential,
-        .synthetic = o->synthetic, .synth_vocab = (uint32_t)o->vocab, .verify = o->verify,
+        .dir = o->data, .sources = o->data_src, .n_sources = o->n_data, .seq_len = o->seq_len,
+        .seed = o->seed, .sequential = o->sequential, .synthetic = o->synthetic,
+        .synth_vocab = (uint32_t)o->vocab, .verify = o->verify,
     };
     if ((err = tr_backend_select(o->device, &r.ops)))
         return err;
@@ -534,9 +610,14 @@ int tr_train(const struct tr_opts *o)
         b2, sizeof(b2)));
     if (o->synthetic)
         say(&r, "data: synthetic uniform ids, vocab %d\n", o->vocab);
-    else
+    else if (tr_loader_n_sources(r.loader) > 1)
+        for (int i = 0; i < tr_loader_n_sources(r.loader); i++)
+            say(&r, "data %d: %s, weight %.3f%s\n", i, tr_loader_source_dir(r.loader, i),
+                tr_loader_source_weight(r.loader, i), i ? "" : " (the mixture's first source)");
+    if (!o->synthetic)
         say(&r, "data: %s: %s train tokens (%s windows of %d per epoch), order %s, seed %" PRIu64
-            "\n", o->data, cli_human((double)tr_loader_train_tokens(r.loader), b1, sizeof(b1)),
+            "\n", tr_loader_n_sources(r.loader) > 1 ? "the mixture" : o->data,
+            cli_human((double)tr_loader_train_tokens(r.loader), b1, sizeof(b1)),
             cli_human((double)tr_loader_windows(r.loader), b2, sizeof(b2)), o->seq_len,
             o->sequential ? "sequential" : "shuffled", o->seed);
     say(&r, "batch %d x %d = %s tokens x %d micro-steps = %s tokens/step; %d steps, warmup %d, "
@@ -571,10 +652,24 @@ int tr_train(const struct tr_opts *o)
         say(&r, "data parallel: %d ranks over %s (launcher %s), %d of the %d micro-steps each\n",
             tr_dist_world(r.dist), tr_dist_name(r.dist), tr_dist_launcher(r.dist),
             r.share.k_local, o->grad_accum);
+    /* the effective settings next to the checkpoints, for people and for
+     * --config (the checkpoints hold them too) */
+    if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0 &&
+        (err = tr_settings_write_config(o->ckpt_dir, o)))
+        goto out;
     if (o->metrics && tr_dist_rank(r.dist) == 0 && (err = tr_metrics_open(o->metrics, r.start_step > 0 ? r.start_step : -1,
                                              &r.metrics)))
         goto out;
     err = run_loop(&r);
+    if (tr_loader_n_sources(r.loader) > 1) {
+        struct tr_loader_pos pos;
+        tr_loader_get_pos(r.loader, &pos);
+        for (int i = 0; i < pos.n_src; i++)
+            say(&r, "data %d: %s tokens taken from %s (%.1f%%)\n", i,
+                cli_human((double)pos.src[i].windows * o->seq_len, b1, sizeof(b1)),
+                tr_loader_source_dir(r.loader, i),
+                pos.index ? 100.0 * (double)pos.src[i].windows / (double)pos.index : 0.0);
+    }
     if (!err && o->profile > 0 && r.prof_n > 0) {
         char b[4][24];
         double n = r.prof_n;

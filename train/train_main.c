@@ -10,6 +10,7 @@
 #include "ingot_err.h"
 #include "ingot_version.h"
 #include "tr_export.h"
+#include "tr_settings.h"
 #include "train_loop.h"
 #include "train_opts.h"
 #if INGOT_HAVE_CUDA
@@ -86,7 +87,8 @@ int main(int argc, char **argv)
     if (sub >= 0)
         return sub;
     struct tr_opts o;
-    int err = tr_opts_parse(argc, argv, &o);
+    /* the command line, --config FILE and (--resume) the checkpoint's settings */
+    int err = tr_settings_resolve(argc, argv, &o);
     if (err == TR_OPTS_VERSION) {
         print_version();
         return 0;
@@ -95,13 +97,14 @@ int main(int argc, char **argv)
         return 0;
     if (err) {
         fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
-        return 2;
+        return err == INGOT_E_USAGE ? 2 : 1;   /* a checkpoint or config that cannot be read: 1 */
     }
     install_handlers();
     if (o.ckpt_dir) {
         int removed = 0;
         if ((err = tr_ckpt_dir_prepare(o.ckpt_dir, &removed))) {
             fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
+            tr_opts_free(&o);
             return 1;
         }
         if (removed && !o.quiet)
@@ -109,6 +112,7 @@ int main(int argc, char **argv)
                    removed == 1 ? "" : "s", o.ckpt_dir);
     }
     err = tr_train(&o);
+    tr_opts_free(&o);
     if (err) {
         fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
         return err == INGOT_E_INTERRUPTED ? 130 : err == INGOT_E_USAGE ? 2 : 1;

@@ -36,8 +36,14 @@ void tr_opts_help(const char *prog)
            "Integers take k M G T (x1000) or Ki Mi Gi Ti (x1024) suffixes: 512k = 512000,\n"
            "512Ki = 524288.\n\n", prog, prog);
     printf(
+        "Settings:\n"
+        "  --config FILE           settings from a JSON object or TOML key = value lines,\n"
+        "                          keys as the long flags (\"batch-tokens\": 32768); flags\n"
+        "                          on the command line win (docs/training.md)\n\n"
         "Data:\n"
-        "  --data DIR              dataset directory (manifest.json + *.tok)\n"
+        "  --data DIR[:WEIGHT]     dataset directory (manifest.json + *.tok); repeat for a\n"
+        "                          mixture whose windows are drawn with these weights\n"
+        "                          (default 1 each; one tokenizer for all)\n"
         "  --data-order ORDER      shuffled (default: a seeded permutation of the\n"
         "                          windows per epoch) or sequential\n"
         "  --synthetic             random token ids instead of a dataset (compute only)\n"
@@ -91,7 +97,11 @@ void tr_opts_help(const char *prog)
         "  --ckpt-dir D            write checkpoints to D (always at the end of the run)\n"
         "  --ckpt-every N          also every N steps (default 0: only at the end)\n"
         "  --ckpt-keep N           keep only the newest N checkpoints (default 0: all)\n"
-        "  --resume                continue from the newest checkpoint in --ckpt-dir\n"
+        "  --resume                continue from the newest checkpoint in --ckpt-dir with\n"
+        "                          its settings (model, schedule, batch, data); flags given\n"
+        "                          here override them and are reported\n"
+        "  --init-from CKPT        a new run (step 0, fresh optimizer and schedule) from\n"
+        "                          CKPT's weights and shape, e.g. to fine-tune\n"
         "  --metrics FILE          JSON Lines: one object per step and per evaluation\n"
         "  --print-every N         progress line every N steps (default 10)\n"
         "  --quiet                 print errors only\n"
@@ -119,7 +129,7 @@ enum {
     O_VAL_TOKENS, O_SAMPLE_EVERY, O_SAMPLE_TOKENS, O_TOP_K, O_TEMPERATURE, O_CKPT_DIR,
     O_CKPT_EVERY, O_CKPT_KEEP, O_RESUME, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
     O_PRECISION, O_PROFILE, O_PEAK_TFLOPS, O_VERSION,
-    O_DIST, O_DIST_TIMEOUT, O_DIST_PORT, O_ZERO, O_GRAD_REDUCE,
+    O_DIST, O_DIST_TIMEOUT, O_DIST_PORT, O_ZERO, O_GRAD_REDUCE, O_INIT_FROM, O_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -170,6 +180,8 @@ static const struct option long_opts[] = {
     { "dist-port", required_argument, NULL, O_DIST_PORT },
     { "zero", required_argument, NULL, O_ZERO },
     { "grad-reduce", required_argument, NULL, O_GRAD_REDUCE },
+    { "init-from", required_argument, NULL, O_INIT_FROM },
+    { "config", required_argument, NULL, O_CONFIG },
     { NULL, 0, NULL, 0 },
 };
 
@@ -185,9 +197,291 @@ static int parse_float(const char *flag, const char *s, double lo, double hi, fl
     return err;
 }
 
+int tr_optlist_add(struct tr_optlist *l, const char *key, const char *val)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        struct tr_optkv *kv = realloc(l->kv, cap * sizeof(*kv));
+        if (!kv)
+            return ingot_oom("settings list", cap * sizeof(*kv));
+        l->kv = kv;
+        l->cap = cap;
+    }
+    char *k = strdup(key), *v = strdup(val);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return ingot_oom("a setting", strlen(key) + strlen(val) + 2);
+    }
+    l->kv[l->n++] = (struct tr_optkv){ k, v };
+    return 0;
+}
+
+const char *tr_optlist_get(const struct tr_optlist *l, const char *key)
+{
+    const char *v = NULL;
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->kv[i].key, key))
+            v = l->kv[i].val;
+    return v;
+}
+
+void tr_optlist_free(struct tr_optlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->kv[i].key);
+        free(l->kv[i].val);
+    }
+    free(l->kv);
+    free(l->origin);
+    memset(l, 0, sizeof(*l));
+}
+
+void tr_opts_free(struct tr_opts *o)
+{
+    for (int i = 0; i < o->n_src; i++)
+        tr_optlist_free(&o->src[i]);
+    o->n_src = 0;
+    free(o->resume_path);
+    free(o->settings_note);
+    o->resume_path = o->settings_note = NULL;
+}
+
+static const struct option *find_opt(const char *key)
+{
+    for (const struct option *p = long_opts; p->name; p++)
+        if (!strcmp(p->name, key))
+            return p;
+    return NULL;
+}
+
+bool tr_opts_is_switch(const char *key)
+{
+    const struct option *p = find_opt(key);
+    return p && p->has_arg == no_argument;
+}
+
+bool tr_opts_known(const char *key)
+{
+    const struct option *p = find_opt(key);
+    return p && p->val != O_HELP && p->val != O_VERSION;
+}
+
+/* --data DIR[:WEIGHT]: the weight is what follows the last ':' when that
+ * is a number (so a directory name may hold colons). */
+static int add_data(struct tr_opts *o, char *v)
+{
+    if (o->n_data == TR_MAX_SOURCES)
+        return ingot_fail(INGOT_E_USAGE, "--data: more than %d datasets", TR_MAX_SOURCES);
+    struct tr_loader_source *d = &o->data_src[o->n_data];
+    const char *colon = strrchr(v, ':');
+    char *end = NULL;
+    double w = 1.0;
+    d->dir = v;
+    if (colon && colon[1]) {
+        w = strtod(colon + 1, &end);
+        if (*end == '\0') {
+            if (!(w > 0.0) || !isfinite(w) || w > 1e9)
+                return ingot_fail(INGOT_E_USAGE, "--data %s: weight '%s'; use a positive "
+                                  "number (DIR:WEIGHT)", v, colon + 1);
+            v[colon - v] = '\0';   /* the layer owns v: cut the weight off in place */
+        } else {
+            w = 1.0;
+        }
+    }
+    if (!d->dir[0])
+        return ingot_fail(INGOT_E_USAGE, "--data '%s': no directory", v);
+    d->weight = w;
+    o->n_data++;
+    return 0;
+}
+
+/* Whether a switch's value is on: "true" (the command line, JSON true) or
+ * "false"; anything else is an error. */
+static int switch_value(const char *flag, const char *v, bool *on)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "1"))
+        *on = true;
+    else if (!strcmp(v, "false") || !strcmp(v, "0"))
+        *on = false;
+    else
+        return ingot_fail(INGOT_E_USAGE, "--%s: '%s'; a switch is true or false", flag, v);
+    return 0;
+}
+
+/* Apply one flag's value to o. */
+static int apply(struct tr_opts *o, const struct option *opt, char *v)
+{
+    int err = 0;
+    bool on = false;
+    int64_t v64 = 0;
+    if (opt->has_arg == no_argument && (err = switch_value(opt->name, v, &on)))
+        return err;
+    switch (opt->val) {
+    case O_DATA: err = add_data(o, v); break;
+    case O_DATA_ORDER:
+        if (!strcmp(v, "sequential"))
+            o->sequential = true;
+        else if (!strcmp(v, "shuffled"))
+            o->sequential = false;
+        else
+            err = ingot_fail(INGOT_E_USAGE, "--data-order: '%s'; use shuffled or sequential", v);
+        break;
+    case O_SYNTHETIC: o->synthetic = on; break;
+    case O_VOCAB: err = cli_parse_int("--vocab", v, 2, TR_MAX_VOCAB, &o->vocab); break;
+    case O_NO_VERIFY: o->verify = !on; break;
+    case O_TOKENIZER: o->tokenizer = v; break;
+    case O_DEVICE: o->device = v; break;
+    case O_MODEL: o->model = v; break;
+    case O_LAYERS: err = cli_parse_int("--layers", v, 1, 4096, &o->layers); break;
+    case O_HEADS: err = cli_parse_int("--heads", v, 1, 1 << 20, &o->heads); break;
+    case O_DIM: err = cli_parse_int("--dim", v, 1, 1 << 20, &o->dim); break;
+    case O_SEQ_LEN: err = cli_parse_int("--seq-len", v, 1, 1 << 20, &o->seq_len); break;
+    case O_BATCH: err = cli_parse_int("--batch", v, 1, 1 << 24, &o->batch); break;
+    case O_BATCH_TOKENS:
+        err = cli_parse_i64("--batch-tokens", v, 1, INT64_C(1) << 44, &o->batch_tokens);
+        break;
+    case O_STEPS: err = cli_parse_int("--steps", v, 1, TR_MAX_STEPS, &o->steps); break;
+    case O_STOP_AFTER: err = cli_parse_int("--stop-after", v, 1, TR_MAX_STEPS, &o->stop_after); break;
+    case O_LR: err = parse_float("--lr", v, 0.0, 10.0, &o->lr); break;
+    case O_MIN_LR: err = parse_float("--min-lr", v, 0.0, 10.0, &o->min_lr); break;
+    case O_WARMUP: err = cli_parse_int("--warmup", v, 0, TR_MAX_STEPS, &o->warmup); break;
+    case O_WD: err = parse_float("--weight-decay", v, 0.0, 10.0, &o->weight_decay); break;
+    case O_CLIP: err = parse_float("--grad-clip", v, 0.0, 1e6, &o->grad_clip); break;
+    case O_SEED:
+        err = cli_parse_i64("--seed", v, 0, INT64_MAX, &v64);
+        o->seed = (uint64_t)v64;
+        break;
+    case O_THREADS: err = cli_parse_int("--threads", v, 1, 4096, &o->threads); break;
+    case O_VAL_EVERY: err = cli_parse_int("--val-every", v, 0, TR_MAX_STEPS, &o->val_every); break;
+    case O_VAL_TOKENS:
+        err = cli_parse_i64("--val-tokens", v, 0, INT64_C(1) << 40, &o->val_tokens);
+        break;
+    case O_SAMPLE_EVERY: err = cli_parse_int("--sample-every", v, 0, TR_MAX_STEPS, &o->sample_every); break;
+    case O_SAMPLE_TOKENS: err = cli_parse_int("--sample-tokens", v, 1, 1 << 20, &o->sample_tokens); break;
+    case O_TOP_K: err = cli_parse_int("--top-k", v, 1, 256, &o->top_k); break;
+    case O_TEMPERATURE: err = parse_float("--temperature", v, 1e-3, 100.0, &o->temperature); break;
+    case O_CKPT_DIR: o->ckpt_dir = v; break;
+    case O_CKPT_EVERY: err = cli_parse_int("--ckpt-every", v, 0, TR_MAX_STEPS, &o->ckpt_every); break;
+    case O_CKPT_KEEP: err = cli_parse_int("--ckpt-keep", v, 0, 1 << 20, &o->ckpt_keep); break;
+    case O_RESUME: o->resume = on; break;
+    case O_INIT_FROM: o->init_from = v; break;
+    case O_CONFIG: o->config = v; break;
+    case O_METRICS: o->metrics = v; break;
+    case O_PRINT_EVERY: err = cli_parse_int("--print-every", v, 1, TR_MAX_STEPS, &o->print_every); break;
+    case O_QUIET: o->quiet = on; break;
+    case O_DUMP_BATCH: o->dump_batch = v; break;
+    case O_PRECISION:
+        if (strcmp(v, "fp32") && strcmp(v, "bf16"))
+            err = ingot_fail(INGOT_E_USAGE, "--precision: '%s'; use fp32 or bf16", v);
+        o->precision = v;
+        break;
+    case O_PROFILE: err = cli_parse_int("--profile", v, 1, TR_MAX_STEPS, &o->profile); break;
+    case O_PEAK_TFLOPS: err = parse_float("--peak-tflops", v, 1e-3, 1e6, &o->peak_tflops); break;
+    case O_DIST: o->dist = v; break;
+    case O_DIST_TIMEOUT: err = cli_parse_double("--dist-timeout", v, 1.0, 1e6, &o->dist_timeout); break;
+    case O_DIST_PORT: err = cli_parse_int("--dist-port", v, 1, 65535, &o->dist_port); break;
+    case O_ZERO: err = cli_parse_int("--zero", v, 0, 1, &o->zero); break;
+    case O_GRAD_REDUCE:
+        if (!strcmp(v, "bf16") || !strcmp(v, "fp32"))
+            o->grad_reduce_bf16 = !strcmp(v, "bf16");
+        else
+            err = ingot_fail(INGOT_E_USAGE, "--grad-reduce: '%s'; use fp32 or bf16", v);
+        break;
+    default:
+        err = ingot_fail(INGOT_E_USAGE, "unknown setting '%s'", opt->name);
+        break;
+    }
+    return err;
+}
+
+int tr_opts_argv(int argc, char **argv, struct tr_optlist *cl)
+{
+    const char *prog = argc > 0 && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 :
+                       argc > 0 ? argv[0] : "ingot-train";
+    int c, idx, err = 0;
+    memset(cl, 0, sizeof(*cl));
+    if (!(cl->origin = strdup("the command line")))
+        return ingot_oom("settings origin", 32);
+    opterr = 0;
+    optind = 1;
+    while (!err && (idx = -1, c = getopt_long(argc, argv, "", long_opts, &idx)) != -1) {
+        if (c == O_HELP) {
+            tr_opts_help(prog);
+            return TR_OPTS_HELP;
+        }
+        if (c == O_VERSION)
+            return TR_OPTS_VERSION;
+        if (c == ':')
+            err = ingot_fail(INGOT_E_USAGE, "%s needs a value (see --help)", argv[optind - 1]);
+        else if (c == '?' || idx < 0)
+            err = ingot_fail(INGOT_E_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
+        else
+            err = tr_optlist_add(cl, long_opts[idx].name, optarg ? optarg : "true");
+    }
+    if (err)
+        return err;
+    if (optind < argc)
+        return ingot_fail(INGOT_E_USAGE, "unexpected argument '%s' (options start with --; see "
+                          "--help)", argv[optind]);
+    return 0;
+}
+
 int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
 {
+    struct tr_optlist cl;
     memset(o, 0, sizeof(*o));
+    int err = tr_opts_argv(argc, argv, &cl);
+    if (err) {
+        tr_optlist_free(&cl);
+        return err;
+    }
+    return tr_opts_build(&cl, 1, o);
+}
+
+/* Apply one layer: a --model in it resets the shape lower layers gave (the
+ * preset fills it unless this layer names it too); its first --data
+ * replaces lower layers' data, and --synthetic drops it. */
+static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
+{
+    if (tr_optlist_get(l, "model"))
+        o->layers = o->heads = o->dim = o->seq_len = -1;
+    bool data_seen = false;
+    for (size_t i = 0; i < l->n; i++) {
+        const char *k = l->kv[i].key;
+        const struct option *opt = find_opt(k);
+        if (!opt || opt->val == O_HELP || opt->val == O_VERSION)
+            return ingot_fail(INGOT_E_USAGE, "%s: unknown setting '%s' (the keys are the long "
+                              "flags of --help, without the dashes)", l->origin, k);
+        if (opt->val == O_DATA && !data_seen) {
+            data_seen = true;
+            o->n_data = 0;
+            o->synthetic = false;
+            o->vocab = -1;
+        }
+        if (opt->val == O_SYNTHETIC && !strcmp(l->kv[i].val, "true"))
+            o->n_data = 0;
+        int err = apply(o, opt, l->kv[i].val);
+        if (err) {
+            if (strcmp(l->origin, "the command line")) {
+                char m[768];
+                snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
+                err = ingot_fail(err, "%s: %s", l->origin, m);
+            }
+            return err;
+        }
+    }
+    return 0;
+}
+
+int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    for (int i = 0; i < n && i < (int)(sizeof(o->src) / sizeof(o->src[0])); i++) {
+        o->src[i] = layers[i];
+        memset(&layers[i], 0, sizeof(layers[i]));
+        o->n_src = i + 1;
+    }
     o->device = "auto";
     o->model = "small";
     o->verify = true;
@@ -210,102 +504,12 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
     o->print_every = 10;
     o->dist = "auto";
     o->dist_timeout = 600.0;
-
-    const char *prog = argc > 0 && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 :
-                       argc > 0 ? argv[0] : "ingot-train";
-    int c, err = 0;
-    int64_t v64 = 0;
-    opterr = 0;
-    optind = 1;
-    while (!err && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-        switch (c) {
-        case O_DATA: o->data = optarg; break;
-        case O_DATA_ORDER:
-            if (!strcmp(optarg, "sequential"))
-                o->sequential = true;
-            else if (!strcmp(optarg, "shuffled"))
-                o->sequential = false;
-            else
-                err = ingot_fail(INGOT_E_USAGE, "--data-order: '%s'; use shuffled or sequential",
-                                 optarg);
-            break;
-        case O_SYNTHETIC: o->synthetic = true; break;
-        case O_VOCAB: err = cli_parse_int("--vocab", optarg, 2, TR_MAX_VOCAB, &o->vocab); break;
-        case O_NO_VERIFY: o->verify = false; break;
-        case O_TOKENIZER: o->tokenizer = optarg; break;
-        case O_DEVICE: o->device = optarg; break;
-        case O_MODEL: o->model = optarg; break;
-        case O_LAYERS: err = cli_parse_int("--layers", optarg, 1, 4096, &o->layers); break;
-        case O_HEADS: err = cli_parse_int("--heads", optarg, 1, 1 << 20, &o->heads); break;
-        case O_DIM: err = cli_parse_int("--dim", optarg, 1, 1 << 20, &o->dim); break;
-        case O_SEQ_LEN: err = cli_parse_int("--seq-len", optarg, 1, 1 << 20, &o->seq_len); break;
-        case O_BATCH: err = cli_parse_int("--batch", optarg, 1, 1 << 24, &o->batch); break;
-        case O_BATCH_TOKENS:
-            err = cli_parse_i64("--batch-tokens", optarg, 1, INT64_C(1) << 44, &o->batch_tokens);
-            break;
-        case O_STEPS: err = cli_parse_int("--steps", optarg, 1, TR_MAX_STEPS, &o->steps); break;
-        case O_STOP_AFTER: err = cli_parse_int("--stop-after", optarg, 1, TR_MAX_STEPS, &o->stop_after); break;
-        case O_LR: err = parse_float("--lr", optarg, 0.0, 10.0, &o->lr); break;
-        case O_MIN_LR: err = parse_float("--min-lr", optarg, 0.0, 10.0, &o->min_lr); break;
-        case O_WARMUP: err = cli_parse_int("--warmup", optarg, 0, TR_MAX_STEPS, &o->warmup); break;
-        case O_WD: err = parse_float("--weight-decay", optarg, 0.0, 10.0, &o->weight_decay); break;
-        case O_CLIP: err = parse_float("--grad-clip", optarg, 0.0, 1e6, &o->grad_clip); break;
-        case O_SEED:
-            err = cli_parse_i64("--seed", optarg, 0, INT64_MAX, &v64);
-            o->seed = (uint64_t)v64;
-            break;
-        case O_THREADS: err = cli_parse_int("--threads", optarg, 1, 4096, &o->threads); break;
-        case O_VAL_EVERY: err = cli_parse_int("--val-every", optarg, 0, TR_MAX_STEPS, &o->val_every); break;
-        case O_VAL_TOKENS:
-            err = cli_parse_i64("--val-tokens", optarg, 0, INT64_C(1) << 40, &o->val_tokens);
-            break;
-        case O_SAMPLE_EVERY: err = cli_parse_int("--sample-every", optarg, 0, TR_MAX_STEPS, &o->sample_every); break;
-        case O_SAMPLE_TOKENS: err = cli_parse_int("--sample-tokens", optarg, 1, 1 << 20, &o->sample_tokens); break;
-        case O_TOP_K: err = cli_parse_int("--top-k", optarg, 1, 256, &o->top_k); break;
-        case O_TEMPERATURE: err = parse_float("--temperature", optarg, 1e-3, 100.0, &o->temperature); break;
-        case O_CKPT_DIR: o->ckpt_dir = optarg; break;
-        case O_CKPT_EVERY: err = cli_parse_int("--ckpt-every", optarg, 0, TR_MAX_STEPS, &o->ckpt_every); break;
-        case O_CKPT_KEEP: err = cli_parse_int("--ckpt-keep", optarg, 0, 1 << 20, &o->ckpt_keep); break;
-        case O_RESUME: o->resume = true; break;
-        case O_METRICS: o->metrics = optarg; break;
-        case O_PRINT_EVERY: err = cli_parse_int("--print-every", optarg, 1, TR_MAX_STEPS, &o->print_every); break;
-        case O_QUIET: o->quiet = true; break;
-        case O_DUMP_BATCH: o->dump_batch = optarg; break;
-        case O_PRECISION:
-            if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
-                err = ingot_fail(INGOT_E_USAGE, "--precision: '%s'; use fp32 or bf16", optarg);
-            o->precision = optarg;
-            break;
-        case O_PROFILE: err = cli_parse_int("--profile", optarg, 1, TR_MAX_STEPS, &o->profile); break;
-        case O_PEAK_TFLOPS: err = parse_float("--peak-tflops", optarg, 1e-3, 1e6, &o->peak_tflops); break;
-        case O_DIST: o->dist = optarg; break;
-        case O_DIST_TIMEOUT: err = cli_parse_double("--dist-timeout", optarg, 1.0, 1e6, &o->dist_timeout); break;
-        case O_DIST_PORT: err = cli_parse_int("--dist-port", optarg, 1, 65535, &o->dist_port); break;
-        case O_ZERO: err = cli_parse_int("--zero", optarg, 0, 1, &o->zero); break;
-        case O_GRAD_REDUCE:
-            if (!strcmp(optarg, "bf16") || !strcmp(optarg, "fp32"))
-                o->grad_reduce_bf16 = !strcmp(optarg, "bf16");
-            else
-                err = ingot_fail(INGOT_E_USAGE, "--grad-reduce: '%s'; use fp32 or bf16", optarg);
-            break;
-        case O_HELP:
-            tr_opts_help(prog);
-            return TR_OPTS_HELP;
-        case O_VERSION:
-            return TR_OPTS_VERSION;
-        case ':':
-            err = ingot_fail(INGOT_E_USAGE, "%s needs a value (see --help)", argv[optind - 1]);
-            break;
-        default:
-            err = ingot_fail(INGOT_E_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
-            break;
-        }
-    }
+    int err = 0;
+    for (int i = 0; i < o->n_src && !err; i++)
+        err = apply_layer(o, &o->src[i]);
     if (err)
         return err;
-    if (optind < argc)
-        return ingot_fail(INGOT_E_USAGE, "unexpected argument '%s' (options start with --; see "
-                          "--help)", argv[optind]);
+    o->data = o->n_data ? o->data_src[0].dir : NULL;
 
     /* data source */
     if (o->synthetic && o->data)
@@ -374,6 +578,8 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
 
     if (o->resume && !o->ckpt_dir)
         return ingot_fail(INGOT_E_USAGE, "--resume needs --ckpt-dir (where the checkpoints are)");
+    if (o->init_from && o->dump_batch)
+        return ingot_fail(INGOT_E_USAGE, "--init-from and --dump-batch exclude each other");
     if ((o->ckpt_every || o->ckpt_keep) && !o->ckpt_dir)
         return ingot_fail(INGOT_E_USAGE, "--ckpt-every/--ckpt-keep need --ckpt-dir");
     return 0;

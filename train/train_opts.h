@@ -3,11 +3,34 @@
 #define INGOT_TRAIN_OPTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "data_loader.h"
+
+/* One source of settings: (flag, value) pairs in the order given. Keys are
+ * the long flag names without "--" ("batch-tokens"); a switch has the value
+ * "true" or "false"; "data" may repeat. Owns its strings. */
+struct tr_optkv {
+    char *key, *val;
+};
+struct tr_optlist {
+    struct tr_optkv *kv;
+    size_t n, cap;
+    char *origin;               /* for messages: "the command line", "--config F" */
+};
+
+/* Append a pair (copied). 0 or an allocation failure. */
+int tr_optlist_add(struct tr_optlist *l, const char *key, const char *val);
+/* The last value of key, or NULL. */
+const char *tr_optlist_get(const struct tr_optlist *l, const char *key);
+void tr_optlist_free(struct tr_optlist *l);   /* accepts a zeroed list */
 
 struct tr_opts {
     /* data */
-    const char *data;           /* --data DIR */
+    const char *data;           /* the first --data DIR (NULL when synthetic) */
+    int n_data;                 /* --data DIR[:WEIGHT], repeatable: a mixture */
+    struct tr_loader_source data_src[TR_MAX_SOURCES];
     bool synthetic;             /* --synthetic */
     int vocab;                  /* --vocab (synthetic only) */
     bool sequential;            /* --data-order sequential */
@@ -35,6 +58,8 @@ struct tr_opts {
     const char *ckpt_dir;
     int ckpt_every, ckpt_keep;
     bool resume;
+    const char *init_from;      /* --init-from CKPT: weights only, a new run */
+    const char *config;         /* --config FILE */
     const char *metrics;
     int print_every;
     bool quiet;
@@ -50,6 +75,15 @@ struct tr_opts {
     int zero;                   /* --zero 0|1: 1 shards AdamW state (m, v, fp32 master
                                    weights) across ranks */
     bool grad_reduce_bf16;      /* --grad-reduce bf16 (default fp32) */
+
+    /* Filled by tr_settings_resolve() (tr_settings.h): the checkpoint that
+     * --resume continues (NULL: none yet, or no --resume), and the line that
+     * names the settings given here that differ from its own (NULL: none). */
+    char *resume_path;
+    char *settings_note;
+    /* the sources the strings above point into, lowest priority first */
+    struct tr_optlist src[4];
+    int n_src;
 };
 
 /* The most optimizer steps a run (and a checkpoint) may count: steps are
@@ -61,12 +95,31 @@ struct tr_opts {
 /* tr_opts_parse() results other than 0 and errors. */
 enum { TR_OPTS_HELP = 1, TR_OPTS_VERSION = 2 };
 
-/* Parse argv into o (presets applied, explicit flags win, defaults filled,
- * ranges checked). Returns 0, TR_OPTS_HELP when --help was printed,
+/* Collect argv's flags into cl (names and values checked, nothing
+ * applied). Returns 0, TR_OPTS_HELP when --help was printed,
  * TR_OPTS_VERSION for --version (main prints it: it knows the libraries),
- * or INGOT_E_USAGE with a message. The vocabulary is not known here; the
- * model's shape is completed by the caller once the data is open. */
+ * or INGOT_E_USAGE with a message. */
+int tr_opts_argv(int argc, char **argv, struct tr_optlist *cl);
+
+/* Fill o from layers (lowest priority first; a later layer's value wins; a
+ * layer that names --data replaces the data of lower ones, and one that
+ * names --model the shape they gave), then presets, derived defaults and
+ * checks. o takes ownership of the lists (tr_opts_free() releases them; the
+ * caller's copies are zeroed). Returns 0 or INGOT_E_USAGE naming the layer
+ * of a bad value. The vocabulary is not known here; the model's shape is
+ * completed by the caller once the data is open. */
+int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o);
+
+/* tr_opts_argv() then tr_opts_build() of the command line alone. */
 int tr_opts_parse(int argc, char **argv, struct tr_opts *o);
+
+/* Release what o owns. */
+void tr_opts_free(struct tr_opts *o);
+
+/* Whether key names a flag that takes no value (--resume, --synthetic). */
+bool tr_opts_is_switch(const char *key);
+/* Whether key is a flag name ingot-train knows (for config files). */
+bool tr_opts_known(const char *key);
 
 /* Print the usage text to stdout. */
 void tr_opts_help(const char *prog);

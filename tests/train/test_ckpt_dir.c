@@ -71,6 +71,8 @@ static long dead_pid(void)
 }
 
 /* The one temp file a killed save left, or NULL. */
+/* The one entry of dir besides config.json (the run's settings, written at
+ * the start), or NULL. */
 static char *only_entry(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -79,7 +81,8 @@ static char *only_entry(const char *dir)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            strcmp(e->d_name, "config.json")) {
             n++;
             free(name);
             name = strdup(e->d_name);

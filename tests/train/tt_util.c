@@ -246,8 +246,13 @@ bool tt_ckpt_payload_equal(const char *a, const char *b)
     size_t nx, ny;
     CHECK_OK(fs_read_all(a, &x, &nx));
     CHECK_OK(fs_read_all(b, &y, &ny));
-    bool same = nx == ny && nx > TR_CKPT_HEADER_SIZE &&
-                !memcmp(x + TR_CKPT_HEADER_SIZE, y + TR_CKPT_HEADER_SIZE, nx - TR_CKPT_HEADER_SIZE);
+    /* the tensors only: a version-2 file's settings section names the
+     * run's own paths (metrics file, data) */
+    const struct tr_ckpt_header *hx = (const void *)x, *hy = (const void *)y;
+    size_t end = nx >= TR_CKPT_HEADER_SIZE && hx->version >= 2 ? (size_t)hx->settings_offset : nx;
+    size_t end_y = ny >= TR_CKPT_HEADER_SIZE && hy->version >= 2 ? (size_t)hy->settings_offset : ny;
+    bool same = end == end_y && end > TR_CKPT_HEADER_SIZE && end <= nx && end <= ny &&
+                !memcmp(x + TR_CKPT_HEADER_SIZE, y + TR_CKPT_HEADER_SIZE, end - TR_CKPT_HEADER_SIZE);
     free(x);
     free(y);
     return same;

@@ -35,7 +35,8 @@ void tt_run_ok(const char *cmd, const char *out_path);
 int tt_expect(const char *bin, const char *out_path, const char *what, const char *args, int rc,
               const char *n1, const char *n2);
 /* Whether two checkpoint files hold the same bytes after their header
- * (weights, AdamW state, RNG): the header carries run-specific fields. */
+ * up to the settings section (weights, AdamW state): the header and the
+ * settings carry run-specific fields. */
 bool tt_ckpt_payload_equal(const char *a, const char *b);
 /* Whole file as a NUL-terminated malloc'd string (NULL when missing). */
 char *tt_slurp(const char *path);

@@ -1,0 +1,588 @@
+/* Run settings: resolve, serialise, compare, read config files
+ * (tr_settings.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "checkpoint.h"
+#include "fsutil.h"
+#include "ingot_err.h"
+#include "tr_settings.h"
+
+/* Reals are floats: 9 significant digits round-trip every one. */
+#define DUMP_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9))
+#define NOTE_FLAGS (JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(9))
+
+/* The shortest decimal that reads back as f, as a JSON real. */
+static json_t *jfloat(float f)
+{
+    char b[32];
+    for (int p = 6; p <= 9; p++) {
+        snprintf(b, sizeof(b), "%.*g", p, (double)f);
+        if ((float)strtod(b, NULL) == f)
+            break;
+    }
+    return json_real(strtod(b, NULL));
+}
+
+/* p made absolute (so that a resume from another directory finds it):
+ * realpath when it exists, else joined to the working directory. */
+static char *abs_path(const char *p)
+{
+    char buf[PATH_MAX], cwd[PATH_MAX];
+    if (realpath(p, buf))
+        return strdup(buf);
+    if (p[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+        return strdup(p);
+    return fs_path_join(cwd, p);
+}
+
+static int set_path(json_t *j, const char *key, const char *p)
+{
+    char *a = abs_path(p);
+    if (!a)
+        return ingot_oom("a settings path", strlen(p) + PATH_MAX);
+    json_object_set_new(j, key, json_string(a));
+    free(a);
+    return 0;
+}
+
+/* The settings object of o (NULL when out of memory). */
+static json_t *settings_obj(const struct tr_opts *o)
+{
+    json_t *j = json_object();
+    if (!j)
+        return NULL;
+    json_object_set_new(j, "arch", json_string(TR_CKPT_ARCH));
+    json_object_set_new(j, "model", json_string(o->model));
+    json_object_set_new(j, "layers", json_integer(o->layers));
+    json_object_set_new(j, "heads", json_integer(o->heads));
+    json_object_set_new(j, "dim", json_integer(o->dim));
+    json_object_set_new(j, "seq-len", json_integer(o->seq_len));
+    if (o->synthetic) {
+        json_object_set_new(j, "synthetic", json_true());
+        json_object_set_new(j, "vocab", json_integer(o->vocab));
+    } else {
+        json_t *a = json_array();
+        json_object_set_new(j, "data", a);
+        for (int i = 0; i < o->n_data; i++) {
+            char *d = abs_path(o->data_src[i].dir), w[40], *s;
+            for (int p = 1; p <= 17; p++) {   /* the shortest weight that reads back */
+                snprintf(w, sizeof(w), "%.*g", p, o->data_src[i].weight);
+                if (strtod(w, NULL) == o->data_src[i].weight)
+                    break;
+            }
+            s = d ? malloc(strlen(d) + strlen(w) + 2) : NULL;
+            if (!s) {
+                free(d);
+                json_decref(j);
+                return NULL;
+            }
+            sprintf(s, "%s:%s", d, w);
+            json_array_append_new(a, json_string(s));
+            free(s);
+            free(d);
+        }
+    }
+    json_object_set_new(j, "data-order", json_string(o->sequential ? "sequential" : "shuffled"));
+    if (o->tokenizer && set_path(j, "tokenizer", o->tokenizer)) {
+        json_decref(j);
+        return NULL;
+    }
+    json_object_set_new(j, "batch", json_integer(o->batch));
+    json_object_set_new(j, "batch-tokens", json_integer(o->batch_tokens));
+    json_object_set_new(j, "steps", json_integer(o->steps));
+    json_object_set_new(j, "lr", jfloat(o->lr));
+    json_object_set_new(j, "min-lr", jfloat(o->min_lr));
+    json_object_set_new(j, "warmup", json_integer(o->warmup));
+    json_object_set_new(j, "weight-decay", jfloat(o->weight_decay));
+    json_object_set_new(j, "grad-clip", jfloat(o->grad_clip));
+    json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
+    if (o->precision)
+        json_object_set_new(j, "precision", json_string(o->precision));
+    json_object_set_new(j, "zero", json_integer(o->zero));
+    json_object_set_new(j, "grad-reduce", json_string(o->grad_reduce_bf16 ? "bf16" : "fp32"));
+    json_object_set_new(j, "val-every", json_integer(o->val_every));
+    json_object_set_new(j, "val-tokens", json_integer(o->val_tokens));
+    json_object_set_new(j, "sample-every", json_integer(o->sample_every));
+    json_object_set_new(j, "sample-tokens", json_integer(o->sample_tokens));
+    json_object_set_new(j, "top-k", json_integer(o->top_k));
+    json_object_set_new(j, "temperature", jfloat(o->temperature));
+    json_object_set_new(j, "ckpt-every", json_integer(o->ckpt_every));
+    json_object_set_new(j, "ckpt-keep", json_integer(o->ckpt_keep));
+    json_object_set_new(j, "print-every", json_integer(o->print_every));
+    if (o->metrics && set_path(j, "metrics", o->metrics)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static int dump(json_t *j, size_t flags, char **out)
+{
+    *out = j ? json_dumps(j, flags) : NULL;
+    json_decref(j);
+    return *out ? 0 : ingot_oom("settings text", 4096);
+}
+
+int tr_settings_json(const struct tr_opts *o, char **out)
+{
+    return dump(settings_obj(o), DUMP_FLAGS, out);
+}
+
+int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos, char **out)
+{
+    json_t *root = json_object(), *s = settings_obj(o), *dp = json_object(), *a = json_array();
+    if (!root || !s || !dp || !a) {
+        json_decref(root);
+        json_decref(s);
+        json_decref(dp);
+        json_decref(a);
+        return ingot_oom("checkpoint settings", 4096);
+    }
+    json_object_set_new(root, "settings", s);
+    json_object_set_new(dp, "windows", json_integer((json_int_t)(pos->n_src > 1 ? pos->index :
+                        pos->n_src ? pos->src[0].windows : 0)));
+    for (int i = 0; i < pos->n_src; i++)
+        json_array_append_new(a, json_pack("{sIsIsI}", "epoch", (json_int_t)pos->src[i].epoch,
+                                           "index", (json_int_t)pos->src[i].index, "windows",
+                                           (json_int_t)pos->src[i].windows));
+    json_object_set_new(dp, "sources", a);
+    json_object_set_new(root, "data_position", dp);
+    return dump(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9), out);
+}
+
+int tr_settings_read_position(const char *path, const char *section, struct tr_loader_pos *pos)
+{
+    json_t *root = json_loads(section, 0, NULL);
+    json_t *a = json_object_get(json_object_get(root, "data_position"), "sources");
+    int err = 0;
+    if (a && (!json_is_array(a) || json_array_size(a) > TR_MAX_SOURCES))
+        err = ingot_fail(INGOT_E_CORRUPT, "%s: settings field data_position.sources is not a "
+                         "list of at most %d sources", path, TR_MAX_SOURCES);
+    for (size_t i = 0; a && !err && i < json_array_size(a); i++) {
+        json_t *e = json_array_get(a, i);
+        json_int_t ep = json_integer_value(json_object_get(e, "epoch"));
+        json_int_t ix = json_integer_value(json_object_get(e, "index"));
+        json_int_t w = json_integer_value(json_object_get(e, "windows"));
+        if (!json_is_integer(json_object_get(e, "index")) || ep < 0 || ix < 0 || w < 0)
+            err = ingot_fail(INGOT_E_CORRUPT, "%s: settings field data_position.sources[%zu] is "
+                             "damaged", path, i);
+        pos->src[i] = (struct tr_loader_src_pos){ (uint64_t)ep, (uint64_t)ix, (uint64_t)w };
+    }
+    if (a && !err)
+        pos->n_src = (int)json_array_size(a);
+    json_decref(root);
+    return err;
+}
+
+int tr_settings_write_config(const char *dir, const struct tr_opts *o)
+{
+    char *text = NULL, *path = fs_path_join(dir, "config.json");
+    int err = path ? tr_settings_json(o, &text) : ingot_oom("config path", strlen(dir) + 16);
+    if (!err) {
+        size_t n = strlen(text);
+        char *t2 = malloc(n + 2);   /* the text and a final newline */
+        if (!t2)
+            err = ingot_oom("config text", n + 2);
+        else {
+            memcpy(t2, text, n);
+            t2[n] = '\n';
+            err = fs_write_atomic(path, t2, n + 1);
+            free(t2);
+        }
+    }
+    free(text);
+    free(path);
+    return err;
+}
+
+/* Settings a checkpoint or config file does not carry over to a resumed
+ * run: where and how this invocation runs, not what the run is. */
+static bool per_invocation(const char *k)
+{
+    static const char *const keys[] = {
+        "device", "threads", "quiet", "no-verify", "ckpt-dir", "resume", "init-from", "config",
+        "stop-after", "dump-batch", "profile", "peak-tflops", "dist", "dist-timeout", "dist-port",
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (!strcmp(k, keys[i]))
+            return true;
+    return false;
+}
+
+/* One JSON value as a flag's text value. */
+static int value_text(const json_t *v, char *buf, size_t len)
+{
+    if (json_is_string(v))
+        snprintf(buf, len, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, len, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return -1;
+    return 0;
+}
+
+/* A settings object into pairs. strict (config files): an unknown key is an
+ * error (a typo must not be ignored); else (a checkpoint of a newer build)
+ * it is skipped, as are per-invocation keys. only: keep just these keys. */
+static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
+                        const char *const *only)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        char k[64], val[PATH_MAX + 64];
+        snprintf(k, sizeof(k), "%s", key);
+        for (char *p = k; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        if (!strcmp(k, "arch")) {
+            if (!json_is_string(v) || strcmp(json_string_value(v), TR_CKPT_ARCH))
+                return ingot_fail(INGOT_E_USAGE, "%s: \"arch\" is %s; this build of ingot-train "
+                                  "trains \"%s\"", l->origin, json_is_string(v) ?
+                                  json_string_value(v) : "not a string", TR_CKPT_ARCH);
+            continue;
+        }
+        if (!strcmp(k, "help") || !strcmp(k, "version") || !tr_opts_known(k)) {
+            if (strict)
+                return ingot_fail(INGOT_E_USAGE, "%s: unknown key \"%s\" (the keys are the long "
+                                  "flags of --help without the dashes, and \"arch\")", l->origin,
+                                  key);
+            continue;
+        }
+        if (only) {
+            bool keep = false;
+            for (const char *const *p = only; *p; p++)
+                keep |= !strcmp(*p, k);
+            if (!keep)
+                continue;
+        } else if (!strict && per_invocation(k)) {
+            continue;
+        }
+        if (json_is_null(v))
+            continue;
+        if (json_is_array(v) && strcmp(k, "data"))
+            return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" is a list; only \"data\" takes one",
+                              l->origin, key);
+        size_t n = json_is_array(v) ? json_array_size(v) : 1;
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+            int err;
+            if (value_text(e, val, sizeof(val)))
+                return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" has a value that is not a string, "
+                                  "number or true/false", l->origin, key);
+            if (tr_opts_is_switch(k) != (json_is_boolean(e) || !strcmp(val, "true") ||
+                                         !strcmp(val, "false")))
+                return ingot_fail(INGOT_E_USAGE, "%s: \"%s\": %s", l->origin, key,
+                                  tr_opts_is_switch(k) ? "a switch takes true or false" :
+                                  "takes a value, not true/false");
+            if ((err = tr_optlist_add(l, k, val)))
+                return err;
+        }
+    }
+    return 0;
+}
+
+/* ---- a minimal TOML: key = value lines ---- */
+
+/* A quoted string at *p (basic "..." with \" \\ \n \t escapes, or literal
+ * '...') as a JSON string; *p moves past it. */
+static json_t *toml_string(const char **p)
+{
+    char q = **p, buf[PATH_MAX + 64];
+    size_t n = 0;
+    const char *s = *p + 1;
+    while (*s && *s != q && n + 1 < sizeof(buf)) {
+        if (q == '"' && *s == '\\' && s[1]) {
+            s++;
+            buf[n++] = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s;
+        } else {
+            buf[n++] = *s;
+        }
+        s++;
+    }
+    if (*s != q)
+        return NULL;
+    buf[n] = '\0';
+    *p = s + 1;
+    return json_string(buf);
+}
+
+/* A scalar at *p: a string, true/false, or a number (kept as its text so
+ * that nothing is lost to a double). */
+static json_t *toml_scalar(const char **p)
+{
+    if (**p == '"' || **p == '\'')
+        return toml_string(p);
+    const char *s = *p;
+    while (*s && *s != ',' && *s != ']' && !isspace((unsigned char)*s) && *s != '#')
+        s++;
+    size_t n = (size_t)(s - *p);
+    char tok[64];
+    if (n == 0 || n >= sizeof(tok))
+        return NULL;
+    memcpy(tok, *p, n);
+    tok[n] = '\0';
+    *p = s;
+    if (!strcmp(tok, "true"))
+        return json_true();
+    if (!strcmp(tok, "false"))
+        return json_false();
+    char *end;
+    errno = 0;
+    long long i = strtoll(tok, &end, 10);
+    if (!*end && !errno)
+        return json_integer(i);
+    double d = strtod(tok, &end);
+    if (!*end)
+        return json_real(d);
+    return json_string(tok);   /* a bare word such as 512Ki: the flag parser judges it */
+}
+
+static int toml_parse(const char *path, const char *text, json_t *obj)
+{
+    int line = 0;
+    for (const char *ln = text; ln && *ln; ln = strchr(ln, '\n') ? strchr(ln, '\n') + 1 : NULL) {
+        line++;
+        const char *p = ln;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
+            continue;
+        if (*p == '[')
+            return ingot_fail(INGOT_E_USAGE, "--config %s:%d: TOML tables are not supported; "
+                              "write key = value lines at the top level", path, line);
+        char key[64];
+        size_t n = 0;
+        while ((isalnum((unsigned char)*p) || *p == '-' || *p == '_') && n + 1 < sizeof(key))
+            key[n++] = *p++;
+        key[n] = '\0';
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!n || *p != '=')
+            return ingot_fail(INGOT_E_USAGE, "--config %s:%d: expected key = value", path, line);
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        json_t *v;
+        if (*p == '[') {
+            v = json_array();
+            p++;
+            for (;;) {
+                while (*p == ' ' || *p == '\t' || *p == ',')
+                    p++;
+                if (*p == ']') {
+                    p++;
+                    break;
+                }
+                json_t *e = toml_scalar(&p);
+                if (!e) {
+                    json_decref(v);
+                    return ingot_fail(INGOT_E_USAGE, "--config %s:%d: bad list for %s (one "
+                                      "line, [\"a\", \"b\"])", path, line, key);
+                }
+                json_array_append_new(v, e);
+            }
+        } else if (!(v = toml_scalar(&p))) {
+            return ingot_fail(INGOT_E_USAGE, "--config %s:%d: bad value for %s", path, line, key);
+        }
+        while (*p == ' ' || *p == '\t' || *p == '\r')
+            p++;
+        if (*p && *p != '\n' && *p != '#') {
+            json_decref(v);
+            return ingot_fail(INGOT_E_USAGE, "--config %s:%d: unexpected text after the value of "
+                              "%s", path, line, key);
+        }
+        if (json_object_get(obj, key)) {
+            json_decref(v);
+            return ingot_fail(INGOT_E_USAGE, "--config %s:%d: %s given twice", path, line, key);
+        }
+        json_object_set_new(obj, key, v);
+    }
+    return 0;
+}
+
+int tr_settings_load_config(const char *path, struct tr_optlist *out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    memset(out, 0, sizeof(*out));
+    int err = fs_read_capped(path, "--config", 1 << 20, &text, &len);
+    if (err)
+        return err;
+    out->origin = malloc(strlen(path) + 16);
+    if (!out->origin) {
+        free(text);
+        return ingot_oom("config origin", strlen(path) + 16);
+    }
+    sprintf(out->origin, "--config %s", path);
+    const char *p = text;
+    while (isspace((unsigned char)*p))
+        p++;
+    json_t *obj = NULL;
+    if (*p == '{') {
+        json_error_t je;
+        obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+        if (!obj || !json_is_object(obj))
+            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: not a JSON object: %s", path,
+                             je.line, obj ? "another value" : je.text);
+    } else {
+        obj = json_object();
+        err = obj ? toml_parse(path, text, obj) : ingot_oom("config", 64);
+    }
+    if (!err)
+        err = json_to_list(obj, out, true, NULL);
+    json_decref(obj);
+    free(text);
+    return err;
+}
+
+/* "key new (checkpoint: old)" for every setting that differs. */
+static int diff_note(json_t *ck, json_t *now, char **note)
+{
+    size_t cap = 256, len = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return ingot_oom("settings note", cap);
+    s[0] = '\0';
+    json_t *keys = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(ck, k, v) json_object_set(keys, k, json_null());
+    json_object_foreach(now, k, v) json_object_set(keys, k, json_null());
+    json_object_foreach(keys, k, v) {
+        json_t *a = json_object_get(ck, k), *b = json_object_get(now, k);
+        if (!strcmp(k, "arch") || (a && b && json_equal(a, b)) || per_invocation(k))
+            continue;
+        char *ta = a ? json_dumps(a, NOTE_FLAGS) : strdup("unset");
+        char *tb = b ? json_dumps(b, NOTE_FLAGS) : strdup("unset");
+        size_t need = len + strlen(k) + (ta ? strlen(ta) : 0) + (tb ? strlen(tb) : 0) + 32;
+        if (need > cap) {
+            char *t = realloc(s, need * 2);
+            if (!t) {
+                free(ta);
+                free(tb);
+                free(s);
+                json_decref(keys);
+                return ingot_oom("settings note", need * 2);
+            }
+            s = t;
+            cap = need * 2;
+        }
+        len += (size_t)sprintf(s + len, "%s%s %s (checkpoint: %s)", len ? ", " : "", k,
+                               tb ? tb : "?", ta ? ta : "?");
+        free(ta);
+        free(tb);
+    }
+    json_decref(keys);
+    if (!len) {
+        free(s);
+        s = NULL;
+    }
+    *note = s;
+    return 0;
+}
+
+static bool on(const char *v)
+{
+    return v && (!strcmp(v, "true") || !strcmp(v, "1"));
+}
+
+/* A checkpoint's settings object (owned by *root), or NULL for version 1. */
+static int ckpt_settings(const char *path, json_t **root, json_t **settings)
+{
+    char *text = NULL;
+    *root = *settings = NULL;
+    int err = tr_ckpt_read_settings(path, &text);
+    if (err || !text)
+        return err;
+    json_error_t je;
+    *root = json_loads(text, 0, &je);
+    free(text);
+    *settings = json_object_get(*root, "settings");
+    if (!json_is_object(*settings))
+        return ingot_fail(INGOT_E_CORRUPT, "%s: the settings section holds no \"settings\" "
+                          "object", path);
+    return 0;
+}
+
+int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
+{
+    struct tr_optlist lay[3];
+    memset(lay, 0, sizeof(lay));
+    memset(o, 0, sizeof(*o));
+    struct tr_optlist *base = &lay[0], *cfg = &lay[1], *cl = &lay[2];
+    json_t *ck_root = NULL, *ck = NULL;
+    char *resume_path = NULL, *origin = NULL;
+    int err = tr_opts_argv(argc, argv, cl);
+    if (err)
+        goto fail;
+    const char *cfg_path = tr_optlist_get(cl, "config");
+    if (cfg_path && (err = tr_settings_load_config(cfg_path, cfg)))
+        goto fail;
+    if (tr_optlist_get(cfg, "config")) {
+        err = ingot_fail(INGOT_E_USAGE, "%s: a config file cannot name another (\"config\")",
+                         cfg->origin);
+        goto fail;
+    }
+    const char *v;
+#define PICK(key) ((v = tr_optlist_get(cl, key)) ? v : tr_optlist_get(cfg, key))
+    const char *ckdir = PICK("ckpt-dir"), *init = PICK("init-from");
+    bool resume = on(PICK("resume"));
+#undef PICK
+    if (resume && ckdir && (err = tr_ckpt_find_latest(ckdir, &resume_path)))
+        goto fail;
+    const char *from = resume_path ? resume_path : init;
+    if (from && (err = ckpt_settings(from, &ck_root, &ck)))
+        goto fail;
+    if (ck) {
+        /* --resume: the whole run; --init-from: only the model's shape */
+        static const char *const shape[] = { "model", "layers", "heads", "dim", "seq-len", NULL };
+        if (!(origin = malloc(strlen(from) + 32))) {
+            err = ingot_oom("settings origin", strlen(from) + 32);
+            goto fail;
+        }
+        sprintf(origin, "%s %s", resume_path ? "checkpoint" : "--init-from", from);
+        base->origin = origin;
+        origin = NULL;
+        if ((err = json_to_list(ck, base, false, resume_path ? NULL : shape)))
+            goto fail;
+    }
+    if (!base->origin && !(base->origin = strdup("defaults"))) {
+        err = ingot_oom("settings origin", 16);
+        goto fail;
+    }
+    if ((err = tr_opts_build(lay, 3, o)))
+        goto fail;
+    o->resume_path = resume_path;
+    resume_path = NULL;
+    if (ck && o->resume_path) {
+        json_t *now = settings_obj(o);
+        err = now ? diff_note(ck, now, &o->settings_note) : ingot_oom("settings", 4096);
+        json_decref(now);
+    }
+    json_decref(ck_root);
+    if (err)
+        tr_opts_free(o);
+    return err;
+fail:
+    for (int i = 0; i < 3; i++)
+        tr_optlist_free(&lay[i]);
+    tr_opts_free(o);
+    json_decref(ck_root);
+    free(resume_path);
+    free(origin);
+    return err;
+}

@@ -1,0 +1,46 @@
+/* A run's settings as data: what a checkpoint stores so that
+ * `ingot-train --ckpt-dir D --resume` alone continues the run, what
+ * --config FILE reads, and what D/config.json holds.
+ *
+ * The settings are a JSON object whose keys are the long flags
+ * ("batch-tokens": 32768, "data": ["/abs/dir:1", ...]) plus "arch" (the
+ * model family, "gpt2"), so that a later model adds keys without a new
+ * format and a config.json is itself a valid --config file. Precedence,
+ * lowest first: defaults and presets, the checkpoint's settings (--resume)
+ * or --init-from's model shape, --config FILE, the command line. */
+#ifndef INGOT_TR_SETTINGS_H
+#define INGOT_TR_SETTINGS_H
+
+#include "data_loader.h"
+#include "train_opts.h"
+
+/* Resolve o from argv, --config FILE and, with --resume, the settings of the
+ * newest checkpoint in --ckpt-dir (o->resume_path gets its path; with flags
+ * that change them, o->settings_note names each: "lr 0.001 (checkpoint:
+ * 0.0006)"), or with --init-from the checkpoint's model shape. Returns 0,
+ * TR_OPTS_HELP, TR_OPTS_VERSION or an error (INGOT_E_USAGE for bad flags or
+ * config files, naming the file and key). tr_opts_free() releases o. */
+int tr_settings_resolve(int argc, char **argv, struct tr_opts *o);
+
+/* The effective settings of o as JSON object text (malloc'd into *out). */
+int tr_settings_json(const struct tr_opts *o, char **out);
+
+/* A checkpoint's settings section: {"settings": {...}, "data_position":
+ * {"windows": N, "sources": [{"epoch", "index", "windows"}, ...]}}
+ * (malloc'd into *out). */
+int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos, char **out);
+
+/* Fill pos->n_src and pos->src from a section's data_position (left as is
+ * when the section has none: one dataset needs only the header's epoch and
+ * index). path names the checkpoint in messages. */
+int tr_settings_read_position(const char *path, const char *section, struct tr_loader_pos *pos);
+
+/* Write DIR/config.json (the effective settings, atomically). */
+int tr_settings_write_config(const char *dir, const struct tr_opts *o);
+
+/* Read --config FILE: a JSON object, or TOML-style `key = value` lines
+ * (strings in quotes, numbers, true/false, one-line arrays of strings;
+ * '#' comments). Keys as the long flags ('_' may stand for '-'). */
+int tr_settings_load_config(const char *path, struct tr_optlist *out);
+
+#endif
