@@ -5,6 +5,7 @@
 #include "pt_pipeline.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,8 +16,9 @@
 
 #include "cli_num.h"
 #include "ingot_err.h"
-#include "pt_hooks.h"
 #include "mono_clock.h"
+#include "pt_encstats.h"
+#include "pt_hooks.h"
 
 struct pipe {
     const struct pt_pipeline_cfg *cfg;
@@ -192,6 +194,78 @@ static void *writer_main(void *arg)
     }
 }
 
+/* The encoder counters of the last run (see pt_encstats.h). */
+static struct pt_enc_stats last_enc;
+
+static void enc_stats_collect(const struct pipe *p)
+{
+    memset(&last_enc, 0, sizeof(last_enc));
+    const spe_model *m = p->cfg->tok->enc;
+    if (!m)
+        return;
+    last_enc.used = true;
+    last_enc.kind = spe_model_kind(m);
+    last_enc.cut = spe_cut_name(m);
+    struct spe_stats *t = &last_enc.s;
+    for (unsigned i = 0; i < p->cfg->threads; i++) {
+        if (!p->workers[i].enc_s)
+            continue;
+        struct spe_stats w;
+        spe_scratch_stats(p->workers[i].enc_s, &w);
+        t->docs += w.docs;
+        t->bytes_in += w.bytes_in;
+        t->bytes_norm += w.bytes_norm;
+        t->words += w.words;
+        t->cache_hits += w.cache_hits;
+        t->cache_resets += w.cache_resets;
+        t->path_hits += w.path_hits;
+        t->replays += w.replays;
+        t->bound_checks += w.bound_checks;
+        t->bound_fails += w.bound_fails;
+        t->sec_norm += w.sec_norm;
+        t->sec_model += w.sec_model;
+    }
+}
+
+void pt_pipeline_enc_stats(struct pt_enc_stats *out) { *out = last_enc; }
+
+static double pct(uint64_t a, uint64_t b) { return b ? 100.0 * (double)a / (double)b : 0.0; }
+
+void pt_pipeline_enc_print(FILE *f)
+{
+    const struct pt_enc_stats *e = &last_enc;
+    if (!e->used)
+        return;
+    const struct spe_stats *s = &e->s;
+    fprintf(f, "  encoder: Ingot's (%s, cut %s): %" PRIu64 " words, %.1f%% cache hits", e->kind,
+            e->cut, s->words, pct(s->cache_hits, s->words));
+    if (s->path_hits + s->replays)
+        fprintf(f, " (%.1f%% by the cached path, %.1f%% replayed)", pct(s->path_hits, s->cache_hits),
+                pct(s->replays, s->cache_hits));
+    fprintf(f, ", %" PRIu64 " cache reset%s\n", s->cache_resets, s->cache_resets == 1 ? "" : "s");
+    fprintf(f, "  tokenize (thread-seconds): normalize %.2f, model %.2f (%.1f MB/s and %.1f MB/s "
+            "per thread)\n", s->sec_norm, s->sec_model,
+            s->sec_norm > 0 ? (double)s->bytes_in / 1e6 / s->sec_norm : 0.0,
+            s->sec_model > 0 ? (double)s->bytes_in / 1e6 / s->sec_model : 0.0);
+}
+
+json_t *pt_pipeline_enc_json(void)
+{
+    const struct pt_enc_stats *e = &last_enc;
+    if (!e->used)
+        return NULL;
+    const struct spe_stats *s = &e->s;
+    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "kind", e->kind,
+                     "cut", e->cut, "documents", (json_int_t)s->docs,
+                     "bytes", (json_int_t)s->bytes_in, "words", (json_int_t)s->words,
+                     "cache_hits", (json_int_t)s->cache_hits,
+                     "path_hits", (json_int_t)s->path_hits, "replays", (json_int_t)s->replays,
+                     "cache_resets", (json_int_t)s->cache_resets,
+                     "bound_checks", (json_int_t)s->bound_checks,
+                     "bound_fails", (json_int_t)s->bound_fails, "normalize_s", s->sec_norm,
+                     "model_s", s->sec_model);
+}
+
 static void stop_all(struct pipe *p)
 {
     atomic_store(&p->stop, 1);
@@ -361,6 +435,7 @@ int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *in
         st->tokenize_s += p->workers[i].tokenize_s;
     }
     st->write_s = pt_writer_seconds(cfg->writer);
+    enc_stats_collect(p);
     st->docs = atomic_load(&p->docs);
     st->tokens = atomic_load(&p->tokens);
     st->text_bytes = p->text_bytes;

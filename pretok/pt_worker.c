@@ -122,8 +122,11 @@ static int tokenize(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt
 {
     size_t n_ids = 0;
     int ret = 0;
-    if (cfg->enc && !w->enc_s)
+    if (cfg->enc && !w->enc_s) {
         ret = spe_scratch_new(true, &w->enc_s);
+        if (!ret)   /* two clock reads per document: the report's split */
+            spe_scratch_time(w->enc_s, true);
+    }
     if (!ret)
         ret = cfg->enc ? spe_encode(cfg->enc, w->enc_s, text, len, &w->ids, &w->ids_cap, &n_ids)
                        : ingot_spm_encode(cfg->spm, text, len, &w->ids, &w->ids_cap, &n_ids);
