@@ -16,6 +16,7 @@ void pt_cli_usage(FILE *f)
 "usage: ingot-pretok --model M.model --out DIR [options] INPUT...\n"
 "       ingot-pretok merge OUT PART_DIR...\n"
 "       ingot-pretok text [--text-key K] [--txt-doc MODE] [--max-bytes N] [--every K] INPUT...\n"
+"       ingot-pretok import-bin --format llmc|nanogpt (--vocab N | --tokenizer M) --out DIR FILE...\n"
 "\n"
 "Tokenize a corpus once into Ingot token shards (DIR/*.tok + DIR/manifest.json).\n"
 "INPUT: files, directories (walked recursively, sorted) or quoted globs. JSON Lines\n"
@@ -70,6 +71,8 @@ void pt_cli_usage(FILE *f)
 "merge OUT PART_DIR...  move the shards of all parts (made with --part K/N and\n"
 "                       otherwise identical options) into OUT, renumbered, with one\n"
 "                       manifest; no token is copied\n"
+"import-bin FILE...     llm.c / nanoGPT .bin token files into a dataset, ids kept\n"
+"                       (ingot-pretok import-bin --help)\n"
 "text INPUT...          print each document's text followed by a newline (for\n"
 "                       spm_train); --max-bytes N stops after N bytes, --every K\n"
 "                       keeps one document in K\n"
@@ -177,6 +180,9 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     } else if (argc > 1 && !strcmp(argv[1], "text")) {
         o->cmd = PT_CMD_TEXT;
         first = 2;
+    } else if (argc > 1 && !strcmp(argv[1], "import-bin")) {
+        o->cmd = PT_CMD_IMPORT;     /* its own options: pt_import.c */
+        return 0;
     } else if (argc > 1 && !strcmp(argv[1], "convert")) {
         first = 2;
     }

@@ -11,7 +11,8 @@
 #include "pt_producer.h"
 #include "pt_writer.h"
 
-enum pt_command { PT_CMD_CONVERT, PT_CMD_TEXT, PT_CMD_MERGE, PT_CMD_HELP, PT_CMD_VERSION };
+enum pt_command { PT_CMD_CONVERT, PT_CMD_TEXT, PT_CMD_MERGE, PT_CMD_IMPORT, PT_CMD_HELP,
+                  PT_CMD_VERSION };
 
 struct pt_opts {
     enum pt_command cmd;

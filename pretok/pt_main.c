@@ -12,6 +12,7 @@
 #include "pt_cli.h"
 #include "pt_convert.h"
 #include "pt_hooks.h"
+#include "pt_import.h"
 #include "pt_merge.h"
 #include "pt_text.h"
 
@@ -69,6 +70,9 @@ int main(int argc, char **argv)
         break;
     case PT_CMD_MERGE:
         ret = pt_merge(&o);
+        break;
+    case PT_CMD_IMPORT:
+        ret = pt_import_bin(argc - 1, argv + 1);
         break;
     default:
         ret = pt_convert(&o, &interrupted);

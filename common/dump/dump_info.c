@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static json_t *header_json(const shard_reader *r)
         "provenance", hex64(h->prov_checksum), "header", hex64(h->header_checksum));
 }
 
-static int info_json(const struct dump_src *s)
+static int info_json(const struct dump_src *s, bool brief)
 {
     json_t *root;
     if (s->ds) {
@@ -60,8 +61,15 @@ static int info_json(const struct dump_src *s)
         if (!man)
             return ingot_fail(INGOT_E_JSON, "%s: cannot re-read manifest.json", s->path);
         json_t *shards = json_array();
-        for (size_t i = 0; i < s->ds->n_shards; i++)
-            json_array_append_new(shards, header_json(s->ds->shards[i]));
+        if (brief) {
+            /* The lists that grow with the corpus give way to their sizes. */
+            json_object_set_new(man, "inputs", json_integer((json_int_t)s->ds->manifest->n_inputs));
+            json_object_set_new(man, "shards", json_integer((json_int_t)s->ds->n_shards));
+            json_object_del(man, "skip_examples");
+        } else {
+            for (size_t i = 0; i < s->ds->n_shards; i++)
+                json_array_append_new(shards, header_json(s->ds->shards[i]));
+        }
         root = json_pack("{s:s, s:s, s:o, s:o}", "kind", "dataset", "path", s->path,
                          "manifest", man, "shards", shards);
     } else {
@@ -100,7 +108,17 @@ static void print_header(const shard_reader *r)
            (ull)h->header_checksum);
 }
 
-static void print_dataset(const struct dataset *ds)
+/* "  ... and N more <what> (--list 0 lists all)" when a list was cut. */
+static void more(size_t shown, size_t n, const char *what)
+{
+    if (shown < n)
+        printf("  ... and %zu more %s (--list 0 lists all, --json gives them all)\n", n - shown,
+               what);
+}
+
+/* Dataset summary; the inputs and shards are listed up to max_list each (0:
+ * all), none with brief: a SlimPajama manifest has tens of thousands. */
+static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_list)
 {
     const struct manifest *m = ds->manifest;
     const struct manifest_tokenizer *t = &m->tokenizer;
@@ -120,8 +138,25 @@ static void print_dataset(const struct dataset *ds)
                (ull)m->total_docs[s], (ull)m->total_tokens[s],
                cli_human((double)m->total_docs[s], hd, sizeof(hd)),
                cli_human((double)m->total_tokens[s], ht, sizeof(ht)));
-    printf("inputs           %zu\n", m->n_inputs);
+    uint64_t in_bytes = 0, skips = 0, n_train = 0;
     for (size_t i = 0; i < m->n_inputs; i++) {
+        in_bytes += m->inputs[i].size;
+        for (size_t k = 0; k < m->inputs[i].n_skips; k++)
+            skips += m->inputs[i].skips[k].count;
+    }
+    for (size_t i = 0; i < ds->n_shards; i++)
+        n_train += m->shards[i].split == INGOT_SPLIT_TRAIN;
+    char hb[32];
+    printf("inputs           %zu (%s), %llu records skipped or noted\n", m->n_inputs,
+           cli_human_bytes((double)in_bytes, hb, sizeof(hb)), (ull)skips);
+    if (brief) {
+        printf("shards           %zu (%llu train, %llu val)\n", ds->n_shards, (ull)n_train,
+               (ull)(ds->n_shards - n_train));
+        return;
+    }
+    size_t lim_in = max_list && max_list < m->n_inputs ? (size_t)max_list : m->n_inputs;
+    size_t lim_sh = max_list && max_list < ds->n_shards ? (size_t)max_list : ds->n_shards;
+    for (size_t i = 0; i < lim_in; i++) {
         const struct manifest_input *in = &m->inputs[i];
         printf("  [%zu] %s: %llu bytes, %llu documents, %llu tokens", i, in->name ? in->name : "?",
                (ull)in->size, (ull)in->n_docs, (ull)in->n_tokens);
@@ -130,10 +165,12 @@ static void print_dataset(const struct dataset *ds)
                    (ull)in->skips[k].count);
         printf("\n");
     }
+    more(lim_in, m->n_inputs, "inputs");
     for (size_t i = 0; i < m->n_skip_examples; i++)
         printf("  skipped: %s\n", m->skip_examples[i]);
-    printf("shards           %zu\n", ds->n_shards);
-    for (size_t i = 0; i < ds->n_shards; i++) {
+    printf("shards           %zu (%llu train, %llu val)\n", ds->n_shards, (ull)n_train,
+           (ull)(ds->n_shards - n_train));
+    for (size_t i = 0; i < lim_sh; i++) {
         const struct manifest_shard *s = &m->shards[i];
         printf("  %s  %-5s %llu documents, %llu tokens, %llu bytes, checksums tokens %016llx "
                "index %016llx provenance %016llx header %016llx\n",
@@ -141,6 +178,7 @@ static void print_dataset(const struct dataset *ds)
                (ull)s->file_size, (ull)s->tokens_checksum, (ull)s->index_checksum,
                (ull)s->prov_checksum, (ull)s->header_checksum);
     }
+    more(lim_sh, ds->n_shards, "shards");
 }
 
 int dump_info(const struct dump_opts *o)
@@ -149,9 +187,9 @@ int dump_info(const struct dump_opts *o)
     int ret = dump_src_open(o->path, false, &s);
     if (!ret) {
         if (o->json)
-            ret = info_json(&s);
+            ret = info_json(&s, o->brief);
         else if (s.ds)
-            print_dataset(s.ds);
+            print_dataset(s.ds, o->brief, o->max_list);
         else
             print_header(s.single);
     }

@@ -19,7 +19,11 @@ static const char usage[] =
     "PATH is one shard file (*.tok) or a dataset directory (shards + manifest.json).\n"
     "\n"
     "commands:\n"
-    "  info PATH [--json]       header, counts, tokenizer, checksums (--json for scripts)\n"
+    "  info PATH [--json] [--brief] [--list N]\n"
+    "                           header, counts, tokenizer, checksums (--json for scripts);\n"
+    "                           a dataset's shards and inputs are listed up to N each\n"
+    "                           (default 20; --list 0: all) with a count of the rest;\n"
+    "                           --brief: totals only\n"
     "  verify PATH              recompute every checksum and check every structural field of\n"
     "                           every shard and the manifest; exit 0 when intact\n"
     "  docs PATH [--split train|val|all] [--first N] [--count K] [--ids] [--raw] [--model M]\n"
@@ -32,6 +36,10 @@ static const char usage[] =
     "  stats PATH [--split S] [--top N] [--model M]\n"
     "                           documents, tokens, document-length distribution, top tokens,\n"
     "                           share of UNK\n"
+    "  export-bin PATH --out FILE.bin [--split S] [--format llmc|nanogpt]\n"
+    "                           the split's token stream (default train) as llm.c's .bin\n"
+    "                           (256 x int32 header: 20240520, 1, count; uint16 tokens) or\n"
+    "                           nanoGPT's (raw uint16); vocabularies above 65536 ids refused\n"
     "\n"
     "options:\n"
     "  --split S   train (default for a dataset), val, or all (train shards, then val shards);\n"
@@ -65,6 +73,7 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
     memset(o, 0, sizeof(*o));
     o->count = UINT64_MAX;
     o->top = 20;
+    o->max_list = 20;
     if (argc < 2)
         return ingot_fail(INGOT_E_USAGE, "no command given");
     o->cmd = argv[1];
@@ -92,19 +101,23 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
             return ingot_fail(INGOT_E_USAGE, "unknown option %s", a);
         memcpy(name, a, nl);
         name[nl] = '\0';
-        if (!strcmp(name, "--json") || !strcmp(name, "--ids") || !strcmp(name, "--raw")) {
+        if (!strcmp(name, "--json") || !strcmp(name, "--ids") || !strcmp(name, "--raw") ||
+            !strcmp(name, "--brief")) {
             if (eq)
                 return ingot_fail(INGOT_E_USAGE, "%s takes no value", name);
             if (name[2] == 'j')
                 o->json = true;
             else if (name[2] == 'i')
                 o->ids = true;
+            else if (name[2] == 'b')
+                o->brief = true;
             else
                 o->raw = true;
             continue;
         }
         static const char *const with_value[] = { "--split", "--first", "--count", "--model",
-                                                  "--range", "--top" };
+                                                  "--range", "--top", "--out", "--format",
+                                                  "--list" };
         int known = 0;
         for (size_t k = 0; k < sizeof(with_value) / sizeof(*with_value); k++)
             known |= !strcmp(name, with_value[k]);
@@ -128,8 +141,14 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
             ret = parse_count(name, val, &o->count);
         } else if (!strcmp(name, "--top")) {
             ret = parse_count(name, val, &o->top);
+        } else if (!strcmp(name, "--list")) {
+            ret = parse_count(name, val, &o->max_list);
         } else if (!strcmp(name, "--model")) {
             o->model = val;
+        } else if (!strcmp(name, "--out")) {
+            o->out = val;
+        } else if (!strcmp(name, "--format")) {
+            o->format = val;
         } else {
             o->range = val;
         }
@@ -157,7 +176,7 @@ int main(int argc, char **argv)
         int (*fn)(const struct dump_opts *);
     } cmds[] = {
         { "info", dump_info }, { "verify", dump_verify }, { "docs", dump_docs },
-        { "tokens", dump_tokens }, { "stats", dump_stats },
+        { "tokens", dump_tokens }, { "stats", dump_stats }, { "export-bin", dump_export_bin },
     };
     int (*fn)(const struct dump_opts *) = NULL;
     if (!ret) {
@@ -175,6 +194,10 @@ int main(int argc, char **argv)
             ret = ingot_fail(INGOT_E_USAGE, "--ids is only for docs");
         else if (o.range && strcmp(o.cmd, "tokens"))
             ret = ingot_fail(INGOT_E_USAGE, "--range is only for tokens");
+        else if ((o.brief || o.max_list != 20) && strcmp(o.cmd, "info"))
+            ret = ingot_fail(INGOT_E_USAGE, "--brief and --list are only for info");
+        else if ((o.out || o.format) && strcmp(o.cmd, "export-bin"))
+            ret = ingot_fail(INGOT_E_USAGE, "--out and --format are only for export-bin");
     }
     if (ret) {
         fprintf(stderr, "ingot-dump: %s\nTry 'ingot-dump --help'.\n", ingot_errmsg_for(ret));

@@ -21,6 +21,10 @@ struct dump_opts {
     uint64_t first, count;    /* count UINT64_MAX: all */
     uint64_t top;
     bool json, ids, raw;
+    bool brief;               /* info: counts only, no shard or input lists */
+    uint64_t max_list;        /* info: list at most this many inputs/shards */
+    const char *out;          /* export-bin: the .bin file */
+    const char *format;       /* export-bin: llmc (default) or nanogpt */
 };
 
 struct dump_src {
@@ -54,5 +58,6 @@ int dump_verify(const struct dump_opts *o);
 int dump_docs(const struct dump_opts *o);
 int dump_tokens(const struct dump_opts *o);
 int dump_stats(const struct dump_opts *o);
+int dump_export_bin(const struct dump_opts *o);
 
 #endif

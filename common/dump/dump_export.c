@@ -1,0 +1,148 @@
+/* ingot-dump export-bin: the token stream of a split (its documents in
+ * dataset order, BOS/EOS ids as stored) as llm.c's .bin file (256 x int32
+ * header: magic 20240520, version 1, token count; then uint16 tokens) or
+ * nanoGPT's (raw uint16). The inverse of `ingot-pretok import-bin`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "ingot_dump.h"
+#include "ingot_err.h"
+
+enum { LLMC_HEADER_INTS = 256, LLMC_MAGIC = 20240520, LLMC_VERSION = 1, CHUNK = 1 << 16 };
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+/* The selection's tokens as little-endian uint16 into fd. */
+static int write_tokens(const struct dump_src *s, int fd, const char *tmp)
+{
+    uint32_t *ids = malloc(CHUNK * sizeof(*ids));
+    unsigned char *out = malloc(CHUNK * 2);
+    int ret = 0;
+    if (!ids || !out) {
+        ret = ingot_oom("the export buffer", CHUNK * 6);
+        goto done;
+    }
+    for (size_t k = 0; k < s->n_sel && !ret; k++) {
+        uint64_t n = shard_reader_n_tokens(s->sel[k]);
+        for (uint64_t at = 0; at < n && !ret; at += CHUNK) {
+            size_t m = n - at < CHUNK ? (size_t)(n - at) : CHUNK;
+            shard_reader_copy_u32(s->sel[k], at, m, ids);
+            for (size_t i = 0; i < m; i++) {
+                if (ids[i] > 0xFFFF) {
+                    ret = ingot_fail(INGOT_E_CORRUPT, "%s: token #%" PRIu64 " is %u, beyond "
+                                     "uint16", shard_reader_path(s->sel[k]), at + i, ids[i]);
+                    goto done;
+                }
+                out[2 * i] = (unsigned char)ids[i];
+                out[2 * i + 1] = (unsigned char)(ids[i] >> 8);
+            }
+            ret = fs_write_full(fd, out, 2 * m, tmp);
+        }
+    }
+done:
+    free(ids);
+    free(out);
+    return ret;
+}
+
+int dump_export_bin(const struct dump_opts *o)
+{
+    if (!o->out)
+        return ingot_fail(INGOT_E_USAGE, "export-bin: --out FILE.bin is required");
+    bool llmc = !o->format || !strcmp(o->format, "llmc");
+    if (!llmc && strcmp(o->format, "nanogpt"))
+        return ingot_fail(INGOT_E_USAGE, "export-bin --format %s: expected llmc or nanogpt",
+                          o->format);
+    struct dump_src s;
+    int ret = dump_src_open(o->path, false, &s);
+    if (!ret)
+        ret = dump_src_select(&s, o->split);
+    if (ret)
+        goto out;
+    if (!s.n_sel) {
+        ret = ingot_fail(INGOT_E_NODATA, "%s: no %s shard to export", o->path,
+                         o->split ? o->split : "train");
+        goto out;
+    }
+    uint32_t vocab = shard_reader_header(s.sel[0])->vocab_size;
+    if (vocab > 65536) {
+        ret = ingot_fail(INGOT_E_USAGE, "%s: a vocabulary of %u ids does not fit %s's uint16 "
+                         "tokens (ids 0..65535); llm.c's uint32 format (magic 20240801) is "
+                         "for LLaMA-3 files only, so this dataset cannot be exported",
+                         o->path, vocab, llmc ? "llm.c" : "nanoGPT");
+        goto out;
+    }
+    if (llmc && s.sel_tokens > INT32_MAX) {
+        ret = ingot_fail(INGOT_E_USAGE, "%s: %" PRIu64 " tokens, more than llm.c's int32 token "
+                         "count holds (2^31 - 1); export a smaller selection (--split) or use "
+                         "--format nanogpt", o->path, s.sel_tokens);
+        goto out;
+    }
+    /* Only a regular file is replaced (as root, a rename over /dev/null
+     * would replace the device). */
+    struct stat st;
+    if (stat(o->out, &st) == 0 && !S_ISREG(st.st_mode)) {
+        ret = ingot_fail(INGOT_E_USAGE, "export-bin --out %s: exists and is not a regular file",
+                         o->out);
+        goto out;
+    }
+    /* Written next to the target and renamed into place: a reader never
+     * sees half a file. */
+    size_t tl = strlen(o->out) + 32;
+    char *tmp = malloc(tl);
+    if (!tmp) {
+        ret = ingot_oom("a path", tl);
+        goto out;
+    }
+    snprintf(tmp, tl, "%s.tmp.%ld", o->out, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: cannot create: %s", tmp, strerror(e));
+        free(tmp);
+        goto out;
+    }
+    if (llmc) {
+        unsigned char hdr[4 * LLMC_HEADER_INTS] = { 0 };
+        put_u32(hdr, LLMC_MAGIC);
+        put_u32(hdr + 4, LLMC_VERSION);
+        put_u32(hdr + 8, (uint32_t)s.sel_tokens);
+        ret = fs_write_full(fd, hdr, sizeof(hdr), tmp);
+    }
+    if (!ret)
+        ret = write_tokens(&s, fd, tmp);
+    if (!ret && fsync(fd)) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: fsync failed: %s", tmp, strerror(e));
+    }
+    close(fd);
+    if (!ret && rename(tmp, o->out)) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: rename to %s failed: %s", tmp, o->out, strerror(e));
+    }
+    if (ret)
+        unlink(tmp);
+    else
+        ret = fs_fsync_dir(o->out);
+    free(tmp);
+    if (!ret)
+        fprintf(stderr, "ingot-dump export-bin: %s: %" PRIu64 " tokens of %zu shard%s (%s) "
+                "in %s's format\n", o->out, s.sel_tokens, s.n_sel, s.n_sel == 1 ? "" : "s",
+                o->split ? o->split : "train", llmc ? "llm.c" : "nanoGPT");
+out:
+    dump_src_close(&s);
+    return ret;
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""Issue 13: ingot-pretok import-bin reads llm.c (256 x int32 header, uint16
+tokens) and nanoGPT (raw uint16) token files into an Ingot dataset, and
+ingot-dump export-bin writes llm.c's (or nanoGPT's) format back: the round
+trip gives the same bytes. Documents are cut at --eot (before it for llm.c,
+after it for nanoGPT), else one per file; provenance names the file and
+the document. A dataset made by ingot-pretok, exported and imported again
+with its tokenizer, has the same documents and still decodes. Bad headers,
+truncated files, ids outside the vocabulary and vocabularies beyond uint16
+are refused with messages that name the field."""
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pt_testlib as T
+
+t = T.Tools(sys.argv)
+rng = random.Random(7)
+EOT, VOCAB = 50256, 50257
+
+
+def llmc_bytes(tokens, magic=20240520, version=1, count=None):
+    h = [0] * 256
+    h[0], h[1], h[2] = magic, version, len(tokens) if count is None else count
+    return struct.pack("<256i", *h) + struct.pack("<%dH" % len(tokens), *tokens)
+
+
+def gpt2_stream(n_docs, eot_after=False):
+    toks, docs = [], []
+    for _ in range(n_docs):
+        d = [rng.randrange(0, EOT) for _ in range(rng.randint(1, 300))]
+        docs.append(d)
+        toks += (d + [EOT]) if eot_after else ([EOT] + d)
+    return toks, docs
+
+
+def imp(args, rc=0):
+    p = subprocess.run([t.pretok, "import-bin"] + args, capture_output=True)
+    T.check(p.returncode == rc, "import-bin %s: exit %d, expected %d: %s" %
+            (" ".join(args), p.returncode, rc, p.stderr.decode()))
+    return p.stderr.decode()
+
+
+def export(d, out, extra=(), rc=0):
+    p = subprocess.run([t.dump, "export-bin", d, "--out", out] + list(extra), capture_output=True)
+    T.check(p.returncode == rc, "export-bin %s: exit %d, expected %d: %s" %
+            (d, p.returncode, rc, p.stderr.decode()))
+    return p.stderr.decode()
+
+
+# 1. llm.c: train and val files, EOT before each document.
+tr, tr_docs = gpt2_stream(120)
+va, va_docs = gpt2_stream(15)
+ftr, fva = t.path("fineweb_train_000001.bin"), t.path("fineweb_val_000000.bin")
+open(ftr, "wb").write(llmc_bytes(tr))
+open(fva, "wb").write(llmc_bytes(va))
+d = t.path("llmc")
+imp(["--format", "llmc", "--vocab", str(VOCAB), "--eot", str(EOT), "--out", d,
+     "--shard-tokens", "5000", ftr, "--val", fva, "--quiet"])
+t.verify(d)
+m, docs = T.dataset_docs(d)
+T.check(m["tokenizer"]["vocab_size"] == VOCAB and m["tokenizer"]["bos_id"] == EOT,
+        "llmc: manifest tokenizer %s" % m["tokenizer"])
+train = [x for x in docs if x[0] == ftr]
+T.check([x[2] for x in train] == [[EOT] + x for x in tr_docs], "llmc: train documents differ")
+T.check([x[1] for x in train] == list(range(1, 121)), "llmc: provenance records")
+T.check([x[2] for x in docs if x[0] == fva] == [[EOT] + x for x in va_docs], "llmc: val docs")
+T.check(len([s for s in m["shards"] if s["split"] == "train"]) > 2, "llmc: no shard cuts")
+export(d, t.path("back_train.bin"))
+T.check(open(t.path("back_train.bin"), "rb").read() == open(ftr, "rb").read(),
+        "llmc: export-bin train is not the imported file's bytes")
+export(d, t.path("back_val.bin"), ["--split", "val"])
+T.check(open(t.path("back_val.bin"), "rb").read() == open(fva, "rb").read(),
+        "llmc: export-bin val is not the imported file's bytes")
+print("llm.c: %d + %d documents at EOT, shards cut, export-bin gives the same bytes"
+      % (len(tr_docs), len(va_docs)))
+
+# 2. nanoGPT: raw uint16, EOT after each document; back in both formats.
+ng, ng_docs = gpt2_stream(50, eot_after=True)
+fng = t.path("train.bin")
+open(fng, "wb").write(struct.pack("<%dH" % len(ng), *ng))
+d2 = t.path("nano")
+imp(["--format", "nanogpt", "--vocab", str(VOCAB), "--eot", str(EOT), "--out", d2, fng,
+     "--quiet"])
+_, docs2 = T.dataset_docs(d2)
+T.check([x[2] for x in docs2] == [x + [EOT] for x in ng_docs], "nanogpt: documents differ")
+export(d2, t.path("ng_back.bin"), ["--format", "nanogpt"])
+T.check(open(t.path("ng_back.bin"), "rb").read() == open(fng, "rb").read(),
+        "nanogpt: export-bin --format nanogpt is not the same bytes")
+export(d2, t.path("ng_llmc.bin"))
+T.check(open(t.path("ng_llmc.bin"), "rb").read() == llmc_bytes(ng),
+        "nanogpt -> llm.c: header or tokens wrong")
+print("nanoGPT: documents end at EOT; exported back as nanoGPT and as llm.c")
+
+# 3. Without --eot: one document per file; --max-doc-tokens cuts pieces.
+d3 = t.path("noeot")
+imp(["--format", "nanogpt", "--vocab", str(VOCAB), "--out", d3, fng, "--quiet"])
+_, docs3 = T.dataset_docs(d3)
+T.check(len(docs3) == 1 and docs3[0][2] == ng, "no --eot: not one document per file")
+d4 = t.path("pieces")
+imp(["--format", "nanogpt", "--vocab", str(VOCAB), "--max-doc-tokens", "1000", "--out", d4, fng,
+     "--quiet"])
+_, docs4 = T.dataset_docs(d4)
+T.check([len(x[2]) for x in docs4] == [1000] * (len(ng) // 1000) + [len(ng) % 1000],
+        "--max-doc-tokens: piece lengths %s" % [len(x[2]) for x in docs4][:5])
+print("no --eot: one document per file; --max-doc-tokens cuts it")
+
+# 4. An ingot-pretok dataset exported and imported with its tokenizer: the
+# same documents, and it decodes.
+model = T.small_unigram(t)
+inp, texts = T.small_corpus(t, "in", n_files=2, per_file=40)
+src = t.path("src")
+t.run(["--model", model, "--threads", "2", "--quiet", "--out", src, inp])
+ms = json.load(open(os.path.join(src, "manifest.json")))
+bos = ms["tokenizer"]["bos_id"]
+T.check(bos >= 0, "the test model has no BOS")
+export(src, t.path("src.bin"))
+d5 = t.path("reimport")
+imp(["--format", "llmc", "--tokenizer", model, "--eot", str(bos), "--out", d5,
+     t.path("src.bin"), "--quiet"])
+T.check([x[2] for x in T.dataset_docs(d5)[1]] == [x[2] for x in T.dataset_docs(src)[1]],
+        "re-import: documents differ from the original dataset's")
+T.check(os.path.exists(os.path.join(d5, "tokenizer.model")), "re-import: model not copied")
+p = subprocess.run([t.dump, "docs", d5, "--raw", "--count", "2"], capture_output=True)
+T.check(p.returncode == 0 and texts[0] in p.stdout.decode(), "re-import does not decode: %s" %
+        p.stderr.decode())
+print("pretok dataset -> llm.c .bin -> import-bin --tokenizer: same documents, decodes")
+
+# 5. Refusals, each naming the field.
+bad = t.path("bad.bin")
+cases = [
+    (llmc_bytes([1, 2, 3], magic=12345), ["--format", "llmc"], "header[0] (magic)"),
+    (llmc_bytes([1, 2, 3], version=2), ["--format", "llmc"], "header[1] (version)"),
+    (llmc_bytes([1, 2, 3], count=10), ["--format", "llmc"], "truncated"),
+    (llmc_bytes([1, 2, 3]), ["--format", "nanogpt"], "use --format llmc"),
+    (b"\x01\x00\x02", ["--format", "nanogpt"], "odd number"),
+    (struct.pack("<3H", 1, 60000, 2), ["--format", "nanogpt"], "not below the vocabulary"),
+]
+for k, (data, fmt, want) in enumerate(cases):
+    open(bad, "wb").write(data)
+    err = imp(fmt + ["--vocab", str(VOCAB), "--out", t.path("bad%d" % k), bad], rc=1)
+    T.check(want in err, "case %d: message %r lacks %r" % (k, err, want))
+    T.check(not [f for f in os.listdir(t.path("bad%d" % k)) if f.endswith((".tok", ".json"))],
+            "case %d: files left behind" % k)
+err = imp(["--vocab", "10", "--out", t.path("x"), bad], rc=2)
+T.check("--format" in err, "missing --format: %s" % err)
+err = imp(["--format", "llmc", "--out", t.path("x"), bad], rc=2)
+T.check("--vocab" in err, "missing vocabulary: %s" % err)
+err = imp(["--format", "llmc", "--vocab", str(VOCAB), "--out", d, ftr], rc=2)
+T.check("already holds a dataset" in err, "existing --out: %s" % err)
+d6 = t.path("wide")
+imp(["--format", "nanogpt", "--vocab", "70000", "--out", d6, fng, "--quiet"])
+err = export(d6, t.path("wide.bin"), rc=2)
+T.check("70000" in err and "uint16" in err, "vocabulary beyond uint16 not refused: %s" % err)
+T.check(not os.path.exists(t.path("wide.bin")), "a refused export left a file")
+print("refusals: magic, version, truncation, wrong format, odd size, id >= vocab, "
+      "vocabulary beyond uint16")
+t.cleanup()
+print("ok")
