@@ -94,6 +94,22 @@ if [ -n "$PY" ]; then
     "$PY" -c 'import json,sys; d=json.load(open("out.txt")); assert d["kind"]=="dataset"; assert len(d["shards"])==len(d["manifest"]["shards"])>=4, d' \
         || fail "info --json is not the expected JSON"
 fi
+# --list N cuts the lists and says how many more; --brief gives totals only
+n_shards=$(ls ds/*.tok | wc -l | tr -d ' ')
+expect_rc 0 "info --list 1" -- "$DUMP" info ds --list 1
+has out.txt "train-000000.tok"
+has out.txt "\.\.\. and $((n_shards - 1)) more shards"
+grep -q "val-000000.tok" out.txt && fail "info --list 1 lists a second shard"
+expect_rc 0 "info --brief" -- "$DUMP" info ds --brief
+has out.txt "^train  *$n_train documents"
+has out.txt "^shards  *$n_shards ("
+grep -q "\.tok" out.txt && fail "info --brief lists shards"
+expect_rc 0 "info --brief --json" -- "$DUMP" info ds --brief --json
+if [ -n "$PY" ]; then
+    "$PY" -c 'import json,sys; d=json.load(open("out.txt")); m=d["manifest"]; assert d["shards"]==[] and m["shards"]==int(sys.argv[1]) and m["inputs"]==1, d' "$n_shards" \
+        || fail "info --brief --json: lists not replaced by counts"
+fi
+expect_rc 2 "--brief elsewhere" -- "$DUMP" docs ds --brief
 expect_rc 0 "info shard" -- "$DUMP" info ds/val-000000.tok
 has out.txt "split  *val"
 expect_rc 0 "info shard --json" -- "$DUMP" info ds/train-000001.tok --json
