@@ -535,7 +535,7 @@ static int read_settings(int fd, const char *path, const struct tr_ckpt_header *
 
 /* The settings' "arch" must be one this build trains: a checkpoint of a
  * later model family fails here, by name, not as a shape mismatch. */
-static int check_arch(const char *path, const char *text)
+int tr_ckpt_check_arch(const char *path, const char *text)
 {
     json_error_t je;
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
@@ -568,7 +568,7 @@ int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st)
     err = read_settings(fd, path, &h, &text);
     close(fd);
     if (!err && text)
-        err = check_arch(path, text);
+        err = tr_ckpt_check_arch(path, text);
     free(text);
     if (err)
         return err;

@@ -97,6 +97,10 @@ int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st);
 /* The settings section of path (malloc'd, NUL-terminated), or *text = NULL
  * for a version-1 file. Verified against its checksum. */
 int tr_ckpt_read_settings(const char *path, char **text);
+/* INGOT_E_VERSION (naming it) when the settings text of path names an
+ * architecture other than TR_CKPT_ARCH; INGOT_E_CORRUPT when it names none
+ * or is not JSON. */
+int tr_ckpt_check_arch(const char *path, const char *text);
 /* Read the tensors of a checkpoint whose state was read with
  * tr_ckpt_read_state() (n = tr_param_count(&st->cfg) floats each). */
 int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, float *v);

@@ -506,8 +506,12 @@ static int ckpt_settings(const char *path, json_t **root, json_t **settings)
     char *text = NULL;
     *root = *settings = NULL;
     int err = tr_ckpt_read_settings(path, &text);
-    if (err || !text)
+    if (!err && text)
+        err = tr_ckpt_check_arch(path, text);
+    if (err || !text) {
+        free(text);
         return err;
+    }
     json_error_t je;
     *root = json_loads(text, 0, &je);
     free(text);

@@ -359,7 +359,11 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
     struct tr_step_prof p;
     if (!r->ops->step_profile || r->ops->step_profile(r->be, &p)) {
         ingot_clear_err();
-        p = (struct tr_step_prof){ -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0 };
+        /* designated: fields the back ends add later stay 0 */
+        p = (struct tr_step_prof){ .upload_ms = -1, .fwd_ms = -1, .bwd_ms = -1, .opt_ms = -1,
+                                   .gpu_idle_ms = -1, .gpu_busy_pct = -1, .cpu_pct = -1,
+                                   .syncs = -1, .host_allocs = -1, .gpu_util_pct = -1,
+                                   .sm_clock_mhz = -1 };
     }
     *mp = (struct tr_metrics_prof){
         .mfu = p.peak_tflops > 0.0 ? tps * p.flops_per_token / (p.peak_tflops * 1e12) : -1.0,

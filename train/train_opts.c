@@ -578,8 +578,6 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
 
     if (o->resume && !o->ckpt_dir)
         return ingot_fail(INGOT_E_USAGE, "--resume needs --ckpt-dir (where the checkpoints are)");
-    if (o->init_from && o->dump_batch)
-        return ingot_fail(INGOT_E_USAGE, "--init-from and --dump-batch exclude each other");
     if ((o->ckpt_every || o->ckpt_keep) && !o->ckpt_dir)
         return ingot_fail(INGOT_E_USAGE, "--ckpt-every/--ckpt-keep need --ckpt-dir");
     return 0;

@@ -1,0 +1,256 @@
+/* Settings that resume (docs/training.md, docs/checkpoint-format.md):
+ * - a run stopped with --stop-after and continued with nothing but
+ *   --ckpt-dir D --resume logs bit-identical losses to an uninterrupted run,
+ *   and ends with identical weights (the checkpoint carries the settings);
+ * - a flag given on that command line overrides the checkpoint and is
+ *   reported once, naming only what differs;
+ * - a checkpoint whose settings name another architecture is refused by
+ *   name; a version-1 file (no settings) still resumes with the flags;
+ * - --config FILE (JSON and TOML lines) gives the same run as the flags,
+ *   flags override it, D/config.json holds the effective settings and is
+ *   itself a valid --config; a bad key is refused by name;
+ * - --init-from starts a new run from a checkpoint's weights and shape
+ *   (the dumped batch holds exactly those weights), and refuses another
+ *   shape.
+ * usage: test_settings INGOT_TRAIN */
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "fsutil.h"
+#include "ingot_hash.h"
+#include "parity_dump.h"
+#include "tt_util.h"
+
+enum { VOCAB = 90, N_TRAIN = 3 * 2 * 4 * 32 + 1, N_VAL = 400, STEPS = 10 };
+
+static const char *bin;
+static char *out;
+static int failures;
+
+static void expect(const char *what, const char *args, int rc, const char *n1, const char *n2)
+{
+    failures += tt_expect(bin, out, what, args, rc, n1, n2);
+}
+
+/* The per-step records of two metrics files agree bit for bit. */
+static void same_steps(const char *what, const char *a, const char *b, int n)
+{
+    struct tt_step x[64], y[64];
+    int nx = tt_read_steps(a, x, 64), ny = tt_read_steps(b, y, 64);
+    bool ok = nx == n && ny == n;
+    for (int i = 0; ok && i < n; i++)
+        ok = x[i].step == y[i].step && x[i].loss == y[i].loss && x[i].lr == y[i].lr &&
+             x[i].grad_norm == y[i].grad_norm && x[i].accuracy == y[i].accuracy;
+    printf("%-34s %s (%d and %d steps)\n", what, ok ? "same" : "DIFFER  FAIL", nx, ny);
+    failures += !ok;
+}
+
+/* Rewrite a checkpoint: f(buffer, header) edits it, then both checksums
+ * are recomputed, so only the reader's meaning checks can refuse it. */
+static void rewrite(const char *src, const char *dst, void (*f)(char **b, size_t *n))
+{
+    char *b;
+    size_t n;
+    CHECK_OK(fs_read_all(src, &b, &n));
+    f(&b, &n);
+    struct tr_ckpt_header *h = (void *)b;
+    if (h->version >= 2)
+        h->settings_checksum = ingot_xxh3(b + h->settings_offset, h->settings_size);
+    h->header_checksum = ingot_xxh3(h, offsetof(struct tr_ckpt_header, header_checksum));
+    CHECK_OK(fs_write_atomic(dst, b, n));
+    free(b);
+}
+
+static void other_arch(char **b, size_t *n)
+{
+    struct tr_ckpt_header *h = (void *)*b;
+    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, "\"arch\":\"gpt2\"", 13);
+    CHECK(p);
+    memcpy(p, "\"arch\":\"rwkv\"", 13);
+}
+
+static void to_version1(char **b, size_t *n)
+{
+    struct tr_ckpt_header *h = (void *)*b;
+    *n = h->settings_offset;
+    h->file_size = h->settings_offset;
+    h->version = 1;
+    h->settings_offset = h->settings_size = h->settings_checksum = 0;
+}
+
+int main(int argc, char **argv)
+{
+    CHECK(argc == 2);
+    bin = argv[1];
+    char *dir = tt_tmpdir("settings");
+    char *data = tt_fmt("%s/data", dir);
+    out = tt_fmt("%s/out.txt", dir);
+    uint32_t *ids = malloc((N_TRAIN + N_VAL) * sizeof(uint32_t));
+    CHECK(ids);
+    tt_markov_tokens(ids, N_TRAIN + N_VAL, VOCAB, 7);
+    struct tt_dataset d = { .dir = data, .vocab = VOCAB, .tokenizer_hash = 7, .bos_id = -1,
+                            .train = ids, .n_train = N_TRAIN, .val = ids + N_TRAIN,
+                            .n_val = N_VAL, .doc_len = 64, .shard_docs = 5 };
+    CHECK_OK(tt_write_dataset(&d));
+    /* not the defaults anywhere, so that a setting lost on resume shows */
+    char *flags = tt_fmt("--data '%s' --model tiny --layers 1 --dim 32 --seq-len 32 --batch 4 "
+                         "--batch-tokens 256 --steps %d --warmup 2 --lr 1e-2 --min-lr 2e-3 "
+                         "--weight-decay 0.05 --grad-clip 0.5 --seed 99 --val-every 5 "
+                         "--val-tokens 128 --print-every 1", data, STEPS);
+
+    /* 1. straight vs --stop-after + --resume alone */
+    char *a = tt_fmt("%s --metrics '%s/a.jsonl' --ckpt-dir '%s/ca'", flags, dir, dir);
+    expect("straight run", a, 0, "ETA", NULL);
+    char *b = tt_fmt("%s --metrics '%s/b.jsonl' --ckpt-dir '%s/cb' --stop-after 4", flags, dir,
+                     dir);
+    expect("stopped at 4", b, 0, "ckpt-00000004.bin", NULL);
+    char *r = tt_fmt("--ckpt-dir '%s/cb' --resume", dir);
+    expect("--ckpt-dir --resume alone", r, 0, "resumed from", "ckpt-00000010.bin");
+    char *s = tt_slurp(out);
+    CHECK(s && !strstr(s, "override"));   /* nothing differs, nothing reported */
+    free(s);
+    char *ma = tt_fmt("%s/a.jsonl", dir), *mb = tt_fmt("%s/b.jsonl", dir);
+    same_steps("losses straight vs resumed", ma, mb, STEPS);
+    char *ca = tt_fmt("%s/ca/ckpt-%08d.bin", dir, STEPS), *cb = tt_fmt("%s/cb/ckpt-%08d.bin", dir,
+                                                                        STEPS);
+    bool same_w = tt_ckpt_payload_equal(ca, cb);
+    printf("%-34s %s\n", "final weights and AdamW state", same_w ? "same" : "DIFFER  FAIL");
+    failures += !same_w;
+
+    /* 2. an override is reported once, naming only what differs */
+    char *c4 = tt_fmt("%s/cb/ckpt-00000004.bin", dir);
+    char *cc = tt_fmt("%s/cc", dir);
+    CHECK_OK(fs_mkdir_p(cc));
+    char *c4c = tt_fmt("%s/ckpt-00000004.bin", cc);
+    char *buf;
+    size_t blen;
+    CHECK_OK(fs_read_all(c4, &buf, &blen));
+    CHECK_OK(fs_write_atomic(c4c, buf, blen));
+    free(buf);
+    char *o = tt_fmt("--ckpt-dir '%s' --resume --lr 5e-3 --steps 6 --metrics /dev/null", cc);
+    expect("override on resume", o, 0, "override the checkpoint's: ", "lr 0.005 (checkpoint: 0.01)");
+    s = tt_slurp(out);
+    /* only lr, steps and metrics differ, on one line */
+    const char *line = s ? strstr(s, "override the checkpoint's: ") : NULL;
+    char *eol = line ? strchr(line, '\n') : NULL;
+    if (eol)
+        *eol = '\0';
+    bool once = line && strstr(line, "steps 6") && strstr(line, "metrics") && !strstr(line, "seed") &&
+           !strstr(line, "batch") && !strstr(line, "data") && !strstr(line, "warmup") &&
+           (!eol || !strstr(eol + 1, "override the checkpoint"));
+    printf("%-34s %s\n", "override names only lr, steps, metrics", once ? "ok" : "FAIL");
+    if (!once)
+        fprintf(stderr, "%s\n", line ? line : "(no override line)");
+    failures += !once;
+    free(s);
+
+    /* 3. another architecture is refused by name; version 1 resumes with
+     * the command line's settings */
+    char *cd = tt_fmt("%s/cd", dir), *ce = tt_fmt("%s/ce", dir);
+    CHECK_OK(fs_mkdir_p(cd));
+    CHECK_OK(fs_mkdir_p(ce));
+    char *cdp = tt_fmt("%s/ckpt-00000004.bin", cd), *cep = tt_fmt("%s/ckpt-00000004.bin", ce);
+    rewrite(c4, cdp, other_arch);
+    char *x = tt_fmt("--ckpt-dir '%s' --resume", cd);
+    expect("checkpoint of another arch", x, 1, "architecture 'rwkv'", "knows only 'gpt2'");
+    free(x);
+    x = tt_fmt("export '%s' --format safetensors --out '%s/st'", cdp, dir);
+    expect("export of another arch", x, 1, "architecture 'rwkv'", NULL);
+    free(x);
+    rewrite(c4, cep, to_version1);
+    x = tt_fmt("--ckpt-dir '%s' --resume", ce);
+    expect("version 1 without flags", x, 2, "no data", NULL);
+    free(x);
+    x = tt_fmt("%s --metrics '%s/e.jsonl' --ckpt-dir '%s' --resume", flags, dir, ce);
+    expect("version 1 with the flags", x, 0, "resumed from", NULL);
+    free(x);
+    char *me = tt_fmt("%s/e.jsonl", dir);
+    struct tt_step sa[64], se[64];
+    int na = tt_read_steps(ma, sa, 64), ne = tt_read_steps(me, se, 64);
+    bool v1 = na == STEPS && ne == STEPS - 4;
+    for (int i = 0; v1 && i < ne; i++)
+        v1 = sa[i + 4].step == se[i].step && sa[i + 4].loss == se[i].loss;
+    printf("%-34s %s\n", "version 1 resume is exact", v1 ? "ok" : "FAIL");
+    failures += !v1;
+
+    /* 4. --config: JSON and TOML, flags win, config.json round-trips */
+    char *tj = tt_fmt("%s/run.json", dir), *tt = tt_fmt("%s/run.toml", dir);
+    char *json = tt_fmt("{\"data\": [\"%s\"], \"model\": \"tiny\", \"layers\": 1, \"dim\": 32,\n"
+                        " \"seq_len\": 32, \"batch\": 4, \"batch-tokens\": 256, \"steps\": 99,\n"
+                        " \"warmup\": 2, \"lr\": 1e-2, \"min-lr\": 0.002, \"weight-decay\": 0.05,\n"
+                        " \"grad-clip\": 0.5, \"seed\": 99, \"val-every\": 5, \"val-tokens\": 128}\n",
+                        data);
+    char *toml = tt_fmt("# the same run\ndata = [\"%s\"]\nmodel = \"tiny\"\nlayers = 1\n"
+                        "dim = 32\nseq-len = 32\nbatch = 4\nbatch_tokens = \"256\"\nsteps = 99\n"
+                        "warmup = 2\nlr = 1e-2   # peak\nmin-lr = 0.002\nweight-decay = 0.05\n"
+                        "grad-clip = 0.5\nseed = 99\nval-every = 5\nval-tokens = 128\n", data);
+    CHECK_OK(fs_write_atomic(tj, json, strlen(json)));
+    CHECK_OK(fs_write_atomic(tt, toml, strlen(toml)));
+    x = tt_fmt("--config '%s' --steps %d --print-every 1 --metrics '%s/j.jsonl' --ckpt-dir "
+               "'%s/cj'", tj, STEPS, dir, dir);
+    expect("--config JSON, --steps overrides", x, 0, NULL, NULL);
+    free(x);
+    char *mj = tt_fmt("%s/j.jsonl", dir);
+    same_steps("--config JSON vs flags", ma, mj, STEPS);
+    x = tt_fmt("--config '%s' --steps %d --metrics '%s/t.jsonl'", tt, STEPS, dir);
+    expect("--config TOML", x, 0, NULL, NULL);
+    free(x);
+    char *mt = tt_fmt("%s/t.jsonl", dir);
+    same_steps("--config TOML vs flags", ma, mt, STEPS);
+    char *cfgout = tt_fmt("%s/cj/config.json", dir);
+    s = tt_slurp(cfgout);
+    bool cj = s && strstr(s, "\"arch\": \"gpt2\"") && strstr(s, "\"steps\": 10,") &&
+              strstr(s, "\"seq-len\": 32") && strstr(s, "\"lr\": 0.01,");
+    printf("%-34s %s\n", "D/config.json effective settings", cj ? "ok" : "FAIL");
+    failures += !cj;
+    free(s);
+    x = tt_fmt("--config '%s' --metrics '%s/k.jsonl'", cfgout, dir);
+    expect("config.json as --config", x, 0, NULL, NULL);
+    free(x);
+    char *mk = tt_fmt("%s/k.jsonl", dir);
+    same_steps("config.json run vs flags", ma, mk, STEPS);
+    char *bad = tt_fmt("%s/bad.toml", dir);
+    CHECK_OK(fs_write_atomic(bad, "lerning-rate = 3\n", 17));
+    x = tt_fmt("--config '%s' --synthetic", bad);
+    expect("--config unknown key", x, 2, "unknown key \"lerning-rate\"", bad);
+    free(x);
+    CHECK_OK(fs_write_atomic(bad, "steps = 10\nsteps = 20\n", 22));
+    x = tt_fmt("--config '%s' --synthetic", bad);
+    expect("--config key twice", x, 2, ":2: steps given twice", NULL);
+    free(x);
+    CHECK_OK(fs_write_atomic(bad, "{\"batch\": 0}", 12));
+    x = tt_fmt("--config '%s' --synthetic", bad);
+    expect("--config bad value", x, 2, bad, "--batch '0'");
+    free(x);
+
+    /* 5. --init-from: the checkpoint's weights and shape, a new run */
+    x = tt_fmt("--init-from '%s' --data '%s' --batch 4 --dump-batch '%s/init.bin'", c4, data, dir);
+    expect("--init-from takes the shape", x, 0, "initialised from", "after step 0");
+    free(x);
+    char *ib = tt_fmt("%s/init.bin", dir), *ck;
+    size_t ilen, clen;
+    CHECK_OK(fs_read_all(ib, &buf, &ilen));
+    CHECK_OK(fs_read_all(c4, &ck, &clen));
+    const struct tr_dump_header *dh = (const void *)buf;
+    size_t ids_bytes = (size_t)dh->batch * (dh->seq_len + 1) * sizeof(int32_t);
+    bool w = dh->n_params > 0 && ilen >= TR_DUMP_HEADER_SIZE + ids_bytes + dh->n_params * 4 &&
+             !memcmp(buf + TR_DUMP_HEADER_SIZE + ids_bytes, ck + TR_CKPT_HEADER_SIZE,
+                     dh->n_params * 4) && dh->step == 0;
+    printf("%-34s %s\n", "--init-from weights exact", w ? "ok" : "FAIL");
+    failures += !w;
+    free(buf);
+    free(ck);
+    x = tt_fmt("--init-from '%s' --data '%s' --batch 4 --steps 3 --lr 1e-3 --print-every 1 "
+               "--ckpt-dir '%s/ci'", c4, data, dir);
+    expect("--init-from trains a new run", x, 0, "step      1/3", "ckpt-00000003.bin");
+    free(x);
+    x = tt_fmt("--init-from '%s' --data '%s' --dim 64 --steps 2", c4, data);
+    expect("--init-from another shape", x, 1, "another model configuration", "--init-from");
+    free(x);
+
+    tt_rmtree(dir);
+    printf("%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}
