@@ -456,6 +456,14 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     };
     for (size_t i = c.first; i < from_i; i++)
         pc.prod.bytes_before += c.inputs.v[i].size;
+    if (o->val_mode == PT_VAL_FRACTION) {
+        pc.prod.skip_by_split = true;
+        pc.prod.val_threshold = c.wcfg.val_threshold;
+        for (int s = 0; s < 2; s++) {
+            pc.prod.skip[s].file = st.persisted[s].file;
+            pc.prod.skip[s].record = st.persisted[s].record;
+        }
+    }
     /* Test hook: small batches, so that a slowed-down run is interruptible
      * half-way even on a small corpus. */
     if (pt_hook_pos("INGOT_PRETOK_TEST_BATCH_ITEMS"))

@@ -16,6 +16,7 @@
 #include "pt_hooks.h"
 #include "pt_reader.h"
 #include "pt_reason.h"
+#include "pt_split.h"
 
 enum { COMP_UNKNOWN, COMP_PLAIN, COMP_ZSTD, COMP_GZIP };
 enum { CHUNK_SIZE = 1 << 20, READ_DEPTH = 8 };
@@ -60,6 +61,20 @@ static bool before_resume(const struct prod *p, uint64_t record)
     return p->in->index == p->cfg->resume_file && record < p->cfg->resume_record;
 }
 
+/* A resumed --val-fraction run: this document's split has it in a finished
+ * shard already (the writer would drop it; it is not counted twice either,
+ * as everything before a persisted position was counted by the run that
+ * wrote it). */
+static bool in_finished_shard(const struct prod *p, uint64_t record)
+{
+    const struct pt_producer_cfg *c = p->cfg;
+    if (!c->skip_by_split)
+        return false;
+    uint32_t f = p->in->index;
+    uint32_t s = pt_split_by_hash(f, record, c->val_threshold);
+    return f < c->skip[s].file || (f == c->skip[s].file && record < c->skip[s].record);
+}
+
 /* Hand the batch over when full. Returns 0 or -ENOMEM; a stop request is
  * remembered in stop_ret. */
 static int maybe_emit(struct prod *p, bool force)
@@ -98,7 +113,7 @@ static int event(struct prod *p, int reason, uint64_t record, const char *fmt, .
 
 static int record(struct prod *p, int kind, uint64_t rec, const char *s, size_t len)
 {
-    if (before_resume(p, rec))
+    if (before_resume(p, rec) || in_finished_shard(p, rec))
         return 0;
     struct pt_batch *b = p->b;
     struct pt_item it = { .record = rec, .off = b->data.len, .len = len,

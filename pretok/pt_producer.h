@@ -27,6 +27,12 @@ struct pt_producer_cfg {
     size_t batch_items;             /* ... or this many items */
     uint64_t max_record;            /* longer records are skipped */
     uint64_t bytes_before;          /* input bytes already done (progress) */
+    /* A resume under --val-fraction: records routed to split s (by
+     * pt_split_by_hash with val_threshold) before skip[s] are in finished
+     * shards already and are dropped unread by the workers. */
+    bool skip_by_split;
+    struct { uint32_t file; uint64_t record; } skip[2];
+    uint64_t val_threshold;
     const atomic_int *stop;         /* nonzero: stop at the next batch */
 };
 

@@ -14,6 +14,7 @@
 #include "ingot_hash.h"
 #include "pt_hooks.h"
 #include "pt_reason.h"
+#include "pt_split.h"
 
 struct pt_writer {
     const struct pt_writer_cfg *cfg;
@@ -131,14 +132,13 @@ static int finish_shard(pt_writer *w, uint32_t s)
 }
 
 /* Cut the shard of split s after the document at pos, then write the state.
- * A train cut also finishes the open val shard: val documents are sparse,
- * and a val shard left open across train shards would make a resume redo
- * everything since its first document. */
+ * Each split's shards are cut only when full (or at the end): a val shard
+ * stays open across train shards, and its first document is where a resume
+ * starts; the producer drops the train documents before the train split's
+ * persisted position there without tokenizing them (pt_producer_cfg.skip). */
 static int cut(pt_writer *w, uint32_t s, struct pt_pos pos)
 {
     int ret = finish_shard(w, s);
-    if (!ret && s == INGOT_SPLIT_TRAIN && w->open[INGOT_SPLIT_VAL])
-        ret = finish_shard(w, INGOT_SPLIT_VAL);
     if (ret)
         return ret;
     crash_hook(w, true);
@@ -155,15 +155,8 @@ static int cut(pt_writer *w, uint32_t s, struct pt_pos pos)
 static uint32_t choose_split(pt_writer *w, struct pt_pos p)
 {
     switch (w->cfg->val_mode) {
-    case PT_VAL_FRACTION: {
-        unsigned char key[12];
-        for (int i = 0; i < 4; i++)
-            key[i] = (unsigned char)(p.file >> (8 * i));
-        for (int i = 0; i < 8; i++)
-            key[4 + i] = (unsigned char)(p.record >> (8 * i));
-        return ingot_xxh3(key, sizeof(key)) < w->cfg->val_threshold ? INGOT_SPLIT_VAL
-                                                                    : INGOT_SPLIT_TRAIN;
-    }
+    case PT_VAL_FRACTION:
+        return pt_split_by_hash(p.file, p.record, w->cfg->val_threshold);
     case PT_VAL_DOCS:
         return w->st.counts.routed_docs < w->cfg->val_docs ? INGOT_SPLIT_VAL
                                                            : INGOT_SPLIT_TRAIN;

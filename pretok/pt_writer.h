@@ -1,8 +1,10 @@
 /* The ordered writer: consumes worker output batch by batch, in stream
  * order, routes each document to the train or val split, appends it to that
  * split's open shard and cuts the shard at the first document boundary where
- * it holds --shard-tokens tokens (a train cut also closes the open val
- * shard, so that a resume never goes back further than one train shard). After each finished shard it rewrites the
+ * it holds --shard-tokens tokens (each split's shards are cut only when full
+ * or at the end; a resume starts at the first document of the earliest open
+ * shard and skips re-tokenizing what the other split's shards hold). After
+ * each finished shard it rewrites the
  * resume state; at the end it writes the manifest. Everything it decides
  * depends on the document stream only, never on threads or timing. */
 #ifndef INGOT_PT_WRITER_H
