@@ -1,0 +1,221 @@
+/* RMSNorm forward (plain and fused with the residual add) and backward.
+ *
+ * Forward: one warp per row; the row is read twice (sum of squares, then the
+ * output), the second time from L1/L2.
+ * Backward: one warp per row, as layernorm.cu: each warp accumulates dw for
+ * its rows in its own shared-memory slice (lane-owned channels, no atomics),
+ * the block adds its warps' slices in warp order into a per-block partial,
+ * and a second kernel adds the partials in block order into dw. Row-to-block
+ * assignment depends only on N, so the result is the same on every run. */
+#include "cuda_check.h"
+#include "kn_device.cuh"
+#include "rmsnorm.h"
+
+enum {
+    RMS_FWD_WARPS = 8,
+    RMS_BWD_ROWS_PER_WARP = 4, /* target; sets the block count */
+    RMS_BWD_MAX_BLOCKS = 512,
+    RMS_MAX_C_FWD = 16384,
+    RMS_MAX_C_BWD = 8192,
+    RMS_BWD_SMEM_WIDE = 3072, /* above this C, 4 warps per block (shared memory) */
+    RMS_RED_COLS = 32,        /* final reduction: channels per block */
+    RMS_RED_GROUPS = 8,       /* final reduction: partial groups per block */
+};
+
+/* With RES: res_out = res + x first (rounded to T), and the row statistics
+ * are taken from the rounded values. */
+template <typename T, bool RES>
+static __global__ void __launch_bounds__(RMS_FWD_WARPS * 32)
+rms_fwd_kernel(T *res_out, T *out, float *rstd, const T *res, const T *x, const T *w,
+               float eps, int N, int C)
+{
+    int row = blockIdx.x * RMS_FWD_WARPS + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= N)
+        return; /* whole warp leaves together */
+    size_t o = (size_t)row * C;
+    const T *in = x + o;
+    float ss = 0.0f;
+    if (RES) {
+        for (int c = lane; c < C; c += 32) {
+            T v = kn_st<T>(kn_f(res[o + c]) + kn_f(x[o + c]));
+            res_out[o + c] = v;
+            float f = kn_f(v);
+            ss += f * f;
+        }
+        __syncwarp();
+        in = res_out + o; /* each lane re-reads only what it wrote */
+    } else {
+        for (int c = lane; c < C; c += 32) {
+            float f = kn_f(in[c]);
+            ss += f * f;
+        }
+    }
+    float s = 1.0f / sqrtf(kn_warp_sum(ss) / C + eps);
+    T *op = out + o;
+    for (int c = lane; c < C; c += 32)
+        op[c] = kn_st<T>(kn_f(in[c]) * s * kn_f(w[c]));
+    if (lane == 0 && rstd)
+        rstd[row] = s;
+}
+
+static int rms_bwd_warps(int C)
+{
+    return C <= RMS_BWD_SMEM_WIDE ? 8 : 4;
+}
+
+static int rms_bwd_blocks(int N, int warps)
+{
+    long long rows_per_block = (long long)warps * RMS_BWD_ROWS_PER_WARP;
+    long long g = (N + rows_per_block - 1) / rows_per_block;
+    if (g < 1)
+        g = 1;
+    if (g > RMS_BWD_MAX_BLOCKS)
+        g = RMS_BWD_MAX_BLOCKS;
+    return (int)g;
+}
+
+/* Dynamic shared memory: [warps][C] floats. partial: [gridDim.x][C]. */
+template <typename T>
+static __global__ void __launch_bounds__(256)
+rms_bwd_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
+               const float *rstd, int N, int C, int accumulate)
+{
+    extern __shared__ float rms_sh[];
+    const int warps = blockDim.x / 32;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float *acc = rms_sh + (size_t)warp * C;
+    for (int c = lane; c < C; c += 32) /* same lane-to-channel map as below */
+        acc[c] = 0.0f;
+    const int rstride = gridDim.x * warps;
+    for (int row = blockIdx.x * warps + warp; row < N; row += rstride) {
+        const T *x = inp + (size_t)row * C;
+        const T *d = dout + (size_t)row * C;
+        const float s = rstd[row];
+        float sum = 0.0f;
+        for (int c = lane; c < C; c += 32)
+            sum += kn_f(w[c]) * kn_f(d[c]) * kn_f(x[c]);
+        /* dx = s (w d - x k), k = sum(w d x) s^2 / C (see ref_rmsnorm.c) */
+        const float k = kn_warp_sum(sum) * s * s / C;
+        T *di = dinp + (size_t)row * C;
+        for (int c = lane; c < C; c += 32) {
+            float dv = kn_f(d[c]), xv = kn_f(x[c]);
+            float g = (kn_f(w[c]) * dv - xv * k) * s;
+            di[c] = kn_st<T>(accumulate ? kn_f(di[c]) + g : g);
+            acc[c] += xv * s * dv;
+        }
+    }
+    __syncthreads();
+    float *pb = partial + (size_t)blockIdx.x * C;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float t = 0.0f;
+        for (int k = 0; k < warps; k++)
+            t += rms_sh[(size_t)k * C + c];
+        pb[c] = t;
+    }
+}
+
+/* dw[c] += sum_{b < nb} partial[b][c], the b-sum split into RMS_RED_GROUPS
+ * interleaved groups added in group order: fixed order, no atomics. */
+static __global__ void rms_reduce_kernel(float *dw, const float *partial, int nb, int C)
+{
+    __shared__ float sh[RMS_RED_GROUPS][RMS_RED_COLS];
+    const int col = threadIdx.x % RMS_RED_COLS, grp = threadIdx.x / RMS_RED_COLS;
+    const int c = blockIdx.x * RMS_RED_COLS + col;
+    float t = 0.0f;
+    if (c < C)
+        for (int b = grp; b < nb; b += RMS_RED_GROUPS)
+            t += partial[(size_t)b * C + c];
+    sh[grp][col] = t;
+    __syncthreads();
+    if (grp == 0 && c < C) {
+        float r = 0.0f;
+        for (int k = 0; k < RMS_RED_GROUPS; k++)
+            r += sh[k][col];
+        dw[c] += r;
+    }
+}
+
+extern "C" int kn_rmsnorm_fwd(void *out, float *rstd, const void *inp, const void *w, float eps,
+                              int N, int C, kn_dtype dt, cudaStream_t s)
+{
+    KN_ARG_CHECK(dt == KN_F32 || dt == KN_BF16, "unknown dtype %d", (int)dt);
+    KN_ARG_CHECK(N >= 0 && C > 0 && C <= RMS_MAX_C_FWD, "need N >= 0, 0 < C <= %d (N=%d C=%d)",
+                 RMS_MAX_C_FWD, N, C);
+    KN_ARG_CHECK(out && inp && w, "NULL buffer (out=%p inp=%p w=%p)", out, inp, w);
+    KN_ARG_CHECK(eps > 0.0f, "eps %g must be positive", (double)eps);
+    if (N == 0)
+        return 0;
+    unsigned grid = (unsigned)((N + RMS_FWD_WARPS - 1) / RMS_FWD_WARPS);
+    KN_DISPATCH(dt, T, {
+        rms_fwd_kernel<T, false><<<grid, RMS_FWD_WARPS * 32, 0, s>>>(
+            NULL, (T *)out, rstd, NULL, (const T *)inp, (const T *)w, eps, N, C);
+    });
+    KN_LAUNCH_CHECK();
+    return 0;
+}
+
+extern "C" int kn_residual_rmsnorm_fwd(void *res_out, void *out, float *rstd, const void *res,
+                                       const void *x, const void *w, float eps, int N, int C,
+                                       kn_dtype dt, cudaStream_t s)
+{
+    KN_ARG_CHECK(dt == KN_F32 || dt == KN_BF16, "unknown dtype %d", (int)dt);
+    KN_ARG_CHECK(N >= 0 && C > 0 && C <= RMS_MAX_C_FWD, "need N >= 0, 0 < C <= %d (N=%d C=%d)",
+                 RMS_MAX_C_FWD, N, C);
+    KN_ARG_CHECK(res_out && out && res && x && w,
+                 "NULL buffer (res_out=%p out=%p res=%p x=%p w=%p)", res_out, out, res, x, w);
+    KN_ARG_CHECK(out != res_out && out != res && out != x, "out %p aliases an input", out);
+    KN_ARG_CHECK(eps > 0.0f, "eps %g must be positive", (double)eps);
+    if (N == 0)
+        return 0;
+    unsigned grid = (unsigned)((N + RMS_FWD_WARPS - 1) / RMS_FWD_WARPS);
+    KN_DISPATCH(dt, T, {
+        rms_fwd_kernel<T, true><<<grid, RMS_FWD_WARPS * 32, 0, s>>>(
+            (T *)res_out, (T *)out, rstd, (const T *)res, (const T *)x, (const T *)w, eps, N, C);
+    });
+    KN_LAUNCH_CHECK();
+    return 0;
+}
+
+extern "C" size_t kn_rmsnorm_bwd_scratch_bytes(int N, int C)
+{
+    if (N <= 0 || C <= 0)
+        return 0;
+    return (size_t)rms_bwd_blocks(N, rms_bwd_warps(C)) * (size_t)C * sizeof(float);
+}
+
+extern "C" int kn_rmsnorm_bwd(void *dinp, float *dw, const void *dout, const void *inp,
+                              const void *w, const float *rstd, int N, int C, int accumulate,
+                              kn_dtype dt, void *scratch, size_t scratch_bytes, cudaStream_t s)
+{
+    KN_ARG_CHECK(dt == KN_F32 || dt == KN_BF16, "unknown dtype %d", (int)dt);
+    KN_ARG_CHECK(N >= 0 && C > 0 && C <= RMS_MAX_C_BWD, "need N >= 0, 0 < C <= %d (N=%d C=%d)",
+                 RMS_MAX_C_BWD, N, C);
+    KN_ARG_CHECK(dinp && dw && dout && inp && w && rstd,
+                 "NULL buffer (dinp=%p dw=%p dout=%p inp=%p w=%p rstd=%p)", dinp, (void *)dw,
+                 dout, inp, w, (const void *)rstd);
+    KN_ARG_CHECK(dinp != dout && dinp != inp, "dinp %p aliases dout or inp", dinp);
+    if (N == 0)
+        return 0;
+    size_t need = kn_rmsnorm_bwd_scratch_bytes(N, C);
+    KN_ARG_CHECK(scratch && scratch_bytes >= need, "scratch %p of %zu bytes, need %zu", scratch,
+                 scratch_bytes, need);
+    int warps = rms_bwd_warps(C);
+    int nb = rms_bwd_blocks(N, warps);
+    size_t smem = (size_t)warps * C * sizeof(float);
+    float *partial = (float *)scratch;
+    KN_DISPATCH(dt, T, {
+        if (smem > 48 * 1024)
+            CUDA_CHECK(cudaFuncSetAttribute(rms_bwd_kernel<T>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            (int)smem));
+        rms_bwd_kernel<T><<<nb, warps * 32, smem, s>>>((T *)dinp, partial, (const T *)dout,
+                                                       (const T *)inp, (const T *)w, rstd, N, C,
+                                                       accumulate);
+    });
+    KN_LAUNCH_CHECK();
+    unsigned rgrid = (unsigned)((C + RMS_RED_COLS - 1) / RMS_RED_COLS);
+    rms_reduce_kernel<<<rgrid, RMS_RED_COLS * RMS_RED_GROUPS, 0, s>>>(dw, partial, nb, C);
+    KN_LAUNCH_CHECK();
+    return 0;
+}

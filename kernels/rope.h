@@ -1,0 +1,36 @@
+/* Rotary position embeddings on the GPU, Hugging Face "rotate_half" pairing
+ * (channel i of a head rotates with i + hs/2 by t * theta^(-2i/hs)), the
+ * same math and table layout as ref_rope_* (kernels/cpu/ref_llama.h). */
+#ifndef INGOT_ROPE_H
+#define INGOT_ROPE_H
+
+#include "kn_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* cs: [T, hs/2, 2] float32 (cos, sin) of the angles t * theta^(-2i/hs),
+ * computed in double on the device (as ref_rope_table does on the host,
+ * so the two agree to float rounding). Fill once per model. Requires T > 0,
+ * hs even and > 0, theta > 0. */
+int kn_rope_table(float *cs, int T, int hs, double theta, cudaStream_t s);
+
+/* out = rotate(inp) on the first nh heads (nh * hs channels) of each of B*T
+ * rows of `stride` elements (dtype dt); row (b, t) is at position t; other
+ * channels of out are not touched. out may alias inp (in place on a packed
+ * qkv with nh = NH + NKV: q and k rotate, v stays). Requires nh * hs <=
+ * stride, hs even, T rows in cs. */
+int kn_rope_fwd(void *out, const void *inp, const float *cs, int B, int T, int nh, int hs,
+                int stride, kn_dtype dt, cudaStream_t s);
+
+/* dinp = rotate^T(dout): the inverse rotation. OVERWRITES (RoPE is linear
+ * and stateless; meant to run in place on the attention's dqkv). dinp may
+ * alias dout. */
+int kn_rope_bwd(void *dinp, const void *dout, const float *cs, int B, int T, int nh, int hs,
+                int stride, kn_dtype dt, cudaStream_t s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
