@@ -116,6 +116,39 @@ def check_checksums(fx, d):
     return True
 
 
+def check_tokenizer_path(fx, d):
+    """tokenizer.model inside the dataset (pretok copies it), relative names
+    inside the dataset before the working directory, an older manifest's
+    absolute path, no model at all."""
+    import json
+    import ingot
+    mine = os.path.join(d, "tokenizer.model")
+    check(ingot.open_dataset(d).tokenizer_path() == mine,
+          "tokenizer_path: %s" % ingot.open_dataset(d).tokenizer_path())
+    moved = fx.path("moved")
+    shutil.copytree(d, moved)
+    check(ingot.open_dataset(moved).tokenizer_path() == os.path.join(moved, "tokenizer.model"),
+          "a copied dataset does not use its own tokenizer.model")
+    old = fx.path("old")
+    shutil.copytree(d, old)
+    os.unlink(os.path.join(old, "tokenizer.model"))
+    m = json.load(open(os.path.join(old, "manifest.json")))
+    m["tokenizer"]["file"] = mine      # an older manifest: the absolute path given
+    json.dump(m, open(os.path.join(old, "manifest.json"), "w"))
+    check(ingot.open_dataset(old).tokenizer_path() == mine, "an absolute path is not used")
+    cwd = os.getcwd()
+    os.chdir(fx.path())
+    try:
+        shutil.copy(mine, "tokenizer.model")     # a stray model in the working directory
+        check(ingot.open_dataset(moved).tokenizer_path() == os.path.join(moved, "tokenizer.model"),
+              "the working directory's tokenizer.model won over the dataset's")
+    finally:
+        os.chdir(cwd)
+    m["tokenizer"]["file"] = None
+    json.dump(m, open(os.path.join(old, "manifest.json"), "w"))
+    check(ingot.open_dataset(old).tokenizer_path() is None, "no model recorded: not None")
+
+
 def main():
     fx = Fixture(sys.argv)
     import ingot
@@ -130,6 +163,7 @@ def main():
         fail("a missing dataset opened")
     except ingot.FormatError as e:
         check("manifest.json" in str(e), str(e))
+    check_tokenizer_path(fx, d)
     verified = check_checksums(fx, d)
     fx.cleanup()
     print("ok: %d train + %d val documents, provenance, tokens, get_batch%s"
