@@ -9,6 +9,7 @@
 
 #include "dataset.h"
 #include "fsutil.h"
+#include "ingot_hash.h"
 #include "shard_writer.h"
 #include "test_util.h"
 
@@ -263,6 +264,42 @@ int main(void)
     free(b);
     free(dir);
     alarm(0);
+
+    /* Where a dataset's tokenizer is looked for: a relative name inside the
+     * dataset first (pretok's copy), then as given, then its base name in
+     * the dataset; an absolute one as given first. */
+    char *cand[3];
+    size_t nc;
+    CHECK_OK(dataset_tokenizer_candidates("/d/s", "tokenizer.model", cand, &nc));
+    CHECK(nc == 3 && !strcmp(cand[0], "/d/s/tokenizer.model") &&
+          !strcmp(cand[1], "tokenizer.model") && !strcmp(cand[2], "/d/s/tokenizer.model"));
+    for (size_t i = 0; i < nc; i++)
+        free(cand[i]);
+    CHECK_OK(dataset_tokenizer_candidates("/d/s", "/m/tok.model", cand, &nc));
+    CHECK(nc == 2 && !strcmp(cand[0], "/m/tok.model") && !strcmp(cand[1], "/d/s/tok.model"));
+    for (size_t i = 0; i < nc; i++)
+        free(cand[i]);
+
+    /* The copy into a dataset: the bytes, checked against the hash given. */
+    dir = tu_path(root, "copy");
+    CHECK(fs_mkdir_p(dir) == 0);
+    a = tu_path(root, "src.model");
+    static const char model_bytes[] = "not really a model, but bytes to copy";
+    CHECK_OK(fs_write_atomic(a, model_bytes, sizeof(model_bytes)));
+    uint64_t h = ingot_xxh3(model_bytes, sizeof(model_bytes));
+    b = tu_path(dir, INGOT_TOKENIZER_NAME);
+    CHECK_FAIL(dataset_copy_tokenizer(dir, a, h ^ 1), INGOT_E_MISMATCH, "changed");
+    CHECK(access(b, F_OK) != 0);
+    CHECK_OK(dataset_copy_tokenizer(dir, a, h));
+    char *got = NULL;
+    size_t got_len = 0;
+    CHECK_OK(fs_read_all(b, &got, &got_len));
+    CHECK(got_len == sizeof(model_bytes) && !memcmp(got, model_bytes, got_len));
+    free(got);
+    CHECK_OK(dataset_copy_tokenizer(dir, a, h));      /* there already: nothing to do */
+    free(a);
+    free(b);
+    free(dir);
 
     /* no such directory, a file, a directory without a manifest */
     dir = tu_path(root, "nope");
