@@ -90,6 +90,15 @@ struct tr_step_prof {
     double sm_clock_mhz;    /* NVML SM clock */
     double peak_tflops;     /* dense peak for the precision (0: unknown) */
     double flops_per_token; /* training FLOPs per token (tr_cuda_perf.h formula) */
+    /* data parallelism (tr_cuda_dp.h; -1 without a communicator): this
+     * rank's figures */
+    double dp_reduce_ms;    /* GPU time of the step's gradient collectives on the comm
+                               stream (and with --zero 1 the weights' all-gather) */
+    double dp_exposed_ms;   /* of it, the time the compute stream waited (not overlapped) */
+    double dp_busbw_gbs;    /* bus bandwidth of those collectives, nccl-tests' definition
+                               (all-reduce: bytes x 2(n-1)/n / time; reduce-scatter and
+                               all-gather: x (n-1)/n); 0 for one rank */
+    double gpu_mem_mib;     /* device memory in use after set-up (cudaMemGetInfo) */
 };
 
 struct tr_backend_ops {

@@ -33,7 +33,16 @@
  * in bf16 mode a fifth holds the bf16 copy of the parameters that forward
  * and backward read (AdamW rewrites it in the same pass); the model's
  * activations are one more; the token slots and result records one more;
- * the pinned host side one cudaHostAlloc. Nothing is allocated per step. */
+ * the pinned host side one cudaHostAlloc. Nothing is allocated per step.
+ *
+ * Data parallelism (o.dist other than none, or --zero 1, or --grad-reduce
+ * bf16): the gradient collectives run on a comm stream of their own inside
+ * the same step graph (tr_cuda_dp.h): per block, overlapping the last
+ * micro-step's backward. --zero 1: grads and the bf16 copy are padded to
+ * z.n_pad, m and v (and in bf16 mode the fp32 master weights) hold this
+ * rank's shard only; AdamW updates the shard, an all-gather spreads the
+ * weights. get_params/get_opt_state gather the shards (tr_dist_zero.h's
+ * command channel when rank 0 alone asks), set_* keep the shard. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -54,7 +63,9 @@
 #include "tr_cuda_perf.h"
 #include "tr_cuda_prof.h"
 #include "tr_cuda_sync.h"
+#include "tr_cuda_dp.h"
 #include "tr_dist.h"
+#include "tr_dist_zero.h"
 
 enum {
     NSLOT = 3,              /* token/result slots in rotation (> max_in_flight) */
@@ -122,6 +133,19 @@ struct tr_backend {
     int t_of[NSLOT];
     uint64_t allocs[NSLOT];         /* host allocations during each slot's submit */
     tr_cuda_prof *prof;             /* --profile; NULL: off */
+    /* data parallelism */
+    tr_cuda_dp *dp;                 /* NULL: one process, --dist none */
+    bool zero;                      /* --zero 1 */
+    bool master_shard;              /* --zero 1 in bf16: params holds the shard only */
+    bool serving;                   /* --zero 1 over ranks: the gather command channel */
+    struct tr_zero z;               /* zero 0: n_pad = shard = n_params, lo = 0 */
+    kn_adamw_tensors shard_tensors; /* the tensors' parts in this rank's shard */
+    double gpu_mem_mib;             /* device memory in use after set-up (all processes) */
+    struct dp_sum {                 /* --profile: per-rank sums for the closing line */
+        int n;
+        double reduce_ms, exposed_ms, busbw, syncs;
+    } dps;
+    double dp_last[3];              /* the last collected step's reduce, exposed, busbw */
 };
 
 static bool cuda_available(char *why, size_t why_len)
@@ -145,10 +169,16 @@ static void destroy_graphs(tr_backend *b)
     }
 }
 
+static int serve_gather(void *ctx, int arg);
+static void print_dp_summary(const tr_backend *b);
+
 static void cuda_destroy(tr_backend *b)
 {
     if (!b)
         return;
+    print_dp_summary(b);
+    if (b->serving)     /* rank 0 may still gather the shards (a last checkpoint) */
+        (void)tr_zero_end(b->o.dist, serve_gather, b);
     /* Nothing may still run on what is freed below (error paths may leave
      * steps in flight). */
     if (b->cs)
@@ -156,6 +186,7 @@ static void cuda_destroy(tr_backend *b)
     if (b->us)
         tr_cuda_sync_quiet(b->us);
     destroy_graphs(b);
+    tr_cuda_dp_free(b->dp);
     tr_cuda_model_free(b->model);
     kn_blas_free(b->blas);
     tr_cuda_prof_free(b->prof);
@@ -280,10 +311,47 @@ static void tensor_table(tr_backend *b)
     }
 }
 
+/* --zero 1: the tensors' parts inside this rank's shard, relative to its
+ * start, and the padding (no decay) up to the shard's end. */
+static void shard_table(tr_backend *b)
+{
+    size_t sizes[TR_NUM_PARAMS], off = 0, a, e;
+    tr_param_sizes(&b->o.cfg, sizes);
+    kn_adamw_tensors *t = &b->shard_tensors;
+    t->n = 0;
+    for (int id = 0; id < TR_NUM_PARAMS; off += sizes[id], id++) {
+        if (!tr_zero_clip(&b->z, off, sizes[id], &a, &e))
+            continue;
+        if (tr_param_decays(id))
+            t->decay_mask |= 1u << t->n;
+        t->end[t->n++] = e - b->z.lo;
+    }
+    if (!t->n || t->end[t->n - 1] < b->z.shard)
+        t->end[t->n++] = b->z.shard;
+}
+
+/* A whole host tensor (n_params floats) -> its shard in dst (shard floats)
+ * through the gradient buffer (padded with zeros), on the compute stream. */
+static int put_shard(tr_backend *b, float *dst, const float *host)
+{
+    CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->z.n_pad * sizeof(float), b->cs));
+    CUDA_CHECK(cudaMemcpyAsync(b->grads, host, b->n_params * sizeof(float),
+                               cudaMemcpyHostToDevice, b->cs));
+    CUDA_CHECK(cudaMemcpyAsync(dst, b->grads + b->z.lo, b->z.shard * sizeof(float),
+                               cudaMemcpyDeviceToDevice, b->cs));
+    return 0;
+}
+
 /* Upload host params (tr_params.h layout) and refresh the forward copy. */
 static int put_params(tr_backend *b, const float *params)
 {
     int err;
+    if (b->master_shard) {
+        if ((err = put_shard(b, b->params, params)) ||
+            (err = kn_cast_f32_to_bf16(b->wcopy, b->grads, b->z.n_pad, b->cs)))
+            return err;
+        return tr_cuda_sync_stream(b->cs, "parameter upload");
+    }
     CUDA_CHECK(cudaMemcpyAsync(b->params, params, b->n_params * sizeof(float),
                                cudaMemcpyHostToDevice, b->cs));
     if (b->dt == KN_BF16 && (err = kn_cast_f32_to_bf16(b->wcopy, b->params, b->n_params, b->cs)))
@@ -292,6 +360,7 @@ static int put_params(tr_backend *b, const float *params)
 }
 
 static int make_graphs(tr_backend *b);
+static bool env_off(const char *name);
 
 static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_backend **out)
 {
@@ -314,9 +383,17 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     b->dt = o->precision == TR_PREC_FP32 ? KN_F32 : KN_BF16;
     b->n_params = tr_param_count(&o->cfg);
     tensor_table(b);
+    b->zero = o->zero == 1;
+    b->master_shard = b->zero && b->dt == KN_BF16;
+    tr_zero_layout(b->n_params, b->zero ? o->dist : NULL, &b->z);
+    if (!b->zero)
+        b->z.n_pad = b->z.shard = b->n_params;
+    else
+        shard_table(b);
     b->rows_tokens = (size_t)o->grad_accum * o->batch * o->cfg.seq_len;
     b->ids16 = o->cfg.vocab <= 65536;
-    const size_t pbytes = b->n_params * sizeof(float);
+    const size_t pbytes = b->n_params * sizeof(float), full = b->z.n_pad * sizeof(float),
+                 part = b->z.shard * sizeof(float);
 
 #define TRY(call)                  \
     do {                           \
@@ -342,12 +419,12 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     TRY(cuda_ok(cudaStreamCreateWithFlags(&b->cs, cudaStreamNonBlocking), "compute stream"));
     TRY(cuda_ok(cudaStreamCreateWithFlags(&b->us, cudaStreamNonBlocking), "upload stream"));
     TRY(create_events(b));
-    TRY(dev_alloc((void **)&b->params, pbytes, "parameters"));
-    TRY(dev_alloc((void **)&b->grads, pbytes, "gradients"));
-    TRY(dev_alloc((void **)&b->m, pbytes, "AdamW m"));
-    TRY(dev_alloc((void **)&b->v, pbytes, "AdamW v"));
+    TRY(dev_alloc((void **)&b->params, b->master_shard ? part : full, "parameters"));
+    TRY(dev_alloc((void **)&b->grads, full, "gradients"));
+    TRY(dev_alloc((void **)&b->m, part, "AdamW m"));
+    TRY(dev_alloc((void **)&b->v, part, "AdamW v"));
     if (b->dt == KN_BF16)
-        TRY(dev_alloc(&b->wcopy, b->n_params * kn_dtype_size(b->dt), "the bf16 weight copy"));
+        TRY(dev_alloc(&b->wcopy, b->z.n_pad * kn_dtype_size(b->dt), "the bf16 weight copy"));
     else
         b->wcopy = b->params;
     b->misc_bytes = misc_layout(b, NULL, NULL);
@@ -365,9 +442,24 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     memset(b->pinned, 0, b->pinned_bytes);
     TRY(kn_blas_create(&b->blas, 0));
     TRY(tr_cuda_model_create(&o->cfg, o->batch, b->dt, b->blas, &b->model));
-    TRY(cuda_ok(cudaMemsetAsync(b->grads, 0, pbytes, b->cs), "cudaMemsetAsync"));
-    TRY(cuda_ok(cudaMemsetAsync(b->m, 0, pbytes, b->cs), "cudaMemsetAsync"));
-    TRY(cuda_ok(cudaMemsetAsync(b->v, 0, pbytes, b->cs), "cudaMemsetAsync"));
+    TRY(cuda_ok(cudaMemsetAsync(b->params, 0, b->master_shard ? part : full, b->cs),
+                "cudaMemsetAsync"));
+    TRY(cuda_ok(cudaMemsetAsync(b->grads, 0, full, b->cs), "cudaMemsetAsync"));
+    TRY(cuda_ok(cudaMemsetAsync(b->m, 0, part, b->cs), "cudaMemsetAsync"));
+    TRY(cuda_ok(cudaMemsetAsync(b->v, 0, part, b->cs), "cudaMemsetAsync"));
+    if (b->dt == KN_BF16)
+        TRY(cuda_ok(cudaMemsetAsync(b->wcopy, 0, b->z.n_pad * kn_dtype_size(b->dt), b->cs),
+                    "cudaMemsetAsync"));
+    (void)pbytes;
+    if (o->dist && (strcmp(tr_dist_name(o->dist), "none") || b->zero || o->grad_reduce_bf16)) {
+        struct tr_cuda_dp_cfg dc = {
+            .dist = o->dist, .cfg = o->cfg, .grads = b->grads, .zero = o->zero, .z = b->z,
+            .bf16 = o->grad_reduce_bf16, .overlap = !env_off("INGOT_DP_OVERLAP"),
+            .nslot = NSLOT, .profile = o->profile,
+        };
+        TRY(tr_cuda_dp_create(&dc, &b->dp));
+        tr_cuda_model_on_grads_ready(b->model, tr_cuda_dp_grads_ready, b->dp);
+    }
     TRY(put_params(b, params));
     if (o->profile) {   /* before the capture: its marks go into the step graphs */
         struct tr_cuda_prof_cfg pc = {
@@ -383,6 +475,13 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     TRY(tr_cuda_sync_device("set-up"));
     TRY(make_graphs(b));
     tr_cuda_prof_reset(b->prof);
+    b->serving = b->zero && tr_dist_world(o->dist) > 1;
+    {
+        size_t free_b = 0, total_b = 0;
+        if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
+            (void)cudaGetLastError();
+        b->gpu_mem_mib = (double)(total_b - free_b) / (1 << 20);
+    }
     if (!o->quiet) {
         size_t free_b = 0, total_b = 0;
         (void)cudaMemGetInfo(&free_b, &total_b);
@@ -481,36 +580,49 @@ static int step_body(tr_backend *b, int slot, int capturing)
             return err;     \
     } while (0)
     STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_START, 0, cs, capturing));
-    CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->n_params * sizeof(float), cs));
+    tr_cuda_dp_begin(b->dp, slot, capturing);
+    CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->z.n_pad * sizeof(float), cs));
     CUDA_CHECK(cudaMemsetAsync(acc, 0, sizeof(*acc), cs));
     for (int k = 0; k < b->o.grad_accum; k++) {
         STEP(load_micro(b, slot, k));
         STEP(run(b, capturing ? NULL : b->g_fwd, micro_fwd));
         STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_FWD_END, k, cs, capturing));
+        /* the last backward reduces block by block as it goes, unless it
+         * is a micro-step graph of its own (captured without the hook) */
+        if (k == b->o.grad_accum - 1 && (capturing || !b->g_bwd))
+            tr_cuda_dp_arm(b->dp, &acc->loss_sum, &acc->correct);
         STEP(run(b, capturing ? NULL : b->g_bwd, micro_bwd));
         STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_BWD_END, k, cs, capturing));
     }
     if (b->pace[slot])
         CUDA_CHECK(cudaEventRecordWithFlags(b->pace[slot], cs,
                                             capturing ? cudaEventRecordExternal : 0));
-    /* Data parallelism: all-reduce (average, fp32) b->grads, the one float32
-     * buffer of every gradient, across ranks before the norm, so that every
-     * rank computes the same norm, clip factor and update; with it the loss
-     * sum (averaged: each rank's covers rows_tokens) and the hits (summed).
-     * One NCCL group on the compute stream: no host wait. */
-    if (b->o.dist) {
-        STEP(tr_dist_group_begin(b->o.dist));
-        STEP(tr_dist_allreduce_dev(b->o.dist, b->grads, b->n_params, TR_DIST_F32, true, cs));
-        STEP(tr_dist_allreduce_dev(b->o.dist, &acc->loss_sum, 1, TR_DIST_F32, true, cs));
-        STEP(tr_dist_allreduce_dev(b->o.dist, &acc->correct, 1, TR_DIST_I32, false, cs));
-        STEP(tr_dist_group_end(b->o.dist));
-    }
+    /* Data parallelism: the gradients averaged across ranks before the norm
+     * (whole, or this rank's shard with --zero 1), so that every rank
+     * computes the same norm, clip factor and update; with them the loss sum
+     * (averaged: each rank's covers rows_tokens) and the hits (summed). On
+     * the comm stream, joined here: no host wait (tr_cuda_dp.h). */
+    STEP(tr_cuda_dp_reduce(b->dp, &acc->loss_sum, &acc->correct, cs));
     size_t scb;
     void *sc = tr_cuda_model_scratch(b->model, &scb);
-    STEP(kn_global_norm_dev(&acc->norm, &acc->clip, b->grads, b->n_params,
-                            &b->d_head[slot]->max_norm, sc, scb, cs));
-    STEP(kn_adamw_flat(b->params, b->grads, b->m, b->v, b->dt == KN_BF16 ? b->wcopy : NULL,
-                       b->dt, &b->tensors, &b->d_head[slot]->hp, &acc->clip, cs));
+    if (b->zero) {
+        /* norm over every shard; AdamW on ours; the weights gathered (the
+         * bf16 copy when the fp32 master is sharded, else the fp32 ones) */
+        const size_t lo = b->z.lo;
+        char *wc = b->dt == KN_BF16 ? (char *)b->wcopy + lo * kn_dtype_size(b->dt) : NULL;
+        STEP(tr_cuda_dp_norm(b->dp, &acc->norm, &acc->clip, &b->d_head[slot]->max_norm, sc, scb,
+                             cs));
+        STEP(kn_adamw_flat(b->master_shard ? b->params : b->params + lo, b->grads + lo, b->m,
+                           b->v, wc, b->dt, &b->shard_tensors, &b->d_head[slot]->hp, &acc->clip,
+                           cs));
+        STEP(tr_cuda_dp_all_gather(b->dp, b->master_shard ? b->wcopy : (void *)b->params,
+                                   b->master_shard ? TR_DIST_BF16 : TR_DIST_F32, cs));
+    } else {
+        STEP(kn_global_norm_dev(&acc->norm, &acc->clip, b->grads, b->n_params,
+                                &b->d_head[slot]->max_norm, sc, scb, cs));
+        STEP(kn_adamw_flat(b->params, b->grads, b->m, b->v, b->dt == KN_BF16 ? b->wcopy : NULL,
+                           b->dt, &b->tensors, &b->d_head[slot]->hp, &acc->clip, cs));
+    }
     STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_OPT_END, 0, cs, capturing));
     CUDA_CHECK(cudaMemcpyAsync(&b->h_out[slot], acc, sizeof(*acc), cudaMemcpyDeviceToHost, cs));
     return 0;
@@ -549,6 +661,26 @@ static bool env_off(const char *name)
     return v && !strcmp(v, "0");
 }
 
+/* The data-parallel collectives and their kernels once, eagerly (NCCL's
+ * connections and the modules are set up outside the capture), on what the
+ * next step rewrites (gradients, the step record) or every rank holds alike
+ * (the weights, which the all-gather leaves unchanged). */
+static int dp_warm_up(tr_backend *b, void *sc, size_t scb)
+{
+    if (!b->dp)
+        return 0;
+    struct step_out *acc = b->d_acc;
+    int err;
+    tr_cuda_dp_begin(b->dp, 0, 0);
+    if ((err = tr_cuda_dp_reduce(b->dp, &acc->loss_sum, &acc->correct, b->cs)) || !b->zero)
+        return err;
+    if ((err = tr_cuda_dp_norm(b->dp, &acc->norm, &acc->clip, &b->d_head[0]->max_norm, sc, scb,
+                               b->cs)))
+        return err;
+    return tr_cuda_dp_all_gather(b->dp, b->master_shard ? b->wcopy : (void *)b->params,
+                                 b->master_shard ? TR_DIST_BF16 : TR_DIST_F32, b->cs);
+}
+
 /* Run one micro-step eagerly (loading modules, choosing GEMM algorithms)
  * and the step's other kernels on harmless inputs (loading them too), then
  * capture a step graph per slot, or, past STEP_GRAPH_CAP layer passes, the
@@ -567,6 +699,7 @@ static int make_graphs(tr_backend *b)
                                   &b->d_head[0]->max_norm, sc, scb, b->cs)) ||
         (err = kn_adamw_flat(sc, sc, sc, sc, NULL, KN_F32, &one, &b->d_head[0]->hp, NULL,
                              b->cs)) ||
+        (err = dp_warm_up(b, sc, scb)) ||
         (err = tr_cuda_sync_stream(b->cs, "warm-up micro-step")))
         return err;
     const char *what = "step";
@@ -616,6 +749,11 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
     const int slot = (int)(b->n_submitted % NSLOT);
     const double t0 = tr_cuda_prof_clock(b->prof);
     int err;
+    /* --zero 1: rank 0 says "step", the others first serve its gathers */
+    if (b->serving && (err = tr_dist_rank(b->o.dist) == 0 ?
+                       tr_zero_post(b->o.dist, TR_ZERO_STEP, 0) :
+                       tr_zero_serve(b->o.dist, TR_ZERO_STEP, serve_gather, b)))
+        return err;
 
     /* The pinned slot's previous upload (NSLOT steps ago) finished before
      * that step was collected; this only waits (and counts) if not. */
@@ -677,12 +815,49 @@ static int cuda_collect_step(tr_backend *b, struct tr_step_result *res)
     res->grad_norm = (double)o->norm;
     b->n_collected++;
     tr_cuda_prof_collect(b->prof, slot, b->allocs[slot] + (tr_cuda_alloc_count() - a0));
+    double *d = b->dp_last;
+    if (tr_cuda_dp_times(b->dp, slot, &d[0], &d[1], &d[2])) {
+        struct tr_step_prof p;
+        /* the first steps load and warm up: the closing line leaves them out */
+        if (b->n_collected > 3 && !tr_cuda_prof_last(b->prof, &p)) {
+            b->dps.n++;
+            b->dps.reduce_ms += d[0];
+            b->dps.exposed_ms += d[1];
+            b->dps.busbw += d[2];
+            b->dps.syncs += (double)p.syncs;
+        }
+    }
     return 0;
 }
 
 static int cuda_step_profile(tr_backend *b, struct tr_step_prof *p)
 {
-    return tr_cuda_prof_last(b->prof, p);
+    int err = tr_cuda_prof_last(b->prof, p);
+    if (err)
+        return err;
+    bool dp = b->dp && b->dp_last[0] > 0.0;
+    p->dp_reduce_ms = dp ? b->dp_last[0] : -1.0;
+    p->dp_exposed_ms = dp ? b->dp_last[1] : -1.0;
+    p->dp_busbw_gbs = dp ? b->dp_last[2] : -1.0;
+    p->gpu_mem_mib = b->gpu_mem_mib;
+    return 0;
+}
+
+/* --profile with data parallelism: every rank's own line at the end (the
+ * loop prints rank 0's figures only). */
+static void print_dp_summary(const tr_backend *b)
+{
+    const struct dp_sum *s = &b->dps;
+    if (!b->dp || !b->prof || !s->n)
+        return;
+    tr_dist *d = b->o.dist;
+    fprintf(stderr, "ingot-train: rank %d/%d (%s) data parallel over %s, %d steps: reduce "
+            "%.3f ms/step, exposed %.3f ms/step, bus bandwidth %.1f GB/s, %.2f syncs/step, "
+            "GPU memory %.0f MiB (--zero %d, --grad-reduce %s, overlap %s)\n", tr_dist_rank(d),
+            tr_dist_world(d), tr_dist_host(d), tr_dist_name(d), s->n, s->reduce_ms / s->n,
+            s->exposed_ms / s->n, s->busbw / s->n, s->syncs / s->n, b->gpu_mem_mib, b->o.zero,
+            b->o.grad_reduce_bf16 ? "bf16" : "fp32", env_off("INGOT_DP_OVERLAP") || b->zero ?
+            "off" : "on");
 }
 
 static int no_step_in_flight(const tr_backend *b, const char *what)
@@ -746,11 +921,50 @@ static int cuda_logits(tr_backend *b, const int32_t *ids, int n, float *out)
     return 0;
 }
 
+/* --zero 1: the whole of a sharded tensor (0: m, 1: v, 2: the fp32
+ * master weights) gathered through the gradient buffer (rewritten by the
+ * next step anyway), downloaded into out when not NULL (rank 0's part of
+ * the command channel; the others only take part). */
+static int gather_state(tr_backend *b, int arg, float *out)
+{
+    const float *mine = arg == 0 ? b->m : arg == 1 ? b->v : b->params;
+    CUDA_CHECK(cudaMemcpyAsync(b->grads + b->z.lo, mine, b->z.shard * sizeof(float),
+                               cudaMemcpyDeviceToDevice, b->cs));
+    int err = tr_dist_all_gather_dev(b->o.dist, b->grads, b->z.shard, TR_DIST_F32, b->cs);
+    if (err || !out)
+        return err;
+    return tr_cuda_sync_copy(out, b->grads, b->n_params * sizeof(float), cudaMemcpyDeviceToHost,
+                             b->cs, "gather of the sharded state (--zero 1)");
+}
+
+static int serve_gather(void *ctx, int arg)
+{
+    return gather_state(ctx, arg, NULL);
+}
+
+/* Rank 0 announces each gather (the others serve it where they are: their
+ * next step, or destroy); a rank > 0 that asks itself takes part in rank
+ * 0's next gather of the same thing and gets the whole too. */
+static int gather_whole(tr_backend *b, int arg, float *out)
+{
+    tr_dist *d = b->o.dist;
+    int cmd = TR_ZERO_GATHER, got = arg, err = 0;
+    if (b->serving)
+        err = tr_dist_rank(d) == 0 ? tr_zero_post(d, TR_ZERO_GATHER, arg) :
+              tr_zero_next(d, &cmd, &got);
+    if (!err && (cmd != TR_ZERO_GATHER || got != arg))
+        err = ingot_fail(INGOT_E_MISMATCH, "rank %d: --zero 1: rank 0 is not gathering the "
+                         "same state here", tr_dist_rank(d));
+    return err ? err : gather_state(b, arg, out);
+}
+
 static int cuda_get_params(tr_backend *b, float *params)
 {
     int err = no_step_in_flight(b, "get_params");
     if (err)
         return err;
+    if (b->master_shard)
+        return gather_whole(b, 2, params);
     return tr_cuda_sync_copy(params, b->params, b->n_params * sizeof(float),
                              cudaMemcpyDeviceToHost, b->cs, "parameter download");
 }
@@ -768,6 +982,11 @@ static int cuda_get_opt_state(tr_backend *b, float *m, float *v)
     int err = no_step_in_flight(b, "get_opt_state");
     if (err)
         return err;
+    if (b->zero) {
+        if ((err = gather_whole(b, 0, m)))
+            return err;
+        return gather_whole(b, 1, v);
+    }
     size_t bytes = b->n_params * sizeof(float);
     CUDA_CHECK(cudaMemcpyAsync(m, b->m, bytes, cudaMemcpyDeviceToHost, b->cs));
     return tr_cuda_sync_copy(v, b->v, bytes, cudaMemcpyDeviceToHost, b->cs, "AdamW download");
@@ -778,6 +997,11 @@ static int cuda_set_opt_state(tr_backend *b, const float *m, const float *v)
     int err = no_step_in_flight(b, "set_opt_state");
     if (err)
         return err;
+    if (b->zero) {   /* the whole state in, this rank's shard kept */
+        if ((err = put_shard(b, b->m, m)) || (err = put_shard(b, b->v, v)))
+            return err;
+        return tr_cuda_sync_stream(b->cs, "AdamW upload");
+    }
     size_t bytes = b->n_params * sizeof(float);
     CUDA_CHECK(cudaMemcpyAsync(b->m, m, bytes, cudaMemcpyHostToDevice, b->cs));
     return tr_cuda_sync_copy(b->v, v, bytes, cudaMemcpyHostToDevice, b->cs, "AdamW upload");
@@ -785,9 +1009,10 @@ static int cuda_set_opt_state(tr_backend *b, const float *m, const float *v)
 
 static size_t cuda_mem_bytes(const tr_backend *b)
 {
-    size_t p = b->n_params * sizeof(float);
-    return 4 * p + (b->dt == KN_BF16 ? b->n_params * kn_dtype_size(b->dt) : 0) +
-           tr_cuda_model_bytes(b->model) + b->misc_bytes;
+    size_t full = b->z.n_pad * sizeof(float), part = b->z.shard * sizeof(float);
+    return (b->master_shard ? part : full) + full + 2 * part +
+           (b->dt == KN_BF16 ? b->z.n_pad * kn_dtype_size(b->dt) : 0) +
+           tr_cuda_model_bytes(b->model) + b->misc_bytes + tr_cuda_dp_bytes(b->dp);
 }
 
 int tr_cuda_debug_grads(tr_backend *b, const int32_t *rows, int n_seqs, double *loss,

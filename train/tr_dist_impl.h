@@ -55,6 +55,13 @@ struct tr_dist {
 /* Transports compiled in only when their library is (INGOT_HAVE_MPI,
  * INGOT_HAVE_NCCL); each fills d->ops, rank, world, local_rank, device. */
 int tr_dist_mpi_open(tr_dist *d, const struct tr_dist_opts *o);
+/* MPI's side for nccl under mpirun (INGOT_HAVE_MPI): init (rank, world and
+ * local rank from MPI), rank 0's bytes to all, every rank's bytes to rank 0,
+ * finalize. */
+int tr_dist_mpi_init(tr_dist *d);
+int tr_dist_mpi_bcast(tr_dist *d, void *buf, size_t n, const char *what);
+int tr_dist_mpi_gather(tr_dist *d, const void *mine, size_t n, void *all, const char *what);
+void tr_dist_mpi_finalize(void);
 int tr_dist_nccl_open(tr_dist *d, const struct tr_dist_opts *o);
 
 /* The rendezvous from d->env and o (tcp, nccl): payload in/out as

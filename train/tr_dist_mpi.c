@@ -32,14 +32,14 @@ static int mpi_sum(tr_dist *d, void *buf, size_t n, bool f64)
     return 0;
 }
 
-static int mpi_gather(tr_dist *d, const void *mine, size_t n, void *all, const char *what)
+int tr_dist_mpi_gather(tr_dist *d, const void *mine, size_t n, void *all, const char *what)
 {
     (void)d, (void)what;
     int rc = MPI_Gather(mine, (int)n, MPI_BYTE, all, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
     return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Gather");
 }
 
-static int mpi_bcast(tr_dist *d, void *buf, size_t n, const char *what)
+int tr_dist_mpi_bcast(tr_dist *d, void *buf, size_t n, const char *what)
 {
     (void)d, (void)what;
     int rc = MPI_Bcast(buf, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
@@ -81,20 +81,25 @@ static int mpi_all_gather(tr_dist *d, float *buf, size_t shard)
     return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Allgather");
 }
 
-static void mpi_free(tr_dist *d)
+void tr_dist_mpi_finalize(void)
 {
-    (void)d;
     int fin = 0;
     MPI_Finalized(&fin);
     if (!fin)
         MPI_Finalize();
 }
 
+static void mpi_free(tr_dist *d)
+{
+    (void)d;
+    tr_dist_mpi_finalize();
+}
+
 /* No abort hook: MPI_Abort from the watchdog thread would need
  * MPI_THREAD_MULTIPLE; a process that exits without MPI_Finalize makes
  * mpirun end the job anyway. */
 static const struct tr_dist_ops mpi_ops = {
-    .name = "mpi", .sum_host = mpi_sum, .gather = mpi_gather, .bcast = mpi_bcast,
+    .name = "mpi", .sum_host = mpi_sum, .gather = tr_dist_mpi_gather, .bcast = tr_dist_mpi_bcast,
     .reduce_scatter_host = mpi_reduce_scatter, .all_gather_host = mpi_all_gather,
     .free = mpi_free,
 };
@@ -102,12 +107,17 @@ static const struct tr_dist_ops mpi_ops = {
 int tr_dist_mpi_open(tr_dist *d, const struct tr_dist_opts *o)
 {
     (void)o;
+    d->ops = &mpi_ops;
+    return tr_dist_mpi_init(d);
+}
+
+int tr_dist_mpi_init(tr_dist *d)
+{
     int inited = 0, provided, rc;
     MPI_Initialized(&inited);
     if (!inited && (rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided)) !=
         MPI_SUCCESS)
         return mpi_fail(rc, "MPI_Init_thread");
-    d->ops = &mpi_ops;
     /* errors come back as codes, not as an abort inside MPI */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
@@ -119,7 +129,8 @@ int tr_dist_mpi_open(tr_dist *d, const struct tr_dist_opts *o)
         MPI_Comm_free(&node);
     }
     if (d->env.world > 1 && d->env.world != d->world)
-        return ingot_fail(INGOT_E_MISMATCH, "--dist mpi: MPI has %d ranks, the launcher's "
-                          "environment (%s) says %d", d->world, d->env.launcher, d->env.world);
+        return ingot_fail(INGOT_E_MISMATCH, "--dist %s: MPI has %d ranks, the launcher's "
+                          "environment (%s) says %d", d->ops->name, d->world, d->env.launcher,
+                          d->env.world);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* The nccl transport (tr_dist.h): gradients over NCCL on the back end's
  * stream; NCCL's unique id, configuration checks and the stop vote over the
- * rendezvous sockets. The communicator is non-blocking, so that neither its
+ * rendezvous sockets, or over MPI when mpirun started the ranks and MPI is
+ * built in (no MASTER_ADDR needed; INGOT_DIST_RDZV=tcp keeps the sockets). The communicator is non-blocking, so that neither its
  * init nor a collective can hang the host past the deadline, and the
  * watchdog polls ncclCommGetAsyncError. The user's NCCL_* variables are
  * left alone. */
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ingot_config.h"
 #include "ingot_err.h"
 #include "mono_clock.h"
 #include "tr_dist_impl.h"
@@ -19,6 +21,7 @@
 struct nccl_state {
     ncclComm_t comm;
     _Atomic bool aborted;
+    bool mpi;               /* host side over MPI (mpirun), else the rendezvous sockets */
 };
 
 static ncclComm_t comm_of(tr_dist *d)
@@ -99,11 +102,19 @@ static int nccl_group(tr_dist *d, bool begin)
 
 static int nccl_gather(tr_dist *d, const void *mine, size_t n, void *all, const char *what)
 {
+#if INGOT_HAVE_MPI
+    if (((struct nccl_state *)d->impl)->mpi)
+        return tr_dist_mpi_gather(d, mine, n, all, what);
+#endif
     return tr_rdzv_gather(d->rdzv, mine, n, all, what);
 }
 
 static int nccl_bcast(tr_dist *d, void *buf, size_t n, const char *what)
 {
+#if INGOT_HAVE_MPI
+    if (((struct nccl_state *)d->impl)->mpi)
+        return tr_dist_mpi_bcast(d, buf, n, what);
+#endif
     return tr_rdzv_bcast(d->rdzv, buf, n, what);
 }
 
@@ -143,6 +154,10 @@ static void nccl_free(tr_dist *d)
         else
             ncclCommAbort(s->comm);
     }
+#if INGOT_HAVE_MPI
+    if (s->mpi)
+        tr_dist_mpi_finalize();
+#endif
     free(s);
     d->impl = NULL;
 }
@@ -192,9 +207,21 @@ int tr_dist_nccl_open(tr_dist *d, const struct tr_dist_opts *o)
     ncclResult_t r;
     _Static_assert(sizeof(id) == TR_RDZV_PAYLOAD, "the rendezvous payload is NCCL's id");
     memset(&id, 0, sizeof(id));
+    int err = 0;
+#if INGOT_HAVE_MPI
+    /* mpirun: MPI carries the id (and later the host collectives) */
+    const char *rdzv = getenv("INGOT_DIST_RDZV");
+    s->mpi = (!strcmp(d->env.launcher, "openmpi") || !strcmp(d->env.launcher, "mpich")) &&
+             !(rdzv && !strcmp(rdzv, "tcp"));
+    if (s->mpi && (err = tr_dist_mpi_init(d)))
+        return err;
+#endif
     if (d->rank == 0 && (r = ncclGetUniqueId(&id)) != ncclSuccess)
         return nccl_fail(d, r, "ncclGetUniqueId");
-    int err = tr_dist_rendezvous(d, o, &id);
+    if (s->mpi)
+        err = nccl_bcast(d, &id, sizeof(id), "NCCL's unique id");
+    else
+        err = tr_dist_rendezvous(d, o, &id);
     if (err || (err = pick_device(d)))
         return err;
     ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;

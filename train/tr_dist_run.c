@@ -19,12 +19,13 @@ static void describe(const struct tr_opts *o, const struct tr_config *c, const t
     snprintf(buf, len, "version=%s device=%s model=L%d,H%d,C%d,T%d vocab=%d batch=%d "
              "batch-tokens=%" PRId64 " steps=%d seed=%" PRIu64 " lr=%g,%g warmup=%d wd=%g "
              "clip=%g precision=%s data=%s tokens=%" PRIu64 " tokenizer=%016" PRIx64 " "
-             "order=%s resume=%d", ingot_version(), backend, c->n_layer, c->n_head, c->n_embd,
+             "order=%s resume=%d zero=%d grad-reduce=%s", ingot_version(), backend, c->n_layer, c->n_head, c->n_embd,
              c->seq_len, c->vocab, o->batch, o->batch_tokens, o->steps, o->seed, (double)o->lr,
              (double)o->min_lr, o->warmup, (double)o->weight_decay, (double)o->grad_clip,
              o->precision ? o->precision : "default", o->synthetic ? "synthetic" : "dataset",
              tr_loader_train_tokens(l), tr_loader_tokenizer_hash(l),
-             o->sequential ? "sequential" : "shuffled", o->resume);
+             o->sequential ? "sequential" : "shuffled", o->resume, o->zero,
+             o->grad_reduce_bf16 ? "bf16" : "fp32");
 }
 
 int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const tr_loader *l,

@@ -37,6 +37,27 @@ static int exercise(tr_dist *d)
     for (int i = 0; i < 5; i++)
         CHECK(fabsf(f[i] - (float)(5 * (w - 1) + i)) < 1e-5f);
     CHECK(fabs(g[0] - (w - 1) / 2.0) < 1e-12 && fabs(g[1] - h / w) < 1e-12);
+    /* --zero 1's collectives: reduce-scatter (mean of this rank's shard),
+     * all-gather (every shard everywhere), sums and a broadcast */
+    enum { SHARD = 3, MAXW = 8 };
+    float z[SHARD * MAXW];
+    CHECK(w <= MAXW);
+    for (int i = 0; i < SHARD * w; i++)
+        z[i] = (float)(r * 100 + i);
+    CHECK_OK(tr_dist_reduce_scatter_f32(d, z, SHARD));
+    for (int j = 0; j < SHARD; j++)
+        CHECK(fabsf(z[r * SHARD + j] - (50.0f * (w - 1) + (float)(r * SHARD + j))) < 1e-4f);
+    for (int i = 0; i < SHARD * w; i++)
+        z[i] = i / SHARD == r ? (float)(r * 10 + i % SHARD) : -1.0f;
+    CHECK_OK(tr_dist_all_gather_f32(d, z, SHARD));
+    for (int i = 0; i < SHARD * w; i++)
+        CHECK(z[i] == (float)(i / SHARD * 10 + i % SHARD));
+    double sum = r + 1.0;
+    CHECK_OK(tr_dist_sum_f64(d, &sum, 1));
+    CHECK(sum == w * (w + 1) / 2.0);
+    int word = r == 0 ? 4242 : r;
+    CHECK_OK(tr_dist_bcast(d, &word, sizeof(word), "test"));
+    CHECK(word == 4242);
     bool any;
     CHECK_OK(tr_dist_vote(d, false, &any, "vote"));
     CHECK(!any);
