@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""The CUDA back end's data-parallel code path on one GPU (skipped, 77, without one).
+
+    test_dist_gpu.py INGOT_TRAIN
+
+A one-rank NCCL communicator runs the same code as several ranks (the
+collectives are copies), so against --dist none it must give:
+  - overlapped per-block reduce (the default) and INGOT_DP_OVERLAP=0: the
+    same losses and gradient norms, bit for bit, fp32 and bf16;
+  - --zero 1 (one shard: m, v and the bf16 run's master weights through the
+    shard path, the norm from the shard norms, the all-gather): the same
+    losses; the norm may differ in its last bits (another summation order),
+    so it is compared with a tolerance and the difference printed;
+  - --zero 1 checkpoints in today's format: a --zero 1 run stopped at step 5
+    and resumed with --zero 0 continues the --zero 0 run;
+  - --grad-reduce bf16: lossy, close to fp32 but not equal;
+  - one host synchronisation per step (--profile's syncs), and every rank's
+    data-parallel line (reduce, exposed, bus bandwidth, memory).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+TRAIN = os.path.abspath(sys.argv[1])
+STEPS = 10
+BASE = ["--device", "cuda", "--synthetic", "--vocab", "8192", "--layers", "4", "--heads", "4",
+        "--dim", "256", "--seq-len", "256", "--batch", "8", "--batch-tokens", "4096",
+        "--steps", str(STEPS), "--lr", "1e-3", "--warmup", "2", "--val-every", "0",
+        "--print-every", "1", "--profile", str(STEPS)]
+TMP = tempfile.mkdtemp(prefix="dist_gpu_")
+ENV = dict(os.environ, NCCL_NVLS_ENABLE="0")
+failed = []
+
+
+def run(tag, args, env=None):
+    path = os.path.join(TMP, tag + ".jsonl")
+    p = subprocess.run([TRAIN] + BASE + args + ["--metrics", path], env=dict(ENV, **(env or {})),
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode:
+        print("FAIL: %s: exit %d\n%s\n%s" % (tag, p.returncode, p.stdout[-2000:], p.stderr[-2000:]))
+        sys.exit(1)
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    steps = {r["step"]: r for r in rows if "loss" in r}
+    dp = [l for l in p.stderr.splitlines() if "data parallel over" in l]
+    return steps, dp
+
+
+def diff(a, b, key):
+    return max(abs(a[s][key] - b[s][key]) for s in a if s in b)
+
+
+def same(tag, a, b, exact=True, tol=0.0):
+    dl, dn = diff(a, b, "loss"), diff(a, b, "grad_norm")
+    ok = (dl == 0.0 and dn == 0.0) if exact else (dl <= tol and dn <= tol)
+    print("%-44s max |dloss| %-9.3g max |dnorm| %-9.3g %s" % (tag, dl, dn, "ok" if ok else
+                                                              "FAIL"))
+    if not ok:
+        failed.append(tag)
+
+
+def syncs(tag, m, dp):
+    s = [r["syncs"] for st, r in m.items() if st > 3 and "syncs" in r]
+    ok = s and all(x == 1 for x in s)
+    print("%-44s syncs per step %s %s" % (tag, sorted(set(s)), "ok" if ok else "FAIL"))
+    for l in dp:
+        print("    " + l.split("ingot-train: ", 1)[-1])
+    if not ok or not dp:
+        failed.append(tag + " syncs/dp line")
+
+
+def main():
+    if not shutil.which("nvidia-smi") or subprocess.run(["nvidia-smi", "-L"],
+                                                        capture_output=True).returncode:
+        print("no GPU: skipped")
+        sys.exit(SKIP)
+    one = dict(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
+    try:
+        for prec in ("fp32", "bf16"):
+            pa = ["--precision", prec]
+            ref, _ = run("none-" + prec, pa + ["--dist", "none"])
+            ov, dp = run("nccl-" + prec, pa + ["--dist", "nccl"], one)
+            same("%s: nccl 1 rank, overlap, vs none" % prec, ref, ov)
+            syncs("%s: nccl 1 rank, overlap" % prec, ov, dp)
+            no, dp = run("nccl-noov-" + prec, pa + ["--dist", "nccl"], dict(one,
+                                                                            INGOT_DP_OVERLAP="0"))
+            same("%s: nccl 1 rank, INGOT_DP_OVERLAP=0, vs none" % prec, ref, no)
+            z, dp = run("zero-" + prec, pa + ["--dist", "nccl", "--zero", "1"], one)
+            same("%s: nccl 1 rank, --zero 1, vs none" % prec, ref, z, exact=False, tol=1e-5)
+            syncs("%s: nccl 1 rank, --zero 1" % prec, z, dp)
+            bf, _ = run("bf16red-" + prec, pa + ["--dist", "nccl", "--grad-reduce", "bf16"], one)
+            dl = diff(ref, bf, "loss")
+            print("%-44s max |dloss| %.3g (lossy: want 0 < d < 1e-2) %s" % (
+                "%s: --grad-reduce bf16 vs fp32" % prec, dl, "ok" if 0 < dl < 1e-2 else "FAIL"))
+            if not 0 < dl < 1e-2:
+                failed.append(prec + " grad-reduce bf16")
+        ck = os.path.join(TMP, "ck")
+        run("zstop", ["--precision", "fp32", "--dist", "nccl", "--zero", "1", "--ckpt-dir", ck,
+                      "--stop-after", "5"], one)
+        ref, _ = run("none-fp32", ["--precision", "fp32", "--dist", "none"])
+        res, _ = run("zresume", ["--precision", "fp32", "--dist", "none", "--ckpt-dir", ck,
+                                 "--resume"])
+        same("fp32: --zero 1 checkpoint at 5, resumed --zero 0", ref, res, exact=False, tol=1e-5)
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    if failed:
+        print("FAIL: " + ", ".join(failed))
+        sys.exit(1)
+
+
+main()
