@@ -122,7 +122,22 @@ def check_corrupt_ckpt(fx, ck):
     import ingot
     if not ingot.can_verify():
         return
-    path = sorted(os.listdir(ck))[-1]
+    path = sorted(f for f in os.listdir(ck) if f.startswith("ckpt-") and f.endswith(".bin"))[-1]
+    good = ingot.open_checkpoint(os.path.join(ck, path))
+    if good.header["version"] >= 2:   # the run's settings, as --resume reads them
+        check(isinstance(good.settings, dict) and
+              good.settings.get("settings", {}).get("arch") == "gpt2",
+              "checkpoint settings: %r" % (good.settings,))
+        with open(os.path.join(ck, path), "rb") as f:
+            raw = bytearray(f.read())
+        raw[good.header["settings_offset"] + 1] ^= 0x01
+        with open(fx.path("bad-settings.bin"), "wb") as f:
+            f.write(raw)
+        try:
+            ingot.open_checkpoint(fx.path("bad-settings.bin"))
+            fail("a flipped bit in a checkpoint's settings was not detected")
+        except (ingot.ChecksumError, ingot.FormatError) as e:
+            check("settings" in str(e), str(e))
     bad = fx.path("bad.bin")
     with open(os.path.join(ck, path), "rb") as f:
         raw = bytearray(f.read())

@@ -1,5 +1,6 @@
 """Ingot training checkpoints (docs/checkpoint-format.md, train/checkpoint.c) as numpy
 arrays (memory-mapped) or torch tensors."""
+import json
 import os
 
 import numpy as np
@@ -8,8 +9,9 @@ from . import xxh3
 from .errors import ChecksumError, FormatError
 
 MAGIC = b"INGOTCKP"
-VERSION = 1
+VERSION = 2           # the newest this reader knows; version 1 (no settings) is read too
 HEADER_SIZE = 4096
+MAX_SETTINGS = 16 << 20
 ENDIAN_MARK = 0x01020304
 
 HEADER = np.dtype([
@@ -21,7 +23,9 @@ HEADER = np.dtype([
     ("tokens", "<u8"), ("elapsed_s", "<f8"), ("batch", "<i4"), ("grad_accum", "<i4"),
     ("lr", "<f4"), ("min_lr", "<f4"), ("weight_decay", "<f4"), ("grad_clip", "<f4"),
     ("warmup", "<i4"), ("reserved0", "<u4"), ("params_offset", "<u8"), ("m_offset", "<u8"),
-    ("v_offset", "<u8"), ("file_size", "<u8"), ("payload_checksum", "<u8")])
+    ("v_offset", "<u8"), ("file_size", "<u8"), ("payload_checksum", "<u8"),
+    # version 2: the run's settings as JSON text after the tensors (zeros in version 1)
+    ("settings_offset", "<u8"), ("settings_size", "<u8"), ("settings_checksum", "<u8")])
 HEADER_CHECKSUM_AT = HEADER_SIZE - 8
 FLAG_SYNTHETIC, FLAG_SEQUENTIAL = 1, 2
 
@@ -39,7 +43,9 @@ def param_shapes(L, C, T, Vp):
 class Checkpoint:
     """An opened checkpoint. header: the header fields (dict); config: n_layer, n_head,
     n_embd, seq_len, vocab, vocab_padded; params / m / v: name -> read-only float32
-    memmap of the tensor (m and v are AdamW's moments)."""
+    memmap of the tensor (m and v are AdamW's moments); settings: the run's settings
+    (version 2: the parsed JSON section that `ingot-train --resume` reads; None for a
+    version-1 file)."""
 
     def __init__(self, path, verify=True):
         self.path = os.fspath(path)
@@ -53,8 +59,9 @@ class Checkpoint:
             self._fail("magic", "not an Ingot checkpoint")
         if h["endian_mark"] != ENDIAN_MARK:
             self._fail("endian_mark", "written on a machine of the other endianness")
-        if h["version"] != VERSION or h["header_size"] != HEADER_SIZE:
-            self._fail("version", "%d; this reader knows version %d" % (h["version"], VERSION))
+        if not 1 <= h["version"] <= VERSION or h["header_size"] != HEADER_SIZE:
+            self._fail("version", "%d; this reader knows versions 1 to %d (a newer Ingot "
+                       "wrote it?)" % (h["version"], VERSION))
         self.header = {k: (h[k].tolist() if k != "magic" else bytes(h[k])) for k in HEADER.names}
         hd = self.header
         self.config = {k: hd[k] for k in ("n_layer", "n_head", "n_embd", "seq_len", "vocab",
@@ -62,8 +69,13 @@ class Checkpoint:
         L, C, T, Vp = hd["n_layer"], hd["n_embd"], hd["seq_len"], hd["vocab_padded"]
         self.shapes = param_shapes(L, C, T, Vp)
         P = sum(int(np.prod(s)) for s in self.shapes.values())
+        ns = hd["settings_size"] if hd["version"] >= 2 else 0
+        if ns > MAX_SETTINGS:
+            self._fail("settings_size", "%d bytes, more than %d" % (ns, MAX_SETTINGS))
         want = {"n_params": P, "params_offset": HEADER_SIZE, "m_offset": HEADER_SIZE + 4 * P,
-                "v_offset": HEADER_SIZE + 8 * P, "file_size": HEADER_SIZE + 12 * P}
+                "v_offset": HEADER_SIZE + 8 * P, "file_size": HEADER_SIZE + 12 * P + ns}
+        if hd["version"] >= 2:
+            want["settings_offset"] = HEADER_SIZE + 12 * P
         for k, v in want.items():
             if hd[k] != v:
                 self._fail(k, "%d, but the model shape gives %d" % (hd[k], v))
@@ -75,6 +87,15 @@ class Checkpoint:
         self._blob = np.memmap(self.path, mode="r", dtype="<f4", offset=HEADER_SIZE,
                                shape=(3 * P,))
         self.params, self.m, self.v = (self._tensors(k * P) for k in range(3))
+        self._settings_raw, self.settings = None, None
+        if hd["version"] >= 2:
+            with open(self.path, "rb") as f:
+                f.seek(hd["settings_offset"])
+                self._settings_raw = f.read(ns)
+            try:
+                self.settings = json.loads(self._settings_raw.decode("utf-8"))
+            except ValueError as e:
+                self._fail("settings", "not JSON text (%s)" % e)
         if verify:
             self.verify()
 
@@ -95,6 +116,11 @@ class Checkpoint:
         if xxh3.xxh3_64(self._raw_header[:HEADER_CHECKSUM_AT]) != stored:
             self._fail("header_checksum", "does not match the header: corrupt",
                        ChecksumError)
+        if self._settings_raw is not None:
+            got = xxh3.xxh3_64(self._settings_raw)
+            if got != self.header["settings_checksum"]:
+                self._fail("settings_checksum", "recorded %016x, computed %016x: the settings "
+                           "are corrupt" % (self.header["settings_checksum"], got), ChecksumError)
         got = xxh3.xxh3_64(self._blob)
         if got != self.header["payload_checksum"]:
             self._fail("payload_checksum", "recorded %016x, computed %016x: the tensors are "
