@@ -1,0 +1,328 @@
+/* LLaMA on the GPU from the kn_* launchers (mirror of tr_cpu_llama.c). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_check.h"
+#include "encoder.h"
+#include "gqa.h"
+#include "matmul.h"
+#include "rmsnorm.h"
+#include "rope.h"
+#include "swiglu.h"
+#include "tr_cuda_llama.h"
+#include "xent.h"
+
+struct llama_layer {
+    void *an, *qkv, *y, *att, *x2, *fn, *gu, *h, *x3;   /* dtype (see tr_cpu_llama.c) */
+    float *an_rstd, *fn_rstd;
+};
+
+struct tr_cuda_llama {
+    struct tr_llama_config cfg;
+    int max_batch;
+    kn_dtype dt;
+    size_t es;                     /* bytes per activation element */
+    kn_blas *blas;
+    int B, T;                      /* shape of the last forward */
+    const int32_t *inp;            /* its token ids (the caller's device buffer) */
+    size_t off[TL_NUM_PARAMS];     /* element offsets of the parameter tensors */
+    void *block;                   /* the one allocation */
+    size_t block_bytes;
+    struct llama_layer *layers;
+    float *rope;                   /* [seq_len, hs/2, 2] */
+    void *emb, *zero_pos;          /* [N,C]; [seq_len,C] zeros: the encoder's wpe */
+    float *dpos;                   /* [seq_len,C] the encoder's (unused) dwpe */
+    void *xn, *logits, *tmp;
+    float *xn_rstd, *losses;
+    int *correct;
+    void *dres, *dC, *dqkv, *dgu, *dh;
+    void *scratch;
+    size_t scratch_bytes;
+};
+
+static size_t max_sz(size_t a, size_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Carve n elements of sz bytes at *off, 256-byte aligned. base NULL: sizing. */
+static void *carve(char *base, size_t *off, size_t n, size_t sz)
+{
+    size_t o = (*off + 255) & ~(size_t)255;
+    *off = o + n * sz;
+    return base ? base + o : NULL;
+}
+
+/* The largest scratch need of any one launcher (they run one after the
+ * other on one stream and share it). */
+static int scratch_need(const struct tr_llama_config *c, int B, kn_dtype dt, size_t *out)
+{
+    int N = B * c->seq_len, hs = tr_llama_head_dim(c);
+    size_t s = kn_gqa_attention_fwd_scratch_bytes(B, c->seq_len, c->n_head, c->n_kv_head, hs, dt);
+    s = max_sz(s, kn_gqa_attention_bwd_scratch_bytes(B, c->seq_len, c->n_head, c->n_kv_head, hs,
+                                                     dt));
+    s = max_sz(s, kn_rmsnorm_bwd_scratch_bytes(N, c->n_embd));
+    size_t enc = 0;
+    int err = kn_encoder_bwd_scratch_bytes(&enc, B, c->seq_len, c->vocab);
+    if (err)
+        return err;
+    *out = max_sz(s, enc);
+    return 0;
+}
+
+static size_t layout(tr_cuda_llama *m, char *base)
+{
+    const struct tr_llama_config *c = &m->cfg;
+    size_t N = (size_t)m->max_batch * c->seq_len, C = c->n_embd, F = c->ffn_dim, es = m->es;
+    size_t W = tr_llama_qkv_dim(c), hs = tr_llama_head_dim(c), off = 0, S = sizeof(float);
+    size_t att = (size_t)m->max_batch * c->n_head * c->seq_len * c->seq_len;
+    m->rope = carve(base, &off, (size_t)c->seq_len * hs, S);
+    m->emb = carve(base, &off, N * C, es);
+    m->zero_pos = carve(base, &off, (size_t)c->seq_len * C, es);
+    m->dpos = carve(base, &off, (size_t)c->seq_len * C, S);
+    for (int l = 0; l < c->n_layer; l++) {
+        struct llama_layer *a = &m->layers[l];
+        a->an = carve(base, &off, N * C, es);
+        a->an_rstd = carve(base, &off, N, S);
+        a->qkv = carve(base, &off, N * W, es);
+        a->y = carve(base, &off, N * C, es);
+        a->att = carve(base, &off, att, es);
+        a->x2 = carve(base, &off, N * C, es);
+        a->fn = carve(base, &off, N * C, es);
+        a->fn_rstd = carve(base, &off, N, S);
+        a->gu = carve(base, &off, N * 2 * F, es);
+        a->h = carve(base, &off, N * F, es);
+        a->x3 = carve(base, &off, N * C, es);
+    }
+    m->xn = carve(base, &off, N * C, es);
+    m->xn_rstd = carve(base, &off, N, S);
+    m->logits = carve(base, &off, N * c->vocab_padded, es);
+    m->losses = carve(base, &off, N, S);
+    m->correct = carve(base, &off, N, sizeof(int));
+    m->tmp = carve(base, &off, N * C, es);
+    m->dres = carve(base, &off, N * C, es);
+    m->dC = carve(base, &off, N * C, es);
+    m->dqkv = carve(base, &off, N * W, es);
+    m->dgu = carve(base, &off, N * 2 * F, es);
+    m->dh = carve(base, &off, N * F, es);
+    m->scratch = carve(base, &off, m->scratch_bytes, 1);
+    return (off + 255) & ~(size_t)255;
+}
+
+int tr_cuda_llama_create(const struct tr_llama_config *c, int max_batch, kn_dtype dt,
+                         kn_blas *blas, tr_cuda_llama **out)
+{
+    *out = NULL;
+    int err = tr_llama_config_check(c);
+    if (err)
+        return err;
+    if (max_batch < 1 || (int64_t)max_batch * c->seq_len > (1 << 30) ||
+        (int64_t)max_batch * c->seq_len * c->vocab_padded > (int64_t)1 << 40)
+        return ingot_fail(INGOT_E_USAGE, "cuda llama: batch %d x seq-len %d is out of range",
+                          max_batch, c->seq_len);
+    tr_cuda_llama *m = calloc(1, sizeof(*m));
+    if (!m)
+        return ingot_oom("cuda llama model", sizeof(*m));
+    m->cfg = *c;
+    m->max_batch = max_batch;
+    m->dt = dt;
+    m->es = kn_dtype_size(dt);
+    m->blas = blas;
+    for (int id = 0; id < TL_NUM_PARAMS; id++)
+        m->off[id] = tr_llama_param_offset(c, id);
+    if (c->tie_embeddings)
+        m->off[TL_LM_HEAD] = m->off[TL_WTE];
+    m->layers = calloc((size_t)c->n_layer, sizeof(*m->layers));
+    if (!m->layers) {
+        free(m);
+        return ingot_oom("cuda llama layer table", (size_t)c->n_layer * sizeof(*m->layers));
+    }
+    if ((err = scratch_need(c, max_batch, dt, &m->scratch_bytes))) {
+        tr_cuda_llama_free(m);
+        return err;
+    }
+    m->block_bytes = layout(m, NULL);
+    cudaError_t e = cudaMalloc(&m->block, m->block_bytes);
+    if (e != cudaSuccess) {
+        size_t mb = m->block_bytes >> 20, free_b = 0, total_b = 0;
+        (void)cudaGetLastError();
+        (void)cudaMemGetInfo(&free_b, &total_b);
+        m->block = NULL;
+        tr_cuda_llama_free(m);
+        return ingot_fail(e == cudaErrorMemoryAllocation ? -ENOMEM : INGOT_E_CUDA,
+                          "cuda llama: cannot allocate %zu MiB of activations (%zu MiB free of "
+                          "%zu): %s; lower --batch or --seq-len", mb, free_b >> 20,
+                          total_b >> 20, cudaGetErrorString(e));
+    }
+    /* Zero once: nothing uninitialised is ever read (padded logit columns,
+     * attention entries above the diagonal), and zero_pos stays zero. */
+    CUDA_CHECK(cudaMemset(m->block, 0, m->block_bytes));
+    layout(m, m->block);
+    if ((err = kn_rope_table(m->rope, c->seq_len, tr_llama_head_dim(c), c->rope_theta, 0))) {
+        tr_cuda_llama_free(m);
+        return err;
+    }
+    CUDA_CHECK(cudaDeviceSynchronize());
+    *out = m;
+    return 0;
+}
+
+void tr_cuda_llama_free(tr_cuda_llama *m)
+{
+    if (!m)
+        return;
+    if (m->block)
+        cudaFree(m->block);
+    free(m->layers);
+    free(m);
+}
+
+size_t tr_cuda_llama_bytes(const tr_cuda_llama *m)
+{
+    return m->block_bytes;
+}
+
+const void *tr_cuda_llama_logits(const tr_cuda_llama *m)
+{
+    return m->logits;
+}
+
+/* Tensor id's layer-l slice of per_layer elements in the dtype copy... */
+static const void *wp(const tr_cuda_llama *m, const void *w, int id, size_t l, size_t per_layer)
+{
+    return (const char *)w + (m->off[id] + l * per_layer) * m->es;
+}
+
+/* ...and in the float32 gradients. */
+static float *gp(const tr_cuda_llama *m, float *g, int id, size_t l, size_t per_layer)
+{
+    return g + m->off[id] + l * per_layer;
+}
+
+#define RUN(call)           \
+    do {                    \
+        if ((err = (call))) \
+            return err;     \
+    } while (0)
+
+int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
+                          const int32_t *tgt, int B, int T, float dloss, float *loss_sum,
+                          int *correct_sum, int accumulate, cudaStream_t s)
+{
+    const struct tr_llama_config *c = &m->cfg;
+    const kn_dtype dt = m->dt;
+    const int C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, F = c->ffn_dim, N = B * T;
+    const int W = tr_llama_qkv_dim(c), hs = tr_llama_head_dim(c), Vp = c->vocab_padded;
+    const size_t uC = (size_t)C, uF = (size_t)F, uW = (size_t)W;
+    const float eps = c->norm_eps;
+    int err;
+    if (B < 1 || B > m->max_batch || T < 1 || T > c->seq_len)
+        return ingot_fail(INGOT_E_USAGE, "cuda llama: forward of %d x %d tokens (model sized "
+                          "for %d x %d)", B, T, m->max_batch, c->seq_len);
+    m->B = B;
+    m->T = T;
+    m->inp = inp;
+
+    /* the embedding: the GPT-2 encoder with an all-zero position table */
+    RUN(kn_encoder_fwd(m->emb, inp, wp(m, w, TL_WTE, 0, 0), m->zero_pos, B, T, C, c->vocab, dt,
+                       s));
+    RUN(kn_rmsnorm_fwd(m->layers[0].an, m->layers[0].an_rstd, m->emb,
+                       wp(m, w, TL_ATTN_NORM, 0, uC), eps, N, C, dt, s));
+    const void *res = m->emb;
+    for (int l = 0; l < c->n_layer; l++) {
+        struct llama_layer *a = &m->layers[l];
+        size_t L = (size_t)l;
+        RUN(kn_matmul_fwd(m->blas, a->qkv, NULL, a->an, wp(m, w, TL_WQKV, L, uW * uC), NULL, N,
+                          C, W, dt, s));
+        RUN(kn_rope_fwd(a->qkv, a->qkv, m->rope, B, T, NH + NKV, hs, W, dt, s));
+        RUN(kn_gqa_attention_fwd(m->blas, a->y, a->att, a->qkv, B, T, NH, NKV, hs, dt,
+                                 m->scratch, m->scratch_bytes, s));
+        RUN(kn_matmul_fwd(m->blas, m->tmp, NULL, a->y, wp(m, w, TL_WO, L, uC * uC), NULL, N, C,
+                          C, dt, s));
+        RUN(kn_residual_rmsnorm_fwd(a->x2, a->fn, a->fn_rstd, res, m->tmp,
+                                    wp(m, w, TL_FFN_NORM, L, uC), eps, N, C, dt, s));
+        RUN(kn_matmul_fwd(m->blas, a->gu, NULL, a->fn, wp(m, w, TL_WGATEUP, L, 2 * uF * uC),
+                          NULL, N, C, 2 * F, dt, s));
+        RUN(kn_swiglu_fwd(a->h, a->gu, N, F, dt, s));
+        RUN(kn_matmul_fwd(m->blas, m->tmp, NULL, a->h, wp(m, w, TL_WDOWN, L, uC * uF), NULL, N,
+                          F, C, dt, s));
+        /* the add, fused with the next RMSNorm: the next layer's or the final one */
+        int last = l == c->n_layer - 1;
+        RUN(kn_residual_rmsnorm_fwd(a->x3, last ? m->xn : m->layers[l + 1].an,
+                                    last ? m->xn_rstd : m->layers[l + 1].an_rstd, a->x2, m->tmp,
+                                    last ? wp(m, w, TL_NORM, 0, 0)
+                                         : wp(m, w, TL_ATTN_NORM, L + 1, uC),
+                                    eps, N, C, dt, s));
+        res = a->x3;
+    }
+    RUN(kn_matmul_fwd(m->blas, m->logits, NULL, m->xn, wp(m, w, TL_LM_HEAD, 0, 0), NULL, N, C,
+                      Vp, dt, s));
+    if (!tgt)
+        return 0;
+    RUN(kn_softmax_xent(m->losses, dloss > 0.0f ? m->logits : NULL, m->correct, m->logits, tgt,
+                        N, c->vocab, Vp, dloss, dt, s));
+    if (loss_sum || correct_sum)
+        RUN(kn_xent_sum(loss_sum, correct_sum, m->losses, m->correct, N, accumulate, s));
+    return 0;
+}
+
+int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream_t s)
+{
+    const struct tr_llama_config *c = &m->cfg;
+    const kn_dtype dt = m->dt;
+    const int B = m->B, T = m->T, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head;
+    const int F = c->ffn_dim, N = B * T, W = tr_llama_qkv_dim(c), hs = tr_llama_head_dim(c);
+    const int Vp = c->vocab_padded;
+    const size_t uC = (size_t)C, uF = (size_t)F, uW = (size_t)W;
+    void *sc = m->scratch;
+    const size_t scb = m->scratch_bytes;
+    int err;
+
+    /* Output head (lm_head, or wte when tied: m->off says which), then the
+     * final RMSNorm; dres carries the residual stream's gradient down
+     * (written here, added to by every RMSNorm backward below). */
+    RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->logits, wp(m, w, TL_LM_HEAD, 0, 0), NULL, N, C, Vp,
+                          0, dt, s));
+    RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_LM_HEAD, 0, 0), m->logits, m->xn, N, C, Vp, dt,
+                             s));
+    RUN(kn_rmsnorm_bwd(m->dres, gp(m, g, TL_NORM, 0, 0), m->dC, m->layers[c->n_layer - 1].x3,
+                       wp(m, w, TL_NORM, 0, 0), m->xn_rstd, N, C, 0, dt, sc, scb, s));
+    for (int l = c->n_layer - 1; l >= 0; l--) {
+        struct llama_layer *a = &m->layers[l];
+        const void *res = l ? m->layers[l - 1].x3 : m->emb;
+        size_t L = (size_t)l;
+        /* x3 = x2 + Wdown(swiglu(Wgateup(ffn_norm(x2)))) */
+        RUN(kn_matmul_bwd_inp(m->blas, m->dh, m->dres, wp(m, w, TL_WDOWN, L, uC * uF), NULL, N,
+                              F, C, 0, dt, s));
+        RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WDOWN, L, uC * uF), m->dres, a->h, N, F, C,
+                                 dt, s));
+        RUN(kn_swiglu_bwd(m->dgu, m->dh, a->gu, N, F, 0, dt, s));
+        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dgu, wp(m, w, TL_WGATEUP, L, 2 * uF * uC), NULL,
+                              N, C, 2 * F, 0, dt, s));
+        RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WGATEUP, L, 2 * uF * uC), m->dgu, a->fn, N,
+                                 C, 2 * F, dt, s));
+        RUN(kn_rmsnorm_bwd(m->dres, gp(m, g, TL_FFN_NORM, L, uC), m->dC, a->x2,
+                           wp(m, w, TL_FFN_NORM, L, uC), a->fn_rstd, N, C, 1, dt, sc, scb, s));
+        /* x2 = x + Wo(gqa(rope(Wqkv(attn_norm(x))))) */
+        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dres, wp(m, w, TL_WO, L, uC * uC), NULL, N, C, C,
+                              0, dt, s));
+        RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WO, L, uC * uC), m->dres, a->y, N, C, C, dt,
+                                 s));
+        RUN(kn_gqa_attention_bwd(m->blas, m->dqkv, m->dC, a->qkv, a->att, B, T, NH, NKV, hs, 0,
+                                 dt, sc, scb, s));
+        RUN(kn_rope_bwd(m->dqkv, m->dqkv, m->rope, B, T, NH + NKV, hs, W, dt, s));
+        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dqkv, wp(m, w, TL_WQKV, L, uW * uC), NULL, N, C,
+                              W, 0, dt, s));
+        RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WQKV, L, uW * uC), m->dqkv, a->an, N, C, W,
+                                 dt, s));
+        RUN(kn_rmsnorm_bwd(m->dres, gp(m, g, TL_ATTN_NORM, L, uC), m->dC, res,
+                           wp(m, w, TL_ATTN_NORM, L, uC), a->an_rstd, N, C, 1, dt, sc, scb, s));
+    }
+    /* the encoder's position gradient goes to a throw-away buffer, cleared
+     * so that it never grows to inf */
+    CUDA_CHECK(cudaMemsetAsync(m->dpos, 0, (size_t)c->seq_len * C * sizeof(float), s));
+    RUN(kn_encoder_bwd(gp(m, g, TL_WTE, 0, 0), m->dpos, m->dres, m->inp, B, T, C, c->vocab, dt,
+                       sc, scb, s));
+    return 0;
+}
