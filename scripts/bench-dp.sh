@@ -3,14 +3,20 @@
 # docs/multi-gpu.md's table needs.
 #   one        1 GPU, --dist none (today's run)
 #   one-nccl   1 GPU, --dist nccl with one rank (the distributed code path;
-#              must give the same losses as "one", bit for bit)
+#              must give the same losses as "one", bit for bit), with the
+#              per-block overlapped reduce, without it (INGOT_DP_OVERLAP=0),
+#              and with --zero 1
 #   dp         NGPU ranks (plain RANK/WORLD_SIZE env vars), same per-GPU batch
 #              and micro-steps as "one": tok/s total and per GPU, scaling
 #              efficiency tok/s(N) / (N x tok/s(1)), exposed communication
 #              estimated as step time(N) - step time(1) (same work per GPU),
 #              memory per GPU (nvidia-smi peak), CPU % of a core and host
 #              syncs per step (rank 0's --profile; every rank's CPU % from
-#              /proc), --zero 1 when the build has it
+#              the shell's `times`), and every rank's own --profile line:
+#              reduce time, exposed communication (the time the compute
+#              stream waited for the comm stream), bus bandwidth (nccl-tests'
+#              definition), syncs per step and GPU memory in use; with the
+#              overlapped reduce, without it, and with --zero 1
 #   parity     fp32 and bf16, PARITY_STEPS steps at the same global batch: 1
 #              GPU vs NGPU ranks, max |loss difference|
 #   torchrun   (when installed) NGPU ranks under torchrun --no-python: the
@@ -86,6 +92,29 @@ launch() {
     return "$rc"
 }
 
+# dpstats TAG: every rank's data-parallel line (the back end prints it at the
+# end of a --profile run) as "reduce_ms exposed_ms busbw syncs mem_MiB", each
+# field the ranks' values joined by '/' (rank 0 first)
+dpstats() {
+    "$py" - "$out/$1" <<'PY'
+import glob, re, sys
+base = sys.argv[1]
+pat = re.compile(r"reduce ([\d.]+) ms/step, exposed ([\d.]+) ms/step, bus bandwidth ([\d.]+) "
+                 r"GB/s, ([\d.]+) syncs/step, GPU memory (\d+) MiB")
+cols = [[], [], [], [], []]
+logs = [base + ".log"] + sorted(glob.glob(base + ".r*.log"),
+                                key=lambda p: int(re.search(r"\.r(\d+)\.log$", p).group(1)))
+for path in logs:
+    try:
+        m = pat.search(open(path, errors="replace").read())
+    except OSError:
+        m = None
+    for i in range(5):
+        cols[i].append(m.group(i + 1) if m else "-")
+print(" ".join("/".join(c) if c else "-" for c in cols))
+PY
+}
+
 # stats TAG: "tok/s cpu% syncs mem_GiB(max over GPUs) per-rank-cpu"
 stats() {
     "$py" - "$out/$1" <<'PY'
@@ -141,18 +170,22 @@ g1=$((batch * T * accum))
 perf=(--batch "$batch" --precision bf16 --profile "$steps")
 echo "== one: 1 GPU, --dist none, $g1 tokens/step"
 launch one 1 "${common[@]}" "${perf[@]}" --batch-tokens "$g1" --dist none --metrics "$out/one.jsonl"
-echo "== one-nccl: 1 GPU, --dist nccl, one rank"
+echo "== one-nccl: 1 GPU, --dist nccl, one rank (overlap on, off; --zero 1)"
 NCCL_DEBUG=VERSION launch one-nccl 1 "${common[@]}" "${perf[@]}" --batch-tokens "$g1" \
     --dist nccl --metrics "$out/one-nccl.jsonl"
 nccl_ver=$(grep -o 'NCCL version [0-9.]*' "$out/one-nccl.log" | head -1)
+INGOT_DP_OVERLAP=0 launch one-nccl-noov 1 "${common[@]}" "${perf[@]}" --batch-tokens "$g1" \
+    --dist nccl --metrics "$out/one-nccl-noov.jsonl"
+launch one-zero 1 "${common[@]}" "${perf[@]}" --batch-tokens "$g1" --dist nccl --zero 1 \
+    --metrics "$out/one-zero.jsonl"
 if [ "$ngpu" -gt 1 ]; then
-    echo "== dp: $ngpu GPUs, $((g1 * ngpu)) tokens/step"
+    echo "== dp: $ngpu GPUs, $((g1 * ngpu)) tokens/step (overlap on, off; --zero 1)"
     launch dp "$ngpu" "${common[@]}" "${perf[@]}" --batch-tokens $((g1 * ngpu)) \
         --metrics "$out/dp.jsonl"
-    if "$bin" --help | grep -q -- '--zero'; then
-        launch dp-zero "$ngpu" "${common[@]}" "${perf[@]}" --batch-tokens $((g1 * ngpu)) \
-            --zero 1 --metrics "$out/dp-zero.jsonl"
-    fi
+    INGOT_DP_OVERLAP=0 launch dp-noov "$ngpu" "${common[@]}" "${perf[@]}" \
+        --batch-tokens $((g1 * ngpu)) --metrics "$out/dp-noov.jsonl"
+    launch dp-zero "$ngpu" "${common[@]}" "${perf[@]}" --batch-tokens $((g1 * ngpu)) \
+        --zero 1 --metrics "$out/dp-zero.jsonl"
 fi
 
 echo "== parity: fp32 and bf16, $psteps steps"
@@ -165,6 +198,10 @@ for prec in fp32 bf16; do
 done
 launch par1n-fp32 1 "${common[@]}" --batch "$pb" --batch-tokens "$gp" --precision fp32 \
     --steps "$psteps" --warmup 5 --dist nccl --metrics "$out/par1n-fp32.jsonl"
+launch par1z-fp32 1 "${common[@]}" --batch "$pb" --batch-tokens "$gp" --precision fp32 \
+    --steps "$psteps" --warmup 5 --dist nccl --zero 1 --metrics "$out/par1z-fp32.jsonl"
+launch parNz-fp32 "$ngpu" "${common[@]}" --batch "$pb" --batch-tokens "$gp" --precision fp32 \
+    --steps "$psteps" --warmup 5 --zero 1 --metrics "$out/parNz-fp32.jsonl"
 
 trun="not installed"
 if [ "$ngpu" -gt 1 ] && command -v torchrun >/dev/null; then
@@ -206,15 +243,20 @@ fi
     printf '%-34s %10s %10s %6s %6s %7s %s\n' run tok/s tok/s/GPU CPU% syncs GiB "CPU% per rank"
     printf '%-34s %10s %10s %6s %6s %7s %s\n' "1 GPU --dist none" "$t1" "$t1" "$c1" "$s1" "$m1" "$r1"
     printf '%-34s %10s %10s %6s %6s %7s %s\n' "1 GPU --dist nccl (1 rank)" "$tn" "$tn" "$cn" "$sn" "$mn" "$rn"
+    row() {   # row TAG LABEL N
+        [ -f "$out/$1.jsonl" ] || return 0
+        local t c s m r
+        read -r t c s m r < <(stats "$1")
+        printf '%-34s %10s %10s %6s %6s %7s %s\n' "$2" "$t" "$(awk -v t="$t" -v n="$3" \
+            'BEGIN { printf "%.0f", t / n }')" "$c" "$s" "$m" "$r"
+    }
+    row one-nccl-noov "1 GPU nccl, INGOT_DP_OVERLAP=0" 1
+    row one-zero "1 GPU nccl, --zero 1" 1
     if [ "$ngpu" -gt 1 ]; then
         read -r td cd sd md rd < <(stats dp)
         printf '%-34s %10s %10s %6s %6s %7s %s\n' "$ngpu GPUs" "$td" "$((td / ngpu))" "$cd" "$sd" "$md" "$rd"
-        if [ -f "$out/dp-zero.jsonl" ]; then
-            read -r tz cz sz mz rz < <(stats dp-zero)
-            printf '%-34s %10s %10s %6s %6s %7s %s\n' "$ngpu GPUs --zero 1" "$tz" "$((tz / ngpu))" "$cz" "$sz" "$mz" "$rz"
-        else
-            echo "--zero 1: not in this build"
-        fi
+        row dp-noov "$ngpu GPUs, INGOT_DP_OVERLAP=0" "$ngpu"
+        row dp-zero "$ngpu GPUs, --zero 1" "$ngpu"
         "$py" -c "import sys
 t1, td, n, tok = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 s1, sd = 1e3 * tok / t1, 1e3 * tok * n / td
@@ -222,8 +264,18 @@ print(f'scaling efficiency {td / (n * t1):.3f}; step {s1:.1f} ms on 1 GPU, {sd:.
       f'exposed communication ~{sd - s1:.1f} ms ({100 * (sd - s1) / sd:.1f}% of the step)')" \
             "$t1" "$td" "$ngpu" "$g1" 2>/dev/null || echo "scaling: no data"
     fi
+    echo "every rank's own --profile line (rank 0/rank 1/...; averages over the steps after the third):"
+    printf '  %-30s %16s %16s %16s %12s %18s\n' run "reduce ms" "exposed ms" "busbw GB/s" \
+        syncs/step "GPU memory MiB"
+    for tag in one-nccl one-nccl-noov one-zero dp dp-noov dp-zero; do
+        [ -f "$out/$tag.log" ] || continue
+        read -r dr dx db ds dm < <(dpstats "$tag")
+        printf '  %-30s %16s %16s %16s %12s %18s\n' "$tag" "$dr" "$dx" "$db" "$ds" "$dm"
+    done
     echo "loss parity, $psteps steps, same global batch ($gp tokens):"
     echo "  1 GPU none vs 1 GPU nccl, fp32:   max |dloss| $(maxdiff par1-fp32 par1n-fp32)  (want 0)"
+    echo "  1 GPU none vs nccl --zero 1, fp32: max |dloss| $(maxdiff par1-fp32 par1z-fp32)"
+    echo "  1 GPU vs $ngpu GPUs --zero 1, fp32:  max |dloss| $(maxdiff par1-fp32 parNz-fp32)  (want < 1e-4)"
     echo "  1 GPU vs $ngpu GPUs, fp32:           max |dloss| $(maxdiff par1-fp32 parN-fp32)  (want < 1e-4)"
     echo "  1 GPU vs $ngpu GPUs, bf16:           max |dloss| $(maxdiff par1-bf16 parN-bf16)  (want < 1e-2)"
     echo "  1 GPU none vs nccl, perf run bf16: max |dloss| $(maxdiff one one-nccl)"
