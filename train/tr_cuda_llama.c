@@ -39,6 +39,8 @@ struct tr_cuda_llama {
     void *dres, *dC, *dqkv, *dgu, *dh;
     void *scratch;
     size_t scratch_bytes;
+    tr_cuda_llama_grads_ready_fn grads_ready;
+    void *grads_ready_ctx;
 };
 
 static size_t max_sz(size_t a, size_t b)
@@ -183,6 +185,18 @@ size_t tr_cuda_llama_bytes(const tr_cuda_llama *m)
     return m->block_bytes;
 }
 
+void *tr_cuda_llama_scratch(const tr_cuda_llama *m, size_t *bytes)
+{
+    *bytes = m->scratch_bytes;
+    return m->scratch;
+}
+
+void tr_cuda_llama_on_grads_ready(tr_cuda_llama *m, tr_cuda_llama_grads_ready_fn fn, void *ctx)
+{
+    m->grads_ready = fn;
+    m->grads_ready_ctx = ctx;
+}
+
 const void *tr_cuda_llama_logits(const tr_cuda_llama *m)
 {
     return m->logits;
@@ -318,11 +332,15 @@ int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream
                                  dt, s));
         RUN(kn_rmsnorm_bwd(m->dres, gp(m, g, TL_ATTN_NORM, L, uC), m->dC, res,
                            wp(m, w, TL_ATTN_NORM, L, uC), a->an_rstd, N, C, 1, dt, sc, scb, s));
+        if (m->grads_ready)   /* layer l's tensors are final from here on */
+            RUN(m->grads_ready(m->grads_ready_ctx, l, s));
     }
     /* the encoder's position gradient goes to a throw-away buffer, cleared
      * so that it never grows to inf */
     CUDA_CHECK(cudaMemsetAsync(m->dpos, 0, (size_t)c->seq_len * C * sizeof(float), s));
     RUN(kn_encoder_bwd(gp(m, g, TL_WTE, 0, 0), m->dpos, m->dres, m->inp, B, T, C, c->vocab, dt,
                        sc, scb, s));
+    if (m->grads_ready)
+        RUN(m->grads_ready(m->grads_ready_ctx, -1, s));
     return 0;
 }

@@ -9,8 +9,8 @@
  * allocated afterwards; every call only enqueues work on the given stream.
  *
  * Attention is the simple grouped-query path of gqa.h (kv heads expanded,
- * materialised attention); not yet here: flash attention, the per-op timer
- * and the grads-ready callback of tr_cuda_model.h (docs/llama.md). */
+ * materialised attention); not yet here: flash attention and the per-op
+ * timer of tr_cuda_model.h (docs/llama.md). */
 #ifndef INGOT_TR_CUDA_LLAMA_H
 #define INGOT_TR_CUDA_LLAMA_H
 
@@ -31,6 +31,17 @@ int tr_cuda_llama_create(const struct tr_llama_config *c, int max_batch, kn_dtyp
 void tr_cuda_llama_free(tr_cuda_llama *m);   /* accepts NULL; the device must be idle */
 /* Bytes of device memory held. */
 size_t tr_cuda_llama_bytes(const tr_cuda_llama *m);
+/* The scratch area (free between the model's calls on the same stream: the
+ * optimizer's global norm may use it) and its size. */
+void *tr_cuda_llama_scratch(const tr_cuda_llama *m, size_t *bytes);
+
+/* Called by tr_cuda_llama_backward() on its stream as soon as the gradients
+ * of layer l are complete (l = n_layer - 1 down to 0), and once more with
+ * l = -1 when the rest (wte, norm, lm_head) is complete; the same contract
+ * as tr_cuda_model_on_grads_ready() (the callback only enqueues work; a
+ * non-zero return aborts the backward with that code). NULL: no calls. */
+typedef int (*tr_cuda_llama_grads_ready_fn)(void *ctx, int l, cudaStream_t s);
+void tr_cuda_llama_on_grads_ready(tr_cuda_llama *m, tr_cuda_llama_grads_ready_fn fn, void *ctx);
 
 /* Forward on B <= max_batch sequences of T <= seq_len tokens; w: the
  * parameters in the model's dtype; inp, tgt: [B, T] int32 on the device

@@ -67,6 +67,21 @@ static void cmp(const char *model, kn_dtype dt, const char *what, const float *g
     failures += !ok;
 }
 
+/* The grads-ready callback must come once per layer, top down, then -1. */
+struct ready_log {
+    int next, bad;
+};
+
+static int on_ready(void *ctx, int l, cudaStream_t s)
+{
+    struct ready_log *r = ctx;
+    (void)s;
+    if (l != r->next)
+        r->bad = 1;
+    r->next = l - 1;
+    return 0;
+}
+
 static void run(const char *model, struct tr_llama_config *c, int B, kn_dtype dt, kn_blas *blas,
                 cudaStream_t st)
 {
@@ -123,7 +138,10 @@ static void run(const char *model, struct tr_llama_config *c, int B, kn_dtype dt
             "upload");
     cuda_ok(cudaMemset(dg, 0, n * sizeof(float)), "memset");
     int32_t *dinp = dtok, *dtgt = (int32_t *)dtok + N;
+    struct ready_log ready = { c->n_layer - 1, 0 };
     int err = tr_cuda_llama_create(c, B, dt, blas, &m);
+    if (!err)
+        tr_cuda_llama_on_grads_ready(m, on_ready, &ready);
     if (!err)
         err = tr_cuda_llama_forward(m, dw, dinp, NULL, B, T, 0.0f, NULL, NULL, 0, st);
     float *glg = ll_zeros((size_t)N * Vp);
@@ -152,6 +170,11 @@ static void run(const char *model, struct tr_llama_config *c, int B, kn_dtype dt
         cuda_ok(cudaMemcpy(&gsum, dsum, sizeof(float), cudaMemcpyDeviceToHost), "download");
         cuda_ok(cudaMemcpy(gg, dg, n * sizeof(float), cudaMemcpyDeviceToHost), "download");
         int bf = dt == KN_BF16;
+        if (ready.bad || ready.next != -2) {
+            printf("%-8s %-4s grads-ready calls out of order (next %d)  FAIL\n", model,
+                   kn_dtype_name(dt), ready.next);
+            failures++;
+        }
         cmp(model, dt, "logits", glg, lg, (size_t)N * Vp, bf ? 3e-2 : 1e-5);
         float gl = gsum / N, cl = (float)loss;
         cmp(model, dt, "loss", &gl, &cl, 1, bf ? 1e-2 : 1e-6);
