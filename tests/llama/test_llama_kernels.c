@@ -8,7 +8,12 @@
  * fails the check. Each check prints its max |err| and worst err / tol, the
  * tolerance being atol + rtol * |ref| per element.
  *
- *   test_llama_kernels [--precision fp32|bf16|all]
+ *   test_llama_kernels [--precision fp32|bf16|all] [--bench]
+ *
+ * --bench also times each kernel at TinyLlama-1.1B's shape (B*T = 8192
+ * tokens, C 2048, F 5632, 32/4 heads of 64) with CUDA events and prints
+ * microseconds and effective GB/s (bytes a kernel must read and write once);
+ * it never fails on speed.
  *
  * Exit: 0 pass, 1 failure, 2 usage, 77 no GPU (skip). */
 #include <math.h>
@@ -440,10 +445,157 @@ static void chk_gqa_expand(kn_dtype dt)
     dfree_all();
 }
 
+/* Mean time of reps launches of fn, in microseconds (one warm-up). */
+typedef int (*bench_fn)(void *ctx);
+
+static double time_us(bench_fn fn, void *ctx, int reps)
+{
+    cudaEvent_t a, b;
+    float ms = 0.0f;
+    if (fn(ctx)) {
+        printf("bench: launch failed: %s\n", ingot_errmsg());
+        return -1.0;
+    }
+    cuda_ok(cudaEventCreate(&a), "cudaEventCreate");
+    cuda_ok(cudaEventCreate(&b), "cudaEventCreate");
+    cuda_ok(cudaEventRecord(a, g.s), "cudaEventRecord");
+    for (int i = 0; i < reps; i++)
+        if (fn(ctx))
+            return -1.0;
+    cuda_ok(cudaEventRecord(b, g.s), "cudaEventRecord");
+    cuda_ok(cudaEventSynchronize(b), "cudaEventSynchronize");
+    cuda_ok(cudaEventElapsedTime(&ms, a, b), "cudaEventElapsedTime");
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    return 1000.0 * ms / reps;
+}
+
+struct bench {
+    kn_dtype dt;
+    int N, C, F, B, T, NH, NKV, hs;
+    void *x, *res, *out, *w, *dx, *dy, *scr, *gu, *h, *dgu, *qkv, *att, *y, *dqkv;
+    float *rstd, *dw, *cs;
+    size_t scr_bytes;
+};
+
+static int b_rms_fwd(void *p)
+{
+    struct bench *b = p;
+    return kn_rmsnorm_fwd(b->out, b->rstd, b->x, b->w, 1e-5f, b->N, b->C, b->dt, g.s);
+}
+
+static int b_res_rms_fwd(void *p)
+{
+    struct bench *b = p;
+    return kn_residual_rmsnorm_fwd(b->res, b->out, b->rstd, b->res, b->x, b->w, 1e-5f, b->N, b->C,
+                                   b->dt, g.s);
+}
+
+static int b_rms_bwd(void *p)
+{
+    struct bench *b = p;
+    return kn_rmsnorm_bwd(b->dx, b->dw, b->dy, b->x, b->w, b->rstd, b->N, b->C, 1, b->dt, b->scr,
+                          b->scr_bytes, g.s);
+}
+
+static int b_rope_fwd(void *p)
+{
+    struct bench *b = p;
+    int W = (b->NH + 2 * b->NKV) * b->hs;
+    return kn_rope_fwd(b->qkv, b->qkv, b->cs, b->B, b->T, b->NH + b->NKV, b->hs, W, b->dt, g.s);
+}
+
+static int b_swiglu_fwd(void *p)
+{
+    struct bench *b = p;
+    return kn_swiglu_fwd(b->h, b->gu, b->N, b->F, b->dt, g.s);
+}
+
+static int b_swiglu_bwd(void *p)
+{
+    struct bench *b = p;
+    return kn_swiglu_bwd(b->dgu, b->h, b->gu, b->N, b->F, 0, b->dt, g.s);
+}
+
+static int b_gqa_fwd(void *p)
+{
+    struct bench *b = p;
+    return kn_gqa_attention_fwd(g.blas, b->y, b->att, b->qkv, b->B, b->T, b->NH, b->NKV, b->hs,
+                                b->dt, b->scr, b->scr_bytes, g.s);
+}
+
+static int b_gqa_bwd(void *p)
+{
+    struct bench *b = p;
+    return kn_gqa_attention_bwd(g.blas, b->dqkv, b->y, b->qkv, b->att, b->B, b->T, b->NH, b->NKV,
+                                b->hs, 0, b->dt, b->scr, b->scr_bytes, g.s);
+}
+
+static void bench(kn_dtype dt)
+{
+    struct bench b = { .dt = dt, .N = 8192, .C = 2048, .F = 5632, .B = 4, .T = 2048, .NH = 32,
+                       .NKV = 4, .hs = 64 };
+    size_t es = kn_dtype_size(dt), NC = (size_t)b.N * b.C, NF = (size_t)b.N * b.F;
+    size_t W = (size_t)(b.NH + 2 * b.NKV) * b.hs;
+    size_t att_b = (size_t)1 * b.NH * b.T * b.T;   /* attention timed at B = 1 */
+    b.x = dalloc(NC * es); b.res = dalloc(NC * es); b.out = dalloc(NC * es);
+    b.dx = dalloc(NC * es); b.dy = dalloc(NC * es); b.w = dalloc(b.C * es);
+    b.rstd = dalloc(b.N * 4); b.dw = dalloc(b.C * 4);
+    b.gu = dalloc(2 * NF * es); b.h = dalloc(NF * es); b.dgu = dalloc(2 * NF * es);
+    b.qkv = dalloc(b.N * W * es); b.dqkv = dalloc(b.N * W * es); b.y = dalloc(NC * es);
+    b.att = dalloc(att_b * es); b.cs = dalloc((size_t)b.T * b.hs * 4);
+    size_t s1 = kn_rmsnorm_bwd_scratch_bytes(b.N, b.C);
+    size_t s2 = kn_gqa_attention_bwd_scratch_bytes(1, b.T, b.NH, b.NKV, b.hs, dt);
+    size_t s3 = kn_gqa_attention_fwd_scratch_bytes(1, b.T, b.NH, b.NKV, b.hs, dt);
+    b.scr_bytes = s1 > s2 ? s1 : s2;
+    b.scr_bytes = b.scr_bytes > s3 ? b.scr_bytes : s3;
+    b.scr = dalloc(b.scr_bytes);
+    /* finite inputs: zeros are enough for timing, the rstd of zero rows is
+     * finite with eps > 0 */
+    void *bufs[] = { b.x, b.res, b.out, b.dx, b.dy, b.w, b.rstd, b.dw, b.gu, b.h, b.dgu,
+                     b.qkv, b.dqkv, b.y, b.att };
+    size_t sz[] = { NC * es, NC * es, NC * es, NC * es, NC * es, b.C * es, b.N * 4, b.C * 4,
+                    2 * NF * es, NF * es, 2 * NF * es, b.N * W * es, b.N * W * es, NC * es,
+                    att_b * es };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        cuda_ok(cudaMemset(bufs[i], 0, sz[i]), "cudaMemset");
+    kn_rope_table(b.cs, b.T, b.hs, 10000.0, g.s);
+    struct { const char *name; bench_fn fn; double bytes; } k[] = {
+        { "rmsnorm_fwd", b_rms_fwd, 2.0 * NC * es },
+        { "residual_rmsnorm_fwd", b_res_rms_fwd, 4.0 * NC * es },
+        { "rmsnorm_bwd (+=)", b_rms_bwd, 4.0 * NC * es },
+        { "rope_fwd (q, k in place)", b_rope_fwd, 2.0 * b.N * (b.NH + b.NKV) * b.hs * es },
+        { "swiglu_fwd", b_swiglu_fwd, 3.0 * NF * es },
+        { "swiglu_bwd", b_swiglu_bwd, 5.0 * NF * es },
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        double us = time_us(k[i].fn, &b, 20);
+        printf("bench %-4s %-26s N%d C%d F%d: %9.1f us  %7.1f GB/s\n", kn_dtype_name(dt),
+               k[i].name, b.N, b.C, b.F, us, us > 0 ? k[i].bytes / us / 1e3 : 0.0);
+    }
+    /* attention on one sequence of 2048 (the materialised path's T x T
+     * probabilities for 32 heads are 256 MiB in fp32) */
+    int B0 = b.B;
+    b.B = 1;
+    double fl = 4.0 * b.NH * (double)b.T * b.T * b.hs;   /* q k^T and att v, full square */
+    double us = time_us(b_gqa_fwd, &b, 5);
+    printf("bench %-4s %-26s B1 T%d %d/%d hs%d: %9.1f us  %7.1f TFLOP/s\n", kn_dtype_name(dt),
+           "gqa_attention_fwd", b.T, b.NH, b.NKV, b.hs, us, us > 0 ? fl / us / 1e6 : 0.0);
+    us = time_us(b_gqa_bwd, &b, 5);
+    printf("bench %-4s %-26s B1 T%d %d/%d hs%d: %9.1f us  %7.1f TFLOP/s\n", kn_dtype_name(dt),
+           "gqa_attention_bwd", b.T, b.NH, b.NKV, b.hs, us, us > 0 ? 2 * fl / us / 1e6 : 0.0);
+    b.B = B0;
+    dfree_all();
+}
+
 int main(int argc, char **argv)
 {
-    int mask = 3;
+    int mask = 3, do_bench = 0;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--bench")) {
+            do_bench = 1;
+            continue;
+        }
         if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
             const char *v = argv[++i];
             mask = !strcmp(v, "fp32") ? 1 : !strcmp(v, "bf16") ? 2 : !strcmp(v, "all") ? 3 : 0;
@@ -451,7 +603,7 @@ int main(int argc, char **argv)
             mask = 0;
         }
         if (!mask) {
-            fprintf(stderr, "usage: test_llama_kernels [--precision fp32|bf16|all]\n"
+            fprintf(stderr, "usage: test_llama_kernels [--precision fp32|bf16|all] [--bench]\n"
                             "exit: 0 pass, 1 failure, 2 usage, 77 no GPU (skip)\n");
             return 2;
         }
@@ -475,6 +627,8 @@ int main(int argc, char **argv)
         chk_swiglu(dt);
         chk_gqa_expand(dt);
         chk_gqa(dt);
+        if (do_bench)
+            bench(dt);
     }
     kn_blas_free(g.blas);
     cudaStreamDestroy(g.s);
