@@ -186,6 +186,15 @@ void tr_llama_tensors_map(const struct tr_llama_config *c, float *base,
         t->lm_head = t->wte;
 }
 
+double tr_llama_flops_per_token(const struct tr_llama_config *c)
+{
+    size_t s[TL_NUM_PARAMS];
+    tr_llama_param_sizes(c, s);
+    double n = (double)(s[TL_WQKV] + s[TL_WO] + s[TL_WGATEUP] + s[TL_WDOWN]) +
+               (double)(c->tie_embeddings ? s[TL_WTE] : s[TL_LM_HEAD]);
+    return 6.0 * n + 12.0 * c->n_layer * (double)c->seq_len * c->n_embd;
+}
+
 static void fill_normal(struct tr_rng *r, float *p, size_t n, double std)
 {
     for (size_t i = 0; i < n; i++)

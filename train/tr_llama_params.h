@@ -103,6 +103,14 @@ bool tr_llama_param_decays(int id);
 void tr_llama_tensors_map(const struct tr_llama_config *c, float *base,
                           struct tr_llama_tensors *t);
 
+/* Training FLOPs per token for MFU, counted as tr_flops_per_token() counts
+ * GPT-2 (PaLM appendix B, llm.c):
+ *   6 * (matmul weights: wqkv, wo, w_gateup, w_down and the output head;
+ *        not the RMSNorm gains, not an untied wte, which is a lookup)
+ * + 12 * L * T * NH * hs  (q k^T and att v over the full T x T square).
+ * RMSNorm, RoPE, SwiGLU, softmax and the optimizer are not counted. */
+double tr_llama_flops_per_token(const struct tr_llama_config *c);
+
 /* Initialisation from seed: wte, wqkv, w_gateup, lm_head N(0, 0.02); the
  * residual output projections wo and w_down N(0, 0.02 / sqrt(2 L)); RMSNorm
  * gains 1; padded rows [V, Vp) of wte and lm_head 0. Sequential and

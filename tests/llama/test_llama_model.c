@@ -48,6 +48,11 @@ static void test_layout(void)
     CHECK(c.vocab_padded == 32000, "Vp %d", c.vocab_padded);
     CHECK(tr_llama_param_count(&c) == 1100048384ull, "llama-1b count %zu",
           tr_llama_param_count(&c));
+    /* 6 x 1,034,420,224 matmul weights (all but wte and the 92,160 RMSNorm
+     * gains; lm_head included) + 12 x 22 x 2048 x 2048 */
+    double fl = tr_llama_flops_per_token(&c);
+    CHECK(fl == 6.0 * 1034420224.0 + 12.0 * 22 * 2048 * 2048, "llama-1b flops/token %.0f", fl);
+    printf("llama-1b: %.3f GFLOP per trained token at T 2048\n", fl / 1e9);
     for (const struct tr_llama_preset *q = tr_llama_presets; q->name; q++) {
         struct tr_llama_config d;
         tr_llama_config_defaults(&d, 1, 1, 2, 1, 32000);
