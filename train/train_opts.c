@@ -446,6 +446,10 @@ static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
 {
     if (tr_optlist_get(l, "model"))
         o->layers = o->heads = o->dim = o->seq_len = -1;
+    const char *syn = tr_optlist_get(l, "synthetic");
+    if (tr_optlist_get(l, "data") && syn && !strcmp(syn, "true"))
+        return ingot_fail(INGOT_E_USAGE, "%s: --synthetic and --data exclude each other",
+                          l->origin);
     bool data_seen = false;
     for (size_t i = 0; i < l->n; i++) {
         const char *k = l->kv[i].key;

@@ -1,0 +1,250 @@
+/* Data mixtures (--data DIR:WEIGHT repeated; train/data_loader.h):
+ * - windows come from each source in proportion to its weight, each a whole
+ *   window of that source, each source's windows once per its own epoch;
+ * - the sequence depends on the seed alone: drawn one row at a time or in
+ *   steps of 8 rows it is the same (so data parallelism, where every rank
+ *   reads the whole step, cannot change it), and a saved position continues
+ *   it exactly;
+ * - one source given as a mixture of one is the plain loader;
+ * - sources with another tokenizer or vocabulary are refused, naming both;
+ * - the val set draws from every source;
+ * - end to end: a mixture run stopped and resumed with --ckpt-dir --resume
+ *   alone logs the same losses as a straight one, and the metrics and the
+ *   report show the tokens taken per source.
+ * Tokens are their own positions plus a per-source offset, so a row says
+ * which source and window it is.
+ * usage: test_mix INGOT_TRAIN */
+#include <string.h>
+
+#include "data_loader.h"
+#include "tt_util.h"
+
+enum { T = 8, N_A = 8 * 60 + 1, N_B = 8 * 25 + 1, N_VAL = 8 * 6 + 1, VOCAB = 4000,
+       B_BASE = 2000, VAL_BASE = 1000, DRAWS = 4000 };
+
+static tr_loader *open_mix(const struct tr_loader_source *src, int n, uint64_t seed)
+{
+    struct tr_loader_opts o = { .sources = src, .n_sources = n, .seq_len = T, .seed = seed,
+                                .verify = true };
+    tr_loader *l;
+    CHECK_OK(tr_loader_open(&o, &l));
+    return l;
+}
+
+/* Which source a row is from (0: A, 1: B), checking it is a whole window. */
+static int row_source(const int32_t *row)
+{
+    int base = row[0] >= B_BASE ? B_BASE : 0;
+    CHECK((row[0] - base) % T == 0);
+    for (int t = 0; t <= T; t++)
+        CHECK(row[t] == row[0] + t);
+    return base ? 1 : 0;
+}
+
+static void write_source(const char *dir, uint32_t base, size_t n, uint64_t hash, uint32_t vocab)
+{
+    uint32_t *tr = malloc(n * sizeof(uint32_t)), *va = malloc(N_VAL * sizeof(uint32_t));
+    CHECK(tr && va);
+    for (size_t i = 0; i < n; i++)
+        tr[i] = base + (uint32_t)i;
+    for (size_t i = 0; i < N_VAL; i++)
+        va[i] = VAL_BASE + base / 2 + (uint32_t)i;   /* A: 1000.., B: 2000.. */
+    struct tt_dataset d = { .dir = dir, .vocab = vocab, .tokenizer_hash = hash, .bos_id = -1,
+                            .train = tr, .n_train = n, .val = va, .n_val = N_VAL,
+                            .doc_len = 7, .shard_docs = 9 };
+    CHECK_OK(tt_write_dataset(&d));
+    free(tr);
+    free(va);
+}
+
+static void unit(const char *dir)
+{
+    char *a = tt_fmt("%s/a", dir), *b = tt_fmt("%s/b", dir), *c = tt_fmt("%s/c", dir);
+    char *v = tt_fmt("%s/v", dir);
+    write_source(a, 0, N_A, 11, VOCAB);
+    write_source(b, B_BASE, N_B, 11, VOCAB);
+    write_source(c, B_BASE, N_B, 12, VOCAB);           /* another tokenizer */
+    write_source(v, B_BASE, N_B, 11, VOCAB + 1000);    /* another vocabulary */
+    struct tr_loader_source mix[2] = { { a, 3.0 }, { b, 1.0 } };
+
+    /* weights, whole windows, each source's epoch */
+    tr_loader *l = open_mix(mix, 2, 5);
+    CHECK(tr_loader_n_sources(l) == 2 && tr_loader_windows(l) == 60 + 25);
+    CHECK(tr_loader_source_weight(l, 0) == 0.75 && tr_loader_source_weight(l, 1) == 0.25);
+    int32_t *one = malloc((size_t)DRAWS * (T + 1) * sizeof(int32_t));
+    int32_t *eight = malloc((size_t)DRAWS * (T + 1) * sizeof(int32_t));
+    CHECK(one && eight);
+    int n_b = 0, seen_a = 0;
+    char a_seen[60] = { 0 };
+    for (int i = 0; i < DRAWS; i++) {
+        CHECK_OK(tr_loader_next(l, one + (size_t)i * (T + 1), 1));
+        int s = row_source(one + (size_t)i * (T + 1));
+        n_b += s;
+        if (!s && seen_a < 60) {   /* A's first epoch: every window once */
+            int w = one[(size_t)i * (T + 1)] / T;
+            CHECK(w < 60 && !a_seen[w]);
+            a_seen[w] = 1;
+            seen_a++;
+        }
+    }
+    double frac = (double)n_b / DRAWS;
+    printf("mix: %d of %d windows from the weight-1/4 source (%.3f)\n", n_b, DRAWS, frac);
+    CHECK(frac > 0.22 && frac < 0.28);
+    struct tr_loader_pos pos;
+    tr_loader_get_pos(l, &pos);
+    CHECK(pos.n_src == 2 && pos.index == DRAWS && pos.src[1].windows == (uint64_t)n_b &&
+          pos.src[0].windows == (uint64_t)(DRAWS - n_b));
+    CHECK(pos.src[1].epoch == (uint64_t)n_b / 25 && pos.src[1].index == (uint64_t)n_b % 25);
+    tr_loader_close(l);
+
+    /* steps of 8 rows give the same sequence */
+    l = open_mix(mix, 2, 5);
+    for (int i = 0; i < DRAWS; i += 8)
+        CHECK_OK(tr_loader_next(l, eight + (size_t)i * (T + 1), 8));
+    CHECK(!memcmp(one, eight, (size_t)DRAWS * (T + 1) * sizeof(int32_t)));
+    tr_loader_close(l);
+
+    /* a saved position continues exactly */
+    l = open_mix(mix, 2, 5);
+    CHECK_OK(tr_loader_next(l, eight, 777));
+    tr_loader_get_pos(l, &pos);
+    tr_loader_close(l);
+    l = open_mix(mix, 2, 5);
+    CHECK_OK(tr_loader_set_pos(l, &pos));
+    CHECK_OK(tr_loader_next(l, eight, 500));
+    CHECK(!memcmp(one + (size_t)777 * (T + 1), eight, (size_t)500 * (T + 1) * sizeof(int32_t)));
+    struct tr_loader_pos bad = pos;
+    bad.n_src = 1;
+    CHECK(tr_loader_set_pos(l, &bad) == INGOT_E_MISMATCH);
+    bad = pos;
+    bad.src[0].windows++;
+    CHECK(tr_loader_set_pos(l, &bad) == INGOT_E_CORRUPT);
+    tr_loader_close(l);
+
+    /* another seed, another sequence */
+    l = open_mix(mix, 2, 6);
+    CHECK_OK(tr_loader_next(l, eight, 64));
+    CHECK(memcmp(one, eight, (size_t)64 * (T + 1) * sizeof(int32_t)));
+    tr_loader_close(l);
+
+    /* a mixture of one is the plain loader */
+    struct tr_loader_opts po = { .dir = a, .seq_len = T, .seed = 5, .verify = true };
+    tr_loader *p;
+    CHECK_OK(tr_loader_open(&po, &p));
+    l = open_mix(mix, 1, 5);
+    CHECK_OK(tr_loader_next(p, one, 150));
+    CHECK_OK(tr_loader_next(l, eight, 150));
+    CHECK(!memcmp(one, eight, (size_t)150 * (T + 1) * sizeof(int32_t)));
+    tr_loader_get_pos(p, &pos);
+    CHECK(pos.epoch == 2 && pos.index == 30 && pos.src[0].windows == 150);
+    tr_loader_close(p);
+    tr_loader_close(l);
+
+    /* val: every source's windows, all of them */
+    l = open_mix(mix, 2, 5);
+    uint64_t nv = tr_loader_val_windows(l);
+    CHECK(nv == 12);
+    CHECK_OK(tr_loader_val_rows(l, 0, nv, one));
+    int from[2] = { 0, 0 };
+    for (uint64_t i = 0; i < nv; i++)
+        from[one[i * (T + 1)] >= VAL_BASE + B_BASE / 2]++;
+    CHECK(from[0] == 6 && from[1] == 6);
+    CHECK_OK(tr_loader_val_rows(l, 5, 3, eight));   /* a slice is the same windows */
+    CHECK(!memcmp(one + 5 * (T + 1), eight, 3 * (T + 1) * sizeof(int32_t)));
+    tr_loader_close(l);
+
+    /* refusals name both datasets */
+    struct tr_loader_source badtok[2] = { { a, 1.0 }, { c, 1.0 } };
+    struct tr_loader_opts o = { .sources = badtok, .n_sources = 2, .seq_len = T, .seed = 1 };
+    CHECK(tr_loader_open(&o, &l) == INGOT_E_MISMATCH && !l);
+    printf("mix: %s\n", ingot_errmsg());
+    CHECK(strstr(ingot_errmsg(), a) && strstr(ingot_errmsg(), c) &&
+          strstr(ingot_errmsg(), "tokenizer"));
+    struct tr_loader_source badvoc[2] = { { a, 1.0 }, { v, 1.0 } };
+    o.sources = badvoc;
+    CHECK(tr_loader_open(&o, &l) == INGOT_E_MISMATCH && !l);
+    printf("mix: %s\n", ingot_errmsg());
+    CHECK(strstr(ingot_errmsg(), a) && strstr(ingot_errmsg(), v) &&
+          strstr(ingot_errmsg(), "vocabulary"));
+    free(one);
+    free(eight);
+    free(a);
+    free(b);
+    free(c);
+    free(v);
+}
+
+/* The metrics file's last step record holds src_tokens [x, y] with
+ * x + y == tokens. */
+static bool src_tokens_ok(const char *path)
+{
+    char *s = tt_slurp(path), *last = NULL, *p;
+    if (!s)
+        return false;
+    for (p = s; (p = strstr(p, "\"src_tokens\"")); p++)
+        last = p;
+    bool ok = false;
+    if (last) {
+        long long x = -1, y = -1, t = -1;
+        char *tok = last;
+        while (tok > s && *tok != '\n')
+            tok--;
+        tok = strstr(tok, "\"tokens\":");
+        ok = tok && sscanf(tok, "\"tokens\": %lld", &t) == 1 &&
+             sscanf(last, "\"src_tokens\": [%lld, %lld]", &x, &y) == 2 && x > 0 && y > 0 &&
+             x + y == t;
+    }
+    free(s);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    CHECK(argc == 2);
+    const char *bin = argv[1];
+    char *dir = tt_tmpdir("mix");
+    unit(dir);
+
+    char *out = tt_fmt("%s/out.txt", dir);
+    char *flags = tt_fmt("--data '%s/a:3' --data '%s/b' --model tiny --layers 1 --dim 32 "
+                         "--seq-len 8 --batch 4 --batch-tokens 64 --steps 8 --warmup 1 --lr 1e-2 "
+                         "--val-every 4 --val-tokens 64 --print-every 1", dir, dir);
+    int failures = 0;
+    char *x = tt_fmt("%s --metrics '%s/a.jsonl' --ckpt-dir '%s/ca'", flags, dir, dir);
+    failures += tt_expect(bin, out, "mixture straight", x, 0, "weight 0.750", "tokens taken from");
+    free(x);
+    x = tt_fmt("%s --metrics '%s/b.jsonl' --ckpt-dir '%s/cb' --stop-after 3", flags, dir, dir);
+    failures += tt_expect(bin, out, "mixture stopped at 3", x, 0, NULL, NULL);
+    free(x);
+    x = tt_fmt("--ckpt-dir '%s/cb' --resume", dir);
+    failures += tt_expect(bin, out, "mixture --resume alone", x, 0, "resumed from", NULL);
+    free(x);
+    char *ma = tt_fmt("%s/a.jsonl", dir), *mb = tt_fmt("%s/b.jsonl", dir);
+    struct tt_step sa[16], sb[16];
+    int na = tt_read_steps(ma, sa, 16), nb = tt_read_steps(mb, sb, 16);
+    bool same = na == 8 && nb == 8;
+    for (int i = 0; same && i < 8; i++)
+        same = sa[i].loss == sb[i].loss && sa[i].grad_norm == sb[i].grad_norm;
+    printf("%-34s %s\n", "mixture resume bit-exact", same ? "ok" : "FAIL");
+    bool st = src_tokens_ok(ma) && src_tokens_ok(mb);
+    printf("%-34s %s\n", "metrics src_tokens", st ? "ok" : "FAIL");
+    char *ca = tt_fmt("%s/ca/ckpt-00000008.bin", dir), *cb = tt_fmt("%s/cb/ckpt-00000008.bin", dir);
+    bool w = tt_ckpt_payload_equal(ca, cb);
+    printf("%-34s %s\n", "mixture final weights", w ? "same" : "DIFFER  FAIL");
+    failures += !same + !st + !w;
+    x = tt_fmt("--data '%s/a' --data '%s/c' --synthetic", dir, dir);
+    failures += tt_expect(bin, out, "--data with --synthetic", x, 2, "exclude", NULL);
+    free(x);
+    x = tt_fmt("--data '%s/a' --data '%s/c' --model tiny --steps 1", dir, dir);
+    failures += tt_expect(bin, out, "mixture of two tokenizers", x, 1, "different tokenizers",
+                          "/c");
+    free(x);
+    x = tt_fmt("--data '%s/a:0' --steps 1", dir);
+    failures += tt_expect(bin, out, "weight 0", x, 2, "weight '0'", NULL);
+    free(x);
+
+    tt_rmtree(dir);
+    free(dir); free(out); free(flags); free(ma); free(mb); free(ca); free(cb);
+    printf("%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}
