@@ -11,8 +11,8 @@
 #include "ingot_hash.h"
 #include "spm_cache.h"
 
-#define CACHE_SLOTS (1u << 16)
-#define CACHE_ARENA ((size_t)8 << 20)
+#define CACHE_SLOTS (1u << 18)
+#define CACHE_ARENA ((size_t)16 << 20)
 #define CACHE_MAX_WORD 256   /* longer words are rare and skip the cache */
 
 /* A cached BPE piece: its id and length in the word. */
@@ -102,12 +102,15 @@ static int bpe_word(const struct spe_model *m, struct spe_scratch *s, uint32_t o
     return 0;
 }
 
-/* A cached unigram word: its stage-2 bound, its best path, then its
- * lattice (for the replay when the bound does not hold). 8-aligned. */
+/* A cached unigram word: its stage-2 bound and its best path. 8-aligned.
+ * The lattice is not kept: a replay (the bound does not hold: a tie, or a
+ * carried score too large) walks the trie again. Replays are rare (0-0.4%
+ * of hits on real text) and the lattice took ten times the path's bytes,
+ * so the cache held fewer words. */
 struct ug_val {
     struct spe_ugbound b;
-    uint32_t n_path, n_edges;
-    /* struct spe_edge path[n_path], edges[n_edges]; */
+    uint32_t n_path, pad;
+    /* struct spe_edge path[n_path]; */
 };
 
 static const struct spe_edge *ug_path(const struct ug_val *v)
@@ -171,7 +174,7 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
     if (e->key_len) {
         s->stats.cache_hits++;
         const struct ug_val *v = (const struct ug_val *)(s->arena + e->val_off);
-        const struct spe_edge *path = ug_path(v), *edges = path + v->n_path;
+        const struct spe_edge *path = ug_path(v);
         if (spe_ugbound_holds(&v->b, *c)) {
             s->stats.path_hits++;
             if (s->verify) {
@@ -179,7 +182,9 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
                  * dropped and the path's emitted, so the path code runs. */
                 size_t first = s->n_toks, fails = s->stats.bound_fails;
                 float c_in = *c;
-                ret = viterbi_checked(m, s, edges, v->n_edges, off, n, c, path, v->n_path);
+                if ((ret = spe_unigram_lattice(m, s, t, n)))
+                    return ret;
+                ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, path, v->n_path);
                 if (ret || s->stats.bound_fails != fails)
                     return ret;
                 s->n_toks = first;
@@ -188,30 +193,32 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
             return spe_unigram_emit_path(m, s, path, v->n_path, off, c);
         }
         s->stats.replays++;
-        return spe_unigram_viterbi(m, s, edges, v->n_edges, off, n, c);
+        if ((ret = spe_unigram_lattice(m, s, t, n)))
+            return ret;
+        return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
     }
     if ((ret = spe_unigram_lattice(m, s, t, n)))
         return ret;
-    if (s->n_edges * sizeof(struct spe_edge) > s->arena_cap / 16)
-        return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
     struct spe_ugbound b;
     if ((ret = spe_unigram_bound(m, s, s->edges, s->n_edges, n, &b)))
         return ret;
-    /* The Viterbi gives this word's ids; where the bound holds it must
-     * agree with the path (checked on every miss, counted). */
+    /* Where the bound holds the path is the Viterbi's (checked in verify
+     * mode); else the Viterbi runs. */
     bool holds = spe_ugbound_holds(&b, *c);
-    if ((ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, holds ? s->path : NULL,
-                               s->n_path)))
+    if (holds && !s->verify)
+        ret = spe_unigram_emit_path(m, s, s->path, s->n_path, off, c);
+    else
+        ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, holds ? s->path : NULL,
+                              s->n_path);
+    if (ret)
         return ret;
-    size_t bytes = sizeof(struct ug_val) + (s->n_path + s->n_edges) * sizeof(struct spe_edge);
+    size_t bytes = sizeof(struct ug_val) + s->n_path * sizeof(struct spe_edge);
     if (bytes > s->val_cap &&
         (ret = spe_grow(&s->val, &s->val_cap, bytes, 1, "the cache value")))
         return ret;
     struct ug_val *v = (struct ug_val *)s->val;
-    *v = (struct ug_val){ b, (uint32_t)s->n_path, (uint32_t)s->n_edges };
-    struct spe_edge *dst = (struct spe_edge *)(v + 1);
-    memcpy(dst, s->path, s->n_path * sizeof(*dst));
-    memcpy(dst + s->n_path, s->edges, s->n_edges * sizeof(*dst));
+    *v = (struct ug_val){ b, (uint32_t)s->n_path, 0 };
+    memcpy(v + 1, s->path, s->n_path * sizeof(struct spe_edge));
     cache_put(s, e, t, n, h, v, bytes, 1);
     return 0;
 }

@@ -50,9 +50,9 @@ struct spe_stats {
      * over the cached lattice (stage 1: the float score carried in is too
      * large to prove the path, or the word has a tie) */
     uint64_t path_hits, replays;
-    /* words whose stage-2 bound was checked against the Viterbi (on every
-     * cache miss, and on every hit with spe_scratch_verify), and how many
-     * disagreed: a bug if ever nonzero; the Viterbi's ids are used then */
+    /* with spe_scratch_verify: words whose stage-2 path was checked against
+     * the Viterbi, and how many disagreed (a bug if ever nonzero; the
+     * Viterbi's ids are used then) */
     uint64_t bound_checks, bound_fails;
     double sec_norm, sec_model;   /* only when timing was asked for */
 };

@@ -6,12 +6,12 @@
 #include "ingot_err.h"
 #include "spm_trie.h"
 
-static void edge_put(struct spe_trie *t, uint64_t key, uint32_t child)
+static void edge_put(struct spe_trie *t, uint32_t key, uint32_t child)
 {
     size_t h = spe_trie_hash(key) & t->mask;
-    while (t->edges[h])
+    while (t->slots[h].key)
         h = (h + 1) & t->mask;
-    t->edges[h] = key << 32 | child;
+    t->slots[h] = (struct spe_trie_slot){ key, child, -1 };
 }
 
 int spe_trie_build(struct spe_trie *t, size_t n, const char *const *keys,
@@ -24,14 +24,15 @@ int spe_trie_build(struct spe_trie *t, size_t n, const char *const *keys,
     /* Node ids must fit the 24 bits of the edge key. */
     if (total >= (1u << 24))
         return ingot_fail(INGOT_E_TOKENIZER, "vocabulary too large for the trie (%zu bytes)", total);
+    /* At most total edges; a load of at most 2/3. */
     size_t slots = 16;
-    while (slots < 2 * total)
+    while (slots < total + total / 2)
         slots *= 2;
-    t->edges = calloc(slots, sizeof(*t->edges));
+    t->slots = calloc(slots, sizeof(*t->slots));
     t->value = malloc(total * sizeof(*t->value));
-    if (!t->edges || !t->value) {
+    if (!t->slots || !t->value) {
         spe_trie_free(t);
-        return ingot_oom("the vocabulary trie", slots * sizeof(uint64_t) + total * 4);
+        return ingot_oom("the vocabulary trie", slots * sizeof(*t->slots) + total * 4);
     }
     t->mask = slots - 1;
     t->value[0] = -1;
@@ -47,13 +48,19 @@ int spe_trie_build(struct spe_trie *t, size_t n, const char *const *keys,
                 if (node == 0)
                     t->root[c] = next;
                 else
-                    edge_put(t, ((uint64_t)node << 8 | c) + 1, next);
+                    edge_put(t, (node << 8 | c) + 1, next);
             }
             node = next;
         }
         if (node && t->value[node] < 0)
             t->value[node] = vals[i];
     }
+    /* The values beside the edges, now that every key is in. */
+    for (int c = 0; c < 256; c++)
+        t->root_value[c] = t->root[c] ? t->value[t->root[c]] : -1;
+    for (size_t h = 0; h < slots; h++)
+        if (t->slots[h].key)
+            t->slots[h].value = t->value[t->slots[h].child];
     return 0;
 }
 
@@ -61,7 +68,7 @@ void spe_trie_free(struct spe_trie *t)
 {
     if (!t)
         return;
-    free(t->edges);
+    free(t->slots);
     free(t->value);
     memset(t, 0, sizeof(*t));
 }

@@ -9,10 +9,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* An edge (node, byte) -> child, with the child's value beside it so that
+ * a step of the unigram lattice walk reads one slot (the walk is bound by
+ * these random reads: a separate value array doubled them). */
+struct spe_trie_slot {
+    uint32_t key;            /* (node << 8 | byte) + 1; 0 = empty */
+    uint32_t child;
+    int32_t value;           /* value[child] */
+};
+
 struct spe_trie {
     uint32_t root[256];      /* child node of the root, 0 = none */
-    uint64_t *edges;         /* (node << 8 | byte) + 1 << 32 | child; 0 = empty */
-    size_t mask;             /* edges has mask + 1 slots */
+    int32_t root_value[256]; /* value[root[c]], -1 when none */
+    struct spe_trie_slot *slots;
+    size_t mask;             /* slots has mask + 1 entries */
     int32_t *value;          /* per node: value, -1 = no key ends here */
     uint32_t n_nodes;
 };
@@ -29,19 +39,34 @@ static inline uint64_t spe_trie_hash(uint64_t k)
     return k ^ (k >> 29);
 }
 
-/* Child of node by byte c, or 0 when there is none. Node 0 is the root. */
+/* Child of node by byte c, or 0 when there is none; *value its value (-1
+ * when no key ends there). Node 0 is the root. */
+static inline uint32_t spe_trie_step(const struct spe_trie *t, uint32_t node, unsigned char c,
+                                     int32_t *value)
+{
+    if (node == 0) {
+        *value = t->root_value[c];
+        return t->root[c];
+    }
+    uint32_t key = (node << 8 | c) + 1;
+    for (size_t h = spe_trie_hash(key) & t->mask;; h = (h + 1) & t->mask) {
+        const struct spe_trie_slot *e = &t->slots[h];
+        if (e->key == key) {
+            *value = e->value;
+            return e->child;
+        }
+        if (!e->key) {
+            *value = -1;
+            return 0;
+        }
+    }
+}
+
+/* Child of node by byte c, or 0 when there is none. */
 static inline uint32_t spe_trie_next(const struct spe_trie *t, uint32_t node, unsigned char c)
 {
-    if (node == 0)
-        return t->root[c];
-    uint64_t key = ((uint64_t)node << 8 | c) + 1;
-    for (size_t h = spe_trie_hash(key) & t->mask;; h = (h + 1) & t->mask) {
-        uint64_t e = t->edges[h];
-        if (!e)
-            return 0;
-        if (e >> 32 == key)
-            return (uint32_t)e;
-    }
+    int32_t v;
+    return spe_trie_step(t, node, c, &v);
 }
 
 #endif

@@ -42,10 +42,10 @@ int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const 
         bool has_single = false;
         uint32_t node = 0;
         for (uint32_t k = start; k < n; k++) {
-            node = spe_trie_next(tr, node, t[k]);
+            int32_t id;
+            node = spe_trie_step(tr, node, t[k], &id);
             if (!node)
                 break;
-            int32_t id = tr->value[node];
             if (id < 0)
                 continue;   /* no piece ends here, or an UNUSED one */
             if ((ret = push_edge(s, start, k + 1, id)))
@@ -145,7 +145,8 @@ int spe_unigram_bound(const struct spe_model *m, struct spe_scratch *s,
             start_max = 0.0;
             cur = e[i].start;
         }
-        start_max = fmax(start_max, fabs(sc));
+        const double mag = sc < 0 ? -sc : sc;
+        start_max = mag > start_max ? mag : start_max;
         const struct spe_ug2 *from = &t[e[i].start];
         struct spe_ug2 *to = &t[e[i].end];
         const double c1 = from->b1 + sc, c2 = from->b2 + sc;
