@@ -1,5 +1,6 @@
-/* libFuzzer target for the record parsers: pt_json_extract on two paths and
- * the UTF-8 repair, with invariants checked. Built as a fuzzer where the
+/* libFuzzer target for the record parsers: pt_json_extract on three paths
+ * (a key, a dotted path, alternatives with array indices) and the UTF-8
+ * repair, with invariants checked. Built as a fuzzer where the
  * compiler supports -fsanitize=fuzzer (clang); elsewhere pt_fuzz_main.c runs
  * it over the committed corpus as a regression test. */
 #include <stdint.h>
@@ -13,9 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const paths[] = { "text", "meta.text" };
+    static const char *const paths[] = { "text", "meta.text", "x,messages.1.content,a.0.0" };
     struct pt_buf out = { 0 };
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         struct pt_json_path path;
         if (pt_json_path_init(&path, paths[k]))
             abort();
