@@ -343,14 +343,18 @@ int tr_cuda_dp_norm(tr_cuda_dp *dp, float *norm_out, float *clip_out, const floa
                     void *scratch, size_t scratch_bytes, cudaStream_t s)
 {
     const struct tr_zero *z = &dp->c.z;
-    int err;
+    size_t a, e;
+    int err = 0;
     /* every rank's shard norm in its slot of norms, the slots summed over
-     * ranks, and the norm of that vector: sqrt(sum of the shards' squares) */
+     * ranks, and the norm of that vector: sqrt(sum of the shards' squares).
+     * The shard's real elements only (the padding is zero): with one rank
+     * the sum then runs in the order of the unsharded norm. */
     CUDA_CHECK(cudaMemsetAsync(dp->norms, 0, (size_t)dp->world * sizeof(float), s));
-    if ((err = kn_global_norm(dp->norms + z->rank, NULL, dp->c.grads + z->lo, z->shard, 0.0f,
-                              scratch, scratch_bytes, s)) ||
-        (err = tr_dist_allreduce_dev(dp->c.dist, dp->norms, (size_t)dp->world, TR_DIST_F32,
-                                     false, s)))
+    if (tr_zero_clip(z, 0, z->n, &a, &e))
+        err = kn_global_norm(dp->norms + z->rank, NULL, dp->c.grads + a, e - a, 0.0f, scratch,
+                             scratch_bytes, s);
+    if (err || (err = tr_dist_allreduce_dev(dp->c.dist, dp->norms, (size_t)dp->world,
+                                            TR_DIST_F32, false, s)))
         return err;
     return kn_global_norm_dev(norm_out, clip_out, dp->norms, (size_t)dp->world, max_norm, scratch,
                               scratch_bytes, s);

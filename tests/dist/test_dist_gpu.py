@@ -8,9 +8,11 @@ collectives are copies), so against --dist none it must give:
   - overlapped per-block reduce (the default) and INGOT_DP_OVERLAP=0: the
     same losses and gradient norms, bit for bit, fp32 and bf16;
   - --zero 1 (one shard: m, v and the bf16 run's master weights through the
-    shard path, the norm from the shard norms, the all-gather): the same
-    losses; the norm may differ in its last bits (another summation order),
-    so it is compared with a tolerance and the difference printed;
+    shard path, the norm from the shard norms, the all-gather): the clip
+    factor is computed from the float shard norm, not the float64 one, so
+    the update may differ in its last bits: compared with a tolerance (fp32
+    1e-5, bf16 2e-4; measured on an H200: fp32 0, bf16 5.3e-5 over 10
+    steps) and the difference printed;
   - --zero 1 checkpoints in today's format: a --zero 1 run stopped at step 5
     and resumed with --zero 0 continues the --zero 0 run;
   - --grad-reduce bf16: lossy, close to fp32 but not equal;
@@ -89,7 +91,11 @@ def main():
                                                                             INGOT_DP_OVERLAP="0"))
             same("%s: nccl 1 rank, INGOT_DP_OVERLAP=0, vs none" % prec, ref, no)
             z, dp = run("zero-" + prec, pa + ["--dist", "nccl", "--zero", "1"], one)
-            same("%s: nccl 1 rank, --zero 1, vs none" % prec, ref, z, exact=False, tol=1e-5)
+            # the clip factor comes from the float shard norms (the unsharded
+            # path divides by the float64 norm): the last bits of the update
+            # differ when clipping, which bf16 weights make visible
+            same("%s: nccl 1 rank, --zero 1, vs none" % prec, ref, z, exact=False,
+                 tol=1e-5 if prec == "fp32" else 2e-4)
             syncs("%s: nccl 1 rank, --zero 1" % prec, z, dp)
             bf, _ = run("bf16red-" + prec, pa + ["--dist", "nccl", "--grad-reduce", "bf16"], one)
             dl = diff(ref, bf, "loss")
