@@ -2,7 +2,8 @@
 # Benchmark ingot-pretok against SentencePiece's own tools on a real corpus.
 #
 #   scripts/bench-pretok.sh [--mb 40] [--repeat 4] [--runs 3] [--dir DIR] [--threads N]
-#                           [--vocab 32000] [--models unigram,bpe]
+#                           [--vocab 32000] [--models unigram,bpe] [--models-from DIR]
+#                           [--with-encoder-spm]
 #
 # 1. Builds a corpus of --mb megabytes of text from documentation already on
 #    the machine (licences, /usr/share/doc, man pages, Python docstrings and
@@ -10,18 +11,22 @@
 #    into DIR/corpus/*.jsonl.zst plus DIR/corpus/docs.txt (the same
 #    documents, one per line).
 # 2. Trains a 32k unigram and a 32k BPE model on it unless DIR/models has them
-#    (spm_train, else Python's SentencePieceTrainer).
+#    (spm_train, else Python's SentencePieceTrainer); --models-from DIR copies
+#    DIR/{unigram,bpe}-VOCAB.model there first (train once, bench elsewhere).
 # 3. Times, per model: ingot-pretok from .jsonl.zst at 1 thread and at all
 #    threads, spm_encode on docs.txt (skipped when it is not installed), the
 #    same number of spm_encode processes at once (what the cores give the
 #    encoder with nothing shared: the ceiling for the scaling), and
-#    the Python API on the same documents in memory, num_threads=1 and all.
+#    the Python API on the same documents in memory, num_threads=1 and all
+#    (skipped, with a note, when no Python has the sentencepiece module);
+#    --with-encoder-spm adds ingot-pretok --encoder spm (libsentencepiece)
+#    at all threads.
 #    The runs on all threads read the corpus --repeat times over (so that
 #    they last long enough to be measured); every timing is the best of
 #    --runs runs, and the command-line runs alternate (one of each per
 #    round) so that a slow spell of a shared machine hits them alike.
 # 4. Prints MB/s of text, Mtokens/s and ratios as a table (also written to
-#    DIR/bench-pretok.md).
+#    DIR/bench-pretok.md, and the rows to DIR/bench-pretok.json).
 #
 # Binaries: $INGOT_PRETOK (default build/pretok/ingot-pretok), $SPM_ENCODE and
 # $SPM_TRAIN (default: spm_encode, spm_train on PATH). $INGOT_TOOL_LIBS: a
@@ -43,6 +48,8 @@ DIR=${TMPDIR:-/tmp}/ingot-bench-pretok
 THREADS=$(nproc)
 VOCAB=32000
 MODELS=unigram,bpe
+MODELS_FROM=
+WITH_SPM=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --mb) MB=$2; shift 2 ;;
@@ -52,7 +59,9 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --vocab) VOCAB=$2; shift 2 ;;
     --models) MODELS=$2; shift 2 ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    --models-from) MODELS_FROM=$2; shift 2 ;;
+    --with-encoder-spm) WITH_SPM=1; shift ;;
+    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
     *) echo "bench-pretok: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -73,19 +82,24 @@ if [ -z "$PY" ]; then
     done
 fi
 if [ -z "$PY" ]; then
-    echo "bench-pretok: no Python with the sentencepiece module (set PYTHON)" >&2
-    exit 1
+    echo "bench-pretok: no Python with the sentencepiece module (set PYTHON): the Python" \
+         "rows are skipped" >&2
+    PY=$(command -v python3 || echo /usr/bin/python3)
 fi
 SPM_ENCODE=${SPM_ENCODE:-$(command -v spm_encode || true)}
 SPM_TRAIN=${SPM_TRAIN:-$(command -v spm_train || true)}
 mkdir -p "$DIR"
 
 exec "$PY" - "$DIR" "$MB" "$THREADS" "$VOCAB" "$MODELS" "$PRETOK" "$SPM_ENCODE" "$SPM_TRAIN" \
-    "$REPEAT" "$RUNS" <<'PYTHON'
+    "$REPEAT" "$RUNS" "$MODELS_FROM" "$WITH_SPM" <<'PYTHON'
 import ast, glob, gzip, hashlib, io, json, os, re, shutil, subprocess, sys, sysconfig, time
-import sentencepiece as spm
+try:
+    import sentencepiece as spm
+except ImportError:
+    spm = None
 
 DIR, MB, THREADS, VOCAB, MODELS, PRETOK, SPM_ENCODE, SPM_TRAIN, REPEAT, RUNS = sys.argv[1:11]
+MODELS_FROM, WITH_SPM = sys.argv[11], sys.argv[12] == "1"
 MB, THREADS, VOCAB = float(MB), int(THREADS), int(VOCAB)
 REPEAT, RUNS = max(1, int(REPEAT)), max(1, int(RUNS))
 TOOL_ENV = dict(os.environ)
@@ -97,6 +111,8 @@ if os.environ.get("INGOT_TOOL_LIBS"):
 MODELS = MODELS.split(",")
 corpus = os.path.join(DIR, "corpus")
 notes = []
+if spm is None:
+    notes.append("no Python with the sentencepiece module: the Python batch rows are skipped")
 
 
 def log(*a):
@@ -254,8 +270,17 @@ os.makedirs(mdir, exist_ok=True)
 
 def train(kind):
     prefix = os.path.join(mdir, "%s-%d" % (kind, VOCAB))
+    src = os.path.join(MODELS_FROM, "%s-%d.model" % (kind, VOCAB)) if MODELS_FROM else None
+    if src and os.path.exists(src) and not os.path.exists(prefix + ".model"):
+        shutil.copy(src, prefix + ".model")
+        if os.path.exists(src[:-6] + ".vocab"):
+            shutil.copy(src[:-6] + ".vocab", prefix + ".vocab")
+        notes.append("%s model copied from %s" % (kind, src))
     if os.path.exists(prefix + ".model"):
         return prefix + ".model"
+    if not SPM_TRAIN and spm is None:
+        sys.exit("bench-pretok: no %s model in %s, and neither spm_train nor Python's "
+                 "sentencepiece to train one (use --models-from)" % (kind, mdir))
     log("training a %d %s model (once; cached in %s)" % (VOCAB, kind, mdir))
     args = ["--input=" + docs_txt, "--model_prefix=" + prefix, "--vocab_size=%d" % VOCAB,
             "--model_type=" + kind, "--hard_vocab_limit=false", "--num_threads=%d" % THREADS,
@@ -323,8 +348,12 @@ def timed(jobs):
 rows = []
 for kind in MODELS:
     model = train(kind)
-    sp = spm.SentencePieceProcessor(model_file=model)
-    vocab = sp.get_piece_size()
+    sp = spm.SentencePieceProcessor(model_file=model) if spm else None
+    if sp:
+        vocab = sp.get_piece_size()
+    else:   # the .vocab file has a line per piece
+        vp = model[:-6] + ".vocab"
+        vocab = sum(1 for _ in open(vp, encoding="utf-8")) if os.path.exists(vp) else VOCAB
     if vocab != VOCAB:
         notes.append("%s model: vocab %d (the corpus is too small for %d)" % (kind, vocab, VOCAB))
     res = {}    # (tool, threads) -> (seconds, tokens, text bytes, stages, pipeline seconds)
@@ -343,7 +372,19 @@ for kind in MODELS:
     # cores give this encoder (clock, caches, memory).
     spm_copies = sorted({1, THREADS}) if SPM_ENCODE else []
     jobs += [(spm_cmd, n) for n in spm_copies]
+    if WITH_SPM:    # ingot-pretok with libsentencepiece as its encoder
+        out = os.path.join(DIR, "out-%s-spm" % kind)
+        jobs.append((["sh", "-c", 'rm -rf "$0" && exec "$@"', out, PRETOK, "--model", model,
+                      "--out", out, "--threads", str(THREADS), "--no-bos", "--quiet", "--json",
+                      "--encoder", "spm"] + rep_inputs, 1))
     best = timed(jobs)
+    if WITH_SPM:
+        dt, stdout = best[-1]
+        run = json.loads(stdout)["run"]
+        res["pretok-spm", THREADS] = (dt, run["tokens"], REPEAT * text_bytes, run["stage_s"],
+                                      run["wall_s"], "libsentencepiece")
+        shutil.rmtree(os.path.join(DIR, "out-%s-spm" % kind), ignore_errors=True)
+        best = best[:-1]
     for th, (dt, stdout) in zip(pretok_threads, best):
         n = 1 if th == 1 else REPEAT
         run = json.loads(stdout)["run"]
@@ -353,7 +394,7 @@ for kind in MODELS:
         shutil.rmtree(os.path.join(DIR, "out-%s-%d" % (kind, th)), ignore_errors=True)
     for n, (dt, _) in zip(spm_copies, best[len(pretok_threads):]):
         res["spm_encode", n] = (dt, n * res["pretok", 1][1], n * text_bytes, None, None, None)
-    for th in sorted({1, THREADS}):
+    for th in (sorted({1, THREADS}) if sp else []):
         n = 1 if th == 1 else REPEAT
         batch = texts * n
         dt = None
@@ -374,7 +415,7 @@ for kind in MODELS:
         rows.append((kind, tool, th, mbs(key), tokens / 1e6 / dt,
                      nbytes / 1e6 / pipe if pipe else None,
                      mbs(key) / mbs(("spm_encode", 1)) if SPM_ENCODE else None,
-                     mbs(key) / mbs(("python", THREADS)), stages, how))
+                     mbs(key) / mbs(("python", THREADS)) if sp else None, stages, how))
     if not SPM_ENCODE:
         notes.append("spm_encode is not installed: its row is skipped")
 
@@ -390,19 +431,21 @@ lines = ["Corpus: %d documents, %.1f MB of text, %d %s files; runs on %d threads
                                       REPEAT, os.cpu_count(), host, RUNS), "",
          hdr, "|---|---|---:|---:|---:|---:|---:|---:|"]
 names = {"pretok": "ingot-pretok (%s)" % ext, "spm_encode": "spm_encode (text)",
-         "python": "Python encode(texts)"}
+         "python": "Python encode(texts)",
+         "pretok-spm": "ingot-pretok --encoder spm (%s)" % ext}
 for kind, tool, th, mbs_, mts, pipe, vs_spm, vs_py, _, _ in rows:
     name = names[tool]
     if tool == "spm_encode" and th > 1:
         name = "%d × spm_encode (text), at once" % th
-    lines.append("| %s | %s | %d | %.2f | %.3f | %s | %s | %.2f |" % (
+    lines.append("| %s | %s | %d | %.2f | %.3f | %s | %s | %s |" % (
         kind, name, th, mbs_, mts, "%.2f" % pipe if pipe else "",
-        "%.2f" % vs_spm if vs_spm else "-", vs_py))
+        "%.2f" % vs_spm if vs_spm else "-", "%.2f" % vs_py if vs_py else "-"))
 lines.append("")
-lines.append("SentencePiece: ingot-pretok uses libsentencepiece %s, spm_encode %s; the Python "
-             "module is %s." % (LIBVER, SPM_LIBVER, spm.__version__))
+lines.append("SentencePiece: ingot-pretok uses libsentencepiece %s (--encoder spm), spm_encode "
+             "%s; the Python module is %s." % (LIBVER, SPM_LIBVER,
+                                                spm.__version__ if spm else "missing"))
 for kind, tool, th, _, _, _, _, _, st, how in rows:
-    if st:
+    if st and tool == "pretok":
         lines.append("ingot-pretok %s, %d thread%s (%s): stage thread-seconds: read %.2f, "
                      "decompress %.2f, split %.2f, parse %.2f, tokenize %.2f, write %.2f" % (
                          kind, th, "" if th == 1 else "s", how,
@@ -424,4 +467,11 @@ for n in dict.fromkeys(notes):
 text = "\n".join(lines)
 print(text)
 open(os.path.join(DIR, "bench-pretok.md"), "w").write(text + "\n")
+with open(os.path.join(DIR, "bench-pretok.json"), "w") as f:
+    json.dump({"threads": THREADS, "cores": os.cpu_count(), "text_mb": text_bytes / 1e6,
+               "repeat": REPEAT, "runs": RUNS, "python_module": spm.__version__ if spm else None,
+               "libsentencepiece": LIBVER, "notes": list(dict.fromkeys(notes)),
+               "rows": [{"model": r[0], "tool": r[1], "threads": r[2], "mb_s": r[3],
+                         "mtok_s": r[4], "mb_s_pipeline": r[5], "x_spm_encode": r[6],
+                         "x_python": r[7], "stage_s": r[8]} for r in rows]}, f, indent=1)
 PYTHON
