@@ -461,7 +461,7 @@ int pt_import_bin(int argc, char **argv)
 {
     struct imp x = { 0 };
     bool help = false;
-    int ret = parse(argc, argv, &x, &help);
+    int ret = parse(argc - 1, argv + 1, &x, &help);
     if (!ret && help) {
         pt_import_usage(stdout);
         free(x.files);
@@ -507,9 +507,10 @@ int pt_import_bin(int argc, char **argv)
     } else if (!x.quiet) {
         manifest_update_totals(x.m);
         fprintf(stderr, "ingot-pretok import-bin: %s: %" PRIu64 " train tokens (%" PRIu64
-                " documents), %" PRIu64 " val tokens (%" PRIu64 " documents), %zu shards from "
-                "%zu files\n", x.out, x.m->total_tokens[0], x.m->total_docs[0],
-                x.m->total_tokens[1], x.m->total_docs[1], x.m->n_shards, x.n_files);
+                " documents), %" PRIu64 " val tokens (%" PRIu64 " documents), %zu shard%s from "
+                "%zu file%s\n", x.out, x.m->total_tokens[0], x.m->total_docs[0],
+                x.m->total_tokens[1], x.m->total_docs[1], x.m->n_shards,
+                x.m->n_shards == 1 ? "" : "s", x.n_files, x.n_files == 1 ? "" : "s");
     }
     for (size_t i = 0; i < x.n_files; i++)
         if (x.files[i].map)

@@ -15,8 +15,9 @@
 #define PT_LLMC_MAGIC_GPT2 20240520     /* version 1: uint16 tokens */
 #define PT_LLMC_MAGIC_LLAMA3 20240801   /* version 7: uint32 tokens */
 
-/* Run the command on argv[0] == "import-bin" .. argv[argc - 1]. Returns 0,
- * INGOT_E_USAGE, or an error with its message recorded. */
+/* Run the command: argv[0] the program, argv[1] == "import-bin", then its
+ * options and files (the whole command line goes into the manifest).
+ * Returns 0, INGOT_E_USAGE, or an error with its message recorded. */
 int pt_import_bin(int argc, char **argv);
 void pt_import_usage(FILE *f);
 

@@ -72,7 +72,7 @@ int main(int argc, char **argv)
         ret = pt_merge(&o);
         break;
     case PT_CMD_IMPORT:
-        ret = pt_import_bin(argc - 1, argv + 1);
+        ret = pt_import_bin(argc, argv);
         break;
     default:
         ret = pt_convert(&o, &interrupted);
