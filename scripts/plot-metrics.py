@@ -5,8 +5,11 @@ loss (and a smoothed curve), val loss, accuracy, and throughput.
     scripts/plot-metrics.py metrics.jsonl [-o loss.png] [--title TEXT]
     scripts/plot-metrics.py a.jsonl b.jsonl -o compare.png     (several runs)
 
-Needs matplotlib (Debian: python3-matplotlib; use /usr/bin/python3 where the
-default python3 lacks it). Prints the PNG's path.
+Uses matplotlib, which scripts/setup.sh installs for the system Python
+(python3-matplotlib). Run by a python3 without it (a virtual environment, pyenv),
+the script re-runs itself with /usr/bin/python3 when that one has it; otherwise it
+says how to install it and writes a plain PNG of the loss curves (no text, no
+dependencies). Prints the PNG's path.
 """
 import argparse
 import json
@@ -35,17 +38,127 @@ def load(path):
 
 
 def smooth(xs):
-    """Exponential moving average, started at the first finite value; the
-    window grows with the run (about a tenth of it, at most ~50 steps)."""
+    """Bias-corrected exponential moving average (as Adam's moments and
+    TensorBoard's smoothing): the average starts from 0 and is divided by
+    1 - alpha^n, so the n-th point weighs the first n values about equally
+    instead of dragging the first (highest) loss along for ~1/(1-alpha)
+    steps. The window grows with the run (about a tenth of it, at most ~50
+    steps). Missing or non-finite values give NaN and are skipped."""
     alpha = min(0.98, max(0.0, 1.0 - 10.0 / max(len(xs), 1)))
-    out, m = [], None
+    out, m, n = [], 0.0, 0
     for x in xs:
         if x is None or not math.isfinite(x):
             out.append(float("nan"))
             continue
-        m = x if m is None else alpha * m + (1 - alpha) * x
-        out.append(m)
+        n += 1
+        m = alpha * m + (1 - alpha) * x
+        out.append(m / (1 - alpha ** n) if alpha > 0 else x)
     return out
+
+
+# ---- a PNG without matplotlib: curves only, standard library only ----
+
+def _png(path, width, height, rows):
+    """Write RGB rows (bytearrays of 3 * width) as a PNG."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        c = struct.pack(">I", len(data)) + kind + data
+        return c + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + bytes(r) for r in rows)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        f.write(chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
+        f.write(chunk(b"IDAT", zlib.compress(raw, 9)))
+        f.write(chunk(b"IEND", b""))
+
+
+COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (140, 86, 75)]
+
+
+def plain_png(out, runs, width=900, height=500):
+    """Loss (light: raw, dark: smoothed) and val loss (red dots) of every run
+    on one pair of axes, inside a grey frame."""
+    rows = [bytearray(b"\xff" * (3 * width)) for _ in range(height)]
+    L, R, T, B = 50, width - 20, 20, height - 40
+
+    def put(x, y, c):
+        if 0 <= x < width and 0 <= y < height:
+            rows[y][3 * x:3 * x + 3] = bytes(c)
+
+    def line(x0, y0, x1, y1, c):
+        dx, dy = abs(x1 - x0), -abs(y1 - y0)
+        sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
+        err = dx + dy
+        while True:
+            put(x0, y0, c)
+            if x0 == x1 and y0 == y1:
+                return
+            e2 = 2 * err
+            if e2 >= dy:
+                err += dy
+                x0 += sx
+            if e2 <= dx:
+                err += dx
+                y0 += sy
+
+    pts = [(r["step"], r["loss"]) for _, st, _ in runs for r in st
+           if isinstance(r.get("loss"), (int, float)) and math.isfinite(r["loss"])]
+    pts += [(r["step"], r["val_loss"]) for _, _, vs in runs for r in vs
+            if isinstance(r.get("val_loss"), (int, float)) and math.isfinite(r["val_loss"])]
+    if not pts:
+        sys.exit("plot-metrics: no finite losses to draw")
+    x_lo, x_hi = min(p[0] for p in pts), max(p[0] for p in pts)
+    y_lo, y_hi = min(p[1] for p in pts), max(p[1] for p in pts)
+    x_hi, y_hi = max(x_hi, x_lo + 1), max(y_hi, y_lo + 1e-9)
+
+    def px(step, y):
+        return (L + round((step - x_lo) / (x_hi - x_lo) * (R - L)),
+                B - round((y - y_lo) / (y_hi - y_lo) * (B - T)))
+
+    for x0, y0, x1, y1 in ((L, T, R, T), (R, T, R, B), (R, B, L, B), (L, B, L, T)):
+        line(x0, y0, x1, y1, (128, 128, 128))
+    for i, (_, steps, vals) in enumerate(runs):
+        c = COLORS[i % len(COLORS)]
+        light = tuple(255 - (255 - v) // 3 for v in c)
+        xs = [r["step"] for r in steps]
+        for curve, color in (([r.get("loss") for r in steps], light),
+                             (smooth([r.get("loss") for r in steps]), c)):
+            prev = None
+            for step, y in zip(xs, curve):
+                if y is None or not math.isfinite(y):
+                    prev = None
+                    continue
+                p = px(step, y)
+                if prev:
+                    line(prev[0], prev[1], p[0], p[1], color)
+                prev = p
+        for r in vals:
+            v = r.get("val_loss")
+            if isinstance(v, (int, float)) and math.isfinite(v):
+                x, y = px(r["step"], v)
+                for ddx in range(-2, 3):
+                    for ddy in range(-2, 3):
+                        put(x + ddx, y + ddy, (214, 39, 40))
+    _png(out, width, height, rows)
+
+
+def reexec_with_system_python():
+    """The Python that scripts/setup.sh provisions is the system one: when
+    this interpreter lacks matplotlib and /usr/bin/python3 has it, run
+    there instead (once)."""
+    sysp = "/usr/bin/python3"
+    if os.environ.get("INGOT_PLOT_REEXEC") or not os.access(sysp, os.X_OK):
+        return
+    if os.path.realpath(sys.executable) == os.path.realpath(sysp):
+        return
+    import subprocess
+    probe = subprocess.run([sysp, "-c", "import matplotlib"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    if probe.returncode == 0:
+        os.environ["INGOT_PLOT_REEXEC"] = "1"
+        os.execv(sysp, [sysp, os.path.abspath(__file__)] + sys.argv[1:])
 
 
 def main():
@@ -54,15 +167,22 @@ def main():
     ap.add_argument("files", nargs="+", help="metrics JSON Lines files")
     ap.add_argument("-o", "--output", help="PNG path (default: first file with .png)")
     ap.add_argument("--title", help="figure title")
+    ap.add_argument("--plain", action="store_true",
+                    help="write the plain PNG (curves only) even where matplotlib exists")
     args = ap.parse_args()
 
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        sys.exit("plot-metrics: matplotlib is not installed (apt install python3-matplotlib, "
-                 "or run with /usr/bin/python3)")
+    plt = None
+    if not args.plain:
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            reexec_with_system_python()
+            print("plot-metrics: matplotlib is not installed for %s; writing a plain PNG "
+                  "(loss curves, no text). For the full figure: apt install "
+                  "python3-matplotlib (scripts/setup.sh does) and run with /usr/bin/python3, "
+                  "or pip install matplotlib" % sys.executable, file=sys.stderr)
 
     runs = []
     for path in args.files:
@@ -75,6 +195,10 @@ def main():
         runs.append((path, steps, vals))
 
     out = args.output or os.path.splitext(args.files[0])[0] + ".png"
+    if plt is None:
+        plain_png(out, runs)
+        print(out)
+        return 0
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     ax_loss, ax_acc, ax_tps = axes
     many = len(runs) > 1

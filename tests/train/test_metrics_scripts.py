@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""scripts/plot-metrics.py and scripts/metrics-to-tensorboard.py, without
+matplotlib, torch or tensorboardX (hidden where installed, by stand-in modules
+that fail to import):
+- the smoothed training curve is a bias-corrected EMA: its first point is the
+  first loss, and on a falling curve it never lies above the running mean (a
+  plain EMA started at the first loss stays near it for ~50 steps);
+- without matplotlib plot-metrics says how to install it and still writes a
+  valid PNG with the curves drawn;
+- metrics-to-tensorboard without a writer package says what to install and
+  exits 2; --list gives every scalar of step, val and mixture records;
+- where tensorboardX imports for real, the event file it writes holds those
+  scalars, and a second conversion replaces it rather than adding one.
+usage: test_metrics_scripts.py SCRIPTS_DIR"""
+import importlib.util
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def read_png(path):
+    """(width, height, rows of RGB bytes) of an 8-bit RGB PNG, filter 0 only."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        fail("%s: not a PNG" % path)
+    i, idat, w, h = 8, b"", None, None
+    while i < len(data):
+        n, kind = struct.unpack(">I4s", data[i:i + 8])
+        body = data[i + 8:i + 8 + n]
+        crc = struct.unpack(">I", data[i + 8 + n:i + 12 + n])[0]
+        if zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
+            fail("%s: bad CRC in %s" % (path, kind))
+        if kind == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+            if depth != 8 or ctype != 2:
+                fail("%s: not 8-bit RGB" % path)
+        elif kind == b"IDAT":
+            idat += body
+        i += 12 + n
+    raw = zlib.decompress(idat)
+    stride = 3 * w + 1
+    if len(raw) != stride * h:
+        fail("%s: %d bytes of pixels for %dx%d" % (path, len(raw), w, h))
+    return w, h, [raw[r * stride + 1:(r + 1) * stride] for r in range(h)]
+
+
+def main():
+    scripts = sys.argv[1]
+    plot_py = os.path.join(scripts, "plot-metrics.py")
+    tb_py = os.path.join(scripts, "metrics-to-tensorboard.py")
+    tmp = tempfile.mkdtemp(prefix="ingot-metrics-")
+
+    # smoothing
+    plot = load(plot_py, "plot_metrics")
+    xs = [10.0] + [1.0 + 0.001 * i for i in range(199, 0, -1)]   # falls, then nearly flat
+    sm = plot.smooth(xs)
+    if sm[0] != xs[0]:
+        fail("smoothed curve starts at %r, not the first loss %r" % (sm[0], xs[0]))
+    for k in range(1, len(xs)):
+        mean = sum(xs[:k + 1]) / (k + 1)
+        if sm[k] > mean + 1e-9:
+            fail("smoothed[%d] = %.4f is above the running mean %.4f: it starts high"
+                 % (k, sm[k], mean))
+    if not abs(sm[-1] - xs[-1]) < 0.5:
+        fail("smoothed curve ends at %.4f, far from %.4f" % (sm[-1], xs[-1]))
+    flat = plot.smooth([3.0] * 40 + [None, float("nan")] + [3.0] * 5)
+    if any(abs(v - 3.0) > 1e-12 for v in flat if v == v) or flat[40] == flat[40]:
+        fail("a constant curve does not stay constant, or a gap is not NaN: %r" % flat[38:43])
+    print("smoothing: starts at the first loss, never above the running mean")
+
+    # a metrics file: steps, evaluations, a mixture's src_tokens
+    m = os.path.join(tmp, "m.jsonl")
+    with open(m, "w") as f:
+        for s in range(1, 31):
+            f.write(json.dumps({"step": s, "loss": 5.0 - 0.1 * s, "accuracy": 0.01 * s,
+                                "lr": 1e-3, "grad_norm": 1.0 / s, "tokens": 64 * s,
+                                "tok_per_s": 1000.0, "elapsed_s": 0.5 * s,
+                                "src_tokens": [48 * s, 16 * s]}) + "\n")
+            if s % 10 == 0:
+                f.write(json.dumps({"step": s, "val_loss": 5.5 - 0.1 * s}) + "\n")
+        f.write("not json\n")
+
+    # stand-ins that hide the optional packages
+    hide = os.path.join(tmp, "hide")
+    for mod in ("matplotlib", "torch", "tensorboardX"):
+        os.makedirs(os.path.join(hide, mod))
+        with open(os.path.join(hide, mod, "__init__.py"), "w") as f:
+            f.write("raise ImportError('hidden by test_metrics_scripts')\n")
+    env = dict(os.environ, PYTHONPATH=hide, INGOT_PLOT_REEXEC="1")
+
+    png = os.path.join(tmp, "m.png")
+    p = subprocess.run([sys.executable, plot_py, m, "-o", png], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    if p.returncode != 0 or "apt install python3-matplotlib" not in p.stderr:
+        fail("plot-metrics without matplotlib: rc %d, stderr %r" % (p.returncode, p.stderr))
+    w, h, rows = read_png(png)
+    n_dark = sum(1 for r in rows for x in range(w)
+                 if tuple(r[3 * x:3 * x + 3]) == tuple(plot.COLORS[0]))
+    n_val = sum(1 for r in rows for x in range(w) if tuple(r[3 * x:3 * x + 3]) == (214, 39, 40))
+    if n_dark < w // 2 or n_val < 3 * 9:
+        fail("plain PNG %dx%d: %d pixels of the smoothed curve, %d of val points"
+             % (w, h, n_dark, n_val))
+    print("plot-metrics without matplotlib: message, %dx%d PNG with %d curve pixels"
+          % (w, h, n_dark))
+
+    p = subprocess.run([sys.executable, tb_py, m, "--logdir", os.path.join(tmp, "tb")],
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True)
+    if p.returncode != 2 or "pip install tensorboardX" not in p.stderr or "tensorboard" \
+            not in p.stderr:
+        fail("metrics-to-tensorboard without a writer: rc %d, stderr %r"
+             % (p.returncode, p.stderr))
+    p = subprocess.run([sys.executable, tb_py, m, "--list"], env=env, stdout=subprocess.PIPE,
+                       universal_newlines=True)
+    got = [line.split("\t") for line in p.stdout.splitlines()]
+    tags = {}
+    for tag, step, value in got:
+        tags.setdefault(tag, []).append((int(step), float(value)))
+    want = {"train/loss": 30, "train/accuracy": 30, "train/lr": 30, "train/grad_norm": 30,
+            "train/tok_per_s": 30, "val/loss": 3, "data/src0_tokens": 30,
+            "data/src1_tokens": 30}
+    if p.returncode != 0 or {k: len(v) for k, v in tags.items()} != want:
+        fail("--list: %r" % {k: len(v) for k, v in tags.items()})
+    if tags["val/loss"][2] != (30, 2.5) or tags["data/src1_tokens"][-1] != (30, 480.0):
+        fail("--list values: %r %r" % (tags["val/loss"], tags["data/src1_tokens"][-1]))
+    print("metrics-to-tensorboard: message without a writer; --list gives %d scalars"
+          % len(got))
+
+    # the real writer, where it is installed
+    try:
+        from tensorboardX.proto import event_pb2   # noqa: F401
+    except Exception:
+        print("tensorboardX not importable here: event files not checked")
+        return 0
+    logdir = os.path.join(tmp, "tb")
+    for _ in range(2):
+        subprocess.run([sys.executable, tb_py, m, "--logdir", logdir], check=True,
+                       stdout=subprocess.DEVNULL)
+    files = os.listdir(logdir)
+    if len(files) != 1:
+        fail("two conversions left %r" % files)
+    data = open(os.path.join(logdir, files[0]), "rb").read()
+    i, n = 0, 0
+    while i < len(data):
+        ln = struct.unpack("<Q", data[i:i + 8])[0]
+        e = event_pb2.Event()
+        e.ParseFromString(data[i + 12:i + 12 + ln])
+        n += len(e.summary.value)
+        i += 12 + ln + 4
+    if n != len(got):
+        fail("event file holds %d scalars, --list %d" % (n, len(got)))
+    print("tensorboardX event file: %d scalars, one file after two conversions" % n)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
