@@ -282,6 +282,8 @@ static int vocab_init(struct spe_model *m)
         goto out;
     }
     ret = spe_trie_build(&m->vocab, k, keys, lens, vals);
+    if (!ret && p->model_type == SPE_UNIGRAM)
+        ret = spe_trie_pack(&m->vocab);
 out:
     free(keys);
     free(lens);

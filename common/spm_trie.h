@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* An edge (node, byte) -> child, with the child's value beside it so that
  * a step of the unigram lattice walk reads one slot (the walk is bound by
@@ -25,6 +26,14 @@ struct spe_trie {
     size_t mask;             /* slots has mask + 1 entries */
     int32_t *value;          /* per node: value, -1 = no key ends here */
     uint32_t n_nodes;
+    /* The packed copy (spe_trie_pack), for long walks: one record per
+     * node in depth-first order, so the nodes of a walk down the trie lie
+     * close together (the hash slots of a walk are scattered over
+     * megabytes; the unigram lattice waited on them). A node is the byte
+     * offset of its record: int32 value, uint16 number of children, their
+     * bytes, padding to 4, their uint32 offsets. Offset 0 is no node. */
+    unsigned char *pack;
+    uint32_t pack_root[256]; /* offset of the root's child by byte, 0 none */
 };
 
 /* Build from n keys (keys[i], lens[i] bytes, value vals[i] >= 0). A key
@@ -60,6 +69,35 @@ static inline uint32_t spe_trie_step(const struct spe_trie *t, uint32_t node, un
             return 0;
         }
     }
+}
+
+/* Build t->pack from the hash trie. 0 or -ENOMEM (recorded). */
+int spe_trie_pack(struct spe_trie *t);
+
+/* In the packed trie: the child of the node at offset o by byte c (its
+ * offset), or 0 when there is none. */
+static inline uint32_t spe_pack_next(const unsigned char *pack, uint32_t o, unsigned char c)
+{
+    const unsigned char *r = pack + o;
+    uint32_t n;
+    memcpy(&n, r + 4, 4);
+    n &= 0xffff;
+    const unsigned char *lab = r + 6;
+    for (uint32_t i = 0; i < n; i++)
+        if (lab[i] == c) {
+            uint32_t child;
+            memcpy(&child, r + ((6 + n + 3) & ~3u) + 4 * i, 4);
+            return child;
+        }
+    return 0;
+}
+
+/* The value of the node at offset o (-1: no key ends there). */
+static inline int32_t spe_pack_value(const unsigned char *pack, uint32_t o)
+{
+    int32_t v;
+    memcpy(&v, pack + o, 4);
+    return v;
 }
 
 /* Child of node by byte c, or 0 when there is none. */

@@ -32,7 +32,7 @@ int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const 
                         uint32_t n)
 {
     const unsigned char *t = (const unsigned char *)t_;
-    const struct spe_trie *tr = &m->vocab;
+    const unsigned char *pack = m->vocab.pack;   /* the walk's layout */
     int ret;
     s->n_edges = 0;
     for (uint32_t start = 0; start < n;) {
@@ -40,17 +40,17 @@ int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const 
         if (mblen > n - start)
             mblen = n - start;
         bool has_single = false;
-        uint32_t node = 0;
-        for (uint32_t k = start; k < n; k++) {
-            int32_t id;
-            node = spe_trie_step(tr, node, t[k], &id);
-            if (!node)
+        uint32_t node = m->vocab.pack_root[t[start]];
+        for (uint32_t k = start; node;) {
+            int32_t id = spe_pack_value(pack, node);
+            if (id >= 0) {   /* else no piece ends here, or an UNUSED one */
+                if ((ret = push_edge(s, start, k + 1, id)))
+                    return ret;
+                has_single |= k + 1 - start == mblen;
+            }
+            if (++k >= n)
                 break;
-            if (id < 0)
-                continue;   /* no piece ends here, or an UNUSED one */
-            if ((ret = push_edge(s, start, k + 1, id)))
-                return ret;
-            has_single |= k + 1 - start == mblen;
+            node = spe_pack_next(pack, node, t[k]);
         }
         if (!has_single && (ret = push_edge(s, start, start + mblen, SPE_EDGE_UNK)))
             return ret;
