@@ -7,9 +7,13 @@
  * adds its warps' slices in warp order into a per-block partial, and a second
  * kernel adds the partials in block order into dw/db. Row-to-block assignment
  * depends only on N, so the result is the same on every GPU and every run. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cuda_check.h"
 #include "kn_device.cuh"
 #include "layernorm.h"
+#include "residual.h"
 
 enum {
     LN_FWD_WARPS = 8,
@@ -52,6 +56,104 @@ ln_fwd_kernel(T *out, float *mean, float *rstd, const T *inp, const T *w, const 
         if (rstd)
             rstd[row] = s;
     }
+}
+
+/* The vectorised forward: one warp per row, the row held in registers as
+ * 16-byte packs (lane l owns packs l, l+32, ...), so the input is read once
+ * from memory. With b != NULL the row is first res = a + b, rounded to T and
+ * stored, and the statistics are those of the rounded values (exactly what
+ * LayerNorm of the stored res gives). Needs C % P == 0, C <= 32 * MAXP * P
+ * and 16-byte aligned rows. */
+template <typename T, int MAXP>
+static __global__ void __launch_bounds__(LN_FWD_WARPS * 32)
+ln_fwd_vec_kernel(T *res, T *out, float *mean, float *rstd, const T *a, const T *b, const T *w,
+                  const T *bias, int N, int C)
+{
+    const int P = kn_pack<T>::n;
+    int row = blockIdx.x * LN_FWD_WARPS + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= N)
+        return;
+    const int np = C / P;
+    const size_t base = (size_t)row * C;
+    kn_pack<T> x[MAXP];
+#pragma unroll
+    for (int k = 0; k < MAXP; k++) {
+        int j = lane + 32 * k;
+        if (j < np)
+            x[k] = kn_ld_pack(a + base + (size_t)j * P);
+    }
+    if (b) {
+#pragma unroll
+        for (int k = 0; k < MAXP; k++) {
+            int j = lane + 32 * k;
+            if (j < np) {
+                kn_pack<T> y = kn_ld_pack(b + base + (size_t)j * P);
+#pragma unroll
+                for (int e = 0; e < P; e++)
+                    x[k].v[e] = kn_st<T>(kn_f(x[k].v[e]) + kn_f(y.v[e]));
+                kn_st_pack(res + base + (size_t)j * P, x[k]);
+            }
+        }
+    }
+    float sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < MAXP; k++)
+        if (lane + 32 * k < np)
+#pragma unroll
+            for (int e = 0; e < P; e++)
+                sum += kn_f(x[k].v[e]);
+    const float m = kn_warp_sum(sum) / C;
+    float var = 0.0f;
+#pragma unroll
+    for (int k = 0; k < MAXP; k++)
+        if (lane + 32 * k < np)
+#pragma unroll
+            for (int e = 0; e < P; e++) {
+                float d = kn_f(x[k].v[e]) - m;
+                var += d * d;
+            }
+    var = kn_warp_sum(var) / C;
+    const float s = 1.0f / sqrtf(var + 1e-5f);
+#pragma unroll
+    for (int k = 0; k < MAXP; k++) {
+        int j = lane + 32 * k;
+        if (j < np) {
+            kn_pack<T> wp = kn_ld_pack(w + (size_t)j * P), bp = kn_ld_pack(bias + (size_t)j * P), o;
+#pragma unroll
+            for (int e = 0; e < P; e++)
+                o.v[e] = kn_st<T>((kn_f(x[k].v[e]) - m) * s * kn_f(wp.v[e]) + kn_f(bp.v[e]));
+            kn_st_pack(out + base + (size_t)j * P, o);
+        }
+    }
+    if (lane == 0) {
+        if (mean)
+            mean[row] = m;
+        if (rstd)
+            rstd[row] = s;
+    }
+}
+
+/* Whether the vectorised kernels take this shape and these pointers: whole
+ * packs per row, at most 16 packs per lane (LN_MAXP_DISPATCH), aligned rows. */
+template <typename T>
+static bool ln_vec_ok(int C, const void *p0, const void *p1, const void *p2, const void *p3,
+                      const void *p4 = 0, const void *p5 = 0)
+{
+    const int P = kn_pack<T>::n;
+    return C % P == 0 && C <= 16 * 32 * P && kn_aligned16(p0, p1, p2, p3) &&
+           kn_aligned16(p4, p5);
+}
+
+/* INGOT_LN_VEC=0: the scalar kernels only (for before/after timings). */
+static bool ln_vec_enabled(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("INGOT_LN_VEC");
+        on = !(e && !strcmp(e, "0"));
+    }
+    return on != 0;
 }
 
 static int ln_bwd_blocks(int N)
@@ -116,6 +218,120 @@ ln_bwd_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
     }
 }
 
+/* Shared-memory floats per warp per gradient (dw or db) of the vectorised
+ * backward: MAXP packs of P per lane. */
+#define LN_VEC_SLOTS(T, MAXP) ((MAXP) * 32 * kn_pack<T>::n)
+
+/* The vectorised backward: ln_bwd_kernel's work split, with each row's x,
+ * dout (and dinp when accumulating) held in registers as 16-byte packs and
+ * the weights read from L1. A warp's dw/db slices in shared memory have
+ * LN_VEC_SLOTS floats each, laid out [k][e][lane] (element e of the lane's
+ * k-th pack) so that the lanes hit consecutive banks and the offsets are
+ * constants. At most 128 registers (two
+ * blocks per multiprocessor where shared memory allows). */
+template <typename T, int MAXP>
+static __global__ void __launch_bounds__(LN_BWD_WARPS * 32, 2)
+ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
+                  const float *mean, const float *rstd, int N, int C, int accumulate)
+{
+    extern __shared__ float ln_sh[];
+    const int P = kn_pack<T>::n, S = LN_VEC_SLOTS(T, MAXP);
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int np = C / P;
+    /* this warp's dw slots, then its db slots; + lane: conflict-free, and
+     * every other offset a compile-time constant */
+    float *acc = ln_sh + (size_t)warp * 2 * S + lane;
+#pragma unroll
+    for (int k = 0; k < MAXP; k++)
+        if (lane + 32 * k < np)
+#pragma unroll
+            for (int e = 0; e < P; e++) {
+                acc[(k * P + e) * 32] = 0.0f;
+                acc[S + (k * P + e) * 32] = 0.0f;
+            }
+    const int rstride = gridDim.x * LN_BWD_WARPS;
+    for (int row = blockIdx.x * LN_BWD_WARPS + warp; row < N; row += rstride) {
+        const size_t base = (size_t)row * C;
+        /* x and dout stay in dt (16 bytes per pack) between the two loops;
+         * the weights come from L1 (one [C] vector for the whole grid). */
+        kn_pack<T> x[MAXP], d[MAXP];
+#pragma unroll
+        for (int k = 0; k < MAXP; k++) {
+            int j = lane + 32 * k;
+            if (j < np) {
+                x[k] = kn_ld_pack(inp + base + (size_t)j * P);
+                d[k] = kn_ld_pack(dout + base + (size_t)j * P);
+            }
+        }
+        const float m = mean[row], s = rstd[row];
+        float sdn = 0.0f, sdnx = 0.0f;
+#pragma unroll
+        for (int k = 0; k < MAXP; k++) {
+            int j = lane + 32 * k;
+            if (j < np) {
+                kn_pack<T> wv = kn_ld_pack(w + (size_t)j * P);
+#pragma unroll
+                for (int e = 0; e < P; e++) {
+                    float xh = (kn_f(x[k].v[e]) - m) * s;
+                    float dn = kn_f(wv.v[e]) * kn_f(d[k].v[e]);
+                    sdn += dn;
+                    sdnx += dn * xh;
+                }
+            }
+        }
+        sdn = kn_warp_sum(sdn) / C;
+        sdnx = kn_warp_sum(sdnx) / C;
+#pragma unroll
+        for (int k = 0; k < MAXP; k++) {
+            int j = lane + 32 * k;
+            if (j < np) {
+                T *dp = dinp + base + (size_t)j * P;
+                kn_pack<T> wv = kn_ld_pack(w + (size_t)j * P), o;
+                if (accumulate)
+                    o = kn_ld_pack(dp);
+#pragma unroll
+                for (int e = 0; e < P; e++) {
+                    float dv = kn_f(d[k].v[e]);
+                    float xh = (kn_f(x[k].v[e]) - m) * s;
+                    float g = (kn_f(wv.v[e]) * dv - sdn - xh * sdnx) * s;
+                    o.v[e] = kn_st<T>(accumulate ? kn_f(o.v[e]) + g : g);
+                    acc[(k * P + e) * 32] += xh * dv;
+                    acc[S + (k * P + e) * 32] += dv;
+                }
+                kn_st_pack(dp, o);
+            }
+        }
+    }
+    __syncthreads();
+    /* Block partial in channel order: warps' slices added in warp order. */
+    float *pb = partial + (size_t)blockIdx.x * 2 * C;
+    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) {
+        int h = c >= C, cc = c - h * C, j = cc / P;
+        int idx = h * S + ((j / 32) * P + cc % P) * 32 + j % 32;
+        float t = 0.0f;
+        for (int k = 0; k < LN_BWD_WARPS; k++)
+            t += ln_sh[(size_t)k * 2 * S + idx];
+        pb[c] = t;
+    }
+}
+
+/* Runs STMT with the compile-time constant MP = packs per lane for np packs
+ * per row (exact up to 8, then 16; np <= 512). */
+#define LN_MAXP_DISPATCH(np, ...)                               \
+    do {                                                        \
+        switch (((np) + 31) / 32) {                             \
+        case 1: { const int MP = 1; __VA_ARGS__; } break;       \
+        case 2: { const int MP = 2; __VA_ARGS__; } break;       \
+        case 3: { const int MP = 3; __VA_ARGS__; } break;       \
+        case 4: { const int MP = 4; __VA_ARGS__; } break;       \
+        case 5: { const int MP = 5; __VA_ARGS__; } break;       \
+        case 6: { const int MP = 6; __VA_ARGS__; } break;       \
+        case 7: { const int MP = 7; __VA_ARGS__; } break;       \
+        case 8: { const int MP = 8; __VA_ARGS__; } break;       \
+        default: { const int MP = 16; __VA_ARGS__; } break;     \
+        }                                                       \
+    } while (0)
+
 /* out[c] += sum_{b < nb} partial[b][c] for c < n2 (= 2C: dw then db), the
  * b-sum split into LN_RED_GROUPS interleaved groups that are then added in
  * group order: fixed order, no atomics. Block: LN_RED_COLS x LN_RED_GROUPS. */
@@ -155,8 +371,45 @@ extern "C" int kn_layernorm_fwd(void *out, float *mean, float *rstd, const void 
         return 0;
     unsigned grid = (unsigned)((N + LN_FWD_WARPS - 1) / LN_FWD_WARPS);
     KN_DISPATCH(dt, T, {
-        ln_fwd_kernel<T><<<grid, LN_FWD_WARPS * 32, 0, s>>>((T *)out, mean, rstd, (const T *)inp,
-                                                             (const T *)w, (const T *)b, N, C);
+        if (ln_vec_enabled() && ln_vec_ok<T>(C, out, inp, w, b)) {
+            LN_MAXP_DISPATCH(C / kn_pack<T>::n, ln_fwd_vec_kernel<T, MP>
+                <<<grid, LN_FWD_WARPS * 32, 0, s>>>(NULL, (T *)out, mean, rstd, (const T *)inp,
+                                                    NULL, (const T *)w, (const T *)b, N, C));
+        } else {
+            ln_fwd_kernel<T><<<grid, LN_FWD_WARPS * 32, 0, s>>>((T *)out, mean, rstd,
+                                                                 (const T *)inp, (const T *)w,
+                                                                 (const T *)b, N, C);
+        }
+    });
+    KN_LAUNCH_CHECK();
+    return 0;
+}
+
+extern "C" int kn_residual_layernorm_fwd(void *res, void *out, float *mean, float *rstd,
+                                         const void *a, const void *b, const void *w,
+                                         const void *bias, int N, int C, kn_dtype dt,
+                                         cudaStream_t s)
+{
+    KN_ARG_CHECK(dt == KN_F32 || dt == KN_BF16, "unknown dtype %d", (int)dt);
+    KN_ARG_CHECK(N >= 0 && C > 0 && C <= LN_MAX_C_FWD, "need N >= 0, 0 < C <= %d (N=%d C=%d)",
+                 LN_MAX_C_FWD, N, C);
+    KN_ARG_CHECK(res && out && a && b && w && bias,
+                 "NULL buffer (res=%p out=%p a=%p b=%p w=%p bias=%p)", res, out, a, b, w, bias);
+    KN_ARG_CHECK(out != a && out != b && out != res, "out=%p may not alias a, b or res", out);
+    if (N == 0)
+        return 0;
+    bool vec = false;
+    KN_DISPATCH(dt, T, { vec = ln_vec_enabled() && ln_vec_ok<T>(C, res, out, a, b, w, bias); });
+    if (!vec) { /* the two passes: same values, one more round trip */
+        int err = kn_residual_fwd(res, a, b, (size_t)N * C, dt, s);
+        return err ? err : kn_layernorm_fwd(out, mean, rstd, res, w, bias, N, C, dt, s);
+    }
+    unsigned grid = (unsigned)((N + LN_FWD_WARPS - 1) / LN_FWD_WARPS);
+    KN_DISPATCH(dt, T, {
+        LN_MAXP_DISPATCH(C / kn_pack<T>::n, ln_fwd_vec_kernel<T, MP>
+            <<<grid, LN_FWD_WARPS * 32, 0, s>>>((T *)res, (T *)out, mean, rstd, (const T *)a,
+                                                (const T *)b, (const T *)w, (const T *)bias, N,
+                                                C));
     });
     KN_LAUNCH_CHECK();
     return 0;
@@ -189,13 +442,29 @@ extern "C" int kn_layernorm_bwd(void *dinp, float *dw, float *db, const void *do
     size_t smem = (size_t)LN_BWD_WARPS * 2 * C * sizeof(float);
     float *partial = (float *)scratch;
     KN_DISPATCH(dt, T, {
-        if (smem > 48 * 1024)
-            CUDA_CHECK(cudaFuncSetAttribute(ln_bwd_kernel<T>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            (int)smem));
-        ln_bwd_kernel<T><<<nb, LN_BWD_WARPS * 32, smem, s>>>((T *)dinp, partial, (const T *)dout,
-                                                             (const T *)inp, (const T *)w, mean,
-                                                             rstd, N, C, accumulate);
+        /* up to 8 packs per lane: the shared memory of 16 would not fit */
+        if (ln_vec_enabled() && ln_vec_ok<T>(C, dinp, dout, inp, w) &&
+            C <= 8 * 32 * kn_pack<T>::n) {
+            LN_MAXP_DISPATCH(C / kn_pack<T>::n, {
+                size_t vsm = (size_t)LN_BWD_WARPS * 2 * LN_VEC_SLOTS(T, MP) * sizeof(float);
+                if (vsm > 48 * 1024)
+                    CUDA_CHECK(cudaFuncSetAttribute(ln_bwd_vec_kernel<T, MP>,
+                                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                    (int)vsm));
+                ln_bwd_vec_kernel<T, MP><<<nb, LN_BWD_WARPS * 32, vsm, s>>>(
+                    (T *)dinp, partial, (const T *)dout, (const T *)inp, (const T *)w, mean, rstd,
+                    N, C, accumulate);
+            });
+        } else {
+            if (smem > 48 * 1024)
+                CUDA_CHECK(cudaFuncSetAttribute(ln_bwd_kernel<T>,
+                                                cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                (int)smem));
+            ln_bwd_kernel<T><<<nb, LN_BWD_WARPS * 32, smem, s>>>((T *)dinp, partial,
+                                                                 (const T *)dout, (const T *)inp,
+                                                                 (const T *)w, mean, rstd, N, C,
+                                                                 accumulate);
+        }
     });
     KN_LAUNCH_CHECK();
     unsigned rgrid = (unsigned)((2 * C + LN_RED_COLS - 1) / LN_RED_COLS);

@@ -12,9 +12,22 @@ extern "C" {
 /* out[n,:] = (inp[n,:] - mean[n]) * rstd[n] * w + b for n < N; inp, out: [N, C];
  * w, b: [C] (dtype dt, the forward copy of the parameters); mean, rstd: [N]
  * float32, written for the backward pass (either may be NULL). Two-pass
- * statistics; one warp per row. Requires N >= 0, 0 < C <= 16384. */
+ * statistics; one warp per row, held in registers when C is a whole number
+ * of 16-byte packs (INGOT_LN_VEC=0: the scalar kernel, for comparisons).
+ * Requires N >= 0, 0 < C <= 16384. */
 int kn_layernorm_fwd(void *out, float *mean, float *rstd, const void *inp, const void *w,
                      const void *b, int N, int C, kn_dtype dt, cudaStream_t s);
+
+/* The residual add fused with the LayerNorm that follows it:
+ *   res = a + b (rounded to dt and stored), out = LayerNorm(res) with w, bias,
+ * mean and rstd of res written as kn_layernorm_fwd does (either may be NULL).
+ * One pass: a and b read once, res and out written once (when the shape or
+ * alignment does not suit the vectorised kernel: kn_residual_fwd, then
+ * kn_layernorm_fwd, same values). res may alias a or b; out may alias none.
+ * Requires N >= 0, 0 < C <= 16384. */
+int kn_residual_layernorm_fwd(void *res, void *out, float *mean, float *rstd, const void *a,
+                              const void *b, const void *w, const void *bias, int N, int C,
+                              kn_dtype dt, cudaStream_t s);
 
 /* Device scratch bytes kn_layernorm_bwd needs for these shapes. */
 size_t kn_layernorm_bwd_scratch_bytes(int N, int C);

@@ -57,7 +57,9 @@ struct kn_blas {
     cublasHandle_t cb;
     void *ws;
     size_t ws_bytes;
-    int fuse_gelu;
+    int fuse_gelu;  /* GELU in the forward GEMM's epilogue */
+    int fuse_dgelu; /* dGELU in the input-gradient GEMM's epilogue */
+    int fuse_bgrad; /* bias gradient in the weight GEMM's epilogue (BGRADB) */
     int tune;   /* INGOT_GEMM_TUNE=1: time the heuristic's top candidates (tune_plan) */
     int nplans, next_evict;
     lt_plan plans[PLAN_CAP];
@@ -90,6 +92,13 @@ extern "C" int kn_blas_create(kn_blas **out, size_t workspace_bytes)
         return ingot_fail(-ENOMEM, "kn_blas_create: out of host memory");
     h->ws_bytes = workspace_bytes ? workspace_bytes : (size_t)DEFAULT_WORKSPACE;
     h->fuse_gelu = 1;
+    /* INGOT_FUSE_DGELU=0: the dGELU as a separate kernel (for comparisons) */
+    const char *dg = getenv("INGOT_FUSE_DGELU");
+    h->fuse_dgelu = !(dg && !strcmp(dg, "0"));
+    /* Off by default: on the H200 the BGRADB GEMM ran slower than the plain
+     * GEMM plus the bias kernel (docs/performance.md, issue 12). */
+    const char *bg = getenv("INGOT_BGRAD_EPI");
+    h->fuse_bgrad = bg && !strcmp(bg, "1");
     const char *tune = getenv("INGOT_GEMM_TUNE");
     h->tune = tune && !strcmp(tune, "1");
     int err = 0;
@@ -134,7 +143,13 @@ extern "C" void kn_blas_free(kn_blas *h)
 extern "C" void kn_blas_set_fuse_gelu(kn_blas *h, int on)
 {
     if (h)
-        h->fuse_gelu = on != 0;
+        h->fuse_gelu = h->fuse_dgelu = on != 0;
+}
+
+extern "C" void kn_blas_set_fuse_bgrad(kn_blas *h, int on)
+{
+    if (h)
+        h->fuse_bgrad = on != 0;
 }
 
 /* One GEMM with an optional epilogue (bias / GELU aux / dGELU aux). */
@@ -503,7 +518,7 @@ extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const
     memset(&c, 0, sizeof(c));
     kn_gemm *g = &c.g;
     packed_gemm(g, 0, 0, IC, N, OC, w, dout, dinp, dt, dt, accumulate ? 1.0f : 0.0f);
-    if (pre_gelu && h->fuse_gelu && IC % 8 == 0) {
+    if (pre_gelu && h->fuse_dgelu && IC % 8 == 0) {
         c.epi = CUBLASLT_EPILOGUE_DGELU;
         c.aux = pre_gelu;
         c.aux_ld = IC;
@@ -532,20 +547,44 @@ extern "C" int kn_matmul_bwd_weight(kn_blas *h, float *dw, const void *dout, con
     return kn_gemm_run(h, &g, s);
 }
 
-/* dbias: block = 32 columns (lane = column) x DB_WARPS warps; gridDim.y
- * splits the rows into contiguous ranges. Warp w sums rows w, w+WARPS, ...
- * of its range; warps are added in order; split partials are added in order
- * by db_final_kernel (or directly when there is one split). */
-enum { DB_WARPS = 16, DB_ROWS_PER_SPLIT = 256, DB_MAX_SPLITS = 64 };
+/* dbias: gridDim.y splits the rows into contiguous ranges (the split count
+ * depends on N and OC only, so the sums are the same on every GPU and run).
+ * Vectorised kernel (OC a whole number of 16-byte packs, aligned rows):
+ * block = 32 lanes x DBV_WARPS warps, lane l owns the pack of columns
+ * [(32 * blockIdx.x + l) * P, +P); warp w sums rows w, w + WARPS, ... of the
+ * range, four rows per step added in a fixed order. Scalar kernel (any
+ * shape): lane = column, DB_WARPS warps. Either way the warps are added in
+ * warp order, and the split partials in split order by db_final_kernel (or
+ * directly into dbias when there is one split). */
+enum {
+    DB_WARPS = 16,
+    DBV_WARPS = 8,
+    DB_TARGET_BLOCKS = 1056,   /* 8 blocks per multiprocessor on a 132-SM H100/H200 */
+    DB_MIN_ROWS = 64,          /* rows per split at least */
+    DB_MAX_SPLITS = 256,
+};
 
-static int db_splits(int N)
+/* INGOT_DB_VEC=0: the scalar bias kernel only (for before/after timings). */
+static bool db_vec_enabled(void)
 {
-    int sp = (N + DB_ROWS_PER_SPLIT - 1) / DB_ROWS_PER_SPLIT;
-    if (sp < 1)
-        sp = 1;
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("INGOT_DB_VEC");
+        on = !(e && !strcmp(e, "0"));
+    }
+    return on != 0;
+}
+
+static int db_splits(int N, int OC)
+{
+    int colblocks = (OC + 255) / 256; /* vectorised bf16 blocks: 256 columns */
+    int sp = (DB_TARGET_BLOCKS + colblocks - 1) / colblocks;
+    int maxsp = (N + DB_MIN_ROWS - 1) / DB_MIN_ROWS;
+    if (sp > maxsp)
+        sp = maxsp;
     if (sp > DB_MAX_SPLITS)
         sp = DB_MAX_SPLITS;
-    return sp;
+    return sp < 1 ? 1 : sp;
 }
 
 template <typename T>
@@ -576,6 +615,59 @@ db_partial_kernel(float *dbias, float *partial, const T *dout, int N, int OC)
     }
 }
 
+template <typename T>
+static __global__ void __launch_bounds__(DBV_WARPS * 32)
+db_partial_vec_kernel(float *dbias, float *partial, const T *dout, int N, int OC)
+{
+    constexpr int P = kn_pack<T>::n;
+    __shared__ float sh[DBV_WARPS][32 * P];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int o0 = (blockIdx.x * 32 + lane) * P;
+    const int nsp = gridDim.y;
+    const int per = (N + nsp - 1) / nsp;
+    const int r0 = blockIdx.y * per;
+    const int r1 = min(N, r0 + per);
+    float acc[P];
+#pragma unroll
+    for (int e = 0; e < P; e++)
+        acc[e] = 0.0f;
+    if (o0 < OC) {
+        const T *col = dout + o0;
+        int r = r0 + warp;
+        for (; r + 3 * DBV_WARPS < r1; r += 4 * DBV_WARPS) {
+            kn_pack<T> a = kn_ld_pack(col + (size_t)r * OC);
+            kn_pack<T> b = kn_ld_pack(col + (size_t)(r + DBV_WARPS) * OC);
+            kn_pack<T> c = kn_ld_pack(col + (size_t)(r + 2 * DBV_WARPS) * OC);
+            kn_pack<T> d = kn_ld_pack(col + (size_t)(r + 3 * DBV_WARPS) * OC);
+#pragma unroll
+            for (int e = 0; e < P; e++)
+                acc[e] += (kn_f(a.v[e]) + kn_f(b.v[e])) + (kn_f(c.v[e]) + kn_f(d.v[e]));
+        }
+        for (; r < r1; r += DBV_WARPS) {
+            kn_pack<T> a = kn_ld_pack(col + (size_t)r * OC);
+#pragma unroll
+            for (int e = 0; e < P; e++)
+                acc[e] += kn_f(a.v[e]);
+        }
+    }
+#pragma unroll
+    for (int e = 0; e < P; e++)
+        sh[warp][lane * P + e] = acc[e];
+    __syncthreads();
+    for (int c = threadIdx.x; c < 32 * P; c += blockDim.x) {
+        const int o = blockIdx.x * 32 * P + c;
+        if (o >= OC)
+            continue;
+        float t = 0.0f;
+        for (int w = 0; w < DBV_WARPS; w++)
+            t += sh[w][c];
+        if (nsp == 1)
+            dbias[o] += t;
+        else
+            partial[(size_t)blockIdx.y * OC + o] = t;
+    }
+}
+
 static __global__ void db_final_kernel(float *dbias, const float *partial, int nsp, int OC)
 {
     int o = blockIdx.x * blockDim.x + threadIdx.x;
@@ -591,7 +683,7 @@ extern "C" size_t kn_matmul_bwd_bias_scratch_bytes(int N, int OC)
 {
     if (N <= 0 || OC <= 0)
         return 0;
-    int sp = db_splits(N);
+    int sp = db_splits(N, OC);
     return sp > 1 ? (size_t)sp * OC * sizeof(float) : 0;
 }
 
@@ -606,11 +698,18 @@ extern "C" int kn_matmul_bwd_bias(float *dbias, const void *dout, int N, int OC,
     size_t need = kn_matmul_bwd_bias_scratch_bytes(N, OC);
     KN_ARG_CHECK(need == 0 || (scratch && scratch_bytes >= need),
                  "scratch %p of %zu bytes, need %zu", scratch, scratch_bytes, need);
-    int sp = db_splits(N);
-    dim3 grid((unsigned)((OC + 31) / 32), (unsigned)sp);
+    int sp = db_splits(N, OC);
     KN_DISPATCH(dt, T, {
-        db_partial_kernel<T><<<grid, DB_WARPS * 32, 0, s>>>(dbias, (float *)scratch,
-                                                            (const T *)dout, N, OC);
+        const int P = kn_pack<T>::n;
+        if (OC % P == 0 && kn_aligned16(dout) && db_vec_enabled()) {
+            dim3 grid((unsigned)((OC / P + 31) / 32), (unsigned)sp);
+            db_partial_vec_kernel<T><<<grid, DBV_WARPS * 32, 0, s>>>(dbias, (float *)scratch,
+                                                                     (const T *)dout, N, OC);
+        } else {
+            dim3 grid((unsigned)((OC + 31) / 32), (unsigned)sp);
+            db_partial_kernel<T><<<grid, DB_WARPS * 32, 0, s>>>(dbias, (float *)scratch,
+                                                                (const T *)dout, N, OC);
+        }
     });
     KN_LAUNCH_CHECK();
     if (sp > 1) {
@@ -620,12 +719,53 @@ extern "C" int kn_matmul_bwd_bias(float *dbias, const void *dout, int N, int OC,
     return 0;
 }
 
+extern "C" size_t kn_matmul_bwd_scratch_bytes(int N, int OC)
+{
+    size_t a = kn_matmul_bwd_bias_scratch_bytes(N, OC);
+    size_t b = OC > 0 ? (size_t)OC * sizeof(float) : 0;
+    return a > b ? a : b;
+}
+
+static __global__ void add_f32_kernel(float *acc, const float *x, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n)
+        acc[i] += x[i];
+}
+
+/* dw += dout^T inp with the bias gradient sum_n dout[n, :] written by the
+ * GEMM's BGRADB epilogue into scratch (cuBLASLt writes it, it cannot add),
+ * then added to dbias. 1 (not an error) when cuBLASLt has no such
+ * algorithm: the caller runs the plain GEMM and the bias kernel. The GEMM
+ * reads dout once for both: the separate bias kernel's pass over [N, OC] is
+ * gone. */
+static int bwd_weight_bgrad(kn_blas *h, float *dw, float *dbias, const void *dout,
+                            const void *inp, int N, int IC, int OC, kn_dtype dt, float *scratch,
+                            cudaStream_t s)
+{
+    gemm_call c;
+    memset(&c, 0, sizeof(c));
+    packed_gemm(&c.g, 0, 1, IC, OC, N, inp, dout, dw, dt, KN_F32, 1.0f);
+    c.epi = CUBLASLT_EPILOGUE_BGRADB;
+    c.bias = scratch;
+    int err = lt_run(h, &c, s);
+    if (err)
+        return err;
+    add_f32_kernel<<<(OC + 255) / 256, 256, 0, s>>>(dbias, scratch, OC);
+    KN_LAUNCH_CHECK();
+    return 0;
+}
+
 extern "C" int kn_matmul_bwd(kn_blas *h, void *dinp, float *dw, float *dbias, const void *dout,
                              const void *inp, const void *w, int N, int IC, int OC, kn_dtype dt,
                              void *scratch, size_t scratch_bytes, cudaStream_t s)
 {
     int err = 0;
     if (dinp && (err = kn_matmul_bwd_inp(h, dinp, dout, w, NULL, N, IC, OC, 1, dt, s)))
+        return err;
+    if (dbias && h->fuse_bgrad && scratch && scratch_bytes >= (size_t)OC * sizeof(float) &&
+        (err = shape_check(N, IC, OC, dt)) == 0 &&
+        (err = bwd_weight_bgrad(h, dw, dbias, dout, inp, N, IC, OC, dt, (float *)scratch, s)) != 1)
         return err;
     if ((err = kn_matmul_bwd_weight(h, dw, dout, inp, N, IC, OC, dt, s)))
         return err;

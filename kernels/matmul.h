@@ -32,7 +32,9 @@ void kn_blas_free(kn_blas *h);
 
 /* Allow (1, the default) or forbid (0) fusing GELU/dGELU into the GEMM
  * epilogue; when forbidden, the GEMM writes the pre-activation and the GELU
- * kernels of gelu.h run after it (same results up to rounding). */
+ * kernels of gelu.h run after it (same results up to rounding).
+ * INGOT_FUSE_DGELU=0 in the environment at kn_blas_create forbids it for
+ * the dGELU alone (for comparisons). */
 void kn_blas_set_fuse_gelu(kn_blas *h, int on);
 
 /* General column-major GEMM, strided-batched:
@@ -83,8 +85,22 @@ size_t kn_matmul_bwd_bias_scratch_bytes(int N, int OC);
 int kn_matmul_bwd_bias(float *dbias, const void *dout, int N, int OC, kn_dtype dt, void *scratch,
                        size_t scratch_bytes, cudaStream_t s);
 
+/* Device scratch bytes kn_matmul_bwd needs to take the fused bias-gradient
+ * path (>= kn_matmul_bwd_bias_scratch_bytes). */
+size_t kn_matmul_bwd_scratch_bytes(int N, int OC);
+
+/* Allow (1) or forbid (0, the default; INGOT_BGRAD_EPI=1 in the environment
+ * at kn_blas_create makes it 1) computing dbias in the weight GEMM's
+ * epilogue (cuBLASLt BGRADB) in kn_matmul_bwd; when forbidden, or when
+ * cuBLASLt has no algorithm for it, kn_matmul_bwd_bias runs instead. Off by
+ * default because on the H200 that GEMM ran slower than the plain GEMM and
+ * the bias kernel together. */
+void kn_blas_set_fuse_bgrad(kn_blas *h, int on);
+
 /* The three backward parts with ref_matmul_bwd's semantics: dinp += (skipped
- * when dinp is NULL), dw +=, dbias += (skipped when NULL). */
+ * when dinp is NULL), dw +=, dbias += (skipped when NULL). With dbias and
+ * scratch_bytes >= kn_matmul_bwd_scratch_bytes(N, OC), the bias gradient
+ * comes out of the weight GEMM's epilogue (one read of dout fewer). */
 int kn_matmul_bwd(kn_blas *h, void *dinp, float *dw, float *dbias, const void *dout,
                   const void *inp, const void *w, int N, int IC, int OC, kn_dtype dt,
                   void *scratch, size_t scratch_bytes, cudaStream_t s);

@@ -5,6 +5,8 @@
  *           gradient, so in-place (dlogits == logits) is safe: a column is
  *           read and then written by the same thread. */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cuda_check.h"
 #include "kn_device.cuh"
@@ -154,6 +156,127 @@ xent_kernel(float *losses, T *dlogits, int *correct, const T *logits, const int3
     }
 }
 
+/* bf16 rows held in registers: one 1024-thread block per row, thread t owns
+ * packs t, t + 1024, ... (at most XR_MAXP of them), so the logits are read
+ * from memory once and the gradient written once (the two-read kernel above
+ * reads each row twice). Two passes over the registers: max (and the lowest
+ * index holding it), then the sum of exp(x - max). Needs Vp % 8 == 0,
+ * Vp <= 1024 * 8 * XR_MAXP and aligned rows. */
+enum { XR_THREADS = 1024, XR_MAXP = 8 };
+
+template <int MAXP>
+static __global__ void __launch_bounds__(XR_THREADS)
+xent_reg_kernel(float *losses, kn_bf16 *dlogits, int *correct, const kn_bf16 *logits,
+                const int32_t *targets, int V, int Vp, float dloss)
+{
+    constexpr int P = kn_pack<kn_bf16>::n;
+    __shared__ float shm[XR_THREADS / 32];
+    __shared__ int shi[XR_THREADS / 32];
+    __shared__ float shs[XR_THREADS / 32];
+    const int n = blockIdx.x, tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+    const kn_bf16 *x = logits + (size_t)n * Vp;
+    const int nvp = (V + P - 1) / P; /* packs that hold a column < V */
+    const int tgt = targets[n];
+    const bool tvalid = tgt >= 0 && tgt < V;
+    /* read before the barrier that precedes any in-place write */
+    const float xt = (tid == 0 && tvalid) ? kn_f(x[tgt]) : 0.0f;
+    kn_pack<kn_bf16> r[MAXP];
+#pragma unroll
+    for (int k = 0; k < MAXP; k++) {
+        int j = tid + k * XR_THREADS;
+        if (j < nvp)
+            r[k] = kn_ld_pack(x + (size_t)j * P);
+    }
+    float m = -INFINITY;
+    int idx = 0x7fffffff;
+#pragma unroll
+    for (int k = 0; k < MAXP; k++) {
+        int j = tid + k * XR_THREADS;
+        if (j < nvp)
+#pragma unroll
+            for (int e = 0; e < P; e++) {
+                float f = kn_f(r[k].v[e]);
+                if (j * P + e < V && f > m) { /* columns increase: lowest index kept */
+                    m = f;
+                    idx = j * P + e;
+                }
+            }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        float m2 = __shfl_xor_sync(0xffffffffu, m, o);
+        int i2 = __shfl_xor_sync(0xffffffffu, idx, o);
+        if (m2 > m || (m2 == m && i2 < idx)) {
+            m = m2;
+            idx = i2;
+        }
+    }
+    if (lane == 0) {
+        shm[warp] = m;
+        shi[warp] = idx;
+    }
+    __syncthreads();
+    m = shm[0];
+    idx = shi[0];
+    for (int w = 1; w < XR_THREADS / 32; w++)
+        if (shm[w] > m || (shm[w] == m && shi[w] < idx)) {
+            m = shm[w];
+            idx = shi[w];
+        }
+    float sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < MAXP; k++) {
+        int j = tid + k * XR_THREADS;
+        if (j < nvp)
+#pragma unroll
+            for (int e = 0; e < P; e++)
+                if (j * P + e < V)
+                    sum += __expf(kn_f(r[k].v[e]) - m);
+    }
+    sum = kn_warp_sum(sum);
+    if (lane == 0)
+        shs[warp] = sum;
+    __syncthreads();
+    sum = 0.0f;
+    for (int w = 0; w < XR_THREADS / 32; w++) /* same order in every thread */
+        sum += shs[w];
+    if (tid == 0) {
+        losses[n] = tvalid ? logf(sum) + m - xt : __int_as_float(0x7fc00000);
+        if (correct)
+            correct[n] = tvalid && idx == tgt;
+    }
+    if (!dlogits)
+        return;
+    const float inv = 1.0f / sum;
+    kn_bf16 *d = dlogits + (size_t)n * Vp;
+#pragma unroll
+    for (int k = 0; k < MAXP; k++) {
+        int j = tid + k * XR_THREADS;
+        if (j < Vp / P) {
+            kn_pack<kn_bf16> o;
+#pragma unroll
+            for (int e = 0; e < P; e++) {
+                int v = j * P + e;
+                float g = 0.0f;
+                if (j < nvp && v < V)
+                    g = (__expf(kn_f(r[k].v[e]) - m) * inv - (v == tgt ? 1.0f : 0.0f)) * dloss;
+                o.v[e] = kn_st<kn_bf16>(g);
+            }
+            kn_st_pack(d + (size_t)j * P, o);
+        }
+    }
+}
+
+/* INGOT_XENT_REG=0: the two-read kernel only (for before/after timings). */
+static bool xent_reg_enabled(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("INGOT_XENT_REG");
+        on = !(e && !strcmp(e, "0"));
+    }
+    return on != 0;
+}
+
 extern "C" int kn_softmax_xent(float *losses, void *dlogits, int *correct, const void *logits,
                                const int32_t *targets, int N, int V, int Vp, float dloss,
                                kn_dtype dt, cudaStream_t s)
@@ -165,6 +288,28 @@ extern "C" int kn_softmax_xent(float *losses, void *dlogits, int *correct, const
                  (void *)losses, logits, (const void *)targets);
     if (N == 0)
         return 0;
+    if (dt == KN_BF16 && xent_reg_enabled() && Vp % 8 == 0 &&
+        Vp <= XR_THREADS * 8 * XR_MAXP && kn_aligned16(logits, dlogits)) {
+        const int packs = (Vp / 8 + XR_THREADS - 1) / XR_THREADS; /* per thread */
+        if (packs <= 2)
+            xent_reg_kernel<2><<<N, XR_THREADS, 0, s>>>(losses, (kn_bf16 *)dlogits, correct,
+                                                       (const kn_bf16 *)logits, targets, V, Vp,
+                                                       dloss);
+        else if (packs <= 4)
+            xent_reg_kernel<4><<<N, XR_THREADS, 0, s>>>(losses, (kn_bf16 *)dlogits, correct,
+                                                       (const kn_bf16 *)logits, targets, V, Vp,
+                                                       dloss);
+        else if (packs <= 7) /* GPT-2's 50304: 6.1 packs per thread */
+            xent_reg_kernel<7><<<N, XR_THREADS, 0, s>>>(losses, (kn_bf16 *)dlogits, correct,
+                                                       (const kn_bf16 *)logits, targets, V, Vp,
+                                                       dloss);
+        else
+            xent_reg_kernel<XR_MAXP><<<N, XR_THREADS, 0, s>>>(
+                losses, (kn_bf16 *)dlogits, correct, (const kn_bf16 *)logits, targets, V, Vp,
+                dloss);
+        KN_LAUNCH_CHECK();
+        return 0;
+    }
     KN_DISPATCH(dt, T, {
         const int P = kn_pack<T>::n;
         bool vec = Vp % P == 0 && kn_aligned16(logits, dlogits);

@@ -1,6 +1,9 @@
 /* Fused softmax + cross-entropy + gradient + top-1 accuracy over the
- * vocabulary: one block per row reads the row's logits twice (statistics,
- * then gradient) and never materialises the probabilities. */
+ * vocabulary, one block per row, never materialising the probabilities. In
+ * bf16 (Vp <= 65536, aligned rows) the row is held in registers: the logits
+ * are read once and the gradient written once; otherwise, and in float32,
+ * the row is read twice (statistics, then gradient). INGOT_XENT_REG=0 forces
+ * the two-read kernel (for comparisons). */
 #ifndef INGOT_XENT_H
 #define INGOT_XENT_H
 

@@ -18,8 +18,9 @@
 #      TORCH    models that also get a PyTorch row (default: gpt2-124m gpt2-350m;
 #               "none" for none)
 #      BASE     build dir of the "before" ingot-train (optional)
-#      VARIANTS "NAME=ENV[@MODEL:BATCH] ..." extra ingot rows (of the first
-#               model unless named), e.g. "sg0=INGOT_STEP_GRAPH=0" (optional)
+#      VARIANTS "NAME=ENV[,ENV...][@MODEL:BATCH] ..." extra ingot rows (of the
+#               first model unless named), e.g. "sg0=INGOT_STEP_GRAPH=0" or
+#               "old=INGOT_LN_VEC=0,INGOT_BGRAD_EPI=0@gpt2-350m:32" (optional)
 #      STEPS (default 20), PYTHON (default python3), OUT
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,7 +121,8 @@ for v in ${VARIANTS:-}; do
     echo "== variant $v"
     vm=$model1 vb=$batch1 ve=${v#*=}
     if [[ $ve == *@* ]]; then vm=${ve#*@} vb=${vm#*:} vm=${vm%%:*} ve=${ve%%@*}; fi
-    ingot "var-${v%%=*}" "$build/train/ingot-train" "$vm" "$vb" "$ve"
+    # shellcheck disable=SC2086
+    ingot "var-${v%%=*}" "$build/train/ingot-train" "$vm" "$vb" ${ve//,/ }
 done
 vocab=
 if [ -n "$data" ]; then
@@ -158,7 +160,8 @@ fi
     done
     for v in ${VARIANTS:-}; do
         ve=${v#*=}
-        [[ $ve == *@* ]] && row "var-${v%%=*}" "${ve#*@} ${ve%%@*}" || row "var-${v%%=*}" "${first%%:*} $ve"
+        # label: model:batch and the variant's name (its settings are in VARIANTS)
+        [[ $ve == *@* ]] && row "var-${v%%=*}" "${ve#*@} ${v%%=*}" || row "var-${v%%=*}" "$first ${v%%=*}"
     done
     if [ -n "$data" ]; then
         row real "$model1 real shards V=$vocab"

@@ -12,6 +12,7 @@
 #include "matmul.h"
 #include "residual.h"
 #include "tr_cuda_model.h"
+#include "tr_cuda_prof.h"
 #include "xent.h"
 
 struct layer_acts {
@@ -37,6 +38,8 @@ struct tr_cuda_model {
     void *encoded, *lnf, *logits, *tmp;
     float *lnf_mean, *lnf_rstd, *losses;
     int *correct;
+    bool fuse_resln;            /* residual add + next LayerNorm in one kernel */
+    tr_cuda_optime *optime;     /* per-operation timer (measurement only), or NULL */
     tr_cuda_grads_ready_fn grads_ready;   /* tr_cuda_model_on_grads_ready() */
     void *grads_ready_ctx;
     /* backward: gradients of the residual stream and of layer inputs */
@@ -70,9 +73,9 @@ static int scratch_need(const struct tr_config *c, int B, kn_dtype dt, bool flas
         s = max_sz(s, kn_attention_bwd_scratch_bytes(B, c->seq_len, C, c->n_head, dt));
     }
     s = max_sz(s, kn_layernorm_bwd_scratch_bytes(N, C));
-    s = max_sz(s, kn_matmul_bwd_bias_scratch_bytes(N, 4 * C));
-    s = max_sz(s, kn_matmul_bwd_bias_scratch_bytes(N, 3 * C));
-    s = max_sz(s, kn_matmul_bwd_bias_scratch_bytes(N, C));
+    s = max_sz(s, kn_matmul_bwd_scratch_bytes(N, 4 * C));
+    s = max_sz(s, kn_matmul_bwd_scratch_bytes(N, 3 * C));
+    s = max_sz(s, kn_matmul_bwd_scratch_bytes(N, C));
     s = max_sz(s, kn_global_norm_scratch_bytes());
     size_t enc = 0;
     int err = kn_encoder_bwd_scratch_bytes(&enc, B, c->seq_len, c->vocab);
@@ -154,6 +157,10 @@ int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, 
      * forces the materialised path (for comparisons). */
     const char *env = getenv("INGOT_FLASH");
     m->flash = kn_flash_attention_supported(c->n_embd, c->n_head, dt) && !(env && !strcmp(env, "0"));
+    /* INGOT_FUSE_RESLN=0: separate residual and LayerNorm passes (for
+     * before/after timings; same values). */
+    env = getenv("INGOT_FUSE_RESLN");
+    m->fuse_resln = !(env && !strcmp(env, "0"));
     if ((err = scratch_need(c, max_batch, dt, m->flash, &m->scratch_bytes))) {
         tr_cuda_model_free(m);
         return err;
@@ -243,47 +250,90 @@ int tr_cuda_forward(tr_cuda_model *m, const void *w, const int32_t *inp, const i
         if ((err = (call)))      \
             return err;          \
     } while (0)
-    RUN(kn_encoder_fwd(m->encoded, inp, wp(m, w, TR_WTE, 0, 0), wp(m, w, TR_WPE, 0, 0), B, T, C,
-                       c->vocab, dt, s));
+/* RUN, then (with the op timer on) mark the end of operation name, whose
+ * FLOPs are flops. */
+#define OP(name, flops, call)                                              \
+    do {                                                                   \
+        RUN(call);                                                         \
+        if (m->optime)                                                     \
+            RUN(tr_cuda_optime_mark(m->optime, name, (double)(flops), s)); \
+    } while (0)
+    /* FLOPs of a [N, IC] x [IC, OC] product (2 per multiply-add). */
+    const double mmf = 2.0 * N;
+    if (m->optime)
+        RUN(tr_cuda_optime_mark(m->optime, NULL, 0, s));
+    OP("encoder_fwd", 0, kn_encoder_fwd(m->encoded, inp, wp(m, w, TR_WTE, 0, 0),
+                                        wp(m, w, TR_WPE, 0, 0), B, T, C, c->vocab, dt, s));
     const void *res = m->encoded;
+    /* n_layer >= 1 (tr_config_check) */
+    OP("layernorm_fwd", 0, kn_layernorm_fwd(m->layers[0].ln1, m->layers[0].ln1_mean,
+                                            m->layers[0].ln1_rstd, res, wp(m, w, TR_LN1W, 0, uC),
+                                            wp(m, w, TR_LN1B, 0, uC), N, C, dt, s));
     for (int l = 0; l < c->n_layer; l++) {
         struct layer_acts *a = &m->layers[l];
         size_t L = (size_t)l;
-        RUN(kn_layernorm_fwd(a->ln1, a->ln1_mean, a->ln1_rstd, res, wp(m, w, TR_LN1W, L, uC),
-                             wp(m, w, TR_LN1B, L, uC), N, C, dt, s));
-        RUN(kn_matmul_fwd(m->blas, a->qkv, NULL, a->ln1, wp(m, w, TR_QKVW, L, 3 * uC * uC),
-                          wp(m, w, TR_QKVB, L, 3 * uC), N, C, 3 * C, dt, s));
+        /* ln1 of this layer was written by the previous layer's last step
+         * (or above, for layer 0). */
+        OP("matmul_fwd qkv", mmf * C * 3 * C,
+           kn_matmul_fwd(m->blas, a->qkv, NULL, a->ln1, wp(m, w, TR_QKVW, L, 3 * uC * uC),
+                         wp(m, w, TR_QKVB, L, 3 * uC), N, C, 3 * C, dt, s));
         if (m->flash)
-            RUN(kn_flash_attention_fwd(a->atty, a->lse, a->qkv, B, T, C, NH, dt, s));
+            OP("attention_fwd", 2.0 * B * NH * (double)T * T * (C / NH),
+               kn_flash_attention_fwd(a->atty, a->lse, a->qkv, B, T, C, NH, dt, s));
         else
-            RUN(kn_attention_fwd(m->blas, a->atty, a->att, a->qkv, B, T, C, NH, dt, m->scratch,
-                                 m->scratch_bytes, s));
-        RUN(kn_matmul_fwd(m->blas, m->tmp, NULL, a->atty, wp(m, w, TR_ATTPROJW, L, uC * uC),
-                          wp(m, w, TR_ATTPROJB, L, uC), N, C, C, dt, s));
-        RUN(kn_residual_fwd(a->res2, res, m->tmp, NC, dt, s));
-        RUN(kn_layernorm_fwd(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, wp(m, w, TR_LN2W, L, uC),
-                             wp(m, w, TR_LN2B, L, uC), N, C, dt, s));
+            OP("attention_fwd", 0, kn_attention_fwd(m->blas, a->atty, a->att, a->qkv, B, T, C, NH,
+                                                    dt, m->scratch, m->scratch_bytes, s));
+        OP("matmul_fwd attproj", mmf * C * C,
+           kn_matmul_fwd(m->blas, m->tmp, NULL, a->atty, wp(m, w, TR_ATTPROJW, L, uC * uC),
+                         wp(m, w, TR_ATTPROJB, L, uC), N, C, C, dt, s));
+        const void *ln2w = wp(m, w, TR_LN2W, L, uC), *ln2b = wp(m, w, TR_LN2B, L, uC);
+        if (m->fuse_resln) {
+            OP("residual_ln_fwd", 0, kn_residual_layernorm_fwd(a->res2, a->ln2, a->ln2_mean,
+                                                               a->ln2_rstd, res, m->tmp, ln2w,
+                                                               ln2b, N, C, dt, s));
+        } else {
+            OP("residual_fwd", 0, kn_residual_fwd(a->res2, res, m->tmp, NC, dt, s));
+            OP("layernorm_fwd", 0, kn_layernorm_fwd(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2,
+                                                    ln2w, ln2b, N, C, dt, s));
+        }
         /* fc with the GELU in the GEMM epilogue; the pre-activation is kept
          * for the backward pass. */
-        RUN(kn_matmul_fwd(m->blas, a->fch_gelu, a->fch, a->ln2, wp(m, w, TR_FCW, L, 4 * uC * uC),
-                          wp(m, w, TR_FCB, L, 4 * uC), N, C, 4 * C, dt, s));
-        RUN(kn_matmul_fwd(m->blas, m->tmp, NULL, a->fch_gelu, wp(m, w, TR_FCPROJW, L, 4 * uC * uC),
-                          wp(m, w, TR_FCPROJB, L, uC), N, 4 * C, C, dt, s));
-        RUN(kn_residual_fwd(a->res3, a->res2, m->tmp, NC, dt, s));
+        OP("matmul_fwd fc+gelu", mmf * C * 4 * C,
+           kn_matmul_fwd(m->blas, a->fch_gelu, a->fch, a->ln2, wp(m, w, TR_FCW, L, 4 * uC * uC),
+                         wp(m, w, TR_FCB, L, 4 * uC), N, C, 4 * C, dt, s));
+        OP("matmul_fwd fcproj", mmf * C * 4 * C,
+           kn_matmul_fwd(m->blas, m->tmp, NULL, a->fch_gelu, wp(m, w, TR_FCPROJW, L, 4 * uC * uC),
+                         wp(m, w, TR_FCPROJB, L, uC), N, 4 * C, C, dt, s));
+        /* res3 = res2 + tmp, then the next LayerNorm: the next layer's ln1,
+         * or after the last layer the final one. */
+        bool last = l == c->n_layer - 1;
+        struct layer_acts *nx = last ? NULL : &m->layers[l + 1];
+        void *lo = last ? m->lnf : nx->ln1;
+        float *lm = last ? m->lnf_mean : nx->ln1_mean, *lr = last ? m->lnf_rstd : nx->ln1_rstd;
+        const void *lw = last ? wp(m, w, TR_LNFW, 0, 0) : wp(m, w, TR_LN1W, L + 1, uC);
+        const void *lb = last ? wp(m, w, TR_LNFB, 0, 0) : wp(m, w, TR_LN1B, L + 1, uC);
+        if (m->fuse_resln) {
+            OP("residual_ln_fwd", 0, kn_residual_layernorm_fwd(a->res3, lo, lm, lr, a->res2,
+                                                               m->tmp, lw, lb, N, C, dt, s));
+        } else {
+            OP("residual_fwd", 0, kn_residual_fwd(a->res3, a->res2, m->tmp, NC, dt, s));
+            OP("layernorm_fwd", 0, kn_layernorm_fwd(lo, lm, lr, a->res3, lw, lb, N, C, dt, s));
+        }
         res = a->res3;
     }
-    RUN(kn_layernorm_fwd(m->lnf, m->lnf_mean, m->lnf_rstd, res, wp(m, w, TR_LNFW, 0, 0),
-                         wp(m, w, TR_LNFB, 0, 0), N, C, dt, s));
-    RUN(kn_matmul_fwd(m->blas, m->logits, NULL, m->lnf, wp(m, w, TR_WTE, 0, 0), NULL, N, C,
-                      c->vocab_padded, dt, s));
+    OP("matmul_fwd lm_head", mmf * C * c->vocab_padded,
+       kn_matmul_fwd(m->blas, m->logits, NULL, m->lnf, wp(m, w, TR_WTE, 0, 0), NULL, N, C,
+                     c->vocab_padded, dt, s));
     if (!tgt)
         return 0;
     /* The fused classifier: losses, hits and (training) the logit gradient
      * written over the logits. */
-    RUN(kn_softmax_xent(m->losses, dloss > 0.0f ? m->logits : NULL, m->correct, m->logits, tgt, N,
-                        c->vocab, c->vocab_padded, dloss, dt, s));
+    OP("softmax_xent", 0, kn_softmax_xent(m->losses, dloss > 0.0f ? m->logits : NULL, m->correct,
+                                          m->logits, tgt, N, c->vocab, c->vocab_padded, dloss, dt,
+                                          s));
     if (loss_sum || correct_sum)
-        RUN(kn_xent_sum(loss_sum, correct_sum, m->losses, m->correct, N, accumulate, s));
+        OP("xent_sum", 0, kn_xent_sum(loss_sum, correct_sum, m->losses, m->correct, N,
+                                      accumulate, s));
     return 0;
 }
 
@@ -298,64 +348,87 @@ int tr_cuda_backward(tr_cuda_model *m, const void *w, float *g, cudaStream_t s)
     const void *last = c->n_layer ? m->layers[c->n_layer - 1].res3 : m->encoded;
     int err;
 
+    const double mmf = 2.0 * N;   /* x IC x OC: FLOPs of one product */
+    if (m->optime)
+        RUN(tr_cuda_optime_mark(m->optime, NULL, 0, s));
     /* Output head (tied to wte), then the final LayerNorm; dres carries the
      * gradient of the residual stream downwards (written here, added to by
      * every LayerNorm backward below). */
-    RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->logits, wp(m, w, TR_WTE, 0, 0), NULL, N, C,
-                          c->vocab_padded, 0, dt, s));
-    RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TR_WTE, 0, 0), m->logits, m->lnf, N, C,
-                             c->vocab_padded, dt, s));
-    RUN(kn_layernorm_bwd(m->dres, gp(m, g, TR_LNFW, 0, 0), gp(m, g, TR_LNFB, 0, 0), m->dC, last,
-                         wp(m, w, TR_LNFW, 0, 0), m->lnf_mean, m->lnf_rstd, N, C, 0, dt, sc, scb,
-                         s));
+    OP("matmul_bwd_inp lm_head", mmf * C * c->vocab_padded,
+       kn_matmul_bwd_inp(m->blas, m->dC, m->logits, wp(m, w, TR_WTE, 0, 0), NULL, N, C,
+                         c->vocab_padded, 0, dt, s));
+    OP("matmul_bwd_w lm_head", mmf * C * c->vocab_padded,
+       kn_matmul_bwd_weight(m->blas, gp(m, g, TR_WTE, 0, 0), m->logits, m->lnf, N, C,
+                            c->vocab_padded, dt, s));
+    OP("layernorm_bwd", 0, kn_layernorm_bwd(m->dres, gp(m, g, TR_LNFW, 0, 0),
+                                            gp(m, g, TR_LNFB, 0, 0), m->dC, last,
+                                            wp(m, w, TR_LNFW, 0, 0), m->lnf_mean, m->lnf_rstd, N,
+                                            C, 0, dt, sc, scb, s));
     for (int l = c->n_layer - 1; l >= 0; l--) {
         struct layer_acts *a = &m->layers[l];
         const void *res = l ? m->layers[l - 1].res3 : m->encoded;
         size_t L = (size_t)l;
         /* res3 = res2 + fcproj(gelu(fc(ln2(res2)))); dGELU fused into the
          * GEMM epilogue: dfch is the gradient of the pre-activation. */
-        RUN(kn_matmul_bwd_inp(m->blas, m->dfch, m->dres, wp(m, w, TR_FCPROJW, L, 4 * uC * uC),
-                              a->fch, N, 4 * C, C, 0, dt, s));
-        RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TR_FCPROJW, L, 4 * uC * uC), m->dres,
-                                 a->fch_gelu, N, 4 * C, C, dt, s));
-        RUN(kn_matmul_bwd_bias(gp(m, g, TR_FCPROJB, L, uC), m->dres, N, C, dt, sc, scb, s));
-        RUN(kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_FCW, L, 4 * uC * uC),
-                          gp(m, g, TR_FCB, L, 4 * uC), m->dfch, a->ln2,
-                          wp(m, w, TR_FCW, L, 4 * uC * uC), N, C, 4 * C, dt, sc, scb, s));
-        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dfch, wp(m, w, TR_FCW, L, 4 * uC * uC), NULL, N,
-                              C, 4 * C, 0, dt, s));
-        RUN(kn_layernorm_bwd(m->dres, gp(m, g, TR_LN2W, L, uC), gp(m, g, TR_LN2B, L, uC), m->dC,
-                             a->res2, wp(m, w, TR_LN2W, L, uC), a->ln2_mean, a->ln2_rstd, N, C, 1,
-                             dt, sc, scb, s));
+        OP("matmul_bwd_inp fcproj+dgelu", mmf * 4 * C * C,
+           kn_matmul_bwd_inp(m->blas, m->dfch, m->dres, wp(m, w, TR_FCPROJW, L, 4 * uC * uC),
+                             a->fch, N, 4 * C, C, 0, dt, s));
+        OP("matmul_bwd_w+b fcproj", mmf * 4 * C * C,
+           kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_FCPROJW, L, 4 * uC * uC),
+                         gp(m, g, TR_FCPROJB, L, uC), m->dres, a->fch_gelu, NULL, N, 4 * C, C, dt,
+                         sc, scb, s));
+        OP("matmul_bwd_w+b fc", mmf * 4 * C * C,
+           kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_FCW, L, 4 * uC * uC),
+                         gp(m, g, TR_FCB, L, 4 * uC), m->dfch, a->ln2,
+                         wp(m, w, TR_FCW, L, 4 * uC * uC), N, C, 4 * C, dt, sc, scb, s));
+        OP("matmul_bwd_inp fc", mmf * 4 * C * C,
+           kn_matmul_bwd_inp(m->blas, m->dC, m->dfch, wp(m, w, TR_FCW, L, 4 * uC * uC), NULL, N,
+                             C, 4 * C, 0, dt, s));
+        OP("layernorm_bwd", 0, kn_layernorm_bwd(m->dres, gp(m, g, TR_LN2W, L, uC),
+                                                gp(m, g, TR_LN2B, L, uC), m->dC, a->res2,
+                                                wp(m, w, TR_LN2W, L, uC), a->ln2_mean,
+                                                a->ln2_rstd, N, C, 1, dt, sc, scb, s));
         /* res2 = res + attproj(attention(qkv(ln1(res)))) */
-        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dres, wp(m, w, TR_ATTPROJW, L, uC * uC), NULL, N,
-                              C, C, 0, dt, s));
-        RUN(kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_ATTPROJW, L, uC * uC),
-                          gp(m, g, TR_ATTPROJB, L, uC), m->dres, a->atty,
-                          wp(m, w, TR_ATTPROJW, L, uC * uC), N, C, C, dt, sc, scb, s));
+        OP("matmul_bwd_inp attproj", mmf * C * C,
+           kn_matmul_bwd_inp(m->blas, m->dC, m->dres, wp(m, w, TR_ATTPROJW, L, uC * uC), NULL, N,
+                             C, C, 0, dt, s));
+        OP("matmul_bwd_w+b attproj", mmf * C * C,
+           kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_ATTPROJW, L, uC * uC),
+                         gp(m, g, TR_ATTPROJB, L, uC), m->dres, a->atty, NULL, N, C, C, dt, sc,
+                         scb, s));
         if (m->flash)
-            RUN(kn_flash_attention_bwd(m->dqkv, m->dC, a->qkv, a->atty, a->lse, B, T, C, NH, 0, dt,
-                                       sc, scb, s));
+            OP("attention_bwd", 5.0 * B * NH * (double)T * T * (C / NH),
+               kn_flash_attention_bwd(m->dqkv, m->dC, a->qkv, a->atty, a->lse, B, T, C, NH, 0, dt,
+                                      sc, scb, s));
         else
-            RUN(kn_attention_bwd(m->blas, m->dqkv, m->dC, a->qkv, a->att, B, T, C, NH, 0, dt, sc,
-                                 scb, s));
-        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dqkv, wp(m, w, TR_QKVW, L, 3 * uC * uC), NULL, N,
-                              C, 3 * C, 0, dt, s));
-        RUN(kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_QKVW, L, 3 * uC * uC),
-                          gp(m, g, TR_QKVB, L, 3 * uC), m->dqkv, a->ln1,
-                          wp(m, w, TR_QKVW, L, 3 * uC * uC), N, C, 3 * C, dt, sc, scb, s));
-        RUN(kn_layernorm_bwd(m->dres, gp(m, g, TR_LN1W, L, uC), gp(m, g, TR_LN1B, L, uC), m->dC,
-                             res, wp(m, w, TR_LN1W, L, uC), a->ln1_mean, a->ln1_rstd, N, C, 1, dt,
-                             sc, scb, s));
+            OP("attention_bwd", 0, kn_attention_bwd(m->blas, m->dqkv, m->dC, a->qkv, a->att, B,
+                                                    T, C, NH, 0, dt, sc, scb, s));
+        OP("matmul_bwd_inp qkv", mmf * 3 * C * C,
+           kn_matmul_bwd_inp(m->blas, m->dC, m->dqkv, wp(m, w, TR_QKVW, L, 3 * uC * uC), NULL, N,
+                             C, 3 * C, 0, dt, s));
+        OP("matmul_bwd_w+b qkv", mmf * 3 * C * C,
+           kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_QKVW, L, 3 * uC * uC),
+                         gp(m, g, TR_QKVB, L, 3 * uC), m->dqkv, a->ln1, NULL, N, C, 3 * C, dt,
+                         sc, scb, s));
+        OP("layernorm_bwd", 0, kn_layernorm_bwd(m->dres, gp(m, g, TR_LN1W, L, uC),
+                                                gp(m, g, TR_LN1B, L, uC), m->dC, res,
+                                                wp(m, w, TR_LN1W, L, uC), a->ln1_mean,
+                                                a->ln1_rstd, N, C, 1, dt, sc, scb, s));
         if (m->grads_ready)
             RUN(m->grads_ready(m->grads_ready_ctx, l, s));
     }
-    RUN(kn_encoder_bwd(gp(m, g, TR_WTE, 0, 0), gp(m, g, TR_WPE, 0, 0), m->dres, m->inp, B, T, C,
-                       c->vocab, dt, sc, scb, s));
+    OP("encoder_bwd", 0, kn_encoder_bwd(gp(m, g, TR_WTE, 0, 0), gp(m, g, TR_WPE, 0, 0), m->dres,
+                                        m->inp, B, T, C, c->vocab, dt, sc, scb, s));
     if (m->grads_ready)
         RUN(m->grads_ready(m->grads_ready_ctx, -1, s));
+#undef OP
 #undef RUN
     return 0;
+}
+
+void tr_cuda_model_set_optime(tr_cuda_model *m, tr_cuda_optime *t)
+{
+    m->optime = t;
 }
 
 void tr_cuda_model_on_grads_ready(tr_cuda_model *m, tr_cuda_grads_ready_fn fn, void *ctx)

@@ -61,4 +61,10 @@ int tr_cuda_backward(tr_cuda_model *m, const void *w, float *grads, cudaStream_t
 typedef int (*tr_cuda_grads_ready_fn)(void *ctx, int l, cudaStream_t s);
 void tr_cuda_model_on_grads_ready(tr_cuda_model *m, tr_cuda_grads_ready_fn fn, void *ctx);
 
+/* Per-operation timing (tr_cuda_optime.h): with t != NULL every launcher
+ * call of tr_cuda_forward()/tr_cuda_backward() is followed by an event, so
+ * only for eager runs, never while a graph is captured. NULL: off. */
+struct tr_cuda_optime;
+void tr_cuda_model_set_optime(tr_cuda_model *m, struct tr_cuda_optime *t);
+
 #endif

@@ -202,3 +202,153 @@ int tr_cuda_prof_last(const tr_cuda_prof *p, struct tr_step_prof *out)
     *out = p->last;
     return 0;
 }
+
+/* ---- Per-operation times from events between launcher calls. ---- */
+
+enum { OPT_MAX_OPS = 64 };
+
+struct op_total {
+    const char *name;
+    double ms, flops;
+    long calls;
+};
+
+struct tr_cuda_optime {
+    int cap, n;                  /* events per pass, recorded so far */
+    int dropped;
+    cudaEvent_t *ev;
+    const char **name;           /* name[i]: the operation that ended at ev[i] */
+    double *flops;
+    int nops;
+    struct op_total ops[OPT_MAX_OPS];
+};
+
+int tr_cuda_optime_create(int max_marks, tr_cuda_optime **out)
+{
+    *out = NULL;
+    tr_cuda_optime *t = calloc(1, sizeof(*t));
+    if (!t)
+        return ingot_oom("op timer", sizeof(*t));
+    t->cap = max_marks;
+    t->ev = calloc((size_t)max_marks, sizeof(*t->ev));
+    t->name = calloc((size_t)max_marks, sizeof(*t->name));
+    t->flops = calloc((size_t)max_marks, sizeof(*t->flops));
+    if (!t->ev || !t->name || !t->flops) {
+        tr_cuda_optime_free(t);
+        return ingot_oom("op timer events", (size_t)max_marks * 24);
+    }
+    for (int i = 0; i < max_marks; i++) {
+        cudaError_t e = cudaEventCreate(&t->ev[i]);
+        if (e != cudaSuccess) {
+            t->ev[i] = NULL;
+            tr_cuda_optime_free(t);
+            return ingot_fail(INGOT_E_CUDA, "op timer: cudaEventCreate: %s",
+                              cudaGetErrorString(e));
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+void tr_cuda_optime_free(tr_cuda_optime *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; t->ev && i < t->cap; i++)
+        if (t->ev[i])
+            cudaEventDestroy(t->ev[i]);
+    free(t->ev);
+    free(t->name);
+    free(t->flops);
+    free(t);
+}
+
+int tr_cuda_optime_mark(tr_cuda_optime *t, const char *name, double flops, cudaStream_t s)
+{
+    if (!t)
+        return 0;
+    if (t->n >= t->cap) {
+        t->dropped++;
+        return 0;
+    }
+    t->name[t->n] = name;
+    t->flops[t->n] = flops;
+    CUDA_CHECK(cudaEventRecord(t->ev[t->n], s));
+    t->n++;
+    return 0;
+}
+
+static struct op_total *op_of(tr_cuda_optime *t, const char *name)
+{
+    for (int i = 0; i < t->nops; i++)
+        if (!strcmp(t->ops[i].name, name))
+            return &t->ops[i];
+    if (t->nops == OPT_MAX_OPS)
+        return NULL;
+    struct op_total *o = &t->ops[t->nops++];
+    o->name = name;
+    return o;
+}
+
+int tr_cuda_optime_collect(tr_cuda_optime *t)
+{
+    if (!t || t->n == 0)
+        return 0;
+    int err = tr_cuda_sync_event(t->ev[t->n - 1], "op timer");
+    if (err)
+        return err;
+    for (int i = 1; i < t->n; i++) {
+        if (!t->name[i]) /* a pass start: no operation ended there */
+            continue;
+        float ms = 0.0f;
+        CUDA_CHECK(cudaEventElapsedTime(&ms, t->ev[i - 1], t->ev[i]));
+        struct op_total *o = op_of(t, t->name[i]);
+        if (o) {
+            o->ms += ms;
+            o->flops += t->flops[i];
+            o->calls++;
+        }
+    }
+    if (t->dropped)
+        fprintf(stderr, "op timer: %d marks past the %d per pass were dropped\n", t->dropped,
+                t->cap);
+    t->n = 0;
+    t->dropped = 0;
+    return 0;
+}
+
+static int by_ms(const void *a, const void *b)
+{
+    double x = ((const struct op_total *)a)->ms, y = ((const struct op_total *)b)->ms;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void tr_cuda_optime_print(const tr_cuda_optime *t, int passes, FILE *f)
+{
+    if (!t || passes < 1)
+        return;
+    struct op_total ops[OPT_MAX_OPS];
+    int n = t->nops;
+    memcpy(ops, t->ops, (size_t)n * sizeof(ops[0]));
+    qsort(ops, (size_t)n, sizeof(ops[0]), by_ms);
+    double total = 0.0;
+    for (int i = 0; i < n; i++)
+        total += ops[i].ms;
+    fprintf(f, "%-22s %9s %6s %6s %9s\n", "op", "ms/pass", "share", "calls", "TFLOP/s");
+    for (int i = 0; i < n; i++) {
+        char tf[32] = "";
+        if (ops[i].flops > 0 && ops[i].ms > 0)
+            snprintf(tf, sizeof tf, "%.0f", ops[i].flops / (ops[i].ms * 1e-3) / 1e12);
+        fprintf(f, "%-22s %9.3f %5.1f%% %6ld %9s\n", ops[i].name, ops[i].ms / passes,
+                100.0 * ops[i].ms / total, ops[i].calls / passes, tf);
+    }
+    fprintf(f, "%-22s %9.3f\n", "total", total / passes);
+}
+
+void tr_cuda_optime_clear(tr_cuda_optime *t)
+{
+    if (t) {
+        t->nops = 0;
+        memset(t->ops, 0, sizeof(t->ops));
+    }
+}

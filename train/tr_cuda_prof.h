@@ -10,6 +10,7 @@
 #define INGOT_TR_CUDA_PROF_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cuda_runtime_api.h>
 
@@ -64,5 +65,36 @@ void tr_cuda_prof_collect(tr_cuda_prof *p, int slot, uint64_t host_allocs);
 /* The figures of the last collected step; INGOT_E_USAGE when profiling is
  * off or no step was collected. */
 int tr_cuda_prof_last(const tr_cuda_prof *p, struct tr_step_prof *out);
+
+/* ---- Per-operation GPU times of the CUDA model (tr_cuda_model.c): an event
+ * after every launcher call of a forward or backward, run eagerly (not in a
+ * graph capture), and at collection the time between consecutive events
+ * added to the operation's name. What tests/gpu/gpu_op_bench prints: which
+ * kernel of the step costs what, and the GEMMs' TFLOP/s. A measurement
+ * tool, not part of the training step (the step graph never records these). */
+
+typedef struct tr_cuda_optime tr_cuda_optime;
+
+/* Room for max_marks events per pass (forward + backward of one micro-step:
+ * about 20 per layer). 0, -ENOMEM or INGOT_E_CUDA. */
+int tr_cuda_optime_create(int max_marks, tr_cuda_optime **out);
+void tr_cuda_optime_free(tr_cuda_optime *t);   /* accepts NULL */
+
+/* Record the end of operation name (a string literal: kept by pointer) on s;
+ * name NULL marks the start of a pass. flops: the operation's floating-point
+ * operations (0 for none counted). Marks past max_marks are dropped (then
+ * tr_cuda_optime_collect says so). Nothing when t is NULL. */
+int tr_cuda_optime_mark(tr_cuda_optime *t, const char *name, double flops, cudaStream_t s);
+
+/* Wait for the pass's last event, add each interval to its operation, and
+ * start a new pass. 0 or INGOT_E_CUDA. */
+int tr_cuda_optime_collect(tr_cuda_optime *t);
+
+/* Print the totals, per pass (divided by passes), largest first: ms, share,
+ * calls, TFLOP/s where flops were given. */
+void tr_cuda_optime_print(const tr_cuda_optime *t, int passes, FILE *f);
+
+/* Forget the totals (after warm-up passes). */
+void tr_cuda_optime_clear(tr_cuda_optime *t);
 
 #endif

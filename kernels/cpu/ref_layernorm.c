@@ -72,3 +72,11 @@ void ref_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
         }
     }
 }
+
+void ref_residual_layernorm_fwd(float *res, float *out, float *mean, float *rstd,
+                                const float *a, const float *b, const float *w,
+                                const float *bias, int N, int C)
+{
+    ref_residual_fwd(res, a, b, (size_t)N * C);
+    ref_layernorm_fwd(out, mean, rstd, res, w, bias, N, C);
+}

@@ -60,6 +60,11 @@ void ref_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n);
 
 /* out = a + b */
 void ref_residual_fwd(float *out, const float *a, const float *b, size_t n);
+/* res = a + b, then out = LayerNorm(res) (mean, rstd as ref_layernorm_fwd):
+ * the CUDA trainer's fused residual + LayerNorm. */
+void ref_residual_layernorm_fwd(float *res, float *out, float *mean, float *rstd,
+                                const float *a, const float *b, const float *w,
+                                const float *bias, int N, int C);
 
 /* Fused softmax + cross-entropy (+ gradient, + top-1 accuracy) over the first
  * V of Vp logits of each of N rows. losses[n] = -log softmax(logits[n])[target].

@@ -430,9 +430,10 @@ static int chk_encoder_bwd(kc *c, kn_dtype dt)
 static int chk_layernorm_fwd(kc *c, kn_dtype dt)
 {
     const char *K = "layernorm_fwd";
-    const int Ns[2] = {74, 33}, Cs[2] = {96, 770};
+    /* 96, 1600: the vectorised kernel (whole 16-byte packs); 770: scalar */
+    const int Ns[3] = {74, 33, 40}, Cs[3] = {96, 770, 1600};
     int r = 0;
-    for (int v = 0; v < 2; v++) {
+    for (int v = 0; v < 3; v++) {
         int N = Ns[v], C = Cs[v];
         size_t NC = (size_t)N * C;
         float *inp = halloc(c, NC), *w = halloc(c, C), *b = halloc(c, C);
@@ -463,9 +464,11 @@ static int chk_layernorm_fwd(kc *c, kn_dtype dt)
 static int chk_layernorm_bwd(kc *c, kn_dtype dt)
 {
     const char *K = "layernorm_bwd";
-    const int Ns[2] = {74, 1100}, Cs[2] = {96, 200};
+    /* 96, 200, 1600: the vectorised kernel (1600: 7 packs per lane in bf16);
+     * 100: scalar in bf16 (not a whole number of 8-element packs) */
+    const int Ns[4] = {74, 1100, 300, 90}, Cs[4] = {96, 200, 1600, 100};
     int r = 0;
-    for (int v = 0; v < 2; v++) {
+    for (int v = 0; v < 4; v++) {
         int N = Ns[v], C = Cs[v];
         size_t NC = (size_t)N * C;
         float *inp = halloc(c, NC), *w = halloc(c, C), *b = halloc(c, C), *dout = halloc(c, NC);
@@ -588,20 +591,31 @@ static int chk_matmul_bwd(kc *c, kn_dtype dt)
         void *dinpv = dup_dt(c, inp, NI, dt), *dwv = dup_dt(c, w, WO, dt);
         void *ddout = dup_dt(c, dout, NO, dt), *ddinp = dup_dt(c, dinp, NI, dt);
         void *ddw = dup_dt(c, dw, WO, KN_F32), *ddb = dup_dt(c, db, m->OC, KN_F32);
-        size_t sb = kn_matmul_bwd_bias_scratch_bytes(m->N, m->OC);
-        void *scratch = sb ? dalloc(c, sb) : NULL;
+        /* the second run (bias kernel) starts from the same gradients */
+        void *ddinp2 = dup_dt(c, dinp, NI, dt), *ddw2 = dup_dt(c, dw, WO, KN_F32);
+        void *ddb2 = dup_dt(c, db, m->OC, KN_F32);
+        size_t sb = kn_matmul_bwd_scratch_bytes(m->N, m->OC);
+        void *scratch = dalloc(c, sb);
         KC_OOM(K);
         ref_matmul_bwd(dinp, dw, db, dout, inp, w, m->N, m->IC, m->OC);
-        KC_TRY(K, kn_matmul_bwd(c->blas, ddinp, (float *)ddw, (float *)ddb, ddout, dinpv, dwv,
-                                m->N, m->IC, m->OC, dt, scratch, sb, c->s));
-        SYNC(K);
-        char what[64];
-        snprintf(what, sizeof what, "%dx%dx%d dinp (+=)", m->N, m->IC, m->OC);
-        r |= check_dev(c, K, dt, what, ddinp, dinp, NI, T2(dt, 2e-5, 1e-4, 2e-2, 1e-2));
-        snprintf(what, sizeof what, "%dx%dx%d dw (+=)", m->N, m->IC, m->OC);
-        r |= check_f32(c, K, dt, what, ddw, dw, WO, T2(dt, 2e-5, 1e-4, 1e-4, 1e-4));
-        snprintf(what, sizeof what, "%dx%dx%d dbias (+=)", m->N, m->IC, m->OC);
-        r |= check_f32(c, K, dt, what, ddb, db, m->OC, (tol){2e-5, 1e-5});
+        /* fused: dbias from the weight GEMM's epilogue (BGRADB) where
+         * cuBLASLt has it; unfused: the bias kernel */
+        for (int fuse = 1; fuse >= 0; fuse--) {
+            void *di = fuse ? ddinp : ddinp2, *dwg = fuse ? ddw : ddw2, *dbg = fuse ? ddb : ddb2;
+            kn_blas_set_fuse_bgrad(c->blas, fuse);
+            KC_TRY(K, kn_matmul_bwd(c->blas, di, (float *)dwg, (float *)dbg, ddout, dinpv, dwv,
+                                    m->N, m->IC, m->OC, dt, scratch, sb, c->s));
+            SYNC(K);
+            kn_blas_set_fuse_bgrad(c->blas, 0); /* the default */
+            const char *tag = fuse ? "bgrad-fused" : "bgrad-unfused";
+            char what[80];
+            snprintf(what, sizeof what, "%dx%dx%d %s dinp (+=)", m->N, m->IC, m->OC, tag);
+            r |= check_dev(c, K, dt, what, di, dinp, NI, T2(dt, 2e-5, 1e-4, 2e-2, 1e-2));
+            snprintf(what, sizeof what, "%dx%dx%d %s dw (+=)", m->N, m->IC, m->OC, tag);
+            r |= check_f32(c, K, dt, what, dwg, dw, WO, T2(dt, 2e-5, 1e-4, 1e-4, 1e-4));
+            snprintf(what, sizeof what, "%dx%dx%d %s dbias (+=)", m->N, m->IC, m->OC, tag);
+            r |= check_f32(c, K, dt, what, dbg, db, m->OC, (tol){2e-5, 1e-5});
+        }
         if (!m->gelu)
             continue;
         /* dinp through GELU: the gradient w.r.t. the pre-activation whose
@@ -623,14 +637,19 @@ static int chk_matmul_bwd(kc *c, kn_dtype dt)
                                         c->s));
             SYNC(K);
             kn_blas_set_fuse_gelu(c->blas, 1);
+            char what[64];
             snprintf(what, sizeof what, "%dx%dx%d dpre %s", m->N, m->IC, m->OC,
                      fuse ? "dgelu-fused" : "dgelu-unfused");
             r |= check_dev(c, K, dt, what, dd, dpre, NI, T2(dt, 2e-5, 1e-4, 2e-2, 2e-2));
         }
     }
-    /* dbias alone over many rows: the split + ordered-partials path. */
-    {
-        const int N = 3000, OC = 100;
+    /* dbias alone over many rows: the split + ordered-partials path; OC 100
+     * is the scalar kernel in bf16 (not whole 8-element packs), 768 the
+     * vectorised one in both precisions (with a tail of rows that is not a
+     * multiple of four warps' steps). */
+    const int dbN[2] = {3000, 3001}, dbOC[2] = {100, 768};
+    for (int v = 0; v < 2; v++) {
+        const int N = dbN[v], OC = dbOC[v];
         float *dout = halloc(c, (size_t)N * OC), *db = halloc(c, OC);
         KC_OOM(K);
         fill(c, dout, (size_t)N * OC, -1, 1, dt);
@@ -643,7 +662,9 @@ static int chk_matmul_bwd(kc *c, kn_dtype dt)
         ref_matmul_bwd(NULL, dwx, db, dout, inpx, NULL, N, 1, OC);
         KC_TRY(K, kn_matmul_bwd_bias((float *)ddb, ddout, N, OC, dt, scratch, sb, c->s));
         SYNC(K);
-        r |= check_f32(c, K, dt, "3000x100 dbias split (+=)", ddb, db, OC, (tol){5e-4, 1e-5});
+        char what[64];
+        snprintf(what, sizeof what, "%dx%d dbias split (+=)", N, OC);
+        r |= check_f32(c, K, dt, what, ddb, db, OC, (tol){5e-4, 1e-5});
     }
     return r;
 }
@@ -871,14 +892,61 @@ static int chk_residual(kc *c, kn_dtype dt)
     return r;
 }
 
+/* The fused residual + LayerNorm: C 96 and 1600 take the vectorised kernel
+ * (1600: 7 packs per lane in bf16, 16 in float32), 770 the two-pass
+ * fallback. The kernel normalises res as stored (rounded to dt), so the
+ * reference LayerNorm runs on the rounded res. */
+static int chk_residual_ln(kc *c, kn_dtype dt)
+{
+    const char *K = "residual_ln_fwd";
+    const int Ns[3] = {74, 33, 40}, Cs[3] = {96, 770, 1600};
+    int r = 0;
+    for (int v = 0; v < 3; v++) {
+        int N = Ns[v], C = Cs[v];
+        size_t NC = (size_t)N * C;
+        float *a = halloc(c, NC), *b = halloc(c, NC), *w = halloc(c, C), *bias = halloc(c, C);
+        float *res = halloc(c, NC), *out = halloc(c, NC), *mean = halloc(c, N);
+        float *rstd = halloc(c, N);
+        KC_OOM(K);
+        fill(c, a, NC, -1.5f, 2.5f, dt);
+        fill(c, b, NC, -1.0f, 1.0f, dt);
+        fill(c, w, C, 0.5f, 1.5f, dt);
+        fill(c, bias, C, -0.5f, 0.5f, dt);
+        ref_residual_layernorm_fwd(res, out, mean, rstd, a, b, w, bias, N, C);
+        round_dt(res, NC, dt);
+        ref_layernorm_fwd(out, mean, rstd, res, w, bias, N, C);
+        void *da = dup_dt(c, a, NC, dt), *db = dup_dt(c, b, NC, dt), *dw = dup_dt(c, w, C, dt);
+        void *dbias = dup_dt(c, bias, C, dt);
+        void *dres = poisoned(c, NC, dt), *dout = poisoned(c, NC, dt);
+        void *dmean = poisoned(c, N, KN_F32), *drstd = poisoned(c, N, KN_F32);
+        KC_OOM(K);
+        KC_TRY(K, kn_residual_layernorm_fwd(dres, dout, (float *)dmean, (float *)drstd, da, db,
+                                            dw, dbias, N, C, dt, c->s));
+        SYNC(K);
+        char what[64];
+        snprintf(what, sizeof what, "N%d C%d res", N, C);
+        r |= check_dev(c, K, dt, what, dres, res, NC, T2(dt, 0, 1e-7, 0, 4e-3));
+        snprintf(what, sizeof what, "N%d C%d out", N, C);
+        r |= check_dev(c, K, dt, what, dout, out, NC, T2(dt, 1e-5, 1e-5, 1e-2, 8e-3));
+        snprintf(what, sizeof what, "N%d C%d mean", N, C);
+        r |= check_f32(c, K, dt, what, dmean, mean, N, (tol){1e-6, 1e-5});
+        snprintf(what, sizeof what, "N%d C%d rstd", N, C);
+        r |= check_f32(c, K, dt, what, drstd, rstd, N, (tol){1e-6, 1e-5});
+    }
+    return r;
+}
+
 static int chk_softmax_xent(kc *c, kn_dtype dt)
 {
     const char *K = "softmax_xent";
     const struct {
         int N, V, Vp;
-    } shp[2] = {{74, 1000, 1024}, {37, 1001, 1003}};
+    } shp[4] = {{74, 1000, 1024}, {37, 1001, 1003}, {6, 50257, 50304}, {3, 70000, 70016}};
+    /* bf16: 1024 and 50304 take the row-in-registers kernel (2 and 8 packs
+     * per thread), 1003 the scalar two-read kernel, 70016 (above the
+     * registers' 65536) the vectorised two-read kernel */
     int r = 0;
-    for (int v = 0; v < 2; v++) {
+    for (int v = 0; v < 4; v++) {
         int N = shp[v].N, V = shp[v].V, Vp = shp[v].Vp;
         size_t NV = (size_t)N * Vp;
         float *logits = halloc(c, NV), *dl = halloc(c, NV), *loss = halloc(c, N);
@@ -1528,6 +1596,7 @@ static const struct kc_entry {
     {"flash_attn_bwd", chk_flash_bwd, NULL, 1},
     {"gelu", chk_gelu, bench_elementwise, 1},
     {"residual", chk_residual, NULL, 1},
+    {"residual_ln_fwd", chk_residual_ln, NULL, 1},
     {"softmax_xent", chk_softmax_xent, bench_xent, 1},
     {"global_norm", chk_global_norm, NULL, 0},
     {"adamw", chk_adamw, bench_optimizer, 1},

@@ -69,6 +69,9 @@ int main(void)
     /* shapes */
     EXPECT(kn_layernorm_fwd(P, F, F, P, P, P, 4, 0, KN_F32, s), "C=0");
     EXPECT(kn_layernorm_fwd(P, F, F, P, P, P, -1, 8, KN_F32, s), "N=-1");
+    EXPECT(kn_residual_layernorm_fwd(P, P, F, F, P, P, P, P, 4, 0, KN_BF16, s), "C=0");
+    EXPECT(kn_residual_layernorm_fwd(P, P, F, F, P, NULL, P, P, 4, 8, KN_F32, s), "b=(nil)");
+    EXPECT(kn_residual_layernorm_fwd(P, P, F, F, P, P, P, P, 4, 8, KN_F32, s), "may not alias");
     EXPECT(kn_layernorm_bwd(P, F, F, P, P, P, F, F, 4, 100000, 1, KN_F32, P, 1 << 20, s),
            "C=100000");
     EXPECT(kn_layernorm_bwd(P, F, F, P, P, P, F, F, 64, 96, 1, KN_F32, P, 16, s), "scratch");
@@ -117,9 +120,12 @@ int main(void)
     EQ(kn_layernorm_bwd_scratch_bytes(74, 96), (size_t)3 * 2 * 96 * 4);
     /* many rows: capped at 512 blocks */
     EQ(kn_layernorm_bwd_scratch_bytes(1 << 20, 768), (size_t)512 * 2 * 768 * 4);
-    EQ(kn_matmul_bwd_bias_scratch_bytes(100, 768), (size_t)0);       /* one split: none */
-    EQ(kn_matmul_bwd_bias_scratch_bytes(3000, 100), (size_t)12 * 100 * 4);
-    EQ(kn_matmul_bwd_bias_scratch_bytes(16384, 768), (size_t)64 * 768 * 4);
+    /* splits: about 1056 blocks of 256 columns, >= 64 rows each, <= 256 */
+    EQ(kn_matmul_bwd_bias_scratch_bytes(60, 768), (size_t)0);        /* one split: none */
+    EQ(kn_matmul_bwd_bias_scratch_bytes(100, 768), (size_t)2 * 768 * 4);
+    EQ(kn_matmul_bwd_bias_scratch_bytes(3000, 100), (size_t)47 * 100 * 4);
+    EQ(kn_matmul_bwd_bias_scratch_bytes(16384, 768), (size_t)256 * 768 * 4);
+    EQ(kn_matmul_bwd_bias_scratch_bytes(65536, 3072), (size_t)88 * 3072 * 4);
     EQ(kn_layernorm_bwd_scratch_bytes(0, 96), (size_t)0);
 
     printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
