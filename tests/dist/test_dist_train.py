@@ -204,11 +204,13 @@ def refuse_shape():
     print("refused: 3 micro-steps over 2 ranks, with the arithmetic")
 
 
-def stop_collective():
-    """SIGUSR1 to rank 1 alone: both ranks stop after the same step."""
-    ck = os.path.join(TMP, "ckstop")
+def stop_collective(extra=()):
+    """SIGUSR1 to rank 1 alone: both ranks stop after the same step. With
+    --zero 1, rank 1 leaves its loop before rank 0's checkpoint gathers the
+    shards: it serves the gather on its way out."""
+    ck = os.path.join(TMP, "ckstop" + "".join(extra))
     args = [x if x != "8" else "100000" for x in BASE] + ["--ckpt-dir", ck, "--print-every",
-                                                         "1"]
+                                                         "1"] + list(extra)
     procs = spawn_tcp(2, args)
     # wait until rank 0 has printed a few steps
     deadline = time.time() + 60
@@ -235,8 +237,11 @@ def stop_collective():
     names = os.listdir(ck)
     if not any(stops[0] in n for n in names):
         fail("no checkpoint of step %s in %s" % (stops[0], names))
-    print("collective stop: SIGUSR1 to rank 1, both ranks stopped after step %s, rank 0 "
-          "wrote the checkpoint" % stops[0])
+    if extra:   # the gathered checkpoint loads and continues
+        run(1, BASE + ["--ckpt-dir", ck, "--resume", "--steps", str(int(stops[0]) + 1)] +
+            list(extra))
+    print("collective stop%s: SIGUSR1 to rank 1, both ranks stopped after step %s, rank 0 "
+          "wrote the checkpoint" % (" " + " ".join(extra) if extra else "", stops[0]))
 
 
 def mismatch():
@@ -281,6 +286,7 @@ def main():
         refuse_shape()
         if MODE == "tcp":
             stop_collective()
+            stop_collective(("--zero", "1"))
             mismatch()
             rank_dies()
     finally:
