@@ -1,6 +1,8 @@
 /* ingot-train generate: text in, text out, through the key/value-cached CPU
- * forward and the trainer's own sampler (tr_sample: greedy or top-k with
- * temperature from a seeded stream). */
+ * forward (or, --device cuda, the CUDA back end's logits op: a full causal
+ * forward over the context per token, no cache) and the trainer's own
+ * sampler (tr_sample: greedy or top-k with temperature from a seeded
+ * stream). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,7 +21,7 @@
 static const char usage[] =
     "usage: ingot-train generate CKPT --prompt TEXT [options]\n"
     "\n"
-    "Continue a prompt with a trained model on the CPU (key/value cache). CKPT: a\n"
+    "Continue a prompt with a trained model on the CPU (key/value cache) or a GPU. CKPT: a\n"
     "ckpt-*.bin file or a --ckpt-dir directory (its newest checkpoint). Prints the prompt\n"
     "and the continuation as text (stdout) and the speed (stderr).\n"
     "\n"
@@ -37,10 +39,13 @@ static const char usage[] =
     "  --seed N            sampling seed (default 1337)\n"
     "  --ids               print token ids instead of text\n"
     "  --threads N         CPU threads (default: all cores)\n"
+    "  --device DEV        cpu (default: key/value cache), cuda (the training back end's\n"
+    "                      forward over the whole context per token) or auto\n"
+    "  --precision P       fp32 (default) or bf16, on cuda\n"
     "  --help              this text\n";
 
 struct gen_opts {
-    const char *ckpt, *prompt, *prompt_ids, *data, *tokenizer;
+    const char *ckpt, *prompt, *prompt_ids, *data, *tokenizer, *device, *precision;
     int tokens, top_k, threads;
     double temperature;
     int64_t seed;
@@ -48,7 +53,7 @@ struct gen_opts {
 };
 
 enum { O_PROMPT = 256, O_PROMPT_IDS, O_DATA, O_TOKENIZER, O_TOKENS, O_TOP_K, O_TEMP, O_SEED,
-       O_NO_BOS, O_IDS, O_THREADS, O_HELP };
+       O_NO_BOS, O_IDS, O_THREADS, O_HELP, O_DEVICE, O_PRECISION };
 
 static int parse(int argc, char **argv, struct gen_opts *o)
 {
@@ -65,9 +70,12 @@ static int parse(int argc, char **argv, struct gen_opts *o)
         { "ids", no_argument, NULL, O_IDS },
         { "threads", required_argument, NULL, O_THREADS },
         { "help", no_argument, NULL, O_HELP },
+        { "device", required_argument, NULL, O_DEVICE },
+        { "precision", required_argument, NULL, O_PRECISION },
         { NULL, 0, NULL, 0 },
     };
-    *o = (struct gen_opts){ .tokens = 64, .top_k = 40, .temperature = 1.0, .seed = 1337 };
+    *o = (struct gen_opts){ .tokens = 64, .top_k = 40, .temperature = 1.0, .seed = 1337,
+                            .device = "cpu", .precision = "fp32" };
     optind = 1;
     opterr = 0;
     int c, err = 0;
@@ -86,6 +94,12 @@ static int parse(int argc, char **argv, struct gen_opts *o)
         case O_NO_BOS: o->no_bos = true; break;
         case O_IDS: o->ids = true; break;
         case O_THREADS: err = cli_parse_int("--threads", optarg, 1, 4096, &o->threads); break;
+        case O_DEVICE: o->device = optarg; break;
+        case O_PRECISION:
+            if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+                err = ingot_fail(INGOT_E_USAGE, "--precision: '%s'; use fp32 or bf16", optarg);
+            o->precision = optarg;
+            break;
         case O_HELP:
             fputs(usage, stdout);
             return 1;
@@ -197,6 +211,7 @@ int tr_generate_main(int argc, char **argv)
     int32_t *ids = NULL;
     struct ingot_spm *spm = NULL;
     tr_backend *be = NULL;
+    const struct tr_backend_ops *ops = &tr_backend_cpu_kv;
     if ((err = tr_export_load(o.ckpt, &st, &params, NULL)))
         goto out;
     /* a tokenizer is needed to read the prompt or to print text */
@@ -207,24 +222,39 @@ int tr_generate_main(int argc, char **argv)
     int n_prompt;
     if ((err = prompt_ids(&o, spm, st.cfg.vocab, o.tokens, &ids, &n_prompt)))
         goto out;
+    /* the CPU goes through its key/value cache; a GPU through its back
+     * end's logits op (the same forward that training samples with) */
+    if (strcmp(o.device, "cpu") && (err = tr_backend_select(o.device, &ops)))
+        goto out;
+    if (!strcmp(ops->name, "cpu"))
+        ops = &tr_backend_cpu_kv;
+    if (ops == &tr_backend_cpu_kv && !strcmp(o.precision, "bf16")) {
+        err = ingot_fail(INGOT_E_USAGE, "--precision bf16 needs --device cuda (the CPU computes "
+                         "in fp32)");
+        goto out;
+    }
     struct tr_backend_opts bo = { .cfg = st.cfg, .batch = 1, .grad_accum = 1,
-                                  .threads = o.threads, .quiet = true };
-    if ((err = tr_backend_cpu_kv.create(&bo, params, &be)))
+                                  .threads = o.threads, .quiet = true,
+                                  .precision = !strcmp(o.precision, "bf16") ? TR_PREC_BF16 :
+                                               TR_PREC_FP32 };
+    if ((err = ops->create(&bo, params, &be)))
         goto out;
     struct tr_sample_opts so = { .n_new = o.tokens, .top_k = o.top_k,
                                  .temperature = (float)o.temperature, .seed = (uint64_t)o.seed };
     double t0 = mono_now();
-    if ((err = tr_sample(&tr_backend_cpu_kv, be, &st.cfg, &so, ids, n_prompt)))
+    if ((err = tr_sample(ops, be, &st.cfg, &so, ids, n_prompt)))
         goto out;
     double dt = mono_now() - t0;
     if ((err = print_result(&o, spm, ids, n_prompt + o.tokens)))
         goto out;
     fflush(stdout);
-    fprintf(stderr, "generate: %d prompt + %d new tokens in %.2f s (%.1f tok/s), step %" PRIu64
-            " of %s, top-k %d, temperature %g, seed %" PRId64 "\n", n_prompt, o.tokens, dt,
-            o.tokens / (dt > 0 ? dt : 1e-9), st.step, o.ckpt, o.top_k, o.temperature, o.seed);
+    fprintf(stderr, "generate: %d prompt + %d new tokens in %.2f s (%.1f tok/s) on %s, step %"
+            PRIu64 " of %s, top-k %d, temperature %g, seed %" PRId64 "\n", n_prompt, o.tokens,
+            dt, o.tokens / (dt > 0 ? dt : 1e-9), ops == &tr_backend_cpu_kv ? "cpu (kv cache)" :
+            ops->name, st.step, o.ckpt, o.top_k, o.temperature, o.seed);
 out:
-    tr_backend_cpu_kv.destroy(be);
+    if (be)
+        ops->destroy(be);
     ingot_spm_free(spm);
     free(ids);
     free(params);

@@ -7,6 +7,9 @@
  *  2. `ingot-train generate --prompt-ids ... --ids` prints the prompt and
  *     the same greedy continuation as the CPU back end computes here from
  *     the checkpoint; its usage errors exit 2.
+ *     With --device cuda (where a GPU is present, else the refusal is
+ *     checked) the CUDA back end's fp32 logits match the CPU's within 1e-4
+ *     and generate runs through them.
  *  3. `ingot-train eval --json` on a dataset gives the val loss the trainer
  *     logged at the checkpoint's step (--val-tokens = --tokens), perplexity
  *     exp(loss) and an accuracy; a dataset of another tokenizer is refused.
@@ -89,6 +92,54 @@ static void expect(const char *cmd, const char *out, int rc, const char *text)
     free(s);
 }
 
+/* generate --device cuda: where the build and machine have a GPU, its fp32
+ * logits (the back end's logits op) against the CPU's for growing contexts,
+ * and the subcommand's run through them; elsewhere, a clear refusal. */
+static void check_generate_cuda(const char *bin, const char *ck, const char *out,
+                                const struct tr_ckpt_state *st, const float *p, tr_backend *cpu,
+                                int n_new)
+{
+    const struct tr_backend_ops *ops;
+    char *cmd = tt_fmt("'%s' generate '%s' --prompt-ids '5 6 7' --tokens %d --top-k 1 --ids "
+                       "--device cuda --precision fp32", bin, ck, n_new);
+    if (tr_backend_select("cuda", &ops)) {
+        ingot_clear_err();
+        int rc = tt_run(cmd, out);
+        char *s = tt_slurp(out);
+        CHECK(rc != 0 && s && strstr(s, "--device cuda"));
+        printf("generate --device cuda: refused here (%.*s)\n", (int)strcspn(strstr(s, "--device"),
+               "\n"), strstr(s, "--device"));
+        free(s);
+        free(cmd);
+        return;
+    }
+    struct tr_backend_opts bo = { .cfg = st->cfg, .batch = 1, .grad_accum = 1, .quiet = true,
+                                  .precision = TR_PREC_FP32 };
+    tr_backend *gpu;
+    CHECK_OK(ops->create(&bo, p, &gpu));
+    float *a = malloc((size_t)st->cfg.vocab * sizeof(float));
+    float *b = malloc((size_t)st->cfg.vocab * sizeof(float));
+    int32_t ctx[T];
+    CHECK(a && b);
+    double worst = 0.0;
+    for (int n = 1; n <= T; n++) {
+        ctx[n - 1] = (int32_t)((n * 37) % V);
+        CHECK_OK(tr_backend_cpu.logits(cpu, ctx, n, a));
+        CHECK_OK(ops->logits(gpu, ctx, n, b));
+        for (int i = 0; i < st->cfg.vocab; i++) {
+            double d = fabs((double)a[i] - b[i]);
+            worst = d > worst ? d : worst;
+        }
+    }
+    printf("generate --device cuda: fp32 logits within %.2e of the CPU's\n", worst);
+    CHECK(worst <= 1e-4);
+    ops->destroy(gpu);
+    free(a);
+    free(b);
+    expect(cmd, out, 0, "5 6 7 ");
+    free(cmd);
+}
+
 static void check_generate_cli(const char *bin, const char *dir, const char *out)
 {
     char *cmd = tt_fmt("'%s' --synthetic --vocab %d --model tiny --layers 1 --dim 32 --heads 2 "
@@ -114,6 +165,10 @@ static void check_generate_cli(const char *bin, const char *dir, const char *out
     cmd = tt_fmt("'%s' generate '%s' --prompt-ids '5 6 7' --tokens %d --top-k 1 --ids "
                  "--threads 1 2>/dev/null", bin, ck, NEW);
     expect(cmd, out, 0, want);
+    free(cmd);
+    check_generate_cuda(bin, ck, out, &st, p, cpu, NEW);
+    cmd = tt_fmt("'%s' generate '%s' --prompt-ids '5 6 7' --precision bf16", bin, ck);
+    expect(cmd, out, 2, "needs --device cuda");
     free(cmd);
     const struct { const char *args; const char *msg; } bad[] = {
         { "", "--prompt TEXT or --prompt-ids" },
