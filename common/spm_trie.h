@@ -83,13 +83,21 @@ static inline uint32_t spe_pack_next(const unsigned char *pack, uint32_t o, unsi
     memcpy(&n, r + 4, 4);
     n &= 0xffff;
     const unsigned char *lab = r + 6;
-    for (uint32_t i = 0; i < n; i++)
-        if (lab[i] == c) {
-            uint32_t child;
-            memcpy(&child, r + ((6 + n + 3) & ~3u) + 4 * i, 4);
-            return child;
-        }
-    return 0;
+    uint32_t i = 0;
+    if (n >= 16) {   /* the shallow nodes: a vectorized search */
+        const unsigned char *hit = memchr(lab, c, n);
+        if (!hit)
+            return 0;
+        i = (uint32_t)(hit - lab);
+    } else {
+        while (i < n && lab[i] != c)
+            i++;
+        if (i == n)
+            return 0;
+    }
+    uint32_t child;
+    memcpy(&child, r + ((6 + n + 3) & ~3u) + 4 * i, 4);
+    return child;
 }
 
 /* The value of the node at offset o (-1: no key ends there). */
