@@ -29,6 +29,19 @@ static const char *bin;
 static char *out;
 static int failures;
 
+/* Every string the test formats, freed at the end (sanitizer builds check
+ * leaks). */
+static char *strs[128];
+static int n_strs;
+
+static char *keep(char *s)
+{
+    CHECK(s && n_strs < 128);
+    strs[n_strs++] = s;
+    return s;
+}
+#define F(...) keep(tt_fmt(__VA_ARGS__))
+
 static void expect(const char *what, const char *args, int rc, const char *n1, const char *n2)
 {
     failures += tt_expect(bin, out, what, args, rc, n1, n2);
@@ -85,8 +98,8 @@ int main(int argc, char **argv)
     CHECK(argc == 2);
     bin = argv[1];
     char *dir = tt_tmpdir("settings");
-    char *data = tt_fmt("%s/data", dir);
-    out = tt_fmt("%s/out.txt", dir);
+    char *data = F("%s/data", dir);
+    out = F("%s/out.txt", dir);
     uint32_t *ids = malloc((N_TRAIN + N_VAL) * sizeof(uint32_t));
     CHECK(ids);
     tt_markov_tokens(ids, N_TRAIN + N_VAL, VOCAB, 7);
@@ -95,41 +108,41 @@ int main(int argc, char **argv)
                             .n_val = N_VAL, .doc_len = 64, .shard_docs = 5 };
     CHECK_OK(tt_write_dataset(&d));
     /* not the defaults anywhere, so that a setting lost on resume shows */
-    char *flags = tt_fmt("--data '%s' --model tiny --layers 1 --dim 32 --seq-len 32 --batch 4 "
+    char *flags = F("--data '%s' --model tiny --layers 1 --dim 32 --seq-len 32 --batch 4 "
                          "--batch-tokens 256 --steps %d --warmup 2 --lr 1e-2 --min-lr 2e-3 "
                          "--weight-decay 0.05 --grad-clip 0.5 --seed 99 --val-every 5 "
                          "--val-tokens 128 --print-every 1", data, STEPS);
 
     /* 1. straight vs --stop-after + --resume alone */
-    char *a = tt_fmt("%s --metrics '%s/a.jsonl' --ckpt-dir '%s/ca'", flags, dir, dir);
+    char *a = F("%s --metrics '%s/a.jsonl' --ckpt-dir '%s/ca'", flags, dir, dir);
     expect("straight run", a, 0, "ETA", NULL);
-    char *b = tt_fmt("%s --metrics '%s/b.jsonl' --ckpt-dir '%s/cb' --stop-after 4", flags, dir,
+    char *b = F("%s --metrics '%s/b.jsonl' --ckpt-dir '%s/cb' --stop-after 4", flags, dir,
                      dir);
     expect("stopped at 4", b, 0, "ckpt-00000004.bin", NULL);
-    char *r = tt_fmt("--ckpt-dir '%s/cb' --resume", dir);
+    char *r = F("--ckpt-dir '%s/cb' --resume", dir);
     expect("--ckpt-dir --resume alone", r, 0, "resumed from", "ckpt-00000010.bin");
     char *s = tt_slurp(out);
     CHECK(s && !strstr(s, "override"));   /* nothing differs, nothing reported */
     free(s);
-    char *ma = tt_fmt("%s/a.jsonl", dir), *mb = tt_fmt("%s/b.jsonl", dir);
+    char *ma = F("%s/a.jsonl", dir), *mb = F("%s/b.jsonl", dir);
     same_steps("losses straight vs resumed", ma, mb, STEPS);
-    char *ca = tt_fmt("%s/ca/ckpt-%08d.bin", dir, STEPS), *cb = tt_fmt("%s/cb/ckpt-%08d.bin", dir,
+    char *ca = F("%s/ca/ckpt-%08d.bin", dir, STEPS), *cb = F("%s/cb/ckpt-%08d.bin", dir,
                                                                         STEPS);
     bool same_w = tt_ckpt_payload_equal(ca, cb);
     printf("%-34s %s\n", "final weights and AdamW state", same_w ? "same" : "DIFFER  FAIL");
     failures += !same_w;
 
     /* 2. an override is reported once, naming only what differs */
-    char *c4 = tt_fmt("%s/cb/ckpt-00000004.bin", dir);
-    char *cc = tt_fmt("%s/cc", dir);
+    char *c4 = F("%s/cb/ckpt-00000004.bin", dir);
+    char *cc = F("%s/cc", dir);
     CHECK_OK(fs_mkdir_p(cc));
-    char *c4c = tt_fmt("%s/ckpt-00000004.bin", cc);
+    char *c4c = F("%s/ckpt-00000004.bin", cc);
     char *buf;
     size_t blen;
     CHECK_OK(fs_read_all(c4, &buf, &blen));
     CHECK_OK(fs_write_atomic(c4c, buf, blen));
     free(buf);
-    char *o = tt_fmt("--ckpt-dir '%s' --resume --lr 5e-3 --steps 6 --metrics /dev/null", cc);
+    char *o = F("--ckpt-dir '%s' --resume --lr 5e-3 --steps 6 --metrics /dev/null", cc);
     expect("override on resume", o, 0, "override the checkpoint's: ", "lr 0.005 (checkpoint: 0.01)");
     s = tt_slurp(out);
     /* only lr, steps and metrics differ, on one line */
@@ -148,25 +161,21 @@ int main(int argc, char **argv)
 
     /* 3. another architecture is refused by name; version 1 resumes with
      * the command line's settings */
-    char *cd = tt_fmt("%s/cd", dir), *ce = tt_fmt("%s/ce", dir);
+    char *cd = F("%s/cd", dir), *ce = F("%s/ce", dir);
     CHECK_OK(fs_mkdir_p(cd));
     CHECK_OK(fs_mkdir_p(ce));
-    char *cdp = tt_fmt("%s/ckpt-00000004.bin", cd), *cep = tt_fmt("%s/ckpt-00000004.bin", ce);
+    char *cdp = F("%s/ckpt-00000004.bin", cd), *cep = F("%s/ckpt-00000004.bin", ce);
     rewrite(c4, cdp, other_arch);
-    char *x = tt_fmt("--ckpt-dir '%s' --resume", cd);
+    char *x = F("--ckpt-dir '%s' --resume", cd);
     expect("checkpoint of another arch", x, 1, "architecture 'rwkv'", "knows only 'gpt2'");
-    free(x);
-    x = tt_fmt("export '%s' --format safetensors --out '%s/st'", cdp, dir);
+    x = F("export '%s' --format safetensors --out '%s/st'", cdp, dir);
     expect("export of another arch", x, 1, "architecture 'rwkv'", NULL);
-    free(x);
     rewrite(c4, cep, to_version1);
-    x = tt_fmt("--ckpt-dir '%s' --resume", ce);
+    x = F("--ckpt-dir '%s' --resume", ce);
     expect("version 1 without flags", x, 2, "no data", NULL);
-    free(x);
-    x = tt_fmt("%s --metrics '%s/e.jsonl' --ckpt-dir '%s' --resume", flags, dir, ce);
+    x = F("%s --metrics '%s/e.jsonl' --ckpt-dir '%s' --resume", flags, dir, ce);
     expect("version 1 with the flags", x, 0, "resumed from", NULL);
-    free(x);
-    char *me = tt_fmt("%s/e.jsonl", dir);
+    char *me = F("%s/e.jsonl", dir);
     struct tt_step sa[64], se[64];
     int na = tt_read_steps(ma, sa, 64), ne = tt_read_steps(me, se, 64);
     bool v1 = na == STEPS && ne == STEPS - 4;
@@ -176,60 +185,53 @@ int main(int argc, char **argv)
     failures += !v1;
 
     /* 4. --config: JSON and TOML, flags win, config.json round-trips */
-    char *tj = tt_fmt("%s/run.json", dir), *tt = tt_fmt("%s/run.toml", dir);
-    char *json = tt_fmt("{\"data\": [\"%s\"], \"model\": \"tiny\", \"layers\": 1, \"dim\": 32,\n"
+    char *tj = F("%s/run.json", dir), *tt = F("%s/run.toml", dir);
+    char *json = F("{\"data\": [\"%s\"], \"model\": \"tiny\", \"layers\": 1, \"dim\": 32,\n"
                         " \"seq_len\": 32, \"batch\": 4, \"batch-tokens\": 256, \"steps\": 99,\n"
                         " \"warmup\": 2, \"lr\": 1e-2, \"min-lr\": 0.002, \"weight-decay\": 0.05,\n"
                         " \"grad-clip\": 0.5, \"seed\": 99, \"val-every\": 5, \"val-tokens\": 128}\n",
                         data);
-    char *toml = tt_fmt("# the same run\ndata = [\"%s\"]\nmodel = \"tiny\"\nlayers = 1\n"
+    char *toml = F("# the same run\ndata = [\"%s\"]\nmodel = \"tiny\"\nlayers = 1\n"
                         "dim = 32\nseq-len = 32\nbatch = 4\nbatch_tokens = \"256\"\nsteps = 99\n"
                         "warmup = 2\nlr = 1e-2   # peak\nmin-lr = 0.002\nweight-decay = 0.05\n"
                         "grad-clip = 0.5\nseed = 99\nval-every = 5\nval-tokens = 128\n", data);
     CHECK_OK(fs_write_atomic(tj, json, strlen(json)));
     CHECK_OK(fs_write_atomic(tt, toml, strlen(toml)));
-    x = tt_fmt("--config '%s' --steps %d --print-every 1 --metrics '%s/j.jsonl' --ckpt-dir "
+    x = F("--config '%s' --steps %d --print-every 1 --metrics '%s/j.jsonl' --ckpt-dir "
                "'%s/cj'", tj, STEPS, dir, dir);
     expect("--config JSON, --steps overrides", x, 0, NULL, NULL);
-    free(x);
-    char *mj = tt_fmt("%s/j.jsonl", dir);
+    char *mj = F("%s/j.jsonl", dir);
     same_steps("--config JSON vs flags", ma, mj, STEPS);
-    x = tt_fmt("--config '%s' --steps %d --metrics '%s/t.jsonl'", tt, STEPS, dir);
+    x = F("--config '%s' --steps %d --metrics '%s/t.jsonl'", tt, STEPS, dir);
     expect("--config TOML", x, 0, NULL, NULL);
-    free(x);
-    char *mt = tt_fmt("%s/t.jsonl", dir);
+    char *mt = F("%s/t.jsonl", dir);
     same_steps("--config TOML vs flags", ma, mt, STEPS);
-    char *cfgout = tt_fmt("%s/cj/config.json", dir);
+    char *cfgout = F("%s/cj/config.json", dir);
     s = tt_slurp(cfgout);
     bool cj = s && strstr(s, "\"arch\": \"gpt2\"") && strstr(s, "\"steps\": 10,") &&
               strstr(s, "\"seq-len\": 32") && strstr(s, "\"lr\": 0.01,");
     printf("%-34s %s\n", "D/config.json effective settings", cj ? "ok" : "FAIL");
     failures += !cj;
     free(s);
-    x = tt_fmt("--config '%s' --metrics '%s/k.jsonl'", cfgout, dir);
+    x = F("--config '%s' --metrics '%s/k.jsonl'", cfgout, dir);
     expect("config.json as --config", x, 0, NULL, NULL);
-    free(x);
-    char *mk = tt_fmt("%s/k.jsonl", dir);
+    char *mk = F("%s/k.jsonl", dir);
     same_steps("config.json run vs flags", ma, mk, STEPS);
-    char *bad = tt_fmt("%s/bad.toml", dir);
+    char *bad = F("%s/bad.toml", dir);
     CHECK_OK(fs_write_atomic(bad, "lerning-rate = 3\n", 17));
-    x = tt_fmt("--config '%s' --synthetic", bad);
+    x = F("--config '%s' --synthetic", bad);
     expect("--config unknown key", x, 2, "unknown key \"lerning-rate\"", bad);
-    free(x);
     CHECK_OK(fs_write_atomic(bad, "steps = 10\nsteps = 20\n", 22));
-    x = tt_fmt("--config '%s' --synthetic", bad);
+    x = F("--config '%s' --synthetic", bad);
     expect("--config key twice", x, 2, ":2: steps given twice", NULL);
-    free(x);
     CHECK_OK(fs_write_atomic(bad, "{\"batch\": 0}", 12));
-    x = tt_fmt("--config '%s' --synthetic", bad);
+    x = F("--config '%s' --synthetic", bad);
     expect("--config bad value", x, 2, bad, "--batch '0'");
-    free(x);
 
     /* 5. --init-from: the checkpoint's weights and shape, a new run */
-    x = tt_fmt("--init-from '%s' --data '%s' --batch 4 --dump-batch '%s/init.bin'", c4, data, dir);
+    x = F("--init-from '%s' --data '%s' --batch 4 --dump-batch '%s/init.bin'", c4, data, dir);
     expect("--init-from takes the shape", x, 0, "initialised from", "after step 0");
-    free(x);
-    char *ib = tt_fmt("%s/init.bin", dir), *ck;
+    char *ib = F("%s/init.bin", dir), *ck;
     size_t ilen, clen;
     CHECK_OK(fs_read_all(ib, &buf, &ilen));
     CHECK_OK(fs_read_all(c4, &ck, &clen));
@@ -242,15 +244,17 @@ int main(int argc, char **argv)
     failures += !w;
     free(buf);
     free(ck);
-    x = tt_fmt("--init-from '%s' --data '%s' --batch 4 --steps 3 --lr 1e-3 --print-every 1 "
+    x = F("--init-from '%s' --data '%s' --batch 4 --steps 3 --lr 1e-3 --print-every 1 "
                "--ckpt-dir '%s/ci'", c4, data, dir);
     expect("--init-from trains a new run", x, 0, "step      1/3", "ckpt-00000003.bin");
-    free(x);
-    x = tt_fmt("--init-from '%s' --data '%s' --dim 64 --steps 2", c4, data);
+    x = F("--init-from '%s' --data '%s' --dim 64 --steps 2", c4, data);
     expect("--init-from another shape", x, 1, "another model configuration", "--init-from");
-    free(x);
 
     tt_rmtree(dir);
+    free(dir);
+    free(ids);
+    for (int i = 0; i < n_strs; i++)
+        free(strs[i]);
     printf("%d failure(s)\n", failures);
     return failures ? 1 : 0;
 }
