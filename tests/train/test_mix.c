@@ -10,12 +10,20 @@
  * - the val set draws from every source;
  * - end to end: a mixture run stopped and resumed with --ckpt-dir --resume
  *   alone logs the same losses as a straight one, and the metrics and the
- *   report show the tokens taken per source.
+ *   report show the tokens taken per source;
+ * - data parallel (2 ranks over TCP, as torchrun starts them): the same
+ *   losses as one process (fp32 summation tolerance) and the same data
+ *   position, per source, in the final checkpoint.
  * Tokens are their own positions plus a per-source offset, so a row says
  * which source and window it is.
  * usage: test_mix INGOT_TRAIN */
+#include <math.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "checkpoint.h"
 #include "data_loader.h"
 #include "tt_util.h"
 
@@ -198,6 +206,74 @@ static bool src_tokens_ok(const char *path)
     return ok;
 }
 
+/* A TCP port that was free a moment ago. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+          getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    int port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* The "data_position" object of a checkpoint's settings (malloc'd). */
+static char *data_position(const char *ckpt)
+{
+    char *text = NULL;
+    CHECK_OK(tr_ckpt_read_settings(ckpt, &text));
+    CHECK(text);
+    char *p = strstr(text, "\"data_position\"");
+    CHECK(p);
+    char *d = strdup(p);
+    free(text);
+    return d;
+}
+
+/* Two ranks over TCP against one process: losses within fp32 summation
+ * tolerance, the data position (every source's) identical. */
+static int dist_check(const char *bin, const char *dir, const char *flags, const char *out)
+{
+    int port = free_port();
+    char *env = tt_fmt("OMP_NUM_THREADS=1 WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 "
+                       "MASTER_PORT=%d", port);
+    char *cmd = tt_fmt("env %s RANK=1 LOCAL_RANK=1 '%s' %s --dist tcp --dist-timeout 60 "
+                       "--ckpt-dir '%s/cw' >'%s/r1.txt' 2>&1 & env %s RANK=0 LOCAL_RANK=0 '%s' %s "
+                       "--dist tcp --dist-timeout 60 --metrics '%s/w.jsonl' --ckpt-dir '%s/cw'; "
+                       "rc=$?; wait $! || rc=1; exit $rc", env, bin, flags, dir, dir, env, bin,
+                       flags, dir, dir);
+    int rc = tt_run(cmd, out);
+    free(cmd);
+    free(env);
+    if (rc != 0) {
+        char *s = tt_slurp(out);
+        fprintf(stderr, "2 ranks: exit %d:\n%s\n", rc, s ? s : "");
+        free(s);
+        return 1;
+    }
+    char *ma = tt_fmt("%s/a.jsonl", dir), *mw = tt_fmt("%s/w.jsonl", dir);
+    struct tt_step sa[16], sw[16];
+    int na = tt_read_steps(ma, sa, 16), nw = tt_read_steps(mw, sw, 16);
+    bool close_ok = na == 8 && nw == 8;
+    double worst = 0.0;
+    for (int i = 0; close_ok && i < 8; i++) {
+        double d = fabs(sa[i].loss - sw[i].loss);
+        worst = d > worst ? d : worst;
+        close_ok = sa[i].step == sw[i].step && d <= 2e-5 * fmax(1.0, fabs(sa[i].loss));
+    }
+    char *ca = tt_fmt("%s/ca/ckpt-00000008.bin", dir), *cw = tt_fmt("%s/cw/ckpt-00000008.bin", dir);
+    char *pa = data_position(ca), *pw = data_position(cw);
+    bool same_pos = !strcmp(pa, pw);
+    printf("%-34s %s (max |loss difference| %.2e; position %s)\n", "mixture on 2 ranks",
+           close_ok && same_pos ? "ok" : "FAIL", worst, same_pos ? "identical" : "DIFFERS");
+    if (!same_pos)
+        fprintf(stderr, "1 process: %s\n2 ranks:   %s\n", pa, pw);
+    free(pa); free(pw); free(ca); free(cw); free(ma); free(mw);
+    return !(close_ok && same_pos);
+}
+
 int main(int argc, char **argv)
 {
     CHECK(argc == 2);
@@ -232,6 +308,7 @@ int main(int argc, char **argv)
     bool w = tt_ckpt_payload_equal(ca, cb);
     printf("%-34s %s\n", "mixture final weights", w ? "same" : "DIFFER  FAIL");
     failures += !same + !st + !w;
+    failures += dist_check(bin, dir, flags, out);
     x = tt_fmt("--data '%s/a' --data '%s/c' --synthetic", dir, dir);
     failures += tt_expect(bin, out, "--data with --synthetic", x, 2, "exclude", NULL);
     free(x);
