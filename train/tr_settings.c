@@ -564,6 +564,24 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         if ((err = json_to_list(ck, base, false, resume_path ? NULL : shape)))
             goto fail;
     }
+    /* --resume before the first checkpoint was written (the run was killed
+     * early): the settings it wrote to D/config.json at its start */
+    char *cj = resume && ckdir && !resume_path ? fs_path_join(ckdir, "config.json") : NULL;
+    if (cj && !ck && access(cj, F_OK) == 0) {
+        tr_optlist_free(base);
+        err = tr_settings_load_config(cj, base);
+        if (!err && (!(origin = malloc(strlen(cj) + 16))))
+            err = ingot_oom("settings origin", strlen(cj) + 16);
+        if (!err) {
+            sprintf(origin, "%s", cj);
+            free(base->origin);
+            base->origin = origin;
+            origin = NULL;
+        }
+    }
+    free(cj);
+    if (err)
+        goto fail;
     if (!base->origin && !(base->origin = strdup("defaults"))) {
         err = ingot_oom("settings origin", 16);
         goto fail;

@@ -9,6 +9,7 @@
  * - --config FILE (JSON and TOML lines) gives the same run as the flags,
  *   flags override it, D/config.json holds the effective settings and is
  *   itself a valid --config; a bad key is refused by name;
+ * - --resume before the first checkpoint restarts from D/config.json;
  * - --init-from starts a new run from a checkpoint's weights and shape
  *   (the dumped batch holds exactly those weights), and refuses another
  *   shape.
@@ -132,6 +133,19 @@ int main(int argc, char **argv)
     printf("%-34s %s\n", "final weights and AdamW state", same_w ? "same" : "DIFFER  FAIL");
     failures += !same_w;
 
+    /* a run killed before its first checkpoint: --resume restarts it from
+     * the settings it wrote to D/config.json */
+    char *cf = F("%s/cf", dir);
+    CHECK_OK(fs_mkdir_p(cf));
+    char *cfg_a = F("%s/ca/config.json", dir), *cfg_f = F("%s/config.json", cf);
+    s = tt_slurp(cfg_a);
+    CHECK(s);
+    CHECK_OK(fs_write_atomic(cfg_f, s, strlen(s)));
+    free(s);
+    char *x = F("--ckpt-dir '%s' --resume --metrics '%s/f.jsonl'", cf, dir);
+    expect("--resume before a checkpoint", x, 0, "no checkpoint in", "starting from scratch");
+    same_steps("config.json restart vs straight", ma, F("%s/f.jsonl", dir), STEPS);
+
     /* 2. an override is reported once, naming only what differs */
     char *c4 = F("%s/cb/ckpt-00000004.bin", dir);
     char *cc = F("%s/cc", dir);
@@ -166,7 +180,7 @@ int main(int argc, char **argv)
     CHECK_OK(fs_mkdir_p(ce));
     char *cdp = F("%s/ckpt-00000004.bin", cd), *cep = F("%s/ckpt-00000004.bin", ce);
     rewrite(c4, cdp, other_arch);
-    char *x = F("--ckpt-dir '%s' --resume", cd);
+    x = F("--ckpt-dir '%s' --resume", cd);
     expect("checkpoint of another arch", x, 1, "architecture 'rwkv'", "knows only 'gpt2'");
     x = F("export '%s' --format safetensors --out '%s/st'", cdp, dir);
     expect("export of another arch", x, 1, "architecture 'rwkv'", NULL);
