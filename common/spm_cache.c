@@ -13,7 +13,6 @@
 
 #define CACHE_SLOTS (1u << 18)
 #define CACHE_ARENA ((size_t)16 << 20)
-#define CACHE_MAX_WORD 256   /* longer words are rare and skip the cache */
 
 /* A cached BPE piece: its id and length in the word. */
 struct bpe_val {
@@ -74,12 +73,12 @@ static void cache_put(struct spe_scratch *s, struct spe_cache_ent *e, const char
     s->cache_used++;
 }
 
-static int bpe_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off, uint32_t n)
+static int bpe_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off, uint32_t n,
+                    uint64_t h)
 {
     const char *t = s->norm + off;
-    if (!s->cache_on || n > CACHE_MAX_WORD)
+    if (!s->cache_on || n > SPE_CACHE_MAX_WORD)
         return spe_bpe_word(m, s, t, off, n);
-    uint64_t h = ingot_xxh3(t, n);
     struct spe_cache_ent *e = cache_find(s, t, n, h);
     int ret;
     if (e->key_len) {
@@ -94,7 +93,7 @@ static int bpe_word(const struct spe_model *m, struct spe_scratch *s, uint32_t o
     if ((ret = spe_bpe_word(m, s, t, off, n)))
         return ret;
     /* At most n pieces of 8 bytes: the word's own pieces, re-packed. */
-    struct bpe_val v[CACHE_MAX_WORD];
+    struct bpe_val v[SPE_CACHE_MAX_WORD];
     size_t k = 0;
     for (size_t i = first; i < s->n_toks; i++)
         v[k++] = (struct bpe_val){ s->toks[i].id, s->toks[i].len };
@@ -160,16 +159,15 @@ static int viterbi_checked(const struct spe_model *m, struct spe_scratch *s,
 }
 
 static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off,
-                        uint32_t n, float *c)
+                        uint32_t n, uint64_t h, float *c)
 {
     const char *t = s->norm + off;
     int ret;
-    if (!s->cache_on || n > CACHE_MAX_WORD) {
+    if (!s->cache_on || n > SPE_CACHE_MAX_WORD) {
         if ((ret = spe_unigram_lattice(m, s, t, n)))
             return ret;
         return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
     }
-    uint64_t h = ingot_xxh3(t, n);
     struct spe_cache_ent *e = cache_find(s, t, n, h);
     if (e->key_len) {
         s->stats.cache_hits++;
@@ -224,7 +222,7 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
 }
 
 int spe_cache_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off, uint32_t n,
-                   float *c)
+                   uint64_t h, float *c)
 {
     if (s->cache_on && !s->cache) {
         int ret = cache_init(s);
@@ -238,8 +236,8 @@ int spe_cache_word(const struct spe_model *m, struct spe_scratch *s, uint32_t of
         s->cache_model = m;
     }
     if (m->p.model_type == SPE_BPE)
-        return bpe_word(m, s, off, n);
-    return unigram_word(m, s, off, n, c);
+        return bpe_word(m, s, off, n, h);
+    return unigram_word(m, s, off, n, h, c);
 }
 
 void spe_cache_free(struct spe_scratch *s)

@@ -8,10 +8,29 @@
 
 #include "spm_enc.h"
 
+#include "ingot_hash.h"
+
+#define SPE_CACHE_MAX_WORD 256   /* longer words are rare and skip the cache */
+
+/* The hash the word t[0, n) is cached under (0 when it skips the cache). */
+static inline uint64_t spe_cache_hash(const struct spe_scratch *s, const char *t, uint32_t n)
+{
+    return s->cache_on && n <= SPE_CACHE_MAX_WORD ? ingot_xxh3(t, n) : 0;
+}
+
+/* Start loading the table slot of hash h: the document loop asks for the
+ * next word's slot while it encodes this one (the table is megabytes; a
+ * probe waited on memory). */
+static inline void spe_cache_prefetch(const struct spe_scratch *s, uint64_t h)
+{
+    if (s->cache)
+        __builtin_prefetch(&s->cache[h & s->cache_mask]);
+}
+
 /* Encode the word s->norm[off, off + n) into s->toks, through the cache
- * when it is on. Returns 0 or -ENOMEM. */
+ * when it is on; h is spe_cache_hash() of the word. Returns 0 or -ENOMEM. */
 int spe_cache_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off, uint32_t n,
-                   float *c);
+                   uint64_t h, float *c);
 void spe_cache_free(struct spe_scratch *s);
 
 #endif

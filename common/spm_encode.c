@@ -483,13 +483,21 @@ int spe_encode(const spe_model *m, spe_scratch *s, const char *text, size_t len,
     double t1 = s->timing ? mono_now() : 0;
     s->n_toks = 0;
     float c = 0.0f;
-    for (size_t w = 0; w < n;) {
-        size_t e = word_end(m->cut, s->norm, n, w);
-        ret = spe_cache_word(m, s, (uint32_t)w, (uint32_t)(e - w), &c);
+    /* One word ahead: the next word's cache slot comes from memory while
+     * this one is encoded (the table is megabytes; probes waited on it). */
+    size_t w = 0, e = n ? word_end(m->cut, s->norm, n, 0) : 0;
+    uint64_t h = spe_cache_hash(s, s->norm, (uint32_t)e);
+    while (w < n) {
+        size_t e2 = e < n ? word_end(m->cut, s->norm, n, e) : n;
+        uint64_t h2 = spe_cache_hash(s, s->norm + e, (uint32_t)(e2 - e));
+        spe_cache_prefetch(s, h2);
+        ret = spe_cache_word(m, s, (uint32_t)w, (uint32_t)(e - w), h, &c);
         if (ret)
             return ret;
         s->stats.words++;
         w = e;
+        e = e2;
+        h = h2;
     }
     if ((ret = emit(m, s, ids, cap, n_ids)))
         return ret;
