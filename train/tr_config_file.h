@@ -1,0 +1,16 @@
+/* --config FILE: a JSON object, or TOML-style lines (a subset: top-level
+ * `key = value`, strings in double or single quotes, integers, reals,
+ * true/false, one-line lists [...]; '#' comments; no tables), read into one
+ * JSON object so that tr_settings.c judges the keys and values once. */
+#ifndef INGOT_TR_CONFIG_FILE_H
+#define INGOT_TR_CONFIG_FILE_H
+
+#include <jansson.h>
+
+/* Read path into a new JSON object (*out, the caller's reference). A file
+ * whose first non-blank character is '{' is JSON, anything else TOML.
+ * INGOT_E_USAGE naming the file and line of a syntax error, a TOML key
+ * given twice or a table; -errno when it cannot be read. */
+int tr_config_file_read(const char *path, json_t **out);
+
+#endif
