@@ -1,8 +1,5 @@
 /* Run settings: resolve, serialise, compare, read config files
  * (tr_settings.h). */
-#include <ctype.h>
-#include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
