@@ -198,7 +198,7 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
     if ((ret = spe_unigram_lattice(m, s, t, n)))
         return ret;
     struct spe_ugbound b;
-    if ((ret = spe_unigram_bound(m, s, s->edges, s->n_edges, n, &b)))
+    if ((ret = spe_unigram_bound(s, n, &b)))
         return ret;
     /* Where the bound holds the path is the Viterbi's (checked in verify
      * mode); else the Viterbi runs. */

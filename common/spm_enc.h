@@ -136,6 +136,8 @@ struct spe_scratch {
     size_t best_cap;
     struct spe_edge *edges;
     size_t n_edges, edges_cap;
+    double *escore;                  /* the lattice's edge scores (uscore) */
+    size_t escore_cap;
     struct spe_sym *syms;
     size_t syms_cap;
     struct spe_heap_ent *heap;
@@ -176,11 +178,10 @@ int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const 
 int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s,
                         const struct spe_edge *e, size_t n_edges, uint32_t off, uint32_t n,
                         float *c);
-/* Stage 2: the exact best path of the lattice e[0, n_edges) of a word of
- * n bytes into s->path (forward order) and its bound. 0 or -ENOMEM. */
-int spe_unigram_bound(const struct spe_model *m, struct spe_scratch *s,
-                      const struct spe_edge *e, size_t n_edges, uint32_t n,
-                      struct spe_ugbound *b);
+/* Stage 2: the exact best path of the word's lattice (s->edges and their
+ * scores s->escore, from spe_unigram_lattice) of a word of n bytes into
+ * s->path (forward order) and its bound. 0 or -ENOMEM. */
+int spe_unigram_bound(struct spe_scratch *s, uint32_t n, struct spe_ugbound *b);
 /* Whether the float Viterbi from carried score c must pick b's path. */
 static inline bool spe_ugbound_holds(const struct spe_ugbound *b, float c)
 {

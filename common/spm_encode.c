@@ -283,7 +283,7 @@ static int vocab_init(struct spe_model *m)
     }
     ret = spe_trie_build(&m->vocab, k, keys, lens, vals);
     if (!ret && p->model_type == SPE_UNIGRAM)
-        ret = spe_trie_pack(&m->vocab);
+        ret = spe_trie_pack(&m->vocab, m->uscore);
 out:
     free(keys);
     free(lens);
@@ -374,6 +374,7 @@ void spe_scratch_free(spe_scratch *s)
     free(s->toks);
     free(s->best);
     free(s->edges);
+    free(s->escore);
     free(s->syms);
     free(s->heap);
     free(s->ug2);

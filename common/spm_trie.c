@@ -66,7 +66,7 @@ int spe_trie_build(struct spe_trie *t, size_t n, const char *const *keys,
 
 static size_t rec_size(uint32_t n_kids) { return ((6 + n_kids + 3) & ~(size_t)3) + 4 * n_kids; }
 
-int spe_trie_pack(struct spe_trie *t)
+int spe_trie_pack(struct spe_trie *t, const double *score)
 {
     const uint32_t nn = t->n_nodes;
     /* The children of every node (CSR, by a counting sort of the edges). */
@@ -112,7 +112,7 @@ int spe_trie_pack(struct spe_trie *t)
             goto out;
         }
         off[v] = (uint32_t)at;
-        at += rec_size(first[v + 1] - first[v]);
+        at += rec_size(first[v + 1] - first[v]) + (t->value[v] >= 0 ? 8 : 0);
         for (uint32_t k = first[v + 1]; k-- > first[v];)   /* first child on top */
             stack[sp++] = kid[k];
     }
@@ -134,6 +134,8 @@ int spe_trie_pack(struct spe_trie *t)
         memcpy(r + 6, lab + first[v], n);
         for (uint32_t i = 0; i < n; i++)
             memcpy(r + ((6 + n + 3) & ~3u) + 4 * i, &off[kid[first[v] + i]], 4);
+        if (t->value[v] >= 0)
+            memcpy(r + rec_size(n), &score[t->value[v]], 8);
     }
     for (int c = 0; c < 256; c++)
         t->pack_root[c] = t->root[c] ? off[t->root[c]] : 0;

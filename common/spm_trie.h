@@ -34,6 +34,7 @@ struct spe_trie {
      * bytes, padding to 4, their uint32 offsets. Offset 0 is no node. */
     unsigned char *pack;
     uint32_t pack_root[256]; /* offset of the root's child by byte, 0 none */
+    /* (A record whose value is >= 0 ends with a double: spe_pack_score.) */
 };
 
 /* Build from n keys (keys[i], lens[i] bytes, value vals[i] >= 0). A key
@@ -71,8 +72,11 @@ static inline uint32_t spe_trie_step(const struct spe_trie *t, uint32_t node, un
     }
 }
 
-/* Build t->pack from the hash trie. 0 or -ENOMEM (recorded). */
-int spe_trie_pack(struct spe_trie *t);
+/* Build t->pack from the hash trie; the record of a node whose value v is
+ * >= 0 ends with score[v] (the unigram lattice reads a piece's score from
+ * the record it has just loaded, not from a table elsewhere). 0 or -ENOMEM
+ * (recorded). */
+int spe_trie_pack(struct spe_trie *t, const double *score);
 
 /* In the packed trie: the child of the node at offset o by byte c (its
  * offset), or 0 when there is none. */
@@ -98,6 +102,17 @@ static inline uint32_t spe_pack_next(const unsigned char *pack, uint32_t o, unsi
     uint32_t child;
     memcpy(&child, r + ((6 + n + 3) & ~3u) + 4 * i, 4);
     return child;
+}
+
+/* The score stored for the node at offset o, whose value is >= 0. */
+static inline double spe_pack_score(const unsigned char *pack, uint32_t o)
+{
+    uint32_t n;
+    memcpy(&n, pack + o + 4, 4);
+    n &= 0xffff;
+    double sc;
+    memcpy(&sc, pack + o + ((6 + n + 3) & ~3u) + 4 * n, 8);
+    return sc;
 }
 
 /* The value of the node at offset o (-1: no key ends there). */

@@ -16,14 +16,20 @@
 
 #include "spm_enc.h"
 
-static inline int push_edge(struct spe_scratch *s, uint32_t start, uint32_t end, int32_t id)
+static inline int push_edge(struct spe_scratch *s, uint32_t start, uint32_t end, int32_t id,
+                            double score)
 {
     if (s->n_edges == s->edges_cap) {
+        size_t cap = s->edges_cap;
         int ret = spe_grow(&s->edges, &s->edges_cap, s->n_edges + 1, sizeof(*s->edges),
+                           "the unigram lattice");
+        if (!ret)
+            ret = spe_grow(&s->escore, &cap, s->n_edges + 1, sizeof(*s->escore),
                            "the unigram lattice");
         if (ret)
             return ret;
     }
+    s->escore[s->n_edges] = score;
     s->edges[s->n_edges++] = (struct spe_edge){ start, end, id };
     return 0;
 }
@@ -44,7 +50,7 @@ int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const 
         for (uint32_t k = start; node;) {
             int32_t id = spe_pack_value(pack, node);
             if (id >= 0) {   /* else no piece ends here, or an UNUSED one */
-                if ((ret = push_edge(s, start, k + 1, id)))
+                if ((ret = push_edge(s, start, k + 1, id, spe_pack_score(pack, node))))
                     return ret;
                 has_single |= k + 1 - start == mblen;
             }
@@ -52,7 +58,8 @@ int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const 
                 break;
             node = spe_pack_next(pack, node, t[k]);
         }
-        if (!has_single && (ret = push_edge(s, start, start + mblen, SPE_EDGE_UNK)))
+        if (!has_single &&
+            (ret = push_edge(s, start, start + mblen, SPE_EDGE_UNK, (double)m->unk_score)))
             return ret;
         start += mblen;
     }
@@ -122,10 +129,11 @@ int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s,
  * most n steps. Two paths within 2 * n * 2^-24 * (|C| + a) of each other
  * might swap, so the gap must exceed that (k carries 2^-23 per step and a
  * 1% margin). */
-int spe_unigram_bound(const struct spe_model *m, struct spe_scratch *s,
-                      const struct spe_edge *e, size_t n_edges, uint32_t n,
-                      struct spe_ugbound *b)
+int spe_unigram_bound(struct spe_scratch *s, uint32_t n, struct spe_ugbound *b)
 {
+    const struct spe_edge *e = s->edges;
+    const double *score = s->escore;
+    const size_t n_edges = s->n_edges;
     int ret;
     if (n + 1 > s->ug2_cap &&
         (ret = spe_grow(&s->ug2, &s->ug2_cap, n + 1, sizeof(*s->ug2), "the path bound table")))
@@ -139,7 +147,7 @@ int spe_unigram_bound(const struct spe_model *m, struct spe_scratch *s,
     double a = 0.0, start_max = 0.0;
     uint32_t cur = UINT32_MAX;
     for (size_t i = 0; i < n_edges; i++) {
-        const double sc = e[i].id >= 0 ? m->uscore[e[i].id] : (double)m->unk_score;
+        const double sc = score[i];
         if (e[i].start != cur) {
             a += start_max;
             start_max = 0.0;
