@@ -38,7 +38,8 @@ struct spe_norm {
     bool has_ud;
     uint8_t ud_first[256];    /* a user-defined symbol starts with this byte */
     /* ASCII fast path: byte b normalizes to itself, alone, when cls[b] is
-     * SPE_NC_COPY, or when SPE_NC_COPY_ASCII and the next byte is ASCII. */
+     * SPE_NC_COPY, or when SPE_NC_COPY_ASCII and the next byte is ASCII
+     * (a space then goes through the whitespace rules, still fast). */
     uint8_t cls[128];
 };
 enum { SPE_NC_SLOW = 0, SPE_NC_COPY = 1, SPE_NC_COPY_ASCII = 2 };

@@ -121,7 +121,7 @@ static size_t norm_prefix(const struct spe_norm *nm, const unsigned char *s, siz
 /* The ASCII fast-path class of byte b (see struct spe_norm). */
 static uint8_t ascii_class(const struct spe_norm *nm, unsigned char b)
 {
-    if (b == ' ' || (nm->has_ud && nm->ud_first[b]))
+    if (nm->has_ud && nm->ud_first[b])
         return SPE_NC_SLOW;
     if (!nm->units)
         return SPE_NC_COPY;
@@ -282,9 +282,17 @@ int spe_normalize(const struct spe_norm *nm, struct spe_scratch *s, const char *
             uint8_t cls = nm->cls[b];
             if (cls == SPE_NC_COPY ||
                 (cls == SPE_NC_COPY_ASCII && (pos + 1 == n || in[pos + 1] < 0x80))) {
-                out[len++] = (char)b;
                 pos++;
-                prev_space = false;
+                if (b != ' ') {
+                    out[len++] = (char)b;
+                    prev_space = false;
+                } else if (!prev_space) {
+                    /* What the slow path does with a space that stays a
+                     * space: written (escaped), or dropped after another. */
+                    memcpy(out + len, ws, ws_len);
+                    len += ws_len;
+                    prev_space = nm->remove_extra_ws;
+                }
                 continue;
             }
         }
