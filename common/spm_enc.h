@@ -155,6 +155,8 @@ struct spe_scratch {
     struct spe_cache_ent *cache;
     size_t cache_mask, cache_used;
     const struct spe_model *cache_model;   /* the model the entries belong to */
+    uint64_t *door;                  /* words seen once (a bit per hash) */
+    size_t door_n;                   /* bits set since the last clear */
     unsigned char *arena;
     size_t arena_len, arena_cap;
     struct spe_stats stats;
