@@ -91,8 +91,10 @@ extern "C" int kn_blas_create(kn_blas **out, size_t workspace_bytes)
     if (!h)
         return ingot_fail(-ENOMEM, "kn_blas_create: out of host memory");
     h->ws_bytes = workspace_bytes ? workspace_bytes : (size_t)DEFAULT_WORKSPACE;
-    h->fuse_gelu = 1;
-    /* INGOT_FUSE_DGELU=0: the dGELU as a separate kernel (for comparisons) */
+    /* INGOT_FUSE_GELU=0 / INGOT_FUSE_DGELU=0: the GELU / dGELU as separate
+     * kernels (for comparisons) */
+    const char *fg = getenv("INGOT_FUSE_GELU");
+    h->fuse_gelu = !(fg && !strcmp(fg, "0"));
     const char *dg = getenv("INGOT_FUSE_DGELU");
     h->fuse_dgelu = !(dg && !strcmp(dg, "0"));
     /* Off by default: on the H200 the BGRADB GEMM ran slower than the plain
@@ -548,7 +550,8 @@ extern "C" int kn_matmul_bwd_weight(kn_blas *h, float *dw, const void *dout, con
 }
 
 /* dbias: gridDim.y splits the rows into contiguous ranges (the split count
- * depends on N and OC only, so the sums are the same on every GPU and run).
+ * depends on N, OC and the kernel only, so the sums are the same on every
+ * GPU and run).
  * Vectorised kernel (OC a whole number of 16-byte packs, aligned rows):
  * block = 32 lanes x DBV_WARPS warps, lane l owns the pack of columns
  * [(32 * blockIdx.x + l) * P, +P); warp w sums rows w, w + WARPS, ... of the
@@ -564,17 +567,34 @@ enum {
     DB_MAX_SPLITS = 256,
 };
 
-/* INGOT_DB_VEC=0: the scalar bias kernel only (for before/after timings). */
+/* Whether the vectorised bias kernel may run: kn_matmul_set_db_vec(), else
+ * INGOT_DB_VEC=1 in the environment (off by default until it has been run
+ * on a GPU: docs/performance.md). */
+static int db_vec_mode = -1;
+
 static bool db_vec_enabled(void)
 {
-    static int on = -1;
-    if (on < 0) {
+    if (db_vec_mode < 0) {
         const char *e = getenv("INGOT_DB_VEC");
-        on = !(e && !strcmp(e, "0"));
+        db_vec_mode = e && !strcmp(e, "1");
     }
-    return on != 0;
+    return db_vec_mode != 0;
 }
 
+extern "C" void kn_matmul_set_db_vec(int on)
+{
+    db_vec_mode = on != 0;
+}
+
+/* Splits of the scalar kernel: 256 rows each, at most 64 (as measured
+ * before the vector kernel existed). */
+static int db_splits_scalar(int N)
+{
+    int sp = (N + 255) / 256;
+    return sp < 1 ? 1 : sp > 64 ? 64 : sp;
+}
+
+/* Splits of the vector kernel. */
 static int db_splits(int N, int OC)
 {
     int colblocks = (OC + 255) / 256; /* vectorised bf16 blocks: 256 columns */
@@ -683,7 +703,9 @@ extern "C" size_t kn_matmul_bwd_bias_scratch_bytes(int N, int OC)
 {
     if (N <= 0 || OC <= 0)
         return 0;
-    int sp = db_splits(N, OC);
+    int sp = db_splits(N, OC), ss = db_splits_scalar(N);
+    if (ss > sp)
+        sp = ss;
     return sp > 1 ? (size_t)sp * OC * sizeof(float) : 0;
 }
 
@@ -698,14 +720,16 @@ extern "C" int kn_matmul_bwd_bias(float *dbias, const void *dout, int N, int OC,
     size_t need = kn_matmul_bwd_bias_scratch_bytes(N, OC);
     KN_ARG_CHECK(need == 0 || (scratch && scratch_bytes >= need),
                  "scratch %p of %zu bytes, need %zu", scratch, scratch_bytes, need);
-    int sp = db_splits(N, OC);
+    int sp = 1;
     KN_DISPATCH(dt, T, {
         const int P = kn_pack<T>::n;
         if (OC % P == 0 && kn_aligned16(dout) && db_vec_enabled()) {
+            sp = db_splits(N, OC);
             dim3 grid((unsigned)((OC / P + 31) / 32), (unsigned)sp);
             db_partial_vec_kernel<T><<<grid, DBV_WARPS * 32, 0, s>>>(dbias, (float *)scratch,
                                                                      (const T *)dout, N, OC);
         } else {
+            sp = db_splits_scalar(N);
             dim3 grid((unsigned)((OC + 31) / 32), (unsigned)sp);
             db_partial_kernel<T><<<grid, DB_WARPS * 32, 0, s>>>(dbias, (float *)scratch,
                                                                 (const T *)dout, N, OC);

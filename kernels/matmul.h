@@ -33,8 +33,9 @@ void kn_blas_free(kn_blas *h);
 /* Allow (1, the default) or forbid (0) fusing GELU/dGELU into the GEMM
  * epilogue; when forbidden, the GEMM writes the pre-activation and the GELU
  * kernels of gelu.h run after it (same results up to rounding).
- * INGOT_FUSE_DGELU=0 in the environment at kn_blas_create forbids it for
- * the dGELU alone (for comparisons). */
+ * INGOT_FUSE_GELU=0 / INGOT_FUSE_DGELU=0 in the environment at
+ * kn_blas_create forbid it for the forward GELU / the dGELU alone (for
+ * comparisons). */
 void kn_blas_set_fuse_gelu(kn_blas *h, int on);
 
 /* General column-major GEMM, strided-batched:
@@ -79,6 +80,13 @@ int kn_matmul_bwd_weight(kn_blas *h, float *dw, const void *dout, const void *in
 
 /* Device scratch bytes kn_matmul_bwd_bias needs (0 for small N). */
 size_t kn_matmul_bwd_bias_scratch_bytes(int N, int OC);
+
+/* 1: let kn_matmul_bwd_bias use the vectorised kernel (lanes own 16-byte
+ * packs of columns) where OC is a whole number of packs; 0: the scalar
+ * kernel. Default: INGOT_DB_VEC=1 in the environment, else 0 (the vector
+ * kernel has not yet run on a GPU). Same split of the rows either way. For
+ * the kernel check and comparisons; not thread-safe (call before use). */
+void kn_matmul_set_db_vec(int on);
 
 /* dbias[o] += sum_n dout[n, o], float32. Deterministic: fixed row split
  * (depends on N only), partial sums added in order; no atomics. */

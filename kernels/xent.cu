@@ -266,15 +266,23 @@ xent_reg_kernel(float *losses, kn_bf16 *dlogits, int *correct, const kn_bf16 *lo
     }
 }
 
-/* INGOT_XENT_REG=0: the two-read kernel only (for before/after timings). */
+/* Whether the row-in-registers kernel may run: kn_xent_set_reg(), else
+ * INGOT_XENT_REG=1 in the environment (off by default until it has been run
+ * on a GPU: docs/performance.md). */
+static int xent_reg_mode = -1;
+
 static bool xent_reg_enabled(void)
 {
-    static int on = -1;
-    if (on < 0) {
+    if (xent_reg_mode < 0) {
         const char *e = getenv("INGOT_XENT_REG");
-        on = !(e && !strcmp(e, "0"));
+        xent_reg_mode = e && !strcmp(e, "1");
     }
-    return on != 0;
+    return xent_reg_mode != 0;
+}
+
+extern "C" void kn_xent_set_reg(int on)
+{
+    xent_reg_mode = on != 0;
 }
 
 extern "C" int kn_softmax_xent(float *losses, void *dlogits, int *correct, const void *logits,

@@ -1,9 +1,8 @@
 /* Fused softmax + cross-entropy + gradient + top-1 accuracy over the
- * vocabulary, one block per row, never materialising the probabilities. In
- * bf16 (Vp <= 65536, aligned rows) the row is held in registers: the logits
- * are read once and the gradient written once; otherwise, and in float32,
- * the row is read twice (statistics, then gradient). INGOT_XENT_REG=0 forces
- * the two-read kernel (for comparisons). */
+ * vocabulary, one block per row, never materialising the probabilities; the
+ * row is read twice (statistics, then gradient). Optionally (kn_xent_set_reg
+ * or INGOT_XENT_REG=1), in bf16 with Vp <= 65536 and aligned rows, the row is
+ * held in registers: the logits are read once and the gradient written once. */
 #ifndef INGOT_XENT_H
 #define INGOT_XENT_H
 
@@ -25,6 +24,12 @@ extern "C" {
 int kn_softmax_xent(float *losses, void *dlogits, int *correct, const void *logits,
                     const int32_t *targets, int N, int V, int Vp, float dloss, kn_dtype dt,
                     cudaStream_t s);
+
+/* 1: let kn_softmax_xent use the row-in-registers kernel where the shape
+ * allows; 0: the two-read kernels only. Default: INGOT_XENT_REG=1 in the
+ * environment, else 0 (the registers kernel has not yet run on a GPU). For
+ * the kernel check and comparisons; not thread-safe (call before use). */
+void kn_xent_set_reg(int on);
 
 /* loss_sum[0] (+)= sum of losses[0..N), correct_sum[0] (+)= sum of
  * correct[0..N) (either output may be NULL; correct may be NULL when

@@ -4,7 +4,9 @@
  * forward reads a copy of the parameters in the model's dtype, gradients are
  * float32 and accumulated). Attention uses the flash kernels where they
  * support the shape (bf16, head size 32 or 64; INGOT_FLASH=0 turns them
- * off) and the materialised path otherwise. The model owns the activations,
+ * off) and the materialised path otherwise. Each residual add is fused with
+ * the LayerNorm that follows it (kn_residual_layernorm_fwd; INGOT_FUSE_RESLN=0
+ * runs them apart, for comparisons). The model owns the activations,
  * the backward buffers and one scratch area, all carved from ONE cudaMalloc
  * sized at creation for max_batch x seq_len; nothing is allocated
  * afterwards. Every function only enqueues work on the given stream: none

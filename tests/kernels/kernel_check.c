@@ -643,13 +643,13 @@ static int chk_matmul_bwd(kc *c, kn_dtype dt)
             r |= check_dev(c, K, dt, what, dd, dpre, NI, T2(dt, 2e-5, 1e-4, 2e-2, 2e-2));
         }
     }
-    /* dbias alone over many rows: the split + ordered-partials path; OC 100
-     * is the scalar kernel in bf16 (not whole 8-element packs), 768 the
-     * vectorised one in both precisions (with a tail of rows that is not a
-     * multiple of four warps' steps). */
-    const int dbN[2] = {3000, 3001}, dbOC[2] = {100, 768};
-    for (int v = 0; v < 2; v++) {
-        const int N = dbN[v], OC = dbOC[v];
+    /* dbias alone over many rows: the split + ordered-partials path, with
+     * the scalar kernel and then with the vector kernel allowed (OC 100 stays
+     * scalar in bf16: not whole 8-element packs; 3001 rows leave a tail that
+     * is not a multiple of four warps' steps). */
+    const int dbN[4] = {3000, 3001, 3000, 3001}, dbOC[4] = {100, 768, 100, 768};
+    for (int v = 0; v < 4; v++) {
+        const int N = dbN[v], OC = dbOC[v], vec = v >= 2; /* scalar, then vector kernel */
         float *dout = halloc(c, (size_t)N * OC), *db = halloc(c, OC);
         KC_OOM(K);
         fill(c, dout, (size_t)N * OC, -1, 1, dt);
@@ -660,10 +660,13 @@ static int chk_matmul_bwd(kc *c, kn_dtype dt)
         float *dwx = zeros(c, (size_t)OC), *inpx = zeros(c, (size_t)N);
         KC_OOM(K);
         ref_matmul_bwd(NULL, dwx, db, dout, inpx, NULL, N, 1, OC);
-        KC_TRY(K, kn_matmul_bwd_bias((float *)ddb, ddout, N, OC, dt, scratch, sb, c->s));
+        kn_matmul_set_db_vec(vec);
+        int e = kn_matmul_bwd_bias((float *)ddb, ddout, N, OC, dt, scratch, sb, c->s);
+        kn_matmul_set_db_vec(0); /* the default */
+        KC_TRY(K, e);
         SYNC(K);
         char what[64];
-        snprintf(what, sizeof what, "%dx%d dbias split (+=)", N, OC);
+        snprintf(what, sizeof what, "%dx%d dbias split %s (+=)", N, OC, vec ? "vec" : "scalar");
         r |= check_f32(c, K, dt, what, ddb, db, OC, (tol){5e-4, 1e-5});
     }
     return r;
@@ -942,11 +945,12 @@ static int chk_softmax_xent(kc *c, kn_dtype dt)
     const struct {
         int N, V, Vp;
     } shp[4] = {{74, 1000, 1024}, {37, 1001, 1003}, {6, 50257, 50304}, {3, 70000, 70016}};
-    /* bf16: 1024 and 50304 take the row-in-registers kernel (2 and 8 packs
-     * per thread), 1003 the scalar two-read kernel, 70016 (above the
-     * registers' 65536) the vectorised two-read kernel */
+    /* bf16 with the registers kernel allowed (kn_xent_set_reg): 1024 and
+     * 50304 take it (2 and 7 packs per thread), 1003 the scalar two-read
+     * kernel, 70016 (above the registers' 65536) the vectorised two-read one */
     int r = 0;
-    for (int v = 0; v < 4; v++) {
+    for (int vr = 0; vr < 8; vr++) {
+        const int v = vr % 4, reg = vr >= 4; /* two-read kernels, then registers allowed */
         int N = shp[v].N, V = shp[v].V, Vp = shp[v].Vp;
         size_t NV = (size_t)N * Vp;
         float *logits = halloc(c, NV), *dl = halloc(c, NV), *loss = halloc(c, N);
@@ -969,16 +973,18 @@ static int chk_softmax_xent(kc *c, kn_dtype dt)
         void *dsum = poisoned(c, 2, KN_F32);
         KC_OOM(K);
         KC_CUDA(K, cudaMemcpy(dtgt, tgt, (size_t)N * 4, cudaMemcpyHostToDevice));
+        kn_xent_set_reg(reg);
         KC_TRY(K, kn_softmax_xent((float *)dloss_v, ddl, (int *)dcorr, dlog, (const int32_t *)dtgt,
                                   N, V, Vp, dloss, dt, c->s));
         char what[64];
         tol tl = T2(dt, 1e-5, 1e-5, 1e-4, 1e-4), tg = T2(dt, 1e-7, 1e-5, 1e-5, 1e-2);
         SYNC(K);
-        snprintf(what, sizeof what, "N%d V%d Vp%d losses", N, V, Vp);
+        const char *kt = reg ? " reg" : "";
+        snprintf(what, sizeof what, "N%d V%d Vp%d%s losses", N, V, Vp, kt);
         r |= check_f32(c, K, dt, what, dloss_v, loss, N, tl);
-        snprintf(what, sizeof what, "N%d V%d Vp%d dlogits", N, V, Vp);
+        snprintf(what, sizeof what, "N%d V%d Vp%d%s dlogits", N, V, Vp, kt);
         r |= check_dev(c, K, dt, what, ddl, dl, NV, tg);
-        snprintf(what, sizeof what, "N%d V%d Vp%d correct", N, V, Vp);
+        snprintf(what, sizeof what, "N%d V%d Vp%d%s correct", N, V, Vp, kt);
         r |= check_ints(c, K, dt, what, (const int *)dcorr, corr, N);
         /* In place: dlogits over the logits. */
         KC_TRY(K, kn_softmax_xent((float *)dloss_v, dlog, NULL, dlog, (const int32_t *)dtgt, N, V,
@@ -989,7 +995,8 @@ static int chk_softmax_xent(kc *c, kn_dtype dt)
         KC_TRY(K, kn_xent_sum((float *)dsum, (int *)dsum + 1, (const float *)dloss_v,
                               (const int *)dcorr, N, 1, c->s));
         SYNC(K);
-        snprintf(what, sizeof what, "N%d V%d Vp%d dlogits in place", N, V, Vp);
+        kn_xent_set_reg(0); /* the default */
+        snprintf(what, sizeof what, "N%d V%d Vp%d%s dlogits in place", N, V, Vp, kt);
         r |= check_dev(c, K, dt, what, dlog, dl, NV, tg);
         double ls = 0.0;
         int cs = 0;

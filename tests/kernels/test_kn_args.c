@@ -120,7 +120,8 @@ int main(void)
     EQ(kn_layernorm_bwd_scratch_bytes(74, 96), (size_t)3 * 2 * 96 * 4);
     /* many rows: capped at 512 blocks */
     EQ(kn_layernorm_bwd_scratch_bytes(1 << 20, 768), (size_t)512 * 2 * 768 * 4);
-    /* splits: about 1056 blocks of 256 columns, >= 64 rows each, <= 256 */
+    /* splits: the larger of the scalar kernel's (256 rows each, <= 64) and the
+     * vector kernel's (about 1056 blocks of 256 columns, >= 64 rows, <= 256) */
     EQ(kn_matmul_bwd_bias_scratch_bytes(60, 768), (size_t)0);        /* one split: none */
     EQ(kn_matmul_bwd_bias_scratch_bytes(100, 768), (size_t)2 * 768 * 4);
     EQ(kn_matmul_bwd_bias_scratch_bytes(3000, 100), (size_t)47 * 100 * 4);
