@@ -258,7 +258,7 @@ int tr_cuda_forward(tr_cuda_model *m, const void *w, const int32_t *inp, const i
         if (m->optime)                                                     \
             RUN(tr_cuda_optime_mark(m->optime, name, (double)(flops), s)); \
     } while (0)
-    /* FLOPs of a [N, IC] x [IC, OC] product (2 per multiply-add). */
+    /* x IC x OC: the FLOPs of an [N, IC] x [IC, OC] product (2 per multiply-add) */
     const double mmf = 2.0 * N;
     if (m->optime)
         RUN(tr_cuda_optime_mark(m->optime, NULL, 0, s));
