@@ -1,8 +1,10 @@
 /* The per-thread word cache (see spm_cache.h): an open-addressing table of
  * words (XXH3-64 of the bytes, then a byte compare) whose keys and values
- * live in one arena; when the table is 3/4 full or the arena is full, both
+ * live in one arena; a word is stored at its second sighting (the
+ * doorkeeper below); when the table is 3/4 full or the arena is full, both
  * are emptied at once (no eviction bookkeeping; text repeats its common
- * words soon enough to refill them). */
+ * words soon enough to refill them). About 23 MB per thread at most (6 MB
+ * table, 16 MB arena, 1 MB doorkeeper), touched as it fills. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +49,8 @@ static int cache_init(struct spe_scratch *s)
     s->door = calloc(((size_t)1 << DOOR_LOG2) / 64, sizeof(*s->door));
     if (!s->cache || !s->arena || !s->door) {
         spe_cache_free(s);
-        return ingot_oom("the encoder's word cache", CACHE_ARENA + CACHE_SLOTS * 24);
+        return ingot_oom("the encoder's word cache",
+                         CACHE_ARENA + CACHE_SLOTS * sizeof(*s->cache) + ((size_t)1 << DOOR_LOG2) / 8);
     }
     s->cache_mask = CACHE_SLOTS - 1;
     s->arena_cap = CACHE_ARENA;

@@ -1,8 +1,10 @@
-/* The encoder's per-thread word cache (fast-encoder.md §6). A word is the
- * text between two exact cuts. BPE words cache their pieces; unigram words
- * cache their lattice (every piece and unknown edge) and replay the Viterbi
- * from the float score carried in, so a hit gives the very ids a miss
- * would (the carried score decides ties, E1 of the study). */
+/* The encoder's per-thread word cache (fast-encoder.md §6, docs/encoder.md).
+ * A word is the text between two exact cuts. BPE words cache their pieces.
+ * Unigram words cache their exact best path and a bound (struct
+ * spe_ugbound): a hit takes the path when the bound proves the float
+ * Viterbi from the carried score would pick it, else replays the Viterbi;
+ * so a hit gives the very ids a miss would (the carried score decides
+ * ties, E1 of the study). */
 #ifndef INGOT_SPM_CACHE_H
 #define INGOT_SPM_CACHE_H
 
