@@ -49,8 +49,8 @@ static int cache_init(struct spe_scratch *s)
     s->door = calloc(((size_t)1 << DOOR_LOG2) / 64, sizeof(*s->door));
     if (!s->cache || !s->arena || !s->door) {
         spe_cache_free(s);
-        return ingot_oom("the encoder's word cache",
-                         CACHE_ARENA + CACHE_SLOTS * sizeof(*s->cache) + ((size_t)1 << DOOR_LOG2) / 8);
+        return ingot_oom("the encoder's word cache", CACHE_ARENA +
+                         CACHE_SLOTS * sizeof(*s->cache) + ((size_t)1 << DOOR_LOG2) / 8);
     }
     s->cache_mask = CACHE_SLOTS - 1;
     s->arena_cap = CACHE_ARENA;

@@ -240,8 +240,8 @@ void pt_pipeline_enc_print(FILE *f)
     fprintf(f, "  encoder: Ingot's (%s, cut %s): %" PRIu64 " words, %.1f%% cache hits", e->kind,
             e->cut, s->words, pct(s->cache_hits, s->words));
     if (s->path_hits + s->replays)
-        fprintf(f, " (%.1f%% by the cached path, %.1f%% replayed)", pct(s->path_hits, s->cache_hits),
-                pct(s->replays, s->cache_hits));
+        fprintf(f, " (%.1f%% by the cached path, %.1f%% replayed)",
+                pct(s->path_hits, s->cache_hits), pct(s->replays, s->cache_hits));
     fprintf(f, ", %" PRIu64 " cache reset%s\n", s->cache_resets, s->cache_resets == 1 ? "" : "s");
     fprintf(f, "  tokenize (thread-seconds): normalize %.2f, model %.2f (%.1f MB/s and %.1f MB/s "
             "per thread)\n", s->sec_norm, s->sec_model,
