@@ -2,7 +2,8 @@
 """The 32k-vocabulary end of the model matrix (suite 'spm-slow'): a 32,000-piece
 unigram model and a 32,000-piece LLaMA-style BPE model (byte fallback,
 whitespace-only pieces, split digits), trained with spm_train on a generated
-12 MB corpus, and Ingot's encoder checked against libsentencepiece on the
+12 MB corpus (with indented lines, so the BPE model has ▁▁ pieces and cuts at
+runs of ▁), and Ingot's encoder checked against libsentencepiece on the
 varied test corpus plus long documents (large carried unigram scores, where
 the stage-2 cache must fall back to the Viterbi), every stage-2 path checked:
     test_spe_32k.py SPE_DIFF SPM_TRAIN FIXTURE_DIR
@@ -56,7 +57,13 @@ class Text:
         if r.random() < 0.2:
             ws.insert(r.randrange(n), r.choice("([\"'") + r.choice(self.lex) +
                       r.choice([")", "]", "\"", "'", ",", "."]))
-        return " ".join(ws).capitalize() + r.choice(".......?!:;")
+        s = " ".join(ws).capitalize() + r.choice(".......?!:;")
+        if r.random() < 0.15:   # indented like code: runs of spaces make ▁▁ pieces
+            s = " " * r.choice([2, 4, 4, 8, 8, 12]) + s.replace(" ", "  ", r.randint(0, 2))
+        return s
+
+
+FIXTURE_VERSION = "2"   # bump when the corpus or MODELS change: the models are remade
 
 
 def make_models(fixture, spm_train):
@@ -113,13 +120,20 @@ def main():
         print("spm_train not found: skipped")
         return 77
     spe_diff, spm_train, fixture = sys.argv[1:4]
-    have = all(os.path.exists(os.path.join(fixture, n + ".model")) for n in MODELS)
+    stamp = os.path.join(fixture, "version")
+    current = os.path.exists(stamp) and open(stamp).read().strip() == FIXTURE_VERSION
+    have = current and all(os.path.exists(os.path.join(fixture, n + ".model")) for n in MODELS)
     if not have:
         if os.environ.get("INGOT_SLOW_TESTS") != "1":
             print(f"the 32k models are not in {fixture}: skipped (INGOT_SLOW_TESTS=1 trains "
                   "them once, in minutes)")
             return 77
+        for f in ["train.txt"] + [n + ext for n in MODELS for ext in (".model", ".vocab")]:
+            if os.path.exists(os.path.join(fixture, f)):
+                os.remove(os.path.join(fixture, f))
         make_models(fixture, spm_train)
+        with open(stamp, "w") as f:
+            f.write(FIXTURE_VERSION + "\n")
     varied, longdocs = os.path.join(fixture, "varied.txt"), os.path.join(fixture, "long.txt")
     subprocess.run([sys.executable, os.path.join(HERE, "spe_corpus.py"),
                     os.path.join(fixture, "varied-train.txt"), varied, "3"], check=True)
