@@ -1,4 +1,5 @@
 #include "pt_report.h"
+#include "pt_encstats.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -75,6 +76,7 @@ void pt_report_print(FILE *f, const struct pt_report *r)
             "(split %.2f + JSON/UTF-8 %.2f), tokenize %.2f, write %.2f\n", ps->prod.read_s,
             ps->prod.decompress_s, ps->prod.split_s + ps->parse_s, ps->prod.split_s,
             ps->parse_s, ps->tokenize_s, ps->write_s);
+    pt_pipeline_enc_print(f);
 }
 
 double pt_report_unk_share(const struct pt_report *r)
@@ -141,6 +143,9 @@ int pt_report_json(FILE *f, const struct pt_report *r)
             "stage_s", "read", ps->prod.read_s, "decompress", ps->prod.decompress_s,
             "split", ps->prod.split_s, "parse", ps->parse_s, "tokenize", ps->tokenize_s,
             "write", ps->write_s));
+        json_t *enc = pt_pipeline_enc_json();
+        if (enc)
+            json_object_set_new(json_object_get(root, "run"), "encoder", enc);
     }
     int ret = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', f);

@@ -62,7 +62,7 @@ def read_checkpoint(path):
     if head[:8] != b"INGOTCKP":
         raise SystemExit(f"{path}: not an Ingot checkpoint")
     version, header_size, endian = struct.unpack_from("<III", head, 8)
-    if endian != 0x01020304 or header_size != 4096 or version != 1:
+    if endian != 0x01020304 or header_size != 4096 or version not in (1, 2):
         raise SystemExit(f"{path}: unsupported checkpoint (version {version})")
     L, NH, C, T, V, Vp = struct.unpack_from("<6i", head, 24)
     n_params, step = struct.unpack_from("<QQ", head, 48)

@@ -6,16 +6,10 @@
 #include <unistd.h>
 
 #include "ingot_err.h"
+#include "mono_clock.h"
 #include "tr_dist_impl.h"
 
 enum { WATCHDOG_EXIT = 3, POLL_MS = 100 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 void tr_dist_progress(tr_dist *d, int64_t step, const char *op)
 {
@@ -23,7 +17,7 @@ void tr_dist_progress(tr_dist *d, int64_t step, const char *op)
         return;
     atomic_store_explicit(&d->step, step, memory_order_relaxed);
     atomic_store_explicit(&d->op, op, memory_order_relaxed);
-    atomic_store_explicit(&d->beat_ns, now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&d->beat_ns, mono_now_ns(), memory_order_relaxed);
 }
 
 static void *watch(void *arg)
@@ -36,7 +30,7 @@ static void *watch(void *arg)
         why[0] = '\0';
         if (d->ops->async_error && d->ops->async_error(d, why, sizeof(why)))
             ;   /* why holds the transport's error */
-        else if (now_ns() - atomic_load(&d->beat_ns) > limit)
+        else if (mono_now_ns() - atomic_load(&d->beat_ns) > limit)
             snprintf(why, sizeof(why), "no progress for %.0f s (--dist-timeout): a peer died, "
                      "hangs, or is far slower", d->timeout_s);
         if (!why[0] || atomic_load(&d->wd_stop))

@@ -363,7 +363,9 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
         p = (struct tr_step_prof){ .upload_ms = -1, .fwd_ms = -1, .bwd_ms = -1, .opt_ms = -1,
                                    .gpu_idle_ms = -1, .gpu_busy_pct = -1, .cpu_pct = -1,
                                    .syncs = -1, .host_allocs = -1, .gpu_util_pct = -1,
-                                   .sm_clock_mhz = -1 };
+                                   .sm_clock_mhz = -1, .dp_reduce_ms = -1,
+                                   .dp_exposed_ms = -1, .dp_busbw_gbs = -1,
+                                   .gpu_mem_mib = -1 };
     }
     *mp = (struct tr_metrics_prof){
         .mfu = p.peak_tflops > 0.0 ? tps * p.flops_per_token / (p.peak_tflops * 1e12) : -1.0,
@@ -373,18 +375,22 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
         .gpu_idle_ms = p.gpu_idle_ms, .syncs = p.syncs, .host_allocs = p.host_allocs,
     };
     if (res->t == r->start_step + 1)
-        say(r, "%6s %9s %5s %7s %7s %7s %7s %7s %8s %6s %5s %6s %6s %5s %5s\n", "step", "tok/s",
-            "MFU%", "asm_ms", "up_ms", "fwd_ms", "bwd_ms", "opt_ms", "idle_ms", "busy%", "syncs",
-            "allocs", "cpu%", "util%", "MHz");
-    char b[12][24];
-    say(r, "%6d %9.0f %5s %7.3f %7s %7s %7s %7s %8s %6s %5s %6s %6s %5s %5s\n", res->t, tps,
+        say(r, "%6s %9s %5s %7s %7s %7s %7s %7s %8s %6s %5s %6s %6s %5s %5s %7s %7s %6s "
+            "%7s\n", "step", "tok/s", "MFU%", "asm_ms", "up_ms", "fwd_ms", "bwd_ms", "opt_ms",
+            "idle_ms", "busy%", "syncs", "allocs", "cpu%", "util%", "MHz", "red_ms", "exp_ms",
+            "GB/s", "memMiB");
+    char b[16][24];
+    say(r, "%6d %9.0f %5s %7.3f %7s %7s %7s %7s %8s %6s %5s %6s %6s %5s %5s %7s %7s %6s %7s\n",
+        res->t, tps,
         fig(100.0 * mp->mfu, "%.1f", b[0], 24), mp->host_assemble_ms,
         fig(mp->upload_ms, "%.3f", b[1], 24), fig(mp->fwd_ms, "%.2f", b[2], 24),
         fig(mp->bwd_ms, "%.2f", b[3], 24), fig(mp->opt_ms, "%.2f", b[4], 24),
         fig(mp->gpu_idle_ms, "%.3f", b[5], 24), fig(mp->gpu_busy_pct, "%.1f", b[6], 24),
         fig((double)mp->syncs, "%.0f", b[7], 24), fig((double)mp->host_allocs, "%.0f", b[8], 24),
         fig(mp->cpu_pct, "%.1f", b[9], 24), fig(mp->gpu_util_pct, "%.0f", b[10], 24),
-        fig(mp->sm_clock_mhz, "%.0f", b[11], 24));
+        fig(mp->sm_clock_mhz, "%.0f", b[11], 24), fig(p.dp_reduce_ms, "%.3f", b[12], 24),
+        fig(p.dp_exposed_ms, "%.3f", b[13], 24), fig(p.dp_busbw_gbs, "%.1f", b[14], 24),
+        fig(p.gpu_mem_mib, "%.0f", b[15], 24));
     if (res->t > r->start_step + 3) {
         r->prof_n++;
         r->prof_tps += tps;
