@@ -1,7 +1,8 @@
 /* Grouped-query causal self-attention on a packed qkv tensor
  * [B, T, (NH + 2 NKV) hs]: NH query heads share NKV key/value heads, query
- * head h reading kv head h / (NH / NKV). The loops follow ref_attention.c so
- * that NKV == NH computes the same sums in the same order. */
+ * head h reading kv head h / (NH / NKV). With NKV == NH it is GPT-2's
+ * multi-head attention (ref_attention.c calls it): keep the summation order,
+ * which the bit-exact resume and parity tests rely on. */
 #include <assert.h>
 #include <math.h>
 #include <string.h>
