@@ -23,7 +23,7 @@
 #include "backend.h"
 #include "ingot_err.h"
 #include "ref_ops.h"
-#include "tr_cpu_model.h"
+#include "tr_cpu_net.h"
 #include "tr_dist.h"
 #include "tr_dist_zero.h"
 
@@ -36,7 +36,7 @@ struct tr_backend {
     bool serving;                     /* created: destroy ends the command channel */
     struct tr_zero z;                 /* params and grads hold z.n_pad floats */
     int32_t *inp, *tgt;               /* [batch * T] each, one allocation */
-    tr_cpu_model *model;
+    tr_cpu_net *model;               /* the architecture's (tr_cpu_net.h) */
     bool have_result;
     struct tr_step_result result;
 };
@@ -57,7 +57,7 @@ static void cpu_destroy(tr_backend *b)
     /* --zero 1: rank 0 may still gather the shards (a last checkpoint) */
     if (b->serving)
         (void)tr_zero_end(b->o.dist, serve_gather, b);
-    tr_cpu_model_free(b->model);
+    tr_cpu_net_free(b->model);
     free(b->params);
     free(b->grads);
     free(b->m);
@@ -98,7 +98,7 @@ static int cpu_create(const struct tr_backend_opts *o, const float *params, tr_b
     }
     b->tgt = b->inp + N;
     memcpy(b->params, params, bytes);
-    int err = tr_cpu_model_create(&o->cfg, o->batch, &b->model);
+    int err = tr_cpu_net_create(&o->cfg, o->batch, &b->model);
     if (err) {
         cpu_destroy(b);
         return err;
@@ -198,8 +198,8 @@ static int cpu_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_
         double ls;
         int64_t h;
         split_rows(b, chunk + (size_t)k * B * (T + 1), B);
-        tr_cpu_forward(b->model, b->params, b->inp, b->tgt, B, T, dloss, &ls, &h);
-        tr_cpu_backward(b->model, b->params, b->grads);
+        tr_cpu_net_forward(b->model, b->params, b->inp, b->tgt, B, T, dloss, &ls, &h);
+        tr_cpu_net_backward(b->model, b->params, b->grads);
         loss += ls;
         hits += h;
     }
@@ -216,12 +216,12 @@ static int cpu_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_
     double norm = sqrt(ss);
     float scale = ref_clip_factor(norm, hp->grad_clip);
     size_t off = 0, a, e;
-    for (int id = 0; id < TR_NUM_PARAMS; off += b->sizes[id], id++) {
+    for (int id = 0; id < tr_arch_num_params(c); off += b->sizes[id], id++) {
         if (!tr_zero_clip(&b->z, off, b->sizes[id], &a, &e))
             continue;   /* --zero 1: another rank's */
         ref_adamw(b->params + a, b->grads + a, b->m + (a - b->z.lo), b->v + (a - b->z.lo), e - a,
                   hp->lr, hp->beta1, hp->beta2, hp->eps,
-                  tr_param_decays(id) ? hp->weight_decay : 0.0f, hp->t, scale);
+                  tr_param_decays_cfg(c, id) ? hp->weight_decay : 0.0f, hp->t, scale);
     }
     if (b->zero && (err = tr_dist_all_gather_f32(b->o.dist, b->params, b->z.shard)))
         return err;
@@ -249,7 +249,7 @@ static int cpu_eval(tr_backend *b, const int32_t *rows, int n_seqs, double *loss
         return ingot_fail(INGOT_E_USAGE, "cpu: eval of %d sequences (batch %d)", n_seqs, b->o.batch);
     double ls;
     split_rows(b, rows, n_seqs);
-    tr_cpu_forward(b->model, b->params, b->inp, b->tgt, n_seqs, T, 0.0f, &ls, NULL);
+    tr_cpu_net_forward(b->model, b->params, b->inp, b->tgt, n_seqs, T, 0.0f, &ls, NULL);
     *loss = ls / ((double)n_seqs * T);
     return 0;
 }
@@ -262,8 +262,8 @@ static int cpu_logits(tr_backend *b, const int32_t *ids, int n, float *out)
                           n, c->seq_len);
     /* The model is causal: a forward over exactly n positions gives the
      * same last row as any longer one. */
-    tr_cpu_forward(b->model, b->params, ids, NULL, 1, n, 0.0f, NULL, NULL);
-    memcpy(out, tr_cpu_logits(b->model) + (size_t)(n - 1) * c->vocab_padded,
+    tr_cpu_net_forward(b->model, b->params, ids, NULL, 1, n, 0.0f, NULL, NULL);
+    memcpy(out, tr_cpu_net_logits(b->model) + (size_t)(n - 1) * c->vocab_padded,
            (size_t)c->vocab * sizeof(float));
     return 0;
 }
@@ -322,7 +322,7 @@ static int cpu_set_opt_state(tr_backend *b, const float *m, const float *v)
 
 static size_t cpu_mem_bytes(const tr_backend *b)
 {
-    return 2 * (b->z.n_pad + b->z.shard) * sizeof(float) + tr_cpu_model_act_bytes(b->model);
+    return 2 * (b->z.n_pad + b->z.shard) * sizeof(float) + tr_cpu_net_act_bytes(b->model);
 }
 
 const struct tr_backend_ops tr_backend_cpu = {

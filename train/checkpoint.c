@@ -26,7 +26,7 @@ static void header_from_state(struct tr_ckpt_header *h, const struct tr_ckpt_sta
 {
     memset(h, 0, sizeof(*h));
     memcpy(h->magic, TR_CKPT_MAGIC, 8);
-    h->version = TR_CKPT_VERSION;
+    h->version = st->cfg.arch == TR_ARCH_GPT2 ? 2u : 3u;   /* GPT-2 files as before */
     h->header_size = TR_CKPT_HEADER_SIZE;
     h->endian_mark = ENDIAN_MARK;
     h->flags = st->flags;
@@ -37,6 +37,12 @@ static void header_from_state(struct tr_ckpt_header *h, const struct tr_ckpt_sta
     h->vocab = st->cfg.vocab;
     h->vocab_padded = st->cfg.vocab_padded;
     h->n_params = tr_param_count(&st->cfg);
+    h->arch = (uint32_t)st->cfg.arch;
+    h->n_kv_head = st->cfg.n_kv_head;
+    h->ffn_dim = st->cfg.ffn_dim;
+    h->tie_embeddings = st->cfg.tie_embeddings;
+    h->rope_theta = st->cfg.rope_theta;
+    h->norm_eps = st->cfg.norm_eps;
     h->step = st->step;
     h->steps = st->steps;
     h->seed = st->seed;
@@ -72,6 +78,14 @@ static void state_from_header(struct tr_ckpt_state *st, const struct tr_ckpt_hea
     st->cfg.seq_len = h->seq_len;
     st->cfg.vocab = h->vocab;
     st->cfg.vocab_padded = h->vocab_padded;
+    if (h->version >= 3) {
+        st->cfg.arch = (int)h->arch;
+        st->cfg.n_kv_head = h->n_kv_head;
+        st->cfg.ffn_dim = h->ffn_dim;
+        st->cfg.tie_embeddings = h->tie_embeddings != 0;
+        st->cfg.rope_theta = h->rope_theta;
+        st->cfg.norm_eps = h->norm_eps;
+    }
     st->step = h->step;
     st->steps = h->steps;
     st->seed = h->seed;
@@ -435,12 +449,26 @@ static int check_header(const char *path, const struct tr_ckpt_header *h, uint64
     if (ingot_xxh3(h, offsetof(struct tr_ckpt_header, header_checksum)) != h->header_checksum)
         return ingot_fail(INGOT_E_CHECKSUM, "%s: header checksum mismatch; the file is corrupt",
                           path);
-    struct tr_config c = { h->n_layer, h->n_head, h->n_embd, h->seq_len, h->vocab, h->vocab_padded };
+    struct tr_config c = { .n_layer = h->n_layer, .n_head = h->n_head, .n_embd = h->n_embd,
+                           .seq_len = h->seq_len, .vocab = h->vocab,
+                           .vocab_padded = h->vocab_padded };
+    if (h->version >= 3) {
+        if (h->arch > TR_ARCH_LLAMA || h->tie_embeddings > 1)
+            return ingot_fail(INGOT_E_CORRUPT, "%s: field arch (%u) or tie_embeddings (%u) is "
+                              "out of range", path, h->arch, h->tie_embeddings);
+        c.arch = (int)h->arch;
+        c.n_kv_head = h->n_kv_head;
+        c.ffn_dim = h->ffn_dim;
+        c.tie_embeddings = h->tie_embeddings != 0;
+        c.rope_theta = h->rope_theta;
+        c.norm_eps = h->norm_eps;
+    }
     int err = tr_config_check(&c);
     if (err) {
         char m[512];
         snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
-        return ingot_fail(INGOT_E_CORRUPT, "%s: fields n_layer..vocab_padded: %s", path, m);
+        return ingot_fail(INGOT_E_CORRUPT, "%s: fields n_layer..vocab_padded%s: %s", path,
+                          h->version >= 3 ? ", arch..norm_eps" : "", m);
     }
     if ((err = check_ranges(path, h)))
         return err;
@@ -550,10 +578,27 @@ int tr_ckpt_check_arch(const char *path, const char *text)
     if (!arch)
         err = ingot_fail(INGOT_E_CORRUPT, "%s: the settings name no model architecture "
                          "(\"arch\")", path);
-    else if (strcmp(arch, TR_CKPT_ARCH))
+    else if (strcmp(arch, "gpt2") && strcmp(arch, "llama"))
         err = ingot_fail(INGOT_E_VERSION, "%s: a model of architecture '%s'; this build of "
-                         "ingot-train knows only '%s': use a build that trains '%s'", path, arch,
-                         TR_CKPT_ARCH, arch);
+                         "ingot-train knows only 'gpt2' and 'llama': use a build that trains "
+                         "'%s'", path, arch, arch);
+    json_decref(root);
+    return err;
+}
+
+/* The settings' "arch" (known, checked above) names the header's
+ * architecture (version 1 and 2 headers: gpt2). */
+static int arch_agrees(const char *path, const char *text, const struct tr_ckpt_header *h)
+{
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    const char *arch = json_string_value(json_object_get(json_object_get(root, "settings"),
+                                                         "arch"));
+    const char *head = tr_arch_name(h->version >= 3 ? (int)h->arch : TR_ARCH_GPT2);
+    int err = 0;
+    if (!arch || strcmp(arch, head))
+        err = ingot_fail(INGOT_E_CORRUPT, "%s: the settings say architecture '%s', the header "
+                         "'%s' (version %u); the file is damaged", path, arch ? arch : "?", head,
+                         h->version);
     json_decref(root);
     return err;
 }
@@ -569,6 +614,8 @@ int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st)
     close(fd);
     if (!err && text)
         err = tr_ckpt_check_arch(path, text);
+    if (!err && text)
+        err = arch_agrees(path, text, &h);
     free(text);
     if (err)
         return err;

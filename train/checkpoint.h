@@ -15,10 +15,13 @@
 #include "tr_params.h"
 
 #define TR_CKPT_MAGIC "INGOTCKP"
-#define TR_CKPT_VERSION 2u
+/* The newest version this build reads. GPT-2 runs write version 2 (files
+ * unchanged); llama runs write version 3, whose header adds the
+ * architecture and its fields at offset 248 (docs/checkpoint-format.md). */
+#define TR_CKPT_VERSION 3u
 /* The longest settings section a reader accepts. */
 #define TR_CKPT_MAX_SETTINGS (16u << 20)
-/* The model architecture this build trains (the settings' "arch"). */
+/* The architecture of version 1 and 2 files (the settings' "arch"). */
 #define TR_CKPT_ARCH "gpt2"
 #define TR_CKPT_HEADER_SIZE 4096u
 #define TR_CKPT_FLAG_SYNTHETIC 1u
@@ -62,7 +65,14 @@ struct tr_ckpt_header {
     uint64_t settings_offset;   /*  224 version 2: the settings section (JSON) */
     uint64_t settings_size;     /*  232 its bytes */
     uint64_t settings_checksum; /*  240 XXH3-64 of it */
-    uint8_t reserved[TR_CKPT_HEADER_SIZE - 248 - 8];
+    uint32_t arch;              /*  248 version 3: enum tr_arch (0 gpt2, 1 llama) */
+    int32_t n_kv_head;          /*  252 llama fields (0 for gpt2) */
+    int32_t ffn_dim;            /*  256 */
+    uint32_t tie_embeddings;    /*  260 0 or 1 */
+    double rope_theta;          /*  264 */
+    float norm_eps;             /*  272 */
+    uint32_t reserved1;         /*  276 */
+    uint8_t reserved[TR_CKPT_HEADER_SIZE - 280 - 8];
     uint64_t header_checksum;   /* 4088 XXH3-64 of bytes [0, 4088) */
 };
 _Static_assert(sizeof(struct tr_ckpt_header) == TR_CKPT_HEADER_SIZE, "checkpoint header size");
@@ -91,15 +101,16 @@ int tr_ckpt_find_latest(const char *dir, char **path);
 
 /* Read and verify the header of path (magic, version, endianness, checksums
  * of header, tensors and settings, sizes), and refuse a model architecture
- * other than TR_CKPT_ARCH (INGOT_E_VERSION naming it). Version-1 files (no
+ * this build does not know (INGOT_E_VERSION naming it), or one that differs
+ * from the header's (INGOT_E_CORRUPT). Version-1 files (no
  * settings) are GPT-2. */
 int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st);
 /* The settings section of path (malloc'd, NUL-terminated), or *text = NULL
  * for a version-1 file. Verified against its checksum. */
 int tr_ckpt_read_settings(const char *path, char **text);
 /* INGOT_E_VERSION (naming it) when the settings text of path names an
- * architecture other than TR_CKPT_ARCH; INGOT_E_CORRUPT when it names none
- * or is not JSON. */
+ * architecture this build does not know (gpt2, llama); INGOT_E_CORRUPT when
+ * it names none or is not JSON. */
 int tr_ckpt_check_arch(const char *path, const char *text);
 /* Read the tensors of a checkpoint whose state was read with
  * tr_ckpt_read_state() (n = tr_param_count(&st->cfg) floats each). */

@@ -12,6 +12,11 @@
 int tr_dump_batch(const char *path, const struct tr_config *c, const float *params,
                   const int32_t *rows, int B, uint64_t step, double *loss_out)
 {
+    /* the dump's header and scripts/torch-reference.py are GPT-2's; the
+     * LLaMA parity test is tests/llama (llama_model_torch) */
+    if (c->arch != TR_ARCH_GPT2)
+        return ingot_fail(INGOT_E_USAGE, "--dump-batch is for --arch gpt2 (the LLaMA model's "
+                          "PyTorch parity is the llama_model_torch test)");
     size_t n = tr_param_count(c);
     size_t n_logits = (size_t)B * c->seq_len * c->vocab_padded;
     float *grads = malloc(n * sizeof(float)), *logits = malloc(n_logits * sizeof(float));

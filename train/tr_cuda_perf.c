@@ -2,9 +2,15 @@
 #include <string.h>
 
 #include "tr_cuda_perf.h"
+#include "tr_llama_params.h"
 
 double tr_flops_per_token(const struct tr_config *c)
 {
+    if (c->arch == TR_ARCH_LLAMA) {
+        struct tr_llama_config l;
+        tr_config_to_llama(c, &l);
+        return tr_llama_flops_per_token(&l);
+    }
     double n = (double)tr_param_count(c) - (double)c->seq_len * c->n_embd;
     return 6.0 * n + 12.0 * c->n_layer * (double)c->seq_len * c->n_embd;
 }

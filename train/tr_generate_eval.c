@@ -17,7 +17,7 @@
 #include "data_loader.h"
 #include "ingot_err.h"
 #include "mono_clock.h"
-#include "tr_cpu_model.h"
+#include "tr_cpu_net.h"
 #include "tr_export.h"
 #include "tr_generate.h"
 
@@ -118,7 +118,7 @@ int tr_eval_main(int argc, char **argv)
     float *params = NULL;
     int32_t *rows = NULL, *inp = NULL, *tgt = NULL;
     tr_loader *l = NULL;
-    tr_cpu_model *m = NULL;
+    tr_cpu_net *m = NULL;
     if ((err = tr_export_load(o.ckpt, &st, &params, NULL)))
         goto out;
     const int T = st.cfg.seq_len, B = o.batch;
@@ -146,7 +146,7 @@ int tr_eval_main(int argc, char **argv)
         err = ingot_oom("eval batch", (size_t)B * T1 * 3 * sizeof(int32_t));
         goto out;
     }
-    if ((err = tr_cpu_model_create(&st.cfg, B, &m)))
+    if ((err = tr_cpu_net_create(&st.cfg, B, &m)))
         goto out;
     double loss = 0.0, t0 = mono_now();
     int64_t hits = 0;
@@ -161,7 +161,7 @@ int tr_eval_main(int argc, char **argv)
         }
         double ls;
         int64_t h;
-        tr_cpu_forward(m, params, inp, tgt, nb, T, 0.0f, &ls, &h);
+        tr_cpu_net_forward(m, params, inp, tgt, nb, T, 0.0f, &ls, &h);
         loss += ls;
         hits += h;
     }
@@ -176,7 +176,7 @@ int tr_eval_main(int argc, char **argv)
                "tokens: loss %.4f, perplexity %.3f, accuracy %.2f%% (%.1f s)\n", st.step, o.ckpt,
                o.data, o.train ? "train" : "val", n, T, toks, mean, exp(mean), 100.0 * acc, dt);
 out:
-    tr_cpu_model_free(m);
+    tr_cpu_net_free(m);
     tr_loader_close(l);
     free(rows);
     free(inp);

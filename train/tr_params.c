@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ingot_err.h"
+#include "tr_llama_params.h"
 #include "tr_params.h"
 #include "tr_rng.h"
 
@@ -12,6 +13,43 @@ static const char *const param_names[TR_NUM_PARAMS] = {
     "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb",
 };
 
+const char *tr_arch_name(int arch)
+{
+    return arch == TR_ARCH_LLAMA ? "llama" : arch == TR_ARCH_GPT2 ? "gpt2" : "?";
+}
+
+void tr_config_to_llama(const struct tr_config *c, struct tr_llama_config *l)
+{
+    *l = (struct tr_llama_config){
+        .n_layer = c->n_layer, .n_head = c->n_head, .n_kv_head = c->n_kv_head,
+        .n_embd = c->n_embd, .ffn_dim = c->ffn_dim, .seq_len = c->seq_len, .vocab = c->vocab,
+        .vocab_padded = c->vocab_padded, .rope_theta = c->rope_theta, .norm_eps = c->norm_eps,
+        .tie_embeddings = c->tie_embeddings,
+    };
+}
+
+_Static_assert((int)TL_NUM_PARAMS <= (int)TR_NUM_PARAMS, "llama sizes fit GPT-2's table");
+
+static bool is_llama(const struct tr_config *c)
+{
+    return c->arch == TR_ARCH_LLAMA;
+}
+
+int tr_arch_num_params(const struct tr_config *c)
+{
+    return is_llama(c) ? TL_NUM_PARAMS : TR_NUM_PARAMS;
+}
+
+const char *tr_param_name_cfg(const struct tr_config *c, int id)
+{
+    return is_llama(c) ? tr_llama_param_name(id) : tr_param_name(id);
+}
+
+bool tr_param_decays_cfg(const struct tr_config *c, int id)
+{
+    return is_llama(c) ? id < TL_NUM_PARAMS && tr_llama_param_decays(id) : tr_param_decays(id);
+}
+
 void tr_config_pad_vocab(struct tr_config *c)
 {
     c->vocab_padded = (c->vocab + TR_VOCAB_PAD - 1) / TR_VOCAB_PAD * TR_VOCAB_PAD;
@@ -19,6 +57,14 @@ void tr_config_pad_vocab(struct tr_config *c)
 
 int tr_config_check(const struct tr_config *c)
 {
+    if (c->arch != TR_ARCH_GPT2 && c->arch != TR_ARCH_LLAMA)
+        return ingot_fail(INGOT_E_USAGE, "model: architecture %d is neither gpt2 nor llama",
+                          c->arch);
+    if (is_llama(c)) {
+        struct tr_llama_config l;
+        tr_config_to_llama(c, &l);
+        return tr_llama_config_check(&l);
+    }
     if (c->n_layer < 1 || c->n_head < 1 || c->n_embd < 1 || c->seq_len < 1)
         return ingot_fail(INGOT_E_USAGE, "model: --layers, --heads, --dim and --seq-len must be "
                           "positive (got %d, %d, %d, %d)", c->n_layer, c->n_head, c->n_embd, c->seq_len);
@@ -39,11 +85,21 @@ int tr_config_check(const struct tr_config *c)
 bool tr_config_equal(const struct tr_config *a, const struct tr_config *b)
 {
     return a->n_layer == b->n_layer && a->n_head == b->n_head && a->n_embd == b->n_embd &&
-           a->seq_len == b->seq_len && a->vocab == b->vocab && a->vocab_padded == b->vocab_padded;
+           a->seq_len == b->seq_len && a->vocab == b->vocab && a->vocab_padded == b->vocab_padded &&
+           a->arch == b->arch && a->n_kv_head == b->n_kv_head && a->ffn_dim == b->ffn_dim &&
+           a->rope_theta == b->rope_theta && a->norm_eps == b->norm_eps &&
+           a->tie_embeddings == b->tie_embeddings;
 }
 
 void tr_param_sizes(const struct tr_config *c, size_t s[TR_NUM_PARAMS])
 {
+    if (is_llama(c)) {
+        struct tr_llama_config l;
+        tr_config_to_llama(c, &l);
+        memset(s, 0, TR_NUM_PARAMS * sizeof(s[0]));
+        tr_llama_param_sizes(&l, s);   /* TL_NUM_PARAMS <= TR_NUM_PARAMS */
+        return;
+    }
     size_t L = c->n_layer, C = c->n_embd;
     s[TR_WTE] = (size_t)c->vocab_padded * C;
     s[TR_WPE] = (size_t)c->seq_len * C;
@@ -121,6 +177,12 @@ static void fill_const(float *p, size_t n, float v)
 
 void tr_params_init(const struct tr_config *c, uint64_t seed, float *params)
 {
+    if (is_llama(c)) {
+        struct tr_llama_config l;
+        tr_config_to_llama(c, &l);
+        tr_llama_params_init(&l, seed, params);
+        return;
+    }
     size_t s[TR_NUM_PARAMS];
     struct tr_tensors t;
     struct tr_rng r;

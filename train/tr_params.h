@@ -9,6 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The model families ingot-train knows (--arch). */
+enum tr_arch { TR_ARCH_GPT2 = 0, TR_ARCH_LLAMA = 1 };
+
+/* The model of a run. GPT-2 uses the first six fields; --arch llama also
+ * the LLaMA ones (tr_llama_params.h: RMSNorm, RoPE, SwiGLU, grouped-query
+ * attention), which are 0 for GPT-2. The layout functions below dispatch on
+ * arch, so that the loop, checkpoints and back ends size buffers alike. */
 struct tr_config {
     int n_layer;        /* L */
     int n_head;         /* NH */
@@ -16,7 +23,25 @@ struct tr_config {
     int seq_len;        /* T: the context (wpe rows) */
     int vocab;          /* V: real vocabulary (from the manifest or --vocab) */
     int vocab_padded;   /* Vp: V rounded up to a multiple of TR_VOCAB_PAD */
+    int arch;           /* enum tr_arch */
+    int n_kv_head;      /* llama: key/value heads (--kv-heads) */
+    int ffn_dim;        /* llama: SwiGLU width (--ffn-dim) */
+    double rope_theta;  /* llama: RoPE base (--rope-theta) */
+    float norm_eps;     /* llama: RMSNorm epsilon (--norm-eps) */
+    bool tie_embeddings;/* llama: lm_head = wte (--tie-embeddings) */
 };
+
+struct tr_llama_config;
+/* "gpt2" or "llama". */
+const char *tr_arch_name(int arch);
+/* The LLaMA config of c (c->arch == TR_ARCH_LLAMA). */
+void tr_config_to_llama(const struct tr_config *c, struct tr_llama_config *out);
+/* Number of tensors of c's layout (16 for GPT-2, TL_NUM_PARAMS for llama):
+ * ids [0, n) index tr_param_sizes() and the *_cfg functions below. */
+int tr_arch_num_params(const struct tr_config *c);
+/* tr_param_name / tr_param_decays for the architecture of c. */
+const char *tr_param_name_cfg(const struct tr_config *c, int id);
+bool tr_param_decays_cfg(const struct tr_config *c, int id);
 
 #define TR_VOCAB_PAD 128
 
@@ -55,7 +80,8 @@ int tr_config_check(const struct tr_config *c);
 /* Two configs describe the same parameter layout. */
 bool tr_config_equal(const struct tr_config *a, const struct tr_config *b);
 
-/* Element counts of every tensor. */
+/* Element counts of every tensor (llama: the first TL_NUM_PARAMS entries,
+ * the rest 0). */
 void tr_param_sizes(const struct tr_config *c, size_t sizes[TR_NUM_PARAMS]);
 /* Total element count (sum of tr_param_sizes). */
 size_t tr_param_count(const struct tr_config *c);
@@ -69,7 +95,7 @@ bool tr_param_decays(int id);
 /* Fill t with pointers into base (tr_param_count floats). */
 void tr_tensors_map(const struct tr_config *c, float *base, struct tr_tensors *t);
 
-/* GPT-2 initialisation from seed: matrices and embeddings N(0, 0.02), the
+/* Initialisation from seed (llama: tr_llama_params_init). GPT-2: matrices and embeddings N(0, 0.02), the
  * residual output projections (attprojw, fcprojw) N(0, 0.02/sqrt(2L)),
  * biases 0, LayerNorm gains 1; the padded wte rows [V, Vp) are 0. Sequential
  * and platform-independent. */

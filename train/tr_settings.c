@@ -58,12 +58,20 @@ static json_t *settings_obj(const struct tr_opts *o)
     json_t *j = json_object();
     if (!j)
         return NULL;
-    json_object_set_new(j, "arch", json_string(TR_CKPT_ARCH));
+    bool llama = !strcmp(o->arch, "llama");
+    json_object_set_new(j, "arch", json_string(o->arch));
     json_object_set_new(j, "model", json_string(o->model));
     json_object_set_new(j, "layers", json_integer(o->layers));
     json_object_set_new(j, "heads", json_integer(o->heads));
     json_object_set_new(j, "dim", json_integer(o->dim));
     json_object_set_new(j, "seq-len", json_integer(o->seq_len));
+    if (llama) {   /* GPT-2's settings stay as they were */
+        json_object_set_new(j, "kv-heads", json_integer(o->kv_heads));
+        json_object_set_new(j, "ffn-dim", json_integer(o->ffn_dim));
+        json_object_set_new(j, "rope-theta", json_real(o->rope_theta));
+        json_object_set_new(j, "norm-eps", jfloat(o->norm_eps));
+        json_object_set_new(j, "tie-embeddings", json_boolean(o->tie_embeddings));
+    }
     if (o->synthetic) {
         json_object_set_new(j, "synthetic", json_true());
         json_object_set_new(j, "vocab", json_integer(o->vocab));
@@ -246,17 +254,16 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
         for (char *p = k; *p; p++)
             if (*p == '_')
                 *p = '-';
-        if (!strcmp(k, "arch")) {
-            if (!json_is_string(v) || strcmp(json_string_value(v), TR_CKPT_ARCH))
-                return ingot_fail(INGOT_E_USAGE, "%s: \"arch\" is %s; this build of ingot-train "
-                                  "trains \"%s\"", l->origin, json_is_string(v) ?
-                                  json_string_value(v) : "not a string", TR_CKPT_ARCH);
-            continue;
-        }
+        if (!strcmp(k, "arch") && (!json_is_string(v) ||
+                                   (strcmp(json_string_value(v), "gpt2") &&
+                                    strcmp(json_string_value(v), "llama"))))
+            return ingot_fail(INGOT_E_USAGE, "%s: \"arch\" is %s; this build of ingot-train "
+                              "trains \"gpt2\" and \"llama\"", l->origin, json_is_string(v) ?
+                              json_string_value(v) : "not a string");
         if (!strcmp(k, "help") || !strcmp(k, "version") || !tr_opts_known(k)) {
             if (strict)
                 return ingot_fail(INGOT_E_USAGE, "%s: unknown key \"%s\" (the keys are the long "
-                                  "flags of --help without the dashes, and \"arch\")", l->origin,
+                                  "flags of --help without the dashes)", l->origin,
                                   key);
             continue;
         }
@@ -323,7 +330,7 @@ static int diff_note(json_t *ck, json_t *now, char **note)
     json_object_foreach(now, k, v) json_object_set(keys, k, json_null());
     json_object_foreach(keys, k, v) {
         json_t *a = json_object_get(ck, k), *b = json_object_get(now, k);
-        if (!strcmp(k, "arch") || (a && b && json_equal(a, b)) || per_invocation(k))
+        if ((a && b && json_equal(a, b)) || per_invocation(k))
             continue;
         char *ta = a ? json_dumps(a, NOTE_FLAGS) : strdup("unset");
         char *tb = b ? json_dumps(b, NOTE_FLAGS) : strdup("unset");
@@ -412,7 +419,9 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         goto fail;
     if (ck) {
         /* --resume: the whole run; --init-from: only the model's shape */
-        static const char *const shape[] = { "model", "layers", "heads", "dim", "seq-len", NULL };
+        static const char *const shape[] = { "arch", "model", "layers", "heads", "dim", "seq-len",
+                                             "kv-heads", "ffn-dim", "rope-theta", "norm-eps",
+                                             "tie-embeddings", NULL };
         if (!(origin = malloc(strlen(from) + 32))) {
             err = ingot_oom("settings origin", strlen(from) + 32);
             goto fail;

@@ -104,11 +104,14 @@ static int check_resume(const struct run *r, const char *path, const struct tr_c
     const struct tr_config *a = &st->cfg, *b = &r->cfg;
     if (!tr_config_equal(a, b))
         return ingot_fail(INGOT_E_MISMATCH,
-                          "%s: checkpoint of another model configuration: it has layers %d, heads "
-                          "%d, dim %d, seq-len %d, vocab %d; this run has %d, %d, %d, %d, %d. Pass "
-                          "the same --model/--layers/--heads/--dim/--seq-len, or %s", path,
-                          a->n_layer, a->n_head, a->n_embd, a->seq_len, a->vocab, b->n_layer,
-                          b->n_head, b->n_embd, b->seq_len, b->vocab, init ? "leave them out "
+                          "%s: checkpoint of another model configuration: it has %s layers %d, "
+                          "heads %d/%d, dim %d, ffn-dim %d, seq-len %d, vocab %d; this run has %s "
+                          "%d, %d/%d, %d, %d, %d, %d. Pass the same --arch/--model/--layers/--heads/"
+                          "--kv-heads/--dim/--ffn-dim/--seq-len (and llama's --rope-theta, "
+                          "--norm-eps, --tie-embeddings), or %s", path, tr_arch_name(a->arch),
+                          a->n_layer, a->n_head, a->n_kv_head, a->n_embd, a->ffn_dim, a->seq_len,
+                          a->vocab, tr_arch_name(b->arch), b->n_layer, b->n_head, b->n_kv_head,
+                          b->n_embd, b->ffn_dim, b->seq_len, b->vocab, init ? "leave them out "
                           "(--init-from takes the checkpoint's shape)" : "use another --ckpt-dir");
     uint64_t hash = tr_loader_tokenizer_hash(r->loader);
     bool synth = r->o->synthetic, ck_synth = st->flags & TR_CKPT_FLAG_SYNTHETIC;
@@ -585,6 +588,14 @@ int tr_train(const struct tr_opts *o)
         goto out;
     r.cfg = (struct tr_config){ .n_layer = o->layers, .n_head = o->heads, .n_embd = o->dim,
                                 .seq_len = o->seq_len, .vocab = (int)tr_loader_vocab(r.loader) };
+    if (!strcmp(o->arch, "llama")) {
+        r.cfg.arch = TR_ARCH_LLAMA;
+        r.cfg.n_kv_head = o->kv_heads;
+        r.cfg.ffn_dim = o->ffn_dim;
+        r.cfg.rope_theta = o->rope_theta;
+        r.cfg.norm_eps = o->norm_eps;
+        r.cfg.tie_embeddings = o->tie_embeddings;
+    }
     tr_config_pad_vocab(&r.cfg);
     if ((err = tr_config_check(&r.cfg)) ||
         (err = tr_dist_run_open(o, &r.cfg, r.loader, r.ops->name, &r.dist, &r.share)))
@@ -612,9 +623,13 @@ int tr_train(const struct tr_opts *o)
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    say(&r, "ingot-train: device %s%s, model L%d H%d C%d T%d, vocab %d (padded %d), %s "
+    char shape[96] = "";
+    if (r.cfg.arch == TR_ARCH_LLAMA)
+        snprintf(shape, sizeof(shape), "llama KV%d F%d%s ", r.cfg.n_kv_head, r.cfg.ffn_dim,
+                 r.cfg.tie_embeddings ? " tied" : "");
+    say(&r, "ingot-train: device %s%s, model %sL%d H%d C%d T%d, vocab %d (padded %d), %s "
         "parameters, %s MiB\n", r.ops->name, !strcmp(r.ops->name, "cpu") ?
-        (threads > 1 ? " (OpenMP)" : " (1 thread)") : "", r.cfg.n_layer, r.cfg.n_head,
+        (threads > 1 ? " (OpenMP)" : " (1 thread)") : "", shape, r.cfg.n_layer, r.cfg.n_head,
         r.cfg.n_embd, r.cfg.seq_len, r.cfg.vocab, r.cfg.vocab_padded,
         cli_human((double)r.n_params, b1, sizeof(b1)), cli_human((double)(r.ops->mem_bytes(r.be) >> 20),
         b2, sizeof(b2)));

@@ -8,6 +8,7 @@
 
 #include "cli_num.h"
 #include "ingot_err.h"
+#include "tr_llama_params.h"
 #include "train_opts.h"
 
 struct preset {
@@ -32,7 +33,7 @@ void tr_opts_help(const char *prog)
 {
     printf("Usage: %s --data DIR [options]\n"
            "       %s --synthetic [--vocab N] [options]\n"
-           "Train a GPT-2 model on token shards made by ingot-pretok.\n"
+           "Train a GPT-2 or LLaMA-style model on token shards made by ingot-pretok.\n"
            "Integers take k M G T (x1000) or Ki Mi Gi Ti (x1024) suffixes: 512k = 512000,\n"
            "512Ki = 524288.\n\n", prog, prog);
     printf(
@@ -54,14 +55,29 @@ void tr_opts_help(const char *prog)
         "Model:\n"
         "  --device DEV            auto (default), cpu or cuda\n"
         "  --precision P           fp32 or bf16 (default: bf16 on cuda; the CPU is fp32)\n"
-        "  --model PRESET          shape preset (default small):\n");
+        "  --arch A                gpt2 (default) or llama (RMSNorm, RoPE, SwiGLU,\n"
+        "                          grouped-query attention, no biases; docs/llama.md);\n"
+        "                          a llama-* preset implies llama\n"
+        "  --model PRESET          shape preset (default small; llama-tiny for llama):\n");
     for (int i = 0; i < N_PRESETS; i++)
         printf("                            %-10s L%-2d H%-2d C%-4d T%-4d  %s\n", presets[i].name,
                presets[i].layers, presets[i].heads, presets[i].dim, presets[i].seq_len,
                presets[i].what);
+    for (const struct tr_llama_preset *q = tr_llama_presets; q->name; q++)
+        printf("                            %-10s L%-2d H%-2d/%-2d C%-4d F%-4d T%-4d\n"
+               "                                       %s\n", q->name, q->n_layer, q->n_head,
+               q->n_kv_head, q->n_embd, q->ffn_dim, q->seq_len, q->what);
     printf(
         "  --layers N --heads N --dim N --seq-len N\n"
-        "                          override the preset's shape (--dim a multiple of --heads)\n\n"
+        "                          override the preset's shape (--dim a multiple of --heads)\n"
+        "  --kv-heads N            llama: key/value heads, dividing --heads (grouped-query;\n"
+        "                          = --heads is multi-head; default the preset's, or --heads)\n"
+        "  --ffn-dim N             llama: SwiGLU hidden size (default the preset's, or 8/3\n"
+        "                          --dim rounded up to a multiple of 256)\n"
+        "  --rope-theta X          llama: RoPE base (default 10000)\n"
+        "  --norm-eps X            llama: RMSNorm epsilon (default 1e-5)\n"
+        "  --tie-embeddings        llama: the output head is the token embedding (default:\n"
+        "                          a separate lm_head)\n\n"
         "Optimisation:\n"
         "  --batch N               sequences per micro-step (default 8)\n"
         "  --batch-tokens N        tokens per optimizer step; a multiple of batch x seq-len,\n"
@@ -130,6 +146,7 @@ enum {
     O_CKPT_EVERY, O_CKPT_KEEP, O_RESUME, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
     O_PRECISION, O_PROFILE, O_PEAK_TFLOPS, O_VERSION,
     O_DIST, O_DIST_TIMEOUT, O_DIST_PORT, O_ZERO, O_GRAD_REDUCE, O_INIT_FROM, O_CONFIG,
+    O_ARCH, O_KV_HEADS, O_FFN_DIM, O_ROPE_THETA, O_NORM_EPS, O_TIE_EMB,
 };
 
 static const struct option long_opts[] = {
@@ -182,6 +199,12 @@ static const struct option long_opts[] = {
     { "grad-reduce", required_argument, NULL, O_GRAD_REDUCE },
     { "init-from", required_argument, NULL, O_INIT_FROM },
     { "config", required_argument, NULL, O_CONFIG },
+    { "arch", required_argument, NULL, O_ARCH },
+    { "kv-heads", required_argument, NULL, O_KV_HEADS },
+    { "ffn-dim", required_argument, NULL, O_FFN_DIM },
+    { "rope-theta", required_argument, NULL, O_ROPE_THETA },
+    { "norm-eps", required_argument, NULL, O_NORM_EPS },
+    { "tie-embeddings", no_argument, NULL, O_TIE_EMB },
     { NULL, 0, NULL, 0 },
 };
 
@@ -333,6 +356,18 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
     case O_TOKENIZER: o->tokenizer = v; break;
     case O_DEVICE: o->device = v; break;
     case O_MODEL: o->model = v; break;
+    case O_ARCH:
+        if (strcmp(v, "gpt2") && strcmp(v, "llama"))
+            err = ingot_fail(INGOT_E_USAGE, "--arch: '%s'; use gpt2 or llama", v);
+        o->arch = v;
+        break;
+    case O_KV_HEADS: err = cli_parse_int("--kv-heads", v, 1, 1 << 20, &o->kv_heads); break;
+    case O_FFN_DIM: err = cli_parse_int("--ffn-dim", v, 1, 1 << 24, &o->ffn_dim); break;
+    case O_ROPE_THETA:
+        err = cli_parse_double("--rope-theta", v, 1.0 + 1e-9, 1e12, &o->rope_theta);
+        break;
+    case O_NORM_EPS: err = parse_float("--norm-eps", v, 1e-30, 0.5, &o->norm_eps); break;
+    case O_TIE_EMB: o->tie_embeddings = on; break;
     case O_LAYERS: err = cli_parse_int("--layers", v, 1, 4096, &o->layers); break;
     case O_HEADS: err = cli_parse_int("--heads", v, 1, 1 << 20, &o->heads); break;
     case O_DIM: err = cli_parse_int("--dim", v, 1, 1 << 20, &o->dim); break;
@@ -444,8 +479,11 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
  * replaces lower layers' data, and --synthetic drops it. */
 static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
 {
-    if (tr_optlist_get(l, "model"))
-        o->layers = o->heads = o->dim = o->seq_len = -1;
+    if (tr_optlist_get(l, "model")) {
+        o->layers = o->heads = o->dim = o->seq_len = o->kv_heads = o->ffn_dim = -1;
+        if (!tr_optlist_get(l, "arch"))
+            o->arch = NULL;     /* the preset's family, unless this layer names one */
+    }
     const char *syn = tr_optlist_get(l, "synthetic");
     if (tr_optlist_get(l, "data") && syn && !strcmp(syn, "true"))
         return ingot_fail(INGOT_E_USAGE, "%s: --synthetic and --data exclude each other",
@@ -478,6 +516,84 @@ static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
     return 0;
 }
 
+/* Schedule, batch and checkpoint checks common to every architecture. */
+static int finish(struct tr_opts *o)
+{
+    /* schedule */
+    if (o->min_lr < 0.0f)
+        o->min_lr = o->lr * 0.1f;
+    if (o->min_lr > o->lr)
+        return ingot_fail(INGOT_E_USAGE, "--min-lr %g is above --lr %g", (double)o->min_lr,
+                          (double)o->lr);
+    if (o->warmup < 0)
+        o->warmup = o->steps / 20;
+    if (o->warmup > o->steps)
+        return ingot_fail(INGOT_E_USAGE, "--warmup %d is longer than --steps %d", o->warmup,
+                          o->steps);
+    if (o->stop_after > o->steps)
+        return ingot_fail(INGOT_E_USAGE, "--stop-after %d is past --steps %d", o->stop_after,
+                          o->steps);
+
+    /* batch (the ops index rows of a micro-step with int) */
+    int64_t micro = (int64_t)o->batch * o->seq_len;
+    if (micro > (1 << 24))
+        return ingot_fail(INGOT_E_USAGE, "--batch %d x --seq-len %d = %lld tokens per micro-step "
+                          "is more than 2^24; use a smaller --batch and --batch-tokens for "
+                          "accumulation", o->batch, o->seq_len, (long long)micro);
+    if (o->batch_tokens < 0)
+        o->batch_tokens = micro;
+    if (o->batch_tokens % micro)
+        return ingot_fail(INGOT_E_USAGE, "--batch-tokens %lld is not a multiple of --batch x "
+                          "--seq-len = %lld", (long long)o->batch_tokens, (long long)micro);
+    if (o->batch_tokens / micro > 1 << 20)
+        return ingot_fail(INGOT_E_USAGE, "--batch-tokens %lld means more than 2^20 micro-steps",
+                          (long long)o->batch_tokens);
+    o->grad_accum = (int)(o->batch_tokens / micro);
+
+    if (o->resume && !o->ckpt_dir)
+        return ingot_fail(INGOT_E_USAGE, "--resume needs --ckpt-dir (where the checkpoints are)");
+    if ((o->ckpt_every || o->ckpt_keep) && !o->ckpt_dir)
+        return ingot_fail(INGOT_E_USAGE, "--ckpt-every/--ckpt-keep need --ckpt-dir");
+    return 0;
+}
+
+/* --arch llama: the shape from a llama-* preset and the flags
+ * (tr_llama_params.h); the vocabulary comes later, from the data. */
+static int llama_shape(struct tr_opts *o)
+{
+    const struct tr_llama_preset *p = tr_llama_preset_find(o->model);
+    if (!p) {
+        char names[256] = "";
+        for (const struct tr_llama_preset *q = tr_llama_presets; q->name; q++) {
+            strcat(names, q == tr_llama_presets ? "" : ", ");
+            strcat(names, q->name);
+        }
+        return ingot_fail(INGOT_E_USAGE, "--model %s: not a llama preset (--arch llama); one of "
+                          "%s", o->model, names);
+    }
+    bool same_heads = o->heads < 0 || o->heads == p->n_head;
+    bool same_dim = o->dim < 0 || o->dim == p->n_embd;
+    if (o->layers < 0) o->layers = p->n_layer;
+    if (o->heads < 0) o->heads = p->n_head;
+    if (o->dim < 0) o->dim = p->n_embd;
+    if (o->seq_len < 0) o->seq_len = p->seq_len;
+    if (o->lr < 0.0f) o->lr = p->lr;
+    if (o->kv_heads < 0) o->kv_heads = same_heads ? p->n_kv_head : o->heads;
+    if (o->ffn_dim < 0) o->ffn_dim = same_dim ? p->ffn_dim : tr_llama_default_ffn(o->dim);
+    if (o->rope_theta < 0.0) o->rope_theta = 10000.0;
+    if (o->norm_eps < 0.0f) o->norm_eps = 1e-5f;
+    if (o->dim % o->heads)
+        return ingot_fail(INGOT_E_USAGE, "--dim %d is not a multiple of --heads %d", o->dim,
+                          o->heads);
+    if (o->heads % o->kv_heads)
+        return ingot_fail(INGOT_E_USAGE, "--heads %d is not a multiple of --kv-heads %d",
+                          o->heads, o->kv_heads);
+    if ((o->dim / o->heads) % 2)
+        return ingot_fail(INGOT_E_USAGE, "--dim %d / --heads %d = head size %d is odd; RoPE "
+                          "rotates pairs of channels", o->dim, o->heads, o->dim / o->heads);
+    return finish(o);
+}
+
 int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -487,7 +603,11 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
         o->n_src = i + 1;
     }
     o->device = "auto";
-    o->model = "small";
+    o->model = NULL;
+    o->arch = NULL;
+    o->kv_heads = o->ffn_dim = -1;
+    o->rope_theta = -1.0;
+    o->norm_eps = -1.0f;
     o->verify = true;
     o->vocab = -1;
     o->layers = o->heads = o->dim = o->seq_len = -1;
@@ -527,11 +647,27 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
     if (o->vocab < 0)
         o->vocab = 50257;
 
+    /* architecture: --arch, else the preset's family */
+    if (!o->arch)
+        o->arch = o->model && tr_llama_preset_find(o->model) ? "llama" : "gpt2";
+    bool llama = !strcmp(o->arch, "llama");
+    if (!o->model)
+        o->model = llama ? "llama-tiny" : "small";
+    if (llama)
+        return llama_shape(o);
+    if (o->kv_heads > 0 || o->ffn_dim > 0 || o->rope_theta > 0.0 || o->norm_eps > 0.0f ||
+        o->tie_embeddings)
+        return ingot_fail(INGOT_E_USAGE, "--kv-heads, --ffn-dim, --rope-theta, --norm-eps and "
+                          "--tie-embeddings are for --arch llama (this run is gpt2)");
+
     /* model shape: preset, then explicit flags */
     const struct preset *p = NULL;
     for (int i = 0; i < N_PRESETS; i++)
         if (!strcmp(o->model, presets[i].name))
             p = &presets[i];
+    if (!p && tr_llama_preset_find(o->model))
+        return ingot_fail(INGOT_E_USAGE, "--model %s is a llama preset; this run is --arch gpt2 "
+                          "(leave --arch out or pass --arch llama)", o->model);
     if (!p) {
         char names[256] = "";
         for (int i = 0; i < N_PRESETS; i++) {
@@ -549,40 +685,5 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
         return ingot_fail(INGOT_E_USAGE, "--dim %d is not a multiple of --heads %d", o->dim,
                           o->heads);
 
-    /* schedule */
-    if (o->min_lr < 0.0f)
-        o->min_lr = o->lr * 0.1f;
-    if (o->min_lr > o->lr)
-        return ingot_fail(INGOT_E_USAGE, "--min-lr %g is above --lr %g", (double)o->min_lr,
-                          (double)o->lr);
-    if (o->warmup < 0)
-        o->warmup = o->steps / 20;
-    if (o->warmup > o->steps)
-        return ingot_fail(INGOT_E_USAGE, "--warmup %d is longer than --steps %d", o->warmup,
-                          o->steps);
-    if (o->stop_after > o->steps)
-        return ingot_fail(INGOT_E_USAGE, "--stop-after %d is past --steps %d", o->stop_after,
-                          o->steps);
-
-    /* batch (the ops index rows of a micro-step with int) */
-    int64_t micro = (int64_t)o->batch * o->seq_len;
-    if (micro > (1 << 24))
-        return ingot_fail(INGOT_E_USAGE, "--batch %d x --seq-len %d = %lld tokens per micro-step "
-                          "is more than 2^24; use a smaller --batch and --batch-tokens for "
-                          "accumulation", o->batch, o->seq_len, (long long)micro);
-    if (o->batch_tokens < 0)
-        o->batch_tokens = micro;
-    if (o->batch_tokens % micro)
-        return ingot_fail(INGOT_E_USAGE, "--batch-tokens %lld is not a multiple of --batch x "
-                          "--seq-len = %lld", (long long)o->batch_tokens, (long long)micro);
-    if (o->batch_tokens / micro > 1 << 20)
-        return ingot_fail(INGOT_E_USAGE, "--batch-tokens %lld means more than 2^20 micro-steps",
-                          (long long)o->batch_tokens);
-    o->grad_accum = (int)(o->batch_tokens / micro);
-
-    if (o->resume && !o->ckpt_dir)
-        return ingot_fail(INGOT_E_USAGE, "--resume needs --ckpt-dir (where the checkpoints are)");
-    if ((o->ckpt_every || o->ckpt_keep) && !o->ckpt_dir)
-        return ingot_fail(INGOT_E_USAGE, "--ckpt-every/--ckpt-keep need --ckpt-dir");
-    return 0;
+    return finish(o);
 }

@@ -40,6 +40,11 @@ struct tr_opts {
     const char *device;         /* --device auto|cpu|cuda */
     const char *model;          /* --model PRESET */
     int layers, heads, dim, seq_len;
+    const char *arch;           /* --arch gpt2|llama (default: llama for a llama-* preset) */
+    int kv_heads, ffn_dim;      /* llama: --kv-heads, --ffn-dim (preset or default rule) */
+    double rope_theta;          /* llama: --rope-theta (10000) */
+    float norm_eps;             /* llama: --norm-eps (1e-5) */
+    bool tie_embeddings;        /* llama: --tie-embeddings */
     /* optimisation */
     int batch;                  /* sequences per micro-step */
     int64_t batch_tokens;       /* tokens per optimizer step */
