@@ -16,7 +16,8 @@ ranks gives the losses of --zero 0, resumes 2 -> 1 and 1 -> 2 (the
 checkpoint's whole m and v are gathered from the shards), and reports less
 memory; --grad-reduce bf16 stays close to fp32 without equalling it. tcp also: a stop signal to one rank stops every
 rank after the same step with a checkpoint; a configuration mismatch names
-the rank; a rank killed mid-run makes the survivor fail fast.
+the rank; a rank killed mid-run makes the survivor fail fast. --arch llama:
+2 ranks (--zero 0 and 1) equal one process, and resume 2 -> 1.
 """
 import json
 import os
@@ -274,6 +275,32 @@ def rank_dies():
         procs[0].returncode, dt, err.strip().splitlines()[-1]))
 
 
+def llama():
+    """--arch llama (grouped-query, 2 heads over 1 kv head): 2 ranks, with
+    --zero 0 and 1, give the 1-process losses; resume 2 -> 1 continues."""
+    la = BASE + ["--arch", "llama", "--kv-heads", "1"]
+    ref = os.path.join(TMP, "l1.jsonl")
+    run(1, la + ["--metrics", ref])
+    m1 = metrics(ref)
+    for zz in ("0", "1"):
+        path = os.path.join(TMP, "l2z%s.jsonl" % zz)
+        run(2, la + ["--zero", zz, "--metrics", path])
+        m2 = metrics(path)
+        if sorted(m2) != sorted(m1):
+            fail("llama: 2 ranks logged steps %s" % sorted(m2))
+        close(m1, m2, "llama: 2 ranks --zero %s vs 1" % zz)
+    ck = os.path.join(TMP, "lck")
+    run(2, la + ["--ckpt-dir", ck, "--stop-after", "4"])
+    path = os.path.join(TMP, "lr.jsonl")
+    run(1, ["--threads", "1", "--ckpt-dir", ck, "--resume", "--metrics", path])
+    mr = metrics(path)
+    if sorted(mr) != [5, 6, 7, 8]:
+        fail("llama: resume 2 -> 1 logged steps %s" % sorted(mr))
+    close(m1, mr, "llama: resume 2 -> 1")
+    print("llama: 2 ranks (--zero 0 and 1) = 1 process over 8 steps, loss %.4f -> %.4f; "
+          "resume 2 -> 1 continues it" % (m1[1]["loss"], m1[8]["loss"]))
+
+
 def main():
     if MODE == "mpi" and not (MPIRUN and os.path.exists(MPIRUN)):
         print("mpirun not found: skipped")
@@ -284,6 +311,7 @@ def main():
         zero(m1)
         grad_reduce_bf16(m1)
         refuse_shape()
+        llama()
         if MODE == "tcp":
             stop_collective()
             stop_collective(("--zero", "1"))
