@@ -59,7 +59,7 @@
 #include "matmul.h"
 #include "tr_cuda_alloc.h"
 #include "tr_cuda_debug.h"
-#include "tr_cuda_model.h"
+#include "tr_cuda_net.h"
 #include "tr_cuda_perf.h"
 #include "tr_cuda_prof.h"
 #include "tr_cuda_sync.h"
@@ -107,7 +107,7 @@ struct tr_backend {
     struct step_out *d_eval;        /* eval's loss sum */
     float *d_row;                   /* [Vp] */
     size_t misc_bytes;
-    tr_cuda_model *model;
+    tr_cuda_net *model;             /* the architecture's (tr_cuda_net.h) */
     kn_blas *blas;
     cudaStream_t cs, us;            /* compute, upload */
     /* Graphs (NULL: not made): a whole step per slot, or else a micro-step's
@@ -187,7 +187,7 @@ static void cuda_destroy(tr_backend *b)
         tr_cuda_sync_quiet(b->us);
     destroy_graphs(b);
     tr_cuda_dp_free(b->dp);
-    tr_cuda_model_free(b->model);
+    tr_cuda_net_free(b->model);
     kn_blas_free(b->blas);
     tr_cuda_prof_free(b->prof);
     for (int i = 0; i < NSLOT; i++) {
@@ -298,15 +298,17 @@ static int create_events(tr_backend *b)
     return 0;
 }
 
-/* The AdamW tensor table: tr_params.h order, decay where tr_param_decays. */
+/* The AdamW tensor table: the architecture's tensors in order, decay where
+ * tr_param_decays_cfg. */
 static void tensor_table(tr_backend *b)
 {
     size_t sizes[TR_NUM_PARAMS], end = 0;
+    const int n = tr_arch_num_params(&b->o.cfg);
     tr_param_sizes(&b->o.cfg, sizes);
-    b->tensors.n = TR_NUM_PARAMS;
-    for (int id = 0; id < TR_NUM_PARAMS; id++) {
+    b->tensors.n = n;
+    for (int id = 0; id < n; id++) {
         b->tensors.end[id] = end += sizes[id];
-        if (tr_param_decays(id))
+        if (tr_param_decays_cfg(&b->o.cfg, id))
             b->tensors.decay_mask |= 1u << id;
     }
 }
@@ -319,10 +321,10 @@ static void shard_table(tr_backend *b)
     tr_param_sizes(&b->o.cfg, sizes);
     kn_adamw_tensors *t = &b->shard_tensors;
     t->n = 0;
-    for (int id = 0; id < TR_NUM_PARAMS; off += sizes[id], id++) {
+    for (int id = 0; id < tr_arch_num_params(&b->o.cfg); off += sizes[id], id++) {
         if (!tr_zero_clip(&b->z, off, sizes[id], &a, &e))
             continue;
-        if (tr_param_decays(id))
+        if (tr_param_decays_cfg(&b->o.cfg, id))
             t->decay_mask |= 1u << t->n;
         t->end[t->n++] = e - b->z.lo;
     }
@@ -441,7 +443,7 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
     TRY(cuda_ok(cudaMemset(b->misc, 0, b->misc_bytes), "cudaMemset"));
     memset(b->pinned, 0, b->pinned_bytes);
     TRY(kn_blas_create(&b->blas, 0));
-    TRY(tr_cuda_model_create(&o->cfg, o->batch, b->dt, b->blas, &b->model));
+    TRY(tr_cuda_net_create(&o->cfg, o->batch, b->dt, b->blas, &b->model));
     TRY(cuda_ok(cudaMemsetAsync(b->params, 0, b->master_shard ? part : full, b->cs),
                 "cudaMemsetAsync"));
     TRY(cuda_ok(cudaMemsetAsync(b->grads, 0, full, b->cs), "cudaMemsetAsync"));
@@ -458,7 +460,7 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
             .nslot = NSLOT, .profile = o->profile,
         };
         TRY(tr_cuda_dp_create(&dc, &b->dp));
-        tr_cuda_model_on_grads_ready(b->model, tr_cuda_dp_grads_ready, b->dp);
+        tr_cuda_net_on_grads_ready(b->model, tr_cuda_dp_grads_ready, b->dp);
     }
     TRY(put_params(b, params));
     if (o->profile) {   /* before the capture: its marks go into the step graphs */
@@ -489,7 +491,7 @@ static int cuda_create(const struct tr_backend_opts *o, const float *params, tr_
                "attention, %s, %zu MiB free%s\n", b->dev, prop.name, prop.major, prop.minor,
                prop.multiProcessorCount, (size_t)(prop.totalGlobalMem >> 20), kn_path_name(path),
                kn_dtype_name(b->dt), b->dt == KN_F32 ? " (no TF32)" : "",
-               tr_cuda_model_flash(b->model) ? "flash" : "materialised",
+               tr_cuda_net_flash(b->model) ? "flash" : "materialised",
                b->g_step[0] ? "one CUDA graph per step" :
                b->g_fwd ? "CUDA graphs per micro-step" : "no graphs", free_b >> 20,
                blocking ? "" : " (note: blocking-sync device flag refused)");
@@ -534,14 +536,14 @@ static int micro_fwd(tr_backend *b, int unused)
     (void)unused;
     const int B = b->o.batch, T = b->o.cfg.seq_len;
     const float dloss = 1.0f / (float)b->rows_tokens;
-    return tr_cuda_forward(b->model, b->wcopy, b->d_cur, b->d_cur + (size_t)B * T, B, T, dloss,
+    return tr_cuda_net_forward(b->model, b->wcopy, b->d_cur, b->d_cur + (size_t)B * T, B, T, dloss,
                            &b->d_acc->loss_sum, &b->d_acc->correct, 1, b->cs);
 }
 
 static int micro_bwd(tr_backend *b, int unused)
 {
     (void)unused;
-    return tr_cuda_backward(b->model, b->wcopy, b->grads, b->cs);
+    return tr_cuda_net_backward(b->model, b->wcopy, b->grads, b->cs);
 }
 
 /* Micro-step k's [inputs | targets] of slot -> d_cur (int32). */
@@ -604,7 +606,7 @@ static int step_body(tr_backend *b, int slot, int capturing)
      * the comm stream, joined here: no host wait (tr_cuda_dp.h). */
     STEP(tr_cuda_dp_reduce(b->dp, &acc->loss_sum, &acc->correct, cs));
     size_t scb;
-    void *sc = tr_cuda_model_scratch(b->model, &scb);
+    void *sc = tr_cuda_net_scratch(b->model, &scb);
     if (b->zero) {
         /* norm over every shard; AdamW on ours; the weights gathered (the
          * bf16 copy when the fp32 master is sharded, else the fp32 ones) */
@@ -691,7 +693,7 @@ static int make_graphs(tr_backend *b)
     if (env_off("INGOT_CUDA_GRAPH"))
         return 0;
     size_t scb;
-    void *sc = tr_cuda_model_scratch(b->model, &scb);
+    void *sc = tr_cuda_net_scratch(b->model, &scb);
     kn_adamw_tensors one = { .n = 1, .end = { 1 } };   /* a float of scratch: no state touched */
     int err = 0;
     if ((err = load_micro(b, 0, 0)) || (err = micro_fwd(b, 0)) || (err = micro_bwd(b, 0)) ||
@@ -888,7 +890,7 @@ static int cuda_eval(tr_backend *b, const int32_t *rows, int n_seqs, double *los
                           b->o.batch);
     struct step_out *d = b->d_eval, *h = b->h_eval;
     if ((err = upload_rows(b, rows, n_seqs, T)) ||
-        (err = tr_cuda_forward(b->model, b->wcopy, b->d_tok[0], b->d_tok[0] + (size_t)n_seqs * T,
+        (err = tr_cuda_net_forward(b->model, b->wcopy, b->d_tok[0], b->d_tok[0] + (size_t)n_seqs * T,
                                n_seqs, T, 0.0f, &d->loss_sum, NULL, 0, b->cs)) ||
         (err = tr_cuda_sync_copy(h, d, sizeof(*h), cudaMemcpyDeviceToHost, b->cs, "eval loss")))
         return err;
@@ -909,9 +911,9 @@ static int cuda_logits(tr_backend *b, const int32_t *ids, int n, float *out)
     CUDA_CHECK(cudaMemcpyAsync(b->d_tok[0], b->h_tok[0], (size_t)n * sizeof(int32_t),
                                cudaMemcpyHostToDevice, b->cs));
     /* Causal: the last row of a forward over exactly n positions. */
-    const char *last = (const char *)tr_cuda_logits(b->model) +
+    const char *last = (const char *)tr_cuda_net_logits(b->model) +
                        (size_t)(n - 1) * c->vocab_padded * kn_dtype_size(b->dt);
-    if ((err = tr_cuda_forward(b->model, b->wcopy, b->d_tok[0], NULL, 1, n, 0.0f, NULL, NULL, 0,
+    if ((err = tr_cuda_net_forward(b->model, b->wcopy, b->d_tok[0], NULL, 1, n, 0.0f, NULL, NULL, 0,
                                b->cs)) ||
         (err = kn_convert(b->d_row, KN_F32, last, b->dt, (size_t)c->vocab_padded, b->cs)) ||
         (err = tr_cuda_sync_copy(b->h_row, b->d_row, (size_t)c->vocab * sizeof(float),
@@ -1012,7 +1014,7 @@ static size_t cuda_mem_bytes(const tr_backend *b)
     size_t full = b->z.n_pad * sizeof(float), part = b->z.shard * sizeof(float);
     return (b->master_shard ? part : full) + full + 2 * part +
            (b->dt == KN_BF16 ? b->z.n_pad * kn_dtype_size(b->dt) : 0) +
-           tr_cuda_model_bytes(b->model) + b->misc_bytes + tr_cuda_dp_bytes(b->dp);
+           tr_cuda_net_bytes(b->model) + b->misc_bytes + tr_cuda_dp_bytes(b->dp);
 }
 
 int tr_cuda_debug_grads(tr_backend *b, const int32_t *rows, int n_seqs, double *loss,
@@ -1028,10 +1030,10 @@ int tr_cuda_debug_grads(tr_backend *b, const int32_t *rows, int n_seqs, double *
     struct step_out *d = b->d_eval, *h = b->h_eval;
     CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->n_params * sizeof(float), b->cs));
     if ((err = upload_rows(b, rows, n_seqs, T)) ||
-        (err = tr_cuda_forward(b->model, b->wcopy, b->d_tok[0], b->d_tok[0] + (size_t)n_seqs * T,
+        (err = tr_cuda_net_forward(b->model, b->wcopy, b->d_tok[0], b->d_tok[0] + (size_t)n_seqs * T,
                                n_seqs, T, 1.0f / ((float)n_seqs * T), &d->loss_sum, NULL, 0,
                                b->cs)) ||
-        (err = tr_cuda_backward(b->model, b->wcopy, b->grads, b->cs)))
+        (err = tr_cuda_net_backward(b->model, b->wcopy, b->grads, b->cs)))
         return err;
     CUDA_CHECK(cudaMemcpyAsync(grads, b->grads, b->n_params * sizeof(float),
                                cudaMemcpyDeviceToHost, b->cs));

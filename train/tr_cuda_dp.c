@@ -11,6 +11,7 @@
 #include "gradnorm.h"
 #include "ingot_err.h"
 #include "tr_cuda_dp.h"
+#include "tr_llama_params.h"
 
 enum { MAX_JOINS = 2, BLOCK_TENSORS = TR_FCPROJB - TR_LN1W + 1 };
 
@@ -22,6 +23,10 @@ struct tr_cuda_dp {
     struct tr_cuda_dp_cfg c;
     int L, world, groups_max;
     size_t off[TR_NUM_PARAMS], size[TR_NUM_PARAMS];
+    /* the per-layer tensors are ids [blk0, blk0 + nblk); the rest is [0,
+     * off[blk0]) and [off[tail], end): GPT-2 ln1w..fcprojb and wte, wpe /
+     * lnf; llama attn_norm..w_down and wte / norm, lm_head */
+    int blk0, nblk, tail;
     cudaStream_t comm;
     cudaEvent_t *ready;         /* [L + 1]: block l's gradients done (fork), L: the rest */
     cudaEvent_t done;           /* the comm stream's work done (join) */
@@ -107,6 +112,15 @@ int tr_cuda_dp_create(const struct tr_cuda_dp_cfg *c, tr_cuda_dp **out)
     tr_param_sizes(&c->cfg, dp->size);
     for (int id = 0; id < TR_NUM_PARAMS; id++)
         dp->off[id] = tr_param_offset(&c->cfg, id);
+    if (c->cfg.arch == TR_ARCH_LLAMA) {
+        dp->blk0 = TL_ATTN_NORM;
+        dp->nblk = TL_WDOWN - TL_ATTN_NORM + 1;
+        dp->tail = TL_NORM;
+    } else {
+        dp->blk0 = TR_LN1W;
+        dp->nblk = BLOCK_TENSORS;
+        dp->tail = TR_LNFW;
+    }
     int err = 0;
 #define TRY(call)           \
     do {                    \
@@ -280,17 +294,18 @@ int tr_cuda_dp_grads_ready(void *ctx, int l, cudaStream_t s)
         return err;
     if (l >= 0) {
         struct slice sl[BLOCK_TENSORS];
-        for (int i = 0; i < BLOCK_TENSORS; i++) {
-            int id = TR_LN1W + i;
+        for (int i = 0; i < dp->nblk; i++) {
+            int id = dp->blk0 + i;
             size_t per = dp->size[id] / (size_t)dp->L;
             sl[i] = (struct slice){ dp->off[id] + (size_t)l * per, per };
         }
-        return reduce_slices(dp, sl, BLOCK_TENSORS, NULL, NULL);
+        return reduce_slices(dp, sl, dp->nblk, NULL, NULL);
     }
-    /* the rest: wte and wpe (contiguous at the front), lnf (at the end) */
+    /* the rest: the embeddings (contiguous at the front), the final norm
+     * (and llama's lm_head) at the end */
     struct slice rest[2] = {
-        { 0, dp->off[TR_LN1W] },
-        { dp->off[TR_LNFW], dp->c.z.n - dp->off[TR_LNFW] },
+        { 0, dp->off[dp->blk0] },
+        { dp->off[dp->tail], dp->c.z.n - dp->off[dp->tail] },
     };
     dp->armed = false;
     dp->reduced = true;
