@@ -26,7 +26,14 @@ struct tr_export_src {
     const char *tokenizer_path;         /* the .model file spm came from */
 };
 
+/* The Hugging Face folder: GPT2LMHeadModel, or LlamaForCausalLM for an
+ * --arch llama checkpoint (tr_export_hf_llama.c: its weights and config). */
 int tr_export_hf(const struct tr_export_src *s, const char *dir);
+int tr_export_hf_llama_weights(const struct tr_export_src *s, const char *dir);
+/* config.json's object (NULL when out of memory); takes the three ids. */
+struct json_t;
+struct json_t *tr_export_hf_llama_config(const struct tr_export_src *s, struct json_t *bos,
+                                         struct json_t *eos, struct json_t *pad);
 /* dir/model.bin: int32 header[256] = {20240326, 3 or 5, T, V, L, NH, C, Vp},
  * then every tensor in Ingot's (= llm.c's) order, fp32 or bf16. */
 int tr_export_llmc(const struct tr_export_src *s, const char *dir, bool bf16);

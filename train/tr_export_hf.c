@@ -1,5 +1,6 @@
 /* The Hugging Face export: a folder that transformers loads as
- * GPT2LMHeadModel, with the SentencePiece tokenizer.
+ * GPT2LMHeadModel (LlamaForCausalLM for --arch llama: tr_export_hf_llama.c),
+ * with the SentencePiece tokenizer.
  *
  * Ingot's model is GPT-2 exactly (pre-LN blocks, tanh GELU = "gelu_new",
  * LayerNorm eps 1e-5, learned positions, head tied to wte). transformers'
@@ -148,10 +149,16 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
     int32_t pad = spm ? ingot_spm_pad_id(spm) : -1, unk = spm ? ingot_spm_unk_id(spm) : -1;
     char hash[24];
     snprintf(hash, sizeof(hash), "%016" PRIx64, s->st->tokenizer_hash);
-    int err = write_weights(s, dir);
+    bool llama = c->arch == TR_ARCH_LLAMA;
+    int err = llama ? tr_export_hf_llama_weights(s, dir) : write_weights(s, dir);
     if (err)
         return err;
-    err = write_json(dir, "config.json", json_pack(
+    if (llama)
+        err = write_json(dir, "config.json", tr_export_hf_llama_config(s, id_or_null(bos),
+                                                                       id_or_null(eos),
+                                                                       id_or_null(pad)));
+    else
+        err = write_json(dir, "config.json", json_pack(
         "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:n, s:s, s:f, s:f, s:f, s:f, s:f,"
         " s:b, s:b, s:b, s:b, s:b, s:o, s:o, s:o, s:s, s:{s:I, s:s, s:s}}",
         "architectures", "GPT2LMHeadModel", "model_type", "gpt2", "vocab_size", c->vocab,

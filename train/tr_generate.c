@@ -21,8 +21,9 @@
 static const char usage[] =
     "usage: ingot-train generate CKPT --prompt TEXT [options]\n"
     "\n"
-    "Continue a prompt with a trained model on the CPU (key/value cache) or a GPU. CKPT: a\n"
-    "ckpt-*.bin file or a --ckpt-dir directory (its newest checkpoint). Prints the prompt\n"
+    "Continue a prompt with a trained model on the CPU (key/value cache; --arch llama:\n"
+    "a full forward per token) or a GPU. CKPT: a ckpt-*.bin file or a --ckpt-dir\n"
+    "directory (its newest checkpoint). Prints the prompt\n"
     "and the continuation as text (stdout) and the speed (stderr).\n"
     "\n"
     "options:\n"
@@ -226,9 +227,10 @@ int tr_generate_main(int argc, char **argv)
      * end's logits op (the same forward that training samples with) */
     if (strcmp(o.device, "cpu") && (err = tr_backend_select(o.device, &ops)))
         goto out;
-    if (!strcmp(ops->name, "cpu"))
-        ops = &tr_backend_cpu_kv;
-    if (ops == &tr_backend_cpu_kv && !strcmp(o.precision, "bf16")) {
+    /* the key/value cache is GPT-2's; llama samples with full forwards */
+    if (!strcmp(ops->name, "cpu") || ops == &tr_backend_cpu_kv)
+        ops = st.cfg.arch == TR_ARCH_LLAMA ? &tr_backend_cpu : &tr_backend_cpu_kv;
+    if ((ops == &tr_backend_cpu_kv || ops == &tr_backend_cpu) && !strcmp(o.precision, "bf16")) {
         err = ingot_fail(INGOT_E_USAGE, "--precision bf16 needs --device cuda (the CPU computes "
                          "in fp32)");
         goto out;
@@ -251,6 +253,7 @@ int tr_generate_main(int argc, char **argv)
     fprintf(stderr, "generate: %d prompt + %d new tokens in %.2f s (%.1f tok/s) on %s, step %"
             PRIu64 " of %s, top-k %d, temperature %g, seed %" PRId64 "\n", n_prompt, o.tokens,
             dt, o.tokens / (dt > 0 ? dt : 1e-9), ops == &tr_backend_cpu_kv ? "cpu (kv cache)" :
+            ops == &tr_backend_cpu ? "cpu (full forward)" :
             ops->name, st.step, o.ckpt, o.top_k, o.temperature, o.seed);
 out:
     if (be)
