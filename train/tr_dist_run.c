@@ -16,10 +16,14 @@ extern char **environ;
 static void describe(const struct tr_opts *o, const struct tr_config *c, const tr_loader *l,
                      const char *backend, char *buf, size_t len)
 {
-    snprintf(buf, len, "version=%s device=%s model=L%d,H%d,C%d,T%d vocab=%d batch=%d "
+    char arch[128] = "gpt2";
+    if (c->arch == TR_ARCH_LLAMA)
+        snprintf(arch, sizeof(arch), "llama,KV%d,F%d,theta%.17g,eps%.9g,tied%d", c->n_kv_head,
+                 c->ffn_dim, c->rope_theta, (double)c->norm_eps, (int)c->tie_embeddings);
+    snprintf(buf, len, "version=%s device=%s arch=%s model=L%d,H%d,C%d,T%d vocab=%d batch=%d "
              "batch-tokens=%" PRId64 " steps=%d seed=%" PRIu64 " lr=%g,%g warmup=%d wd=%g "
              "clip=%g precision=%s data=%s tokens=%" PRIu64 " tokenizer=%016" PRIx64 " "
-             "order=%s resume=%d zero=%d grad-reduce=%s", ingot_version(), backend, c->n_layer, c->n_head, c->n_embd,
+             "order=%s resume=%d zero=%d grad-reduce=%s", ingot_version(), backend, arch, c->n_layer, c->n_head, c->n_embd,
              c->seq_len, c->vocab, o->batch, o->batch_tokens, o->steps, o->seed, (double)o->lr,
              (double)o->min_lr, o->warmup, (double)o->weight_decay, (double)o->grad_clip,
              o->precision ? o->precision : "default", o->synthetic ? "synthetic" : "dataset",

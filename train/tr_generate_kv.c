@@ -46,8 +46,11 @@ static int kv_create(const struct tr_backend_opts *o, const float *params, tr_ba
 {
     const struct tr_config *c = &o->cfg;
     size_t T = (size_t)c->seq_len, C = (size_t)c->n_embd, P = tr_param_count(c);
-    tr_backend *b = calloc(1, sizeof(*b));
     *out = NULL;
+    if (c->arch != TR_ARCH_GPT2)   /* the cache below is GPT-2's */
+        return ingot_fail(INGOT_E_USAGE, "the key/value-cache sampler is for gpt2, not %s (use "
+                          "the cpu back end's logits)", tr_arch_name(c->arch));
+    tr_backend *b = calloc(1, sizeof(*b));
     if (!b)
         return ingot_oom("inference state", sizeof(*b));
     b->c = *c;

@@ -11,7 +11,9 @@
  *  4. --init-from a llama checkpoint takes its architecture and shape
  *     without --arch; `ingot-train eval` reads a llama checkpoint and gives
  *     the val loss the run logged;
- *  5. refusals (usage errors exit 2): llama flags with --arch gpt2, a llama preset with --arch
+ *  5. --config with "arch": "llama" and the llama keys, and the run's
+ *     D/config.json, give the same model;
+ *  6. refusals (usage errors exit 2): llama flags with --arch gpt2, a llama preset with --arch
  *     gpt2, --kv-heads not dividing --heads, an odd head size, resuming a
  *     llama checkpoint with another --kv-heads.
  * usage: test_llama_train INGOT_TRAIN */
@@ -160,6 +162,35 @@ static void gpt2_unchanged(const char *dir)
     free(out);
 }
 
+/* --config: "arch": "llama" and the llama keys, in JSON; the run's
+ * D/config.json names them again and is itself a valid --config. */
+static void config_file(const char *dir)
+{
+    char *out = tt_fmt("%s/cf.txt", dir), *cf = tt_fmt("%s/run.json", dir);
+    FILE *f = fopen(cf, "w");
+    CHECK(f);
+    fprintf(f, "{\"arch\": \"llama\", \"model\": \"llama-tiny\", \"kv-heads\": 1, "
+            "\"ffn-dim\": 96, \"tie-embeddings\": true, \"synthetic\": true, \"vocab\": 100, "
+            "\"steps\": 2, \"batch\": 2, \"seq-len\": 16, \"val-every\": 0, \"threads\": 1}\n");
+    CHECK(fclose(f) == 0);
+    char *cmd = tt_fmt("'%s' --device cpu --config '%s' --ckpt-dir '%s/cfd'", bin, cf, dir);
+    tt_run_ok(cmd, out);
+    char *s = tt_slurp(out);
+    CHECK(s && strstr(s, "model llama KV1 F96 tied L2 H4 C64 T16"));
+    free(s);
+    free(cmd);
+    cmd = tt_fmt("'%s' --device cpu --config '%s/cfd/config.json' --ckpt-dir '%s/cfe'", bin, dir,
+                 dir);
+    tt_run_ok(cmd, out);
+    s = tt_slurp(out);
+    CHECK(s && strstr(s, "model llama KV1 F96 tied L2 H4 C64 T16"));
+    printf("config: --config with \"arch\": \"llama\" and D/config.json give the same model\n");
+    free(s);
+    free(cmd);
+    free(cf);
+    free(out);
+}
+
 static void refusals(const char *dir)
 {
     char *out = tt_fmt("%s/e.txt", dir);
@@ -197,6 +228,7 @@ int main(int argc, char **argv)
                             .n_val = N_VAL, .doc_len = 500, .shard_docs = 40 };
     CHECK_OK(tt_write_dataset(&d));
     refusals(dir);
+    config_file(dir);
     gpt2_unchanged(dir);
     resume(data, dir);
     learning(data, dir, h1);
