@@ -64,7 +64,7 @@ void tr_opts_help(const char *prog)
                presets[i].layers, presets[i].heads, presets[i].dim, presets[i].seq_len,
                presets[i].what);
     for (const struct tr_llama_preset *q = tr_llama_presets; q->name; q++)
-        printf("                            %-10s L%-2d H%-2d/%-2d C%-4d F%-4d T%-4d\n"
+        printf("                            %-10s L%-2d H%-2d/%-2d C%-4d F%-4d T%d\n"
                "                                       %s\n", q->name, q->n_layer, q->n_head,
                q->n_kv_head, q->n_embd, q->ffn_dim, q->seq_len, q->what);
     printf(
