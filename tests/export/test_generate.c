@@ -211,7 +211,10 @@ static void check_eval_cli(const char *bin, const char *dir, const char *out)
     d.dir = other;
     d.tokenizer_hash = 78;
     CHECK_OK(tt_write_dataset(&d));
-    char *cmd = tt_fmt("'%s' --data '%s' --model tiny --layers 1 --dim 32 --heads 2 --seq-len 32 "
+    /* --device cpu: eval (CPU) must reproduce the trainer's val loss to 1e-6,
+     * which holds for one back end and precision (on a GPU machine the
+     * trainer would otherwise pick cuda and bf16). */
+    char *cmd = tt_fmt("'%s' --device cpu --data '%s' --model tiny --layers 1 --dim 32 --heads 2 --seq-len 32 "
                        "--batch 4 --steps 10 --lr 1e-2 --threads 1 --val-every 5 --val-tokens 256 "
                        "--metrics '%s/m.jsonl' --ckpt-dir '%s/ck'", bin, data, dir, dir);
     tt_run_ok(cmd, out);
