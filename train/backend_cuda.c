@@ -1,33 +1,43 @@
 /* The CUDA back end: one optimizer step is ONE CUDA graph launch that the
- * host enqueues without waiting; the host waits once per step, for that
- * step's small result record, one step late.
+ * host enqueues without waiting; the host waits once per step, and that
+ * wait is also what paces it.
  *
- *   submit_step(s)   chunk -> pinned slot s%3 (inputs and targets, narrowed
+ *   submit_step(s)   chunk -> pinned slot s%4 (inputs and targets, narrowed
  *                    to 16 bits when the vocabulary allows, after the step's
  *                    AdamW record {lr, betas, eps, wd, bias corrections})
  *                    -> one cudaMemcpyAsync on the upload stream -> event;
- *                    the compute stream waits on it and launches slot s%3's
- *                    step graph: zero the gradients, every micro-step's
- *                    token widening, forward and backward, the global norm
- *                    and clip factor, one AdamW launch over all parameters
- *                    (reading the factor and the record from device memory),
- *                    and the copy of {loss sum, hits, norm} to the slot's
- *                    pinned result; then event "done".
- *   collect_step(s)  waits on step s's "done" event: the only host sync of
- *                    the step (counted by tr_cuda_sync_*). The event is a
- *                    blocking-sync one and the device is set to
- *                    cudaDeviceScheduleBlockingSync, so the thread sleeps.
- * max_in_flight is 2, so the loop prepares and submits step s+1 while the
- * GPU runs step s, and reads step s's loss after that. A step is five host
- * submissions (copy, record, wait, graph, record), so the launch queue never
- * fills and the host never spins in a launch call.
+ *                    the compute stream waits on it; then, with two steps
+ *                    in flight, the host sleeps until step s-1 has finished
+ *                    its last backward (its "pace" event, recorded inside
+ *                    step s-1's graph) and launches slot s%4's step graph:
+ *                    zero the gradients, every micro-step's token
+ *                    widening, forward and backward, [pace], the global
+ *                    norm and clip factor, one AdamW launch over all
+ *                    parameters (reading the factor and the record from
+ *                    device memory), and the copy of {loss sum, hits, norm}
+ *                    to the slot's pinned result; then event "done".
+ *   collect_step(s)  reads step s's result. The loop collects step s after
+ *                    submitting s+2, whose pace wait has already seen step
+ *                    s+1's backward end, so step s is done: a query, not a
+ *                    wait. Only when the loop drains (end, eval,
+ *                    checkpoint) does collect wait on "done".
+ * So the one sync of a step is the pace wait (counted by tr_cuda_sync_*),
+ * and it falls where the GPU still has the rest of step s-1 (norm, AdamW:
+ * 1.2 ms at 124M, 15 ms at 1.5B) queued while the host launches step s: no
+ * bubble, and the launch finds the queue drained instead of spinning in
+ * cudaGraphLaunch (docs/performance.md, "one-sync pacing"). The events are
+ * blocking-sync ones and the device is set to cudaDeviceScheduleBlockingSync,
+ * so the thread sleeps. max_in_flight is 3 (four slots). INGOT_PACE=0 waits
+ * on step s-2's "done" instead (the timing of the previous design, for
+ * comparisons).
  *
  * Each slot's graph is captured once at start-up (after one eager micro-step
  * that loads the modules and picks the GEMM algorithms), for up to
  * STEP_GRAPH_CAP layer passes per step (grad_accum x layers); beyond that,
  * or with INGOT_STEP_GRAPH=0, each micro-step's forward and backward are
  * graphs of their own and the rest of the step is launched directly
- * (INGOT_CUDA_GRAPH=0: no graphs at all).
+ * (INGOT_CUDA_GRAPH=0: no graphs at all); the pace event is recorded the
+ * same way on every path.
  *
  * Memory: params, grads, m, v are one cudaMalloc each (tr_params.h layout);
  * in bf16 mode a fifth holds the bf16 copy of the parameters that forward
@@ -68,7 +78,8 @@
 #include "tr_dist_zero.h"
 
 enum {
-    NSLOT = 3,              /* token/result slots in rotation (> max_in_flight) */
+    NSLOT = 4,              /* token/result slots in rotation (> MAX_IN_FLIGHT) */
+    MAX_IN_FLIGHT = 3,      /* submitted, not yet collected steps */
     SLOT_HEAD = 256,        /* a slot's AdamW record before its tokens */
     STEP_GRAPH_CAP = 1024,  /* grad_accum x n_layer up to which a step is one graph */
 };
@@ -114,11 +125,8 @@ struct tr_backend {
      * forward and backward (make_graphs() says when which). */
     cudaGraphExec_t g_step[NSLOT], g_fwd, g_bwd;
     cudaEvent_t up_done[NSLOT], done[NSLOT];
-    /* INGOT_PACE=1 (an experiment, off by default): each step graph records
-     * pace[slot] after its last backward, and the next submit sleeps on it
-     * before launching, so the launch finds the queue drained instead of
-     * spinning in cudaGraphLaunch (docs/performance.md). Costs a second
-     * counted sync per step. NULL when off. */
+    /* Each step records pace[slot] after its last backward; submit sleeps
+     * on the previous step's (the step's one sync). NULL with INGOT_PACE=0. */
     cudaEvent_t pace[NSLOT];
     /* pinned host */
     void *pinned;
@@ -292,7 +300,7 @@ static int create_events(tr_backend *b)
                                             cudaEventBlockingSync | cudaEventDisableTiming));
     }
     const char *pace = getenv("INGOT_PACE");
-    for (int i = 0; pace && !strcmp(pace, "1") && i < NSLOT; i++)
+    for (int i = 0; !(pace && !strcmp(pace, "0")) && i < NSLOT; i++)
         CUDA_CHECK(cudaEventCreateWithFlags(&b->pace[i],
                                             cudaEventBlockingSync | cudaEventDisableTiming));
     return 0;
@@ -743,10 +751,29 @@ static void fill_slot(tr_backend *b, int slot, const int32_t *chunk,
     b->h_head[slot]->max_norm = hp->grad_clip;
 }
 
+/* The step's one sync. With two steps in flight (s-2 and s-1), sleep until
+ * step s-1 has finished its last backward: its norm and AdamW are still
+ * queued, so the GPU does not idle while step s is launched, the launch
+ * finds the queue drained instead of spinning, and step s-2 (before s-1
+ * on the compute stream) is done when the loop collects it next.
+ * INGOT_PACE=0: wait for step s-2's result instead (the previous design's
+ * timing). With fewer steps in flight nothing is waited for: the loop is
+ * filling the pipeline. */
+static int pace_wait(tr_backend *b, int slot)
+{
+    if (b->n_submitted - b->n_collected < 2)
+        return 0;
+    const int prev = (slot + NSLOT - 1) % NSLOT, prev2 = (slot + NSLOT - 2) % NSLOT;
+    if (b->pace[prev])
+        return tr_cuda_sync_event(b->pace[prev], "previous step's backward (pace)");
+    return tr_cuda_sync_event(b->done[prev2], "step result");
+}
+
 static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_step_hparams *hp)
 {
-    if (b->n_submitted - b->n_collected >= NSLOT - 1)
-        return ingot_fail(INGOT_E_USAGE, "cuda: %d steps in flight; collect first", NSLOT - 1);
+    if (b->n_submitted - b->n_collected >= MAX_IN_FLIGHT)
+        return ingot_fail(INGOT_E_USAGE, "cuda: %d steps in flight; collect first",
+                          MAX_IN_FLIGHT);
     const uint64_t a0 = tr_cuda_alloc_count();
     const int slot = (int)(b->n_submitted % NSLOT);
     const double t0 = tr_cuda_prof_clock(b->prof);
@@ -781,9 +808,10 @@ static int cuda_submit_step(tr_backend *b, const int32_t *chunk, const struct tr
 
     /* Compute stream: the whole step, no host wait. */
     CUDA_CHECK(cudaStreamWaitEvent(b->cs, b->up_done[slot], 0));
-    if (b->pace[slot] && b->n_submitted > b->n_collected &&
-        (err = tr_cuda_sync_event(b->pace[(slot + NSLOT - 1) % NSLOT], "pace (INGOT_PACE=1)")))
+    const double tw = tr_cuda_prof_clock(b->prof);
+    if ((err = pace_wait(b, slot)))
         return err;
+    tr_cuda_prof_host(b->prof, TR_HOST_WAIT, tw);
     const double tl = tr_cuda_prof_clock(b->prof);
     if (b->g_step[slot])
         CUDA_CHECK(cudaGraphLaunch(b->g_step[slot], b->cs));
@@ -804,10 +832,14 @@ static int cuda_collect_step(tr_backend *b, struct tr_step_result *res)
         return ingot_fail(INGOT_E_USAGE, "cuda: collect without a submitted step");
     const uint64_t a0 = tr_cuda_alloc_count();
     const int slot = (int)(b->n_collected % NSLOT);
+    /* Normally done already (pace_wait of a later step saw it): a query,
+     * not a sync. Draining the pipeline, the loop waits here instead. */
     const double t0 = tr_cuda_prof_clock(b->prof);
-    int err = tr_cuda_sync_event(b->done[slot], "step result");
-    if (err)
-        return err;
+    if (cudaEventQuery(b->done[slot]) != cudaSuccess) {
+        int err = tr_cuda_sync_event(b->done[slot], "step result");
+        if (err)
+            return err;
+    }
     tr_cuda_prof_host(b->prof, TR_HOST_WAIT, t0);
     const struct step_out *o = &b->h_out[slot];
     double n_tok = (double)b->rows_tokens;
@@ -1046,7 +1078,7 @@ int tr_cuda_debug_grads(tr_backend *b, const int32_t *rows, int n_seqs, double *
 
 const struct tr_backend_ops tr_backend_cuda = {
     .name = "cuda",
-    .max_in_flight = 2,
+    .max_in_flight = MAX_IN_FLIGHT,
     .available = cuda_available,
     .create = cuda_create,
     .submit_step = cuda_submit_step,

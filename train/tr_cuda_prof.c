@@ -187,7 +187,7 @@ void tr_cuda_prof_collect(tr_cuda_prof *p, int slot, uint64_t host_allocs)
     p->n_collected++;
     if (p->print_host)
         fprintf(stderr, "host: step wall %.2f ms, cpu %.1f%%: submit %.2f ms (graph launch %.2f), "
-                "wait for the step %.2f ms\n", 1e3 * wall, o->cpu_pct,
+                "waiting (pace and result) %.2f ms\n", 1e3 * wall, o->cpu_pct,
                 1e3 * p->host_s[TR_HOST_SUBMIT], 1e3 * p->host_s[TR_HOST_LAUNCH],
                 1e3 * p->host_s[TR_HOST_WAIT]);
     memset(p->host_s, 0, sizeof(p->host_s));

@@ -47,7 +47,12 @@ int tr_cuda_prof_mark(tr_cuda_prof *p, int slot, enum tr_prof_mark m, int k, cud
 
 /* Host time inside the step's CUDA calls (INGOT_PROF_HOST=1 prints them
  * per step on stderr): where a busy host thread spends its time. */
-enum tr_prof_host { TR_HOST_SUBMIT, TR_HOST_LAUNCH, TR_HOST_WAIT, TR_HOST_N };
+enum tr_prof_host {
+    TR_HOST_SUBMIT,     /* all of submit_step (the pace wait included) */
+    TR_HOST_LAUNCH,     /* the step's graph launch (or direct launches) */
+    TR_HOST_WAIT,       /* sleeping on the GPU: submit's pace wait, collect's wait */
+    TR_HOST_N
+};
 
 /* mono_now() when p is not NULL, else 0 (no clock read when profiling is off). */
 double tr_cuda_prof_clock(const tr_cuda_prof *p);
