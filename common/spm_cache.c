@@ -101,21 +101,49 @@ static void cache_put(struct spe_scratch *s, struct spe_cache_ent *e, const char
     s->cache_used++;
 }
 
+/* The shared table's entry of word t[0, n) with hash h, or NULL. */
+static const struct spe_cache_ent *shared_find(const struct spe_shared *t, const char *w,
+                                               uint32_t n, uint64_t h)
+{
+    if (!t->slot)
+        return NULL;
+    for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+        const struct spe_cache_ent *e = &t->slot[i];
+        if (!e->key_len)
+            return NULL;
+        if (e->hash == h && e->key_len == n && memcmp(t->arena + e->key_off, w, n) == 0)
+            return e;
+    }
+}
+
+/* Append a cached BPE word's pieces (from either table). */
+static int bpe_emit(struct spe_scratch *s, const unsigned char *val, uint32_t val_n, uint32_t off)
+{
+    const struct bpe_val *v = (const struct bpe_val *)val;
+    int ret;
+    for (uint32_t i = 0, at = off; i < val_n; at += v[i].len, i++)
+        if ((ret = spe_push_tok(s, v[i].id, at, v[i].len)))
+            return ret;
+    return 0;
+}
+
 static int bpe_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off, uint32_t n,
                     uint64_t h)
 {
     const char *t = s->norm + off;
     if (!s->cache_on || n > SPE_CACHE_MAX_WORD)
         return spe_bpe_word(m, s, t, off, n);
+    const struct spe_cache_ent *se = shared_find(&m->shared, t, n, h);
+    if (se) {
+        s->stats.cache_hits++;
+        s->stats.shared_hits++;
+        return bpe_emit(s, m->shared.arena + se->val_off, se->val_n, off);
+    }
     struct spe_cache_ent *e = cache_find(s, t, n, h);
     int ret;
     if (e->key_len) {
         s->stats.cache_hits++;
-        const struct bpe_val *v = (const struct bpe_val *)(s->arena + e->val_off);
-        for (uint32_t i = 0, at = off; i < e->val_n; at += v[i].len, i++)
-            if ((ret = spe_push_tok(s, v[i].id, at, v[i].len)))
-                return ret;
-        return 0;
+        return bpe_emit(s, s->arena + e->val_off, e->val_n, off);
     }
     size_t first = s->n_toks;
     if ((ret = spe_bpe_word(m, s, t, off, n)) || !door_pass(s, h))
@@ -186,6 +214,38 @@ static int viterbi_checked(const struct spe_model *m, struct spe_scratch *s,
     return 0;
 }
 
+/* A cached unigram word v (from either table) at s->norm[off, off + n):
+ * its path when the bound holds at the carried score, else the Viterbi. */
+static int ug_hit(const struct spe_model *m, struct spe_scratch *s, const struct ug_val *v,
+                  uint32_t off, uint32_t n, float *c)
+{
+    const char *t = s->norm + off;
+    const struct spe_edge *path = ug_path(v);
+    int ret;
+    s->stats.cache_hits++;
+    if (spe_ugbound_holds(&v->b, *c)) {
+        s->stats.path_hits++;
+        if (s->verify) {
+            /* The Viterbi first, then (when they agree) its pieces
+             * dropped and the path's emitted, so the path code runs. */
+            size_t first = s->n_toks, fails = s->stats.bound_fails;
+            float c_in = *c;
+            if ((ret = spe_unigram_lattice(m, s, t, n)))
+                return ret;
+            ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, path, v->n_path);
+            if (ret || s->stats.bound_fails != fails)
+                return ret;
+            s->n_toks = first;
+            *c = c_in;
+        }
+        return spe_unigram_emit_path(m, s, path, v->n_path, off, c);
+    }
+    s->stats.replays++;
+    if ((ret = spe_unigram_lattice(m, s, t, n)))
+        return ret;
+    return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
+}
+
 static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off,
                         uint32_t n, uint64_t h, float *c)
 {
@@ -196,33 +256,14 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
             return ret;
         return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
     }
-    struct spe_cache_ent *e = cache_find(s, t, n, h);
-    if (e->key_len) {
-        s->stats.cache_hits++;
-        const struct ug_val *v = (const struct ug_val *)(s->arena + e->val_off);
-        const struct spe_edge *path = ug_path(v);
-        if (spe_ugbound_holds(&v->b, *c)) {
-            s->stats.path_hits++;
-            if (s->verify) {
-                /* The Viterbi first, then (when they agree) its pieces
-                 * dropped and the path's emitted, so the path code runs. */
-                size_t first = s->n_toks, fails = s->stats.bound_fails;
-                float c_in = *c;
-                if ((ret = spe_unigram_lattice(m, s, t, n)))
-                    return ret;
-                ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, path, v->n_path);
-                if (ret || s->stats.bound_fails != fails)
-                    return ret;
-                s->n_toks = first;
-                *c = c_in;
-            }
-            return spe_unigram_emit_path(m, s, path, v->n_path, off, c);
-        }
-        s->stats.replays++;
-        if ((ret = spe_unigram_lattice(m, s, t, n)))
-            return ret;
-        return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
+    const struct spe_cache_ent *se = shared_find(&m->shared, t, n, h);
+    if (se) {
+        s->stats.shared_hits++;
+        return ug_hit(m, s, (const struct ug_val *)(m->shared.arena + se->val_off), off, n, c);
     }
+    struct spe_cache_ent *e = cache_find(s, t, n, h);
+    if (e->key_len)
+        return ug_hit(m, s, (const struct ug_val *)(s->arena + e->val_off), off, n, c);
     if ((ret = spe_unigram_lattice(m, s, t, n)))
         return ret;
     if (!door_pass(s, h))   /* first sighting: the Viterbi, nothing stored */
@@ -249,6 +290,116 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
     memcpy(v + 1, s->path, s->n_path * sizeof(struct spe_edge));
     cache_put(s, e, t, n, h, v, bytes, 1);
     return 0;
+}
+
+/* Is piece pc one whole word under m's cut (a word the document loop can
+ * hand to the cache as it is)? Prefix cuts: it starts with ▁; suffix cuts:
+ * it ends with ▁; and the cut does not split it. */
+static bool is_word_piece(const struct spe_model *m, const struct spe_piece *pc)
+{
+    if ((pc->type != SPE_NORMAL && pc->type != SPE_USER_DEFINED) || pc->len < 3 ||
+        pc->len > SPE_CACHE_MAX_WORD)
+        return false;
+    bool suffix = m->cut == SPE_CUT_SUF_ALL || m->cut == SPE_CUT_SUF_RUN;
+    const char *ws = suffix ? pc->s + pc->len - 3 : pc->s;
+    return memcmp(ws, SPE_WS, 3) == 0 && spe_word_end(m->cut, pc->s, pc->len, 0) == pc->len;
+}
+
+/* Append key w[0, n) and the value the per-thread cache would store for it
+ * to the shared arena; *e describes them. */
+static int shared_add(const struct spe_model *m, struct spe_shared *t, struct spe_scratch *s,
+                      const char *w, uint32_t n, uint64_t h, struct spe_cache_ent *e)
+{
+    int ret;
+    size_t val_n, sz;
+    const void *val;
+    struct bpe_val bv[SPE_CACHE_MAX_WORD];
+    if (m->p.model_type == SPE_BPE) {
+        s->n_toks = 0;
+        if ((ret = spe_bpe_word(m, s, w, 0, n)))
+            return ret;
+        for (size_t i = 0; i < s->n_toks; i++)
+            bv[i] = (struct bpe_val){ s->toks[i].id, s->toks[i].len };
+        val = bv;
+        val_n = s->n_toks;
+        sz = sizeof(*bv);
+    } else {
+        struct spe_ugbound b;
+        if ((ret = spe_unigram_lattice(m, s, w, n)) || (ret = spe_unigram_bound(s, n, &b)))
+            return ret;
+        size_t bytes = sizeof(struct ug_val) + s->n_path * sizeof(struct spe_edge);
+        if (bytes > s->val_cap &&
+            (ret = spe_grow(&s->val, &s->val_cap, bytes, 1, "the cache value")))
+            return ret;
+        struct ug_val *v = (struct ug_val *)s->val;
+        *v = (struct ug_val){ b, (uint32_t)s->n_path, 0 };
+        memcpy(v + 1, s->path, s->n_path * sizeof(struct spe_edge));
+        val = v;
+        val_n = bytes;
+        sz = 1;
+    }
+    size_t key_at = (t->arena_len + 7) & ~(size_t)7;
+    size_t val_at = (key_at + n + 7) & ~(size_t)7;
+    size_t need = val_at + val_n * sz;
+    if (need > t->arena_cap &&
+        (ret = spe_grow(&t->arena, &t->arena_cap, need, 1, "the shared word table")))
+        return ret;
+    memcpy(t->arena + key_at, w, n);
+    memcpy(t->arena + val_at, val, val_n * sz);
+    t->arena_len = need;
+    *e = (struct spe_cache_ent){ h, (uint32_t)key_at, n, (uint32_t)val_at, (uint32_t)val_n };
+    return 0;
+}
+
+int spe_shared_build(struct spe_model *m)
+{
+    struct spe_shared *t = &m->shared;
+    const char *env = getenv("INGOT_SPE_SHARED");
+    if (m->cut == SPE_CUT_NONE || (env && strcmp(env, "0") == 0))
+        return 0;
+    const struct spe_proto *p = &m->p;
+    size_t n_words = 0;
+    for (uint32_t i = 0; i < p->n_pieces; i++)
+        n_words += is_word_piece(m, &p->pieces[i]);
+    if (!n_words)
+        return 0;
+    size_t slots = 64;
+    while (slots < 2 * n_words)   /* at most half full: probes stay short */
+        slots *= 2;
+    struct spe_scratch *s = NULL;
+    int ret = spe_scratch_new(false, &s);
+    if (ret)
+        return ret;
+    t->slot = calloc(slots, sizeof(*t->slot));
+    if (!t->slot) {
+        ret = ingot_oom("the shared word table", slots * sizeof(*t->slot));
+        goto out;
+    }
+    t->mask = slots - 1;
+    for (uint32_t i = 0; i < p->n_pieces; i++) {
+        const struct spe_piece *pc = &p->pieces[i];
+        if (!is_word_piece(m, pc))
+            continue;
+        uint64_t h = ingot_xxh3(pc->s, pc->len);
+        size_t k = h & t->mask;
+        while (t->slot[k].key_len)   /* piece strings are distinct (load_check) */
+            k = (k + 1) & t->mask;
+        if ((ret = shared_add(m, t, s, pc->s, pc->len, h, &t->slot[k])))
+            goto out;
+        t->n++;
+    }
+out:
+    spe_scratch_free(s);
+    if (ret)
+        spe_shared_free(t);
+    return ret;
+}
+
+void spe_shared_free(struct spe_shared *t)
+{
+    free(t->slot);
+    free(t->arena);
+    *t = (struct spe_shared){ 0 };
 }
 
 int spe_cache_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off, uint32_t n,

@@ -20,11 +20,14 @@ static inline uint64_t spe_cache_hash(const struct spe_scratch *s, const char *t
     return s->cache_on && n <= SPE_CACHE_MAX_WORD ? ingot_xxh3(t, n) : 0;
 }
 
-/* Start loading the table slot of hash h: the document loop asks for the
- * next word's slot while it encodes this one (the table is megabytes; a
- * probe waited on memory). */
-static inline void spe_cache_prefetch(const struct spe_scratch *s, uint64_t h)
+/* Start loading the table slots of hash h: the document loop asks for the
+ * next word's slots while it encodes this one (the per-thread table is
+ * megabytes; a probe waited on memory). */
+static inline void spe_cache_prefetch(const struct spe_model *m, const struct spe_scratch *s,
+                                      uint64_t h)
 {
+    if (m->shared.slot)
+        __builtin_prefetch(&m->shared.slot[h & m->shared.mask]);
     if (s->cache)
         __builtin_prefetch(&s->cache[h & s->cache_mask]);
 }
@@ -34,5 +37,12 @@ static inline void spe_cache_prefetch(const struct spe_scratch *s, uint64_t h)
 int spe_cache_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off, uint32_t n,
                    uint64_t h, float *c);
 void spe_cache_free(struct spe_scratch *s);
+
+/* Build m->shared (struct spe_shared) from m's pieces once the model is
+ * otherwise loaded; nothing for a model without a cut. The environment
+ * variable INGOT_SPE_SHARED=0 leaves it empty (to measure what it gives;
+ * the ids are the same either way). Returns 0 or -ENOMEM. */
+int spe_shared_build(struct spe_model *m);
+void spe_shared_free(struct spe_shared *t);
 
 #endif

@@ -54,6 +54,19 @@ struct spe_bpe {
     size_t pairs_mask;
 };
 
+/* The words every thread is likely to meet, cached once per model: the
+ * pieces that are whole words under the cut rule (about two thirds of the
+ * words of English text are), with the values the per-thread cache would
+ * store for them (spm_cache.c). Built by spe_load, read-only afterwards;
+ * one copy of a megabyte or two that all threads read from the shared
+ * caches, where sixteen per-thread caches of 12 MB each miss to memory. */
+struct spe_shared {
+    struct spe_cache_ent *slot;   /* open addressing; key_len 0 = empty */
+    size_t mask, n;
+    unsigned char *arena;         /* keys and values, as the per-thread arena */
+    size_t arena_len, arena_cap;
+};
+
 struct spe_model {
     struct spe_proto p;
     char *name;
@@ -66,6 +79,8 @@ struct spe_model {
     int32_t byte_id[256];     /* byte fallback: id of <0xHH> */
     enum spe_cut cut;
     struct spe_bpe bpe;
+    struct spe_shared shared;
+    double load_s, shared_s;  /* spe_load_times() */
 };
 
 /* One piece of output before byte fallback and unk merging: id and its
@@ -199,6 +214,10 @@ int spe_bpe_init(struct spe_model *m);
 void spe_bpe_free(struct spe_bpe *b);
 int spe_bpe_word(const struct spe_model *m, struct spe_scratch *s, const char *t, uint32_t off,
                  uint32_t n);
+
+/* End of the word that starts at byte start of the normalized text t[0, n)
+ * under the cut rule (see enum spe_cut). */
+size_t spe_word_end(enum spe_cut cut, const char *t, size_t n, size_t start);
 
 /* Grow *buf (elements of size elem) to hold at least need; 0 or -ENOMEM. */
 int spe_grow(void *buf, size_t *cap, size_t need, size_t elem, const char *what);

@@ -310,6 +310,10 @@ int spe_load_mem(const void *buf, size_t len, const char *name, spe_model **out)
     if (m->p.model_type == SPE_BPE && (ret = spe_bpe_init(m)))
         goto fail;
     m->cut = choose_cut(&m->p);
+    double t_shared = mono_now();
+    if ((ret = spe_shared_build(m)))
+        goto fail;
+    m->shared_s = mono_now() - t_shared;
     *out = m;
     return 0;
 fail:
@@ -322,11 +326,14 @@ int spe_load(const char *path, spe_model **out)
     *out = NULL;
     char *buf = NULL;
     size_t len = 0;
+    double t0 = mono_now();
     int ret = fs_read_all(path, &buf, &len);
     if (ret)
         return ret;
     ret = spe_load_mem(buf, len, path, out);
     free(buf);
+    if (!ret)
+        (*out)->load_s = mono_now() - t0;
     return ret;
 }
 
@@ -335,6 +342,7 @@ void spe_free(spe_model *m)
     if (!m)
         return;
     spe_bpe_free(&m->bpe);
+    spe_shared_free(&m->shared);
     spe_trie_free(&m->vocab);
     spe_norm_free(&m->norm);
     spe_proto_free(&m->p);
@@ -345,6 +353,12 @@ void spe_free(spe_model *m)
 
 uint32_t spe_vocab_size(const spe_model *m) { return m->p.n_pieces; }
 uint64_t spe_model_hash(const spe_model *m) { return m->hash; }
+
+void spe_load_times(const spe_model *m, double *load_s, double *shared_s)
+{
+    *load_s = m->load_s;
+    *shared_s = m->shared_s;
+}
 
 const char *spe_model_kind(const spe_model *m)
 {
@@ -408,8 +422,7 @@ static size_t find_ws(const char *t, size_t n, size_t p)
     return n;
 }
 
-/* End of the word that starts at start (see enum spe_cut). */
-static size_t word_end(enum spe_cut cut, const char *t, size_t n, size_t start)
+size_t spe_word_end(enum spe_cut cut, const char *t, size_t n, size_t start)
 {
     size_t p;
     switch (cut) {
@@ -486,12 +499,12 @@ int spe_encode(const spe_model *m, spe_scratch *s, const char *text, size_t len,
     float c = 0.0f;
     /* One word ahead: the next word's cache slot comes from memory while
      * this one is encoded (the table is megabytes; probes waited on it). */
-    size_t w = 0, e = n ? word_end(m->cut, s->norm, n, 0) : 0;
+    size_t w = 0, e = n ? spe_word_end(m->cut, s->norm, n, 0) : 0;
     uint64_t h = spe_cache_hash(s, s->norm, (uint32_t)e);
     while (w < n) {
-        size_t e2 = e < n ? word_end(m->cut, s->norm, n, e) : n;
+        size_t e2 = e < n ? spe_word_end(m->cut, s->norm, n, e) : n;
         uint64_t h2 = spe_cache_hash(s, s->norm + e, (uint32_t)(e2 - e));
-        spe_cache_prefetch(s, h2);
+        spe_cache_prefetch(m, s, h2);
         ret = spe_cache_word(m, s, (uint32_t)w, (uint32_t)(e - w), h, &c);
         if (ret)
             return ret;

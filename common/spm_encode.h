@@ -31,6 +31,9 @@ int spe_load_mem(const void *buf, size_t len, const char *name, spe_model **out)
 void spe_free(spe_model *m);   /* accepts NULL */
 
 uint32_t spe_vocab_size(const spe_model *m);
+/* Seconds spe_load took (file read, parse, checks, tries, pair table) and,
+ * of those, building the shared word table; for start-up reports. */
+void spe_load_times(const spe_model *m, double *load_s, double *shared_s);
 /* XXH3-64 of the model's bytes (the same as ingot_spm_model_hash). */
 uint64_t spe_model_hash(const spe_model *m);
 /* "unigram" or "bpe", and the cut rule chosen at load ("ws", "ws-run",
@@ -50,6 +53,9 @@ struct spe_stats {
      * over the cached lattice (stage 1: the float score carried in is too
      * large to prove the path, or the word has a tie) */
     uint64_t path_hits, replays;
+    /* hits served by the model's shared table of whole-word pieces
+     * (counted in cache_hits too) */
+    uint64_t shared_hits;
     /* with spe_scratch_verify: words whose stage-2 path was checked against
      * the Viterbi, and how many disagreed (a bug if ever nonzero; the
      * Viterbi's ids are used then) */

@@ -17,14 +17,17 @@ struct pt_enc_stats {
     bool used;                  /* Ingot's encoder ran (not libsentencepiece) */
     const char *kind, *cut;     /* spe_model_kind(), spe_cut_name() */
     struct spe_stats s;         /* summed over the workers */
+    double load_s, shared_s;    /* spe_load_times() */
 };
 
 /* The counters of the last pt_pipeline_run() of this process. */
 void pt_pipeline_enc_stats(struct pt_enc_stats *out);
-/* Two report lines on f (nothing when libsentencepiece encoded). */
+/* The run's time line (start-up, first batch, encoding, last write,
+ * finish) and, when Ingot's encoder ran, two lines of its counters, on f. */
 void pt_pipeline_enc_print(FILE *f);
-/* The same as a JSON object (for "run": {"encoder": ...}); NULL when
- * libsentencepiece encoded, or out of memory. */
+/* The same as a JSON object (for "run": {"encoder": ...}, the time line
+ * as its "timeline" object); NULL when libsentencepiece encoded, or out of
+ * memory. */
 json_t *pt_pipeline_enc_json(void);
 
 #endif

@@ -47,6 +47,9 @@ struct pipe {
     atomic_uint_fast64_t bytes_done, docs, tokens;
     uint64_t text_bytes;
     long delay_ms;                  /* test hook: writer sleeps per batch */
+    /* the time line (under mu): a worker took its first batch, the last
+     * worker finished its batch, the writer consumed its last batch */
+    double t_first, t_last_done, t_last_write;
 };
 
 /* Record the first error (message from the calling thread) and stop all. */
@@ -131,11 +134,14 @@ static void *worker_loop(void *arg)
         struct pt_batch *b = p->work[p->work_head];
         p->work_head = (p->work_head + 1) % p->n_batches;
         p->work_n--;
+        if (!p->t_first)
+            p->t_first = mono_now();
         pthread_mutex_unlock(&p->mu);
 
         pt_worker_run(p->cfg->tok, a->w, b);
 
         pthread_mutex_lock(&p->mu);
+        p->t_last_done = mono_now();
         p->done[batch_index(p, b)] = true;
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
@@ -186,6 +192,7 @@ static void *writer_main(void *arg)
             usleep((useconds_t)p->delay_ms * 1000);
 
         pthread_mutex_lock(&p->mu);
+        p->t_last_write = mono_now();
         p->by_seq[p->next_write % p->n_batches] = NULL;
         p->next_write++;
         p->free_list[p->n_free++] = b;
@@ -197,6 +204,15 @@ static void *writer_main(void *arg)
 /* The encoder counters of the last run (see pt_encstats.h). */
 static struct pt_enc_stats last_enc;
 
+/* The time line of the last run, mono_now() seconds: the process started
+ * (before main, so start-up before the pipeline is seen whatever main
+ * does), the pipeline started, a worker took the first batch, the last
+ * batch was encoded and written, the pipeline ended. */
+static double t_proc;
+static struct { double start, first, last_done, last_write, end; } last_tl;
+
+__attribute__((constructor)) static void note_process_start(void) { t_proc = mono_now(); }
+
 static void enc_stats_collect(const struct pipe *p)
 {
     memset(&last_enc, 0, sizeof(last_enc));
@@ -206,6 +222,7 @@ static void enc_stats_collect(const struct pipe *p)
     last_enc.used = true;
     last_enc.kind = spe_model_kind(m);
     last_enc.cut = spe_cut_name(m);
+    spe_load_times(m, &last_enc.load_s, &last_enc.shared_s);
     struct spe_stats *t = &last_enc.s;
     for (unsigned i = 0; i < p->cfg->threads; i++) {
         if (!p->workers[i].enc_s)
@@ -219,6 +236,7 @@ static void enc_stats_collect(const struct pipe *p)
         t->cache_hits += w.cache_hits;
         t->cache_resets += w.cache_resets;
         t->path_hits += w.path_hits;
+        t->shared_hits += w.shared_hits;
         t->replays += w.replays;
         t->bound_checks += w.bound_checks;
         t->bound_fails += w.bound_fails;
@@ -231,16 +249,29 @@ void pt_pipeline_enc_stats(struct pt_enc_stats *out) { *out = last_enc; }
 
 static double pct(uint64_t a, uint64_t b) { return b ? 100.0 * (double)a / (double)b : 0.0; }
 
+/* Seconds between two time-line points (0 when either is missing). */
+static double span(double a, double b) { return a > 0 && b >= a ? b - a : 0.0; }
+
 void pt_pipeline_enc_print(FILE *f)
 {
     const struct pt_enc_stats *e = &last_enc;
+    double now = mono_now();
+    fprintf(f, "  time line (s): start-up %.3f (", span(t_proc, last_tl.start));
+    if (e->used)
+        fprintf(f, "Ingot's model %.3f, its shared table %.3f of that; ", e->load_s, e->shared_s);
+    fprintf(f, "libsentencepiece's model, inputs, state), first batch taken %.3f, encoding %.3f "
+            "(first batch taken to last encoded), last write %.3f, pipeline end %.3f, then "
+            "finish (shards closed, fsync, manifest) %.3f\n", span(last_tl.start, last_tl.first),
+            span(last_tl.first, last_tl.last_done), span(last_tl.last_done, last_tl.last_write),
+            span(last_tl.last_write, last_tl.end), span(last_tl.end, now));
     if (!e->used)
         return;
     const struct spe_stats *s = &e->s;
-    fprintf(f, "  encoder: Ingot's (%s, cut %s): %" PRIu64 " words, %.1f%% cache hits", e->kind,
-            e->cut, s->words, pct(s->cache_hits, s->words));
+    fprintf(f, "  encoder: Ingot's (%s, cut %s): %" PRIu64 " words, %.1f%% cache hits (%.1f%% in "
+            "the shared table)", e->kind, e->cut, s->words, pct(s->cache_hits, s->words),
+            pct(s->shared_hits, s->words));
     if (s->path_hits + s->replays)
-        fprintf(f, " (%.1f%% by the cached path, %.1f%% replayed)",
+        fprintf(f, "; %.1f%% of hits by the cached path, %.1f%% replayed",
                 pct(s->path_hits, s->cache_hits), pct(s->replays, s->cache_hits));
     fprintf(f, ", %" PRIu64 " cache reset%s\n", s->cache_resets, s->cache_resets == 1 ? "" : "s");
     fprintf(f, "  tokenize (thread-seconds): normalize %.2f, model %.2f (%.1f MB/s and %.1f MB/s "
@@ -255,10 +286,21 @@ json_t *pt_pipeline_enc_json(void)
     if (!e->used)
         return NULL;
     const struct spe_stats *s = &e->s;
-    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "kind", e->kind,
-                     "cut", e->cut, "documents", (json_int_t)s->docs,
+    json_t *tl = json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "startup_s",
+                           span(t_proc, last_tl.start), "model_load_s", e->load_s,
+                           "shared_table_s", e->shared_s, "first_batch_s",
+                           span(last_tl.start, last_tl.first), "encode_s",
+                           span(last_tl.first, last_tl.last_done), "last_write_s",
+                           span(last_tl.last_done, last_tl.last_write), "pipeline_end_s",
+                           span(last_tl.last_write, last_tl.end), "finish_s",
+                           span(last_tl.end, mono_now()));
+    if (!tl)
+        return NULL;
+    return json_pack("{s:o,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}",
+                     "timeline", tl, "kind", e->kind, "cut", e->cut, "documents", (json_int_t)s->docs,
                      "bytes", (json_int_t)s->bytes_in, "words", (json_int_t)s->words,
                      "cache_hits", (json_int_t)s->cache_hits,
+                     "shared_hits", (json_int_t)s->shared_hits,
                      "path_hits", (json_int_t)s->path_hits, "replays", (json_int_t)s->replays,
                      "cache_resets", (json_int_t)s->cache_resets,
                      "bound_checks", (json_int_t)s->bound_checks,
@@ -367,6 +409,8 @@ int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *in
     pthread_sigmask(SIG_BLOCK, &block, &old);
     size_t started = 0;
     double t0 = mono_now();
+    memset(&last_tl, 0, sizeof(last_tl));
+    last_tl.start = t0;
     int e = pthread_create(&tid[started], NULL, producer_main, p);
     if (!e)
         started++;
@@ -429,6 +473,10 @@ int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *in
     }
 
     st->wall_s = mono_now() - t0;
+    last_tl.first = p->t_first;
+    last_tl.last_done = p->t_last_done;
+    last_tl.last_write = p->t_last_write;
+    last_tl.end = t0 + st->wall_s;
     st->prod = p->pstats;
     for (unsigned i = 0; i < cfg->threads; i++) {
         st->parse_s += p->workers[i].parse_s;

@@ -111,10 +111,11 @@ int main(int argc, char **argv)
     }
     struct spe_stats st;
     spe_scratch_stats(x.cached, &st);
-    printf("%s: %s, cut %s: %zu texts, %zu ids compared, %s; cache %llu/%llu words hit",
+    printf("%s: %s, cut %s: %zu texts, %zu ids compared, %s; cache %llu/%llu words hit "
+           "(%llu in the shared table)",
            argv[1], spe_model_kind(x.enc), spe_cut_name(x.enc), x.compared, x.ids,
            bad ? "MISMATCH" : "all equal", (unsigned long long)st.cache_hits,
-           (unsigned long long)st.words);
+           (unsigned long long)st.words, (unsigned long long)st.shared_hits);
     if (st.path_hits + st.replays)
         printf(" (%llu by the cached path, %llu replayed); path bound checked %llu times, "
                "%llu disagreed",

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Trains a matrix of SentencePiece models with spm_train and checks that
 Ingot's encoder gives libsentencepiece's ids for every one (spe_diff):
-    test_spe_matrix.py SPE_DIFF SPM_TRAIN [--full] [--scale N] [--keep DIR]
+    test_spe_matrix.py SPE_DIFF SPM_TRAIN [--full] [--only A,B] [--scale N] [--keep DIR]
 By default a covering subset (every value of every option at least once,
 for both model types) runs in seconds; --full trains the whole product
 {unigram,bpe} x 5 normalizations x byte_fallback x 7 whitespace options x
-4 user-symbol sets x 2 vocab sizes. Skips (77) without spm_train."""
+4 user-symbol sets x 2 vocab sizes; --only A,B keeps the models whose name
+(e.g. unigram-nfkc-bf1-suffix-none-600) contains every one of A, B.
+Skips (77) without spm_train."""
 import itertools
 import os
 import subprocess
@@ -55,6 +57,7 @@ def main():
     full = "--full" in args
     scale = int(args[args.index("--scale") + 1]) if "--scale" in args else 1
     keep = args[args.index("--keep") + 1] if "--keep" in args else None
+    only = args[args.index("--only") + 1].split(",") if "--only" in args else []
     tmp = tempfile.TemporaryDirectory()
     work = keep or tmp.name
     os.makedirs(work, exist_ok=True)
@@ -65,6 +68,8 @@ def main():
     for t, norm, bf, ws, ud, vocab in configs(full):
         vocab += 300 if bf else 0   # the 256 byte pieces
         name = f"{t}-{norm}-bf{int(bf)}-{ws}-{ud}-{vocab}"
+        if not all(o in name for o in only):
+            continue
         prefix = os.path.join(work, name)
         cmd = [spm_train, f"--input={train}", f"--model_prefix={prefix}",
                f"--model_type={t}", f"--vocab_size={vocab}", "--hard_vocab_limit=false",
