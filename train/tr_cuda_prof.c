@@ -26,6 +26,9 @@ struct tr_cuda_prof {
     int64_t n_collected;
     struct tr_step_prof last;
     double host_s[TR_HOST_N];   /* since the previous collect */
+    double host_t0[TR_HOST_N];  /* the running phase's start */
+    uint64_t alloc_t0[TR_HOST_N];
+    uint64_t *slot_allocs;      /* [nslot]: allocations during each slot's submit */
     int print_host;             /* INGOT_PROF_HOST=1 */
 };
 
@@ -48,7 +51,10 @@ int tr_cuda_prof_create(const struct tr_cuda_prof_cfg *cfg, tr_cuda_prof **out)
     p->prev_slot = -1;
     size_t n = (size_t)p->per * cfg->nslot;
     p->ev = calloc(n, sizeof(cudaEvent_t));
-    if (!p->ev) {
+    p->slot_allocs = calloc((size_t)cfg->nslot, sizeof(uint64_t));
+    if (!p->ev || !p->slot_allocs) {
+        free(p->ev);
+        free(p->slot_allocs);
         free(p);
         return ingot_oom("the profiler's events", n * sizeof(cudaEvent_t));
     }
@@ -76,6 +82,7 @@ void tr_cuda_prof_free(tr_cuda_prof *p)
         if (p->ev[i])
             cudaEventDestroy(p->ev[i]);
     free(p->ev);
+    free(p->slot_allocs);
     tr_nvml_close(p->nvml);
     free(p);
 }
@@ -104,15 +111,21 @@ int tr_cuda_prof_mark(tr_cuda_prof *p, int slot, enum tr_prof_mark m, int k, cud
     return 0;
 }
 
-double tr_cuda_prof_clock(const tr_cuda_prof *p)
+void tr_cuda_prof_begin(tr_cuda_prof *p, enum tr_prof_host h)
 {
-    return p ? mono_now() : 0.0;
+    if (!p)
+        return;
+    p->host_t0[h] = mono_now();
+    p->alloc_t0[h] = tr_cuda_alloc_count();
 }
 
-void tr_cuda_prof_host(tr_cuda_prof *p, enum tr_prof_host h, double t0)
+void tr_cuda_prof_end(tr_cuda_prof *p, enum tr_prof_host h, int slot)
 {
-    if (p)
-        p->host_s[h] += mono_now() - t0;
+    if (!p)
+        return;
+    p->host_s[h] += mono_now() - p->host_t0[h];
+    if (h == TR_HOST_SUBMIT)
+        p->slot_allocs[slot] = tr_cuda_alloc_count() - p->alloc_t0[h];
 }
 
 void tr_cuda_prof_reset(tr_cuda_prof *p)
@@ -152,10 +165,12 @@ static double phase_sum(const tr_cuda_prof *p, int slot, int bwd)
     return sum;
 }
 
-void tr_cuda_prof_collect(tr_cuda_prof *p, int slot, uint64_t host_allocs)
+void tr_cuda_prof_collect(tr_cuda_prof *p, int slot)
 {
     if (!p)
         return;
+    uint64_t host_allocs = p->slot_allocs[slot] +
+                           (tr_cuda_alloc_count() - p->alloc_t0[TR_HOST_COLLECT]);
     struct tr_step_prof *o = &p->last;
     const int K = p->c.grad_accum;
     double now = mono_now(), cpu = cpu_s(), wall = now - p->wall_mark;

@@ -45,27 +45,28 @@ void tr_cuda_prof_free(tr_cuda_prof *p);   /* accepts NULL */
 int tr_cuda_prof_mark(tr_cuda_prof *p, int slot, enum tr_prof_mark m, int k, cudaStream_t s,
                       int capturing);
 
-/* Host time inside the step's CUDA calls (INGOT_PROF_HOST=1 prints them
- * per step on stderr): where a busy host thread spends its time. */
+/* Host-side phases of a step, timed with begin/end pairs (nothing when p
+ * is NULL): where a busy loop thread spends its time (INGOT_PROF_HOST=1
+ * prints them per step on stderr), and the host allocations of a step's
+ * submit and collect. */
 enum tr_prof_host {
     TR_HOST_SUBMIT,     /* all of submit_step (the pace wait included) */
     TR_HOST_LAUNCH,     /* the step's graph launch (or direct launches) */
     TR_HOST_WAIT,       /* sleeping on the GPU: submit's pace wait, collect's wait */
+    TR_HOST_COLLECT,    /* all of collect_step */
     TR_HOST_N
 };
-
-/* mono_now() when p is not NULL, else 0 (no clock read when profiling is off). */
-double tr_cuda_prof_clock(const tr_cuda_prof *p);
-/* Add the time since t0 (from tr_cuda_prof_clock) to host counter h. */
-void tr_cuda_prof_host(tr_cuda_prof *p, enum tr_prof_host h, double t0);
+void tr_cuda_prof_begin(tr_cuda_prof *p, enum tr_prof_host h);
+/* slot: the step's (its submit's allocations are kept for its collect). */
+void tr_cuda_prof_end(tr_cuda_prof *p, enum tr_prof_host h, int slot);
 
 /* Start the CPU, wall and sync marks now (end of set-up). */
 void tr_cuda_prof_reset(tr_cuda_prof *p);
 
-/* After slot's step completed (its done event waited): compute the step's
- * figures, host_allocs allocations having happened during its submit and
- * collect. Nothing when p is NULL. */
-void tr_cuda_prof_collect(tr_cuda_prof *p, int slot, uint64_t host_allocs);
+/* After slot's step completed (within collect_step, after
+ * tr_cuda_prof_begin(TR_HOST_COLLECT)): compute the step's figures.
+ * Nothing when p is NULL. */
+void tr_cuda_prof_collect(tr_cuda_prof *p, int slot);
 
 /* The figures of the last collected step; INGOT_E_USAGE when profiling is
  * off or no step was collected. */
