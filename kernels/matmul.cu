@@ -35,6 +35,12 @@
 #include "matmul.h"
 
 enum { PLAN_CAP = 96, DEFAULT_WORKSPACE = 32 << 20, TUNE_CANDIDATES = 8, TUNE_REPS = 3 };
+/* Products smaller than this are not tuned: the timing would be noise, and
+ * the tests' tiny models keep the heuristic's (reproducible) choice. */
+static const double TUNE_MIN_FLOPS = 1e9;
+/* An algorithm replaces the heuristic's first only when this much faster,
+ * so that timing noise does not flip the choice between runs. */
+static const float TUNE_MARGIN = 0.97f;
 
 /* Everything that selects a plan; compared with memcmp (zeroed first). */
 struct lt_key {
@@ -50,6 +56,10 @@ struct lt_plan {
     cublasLtMatmulDescOpaque_t op;
     cublasLtMatrixLayoutOpaque_t la, lb, lc;
     cublasLtMatmulAlgo_t algo;
+    /* autotune (tune_plan): candidates timed, the heuristic's first and the
+     * chosen one (ms for TUNE_REPS runs), the chosen one's rank */
+    int tuned, cands, pick;
+    float ms_first, ms_pick;
 };
 
 struct kn_blas {
@@ -60,7 +70,8 @@ struct kn_blas {
     int fuse_gelu;  /* GELU in the forward GEMM's epilogue */
     int fuse_dgelu; /* dGELU in the input-gradient GEMM's epilogue */
     int fuse_bgrad; /* bias gradient in the weight GEMM's epilogue (BGRADB) */
-    int tune;   /* INGOT_GEMM_TUNE=1: time the heuristic's top candidates (tune_plan) */
+    int tune;       /* 1: shapes planned now are tuned (kn_blas_set_tune, tune_plan) */
+    int tune_env;   /* INGOT_GEMM_TUNE: -1 unset, 0 never tune, 1 always tune */
     int nplans, next_evict;
     lt_plan plans[PLAN_CAP];
 };
@@ -102,7 +113,8 @@ extern "C" int kn_blas_create(kn_blas **out, size_t workspace_bytes)
     const char *bg = getenv("INGOT_BGRAD_EPI");
     h->fuse_bgrad = bg && !strcmp(bg, "1");
     const char *tune = getenv("INGOT_GEMM_TUNE");
-    h->tune = tune && !strcmp(tune, "1");
+    h->tune_env = !tune || !*tune ? -1 : !strcmp(tune, "0") ? 0 : 1;
+    h->tune = h->tune_env == 1;
     int err = 0;
     cublasStatus_t st;
     cudaError_t ce = cudaMalloc(&h->ws, h->ws_bytes);
@@ -148,6 +160,12 @@ extern "C" void kn_blas_set_fuse_gelu(kn_blas *h, int on)
         h->fuse_gelu = h->fuse_dgelu = on != 0;
 }
 
+extern "C" void kn_blas_set_tune(kn_blas *h, int on)
+{
+    if (h && h->tune_env == -1)
+        h->tune = on != 0;
+}
+
 extern "C" void kn_blas_set_fuse_bgrad(kn_blas *h, int on)
 {
     if (h)
@@ -170,27 +188,60 @@ static int set_attr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a, co
     return 0;
 }
 
-/* INGOT_GEMM_TUNE=1: run each of the heuristic's candidates on c's own
- * buffers (1 warm-up, TUNE_REPS timed) and keep the fastest in p. Only for
- * beta = 0 (running the GEMM again writes the same output) and outside a
- * stream capture; a candidate that fails is skipped. Opt-in because the
- * choice follows timing noise: two processes may pick algorithms that round
- * differently, and bit-exact resume needs the same one. */
+/* Bytes from p to one past the last element of C. */
+static size_t c_extent(const kn_gemm *g)
+{
+    size_t el = (size_t)(g->batch - 1) * (size_t)g->stride_c + (size_t)g->ldc * (g->n - 1) +
+                (size_t)g->m;
+    return el * kn_dtype_size(g->c_dt);
+}
+
+static size_t ab_extent(const kn_gemm *g, int b)
+{
+    long long rows = b ? (g->trans_b ? g->n : g->k) : (g->trans_a ? g->k : g->m);
+    long long cols = b ? (g->trans_b ? g->k : g->n) : (g->trans_a ? g->m : g->k);
+    long long ld = b ? g->ldb : g->lda, st = b ? g->stride_b : g->stride_a;
+    size_t el = (size_t)(g->batch - 1) * (size_t)st + (size_t)ld * (cols - 1) + (size_t)rows;
+    return el * kn_dtype_size(g->ab_dt);
+}
+
+static int overlaps(const void *a, size_t na, const void *b, size_t nb)
+{
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return a && b && x < y + nb && y < x + na;
+}
+
+/* Tuning: run each of the heuristic's candidates on c's own buffers (1
+ * warm-up, TUNE_REPS timed) and keep the fastest in p when it beats the
+ * heuristic's first by TUNE_MARGIN. Only while h->tune is on (the back end's
+ * start-up: its eager warm-up micro-step; kn_blas_set_tune), outside a
+ * stream capture, for products of at least TUNE_MIN_FLOPS whose output does
+ * not overlap an input. C is saved first and restored after (accumulating
+ * products, beta = 1, run several times here). A candidate that fails is
+ * skipped. Numerics: the chosen algorithm computes the same product with
+ * float32 accumulation; only its summation order (split-K, tile shape)
+ * differs, i.e. rounding, as between GPUs or cuBLAS versions. */
 static int tune_plan(kn_blas *h, lt_plan *p, const gemm_call *c,
                      const cublasLtMatmulHeuristicResult_t *res, int nres, cudaStream_t s)
 {
+    const kn_gemm *g = &c->g;
     cudaStreamCaptureStatus cap;
     CUDA_CHECK(cudaStreamIsCapturing(s, &cap));
-    if (!h->tune || c->g.beta != 0.0f || nres < 2 || cap != cudaStreamCaptureStatusNone)
+    const double flops = 2.0 * g->m * g->n * (double)g->k * g->batch;
+    const size_t cb = c_extent(g);
+    if (!h->tune || nres < 2 || cap != cudaStreamCaptureStatusNone || flops < TUNE_MIN_FLOPS ||
+        overlaps(g->C, cb, g->A, ab_extent(g, 0)) || overlaps(g->C, cb, g->B, ab_extent(g, 1)) ||
+        overlaps(g->C, cb, c->aux, cb))
         return 0;
-    const kn_gemm *g = &c->g;
-    cudaEvent_t e[2];
-    CUDA_CHECK(cudaEventCreate(&e[0]));
-    if (cudaEventCreate(&e[1]) != cudaSuccess) {
-        cudaEventDestroy(e[0]);
-        CUDA_CHECK(cudaGetLastError());
+    void *saved = NULL;
+    cudaEvent_t e[2] = {NULL, NULL};
+    int err = 0;
+    if (cudaMalloc(&saved, cb) != cudaSuccess || cudaEventCreate(&e[0]) != cudaSuccess ||
+        cudaEventCreate(&e[1]) != cudaSuccess ||
+        cudaMemcpyAsync(saved, g->C, cb, cudaMemcpyDeviceToDevice, s) != cudaSuccess) {
+        (void)cudaGetLastError();   /* not tuned: the heuristic's choice stays */
+        goto out;
     }
-    float best = 3.4e38f;
     for (int i = 0; i < nres; i++) {
         float ms = -1.0f;
         int ok = 1;
@@ -205,14 +256,63 @@ static int tune_plan(kn_blas *h, lt_plan *p, const gemm_call *c,
              cudaEventSynchronize(e[1]) == cudaSuccess &&
              cudaEventElapsedTime(&ms, e[0], e[1]) == cudaSuccess;
         (void)cudaGetLastError();
-        if (ok && ms >= 0.0f && ms < best) {
-            best = ms;
+        if (!ok || ms < 0.0f)
+            continue;
+        p->cands++;
+        if (i == 0) {
+            p->ms_first = p->ms_pick = ms;
+            p->tuned = 1;
+        } else if (p->tuned && ms < TUNE_MARGIN * p->ms_first && ms < p->ms_pick) {
+            p->ms_pick = ms;
+            p->pick = i;
             p->algo = res[i].algo;
         }
     }
-    cudaEventDestroy(e[0]);
-    cudaEventDestroy(e[1]);
-    return 0;
+    /* the product as it was before the timing runs */
+    if (cudaMemcpyAsync(g->C, saved, cb, cudaMemcpyDeviceToDevice, s) != cudaSuccess ||
+        cudaStreamSynchronize(s) != cudaSuccess) {
+        cudaError_t ce = cudaGetLastError();
+        err = ingot_fail(INGOT_E_CUDA, "GEMM autotune: restoring the output: %s",
+                         cudaGetErrorString(ce));
+    }
+out:
+    if (e[0])
+        cudaEventDestroy(e[0]);
+    if (e[1])
+        cudaEventDestroy(e[1]);
+    if (saved)
+        cudaFree(saved);
+    return err;
+}
+
+extern "C" void kn_blas_tune_report(const kn_blas *h, FILE *f)
+{
+    if (!h || !f)
+        return;
+    double first = 0.0, pick = 0.0;
+    int n = 0, changed = 0;
+    for (int i = 0; i < h->nplans; i++) {
+        const lt_plan *p = &h->plans[i];
+        if (!p->ok || !p->tuned)
+            continue;
+        const lt_key *k = &p->key;
+        n++;
+        changed += p->pick != 0;
+        first += p->ms_first;
+        pick += p->ms_pick;
+        fprintf(f, "gemm tune: m %6d n %6d k %6d batch %3d %c%c %s epi %2d: heuristic #0 %8.3f ms, "
+                "chosen #%d %8.3f ms (%.3fx, %d candidates)\n", k->m, k->n, k->k, k->batch,
+                k->ta ? 'T' : 'N', k->tb ? 'T' : 'N', k->ab_dt == KN_BF16 ? "bf16" : "fp32",
+                k->epi, p->ms_first / TUNE_REPS, p->pick, p->ms_pick / TUNE_REPS,
+                p->ms_pick > 0 ? p->ms_first / p->ms_pick : 0.0, p->cands);
+    }
+    if (n)
+        fprintf(f, "gemm tune: %d shapes timed, %d changed; sum of one call each: heuristic %.3f "
+                "ms, chosen %.3f ms (%.3fx)\n", n, changed, first / TUNE_REPS, pick / TUNE_REPS,
+                pick > 0 ? first / pick : 0.0);
+    else
+        fprintf(f, "gemm tune: no shape tuned (%s)\n", h->tune_env == 0 ? "INGOT_GEMM_TUNE=0" :
+                "none large enough, or not at start-up");
 }
 
 /* Fills plan p for call c: descriptors, layouts, and the heuristic's best

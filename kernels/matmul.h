@@ -10,6 +10,8 @@
 #ifndef INGOT_MATMUL_H
 #define INGOT_MATMUL_H
 
+#include <stdio.h>
+
 #include "kn_common.h"
 
 #ifdef __cplusplus
@@ -37,6 +39,23 @@ void kn_blas_free(kn_blas *h);
  * kn_blas_create forbid it for the forward GELU / the dGELU alone (for
  * comparisons). */
 void kn_blas_set_fuse_gelu(kn_blas *h, int on);
+
+/* Autotune (on by default at a back end's start-up): while on, each GEMM
+ * shape planned for the first time (at least 1 GFLOP, output not
+ * overlapping an input, not inside a stream capture) runs cuBLASLt's top 8
+ * heuristic algorithms a few times on the call's own buffers (the output is
+ * saved and restored, so accumulating products keep their value) and keeps
+ * the fastest when it beats the heuristic's first by 3%. Later calls of the
+ * shape reuse the choice (the plan cache). The chosen algorithm differs
+ * only in summation order, i.e. float32 rounding. INGOT_GEMM_TUNE=0 in the
+ * environment at kn_blas_create: never tune (the heuristic's first always;
+ * what a bit-exact resume across processes needs); INGOT_GEMM_TUNE=1: tune
+ * every new shape, whenever planned. Not thread-safe. */
+void kn_blas_set_tune(kn_blas *h, int on);
+
+/* Per tuned shape: the heuristic's first and the chosen algorithm's time
+ * per call; then the sums (what --profile prints at start-up). */
+void kn_blas_tune_report(const kn_blas *h, FILE *f);
 
 /* General column-major GEMM, strided-batched:
  *   C_i = alpha * op(A_i) op(B_i) + beta * C_i,  i < batch,

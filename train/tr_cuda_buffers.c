@@ -322,6 +322,8 @@ int tr_cuda_be_create(const struct tr_backend_opts *o, const float *params, tr_b
      * streams do not wait for; the warm-up micro-step reads those buffers. */
     TRY(tr_cuda_sync_device("set-up"));
     TRY(tr_cuda_graphs_make(b));
+    if (o->profile && !o->quiet)
+        kn_blas_tune_report(b->blas, stdout);
     tr_cuda_prof_reset(b->prof);
     b->serving = b->zero && tr_dist_world(o->dist) > 1;
     {

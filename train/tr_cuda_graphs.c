@@ -175,20 +175,24 @@ static int dp_warm_up(tr_backend *b, void *sc, size_t scb)
                                  b->master_shard ? TR_DIST_BF16 : TR_DIST_F32, b->cs);
 }
 
-/* Run one micro-step eagerly (loading modules, choosing GEMM algorithms)
- * and the step's other kernels on harmless inputs (loading them too), then
- * capture a step graph per slot, or, past STEP_GRAPH_CAP layer passes, the
+/* Run one micro-step eagerly (loading modules, choosing and timing GEMM
+ * algorithms: kn_blas_set_tune) and the step's other kernels on harmless
+ * inputs (loading them too), then, unless INGOT_CUDA_GRAPH=0, capture a step graph per slot, or, past STEP_GRAPH_CAP layer passes, the
  * micro-step graphs. A capture failure falls back with a note; an eager
  * failure is a real error. */
 int tr_cuda_graphs_make(tr_backend *b)
 {
-    if (tr_cuda_env_off("INGOT_CUDA_GRAPH"))
-        return 0;
     size_t scb;
     void *sc = tr_cuda_net_scratch(b->model, &scb);
     kn_adamw_tensors one = { .n = 1, .end = { 1 } };   /* a float of scratch: no state touched */
     int err = 0;
-    if ((err = load_micro(b, 0, 0)) || (err = micro_fwd(b, 0)) || (err = micro_bwd(b, 0)) ||
+    /* the GEMM shapes of the step are planned (and tuned) here, once */
+    kn_blas_set_tune(b->blas, 1);
+    err = load_micro(b, 0, 0);
+    if (!err && !(err = micro_fwd(b, 0)))
+        err = micro_bwd(b, 0);
+    kn_blas_set_tune(b->blas, 0);
+    if (err ||
         (err = kn_global_norm_dev(&b->d_acc->norm, &b->d_acc->clip, b->grads, b->n_params,
                                   &b->d_head[0]->max_norm, sc, scb, b->cs)) ||
         (err = kn_adamw_flat(sc, sc, sc, sc, NULL, KN_F32, &one, &b->d_head[0]->hp, NULL,
@@ -196,6 +200,8 @@ int tr_cuda_graphs_make(tr_backend *b)
         (err = dp_warm_up(b, sc, scb)) ||
         (err = tr_cuda_sync_stream(b->cs, "warm-up micro-step")))
         return err;
+    if (tr_cuda_env_off("INGOT_CUDA_GRAPH"))
+        return 0;
     const char *what = "step";
     if ((int64_t)b->o.grad_accum * b->o.cfg.n_layer <= STEP_GRAPH_CAP &&
         !tr_cuda_env_off("INGOT_STEP_GRAPH")) {
