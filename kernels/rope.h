@@ -30,6 +30,23 @@ int kn_rope_fwd(void *out, const void *inp, const float *cs, int B, int T, int n
 int kn_rope_bwd(void *dinp, const void *dout, const float *cs, int B, int T, int nh, int hs,
                 int stride, kn_dtype dt, cudaStream_t s);
 
+/* RoPE fused with the grouped-query expansion, the attention's prologue:
+ * from the packed qkv [B*T, (NH + 2 NKV) hs] (the QKV product, not rotated)
+ * writes out [B*T, 3 NH hs] = [rope(q) | rope(k) | v], query head h taking
+ * kv head h / (NH / NKV): the [q | k | v] layout of attention.h and
+ * flash_attention.h. One read of qkv, one write of out; k is rotated once per
+ * kv head. Same math as ref_rope_expand_fwd (ref_rope_expand.h). out may not
+ * alias qkv. Requires NH % NKV == 0, hs even, T rows in cs. */
+int kn_rope_expand_fwd(void *out, const void *qkv, const float *cs, int B, int T, int NH,
+                       int NKV, int hs, kn_dtype dt, cudaStream_t s);
+
+/* Its backward: dqkv [B*T, (NH + 2 NKV) hs] = [rope^T(dq) | rope^T(group sum
+ * of dk) | group sum of dv] from d3 [B*T, 3 NH hs]; the sums run in float32
+ * in head order (deterministic) and each output is rounded once. OVERWRITES
+ * dqkv, which may not alias d3. */
+int kn_rope_expand_bwd(void *dqkv, const void *d3, const float *cs, int B, int T, int NH,
+                       int NKV, int hs, kn_dtype dt, cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif

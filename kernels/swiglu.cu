@@ -1,4 +1,5 @@
-/* SwiGLU forward and backward, one thread per (row, f). */
+/* SwiGLU forward and backward on the gate|up product: one thread per
+ * 16-byte pack of (row, f..f+P) where F allows, else per (row, f). */
 #include "cuda_check.h"
 #include "kn_device.cuh"
 #include "swiglu.h"
@@ -12,35 +13,81 @@ static __device__ __forceinline__ float sigmoid_f(float g)
     return 1.0f / (1.0f + expf(-g));
 }
 
-template <typename T>
+/* out[e] from the gate and up halves of e's row; VEC: 16-byte packs of
+ * consecutive f (F a whole number of packs and aligned buffers keep a pack
+ * inside one row's gate or up half), so gu is read once in 16-byte loads and
+ * out written once. */
+template <typename T, bool VEC>
 static __global__ void swiglu_fwd_kernel(T *out, const T *gu, int N, int F)
 {
-    size_t n = (size_t)N * F;
-    for (size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x; k < n;
-         k += (size_t)gridDim.x * blockDim.x) {
-        size_t row = k / F, f = k % F;
-        const T *g = gu + row * 2 * F;
-        float gv = kn_f(g[f]);
-        out[k] = kn_st<T>(gv * sigmoid_f(gv) * kn_f(g[F + f]));
-    }
+    const size_t uF = (size_t)F;
+    kn_elementwise<T, VEC>(
+        (size_t)N * uF,
+        [&](size_t e) {
+            const T *g = gu + (e / uF) * 2 * uF + e % uF;
+            kn_pack<T> gp = kn_ld_pack(g), up = kn_ld_pack(g + uF), o;
+#pragma unroll
+            for (int k = 0; k < kn_pack<T>::n; k++) {
+                float gv = kn_f(gp.v[k]);
+                o.v[k] = kn_st<T>(gv * sigmoid_f(gv) * kn_f(up.v[k]));
+            }
+            kn_st_pack(out + e, o);
+        },
+        [&](size_t e) {
+            const T *g = gu + (e / uF) * 2 * uF + e % uF;
+            float gv = kn_f(g[0]);
+            out[e] = kn_st<T>(gv * sigmoid_f(gv) * kn_f(g[uF]));
+        });
 }
 
-template <typename T>
+/* d/dg silu(g) u = u sig(g) (1 + g (1 - sig(g))), d/du = silu(g). */
+static __device__ __forceinline__ void swiglu_grad(float d, float gv, float uv, float *dg,
+                                                   float *du)
+{
+    float sg = sigmoid_f(gv);
+    *dg = d * uv * sg * (1.0f + gv * (1.0f - sg));
+    *du = d * gv * sg;
+}
+
+template <typename T, bool VEC>
 static __global__ void swiglu_bwd_kernel(T *dgu, const T *dout, const T *gu, int N, int F,
                                          int accumulate)
 {
-    size_t n = (size_t)N * F;
-    for (size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x; k < n;
-         k += (size_t)gridDim.x * blockDim.x) {
-        size_t row = k / F, f = k % F;
-        size_t eg = row * 2 * F + f, eu = eg + F;
-        float gv = kn_f(gu[eg]), uv = kn_f(gu[eu]), d = kn_f(dout[k]);
-        float sg = sigmoid_f(gv);
-        float dg = d * uv * sg * (1.0f + gv * (1.0f - sg));
-        float du = d * gv * sg;
-        dgu[eg] = kn_st<T>(accumulate ? kn_f(dgu[eg]) + dg : dg);
-        dgu[eu] = kn_st<T>(accumulate ? kn_f(dgu[eu]) + du : du);
-    }
+    const size_t uF = (size_t)F;
+    kn_elementwise<T, VEC>(
+        (size_t)N * uF,
+        [&](size_t e) {
+            size_t eg = (e / uF) * 2 * uF + e % uF;
+            kn_pack<T> gp = kn_ld_pack(gu + eg), up = kn_ld_pack(gu + eg + uF);
+            kn_pack<T> dp = kn_ld_pack(dout + e), og, ou;
+            if (accumulate) {
+                og = kn_ld_pack(dgu + eg);
+                ou = kn_ld_pack(dgu + eg + uF);
+            }
+#pragma unroll
+            for (int k = 0; k < kn_pack<T>::n; k++) {
+                float dg, du;
+                swiglu_grad(kn_f(dp.v[k]), kn_f(gp.v[k]), kn_f(up.v[k]), &dg, &du);
+                og.v[k] = kn_st<T>(accumulate ? kn_f(og.v[k]) + dg : dg);
+                ou.v[k] = kn_st<T>(accumulate ? kn_f(ou.v[k]) + du : du);
+            }
+            kn_st_pack(dgu + eg, og);
+            kn_st_pack(dgu + eg + uF, ou);
+        },
+        [&](size_t e) {
+            size_t eg = (e / uF) * 2 * uF + e % uF, eu = eg + uF;
+            float dg, du;
+            swiglu_grad(kn_f(dout[e]), kn_f(gu[eg]), kn_f(gu[eu]), &dg, &du);
+            dgu[eg] = kn_st<T>(accumulate ? kn_f(dgu[eg]) + dg : dg);
+            dgu[eu] = kn_st<T>(accumulate ? kn_f(dgu[eu]) + du : du);
+        });
+}
+
+/* Whole packs per row and 16-byte aligned buffers. */
+template <typename T>
+static bool swiglu_vec_ok(int F, const void *a, const void *b, const void *c = 0)
+{
+    return F % kn_pack<T>::n == 0 && kn_aligned16(a, b, c);
 }
 
 extern "C" int kn_swiglu_fwd(void *out, const void *gu, int N, int F, kn_dtype dt,
@@ -53,8 +100,14 @@ extern "C" int kn_swiglu_fwd(void *out, const void *gu, int N, int F, kn_dtype d
     if (n == 0)
         return 0;
     KN_DISPATCH(dt, T, {
-        swiglu_fwd_kernel<T><<<kn_grid_for(n, SWIGLU_THREADS), SWIGLU_THREADS, 0, s>>>(
-            (T *)out, (const T *)gu, N, F);
+        bool vec = swiglu_vec_ok<T>(F, out, gu);
+        unsigned grid = kn_grid_elems<T>(n, vec, SWIGLU_THREADS);
+        if (vec)
+            swiglu_fwd_kernel<T, true><<<grid, SWIGLU_THREADS, 0, s>>>((T *)out, (const T *)gu,
+                                                                       N, F);
+        else
+            swiglu_fwd_kernel<T, false><<<grid, SWIGLU_THREADS, 0, s>>>((T *)out, (const T *)gu,
+                                                                        N, F);
     });
     KN_LAUNCH_CHECK();
     return 0;
@@ -71,8 +124,14 @@ extern "C" int kn_swiglu_bwd(void *dgu, const void *dout, const void *gu, int N,
     if (n == 0)
         return 0;
     KN_DISPATCH(dt, T, {
-        swiglu_bwd_kernel<T><<<kn_grid_for(n, SWIGLU_THREADS), SWIGLU_THREADS, 0, s>>>(
-            (T *)dgu, (const T *)dout, (const T *)gu, N, F, accumulate);
+        bool vec = swiglu_vec_ok<T>(F, dgu, dout, gu);
+        unsigned grid = kn_grid_elems<T>(n, vec, SWIGLU_THREADS);
+        if (vec)
+            swiglu_bwd_kernel<T, true><<<grid, SWIGLU_THREADS, 0, s>>>(
+                (T *)dgu, (const T *)dout, (const T *)gu, N, F, accumulate);
+        else
+            swiglu_bwd_kernel<T, false><<<grid, SWIGLU_THREADS, 0, s>>>(
+                (T *)dgu, (const T *)dout, (const T *)gu, N, F, accumulate);
     });
     KN_LAUNCH_CHECK();
     return 0;

@@ -14,6 +14,7 @@
 
 #include "ref_llama.h"
 #include "ref_par.h"
+#include "ref_rope_expand.h"
 
 void ref_rope_table(float *cs, int T, int hs, double theta)
 {
@@ -69,4 +70,56 @@ void ref_rope_bwd(float *dinp, const float *dout, const float *cs, int B, int T,
                   int stride)
 {
     rope_apply(dinp, dout, cs, B, T, nh, hs, stride, -1.0f);
+}
+
+/* Expansion = rope on q and k in place on a copy, then repeat_kv: written as
+ * the composition so that it reads as the definition. */
+void ref_rope_expand_fwd(float *out, const float *qkv, const float *cs, int B, int T, int NH,
+                         int NKV, int hs)
+{
+    assert(NKV > 0 && NH % NKV == 0);
+    const int W = (NH + 2 * NKV) * hs, C = NH * hs, rep = NH / NKV, half = hs / 2;
+#pragma omp parallel for collapse(2) schedule(static) REF_PAR((size_t)B * T * 3 * C)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            size_t row = (size_t)b * T + t;
+            const float *x = qkv + row * W, *c = cs + (size_t)t * half * 2;
+            float *o = out + row * 3 * C;
+            for (int h = 0; h < NH; h++) {
+                const int g = h / rep;
+                rotate_head(o + (size_t)h * hs, x + (size_t)h * hs, c, half, 1.0f);
+                rotate_head(o + C + (size_t)h * hs, x + (size_t)(NH + g) * hs, c, half, 1.0f);
+                for (int d = 0; d < hs; d++)
+                    o[2 * C + h * hs + d] = x[(NH + NKV + g) * hs + d];
+            }
+        }
+}
+
+void ref_rope_expand_bwd(float *dqkv, const float *d3, const float *cs, int B, int T, int NH,
+                         int NKV, int hs)
+{
+    assert(NKV > 0 && NH % NKV == 0);
+    const int W = (NH + 2 * NKV) * hs, C = NH * hs, rep = NH / NKV, half = hs / 2;
+#pragma omp parallel for collapse(2) schedule(static) REF_PAR((size_t)B * T * 3 * C)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            size_t row = (size_t)b * T + t;
+            const float *d = d3 + row * 3 * C, *c = cs + (size_t)t * half * 2;
+            float *o = dqkv + row * W;
+            for (int h = 0; h < NH; h++)
+                rotate_head(o + (size_t)h * hs, d + (size_t)h * hs, c, half, -1.0f);
+            for (int g = 0; g < NKV; g++) {
+                float *dk = o + (size_t)(NH + g) * hs, *dv = o + (size_t)(NH + NKV + g) * hs;
+                for (int e = 0; e < hs; e++) {
+                    float sk = 0.0f, sv = 0.0f;
+                    for (int r = 0; r < rep; r++) {
+                        sk += d[C + (g * rep + r) * hs + e];
+                        sv += d[2 * C + (g * rep + r) * hs + e];
+                    }
+                    dk[e] = sk;
+                    dv[e] = sv;
+                }
+                rotate_head(dk, dk, c, half, -1.0f);
+            }
+        }
 }

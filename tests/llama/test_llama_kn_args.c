@@ -64,6 +64,10 @@ int main(void)
     EXPECT(kn_rope_fwd(P, P, F, 2, 8, 4, 16, 63, KN_F32, 0), "stride=63");
     EXPECT(kn_rope_fwd(P, P, F, 2, 8, 4, 15, 64, KN_F32, 0), "hs=15");
     EXPECT(kn_rope_bwd(P, NULL, F, 2, 8, 4, 16, 64, KN_BF16, 0), "NULL");
+    EXPECT(kn_rope_expand_fwd(P, P, F, 2, 8, 4, 2, 16, KN_BF16, 0), "aliased");
+    EXPECT(kn_rope_expand_fwd(P, Q, F, 2, 8, 6, 4, 16, KN_F32, 0), "NKV=4");
+    EXPECT(kn_rope_expand_bwd(P, Q, F, 2, 8, 4, 2, 7, KN_F32, 0), "hs=7");
+    EXPECT(kn_rope_expand_bwd(P, Q, NULL, 2, 8, 4, 2, 16, KN_F32, 0), "NULL");
     /* swiglu */
     EXPECT(kn_swiglu_fwd(P, P, 4, 8, KN_F32, 0), "aliased");
     EXPECT(kn_swiglu_fwd(P, Q, 4, 0, KN_F32, 0), "F=0");

@@ -19,6 +19,7 @@
 #include "ll_testlib.h"
 #include "ref_llama.h"
 #include "ref_ops.h"
+#include "ref_rope_expand.h"
 
 #define FD_ATOL 2e-3
 #define FD_RTOL 2e-2
@@ -347,6 +348,43 @@ static void test_gqa_repeat_kv(void)
     free(gg); free(gm); free(s);
 }
 
+/* The GPU trainer's attention (kernels/rope.h kn_rope_expand_*): rotate and
+ * expand in one pass, multi-head attention on the result, then the fused
+ * group sums + inverse rotation. Must equal rope -> GQA -> rope^T, output
+ * and gradient; and the two expansion functions must be each other's
+ * transpose: <E x, d> = <x, E^T d>. */
+static void test_rope_expand(int NH, int NKV)
+{
+    int B = 2, T = 9, hs = 8, C = NH * hs, W = (NH + 2 * NKV) * hs;
+    size_t ng = (size_t)B * T * W, nm = (size_t)B * T * 3 * C, no = (size_t)B * T * C;
+    size_t na = (size_t)B * NH * T * T;
+    float *cs = ll_zeros((size_t)T * hs), *qkv = ll_rnd(ng, 1), *dout = ll_rnd(no, 1);
+    float *rot = ll_copy(qkv, ng), *q3 = ll_zeros(nm), *d3 = ll_zeros(nm), *dx = ll_zeros(ng);
+    float *o1 = ll_zeros(no), *a1 = ll_zeros(na), *o2 = ll_zeros(no), *a2 = ll_zeros(na);
+    float *g1 = ll_zeros(ng), *s = ll_zeros(na), *r3 = ll_rnd(nm, 1), *adj = ll_zeros(ng);
+    ref_rope_table(cs, T, hs, 10000.0);
+    /* the model's definition */
+    ref_rope_fwd(rot, rot, cs, B, T, NH + NKV, hs, W);
+    ref_gqa_fwd(o1, a1, rot, B, T, NH, NKV, hs);
+    ref_gqa_bwd(g1, s, dout, rot, a1, B, T, NH, NKV, hs);
+    ref_rope_bwd(g1, g1, cs, B, T, NH + NKV, hs, W);
+    /* the fused path */
+    ref_rope_expand_fwd(q3, qkv, cs, B, T, NH, NKV, hs);
+    ref_attention_fwd(o2, a2, q3, B, T, C, NH);
+    ref_attention_bwd(d3, s, dout, q3, a2, B, T, C, NH);
+    ref_rope_expand_bwd(dx, d3, cs, B, T, NH, NKV, hs);
+    double d = fmax(ll_maxdiff(o1, o2, no), ll_maxdiff(g1, dx, ng));
+    char what[64];
+    snprintf(what, sizeof what, "rope_expand %d/%d == rope+gqa", NH, NKV);
+    expect(d <= 1e-5, what, d, 1e-5);
+    ref_rope_expand_bwd(adj, r3, cs, B, T, NH, NKV, hs);
+    double lhs = ll_dotd(q3, r3, nm), rhs = ll_dotd(qkv, adj, ng);
+    snprintf(what, sizeof what, "rope_expand %d/%d adjoint", NH, NKV);
+    expect(fabs(lhs - rhs) <= 1e-5 * fabs(lhs) + 1e-5, what, fabs(lhs - rhs), 1e-5);
+    free(cs); free(qkv); free(dout); free(rot); free(q3); free(d3); free(dx);
+    free(o1); free(a1); free(o2); free(a2); free(g1); free(s); free(r3); free(adj);
+}
+
 int main(void)
 {
     ll_seed(1);
@@ -360,6 +398,9 @@ int main(void)
     test_gqa_fd(3, 3);
     test_gqa_equals_mha();
     test_gqa_repeat_kv();
+    test_rope_expand(6, 2);
+    test_rope_expand(4, 1);
+    test_rope_expand(3, 3);
     if (failures)
         fprintf(stderr, "%d failure(s)\n", failures);
     return failures ? 1 : 0;
