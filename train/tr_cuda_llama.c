@@ -1,11 +1,21 @@
-/* LLaMA on the GPU from the kn_* launchers (mirror of tr_cpu_llama.c). */
+/* LLaMA on the GPU from the kn_* launchers (mirror of tr_cpu_llama.c).
+ *
+ * Attention: the QKV product (not rotated) is what a layer keeps; the
+ * attention's prologue kn_rope_expand_fwd rotates q and k and repeats the kv
+ * heads into a shared [q | k | v] buffer in one pass, which the multi-head
+ * kernels take as is: flash attention (bf16, head size 32/64/...) or the
+ * materialised one. The backward recomputes that buffer (one memory-bound
+ * pass, instead of keeping 3C per token per layer) and kn_rope_expand_bwd
+ * folds the kv groups' sums and the inverse rotation into one pass. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention.h"
 #include "cuda_check.h"
 #include "encoder.h"
-#include "gqa.h"
+#include "flash_attention.h"
 #include "matmul.h"
 #include "rmsnorm.h"
 #include "rope.h"
@@ -16,6 +26,7 @@
 struct llama_layer {
     void *an, *qkv, *y, *att, *x2, *fn, *gu, *h, *x3;   /* dtype (see tr_cpu_llama.c) */
     float *an_rstd, *fn_rstd;
+    float *lse;   /* [B, NH, T] flash attention's row log-sum-exps; att unused then */
 };
 
 struct tr_cuda_llama {
@@ -24,6 +35,7 @@ struct tr_cuda_llama {
     kn_dtype dt;
     size_t es;                     /* bytes per activation element */
     kn_blas *blas;
+    bool flash;                    /* flash attention, else materialised */
     int B, T;                      /* shape of the last forward */
     const int32_t *inp;            /* its token ids (the caller's device buffer) */
     size_t off[TL_NUM_PARAMS];     /* element offsets of the parameter tensors */
@@ -37,6 +49,7 @@ struct tr_cuda_llama {
     float *xn_rstd, *losses;
     int *correct;
     void *dres, *dC, *dqkv, *dgu, *dh;
+    void *qkv3, *d3;               /* [N, 3C] the expanded [q|k|v] and its gradient */
     void *scratch;
     size_t scratch_bytes;
     tr_cuda_llama_grads_ready_fn grads_ready;
@@ -58,12 +71,15 @@ static void *carve(char *base, size_t *off, size_t n, size_t sz)
 
 /* The largest scratch need of any one launcher (they run one after the
  * other on one stream and share it). */
-static int scratch_need(const struct tr_llama_config *c, int B, kn_dtype dt, size_t *out)
+static int scratch_need(const struct tr_llama_config *c, int B, kn_dtype dt, bool flash,
+                        size_t *out)
 {
-    int N = B * c->seq_len, hs = tr_llama_head_dim(c);
-    size_t s = kn_gqa_attention_fwd_scratch_bytes(B, c->seq_len, c->n_head, c->n_kv_head, hs, dt);
-    s = max_sz(s, kn_gqa_attention_bwd_scratch_bytes(B, c->seq_len, c->n_head, c->n_kv_head, hs,
-                                                     dt));
+    const int N = B * c->seq_len, T = c->seq_len, C = c->n_embd, NH = c->n_head;
+    size_t s = kn_flash_attention_bwd_scratch_bytes(B, T, C, NH);
+    if (!flash) {
+        s = max_sz(s, kn_attention_fwd_scratch_bytes(B, T, C, NH, dt));
+        s = max_sz(s, kn_attention_bwd_scratch_bytes(B, T, C, NH, dt));
+    }
     s = max_sz(s, kn_rmsnorm_bwd_scratch_bytes(N, c->n_embd));
     size_t enc = 0;
     int err = kn_encoder_bwd_scratch_bytes(&enc, B, c->seq_len, c->vocab);
@@ -78,7 +94,8 @@ static size_t layout(tr_cuda_llama *m, char *base)
     const struct tr_llama_config *c = &m->cfg;
     size_t N = (size_t)m->max_batch * c->seq_len, C = c->n_embd, F = c->ffn_dim, es = m->es;
     size_t W = tr_llama_qkv_dim(c), hs = tr_llama_head_dim(c), off = 0, S = sizeof(float);
-    size_t att = (size_t)m->max_batch * c->n_head * c->seq_len * c->seq_len;
+    size_t att = m->flash ? 0 : (size_t)m->max_batch * c->n_head * c->seq_len * c->seq_len;
+    size_t lse = m->flash ? (size_t)m->max_batch * c->n_head * c->seq_len : 0;
     m->rope = carve(base, &off, (size_t)c->seq_len * hs, S);
     m->emb = carve(base, &off, N * C, es);
     m->zero_pos = carve(base, &off, (size_t)c->seq_len * C, es);
@@ -90,6 +107,7 @@ static size_t layout(tr_cuda_llama *m, char *base)
         a->qkv = carve(base, &off, N * W, es);
         a->y = carve(base, &off, N * C, es);
         a->att = carve(base, &off, att, es);
+        a->lse = carve(base, &off, lse, S);
         a->x2 = carve(base, &off, N * C, es);
         a->fn = carve(base, &off, N * C, es);
         a->fn_rstd = carve(base, &off, N, S);
@@ -108,6 +126,8 @@ static size_t layout(tr_cuda_llama *m, char *base)
     m->dqkv = carve(base, &off, N * W, es);
     m->dgu = carve(base, &off, N * 2 * F, es);
     m->dh = carve(base, &off, N * F, es);
+    m->qkv3 = carve(base, &off, N * 3 * C, es);
+    m->d3 = carve(base, &off, N * 3 * C, es);
     m->scratch = carve(base, &off, m->scratch_bytes, 1);
     return (off + 255) & ~(size_t)255;
 }
@@ -140,7 +160,12 @@ int tr_cuda_llama_create(const struct tr_llama_config *c, int max_batch, kn_dtyp
         free(m);
         return ingot_oom("cuda llama layer table", (size_t)c->n_layer * sizeof(*m->layers));
     }
-    if ((err = scratch_need(c, max_batch, dt, &m->scratch_bytes))) {
+    /* Flash attention where the kernels take the shape; INGOT_FLASH=0
+     * forces the materialised path (for comparisons), as for GPT-2. */
+    const char *env = getenv("INGOT_FLASH");
+    m->flash = kn_flash_attention_supported(c->n_embd, c->n_head, dt) &&
+               !(env && !strcmp(env, "0"));
+    if ((err = scratch_need(c, max_batch, dt, m->flash, &m->scratch_bytes))) {
         tr_cuda_llama_free(m);
         return err;
     }
@@ -249,9 +274,12 @@ int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
         size_t L = (size_t)l;
         RUN(kn_matmul_fwd(m->blas, a->qkv, NULL, a->an, wp(m, w, TL_WQKV, L, uW * uC), NULL, N,
                           C, W, dt, s));
-        RUN(kn_rope_fwd(a->qkv, a->qkv, m->rope, B, T, NH + NKV, hs, W, dt, s));
-        RUN(kn_gqa_attention_fwd(m->blas, a->y, a->att, a->qkv, B, T, NH, NKV, hs, dt,
-                                 m->scratch, m->scratch_bytes, s));
+        RUN(kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH, NKV, hs, dt, s));
+        if (m->flash)
+            RUN(kn_flash_attention_fwd(a->y, a->lse, m->qkv3, B, T, C, NH, dt, s));
+        else
+            RUN(kn_attention_fwd(m->blas, a->y, a->att, m->qkv3, B, T, C, NH, dt, m->scratch,
+                                 m->scratch_bytes, s));
         RUN(kn_matmul_fwd(m->blas, m->tmp, NULL, a->y, wp(m, w, TL_WO, L, uC * uC), NULL, N, C,
                           C, dt, s));
         RUN(kn_residual_rmsnorm_fwd(a->x2, a->fn, a->fn_rstd, res, m->tmp,
@@ -323,9 +351,14 @@ int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream
                               0, dt, s));
         RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WO, L, uC * uC), m->dres, a->y, N, C, C, dt,
                                  s));
-        RUN(kn_gqa_attention_bwd(m->blas, m->dqkv, m->dC, a->qkv, a->att, B, T, NH, NKV, hs, 0,
-                                 dt, sc, scb, s));
-        RUN(kn_rope_bwd(m->dqkv, m->dqkv, m->rope, B, T, NH + NKV, hs, W, dt, s));
+        RUN(kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH, NKV, hs, dt, s));
+        if (m->flash)
+            RUN(kn_flash_attention_bwd(m->d3, m->dC, m->qkv3, a->y, a->lse, B, T, C, NH, 0, dt, sc,
+                                       scb, s));
+        else
+            RUN(kn_attention_bwd(m->blas, m->d3, m->dC, m->qkv3, a->att, B, T, C, NH, 0, dt, sc,
+                                 scb, s));
+        RUN(kn_rope_expand_bwd(m->dqkv, m->d3, m->rope, B, T, NH, NKV, hs, dt, s));
         RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dqkv, wp(m, w, TL_WQKV, L, uW * uC), NULL, N, C,
                               W, 0, dt, s));
         RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WQKV, L, uW * uC), m->dqkv, a->an, N, C, W,

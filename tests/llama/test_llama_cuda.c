@@ -218,6 +218,15 @@ int main(void)
         c.n_kv_head = 1;
         c.tie_embeddings = true;
         run("mqa-tied", &c, 2, dt, blas, st);
+        /* head size 64: flash attention in bf16 (after the fused RoPE +
+         * kv expansion), then the materialised path on the same shape */
+        tr_llama_config_defaults(&c, 2, 4, 256, 48, 300);
+        c.n_kv_head = 2;
+        c.ffn_dim = 256;
+        run("hs64", &c, 2, dt, blas, st);
+        setenv("INGOT_FLASH", "0", 1);
+        run("hs64-mat", &c, 2, dt, blas, st);
+        unsetenv("INGOT_FLASH");
     }
     kn_blas_free(blas);
     cudaStreamDestroy(st);
