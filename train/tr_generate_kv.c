@@ -1,7 +1,8 @@
-/* The key/value-cached GPT-2 forward of tr_backend_cpu_kv. The arithmetic
- * is tr_cpu_forward()'s (the same ref_* ops, same order), restricted to the
- * new rows: each layer's q, k, v rows are kept for every position, so a new
- * token costs one row through every matmul plus attention over the cache. */
+/* The key/value-cached forward of tr_backend_cpu_kv: GPT-2 here, LLaMA in
+ * tr_generate_kv_llama.c. The GPT-2 arithmetic is tr_cpu_forward()'s (the
+ * same ref_* ops, same order), restricted to the new rows: each layer's q, k,
+ * v rows are kept for every position, so a new token costs one row through
+ * every matmul plus attention over the cache (ref_decode_attention). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,15 +12,19 @@
 #endif
 
 #include "ingot_err.h"
+#include "ref_decode.h"
 #include "ref_ops.h"
 #include "tr_generate.h"
+#include "tr_generate_kv.h"
 
 struct tr_backend {
+    struct tr_kv_head hd;   /* first: tr_kv_reused() */
     struct tr_config c;
     float *params;          /* a copy: the caller's buffer may go away */
     float *qkv;             /* [L, T, 3C] the cache */
     int32_t *ids;           /* [T] the context the cache holds */
-    int n_cached, reused;
+    int n_cached;
+    tr_kv_llama *llama;     /* --arch llama: its forward and cache; GPT-2's below unused */
     float *mem;             /* one allocation for the activations below */
     float *x, *ln, *mean, *rstd, *y, *h, *hg, *tmp, *logits;
 };
@@ -35,6 +40,7 @@ static void kv_destroy(tr_backend *b)
 {
     if (!b)
         return;
+    tr_kv_llama_free(b->llama);
     free(b->params);
     free(b->qkv);
     free(b->ids);
@@ -46,85 +52,52 @@ static int kv_create(const struct tr_backend_opts *o, const float *params, tr_ba
 {
     const struct tr_config *c = &o->cfg;
     size_t T = (size_t)c->seq_len, C = (size_t)c->n_embd, P = tr_param_count(c);
+    bool llama = c->arch == TR_ARCH_LLAMA;
     *out = NULL;
-    if (c->arch != TR_ARCH_GPT2)   /* the cache below is GPT-2's */
-        return ingot_fail(INGOT_E_USAGE, "the key/value-cache sampler is for gpt2, not %s (use "
-                          "the cpu back end's logits)", tr_arch_name(c->arch));
+    if (c->arch != TR_ARCH_GPT2 && !llama)
+        return ingot_fail(INGOT_E_USAGE, "the key/value-cache sampler has no forward for %s",
+                          tr_arch_name(c->arch));
     tr_backend *b = calloc(1, sizeof(*b));
     if (!b)
         return ingot_oom("inference state", sizeof(*b));
     b->c = *c;
-    /* activations for up to T new rows at once (a whole-window prefill) */
+    /* GPT-2's activations for up to T new rows at once (a whole-window
+     * prefill); llama keeps its own (tr_kv_llama) and needs the logits only */
     size_t sizes[] = { T * C, T * C, T, T, T * C, T * 4 * C, T * 4 * C, T * C,
                        (size_t)c->vocab_padded };
     float **ptrs[] = { &b->x, &b->ln, &b->mean, &b->rstd, &b->y, &b->h, &b->hg, &b->tmp,
                        &b->logits };
+    size_t n_arr = sizeof(sizes) / sizeof(sizes[0]), first = llama ? n_arr - 1 : 0;
     size_t total = 0;
-    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+    for (size_t i = first; i < n_arr; i++)
         total += sizes[i];
-    size_t cache = (size_t)c->n_layer * T * 3 * C;
+    size_t cache = llama ? 0 : (size_t)c->n_layer * T * 3 * C;
     b->params = malloc(P * sizeof(float));
-    b->qkv = malloc(cache * sizeof(float));
+    b->qkv = cache ? malloc(cache * sizeof(float)) : NULL;
     b->ids = malloc(T * sizeof(int32_t));
     b->mem = malloc(total * sizeof(float));
-    if (!b->params || !b->qkv || !b->ids || !b->mem) {
+    if (!b->params || (cache && !b->qkv) || !b->ids || !b->mem) {
         kv_destroy(b);
         return ingot_oom("inference weights, cache and activations",
                          (P + cache + total) * sizeof(float));
     }
     float *m = b->mem;
-    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    for (size_t i = first; i < n_arr; i++) {
         *ptrs[i] = m;
         m += sizes[i];
     }
     memcpy(b->params, params, P * sizeof(float));
+    int err = llama ? tr_kv_llama_create(c, b->params, &b->llama) : 0;
+    if (err) {
+        kv_destroy(b);
+        return err;
+    }
 #ifdef _OPENMP
     if (o->threads > 0)
         omp_set_num_threads(o->threads);
 #endif
     *out = b;
     return 0;
-}
-
-/* Causal attention of the n new rows at positions [p0, p0 + n) over the
- * cached rows [0, p0 + i] of one layer; out [n, C]. */
-static void attend(float *out, const float *qkv, int p0, int n, int C, int NH)
-{
-    int hs = C / NH;
-    size_t C3 = (size_t)3 * C;
-    float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * NH * (p0 + n) * hs > 65536)
-    for (int i = 0; i < n; i++)
-        for (int h = 0; h < NH; h++) {
-            int t = p0 + i;
-            const float *q = qkv + (size_t)t * C3 + (size_t)h * hs;
-            float *o = out + (size_t)i * C + (size_t)h * hs;
-            float mx = -INFINITY, sum = 0.0f;
-            /* two passes over the keys keep the stack free of a [T] buffer */
-            for (int t2 = 0; t2 <= t; t2++) {
-                const float *k = qkv + (size_t)t2 * C3 + C + (size_t)h * hs;
-                float s = 0.0f;
-                for (int j = 0; j < hs; j++)
-                    s += q[j] * k[j];
-                s *= scale;
-                mx = s > mx ? s : mx;
-            }
-            memset(o, 0, (size_t)hs * sizeof(float));
-            for (int t2 = 0; t2 <= t; t2++) {
-                const float *k = qkv + (size_t)t2 * C3 + C + (size_t)h * hs;
-                const float *v = qkv + (size_t)t2 * C3 + 2 * (size_t)C + (size_t)h * hs;
-                float s = 0.0f;
-                for (int j = 0; j < hs; j++)
-                    s += q[j] * k[j];
-                float e = expf(s * scale - mx);
-                sum += e;
-                for (int j = 0; j < hs; j++)
-                    o[j] += e * v[j];
-            }
-            float inv = 1.0f / sum;
-            for (int j = 0; j < hs; j++)
-                o[j] *= inv;
-        }
 }
 
 /* Forward of ids[p0, p0 + n) given the cache of [0, p0); leaves the logits
@@ -147,7 +120,9 @@ static void forward_new(tr_backend *b, const int32_t *ids, int p0, int n)
         ref_layernorm_fwd(b->ln, b->mean, b->rstd, b->x, p.ln1w + lC, p.ln1b + lC, n, C);
         ref_matmul_fwd(cache + (size_t)p0 * 3 * C, b->ln, p.qkvw + lC * 3 * C, p.qkvb + lC * 3,
                        n, C, 3 * C);
-        attend(b->y, cache, p0, n, C, c->n_head);
+        ref_decode_attention(b->y, cache + (size_t)p0 * 3 * C, 3 * (size_t)C, cache + C,
+                             cache + 2 * C, 3 * (size_t)C, n, p0, c->n_head, c->n_head,
+                             C / c->n_head);
         ref_matmul_fwd(b->tmp, b->y, p.attprojw + lC * C, p.attprojb + lC, n, C, C);
         ref_residual_fwd(b->x, b->x, b->tmp, nC);
         ref_layernorm_fwd(b->ln, b->mean, b->rstd, b->x, p.ln2w + lC, p.ln2b + lC, n, C);
@@ -162,24 +137,41 @@ static void forward_new(tr_backend *b, const int32_t *ids, int p0, int n)
     ref_matmul_fwd(b->logits, b->ln, p.wte, NULL, 1, C, c->vocab_padded);
 }
 
+int tr_kv_keep(const int32_t *cached, int n_cached, const int32_t *ids, int n)
+{
+    int keep = 0;
+    while (keep < n_cached && keep < n - 1 && cached[keep] == ids[keep])
+        keep++;
+    return keep;
+}
+
+int tr_kv_check_context(const struct tr_config *c, const int32_t *ids, int n, const char *who)
+{
+    if (n < 1 || n > c->seq_len)
+        return ingot_fail(INGOT_E_USAGE, "%s: logits for a context of %d tokens (seq-len %d)",
+                          who, n, c->seq_len);
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab)
+            return ingot_fail(INGOT_E_USAGE, "%s: token id %d is outside the model's "
+                              "vocabulary of %d", who, ids[i], c->vocab);
+    return 0;
+}
+
 static int kv_logits(tr_backend *b, const int32_t *ids, int n, float *out)
 {
     const struct tr_config *c = &b->c;
-    if (n < 1 || n > c->seq_len)
-        return ingot_fail(INGOT_E_USAGE, "generate: logits for a context of %d tokens (seq-len "
-                          "%d)", n, c->seq_len);
-    for (int i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= c->vocab)
-            return ingot_fail(INGOT_E_USAGE, "generate: token id %d is outside the model's "
-                              "vocabulary of %d", ids[i], c->vocab);
+    int err = tr_kv_check_context(c, ids, n, "generate");
+    if (err)
+        return err;
     /* reuse the longest cached prefix; at least the last token is computed */
-    int keep = 0;
-    while (keep < b->n_cached && keep < n - 1 && b->ids[keep] == ids[keep])
-        keep++;
+    int keep = tr_kv_keep(b->ids, b->n_cached, ids, n);
     memcpy(b->ids + keep, ids + keep, (size_t)(n - keep) * sizeof(int32_t));
-    forward_new(b, ids, keep, n - keep);
+    if (b->llama)
+        tr_kv_llama_forward(b->llama, ids, keep, n - keep, b->logits);
+    else
+        forward_new(b, ids, keep, n - keep);
     b->n_cached = n;
-    b->reused = keep;
+    b->hd.reused = keep;
     memcpy(out, b->logits, (size_t)c->vocab * sizeof(float));
     return 0;
 }
@@ -188,13 +180,16 @@ static size_t kv_mem_bytes(const tr_backend *b)
 {
     const struct tr_config *c = &b->c;
     size_t T = (size_t)c->seq_len, C = (size_t)c->n_embd;
+    if (b->llama)
+        return (tr_param_count(c) + (size_t)c->vocab_padded) * sizeof(float) +
+               tr_kv_llama_bytes(b->llama);
     return (tr_param_count(c) + (size_t)c->n_layer * T * 3 * C + 12 * T * C +
             (size_t)c->vocab_padded) * sizeof(float);
 }
 
 int tr_kv_reused(const tr_backend *b)
 {
-    return b->reused;
+    return ((const struct tr_kv_head *)b)->reused;
 }
 
 const struct tr_backend_ops tr_backend_cpu_kv = {
@@ -206,3 +201,8 @@ const struct tr_backend_ops tr_backend_cpu_kv = {
     .mem_bytes = kv_mem_bytes,
     .destroy = kv_destroy,
 };
+
+/* Build bridge: train/meson.build (not this file's owner's) does not list
+ * tr_generate_kv_llama.c yet; it is compiled as part of this file until it
+ * does. Remove this line when it is listed. */
+#include "tr_generate_kv_llama.c"

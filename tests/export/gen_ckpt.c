@@ -1,0 +1,52 @@
+/* Tiny trained checkpoints and a logits comparison (gen_ckpt.h). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "gen_ckpt.h"
+#include "tr_generate.h"
+#include "tt_util.h"
+
+/* GPT-2; llama with grouped-query attention (4 heads over 2 kv heads);
+ * llama multi-query (1 kv head), tied head, another RoPE base. */
+const struct gen_shape gen_shapes[] = {
+    { "gpt2", "--model tiny --layers 2 --dim 32 --heads 2" },
+    { "llama-gqa", "--arch llama --model llama-tiny --layers 2 --dim 32 --heads 4 "
+                   "--kv-heads 2 --ffn-dim 64" },
+    { "llama-mqa", "--arch llama --model llama-tiny --layers 2 --dim 32 --heads 4 "
+                   "--kv-heads 1 --ffn-dim 48 --tie-embeddings --rope-theta 500000" },
+};
+const int gen_n_shapes = (int)(sizeof(gen_shapes) / sizeof(gen_shapes[0]));
+
+char *gen_train(const char *bin, const char *dir, const struct gen_shape *s)
+{
+    char *ck = tt_fmt("%s/%s", dir, s->name), *out = tt_fmt("%s/%s.txt", dir, s->name);
+    char *cmd = tt_fmt("'%s' --device cpu --synthetic --vocab %d --seq-len %d --batch 2 "
+                       "--steps 6 --lr 1e-2 --threads 1 --val-every 0 --quiet --ckpt-dir '%s' "
+                       "%s", bin, GEN_V, GEN_T, ck, s->args);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    free(out);
+    return ck;
+}
+
+double gen_max_diff(const struct tr_backend_ops *oa, tr_backend *a,
+                    const struct tr_backend_ops *ob, tr_backend *b, const struct tr_config *c,
+                    const int32_t *ids, int n, int *reuse_a)
+{
+    float *la = malloc((size_t)c->vocab * sizeof(float));
+    float *lb = malloc((size_t)c->vocab * sizeof(float));
+    CHECK(la && lb);
+    double worst = 0.0;
+    for (int len = 1; len <= n; len++) {
+        int ctx = len < c->seq_len ? len : c->seq_len;
+        CHECK_OK(oa->logits(a, ids + len - ctx, ctx, la));
+        if (reuse_a)
+            reuse_a[len - 1] = tr_kv_reused(a);
+        CHECK_OK(ob->logits(b, ids + len - ctx, ctx, lb));
+        for (int v = 0; v < c->vocab; v++)
+            worst = fmax(worst, fabs((double)la[v] - lb[v]));
+    }
+    free(la);
+    free(lb);
+    return worst;
+}

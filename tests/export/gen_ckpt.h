@@ -1,0 +1,33 @@
+/* What the generation tests share: tiny checkpoints trained through the
+ * binary (GPT-2 and llama shapes) and a comparison of two back ends' logits
+ * over the contexts the sampler asks for. */
+#ifndef INGOT_GEN_CKPT_H
+#define INGOT_GEN_CKPT_H
+
+#include <stdint.h>
+
+#include "backend.h"
+
+enum { GEN_V = 97, GEN_T = 16 };   /* vocabulary and context of the tiny models */
+
+/* The shapes the tests train: a name and the ingot-train flags. */
+struct gen_shape {
+    const char *name;
+    const char *args;
+};
+extern const struct gen_shape gen_shapes[];
+extern const int gen_n_shapes;
+
+/* Train shape s for a few steps on --synthetic ids (--device cpu) into
+ * DIR/NAME; returns that path (malloc'd). Exits 1 when training fails. */
+char *gen_train(const char *bin, const char *dir, const struct gen_shape *s);
+
+/* Max |logit difference| between back ends a and b over the contexts
+ * tr_sample asks for while ids[0, n) is generated: ids[0, len) for len
+ * 1..n, the last seq_len of them once len passes seq_len. When reuse_a is
+ * not NULL, reuse_a[len - 1] gets tr_kv_reused(a) after that call. */
+double gen_max_diff(const struct tr_backend_ops *oa, tr_backend *a,
+                    const struct tr_backend_ops *ob, tr_backend *b, const struct tr_config *c,
+                    const int32_t *ids, int n, int *reuse_a);
+
+#endif
