@@ -22,6 +22,15 @@
 #               first model unless named), e.g. "sg0=INGOT_STEP_GRAPH=0" or
 #               "old=INGOT_LN_VEC=0,INGOT_BGRAD_EPI=0@gpt2-350m:32" (optional)
 #      STEPS (default 20), PYTHON (default python3), OUT
+#      TORCH_STEPS (default 10), TORCH_WARMUP (default 2): PyTorch's timed and
+#               untimed steps (the first untimed one compiles; one more is
+#               enough for the compiled graphs to settle)
+#      TORCH_CACHE  Inductor/Triton cache (default $OUT/bench-train/torch-cache):
+#               the second model reuses what the first compiled; point it at
+#               a directory that survives the call to skip compiling next time
+# Each run's wall time is printed after the table (ingot: start-up with the
+# GEMM autotune + the profiled steps; PyTorch: compile + warm-up vs timed),
+# so a run that does not fit a device call shows where its time went.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
@@ -32,8 +41,14 @@ models=${MODELS:-gpt2-124m:64 gpt2-350m:32}
 torch_models=${TORCH:-gpt2-124m gpt2-350m}
 base=${BASE:-}
 out=${OUT:-/tmp}/bench-train
-mkdir -p "$out"
-rm -f "$out"/*.jsonl "$out"/*.log
+tsteps=${TORCH_STEPS:-10}
+twarm=${TORCH_WARMUP:-2}
+tcache=${TORCH_CACHE:-$out/torch-cache}
+mkdir -p "$out" "$tcache"
+rm -f "$out"/*.jsonl "$out"/*.log "$out"/*.wall
+
+# wall TAG T0: seconds since T0 ($EPOCHREALTIME) into $out/TAG.wall
+wall() { awk -v a="$2" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f\n", b - a }' >"$out/$1.wall"; }
 
 # shape NAME -> "--layers L --heads H --dim C" (flags any ingot-train knows,
 # so an older BASE build runs the same shapes)
@@ -55,11 +70,13 @@ ingot() {
     local envs=() data=(--synthetic --vocab 50304)
     while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
     [ "${1:-}" = -- ] && shift && data=()
+    local t0=$EPOCHREALTIME
     # shellcheck disable=SC2046
     env "${envs[@]}" timeout 300 "$bin" --device cuda --model gpt2-124m $(shape "$model") \
         --batch "$batch" $bt --precision bf16 --profile "$steps" --val-every 0 --print-every 1000 \
         --metrics "$out/$tag.jsonl" "${data[@]}" "$@" >"$out/$tag.log" 2>&1 ||
         { echo "$tag: ingot-train failed:"; tail -5 "$out/$tag.log"; }
+    wall "$tag" "$t0"
 }
 
 # row TAG LABEL: medians of the profiled steps (after 3 warm-up)
@@ -99,8 +116,12 @@ print(f"{s.median(v):.0f}" if v else "")' "$1" 2>/dev/null
 }
 
 torch_run() { # MODEL BATCH -> $out/torch-MODEL.log
-    "$py" "$here/scripts/torch-reference.py" --bench --model "$1" --batch "$2" --steps "$steps" \
-        --quiet >"$out/torch-$1.log" 2>&1 || tail -3 "$out/torch-$1.log"
+    local t0=$EPOCHREALTIME
+    TORCHINDUCTOR_CACHE_DIR=$tcache TRITON_CACHE_DIR=$tcache/triton \
+        timeout 400 "$py" "$here/scripts/torch-reference.py" --bench --model "$1" --batch "$2" \
+        --steps "$tsteps" --warmup "$twarm" --quiet >"$out/torch-$1.log" 2>&1 ||
+        tail -3 "$out/torch-$1.log"
+    wall "torch-$1" "$t0"
 }
 
 first=
@@ -171,5 +192,22 @@ fi
             echo "  real / synthetic (same vocab): $(awk -v a="$r" -v b="$s" 'BEGIN { printf "%.3f", a / b }')"
     fi
     echo "MFU: 6 x (params - wpe) + 12 x L x T x C FLOPs per token (PaLM appendix B) over the"
-    echo "GPU's dense bf16 peak (train/tr_cuda_perf.h; --peak-tflops overrides)"
+    echo "GPU's dense bf16 peak (train/tr_cuda_perf.h; --peak-tflops overrides). CPU%: process"
+    echo "CPU time / wall, % of one core; syncs: counted host waits per step (the bar: 1.0)."
+    echo "GEMM autotune at start-up (per ingot run; INGOT_GEMM_TUNE=0 turns it off):"
+    for f in "$out"/*.log; do
+        case $(basename "$f") in torch-*|bench-train.log) continue ;; esac
+        l=$(grep -E '^gemm tune: ([0-9]+ shapes|no shape)' "$f" | tail -1)
+        [ -n "$l" ] && printf '  %-24s %s\n' "$(basename "$f" .log)" "${l#gemm tune: }"
+    done
+    echo "wall time per run (s):"
+    for f in "$out"/*.wall; do
+        tag=$(basename "$f" .wall) w=$(cat "$f") note=
+        if [[ $tag == torch-* ]]; then
+            # "N steps in X s": the timed part; the rest is compile + warm-up
+            t=$(grep -oE '[0-9]+ steps in [0-9.]+ s' "$out/$tag.log" | grep -oE '[0-9.]+ s$' | tr -d ' s')
+            [ -n "$t" ] && note=$(awk -v w="$w" -v t="$t" 'BEGIN { printf "compile + warm-up %.1f, timed %.1f", w - t, t }')
+        fi
+        printf '  %-24s %7s  %s\n' "$tag" "$w" "$note"
+    done
 } | tee "$out/table.txt"
