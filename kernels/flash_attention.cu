@@ -22,9 +22,13 @@
  * Scores are kept in base 2: x = (q . k) * scale * log2(e); lse2 =
  * max + log2(sum exp2(x - max)); p = exp2(x - lse2). */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cuda_check.h"
 #include "flash_attention.h"
+#include "flash_attention_sm90.h"
+#include "kn_arch.h"
 #include "kn_device.cuh"
 
 enum { FA_BQ = 64, FA_BK = 64, FA_THREADS = 128, FA_PAD = 8 };
@@ -190,7 +194,8 @@ static __device__ __forceinline__ void mma_pz(float acc[HS / 8][4], const float 
 
 template <int HS>
 static __global__ void __launch_bounds__(FA_THREADS)
-flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, float sl2)
+flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int NKV,
+                 float sl2)
 {
     constexpr int LD = HS + FA_PAD;
     /* Two stages of K and V: the next block's copy overlaps this one's math. */
@@ -199,9 +204,11 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, fl
     const int nqb = (T + FA_BQ - 1) / FA_BQ;
     const int qb = nqb - 1 - blockIdx.x; /* heaviest (last) query blocks first */
     const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
-    const int C = NH * HS;
-    const size_t C3 = (size_t)3 * C;
+    const int C = NH * HS, kvh = h / (NH / NKV);
+    const size_t C3 = (size_t)(NH + 2 * NKV) * HS; /* qkv row: NH q, NKV k, NKV v heads */
     const kn_bf16 *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
+    const kn_bf16 *kbase = qkv + (size_t)b * T * C3 + (size_t)(NH + kvh) * HS;
+    const kn_bf16 *vbase = kbase + (size_t)NKV * HS;
     const int q0 = qb * FA_BQ;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
 
@@ -210,8 +217,8 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, fl
     uint32_t qa[HS / 16][4];
     load_a<HS, LD>(qa, sK[0], warp * 16, g, q);
     __syncthreads(); /* Q is in registers: stage 0 may be overwritten */
-    load_tile_async<HS, LD>(sK[0], base + C, C3, 0, T);
-    load_tile_async<HS, LD>(sV[0], base + 2 * C, C3, 0, T);
+    load_tile_async<HS, LD>(sK[0], kbase, C3, 0, T);
+    load_tile_async<HS, LD>(sV[0], vbase, C3, 0, T);
     cp_async_commit();
 
     float o[HS / 8][4];
@@ -224,8 +231,8 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, fl
     for (int kb = 0; kb <= qb; kb++) {
         const int k0 = kb * FA_BK, cur = kb & 1;
         if (kb < qb) {
-            load_tile_async<HS, LD>(sK[cur ^ 1], base + C, C3, k0 + FA_BK, T);
-            load_tile_async<HS, LD>(sV[cur ^ 1], base + 2 * C, C3, k0 + FA_BK, T);
+            load_tile_async<HS, LD>(sK[cur ^ 1], kbase, C3, k0 + FA_BK, T);
+            load_tile_async<HS, LD>(sV[cur ^ 1], vbase, C3, k0 + FA_BK, T);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -321,7 +328,7 @@ static __global__ void flash_dsum_kernel(float *Dsum, const kn_bf16 *dout, const
 template <int HS>
 static __global__ void __launch_bounds__(FA_THREADS)
 flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
-                const float *Dsum, int T, int NH, float sl2, float scale, int accumulate)
+                const float *Dsum, int T, int NH, int NKV, float sl2, float scale, int accumulate)
 {
     constexpr int LD = HS + FA_PAD;
     __shared__ __align__(16) kn_bf16 sK[2][FA_BK * LD]; /* Q first, then K */
@@ -329,9 +336,11 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
     const int nqb = (T + FA_BQ - 1) / FA_BQ;
     const int qb = nqb - 1 - blockIdx.x;
     const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
-    const int C = NH * HS;
-    const size_t C3 = (size_t)3 * C;
+    const int C = NH * HS, kvh = h / (NH / NKV);
+    const size_t C3 = (size_t)(NH + 2 * NKV) * HS; /* qkv row: NH q, NKV k, NKV v heads */
     const kn_bf16 *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
+    const kn_bf16 *kbase = qkv + (size_t)b * T * C3 + (size_t)(NH + kvh) * HS;
+    const kn_bf16 *vbase = kbase + (size_t)NKV * HS;
     const kn_bf16 *dbase = dout + (size_t)b * T * C + (size_t)h * HS;
     const int q0 = qb * FA_BQ;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
@@ -344,8 +353,8 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
     load_a<HS, LD>(qa, sK[0], warp * 16, g, q);
     load_a<HS, LD>(da, sV[0], warp * 16, g, q);
     __syncthreads();
-    load_tile_async<HS, LD>(sK[0], base + C, C3, 0, T);
-    load_tile_async<HS, LD>(sV[0], base + 2 * C, C3, 0, T);
+    load_tile_async<HS, LD>(sK[0], kbase, C3, 0, T);
+    load_tile_async<HS, LD>(sV[0], vbase, C3, 0, T);
     cp_async_commit();
     float L[2], D[2];
 #pragma unroll
@@ -362,8 +371,8 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
     for (int kb = 0; kb <= qb; kb++) {
         const int k0 = kb * FA_BK, cur = kb & 1;
         if (kb < qb) {
-            load_tile_async<HS, LD>(sK[cur ^ 1], base + C, C3, k0 + FA_BK, T);
-            load_tile_async<HS, LD>(sV[cur ^ 1], base + 2 * C, C3, k0 + FA_BK, T);
+            load_tile_async<HS, LD>(sK[cur ^ 1], kbase, C3, k0 + FA_BK, T);
+            load_tile_async<HS, LD>(sV[cur ^ 1], vbase, C3, k0 + FA_BK, T);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -411,7 +420,7 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
 template <int HS>
 static __global__ void __launch_bounds__(FA_THREADS)
 flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
-                 const float *Dsum, int T, int NH, float sl2, float scale, int accumulate)
+                 const float *Dsum, int T, int NH, int NKV, float sl2, float scale, int accumulate)
 {
     constexpr int LD = HS + FA_PAD;
     __shared__ __align__(16) kn_bf16 sQ[2][FA_BQ * LD];  /* K first, then Q */
@@ -419,36 +428,40 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
     __shared__ float sL[2][FA_BQ], sD[2][FA_BQ];
     const int nkb = (T + FA_BK - 1) / FA_BK;
     const int kb = blockIdx.x; /* low key blocks see the most queries: first */
-    const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
+    const int b = blockIdx.y / NKV, kvh = blockIdx.y % NKV, rep = NH / NKV;
     const int C = NH * HS;
-    const size_t C3 = (size_t)3 * C;
-    const kn_bf16 *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
-    const kn_bf16 *dbase = dout + (size_t)b * T * C + (size_t)h * HS;
+    const size_t C3 = (size_t)(NH + 2 * NKV) * HS; /* qkv row: NH q, NKV k, NKV v heads */
+    const kn_bf16 *kbase = qkv + (size_t)b * T * C3 + (size_t)(NH + kvh) * HS;
+    const kn_bf16 *vbase = kbase + (size_t)NKV * HS;
     const int k0 = kb * FA_BK;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
     const int key0 = k0 + warp * 16 + g; /* this thread's keys: key0, key0 + 8 */
+    /* Iteration it: query head kvh * rep + it / nq (the group's heads in
+     * order, so dk, dv sum them deterministically), query block kb + it % nq. */
+    const int nq = nkb - kb, nit = rep * nq;
 
-    load_tile<HS, LD>(sQ[0], base + C, C3, k0, T);      /* K rows */
-    load_tile<HS, LD>(sdO[0], base + 2 * C, C3, k0, T); /* V rows */
+    load_tile<HS, LD>(sQ[0], kbase, C3, k0, T);  /* K rows */
+    load_tile<HS, LD>(sdO[0], vbase, C3, k0, T); /* V rows */
     __syncthreads();
     uint32_t ka[HS / 16][4], va[HS / 16][4];
     load_a<HS, LD>(ka, sQ[0], warp * 16, g, q);
     load_a<HS, LD>(va, sdO[0], warp * 16, g, q);
     __syncthreads();
-    /* Stage one query block: Q and dO by cp.async, lse and D by plain stores
+    /* Stage one iteration: Q and dO by cp.async, lse and D by plain stores
      * (visible after the barrier that precedes their use). */
-    auto stage = [&](int buf, int qblk) {
-        const int qs = qblk * FA_BQ;
-        load_tile_async<HS, LD>(sQ[buf], base, C3, qs, T);
-        load_tile_async<HS, LD>(sdO[buf], dbase, C, qs, T);
+    auto stage = [&](int buf, int it) {
+        const int hq = kvh * rep + it / nq, qs = (kb + it % nq) * FA_BQ;
+        const size_t bh = (size_t)b * NH + hq;
+        load_tile_async<HS, LD>(sQ[buf], qkv + (size_t)b * T * C3 + (size_t)hq * HS, C3, qs, T);
+        load_tile_async<HS, LD>(sdO[buf], dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
         cp_async_commit();
         for (int i = threadIdx.x; i < FA_BQ; i += FA_THREADS) {
             int row = qs + i;
-            sL[buf][i] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
-            sD[buf][i] = row < T ? Dsum[(size_t)bh * T + row] : 0.0f;
+            sL[buf][i] = row < T ? lse[bh * T + row] : 0.0f;
+            sD[buf][i] = row < T ? Dsum[bh * T + row] : 0.0f;
         }
     };
-    stage(0, kb);
+    stage(0, 0);
     float dk[HS / 8][4], dv[HS / 8][4];
 #pragma unroll
     for (int nt = 0; nt < HS / 8; nt++) {
@@ -456,10 +469,10 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
         dv[nt][0] = dv[nt][1] = dv[nt][2] = dv[nt][3] = 0.0f;
     }
 
-    for (int qb = kb; qb < nkb; qb++) {
-        const int q0 = qb * FA_BQ, cur = (qb - kb) & 1;
-        if (qb + 1 < nkb) {
-            stage(cur ^ 1, qb + 1);
+    for (int it = 0; it < nit; it++) {
+        const int q0 = (kb + it % nq) * FA_BQ, cur = it & 1;
+        if (it + 1 < nit) {
+            stage(cur ^ 1, it + 1);
             cp_async_wait<1>();
         } else {
             cp_async_wait<0>();
@@ -492,11 +505,11 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
         int key = key0 + 8 * r;
         if (key >= T)
             continue;
-        kn_bf16 *dst = dqkv + ((size_t)b * T + key) * C3 + (size_t)h * HS;
+        kn_bf16 *dst = dqkv + ((size_t)b * T + key) * C3 + (size_t)(NH + kvh) * HS;
 #pragma unroll
         for (int nt = 0; nt < HS / 8; nt++) {
-            uint32_t *pk = reinterpret_cast<uint32_t *>(dst + C + nt * 8 + 2 * q);
-            uint32_t *pv = reinterpret_cast<uint32_t *>(dst + 2 * C + nt * 8 + 2 * q);
+            uint32_t *pk = reinterpret_cast<uint32_t *>(dst + nt * 8 + 2 * q);
+            uint32_t *pv = reinterpret_cast<uint32_t *>(dst + (size_t)NKV * HS + nt * 8 + 2 * q);
             float k0v = dk[nt][2 * r] * scale, k1v = dk[nt][2 * r + 1] * scale;
             float v0 = dv[nt][2 * r], v1 = dv[nt][2 * r + 1];
             if (accumulate) {
@@ -515,13 +528,72 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
 
 /* ---------------------------------------------------------------- host */
 
+static kn_fa_impl fa_forced = KN_FA_AUTO;
+
+extern "C" void kn_flash_attention_force(kn_fa_impl which)
+{
+    fa_forced = which;
+}
+
+/* 1 when the Hopper kernels can run here: the sm_90a code is loaded and
+ * neither INGOT_ATTN=portable nor INGOT_PORTABLE=1 (kn_arch.h) is set. */
+static int fa_sm90_here(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        kn_path p = KN_PATH_PORTABLE;
+        const char *e = getenv("INGOT_ATTN");
+        if (kn_arch_path(&p))
+            return 0; /* no device: not cached, the next call asks again */
+        cached = p == KN_PATH_SM90A && !(e && !strcmp(e, "portable"));
+    }
+    return cached;
+}
+
+/* 1: the call takes the Hopper kernels. */
+static int fa_use_sm90(int hs)
+{
+    if (fa_forced == KN_FA_PORTABLE || (hs != 64 && hs != 128))
+        return 0;
+    if (fa_forced == KN_FA_SM90) {
+        kn_path p = KN_PATH_PORTABLE;
+        return kn_arch_path(&p) == 0 && p == KN_PATH_SM90A;
+    }
+    return fa_sm90_here();
+}
+
+extern "C" const char *kn_flash_attention_impl_name(int hs)
+{
+    return fa_use_sm90(hs) ? "sm90" : "portable";
+}
+
+extern "C" int kn_flash_gqa_supported(int NH, int NKV, int hs, kn_dtype dt)
+{
+    if (dt != KN_BF16 || NH <= 0 || NKV <= 0 || NH % NKV != 0)
+        return 0;
+    if (hs == 32 || hs == 64)
+        return 1;
+    return hs == 128 && fa_use_sm90(hs);
+}
+
+extern "C" int kn_flash_attention_supported(int C, int NH, kn_dtype dt)
+{
+    if (NH <= 0 || C <= 0 || C % NH != 0 || C % 8 != 0)
+        return 0;
+    return kn_flash_gqa_supported(NH, NH, C / NH, dt);
+}
+
 /* Shapes, dtype and grid limits; al1..al4 must be 16-byte aligned (NULL ok). */
 static int fa_check(const void *al1, const void *al2, const void *al3, const void *al4, int B,
-                    int T, int C, int NH, kn_dtype dt)
+                    int T, int NH, int NKV, int hs, kn_dtype dt)
 {
-    KN_ARG_CHECK(kn_flash_attention_supported(C, NH, dt),
-                 "needs bf16, C %% NH == 0, hs in {32, 64}, C %% 8 == 0 (C=%d NH=%d dtype=%d); "
-                 "use kn_attention_* for other shapes", C, NH, (int)dt);
+    KN_ARG_CHECK(kn_flash_gqa_supported(NH, NKV, hs, dt),
+                 "needs bf16, NH %% NKV == 0, hs in {32, 64} (128 on the Hopper path) "
+                 "(NH=%d NKV=%d hs=%d dtype=%d); use kn_attention_* / kn_gqa_* for other shapes",
+                 NH, NKV, hs, (int)dt);
+    KN_ARG_CHECK(fa_forced != KN_FA_SM90 || fa_use_sm90(hs),
+                 "the Hopper kernels were forced but cannot run here (hs=%d; they need the "
+                 "sm_90a code loaded and hs 64 or 128)", hs);
     KN_ARG_CHECK(B > 0 && T > 0, "need B, T > 0 (B=%d T=%d)", B, T);
     KN_ARG_CHECK((long long)B * NH <= 65535, "B*NH=%lld above the grid limit 65535",
                  (long long)B * NH);
@@ -530,59 +602,95 @@ static int fa_check(const void *al1, const void *al2, const void *al3, const voi
     return 0;
 }
 
-extern "C" int kn_flash_attention_supported(int C, int NH, kn_dtype dt)
+extern "C" int kn_flash_gqa_fwd(void *out, float *lse, const void *qkv, int B, int T, int NH,
+                                int NKV, int hs, kn_dtype dt, cudaStream_t s)
 {
-    if (dt != KN_BF16 || NH <= 0 || C <= 0 || C % NH != 0 || C % 8 != 0)
-        return 0;
-    int hs = C / NH;
-    return hs == 32 || hs == 64;
+    KN_ARG_CHECK(out && lse && qkv, "NULL buffer (out=%p lse=%p qkv=%p)", out, (void *)lse, qkv);
+    int err = fa_check(out, qkv, NULL, NULL, B, T, NH, NKV, hs, dt);
+    if (err)
+        return err;
+    if (fa_use_sm90(hs))
+        return kn_fa_sm90_fwd(out, lse, qkv, B, T, NH, NKV, hs, s);
+    const float sl2 = (1.0f / sqrtf((float)hs)) * 1.4426950408889634f;
+    dim3 grid((unsigned)((T + FA_BQ - 1) / FA_BQ), (unsigned)(B * NH));
+    if (hs == 64)
+        flash_fwd_kernel<64><<<grid, FA_THREADS, 0, s>>>((kn_bf16 *)out, lse,
+                                                         (const kn_bf16 *)qkv, T, NH, NKV, sl2);
+    else
+        flash_fwd_kernel<32><<<grid, FA_THREADS, 0, s>>>((kn_bf16 *)out, lse,
+                                                         (const kn_bf16 *)qkv, T, NH, NKV, sl2);
+    KN_LAUNCH_CHECK();
+    return 0;
 }
 
 extern "C" int kn_flash_attention_fwd(void *out, float *lse, const void *qkv, int B, int T, int C,
                                       int NH, kn_dtype dt, cudaStream_t s)
 {
-    KN_ARG_CHECK(out && lse && qkv, "NULL buffer (out=%p lse=%p qkv=%p)", out, (void *)lse, qkv);
-    int err = fa_check(out, qkv, NULL, NULL, B, T, C, NH, dt);
-    if (err)
-        return err;
-    const int hs = C / NH;
-    const float sl2 = (1.0f / sqrtf((float)hs)) * 1.4426950408889634f;
-    dim3 grid((unsigned)((T + FA_BQ - 1) / FA_BQ), (unsigned)(B * NH));
-    if (hs == 64)
-        flash_fwd_kernel<64><<<grid, FA_THREADS, 0, s>>>((kn_bf16 *)out, lse,
-                                                         (const kn_bf16 *)qkv, T, NH, sl2);
-    else
-        flash_fwd_kernel<32><<<grid, FA_THREADS, 0, s>>>((kn_bf16 *)out, lse,
-                                                         (const kn_bf16 *)qkv, T, NH, sl2);
-    KN_LAUNCH_CHECK();
-    return 0;
+    KN_ARG_CHECK(NH > 0 && C > 0 && C % NH == 0, "C=%d not a multiple of NH=%d", C, NH);
+    return kn_flash_gqa_fwd(out, lse, qkv, B, T, NH, NH, C / NH, dt, s);
 }
 
-extern "C" size_t kn_flash_attention_bwd_scratch_bytes(int B, int T, int C, int NH)
+extern "C" size_t kn_flash_gqa_bwd_scratch_bytes(int B, int T, int NH, int NKV, int hs)
 {
-    (void)C;
+    (void)NKV;
+    (void)hs;
     if (B <= 0 || T <= 0 || NH <= 0)
         return 0;
     return (size_t)B * NH * T * sizeof(float);
 }
 
+extern "C" size_t kn_flash_attention_bwd_scratch_bytes(int B, int T, int C, int NH)
+{
+    return kn_flash_gqa_bwd_scratch_bytes(B, T, NH, NH, NH > 0 ? C / NH : 0);
+}
+
 template <int HS>
 static int fa_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const kn_bf16 *out,
-                  const float *lse, float *Dsum, int B, int T, int NH, int accumulate,
+                  const float *lse, float *Dsum, int B, int T, int NH, int NKV, int accumulate,
                   cudaStream_t s)
 {
     const float scale = 1.0f / sqrtf((float)HS), sl2 = scale * 1.4426950408889634f;
     size_t rows = (size_t)B * NH * T;
     flash_dsum_kernel<HS><<<kn_grid_for(rows, 256), 256, 0, s>>>(Dsum, dout, out, B, T, NH);
     KN_LAUNCH_CHECK();
-    dim3 grid((unsigned)((T + FA_BQ - 1) / FA_BQ), (unsigned)(B * NH));
-    flash_dq_kernel<HS><<<grid, FA_THREADS, 0, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, sl2, scale,
-                                                    accumulate);
-    KN_LAUNCH_CHECK();
-    flash_dkv_kernel<HS><<<grid, FA_THREADS, 0, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, sl2,
-                                                        scale, accumulate);
-    KN_LAUNCH_CHECK();
+    if (fa_use_sm90(HS))
+        return kn_fa_sm90_bwd(dqkv, dout, qkv, lse, Dsum, B, T, NH, NKV, HS, accumulate, s);
+    if constexpr (HS <= 64) {
+        dim3 grid((unsigned)((T + FA_BQ - 1) / FA_BQ), (unsigned)(B * NH));
+        flash_dq_kernel<HS><<<grid, FA_THREADS, 0, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, NKV,
+                                                        sl2, scale, accumulate);
+        KN_LAUNCH_CHECK();
+        dim3 gkv((unsigned)((T + FA_BK - 1) / FA_BK), (unsigned)(B * NKV));
+        flash_dkv_kernel<HS><<<gkv, FA_THREADS, 0, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, NKV,
+                                                        sl2, scale, accumulate);
+        KN_LAUNCH_CHECK();
+    }
     return 0;
+}
+
+extern "C" int kn_flash_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void *out,
+                                const float *lse, int B, int T, int NH, int NKV, int hs,
+                                int accumulate, kn_dtype dt, void *scratch, size_t scratch_bytes,
+                                cudaStream_t s)
+{
+    KN_ARG_CHECK(dqkv && dout && qkv && out && lse,
+                 "NULL buffer (dqkv=%p dout=%p qkv=%p out=%p lse=%p)", dqkv, dout, qkv, out,
+                 (const void *)lse);
+    int err = fa_check(dqkv, dout, qkv, out, B, T, NH, NKV, hs, dt);
+    if (err)
+        return err;
+    size_t need = kn_flash_gqa_bwd_scratch_bytes(B, T, NH, NKV, hs);
+    KN_ARG_CHECK(scratch && scratch_bytes >= need, "scratch %p of %zu bytes, need %zu", scratch,
+                 scratch_bytes, need);
+    kn_bf16 *dq = (kn_bf16 *)dqkv;
+    const kn_bf16 *dO = (const kn_bf16 *)dout, *x = (const kn_bf16 *)qkv,
+                  *o = (const kn_bf16 *)out;
+    float *D = (float *)scratch;
+    if (hs == 128)
+        return fa_bwd<128>(dq, dO, x, o, lse, D, B, T, NH, NKV, accumulate, s);
+    if (hs == 64)
+        return fa_bwd<64>(dq, dO, x, o, lse, D, B, T, NH, NKV, accumulate, s);
+    return fa_bwd<32>(dq, dO, x, o, lse, D, B, T, NH, NKV, accumulate, s);
 }
 
 extern "C" int kn_flash_attention_bwd(void *dqkv, const void *dout, const void *qkv,
@@ -590,18 +698,7 @@ extern "C" int kn_flash_attention_bwd(void *dqkv, const void *dout, const void *
                                       int NH, int accumulate, kn_dtype dt, void *scratch,
                                       size_t scratch_bytes, cudaStream_t s)
 {
-    KN_ARG_CHECK(dqkv && dout && qkv && out && lse,
-                 "NULL buffer (dqkv=%p dout=%p qkv=%p out=%p lse=%p)", dqkv, dout, qkv, out,
-                 (const void *)lse);
-    int err = fa_check(dqkv, dout, qkv, out, B, T, C, NH, dt);
-    if (err)
-        return err;
-    size_t need = kn_flash_attention_bwd_scratch_bytes(B, T, C, NH);
-    KN_ARG_CHECK(scratch && scratch_bytes >= need, "scratch %p of %zu bytes, need %zu", scratch,
-                 scratch_bytes, need);
-    if (C / NH == 64)
-        return fa_bwd<64>((kn_bf16 *)dqkv, (const kn_bf16 *)dout, (const kn_bf16 *)qkv,
-                          (const kn_bf16 *)out, lse, (float *)scratch, B, T, NH, accumulate, s);
-    return fa_bwd<32>((kn_bf16 *)dqkv, (const kn_bf16 *)dout, (const kn_bf16 *)qkv,
-                      (const kn_bf16 *)out, lse, (float *)scratch, B, T, NH, accumulate, s);
+    KN_ARG_CHECK(NH > 0 && C > 0 && C % NH == 0, "C=%d not a multiple of NH=%d", C, NH);
+    return kn_flash_gqa_bwd(dqkv, dout, qkv, out, lse, B, T, NH, NH, C / NH, accumulate, dt,
+                            scratch, scratch_bytes, s);
 }

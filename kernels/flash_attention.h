@@ -6,9 +6,17 @@
  * softmax statistics. Deterministic: the backward computes dq in one kernel
  * (per query block) and dk, dv in another (per key block), with no atomics.
  *
- * Requirements: dt == KN_BF16, hs = C / NH in {32, 64}, C % 8 == 0, buffers
- * 16-byte aligned. kn_flash_attention_supported() says whether a shape
- * qualifies; the trainer falls back to attention.h otherwise. */
+ * Requirements: dt == KN_BF16, hs = C / NH in {32, 64} (and 128 on the
+ * Hopper path), C % 8 == 0, buffers 16-byte aligned.
+ * kn_flash_attention_supported() says whether a shape qualifies; the trainer
+ * falls back to attention.h otherwise.
+ *
+ * Two implementations, chosen per call: on a GPU running the sm_90a machine
+ * code (kn_arch.h) and hs in {64, 128}, warpgroup-MMA kernels
+ * (flash_attention_sm90.cu); everywhere else, or with INGOT_ATTN=portable
+ * (or INGOT_PORTABLE=1) in the environment, the mma.sync kernels. Their
+ * lse is the same quantity, so the forward of one may feed the backward of
+ * the other. */
 #ifndef INGOT_FLASH_ATTENTION_H
 #define INGOT_FLASH_ATTENTION_H
 
@@ -35,6 +43,39 @@ size_t kn_flash_attention_bwd_scratch_bytes(int B, int T, int C, int NH);
 int kn_flash_attention_bwd(void *dqkv, const void *dout, const void *qkv, const void *out,
                            const float *lse, int B, int T, int C, int NH, int accumulate,
                            kn_dtype dt, void *scratch, size_t scratch_bytes, cudaStream_t s);
+
+/* ---- Grouped-query heads (LLaMA): NKV key/value heads, NH % NKV == 0,
+ * query head h reads kv head h / (NH / NKV). qkv and dqkv are
+ * [B, T, (NH + 2 NKV) hs] (NH q heads, NKV k heads, NKV v heads: the layout
+ * of ref_gqa_fwd and gqa.h); out and dout [B, T, NH hs]; lse [B, NH, T].
+ * With NKV == NH these are the calls above (C = NH hs). The backward writes
+ * dk, dv of a kv head as the sum over its query heads, in head order,
+ * accumulated in float32 inside one block: deterministic. */
+
+/* 1 if the flash kernels handle this shape on the current device, else 0
+ * (hs 128 needs the Hopper path, which needs the device: 0 without one). */
+int kn_flash_gqa_supported(int NH, int NKV, int hs, kn_dtype dt);
+
+int kn_flash_gqa_fwd(void *out, float *lse, const void *qkv, int B, int T, int NH, int NKV,
+                     int hs, kn_dtype dt, cudaStream_t s);
+
+/* Device scratch bytes for kn_flash_gqa_bwd: B*NH*T floats. */
+size_t kn_flash_gqa_bwd_scratch_bytes(int B, int T, int NH, int NKV, int hs);
+
+int kn_flash_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void *out,
+                     const float *lse, int B, int T, int NH, int NKV, int hs, int accumulate,
+                     kn_dtype dt, void *scratch, size_t scratch_bytes, cudaStream_t s);
+
+/* Which kernels the calls above use: KN_FA_AUTO (the default: the device
+ * and the environment decide), KN_FA_PORTABLE or KN_FA_SM90 (for kernel
+ * checks that compare both on one GPU; KN_FA_SM90 still needs the sm_90a
+ * code loaded and hs in {64, 128}, else the call fails with -EINVAL).
+ * Process-wide; set it before capturing a graph. */
+typedef enum kn_fa_impl { KN_FA_AUTO = 0, KN_FA_PORTABLE = 1, KN_FA_SM90 = 2 } kn_fa_impl;
+void kn_flash_attention_force(kn_fa_impl which);
+
+/* The kernels a call with head size hs would use now: "sm90" or "portable". */
+const char *kn_flash_attention_impl_name(int hs);
 
 #ifdef __cplusplus
 }

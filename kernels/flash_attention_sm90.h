@@ -1,0 +1,31 @@
+/* Hopper (sm_90a) kernels behind flash_attention.h: internal to kernels/,
+ * called by flash_attention.cu when kn_arch_path() says the sm_90a machine
+ * code is loaded. Same layouts, scale and base-2 log-sum-exp as the
+ * portable kernels, so either path's forward feeds either path's backward.
+ *
+ * qkv [B, T, (NH + 2 NKV) hs] (q heads, then k heads, then v heads; query
+ * head h reads kv head h / (NH / NKV)); out, dout [B, T, NH hs]; lse and
+ * Dsum [B, NH, T] float32. hs in {64, 128}; the caller has checked shapes,
+ * alignment and dtype. Deterministic (no atomics). 0 or INGOT_E_CUDA. */
+#ifndef INGOT_FLASH_ATTENTION_SM90_H
+#define INGOT_FLASH_ATTENTION_SM90_H
+
+#include "kn_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int T, int NH, int NKV, int hs,
+                   cudaStream_t s);
+
+/* Dsum = rowsum(dout * out), computed by the caller. dq, dk and dv are
+ * written (accumulate == 0) or added to dqkv. */
+int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, const float *lse,
+                   const float *Dsum, int B, int T, int NH, int NKV, int hs, int accumulate,
+                   cudaStream_t s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Builds kc_attn_check alone with nvcc (no meson: a short build on a GPU
+# machine), then runs the attention checks and, with --bench, the
+# micro-benchmark: TFLOP/s of the portable (mma.sync) and Hopper (wgmma)
+# flash kernels, forward and backward, at GPT-2 and TinyLlama shapes.
+#   scripts/bench-attention.sh [--bench] [build-dir]
+# Needs nvcc (CUDA 12.3+ for sm_90a) and a C compiler with OpenMP.
+set -eu
+cd "$(dirname "$0")/.."
+MODE=${1:-}
+OUT=${2:-build-attn-bench}
+mkdir -p "$OUT"
+NVCC=${NVCC:-nvcc}
+GEN="-gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a"
+INC="-Ikernels -Ikernels/cpu -Icommon"
+cc -O2 -fopenmp -std=gnu11 $INC -c kernels/cpu/ref_gqa.c -o "$OUT/ref_gqa.o"
+cc -O2 -std=gnu11 $INC -c common/ingot_err.c -o "$OUT/ingot_err.o"
+for f in kernels/flash_attention.cu kernels/flash_attention_sm90.cu kernels/kn_arch.cu \
+         kernels/kn_common.cu tests/kernels/kc_attn_check.cu; do
+    $NVCC -O3 -std=c++17 $GEN $INC -Xptxas -warn-spills -c "$f" \
+        -o "$OUT/$(basename "$f" .cu).o" &
+done
+wait
+$NVCC $GEN -o "$OUT/kc_attn_check" "$OUT"/*.o -Xcompiler -fopenmp -lm
+if [ "$MODE" = "--bench" ]; then
+    "$OUT/kc_attn_check" --bench
+else
+    "$OUT/kc_attn_check"
+fi

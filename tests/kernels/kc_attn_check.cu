@@ -1,0 +1,369 @@
+/* kc_attn_check: the flash attention kernels (flash_attention.h) against the
+ * float32 reference (ref_gqa_fwd/_bwd, kernels/cpu), on both implementations
+ * the GPU can run: the portable mma.sync kernels and, on a GPU running the
+ * sm_90a code, the Hopper wgmma kernels (forced one after the other with
+ * kn_flash_attention_force). Multi-head (NKV == NH) and grouped-query
+ * shapes, T not a multiple of the block sizes, hs 32/64/128 where the
+ * implementation takes it. Per shape: out (tolerance 1e-2 + 1e-2 |ref|),
+ * dqkv written and accumulated (3e-2 + 3e-2 |ref|, as kernel_check's flash
+ * checks), the backward bit-identical over two runs (deterministic), and
+ * the two implementations' lse equal within 1e-3 (either forward may feed
+ * either backward).
+ *
+ *   kc_attn_check            checks; exit 0, 1 on a mismatch, 77 without GPU
+ *   kc_attn_check --bench    also TFLOP/s of forward and backward per
+ *                            implementation at the training shapes
+ * INGOT_FA_SM90_MINB=2 selects the two-blocks-per-SM Hopper forward. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cuda_runtime.h>
+
+#include "flash_attention.h"
+#include "ingot_err.h"
+#include "kn_arch.h"
+#include "ref_llama.h"
+
+#define SKIP 77
+
+#define CK(call)                                                                          \
+    do {                                                                                  \
+        cudaError_t e_ = (call);                                                          \
+        if (e_ != cudaSuccess) {                                                          \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                 \
+                    cudaGetErrorString(e_));                                              \
+            exit(1);                                                                      \
+        }                                                                                 \
+    } while (0)
+
+/* A launcher's error is a test failure with its message. */
+#define KN(call)                                                                          \
+    do {                                                                                  \
+        int e_ = (call);                                                                  \
+        if (e_) {                                                                         \
+            fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #call, e_, \
+                    ingot_errmsg());                                                  \
+            exit(1);                                                                      \
+        }                                                                                 \
+    } while (0)
+
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += 0x7FFFu + ((u >> 16) & 1u); /* round to nearest even (inputs are finite) */
+    return (uint16_t)(u >> 16);
+}
+
+static float from_bf16(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static float urand(void) /* uniform in [-1, 1) */
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 40) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+/* Random bf16 values, with their float copy. */
+static void fill(float *f, uint16_t *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h[i] = to_bf16(urand());
+        f[i] = from_bf16(h[i]);
+    }
+}
+
+static void *dcopy(const uint16_t *h, size_t n)
+{
+    void *d = NULL;
+    CK(cudaMalloc(&d, n * 2));
+    CK(cudaMemcpy(d, h, n * 2, cudaMemcpyHostToDevice));
+    return d;
+}
+
+/* Max over i of |gpu - ref| / (abs + rel |ref|); > 1 is a failure. */
+static double worst(const void *dev, const float *ref, size_t n, double abs_tol, double rel_tol,
+                    size_t *at)
+{
+    uint16_t *h = (uint16_t *)malloc(n * 2);
+    CK(cudaMemcpy(h, dev, n * 2, cudaMemcpyDeviceToHost));
+    double w = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double g = from_bf16(h[i]), r = ref[i];
+        double e = fabs(g - r) / (abs_tol + rel_tol * fabs(r));
+        if (!(e <= w)) { /* NaN counts */
+            w = isnan(e) ? INFINITY : e;
+            *at = i;
+        }
+    }
+    free(h);
+    return w;
+}
+
+struct shape {
+    int B, T, NH, NKV, hs;
+};
+
+static const struct shape shapes[] = {
+    {2, 256, 4, 4, 64},   /* multi-head, T a multiple of every block */
+    {1, 200, 4, 2, 64},   /* grouped, T not a multiple of 64 or 128 */
+    {2, 37, 3, 1, 64},    /* one kv head, a single partial block */
+    {1, 333, 8, 2, 128},  /* hs 128 (Hopper only) */
+    {2, 130, 4, 4, 32},   /* hs 32 (portable only) */
+    {1, 1024, 2, 1, 64},  /* a training length */
+};
+
+static const char *impl_name(kn_fa_impl im)
+{
+    return im == KN_FA_SM90 ? "sm90" : "portable";
+}
+
+/* One shape on one implementation; lse_out (B NH T floats, host) receives
+ * the forward's lse. Returns the number of failed comparisons. */
+static int check_one(const struct shape *s, kn_fa_impl im, float *lse_out)
+{
+    const int B = s->B, T = s->T, NH = s->NH, NKV = s->NKV, hs = s->hs;
+    const size_t W = (size_t)(NH + 2 * NKV) * hs, nq = (size_t)B * T * W,
+                 no = (size_t)B * T * NH * hs, nl = (size_t)B * NH * T,
+                 natt = (size_t)B * NH * T * T;
+    float *qkv = (float *)malloc(nq * 4), *dout = (float *)malloc(no * 4);
+    float *out = (float *)malloc(no * 4), *att = (float *)malloc(natt * 4);
+    float *scr = (float *)malloc(natt * 4), *dqkv = (float *)calloc(nq, 4);
+    float *dqkv_acc = (float *)malloc(nq * 4);
+    uint16_t *hq = (uint16_t *)malloc(nq * 2), *ho = (uint16_t *)malloc(no * 2);
+    uint16_t *hpre = (uint16_t *)malloc(nq * 2), *h1 = (uint16_t *)malloc(nq * 2),
+             *h2 = (uint16_t *)malloc(nq * 2);
+    if (!qkv || !dout || !out || !att || !scr || !dqkv || !dqkv_acc || !hq || !ho || !hpre ||
+        !h1 || !h2) {
+        fprintf(stderr, "out of host memory\n");
+        exit(1);
+    }
+    /* The same inputs for every implementation of a shape (the lse
+     * comparison relies on it). */
+    rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)T << 32) ^ ((uint64_t)NH << 16) ^ (uint64_t)hs;
+    fill(qkv, hq, nq);
+    fill(dout, ho, no);
+    fill(dqkv_acc, hpre, nq); /* what the accumulating backward adds to */
+    ref_gqa_fwd(out, att, qkv, B, T, NH, NKV, hs);
+    ref_gqa_bwd(dqkv, scr, dout, qkv, att, B, T, NH, NKV, hs);
+    for (size_t i = 0; i < nq; i++)
+        dqkv_acc[i] += dqkv[i];
+
+    void *d_qkv = dcopy(hq, nq), *d_dout = dcopy(ho, no), *d_acc = dcopy(hpre, nq);
+    void *d_out = NULL, *d_dq = NULL, *d_scr = NULL;
+    float *d_lse = NULL;
+    size_t sb = kn_flash_gqa_bwd_scratch_bytes(B, T, NH, NKV, hs);
+    CK(cudaMalloc(&d_out, no * 2));
+    CK(cudaMalloc(&d_dq, nq * 2));
+    CK(cudaMalloc(&d_scr, sb));
+    CK(cudaMalloc((void **)&d_lse, nl * 4));
+    CK(cudaMemset(d_dq, 0xFF, nq * 2)); /* NaN: every element must be written */
+
+    kn_flash_attention_force(im);
+    KN(kn_flash_gqa_fwd(d_out, d_lse, d_qkv, B, T, NH, NKV, hs, KN_BF16, 0));
+    KN(kn_flash_gqa_bwd(d_dq, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 0, KN_BF16, d_scr,
+                        sb, 0));
+    CK(cudaDeviceSynchronize());
+    CK(cudaMemcpy(h1, d_dq, nq * 2, cudaMemcpyDeviceToHost));
+    KN(kn_flash_gqa_bwd(d_dq, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 0, KN_BF16, d_scr,
+                        sb, 0));
+    KN(kn_flash_gqa_bwd(d_acc, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 1, KN_BF16, d_scr,
+                        sb, 0));
+    CK(cudaDeviceSynchronize());
+    CK(cudaMemcpy(h2, d_dq, nq * 2, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(lse_out, d_lse, nl * 4, cudaMemcpyDeviceToHost));
+    kn_flash_attention_force(KN_FA_AUTO);
+
+    size_t a1 = 0, a2 = 0, a3 = 0;
+    double w_out = worst(d_out, out, no, 1e-2, 1e-2, &a1);
+    double w_dq = worst(d_dq, dqkv, nq, 3e-2, 3e-2, &a2);
+    double w_acc = worst(d_acc, dqkv_acc, nq, 3e-2, 3e-2, &a3);
+    int det = memcmp(h1, h2, nq * 2) == 0;
+    int bad = (w_out > 1) + (w_dq > 1) + (w_acc > 1) + !det;
+    printf("%-8s B=%d T=%-4d NH=%-2d NKV=%-2d hs=%-3d  out %.3f  dqkv %.3f  dqkv+= %.3f  "
+           "deterministic %s  %s\n",
+           impl_name(im), B, T, NH, NKV, hs, w_out, w_dq, w_acc, det ? "yes" : "NO",
+           bad ? "FAIL" : "ok");
+    if (w_out > 1)
+        printf("    out[%zu] ref %g\n", a1, out[a1]);
+    if (w_dq > 1)
+        printf("    dqkv[%zu] (row %zu, col %zu) ref %g\n", a2, a2 / W, a2 % W, dqkv[a2]);
+    cudaFree(d_qkv);
+    cudaFree(d_dout);
+    cudaFree(d_acc);
+    cudaFree(d_out);
+    cudaFree(d_dq);
+    cudaFree(d_scr);
+    cudaFree(d_lse);
+    free(qkv);
+    free(dout);
+    free(out);
+    free(att);
+    free(scr);
+    free(dqkv);
+    free(dqkv_acc);
+    free(hq);
+    free(ho);
+    free(hpre);
+    free(h1);
+    free(h2);
+    return bad;
+}
+
+/* Applies to the implementation at this head size. */
+static int takes(kn_fa_impl im, int hs)
+{
+    return im == KN_FA_SM90 ? (hs == 64 || hs == 128) : (hs == 32 || hs == 64);
+}
+
+static int run_checks(int have_sm90)
+{
+    int bad = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const struct shape *s = &shapes[i];
+        size_t nl = (size_t)s->B * s->NH * s->T;
+        float *l1 = (float *)malloc(nl * 4), *l2 = (float *)malloc(nl * 4);
+        int ran = 0;
+        if (takes(KN_FA_PORTABLE, s->hs)) {
+            bad += check_one(s, KN_FA_PORTABLE, l1);
+            ran |= 1;
+        }
+        if (have_sm90 && takes(KN_FA_SM90, s->hs)) {
+            bad += check_one(s, KN_FA_SM90, l2);
+            ran |= 2;
+        }
+        if (ran == 3) {
+            double w = 0;
+            for (size_t k = 0; k < nl; k++)
+                w = fmax(w, fabs((double)l1[k] - l2[k]));
+            int ok = w <= 1e-3;
+            bad += !ok;
+            printf("lse      portable vs sm90 max |diff| %.2e  %s\n", w, ok ? "ok" : "FAIL");
+        }
+        free(l1);
+        free(l2);
+    }
+    return bad;
+}
+
+/* ---------------------------------------------------------------- bench */
+
+struct bcase {
+    const char *name;
+    int B, T, NH, NKV, hs;
+};
+
+static const struct bcase bcases[] = {
+    {"gpt2-124m b64", 64, 1024, 12, 12, 64},
+    {"b32 nh16", 32, 1024, 16, 16, 64},
+    {"tinyllama gqa", 8, 2048, 32, 4, 64},
+    {"hs128", 16, 2048, 16, 16, 128},
+};
+
+/* Milliseconds per call of fwd (which 0) or bwd (1), median of 5 runs of
+ * 10 calls after a warm-up. */
+static double time_ms(const struct bcase *c, int which, void *out, float *lse, void *qkv,
+                      void *dout, void *dq, void *scr, size_t sb)
+{
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    double t[5];
+    for (int rep = -1; rep < 5; rep++) {
+        CK(cudaEventRecord(e0, 0));
+        for (int i = 0; i < 10; i++) {
+            if (which == 0)
+                KN(kn_flash_gqa_fwd(out, lse, qkv, c->B, c->T, c->NH, c->NKV, c->hs, KN_BF16, 0));
+            else
+                KN(kn_flash_gqa_bwd(dq, dout, qkv, out, lse, c->B, c->T, c->NH, c->NKV, c->hs, 0,
+                                    KN_BF16, scr, sb, 0));
+        }
+        CK(cudaEventRecord(e1, 0));
+        CK(cudaEventSynchronize(e1));
+        float ms = 0;
+        CK(cudaEventElapsedTime(&ms, e0, e1));
+        if (rep >= 0)
+            t[rep] = ms / 10;
+    }
+    for (int i = 0; i < 5; i++) /* sort for the median */
+        for (int j = i + 1; j < 5; j++)
+            if (t[j] < t[i]) {
+                double x = t[i];
+                t[i] = t[j];
+                t[j] = x;
+            }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return t[2];
+}
+
+static void run_bench(int have_sm90)
+{
+    printf("\n%-14s %-8s %9s %9s %9s %9s\n", "case", "impl", "fwd ms", "fwd TF/s", "bwd ms",
+           "bwd TF/s");
+    for (size_t i = 0; i < sizeof bcases / sizeof bcases[0]; i++) {
+        const struct bcase *c = &bcases[i];
+        const size_t W = (size_t)(c->NH + 2 * c->NKV) * c->hs, nq = (size_t)c->B * c->T * W,
+                     no = (size_t)c->B * c->T * c->NH * c->hs, nl = (size_t)c->B * c->NH * c->T;
+        uint16_t *h = (uint16_t *)malloc(nq * 2);
+        for (size_t k = 0; k < nq; k++)
+            h[k] = to_bf16(urand());
+        void *qkv = dcopy(h, nq), *dout = dcopy(h, no), *out = NULL, *dq = NULL, *scr = NULL;
+        float *lse = NULL;
+        size_t sb = kn_flash_gqa_bwd_scratch_bytes(c->B, c->T, c->NH, c->NKV, c->hs);
+        CK(cudaMalloc(&out, no * 2));
+        CK(cudaMalloc(&dq, nq * 2));
+        CK(cudaMalloc(&scr, sb));
+        CK(cudaMalloc((void **)&lse, nl * 4));
+        /* causal: half of the 4 B NH T^2 hs of q k^T and p v; backward 2.5x */
+        double fl = 2.0 * c->B * c->NH * (double)c->T * c->T * c->hs;
+        for (int im = KN_FA_PORTABLE; im <= KN_FA_SM90; im++) {
+            if (!takes((kn_fa_impl)im, c->hs) || (im == KN_FA_SM90 && !have_sm90))
+                continue;
+            kn_flash_attention_force((kn_fa_impl)im);
+            double f = time_ms(c, 0, out, lse, qkv, dout, dq, scr, sb);
+            double b = time_ms(c, 1, out, lse, qkv, dout, dq, scr, sb);
+            printf("%-14s %-8s %9.3f %9.1f %9.3f %9.1f\n", c->name, impl_name((kn_fa_impl)im), f,
+                   fl / f * 1e-9, b, 2.5 * fl / b * 1e-9);
+        }
+        kn_flash_attention_force(KN_FA_AUTO);
+        cudaFree(qkv);
+        cudaFree(dout);
+        cudaFree(out);
+        cudaFree(dq);
+        cudaFree(scr);
+        cudaFree(lse);
+        free(h);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int bench = argc > 1 && !strcmp(argv[1], "--bench");
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+        printf("kc_attn_check: no GPU, skipped\n");
+        return SKIP;
+    }
+    kn_path p = KN_PATH_PORTABLE;
+    KN(kn_arch_path(&p));
+    int have_sm90 = p == KN_PATH_SM90A;
+    printf("kernel path %s; default attention impl at hs 64: %s\n", kn_path_name(p),
+           kn_flash_attention_impl_name(64));
+    int bad = run_checks(have_sm90);
+    printf("%s: %d failure(s)\n", bad ? "FAIL" : "PASS", bad);
+    if (bench)
+        run_bench(have_sm90);
+    return bad ? 1 : 0;
+}
