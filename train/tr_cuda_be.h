@@ -88,6 +88,7 @@ struct tr_backend {
     size_t pinned_bytes;
     /* steps: slot = count % NSLOT */
     int64_t n_submitted, n_collected;
+    int64_t n_known_done;           /* steps [0, n_known_done) are done (a pace wait saw it) */
     int t_of[NSLOT];
     tr_cuda_prof *prof;             /* --profile; NULL: off */
     /* data parallelism */

@@ -71,6 +71,8 @@ static int pace_wait(tr_backend *b, int slot)
     int err = b->pace[prev] ? tr_cuda_sync_event(b->pace[prev], "previous step's backward (pace)")
                             : tr_cuda_sync_event(b->done[prev2], "step result");
     tr_cuda_prof_end(b->prof, TR_HOST_WAIT, slot);
+    if (!err)   /* steps before s-1 are done: this wait is step s-2's sync */
+        b->n_known_done = b->n_submitted - 1;
     return err;
 }
 
@@ -158,9 +160,12 @@ int tr_cuda_step_collect(tr_backend *b, struct tr_step_result *res)
         return ingot_fail(INGOT_E_USAGE, "cuda: collect without a submitted step");
     const int slot = (int)(b->n_collected % NSLOT);
     tr_cuda_prof_begin(b->prof, TR_HOST_COLLECT);
-    /* Normally done already (the pace wait of a later step saw it): a
-     * query, not a sync. Draining the pipeline, the loop waits here. */
-    if (cudaEventQuery(b->done[slot]) != cudaSuccess) {
+    /* Normally the pace wait of step s+2 has shown step s done and was its
+     * sync: then only a query (which also surfaces an earlier kernel's
+     * error). Otherwise (the loop drains the pipeline, or keeps fewer steps
+     * in flight) the wait here is the step's sync, counted even when the
+     * step has finished by itself, so every step counts exactly one. */
+    if (b->n_collected >= b->n_known_done || cudaEventQuery(b->done[slot]) != cudaSuccess) {
         tr_cuda_prof_begin(b->prof, TR_HOST_WAIT);
         int err = tr_cuda_sync_event(b->done[slot], "step result");
         if (err)
