@@ -41,16 +41,17 @@ void kn_blas_free(kn_blas *h);
 void kn_blas_set_fuse_gelu(kn_blas *h, int on);
 
 /* Autotune (on by default at a back end's start-up): while on, each GEMM
- * shape planned for the first time (at least 1 GFLOP, output not
+ * shape planned for the first time (at least 16 GFLOP, output not
  * overlapping an input, not inside a stream capture) runs cuBLASLt's top 8
  * heuristic algorithms a few times on the call's own buffers (the output is
  * saved and restored, so accumulating products keep their value) and keeps
  * the fastest when it beats the heuristic's first by 3%. Later calls of the
  * shape reuse the choice (the plan cache). The chosen algorithm differs
- * only in summation order, i.e. float32 rounding. INGOT_GEMM_TUNE=0 in the
- * environment at kn_blas_create: never tune (the heuristic's first always;
- * what a bit-exact resume across processes needs); INGOT_GEMM_TUNE=1: tune
- * every new shape, whenever planned. Not thread-safe. */
+ * only in summation order, i.e. float32 rounding; but two processes may
+ * time differently and choose differently, so a resume is bit-exact only
+ * with INGOT_GEMM_TUNE=0 in the environment at kn_blas_create (never tune:
+ * the heuristic's first always) or below the size limit. INGOT_GEMM_TUNE=1:
+ * tune every new shape, whenever planned. Not thread-safe. */
 void kn_blas_set_tune(kn_blas *h, int on);
 
 /* Per tuned shape: the heuristic's first and the chosen algorithm's time
