@@ -218,8 +218,8 @@ static int overlaps(const void *a, size_t na, const void *b, size_t nb)
  * heuristic's first by TUNE_MARGIN. Only while h->tune is on (the back end's
  * start-up: its eager warm-up micro-step; kn_blas_set_tune), outside a
  * stream capture, for products of at least TUNE_MIN_FLOPS whose output does
- * not overlap an input. C is saved first and restored after (accumulating
- * products, beta = 1, run several times here). A candidate that fails is
+ * not overlap an input. With beta != 0 (accumulating products, run several
+ * times here) C is saved first and restored after. A candidate that fails is
  * skipped. Numerics: the chosen algorithm computes the same product with
  * float32 accumulation; only its summation order (split-K, tile shape)
  * differs, i.e. rounding, as between GPUs or cuBLAS versions. */
@@ -238,9 +238,11 @@ static int tune_plan(kn_blas *h, lt_plan *p, const gemm_call *c,
     void *saved = NULL;
     cudaEvent_t e[2] = {NULL, NULL};
     int err = 0;
-    if (cudaMalloc(&saved, cb) != cudaSuccess || cudaEventCreate(&e[0]) != cudaSuccess ||
-        cudaEventCreate(&e[1]) != cudaSuccess ||
-        cudaMemcpyAsync(saved, g->C, cb, cudaMemcpyDeviceToDevice, s) != cudaSuccess) {
+    /* beta = 0: the real call after this rewrites C, nothing to keep */
+    const int keep = g->beta != 0.0f;
+    if ((keep && (cudaMalloc(&saved, cb) != cudaSuccess ||
+                  cudaMemcpyAsync(saved, g->C, cb, cudaMemcpyDeviceToDevice, s) != cudaSuccess)) ||
+        cudaEventCreate(&e[0]) != cudaSuccess || cudaEventCreate(&e[1]) != cudaSuccess) {
         (void)cudaGetLastError();   /* not tuned: the heuristic's choice stays */
         goto out;
     }
@@ -271,7 +273,7 @@ static int tune_plan(kn_blas *h, lt_plan *p, const gemm_call *c,
         }
     }
     /* the product as it was before the timing runs */
-    if (cudaMemcpyAsync(g->C, saved, cb, cudaMemcpyDeviceToDevice, s) != cudaSuccess ||
+    if ((keep && cudaMemcpyAsync(g->C, saved, cb, cudaMemcpyDeviceToDevice, s) != cudaSuccess) ||
         cudaStreamSynchronize(s) != cudaSuccess) {
         cudaError_t ce = cudaGetLastError();
         err = ingot_fail(INGOT_E_CUDA, "GEMM autotune: restoring the output: %s",
