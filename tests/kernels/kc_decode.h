@@ -18,7 +18,7 @@ extern "C" {
  * |gpu - ref| <= abs + rel |ref| per element (fp32: 1e-5 + 1e-4, bf16:
  * 1e-2 + 1e-2 on bf16-rounded inputs). Outputs are poisoned first, so a
  * missed element fails. bench != 0: also times a LLaMA-8B-like decode step
- * (32 heads over 8, hs 128) at contexts 1k..32k, median of reps calls, and
+ * (32 heads over 8, hs 128) at contexts 1k, 4k and 16k, median of reps calls, and
  * prints µs and the GB/s of the cache read. Prints one line per case.
  * Returns the number of failed checks (a CUDA error counts as one). */
 int kc_decode_run(uint64_t seed, int prec_mask, int bench, int reps, cudaStream_t s);
