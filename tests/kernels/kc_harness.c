@@ -282,7 +282,7 @@ tol kc_tol2(kn_dtype dt, double a32, double r32, double a16, double r16)
     return t;
 }
 
-static int cmp_float(const void *a, const void *b)
+static int cmp_ms(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);
@@ -312,7 +312,7 @@ int kc_bench_run(kc *c, const char *kernel, kn_dtype dt, const char *what, kc_be
     }
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
-    qsort(ms, (size_t)reps, sizeof(float), cmp_float);
+    qsort(ms, (size_t)reps, sizeof(float), cmp_ms);
     double med = ms[reps / 2] * 1e-3; /* seconds */
     printf("%-20s %-4s %-40s %10.1f us", kernel, kn_dtype_name(dt), what, med * 1e6);
     if (flops > 0)

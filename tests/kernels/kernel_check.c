@@ -35,6 +35,7 @@
 
 #include "ingot_err.h"
 #include "kc.h"
+#include "kc_decode.h"
 #include "kn_arch.h"
 #include "kn_common.h"
 #include "matmul.h"
@@ -45,6 +46,26 @@
 #include "kc_harness.c"
 #include "kc_gpt2.c"
 #include "kc_llama.c"
+#include "kc_decode.c"
+
+/* A unit with its own runner (seed, precision mask, bench, reps, stream ->
+ * failed checks; kc_decode.h) as a table entry: it prints its own lines. */
+typedef int (*kc_unit_fn)(uint64_t seed, int prec_mask, int bench, int reps, cudaStream_t s);
+
+static int run_unit(kc *c, kn_dtype dt, kc_unit_fn unit)
+{
+    int fails = unit(c->seed, dt == KN_BF16 ? 2 : 1, c->bench, c->reps, c->s);
+    if (fails)
+        c->nfail += fails;
+    else
+        c->npass++;
+    return fails != 0;
+}
+
+static int chk_decode(kc *c, kn_dtype dt)
+{
+    return run_unit(c, dt, kc_decode_run);
+}
 
 /* Every kernel, in the order they run: name (--kernel matches a part of
  * it), check, bench, once per precision?, needs cuBLAS? */
@@ -79,6 +100,8 @@ static const struct kc_entry entries[] = {
     {"gqa_expand", kc_chk_gqa_expand, NULL, 1, 0},
     {"gqa_attention_fwd", kc_chk_gqa_attention_fwd, kc_bench_llama_attention, 1, 1},
     {"gqa_attention_bwd", kc_chk_gqa_attention_bwd, NULL, 1, 1},
+    /* units with their own runner */
+    {"decode_attention", chk_decode, chk_decode, 1, 0},
 };
 
 static void usage(FILE *f)
