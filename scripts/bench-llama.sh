@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# LLaMA training throughput on the GPU machine, in one call: ingot-train
+# --arch llama --model llama-1b (TinyLlama-1.1B's shape: 22 layers, 32 query /
+# 4 kv heads of 64, C 2048, F 5632, T 2048, vocab 32000, untied) in bf16 on
+# synthetic ids, then the same shape and batch in PyTorch
+# (scripts/torch-llama-bench.py: torch.compile per layer, SDPA flash with
+# GQA, bf16 autocast, fused AdamW). Prints tok/s, MFU and memory of each, the
+# ratio (issue 15's target: ingot >= 1.2x PyTorch), and TinyLlama's published
+# 24k tok/s per A100-40G beside it, as MFU by the same formula.
+#
+# MFU: FLOPs per trained token = 6 x (matmul weights) + 12 x L x T x C
+# (PaLM appendix B; train/tr_llama_params.c tr_llama_flops_per_token; 7.314
+# GFLOP for llama-1b at T 2048) over the GPU's dense bf16 peak (H100/H200
+# 989.4 TFLOP/s, A100 312).
+#
+#   scripts/bench-llama.sh [BUILD_DIR]
+# env: BATCH (default 8 sequences of 2048), STEPS (ingot profiled steps,
+#      default 12; the first 3 are not counted), TORCH_STEPS (default 8),
+#      MODEL (default llama-1b), TORCH=0 (ingot only), PYTHON, OUT (default /tmp)
+# Results: $OUT/bench-llama/{ingot.log,ingot.jsonl,torch.log,table.txt}.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build}
+batch=${BATCH:-8}
+steps=${STEPS:-12}
+tsteps=${TORCH_STEPS:-8}
+model=${MODEL:-llama-1b}
+py=${PYTHON:-python3}
+out=${OUT:-/tmp}/bench-llama
+mkdir -p "$out"
+rm -f "$out"/ingot.jsonl "$out"/*.log
+export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
+t_start=$(date +%s)
+
+echo "== ingot-train --arch llama --model $model --batch $batch (bf16, synthetic ids)"
+timeout 80 "$build/train/ingot-train" --device cuda --arch llama --model "$model" \
+    --batch "$batch" --precision bf16 --synthetic --vocab 32000 --profile "$steps" \
+    --val-every 0 --print-every 1000 --metrics "$out/ingot.jsonl" >"$out/ingot.log" 2>&1 ||
+    { echo "ingot-train failed:"; tail -5 "$out/ingot.log"; }
+t_ingot=$(date +%s)
+
+if [ "${TORCH:-1}" != 0 ] && "$py" -c 'import torch' 2>/dev/null; then
+    echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch"
+    timeout 120 "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
+        --steps "$tsteps" --warmup 3 >"$out/torch.log" 2>&1 ||
+        { echo "torch-llama-bench failed:"; tail -5 "$out/torch.log"; }
+fi
+t_end=$(date +%s)
+
+"$py" - "$out" "$model" "$batch" "$((t_ingot - t_start))" "$((t_end - t_ingot))" <<'PY' |
+import json, re, statistics as st, sys
+out, model, batch, s_ingot, s_torch = sys.argv[1:6]
+T, tiny_tps, a100_peak = 2048, 24000.0, 312.0
+fpt = 7.3138176e9 if model == "llama-1b" else None
+rows = []
+try:
+    rows = [json.loads(l) for l in open(f"{out}/ingot.jsonl") if l.strip()]
+except OSError:
+    pass
+rows = [r for r in rows if "tok_per_s" in r][3:]
+ing_tps = st.median(r["tok_per_s"] for r in rows) if rows else None
+mfus = [r["mfu"] for r in rows if isinstance(r.get("mfu"), (int, float)) and r["mfu"] >= 0]
+ing_mfu = st.median(mfus) if mfus else None
+mem = None
+try:
+    m = re.search(r"parameters, ([0-9.]+)([kMG]?) MiB", open(f"{out}/ingot.log").read())
+    if m:
+        mem = float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}[m.group(2)] / 1024
+except OSError:
+    pass
+tj = None
+try:
+    for l in open(f"{out}/torch.log"):
+        if l.startswith('{"bench"'):
+            tj = json.loads(l)
+except OSError:
+    pass
+peak = None
+if ing_tps and ing_mfu and fpt:
+    peak = ing_tps * fpt / ing_mfu / 1e12
+def f(v, fmt):
+    return fmt.format(v) if v is not None else "n/a"
+print(f"bench-llama: {model}, bf16, T={T}, batch {batch} ({int(batch) * T} tokens per step), "
+      f"synthetic ids, vocab 32000")
+print(f"{'run':<34} {'tok/s':>8} {'MFU%':>6} {'GiB':>6} {'wall_s':>7}")
+print(f"{'ingot-train --arch llama':<34} {f(ing_tps, '{:.0f}'):>8} "
+      f"{f(ing_mfu and 100 * ing_mfu, '{:.1f}'):>6} {f(mem, '{:.1f}'):>6} {s_ingot:>7}")
+if tj:
+    print(f"{'pytorch compiled (per layer)':<34} {tj['tok_per_s']:>8.0f} "
+          f"{100 * tj['mfu'] if tj['mfu'] >= 0 else float('nan'):>6.1f} "
+          f"{tj['peak_mem_gib']:>6.1f} {s_torch:>7}")
+if fpt:
+    mfu_a100 = tiny_tps * fpt / (a100_peak * 1e12)
+    line = f"{'TinyLlama paper, per A100-40G':<34} {tiny_tps:>8.0f} {100 * mfu_a100:>6.1f}"
+    if peak:
+        line += f"   (that MFU on this GPU: {mfu_a100 * peak * 1e12 / fpt:.0f} tok/s)"
+    print(line)
+if ing_tps and tj:
+    r = ing_tps / tj["tok_per_s"]
+    print(f"ingot / pytorch compiled: {r:.3f} (target >= 1.2: {'met' if r >= 1.2 else 'NOT met'})")
+print("ingot: median of the profiled steps after 3; GiB = ingot's own device allocations "
+      "(parameters, AdamW state, activations), PyTorch's = torch.cuda.max_memory_allocated")
+print(f"MFU: (6 x matmul weights + 12 x L x T x C) = {f(fpt and fpt / 1e9, '{:.3f}')} GFLOP "
+      f"per token over the dense bf16 peak ({f(peak, '{:.1f}')} TFLOP/s here, A100 312)")
+PY
+tee "$out/table.txt"
