@@ -501,6 +501,30 @@ static int data_failed(struct run *r, int64_t s, int inflight, int64_t end, int 
                       "the data is whole)", msg, s);
 }
 
+/* The loader's next chunk for step s; with --profile its assembly time,
+ * kept for the step's report (steps in flight: up to 3, hence 4 entries). */
+static int next_chunk(struct run *r, int64_t s, size_t rows)
+{
+    const double t0 = r->o->profile > 0 ? mono_now() : 0.0;
+    int err = tr_loader_next(r->loader, r->chunk, rows);
+    if (r->o->profile > 0)
+        r->assemble_ms[s % 4] = 1e3 * (mono_now() - t0);
+    return err;
+}
+
+/* --profile's closing line: the means over the steps after 3 warm-up. */
+static void profile_summary(const struct run *r)
+{
+    if (r->o->profile <= 0 || r->prof_n <= 0)
+        return;
+    char b[4][24];
+    double n = r->prof_n;
+    say(r, "profile: mean of %d steps after 3 warm-up: %.0f tok/s, MFU %s%%, CPU %s%% of a "
+        "core, %s syncs/step, GPU busy %s%%\n", r->prof_n, r->prof_tps / n,
+        fig(100.0 * r->prof_mfu / n, "%.1f", b[0], 24), fig(r->prof_cpu / n, "%.1f", b[1], 24),
+        fig(r->prof_syncs / n, "%.2f", b[2], 24), fig(r->prof_busy / n, "%.1f", b[3], 24));
+}
+
 static int run_loop(struct run *r)
 {
     const struct tr_opts *o = r->o;
@@ -517,11 +541,9 @@ static int run_loop(struct run *r)
     }
     r->mark = mono_now();
     for (int64_t s = r->start_step + 1; s <= end; s++) {
-        double t0 = mono_now();
         tr_dist_progress(r->dist, s, "step");
-        if ((err = tr_loader_next(r->loader, r->chunk, rows)))
+        if ((err = next_chunk(r, s, rows)))
             return data_failed(r, s - 1, inflight, end, err);
-        r->assemble_ms[s % 4] = 1e3 * (mono_now() - t0);
         if (tr_loader_n_sources(r->loader) > 1) {   /* as of this step, for its report */
             struct tr_loader_pos pos;
             tr_loader_get_pos(r->loader, &pos);
@@ -695,14 +717,8 @@ int tr_train(const struct tr_opts *o)
                 tr_loader_source_dir(r.loader, i),
                 pos.index ? 100.0 * (double)pos.src[i].windows / (double)pos.index : 0.0);
     }
-    if (!err && o->profile > 0 && r.prof_n > 0) {
-        char b[4][24];
-        double n = r.prof_n;
-        say(&r, "profile: mean of %d steps after 3 warm-up: %.0f tok/s, MFU %s%%, CPU %s%% of a "
-            "core, %s syncs/step, GPU busy %s%%\n", r.prof_n, r.prof_tps / n,
-            fig(100.0 * r.prof_mfu / n, "%.1f", b[0], 24), fig(r.prof_cpu / n, "%.1f", b[1], 24),
-            fig(r.prof_syncs / n, "%.2f", b[2], 24), fig(r.prof_busy / n, "%.1f", b[3], 24));
-    }
+    if (!err)
+        profile_summary(&r);
 out:
     run_free(&r);
     return err;
