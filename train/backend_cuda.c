@@ -19,8 +19,11 @@
  *   collect_step(s)  reads step s's result. The loop collects step s after
  *                    submitting s+2, whose pace wait has already seen step
  *                    s+1's backward end, so step s is done: a query, not a
- *                    wait. Only when the loop drains (end, eval,
- *                    checkpoint) does collect wait on "done".
+ *                    wait, and that pace wait counts as step s's sync. A
+ *                    step no pace wait covered (the loop draining for an
+ *                    eval, a checkpoint or the end) is waited for here, and
+ *                    that wait is counted even when the step has finished:
+ *                    every step counts exactly one sync.
  * So the one sync of a step is the pace wait (counted by tr_cuda_sync_*),
  * and it falls where the GPU still has the rest of step s-1 (norm, AdamW:
  * 1.2 ms at 124M, 15 ms at 1.5B) queued while the host launches step s: no
@@ -32,7 +35,8 @@
  * comparisons).
  *
  * Each slot's graph is captured once at start-up (after one eager micro-step
- * that loads the modules and picks the GEMM algorithms), for up to
+ * that loads the modules and picks and times the GEMM algorithms: matmul.h's
+ * autotune), for up to
  * STEP_GRAPH_CAP layer passes per step (grad_accum x layers); beyond that,
  * or with INGOT_STEP_GRAPH=0, each micro-step's forward and backward are
  * graphs of their own and the rest of the step is launched directly
@@ -52,7 +56,12 @@
  * z.n_pad, m and v (and in bf16 mode the fp32 master weights) hold this
  * rank's shard only; AdamW updates the shard, an all-gather spreads the
  * weights. get_params/get_opt_state gather the shards (tr_dist_zero.h's
- * command channel when rank 0 alone asks), set_* keep the shard. */
+ * command channel when rank 0 alone asks), set_* keep the shard.
+ *
+ * Files, by concern (tr_cuda_be.h): set-up in tr_cuda_buffers.c, what a step
+ * runs and its graphs in tr_cuda_graphs.c, submit/pace/collect in
+ * tr_cuda_submit.c; this file is the back-end table and the calls made with
+ * no step in flight (eval, logits, transfers). */
 #include <stdio.h>
 #include <string.h>
 
