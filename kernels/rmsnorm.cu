@@ -1,12 +1,19 @@
 /* RMSNorm forward (plain and fused with the residual add) and backward.
  *
- * Forward: one warp per row; the row is read twice (sum of squares, then the
- * output), the second time from L1/L2.
+ * Forward: one warp per row. Where the row is a whole number of 16-byte
+ * packs (at most 16 per lane) and the buffers are aligned, the row is held in
+ * registers (rms_fwd_vec_kernel, layernorm.cu's scheme): res and x read once
+ * in 16-byte loads, res_out and out written once. Otherwise the scalar
+ * kernel reads the row twice (sum of squares, then the output), the second
+ * time from L1/L2.
  * Backward: one warp per row, as layernorm.cu: each warp accumulates dw for
  * its rows in its own shared-memory slice (lane-owned channels, no atomics),
  * the block adds its warps' slices in warp order into a per-block partial,
  * and a second kernel adds the partials in block order into dw. Row-to-block
  * assignment depends only on N, so the result is the same on every run. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cuda_check.h"
 #include "kn_device.cuh"
 #include "rmsnorm.h"
@@ -58,6 +65,86 @@ rms_fwd_kernel(T *res_out, T *out, float *rstd, const T *res, const T *x, const 
     if (lane == 0 && rstd)
         rstd[row] = s;
 }
+
+/* The vectorised forward: lane l holds packs l, l+32, ... of its warp's row.
+ * With RES the row is res + x rounded to T (and stored), and the statistics
+ * are those of the rounded values, as in the scalar kernel. Needs C % P == 0,
+ * C <= 32 * MAXP * P, 16-byte aligned rows. */
+template <typename T, bool RES, int MAXP>
+static __global__ void __launch_bounds__(RMS_FWD_WARPS * 32)
+rms_fwd_vec_kernel(T *res_out, T *out, float *rstd, const T *res, const T *x, const T *w,
+                   float eps, int N, int C)
+{
+    const int P = kn_pack<T>::n;
+    int row = blockIdx.x * RMS_FWD_WARPS + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= N)
+        return;
+    const int np = C / P;
+    const size_t base = (size_t)row * C;
+    kn_pack<T> v[MAXP];
+    float ss = 0.0f;
+#pragma unroll
+    for (int k = 0; k < MAXP; k++) {
+        int j = lane + 32 * k;
+        if (j < np) {
+            v[k] = kn_ld_pack(x + base + (size_t)j * P);
+            if (RES) {
+                kn_pack<T> r = kn_ld_pack(res + base + (size_t)j * P);
+#pragma unroll
+                for (int e = 0; e < P; e++)
+                    v[k].v[e] = kn_st<T>(kn_f(r.v[e]) + kn_f(v[k].v[e]));
+                kn_st_pack(res_out + base + (size_t)j * P, v[k]);
+            }
+#pragma unroll
+            for (int e = 0; e < P; e++) {
+                float f = kn_f(v[k].v[e]);
+                ss += f * f;
+            }
+        }
+    }
+    const float s = 1.0f / sqrtf(kn_warp_sum(ss) / C + eps);
+#pragma unroll
+    for (int k = 0; k < MAXP; k++) {
+        int j = lane + 32 * k;
+        if (j < np) {
+            kn_pack<T> wp = kn_ld_pack(w + (size_t)j * P), o;
+#pragma unroll
+            for (int e = 0; e < P; e++)
+                o.v[e] = kn_st<T>(kn_f(v[k].v[e]) * s * kn_f(wp.v[e]));
+            kn_st_pack(out + base + (size_t)j * P, o);
+        }
+    }
+    if (lane == 0 && rstd)
+        rstd[row] = s;
+}
+
+/* Whole packs per row, at most 16 per lane, aligned buffers; INGOT_RMS_VEC=0
+ * turns the vectorised forward off (before/after timings; same math). */
+template <typename T>
+static bool rms_vec_ok(int C, const void *a, const void *b, const void *c, const void *d = 0,
+                       const void *e = 0)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *env = getenv("INGOT_RMS_VEC");
+        on = !(env && !strcmp(env, "0"));
+    }
+    const int P = kn_pack<T>::n;
+    return on && C % P == 0 && C <= 16 * 32 * P && kn_aligned16(a, b, c, d) &&
+           kn_aligned16(e);
+}
+
+/* Runs STMT with MP = packs per lane for np packs per row (1, 2, 4, 8, 16). */
+#define RMS_MAXP_DISPATCH(np, ...)                                  \
+    do {                                                            \
+        int ppl_ = ((np) + 31) / 32;                                \
+        if (ppl_ <= 1) { const int MP = 1; __VA_ARGS__; }           \
+        else if (ppl_ <= 2) { const int MP = 2; __VA_ARGS__; }      \
+        else if (ppl_ <= 4) { const int MP = 4; __VA_ARGS__; }      \
+        else if (ppl_ <= 8) { const int MP = 8; __VA_ARGS__; }      \
+        else { const int MP = 16; __VA_ARGS__; }                    \
+    } while (0)
 
 static int rms_bwd_warps(int C)
 {
@@ -148,8 +235,13 @@ extern "C" int kn_rmsnorm_fwd(void *out, float *rstd, const void *inp, const voi
         return 0;
     unsigned grid = (unsigned)((N + RMS_FWD_WARPS - 1) / RMS_FWD_WARPS);
     KN_DISPATCH(dt, T, {
-        rms_fwd_kernel<T, false><<<grid, RMS_FWD_WARPS * 32, 0, s>>>(
-            NULL, (T *)out, rstd, NULL, (const T *)inp, (const T *)w, eps, N, C);
+        if (rms_vec_ok<T>(C, out, inp, w))
+            RMS_MAXP_DISPATCH(C / kn_pack<T>::n, rms_fwd_vec_kernel<T, false, MP>
+                <<<grid, RMS_FWD_WARPS * 32, 0, s>>>(NULL, (T *)out, rstd, NULL,
+                                                     (const T *)inp, (const T *)w, eps, N, C));
+        else
+            rms_fwd_kernel<T, false><<<grid, RMS_FWD_WARPS * 32, 0, s>>>(
+                NULL, (T *)out, rstd, NULL, (const T *)inp, (const T *)w, eps, N, C);
     });
     KN_LAUNCH_CHECK();
     return 0;
@@ -170,8 +262,15 @@ extern "C" int kn_residual_rmsnorm_fwd(void *res_out, void *out, float *rstd, co
         return 0;
     unsigned grid = (unsigned)((N + RMS_FWD_WARPS - 1) / RMS_FWD_WARPS);
     KN_DISPATCH(dt, T, {
-        rms_fwd_kernel<T, true><<<grid, RMS_FWD_WARPS * 32, 0, s>>>(
-            (T *)res_out, (T *)out, rstd, (const T *)res, (const T *)x, (const T *)w, eps, N, C);
+        if (rms_vec_ok<T>(C, res_out, out, res, x, w))
+            RMS_MAXP_DISPATCH(C / kn_pack<T>::n, rms_fwd_vec_kernel<T, true, MP>
+                <<<grid, RMS_FWD_WARPS * 32, 0, s>>>((T *)res_out, (T *)out, rstd,
+                                                     (const T *)res, (const T *)x,
+                                                     (const T *)w, eps, N, C));
+        else
+            rms_fwd_kernel<T, true><<<grid, RMS_FWD_WARPS * 32, 0, s>>>(
+                (T *)res_out, (T *)out, rstd, (const T *)res, (const T *)x, (const T *)w, eps,
+                N, C);
     });
     KN_LAUNCH_CHECK();
     return 0;
