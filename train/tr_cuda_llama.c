@@ -1,12 +1,20 @@
 /* LLaMA on the GPU from the kn_* launchers (mirror of tr_cpu_llama.c).
  *
- * Attention: the QKV product (not rotated) is what a layer keeps; the
- * attention's prologue kn_rope_expand_fwd rotates q and k and repeats the kv
- * heads into a shared [q | k | v] buffer in one pass, which the multi-head
- * kernels take as is: flash attention (bf16, head size 32/64/...) or the
- * materialised one. The backward recomputes that buffer (one memory-bound
- * pass, instead of keeping 3C per token per layer) and kn_rope_expand_bwd
- * folds the kv groups' sums and the inverse rotation into one pass. */
+ * Attention, one of three paths (chosen at creation; INGOT_LLAMA_ATTN=gqa,
+ * expand or mat forces one, INGOT_FLASH=0 means mat):
+ *  gqa     (default where kn_flash_gqa_supported: bf16, hs 32/64, 128 on
+ *          Hopper) RoPE in place on the packed qkv, one pass over q and k,
+ *          then flash attention reading kv head h / (NH/NKV) directly; the
+ *          backward's dqkv comes out packed (group sums inside the kernel)
+ *          and the inverse RoPE runs in place on it.
+ *  expand  the layer keeps the QKV product unrotated; kn_rope_expand_fwd
+ *          rotates and repeats the kv heads into a shared [q | k | v] buffer
+ *          in one pass for the multi-head flash kernels; the backward
+ *          recomputes that buffer (one memory-bound pass instead of keeping
+ *          3C more per token per layer) and kn_rope_expand_bwd folds the
+ *          group sums and the inverse rotation into one pass.
+ *  mat     as expand, with the materialised attention (fp32; head sizes the
+ *          flash kernels do not take). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -23,6 +31,8 @@
 #include "tr_cuda_llama.h"
 #include "xent.h"
 
+enum llama_attn { LA_GQA, LA_EXPAND, LA_MAT };
+
 struct llama_layer {
     void *an, *qkv, *y, *att, *x2, *fn, *gu, *h, *x3;   /* dtype (see tr_cpu_llama.c) */
     float *an_rstd, *fn_rstd;
@@ -35,7 +45,7 @@ struct tr_cuda_llama {
     kn_dtype dt;
     size_t es;                     /* bytes per activation element */
     kn_blas *blas;
-    bool flash;                    /* flash attention, else materialised */
+    enum llama_attn attn;          /* the attention path (see the top) */
     int B, T;                      /* shape of the last forward */
     const int32_t *inp;            /* its token ids (the caller's device buffer) */
     size_t off[TL_NUM_PARAMS];     /* element offsets of the parameter tensors */
@@ -71,12 +81,13 @@ static void *carve(char *base, size_t *off, size_t n, size_t sz)
 
 /* The largest scratch need of any one launcher (they run one after the
  * other on one stream and share it). */
-static int scratch_need(const struct tr_llama_config *c, int B, kn_dtype dt, bool flash,
-                        size_t *out)
+static int scratch_need(const struct tr_llama_config *c, int B, kn_dtype dt,
+                        enum llama_attn attn, size_t *out)
 {
     const int N = B * c->seq_len, T = c->seq_len, C = c->n_embd, NH = c->n_head;
     size_t s = kn_flash_attention_bwd_scratch_bytes(B, T, C, NH);
-    if (!flash) {
+    s = max_sz(s, kn_flash_gqa_bwd_scratch_bytes(B, T, NH, c->n_kv_head, tr_llama_head_dim(c)));
+    if (attn == LA_MAT) {
         s = max_sz(s, kn_attention_fwd_scratch_bytes(B, T, C, NH, dt));
         s = max_sz(s, kn_attention_bwd_scratch_bytes(B, T, C, NH, dt));
     }
@@ -94,8 +105,10 @@ static size_t layout(tr_cuda_llama *m, char *base)
     const struct tr_llama_config *c = &m->cfg;
     size_t N = (size_t)m->max_batch * c->seq_len, C = c->n_embd, F = c->ffn_dim, es = m->es;
     size_t W = tr_llama_qkv_dim(c), hs = tr_llama_head_dim(c), off = 0, S = sizeof(float);
-    size_t att = m->flash ? 0 : (size_t)m->max_batch * c->n_head * c->seq_len * c->seq_len;
-    size_t lse = m->flash ? (size_t)m->max_batch * c->n_head * c->seq_len : 0;
+    const bool mat = m->attn == LA_MAT;
+    size_t att = mat ? (size_t)m->max_batch * c->n_head * c->seq_len * c->seq_len : 0;
+    size_t lse = mat ? 0 : (size_t)m->max_batch * c->n_head * c->seq_len;
+    size_t n3 = m->attn == LA_GQA ? 0 : N * 3 * C;
     m->rope = carve(base, &off, (size_t)c->seq_len * hs, S);
     m->emb = carve(base, &off, N * C, es);
     m->zero_pos = carve(base, &off, (size_t)c->seq_len * C, es);
@@ -126,10 +139,38 @@ static size_t layout(tr_cuda_llama *m, char *base)
     m->dqkv = carve(base, &off, N * W, es);
     m->dgu = carve(base, &off, N * 2 * F, es);
     m->dh = carve(base, &off, N * F, es);
-    m->qkv3 = carve(base, &off, N * 3 * C, es);
-    m->d3 = carve(base, &off, N * 3 * C, es);
+    m->qkv3 = carve(base, &off, n3, es);
+    m->d3 = carve(base, &off, n3, es);
     m->scratch = carve(base, &off, m->scratch_bytes, 1);
     return (off + 255) & ~(size_t)255;
+}
+
+/* The fastest path the kernels take for this shape, or the one the
+ * environment names (refused by name when the kernels cannot take it). */
+static int pick_attention(tr_cuda_llama *m)
+{
+    const struct tr_llama_config *c = &m->cfg;
+    const int hs = tr_llama_head_dim(c);
+    const bool gqa = kn_flash_gqa_supported(c->n_head, c->n_kv_head, hs, m->dt);
+    const bool mha = kn_flash_attention_supported(c->n_embd, c->n_head, m->dt);
+    const char *env = getenv("INGOT_LLAMA_ATTN"), *fl = getenv("INGOT_FLASH");
+    m->attn = gqa ? LA_GQA : mha ? LA_EXPAND : LA_MAT;
+    if (fl && !strcmp(fl, "0"))
+        m->attn = LA_MAT;
+    if (!env || !*env)
+        return 0;
+    if (!strcmp(env, "mat"))
+        m->attn = LA_MAT;
+    else if (!strcmp(env, "expand") && mha)
+        m->attn = LA_EXPAND;
+    else if (!strcmp(env, "gqa") && gqa)
+        m->attn = LA_GQA;
+    else
+        return ingot_fail(INGOT_E_USAGE, "INGOT_LLAMA_ATTN=%s: not one of gqa, expand, mat, or "
+                          "the flash kernels do not take %s with head size %d (gqa and expand "
+                          "need bf16 and a head size of 32 or 64, or 128 on Hopper)", env,
+                          kn_dtype_name(m->dt), hs);
+    return 0;
 }
 
 int tr_cuda_llama_create(const struct tr_llama_config *c, int max_batch, kn_dtype dt,
@@ -160,12 +201,11 @@ int tr_cuda_llama_create(const struct tr_llama_config *c, int max_batch, kn_dtyp
         free(m);
         return ingot_oom("cuda llama layer table", (size_t)c->n_layer * sizeof(*m->layers));
     }
-    /* Flash attention where the kernels take the shape; INGOT_FLASH=0
-     * forces the materialised path (for comparisons), as for GPT-2. */
-    const char *env = getenv("INGOT_FLASH");
-    m->flash = kn_flash_attention_supported(c->n_embd, c->n_head, dt) &&
-               !(env && !strcmp(env, "0"));
-    if ((err = scratch_need(c, max_batch, dt, m->flash, &m->scratch_bytes))) {
+    if ((err = pick_attention(m))) {
+        tr_cuda_llama_free(m);
+        return err;
+    }
+    if ((err = scratch_need(c, max_batch, dt, m->attn, &m->scratch_bytes))) {
         tr_cuda_llama_free(m);
         return err;
     }
@@ -245,14 +285,56 @@ static float *gp(const tr_cuda_llama *m, float *g, int id, size_t l, size_t per_
             return err;     \
     } while (0)
 
+/* y = attention(rope(qkv)) of layer a by the chosen path (see the top). */
+static int attention_fwd(tr_cuda_llama *m, struct llama_layer *a, int B, int T, cudaStream_t s)
+{
+    const struct tr_llama_config *c = &m->cfg;
+    const int C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hs = tr_llama_head_dim(c);
+    const int W = tr_llama_qkv_dim(c);
+    int err;
+    if (m->attn == LA_GQA) {
+        RUN(kn_rope_fwd(a->qkv, a->qkv, m->rope, B, T, NH + NKV, hs, W, m->dt, s));
+        return kn_flash_gqa_fwd(a->y, a->lse, a->qkv, B, T, NH, NKV, hs, m->dt, s);
+    }
+    RUN(kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH, NKV, hs, m->dt, s));
+    if (m->attn == LA_EXPAND)
+        return kn_flash_attention_fwd(a->y, a->lse, m->qkv3, B, T, C, NH, m->dt, s);
+    return kn_attention_fwd(m->blas, a->y, a->att, m->qkv3, B, T, C, NH, m->dt, m->scratch,
+                            m->scratch_bytes, s);
+}
+
+/* m->dqkv = the gradient w.r.t. layer a's QKV product, from m->dC (dy). */
+static int attention_bwd(tr_cuda_llama *m, struct llama_layer *a, int B, int T, cudaStream_t s)
+{
+    const struct tr_llama_config *c = &m->cfg;
+    const int C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hs = tr_llama_head_dim(c);
+    const int W = tr_llama_qkv_dim(c);
+    void *sc = m->scratch;
+    const size_t scb = m->scratch_bytes;
+    int err;
+    if (m->attn == LA_GQA) {
+        RUN(kn_flash_gqa_bwd(m->dqkv, m->dC, a->qkv, a->y, a->lse, B, T, NH, NKV, hs, 0, m->dt,
+                             sc, scb, s));
+        return kn_rope_bwd(m->dqkv, m->dqkv, m->rope, B, T, NH + NKV, hs, W, m->dt, s);
+    }
+    RUN(kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH, NKV, hs, m->dt, s));
+    if (m->attn == LA_EXPAND)
+        RUN(kn_flash_attention_bwd(m->d3, m->dC, m->qkv3, a->y, a->lse, B, T, C, NH, 0, m->dt, sc,
+                                   scb, s));
+    else
+        RUN(kn_attention_bwd(m->blas, m->d3, m->dC, m->qkv3, a->att, B, T, C, NH, 0, m->dt, sc,
+                             scb, s));
+    return kn_rope_expand_bwd(m->dqkv, m->d3, m->rope, B, T, NH, NKV, hs, m->dt, s);
+}
+
 int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
                           const int32_t *tgt, int B, int T, float dloss, float *loss_sum,
                           int *correct_sum, int accumulate, cudaStream_t s)
 {
     const struct tr_llama_config *c = &m->cfg;
     const kn_dtype dt = m->dt;
-    const int C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, F = c->ffn_dim, N = B * T;
-    const int W = tr_llama_qkv_dim(c), hs = tr_llama_head_dim(c), Vp = c->vocab_padded;
+    const int C = c->n_embd, F = c->ffn_dim, N = B * T;
+    const int W = tr_llama_qkv_dim(c), Vp = c->vocab_padded;
     const size_t uC = (size_t)C, uF = (size_t)F, uW = (size_t)W;
     const float eps = c->norm_eps;
     int err;
@@ -274,12 +356,7 @@ int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
         size_t L = (size_t)l;
         RUN(kn_matmul_fwd(m->blas, a->qkv, NULL, a->an, wp(m, w, TL_WQKV, L, uW * uC), NULL, N,
                           C, W, dt, s));
-        RUN(kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH, NKV, hs, dt, s));
-        if (m->flash)
-            RUN(kn_flash_attention_fwd(a->y, a->lse, m->qkv3, B, T, C, NH, dt, s));
-        else
-            RUN(kn_attention_fwd(m->blas, a->y, a->att, m->qkv3, B, T, C, NH, dt, m->scratch,
-                                 m->scratch_bytes, s));
+        RUN(attention_fwd(m, a, B, T, s));
         RUN(kn_matmul_fwd(m->blas, m->tmp, NULL, a->y, wp(m, w, TL_WO, L, uC * uC), NULL, N, C,
                           C, dt, s));
         RUN(kn_residual_rmsnorm_fwd(a->x2, a->fn, a->fn_rstd, res, m->tmp,
@@ -313,8 +390,8 @@ int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream
 {
     const struct tr_llama_config *c = &m->cfg;
     const kn_dtype dt = m->dt;
-    const int B = m->B, T = m->T, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head;
-    const int F = c->ffn_dim, N = B * T, W = tr_llama_qkv_dim(c), hs = tr_llama_head_dim(c);
+    const int B = m->B, T = m->T, C = c->n_embd;
+    const int F = c->ffn_dim, N = B * T, W = tr_llama_qkv_dim(c);
     const int Vp = c->vocab_padded;
     const size_t uC = (size_t)C, uF = (size_t)F, uW = (size_t)W;
     void *sc = m->scratch;
@@ -351,14 +428,7 @@ int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream
                               0, dt, s));
         RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WO, L, uC * uC), m->dres, a->y, N, C, C, dt,
                                  s));
-        RUN(kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH, NKV, hs, dt, s));
-        if (m->flash)
-            RUN(kn_flash_attention_bwd(m->d3, m->dC, m->qkv3, a->y, a->lse, B, T, C, NH, 0, dt, sc,
-                                       scb, s));
-        else
-            RUN(kn_attention_bwd(m->blas, m->d3, m->dC, m->qkv3, a->att, B, T, C, NH, 0, dt, sc,
-                                 scb, s));
-        RUN(kn_rope_expand_bwd(m->dqkv, m->d3, m->rope, B, T, NH, NKV, hs, dt, s));
+        RUN(attention_bwd(m, a, B, T, s)); /* dC -> dqkv */
         RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dqkv, wp(m, w, TL_WQKV, L, uW * uC), NULL, N, C,
                               W, 0, dt, s));
         RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WQKV, L, uW * uC), m->dqkv, a->an, N, C, W,

@@ -218,15 +218,20 @@ int main(void)
         c.n_kv_head = 1;
         c.tie_embeddings = true;
         run("mqa-tied", &c, 2, dt, blas, st);
-        /* head size 64: flash attention in bf16 (after the fused RoPE +
-         * kv expansion), then the materialised path on the same shape */
+        /* head size 64: in bf16 the three attention paths of tr_cuda_llama.c
+         * (flash GQA with RoPE in place; fused RoPE + kv expansion, then
+         * multi-head flash; the same with the materialised attention) */
         tr_llama_config_defaults(&c, 2, 4, 256, 48, 300);
         c.n_kv_head = 2;
         c.ffn_dim = 256;
         run("hs64", &c, 2, dt, blas, st);
-        setenv("INGOT_FLASH", "0", 1);
-        run("hs64-mat", &c, 2, dt, blas, st);
-        unsetenv("INGOT_FLASH");
+        if (dt == KN_BF16) {
+            setenv("INGOT_LLAMA_ATTN", "expand", 1);
+            run("hs64-exp", &c, 2, dt, blas, st);
+            setenv("INGOT_LLAMA_ATTN", "mat", 1);
+            run("hs64-mat", &c, 2, dt, blas, st);
+            unsetenv("INGOT_LLAMA_ATTN");
+        }
     }
     kn_blas_free(blas);
     cudaStreamDestroy(st);
