@@ -58,6 +58,8 @@ struct tr_backend {
     void *x, *ln, *qkv, *y, *tmp, *big1, *big2, *logits_dt, *zero_pos;
     float *rope, *logits;       /* [T, hs], [Vp] float32 */
     int32_t *tok;               /* [T] the new rows' ids */
+    void *att_scratch;          /* kn_decode_attention's split partials */
+    size_t att_scratch_bytes;
     void *pinned;               /* host: ids [T] then logits [Vp] */
     int32_t *h_ids;
     float *h_logits;
@@ -123,6 +125,8 @@ static size_t kvc_layout(tr_backend *b, char *base)
     b->rope = b->llama ? kvc_carve(base, &off, T * (size_t)b->hs * sizeof(float)) : NULL;
     b->logits = kvc_carve(base, &off, (size_t)c->vocab_padded * sizeof(float));
     b->tok = kvc_carve(base, &off, T * sizeof(int32_t));
+    b->att_scratch_bytes = kn_decode_attention_scratch_bytes(b->NH, b->hs);
+    b->att_scratch = kvc_carve(base, &off, b->att_scratch_bytes);
     return off;
 }
 
@@ -330,7 +334,7 @@ static int kvc_forward(tr_backend *b, const int32_t *ids, int p0, int n)
                                      cudaMemcpyDeviceToDevice, b->s));
         RUN(kn_decode_attention(b->y, b->qkv, W, (char *)b->kc + (size_t)l * T * KVW * es,
                                 (char *)b->vc + (size_t)l * T * KVW * es, (long long)KVW, n, p0,
-                                NH, NKV, hs, dt, b->s));
+                                NH, NKV, hs, dt, b->att_scratch, b->att_scratch_bytes, b->s));
         RUN(kn_matmul_fwd(b->blas, b->tmp, NULL, b->y, L->ow, L->ob, n, C, C, dt, b->s));
         RUN(kvc_norm(b, b->tmp, L->n2w, L->n2b, n));
         if (b->llama) {

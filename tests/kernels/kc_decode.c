@@ -28,7 +28,9 @@ static const struct dec_case cases[] = {
     { 1, 5, 3, 3, 8, 0, 0 },
     { 17, 0, 4, 2, 32, 0, 0 },       /* prefill of a prompt */
     { 5, 100, 8, 4, 64, 0, 0 },      /* several rows after a cached prefix */
-    { 64, 200, 12, 12, 64, 0, 0 },
+    { 3, 500, 4, 2, 64, 0, 0 },      /* rows ending inside the last split */
+    { 130, 0, 1, 1, 16, 0, 0 },      /* split: early rows have empty splits */
+    { 64, 200, 12, 12, 64, 0, 0 },   /* enough blocks: never split */
 };
 
 static uint64_t rng_next(uint64_t *s)
@@ -86,8 +88,10 @@ static int download(float *h, const void *dev, size_t n, kn_dtype dt, void *stag
     return 0;
 }
 
-/* One case in one precision: 0 pass, 1 fail. */
-static int check_case(const struct dec_case *k, kn_dtype dt, uint64_t *rng, cudaStream_t s)
+/* One case in one precision, with the positions split over blocks
+ * (scratch) or not: 0 pass, 1 fail. */
+static int check_case(const struct dec_case *k, kn_dtype dt, int split, uint64_t *rng,
+                      cudaStream_t s)
 {
     size_t qs = (size_t)k->NH * k->hs + k->q_pad, kvs = (size_t)k->NKV * k->hs + k->kv_pad;
     size_t len = (size_t)k->p0 + k->n, nq = (size_t)k->n * qs, nkv = len * kvs;
@@ -96,12 +100,13 @@ static int check_case(const struct dec_case *k, kn_dtype dt, uint64_t *rng, cuda
     float *q = malloc(nq * 4), *kk = malloc(nkv * 4), *v = malloc(nkv * 4);
     float *ref = malloc(no * 4), *got = malloc(no * 4);
     void *stage = malloc((big > no ? big : no) * 4);
-    void *dq = NULL, *dk = NULL, *dv = NULL, *dout = NULL;
+    void *dq = NULL, *dk = NULL, *dv = NULL, *dout = NULL, *scratch = NULL;
+    size_t sb = split ? kn_decode_attention_scratch_bytes(k->NH, k->hs) : 0;
     int fail = 1;
     char what[128];
-    snprintf(what, sizeof(what), "n %d p0 %d NH %d NKV %d hs %d%s", k->n, k->p0, k->NH, k->NKV,
-             k->hs, k->q_pad || k->kv_pad ? " strided" : "");
-    if (!q || !kk || !v || !ref || !got || !stage ||
+    snprintf(what, sizeof(what), "n %d p0 %d NH %d NKV %d hs %d%s%s", k->n, k->p0, k->NH,
+             k->NKV, k->hs, k->q_pad || k->kv_pad ? " strided" : "", split ? " split" : "");
+    if (!q || !kk || !v || !ref || !got || !stage || (sb && cudaMalloc(&scratch, sb)) ||
         cudaMalloc(&dq, nq * es) != cudaSuccess || cudaMalloc(&dk, nkv * es) != cudaSuccess ||
         cudaMalloc(&dv, nkv * es) != cudaSuccess || cudaMalloc(&dout, no * es) != cudaSuccess) {
         printf("decode_attention %s %s: FAIL: cannot allocate\n", kn_dtype_name(dt), what);
@@ -121,7 +126,7 @@ static int check_case(const struct dec_case *k, kn_dtype dt, uint64_t *rng, cuda
     }
     ref_decode_attention(ref, q, qs, kk, v, kvs, k->n, k->p0, k->NH, k->NKV, k->hs);
     if (kn_decode_attention(dout, dq, (long long)qs, dk, dv, (long long)kvs, k->n, k->p0, k->NH,
-                            k->NKV, k->hs, dt, s) ||
+                            k->NKV, k->hs, dt, scratch, sb, s) ||
         cudaStreamSynchronize(s) != cudaSuccess || download(got, dout, no, dt, stage)) {
         printf("decode_attention %s %s: FAIL: %s\n", kn_dtype_name(dt), what,
                ingot_errmsg()[0] ? ingot_errmsg() : cudaGetErrorString(cudaGetLastError()));
@@ -147,6 +152,7 @@ static int check_case(const struct dec_case *k, kn_dtype dt, uint64_t *rng, cuda
                (double)ref[first]);
     printf("\n");
 out:
+    cudaFree(scratch);
     cudaFree(dq);
     cudaFree(dk);
     cudaFree(dv);
@@ -167,17 +173,19 @@ static int cmp_float(const void *a, const void *b)
 }
 
 /* Median time of a decode step over a cache of len positions. */
-static int bench_one(kn_dtype dt, int len, int reps, cudaStream_t s)
+static int bench_one(kn_dtype dt, int len, int split, int reps, cudaStream_t s)
 {
     const int NH = 32, NKV = 8, hs = 128;
     size_t es = kn_dtype_size(dt), kvs = (size_t)NKV * hs, nkv = (size_t)len * kvs;
-    void *dq = NULL, *dk = NULL, *dv = NULL, *dout = NULL;
+    void *dq = NULL, *dk = NULL, *dv = NULL, *dout = NULL, *scratch = NULL;
+    size_t sb = split ? kn_decode_attention_scratch_bytes(NH, hs) : 0;
     cudaEvent_t e0 = NULL, e1 = NULL;
     float *ms = malloc((size_t)reps * sizeof(float));
     int fail = 1;
     if (!ms || cudaMalloc(&dq, (size_t)NH * hs * es) != cudaSuccess ||
         cudaMalloc(&dk, nkv * es) != cudaSuccess || cudaMalloc(&dv, nkv * es) != cudaSuccess ||
         cudaMalloc(&dout, (size_t)NH * hs * es) != cudaSuccess ||
+        (sb && cudaMalloc(&scratch, sb) != cudaSuccess) ||
         cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess)
         goto out;
     /* zero bits are 0.0 in both dtypes: a uniform softmax, same memory traffic */
@@ -187,7 +195,7 @@ static int bench_one(kn_dtype dt, int len, int reps, cudaStream_t s)
     for (int r = -3; r < reps; r++) {
         if (cudaEventRecord(e0, s) != cudaSuccess ||
             kn_decode_attention(dout, dq, (long long)NH * hs, dk, dv, (long long)kvs, 1,
-                                len - 1, NH, NKV, hs, dt, s) ||
+                                len - 1, NH, NKV, hs, dt, scratch, sb, s) ||
             cudaEventRecord(e1, s) != cudaSuccess || cudaEventSynchronize(e1) != cudaSuccess)
             goto out;
         if (r >= 0 && cudaEventElapsedTime(&ms[r], e0, e1) != cudaSuccess)
@@ -195,8 +203,9 @@ static int bench_one(kn_dtype dt, int len, int reps, cudaStream_t s)
     }
     qsort(ms, (size_t)reps, sizeof(float), cmp_float);
     double us = ms[reps / 2] * 1e3, gb = 2.0 * nkv * es / 1e9;
-    printf("decode_attention %s bench: NH 32 NKV 8 hs 128, context %d: %.1f us, %.0f GB/s of "
-           "cache read\n", kn_dtype_name(dt), len, us, gb / (us * 1e-6));
+    printf("decode_attention %s bench: NH 32 NKV 8 hs 128, context %5d, %s: %7.1f us, %5.0f "
+           "GB/s of cache read\n", kn_dtype_name(dt), len, split ? "split   " : "no split", us,
+           gb / (us * 1e-6));
     fail = 0;
 out:
     if (fail)
@@ -206,6 +215,7 @@ out:
         cudaEventDestroy(e0);
     if (e1)
         cudaEventDestroy(e1);
+    cudaFree(scratch);
     cudaFree(dq);
     cudaFree(dk);
     cudaFree(dv);
@@ -223,15 +233,17 @@ int kc_decode_run(uint64_t seed, int prec_mask, int bench, int reps, cudaStream_
         if (!(prec_mask & (1 << p)))
             continue;
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-            fails += check_case(&cases[i], dt, &rng, s);
+            for (int split = 0; split < 2; split++)
+                fails += check_case(&cases[i], dt, split, &rng, s);
         for (int len = 1024; bench && len <= 32768; len *= 4)
-            fails += bench_one(dt, len, reps > 0 ? reps : 20, s);
+            for (int split = 0; split < 2; split++)
+                fails += bench_one(dt, len, split, reps > 0 ? reps : 20, s);
     }
     /* refused shapes: a head above the limit, NH not a multiple of NKV */
     int r1 = kn_decode_attention((void *)16, (void *)4096, 512, (void *)8192, (void *)16384, 512,
-                                 1, 0, 1, 1, KN_DECODE_MAX_HS + 2, KN_F32, s);
+                                 1, 0, 1, 1, KN_DECODE_MAX_HS + 2, KN_F32, NULL, 0, s);
     int r2 = kn_decode_attention((void *)16, (void *)4096, 96, (void *)8192, (void *)16384, 64,
-                                 1, 0, 3, 2, 32, KN_F32, s);
+                                 1, 0, 3, 2, 32, KN_F32, NULL, 0, s);
     ingot_clear_err();
     int refused = r1 == -EINVAL && r2 == -EINVAL;
     printf("decode_attention: bad shapes %s\n", refused ? "refused" : "FAIL: accepted");
