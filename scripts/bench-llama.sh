@@ -16,8 +16,10 @@
 #   scripts/bench-llama.sh [BUILD_DIR]
 # env: BATCH (default 8 sequences of 2048), STEPS (ingot profiled steps,
 #      default 12; the first 3 are not counted), TORCH_STEPS (default 8),
-#      MODEL (default llama-1b), TORCH=0 (ingot only), PYTHON, OUT (default /tmp)
-# Results: $OUT/bench-llama/{ingot.log,ingot.jsonl,torch.log,table.txt}.
+#      MODEL (default llama-1b), TORCH=0 (ingot only), PYTHON, OUT (default /tmp),
+#      ATTN="expand mat" extra ingot rows with INGOT_LLAMA_ATTN set (the default
+#      row is the flash GQA path; about 30 s each)
+# Results: $OUT/bench-llama/{ingot*.log,ingot*.jsonl,torch.log,table.txt}.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
@@ -28,16 +30,24 @@ model=${MODEL:-llama-1b}
 py=${PYTHON:-python3}
 out=${OUT:-/tmp}/bench-llama
 mkdir -p "$out"
-rm -f "$out"/ingot.jsonl "$out"/*.log
+rm -f "$out"/ingot*.jsonl "$out"/*.log
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
 t_start=$(date +%s)
 
-echo "== ingot-train --arch llama --model $model --batch $batch (bf16, synthetic ids)"
-timeout 80 "$build/train/ingot-train" --device cuda --arch llama --model "$model" \
-    --batch "$batch" --precision bf16 --synthetic --vocab 32000 --profile "$steps" \
-    --val-every 0 --print-every 1000 --metrics "$out/ingot.jsonl" >"$out/ingot.log" 2>&1 ||
-    { echo "ingot-train failed:"; tail -5 "$out/ingot.log"; }
+# ingot TAG [ENV...]: one profiled run -> $out/TAG.{log,jsonl}
+ingot() {
+    local tag=$1
+    shift
+    echo "== $tag: ingot-train --arch llama --model $model --batch $batch (bf16, synthetic ids) $*"
+    env "$@" timeout 80 "$build/train/ingot-train" --device cuda --arch llama --model "$model" \
+        --batch "$batch" --precision bf16 --synthetic --vocab 32000 --profile "$steps" \
+        --val-every 0 --print-every 1000 --metrics "$out/$tag.jsonl" >"$out/$tag.log" 2>&1 ||
+        { echo "ingot-train failed:"; tail -5 "$out/$tag.log"; }
+}
+ingot ingot
 t_ingot=$(date +%s)
+for a in ${ATTN:-}; do ingot "ingot-$a" INGOT_LLAMA_ATTN="$a"; done
+t_var=$(date +%s)
 
 if [ "${TORCH:-1}" != 0 ] && "$py" -c 'import torch' 2>/dev/null; then
     echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch"
@@ -47,27 +57,31 @@ if [ "${TORCH:-1}" != 0 ] && "$py" -c 'import torch' 2>/dev/null; then
 fi
 t_end=$(date +%s)
 
-"$py" - "$out" "$model" "$batch" "$((t_ingot - t_start))" "$((t_end - t_ingot))" <<'PY' |
+t_torch=$((t_end - t_var))
+"$py" - "$out" "$model" "$batch" "$((t_ingot - t_start))" "$t_torch" ${ATTN:-} <<'PY' |
 import json, re, statistics as st, sys
 out, model, batch, s_ingot, s_torch = sys.argv[1:6]
+variants = sys.argv[6:]
 T, tiny_tps, a100_peak = 2048, 24000.0, 312.0
 fpt = 7.3138176e9 if model == "llama-1b" else None
-rows = []
-try:
-    rows = [json.loads(l) for l in open(f"{out}/ingot.jsonl") if l.strip()]
-except OSError:
-    pass
-rows = [r for r in rows if "tok_per_s" in r][3:]
-ing_tps = st.median(r["tok_per_s"] for r in rows) if rows else None
-mfus = [r["mfu"] for r in rows if isinstance(r.get("mfu"), (int, float)) and r["mfu"] >= 0]
-ing_mfu = st.median(mfus) if mfus else None
-mem = None
-try:
-    m = re.search(r"parameters, ([0-9.]+)([kMG]?) MiB", open(f"{out}/ingot.log").read())
-    if m:
-        mem = float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}[m.group(2)] / 1024
-except OSError:
-    pass
+def ingot(tag):
+    """median tok/s, MFU of the profiled steps after 3; GiB of the run's allocations"""
+    rows, mem = [], None
+    try:
+        rows = [json.loads(l) for l in open(f"{out}/{tag}.jsonl") if l.strip()]
+    except OSError:
+        pass
+    rows = [r for r in rows if "tok_per_s" in r][3:]
+    tps = st.median(r["tok_per_s"] for r in rows) if rows else None
+    mfus = [r["mfu"] for r in rows if isinstance(r.get("mfu"), (int, float)) and r["mfu"] >= 0]
+    try:
+        m = re.search(r"parameters, ([0-9.]+)([kMG]?) MiB", open(f"{out}/{tag}.log").read())
+        if m:
+            mem = float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}[m.group(2)] / 1024
+    except OSError:
+        pass
+    return tps, (st.median(mfus) if mfus else None), mem
+ing_tps, ing_mfu, mem = ingot("ingot")
 tj = None
 try:
     for l in open(f"{out}/torch.log"):
@@ -85,6 +99,10 @@ print(f"bench-llama: {model}, bf16, T={T}, batch {batch} ({int(batch) * T} token
 print(f"{'run':<34} {'tok/s':>8} {'MFU%':>6} {'GiB':>6} {'wall_s':>7}")
 print(f"{'ingot-train --arch llama':<34} {f(ing_tps, '{:.0f}'):>8} "
       f"{f(ing_mfu and 100 * ing_mfu, '{:.1f}'):>6} {f(mem, '{:.1f}'):>6} {s_ingot:>7}")
+for v in variants:
+    t, u, g = ingot(f"ingot-{v}")
+    print(f"{'  INGOT_LLAMA_ATTN=' + v:<34} {f(t, '{:.0f}'):>8} {f(u and 100 * u, '{:.1f}'):>6} "
+          f"{f(g, '{:.1f}'):>6}")
 if tj:
     print(f"{'pytorch compiled (per layer)':<34} {tj['tok_per_s']:>8.0f} "
           f"{100 * tj['mfu'] if tj['mfu'] >= 0 else float('nan'):>6.1f} "
