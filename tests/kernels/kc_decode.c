@@ -1,6 +1,5 @@
 /* kc_decode_run (kc_decode.h): the decode attention kernel against its C
  * reference. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,13 +238,5 @@ int kc_decode_run(uint64_t seed, int prec_mask, int bench, int reps, cudaStream_
             for (int split = 0; split < 2; split++)
                 fails += bench_one(dt, len, split, reps > 0 ? reps : 20, s);
     }
-    /* refused shapes: a head above the limit, NH not a multiple of NKV */
-    int r1 = kn_decode_attention((void *)16, (void *)4096, 512, (void *)8192, (void *)16384, 512,
-                                 1, 0, 1, 1, KN_DECODE_MAX_HS + 2, KN_F32, NULL, 0, s);
-    int r2 = kn_decode_attention((void *)16, (void *)4096, 96, (void *)8192, (void *)16384, 64,
-                                 1, 0, 3, 2, 32, KN_F32, NULL, 0, s);
-    ingot_clear_err();
-    int refused = r1 == -EINVAL && r2 == -EINVAL;
-    printf("decode_attention: bad shapes %s\n", refused ? "refused" : "FAIL: accepted");
-    return fails + !refused;
+    return fails;
 }
