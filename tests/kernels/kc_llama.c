@@ -547,6 +547,25 @@ static int b_flash_bwd(kc *c, void *v)
                                       a->dt, c->s);
 }
 
+/* The trainer's default bf16 path: RoPE in place, flash reading kv heads. */
+static int b_flash_gqa_fwd(kc *c, void *v)
+{
+    lbargs *a = v;
+    const int W = (TL_NH + 2 * TL_NKV) * TL_HS;
+    int e = kn_rope_fwd(a->qkv, a->qkv, a->cs, a->B, TL_T, TL_NH + TL_NKV, TL_HS, W, a->dt, c->s);
+    return e ? e : kn_flash_gqa_fwd(a->y, a->lse, a->qkv, a->B, TL_T, TL_NH, TL_NKV, TL_HS, a->dt,
+                                    c->s);
+}
+static int b_flash_gqa_bwd(kc *c, void *v)
+{
+    lbargs *a = v;
+    const int W = (TL_NH + 2 * TL_NKV) * TL_HS;
+    int e = kn_flash_gqa_bwd(a->d3, a->dy, a->qkv, a->y, a->lse, a->B, TL_T, TL_NH, TL_NKV, TL_HS,
+                             0, a->dt, a->scratch, a->sb, c->s);
+    return e ? e : kn_rope_bwd(a->d3, a->d3, a->cs, a->B, TL_T, TL_NH + TL_NKV, TL_HS, W, a->dt,
+                               c->s);
+}
+
 /* Materialised GQA on one sequence (its T x T probabilities for 32 heads
  * are 256 MiB in fp32); in bf16 also the flash path at the bench batch. */
 int kc_bench_llama_attention(kc *c, kn_dtype dt)
@@ -583,6 +602,8 @@ int kc_bench_llama_attention(kc *c, kn_dtype dt)
     a.lse = kc_dalloc(c, (size_t)a.B * TL_NH * TL_T * 4);
     a.cs = kc_dalloc(c, (size_t)TL_T * TL_HS * 4);
     a.sb = kn_flash_attention_bwd_scratch_bytes(a.B, TL_T, TL_C, TL_NH);
+    size_t sg = kn_flash_gqa_bwd_scratch_bytes(a.B, TL_T, TL_NH, TL_NKV, TL_HS);
+    a.sb = a.sb > sg ? a.sb : sg;
     a.scratch = kc_dalloc(c, a.sb);
     KC_OOM(K);
     KC_DFILL(a.qkv, (size_t)a.N * W, dt, -1, 1);
@@ -593,5 +614,10 @@ int kc_bench_llama_attention(kc *c, kn_dtype dt)
     snprintf(what, sizeof what, "B%d T2048 rope_expand+flash (causal)", a.B);
     r |= kc_bench_run(c, "llama_flash_fwd", dt, what, b_flash_fwd, &a, 0, fl);
     r |= kc_bench_run(c, "llama_flash_bwd", dt, what, b_flash_bwd, &a, 0, 2.5 * fl);
+    if (!kn_flash_gqa_supported(TL_NH, TL_NKV, TL_HS, dt))
+        return r;
+    snprintf(what, sizeof what, "B%d T2048 rope+flash_gqa (causal)", a.B);
+    r |= kc_bench_run(c, "llama_flash_fwd", dt, what, b_flash_gqa_fwd, &a, 0, fl);
+    r |= kc_bench_run(c, "llama_flash_bwd", dt, what, b_flash_gqa_bwd, &a, 0, 2.5 * fl);
     return r;
 }
