@@ -60,7 +60,7 @@ struct lt_plan {
     cublasLtMatmulAlgo_t algo;
     /* autotune (tune_plan): candidates timed, the heuristic's first and the
      * chosen one (ms for TUNE_REPS runs), the chosen one's rank */
-    int tuned, cands, pick;
+    int tuned, cands, pick, beta1;  /* beta1: an accumulating product (beta != 0) */
     float ms_first, ms_pick;
 };
 
@@ -240,6 +240,7 @@ static int tune_plan(kn_blas *h, lt_plan *p, const gemm_call *c,
     int err = 0;
     /* beta = 0: the real call after this rewrites C, nothing to keep */
     const int keep = g->beta != 0.0f;
+    p->beta1 = keep;
     if ((keep && (cudaMalloc(&saved, cb) != cudaSuccess ||
                   cudaMemcpyAsync(saved, g->C, cb, cudaMemcpyDeviceToDevice, s) != cudaSuccess)) ||
         cudaEventCreate(&e[0]) != cudaSuccess || cudaEventCreate(&e[1]) != cudaSuccess) {
@@ -304,11 +305,15 @@ extern "C" void kn_blas_tune_report(const kn_blas *h, FILE *f)
         changed += p->pick != 0;
         first += p->ms_first;
         pick += p->ms_pick;
-        fprintf(f, "gemm tune: m %6d n %6d k %6d batch %3d %c%c %s epi %2d: heuristic #0 %8.3f ms, "
-                "chosen #%d %8.3f ms (%.3fx, %d candidates)\n", k->m, k->n, k->k, k->batch,
-                k->ta ? 'T' : 'N', k->tb ? 'T' : 'N', k->ab_dt == KN_BF16 ? "bf16" : "fp32",
-                k->epi, p->ms_first / TUNE_REPS, p->pick, p->ms_pick / TUNE_REPS,
-                p->ms_pick > 0 ? p->ms_first / p->ms_pick : 0.0, p->cands);
+        /* TFLOP/s = 2 m n k batch / (ms per call * 1e9) */
+        const double gf = 2e-9 * k->m * k->n * (double)k->k * k->batch;
+        const double t0 = p->ms_first / TUNE_REPS, t1 = p->ms_pick / TUNE_REPS;
+        fprintf(f, "gemm tune: m %6d n %6d k %6d batch %3d %c%c %s epi %2d beta %d: heuristic #0 "
+                "%8.3f ms %4.0f TFLOP/s, chosen #%d %8.3f ms %4.0f TFLOP/s (%.3fx, %d "
+                "candidates)\n", k->m, k->n, k->k, k->batch, k->ta ? 'T' : 'N',
+                k->tb ? 'T' : 'N', k->ab_dt == KN_BF16 ? "bf16" : "fp32", k->epi, p->beta1,
+                t0, t0 > 0 ? gf / t0 : 0.0, p->pick, t1, t1 > 0 ? gf / t1 : 0.0,
+                t1 > 0 ? t0 / t1 : 0.0, p->cands);
     }
     if (n)
         fprintf(f, "gemm tune: %d shapes timed, %d changed; sum of one call each: heuristic %.3f "
