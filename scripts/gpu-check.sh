@@ -5,7 +5,7 @@
 #      as built, and on the portable path (the PTX, JIT-compiled),
 #   2. the GPU trainer tests (tests/gpu: CPU parity of loss and every
 #      gradient, 50 tracked steps, bit-exact fp32 resume, bf16 learning,
-#      --profile's one sync per step),
+#      --profile's one sync per step, the pacing's waits per call),
 #   3. compute-sanitizer memcheck on a short tiny run (fp32 and bf16),
 #   4. the step benchmark (per-phase GPU times) and scripts/bench-train.sh
 #      (GPT-2 shapes, bf16: synthetic, real shards when a dataset is given,
@@ -69,6 +69,11 @@ detail "$(grep -o 'kernel path: [a-z0-9_]*' "$out/kernel-check-ptx.log" | cut -d
 step gpu-parity gpu-parity.log 300 "$build/tests/gpu/test_gpu_parity"
 detail "$(grep -E '^fp32 one batch' "$out/gpu-parity.log")"
 step gpu-cli gpu-cli.log 400 "$build/tests/gpu/test_gpu_cli" "$train"
+# the one-sync pacing (waits per call, results equal to INGOT_PACE=0), where built
+if [ -x "$build/tests/gpu/test_gpu_pace" ]; then
+    step gpu-pace gpu-pace.log 300 "$build/tests/gpu/test_gpu_pace"
+    detail "$(grep -c ' == INGOT_PACE=0: yes' "$out/gpu-pace.log") of 4 cases equal to INGOT_PACE=0"
+fi
 step gpu-nogpu gpu-nogpu.log 60 "$build/tests/gpu/test_gpu_nogpu" "$train"
 
 # compute-sanitizer memcheck: clean means "ERROR SUMMARY: 0 errors".
