@@ -17,8 +17,18 @@
  * words of the 40 MB bench corpus instead of 82.5%, at the same speed on
  * one thread and 5-9% slower on two (the tables are random reads, and the
  * threads share the last-level cache). */
-#define CACHE_SLOTS (1u << 17)
-#define CACHE_ARENA ((size_t)8 << 20)
+#define CACHE_LOG2 17
+#define CACHE_ARENA_PER_SLOT 64
+
+/* The slots (log2) of a per-thread table: CACHE_LOG2, or
+ * INGOT_SPE_CACHE_LOG2 (10-22) from the environment, to measure smaller
+ * tables on many cores (the arena is 64 bytes per slot). */
+static unsigned cache_log2(void)
+{
+    const char *e = getenv("INGOT_SPE_CACHE_LOG2");
+    long v = e ? strtol(e, NULL, 10) : CACHE_LOG2;
+    return v >= 10 && v <= 22 ? (unsigned)v : CACHE_LOG2;
+}
 
 /* A cached BPE piece: its id and length in the word. */
 struct bpe_val {
@@ -48,22 +58,23 @@ static bool door_pass(struct spe_scratch *s, uint64_t h)
 
 static int cache_init(struct spe_scratch *s)
 {
-    s->cache = calloc(CACHE_SLOTS, sizeof(*s->cache));
-    s->arena = malloc(CACHE_ARENA);
+    size_t slots = (size_t)1 << cache_log2(), arena = slots * CACHE_ARENA_PER_SLOT;
+    s->cache = calloc(slots, sizeof(*s->cache));
+    s->arena = malloc(arena);
     s->door = calloc(((size_t)1 << DOOR_LOG2) / 64, sizeof(*s->door));
     if (!s->cache || !s->arena || !s->door) {
         spe_cache_free(s);
-        return ingot_oom("the encoder's word cache", CACHE_ARENA +
-                         CACHE_SLOTS * sizeof(*s->cache) + ((size_t)1 << DOOR_LOG2) / 8);
+        return ingot_oom("the encoder's word cache", arena + slots * sizeof(*s->cache) +
+                         ((size_t)1 << DOOR_LOG2) / 8);
     }
-    s->cache_mask = CACHE_SLOTS - 1;
-    s->arena_cap = CACHE_ARENA;
+    s->cache_mask = slots - 1;
+    s->arena_cap = arena;
     return 0;
 }
 
 static void cache_reset(struct spe_scratch *s)
 {
-    memset(s->cache, 0, CACHE_SLOTS * sizeof(*s->cache));
+    memset(s->cache, 0, (s->cache_mask + 1) * sizeof(*s->cache));
     s->cache_used = 0;
     s->arena_len = 0;
     s->stats.cache_resets++;
@@ -88,7 +99,7 @@ static void cache_put(struct spe_scratch *s, struct spe_cache_ent *e, const char
 {
     size_t key_at = (s->arena_len + 7) & ~(size_t)7;
     size_t val_at = (key_at + n + 7) & ~(size_t)7;
-    if (val_at + val_n * sz > s->arena_cap || s->cache_used + 1 > CACHE_SLOTS / 4 * 3) {
+    if (val_at + val_n * sz > s->arena_cap || s->cache_used + 1 > (s->cache_mask + 1) / 4 * 3) {
         cache_reset(s);
         e = cache_find(s, t, n, h);
         key_at = 0;
@@ -351,35 +362,62 @@ static int shared_add(const struct spe_model *m, struct spe_shared *t, struct sp
     return 0;
 }
 
+/* How many words the shared table takes: the best-scoring whole-word
+ * pieces (a piece's score is its log-frequency in unigram models and falls
+ * with its merge rank in BPE ones). On the 32k unigram model the best 4096
+ * of its 15,953 whole-word pieces are 61% of the words of English
+ * documentation, all of them 66%; 4096 words take about 400 KB, which stay
+ * in a core's L2, where all of them (2.5 MB) missed more often than they
+ * saved (cachegrind, 2 MB last-level cache). INGOT_SPE_SHARED=N overrides
+ * (0: no table). */
+#define SHARED_WORDS 4096
+
+static const struct spe_proto *cmp_proto;   /* for cmp_score (qsort has no context) */
+
+static int cmp_score(const void *a, const void *b)
+{
+    float x = cmp_proto->pieces[*(const uint32_t *)a].score;
+    float y = cmp_proto->pieces[*(const uint32_t *)b].score;
+    if (x != y)
+        return x > y ? -1 : 1;
+    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
 int spe_shared_build(struct spe_model *m)
 {
     struct spe_shared *t = &m->shared;
     const char *env = getenv("INGOT_SPE_SHARED");
-    if (m->cut == SPE_CUT_NONE || (env && strcmp(env, "0") == 0))
+    long want = env ? strtol(env, NULL, 10) : SHARED_WORDS;
+    if (m->cut == SPE_CUT_NONE || want <= 0)
         return 0;
     const struct spe_proto *p = &m->p;
+    uint32_t *cand = malloc(p->n_pieces * sizeof(*cand));
+    if (!cand)
+        return ingot_oom("the shared word table", p->n_pieces * sizeof(*cand));
     size_t n_words = 0;
     for (uint32_t i = 0; i < p->n_pieces; i++)
-        n_words += is_word_piece(m, &p->pieces[i]);
-    if (!n_words)
-        return 0;
+        if (is_word_piece(m, &p->pieces[i]))
+            cand[n_words++] = i;
+    if (n_words > (size_t)want) {
+        cmp_proto = p;
+        qsort(cand, n_words, sizeof(*cand), cmp_score);
+        n_words = (size_t)want;
+    }
+    struct spe_scratch *s = NULL;
+    int ret = 0;
+    if (!n_words || (ret = spe_scratch_new(false, &s)))
+        goto out;
     size_t slots = 64;
     while (slots < 2 * n_words)   /* at most half full: probes stay short */
         slots *= 2;
-    struct spe_scratch *s = NULL;
-    int ret = spe_scratch_new(false, &s);
-    if (ret)
-        return ret;
     t->slot = calloc(slots, sizeof(*t->slot));
     if (!t->slot) {
         ret = ingot_oom("the shared word table", slots * sizeof(*t->slot));
         goto out;
     }
     t->mask = slots - 1;
-    for (uint32_t i = 0; i < p->n_pieces; i++) {
-        const struct spe_piece *pc = &p->pieces[i];
-        if (!is_word_piece(m, pc))
-            continue;
+    for (size_t j = 0; j < n_words; j++) {
+        const struct spe_piece *pc = &p->pieces[cand[j]];
         uint64_t h = ingot_xxh3(pc->s, pc->len);
         size_t k = h & t->mask;
         while (t->slot[k].key_len)   /* piece strings are distinct (load_check) */
@@ -389,6 +427,7 @@ int spe_shared_build(struct spe_model *m)
         t->n++;
     }
 out:
+    free(cand);
     spe_scratch_free(s);
     if (ret)
         spe_shared_free(t);

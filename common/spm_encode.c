@@ -373,9 +373,13 @@ const char *spe_cut_name(const spe_model *m)
 
 int spe_scratch_new(bool cache_on, spe_scratch **out)
 {
-    *out = calloc(1, sizeof(**out));
+    /* Whole cache lines: the counters change at every word, and threads'
+     * scratches must not share a line. */
+    size_t size = (sizeof(**out) + 63) & ~(size_t)63;
+    *out = aligned_alloc(64, size);
     if (!*out)
-        return ingot_oom("encoder scratch", sizeof(**out));
+        return ingot_oom("encoder scratch", size);
+    memset(*out, 0, size);
     (*out)->cache_on = cache_on;
     return 0;
 }

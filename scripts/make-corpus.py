@@ -8,8 +8,22 @@ written as JSON Lines ({"text": ..., "source": ...}) into several files, each
 zstd-compressed when the `zstd` program exists, until --mb megabytes of text.
 
     scripts/make-corpus.py OUT_DIR [--mb 8] [--files 4] [--plain]
+    scripts/make-corpus.py OUT_DIR --synth --mb 300 [--files 16] [--novel 0.05] [--seed 1]
+                           [--source-mb 40]
+
+--synth: a corpus larger than the text on the machine, for benchmarks. The
+machine's documentation (licences, /usr/share/doc, man pages, Python
+docstrings and comments) is cut into sentences, duplicates dropped; each
+document (1-4 KB) is a random draw of those sentences, and a fraction
+--novel of its words gets one letter inserted, so that the corpus keeps
+meeting new words as real text does (a word cache would otherwise see only
+the source's vocabulary, however large the corpus). Every document is
+unique; the word statistics (distinct words, the share of words met once)
+are printed and written to OUT_DIR/synth.json. Plain .jsonl, written by one
+process per file; needs nothing but Python 3.
 """
-import argparse, ast, glob, gzip, json, os, shutil, subprocess, sys, sysconfig
+import argparse, ast, glob, gzip, json, multiprocessing, os, random, re, shutil, subprocess, sys
+import sysconfig, time
 
 
 def doc_files():
@@ -61,14 +75,156 @@ def documents():
     yield from python_docstrings()
 
 
+# ---------------------------------------------------------------- --synth
+def synth_sources():
+    """Texts for --synth: everything documents() reads, man pages, and the
+    standard library's comments (read as text: parsing it all is slow)."""
+    for p in doc_files():
+        t = read_text(p)
+        if t:
+            yield t
+    troff = re.compile(r"\\f[BIRP]|\\\(..|\\[&|^-]|\\s[-+]?\d")
+    for p in sorted(glob.glob("/usr/share/man/man[1-8]/*.gz")):
+        t = read_text(p)
+        if t:
+            yield "\n".join("" if ln.startswith((".", "'")) else troff.sub("", ln).replace("\\", "")
+                            for ln in t.split("\n"))
+    lib = sysconfig.get_paths()["stdlib"]
+    for p in sorted(glob.glob(os.path.join(lib, "**", "*.py"), recursive=True)):
+        t = read_text(p)
+        if t:
+            yield "\n".join(ln.strip()[1:].strip() for ln in t.split("\n")
+                            if ln.strip().startswith("#") and len(ln.strip()) > 3)
+
+
+def synth_sentences(limit):
+    """Unique sentences of the machine's text (whitespace collapsed), up to
+    limit bytes."""
+    seen, out, size = set(), [], 0
+    cut = re.compile(r"(?<=[.!?:;])\s+|\n\s*\n")
+    for text in synth_sources():
+        for para in cut.split(text):
+            s = " ".join(para.split())
+            if len(s) < 20 or s in seen:
+                continue
+            seen.add(s)
+            out.append(s)
+            size += len(s.encode("utf-8")) + 1
+            if size >= limit:
+                return out, size
+    return out, size
+
+
+SENTENCES = []   # set before the worker processes fork (not pickled to each)
+
+
+def synth_file(job):
+    """One output file: documents of sentences drawn with the file's own
+    seed, --novel of the words lengthened by a letter."""
+    path, nbytes, seed, novel = job
+    sentences = SENTENCES
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    docs = words = changed = done = 0
+    with open(path, "w", encoding="utf-8") as f:
+        while done < nbytes:
+            want = rng.randint(1000, 4000)
+            parts, n = [], 0
+            while n < want:
+                s = sentences[rng.randrange(len(sentences))]
+                parts.append(s)
+                n += len(s) + 1
+            text = " ".join(parts)
+            w = text.count(" ") + 1
+            k = sum(1 for _ in range(w) if rng.random() < novel) if w < 64 else \
+                int(rng.gauss(w * novel, (w * novel * (1 - novel)) ** 0.5) + 0.5)
+            if k > 0:
+                cuts = sorted(rng.randrange(len(text)) for _ in range(k))
+                pieces, prev = [], 0
+                for c in cuts:
+                    pieces.append(text[prev:c])
+                    pieces.append(rng.choice(letters))
+                    prev = c
+                pieces.append(text[prev:])
+                text = "".join(pieces)
+            f.write(json.dumps({"text": text, "id": f"{seed}-{docs}"}, ensure_ascii=False) + "\n")
+            docs += 1
+            words += w
+            changed += max(k, 0)
+            done += len(text.encode("utf-8"))
+    return docs, done, words, changed
+
+
+def word_stats(path, limit):
+    """Distinct words and words met once in the first `limit` bytes of text."""
+    counts, total, seen = {}, 0, 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            t = json.loads(line)["text"]
+            for w in t.split():
+                counts[w] = counts.get(w, 0) + 1
+            total += len(t.split())
+            seen += len(t)
+            if seen >= limit:
+                break
+    once = sum(1 for c in counts.values() if c == 1)
+    return total, len(counts), once
+
+
+def synth_main(a):
+    t0 = time.time()
+    global SENTENCES
+    sentences, src = synth_sentences(a.source_mb * 1e6)
+    SENTENCES = sentences
+    if not sentences:
+        sys.exit("make-corpus: found no text on this machine (/usr/share/doc, man pages, Python)")
+    t1 = time.time()
+    per = int(a.mb * 1e6 / a.files) + 1
+    jobs = [(os.path.join(a.out_dir, f"part-{i:02d}.jsonl"), per, a.seed * 1000 + i, a.novel)
+            for i in range(a.files)]
+    for p in glob.glob(os.path.join(a.out_dir, "part-*.jsonl*")):
+        os.remove(p)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(min(a.files, os.cpu_count() or 1)) as pool:
+        res = pool.map(synth_file, jobs)
+    docs = sum(r[0] for r in res)
+    size = sum(r[1] for r in res)
+    words = sum(r[2] for r in res)
+    changed = sum(r[3] for r in res)
+    n, distinct, once = word_stats(jobs[0][0], 5e6)
+    st = {"mb": size / 1e6, "documents": docs, "files": a.files, "source_mb": src / 1e6,
+          "source_sentences": len(sentences), "novel_fraction": a.novel, "words": words,
+          "words_lengthened": changed, "sample_words": n, "sample_distinct_words": distinct,
+          "sample_words_once": once, "seed": a.seed, "seconds": time.time() - t0,
+          "collect_seconds": t1 - t0}
+    with open(os.path.join(a.out_dir, "synth.json"), "w") as f:
+        json.dump(st, f, indent=1)
+    print(f"make-corpus: {docs} documents, {size / 1e6:.1f} MB of text in {a.files} files of "
+          f"{a.out_dir} ({time.time() - t0:.1f} s, {t1 - t0:.1f} collecting): sentences of {src / 1e6:.1f} MB of unique "
+          f"text ({len(sentences)} sentences) drawn at random, {100 * a.novel:g}% of words "
+          f"lengthened by a letter; in the first {n} words {distinct} are distinct "
+          f"({100 * distinct / max(n, 1):.1f}%), {once} occur once")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_dir")
     ap.add_argument("--mb", type=float, default=8.0, help="megabytes of text to collect (default 8)")
-    ap.add_argument("--files", type=int, default=4, help="number of output files (default 4)")
+    ap.add_argument("--files", type=int, default=None,
+                    help="number of output files (default 4; --synth: 16)")
     ap.add_argument("--plain", action="store_true", help="write .jsonl, not .jsonl.zst")
+    ap.add_argument("--synth", action="store_true", help="generate --mb of documents (see above)")
+    ap.add_argument("--novel", type=float, default=0.05,
+                    help="--synth: fraction of words lengthened by a letter (default 0.05: the per-thread cache then hits as often as on 40 MB of real documentation)")
+    ap.add_argument("--source-mb", type=float, default=40.0,
+                    help="--synth: at most this much of the machine's text (default 40)")
+    ap.add_argument("--seed", type=int, default=1, help="--synth: random seed (default 1)")
     a = ap.parse_args()
     os.makedirs(a.out_dir, exist_ok=True)
+    if a.synth:
+        a.files = a.files or 16
+        return synth_main(a)
+    a.files = a.files or 4
     budget = int(a.mb * 1e6)
     docs, total = [], 0
     for src, text in documents():
