@@ -23,25 +23,42 @@ static __global__ void rope_table_kernel(float *cs, int T, int half, double thet
     }
 }
 
-/* sign 1: forward rotation; -1: its transpose. */
-template <typename T>
+/* sign 1: forward rotation; -1: its transpose. VEC: one thread per 16-byte
+ * pack of P consecutive pairs (x1 and x2 each loaded and stored as a pack);
+ * needs half % P == 0, stride % P == 0 and aligned buffers. */
+template <typename T, bool VEC>
 static __global__ void rope_kernel(T *out, const T *inp, const float *cs, int BT, int T_,
                                    int nh, int half, int stride, float sign)
 {
-    size_t n = (size_t)BT * nh * half;
+    const int P = VEC ? kn_pack<T>::n : 1;
+    const int hp = half / P; /* threads per head */
+    size_t n = (size_t)BT * nh * hp;
     for (size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x; k < n;
          k += (size_t)gridDim.x * blockDim.x) {
-        int i = (int)(k % half);
-        size_t rh = k / half;
+        int i = (int)(k % hp) * P;
+        size_t rh = k / hp;
         int h = (int)(rh % nh);
         size_t row = rh / nh;
         int t = (int)(row % T_);
         const float *c = cs + ((size_t)t * half + i) * 2;
-        float co = c[0], si = sign * c[1];
         size_t e = row * stride + (size_t)h * 2 * half + i;
-        float x1 = kn_f(inp[e]), x2 = kn_f(inp[e + half]);
-        out[e] = kn_st<T>(x1 * co - x2 * si);
-        out[e + half] = kn_st<T>(x2 * co + x1 * si);
+        if (VEC) {
+            kn_pack<T> a = kn_ld_pack(inp + e), b = kn_ld_pack(inp + e + half), oa, ob;
+#pragma unroll
+            for (int q = 0; q < kn_pack<T>::n; q++) {
+                float co = c[2 * q], si = sign * c[2 * q + 1];
+                float x1 = kn_f(a.v[q]), x2 = kn_f(b.v[q]);
+                oa.v[q] = kn_st<T>(x1 * co - x2 * si);
+                ob.v[q] = kn_st<T>(x2 * co + x1 * si);
+            }
+            kn_st_pack(out + e, oa);
+            kn_st_pack(out + e + half, ob);
+        } else {
+            float co = c[0], si = sign * c[1];
+            float x1 = kn_f(inp[e]), x2 = kn_f(inp[e + half]);
+            out[e] = kn_st<T>(x1 * co - x2 * si);
+            out[e + half] = kn_st<T>(x2 * co + x1 * si);
+        }
     }
 }
 
@@ -70,8 +87,13 @@ static int rope_launch(void *out, const void *inp, const float *cs, int B, int T
     if (n == 0)
         return 0;
     KN_DISPATCH(dt, Tp, {
-        rope_kernel<Tp><<<kn_grid_for(n, ROPE_THREADS), ROPE_THREADS, 0, s>>>(
-            (Tp *)out, (const Tp *)inp, cs, B * T, T, nh, hs / 2, stride, sign);
+        const int P = kn_pack<Tp>::n;
+        if ((hs / 2) % P == 0 && stride % P == 0 && kn_aligned16(out, inp))
+            rope_kernel<Tp, true><<<kn_grid_for(n / P, ROPE_THREADS), ROPE_THREADS, 0, s>>>(
+                (Tp *)out, (const Tp *)inp, cs, B * T, T, nh, hs / 2, stride, sign);
+        else
+            rope_kernel<Tp, false><<<kn_grid_for(n, ROPE_THREADS), ROPE_THREADS, 0, s>>>(
+                (Tp *)out, (const Tp *)inp, cs, B * T, T, nh, hs / 2, stride, sign);
     });
     KN_LAUNCH_CHECK();
     return 0;
