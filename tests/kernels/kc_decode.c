@@ -1,5 +1,6 @@
 /* kc_decode_run (kc_decode.h): the decode attention kernel against its C
- * reference. */
+ * reference. kernel_check.c includes this file into its own unit, so every
+ * file-scope name here carries the kd_ prefix. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +12,12 @@
 #include "kn_common.h"
 #include "ref_decode.h"
 
-struct dec_case {
+struct kd_case {
     int n, p0, NH, NKV, hs;
     int q_pad, kv_pad;   /* extra elements per row: strides wider than the heads */
 };
 
-static const struct dec_case cases[] = {
+static const struct kd_case kd_cases[] = {
     { 1, 0, 4, 4, 16, 0, 0 },        /* the first token */
     { 1, 1, 4, 4, 16, 0, 0 },
     { 1, 7, 2, 2, 64, 3 * 128, 0 },  /* GPT-2-like: q inside a packed qkv row */
@@ -32,7 +33,7 @@ static const struct dec_case cases[] = {
     { 64, 200, 12, 12, 64, 0, 0 },   /* enough blocks: never split */
 };
 
-static uint64_t rng_next(uint64_t *s)
+static uint64_t kd_rng_next(uint64_t *s)
 {
     *s ^= *s << 13;
     *s ^= *s >> 7;
@@ -40,12 +41,12 @@ static uint64_t rng_next(uint64_t *s)
     return *s;
 }
 
-static float rng_uniform(uint64_t *s, float lo, float hi)
+static float kd_uniform(uint64_t *s, float lo, float hi)
 {
-    return lo + (hi - lo) * (float)((rng_next(s) >> 40) * (1.0 / 16777216.0));
+    return lo + (hi - lo) * (float)((kd_rng_next(s) >> 40) * (1.0 / 16777216.0));
 }
 
-static uint16_t to_bf16(float f)
+static uint16_t kd_to_bf16(float f)
 {
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -53,7 +54,7 @@ static uint16_t to_bf16(float f)
     return (uint16_t)(u >> 16);
 }
 
-static float from_bf16(uint16_t h)
+static float kd_from_bf16(uint16_t h)
 {
     uint32_t u = (uint32_t)h << 16;
     float f;
@@ -63,19 +64,19 @@ static float from_bf16(uint16_t h)
 
 /* h (float32) into dev as dt; for bf16, h is rounded in place so that the
  * reference sees what the kernel sees. */
-static int upload(void *dev, float *h, size_t n, kn_dtype dt, void *stage)
+static int kd_upload(void *dev, float *h, size_t n, kn_dtype dt, void *stage)
 {
     if (dt == KN_F32)
         return cudaMemcpy(dev, h, n * 4, cudaMemcpyHostToDevice) == cudaSuccess ? 0 : -1;
     uint16_t *b = stage;
     for (size_t i = 0; i < n; i++) {
-        b[i] = to_bf16(h[i]);
-        h[i] = from_bf16(b[i]);
+        b[i] = kd_to_bf16(h[i]);
+        h[i] = kd_from_bf16(b[i]);
     }
     return cudaMemcpy(dev, b, n * 2, cudaMemcpyHostToDevice) == cudaSuccess ? 0 : -1;
 }
 
-static int download(float *h, const void *dev, size_t n, kn_dtype dt, void *stage)
+static int kd_download(float *h, const void *dev, size_t n, kn_dtype dt, void *stage)
 {
     if (dt == KN_F32)
         return cudaMemcpy(h, dev, n * 4, cudaMemcpyDeviceToHost) == cudaSuccess ? 0 : -1;
@@ -83,13 +84,13 @@ static int download(float *h, const void *dev, size_t n, kn_dtype dt, void *stag
     if (cudaMemcpy(b, dev, n * 2, cudaMemcpyDeviceToHost) != cudaSuccess)
         return -1;
     for (size_t i = 0; i < n; i++)
-        h[i] = from_bf16(b[i]);
+        h[i] = kd_from_bf16(b[i]);
     return 0;
 }
 
 /* One case in one precision, with the positions split over blocks
  * (scratch) or not: 0 pass, 1 fail. */
-static int check_case(const struct dec_case *k, kn_dtype dt, int split, uint64_t *rng,
+static int kd_check_case(const struct kd_case *k, kn_dtype dt, int split, uint64_t *rng,
                       cudaStream_t s)
 {
     size_t qs = (size_t)k->NH * k->hs + k->q_pad, kvs = (size_t)k->NKV * k->hs + k->kv_pad;
@@ -113,20 +114,20 @@ static int check_case(const struct dec_case *k, kn_dtype dt, int split, uint64_t
     }
     /* scores of a few units: the softmax is neither flat nor one-hot */
     for (size_t i = 0; i < nq; i++)
-        q[i] = rng_uniform(rng, -1.0f, 1.0f);
+        q[i] = kd_uniform(rng, -1.0f, 1.0f);
     for (size_t i = 0; i < nkv; i++) {
-        kk[i] = rng_uniform(rng, -1.0f, 1.0f);
-        v[i] = rng_uniform(rng, -1.0f, 1.0f);
+        kk[i] = kd_uniform(rng, -1.0f, 1.0f);
+        v[i] = kd_uniform(rng, -1.0f, 1.0f);
     }
-    if (upload(dq, q, nq, dt, stage) || upload(dk, kk, nkv, dt, stage) ||
-        upload(dv, v, nkv, dt, stage) || cudaMemset(dout, 0xff, no * es) != cudaSuccess) {
-        printf("decode_attention %s %s: FAIL: upload\n", kn_dtype_name(dt), what);
+    if (kd_upload(dq, q, nq, dt, stage) || kd_upload(dk, kk, nkv, dt, stage) ||
+        kd_upload(dv, v, nkv, dt, stage) || cudaMemset(dout, 0xff, no * es) != cudaSuccess) {
+        printf("decode_attention %s %s: FAIL: kd_upload\n", kn_dtype_name(dt), what);
         goto out;
     }
     ref_decode_attention(ref, q, qs, kk, v, kvs, k->n, k->p0, k->NH, k->NKV, k->hs);
     if (kn_decode_attention(dout, dq, (long long)qs, dk, dv, (long long)kvs, k->n, k->p0, k->NH,
                             k->NKV, k->hs, dt, scratch, sb, s) ||
-        cudaStreamSynchronize(s) != cudaSuccess || download(got, dout, no, dt, stage)) {
+        cudaStreamSynchronize(s) != cudaSuccess || kd_download(got, dout, no, dt, stage)) {
         printf("decode_attention %s %s: FAIL: %s\n", kn_dtype_name(dt), what,
                ingot_errmsg()[0] ? ingot_errmsg() : cudaGetErrorString(cudaGetLastError()));
         goto out;
@@ -165,14 +166,14 @@ out:
     return fail;
 }
 
-static int cmp_float(const void *a, const void *b)
+static int kd_cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);
 }
 
 /* Median time of a decode step over a cache of len positions. */
-static int bench_one(kn_dtype dt, int len, int split, int reps, cudaStream_t s)
+static int kd_bench_one(kn_dtype dt, int len, int split, int reps, cudaStream_t s)
 {
     const int NH = 32, NKV = 8, hs = 128;
     size_t es = kn_dtype_size(dt), kvs = (size_t)NKV * hs, nkv = (size_t)len * kvs;
@@ -200,7 +201,7 @@ static int bench_one(kn_dtype dt, int len, int split, int reps, cudaStream_t s)
         if (r >= 0 && cudaEventElapsedTime(&ms[r], e0, e1) != cudaSuccess)
             goto out;
     }
-    qsort(ms, (size_t)reps, sizeof(float), cmp_float);
+    qsort(ms, (size_t)reps, sizeof(float), kd_cmp_float);
     double us = ms[reps / 2] * 1e3, gb = 2.0 * nkv * es / 1e9;
     printf("decode_attention %s bench: NH 32 NKV 8 hs 128, context %5d, %s: %7.1f us, %5.0f "
            "GB/s of cache read\n", kn_dtype_name(dt), len, split ? "split   " : "no split", us,
@@ -231,12 +232,12 @@ int kc_decode_run(uint64_t seed, int prec_mask, int bench, int reps, cudaStream_
         kn_dtype dt = p ? KN_BF16 : KN_F32;
         if (!(prec_mask & (1 << p)))
             continue;
-        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        for (size_t i = 0; i < sizeof(kd_cases) / sizeof(kd_cases[0]); i++)
             for (int split = 0; split < 2; split++)
-                fails += check_case(&cases[i], dt, split, &rng, s);
+                fails += kd_check_case(&kd_cases[i], dt, split, &rng, s);
         for (int len = 1024; bench && len <= 32768; len *= 4)
             for (int split = 0; split < 2; split++)
-                fails += bench_one(dt, len, split, reps > 0 ? reps : 20, s);
+                fails += kd_bench_one(dt, len, split, reps > 0 ? reps : 20, s);
     }
     return fails;
 }
