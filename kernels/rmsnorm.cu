@@ -6,7 +6,8 @@
  * in 16-byte loads, res_out and out written once. Otherwise the scalar
  * kernel reads the row twice (sum of squares, then the output), the second
  * time from L1/L2.
- * Backward: one warp per row, as layernorm.cu: each warp accumulates dw for
+ * Backward: one warp per row, as layernorm.cu (vectorised where the forward
+ * is, up to 8 packs per lane): each warp accumulates dw for
  * its rows in its own shared-memory slice (lane-owned channels, no atomics),
  * the block adds its warps' slices in warp order into a per-block partial,
  * and a second kernel adds the partials in block order into dw. Row-to-block
@@ -202,6 +203,91 @@ rms_bwd_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
     }
 }
 
+/* Shared-memory floats per warp of the vectorised backward: MAXP packs of P
+ * per lane. */
+#define RMS_VEC_SLOTS(T, MAXP) ((MAXP) * 32 * kn_pack<T>::n)
+
+/* The vectorised backward (layernorm.cu's ln_bwd_vec_kernel with one
+ * gradient): rms_bwd_kernel's row split, each row's x and dout (and dinp
+ * when accumulating) in registers as 16-byte packs, the weights from L1. A
+ * warp's dw slots are laid out [k][e][lane] (element e of the lane's k-th
+ * pack): consecutive banks across lanes, constant offsets. Needs C % P == 0,
+ * C <= 32 * MAXP * P, aligned rows, 8 warps per block. */
+template <typename T, int MAXP>
+static __global__ void __launch_bounds__(256, 2)
+rms_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
+                   const float *rstd, int N, int C, int accumulate)
+{
+    extern __shared__ float rms_sh[];
+    const int P = kn_pack<T>::n, S = RMS_VEC_SLOTS(T, MAXP);
+    const int warps = blockDim.x / 32;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int np = C / P;
+    float *acc = rms_sh + (size_t)warp * S + lane;
+#pragma unroll
+    for (int k = 0; k < MAXP; k++)
+        if (lane + 32 * k < np)
+#pragma unroll
+            for (int e = 0; e < P; e++)
+                acc[(k * P + e) * 32] = 0.0f;
+    const int rstride = gridDim.x * warps;
+    for (int row = blockIdx.x * warps + warp; row < N; row += rstride) {
+        const size_t base = (size_t)row * C;
+        kn_pack<T> x[MAXP], d[MAXP];
+#pragma unroll
+        for (int k = 0; k < MAXP; k++) {
+            int j = lane + 32 * k;
+            if (j < np) {
+                x[k] = kn_ld_pack(inp + base + (size_t)j * P);
+                d[k] = kn_ld_pack(dout + base + (size_t)j * P);
+            }
+        }
+        const float s = rstd[row];
+        float sum = 0.0f;
+#pragma unroll
+        for (int k = 0; k < MAXP; k++) {
+            int j = lane + 32 * k;
+            if (j < np) {
+                kn_pack<T> wv = kn_ld_pack(w + (size_t)j * P);
+#pragma unroll
+                for (int e = 0; e < P; e++)
+                    sum += kn_f(wv.v[e]) * kn_f(d[k].v[e]) * kn_f(x[k].v[e]);
+            }
+        }
+        /* dx = s (w d - x kk), kk = sum(w d x) s^2 / C (see ref_rmsnorm.c) */
+        const float kk = kn_warp_sum(sum) * s * s / C;
+#pragma unroll
+        for (int k = 0; k < MAXP; k++) {
+            int j = lane + 32 * k;
+            if (j < np) {
+                T *dp = dinp + base + (size_t)j * P;
+                kn_pack<T> wv = kn_ld_pack(w + (size_t)j * P), o;
+                if (accumulate)
+                    o = kn_ld_pack(dp);
+#pragma unroll
+                for (int e = 0; e < P; e++) {
+                    float dv = kn_f(d[k].v[e]), xv = kn_f(x[k].v[e]);
+                    float g = (kn_f(wv.v[e]) * dv - xv * kk) * s;
+                    o.v[e] = kn_st<T>(accumulate ? kn_f(o.v[e]) + g : g);
+                    acc[(k * P + e) * 32] += xv * s * dv;
+                }
+                kn_st_pack(dp, o);
+            }
+        }
+    }
+    __syncthreads();
+    /* Block partial in channel order: warps' slots added in warp order. */
+    float *pb = partial + (size_t)blockIdx.x * C;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        int j = c / P;
+        int idx = ((j / 32) * P + c % P) * 32 + j % 32;
+        float t = 0.0f;
+        for (int k = 0; k < warps; k++)
+            t += rms_sh[(size_t)k * S + idx];
+        pb[c] = t;
+    }
+}
+
 /* dw[c] += sum_{b < nb} partial[b][c], the b-sum split into RMS_RED_GROUPS
  * interleaved groups added in group order: fixed order, no atomics. */
 static __global__ void rms_reduce_kernel(float *dw, const float *partial, int nb, int C)
@@ -304,13 +390,27 @@ extern "C" int kn_rmsnorm_bwd(void *dinp, float *dw, const void *dout, const voi
     size_t smem = (size_t)warps * C * sizeof(float);
     float *partial = (float *)scratch;
     KN_DISPATCH(dt, T, {
-        if (smem > 48 * 1024)
-            CUDA_CHECK(cudaFuncSetAttribute(rms_bwd_kernel<T>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            (int)smem));
-        rms_bwd_kernel<T><<<nb, warps * 32, smem, s>>>((T *)dinp, partial, (const T *)dout,
-                                                       (const T *)inp, (const T *)w, rstd, N, C,
-                                                       accumulate);
+        /* vectorised up to 8 packs per lane (registers; 8 warps then) */
+        if (rms_vec_ok<T>(C, dinp, dout, inp, w) && C <= 8 * 32 * kn_pack<T>::n && warps == 8) {
+            RMS_MAXP_DISPATCH(C / kn_pack<T>::n, {
+                size_t vsm = (size_t)warps * RMS_VEC_SLOTS(T, MP) * sizeof(float);
+                if (vsm > 48 * 1024)
+                    CUDA_CHECK(cudaFuncSetAttribute(rms_bwd_vec_kernel<T, MP>,
+                                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                    (int)vsm));
+                rms_bwd_vec_kernel<T, MP><<<nb, warps * 32, vsm, s>>>(
+                    (T *)dinp, partial, (const T *)dout, (const T *)inp, (const T *)w, rstd, N, C,
+                    accumulate);
+            });
+        } else {
+            if (smem > 48 * 1024)
+                CUDA_CHECK(cudaFuncSetAttribute(rms_bwd_kernel<T>,
+                                                cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                (int)smem));
+            rms_bwd_kernel<T><<<nb, warps * 32, smem, s>>>((T *)dinp, partial, (const T *)dout,
+                                                           (const T *)inp, (const T *)w, rstd, N,
+                                                           C, accumulate);
+        }
     });
     KN_LAUNCH_CHECK();
     unsigned rgrid = (unsigned)((C + RMS_RED_COLS - 1) / RMS_RED_COLS);
