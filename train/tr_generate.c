@@ -304,11 +304,3 @@ out:
     free(params);
     return err;
 }
-
-#if INGOT_HAVE_CUDA
-/* Build bridge: train/meson.build (not this file's owner's) does not list
- * tr_generate_kv_cuda.c yet; it is compiled as part of this file until it
- * does (its names are kvc_*, its struct tr_backend the only one here).
- * Remove these lines when it is listed under have_cuda. */
-#include "tr_generate_kv_cuda.c"
-#endif

@@ -201,8 +201,3 @@ const struct tr_backend_ops tr_backend_cpu_kv = {
     .mem_bytes = kv_mem_bytes,
     .destroy = kv_destroy,
 };
-
-/* Build bridge: train/meson.build (not this file's owner's) does not list
- * tr_generate_kv_llama.c yet; it is compiled as part of this file until it
- * does. Remove this line when it is listed. */
-#include "tr_generate_kv_llama.c"
