@@ -3,9 +3,13 @@
  * live in one arena; a word is stored at its second sighting (the
  * doorkeeper below); when the table is 3/4 full or the arena is full, both
  * are emptied at once (no eviction bookkeeping; text repeats its common
- * words soon enough to refill them). About 12 MB per thread at most (3 MB
- * table, 8 MB arena, 1 MB doorkeeper), touched as it fills. */
+ * words soon enough to refill them). About 7 MB per thread at most (2 MB
+ * table, 4 MB arena, 1 MB doorkeeper), touched as it fills. Entries are
+ * small (16-byte slots; a piece in 4 bytes; a unigram bound in 8), so that
+ * a hit reads two cache lines, and many threads' caches crowd the
+ * last-level cache less. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,12 +17,13 @@
 #include "ingot_hash.h"
 #include "spm_cache.h"
 
-/* 3 MB of slots and 8 MB of arena per thread: twice that hit 84.5% of the
- * words of the 40 MB bench corpus instead of 82.5%, at the same speed on
- * one thread and 5-9% slower on two (the tables are random reads, and the
- * threads share the last-level cache). */
+/* 2^17 slots per thread: twice that hit 84.5% of the words of the 40 MB
+ * bench corpus instead of 82.5%, at the same speed on one thread and 5-9%
+ * slower on two (the tables are random reads, and the threads share the
+ * last-level cache). 32 bytes of arena per slot: a word and its value take
+ * 24-32 bytes on average, so the table fills (3/4) before the arena. */
 #define CACHE_LOG2 17
-#define CACHE_ARENA_PER_SLOT 64
+#define CACHE_ARENA_PER_SLOT 32
 
 /* The slots (log2) of a per-thread table: CACHE_LOG2, or
  * INGOT_SPE_CACHE_LOG2 (10-22) from the environment, to measure smaller
@@ -30,11 +35,24 @@ static unsigned cache_log2(void)
     return v >= 10 && v <= 22 ? (unsigned)v : CACHE_LOG2;
 }
 
-/* A cached BPE piece: its id and length in the word. */
-struct bpe_val {
-    int32_t id;
-    uint32_t len;
-};
+/* A cached piece, 4 bytes: its id in the low 24 bits (load_check takes
+ * fewer than 2^24 pieces; CP_UNK: the unknown character of a unigram
+ * lattice) and its length - 1 in the high 8 (a cached word has at most 256
+ * bytes). The pieces of a word are consecutive, so their starts are not
+ * stored. */
+#define CP_UNK 0xffffffu
+
+static inline uint32_t cp_make(int32_t id, uint32_t len)
+{
+    return (id < 0 ? CP_UNK : (uint32_t)id) | (len - 1) << 24;
+}
+
+static inline int32_t cp_id(uint32_t p)
+{
+    return (p & CP_UNK) == CP_UNK ? SPE_EDGE_UNK : (int32_t)(p & CP_UNK);
+}
+
+static inline uint32_t cp_len(uint32_t p) { return (p >> 24) + 1; }
 
 /* The doorkeeper: a word enters the cache at its second sighting. Most
  * distinct words of real text occur once (72% of 594k in the 40 MB bench
@@ -93,22 +111,22 @@ static struct spe_cache_ent *cache_find(struct spe_scratch *s, const char *t, ui
     }
 }
 
-/* Store the word and its value (val_n items of size sz) in the arena. */
+/* Store the word and its value (bytes of it, val_n pieces) in the arena. */
 static void cache_put(struct spe_scratch *s, struct spe_cache_ent *e, const char *t, uint32_t n,
-                      uint64_t h, const void *val, size_t val_n, size_t sz)
+                      uint64_t h, const void *val, size_t bytes, uint32_t val_n)
 {
     size_t key_at = (s->arena_len + 7) & ~(size_t)7;
     size_t val_at = (key_at + n + 7) & ~(size_t)7;
-    if (val_at + val_n * sz > s->arena_cap || s->cache_used + 1 > (s->cache_mask + 1) / 4 * 3) {
+    if (val_at + bytes > s->arena_cap || s->cache_used + 1 > (s->cache_mask + 1) / 4 * 3) {
         cache_reset(s);
         e = cache_find(s, t, n, h);
         key_at = 0;
         val_at = (n + 7) & ~(size_t)7;
     }
     memcpy(s->arena + key_at, t, n);
-    memcpy(s->arena + val_at, val, val_n * sz);
-    s->arena_len = val_at + val_n * sz;
-    *e = (struct spe_cache_ent){ h, (uint32_t)key_at, n, (uint32_t)val_at, (uint32_t)val_n };
+    memcpy(s->arena + val_at, val, bytes);
+    s->arena_len = val_at + bytes;
+    *e = (struct spe_cache_ent){ h, (uint32_t)key_at, (uint16_t)n, (uint16_t)val_n };
     s->cache_used++;
 }
 
@@ -130,12 +148,21 @@ static const struct spe_cache_ent *shared_find(const struct spe_shared *t, const
 /* Append a cached BPE word's pieces (from either table). */
 static int bpe_emit(struct spe_scratch *s, const unsigned char *val, uint32_t val_n, uint32_t off)
 {
-    const struct bpe_val *v = (const struct bpe_val *)val;
+    const uint32_t *v = (const uint32_t *)val;
     int ret;
-    for (uint32_t i = 0, at = off; i < val_n; at += v[i].len, i++)
-        if ((ret = spe_push_tok(s, v[i].id, at, v[i].len)))
+    for (uint32_t i = 0, at = off; i < val_n; at += cp_len(v[i]), i++)
+        if ((ret = spe_push_tok(s, cp_id(v[i]), at, cp_len(v[i]))))
             return ret;
     return 0;
+}
+
+/* The pieces s->toks[first, n_toks) packed into v; their number. */
+static uint32_t bpe_pack(const struct spe_scratch *s, size_t first, uint32_t *v)
+{
+    uint32_t k = 0;
+    for (size_t i = first; i < s->n_toks; i++)
+        v[k++] = cp_make(s->toks[i].id, s->toks[i].len);
+    return k;
 }
 
 static int bpe_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off, uint32_t n,
@@ -148,62 +175,114 @@ static int bpe_word(const struct spe_model *m, struct spe_scratch *s, uint32_t o
     if (se) {
         s->stats.cache_hits++;
         s->stats.shared_hits++;
-        return bpe_emit(s, m->shared.arena + se->val_off, se->val_n, off);
+        return bpe_emit(s, m->shared.arena + spe_cache_val_off(se), se->val_n, off);
     }
     struct spe_cache_ent *e = cache_find(s, t, n, h);
     int ret;
     if (e->key_len) {
         s->stats.cache_hits++;
-        return bpe_emit(s, s->arena + e->val_off, e->val_n, off);
+        return bpe_emit(s, s->arena + spe_cache_val_off(e), e->val_n, off);
     }
     size_t first = s->n_toks;
     if ((ret = spe_bpe_word(m, s, t, off, n)) || !door_pass(s, h))
         return ret;
-    /* At most n pieces of 8 bytes: the word's own pieces, re-packed. */
-    struct bpe_val v[SPE_CACHE_MAX_WORD];
-    size_t k = 0;
-    for (size_t i = first; i < s->n_toks; i++)
-        v[k++] = (struct bpe_val){ s->toks[i].id, s->toks[i].len };
-    cache_put(s, e, t, n, h, v, k, sizeof(*v));
+    /* At most n pieces: the word's own, packed. */
+    uint32_t v[SPE_CACHE_MAX_WORD];
+    uint32_t k = bpe_pack(s, first, v);
+    cache_put(s, e, t, n, h, v, k * sizeof(*v), k);
     return 0;
 }
 
-/* A cached unigram word: its stage-2 bound and its best path. 8-aligned.
- * The lattice is not kept: a replay (the bound does not hold: a tie, or a
- * carried score too large) walks the trie again. Replays are rare (0-0.4%
- * of hits on real text) and the lattice took ten times the path's bytes,
- * so the cache held fewer words. */
+/* A cached unigram word: its stage-2 bound in two floats, then its best
+ * path as packed pieces (cp_make). The floats round outwards (the gap
+ * down, a up), so the bound they give holds only where the exact one does;
+ * k is (steps + 1) * 2^-23 * 1.01 with the word's bytes as steps, as
+ * spe_unigram_bound sets it, so it is not stored. The lattice is not kept:
+ * a replay (the bound does not hold: a tie, or a carried score too large)
+ * walks the trie again. Replays are rare (0-0.4% of hits on real text) and
+ * the lattice took ten times the path's bytes. */
 struct ug_val {
-    struct spe_ugbound b;
-    uint32_t n_path, pad;
-    /* struct spe_edge path[n_path]; */
+    float gap, a;
+    /* uint32_t path[val_n]; */
 };
 
-static const struct spe_edge *ug_path(const struct ug_val *v)
+static struct ug_val ug_pack(const struct spe_ugbound *b)
 {
-    return (const struct spe_edge *)(v + 1);
+    float g = (float)b->gap, a = (float)b->a;
+    if ((double)g > b->gap)
+        g = nextafterf(g, -INFINITY);
+    if ((double)a < b->a)
+        a = nextafterf(a, INFINITY);
+    return (struct ug_val){ g, a };
 }
 
-/* Do the pieces s->toks[first, n_toks) and the score c_out, from the
- * Viterbi, equal what the path p gives from c_in? */
-static bool path_agrees(const struct spe_model *m, const struct spe_scratch *s, size_t first,
-                        const struct spe_edge *p, size_t n_path, uint32_t off, float c_in,
-                        float c_out)
+static struct spe_ugbound ug_bound(const struct ug_val *v, uint32_t n)
 {
-    if (s->n_toks - first != n_path)
-        return false;
-    float here = c_in;
+    return (struct spe_ugbound){ v->gap, v->a, (double)(n + 1) * 0x1p-23 * 1.01 };
+}
+
+static const uint32_t *ug_path(const struct ug_val *v) { return (const uint32_t *)(v + 1); }
+
+/* The value of a word of n bytes from its bound and s->path, into s->val;
+ * its size in bytes. 0 or -ENOMEM. */
+static int ug_value(struct spe_scratch *s, const struct spe_ugbound *b, size_t *bytes)
+{
+    *bytes = sizeof(struct ug_val) + s->n_path * sizeof(uint32_t);
+    int ret;
+    if (*bytes > s->val_cap &&
+        (ret = spe_grow(&s->val, &s->val_cap, *bytes, 1, "the cache value")))
+        return ret;
+    struct ug_val *v = (struct ug_val *)s->val;
+    *v = ug_pack(b);
+    uint32_t *p = (uint32_t *)(v + 1);
+    for (size_t i = 0; i < s->n_path; i++)
+        p[i] = cp_make(s->path[i].id, s->path[i].end - s->path[i].start);
+    return 0;
+}
+
+/* Append the packed path p[0, n_path) of a word at offset off to s->toks
+ * and carry *c through it: spe_unigram_emit_path's float operations. */
+static int ug_emit(const struct spe_model *m, struct spe_scratch *s, const uint32_t *p,
+                   size_t n_path, uint32_t off, float *c)
+{
+    float here = *c;
     for (size_t i = 0; i < n_path; i++) {
-        const struct spe_tok *t = &s->toks[first + i];
-        int32_t id = p[i].id;
+        int32_t id = cp_id(p[i]);
         if (id >= 0) {
             here = (float)(m->uscore[id] + (double)here);
         } else {
             here = m->unk_score + here;
             id = m->unk_id;
         }
-        if (t->id != id || t->off != off + p[i].start || t->len != p[i].end - p[i].start)
+        int ret = spe_push_tok(s, id, off, cp_len(p[i]));
+        if (ret)
+            return ret;
+        off += cp_len(p[i]);
+    }
+    *c = here;
+    return 0;
+}
+
+/* Do the pieces s->toks[first, n_toks) and the score c_out, from the
+ * Viterbi, equal what the packed path p gives from c_in? */
+static bool path_agrees(const struct spe_model *m, const struct spe_scratch *s, size_t first,
+                        const uint32_t *p, size_t n_path, uint32_t off, float c_in, float c_out)
+{
+    if (s->n_toks - first != n_path)
+        return false;
+    float here = c_in;
+    for (size_t i = 0; i < n_path; i++) {
+        const struct spe_tok *t = &s->toks[first + i];
+        int32_t id = cp_id(p[i]);
+        if (id >= 0) {
+            here = (float)(m->uscore[id] + (double)here);
+        } else {
+            here = m->unk_score + here;
+            id = m->unk_id;
+        }
+        if (t->id != id || t->off != off || t->len != cp_len(p[i]))
             return false;
+        off += cp_len(p[i]);
     }
     return memcmp(&here, &c_out, sizeof(here)) == 0;
 }
@@ -212,7 +291,7 @@ static bool path_agrees(const struct spe_model *m, const struct spe_scratch *s, 
  * bound holding at *c), count the check and whether the two agree. */
 static int viterbi_checked(const struct spe_model *m, struct spe_scratch *s,
                            const struct spe_edge *e, size_t n_edges, uint32_t off, uint32_t n,
-                           float *c, const struct spe_edge *p, size_t n_path)
+                           float *c, const uint32_t *p, size_t n_path)
 {
     size_t first = s->n_toks;
     float c_in = *c;
@@ -225,16 +304,18 @@ static int viterbi_checked(const struct spe_model *m, struct spe_scratch *s,
     return 0;
 }
 
-/* A cached unigram word v (from either table) at s->norm[off, off + n):
- * its path when the bound holds at the carried score, else the Viterbi. */
+/* A cached unigram word v with n_path steps (from either table) at
+ * s->norm[off, off + n): its path when the bound holds at the carried
+ * score, else the Viterbi. */
 static int ug_hit(const struct spe_model *m, struct spe_scratch *s, const struct ug_val *v,
-                  uint32_t off, uint32_t n, float *c)
+                  uint32_t n_path, uint32_t off, uint32_t n, float *c)
 {
     const char *t = s->norm + off;
-    const struct spe_edge *path = ug_path(v);
+    const uint32_t *path = ug_path(v);
+    struct spe_ugbound b = ug_bound(v, n);
     int ret;
     s->stats.cache_hits++;
-    if (spe_ugbound_holds(&v->b, *c)) {
+    if (spe_ugbound_holds(&b, *c)) {
         s->stats.path_hits++;
         if (s->verify) {
             /* The Viterbi first, then (when they agree) its pieces
@@ -243,13 +324,13 @@ static int ug_hit(const struct spe_model *m, struct spe_scratch *s, const struct
             float c_in = *c;
             if ((ret = spe_unigram_lattice(m, s, t, n)))
                 return ret;
-            ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, path, v->n_path);
+            ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, path, n_path);
             if (ret || s->stats.bound_fails != fails)
                 return ret;
             s->n_toks = first;
             *c = c_in;
         }
-        return spe_unigram_emit_path(m, s, path, v->n_path, off, c);
+        return ug_emit(m, s, path, n_path, off, c);
     }
     s->stats.replays++;
     if ((ret = spe_unigram_lattice(m, s, t, n)))
@@ -270,36 +351,34 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
     const struct spe_cache_ent *se = shared_find(&m->shared, t, n, h);
     if (se) {
         s->stats.shared_hits++;
-        return ug_hit(m, s, (const struct ug_val *)(m->shared.arena + se->val_off), off, n, c);
+        return ug_hit(m, s, (const struct ug_val *)(m->shared.arena + spe_cache_val_off(se)),
+                      se->val_n, off, n, c);
     }
     struct spe_cache_ent *e = cache_find(s, t, n, h);
     if (e->key_len)
-        return ug_hit(m, s, (const struct ug_val *)(s->arena + e->val_off), off, n, c);
+        return ug_hit(m, s, (const struct ug_val *)(s->arena + spe_cache_val_off(e)), e->val_n,
+                      off, n, c);
     if ((ret = spe_unigram_lattice(m, s, t, n)))
         return ret;
     if (!door_pass(s, h))   /* first sighting: the Viterbi, nothing stored */
         return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
     struct spe_ugbound b;
-    if ((ret = spe_unigram_bound(s, n, &b)))
+    size_t bytes;
+    if ((ret = spe_unigram_bound(s, n, &b)) || (ret = ug_value(s, &b, &bytes)))
         return ret;
-    /* Where the bound holds the path is the Viterbi's (checked in verify
-     * mode); else the Viterbi runs. */
-    bool holds = spe_ugbound_holds(&b, *c);
+    /* Where the stored (rounded) bound holds, the path is the Viterbi's
+     * (checked in verify mode); else the Viterbi runs. */
+    const struct ug_val *v = (const struct ug_val *)s->val;
+    struct spe_ugbound stored = ug_bound(v, n);
+    bool holds = spe_ugbound_holds(&stored, *c);
     if (holds && !s->verify)
-        ret = spe_unigram_emit_path(m, s, s->path, s->n_path, off, c);
+        ret = ug_emit(m, s, ug_path(v), s->n_path, off, c);
     else
-        ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, holds ? s->path : NULL,
+        ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, holds ? ug_path(v) : NULL,
                               s->n_path);
     if (ret)
         return ret;
-    size_t bytes = sizeof(struct ug_val) + s->n_path * sizeof(struct spe_edge);
-    if (bytes > s->val_cap &&
-        (ret = spe_grow(&s->val, &s->val_cap, bytes, 1, "the cache value")))
-        return ret;
-    struct ug_val *v = (struct ug_val *)s->val;
-    *v = (struct ug_val){ b, (uint32_t)s->n_path, 0 };
-    memcpy(v + 1, s->path, s->n_path * sizeof(struct spe_edge));
-    cache_put(s, e, t, n, h, v, bytes, 1);
+    cache_put(s, e, t, n, h, v, bytes, (uint32_t)s->n_path);
     return 0;
 }
 
@@ -322,43 +401,35 @@ static int shared_add(const struct spe_model *m, struct spe_shared *t, struct sp
                       const char *w, uint32_t n, uint64_t h, struct spe_cache_ent *e)
 {
     int ret;
-    size_t val_n, sz;
+    size_t bytes;
+    uint32_t val_n;
     const void *val;
-    struct bpe_val bv[SPE_CACHE_MAX_WORD];
+    uint32_t bv[SPE_CACHE_MAX_WORD];
     if (m->p.model_type == SPE_BPE) {
         s->n_toks = 0;
         if ((ret = spe_bpe_word(m, s, w, 0, n)))
             return ret;
-        for (size_t i = 0; i < s->n_toks; i++)
-            bv[i] = (struct bpe_val){ s->toks[i].id, s->toks[i].len };
+        val_n = bpe_pack(s, 0, bv);
         val = bv;
-        val_n = s->n_toks;
-        sz = sizeof(*bv);
+        bytes = val_n * sizeof(*bv);
     } else {
         struct spe_ugbound b;
-        if ((ret = spe_unigram_lattice(m, s, w, n)) || (ret = spe_unigram_bound(s, n, &b)))
+        if ((ret = spe_unigram_lattice(m, s, w, n)) || (ret = spe_unigram_bound(s, n, &b)) ||
+            (ret = ug_value(s, &b, &bytes)))
             return ret;
-        size_t bytes = sizeof(struct ug_val) + s->n_path * sizeof(struct spe_edge);
-        if (bytes > s->val_cap &&
-            (ret = spe_grow(&s->val, &s->val_cap, bytes, 1, "the cache value")))
-            return ret;
-        struct ug_val *v = (struct ug_val *)s->val;
-        *v = (struct ug_val){ b, (uint32_t)s->n_path, 0 };
-        memcpy(v + 1, s->path, s->n_path * sizeof(struct spe_edge));
-        val = v;
-        val_n = bytes;
-        sz = 1;
+        val = s->val;
+        val_n = (uint32_t)s->n_path;
     }
     size_t key_at = (t->arena_len + 7) & ~(size_t)7;
     size_t val_at = (key_at + n + 7) & ~(size_t)7;
-    size_t need = val_at + val_n * sz;
+    size_t need = val_at + bytes;
     if (need > t->arena_cap &&
         (ret = spe_grow(&t->arena, &t->arena_cap, need, 1, "the shared word table")))
         return ret;
     memcpy(t->arena + key_at, w, n);
-    memcpy(t->arena + val_at, val, val_n * sz);
+    memcpy(t->arena + val_at, val, bytes);
     t->arena_len = need;
-    *e = (struct spe_cache_ent){ h, (uint32_t)key_at, n, (uint32_t)val_at, (uint32_t)val_n };
+    *e = (struct spe_cache_ent){ h, (uint32_t)key_at, (uint16_t)n, (uint16_t)val_n };
     return 0;
 }
 

@@ -135,13 +135,19 @@ struct spe_heap_ent {
     int32_t id;         /* the piece the pair merges into */
 };
 
-/* One cached word: its bytes live in the arena at key_off; its pieces
- * (BPE: ids and lengths; unigram: the lattice edges) at val_off. */
+/* One cached word: its bytes live in the arena at key_off, its value right
+ * after them at the next multiple of 8 (spe_cache_val_off); val_n is the
+ * number of pieces (BPE) or of path steps (unigram). 16 bytes. */
 struct spe_cache_ent {
     uint64_t hash;
-    uint32_t key_off, key_len;
-    uint32_t val_off, val_n;
+    uint32_t key_off;
+    uint16_t key_len, val_n;
 };
+
+static inline uint32_t spe_cache_val_off(const struct spe_cache_ent *e)
+{
+    return (e->key_off + e->key_len + 7u) & ~7u;
+}
 
 struct spe_scratch {
     char *norm;
