@@ -1,5 +1,5 @@
 /* The CUDA back end's step throughput, without the loop or the data loader:
- * random token chunks, two steps in flight, --profile's per-step figures.
+ * random token chunks, as many steps in flight as the back end takes, --profile's per-step figures.
  * Default: GPT-2 124M shape (L12 H12 C768 T1024, vocab 50304), bf16, batch
  * 16. A meson benchmark() (skips with 77 without a GPU).
  * usage: gpu_step_bench [--layers N] [--heads N] [--dim N] [--seq-len N]
@@ -78,7 +78,7 @@ int main(int argc, char **argv)
                                       .beta2 = 0.95f, .eps = 1e-8f, .grad_clip = 1.0f };
         CHECK_OK(tr_backend_cuda.submit_step(be, chunks + (size_t)(t % 2) * chunk_len, &hp));
         inflight++;
-        while (inflight >= 2 || (t == steps && inflight)) {
+        while (inflight >= tr_backend_cuda.max_in_flight || (t == steps && inflight)) {
             struct tr_step_result res;
             struct tr_step_prof p;
             CHECK_OK(tr_backend_cuda.collect_step(be, &res));
