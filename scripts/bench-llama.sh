@@ -14,6 +14,9 @@
 # 989.4 TFLOP/s, A100 312).
 #
 #   scripts/bench-llama.sh [BUILD_DIR]
+# Time: ingot-train's start-up is mostly the host's serial random init of
+# 1.1G parameters (20-50 s), then 12 steps; PyTorch's is torch.compile of one
+# layer (30-60 s), then 3 + 8 steps; each run is capped at 100 s.
 # env: BATCH (default 8 sequences of 2048), STEPS (ingot profiled steps,
 #      default 12; the first 3 are not counted), TORCH_STEPS (default 8),
 #      MODEL (default llama-1b), TORCH=0 (ingot only), PYTHON, OUT (default /tmp),
@@ -39,7 +42,7 @@ ingot() {
     local tag=$1
     shift
     echo "== $tag: ingot-train --arch llama --model $model --batch $batch (bf16, synthetic ids) $*"
-    env "$@" timeout 80 "$build/train/ingot-train" --device cuda --arch llama --model "$model" \
+    env "$@" timeout 100 "$build/train/ingot-train" --device cuda --arch llama --model "$model" \
         --batch "$batch" --precision bf16 --synthetic --vocab 32000 --profile "$steps" \
         --val-every 0 --print-every 1000 --metrics "$out/$tag.jsonl" >"$out/$tag.log" 2>&1 ||
         { echo "ingot-train failed:"; tail -5 "$out/$tag.log"; }
@@ -51,7 +54,7 @@ t_var=$(date +%s)
 
 if [ "${TORCH:-1}" != 0 ] && "$py" -c 'import torch' 2>/dev/null; then
     echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch"
-    timeout 120 "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
+    timeout 100 "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
         --steps "$tsteps" --warmup 3 >"$out/torch.log" 2>&1 ||
         { echo "torch-llama-bench failed:"; tail -5 "$out/torch.log"; }
 fi

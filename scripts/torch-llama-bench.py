@@ -166,8 +166,8 @@ def main():
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    model, gqa = build(torch, a)
-    model = model.to(dev)
+    with dev:  # parameters created and initialised on the device (seconds, not a minute)
+        model, gqa = build(torch, a)
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for p in model.parameters() if p.dim() == 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
