@@ -7,9 +7,12 @@
  * comes from the per-run arenas (kc_dalloc, kc_halloc), which the driver
  * resets before each call, so a check frees nothing.
  *
- * To add a check file: declare its functions below under its name, add one
- * line per kernel to entries[] in kernel_check.c, and list the file in
- * tests/kernels/meson.build. */
+ * To add a check file: declare its functions below under its name (or in
+ * its own header), add one line per kernel to entries[] in kernel_check.c,
+ * and compile the file into kernel_check (today an #include there; a source
+ * of the executable once tests/kernels/meson.build lists it). A file with its
+ * own runner, int f(seed, prec_mask, bench, reps, stream) returning the
+ * failed checks (kc_decode.h), registers through run_unit() in one line. */
 #ifndef INGOT_KC_H
 #define INGOT_KC_H
 
