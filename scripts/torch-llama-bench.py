@@ -4,8 +4,9 @@
 The model is written here (no transformers needed) with the recipe of Hugging
 Face's LlamaForCausalLM and of Ingot's llama (docs/llama.md): RMSNorm (float32
 statistics), rotary embeddings with the rotate_half pairing, grouped-query
-attention through scaled_dot_product_attention (flash; kv heads via
-enable_gqa, or repeated on older PyTorch), SwiGLU with gate|up as one Linear,
+attention through scaled_dot_product_attention (on CUDA restricted to its
+fused kernels: flash, cuDNN, memory-efficient, never the math path; kv heads
+via enable_gqa where those take it, else repeated), SwiGLU with gate|up as one Linear,
 no biases, untied embeddings. Training step: bf16 autocast over float32
 parameters, mean cross-entropy, backward, fused AdamW (lr 4e-4, betas 0.9 /
 0.95, weight decay 0.1), torch.compile of each decoder layer (regional
@@ -44,15 +45,43 @@ def flops_per_token(L, NH, NKV, C, F, V, T):
     return 6 * matmul + 12 * L * T * C
 
 
-def build(torch, a):
+def fused_sdpa(torch):
+    """On CUDA, a context that lets SDPA use only its fused kernels (flash,
+    cuDNN, memory-efficient), so that a shape they refuse fails instead of
+    running the slow math path; a no-op context elsewhere or on old PyTorch."""
+    import contextlib
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+    except ImportError:
+        return contextlib.nullcontext
+    names = ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION")
+    backends = [getattr(SDPBackend, n) for n in names if hasattr(SDPBackend, n)]
+    return lambda: sdpa_kernel(backends)
+
+
+def gqa_native(torch, dev, hs, use):
+    """Whether SDPA takes enable_gqa here (PyTorch >= 2.5), on this device and,
+    on CUDA, with the fused kernels only: a probe call at the bench's head size."""
+    F = torch.nn.functional
+    if use == "repeat":
+        return False
+    try:
+        dt = torch.bfloat16 if dev.type == "cuda" else torch.float32
+        q = torch.zeros(1, 4, 16, hs, device=dev, dtype=dt)
+        kv = torch.zeros(1, 2, 16, hs, device=dev, dtype=dt)
+        with (fused_sdpa(torch)() if dev.type == "cuda" else __import__("contextlib").nullcontext()):
+            F.scaled_dot_product_attention(q, kv, kv, is_causal=True, enable_gqa=True)
+        return True
+    except (TypeError, RuntimeError):
+        if use == "native":
+            raise
+        return False
+
+
+def build(torch, a, native_gqa):
     nn, F = torch.nn, torch.nn.functional
     hs = a.dim // a.heads
-    gqa_kw = {"enable_gqa": True}  # PyTorch >= 2.5: SDPA reads kv head h // (NH / NKV)
-    try:
-        z = torch.zeros(1, 2, 1, 2)
-        F.scaled_dot_product_attention(z, z[:, :1], z[:, :1], **gqa_kw)
-    except TypeError:
-        gqa_kw = {}
+    gqa_kw = {"enable_gqa": True} if native_gqa else {}
 
     class RMSNorm(nn.Module):
         def __init__(self, C, eps):
@@ -141,6 +170,9 @@ def main():
     ap.add_argument("--recompute", action="store_true",
                     help="activation checkpointing per layer (when the batch does not fit)")
     ap.add_argument("--device", default="cuda", help="cuda (default) or cpu (smoke test)")
+    ap.add_argument("--gqa", default="auto", choices=["auto", "native", "repeat"],
+                    help="kv heads: SDPA's enable_gqa where it runs fused (auto), always "
+                         "(native), or repeated to the query heads first (repeat)")
     ap.add_argument("--peak-tflops", type=float, default=0.0,
                     help="dense bf16 peak for MFU (default: from the device name)")
     ap.add_argument("--rope-theta", type=float, default=10000.0)
@@ -166,8 +198,9 @@ def main():
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    native = gqa_native(torch, dev, a.dim // a.heads, a.gqa)
     with dev:  # parameters created and initialised on the device (seconds, not a minute)
-        model, gqa = build(torch, a)
+        model, gqa = build(torch, a, native)
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for p in model.parameters() if p.dim() == 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -196,9 +229,10 @@ def main():
     data = torch.randint(0, a.vocab, (B, T + 1), generator=gen).to(dev)
     idx, tgt = data[:, :T].contiguous(), data[:, 1:].contiguous()
     amp = torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+    sdpa_ctx = fused_sdpa(torch) if cuda else __import__("contextlib").nullcontext
 
     def step():
-        with amp:
+        with amp, sdpa_ctx():
             loss = step_model(idx, tgt)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
