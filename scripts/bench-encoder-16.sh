@@ -14,8 +14,9 @@
 #              encode(texts, num_threads=N) call alone.
 # The bar (>= 3x) is read whole job against whole job, and encode against
 # encode; the table gives both. Also (unigram) ingot-pretok without the
-# shared word table (INGOT_SPE_SHARED=0) and with small per-thread caches
-# (INGOT_SPE_CACHE_LOG2=16), to see what each part gives on many cores.
+# shared word table (INGOT_SPE_SHARED=0), with smaller per-thread caches
+# (INGOT_SPE_CACHE_LOG2=16) and without huge pages for them
+# (INGOT_SPE_HUGE=0), to see what each part gives on many cores.
 #
 #   scripts/bench-encoder-16.sh --models-from DIR [--threads 16] [--build DIR]
 #                               [--dir DIR] [--mb 300] [--runs 2] [--novel 0.05]
@@ -156,6 +157,7 @@ def best(a, b):
 configs = [("unigram", "ingot", {}), ("unigram", "ingot, no shared table",
                                      {"INGOT_SPE_SHARED": "0"}),
            ("unigram", "ingot, per-thread cache 2^16", {"INGOT_SPE_CACHE_LOG2": "16"}),
+           ("unigram", "ingot, no huge pages", {"INGOT_SPE_HUGE": "0"}),
            ("bpe", "ingot", {})]
 res = {}
 for r in range(RUNS):
