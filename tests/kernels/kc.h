@@ -9,8 +9,7 @@
  *
  * To add a check file: declare its functions below under its name (or in
  * its own header), add one line per kernel to entries[] in kernel_check.c,
- * and compile the file into kernel_check (today an #include there; a source
- * of the executable once tests/kernels/meson.build lists it). A file with its
+ * and list the file among kernel_check's sources in tests/kernels/meson.build. A file with its
  * own runner, int f(seed, prec_mask, bench, reps, stream) returning the
  * failed checks (kc_decode.h), registers through run_unit() in one line. */
 #ifndef INGOT_KC_H

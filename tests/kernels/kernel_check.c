@@ -40,14 +40,6 @@
 #include "kn_common.h"
 #include "matmul.h"
 
-/* The check files, compiled as part of this unit because
- * tests/kernels/meson.build lists kernel_check.c and kc_fill.cu only; once
- * it lists kc_harness.c and kc_*.c as sources, these lines go. */
-#include "kc_harness.c"
-#include "kc_gpt2.c"
-#include "kc_llama.c"
-#include "kc_decode.c"
-
 /* A unit with its own runner (seed, precision mask, bench, reps, stream ->
  * failed checks; kc_decode.h) as a table entry: it prints its own lines. */
 typedef int (*kc_unit_fn)(uint64_t seed, int prec_mask, int bench, int reps, cudaStream_t s);
