@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """ingot-pretok with Ingot's encoder (the default) against --encoder spm
 (libsentencepiece): byte-identical shards and manifests for a unigram and a
-BPE model at 1 and 3 threads; a model Ingot's encoder refuses (a CHAR
-model) falls back to libsentencepiece with a note, and gives the same
-shards as --encoder spm.
+BPE model at 1 and 3 threads, also without the shared word table, with all
+whole-word pieces in it, and with a 1024-slot per-thread cache on small
+pages (many resets); the report's time line and cache counters in --json;
+a model Ingot's encoder refuses (a CHAR model) falls back to
+libsentencepiece with a note, and gives the same shards as --encoder spm.
     test_spe_pretok.py PRETOK DUMP SPM_TRAIN"""
+import json
 import os
 import sys
 
@@ -18,10 +21,16 @@ bpe = t.train(lines, "bpe", ["--model_type=bpe", "--vocab_size=800", "--byte_fal
 char = t.train(lines, "char", ["--model_type=char"])
 
 
-def convert(name, model, extra):
+def convert(name, model, extra, env=None):
     args = [a if a != uni else model for a in common]
-    _, err = t.run(args + ["--out", t.path(name)] + extra + inputs, what=name)
+    _, err = t.run(args + ["--out", t.path(name)] + extra + inputs, env=env, what=name)
     return err
+
+
+# The measurement switches of the cache (spm_cache.c) change where a word's
+# value comes from, never the ids.
+CACHE_ENVS = [{"INGOT_SPE_SHARED": "0"}, {"INGOT_SPE_SHARED": "100000"},
+              {"INGOT_SPE_CACHE_LOG2": "10", "INGOT_SPE_HUGE": "0"}]
 
 
 for model, kind in [(uni, "unigram"), (bpe, "bpe")]:
@@ -32,7 +41,29 @@ for model, kind in [(uni, "unigram"), (bpe, "bpe")]:
         err = convert(name, model, ["--encoder", "ingot", "--threads", threads])
         T.check("note:" not in err, "%s: unexpected note: %s" % (name, err))
         T.same_dataset(t.path(kind + "-spm"), t.path(name), name)
-    print("%s: Ingot's encoder at 1 and 3 threads = libsentencepiece" % kind)
+    for i, env in enumerate(CACHE_ENVS):
+        name = "%s-ingot-env%d" % (kind, i)
+        convert(name, model, ["--encoder", "ingot", "--threads", "3"], env)
+        T.same_dataset(t.path(kind + "-spm"), t.path(name), "%s %s" % (name, env))
+    print("%s: Ingot's encoder at 1 and 3 threads = libsentencepiece, also with %s" %
+          (kind, ", ".join(" ".join("%s=%s" % kv for kv in e.items()) for e in CACHE_ENVS)))
+
+# The report: the time line and the shared table's hits (--json).
+args = [a for a in common if a != "--quiet"]
+out, _ = t.run(args + ["--out", t.path("report"), "--json", "--quiet", "--threads", "2"] + inputs,
+               what="report")
+enc = json.loads(out)["run"]["encoder"]
+tl = enc["timeline"]
+for k in ("startup_s", "model_load_s", "shared_table_s", "first_batch_s", "encode_s",
+          "last_write_s", "pipeline_end_s", "finish_s"):
+    T.check(k in tl and tl[k] >= 0, "timeline.%s missing or negative: %r" % (k, tl))
+T.check(tl["encode_s"] > 0 and tl["startup_s"] >= tl["model_load_s"] >= tl["shared_table_s"],
+        "timeline out of order: %r" % tl)
+T.check(0 < enc["shared_hits"] <= enc["cache_hits"] <= enc["words"],
+        "shared hits %d, cache hits %d, words %d" % (enc["shared_hits"], enc["cache_hits"],
+                                                    enc["words"]))
+print("report: time line %s; %d of %d words from the shared table" %
+      (", ".join("%s %.3f" % kv for kv in tl.items()), enc["shared_hits"], enc["words"]))
 
 err = convert("char-ingot", char, ["--threads", "2"])
 T.check("note:" in err and "libsentencepiece" in err and "CHAR" in err,
