@@ -87,10 +87,6 @@ template <int N> static __device__ __forceinline__ void s9_wait_sync(void)
     __syncthreads();
 }
 
-/* 1 swaps the MN-major descriptor's two offsets (a hedge for the first run
- * on hardware; the kernel check says which reading is right). */
-static __device__ int s9_mnswap_dev;
-
 /* K-major descriptor, SW128: start address, LBO unused (1), SBO 1024. */
 static __device__ __forceinline__ uint64_t desc_k(uint32_t addr)
 {
@@ -100,11 +96,10 @@ static __device__ __forceinline__ uint64_t desc_k(uint32_t addr)
 
 /* MN-major descriptor, SW128: LBO = panel stride (atoms along N), SBO 1024
  * (8-row groups along the contraction). */
-static __device__ __forceinline__ uint64_t desc_mn(uint32_t addr, uint32_t panel, int swap)
+static __device__ __forceinline__ uint64_t desc_mn(uint32_t addr, uint32_t panel)
 {
-    uint32_t lbo = swap ? 1024 : panel, sbo = swap ? panel : 1024;
-    return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFF) << 16) |
-           ((uint64_t)((sbo >> 4) & 0x3FFF) << 32) | ((uint64_t)1 << 62);
+    return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)((panel >> 4) & 0x3FFF) << 16) |
+           ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
 }
 
 /* Address of k-step ks of a K-major operand: rows r0.. of a tile of R rows. */
@@ -149,15 +144,35 @@ static __device__ __forceinline__ void frags(uint32_t (&a)[K / 16][4], const flo
         frag_a<K / 2>(a[kk], p, kk);
 }
 
+/* Element i (accumulator order) of the fragments frags() packed: p in
+ * bf16. Lets the caller drop the float32 copy. */
+template <int K>
+static __device__ __forceinline__ float frag_val(const uint32_t (&a)[K / 16][4], int i)
+{
+    const int j = i >> 2, e = i & 3;
+    const uint32_t w = a[j >> 1][((j & 1) << 1) | (e >> 1)];
+    return __uint_as_float((e & 1) ? (w & 0xFFFF0000u) : (w << 16));
+}
+
 /* acc[64 x HS] += P (64 x K, fragments) . Z (tile z of K rows x HS,
  * MN-major). */
 template <int HS, int K>
 static __device__ __forceinline__ void s9_pz(float (&acc)[HS / 2], const uint32_t (&a)[K / 16][4],
-                                             uint32_t z, int swap)
+                                             uint32_t z)
 {
 #pragma unroll
     for (int kk = 0; kk < K / 16; kk++)
-        wg<HS, 1>::rs(acc, a[kk], desc_mn(z + (uint32_t)kk * 16 * 128, K * 128, swap), 0);
+        wg<HS, 1>::rs(acc, a[kk], desc_mn(z + (uint32_t)kk * 16 * 128, K * 128), 0);
+}
+
+/* 2^x on the special-function unit (exp2f adds range handling the
+ * softmax does not need: x <= 0 here, and results below 2^-126 may flush
+ * to 0). ex2(-inf) = 0. */
+static __device__ __forceinline__ float s9_ex2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
 }
 
 static __device__ __forceinline__ uint32_t smem_base1024(uint8_t *raw)
@@ -179,18 +194,19 @@ static __device__ __forceinline__ void st2(kn_bf16 *p, float x0, float x1, int a
 
 /* ---------------------------------------------------------------- forward */
 
-/* Block: 128 queries (warpgroup w: rows 64 w ..), key blocks of 128.
+/* Block: 128 queries (warpgroup w: rows 64 w ..), key blocks of BK in a
+ * ring of NST stages (with 3 or more, the copy into a stage can start with
+ * no barrier after the math: that stage was read two iterations ago).
  * MINB = 2 caps registers at 128 so that two blocks share a multiprocessor
  * (one block's softmax overlaps the other's matrix products). */
-template <int HS, int MINB>
+template <int HS, int BK, int NST, int MINB>
 static __global__ void __launch_bounds__(S9_THREADS, MINB)
 s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int NKV, float sl2)
 {
 #if S9_ON
-    constexpr int BQ = 128, BK = 128, TILE = BK * HS * 2;
+    constexpr int BQ = 128, TILE = BK * HS * 2;
     extern __shared__ uint8_t s9_smem[];
-    const uint32_t sQ = smem_base1024(s9_smem), sK = sQ + BQ * HS * 2, sV = sK + 2 * TILE;
-    const int swap = s9_mnswap_dev;
+    const uint32_t sQ = smem_base1024(s9_smem), sK = sQ + BQ * HS * 2, sV = sK + NST * TILE;
     const int nqb = (T + BQ - 1) / BQ, qb = nqb - 1 - blockIdx.x;
     const int bh = blockIdx.y, b = bh / NH, h = bh % NH, kvh = h / (NH / NKV);
     const size_t W = (size_t)(NH + 2 * NKV) * HS;
@@ -200,6 +216,8 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
     const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int g = lane / 4, q = lane % 4, q0 = qb * BQ;
     const int row0 = q0 + 64 * wgi + 16 * warp + g; /* rows row0, row0 + 8 */
+    const int wrow = q0 + 64 * wgi; /* first row of this warpgroup */
+    const int last = min(q0 + BQ - 1, T - 1) / BK; /* last key block with a visible key */
 
     s9_load<HS, BQ>(sQ, gq, W, q0, T);
     s9_load<HS, BK>(sK, gk, W, 0, T);
@@ -212,15 +230,21 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
         o[i] = 0.0f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
 
-    for (int kb = 0; kb <= qb; kb++) {
-        const int cur = kb & 1, k0 = kb * BK;
-        if (kb < qb) {
-            s9_load<HS, BK>(sK + (cur ^ 1) * TILE, gk, W, k0 + BK, T);
-            s9_load<HS, BK>(sV + (cur ^ 1) * TILE, gv, W, k0 + BK, T);
+    for (int kb = 0; kb <= last; kb++) {
+        const int cur = kb % NST, k0 = kb * BK;
+        if (kb < last) {
+            const int nxt = (kb + 1) % NST;
+            s9_load<HS, BK>(sK + nxt * TILE, gk, W, k0 + BK, T);
+            s9_load<HS, BK>(sV + nxt * TILE, gv, W, k0 + BK, T);
             s9_commit();
             s9_wait_sync<1>();
         } else {
             s9_wait_sync<0>();
+        }
+        if (k0 > wrow + 63) { /* every key above every row of this warpgroup */
+            if (NST < 3)
+                __syncthreads();
+            continue;
         }
         float s[BK / 2];
         wg_fence();
@@ -228,9 +252,10 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
         wg_commit();
         wg_wait<0>();
         wg_pin(s);
-        /* The diagonal block masks keys above each row (a key block never
-         * starts past a row of this block: BQ == BK). */
-        const bool diag = kb == qb;
+        /* Blocks that reach past the warpgroup's first row mask keys above
+         * each row; key k0 <= wrow is visible to every row, so the max stays
+         * finite. */
+        const bool diag = k0 + BK - 1 > wrow;
         float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int j = 0; j < BK / 8; j++)
@@ -247,7 +272,7 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
             float mnew = fmaxf(m[r], mx[r]); /* finite: key k0 <= row is unmasked */
-            float alpha = exp2f(m[r] - mnew);
+            float alpha = s9_ex2(m[r] - mnew);
             m[r] = mnew;
             l[r] *= alpha;
 #pragma unroll
@@ -258,19 +283,170 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
         }
 #pragma unroll
         for (int i = 0; i < BK / 2; i++) {
-            float p = exp2f(s[i] - m[(i >> 1) & 1]);
+            float p = s9_ex2(s[i] - m[(i >> 1) & 1]);
             s[i] = p;
             l[(i >> 1) & 1] += p;
         }
         uint32_t pa[BK / 16][4];
         frags<BK>(pa, s);
         wg_fence();
-        s9_pz<HS, BK>(o, pa, sV + cur * TILE, swap);
+        s9_pz<HS, BK>(o, pa, sV + cur * TILE);
         wg_commit();
         wg_wait<0>();
         wg_pin(o);
-        __syncthreads(); /* stage cur is refilled by the next iteration */
+        if (NST < 3)
+            __syncthreads(); /* stage cur is refilled by the next iteration */
     }
+    const int C = NH * HS;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        const int row = row0 + 8 * r;
+        if (row >= T)
+            continue;
+        const float inv = 1.0f / l[r];
+        kn_bf16 *dst = out + ((size_t)b * T + row) * C + (size_t)h * HS;
+#pragma unroll
+        for (int j = 0; j < HS / 8; j++)
+            st2(dst + 8 * j + 2 * q, o[4 * j + 2 * r] * inv, o[4 * j + 2 * r + 1] * inv, 0);
+        if (q == 0)
+            lse[(size_t)bh * T + row] = m[r] + log2f(l[r]);
+    }
+#endif
+}
+
+/* One softmax step of the forward on the scores s of key block k0 (raw
+ * q.k, unscaled): masks keys above each row where mask, updates the running max m and
+ * sum l, returns alpha (the factor the output must be rescaled by) and the
+ * probabilities x (packed into A fragments by the caller once no product
+ * is in flight: packing while one runs serialises the products). */
+template <int BK>
+static __device__ __forceinline__ void s9_softmax(const float (&s)[BK / 2], float (&x)[BK / 2],
+                                                  float (&m)[2],
+                                                  float (&l)[2], float (&alpha)[2], bool mask,
+                                                  int k0, int row0, int q, float sl2)
+{
+    /* s is read only: it is the accumulator of a product still in the
+     * pipeline, which non-wgmma writes would serialise. The max runs over
+     * the raw scores (sl2 > 0) and the scale folds into one FMA per score. */
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int i = 0; i < BK / 2; i++) {
+        x[i] = s[i];
+        if (mask && k0 + 8 * (i >> 2) + 2 * q + (i & 1) > row0 + 8 * ((i >> 1) & 1))
+            x[i] = -INFINITY;
+        mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], x[i]);
+    }
+    float nm[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+        const float mnew = fmaxf(m[r], mx[r] * sl2);
+        alpha[r] = s9_ex2(m[r] - mnew); /* 0 at the first block (m = -inf) */
+        m[r] = mnew;
+        nm[r] = -mnew;
+        l[r] *= alpha[r];
+    }
+#pragma unroll
+    for (int i = 0; i < BK / 2; i++) {
+        x[i] = s9_ex2(fmaf(x[i], sl2, nm[(i >> 1) & 1]));
+        l[(i >> 1) & 1] += x[i];
+    }
+}
+
+/* The forward with FlashAttention-3's intra-warpgroup overlap: while the
+ * tensor cores run p_j v_j, the warpgroup already has q k_{j+1}^T and works
+ * on its softmax; the output is rescaled once p_j v_j has landed. Block:
+ * 128 queries (warpgroup w: rows 64 w ..), key blocks of BK in a ring of
+ * three stages, copied two blocks ahead. */
+template <int HS, int BK, int MINB>
+static __global__ void __launch_bounds__(S9_THREADS, MINB)
+s9_fwd2_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int NKV, float sl2)
+{
+#if S9_ON
+    constexpr int BQ = 128, NST = 3, TILE = BK * HS * 2;
+    extern __shared__ uint8_t s9_smem[];
+    const uint32_t sQ = smem_base1024(s9_smem), sK = sQ + BQ * HS * 2, sV = sK + NST * TILE;
+    const int nqb = (T + BQ - 1) / BQ, qb = nqb - 1 - blockIdx.x;
+    const int bh = blockIdx.y, b = bh / NH, h = bh % NH, kvh = h / (NH / NKV);
+    const size_t W = (size_t)(NH + 2 * NKV) * HS;
+    const kn_bf16 *rows = qkv + (size_t)b * T * W;
+    const kn_bf16 *gq = rows + (size_t)h * HS, *gk = rows + (size_t)(NH + kvh) * HS,
+                  *gv = rows + (size_t)(NH + NKV + kvh) * HS;
+    const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int g = lane / 4, q = lane % 4, q0 = qb * BQ;
+    const int row0 = q0 + 64 * wgi + 16 * warp + g; /* rows row0, row0 + 8 */
+    const int wrow = q0 + 64 * wgi;                  /* first row of this warpgroup */
+    const int last = min(q0 + BQ - 1, T - 1) / BK;   /* last key block of the block */
+    const int wlast = min(last, (wrow + 63) / BK);   /* ... of this warpgroup */
+
+    s9_load<HS, BQ>(sQ, gq, W, q0, T);
+    s9_load<HS, BK>(sK, gk, W, 0, T);
+    s9_load<HS, BK>(sV, gv, W, 0, T);
+    s9_commit();
+    if (last >= 1) {
+        s9_load<HS, BK>(sK + TILE, gk, W, BK, T);
+        s9_load<HS, BK>(sV + TILE, gv, W, BK, T);
+    }
+    s9_commit();
+    s9_wait_sync<1>();
+
+    float o[HS / 2], s[BK / 2];
+#pragma unroll
+    for (int i = 0; i < HS / 2; i++)
+        o[i] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}, alpha[2];
+    uint32_t pa[BK / 16][4];
+    float p[BK / 2];
+    wg_fence();
+    s9_abt<HS, BQ, BK>(s, sQ, 64 * wgi, sK);
+    wg_commit();
+    wg_wait<0>();
+    wg_pin(s);
+    s9_softmax<BK>(s, p, m, l, alpha, BK - 1 > wrow, 0, row0, q, sl2);
+    frags<BK>(pa, p);
+
+    /* Iteration j: stage j + 1 lands; after the barrier every warpgroup is
+     * done with stage j - 1 = (j + 2) % 3, which is refilled with block
+     * j + 2. Both warpgroups pass last + 1 barriers; warpgroup 0 may have
+     * one block fewer (wlast = last - 1), so the loops have no branches
+     * around the matrix products (a branch there serialises them). */
+    auto top = [&](int j) {
+        s9_wait_sync<0>();
+        if (j + 2 <= last) {
+            s9_load<HS, BK>(sK + ((j + 2) % NST) * TILE, gk, W, (j + 2) * BK, T);
+            s9_load<HS, BK>(sV + ((j + 2) % NST) * TILE, gv, W, (j + 2) * BK, T);
+            s9_commit();
+        }
+    };
+    for (int j = 0; j < wlast; j++) {
+        top(j);
+        const int k1 = (j + 1) * BK;
+        wg_fence();
+        s9_abt<HS, BQ, BK>(s, sQ, 64 * wgi, sK + ((j + 1) % NST) * TILE);
+        wg_commit();
+        s9_pz<HS, BK>(o, pa, sV + (j % NST) * TILE);
+        wg_commit();
+        wg_wait<1>(); /* q k_{j+1}^T is in; p_j v_j may still run */
+        wg_pin(s);
+        s9_softmax<BK>(s, p, m, l, alpha, k1 + BK - 1 > wrow, k1, row0, q, sl2);
+        wg_wait<0>();
+        wg_pin(o);
+#pragma unroll
+        for (int i = 0; i < HS / 2; i++)
+            o[i] *= alpha[(i >> 1) & 1];
+        frags<BK>(pa, p);
+    }
+    top(wlast);
+    wg_fence();
+    s9_pz<HS, BK>(o, pa, sV + (wlast % NST) * TILE);
+    wg_commit();
+    wg_wait<0>();
+    wg_pin(o);
+    for (int j = wlast + 1; j <= last; j++)
+        top(j);
     const int C = NH * HS;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -295,8 +471,8 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
 /* dq for 128 queries (warpgroup w: rows 64 w ..), key blocks of 64:
  * s = q k^T, dp = do v^T, p = exp2(s sl2 - lse2), ds = p (dp - D),
  * dq += ds k; dq *= scale at the end. */
-template <int HS>
-static __global__ void __launch_bounds__(S9_THREADS, 1)
+template <int HS, int NST, int MINB>
+static __global__ void __launch_bounds__(S9_THREADS, MINB)
 s9_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
              const float *Dsum, int T, int NH, int NKV, float sl2, float scale, int accumulate)
 {
@@ -304,8 +480,7 @@ s9_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float
     constexpr int BQ = 128, BK = 64, TILE = BK * HS * 2;
     extern __shared__ uint8_t s9_smem[];
     const uint32_t sQ = smem_base1024(s9_smem), sO = sQ + BQ * HS * 2, sK = sO + BQ * HS * 2,
-                   sV = sK + 2 * TILE;
-    const int swap = s9_mnswap_dev;
+                   sV = sK + NST * TILE;
     const int nqb = (T + BQ - 1) / BQ, qb = nqb - 1 - blockIdx.x;
     const int bh = blockIdx.y, b = bh / NH, h = bh % NH, kvh = h / (NH / NKV);
     const size_t W = (size_t)(NH + 2 * NKV) * HS;
@@ -338,10 +513,11 @@ s9_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float
     const int wrow = q0 + 64 * wgi; /* first row of this warpgroup */
 
     for (int kb = 0; kb <= last; kb++) {
-        const int cur = kb & 1, k0 = kb * BK;
+        const int cur = kb % NST, k0 = kb * BK;
         if (kb < last) {
-            s9_load<HS, BK>(sK + (cur ^ 1) * TILE, gk, W, k0 + BK, T);
-            s9_load<HS, BK>(sV + (cur ^ 1) * TILE, gv, W, k0 + BK, T);
+            const int nxt = (kb + 1) % NST;
+            s9_load<HS, BK>(sK + nxt * TILE, gk, W, k0 + BK, T);
+            s9_load<HS, BK>(sV + nxt * TILE, gv, W, k0 + BK, T);
             s9_commit();
             s9_wait_sync<1>();
         } else {
@@ -360,18 +536,19 @@ s9_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float
 #pragma unroll
             for (int i = 0; i < BK / 2; i++) {
                 const int r = (i >> 1) & 1, key = k0 + 8 * (i >> 2) + 2 * q + (i & 1);
-                float p = (mask && key > row0 + 8 * r) ? 0.0f : exp2f(s[i] * sl2 - L[r]);
+                float p = (mask && key > row0 + 8 * r) ? 0.0f : s9_ex2(fmaf(s[i], sl2, -L[r]));
                 s[i] = p * (dp[i] - D[r]);
             }
             uint32_t pa[BK / 16][4];
             frags<BK>(pa, s);
             wg_fence();
-            s9_pz<HS, BK>(dq, pa, sK + cur * TILE, swap);
+            s9_pz<HS, BK>(dq, pa, sK + cur * TILE);
             wg_commit();
             wg_wait<0>();
             wg_pin(dq);
         }
-        __syncthreads();
+        if (NST < 3)
+            __syncthreads();
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -391,8 +568,8 @@ s9_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float
  * over the query heads of its group in head order, query blocks of 64:
  * st = k q^T, pt = exp2(st sl2 - lse2[query]), dv += pt do, dpt = v do^T,
  * dst = pt (dpt - D[query]), dk += dst q; dk *= scale at the end. */
-template <int HS>
-static __global__ void __launch_bounds__(S9_THREADS, 1)
+template <int HS, int NST, int MINB>
+static __global__ void __launch_bounds__(S9_THREADS, MINB)
 s9_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
               const float *Dsum, int T, int NH, int NKV, float sl2, float scale, int accumulate)
 {
@@ -400,10 +577,10 @@ s9_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
     constexpr int BK = 128, BQ = 64, TILE = BQ * HS * 2;
     extern __shared__ uint8_t s9_smem[];
     const uint32_t sK = smem_base1024(s9_smem), sV = sK + BK * HS * 2, sQ = sV + BK * HS * 2,
-                   sO = sQ + 2 * TILE;
-    float *sL = reinterpret_cast<float *>(s9_smem + (sO + 2 * TILE - (uint32_t)__cvta_generic_to_shared(s9_smem)));
-    float *sD = sL + 2 * BQ;
-    const int swap = s9_mnswap_dev;
+                   sO = sQ + NST * TILE;
+    float *sL = reinterpret_cast<float *>(
+        s9_smem + (sO + NST * TILE - (uint32_t)__cvta_generic_to_shared(s9_smem)));
+    float *sD = sL + NST * BQ;
     const int kb = blockIdx.x; /* low key blocks see the most queries: first */
     const int b = blockIdx.y / NKV, kvh = blockIdx.y % NKV, rep = NH / NKV;
     const size_t W = (size_t)(NH + 2 * NKV) * HS;
@@ -437,43 +614,313 @@ s9_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
         dk[i] = dv[i] = 0.0f;
 
     for (int it = 0; it < nit; it++) {
-        const int cur = it & 1, qs = (qfirst + it % nq) * BQ;
+        const int cur = it % NST, qs = (qfirst + it % nq) * BQ;
         if (it + 1 < nit) {
-            stage(cur ^ 1, it + 1);
+            stage((it + 1) % NST, it + 1);
             s9_wait_sync<1>();
         } else {
             s9_wait_sync<0>();
         }
         if (qs + BQ - 1 >= wkey) { /* else every query is before every key */
             const float *L = sL + cur * BQ, *D = sD + cur * BQ;
+            /* Ordered to keep few accumulators live (two blocks per
+             * multiprocessor at hs 64): st, then dpt while dv's product
+             * runs, then dk's. (ptxas still serialises the products at 128
+             * registers, C7512; issuing dv's and dk's together after dpt
+             * did not avoid it.) */
             float st[BQ / 2], dpt[BQ / 2];
+            uint32_t pa[BQ / 16][4], da[BQ / 16][4];
             wg_fence();
             s9_abt<HS, BK, BQ>(st, sK, 64 * wgi, sQ + cur * TILE);
-            s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO + cur * TILE);
             wg_commit();
             wg_wait<0>();
             wg_pin(st);
-            wg_pin(dpt);
 #pragma unroll
             for (int i = 0; i < BQ / 2; i++) {
                 const int key = key0 + 8 * ((i >> 1) & 1), ql = 8 * (i >> 2) + 2 * q + (i & 1);
                 const int qry = qs + ql;
-                float p = (qry < key || qry >= T) ? 0.0f : exp2f(st[i] * sl2 - L[ql]);
-                st[i] = p;
+                st[i] = (qry < key || qry >= T) ? 0.0f : s9_ex2(fmaf(st[i], sl2, -L[ql]));
+            }
+            frags<BQ>(pa, st);
+            wg_fence();
+            s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO + cur * TILE);
+            s9_pz<HS, BQ>(dv, pa, sO + cur * TILE);
+            wg_commit();
+            wg_wait<0>();
+            wg_pin(dpt);
+            wg_pin(dv);
+#pragma unroll
+            for (int i = 0; i < BQ / 2; i++) {
+                const int ql = 8 * (i >> 2) + 2 * q + (i & 1);
+                /* At two blocks per SM, p comes back from its bf16 copy:
+                 * the float32 one would not fit in 128 registers. */
+                const float p = MINB == 2 ? frag_val<BQ>(pa, i) : st[i];
                 dpt[i] = p * (dpt[i] - D[ql]);
             }
-            uint32_t pa[BQ / 16][4], da[BQ / 16][4];
-            frags<BQ>(pa, st);
             frags<BQ>(da, dpt);
             wg_fence();
-            s9_pz<HS, BQ>(dv, pa, sO + cur * TILE, swap);
-            s9_pz<HS, BQ>(dk, da, sQ + cur * TILE, swap);
+            s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
             wg_commit();
             wg_wait<0>();
             wg_pin(dv);
             wg_pin(dk);
         }
-        __syncthreads();
+        if (NST < 3)
+            __syncthreads();
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int key = key0 + 8 * r;
+        if (key >= T)
+            continue;
+        kn_bf16 *dst = dqkv + ((size_t)b * T + key) * W;
+        kn_bf16 *pk = dst + (size_t)(NH + kvh) * HS, *pv = dst + (size_t)(NH + NKV + kvh) * HS;
+#pragma unroll
+        for (int j = 0; j < HS / 8; j++) {
+            st2(pk + 8 * j + 2 * q, dk[4 * j + 2 * r] * scale, dk[4 * j + 2 * r + 1] * scale,
+                accumulate);
+            st2(pv + 8 * j + 2 * q, dv[4 * j + 2 * r], dv[4 * j + 2 * r + 1], accumulate);
+        }
+    }
+#endif
+}
+
+/* ds = p (dp - D) of one key block for the dq kernel, from the raw scores
+ * s and dp (read only: accumulators of products still in the pipeline). */
+template <int BK>
+static __device__ __forceinline__ void s9_ds(const float (&s)[BK / 2], const float (&dp)[BK / 2],
+                                             float (&ds)[BK / 2], bool mask, int k0, int row0,
+                                             int q, float sl2, const float (&L)[2],
+                                             const float (&D)[2])
+{
+#pragma unroll
+    for (int i = 0; i < BK / 2; i++) {
+        const int r = (i >> 1) & 1, key = k0 + 8 * (i >> 2) + 2 * q + (i & 1);
+        const float p = (mask && key > row0 + 8 * r) ? 0.0f : s9_ex2(fmaf(s[i], sl2, -L[r]));
+        ds[i] = p * (dp[i] - D[r]);
+    }
+}
+
+/* dq with the forward's intra-warpgroup overlap: while ds_j k_j runs, the
+ * warpgroup has s and dp of block j + 1 and computes their ds. Same tiles
+ * and ring as s9_dq_kernel (three stages, copies two blocks ahead). */
+template <int HS, int MINB>
+static __global__ void __launch_bounds__(S9_THREADS, MINB)
+s9_dq2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
+              const float *Dsum, int T, int NH, int NKV, float sl2, float scale, int accumulate)
+{
+#if S9_ON
+    constexpr int BQ = 128, BK = 64, NST = 3, TILE = BK * HS * 2;
+    extern __shared__ uint8_t s9_smem[];
+    const uint32_t sQ = smem_base1024(s9_smem), sO = sQ + BQ * HS * 2, sK = sO + BQ * HS * 2,
+                   sV = sK + NST * TILE;
+    const int nqb = (T + BQ - 1) / BQ, qb = nqb - 1 - blockIdx.x;
+    const int bh = blockIdx.y, b = bh / NH, h = bh % NH, kvh = h / (NH / NKV);
+    const size_t W = (size_t)(NH + 2 * NKV) * HS;
+    const int C = NH * HS;
+    const kn_bf16 *rows = qkv + (size_t)b * T * W;
+    const kn_bf16 *gq = rows + (size_t)h * HS, *gk = rows + (size_t)(NH + kvh) * HS,
+                  *gv = rows + (size_t)(NH + NKV + kvh) * HS;
+    const kn_bf16 *gdo = dout + (size_t)b * T * C + (size_t)h * HS;
+    const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int g = lane / 4, q = lane % 4, q0 = qb * BQ;
+    const int row0 = q0 + 64 * wgi + 16 * warp + g;
+    const int wrow = q0 + 64 * wgi;
+    const int last = min(q0 + BQ - 1, T - 1) / BK;
+    const int wlast = min(last, (wrow + 63) / BK);
+
+    s9_load<HS, BQ>(sQ, gq, W, q0, T);
+    s9_load<HS, BQ>(sO, gdo, C, q0, T);
+    s9_load<HS, BK>(sK, gk, W, 0, T);
+    s9_load<HS, BK>(sV, gv, W, 0, T);
+    s9_commit();
+    if (last >= 1) {
+        s9_load<HS, BK>(sK + TILE, gk, W, BK, T);
+        s9_load<HS, BK>(sV + TILE, gv, W, BK, T);
+    }
+    s9_commit();
+    float L[2], D[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        int row = row0 + 8 * r;
+        L[r] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
+        D[r] = row < T ? Dsum[(size_t)bh * T + row] : 0.0f;
+    }
+    s9_wait_sync<1>();
+    float dq[HS / 2], s[BK / 2], dp[BK / 2], ds[BK / 2];
+    uint32_t da[BK / 16][4];
+#pragma unroll
+    for (int i = 0; i < HS / 2; i++)
+        dq[i] = 0.0f;
+    wg_fence();
+    s9_abt<HS, BQ, BK>(s, sQ, 64 * wgi, sK);
+    s9_abt<HS, BQ, BK>(dp, sO, 64 * wgi, sV);
+    wg_commit();
+    wg_wait<0>();
+    wg_pin(s);
+    wg_pin(dp);
+    s9_ds<BK>(s, dp, ds, BK - 1 > wrow, 0, row0, q, sl2, L, D);
+    frags<BK>(da, ds);
+
+    auto top = [&](int j) {
+        s9_wait_sync<0>();
+        if (j + 2 <= last) {
+            s9_load<HS, BK>(sK + ((j + 2) % NST) * TILE, gk, W, (j + 2) * BK, T);
+            s9_load<HS, BK>(sV + ((j + 2) % NST) * TILE, gv, W, (j + 2) * BK, T);
+            s9_commit();
+        }
+    };
+    for (int j = 0; j < wlast; j++) {
+        top(j);
+        const int k1 = (j + 1) * BK, n1 = (j + 1) % NST;
+        wg_fence();
+        s9_abt<HS, BQ, BK>(s, sQ, 64 * wgi, sK + n1 * TILE);
+        s9_abt<HS, BQ, BK>(dp, sO, 64 * wgi, sV + n1 * TILE);
+        wg_commit();
+        s9_pz<HS, BK>(dq, da, sK + (j % NST) * TILE);
+        wg_commit();
+        wg_wait<1>();
+        wg_pin(s);
+        wg_pin(dp);
+        s9_ds<BK>(s, dp, ds, k1 + BK - 1 > wrow, k1, row0, q, sl2, L, D);
+        wg_wait<0>();
+        wg_pin(dq);
+        frags<BK>(da, ds);
+    }
+    top(wlast);
+    wg_fence();
+    s9_pz<HS, BK>(dq, da, sK + (wlast % NST) * TILE);
+    wg_commit();
+    wg_wait<0>();
+    wg_pin(dq);
+    for (int j = wlast + 1; j <= last; j++)
+        top(j);
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int row = row0 + 8 * r;
+        if (row >= T)
+            continue;
+        kn_bf16 *dst = dqkv + ((size_t)b * T + row) * W + (size_t)h * HS;
+#pragma unroll
+        for (int j = 0; j < HS / 8; j++)
+            st2(dst + 8 * j + 2 * q, dq[4 * j + 2 * r] * scale, dq[4 * j + 2 * r + 1] * scale,
+                accumulate);
+    }
+#endif
+}
+
+/* pt and dst of one query block for the dk/dv kernel, from the raw st and
+ * dpt (read only, as in s9_ds); L, D: that block's lse and Dsum. */
+template <int BQ>
+static __device__ __forceinline__ void s9_pds(const float (&st)[BQ / 2],
+                                              const float (&dpt)[BQ / 2], float (&p)[BQ / 2],
+                                              float (&ds)[BQ / 2], int key0, int qs, int T,
+                                              int q, float sl2, const float *L, const float *D)
+{
+#pragma unroll
+    for (int i = 0; i < BQ / 2; i++) {
+        const int key = key0 + 8 * ((i >> 1) & 1), ql = 8 * (i >> 2) + 2 * q + (i & 1);
+        const int qry = qs + ql;
+        p[i] = (qry < key || qry >= T) ? 0.0f : s9_ex2(fmaf(st[i], sl2, -L[ql]));
+        ds[i] = p[i] * (dpt[i] - D[ql]);
+    }
+}
+
+/* dk, dv with the intra-warpgroup overlap: while p_j^T do_j and ds_j^T q_j
+ * run, the warpgroup has st, dpt of iteration j + 1 and computes their p,
+ * ds. Same tiles as s9_dkv_kernel; a ring of three stages. Fully masked
+ * iterations are computed (their p is 0) to keep the pipeline branch-free. */
+template <int HS>
+static __global__ void __launch_bounds__(S9_THREADS, 1)
+s9_dkv2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
+               const float *Dsum, int T, int NH, int NKV, float sl2, float scale, int accumulate)
+{
+#if S9_ON
+    constexpr int BK = 128, BQ = 64, NST = 3, TILE = BQ * HS * 2;
+    extern __shared__ uint8_t s9_smem[];
+    const uint32_t sK = smem_base1024(s9_smem), sV = sK + BK * HS * 2, sQ = sV + BK * HS * 2,
+                   sO = sQ + NST * TILE;
+    float *sL = reinterpret_cast<float *>(
+        s9_smem + (sO + NST * TILE - (uint32_t)__cvta_generic_to_shared(s9_smem)));
+    float *sD = sL + NST * BQ;
+    const int kb = blockIdx.x;
+    const int b = blockIdx.y / NKV, kvh = blockIdx.y % NKV, rep = NH / NKV;
+    const size_t W = (size_t)(NH + 2 * NKV) * HS;
+    const int C = NH * HS;
+    const kn_bf16 *rows = qkv + (size_t)b * T * W;
+    const kn_bf16 *gk = rows + (size_t)(NH + kvh) * HS, *gv = rows + (size_t)(NH + NKV + kvh) * HS;
+    const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int g = lane / 4, q = lane % 4, k0 = kb * BK;
+    const int key0 = k0 + 64 * wgi + 16 * warp + g;
+    const int qfirst = k0 / BQ, nqb = (T + BQ - 1) / BQ, nq = nqb - qfirst, nit = rep * nq;
+
+    auto stage = [&](int it) {
+        const int buf = it % NST;
+        const int hq = kvh * rep + it / nq, qs = (qfirst + it % nq) * BQ;
+        s9_load<HS, BQ>(sQ + buf * TILE, rows + (size_t)hq * HS, W, qs, T);
+        s9_load<HS, BQ>(sO + buf * TILE, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
+        const size_t bh = (size_t)b * NH + hq;
+        for (int i = threadIdx.x; i < BQ; i += S9_THREADS) {
+            const int row = qs + i;
+            sL[buf * BQ + i] = row < T ? lse[bh * T + row] : 0.0f;
+            sD[buf * BQ + i] = row < T ? Dsum[bh * T + row] : 0.0f;
+        }
+    };
+    auto qstart = [&](int it) { return (qfirst + it % nq) * BQ; };
+    s9_load<HS, BK>(sK, gk, W, k0, T);
+    s9_load<HS, BK>(sV, gv, W, k0, T);
+    stage(0);
+    s9_commit();
+    if (nit > 1)
+        stage(1);
+    s9_commit();
+    s9_wait_sync<1>();
+
+    float dk[HS / 2], dv[HS / 2], st[BQ / 2], dpt[BQ / 2], p[BQ / 2], ds[BQ / 2];
+    uint32_t pa[BQ / 16][4], da[BQ / 16][4];
+#pragma unroll
+    for (int i = 0; i < HS / 2; i++)
+        dk[i] = dv[i] = 0.0f;
+    wg_fence();
+    s9_abt<HS, BK, BQ>(st, sK, 64 * wgi, sQ);
+    s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO);
+    wg_commit();
+    wg_wait<0>();
+    wg_pin(st);
+    wg_pin(dpt);
+    s9_pds<BQ>(st, dpt, p, ds, key0, qstart(0), T, q, sl2, sL, sD);
+    frags<BQ>(pa, p);
+    frags<BQ>(da, ds);
+
+    for (int j = 0; j < nit; j++) {
+        /* Stage j + 1 lands; stage j - 1 = (j + 2) % 3 is refilled. */
+        s9_wait_sync<0>();
+        if (j + 2 < nit) {
+            stage(j + 2);
+            s9_commit();
+        }
+        const int cur = j % NST, n1 = (j + 1) % NST;
+        const bool more = j + 1 < nit; /* uniform over the block */
+        wg_fence();
+        if (more) {
+            s9_abt<HS, BK, BQ>(st, sK, 64 * wgi, sQ + n1 * TILE);
+            s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO + n1 * TILE);
+        }
+        wg_commit();
+        s9_pz<HS, BQ>(dv, pa, sO + cur * TILE);
+        s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
+        wg_commit();
+        wg_wait<1>();
+        wg_pin(st);
+        wg_pin(dpt);
+        if (more)
+            s9_pds<BQ>(st, dpt, p, ds, key0, qstart(j + 1), T, q, sl2, sL + n1 * BQ,
+                       sD + n1 * BQ);
+        wg_wait<0>();
+        wg_pin(dv);
+        wg_pin(dk);
+        frags<BQ>(pa, p);
+        frags<BQ>(da, ds);
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -494,35 +941,62 @@ s9_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
 
 /* ---------------------------------------------------------------- host */
 
-/* Dynamic shared memory of each kernel (+1024 to align the base). */
-static size_t fwd_smem(int hs) { return (size_t)(128 + 4 * 128) * hs * 2 + 1024; }
-static size_t dq_smem(int hs) { return (size_t)(2 * 128 + 4 * 64) * hs * 2 + 1024; }
-static size_t dkv_smem(int hs) { return (size_t)(2 * 128 + 4 * 64) * hs * 2 + 1024 + 4 * 64 * 4; }
+/* Kernel configurations, by head size, with the alternatives measured
+ * against them kept for the benchmark (INGOT_FA_SM90_ALT; docs/kernels.md
+ * "Hopper attention" has the numbers):
+ *   0 (default) forward: fwd2, BK 64, two blocks per SM at hs 64, one at
+ *     hs 128; backward hs 64: dq and dk/dv, three stages, two blocks per
+ *     SM; hs 128: dq2 and dk/dv (three stages, one block).
+ *   1 forward fwd (no overlap; BK 64 three stages two blocks at hs 64, BK
+ *     128 two stages at hs 128); backward two stages, one block per SM.
+ *   2 as 1 with three stages, one block per SM, at hs 64.
+ *   3 as 0 with the overlapped backward (dq2, dk/dv 2) at hs 64. */
+static size_t fwd_smem(int hs, int bk, int nst)
+{
+    return (size_t)(128 + 2 * nst * bk) * hs * 2 + 1024; /* +1024: base alignment */
+}
+static size_t dq_smem(int hs, int nst) { return (size_t)(2 * 128 + 2 * nst * 64) * hs * 2 + 1024; }
+static size_t dkv_smem(int hs, int nst)
+{
+    return (size_t)(2 * 128 + 2 * nst * 64) * hs * 2 + 1024 + 2 * nst * 64 * 4;
+}
 
-static int s9_minb = 1; /* forward variant (INGOT_FA_SM90_MINB, for the benchmark) */
+static int s9_alt = 0;
 
-/* Raises each kernel's dynamic shared-memory limit once per process, and
- * sets the descriptor variant from INGOT_FA_SM90_MNSWAP (0 by default). */
-template <int HS> static int s9_setup(void)
+template <typename K> static int s9_smem_limit(K kernel, size_t bytes)
+{
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    (int)bytes));
+    return 0;
+}
+
+/* Raises each kernel's dynamic shared-memory limit once per process. */
+static int s9_setup(void)
 {
     static int done = 0;
     if (done)
         return 0;
-    CUDA_CHECK(cudaFuncSetAttribute(s9_fwd_kernel<HS, 1>,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)fwd_smem(HS)));
-    if (HS == 64) /* the two-block variant exists for hs 64 only */
-        CUDA_CHECK(cudaFuncSetAttribute(s9_fwd_kernel<64, 2>,
-                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        (int)fwd_smem(64)));
-    CUDA_CHECK(cudaFuncSetAttribute(s9_dq_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    (int)dq_smem(HS)));
-    CUDA_CHECK(cudaFuncSetAttribute(s9_dkv_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    (int)dkv_smem(HS)));
-    const char *e = getenv("INGOT_FA_SM90_MNSWAP");
-    int swap = e && e[0] == '1';
-    e = getenv("INGOT_FA_SM90_MINB");
-    s9_minb = e && e[0] == '2' ? 2 : 1;
-    CUDA_CHECK(cudaMemcpyToSymbol(s9_mnswap_dev, &swap, sizeof(int)));
+    const char *e = getenv("INGOT_FA_SM90_ALT");
+    s9_alt = e && e[0] >= '1' && e[0] <= '3' ? e[0] - '0' : 0;
+    int err = 0;
+    err |= s9_smem_limit(s9_fwd2_kernel<64, 64, 2>, fwd_smem(64, 64, 3));
+    err |= s9_smem_limit(s9_fwd2_kernel<128, 64, 1>, fwd_smem(128, 64, 3));
+    err |= s9_smem_limit(s9_fwd_kernel<64, 64, 3, 2>, fwd_smem(64, 64, 3));
+    err |= s9_smem_limit(s9_fwd_kernel<64, 64, 3, 1>, fwd_smem(64, 64, 3));
+    err |= s9_smem_limit(s9_fwd_kernel<128, 128, 2, 1>, fwd_smem(128, 128, 2));
+    err |= s9_smem_limit(s9_dq_kernel<64, 3, 2>, dq_smem(64, 3));
+    err |= s9_smem_limit(s9_dq_kernel<64, 3, 1>, dq_smem(64, 3));
+    err |= s9_smem_limit(s9_dq_kernel<64, 2, 1>, dq_smem(64, 2));
+    err |= s9_smem_limit(s9_dq_kernel<128, 3, 1>, dq_smem(128, 3));
+    err |= s9_smem_limit(s9_dkv_kernel<64, 3, 2>, dkv_smem(64, 3));
+    err |= s9_smem_limit(s9_dkv_kernel<64, 3, 1>, dkv_smem(64, 3));
+    err |= s9_smem_limit(s9_dkv_kernel<64, 2, 1>, dkv_smem(64, 2));
+    err |= s9_smem_limit(s9_dkv_kernel<128, 3, 1>, dkv_smem(128, 3));
+    err |= s9_smem_limit(s9_dq2_kernel<64, 1>, dq_smem(64, 3));
+    err |= s9_smem_limit(s9_dq2_kernel<128, 1>, dq_smem(128, 3));
+    err |= s9_smem_limit(s9_dkv2_kernel<64>, dkv_smem(64, 3));
+    if (err)
+        return INGOT_E_CUDA;
     done = 1;
     return 0;
 }
@@ -530,40 +1004,29 @@ template <int HS> static int s9_setup(void)
 extern "C" int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int T, int NH,
                               int NKV, int hs, cudaStream_t s)
 {
+    int err = s9_setup();
+    if (err)
+        return err;
     const float sl2 = (1.0f / sqrtf((float)hs)) * 1.4426950408889634f;
-    dim3 grid((unsigned)((T + 127) / 128), (unsigned)(B * NH));
-    int err = hs == 64 ? s9_setup<64>() : s9_setup<128>();
-    if (err)
-        return err;
-    if (hs == 64 && s9_minb == 2)
-        s9_fwd_kernel<64, 2><<<grid, S9_THREADS, fwd_smem(64), s>>>(
-            (kn_bf16 *)out, lse, (const kn_bf16 *)qkv, T, NH, NKV, sl2);
+    const dim3 grid((unsigned)((T + 127) / 128), (unsigned)(B * NH));
+    kn_bf16 *o = (kn_bf16 *)out;
+    const kn_bf16 *x = (const kn_bf16 *)qkv;
+    const int alt = s9_alt == 1 || s9_alt == 2 ? s9_alt : 0;
+    if (hs == 64 && alt == 0)
+        s9_fwd2_kernel<64, 64, 2><<<grid, S9_THREADS, fwd_smem(64, 64, 3), s>>>(o, lse, x, T, NH,
+                                                                                NKV, sl2);
+    else if (hs == 64 && alt == 1)
+        s9_fwd_kernel<64, 64, 3, 2><<<grid, S9_THREADS, fwd_smem(64, 64, 3), s>>>(o, lse, x, T,
+                                                                                  NH, NKV, sl2);
     else if (hs == 64)
-        s9_fwd_kernel<64, 1><<<grid, S9_THREADS, fwd_smem(64), s>>>(
-            (kn_bf16 *)out, lse, (const kn_bf16 *)qkv, T, NH, NKV, sl2);
+        s9_fwd_kernel<64, 64, 3, 1><<<grid, S9_THREADS, fwd_smem(64, 64, 3), s>>>(o, lse, x, T,
+                                                                                  NH, NKV, sl2);
+    else if (alt == 0)
+        s9_fwd2_kernel<128, 64, 1><<<grid, S9_THREADS, fwd_smem(128, 64, 3), s>>>(o, lse, x, T,
+                                                                                  NH, NKV, sl2);
     else
-        s9_fwd_kernel<128, 1><<<grid, S9_THREADS, fwd_smem(128), s>>>(
-            (kn_bf16 *)out, lse, (const kn_bf16 *)qkv, T, NH, NKV, sl2);
-    KN_LAUNCH_CHECK();
-    return 0;
-}
-
-template <int HS>
-static int s9_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const float *lse,
-                  const float *Dsum, int B, int T, int NH, int NKV, int accumulate,
-                  cudaStream_t s)
-{
-    const float scale = 1.0f / sqrtf((float)HS), sl2 = scale * 1.4426950408889634f;
-    int err = s9_setup<HS>();
-    if (err)
-        return err;
-    dim3 gq((unsigned)((T + 127) / 128), (unsigned)(B * NH));
-    s9_dq_kernel<HS><<<gq, S9_THREADS, dq_smem(HS), s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, NKV,
-                                                         sl2, scale, accumulate);
-    KN_LAUNCH_CHECK();
-    dim3 gk((unsigned)((T + 127) / 128), (unsigned)(B * NKV));
-    s9_dkv_kernel<HS><<<gk, S9_THREADS, dkv_smem(HS), s>>>(dqkv, qkv, dout, lse, Dsum, T, NH,
-                                                           NKV, sl2, scale, accumulate);
+        s9_fwd_kernel<128, 128, 2, 1><<<grid, S9_THREADS, fwd_smem(128, 128, 2), s>>>(
+            o, lse, x, T, NH, NKV, sl2);
     KN_LAUNCH_CHECK();
     return 0;
 }
@@ -572,9 +1035,52 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
                               const float *Dsum, int B, int T, int NH, int NKV, int hs,
                               int accumulate, cudaStream_t s)
 {
-    if (hs == 64)
-        return s9_bwd<64>((kn_bf16 *)dqkv, (const kn_bf16 *)dout, (const kn_bf16 *)qkv, lse,
-                          Dsum, B, T, NH, NKV, accumulate, s);
-    return s9_bwd<128>((kn_bf16 *)dqkv, (const kn_bf16 *)dout, (const kn_bf16 *)qkv, lse, Dsum,
-                       B, T, NH, NKV, accumulate, s);
+    int err = s9_setup();
+    if (err)
+        return err;
+    const float scale = 1.0f / sqrtf((float)hs), sl2 = scale * 1.4426950408889634f;
+    const dim3 gq((unsigned)((T + 127) / 128), (unsigned)(B * NH));
+    const dim3 gk((unsigned)((T + 127) / 128), (unsigned)(B * NKV));
+    kn_bf16 *d = (kn_bf16 *)dqkv;
+    const kn_bf16 *dO = (const kn_bf16 *)dout, *x = (const kn_bf16 *)qkv;
+#define S9_DQ(...)                                                                          \
+    __VA_ARGS__<<<gq, S9_THREADS, smq, s>>>(d, x, dO, lse, Dsum, T, NH, NKV, sl2, scale,      \
+                                            accumulate)
+#define S9_DKV(...)                                                                         \
+    __VA_ARGS__<<<gk, S9_THREADS, smk, s>>>(d, x, dO, lse, Dsum, T, NH, NKV, sl2, scale,      \
+                                            accumulate)
+    if (hs == 64) {
+        const int nst = s9_alt == 1 ? 2 : 3;
+        const size_t smq = dq_smem(64, nst), smk = dkv_smem(64, nst);
+        if (s9_alt == 0)
+            S9_DQ(s9_dq_kernel<64, 3, 2>);
+        else if (s9_alt == 1)
+            S9_DQ(s9_dq_kernel<64, 2, 1>);
+        else if (s9_alt == 2)
+            S9_DQ(s9_dq_kernel<64, 3, 1>);
+        else
+            S9_DQ(s9_dq2_kernel<64, 1>);
+        KN_LAUNCH_CHECK();
+        if (s9_alt == 0)
+            S9_DKV(s9_dkv_kernel<64, 3, 2>);
+        else if (s9_alt == 1)
+            S9_DKV(s9_dkv_kernel<64, 2, 1>);
+        else if (s9_alt == 2)
+            S9_DKV(s9_dkv_kernel<64, 3, 1>);
+        else
+            S9_DKV(s9_dkv2_kernel<64>);
+        KN_LAUNCH_CHECK();
+        return 0;
+    }
+    const size_t smq = dq_smem(128, 3), smk = dkv_smem(128, 3);
+    if (s9_alt == 1 || s9_alt == 2)
+        S9_DQ(s9_dq_kernel<128, 3, 1>);
+    else
+        S9_DQ(s9_dq2_kernel<128, 1>);
+    KN_LAUNCH_CHECK();
+    S9_DKV(s9_dkv_kernel<128, 3, 1>); /* the overlapped one spills at hs 128 */
+    KN_LAUNCH_CHECK();
+#undef S9_DQ
+#undef S9_DKV
+    return 0;
 }
