@@ -2,7 +2,10 @@
  * cp.async stages in shared memory in the 128-byte-swizzled layout wgmma's
  * descriptors read. Two warpgroups per block, each owning 64 rows (queries
  * in the forward and dq kernels, keys in the dk/dv kernel); all 256 threads
- * copy, double-buffered, so the next tile's copy overlaps this tile's math.
+ * copy into a ring of stages (two or three), so the next tile's copy
+ * overlaps this tile's math. Which kernel and configuration runs for a head
+ * size: kn_fa_sm90_fwd / _bwd at the end (measurements: docs/kernels.md,
+ * "Hopper attention").
  *
  * Tile layout (hs / 64 panels of 64 columns = 128 bytes per row): the
  * 16-byte chunk c (0..7) of row r of a panel sits at r * 128 + ((c ^ (r % 8))
