@@ -33,6 +33,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "flash_attention.h"
 #include "ingot_err.h"
 #include "kc.h"
 #include "kc_decode.h"
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
      * INGOT_PORTABLE=1 CUDA_FORCE_PTX_JIT=1 (the other GPUs' path). */
     printf("kernel path: %s%s\n", kn_path_name(path),
            getenv("CUDA_FORCE_PTX_JIT") ? " (CUDA_FORCE_PTX_JIT: the PTX, JIT-compiled)" : "");
+    printf("flash attention: %s kernels\n", kn_flash_attention_impl_name(64));
     c->rng = c->seed;
     int rc = 1;
     const int forced_jit = getenv("CUDA_FORCE_PTX_JIT") != NULL;
