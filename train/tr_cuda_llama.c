@@ -245,6 +245,11 @@ void tr_cuda_llama_free(tr_cuda_llama *m)
     free(m);
 }
 
+bool tr_cuda_llama_flash(const tr_cuda_llama *m)
+{
+    return m->attn != LA_MAT;
+}
+
 size_t tr_cuda_llama_bytes(const tr_cuda_llama *m)
 {
     return m->block_bytes;

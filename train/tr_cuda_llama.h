@@ -8,12 +8,15 @@
  * scratch area, carved from ONE cudaMalloc at creation; nothing is
  * allocated afterwards; every call only enqueues work on the given stream.
  *
- * Attention is the simple grouped-query path of gqa.h (kv heads expanded,
- * materialised attention); not yet here: flash attention and the per-op
- * timer of tr_cuda_model.h (docs/llama.md). */
+ * Attention takes one of three paths, chosen at creation (tr_cuda_llama.c's
+ * opening comment; INGOT_LLAMA_ATTN): grouped-query flash attention (the
+ * default where the flash kernels take the shape), RoPE-expanded multi-head
+ * flash, or materialised attention. Not yet here: the per-op timer of
+ * tr_cuda_model.h (docs/llama.md). */
 #ifndef INGOT_TR_CUDA_LLAMA_H
 #define INGOT_TR_CUDA_LLAMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +34,8 @@ int tr_cuda_llama_create(const struct tr_llama_config *c, int max_batch, kn_dtyp
 void tr_cuda_llama_free(tr_cuda_llama *m);   /* accepts NULL; the device must be idle */
 /* Bytes of device memory held. */
 size_t tr_cuda_llama_bytes(const tr_cuda_llama *m);
+/* true when attention runs on the flash kernels (gqa or expand path). */
+bool tr_cuda_llama_flash(const tr_cuda_llama *m);
 /* The scratch area (free between the model's calls on the same stream: the
  * optimizer's global norm may use it) and its size. */
 void *tr_cuda_llama_scratch(const tr_cuda_llama *m, size_t *bytes);

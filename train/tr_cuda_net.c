@@ -45,7 +45,7 @@ void tr_cuda_net_free(tr_cuda_net *n)
 
 bool tr_cuda_net_flash(const tr_cuda_net *n)
 {
-    return n->gpt2 && tr_cuda_model_flash(n->gpt2);
+    return n->gpt2 ? tr_cuda_model_flash(n->gpt2) : tr_cuda_llama_flash(n->llama);
 }
 
 size_t tr_cuda_net_bytes(const tr_cuda_net *n)

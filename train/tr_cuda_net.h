@@ -2,8 +2,7 @@
  * (tr_cuda_model.h) or LLaMA (tr_cuda_llama.h), which have the same
  * contract (one allocation at creation, every call only enqueues on the
  * given stream, the same gradients-ready hook), so that backend_cuda.c does
- * not care which. LLaMA has no flash path yet (the materialised grouped-
- * query attention) and no per-operation timer. */
+ * not care which. LLaMA has no per-operation timer yet. */
 #ifndef INGOT_TR_CUDA_NET_H
 #define INGOT_TR_CUDA_NET_H
 
