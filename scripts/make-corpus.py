@@ -77,8 +77,9 @@ def documents():
 
 # ---------------------------------------------------------------- --synth
 def synth_sources():
-    """Texts for --synth: everything documents() reads, man pages, and the
-    standard library's comments (read as text: parsing it all is slow)."""
+    """Texts for --synth: the documentation files documents() reads, man
+    pages, and the standard library's comments and docstrings (found by a
+    regular expression: parsing it all is slow)."""
     for p in doc_files():
         t = read_text(p)
         if t:
@@ -90,11 +91,13 @@ def synth_sources():
             yield "\n".join("" if ln.startswith((".", "'")) else troff.sub("", ln).replace("\\", "")
                             for ln in t.split("\n"))
     lib = sysconfig.get_paths()["stdlib"]
+    doc = re.compile(r'"""(.{40,}?)"""', re.S)
     for p in sorted(glob.glob(os.path.join(lib, "**", "*.py"), recursive=True)):
         t = read_text(p)
         if t:
             yield "\n".join(ln.strip()[1:].strip() for ln in t.split("\n")
                             if ln.strip().startswith("#") and len(ln.strip()) > 3)
+            yield "\n\n".join(m.group(1) for m in doc.finditer(t))
 
 
 def synth_sentences(limit):
