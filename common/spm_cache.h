@@ -32,6 +32,23 @@ static inline void spe_cache_prefetch(const struct spe_model *m, const struct sp
         __builtin_prefetch(&s->cache[h & s->cache_mask]);
 }
 
+/* Start loading the key and value of the word of hash h where its first
+ * probe finds it (its slots were prefetched a word earlier; a word found
+ * further on, or not cached, gets nothing). */
+static inline void spe_cache_prefetch_value(const struct spe_model *m,
+                                            const struct spe_scratch *s, uint64_t h)
+{
+    const struct spe_cache_ent *e;
+    if (m->shared.slot && (e = &m->shared.slot[h & m->shared.mask])->hash == h) {
+        __builtin_prefetch(m->shared.arena + e->key_off);
+        return;
+    }
+    if (s->cache && (e = &s->cache[h & s->cache_mask])->hash == h) {
+        __builtin_prefetch(s->arena + e->key_off);
+        __builtin_prefetch(s->arena + spe_cache_val_off(e) + 8);
+    }
+}
+
 /* Encode the word s->norm[off, off + n) into s->toks, through the cache
  * when it is on; h is spe_cache_hash() of the word. Returns 0 or -ENOMEM. */
 int spe_cache_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off, uint32_t n,

@@ -501,21 +501,29 @@ int spe_encode(const spe_model *m, spe_scratch *s, const char *text, size_t len,
     double t1 = s->timing ? mono_now() : 0;
     s->n_toks = 0;
     float c = 0.0f;
-    /* One word ahead: the next word's cache slot comes from memory while
-     * this one is encoded (the table is megabytes; probes waited on it). */
+    /* Two words ahead: the cache slots of the word after next come from
+     * memory while this one is encoded, and the next word's key and value,
+     * found through its slot (loaded one word ago), follow them (the table
+     * and arena are megabytes; probes waited on both). */
     size_t w = 0, e = n ? spe_word_end(m->cut, s->norm, n, 0) : 0;
+    size_t e2 = e < n ? spe_word_end(m->cut, s->norm, n, e) : n;
     uint64_t h = spe_cache_hash(s, s->norm, (uint32_t)e);
+    uint64_t h2 = spe_cache_hash(s, s->norm + e, (uint32_t)(e2 - e));
+    spe_cache_prefetch(m, s, h2);
     while (w < n) {
-        size_t e2 = e < n ? spe_word_end(m->cut, s->norm, n, e) : n;
-        uint64_t h2 = spe_cache_hash(s, s->norm + e, (uint32_t)(e2 - e));
-        spe_cache_prefetch(m, s, h2);
+        size_t e3 = e2 < n ? spe_word_end(m->cut, s->norm, n, e2) : n;
+        uint64_t h3 = spe_cache_hash(s, s->norm + e2, (uint32_t)(e3 - e2));
+        spe_cache_prefetch(m, s, h3);
+        spe_cache_prefetch_value(m, s, h2);
         ret = spe_cache_word(m, s, (uint32_t)w, (uint32_t)(e - w), h, &c);
         if (ret)
             return ret;
         s->stats.words++;
         w = e;
         e = e2;
+        e2 = e3;
         h = h2;
+        h2 = h3;
     }
     if ((ret = emit(m, s, ids, cap, n_ids)))
         return ret;
