@@ -80,35 +80,11 @@ static bool door_pass(struct spe_scratch *s, uint64_t h)
     return false;
 }
 
-/* The tables are random reads over megabytes: on 2 MB pages a thread's
- * 7 MB take 4 TLB entries instead of 1,800. Where the kernel grants
- * transparent huge pages on request (madvise mode) this asks; where it
- * grants them always or never, the request changes nothing.
- * INGOT_SPE_HUGE=0 leaves them out, for measurements. The memory is
- * zeroed when zero is set; free() releases it. */
-static void *table_alloc(size_t bytes, bool zero)
-{
-    const size_t huge = (size_t)2 << 20;
-    const char *e = getenv("INGOT_SPE_HUGE");
-    if (bytes < huge || (e && strcmp(e, "0") == 0))
-        return zero ? calloc(1, bytes) : malloc(bytes);
-    size_t size = (bytes + huge - 1) & ~(huge - 1);
-    void *p = aligned_alloc(huge, size);
-    if (!p)
-        return NULL;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, size, MADV_HUGEPAGE);   /* a hint: refused, the pages stay small */
-#endif
-    if (zero)
-        memset(p, 0, bytes);
-    return p;
-}
-
 static int cache_init(struct spe_scratch *s)
 {
     size_t slots = (size_t)1 << cache_log2(), arena = slots * CACHE_ARENA_PER_SLOT;
-    s->cache = table_alloc(slots * sizeof(*s->cache), true);
-    s->arena = table_alloc(arena, false);
+    s->cache = spe_huge_alloc(slots * sizeof(*s->cache), true);
+    s->arena = spe_huge_alloc(arena, false);
     s->door = calloc(((size_t)1 << DOOR_LOG2) / 64, sizeof(*s->door));
     if (!s->cache || !s->arena || !s->door) {
         spe_cache_free(s);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "fsutil.h"
 #include "ingot_err.h"
@@ -16,6 +17,27 @@
 #include "mono_clock.h"
 #include "spm_cache.h"
 #include "spm_enc.h"
+
+/* See spm_enc.h. Where the kernel grants transparent huge pages on request
+ * (madvise mode) this asks; where it grants them always or never, the
+ * request changes nothing. */
+void *spe_huge_alloc(size_t bytes, bool zero)
+{
+    const size_t huge = (size_t)2 << 20;
+    const char *e = getenv("INGOT_SPE_HUGE");
+    if (bytes < huge / 4 || (e && strcmp(e, "0") == 0))   /* from 512 KB: one huge page */
+        return zero ? calloc(1, bytes) : malloc(bytes);
+    size_t size = (bytes + huge - 1) & ~(huge - 1);
+    void *p = aligned_alloc(huge, size);
+    if (!p)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, size, MADV_HUGEPAGE);   /* a hint: refused, the pages stay small */
+#endif
+    if (zero)
+        memset(p, 0, bytes);
+    return p;
+}
 
 int spe_grow(void *buf, size_t *cap, size_t need, size_t elem, const char *what)
 {

@@ -116,7 +116,7 @@ int spe_trie_pack(struct spe_trie *t, const double *score)
         for (uint32_t k = first[v + 1]; k-- > first[v];)   /* first child on top */
             stack[sp++] = kid[k];
     }
-    t->pack = calloc(at, 1);
+    t->pack = spe_huge_alloc(at, true);   /* walks read it at random */
     if (!t->pack) {
         ret = ingot_oom("the packed trie", at);
         goto out;

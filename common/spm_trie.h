@@ -6,6 +6,7 @@
 #ifndef INGOT_SPM_TRIE_H
 #define INGOT_SPM_TRIE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -36,6 +37,13 @@ struct spe_trie {
     uint32_t pack_root[256]; /* offset of the root's child by byte, 0 none */
     /* (A record whose value is >= 0 ends with a double: spe_pack_score.) */
 };
+
+/* bytes of memory for a table read at random over megabytes (the packed
+ * trie, a thread's word cache): 2 MB-aligned and asked for on huge pages
+ * when it spans one, so its TLB entries fit (a thread's cache takes 3, not
+ * 1,500). Zeroed when zero is set; free() releases it; NULL when out of
+ * memory. INGOT_SPE_HUGE=0 leaves huge pages out, for measurements. */
+void *spe_huge_alloc(size_t bytes, bool zero);
 
 /* Build from n keys (keys[i], lens[i] bytes, value vals[i] >= 0). A key
  * given twice keeps the first value. Returns 0 or -ENOMEM (recorded). */
