@@ -73,7 +73,8 @@ struct kn_blas {
     int fuse_dgelu; /* dGELU in the input-gradient GEMM's epilogue */
     int fuse_bgrad; /* bias gradient in the weight GEMM's epilogue (BGRADB) */
     int tune;       /* 1: shapes planned now are tuned (kn_blas_set_tune, tune_plan) */
-    int tune_env;   /* INGOT_GEMM_TUNE: -1 unset, 0 never tune, 1 always tune */
+    int tune_env;   /* INGOT_GEMM_TUNE: -1 unset or 0: never tune; 1: at start-up
+                     * (kn_blas_set_tune); 2 ("always"): every new shape */
     int nplans, next_evict;
     lt_plan plans[PLAN_CAP];
 };
@@ -115,8 +116,8 @@ extern "C" int kn_blas_create(kn_blas **out, size_t workspace_bytes)
     const char *bg = getenv("INGOT_BGRAD_EPI");
     h->fuse_bgrad = bg && !strcmp(bg, "1");
     const char *tune = getenv("INGOT_GEMM_TUNE");
-    h->tune_env = !tune || !*tune ? -1 : !strcmp(tune, "0") ? 0 : 1;
-    h->tune = h->tune_env == 1;
+    h->tune_env = !tune || !*tune ? -1 : !strcmp(tune, "0") ? 0 : !strcmp(tune, "always") ? 2 : 1;
+    h->tune = h->tune_env == 2;
     int err = 0;
     cublasStatus_t st;
     cudaError_t ce = cudaMalloc(&h->ws, h->ws_bytes);
@@ -164,7 +165,7 @@ extern "C" void kn_blas_set_fuse_gelu(kn_blas *h, int on)
 
 extern "C" void kn_blas_set_tune(kn_blas *h, int on)
 {
-    if (h && h->tune_env == -1)
+    if (h && h->tune_env == 1)
         h->tune = on != 0;
 }
 
@@ -320,8 +321,8 @@ extern "C" void kn_blas_tune_report(const kn_blas *h, FILE *f)
                 "ms, chosen %.3f ms (%.3fx)\n", n, changed, first / TUNE_REPS, pick / TUNE_REPS,
                 pick > 0 ? first / pick : 0.0);
     else
-        fprintf(f, "gemm tune: no shape tuned (%s)\n", h->tune_env == 0 ? "INGOT_GEMM_TUNE=0" :
-                "none large enough, or not at start-up");
+        fprintf(f, "gemm tune: no shape tuned (%s)\n", h->tune_env <= 0 ?
+                "off; INGOT_GEMM_TUNE=1 tunes at start-up" : "none large enough, or not at start-up");
 }
 
 /* Fills plan p for call c: descriptors, layouts, and the heuristic's best

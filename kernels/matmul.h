@@ -40,18 +40,21 @@ void kn_blas_free(kn_blas *h);
  * comparisons). */
 void kn_blas_set_fuse_gelu(kn_blas *h, int on);
 
-/* Autotune (on by default at a back end's start-up): while on, each GEMM
- * shape planned for the first time (at least 16 GFLOP, output not
+/* Autotune, off by default (measured on an H200: GPT-2 350M 195 273 tok/s
+ * tuned vs 195 454 untuned, 124M's tuned sum of one call each 1.05x faster
+ * but no step faster beyond noise; docs/performance.md). INGOT_GEMM_TUNE=1
+ * in the environment at kn_blas_create makes kn_blas_set_tune(h, 1) effective:
+ * each GEMM shape planned while it is on (at least 16 GFLOP, output not
  * overlapping an input, not inside a stream capture) runs cuBLASLt's top 8
  * heuristic algorithms a few times on the call's own buffers (the output is
  * saved and restored, so accumulating products keep their value) and keeps
  * the fastest when it beats the heuristic's first by 3%. Later calls of the
- * shape reuse the choice (the plan cache). The chosen algorithm differs
- * only in summation order, i.e. float32 rounding; but two processes may
- * time differently and choose differently, so a resume is bit-exact only
- * with INGOT_GEMM_TUNE=0 in the environment at kn_blas_create (never tune:
- * the heuristic's first always) or below the size limit. INGOT_GEMM_TUNE=1:
- * tune every new shape, whenever planned. Not thread-safe. */
+ * shape reuse the choice (the plan cache). The chosen algorithm differs only
+ * in summation order, i.e. float32 rounding; but two processes may time
+ * differently and choose differently, so with tuning on a resume is exact
+ * only to rounding, not bit for bit — the reason it is off by default.
+ * INGOT_GEMM_TUNE=always: tune every new shape, whenever planned.
+ * Not thread-safe. */
 void kn_blas_set_tune(kn_blas *h, int on);
 
 /* Per tuned shape: the heuristic's first and the chosen algorithm's time

@@ -194,7 +194,7 @@ fi
     echo "MFU: 6 x (params - wpe) + 12 x L x T x C FLOPs per token (PaLM appendix B) over the"
     echo "GPU's dense bf16 peak (train/tr_cuda_perf.h; --peak-tflops overrides). CPU%: process"
     echo "CPU time / wall, % of one core; syncs: counted host waits per step (the bar: 1.0)."
-    echo "GEMM autotune at start-up (per ingot run; INGOT_GEMM_TUNE=0 turns it off):"
+    echo "GEMM autotune at start-up (per ingot run; off unless INGOT_GEMM_TUNE=1):"
     for f in "$out"/*.log; do
         case $(basename "$f") in torch-*|bench-train.log) continue ;; esac
         l=$(grep -E '^gemm tune: ([0-9]+ shapes|no shape)' "$f" | tail -1)
