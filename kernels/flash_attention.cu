@@ -27,6 +27,7 @@
 
 #include "cuda_check.h"
 #include "flash_attention.h"
+#include "flash_attention_common.cuh"
 #include "flash_attention_sm90.h"
 #include "kn_arch.h"
 #include "kn_device.cuh"
@@ -247,7 +248,9 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, in
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int row = row0 + (e >> 1) * 8, key = k0 + j * 8 + 2 * q + (e & 1);
-                float x = s[j][e] * sl2;
+                /* max over the raw scores (sl2 > 0): the scale folds
+                 * into the exponent's FMA below */
+                float x = s[j][e];
                 if (kb == qb && key > row)
                     x = -INFINITY;
                 s[j][e] = x;
@@ -258,8 +261,8 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, in
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
             /* Every row sees key k0 <= row here, so mnew is finite. */
-            float mnew = fmaxf(m[r], mx[r]);
-            float alpha = exp2f(m[r] - mnew); /* m = -inf at first: 0 */
+            float mnew = fmaxf(m[r], mx[r] * sl2);
+            float alpha = kn_fa_ex2(m[r] - mnew); /* m = -inf at first: 0 */
             m[r] = mnew;
             l[r] *= alpha;
 #pragma unroll
@@ -272,7 +275,7 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, in
         for (int j = 0; j < 8; j++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                float p = exp2f(s[j][e] - m[e >> 1]);
+                float p = kn_fa_ex2(fmaf(s[j][e], sl2, -m[e >> 1]));
                 s[j][e] = p;
                 l[e >> 1] += p;
             }
@@ -357,12 +360,7 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
     load_tile_async<HS, LD>(sV[0], vbase, C3, 0, T);
     cp_async_commit();
     float L[2], D[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        int row = row0 + 8 * r;
-        L[r] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
-        D[r] = row < T ? Dsum[(size_t)bh * T + row] : 0.0f;
-    }
+    kn_fa_row_stats(L, D, lse, Dsum, (size_t)bh, row0, T);
     float dq[HS / 8][4];
 #pragma unroll
     for (int nt = 0; nt < HS / 8; nt++)
@@ -387,7 +385,7 @@ flash_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const fl
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int r = e >> 1, row = row0 + 8 * r, key = k0 + j * 8 + 2 * q + (e & 1);
-                float p = (kb == qb && key > row) ? 0.0f : exp2f(s[j][e] * sl2 - L[r]);
+                float p = (kb == qb && key > row) ? 0.0f : kn_fa_ex2(fmaf(s[j][e], sl2, -L[r]));
                 s[j][e] = p * (dp[j][e] - D[r]); /* ds */
             }
         mma_pz<HS, LD>(dq, s, sK[cur], lane);
@@ -486,7 +484,7 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int key = key0 + 8 * (e >> 1), ql = j * 8 + 2 * q + (e & 1), qry = q0 + ql;
-                st[j][e] = (qry < key || qry >= T) ? 0.0f : exp2f(st[j][e] * sl2 - sLc[ql]);
+                st[j][e] = (qry < key || qry >= T) ? 0.0f : kn_fa_ex2(fmaf(st[j][e], sl2, -sLc[ql]));
             }
         mma_pz<HS, LD>(dv, st, sdO[cur], lane);
         mma_abt<HS, LD>(dpt, va, sdO[cur], lane);

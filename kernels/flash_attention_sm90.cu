@@ -31,6 +31,7 @@
 #include <stdlib.h>
 
 #include "cuda_check.h"
+#include "flash_attention_common.cuh"
 #include "flash_attention_sm90.h"
 #include "flash_attention_sm90_wgmma.cuh"
 #include "kn_device.cuh"
@@ -168,16 +169,6 @@ static __device__ __forceinline__ void s9_pz(float (&acc)[HS / 2], const uint32_
         wg<HS, 1>::rs(acc, a[kk], desc_mn(z + (uint32_t)kk * 16 * 128, K * 128), 0);
 }
 
-/* 2^x on the special-function unit (exp2f adds range handling the
- * softmax does not need: x <= 0 here, and results below 2^-126 may flush
- * to 0). ex2(-inf) = 0. */
-static __device__ __forceinline__ float s9_ex2(float x)
-{
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-
 static __device__ __forceinline__ uint32_t smem_base1024(uint8_t *raw)
 {
     return ((uint32_t)__cvta_generic_to_shared(raw) + 1023u) & ~1023u;
@@ -193,6 +184,60 @@ static __device__ __forceinline__ void st2(kn_bf16 *p, float x0, float x1, int a
         x1 += __high2float(o);
     }
     *d = __floats2bfloat162_rn(x0, x1);
+}
+
+/* The overlapped kernels' K/V ring (three stages, copied two blocks
+ * ahead). Start: blocks 0 and 1 in two copy groups (the caller's earlier
+ * copies join the first). */
+template <int HS, int BK>
+static __device__ __forceinline__ void s9_ring_start(uint32_t sK, uint32_t sV, const kn_bf16 *gk,
+                                                     const kn_bf16 *gv, size_t W, int last, int T)
+{
+    s9_load<HS, BK>(sK, gk, W, 0, T);
+    s9_load<HS, BK>(sV, gv, W, 0, T);
+    s9_commit();
+    if (last >= 1) {
+        s9_load<HS, BK>(sK + BK * HS * 2, gk, W, BK, T);
+        s9_load<HS, BK>(sV + BK * HS * 2, gv, W, BK, T);
+    }
+    s9_commit();
+}
+
+/* Top of iteration j: block j + 1 lands; after the barrier every
+ * warpgroup is done with stage j - 1 = (j + 2) % 3, which is refilled with
+ * block j + 2. */
+template <int HS, int BK>
+static __device__ __forceinline__ void s9_ring_top(uint32_t sK, uint32_t sV, const kn_bf16 *gk,
+                                                   const kn_bf16 *gv, size_t W, int j, int last,
+                                                   int T)
+{
+    constexpr int TILE = BK * HS * 2;
+    s9_wait_sync<0>();
+    if (j + 2 <= last) {
+        s9_load<HS, BK>(sK + ((j + 2) % 3) * TILE, gk, W, (j + 2) * BK, T);
+        s9_load<HS, BK>(sV + ((j + 2) % 3) * TILE, gv, W, (j + 2) * BK, T);
+        s9_commit();
+    }
+}
+
+/* Writes rows row0 and row0 + 8 (those before T) of the 64 x HS
+ * accumulator a this thread holds part of, times mul, to dst (row t at
+ * dst + t * rowstride); acc: adds to what is there. */
+template <int HS>
+static __device__ __forceinline__ void s9_store_rows(kn_bf16 *dst, size_t rowstride,
+                                                     const float (&a)[HS / 2], float mul,
+                                                     int row0, int T, int q, int acc)
+{
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int row = row0 + 8 * r;
+        if (row >= T)
+            continue;
+        kn_bf16 *d = dst + (size_t)row * rowstride;
+#pragma unroll
+        for (int j = 0; j < HS / 8; j++)
+            st2(d + 8 * j + 2 * q, a[4 * j + 2 * r] * mul, a[4 * j + 2 * r + 1] * mul, acc);
+    }
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -275,7 +320,7 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
             float mnew = fmaxf(m[r], mx[r]); /* finite: key k0 <= row is unmasked */
-            float alpha = s9_ex2(m[r] - mnew);
+            float alpha = kn_fa_ex2(m[r] - mnew);
             m[r] = mnew;
             l[r] *= alpha;
 #pragma unroll
@@ -286,7 +331,7 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
         }
 #pragma unroll
         for (int i = 0; i < BK / 2; i++) {
-            float p = s9_ex2(s[i] - m[(i >> 1) & 1]);
+            float p = kn_fa_ex2(s[i] - m[(i >> 1) & 1]);
             s[i] = p;
             l[(i >> 1) & 1] += p;
         }
@@ -347,14 +392,14 @@ static __device__ __forceinline__ void s9_softmax(const float (&s)[BK / 2], floa
         mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
         mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
         const float mnew = fmaxf(m[r], mx[r] * sl2);
-        alpha[r] = s9_ex2(m[r] - mnew); /* 0 at the first block (m = -inf) */
+        alpha[r] = kn_fa_ex2(m[r] - mnew); /* 0 at the first block (m = -inf) */
         m[r] = mnew;
         nm[r] = -mnew;
         l[r] *= alpha[r];
     }
 #pragma unroll
     for (int i = 0; i < BK / 2; i++) {
-        x[i] = s9_ex2(fmaf(x[i], sl2, nm[(i >> 1) & 1]));
+        x[i] = kn_fa_ex2(fmaf(x[i], sl2, nm[(i >> 1) & 1]));
         l[(i >> 1) & 1] += x[i];
     }
 }
@@ -386,14 +431,7 @@ s9_fwd2_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int 
     const int wlast = min(last, (wrow + 63) / BK);   /* ... of this warpgroup */
 
     s9_load<HS, BQ>(sQ, gq, W, q0, T);
-    s9_load<HS, BK>(sK, gk, W, 0, T);
-    s9_load<HS, BK>(sV, gv, W, 0, T);
-    s9_commit();
-    if (last >= 1) {
-        s9_load<HS, BK>(sK + TILE, gk, W, BK, T);
-        s9_load<HS, BK>(sV + TILE, gv, W, BK, T);
-    }
-    s9_commit();
+    s9_ring_start<HS, BK>(sK, sV, gk, gv, W, last, T);
     s9_wait_sync<1>();
 
     float o[HS / 2], s[BK / 2];
@@ -411,19 +449,11 @@ s9_fwd2_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int 
     s9_softmax<BK>(s, p, m, l, alpha, BK - 1 > wrow, 0, row0, q, sl2);
     frags<BK>(pa, p);
 
-    /* Iteration j: stage j + 1 lands; after the barrier every warpgroup is
-     * done with stage j - 1 = (j + 2) % 3, which is refilled with block
-     * j + 2. Both warpgroups pass last + 1 barriers; warpgroup 0 may have
-     * one block fewer (wlast = last - 1), so the loops have no branches
-     * around the matrix products (a branch there serialises them). */
-    auto top = [&](int j) {
-        s9_wait_sync<0>();
-        if (j + 2 <= last) {
-            s9_load<HS, BK>(sK + ((j + 2) % NST) * TILE, gk, W, (j + 2) * BK, T);
-            s9_load<HS, BK>(sV + ((j + 2) % NST) * TILE, gv, W, (j + 2) * BK, T);
-            s9_commit();
-        }
-    };
+    /* Iteration j: s9_ring_top, then the products. Both warpgroups pass
+     * last + 1 barriers; warpgroup 0 may have one block fewer (wlast =
+     * last - 1), so the loops have no branches around the matrix products
+     * (a branch there serialises them). */
+    auto top = [&](int j) { s9_ring_top<HS, BK>(sK, sV, gk, gv, W, j, last, T); };
     for (int j = 0; j < wlast; j++) {
         top(j);
         const int k1 = (j + 1) * BK;
@@ -503,12 +533,7 @@ s9_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float
     s9_load<HS, BK>(sV, gv, W, 0, T);
     s9_commit();
     float L[2], D[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        int row = row0 + 8 * r;
-        L[r] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
-        D[r] = row < T ? Dsum[(size_t)bh * T + row] : 0.0f;
-    }
+    kn_fa_row_stats(L, D, lse, Dsum, (size_t)bh, row0, T);
     float dq[HS / 2];
 #pragma unroll
     for (int i = 0; i < HS / 2; i++)
@@ -539,7 +564,7 @@ s9_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float
 #pragma unroll
             for (int i = 0; i < BK / 2; i++) {
                 const int r = (i >> 1) & 1, key = k0 + 8 * (i >> 2) + 2 * q + (i & 1);
-                float p = (mask && key > row0 + 8 * r) ? 0.0f : s9_ex2(fmaf(s[i], sl2, -L[r]));
+                float p = (mask && key > row0 + 8 * r) ? 0.0f : kn_fa_ex2(fmaf(s[i], sl2, -L[r]));
                 s[i] = p * (dp[i] - D[r]);
             }
             uint32_t pa[BK / 16][4];
@@ -553,31 +578,53 @@ s9_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float
         if (NST < 3)
             __syncthreads();
     }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int row = row0 + 8 * r;
-        if (row >= T)
-            continue;
-        kn_bf16 *dst = dqkv + ((size_t)b * T + row) * W + (size_t)h * HS;
-#pragma unroll
-        for (int j = 0; j < HS / 8; j++)
-            st2(dst + 8 * j + 2 * q, dq[4 * j + 2 * r] * scale, dq[4 * j + 2 * r + 1] * scale,
-                accumulate);
-    }
+    s9_store_rows<HS>(dqkv + (size_t)b * T * W + (size_t)h * HS, W, dq, scale, row0, T, q,
+                      accumulate);
 #endif
 }
 
+/* pt and dst of one query block of the dk/dv kernels, in place: st (raw
+ * k.q) becomes pt = exp2(st sl2 - lse2[query]) and dpt becomes
+ * dst = pt (dpt - D[query]). L, D: that block's lse2 and Dsum (shared
+ * memory, two adjacent queries per load). MASK (the block reaches the
+ * diagonal or T): queries before the key or at/after T get p = 0; the
+ * blocks below the diagonal skip the index arithmetic. */
+template <int BQ, bool MASK>
+static __device__ __forceinline__ void s9_pds_ip(float (&st)[BQ / 2], float (&dpt)[BQ / 2],
+                                                 int key0, int qs, int T, int q, float sl2,
+                                                 const float *L, const float *D)
+{
+#pragma unroll
+    for (int j = 0; j < BQ / 8; j++) {
+        const int ql = 8 * j + 2 * q;
+        const float2 l2 = *reinterpret_cast<const float2 *>(L + ql);
+        const float2 d2 = *reinterpret_cast<const float2 *>(D + ql);
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int i = 4 * j + e, qry = qs + ql + (e & 1), key = key0 + 8 * (e >> 1);
+            const float p = MASK && (qry < key || qry >= T)
+                                ? 0.0f
+                                : kn_fa_ex2(fmaf(st[i], sl2, -((e & 1) ? l2.y : l2.x)));
+            st[i] = p;
+            dpt[i] = p * (dpt[i] - ((e & 1) ? d2.y : d2.x));
+        }
+    }
+}
+
 /* dk, dv for 128 keys of kv head kvh (warpgroup w: keys 64 w ..), summed
- * over the query heads of its group in head order, query blocks of 64:
+ * over the query heads of its group in head order, query blocks of BQ:
  * st = k q^T, pt = exp2(st sl2 - lse2[query]), dv += pt do, dpt = v do^T,
- * dst = pt (dpt - D[query]), dk += dst q; dk *= scale at the end. */
-template <int HS, int NST, int MINB>
+ * dst = pt (dpt - D[query]), dk += dst q; dk *= scale at the end.
+ * JOINT: st and dpt are issued together, then dv's and dk's products
+ * together (two waits per block instead of three); at BQ 32 that fits
+ * two blocks per SM without ptxas serialising the products (C7512). */
+template <int HS, int BQ, int NST, int MINB, int JOINT>
 static __global__ void __launch_bounds__(S9_THREADS, MINB)
 s9_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
               const float *Dsum, int T, int NH, int NKV, float sl2, float scale, int accumulate)
 {
 #if S9_ON
-    constexpr int BK = 128, BQ = 64, TILE = BQ * HS * 2;
+    constexpr int BK = 128, TILE = BQ * HS * 2;
     extern __shared__ uint8_t s9_smem[];
     const uint32_t sK = smem_base1024(s9_smem), sV = sK + BK * HS * 2, sQ = sV + BK * HS * 2,
                    sO = sQ + NST * TILE;
@@ -626,65 +673,79 @@ s9_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
         }
         if (qs + BQ - 1 >= wkey) { /* else every query is before every key */
             const float *L = sL + cur * BQ, *D = sD + cur * BQ;
-            /* Ordered to keep few accumulators live (two blocks per
-             * multiprocessor at hs 64): st, then dpt while dv's product
-             * runs, then dk's. (ptxas still serialises the products at 128
-             * registers, C7512; issuing dv's and dk's together after dpt
-             * did not avoid it.) */
+            /* uniform over the warpgroup: some query before a key, or past T */
+            const bool mask = qs < wkey + 63 || qs + BQ > T;
             float st[BQ / 2], dpt[BQ / 2];
             uint32_t pa[BQ / 16][4], da[BQ / 16][4];
-            wg_fence();
-            s9_abt<HS, BK, BQ>(st, sK, 64 * wgi, sQ + cur * TILE);
-            wg_commit();
-            wg_wait<0>();
-            wg_pin(st);
+            if (JOINT) {
+                wg_fence();
+                s9_abt<HS, BK, BQ>(st, sK, 64 * wgi, sQ + cur * TILE);
+                s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO + cur * TILE);
+                wg_commit();
+                wg_wait<0>();
+                wg_pin(st);
+                wg_pin(dpt);
+                if (mask)
+                    s9_pds_ip<BQ, true>(st, dpt, key0, qs, T, q, sl2, L, D);
+                else
+                    s9_pds_ip<BQ, false>(st, dpt, key0, qs, T, q, sl2, L, D);
+                frags<BQ>(pa, st);
+                frags<BQ>(da, dpt);
+                wg_fence();
+                s9_pz<HS, BQ>(dv, pa, sO + cur * TILE);
+                s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
+                wg_commit();
+                wg_wait<0>();
+                wg_pin(dv);
+                wg_pin(dk);
+            } else {
+                /* Ordered to keep few accumulators live (two blocks per
+                 * multiprocessor at BQ 64): st, then dpt while dv's
+                 * product runs, then dk's. (ptxas still serialises the
+                 * products at 128 registers, C7512.) */
+                wg_fence();
+                s9_abt<HS, BK, BQ>(st, sK, 64 * wgi, sQ + cur * TILE);
+                wg_commit();
+                wg_wait<0>();
+                wg_pin(st);
 #pragma unroll
-            for (int i = 0; i < BQ / 2; i++) {
-                const int key = key0 + 8 * ((i >> 1) & 1), ql = 8 * (i >> 2) + 2 * q + (i & 1);
-                const int qry = qs + ql;
-                st[i] = (qry < key || qry >= T) ? 0.0f : s9_ex2(fmaf(st[i], sl2, -L[ql]));
-            }
-            frags<BQ>(pa, st);
-            wg_fence();
-            s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO + cur * TILE);
-            s9_pz<HS, BQ>(dv, pa, sO + cur * TILE);
-            wg_commit();
-            wg_wait<0>();
-            wg_pin(dpt);
-            wg_pin(dv);
+                for (int i = 0; i < BQ / 2; i++) {
+                    const int key = key0 + 8 * ((i >> 1) & 1), ql = 8 * (i >> 2) + 2 * q + (i & 1);
+                    const int qry = qs + ql;
+                    st[i] = mask && (qry < key || qry >= T) ? 0.0f
+                                                            : kn_fa_ex2(fmaf(st[i], sl2, -L[ql]));
+                }
+                frags<BQ>(pa, st);
+                wg_fence();
+                s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO + cur * TILE);
+                s9_pz<HS, BQ>(dv, pa, sO + cur * TILE);
+                wg_commit();
+                wg_wait<0>();
+                wg_pin(dpt);
+                wg_pin(dv);
 #pragma unroll
-            for (int i = 0; i < BQ / 2; i++) {
-                const int ql = 8 * (i >> 2) + 2 * q + (i & 1);
-                /* At two blocks per SM, p comes back from its bf16 copy:
-                 * the float32 one would not fit in 128 registers. */
-                const float p = MINB == 2 ? frag_val<BQ>(pa, i) : st[i];
-                dpt[i] = p * (dpt[i] - D[ql]);
+                for (int i = 0; i < BQ / 2; i++) {
+                    const int ql = 8 * (i >> 2) + 2 * q + (i & 1);
+                    /* At two blocks per SM, p comes back from its bf16
+                     * copy: the float32 one would not fit in 128 registers. */
+                    const float p = MINB == 2 ? frag_val<BQ>(pa, i) : st[i];
+                    dpt[i] = p * (dpt[i] - D[ql]);
+                }
+                frags<BQ>(da, dpt);
+                wg_fence();
+                s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
+                wg_commit();
+                wg_wait<0>();
+                wg_pin(dv);
+                wg_pin(dk);
             }
-            frags<BQ>(da, dpt);
-            wg_fence();
-            s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
-            wg_commit();
-            wg_wait<0>();
-            wg_pin(dv);
-            wg_pin(dk);
         }
         if (NST < 3)
             __syncthreads();
     }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int key = key0 + 8 * r;
-        if (key >= T)
-            continue;
-        kn_bf16 *dst = dqkv + ((size_t)b * T + key) * W;
-        kn_bf16 *pk = dst + (size_t)(NH + kvh) * HS, *pv = dst + (size_t)(NH + NKV + kvh) * HS;
-#pragma unroll
-        for (int j = 0; j < HS / 8; j++) {
-            st2(pk + 8 * j + 2 * q, dk[4 * j + 2 * r] * scale, dk[4 * j + 2 * r + 1] * scale,
-                accumulate);
-            st2(pv + 8 * j + 2 * q, dv[4 * j + 2 * r], dv[4 * j + 2 * r + 1], accumulate);
-        }
-    }
+    kn_bf16 *dst = dqkv + (size_t)b * T * W;
+    s9_store_rows<HS>(dst + (size_t)(NH + kvh) * HS, W, dk, scale, key0, T, q, accumulate);
+    s9_store_rows<HS>(dst + (size_t)(NH + NKV + kvh) * HS, W, dv, 1.0f, key0, T, q, accumulate);
 #endif
 }
 
@@ -699,7 +760,7 @@ static __device__ __forceinline__ void s9_ds(const float (&s)[BK / 2], const flo
 #pragma unroll
     for (int i = 0; i < BK / 2; i++) {
         const int r = (i >> 1) & 1, key = k0 + 8 * (i >> 2) + 2 * q + (i & 1);
-        const float p = (mask && key > row0 + 8 * r) ? 0.0f : s9_ex2(fmaf(s[i], sl2, -L[r]));
+        const float p = (mask && key > row0 + 8 * r) ? 0.0f : kn_fa_ex2(fmaf(s[i], sl2, -L[r]));
         ds[i] = p * (dp[i] - D[r]);
     }
 }
@@ -734,21 +795,9 @@ s9_dq2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
 
     s9_load<HS, BQ>(sQ, gq, W, q0, T);
     s9_load<HS, BQ>(sO, gdo, C, q0, T);
-    s9_load<HS, BK>(sK, gk, W, 0, T);
-    s9_load<HS, BK>(sV, gv, W, 0, T);
-    s9_commit();
-    if (last >= 1) {
-        s9_load<HS, BK>(sK + TILE, gk, W, BK, T);
-        s9_load<HS, BK>(sV + TILE, gv, W, BK, T);
-    }
-    s9_commit();
+    s9_ring_start<HS, BK>(sK, sV, gk, gv, W, last, T);
     float L[2], D[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        int row = row0 + 8 * r;
-        L[r] = row < T ? lse[(size_t)bh * T + row] : 0.0f;
-        D[r] = row < T ? Dsum[(size_t)bh * T + row] : 0.0f;
-    }
+    kn_fa_row_stats(L, D, lse, Dsum, (size_t)bh, row0, T);
     s9_wait_sync<1>();
     float dq[HS / 2], s[BK / 2], dp[BK / 2], ds[BK / 2];
     uint32_t da[BK / 16][4];
@@ -765,14 +814,7 @@ s9_dq2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
     s9_ds<BK>(s, dp, ds, BK - 1 > wrow, 0, row0, q, sl2, L, D);
     frags<BK>(da, ds);
 
-    auto top = [&](int j) {
-        s9_wait_sync<0>();
-        if (j + 2 <= last) {
-            s9_load<HS, BK>(sK + ((j + 2) % NST) * TILE, gk, W, (j + 2) * BK, T);
-            s9_load<HS, BK>(sV + ((j + 2) % NST) * TILE, gv, W, (j + 2) * BK, T);
-            s9_commit();
-        }
-    };
+    auto top = [&](int j) { s9_ring_top<HS, BK>(sK, sV, gk, gv, W, j, last, T); };
     for (int j = 0; j < wlast; j++) {
         top(j);
         const int k1 = (j + 1) * BK, n1 = (j + 1) % NST;
@@ -798,17 +840,8 @@ s9_dq2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
     wg_pin(dq);
     for (int j = wlast + 1; j <= last; j++)
         top(j);
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int row = row0 + 8 * r;
-        if (row >= T)
-            continue;
-        kn_bf16 *dst = dqkv + ((size_t)b * T + row) * W + (size_t)h * HS;
-#pragma unroll
-        for (int j = 0; j < HS / 8; j++)
-            st2(dst + 8 * j + 2 * q, dq[4 * j + 2 * r] * scale, dq[4 * j + 2 * r + 1] * scale,
-                accumulate);
-    }
+    s9_store_rows<HS>(dqkv + (size_t)b * T * W + (size_t)h * HS, W, dq, scale, row0, T, q,
+                      accumulate);
 #endif
 }
 
@@ -824,7 +857,7 @@ static __device__ __forceinline__ void s9_pds(const float (&st)[BQ / 2],
     for (int i = 0; i < BQ / 2; i++) {
         const int key = key0 + 8 * ((i >> 1) & 1), ql = 8 * (i >> 2) + 2 * q + (i & 1);
         const int qry = qs + ql;
-        p[i] = (qry < key || qry >= T) ? 0.0f : s9_ex2(fmaf(st[i], sl2, -L[ql]));
+        p[i] = (qry < key || qry >= T) ? 0.0f : kn_fa_ex2(fmaf(st[i], sl2, -L[ql]));
         ds[i] = p[i] * (dpt[i] - D[ql]);
     }
 }
@@ -925,20 +958,9 @@ s9_dkv2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const flo
         frags<BQ>(pa, p);
         frags<BQ>(da, ds);
     }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int key = key0 + 8 * r;
-        if (key >= T)
-            continue;
-        kn_bf16 *dst = dqkv + ((size_t)b * T + key) * W;
-        kn_bf16 *pk = dst + (size_t)(NH + kvh) * HS, *pv = dst + (size_t)(NH + NKV + kvh) * HS;
-#pragma unroll
-        for (int j = 0; j < HS / 8; j++) {
-            st2(pk + 8 * j + 2 * q, dk[4 * j + 2 * r] * scale, dk[4 * j + 2 * r + 1] * scale,
-                accumulate);
-            st2(pv + 8 * j + 2 * q, dv[4 * j + 2 * r], dv[4 * j + 2 * r + 1], accumulate);
-        }
-    }
+    kn_bf16 *dst = dqkv + (size_t)b * T * W;
+    s9_store_rows<HS>(dst + (size_t)(NH + kvh) * HS, W, dk, scale, key0, T, q, accumulate);
+    s9_store_rows<HS>(dst + (size_t)(NH + NKV + kvh) * HS, W, dv, 1.0f, key0, T, q, accumulate);
 #endif
 }
 
@@ -959,9 +981,9 @@ static size_t fwd_smem(int hs, int bk, int nst)
     return (size_t)(128 + 2 * nst * bk) * hs * 2 + 1024; /* +1024: base alignment */
 }
 static size_t dq_smem(int hs, int nst) { return (size_t)(2 * 128 + 2 * nst * 64) * hs * 2 + 1024; }
-static size_t dkv_smem(int hs, int nst)
+static size_t dkv_smem(int hs, int nst, int bq)
 {
-    return (size_t)(2 * 128 + 2 * nst * 64) * hs * 2 + 1024 + 2 * nst * 64 * 4;
+    return (size_t)(2 * 128 + 2 * nst * bq) * hs * 2 + 1024 + 2 * nst * bq * 4;
 }
 
 static int s9_alt = 0;
@@ -980,7 +1002,7 @@ static int s9_setup(void)
     if (done)
         return 0;
     const char *e = getenv("INGOT_FA_SM90_ALT");
-    s9_alt = e && e[0] >= '1' && e[0] <= '3' ? e[0] - '0' : 0;
+    s9_alt = e && e[0] >= '1' && e[0] <= '6' ? e[0] - '0' : 0;
     int err = 0;
     err |= s9_smem_limit(s9_fwd2_kernel<64, 64, 2>, fwd_smem(64, 64, 3));
     err |= s9_smem_limit(s9_fwd2_kernel<128, 64, 1>, fwd_smem(128, 64, 3));
@@ -991,13 +1013,16 @@ static int s9_setup(void)
     err |= s9_smem_limit(s9_dq_kernel<64, 3, 1>, dq_smem(64, 3));
     err |= s9_smem_limit(s9_dq_kernel<64, 2, 1>, dq_smem(64, 2));
     err |= s9_smem_limit(s9_dq_kernel<128, 3, 1>, dq_smem(128, 3));
-    err |= s9_smem_limit(s9_dkv_kernel<64, 3, 2>, dkv_smem(64, 3));
-    err |= s9_smem_limit(s9_dkv_kernel<64, 3, 1>, dkv_smem(64, 3));
-    err |= s9_smem_limit(s9_dkv_kernel<64, 2, 1>, dkv_smem(64, 2));
-    err |= s9_smem_limit(s9_dkv_kernel<128, 3, 1>, dkv_smem(128, 3));
+    err |= s9_smem_limit(s9_dkv_kernel<64, 64, 3, 2, 0>, dkv_smem(64, 3, 64));
+    err |= s9_smem_limit(s9_dkv_kernel<64, 64, 3, 1, 0>, dkv_smem(64, 3, 64));
+    err |= s9_smem_limit(s9_dkv_kernel<64, 64, 2, 1, 0>, dkv_smem(64, 2, 64));
+    err |= s9_smem_limit(s9_dkv_kernel<64, 32, 4, 2, 1>, dkv_smem(64, 4, 32));
+    err |= s9_smem_limit(s9_dkv_kernel<64, 32, 4, 2, 0>, dkv_smem(64, 4, 32));
+    err |= s9_smem_limit(s9_dkv_kernel<64, 64, 3, 2, 1>, dkv_smem(64, 3, 64));
+    err |= s9_smem_limit(s9_dkv_kernel<128, 64, 3, 1, 0>, dkv_smem(128, 3, 64));
     err |= s9_smem_limit(s9_dq2_kernel<64, 1>, dq_smem(64, 3));
     err |= s9_smem_limit(s9_dq2_kernel<128, 1>, dq_smem(128, 3));
-    err |= s9_smem_limit(s9_dkv2_kernel<64>, dkv_smem(64, 3));
+    err |= s9_smem_limit(s9_dkv2_kernel<64>, dkv_smem(64, 3, 64));
     if (err)
         return INGOT_E_CUDA;
     done = 1;
@@ -1053,9 +1078,9 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
     __VA_ARGS__<<<gk, S9_THREADS, smk, s>>>(d, x, dO, lse, Dsum, T, NH, NKV, sl2, scale,      \
                                             accumulate)
     if (hs == 64) {
-        const int nst = s9_alt == 1 ? 2 : 3;
-        const size_t smq = dq_smem(64, nst), smk = dkv_smem(64, nst);
-        if (s9_alt == 0)
+        const int nst = s9_alt == 1 ? 2 : 3, bq = s9_alt == 4 || s9_alt == 5 ? 32 : 64;
+        const size_t smq = dq_smem(64, nst), smk = dkv_smem(64, bq == 32 ? 4 : nst, bq);
+        if (s9_alt == 0 || s9_alt >= 4)
             S9_DQ(s9_dq_kernel<64, 3, 2>);
         else if (s9_alt == 1)
             S9_DQ(s9_dq_kernel<64, 2, 1>);
@@ -1065,23 +1090,29 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
             S9_DQ(s9_dq2_kernel<64, 1>);
         KN_LAUNCH_CHECK();
         if (s9_alt == 0)
-            S9_DKV(s9_dkv_kernel<64, 3, 2>);
+            S9_DKV(s9_dkv_kernel<64, 64, 3, 2, 0>);
         else if (s9_alt == 1)
-            S9_DKV(s9_dkv_kernel<64, 2, 1>);
+            S9_DKV(s9_dkv_kernel<64, 64, 2, 1, 0>);
         else if (s9_alt == 2)
-            S9_DKV(s9_dkv_kernel<64, 3, 1>);
+            S9_DKV(s9_dkv_kernel<64, 64, 3, 1, 0>);
+        else if (s9_alt == 4)
+            S9_DKV(s9_dkv_kernel<64, 32, 4, 2, 1>);
+        else if (s9_alt == 5)
+            S9_DKV(s9_dkv_kernel<64, 32, 4, 2, 0>);
+        else if (s9_alt == 6)
+            S9_DKV(s9_dkv_kernel<64, 64, 3, 2, 1>);
         else
             S9_DKV(s9_dkv2_kernel<64>);
         KN_LAUNCH_CHECK();
         return 0;
     }
-    const size_t smq = dq_smem(128, 3), smk = dkv_smem(128, 3);
+    const size_t smq = dq_smem(128, 3), smk = dkv_smem(128, 3, 64);
     if (s9_alt == 1 || s9_alt == 2)
         S9_DQ(s9_dq_kernel<128, 3, 1>);
     else
         S9_DQ(s9_dq2_kernel<128, 1>);
     KN_LAUNCH_CHECK();
-    S9_DKV(s9_dkv_kernel<128, 3, 1>); /* the overlapped one spills at hs 128 */
+    S9_DKV(s9_dkv_kernel<128, 64, 3, 1, 0>); /* the overlapped one spills at hs 128 */
     KN_LAUNCH_CHECK();
 #undef S9_DQ
 #undef S9_DKV
