@@ -12,7 +12,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "ingot_err.h"
 #include "ingot_hash.h"
@@ -28,7 +27,7 @@
 
 /* The slots (log2) of a per-thread table: CACHE_LOG2, or
  * INGOT_SPE_CACHE_LOG2 (10-22) from the environment, to measure smaller
- * tables on many cores (the arena is 64 bytes per slot). */
+ * tables on many cores (the arena is CACHE_ARENA_PER_SLOT bytes a slot). */
 static unsigned cache_log2(void)
 {
     const char *e = getenv("INGOT_SPE_CACHE_LOG2");

@@ -18,7 +18,7 @@
 #include "spm_cache.h"
 #include "spm_enc.h"
 
-/* See spm_enc.h. Where the kernel grants transparent huge pages on request
+/* See spm_trie.h. Where the kernel grants transparent huge pages on request
  * (madvise mode) this asks; where it grants them always or never, the
  * request changes nothing. */
 void *spe_huge_alloc(size_t bytes, bool zero)
