@@ -297,7 +297,8 @@ json_t *pt_pipeline_enc_json(void)
     if (!tl)
         return NULL;
     return json_pack("{s:o,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}",
-                     "timeline", tl, "kind", e->kind, "cut", e->cut, "documents", (json_int_t)s->docs,
+                     "timeline", tl, "kind", e->kind, "cut", e->cut,
+                     "documents", (json_int_t)s->docs,
                      "bytes", (json_int_t)s->bytes_in, "words", (json_int_t)s->words,
                      "cache_hits", (json_int_t)s->cache_hits,
                      "shared_hits", (json_int_t)s->shared_hits,
