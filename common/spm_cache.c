@@ -292,15 +292,14 @@ static bool path_agrees(const struct spe_model *m, const struct spe_scratch *s, 
     return memcmp(&here, &c_out, sizeof(here)) == 0;
 }
 
-/* The Viterbi over the lattice e; with a path to check (p non-NULL, its
- * bound holding at *c), count the check and whether the two agree. */
-static int viterbi_checked(const struct spe_model *m, struct spe_scratch *s,
-                           const struct spe_edge *e, size_t n_edges, uint32_t off, uint32_t n,
-                           float *c, const uint32_t *p, size_t n_path)
+/* The Viterbi over the word's lattice; with a path to check (p non-NULL,
+ * its bound holding at *c), count the check and whether the two agree. */
+static int viterbi_checked(const struct spe_model *m, struct spe_scratch *s, uint32_t off,
+                           uint32_t n, float *c, const uint32_t *p, size_t n_path)
 {
     size_t first = s->n_toks;
     float c_in = *c;
-    int ret = spe_unigram_viterbi(m, s, e, n_edges, off, n, c);
+    int ret = spe_unigram_viterbi(m, s, off, n, c);
     if (ret || !p)
         return ret;
     s->stats.bound_checks++;
@@ -329,7 +328,7 @@ static int ug_hit(const struct spe_model *m, struct spe_scratch *s, const struct
             float c_in = *c;
             if ((ret = spe_unigram_lattice(m, s, t, n)))
                 return ret;
-            ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, path, n_path);
+            ret = viterbi_checked(m, s, off, n, c, path, n_path);
             if (ret || s->stats.bound_fails != fails)
                 return ret;
             s->n_toks = first;
@@ -340,7 +339,7 @@ static int ug_hit(const struct spe_model *m, struct spe_scratch *s, const struct
     s->stats.replays++;
     if ((ret = spe_unigram_lattice(m, s, t, n)))
         return ret;
-    return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
+    return spe_unigram_viterbi(m, s, off, n, c);
 }
 
 static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32_t off,
@@ -351,7 +350,7 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
     if (!s->cache_on || n > SPE_CACHE_MAX_WORD) {
         if ((ret = spe_unigram_lattice(m, s, t, n)))
             return ret;
-        return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
+        return spe_unigram_viterbi(m, s, off, n, c);
     }
     const struct spe_cache_ent *se = shared_find(&m->shared, t, n, h);
     if (se) {
@@ -366,7 +365,7 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
     if ((ret = spe_unigram_lattice(m, s, t, n)))
         return ret;
     if (!door_pass(s, h))   /* first sighting: the Viterbi, nothing stored */
-        return spe_unigram_viterbi(m, s, s->edges, s->n_edges, off, n, c);
+        return spe_unigram_viterbi(m, s, off, n, c);
     struct spe_ugbound b;
     size_t bytes;
     if ((ret = spe_unigram_bound(s, n, &b)) || (ret = ug_value(s, &b, &bytes)))
@@ -379,7 +378,7 @@ static int unigram_word(const struct spe_model *m, struct spe_scratch *s, uint32
     if (holds && !s->verify)
         ret = ug_emit(m, s, ug_path(v), s->n_path, off, c);
     else
-        ret = viterbi_checked(m, s, s->edges, s->n_edges, off, n, c, holds ? ug_path(v) : NULL,
+        ret = viterbi_checked(m, s, off, n, c, holds ? ug_path(v) : NULL,
                               s->n_path);
     if (ret)
         return ret;

@@ -194,14 +194,13 @@ int spe_normalize(const struct spe_norm *nm, struct spe_scratch *s, const char *
 /* Append the pieces of the normalized word t[0, n) (at offset off of the
  * document) to s->toks. Unigram carries the float path score *c across
  * words. Return 0 or -ENOMEM. */
-/* Unigram in two steps: the lattice of t[0, n) into s->edges (the trie
- * walk), then the Viterbi over those edges from the carried score. The
- * cache keeps the first step's edges. */
+/* Unigram in two steps: the lattice of t[0, n) into s->edges and their
+ * scores into s->escore (the trie walk), then the Viterbi over that
+ * lattice from the carried score. */
 int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const char *t,
                         uint32_t n);
-int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s,
-                        const struct spe_edge *e, size_t n_edges, uint32_t off, uint32_t n,
-                        float *c);
+int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s, uint32_t off,
+                        uint32_t n, float *c);
 /* Stage 2: the exact best path of the word's lattice (s->edges and their
  * scores s->escore, from spe_unigram_lattice) of a word of n bytes into
  * s->path (forward order) and its bound. 0 or -ENOMEM. */

@@ -66,10 +66,15 @@ int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const 
     return 0;
 }
 
-int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s,
-                        const struct spe_edge *e, size_t n_edges, uint32_t off, uint32_t n,
-                        float *c)
+int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s, uint32_t off,
+                        uint32_t n, float *c)
 {
+    const struct spe_edge *e = s->edges;
+    /* A piece's score as the lattice read it from the trie record: the
+     * same double as m->uscore[id] (spe_trie_pack copies it), in order,
+     * where the table is a random read per edge. */
+    const double *score = s->escore;
+    const size_t n_edges = s->n_edges;
     if (n + 1 > s->best_cap) {
         int ret = spe_grow(&s->best, &s->best_cap, n + 1, sizeof(*s->best), "the Viterbi table");
         if (ret)
@@ -85,7 +90,7 @@ int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s,
         const float here = best[e[i].start].score;
         struct spe_ugnode *tg = &best[e[i].end];
         if (e[i].id >= 0) {
-            const double cand = m->uscore[e[i].id] + (double)here;
+            const double cand = score[i] + (double)here;
             if (tg->start == -1 || cand > (double)tg->score) {
                 tg->score = (float)cand;
                 tg->start = (int32_t)e[i].start;
