@@ -246,7 +246,9 @@ static int ug_value(struct spe_scratch *s, const struct spe_ugbound *b, size_t *
 }
 
 /* Append the packed path p[0, n_path) of a word at offset off to s->toks
- * and carry *c through it: spe_unigram_emit_path's float operations. */
+ * and carry *c through it with the Viterbi's float operations (a piece: its
+ * double score plus the float carried, rounded to float; the unknown
+ * character: float plus float), so *c ends as the Viterbi would leave it. */
 static int ug_emit(const struct spe_model *m, struct spe_scratch *s, const uint32_t *p,
                    size_t n_path, uint32_t off, float *c)
 {

@@ -211,10 +211,6 @@ static inline bool spe_ugbound_holds(const struct spe_ugbound *b, float c)
     double m = (double)c;
     return b->gap > b->k * ((m < 0 ? -m : m) + b->a) + 1e-30;
 }
-/* Append the path p[0, n_path) of a word at offset off to s->toks, and
- * carry *c through it with the Viterbi's float operations. 0 or -ENOMEM. */
-int spe_unigram_emit_path(const struct spe_model *m, struct spe_scratch *s,
-                          const struct spe_edge *p, size_t n_path, uint32_t off, float *c);
 int spe_bpe_init(struct spe_model *m);
 void spe_bpe_free(struct spe_bpe *b);
 int spe_bpe_word(const struct spe_model *m, struct spe_scratch *s, const char *t, uint32_t off,

@@ -198,23 +198,3 @@ int spe_unigram_bound(struct spe_scratch *s, uint32_t n, struct spe_ugbound *b)
     }
     return 0;
 }
-
-int spe_unigram_emit_path(const struct spe_model *m, struct spe_scratch *s,
-                          const struct spe_edge *p, size_t n_path, uint32_t off, float *c)
-{
-    float here = *c;
-    for (size_t i = 0; i < n_path; i++) {
-        int32_t id = p[i].id;
-        if (id >= 0) {
-            here = (float)(m->uscore[id] + (double)here);
-        } else {
-            here = m->unk_score + here;
-            id = m->unk_id;
-        }
-        int ret = spe_push_tok(s, id, off + p[i].start, p[i].end - p[i].start);
-        if (ret)
-            return ret;
-    }
-    *c = here;
-    return 0;
-}
