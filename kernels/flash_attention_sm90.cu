@@ -242,6 +242,32 @@ static __device__ __forceinline__ void s9_store_rows(kn_bf16 *dst, size_t rowstr
 
 /* ---------------------------------------------------------------- forward */
 
+/* The forward's epilogue: rows row0 and row0 + 8 of the output (o / l,
+ * the row sums l summed over the quad first) and their lse2 = m + log2 l. */
+template <int HS>
+static __device__ __forceinline__ void s9_fwd_store(kn_bf16 *out, float *lse,
+                                                    const float (&o)[HS / 2], const float (&m)[2],
+                                                    float (&l)[2], int b, int h, int bh, int NH,
+                                                    int T, int row0, int q)
+{
+    const int C = NH * HS;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        const int row = row0 + 8 * r;
+        if (row >= T)
+            continue;
+        const float inv = 1.0f / l[r];
+        kn_bf16 *dst = out + ((size_t)b * T + row) * C + (size_t)h * HS;
+#pragma unroll
+        for (int j = 0; j < HS / 8; j++)
+            st2(dst + 8 * j + 2 * q, o[4 * j + 2 * r] * inv, o[4 * j + 2 * r + 1] * inv, 0);
+        if (q == 0)
+            lse[(size_t)bh * T + row] = m[r] + log2f(l[r]);
+    }
+}
+
 /* Block: 128 queries (warpgroup w: rows 64 w ..), key blocks of BK in a
  * ring of NST stages (with 3 or more, the copy into a stage can start with
  * no barrier after the math: that stage was read two iterations ago).
@@ -345,22 +371,7 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
         if (NST < 3)
             __syncthreads(); /* stage cur is refilled by the next iteration */
     }
-    const int C = NH * HS;
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-        const int row = row0 + 8 * r;
-        if (row >= T)
-            continue;
-        const float inv = 1.0f / l[r];
-        kn_bf16 *dst = out + ((size_t)b * T + row) * C + (size_t)h * HS;
-#pragma unroll
-        for (int j = 0; j < HS / 8; j++)
-            st2(dst + 8 * j + 2 * q, o[4 * j + 2 * r] * inv, o[4 * j + 2 * r + 1] * inv, 0);
-        if (q == 0)
-            lse[(size_t)bh * T + row] = m[r] + log2f(l[r]);
-    }
+    s9_fwd_store<HS>(out, lse, o, m, l, b, h, bh, NH, T, row0, q);
 #endif
 }
 
@@ -480,22 +491,7 @@ s9_fwd2_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int 
     wg_pin(o);
     for (int j = wlast + 1; j <= last; j++)
         top(j);
-    const int C = NH * HS;
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-        const int row = row0 + 8 * r;
-        if (row >= T)
-            continue;
-        const float inv = 1.0f / l[r];
-        kn_bf16 *dst = out + ((size_t)b * T + row) * C + (size_t)h * HS;
-#pragma unroll
-        for (int j = 0; j < HS / 8; j++)
-            st2(dst + 8 * j + 2 * q, o[4 * j + 2 * r] * inv, o[4 * j + 2 * r + 1] * inv, 0);
-        if (q == 0)
-            lse[(size_t)bh * T + row] = m[r] + log2f(l[r]);
-    }
+    s9_fwd_store<HS>(out, lse, o, m, l, b, h, bh, NH, T, row0, q);
 #endif
 }
 
@@ -578,8 +574,19 @@ s9_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float
         if (NST < 3)
             __syncthreads();
     }
-    s9_store_rows<HS>(dqkv + (size_t)b * T * W + (size_t)h * HS, W, dq, scale, row0, T, q,
-                      accumulate);
+    /* s9_store_rows, written out: through the helper ptxas spills 8
+     * bytes at two blocks per SM. */
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int row = row0 + 8 * r;
+        if (row >= T)
+            continue;
+        kn_bf16 *dst = dqkv + ((size_t)b * T + row) * W + (size_t)h * HS;
+#pragma unroll
+        for (int j = 0; j < HS / 8; j++)
+            st2(dst + 8 * j + 2 * q, dq[4 * j + 2 * r] * scale, dq[4 * j + 2 * r + 1] * scale,
+                accumulate);
+    }
 #endif
 }
 
