@@ -4,6 +4,9 @@
 # micro-benchmark: TFLOP/s of the portable (mma.sync) and Hopper (wgmma)
 # flash kernels, forward and backward, at GPT-2 and TinyLlama shapes.
 #   scripts/bench-attention.sh [--bench] [build-dir]
+# INGOT_FA_SM90_ALTS="0 4 5" runs the checks (and bench) once per Hopper
+# configuration (INGOT_FA_SM90_ALT, kernels/flash_attention_sm90.cu), so
+# the variants are compared in one machine session.
 # Needs nvcc (CUDA 12.3+ for sm_90a) and a C compiler with OpenMP.
 set -eu
 cd "$(dirname "$0")/.."
@@ -22,8 +25,14 @@ for f in kernels/flash_attention.cu kernels/flash_attention_sm90.cu kernels/kn_a
 done
 wait
 $NVCC $GEN -o "$OUT/kc_attn_check" "$OUT"/*.o -Xcompiler -fopenmp -lm
-if [ "$MODE" = "--bench" ]; then
-    "$OUT/kc_attn_check" --bench
-else
-    "$OUT/kc_attn_check"
+ARG=
+[ "$MODE" = "--bench" ] && ARG=--bench
+if [ -z "${INGOT_FA_SM90_ALTS:-}" ]; then
+    exec "$OUT/kc_attn_check" $ARG
 fi
+rc=0
+for a in $INGOT_FA_SM90_ALTS; do
+    echo "== INGOT_FA_SM90_ALT=$a"
+    INGOT_FA_SM90_ALT=$a "$OUT/kc_attn_check" $ARG || rc=$?
+done
+exit $rc
