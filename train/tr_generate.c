@@ -171,10 +171,23 @@ static int prompt_ids(const struct gen_opts *o, const struct ingot_spm *spm, int
     *n = 0;
     if (o->prompt) {
         int32_t bos = ingot_spm_bos_id(spm);
-        if (bos >= 0 && !o->no_bos)
+        if (bos >= vocab && !o->no_bos)
+            err = ingot_fail(INGOT_E_USAGE, "--prompt: the tokenizer's BOS id %d is outside the "
+                             "model's vocabulary of %d; pass the --tokenizer (or --data) the "
+                             "checkpoint was trained with", bos, vocab);
+        else if (bos >= 0 && !o->no_bos)
             (*ids)[(*n)++] = bos;
-        for (size_t i = 0; i < n_enc; i++)
-            (*ids)[(*n)++] = (int32_t)enc[i];
+        /* A checkpoint without a tokenizer hash (--synthetic) takes any
+         * --tokenizer: its ids may reach past the model's embedding table,
+         * which only the cached back ends check. */
+        for (size_t i = 0; i < n_enc && !err; i++) {
+            if (enc[i] >= (uint32_t)vocab)
+                err = ingot_fail(INGOT_E_USAGE, "--prompt: the tokenizer gives id %" PRIu32
+                                 ", outside the model's vocabulary of %d; pass the --tokenizer "
+                                 "(or --data) the checkpoint was trained with", enc[i], vocab);
+            else
+                (*ids)[(*n)++] = (int32_t)enc[i];
+        }
         free(enc);
     } else {
         err = parse_ids(o->prompt_ids, vocab, *ids, cap, n);
