@@ -19,16 +19,17 @@
 static inline int push_edge(struct spe_scratch *s, uint32_t start, uint32_t end, int32_t id,
                             double score)
 {
-    if (s->n_edges == s->edges_cap) {
-        size_t cap = s->edges_cap;
-        int ret = spe_grow(&s->edges, &s->edges_cap, s->n_edges + 1, sizeof(*s->edges),
-                           "the unigram lattice");
-        if (!ret)
-            ret = spe_grow(&s->escore, &cap, s->n_edges + 1, sizeof(*s->escore),
-                           "the unigram lattice");
-        if (ret)
-            return ret;
-    }
+    /* Each array with its own capacity: when one grows and the other's
+     * realloc fails, the scratch stays consistent for the next document. */
+    int ret;
+    if (s->n_edges >= s->edges_cap &&
+        (ret = spe_grow(&s->edges, &s->edges_cap, s->n_edges + 1, sizeof(*s->edges),
+                        "the unigram lattice")))
+        return ret;
+    if (s->n_edges >= s->escore_cap &&
+        (ret = spe_grow(&s->escore, &s->escore_cap, s->n_edges + 1, sizeof(*s->escore),
+                        "the unigram lattice")))
+        return ret;
     s->escore[s->n_edges] = score;
     s->edges[s->n_edges++] = (struct spe_edge){ start, end, id };
     return 0;
