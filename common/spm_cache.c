@@ -449,15 +449,20 @@ static int shared_add(const struct spe_model *m, struct spe_shared *t, struct sp
  * (0: no table). */
 #define SHARED_WORDS 4096
 
-static const struct spe_proto *cmp_proto;   /* for cmp_score (qsort has no context) */
+/* A candidate piece and its score, sorted best first (ties: lower id), the
+ * score carried along so that the comparison needs no global (spe_load may
+ * run on several threads at once). */
+struct cand {
+    float score;
+    uint32_t id;
+};
 
 static int cmp_score(const void *a, const void *b)
 {
-    float x = cmp_proto->pieces[*(const uint32_t *)a].score;
-    float y = cmp_proto->pieces[*(const uint32_t *)b].score;
-    if (x != y)
-        return x > y ? -1 : 1;
-    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+    const struct cand *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
 int spe_shared_build(struct spe_model *m)
@@ -468,15 +473,14 @@ int spe_shared_build(struct spe_model *m)
     if (m->cut == SPE_CUT_NONE || want <= 0)
         return 0;
     const struct spe_proto *p = &m->p;
-    uint32_t *cand = malloc(p->n_pieces * sizeof(*cand));
+    struct cand *cand = malloc(p->n_pieces * sizeof(*cand));
     if (!cand)
         return ingot_oom("the shared word table", p->n_pieces * sizeof(*cand));
     size_t n_words = 0;
     for (uint32_t i = 0; i < p->n_pieces; i++)
         if (is_word_piece(m, &p->pieces[i]))
-            cand[n_words++] = i;
+            cand[n_words++] = (struct cand){ p->pieces[i].score, i };
     if (n_words > (size_t)want) {
-        cmp_proto = p;
         qsort(cand, n_words, sizeof(*cand), cmp_score);
         n_words = (size_t)want;
     }
@@ -494,7 +498,7 @@ int spe_shared_build(struct spe_model *m)
     }
     t->mask = slots - 1;
     for (size_t j = 0; j < n_words; j++) {
-        const struct spe_piece *pc = &p->pieces[cand[j]];
+        const struct spe_piece *pc = &p->pieces[cand[j].id];
         uint64_t h = ingot_xxh3(pc->s, pc->len);
         size_t k = h & t->mask;
         while (t->slot[k].key_len)   /* piece strings are distinct (load_check) */
