@@ -35,6 +35,9 @@
 #include "tr_generate_kv.h"
 #include "tr_llama_params.h"
 
+/* The most rows one kvc_forward() takes (kn_decode_attention's limit). */
+enum { KVC_MAX_ROWS = 65535 };
+
 /* One layer's weights in the device copy (dtype dt). LLaMA leaves the
  * biases NULL; its up is [W_gate; W_up]. */
 struct kvc_layer {
@@ -373,9 +376,16 @@ static int kvc_logits(tr_backend *b, const int32_t *ids, int n, float *out)
     int keep = tr_kv_keep(b->ids, b->n_cached, ids, n);
     memcpy(b->ids + keep, ids + keep, (size_t)(n - keep) * sizeof(int32_t));
     b->n_cached = keep;   /* a failure below leaves only the kept prefix valid */
-    if ((err = kvc_forward(b, ids, keep, n - keep)))
-        return err;
-    b->n_cached = n;
+    /* kn_decode_attention takes at most KVC_MAX_ROWS rows a call (its grid's
+     * y): a longer prefill (seq-len above that) goes in pieces, each over
+     * the cache the ones before it filled; the last one's logits are the
+     * answer. */
+    for (int p0 = keep; p0 < n; p0 += KVC_MAX_ROWS) {
+        int rows = n - p0 < KVC_MAX_ROWS ? n - p0 : KVC_MAX_ROWS;
+        if ((err = kvc_forward(b, ids, p0, rows)))
+            return err;
+        b->n_cached = p0 + rows;
+    }
     b->hd.reused = keep;
     memcpy(out, b->h_logits, (size_t)c->vocab * sizeof(float));
     return 0;
