@@ -16,10 +16,12 @@
 #include "spm_enc.h"
 #include "spm_encode.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SPE_OOM_SKIP 1   /* the sanitizer brings its own realloc */
+/* A sanitizer brings its own allocator, which this realloc would bypass. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SPE_OOM_SKIP 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
 #define SPE_OOM_SKIP 1
 #endif
 #endif
