@@ -530,11 +530,14 @@ int spe_cache_word(const struct spe_model *m, struct spe_scratch *s, uint32_t of
         if (ret)
             return ret;
     }
-    /* A scratch may serve several models in turn: entries are per model. */
-    if (s->cache_on && s->cache_model != m) {
+    /* A scratch may serve several models in turn: entries are per model,
+     * told apart by address and by the hash of their bytes (the address
+     * alone: a model loaded where a freed one was found its entries). */
+    if (s->cache_on && (s->cache_model != m || s->cache_model_hash != m->hash)) {
         if (s->cache_used)
             cache_reset(s);
         s->cache_model = m;
+        s->cache_model_hash = m->hash;
     }
     if (m->p.model_type == SPE_BPE)
         return bpe_word(m, s, off, n, h);

@@ -175,7 +175,10 @@ struct spe_scratch {
     bool cache_on;
     struct spe_cache_ent *cache;
     size_t cache_mask, cache_used;
-    const struct spe_model *cache_model;   /* the model the entries belong to */
+    /* The model the entries belong to: its address and its hash (a model
+     * freed and another loaded at the same address is another model). */
+    const struct spe_model *cache_model;
+    uint64_t cache_model_hash;
     uint64_t *door;                  /* words seen once (a bit per hash) */
     size_t door_n;                   /* bits set since the last clear */
     unsigned char *arena;
