@@ -195,24 +195,16 @@ double tr_llama_flops_per_token(const struct tr_llama_config *c)
     return 6.0 * n + 12.0 * c->n_layer * (double)c->seq_len * c->n_embd;
 }
 
-static void fill_normal(struct tr_rng *r, float *p, size_t n, double std)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)(tr_rng_normal(r) * std);
-}
-
 static void fill_const(float *p, size_t n, float v)
 {
     for (size_t i = 0; i < n; i++)
         p[i] = v;
 }
 
-/* A [Vp, C] table: V random rows, the padding zero. */
-static void fill_vocab_rows(struct tr_rng *r, float *p, const struct tr_llama_config *c,
-                            double std)
+/* The zero padding rows of a [Vp, C] table (its V rows are random). */
+static void zero_vocab_padding(float *p, const struct tr_llama_config *c)
 {
     size_t C = c->n_embd;
-    fill_normal(r, p, (size_t)c->vocab * C, std);
     memset(p + (size_t)c->vocab * C, 0, (size_t)(c->vocab_padded - c->vocab) * C * sizeof(float));
 }
 
@@ -225,17 +217,27 @@ void tr_llama_params_init(const struct tr_llama_config *c, uint64_t seed, float 
     tr_llama_tensors_map(c, params, &t);
     tr_rng_seed(&r, seed, TR_STREAM_INIT);
     double std = 0.02, proj_std = 0.02 / sqrt(2.0 * c->n_layer);
+    size_t vc = (size_t)c->vocab * c->n_embd;
 
-    fill_vocab_rows(&r, t.wte, c, std);
-    fill_const(t.attn_norm, s[TL_ATTN_NORM], 1.0f);
-    fill_normal(&r, t.wqkv, s[TL_WQKV], std);
-    fill_normal(&r, t.wo, s[TL_WO], proj_std);
-    fill_const(t.ffn_norm, s[TL_FFN_NORM], 1.0f);
-    fill_normal(&r, t.wgateup, s[TL_WGATEUP], std);
-    fill_normal(&r, t.wdown, s[TL_WDOWN], proj_std);
-    fill_const(t.norm, s[TL_NORM], 1.0f);
+    /* The normal tensors in the stream's draw order (that of the serial fills
+     * before the parallel fill: checkpoints and tests depend on the exact
+     * values), filled on all cores; lm_head last and only when untied. */
+    const struct tr_rng_normal_run runs[] = {
+        { t.wte, vc, std },
+        { t.wqkv, s[TL_WQKV], std },
+        { t.wo, s[TL_WO], proj_std },
+        { t.wgateup, s[TL_WGATEUP], std },
+        { t.wdown, s[TL_WDOWN], proj_std },
+        { t.lm_head, vc, std },
+    };
+    int nruns = (int)(sizeof runs / sizeof runs[0]) - (c->tie_embeddings ? 1 : 0);
+    tr_rng_fill_normal_runs(&r, runs, nruns);
+    zero_vocab_padding(t.wte, c);
     if (!c->tie_embeddings)
-        fill_vocab_rows(&r, t.lm_head, c, std);
+        zero_vocab_padding(t.lm_head, c);
+    fill_const(t.attn_norm, s[TL_ATTN_NORM], 1.0f);
+    fill_const(t.ffn_norm, s[TL_FFN_NORM], 1.0f);
+    fill_const(t.norm, s[TL_NORM], 1.0f);
 }
 
 int tr_llama_hf_count(const struct tr_llama_config *c)

@@ -163,12 +163,6 @@ void tr_tensors_map(const struct tr_config *c, float *base, struct tr_tensors *t
     }
 }
 
-static void fill_normal(struct tr_rng *r, float *p, size_t n, double std)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)(tr_rng_normal(r) * std);
-}
-
 static void fill_const(float *p, size_t n, float v)
 {
     for (size_t i = 0; i < n; i++)
@@ -192,20 +186,26 @@ void tr_params_init(const struct tr_config *c, uint64_t seed, float *params)
     double std = 0.02, proj_std = 0.02 / sqrt(2.0 * c->n_layer);
     size_t C = c->n_embd;
 
-    fill_normal(&r, t.wte, (size_t)c->vocab * C, std);
+    /* The normal tensors in the stream's draw order (the order of the serial
+     * fills before the parallel fill: checkpoints and tests depend on the
+     * exact values), filled on all cores; then the constants. */
+    const struct tr_rng_normal_run runs[] = {
+        { t.wte, (size_t)c->vocab * C, std },
+        { t.wpe, s[TR_WPE], std },
+        { t.qkvw, s[TR_QKVW], std },
+        { t.attprojw, s[TR_ATTPROJW], proj_std },
+        { t.fcw, s[TR_FCW], std },
+        { t.fcprojw, s[TR_FCPROJW], proj_std },
+    };
+    tr_rng_fill_normal_runs(&r, runs, (int)(sizeof runs / sizeof runs[0]));
     memset(t.wte + (size_t)c->vocab * C, 0, (size_t)(c->vocab_padded - c->vocab) * C * sizeof(float));
-    fill_normal(&r, t.wpe, s[TR_WPE], std);
     fill_const(t.ln1w, s[TR_LN1W], 1.0f);
     fill_const(t.ln1b, s[TR_LN1B], 0.0f);
-    fill_normal(&r, t.qkvw, s[TR_QKVW], std);
     fill_const(t.qkvb, s[TR_QKVB], 0.0f);
-    fill_normal(&r, t.attprojw, s[TR_ATTPROJW], proj_std);
     fill_const(t.attprojb, s[TR_ATTPROJB], 0.0f);
     fill_const(t.ln2w, s[TR_LN2W], 1.0f);
     fill_const(t.ln2b, s[TR_LN2B], 0.0f);
-    fill_normal(&r, t.fcw, s[TR_FCW], std);
     fill_const(t.fcb, s[TR_FCB], 0.0f);
-    fill_normal(&r, t.fcprojw, s[TR_FCPROJW], proj_std);
     fill_const(t.fcprojb, s[TR_FCPROJB], 0.0f);
     fill_const(t.lnfw, s[TR_LNFW], 1.0f);
     fill_const(t.lnfb, s[TR_LNFB], 0.0f);
