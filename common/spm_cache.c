@@ -245,6 +245,20 @@ static int ug_value(struct spe_scratch *s, const struct spe_ugbound *b, size_t *
     return 0;
 }
 
+/* One piece of a packed path through the Viterbi's float operations: a
+ * piece adds its double score to the float carried and rounds to float; the
+ * unknown character adds the float unk score. Returns the piece's id. */
+static inline int32_t ug_step(const struct spe_model *m, uint32_t piece, float *here)
+{
+    int32_t id = cp_id(piece);
+    if (id >= 0) {
+        *here = (float)(m->uscore[id] + (double)*here);
+        return id;
+    }
+    *here = m->unk_score + *here;
+    return m->unk_id;
+}
+
 /* Append the packed path p[0, n_path) of a word at offset off to s->toks
  * and carry *c through it with the Viterbi's float operations (a piece: its
  * double score plus the float carried, rounded to float; the unknown
@@ -254,13 +268,7 @@ static int ug_emit(const struct spe_model *m, struct spe_scratch *s, const uint3
 {
     float here = *c;
     for (size_t i = 0; i < n_path; i++) {
-        int32_t id = cp_id(p[i]);
-        if (id >= 0) {
-            here = (float)(m->uscore[id] + (double)here);
-        } else {
-            here = m->unk_score + here;
-            id = m->unk_id;
-        }
+        int32_t id = ug_step(m, p[i], &here);
         int ret = spe_push_tok(s, id, off, cp_len(p[i]));
         if (ret)
             return ret;
@@ -280,13 +288,7 @@ static bool path_agrees(const struct spe_model *m, const struct spe_scratch *s, 
     float here = c_in;
     for (size_t i = 0; i < n_path; i++) {
         const struct spe_tok *t = &s->toks[first + i];
-        int32_t id = cp_id(p[i]);
-        if (id >= 0) {
-            here = (float)(m->uscore[id] + (double)here);
-        } else {
-            here = m->unk_score + here;
-            id = m->unk_id;
-        }
+        int32_t id = ug_step(m, p[i], &here);
         if (t->id != id || t->off != off || t->len != cp_len(p[i]))
             return false;
         off += cp_len(p[i]);
