@@ -267,8 +267,9 @@ xent_reg_kernel(float *losses, kn_bf16 *dlogits, int *correct, const kn_bf16 *lo
 }
 
 /* Whether the row-in-registers kernel may run: kn_xent_set_reg(), else
- * INGOT_XENT_REG=1 in the environment (off by default until it has been run
- * on a GPU: docs/performance.md). */
+ * INGOT_XENT_REG=1. Off by default: at one 1024-thread block per SM its
+ * loads, reductions and stores do not overlap, 8.1 ms against the two-read
+ * kernel's 6.2 at GPT-2 124M batch 64 on the H200 (docs/performance.md). */
 static int xent_reg_mode = -1;
 
 static bool xent_reg_enabled(void)

@@ -319,7 +319,7 @@ int kc_chk_matmul_bwd(kc *c, kn_dtype dt)
         ref_matmul_bwd(NULL, dwx, db, dout, inpx, NULL, N, 1, OC);
         kn_matmul_set_db_vec(vec);
         int e = kn_matmul_bwd_bias((float *)ddb, ddout, N, OC, dt, scratch, sb, c->s);
-        kn_matmul_set_db_vec(0); /* the default */
+        kn_matmul_set_db_vec(1); /* the default */
         KC_TRY(K, e);
         KC_SYNC(K);
         char what[64];
