@@ -64,6 +64,8 @@ struct tr_cuda_llama {
     size_t scratch_bytes;
     tr_cuda_llama_grads_ready_fn grads_ready;
     void *grads_ready_ctx;
+    struct tr_cuda_optime *optime; /* per-operation timer (measurement only), or NULL */
+    tr_cuda_llama_mark_fn mark;    /* its mark function */
 };
 
 static size_t max_sz(size_t a, size_t b)
@@ -250,6 +252,11 @@ bool tr_cuda_llama_flash(const tr_cuda_llama *m)
     return m->attn != LA_MAT;
 }
 
+const char *tr_cuda_llama_attention(const tr_cuda_llama *m)
+{
+    return m->attn == LA_GQA ? "gqa" : m->attn == LA_EXPAND ? "expand" : "mat";
+}
+
 size_t tr_cuda_llama_bytes(const tr_cuda_llama *m)
 {
     return m->block_bytes;
@@ -289,6 +296,32 @@ static float *gp(const tr_cuda_llama *m, float *g, int id, size_t l, size_t per_
         if ((err = (call))) \
             return err;     \
     } while (0)
+/* RUN, then (with the op timer on) mark the end of operation name, which did
+ * flops floating-point operations (0: not counted). Needs m and s in scope. */
+#define OP(name, flops, call)                                          \
+    do {                                                               \
+        RUN(call);                                                     \
+        if (m->optime)                                                 \
+            RUN(m->mark(m->optime, name, (double)(flops), s));         \
+    } while (0)
+
+/* The op timer's start of a pass (nothing when it is off). */
+static int pass_start(tr_cuda_llama *m, cudaStream_t s)
+{
+    return m->optime ? m->mark(m->optime, NULL, 0.0, s) : 0;
+}
+
+/* FLOPs of causal attention's forward over B x T tokens, counted as
+ * tr_cuda_model.c counts them: q k^T and att v over the lower triangle,
+ * 2 * 2 * B * NH * T * T * hs / 2 (the backward: 2.5 times that). The
+ * materialised path gets 0: it multiplies the full square and its softmax
+ * and masking are separate kernels, so a TFLOP/s figure would mislead. */
+static double attention_flops(const tr_cuda_llama *m, int B, int T)
+{
+    if (m->attn == LA_MAT)
+        return 0.0;
+    return 2.0 * B * m->cfg.n_head * (double)T * T * tr_llama_head_dim(&m->cfg);
+}
 
 /* y = attention(rope(qkv)) of layer a by the chosen path (see the top). */
 static int attention_fwd(tr_cuda_llama *m, struct llama_layer *a, int B, int T, cudaStream_t s)
@@ -296,16 +329,23 @@ static int attention_fwd(tr_cuda_llama *m, struct llama_layer *a, int B, int T, 
     const struct tr_llama_config *c = &m->cfg;
     const int C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hs = tr_llama_head_dim(c);
     const int W = tr_llama_qkv_dim(c);
+    const double fl = attention_flops(m, B, T);
     int err;
     if (m->attn == LA_GQA) {
-        RUN(kn_rope_fwd(a->qkv, a->qkv, m->rope, B, T, NH + NKV, hs, W, m->dt, s));
-        return kn_flash_gqa_fwd(a->y, a->lse, a->qkv, B, T, NH, NKV, hs, m->dt, s);
+        OP("rope_fwd", 0, kn_rope_fwd(a->qkv, a->qkv, m->rope, B, T, NH + NKV, hs, W, m->dt, s));
+        OP("attention_fwd", fl, kn_flash_gqa_fwd(a->y, a->lse, a->qkv, B, T, NH, NKV, hs, m->dt,
+                                                 s));
+        return 0;
     }
-    RUN(kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH, NKV, hs, m->dt, s));
+    OP("rope_expand_fwd", 0, kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH, NKV, hs,
+                                                m->dt, s));
     if (m->attn == LA_EXPAND)
-        return kn_flash_attention_fwd(a->y, a->lse, m->qkv3, B, T, C, NH, m->dt, s);
-    return kn_attention_fwd(m->blas, a->y, a->att, m->qkv3, B, T, C, NH, m->dt, m->scratch,
-                            m->scratch_bytes, s);
+        OP("attention_fwd", fl, kn_flash_attention_fwd(a->y, a->lse, m->qkv3, B, T, C, NH, m->dt,
+                                                       s));
+    else
+        OP("attention_fwd", fl, kn_attention_fwd(m->blas, a->y, a->att, m->qkv3, B, T, C, NH,
+                                                 m->dt, m->scratch, m->scratch_bytes, s));
+    return 0;
 }
 
 /* m->dqkv = the gradient w.r.t. layer a's QKV product, from m->dC (dy). */
@@ -314,22 +354,29 @@ static int attention_bwd(tr_cuda_llama *m, struct llama_layer *a, int B, int T, 
     const struct tr_llama_config *c = &m->cfg;
     const int C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hs = tr_llama_head_dim(c);
     const int W = tr_llama_qkv_dim(c);
+    const double fl = 2.5 * attention_flops(m, B, T);
     void *sc = m->scratch;
     const size_t scb = m->scratch_bytes;
     int err;
     if (m->attn == LA_GQA) {
-        RUN(kn_flash_gqa_bwd(m->dqkv, m->dC, a->qkv, a->y, a->lse, B, T, NH, NKV, hs, 0, m->dt,
-                             sc, scb, s));
-        return kn_rope_bwd(m->dqkv, m->dqkv, m->rope, B, T, NH + NKV, hs, W, m->dt, s);
+        OP("attention_bwd", fl, kn_flash_gqa_bwd(m->dqkv, m->dC, a->qkv, a->y, a->lse, B, T, NH,
+                                                 NKV, hs, 0, m->dt, sc, scb, s));
+        OP("rope_bwd", 0, kn_rope_bwd(m->dqkv, m->dqkv, m->rope, B, T, NH + NKV, hs, W, m->dt,
+                                      s));
+        return 0;
     }
-    RUN(kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH, NKV, hs, m->dt, s));
+    /* the forward's [q|k|v] again (not kept: see the top) */
+    OP("rope_expand_fwd (recompute)", 0, kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH,
+                                                            NKV, hs, m->dt, s));
     if (m->attn == LA_EXPAND)
-        RUN(kn_flash_attention_bwd(m->d3, m->dC, m->qkv3, a->y, a->lse, B, T, C, NH, 0, m->dt, sc,
-                                   scb, s));
+        OP("attention_bwd", fl, kn_flash_attention_bwd(m->d3, m->dC, m->qkv3, a->y, a->lse, B, T,
+                                                       C, NH, 0, m->dt, sc, scb, s));
     else
-        RUN(kn_attention_bwd(m->blas, m->d3, m->dC, m->qkv3, a->att, B, T, C, NH, 0, m->dt, sc,
-                             scb, s));
-    return kn_rope_expand_bwd(m->dqkv, m->d3, m->rope, B, T, NH, NKV, hs, m->dt, s);
+        OP("attention_bwd", fl, kn_attention_bwd(m->blas, m->d3, m->dC, m->qkv3, a->att, B, T, C,
+                                                 NH, 0, m->dt, sc, scb, s));
+    OP("rope_expand_bwd", 0, kn_rope_expand_bwd(m->dqkv, m->d3, m->rope, B, T, NH, NKV, hs,
+                                                m->dt, s));
+    return 0;
 }
 
 int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
@@ -350,44 +397,55 @@ int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
     m->T = T;
     m->inp = inp;
 
+    /* x IC x OC: the FLOPs of an [N, IC] x [IC, OC] product (2 per multiply-add) */
+    const double mmf = 2.0 * N;
+    RUN(pass_start(m, s));
     /* the embedding: the GPT-2 encoder with an all-zero position table */
-    RUN(kn_encoder_fwd(m->emb, inp, wp(m, w, TL_WTE, 0, 0), m->zero_pos, B, T, C, c->vocab, dt,
-                       s));
-    RUN(kn_rmsnorm_fwd(m->layers[0].an, m->layers[0].an_rstd, m->emb,
-                       wp(m, w, TL_ATTN_NORM, 0, uC), eps, N, C, dt, s));
+    OP("encoder_fwd", 0, kn_encoder_fwd(m->emb, inp, wp(m, w, TL_WTE, 0, 0), m->zero_pos, B, T,
+                                        C, c->vocab, dt, s));
+    OP("rmsnorm_fwd", 0, kn_rmsnorm_fwd(m->layers[0].an, m->layers[0].an_rstd, m->emb,
+                                        wp(m, w, TL_ATTN_NORM, 0, uC), eps, N, C, dt, s));
     const void *res = m->emb;
     for (int l = 0; l < c->n_layer; l++) {
         struct llama_layer *a = &m->layers[l];
         size_t L = (size_t)l;
-        RUN(kn_matmul_fwd(m->blas, a->qkv, NULL, a->an, wp(m, w, TL_WQKV, L, uW * uC), NULL, N,
-                          C, W, dt, s));
+        OP("matmul_fwd qkv", mmf * C * W,
+           kn_matmul_fwd(m->blas, a->qkv, NULL, a->an, wp(m, w, TL_WQKV, L, uW * uC), NULL, N, C,
+                         W, dt, s));
         RUN(attention_fwd(m, a, B, T, s));
-        RUN(kn_matmul_fwd(m->blas, m->tmp, NULL, a->y, wp(m, w, TL_WO, L, uC * uC), NULL, N, C,
-                          C, dt, s));
-        RUN(kn_residual_rmsnorm_fwd(a->x2, a->fn, a->fn_rstd, res, m->tmp,
-                                    wp(m, w, TL_FFN_NORM, L, uC), eps, N, C, dt, s));
-        RUN(kn_matmul_fwd(m->blas, a->gu, NULL, a->fn, wp(m, w, TL_WGATEUP, L, 2 * uF * uC),
-                          NULL, N, C, 2 * F, dt, s));
-        RUN(kn_swiglu_fwd(a->h, a->gu, N, F, dt, s));
-        RUN(kn_matmul_fwd(m->blas, m->tmp, NULL, a->h, wp(m, w, TL_WDOWN, L, uC * uF), NULL, N,
-                          F, C, dt, s));
+        OP("matmul_fwd wo", mmf * C * C,
+           kn_matmul_fwd(m->blas, m->tmp, NULL, a->y, wp(m, w, TL_WO, L, uC * uC), NULL, N, C, C,
+                         dt, s));
+        OP("residual_rmsnorm_fwd", 0,
+           kn_residual_rmsnorm_fwd(a->x2, a->fn, a->fn_rstd, res, m->tmp,
+                                   wp(m, w, TL_FFN_NORM, L, uC), eps, N, C, dt, s));
+        OP("matmul_fwd gateup", mmf * C * 2 * F,
+           kn_matmul_fwd(m->blas, a->gu, NULL, a->fn, wp(m, w, TL_WGATEUP, L, 2 * uF * uC), NULL,
+                         N, C, 2 * F, dt, s));
+        OP("swiglu_fwd", 0, kn_swiglu_fwd(a->h, a->gu, N, F, dt, s));
+        OP("matmul_fwd down", mmf * F * C,
+           kn_matmul_fwd(m->blas, m->tmp, NULL, a->h, wp(m, w, TL_WDOWN, L, uC * uF), NULL, N, F,
+                         C, dt, s));
         /* the add, fused with the next RMSNorm: the next layer's or the final one */
         int last = l == c->n_layer - 1;
-        RUN(kn_residual_rmsnorm_fwd(a->x3, last ? m->xn : m->layers[l + 1].an,
-                                    last ? m->xn_rstd : m->layers[l + 1].an_rstd, a->x2, m->tmp,
-                                    last ? wp(m, w, TL_NORM, 0, 0)
-                                         : wp(m, w, TL_ATTN_NORM, L + 1, uC),
-                                    eps, N, C, dt, s));
+        OP("residual_rmsnorm_fwd", 0,
+           kn_residual_rmsnorm_fwd(a->x3, last ? m->xn : m->layers[l + 1].an,
+                                   last ? m->xn_rstd : m->layers[l + 1].an_rstd, a->x2, m->tmp,
+                                   last ? wp(m, w, TL_NORM, 0, 0)
+                                        : wp(m, w, TL_ATTN_NORM, L + 1, uC),
+                                   eps, N, C, dt, s));
         res = a->x3;
     }
-    RUN(kn_matmul_fwd(m->blas, m->logits, NULL, m->xn, wp(m, w, TL_LM_HEAD, 0, 0), NULL, N, C,
-                      Vp, dt, s));
+    OP("matmul_fwd lm_head", mmf * C * Vp,
+       kn_matmul_fwd(m->blas, m->logits, NULL, m->xn, wp(m, w, TL_LM_HEAD, 0, 0), NULL, N, C, Vp,
+                     dt, s));
     if (!tgt)
         return 0;
-    RUN(kn_softmax_xent(m->losses, dloss > 0.0f ? m->logits : NULL, m->correct, m->logits, tgt,
-                        N, c->vocab, Vp, dloss, dt, s));
+    OP("softmax_xent", 0, kn_softmax_xent(m->losses, dloss > 0.0f ? m->logits : NULL, m->correct,
+                                          m->logits, tgt, N, c->vocab, Vp, dloss, dt, s));
     if (loss_sum || correct_sum)
-        RUN(kn_xent_sum(loss_sum, correct_sum, m->losses, m->correct, N, accumulate, s));
+        OP("xent_sum", 0, kn_xent_sum(loss_sum, correct_sum, m->losses, m->correct, N,
+                                      accumulate, s));
     return 0;
 }
 
@@ -403,52 +461,79 @@ int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream
     const size_t scb = m->scratch_bytes;
     int err;
 
+    const double mmf = 2.0 * N;   /* x IC x OC: FLOPs of one product */
+    RUN(pass_start(m, s));
     /* Output head (lm_head, or wte when tied: m->off says which), then the
      * final RMSNorm; dres carries the residual stream's gradient down
      * (written here, added to by every RMSNorm backward below). */
-    RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->logits, wp(m, w, TL_LM_HEAD, 0, 0), NULL, N, C, Vp,
-                          0, dt, s));
-    RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_LM_HEAD, 0, 0), m->logits, m->xn, N, C, Vp, dt,
-                             s));
-    RUN(kn_rmsnorm_bwd(m->dres, gp(m, g, TL_NORM, 0, 0), m->dC, m->layers[c->n_layer - 1].x3,
-                       wp(m, w, TL_NORM, 0, 0), m->xn_rstd, N, C, 0, dt, sc, scb, s));
+    OP("matmul_bwd_inp lm_head", mmf * C * Vp,
+       kn_matmul_bwd_inp(m->blas, m->dC, m->logits, wp(m, w, TL_LM_HEAD, 0, 0), NULL, N, C, Vp, 0,
+                         dt, s));
+    OP("matmul_bwd_w lm_head", mmf * C * Vp,
+       kn_matmul_bwd_weight(m->blas, gp(m, g, TL_LM_HEAD, 0, 0), m->logits, m->xn, N, C, Vp, dt,
+                            s));
+    OP("rmsnorm_bwd", 0, kn_rmsnorm_bwd(m->dres, gp(m, g, TL_NORM, 0, 0), m->dC,
+                                        m->layers[c->n_layer - 1].x3, wp(m, w, TL_NORM, 0, 0),
+                                        m->xn_rstd, N, C, 0, dt, sc, scb, s));
     for (int l = c->n_layer - 1; l >= 0; l--) {
         struct llama_layer *a = &m->layers[l];
         const void *res = l ? m->layers[l - 1].x3 : m->emb;
         size_t L = (size_t)l;
         /* x3 = x2 + Wdown(swiglu(Wgateup(ffn_norm(x2)))) */
-        RUN(kn_matmul_bwd_inp(m->blas, m->dh, m->dres, wp(m, w, TL_WDOWN, L, uC * uF), NULL, N,
-                              F, C, 0, dt, s));
-        RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WDOWN, L, uC * uF), m->dres, a->h, N, F, C,
-                                 dt, s));
-        RUN(kn_swiglu_bwd(m->dgu, m->dh, a->gu, N, F, 0, dt, s));
-        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dgu, wp(m, w, TL_WGATEUP, L, 2 * uF * uC), NULL,
-                              N, C, 2 * F, 0, dt, s));
-        RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WGATEUP, L, 2 * uF * uC), m->dgu, a->fn, N,
-                                 C, 2 * F, dt, s));
-        RUN(kn_rmsnorm_bwd(m->dres, gp(m, g, TL_FFN_NORM, L, uC), m->dC, a->x2,
-                           wp(m, w, TL_FFN_NORM, L, uC), a->fn_rstd, N, C, 1, dt, sc, scb, s));
+        OP("matmul_bwd_inp down", mmf * F * C,
+           kn_matmul_bwd_inp(m->blas, m->dh, m->dres, wp(m, w, TL_WDOWN, L, uC * uF), NULL, N, F,
+                             C, 0, dt, s));
+        OP("matmul_bwd_w down", mmf * F * C,
+           kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WDOWN, L, uC * uF), m->dres, a->h, N, F, C,
+                                dt, s));
+        OP("swiglu_bwd", 0, kn_swiglu_bwd(m->dgu, m->dh, a->gu, N, F, 0, dt, s));
+        OP("matmul_bwd_inp gateup", mmf * C * 2 * F,
+           kn_matmul_bwd_inp(m->blas, m->dC, m->dgu, wp(m, w, TL_WGATEUP, L, 2 * uF * uC), NULL,
+                             N, C, 2 * F, 0, dt, s));
+        OP("matmul_bwd_w gateup", mmf * C * 2 * F,
+           kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WGATEUP, L, 2 * uF * uC), m->dgu, a->fn, N,
+                                C, 2 * F, dt, s));
+        OP("rmsnorm_bwd", 0, kn_rmsnorm_bwd(m->dres, gp(m, g, TL_FFN_NORM, L, uC), m->dC, a->x2,
+                                            wp(m, w, TL_FFN_NORM, L, uC), a->fn_rstd, N, C, 1, dt,
+                                            sc, scb, s));
         /* x2 = x + Wo(gqa(rope(Wqkv(attn_norm(x))))) */
-        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dres, wp(m, w, TL_WO, L, uC * uC), NULL, N, C, C,
-                              0, dt, s));
-        RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WO, L, uC * uC), m->dres, a->y, N, C, C, dt,
-                                 s));
+        OP("matmul_bwd_inp wo", mmf * C * C,
+           kn_matmul_bwd_inp(m->blas, m->dC, m->dres, wp(m, w, TL_WO, L, uC * uC), NULL, N, C, C,
+                             0, dt, s));
+        OP("matmul_bwd_w wo", mmf * C * C,
+           kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WO, L, uC * uC), m->dres, a->y, N, C, C, dt,
+                                s));
         RUN(attention_bwd(m, a, B, T, s)); /* dC -> dqkv */
-        RUN(kn_matmul_bwd_inp(m->blas, m->dC, m->dqkv, wp(m, w, TL_WQKV, L, uW * uC), NULL, N, C,
-                              W, 0, dt, s));
-        RUN(kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WQKV, L, uW * uC), m->dqkv, a->an, N, C, W,
-                                 dt, s));
-        RUN(kn_rmsnorm_bwd(m->dres, gp(m, g, TL_ATTN_NORM, L, uC), m->dC, res,
-                           wp(m, w, TL_ATTN_NORM, L, uC), a->an_rstd, N, C, 1, dt, sc, scb, s));
+        OP("matmul_bwd_inp qkv", mmf * C * W,
+           kn_matmul_bwd_inp(m->blas, m->dC, m->dqkv, wp(m, w, TL_WQKV, L, uW * uC), NULL, N, C,
+                             W, 0, dt, s));
+        OP("matmul_bwd_w qkv", mmf * C * W,
+           kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WQKV, L, uW * uC), m->dqkv, a->an, N, C, W,
+                                dt, s));
+        OP("rmsnorm_bwd", 0, kn_rmsnorm_bwd(m->dres, gp(m, g, TL_ATTN_NORM, L, uC), m->dC, res,
+                                            wp(m, w, TL_ATTN_NORM, L, uC), a->an_rstd, N, C, 1,
+                                            dt, sc, scb, s));
         if (m->grads_ready)   /* layer l's tensors are final from here on */
             RUN(m->grads_ready(m->grads_ready_ctx, l, s));
     }
     /* the encoder's position gradient goes to a throw-away buffer, cleared
-     * so that it never grows to inf */
+     * so that it never grows to inf (timed apart: not the encoder's cost) */
     CUDA_CHECK(cudaMemsetAsync(m->dpos, 0, (size_t)c->seq_len * C * sizeof(float), s));
-    RUN(kn_encoder_bwd(gp(m, g, TL_WTE, 0, 0), m->dpos, m->dres, m->inp, B, T, C, c->vocab, dt,
-                       sc, scb, s));
+    if (m->optime)
+        RUN(m->mark(m->optime, "dpos_clear", 0.0, s));
+    OP("encoder_bwd", 0, kn_encoder_bwd(gp(m, g, TL_WTE, 0, 0), m->dpos, m->dres, m->inp, B, T,
+                                        C, c->vocab, dt, sc, scb, s));
     if (m->grads_ready)
         RUN(m->grads_ready(m->grads_ready_ctx, -1, s));
     return 0;
+}
+#undef OP
+#undef RUN
+
+void tr_cuda_llama_set_op_marker(tr_cuda_llama *m, struct tr_cuda_optime *t,
+                                 tr_cuda_llama_mark_fn mark)
+{
+    /* both or neither: OP calls mark whenever optime is set */
+    m->optime = mark ? t : NULL;
+    m->mark = mark;
 }

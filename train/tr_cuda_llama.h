@@ -11,8 +11,8 @@
  * Attention takes one of three paths, chosen at creation (tr_cuda_llama.c's
  * opening comment; INGOT_LLAMA_ATTN): grouped-query flash attention (the
  * default where the flash kernels take the shape), RoPE-expanded multi-head
- * flash, or materialised attention. Not yet here: the per-op timer of
- * tr_cuda_model.h (docs/llama.md). */
+ * flash, or materialised attention. tr_cuda_llama_set_optime() times every
+ * launcher call (tests/gpu/gpu_op_bench --arch llama, docs/llama.md). */
 #ifndef INGOT_TR_CUDA_LLAMA_H
 #define INGOT_TR_CUDA_LLAMA_H
 
@@ -22,6 +22,7 @@
 
 #include "kn_common.h"
 #include "matmul.h"
+#include "tr_cuda_prof.h"
 #include "tr_llama_params.h"
 
 typedef struct tr_cuda_llama tr_cuda_llama;
@@ -36,6 +37,8 @@ void tr_cuda_llama_free(tr_cuda_llama *m);   /* accepts NULL; the device must be
 size_t tr_cuda_llama_bytes(const tr_cuda_llama *m);
 /* true when attention runs on the flash kernels (gqa or expand path). */
 bool tr_cuda_llama_flash(const tr_cuda_llama *m);
+/* The attention path chosen at creation: "gqa", "expand" or "mat" (static). */
+const char *tr_cuda_llama_attention(const tr_cuda_llama *m);
 /* The scratch area (free between the model's calls on the same stream: the
  * optimizer's global norm may use it) and its size. */
 void *tr_cuda_llama_scratch(const tr_cuda_llama *m, size_t *bytes);
@@ -47,6 +50,23 @@ void *tr_cuda_llama_scratch(const tr_cuda_llama *m, size_t *bytes);
  * non-zero return aborts the backward with that code). NULL: no calls. */
 typedef int (*tr_cuda_llama_grads_ready_fn)(void *ctx, int l, cudaStream_t s);
 void tr_cuda_llama_on_grads_ready(tr_cuda_llama *m, tr_cuda_llama_grads_ready_fn fn, void *ctx);
+
+/* Per-operation timing (tr_cuda_prof.h's tr_cuda_optime): with t != NULL,
+ * every launcher call of tr_cuda_llama_forward()/_backward() is followed by
+ * mark(t, name, flops, s) (the pass's start by mark(t, NULL, 0, s)), so only
+ * for eager runs, never while a graph is captured. t NULL: off, and the
+ * passes enqueue exactly what they do without it. */
+typedef int (*tr_cuda_llama_mark_fn)(struct tr_cuda_optime *t, const char *name, double flops,
+                                     cudaStream_t s);
+void tr_cuda_llama_set_op_marker(tr_cuda_llama *m, struct tr_cuda_optime *t,
+                                 tr_cuda_llama_mark_fn mark);
+/* tr_cuda_llama_set_op_marker() with tr_cuda_optime_mark. Inline so that
+ * only its callers link the profiler (tr_cuda_prof.c): tests/llama link
+ * tr_cuda_llama.c without it (train/meson.build's llama_cuda_lib). */
+static inline void tr_cuda_llama_set_optime(tr_cuda_llama *m, struct tr_cuda_optime *t)
+{
+    tr_cuda_llama_set_op_marker(m, t, t ? tr_cuda_optime_mark : NULL);
+}
 
 /* Forward on B <= max_batch sequences of T <= seq_len tokens; w: the
  * parameters in the model's dtype; inp, tgt: [B, T] int32 on the device
