@@ -366,7 +366,7 @@ static int attention_bwd(tr_cuda_llama *m, struct llama_layer *a, int B, int T, 
         return 0;
     }
     /* the forward's [q|k|v] again (not kept: see the top) */
-    OP("rope_expand_fwd (recompute)", 0, kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH,
+    OP("rope_expand_recompute", 0, kn_rope_expand_fwd(m->qkv3, a->qkv, m->rope, B, T, NH,
                                                             NKV, hs, m->dt, s));
     if (m->attn == LA_EXPAND)
         OP("attention_bwd", fl, kn_flash_attention_bwd(m->d3, m->dC, m->qkv3, a->y, a->lse, B, T,

@@ -1,0 +1,243 @@
+/* The LLaMA CUDA model's per-operation timer (tr_cuda_llama_set_optime):
+ *  - measurement only: a training pass with the timer on gives the same
+ *    loss and gradients, bit for bit, as one with it off;
+ *  - every launcher call is marked once: the printed table holds exactly the
+ *    expected operations with the expected calls per pass (per layer and
+ *    once per pass), on each attention path (gqa and expand in bf16, mat in
+ *    fp32);
+ *  - a TFLOP/s figure for the products and the flash attention, none for the
+ *    memory-bound operations.
+ * Tiny model (L2, 4 query / 2 kv heads of 64, F 512, T 128, batch 2).
+ * Exit: 0 pass, 1 failure, 77 no GPU (skip). */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cuda_runtime_api.h>
+
+#include "convert.h"
+#include "kn_common.h"
+#include "matmul.h"
+#include "tr_cuda_llama.h"
+#include "tr_cuda_prof.h"
+#include "tr_llama_params.h"
+#include "tr_rng.h"
+#include "tt_util.h"
+
+#define CK(call) CHECK((call) == cudaSuccess)
+
+enum { L = 2, B = 2, T = 128 };
+
+/* An operation the table must hold: calls per pass = per_layer * L + fixed. */
+struct want {
+    const char *name;
+    int per_layer, fixed;
+    bool flops;   /* a TFLOP/s figure expected */
+};
+
+static const struct want common_ops[] = {
+    { "encoder_fwd", 0, 1, false },
+    { "rmsnorm_fwd", 0, 1, false },
+    { "matmul_fwd qkv", 1, 0, true },
+    { "matmul_fwd wo", 1, 0, true },
+    { "residual_rmsnorm_fwd", 2, 0, false },
+    { "matmul_fwd gateup", 1, 0, true },
+    { "swiglu_fwd", 1, 0, false },
+    { "matmul_fwd down", 1, 0, true },
+    { "matmul_fwd lm_head", 0, 1, true },
+    { "softmax_xent", 0, 1, false },
+    { "xent_sum", 0, 1, false },
+    { "matmul_bwd_inp lm_head", 0, 1, true },
+    { "matmul_bwd_w lm_head", 0, 1, true },
+    { "rmsnorm_bwd", 2, 1, false },
+    { "matmul_bwd_inp down", 1, 0, true },
+    { "matmul_bwd_w down", 1, 0, true },
+    { "swiglu_bwd", 1, 0, false },
+    { "matmul_bwd_inp gateup", 1, 0, true },
+    { "matmul_bwd_w gateup", 1, 0, true },
+    { "matmul_bwd_inp wo", 1, 0, true },
+    { "matmul_bwd_w wo", 1, 0, true },
+    { "matmul_bwd_inp qkv", 1, 0, true },
+    { "matmul_bwd_w qkv", 1, 0, true },
+    { "dpos_clear", 0, 1, false },
+    { "encoder_bwd", 0, 1, false },
+};
+static const struct want gqa_ops[] = {
+    { "rope_fwd", 1, 0, false },
+    { "rope_bwd", 1, 0, false },
+};
+static const struct want expand_ops[] = {
+    { "rope_expand_fwd", 1, 0, false },
+    { "rope_expand_recompute", 1, 0, false },
+    { "rope_expand_bwd", 1, 0, false },
+};
+
+static int failures;
+
+/* The table's line for name: its calls and whether it has a TFLOP/s figure
+ * (tr_cuda_optime_print: the name padded to 22, ms, share, calls, TFLOP/s,
+ * the last blank when no FLOPs were given). */
+static bool find_op(const char *table, const char *name, long *calls, bool *tflops)
+{
+    const size_t n = strlen(name), w = n > 22 ? n : 22;
+    for (const char *l = table; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        char line[160];
+        size_t len = strcspn(l, "\n");
+        if (len >= sizeof line)
+            continue;
+        memcpy(line, l, len);
+        line[len] = '\0';
+        /* the whole name field: "matmul_fwd" is not "matmul_fwd qkv" */
+        if (len <= w || strncmp(line, name, n) || strspn(line + n, " ") < w - n)
+            continue;
+        double ms, share;
+        char tf[32] = "";
+        int got = sscanf(line + w, "%lf %lf%% %ld %31s", &ms, &share, calls, tf);
+        *tflops = got == 4;
+        return got >= 3;
+    }
+    return false;
+}
+
+/* Operation lines of the table (all but the header and the total). */
+static int table_ops(const char *table)
+{
+    int lines = 0;
+    for (const char *l = table; (l = strchr(l, '\n')) && l[1]; l++)
+        lines++;
+    return lines - 1;   /* the header is the first line, the total the last */
+}
+
+static void check_ops(const char *path, const char *table, const struct want *w, int n)
+{
+    for (int i = 0; i < n; i++) {
+        long calls = -1;
+        bool tf = false;
+        long want_calls = (long)w[i].per_layer * L + w[i].fixed;
+        if (!find_op(table, w[i].name, &calls, &tf) || calls != want_calls ||
+            tf != w[i].flops) {
+            printf("FAIL %s: %s: %ld calls per pass (want %ld), TFLOP/s %s (want %s)\n", path,
+                   w[i].name, calls, want_calls, tf ? "yes" : "no", w[i].flops ? "yes" : "no");
+            failures++;
+        }
+    }
+}
+
+/* One pass on path (INGOT_LLAMA_ATTN) in dt with the timer off, one with it
+ * on: the same results, and the table of the timed pass. */
+static void run_path(const char *path, kn_dtype dt)
+{
+    struct tr_llama_config c;
+    tr_llama_config_defaults(&c, L, 4, 256, T, 1000);
+    c.n_kv_head = 2;
+    c.ffn_dim = 512;
+    CHECK_OK(tr_llama_config_check(&c));
+    const size_t n = tr_llama_param_count(&c), N = (size_t)B * T;
+    float *params = malloc(n * sizeof(float)), *g0 = malloc(n * sizeof(float)),
+          *g1 = malloc(n * sizeof(float));
+    int32_t *ids = malloc(2 * N * sizeof(int32_t));
+    CHECK(params && g0 && g1 && ids);
+    tr_llama_params_init(&c, 3, params);
+    struct tr_rng r;
+    tr_rng_seed(&r, 5, 5);
+    for (size_t i = 0; i < 2 * N; i++)
+        ids[i] = (int32_t)tr_rng_below(&r, (uint64_t)c.vocab);
+
+    cudaStream_t s;
+    CK(cudaStreamCreate(&s));
+    float *dparams, *dgrads, *dloss;
+    void *w;
+    int32_t *dids;
+    CK(cudaMalloc((void **)&dparams, n * sizeof(float)));
+    CK(cudaMalloc((void **)&dgrads, n * sizeof(float)));
+    CK(cudaMalloc(&w, n * kn_dtype_size(dt)));
+    CK(cudaMalloc((void **)&dids, 2 * N * sizeof(int32_t)));
+    CK(cudaMalloc((void **)&dloss, sizeof(float)));
+    CK(cudaMemcpy(dparams, params, n * sizeof(float), cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dids, ids, 2 * N * sizeof(int32_t), cudaMemcpyHostToDevice));
+    CHECK_OK(kn_convert(w, dt, dparams, KN_F32, n, s));
+
+    kn_blas *blas;
+    tr_cuda_llama *m;
+    tr_cuda_optime *ot;
+    CHECK_OK(kn_blas_create(&blas, 0));
+    CHECK(setenv("INGOT_LLAMA_ATTN", path, 1) == 0);
+    CHECK_OK(tr_cuda_llama_create(&c, B, dt, blas, &m));
+    CHECK(unsetenv("INGOT_LLAMA_ATTN") == 0);
+    CHECK(!strcmp(tr_cuda_llama_attention(m), path));
+    CHECK_OK(tr_cuda_optime_create(64 + 32 * L, &ot));
+
+    float loss[2];
+    for (int p = 0; p < 2; p++) {
+        tr_cuda_llama_set_optime(m, p ? ot : NULL);
+        CK(cudaMemsetAsync(dgrads, 0, n * sizeof(float), s));
+        CHECK_OK(tr_cuda_llama_forward(m, w, dids, dids + N, B, T, 1.0f / (float)N, dloss, NULL,
+                                       0, s));
+        CHECK_OK(tr_cuda_llama_backward(m, w, dgrads, s));
+        CHECK_OK(tr_cuda_optime_collect(ot));
+        CK(cudaStreamSynchronize(s));
+        CK(cudaMemcpy(&loss[p], dloss, sizeof(float), cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(p ? g1 : g0, dgrads, n * sizeof(float), cudaMemcpyDeviceToHost));
+    }
+    bool same = !memcmp(&loss[0], &loss[1], sizeof(float)) &&
+                !memcmp(g0, g1, n * sizeof(float));
+    printf("%-7s %s: loss %.6f / %.6f, %zu gradients: timer on %s timer off\n", path,
+           kn_dtype_name(dt), loss[0] / (float)N, loss[1] / (float)N, n,
+           same ? "==" : "DIFFERS FROM");
+    if (!same)
+        failures++;
+
+    char *table = NULL;
+    size_t tlen = 0;
+    FILE *f = open_memstream(&table, &tlen);
+    CHECK(f);
+    tr_cuda_optime_print(ot, 1, f);
+    CHECK(fclose(f) == 0);
+    fputs(table, stdout);
+    /* the materialised attention's FLOPs are not counted (tr_cuda_llama.c) */
+    const bool flash = strcmp(path, "mat") != 0;
+    const struct want attn[] = {
+        { "attention_fwd", 1, 0, flash },
+        { "attention_bwd", 1, 0, flash },
+    };
+    const bool gqa = !strcmp(path, "gqa");
+    int nw = (int)(sizeof(common_ops) / sizeof(common_ops[0]));
+    int np = gqa ? 2 : 3;
+    check_ops(path, table, common_ops, nw);
+    check_ops(path, table, attn, 2);
+    check_ops(path, table, gqa ? gqa_ops : expand_ops, np);
+    if (table_ops(table) != nw + 2 + np) {
+        printf("FAIL %s: %d operations in the table, want %d\n", path, table_ops(table),
+               nw + 2 + np);
+        failures++;
+    }
+
+    free(table);
+    tr_cuda_optime_free(ot);
+    tr_cuda_llama_free(m);
+    kn_blas_free(blas);
+    cudaFree(dparams);
+    cudaFree(dgrads);
+    cudaFree(w);
+    cudaFree(dids);
+    cudaFree(dloss);
+    cudaStreamDestroy(s);
+    free(params);
+    free(g0);
+    free(g1);
+    free(ids);
+}
+
+int main(void)
+{
+    if (kn_device_check()) {
+        printf("SKIP: %s\n", ingot_errmsg());
+        return TT_SKIP;
+    }
+    run_path("gqa", KN_BF16);
+    run_path("expand", KN_BF16);
+    run_path("mat", KN_F32);
+    printf("%s (%d failures)\n", failures ? "FAIL" : "PASS", failures);
+    return failures ? 1 : 0;
+}
