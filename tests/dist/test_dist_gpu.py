@@ -17,7 +17,10 @@ collectives are copies), so against --dist none it must give:
     and resumed with --zero 0 continues the --zero 0 run;
   - --grad-reduce bf16: lossy, close to fp32 but not equal;
   - one host synchronisation per step (--profile's syncs), and every rank's
-    data-parallel line (reduce, exposed, bus bandwidth, memory).
+    data-parallel line (reduce, exposed, bus bandwidth, memory);
+  - --arch llama (4 query heads of 64 over 2 kv heads: the grouped-query
+    flash path in bf16; per-layer overlap slices attn_norm..w_down): the
+    overlap on and off bit for bit, --zero 1 within the tolerance above.
 """
 import json
 import os
@@ -33,6 +36,9 @@ BASE = ["--device", "cuda", "--synthetic", "--vocab", "8192", "--layers", "4", "
         "--dim", "256", "--seq-len", "256", "--batch", "8", "--batch-tokens", "4096",
         "--steps", str(STEPS), "--lr", "1e-3", "--warmup", "2", "--val-every", "0",
         "--print-every", "1", "--profile", str(STEPS)]
+# LLaMA at BASE's shape: 4 query heads of 64 over 2 kv heads, SwiGLU F 768 (8/3 C)
+LLAMA = ["--arch", "llama", "--kv-heads", "2"]
+ONE = dict(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")   # a one-rank NCCL run
 TMP = tempfile.mkdtemp(prefix="dist_gpu_")
 ENV = dict(os.environ, NCCL_NVLS_ENABLE="0")
 failed = []
@@ -58,7 +64,7 @@ def diff(a, b, key):
 def same(tag, a, b, exact=True, tol=0.0):
     dl, dn = diff(a, b, "loss"), diff(a, b, "grad_norm")
     ok = (dl == 0.0 and dn == 0.0) if exact else (dl <= tol and dn <= tol)
-    print("%-44s max |dloss| %-9.3g max |dnorm| %-9.3g %s" % (tag, dl, dn, "ok" if ok else
+    print("%-52s max |dloss| %-9.3g max |dnorm| %-9.3g %s" % (tag, dl, dn, "ok" if ok else
                                                               "FAIL"))
     if not ok:
         failed.append(tag)
@@ -67,11 +73,41 @@ def same(tag, a, b, exact=True, tol=0.0):
 def syncs(tag, m, dp):
     s = [r["syncs"] for st, r in m.items() if st > 3 and "syncs" in r]
     ok = s and all(x == 1 for x in s)
-    print("%-44s syncs per step %s %s" % (tag, sorted(set(s)), "ok" if ok else "FAIL"))
+    print("%-52s syncs per step %s %s" % (tag, sorted(set(s)), "ok" if ok else "FAIL"))
     for l in dp:
         print("    " + l.split("ingot-train: ", 1)[-1])
     if not ok or not dp:
         failed.append(tag + " syncs/dp line")
+
+
+def dp_cases(arch, model, lossy_reduce):
+    """One-rank NCCL against --dist none for model (extra ingot-train
+    arguments), fp32 and bf16; lossy_reduce: the --grad-reduce bf16 case too
+    (the reduction does not depend on the architecture: once is enough)."""
+    for prec in ("fp32", "bf16"):
+        pa = model + ["--precision", prec]
+        tag, ft = "%s %s" % (arch, prec), "%s-%s" % (arch, prec)
+        ref, _ = run("none-" + ft, pa + ["--dist", "none"])
+        ov, dp = run("nccl-" + ft, pa + ["--dist", "nccl"], ONE)
+        same("%s: nccl 1 rank, overlap, vs none" % tag, ref, ov)
+        syncs("%s: nccl 1 rank, overlap" % tag, ov, dp)
+        no, dp = run("nccl-noov-" + ft, pa + ["--dist", "nccl"], dict(ONE, INGOT_DP_OVERLAP="0"))
+        same("%s: nccl 1 rank, INGOT_DP_OVERLAP=0, vs none" % tag, ref, no)
+        z, dp = run("zero-" + ft, pa + ["--dist", "nccl", "--zero", "1"], ONE)
+        # the clip factor comes from the float shard norms (the unsharded
+        # path divides by the float64 norm): the last bits of the update
+        # differ when clipping, which bf16 weights make visible
+        same("%s: nccl 1 rank, --zero 1, vs none" % tag, ref, z, exact=False,
+             tol=1e-5 if prec == "fp32" else 2e-4)
+        syncs("%s: nccl 1 rank, --zero 1" % tag, z, dp)
+        if not lossy_reduce:
+            continue
+        bf, _ = run("bf16red-" + ft, pa + ["--dist", "nccl", "--grad-reduce", "bf16"], ONE)
+        dl = diff(ref, bf, "loss")
+        print("%-52s max |dloss| %.3g (lossy: want 0 < d < 1e-2) %s" % (
+            "%s: --grad-reduce bf16 vs fp32" % tag, dl, "ok" if 0 < dl < 1e-2 else "FAIL"))
+        if not 0 < dl < 1e-2:
+            failed.append(tag + " grad-reduce bf16")
 
 
 def main():
@@ -79,33 +115,12 @@ def main():
                                                         capture_output=True).returncode:
         print("no GPU: skipped")
         sys.exit(SKIP)
-    one = dict(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
     try:
-        for prec in ("fp32", "bf16"):
-            pa = ["--precision", prec]
-            ref, _ = run("none-" + prec, pa + ["--dist", "none"])
-            ov, dp = run("nccl-" + prec, pa + ["--dist", "nccl"], one)
-            same("%s: nccl 1 rank, overlap, vs none" % prec, ref, ov)
-            syncs("%s: nccl 1 rank, overlap" % prec, ov, dp)
-            no, dp = run("nccl-noov-" + prec, pa + ["--dist", "nccl"], dict(one,
-                                                                            INGOT_DP_OVERLAP="0"))
-            same("%s: nccl 1 rank, INGOT_DP_OVERLAP=0, vs none" % prec, ref, no)
-            z, dp = run("zero-" + prec, pa + ["--dist", "nccl", "--zero", "1"], one)
-            # the clip factor comes from the float shard norms (the unsharded
-            # path divides by the float64 norm): the last bits of the update
-            # differ when clipping, which bf16 weights make visible
-            same("%s: nccl 1 rank, --zero 1, vs none" % prec, ref, z, exact=False,
-                 tol=1e-5 if prec == "fp32" else 2e-4)
-            syncs("%s: nccl 1 rank, --zero 1" % prec, z, dp)
-            bf, _ = run("bf16red-" + prec, pa + ["--dist", "nccl", "--grad-reduce", "bf16"], one)
-            dl = diff(ref, bf, "loss")
-            print("%-44s max |dloss| %.3g (lossy: want 0 < d < 1e-2) %s" % (
-                "%s: --grad-reduce bf16 vs fp32" % prec, dl, "ok" if 0 < dl < 1e-2 else "FAIL"))
-            if not 0 < dl < 1e-2:
-                failed.append(prec + " grad-reduce bf16")
+        dp_cases("gpt2", [], True)
+        dp_cases("llama", LLAMA, False)
         ck = os.path.join(TMP, "ck")
         run("zstop", ["--precision", "fp32", "--dist", "nccl", "--zero", "1", "--ckpt-dir", ck,
-                      "--stop-after", "5"], one)
+                      "--stop-after", "5"], ONE)
         ref, _ = run("none-fp32", ["--precision", "fp32", "--dist", "none"])
         res, _ = run("zresume", ["--precision", "fp32", "--dist", "none", "--ckpt-dir", ck,
                                  "--resume"])
