@@ -628,13 +628,20 @@ extern "C" int kn_flash_attention_fwd(void *out, float *lse, const void *qkv, in
     return kn_flash_gqa_fwd(out, lse, qkv, B, T, NH, NH, C / NH, dt, s);
 }
 
+/* Dsum's bytes, rounded up so that what follows is 256-byte aligned. */
+static size_t fa_dsum_bytes(int B, int T, int NH)
+{
+    return ((size_t)B * NH * T * sizeof(float) + 255) & ~(size_t)255;
+}
+
 extern "C" size_t kn_flash_gqa_bwd_scratch_bytes(int B, int T, int NH, int NKV, int hs)
 {
     (void)NKV;
-    (void)hs;
     if (B <= 0 || T <= 0 || NH <= 0)
         return 0;
-    return (size_t)B * NH * T * sizeof(float);
+    /* the Hopper kernels' dq accumulator, where they will run */
+    const size_t work = fa_use_sm90(hs) ? kn_fa_sm90_bwd_work_bytes(B, T, NH, hs) : 0;
+    return fa_dsum_bytes(B, T, NH) + work;
 }
 
 extern "C" size_t kn_flash_attention_bwd_scratch_bytes(int B, int T, int C, int NH)
@@ -644,15 +651,16 @@ extern "C" size_t kn_flash_attention_bwd_scratch_bytes(int B, int T, int C, int 
 
 template <int HS>
 static int fa_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const kn_bf16 *out,
-                  const float *lse, float *Dsum, int B, int T, int NH, int NKV, int accumulate,
-                  cudaStream_t s)
+                  const float *lse, float *Dsum, void *work, size_t work_bytes, int B, int T,
+                  int NH, int NKV, int accumulate, cudaStream_t s)
 {
     const float scale = 1.0f / sqrtf((float)HS), sl2 = scale * 1.4426950408889634f;
     size_t rows = (size_t)B * NH * T;
     flash_dsum_kernel<HS><<<kn_grid_for(rows, 256), 256, 0, s>>>(Dsum, dout, out, B, T, NH);
     KN_LAUNCH_CHECK();
     if (fa_use_sm90(HS))
-        return kn_fa_sm90_bwd(dqkv, dout, qkv, lse, Dsum, B, T, NH, NKV, HS, accumulate, s);
+        return kn_fa_sm90_bwd(dqkv, dout, qkv, lse, Dsum, B, T, NH, NKV, HS, accumulate, work,
+                              work_bytes, s);
     if constexpr (HS <= 64) {
         dim3 grid((unsigned)((T + FA_BQ - 1) / FA_BQ), (unsigned)(B * NH));
         flash_dq_kernel<HS><<<grid, FA_THREADS, 0, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, NKV,
@@ -677,18 +685,25 @@ extern "C" int kn_flash_gqa_bwd(void *dqkv, const void *dout, const void *qkv, c
     int err = fa_check(dqkv, dout, qkv, out, B, T, NH, NKV, hs, dt);
     if (err)
         return err;
-    size_t need = kn_flash_gqa_bwd_scratch_bytes(B, T, NH, NKV, hs);
+    /* Dsum at least; the Hopper path's dq accumulator if there is room
+     * (a scratch sized while another path was forced still works) */
+    const size_t need = fa_dsum_bytes(B, T, NH);
     KN_ARG_CHECK(scratch && scratch_bytes >= need, "scratch %p of %zu bytes, need %zu", scratch,
                  scratch_bytes, need);
+    void *work = (char *)scratch + need;
+    const size_t work_bytes = scratch_bytes - need;
     kn_bf16 *dq = (kn_bf16 *)dqkv;
     const kn_bf16 *dO = (const kn_bf16 *)dout, *x = (const kn_bf16 *)qkv,
                   *o = (const kn_bf16 *)out;
     float *D = (float *)scratch;
     if (hs == 128)
-        return fa_bwd<128>(dq, dO, x, o, lse, D, B, T, NH, NKV, accumulate, s);
+        return fa_bwd<128>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
+                           s);
     if (hs == 64)
-        return fa_bwd<64>(dq, dO, x, o, lse, D, B, T, NH, NKV, accumulate, s);
-    return fa_bwd<32>(dq, dO, x, o, lse, D, B, T, NH, NKV, accumulate, s);
+        return fa_bwd<64>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
+                           s);
+    return fa_bwd<32>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
+                           s);
 }
 
 extern "C" int kn_flash_attention_bwd(void *dqkv, const void *dout, const void *qkv,

@@ -971,6 +971,221 @@ s9_dkv2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const flo
 #endif
 }
 
+/* ------------------------------------------------ backward, dq fused in */
+
+/* Stores the four 8 x 8 bf16 blocks of A fragment a (rows r0.., columns
+ * c0.. of a 16 x 16 piece of a 64 x BQ tile whose rows are keys and
+ * columns queries) transposed into the K-major tile at sb (rows =
+ * queries, 16-byte chunks along the keys, 64 rows): block m is rows
+ * 8 (m & 1).., columns 8 (m >> 1).. of the piece; lane 8 m + i gives the
+ * address of stored row i of block m (query c0 + 8 (m >> 1) + i, keys
+ * r0 + 8 (m & 1) ..). */
+static __device__ __forceinline__ void s9_st_trans(uint32_t sb, const uint32_t (&a)[4], int kchunk0,
+                                                   int c0, int lane)
+{
+#if S9_ON
+    const int m = lane >> 3, i = lane & 7;
+    const uint32_t addr = sb + sw_off<64>(c0 + 8 * (m >> 1) + i, kchunk0 + (m & 1));
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(
+                     addr),
+                 "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3])
+                 : "memory");
+#endif
+}
+
+static __device__ __forceinline__ void s9_wait_turn(const int *sem, int turn)
+{
+#if S9_ON
+    int v;
+    do {
+        asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(v) : "l"(sem) : "memory");
+    } while (v != turn);
+#endif
+}
+
+static __device__ __forceinline__ void s9_pass_turn(int *sem)
+{
+#if S9_ON
+    asm volatile("red.release.gpu.global.add.s32 [%0], 1;\n" ::"l"(sem) : "memory");
+#endif
+}
+
+/* dk, dv and dq in one pass over the key blocks (FlashAttention-3's
+ * structure, kept deterministic): the dk/dv kernel above, and per query
+ * block ds^T of the block's 128 keys goes to shared memory transposed
+ * (stmatrix .trans), dq_part = ds . k is a 64 x HS product (warpgroup w:
+ * columns HS/2 w ..) added to the float32 dq_acc [B NH, T, HS] of that
+ * query block. Fixed order of the adds: a query block's key blocks add from
+ * the highest down, each CTA waiting for the block's counter (dq_sem,
+ * zeroed by the caller) to reach its turn; the first one stores. Grid x
+ * runs from the highest key block down, so the CTA a CTA waits for was
+ * launched before it: resident or done, never behind it in the queue (and
+ * the highest key blocks start on the diagonal, so in steady state nobody
+ * waits). Saves the dq kernel's second q k^T and do v^T per block. */
+template <int HS, int MINB>
+static __global__ void __launch_bounds__(S9_THREADS, MINB)
+s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, const kn_bf16 *qkv,
+               const kn_bf16 *dout, const float *lse, const float *Dsum, int T, int NH, int NKV,
+               float sl2, float scale, int accumulate)
+{
+#if S9_ON
+    constexpr int BK = 128, BQ = 64, NST = 3, TILE = BQ * HS * 2, HN = HS / 2;
+    extern __shared__ uint8_t s9_smem[];
+    const uint32_t sK = smem_base1024(s9_smem), sV = sK + BK * HS * 2, sQ = sV + BK * HS * 2,
+                   sO = sQ + NST * TILE, sDS = sO + NST * TILE;
+    float *sL = reinterpret_cast<float *>(
+        s9_smem + (sDS + BQ * BK * 2 - (uint32_t)__cvta_generic_to_shared(s9_smem)));
+    float *sD = sL + NST * BQ;
+    const int nkb = (T + BK - 1) / BK, kb = nkb - 1 - (int)blockIdx.x;
+    const int b = blockIdx.y / NKV, kvh = blockIdx.y % NKV, rep = NH / NKV;
+    const size_t W = (size_t)(NH + 2 * NKV) * HS;
+    const int C = NH * HS;
+    const kn_bf16 *rows = qkv + (size_t)b * T * W;
+    const kn_bf16 *gk = rows + (size_t)(NH + kvh) * HS, *gv = rows + (size_t)(NH + NKV + kvh) * HS;
+    const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int g = lane / 4, q = lane % 4, k0 = kb * BK;
+    const int wkey = k0 + 64 * wgi, key0 = wkey + 16 * warp + g; /* keys key0, key0 + 8 */
+    const int qfirst = k0 / BQ, nqb = (T + BQ - 1) / BQ, nq = nqb - qfirst, nit = rep * nq;
+
+    s9_load<HS, BK>(sK, gk, W, k0, T);
+    s9_load<HS, BK>(sV, gv, W, k0, T);
+    auto stage = [&](int buf, int it) {
+        const int hq = kvh * rep + it / nq, qs = (qfirst + it % nq) * BQ;
+        s9_load<HS, BQ>(sQ + buf * TILE, rows + (size_t)hq * HS, W, qs, T);
+        s9_load<HS, BQ>(sO + buf * TILE, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
+        s9_commit();
+        const size_t bh = (size_t)b * NH + hq;
+        for (int i = threadIdx.x; i < BQ; i += S9_THREADS) {
+            const int row = qs + i;
+            sL[buf * BQ + i] = row < T ? lse[bh * T + row] : 0.0f;
+            sD[buf * BQ + i] = row < T ? Dsum[bh * T + row] : 0.0f;
+        }
+    };
+    stage(0, 0);
+    float dk[HS / 2], dv[HS / 2];
+#pragma unroll
+    for (int i = 0; i < HS / 2; i++)
+        dk[i] = dv[i] = 0.0f;
+
+    for (int it = 0; it < nit; it++) {
+        const int cur = it % NST, hq = kvh * rep + it / nq, qb = qfirst + it % nq, qs = qb * BQ;
+        if (it + 1 < nit) {
+            stage((it + 1) % NST, it + 1);
+            s9_wait_sync<1>();
+        } else {
+            s9_wait_sync<0>();
+        }
+        const float *L = sL + cur * BQ, *D = sD + cur * BQ;
+        /* Both warpgroups run every block (ds is needed for dq even where
+         * one warpgroup's keys are all after the queries: its ds is 0). */
+        const bool mask = qs < wkey + 63 || qs + BQ > T;
+        uint32_t da[BQ / 16][4];
+        {
+            float st[BQ / 2], dpt[BQ / 2];
+            uint32_t pa[BQ / 16][4];
+            wg_fence();
+            s9_abt<HS, BK, BQ>(st, sK, 64 * wgi, sQ + cur * TILE);
+            wg_commit();
+            wg_wait<0>();
+            wg_pin(st);
+#pragma unroll
+            for (int i = 0; i < BQ / 2; i++) {
+                const int key = key0 + 8 * ((i >> 1) & 1), ql = 8 * (i >> 2) + 2 * q + (i & 1);
+                const int qry = qs + ql;
+                st[i] = mask && (qry < key || qry >= T) ? 0.0f
+                                                        : kn_fa_ex2(fmaf(st[i], sl2, -L[ql]));
+            }
+            frags<BQ>(pa, st);
+            wg_fence();
+            s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO + cur * TILE);
+            s9_pz<HS, BQ>(dv, pa, sO + cur * TILE);
+            wg_commit();
+            wg_wait<0>();
+            wg_pin(dpt);
+            wg_pin(dv);
+#pragma unroll
+            for (int i = 0; i < BQ / 2; i++) {
+                const int ql = 8 * (i >> 2) + 2 * q + (i & 1);
+                const float p = MINB == 2 ? frag_val<BQ>(pa, i) : st[i];
+                dpt[i] = p * (dpt[i] - D[ql]);
+            }
+            frags<BQ>(da, dpt);
+        }
+        wg_fence();
+        s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
+        wg_commit();
+        /* ds^T -> sDS as ds (rows = queries), this warpgroup's 64 keys =
+         * 16-byte chunks 8 wgi + 2 warp (+1) of each row. */
+#pragma unroll
+        for (int kk = 0; kk < BQ / 16; kk++)
+            s9_st_trans(sDS, da[kk], 8 * wgi + 2 * warp, 16 * kk, lane);
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        const int kbmax = min((qs + BQ - 1) / BK, nkb - 1), turn = kbmax - kb;
+        int *sem = dq_sem + ((size_t)b * NH + hq) * nqb + qb;
+        if (threadIdx.x == 0 && turn > 0)
+            s9_wait_turn(sem, turn);
+        wg_wait<0>(); /* dk's product: fewer registers live across dq's */
+        wg_pin(dk);
+        __syncthreads();
+        float dq[HN / 2];
+        wg_fence();
+#pragma unroll
+        for (int ks = 0; ks < BK / 16; ks++)
+            wg<HN, 1>::ss(dq, desc_k(kstep_k<BQ>(sDS, 0, ks)),
+                          desc_mn(sK + (uint32_t)ks * 16 * 128 + (uint32_t)wgi * HN * 2, BK * 128),
+                          ks == 0);
+        wg_commit();
+        wg_wait<0>();
+        wg_pin(dq);
+        float *acc = dq_acc + ((size_t)b * NH + hq) * T * HS + wgi * HN + 2 * q;
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            const int row = qs + 16 * warp + g + 8 * r;
+            if (row >= T)
+                continue;
+#pragma unroll
+            for (int j = 0; j < HN / 8; j++) {
+                float2 *p = reinterpret_cast<float2 *>(acc + (size_t)row * HS + 8 * j);
+                const float2 v = make_float2(dq[4 * j + 2 * r], dq[4 * j + 2 * r + 1]);
+                if (turn == 0)
+                    *p = v;
+                else
+                    atomicAdd(p, v);
+            }
+        }
+        __syncthreads(); /* every add issued; sDS free again */
+        if (threadIdx.x == 0)
+            s9_pass_turn(sem);
+        if (NST < 3)
+            __syncthreads();
+    }
+    kn_bf16 *dst = dqkv + (size_t)b * T * W;
+    s9_store_rows<HS>(dst + (size_t)(NH + kvh) * HS, W, dk, scale, key0, T, q, accumulate);
+    s9_store_rows<HS>(dst + (size_t)(NH + NKV + kvh) * HS, W, dv, 1.0f, key0, T, q, accumulate);
+#endif
+}
+
+/* dq of dqkv (+)= dq_acc * scale in bf16: eight values per thread. */
+template <int HS>
+static __global__ void s9_dq_store_kernel(kn_bf16 *dqkv, const float *dq_acc, int B, int T,
+                                          int NH, int NKV, float scale, int accumulate)
+{
+    const size_t n8 = (size_t)B * NH * T * HS / 8;
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n8)
+        return;
+    const size_t e = i * 8, row = e / HS; /* (b NH + h) T + t */
+    const int d = (int)(e % HS), t = (int)(row % T), h = (int)(row / T % NH);
+    const int b = (int)(row / ((size_t)T * NH));
+    const float4 a = *reinterpret_cast<const float4 *>(dq_acc + e);
+    const float4 c = *reinterpret_cast<const float4 *>(dq_acc + e + 4);
+    kn_bf16 *dst = dqkv + ((size_t)b * T + t) * (size_t)(NH + 2 * NKV) * HS + (size_t)h * HS + d;
+    st2(dst, a.x * scale, a.y * scale, accumulate);
+    st2(dst + 2, a.z * scale, a.w * scale, accumulate);
+    st2(dst + 4, c.x * scale, c.y * scale, accumulate);
+    st2(dst + 6, c.z * scale, c.w * scale, accumulate);
+}
+
 /* ---------------------------------------------------------------- host */
 
 /* Kernel configurations, by head size, with the alternatives measured
@@ -982,7 +1197,12 @@ s9_dkv2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const flo
  *   1 forward fwd (no overlap; BK 64 three stages two blocks at hs 64, BK
  *     128 two stages at hs 128); backward two stages, one block per SM.
  *   2 as 1 with three stages, one block per SM, at hs 64.
- *   3 as 0 with the overlapped backward (dq2, dk/dv 2) at hs 64. */
+ *   3 as 0 with the overlapped backward (dq2, dk/dv 2) at hs 64.
+ *   4-6 dk/dv with query blocks of 32 or issued jointly (see the switch).
+ *   Backward hs 64 by default: dq fused into the dk/dv pass (s9_dkvq_kernel,
+ *   two blocks per SM) when the caller gives the work buffer; 7: the same
+ *   at one block per SM; 8: the separate dq and dk/dv kernels (the default
+ *   before the fused pass). */
 static size_t fwd_smem(int hs, int bk, int nst)
 {
     return (size_t)(128 + 2 * nst * bk) * hs * 2 + 1024; /* +1024: base alignment */
@@ -991,6 +1211,11 @@ static size_t dq_smem(int hs, int nst) { return (size_t)(2 * 128 + 2 * nst * 64)
 static size_t dkv_smem(int hs, int nst, int bq)
 {
     return (size_t)(2 * 128 + 2 * nst * bq) * hs * 2 + 1024 + 2 * nst * bq * 4;
+}
+
+static size_t dkvq_smem(int hs)
+{
+    return dkv_smem(hs, 3, 64) + 64 * 128 * 2;
 }
 
 static int s9_alt = 0;
@@ -1009,7 +1234,7 @@ static int s9_setup(void)
     if (done)
         return 0;
     const char *e = getenv("INGOT_FA_SM90_ALT");
-    s9_alt = e && e[0] >= '1' && e[0] <= '6' ? e[0] - '0' : 0;
+    s9_alt = e && e[0] >= '1' && e[0] <= '8' ? e[0] - '0' : 0;
     int err = 0;
     err |= s9_smem_limit(s9_fwd2_kernel<64, 64, 2>, fwd_smem(64, 64, 3));
     err |= s9_smem_limit(s9_fwd2_kernel<128, 64, 1>, fwd_smem(128, 64, 3));
@@ -1030,6 +1255,8 @@ static int s9_setup(void)
     err |= s9_smem_limit(s9_dq2_kernel<64, 1>, dq_smem(64, 3));
     err |= s9_smem_limit(s9_dq2_kernel<128, 1>, dq_smem(128, 3));
     err |= s9_smem_limit(s9_dkv2_kernel<64>, dkv_smem(64, 3, 64));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2>, dkvq_smem(64));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 1>, dkvq_smem(64));
     if (err)
         return INGOT_E_CUDA;
     done = 1;
@@ -1066,14 +1293,46 @@ extern "C" int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int
     return 0;
 }
 
+extern "C" size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int hs)
+{
+    if (hs != 64 || B <= 0 || T <= 0 || NH <= 0)
+        return 0;
+    const size_t rows = (size_t)B * NH * T, sems = (size_t)B * NH * ((T + 63) / 64);
+    return rows * hs * sizeof(float) + sems * sizeof(int);
+}
+
 extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, const float *lse,
                               const float *Dsum, int B, int T, int NH, int NKV, int hs,
-                              int accumulate, cudaStream_t s)
+                              int accumulate, void *work, size_t work_bytes, cudaStream_t s)
 {
     int err = s9_setup();
     if (err)
         return err;
     const float scale = 1.0f / sqrtf((float)hs), sl2 = scale * 1.4426950408889634f;
+    const size_t wneed = kn_fa_sm90_bwd_work_bytes(B, T, NH, hs);
+    /* hs 64: dq fused into the dk/dv pass where the work buffer is given
+     * (alt 0: two blocks per SM; 7: one); alt 8 (or no work buffer) is the
+     * previous default, a dq kernel and a dk/dv kernel */
+    if (hs == 64 && wneed && work && work_bytes >= wneed && (s9_alt == 0 || s9_alt == 7)) {
+        float *acc = (float *)work;
+        int *sem = (int *)(acc + (size_t)B * NH * T * hs);
+        CUDA_CHECK(cudaMemsetAsync(sem, 0, (size_t)B * NH * ((T + 63) / 64) * sizeof(int), s));
+        const dim3 gk((unsigned)((T + 127) / 128), (unsigned)(B * NKV));
+        if (s9_alt == 0)
+            s9_dkvq_kernel<64, 2><<<gk, S9_THREADS, dkvq_smem(64), s>>>(
+                (kn_bf16 *)dqkv, acc, sem, (const kn_bf16 *)qkv, (const kn_bf16 *)dout, lse, Dsum,
+                T, NH, NKV, sl2, scale, accumulate);
+        else
+            s9_dkvq_kernel<64, 1><<<gk, S9_THREADS, dkvq_smem(64), s>>>(
+                (kn_bf16 *)dqkv, acc, sem, (const kn_bf16 *)qkv, (const kn_bf16 *)dout, lse, Dsum,
+                T, NH, NKV, sl2, scale, accumulate);
+        KN_LAUNCH_CHECK();
+        const size_t n8 = (size_t)B * NH * T * hs / 8;
+        s9_dq_store_kernel<64><<<kn_grid_for(n8, 256), 256, 0, s>>>(
+            (kn_bf16 *)dqkv, acc, B, T, NH, NKV, scale, accumulate);
+        KN_LAUNCH_CHECK();
+        return 0;
+    }
     const dim3 gq((unsigned)((T + 127) / 128), (unsigned)(B * NH));
     const dim3 gk((unsigned)((T + 127) / 128), (unsigned)(B * NKV));
     kn_bf16 *d = (kn_bf16 *)dqkv;
@@ -1096,7 +1355,7 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
         else
             S9_DQ(s9_dq2_kernel<64, 1>);
         KN_LAUNCH_CHECK();
-        if (s9_alt == 0)
+        if (s9_alt == 0 || s9_alt >= 7)
             S9_DKV(s9_dkv_kernel<64, 64, 3, 2, 0>);
         else if (s9_alt == 1)
             S9_DKV(s9_dkv_kernel<64, 64, 2, 1, 0>);

@@ -6,7 +6,7 @@
  * qkv [B, T, (NH + 2 NKV) hs] (q heads, then k heads, then v heads; query
  * head h reads kv head h / (NH / NKV)); out, dout [B, T, NH hs]; lse and
  * Dsum [B, NH, T] float32. hs in {64, 128}; the caller has checked shapes,
- * alignment and dtype. Deterministic (no atomics). 0 or INGOT_E_CUDA. */
+ * alignment and dtype. Deterministic. 0 or INGOT_E_CUDA. */
 #ifndef INGOT_FLASH_ATTENTION_SM90_H
 #define INGOT_FLASH_ATTENTION_SM90_H
 
@@ -19,11 +19,19 @@ extern "C" {
 int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int T, int NH, int NKV, int hs,
                    cudaStream_t s);
 
+/* Device work bytes for the backward with dq fused into the dk/dv pass
+ * (hs 64): a float32 dq accumulator [B NH, T, hs] and one counter per
+ * 64-query block; 0 where that path does not apply. */
+size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int hs);
+
 /* Dsum = rowsum(dout * out), computed by the caller. dq, dk and dv are
- * written (accumulate == 0) or added to dqkv. */
+ * written (accumulate == 0) or added to dqkv. With work of at least
+ * kn_fa_sm90_bwd_work_bytes(), hs 64 takes the fused pass (deterministic:
+ * the dq adds run in a fixed order); otherwise (work NULL) a dq kernel and
+ * a dk/dv kernel. */
 int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, const float *lse,
                    const float *Dsum, int B, int T, int NH, int NKV, int hs, int accumulate,
-                   cudaStream_t s);
+                   void *work, size_t work_bytes, cudaStream_t s);
 
 #ifdef __cplusplus
 }
