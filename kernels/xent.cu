@@ -1,9 +1,12 @@
-/* Fused softmax cross-entropy. One block per row:
+/* Fused softmax cross-entropy. The two-read kernel, one block per row:
  *   pass 1: per-thread online (max, sum of exp, argmax), then a block
  *           reduction; loss and correct from the row statistics;
  *   pass 2: each thread recomputes exp for its columns and writes the
  *           gradient, so in-place (dlogits == logits) is safe: a column is
- *           read and then written by the same thread. */
+ *           read and then written by the same thread.
+ * Then the row-in-registers kernel, and the dispatch among those and the
+ * row-in-shared-memory kernels of xent_smem.cuh (kn_xent_set_mode). */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include "cuda_check.h"
 #include "kn_device.cuh"
 #include "xent.h"
+#include "xent_smem.cuh"
 
 enum { XENT_THREADS = 512 };
 
@@ -266,24 +270,78 @@ xent_reg_kernel(float *losses, kn_bf16 *dlogits, int *correct, const kn_bf16 *lo
     }
 }
 
-/* Whether the row-in-registers kernel may run: kn_xent_set_reg(), else
- * INGOT_XENT_REG=1. Off by default: at one 1024-thread block per SM its
- * loads, reductions and stores do not overlap, 8.1 ms against the two-read
- * kernel's 6.2 at GPT-2 124M batch 64 on the H200 (docs/performance.md). */
-static int xent_reg_mode = -1;
+/* The kernel kn_softmax_xent may use: kn_xent_set_mode(), else INGOT_XENT,
+ * else INGOT_XENT_REG=1 (reg), else the two-read kernel. Not the registers
+ * kernel by default: at one 1024-thread block per SM its loads, reductions
+ * and stores do not overlap, 8.1 ms against the two-read kernel's 6.2 at
+ * GPT-2 124M batch 64 on the H200 (docs/performance.md). The smem kernels
+ * are opt-in until timed on the H200. -1: not yet read. */
+static int xent_mode = -1;
 
-static bool xent_reg_enabled(void)
+static const char *const xent_names[] = {"two", "reg", "smem", "smem1"};
+
+extern "C" const char *kn_xent_mode_name(kn_xent_mode m)
 {
-    if (xent_reg_mode < 0) {
-        const char *e = getenv("INGOT_XENT_REG");
-        xent_reg_mode = e && !strcmp(e, "1");
-    }
-    return xent_reg_mode != 0;
+    return (unsigned)m < 4 ? xent_names[m] : "?";
+}
+
+extern "C" int kn_xent_mode_parse(const char *s, kn_xent_mode *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (s && !strcmp(s, xent_names[i])) {
+            *out = (kn_xent_mode)i;
+            return 0;
+        }
+    return ingot_fail(-EINVAL, "classifier kernel '%s' unknown: use two, reg, smem or smem1",
+                      s ? s : "(null)");
+}
+
+extern "C" int kn_xent_set_mode(kn_xent_mode m)
+{
+    KN_ARG_CHECK((unsigned)m < 4, "mode %d is not a kn_xent_mode", (int)m);
+    xent_mode = m;
+    return 0;
 }
 
 extern "C" void kn_xent_set_reg(int on)
 {
-    xent_reg_mode = on != 0;
+    xent_mode = on ? KN_XENT_REG : KN_XENT_TWO;
+}
+
+static int xent_mode_get(kn_xent_mode *out)
+{
+    if (xent_mode < 0) {
+        const char *e = getenv("INGOT_XENT"), *r = getenv("INGOT_XENT_REG");
+        kn_xent_mode m = r && !strcmp(r, "1") ? KN_XENT_REG : KN_XENT_TWO;
+        if (e && *e && kn_xent_mode_parse(e, &m))
+            return ingot_fail(-EINVAL, "environment variable INGOT_XENT=%s: set it to two, "
+                              "reg, smem or smem1, or unset it", e);
+        xent_mode = m;
+    }
+    *out = (kn_xent_mode)xent_mode;
+    return 0;
+}
+
+extern "C" int kn_xent_kernel_for(kn_xent_mode *used, int V, int Vp, kn_dtype dt,
+                                  const void *logits, const void *dlogits)
+{
+    kn_xent_mode m = KN_XENT_TWO;
+    int r = xent_mode_get(&m);
+    if (r)
+        return r;
+    *used = KN_XENT_TWO;
+    if (dt != KN_BF16 || Vp % 8 || V <= 0 || V > Vp || !kn_aligned16(logits, dlogits))
+        return 0;
+    if (m == KN_XENT_REG && Vp <= XR_THREADS * 8 * XR_MAXP) {
+        *used = m;
+    } else if (m == KN_XENT_SMEM || m == KN_XENT_SMEM1) {
+        r = xs_fits_two((V + 7) / 8, m == KN_XENT_SMEM1);
+        if (r < 0)
+            return r;
+        if (r)
+            *used = m;
+    }
+    return 0;
 }
 
 extern "C" int kn_softmax_xent(float *losses, void *dlogits, int *correct, const void *logits,
@@ -297,8 +355,14 @@ extern "C" int kn_softmax_xent(float *losses, void *dlogits, int *correct, const
                  (void *)losses, logits, (const void *)targets);
     if (N == 0)
         return 0;
-    if (dt == KN_BF16 && xent_reg_enabled() && Vp % 8 == 0 &&
-        Vp <= XR_THREADS * 8 * XR_MAXP && kn_aligned16(logits, dlogits)) {
+    kn_xent_mode k;
+    int r = kn_xent_kernel_for(&k, V, Vp, dt, logits, dlogits);
+    if (r)
+        return r;
+    if (k == KN_XENT_SMEM || k == KN_XENT_SMEM1)
+        return xs_launch(losses, (kn_bf16 *)dlogits, correct, (const kn_bf16 *)logits, targets,
+                         N, V, Vp, dloss, k == KN_XENT_SMEM1, s);
+    if (k == KN_XENT_REG) {
         const int packs = (Vp / 8 + XR_THREADS - 1) / XR_THREADS; /* per thread */
         if (packs <= 2)
             xent_reg_kernel<2><<<N, XR_THREADS, 0, s>>>(losses, (kn_bf16 *)dlogits, correct,

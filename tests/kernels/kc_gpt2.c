@@ -600,52 +600,116 @@ int kc_chk_residual_ln(kc *c, kn_dtype dt)
     return r;
 }
 
+/* One shape of the softmax_xent check: N rows, V columns, Vp per row; bad:
+ * two rows get an invalid target (-1, V). */
+struct xent_shape {
+    int N, V, Vp, bad;
+};
+
 int kc_chk_softmax_xent(kc *c, kn_dtype dt)
 {
     const char *K = "softmax_xent";
-    const struct {
-        int N, V, Vp;
-    } shp[4] = {{74, 1000, 1024}, {37, 1001, 1003}, {6, 50257, 50304}, {3, 70000, 70016}};
-    /* bf16 with the registers kernel allowed (kn_xent_set_reg): 1024 and
-     * 50304 take it (2 and 7 packs per thread), 1003 the scalar two-read
-     * kernel, 70016 (above the registers' 65536) the vectorised two-read one */
+    const struct xent_shape shp[5] = {
+        {74, 1000, 1024, 0}, {37, 1001, 1003, 0}, {6, 50257, 50304, 0}, {3, 70000, 70016, 0},
+        {263, 4093, 4096, 1}};
+    /* Each shape under each mode (kn_xent_set_mode). bf16 only leaves the
+     * two-read kernels: reg takes 1024, 4096 and 50304 (2, 1 and 7 packs per
+     * thread), smem/smem1 take 1024 and 4096 on any GPU, 50304 where two
+     * 100 KB blocks fit in an SM (H100/H200, not A100), never 70016; 1003
+     * (not whole packs) takes the scalar two-read kernel in every mode. The
+     * label names the kernel that ran ("smem->two": the mode's kernel did
+     * not take the shape). 4093 ends in a part pack; its shape also has
+     * invalid targets. Rows with n % 5 == 0 have a clear winner, 1 and 2 a
+     * tie between the target and another column (correct only when the
+     * target is the lower index), targets at columns 0 and V - 1 too. */
+    const kn_xent_mode modes[4] = {KN_XENT_TWO, KN_XENT_REG, KN_XENT_SMEM, KN_XENT_SMEM1};
     int r = 0;
-    for (int vr = 0; vr < 8; vr++) {
-        const int v = vr % 4, reg = vr >= 4; /* two-read kernels, then registers allowed */
+    for (int vr = 0; vr < 20; vr++) {
+        const int v = vr % 5;
+        const kn_xent_mode mode = modes[vr / 5];
         int N = shp[v].N, V = shp[v].V, Vp = shp[v].Vp;
         size_t NV = (size_t)N * Vp;
         float *logits = kc_halloc(c, NV), *dl = kc_halloc(c, NV), *loss = kc_halloc(c, N);
-        int32_t *tgt = (int32_t *)kc_halloc(c, N);
+        int32_t *tgt = (int32_t *)kc_halloc(c, N), *rtgt = (int32_t *)kc_halloc(c, N);
         int *corr = (int *)kc_halloc(c, N);
         KC_OOM(K);
         for (int n = 0; n < N; n++) {
+            float *x = logits + (size_t)n * Vp;
             for (int j = 0; j < Vp; j++)
-                /* padding: never read */
-                logits[(size_t)n * Vp + j] = j < V ? kc_rnd(c, -4, 4) : NAN;
+                x[j] = j < V ? kc_rnd(c, -4, 4) : NAN; /* padding: never read */
             tgt[n] = (int32_t)(kc_rng_next(c) % V);
+            if (n % 7 == 3)
+                tgt[n] = V - 1;
+            else if (n % 7 == 4)
+                tgt[n] = 0;
             if (n % 5 == 0) /* make some predictions right */
-                logits[(size_t)n * Vp + tgt[n]] = 6.0f;
+                x[tgt[n]] = 6.0f;
+            if (n % 5 == 1 || n % 5 == 2) { /* ties: the lower index wins */
+                x[tgt[n]] = 6.0f;
+                x[kc_rng_next(c) % V] = 6.0f;
+            }
         }
         kc_round_dt(logits, NV, dt);
+        /* The reference takes valid targets only: row N-2 gets -1 and row N-1
+         * gets V on the device, 0 in the reference, whose row is then made
+         * what the launcher promises (loss NaN, correct 0, no one-hot). */
+        memcpy(rtgt, tgt, (size_t)N * sizeof *tgt);
+        if (shp[v].bad) {
+            tgt[N - 2] = -1;
+            tgt[N - 1] = V;
+            rtgt[N - 2] = rtgt[N - 1] = 0;
+        }
         const float dloss = 1.0f / N;
-        ref_softmax_xent(loss, dl, corr, logits, tgt, N, V, Vp, dloss);
+        ref_softmax_xent(loss, dl, corr, logits, rtgt, N, V, Vp, dloss);
+        if (shp[v].bad)
+            for (int n = N - 2; n < N; n++) {
+                loss[n] = NAN;
+                corr[n] = 0;
+                dl[(size_t)n * Vp] += dloss;
+            }
         void *dlog = kc_dup(c, logits, NV, dt), *ddl = kc_poisoned(c, NV, dt);
         void *dloss_v = kc_poisoned(c, N, KN_F32), *dcorr = kc_poisoned(c, N, KN_F32);
+        void *dloss2 = kc_poisoned(c, N, KN_F32);
         void *dtgt = kc_dalloc(c, (size_t)N * 4);
         void *dsum = kc_poisoned(c, 2, KN_F32);
         KC_OOM(K);
         KC_CUDA(K, cudaMemcpy(dtgt, tgt, (size_t)N * 4, cudaMemcpyHostToDevice));
-        kn_xent_set_reg(reg);
+        KC_TRY(K, kn_xent_set_mode(mode));
+        kn_xent_mode used = KN_XENT_TWO;
+        KC_TRY(K, kn_xent_kernel_for(&used, V, Vp, dt, dlog, ddl));
         KC_TRY(K, kn_softmax_xent((float *)dloss_v, ddl, (int *)dcorr, dlog, (const int32_t *)dtgt,
                                   N, V, Vp, dloss, dt, c->s));
-        char what[64];
+        /* Losses only (no gradient pass), from the same logits. */
+        KC_TRY(K, kn_softmax_xent((float *)dloss2, NULL, NULL, dlog, (const int32_t *)dtgt, N, V,
+                                  Vp, dloss, dt, c->s));
+        char what[80], kt[24];
+        if (used == mode)
+            snprintf(kt, sizeof kt, " %s", kn_xent_mode_name(mode));
+        else
+            snprintf(kt, sizeof kt, " %s->%s", kn_xent_mode_name(mode), kn_xent_mode_name(used));
+        /* Shapes every sm_80+ GPU gives the mode's own kernel in bf16. */
+        if (dt == KN_BF16 && mode != KN_XENT_TWO && (Vp == 1024 || Vp == 4096)) {
+            float got = (float)used, want = (float)mode;
+            snprintf(what, sizeof what, "Vp%d%s kernel taken", Vp, kt);
+            r |= kc_compare(c, K, dt, what, &got, &want, 1, (tol){0, 0});
+        }
         tol tl = kc_tol2(dt, 1e-5, 1e-5, 1e-4, 1e-4), tg = kc_tol2(dt, 1e-7, 1e-5, 1e-5, 1e-2);
         KC_SYNC(K);
-        const char *kt = reg ? " reg" : "";
         snprintf(what, sizeof what, "N%d V%d Vp%d%s losses", N, V, Vp, kt);
         r |= kc_check_f32(c, K, dt, what, dloss_v, loss, N, tl);
+        snprintf(what, sizeof what, "N%d V%d Vp%d%s losses only", N, V, Vp, kt);
+        r |= kc_check_f32(c, K, dt, what, dloss2, loss, N, tl);
         snprintf(what, sizeof what, "N%d V%d Vp%d%s dlogits", N, V, Vp, kt);
         r |= kc_check_dev(c, K, dt, what, ddl, dl, NV, tg);
+        if (shp[v].bad) { /* kc_compare lets any value match a NaN reference */
+            float bl[4], nans = 0.0f, want = 4.0f;
+            KC_CUDA(K, cudaMemcpy(bl, (float *)dloss_v + N - 2, 8, cudaMemcpyDeviceToHost));
+            KC_CUDA(K, cudaMemcpy(bl + 2, (float *)dloss2 + N - 2, 8, cudaMemcpyDeviceToHost));
+            for (int i = 0; i < 4; i++)
+                nans += isnan(bl[i]) ? 1.0f : 0.0f;
+            snprintf(what, sizeof what, "%s invalid-target losses NaN", kt);
+            r |= kc_compare(c, K, dt, what, &nans, &want, 1, (tol){0, 0});
+        }
         snprintf(what, sizeof what, "N%d V%d Vp%d%s correct", N, V, Vp, kt);
         r |= kc_check_ints(c, K, dt, what, (const int *)dcorr, corr, N);
         /* In place: dlogits over the logits. */
@@ -657,9 +721,11 @@ int kc_chk_softmax_xent(kc *c, kn_dtype dt)
         KC_TRY(K, kn_xent_sum((float *)dsum, (int *)dsum + 1, (const float *)dloss_v,
                               (const int *)dcorr, N, 1, c->s));
         KC_SYNC(K);
-        kn_xent_set_reg(0); /* the default */
+        KC_TRY(K, kn_xent_set_mode(KN_XENT_TWO)); /* the default */
         snprintf(what, sizeof what, "N%d V%d Vp%d%s dlogits in place", N, V, Vp, kt);
         r |= kc_check_dev(c, K, dt, what, dlog, dl, NV, tg);
+        if (shp[v].bad) /* the NaN losses make the sums NaN */
+            continue;
         double ls = 0.0;
         int cs = 0;
         for (int n = 0; n < N; n++) {
