@@ -618,6 +618,54 @@ static __device__ __forceinline__ void s9_pds_ip(float (&st)[BQ / 2], float (&dp
     }
 }
 
+/* One query block of the dk/dv kernels up to dk's product: st = k q^T,
+ * pt = exp2(st sl2 - lse2[query]) (0 where MASK-ed: query before the key or
+ * at/after T), dv += pt do, dpt = v do^T, dst = pt (dpt - D[query]) packed
+ * as bf16 A fragments into da. Ordered to keep few accumulators live (two
+ * blocks per multiprocessor at BQ 64): st, then dpt while dv's product
+ * runs. (ptxas still serialises the products at 128 registers, C7512.)
+ * sK, sV: the block's 128 keys; sQ, sO: this query block's tiles; L, D:
+ * its lse2 and Dsum in shared memory. */
+template <int HS, int BQ, int MINB>
+static __device__ __forceinline__ void s9_dkv_block(float (&dv)[HS / 2], uint32_t (&da)[BQ / 16][4],
+                                                    uint32_t sK, uint32_t sV, uint32_t sQ,
+                                                    uint32_t sO, int wgi, int key0, int qs, int T,
+                                                    int q, bool mask, float sl2, const float *L,
+                                                    const float *D)
+{
+    constexpr int BK = 128;
+    float st[BQ / 2], dpt[BQ / 2];
+    uint32_t pa[BQ / 16][4];
+    wg_fence();
+    s9_abt<HS, BK, BQ>(st, sK, 64 * wgi, sQ);
+    wg_commit();
+    wg_wait<0>();
+    wg_pin(st);
+#pragma unroll
+    for (int i = 0; i < BQ / 2; i++) {
+        const int key = key0 + 8 * ((i >> 1) & 1), ql = 8 * (i >> 2) + 2 * q + (i & 1);
+        const int qry = qs + ql;
+        st[i] = mask && (qry < key || qry >= T) ? 0.0f : kn_fa_ex2(fmaf(st[i], sl2, -L[ql]));
+    }
+    frags<BQ>(pa, st);
+    wg_fence();
+    s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO);
+    s9_pz<HS, BQ>(dv, pa, sO);
+    wg_commit();
+    wg_wait<0>();
+    wg_pin(dpt);
+    wg_pin(dv);
+#pragma unroll
+    for (int i = 0; i < BQ / 2; i++) {
+        const int ql = 8 * (i >> 2) + 2 * q + (i & 1);
+        /* At two blocks per SM, p comes back from its bf16 copy: the
+         * float32 one would not fit in 128 registers. */
+        const float p = MINB == 2 ? frag_val<BQ>(pa, i) : st[i];
+        dpt[i] = p * (dpt[i] - D[ql]);
+    }
+    frags<BQ>(da, dpt);
+}
+
 /* dk, dv for 128 keys of kv head kvh (warpgroup w: keys 64 w ..), summed
  * over the query heads of its group in head order, query blocks of BQ:
  * st = k q^T, pt = exp2(st sl2 - lse2[query]), dv += pt do, dpt = v do^T,
@@ -706,39 +754,8 @@ s9_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
                 wg_pin(dv);
                 wg_pin(dk);
             } else {
-                /* Ordered to keep few accumulators live (two blocks per
-                 * multiprocessor at BQ 64): st, then dpt while dv's
-                 * product runs, then dk's. (ptxas still serialises the
-                 * products at 128 registers, C7512.) */
-                wg_fence();
-                s9_abt<HS, BK, BQ>(st, sK, 64 * wgi, sQ + cur * TILE);
-                wg_commit();
-                wg_wait<0>();
-                wg_pin(st);
-#pragma unroll
-                for (int i = 0; i < BQ / 2; i++) {
-                    const int key = key0 + 8 * ((i >> 1) & 1), ql = 8 * (i >> 2) + 2 * q + (i & 1);
-                    const int qry = qs + ql;
-                    st[i] = mask && (qry < key || qry >= T) ? 0.0f
-                                                            : kn_fa_ex2(fmaf(st[i], sl2, -L[ql]));
-                }
-                frags<BQ>(pa, st);
-                wg_fence();
-                s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO + cur * TILE);
-                s9_pz<HS, BQ>(dv, pa, sO + cur * TILE);
-                wg_commit();
-                wg_wait<0>();
-                wg_pin(dpt);
-                wg_pin(dv);
-#pragma unroll
-                for (int i = 0; i < BQ / 2; i++) {
-                    const int ql = 8 * (i >> 2) + 2 * q + (i & 1);
-                    /* At two blocks per SM, p comes back from its bf16
-                     * copy: the float32 one would not fit in 128 registers. */
-                    const float p = MINB == 2 ? frag_val<BQ>(pa, i) : st[i];
-                    dpt[i] = p * (dpt[i] - D[ql]);
-                }
-                frags<BQ>(da, dpt);
+                s9_dkv_block<HS, BQ, MINB>(dv, da, sK, sV, sQ + cur * TILE, sO + cur * TILE,
+                                           wgi, key0, qs, T, q, mask, sl2, L, D);
                 wg_fence();
                 s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
                 wg_commit();
@@ -1095,37 +1112,8 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, const kn_bf16 *qkv,
          * one warpgroup's keys are all after the queries: its ds is 0). */
         const bool mask = qs < wkey + 63 || qs + BQ > T;
         uint32_t da[BQ / 16][4];
-        {
-            float st[BQ / 2], dpt[BQ / 2];
-            uint32_t pa[BQ / 16][4];
-            wg_fence();
-            s9_abt<HS, BK, BQ>(st, sK, 64 * wgi, sQ + cur * TILE);
-            wg_commit();
-            wg_wait<0>();
-            wg_pin(st);
-#pragma unroll
-            for (int i = 0; i < BQ / 2; i++) {
-                const int key = key0 + 8 * ((i >> 1) & 1), ql = 8 * (i >> 2) + 2 * q + (i & 1);
-                const int qry = qs + ql;
-                st[i] = mask && (qry < key || qry >= T) ? 0.0f
-                                                        : kn_fa_ex2(fmaf(st[i], sl2, -L[ql]));
-            }
-            frags<BQ>(pa, st);
-            wg_fence();
-            s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO + cur * TILE);
-            s9_pz<HS, BQ>(dv, pa, sO + cur * TILE);
-            wg_commit();
-            wg_wait<0>();
-            wg_pin(dpt);
-            wg_pin(dv);
-#pragma unroll
-            for (int i = 0; i < BQ / 2; i++) {
-                const int ql = 8 * (i >> 2) + 2 * q + (i & 1);
-                const float p = MINB == 2 ? frag_val<BQ>(pa, i) : st[i];
-                dpt[i] = p * (dpt[i] - D[ql]);
-            }
-            frags<BQ>(da, dpt);
-        }
+        s9_dkv_block<HS, BQ, MINB>(dv, da, sK, sV, sQ + cur * TILE, sO + cur * TILE, wgi, key0,
+                                   qs, T, q, mask, sl2, L, D);
         wg_fence();
         s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
         wg_commit();
