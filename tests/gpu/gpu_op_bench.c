@@ -17,7 +17,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "convert.h"
+#include "gpu_step_bufs.h"
 #include "kn_common.h"
 #include "matmul.h"
 #include "tr_cuda_llama.h"
@@ -157,18 +157,8 @@ int main(int argc, char **argv)
 
     cudaStream_t s;
     CK(cudaStreamCreate(&s));
-    float *dparams, *dgrads, *dsum;
-    void *w;
-    int32_t *dids;
-    CK(cudaMalloc((void **)&dparams, n * sizeof(float)));
-    CK(cudaMalloc((void **)&dgrads, n * sizeof(float)));
-    CK(cudaMalloc(&w, n * kn_dtype_size(dt)));
-    CK(cudaMalloc((void **)&dids, 2 * N * sizeof(int32_t)));
-    CK(cudaMalloc((void **)&dsum, sizeof(float)));
-    CK(cudaMemcpy(dparams, params, n * sizeof(float), cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(dids, ids, 2 * N * sizeof(int32_t), cudaMemcpyHostToDevice));
-    CK(cudaMemset(dgrads, 0, n * sizeof(float)));
-    CHECK_OK(kn_convert(w, dt, dparams, KN_F32, n, s));
+    struct gpu_step_bufs d;
+    gpu_step_bufs_upload(&d, params, n, ids, N, dt, s);
 
     kn_blas *blas;
     struct bench_net net = { 0 };
@@ -187,11 +177,11 @@ int main(int argc, char **argv)
         if (p == 2)
             tr_cuda_optime_clear(ot);
         /* the warm-up passes pick every GEMM algorithm untimed */
-        CHECK_OK(net_pass(&net, p >= 1 ? ot : NULL, w, dids, B, T, dgrads, dsum, s));
+        CHECK_OK(net_pass(&net, p >= 1 ? ot : NULL, d.w, d.ids, B, T, d.grads, d.loss, s));
         CHECK_OK(tr_cuda_optime_collect(ot));
     }
     float loss = 0.0f;
-    CK(cudaMemcpy(&loss, dsum, sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(&loss, d.loss, sizeof(float), cudaMemcpyDeviceToHost));
     CHECK(isfinite(loss));
     printf("mean loss %.4f (ln V = %.4f)\n", loss / (float)N, log((double)c.vocab));
     tr_cuda_optime_print(ot, passes, stdout);
@@ -199,11 +189,7 @@ int main(int argc, char **argv)
     tr_cuda_optime_free(ot);
     net_free(&net);
     kn_blas_free(blas);
-    cudaFree(dparams);
-    cudaFree(dgrads);
-    cudaFree(w);
-    cudaFree(dids);
-    cudaFree(dsum);
+    gpu_step_bufs_free(&d);
     cudaStreamDestroy(s);
     free(params);
     free(ids);

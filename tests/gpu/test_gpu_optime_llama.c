@@ -16,7 +16,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "convert.h"
+#include "gpu_step_bufs.h"
 #include "kn_common.h"
 #include "matmul.h"
 #include "tr_cuda_llama.h"
@@ -146,17 +146,8 @@ static void run_path(const char *path, kn_dtype dt)
 
     cudaStream_t s;
     CK(cudaStreamCreate(&s));
-    float *dparams, *dgrads, *dloss;
-    void *w;
-    int32_t *dids;
-    CK(cudaMalloc((void **)&dparams, n * sizeof(float)));
-    CK(cudaMalloc((void **)&dgrads, n * sizeof(float)));
-    CK(cudaMalloc(&w, n * kn_dtype_size(dt)));
-    CK(cudaMalloc((void **)&dids, 2 * N * sizeof(int32_t)));
-    CK(cudaMalloc((void **)&dloss, sizeof(float)));
-    CK(cudaMemcpy(dparams, params, n * sizeof(float), cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(dids, ids, 2 * N * sizeof(int32_t), cudaMemcpyHostToDevice));
-    CHECK_OK(kn_convert(w, dt, dparams, KN_F32, n, s));
+    struct gpu_step_bufs d;
+    gpu_step_bufs_upload(&d, params, n, ids, N, dt, s);
 
     kn_blas *blas;
     tr_cuda_llama *m;
@@ -171,14 +162,14 @@ static void run_path(const char *path, kn_dtype dt)
     float loss[2];
     for (int p = 0; p < 2; p++) {
         tr_cuda_llama_set_optime(m, p ? ot : NULL);
-        CK(cudaMemsetAsync(dgrads, 0, n * sizeof(float), s));
-        CHECK_OK(tr_cuda_llama_forward(m, w, dids, dids + N, B, T, 1.0f / (float)N, dloss, NULL,
+        CK(cudaMemsetAsync(d.grads, 0, n * sizeof(float), s));
+        CHECK_OK(tr_cuda_llama_forward(m, d.w, d.ids, d.ids + N, B, T, 1.0f / (float)N, d.loss, NULL,
                                        0, s));
-        CHECK_OK(tr_cuda_llama_backward(m, w, dgrads, s));
+        CHECK_OK(tr_cuda_llama_backward(m, d.w, d.grads, s));
         CHECK_OK(tr_cuda_optime_collect(ot));
         CK(cudaStreamSynchronize(s));
-        CK(cudaMemcpy(&loss[p], dloss, sizeof(float), cudaMemcpyDeviceToHost));
-        CK(cudaMemcpy(p ? g1 : g0, dgrads, n * sizeof(float), cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(&loss[p], d.loss, sizeof(float), cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(p ? g1 : g0, d.grads, n * sizeof(float), cudaMemcpyDeviceToHost));
     }
     bool same = !memcmp(&loss[0], &loss[1], sizeof(float)) &&
                 !memcmp(g0, g1, n * sizeof(float));
@@ -217,11 +208,7 @@ static void run_path(const char *path, kn_dtype dt)
     tr_cuda_optime_free(ot);
     tr_cuda_llama_free(m);
     kn_blas_free(blas);
-    cudaFree(dparams);
-    cudaFree(dgrads);
-    cudaFree(w);
-    cudaFree(dids);
-    cudaFree(dloss);
+    gpu_step_bufs_free(&d);
     cudaStreamDestroy(s);
     free(params);
     free(g0);
