@@ -22,6 +22,7 @@ enum {
     LN_BWD_MAX_BLOCKS = 512,
     LN_MAX_C_FWD = 16384,
     LN_MAX_C_BWD = 3072, /* shared memory: 64 C bytes per block */
+    LN_MAX_C_BWD_SUM = 2048, /* with the third slice (dsum): 96 C bytes */
     LN_RED_COLS = 32, /* final reduction: channels per block */
     LN_RED_GROUPS = 8, /* final reduction: partial groups per block */
 };
@@ -167,20 +168,19 @@ static int ln_bwd_blocks(int N)
     return (int)g;
 }
 
-/* Dynamic shared memory: [LN_BWD_WARPS][2][C] floats (dw then db per warp).
- * partial: [gridDim.x][2][C]. */
+/* Dynamic shared memory: [LN_BWD_WARPS][H][C] floats (dw, db and with H 3
+ * the column sums of the written dinp, per warp). partial: [gridDim.x][H][C]. */
 template <typename T>
 static __global__ void __launch_bounds__(LN_BWD_WARPS * 32)
 ln_bwd_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
-              const float *mean, const float *rstd, int N, int C, int accumulate)
+              const float *mean, const float *rstd, int N, int C, int accumulate, int H)
 {
     extern __shared__ float ln_sh[];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    float *acc = ln_sh + (size_t)warp * 2 * C; /* this warp's dw[C], db[C] */
-    for (int c = lane; c < C; c += 32) { /* same lane-to-channel map as below */
-        acc[c] = 0.0f;
-        acc[C + c] = 0.0f;
-    }
+    float *acc = ln_sh + (size_t)warp * H * C; /* this warp's dw[C], db[C] (, dsum[C]) */
+    for (int c = lane; c < C; c += 32) /* same lane-to-channel map as below */
+        for (int h = 0; h < H; h++)
+            acc[h * C + c] = 0.0f;
     /* Rows r = blockIdx.x * WARPS + warp + k * gridDim.x * WARPS. */
     const int rstride = gridDim.x * LN_BWD_WARPS;
     for (int row = blockIdx.x * LN_BWD_WARPS + warp; row < N; row += rstride) {
@@ -202,18 +202,21 @@ ln_bwd_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
             float xh = (kn_f(x[c]) - m) * s;
             float dn = kn_f(w[c]) * dv;
             float g = (dn - sdn - xh * sdnx) * s;
-            di[c] = kn_st<T>(accumulate ? kn_f(di[c]) + g : g);
+            const T o = kn_st<T>(accumulate ? kn_f(di[c]) + g : g);
+            di[c] = o;
             acc[c] += xh * dv;
             acc[C + c] += dv;
+            if (H == 3) /* the stored (rounded) value, as a bias kernel would read it */
+                acc[2 * C + c] += kn_f(o);
         }
     }
     __syncthreads();
     /* Block partial: warps' slices added in warp order. */
-    float *pb = partial + (size_t)blockIdx.x * 2 * C;
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) {
+    float *pb = partial + (size_t)blockIdx.x * H * C;
+    for (int c = threadIdx.x; c < H * C; c += blockDim.x) {
         float t = 0.0f;
         for (int k = 0; k < LN_BWD_WARPS; k++)
-            t += ln_sh[(size_t)k * 2 * C + c];
+            t += ln_sh[(size_t)k * H * C + c];
         pb[c] = t;
     }
 }
@@ -232,15 +235,16 @@ ln_bwd_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
 template <typename T, int MAXP>
 static __global__ void __launch_bounds__(LN_BWD_WARPS * 32, 2)
 ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
-                  const float *mean, const float *rstd, int N, int C, int accumulate)
+                  const float *mean, const float *rstd, int N, int C, int accumulate, int H)
 {
     extern __shared__ float ln_sh[];
     const int P = kn_pack<T>::n, S = LN_VEC_SLOTS(T, MAXP);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int np = C / P;
-    /* this warp's dw slots, then its db slots; + lane: conflict-free, and
-     * every other offset a compile-time constant */
-    float *acc = ln_sh + (size_t)warp * 2 * S + lane;
+    /* this warp's dw slots, then its db slots (then, with H 3, its dsum
+     * slots); + lane: conflict-free, and every other offset a compile-time
+     * constant */
+    float *acc = ln_sh + (size_t)warp * H * S + lane;
 #pragma unroll
     for (int k = 0; k < MAXP; k++)
         if (lane + 32 * k < np)
@@ -248,6 +252,8 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
             for (int e = 0; e < P; e++) {
                 acc[(k * P + e) * 32] = 0.0f;
                 acc[S + (k * P + e) * 32] = 0.0f;
+                if (H == 3)
+                    acc[2 * S + (k * P + e) * 32] = 0.0f;
             }
     const int rstride = gridDim.x * LN_BWD_WARPS;
     for (int row = blockIdx.x * LN_BWD_WARPS + warp; row < N; row += rstride) {
@@ -297,6 +303,8 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
                     o.v[e] = kn_st<T>(accumulate ? kn_f(o.v[e]) + g : g);
                     acc[(k * P + e) * 32] += xh * dv;
                     acc[S + (k * P + e) * 32] += dv;
+                    if (H == 3)
+                        acc[2 * S + (k * P + e) * 32] += kn_f(o.v[e]);
                 }
                 kn_st_pack(dp, o);
             }
@@ -304,13 +312,13 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
     }
     __syncthreads();
     /* Block partial in channel order: warps' slices added in warp order. */
-    float *pb = partial + (size_t)blockIdx.x * 2 * C;
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) {
-        int h = c >= C, cc = c - h * C, j = cc / P;
+    float *pb = partial + (size_t)blockIdx.x * H * C;
+    for (int c = threadIdx.x; c < H * C; c += blockDim.x) {
+        int h = c / C, cc = c - h * C, j = cc / P;
         int idx = h * S + ((j / 32) * P + cc % P) * 32 + j % 32;
         float t = 0.0f;
         for (int k = 0; k < LN_BWD_WARPS; k++)
-            t += ln_sh[(size_t)k * 2 * S + idx];
+            t += ln_sh[(size_t)k * H * S + idx];
         pb[c] = t;
     }
 }
@@ -332,16 +340,17 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
         }                                                       \
     } while (0)
 
-/* out[c] += sum_{b < nb} partial[b][c] for c < n2 (= 2C: dw then db), the
- * b-sum split into LN_RED_GROUPS interleaved groups that are then added in
- * group order: fixed order, no atomics. Block: LN_RED_COLS x LN_RED_GROUPS. */
-static __global__ void ln_reduce_kernel(float *dw, float *db, const float *partial, int nb,
-                                        int C)
+/* out[c] += sum_{b < nb} partial[b][c] for c < n2 (= H C: dw, db, dsum),
+ * the b-sum split into LN_RED_GROUPS interleaved groups that are then added
+ * in group order: fixed order, no atomics. Block: LN_RED_COLS x
+ * LN_RED_GROUPS. */
+static __global__ void ln_reduce_kernel(float *dw, float *db, float *dsum, const float *partial,
+                                        int nb, int C, int H)
 {
     __shared__ float sh[LN_RED_GROUPS][LN_RED_COLS];
     const int col = threadIdx.x % LN_RED_COLS, grp = threadIdx.x / LN_RED_COLS;
     const int c = blockIdx.x * LN_RED_COLS + col;
-    const int n2 = 2 * C;
+    const int n2 = H * C;
     float t = 0.0f;
     if (c < n2)
         for (int b = grp; b < nb; b += LN_RED_GROUPS)
@@ -354,8 +363,10 @@ static __global__ void ln_reduce_kernel(float *dw, float *db, const float *parti
             r += sh[k][col];
         if (c < C)
             dw[c] += r;
-        else
+        else if (c < 2 * C)
             db[c - C] += r;
+        else
+            dsum[c - 2 * C] += r;
     }
 }
 
@@ -419,17 +430,19 @@ extern "C" size_t kn_layernorm_bwd_scratch_bytes(int N, int C)
 {
     if (N <= 0 || C <= 0)
         return 0;
-    return (size_t)ln_bwd_blocks(N) * 2 * (size_t)C * sizeof(float);
+    return (size_t)ln_bwd_blocks(N) * 3 * (size_t)C * sizeof(float); /* dw, db, dsum */
 }
 
-extern "C" int kn_layernorm_bwd(void *dinp, float *dw, float *db, const void *dout,
-                                const void *inp, const void *w, const float *mean,
-                                const float *rstd, int N, int C, int accumulate, kn_dtype dt,
-                                void *scratch, size_t scratch_bytes, cudaStream_t s)
+extern "C" int kn_layernorm_bwd_sum(void *dinp, float *dw, float *db, float *dsum,
+                                    const void *dout, const void *inp, const void *w,
+                                    const float *mean, const float *rstd, int N, int C,
+                                    int accumulate, kn_dtype dt, void *scratch,
+                                    size_t scratch_bytes, cudaStream_t s)
 {
     KN_ARG_CHECK(dt == KN_F32 || dt == KN_BF16, "unknown dtype %d", (int)dt);
-    KN_ARG_CHECK(N >= 0 && C > 0 && C <= LN_MAX_C_BWD, "need N >= 0, 0 < C <= %d (N=%d C=%d)",
-                 LN_MAX_C_BWD, N, C);
+    const int maxc = dsum ? LN_MAX_C_BWD_SUM : LN_MAX_C_BWD;
+    KN_ARG_CHECK(N >= 0 && C > 0 && C <= maxc, "need N >= 0, 0 < C <= %d (N=%d C=%d)", maxc, N,
+                 C);
     KN_ARG_CHECK(dinp && dw && db && dout && inp && w && mean && rstd,
                  "NULL buffer (dinp=%p dw=%p db=%p dout=%p inp=%p w=%p mean=%p rstd=%p)", dinp,
                  (void *)dw, (void *)db, dout, inp, w, (const void *)mean, (const void *)rstd);
@@ -438,22 +451,22 @@ extern "C" int kn_layernorm_bwd(void *dinp, float *dw, float *db, const void *do
     size_t need = kn_layernorm_bwd_scratch_bytes(N, C);
     KN_ARG_CHECK(scratch && scratch_bytes >= need, "scratch %p of %zu bytes, need %zu", scratch,
                  scratch_bytes, need);
-    int nb = ln_bwd_blocks(N);
-    size_t smem = (size_t)LN_BWD_WARPS * 2 * C * sizeof(float);
+    const int nb = ln_bwd_blocks(N), H = dsum ? 3 : 2;
+    size_t smem = (size_t)LN_BWD_WARPS * H * C * sizeof(float);
     float *partial = (float *)scratch;
     KN_DISPATCH(dt, T, {
         /* up to 8 packs per lane: the shared memory of 16 would not fit */
         if (ln_vec_enabled() && ln_vec_ok<T>(C, dinp, dout, inp, w) &&
             C <= 8 * 32 * kn_pack<T>::n) {
             LN_MAXP_DISPATCH(C / kn_pack<T>::n, {
-                size_t vsm = (size_t)LN_BWD_WARPS * 2 * LN_VEC_SLOTS(T, MP) * sizeof(float);
+                size_t vsm = (size_t)LN_BWD_WARPS * H * LN_VEC_SLOTS(T, MP) * sizeof(float);
                 if (vsm > 48 * 1024)
                     CUDA_CHECK(cudaFuncSetAttribute(ln_bwd_vec_kernel<T, MP>,
                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                     (int)vsm));
                 ln_bwd_vec_kernel<T, MP><<<nb, LN_BWD_WARPS * 32, vsm, s>>>(
                     (T *)dinp, partial, (const T *)dout, (const T *)inp, (const T *)w, mean, rstd,
-                    N, C, accumulate);
+                    N, C, accumulate, H);
             });
         } else {
             if (smem > 48 * 1024)
@@ -463,12 +476,22 @@ extern "C" int kn_layernorm_bwd(void *dinp, float *dw, float *db, const void *do
             ln_bwd_kernel<T><<<nb, LN_BWD_WARPS * 32, smem, s>>>((T *)dinp, partial,
                                                                  (const T *)dout, (const T *)inp,
                                                                  (const T *)w, mean, rstd, N, C,
-                                                                 accumulate);
+                                                                 accumulate, H);
         }
     });
     KN_LAUNCH_CHECK();
-    unsigned rgrid = (unsigned)((2 * C + LN_RED_COLS - 1) / LN_RED_COLS);
-    ln_reduce_kernel<<<rgrid, LN_RED_COLS * LN_RED_GROUPS, 0, s>>>(dw, db, partial, nb, C);
+    unsigned rgrid = (unsigned)((H * C + LN_RED_COLS - 1) / LN_RED_COLS);
+    ln_reduce_kernel<<<rgrid, LN_RED_COLS * LN_RED_GROUPS, 0, s>>>(dw, db, dsum, partial, nb, C,
+                                                                    H);
     KN_LAUNCH_CHECK();
     return 0;
+}
+
+extern "C" int kn_layernorm_bwd(void *dinp, float *dw, float *db, const void *dout,
+                                const void *inp, const void *w, const float *mean,
+                                const float *rstd, int N, int C, int accumulate, kn_dtype dt,
+                                void *scratch, size_t scratch_bytes, cudaStream_t s)
+{
+    return kn_layernorm_bwd_sum(dinp, dw, db, NULL, dout, inp, w, mean, rstd, N, C, accumulate,
+                                dt, scratch, scratch_bytes, s);
 }

@@ -42,6 +42,16 @@ int kn_layernorm_bwd(void *dinp, float *dw, float *db, const void *dout, const v
                      int accumulate, kn_dtype dt, void *scratch, size_t scratch_bytes,
                      cudaStream_t s);
 
+/* kn_layernorm_bwd, and dsum += sum_n dinp[n, :] of the dinp it wrote (as
+ * stored, after the accumulation), in the same fixed order: in GPT-2 that
+ * sum is the bias gradient of the projection whose output is this
+ * residual-stream gradient, so no bias pass has to read it again.
+ * dsum NULL: kn_layernorm_bwd. With dsum, 0 < C <= 2048. */
+int kn_layernorm_bwd_sum(void *dinp, float *dw, float *db, float *dsum, const void *dout,
+                         const void *inp, const void *w, const float *mean, const float *rstd,
+                         int N, int C, int accumulate, kn_dtype dt, void *scratch,
+                         size_t scratch_bytes, cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,6 +39,7 @@ struct tr_cuda_model {
     float *lnf_mean, *lnf_rstd, *losses;
     int *correct;
     bool fuse_resln;            /* residual add + next LayerNorm in one kernel */
+    bool ln_dbias;              /* attproj/fcproj bias gradients from the LayerNorm backward */
     tr_cuda_optime *optime;     /* per-operation timer (measurement only), or NULL */
     tr_cuda_grads_ready_fn grads_ready;   /* tr_cuda_model_on_grads_ready() */
     void *grads_ready_ctx;
@@ -161,6 +162,12 @@ int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, 
      * before/after timings; same values). */
     env = getenv("INGOT_FUSE_RESLN");
     m->fuse_resln = !(env && !strcmp(env, "0"));
+    /* INGOT_LN_DBIAS=1: the bias gradients of the attention and MLP output
+     * projections are the column sums of the residual-stream gradient the
+     * LayerNorm backward above them writes, so it sums them there
+     * (kn_layernorm_bwd_sum) and the two bias passes over [N, C] go. */
+    env = getenv("INGOT_LN_DBIAS");
+    m->ln_dbias = env && !strcmp(env, "1") && c->n_embd <= 2048;
     if ((err = scratch_need(c, max_batch, dt, m->flash, &m->scratch_bytes))) {
         tr_cuda_model_free(m);
         return err;
@@ -360,10 +367,15 @@ int tr_cuda_backward(tr_cuda_model *m, const void *w, float *g, cudaStream_t s)
     OP("matmul_bwd_w lm_head", mmf * C * c->vocab_padded,
        kn_matmul_bwd_weight(m->blas, gp(m, g, TR_WTE, 0, 0), m->logits, m->lnf, N, C,
                             c->vocab_padded, dt, s));
-    OP("layernorm_bwd", 0, kn_layernorm_bwd(m->dres, gp(m, g, TR_LNFW, 0, 0),
-                                            gp(m, g, TR_LNFB, 0, 0), m->dC, last,
-                                            wp(m, w, TR_LNFW, 0, 0), m->lnf_mean, m->lnf_rstd, N,
-                                            C, 0, dt, sc, scb, s));
+    /* With ln_dbias, each LayerNorm backward also sums the residual-stream
+     * gradient it writes: the bias gradient of the projection below it
+     * (fcproj of the layer below, attproj of its own layer). */
+    const size_t Lt = (size_t)c->n_layer - 1;
+    OP("layernorm_bwd", 0,
+       kn_layernorm_bwd_sum(m->dres, gp(m, g, TR_LNFW, 0, 0), gp(m, g, TR_LNFB, 0, 0),
+                            m->ln_dbias ? gp(m, g, TR_FCPROJB, Lt, uC) : NULL, m->dC, last,
+                            wp(m, w, TR_LNFW, 0, 0), m->lnf_mean, m->lnf_rstd, N, C, 0, dt, sc,
+                            scb, s));
     for (int l = c->n_layer - 1; l >= 0; l--) {
         struct layer_acts *a = &m->layers[l];
         const void *res = l ? m->layers[l - 1].res3 : m->encoded;
@@ -375,8 +387,8 @@ int tr_cuda_backward(tr_cuda_model *m, const void *w, float *g, cudaStream_t s)
                              a->fch, N, 4 * C, C, 0, dt, s));
         OP("matmul_bwd_w+b fcproj", mmf * 4 * C * C,
            kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_FCPROJW, L, 4 * uC * uC),
-                         gp(m, g, TR_FCPROJB, L, uC), m->dres, a->fch_gelu, NULL, N, 4 * C, C, dt,
-                         sc, scb, s));
+                         m->ln_dbias ? NULL : gp(m, g, TR_FCPROJB, L, uC), m->dres, a->fch_gelu,
+                         NULL, N, 4 * C, C, dt, sc, scb, s));
         OP("matmul_bwd_w+b fc", mmf * 4 * C * C,
            kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_FCW, L, 4 * uC * uC),
                          gp(m, g, TR_FCB, L, 4 * uC), m->dfch, a->ln2,
@@ -384,18 +396,19 @@ int tr_cuda_backward(tr_cuda_model *m, const void *w, float *g, cudaStream_t s)
         OP("matmul_bwd_inp fc", mmf * 4 * C * C,
            kn_matmul_bwd_inp(m->blas, m->dC, m->dfch, wp(m, w, TR_FCW, L, 4 * uC * uC), NULL, N,
                              C, 4 * C, 0, dt, s));
-        OP("layernorm_bwd", 0, kn_layernorm_bwd(m->dres, gp(m, g, TR_LN2W, L, uC),
-                                                gp(m, g, TR_LN2B, L, uC), m->dC, a->res2,
-                                                wp(m, w, TR_LN2W, L, uC), a->ln2_mean,
-                                                a->ln2_rstd, N, C, 1, dt, sc, scb, s));
+        OP("layernorm_bwd", 0,
+           kn_layernorm_bwd_sum(m->dres, gp(m, g, TR_LN2W, L, uC), gp(m, g, TR_LN2B, L, uC),
+                                m->ln_dbias ? gp(m, g, TR_ATTPROJB, L, uC) : NULL, m->dC,
+                                a->res2, wp(m, w, TR_LN2W, L, uC), a->ln2_mean, a->ln2_rstd, N,
+                                C, 1, dt, sc, scb, s));
         /* res2 = res + attproj(attention(qkv(ln1(res)))) */
         OP("matmul_bwd_inp attproj", mmf * C * C,
            kn_matmul_bwd_inp(m->blas, m->dC, m->dres, wp(m, w, TR_ATTPROJW, L, uC * uC), NULL, N,
                              C, C, 0, dt, s));
         OP("matmul_bwd_w+b attproj", mmf * C * C,
            kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_ATTPROJW, L, uC * uC),
-                         gp(m, g, TR_ATTPROJB, L, uC), m->dres, a->atty, NULL, N, C, C, dt, sc,
-                         scb, s));
+                         m->ln_dbias ? NULL : gp(m, g, TR_ATTPROJB, L, uC), m->dres, a->atty,
+                         NULL, N, C, C, dt, sc, scb, s));
         if (m->flash)
             OP("attention_bwd", 5.0 * B * NH * (double)T * T * (C / NH),
                kn_flash_attention_bwd(m->dqkv, m->dC, a->qkv, a->atty, a->lse, B, T, C, NH, 0, dt,
@@ -410,10 +423,11 @@ int tr_cuda_backward(tr_cuda_model *m, const void *w, float *g, cudaStream_t s)
            kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_QKVW, L, 3 * uC * uC),
                          gp(m, g, TR_QKVB, L, 3 * uC), m->dqkv, a->ln1, NULL, N, C, 3 * C, dt,
                          sc, scb, s));
-        OP("layernorm_bwd", 0, kn_layernorm_bwd(m->dres, gp(m, g, TR_LN1W, L, uC),
-                                                gp(m, g, TR_LN1B, L, uC), m->dC, res,
-                                                wp(m, w, TR_LN1W, L, uC), a->ln1_mean,
-                                                a->ln1_rstd, N, C, 1, dt, sc, scb, s));
+        OP("layernorm_bwd", 0,
+           kn_layernorm_bwd_sum(m->dres, gp(m, g, TR_LN1W, L, uC), gp(m, g, TR_LN1B, L, uC),
+                                m->ln_dbias && l ? gp(m, g, TR_FCPROJB, L - 1, uC) : NULL, m->dC,
+                                res, wp(m, w, TR_LN1W, L, uC), a->ln1_mean, a->ln1_rstd, N, C, 1,
+                                dt, sc, scb, s));
         if (m->grads_ready)
             RUN(m->grads_ready(m->grads_ready_ctx, l, s));
     }

@@ -171,6 +171,28 @@ int kc_chk_layernorm_bwd(kc *c, kn_dtype dt)
         KC_SYNC(K);
         snprintf(what, sizeof what, "N%d C%d dinp (=)", N, C);
         r |= kc_check_dev(c, K, dt, what, ddinp0, dinp0, NC, tg);
+        /* Run 3: with the column sums of what it writes (kn_layernorm_bwd_sum,
+         * accumulating onto dinp): dsum += sum_n dinp as stored. Checked
+         * against the sums of the GPU's own dinp, so the tolerance is only
+         * the order of the float32 additions. */
+        float *hsum = kc_halloc(c, C), *hout = kc_halloc(c, NC);
+        KC_OOM(K);
+        kc_fill(c, hsum, C, -1, 1, KN_F32);
+        void *ddsum = kc_dup(c, hsum, C, KN_F32);
+        KC_OOM(K);
+        KC_TRY(K, kn_layernorm_bwd_sum(ddinp, (float *)ddw, (float *)ddb, (float *)ddsum, ddout,
+                                       dinpv, dwv, (const float *)dmean, (const float *)drstd,
+                                       N, C, 1, dt, scratch, sb, c->s));
+        KC_SYNC(K);
+        KC_TRY(K, kc_download(c, hout, ddinp, NC, dt));
+        for (int ch = 0; ch < C; ch++) {
+            double t = 0.0;
+            for (int n = 0; n < N; n++)
+                t += hout[(size_t)n * C + ch];
+            hsum[ch] += (float)t;
+        }
+        snprintf(what, sizeof what, "N%d C%d dsum (+=)", N, C);
+        r |= kc_check_f32(c, K, dt, what, ddsum, hsum, C, kc_tol2(dt, 1e-3, 1e-5, 1e-3, 1e-5));
     }
     return r;
 }

@@ -125,9 +125,9 @@ int main(void)
     /* bf16 slot: 14208 -> 14336; att: 2*4*37*37*2 = 21904 -> 22016 */
     EQ(kn_attention_bwd_scratch_bytes(2, 37, 96, 4, KN_BF16), (size_t)7 * 14336 + 22016);
     /* 74 rows: a block of 8 warps x 4 rows covers 32, so 3 blocks x 2C floats */
-    EQ(kn_layernorm_bwd_scratch_bytes(74, 96), (size_t)3 * 2 * 96 * 4);
+    EQ(kn_layernorm_bwd_scratch_bytes(74, 96), (size_t)3 * 3 * 96 * 4);
     /* many rows: capped at 512 blocks */
-    EQ(kn_layernorm_bwd_scratch_bytes(1 << 20, 768), (size_t)512 * 2 * 768 * 4);
+    EQ(kn_layernorm_bwd_scratch_bytes(1 << 20, 768), (size_t)512 * 3 * 768 * 4);
     /* splits: the larger of the scalar kernel's (256 rows each, <= 64) and the
      * vector kernel's (about 1056 blocks of 256 columns, >= 64 rows, <= 256) */
     EQ(kn_matmul_bwd_bias_scratch_bytes(60, 768), (size_t)0);        /* one split: none */
