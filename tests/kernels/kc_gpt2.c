@@ -743,7 +743,7 @@ int kc_chk_softmax_xent(kc *c, kn_dtype dt)
         KC_TRY(K, kn_xent_sum((float *)dsum, (int *)dsum + 1, (const float *)dloss_v,
                               (const int *)dcorr, N, 1, c->s));
         KC_SYNC(K);
-        KC_TRY(K, kn_xent_set_mode(KN_XENT_TWO)); /* the default */
+        KC_TRY(K, kn_xent_set_mode(KN_XENT_SMEM)); /* the default */
         snprintf(what, sizeof what, "N%d V%d Vp%d%s dlogits in place", N, V, Vp, kt);
         r |= kc_check_dev(c, K, dt, what, dlog, dl, NV, tg);
         if (shp[v].bad) /* the NaN losses make the sums NaN */
