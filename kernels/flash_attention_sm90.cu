@@ -618,6 +618,27 @@ static __device__ __forceinline__ void s9_pds_ip(float (&st)[BQ / 2], float (&dp
     }
 }
 
+/* The dk/dv kernels' stage of one query block: q and do of query head hq,
+ * rows qs.. (zero past T) into the tiles sQ, sO (one copy group), and
+ * that block's lse2 and Dsum into sL, sD (0 past T). */
+template <int HS, int BQ>
+static __device__ __forceinline__ void s9_stage_q(uint32_t sQ, uint32_t sO, float *sL, float *sD,
+                                                  const kn_bf16 *rows, const kn_bf16 *dout,
+                                                  const float *lse, const float *Dsum, int b,
+                                                  int hq, int qs, int T, int NH, size_t W)
+{
+    const int C = NH * HS;
+    s9_load<HS, BQ>(sQ, rows + (size_t)hq * HS, W, qs, T);
+    s9_load<HS, BQ>(sO, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
+    s9_commit();
+    const size_t bh = (size_t)b * NH + hq;
+    for (int i = threadIdx.x; i < BQ; i += S9_THREADS) {
+        const int row = qs + i;
+        sL[i] = row < T ? lse[bh * T + row] : 0.0f;
+        sD[i] = row < T ? Dsum[bh * T + row] : 0.0f;
+    }
+}
+
 /* One query block of the dk/dv kernels up to dk's product: st = k q^T,
  * pt = exp2(st sl2 - lse2[query]) (0 where MASK-ed: query before the key or
  * at/after T), dv += pt do, dpt = v do^T, dst = pt (dpt - D[query]) packed
@@ -689,7 +710,6 @@ s9_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
     const int kb = blockIdx.x; /* low key blocks see the most queries: first */
     const int b = blockIdx.y / NKV, kvh = blockIdx.y % NKV, rep = NH / NKV;
     const size_t W = (size_t)(NH + 2 * NKV) * HS;
-    const int C = NH * HS;
     const kn_bf16 *rows = qkv + (size_t)b * T * W;
     const kn_bf16 *gk = rows + (size_t)(NH + kvh) * HS, *gv = rows + (size_t)(NH + NKV + kvh) * HS;
     const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
@@ -701,16 +721,9 @@ s9_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
     s9_load<HS, BK>(sV, gv, W, k0, T);
     /* Stage iteration it: query head kvh * rep + it / nq, block qfirst + it % nq. */
     auto stage = [&](int buf, int it) {
-        const int hq = kvh * rep + it / nq, qs = (qfirst + it % nq) * BQ;
-        s9_load<HS, BQ>(sQ + buf * TILE, rows + (size_t)hq * HS, W, qs, T);
-        s9_load<HS, BQ>(sO + buf * TILE, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
-        s9_commit();
-        const size_t bh = (size_t)b * NH + hq;
-        for (int i = threadIdx.x; i < BQ; i += S9_THREADS) {
-            const int row = qs + i;
-            sL[buf * BQ + i] = row < T ? lse[bh * T + row] : 0.0f;
-            sD[buf * BQ + i] = row < T ? Dsum[bh * T + row] : 0.0f;
-        }
+        s9_stage_q<HS, BQ>(sQ + buf * TILE, sO + buf * TILE, sL + buf * BQ, sD + buf * BQ, rows,
+                           dout, lse, Dsum, b, kvh * rep + it / nq, (qfirst + it % nq) * BQ, T,
+                           NH, W);
     };
     stage(0, 0);
     float dk[HS / 2], dv[HS / 2];
@@ -1063,7 +1076,6 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, const kn_bf16 *qkv,
     const int nkb = (T + BK - 1) / BK, kb = nkb - 1 - (int)blockIdx.x;
     const int b = blockIdx.y / NKV, kvh = blockIdx.y % NKV, rep = NH / NKV;
     const size_t W = (size_t)(NH + 2 * NKV) * HS;
-    const int C = NH * HS;
     const kn_bf16 *rows = qkv + (size_t)b * T * W;
     const kn_bf16 *gk = rows + (size_t)(NH + kvh) * HS, *gv = rows + (size_t)(NH + NKV + kvh) * HS;
     const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
@@ -1073,17 +1085,11 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, const kn_bf16 *qkv,
 
     s9_load<HS, BK>(sK, gk, W, k0, T);
     s9_load<HS, BK>(sV, gv, W, k0, T);
+    /* Stage iteration it: query head kvh * rep + it / nq, block qfirst + it % nq. */
     auto stage = [&](int buf, int it) {
-        const int hq = kvh * rep + it / nq, qs = (qfirst + it % nq) * BQ;
-        s9_load<HS, BQ>(sQ + buf * TILE, rows + (size_t)hq * HS, W, qs, T);
-        s9_load<HS, BQ>(sO + buf * TILE, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
-        s9_commit();
-        const size_t bh = (size_t)b * NH + hq;
-        for (int i = threadIdx.x; i < BQ; i += S9_THREADS) {
-            const int row = qs + i;
-            sL[buf * BQ + i] = row < T ? lse[bh * T + row] : 0.0f;
-            sD[buf * BQ + i] = row < T ? Dsum[bh * T + row] : 0.0f;
-        }
+        s9_stage_q<HS, BQ>(sQ + buf * TILE, sO + buf * TILE, sL + buf * BQ, sD + buf * BQ, rows,
+                           dout, lse, Dsum, b, kvh * rep + it / nq, (qfirst + it % nq) * BQ, T,
+                           NH, W);
     };
     stage(0, 0);
     float dk[HS / 2], dv[HS / 2];
