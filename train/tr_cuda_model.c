@@ -165,10 +165,15 @@ int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, 
     /* The bias gradients of the attention and MLP output projections are the
      * column sums of the residual-stream gradient the LayerNorm backward
      * above them writes, so it sums them there (kn_layernorm_bwd_sum) and
-     * the two bias passes over [N, C] go. INGOT_LN_DBIAS=0: the bias passes
-     * (for comparisons; docs/performance.md has both timed). */
+     * the two bias passes over [N, C] go. Timed at C 768 and 1024
+     * (docs/performance.md); above 1024 the third shared-memory slice costs
+     * the vectorised LayerNorm backward its second block per multiprocessor,
+     * untimed, so there it takes INGOT_LN_DBIAS=1 (C up to 2048).
+     * INGOT_LN_DBIAS=0: the bias passes everywhere. */
     env = getenv("INGOT_LN_DBIAS");
-    m->ln_dbias = !(env && !strcmp(env, "0")) && c->n_embd <= 2048;
+    m->ln_dbias = env && !strcmp(env, "0")   ? false
+                  : env && !strcmp(env, "1") ? c->n_embd <= 2048
+                                             : c->n_embd <= 1024;
     if ((err = scratch_need(c, max_batch, dt, m->flash, &m->scratch_bytes))) {
         tr_cuda_model_free(m);
         return err;
