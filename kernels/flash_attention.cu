@@ -636,11 +636,10 @@ static size_t fa_dsum_bytes(int B, int T, int NH)
 
 extern "C" size_t kn_flash_gqa_bwd_scratch_bytes(int B, int T, int NH, int NKV, int hs)
 {
-    (void)NKV;
     if (B <= 0 || T <= 0 || NH <= 0)
         return 0;
-    /* the Hopper kernels' dq accumulator, where they will run */
-    const size_t work = fa_use_sm90(hs) ? kn_fa_sm90_bwd_work_bytes(B, T, NH, hs) : 0;
+    /* the Hopper kernels' dq accumulator, where they will run fused */
+    const size_t work = fa_use_sm90(hs) ? kn_fa_sm90_bwd_work_bytes(B, T, NH, NKV, hs) : 0;
     return fa_dsum_bytes(B, T, NH) + work;
 }
 

@@ -1299,9 +1299,14 @@ extern "C" int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int
     return 0;
 }
 
-extern "C" size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int hs)
+/* The fused pass runs at hs 64 with as many kv heads as query heads only:
+ * grouped heads keep the separate kernels (their dk/dv grid has NH / NKV
+ * times fewer blocks, each looping over the group's heads, and the fused
+ * pass measured slower there: TinyLlama's 32 / 4 heads, T 2048, 2.41
+ * against 2.17 ms), so they need no work buffer. */
+extern "C" size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int NKV, int hs)
 {
-    if (hs != 64 || B <= 0 || T <= 0 || NH <= 0)
+    if (hs != 64 || NKV != NH || B <= 0 || T <= 0 || NH <= 0)
         return 0;
     const size_t rows = (size_t)B * NH * T, sems = (size_t)B * NH * ((T + 63) / 64);
     return rows * hs * sizeof(float) + sems * sizeof(int);
@@ -1315,16 +1320,11 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
     if (err)
         return err;
     const float scale = 1.0f / sqrtf((float)hs), sl2 = scale * 1.4426950408889634f;
-    const size_t wneed = kn_fa_sm90_bwd_work_bytes(B, T, NH, hs);
-    /* hs 64: dq fused into the dk/dv pass where the work buffer is given
-     * (alt 0: two blocks per SM; 7: one); alt 8 (or no work buffer) is the
-     * previous default, a dq kernel and a dk/dv kernel */
-    /* Grouped heads keep the separate kernels: their dk/dv grid has NH / NKV
-     * times fewer blocks, each looping over the group's heads, and the
-     * fused pass measured slower there (TinyLlama's 32 / 4 heads, T 2048:
-     * 2.41 against 2.17 ms). */
-    if (hs == 64 && NKV == NH && wneed && work && work_bytes >= wneed &&
-        (s9_alt == 0 || s9_alt == 7)) {
+    const size_t wneed = kn_fa_sm90_bwd_work_bytes(B, T, NH, NKV, hs);
+    /* dq fused into the dk/dv pass where it applies (wneed > 0) and the work
+     * buffer is given (alt 0: two blocks per SM; 7: one); alt 8 (or no work
+     * buffer) is the previous default, a dq kernel and a dk/dv kernel */
+    if (wneed && work && work_bytes >= wneed && (s9_alt == 0 || s9_alt == 7)) {
         float *acc = (float *)work;
         int *sem = (int *)(acc + (size_t)B * NH * T * hs);
         CUDA_CHECK(cudaMemsetAsync(sem, 0, (size_t)B * NH * ((T + 63) / 64) * sizeof(int), s));

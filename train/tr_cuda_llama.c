@@ -87,8 +87,10 @@ static int scratch_need(const struct tr_llama_config *c, int B, kn_dtype dt,
                         enum llama_attn attn, size_t *out)
 {
     const int N = B * c->seq_len, T = c->seq_len, C = c->n_embd, NH = c->n_head;
-    size_t s = kn_flash_attention_bwd_scratch_bytes(B, T, C, NH);
-    s = max_sz(s, kn_flash_gqa_bwd_scratch_bytes(B, T, NH, c->n_kv_head, tr_llama_head_dim(c)));
+    /* the gqa path's flash backward; the others run it on expanded heads */
+    size_t s = attn == LA_GQA
+                   ? kn_flash_gqa_bwd_scratch_bytes(B, T, NH, c->n_kv_head, tr_llama_head_dim(c))
+                   : kn_flash_attention_bwd_scratch_bytes(B, T, C, NH);
     if (attn == LA_MAT) {
         s = max_sz(s, kn_attention_fwd_scratch_bytes(B, T, C, NH, dt));
         s = max_sz(s, kn_attention_bwd_scratch_bytes(B, T, C, NH, dt));
