@@ -30,6 +30,14 @@ static void ref_fill_const(float *p, size_t n, float v)
         p[i] = v;
 }
 
+/* The token embedding: vocab rows drawn, the padding rows zero. */
+static void ref_vocab_rows(struct tr_rng *r, float *p, int vocab, int vocab_padded, size_t C,
+                           double std)
+{
+    ref_fill_normal(r, p, (size_t)vocab * C, std);
+    memset(p + (size_t)vocab * C, 0, (size_t)(vocab_padded - vocab) * C * sizeof(float));
+}
+
 static void ref_gpt2_init(const struct tr_config *c, uint64_t seed, float *params)
 {
     size_t s[TR_NUM_PARAMS];
@@ -39,9 +47,7 @@ static void ref_gpt2_init(const struct tr_config *c, uint64_t seed, float *param
     tr_tensors_map(c, params, &t);
     tr_rng_seed(&r, seed, TR_STREAM_INIT);
     double std = 0.02, proj_std = 0.02 / sqrt(2.0 * c->n_layer);
-    size_t C = c->n_embd;
-    ref_fill_normal(&r, t.wte, (size_t)c->vocab * C, std);
-    memset(t.wte + (size_t)c->vocab * C, 0, (size_t)(c->vocab_padded - c->vocab) * C * sizeof(float));
+    ref_vocab_rows(&r, t.wte, c->vocab, c->vocab_padded, c->n_embd, std);
     ref_fill_normal(&r, t.wpe, s[TR_WPE], std);
     ref_fill_const(t.ln1w, s[TR_LN1W], 1.0f);
     ref_fill_const(t.ln1b, s[TR_LN1B], 0.0f);
@@ -59,13 +65,6 @@ static void ref_gpt2_init(const struct tr_config *c, uint64_t seed, float *param
     ref_fill_const(t.lnfb, s[TR_LNFB], 0.0f);
 }
 
-static void ref_vocab_rows(struct tr_rng *r, float *p, const struct tr_llama_config *c, double std)
-{
-    size_t C = c->n_embd;
-    ref_fill_normal(r, p, (size_t)c->vocab * C, std);
-    memset(p + (size_t)c->vocab * C, 0, (size_t)(c->vocab_padded - c->vocab) * C * sizeof(float));
-}
-
 static void ref_llama_init(const struct tr_llama_config *c, uint64_t seed, float *params)
 {
     size_t s[TL_NUM_PARAMS];
@@ -75,7 +74,7 @@ static void ref_llama_init(const struct tr_llama_config *c, uint64_t seed, float
     tr_llama_tensors_map(c, params, &t);
     tr_rng_seed(&r, seed, TR_STREAM_INIT);
     double std = 0.02, proj_std = 0.02 / sqrt(2.0 * c->n_layer);
-    ref_vocab_rows(&r, t.wte, c, std);
+    ref_vocab_rows(&r, t.wte, c->vocab, c->vocab_padded, c->n_embd, std);
     ref_fill_const(t.attn_norm, s[TL_ATTN_NORM], 1.0f);
     ref_fill_normal(&r, t.wqkv, s[TL_WQKV], std);
     ref_fill_normal(&r, t.wo, s[TL_WO], proj_std);
@@ -84,7 +83,7 @@ static void ref_llama_init(const struct tr_llama_config *c, uint64_t seed, float
     ref_fill_normal(&r, t.wdown, s[TL_WDOWN], proj_std);
     ref_fill_const(t.norm, s[TL_NORM], 1.0f);
     if (!c->tie_embeddings)
-        ref_vocab_rows(&r, t.lm_head, c, std);
+        ref_vocab_rows(&r, t.lm_head, c->vocab, c->vocab_padded, c->n_embd, std);
 }
 
 /* ---- comparisons ---- */
