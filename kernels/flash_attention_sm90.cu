@@ -240,6 +240,25 @@ static __device__ __forceinline__ void s9_store_rows(kn_bf16 *dst, size_t rowstr
     }
 }
 
+/* s9_store_rows in float32, unscaled, overwriting. */
+template <int HS>
+static __device__ __forceinline__ void s9_store_rows_f32(float *dst, size_t rowstride,
+                                                         const float (&a)[HS / 2], int row0,
+                                                         int T, int q)
+{
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int row = row0 + 8 * r;
+        if (row >= T)
+            continue;
+        float *d = dst + (size_t)row * rowstride;
+#pragma unroll
+        for (int j = 0; j < HS / 8; j++)
+            *reinterpret_cast<float2 *>(d + 8 * j + 2 * q) =
+                make_float2(a[4 * j + 2 * r], a[4 * j + 2 * r + 1]);
+    }
+}
+
 /* ---------------------------------------------------------------- forward */
 
 /* The forward's epilogue: rows row0 and row0 + 8 of the output (o / l,
@@ -1059,9 +1078,9 @@ static __device__ __forceinline__ void s9_pass_turn(int *sem)
  * launched before it: resident or done, never behind it in the queue (and
  * the highest key blocks start on the diagonal, so in steady state nobody
  * waits). Saves the dq kernel's second q k^T and do v^T per block. */
-template <int HS, int MINB>
+template <int HS, int MINB, bool PART>
 static __global__ void __launch_bounds__(S9_THREADS, MINB)
-s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, const kn_bf16 *qkv,
+s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *dkv_part, const kn_bf16 *qkv,
                const kn_bf16 *dout, const float *lse, const float *Dsum, int T, int NH, int NKV,
                float sl2, float scale, int accumulate)
 {
@@ -1073,23 +1092,27 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, const kn_bf16 *qkv,
     float *sL = reinterpret_cast<float *>(
         s9_smem + (sDS + BQ * BK * 2 - (uint32_t)__cvta_generic_to_shared(s9_smem)));
     float *sD = sL + NST * BQ;
-    const int nkb = (T + BK - 1) / BK, kb = nkb - 1 - (int)blockIdx.x;
-    const int b = blockIdx.y / NKV, kvh = blockIdx.y % NKV, rep = NH / NKV;
+    const int nkb = (T + BK - 1) / BK, kb = nkb - 1 - (int)blockIdx.x, rep = NH / NKV;
+    /* The query heads h0 .. h0 + nh - 1 this CTA runs: PART, one (grid y =
+     * b NH + h), its dk/dv a float32 partial summed over the group later;
+     * otherwise the kv head's whole group (grid y = b NKV + kv head). */
+    const int b = PART ? blockIdx.y / NH : blockIdx.y / NKV;
+    const int h0 = PART ? blockIdx.y % NH : (blockIdx.y % NKV) * rep, nh = PART ? 1 : rep;
+    const int kvh = h0 / rep;
     const size_t W = (size_t)(NH + 2 * NKV) * HS;
     const kn_bf16 *rows = qkv + (size_t)b * T * W;
     const kn_bf16 *gk = rows + (size_t)(NH + kvh) * HS, *gv = rows + (size_t)(NH + NKV + kvh) * HS;
     const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int g = lane / 4, q = lane % 4, k0 = kb * BK;
     const int wkey = k0 + 64 * wgi, key0 = wkey + 16 * warp + g; /* keys key0, key0 + 8 */
-    const int qfirst = k0 / BQ, nqb = (T + BQ - 1) / BQ, nq = nqb - qfirst, nit = rep * nq;
+    const int qfirst = k0 / BQ, nqb = (T + BQ - 1) / BQ, nq = nqb - qfirst, nit = nh * nq;
 
     s9_load<HS, BK>(sK, gk, W, k0, T);
     s9_load<HS, BK>(sV, gv, W, k0, T);
-    /* Stage iteration it: query head kvh * rep + it / nq, block qfirst + it % nq. */
+    /* Stage iteration it: query head h0 + it / nq, block qfirst + it % nq. */
     auto stage = [&](int buf, int it) {
         s9_stage_q<HS, BQ>(sQ + buf * TILE, sO + buf * TILE, sL + buf * BQ, sD + buf * BQ, rows,
-                           dout, lse, Dsum, b, kvh * rep + it / nq, (qfirst + it % nq) * BQ, T,
-                           NH, W);
+                           dout, lse, Dsum, b, h0 + it / nq, (qfirst + it % nq) * BQ, T, NH, W);
     };
     stage(0, 0);
     float dk[HS / 2], dv[HS / 2];
@@ -1099,7 +1122,7 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, const kn_bf16 *qkv,
 
     int *done = NULL; /* the counter of the block whose adds the last iteration issued */
     for (int it = 0; it < nit; it++) {
-        const int cur = it % NST, hq = kvh * rep + it / nq, qb = qfirst + it % nq, qs = qb * BQ;
+        const int cur = it % NST, hq = h0 + it / nq, qb = qfirst + it % nq, qs = qb * BQ;
         if (it + 1 < nit) {
             stage((it + 1) % NST, it + 1);
             s9_wait_sync<1>();
@@ -1165,10 +1188,50 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, const kn_bf16 *qkv,
     __syncthreads();
     if (threadIdx.x == 0)
         s9_pass_turn(done);
+    if (PART) {
+        float *part = dkv_part + ((size_t)b * NH + h0) * T * 2 * HS;
+        s9_store_rows_f32<HS>(part, 2 * HS, dk, key0, T, q);
+        s9_store_rows_f32<HS>(part + HS, 2 * HS, dv, key0, T, q);
+        return;
+    }
     kn_bf16 *dst = dqkv + (size_t)b * T * W;
     s9_store_rows<HS>(dst + (size_t)(NH + kvh) * HS, W, dk, scale, key0, T, q, accumulate);
     s9_store_rows<HS>(dst + (size_t)(NH + NKV + kvh) * HS, W, dv, 1.0f, key0, T, q, accumulate);
 #endif
+}
+
+/* dk, dv of dqkv (+)= the sum over each kv head's group of the per-query-
+ * head partials [B NH, T, 2 HS] (dk then dv), in head order (fixed, so
+ * deterministic); dk times scale. Eight values per thread, the partial rows
+ * read along t. */
+template <int HS>
+static __global__ void s9_dkv_sum_kernel(kn_bf16 *dqkv, const float *part, int B, int T, int NH,
+                                         int NKV, float scale, int accumulate)
+{
+    constexpr int C8 = 2 * HS / 8; /* 8-float chunks per partial row */
+    const size_t n8 = (size_t)B * NKV * T * C8;
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n8)
+        return;
+    const int c = (int)(i % C8), t = (int)(i / C8 % T), kvh = (int)(i / C8 / T % NKV);
+    const int b = (int)(i / C8 / T / NKV), rep = NH / NKV;
+    const size_t hstride = (size_t)T * 2 * HS;
+    const float *src = part + (((size_t)b * NH + (size_t)kvh * rep) * T + t) * 2 * HS + 8 * c;
+    float4 a = make_float4(0.f, 0.f, 0.f, 0.f), e = a;
+    for (int r = 0; r < rep; r++, src += hstride) {
+        const float4 x = *reinterpret_cast<const float4 *>(src);
+        const float4 y = *reinterpret_cast<const float4 *>(src + 4);
+        a.x += x.x, a.y += x.y, a.z += x.z, a.w += x.w;
+        e.x += y.x, e.y += y.y, e.z += y.z, e.w += y.w;
+    }
+    const int which = 8 * c / HS, d = 8 * c % HS; /* 0: dk, 1: dv */
+    const float m = which ? 1.0f : scale;
+    kn_bf16 *dst = dqkv + ((size_t)b * T + t) * (size_t)(NH + 2 * NKV) * HS +
+                   (size_t)(NH + which * NKV + kvh) * HS + d;
+    st2(dst, a.x * m, a.y * m, accumulate);
+    st2(dst + 2, a.z * m, a.w * m, accumulate);
+    st2(dst + 4, e.x * m, e.y * m, accumulate);
+    st2(dst + 6, e.z * m, e.w * m, accumulate);
 }
 
 /* dq of dqkv (+)= dq_acc * scale in bf16: eight values per thread. */
@@ -1261,8 +1324,9 @@ static int s9_setup(void)
     err |= s9_smem_limit(s9_dq2_kernel<64, 1>, dq_smem(64, 3));
     err |= s9_smem_limit(s9_dq2_kernel<128, 1>, dq_smem(128, 3));
     err |= s9_smem_limit(s9_dkv2_kernel<64>, dkv_smem(64, 3, 64));
-    err |= s9_smem_limit(s9_dkvq_kernel<64, 2>, dkvq_smem(64));
-    err |= s9_smem_limit(s9_dkvq_kernel<64, 1>, dkvq_smem(64));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false>, dkvq_smem(64));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 1, false>, dkvq_smem(64));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, true>, dkvq_smem(64));
     if (err)
         return INGOT_E_CUDA;
     done = 1;
@@ -1299,17 +1363,24 @@ extern "C" int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int
     return 0;
 }
 
-/* The fused pass runs at hs 64 with as many kv heads as query heads only:
- * grouped heads keep the separate kernels (their dk/dv grid has NH / NKV
- * times fewer blocks, each looping over the group's heads, and the fused
- * pass measured slower there: TinyLlama's 32 / 4 heads, T 2048, 2.41
- * against 2.17 ms), so they need no work buffer. */
+/* The fused pass runs at hs 64. Grouped heads (NKV < NH) run it with one
+ * query head per CTA (the group's CTAs would be NH / NKV times fewer, each
+ * looping over the group: measured slower, 2.41 against the separate
+ * kernels' 2.17 ms at TinyLlama's 32 / 4 heads, T 2048), their dk/dv as
+ * float32 partials summed per group afterwards (s9_dkv_sum_kernel).
+ * Layout: dq accumulator [B NH, T, hs], the partials [B NH, T, 2 hs] where
+ * grouped, then one counter per 64-query block. */
+static size_t s9_part_bytes(int B, int T, int NH, int NKV, int hs)
+{
+    return NKV == NH ? 0 : (size_t)B * NH * T * 2 * hs * sizeof(float);
+}
+
 extern "C" size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int NKV, int hs)
 {
-    if (hs != 64 || NKV != NH || B <= 0 || T <= 0 || NH <= 0)
+    if (hs != 64 || B <= 0 || T <= 0 || NH <= 0 || NKV <= 0 || NH % NKV)
         return 0;
     const size_t rows = (size_t)B * NH * T, sems = (size_t)B * NH * ((T + 63) / 64);
-    return rows * hs * sizeof(float) + sems * sizeof(int);
+    return rows * hs * sizeof(float) + s9_part_bytes(B, T, NH, NKV, hs) + sems * sizeof(int);
 }
 
 extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, const float *lse,
@@ -1325,19 +1396,31 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
      * buffer is given (alt 0: two blocks per SM; 7: one); alt 8 (or no work
      * buffer) is the previous default, a dq kernel and a dk/dv kernel */
     if (wneed && work && work_bytes >= wneed && (s9_alt == 0 || s9_alt == 7)) {
-        float *acc = (float *)work;
-        int *sem = (int *)(acc + (size_t)B * NH * T * hs);
+        float *acc = (float *)work, *part = acc + (size_t)B * NH * T * hs;
+        int *sem = (int *)((char *)part + s9_part_bytes(B, T, NH, NKV, hs));
         CUDA_CHECK(cudaMemsetAsync(sem, 0, (size_t)B * NH * ((T + 63) / 64) * sizeof(int), s));
-        const dim3 gk((unsigned)((T + 127) / 128), (unsigned)(B * NKV));
-        if (s9_alt == 0)
-            s9_dkvq_kernel<64, 2><<<gk, S9_THREADS, dkvq_smem(64), s>>>(
-                (kn_bf16 *)dqkv, acc, sem, (const kn_bf16 *)qkv, (const kn_bf16 *)dout, lse, Dsum,
-                T, NH, NKV, sl2, scale, accumulate);
+        const unsigned nkb = (unsigned)((T + 127) / 128);
+        kn_bf16 *d = (kn_bf16 *)dqkv;
+        const kn_bf16 *x = (const kn_bf16 *)qkv, *dO = (const kn_bf16 *)dout;
+        if (NKV != NH)
+            s9_dkvq_kernel<64, 2, true><<<dim3(nkb, (unsigned)(B * NH)), S9_THREADS,
+                                          dkvq_smem(64), s>>>(d, acc, sem, part, x, dO, lse, Dsum,
+                                                              T, NH, NKV, sl2, scale, accumulate);
+        else if (s9_alt == 0)
+            s9_dkvq_kernel<64, 2, false><<<dim3(nkb, (unsigned)(B * NKV)), S9_THREADS,
+                                           dkvq_smem(64), s>>>(d, acc, sem, NULL, x, dO, lse, Dsum,
+                                                               T, NH, NKV, sl2, scale, accumulate);
         else
-            s9_dkvq_kernel<64, 1><<<gk, S9_THREADS, dkvq_smem(64), s>>>(
-                (kn_bf16 *)dqkv, acc, sem, (const kn_bf16 *)qkv, (const kn_bf16 *)dout, lse, Dsum,
-                T, NH, NKV, sl2, scale, accumulate);
+            s9_dkvq_kernel<64, 1, false><<<dim3(nkb, (unsigned)(B * NKV)), S9_THREADS,
+                                           dkvq_smem(64), s>>>(d, acc, sem, NULL, x, dO, lse, Dsum,
+                                                               T, NH, NKV, sl2, scale, accumulate);
         KN_LAUNCH_CHECK();
+        if (NKV != NH) {
+            const size_t n8 = (size_t)B * NKV * T * 2 * hs / 8;
+            s9_dkv_sum_kernel<64><<<kn_grid_for(n8, 256), 256, 0, s>>>(d, part, B, T, NH, NKV,
+                                                                       scale, accumulate);
+            KN_LAUNCH_CHECK();
+        }
         const size_t n8 = (size_t)B * NH * T * hs / 8;
         s9_dq_store_kernel<64><<<kn_grid_for(n8, 256), 256, 0, s>>>(
             (kn_bf16 *)dqkv, acc, B, T, NH, NKV, scale, accumulate);
