@@ -11,7 +11,10 @@
  * its rows in its own shared-memory slice (lane-owned channels, no atomics),
  * the block adds its warps' slices in warp order into a per-block partial,
  * and a second kernel adds the partials in block order into dw. Row-to-block
- * assignment depends only on N, so the result is the same on every run. */
+ * assignment depends only on N, so the result is the same on every run.
+ * Wide rows (6 or more packs per lane: the warp kernel spills there) take a
+ * block per row instead (rms_bwd_row_kernel): a pack per thread, the row's
+ * sum across the block, dw in each thread's registers. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +31,10 @@ enum {
     RMS_BWD_SMEM_WIDE = 3072, /* above this C, 4 warps per block (shared memory) */
     RMS_RED_COLS = 32,        /* final reduction: channels per block */
     RMS_RED_GROUPS = 8,       /* final reduction: partial groups per block */
+    RMS_ROW_MIN_PACKS = 192,  /* wide rows (bf16 C >= 1536): a block per row */
+    RMS_ROW_MAX_PACKS = 1024,
+    RMS_ROW_ROWS = 16,        /* target rows per block of the row kernel */
+    RMS_ROW_MAX_BLOCKS = 1024,
 };
 
 /* With RES: res_out = res + x first (rounded to T), and the row statistics
@@ -288,6 +295,70 @@ rms_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T
     }
 }
 
+/* Rows of the row kernel per block: RMS_ROW_ROWS, at most RMS_ROW_MAX_BLOCKS
+ * blocks. Depends only on N (deterministic). */
+static int rms_row_blocks(int N)
+{
+    long long g = (N + RMS_ROW_ROWS - 1) / RMS_ROW_ROWS;
+    const long long cap = RMS_ROW_MAX_BLOCKS;
+    return (int)(g < 1 ? 1 : g > cap ? cap : g);
+}
+
+/* The backward with a block per row: blockDim.x == C / P (a multiple of
+ * 32), thread t owns pack t of every row, so its dw stays in registers and
+ * the block writes its partial straight out. The row sum: each warp's sum
+ * to red[row parity][warp], one barrier, every thread adds the warps in
+ * order (two slots: a slot is rewritten only after the next row's barrier,
+ * by which time every thread has read it). */
+template <typename T>
+static __global__ void __launch_bounds__(1024)
+rms_bwd_row_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
+                   const float *rstd, int N, int C, int accumulate)
+{
+    __shared__ float red[2][32];
+    constexpr int P = kn_pack<T>::n;
+    const int t = threadIdx.x, warp = t / 32, lane = t % 32, nw = blockDim.x / 32;
+    const kn_pack<T> wv = kn_ld_pack(w + (size_t)t * P);
+    float dw[P];
+#pragma unroll
+    for (int e = 0; e < P; e++)
+        dw[e] = 0.0f;
+    int par = 0;
+    for (int row = blockIdx.x; row < N; row += gridDim.x, par ^= 1) {
+        const size_t at = (size_t)row * C + (size_t)t * P;
+        const kn_pack<T> x = kn_ld_pack(inp + at), d = kn_ld_pack(dout + at);
+        kn_pack<T> o;
+        if (accumulate)
+            o = kn_ld_pack(dinp + at);
+        const float s = rstd[row];
+        float sum = 0.0f;
+#pragma unroll
+        for (int e = 0; e < P; e++)
+            sum += kn_f(wv.v[e]) * kn_f(d.v[e]) * kn_f(x.v[e]);
+        sum = kn_warp_sum(sum);
+        if (lane == 0)
+            red[par][warp] = sum;
+        __syncthreads();
+        float tot = 0.0f;
+        for (int k = 0; k < nw; k++)
+            tot += red[par][k];
+        /* dx = s (w d - x kk), kk = sum(w d x) s^2 / C (see ref_rmsnorm.c) */
+        const float kk = tot * s * s / C;
+#pragma unroll
+        for (int e = 0; e < P; e++) {
+            const float dv = kn_f(d.v[e]), xv = kn_f(x.v[e]);
+            const float g = (kn_f(wv.v[e]) * dv - xv * kk) * s;
+            o.v[e] = kn_st<T>(accumulate ? kn_f(o.v[e]) + g : g);
+            dw[e] += xv * s * dv;
+        }
+        kn_st_pack(dinp + at, o);
+    }
+    float *pb = partial + (size_t)blockIdx.x * C + (size_t)t * P;
+#pragma unroll
+    for (int e = 0; e < P; e++)
+        pb[e] = dw[e];
+}
+
 /* dw[c] += sum_{b < nb} partial[b][c], the b-sum split into RMS_RED_GROUPS
  * interleaved groups added in group order: fixed order, no atomics. */
 static __global__ void rms_reduce_kernel(float *dw, const float *partial, int nb, int C)
@@ -366,7 +437,19 @@ extern "C" size_t kn_rmsnorm_bwd_scratch_bytes(int N, int C)
 {
     if (N <= 0 || C <= 0)
         return 0;
-    return (size_t)rms_bwd_blocks(N, rms_bwd_warps(C)) * (size_t)C * sizeof(float);
+    const int nb = rms_bwd_blocks(N, rms_bwd_warps(C)), nr = rms_row_blocks(N);
+    return (size_t)(nb > nr ? nb : nr) * (size_t)C * sizeof(float);
+}
+
+/* INGOT_RMS_BWD=warp keeps wide rows on the warp kernel (for comparing). */
+static bool rms_row_on(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("INGOT_RMS_BWD");
+        on = !(e && strcmp(e, "warp") == 0);
+    }
+    return on;
 }
 
 extern "C" int kn_rmsnorm_bwd(void *dinp, float *dw, const void *dout, const void *inp,
@@ -390,8 +473,15 @@ extern "C" int kn_rmsnorm_bwd(void *dinp, float *dw, const void *dout, const voi
     size_t smem = (size_t)warps * C * sizeof(float);
     float *partial = (float *)scratch;
     KN_DISPATCH(dt, T, {
-        /* vectorised up to 8 packs per lane (registers; 8 warps then) */
-        if (rms_vec_ok<T>(C, dinp, dout, inp, w) && C <= 8 * 32 * kn_pack<T>::n && warps == 8) {
+        const int np = C / kn_pack<T>::n;
+        if (rms_vec_ok<T>(C, dinp, dout, inp, w) && np >= RMS_ROW_MIN_PACKS &&
+            np <= RMS_ROW_MAX_PACKS && np % 32 == 0 && rms_row_on()) {
+            nb = rms_row_blocks(N);
+            rms_bwd_row_kernel<T><<<nb, np, 0, s>>>((T *)dinp, partial, (const T *)dout,
+                                                   (const T *)inp, (const T *)w, rstd, N, C,
+                                                   accumulate);
+        } else if (rms_vec_ok<T>(C, dinp, dout, inp, w) && C <= 8 * 32 * kn_pack<T>::n &&
+                   warps == 8) {
             RMS_MAXP_DISPATCH(C / kn_pack<T>::n, {
                 size_t vsm = (size_t)warps * RMS_VEC_SLOTS(T, MP) * sizeof(float);
                 if (vsm > 48 * 1024)

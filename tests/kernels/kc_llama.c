@@ -20,7 +20,7 @@
 static const float EPS = 1e-5f;
 
 /* RMSNorm rows: C 96 and 2048 (whole warps of packs), 770 (odd), 4096. */
-static const int rms_shapes[][2] = {{37, 96}, {20, 770}, {9, 2048}, {5, 4096}};
+static const int rms_shapes[][2] = {{37, 96}, {20, 770}, {9, 2048}, {5, 4096}, {300, 1536}};
 enum { N_RMS = sizeof rms_shapes / sizeof rms_shapes[0] };
 
 int kc_chk_rmsnorm_fwd(kc *c, kn_dtype dt)
