@@ -220,43 +220,45 @@ static __device__ __forceinline__ void s9_ring_top(uint32_t sK, uint32_t sV, con
     }
 }
 
-/* Writes rows row0 and row0 + 8 (those before T) of the 64 x HS
- * accumulator a this thread holds part of, times mul, to dst (row t at
- * dst + t * rowstride); acc: adds to what is there. */
+/* Calls put(row, column, a0, a1) for each pair of adjacent values this
+ * thread holds of rows row0 and row0 + 8 (those before T) of a 64 x HS
+ * accumulator a. */
+template <int HS, typename F>
+static __device__ __forceinline__ void s9_rows(const float (&a)[HS / 2], int row0, int T, int q,
+                                               F put)
+{
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int row = row0 + 8 * r;
+        if (row >= T)
+            continue;
+#pragma unroll
+        for (int j = 0; j < HS / 8; j++)
+            put(row, 8 * j + 2 * q, a[4 * j + 2 * r], a[4 * j + 2 * r + 1]);
+    }
+}
+
+/* Writes those rows of a, times mul, to dst (row t at dst + t *
+ * rowstride); acc: adds to what is there. */
 template <int HS>
 static __device__ __forceinline__ void s9_store_rows(kn_bf16 *dst, size_t rowstride,
                                                      const float (&a)[HS / 2], float mul,
                                                      int row0, int T, int q, int acc)
 {
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int row = row0 + 8 * r;
-        if (row >= T)
-            continue;
-        kn_bf16 *d = dst + (size_t)row * rowstride;
-#pragma unroll
-        for (int j = 0; j < HS / 8; j++)
-            st2(d + 8 * j + 2 * q, a[4 * j + 2 * r] * mul, a[4 * j + 2 * r + 1] * mul, acc);
-    }
+    s9_rows<HS>(a, row0, T, q, [&](int row, int col, float x0, float x1) {
+        st2(dst + (size_t)row * rowstride + col, x0 * mul, x1 * mul, acc);
+    });
 }
 
-/* s9_store_rows in float32, unscaled, overwriting. */
+/* The same in float32, unscaled, overwriting. */
 template <int HS>
 static __device__ __forceinline__ void s9_store_rows_f32(float *dst, size_t rowstride,
                                                          const float (&a)[HS / 2], int row0,
                                                          int T, int q)
 {
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int row = row0 + 8 * r;
-        if (row >= T)
-            continue;
-        float *d = dst + (size_t)row * rowstride;
-#pragma unroll
-        for (int j = 0; j < HS / 8; j++)
-            *reinterpret_cast<float2 *>(d + 8 * j + 2 * q) =
-                make_float2(a[4 * j + 2 * r], a[4 * j + 2 * r + 1]);
-    }
+    s9_rows<HS>(a, row0, T, q, [&](int row, int col, float x0, float x1) {
+        *reinterpret_cast<float2 *>(dst + (size_t)row * rowstride + col) = make_float2(x0, x1);
+    });
 }
 
 /* ---------------------------------------------------------------- forward */
