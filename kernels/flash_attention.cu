@@ -302,26 +302,40 @@ flash_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, in
 
 /* --------------------------------------------------------------- backward */
 
-/* Dsum[bh, t] = sum_d dout[b, t, h, d] * out[b, t, h, d], one thread per row. */
+/* Dsum[bh, t] = sum_d dout[b, t, h, d] * out[b, t, h, d]. HS / 8 adjacent
+ * lanes per row, a 16-byte pack of each tensor per lane (the row read in
+ * whole sectors), the lanes' sums added by shuffles in a fixed order. */
 template <int HS>
 static __global__ void flash_dsum_kernel(float *Dsum, const kn_bf16 *dout, const kn_bf16 *out,
                                          int B, int T, int NH)
 {
-    size_t rows = (size_t)B * NH * T;
-    size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += stride) {
-        int t = (int)(i % T);
-        size_t bh = i / T;
-        int h = (int)(bh % NH), b = (int)(bh / NH);
-        size_t off = ((size_t)b * T + t) * NH * HS + (size_t)h * HS;
+    constexpr int LPR = HS / 8; /* lanes per row: 2 .. 32, a power of two */
+    static_assert(LPR >= 2 && LPR <= 32 && (LPR & (LPR - 1)) == 0, "HS / 8 lanes per row");
+    const size_t rows = (size_t)B * NH * T, n = rows * LPR;
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    const int lane = threadIdx.x % 32;
+    /* the loop test is the warp's first thread's, so whole warps iterate
+     * and every lane takes part in the shuffles (rows past the end add 0) */
+    for (size_t tid = (size_t)blockIdx.x * blockDim.x + threadIdx.x; tid - lane < n;
+         tid += stride) {
+        const size_t i = tid / LPR; /* the row: (b NH + h) T + t */
+        const int c = (int)(tid % LPR);
         float acc = 0.0f;
-        for (int d = 0; d < HS; d += 8) {
-            kn_pack<kn_bf16> x = kn_ld_pack(dout + off + d), y = kn_ld_pack(out + off + d);
+        if (i < rows) {
+            const int t = (int)(i % T);
+            const size_t bh = i / T;
+            const int h = (int)(bh % NH), b = (int)(bh / NH);
+            const size_t off = ((size_t)b * T + t) * NH * HS + (size_t)h * HS + (size_t)c * 8;
+            const kn_pack<kn_bf16> x = kn_ld_pack(dout + off), y = kn_ld_pack(out + off);
 #pragma unroll
             for (int k = 0; k < 8; k++)
                 acc += kn_f(x.v[k]) * kn_f(y.v[k]);
         }
-        Dsum[i] = acc;
+#pragma unroll
+        for (int o = LPR / 2; o > 0; o /= 2)
+            acc += __shfl_xor_sync(0xffffffffu, acc, o);
+        if (i < rows && c == 0)
+            Dsum[i] = acc;
     }
 }
 
@@ -655,7 +669,8 @@ static int fa_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const 
 {
     const float scale = 1.0f / sqrtf((float)HS), sl2 = scale * 1.4426950408889634f;
     size_t rows = (size_t)B * NH * T;
-    flash_dsum_kernel<HS><<<kn_grid_for(rows, 256), 256, 0, s>>>(Dsum, dout, out, B, T, NH);
+    flash_dsum_kernel<HS><<<kn_grid_for(rows * (HS / 8), 256), 256, 0, s>>>(Dsum, dout, out, B,
+                                                                             T, NH);
     KN_LAUNCH_CHECK();
     if (fa_use_sm90(HS))
         return kn_fa_sm90_bwd(dqkv, dout, qkv, lse, Dsum, B, T, NH, NKV, HS, accumulate, work,
