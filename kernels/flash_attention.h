@@ -35,7 +35,8 @@ int kn_flash_attention_supported(int C, int NH, kn_dtype dt);
 int kn_flash_attention_fwd(void *out, float *lse, const void *qkv, int B, int T, int C, int NH,
                            kn_dtype dt, cudaStream_t s);
 
-/* Device scratch bytes for the backward: B*NH*T floats (rowsum(dout * out)). */
+/* Device scratch bytes for the backward: B*NH*T floats (rowsum(dout *
+ * out)), and the Hopper kernels' work where they run fused. */
 size_t kn_flash_attention_bwd_scratch_bytes(int B, int T, int C, int NH);
 
 /* dqkv [B, T, 3C] (+)= gradient w.r.t. qkv (added when accumulate != 0,
@@ -59,7 +60,9 @@ int kn_flash_gqa_supported(int NH, int NKV, int hs, kn_dtype dt);
 int kn_flash_gqa_fwd(void *out, float *lse, const void *qkv, int B, int T, int NH, int NKV,
                      int hs, kn_dtype dt, cudaStream_t s);
 
-/* Device scratch bytes for kn_flash_gqa_bwd: B*NH*T floats. */
+/* Device scratch bytes for kn_flash_gqa_bwd: B*NH*T floats (Dsum), and
+ * where the Hopper kernels run fused, their accumulators and counters
+ * (kn_fa_sm90_bwd_work_bytes). */
 size_t kn_flash_gqa_bwd_scratch_bytes(int B, int T, int NH, int NKV, int hs);
 
 int kn_flash_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void *out,

@@ -1211,29 +1211,29 @@ static __global__ void s9_dkv_sum_kernel(kn_bf16 *dqkv, const float *part, int B
                                          int NKV, float scale, int accumulate)
 {
     constexpr int C8 = 2 * HS / 8; /* 8-float chunks per partial row */
-    const size_t n8 = (size_t)B * NKV * T * C8;
-    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n8)
-        return;
-    const int c = (int)(i % C8), t = (int)(i / C8 % T), kvh = (int)(i / C8 / T % NKV);
-    const int b = (int)(i / C8 / T / NKV), rep = NH / NKV;
-    const size_t hstride = (size_t)T * 2 * HS;
-    const float *src = part + (((size_t)b * NH + (size_t)kvh * rep) * T + t) * 2 * HS + 8 * c;
-    float4 a = make_float4(0.f, 0.f, 0.f, 0.f), e = a;
-    for (int r = 0; r < rep; r++, src += hstride) {
-        const float4 x = *reinterpret_cast<const float4 *>(src);
-        const float4 y = *reinterpret_cast<const float4 *>(src + 4);
-        a.x += x.x, a.y += x.y, a.z += x.z, a.w += x.w;
-        e.x += y.x, e.y += y.y, e.z += y.z, e.w += y.w;
+    const size_t n8 = (size_t)B * NKV * T * C8, stride = (size_t)gridDim.x * blockDim.x;
+    /* a loop: kn_grid_for caps the grid (long sequences pass the cap) */
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n8; i += stride) {
+        const int c = (int)(i % C8), t = (int)(i / C8 % T), kvh = (int)(i / C8 / T % NKV);
+        const int b = (int)(i / C8 / T / NKV), rep = NH / NKV;
+        const size_t hstride = (size_t)T * 2 * HS;
+        const float *src = part + (((size_t)b * NH + (size_t)kvh * rep) * T + t) * 2 * HS + 8 * c;
+        float4 a = make_float4(0.f, 0.f, 0.f, 0.f), e = a;
+        for (int r = 0; r < rep; r++, src += hstride) {
+            const float4 x = *reinterpret_cast<const float4 *>(src);
+            const float4 y = *reinterpret_cast<const float4 *>(src + 4);
+            a.x += x.x, a.y += x.y, a.z += x.z, a.w += x.w;
+            e.x += y.x, e.y += y.y, e.z += y.z, e.w += y.w;
+        }
+        const int which = 8 * c / HS, d = 8 * c % HS; /* 0: dk, 1: dv */
+        const float m = which ? 1.0f : scale;
+        kn_bf16 *dst = dqkv + ((size_t)b * T + t) * (size_t)(NH + 2 * NKV) * HS +
+                       (size_t)(NH + which * NKV + kvh) * HS + d;
+        st2(dst, a.x * m, a.y * m, accumulate);
+        st2(dst + 2, a.z * m, a.w * m, accumulate);
+        st2(dst + 4, e.x * m, e.y * m, accumulate);
+        st2(dst + 6, e.z * m, e.w * m, accumulate);
     }
-    const int which = 8 * c / HS, d = 8 * c % HS; /* 0: dk, 1: dv */
-    const float m = which ? 1.0f : scale;
-    kn_bf16 *dst = dqkv + ((size_t)b * T + t) * (size_t)(NH + 2 * NKV) * HS +
-                   (size_t)(NH + which * NKV + kvh) * HS + d;
-    st2(dst, a.x * m, a.y * m, accumulate);
-    st2(dst + 2, a.z * m, a.w * m, accumulate);
-    st2(dst + 4, e.x * m, e.y * m, accumulate);
-    st2(dst + 6, e.z * m, e.w * m, accumulate);
 }
 
 /* dq of dqkv (+)= dq_acc * scale in bf16: eight values per thread. */
@@ -1241,20 +1241,21 @@ template <int HS>
 static __global__ void s9_dq_store_kernel(kn_bf16 *dqkv, const float *dq_acc, int B, int T,
                                           int NH, int NKV, float scale, int accumulate)
 {
-    const size_t n8 = (size_t)B * NH * T * HS / 8;
-    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n8)
-        return;
-    const size_t e = i * 8, row = e / HS; /* (b NH + h) T + t */
-    const int d = (int)(e % HS), t = (int)(row % T), h = (int)(row / T % NH);
-    const int b = (int)(row / ((size_t)T * NH));
-    const float4 a = *reinterpret_cast<const float4 *>(dq_acc + e);
-    const float4 c = *reinterpret_cast<const float4 *>(dq_acc + e + 4);
-    kn_bf16 *dst = dqkv + ((size_t)b * T + t) * (size_t)(NH + 2 * NKV) * HS + (size_t)h * HS + d;
-    st2(dst, a.x * scale, a.y * scale, accumulate);
-    st2(dst + 2, a.z * scale, a.w * scale, accumulate);
-    st2(dst + 4, c.x * scale, c.y * scale, accumulate);
-    st2(dst + 6, c.z * scale, c.w * scale, accumulate);
+    const size_t n8 = (size_t)B * NH * T * HS / 8, stride = (size_t)gridDim.x * blockDim.x;
+    /* a loop: kn_grid_for caps the grid (long sequences pass the cap) */
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n8; i += stride) {
+        const size_t e = i * 8, row = e / HS; /* (b NH + h) T + t */
+        const int d = (int)(e % HS), t = (int)(row % T), h = (int)(row / T % NH);
+        const int b = (int)(row / ((size_t)T * NH));
+        const float4 a = *reinterpret_cast<const float4 *>(dq_acc + e);
+        const float4 c = *reinterpret_cast<const float4 *>(dq_acc + e + 4);
+        kn_bf16 *dst =
+            dqkv + ((size_t)b * T + t) * (size_t)(NH + 2 * NKV) * HS + (size_t)h * HS + d;
+        st2(dst, a.x * scale, a.y * scale, accumulate);
+        st2(dst + 2, a.z * scale, a.w * scale, accumulate);
+        st2(dst + 4, c.x * scale, c.y * scale, accumulate);
+        st2(dst + 6, c.z * scale, c.w * scale, accumulate);
+    }
 }
 
 /* ---------------------------------------------------------------- host */
@@ -1404,7 +1405,7 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
         const unsigned nkb = (unsigned)((T + 127) / 128);
         kn_bf16 *d = (kn_bf16 *)dqkv;
         const kn_bf16 *x = (const kn_bf16 *)qkv, *dO = (const kn_bf16 *)dout;
-        if (NKV != NH)
+        if (NKV != NH) /* grouped: two blocks per SM whatever the alternative */
             s9_dkvq_kernel<64, 2, true><<<dim3(nkb, (unsigned)(B * NH)), S9_THREADS,
                                           dkvq_smem(64), s>>>(d, acc, sem, part, x, dO, lse, Dsum,
                                                               T, NH, NKV, sl2, scale, accumulate);

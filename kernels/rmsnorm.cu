@@ -299,7 +299,7 @@ rms_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T
  * blocks. Depends only on N (deterministic). */
 static int rms_row_blocks(int N)
 {
-    long long g = (N + RMS_ROW_ROWS - 1) / RMS_ROW_ROWS;
+    const long long g = ((long long)N + RMS_ROW_ROWS - 1) / RMS_ROW_ROWS;
     const long long cap = RMS_ROW_MAX_BLOCKS;
     return (int)(g < 1 ? 1 : g > cap ? cap : g);
 }
