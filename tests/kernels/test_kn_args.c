@@ -10,12 +10,14 @@
 #include "convert.h"
 #include "encoder.h"
 #include "flash_attention.h"
+#include "flash_attention_sm90.h"
 #include "gelu.h"
 #include "gradnorm.h"
 #include "ingot_err.h"
 #include "layernorm.h"
 #include "matmul.h"
 #include "residual.h"
+#include "rmsnorm.h"
 #include "xent.h"
 
 static int failures;
@@ -136,6 +138,22 @@ int main(void)
     EQ(kn_matmul_bwd_bias_scratch_bytes(16384, 768), (size_t)256 * 768 * 4);
     EQ(kn_matmul_bwd_bias_scratch_bytes(65536, 3072), (size_t)88 * 3072 * 4);
     EQ(kn_layernorm_bwd_scratch_bytes(0, 96), (size_t)0);
+    /* RMSNorm: the larger of the warp kernel's blocks (32 rows, <= 512) and
+     * the row kernel's (16 rows, <= 1024), C floats each */
+    EQ(kn_rmsnorm_bwd_scratch_bytes(9, 2048), (size_t)1 * 2048 * 4);
+    EQ(kn_rmsnorm_bwd_scratch_bytes(16384, 2048), (size_t)1024 * 2048 * 4);
+    EQ(kn_rmsnorm_bwd_scratch_bytes(0, 2048), (size_t)0);
+    /* the Hopper fused backward's work: float32 dq [B NH T hs], float32
+     * dk/dv partials [B NH T 2 hs] where heads are grouped, one int per
+     * 64-query block; none where it does not run (hs 128, uneven groups) */
+    EQ(kn_fa_sm90_bwd_work_bytes(64, 1024, 12, 12, 64),
+       (size_t)64 * 12 * 1024 * 64 * 4 + 64 * 12 * 16 * 4);
+    EQ(kn_fa_sm90_bwd_work_bytes(8, 2048, 32, 4, 64),
+       (size_t)8 * 32 * 2048 * 64 * 4 * 3 + 8 * 32 * 32 * 4);
+    EQ(kn_fa_sm90_bwd_work_bytes(2, 37, 4, 2, 64), (size_t)2 * 4 * 37 * 64 * 4 * 3 + 2 * 4 * 4);
+    EQ(kn_fa_sm90_bwd_work_bytes(8, 2048, 16, 16, 128), (size_t)0);
+    EQ(kn_fa_sm90_bwd_work_bytes(8, 2048, 6, 4, 64), (size_t)0);
+    EQ(kn_fa_sm90_bwd_work_bytes(0, 2048, 32, 4, 64), (size_t)0);
 
     printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;
