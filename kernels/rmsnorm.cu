@@ -474,15 +474,15 @@ extern "C" int kn_rmsnorm_bwd(void *dinp, float *dw, const void *dout, const voi
     float *partial = (float *)scratch;
     KN_DISPATCH(dt, T, {
         const int np = C / kn_pack<T>::n;
-        if (rms_vec_ok<T>(C, dinp, dout, inp, w) && np >= RMS_ROW_MIN_PACKS &&
-            np <= RMS_ROW_MAX_PACKS && np % 32 == 0 && rms_row_on()) {
+        const bool vec = rms_vec_ok<T>(C, dinp, dout, inp, w);
+        if (vec && np >= RMS_ROW_MIN_PACKS && np <= RMS_ROW_MAX_PACKS && np % 32 == 0 &&
+            rms_row_on()) {
             nb = rms_row_blocks(N);
             rms_bwd_row_kernel<T><<<nb, np, 0, s>>>((T *)dinp, partial, (const T *)dout,
                                                    (const T *)inp, (const T *)w, rstd, N, C,
                                                    accumulate);
-        } else if (rms_vec_ok<T>(C, dinp, dout, inp, w) && C <= 8 * 32 * kn_pack<T>::n &&
-                   warps == 8) {
-            RMS_MAXP_DISPATCH(C / kn_pack<T>::n, {
+        } else if (vec && np <= 8 * 32 && warps == 8) {
+            RMS_MAXP_DISPATCH(np, {
                 size_t vsm = (size_t)warps * RMS_VEC_SLOTS(T, MP) * sizeof(float);
                 if (vsm > 48 * 1024)
                     CUDA_CHECK(cudaFuncSetAttribute(rms_bwd_vec_kernel<T, MP>,

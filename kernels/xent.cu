@@ -281,15 +281,16 @@ xent_reg_kernel(float *losses, kn_bf16 *dlogits, int *correct, const kn_bf16 *lo
 static int xent_mode = -1;
 
 static const char *const xent_names[] = {"two", "reg", "smem", "smem1"};
+enum { XENT_NMODES = sizeof xent_names / sizeof xent_names[0] };
 
 extern "C" const char *kn_xent_mode_name(kn_xent_mode m)
 {
-    return (unsigned)m < 4 ? xent_names[m] : "?";
+    return (unsigned)m < XENT_NMODES ? xent_names[m] : "?";
 }
 
 extern "C" int kn_xent_mode_parse(const char *s, kn_xent_mode *out)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < XENT_NMODES; i++)
         if (s && !strcmp(s, xent_names[i])) {
             *out = (kn_xent_mode)i;
             return 0;
@@ -300,7 +301,7 @@ extern "C" int kn_xent_mode_parse(const char *s, kn_xent_mode *out)
 
 extern "C" int kn_xent_set_mode(kn_xent_mode m)
 {
-    KN_ARG_CHECK((unsigned)m < 4, "mode %d is not a kn_xent_mode", (int)m);
+    KN_ARG_CHECK((unsigned)m < XENT_NMODES, "mode %d is not a kn_xent_mode", (int)m);
     xent_mode = m;
     return 0;
 }

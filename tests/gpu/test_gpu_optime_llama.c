@@ -163,8 +163,8 @@ static void run_path(const char *path, kn_dtype dt)
     for (int p = 0; p < 2; p++) {
         tr_cuda_llama_set_optime(m, p ? ot : NULL);
         CK(cudaMemsetAsync(d.grads, 0, n * sizeof(float), s));
-        CHECK_OK(tr_cuda_llama_forward(m, d.w, d.ids, d.ids + N, B, T, 1.0f / (float)N, d.loss, NULL,
-                                       0, s));
+        CHECK_OK(tr_cuda_llama_forward(m, d.w, d.ids, d.ids + N, B, T, 1.0f / (float)N, d.loss,
+                                       NULL, 0, s));
         CHECK_OK(tr_cuda_llama_backward(m, d.w, d.grads, s));
         CHECK_OK(tr_cuda_optime_collect(ot));
         CK(cudaStreamSynchronize(s));
