@@ -250,17 +250,6 @@ static __device__ __forceinline__ void s9_store_rows(kn_bf16 *dst, size_t rowstr
     });
 }
 
-/* The same in float32, unscaled, overwriting. */
-template <int HS>
-static __device__ __forceinline__ void s9_store_rows_f32(float *dst, size_t rowstride,
-                                                         const float (&a)[HS / 2], int row0,
-                                                         int T, int q)
-{
-    s9_rows<HS>(a, row0, T, q, [&](int row, int col, float x0, float x1) {
-        *reinterpret_cast<float2 *>(dst + (size_t)row * rowstride + col) = make_float2(x0, x1);
-    });
-}
-
 /* ---------------------------------------------------------------- forward */
 
 /* The forward's epilogue: rows row0 and row0 + 8 of the output (o / l,
@@ -1082,9 +1071,9 @@ static __device__ __forceinline__ void s9_pass_turn(int *sem)
  * waits). Saves the dq kernel's second q k^T and do v^T per block. */
 template <int HS, int MINB, bool PART>
 static __global__ void __launch_bounds__(S9_THREADS, MINB)
-s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *dkv_part, const kn_bf16 *qkv,
-               const kn_bf16 *dout, const float *lse, const float *Dsum, int T, int NH, int NKV,
-               float sl2, float scale, int accumulate)
+s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv_sem,
+               const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse, const float *Dsum, int T,
+               int NH, int NKV, float sl2, float scale, int accumulate)
 {
 #if S9_ON
     constexpr int BK = 128, BQ = 64, NST = 3, TILE = BQ * HS * 2, HN = HS / 2;
@@ -1096,7 +1085,7 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *dkv_part, const
     float *sD = sL + NST * BQ;
     const int nkb = (T + BK - 1) / BK, kb = nkb - 1 - (int)blockIdx.x, rep = NH / NKV;
     /* The query heads h0 .. h0 + nh - 1 this CTA runs: PART, one (grid y =
-     * b NH + h), its dk/dv a float32 partial summed over the group later;
+     * b NH + h), its dk/dv added to the group's (at the end, in head order);
      * otherwise the kv head's whole group (grid y = b NKV + kv head). */
     const int b = PART ? blockIdx.y / NH : blockIdx.y / NKV;
     const int h0 = PART ? blockIdx.y % NH : (blockIdx.y % NKV) * rep, nh = PART ? 1 : rep;
@@ -1190,50 +1179,53 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *dkv_part, const
     __syncthreads();
     if (threadIdx.x == 0)
         s9_pass_turn(done);
+    kn_bf16 *dst = dqkv + (size_t)b * T * W;
     if (PART) {
-        float *part = dkv_part + ((size_t)b * NH + h0) * T * 2 * HS;
-        s9_store_rows_f32<HS>(part, 2 * HS, dk, key0, T, q);
-        s9_store_rows_f32<HS>(part + HS, 2 * HS, dv, key0, T, q);
+        /* The group's heads add their dk/dv in head order into kv_acc [B
+         * NKV, T, 2 HS] (dk then dv per row): head r waits for the key
+         * block's counter (kv_sem, zeroed by the caller) to reach r; the
+         * first stores, the last adds the others' sum (read from L2 after
+         * its turn) to its own and writes bf16: the additions, order and
+         * rounding of a separate sum pass. The CTA waited for (head r - 1,
+         * grid y - 1, same key block) was launched before this one. */
+        const int turn = h0 - kvh * rep;
+        int *sem = kv_sem + ((size_t)b * NKV + kvh) * nkb + kb;
+        if (threadIdx.x == 0 && turn > 0)
+            s9_wait_turn(sem, turn, s9_poll_turn(sem));
+        __syncthreads();
+        float *acc = kv_acc + ((size_t)b * NKV + kvh) * T * 2 * HS;
+        if (turn == rep - 1) {
+            auto last = [&](int off, kn_bf16 *d, float mul) {
+                return [=](int row, int col, float x0, float x1) {
+                    const float2 o = __ldcg(
+                        reinterpret_cast<const float2 *>(acc + (size_t)row * 2 * HS + off + col));
+                    st2(d + (size_t)row * W + col, (o.x + x0) * mul, (o.y + x1) * mul,
+                        accumulate);
+                };
+            };
+            s9_rows<HS>(dk, key0, T, q, last(0, dst + (size_t)(NH + kvh) * HS, scale));
+            s9_rows<HS>(dv, key0, T, q, last(HS, dst + (size_t)(NH + NKV + kvh) * HS, 1.0f));
+            return;
+        }
+        auto add = [&](int off) {
+            return [=](int row, int col, float x0, float x1) {
+                float2 *p = reinterpret_cast<float2 *>(acc + (size_t)row * 2 * HS + off + col);
+                if (turn == 0)
+                    *p = make_float2(x0, x1);
+                else
+                    atomicAdd(p, make_float2(x0, x1));
+            };
+        };
+        s9_rows<HS>(dk, key0, T, q, add(0));
+        s9_rows<HS>(dv, key0, T, q, add(HS));
+        __syncthreads(); /* every thread's adds issued before the turn passes */
+        if (threadIdx.x == 0)
+            s9_pass_turn(sem);
         return;
     }
-    kn_bf16 *dst = dqkv + (size_t)b * T * W;
     s9_store_rows<HS>(dst + (size_t)(NH + kvh) * HS, W, dk, scale, key0, T, q, accumulate);
     s9_store_rows<HS>(dst + (size_t)(NH + NKV + kvh) * HS, W, dv, 1.0f, key0, T, q, accumulate);
 #endif
-}
-
-/* dk, dv of dqkv (+)= the sum over each kv head's group of the per-query-
- * head partials [B NH, T, 2 HS] (dk then dv), in head order (fixed, so
- * deterministic); dk times scale. Eight values per thread, the partial rows
- * read along t. */
-template <int HS>
-static __global__ void s9_dkv_sum_kernel(kn_bf16 *dqkv, const float *part, int B, int T, int NH,
-                                         int NKV, float scale, int accumulate)
-{
-    constexpr int C8 = 2 * HS / 8; /* 8-float chunks per partial row */
-    const size_t n8 = (size_t)B * NKV * T * C8, stride = (size_t)gridDim.x * blockDim.x;
-    /* a loop: kn_grid_for caps the grid (long sequences pass the cap) */
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n8; i += stride) {
-        const int c = (int)(i % C8), t = (int)(i / C8 % T), kvh = (int)(i / C8 / T % NKV);
-        const int b = (int)(i / C8 / T / NKV), rep = NH / NKV;
-        const size_t hstride = (size_t)T * 2 * HS;
-        const float *src = part + (((size_t)b * NH + (size_t)kvh * rep) * T + t) * 2 * HS + 8 * c;
-        float4 a = make_float4(0.f, 0.f, 0.f, 0.f), e = a;
-        for (int r = 0; r < rep; r++, src += hstride) {
-            const float4 x = *reinterpret_cast<const float4 *>(src);
-            const float4 y = *reinterpret_cast<const float4 *>(src + 4);
-            a.x += x.x, a.y += x.y, a.z += x.z, a.w += x.w;
-            e.x += y.x, e.y += y.y, e.z += y.z, e.w += y.w;
-        }
-        const int which = 8 * c / HS, d = 8 * c % HS; /* 0: dk, 1: dv */
-        const float m = which ? 1.0f : scale;
-        kn_bf16 *dst = dqkv + ((size_t)b * T + t) * (size_t)(NH + 2 * NKV) * HS +
-                       (size_t)(NH + which * NKV + kvh) * HS + d;
-        st2(dst, a.x * m, a.y * m, accumulate);
-        st2(dst + 2, a.z * m, a.w * m, accumulate);
-        st2(dst + 4, e.x * m, e.y * m, accumulate);
-        st2(dst + 6, e.z * m, e.w * m, accumulate);
-    }
 }
 
 /* dq of dqkv (+)= dq_acc * scale in bf16: eight values per thread. */
@@ -1369,21 +1361,29 @@ extern "C" int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int
 /* The fused pass runs at hs 64. Grouped heads (NKV < NH) run it with one
  * query head per CTA (the group's CTAs would be NH / NKV times fewer, each
  * looping over the group: measured slower, 2.41 against the separate
- * kernels' 2.17 ms at TinyLlama's 32 / 4 heads, T 2048), their dk/dv as
- * float32 partials summed per group afterwards (s9_dkv_sum_kernel).
- * Layout: dq accumulator [B NH, T, hs], the partials [B NH, T, 2 hs] where
- * grouped, then one counter per 64-query block. */
-static size_t s9_part_bytes(int B, int T, int NH, int NKV, int hs)
+ * kernels' 2.17 ms at TinyLlama's 32 / 4 heads, T 2048), their dk/dv
+ * added in head order into a float32 accumulator per kv head.
+ * Layout: dq accumulator [B NH, T, hs], the dk/dv accumulator [B NKV, T,
+ * 2 hs] where grouped, then one counter per 64-query block and, where
+ * grouped, one per (b, kv head, 128-key block). */
+static size_t s9_kv_acc_bytes(int B, int T, int NH, int NKV, int hs)
 {
-    return NKV == NH ? 0 : (size_t)B * NH * T * 2 * hs * sizeof(float);
+    return NKV == NH ? 0 : (size_t)B * NKV * T * 2 * hs * sizeof(float);
+}
+
+static size_t s9_sem_count(int B, int T, int NH, int NKV)
+{
+    const size_t dq = (size_t)B * NH * ((T + 63) / 64);
+    return dq + (NKV == NH ? 0 : (size_t)B * NKV * ((T + 127) / 128));
 }
 
 extern "C" size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int NKV, int hs)
 {
     if (hs != 64 || B <= 0 || T <= 0 || NH <= 0 || NKV <= 0 || NH % NKV)
         return 0;
-    const size_t rows = (size_t)B * NH * T, sems = (size_t)B * NH * ((T + 63) / 64);
-    return rows * hs * sizeof(float) + s9_part_bytes(B, T, NH, NKV, hs) + sems * sizeof(int);
+    const size_t rows = (size_t)B * NH * T;
+    return rows * hs * sizeof(float) + s9_kv_acc_bytes(B, T, NH, NKV, hs) +
+           s9_sem_count(B, T, NH, NKV) * sizeof(int);
 }
 
 extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, const float *lse,
@@ -1399,31 +1399,29 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
      * buffer is given (alt 0: two blocks per SM; 7: one); alt 8 (or no work
      * buffer) is the previous default, a dq kernel and a dk/dv kernel */
     if (wneed && work && work_bytes >= wneed && (s9_alt == 0 || s9_alt == 7)) {
-        float *acc = (float *)work, *part = acc + (size_t)B * NH * T * hs;
-        int *sem = (int *)((char *)part + s9_part_bytes(B, T, NH, NKV, hs));
-        CUDA_CHECK(cudaMemsetAsync(sem, 0, (size_t)B * NH * ((T + 63) / 64) * sizeof(int), s));
+        float *acc = (float *)work, *kv_acc = acc + (size_t)B * NH * T * hs;
+        int *sem = (int *)((char *)kv_acc + s9_kv_acc_bytes(B, T, NH, NKV, hs));
+        int *kv_sem = sem + (size_t)B * NH * ((T + 63) / 64);
+        CUDA_CHECK(cudaMemsetAsync(sem, 0, s9_sem_count(B, T, NH, NKV) * sizeof(int), s));
         const unsigned nkb = (unsigned)((T + 127) / 128);
         kn_bf16 *d = (kn_bf16 *)dqkv;
         const kn_bf16 *x = (const kn_bf16 *)qkv, *dO = (const kn_bf16 *)dout;
         if (NKV != NH) /* grouped: two blocks per SM whatever the alternative */
             s9_dkvq_kernel<64, 2, true><<<dim3(nkb, (unsigned)(B * NH)), S9_THREADS,
-                                          dkvq_smem(64), s>>>(d, acc, sem, part, x, dO, lse, Dsum,
-                                                              T, NH, NKV, sl2, scale, accumulate);
+                                          dkvq_smem(64), s>>>(d, acc, sem, kv_acc, kv_sem, x, dO,
+                                                              lse, Dsum, T, NH, NKV, sl2, scale,
+                                                              accumulate);
         else if (s9_alt == 0)
             s9_dkvq_kernel<64, 2, false><<<dim3(nkb, (unsigned)(B * NKV)), S9_THREADS,
-                                           dkvq_smem(64), s>>>(d, acc, sem, NULL, x, dO, lse, Dsum,
-                                                               T, NH, NKV, sl2, scale, accumulate);
+                                           dkvq_smem(64), s>>>(d, acc, sem, NULL, NULL, x, dO, lse,
+                                                               Dsum, T, NH, NKV, sl2, scale,
+                                                               accumulate);
         else
             s9_dkvq_kernel<64, 1, false><<<dim3(nkb, (unsigned)(B * NKV)), S9_THREADS,
-                                           dkvq_smem(64), s>>>(d, acc, sem, NULL, x, dO, lse, Dsum,
-                                                               T, NH, NKV, sl2, scale, accumulate);
+                                           dkvq_smem(64), s>>>(d, acc, sem, NULL, NULL, x, dO, lse,
+                                                               Dsum, T, NH, NKV, sl2, scale,
+                                                               accumulate);
         KN_LAUNCH_CHECK();
-        if (NKV != NH) {
-            const size_t n8 = (size_t)B * NKV * T * 2 * hs / 8;
-            s9_dkv_sum_kernel<64><<<kn_grid_for(n8, 256), 256, 0, s>>>(d, part, B, T, NH, NKV,
-                                                                       scale, accumulate);
-            KN_LAUNCH_CHECK();
-        }
         const size_t n8 = (size_t)B * NH * T * hs / 8;
         s9_dq_store_kernel<64><<<kn_grid_for(n8, 256), 256, 0, s>>>(
             (kn_bf16 *)dqkv, acc, B, T, NH, NKV, scale, accumulate);

@@ -21,8 +21,8 @@ int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int T, int NH,
 
 /* Device work bytes for the backward with dq fused into the dk/dv pass
  * (hs 64): a float32 dq accumulator [B NH, T, hs], for grouped heads
- * (NKV < NH) float32 dk/dv partials [B NH, T, 2 hs], and one counter per
- * 64-query block; 0 where that path does not apply. */
+ * (NKV < NH) a float32 dk/dv accumulator [B NKV, T, 2 hs], and the
+ * counters that order the adds; 0 where that path does not apply. */
 size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int NKV, int hs);
 
 /* Dsum = rowsum(dout * out), computed by the caller. dq, dk and dv are

@@ -143,14 +143,16 @@ int main(void)
     EQ(kn_rmsnorm_bwd_scratch_bytes(9, 2048), (size_t)1 * 2048 * 4);
     EQ(kn_rmsnorm_bwd_scratch_bytes(16384, 2048), (size_t)1024 * 2048 * 4);
     EQ(kn_rmsnorm_bwd_scratch_bytes(0, 2048), (size_t)0);
-    /* the Hopper fused backward's work: float32 dq [B NH T hs], float32
-     * dk/dv partials [B NH T 2 hs] where heads are grouped, one int per
-     * 64-query block; none where it does not run (hs 128, uneven groups) */
+    /* the Hopper fused backward's work: float32 dq [B NH T hs], where heads
+     * are grouped a float32 dk/dv accumulator [B NKV T 2 hs], one int per
+     * 64-query block and (grouped) per (b, kv head, 128-key block); none
+     * where it does not run (hs 128, uneven groups) */
     EQ(kn_fa_sm90_bwd_work_bytes(64, 1024, 12, 12, 64),
        (size_t)64 * 12 * 1024 * 64 * 4 + 64 * 12 * 16 * 4);
     EQ(kn_fa_sm90_bwd_work_bytes(8, 2048, 32, 4, 64),
-       (size_t)8 * 32 * 2048 * 64 * 4 * 3 + 8 * 32 * 32 * 4);
-    EQ(kn_fa_sm90_bwd_work_bytes(2, 37, 4, 2, 64), (size_t)2 * 4 * 37 * 64 * 4 * 3 + 2 * 4 * 4);
+       (size_t)8 * 32 * 2048 * 64 * 4 + 8 * 4 * 2048 * 128 * 4 + (8 * 32 * 32 + 8 * 4 * 16) * 4);
+    EQ(kn_fa_sm90_bwd_work_bytes(2, 37, 4, 2, 64),
+       (size_t)2 * 4 * 37 * 64 * 4 + 2 * 2 * 37 * 128 * 4 + (2 * 4 + 2 * 2) * 4);
     EQ(kn_fa_sm90_bwd_work_bytes(8, 2048, 16, 16, 128), (size_t)0);
     EQ(kn_fa_sm90_bwd_work_bytes(8, 2048, 6, 4, 64), (size_t)0);
     EQ(kn_fa_sm90_bwd_work_bytes(0, 2048, 32, 4, 64), (size_t)0);
