@@ -649,22 +649,69 @@ static __device__ __forceinline__ void s9_stage_q(uint32_t sQ, uint32_t sO, floa
     }
 }
 
+/* A fragments of k-step kk (16 keys x 16 queries of this warp) to / from
+ * rows 16 warp.. of a 64-row K-major swizzled tile: stmatrix / ldmatrix
+ * (not transposed) hand matrix m = register m of every lane, lane 8 m + i
+ * giving the address of row i of matrix m (rows 8 (m & 1).., chunk
+ * 2 kk + (m >> 1)). Loading with the same addresses gives back the same
+ * fragments. */
+static __device__ __forceinline__ uint32_t s9_frag_addr(uint32_t sb, int warp, int kk, int lane)
+{
+    const int m = lane >> 3, i = lane & 7;
+    return sb + sw_off<64>(16 * warp + 8 * (m & 1) + i, 2 * kk + (m >> 1));
+}
+
+static __device__ __forceinline__ void s9_st_frag(uint32_t addr, const uint32_t (&a)[4])
+{
+#if S9_ON
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr),
+                 "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3])
+                 : "memory");
+#endif
+}
+
+static __device__ __forceinline__ void s9_ld_frag(uint32_t (&a)[4], uint32_t addr)
+{
+#if S9_ON
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
+                 : "r"(addr)
+                 : "memory");
+#endif
+}
+
+/* Barrier of one warpgroup's 128 threads (ids 1, 2; 0 is __syncthreads).
+ * Immediate ids: with a register id ptxas reserves all 16 barriers. */
+static __device__ __forceinline__ void s9_wg_sync(int wgi)
+{
+    if (wgi)
+        asm volatile("bar.sync 2, 128;\n" ::: "memory");
+    else
+        asm volatile("bar.sync 1, 128;\n" ::: "memory");
+}
+
 /* One query block of the dk/dv kernels up to dk's product: st = k q^T,
  * pt = exp2(st sl2 - lse2[query]) (0 where MASK-ed: query before the key or
  * at/after T), dv += pt do, dpt = v do^T, dst = pt (dpt - D[query]) packed
  * as bf16 A fragments into da. Ordered to keep few accumulators live (two
  * blocks per multiprocessor at BQ 64): st, then dpt while dv's product
- * runs. (ptxas still serialises the products at 128 registers, C7512.)
+ * runs. (With pt's fragments in registers across that product ptxas
+ * serialises the products at 128 registers, C7512.) SP: pt goes through
+ * sP (this warpgroup's 64 x BQ K-major tile) instead: stored after its
+ * exp2, dv's product reads it from there (SS), and the fragments come back
+ * (ldmatrix) after the wait, so they are not live across the products.
  * sK, sV: the block's 128 keys; sQ, sO: this query block's tiles; L, D:
  * its lse2 and Dsum in shared memory. */
-template <int HS, int BQ, int MINB>
+template <int HS, int BQ, int MINB, bool SP>
 static __device__ __forceinline__ void s9_dkv_block(float (&dv)[HS / 2], uint32_t (&da)[BQ / 16][4],
                                                     uint32_t sK, uint32_t sV, uint32_t sQ,
-                                                    uint32_t sO, int wgi, int key0, int qs, int T,
-                                                    int q, bool mask, float sl2, const float *L,
-                                                    const float *D)
+                                                    uint32_t sO, uint32_t sP, int wgi, int key0,
+                                                    int qs, int T, int q, bool mask, float sl2,
+                                                    const float *L, const float *D)
 {
+    static_assert(!SP || BQ == 64, "the P tile is 64 queries wide");
     constexpr int BK = 128;
+    const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     float st[BQ / 2], dpt[BQ / 2];
     uint32_t pa[BQ / 16][4];
     wg_fence();
@@ -679,13 +726,32 @@ static __device__ __forceinline__ void s9_dkv_block(float (&dv)[HS / 2], uint32_
         st[i] = mask && (qry < key || qry >= T) ? 0.0f : kn_fa_ex2(fmaf(st[i], sl2, -L[ql]));
     }
     frags<BQ>(pa, st);
+    if (SP) {
+#pragma unroll
+        for (int kk = 0; kk < BQ / 16; kk++)
+            s9_st_frag(s9_frag_addr(sP, warp, kk, lane), pa[kk]);
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        s9_wg_sync(wgi); /* the product reads all four warps' rows */
+    }
     wg_fence();
     s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO);
-    s9_pz<HS, BQ>(dv, pa, sO);
+    if (SP) {
+#pragma unroll
+        for (int kk = 0; kk < BQ / 16; kk++)
+            wg<HS, 1>::ss(dv, desc_k(kstep_k<64>(sP, 0, kk)),
+                          desc_mn(sO + (uint32_t)kk * 16 * 128, BQ * 128), 0);
+    } else {
+        s9_pz<HS, BQ>(dv, pa, sO);
+    }
     wg_commit();
     wg_wait<0>();
     wg_pin(dpt);
     wg_pin(dv);
+    if (SP) {
+#pragma unroll
+        for (int kk = 0; kk < BQ / 16; kk++)
+            s9_ld_frag(pa[kk], s9_frag_addr(sP, warp, kk, lane));
+    }
 #pragma unroll
     for (int i = 0; i < BQ / 2; i++) {
         const int ql = 8 * (i >> 2) + 2 * q + (i & 1);
@@ -777,8 +843,9 @@ s9_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
                 wg_pin(dv);
                 wg_pin(dk);
             } else {
-                s9_dkv_block<HS, BQ, MINB>(dv, da, sK, sV, sQ + cur * TILE, sO + cur * TILE,
-                                           wgi, key0, qs, T, q, mask, sl2, L, D);
+                s9_dkv_block<HS, BQ, MINB, false>(dv, da, sK, sV, sQ + cur * TILE,
+                                                  sO + cur * TILE, 0, wgi, key0, qs, T, q, mask,
+                                                  sl2, L, D);
                 wg_fence();
                 s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
                 wg_commit();
@@ -1069,19 +1136,23 @@ static __device__ __forceinline__ void s9_pass_turn(int *sem)
  * launched before it: resident or done, never behind it in the queue (and
  * the highest key blocks start on the diagonal, so in steady state nobody
  * waits). Saves the dq kernel's second q k^T and do v^T per block. */
-template <int HS, int MINB, bool PART>
+template <int HS, int MINB, bool PART, bool SP>
 static __global__ void __launch_bounds__(S9_THREADS, MINB)
 s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv_sem,
                const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse, const float *Dsum, int T,
                int NH, int NKV, float sl2, float scale, int accumulate)
 {
 #if S9_ON
-    constexpr int BK = 128, BQ = 64, NST = 3, TILE = BQ * HS * 2, HN = HS / 2;
+    /* SP: two stages are enough (a stage is last read by dk's product,
+     * which every thread has waited for at the block barrier before dq's,
+     * before any thread copies into it again); the third one's room holds
+     * the P tiles. */
+    constexpr int BK = 128, BQ = 64, NST = SP ? 2 : 3, TILE = BQ * HS * 2, HN = HS / 2;
     extern __shared__ uint8_t s9_smem[];
     const uint32_t sK = smem_base1024(s9_smem), sV = sK + BK * HS * 2, sQ = sV + BK * HS * 2,
-                   sO = sQ + NST * TILE, sDS = sO + NST * TILE;
+                   sO = sQ + NST * TILE, sDS = sO + NST * TILE, sP = sDS + BQ * BK * 2;
     float *sL = reinterpret_cast<float *>(
-        s9_smem + (sDS + BQ * BK * 2 - (uint32_t)__cvta_generic_to_shared(s9_smem)));
+        s9_smem + (sP + (SP ? 2 * 64 * BQ * 2 : 0) - (uint32_t)__cvta_generic_to_shared(s9_smem)));
     float *sD = sL + NST * BQ;
     const int nkb = (T + BK - 1) / BK, kb = nkb - 1 - (int)blockIdx.x, rep = NH / NKV;
     /* The query heads h0 .. h0 + nh - 1 this CTA runs: PART, one (grid y =
@@ -1132,8 +1203,9 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
          * one warpgroup's keys are all after the queries: its ds is 0). */
         const bool mask = qs < wkey + 63 || qs + BQ > T;
         uint32_t da[BQ / 16][4];
-        s9_dkv_block<HS, BQ, MINB>(dv, da, sK, sV, sQ + cur * TILE, sO + cur * TILE, wgi, key0,
-                                   qs, T, q, mask, sl2, L, D);
+        s9_dkv_block<HS, BQ, MINB, SP>(dv, da, sK, sV, sQ + cur * TILE, sO + cur * TILE,
+                                       sP + (uint32_t)wgi * 64 * 128, wgi, key0, qs, T, q, mask,
+                                       sl2, L, D);
         wg_fence();
         s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
         wg_commit();
@@ -1277,9 +1349,10 @@ static size_t dkv_smem(int hs, int nst, int bq)
     return (size_t)(2 * 128 + 2 * nst * bq) * hs * 2 + 1024 + 2 * nst * bq * 4;
 }
 
-static size_t dkvq_smem(int hs)
+static size_t dkvq_smem(int hs, bool sp)
 {
-    return dkv_smem(hs, 3, 64) + 64 * 128 * 2;
+    return sp ? dkv_smem(hs, 2, 64) + 64 * 128 * 2 + 2 * 64 * 64 * 2
+              : dkv_smem(hs, 3, 64) + 64 * 128 * 2;
 }
 
 static int s9_alt = 0;
@@ -1298,7 +1371,7 @@ static int s9_setup(void)
     if (done)
         return 0;
     const char *e = getenv("INGOT_FA_SM90_ALT");
-    s9_alt = e && e[0] >= '1' && e[0] <= '8' ? e[0] - '0' : 0;
+    s9_alt = e && e[0] >= '1' && e[0] <= '9' ? e[0] - '0' : 0;
     int err = 0;
     err |= s9_smem_limit(s9_fwd2_kernel<64, 64, 2>, fwd_smem(64, 64, 3));
     err |= s9_smem_limit(s9_fwd2_kernel<128, 64, 1>, fwd_smem(128, 64, 3));
@@ -1319,9 +1392,11 @@ static int s9_setup(void)
     err |= s9_smem_limit(s9_dq2_kernel<64, 1>, dq_smem(64, 3));
     err |= s9_smem_limit(s9_dq2_kernel<128, 1>, dq_smem(128, 3));
     err |= s9_smem_limit(s9_dkv2_kernel<64>, dkv_smem(64, 3, 64));
-    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false>, dkvq_smem(64));
-    err |= s9_smem_limit(s9_dkvq_kernel<64, 1, false>, dkvq_smem(64));
-    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, true>, dkvq_smem(64));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false, true>, dkvq_smem(64, true));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, true, true>, dkvq_smem(64, true));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false, false>, dkvq_smem(64, false));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 1, false, false>, dkvq_smem(64, false));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, true, false>, dkvq_smem(64, false));
     if (err)
         return INGOT_E_CUDA;
     done = 1;
@@ -1396,9 +1471,10 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
     const float scale = 1.0f / sqrtf((float)hs), sl2 = scale * 1.4426950408889634f;
     const size_t wneed = kn_fa_sm90_bwd_work_bytes(B, T, NH, NKV, hs);
     /* dq fused into the dk/dv pass where it applies (wneed > 0) and the work
-     * buffer is given (alt 0: two blocks per SM; 7: one); alt 8 (or no work
-     * buffer) is the previous default, a dq kernel and a dk/dv kernel */
-    if (wneed && work && work_bytes >= wneed && (s9_alt == 0 || s9_alt == 7)) {
+     * buffer is given (alt 0: two blocks per SM; 7: one; 9: two, pt in
+     * registers); alt 8 (or no work buffer) is the previous default, a dq
+     * kernel and a dk/dv kernel */
+    if (wneed && work && work_bytes >= wneed && (s9_alt == 0 || s9_alt == 7 || s9_alt == 9)) {
         float *acc = (float *)work, *kv_acc = acc + (size_t)B * NH * T * hs;
         int *sem = (int *)((char *)kv_acc + s9_kv_acc_bytes(B, T, NH, NKV, hs));
         int *kv_sem = sem + (size_t)B * NH * ((T + 63) / 64);
@@ -1406,21 +1482,26 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
         const unsigned nkb = (unsigned)((T + 127) / 128);
         kn_bf16 *d = (kn_bf16 *)dqkv;
         const kn_bf16 *x = (const kn_bf16 *)qkv, *dO = (const kn_bf16 *)dout;
-        if (NKV != NH) /* grouped: two blocks per SM whatever the alternative */
-            s9_dkvq_kernel<64, 2, true><<<dim3(nkb, (unsigned)(B * NH)), S9_THREADS,
-                                          dkvq_smem(64), s>>>(d, acc, sem, kv_acc, kv_sem, x, dO,
-                                                              lse, Dsum, T, NH, NKV, sl2, scale,
-                                                              accumulate);
-        else if (s9_alt == 0)
-            s9_dkvq_kernel<64, 2, false><<<dim3(nkb, (unsigned)(B * NKV)), S9_THREADS,
-                                           dkvq_smem(64), s>>>(d, acc, sem, NULL, NULL, x, dO, lse,
-                                                               Dsum, T, NH, NKV, sl2, scale,
-                                                               accumulate);
+        /* Grouped heads: one query head per block, two blocks per SM
+         * whatever the alternative. alt 9: pt's fragments kept in registers
+         * (the previous fused kernel; SP below) */
+        const bool grouped = NKV != NH, sp = s9_alt != 9;
+        const dim3 grid(nkb, (unsigned)(B * (grouped ? NH : NKV)));
+#define S9_DKVQ(MINB, PART, SP)                                                                  \
+    s9_dkvq_kernel<64, MINB, PART, SP><<<grid, S9_THREADS, dkvq_smem(64, SP), s>>>(             \
+        d, acc, sem, PART ? kv_acc : NULL, PART ? kv_sem : NULL, x, dO, lse, Dsum, T, NH, NKV,   \
+        sl2, scale, accumulate)
+        if (grouped && sp)
+            S9_DKVQ(2, true, true);
+        else if (grouped)
+            S9_DKVQ(2, true, false);
+        else if (s9_alt == 7)
+            S9_DKVQ(1, false, false);
+        else if (sp)
+            S9_DKVQ(2, false, true);
         else
-            s9_dkvq_kernel<64, 1, false><<<dim3(nkb, (unsigned)(B * NKV)), S9_THREADS,
-                                           dkvq_smem(64), s>>>(d, acc, sem, NULL, NULL, x, dO, lse,
-                                                               Dsum, T, NH, NKV, sl2, scale,
-                                                               accumulate);
+            S9_DKVQ(2, false, false);
+#undef S9_DKVQ
         KN_LAUNCH_CHECK();
         const size_t n8 = (size_t)B * NH * T * hs / 8;
         s9_dq_store_kernel<64><<<kn_grid_for(n8, 256), 256, 0, s>>>(
