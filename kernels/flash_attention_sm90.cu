@@ -29,6 +29,7 @@
  * lse2 = max + log2(sum exp2(x - max)). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cuda_check.h"
 #include "flash_attention_common.cuh"
@@ -1100,6 +1101,51 @@ static __device__ __forceinline__ void s9_st_trans(uint32_t sb, const uint32_t (
 #endif
 }
 
+/* mbarrier helpers (shared::cta addresses). */
+static __device__ __forceinline__ void s9_mb_init(uint32_t mb, int count)
+{
+#if S9_ON
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(mb), "r"(count) : "memory");
+#endif
+}
+
+static __device__ __forceinline__ void s9_mb_arrive(uint32_t mb)
+{
+#if S9_ON
+    asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(mb)
+                 : "memory");
+#endif
+}
+
+/* Arrives on mb once this thread's earlier cp.async copies have landed. */
+static __device__ __forceinline__ void s9_mb_arrive_copies(uint32_t mb)
+{
+#if S9_ON
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(mb) : "memory");
+#endif
+}
+
+static __device__ __forceinline__ void s9_mb_wait(uint32_t mb, int parity)
+{
+#if S9_ON
+    asm volatile("{\n.reg .pred p;\nW%=:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+                 "@!p bra W%=;\n}\n" ::"r"(mb),
+                 "r"(parity)
+                 : "memory");
+#endif
+}
+
+/* 4 bytes at src into shared address dst, zeros where !ok. */
+static __device__ __forceinline__ void s9_cp4(uint32_t dst, const float *src, bool ok)
+{
+#if S9_ON
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src),
+                 "r"(ok ? 4 : 0)
+                 : "memory");
+#endif
+}
+
 static __device__ __forceinline__ int s9_poll_turn(const int *sem)
 {
     int v = 0;
@@ -1136,7 +1182,7 @@ static __device__ __forceinline__ void s9_pass_turn(int *sem)
  * launched before it: resident or done, never behind it in the queue (and
  * the highest key blocks start on the diagonal, so in steady state nobody
  * waits). Saves the dq kernel's second q k^T and do v^T per block. */
-template <int HS, int MINB, bool PART, bool SP>
+template <int HS, int MINB, bool PART, bool SP, bool MB>
 static __global__ void __launch_bounds__(S9_THREADS, MINB)
 s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv_sem,
                const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse, const float *Dsum, int T,
@@ -1169,13 +1215,49 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
     const int wkey = k0 + 64 * wgi, key0 = wkey + 16 * warp + g; /* keys key0, key0 + 8 */
     const int qfirst = k0 / BQ, nqb = (T + BQ - 1) / BQ, nq = nqb - qfirst, nit = nh * nq;
 
+    /* MB (with SP): no block barrier at the top of each query block. Each
+     * stage fill (q, do, lse2, Dsum, all cp.async) is tracked by that
+     * stage's mbarrier (every thread arrives once its copies have landed),
+     * and the warpgroups wait on it alone; sDS, which the other
+     * warpgroup's dq product of the previous block may still read, is
+     * guarded by mb_ds (every thread arrives after its dq product). */
+    static_assert(!MB || SP, "MB runs with two stages (SP)");
+    __shared__ __align__(8) uint64_t s9_mb[3]; /* stage 0, stage 1, sDS free */
+    const uint32_t mb0 = (uint32_t)__cvta_generic_to_shared(s9_mb), mb_ds = mb0 + 16;
+    if (MB) {
+        if (threadIdx.x == 0) {
+            s9_mb_init(mb0, S9_THREADS);
+            s9_mb_init(mb0 + 8, S9_THREADS);
+            s9_mb_init(mb_ds, S9_THREADS);
+        }
+        __syncthreads();
+    }
     s9_load<HS, BK>(sK, gk, W, k0, T);
     s9_load<HS, BK>(sV, gv, W, k0, T);
     /* Stage iteration it: query head h0 + it / nq, block qfirst + it % nq. */
     auto stage = [&](int buf, int it) {
-        s9_stage_q<HS, BQ>(sQ + buf * TILE, sO + buf * TILE, sL + buf * BQ, sD + buf * BQ, rows,
-                           dout, lse, Dsum, b, h0 + it / nq, (qfirst + it % nq) * BQ, T, NH, W);
+        const int hq = h0 + it / nq, qs = (qfirst + it % nq) * BQ;
+        if (!MB) {
+            s9_stage_q<HS, BQ>(sQ + buf * TILE, sO + buf * TILE, sL + buf * BQ, sD + buf * BQ,
+                               rows, dout, lse, Dsum, b, hq, qs, T, NH, W);
+            return;
+        }
+        const int C = NH * HS;
+        s9_load<HS, BQ>(sQ + buf * TILE, rows + (size_t)hq * HS, W, qs, T);
+        s9_load<HS, BQ>(sO + buf * TILE, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
+        const size_t bh = (size_t)b * NH + hq;
+        for (int i = threadIdx.x; i < BQ; i += S9_THREADS) {
+            const bool ok = qs + i < T;
+            const size_t at = ok ? bh * T + qs + i : 0;
+            s9_cp4((uint32_t)__cvta_generic_to_shared(sL + buf * BQ + i), lse + at, ok);
+            s9_cp4((uint32_t)__cvta_generic_to_shared(sD + buf * BQ + i), Dsum + at, ok);
+        }
+        s9_mb_arrive_copies(mb0 + 8 * buf);
     };
+    if (MB) { /* k and v once, behind a block barrier */
+        s9_commit();
+        s9_wait_sync<0>();
+    }
     stage(0, 0);
     float dk[HS / 2], dv[HS / 2];
 #pragma unroll
@@ -1185,15 +1267,23 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
     int *done = NULL; /* the counter of the block whose adds the last iteration issued */
     for (int it = 0; it < nit; it++) {
         const int cur = it % NST, hq = h0 + it / nq, qb = qfirst + it % nq, qs = qb * BQ;
-        if (it + 1 < nit) {
+        if (MB) {
+            /* stage (it + 1) % 2 was last read by dk's product of block it - 1,
+             * which every thread waited for before that block's barrier */
+            if (it + 1 < nit)
+                stage((it + 1) % NST, it + 1);
+            s9_mb_wait(mb0 + 8 * cur, (it / 2) & 1);
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        } else if (it + 1 < nit) {
             stage((it + 1) % NST, it + 1);
             s9_wait_sync<1>();
         } else {
             s9_wait_sync<0>();
         }
         /* After that barrier every thread's adds of the last block were
-         * issued (and sDS is free again): pass that block's turn on. */
-        if (threadIdx.x == 0 && done)
+         * issued (and sDS is free again): pass that block's turn on. (MB:
+         * after this block's barrier below.) */
+        if (!MB && threadIdx.x == 0 && done)
             s9_pass_turn(done);
         const int kbmax = min((qs + BQ - 1) / BK, nkb - 1), turn = kbmax - kb;
         int *sem = dq_sem + ((size_t)b * NH + hq) * nqb + qb;
@@ -1209,6 +1299,8 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         wg_fence();
         s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
         wg_commit();
+        if (MB && it > 0) /* both warpgroups' dq products of block it - 1 done */
+            s9_mb_wait(mb_ds, (it - 1) & 1);
         /* ds^T -> sDS as ds (rows = queries), this warpgroup's 64 keys =
          * 16-byte chunks 8 wgi + 2 warp (+1) of each row. */
 #pragma unroll
@@ -1220,6 +1312,9 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         wg_wait<0>(); /* dk's product: fewer registers live across dq's */
         wg_pin(dk);
         __syncthreads();
+        /* MB: every thread's adds of block it - 1 were issued before it came here */
+        if (MB && threadIdx.x == 0 && done)
+            s9_pass_turn(done);
         float dq[HN / 2];
         wg_fence();
 #pragma unroll
@@ -1230,6 +1325,8 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         wg_commit();
         wg_wait<0>();
         wg_pin(dq);
+        if (MB)
+            s9_mb_arrive(mb_ds);
         float *acc = dq_acc + ((size_t)b * NH + hq) * T * HS + wgi * HN + 2 * q;
 #pragma unroll
         for (int r = 0; r < 2; r++) {
@@ -1356,6 +1453,9 @@ static size_t dkvq_smem(int hs, bool sp)
 }
 
 static int s9_alt = 0;
+/* The fused backward's stages behind mbarriers instead of a block barrier
+ * per query block (INGOT_FA_SM90_MB=0: the block barrier). */
+static int s9_mb = 1;
 
 template <typename K> static int s9_smem_limit(K kernel, size_t bytes)
 {
@@ -1372,6 +1472,8 @@ static int s9_setup(void)
         return 0;
     const char *e = getenv("INGOT_FA_SM90_ALT");
     s9_alt = e && e[0] >= '1' && e[0] <= '9' ? e[0] - '0' : 0;
+    const char *mb = getenv("INGOT_FA_SM90_MB");
+    s9_mb = !(mb && !strcmp(mb, "0"));
     int err = 0;
     err |= s9_smem_limit(s9_fwd2_kernel<64, 64, 2>, fwd_smem(64, 64, 3));
     err |= s9_smem_limit(s9_fwd2_kernel<128, 64, 1>, fwd_smem(128, 64, 3));
@@ -1392,11 +1494,13 @@ static int s9_setup(void)
     err |= s9_smem_limit(s9_dq2_kernel<64, 1>, dq_smem(64, 3));
     err |= s9_smem_limit(s9_dq2_kernel<128, 1>, dq_smem(128, 3));
     err |= s9_smem_limit(s9_dkv2_kernel<64>, dkv_smem(64, 3, 64));
-    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false, true>, dkvq_smem(64, true));
-    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, true, true>, dkvq_smem(64, true));
-    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false, false>, dkvq_smem(64, false));
-    err |= s9_smem_limit(s9_dkvq_kernel<64, 1, false, false>, dkvq_smem(64, false));
-    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, true, false>, dkvq_smem(64, false));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false, true, true>, dkvq_smem(64, true));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, true, true, true>, dkvq_smem(64, true));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false, true, false>, dkvq_smem(64, true));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, true, true, false>, dkvq_smem(64, true));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false, false, false>, dkvq_smem(64, false));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 1, false, false, false>, dkvq_smem(64, false));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, true, false, false>, dkvq_smem(64, false));
     if (err)
         return INGOT_E_CUDA;
     done = 1;
@@ -1487,20 +1591,24 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
          * (the previous fused kernel; SP below) */
         const bool grouped = NKV != NH, sp = s9_alt != 9;
         const dim3 grid(nkb, (unsigned)(B * (grouped ? NH : NKV)));
-#define S9_DKVQ(MINB, PART, SP)                                                                  \
-    s9_dkvq_kernel<64, MINB, PART, SP><<<grid, S9_THREADS, dkvq_smem(64, SP), s>>>(             \
+#define S9_DKVQ(MINB, PART, SP, MB)                                                              \
+    s9_dkvq_kernel<64, MINB, PART, SP, MB><<<grid, S9_THREADS, dkvq_smem(64, SP), s>>>(         \
         d, acc, sem, PART ? kv_acc : NULL, PART ? kv_sem : NULL, x, dO, lse, Dsum, T, NH, NKV,   \
         sl2, scale, accumulate)
-        if (grouped && sp)
-            S9_DKVQ(2, true, true);
+        if (grouped && sp && s9_mb)
+            S9_DKVQ(2, true, true, true);
+        else if (grouped && sp)
+            S9_DKVQ(2, true, true, false);
         else if (grouped)
-            S9_DKVQ(2, true, false);
+            S9_DKVQ(2, true, false, false);
         else if (s9_alt == 7)
-            S9_DKVQ(1, false, false);
+            S9_DKVQ(1, false, false, false);
+        else if (sp && s9_mb)
+            S9_DKVQ(2, false, true, true);
         else if (sp)
-            S9_DKVQ(2, false, true);
+            S9_DKVQ(2, false, true, false);
         else
-            S9_DKVQ(2, false, false);
+            S9_DKVQ(2, false, false, false);
 #undef S9_DKVQ
         KN_LAUNCH_CHECK();
         const size_t n8 = (size_t)B * NH * T * hs / 8;
