@@ -34,8 +34,9 @@
 #include "cuda_check.h"
 #include "flash_attention_common.cuh"
 #include "flash_attention_sm90.h"
-#include "flash_attention_sm90_wgmma.cuh"
+#include "wgmma_sm90.cuh"
 #include "kn_device.cuh"
+#include "sm90_common.cuh"
 
 /* The sm_80 pass compiles the kernels' bodies away (they use sm_90a
  * instructions), leaving the device helpers unreferenced there. */
@@ -92,28 +93,6 @@ template <int N> static __device__ __forceinline__ void s9_wait_sync(void)
     __syncthreads();
 }
 
-/* K-major descriptor, SW128: start address, LBO unused (1), SBO 1024. */
-static __device__ __forceinline__ uint64_t desc_k(uint32_t addr)
-{
-    return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) |
-           ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
-}
-
-/* MN-major descriptor, SW128: LBO = panel stride (atoms along N), SBO 1024
- * (8-row groups along the contraction). */
-static __device__ __forceinline__ uint64_t desc_mn(uint32_t addr, uint32_t panel)
-{
-    return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)((panel >> 4) & 0x3FFF) << 16) |
-           ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
-}
-
-/* Address of k-step ks of a K-major operand: rows r0.. of a tile of R rows. */
-template <int R>
-static __device__ __forceinline__ uint32_t kstep_k(uint32_t base, int r0, int ks)
-{
-    return base + (uint32_t)((ks >> 2) * R * 128 + r0 * 128 + (ks & 3) * 32);
-}
-
 /* d[64 x N] = A (64 rows of tile a, R_A rows, K-major) . B^T (tile b, N
  * rows, K-major), contraction over HS. */
 template <int HS, int RA, int N>
@@ -168,11 +147,6 @@ static __device__ __forceinline__ void s9_pz(float (&acc)[HS / 2], const uint32_
 #pragma unroll
     for (int kk = 0; kk < K / 16; kk++)
         wg<HS, 1>::rs(acc, a[kk], desc_mn(z + (uint32_t)kk * 16 * 128, K * 128), 0);
-}
-
-static __device__ __forceinline__ uint32_t smem_base1024(uint8_t *raw)
-{
-    return ((uint32_t)__cvta_generic_to_shared(raw) + 1023u) & ~1023u;
 }
 
 /* Writes two bf16 (x0, x1) * scale to p, adding what is there if acc. */
@@ -1101,38 +1075,11 @@ static __device__ __forceinline__ void s9_st_trans(uint32_t sb, const uint32_t (
 #endif
 }
 
-/* mbarrier helpers (shared::cta addresses). */
-static __device__ __forceinline__ void s9_mb_init(uint32_t mb, int count)
-{
-#if S9_ON
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(mb), "r"(count) : "memory");
-#endif
-}
-
-static __device__ __forceinline__ void s9_mb_arrive(uint32_t mb)
-{
-#if S9_ON
-    asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(mb)
-                 : "memory");
-#endif
-}
-
 /* Arrives on mb once this thread's earlier cp.async copies have landed. */
 static __device__ __forceinline__ void s9_mb_arrive_copies(uint32_t mb)
 {
 #if S9_ON
     asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(mb) : "memory");
-#endif
-}
-
-static __device__ __forceinline__ void s9_mb_wait(uint32_t mb, int parity)
-{
-#if S9_ON
-    asm volatile("{\n.reg .pred p;\nW%=:\n"
-                 "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
-                 "@!p bra W%=;\n}\n" ::"r"(mb),
-                 "r"(parity)
-                 : "memory");
 #endif
 }
 
@@ -1181,8 +1128,12 @@ static __device__ __forceinline__ void s9_pass_turn(int *sem)
  * runs from the highest key block down, so the CTA a CTA waits for was
  * launched before it: resident or done, never behind it in the queue (and
  * the highest key blocks start on the diagonal, so in steady state nobody
- * waits). Saves the dq kernel's second q k^T and do v^T per block. */
-template <int HS, int MINB, bool PART, bool SP, bool MB>
+ * waits). Saves the dq kernel's second q k^T and do v^T per block.
+ * Default instance (docs/kernels.md, measured on the H200): SP (pt through
+ * shared memory, so ptxas does not serialise the products at 128
+ * registers), MB (stages behind mbarriers, no block barrier at the top of
+ * each query block) and NM (blocks clear of the causal mask skip it). */
+template <int HS, int MINB, bool PART, bool SP, bool MB, bool NM = false>
 static __global__ void __launch_bounds__(S9_THREADS, MINB)
 s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv_sem,
                const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse, const float *Dsum, int T,
@@ -1222,13 +1173,13 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
      * warpgroup's dq product of the previous block may still read, is
      * guarded by mb_ds (every thread arrives after its dq product). */
     static_assert(!MB || SP, "MB runs with two stages (SP)");
-    __shared__ __align__(8) uint64_t s9_mb[3]; /* stage 0, stage 1, sDS free */
-    const uint32_t mb0 = (uint32_t)__cvta_generic_to_shared(s9_mb), mb_ds = mb0 + 16;
+    __shared__ __align__(8) uint64_t s9_mbar[3]; /* stage 0, stage 1, sDS free */
+    const uint32_t mb0 = (uint32_t)__cvta_generic_to_shared(s9_mbar), mb_ds = mb0 + 16;
     if (MB) {
         if (threadIdx.x == 0) {
-            s9_mb_init(mb0, S9_THREADS);
-            s9_mb_init(mb0 + 8, S9_THREADS);
-            s9_mb_init(mb_ds, S9_THREADS);
+            sm90_mb_init(mb0, S9_THREADS);
+            sm90_mb_init(mb0 + 8, S9_THREADS);
+            sm90_mb_init(mb_ds, S9_THREADS);
         }
         __syncthreads();
     }
@@ -1272,7 +1223,7 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
              * which every thread waited for before that block's barrier */
             if (it + 1 < nit)
                 stage((it + 1) % NST, it + 1);
-            s9_mb_wait(mb0 + 8 * cur, (it / 2) & 1);
+            sm90_mb_wait(mb0 + 8 * cur, (it / 2) & 1);
             asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
         } else if (it + 1 < nit) {
             stage((it + 1) % NST, it + 1);
@@ -1293,14 +1244,23 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
          * one warpgroup's keys are all after the queries: its ds is 0). */
         const bool mask = qs < wkey + 63 || qs + BQ > T;
         uint32_t da[BQ / 16][4];
-        s9_dkv_block<HS, BQ, MINB, SP>(dv, da, sK, sV, sQ + cur * TILE, sO + cur * TILE,
-                                       sP + (uint32_t)wgi * 64 * 128, wgi, key0, qs, T, q, mask,
-                                       sl2, L, D);
+        /* NM: the blocks without a mask take an instance with none (no
+         * per-score compare and select). mask depends on the warpgroup's
+         * keys only, so all its threads take the same call (each holds
+         * warpgroup-wide wgmma and bar.sync 1 / 2). */
+        if (NM && !mask)
+            s9_dkv_block<HS, BQ, MINB, SP>(dv, da, sK, sV, sQ + cur * TILE, sO + cur * TILE,
+                                           sP + (uint32_t)wgi * 64 * 128, wgi, key0, qs, T, q,
+                                           false, sl2, L, D);
+        else
+            s9_dkv_block<HS, BQ, MINB, SP>(dv, da, sK, sV, sQ + cur * TILE, sO + cur * TILE,
+                                           sP + (uint32_t)wgi * 64 * 128, wgi, key0, qs, T, q,
+                                           mask, sl2, L, D);
         wg_fence();
         s9_pz<HS, BQ>(dk, da, sQ + cur * TILE);
         wg_commit();
         if (MB && it > 0) /* both warpgroups' dq products of block it - 1 done */
-            s9_mb_wait(mb_ds, (it - 1) & 1);
+            sm90_mb_wait(mb_ds, (it - 1) & 1);
         /* ds^T -> sDS as ds (rows = queries), this warpgroup's 64 keys =
          * 16-byte chunks 8 wgi + 2 warp (+1) of each row. */
 #pragma unroll
@@ -1326,7 +1286,7 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         wg_wait<0>();
         wg_pin(dq);
         if (MB)
-            s9_mb_arrive(mb_ds);
+            sm90_mb_arrive(mb_ds);
         float *acc = dq_acc + ((size_t)b * NH + hq) * T * HS + wgi * HN + 2 * q;
 #pragma unroll
         for (int r = 0; r < 2; r++) {
@@ -1456,6 +1416,10 @@ static int s9_alt = 0;
 /* The fused backward's stages behind mbarriers instead of a block barrier
  * per query block (INGOT_FA_SM90_MB=0: the block barrier). */
 static int s9_mb = 1;
+/* The fused backward's query blocks wholly clear of the causal mask (and of
+ * T) run an instance without it (INGOT_FA_SM90_NOMASK=0: every block runs
+ * the masked one). Only with MB: INGOT_FA_SM90_MB=0 turns it off too. */
+static int s9_nomask = 1;
 
 template <typename K> static int s9_smem_limit(K kernel, size_t bytes)
 {
@@ -1474,6 +1438,8 @@ static int s9_setup(void)
     s9_alt = e && e[0] >= '1' && e[0] <= '9' ? e[0] - '0' : 0;
     const char *mb = getenv("INGOT_FA_SM90_MB");
     s9_mb = !(mb && !strcmp(mb, "0"));
+    const char *nm = getenv("INGOT_FA_SM90_NOMASK");
+    s9_nomask = !(nm && !strcmp(nm, "0"));
     int err = 0;
     err |= s9_smem_limit(s9_fwd2_kernel<64, 64, 2>, fwd_smem(64, 64, 3));
     err |= s9_smem_limit(s9_fwd2_kernel<128, 64, 1>, fwd_smem(128, 64, 3));
@@ -1494,6 +1460,8 @@ static int s9_setup(void)
     err |= s9_smem_limit(s9_dq2_kernel<64, 1>, dq_smem(64, 3));
     err |= s9_smem_limit(s9_dq2_kernel<128, 1>, dq_smem(128, 3));
     err |= s9_smem_limit(s9_dkv2_kernel<64>, dkv_smem(64, 3, 64));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false, true, true, true>, dkvq_smem(64, true));
+    err |= s9_smem_limit(s9_dkvq_kernel<64, 2, true, true, true, true>, dkvq_smem(64, true));
     err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false, true, true>, dkvq_smem(64, true));
     err |= s9_smem_limit(s9_dkvq_kernel<64, 2, true, true, true>, dkvq_smem(64, true));
     err |= s9_smem_limit(s9_dkvq_kernel<64, 2, false, true, false>, dkvq_smem(64, true));
@@ -1591,24 +1559,29 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
          * (the previous fused kernel; SP below) */
         const bool grouped = NKV != NH, sp = s9_alt != 9;
         const dim3 grid(nkb, (unsigned)(B * (grouped ? NH : NKV)));
-#define S9_DKVQ(MINB, PART, SP, MB)                                                              \
-    s9_dkvq_kernel<64, MINB, PART, SP, MB><<<grid, S9_THREADS, dkvq_smem(64, SP), s>>>(         \
+#define S9_DKVQ(MINB, PART, SP, MB, NM)                                                          \
+    s9_dkvq_kernel<64, MINB, PART, SP, MB, NM><<<grid, S9_THREADS, dkvq_smem(64, SP), s>>>(     \
         d, acc, sem, PART ? kv_acc : NULL, PART ? kv_sem : NULL, x, dO, lse, Dsum, T, NH, NKV,   \
         sl2, scale, accumulate)
-        if (grouped && sp && s9_mb)
-            S9_DKVQ(2, true, true, true);
+        const bool mb = sp && s9_mb;
+        if (grouped && mb && s9_nomask)
+            S9_DKVQ(2, true, true, true, true);
+        else if (grouped && mb)
+            S9_DKVQ(2, true, true, true, false);
         else if (grouped && sp)
-            S9_DKVQ(2, true, true, false);
+            S9_DKVQ(2, true, true, false, false);
         else if (grouped)
-            S9_DKVQ(2, true, false, false);
+            S9_DKVQ(2, true, false, false, false);
         else if (s9_alt == 7)
-            S9_DKVQ(1, false, false, false);
-        else if (sp && s9_mb)
-            S9_DKVQ(2, false, true, true);
+            S9_DKVQ(1, false, false, false, false);
+        else if (mb && s9_nomask)
+            S9_DKVQ(2, false, true, true, true);
+        else if (mb)
+            S9_DKVQ(2, false, true, true, false);
         else if (sp)
-            S9_DKVQ(2, false, true, false);
+            S9_DKVQ(2, false, true, false, false);
         else
-            S9_DKVQ(2, false, false, false);
+            S9_DKVQ(2, false, false, false, false);
 #undef S9_DKVQ
         KN_LAUNCH_CHECK();
         const size_t n8 = (size_t)B * NH * T * hs / 8;

@@ -3,21 +3,18 @@
 #include "gelu.h"
 #include "kn_device.cuh"
 
-#define GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
-#define GELU_C 0.044715f
-
 static __device__ __forceinline__ float gelu_val(float x)
 {
-    float u = GELU_K * (x + GELU_C * x * x * x);
+    float u = KN_GELU_K * (x + KN_GELU_C * x * x * x);
     return 0.5f * x * (1.0f + tanhf(u));
 }
 
 static __device__ __forceinline__ float gelu_grad(float x)
 {
-    float u = GELU_K * (x + GELU_C * x * x * x);
+    float u = KN_GELU_K * (x + KN_GELU_C * x * x * x);
     float th = tanhf(u);
     float sech2 = 1.0f - th * th;
-    return 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * GELU_C * x * x);
+    return 0.5f * (1.0f + th) + 0.5f * x * sech2 * KN_GELU_K * (1.0f + 3.0f * KN_GELU_C * x * x);
 }
 
 /* VEC: packs of 16 bytes, then the scalar tail (kn_elementwise). */

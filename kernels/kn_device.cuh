@@ -14,6 +14,11 @@
 
 typedef __nv_bfloat16 kn_bf16;
 
+/* GELU's tanh form, 0.5 x (1 + tanh(K (x + C x^3))): the constants of
+ * gelu.cu and of gemm_sm90.cu's epilogue. */
+#define KN_GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
+#define KN_GELU_C 0.044715f
+
 /* Storage type -> float and back (bf16: round to nearest even). */
 static __device__ __forceinline__ float kn_f(float x) { return x; }
 static __device__ __forceinline__ float kn_f(kn_bf16 x) { return __bfloat162float(x); }

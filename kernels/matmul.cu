@@ -31,6 +31,8 @@
 
 #include "cuda_check.h"
 #include "gelu.h"
+#include "gemm_sm90.h"
+#include "kn_arch.h"
 #include "kn_device.cuh"
 #include "matmul.h"
 
@@ -75,6 +77,9 @@ struct kn_blas {
     int fuse_dgelu; /* dGELU in the input-gradient GEMM's epilogue: 1 on, 0 off,
                      * -1 (default) on only when k < DGELU_EPI_MAX_K */
     int fuse_bgrad; /* bias gradient in the weight GEMM's epilogue (BGRADB) */
+    int own_gemm;   /* GELU / dGELU products on gemm_sm90 (sm_90a path only):
+                     * 0 never, 1 always, -1 where it measured faster (own_takes) */
+    int sm90;       /* the sm_90a machine code is loaded */
     int tune;       /* 1: shapes planned now are tuned (kn_blas_set_tune, tune_plan) */
     int tune_env;   /* INGOT_GEMM_TUNE: -1 unset or 0: never tune; 1: at start-up
                      * (kn_blas_set_tune); 2 ("always"): every new shape */
@@ -121,9 +126,20 @@ extern "C" int kn_blas_create(kn_blas **out, size_t workspace_bytes)
     const char *tune = getenv("INGOT_GEMM_TUNE");
     h->tune_env = !tune || !*tune ? -1 : !strcmp(tune, "0") ? 0 : !strcmp(tune, "always") ? 2 : 1;
     h->tune = h->tune_env == 2;
-    int err = 0;
+    /* Ingot's Hopper GEMM for the GELU and dGELU products where the sm_90a
+     * code runs: INGOT_GEMM_SM90=0 keeps them on cuBLASLt (comparisons). */
+    kn_path path = KN_PATH_PORTABLE;
+    int err = kn_arch_path(&path);
     cublasStatus_t st;
-    cudaError_t ce = cudaMalloc(&h->ws, h->ws_bytes);
+    cudaError_t ce;
+    if (err)
+        goto fail;
+    h->sm90 = path == KN_PATH_SM90A;
+    {
+        const char *og = getenv("INGOT_GEMM_SM90");
+        kn_blas_set_own_gemm(h, !og || !*og ? -1 : strcmp(og, "0") ? 1 : 0);
+    }
+    ce = cudaMalloc(&h->ws, h->ws_bytes);
     if (ce != cudaSuccess) {
         err = ingot_fail(INGOT_E_CUDA, "kn_blas_create: cudaMalloc of the %zu-byte GEMM "
                          "workspace: %s", h->ws_bytes, cudaGetErrorString(ce));
@@ -158,6 +174,37 @@ extern "C" void kn_blas_free(kn_blas *h)
     if (h->ws)
         cudaFree(h->ws);
     free(h);
+}
+
+extern "C" void kn_blas_set_own_gemm(kn_blas *h, int on)
+{
+    if (h)
+        h->own_gemm = !h->sm90 ? 0 : on < 0 ? -1 : on != 0;
+}
+
+extern "C" int kn_blas_own_gemm(const kn_blas *h)
+{
+    return h ? h->own_gemm : 0;
+}
+
+/* Where gemm_sm90 takes a GELU (dgelu 0) or dGELU (1) product of
+ * contraction k by default: where it beat cuBLASLt's path in one call on
+ * the H200 (kc_gemm_sm90 --bench, docs/kernels.md "Hopper GEMM"), with at
+ * least OWN_MIN_M rows: the GELU product up to k 1024 (GPT-2 124M 575
+ * against 535 TFLOP/s, 350M level; 1-5% behind at 774M and 1.5B), the
+ * dGELU one from k 1024 (350M to 1.5B +12 to +22%; at 124M's k 768 it ran
+ * at 365 against cuBLASLt's fused epilogue at 522). */
+enum { OWN_GELU_MAX_K = 1024, OWN_DGELU_MIN_K = 1024, OWN_MIN_M = 4096 };
+
+/* m: the product's rows (tokens). Below OWN_MIN_M (the shapes timed had
+ * 8192 and more; decoding sends single rows) cuBLASLt keeps it. */
+static int own_takes(const kn_blas *h, int dgelu, int m, int k)
+{
+    if (h->own_gemm >= 0)
+        return h->own_gemm;
+    if (m < OWN_MIN_M)
+        return 0;
+    return dgelu ? k >= OWN_DGELU_MIN_K : k <= OWN_GELU_MAX_K;
 }
 
 extern "C" void kn_blas_set_fuse_gelu(kn_blas *h, int on)
@@ -602,6 +649,12 @@ extern "C" int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *
         return err;
     if (!pre_gelu)
         return fwd_gemm(h, out, inp, w, bias, N, IC, OC, dt, s);
+    if (h->fuse_gelu && dt == KN_BF16 && own_takes(h, 0, N, IC)) {
+        const kn_g9 g = {N, OC, IC, inp, IC, w, IC, 1, out, OC, bias, pre_gelu, OC, KN_G9_GELU};
+        err = kn_gemm_sm90(&g, s);
+        if (err != -ENOTSUP)
+            return err;
+    }
     if (h->fuse_gelu && OC % 8 == 0) {
         gemm_call c;
         fwd_call_init(&c, out, inp, w, N, IC, OC, dt);
@@ -628,6 +681,16 @@ extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const
     if (err)
         return err;
     KN_ARG_CHECK(!(pre_gelu && accumulate), "pre_gelu=%p needs accumulate=0", pre_gelu);
+    /* dinp [N, IC] = dout [N, OC] . w [OC, IC] (w is B in [K, N] layout);
+     * INGOT_FUSE_DGELU=0 (fuse_dgelu 0) keeps the plain GEMM + dGELU pass */
+    if (pre_gelu && h->fuse_gelu && h->fuse_dgelu != 0 && dt == KN_BF16 &&
+        own_takes(h, 1, N, OC)) {
+        const kn_g9 g = {N, IC, OC, dout, OC, w, IC, 0, dinp, IC, NULL, (void *)pre_gelu, IC,
+                         KN_G9_DGELU};
+        err = kn_gemm_sm90(&g, s);
+        if (err != -ENOTSUP)
+            return err;
+    }
     /* dinp^T[IC,N] = w^T dout^T */
     gemm_call c;
     memset(&c, 0, sizeof(c));

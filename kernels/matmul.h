@@ -42,6 +42,17 @@ void kn_blas_free(kn_blas *h);
  * (for comparisons). */
 void kn_blas_set_fuse_gelu(kn_blas *h, int on);
 
+/* Where the GELU and dGELU products (kn_matmul_fwd with pre_gelu,
+ * kn_matmul_bwd_inp with pre_gelu, bf16) run on Ingot's own Hopper GEMM
+ * (gemm_sm90.h) instead of cuBLASLt: on = -1 (the default where the sm_90a
+ * machine code runs): at the shapes where it measured faster (matmul.cu,
+ * own_takes); 1: always; 0: never. On other GPUs it stays 0.
+ * INGOT_GEMM_SM90=0 / =1 in the environment at kn_blas_create picks 0 / 1.
+ * Shapes the kernel does not take fall back to cuBLASLt. Only while fusing
+ * is allowed (kn_blas_set_fuse_gelu). kn_blas_own_gemm returns the setting. */
+void kn_blas_set_own_gemm(kn_blas *h, int on);
+int kn_blas_own_gemm(const kn_blas *h);
+
 /* Autotune, off by default (measured on an H200: GPT-2 350M 195 273 tok/s
  * tuned vs 195 454 untuned, 124M's tuned sum of one call each 1.05x faster
  * but no step faster beyond noise; docs/performance.md). INGOT_GEMM_TUNE=1

@@ -335,11 +335,18 @@ int tr_cuda_be_create(const struct tr_backend_opts *o, const float *params, tr_b
     if (!o->quiet) {
         size_t free_b = 0, total_b = 0;
         (void)cudaMemGetInfo(&free_b, &total_b);
+        /* which products the own Hopper GEMM takes (matmul.h, kn_blas_set_own_gemm):
+         * GPT-2's GELU / dGELU ones, in bf16 */
+        const int own = b->dt == KN_BF16 && b->o.cfg.arch == TR_ARCH_GPT2
+                            ? kn_blas_own_gemm(b->blas) : 0;
+        const char *gemm = own < 0    ? "cuBLASLt + Ingot sm90 GEMM (GELU/dGELU by shape)"
+                           : own == 1 ? "cuBLASLt + Ingot sm90 GEMM (all GELU/dGELU)"
+                                      : "cuBLASLt";
         printf("cuda: device %d: %s (sm_%d%d, %d SMs, %zu MiB, %s kernels), precision %s%s, %s "
-               "attention, %s, %zu MiB free%s\n", b->dev, prop.name, prop.major, prop.minor,
-               prop.multiProcessorCount, (size_t)(prop.totalGlobalMem >> 20), kn_path_name(path),
-               kn_dtype_name(b->dt), b->dt == KN_F32 ? " (no TF32)" : "",
-               tr_cuda_net_flash(b->model) ? "flash" : "materialised",
+               "attention, GEMM %s, %s, %zu MiB free%s\n", b->dev, prop.name, prop.major,
+               prop.minor, prop.multiProcessorCount, (size_t)(prop.totalGlobalMem >> 20),
+               kn_path_name(path), kn_dtype_name(b->dt), b->dt == KN_F32 ? " (no TF32)" : "",
+               tr_cuda_net_flash(b->model) ? "flash" : "materialised", gemm,
                b->g_step[0] ? "one CUDA graph per step" :
                b->g_fwd ? "CUDA graphs per micro-step" : "no graphs", free_b >> 20,
                blocking ? "" : " (note: blocking-sync device flag refused)");

@@ -15,102 +15,10 @@
  *                            implementation at the training shapes
  * INGOT_FA_SM90_ALT=N selects one of the Hopper kernels' alternative
  * configurations (flash_attention_sm90.cu, "Kernel configurations"). */
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cuda_runtime.h>
-
 #include "flash_attention.h"
-#include "ingot_err.h"
+#include "kc_standalone.h"
 #include "kn_arch.h"
 #include "ref_llama.h"
-
-#define SKIP 77
-
-#define CK(call)                                                                          \
-    do {                                                                                  \
-        cudaError_t e_ = (call);                                                          \
-        if (e_ != cudaSuccess) {                                                          \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                 \
-                    cudaGetErrorString(e_));                                              \
-            exit(1);                                                                      \
-        }                                                                                 \
-    } while (0)
-
-/* A launcher's error is a test failure with its message. */
-#define KN(call)                                                                          \
-    do {                                                                                  \
-        int e_ = (call);                                                                  \
-        if (e_) {                                                                         \
-            fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #call, e_, \
-                    ingot_errmsg());                                                  \
-            exit(1);                                                                      \
-        }                                                                                 \
-    } while (0)
-
-static uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u += 0x7FFFu + ((u >> 16) & 1u); /* round to nearest even (inputs are finite) */
-    return (uint16_t)(u >> 16);
-}
-
-static float from_bf16(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static float urand(void) /* uniform in [-1, 1) */
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 40) * (1.0 / 8388608.0)) - 1.0f;
-}
-
-/* Random bf16 values, with their float copy. */
-static void fill(float *f, uint16_t *h, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h[i] = to_bf16(urand());
-        f[i] = from_bf16(h[i]);
-    }
-}
-
-static void *dcopy(const uint16_t *h, size_t n)
-{
-    void *d = NULL;
-    CK(cudaMalloc(&d, n * 2));
-    CK(cudaMemcpy(d, h, n * 2, cudaMemcpyHostToDevice));
-    return d;
-}
-
-/* Max over i of |gpu - ref| / (abs + rel |ref|); > 1 is a failure. */
-static double worst(const void *dev, const float *ref, size_t n, double abs_tol, double rel_tol,
-                    size_t *at)
-{
-    uint16_t *h = (uint16_t *)malloc(n * 2);
-    CK(cudaMemcpy(h, dev, n * 2, cudaMemcpyDeviceToHost));
-    double w = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double g = from_bf16(h[i]), r = ref[i];
-        double e = fabs(g - r) / (abs_tol + rel_tol * fabs(r));
-        if (!(e <= w)) { /* NaN counts */
-            w = isnan(e) ? INFINITY : e;
-            *at = i;
-        }
-    }
-    free(h);
-    return w;
-}
 
 struct shape {
     int B, T, NH, NKV, hs;
@@ -172,14 +80,14 @@ static int check_one(const struct shape *s, kn_fa_impl im, float *lse_out)
     CK(cudaMemset(d_dq, 0xFF, nq * 2)); /* NaN: every element must be written */
 
     kn_flash_attention_force(im);
-    KN(kn_flash_gqa_fwd(d_out, d_lse, d_qkv, B, T, NH, NKV, hs, KN_BF16, 0));
-    KN(kn_flash_gqa_bwd(d_dq, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 0, KN_BF16, d_scr,
+    CHECK_OK(kn_flash_gqa_fwd(d_out, d_lse, d_qkv, B, T, NH, NKV, hs, KN_BF16, 0));
+    CHECK_OK(kn_flash_gqa_bwd(d_dq, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 0, KN_BF16, d_scr,
                         sb, 0));
     CK(cudaDeviceSynchronize());
     CK(cudaMemcpy(h1, d_dq, nq * 2, cudaMemcpyDeviceToHost));
-    KN(kn_flash_gqa_bwd(d_dq, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 0, KN_BF16, d_scr,
+    CHECK_OK(kn_flash_gqa_bwd(d_dq, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 0, KN_BF16, d_scr,
                         sb, 0));
-    KN(kn_flash_gqa_bwd(d_acc, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 1, KN_BF16, d_scr,
+    CHECK_OK(kn_flash_gqa_bwd(d_acc, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 1, KN_BF16, d_scr,
                         sb, 0));
     CK(cudaDeviceSynchronize());
     CK(cudaMemcpy(h2, d_dq, nq * 2, cudaMemcpyDeviceToHost));
@@ -188,7 +96,7 @@ static int check_one(const struct shape *s, kn_fa_impl im, float *lse_out)
      * at run time, so a wrong order would show as a differing run */
     int det = memcmp(h1, h2, nq * 2) == 0;
     for (int rep = 0; rep < 4 && det; rep++) {
-        KN(kn_flash_gqa_bwd(d_dq, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 0, KN_BF16,
+        CHECK_OK(kn_flash_gqa_bwd(d_dq, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 0, KN_BF16,
                             d_scr, sb, 0));
         CK(cudaMemcpy(h2, d_dq, nq * 2, cudaMemcpyDeviceToHost));
         det = memcmp(h1, h2, nq * 2) == 0;
@@ -280,41 +188,32 @@ static const struct bcase bcases[] = {
     {"hs128", 16, 2048, 16, 16, 128},
 };
 
+struct targs {
+    const struct bcase *c;
+    int which;
+    void *out, *qkv, *dout, *dq, *scr;
+    float *lse;
+    size_t sb;
+};
+
+static void run_one(void *arg)
+{
+    const struct targs *a = (const struct targs *)arg;
+    const struct bcase *c = a->c;
+    if (a->which == 0)
+        CHECK_OK(kn_flash_gqa_fwd(a->out, a->lse, a->qkv, c->B, c->T, c->NH, c->NKV, c->hs, KN_BF16, 0));
+    else
+        CHECK_OK(kn_flash_gqa_bwd(a->dq, a->dout, a->qkv, a->out, a->lse, c->B, c->T, c->NH, c->NKV,
+                            c->hs, 0, KN_BF16, a->scr, a->sb, 0));
+}
+
 /* Milliseconds per call of fwd (which 0) or bwd (1), median of 5 runs of
  * 10 calls after a warm-up. */
 static double time_ms(const struct bcase *c, int which, void *out, float *lse, void *qkv,
                       void *dout, void *dq, void *scr, size_t sb)
 {
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    double t[5];
-    for (int rep = -1; rep < 5; rep++) {
-        CK(cudaEventRecord(e0, 0));
-        for (int i = 0; i < 10; i++) {
-            if (which == 0)
-                KN(kn_flash_gqa_fwd(out, lse, qkv, c->B, c->T, c->NH, c->NKV, c->hs, KN_BF16, 0));
-            else
-                KN(kn_flash_gqa_bwd(dq, dout, qkv, out, lse, c->B, c->T, c->NH, c->NKV, c->hs, 0,
-                                    KN_BF16, scr, sb, 0));
-        }
-        CK(cudaEventRecord(e1, 0));
-        CK(cudaEventSynchronize(e1));
-        float ms = 0;
-        CK(cudaEventElapsedTime(&ms, e0, e1));
-        if (rep >= 0)
-            t[rep] = ms / 10;
-    }
-    for (int i = 0; i < 5; i++) /* sort for the median */
-        for (int j = i + 1; j < 5; j++)
-            if (t[j] < t[i]) {
-                double x = t[i];
-                t[i] = t[j];
-                t[j] = x;
-            }
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
-    return t[2];
+    struct targs a = {c, which, out, qkv, dout, dq, scr, lse, sb};
+    return kc_median_ms(run_one, &a, 10);
 }
 
 static void run_bench(int have_sm90)
@@ -360,13 +259,10 @@ static void run_bench(int have_sm90)
 int main(int argc, char **argv)
 {
     int bench = argc > 1 && !strcmp(argv[1], "--bench");
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-        printf("kc_attn_check: no GPU, skipped\n");
-        return SKIP;
-    }
+    if (kc_no_gpu("kc_attn_check"))
+        return TEST_SKIP;
     kn_path p = KN_PATH_PORTABLE;
-    KN(kn_arch_path(&p));
+    CHECK_OK(kn_arch_path(&p));
     int have_sm90 = p == KN_PATH_SM90A;
     printf("kernel path %s; default attention impl at hs 64: %s\n", kn_path_name(p),
            kn_flash_attention_impl_name(64));

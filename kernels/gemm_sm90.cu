@@ -1,0 +1,594 @@
+/* Ingot's own Hopper GEMM (gemm_sm90.h): a persistent, warp-specialised
+ * kernel, one block per SM (with INGOT_G9_CLUSTER=2: clusters of two).
+ *   warp 0, one thread: the producer; TMA loads into a ring of G9_ST stages
+ *     (A: this block's 128 rows; B: the tile's 256 columns, or in a cluster
+ *     this block's half of them, multicast into both blocks, which share
+ *     the B tile);
+ *   warps 4 .. 11, two consumer warpgroups: each owns 64 rows of the block's
+ *     128 x 256 output tile, runs wgmma m64n256k16 on the stage (A and B from
+ *     shared memory), then writes its accumulators (+ bias, bf16) into its
+ *     warps' staging tiles and goes on to the next tile;
+ *   warps 1 .. 3: the epilogue warps; from the staging tiles to global
+ *     memory in whole 512-byte rows, with the GELU / dGELU, while the
+ *     consumers are already in the next tile's products.
+ * Blocks (clusters) walk the tiles with the N index fastest, so the ~132
+ * tiles in flight share a few row blocks of A and the whole of B in L2.
+ *
+ * Why it exists: cuBLASLt's GELU_AUX and DGELU epilogue products run at
+ * 411-495 TFLOP/s on the H200 where its plain products of the same size run
+ * at 580-820 (docs/performance.md, round 6); GPT-2's MLP up-projection and
+ * its input gradient are those products. Measurements: docs/kernels.md,
+ * "Hopper GEMM".
+ *
+ * Stage layout (sm90_common.cuh's SW128 tiles, written by TMA with
+ * CU_TENSOR_MAP_SWIZZLE_128B): A is one K-major panel of 128 rows x 64
+ * columns; B K-major ([N, K]) one panel of 256 rows, B MN-major ([K, N]) four
+ * panels of 64 rows (k) x 64 columns (n), 8 KiB apart. mbarriers: full[s]
+ * (the producer's arrive with the stage's byte count, then TMA's
+ * complete_tx, for its own loads and in a cluster the other block's
+ * multicast), empty[s] (lane 0 of each consumer warp, in a cluster of both
+ * blocks: the other block's producer writes into the stage too, once the
+ * wgmma reading the stage has completed),
+ * sfull[w] / sempty[w] per consumer warp's staging tile. */
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_check.h"
+#include "gemm_sm90.h"
+#include "kn_arch.h"
+#include "kn_device.cuh"
+#include "sm90_common.cuh"
+#include "wgmma_sm90.cuh"
+
+/* The sm_80 pass compiles the kernel's body away. */
+#pragma nv_diag_suppress 177
+
+enum {
+    G9_BM = 128,
+    G9_BN = 256,
+    G9_BK = 64,
+    G9_ST = 3,
+    G9_THREADS = 384,
+    G9_A_BYTES = G9_BM * G9_BK * 2,
+    G9_B_BYTES = G9_BN * G9_BK * 2,
+    G9_STAGE_PITCH = G9_BN * 2 + 16, /* a consumer warp's staging tile: 16 rows */
+    G9_STAGE_BYTES = 16 * G9_STAGE_PITCH,
+    G9_SMEM = 1024 + G9_ST * (G9_A_BYTES + G9_B_BYTES) + 8 * G9_STAGE_BYTES + 2 * G9_ST * 8 +
+              16 * 8,
+    G9_EWARPS = 3, /* epilogue warps: warps 1 .. 3 of the producer warpgroup */
+};
+
+typedef struct g9_par {
+    int M, N, K;
+    kn_bf16 *C;
+    long long ldc;
+    const kn_bf16 *bias;
+    kn_bf16 *aux;
+    long long ldaux;
+} g9_par;
+
+static __device__ __forceinline__ float g9_tanh(float x)
+{
+    float y;
+    asm("tanh.approx.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+/* GELU, tanh form (gelu.cu's, with the hardware tanh: its ~2^-11 relative
+ * error is below the bf16 rounding of the result), written as the fewest
+ * operations (the epilogue warps' time per tile is in them):
+ * u = x (K + K C x^2), gelu = h + h tanh(u) with h = x / 2,
+ * gelu' = (1 + th) / 2 + h (1 - th^2) (K + 3 K C x^2). */
+static __device__ __forceinline__ float g9_gelu(float x)
+{
+    const float x2 = x * x, h = 0.5f * x;
+    const float th = g9_tanh(x * fmaf(KN_GELU_K * KN_GELU_C, x2, KN_GELU_K));
+    return fmaf(h, th, h);
+}
+
+static __device__ __forceinline__ float g9_gelu_grad(float x)
+{
+    const float x2 = x * x, h = 0.5f * x;
+    const float th = g9_tanh(x * fmaf(KN_GELU_K * KN_GELU_C, x2, KN_GELU_K));
+    const float d = h * fmaf(3.0f * KN_GELU_K * KN_GELU_C, x2, KN_GELU_K);
+    return fmaf(0.5f, th, fmaf(d, fmaf(-th, th, 1.0f), 0.5f));
+}
+
+/* The tiles a block owns. With clusters of CL blocks, a cluster owns
+ * cluster tiles of CL x 128 rows x 256 columns (the N index fastest) and
+ * block rank r of the cluster the rows r * 128 .. of each; the B tile is the
+ * same for the cluster's blocks, each loads 1/CL of it for all of them
+ * (TMA multicast). */
+struct g9_sched {
+    int first, stride, count; /* cluster tiles first, first + stride, ... < count */
+    int ntn, rank, cl;
+};
+
+static __device__ __forceinline__ void g9_tile(const g9_sched &sc, int ct, int &m0, int &n0)
+{
+    m0 = ((ct / sc.ntn) * sc.cl + sc.rank) * G9_BM;
+    n0 = (ct % sc.ntn) * G9_BN;
+}
+
+/* One box of a stage's B: alone, or multicast into every block of the
+ * cluster. */
+template <int CL>
+static __device__ __forceinline__ void g9_load_b(uint32_t dst, const CUtensorMap *tb, int c0,
+                                                 int c1, uint32_t full)
+{
+    if (CL == 1)
+        sm90_tma_load_2d(dst, tb, c0, c1, full);
+    else
+        sm90_tma_load_2d_mc(dst, tb, c0, c1, full, (1 << CL) - 1);
+}
+
+/* One thread: the loads of every tile this block owns, G9_ST stages ahead
+ * of the consumers. TB: B is MN-major ([K, N]). CL 2: this block loads
+ * its half of B (rows / panels rank * 128 ..) into both blocks' stage, and
+ * a stage is free once the consumers of both blocks have released it (the
+ * empty barrier counts 8 warps x CL). */
+template <int TB, int CL>
+static __device__ __forceinline__ void g9_produce(const CUtensorMap *ta, const CUtensorMap *tb,
+                                                  uint32_t sA, uint32_t sB, uint32_t bar,
+                                                  const g9_sched &sc, int nk)
+{
+    sm90_tma_prefetch_desc(ta);
+    sm90_tma_prefetch_desc(tb);
+    int s = 0, ph = 0;
+    for (int ct = sc.first; ct < sc.count; ct += sc.stride) {
+        int m0, n0;
+        g9_tile(sc, ct, m0, n0);
+        for (int kt = 0; kt < nk; kt++) {
+            sm90_mb_wait(bar + 8 * (G9_ST + s), ph ^ 1); /* stage free (passes at first) */
+            const uint32_t full = bar + 8 * s, b = sB + s * G9_B_BYTES;
+            sm90_mb_arrive_tx(full, G9_A_BYTES + G9_B_BYTES);
+            sm90_tma_load_2d(sA + s * G9_A_BYTES, ta, kt * G9_BK, m0, full);
+            if (!TB) { /* rows rank * 256 / CL .. of the K-major panel */
+                const int r0 = sc.rank * (G9_BN / CL);
+                g9_load_b<CL>(b + r0 * 128, tb, kt * G9_BK, n0 + r0, full);
+            } else { /* panels rank * 4 / CL .. of the MN-major ones */
+#pragma unroll
+                for (int q = 0; q < G9_BN / 64 / CL; q++) {
+                    const int pn = sc.rank * (G9_BN / 64 / CL) + q;
+                    g9_load_b<CL>(b + pn * G9_BK * 128, tb, n0 + 64 * pn, kt * G9_BK, full);
+                }
+            }
+            if (++s == G9_ST) {
+                s = 0;
+                ph ^= 1;
+            }
+        }
+    }
+}
+
+/* The epilogue of a consumer warp's 16 rows x 256 columns goes through
+ * that warp's staging tile in shared memory (G9_STAGE_PITCH bytes per row:
+ * 16 bytes of padding put the 8 rows one lane group writes on different
+ * banks), in two passes:
+ * 1. g9_stage_frags, by the consumer warp, fragment order: lane 4 g + q
+ *    holds rows g, g + 8 and columns 8 j + 2 q (+1) in acc[4 j .. 4 j + 3];
+ *    it adds the bias in float32 and stores the bf16 pairs.
+ * 2. g9_store_rows, row order: lane l owns columns 8 l .. 8 l + 7 of each
+ *    of the 16 rows: one 16-byte load from the staging tile and 16-byte
+ *    global accesses, so a warp writes a whole 512-byte row per instruction
+ *    (stored straight from the fragments, each instruction wrote 8 rows x 16
+ *    bytes: the first version, 1.9x slower at GELU). GELU and dGELU work on
+ *    the bf16-rounded value, as the unfused path (GEMM into bf16, then
+ *    gelu.cu) does. N % 8 == 0: a lane's 8 columns are wholly inside or
+ *    outside. Run by an epilogue warp while the consumer is already in the
+ *    next tile's products. */
+template <int EPI>
+static __device__ __forceinline__ void g9_stage_frags(const float (&acc)[G9_BN / 2],
+                                                      const g9_par &p, uint32_t stage, int n0,
+                                                      int lane)
+{
+    const int g = lane >> 2, q = lane & 3;
+#pragma unroll
+    for (int j = 0; j < G9_BN / 8; j++) {
+        const int col = n0 + 8 * j + 2 * q;
+        float b0 = 0.0f, b1 = 0.0f;
+        if (EPI != KN_G9_DGELU && p.bias && col < p.N) {
+            const __nv_bfloat162 b = *reinterpret_cast<const __nv_bfloat162 *>(p.bias + col);
+            b0 = __low2float(b);
+            b1 = __high2float(b);
+        }
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            __nv_bfloat162 v = __floats2bfloat162_rn(acc[4 * j + 2 * h] + b0,
+                                                     acc[4 * j + 2 * h + 1] + b1);
+            const uint32_t a =
+                stage + (uint32_t)((g + 8 * h) * G9_STAGE_PITCH + (8 * j + 2 * q) * 2);
+            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(a),
+                         "r"(*reinterpret_cast<uint32_t *>(&v))
+                         : "memory");
+        }
+    }
+}
+
+/* dGELU: the pre-activations of a staging tile's 16 rows, lane l's 8
+ * columns (what g9_store_rows multiplies by), loaded ahead of need. */
+static __device__ __forceinline__ void g9_load_pre(uint4 (&pre)[16], const g9_par &p, int row0,
+                                                   int n0, int lane)
+{
+    const int col = n0 + 8 * lane;
+#pragma unroll
+    for (int r = 0; r < 16; r++)
+        if (col < p.N && row0 + r < p.M)
+            pre[r] = *reinterpret_cast<const uint4 *>(p.aux + (size_t)(row0 + r) * p.ldaux + col);
+}
+
+template <int EPI>
+static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t stage, int row0,
+                                                     int n0, int lane, const uint4 (&pre)[16])
+{
+    const int col = n0 + 8 * lane;
+    if (col >= p.N)
+        return;
+#pragma unroll
+    for (int r = 0; r < 16; r++) {
+        const int row = row0 + r;
+        if (row >= p.M)
+            break;
+        uint4 v;
+        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                     : "r"(stage + (uint32_t)(r * G9_STAGE_PITCH + lane * 16)));
+        __nv_bfloat162 *x = reinterpret_cast<__nv_bfloat162 *>(&v);
+        if (EPI == KN_G9_GELU) {
+            *reinterpret_cast<uint4 *>(p.aux + (size_t)row * p.ldaux + col) = v;
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                x[e] = __floats2bfloat162_rn(g9_gelu(__low2float(x[e])),
+                                             g9_gelu(__high2float(x[e])));
+        } else if (EPI == KN_G9_DGELU) {
+            const __nv_bfloat162 *pr = reinterpret_cast<const __nv_bfloat162 *>(&pre[r]);
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                x[e] = __floats2bfloat162_rn(
+                    __low2float(x[e]) * g9_gelu_grad(__low2float(pr[e])),
+                    __high2float(x[e]) * g9_gelu_grad(__high2float(pr[e])));
+        }
+        *reinterpret_cast<uint4 *>(p.C + (size_t)row * p.ldc + col) = v;
+    }
+}
+
+/* Epilogue warp e (0 .. G9_EWARPS - 1, warps 1.. of the producer
+ * warpgroup): pass 2 for the consumer warps e, e + G9_EWARPS, ... of every
+ * tile, each behind its staging tile's mbarriers (sfull: the consumer warp
+ * staged it; sempty: this warp has read it). For dGELU the next staging
+ * tile's pre-activations are loaded before this one is waited for (the
+ * loads' latency was exposed three times per tile: 124M's dGELU product ran
+ * at 316 TFLOP/s against 547 for the GELU one). */
+template <int EPI>
+static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, uint32_t sC,
+                                                        uint32_t sbar, int e, int lane,
+                                                        const g9_sched &sc)
+{
+    int tile = sc.first, cw = e, it = 0, m0, n0;
+    if (tile >= sc.count)
+        return;
+    uint4 pre[16];
+    g9_tile(sc, tile, m0, n0);
+    if (EPI == KN_G9_DGELU)
+        g9_load_pre(pre, p, m0 + cw * 16, n0, lane);
+    for (;;) {
+        int ntile = tile, ncw = cw + G9_EWARPS, nit = it, nm0, nn0;
+        if (ncw >= 8) {
+            ncw = e;
+            ntile += sc.stride;
+            nit++;
+        }
+        uint4 nxt[16];
+        if (ntile < sc.count) {
+            g9_tile(sc, ntile, nm0, nn0);
+            if (EPI == KN_G9_DGELU)
+                g9_load_pre(nxt, p, nm0 + ncw * 16, nn0, lane);
+        }
+        sm90_mb_wait(sbar + 8 * cw, it & 1);
+        g9_store_rows<EPI>(p, sC + (uint32_t)(cw * G9_STAGE_BYTES), m0 + cw * 16, n0, lane, pre);
+        /* the relaxed arrival orders nothing: it is safe because every value
+         * g9_store_rows loaded from the staging tile has been used (stored)
+         * before this point; keep it that way */
+        __syncwarp();
+        if (lane == 0)
+            sm90_mb_arrive_relaxed(sbar + 8 * (8 + cw));
+        if (ntile >= sc.count)
+            break;
+        tile = ntile, cw = ncw, it = nit, m0 = nm0, n0 = nn0;
+        if (EPI == KN_G9_DGELU)
+#pragma unroll
+            for (int r = 0; r < 16; r++)
+                pre[r] = nxt[r];
+    }
+}
+
+/* Releases a stage: one arrival on its empty barrier in every block of
+ * the cluster. */
+template <int CL>
+static __device__ __forceinline__ void g9_release(uint32_t empty, int rank)
+{
+    sm90_mb_arrive(empty);
+#pragma unroll
+    for (int r = 0; r < CL; r++)
+        if (r != rank)
+            sm90_mb_arrive_cluster(empty, r);
+}
+
+/* Consumer warpgroup c (0, 1): rows 64 c .. 64 c + 63 of every tile; the
+ * second pass of the epilogue is the epilogue warps'. */
+template <int TB, int EPI, int CL>
+static __device__ __forceinline__ void g9_consume(uint32_t sA, uint32_t sB, uint32_t bar,
+                                                  uint32_t sC, uint32_t sbar, const g9_par &p,
+                                                  int c, int tid, const g9_sched &sc, int nk)
+{
+    const int warp = tid >> 5, lane = tid & 31, cw = c * 4 + warp;
+    const uint32_t stage = sC + (uint32_t)(cw * G9_STAGE_BYTES);
+    int s = 0, ph = 0, it = 0;
+    for (int ct = sc.first; ct < sc.count; ct += sc.stride, it++) {
+        int m0, n0;
+        g9_tile(sc, ct, m0, n0);
+        float acc[G9_BN / 2];
+#pragma unroll
+        for (int i = 0; i < G9_BN / 2; i++)
+            acc[i] = 0.0f;
+        int prev = -1;
+        for (int kt = 0; kt < nk; kt++) {
+            sm90_mb_wait(bar + 8 * s, ph);
+            const uint32_t a = sA + s * G9_A_BYTES + c * 64 * 128, b = sB + s * G9_B_BYTES;
+            wg_fence();
+#pragma unroll
+            for (int ks = 0; ks < G9_BK / 16; ks++) {
+                const uint64_t db =
+                    TB ? desc_mn(b + ks * 16 * 128, G9_BK * 128) : desc_k(b + ks * 32);
+                wg<G9_BN, TB>::ss(acc, desc_k(a + ks * 32), db, 0);
+            }
+            wg_commit();
+            /* the previous stage's products are done: give it back (to
+             * every block of the cluster: their producers write into it) */
+            if (prev >= 0) {
+                wg_wait<1>();
+                if (lane == 0)
+                    g9_release<CL>(bar + 8 * (G9_ST + prev), sc.rank);
+            }
+            prev = s;
+            if (++s == G9_ST) {
+                s = 0;
+                ph ^= 1;
+            }
+        }
+        wg_wait<0>();
+        wg_pin(acc);
+        if (lane == 0)
+            g9_release<CL>(bar + 8 * (G9_ST + prev), sc.rank);
+        sm90_mb_wait(sbar + 8 * (8 + cw), (it & 1) ^ 1); /* staging tile read (passes at first) */
+        g9_stage_frags<EPI>(acc, p, stage, n0, lane);
+        __syncwarp();
+        if (lane == 0)
+            sm90_mb_arrive(sbar + 8 * cw);
+    }
+}
+
+template <int TB, int EPI, int CL>
+static __global__ void __launch_bounds__(G9_THREADS, 1)
+    g9_kernel(const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb,
+              const g9_par p)
+{
+#if SM90_ON
+    extern __shared__ __align__(1024) uint8_t g9_smem[];
+    const uint32_t sA = smem_base1024(g9_smem), sB = sA + G9_ST * G9_A_BYTES;
+    const uint32_t sC = sB + G9_ST * G9_B_BYTES, bar = sC + 8 * G9_STAGE_BYTES;
+    const uint32_t sbar = bar + 16 * G9_ST; /* sfull[8], sempty[8] */
+    const int wgi = threadIdx.x >> 7, tid = threadIdx.x & 127;
+    const int ntn = (p.N + G9_BN - 1) / G9_BN, ntm = (p.M + G9_BM - 1) / G9_BM;
+    const int nk = (p.K + G9_BK - 1) / G9_BK;
+    const g9_sched sc = {(int)blockIdx.x / CL, (int)gridDim.x / CL, (ntm + CL - 1) / CL * ntn, ntn,
+                         CL > 1 ? sm90_cluster_rank() : 0, CL};
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < G9_ST; s++) {
+            sm90_mb_init(bar + 8 * s, 1);
+            sm90_mb_init(bar + 8 * (G9_ST + s), 8 * CL);
+        }
+        for (int w = 0; w < 16; w++)
+            sm90_mb_init(sbar + 8 * w, 1);
+        sm90_mb_init_fence();
+    }
+    /* the cluster's barriers are initialised before any block's loads or
+     * releases reach them */
+    if (CL > 1)
+        sm90_cluster_sync();
+    else
+        __syncthreads();
+    if (wgi == 0) {
+        if (tid == 0)
+            g9_produce<TB, CL>(&ta, &tb, sA, sB, bar, sc, nk);
+        else if (tid >= 32)
+            g9_epilogue_warp<EPI>(p, sC, sbar, (tid >> 5) - 1, tid & 31, sc);
+    } else {
+        g9_consume<TB, EPI, CL>(sA, sB, bar, sC, sbar, p, wgi - 1, tid, sc, nk);
+    }
+    /* no block leaves while the other may still release stages into it */
+    if (CL > 1)
+        sm90_cluster_sync();
+#endif
+}
+
+/* cuTensorMapEncodeTiled from the driver, found once through the runtime
+ * (no link against libcuda); NULL where the driver lacks it. */
+static PFN_cuTensorMapEncodeTiled_v12000 g9_lookup_encode(void)
+{
+    void *f = NULL;
+    cudaDriverEntryPointQueryResult q;
+#if CUDART_VERSION >= 12050
+    cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000,
+                                                     cudaEnableDefault, &q);
+#else
+    cudaError_t e = cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &f, cudaEnableDefault, &q);
+#endif
+    return e == cudaSuccess && q == cudaDriverEntryPointSuccess
+               ? (PFN_cuTensorMapEncodeTiled_v12000)f
+               : NULL;
+}
+
+static PFN_cuTensorMapEncodeTiled_v12000 g9_encode_fn(void)
+{
+    static const PFN_cuTensorMapEncodeTiled_v12000 fn = g9_lookup_encode(); /* once, thread-safe */
+    return fn;
+}
+
+/* A row-major bf16 matrix (outer rows of inner elements, ld elements apart)
+ * read in boxes of 64 x box_outer with the 128-byte swizzle. */
+static int g9_map(CUtensorMap *m, const void *p, long long inner, long long outer, long long ld,
+                  int box_outer)
+{
+    PFN_cuTensorMapEncodeTiled_v12000 enc = g9_encode_fn();
+    if (!enc)
+        return ingot_fail(INGOT_E_CUDA, "gemm_sm90: cuTensorMapEncodeTiled is not available from "
+                                        "the driver: update the NVIDIA driver, or set "
+                                        "INGOT_GEMM_SM90=0 to use cuBLASLt");
+    const cuuint64_t dim[2] = {(cuuint64_t)inner, (cuuint64_t)outer};
+    const cuuint64_t stride[1] = {(cuuint64_t)ld * 2};
+    const cuuint32_t box[2] = {64, (cuuint32_t)box_outer}, estr[2] = {1, 1};
+    CUresult r = enc(m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, (void *)p, dim, stride, box, estr,
+                     CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                     CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS)
+        return ingot_fail(INGOT_E_CUDA,
+                          "gemm_sm90: cuTensorMapEncodeTiled failed (%d) for a %lld x %lld "
+                          "matrix, ld %lld, at %p (INGOT_GEMM_SM90=0 uses cuBLASLt)",
+                          (int)r, outer, inner, ld, p);
+    return 0;
+}
+
+static int g9_aligned(const void *p)
+{
+    return ((uintptr_t)p & 15) == 0;
+}
+
+/* TMA takes row strides below 2^40 bytes; tile origins and coordinates are
+ * int (kept clear of overflow by G9_MAX_DIM). */
+enum { G9_MAX_DIM = (1 << 30) };
+
+extern "C" int kn_gemm_sm90_supports(const kn_g9 *g)
+{
+    if (!g || g->M <= 0 || g->N <= 0 || g->K <= 0)
+        return 0;
+    if (g->M > G9_MAX_DIM || g->N > G9_MAX_DIM || g->K > G9_MAX_DIM)
+        return 0;
+    const long long ldmax = 1LL << 38; /* elements: 2^39 bytes */
+    if (g->lda > ldmax || g->ldb > ldmax || g->ldc > ldmax || g->ldaux > ldmax)
+        return 0;
+    /* the kernel's body exists only in the sm_90a machine code: on a GPU that
+     * runs the PTX (a newer one, or INGOT_PORTABLE=1) it would do nothing */
+    kn_path path = KN_PATH_PORTABLE;
+    if (kn_arch_path(&path) || path != KN_PATH_SM90A)
+        return 0;
+    if (g->K % 8 || g->N % 8 || g->lda % 8 || g->ldb % 8 || g->ldc % 8)
+        return 0;
+    if (g->lda < g->K || g->ldb < (g->b_kmajor ? g->K : g->N) || g->ldc < g->N)
+        return 0;
+    if (!g9_aligned(g->A) || !g9_aligned(g->B) || !g9_aligned(g->C))
+        return 0;
+    if (g->epi != KN_G9_PLAIN && (g->ldaux % 8 || g->ldaux < g->N || !g9_aligned(g->aux)))
+        return 0;
+    if (g->bias && (g->epi == KN_G9_DGELU || ((uintptr_t)g->bias & 3)))
+        return 0;
+    return g->epi == KN_G9_PLAIN || g->epi == KN_G9_GELU || g->epi == KN_G9_DGELU;
+}
+
+/* INGOT_G9_CLUSTER=2: clusters of two blocks sharing the B tile (TMA
+ * multicast); default 1, each block loads its whole B tile. Read once.
+ * Measured on the H200 (docs/kernels.md, "Hopper GEMM"): no faster (the
+ * products are not bound by L2 bandwidth at this kernel's rate), kept for
+ * when the main loop is. */
+static int g9_cluster(void)
+{
+    static int cl;
+    if (!cl) {
+        const char *e = getenv("INGOT_G9_CLUSTER");
+        cl = e && !strcmp(e, "2") ? 2 : 1;
+    }
+    return cl;
+}
+
+/* A persistent grid: as many clusters as fit on the GPU at once, at most
+ * one per cluster tile. */
+template <int TB, int EPI, int CL>
+static int g9_launch_cl(const CUtensorMap &ta, const CUtensorMap &tb, const g9_par &p,
+                        long long ctiles, cudaStream_t s)
+{
+    void (*kern)(CUtensorMap, CUtensorMap, g9_par) = g9_kernel<TB, EPI, CL>;
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = CL;
+    at[0].val.clusterDim.y = 1;
+    at[0].val.clusterDim.z = 1;
+    cfg.blockDim = dim3(G9_THREADS);
+    cfg.dynamicSmemBytes = G9_SMEM;
+    cfg.stream = s;
+    cfg.attrs = at;
+    cfg.numAttrs = 1;
+    /* per call, as the attention kernels do: the attribute is per device */
+    CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, G9_SMEM));
+    int dev, sms, n;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    n = sms;
+    if (CL > 1) { /* a GPC may leave SMs that no whole cluster fits */
+        cfg.gridDim = dim3((unsigned)(sms / CL * CL));
+        CUDA_CHECK(cudaOccupancyMaxActiveClusters(&n, kern, &cfg));
+        if (n <= 0)
+            return ingot_fail(INGOT_E_CUDA, "gemm_sm90: no cluster of %d blocks of %d bytes of "
+                                            "shared memory fits on this GPU: unset "
+                                            "INGOT_G9_CLUSTER", CL, (int)G9_SMEM);
+    }
+    const long long nc = ctiles < n ? ctiles : n;
+    cfg.gridDim = dim3((unsigned)(nc * CL));
+    CUDA_CHECK(cudaLaunchKernelEx(&cfg, kern, ta, tb, p));
+    return 0;
+}
+
+template <int TB, int EPI>
+static int g9_launch(const CUtensorMap &ta, const CUtensorMap &tb, const g9_par &p, int cl,
+                     cudaStream_t s)
+{
+    const long long ntn = (p.N + G9_BN - 1) / G9_BN, ntm = (p.M + G9_BM - 1) / G9_BM;
+    return cl == 2 ? g9_launch_cl<TB, EPI, 2>(ta, tb, p, (ntm + 1) / 2 * ntn, s)
+                   : g9_launch_cl<TB, EPI, 1>(ta, tb, p, ntm * ntn, s);
+}
+
+extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
+{
+    KN_ARG_CHECK(g && g->A && g->B && g->C, "g=%p: operands must not be NULL", (const void *)g);
+    KN_ARG_CHECK(g->epi == KN_G9_PLAIN || g->aux, "epilogue %d needs aux", (int)g->epi);
+    if (!kn_gemm_sm90_supports(g))
+        return -ENOTSUP;
+    CUtensorMap ta, tb;
+    const int cl = g9_cluster();
+    int err = g9_map(&ta, g->A, g->K, g->M, g->lda, G9_BM);
+    if (!err) /* K-major B: each block of a cluster loads 256 / cl rows */
+        err = g->b_kmajor ? g9_map(&tb, g->B, g->K, g->N, g->ldb, G9_BN / cl)
+                          : g9_map(&tb, g->B, g->N, g->K, g->ldb, G9_BK);
+    if (err)
+        return err;
+    const g9_par p = {g->M,   g->N, g->K, (kn_bf16 *)g->C, g->ldc, (const kn_bf16 *)g->bias,
+                      (kn_bf16 *)g->aux, g->ldaux};
+    switch (g->epi * 2 + !g->b_kmajor) {
+    case KN_G9_PLAIN * 2:
+        return g9_launch<0, KN_G9_PLAIN>(ta, tb, p, cl, s);
+    case KN_G9_PLAIN * 2 + 1:
+        return g9_launch<1, KN_G9_PLAIN>(ta, tb, p, cl, s);
+    case KN_G9_GELU * 2:
+        return g9_launch<0, KN_G9_GELU>(ta, tb, p, cl, s);
+    case KN_G9_GELU * 2 + 1:
+        return g9_launch<1, KN_G9_GELU>(ta, tb, p, cl, s);
+    case KN_G9_DGELU * 2:
+        return g9_launch<0, KN_G9_DGELU>(ta, tb, p, cl, s);
+    default:
+        return g9_launch<1, KN_G9_DGELU>(ta, tb, p, cl, s);
+    }
+}

@@ -1,0 +1,63 @@
+/* Ingot's own Hopper GEMM (sm_90a): bf16 operands, float32 accumulation,
+ * bf16 output, with the epilogues cuBLASLt runs slowly on the H200 (GELU with
+ * its pre-activation kept, and dGELU; docs/kernels.md, "Hopper GEMM").
+ * Internal to kernels/: matmul.cu calls it when kn_arch_path() says the
+ * sm_90a machine code is loaded; tests/kernels/kc_gemm_sm90.cu checks it
+ * against a plain-C reference.
+ *
+ * Row-major throughout:  C[M, N] = epi(A[M, K] . op(B)),
+ *   b_kmajor = 1: B is [N, K] (op(B) = B^T: a linear layer's forward,
+ *                 inp @ w^T);
+ *   b_kmajor = 0: B is [K, N] (op(B) = B: its input gradient, dout @ w).
+ * Epilogues (bias, when not NULL, is a bf16 vector of N):
+ *   KN_G9_PLAIN  C = acc (+ bias)
+ *   KN_G9_GELU   aux = acc (+ bias) in bf16 (the pre-activation the backward
+ *                needs), C = gelu(aux) (tanh form, of the bf16 value: as the
+ *                unfused path, GEMM into bf16 then gelu.cu)
+ *   KN_G9_DGELU  C = bf16(acc) * gelu'(aux) (aux: the pre-activation, read;
+ *                aux may be C itself)
+ * Requirements (else -ENOTSUP, nothing launched: the caller falls back to
+ * cuBLASLt): M, N, K > 0; K, N, lda, ldb, ldc, ldaux multiples of 8;
+ * A, B, C, aux 16-byte aligned, bias 4-byte aligned; no bias with DGELU;
+ * M, N, K at most 2^30, leading dimensions below 2^38; the sm_90a machine
+ * code loaded (kn_arch_path). */
+#ifndef INGOT_GEMM_SM90_H
+#define INGOT_GEMM_SM90_H
+
+#include "kn_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum kn_g9_epi { KN_G9_PLAIN = 0, KN_G9_GELU = 1, KN_G9_DGELU = 2 } kn_g9_epi;
+
+typedef struct kn_g9 {
+    int M, N, K;
+    const void *A;
+    long long lda;
+    const void *B;
+    long long ldb;
+    int b_kmajor;
+    void *C;
+    long long ldc;
+    const void *bias; /* [N] or NULL */
+    void *aux;        /* [M, N] with ldaux: written by GELU, read by DGELU */
+    long long ldaux;
+    kn_g9_epi epi;
+} kn_g9;
+
+/* Enqueues the product on s. 0, -ENOTSUP (shape or alignment not
+ * supported: see above), -EINVAL (a NULL operand, or an epilogue without
+ * aux), INGOT_E_CUDA. Deterministic (one owner per output tile, fixed
+ * summation order). */
+int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s);
+
+/* 1 when kn_gemm_sm90 would take the shape (the checks above without
+ * launching). */
+int kn_gemm_sm90_supports(const kn_g9 *g);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
