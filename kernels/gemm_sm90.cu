@@ -17,7 +17,10 @@
  * Why it exists: cuBLASLt's GELU_AUX and DGELU epilogue products run at
  * 411-495 TFLOP/s on the H200 where its plain products of the same size run
  * at 580-820 (docs/performance.md, round 6); GPT-2's MLP up-projection and
- * its input gradient are those products. Measurements: docs/kernels.md,
+ * its input gradient are those products. cuBLASLt has no SwiGLU epilogue:
+ * LLaMA's MLP (gate|up product, then silu(g) u; the down projection's input
+ * gradient, then the SwiGLU backward) took a separate pass over [M, 2F] in
+ * each direction. Measurements: docs/kernels.md,
  * "Hopper GEMM".
  *
  * Stage layout (sm90_common.cuh's SW128 tiles, written by TMA with
@@ -42,6 +45,7 @@
 #include "kn_arch.h"
 #include "kn_device.cuh"
 #include "sm90_common.cuh"
+#include "swiglu_math.cuh"
 #include "wgmma_sm90.cuh"
 
 /* The sm_80 pass compiles the kernel's body away. */
@@ -98,6 +102,13 @@ static __device__ __forceinline__ float g9_gelu_grad(float x)
     return fmaf(0.5f, th, fmaf(d, fmaf(-th, th, 1.0f), 0.5f));
 }
 
+/* Output columns per tile: the SwiGLU forward's 256 product columns are
+ * 128 gate and 128 up ones, i.e. 128 output columns. */
+static __host__ __device__ __forceinline__ int g9_tile_n(int epi)
+{
+    return epi == KN_G9_SWIGLU ? G9_BN / 2 : G9_BN;
+}
+
 /* The tiles a block owns. With clusters of CL blocks, a cluster owns
  * cluster tiles of CL x 128 rows x 256 columns (the N index fastest) and
  * block rank r of the cluster the rows r * 128 .. of each; the B tile is the
@@ -106,12 +117,13 @@ static __device__ __forceinline__ float g9_gelu_grad(float x)
 struct g9_sched {
     int first, stride, count; /* cluster tiles first, first + stride, ... < count */
     int ntn, rank, cl;
+    int bn; /* output columns per tile: G9_BN, or with the SwiGLU forward half of it */
 };
 
 static __device__ __forceinline__ void g9_tile(const g9_sched &sc, int ct, int &m0, int &n0)
 {
     m0 = ((ct / sc.ntn) * sc.cl + sc.rank) * G9_BM;
-    n0 = (ct % sc.ntn) * G9_BN;
+    n0 = (ct % sc.ntn) * sc.bn;
 }
 
 /* One box of a stage's B: alone, or multicast into every block of the
@@ -131,10 +143,10 @@ static __device__ __forceinline__ void g9_load_b(uint32_t dst, const CUtensorMap
  * its half of B (rows / panels rank * 128 ..) into both blocks' stage, and
  * a stage is free once the consumers of both blocks have released it (the
  * empty barrier counts 8 warps x CL). */
-template <int TB, int CL>
+template <int TB, int EPI, int CL>
 static __device__ __forceinline__ void g9_produce(const CUtensorMap *ta, const CUtensorMap *tb,
                                                   uint32_t sA, uint32_t sB, uint32_t bar,
-                                                  const g9_sched &sc, int nk)
+                                                  const g9_sched &sc, int nk, int N)
 {
     sm90_tma_prefetch_desc(ta);
     sm90_tma_prefetch_desc(tb);
@@ -147,7 +159,18 @@ static __device__ __forceinline__ void g9_produce(const CUtensorMap *ta, const C
             const uint32_t full = bar + 8 * s, b = sB + s * G9_B_BYTES;
             sm90_mb_arrive_tx(full, G9_A_BYTES + G9_B_BYTES);
             sm90_tma_load_2d(sA + s * G9_A_BYTES, ta, kt * G9_BK, m0, full);
-            if (!TB) { /* rows rank * 256 / CL .. of the K-major panel */
+            if (!TB && EPI == KN_G9_SWIGLU) {
+                /* the gate rows n0 .. n0 + 127 and the up rows N + n0 ..
+                 * into the panel's halves (in a cluster, block rank r loads
+                 * half r); gate rows past N read up rows, whose products
+                 * land in columns that are not stored */
+#pragma unroll
+                for (int q = 0; q < 2 / CL; q++) {
+                    const int hf = sc.rank * (2 / CL) + q;
+                    g9_load_b<CL>(b + hf * (G9_BN / 2) * 128, tb, kt * G9_BK, hf ? N + n0 : n0,
+                                  full);
+                }
+            } else if (!TB) { /* rows rank * 256 / CL .. of the K-major panel */
                 const int r0 = sc.rank * (G9_BN / CL);
                 g9_load_b<CL>(b + r0 * 128, tb, kt * G9_BK, n0 + r0, full);
             } else { /* panels rank * 4 / CL .. of the MN-major ones */
@@ -209,35 +232,106 @@ static __device__ __forceinline__ void g9_stage_frags(const float (&acc)[G9_BN /
     }
 }
 
-/* dGELU: the pre-activations of a staging tile's 16 rows, lane l's 8
- * columns (what g9_store_rows multiplies by), loaded ahead of need. */
+/* The epilogues that read a pre-activation (aux) as they go. */
+template <int EPI> struct g9_epi {
+    enum {
+        LOADS = EPI == KN_G9_DGELU || EPI == KN_G9_DSWIGLU,
+        /* pieces per staging tile: the dSwiGLU's 16 rows need two values
+         * each (gate and up), so it takes 8 rows at a time to keep the
+         * same 16 registers of them in flight */
+        NP = EPI == KN_G9_DSWIGLU ? 2 : 1,
+        RP = 16 / NP, /* rows per piece */
+    };
+};
+
+/* The pre-activations of one piece (rows row0 .. row0 + RP - 1), lane l's
+ * 8 columns, loaded ahead of need: dGELU's pre-activation; dSwiGLU's gate
+ * (pre[2 r]) and up (pre[2 r + 1]) values, N columns apart. */
+template <int EPI>
 static __device__ __forceinline__ void g9_load_pre(uint4 (&pre)[16], const g9_par &p, int row0,
                                                    int n0, int lane)
 {
     const int col = n0 + 8 * lane;
 #pragma unroll
-    for (int r = 0; r < 16; r++)
-        if (col < p.N && row0 + r < p.M)
-            pre[r] = *reinterpret_cast<const uint4 *>(p.aux + (size_t)(row0 + r) * p.ldaux + col);
+    for (int r = 0; r < g9_epi<EPI>::RP; r++) {
+        if (col >= p.N || row0 + r >= p.M)
+            continue;
+        const kn_bf16 *a = p.aux + (size_t)(row0 + r) * p.ldaux + col;
+        if (EPI == KN_G9_DGELU) {
+            pre[r] = *reinterpret_cast<const uint4 *>(a);
+        } else {
+            pre[2 * r] = *reinterpret_cast<const uint4 *>(a);
+            pre[2 * r + 1] = *reinterpret_cast<const uint4 *>(a + p.N);
+        }
+    }
 }
 
+static __device__ __forceinline__ uint4 g9_lds16(uint32_t a)
+{
+    uint4 v;
+    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(a));
+    return v;
+}
+
+/* SwiGLU forward: the staging tile's columns 0 .. 127 are the gate and
+ * 128 .. 255 the up values of output columns n0 .. n0 + 127. Both halves of
+ * the warp take a row each (lane l: row r + l / 16, columns 8 (l % 16) ..):
+ * gate and up to aux ([M, 2N], N apart: what the backward reads), silu(g) u
+ * to C. Of the bf16-rounded gate and up, as the unfused path (GEMM into
+ * bf16, then swiglu.cu, the same kn_swiglu) does. */
+static __device__ __forceinline__ void g9_store_swiglu(const g9_par &p, uint32_t stage, int row0,
+                                                       int n0, int lane)
+{
+    const int c = 8 * (lane & 15), col = n0 + c;
+    if (col >= p.N)
+        return;
+#pragma unroll
+    for (int r = 0; r < 16; r += 2) {
+        const int rr = r + (lane >> 4), row = row0 + rr;
+        if (row >= p.M)
+            break;
+        const uint32_t a = stage + (uint32_t)(rr * G9_STAGE_PITCH + c * 2);
+        const uint4 g = g9_lds16(a), u = g9_lds16(a + (G9_BN / 2) * 2);
+        kn_bf16 *x = p.aux + (size_t)row * p.ldaux + col;
+        *reinterpret_cast<uint4 *>(x) = g;
+        *reinterpret_cast<uint4 *>(x + p.N) = u;
+        uint4 h;
+        const __nv_bfloat162 *gg = reinterpret_cast<const __nv_bfloat162 *>(&g),
+                             *uu = reinterpret_cast<const __nv_bfloat162 *>(&u);
+        __nv_bfloat162 *hh = reinterpret_cast<__nv_bfloat162 *>(&h);
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            hh[e] = __floats2bfloat162_rn(kn_swiglu(__low2float(gg[e]), __low2float(uu[e])),
+                                          kn_swiglu(__high2float(gg[e]), __high2float(uu[e])));
+        *reinterpret_cast<uint4 *>(p.C + (size_t)row * p.ldc + col) = h;
+    }
+}
+
+/* One piece of a staging tile (RP rows from stage, global rows row0 ..),
+ * lane l's columns 8 l .. 8 l + 7: PLAIN, GELU, dGELU and dSwiGLU (C =
+ * [M, 2N]: the gate gradient at col, the up one at N + col, from the
+ * bf16-rounded product as the unfused swiglu.cu pass reads it). */
 template <int EPI>
 static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t stage, int row0,
                                                      int n0, int lane, const uint4 (&pre)[16])
 {
+    if (EPI == KN_G9_SWIGLU) {
+        g9_store_swiglu(p, stage, row0, n0, lane);
+        return;
+    }
     const int col = n0 + 8 * lane;
     if (col >= p.N)
         return;
 #pragma unroll
-    for (int r = 0; r < 16; r++) {
+    for (int r = 0; r < g9_epi<EPI>::RP; r++) {
         const int row = row0 + r;
         if (row >= p.M)
             break;
-        uint4 v;
-        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
-                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                     : "r"(stage + (uint32_t)(r * G9_STAGE_PITCH + lane * 16)));
+        uint4 v = g9_lds16(stage + (uint32_t)(r * G9_STAGE_PITCH + lane * 16));
         __nv_bfloat162 *x = reinterpret_cast<__nv_bfloat162 *>(&v);
+        kn_bf16 *out = p.C + (size_t)row * p.ldc + col;
         if (EPI == KN_G9_GELU) {
             *reinterpret_cast<uint4 *>(p.aux + (size_t)row * p.ldaux + col) = v;
 #pragma unroll
@@ -251,55 +345,86 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
                 x[e] = __floats2bfloat162_rn(
                     __low2float(x[e]) * g9_gelu_grad(__low2float(pr[e])),
                     __high2float(x[e]) * g9_gelu_grad(__high2float(pr[e])));
+        } else if (EPI == KN_G9_DSWIGLU) {
+            const __nv_bfloat162 *g = reinterpret_cast<const __nv_bfloat162 *>(&pre[2 * r]),
+                                 *u = reinterpret_cast<const __nv_bfloat162 *>(&pre[2 * r + 1]);
+            uint4 w;
+            __nv_bfloat162 *du = reinterpret_cast<__nv_bfloat162 *>(&w);
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float g0, g1, u0, u1;
+                kn_swiglu_grad(__low2float(x[e]), __low2float(g[e]), __low2float(u[e]), &g0, &u0);
+                kn_swiglu_grad(__high2float(x[e]), __high2float(g[e]), __high2float(u[e]), &g1,
+                               &u1);
+                x[e] = __floats2bfloat162_rn(g0, g1);
+                du[e] = __floats2bfloat162_rn(u0, u1);
+            }
+            *reinterpret_cast<uint4 *>(out + p.N) = w;
         }
-        *reinterpret_cast<uint4 *>(p.C + (size_t)row * p.ldc + col) = v;
+        *reinterpret_cast<uint4 *>(out) = v;
     }
 }
 
 /* Epilogue warp e (0 .. G9_EWARPS - 1, warps 1.. of the producer
  * warpgroup): pass 2 for the consumer warps e, e + G9_EWARPS, ... of every
  * tile, each behind its staging tile's mbarriers (sfull: the consumer warp
- * staged it; sempty: this warp has read it). For dGELU the next staging
- * tile's pre-activations are loaded before this one is waited for (the
- * loads' latency was exposed three times per tile: 124M's dGELU product ran
- * at 316 TFLOP/s against 547 for the GELU one). */
+ * staged it; sempty: this warp has read it), a piece (g9_epi::NP per
+ * staging tile) at a time. Where the epilogue reads pre-activations, the
+ * next piece's are loaded before this one is waited for (the loads'
+ * latency was exposed three times per tile: 124M's dGELU product ran at
+ * 316 TFLOP/s against 547 for the GELU one). Prefetching the next tile's
+ * into L2 as well (cp.async.bulk.prefetch) made it no faster at 124M and
+ * slower from 350M (470 -> 411 TFLOP/s): what is left at 124M is the three
+ * warps' instruction issue, not the loads' latency. */
 template <int EPI>
 static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, uint32_t sC,
                                                         uint32_t sbar, int e, int lane,
                                                         const g9_sched &sc)
 {
-    int tile = sc.first, cw = e, it = 0, m0, n0;
+    enum { LOADS = g9_epi<EPI>::LOADS, NP = g9_epi<EPI>::NP, RP = g9_epi<EPI>::RP };
+    int tile = sc.first, cw = e, it = 0, hf = 0, m0, n0;
     if (tile >= sc.count)
         return;
     uint4 pre[16];
     g9_tile(sc, tile, m0, n0);
-    if (EPI == KN_G9_DGELU)
-        g9_load_pre(pre, p, m0 + cw * 16, n0, lane);
+    if (LOADS)
+        g9_load_pre<EPI>(pre, p, m0 + cw * 16, n0, lane);
     for (;;) {
-        int ntile = tile, ncw = cw + G9_EWARPS, nit = it, nm0, nn0;
-        if (ncw >= 8) {
-            ncw = e;
-            ntile += sc.stride;
-            nit++;
+        /* the piece after this one: the next half of this staging tile, or
+         * the next staging tile this warp owns */
+        int ntile = tile, ncw = cw, nit = it, nhf = hf + 1, nm0 = m0, nn0 = n0;
+        if (nhf == NP) {
+            nhf = 0;
+            ncw = cw + G9_EWARPS;
+            if (ncw >= 8) {
+                ncw = e;
+                ntile += sc.stride;
+                nit++;
+            }
         }
+        const bool more = ntile < sc.count;
         uint4 nxt[16];
-        if (ntile < sc.count) {
+        if (more) {
             g9_tile(sc, ntile, nm0, nn0);
-            if (EPI == KN_G9_DGELU)
-                g9_load_pre(nxt, p, nm0 + ncw * 16, nn0, lane);
+            if (LOADS)
+                g9_load_pre<EPI>(nxt, p, nm0 + ncw * 16 + nhf * RP, nn0, lane);
         }
-        sm90_mb_wait(sbar + 8 * cw, it & 1);
-        g9_store_rows<EPI>(p, sC + (uint32_t)(cw * G9_STAGE_BYTES), m0 + cw * 16, n0, lane, pre);
+        if (hf == 0)
+            sm90_mb_wait(sbar + 8 * cw, it & 1);
+        g9_store_rows<EPI>(p, sC + (uint32_t)(cw * G9_STAGE_BYTES + hf * RP * G9_STAGE_PITCH),
+                           m0 + cw * 16 + hf * RP, n0, lane, pre);
         /* the relaxed arrival orders nothing: it is safe because every value
          * g9_store_rows loaded from the staging tile has been used (stored)
          * before this point; keep it that way */
-        __syncwarp();
-        if (lane == 0)
-            sm90_mb_arrive_relaxed(sbar + 8 * (8 + cw));
-        if (ntile >= sc.count)
+        if (hf == NP - 1) {
+            __syncwarp();
+            if (lane == 0)
+                sm90_mb_arrive_relaxed(sbar + 8 * (8 + cw));
+        }
+        if (!more)
             break;
-        tile = ntile, cw = ncw, it = nit, m0 = nm0, n0 = nn0;
-        if (EPI == KN_G9_DGELU)
+        tile = ntile, cw = ncw, it = nit, hf = nhf, m0 = nm0, n0 = nn0;
+        if (LOADS)
 #pragma unroll
             for (int r = 0; r < 16; r++)
                 pre[r] = nxt[r];
@@ -383,10 +508,11 @@ static __global__ void __launch_bounds__(G9_THREADS, 1)
     const uint32_t sC = sB + G9_ST * G9_B_BYTES, bar = sC + 8 * G9_STAGE_BYTES;
     const uint32_t sbar = bar + 16 * G9_ST; /* sfull[8], sempty[8] */
     const int wgi = threadIdx.x >> 7, tid = threadIdx.x & 127;
-    const int ntn = (p.N + G9_BN - 1) / G9_BN, ntm = (p.M + G9_BM - 1) / G9_BM;
+    const int bn = g9_tile_n(EPI);
+    const int ntn = (p.N + bn - 1) / bn, ntm = (p.M + G9_BM - 1) / G9_BM;
     const int nk = (p.K + G9_BK - 1) / G9_BK;
     const g9_sched sc = {(int)blockIdx.x / CL, (int)gridDim.x / CL, (ntm + CL - 1) / CL * ntn, ntn,
-                         CL > 1 ? sm90_cluster_rank() : 0, CL};
+                         CL > 1 ? sm90_cluster_rank() : 0, CL, bn};
     if (threadIdx.x == 0) {
         for (int s = 0; s < G9_ST; s++) {
             sm90_mb_init(bar + 8 * s, 1);
@@ -404,7 +530,7 @@ static __global__ void __launch_bounds__(G9_THREADS, 1)
         __syncthreads();
     if (wgi == 0) {
         if (tid == 0)
-            g9_produce<TB, CL>(&ta, &tb, sA, sB, bar, sc, nk);
+            g9_produce<TB, EPI, CL>(&ta, &tb, sA, sB, bar, sc, nk, p.N);
         else if (tid >= 32)
             g9_epilogue_warp<EPI>(p, sC, sbar, (tid >> 5) - 1, tid & 31, sc);
     } else {
@@ -486,17 +612,27 @@ extern "C" int kn_gemm_sm90_supports(const kn_g9 *g)
     kn_path path = KN_PATH_PORTABLE;
     if (kn_arch_path(&path) || path != KN_PATH_SM90A)
         return 0;
+    if (g->epi < KN_G9_PLAIN || g->epi > KN_G9_DSWIGLU)
+        return 0;
+    /* the SwiGLU pair: gate and up side by side, N apart, in aux (both) and
+     * C (the backward's gradient); B [2N, K] forward, [K, N] backward */
+    const int sw = g->epi == KN_G9_SWIGLU || g->epi == KN_G9_DSWIGLU;
+    if (sw && (g->bias || g->N > G9_MAX_DIM / 2 ||
+               g->b_kmajor != (g->epi == KN_G9_SWIGLU)))
+        return 0;
+    const long long c_cols = g->epi == KN_G9_DSWIGLU ? 2LL * g->N : g->N;
+    const long long aux_cols = sw ? 2LL * g->N : g->N;
     if (g->K % 8 || g->N % 8 || g->lda % 8 || g->ldb % 8 || g->ldc % 8)
         return 0;
-    if (g->lda < g->K || g->ldb < (g->b_kmajor ? g->K : g->N) || g->ldc < g->N)
+    if (g->lda < g->K || g->ldb < (g->b_kmajor ? g->K : g->N) || g->ldc < c_cols)
         return 0;
     if (!g9_aligned(g->A) || !g9_aligned(g->B) || !g9_aligned(g->C))
         return 0;
-    if (g->epi != KN_G9_PLAIN && (g->ldaux % 8 || g->ldaux < g->N || !g9_aligned(g->aux)))
+    if (g->epi != KN_G9_PLAIN && (g->ldaux % 8 || g->ldaux < aux_cols || !g9_aligned(g->aux)))
         return 0;
     if (g->bias && (g->epi == KN_G9_DGELU || ((uintptr_t)g->bias & 3)))
         return 0;
-    return g->epi == KN_G9_PLAIN || g->epi == KN_G9_GELU || g->epi == KN_G9_DGELU;
+    return 1;
 }
 
 /* INGOT_G9_CLUSTER=2: clusters of two blocks sharing the B tile (TMA
@@ -556,7 +692,8 @@ template <int TB, int EPI>
 static int g9_launch(const CUtensorMap &ta, const CUtensorMap &tb, const g9_par &p, int cl,
                      cudaStream_t s)
 {
-    const long long ntn = (p.N + G9_BN - 1) / G9_BN, ntm = (p.M + G9_BM - 1) / G9_BM;
+    const int bn = g9_tile_n(EPI);
+    const long long ntn = (p.N + bn - 1) / bn, ntm = (p.M + G9_BM - 1) / G9_BM;
     return cl == 2 ? g9_launch_cl<TB, EPI, 2>(ta, tb, p, (ntm + 1) / 2 * ntn, s)
                    : g9_launch_cl<TB, EPI, 1>(ta, tb, p, ntm * ntn, s);
 }
@@ -570,7 +707,11 @@ extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
     CUtensorMap ta, tb;
     const int cl = g9_cluster();
     int err = g9_map(&ta, g->A, g->K, g->M, g->lda, G9_BM);
-    if (!err) /* K-major B: each block of a cluster loads 256 / cl rows */
+    /* K-major B: each block of a cluster loads 256 / cl rows; the SwiGLU
+     * forward's B [2N, K] in boxes of 128 rows (gate, up) */
+    if (!err && g->epi == KN_G9_SWIGLU)
+        err = g9_map(&tb, g->B, g->K, 2LL * g->N, g->ldb, G9_BN / 2);
+    else if (!err)
         err = g->b_kmajor ? g9_map(&tb, g->B, g->K, g->N, g->ldb, G9_BN / cl)
                           : g9_map(&tb, g->B, g->N, g->K, g->ldb, G9_BK);
     if (err)
@@ -588,7 +729,11 @@ extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
         return g9_launch<1, KN_G9_GELU>(ta, tb, p, cl, s);
     case KN_G9_DGELU * 2:
         return g9_launch<0, KN_G9_DGELU>(ta, tb, p, cl, s);
-    default:
+    case KN_G9_DGELU * 2 + 1:
         return g9_launch<1, KN_G9_DGELU>(ta, tb, p, cl, s);
+    case KN_G9_SWIGLU * 2:
+        return g9_launch<0, KN_G9_SWIGLU>(ta, tb, p, cl, s);
+    default: /* KN_G9_DSWIGLU * 2 + 1 (kn_gemm_sm90_supports) */
+        return g9_launch<1, KN_G9_DSWIGLU>(ta, tb, p, cl, s);
     }
 }

@@ -16,9 +16,19 @@
  *                unfused path, GEMM into bf16 then gelu.cu)
  *   KN_G9_DGELU  C = bf16(acc) * gelu'(aux) (aux: the pre-activation, read;
  *                aux may be C itself)
+ *   KN_G9_SWIGLU the SwiGLU forward (LLaMA's MLP, kernels/swiglu.h): B is
+ *                [2N, K] (b_kmajor 1: the gate rows, then the up rows), aux
+ *                [M, 2N] = the product in bf16 (gate | up, what the
+ *                backward reads), C [M, N] = silu(gate) * up of the bf16
+ *                values (as GEMM into bf16 then kn_swiglu_fwd)
+ *   KN_G9_DSWIGLU its backward through the down projection: acc [M, N] is
+ *                the gradient of silu(gate) * up (b_kmajor 0), aux [M, 2N]
+ *                the forward's gate | up, C [M, 2N] = their gradients (as
+ *                GEMM into bf16 then kn_swiglu_bwd); aux may not alias C
  * Requirements (else -ENOTSUP, nothing launched: the caller falls back to
  * cuBLASLt): M, N, K > 0; K, N, lda, ldb, ldc, ldaux multiples of 8;
- * A, B, C, aux 16-byte aligned, bias 4-byte aligned; no bias with DGELU;
+ * A, B, C, aux 16-byte aligned, bias 4-byte aligned; no bias with DGELU
+ * or the SwiGLU pair, which also need the B layouts named above;
  * M, N, K at most 2^30, leading dimensions below 2^38; the sm_90a machine
  * code loaded (kn_arch_path). */
 #ifndef INGOT_GEMM_SM90_H
@@ -30,7 +40,13 @@
 extern "C" {
 #endif
 
-typedef enum kn_g9_epi { KN_G9_PLAIN = 0, KN_G9_GELU = 1, KN_G9_DGELU = 2 } kn_g9_epi;
+typedef enum kn_g9_epi {
+    KN_G9_PLAIN = 0,
+    KN_G9_GELU = 1,
+    KN_G9_DGELU = 2,
+    KN_G9_SWIGLU = 3,
+    KN_G9_DSWIGLU = 4,
+} kn_g9_epi;
 
 typedef struct kn_g9 {
     int M, N, K;
@@ -42,7 +58,7 @@ typedef struct kn_g9 {
     void *C;
     long long ldc;
     const void *bias; /* [N] or NULL */
-    void *aux;        /* [M, N] with ldaux: written by GELU, read by DGELU */
+    void *aux;        /* with ldaux: written by GELU and SWIGLU, read by DGELU and DSWIGLU */
     long long ldaux;
     kn_g9_epi epi;
 } kn_g9;

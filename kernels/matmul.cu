@@ -35,6 +35,7 @@
 #include "kn_arch.h"
 #include "kn_device.cuh"
 #include "matmul.h"
+#include "swiglu.h"
 
 enum { PLAN_CAP = 96, DEFAULT_WORKSPACE = 32 << 20, TUNE_CANDIDATES = 8, TUNE_REPS = 3 };
 /* default: the dGELU epilogue only below this k (kn_matmul_bwd_inp) */
@@ -715,6 +716,56 @@ extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const
     if (pre_gelu)
         return kn_gelu_bwd(dinp, pre_gelu, dinp, (size_t)N * IC, 0, dt, s);
     return 0;
+}
+
+/* The SwiGLU products on the own GEMM: always with own_gemm 1, from
+ * OWN_MIN_M rows by default (cuBLASLt has no such epilogue: the fused
+ * product saves a pass over [N, 2F] each way). */
+static int own_takes_swiglu(const kn_blas *h, int m, kn_dtype dt)
+{
+    return dt == KN_BF16 && (h->own_gemm > 0 || (h->own_gemm < 0 && m >= OWN_MIN_M));
+}
+
+extern "C" int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void *inp,
+                                    const void *w, int N, int IC, int F, kn_dtype dt,
+                                    cudaStream_t s)
+{
+    KN_ARG_CHECK(h && hout && gu && inp && w, "NULL argument (h=%p hout=%p gu=%p inp=%p w=%p)",
+                 (void *)h, hout, gu, inp, w);
+    int err = shape_check(N, IC, F, dt);
+    if (err)
+        return err;
+    if (own_takes_swiglu(h, N, dt)) {
+        const kn_g9 g = {N, F, IC, inp, IC, w, IC, 1, hout, F, NULL, gu, 2LL * F, KN_G9_SWIGLU};
+        err = kn_gemm_sm90(&g, s);
+        if (err != -ENOTSUP)
+            return err;
+    }
+    if ((err = kn_matmul_fwd(h, gu, NULL, inp, w, NULL, N, IC, 2 * F, dt, s)))
+        return err;
+    return kn_swiglu_fwd(hout, gu, N, F, dt, s);
+}
+
+extern "C" int kn_matmul_bwd_inp_swiglu(kn_blas *h, void *dgu, void *dh_scratch, const void *dout,
+                                        const void *w, const void *gu, int N, int F, int OC,
+                                        kn_dtype dt, cudaStream_t s)
+{
+    KN_ARG_CHECK(h && dgu && dh_scratch && dout && w && gu,
+                 "NULL argument (h=%p dgu=%p dh_scratch=%p dout=%p w=%p gu=%p)", (void *)h, dgu,
+                 dh_scratch, dout, w, gu);
+    int err = shape_check(N, F, OC, dt);
+    if (err)
+        return err;
+    if (own_takes_swiglu(h, N, dt)) {
+        const kn_g9 g = {N, F, OC, dout, OC, w, F, 0, dgu, 2LL * F, NULL, (void *)gu, 2LL * F,
+                         KN_G9_DSWIGLU};
+        err = kn_gemm_sm90(&g, s);
+        if (err != -ENOTSUP)
+            return err;
+    }
+    if ((err = kn_matmul_bwd_inp(h, dh_scratch, dout, w, NULL, N, F, OC, 0, dt, s)))
+        return err;
+    return kn_swiglu_bwd(dgu, dh_scratch, gu, N, F, 0, dt, s);
 }
 
 extern "C" int kn_matmul_bwd_weight(kn_blas *h, float *dw, const void *dout, const void *inp,

@@ -49,7 +49,9 @@ void kn_blas_set_fuse_gelu(kn_blas *h, int on);
  * own_takes); 1: always; 0: never. On other GPUs it stays 0.
  * INGOT_GEMM_SM90=0 / =1 in the environment at kn_blas_create picks 0 / 1.
  * Shapes the kernel does not take fall back to cuBLASLt. Only while fusing
- * is allowed (kn_blas_set_fuse_gelu). kn_blas_own_gemm returns the setting. */
+ * is allowed (kn_blas_set_fuse_gelu). The SwiGLU products
+ * (kn_matmul_fwd_swiglu, kn_matmul_bwd_inp_swiglu) follow the same
+ * setting (-1: from 4096 rows). kn_blas_own_gemm returns the setting. */
 void kn_blas_set_own_gemm(kn_blas *h, int on);
 int kn_blas_own_gemm(const kn_blas *h);
 
@@ -101,6 +103,23 @@ int kn_gemm_run(kn_blas *h, const kn_gemm *g, cudaStream_t s);
  * is kept for the backward pass). out may not alias inp. */
 int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *inp, const void *w,
                   const void *bias, int N, int IC, int OC, kn_dtype dt, cudaStream_t s);
+
+/* LLaMA's MLP up-projection and SwiGLU (swiglu.h): gu [N, 2F] = inp [N, IC]
+ * @ w^T (w [2F, IC]: the gate rows, then the up rows), hout [N, F] =
+ * silu(gate) * up. One product with the SwiGLU in its epilogue where the
+ * own Hopper GEMM takes it (bf16, as kn_blas_set_own_gemm allows, from 4096
+ * rows), else the product then kn_swiglu_fwd; the same bits either way.
+ * hout may alias neither inp nor gu. */
+int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void *inp, const void *w,
+                         int N, int IC, int F, kn_dtype dt, cudaStream_t s);
+
+/* Its backward through the down projection (w [OC, F], dout [N, OC]):
+ * dgu [N, 2F] = the SwiGLU backward (swiglu.h, written, not added) of
+ * dout @ w at gu. Fused as kn_matmul_fwd_swiglu; the unfused path writes
+ * dout @ w into dh_scratch [N, F] first. dgu may alias none of the others. */
+int kn_matmul_bwd_inp_swiglu(kn_blas *h, void *dgu, void *dh_scratch, const void *dout,
+                             const void *w, const void *gu, int N, int F, int OC, kn_dtype dt,
+                             cudaStream_t s);
 
 /* dinp (+)= dout @ w: added when accumulate != 0 (reference semantics),
  * written otherwise. With pre_gelu != NULL (the pre-activation whose GELU

@@ -3,15 +3,9 @@
 #include "cuda_check.h"
 #include "kn_device.cuh"
 #include "swiglu.h"
+#include "swiglu_math.cuh"
 
 enum { SWIGLU_THREADS = 256 };
-
-/* 1 / (1 + e^-g): __expf overflows to inf for g < -88 and the quotient goes
- * to 0 cleanly. expf, not __expf: agrees with the reference to ~1 ulp. */
-static __device__ __forceinline__ float sigmoid_f(float g)
-{
-    return 1.0f / (1.0f + expf(-g));
-}
 
 /* out[e] from the gate and up halves of e's row; VEC: 16-byte packs of
  * consecutive f (F a whole number of packs and aligned buffers keep a pack
@@ -29,24 +23,15 @@ static __global__ void swiglu_fwd_kernel(T *out, const T *gu, int N, int F)
 #pragma unroll
             for (int k = 0; k < kn_pack<T>::n; k++) {
                 float gv = kn_f(gp.v[k]);
-                o.v[k] = kn_st<T>(gv * sigmoid_f(gv) * kn_f(up.v[k]));
+                o.v[k] = kn_st<T>(kn_swiglu(gv, kn_f(up.v[k])));
             }
             kn_st_pack(out + e, o);
         },
         [&](size_t e) {
             const T *g = gu + (e / uF) * 2 * uF + e % uF;
             float gv = kn_f(g[0]);
-            out[e] = kn_st<T>(gv * sigmoid_f(gv) * kn_f(g[uF]));
+            out[e] = kn_st<T>(kn_swiglu(gv, kn_f(g[uF])));
         });
-}
-
-/* d/dg silu(g) u = u sig(g) (1 + g (1 - sig(g))), d/du = silu(g). */
-static __device__ __forceinline__ void swiglu_grad(float d, float gv, float uv, float *dg,
-                                                   float *du)
-{
-    float sg = sigmoid_f(gv);
-    *dg = d * uv * sg * (1.0f + gv * (1.0f - sg));
-    *du = d * gv * sg;
 }
 
 template <typename T, bool VEC>
@@ -67,7 +52,7 @@ static __global__ void swiglu_bwd_kernel(T *dgu, const T *dout, const T *gu, int
 #pragma unroll
             for (int k = 0; k < kn_pack<T>::n; k++) {
                 float dg, du;
-                swiglu_grad(kn_f(dp.v[k]), kn_f(gp.v[k]), kn_f(up.v[k]), &dg, &du);
+                kn_swiglu_grad(kn_f(dp.v[k]), kn_f(gp.v[k]), kn_f(up.v[k]), &dg, &du);
                 og.v[k] = kn_st<T>(accumulate ? kn_f(og.v[k]) + dg : dg);
                 ou.v[k] = kn_st<T>(accumulate ? kn_f(ou.v[k]) + du : du);
             }
@@ -77,7 +62,7 @@ static __global__ void swiglu_bwd_kernel(T *dgu, const T *dout, const T *gu, int
         [&](size_t e) {
             size_t eg = (e / uF) * 2 * uF + e % uF, eu = eg + uF;
             float dg, du;
-            swiglu_grad(kn_f(dout[e]), kn_f(gu[eg]), kn_f(gu[eu]), &dg, &du);
+            kn_swiglu_grad(kn_f(dout[e]), kn_f(gu[eg]), kn_f(gu[eu]), &dg, &du);
             dgu[eg] = kn_st<T>(accumulate ? kn_f(dgu[eg]) + dg : dg);
             dgu[eu] = kn_st<T>(accumulate ? kn_f(dgu[eu]) + du : du);
         });

@@ -27,7 +27,6 @@
 #include "matmul.h"
 #include "rmsnorm.h"
 #include "rope.h"
-#include "swiglu.h"
 #include "tr_cuda_llama.h"
 #include "xent.h"
 
@@ -421,10 +420,11 @@ int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
         OP("residual_rmsnorm_fwd", 0,
            kn_residual_rmsnorm_fwd(a->x2, a->fn, a->fn_rstd, res, m->tmp,
                                    wp(m, w, TL_FFN_NORM, L, uC), eps, N, C, dt, s));
-        OP("matmul_fwd gateup", mmf * C * 2 * F,
-           kn_matmul_fwd(m->blas, a->gu, NULL, a->fn, wp(m, w, TL_WGATEUP, L, 2 * uF * uC), NULL,
-                         N, C, 2 * F, dt, s));
-        OP("swiglu_fwd", 0, kn_swiglu_fwd(a->h, a->gu, N, F, dt, s));
+        /* gu = fn Wgateup^T, h = swiglu(gu): one product where the SwiGLU
+         * runs in its epilogue (matmul.h) */
+        OP("matmul_fwd gateup+swiglu", mmf * C * 2 * F,
+           kn_matmul_fwd_swiglu(m->blas, a->h, a->gu, a->fn,
+                                wp(m, w, TL_WGATEUP, L, 2 * uF * uC), N, C, F, dt, s));
         OP("matmul_fwd down", mmf * F * C,
            kn_matmul_fwd(m->blas, m->tmp, NULL, a->h, wp(m, w, TL_WDOWN, L, uC * uF), NULL, N, F,
                          C, dt, s));
@@ -482,13 +482,14 @@ int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream
         const void *res = l ? m->layers[l - 1].x3 : m->emb;
         size_t L = (size_t)l;
         /* x3 = x2 + Wdown(swiglu(Wgateup(ffn_norm(x2)))) */
-        OP("matmul_bwd_inp down", mmf * F * C,
-           kn_matmul_bwd_inp(m->blas, m->dh, m->dres, wp(m, w, TL_WDOWN, L, uC * uF), NULL, N, F,
-                             C, 0, dt, s));
+        /* dgu = swiglu'(dres Wdown) at gu, one product where the SwiGLU
+         * backward runs in its epilogue (matmul.h; else through dh) */
+        OP("matmul_bwd_inp down+swiglu", mmf * F * C,
+           kn_matmul_bwd_inp_swiglu(m->blas, m->dgu, m->dh, m->dres,
+                                    wp(m, w, TL_WDOWN, L, uC * uF), a->gu, N, F, C, dt, s));
         OP("matmul_bwd_w down", mmf * F * C,
            kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WDOWN, L, uC * uF), m->dres, a->h, N, F, C,
                                 dt, s));
-        OP("swiglu_bwd", 0, kn_swiglu_bwd(m->dgu, m->dh, a->gu, N, F, 0, dt, s));
         OP("matmul_bwd_inp gateup", mmf * C * 2 * F,
            kn_matmul_bwd_inp(m->blas, m->dC, m->dgu, wp(m, w, TL_WGATEUP, L, 2 * uF * uC), NULL,
                              N, C, 2 * F, 0, dt, s));

@@ -2,7 +2,8 @@
  * plain-C reference in double precision over the same bf16 inputs. Shapes
  * with partial tiles in M, N and K, padded leading dimensions, B in both
  * layouts, every epilogue (plain with and without bias, GELU with the
- * pre-activation kept, dGELU), more tiles than SMs (the persistent loop and
+ * pre-activation kept, dGELU, the SwiGLU forward and backward), more tiles
+ * than SMs (the persistent loop and
  * the stage ring across tiles). Per case: C (and for GELU aux) within
  * 1e-2 + 1e-2 |ref| of the reference, the padding columns of C untouched,
  * and a second run bit-identical (deterministic). Large cases compare a
@@ -190,6 +191,130 @@ static int check_case(const struct gcase *g)
     return bad;
 }
 
+/* ------------------------------------------------------------ SwiGLU */
+
+/* The SwiGLU pair (gemm_sm90.h) on one shape, F output columns:
+ * forward  A [M, K] . B [2F, K]^T -> aux [M, 2F] = gate | up (bf16),
+ *          C [M, F] = silu(g) u of the bf16 values;
+ * backward A [M, K] . B2 [K, F] = dh (bf16) -> C [M, 2F] = the SwiGLU
+ *          gradients at a random gate | up.
+ * Against double precision on every row_step-th row; rows past M (guard)
+ * untouched; a second run bit-identical. */
+struct swcase {
+    int M, F, K, row_step;
+};
+
+static const struct swcase swcases[] = {
+    {300, 200, 136, 1},  /* partial tiles: M, K, and F (1.5 forward / 0.8 backward tiles) */
+    {2048, 1408, 256, 7}, /* 176 forward, 96 backward tiles */
+    {7, 8, 8, 1},        /* the smallest shape taken */
+};
+
+static double sigmoid_d(double g)
+{
+    return 1.0 / (1.0 + exp(-g));
+}
+
+static double rbf(double x) /* rounded to bf16, as the epilogue's input */
+{
+    return from_bf16(to_bf16((float)x));
+}
+
+static int check_swiglu(const struct swcase *sw)
+{
+    const int M = sw->M, F = sw->F, K = sw->K;
+    const size_t na = (size_t)M * K, nb = (size_t)2 * F * K, n2 = (size_t)M * 2 * F,
+                 n1 = (size_t)M * F, ng = (size_t)GUARD_ROWS * 2 * F;
+    float *a = (float *)malloc(na * 4), *b = (float *)malloc(nb * 4), *gu = (float *)malloc(n2 * 4);
+    float *r_gu = (float *)malloc(n2 * 4), *r_h = (float *)malloc(n1 * 4),
+          *r_dgu = (float *)malloc(n2 * 4);
+    uint16_t *ha = (uint16_t *)malloc(na * 2), *hb = (uint16_t *)malloc(nb * 2),
+             *hgu = (uint16_t *)malloc(n2 * 2), *o[2][3];
+    for (int run = 0; run < 2; run++)
+        for (int t = 0; t < 3; t++)
+            o[run][t] = (uint16_t *)malloc((n2 + ng) * 2);
+    if (!a || !b || !gu || !r_gu || !r_h || !r_dgu || !ha || !hb || !hgu || !o[0][0] ||
+        !o[0][1] || !o[0][2] || !o[1][0] || !o[1][1] || !o[1][2]) {
+        fprintf(stderr, "out of host memory\n");
+        exit(1);
+    }
+    rng = 0x5DEECE66Dull ^ ((uint64_t)M << 32) ^ ((uint64_t)F << 12) ^ (uint64_t)K;
+    fill(a, ha, na);
+    const float bs = 2.0f / sqrtf((float)K); /* sums of O(1): silu's curved part */
+    for (size_t i = 0; i < nb; i++) {
+        hb[i] = to_bf16(urand() * bs);
+        b[i] = from_bf16(hb[i]);
+    }
+    for (size_t i = 0; i < n2; i++) {
+        hgu[i] = to_bf16(4.0f * urand());
+        gu[i] = from_bf16(hgu[i]);
+    }
+    void *da = dcopy(ha, na), *db = dcopy(hb, nb), *dgu = dcopy(hgu, n2);
+    void *d_aux = NULL, *d_h = NULL, *d_dgu = NULL;
+    CK(cudaMalloc(&d_aux, (n2 + ng) * 2));
+    CK(cudaMalloc(&d_h, (n2 + ng) * 2));
+    CK(cudaMalloc(&d_dgu, (n2 + ng) * 2));
+    for (int run = 0; run < 2; run++) {
+        CK(cudaMemset(d_aux, 0xFF, (n2 + ng) * 2));
+        CK(cudaMemset(d_h, 0xFF, (n2 + ng) * 2));
+        CK(cudaMemset(d_dgu, 0xFF, (n2 + ng) * 2));
+        /* forward: B [2F, K]; backward: the first F x K of the same values as [K, F] */
+        kn_g9 f = {M, F, K, da, K, db, K, 1, d_h, F, NULL, d_aux, 2LL * F, KN_G9_SWIGLU};
+        kn_g9 g = {M, F, K, da, K, db, F, 0, d_dgu, 2LL * F, NULL, dgu, 2LL * F, KN_G9_DSWIGLU};
+        CHECK_OK(kn_gemm_sm90(&f, 0));
+        CHECK_OK(kn_gemm_sm90(&g, 0));
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(o[run][0], d_aux, (n2 + ng) * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(o[run][1], d_h, (n1 + (size_t)GUARD_ROWS * F) * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(o[run][2], d_dgu, (n2 + ng) * 2, cudaMemcpyDeviceToHost));
+    }
+    size_t nrows = 0;
+    for (int m = 0; m < M; m += sw->row_step, nrows++)
+        for (int f = 0; f < F; f++) {
+            double ag = 0, au = 0, ad = 0;
+            for (int k = 0; k < K; k++) {
+                const double x = a[(size_t)m * K + k];
+                ag += x * b[(size_t)f * K + k];
+                au += x * b[(size_t)(F + f) * K + k];
+                ad += x * b[(size_t)k * F + f];
+            }
+            const double g = rbf(ag), u = rbf(au), s = sigmoid_d(g);
+            const size_t r2 = nrows * 2 * F, m2 = (size_t)m * 2 * F;
+            r_gu[r2 + f] = (float)ag;
+            r_gu[r2 + F + f] = (float)au;
+            r_h[nrows * F + f] = (float)(g * s * u);
+            const double dh = rbf(ad), gi = gu[m2 + f], ui = gu[m2 + F + f], si = sigmoid_d(gi);
+            r_dgu[r2 + f] = (float)(dh * ui * si * (1.0 + gi * (1.0 - si)));
+            r_dgu[r2 + F + f] = (float)(dh * gi * si);
+        }
+    /* guard rows, then run 1 == run 2, then pack the sampled rows of run 1 */
+    size_t guard = 0, differ = 0;
+    const size_t cols[3] = {(size_t)2 * F, (size_t)F, (size_t)2 * F};
+    for (int t = 0; t < 3; t++) {
+        const size_t n = (size_t)M * cols[t];
+        for (size_t i = n; i < n + (size_t)GUARD_ROWS * cols[t]; i++)
+            guard += o[0][t][i] != 0xFFFF || o[1][t][i] != 0xFFFF;
+        differ += memcmp(o[0][t], o[1][t], n * 2) != 0;
+        size_t r = 0;
+        for (int m = 0; m < M; m += sw->row_step, r++)
+            memmove(o[0][t] + r * cols[t], o[0][t] + (size_t)m * cols[t], cols[t] * 2);
+    }
+    size_t at[3] = {0, 0, 0};
+    const double w[3] = {worst_host(o[0][0], r_gu, nrows * 2 * F, 1e-2, 1e-2, &at[0]),
+                         worst_host(o[0][1], r_h, nrows * F, 1e-2, 1e-2, &at[1]),
+                         worst_host(o[0][2], r_dgu, nrows * 2 * F, 1e-2, 1e-2, &at[2])};
+    const int ok = w[0] <= 1.0 && w[1] <= 1.0 && w[2] <= 1.0 && !guard && !differ;
+    printf("%-4s %dx%dx%d swiglu fwd gate|up err %.3f h err %.3f, bwd err %.3f; guard %zu "
+           "differ %zu (rows %zu)\n",
+           ok ? "ok" : "FAIL", M, F, K, w[0], w[1], w[2], guard, differ, nrows);
+    cudaFree(da), cudaFree(db), cudaFree(dgu), cudaFree(d_aux), cudaFree(d_h), cudaFree(d_dgu);
+    free(a), free(b), free(gu), free(r_gu), free(r_h), free(r_dgu), free(ha), free(hb), free(hgu);
+    for (int run = 0; run < 2; run++)
+        for (int t = 0; t < 3; t++)
+            free(o[run][t]);
+    return !ok;
+}
+
 /* -------------------------------------------------------------- bench */
 
 /* One product of a GPT-2 layer: C [M, N] = A [M, K] . op(B); b_kmajor 1:
@@ -233,6 +358,8 @@ static void bench_one(void *arg)
                              x->M, x->N, x->K, 0, KN_BF16, 0));
     }
 }
+
+static void run_bench_swiglu(kn_blas *blas);
 
 static void run_bench(void)
 {
@@ -280,7 +407,58 @@ static void run_bench(void)
         cudaFree(x.a), cudaFree(x.b), cudaFree(x.bias), cudaFree(x.aux), cudaFree(x.c);
         free(h);
     }
+    run_bench_swiglu(blas);
     kn_blas_free(blas);
+}
+
+/* LLaMA's MLP at TinyLlama's shape (M 16384 = 8 x 2048 tokens, C 2048, F
+ * 5632): the SwiGLU products fused on the own GEMM against cuBLASLt's
+ * product plus kernels/swiglu.cu's pass (matmul.h, own GEMM off). */
+struct swb {
+    kn_blas *blas;
+    int M, C, F, bwd;
+    void *x, *w, *h, *gu, *dgu;
+};
+
+static void bench_swiglu_one(void *arg)
+{
+    const struct swb *b = (const struct swb *)arg;
+    if (!b->bwd)
+        CHECK_OK(kn_matmul_fwd_swiglu(b->blas, b->h, b->gu, b->x, b->w, b->M, b->C, b->F,
+                                      KN_BF16, 0));
+    else
+        CHECK_OK(kn_matmul_bwd_inp_swiglu(b->blas, b->dgu, b->h, b->x, b->w, b->gu, b->M, b->F,
+                                          b->C, KN_BF16, 0));
+}
+
+static void run_bench_swiglu(kn_blas *blas)
+{
+    struct swb b = {blas, 16384, 2048, 5632, 0, NULL, NULL, NULL, NULL, NULL};
+    const size_t big = (size_t)b.M * 2 * b.F, nw = (size_t)2 * b.F * b.C;
+    uint16_t *h = (uint16_t *)malloc(big * 2);
+    if (!h) {
+        fprintf(stderr, "out of host memory\n");
+        exit(1);
+    }
+    for (size_t k = 0; k < big; k++)
+        h[k] = to_bf16(urand() * 0.05f);
+    b.x = dcopy(h, (size_t)b.M * b.C);
+    b.w = dcopy(h, nw);
+    b.gu = dcopy(h, big);
+    CK(cudaMalloc(&b.h, big)); /* [M, F] bf16 */
+    CK(cudaMalloc(&b.dgu, big * 2));
+    const double fl = 2.0 * b.M * b.C * 2.0 * b.F * 1e-9 / 2; /* per direction: M x C x 2F / 2 */
+    for (b.bwd = 0; b.bwd < 2; b.bwd++) {
+        kn_blas_set_own_gemm(blas, 1);
+        const double to = kc_median_ms(bench_swiglu_one, &b, 10);
+        kn_blas_set_own_gemm(blas, 0);
+        const double tr = kc_median_ms(bench_swiglu_one, &b, 10);
+        const double f = b.bwd ? fl : 2 * fl; /* forward: 2F outputs; backward: F */
+        printf("%-9s %-22s %8.3f %8.1f %8.1f %7.3fx\n", "llama-1b",
+               b.bwd ? "down dinp +dSwiGLU" : "gateup fwd +SwiGLU", to, f / to, f / tr, tr / to);
+    }
+    cudaFree(b.x), cudaFree(b.w), cudaFree(b.gu), cudaFree(b.h), cudaFree(b.dgu);
+    free(h);
 }
 
 int main(int argc, char **argv)
@@ -297,6 +475,8 @@ int main(int argc, char **argv)
     int bad = 0;
     for (size_t i = 0; i < sizeof gcases / sizeof gcases[0]; i++)
         bad += check_case(&gcases[i]);
+    for (size_t i = 0; i < sizeof swcases / sizeof swcases[0]; i++)
+        bad += check_swiglu(&swcases[i]);
     /* refused shapes: nothing launched, -ENOTSUP */
     kn_g9 odd = {64, 100, 64, (void *)256, 64, (void *)256, 64, 1, (void *)256, 100, NULL,
                  NULL, 0, KN_G9_PLAIN};

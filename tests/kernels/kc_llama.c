@@ -1,5 +1,6 @@
 /* kernel-check entries for the LLaMA kernels (rmsnorm.h, rope.h, swiglu.h,
- * gqa.h) against kernels/cpu/ref_llama.h and ref_rope_expand.h; benches at
+ * gqa.h, and matmul.h's SwiGLU products) against kernels/cpu/ref_llama.h,
+ * ref_ops.h and ref_rope_expand.h; benches at
  * TinyLlama-1.1B's shape (kc.h). Shapes include C 4096 (the 4-warp RMSNorm
  * backward), F 5632, MQA and MHA, widths that are and are not whole 16-byte
  * packs (the vectorised SwiGLU and its scalar fallback). */
@@ -12,6 +13,7 @@
 #include "gqa.h"
 #include "kc.h"
 #include "ref_llama.h"
+#include "ref_ops.h"
 #include "ref_rope_expand.h"
 #include "rmsnorm.h"
 #include "rope.h"
@@ -267,6 +269,58 @@ int kc_chk_swiglu(kc *c, kn_dtype dt)
         snprintf(what, sizeof what, "N%d F%d bwd dgate|dup (=)", N, F);
         r |= kc_check_dev(c, K, dt, what, ddgu0, dgu0, 2 * n,
                           kc_tol2(dt, 4e-6, 1e-5, 1e-5, 8e-3));
+    }
+    return r;
+}
+
+/* The MLP's products with the SwiGLU (matmul.h: kn_matmul_fwd_swiglu,
+ * kn_matmul_bwd_inp_swiglu) against ref_matmul + ref_swiglu: on a Hopper GPU
+ * with INGOT_GEMM_SM90=1 the SwiGLU runs in the own GEMM's epilogue
+ * (partial tiles in every dimension: F 200 is one and a half 128-column
+ * output tiles of the forward); by default at these sizes (under 4096 rows)
+ * and elsewhere, the product then kernels/swiglu.cu. F 100 (not a multiple
+ * of 8) always takes the unfused path. */
+int kc_chk_matmul_swiglu(kc *c, kn_dtype dt)
+{
+    const char *K = "matmul_swiglu";
+    static const int shapes[][3] = {{300, 96, 200}, {129, 64, 256}, {37, 128, 100}};
+    int r = 0;
+    for (int v = 0; v < 3; v++) {
+        const int N = shapes[v][0], C = shapes[v][1], F = shapes[v][2];
+        const size_t NC = (size_t)N * C, NF = (size_t)N * F, WF = 2 * (size_t)F * C;
+        float *inp = kc_halloc(c, NC), *wgu = kc_halloc(c, WF), *wdn = kc_halloc(c, WF / 2);
+        float *gu = kc_halloc(c, 2 * NF), *h = kc_halloc(c, NF), *dout = kc_halloc(c, NC);
+        float *dh = kc_zeros(c, NF), *dw = kc_zeros(c, WF / 2), *xz = kc_zeros(c, NF);
+        float *dgu = kc_zeros(c, 2 * NF);
+        KC_OOM(K);
+        kc_fill(c, inp, NC, -1, 1, dt);
+        kc_fill(c, wgu, WF, -2.0f / sqrtf((float)C), 2.0f / sqrtf((float)C), dt);
+        kc_fill(c, wdn, WF / 2, -1.0f / sqrtf((float)F), 1.0f / sqrtf((float)F), dt);
+        kc_fill(c, dout, NC, -1, 1, dt);
+        ref_matmul_fwd(gu, inp, wgu, NULL, N, C, 2 * F);
+        ref_swiglu_fwd(h, gu, N, F);
+        /* the backward's gate | up: the forward's, as stored (rounded to dt) */
+        kc_round_dt(gu, 2 * NF, dt);
+        ref_matmul_bwd(dh, dw, NULL, dout, xz, wdn, N, F, C); /* dh = dout . wdn */
+        ref_swiglu_bwd(dgu, dh, gu, N, F);
+        void *dinp = kc_dup(c, inp, NC, dt), *dwgu = kc_dup(c, wgu, WF, dt);
+        void *dwdn = kc_dup(c, wdn, WF / 2, dt), *ddout = kc_dup(c, dout, NC, dt);
+        void *dgu_in = kc_dup(c, gu, 2 * NF, dt);
+        void *d_gu = kc_poisoned(c, 2 * NF, dt), *d_h = kc_poisoned(c, NF, dt);
+        void *d_dgu = kc_poisoned(c, 2 * NF, dt), *d_dh = kc_poisoned(c, NF, dt);
+        KC_OOM(K);
+        KC_TRY(K, kn_matmul_fwd_swiglu(c->blas, d_h, d_gu, dinp, dwgu, N, C, F, dt, c->s));
+        KC_TRY(K, kn_matmul_bwd_inp_swiglu(c->blas, d_dgu, d_dh, ddout, dwdn, dgu_in, N, F, C, dt,
+                                           c->s));
+        KC_SYNC(K);
+        const tol t = kc_tol2(dt, 2e-5, 1e-4, 1e-2, 1e-2);
+        char what[64];
+        snprintf(what, sizeof what, "%dx%dx%d fwd gate|up", N, C, F);
+        r |= kc_check_dev(c, K, dt, what, d_gu, gu, 2 * NF, t);
+        snprintf(what, sizeof what, "%dx%dx%d fwd silu(g) u", N, C, F);
+        r |= kc_check_dev(c, K, dt, what, d_h, h, NF, t);
+        snprintf(what, sizeof what, "%dx%dx%d bwd dgate|dup (=)", N, C, F);
+        r |= kc_check_dev(c, K, dt, what, d_dgu, dgu, 2 * NF, kc_tol2(dt, 4e-5, 1e-4, 2e-2, 2e-2));
     }
     return r;
 }

@@ -90,6 +90,7 @@ static const struct kc_entry entries[] = {
     {"rope_fwd_bwd", kc_chk_rope, kc_bench_llama_rope, 1, 0},
     {"rope_expand", kc_chk_rope_expand, NULL, 1, 0},
     {"swiglu", kc_chk_swiglu, kc_bench_llama_swiglu, 1, 0},
+    {"matmul_swiglu", kc_chk_matmul_swiglu, NULL, 1, 1},
     {"gqa_expand", kc_chk_gqa_expand, NULL, 1, 0},
     {"gqa_attention_fwd", kc_chk_gqa_attention_fwd, kc_bench_llama_attention, 1, 1},
     {"gqa_attention_bwd", kc_chk_gqa_attention_bwd, NULL, 1, 1},
