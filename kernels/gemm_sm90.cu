@@ -280,7 +280,7 @@ static __device__ __forceinline__ uint4 g9_lds16(uint32_t a)
  * the warp take a row each (lane l: row r + l / 16, columns 8 (l % 16) ..):
  * gate and up to aux ([M, 2N], N apart: what the backward reads), silu(g) u
  * to C. Of the bf16-rounded gate and up, as the unfused path (GEMM into
- * bf16, then swiglu.cu, the same kn_swiglu) does. */
+ * bf16, then swiglu.cu, the same kn_swiglu<kn_bf16>) does. */
 static __device__ __forceinline__ void g9_store_swiglu(const g9_par &p, uint32_t stage, int row0,
                                                        int n0, int lane)
 {
@@ -303,8 +303,9 @@ static __device__ __forceinline__ void g9_store_swiglu(const g9_par &p, uint32_t
         __nv_bfloat162 *hh = reinterpret_cast<__nv_bfloat162 *>(&h);
 #pragma unroll
         for (int e = 0; e < 4; e++)
-            hh[e] = __floats2bfloat162_rn(kn_swiglu(__low2float(gg[e]), __low2float(uu[e])),
-                                          kn_swiglu(__high2float(gg[e]), __high2float(uu[e])));
+            hh[e] = __floats2bfloat162_rn(
+                kn_swiglu<kn_bf16>(__low2float(gg[e]), __low2float(uu[e])),
+                kn_swiglu<kn_bf16>(__high2float(gg[e]), __high2float(uu[e])));
         *reinterpret_cast<uint4 *>(p.C + (size_t)row * p.ldc + col) = h;
     }
 }
@@ -353,9 +354,10 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 float g0, g1, u0, u1;
-                kn_swiglu_grad(__low2float(x[e]), __low2float(g[e]), __low2float(u[e]), &g0, &u0);
-                kn_swiglu_grad(__high2float(x[e]), __high2float(g[e]), __high2float(u[e]), &g1,
-                               &u1);
+                kn_swiglu_grad<kn_bf16>(__low2float(x[e]), __low2float(g[e]), __low2float(u[e]),
+                                        &g0, &u0);
+                kn_swiglu_grad<kn_bf16>(__high2float(x[e]), __high2float(g[e]),
+                                        __high2float(u[e]), &g1, &u1);
                 x[e] = __floats2bfloat162_rn(g0, g1);
                 du[e] = __floats2bfloat162_rn(u0, u1);
             }

@@ -23,14 +23,14 @@ static __global__ void swiglu_fwd_kernel(T *out, const T *gu, int N, int F)
 #pragma unroll
             for (int k = 0; k < kn_pack<T>::n; k++) {
                 float gv = kn_f(gp.v[k]);
-                o.v[k] = kn_st<T>(kn_swiglu(gv, kn_f(up.v[k])));
+                o.v[k] = kn_st<T>(kn_swiglu<T>(gv, kn_f(up.v[k])));
             }
             kn_st_pack(out + e, o);
         },
         [&](size_t e) {
             const T *g = gu + (e / uF) * 2 * uF + e % uF;
             float gv = kn_f(g[0]);
-            out[e] = kn_st<T>(kn_swiglu(gv, kn_f(g[uF])));
+            out[e] = kn_st<T>(kn_swiglu<T>(gv, kn_f(g[uF])));
         });
 }
 
@@ -52,7 +52,7 @@ static __global__ void swiglu_bwd_kernel(T *dgu, const T *dout, const T *gu, int
 #pragma unroll
             for (int k = 0; k < kn_pack<T>::n; k++) {
                 float dg, du;
-                kn_swiglu_grad(kn_f(dp.v[k]), kn_f(gp.v[k]), kn_f(up.v[k]), &dg, &du);
+                kn_swiglu_grad<T>(kn_f(dp.v[k]), kn_f(gp.v[k]), kn_f(up.v[k]), &dg, &du);
                 og.v[k] = kn_st<T>(accumulate ? kn_f(og.v[k]) + dg : dg);
                 ou.v[k] = kn_st<T>(accumulate ? kn_f(ou.v[k]) + du : du);
             }
@@ -62,7 +62,7 @@ static __global__ void swiglu_bwd_kernel(T *dgu, const T *dout, const T *gu, int
         [&](size_t e) {
             size_t eg = (e / uF) * 2 * uF + e % uF, eu = eg + uF;
             float dg, du;
-            kn_swiglu_grad(kn_f(dout[e]), kn_f(gu[eg]), kn_f(gu[eu]), &dg, &du);
+            kn_swiglu_grad<T>(kn_f(dout[e]), kn_f(gu[eg]), kn_f(gu[eu]), &dg, &du);
             dgu[eg] = kn_st<T>(accumulate ? kn_f(dgu[eg]) + dg : dg);
             dgu[eu] = kn_st<T>(accumulate ? kn_f(dgu[eu]) + du : du);
         });
