@@ -51,7 +51,8 @@ void kn_blas_set_fuse_gelu(kn_blas *h, int on);
  * Shapes the kernel does not take fall back to cuBLASLt. Only while fusing
  * is allowed (kn_blas_set_fuse_gelu). The SwiGLU products
  * (kn_matmul_fwd_swiglu, kn_matmul_bwd_inp_swiglu) follow the same
- * setting (-1: from 4096 rows). kn_blas_own_gemm returns the setting. */
+ * setting (-1: the backward from 4096 rows). kn_blas_own_gemm returns the
+ * setting. */
 void kn_blas_set_own_gemm(kn_blas *h, int on);
 int kn_blas_own_gemm(const kn_blas *h);
 
@@ -107,8 +108,8 @@ int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *inp, const 
 /* LLaMA's MLP up-projection and SwiGLU (swiglu.h): gu [N, 2F] = inp [N, IC]
  * @ w^T (w [2F, IC]: the gate rows, then the up rows), hout [N, F] =
  * silu(gate) * up. One product with the SwiGLU in its epilogue where the
- * own Hopper GEMM takes it (bf16, as kn_blas_set_own_gemm allows, from 4096
- * rows), else the product then kn_swiglu_fwd; the same bits either way.
+ * own Hopper GEMM takes it (bf16, as kn_blas_set_own_gemm allows), else the
+ * product then kn_swiglu_fwd; the same bits either way.
  * hout may alias neither inp nor gu. */
 int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void *inp, const void *w,
                          int N, int IC, int F, kn_dtype dt, cudaStream_t s);

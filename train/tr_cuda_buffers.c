@@ -336,11 +336,13 @@ int tr_cuda_be_create(const struct tr_backend_opts *o, const float *params, tr_b
         size_t free_b = 0, total_b = 0;
         (void)cudaMemGetInfo(&free_b, &total_b);
         /* which products the own Hopper GEMM takes (matmul.h, kn_blas_set_own_gemm):
-         * GPT-2's GELU / dGELU ones, in bf16 */
-        const int own = b->dt == KN_BF16 && b->o.cfg.arch == TR_ARCH_GPT2
-                            ? kn_blas_own_gemm(b->blas) : 0;
-        const char *gemm = own < 0    ? "cuBLASLt + Ingot sm90 GEMM (GELU/dGELU by shape)"
-                           : own == 1 ? "cuBLASLt + Ingot sm90 GEMM (all GELU/dGELU)"
+         * GPT-2's GELU / dGELU ones, LLaMA's SwiGLU ones, in bf16 */
+        const int own = b->dt == KN_BF16 ? kn_blas_own_gemm(b->blas) : 0;
+        const int gpt2 = b->o.cfg.arch == TR_ARCH_GPT2;
+        const char *gemm = own < 0    ? gpt2 ? "cuBLASLt + Ingot sm90 GEMM (GELU/dGELU by shape)"
+                                             : "cuBLASLt + Ingot sm90 GEMM (SwiGLU backward)"
+                           : own == 1 ? gpt2 ? "cuBLASLt + Ingot sm90 GEMM (all GELU/dGELU)"
+                                             : "cuBLASLt + Ingot sm90 GEMM (both SwiGLU products)"
                                       : "cuBLASLt";
         printf("cuda: device %d: %s (sm_%d%d, %d SMs, %zu MiB, %s kernels), precision %s%s, %s "
                "attention, GEMM %s, %s, %zu MiB free%s\n", b->dev, prop.name, prop.major,
