@@ -11,8 +11,9 @@
  *   warps 1 .. 3: the epilogue warps; from the staging tiles to global
  *     memory in whole 512-byte rows, with the GELU / dGELU, while the
  *     consumers are already in the next tile's products.
- * Blocks (clusters) walk the tiles with the N index fastest, so the ~132
- * tiles in flight share a few row blocks of A and the whole of B in L2.
+ * Blocks (clusters) walk the tiles in groups of 8 rows of tiles, the row
+ * index fastest (g9_sched), so the ~132 tiles in flight share a few row
+ * blocks of A and column blocks of B in L2.
  *
  * Why it exists: cuBLASLt's GELU_AUX and DGELU epilogue products run at
  * 411-495 TFLOP/s on the H200 where its plain products of the same size run
@@ -73,6 +74,7 @@ typedef struct g9_par {
     const kn_bf16 *bias;
     kn_bf16 *aux;
     long long ldaux;
+    int group; /* tile order: cluster rows per group (g9_sched) */
 } g9_par;
 
 static __device__ __forceinline__ float g9_tanh(float x)
@@ -110,20 +112,27 @@ static __host__ __device__ __forceinline__ int g9_tile_n(int epi)
 }
 
 /* The tiles a block owns. With clusters of CL blocks, a cluster owns
- * cluster tiles of CL x 128 rows x 256 columns (the N index fastest) and
- * block rank r of the cluster the rows r * 128 .. of each; the B tile is the
- * same for the cluster's blocks, each loads 1/CL of it for all of them
- * (TMA multicast). */
+ * cluster tiles of CL x 128 rows x 256 columns and block rank r of the
+ * cluster the rows r * 128 .. of each; the B tile is the same for the
+ * cluster's blocks, each loads 1/CL of it for all of them (TMA multicast).
+ * Order: groups of `group` cluster rows, in each the row index fastest, then
+ * the column: the ~132 tiles in flight cover a few rows and columns of the
+ * tile grid, so their A rows and B columns stay in L2 together. Row-major
+ * order (group 1) streamed all of B once per two or three rows of tiles,
+ * which costs once B outgrows L2 (LLaMA's gate|up weights: 46 MB). */
 struct g9_sched {
     int first, stride, count; /* cluster tiles first, first + stride, ... < count */
     int ntn, rank, cl;
-    int bn; /* output columns per tile: G9_BN, or with the SwiGLU forward half of it */
+    int bn;          /* output columns per tile: G9_BN, or with the SwiGLU forward half of it */
+    int ntm, group; /* cluster rows of tiles; cluster rows per group */
 };
 
 static __device__ __forceinline__ void g9_tile(const g9_sched &sc, int ct, int &m0, int &n0)
 {
-    m0 = ((ct / sc.ntn) * sc.cl + sc.rank) * G9_BM;
-    n0 = (ct % sc.ntn) * sc.bn;
+    const int per = sc.group * sc.ntn, g = ct / per, in = ct - g * per;
+    const int rows = min(sc.group, sc.ntm - g * sc.group);
+    m0 = ((g * sc.group + in % rows) * sc.cl + sc.rank) * G9_BM;
+    n0 = (in / rows) * sc.bn;
 }
 
 /* One box of a stage's B: alone, or multicast into every block of the
@@ -513,8 +522,9 @@ static __global__ void __launch_bounds__(G9_THREADS, 1)
     const int bn = g9_tile_n(EPI);
     const int ntn = (p.N + bn - 1) / bn, ntm = (p.M + G9_BM - 1) / G9_BM;
     const int nk = (p.K + G9_BK - 1) / G9_BK;
-    const g9_sched sc = {(int)blockIdx.x / CL, (int)gridDim.x / CL, (ntm + CL - 1) / CL * ntn, ntn,
-                         CL > 1 ? sm90_cluster_rank() : 0, CL, bn};
+    const int ntmc = (ntm + CL - 1) / CL;
+    const g9_sched sc = {(int)blockIdx.x / CL, (int)gridDim.x / CL, ntmc * ntn, ntn,
+                         CL > 1 ? sm90_cluster_rank() : 0, CL, bn, ntmc, p.group};
     if (threadIdx.x == 0) {
         for (int s = 0; s < G9_ST; s++) {
             sm90_mb_init(bar + 8 * s, 1);
@@ -652,6 +662,20 @@ static int g9_cluster(void)
     return cl;
 }
 
+/* Cluster rows of tiles per group of the tile order (g9_sched): 8 by
+ * default (the ~132 tiles in flight span 8 rows and ~17 columns of tiles);
+ * INGOT_G9_GROUP=N for measuring (1: row-major order, the N index fastest).
+ * Read once. */
+static int g9_group(void)
+{
+    static const int group = [] {
+        const char *e = getenv("INGOT_G9_GROUP");
+        const long v = e ? strtol(e, NULL, 10) : 0;
+        return v >= 1 && v <= 1024 ? (int)v : 8;
+    }();
+    return group;
+}
+
 /* A persistent grid: as many clusters as fit on the GPU at once, at most
  * one per cluster tile. */
 template <int TB, int EPI, int CL>
@@ -719,7 +743,7 @@ extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
     if (err)
         return err;
     const g9_par p = {g->M,   g->N, g->K, (kn_bf16 *)g->C, g->ldc, (const kn_bf16 *)g->bias,
-                      (kn_bf16 *)g->aux, g->ldaux};
+                      (kn_bf16 *)g->aux, g->ldaux, g9_group()};
     switch (g->epi * 2 + !g->b_kmajor) {
     case KN_G9_PLAIN * 2:
         return g9_launch<0, KN_G9_PLAIN>(ta, tb, p, cl, s);
