@@ -724,8 +724,10 @@ extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const
  * such epilogue, so fusing saves a pass over [N, 2F] each way, but its
  * plain products run faster at LLaMA's sizes: at TinyLlama's shape (H200,
  * gpu_op_bench --arch llama) the fused backward took 15.7 ms per
- * micro-step against 17.5 for cuBLASLt + the pass, the fused forward 25.87
- * against 25.85. */
+ * micro-step against 17.5 for cuBLASLt + the pass; the fused forward 24.5
+ * against 26.0 (with the grouped tile order), yet the whole step did not
+ * gain (llama-1b 73 784 / 74 174 tok/s against 74 177 / 74 235 in one
+ * call: the other kernels of that run ~1.5% slower), so it stays opt-in. */
 static int own_takes_swiglu(const kn_blas *h, int bwd, int m, kn_dtype dt)
 {
     return dt == KN_BF16 && (h->own_gemm > 0 || (h->own_gemm < 0 && bwd && m >= OWN_MIN_M));
