@@ -361,6 +361,20 @@ static void bench_one(void *arg)
 
 static void run_bench_swiglu(kn_blas *blas);
 
+/* n bf16 values in [-0.05, 0.05) on the host: every operand of a bench
+ * product is a prefix of them. */
+static uint16_t *bench_values(size_t n)
+{
+    uint16_t *h = (uint16_t *)malloc(n * 2);
+    if (!h) {
+        fprintf(stderr, "out of host memory\n");
+        exit(1);
+    }
+    for (size_t k = 0; k < n; k++)
+        h[k] = to_bf16(urand() * 0.05f);
+    return h;
+}
+
 static void run_bench(void)
 {
     static const struct {
@@ -376,13 +390,7 @@ static void run_bench(void)
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) {
         const int M = bs[i].M, C = bs[i].C;
         const size_t big = (size_t)M * 4 * C, nw = (size_t)16 * C * C;
-        uint16_t *h = (uint16_t *)malloc(big * 2);
-        if (!h) {
-            fprintf(stderr, "out of host memory\n");
-            exit(1);
-        }
-        for (size_t k = 0; k < big; k++)
-            h[k] = to_bf16(urand() * 0.05f);
+        uint16_t *h = bench_values(big);
         struct bargs x;
         memset(&x, 0, sizeof x);
         x.blas = blas;
@@ -435,13 +443,7 @@ static void run_bench_swiglu(kn_blas *blas)
 {
     struct swb b = {blas, 16384, 2048, 5632, 0, NULL, NULL, NULL, NULL, NULL};
     const size_t big = (size_t)b.M * 2 * b.F, nw = (size_t)2 * b.F * b.C;
-    uint16_t *h = (uint16_t *)malloc(big * 2);
-    if (!h) {
-        fprintf(stderr, "out of host memory\n");
-        exit(1);
-    }
-    for (size_t k = 0; k < big; k++)
-        h[k] = to_bf16(urand() * 0.05f);
+    uint16_t *h = bench_values(big);
     b.x = dcopy(h, (size_t)b.M * b.C);
     b.w = dcopy(h, nw);
     b.gu = dcopy(h, big);
