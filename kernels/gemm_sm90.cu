@@ -3,14 +3,16 @@
  *   warp 0, one thread: the producer; TMA loads into a ring of G9_ST stages
  *     (A: this block's 128 rows; B: the tile's 256 columns, or in a cluster
  *     this block's half of them, multicast into both blocks, which share
- *     the B tile);
+ *     the B tile; the SwiGLU forward's 256 are 128 gate and the 128
+ *     matching up columns);
  *   warps 4 .. 11, two consumer warpgroups: each owns 64 rows of the block's
  *     128 x 256 output tile, runs wgmma m64n256k16 on the stage (A and B from
  *     shared memory), then writes its accumulators (+ bias, bf16) into its
  *     warps' staging tiles and goes on to the next tile;
  *   warps 1 .. 3: the epilogue warps; from the staging tiles to global
- *     memory in whole 512-byte rows, with the GELU / dGELU, while the
- *     consumers are already in the next tile's products.
+ *     memory with the epilogue's function (GELU, dGELU, SwiGLU forward or
+ *     backward), while the consumers are already in the next tile's
+ *     products.
  * Blocks (clusters) walk the tiles in groups of 8 rows of tiles, the row
  * index fastest (g9_sched), so the ~132 tiles in flight share a few row
  * blocks of A and column blocks of B in L2.
@@ -112,7 +114,8 @@ static __host__ __device__ __forceinline__ int g9_tile_n(int epi)
 }
 
 /* The tiles a block owns. With clusters of CL blocks, a cluster owns
- * cluster tiles of CL x 128 rows x 256 columns and block rank r of the
+ * cluster tiles of CL x 128 rows x 256 product columns (the SwiGLU
+ * forward's: 128 output columns, sc.bn) and block rank r of the
  * cluster the rows r * 128 .. of each; the B tile is the same for the
  * cluster's blocks, each loads 1/CL of it for all of them (TMA multicast).
  * Order: groups of `group` cluster rows, in each the row index fastest, then
@@ -208,11 +211,13 @@ static __device__ __forceinline__ void g9_produce(const CUtensorMap *ta, const C
  *    of the 16 rows: one 16-byte load from the staging tile and 16-byte
  *    global accesses, so a warp writes a whole 512-byte row per instruction
  *    (stored straight from the fragments, each instruction wrote 8 rows x 16
- *    bytes: the first version, 1.9x slower at GELU). GELU and dGELU work on
- *    the bf16-rounded value, as the unfused path (GEMM into bf16, then
- *    gelu.cu) does. N % 8 == 0: a lane's 8 columns are wholly inside or
- *    outside. Run by an epilogue warp while the consumer is already in the
- *    next tile's products. */
+ *    bytes: the first version, 1.9x slower at GELU), a piece of RP rows at a
+ *    time (g9_epi); the SwiGLU forward's pass instead gives each half of
+ *    the warp a row (g9_store_swiglu). Every epilogue works on the
+ *    bf16-rounded value, as the unfused path (GEMM into bf16, then gelu.cu
+ *    or swiglu.cu) does. N % 8 == 0: a lane's 8 columns are wholly inside
+ *    or outside. Run by an epilogue warp while the consumer is already in
+ *    the next tile's products. */
 template <int EPI>
 static __device__ __forceinline__ void g9_stage_frags(const float (&acc)[G9_BN / 2],
                                                       const g9_par &p, uint32_t stage, int n0,
@@ -523,8 +528,9 @@ static __global__ void __launch_bounds__(G9_THREADS, 1)
     const int ntn = (p.N + bn - 1) / bn, ntm = (p.M + G9_BM - 1) / G9_BM;
     const int nk = (p.K + G9_BK - 1) / G9_BK;
     const int ntmc = (ntm + CL - 1) / CL;
+    /* a group of at most every row: group * ntn stays within the tile count */
     const g9_sched sc = {(int)blockIdx.x / CL, (int)gridDim.x / CL, ntmc * ntn, ntn,
-                         CL > 1 ? sm90_cluster_rank() : 0, CL, bn, ntmc, p.group};
+                         CL > 1 ? sm90_cluster_rank() : 0, CL, bn, ntmc, min(p.group, ntmc)};
     if (threadIdx.x == 0) {
         for (int s = 0; s < G9_ST; s++) {
             sm90_mb_init(bar + 8 * s, 1);
@@ -664,8 +670,9 @@ static int g9_cluster(void)
 
 /* Cluster rows of tiles per group of the tile order (g9_sched): 8 by
  * default (the ~132 tiles in flight span 8 rows and ~17 columns of tiles);
- * INGOT_G9_GROUP=N for measuring (1: row-major order, the N index fastest).
- * Read once. */
+ * INGOT_G9_GROUP=N (1 .. 1024) for measuring (1: row-major order, the N
+ * index fastest); other values keep 8, as other unknown INGOT_G9_* values
+ * keep their defaults. Read once. */
 static int g9_group(void)
 {
     static const int group = [] {

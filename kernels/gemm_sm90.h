@@ -1,6 +1,7 @@
 /* Ingot's own Hopper GEMM (sm_90a): bf16 operands, float32 accumulation,
  * bf16 output, with the epilogues cuBLASLt runs slowly on the H200 (GELU with
- * its pre-activation kept, and dGELU; docs/kernels.md, "Hopper GEMM").
+ * its pre-activation kept, and dGELU) or lacks (SwiGLU forward and
+ * backward); docs/kernels.md, "Hopper GEMM".
  * Internal to kernels/: matmul.cu calls it when kn_arch_path() says the
  * sm_90a machine code is loaded; tests/kernels/kc_gemm_sm90.cu checks it
  * against a plain-C reference.
@@ -25,6 +26,8 @@
  *                the gradient of silu(gate) * up (b_kmajor 0), aux [M, 2N]
  *                the forward's gate | up, C [M, 2N] = their gradients (as
  *                GEMM into bf16 then kn_swiglu_bwd); aux may not alias C
+ *                (each lane reads before it writes the same elements, as
+ *                dGELU in place, but that is not checked by a test)
  * Requirements (else -ENOTSUP, nothing launched: the caller falls back to
  * cuBLASLt): M, N, K > 0; K, N, lda, ldb, ldc, ldaux multiples of 8;
  * A, B, C, aux 16-byte aligned, bias 4-byte aligned; no bias with DGELU

@@ -23,6 +23,7 @@
  * The GELU aux matrix (pre-activation) has D's layout: [N, OC] row-major =
  * (OC x N, ld OC) forward, (IC x N, ld IC) for dGELU; cuBLASLt wants its ld
  * divisible by 8, else the unfused path runs. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,7 +79,7 @@ struct kn_blas {
     int fuse_dgelu; /* dGELU in the input-gradient GEMM's epilogue: 1 on, 0 off,
                      * -1 (default) on only when k < DGELU_EPI_MAX_K */
     int fuse_bgrad; /* bias gradient in the weight GEMM's epilogue (BGRADB) */
-    int own_gemm;   /* GELU / dGELU products on gemm_sm90 (sm_90a path only):
+    int own_gemm;   /* GELU / dGELU / SwiGLU products on gemm_sm90 (sm_90a path only):
                      * 0 never, 1 always, -1 where it measured faster (own_takes) */
     int sm90;       /* the sm_90a machine code is loaded */
     int tune;       /* 1: shapes planned now are tuned (kn_blas_set_tune, tune_plan) */
@@ -127,8 +128,8 @@ extern "C" int kn_blas_create(kn_blas **out, size_t workspace_bytes)
     const char *tune = getenv("INGOT_GEMM_TUNE");
     h->tune_env = !tune || !*tune ? -1 : !strcmp(tune, "0") ? 0 : !strcmp(tune, "always") ? 2 : 1;
     h->tune = h->tune_env == 2;
-    /* Ingot's Hopper GEMM for the GELU and dGELU products where the sm_90a
-     * code runs: INGOT_GEMM_SM90=0 keeps them on cuBLASLt (comparisons). */
+    /* Ingot's Hopper GEMM for the GELU, dGELU and SwiGLU products where the
+     * sm_90a code runs: INGOT_GEMM_SM90=0 keeps them on cuBLASLt (comparisons). */
     kn_path path = KN_PATH_PORTABLE;
     int err = kn_arch_path(&path);
     cublasStatus_t st;
@@ -742,6 +743,7 @@ extern "C" int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void
     int err = shape_check(N, IC, F, dt);
     if (err)
         return err;
+    KN_ARG_CHECK(F <= INT_MAX / 2, "F=%d: the gate|up width 2F must fit an int", F);
     if (own_takes_swiglu(h, 0, N, dt)) {
         const kn_g9 g = {N, F, IC, inp, IC, w, IC, 1, hout, F, NULL, gu, 2LL * F, KN_G9_SWIGLU};
         err = kn_gemm_sm90(&g, s);
@@ -763,6 +765,7 @@ extern "C" int kn_matmul_bwd_inp_swiglu(kn_blas *h, void *dgu, void *dh_scratch,
     int err = shape_check(N, F, OC, dt);
     if (err)
         return err;
+    KN_ARG_CHECK(F <= INT_MAX / 2, "F=%d: the gate|up width 2F must fit an int", F);
     if (own_takes_swiglu(h, 1, N, dt)) {
         const kn_g9 g = {N, F, OC, dout, OC, w, F, 0, dgu, 2LL * F, NULL, (void *)gu, 2LL * F,
                          KN_G9_DSWIGLU};

@@ -43,7 +43,7 @@ void kn_blas_free(kn_blas *h);
 void kn_blas_set_fuse_gelu(kn_blas *h, int on);
 
 /* Where the GELU and dGELU products (kn_matmul_fwd with pre_gelu,
- * kn_matmul_bwd_inp with pre_gelu, bf16) run on Ingot's own Hopper GEMM
+ * kn_matmul_bwd_inp with pre_gelu, bf16), and the SwiGLU ones, run on Ingot's own Hopper GEMM
  * (gemm_sm90.h) instead of cuBLASLt: on = -1 (the default where the sm_90a
  * machine code runs): at the shapes where it measured faster (matmul.cu,
  * own_takes); 1: always; 0: never. On other GPUs it stays 0.
@@ -51,8 +51,8 @@ void kn_blas_set_fuse_gelu(kn_blas *h, int on);
  * Shapes the kernel does not take fall back to cuBLASLt. Only while fusing
  * is allowed (kn_blas_set_fuse_gelu). The SwiGLU products
  * (kn_matmul_fwd_swiglu, kn_matmul_bwd_inp_swiglu) follow the same
- * setting (-1: the backward from 4096 rows). kn_blas_own_gemm returns the
- * setting. */
+ * setting (-1: the backward from 4096 rows) but not kn_blas_set_fuse_gelu.
+ * kn_blas_own_gemm returns the setting. */
 void kn_blas_set_own_gemm(kn_blas *h, int on);
 int kn_blas_own_gemm(const kn_blas *h);
 
@@ -109,7 +109,8 @@ int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *inp, const 
  * @ w^T (w [2F, IC]: the gate rows, then the up rows), hout [N, F] =
  * silu(gate) * up. One product with the SwiGLU in its epilogue where the
  * own Hopper GEMM takes it (bf16, as kn_blas_set_own_gemm allows), else the
- * product then kn_swiglu_fwd; the same bits either way.
+ * product then kn_swiglu_fwd: the same SwiGLU math on the bf16 product
+ * (the products' summation orders differ, so the last bit of gu may).
  * hout may alias neither inp nor gu. */
 int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void *inp, const void *w,
                          int N, int IC, int F, kn_dtype dt, cudaStream_t s);

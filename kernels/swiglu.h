@@ -1,7 +1,9 @@
 /* SwiGLU on the GPU: out[n, f] = silu(gu[n, f]) * gu[n, F + f] on the
- * [N, 2F] gate|up output of one matmul by [W_gate; W_up], the same math as
+ * [N, 2F] gate|up output of one matmul by [W_gate; W_up], the math of
  * ref_swiglu_* (kernels/cpu/ref_llama.h); float32 arithmetic, storage of
- * dtype dt. */
+ * dtype dt. The sigmoid (swiglu_math.cuh): expf and the IEEE division in
+ * float32 (~1 ulp from the reference), __expf and __fdividef in bf16 (a few
+ * float32 ulp, below bf16's rounding). */
 #ifndef INGOT_SWIGLU_H
 #define INGOT_SWIGLU_H
 

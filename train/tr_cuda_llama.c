@@ -421,8 +421,9 @@ int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
            kn_residual_rmsnorm_fwd(a->x2, a->fn, a->fn_rstd, res, m->tmp,
                                    wp(m, w, TL_FFN_NORM, L, uC), eps, N, C, dt, s));
         /* gu = fn Wgateup^T, h = swiglu(gu): one product where the SwiGLU
-         * runs in its epilogue (matmul.h) */
-        OP("matmul_fwd gateup+swiglu", mmf * C * 2 * F,
+         * runs in its epilogue (matmul.h); the op's name fits the profile
+         * table's column */
+        OP("matmul_fwd swiglu", mmf * C * 2 * F,
            kn_matmul_fwd_swiglu(m->blas, a->h, a->gu, a->fn,
                                 wp(m, w, TL_WGATEUP, L, 2 * uF * uC), N, C, F, dt, s));
         OP("matmul_fwd down", mmf * F * C,
@@ -484,7 +485,7 @@ int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream
         /* x3 = x2 + Wdown(swiglu(Wgateup(ffn_norm(x2)))) */
         /* dgu = swiglu'(dres Wdown) at gu, one product where the SwiGLU
          * backward runs in its epilogue (matmul.h; else through dh) */
-        OP("matmul_bwd_inp down+swiglu", mmf * F * C,
+        OP("matmul_bwd_inp swiglu", mmf * F * C,
            kn_matmul_bwd_inp_swiglu(m->blas, m->dgu, m->dh, m->dres,
                                     wp(m, w, TL_WDOWN, L, uC * uF), a->gu, N, F, C, dt, s));
         OP("matmul_bwd_w down", mmf * F * C,

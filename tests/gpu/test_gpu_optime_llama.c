@@ -42,8 +42,7 @@ static const struct want common_ops[] = {
     { "matmul_fwd qkv", 1, 0, true },
     { "matmul_fwd wo", 1, 0, true },
     { "residual_rmsnorm_fwd", 2, 0, false },
-    { "matmul_fwd gateup", 1, 0, true },
-    { "swiglu_fwd", 1, 0, false },
+    { "matmul_fwd swiglu", 1, 0, true }, /* gate|up product + SwiGLU */
     { "matmul_fwd down", 1, 0, true },
     { "matmul_fwd lm_head", 0, 1, true },
     { "softmax_xent", 0, 1, false },
@@ -51,9 +50,8 @@ static const struct want common_ops[] = {
     { "matmul_bwd_inp lm_head", 0, 1, true },
     { "matmul_bwd_w lm_head", 0, 1, true },
     { "rmsnorm_bwd", 2, 1, false },
-    { "matmul_bwd_inp down", 1, 0, true },
+    { "matmul_bwd_inp swiglu", 1, 0, true }, /* down's input gradient + SwiGLU's */
     { "matmul_bwd_w down", 1, 0, true },
-    { "swiglu_bwd", 1, 0, false },
     { "matmul_bwd_inp gateup", 1, 0, true },
     { "matmul_bwd_w gateup", 1, 0, true },
     { "matmul_bwd_inp wo", 1, 0, true },

@@ -198,16 +198,18 @@ static int check_case(const struct gcase *g)
  *          C [M, F] = silu(g) u of the bf16 values;
  * backward A [M, K] . B2 [K, F] = dh (bf16) -> C [M, 2F] = the SwiGLU
  *          gradients at a random gate | up.
- * Against double precision on every row_step-th row; rows past M (guard)
- * untouched; a second run bit-identical. */
+ * Against double precision on every row_step-th row; `pad` columns past
+ * each output row and GUARD_ROWS rows past M untouched; a second run
+ * bit-identical. */
 struct swcase {
-    int M, F, K, row_step;
+    int M, F, K, row_step, pad;
 };
 
 static const struct swcase swcases[] = {
-    {300, 200, 136, 1},  /* partial tiles: M, K, and F (1.5 forward / 0.8 backward tiles) */
-    {2048, 1408, 256, 7}, /* 176 forward, 96 backward tiles */
-    {7, 8, 8, 1},        /* the smallest shape taken */
+    {300, 200, 136, 1, 0},  /* partial tiles: M, K, and F (1.5 forward / 0.8 backward tiles) */
+    {2048, 1408, 256, 7, 0}, /* 176 forward, 96 backward tiles */
+    {7, 8, 8, 1, 0},        /* the smallest shape taken */
+    {130, 264, 64, 1, 24},  /* padded leading dimensions: up is N, not ld / 2, apart */
 };
 
 static double sigmoid_d(double g)
@@ -220,21 +222,76 @@ static double rbf(double x) /* rounded to bf16, as the epilogue's input */
     return from_bf16(to_bf16((float)x));
 }
 
+/* One output of check_swiglu: [M, cols] with ld, GUARD_ROWS rows after. */
+struct swout {
+    size_t cols, ld;
+    void *dev;
+    uint16_t *run[2];
+};
+
+static void swout_init(struct swout *o, int M, size_t cols, size_t ld)
+{
+    const size_t n = ((size_t)M + GUARD_ROWS) * ld;
+    o->cols = cols;
+    o->ld = ld;
+    o->run[0] = (uint16_t *)malloc(n * 2);
+    o->run[1] = (uint16_t *)malloc(n * 2);
+    if (!o->run[0] || !o->run[1]) {
+        fprintf(stderr, "out of host memory\n");
+        exit(1);
+    }
+    CK(cudaMalloc(&o->dev, n * 2));
+}
+
+/* Poison (bf16 NaN) before a run; keep run r after it. */
+static void swout_poison(struct swout *o, int M)
+{
+    CK(cudaMemset(o->dev, 0xFF, ((size_t)M + GUARD_ROWS) * o->ld * 2));
+}
+
+static void swout_keep(struct swout *o, int M, int r)
+{
+    CK(cudaMemcpy(o->run[r], o->dev, ((size_t)M + GUARD_ROWS) * o->ld * 2,
+                  cudaMemcpyDeviceToHost));
+}
+
+/* Padding and guard rows still poisoned in both runs, run 1 == run 2 on
+ * the outputs; then the sampled rows of run 1 packed to [nrows, cols] for
+ * the comparison. Returns the count of bad padding / guard elements. */
+static size_t swout_settle(struct swout *o, int M, int row_step, size_t *differ)
+{
+    size_t bad = 0;
+    for (int r = 0; r < 2; r++)
+        for (size_t row = 0; row < (size_t)M + GUARD_ROWS; row++)
+            for (size_t c = row < (size_t)M ? o->cols : 0; c < o->ld; c++)
+                bad += o->run[r][row * o->ld + c] != 0xFFFF;
+    for (int m = 0; m < M; m++)
+        *differ += memcmp(o->run[0] + (size_t)m * o->ld, o->run[1] + (size_t)m * o->ld,
+                          o->cols * 2) != 0;
+    size_t k = 0;
+    for (int m = 0; m < M; m += row_step, k++)
+        memmove(o->run[0] + k * o->cols, o->run[0] + (size_t)m * o->ld, o->cols * 2);
+    return bad;
+}
+
+static void swout_free(struct swout *o)
+{
+    cudaFree(o->dev);
+    free(o->run[0]);
+    free(o->run[1]);
+}
+
 static int check_swiglu(const struct swcase *sw)
 {
     const int M = sw->M, F = sw->F, K = sw->K;
-    const size_t na = (size_t)M * K, nb = (size_t)2 * F * K, n2 = (size_t)M * 2 * F,
-                 n1 = (size_t)M * F, ng = (size_t)GUARD_ROWS * 2 * F;
-    float *a = (float *)malloc(na * 4), *b = (float *)malloc(nb * 4), *gu = (float *)malloc(n2 * 4);
-    float *r_gu = (float *)malloc(n2 * 4), *r_h = (float *)malloc(n1 * 4),
-          *r_dgu = (float *)malloc(n2 * 4);
+    const size_t F2 = (size_t)2 * F, ld2 = F2 + sw->pad;
+    const size_t na = (size_t)M * K, nb = F2 * K, ngu = (size_t)M * ld2;
+    float *a = (float *)malloc(na * 4), *b = (float *)malloc(nb * 4), *gu = (float *)malloc(ngu * 4);
+    float *r_gu = (float *)malloc((size_t)M * F2 * 4), *r_h = (float *)malloc((size_t)M * F * 4),
+          *r_dgu = (float *)malloc((size_t)M * F2 * 4);
     uint16_t *ha = (uint16_t *)malloc(na * 2), *hb = (uint16_t *)malloc(nb * 2),
-             *hgu = (uint16_t *)malloc(n2 * 2), *o[2][3];
-    for (int run = 0; run < 2; run++)
-        for (int t = 0; t < 3; t++)
-            o[run][t] = (uint16_t *)malloc((n2 + ng) * 2);
-    if (!a || !b || !gu || !r_gu || !r_h || !r_dgu || !ha || !hb || !hgu || !o[0][0] ||
-        !o[0][1] || !o[0][2] || !o[1][0] || !o[1][1] || !o[1][2]) {
+             *hgu = (uint16_t *)malloc(ngu * 2);
+    if (!a || !b || !gu || !r_gu || !r_h || !r_dgu || !ha || !hb || !hgu) {
         fprintf(stderr, "out of host memory\n");
         exit(1);
     }
@@ -245,28 +302,26 @@ static int check_swiglu(const struct swcase *sw)
         hb[i] = to_bf16(urand() * bs);
         b[i] = from_bf16(hb[i]);
     }
-    for (size_t i = 0; i < n2; i++) {
+    for (size_t i = 0; i < ngu; i++) { /* the backward's gate | up (padding included) */
         hgu[i] = to_bf16(4.0f * urand());
         gu[i] = from_bf16(hgu[i]);
     }
-    void *da = dcopy(ha, na), *db = dcopy(hb, nb), *dgu = dcopy(hgu, n2);
-    void *d_aux = NULL, *d_h = NULL, *d_dgu = NULL;
-    CK(cudaMalloc(&d_aux, (n2 + ng) * 2));
-    CK(cudaMalloc(&d_h, (n2 + ng) * 2));
-    CK(cudaMalloc(&d_dgu, (n2 + ng) * 2));
+    void *da = dcopy(ha, na), *db = dcopy(hb, nb), *dgu = dcopy(hgu, ngu);
+    struct swout o_aux, o_h, o_dgu; /* gate|up and h of the forward, dgate|dup */
+    swout_init(&o_aux, M, F2, ld2);
+    swout_init(&o_h, M, (size_t)F, (size_t)F + sw->pad);
+    swout_init(&o_dgu, M, F2, ld2);
     for (int run = 0; run < 2; run++) {
-        CK(cudaMemset(d_aux, 0xFF, (n2 + ng) * 2));
-        CK(cudaMemset(d_h, 0xFF, (n2 + ng) * 2));
-        CK(cudaMemset(d_dgu, 0xFF, (n2 + ng) * 2));
+        swout_poison(&o_aux, M), swout_poison(&o_h, M), swout_poison(&o_dgu, M);
         /* forward: B [2F, K]; backward: the first F x K of the same values as [K, F] */
-        kn_g9 f = {M, F, K, da, K, db, K, 1, d_h, F, NULL, d_aux, 2LL * F, KN_G9_SWIGLU};
-        kn_g9 g = {M, F, K, da, K, db, F, 0, d_dgu, 2LL * F, NULL, dgu, 2LL * F, KN_G9_DSWIGLU};
+        kn_g9 f = {M,   F,         K, da, K, db, K, 1, o_h.dev, (long long)o_h.ld, NULL,
+                   o_aux.dev, (long long)ld2, KN_G9_SWIGLU};
+        kn_g9 g = {M,   F,   K, da, K, db, F, 0, o_dgu.dev, (long long)ld2, NULL,
+                   dgu, (long long)ld2, KN_G9_DSWIGLU};
         CHECK_OK(kn_gemm_sm90(&f, 0));
         CHECK_OK(kn_gemm_sm90(&g, 0));
         CK(cudaDeviceSynchronize());
-        CK(cudaMemcpy(o[run][0], d_aux, (n2 + ng) * 2, cudaMemcpyDeviceToHost));
-        CK(cudaMemcpy(o[run][1], d_h, (n1 + (size_t)GUARD_ROWS * F) * 2, cudaMemcpyDeviceToHost));
-        CK(cudaMemcpy(o[run][2], d_dgu, (n2 + ng) * 2, cudaMemcpyDeviceToHost));
+        swout_keep(&o_aux, M, run), swout_keep(&o_h, M, run), swout_keep(&o_dgu, M, run);
     }
     size_t nrows = 0;
     for (int m = 0; m < M; m += sw->row_step, nrows++)
@@ -279,7 +334,7 @@ static int check_swiglu(const struct swcase *sw)
                 ad += x * b[(size_t)k * F + f];
             }
             const double g = rbf(ag), u = rbf(au), s = sigmoid_d(g);
-            const size_t r2 = nrows * 2 * F, m2 = (size_t)m * 2 * F;
+            const size_t r2 = nrows * F2, m2 = (size_t)m * ld2;
             r_gu[r2 + f] = (float)ag;
             r_gu[r2 + F + f] = (float)au;
             r_h[nrows * F + f] = (float)(g * s * u);
@@ -287,32 +342,43 @@ static int check_swiglu(const struct swcase *sw)
             r_dgu[r2 + f] = (float)(dh * ui * si * (1.0 + gi * (1.0 - si)));
             r_dgu[r2 + F + f] = (float)(dh * gi * si);
         }
-    /* guard rows, then run 1 == run 2, then pack the sampled rows of run 1 */
-    size_t guard = 0, differ = 0;
-    const size_t cols[3] = {(size_t)2 * F, (size_t)F, (size_t)2 * F};
-    for (int t = 0; t < 3; t++) {
-        const size_t n = (size_t)M * cols[t];
-        for (size_t i = n; i < n + (size_t)GUARD_ROWS * cols[t]; i++)
-            guard += o[0][t][i] != 0xFFFF || o[1][t][i] != 0xFFFF;
-        differ += memcmp(o[0][t], o[1][t], n * 2) != 0;
-        size_t r = 0;
-        for (int m = 0; m < M; m += sw->row_step, r++)
-            memmove(o[0][t] + r * cols[t], o[0][t] + (size_t)m * cols[t], cols[t] * 2);
-    }
+    size_t differ = 0, guard = swout_settle(&o_aux, M, sw->row_step, &differ) +
+                               swout_settle(&o_h, M, sw->row_step, &differ) +
+                               swout_settle(&o_dgu, M, sw->row_step, &differ);
     size_t at[3] = {0, 0, 0};
-    const double w[3] = {worst_host(o[0][0], r_gu, nrows * 2 * F, 1e-2, 1e-2, &at[0]),
-                         worst_host(o[0][1], r_h, nrows * F, 1e-2, 1e-2, &at[1]),
-                         worst_host(o[0][2], r_dgu, nrows * 2 * F, 1e-2, 1e-2, &at[2])};
+    const double w[3] = {worst_host(o_aux.run[0], r_gu, nrows * F2, 1e-2, 1e-2, &at[0]),
+                         worst_host(o_h.run[0], r_h, nrows * F, 1e-2, 1e-2, &at[1]),
+                         worst_host(o_dgu.run[0], r_dgu, nrows * F2, 1e-2, 1e-2, &at[2])};
     const int ok = w[0] <= 1.0 && w[1] <= 1.0 && w[2] <= 1.0 && !guard && !differ;
-    printf("%-4s %dx%dx%d swiglu fwd gate|up err %.3f h err %.3f, bwd err %.3f; guard %zu "
-           "differ %zu (rows %zu)\n",
-           ok ? "ok" : "FAIL", M, F, K, w[0], w[1], w[2], guard, differ, nrows);
-    cudaFree(da), cudaFree(db), cudaFree(dgu), cudaFree(d_aux), cudaFree(d_h), cudaFree(d_dgu);
+    printf("%-4s %dx%dx%d%s swiglu fwd gate|up err %.3f h err %.3f, bwd err %.3f; pad/guard "
+           "%zu differ %zu (rows %zu)\n",
+           ok ? "ok" : "FAIL", M, F, K, sw->pad ? " padded" : "", w[0], w[1], w[2], guard,
+           differ, nrows);
+    cudaFree(da), cudaFree(db), cudaFree(dgu);
+    swout_free(&o_aux), swout_free(&o_h), swout_free(&o_dgu);
     free(a), free(b), free(gu), free(r_gu), free(r_h), free(r_dgu), free(ha), free(hb), free(hgu);
-    for (int run = 0; run < 2; run++)
-        for (int t = 0; t < 3; t++)
-            free(o[run][t]);
     return !ok;
+}
+
+/* Shapes and layouts the SwiGLU pair refuses (-ENOTSUP, nothing launched). */
+static int check_swiglu_refusals(void)
+{
+    void *p = (void *)256; /* never dereferenced: refused before any launch */
+    const kn_g9 bad[] = {
+        {64, 64, 64, p, 64, p, 64, 1, p, 64, p, p, 128, KN_G9_SWIGLU},  /* bias */
+        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 128, KN_G9_SWIGLU}, /* B [K, N] */
+        {64, 64, 64, p, 64, p, 64, 1, p, 64, NULL, p, 64, KN_G9_SWIGLU}, /* ldaux < 2N */
+        {64, 64, 64, p, 64, p, 64, 1, p, 128, NULL, p, 128, KN_G9_DSWIGLU}, /* B [N, K] */
+        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 128, KN_G9_DSWIGLU},  /* ldc < 2N */
+        {64, 64, 64, p, 64, p, 64, 0, p, 128, NULL, p, 64, KN_G9_DSWIGLU},  /* ldaux < 2N */
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (kn_gemm_sm90_supports(&bad[i]) || kn_gemm_sm90(&bad[i], 0) != -ENOTSUP) {
+            printf("FAIL SwiGLU refusal case %zu was taken\n", i);
+            n++;
+        }
+    return n;
 }
 
 /* -------------------------------------------------------------- bench */
@@ -479,6 +545,7 @@ int main(int argc, char **argv)
         bad += check_case(&gcases[i]);
     for (size_t i = 0; i < sizeof swcases / sizeof swcases[0]; i++)
         bad += check_swiglu(&swcases[i]);
+    bad += check_swiglu_refusals();
     /* refused shapes: nothing launched, -ENOTSUP */
     kn_g9 odd = {64, 100, 64, (void *)256, 64, (void *)256, 64, 1, (void *)256, 100, NULL,
                  NULL, 0, KN_G9_PLAIN};
