@@ -45,6 +45,7 @@
 
 #include "cuda_check.h"
 #include "gemm_sm90.h"
+#include "gemm_sm90_int.cuh"
 #include "kn_arch.h"
 #include "kn_device.cuh"
 #include "sm90_common.cuh"
@@ -55,7 +56,6 @@
 #pragma nv_diag_suppress 177
 
 enum {
-    G9_BM = 128,
     G9_BN = 256,
     G9_BK = 64,
     G9_ST = 3,
@@ -69,73 +69,11 @@ enum {
     G9_EWARPS = 3, /* epilogue warps: warps 1 .. 3 of the producer warpgroup */
 };
 
-typedef struct g9_par {
-    int M, N, K;
-    kn_bf16 *C;
-    long long ldc;
-    const kn_bf16 *bias;
-    kn_bf16 *aux;
-    long long ldaux;
-    int group; /* tile order: cluster rows per group (g9_sched) */
-} g9_par;
-
-static __device__ __forceinline__ float g9_tanh(float x)
-{
-    float y;
-    asm("tanh.approx.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-    return y;
-}
-
-/* GELU, tanh form (gelu.cu's, with the hardware tanh: its ~2^-11 relative
- * error is below the bf16 rounding of the result), written as the fewest
- * operations (the epilogue warps' time per tile is in them):
- * u = x (K + K C x^2), gelu = h + h tanh(u) with h = x / 2,
- * gelu' = (1 + th) / 2 + h (1 - th^2) (K + 3 K C x^2). */
-static __device__ __forceinline__ float g9_gelu(float x)
-{
-    const float x2 = x * x, h = 0.5f * x;
-    const float th = g9_tanh(x * fmaf(KN_GELU_K * KN_GELU_C, x2, KN_GELU_K));
-    return fmaf(h, th, h);
-}
-
-static __device__ __forceinline__ float g9_gelu_grad(float x)
-{
-    const float x2 = x * x, h = 0.5f * x;
-    const float th = g9_tanh(x * fmaf(KN_GELU_K * KN_GELU_C, x2, KN_GELU_K));
-    const float d = h * fmaf(3.0f * KN_GELU_K * KN_GELU_C, x2, KN_GELU_K);
-    return fmaf(0.5f, th, fmaf(d, fmaf(-th, th, 1.0f), 0.5f));
-}
-
 /* Output columns per tile: the SwiGLU forward's 256 product columns are
  * 128 gate and 128 up ones, i.e. 128 output columns. */
 static __host__ __device__ __forceinline__ int g9_tile_n(int epi)
 {
     return epi == KN_G9_SWIGLU ? G9_BN / 2 : G9_BN;
-}
-
-/* The tiles a block owns. With clusters of CL blocks, a cluster owns
- * cluster tiles of CL x 128 rows x 256 product columns (the SwiGLU
- * forward's: 128 output columns, sc.bn) and block rank r of the
- * cluster the rows r * 128 .. of each; the B tile is the same for the
- * cluster's blocks, each loads 1/CL of it for all of them (TMA multicast).
- * Order: groups of `group` cluster rows, in each the row index fastest, then
- * the column: the ~132 tiles in flight cover a few rows and columns of the
- * tile grid, so their A rows and B columns stay in L2 together. Row-major
- * order (group 1) streamed all of B once per two or three rows of tiles,
- * which costs once B outgrows L2 (LLaMA's gate|up weights: 46 MB). */
-struct g9_sched {
-    int first, stride, count; /* cluster tiles first, first + stride, ... < count */
-    int ntn, rank, cl;
-    int bn;          /* output columns per tile: G9_BN, or with the SwiGLU forward half of it */
-    int ntm, group; /* cluster rows of tiles; cluster rows per group */
-};
-
-static __device__ __forceinline__ void g9_tile(const g9_sched &sc, int ct, int &m0, int &n0)
-{
-    const int per = sc.group * sc.ntn, g = ct / per, in = ct - g * per;
-    const int rows = min(sc.group, sc.ntm - g * sc.group);
-    m0 = ((g * sc.group + in % rows) * sc.cl + sc.rank) * G9_BM;
-    n0 = (in / rows) * sc.bn;
 }
 
 /* One box of a stage's B: alone, or multicast into every block of the
@@ -583,10 +521,9 @@ static PFN_cuTensorMapEncodeTiled_v12000 g9_encode_fn(void)
     return fn;
 }
 
-/* A row-major bf16 matrix (outer rows of inner elements, ld elements apart)
- * read in boxes of 64 x box_outer with the 128-byte swizzle. */
-static int g9_map(CUtensorMap *m, const void *p, long long inner, long long outer, long long ld,
-                  int box_outer)
+/* gemm_sm90_int.cuh */
+int g9_map(CUtensorMap *m, const void *p, long long inner, long long outer, long long ld,
+           int box_outer)
 {
     PFN_cuTensorMapEncodeTiled_v12000 enc = g9_encode_fn();
     if (!enc)
@@ -673,7 +610,7 @@ static int g9_cluster(void)
  * INGOT_G9_GROUP=N (1 .. 1024) for measuring (1: row-major order, the N
  * index fastest); other values keep 8, as other unknown INGOT_G9_* values
  * keep their defaults. Read once. */
-static int g9_group(void)
+int g9_group(void)
 {
     static const int group = [] {
         const char *e = getenv("INGOT_G9_GROUP");
@@ -681,6 +618,18 @@ static int g9_group(void)
         return v >= 1 && v <= 1024 ? (int)v : 8;
     }();
     return group;
+}
+
+/* INGOT_G9_PINGPONG=1: the PLAIN, GELU and dGELU products on the
+ * ping-pong kernel (gemm_sm90_pp.cu; not yet measured, so off by default).
+ * Read once. */
+static int g9_pingpong(void)
+{
+    static const int on = [] {
+        const char *e = getenv("INGOT_G9_PINGPONG");
+        return e && !strcmp(e, "1");
+    }();
+    return on;
 }
 
 /* A persistent grid: as many clusters as fit on the GPU at once, at most
@@ -737,8 +686,12 @@ extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
     KN_ARG_CHECK(g->epi == KN_G9_PLAIN || g->aux, "epilogue %d needs aux", (int)g->epi);
     if (!kn_gemm_sm90_supports(g))
         return -ENOTSUP;
-    CUtensorMap ta, tb;
+    const g9_par p = {g->M,   g->N, g->K, (kn_bf16 *)g->C, g->ldc, (const kn_bf16 *)g->bias,
+                      (kn_bf16 *)g->aux, g->ldaux, g9_group()};
     const int cl = g9_cluster();
+    if (g9_pingpong() && cl == 1 && g->epi <= KN_G9_DGELU)
+        return g9pp_run(g, p, s);
+    CUtensorMap ta, tb;
     int err = g9_map(&ta, g->A, g->K, g->M, g->lda, G9_BM);
     /* K-major B: each block of a cluster loads 256 / cl rows; the SwiGLU
      * forward's B [2N, K] in boxes of 128 rows (gate, up) */
@@ -749,8 +702,6 @@ extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
                           : g9_map(&tb, g->B, g->N, g->K, g->ldb, G9_BK);
     if (err)
         return err;
-    const g9_par p = {g->M,   g->N, g->K, (kn_bf16 *)g->C, g->ldc, (const kn_bf16 *)g->bias,
-                      (kn_bf16 *)g->aux, g->ldaux, g9_group()};
     switch (g->epi * 2 + !g->b_kmajor) {
     case KN_G9_PLAIN * 2:
         return g9_launch<0, KN_G9_PLAIN>(ta, tb, p, cl, s);
