@@ -622,6 +622,7 @@ int g9_group(void)
 
 /* INGOT_G9_PINGPONG=1: the PLAIN, GELU and dGELU products on the
  * ping-pong kernel (gemm_sm90_pp.cu; not yet measured, so off by default).
+ * It has no clusters: with INGOT_G9_CLUSTER=2 this kernel keeps them.
  * Read once. */
 static int g9_pingpong(void)
 {

@@ -44,9 +44,19 @@ enum {
     GP_SMEM = 1024 + GP_ST * (GP_A_BYTES + GP_B_BYTES) + 2 * GP_STAGING + (2 * GP_ST + 2) * 8,
 };
 
-static __device__ __forceinline__ void gp_bar_sync(int id)
+/* Named barrier ID (1, 2: one per consumer warpgroup) over its 128 threads;
+ * an immediate, so ptxas knows which barriers the kernel uses. */
+template <int ID> static __device__ __forceinline__ void gp_bar_sync(void)
 {
-    asm volatile("bar.sync %0, 128;\n" ::"r"(id) : "memory");
+    asm volatile("bar.sync %0, 128;\n" ::"n"(ID) : "memory");
+}
+
+static __device__ __forceinline__ void gp_wg_sync(int c)
+{
+    if (c)
+        gp_bar_sync<2>();
+    else
+        gp_bar_sync<1>();
 }
 
 static __device__ __forceinline__ uint4 gp_lds16(uint32_t a)
@@ -54,7 +64,8 @@ static __device__ __forceinline__ uint4 gp_lds16(uint32_t a)
     uint4 v;
     asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                 : "r"(a));
+                 : "r"(a)
+                 : "memory");
     return v;
 }
 
@@ -232,9 +243,9 @@ static __device__ __forceinline__ void gp_consume(uint32_t sA, uint32_t sB, uint
             sm90_mb_arrive(bar + 8 * (GP_ST + prev));
         gp_stage<EPI>(acc0, 0, p, stage, n0, warp, lane);
         gp_stage<EPI>(acc1, 1, p, stage, n0, warp, lane);
-        gp_bar_sync(1 + c); /* the staging tile is written */
+        gp_wg_sync(c); /* the staging tile is written */
         gp_store<EPI>(p, stage, m0, n0, warp, lane);
-        gp_bar_sync(1 + c); /* and read: free for the next tile */
+        gp_wg_sync(c); /* and read: free for the next tile */
     }
 }
 

@@ -41,6 +41,12 @@ static const struct gcase gcases[] = {
     {100, 64, 56, 0, KN_G9_PLAIN, 1, 8, 1, 0},      /* N, K below one tile, B [K, N] */
     {7, 8, 8, 1, KN_G9_PLAIN, 0, 0, 1, 0},          /* the smallest shape taken */
     {300, 520, 200, 0, KN_G9_DGELU, 0, 8, 1, 1},    /* dGELU in place, padded */
+    /* k-blocks per tile (1, 3, 5) that do not divide the stage rings (3 and
+     * 4 stages): tiles start mid-ring, the previous fill of a stage belongs
+     * to another tile (the ping-pong kernel's order barrier) */
+    {4100, 2048, 64, 0, KN_G9_PLAIN, 1, 0, 5, 0},
+    {2048, 3072, 136, 1, KN_G9_GELU, 1, 0, 7, 0},
+    {2048, 3072, 320, 0, KN_G9_DGELU, 0, 0, 7, 0},
 };
 
 static const char *epi_name(int e)
