@@ -142,7 +142,7 @@ static __device__ __forceinline__ void g9_produce(const CUtensorMap *ta, const C
  * that warp's staging tile in shared memory (G9_STAGE_PITCH bytes per row:
  * 16 bytes of padding put the 8 rows one lane group writes on different
  * banks), in two passes:
- * 1. g9_stage_frags, by the consumer warp, fragment order: lane 4 g + q
+ * 1. g9_stage_acc, by the consumer warp, fragment order: lane 4 g + q
  *    holds rows g, g + 8 and columns 8 j + 2 q (+1) in acc[4 j .. 4 j + 3];
  *    it adds the bias in float32 and stores the bf16 pairs.
  * 2. g9_store_rows, row order: lane l owns columns 8 l .. 8 l + 7 of each
@@ -156,34 +156,6 @@ static __device__ __forceinline__ void g9_produce(const CUtensorMap *ta, const C
  *    or swiglu.cu) does. N % 8 == 0: a lane's 8 columns are wholly inside
  *    or outside. Run by an epilogue warp while the consumer is already in
  *    the next tile's products. */
-template <int EPI>
-static __device__ __forceinline__ void g9_stage_frags(const float (&acc)[G9_BN / 2],
-                                                      const g9_par &p, uint32_t stage, int n0,
-                                                      int lane)
-{
-    const int g = lane >> 2, q = lane & 3;
-#pragma unroll
-    for (int j = 0; j < G9_BN / 8; j++) {
-        const int col = n0 + 8 * j + 2 * q;
-        float b0 = 0.0f, b1 = 0.0f;
-        if (EPI != KN_G9_DGELU && p.bias && col < p.N) {
-            const __nv_bfloat162 b = *reinterpret_cast<const __nv_bfloat162 *>(p.bias + col);
-            b0 = __low2float(b);
-            b1 = __high2float(b);
-        }
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            __nv_bfloat162 v = __floats2bfloat162_rn(acc[4 * j + 2 * h] + b0,
-                                                     acc[4 * j + 2 * h + 1] + b1);
-            const uint32_t a =
-                stage + (uint32_t)((g + 8 * h) * G9_STAGE_PITCH + (8 * j + 2 * q) * 2);
-            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(a),
-                         "r"(*reinterpret_cast<uint32_t *>(&v))
-                         : "memory");
-        }
-    }
-}
-
 /* The epilogues that read a pre-activation (aux) as they go. */
 template <int EPI> struct g9_epi {
     enum {
@@ -287,17 +259,9 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
         kn_bf16 *out = p.C + (size_t)row * p.ldc + col;
         if (EPI == KN_G9_GELU) {
             *reinterpret_cast<uint4 *>(p.aux + (size_t)row * p.ldaux + col) = v;
-#pragma unroll
-            for (int e = 0; e < 4; e++)
-                x[e] = __floats2bfloat162_rn(g9_gelu(__low2float(x[e])),
-                                             g9_gelu(__high2float(x[e])));
+            g9_gelu_pack<EPI>(v, v);
         } else if (EPI == KN_G9_DGELU) {
-            const __nv_bfloat162 *pr = reinterpret_cast<const __nv_bfloat162 *>(&pre[r]);
-#pragma unroll
-            for (int e = 0; e < 4; e++)
-                x[e] = __floats2bfloat162_rn(
-                    __low2float(x[e]) * g9_gelu_grad(__low2float(pr[e])),
-                    __high2float(x[e]) * g9_gelu_grad(__high2float(pr[e])));
+            g9_gelu_pack<EPI>(v, pre[r]);
         } else if (EPI == KN_G9_DSWIGLU) {
             const __nv_bfloat162 *g = reinterpret_cast<const __nv_bfloat162 *>(&pre[2 * r]),
                                  *u = reinterpret_cast<const __nv_bfloat162 *>(&pre[2 * r + 1]);
@@ -444,7 +408,7 @@ static __device__ __forceinline__ void g9_consume(uint32_t sA, uint32_t sB, uint
         if (lane == 0)
             g9_release<CL>(bar + 8 * (G9_ST + prev), sc.rank);
         sm90_mb_wait(sbar + 8 * (8 + cw), (it & 1) ^ 1); /* staging tile read (passes at first) */
-        g9_stage_frags<EPI>(acc, p, stage, n0, lane);
+        g9_stage_acc<EPI, G9_BN>(acc, p, stage, G9_STAGE_PITCH, n0, lane);
         __syncwarp();
         if (lane == 0)
             sm90_mb_arrive(sbar + 8 * cw);

@@ -103,37 +103,6 @@ static __device__ __forceinline__ void gp_produce(const CUtensorMap *ta, const C
     }
 }
 
-/* Accumulators (+ bias in float32) as bf16 into the warpgroup's staging
- * tile. acc: rows 64 hh .. 64 hh + 63 of the tile, this warp's 16 of them
- * (lane 4 g + q: rows g, g + 8; columns 8 j + 2 q, + 1 in acc[4 j ..]). */
-template <int EPI>
-static __device__ __forceinline__ void gp_stage(const float (&acc)[GP_BN / 2], int hh,
-                                                const g9_par &p, uint32_t stage, int n0, int warp,
-                                                int lane)
-{
-    const int g = lane >> 2, q = lane & 3;
-#pragma unroll
-    for (int j = 0; j < GP_BN / 8; j++) {
-        const int col = n0 + 8 * j + 2 * q;
-        float b0 = 0.0f, b1 = 0.0f;
-        if (EPI != KN_G9_DGELU && p.bias && col < p.N) {
-            const __nv_bfloat162 b = *reinterpret_cast<const __nv_bfloat162 *>(p.bias + col);
-            b0 = __low2float(b);
-            b1 = __high2float(b);
-        }
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            __nv_bfloat162 v = __floats2bfloat162_rn(acc[4 * j + 2 * h] + b0,
-                                                     acc[4 * j + 2 * h + 1] + b1);
-            const int row = 64 * hh + 16 * warp + g + 8 * h;
-            const uint32_t a = stage + (uint32_t)(row * GP_PITCH + (8 * j + 2 * q) * 2);
-            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(a),
-                         "r"(*reinterpret_cast<uint32_t *>(&v))
-                         : "memory");
-        }
-    }
-}
-
 /* The staging tile to global memory: warp w rows 32 w .. 32 w + 31, two
  * rows per instruction (half a warp, 256 bytes, per row), with the
  * epilogue's function of the bf16-rounded value (as gemm_sm90.cu). dGELU's
@@ -165,20 +134,11 @@ static __device__ __forceinline__ void gp_store(const g9_par &p, uint32_t stage,
             if (row >= p.M)
                 return;
             uint4 v = gp_lds16(stage + (uint32_t)(rr * GP_PITCH + c * 2));
-            __nv_bfloat162 *x = reinterpret_cast<__nv_bfloat162 *>(&v);
             if (EPI == KN_G9_GELU) {
                 *reinterpret_cast<uint4 *>(p.aux + (size_t)row * p.ldaux + col) = v;
-#pragma unroll
-                for (int e = 0; e < 4; e++)
-                    x[e] = __floats2bfloat162_rn(g9_gelu(__low2float(x[e])),
-                                                 g9_gelu(__high2float(x[e])));
+                g9_gelu_pack<EPI>(v, v);
             } else if (EPI == KN_G9_DGELU) {
-                const __nv_bfloat162 *pr = reinterpret_cast<const __nv_bfloat162 *>(&pre[i]);
-#pragma unroll
-                for (int e = 0; e < 4; e++)
-                    x[e] = __floats2bfloat162_rn(
-                        __low2float(x[e]) * g9_gelu_grad(__low2float(pr[e])),
-                        __high2float(x[e]) * g9_gelu_grad(__high2float(pr[e])));
+                g9_gelu_pack<EPI>(v, pre[i]);
             }
             *reinterpret_cast<uint4 *>(p.C + (size_t)row * p.ldc + col) = v;
         }
@@ -241,8 +201,10 @@ static __device__ __forceinline__ void gp_consume(uint32_t sA, uint32_t sB, uint
         wg_pin(acc1);
         if (lane == 0)
             sm90_mb_arrive(bar + 8 * (GP_ST + prev));
-        gp_stage<EPI>(acc0, 0, p, stage, n0, warp, lane);
-        gp_stage<EPI>(acc1, 1, p, stage, n0, warp, lane);
+        /* rows 16 w .. of each 64-row half: the warp's share of each wgmma */
+        g9_stage_acc<EPI, GP_BN>(acc0, p, stage + 16 * warp * GP_PITCH, GP_PITCH, n0, lane);
+        g9_stage_acc<EPI, GP_BN>(acc1, p, stage + (64 + 16 * warp) * GP_PITCH, GP_PITCH, n0,
+                                 lane);
         gp_wg_sync(c); /* the staging tile is written */
         gp_store<EPI>(p, stage, m0, n0, warp, lane);
         gp_wg_sync(c); /* and read: free for the next tile */
