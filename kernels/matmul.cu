@@ -740,6 +740,8 @@ extern "C" int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void
 {
     KN_ARG_CHECK(h && hout && gu && inp && w, "NULL argument (h=%p hout=%p gu=%p inp=%p w=%p)",
                  (void *)h, hout, gu, inp, w);
+    KN_ARG_CHECK(hout != gu && hout != inp && gu != inp, "aliased buffers (hout=%p gu=%p inp=%p)",
+                 hout, gu, inp);
     int err = shape_check(N, IC, F, dt);
     if (err)
         return err;
@@ -762,6 +764,10 @@ extern "C" int kn_matmul_bwd_inp_swiglu(kn_blas *h, void *dgu, void *dh_scratch,
     KN_ARG_CHECK(h && dgu && dh_scratch && dout && w && gu,
                  "NULL argument (h=%p dgu=%p dh_scratch=%p dout=%p w=%p gu=%p)", (void *)h, dgu,
                  dh_scratch, dout, w, gu);
+    KN_ARG_CHECK(dgu != gu && dgu != dout && dgu != dh_scratch && dh_scratch != gu &&
+                     dh_scratch != dout,
+                 "aliased buffers (dgu=%p dh_scratch=%p dout=%p gu=%p)", dgu, dh_scratch, dout,
+                 gu);
     int err = shape_check(N, F, OC, dt);
     if (err)
         return err;

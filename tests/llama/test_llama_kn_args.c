@@ -1,14 +1,17 @@
-/* The LLaMA CUDA launchers (kernels/rmsnorm, rope, swiglu, gqa) refuse bad
+/* The LLaMA CUDA launchers (kernels/rmsnorm, rope, swiglu, gqa, matmul's
+ * SwiGLU products) refuse bad
  * shapes and arguments with -EINVAL and a message that names them, before
  * any CUDA call: this runs (and must pass) on a machine without a GPU. Also
  * the host-side scratch-size formulas. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "attention.h"
 #include "gqa.h"
 #include "ingot_err.h"
+#include "matmul.h"
 #include "rmsnorm.h"
 #include "rope.h"
 #include "swiglu.h"
@@ -72,6 +75,19 @@ int main(void)
     EXPECT(kn_swiglu_fwd(P, P, 4, 8, KN_F32, 0), "aliased");
     EXPECT(kn_swiglu_fwd(P, Q, 4, 0, KN_F32, 0), "F=0");
     EXPECT(kn_swiglu_bwd(P, Q, P, 4, 8, 0, KN_F32, 0), "aliased");
+    /* the SwiGLU products (matmul.h): refused before the handle is used */
+    kn_blas *const H = (kn_blas *)dummy_mem;
+    static _Alignas(16) char third_mem[64];
+    void *const R = third_mem;
+    EXPECT(kn_matmul_fwd_swiglu(NULL, P, Q, R, P, 4, 8, 8, KN_BF16, 0), "NULL");
+    EXPECT(kn_matmul_fwd_swiglu(H, P, P, R, Q, 4, 8, 8, KN_BF16, 0), "aliased");
+    EXPECT(kn_matmul_fwd_swiglu(H, P, Q, R, P, 0, 8, 8, KN_BF16, 0), "N=0");
+    EXPECT(kn_matmul_fwd_swiglu(H, P, Q, R, P, 4, 8, INT_MAX / 2 + 1, KN_BF16, 0), "2F");
+    EXPECT(kn_matmul_bwd_inp_swiglu(H, P, NULL, Q, R, P, 4, 8, 8, KN_BF16, 0), "NULL");
+    EXPECT(kn_matmul_bwd_inp_swiglu(H, P, Q, R, P, P, 4, 8, 8, KN_BF16, 0), "aliased");
+    EXPECT(kn_matmul_bwd_inp_swiglu(H, P, Q, R, P, third_mem + 32, 4, INT_MAX / 2 + 1, 8,
+                                    KN_BF16, 0),
+           "2F");
     /* gqa */
     EXPECT(kn_gqa_expand(P, Q, 1, 8, 6, 4, 8, KN_F32, 0), "NKV=4");
     EXPECT(kn_gqa_reduce(P, P, 1, 8, 4, 2, 8, 0, KN_F32, 0), "aliased");
