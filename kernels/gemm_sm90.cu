@@ -190,15 +190,6 @@ static __device__ __forceinline__ void g9_load_pre(uint4 (&pre)[16], const g9_pa
     }
 }
 
-static __device__ __forceinline__ uint4 g9_lds16(uint32_t a)
-{
-    uint4 v;
-    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                 : "r"(a));
-    return v;
-}
-
 /* SwiGLU forward: the staging tile's columns 0 .. 127 are the gate and
  * 128 .. 255 the up values of output columns n0 .. n0 + 127. Both halves of
  * the warp take a row each (lane l: row r + l / 16, columns 8 (l % 16) ..):
@@ -554,6 +545,16 @@ extern "C" int kn_gemm_sm90_supports(const kn_g9 *g)
     return 1;
 }
 
+/* An INGOT_G9_* knob for measurements: the variable's whole value as a
+ * decimal in [lo, hi], else def (unset, empty or anything else). */
+static int g9_knob(const char *name, int lo, int hi, int def)
+{
+    const char *e = getenv(name);
+    char *end = NULL;
+    const long v = e && *e ? strtol(e, &end, 10) : 0;
+    return e && *e && !*end && v >= lo && v <= hi ? (int)v : def;
+}
+
 /* INGOT_G9_CLUSTER=2: clusters of two blocks sharing the B tile (TMA
  * multicast); default 1, each block loads its whole B tile. Read once.
  * Measured on the H200 (docs/kernels.md, "Hopper GEMM"): no faster (the
@@ -561,26 +562,17 @@ extern "C" int kn_gemm_sm90_supports(const kn_g9 *g)
  * when the main loop is. */
 static int g9_cluster(void)
 {
-    static int cl;
-    if (!cl) {
-        const char *e = getenv("INGOT_G9_CLUSTER");
-        cl = e && !strcmp(e, "2") ? 2 : 1;
-    }
+    static const int cl = g9_knob("INGOT_G9_CLUSTER", 2, 2, 1);
     return cl;
 }
 
 /* Cluster rows of tiles per group of the tile order (g9_sched): 8 by
  * default (the ~132 tiles in flight span 8 rows and ~17 columns of tiles);
  * INGOT_G9_GROUP=N (1 .. 1024) for measuring (1: row-major order, the N
- * index fastest); other values keep 8, as other unknown INGOT_G9_* values
- * keep their defaults. Read once. */
-int g9_group(void)
+ * index fastest). Read once. */
+static int g9_group(void)
 {
-    static const int group = [] {
-        const char *e = getenv("INGOT_G9_GROUP");
-        const long v = e ? strtol(e, NULL, 10) : 0;
-        return v >= 1 && v <= 1024 ? (int)v : 8;
-    }();
+    static const int group = g9_knob("INGOT_G9_GROUP", 1, 1024, 8);
     return group;
 }
 
@@ -590,11 +582,17 @@ int g9_group(void)
  * Read once. */
 static int g9_pingpong(void)
 {
-    static const int on = [] {
-        const char *e = getenv("INGOT_G9_PINGPONG");
-        return e && !strcmp(e, "1");
-    }();
+    static const int on = g9_knob("INGOT_G9_PINGPONG", 1, 1, 0);
     return on;
+}
+
+/* gemm_sm90_int.cuh */
+int g9_sm_count(int *sms)
+{
+    int dev;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(sms, cudaDevAttrMultiProcessorCount, dev));
+    return 0;
 }
 
 /* A persistent grid: as many clusters as fit on the GPU at once, at most
@@ -617,9 +615,9 @@ static int g9_launch_cl(const CUtensorMap &ta, const CUtensorMap &tb, const g9_p
     cfg.numAttrs = 1;
     /* per call, as the attention kernels do: the attribute is per device */
     CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, G9_SMEM));
-    int dev, sms, n;
-    CUDA_CHECK(cudaGetDevice(&dev));
-    CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    int sms, n, err = g9_sm_count(&sms);
+    if (err)
+        return err;
     n = sms;
     if (CL > 1) { /* a GPC may leave SMs that no whole cluster fits */
         cfg.gridDim = dim3((unsigned)(sms / CL * CL));

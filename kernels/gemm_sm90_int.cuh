@@ -105,6 +105,18 @@ static __device__ __forceinline__ void g9_stage_acc(const float (&acc)[N / 2], c
     }
 }
 
+/* 16 bytes of shared memory (a staging tile row's slice); the memory
+ * clobber keeps it behind the barrier that published the tile. */
+static __device__ __forceinline__ uint4 g9_lds16(uint32_t a)
+{
+    uint4 v;
+    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(a)
+                 : "memory");
+    return v;
+}
+
 /* GELU (x: the pre-activation, stored by the caller) or dGELU (x times
  * gelu' of pre) on 8 bf16 values, in float32, rounded once. */
 template <int EPI>
@@ -127,8 +139,9 @@ static __device__ __forceinline__ void g9_gelu_pack(uint4 &v, const uint4 &pre)
 int g9_map(CUtensorMap *m, const void *p, long long inner, long long outer, long long ld,
            int box_outer);
 
-/* Cluster rows of tiles per group of the tile order (g9_sched). */
-int g9_group(void);
+/* The current device's SM count (the persistent grids' size). 0 or
+ * INGOT_E_CUDA. */
+int g9_sm_count(int *sms);
 
 /* gemm_sm90_pp.cu: the product on the ping-pong kernel (PLAIN, GELU and
  * dGELU; the caller checked kn_gemm_sm90_supports). 0, -ENOTSUP (another

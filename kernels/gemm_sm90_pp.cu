@@ -59,16 +59,6 @@ static __device__ __forceinline__ void gp_wg_sync(int c)
         gp_bar_sync<1>();
 }
 
-static __device__ __forceinline__ uint4 gp_lds16(uint32_t a)
-{
-    uint4 v;
-    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                 : "r"(a)
-                 : "memory");
-    return v;
-}
-
 /* One thread: every k-block of every tile of the block, in order. TB: B is
  * MN-major ([K, N]: two 64-column panels per stage), else K-major ([N, K]:
  * one box of 128 rows). */
@@ -133,7 +123,7 @@ static __device__ __forceinline__ void gp_store(const g9_par &p, uint32_t stage,
             const int rr = 32 * warp + 2 * (GP_PRE * part + i) + (lane >> 4), row = m0 + rr;
             if (row >= p.M)
                 return;
-            uint4 v = gp_lds16(stage + (uint32_t)(rr * GP_PITCH + c * 2));
+            uint4 v = g9_lds16(stage + (uint32_t)(rr * GP_PITCH + c * 2));
             if (EPI == KN_G9_GELU) {
                 *reinterpret_cast<uint4 *>(p.aux + (size_t)row * p.ldaux + col) = v;
                 g9_gelu_pack<EPI>(v, v);
@@ -250,9 +240,9 @@ static int gp_launch(const CUtensorMap &ta, const CUtensorMap &tb, const g9_par 
 {
     void (*kern)(CUtensorMap, CUtensorMap, g9_par) = gp_kernel<TB, EPI>;
     CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, GP_SMEM));
-    int dev, sms;
-    CUDA_CHECK(cudaGetDevice(&dev));
-    CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    int sms, err = g9_sm_count(&sms);
+    if (err)
+        return err;
     const long long tiles =
         (long long)((p.M + G9_BM - 1) / G9_BM) * ((p.N + GP_BN - 1) / GP_BN);
     const unsigned grid = (unsigned)(tiles < sms ? tiles : sms);

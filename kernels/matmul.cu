@@ -189,24 +189,43 @@ extern "C" int kn_blas_own_gemm(const kn_blas *h)
     return h ? h->own_gemm : 0;
 }
 
-/* Where gemm_sm90 takes a GELU (dgelu 0) or dGELU (1) product of
- * contraction k by default: where it beat cuBLASLt's path in one call on
- * the H200 (kc_gemm_sm90 --bench, docs/kernels.md "Hopper GEMM"), with at
- * least OWN_MIN_M rows: the GELU product up to k 1024 (GPT-2 124M 575
- * against 535 TFLOP/s, 350M level; 1-5% behind at 774M and 1.5B), the
- * dGELU one from k 1024 (350M to 1.5B +12 to +22%; at 124M's k 768 it ran
- * at 365 against cuBLASLt's fused epilogue at 522). */
+/* Where gemm_sm90 takes a product by default: where it beat cuBLASLt's
+ * path in one call on the H200 (kc_gemm_sm90 --bench, gpu_op_bench;
+ * docs/kernels.md "Hopper GEMM"), with at least OWN_MIN_M rows:
+ * - the GELU product up to k 1024 (GPT-2 124M 575 against 535 TFLOP/s,
+ *   350M level; 1-5% behind at 774M and 1.5B);
+ * - the dGELU one from k 1024 (350M to 1.5B +12 to +22%; at 124M's k 768 it
+ *   ran at 365 against cuBLASLt's fused epilogue at 522);
+ * - the SwiGLU backward (the down projection's input gradient with it):
+ *   cuBLASLt has no such epilogue; at TinyLlama's shape (gpu_op_bench
+ *   --arch llama) 15.7 ms per micro-step against 17.5 for cuBLASLt + the
+ *   pass;
+ * - not the SwiGLU forward: 24.5 against 26.0 ms for the product, yet the
+ *   whole step did not gain (llama-1b 73 784 / 74 174 tok/s against
+ *   74 177 / 74 235 in one call: the other kernels of that run ~1.5%
+ *   slower), so it is opt-in (own_gemm 1). */
 enum { OWN_GELU_MAX_K = 1024, OWN_DGELU_MIN_K = 1024, OWN_MIN_M = 4096 };
+enum own_product { OWN_GELU, OWN_DGELU, OWN_SWIGLU, OWN_DSWIGLU };
 
-/* m: the product's rows (tokens). Below OWN_MIN_M (the shapes timed had
- * 8192 and more; decoding sends single rows) cuBLASLt keeps it. */
-static int own_takes(const kn_blas *h, int dgelu, int m, int k)
+/* m: the product's rows (tokens), k its contraction. Below OWN_MIN_M (the
+ * shapes timed had 8192 and more; decoding sends single rows) cuBLASLt
+ * keeps it. own_gemm 0 / 1 (kn_blas_set_own_gemm): never / always. */
+static int own_takes(const kn_blas *h, enum own_product what, int m, int k)
 {
     if (h->own_gemm >= 0)
         return h->own_gemm;
     if (m < OWN_MIN_M)
         return 0;
-    return dgelu ? k >= OWN_DGELU_MIN_K : k <= OWN_GELU_MAX_K;
+    switch (what) {
+    case OWN_GELU:
+        return k <= OWN_GELU_MAX_K;
+    case OWN_DGELU:
+        return k >= OWN_DGELU_MIN_K;
+    case OWN_DSWIGLU:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 extern "C" void kn_blas_set_fuse_gelu(kn_blas *h, int on)
@@ -651,7 +670,7 @@ extern "C" int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *
         return err;
     if (!pre_gelu)
         return fwd_gemm(h, out, inp, w, bias, N, IC, OC, dt, s);
-    if (h->fuse_gelu && dt == KN_BF16 && own_takes(h, 0, N, IC)) {
+    if (h->fuse_gelu && dt == KN_BF16 && own_takes(h, OWN_GELU, N, IC)) {
         const kn_g9 g = {N, OC, IC, inp, IC, w, IC, 1, out, OC, bias, pre_gelu, OC, KN_G9_GELU};
         err = kn_gemm_sm90(&g, s);
         if (err != -ENOTSUP)
@@ -686,7 +705,7 @@ extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const
     /* dinp [N, IC] = dout [N, OC] . w [OC, IC] (w is B in [K, N] layout);
      * INGOT_FUSE_DGELU=0 (fuse_dgelu 0) keeps the plain GEMM + dGELU pass */
     if (pre_gelu && h->fuse_gelu && h->fuse_dgelu != 0 && dt == KN_BF16 &&
-        own_takes(h, 1, N, OC)) {
+        own_takes(h, OWN_DGELU, N, OC)) {
         const kn_g9 g = {N, IC, OC, dout, OC, w, IC, 0, dinp, IC, NULL, (void *)pre_gelu, IC,
                          KN_G9_DGELU};
         err = kn_gemm_sm90(&g, s);
@@ -719,21 +738,6 @@ extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const
     return 0;
 }
 
-/* The SwiGLU products (bwd: the down projection's input gradient with the
- * SwiGLU backward; else the gate|up forward) on the own GEMM: always with
- * own_gemm 1; by default the backward from OWN_MIN_M rows. cuBLASLt has no
- * such epilogue, so fusing saves a pass over [N, 2F] each way, but its
- * plain products run faster at LLaMA's sizes: at TinyLlama's shape (H200,
- * gpu_op_bench --arch llama) the fused backward took 15.7 ms per
- * micro-step against 17.5 for cuBLASLt + the pass; the fused forward 24.5
- * against 26.0 (with the grouped tile order), yet the whole step did not
- * gain (llama-1b 73 784 / 74 174 tok/s against 74 177 / 74 235 in one
- * call: the other kernels of that run ~1.5% slower), so it stays opt-in. */
-static int own_takes_swiglu(const kn_blas *h, int bwd, int m, kn_dtype dt)
-{
-    return dt == KN_BF16 && (h->own_gemm > 0 || (h->own_gemm < 0 && bwd && m >= OWN_MIN_M));
-}
-
 extern "C" int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void *inp,
                                     const void *w, int N, int IC, int F, kn_dtype dt,
                                     cudaStream_t s)
@@ -746,7 +750,7 @@ extern "C" int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void
     if (err)
         return err;
     KN_ARG_CHECK(F <= INT_MAX / 2, "F=%d: the gate|up width 2F must fit an int", F);
-    if (own_takes_swiglu(h, 0, N, dt)) {
+    if (dt == KN_BF16 && own_takes(h, OWN_SWIGLU, N, IC)) {
         const kn_g9 g = {N, F, IC, inp, IC, w, IC, 1, hout, F, NULL, gu, 2LL * F, KN_G9_SWIGLU};
         err = kn_gemm_sm90(&g, s);
         if (err != -ENOTSUP)
@@ -772,7 +776,7 @@ extern "C" int kn_matmul_bwd_inp_swiglu(kn_blas *h, void *dgu, void *dh_scratch,
     if (err)
         return err;
     KN_ARG_CHECK(F <= INT_MAX / 2, "F=%d: the gate|up width 2F must fit an int", F);
-    if (own_takes_swiglu(h, 1, N, dt)) {
+    if (dt == KN_BF16 && own_takes(h, OWN_DSWIGLU, N, OC)) {
         const kn_g9 g = {N, F, OC, dout, OC, w, F, 0, dgu, 2LL * F, NULL, (void *)gu, 2LL * F,
                          KN_G9_DSWIGLU};
         err = kn_gemm_sm90(&g, s);

@@ -99,13 +99,9 @@ static int check_case(const struct gcase *g)
         aux[i] = from_bf16(haux[i]);
     }
     const size_t ng = (size_t)GUARD_ROWS * ldc, nalloc = nc + ng;
-    uint16_t *hg = (uint16_t *)malloc(ng * 2);
+    uint16_t *hg = (uint16_t *)kc_xmalloc(ng * 2);
     void *da = dcopy(ha, na), *db = dcopy(hb, nb), *dbias = dcopy(hbias, N), *dc = NULL,
          *daux = NULL;
-    if (!hg) {
-        fprintf(stderr, "out of host memory\n");
-        exit(1);
-    }
     CK(cudaMalloc(&dc, nalloc * 2));
     CK(cudaMalloc(&daux, nalloc * 2));
     void *paux = g->alias ? dc : daux;
@@ -240,12 +236,8 @@ static void swout_init(struct swout *o, int M, size_t cols, size_t ld)
     const size_t n = ((size_t)M + GUARD_ROWS) * ld;
     o->cols = cols;
     o->ld = ld;
-    o->run[0] = (uint16_t *)malloc(n * 2);
-    o->run[1] = (uint16_t *)malloc(n * 2);
-    if (!o->run[0] || !o->run[1]) {
-        fprintf(stderr, "out of host memory\n");
-        exit(1);
-    }
+    o->run[0] = (uint16_t *)kc_xmalloc(n * 2);
+    o->run[1] = (uint16_t *)kc_xmalloc(n * 2);
     CK(cudaMalloc(&o->dev, n * 2));
 }
 
@@ -437,11 +429,7 @@ static void run_bench_swiglu(kn_blas *blas);
  * product is a prefix of them. */
 static uint16_t *bench_values(size_t n)
 {
-    uint16_t *h = (uint16_t *)malloc(n * 2);
-    if (!h) {
-        fprintf(stderr, "out of host memory\n");
-        exit(1);
-    }
+    uint16_t *h = (uint16_t *)kc_xmalloc(n * 2);
     for (size_t k = 0; k < n; k++)
         h[k] = to_bf16(urand() * 0.05f);
     return h;

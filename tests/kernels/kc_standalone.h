@@ -99,15 +99,22 @@ static inline double worst_host(const uint16_t *h, const float *ref, size_t n,
     return w;
 }
 
+/* Host memory or the end of the program (a standalone check's own buffers). */
+static inline void *kc_xmalloc(size_t bytes)
+{
+    void *p = malloc(bytes);
+    if (!p) {
+        fprintf(stderr, "out of host memory (%zu bytes)\n", bytes);
+        exit(1);
+    }
+    return p;
+}
+
 /* The same for n bf16 on the device. */
 static inline double worst(const void *dev, const float *ref, size_t n, double abs_tol,
                            double rel_tol, size_t *at)
 {
-    uint16_t *h = (uint16_t *)malloc(n * 2);
-    if (!h) {
-        fprintf(stderr, "out of host memory\n");
-        exit(1);
-    }
+    uint16_t *h = (uint16_t *)kc_xmalloc(n * 2);
     CK(cudaMemcpy(h, dev, n * 2, cudaMemcpyDeviceToHost));
     double w = worst_host(h, ref, n, abs_tol, rel_tol, at);
     free(h);
