@@ -240,6 +240,10 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
     const int col = n0 + 8 * lane;
     if (col >= p.N)
         return;
+    float cs[8]; /* dGELU with colsum: the piece's column sums (RP = 16 rows) */
+#pragma unroll
+    for (int e = 0; e < 8; e++)
+        cs[e] = 0.0f;
 #pragma unroll
     for (int r = 0; r < g9_epi<EPI>::RP; r++) {
         const int row = row0 + r;
@@ -253,6 +257,11 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
             g9_gelu_pack<EPI>(v, v);
         } else if (EPI == KN_G9_DGELU) {
             g9_gelu_pack<EPI>(v, pre[r]);
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                cs[2 * e] += __low2float(x[e]);
+                cs[2 * e + 1] += __high2float(x[e]);
+            }
         } else if (EPI == KN_G9_DSWIGLU) {
             const __nv_bfloat162 *g = reinterpret_cast<const __nv_bfloat162 *>(&pre[2 * r]),
                                  *u = reinterpret_cast<const __nv_bfloat162 *>(&pre[2 * r + 1]);
@@ -271,6 +280,12 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
             *reinterpret_cast<uint4 *>(out + p.N) = w;
         }
         *reinterpret_cast<uint4 *>(out) = v;
+    }
+    /* row0 is a multiple of 16 (the piece is a consumer warp's slice) */
+    if (EPI == KN_G9_DGELU && p.colsum && row0 < p.M) {
+        float4 *d = reinterpret_cast<float4 *>(p.colsum + (size_t)(row0 / 16) * p.N + col);
+        d[0] = make_float4(cs[0], cs[1], cs[2], cs[3]);
+        d[1] = make_float4(cs[4], cs[5], cs[6], cs[7]);
     }
 }
 
@@ -542,12 +557,13 @@ extern "C" int kn_gemm_sm90_supports(const kn_g9 *g)
         return 0;
     if (g->bias && (g->epi == KN_G9_DGELU || ((uintptr_t)g->bias & 3)))
         return 0;
+    if (g->colsum && (g->epi != KN_G9_DGELU || !g9_aligned(g->colsum)))
+        return 0;
     return 1;
 }
 
-/* An INGOT_G9_* knob for measurements: the variable's whole value as a
- * decimal in [lo, hi], else def (unset, empty or anything else). */
-static int g9_knob(const char *name, int lo, int hi, int def)
+/* gemm_sm90_int.cuh */
+int g9_knob(const char *name, int lo, int hi, int def)
 {
     const char *e = getenv(name);
     char *end = NULL;
@@ -650,9 +666,10 @@ extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
     if (!kn_gemm_sm90_supports(g))
         return -ENOTSUP;
     const g9_par p = {g->M,   g->N, g->K, (kn_bf16 *)g->C, g->ldc, (const kn_bf16 *)g->bias,
-                      (kn_bf16 *)g->aux, g->ldaux, g9_group()};
+                      (kn_bf16 *)g->aux, g->ldaux, g9_group(), g->colsum};
     const int cl = g9_cluster();
-    if (g9_pingpong() && cl == 1 && g->epi <= KN_G9_DGELU)
+    /* (the ping-pong kernel has no column sums) */
+    if (g9_pingpong() && cl == 1 && g->epi <= KN_G9_DGELU && !g->colsum)
         return g9pp_run(g, p, s);
     CUtensorMap ta, tb;
     int err = g9_map(&ta, g->A, g->K, g->M, g->lda, G9_BM);

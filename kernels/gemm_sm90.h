@@ -64,6 +64,12 @@ typedef struct kn_g9 {
     void *aux;        /* with ldaux: written by GELU and SWIGLU, read by DGELU and DSWIGLU */
     long long ldaux;
     kn_g9_epi epi;
+    /* DGELU only, or NULL: partial column sums of C in float32 (of the bf16
+     * values stored), [ceil(M / 16), N] with ld N: row r sums C's rows
+     * 16 r .. 16 r + 15; every row written. A bias gradient is their sum
+     * over r (kn_matmul_bwd_bias on them, as float32): the product reads
+     * dGELU's output for it instead of a pass over [M, N]. 16-byte aligned. */
+    float *colsum;
 } kn_g9;
 
 /* Enqueues the product on s. 0, -ENOTSUP (shape or alignment not

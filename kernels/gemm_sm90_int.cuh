@@ -21,6 +21,7 @@ typedef struct g9_par {
     kn_bf16 *aux;
     long long ldaux;
     int group; /* tile order: cluster rows per group (g9_sched) */
+    float *colsum; /* kn_g9's */
 } g9_par;
 
 static __device__ __forceinline__ float g9_tanh(float x)
@@ -138,6 +139,10 @@ static __device__ __forceinline__ void g9_gelu_pack(uint4 &v, const uint4 &pre)
  * INGOT_E_CUDA (the message says what to do). */
 int g9_map(CUtensorMap *m, const void *p, long long inner, long long outer, long long ld,
            int box_outer);
+
+/* An INGOT_G9_* knob for measurements: the variable's whole value as a
+ * decimal in [lo, hi], else def (unset, empty or anything else). */
+int g9_knob(const char *name, int lo, int hi, int def);
 
 /* The current device's SM count (the persistent grids' size). 0 or
  * INGOT_E_CUDA. */

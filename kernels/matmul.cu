@@ -79,6 +79,8 @@ struct kn_blas {
     int fuse_dgelu; /* dGELU in the input-gradient GEMM's epilogue: 1 on, 0 off,
                      * -1 (default) on only when k < DGELU_EPI_MAX_K */
     int fuse_bgrad; /* bias gradient in the weight GEMM's epilogue (BGRADB) */
+    int fuse_dbias; /* kn_matmul_bwd_inp_dgelu_bias: the bias gradient summed by the
+                     * dGELU product (1, default) or by a pass over its output (0) */
     int own_gemm;   /* GELU / dGELU / SwiGLU products on gemm_sm90 (sm_90a path only):
                      * 0 never, 1 always, -1 where it measured faster (own_takes) */
     int sm90;       /* the sm_90a machine code is loaded */
@@ -125,6 +127,8 @@ extern "C" int kn_blas_create(kn_blas **out, size_t workspace_bytes)
      * GEMM plus the bias kernel (docs/performance.md, issue 12). */
     const char *bg = getenv("INGOT_BGRAD_EPI");
     h->fuse_bgrad = bg && !strcmp(bg, "1");
+    const char *fdb = getenv("INGOT_FUSE_DBIAS");
+    h->fuse_dbias = !(fdb && !strcmp(fdb, "0"));
     const char *tune = getenv("INGOT_GEMM_TUNE");
     h->tune_env = !tune || !*tune ? -1 : !strcmp(tune, "0") ? 0 : !strcmp(tune, "always") ? 2 : 1;
     h->tune = h->tune_env == 2;
@@ -244,6 +248,12 @@ extern "C" void kn_blas_set_fuse_bgrad(kn_blas *h, int on)
 {
     if (h)
         h->fuse_bgrad = on != 0;
+}
+
+extern "C" void kn_blas_set_fuse_dbias(kn_blas *h, int on)
+{
+    if (h)
+        h->fuse_dbias = on != 0;
 }
 
 /* One GEMM with an optional epilogue (bias / GELU aux / dGELU aux). */
@@ -414,6 +424,12 @@ static int plan_make(kn_blas *h, lt_plan *p, const gemm_call *c, const lt_key *k
         (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb))) ||
         (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi))))
         return err;
+    /* the dGELU product's bias gradient in float32 (default: C's type) */
+    if (epi == CUBLASLT_EPILOGUE_DGELU_BGRAD) {
+        const int32_t bt = CUDA_R_32F;
+        if ((err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt))))
+            return err;
+    }
     /* Pointers are set before the heuristic: it reads their alignment. */
     if (c->bias && (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &c->bias,
                                    sizeof(c->bias))))
@@ -671,7 +687,7 @@ extern "C" int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *
     if (!pre_gelu)
         return fwd_gemm(h, out, inp, w, bias, N, IC, OC, dt, s);
     if (h->fuse_gelu && dt == KN_BF16 && own_takes(h, OWN_GELU, N, IC)) {
-        const kn_g9 g = {N, OC, IC, inp, IC, w, IC, 1, out, OC, bias, pre_gelu, OC, KN_G9_GELU};
+        const kn_g9 g = {N, OC, IC, inp, IC, w, IC, 1, out, OC, bias, pre_gelu, OC, KN_G9_GELU, NULL};
         err = kn_gemm_sm90(&g, s);
         if (err != -ENOTSUP)
             return err;
@@ -692,6 +708,20 @@ extern "C" int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *
     return kn_gelu_fwd(out, pre_gelu, (size_t)N * OC, dt, s);
 }
 
+/* Whether the dGELU product runs as cuBLASLt's DGELU epilogue (else the
+ * plain GEMM and a dGELU pass). */
+static bool lt_dgelu_epilogue(const kn_blas *h, int IC, int OC)
+{
+    const int fuse = h->fuse_dgelu < 0 ? OC < DGELU_EPI_MAX_K : h->fuse_dgelu;
+    return fuse && IC % 8 == 0;
+}
+
+/* Whether the dGELU product runs on the own Hopper GEMM. */
+static bool own_dgelu(const kn_blas *h, int N, int OC, kn_dtype dt)
+{
+    return h->fuse_gelu && h->fuse_dgelu != 0 && dt == KN_BF16 && own_takes(h, OWN_DGELU, N, OC);
+}
+
 extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const void *w,
                                  const void *pre_gelu, int N, int IC, int OC, int accumulate,
                                  kn_dtype dt, cudaStream_t s)
@@ -704,10 +734,9 @@ extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const
     KN_ARG_CHECK(!(pre_gelu && accumulate), "pre_gelu=%p needs accumulate=0", pre_gelu);
     /* dinp [N, IC] = dout [N, OC] . w [OC, IC] (w is B in [K, N] layout);
      * INGOT_FUSE_DGELU=0 (fuse_dgelu 0) keeps the plain GEMM + dGELU pass */
-    if (pre_gelu && h->fuse_gelu && h->fuse_dgelu != 0 && dt == KN_BF16 &&
-        own_takes(h, OWN_DGELU, N, OC)) {
+    if (pre_gelu && own_dgelu(h, N, OC, dt)) {
         const kn_g9 g = {N, IC, OC, dout, OC, w, IC, 0, dinp, IC, NULL, (void *)pre_gelu, IC,
-                         KN_G9_DGELU};
+                         KN_G9_DGELU, NULL};
         err = kn_gemm_sm90(&g, s);
         if (err != -ENOTSUP)
             return err;
@@ -722,8 +751,7 @@ extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const
      * the H200), so there the plain GEMM plus one dGELU pass is faster:
      * 350M 203 422 against 198 277 tok/s in one call. At 124M (k = 768) the
      * epilogue keeps 473 TFLOP/s and saves the pass (docs/performance.md). */
-    const int fuse = h->fuse_dgelu < 0 ? OC < DGELU_EPI_MAX_K : h->fuse_dgelu;
-    if (pre_gelu && fuse && IC % 8 == 0) {
+    if (pre_gelu && lt_dgelu_epilogue(h, IC, OC)) {
         c.epi = CUBLASLT_EPILOGUE_DGELU;
         c.aux = pre_gelu;
         c.aux_ld = IC;
@@ -751,7 +779,7 @@ extern "C" int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void
         return err;
     KN_ARG_CHECK(F <= INT_MAX / 2, "F=%d: the gate|up width 2F must fit an int", F);
     if (dt == KN_BF16 && own_takes(h, OWN_SWIGLU, N, IC)) {
-        const kn_g9 g = {N, F, IC, inp, IC, w, IC, 1, hout, F, NULL, gu, 2LL * F, KN_G9_SWIGLU};
+        const kn_g9 g = {N, F, IC, inp, IC, w, IC, 1, hout, F, NULL, gu, 2LL * F, KN_G9_SWIGLU, NULL};
         err = kn_gemm_sm90(&g, s);
         if (err != -ENOTSUP)
             return err;
@@ -778,7 +806,7 @@ extern "C" int kn_matmul_bwd_inp_swiglu(kn_blas *h, void *dgu, void *dh_scratch,
     KN_ARG_CHECK(F <= INT_MAX / 2, "F=%d: the gate|up width 2F must fit an int", F);
     if (dt == KN_BF16 && own_takes(h, OWN_DSWIGLU, N, OC)) {
         const kn_g9 g = {N, F, OC, dout, OC, w, F, 0, dgu, 2LL * F, NULL, (void *)gu, 2LL * F,
-                         KN_G9_DSWIGLU};
+                         KN_G9_DSWIGLU, NULL};
         err = kn_gemm_sm90(&g, s);
         if (err != -ENOTSUP)
             return err;
@@ -1031,6 +1059,71 @@ static int bwd_weight_bgrad(kn_blas *h, float *dw, float *dbias, const void *dou
     add_f32_kernel<<<(OC + 255) / 256, 256, 0, s>>>(dbias, scratch, OC);
     KN_LAUNCH_CHECK();
     return 0;
+}
+
+/* kn_matmul_bwd_inp_dgelu_bias's scratch layout: the own GEMM's partial
+ * column sums (ceil(N / 16) rows of IC floats, 256-byte aligned), then
+ * kn_matmul_bwd_bias's scratch for adding them up. */
+static size_t dgelu_bias_part_bytes(int N, int IC)
+{
+    return ((size_t)((N + 15) / 16) * (size_t)IC * sizeof(float) + 255) & ~(size_t)255;
+}
+
+extern "C" size_t kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(int N, int IC)
+{
+    if (N <= 0 || IC <= 0)
+        return 0;
+    size_t own = dgelu_bias_part_bytes(N, IC) + kn_matmul_bwd_bias_scratch_bytes((N + 15) / 16, IC);
+    size_t plain = kn_matmul_bwd_scratch_bytes(N, IC); /* cuBLASLt's bias, or the pass */
+    return own > plain ? own : plain;
+}
+
+extern "C" int kn_matmul_bwd_inp_dgelu_bias(kn_blas *h, void *dinp, float *dbias, const void *dout,
+                                            const void *w, const void *pre_gelu, int N, int IC,
+                                            int OC, kn_dtype dt, void *scratch,
+                                            size_t scratch_bytes, cudaStream_t s)
+{
+    KN_ARG_CHECK(h && dinp && dbias && dout && w && pre_gelu,
+                 "NULL argument (h=%p dinp=%p dbias=%p dout=%p w=%p pre_gelu=%p)", (void *)h, dinp,
+                 (void *)dbias, dout, w, pre_gelu);
+    int err = shape_check(N, IC, OC, dt);
+    if (err)
+        return err;
+    const size_t need = kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(N, IC);
+    KN_ARG_CHECK(scratch && scratch_bytes >= need, "scratch %p of %zu bytes, need %zu", scratch,
+                 scratch_bytes, need);
+    if (h->fuse_dbias && own_dgelu(h, N, OC, dt)) {
+        const int R = (N + 15) / 16;
+        const size_t pb = dgelu_bias_part_bytes(N, IC);
+        kn_g9 g = {N, IC, OC, dout, OC, w, IC, 0, dinp, IC, NULL, (void *)pre_gelu, IC,
+                   KN_G9_DGELU, NULL};
+        g.colsum = (float *)scratch;
+        err = kn_gemm_sm90(&g, s);
+        if (err != -ENOTSUP)
+            return err ? err
+                       : kn_matmul_bwd_bias(dbias, scratch, R, IC, KN_F32, (char *)scratch + pb,
+                                            scratch_bytes - pb, s);
+    } else if (h->fuse_dbias && lt_dgelu_epilogue(h, IC, OC) && !own_dgelu(h, N, OC, dt)) {
+        /* cuBLASLt writes the bias gradient (it cannot add): into scratch */
+        gemm_call c;
+        memset(&c, 0, sizeof(c));
+        packed_gemm(&c.g, 0, 0, IC, N, OC, w, dout, dinp, dt, dt, 0.0f);
+        c.epi = CUBLASLT_EPILOGUE_DGELU_BGRAD;
+        c.aux = pre_gelu;
+        c.aux_ld = IC;
+        c.bias = scratch;
+        err = lt_run(h, &c, s);
+        if (err != 1) {
+            if (err)
+                return err;
+            add_f32_kernel<<<(IC + 255) / 256, 256, 0, s>>>(dbias, (const float *)scratch, IC);
+            KN_LAUNCH_CHECK();
+            return 0;
+        }
+    }
+    if ((err = kn_matmul_bwd_inp(h, dinp, dout, w, pre_gelu, N, IC, OC, 0, dt, s)))
+        return err;
+    return kn_matmul_bwd_bias(dbias, dinp, N, IC, dt, scratch, scratch_bytes, s);
 }
 
 extern "C" int kn_matmul_bwd(kn_blas *h, void *dinp, float *dw, float *dbias, const void *dout,

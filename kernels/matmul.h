@@ -131,6 +131,21 @@ int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const void *w,
                       const void *pre_gelu, int N, int IC, int OC, int accumulate, kn_dtype dt,
                       cudaStream_t s);
 
+/* kn_matmul_bwd_inp with pre_gelu (accumulate 0), plus the bias gradient
+ * of its output: dinp = (dout @ w) * gelu'(pre_gelu), dbias[i] +=
+ * sum_n dinp[n, i] in float32 (GPT-2's fc bias: dinp is the gradient of
+ * its pre-activation). Where the product sums its own output (the own
+ * Hopper GEMM's dGELU epilogue, partial sums per 16 rows; cuBLASLt's
+ * DGELU_BGRAD epilogue), kn_matmul_bwd_bias's pass over [N, IC] is not run;
+ * elsewhere, or with INGOT_FUSE_DBIAS=0 in the environment at
+ * kn_blas_create, the product and then that pass. Deterministic (the sums'
+ * order depends on the route, not on the run). scratch: at least
+ * kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(N, IC) bytes. */
+int kn_matmul_bwd_inp_dgelu_bias(kn_blas *h, void *dinp, float *dbias, const void *dout,
+                                 const void *w, const void *pre_gelu, int N, int IC, int OC,
+                                 kn_dtype dt, void *scratch, size_t scratch_bytes, cudaStream_t s);
+size_t kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(int N, int IC);
+
 /* dw += dout^T @ inp, dw float32 [OC, IC] (bf16 inputs, float32 output). */
 int kn_matmul_bwd_weight(kn_blas *h, float *dw, const void *dout, const void *inp, int N, int IC,
                          int OC, kn_dtype dt, cudaStream_t s);
@@ -140,9 +155,9 @@ size_t kn_matmul_bwd_bias_scratch_bytes(int N, int OC);
 
 /* 1: let kn_matmul_bwd_bias use the vectorised kernel (lanes own 16-byte
  * packs of columns) where OC is a whole number of packs; 0: the scalar
- * kernel. Default: INGOT_DB_VEC=1 in the environment, else 0 (the vector
- * kernel has not yet run on a GPU). Same split of the rows either way. For
- * the kernel check and comparisons; not thread-safe (call before use). */
+ * kernel. Default: on, unless INGOT_DB_VEC=0 in the environment. Same
+ * split of the rows either way. For the kernel check and comparisons; not
+ * thread-safe (call before use). */
 void kn_matmul_set_db_vec(int on);
 
 /* dbias[o] += sum_n dout[n, o], float32. Deterministic: fixed row split
@@ -161,6 +176,11 @@ size_t kn_matmul_bwd_scratch_bytes(int N, int OC);
  * default because on the H200 that GEMM ran slower than the plain GEMM and
  * the bias kernel together. */
 void kn_blas_set_fuse_bgrad(kn_blas *h, int on);
+
+/* Allow (1, the default; INGOT_FUSE_DBIAS=0 in the environment at
+ * kn_blas_create makes it 0) the dGELU product to sum the bias gradient in
+ * kn_matmul_bwd_inp_dgelu_bias; 0: the product, then kn_matmul_bwd_bias. */
+void kn_blas_set_fuse_dbias(kn_blas *h, int on);
 
 /* The three backward parts with ref_matmul_bwd's semantics: dinp += (skipped
  * when dinp is NULL), dw +=, dbias += (skipped when NULL). With dbias and

@@ -176,4 +176,50 @@ static __device__ __forceinline__ void sm90_tma_prefetch_desc(const void *tmap)
     asm volatile("prefetch.tensormap [%0];\n" ::"l"(tmap) : "memory");
 #endif
 }
+/* 2-D TMA store of the box at (c0 inner, c1 outer) from shared address src
+ * (the tensor map's swizzled layout), in the thread's bulk group; rows and
+ * columns past the tensor's bounds are not written. The threads that wrote
+ * src must have run sm90_fence_async_smem() and met the storing thread at a
+ * barrier first. */
+static __device__ __forceinline__ void sm90_tma_store_2d(const void *tmap, uint32_t src, int c0,
+                                                         int c1)
+{
+#if SM90_ON
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%2, %3}], [%1];\n"
+                 ::"l"(tmap), "r"(src), "r"(c0), "r"(c1)
+                 : "memory");
+#endif
+}
+
+/* Close the thread's bulk group; wait until its stores have read shared
+ * memory (the source may be written again), or have completed. */
+static __device__ __forceinline__ void sm90_bulk_commit(void)
+{
+#if SM90_ON
+    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+#endif
+}
+
+static __device__ __forceinline__ void sm90_bulk_wait_read(void)
+{
+#if SM90_ON
+    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+#endif
+}
+
+static __device__ __forceinline__ void sm90_bulk_wait(void)
+{
+#if SM90_ON
+    asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
+#endif
+}
+
+/* This thread's shared-memory writes, visible to the async proxy (TMA). */
+static __device__ __forceinline__ void sm90_fence_async_smem(void)
+{
+#if SM90_ON
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
 #endif

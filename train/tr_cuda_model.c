@@ -75,6 +75,7 @@ static int scratch_need(const struct tr_config *c, int B, kn_dtype dt, bool flas
     }
     s = max_sz(s, kn_layernorm_bwd_scratch_bytes(N, C));
     s = max_sz(s, kn_matmul_bwd_scratch_bytes(N, 4 * C));
+    s = max_sz(s, kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(N, 4 * C));
     s = max_sz(s, kn_matmul_bwd_scratch_bytes(N, 3 * C));
     s = max_sz(s, kn_matmul_bwd_scratch_bytes(N, C));
     s = max_sz(s, kn_global_norm_scratch_bytes());
@@ -387,17 +388,18 @@ int tr_cuda_backward(tr_cuda_model *m, const void *w, float *g, cudaStream_t s)
         const void *res = l ? m->layers[l - 1].res3 : m->encoded;
         size_t L = (size_t)l;
         /* res3 = res2 + fcproj(gelu(fc(ln2(res2)))); dGELU fused into the
-         * GEMM epilogue: dfch is the gradient of the pre-activation. */
-        OP("matmul_bwd_inp fcproj+dgelu", mmf * 4 * C * C,
-           kn_matmul_bwd_inp(m->blas, m->dfch, m->dres, wp(m, w, TR_FCPROJW, L, 4 * uC * uC),
-                             a->fch, N, 4 * C, C, 0, dt, s));
+         * GEMM epilogue: dfch is the gradient of the pre-activation, and
+         * the product sums it into fc's bias gradient as it goes. */
+        OP("matmul_bwd_inp fcproj+dgelu+db", mmf * 4 * C * C,
+           kn_matmul_bwd_inp_dgelu_bias(m->blas, m->dfch, gp(m, g, TR_FCB, L, 4 * uC), m->dres,
+                                        wp(m, w, TR_FCPROJW, L, 4 * uC * uC), a->fch, N, 4 * C,
+                                        C, dt, sc, scb, s));
         OP("matmul_bwd_w+b fcproj", mmf * 4 * C * C,
            kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_FCPROJW, L, 4 * uC * uC),
                          m->ln_dbias ? NULL : gp(m, g, TR_FCPROJB, L, uC), m->dres, a->fch_gelu,
                          NULL, N, 4 * C, C, dt, sc, scb, s));
-        OP("matmul_bwd_w+b fc", mmf * 4 * C * C,
-           kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_FCW, L, 4 * uC * uC),
-                         gp(m, g, TR_FCB, L, 4 * uC), m->dfch, a->ln2,
+        OP("matmul_bwd_w fc", mmf * 4 * C * C,
+           kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_FCW, L, 4 * uC * uC), NULL, m->dfch, a->ln2,
                          wp(m, w, TR_FCW, L, 4 * uC * uC), N, C, 4 * C, dt, sc, scb, s));
         OP("matmul_bwd_inp fc", mmf * 4 * C * C,
            kn_matmul_bwd_inp(m->blas, m->dC, m->dfch, wp(m, w, TR_FCW, L, 4 * uC * uC), NULL, N,

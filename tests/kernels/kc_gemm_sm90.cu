@@ -105,6 +105,13 @@ static int check_case(const struct gcase *g)
     CK(cudaMalloc(&dc, nalloc * 2));
     CK(cudaMalloc(&daux, nalloc * 2));
     void *paux = g->alias ? dc : daux;
+    /* dGELU: the partial column sums too (kn_g9.colsum), both runs */
+    const int R = (M + 15) / 16;
+    float *dcs = NULL, *hcs = NULL;
+    if (g->epi == KN_G9_DGELU) {
+        CK(cudaMalloc(&dcs, (size_t)R * N * 4));
+        hcs = (float *)kc_xmalloc((size_t)R * N * 4);
+    }
     int bad = 0;
     size_t guard_hit = 0;
     for (int run = 0; run < 2; run++) {
@@ -114,7 +121,11 @@ static int check_case(const struct gcase *g)
         if (g->epi == KN_G9_DGELU)
             CK(cudaMemcpy(paux, haux, nc * 2, cudaMemcpyHostToDevice));
         kn_g9 p = {M,  N,   K,  da, lda, db, ldb, g->b_kmajor, dc, ldc, g->bias ? dbias : NULL,
-                   paux, ldc, (kn_g9_epi)g->epi};
+                   paux, ldc, (kn_g9_epi)g->epi, NULL};
+        if (dcs) {
+            CK(cudaMemset(dcs, 0xFF, (size_t)R * N * 4)); /* NaN: every row must be written */
+            p.colsum = dcs;
+        }
         CHECK_OK(kn_gemm_sm90(&p, 0));
         CK(cudaDeviceSynchronize());
         CK(cudaMemcpy(run ? h2 : h1, dc, nc * 2, cudaMemcpyDeviceToHost));
@@ -127,6 +138,30 @@ static int check_case(const struct gcase *g)
         }
     }
     free(hg);
+    /* the column sums of the second run against sums (double) of the bf16
+     * values it stored: each of 16 floats, so within float rounding */
+    size_t cs_bad = 0;
+    if (dcs) {
+        CK(cudaMemcpy(hcs, dcs, (size_t)R * N * 4, cudaMemcpyDeviceToHost));
+        for (int r = 0; r < R; r++)
+            for (int n = 0; n < N; n++) {
+                double e = 0.0, mag = 0.0;
+                for (int m = 16 * r; m < M && m < 16 * r + 16; m++) {
+                    const double v = from_bf16(h2[(size_t)m * ldc + n]);
+                    e += v;
+                    mag += fabs(v);
+                }
+                const double d = hcs[(size_t)r * N + n];
+                if (!(fabs(d - e) <= 2e-6 * mag + 1e-30)) {
+                    if (!cs_bad)
+                        fprintf(stderr, "  colsum row %d col %d: gpu %g expected %g\n", r, n, d,
+                                e);
+                    cs_bad++;
+                }
+            }
+        cudaFree(dcs);
+        free(hcs);
+    }
     /* the reference on the sampled rows; the rest compare as equal */
     size_t nrows = 0;
     for (int m = 0; m < M; m += g->row_step) {
@@ -170,9 +205,10 @@ static int check_case(const struct gcase *g)
     snprintf(what, sizeof what, "%dx%dx%d B %s %s%s%s%s", M, N, K,
              g->b_kmajor ? "[N,K]" : "[K,N]", epi_name(g->epi), g->bias ? "+bias" : "",
              g->pad ? " padded" : "", g->alias ? " in place" : "");
-    int ok = w <= 1.0 && wx <= 1.0 && !pad_hit && !differ;
-    printf("%-4s %-44s err %.3f%s pad/guard %zu differ %zu (rows %zu)\n", ok ? "ok" : "FAIL", what, w,
-           g->epi == KN_G9_GELU ? (wx <= 1.0 ? " aux ok" : " aux BAD") : "", pad_hit, differ,
+    int ok = w <= 1.0 && wx <= 1.0 && !pad_hit && !differ && !cs_bad;
+    printf("%-4s %-44s err %.3f%s%s pad/guard %zu differ %zu (rows %zu)\n", ok ? "ok" : "FAIL", what,
+           w, g->epi == KN_G9_GELU ? (wx <= 1.0 ? " aux ok" : " aux BAD") : "",
+           g->epi == KN_G9_DGELU ? (cs_bad ? " colsum BAD" : " colsum ok") : "", pad_hit, differ,
            nrows);
     if (!ok) {
         bad++;
@@ -313,9 +349,9 @@ static int check_swiglu(const struct swcase *sw)
         swout_poison(&o_aux, M), swout_poison(&o_h, M), swout_poison(&o_dgu, M);
         /* forward: B [2F, K]; backward: the first F x K of the same values as [K, F] */
         kn_g9 f = {M,   F,         K, da, K, db, K, 1, o_h.dev, (long long)o_h.ld, NULL,
-                   o_aux.dev, (long long)ld2, KN_G9_SWIGLU};
+                   o_aux.dev, (long long)ld2, KN_G9_SWIGLU, NULL};
         kn_g9 g = {M,   F,   K, da, K, db, F, 0, o_dgu.dev, (long long)ld2, NULL,
-                   dgu, (long long)ld2, KN_G9_DSWIGLU};
+                   dgu, (long long)ld2, KN_G9_DSWIGLU, NULL};
         CHECK_OK(kn_gemm_sm90(&f, 0));
         CHECK_OK(kn_gemm_sm90(&g, 0));
         CK(cudaDeviceSynchronize());
@@ -358,22 +394,26 @@ static int check_swiglu(const struct swcase *sw)
     return !ok;
 }
 
-/* Shapes and layouts the SwiGLU pair refuses (-ENOTSUP, nothing launched). */
+/* Shapes and layouts refused (-ENOTSUP, nothing launched): the SwiGLU
+ * pair's, the column sums'. */
 static int check_swiglu_refusals(void)
 {
     void *p = (void *)256; /* never dereferenced: refused before any launch */
     const kn_g9 bad[] = {
-        {64, 64, 64, p, 64, p, 64, 1, p, 64, p, p, 128, KN_G9_SWIGLU},  /* bias */
-        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 128, KN_G9_SWIGLU}, /* B [K, N] */
-        {64, 64, 64, p, 64, p, 64, 1, p, 64, NULL, p, 64, KN_G9_SWIGLU}, /* ldaux < 2N */
-        {64, 64, 64, p, 64, p, 64, 1, p, 128, NULL, p, 128, KN_G9_DSWIGLU}, /* B [N, K] */
-        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 128, KN_G9_DSWIGLU},  /* ldc < 2N */
-        {64, 64, 64, p, 64, p, 64, 0, p, 128, NULL, p, 64, KN_G9_DSWIGLU},  /* ldaux < 2N */
+        {64, 64, 64, p, 64, p, 64, 1, p, 64, p, p, 128, KN_G9_SWIGLU, NULL},  /* bias */
+        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 128, KN_G9_SWIGLU, NULL}, /* B [K, N] */
+        {64, 64, 64, p, 64, p, 64, 1, p, 64, NULL, p, 64, KN_G9_SWIGLU, NULL}, /* ldaux < 2N */
+        {64, 64, 64, p, 64, p, 64, 1, p, 128, NULL, p, 128, KN_G9_DSWIGLU, NULL}, /* B [N, K] */
+        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 128, KN_G9_DSWIGLU, NULL},  /* ldc < 2N */
+        {64, 64, 64, p, 64, p, 64, 0, p, 128, NULL, p, 64, KN_G9_DSWIGLU, NULL},  /* ldaux < 2N */
+        /* column sums: dGELU only, 16-byte aligned */
+        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, NULL, 0, KN_G9_PLAIN, (float *)p},
+        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 64, KN_G9_DGELU, (float *)((char *)p + 4)},
     };
     int n = 0;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (kn_gemm_sm90_supports(&bad[i]) || kn_gemm_sm90(&bad[i], 0) != -ENOTSUP) {
-            printf("FAIL SwiGLU refusal case %zu was taken\n", i);
+            printf("FAIL refusal case %zu was taken\n", i);
             n++;
         }
     return n;
@@ -412,7 +452,7 @@ static void bench_one(void *arg)
     const struct bprod *pr = x->pr;
     if (x->own) {
         kn_g9 g = {x->M, x->N, x->K, x->a, x->K, x->b, pr->b_kmajor ? x->K : x->N, pr->b_kmajor,
-                   x->c, x->N, pr->bias ? x->bias : NULL, x->aux, x->N, (kn_g9_epi)pr->epi};
+                   x->c, x->N, pr->bias ? x->bias : NULL, x->aux, x->N, (kn_g9_epi)pr->epi, NULL};
         CHECK_OK(kn_gemm_sm90(&g, 0));
     } else if (pr->b_kmajor) {
         CHECK_OK(kn_matmul_fwd(x->blas, x->c, pr->epi == KN_G9_GELU ? x->aux : NULL, x->a, x->b,
@@ -424,6 +464,49 @@ static void bench_one(void *arg)
 }
 
 static void run_bench_swiglu(kn_blas *blas);
+
+/* GPT-2's dGELU product with fc's bias gradient (kn_matmul_bwd_inp_dgelu_bias)
+ * on four routes: own GEMM (-1: where matmul.cu routes it; 1: always; 0:
+ * never) with the bias summed by the product (fuse 1) or by the bias
+ * kernel's pass over the output (fuse 0: the route before the fold). */
+struct dbb {
+    kn_blas *blas;
+    int M, C;
+    void *a, *b, *c, *aux, *scratch;
+    float *dbias;
+    size_t sb;
+};
+
+static void bench_dbias_one(void *arg)
+{
+    const struct dbb *x = (const struct dbb *)arg;
+    CHECK_OK(kn_matmul_bwd_inp_dgelu_bias(x->blas, x->c, x->dbias, x->a, x->b, x->aux, x->M,
+                                          4 * x->C, x->C, KN_BF16, x->scratch, x->sb, 0));
+}
+
+static void run_bench_dbias(kn_blas *blas, int M, int C, const char *name, void *a, void *b,
+                            void *c, void *aux)
+{
+    struct dbb x = {blas, M, C, a, b, c, aux, NULL, NULL, 0};
+    x.sb = kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(M, 4 * C);
+    CK(cudaMalloc(&x.scratch, x.sb));
+    CK(cudaMalloc((void **)&x.dbias, (size_t)4 * C * 4));
+    CK(cudaMemset(x.dbias, 0, (size_t)4 * C * 4));
+    static const int own[3] = {-1, 1, 0};
+    double ms[3][2];
+    for (int o = 0; o < 3; o++)
+        for (int f = 0; f < 2; f++) {
+            kn_blas_set_own_gemm(blas, own[o]);
+            kn_blas_set_fuse_dbias(blas, f);
+            ms[o][f] = kc_median_ms(bench_dbias_one, &x, 10);
+        }
+    kn_blas_set_own_gemm(blas, 0);
+    kn_blas_set_fuse_dbias(blas, 1);
+    printf("%-9s dGELU+dbias ms (fused / pass): default %.3f / %.3f  own %.3f / %.3f  cuBLASLt "
+           "%.3f / %.3f\n",
+           name, ms[0][1], ms[0][0], ms[1][1], ms[1][0], ms[2][1], ms[2][0]);
+    cudaFree(x.scratch), cudaFree(x.dbias);
+}
 
 /* n bf16 values in [-0.05, 0.05) on the host: every operand of a bench
  * product is a prefix of them. */
@@ -472,6 +555,7 @@ static void run_bench(void)
             printf("%-9s %-22s %8.3f %8.1f %8.1f %7.3fx\n", bs[i].name, bprods[k].name, to, fl / to,
                    fl / tr, tr / to);
         }
+        run_bench_dbias(blas, M, C, bs[i].name, x.a, x.b, x.c, x.aux);
         cudaFree(x.a), cudaFree(x.b), cudaFree(x.bias), cudaFree(x.aux), cudaFree(x.c);
         free(h);
     }
@@ -542,7 +626,7 @@ int main(int argc, char **argv)
     bad += check_swiglu_refusals();
     /* refused shapes: nothing launched, -ENOTSUP */
     kn_g9 odd = {64, 100, 64, (void *)256, 64, (void *)256, 64, 1, (void *)256, 100, NULL,
-                 NULL, 0, KN_G9_PLAIN};
+                 NULL, 0, KN_G9_PLAIN, NULL};
     if (kn_gemm_sm90_supports(&odd) || kn_gemm_sm90(&odd, 0) != -ENOTSUP) {
         printf("FAIL N = 100 (not a multiple of 8) should be refused with -ENOTSUP\n");
         bad++;

@@ -321,6 +321,40 @@ int kc_chk_matmul_bwd(kc *c, kn_dtype dt)
                      fuse ? "dgelu-fused" : "dgelu-unfused");
             r |= kc_check_dev(c, K, dt, what, dd, dpre, NI, kc_tol2(dt, 2e-5, 1e-4, 2e-2, 2e-2));
         }
+        /* and the bias gradient of dpre (fc's) summed as well: by the
+         * product where it can (fused), else by the bias kernel after it;
+         * the reference sums dpre rounded to dt, as stored */
+        float *dbx = kc_halloc(c, m->IC), *dbref = kc_halloc(c, m->IC), *dprer = kc_halloc(c, NI);
+        KC_OOM(K);
+        kc_fill(c, dbx, m->IC, -1, 1, KN_F32);
+        memcpy(dprer, dpre, NI * sizeof(float));
+        kc_round_dt(dprer, NI, dt);
+        for (int i = 0; i < m->IC; i++) {
+            double t = dbx[i];
+            for (int n = 0; n < m->N; n++)
+                t += dprer[(size_t)n * m->IC + i];
+            dbref[i] = (float)t;
+        }
+        size_t sbd = kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(m->N, m->IC);
+        void *scd = kc_dalloc(c, sbd);
+        KC_OOM(K);
+        for (int fuse = 1; fuse >= 0; fuse--) {
+            void *dd = kc_poisoned(c, NI, dt), *ddbx = kc_dup(c, dbx, m->IC, KN_F32);
+            KC_OOM(K);
+            kn_blas_set_fuse_dbias(c->blas, fuse);
+            int e = kn_matmul_bwd_inp_dgelu_bias(c->blas, dd, (float *)ddbx, ddout, dwv, dprev,
+                                                 m->N, m->IC, m->OC, dt, scd, sbd, c->s);
+            kn_blas_set_fuse_dbias(c->blas, 1); /* the default */
+            KC_TRY(K, e);
+            KC_SYNC(K);
+            const char *tag = fuse ? "dgelu+dbias-fused" : "dgelu+dbias-unfused";
+            char what[80];
+            snprintf(what, sizeof what, "%dx%dx%d dpre %s", m->N, m->IC, m->OC, tag);
+            r |= kc_check_dev(c, K, dt, what, dd, dpre, NI, kc_tol2(dt, 2e-5, 1e-4, 2e-2, 2e-2));
+            snprintf(what, sizeof what, "%dx%dx%d dbias %s (+=)", m->N, m->IC, m->OC, tag);
+            r |= kc_check_f32(c, K, dt, what, ddbx, dbref, m->IC,
+                              kc_tol2(dt, 1e-4, 1e-5, 2e-2, 1e-2));
+        }
     }
     /* dbias alone over many rows: the split + ordered-partials path, with
      * the scalar kernel and then with the vector kernel allowed (OC 100 stays

@@ -91,6 +91,8 @@ int main(void)
     EXPECT(kn_matmul_fwd(NULL, P, NULL, P, P, NULL, 4, 4, 4, KN_F32, s), "NULL");
     EXPECT(kn_matmul_bwd_inp(NULL, P, P, P, NULL, 4, 4, 4, 0, KN_F32, s), "NULL");
     EXPECT(kn_matmul_bwd_weight(NULL, F, P, P, 4, 4, 4, KN_F32, s), "NULL");
+    EXPECT(kn_matmul_bwd_inp_dgelu_bias(NULL, P, F, P, P, P, 4, 4, 4, KN_F32, P, 1 << 20, s),
+           "NULL");
     EXPECT(kn_gemm_run(NULL, NULL, s), "h=");
     EXPECT(kn_attention_fwd(NULL, P, P, P, 2, 8, 96, 5, KN_F32, P, 1 << 20, s), "C % NH");
     EXPECT(kn_attention_fwd(NULL, P, P, P, 2, 8, 1024, 2, KN_F32, P, 1 << 20, s), "head size");
@@ -138,6 +140,11 @@ int main(void)
     EQ(kn_matmul_bwd_bias_scratch_bytes(16384, 768), (size_t)256 * 768 * 4);
     EQ(kn_matmul_bwd_bias_scratch_bytes(65536, 3072), (size_t)88 * 3072 * 4);
     EQ(kn_layernorm_bwd_scratch_bytes(0, 96), (size_t)0);
+    /* the dGELU product's column sums per 16 rows (4096 x 3072 floats), then
+     * the bias kernel's splits over those 4096 rows (64) */
+    EQ(kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(65536, 3072),
+       (size_t)4096 * 3072 * 4 + (size_t)64 * 3072 * 4);
+    EQ(kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(0, 3072), (size_t)0);
     /* RMSNorm: the larger of the warp kernel's blocks (32 rows, <= 512) and
      * the row kernel's (16 rows, <= 1024), C floats each */
     EQ(kn_rmsnorm_bwd_scratch_bytes(9, 2048), (size_t)1 * 2048 * 4);
