@@ -424,12 +424,6 @@ static int plan_make(kn_blas *h, lt_plan *p, const gemm_call *c, const lt_key *k
         (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb))) ||
         (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi))))
         return err;
-    /* the dGELU product's bias gradient in float32 (default: C's type) */
-    if (epi == CUBLASLT_EPILOGUE_DGELU_BGRAD) {
-        const int32_t bt = CUDA_R_32F;
-        if ((err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt))))
-            return err;
-    }
     /* Pointers are set before the heuristic: it reads their alignment. */
     if (c->bias && (err = set_attr(&p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &c->bias,
                                    sizeof(c->bias))))
@@ -1074,7 +1068,7 @@ extern "C" size_t kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(int N, int IC)
     if (N <= 0 || IC <= 0)
         return 0;
     size_t own = dgelu_bias_part_bytes(N, IC) + kn_matmul_bwd_bias_scratch_bytes((N + 15) / 16, IC);
-    size_t plain = kn_matmul_bwd_scratch_bytes(N, IC); /* cuBLASLt's bias, or the pass */
+    size_t plain = kn_matmul_bwd_bias_scratch_bytes(N, IC); /* the pass */
     return own > plain ? own : plain;
 }
 
@@ -1103,24 +1097,11 @@ extern "C" int kn_matmul_bwd_inp_dgelu_bias(kn_blas *h, void *dinp, float *dbias
             return err ? err
                        : kn_matmul_bwd_bias(dbias, scratch, R, IC, KN_F32, (char *)scratch + pb,
                                             scratch_bytes - pb, s);
-    } else if (h->fuse_dbias && lt_dgelu_epilogue(h, IC, OC) && !own_dgelu(h, N, OC, dt)) {
-        /* cuBLASLt writes the bias gradient (it cannot add): into scratch */
-        gemm_call c;
-        memset(&c, 0, sizeof(c));
-        packed_gemm(&c.g, 0, 0, IC, N, OC, w, dout, dinp, dt, dt, 0.0f);
-        c.epi = CUBLASLT_EPILOGUE_DGELU_BGRAD;
-        c.aux = pre_gelu;
-        c.aux_ld = IC;
-        c.bias = scratch;
-        err = lt_run(h, &c, s);
-        if (err != 1) {
-            if (err)
-                return err;
-            add_f32_kernel<<<(IC + 255) / 256, 256, 0, s>>>(dbias, (const float *)scratch, IC);
-            KN_LAUNCH_CHECK();
-            return 0;
-        }
     }
+    /* cuBLASLt's DGELU_BGRAD epilogue would sum it too, but not into float32
+     * with a bf16 product (CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE float: the
+     * heuristic refuses it on the H200, CUDA 13.0), and a bf16 bias gradient
+     * would lose what float32 accumulation keeps */
     if ((err = kn_matmul_bwd_inp(h, dinp, dout, w, pre_gelu, N, IC, OC, 0, dt, s)))
         return err;
     return kn_matmul_bwd_bias(dbias, dinp, N, IC, dt, scratch, scratch_bytes, s);

@@ -134,10 +134,9 @@ int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const void *w,
 /* kn_matmul_bwd_inp with pre_gelu (accumulate 0), plus the bias gradient
  * of its output: dinp = (dout @ w) * gelu'(pre_gelu), dbias[i] +=
  * sum_n dinp[n, i] in float32 (GPT-2's fc bias: dinp is the gradient of
- * its pre-activation). Where the product sums its own output (the own
- * Hopper GEMM's dGELU epilogue, partial sums per 16 rows; cuBLASLt's
- * DGELU_BGRAD epilogue), kn_matmul_bwd_bias's pass over [N, IC] is not run;
- * elsewhere, or with INGOT_FUSE_DBIAS=0 in the environment at
+ * its pre-activation). Where the product runs on the own Hopper GEMM, its
+ * dGELU epilogue writes column sums per 16 rows and kn_matmul_bwd_bias adds
+ * those up: its pass over [N, IC] is not run; elsewhere, or with INGOT_FUSE_DBIAS=0 in the environment at
  * kn_blas_create, the product and then that pass. Deterministic (the sums'
  * order depends on the route, not on the run). scratch: at least
  * kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(N, IC) bytes. */
