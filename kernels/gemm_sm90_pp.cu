@@ -7,7 +7,11 @@
  *     sequence, 128 x 128 each (two wgmma m64n128k16 per k-step: 128 float
  *     accumulators per thread, as the 128 x 256 kernel's), each running its
  *     own epilogue through its staging tile while the other runs its main
- *     loop. An order barrier hands the main loop over: a warpgroup waits for
+ *     loop: the producer loads dGELU's pre-activations into that tile by
+ *     TMA ahead of the epilogue, the warpgroup turns it into the output in
+ *     place, and TMA stores it (measured against the threads' own loads and
+ *     stores through a padded tile: the same rates within 1-3% either way,
+ *     docs/kernels.md; this one is kept, the base for two-source epilogues). An order barrier hands the main loop over: a warpgroup waits for
  *     its stages only once the other has waited for all of its own, which
  *     keeps every wait on a stage's full barrier within one phase of it (a
  *     warpgroup two fills ahead would take an older phase of the same
@@ -37,16 +41,12 @@ enum {
     GP_THREADS = 384,
     GP_A_BYTES = G9_BM * GP_BK * 2,
     GP_B_BYTES = GP_BN * GP_BK * 2,
-    GP_PRE = 4, /* dGELU: pre-activation rows per lane loaded at once (gp_store) */
-    GP_PITCH = GP_BN * 2 + 16, /* staging rows: 16 bytes of padding against bank conflicts */
-    GP_STAGING = G9_BM * GP_PITCH,
-    /* TMA epilogue: a staging tile is two 64-column panels of 128 rows in
-     * TMA's 128-byte swizzle, no padding (gp_sw) */
+    /* a staging tile: two 64-column panels of 128 rows in TMA's 128-byte
+     * swizzle (gp_sw) */
     GP_TILE = G9_BM * GP_BN * 2,
     GP_NBAR = 2 * GP_ST + 6, /* full[ST], empty[ST], ord[2], pfull[2], sfree[2] */
     /* stages, two staging tiles, the barriers */
-    GP_SMEM = 1024 + GP_ST * (GP_A_BYTES + GP_B_BYTES) + 2 * GP_STAGING + GP_NBAR * 8,
-    GP_SMEM_TE = 1024 + GP_ST * (GP_A_BYTES + GP_B_BYTES) + 2 * GP_TILE + GP_NBAR * 8,
+    GP_SMEM = 1024 + GP_ST * (GP_A_BYTES + GP_B_BYTES) + 2 * GP_TILE + GP_NBAR * 8,
 };
 
 /* Named barrier ID (1, 2: one per consumer warpgroup) over its 128 threads;
@@ -235,61 +235,19 @@ static __device__ __forceinline__ void gp_produce(const CUtensorMap *ta, const C
     }
 }
 
-/* The staging tile to global memory: warp w rows 32 w .. 32 w + 31, two
- * rows per instruction (half a warp, 256 bytes, per row), with the
- * epilogue's function of the bf16-rounded value (as gemm_sm90.cu). dGELU's
- * pre-activations are loaded GP_PRE rows of a lane at a time before those
- * rows are worked on (16 or 8 at once made ptxas spill: the accumulators'
- * registers stay reserved). */
-template <int EPI>
-static __device__ __forceinline__ void gp_store(const g9_par &p, uint32_t stage, int m0, int n0,
-                                                int warp, int lane)
-{
-    const int c = 8 * (lane & 15), col = n0 + c;
-    if (col >= p.N)
-        return;
-#pragma unroll
-    for (int part = 0; part < 16 / GP_PRE; part++) {
-        uint4 pre[GP_PRE];
-        if (EPI == KN_G9_DGELU) {
-#pragma unroll
-            for (int i = 0; i < GP_PRE; i++) {
-                const int row = m0 + 32 * warp + 2 * (GP_PRE * part + i) + (lane >> 4);
-                if (row < p.M)
-                    pre[i] =
-                        *reinterpret_cast<const uint4 *>(p.aux + (size_t)row * p.ldaux + col);
-            }
-        }
-#pragma unroll
-        for (int i = 0; i < GP_PRE; i++) {
-            const int rr = 32 * warp + 2 * (GP_PRE * part + i) + (lane >> 4), row = m0 + rr;
-            if (row >= p.M)
-                return;
-            uint4 v = g9_lds16(stage + (uint32_t)(rr * GP_PITCH + c * 2));
-            if (EPI == KN_G9_GELU) {
-                *reinterpret_cast<uint4 *>(p.aux + (size_t)row * p.ldaux + col) = v;
-                g9_gelu_pack<EPI>(v, v);
-            } else if (EPI == KN_G9_DGELU) {
-                g9_gelu_pack<EPI>(v, pre[i]);
-            }
-            *reinterpret_cast<uint4 *>(p.C + (size_t)row * p.ldc + col) = v;
-        }
-    }
-}
-
 /* Consumer warpgroup c (0, 1): tiles c, c + 2, ... of the block's sequence.
  * The k-blocks of sequence tile i are the ring's fills i nk .. i nk + nk - 1
  * (stage = fill % GP_ST, parity = fill / GP_ST). ord[c]: the other
  * warpgroup has waited for all of its stages (count 4: lane 0 of each of
  * its warps). */
-template <int TB, int EPI, int TE>
+template <int TB, int EPI>
 static __device__ __forceinline__ void gp_consume(uint32_t sA, uint32_t sB, uint32_t bar,
                                                   uint32_t sC, const g9_par &p,
                                                   const CUtensorMap *tc, const CUtensorMap *tx,
                                                   int c, int tid, const g9_sched &sc, int nk)
 {
-    const int warp = tid >> 5, lane = tid & 31;
-    const uint32_t stage = sC + (uint32_t)(c * GP_STAGING), ord = bar + 8 * 2 * GP_ST;
+    const int lane = tid & 31;
+    const uint32_t ord = bar + 8 * 2 * GP_ST;
     int turn = 0; /* main loops this warpgroup has run */
     for (int i = c, ct = sc.first + c * sc.stride; ct < sc.count; i += 2, ct += 2 * sc.stride) {
         int m0, n0;
@@ -334,24 +292,14 @@ static __device__ __forceinline__ void gp_consume(uint32_t sA, uint32_t sB, uint
         wg_pin(acc1);
         if (lane == 0)
             sm90_mb_arrive(bar + 8 * (GP_ST + prev));
-        if (TE) {
-            gp_epilogue_tma<EPI>(acc0, acc1, p, tc, tx, sC + (uint32_t)(c * GP_TILE), bar, m0,
-                                 n0, c, turn - 1, tid);
-            continue;
-        }
-        /* rows 16 w .. of each 64-row half: the warp's share of each wgmma */
-        g9_stage_acc<EPI, GP_BN>(acc0, p, stage + 16 * warp * GP_PITCH, GP_PITCH, n0, lane);
-        g9_stage_acc<EPI, GP_BN>(acc1, p, stage + (64 + 16 * warp) * GP_PITCH, GP_PITCH, n0,
-                                 lane);
-        gp_wg_sync(c); /* the staging tile is written */
-        gp_store<EPI>(p, stage, m0, n0, warp, lane);
-        gp_wg_sync(c); /* and read: free for the next tile */
+        gp_epilogue_tma<EPI>(acc0, acc1, p, tc, tx, sC + (uint32_t)(c * GP_TILE), bar, m0, n0,
+                             c, turn - 1, tid);
     }
-    if (TE && tid == 0)
+    if (tid == 0)
         sm90_bulk_wait(); /* the last stores written before the block ends */
 }
 
-template <int TB, int EPI, int TE>
+template <int TB, int EPI>
 static __global__ void __launch_bounds__(GP_THREADS, 1)
     gp_kernel(const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb,
               const __grid_constant__ CUtensorMap tc, const __grid_constant__ CUtensorMap tx,
@@ -360,7 +308,7 @@ static __global__ void __launch_bounds__(GP_THREADS, 1)
 #if SM90_ON
     extern __shared__ __align__(1024) uint8_t gp_smem[];
     const uint32_t sA = smem_base1024(gp_smem), sB = sA + GP_ST * GP_A_BYTES;
-    const uint32_t sC = sB + GP_ST * GP_B_BYTES, bar = sC + 2 * (TE ? GP_TILE : GP_STAGING);
+    const uint32_t sC = sB + GP_ST * GP_B_BYTES, bar = sC + 2 * GP_TILE;
     const int wgi = threadIdx.x >> 7, tid = threadIdx.x & 127;
     const int ntn = (p.N + GP_BN - 1) / GP_BN, ntm = (p.M + G9_BM - 1) / G9_BM;
     const int nk = (p.K + GP_BK - 1) / GP_BK;
@@ -382,47 +330,28 @@ static __global__ void __launch_bounds__(GP_THREADS, 1)
     __syncthreads();
     if (wgi == 0) {
         if (tid == 0)
-            gp_produce<TB, TE && EPI == KN_G9_DGELU>(&ta, &tb, &tx, sA, sB, sC, bar, sc, nk);
+            gp_produce<TB, EPI == KN_G9_DGELU>(&ta, &tb, &tx, sA, sB, sC, bar, sc, nk);
     } else {
-        gp_consume<TB, EPI, TE>(sA, sB, bar, sC, p, &tc, &tx, wgi - 1, tid, sc, nk);
+        gp_consume<TB, EPI>(sA, sB, bar, sC, p, &tc, &tx, wgi - 1, tid, sc, nk);
     }
 #endif
-}
-
-/* INGOT_G9_PP_TMA=0: the ping-pong kernel's epilogue through the padded
- * staging tile and the threads' own stores (gp_store), for comparison;
- * default 1: TMA loads dGELU's source, TMA stores the tile. Read once. */
-static int gp_tma_epilogue(void)
-{
-    static const int on = g9_knob("INGOT_G9_PP_TMA", 0, 1, 1);
-    return on;
-}
-
-template <int TB, int EPI, int TE>
-static int gp_launch_te(const CUtensorMap &ta, const CUtensorMap &tb, const CUtensorMap &tc,
-                        const CUtensorMap &tx, const g9_par &p, cudaStream_t s)
-{
-    void (*kern)(CUtensorMap, CUtensorMap, CUtensorMap, CUtensorMap, g9_par) =
-        gp_kernel<TB, EPI, TE>;
-    const int smem = TE ? GP_SMEM_TE : GP_SMEM;
-    CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    int sms, err = g9_sm_count(&sms);
-    if (err)
-        return err;
-    const long long tiles =
-        (long long)((p.M + G9_BM - 1) / G9_BM) * ((p.N + GP_BN - 1) / GP_BN);
-    const unsigned grid = (unsigned)(tiles < sms ? tiles : sms);
-    kern<<<grid, GP_THREADS, smem, s>>>(ta, tb, tc, tx, p);
-    CUDA_CHECK(cudaGetLastError());
-    return 0;
 }
 
 template <int TB, int EPI>
 static int gp_launch(const CUtensorMap &ta, const CUtensorMap &tb, const CUtensorMap &tc,
                      const CUtensorMap &tx, const g9_par &p, cudaStream_t s)
 {
-    return gp_tma_epilogue() ? gp_launch_te<TB, EPI, 1>(ta, tb, tc, tx, p, s)
-                             : gp_launch_te<TB, EPI, 0>(ta, tb, tc, tx, p, s);
+    void (*kern)(CUtensorMap, CUtensorMap, CUtensorMap, CUtensorMap, g9_par) = gp_kernel<TB, EPI>;
+    CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, GP_SMEM));
+    int sms, err = g9_sm_count(&sms);
+    if (err)
+        return err;
+    const long long tiles =
+        (long long)((p.M + G9_BM - 1) / G9_BM) * ((p.N + GP_BN - 1) / GP_BN);
+    const unsigned grid = (unsigned)(tiles < sms ? tiles : sms);
+    kern<<<grid, GP_THREADS, GP_SMEM, s>>>(ta, tb, tc, tx, p);
+    CUDA_CHECK(cudaGetLastError());
+    return 0;
 }
 
 /* gemm_sm90_int.cuh */
