@@ -39,6 +39,7 @@ enum {
     GP_BK = 64,
     GP_ST = 4,
     GP_THREADS = 384,
+    GP_JC = 4, /* gp_frag: column groups whose sources are loaded together */
     GP_A_BYTES = G9_BM * GP_BK * 2,
     GP_B_BYTES = GP_BN * GP_BK * 2,
     /* a staging tile: two 64-column panels of 128 rows in TMA's 128-byte
@@ -115,34 +116,50 @@ static __device__ __forceinline__ void gp_frag(const float (&acc)[GP_BN / 2], co
                                                uint32_t tile, int r0, int n0, int lane)
 {
     const int g = lane >> 2, q = lane & 3;
+    /* GP_JC column groups at a time: their 2 GP_JC source values loaded
+     * first (the loads are ordered asm, so one at a time they would each
+     * wait out shared memory's latency), then 2 GP_JC independent chains */
 #pragma unroll
-    for (int j = 0; j < GP_BN / 8; j++) {
-        const int cc = 8 * j + 2 * q, col = n0 + cc;
-        float b0 = 0.0f, b1 = 0.0f;
-        if ((EPI == KN_G9_PLAIN || EPI == GP_PASS_PRE) && p.bias && col < p.N) {
-            const __nv_bfloat162 b = *reinterpret_cast<const __nv_bfloat162 *>(p.bias + col);
-            b0 = __low2float(b);
-            b1 = __high2float(b);
-        }
+    for (int j0 = 0; j0 < GP_BN / 8; j0 += GP_JC) {
+        uint32_t raw[GP_JC][2];
 #pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const uint32_t a = tile + gp_sw(r0 + g + 8 * h, cc);
-            uint32_t raw = 0;
-            if (EPI == KN_G9_GELU || EPI == KN_G9_DGELU)
-                asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(raw) : "r"(a) : "memory");
-            const __nv_bfloat162 x = *reinterpret_cast<__nv_bfloat162 *>(&raw);
-            __nv_bfloat162 v;
-            if (EPI == KN_G9_GELU) {
-                v = __floats2bfloat162_rn(g9_gelu(__low2float(x)), g9_gelu(__high2float(x)));
-            } else {
-                v = __floats2bfloat162_rn(acc[4 * j + 2 * h] + b0, acc[4 * j + 2 * h + 1] + b1);
-                if (EPI == KN_G9_DGELU)
-                    v = __floats2bfloat162_rn(__low2float(v) * g9_gelu_grad(__low2float(x)),
-                                              __high2float(v) * g9_gelu_grad(__high2float(x)));
+        for (int jj = 0; jj < GP_JC; jj++)
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                raw[jj][h] = 0;
+                if (EPI == KN_G9_GELU || EPI == KN_G9_DGELU)
+                    asm volatile("ld.shared.b32 %0, [%1];\n"
+                                 : "=r"(raw[jj][h])
+                                 : "r"(tile + gp_sw(r0 + g + 8 * h, 8 * (j0 + jj) + 2 * q))
+                                 : "memory");
             }
-            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(a),
-                         "r"(*reinterpret_cast<uint32_t *>(&v))
-                         : "memory");
+#pragma unroll
+        for (int jj = 0; jj < GP_JC; jj++) {
+            const int j = j0 + jj, cc = 8 * j + 2 * q, col = n0 + cc;
+            float b0 = 0.0f, b1 = 0.0f;
+            if ((EPI == KN_G9_PLAIN || EPI == GP_PASS_PRE) && p.bias && col < p.N) {
+                const __nv_bfloat162 b = *reinterpret_cast<const __nv_bfloat162 *>(p.bias + col);
+                b0 = __low2float(b);
+                b1 = __high2float(b);
+            }
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const uint32_t a = tile + gp_sw(r0 + g + 8 * h, cc);
+                const __nv_bfloat162 x = *reinterpret_cast<__nv_bfloat162 *>(&raw[jj][h]);
+                __nv_bfloat162 v;
+                if (EPI == KN_G9_GELU) {
+                    v = __floats2bfloat162_rn(g9_gelu(__low2float(x)), g9_gelu(__high2float(x)));
+                } else {
+                    v = __floats2bfloat162_rn(acc[4 * j + 2 * h] + b0,
+                                              acc[4 * j + 2 * h + 1] + b1);
+                    if (EPI == KN_G9_DGELU)
+                        v = __floats2bfloat162_rn(__low2float(v) * g9_gelu_grad(__low2float(x)),
+                                                  __high2float(v) * g9_gelu_grad(__high2float(x)));
+                }
+                asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(a),
+                             "r"(*reinterpret_cast<uint32_t *>(&v))
+                             : "memory");
+            }
         }
     }
 }
