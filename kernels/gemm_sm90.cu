@@ -138,6 +138,64 @@ static __device__ __forceinline__ void g9_produce(const CUtensorMap *ta, const C
     }
 }
 
+/* Accumulators of a warp's share of one wgmma m64nN (N / 2 floats: lane
+ * 4 g + q holds rows g, g + 8 and columns 8 j + 2 q, + 1 in acc[4 j ..
+ * 4 j + 3]), plus the bias in float32 (not with dGELU), as bf16 pairs into
+ * a staging tile: fragment row r at stage + r * pitch. */
+template <int EPI, int N>
+static __device__ __forceinline__ void g9_stage_acc(const float (&acc)[N / 2], const g9_par &p,
+                                                    uint32_t stage, int pitch, int n0, int lane)
+{
+    const int g = lane >> 2, q = lane & 3;
+#pragma unroll
+    for (int j = 0; j < N / 8; j++) {
+        const int col = n0 + 8 * j + 2 * q;
+        float b0 = 0.0f, b1 = 0.0f;
+        if (EPI != KN_G9_DGELU && p.bias && col < p.N) {
+            const __nv_bfloat162 b = *reinterpret_cast<const __nv_bfloat162 *>(p.bias + col);
+            b0 = __low2float(b);
+            b1 = __high2float(b);
+        }
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            __nv_bfloat162 v = __floats2bfloat162_rn(acc[4 * j + 2 * h] + b0,
+                                                     acc[4 * j + 2 * h + 1] + b1);
+            const uint32_t a = stage + (uint32_t)((g + 8 * h) * pitch + (8 * j + 2 * q) * 2);
+            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(a),
+                         "r"(*reinterpret_cast<uint32_t *>(&v))
+                         : "memory");
+        }
+    }
+}
+
+/* 16 bytes of shared memory (a staging tile row's slice); the memory
+ * clobber keeps it behind the barrier that published the tile. */
+static __device__ __forceinline__ uint4 g9_lds16(uint32_t a)
+{
+    uint4 v;
+    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(a)
+                 : "memory");
+    return v;
+}
+
+/* GELU (x: the pre-activation, stored by the caller) or dGELU (x times
+ * gelu' of pre) on 8 bf16 values, in float32, rounded once. */
+template <int EPI>
+static __device__ __forceinline__ void g9_gelu_pack(uint4 &v, const uint4 &pre)
+{
+    __nv_bfloat162 *x = reinterpret_cast<__nv_bfloat162 *>(&v);
+    const __nv_bfloat162 *pr = reinterpret_cast<const __nv_bfloat162 *>(&pre);
+#pragma unroll
+    for (int e = 0; e < 4; e++)
+        x[e] = EPI == KN_G9_GELU
+                   ? __floats2bfloat162_rn(g9_gelu(__low2float(x[e])), g9_gelu(__high2float(x[e])))
+                   : __floats2bfloat162_rn(__low2float(x[e]) * g9_gelu_grad(__low2float(pr[e])),
+                                           __high2float(x[e]) *
+                                               g9_gelu_grad(__high2float(pr[e])));
+}
+
 /* The epilogue of a consumer warp's 16 rows x 256 columns goes through
  * that warp's staging tile in shared memory (G9_STAGE_PITCH bytes per row:
  * 16 bytes of padding put the 8 rows one lane group writes on different
