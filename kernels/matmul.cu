@@ -702,18 +702,21 @@ extern "C" int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *
     return kn_gelu_fwd(out, pre_gelu, (size_t)N * OC, dt, s);
 }
 
-/* Whether the dGELU product runs as cuBLASLt's DGELU epilogue (else the
- * plain GEMM and a dGELU pass). */
-static bool lt_dgelu_epilogue(const kn_blas *h, int IC, int OC)
-{
-    const int fuse = h->fuse_dgelu < 0 ? OC < DGELU_EPI_MAX_K : h->fuse_dgelu;
-    return fuse && IC % 8 == 0;
-}
-
 /* Whether the dGELU product runs on the own Hopper GEMM. */
 static bool own_dgelu(const kn_blas *h, int N, int OC, kn_dtype dt)
 {
     return h->fuse_gelu && h->fuse_dgelu != 0 && dt == KN_BF16 && own_takes(h, OWN_DGELU, N, OC);
+}
+
+/* The dGELU product on the own GEMM (dinp [N, IC] = dout [N, OC] . w
+ * [OC, IC], w as B in [K, N] layout), with column sums into colsum when
+ * not NULL (kn_g9). -ENOTSUP: it does not take the shape. */
+static int own_dgelu_run(void *dinp, const void *dout, const void *w, const void *pre_gelu,
+                         float *colsum, int N, int IC, int OC, cudaStream_t s)
+{
+    const kn_g9 g = {N, IC, OC, dout, OC, w, IC, 0, dinp, IC, NULL, (void *)pre_gelu, IC,
+                     KN_G9_DGELU, colsum};
+    return kn_gemm_sm90(&g, s);
 }
 
 extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const void *w,
@@ -729,9 +732,7 @@ extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const
     /* dinp [N, IC] = dout [N, OC] . w [OC, IC] (w is B in [K, N] layout);
      * INGOT_FUSE_DGELU=0 (fuse_dgelu 0) keeps the plain GEMM + dGELU pass */
     if (pre_gelu && own_dgelu(h, N, OC, dt)) {
-        const kn_g9 g = {N, IC, OC, dout, OC, w, IC, 0, dinp, IC, NULL, (void *)pre_gelu, IC,
-                         KN_G9_DGELU, NULL};
-        err = kn_gemm_sm90(&g, s);
+        err = own_dgelu_run(dinp, dout, w, pre_gelu, NULL, N, IC, OC, s);
         if (err != -ENOTSUP)
             return err;
     }
@@ -745,7 +746,8 @@ extern "C" int kn_matmul_bwd_inp(kn_blas *h, void *dinp, const void *dout, const
      * the H200), so there the plain GEMM plus one dGELU pass is faster:
      * 350M 203 422 against 198 277 tok/s in one call. At 124M (k = 768) the
      * epilogue keeps 473 TFLOP/s and saves the pass (docs/performance.md). */
-    if (pre_gelu && lt_dgelu_epilogue(h, IC, OC)) {
+    const int fuse = h->fuse_dgelu < 0 ? OC < DGELU_EPI_MAX_K : h->fuse_dgelu;
+    if (pre_gelu && fuse && IC % 8 == 0) {
         c.epi = CUBLASLT_EPILOGUE_DGELU;
         c.aux = pre_gelu;
         c.aux_ld = IC;
@@ -1089,10 +1091,7 @@ extern "C" int kn_matmul_bwd_inp_dgelu_bias(kn_blas *h, void *dinp, float *dbias
     if (h->fuse_dbias && own_dgelu(h, N, OC, dt)) {
         const int R = (N + 15) / 16;
         const size_t pb = dgelu_bias_part_bytes(N, IC);
-        kn_g9 g = {N, IC, OC, dout, OC, w, IC, 0, dinp, IC, NULL, (void *)pre_gelu, IC,
-                   KN_G9_DGELU, NULL};
-        g.colsum = (float *)scratch;
-        err = kn_gemm_sm90(&g, s);
+        err = own_dgelu_run(dinp, dout, w, pre_gelu, (float *)scratch, N, IC, OC, s);
         if (err != -ENOTSUP)
             return err ? err
                        : kn_matmul_bwd_bias(dbias, scratch, R, IC, KN_F32, (char *)scratch + pb,
