@@ -3,7 +3,9 @@
 # machine), then runs the attention checks and, with --bench, the
 # micro-benchmark: TFLOP/s of the portable (mma.sync) and Hopper (wgmma)
 # flash kernels, forward and backward, at GPT-2 and TinyLlama shapes.
-#   scripts/bench-attention.sh [--bench] [build-dir]
+#   scripts/bench-attention.sh [--bench | --bench-only] [build-dir]
+# (--bench-only skips the checks, for a profiler; NVCC="nvcc -lineinfo"
+# maps a profile to source lines)
 # INGOT_FA_SM90_ALTS="0 4 5" runs the checks (and bench) once per Hopper
 # configuration (INGOT_FA_SM90_ALT, kernels/flash_attention_sm90.cu), so
 # the variants are compared in one machine session.
@@ -15,7 +17,7 @@ OUT=${2:-build-attn-bench}
 mkdir -p "$OUT"
 NVCC=${NVCC:-nvcc}
 GEN="-gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a"
-INC="-Ikernels -Ikernels/cpu -Icommon"
+INC="-Ikernels -Ikernels/cpu -Icommon -Itests"
 cc -O2 -fopenmp -std=gnu11 $INC -c kernels/cpu/ref_gqa.c -o "$OUT/ref_gqa.o"
 cc -O2 -std=gnu11 $INC -c common/ingot_err.c -o "$OUT/ingot_err.o"
 for f in kernels/flash_attention.cu kernels/flash_attention_sm90.cu kernels/kn_arch.cu \
@@ -26,7 +28,7 @@ done
 wait
 $NVCC $GEN -o "$OUT/kc_attn_check" "$OUT"/*.o -Xcompiler -fopenmp -lm
 ARG=
-[ "$MODE" = "--bench" ] && ARG=--bench
+case "$MODE" in --bench | --bench-only) ARG=$MODE ;; esac
 if [ -z "${INGOT_FA_SM90_ALTS:-}" ]; then
     exec "$OUT/kc_attn_check" $ARG
 fi

@@ -13,6 +13,7 @@
  *   kc_attn_check            checks; exit 0, 1 on a mismatch, 77 without GPU
  *   kc_attn_check --bench    also TFLOP/s of forward and backward per
  *                            implementation at the training shapes
+ *   kc_attn_check --bench-only   the bench alone (for a profiler)
  * INGOT_FA_SM90_ALT=N selects one of the Hopper kernels' alternative
  * configurations (flash_attention_sm90.cu, "Kernel configurations"). */
 #include "flash_attention.h"
@@ -258,7 +259,10 @@ static void run_bench(int have_sm90)
 
 int main(int argc, char **argv)
 {
-    int bench = argc > 1 && !strcmp(argv[1], "--bench");
+    /* --bench-only: no checks first, so that a profiler's launch count
+     * reaches the bench shapes directly (scripts/bench-attention.sh) */
+    int bench_only = argc > 1 && !strcmp(argv[1], "--bench-only");
+    int bench = bench_only || (argc > 1 && !strcmp(argv[1], "--bench"));
     if (kc_no_gpu("kc_attn_check"))
         return TEST_SKIP;
     kn_path p = KN_PATH_PORTABLE;
@@ -266,8 +270,9 @@ int main(int argc, char **argv)
     int have_sm90 = p == KN_PATH_SM90A;
     printf("kernel path %s; default attention impl at hs 64: %s\n", kn_path_name(p),
            kn_flash_attention_impl_name(64));
-    int bad = run_checks(have_sm90);
-    printf("%s: %d failure(s)\n", bad ? "FAIL" : "PASS", bad);
+    int bad = bench_only ? 0 : run_checks(have_sm90);
+    if (!bench_only)
+        printf("%s: %d failure(s)\n", bad ? "FAIL" : "PASS", bad);
     if (bench)
         run_bench(have_sm90);
     return bad ? 1 : 0;
