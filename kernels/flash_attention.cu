@@ -21,6 +21,7 @@
  *
  * Scores are kept in base 2: x = (q . k) * scale * log2(e); lse2 =
  * max + log2(sum exp2(x - max)); p = exp2(x - lse2). */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "flash_attention_sm90.h"
 #include "kn_arch.h"
 #include "kn_device.cuh"
+#include "matmul.h" /* kn_matmul_bwd_bias: the qkv bias gradient's last pass */
 
 enum { FA_BQ = 64, FA_BK = 64, FA_THREADS = 128, FA_PAD = 8 };
 
@@ -665,7 +667,7 @@ extern "C" size_t kn_flash_attention_bwd_scratch_bytes(int B, int T, int C, int 
 template <int HS>
 static int fa_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const kn_bf16 *out,
                   const float *lse, float *Dsum, void *work, size_t work_bytes, int B, int T,
-                  int NH, int NKV, int accumulate, cudaStream_t s)
+                  int NH, int NKV, int accumulate, float *colsum, int *summed, cudaStream_t s)
 {
     const float scale = 1.0f / sqrtf((float)HS), sl2 = scale * 1.4426950408889634f;
     size_t rows = (size_t)B * NH * T;
@@ -674,7 +676,7 @@ static int fa_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const 
     KN_LAUNCH_CHECK();
     if (fa_use_sm90(HS))
         return kn_fa_sm90_bwd(dqkv, dout, qkv, lse, Dsum, B, T, NH, NKV, HS, accumulate, work,
-                              work_bytes, s);
+                              work_bytes, colsum, summed, s);
     if constexpr (HS <= 64) {
         dim3 grid((unsigned)((T + FA_BQ - 1) / FA_BQ), (unsigned)(B * NH));
         flash_dq_kernel<HS><<<grid, FA_THREADS, 0, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, NKV,
@@ -688,10 +690,12 @@ static int fa_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const 
     return 0;
 }
 
-extern "C" int kn_flash_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void *out,
-                                const float *lse, int B, int T, int NH, int NKV, int hs,
-                                int accumulate, kn_dtype dt, void *scratch, size_t scratch_bytes,
-                                cudaStream_t s)
+/* kn_flash_gqa_bwd, and with colsum and summed (see kn_fa_sm90_bwd) the
+ * column sums of the gradient where the Hopper epilogues can write them. */
+static int fa_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void *out,
+                      const float *lse, int B, int T, int NH, int NKV, int hs, int accumulate,
+                      kn_dtype dt, void *scratch, size_t scratch_bytes, float *colsum,
+                      int *summed, cudaStream_t s)
 {
     KN_ARG_CHECK(dqkv && dout && qkv && out && lse,
                  "NULL buffer (dqkv=%p dout=%p qkv=%p out=%p lse=%p)", dqkv, dout, qkv, out,
@@ -710,14 +714,25 @@ extern "C" int kn_flash_gqa_bwd(void *dqkv, const void *dout, const void *qkv, c
     const kn_bf16 *dO = (const kn_bf16 *)dout, *x = (const kn_bf16 *)qkv,
                   *o = (const kn_bf16 *)out;
     float *D = (float *)scratch;
+    if (summed)
+        *summed = 0;
     if (hs == 128)
         return fa_bwd<128>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
-                           s);
+                           colsum, summed, s);
     if (hs == 64)
         return fa_bwd<64>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
-                           s);
-    return fa_bwd<32>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
-                           s);
+                          colsum, summed, s);
+    return fa_bwd<32>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate, colsum,
+                      summed, s);
+}
+
+extern "C" int kn_flash_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void *out,
+                                const float *lse, int B, int T, int NH, int NKV, int hs,
+                                int accumulate, kn_dtype dt, void *scratch, size_t scratch_bytes,
+                                cudaStream_t s)
+{
+    return fa_gqa_bwd(dqkv, dout, qkv, out, lse, B, T, NH, NKV, hs, accumulate, dt, scratch,
+                      scratch_bytes, NULL, NULL, s);
 }
 
 extern "C" int kn_flash_attention_bwd(void *dqkv, const void *dout, const void *qkv,
@@ -728,4 +743,62 @@ extern "C" int kn_flash_attention_bwd(void *dqkv, const void *dout, const void *
     KN_ARG_CHECK(NH > 0 && C > 0 && C % NH == 0, "C=%d not a multiple of NH=%d", C, NH);
     return kn_flash_gqa_bwd(dqkv, dout, qkv, out, lse, B, T, NH, NH, C / NH, accumulate, dt,
                             scratch, scratch_bytes, s);
+}
+
+/* The bias gradient's scratch, in front of the backward's: the epilogues'
+ * column sums [B ceil(T / 128), 3C] and kn_matmul_bwd_bias's own (for
+ * either of its two inputs), each 256-byte aligned. */
+static size_t fa_colsum_rows(int B, int T) { return (size_t)B * ((T + 127) / 128); }
+
+static size_t fa_colsum_bytes(int B, int T, int W)
+{
+    return (fa_colsum_rows(B, T) * W * sizeof(float) + 255) & ~(size_t)255;
+}
+
+static size_t fa_db_bytes(int B, int T, int W)
+{
+    const size_t a = kn_matmul_bwd_bias_scratch_bytes(B * T, W);
+    const size_t b = kn_matmul_bwd_bias_scratch_bytes((int)fa_colsum_rows(B, T), W);
+    return ((a > b ? a : b) + 255) & ~(size_t)255;
+}
+
+extern "C" size_t kn_flash_attention_bwd_dbias_scratch_bytes(int B, int T, int C, int NH)
+{
+    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0 || C % NH || (size_t)B * T > INT_MAX / 3)
+        return 0;
+    return fa_colsum_bytes(B, T, 3 * C) + fa_db_bytes(B, T, 3 * C) +
+           kn_flash_attention_bwd_scratch_bytes(B, T, C, NH);
+}
+
+extern "C" int kn_flash_attention_bwd_dbias(void *dqkv, float *dbias, const void *dout,
+                                            const void *qkv, const void *out, const float *lse,
+                                            int B, int T, int C, int NH, kn_dtype dt,
+                                            void *scratch, size_t scratch_bytes, cudaStream_t s)
+{
+    KN_ARG_CHECK(NH > 0 && C > 0 && C % NH == 0, "C=%d not a multiple of NH=%d", C, NH);
+    KN_ARG_CHECK(B > 0 && T > 0 && (size_t)B * T <= INT_MAX / 3, "need B, T > 0 (B=%d T=%d)", B,
+                 T);
+    KN_ARG_CHECK(dbias, "NULL buffer (dbias=%p)", (void *)dbias);
+    const int W = 3 * C;
+    const size_t cb = fa_colsum_bytes(B, T, W), db = fa_db_bytes(B, T, W);
+    KN_ARG_CHECK(scratch && scratch_bytes >= cb + db, "scratch %p of %zu bytes, need %zu",
+                 scratch, scratch_bytes, kn_flash_attention_bwd_dbias_scratch_bytes(B, T, C, NH));
+    /* INGOT_FA_DBIAS=0: always the pass (for comparisons) */
+    static int fused = -1;
+    if (fused < 0) {
+        const char *e = getenv("INGOT_FA_DBIAS");
+        fused = !(e && !strcmp(e, "0"));
+    }
+    float *colsum = (float *)scratch;
+    void *dbs = (char *)scratch + cb;
+    int summed = 0;
+    int err = fa_gqa_bwd(dqkv, dout, qkv, out, lse, B, T, NH, NH, C / NH, 0, dt,
+                         (char *)scratch + cb + db, scratch_bytes - cb - db,
+                         fused ? colsum : NULL, fused ? &summed : NULL, s);
+    if (err)
+        return err;
+    if (summed)
+        return kn_matmul_bwd_bias(dbias, colsum, (int)fa_colsum_rows(B, T), W, KN_F32, dbs, db,
+                                  s);
+    return kn_matmul_bwd_bias(dbias, dqkv, B * T, W, dt, dbs, db, s);
 }

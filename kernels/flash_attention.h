@@ -45,6 +45,21 @@ int kn_flash_attention_bwd(void *dqkv, const void *dout, const void *qkv, const 
                            const float *lse, int B, int T, int C, int NH, int accumulate,
                            kn_dtype dt, void *scratch, size_t scratch_bytes, cudaStream_t s);
 
+/* kn_flash_attention_bwd with accumulate 0 (dqkv written), and dbias [3C]
+ * float32 += the column sums of that gradient: qkv's bias gradient. Where
+ * the Hopper kernels run the fused backward (hs 64, sm_90a) their
+ * epilogues sum it per 128 rows from the float32 values before rounding,
+ * and a short pass adds those sums (no pass over dqkv); elsewhere
+ * kn_matmul_bwd_bias over dqkv (also with INGOT_FA_DBIAS=0 in the
+ * environment). Deterministic either way. scratch: at
+ * least kn_flash_attention_bwd_dbias_scratch_bytes() (0: bad shape). */
+size_t kn_flash_attention_bwd_dbias_scratch_bytes(int B, int T, int C, int NH);
+
+int kn_flash_attention_bwd_dbias(void *dqkv, float *dbias, const void *dout, const void *qkv,
+                                 const void *out, const float *lse, int B, int T, int C, int NH,
+                                 kn_dtype dt, void *scratch, size_t scratch_bytes,
+                                 cudaStream_t s);
+
 /* ---- Grouped-query heads (LLaMA): NKV key/value heads, NH % NKV == 0,
  * query head h reads kv head h / (NH / NKV). qkv and dqkv are
  * [B, T, (NH + 2 NKV) hs] (NH q heads, NKV k heads, NKV v heads: the layout

@@ -1117,6 +1117,47 @@ static __device__ __forceinline__ void s9_pass_turn(int *sem)
 #endif
 }
 
+/* qkv's bias gradient, dk and dv part: the column sums of this CTA's dk
+ * (times scale, as stored) and dv over its keys before T, into row
+ * (b nkb + kb) of colsum [B nkb, W] at the kv head's k and v columns. Fixed
+ * order: a thread's two rows, the 8 lanes of a column pair (shuffles), then
+ * the 8 warps in turn. red: 8 x 2 HS floats of shared memory no thread
+ * uses any more; the caller has passed a block barrier since. */
+template <int HS>
+static __device__ __forceinline__ void s9_kv_colsum(float *colsum, float *red,
+                                                    const float (&dk)[HS / 2],
+                                                    const float (&dv)[HS / 2], int key0, int T,
+                                                    int q, float scale, int NH, int NKV, int kvh)
+{
+    const int w8 = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const bool r0 = key0 < T, r1 = key0 + 8 < T;
+#pragma unroll
+    for (int j = 0; j < HS / 8; j++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            float a = (r0 ? dk[4 * j + e] : 0.0f) + (r1 ? dk[4 * j + 2 + e] : 0.0f);
+            float v = (r0 ? dv[4 * j + e] : 0.0f) + (r1 ? dv[4 * j + 2 + e] : 0.0f);
+#pragma unroll
+            for (int m = 4; m < 32; m <<= 1) {
+                a += __shfl_xor_sync(0xffffffffu, a, m);
+                v += __shfl_xor_sync(0xffffffffu, v, m);
+            }
+            if (lane < 4) {
+                red[w8 * 2 * HS + 8 * j + 2 * q + e] = a * scale;
+                red[w8 * 2 * HS + HS + 8 * j + 2 * q + e] = v;
+            }
+        }
+    }
+    __syncthreads();
+    if (threadIdx.x < 2 * HS) {
+        float sum = 0.0f;
+        for (int w = 0; w < S9_THREADS / 32; w++)
+            sum += red[w * 2 * HS + threadIdx.x];
+        const int part = threadIdx.x / HS, d = threadIdx.x % HS; /* 0: k, 1: v */
+        colsum[(size_t)(NH + part * NKV + kvh) * HS + d] = sum;
+    }
+}
+
 /* dk, dv and dq in one pass over the key blocks (FlashAttention-3's
  * structure, kept deterministic): the dk/dv kernel above, and per query
  * block ds^T of the block's 128 keys goes to shared memory transposed
@@ -1136,8 +1177,8 @@ static __device__ __forceinline__ void s9_pass_turn(int *sem)
 template <int HS, int MINB, bool PART, bool SP, bool MB, bool NM = false>
 static __global__ void __launch_bounds__(S9_THREADS, MINB)
 s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv_sem,
-               const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse, const float *Dsum, int T,
-               int NH, int NKV, float sl2, float scale, int accumulate)
+               float *colsum, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
+               const float *Dsum, int T, int NH, int NKV, float sl2, float scale, int accumulate)
 {
 #if S9_ON
     /* SP: two stages are enough (a stage is last read by dk's product,
@@ -1354,6 +1395,11 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
     }
     s9_store_rows<HS>(dst + (size_t)(NH + kvh) * HS, W, dk, scale, key0, T, q, accumulate);
     s9_store_rows<HS>(dst + (size_t)(NH + NKV + kvh) * HS, W, dv, 1.0f, key0, T, q, accumulate);
+    if (colsum) /* the stages are free: every thread passed the barrier above */
+        s9_kv_colsum<HS>(colsum + ((size_t)b * nkb + kb) * W,
+                         reinterpret_cast<float *>(
+                             s9_smem + (sQ - (uint32_t)__cvta_generic_to_shared(s9_smem))),
+                         dk, dv, key0, T, q, scale, NH, NKV, kvh);
 #endif
 }
 
@@ -1376,6 +1422,52 @@ static __global__ void s9_dq_store_kernel(kn_bf16 *dqkv, const float *dq_acc, in
         st2(dst + 2, a.z * scale, a.w * scale, accumulate);
         st2(dst + 4, c.x * scale, c.y * scale, accumulate);
         st2(dst + 6, c.z * scale, c.w * scale, accumulate);
+    }
+}
+
+/* s9_dq_store_kernel's work for 128 rows of one head per CTA (grid: key
+ * blocks x B NH), with qkv's bias gradient, dq part: the column sums of the
+ * values stored (dq * scale, float32) into row (b nkb + kb) of colsum [B
+ * nkb, W], columns h HS.. Thread: 8 columns of 4 rows 32 apart; then the
+ * 32 row groups in turn (fixed order). */
+template <int HS>
+static __global__ void __launch_bounds__(256)
+s9_dq_store_sum_kernel(kn_bf16 *dqkv, float *colsum, const float *dq_acc, int T, int NH,
+                       int NKV, float scale, int accumulate)
+{
+    static_assert(HS == 64, "8 threads of 8 columns per row");
+    __shared__ float red[32][HS + 1];
+    const int kb = blockIdx.x, nkb = gridDim.x, bh = blockIdx.y, b = bh / NH, h = bh % NH;
+    const int cg = threadIdx.x % 8, rg = threadIdx.x / 8;
+    const size_t W = (size_t)(NH + 2 * NKV) * HS;
+    float sum[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int t = kb * 128 + rg + 32 * i;
+        if (t >= T)
+            break;
+        const float *src = dq_acc + ((size_t)bh * T + t) * HS + 8 * cg;
+        const float4 a = *reinterpret_cast<const float4 *>(src);
+        const float4 c = *reinterpret_cast<const float4 *>(src + 4);
+        const float x[8] = {a.x * scale, a.y * scale, a.z * scale, a.w * scale,
+                            c.x * scale, c.y * scale, c.z * scale, c.w * scale};
+        kn_bf16 *dst = dqkv + ((size_t)b * T + t) * W + (size_t)h * HS + 8 * cg;
+#pragma unroll
+        for (int k = 0; k < 8; k += 2) {
+            st2(dst + k, x[k], x[k + 1], accumulate);
+            sum[k] += x[k];
+            sum[k + 1] += x[k + 1];
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+        red[rg][8 * cg + k] = sum[k];
+    __syncthreads();
+    if (threadIdx.x < HS) {
+        float z = 0.0f;
+        for (int r = 0; r < 32; r++)
+            z += red[r][threadIdx.x];
+        colsum[((size_t)b * nkb + kb) * W + (size_t)h * HS + threadIdx.x] = z;
     }
 }
 
@@ -1535,8 +1627,11 @@ extern "C" size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int NKV, int h
 
 extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, const float *lse,
                               const float *Dsum, int B, int T, int NH, int NKV, int hs,
-                              int accumulate, void *work, size_t work_bytes, cudaStream_t s)
+                              int accumulate, void *work, size_t work_bytes, float *colsum,
+                              int *summed, cudaStream_t s)
 {
+    if (summed)
+        *summed = 0;
     int err = s9_setup();
     if (err)
         return err;
@@ -1559,10 +1654,13 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
          * (the previous fused kernel; SP below) */
         const bool grouped = NKV != NH, sp = s9_alt != 9;
         const dim3 grid(nkb, (unsigned)(B * (grouped ? NH : NKV)));
+        /* qkv's bias gradient summed by the epilogues: heads not grouped
+         * (GPT-2; LLaMA has no biases) */
+        float *cs = grouped || !summed ? NULL : colsum;
 #define S9_DKVQ(MINB, PART, SP, MB, NM)                                                          \
     s9_dkvq_kernel<64, MINB, PART, SP, MB, NM><<<grid, S9_THREADS, dkvq_smem(64, SP), s>>>(     \
-        d, acc, sem, PART ? kv_acc : NULL, PART ? kv_sem : NULL, x, dO, lse, Dsum, T, NH, NKV,   \
-        sl2, scale, accumulate)
+        d, acc, sem, PART ? kv_acc : NULL, PART ? kv_sem : NULL, cs, x, dO, lse, Dsum, T, NH,    \
+        NKV, sl2, scale, accumulate)
         const bool mb = sp && s9_mb;
         if (grouped && mb && s9_nomask)
             S9_DKVQ(2, true, true, true, true);
@@ -1584,6 +1682,13 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
             S9_DKVQ(2, false, false, false, false);
 #undef S9_DKVQ
         KN_LAUNCH_CHECK();
+        if (cs) {
+            s9_dq_store_sum_kernel<64><<<dim3(nkb, (unsigned)(B * NH)), 256, 0, s>>>(
+                (kn_bf16 *)dqkv, cs, acc, T, NH, NKV, scale, accumulate);
+            KN_LAUNCH_CHECK();
+            *summed = 1;
+            return 0;
+        }
         const size_t n8 = (size_t)B * NH * T * hs / 8;
         s9_dq_store_kernel<64><<<kn_grid_for(n8, 256), 256, 0, s>>>(
             (kn_bf16 *)dqkv, acc, B, T, NH, NKV, scale, accumulate);

@@ -29,10 +29,14 @@ size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int NKV, int hs);
  * written (accumulate == 0) or added to dqkv. With work of at least
  * kn_fa_sm90_bwd_work_bytes(), hs 64 takes the fused pass (deterministic:
  * the dq adds run in a fixed order); otherwise (work NULL) a dq kernel and
- * a dk/dv kernel. */
+ * a dk/dv kernel. colsum, summed (both NULL, or neither): where the fused
+ * pass runs with heads not grouped, its epilogues write the column sums of
+ * the gradient (float32, before rounding) per 128 rows into colsum
+ * [B ceil(T / 128), (NH + 2 NKV) hs] and *summed = 1; else *summed = 0 and
+ * colsum is not touched. */
 int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, const float *lse,
                    const float *Dsum, int B, int T, int NH, int NKV, int hs, int accumulate,
-                   void *work, size_t work_bytes, cudaStream_t s);
+                   void *work, size_t work_bytes, float *colsum, int *summed, cudaStream_t s);
 
 #ifdef __cplusplus
 }

@@ -68,7 +68,7 @@ static void *carve(char *base, size_t *off, size_t n, size_t sz)
 static int scratch_need(const struct tr_config *c, int B, kn_dtype dt, bool flash, size_t *out)
 {
     int N = B * c->seq_len, C = c->n_embd;
-    size_t s = kn_flash_attention_bwd_scratch_bytes(B, c->seq_len, C, c->n_head);
+    size_t s = kn_flash_attention_bwd_dbias_scratch_bytes(B, c->seq_len, C, c->n_head);
     if (!flash) {
         s = max_sz(s, kn_attention_fwd_scratch_bytes(B, c->seq_len, C, c->n_head, dt));
         s = max_sz(s, kn_attention_bwd_scratch_bytes(B, c->seq_len, C, c->n_head, dt));
@@ -417,20 +417,22 @@ int tr_cuda_backward(tr_cuda_model *m, const void *w, float *g, cudaStream_t s)
            kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_ATTPROJW, L, uC * uC),
                          m->ln_dbias ? NULL : gp(m, g, TR_ATTPROJB, L, uC), m->dres, a->atty,
                          NULL, N, C, C, dt, sc, scb, s));
+        /* flash: qkv's bias gradient comes with the attention backward
+         * (summed by its epilogues where the Hopper kernels run) */
         if (m->flash)
             OP("attention_bwd", 5.0 * B * NH * (double)T * T * (C / NH),
-               kn_flash_attention_bwd(m->dqkv, m->dC, a->qkv, a->atty, a->lse, B, T, C, NH, 0, dt,
-                                      sc, scb, s));
+               kn_flash_attention_bwd_dbias(m->dqkv, gp(m, g, TR_QKVB, L, 3 * uC), m->dC, a->qkv,
+                                            a->atty, a->lse, B, T, C, NH, dt, sc, scb, s));
         else
             OP("attention_bwd", 0, kn_attention_bwd(m->blas, m->dqkv, m->dC, a->qkv, a->att, B,
                                                     T, C, NH, 0, dt, sc, scb, s));
         OP("matmul_bwd_inp qkv", mmf * 3 * C * C,
            kn_matmul_bwd_inp(m->blas, m->dC, m->dqkv, wp(m, w, TR_QKVW, L, 3 * uC * uC), NULL, N,
                              C, 3 * C, 0, dt, s));
-        OP("matmul_bwd_w+b qkv", mmf * 3 * C * C,
+        OP(m->flash ? "matmul_bwd_w qkv" : "matmul_bwd_w+b qkv", mmf * 3 * C * C,
            kn_matmul_bwd(m->blas, NULL, gp(m, g, TR_QKVW, L, 3 * uC * uC),
-                         gp(m, g, TR_QKVB, L, 3 * uC), m->dqkv, a->ln1, NULL, N, C, 3 * C, dt,
-                         sc, scb, s));
+                         m->flash ? NULL : gp(m, g, TR_QKVB, L, 3 * uC), m->dqkv, a->ln1, NULL, N,
+                         C, 3 * C, dt, sc, scb, s));
         OP("layernorm_bwd", 0,
            kn_layernorm_bwd_sum(m->dres, gp(m, g, TR_LN1W, L, uC), gp(m, g, TR_LN1B, L, uC),
                                 m->ln_dbias && l ? gp(m, g, TR_FCPROJB, L - 1, uC) : NULL, m->dC,

@@ -503,6 +503,47 @@ int kc_chk_flash_fwd(kc *c, kn_dtype dt)
     return r;
 }
 
+/* dbias (float32 on the device) against init + the column sums of the
+ * [rows, W] gradient the same call wrote to dev_g (dt): the fused sums come
+ * from the float32 values before their rounding to dt, so each column may
+ * differ by that rounding, 3e-3 of the column's sum of |values| (bf16:
+ * 2^-9), and no more (a row block or column missing shows far beyond). */
+static int check_colsum(kc *c, const char *K, kn_dtype dt, const struct att_shape *a,
+                        const void *dev_db, const float *init, const void *dev_g, size_t rows,
+                        int W)
+{
+    size_t mark = c->hused;
+    float *g = kc_halloc(c, rows * W), *db = kc_halloc(c, W);
+    if (!g || !db || kc_download(c, g, dev_g, rows * W, dt) ||
+        kc_download(c, db, dev_db, W, KN_F32))
+        return kc_error(c, K, "dbias: download failed");
+    size_t bad = 0, first = 0;
+    double worst = 0.0;
+    for (int j = 0; j < W; j++) {
+        double sum = init[j], mag = 0.0;
+        for (size_t i = 0; i < rows; i++) {
+            sum += g[i * W + j];
+            mag += fabs(g[i * W + j]);
+        }
+        const double e = fabs(db[j] - sum), lim = 3e-3 * mag + 1e-5;
+        if (e / lim > worst)
+            worst = e / lim;
+        if (!(e <= lim) && bad++ == 0)
+            first = (size_t)j;
+    }
+    printf("%-20s %-4s B%d T%d C%d NH%d %-16s n=%-6d worst/limit=%.3f %s", K, kn_dtype_name(dt),
+           a->B, a->T, a->C, a->NH, "dbias (+=)", W, worst, bad ? "FAIL" : "PASS");
+    if (bad)
+        printf(" (%zu columns, first %zu)", bad, first);
+    printf("\n");
+    c->hused = mark;
+    if (bad)
+        c->nfail++;
+    else
+        c->npass++;
+    return bad ? 1 : 0;
+}
+
 int kc_chk_flash_bwd(kc *c, kn_dtype dt)
 {
     const char *K = "flash_attn_bwd";
@@ -540,6 +581,22 @@ int kc_chk_flash_bwd(kc *c, kn_dtype dt)
         tol t = {3e-2, 3e-2};
         r |= check_att(c, K, dt, a, "dqkv (+=)", ddqkv, dqkv, 3 * BTC, t);
         r |= check_att(c, K, dt, a, "dqkv (=)", ddqkv0, dqkv0, 3 * BTC, t);
+        /* with qkv's bias gradient (kn_flash_attention_bwd_dbias): summed
+         * by the Hopper epilogues at hs 64 on sm_90a, else by a pass */
+        const int W = 3 * a->C;
+        float *db0 = kc_halloc(c, W);
+        KC_OOM(K);
+        kc_fill(c, db0, W, -1, 1, KN_F32);
+        void *ddb = kc_dup(c, db0, W, KN_F32), *ddqkv1 = kc_poisoned(c, 3 * BTC, dt);
+        size_t sbd = kn_flash_attention_bwd_dbias_scratch_bytes(a->B, a->T, a->C, a->NH);
+        void *scrd = kc_dalloc(c, sbd);
+        KC_OOM(K);
+        KC_TRY(K, kn_flash_attention_bwd_dbias(ddqkv1, (float *)ddb, ddout, dqkvv, dout_f,
+                                               (const float *)dlse, a->B, a->T, a->C, a->NH, dt,
+                                               scrd, sbd, c->s));
+        KC_SYNC(K);
+        r |= check_att(c, K, dt, a, "dqkv (=, +dbias)", ddqkv1, dqkv0, 3 * BTC, t);
+        r |= check_colsum(c, K, dt, a, ddb, db0, ddqkv1, (size_t)a->B * a->T, W);
     }
     return r;
 }

@@ -103,6 +103,20 @@ int main(void)
     EXPECT(kn_flash_attention_fwd(NULL, F, P, 2, 8, 768, 12, KN_BF16, s), "NULL");
     EXPECT(kn_flash_attention_fwd(dummy_mem + 2, F, P, 2, 8, 768, 12, KN_BF16, s), "aligned");
     EXPECT(kn_flash_attention_bwd(P, P, P, P, F, 2, 8, 768, 12, 0, KN_BF16, P, 4, s), "scratch");
+    /* with qkv's bias gradient: dbias needed, its scratch in front of the
+     * backward's (column sums, the bias pass's), bad shapes size 0 */
+    EXPECT(kn_flash_attention_bwd_dbias(P, NULL, P, P, P, F, 2, 8, 768, 12, KN_BF16, P, 1 << 20,
+                                        s),
+           "NULL buffer (dbias");
+    EXPECT(kn_flash_attention_bwd_dbias(P, F, P, P, P, F, 2, 8, 768, 12, KN_BF16, P, 4, s),
+           "scratch");
+    EXPECT(kn_flash_attention_bwd_dbias(P, F, P, P, P, F, 0, 8, 768, 12, KN_BF16, P, 1 << 20, s),
+           "B, T > 0");
+    EQ(kn_flash_attention_bwd_dbias_scratch_bytes(2, 8, 96, 5), (size_t)0);
+    EQ(kn_flash_attention_bwd_dbias_scratch_bytes(0, 8, 768, 12), (size_t)0);
+    EQ((size_t)(kn_flash_attention_bwd_dbias_scratch_bytes(2, 8, 768, 12) >=
+                kn_flash_attention_bwd_scratch_bytes(2, 8, 768, 12) + 2 * 3 * 768 * 4),
+       (size_t)1);
     EQ((size_t)kn_flash_attention_supported(768, 12, KN_BF16), (size_t)1);
     EQ((size_t)kn_flash_attention_supported(768, 12, KN_F32), (size_t)0);
     /* hs 128: only the Hopper kernels take it (where the sm_90a code runs) */
