@@ -124,6 +124,10 @@ int kc_check_dev(kc *c, const char *kernel, kn_dtype dt, const char *what, const
                  const float *ref, size_t n, tol t);
 int kc_check_f32(kc *c, const char *kernel, kn_dtype dt, const char *what, const void *dev,
                  const float *ref, size_t n, tol t);
+/* Ends a check of the caller's own: frees the host arena back to mark (as
+ * taken from c->hused before the check's allocations), counts a pass or a
+ * failure; returns 1 if failed, else 0. */
+int kc_tally(kc *c, size_t mark, int failed);
 int kc_check_ints(kc *c, const char *kernel, kn_dtype dt, const char *what, const int *dev,
                   const int *ref, size_t n);
 

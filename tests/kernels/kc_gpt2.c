@@ -536,12 +536,7 @@ static int check_colsum(kc *c, const char *K, kn_dtype dt, const struct att_shap
     if (bad)
         printf(" (%zu columns, first %zu)", bad, first);
     printf("\n");
-    c->hused = mark;
-    if (bad)
-        c->nfail++;
-    else
-        c->npass++;
-    return bad ? 1 : 0;
+    return kc_tally(c, mark, bad != 0);
 }
 
 int kc_chk_flash_bwd(kc *c, kn_dtype dt)

@@ -251,12 +251,17 @@ int kc_check_ints(kc *c, const char *kernel, kn_dtype dt, const char *what, cons
     if (bad)
         printf(" (first [%zu] gpu=%d ref=%d)", first, g[first], ref[first]);
     printf("\n");
+    return kc_tally(c, mark, bad != 0);
+}
+
+int kc_tally(kc *c, size_t mark, int failed)
+{
     c->hused = mark;
-    if (bad)
+    if (failed)
         c->nfail++;
     else
         c->npass++;
-    return bad ? 1 : 0;
+    return failed ? 1 : 0;
 }
 
 float *kc_copy_of(kc *c, const float *x, size_t n)
