@@ -121,10 +121,12 @@ int kc_chk_layernorm_bwd(kc *c, kn_dtype dt)
 {
     const char *K = "layernorm_bwd";
     /* 96, 200, 1600: the vectorised kernel (1600: 7 packs per lane in bf16);
-     * 100: scalar in bf16 (not a whole number of 8-element packs) */
-    const int Ns[4] = {74, 1100, 300, 90}, Cs[4] = {96, 200, 1600, 100};
+     * 100: scalar in bf16 (not a whole number of 8-element packs); 768 and
+     * 1024 (GPT-2 124M, 350M): 3 and 4 packs per lane in bf16, the kernel's
+     * two ways of loading rows ahead */
+    const int Ns[6] = {74, 1100, 300, 90, 600, 333}, Cs[6] = {96, 200, 1600, 100, 768, 1024};
     int r = 0;
-    for (int v = 0; v < 4; v++) {
+    for (int v = 0; v < 6; v++) {
         int N = Ns[v], C = Cs[v];
         size_t NC = (size_t)N * C;
         float *inp = kc_halloc(c, NC), *w = kc_halloc(c, C), *b = kc_halloc(c, C);
