@@ -51,7 +51,10 @@ int kn_flash_attention_bwd(void *dqkv, const void *dout, const void *qkv, const 
  * epilogues sum it per 128 rows from the float32 values before rounding,
  * and a short pass adds those sums (no pass over dqkv); elsewhere
  * kn_matmul_bwd_bias over dqkv (also with INGOT_FA_DBIAS=0 in the
- * environment). Deterministic either way. scratch: at
+ * environment). Deterministic either way. Where the epilogues summed, the
+ * scratch starts with their sums on return (float32 [B ceil(T / 128), 3C],
+ * row b ceil(T / 128) + k: rows 128 k .. of batch b; the kernel check reads
+ * them); elsewhere that region is not written. scratch: at
  * least kn_flash_attention_bwd_dbias_scratch_bytes() (0: bad shape). */
 size_t kn_flash_attention_bwd_dbias_scratch_bytes(int B, int T, int C, int NH);
 

@@ -505,40 +505,90 @@ int kc_chk_flash_fwd(kc *c, kn_dtype dt)
     return r;
 }
 
-/* dbias (float32 on the device) against init + the column sums of the
- * [rows, W] gradient the same call wrote to dev_g (dt): the fused sums come
- * from the float32 values before their rounding to dt, so each column may
- * differ by that rounding, 3e-3 of the column's sum of |values| (bf16:
- * 2^-9), and no more (a row block or column missing shows far beyond). */
-static int check_colsum(kc *c, const char *K, kn_dtype dt, const struct att_shape *a,
-                        const void *dev_db, const float *init, const void *dev_g, size_t rows,
-                        int W)
+/* Column sums of g [rows, W] over rows r0 .. r1 - 1 into sum[W] (plus
+ * init when given) and of |g| into mag[W]. */
+static void col_sums(double *sum, double *mag, const float *g, size_t r0, size_t r1, int W,
+                     const float *init)
 {
-    size_t mark = c->hused;
-    float *g = kc_halloc(c, rows * W), *db = kc_halloc(c, W);
-    if (!g || !db || kc_download(c, g, dev_g, rows * W, dt) ||
-        kc_download(c, db, dev_db, W, KN_F32))
-        return kc_error(c, K, "dbias: download failed");
-    size_t bad = 0, first = 0;
-    double worst = 0.0;
     for (int j = 0; j < W; j++) {
-        double sum = init[j], mag = 0.0;
-        for (size_t i = 0; i < rows; i++) {
-            sum += g[i * W + j];
-            mag += fabs(g[i * W + j]);
+        sum[j] = init ? init[j] : 0.0;
+        mag[j] = 0.0;
+        for (size_t i = r0; i < r1; i++) {
+            sum[j] += g[i * W + j];
+            mag[j] += fabs(g[i * W + j]);
         }
-        const double e = fabs(db[j] - sum), lim = 3e-3 * mag + 1e-5;
-        if (e / lim > worst)
-            worst = e / lim;
-        if (!(e <= lim) && bad++ == 0)
-            first = (size_t)j;
     }
+}
+
+/* Counts the values of got that differ from sum by more than the rounding
+ * of the summed values to bf16, 4e-3 of mag (bf16's unit roundoff is 2^-8
+ * = 3.9e-3 of each value; +1e-5); NaN counts. */
+static size_t sums_off(const float *got, const double *sum, const double *mag, int W,
+                       double *worst, size_t *first)
+{
+    size_t bad = 0;
+    for (int j = 0; j < W; j++) {
+        const double e = fabs(got[j] - sum[j]), lim = 4e-3 * mag[j] + 1e-5;
+        if (e / lim > *worst)
+            *worst = e / lim;
+        if (!(e <= lim) && bad++ == 0)
+            *first = (size_t)j;
+    }
+    return bad;
+}
+
+/* qkv's bias gradient from kn_flash_attention_bwd_dbias: dbias (float32 on
+ * the device) against init + the column sums of the [B T, W] gradient the
+ * same call wrote to dev_g (dt). The fused sums come from the float32
+ * values before their rounding to dt, so each column may differ by that
+ * rounding (at most 2^-8 of its sum of |values| in bf16) and no more. Where the
+ * Hopper epilogues summed (the scratch's front, poisoned by the caller, was
+ * written), each of its per-128-row sums is checked the same way: dk's
+ * columns sum to ~0 over all keys (the softmax gradient's rows do), so only
+ * the per-block sums show a wrong or missing dk part. */
+static int check_colsum(kc *c, const char *K, kn_dtype dt, const struct att_shape *a,
+                        const void *dev_db, const float *init, const void *dev_g,
+                        const void *dev_scratch, int W)
+{
+    const size_t mark = c->hused, rows = (size_t)a->B * a->T, nkb = (size_t)(a->T + 127) / 128;
+    float *g = kc_halloc(c, rows * W), *db = kc_halloc(c, W), *part = kc_halloc(c, a->B * nkb * W);
+    double *sum = (double *)kc_halloc(c, 2 * (size_t)W); /* W doubles */
+    double *mag = (double *)kc_halloc(c, 2 * (size_t)W);
+    if (!g || !db || !part || !sum || !mag || kc_download(c, g, dev_g, rows * W, dt) ||
+        kc_download(c, db, dev_db, W, KN_F32) ||
+        kc_download(c, part, dev_scratch, a->B * nkb * W, KN_F32)) {
+        c->hused = mark;
+        return kc_error(c, K, "dbias: download failed");
+    }
+    size_t first = 0, bad;
+    double worst = 0.0;
+    col_sums(sum, mag, g, 0, rows, W, init);
+    bad = sums_off(db, sum, mag, W, &worst, &first);
     printf("%-20s %-4s B%d T%d C%d NH%d %-16s n=%-6d worst/limit=%.3f %s", K, kn_dtype_name(dt),
            a->B, a->T, a->C, a->NH, "dbias (+=)", W, worst, bad ? "FAIL" : "PASS");
     if (bad)
         printf(" (%zu columns, first %zu)", bad, first);
     printf("\n");
-    return kc_tally(c, mark, bad != 0);
+    int r = kc_tally(c, c->hused, bad != 0);
+    size_t written = 0;
+    for (size_t i = 0; i < a->B * nkb * W; i++)
+        written += !isnan(part[i]);
+    if (written == 0) { /* the pass over dqkv ran: nothing per block */
+        c->hused = mark;
+        return r;
+    }
+    bad = 0;
+    worst = 0.0;
+    for (size_t bk = 0; bk < a->B * nkb; bk++) {
+        const size_t r0 = (bk / nkb) * a->T + (bk % nkb) * 128;
+        const size_t r1 = r0 + 128 < (bk / nkb + 1) * a->T ? r0 + 128 : (bk / nkb + 1) * a->T;
+        col_sums(sum, mag, g, r0, r1, W, NULL);
+        bad += sums_off(part + bk * W, sum, mag, W, &worst, &first);
+    }
+    printf("%-20s %-4s B%d T%d C%d NH%d %-16s n=%-6zu worst/limit=%.3f %s\n", K,
+           kn_dtype_name(dt), a->B, a->T, a->C, a->NH, "sums per 128 rows", a->B * nkb * W,
+           worst, bad ? "FAIL" : "PASS");
+    return r | kc_tally(c, mark, bad != 0);
 }
 
 int kc_chk_flash_bwd(kc *c, kn_dtype dt)
@@ -585,15 +635,17 @@ int kc_chk_flash_bwd(kc *c, kn_dtype dt)
         KC_OOM(K);
         kc_fill(c, db0, W, -1, 1, KN_F32);
         void *ddb = kc_dup(c, db0, W, KN_F32), *ddqkv1 = kc_poisoned(c, 3 * BTC, dt);
+        /* poisoned: a per-block sum row the epilogues should write and do
+         * not shows as NaN */
         size_t sbd = kn_flash_attention_bwd_dbias_scratch_bytes(a->B, a->T, a->C, a->NH);
-        void *scrd = kc_dalloc(c, sbd);
+        void *scrd = kc_poisoned(c, sbd / 4, KN_F32);
         KC_OOM(K);
         KC_TRY(K, kn_flash_attention_bwd_dbias(ddqkv1, (float *)ddb, ddout, dqkvv, dout_f,
                                                (const float *)dlse, a->B, a->T, a->C, a->NH, dt,
                                                scrd, sbd, c->s));
         KC_SYNC(K);
         r |= check_att(c, K, dt, a, "dqkv (=, +dbias)", ddqkv1, dqkv0, 3 * BTC, t);
-        r |= check_colsum(c, K, dt, a, ddb, db0, ddqkv1, (size_t)a->B * a->T, W);
+        r |= check_colsum(c, K, dt, a, ddb, db0, ddqkv1, scrd, W);
     }
     return r;
 }
