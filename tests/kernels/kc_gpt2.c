@@ -537,6 +537,18 @@ static size_t sums_off(const float *got, const double *sum, const double *mag, i
     return bad;
 }
 
+/* One result line of check_colsum: n sums, bad of them off (first: the
+ * index of the first), the worst error over its limit. */
+static void colsum_line(const char *K, kn_dtype dt, const struct att_shape *a, const char *what,
+                        size_t n, double worst, size_t bad, size_t first)
+{
+    printf("%-20s %-4s B%d T%d C%d NH%d %-16s n=%-6zu worst/limit=%.3f %s", K, kn_dtype_name(dt),
+           a->B, a->T, a->C, a->NH, what, n, worst, bad ? "FAIL" : "PASS");
+    if (bad)
+        printf(" (%zu sums, first %zu)", bad, first);
+    printf("\n");
+}
+
 /* qkv's bias gradient from kn_flash_attention_bwd_dbias: dbias (float32 on
  * the device) against init + the column sums of the [B T, W] gradient the
  * same call wrote to dev_g (dt). The fused sums come from the float32
@@ -564,11 +576,7 @@ static int check_colsum(kc *c, const char *K, kn_dtype dt, const struct att_shap
     double worst = 0.0;
     col_sums(sum, mag, g, 0, rows, W, init);
     bad = sums_off(db, sum, mag, W, &worst, &first);
-    printf("%-20s %-4s B%d T%d C%d NH%d %-16s n=%-6d worst/limit=%.3f %s", K, kn_dtype_name(dt),
-           a->B, a->T, a->C, a->NH, "dbias (+=)", W, worst, bad ? "FAIL" : "PASS");
-    if (bad)
-        printf(" (%zu columns, first %zu)", bad, first);
-    printf("\n");
+    colsum_line(K, dt, a, "dbias (+=)", (size_t)W, worst, bad, first);
     int r = kc_tally(c, c->hused, bad != 0);
     size_t written = 0;
     for (size_t i = 0; i < a->B * nkb * W; i++)
@@ -585,9 +593,7 @@ static int check_colsum(kc *c, const char *K, kn_dtype dt, const struct att_shap
         col_sums(sum, mag, g, r0, r1, W, NULL);
         bad += sums_off(part + bk * W, sum, mag, W, &worst, &first);
     }
-    printf("%-20s %-4s B%d T%d C%d NH%d %-16s n=%-6zu worst/limit=%.3f %s\n", K,
-           kn_dtype_name(dt), a->B, a->T, a->C, a->NH, "sums per 128 rows", a->B * nkb * W,
-           worst, bad ? "FAIL" : "PASS");
+    colsum_line(K, dt, a, "sums per 128 rows", a->B * nkb * W, worst, bad, first);
     return r | kc_tally(c, mark, bad != 0);
 }
 
