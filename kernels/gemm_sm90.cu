@@ -63,9 +63,12 @@ enum {
     G9_A_BYTES = G9_BM * G9_BK * 2,
     G9_B_BYTES = G9_BN * G9_BK * 2,
     G9_STAGE_PITCH = G9_BN * 2 + 16, /* a consumer warp's staging tile: 16 rows */
-    G9_STAGE_BYTES = 16 * G9_STAGE_PITCH,
+    /* staging tiles 1024 bytes apart: dGELU's is the pre-activations' TMA
+     * box layout (g9_swz), whose 128-byte swizzle needs that alignment */
+    G9_STAGE_BYTES = (16 * G9_STAGE_PITCH + 1023) / 1024 * 1024,
     G9_SMEM = 1024 + G9_ST * (G9_A_BYTES + G9_B_BYTES) + 8 * G9_STAGE_BYTES + 2 * G9_ST * 8 +
-              16 * 8,
+              24 * 8, /* sfull[8], sempty[8], pfull[8] */
+    G9_PRE_BYTES = 16 * G9_BN * 2, /* dGELU: a staging tile's pre-activations */
     G9_EWARPS = 3, /* epilogue warps: warps 1 .. 3 of the producer warpgroup */
 };
 
@@ -168,6 +171,52 @@ static __device__ __forceinline__ void g9_stage_acc(const float (&acc)[N / 2], c
     }
 }
 
+/* dGELU's staging tile: where the TMA puts the pre-activations of its 16
+ * rows x 256 columns (four boxes of 64 columns, 2 KiB apart, each row 128
+ * bytes with the 16-byte chunks swizzled by the row), and where the
+ * consumer then writes the gradient over them: byte offset of (row r,
+ * column c). A lane group's fragment accesses (rows 0..7, one chunk each)
+ * and a row's 16-byte slices both fall on distinct banks. */
+static __device__ __forceinline__ uint32_t g9_swz(int r, int c)
+{
+    return (uint32_t)((c >> 6) * 2048 + r * 128 + ((((c & 63) >> 3) ^ (r & 7)) << 4) +
+                      (c & 7) * 2);
+}
+
+/* dGELU's first pass, by the consumer warp (the epilogue warps, three of
+ * them, could not keep up with the tanh per element: 124M's product ran at
+ * 53% of the plain one's rate): each accumulator pair, rounded to bf16 as
+ * the unfused path stores it, times gelu' of the pre-activations the TMA
+ * put in the staging tile, rounded again, written over them. Four column
+ * groups at a time: their loads first, so they overlap. */
+template <int N>
+static __device__ __forceinline__ void g9_stage_dgelu(const float (&acc)[N / 2], uint32_t stage,
+                                                      int lane)
+{
+    const int g = lane >> 2, q = lane & 3;
+#pragma unroll
+    for (int j0 = 0; j0 < N / 8; j0 += 4) {
+        uint32_t pre[8], adr[8];
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            adr[i] = stage + g9_swz(g + 8 * (i & 1), 8 * (j0 + (i >> 1)) + 2 * q);
+            asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(pre[i]) : "r"(adr[i]) : "memory");
+        }
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            const int k = 4 * (j0 + (i >> 1)) + 2 * (i & 1);
+            const __nv_bfloat162 x = __floats2bfloat162_rn(acc[k], acc[k + 1]);
+            const __nv_bfloat162 pr = *reinterpret_cast<const __nv_bfloat162 *>(&pre[i]);
+            __nv_bfloat162 v = __floats2bfloat162_rn(
+                __low2float(x) * g9_gelu_grad(__low2float(pr)),
+                __high2float(x) * g9_gelu_grad(__high2float(pr)));
+            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(adr[i]),
+                         "r"(*reinterpret_cast<uint32_t *>(&v))
+                         : "memory");
+        }
+    }
+}
+
 /* 16 bytes of shared memory (a staging tile row's slice); the memory
  * clobber keeps it behind the barrier that published the tile. */
 static __device__ __forceinline__ uint4 g9_lds16(uint32_t a)
@@ -180,20 +229,14 @@ static __device__ __forceinline__ uint4 g9_lds16(uint32_t a)
     return v;
 }
 
-/* GELU (x: the pre-activation, stored by the caller) or dGELU (x times
- * gelu' of pre) on 8 bf16 values, in float32, rounded once. */
-template <int EPI>
-static __device__ __forceinline__ void g9_gelu_pack(uint4 &v, const uint4 &pre)
+/* GELU of 8 bf16 pre-activations (stored by the caller), in float32,
+ * rounded once. */
+static __device__ __forceinline__ void g9_gelu_pack(uint4 &v)
 {
     __nv_bfloat162 *x = reinterpret_cast<__nv_bfloat162 *>(&v);
-    const __nv_bfloat162 *pr = reinterpret_cast<const __nv_bfloat162 *>(&pre);
 #pragma unroll
     for (int e = 0; e < 4; e++)
-        x[e] = EPI == KN_G9_GELU
-                   ? __floats2bfloat162_rn(g9_gelu(__low2float(x[e])), g9_gelu(__high2float(x[e])))
-                   : __floats2bfloat162_rn(__low2float(x[e]) * g9_gelu_grad(__low2float(pr[e])),
-                                           __high2float(x[e]) *
-                                               g9_gelu_grad(__high2float(pr[e])));
+        x[e] = __floats2bfloat162_rn(g9_gelu(__low2float(x[e])), g9_gelu(__high2float(x[e])));
 }
 
 /* The epilogue of a consumer warp's 16 rows x 256 columns goes through
@@ -217,7 +260,8 @@ static __device__ __forceinline__ void g9_gelu_pack(uint4 &v, const uint4 &pre)
 /* The epilogues that read a pre-activation (aux) as they go. */
 template <int EPI> struct g9_epi {
     enum {
-        LOADS = EPI == KN_G9_DGELU || EPI == KN_G9_DSWIGLU,
+        /* (dGELU's pre-activations come by TMA into the staging tile) */
+        LOADS = EPI == KN_G9_DSWIGLU,
         /* pieces per staging tile: the dSwiGLU's 16 rows need two values
          * each (gate and up), so it takes 8 rows at a time to keep the
          * same 16 registers of them in flight */
@@ -227,8 +271,8 @@ template <int EPI> struct g9_epi {
 };
 
 /* The pre-activations of one piece (rows row0 .. row0 + RP - 1), lane l's
- * 8 columns, loaded ahead of need: dGELU's pre-activation; dSwiGLU's gate
- * (pre[2 r]) and up (pre[2 r + 1]) values, N columns apart. */
+ * 8 columns, loaded ahead of need: dSwiGLU's gate (pre[2 r]) and up
+ * (pre[2 r + 1]) values, N columns apart. */
 template <int EPI>
 static __device__ __forceinline__ void g9_load_pre(uint4 (&pre)[16], const g9_par &p, int row0,
                                                    int n0, int lane)
@@ -239,12 +283,8 @@ static __device__ __forceinline__ void g9_load_pre(uint4 (&pre)[16], const g9_pa
         if (col >= p.N || row0 + r >= p.M)
             continue;
         const kn_bf16 *a = p.aux + (size_t)(row0 + r) * p.ldaux + col;
-        if (EPI == KN_G9_DGELU) {
-            pre[r] = *reinterpret_cast<const uint4 *>(a);
-        } else {
-            pre[2 * r] = *reinterpret_cast<const uint4 *>(a);
-            pre[2 * r + 1] = *reinterpret_cast<const uint4 *>(a + p.N);
-        }
+        pre[2 * r] = *reinterpret_cast<const uint4 *>(a);
+        pre[2 * r + 1] = *reinterpret_cast<const uint4 *>(a + p.N);
     }
 }
 
@@ -307,14 +347,14 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
         const int row = row0 + r;
         if (row >= p.M)
             break;
-        uint4 v = g9_lds16(stage + (uint32_t)(r * G9_STAGE_PITCH + lane * 16));
+        uint4 v = g9_lds16(stage + (EPI == KN_G9_DGELU ? g9_swz(r, 8 * lane)
+                                                       : (uint32_t)(r * G9_STAGE_PITCH + lane * 16)));
         __nv_bfloat162 *x = reinterpret_cast<__nv_bfloat162 *>(&v);
         kn_bf16 *out = p.C + (size_t)row * p.ldc + col;
         if (EPI == KN_G9_GELU) {
             *reinterpret_cast<uint4 *>(p.aux + (size_t)row * p.ldaux + col) = v;
-            g9_gelu_pack<EPI>(v, v);
-        } else if (EPI == KN_G9_DGELU) {
-            g9_gelu_pack<EPI>(v, pre[r]);
+            g9_gelu_pack(v);
+        } else if (EPI == KN_G9_DGELU) { /* the consumer applied gelu' (g9_stage_dgelu) */
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 cs[2 * e] += __low2float(x[e]);
@@ -347,6 +387,18 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
     }
 }
 
+/* dGELU: the pre-activations of one staging tile (rows row0 .. row0 + 15,
+ * columns n0 .. n0 + 255; outside the matrix the TMA writes zeros) into
+ * it in g9_swz's layout, landing on mbarrier full. One thread. */
+static __device__ __forceinline__ void g9_pre_tma(const CUtensorMap *tp, uint32_t stage,
+                                                  uint32_t full, int row0, int n0)
+{
+    sm90_mb_arrive_tx(full, G9_PRE_BYTES);
+#pragma unroll
+    for (int b = 0; b < G9_BN / 64; b++)
+        sm90_tma_load_2d(stage + b * 2048, tp, n0 + 64 * b, row0, full);
+}
+
 /* Epilogue warp e (0 .. G9_EWARPS - 1, warps 1.. of the producer
  * warpgroup): pass 2 for the consumer warps e, e + G9_EWARPS, ... of every
  * tile, each behind its staging tile's mbarriers (sfull: the consumer warp
@@ -357,11 +409,15 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
  * 316 TFLOP/s against 547 for the GELU one). Prefetching the next tile's
  * into L2 as well (cp.async.bulk.prefetch) made it no faster at 124M and
  * slower from 350M (470 -> 411 TFLOP/s): what is left at 124M is the three
- * warps' instruction issue, not the loads' latency. */
+ * warps' instruction issue, not the loads' latency. So dGELU's
+ * pre-activations now come by TMA straight into the staging tile (lane 0
+ * of the warp that owns it issues the next tile's as soon as it has read
+ * this one's; pfull[cw] says they landed) and the consumer warp applies
+ * gelu' (g9_stage_dgelu): this warp only sums and stores. */
 template <int EPI>
-static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, uint32_t sC,
-                                                        uint32_t sbar, int e, int lane,
-                                                        const g9_sched &sc)
+static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, const CUtensorMap *tp,
+                                                        uint32_t sC, uint32_t sbar, int e,
+                                                        int lane, const g9_sched &sc)
 {
     enum { LOADS = g9_epi<EPI>::LOADS, NP = g9_epi<EPI>::NP, RP = g9_epi<EPI>::RP };
     int tile = sc.first, cw = e, it = 0, hf = 0, m0, n0;
@@ -369,6 +425,12 @@ static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, uint32_
         return;
     uint4 pre[16];
     g9_tile(sc, tile, m0, n0);
+    if (EPI == KN_G9_DGELU && lane == 0) {
+        sm90_tma_prefetch_desc(tp);
+        for (int w = e; w < 8; w += G9_EWARPS)
+            g9_pre_tma(tp, sC + (uint32_t)(w * G9_STAGE_BYTES), sbar + 8 * (16 + w),
+                       m0 + 16 * w, n0);
+    }
     if (LOADS)
         g9_load_pre<EPI>(pre, p, m0 + cw * 16, n0, lane);
     for (;;) {
@@ -398,7 +460,18 @@ static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, uint32_
         /* the relaxed arrival orders nothing: it is safe because every value
          * g9_store_rows loaded from the staging tile has been used (stored)
          * before this point; keep it that way */
-        if (hf == NP - 1) {
+        if (hf == NP - 1 && EPI == KN_G9_DGELU) {
+            /* the staging tile is read: the next tile's pre-activations
+             * into it (the async proxy's writes after every lane's reads) */
+            sm90_fence_async_smem();
+            __syncwarp();
+            if (lane == 0 && tile + sc.stride < sc.count) {
+                int tm0, tn0;
+                g9_tile(sc, tile + sc.stride, tm0, tn0);
+                g9_pre_tma(tp, sC + (uint32_t)(cw * G9_STAGE_BYTES), sbar + 8 * (16 + cw),
+                           tm0 + 16 * cw, tn0);
+            }
+        } else if (hf == NP - 1) {
             __syncwarp();
             if (lane == 0)
                 sm90_mb_arrive_relaxed(sbar + 8 * (8 + cw));
@@ -471,8 +544,13 @@ static __device__ __forceinline__ void g9_consume(uint32_t sA, uint32_t sB, uint
         wg_pin(acc);
         if (lane == 0)
             g9_release<CL>(bar + 8 * (G9_ST + prev), sc.rank);
-        sm90_mb_wait(sbar + 8 * (8 + cw), (it & 1) ^ 1); /* staging tile read (passes at first) */
-        g9_stage_acc<EPI, G9_BN>(acc, p, stage, G9_STAGE_PITCH, n0, lane);
+        if (EPI == KN_G9_DGELU) { /* the pre-activations landed (the tile was read before) */
+            sm90_mb_wait(sbar + 8 * (16 + cw), it & 1);
+            g9_stage_dgelu<G9_BN>(acc, stage, lane);
+        } else {
+            sm90_mb_wait(sbar + 8 * (8 + cw), (it & 1) ^ 1); /* staging tile read (passes at first) */
+            g9_stage_acc<EPI, G9_BN>(acc, p, stage, G9_STAGE_PITCH, n0, lane);
+        }
         __syncwarp();
         if (lane == 0)
             sm90_mb_arrive(sbar + 8 * cw);
@@ -482,13 +560,13 @@ static __device__ __forceinline__ void g9_consume(uint32_t sA, uint32_t sB, uint
 template <int TB, int EPI, int CL>
 static __global__ void __launch_bounds__(G9_THREADS, 1)
     g9_kernel(const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb,
-              const g9_par p)
+              const __grid_constant__ CUtensorMap tp, const g9_par p)
 {
 #if SM90_ON
     extern __shared__ __align__(1024) uint8_t g9_smem[];
     const uint32_t sA = smem_base1024(g9_smem), sB = sA + G9_ST * G9_A_BYTES;
     const uint32_t sC = sB + G9_ST * G9_B_BYTES, bar = sC + 8 * G9_STAGE_BYTES;
-    const uint32_t sbar = bar + 16 * G9_ST; /* sfull[8], sempty[8] */
+    const uint32_t sbar = bar + 16 * G9_ST; /* sfull[8], sempty[8], pfull[8] */
     const int wgi = threadIdx.x >> 7, tid = threadIdx.x & 127;
     const int bn = g9_tile_n(EPI);
     const int ntn = (p.N + bn - 1) / bn, ntm = (p.M + G9_BM - 1) / G9_BM;
@@ -502,7 +580,7 @@ static __global__ void __launch_bounds__(G9_THREADS, 1)
             sm90_mb_init(bar + 8 * s, 1);
             sm90_mb_init(bar + 8 * (G9_ST + s), 8 * CL);
         }
-        for (int w = 0; w < 16; w++)
+        for (int w = 0; w < 24; w++)
             sm90_mb_init(sbar + 8 * w, 1);
         sm90_mb_init_fence();
     }
@@ -516,7 +594,7 @@ static __global__ void __launch_bounds__(G9_THREADS, 1)
         if (tid == 0)
             g9_produce<TB, EPI, CL>(&ta, &tb, sA, sB, bar, sc, nk, p.N);
         else if (tid >= 32)
-            g9_epilogue_warp<EPI>(p, sC, sbar, (tid >> 5) - 1, tid & 31, sc);
+            g9_epilogue_warp<EPI>(p, &tp, sC, sbar, (tid >> 5) - 1, tid & 31, sc);
     } else {
         g9_consume<TB, EPI, CL>(sA, sB, bar, sC, sbar, p, wgi - 1, tid, sc, nk);
     }
@@ -672,10 +750,10 @@ int g9_sm_count(int *sms)
 /* A persistent grid: as many clusters as fit on the GPU at once, at most
  * one per cluster tile. */
 template <int TB, int EPI, int CL>
-static int g9_launch_cl(const CUtensorMap &ta, const CUtensorMap &tb, const g9_par &p,
-                        long long ctiles, cudaStream_t s)
+static int g9_launch_cl(const CUtensorMap &ta, const CUtensorMap &tb, const CUtensorMap &tp,
+                        const g9_par &p, long long ctiles, cudaStream_t s)
 {
-    void (*kern)(CUtensorMap, CUtensorMap, g9_par) = g9_kernel<TB, EPI, CL>;
+    void (*kern)(CUtensorMap, CUtensorMap, CUtensorMap, g9_par) = g9_kernel<TB, EPI, CL>;
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute at[1];
     at[0].id = cudaLaunchAttributeClusterDimension;
@@ -703,18 +781,18 @@ static int g9_launch_cl(const CUtensorMap &ta, const CUtensorMap &tb, const g9_p
     }
     const long long nc = ctiles < n ? ctiles : n;
     cfg.gridDim = dim3((unsigned)(nc * CL));
-    CUDA_CHECK(cudaLaunchKernelEx(&cfg, kern, ta, tb, p));
+    CUDA_CHECK(cudaLaunchKernelEx(&cfg, kern, ta, tb, tp, p));
     return 0;
 }
 
 template <int TB, int EPI>
-static int g9_launch(const CUtensorMap &ta, const CUtensorMap &tb, const g9_par &p, int cl,
-                     cudaStream_t s)
+static int g9_launch(const CUtensorMap &ta, const CUtensorMap &tb, const CUtensorMap &tp,
+                     const g9_par &p, int cl, cudaStream_t s)
 {
     const int bn = g9_tile_n(EPI);
     const long long ntn = (p.N + bn - 1) / bn, ntm = (p.M + G9_BM - 1) / G9_BM;
-    return cl == 2 ? g9_launch_cl<TB, EPI, 2>(ta, tb, p, (ntm + 1) / 2 * ntn, s)
-                   : g9_launch_cl<TB, EPI, 1>(ta, tb, p, ntm * ntn, s);
+    return cl == 2 ? g9_launch_cl<TB, EPI, 2>(ta, tb, tp, p, (ntm + 1) / 2 * ntn, s)
+                   : g9_launch_cl<TB, EPI, 1>(ta, tb, tp, p, ntm * ntn, s);
 }
 
 extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
@@ -738,24 +816,29 @@ extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
     else if (!err)
         err = g->b_kmajor ? g9_map(&tb, g->B, g->K, g->N, g->ldb, G9_BN / cl)
                           : g9_map(&tb, g->B, g->N, g->K, g->ldb, G9_BK);
+    /* dGELU's pre-activations, by TMA into the staging tiles (other
+     * epilogues do not read it: A's map stands in) */
+    CUtensorMap tp = ta;
+    if (!err && g->epi == KN_G9_DGELU)
+        err = g9_map(&tp, g->aux, g->N, g->M, g->ldaux, 16);
     if (err)
         return err;
     switch (g->epi * 2 + !g->b_kmajor) {
     case KN_G9_PLAIN * 2:
-        return g9_launch<0, KN_G9_PLAIN>(ta, tb, p, cl, s);
+        return g9_launch<0, KN_G9_PLAIN>(ta, tb, tp, p, cl, s);
     case KN_G9_PLAIN * 2 + 1:
-        return g9_launch<1, KN_G9_PLAIN>(ta, tb, p, cl, s);
+        return g9_launch<1, KN_G9_PLAIN>(ta, tb, tp, p, cl, s);
     case KN_G9_GELU * 2:
-        return g9_launch<0, KN_G9_GELU>(ta, tb, p, cl, s);
+        return g9_launch<0, KN_G9_GELU>(ta, tb, tp, p, cl, s);
     case KN_G9_GELU * 2 + 1:
-        return g9_launch<1, KN_G9_GELU>(ta, tb, p, cl, s);
+        return g9_launch<1, KN_G9_GELU>(ta, tb, tp, p, cl, s);
     case KN_G9_DGELU * 2:
-        return g9_launch<0, KN_G9_DGELU>(ta, tb, p, cl, s);
+        return g9_launch<0, KN_G9_DGELU>(ta, tb, tp, p, cl, s);
     case KN_G9_DGELU * 2 + 1:
-        return g9_launch<1, KN_G9_DGELU>(ta, tb, p, cl, s);
+        return g9_launch<1, KN_G9_DGELU>(ta, tb, tp, p, cl, s);
     case KN_G9_SWIGLU * 2:
-        return g9_launch<0, KN_G9_SWIGLU>(ta, tb, p, cl, s);
+        return g9_launch<0, KN_G9_SWIGLU>(ta, tb, tp, p, cl, s);
     default: /* KN_G9_DSWIGLU * 2 + 1 (kn_gemm_sm90_supports) */
-        return g9_launch<1, KN_G9_DSWIGLU>(ta, tb, p, cl, s);
+        return g9_launch<1, KN_G9_DSWIGLU>(ta, tb, tp, p, cl, s);
     }
 }

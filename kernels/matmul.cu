@@ -198,8 +198,11 @@ extern "C" int kn_blas_own_gemm(const kn_blas *h)
  * docs/kernels.md "Hopper GEMM"), with at least OWN_MIN_M rows:
  * - the GELU product up to k 1024 (GPT-2 124M 575 against 535 TFLOP/s,
  *   350M level; 1-5% behind at 774M and 1.5B);
- * - the dGELU one from k 1024 (350M to 1.5B +12 to +22%; at 124M's k 768 it
- *   ran at 365 against cuBLASLt's fused epilogue at 522);
+ * - the dGELU one from k 768 (since its consumers apply gelu' to
+ *   pre-activations the TMA brought: with fc's bias gradient 0.659 against
+ *   cuBLASLt's epilogue + pass 0.738 ms at 124M, 0.553 against 0.748 at
+ *   350M; before that, with three epilogue warps doing it, 124M's ran at 365
+ *   against cuBLASLt's 522 TFLOP/s);
  * - the SwiGLU backward (the down projection's input gradient with it):
  *   cuBLASLt has no such epilogue; at TinyLlama's shape (gpu_op_bench
  *   --arch llama) 15.7 ms per micro-step against 17.5 for cuBLASLt + the
@@ -208,7 +211,7 @@ extern "C" int kn_blas_own_gemm(const kn_blas *h)
  *   whole step did not gain (llama-1b 73 784 / 74 174 tok/s against
  *   74 177 / 74 235 in one call: the other kernels of that run ~1.5%
  *   slower), so it is opt-in (own_gemm 1). */
-enum { OWN_GELU_MAX_K = 1024, OWN_DGELU_MIN_K = 1024, OWN_MIN_M = 4096 };
+enum { OWN_GELU_MAX_K = 1024, OWN_DGELU_MIN_K = 768, OWN_MIN_M = 4096 };
 enum own_product { OWN_GELU, OWN_DGELU, OWN_SWIGLU, OWN_DSWIGLU };
 
 /* m: the product's rows (tokens), k its contraction. Below OWN_MIN_M (the
