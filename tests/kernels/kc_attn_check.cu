@@ -23,6 +23,7 @@
 
 struct shape {
     int B, T, NH, NKV, hs;
+    int grow; /* scores growing along the keys (grow_scores) */
 };
 
 static const struct shape shapes[] = {
@@ -32,7 +33,28 @@ static const struct shape shapes[] = {
     {1, 333, 8, 2, 128},  /* hs 128 (Hopper only) */
     {2, 130, 4, 4, 32},   /* hs 32 (portable only) */
     {1, 1024, 2, 1, 64},  /* a training length */
+    {2, 700, 4, 2, 64, 1},   /* growing scores: the forward's max moves on */
+    {1, 520, 2, 2, 128, 1},  /* (and at hs 128) */
 };
+
+/* Scores that grow along the keys, by ~3 log2 units per 64 keys: q
+ * positive (0.5 + noise / 2), k rising with the position (t / 128 + noise
+ * / 2), so later key blocks keep raising each row's running max past the
+ * Hopper forward's lazy bound (8 log2 units, INGOT_FA_SM90_LAZY) and its
+ * rescale runs between blocks that stay within it. In place, bf16-exact. */
+static void grow_scores(float *f, uint16_t *h, int B, int T, int NH, int NKV, int hs)
+{
+    const size_t W = (size_t)(NH + 2 * NKV) * hs;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (size_t c = 0; c < (size_t)(NH + NKV) * hs; c++) {
+                const size_t i = ((size_t)b * T + t) * W + c;
+                const float x = c < (size_t)NH * hs ? 0.5f + 0.5f * f[i]
+                                                    : (float)t / 128.0f + 0.5f * f[i];
+                h[i] = to_bf16(x);
+                f[i] = from_bf16(h[i]);
+            }
+}
 
 static const char *impl_name(kn_fa_impl im)
 {
@@ -63,6 +85,8 @@ static int check_one(const struct shape *s, kn_fa_impl im, float *lse_out)
      * comparison relies on it). */
     rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)T << 32) ^ ((uint64_t)NH << 16) ^ (uint64_t)hs;
     fill(qkv, hq, nq);
+    if (s->grow)
+        grow_scores(qkv, hq, B, T, NH, NKV, hs);
     fill(dout, ho, no);
     fill(dqkv_acc, hpre, nq); /* what the accumulating backward adds to */
     ref_gqa_fwd(out, att, qkv, B, T, NH, NKV, hs);
@@ -109,10 +133,10 @@ static int check_one(const struct shape *s, kn_fa_impl im, float *lse_out)
     double w_dq = worst(d_dq, dqkv, nq, 3e-2, 3e-2, &a2);
     double w_acc = worst(d_acc, dqkv_acc, nq, 3e-2, 3e-2, &a3);
     int bad = (w_out > 1) + (w_dq > 1) + (w_acc > 1) + !det;
-    printf("%-8s B=%d T=%-4d NH=%-2d NKV=%-2d hs=%-3d  out %.3f  dqkv %.3f  dqkv+= %.3f  "
+    printf("%-8s B=%d T=%-4d NH=%-2d NKV=%-2d hs=%-3d%s  out %.3f  dqkv %.3f  dqkv+= %.3f  "
            "deterministic %s  %s\n",
-           impl_name(im), B, T, NH, NKV, hs, w_out, w_dq, w_acc, det ? "yes" : "NO",
-           bad ? "FAIL" : "ok");
+           impl_name(im), B, T, NH, NKV, hs, s->grow ? " grow" : "", w_out, w_dq, w_acc,
+           det ? "yes" : "NO", bad ? "FAIL" : "ok");
     if (w_out > 1)
         printf("    out[%zu] ref %g\n", a1, out[a1]);
     if (w_dq > 1)
