@@ -8,11 +8,13 @@
  *   warps 4 .. 11, two consumer warpgroups: each owns 64 rows of the block's
  *     128 x 256 output tile, runs wgmma m64n256k16 on the stage (A and B from
  *     shared memory), then writes its accumulators (+ bias, bf16) into its
- *     warps' staging tiles and goes on to the next tile;
+ *     warps' staging tiles (dGELU: times gelu' of the pre-activations the
+ *     TMA put there, g9_stage_dgelu) and goes on to the next tile;
  *   warps 1 .. 3: the epilogue warps; from the staging tiles to global
- *     memory with the epilogue's function (GELU, dGELU, SwiGLU forward or
- *     backward), while the consumers are already in the next tile's
- *     products.
+ *     memory with the epilogue's function (GELU, SwiGLU forward or
+ *     backward; dGELU's column sums, and its next tile's pre-activations
+ *     into the staging tile by TMA), while the consumers are already in
+ *     the next tile's products.
  * Blocks (clusters) walk the tiles in groups of 8 rows of tiles, the row
  * index fastest (g9_sched), so the ~132 tiles in flight share a few row
  * blocks of A and column blocks of B in L2.
