@@ -37,7 +37,8 @@
  * multicast), empty[s] (lane 0 of each consumer warp, in a cluster of both
  * blocks: the other block's producer writes into the stage too, once the
  * wgmma reading the stage has completed),
- * sfull[w] / sempty[w] per consumer warp's staging tile. */
+ * sfull[w] / sempty[w] per consumer warp's staging tile (dGELU: pfull[w]
+ * instead of sempty[w], the TMA's pre-activations landed in it). */
 #include <cuda.h>
 #include <cudaTypedefs.h>
 #include <errno.h>
@@ -459,9 +460,6 @@ static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, const C
             sm90_mb_wait(sbar + 8 * cw, it & 1);
         g9_store_rows<EPI>(p, sC + (uint32_t)(cw * G9_STAGE_BYTES + hf * RP * G9_STAGE_PITCH),
                            m0 + cw * 16 + hf * RP, n0, lane, pre);
-        /* the relaxed arrival orders nothing: it is safe because every value
-         * g9_store_rows loaded from the staging tile has been used (stored)
-         * before this point; keep it that way */
         if (hf == NP - 1 && EPI == KN_G9_DGELU) {
             /* the staging tile is read: the next tile's pre-activations
              * into it (the async proxy's writes after every lane's reads) */
@@ -474,6 +472,9 @@ static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, const C
                            tm0 + 16 * cw, tn0);
             }
         } else if (hf == NP - 1) {
+            /* the relaxed arrival orders nothing: it is safe because every
+             * value g9_store_rows loaded from the staging tile has been used
+             * (stored) before this point; keep it that way */
             __syncwarp();
             if (lane == 0)
                 sm90_mb_arrive_relaxed(sbar + 8 * (8 + cw));

@@ -37,7 +37,8 @@ static const struct shape shapes[] = {
     {1, 520, 2, 2, 128, 1},  /* (and at hs 128) */
 };
 
-/* Scores that grow along the keys, by ~3 log2 units per 64 keys: q
+/* Scores that grow along the keys, by ~2.9 (hs 64) or ~4.1 (hs 128) log2
+ * units per 64 keys: q
  * positive (0.5 + noise / 2), k rising with the position (t / 128 + noise
  * / 2), so later key blocks keep raising each row's running max past the
  * Hopper forward's lazy bound (8 log2 units, INGOT_FA_SM90_LAZY) and its

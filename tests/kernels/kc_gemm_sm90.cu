@@ -47,6 +47,10 @@ static const struct gcase gcases[] = {
     {4100, 2048, 64, 0, KN_G9_PLAIN, 1, 0, 5, 0},
     {2048, 3072, 136, 1, KN_G9_GELU, 1, 0, 7, 0},
     {2048, 3072, 320, 0, KN_G9_DGELU, 0, 0, 7, 0},
+    /* 768 tiles: ~6 per block (clusters of 2 too), so dGELU's staging
+     * tiles and their pre-activation barriers go round several phases, and
+     * the consumers' short main loops run ahead into a wait on them */
+    {8192, 3072, 64, 0, KN_G9_DGELU, 0, 0, 31, 0},
 };
 
 static const char *epi_name(int e)
