@@ -38,11 +38,11 @@ static const struct shape shapes[] = {
 };
 
 /* Scores that grow along the keys, by ~2.9 (hs 64) or ~4.1 (hs 128) log2
- * units per 64 keys: q
- * positive (0.5 + noise / 2), k rising with the position (t / 128 + noise
- * / 2), so later key blocks keep raising each row's running max past the
- * Hopper forward's lazy bound (8 log2 units, INGOT_FA_SM90_LAZY) and its
- * rescale runs between blocks that stay within it. In place, bf16-exact. */
+ * units per 64 keys: q positive (0.5 + noise / 2), k rising with the
+ * position (t / 128 + noise / 2), so later key blocks keep raising each
+ * row's running max past the Hopper forward's lazy bound (8 log2 units,
+ * INGOT_FA_SM90_LAZY) and its rescale runs between blocks that stay within
+ * it. In place, bf16-exact. */
 static void grow_scores(float *f, uint16_t *h, int B, int T, int NH, int NKV, int hs)
 {
     const size_t W = (size_t)(NH + 2 * NKV) * hs;
