@@ -32,7 +32,7 @@
 #include "flash_attention_sm90.h"
 #include "kn_arch.h"
 #include "kn_device.cuh"
-#include "matmul.h" /* kn_matmul_bwd_bias: the qkv bias gradient's last pass */
+#include "bias_grad.h" /* kn_matmul_bwd_bias: the qkv bias gradient's last pass */
 
 enum { FA_BQ = 64, FA_BK = 64, FA_THREADS = 128, FA_PAD = 8 };
 

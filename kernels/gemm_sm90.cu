@@ -390,16 +390,41 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
     }
 }
 
-/* dGELU: the pre-activations of one staging tile (rows row0 .. row0 + 15,
- * columns n0 .. n0 + 255; outside the matrix the TMA writes zeros) into
- * it in g9_swz's layout, landing on mbarrier full. One thread. */
-static __device__ __forceinline__ void g9_pre_tma(const CUtensorMap *tp, uint32_t stage,
-                                                  uint32_t full, int row0, int n0)
+/* Consumer warp w's staging tile, and its mbarriers at sbar (8 of each
+ * kind, 8 bytes apart): sfull[w] (the consumer staged it), sempty[w] (the
+ * epilogue warp read it), pfull[w] (dGELU: its pre-activations landed). */
+static __device__ __forceinline__ uint32_t g9_stage_of(uint32_t sC, int w)
 {
+    return sC + (uint32_t)(w * G9_STAGE_BYTES);
+}
+
+static __device__ __forceinline__ uint32_t g9_sfull(uint32_t sbar, int w)
+{
+    return sbar + 8 * w;
+}
+
+static __device__ __forceinline__ uint32_t g9_sempty(uint32_t sbar, int w)
+{
+    return sbar + 8 * (8 + w);
+}
+
+static __device__ __forceinline__ uint32_t g9_pfull(uint32_t sbar, int w)
+{
+    return sbar + 8 * (16 + w);
+}
+
+/* dGELU: the pre-activations of consumer warp w's staging tile of the tile
+ * at (m0, n0) (rows m0 + 16 w .., columns n0 .. n0 + 255; outside the
+ * matrix the TMA writes zeros) into that tile in g9_swz's layout, landing
+ * on pfull[w]. One thread. */
+static __device__ __forceinline__ void g9_pre_tma(const CUtensorMap *tp, uint32_t sC,
+                                                  uint32_t sbar, int w, int m0, int n0)
+{
+    const uint32_t stage = g9_stage_of(sC, w), full = g9_pfull(sbar, w);
     sm90_mb_arrive_tx(full, G9_PRE_BYTES);
 #pragma unroll
     for (int b = 0; b < G9_BN / 64; b++)
-        sm90_tma_load_2d(stage + b * 2048, tp, n0 + 64 * b, row0, full);
+        sm90_tma_load_2d(stage + b * 2048, tp, n0 + 64 * b, m0 + 16 * w, full);
 }
 
 /* Epilogue warp e (0 .. G9_EWARPS - 1, warps 1.. of the producer
@@ -431,8 +456,7 @@ static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, const C
     if (EPI == KN_G9_DGELU && lane == 0) {
         sm90_tma_prefetch_desc(tp);
         for (int w = e; w < 8; w += G9_EWARPS)
-            g9_pre_tma(tp, sC + (uint32_t)(w * G9_STAGE_BYTES), sbar + 8 * (16 + w),
-                       m0 + 16 * w, n0);
+            g9_pre_tma(tp, sC, sbar, w, m0, n0);
     }
     if (LOADS)
         g9_load_pre<EPI>(pre, p, m0 + cw * 16, n0, lane);
@@ -457,7 +481,7 @@ static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, const C
                 g9_load_pre<EPI>(nxt, p, nm0 + ncw * 16 + nhf * RP, nn0, lane);
         }
         if (hf == 0)
-            sm90_mb_wait(sbar + 8 * cw, it & 1);
+            sm90_mb_wait(g9_sfull(sbar, cw), it & 1);
         g9_store_rows<EPI>(p, sC + (uint32_t)(cw * G9_STAGE_BYTES + hf * RP * G9_STAGE_PITCH),
                            m0 + cw * 16 + hf * RP, n0, lane, pre);
         if (hf == NP - 1 && EPI == KN_G9_DGELU) {
@@ -468,8 +492,7 @@ static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, const C
             if (lane == 0 && tile + sc.stride < sc.count) {
                 int tm0, tn0;
                 g9_tile(sc, tile + sc.stride, tm0, tn0);
-                g9_pre_tma(tp, sC + (uint32_t)(cw * G9_STAGE_BYTES), sbar + 8 * (16 + cw),
-                           tm0 + 16 * cw, tn0);
+                g9_pre_tma(tp, sC, sbar, cw, tm0, tn0);
             }
         } else if (hf == NP - 1) {
             /* the relaxed arrival orders nothing: it is safe because every
@@ -477,7 +500,7 @@ static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, const C
              * (stored) before this point; keep it that way */
             __syncwarp();
             if (lane == 0)
-                sm90_mb_arrive_relaxed(sbar + 8 * (8 + cw));
+                sm90_mb_arrive_relaxed(g9_sempty(sbar, cw));
         }
         if (!more)
             break;
@@ -509,7 +532,7 @@ static __device__ __forceinline__ void g9_consume(uint32_t sA, uint32_t sB, uint
                                                   int c, int tid, const g9_sched &sc, int nk)
 {
     const int warp = tid >> 5, lane = tid & 31, cw = c * 4 + warp;
-    const uint32_t stage = sC + (uint32_t)(cw * G9_STAGE_BYTES);
+    const uint32_t stage = g9_stage_of(sC, cw);
     int s = 0, ph = 0, it = 0;
     for (int ct = sc.first; ct < sc.count; ct += sc.stride, it++) {
         int m0, n0;
@@ -548,15 +571,15 @@ static __device__ __forceinline__ void g9_consume(uint32_t sA, uint32_t sB, uint
         if (lane == 0)
             g9_release<CL>(bar + 8 * (G9_ST + prev), sc.rank);
         if (EPI == KN_G9_DGELU) { /* the pre-activations landed (the tile was read before) */
-            sm90_mb_wait(sbar + 8 * (16 + cw), it & 1);
+            sm90_mb_wait(g9_pfull(sbar, cw), it & 1);
             g9_stage_dgelu<G9_BN>(acc, stage, lane);
         } else {
-            sm90_mb_wait(sbar + 8 * (8 + cw), (it & 1) ^ 1); /* staging tile read (passes at first) */
+            sm90_mb_wait(g9_sempty(sbar, cw), (it & 1) ^ 1); /* staging tile read (passes at first) */
             g9_stage_acc<EPI, G9_BN>(acc, p, stage, G9_STAGE_PITCH, n0, lane);
         }
         __syncwarp();
         if (lane == 0)
-            sm90_mb_arrive(sbar + 8 * cw);
+            sm90_mb_arrive(g9_sfull(sbar, cw));
     }
 }
 

@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 
+#include "bias_grad.h" /* kn_matmul_bwd_bias: the bias gradient of the products */
 #include "kn_common.h"
 
 #ifdef __cplusplus
@@ -148,21 +149,6 @@ size_t kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(int N, int IC);
 /* dw += dout^T @ inp, dw float32 [OC, IC] (bf16 inputs, float32 output). */
 int kn_matmul_bwd_weight(kn_blas *h, float *dw, const void *dout, const void *inp, int N, int IC,
                          int OC, kn_dtype dt, cudaStream_t s);
-
-/* Device scratch bytes kn_matmul_bwd_bias needs (0 for small N). */
-size_t kn_matmul_bwd_bias_scratch_bytes(int N, int OC);
-
-/* 1: let kn_matmul_bwd_bias use the vectorised kernel (lanes own 16-byte
- * packs of columns) where OC is a whole number of packs; 0: the scalar
- * kernel. Default: on, unless INGOT_DB_VEC=0 in the environment. Same
- * split of the rows either way. For the kernel check and comparisons; not
- * thread-safe (call before use). */
-void kn_matmul_set_db_vec(int on);
-
-/* dbias[o] += sum_n dout[n, o], float32. Deterministic: fixed row split
- * (depends on N only), partial sums added in order; no atomics. */
-int kn_matmul_bwd_bias(float *dbias, const void *dout, int N, int OC, kn_dtype dt, void *scratch,
-                       size_t scratch_bytes, cudaStream_t s);
 
 /* Device scratch bytes kn_matmul_bwd needs to take the fused bias-gradient
  * path (>= kn_matmul_bwd_bias_scratch_bytes). */
