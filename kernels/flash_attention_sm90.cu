@@ -98,9 +98,11 @@ template <int N> static __device__ __forceinline__ void s9_wait_sync(void)
 template <int HS, int RA, int N>
 static __device__ __forceinline__ void s9_abt(float (&d)[N / 2], uint32_t a, int ra0, uint32_t b)
 {
+    const uint64_t da = desc_k(kstep_k<RA>(a, ra0, 0)), db = desc_k(b);
 #pragma unroll
     for (int ks = 0; ks < HS / 16; ks++)
-        wg<N, 0>::ss(d, desc_k(kstep_k<RA>(a, ra0, ks)), desc_k(kstep_k<N>(b, 0, ks)), ks == 0);
+        wg<N, 0>::ss(d, desc_add(da, kstep_k<RA>(0, 0, ks)), desc_add(db, kstep_k<N>(0, 0, ks)),
+                     ks == 0);
 }
 
 /* A fragment of k-step kk (columns 16 kk .. 16 kk + 15) from accumulators. */
@@ -144,9 +146,10 @@ template <int HS, int K>
 static __device__ __forceinline__ void s9_pz(float (&acc)[HS / 2], const uint32_t (&a)[K / 16][4],
                                              uint32_t z)
 {
+    const uint64_t dz = desc_mn(z, K * 128);
 #pragma unroll
     for (int kk = 0; kk < K / 16; kk++)
-        wg<HS, 1>::rs(acc, a[kk], desc_mn(z + (uint32_t)kk * 16 * 128, K * 128), 0);
+        wg<HS, 1>::rs(acc, a[kk], desc_add(dz, (uint32_t)kk * 16 * 128), 0);
 }
 
 /* Writes two bf16 (x0, x1) * scale to p, adding what is there if acc. */
@@ -272,7 +275,7 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
     const kn_bf16 *rows = qkv + (size_t)b * T * W;
     const kn_bf16 *gq = rows + (size_t)h * HS, *gk = rows + (size_t)(NH + kvh) * HS,
                   *gv = rows + (size_t)(NH + NKV + kvh) * HS;
-    const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int wgi = sm90_wg_index(), warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int g = lane / 4, q = lane % 4, q0 = qb * BQ;
     const int row0 = q0 + 64 * wgi + 16 * warp + g; /* rows row0, row0 + 8 */
     const int wrow = q0 + 64 * wgi; /* first row of this warpgroup */
@@ -721,10 +724,11 @@ static __device__ __forceinline__ void s9_dkv_block(float (&dv)[HS / 2], uint32_
     wg_fence();
     s9_abt<HS, BK, BQ>(dpt, sV, 64 * wgi, sO);
     if (SP) {
+        const uint64_t dp = desc_k(sP), dob = desc_mn(sO, BQ * 128);
 #pragma unroll
         for (int kk = 0; kk < BQ / 16; kk++)
-            wg<HS, 1>::ss(dv, desc_k(kstep_k<64>(sP, 0, kk)),
-                          desc_mn(sO + (uint32_t)kk * 16 * 128, BQ * 128), 0);
+            wg<HS, 1>::ss(dv, desc_add(dp, kstep_k<64>(0, 0, kk)),
+                          desc_add(dob, (uint32_t)kk * 16 * 128), 0);
     } else {
         s9_pz<HS, BQ>(dv, pa, sO);
     }
@@ -773,7 +777,7 @@ s9_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
     const size_t W = (size_t)(NH + 2 * NKV) * HS;
     const kn_bf16 *rows = qkv + (size_t)b * T * W;
     const kn_bf16 *gk = rows + (size_t)(NH + kvh) * HS, *gv = rows + (size_t)(NH + NKV + kvh) * HS;
-    const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int wgi = sm90_wg_index(), warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int g = lane / 4, q = lane % 4, k0 = kb * BK;
     const int wkey = k0 + 64 * wgi, key0 = wkey + 16 * warp + g; /* keys key0, key0 + 8 */
     const int qfirst = k0 / BQ, nqb = (T + BQ - 1) / BQ, nq = nqb - qfirst, nit = rep * nq;
@@ -885,7 +889,7 @@ s9_dq2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const floa
     const kn_bf16 *gq = rows + (size_t)h * HS, *gk = rows + (size_t)(NH + kvh) * HS,
                   *gv = rows + (size_t)(NH + NKV + kvh) * HS;
     const kn_bf16 *gdo = dout + (size_t)b * T * C + (size_t)h * HS;
-    const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int wgi = sm90_wg_index(), warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int g = lane / 4, q = lane % 4, q0 = qb * BQ;
     const int row0 = q0 + 64 * wgi + 16 * warp + g;
     const int wrow = q0 + 64 * wgi;
@@ -984,7 +988,7 @@ s9_dkv2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const flo
     const int C = NH * HS;
     const kn_bf16 *rows = qkv + (size_t)b * T * W;
     const kn_bf16 *gk = rows + (size_t)(NH + kvh) * HS, *gv = rows + (size_t)(NH + NKV + kvh) * HS;
-    const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int wgi = sm90_wg_index(), warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int g = lane / 4, q = lane % 4, k0 = kb * BK;
     const int key0 = k0 + 64 * wgi + 16 * warp + g;
     const int qfirst = k0 / BQ, nqb = (T + BQ - 1) / BQ, nq = nqb - qfirst, nit = rep * nq;
@@ -1212,7 +1216,7 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
     const size_t W = (size_t)(NH + 2 * NKV) * HS;
     const kn_bf16 *rows = qkv + (size_t)b * T * W;
     const kn_bf16 *gk = rows + (size_t)(NH + kvh) * HS, *gv = rows + (size_t)(NH + NKV + kvh) * HS;
-    const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int wgi = sm90_wg_index(), warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int g = lane / 4, q = lane % 4, k0 = kb * BK;
     const int wkey = k0 + 64 * wgi, key0 = wkey + 16 * warp + g; /* keys key0, key0 + 8 */
     const int qfirst = k0 / BQ, nqb = (T + BQ - 1) / BQ, nq = nqb - qfirst, nit = nh * nq;
@@ -1327,11 +1331,12 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         if (MB && threadIdx.x == 0 && done)
             s9_pass_turn(done);
         float dq[HN / 2];
+        const uint64_t dds = desc_k(sDS), dkq = desc_mn(sK + (uint32_t)wgi * HN * 2, BK * 128);
         wg_fence();
 #pragma unroll
         for (int ks = 0; ks < BK / 16; ks++)
-            wg<HN, 1>::ss(dq, desc_k(kstep_k<BQ>(sDS, 0, ks)),
-                          desc_mn(sK + (uint32_t)ks * 16 * 128 + (uint32_t)wgi * HN * 2, BK * 128),
+            wg<HN, 1>::ss(dq, desc_add(dds, kstep_k<BQ>(0, 0, ks)),
+                          desc_add(dkq, (uint32_t)ks * 16 * 128),
                           ks == 0);
         wg_commit();
         wg_wait<0>();

@@ -39,6 +39,27 @@ static __device__ __forceinline__ uint64_t desc_mn(uint32_t addr, uint32_t panel
            ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
 }
 
+/* Descriptor d (desc_k / desc_mn) moved on by byte_off bytes. The start
+ * address field is (addr >> 4) in the low 14 bits and a shared-memory
+ * address stays below 2^18, so one add (of a constant where the k-steps
+ * are unrolled) instead of desc_k's masking and shifting again per
+ * product: with the base descriptor warp-uniform, the unrolled products
+ * take their descriptors from uniform registers without a conversion each
+ * (R2UR). */
+static __device__ __forceinline__ uint64_t desc_add(uint64_t d, uint32_t byte_off)
+{
+    return d + (byte_off >> 4);
+}
+
+/* The thread's warpgroup index, broadcast from lane 0 so that the compiler
+ * knows it is warp-uniform (values derived from it, such as a warpgroup's
+ * tile address, then live in uniform registers, as wgmma's descriptors
+ * must). */
+static __device__ __forceinline__ int sm90_wg_index(void)
+{
+    return __shfl_sync(0xffffffffu, (int)threadIdx.x / 128, 0);
+}
+
 /* Address of k-step ks of a K-major operand: rows r0.. of a tile of R rows. */
 template <int R>
 static __device__ __forceinline__ uint32_t kstep_k(uint32_t base, int r0, int ks)
