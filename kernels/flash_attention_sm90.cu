@@ -65,14 +65,19 @@ template <int HS, int R>
 static __device__ __forceinline__ void s9_load(uint32_t sb, const kn_bf16 *g, size_t rowstride,
                                                int t0, int T)
 {
-    constexpr int CH = HS / 8;
+    /* A fixed trip count (the loop from threadIdx.x was a generic loop with
+     * a division per copy) and one row step per pass: each thread copies
+     * chunk cc of rows r0, r0 + RS, ... (RS rows per pass of the block). */
+    constexpr int CH = HS / 8, RS = S9_THREADS / CH, PASSES = (R * CH) / S9_THREADS;
+    static_assert((R * CH) % S9_THREADS == 0, "whole passes of the block");
+    const int r0 = threadIdx.x / CH, cc = threadIdx.x % CH;
+    const kn_bf16 *src = g + (size_t)(t0 + r0) * rowstride + cc * 8;
 #pragma unroll
-    for (int i = threadIdx.x; i < R * CH; i += S9_THREADS) {
-        int r = i / CH, cc = i % CH;
-        bool ok = t0 + r < T;
-        const kn_bf16 *src = ok ? g + (size_t)(t0 + r) * rowstride + cc * 8 : g;
+    for (int k = 0; k < PASSES; k++) {
+        const int r = r0 + k * RS;
+        const bool ok = t0 + r < T;
         asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sb + sw_off<R>(r, cc)),
-                     "l"(src), "r"(ok ? 16 : 0)
+                     "l"(ok ? src + (size_t)k * RS * rowstride : g), "r"(ok ? 16 : 0)
                      : "memory");
     }
 }
@@ -630,7 +635,7 @@ static __device__ __forceinline__ void s9_stage_q(uint32_t sQ, uint32_t sO, floa
     s9_load<HS, BQ>(sO, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
     s9_commit();
     const size_t bh = (size_t)b * NH + hq;
-    for (int i = threadIdx.x; i < BQ; i += S9_THREADS) {
+    if (const int i = threadIdx.x; i < BQ) { /* BQ <= S9_THREADS: one row each */
         const int row = qs + i;
         sL[i] = row < T ? lse[bh * T + row] : 0.0f;
         sD[i] = row < T ? Dsum[bh * T + row] : 0.0f;
@@ -999,7 +1004,7 @@ s9_dkv2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const flo
         s9_load<HS, BQ>(sQ + buf * TILE, rows + (size_t)hq * HS, W, qs, T);
         s9_load<HS, BQ>(sO + buf * TILE, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
         const size_t bh = (size_t)b * NH + hq;
-        for (int i = threadIdx.x; i < BQ; i += S9_THREADS) {
+        if (const int i = threadIdx.x; i < BQ) { /* BQ <= S9_THREADS: one row each */
             const int row = qs + i;
             sL[buf * BQ + i] = row < T ? lse[bh * T + row] : 0.0f;
             sD[buf * BQ + i] = row < T ? Dsum[bh * T + row] : 0.0f;
@@ -1252,7 +1257,7 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         s9_load<HS, BQ>(sQ + buf * TILE, rows + (size_t)hq * HS, W, qs, T);
         s9_load<HS, BQ>(sO + buf * TILE, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
         const size_t bh = (size_t)b * NH + hq;
-        for (int i = threadIdx.x; i < BQ; i += S9_THREADS) {
+        if (const int i = threadIdx.x; i < BQ) { /* BQ <= S9_THREADS: one row each */
             const bool ok = qs + i < T;
             const size_t at = ok ? bh * T + qs + i : 0;
             s9_cp4((uint32_t)__cvta_generic_to_shared(sL + buf * BQ + i), lse + at, ok);
