@@ -79,9 +79,15 @@ template <int HS, int LD>
 static __device__ __forceinline__ void load_tile(kn_bf16 *sh, const kn_bf16 *base,
                                                  size_t rowstride, int t0, int T)
 {
-    const int CH = HS / 8; /* 16-byte chunks per row */
-    for (int i = threadIdx.x; i < 64 * CH; i += FA_THREADS) {
-        int r = i / CH, c = (i % CH) * 8;
+    /* a fixed trip count, each thread's row and chunk computed once (a
+     * loop from threadIdx.x compiles to a generic loop with a division per
+     * copy: flash_attention_sm90.cu's s9_load measured the difference) */
+    constexpr int CH = HS / 8, RS = FA_THREADS / CH, PASSES = 64 * CH / FA_THREADS;
+    static_assert((64 * CH) % FA_THREADS == 0, "whole passes of the block");
+    const int r0 = threadIdx.x / CH, c = (threadIdx.x % CH) * 8;
+#pragma unroll
+    for (int k = 0; k < PASSES; k++) {
+        const int r = r0 + k * RS;
         int4 v = make_int4(0, 0, 0, 0);
         if (t0 + r < T)
             v = *reinterpret_cast<const int4 *>(base + (size_t)(t0 + r) * rowstride + c);
@@ -112,10 +118,13 @@ template <int HS, int LD>
 static __device__ __forceinline__ void load_tile_async(kn_bf16 *sh, const kn_bf16 *base,
                                                        size_t rowstride, int t0, int T)
 {
-    const int CH = HS / 8;
-    for (int i = threadIdx.x; i < 64 * CH; i += FA_THREADS) {
-        int r = i / CH, c = (i % CH) * 8;
-        bool ok = t0 + r < T;
+    constexpr int CH = HS / 8, RS = FA_THREADS / CH, PASSES = 64 * CH / FA_THREADS;
+    static_assert((64 * CH) % FA_THREADS == 0, "whole passes of the block");
+    const int r0 = threadIdx.x / CH, c = (threadIdx.x % CH) * 8;
+#pragma unroll 2
+    for (int k = 0; k < PASSES; k++) {
+        const int r = r0 + k * RS;
+        const bool ok = t0 + r < T;
         cp_async16(sh + (size_t)r * LD + c, ok ? base + (size_t)(t0 + r) * rowstride + c : base,
                    ok);
     }
@@ -469,8 +478,9 @@ flash_dkv_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const f
         load_tile_async<HS, LD>(sQ[buf], qkv + (size_t)b * T * C3 + (size_t)hq * HS, C3, qs, T);
         load_tile_async<HS, LD>(sdO[buf], dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
         cp_async_commit();
-        for (int i = threadIdx.x; i < FA_BQ; i += FA_THREADS) {
-            int row = qs + i;
+        static_assert(FA_BQ <= FA_THREADS, "one row of lse and D per thread");
+        if (const int i = threadIdx.x; i < FA_BQ) {
+            const int row = qs + i;
             sL[buf][i] = row < T ? lse[bh * T + row] : 0.0f;
             sD[buf][i] = row < T ? Dsum[bh * T + row] : 0.0f;
         }
