@@ -439,7 +439,7 @@ s9_fwd2_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int 
     const kn_bf16 *rows = qkv + (size_t)b * T * W;
     const kn_bf16 *gq = rows + (size_t)h * HS, *gk = rows + (size_t)(NH + kvh) * HS,
                   *gv = rows + (size_t)(NH + NKV + kvh) * HS;
-    const int wgi = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int wgi = sm90_wg_index(), warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int g = lane / 4, q = lane % 4, q0 = qb * BQ;
     const int row0 = q0 + 64 * wgi + 16 * warp + g; /* rows row0, row0 + 8 */
     const int wrow = q0 + 64 * wgi;                  /* first row of this warpgroup */
