@@ -1253,8 +1253,13 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
     s9_load<HS, BK>(sK, gk, W, k0, T);
     s9_load<HS, BK>(sV, gv, W, k0, T);
     /* Stage iteration it: query head h0 + it / nq, block qfirst + it % nq. */
+    /* Iteration it's query head and block: it / nq and it % nq, without the
+     * division where the CTA runs one head (PART, and heads not grouped:
+     * all the default paths) */
+    auto head_of = [&](int it) { return nh == 1 ? h0 : h0 + it / nq; };
+    auto block_of = [&](int it) { return nh == 1 ? qfirst + it : qfirst + it % nq; };
     auto stage = [&](int buf, int it) {
-        const int hq = h0 + it / nq, qs = (qfirst + it % nq) * BQ;
+        const int hq = head_of(it), qs = block_of(it) * BQ;
         if (!MB) {
             s9_stage_q<HS, BQ>(sQ + buf * TILE, sO + buf * TILE, sL + buf * BQ, sD + buf * BQ,
                                rows, dout, lse, Dsum, b, hq, qs, T, NH, W);
@@ -1284,7 +1289,7 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
 
     int *done = NULL; /* the counter of the block whose adds the last iteration issued */
     for (int it = 0; it < nit; it++) {
-        const int cur = it % NST, hq = h0 + it / nq, qb = qfirst + it % nq, qs = qb * BQ;
+        const int cur = it % NST, hq = head_of(it), qb = block_of(it), qs = qb * BQ;
         if (MB) {
             /* stage (it + 1) % 2 was last read by dk's product of block it - 1,
              * which every thread waited for before that block's barrier */
