@@ -71,13 +71,13 @@ static __device__ __forceinline__ void s9_load(uint32_t sb, const kn_bf16 *g, si
     constexpr int CH = HS / 8, RS = S9_THREADS / CH, PASSES = (R * CH) / S9_THREADS;
     static_assert((R * CH) % S9_THREADS == 0, "whole passes of the block");
     const int r0 = threadIdx.x / CH, cc = threadIdx.x % CH;
-    const kn_bf16 *src = g + (size_t)(t0 + r0) * rowstride + cc * 8;
+    const size_t at = (size_t)(t0 + r0) * rowstride + cc * 8; /* element offset of pass 0 */
 #pragma unroll
     for (int k = 0; k < PASSES; k++) {
         const int r = r0 + k * RS;
         const bool ok = t0 + r < T;
         asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sb + sw_off<R>(r, cc)),
-                     "l"(ok ? src + (size_t)k * RS * rowstride : g), "r"(ok ? 16 : 0)
+                     "l"(ok ? g + at + (size_t)k * RS * rowstride : g), "r"(ok ? 16 : 0)
                      : "memory");
     }
 }
@@ -642,7 +642,8 @@ static __device__ __forceinline__ void s9_stage_q(uint32_t sQ, uint32_t sO, floa
     s9_load<HS, BQ>(sO, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
     s9_commit();
     const size_t bh = (size_t)b * NH + hq;
-    if (const int i = threadIdx.x; i < BQ) { /* BQ <= S9_THREADS: one row each */
+    static_assert(BQ <= S9_THREADS, "one row of lse and Dsum per thread");
+    if (const int i = threadIdx.x; i < BQ) {
         const int row = qs + i;
         sL[i] = row < T ? lse[bh * T + row] : 0.0f;
         sD[i] = row < T ? Dsum[bh * T + row] : 0.0f;
@@ -1011,7 +1012,8 @@ s9_dkv2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const flo
         s9_load<HS, BQ>(sQ + buf * TILE, rows + (size_t)hq * HS, W, qs, T);
         s9_load<HS, BQ>(sO + buf * TILE, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
         const size_t bh = (size_t)b * NH + hq;
-        if (const int i = threadIdx.x; i < BQ) { /* BQ <= S9_THREADS: one row each */
+        static_assert(BQ <= S9_THREADS, "one row of lse and Dsum per thread");
+        if (const int i = threadIdx.x; i < BQ) {
             const int row = qs + i;
             sL[buf * BQ + i] = row < T ? lse[bh * T + row] : 0.0f;
             sD[buf * BQ + i] = row < T ? Dsum[bh * T + row] : 0.0f;
@@ -1252,10 +1254,9 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
     }
     s9_load<HS, BK>(sK, gk, W, k0, T);
     s9_load<HS, BK>(sV, gv, W, k0, T);
-    /* Stage iteration it: query head h0 + it / nq, block qfirst + it % nq. */
-    /* Iteration it's query head and block: it / nq and it % nq, without the
-     * division where the CTA runs one head (PART, and heads not grouped:
-     * all the default paths) */
+    /* Iteration it's query head and block: h0 + it / nq and qfirst + it % nq,
+     * without the division where the CTA runs one head (PART, and heads not
+     * grouped: all the default paths) */
     auto head_of = [&](int it) { return nh == 1 ? h0 : h0 + it / nq; };
     auto block_of = [&](int it) { return nh == 1 ? qfirst + it : qfirst + it % nq; };
     auto stage = [&](int buf, int it) {
@@ -1269,7 +1270,8 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         s9_load<HS, BQ>(sQ + buf * TILE, rows + (size_t)hq * HS, W, qs, T);
         s9_load<HS, BQ>(sO + buf * TILE, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
         const size_t bh = (size_t)b * NH + hq;
-        if (const int i = threadIdx.x; i < BQ) { /* BQ <= S9_THREADS: one row each */
+        static_assert(BQ <= S9_THREADS, "one row of lse and Dsum per thread");
+        if (const int i = threadIdx.x; i < BQ) {
             const bool ok = qs + i < T;
             const size_t at = ok ? bh * T + qs + i : 0;
             s9_cp4((uint32_t)__cvta_generic_to_shared(sL + buf * BQ + i), lse + at, ok);
