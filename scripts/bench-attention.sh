@@ -3,9 +3,11 @@
 # machine), then runs the attention checks and, with --bench, the
 # micro-benchmark: TFLOP/s of the portable (mma.sync) and Hopper (wgmma)
 # flash kernels, forward and backward, at GPT-2 and TinyLlama shapes.
-#   scripts/bench-attention.sh [--bench | --bench-only] [build-dir]
-# (--bench-only skips the checks, for a profiler; NVCC="nvcc -lineinfo"
-# maps a profile to source lines)
+#   scripts/bench-attention.sh [--bench | --bench-only | --build] [build-dir]
+# (--bench-only skips the checks, for a profiler; --build only builds: the
+# test suite runs it so that the file list below cannot fall behind the
+# kernels' dependencies again; NVCC="nvcc -lineinfo" maps a profile to
+# source lines)
 # INGOT_FA_SM90_ALTS="0 4 5" runs the checks (and bench) once per Hopper
 # configuration (INGOT_FA_SM90_ALT, kernels/flash_attention_sm90.cu), so
 # the variants are compared in one machine session.
@@ -20,13 +22,21 @@ GEN="-gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a"
 INC="-Ikernels -Ikernels/cpu -Icommon -Itests"
 cc -O2 -fopenmp -std=gnu11 $INC -c kernels/cpu/ref_gqa.c -o "$OUT/ref_gqa.o"
 cc -O2 -std=gnu11 $INC -c common/ingot_err.c -o "$OUT/ingot_err.o"
+pids=
 for f in kernels/flash_attention.cu kernels/flash_attention_sm90.cu kernels/kn_arch.cu kernels/bias_grad.cu \
          kernels/kn_common.cu tests/kernels/kc_attn_check.cu; do
     $NVCC -O3 -std=c++17 $GEN $INC -Xptxas -warn-spills -c "$f" \
         -o "$OUT/$(basename "$f" .cu).o" &
+    pids="$pids $!"
 done
-wait
+for p in $pids; do
+    wait "$p" || { echo "bench-attention.sh: a compile failed (above)" >&2; exit 1; }
+done
 $NVCC $GEN -o "$OUT/kc_attn_check" "$OUT"/*.o -Xcompiler -fopenmp -lm
+if [ "$MODE" = --build ]; then
+    echo "bench-attention.sh: built $OUT/kc_attn_check"
+    exit 0
+fi
 ARG=
 case "$MODE" in --bench | --bench-only) ARG=$MODE ;; esac
 if [ -z "${INGOT_FA_SM90_ALTS:-}" ]; then
