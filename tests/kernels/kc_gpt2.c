@@ -946,6 +946,14 @@ int kc_chk_global_norm(kc *c, kn_dtype dt)
         r |= kc_check_dev(c, K, KN_F32, what, dout, ref, 2, (tol){0, 1e-6});
         snprintf(what, sizeof what, "n=%zu clip(max=0) == 1", n);
         r |= kc_check_dev(c, K, KN_F32, what, (float *)dout + 2, &ref1, 1, (tol){0, 0});
+        /* a slice that starts off the 16-byte grid (the data-parallel
+         * trainer's shards of the gradient): head and tail elements */
+        const float unorm = (float)sqrt(ref_sum_squares(g + 1, n - 1));
+        KC_TRY(K, kn_global_norm((float *)dout, NULL, (const float *)dg + 1, n - 1, 0.0f, scratch,
+                                 sb, c->s));
+        KC_SYNC(K);
+        snprintf(what, sizeof what, "n=%zu from element 1: norm", n - 1);
+        r |= kc_check_dev(c, K, KN_F32, what, dout, &unorm, 1, (tol){0, 1e-6});
     }
     return r;
 }
@@ -987,7 +995,7 @@ int kc_chk_adamw(kc *c, kn_dtype dt)
 int kc_chk_adamw_flat(kc *c, kn_dtype dt)
 {
     const char *K = "adamw_flat";
-    static const size_t sizes[] = {1001, 0, 4096, 3, 77777, 6, 13};
+    static const size_t sizes[] = {1001, 0, 4096, 3, 77777, 6, 15}; /* n % 4 == 2 */
     enum { NT = sizeof sizes / sizeof sizes[0] };
     kn_adamw_tensors ts = {.n = NT, .decay_mask = 0x55};
     size_t n = 0;
