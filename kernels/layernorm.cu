@@ -225,6 +225,21 @@ ln_bwd_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
  * backward: MAXP packs of P per lane. */
 #define LN_VEC_SLOTS(T, MAXP) ((MAXP) * 32 * kn_pack<T>::n)
 
+/* A 16-byte pack from shared memory (the memory clobber keeps it after the
+ * cp.async wait that landed it). */
+template <typename T> static __device__ __forceinline__ kn_pack<T> ln_lds_pack(uint32_t a)
+{
+    kn_pack<T> p;
+    uint4 u;
+    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(u.x), "=r"(u.y), "=r"(u.z), "=r"(u.w)
+                 : "r"(a)
+                 : "memory");
+    static_assert(sizeof(p) == sizeof(u), "a pack is 16 bytes");
+    memcpy(&p, &u, sizeof u);
+    return p;
+}
+
 /* The vectorised backward: ln_bwd_kernel's work split, with each row's x,
  * dout (and dinp when accumulating) held in registers as 16-byte packs and
  * the weights read from L1. A warp's dw/db slices in shared memory have
@@ -247,8 +262,11 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
      * its stall samples, 2.2 TB/s, at C 768 in bf16). The gradient added to
      * is loaded in the second loop from 4 packs per lane, and beyond 4 (C
      * 1024 in bf16) the registers would not hold two rows: the row's loads
-     * at its start. */
-    constexpr bool PF = MAXP <= 4, PFA = MAXP <= 3;
+     * at its start. At 4 packs (GPT-2 350M's C 1024 in bf16: 1.9 TB/s, the
+     * gradient's loads exposed once per row) that gradient comes by
+     * cp.async into a per-warp shared buffer instead (SA), issued as soon
+     * as the row before has read the buffer. */
+    constexpr bool PF = MAXP <= 4, PFA = MAXP <= 3, SA = MAXP == 4;
     /* this warp's dw slots, then its db slots (then, with H 3, its dsum
      * slots); + lane: conflict-free, and every other offset a compile-time
      * constant */
@@ -277,6 +295,21 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
         }
     };
     const int row0 = blockIdx.x * LN_BWD_WARPS + warp;
+    /* SA: this warp's buffer after every warp's slots; lane's pack k at
+     * 16 (32 k + lane): each lane reads back only what it copied */
+    const uint32_t abuf = (uint32_t)__cvta_generic_to_shared(ln_sh + (size_t)LN_BWD_WARPS * H * S) +
+                          (uint32_t)(warp * MAXP * 32 + lane) * 16;
+    auto copy_a = [&](int r) {
+#pragma unroll
+        for (int k = 0; k < MAXP; k++)
+            if (lane + 32 * k < np)
+                asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(abuf + k * 512),
+                             "l"(dinp + (size_t)r * C + (size_t)(lane + 32 * k) * P)
+                             : "memory");
+        asm volatile("cp.async.commit_group;\n" ::: "memory");
+    };
+    if (SA && accumulate && row0 < N)
+        copy_a(row0);
     if constexpr (PF) {
         if (row0 < N) {
             load(inp, row0, x);
@@ -319,6 +352,8 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
         }
         sdn = kn_warp_sum(sdn) / C;
         sdnx = kn_warp_sum(sdnx) / C;
+        if (SA && accumulate)
+            asm volatile("cp.async.wait_all;\n" ::: "memory");
 #pragma unroll
         for (int k = 0; k < MAXP; k++) {
             int j = lane + 32 * k;
@@ -328,6 +363,8 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
                 if (accumulate) {
                     if constexpr (PFA)
                         o = a[k];
+                    else if constexpr (SA)
+                        o = ln_lds_pack<T>(abuf + k * 512);
                     else
                         o = kn_ld_pack(dp);
                 }
@@ -345,6 +382,10 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
                 kn_st_pack(dp, o);
             }
         }
+        /* the buffer is read (each lane its own packs): the next row's
+         * gradient into it */
+        if (SA && accumulate && row + rstride < N)
+            copy_a(row + rstride);
         if constexpr (PF) /* the next row's packs, loaded above */
 #pragma unroll
             for (int k = 0; k < MAXP; k++) {
@@ -503,7 +544,8 @@ extern "C" int kn_layernorm_bwd_sum(void *dinp, float *dw, float *db, float *dsu
         if (ln_vec_enabled() && ln_vec_ok<T>(C, dinp, dout, inp, w) &&
             C <= 8 * 32 * kn_pack<T>::n) {
             LN_MAXP_DISPATCH(C / kn_pack<T>::n, {
-                size_t vsm = (size_t)LN_BWD_WARPS * H * LN_VEC_SLOTS(T, MP) * sizeof(float);
+                size_t vsm = (size_t)LN_BWD_WARPS * H * LN_VEC_SLOTS(T, MP) * sizeof(float) +
+                             (MP == 4 ? (size_t)LN_BWD_WARPS * MP * 32 * 16 : 0); /* SA */
                 if (vsm > 48 * 1024)
                     CUDA_CHECK(cudaFuncSetAttribute(ln_bwd_vec_kernel<T, MP>,
                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,

@@ -123,10 +123,12 @@ int kc_chk_layernorm_bwd(kc *c, kn_dtype dt)
     /* 96, 200, 1600: the vectorised kernel (1600: 7 packs per lane in bf16);
      * 100: scalar in bf16 (not a whole number of 8-element packs); 768 and
      * 1024 (GPT-2 124M, 350M): 3 and 4 packs per lane in bf16, the kernel's
-     * two ways of loading rows ahead */
-    const int Ns[6] = {74, 1100, 300, 90, 600, 333}, Cs[6] = {96, 200, 1600, 100, 768, 1024};
+     * two ways of loading rows ahead, and 1024 the gradient added to by
+     * cp.async; 512: that way in float32 (4 packs per lane) */
+    const int Ns[7] = {74, 1100, 300, 90, 600, 333, 130};
+    const int Cs[7] = {96, 200, 1600, 100, 768, 1024, 512};
     int r = 0;
-    for (int v = 0; v < 6; v++) {
+    for (int v = 0; v < 7; v++) {
         int N = Ns[v], C = Cs[v];
         size_t NC = (size_t)N * C;
         float *inp = kc_halloc(c, NC), *w = kc_halloc(c, C), *b = kc_halloc(c, C);
@@ -1072,7 +1074,7 @@ typedef struct bargs {
     kn_dtype dt;
     int B, T, C, NH, V, Vp, N, IC, OC, flag;
     size_t n, sb;
-    void *a, *b, *d, *e, *f, *g, *h, *i, *j, *scratch;
+    void *a, *b, *d, *e, *f, *g, *h, *i, *j, *k, *scratch;
 } bargs;
 
 static int b_encoder_fwd(kc *c, void *v)
@@ -1096,6 +1098,12 @@ static int b_ln_bwd(kc *c, void *v)
     bargs *a = v;
     return kn_layernorm_bwd(a->h, a->i, a->j, a->a, a->b, a->d, a->f, a->g, a->N, a->C, a->flag,
                             a->dt, a->scratch, a->sb, c->s);
+}
+static int b_ln_bwd_sum(kc *c, void *v)
+{
+    bargs *a = v;
+    return kn_layernorm_bwd_sum(a->h, a->i, a->j, a->k, a->a, a->b, a->d, a->f, a->g, a->N, a->C,
+                                a->flag, a->dt, a->scratch, a->sb, c->s);
 }
 static int b_mm_fwd(kc *c, void *v)
 {
@@ -1212,18 +1220,23 @@ int kc_bench_layernorm(kc *c, kn_dtype dt)
     size_t NC = (size_t)a.N * a.C, es = kn_dtype_size(dt);
     a.a = kc_dalloc(c, NC * es);          /* out (fwd) / dout (bwd) */
     a.b = kc_dalloc(c, NC * es);          /* inp */
-    a.d = kc_dalloc(c, (size_t)a.C * es); /* w */
     a.e = kc_dalloc(c, (size_t)a.C * es); /* b */
     a.f = kc_dalloc(c, (size_t)a.N * 4);  /* mean */
     a.g = kc_dalloc(c, (size_t)a.N * 4);  /* rstd */
     a.h = kc_dalloc(c, NC * es);          /* dinp */
-    a.i = kc_dalloc(c, (size_t)a.C * 4);  /* dw */
-    a.j = kc_dalloc(c, (size_t)a.C * 4);  /* db */
+    /* the C 1024 rows (GPT-2 350M's width) reuse the buffers: same N C */
+    const int N2 = (int)(NC / 1024), C2 = 1024;
+    a.d = kc_dalloc(c, (size_t)C2 * es); /* w (C 768 uses the first 768) */
+    a.i = kc_dalloc(c, (size_t)C2 * 4);  /* dw */
+    a.j = kc_dalloc(c, (size_t)C2 * 4);  /* db */
+    a.k = kc_dalloc(c, (size_t)C2 * 4);  /* dsum (the LayerNorm backward's bias sums) */
     a.sb = kn_layernorm_bwd_scratch_bytes(a.N, a.C);
+    if (kn_layernorm_bwd_scratch_bytes(N2, C2) > a.sb)
+        a.sb = kn_layernorm_bwd_scratch_bytes(N2, C2);
     a.scratch = kc_dalloc(c, a.sb);
     KC_OOM(K);
     KC_DFILL(a.b, NC, dt, -2, 2);
-    KC_DFILL(a.d, (size_t)a.C, dt, 0.5f, 1.5f);
+    KC_DFILL(a.d, (size_t)C2, dt, 0.5f, 1.5f);
     KC_DFILL(a.e, (size_t)a.C, dt, -0.5f, 0.5f);
     KC_DFILL(a.h, NC, dt, -1, 1);
     KC_CUDA(K, cudaMemsetAsync(a.i, 0, (size_t)a.C * 4, c->s));
@@ -1232,6 +1245,13 @@ int kc_bench_layernorm(kc *c, kn_dtype dt)
     KC_DFILL(a.a, NC, dt, -1, 1);
     r |= kc_bench_run(c, "layernorm_bwd", dt, "N=B*T C=768 (dinp +=)", b_ln_bwd, &a, 4.0 * NC * es,
                       0);
+    r |= kc_bench_run(c, "layernorm_bwd_sum", dt, "N=B*T C=768 (dinp +=, sums)", b_ln_bwd_sum, &a,
+                      4.0 * NC * es, 0);
+    a.N = N2, a.C = C2;
+    r |= kc_bench_run(c, "layernorm_bwd", dt, "N=B*T*3/4 C=1024 (dinp +=)", b_ln_bwd, &a,
+                      4.0 * NC * es, 0);
+    r |= kc_bench_run(c, "layernorm_bwd_sum", dt, "N=B*T*3/4 C=1024 (dinp +=, sums)", b_ln_bwd_sum,
+                      &a, 4.0 * NC * es, 0);
     return r;
 }
 
