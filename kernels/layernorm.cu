@@ -225,6 +225,13 @@ ln_bwd_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T *w,
  * backward: MAXP packs of P per lane. */
 #define LN_VEC_SLOTS(T, MAXP) ((MAXP) * 32 * kn_pack<T>::n)
 
+/* Offset (floats) in a warp's gradient slice of element e of lane's k-th
+ * pack of P: [k][e / 4][lane][e % 4] (V4), else [k][e][lane]. */
+static __host__ __device__ __forceinline__ int ln_slot(int k, int e, int lane, int P, bool v4)
+{
+    return v4 ? (k * P + (e & ~3)) * 32 + 4 * lane + (e & 3) : (k * P + e) * 32 + lane;
+}
+
 /* A 16-byte pack from shared memory (the memory clobber keeps it after the
  * cp.async wait that landed it). */
 template <typename T> static __device__ __forceinline__ kn_pack<T> ln_lds_pack(uint32_t a)
@@ -268,19 +275,17 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
      * as the row before has read the buffer. */
     constexpr bool PF = MAXP <= 4, PFA = MAXP <= 3, SA = MAXP == 4;
     /* this warp's dw slots, then its db slots (then, with H 3, its dsum
-     * slots); + lane: conflict-free, and every other offset a compile-time
-     * constant */
-    float *acc = ln_sh + (size_t)warp * H * S + lane;
-#pragma unroll
-    for (int k = 0; k < MAXP; k++)
-        if (lane + 32 * k < np)
-#pragma unroll
-            for (int e = 0; e < P; e++) {
-                acc[(k * P + e) * 32] = 0.0f;
-                acc[S + (k * P + e) * 32] = 0.0f;
-                if (H == 3)
-                    acc[2 * S + (k * P + e) * 32] = 0.0f;
-            }
+     * slots), each laid out as ln_slot says. V4: a lane's four consecutive
+     * elements are one 16-byte access (a quarter of the shared-memory
+     * instructions of one float each: the kernel issues from half the
+     * scheduler slots, Nsight Compute at C 1024), the warp's 32 accesses
+     * 512 consecutive bytes; from 6 packs per lane the float4s' registers
+     * would spill, so one float per access there. Every other offset is a
+     * compile-time constant. */
+    constexpr bool V4 = MAXP <= 5;
+    float *acc = ln_sh + (size_t)warp * H * S + ln_slot(0, 0, lane, P, V4);
+    for (int i = 4 * lane; i < H * S; i += 128)
+        *reinterpret_cast<float4 *>(ln_sh + (size_t)warp * H * S + i) = make_float4(0, 0, 0, 0);
     const int rstride = gridDim.x * LN_BWD_WARPS;
     /* x and dout stay in dt (16 bytes per pack) between the two loops;
      * the weights come from L1 (one [C] vector for the whole grid). */
@@ -369,15 +374,38 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
                         o = kn_ld_pack(dp);
                 }
 #pragma unroll
-                for (int e = 0; e < P; e++) {
-                    float dv = kn_f(d[k].v[e]);
-                    float xh = (kn_f(x[k].v[e]) - m) * s;
-                    float g = (kn_f(wv.v[e]) * dv - sdn - xh * sdnx) * s;
-                    o.v[e] = kn_st<T>(accumulate ? kn_f(o.v[e]) + g : g);
-                    acc[(k * P + e) * 32] += xh * dv;
-                    acc[S + (k * P + e) * 32] += dv;
+                for (int e4 = 0; e4 < P && !V4; e4++) {
+                    float dv = kn_f(d[k].v[e4]);
+                    float xh = (kn_f(x[k].v[e4]) - m) * s;
+                    float g = (kn_f(wv.v[e4]) * dv - sdn - xh * sdnx) * s;
+                    o.v[e4] = kn_st<T>(accumulate ? kn_f(o.v[e4]) + g : g);
+                    acc[ln_slot(k, e4, 0, P, V4)] += xh * dv;
+                    acc[S + ln_slot(k, e4, 0, P, V4)] += dv;
                     if (H == 3)
-                        acc[2 * S + (k * P + e) * 32] += kn_f(o.v[e]);
+                        acc[2 * S + ln_slot(k, e4, 0, P, V4)] += kn_f(o.v[e4]);
+                }
+#pragma unroll
+                for (int e4 = 0; e4 < P && V4; e4 += 4) {
+                    float4 *slot = reinterpret_cast<float4 *>(acc + ln_slot(k, e4, 0, P, V4));
+                    float4 sw = slot[0], sb = slot[S / 4], ss;
+                    if (H == 3)
+                        ss = slot[S / 2];
+                    float *fw = &sw.x, *fb = &sb.x, *fs = &ss.x;
+#pragma unroll
+                    for (int e = e4; e < e4 + 4; e++) {
+                        float dv = kn_f(d[k].v[e]);
+                        float xh = (kn_f(x[k].v[e]) - m) * s;
+                        float g = (kn_f(wv.v[e]) * dv - sdn - xh * sdnx) * s;
+                        o.v[e] = kn_st<T>(accumulate ? kn_f(o.v[e]) + g : g);
+                        fw[e - e4] += xh * dv;
+                        fb[e - e4] += dv;
+                        if (H == 3)
+                            fs[e - e4] += kn_f(o.v[e]);
+                    }
+                    slot[0] = sw;
+                    slot[S / 4] = sb;
+                    if (H == 3)
+                        slot[S / 2] = ss;
                 }
                 kn_st_pack(dp, o);
             }
@@ -400,7 +428,7 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
     float *pb = partial + (size_t)blockIdx.x * H * C;
     for (int c = threadIdx.x; c < H * C; c += blockDim.x) {
         int h = c / C, cc = c - h * C, j = cc / P;
-        int idx = h * S + ((j / 32) * P + cc % P) * 32 + j % 32;
+        int idx = h * S + ln_slot(j / 32, cc % P, j % 32, P, V4);
         float t = 0.0f;
         for (int k = 0; k < LN_BWD_WARPS; k++)
             t += ln_sh[(size_t)k * H * S + idx];
