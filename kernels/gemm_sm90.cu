@@ -606,8 +606,11 @@ static __global__ void __launch_bounds__(G9_THREADS, 1)
             sm90_mb_init(bar + 8 * s, 1);
             sm90_mb_init(bar + 8 * (G9_ST + s), 8 * CL);
         }
-        for (int w = 0; w < 24; w++)
-            sm90_mb_init(sbar + 8 * w, 1);
+        for (int w = 0; w < 8; w++) { /* one arrival each */
+            sm90_mb_init(g9_sfull(sbar, w), 1);
+            sm90_mb_init(g9_sempty(sbar, w), 1);
+            sm90_mb_init(g9_pfull(sbar, w), 1);
+        }
         sm90_mb_init_fence();
     }
     /* the cluster's barriers are initialised before any block's loads or
