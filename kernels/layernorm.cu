@@ -374,18 +374,18 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
                         o = kn_ld_pack(dp);
                 }
 #pragma unroll
-                for (int e4 = 0; e4 < P && !V4; e4++) {
-                    float dv = kn_f(d[k].v[e4]);
-                    float xh = (kn_f(x[k].v[e4]) - m) * s;
-                    float g = (kn_f(wv.v[e4]) * dv - sdn - xh * sdnx) * s;
-                    o.v[e4] = kn_st<T>(accumulate ? kn_f(o.v[e4]) + g : g);
-                    acc[ln_slot(k, e4, 0, P, V4)] += xh * dv;
-                    acc[S + ln_slot(k, e4, 0, P, V4)] += dv;
+                for (int e = 0; e < P && !V4; e++) { /* one float per slot */
+                    float dv = kn_f(d[k].v[e]);
+                    float xh = (kn_f(x[k].v[e]) - m) * s;
+                    float g = (kn_f(wv.v[e]) * dv - sdn - xh * sdnx) * s;
+                    o.v[e] = kn_st<T>(accumulate ? kn_f(o.v[e]) + g : g);
+                    acc[ln_slot(k, e, 0, P, V4)] += xh * dv;
+                    acc[S + ln_slot(k, e, 0, P, V4)] += dv;
                     if (H == 3)
-                        acc[2 * S + ln_slot(k, e4, 0, P, V4)] += kn_f(o.v[e4]);
+                        acc[2 * S + ln_slot(k, e, 0, P, V4)] += kn_f(o.v[e]);
                 }
 #pragma unroll
-                for (int e4 = 0; e4 < P && V4; e4 += 4) {
+                for (int e4 = 0; e4 < P && V4; e4 += 4) { /* four floats per slot access */
                     float4 *slot = reinterpret_cast<float4 *>(acc + ln_slot(k, e4, 0, P, V4));
                     float4 sw = slot[0], sb = slot[S / 4], ss;
                     if (H == 3)
