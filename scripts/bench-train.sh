@@ -115,18 +115,22 @@ v=[x["tok_per_s"] for x in r if "tok_per_s" in x][3:]
 print(f"{s.median(v):.0f}" if v else "")' "$1" 2>/dev/null
 }
 
-torch_run() { # MODEL BATCH -> $out/torch-MODEL.log
+torch_run() { # MODEL BATCH -> $out/torch-MODEL-bBATCH.log
     local t0=$EPOCHREALTIME
     TORCHINDUCTOR_CACHE_DIR=$tcache TRITON_CACHE_DIR=$tcache/triton \
         timeout 400 "$py" "$here/scripts/torch-reference.py" --bench --model "$1" --batch "$2" \
-        --steps "$tsteps" --warmup "$twarm" --quiet >"$out/torch-$1.log" 2>&1 ||
-        tail -3 "$out/torch-$1.log"
-    wall "torch-$1" "$t0"
+        --steps "$tsteps" --warmup "$twarm" --quiet >"$out/torch-$1-b$2.log" 2>&1 ||
+        tail -3 "$out/torch-$1-b$2.log"
+    wall "torch-$1-b$2" "$t0"
 }
 
 first=
-# tag of a MODELS entry: the model, plus the step's tokens when accumulating
-tag_of() { local r=${1#*:}; [[ $r == *:* ]] && echo "${1%%:*}-${r#*:}" || echo "${1%%:*}"; }
+# tag of a MODELS entry: the model and the batch (the same model may come at
+# several batches), plus the step's tokens when accumulating
+tag_of() {
+    local m=${1%%:*} r=${1#*:}
+    [[ $r == *:* ]] && echo "$m-b${r%%:*}-${r#*:}" || echo "$m-b$r"
+}
 for mb in $models; do
     model=${mb%%:*} batch=${mb#*:}
     first=${first:-$mb}
@@ -163,7 +167,7 @@ fi
         model=${mb%%:*} batch=${mb#*:} tag=$(tag_of "$mb")
         row "ingot-$tag" "$model b$batch ingot"
         [ -n "$base" ] && row "base-$tag" "$model b$batch before"
-        tl=$out/torch-$model.log
+        tl=$out/torch-$model-b$batch.log
         if [[ $batch != *:* && -f $tl ]]; then
             t=$(grep -oE 'tok/s: [0-9.]+' "$tl" | tail -1 | grep -oE '[0-9.]+$')
             m=$(grep -oE 'peak memory [0-9.]+' "$tl" | grep -oE '[0-9.]+$')
