@@ -232,6 +232,19 @@ static __host__ __device__ __forceinline__ int ln_slot(int k, int e, int lane, i
     return v4 ? (k * P + (e & ~3)) * 32 + 4 * lane + (e & 3) : (k * P + e) * 32 + lane;
 }
 
+/* Whether the vectorised backward at maxp packs per lane takes the gradient
+ * it adds into by cp.async (SA in ln_bwd_vec_kernel), and the shared
+ * memory its per-warp buffers need (one 16-byte pack per lane and pack). */
+static constexpr __host__ __device__ bool ln_bwd_sa(int maxp)
+{
+    return maxp == 4;
+}
+
+static constexpr size_t ln_bwd_sa_bytes(int maxp)
+{
+    return ln_bwd_sa(maxp) ? (size_t)LN_BWD_WARPS * maxp * 32 * 16 : 0;
+}
+
 /* A 16-byte pack from shared memory (the memory clobber keeps it after the
  * cp.async wait that landed it). */
 template <typename T> static __device__ __forceinline__ kn_pack<T> ln_lds_pack(uint32_t a)
@@ -273,7 +286,7 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
      * gradient's loads exposed once per row) that gradient comes by
      * cp.async into a per-warp shared buffer instead (SA), issued as soon
      * as the row before has read the buffer. */
-    constexpr bool PF = MAXP <= 4, PFA = MAXP <= 3, SA = MAXP == 4;
+    constexpr bool PF = MAXP <= 4, PFA = MAXP <= 3, SA = ln_bwd_sa(MAXP);
     /* this warp's dw slots, then its db slots (then, with H 3, its dsum
      * slots), each laid out as ln_slot says. V4: a lane's four consecutive
      * elements are one 16-byte access (a quarter of the shared-memory
@@ -573,7 +586,7 @@ extern "C" int kn_layernorm_bwd_sum(void *dinp, float *dw, float *db, float *dsu
             C <= 8 * 32 * kn_pack<T>::n) {
             LN_MAXP_DISPATCH(C / kn_pack<T>::n, {
                 size_t vsm = (size_t)LN_BWD_WARPS * H * LN_VEC_SLOTS(T, MP) * sizeof(float) +
-                             (MP == 4 ? (size_t)LN_BWD_WARPS * MP * 32 * 16 : 0); /* SA */
+                             ln_bwd_sa_bytes(MP);
                 if (vsm > 48 * 1024)
                     CUDA_CHECK(cudaFuncSetAttribute(ln_bwd_vec_kernel<T, MP>,
                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
