@@ -1239,8 +1239,9 @@ int kc_bench_layernorm(kc *c, kn_dtype dt)
     KC_DFILL(a.d, (size_t)C2, dt, 0.5f, 1.5f);
     KC_DFILL(a.e, (size_t)a.C, dt, -0.5f, 0.5f);
     KC_DFILL(a.h, NC, dt, -1, 1);
-    KC_CUDA(K, cudaMemsetAsync(a.i, 0, (size_t)a.C * 4, c->s));
-    KC_CUDA(K, cudaMemsetAsync(a.j, 0, (size_t)a.C * 4, c->s));
+    KC_CUDA(K, cudaMemsetAsync(a.i, 0, (size_t)C2 * 4, c->s));
+    KC_CUDA(K, cudaMemsetAsync(a.j, 0, (size_t)C2 * 4, c->s));
+    KC_CUDA(K, cudaMemsetAsync(a.k, 0, (size_t)C2 * 4, c->s));
     int r = kc_bench_run(c, "layernorm_fwd", dt, "N=B*T C=768", b_ln_fwd, &a, 2.0 * NC * es, 0);
     KC_DFILL(a.a, NC, dt, -1, 1);
     r |= kc_bench_run(c, "layernorm_bwd", dt, "N=B*T C=768 (dinp +=)", b_ln_bwd, &a, 4.0 * NC * es,
