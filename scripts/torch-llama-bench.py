@@ -175,6 +175,9 @@ def main():
                          "(native), or repeated to the query heads first (repeat)")
     ap.add_argument("--peak-tflops", type=float, default=0.0,
                     help="dense bf16 peak for MFU (default: from the device name)")
+    ap.add_argument("--kernel-profile", type=int, default=0, metavar="N",
+                    help="N more steps under torch.profiler: GPU time per step by kind "
+                         "(products, attention, other, optimizer) and the largest kernels")
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--eps", type=float, default=1e-5)
     a = ap.parse_args()
@@ -279,6 +282,9 @@ def main():
                       "flops_per_token": fpt, "ms_per_step": dt / a.steps * 1e3,
                       "compile": a.compile, "recompute": a.recompute,
                       "warmup_s": warm_s, "loss": loss.item()}))
+    if a.kernel_profile > 0 and cuda:
+        from torch_kernel_profile import kernel_profile
+        kernel_profile(torch, step, a.kernel_profile, dt / a.steps * 1e3)
     return 0
 
 

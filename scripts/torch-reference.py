@@ -22,6 +22,10 @@ tokens per second.
 
     python3 scripts/torch-reference.py --bench [--batch 16] [--steps 30]
 
+  --kernel-profile N then runs N more steps under torch.profiler and prints
+  the GPU time per step by kind (products, attention, other, optimizer) and
+  the largest kernels (scripts/torch_kernel_profile.py).
+
 Formats: docs/checkpoint-format.md.
 """
 import argparse
@@ -382,6 +386,9 @@ def bench(args):
     print(json.dumps({"bench": "torch", "tok_per_s": tps, "ms_per_step": dt / args.steps * 1e3,
                       "tflops": tps * flops_per_token / 1e12, "batch": B, "seq_len": T,
                       "grad_accum": args.grad_accum, "compiled": not args.no_compile}))
+    if args.kernel_profile > 0:
+        from torch_kernel_profile import kernel_profile
+        kernel_profile(torch, step, args.kernel_profile, dt / args.steps * 1e3)
     return 0
 
 
@@ -405,6 +412,8 @@ def main():
     ap.add_argument("--steps", type=int, default=30, help="bench: timed steps")
     ap.add_argument("--warmup", type=int, default=5, help="bench: untimed steps first")
     ap.add_argument("--no-compile", action="store_true", help="bench: eager mode")
+    ap.add_argument("--kernel-profile", type=int, default=0, metavar="N",
+                    help="bench: N more steps under torch.profiler, GPU time by kind")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
     if args.bench:

@@ -338,6 +338,17 @@ static int by_ms(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* The kind of an operation, as scripts/torch_kernel_profile.py sums a
+ * PyTorch step's kernels, so the two steps compare kind by kind: products
+ * (with whatever their epilogues fuse), attention, and the rest (norms,
+ * residuals, RoPE, SwiGLU, embeddings, the classifier). */
+static int op_kind(const char *name)
+{
+    if (!strncmp(name, "matmul", 6))
+        return 0;
+    return !strncmp(name, "attention", 9) ? 1 : 2;
+}
+
 void tr_cuda_optime_print(const tr_cuda_optime *t, int passes, FILE *f)
 {
     if (!t || passes < 1)
@@ -358,6 +369,13 @@ void tr_cuda_optime_print(const tr_cuda_optime *t, int passes, FILE *f)
                 100.0 * ops[i].ms / total, ops[i].calls / passes, tf);
     }
     fprintf(f, "%-22s %9.3f\n", "total", total / passes);
+    static const char *const kinds[3] = {"products", "attention", "other"};
+    double by_kind[3] = {0.0, 0.0, 0.0};
+    for (int i = 0; i < n; i++)
+        by_kind[op_kind(ops[i].name)] += ops[i].ms;
+    for (int k = 0; k < 3; k++)
+        fprintf(f, "kind %-17s %9.3f %5.1f%%\n", kinds[k], by_kind[k] / passes,
+                total > 0 ? 100.0 * by_kind[k] / total : 0.0);
 }
 
 void tr_cuda_optime_clear(tr_cuda_optime *t)

@@ -9,6 +9,7 @@
  *    memory-bound operations.
  * Tiny model (L2, 4 query / 2 kv heads of 64, F 512, T 128, batch 2).
  * Exit: 0 pass, 1 failure, 77 no GPU (skip). */
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,13 +99,39 @@ static bool find_op(const char *table, const char *name, long *calls, bool *tflo
     return false;
 }
 
-/* Operation lines of the table (all but the header and the total). */
+/* Operation lines of the table: those between the header (the first line)
+ * and the total. */
 static int table_ops(const char *table)
 {
     int lines = 0;
-    for (const char *l = table; (l = strchr(l, '\n')) && l[1]; l++)
+    for (const char *l = strchr(table, '\n'); l && l[1] && strncmp(l + 1, "total ", 6);
+         l = strchr(l + 1, '\n'))
         lines++;
-    return lines - 1;   /* the header is the first line, the total the last */
+    return lines;
+}
+
+/* The value after a line's label ("total", "kind products", ...), or -1. */
+static double table_value(const char *table, const char *label)
+{
+    const size_t n = strlen(label);
+    for (const char *l = table; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (!strncmp(l, label, n) && l[n] == ' ')
+            return strtod(l + n, NULL);
+    return -1.0;
+}
+
+/* The kinds after the total (products, attention, other) add up to it, and
+ * this model has time in each. */
+static void check_kinds(const char *path, const char *table)
+{
+    const double total = table_value(table, "total");
+    const double p = table_value(table, "kind products"), a = table_value(table, "kind attention"),
+                 o = table_value(table, "kind other");
+    if (total <= 0 || p <= 0 || a <= 0 || o <= 0 || fabs(p + a + o - total) > 0.002 + 1e-3 * total) {
+        printf("FAIL %s: kinds products %.3f + attention %.3f + other %.3f against total %.3f\n",
+               path, p, a, o, total);
+        failures++;
+    }
 }
 
 static void check_ops(const char *path, const char *table, const struct want *w, int n)
@@ -196,6 +223,7 @@ static void run_path(const char *path, kn_dtype dt)
     check_ops(path, table, common_ops, nw);
     check_ops(path, table, attn, 2);
     check_ops(path, table, gqa ? gqa_ops : expand_ops, np);
+    check_kinds(path, table);
     if (table_ops(table) != nw + 2 + np) {
         printf("FAIL %s: %d operations in the table, want %d\n", path, table_ops(table),
                nw + 2 + np);
