@@ -260,6 +260,25 @@ template <typename T> static __device__ __forceinline__ kn_pack<T> ln_lds_pack(u
     return p;
 }
 
+/* One element of a row in ln_bwd_vec_kernel's second loop: the input
+ * gradient (added to what o holds when accumulating), and the element's
+ * terms of the weight and bias gradients (with H 3, of the written input
+ * gradient's column sums too) added into *sw and *sb (and *ss): slots in
+ * shared memory, or a float4's components read from there. */
+template <typename T>
+static __device__ __forceinline__ void ln_bwd_elem(T &o, float *sw, float *sb, float *ss, T dv_in,
+                                                   T x_in, T w_in, float m, float s, float sdn,
+                                                   float sdnx, int accumulate, int H)
+{
+    const float dv = kn_f(dv_in), xh = (kn_f(x_in) - m) * s;
+    const float g = (kn_f(w_in) * dv - sdn - xh * sdnx) * s;
+    o = kn_st<T>(accumulate ? kn_f(o) + g : g);
+    *sw += xh * dv;
+    *sb += dv;
+    if (H == 3)
+        *ss += kn_f(o);
+}
+
 /* The vectorised backward: ln_bwd_kernel's work split, with each row's x,
  * dout (and dinp when accumulating) held in registers as 16-byte packs and
  * the weights read from L1. A warp's dw/db slices in shared memory have
@@ -388,14 +407,9 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
                 }
 #pragma unroll
                 for (int e = 0; e < P && !V4; e++) { /* one float per slot */
-                    float dv = kn_f(d[k].v[e]);
-                    float xh = (kn_f(x[k].v[e]) - m) * s;
-                    float g = (kn_f(wv.v[e]) * dv - sdn - xh * sdnx) * s;
-                    o.v[e] = kn_st<T>(accumulate ? kn_f(o.v[e]) + g : g);
-                    acc[ln_slot(k, e, 0, P, V4)] += xh * dv;
-                    acc[S + ln_slot(k, e, 0, P, V4)] += dv;
-                    if (H == 3)
-                        acc[2 * S + ln_slot(k, e, 0, P, V4)] += kn_f(o.v[e]);
+                    float *slot = acc + ln_slot(k, e, 0, P, V4);
+                    ln_bwd_elem(o.v[e], slot, slot + S, slot + 2 * S, d[k].v[e], x[k].v[e],
+                                wv.v[e], m, s, sdn, sdnx, accumulate, H);
                 }
 #pragma unroll
                 for (int e4 = 0; e4 < P && V4; e4 += 4) { /* four floats per slot access */
@@ -405,16 +419,10 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
                         ss = slot[S / 2];
                     float *fw = &sw.x, *fb = &sb.x, *fs = &ss.x;
 #pragma unroll
-                    for (int e = e4; e < e4 + 4; e++) {
-                        float dv = kn_f(d[k].v[e]);
-                        float xh = (kn_f(x[k].v[e]) - m) * s;
-                        float g = (kn_f(wv.v[e]) * dv - sdn - xh * sdnx) * s;
-                        o.v[e] = kn_st<T>(accumulate ? kn_f(o.v[e]) + g : g);
-                        fw[e - e4] += xh * dv;
-                        fb[e - e4] += dv;
-                        if (H == 3)
-                            fs[e - e4] += kn_f(o.v[e]);
-                    }
+                    for (int e = e4; e < e4 + 4; e++)
+                        ln_bwd_elem(o.v[e], fw + (e - e4), fb + (e - e4), fs + (e - e4),
+                                    d[k].v[e], x[k].v[e], wv.v[e], m, s, sdn, sdnx, accumulate,
+                                    H);
                     slot[0] = sw;
                     slot[S / 4] = sb;
                     if (H == 3)
