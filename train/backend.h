@@ -88,6 +88,8 @@ struct tr_step_prof {
                                (-1: not counted in this build) */
     double gpu_util_pct;    /* NVML utilisation */
     double sm_clock_mhz;    /* NVML SM clock */
+    double power_w;         /* NVML board power draw */
+    double power_capped;    /* NVML: 1 when the software power cap holds the clocks, else 0 */
     double peak_tflops;     /* dense peak for the precision (0: unknown) */
     double flops_per_token; /* training FLOPs per token (tr_cuda_perf.h formula) */
     /* data parallelism (tr_cuda_dp.h; -1 without a communicator): this

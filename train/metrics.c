@@ -146,10 +146,12 @@ int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s)
             { "host_assemble_ms", p->host_assemble_ms }, { "upload_ms", p->upload_ms },
             { "fwd_ms", p->fwd_ms }, { "bwd_ms", p->bwd_ms }, { "opt_ms", p->opt_ms },
             { "gpu_idle_ms", p->gpu_idle_ms }, { "sm_clock_mhz", p->sm_clock_mhz },
-            { "gpu_util_pct", p->gpu_util_pct },
+            { "gpu_util_pct", p->gpu_util_pct }, { "power_w", p->power_w },
         };
         for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
             json_object_set_new(j, f[i].key, f[i].v >= 0.0 ? num(f[i].v) : json_null());
+        json_object_set_new(j, "power_capped",
+                            p->power_capped >= 0.0 ? json_boolean(p->power_capped > 0.0) : json_null());
         json_object_set_new(j, "syncs", p->syncs >= 0 ? json_integer(p->syncs) : json_null());
         json_object_set_new(j, "host_allocs", p->host_allocs >= 0 ?
                             json_integer(p->host_allocs) : json_null());

@@ -10,6 +10,9 @@
 typedef struct nvml_device_st *nvml_device;
 typedef struct { unsigned int gpu, memory; } nvml_utilization;
 enum { NVML_OK = 0, NVML_CLOCK_SM = 1 };
+/* nvmlClocksEventReasonSwPowerCap (nvml.h: "clocks have been optimized to
+ * not exceed currently set power limits") */
+static const unsigned long long NVML_REASON_SW_POWER_CAP = 0x4ULL;
 
 struct tr_nvml {
     void *lib;
@@ -17,6 +20,9 @@ struct tr_nvml {
     int (*shutdown)(void);
     int (*util)(nvml_device, nvml_utilization *);
     int (*clock)(nvml_device, int, unsigned int *);
+    /* optional: NULL where the driver's NVML lacks them */
+    int (*power)(nvml_device, unsigned int *);             /* milliwatts */
+    int (*reasons)(nvml_device, unsigned long long *);     /* clock event reasons */
 };
 
 tr_nvml *tr_nvml_open(int dev)
@@ -39,6 +45,12 @@ tr_nvml *tr_nvml_open(int dev)
         n->util = (int (*)(nvml_device, nvml_utilization *))dlsym(lib,
                                                                  "nvmlDeviceGetUtilizationRates");
         n->clock = (int (*)(nvml_device, int, unsigned int *))dlsym(lib, "nvmlDeviceGetClockInfo");
+        n->power = (int (*)(nvml_device, unsigned int *))dlsym(lib, "nvmlDeviceGetPowerUsage");
+        /* renamed in newer drivers; the old name stays exported */
+        void *r = dlsym(lib, "nvmlDeviceGetCurrentClocksEventReasons");
+        if (!r)
+            r = dlsym(lib, "nvmlDeviceGetCurrentClocksThrottleReasons");
+        n->reasons = (int (*)(nvml_device, unsigned long long *))r;
     }
     if (!n || !init || !by_bus || !n->shutdown || !n->util || !n->clock || init() != NVML_OK) {
         free(n);
@@ -63,16 +75,20 @@ void tr_nvml_close(tr_nvml *n)
     free(n);
 }
 
-void tr_nvml_sample(tr_nvml *n, double *util_pct, double *sm_mhz)
+void tr_nvml_sample(tr_nvml *n, struct tr_nvml_sample *out)
 {
     nvml_utilization u;
-    unsigned int mhz;
-    *util_pct = -1.0;
-    *sm_mhz = -1.0;
+    unsigned int mhz, mw;
+    unsigned long long why;
+    *out = (struct tr_nvml_sample){-1.0, -1.0, -1.0, -1.0};
     if (!n)
         return;
     if (n->util(n->dev, &u) == NVML_OK)
-        *util_pct = u.gpu;
+        out->util_pct = u.gpu;
     if (n->clock(n->dev, NVML_CLOCK_SM, &mhz) == NVML_OK)
-        *sm_mhz = mhz;
+        out->sm_mhz = mhz;
+    if (n->power && n->power(n->dev, &mw) == NVML_OK)
+        out->power_w = mw / 1000.0;
+    if (n->reasons && n->reasons(n->dev, &why) == NVML_OK)
+        out->capped = (why & NVML_REASON_SW_POWER_CAP) ? 1.0 : 0.0;
 }

@@ -1,4 +1,4 @@
-/* GPU utilisation and SM clock from NVML, loaded at run time with
+/* GPU utilisation, SM clock, board power and the power cap from NVML, loaded at run time with
  * dlopen("libnvidia-ml.so.1") so that the build needs no NVML headers or
  * library and a machine without the driver's NVML still trains (the
  * figures are then reported as unavailable). */
@@ -12,8 +12,14 @@ typedef struct tr_nvml tr_nvml;
 tr_nvml *tr_nvml_open(int dev);
 void tr_nvml_close(tr_nvml *n);   /* accepts NULL */
 
-/* Utilisation in percent over the driver's last sample period (-1 when
- * unavailable) and the current SM clock in MHz (-1 when unavailable). */
-void tr_nvml_sample(tr_nvml *n, double *util_pct, double *sm_mhz);
+/* One sample; each figure -1 when unavailable. */
+struct tr_nvml_sample {
+    double util_pct;  /* utilisation in percent over the driver's last sample period */
+    double sm_mhz;    /* current SM clock */
+    double power_w;   /* board power draw (the driver's own averaging) */
+    double capped;    /* 1: the software power cap is holding the clocks down now, else 0 */
+};
+
+void tr_nvml_sample(tr_nvml *n, struct tr_nvml_sample *out);
 
 #endif

@@ -191,7 +191,12 @@ void tr_cuda_prof_collect(tr_cuda_prof *p, int slot)
     p->wall_mark = now;
     p->cpu_mark = cpu;
     p->sync_mark = syncs;
-    tr_nvml_sample(p->nvml, &o->gpu_util_pct, &o->sm_clock_mhz);
+    struct tr_nvml_sample ns;
+    tr_nvml_sample(p->nvml, &ns);
+    o->gpu_util_pct = ns.util_pct;
+    o->sm_clock_mhz = ns.sm_mhz;
+    o->power_w = ns.power_w;
+    o->power_capped = ns.capped;
     double busy = ms(p, slot, TR_PROF_START, 0, slot, TR_PROF_OPT_END, 0);
     if (p->prev_slot >= 0) {
         o->gpu_idle_ms = ms(p, p->prev_slot, TR_PROF_OPT_END, 0, slot, TR_PROF_START, 0);

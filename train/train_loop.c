@@ -70,6 +70,10 @@ struct run {
     double assemble_ms[4];
     int prof_n;
     double prof_tps, prof_mfu, prof_cpu, prof_syncs, prof_busy;
+    /* steps with an NVML power figure, their power summed, and of them the
+     * steps the power cap held */
+    int prof_pw_n, prof_capped_n;
+    double prof_pw;
 };
 
 static void run_free(struct run *r)
@@ -366,24 +370,28 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
         p = (struct tr_step_prof){ .upload_ms = -1, .fwd_ms = -1, .bwd_ms = -1, .opt_ms = -1,
                                    .gpu_idle_ms = -1, .gpu_busy_pct = -1, .cpu_pct = -1,
                                    .syncs = -1, .host_allocs = -1, .gpu_util_pct = -1,
-                                   .sm_clock_mhz = -1, .dp_reduce_ms = -1,
+                                   .sm_clock_mhz = -1, .power_w = -1, .power_capped = -1,
+                                   .dp_reduce_ms = -1,
                                    .dp_exposed_ms = -1, .dp_busbw_gbs = -1,
                                    .gpu_mem_mib = -1 };
     }
     *mp = (struct tr_metrics_prof){
         .mfu = p.peak_tflops > 0.0 ? tps * p.flops_per_token / (p.peak_tflops * 1e12) : -1.0,
         .cpu_pct = p.cpu_pct, .gpu_busy_pct = p.gpu_busy_pct, .gpu_util_pct = p.gpu_util_pct,
-        .sm_clock_mhz = p.sm_clock_mhz, .host_assemble_ms = r->assemble_ms[res->t % 4],
+        .sm_clock_mhz = p.sm_clock_mhz, .power_w = p.power_w, .power_capped = p.power_capped,
+        .host_assemble_ms = r->assemble_ms[res->t % 4],
         .upload_ms = p.upload_ms, .fwd_ms = p.fwd_ms, .bwd_ms = p.bwd_ms, .opt_ms = p.opt_ms,
         .gpu_idle_ms = p.gpu_idle_ms, .syncs = p.syncs, .host_allocs = p.host_allocs,
     };
     if (res->t == r->start_step + 1)
-        say(r, "%6s %9s %5s %7s %7s %7s %7s %7s %8s %6s %5s %6s %6s %5s %5s %7s %7s %6s "
-            "%7s\n", "step", "tok/s", "MFU%", "asm_ms", "up_ms", "fwd_ms", "bwd_ms", "opt_ms",
-            "idle_ms", "busy%", "syncs", "allocs", "cpu%", "util%", "MHz", "red_ms", "exp_ms",
-            "GB/s", "memMiB");
-    char b[16][24];
-    say(r, "%6d %9.0f %5s %7.3f %7s %7s %7s %7s %8s %6s %5s %6s %6s %5s %5s %7s %7s %6s %7s\n",
+        say(r, "%6s %9s %5s %7s %7s %7s %7s %7s %8s %6s %5s %6s %6s %5s %5s %5s %3s %7s %7s "
+            "%6s %7s\n", "step", "tok/s", "MFU%", "asm_ms", "up_ms", "fwd_ms", "bwd_ms",
+            "opt_ms", "idle_ms", "busy%", "syncs", "allocs", "cpu%", "util%", "MHz", "W", "cap",
+            "red_ms", "exp_ms", "GB/s", "memMiB");
+    char b[16][24], w[24];
+    const char *cap = p.power_capped < 0.0 ? "n/a" : p.power_capped > 0.0 ? "yes" : "no";
+    say(r, "%6d %9.0f %5s %7.3f %7s %7s %7s %7s %8s %6s %5s %6s %6s %5s %5s %5s %3s %7s %7s "
+        "%6s %7s\n",
         res->t, tps,
         fig(100.0 * mp->mfu, "%.1f", b[0], 24), mp->host_assemble_ms,
         fig(mp->upload_ms, "%.3f", b[1], 24), fig(mp->fwd_ms, "%.2f", b[2], 24),
@@ -391,7 +399,8 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
         fig(mp->gpu_idle_ms, "%.3f", b[5], 24), fig(mp->gpu_busy_pct, "%.1f", b[6], 24),
         fig((double)mp->syncs, "%.0f", b[7], 24), fig((double)mp->host_allocs, "%.0f", b[8], 24),
         fig(mp->cpu_pct, "%.1f", b[9], 24), fig(mp->gpu_util_pct, "%.0f", b[10], 24),
-        fig(mp->sm_clock_mhz, "%.0f", b[11], 24), fig(p.dp_reduce_ms, "%.3f", b[12], 24),
+        fig(mp->sm_clock_mhz, "%.0f", b[11], 24), fig(p.power_w, "%.0f", w, 24), cap,
+        fig(p.dp_reduce_ms, "%.3f", b[12], 24),
         fig(p.dp_exposed_ms, "%.3f", b[13], 24), fig(p.dp_busbw_gbs, "%.1f", b[14], 24),
         fig(p.gpu_mem_mib, "%.0f", b[15], 24));
     if (res->t > r->start_step + 3) {
@@ -401,6 +410,11 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
         r->prof_cpu += mp->cpu_pct;
         r->prof_syncs += (double)mp->syncs;
         r->prof_busy += mp->gpu_busy_pct;
+        if (p.power_w >= 0.0) {
+            r->prof_pw_n++;
+            r->prof_pw += p.power_w;
+            r->prof_capped_n += p.power_capped > 0.0;
+        }
     }
 }
 
@@ -523,6 +537,11 @@ static void profile_summary(const struct run *r)
         "core, %s syncs/step, GPU busy %s%%\n", r->prof_n, r->prof_tps / n,
         fig(100.0 * r->prof_mfu / n, "%.1f", b[0], 24), fig(r->prof_cpu / n, "%.1f", b[1], 24),
         fig(r->prof_syncs / n, "%.2f", b[2], 24), fig(r->prof_busy / n, "%.1f", b[3], 24));
+    /* at the board's power cap a kernel's speed depends on what runs around
+     * it (docs/performance.md, round 14): say so */
+    if (r->prof_pw_n > 0)
+        say(r, "profile: GPU power %.0f W mean over %d steps, held by the power cap in %d of "
+            "them\n", r->prof_pw / r->prof_pw_n, r->prof_pw_n, r->prof_capped_n);
 }
 
 static int run_loop(struct run *r)

@@ -130,9 +130,9 @@ static void profile(const char *bin, const char *dir)
     static const char *const keys[] = {
         "tok_per_s", "mfu", "cpu_pct", "syncs", "gpu_busy_pct", "host_assemble_ms", "upload_ms",
         "fwd_ms", "bwd_ms", "opt_ms", "gpu_idle_ms", "host_allocs", "sm_clock_mhz",
-        "gpu_util_pct",
+        "gpu_util_pct", "power_w", "power_capped",
     };
-    int n = 0;
+    int n = 0, with_power = 0;
     for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
         json_t *j = json_loads(line, 0, NULL);
         CHECK(j);
@@ -150,6 +150,13 @@ static void profile(const char *bin, const char *dir)
                key(j, "gpu_busy_pct"), key(j, "cpu_pct"));
         CHECK(syncs == 1);
         CHECK(fwd > 0 && bwd > 0 && opt > 0);
+        /* NVML's board power (null without NVML) and whether the power cap
+         * holds the clocks (true / false, null where NVML cannot say) */
+        const double pw = key(j, "power_w");
+        const json_t *pc = json_object_get(j, "power_capped");
+        CHECK(isnan(pw) || (pw > 0 && pw < 5000));
+        CHECK(json_is_boolean(pc) || json_is_null(pc));
+        with_power += !isnan(pw);
         /* Ingot's step path allocates nothing; what remains (measured: 1-5
          * per step on an H200, driver 580) happens inside the CUDA runtime's
          * own calls (graph launches, event waits). Direct kernel launches
@@ -160,6 +167,9 @@ static void profile(const char *bin, const char *dir)
     }
     CHECK(n == 8);
     CHECK(strstr(log, "syncs"));   /* the per-step table was printed */
+    /* the closing power line where steps after the warm-up had a figure */
+    CHECK(!strstr(log, "profile: GPU power") == (with_power <= 3));
+    printf("profile: %d of %d steps with a power figure\n", with_power, n);
     free(s); free(log); free(out); free(m); free(cmd);
 }
 
