@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""ingot-train --profile's closing line on the CPU back end: its tok/s is the
+tokens of the steps after the 3 warm-up ones over their wall time (what
+--metrics gives per step: tok_per_s = tokens per step / the step's
+interval), not the mean of the steps' rates, which one short interval
+swamps; the GPU-only figures (power_w, power_capped) are null here and the
+power line is absent.
+usage: test_profile_summary.py INGOT_TRAIN"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def main():
+    binary = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        m = os.path.join(tmp, "m.jsonl")
+        r = subprocess.run([binary, "--device", "cpu", "--synthetic", "--vocab", "300", "--model",
+                            "tiny", "--batch", "2", "--batch-tokens", "128", "--steps", "10",
+                            "--profile", "10", "--val-every", "0", "--metrics", m],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            fail(f"ingot-train exit {r.returncode}: {r.stderr[-400:]}")
+        out = r.stdout + r.stderr
+        steps = [json.loads(l) for l in open(m) if '"loss"' in l]
+    rates = [s["tok_per_s"] for s in steps if s["step"] > 3]
+    if len(steps) != 10 or len(rates) != 7 or min(rates) <= 0:
+        fail(f"{len(steps)} step records, {len(rates)} after the warm-up: {rates}")
+    for s in steps:
+        if s.get("power_w", 0) is not None or s.get("power_capped", 0) is not None:
+            fail(f"step {s['step']}: power_w {s.get('power_w')!r}, power_capped "
+                 f"{s.get('power_capped')!r}: want null on the CPU")
+    got = re.search(r"profile: mean of (\d+) steps after 3 warm-up: (\d+) tok/s", out)
+    if not got or int(got.group(1)) != 7:
+        fail(f"closing line missing or wrong step count: {out[-600:]}")
+    want = len(rates) / sum(1.0 / x for x in rates)   # tokens over time
+    mean = sum(rates) / len(rates)
+    if abs(int(got.group(2)) - want) > 0.005 * want + 1:
+        fail(f"summary {got.group(2)} tok/s, tokens over time {want:.0f} (mean of the rates "
+             f"{mean:.0f})")
+    if "profile: GPU power" in out:
+        fail("a power line without NVML")
+    print(f"profile summary: {got.group(2)} tok/s = tokens over time {want:.0f} "
+          f"(mean of the rates would be {mean:.0f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
