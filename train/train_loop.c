@@ -38,6 +38,9 @@ void tr_request_stop(void)
 }
 
 /* Everything one run holds; released by run_free(). */
+/* --profile's closing median: over the last this many steps */
+enum { PROF_RATES = 4096 };
+
 struct run {
     const struct tr_opts *o;
     struct tr_config cfg;
@@ -70,7 +73,8 @@ struct run {
     double assemble_ms[4];
     int prof_n;
     double prof_tps, prof_mfu, prof_cpu, prof_syncs, prof_busy;
-    double prof_s;   /* wall seconds of those steps */
+    /* the steps' rates for the closing median (the last PROF_RATES of them) */
+    double prof_rate[PROF_RATES];
     /* steps with an NVML power figure, their power summed, and of them the
      * steps the power cap held */
     int prof_pw_n, prof_capped_n;
@@ -361,7 +365,7 @@ static const char *fig(double v, const char *fmt, char *buf, size_t len)
 
 /* --profile: the back end's figures of the step just collected plus the
  * loop's own (chunk assembly, tok/s, MFU); one table row per step. */
-static void profile_step(struct run *r, const struct tr_step_result *res, double tps, double dt,
+static void profile_step(struct run *r, const struct tr_step_result *res, double tps,
                          struct tr_metrics_prof *mp)
 {
     struct tr_step_prof p;
@@ -406,7 +410,7 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
         fig(p.gpu_mem_mib, "%.0f", b[15], 24));
     if (res->t > r->start_step + 3) {
         r->prof_n++;
-        r->prof_s += dt;
+        r->prof_rate[(r->prof_n - 1) % PROF_RATES] = tps;
         r->prof_tps += tps;
         r->prof_mfu += mp->mfu;
         r->prof_cpu += mp->cpu_pct;
@@ -450,7 +454,7 @@ static int report(struct run *r, const struct tr_step_result *res, int64_t end)
                           "--lr or --grad-clip 1)", res->t, res->loss);
     struct tr_metrics_prof mp;
     if (r->o->profile > 0)
-        profile_step(r, res, tps, dt, &mp);
+        profile_step(r, res, tps, &mp);
     if (r->metrics) {
         struct tr_metrics_step ms = {
             .step = res->t, .loss = res->loss, .accuracy = res->accuracy, .lr = lr,
@@ -528,23 +532,40 @@ static int next_chunk(struct run *r, int64_t s, size_t rows)
     return err;
 }
 
-/* --profile's closing line: the means over the steps after 3 warm-up. */
-static void profile_summary(const struct run *r)
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of x[0 .. n - 1] (sorts x; 0 for n 0). */
+static double median(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof(x[0]), cmp_double);
+    return n == 0 ? 0.0 : n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* --profile's closing line: the steps after 3 warm-up. */
+static void profile_summary(struct run *r)
 {
     if (r->o->profile <= 0 || r->prof_n <= 0)
         return;
     char b[4][24];
     double n = r->prof_n;
-    /* tokens over time, not the mean of the steps' rates: each step's rate
-     * is its tokens over the host's interval between two collects, and a
-     * host that was held up once (the GPU runs on, up to four steps ahead)
-     * gives one long and one very short interval, whose rate would swamp
-     * the mean (seen: 12.3 M tok/s for one 350M step on an H200) */
-    const double tps = r->prof_s > 0.0 ? n * (double)r->tokens_per_step / r->prof_s : 0.0;
+    /* The median rate, as scripts/bench-train.sh takes it, not the mean: a
+     * step's rate is its tokens over the host's interval between two
+     * collects, and the CUDA back end collects a step once the next one's
+     * backward has ended, except where the loop drains (the end, an
+     * evaluation, a checkpoint): there it waits for the step itself, so the
+     * interval before shrinks to the optimizer's few ms (seen: one 350M
+     * step at 12.2 M tok/s on an H200, and a mean of 1.56 M). Over tokens
+     * over time the drain costs one step. */
+    const int m = r->prof_n < PROF_RATES ? r->prof_n : PROF_RATES;
+    const double tps = median(r->prof_rate, m);
     /* every step's MFU is its rate times the same factor */
     const double mfu = r->prof_tps > 0.0 ? tps * r->prof_mfu / r->prof_tps : -1.0;
-    say(r, "profile: mean of %d steps after 3 warm-up: %.0f tok/s, MFU %s%%, CPU %s%% of a "
-        "core, %s syncs/step, GPU busy %s%%\n", r->prof_n, tps,
+    say(r, "profile: median of %d steps after 3 warm-up: %.0f tok/s, MFU %s%%; means: CPU %s%% "
+        "of a core, %s syncs/step, GPU busy %s%%\n", m, tps,
         fig(100.0 * mfu, "%.1f", b[0], 24), fig(r->prof_cpu / n, "%.1f", b[1], 24),
         fig(r->prof_syncs / n, "%.2f", b[2], 24), fig(r->prof_busy / n, "%.1f", b[3], 24));
     /* at the board's power cap a kernel's speed depends on what runs around

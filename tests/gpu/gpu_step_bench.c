@@ -22,6 +22,19 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of x[0 .. n - 1], n > 0 (sorts x). */
+static double median_of(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof(x[0]), cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
 int main(int argc, char **argv)
 {
     struct tr_config c = { .n_layer = 12, .n_head = 12, .n_embd = 768, .seq_len = 1024,
@@ -71,7 +84,7 @@ int main(int argc, char **argv)
     printf("%4s %9s %9s %6s %7s %7s %7s %6s %7s %6s %5s %6s %6s %6s %6s\n", "step", "loss",
            "tok/s", "MFU%", "fwd_ms", "bwd_ms", "opt_ms", "up_ms", "idle_ms", "busy%", "syncs",
            "allocs", "cpu%", "util%", "MHz");
-    double tokens = (double)K * B * c.seq_len, mark = now_s(), sum_s = 0;
+    double tokens = (double)K * B * c.seq_len, mark = now_s(), rate[64];
     int inflight = 0, counted = 0;
     for (int t = 1; t <= steps; t++) {
         struct tr_step_hparams hp = { .t = t, .lr = 6e-4f, .weight_decay = 0.1f, .beta1 = 0.9f,
@@ -84,7 +97,7 @@ int main(int argc, char **argv)
             CHECK_OK(tr_backend_cuda.collect_step(be, &res));
             CHECK_OK(tr_backend_cuda.step_profile(be, &p));
             inflight--;
-            double t1 = now_s(), dt = t1 - mark, tps = tokens / dt;
+            double t1 = now_s(), tps = tokens / (t1 - mark);
             mark = t1;
             double mfu = p.peak_tflops > 0 ? 100.0 * tps * p.flops_per_token /
                                                  (p.peak_tflops * 1e12) : -1.0;
@@ -92,16 +105,15 @@ int main(int argc, char **argv)
                    "%6.0f %6.0f\n", res.t, res.loss, tps, mfu, p.fwd_ms, p.bwd_ms, p.opt_ms,
                    p.upload_ms, p.gpu_idle_ms, p.gpu_busy_pct, (long long)p.syncs,
                    (long long)p.host_allocs, p.cpu_pct, p.gpu_util_pct, p.sm_clock_mhz);
-            if (res.t > 3) { /* tokens over time (a mean of the rates is swamped by
-                              * one short interval) */
-                sum_s += dt;
-                counted++;
-            }
+            /* the median, not the mean: the drain at the end collects
+             * the second-to-last step a few ms after the one before */
+            if (res.t > 3 && counted < 64)
+                rate[counted++] = tps;
             CHECK(isfinite(res.loss));
         }
     }
     if (counted)
-        printf("mean tok/s after 3 warm-up steps: %.0f\n", counted * tokens / sum_s);
+        printf("median tok/s after 3 warm-up steps: %.0f\n", median_of(rate, counted));
     tr_backend_cuda.destroy(be);
     free(params);
     free(chunks);
