@@ -71,6 +71,12 @@ struct tr_step_result {
     double loss;        /* mean token loss over the whole chunk */
     double accuracy;    /* top-1 next-token accuracy over the chunk */
     double grad_norm;   /* global L2 norm before clipping */
+    /* The step's period on the device, seconds: from the previous step's
+     * end to this one's, or from this one's start where nothing was in
+     * flight when it was submitted (after an evaluation, a checkpoint, at
+     * the start); what its tok/s is computed from. -1: the back end does
+     * not measure it (the loop then takes the host's interval). */
+    double period_s;
 };
 
 /* Diagnostics of one collected step (--profile). A negative value means "not

@@ -229,6 +229,7 @@ static int cpu_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_
     b->result.loss = stats[0];
     b->result.accuracy = stats[1];
     b->result.grad_norm = norm;
+    b->result.period_s = -1.0; /* the host's interval is the step's */
     b->have_result = true;
     return 0;
 }

@@ -75,6 +75,12 @@ struct tr_backend {
      * forward and backward (make_graphs() says when which). */
     cudaGraphExec_t g_step[NSLOT], g_fwd, g_bwd;
     cudaEvent_t up_done[NSLOT], done[NSLOT];
+    /* Timing events around each step on the compute stream (never waited
+     * on): the step's device period for its tok/s (tr_step_result). fresh:
+     * nothing was in flight when the slot's step was submitted, so its
+     * period starts at its own t_begin, not at the previous step's t_end. */
+    cudaEvent_t t_begin[NSLOT], t_end[NSLOT];
+    bool fresh[NSLOT];
     /* Each step records pace[slot] after its last backward; submit sleeps
      * on the previous step's (the step's one sync). NULL with INGOT_PACE=0. */
     cudaEvent_t pace[NSLOT];

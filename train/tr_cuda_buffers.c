@@ -44,6 +44,10 @@ void tr_cuda_be_destroy(tr_backend *b)
             cudaEventDestroy(b->up_done[i]);
         if (b->done[i])
             cudaEventDestroy(b->done[i]);
+        if (b->t_begin[i])
+            cudaEventDestroy(b->t_begin[i]);
+        if (b->t_end[i])
+            cudaEventDestroy(b->t_end[i]);
         if (b->pace[i])
             cudaEventDestroy(b->pace[i]);
     }
@@ -139,6 +143,9 @@ static int create_events(tr_backend *b)
                                             cudaEventBlockingSync | cudaEventDisableTiming));
         CUDA_CHECK(cudaEventCreateWithFlags(&b->done[i],
                                             cudaEventBlockingSync | cudaEventDisableTiming));
+        /* timed, only read once the step is done */
+        CUDA_CHECK(cudaEventCreateWithFlags(&b->t_begin[i], cudaEventDefault));
+        CUDA_CHECK(cudaEventCreateWithFlags(&b->t_end[i], cudaEventDefault));
     }
     const char *pace = getenv("INGOT_PACE");
     for (int i = 0; !(pace && !strcmp(pace, "0")) && i < NSLOT; i++)

@@ -127,10 +127,13 @@ int tr_cuda_step_submit(tr_backend *b, const int32_t *chunk, const struct tr_ste
     CUDA_CHECK(cudaStreamWaitEvent(b->cs, b->up_done[slot], 0));
     if ((err = pace_wait(b, slot)))
         return err;
+    b->fresh[slot] = b->n_submitted == b->n_collected;
+    CUDA_CHECK(cudaEventRecord(b->t_begin[slot], b->cs));
     tr_cuda_prof_begin(b->prof, TR_HOST_LAUNCH);
     if ((err = tr_cuda_step_enqueue(b, slot)))
         return err;
     tr_cuda_prof_end(b->prof, TR_HOST_LAUNCH, slot);
+    CUDA_CHECK(cudaEventRecord(b->t_end[slot], b->cs));
     CUDA_CHECK(cudaEventRecord(b->done[slot], b->cs));
     b->t_of[slot] = hp->t;
     b->n_submitted++;
@@ -152,6 +155,26 @@ static void dp_account(tr_backend *b, int slot)
     b->dps.exposed_ms += d[1];
     b->dps.busbw += d[2];
     b->dps.syncs += (double)p.syncs;
+}
+
+/* The done step's device period (tr_step_result.period_s): the host's
+ * interval between two collects is not it, because a step is normally
+ * collected once the next one's backward has ended but, where the loop
+ * drains, once it is done itself (the step before the last of a drain then
+ * showed a few ms and millions of tok/s). The previous step's t_end is
+ * still its own: its slot is reused only by a step submitted after this
+ * collect (MAX_IN_FLIGHT < NSLOT). */
+_Static_assert(MAX_IN_FLIGHT < NSLOT, "step_period reads the previous step's t_end");
+
+static double step_period(tr_backend *b, int slot)
+{
+    const cudaEvent_t from = b->fresh[slot] ? b->t_begin[slot] : b->t_end[(slot + NSLOT - 1) % NSLOT];
+    float ms = -1.0f;
+    if (cudaEventElapsedTime(&ms, from, b->t_end[slot]) != cudaSuccess) {
+        (void)cudaGetLastError(); /* not measured: the loop takes the host's interval */
+        return -1.0;
+    }
+    return ms > 0.0f ? ms * 1e-3 : -1.0;
 }
 
 int tr_cuda_step_collect(tr_backend *b, struct tr_step_result *res)
@@ -178,6 +201,7 @@ int tr_cuda_step_collect(tr_backend *b, struct tr_step_result *res)
     res->loss = (double)o->loss_sum / n_tok;
     res->accuracy = (double)o->correct / (n_tok * tr_dist_world(b->o.dist));
     res->grad_norm = (double)o->norm;
+    res->period_s = step_period(b, slot);
     b->n_collected++;
     tr_cuda_prof_collect(b->prof, slot);
     dp_account(b, slot);

@@ -447,7 +447,11 @@ static int report(struct run *r, const struct tr_step_result *res, int64_t end)
     r->session_s += dt;
     r->session_steps++;
     r->tokens += r->tokens_per_step;
-    double tps = dt > 0.0 ? (double)r->tokens_per_step / dt : 0.0;
+    /* the step's rate: over its device period where the back end measures
+     * one (the host's interval shifts where the loop drains), else over the
+     * host's interval; the elapsed time and the ETA stay the host's */
+    const double rate_s = res->period_s > 0.0 ? res->period_s : dt;
+    double tps = rate_s > 0.0 ? (double)r->tokens_per_step / rate_s : 0.0;
     float lr = tr_schedule_lr(&r->sched, res->t);
     if (!isfinite(res->loss))
         return ingot_fail(INGOT_E_INPUT, "step %d: the loss is %g; training diverged (try a lower "
@@ -505,7 +509,7 @@ static int data_failed(struct run *r, int64_t s, int inflight, int64_t end, int 
 {
     char msg[768];
     snprintf(msg, sizeof(msg), "%s", ingot_errmsg_for(err));
-    struct tr_step_result res;
+    struct tr_step_result res = {.period_s = -1.0};
     int e = 0;
     for (; inflight > 0 && !e; inflight--)
         if (!(e = r->ops->collect_step(r->be, &res)))
@@ -583,7 +587,7 @@ static int run_loop(struct run *r)
         end = r->start_step + o->profile;
     size_t rows = (size_t)o->grad_accum * o->batch;
     int inflight = 0, err = 0;
-    struct tr_step_result res;
+    struct tr_step_result res = {.period_s = -1.0};
     if (r->start_step >= end) {
         say(r, "nothing to do: the checkpoint is at step %" PRId64 " and this run ends at step %"
             PRId64 "\n", r->start_step, end);

@@ -97,7 +97,7 @@ int main(int argc, char **argv)
             CHECK_OK(tr_backend_cuda.collect_step(be, &res));
             CHECK_OK(tr_backend_cuda.step_profile(be, &p));
             inflight--;
-            double t1 = now_s(), tps = tokens / (t1 - mark);
+            double t1 = now_s(), tps = tokens / (res.period_s > 0 ? res.period_s : t1 - mark);
             mark = t1;
             double mfu = p.peak_tflops > 0 ? 100.0 * tps * p.flops_per_token /
                                                  (p.peak_tflops * 1e12) : -1.0;
@@ -105,8 +105,8 @@ int main(int argc, char **argv)
                    "%6.0f %6.0f\n", res.t, res.loss, tps, mfu, p.fwd_ms, p.bwd_ms, p.opt_ms,
                    p.upload_ms, p.gpu_idle_ms, p.gpu_busy_pct, (long long)p.syncs,
                    (long long)p.host_allocs, p.cpu_pct, p.gpu_util_pct, p.sm_clock_mhz);
-            /* the median, not the mean: the drain at the end collects
-             * the second-to-last step a few ms after the one before */
+            /* the device's step period (the host's interval shifts at the
+             * drain); the median, not the mean, all the same */
             if (res.t > 3 && counted < 64)
                 rate[counted++] = tps;
             CHECK(isfinite(res.loss));
