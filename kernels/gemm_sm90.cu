@@ -428,11 +428,10 @@ static __device__ __forceinline__ void g9_pre_tma(const CUtensorMap *tp, uint32_
 }
 
 /* Epilogue warp e (0 .. G9_EWARPS - 1, warps 1.. of the producer
- * warpgroup): pass 2 for every G9_EWARPS-th staging tile in the order
- * (tile, consumer warp), from consumer warp e of the first tile, each
- * behind its staging tile's mbarriers (sfull: the consumer warp staged it;
- * sempty: this warp has read it), a piece (g9_epi::NP per staging tile) at
- * a time. Where the epilogue reads pre-activations, the
+ * warpgroup): pass 2 for the consumer warps e, e + G9_EWARPS, ... of every
+ * tile, each behind its staging tile's mbarriers (sfull: the consumer warp
+ * staged it; sempty: this warp has read it), a piece (g9_epi::NP per
+ * staging tile) at a time. Where the epilogue reads pre-activations, the
  * next piece's are loaded before this one is waited for (the loads'
  * latency was exposed three times per tile: 124M's dGELU product ran at
  * 316 TFLOP/s against 547 for the GELU one). Prefetching the next tile's
@@ -466,14 +465,20 @@ static __device__ __forceinline__ void g9_epilogue_warp(const g9_par &p, const C
          * the next staging tile this warp owns */
         int ntile = tile, ncw = cw, nit = it, nhf = hf + 1, nm0 = m0, nn0 = n0;
         if (nhf == NP) {
-            /* the round-robin over the 8 staging tiles runs on across
-             * tiles (warp 0: 0 3 6 | 1 4 7 | 2 5 | ...), so each warp takes
-             * 8 / 3 of them per tile on average, not 3, 3 and 2 with the
-             * slowest setting the pace */
+            /* The same staging tiles in every tile (3, 3 and 2 per warp):
+             * each sfull barrier then has one waiter, who cannot be two
+             * phases behind it, so its parity wait is unambiguous. Rotating
+             * them across tiles (8/3 each; session 14: dSwiGLU 509 -> 536
+             * TFLOP/s alone, training level) let a warp wait for phase it + 1
+             * of a staging tile whose phase it had not completed yet (its
+             * consumer still waiting for another warp's read of it - 1): the
+             * completed phase it - 1 has the same parity, so the wait passed
+             * and the warp read stale values. Rotating needs a barrier per
+             * staging tile and tile mod 3. */
             nhf = 0;
             ncw = cw + G9_EWARPS;
             if (ncw >= 8) {
-                ncw -= 8;
+                ncw = e;
                 ntile += sc.stride;
                 nit++;
             }

@@ -52,6 +52,11 @@ trap 'rm -f "$samples"' EXIT
 nvidia-smi -i "$gpu" --query-gpu=power.draw,clocks.sm,$reasons --format=csv,noheader,nounits \
     -lms "$interval" >"$samples" 2>/dev/null &
 smi=$!
+# the sampler goes with this script, also on Ctrl-C or a kill (a background
+# job of a non-interactive shell ignores SIGINT)
+trap 'kill "$smi" 2>/dev/null; rm -f "$samples"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 "$@"
 status=$?
 kill "$smi" 2>/dev/null

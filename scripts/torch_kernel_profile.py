@@ -84,6 +84,9 @@ def kernel_profile(torch, step, steps, wall_ms_per_step, top=12):
         return None
     by_kind, rows = summarise(kernels, steps)
     total = sum(by_kind.values())
+    if total <= 0:
+        print("kernel profile: the recorded kernels took no device time")
+        return None
     print(f"kernel profile ({steps} steps): GPU kernels {total:.2f} ms per step, "
           f"timed step {wall_ms_per_step:.2f} ms")
     for kind in ("products", "attention", "other", "optimizer"):

@@ -556,14 +556,10 @@ static void profile_summary(struct run *r)
         return;
     char b[4][24];
     double n = r->prof_n;
-    /* The median rate, as scripts/bench-train.sh takes it, not the mean: a
-     * step's rate is its tokens over the host's interval between two
-     * collects, and the CUDA back end collects a step once the next one's
-     * backward has ended, except where the loop drains (the end, an
-     * evaluation, a checkpoint): there it waits for the step itself, so the
-     * interval before shrinks to the optimizer's few ms (seen: one 350M
-     * step at 12.2 M tok/s on an H200, and a mean of 1.56 M). Over tokens
-     * over time the drain costs one step. */
+    /* The median rate, as scripts/bench-train.sh takes it, not the mean:
+     * one odd step would swamp a mean (before the rates came from the
+     * device's step periods, the host's interval made the step before a
+     * drain's last one 12.2 M tok/s on an H200, and the mean 1.56 M). */
     const int m = r->prof_n < PROF_RATES ? r->prof_n : PROF_RATES;
     const double tps = median(r->prof_rate, m);
     /* every step's MFU is its rate times the same factor */

@@ -158,7 +158,8 @@ static void profile(const char *bin, const char *dir)
         CHECK(isnan(pw) || (pw > 0 && pw < 5000));
         CHECK(json_is_boolean(pc) || json_is_null(pc));
         with_power += !isnan(pw);
-        rate[n - 1] = key(j, "tok_per_s");
+        if (n <= 8)
+            rate[n - 1] = key(j, "tok_per_s");
         /* Ingot's step path allocates nothing; what remains (measured: 1-5
          * per step on an H200, driver 580) happens inside the CUDA runtime's
          * own calls (graph launches, event waits). Direct kernel launches
@@ -169,20 +170,20 @@ static void profile(const char *bin, const char *dir)
     }
     CHECK(n == 8);
     CHECK(strstr(log, "syncs"));   /* the per-step table was printed */
-    /* Each step's tok/s is over its device period: no step after the first
-     * more than 4x the median (over the host's interval between collects,
-     * the drain at the end gave the second-to-last step 50x, session 14;
-     * 4x leaves room for this tiny model's host-bound steps) */
-    double sorted[7];
-    memcpy(sorted, rate + 1, sizeof sorted);
-    for (int i = 1; i < 7; i++)
+    /* Each step's tok/s is over its device period: none of steps 4 .. 8
+     * (the pipeline full; 2 and 3 ran back to back while it filled) more
+     * than 4x their median (over the host's interval between collects, the
+     * drain at the end gave the second-to-last step 50x, session 14) */
+    double sorted[5];
+    memcpy(sorted, rate + 3, sizeof sorted);
+    for (int i = 1; i < 5; i++)
         for (int k = i; k > 0 && sorted[k] < sorted[k - 1]; k--) {
             const double t = sorted[k];
             sorted[k] = sorted[k - 1];
             sorted[k - 1] = t;
         }
-    for (int i = 1; i < 8; i++)
-        CHECK(rate[i] > 0 && rate[i] <= 4.0 * sorted[3]);
+    for (int i = 3; i < 8; i++)
+        CHECK(rate[i] > 0 && rate[i] <= 4.0 * sorted[2]);
     /* the closing power line where steps after the warm-up had a figure */
     CHECK(!strstr(log, "profile: GPU power") == (with_power <= 3));
     printf("profile: %d of %d steps with a power figure\n", with_power, n);
