@@ -15,7 +15,7 @@
 # Exit status: the command's; 2 for a usage error or without nvidia-smi.
 set -uo pipefail
 interval=100 gpu=0 label=
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 while getopts "i:g:l:h" o; do
     case $o in
     i) interval=$OPTARG ;;

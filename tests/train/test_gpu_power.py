@@ -51,7 +51,7 @@ def main():
         os.chmod(os.path.join(fake, "nvidia-smi"), 0o755)
         # a PATH with the tools the script needs and no nvidia-smi
         for tool in ("bash", "python3", "mktemp", "basename", "sed", "rm", "tr", "head", "sleep",
-                     "sh", "touch"):
+                     "sh", "touch", "awk"):
             where = shutil.which(tool)
             if not where:
                 fail(f"{tool} not found on this machine")
@@ -79,7 +79,11 @@ def main():
             r = run(script, args, with_smi)
             if r.returncode != 2 or why not in r.stderr:
                 fail(f"{args}: rc {r.returncode} (want 2), stderr {r.stderr!r}")
-    print("gpu-power: summary, exit status and refusals ok")
+        r = run(script, ["-h"], with_smi)
+        if (r.returncode != 0 or "scripts/gpu-power.sh [-i MS]" not in r.stdout
+                or "set -" in r.stdout):
+            fail(f"-h: rc {r.returncode}, stdout {r.stdout!r}")
+    print("gpu-power: summary, exit status, refusals and -h ok")
     return 0
 
 
