@@ -18,6 +18,7 @@
 #include "data_loader.h"
 #include "dataset.h"
 #include "ingot_err.h"
+#include "median.h"
 #include "metrics.h"
 #include "mono_clock.h"
 #include "parity_dump.h"
@@ -37,10 +38,10 @@ void tr_request_stop(void)
     stop_requested = 1;
 }
 
-/* Everything one run holds; released by run_free(). */
 /* --profile's closing median: over the last this many steps */
 enum { PROF_RATES = 4096 };
 
+/* Everything one run holds; released by run_free(). */
 struct run {
     const struct tr_opts *o;
     struct tr_config cfg;
@@ -536,19 +537,6 @@ static int next_chunk(struct run *r, int64_t s, size_t rows)
     return err;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The median of x[0 .. n - 1] (sorts x; 0 for n 0). */
-static double median(double *x, int n)
-{
-    qsort(x, (size_t)n, sizeof(x[0]), cmp_double);
-    return n == 0 ? 0.0 : n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 /* --profile's closing line: the steps after 3 warm-up. */
 static void profile_summary(struct run *r)
 {
@@ -561,7 +549,7 @@ static void profile_summary(struct run *r)
      * device's step periods, the host's interval made the step before a
      * drain's last one 12.2 M tok/s on an H200, and the mean 1.56 M). */
     const int m = r->prof_n < PROF_RATES ? r->prof_n : PROF_RATES;
-    const double tps = median(r->prof_rate, m);
+    const double tps = ingot_median(r->prof_rate, (size_t)m);
     /* every step's MFU is its rate times the same factor */
     const double mfu = r->prof_tps > 0.0 ? tps * r->prof_mfu / r->prof_tps : -1.0;
     say(r, "profile: median of %d steps after 3 warm-up: %.0f tok/s, MFU %s%%; means: CPU %s%% "

@@ -11,6 +11,7 @@
 
 #include "backend.h"
 #include "kn_common.h"
+#include "median.h"
 #include "tr_params.h"
 #include "tr_rng.h"
 #include "tt_util.h"
@@ -20,19 +21,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The median of x[0 .. n - 1], n > 0 (sorts x). */
-static double median_of(double *x, int n)
-{
-    qsort(x, (size_t)n, sizeof(x[0]), cmp_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
 int main(int argc, char **argv)
@@ -113,7 +101,7 @@ int main(int argc, char **argv)
         }
     }
     if (counted)
-        printf("median tok/s after 3 warm-up steps: %.0f\n", median_of(rate, counted));
+        printf("median tok/s after 3 warm-up steps: %.0f\n", ingot_median(rate, (size_t)counted));
     tr_backend_cuda.destroy(be);
     free(params);
     free(chunks);
