@@ -82,11 +82,6 @@ static __device__ __forceinline__ void s9_load(uint32_t sb, const kn_bf16 *g, si
     }
 }
 
-static __device__ __forceinline__ void s9_commit(void)
-{
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-
 /* Waits for all but N copy groups, then makes the copies visible to the
  * tensor cores (the async proxy) and to the other threads. */
 template <int N> static __device__ __forceinline__ void s9_wait_sync(void)
@@ -178,12 +173,12 @@ static __device__ __forceinline__ void s9_ring_start(uint32_t sK, uint32_t sV, c
 {
     s9_load<HS, BK>(sK, gk, W, 0, T);
     s9_load<HS, BK>(sV, gv, W, 0, T);
-    s9_commit();
+    kn_cp_commit();
     if (last >= 1) {
         s9_load<HS, BK>(sK + BK * HS * 2, gk, W, BK, T);
         s9_load<HS, BK>(sV + BK * HS * 2, gv, W, BK, T);
     }
-    s9_commit();
+    kn_cp_commit();
 }
 
 /* Top of iteration j: block j + 1 lands; after the barrier every
@@ -199,7 +194,7 @@ static __device__ __forceinline__ void s9_ring_top(uint32_t sK, uint32_t sV, con
     if (j + 2 <= last) {
         s9_load<HS, BK>(sK + ((j + 2) % 3) * TILE, gk, W, (j + 2) * BK, T);
         s9_load<HS, BK>(sV + ((j + 2) % 3) * TILE, gv, W, (j + 2) * BK, T);
-        s9_commit();
+        kn_cp_commit();
     }
 }
 
@@ -289,7 +284,7 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
     s9_load<HS, BQ>(sQ, gq, W, q0, T);
     s9_load<HS, BK>(sK, gk, W, 0, T);
     s9_load<HS, BK>(sV, gv, W, 0, T);
-    s9_commit();
+    kn_cp_commit();
 
     float o[HS / 2];
 #pragma unroll
@@ -303,7 +298,7 @@ s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int N
             const int nxt = (kb + 1) % NST;
             s9_load<HS, BK>(sK + nxt * TILE, gk, W, k0 + BK, T);
             s9_load<HS, BK>(sV + nxt * TILE, gv, W, k0 + BK, T);
-            s9_commit();
+            kn_cp_commit();
             s9_wait_sync<1>();
         } else {
             s9_wait_sync<0>();
@@ -537,7 +532,7 @@ s9_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float
     s9_load<HS, BQ>(sO, gdo, C, q0, T);
     s9_load<HS, BK>(sK, gk, W, 0, T);
     s9_load<HS, BK>(sV, gv, W, 0, T);
-    s9_commit();
+    kn_cp_commit();
     float L[2], D[2];
     kn_fa_row_stats(L, D, lse, Dsum, (size_t)bh, row0, T);
     float dq[HS / 2];
@@ -552,7 +547,7 @@ s9_dq_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const float
             const int nxt = (kb + 1) % NST;
             s9_load<HS, BK>(sK + nxt * TILE, gk, W, k0 + BK, T);
             s9_load<HS, BK>(sV + nxt * TILE, gv, W, k0 + BK, T);
-            s9_commit();
+            kn_cp_commit();
             s9_wait_sync<1>();
         } else {
             s9_wait_sync<0>();
@@ -640,7 +635,7 @@ static __device__ __forceinline__ void s9_stage_q(uint32_t sQ, uint32_t sO, floa
     const int C = NH * HS;
     s9_load<HS, BQ>(sQ, rows + (size_t)hq * HS, W, qs, T);
     s9_load<HS, BQ>(sO, dout + (size_t)b * T * C + (size_t)hq * HS, C, qs, T);
-    s9_commit();
+    kn_cp_commit();
     const size_t bh = (size_t)b * NH + hq;
     static_assert(BQ <= S9_THREADS, "one row of lse and Dsum per thread");
     if (const int i = threadIdx.x; i < BQ) {
@@ -1023,10 +1018,10 @@ s9_dkv2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const flo
     s9_load<HS, BK>(sK, gk, W, k0, T);
     s9_load<HS, BK>(sV, gv, W, k0, T);
     stage(0);
-    s9_commit();
+    kn_cp_commit();
     if (nit > 1)
         stage(1);
-    s9_commit();
+    kn_cp_commit();
     s9_wait_sync<1>();
 
     float dk[HS / 2], dv[HS / 2], st[BQ / 2], dpt[BQ / 2], p[BQ / 2], ds[BQ / 2];
@@ -1050,7 +1045,7 @@ s9_dkv2_kernel(kn_bf16 *dqkv, const kn_bf16 *qkv, const kn_bf16 *dout, const flo
         s9_wait_sync<0>();
         if (j + 2 < nit) {
             stage(j + 2);
-            s9_commit();
+            kn_cp_commit();
         }
         const int cur = j % NST, n1 = (j + 1) % NST;
         const bool more = j + 1 < nit; /* uniform over the block */
@@ -1280,7 +1275,7 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         s9_mb_arrive_copies(mb0 + 8 * buf);
     };
     if (MB) { /* k and v once, behind a block barrier */
-        s9_commit();
+        kn_cp_commit();
         s9_wait_sync<0>();
     }
     stage(0, 0);

@@ -220,18 +220,6 @@ static __device__ __forceinline__ void g9_stage_dgelu(const float (&acc)[N / 2],
     }
 }
 
-/* 16 bytes of shared memory (a staging tile row's slice); the memory
- * clobber keeps it behind the barrier that published the tile. */
-static __device__ __forceinline__ uint4 g9_lds16(uint32_t a)
-{
-    uint4 v;
-    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                 : "r"(a)
-                 : "memory");
-    return v;
-}
-
 /* GELU of 8 bf16 pre-activations (stored by the caller), in float32,
  * rounded once. */
 static __device__ __forceinline__ void g9_gelu_pack(uint4 &v)
@@ -309,7 +297,7 @@ static __device__ __forceinline__ void g9_store_swiglu(const g9_par &p, uint32_t
         if (row >= p.M)
             break;
         const uint32_t a = stage + (uint32_t)(rr * G9_STAGE_PITCH + c * 2);
-        const uint4 g = g9_lds16(a), u = g9_lds16(a + (G9_BN / 2) * 2);
+        const uint4 g = kn_lds16(a), u = kn_lds16(a + (G9_BN / 2) * 2);
         kn_bf16 *x = p.aux + (size_t)row * p.ldaux + col;
         *reinterpret_cast<uint4 *>(x) = g;
         *reinterpret_cast<uint4 *>(x + p.N) = u;
@@ -350,7 +338,7 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
         const int row = row0 + r;
         if (row >= p.M)
             break;
-        uint4 v = g9_lds16(stage + (EPI == KN_G9_DGELU ? g9_swz(r, 8 * lane)
+        uint4 v = kn_lds16(stage + (EPI == KN_G9_DGELU ? g9_swz(r, 8 * lane)
                                                        : (uint32_t)(r * G9_STAGE_PITCH + lane * 16)));
         __nv_bfloat162 *x = reinterpret_cast<__nv_bfloat162 *>(&v);
         kn_bf16 *out = p.C + (size_t)row * p.ldc + col;

@@ -74,6 +74,51 @@ static __device__ __forceinline__ void kn_st_pack(T *p, const kn_pack<T> &r)
     *reinterpret_cast<int4 *>(p) = *reinterpret_cast<const int4 *>(&r);
 }
 
+/* 16 bytes from shared memory at a shared-space address (from
+ * __cvta_generic_to_shared); the memory clobber keeps the load after the
+ * barrier or cp.async wait that published the bytes. */
+static __device__ __forceinline__ uint4 kn_lds16(uint32_t a)
+{
+    uint4 v;
+    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(a)
+                 : "memory");
+    return v;
+}
+
+/* 16 bytes global -> shared (a shared-space address) without passing
+ * through registers: cp.async, sm_80+ (every target of this build is sm_80
+ * or later; the #else keeps a file compiling for older ones). .cg: cached
+ * in L2 only, for data used once. */
+static __device__ __forceinline__ void kn_cp16(uint32_t smem, const void *gmem)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem), "l"(gmem) : "memory");
+#else
+    *reinterpret_cast<int4 *>(__cvta_shared_to_generic(smem)) =
+        *reinterpret_cast<const int4 *>(gmem);
+#endif
+}
+
+/* Closes this thread's group of kn_cp16 copies (kn_cp_wait waits for every
+ * group). */
+static __device__ __forceinline__ void kn_cp_commit(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+/* Waits for this thread's kn_cp16 copies and makes them visible to it
+ * (other threads see them after a barrier). */
+static __device__ __forceinline__ void kn_cp_wait(void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_all;\n" ::: "memory");
+#endif
+}
+
 /* Host: true when every pointer is 16-byte aligned (NULL counts as aligned). */
 static inline bool kn_aligned16(const void *a, const void *b = 0, const void *c = 0,
                                 const void *d = 0)

@@ -245,16 +245,12 @@ static constexpr size_t ln_bwd_sa_bytes(int maxp)
     return ln_bwd_sa(maxp) ? (size_t)LN_BWD_WARPS * maxp * 32 * 16 : 0;
 }
 
-/* A 16-byte pack from shared memory (the memory clobber keeps it after the
- * cp.async wait that landed it). */
+/* A 16-byte pack from shared memory (kn_lds16: after the cp.async wait
+ * that landed it). */
 template <typename T> static __device__ __forceinline__ kn_pack<T> ln_lds_pack(uint32_t a)
 {
     kn_pack<T> p;
-    uint4 u;
-    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(u.x), "=r"(u.y), "=r"(u.z), "=r"(u.w)
-                 : "r"(a)
-                 : "memory");
+    const uint4 u = kn_lds16(a);
     static_assert(sizeof(p) == sizeof(u), "a pack is 16 bytes");
     memcpy(&p, &u, sizeof u);
     return p;
@@ -340,10 +336,8 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
 #pragma unroll
         for (int k = 0; k < MAXP; k++)
             if (lane + 32 * k < np)
-                asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(abuf + k * 512),
-                             "l"(dinp + (size_t)r * C + (size_t)(lane + 32 * k) * P)
-                             : "memory");
-        asm volatile("cp.async.commit_group;\n" ::: "memory");
+                kn_cp16(abuf + k * 512, dinp + (size_t)r * C + (size_t)(lane + 32 * k) * P);
+        kn_cp_commit();
     };
     if (SA && accumulate && row0 < N)
         copy_a(row0);
@@ -390,7 +384,7 @@ ln_bwd_vec_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T 
         sdn = kn_warp_sum(sdn) / C;
         sdnx = kn_warp_sum(sdnx) / C;
         if (SA && accumulate)
-            asm volatile("cp.async.wait_all;\n" ::: "memory");
+            kn_cp_wait();
 #pragma unroll
         for (int k = 0; k < MAXP; k++) {
             int j = lane + 32 * k;

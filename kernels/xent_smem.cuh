@@ -32,27 +32,6 @@
 
 enum { XS_THREADS = 512, XS_WARPS = XS_THREADS / 32 };
 
-/* 16 bytes global -> shared without passing through registers (sm_80+;
- * every target of this build is sm_80 or later, the #else keeps the file
- * compiling for older ones). .cg: cached in L2 only, the row is used once. */
-static __device__ __forceinline__ void xs_cp16(int4 *smem, const void *gmem)
-{
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    unsigned a = (unsigned)__cvta_generic_to_shared(smem);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(gmem) : "memory");
-#else
-    *smem = *(const int4 *)gmem;
-#endif
-}
-
-/* Waits for this thread's cp.async copies and makes them visible to it
- * (other threads see them after a barrier). */
-static __device__ __forceinline__ void xs_cp_wait(void)
-{
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_all;\n" ::: "memory");
-#endif
-}
 
 /* exp(x - m) as 2^(x log2 e - m log2 e), given ml2 = m log2 e: one FFMA and
  * one MUFU.EX2 (the ftz approximation __expf uses; below 2^-126 gives 0). */
@@ -85,12 +64,12 @@ xent_smem_kernel(float *losses, kn_bf16 *dlogits, int *correct, const kn_bf16 *l
     const int nvp = (V + 7) / 8; /* packs that hold a column < V: the only ones read */
     const kn_bf16 *x = logits + (size_t)n * Vp;
     for (int j = tid; j < nvp; j += XS_THREADS)
-        xs_cp16(&xs_row[j], x + (size_t)j * 8);
+        kn_cp16((uint32_t)__cvta_generic_to_shared(&xs_row[j]), x + (size_t)j * 8); /* row used once */
     const int t0 = targets[n];
     const int tgt = t0 >= 0 && t0 < V ? t0 : -1; /* -1: loss NaN, no one-hot term */
     const int jt = tgt >= 0 ? tgt / 8 : -1;     /* the pack holding the target */
     const bool owner = jt >= 0 && jt % XS_THREADS == tid;
-    xs_cp_wait();
+    kn_cp_wait();
 
     /* Columns V.. of the last pack are padding (never used): -inf there, in
      * shared memory only, so that whole packs can be scanned: the max
