@@ -48,7 +48,8 @@ nvidia-smi -i "$gpu" --query-gpu=$reasons --format=csv >/dev/null 2>&1 ||
 limit=$(nvidia-smi -i "$gpu" --query-gpu=power.limit --format=csv,noheader,nounits 2>/dev/null |
     head -1 | tr -d ' ')
 samples=$(mktemp "${TMPDIR:-/tmp}/gpu-power.XXXXXX")
-trap 'rm -f "$samples"' EXIT
+# no EXIT trap yet: the sampler's fork inherits it, and killed before its
+# exec (a command that ends at once) it ran it and removed the samples file
 nvidia-smi -i "$gpu" --query-gpu=power.draw,clocks.sm,$reasons --format=csv,noheader,nounits \
     -lms "$interval" >"$samples" 2>/dev/null &
 smi=$!

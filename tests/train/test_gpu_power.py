@@ -67,7 +67,7 @@ def main():
 
         r = run(script, ["--", "sh", "-c", "exit 3"], with_smi)
         if r.returncode != 3 or "gpu-power: sh:" not in r.stdout:
-            fail(f"exit status: rc {r.returncode} (want 3), stdout {r.stdout!r}")
+            fail(f"exit status: rc {r.returncode} (want 3), stdout {r.stdout!r}, stderr {r.stderr!r}")
 
         marker = os.path.join(tmp, "ran")
         r = run(script, ["--", "touch", marker], bare)
