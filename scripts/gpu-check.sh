@@ -6,7 +6,7 @@
 #   2. the GPU trainer tests (tests/gpu: CPU parity of loss and every
 #      gradient, 50 tracked steps, bit-exact fp32 resume, bf16 learning,
 #      --profile's one sync per step, the pacing's waits per call),
-#   3. compute-sanitizer memcheck on a short tiny run (fp32 and bf16),
+#   3. compute-sanitizer memcheck on a short tiny run (fp32 and bf16; GPT-2 and llama),
 #   4. the step benchmark (per-phase GPU times) and scripts/bench-train.sh
 #      (GPT-2 shapes, bf16: synthetic, real shards when a dataset is given,
 #      PyTorch compiled; MODELS, TORCH, BASE, VARIANTS are passed through),
@@ -51,7 +51,7 @@ step() {
 }
 # detail TEXT: replace the note of the last row (when TEXT is not empty).
 detail() {
-    [ -n "$1" ] && rows[-1]="${rows[-1]%  *}  $1"
+    [ -n "$1" ] && [[ ${rows[-1]} != *"left out (SKIP)" ]] && rows[-1]="${rows[-1]%  *}  $1"
     return 0
 }
 
@@ -78,16 +78,19 @@ step gpu-nogpu gpu-nogpu.log 60 "$build/tests/gpu/test_gpu_nogpu" "$train"
 
 # compute-sanitizer memcheck: clean means "ERROR SUMMARY: 0 errors".
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
-for prec in fp32 bf16; do
+for run in fp32 bf16 llama-fp32 llama-bf16; do
+    prec=${run#llama-}
+    model=(--model tiny)
+    [[ $run == llama-* ]] && model=(--arch llama --model llama-tiny)
     if [ -z "$san" ]; then
-        rows+=("$(printf '%-16s %-5s %7s  %s' "memcheck-$prec" SKIP - "no compute-sanitizer")")
+        rows+=("$(printf '%-16s %-5s %7s  %s' "memcheck-$run" SKIP - "no compute-sanitizer")")
         continue
     fi
-    step "memcheck-$prec" "memcheck-$prec.log" 300 "$san" --tool memcheck --error-exitcode 3 \
-        "$train" --device cuda --precision "$prec" --synthetic --vocab 500 --model tiny \
+    step "memcheck-$run" "memcheck-$run.log" 300 "$san" --tool memcheck --error-exitcode 3 \
+        "$train" --device cuda --precision "$prec" --synthetic --vocab 500 "${model[@]}" \
         --batch 4 --batch-tokens 512 --steps 3 --val-every 0 --print-every 1 --sample-every 3 \
         --sample-tokens 8
-    detail "$(grep -o 'ERROR SUMMARY: [0-9]* error[s]*' "$out/memcheck-$prec.log" | tail -1)"
+    detail "$(grep -o 'ERROR SUMMARY: [0-9]* error[s]*' "$out/memcheck-$run.log" | tail -1)"
 done
 
 step step-bench step-bench.log 300 "$build/tests/gpu/gpu_step_bench" --steps 20

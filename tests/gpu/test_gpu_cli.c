@@ -10,7 +10,11 @@
  *  4. --profile: every step's metrics line carries the profile keys, with
  *     exactly one host<->device synchronisation per step and, where counted,
  *     no more than a handful of host allocations (the CUDA runtime's own)
- *     in the step's submit and collect after warm-up.
+ *     in the step's submit and collect after warm-up;
+ *  5. 50 fp32 steps on the GPU track the CPU trainer's (the reference): per
+ *     step loss and gradient norm, and the val losses, within float32
+ *     rounding grown over the steps (test_gpu_parity's tolerances).
+ * 1, 4 and 5 run for GPT-2 and for LLaMA (--arch llama, llama-tiny: GQA).
  * usage: test_gpu_cli INGOT_TRAIN */
 #include <jansson.h>
 #include <math.h>
@@ -25,24 +29,34 @@
 
 enum { VOCAB = 90, N_TRAIN = 40000, N_VAL = 2000 };
 
-/* Straight 12 steps vs 5 + resume; returns the first differing step (0: none). */
-static int resume_case(const char *bin, const char *dir, const char *data, const char *prec)
+/* The tiny model of each architecture the cases run: GPT-2, and LLaMA with
+ * grouped-query heads (llama-tiny: 4 query heads over 2 kv heads). */
+static const char *model_args(const char *arch)
 {
-    char *out = tt_fmt("%s/out-%s.txt", dir, prec);
-    char *common = tt_fmt("'%s' --device cuda --precision %s --data '%s' --model tiny --layers 2 "
-                          "--dim 64 --seq-len 32 --batch 4 --batch-tokens 256 --steps 12 "
-                          "--warmup 3 --lr 1e-2 --val-every 4 --val-tokens 256 --print-every 1",
-                          bin, prec, data);
-    char *cmd = tt_fmt("%s --metrics '%s/a-%s.jsonl' --ckpt-dir '%s/ca-%s'", common, dir, prec,
-                       dir, prec);
+    return !strcmp(arch, "llama") ? "--arch llama --model llama-tiny --layers 2 --dim 64"
+                                  : "--model tiny --layers 2 --dim 64";
+}
+
+/* Straight 12 steps vs 5 + resume; returns the first differing step (0: none). */
+static int resume_case(const char *bin, const char *dir, const char *data, const char *prec,
+                       const char *arch)
+{
+    char *tag = tt_fmt("%s-%s", arch, prec);
+    char *out = tt_fmt("%s/out-%s.txt", dir, tag);
+    char *common = tt_fmt("'%s' --device cuda --precision %s --data '%s' %s --seq-len 32 "
+                          "--batch 4 --batch-tokens 256 --steps 12 --warmup 3 --lr 1e-2 "
+                          "--val-every 4 --val-tokens 256 --print-every 1",
+                          bin, prec, data, model_args(arch));
+    char *cmd = tt_fmt("%s --metrics '%s/a-%s.jsonl' --ckpt-dir '%s/ca-%s'", common, dir, tag,
+                       dir, tag);
     tt_run_ok(cmd, out);
     free(cmd);
     cmd = tt_fmt("%s --metrics '%s/b-%s.jsonl' --ckpt-dir '%s/cb-%s' --stop-after 5", common, dir,
-                 prec, dir, prec);
+                 tag, dir, tag);
     tt_run_ok(cmd, out);
     free(cmd);
-    cmd = tt_fmt("%s --metrics '%s/b-%s.jsonl' --ckpt-dir '%s/cb-%s' --resume", common, dir, prec,
-                 dir, prec);
+    cmd = tt_fmt("%s --metrics '%s/b-%s.jsonl' --ckpt-dir '%s/cb-%s' --resume", common, dir, tag,
+                 dir, tag);
     tt_run_ok(cmd, out);
     char *s = tt_slurp(out);
     CHECK(s && strstr(s, "resumed from") && strstr(s, "device cuda"));
@@ -50,7 +64,7 @@ static int resume_case(const char *bin, const char *dir, const char *data, const
     free(cmd);
 
     struct tt_step a[40], b[40];
-    char *ma = tt_fmt("%s/a-%s.jsonl", dir, prec), *mb = tt_fmt("%s/b-%s.jsonl", dir, prec);
+    char *ma = tt_fmt("%s/a-%s.jsonl", dir, tag), *mb = tt_fmt("%s/b-%s.jsonl", dir, tag);
     int na = tt_read_steps(ma, a, 40), nb = tt_read_steps(mb, b, 40), differs = 0;
     CHECK(na == 12 && nb == 12);
     for (int i = 0; i < 12 && !differs; i++) {
@@ -58,7 +72,7 @@ static int resume_case(const char *bin, const char *dir, const char *data, const
         if (a[i].loss != b[i].loss || a[i].accuracy != b[i].accuracy || a[i].lr != b[i].lr ||
             a[i].grad_norm != b[i].grad_norm) {
             printf("%s: step %d: straight loss %.17g norm %.17g, resumed loss %.17g norm %.17g\n",
-                   prec, i + 1, a[i].loss, a[i].grad_norm, b[i].loss, b[i].grad_norm);
+                   tag, i + 1, a[i].loss, a[i].grad_norm, b[i].loss, b[i].grad_norm);
             differs = i + 1;
         }
     }
@@ -69,15 +83,66 @@ static int resume_case(const char *bin, const char *dir, const char *data, const
     for (int i = 0; i < 3 && !differs; i++)
         if (vsa[i] != vsb[i] || vla[i] != vlb[i])
             differs = (int)vsa[i];
-    char *ca = tt_fmt("%s/ca-%s/ckpt-00000012.bin", dir, prec);
-    char *cb = tt_fmt("%s/cb-%s/ckpt-00000012.bin", dir, prec);
+    char *ca = tt_fmt("%s/ca-%s/ckpt-00000012.bin", dir, tag);
+    char *cb = tt_fmt("%s/cb-%s/ckpt-00000012.bin", dir, tag);
     if (!differs && !tt_ckpt_payload_equal(ca, cb))
         differs = 12;
-    printf("%s resume: 12 straight %s 5 + 7 resumed; loss %.6f -> %.6f, val %.6f\n", prec,
+    printf("%s resume: 12 straight %s 5 + 7 resumed; loss %.6f -> %.6f, val %.6f\n", tag,
            differs ? "!=" : "==", a[0].loss, a[11].loss, vla[2]);
     CHECK(a[11].loss < a[0].loss);
-    free(ma); free(mb); free(ca); free(cb); free(common); free(out);
+    free(ma); free(mb); free(ca); free(cb); free(common); free(out); free(tag);
     return differs;
+}
+
+/* 5. 50 fp32 steps, --device cpu (the reference) and --device cuda, same
+ * init, data and schedule: each step's loss and gradient norm and the val
+ * losses within test_gpu_parity's tolerances (float32 without TF32 in both,
+ * different summation orders, the difference allowed to grow with s). */
+static void tracks_cpu(const char *bin, const char *dir, const char *data, const char *arch)
+{
+    enum { STEPS = 50 };
+    struct tt_step st[2][STEPS + 4];
+    long vs[2][8];
+    double vl[2][8];
+    int nv[2];
+    static const char *const dev[2] = { "cpu", "cuda" };
+    for (int d = 0; d < 2; d++) {
+        char *out = tt_fmt("%s/track-%s-%s.txt", dir, arch, dev[d]);
+        char *m = tt_fmt("%s/track-%s-%s.jsonl", dir, arch, dev[d]);
+        char *cmd = tt_fmt("'%s' --device %s --precision fp32 --data '%s' %s --seq-len 32 "
+                           "--batch 4 --batch-tokens 256 --steps %d --warmup 5 --lr 1e-2 "
+                           "--val-every 25 --val-tokens 512 --print-every 25 --metrics '%s'",
+                           bin, dev[d], data, model_args(arch), STEPS, m);
+        tt_run_ok(cmd, out);
+        CHECK(tt_read_steps(m, st[d], STEPS + 4) == STEPS);
+        nv[d] = tt_read_vals(m, vs[d], vl[d], 8);
+        free(out); free(m); free(cmd);
+    }
+    int bad = 0;
+    double worst_loss = 0, worst_norm = 0;
+    for (int i = 0; i < STEPS; i++) {
+        const struct tt_step *c = &st[0][i], *g = &st[1][i];
+        const int s = i + 1;
+        const double dl = fabs(g->loss - c->loss), dn = fabs(g->grad_norm - c->grad_norm);
+        const int ok = c->step == s && g->step == s && isfinite(c->loss) &&
+                       dl <= 1e-5 * (1 + s) * (1 + fabs(c->loss)) &&
+                       dn <= 1e-3 * (1 + s / 10.0) * c->grad_norm;
+        worst_loss = dl > worst_loss ? dl : worst_loss;
+        worst_norm = dn / c->grad_norm > worst_norm ? dn / c->grad_norm : worst_norm;
+        if (!ok)
+            printf("%s step %d: loss cpu %.8f gpu %.8f, norm cpu %.6f gpu %.6f  FAIL\n", arch, s,
+                   c->loss, g->loss, c->grad_norm, g->grad_norm);
+        bad += !ok;
+    }
+    CHECK(nv[0] == 2 && nv[1] == 2);
+    for (int i = 0; i < 2; i++)
+        CHECK(vs[0][i] == vs[1][i] && fabs(vl[1][i] - vl[0][i]) <= 1e-4 * (1 + vl[0][i]));
+    printf("%s fp32 %d steps, cuda against cpu: loss %.6f -> %.6f (cpu %.6f), worst |dloss| "
+           "%.2e, worst norm rel %.2e, val %.6f / %.6f\n", arch, STEPS, st[1][0].loss,
+           st[1][STEPS - 1].loss, st[0][STEPS - 1].loss, worst_loss, worst_norm, vl[1][1],
+           vl[0][1]);
+    CHECK(bad == 0);
+    CHECK(st[0][STEPS - 1].loss < st[0][0].loss - 0.3);
 }
 
 static void auto_device(const char *bin, const char *dir)
@@ -120,11 +185,13 @@ static double key(json_t *j, const char *k)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-static void profile(const char *bin, const char *dir)
+static void profile(const char *bin, const char *dir, const char *arch)
 {
-    char *out = tt_fmt("%s/prof.txt", dir), *m = tt_fmt("%s/prof.jsonl", dir);
-    char *cmd = tt_fmt("'%s' --device cuda --synthetic --vocab 1000 --model tiny --batch 8 "
-                       "--batch-tokens 1024 --profile 8 --metrics '%s'", bin, m);
+    char *out = tt_fmt("%s/prof-%s.txt", dir, arch), *m = tt_fmt("%s/prof-%s.jsonl", dir, arch);
+    char *cmd = tt_fmt("'%s' --device cuda --synthetic --vocab 1000 %s --batch 8 "
+                       "--batch-tokens 1024 --profile 8 --metrics '%s'", bin,
+                       !strcmp(arch, "llama") ? "--arch llama --model llama-tiny" : "--model tiny",
+                       m);
     tt_run_ok(cmd, out);
     char *s = tt_slurp(m), *log = tt_slurp(out);
     CHECK(s && log);
@@ -147,8 +214,8 @@ static void profile(const char *bin, const char *dir)
             (void)key(j, keys[k]);
         double syncs = key(j, "syncs"), allocs = key(j, "host_allocs");
         double fwd = key(j, "fwd_ms"), bwd = key(j, "bwd_ms"), opt = key(j, "opt_ms");
-        printf("profile step %d: syncs %.0f, host allocs %.0f, fwd %.3f bwd %.3f opt %.3f ms, "
-               "busy %.1f%%, cpu %.1f%%\n", n, syncs, allocs, fwd, bwd, opt,
+        printf("%s profile step %d: syncs %.0f, host allocs %.0f, fwd %.3f bwd %.3f opt %.3f ms, "
+               "busy %.1f%%, cpu %.1f%%\n", arch, n, syncs, allocs, fwd, bwd, opt,
                key(j, "gpu_busy_pct"), key(j, "cpu_pct"));
         CHECK(syncs == 1);
         CHECK(fwd > 0 && bwd > 0 && opt > 0);
@@ -182,7 +249,7 @@ static void profile(const char *bin, const char *dir)
         CHECK(rate[i] > 0 && rate[i] <= 4.0 * med);
     /* the closing power line where steps after the warm-up had a figure */
     CHECK(!strstr(log, "profile: GPU power") == (with_power <= 3));
-    printf("profile: %d of %d steps with a power figure\n", with_power, n);
+    printf("%s profile: %d of %d steps with a power figure\n", arch, with_power, n);
     free(s); free(log); free(out); free(m); free(cmd);
 }
 
@@ -202,12 +269,17 @@ int main(int argc, char **argv)
                             .train = ids, .n_train = N_TRAIN, .val = ids + N_TRAIN,
                             .n_val = N_VAL, .doc_len = 500, .shard_docs = 20 };
     CHECK_OK(tt_write_dataset(&d));
-    CHECK(resume_case(bin, dir, data, "fp32") == 0);
-    int bf = resume_case(bin, dir, data, "bf16");
-    printf("bf16 resume: %s\n", bf ? "NOT bit-exact (reported, not required)" : "bit-exact");
+    static const char *const archs[] = { "gpt2", "llama" };
+    for (int a = 0; a < 2; a++) {
+        CHECK(resume_case(bin, dir, data, "fp32", archs[a]) == 0);
+        int bf = resume_case(bin, dir, data, "bf16", archs[a]);
+        printf("%s bf16 resume: %s\n", archs[a],
+               bf ? "NOT bit-exact (reported, not required)" : "bit-exact");
+        tracks_cpu(bin, dir, data, archs[a]);
+        profile(bin, dir, archs[a]);
+    }
     auto_device(bin, dir);
     bf16_learns(bin, dir, data);
-    profile(bin, dir);
     tt_rmtree(dir);
     free(ids);
     free(data);
