@@ -74,6 +74,16 @@ int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out)
     return err;
 }
 
+int cli_check_value(const char *name, const char *v)
+{
+    if (!*v)
+        return ingot_fail(INGOT_E_USAGE, "--%s: empty value", name);
+    if (!strncmp(v, "--", 2))
+        return ingot_fail(INGOT_E_USAGE, "--%s needs a value (got '%s', the next option?; a "
+                          "file named so can be given as ./%s)", name, v, v);
+    return 0;
+}
+
 int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out)
 {
     char *end;

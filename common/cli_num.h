@@ -22,6 +22,13 @@ int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
 /* A finite real number in [lo, hi] (plain strtod syntax, no suffix). */
 int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out);
 
+/* The value of the long option --name (name without its dashes, as in
+ * struct option): refuses "" and a value that starts with "--", which is the
+ * next flag taken as this one's value because the value was left out
+ * ("--model --out DIR"); INGOT_E_USAGE naming the flag. A file whose name
+ * starts with "--" can be given as ./--name. */
+int cli_check_value(const char *name, const char *v);
+
 /* x with a k/M/G/T suffix for people: 1234567 -> "1.23M"; returns buf. */
 const char *cli_human(double x, char *buf, size_t len);
 /* A byte count with binary units: 1536 -> "1.5 KiB"; returns buf. */

@@ -81,6 +81,24 @@ int fs_is_dir(const char *path)
     return S_ISDIR(st.st_mode) ? 1 : 0;
 }
 
+int fs_is_entry_of(const char *path, const char *dir)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')   /* "out/" names the entry "out" */
+        n--;
+    size_t cut = n;
+    while (cut > 0 && path[cut - 1] != '/')
+        cut--;
+    char *parent = cut == 0 ? strdup(".") : strndup(path, cut);
+    if (!parent)
+        return 0;
+    struct stat a, b;
+    int same = stat(parent, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
+    free(parent);
+    return same;
+}
+
 int fs_fsync_dir(const char *path)
 {
     char *dir = NULL;
@@ -164,6 +182,8 @@ int fs_write_atomic(const char *path, const void *buf, size_t len)
 
 int fs_mkdir_p(const char *path)
 {
+    if (!*path)   /* the walk below starts at path + 1 */
+        return ingot_fail(-EINVAL, "empty directory name: give a directory path");
     char *p = strdup(path);
     if (!p)
         return ingot_fail(-ENOMEM, "%s: out of memory", path);

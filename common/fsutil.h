@@ -58,6 +58,11 @@ const char *fs_basename(const char *path);
 /* 1 if path exists and is a directory, 0 if not, -errno when stat fails
  * for another reason than ENOENT. */
 int fs_is_dir(const char *path);
+/* 1 when path would be created in (or already is an entry of) directory dir:
+ * path's parent directory and dir are the same directory (same device and
+ * inode, so links and "a/../a" count); 0 otherwise, also when either does not
+ * exist. Guards an output from landing among an input's files. */
+int fs_is_entry_of(const char *path, const char *dir);
 /* write() all of buf at the current position, retrying on EINTR and short
  * writes. what names the file in the message. */
 int fs_write_full(int fd, const void *buf, size_t len, const char *what);

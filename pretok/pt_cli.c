@@ -190,9 +190,11 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     uint64_t v;
     optind = first;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+    int c, idx;
+    while ((idx = -1, c = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
         const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+        if (idx >= 0 && optarg && (ret = cli_check_value(long_opts[idx].name, optarg)))
+            return ret;
         switch (c) {
         case O_MODEL: o->model = optarg; break;
         case O_ENCODER:
@@ -214,6 +216,9 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         case O_VAL_FRACTION: {
             if ((ret = cli_parse_double("--val-fraction", optarg, 0, 1, &o->val_fraction)))
                 return ret;
+            if (o->val_fraction >= 1.0)   /* as --val-docs N >= the documents is refused */
+                return ingot_fail(INGOT_E_USAGE, "--val-fraction 1 leaves no documents for "
+                                  "training; give a fraction below 1 (0.001, say)");
             if (o->val_mode == PT_VAL_DOCS)
                 return ingot_fail(INGOT_E_USAGE, "--val-fraction and --val-docs exclude each other");
             o->val_mode = PT_VAL_FRACTION;
@@ -298,6 +303,9 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     }
     o->inputs = argv + optind;
     o->n_inputs = (size_t)(argc - optind);
+    for (size_t i = 0; i < o->n_inputs; i++)
+        if (!o->inputs[i][0])
+            return ingot_fail(INGOT_E_USAGE, "argument %zu is empty: give a path", i + 1);
 
     switch (o->cmd) {
     case PT_CMD_CONVERT:

@@ -124,8 +124,11 @@ static int parse(int argc, char **argv, struct imp *x, bool *help)
     opterr = 0;
     int c, ret;
     int64_t v;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    int idx;
+    while ((idx = -1, c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
         const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+        if (idx >= 0 && optarg && (ret = cli_check_value(lo[idx].name, optarg)))
+            return ret;
         switch (c) {
         case I_FORMAT:
             if (!strcmp(optarg, "llmc"))

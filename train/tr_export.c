@@ -10,6 +10,7 @@
 
 #include "dataset.h"
 #include "fsutil.h"
+#include "cli_num.h"
 #include "ingot_err.h"
 #include "spm_shim.h"
 #include "tr_export.h"
@@ -145,7 +146,10 @@ static int parse(int argc, char **argv, struct tr_export_opts *o)
     optind = 1;
     opterr = 0;
     int c, err;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    int idx;
+    while ((idx = -1, c = getopt_long(argc, argv, ":", longs, &idx)) != -1) {
+        if (idx >= 0 && optarg && (err = cli_check_value(longs[idx].name, optarg)))
+            return err;
         switch (c) {
         case O_FORMAT: o->format = optarg; break;
         case O_OUT: o->out = optarg; break;

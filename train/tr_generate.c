@@ -83,7 +83,12 @@ static int parse(int argc, char **argv, struct gen_opts *o)
     optind = 1;
     opterr = 0;
     int c, err = 0;
-    while (!err && (c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    int idx;
+    while (!err && (idx = -1, c = getopt_long(argc, argv, ":", longs, &idx)) != -1) {
+        /* a prompt is text: it may be empty or start with "--" */
+        if (idx >= 0 && optarg && c != O_PROMPT && c != O_PROMPT_IDS &&
+            (err = cli_check_value(longs[idx].name, optarg)))
+            break;
         switch (c) {
         case O_PROMPT: o->prompt = optarg; break;
         case O_PROMPT_IDS: o->prompt_ids = optarg; break;
@@ -193,7 +198,11 @@ static int prompt_ids(const struct gen_opts *o, const struct ingot_spm *spm, int
         err = parse_ids(o->prompt_ids, vocab, *ids, cap, n);
     }
     if (!err && *n == 0)
-        err = ingot_fail(INGOT_E_USAGE, "the prompt is empty and the tokenizer has no BOS to "
+        err = o->prompt_ids ? ingot_fail(INGOT_E_USAGE, "--prompt-ids: no ids given; give at "
+                                         "least one (the BOS id, say)")
+            : o->no_bos ? ingot_fail(INGOT_E_USAGE, "the prompt is empty and --no-bos leaves "
+                                     "nothing to start from; give some text")
+            : ingot_fail(INGOT_E_USAGE, "the prompt is empty and the tokenizer has no BOS to "
                          "start from; give some text");
     return err;
 }
@@ -291,6 +300,9 @@ int tr_generate_main(int argc, char **argv)
      * last token, which tr_sample's first call computes): prefill and decode
      * are timed apart. With a cache nothing is computed twice. */
     int ctx = n_prompt < st.cfg.seq_len ? n_prompt : st.cfg.seq_len;
+    if (n_prompt > st.cfg.seq_len)
+        fprintf(stderr, "generate: note: the prompt's %d tokens exceed the model's context of "
+                "%d; the model sees its last %d\n", n_prompt, st.cfg.seq_len, st.cfg.seq_len);
     double t0 = mono_now();
     if (ctx > 1 && (err = ops->logits(be, ids + n_prompt - ctx, ctx - 1, scratch)))
         goto out;
@@ -303,9 +315,11 @@ int tr_generate_main(int argc, char **argv)
     if ((err = print_result(&o, spm, ids, n_prompt + o.tokens)))
         goto out;
     fflush(stdout);
-    fprintf(stderr, "generate: prompt %d tokens in %.3f s (%.1f tok/s), %d new tokens in %.3f "
-            "s (%.1f tok/s) on %s, step %" PRIu64 " of %s, top-k %d, temperature %g, seed %"
-            PRId64 "\n", ctx - 1, pre, (ctx - 1) / (pre > 0 ? pre : 1e-9), o.tokens, dec,
+    /* prefill: the context less its last token (tr_sample's first call) */
+    fprintf(stderr, "generate: prompt %d tokens (prefill of %d in %.3f s, %.1f tok/s), %d new "
+            "tokens in %.3f s (%.1f tok/s) on %s, step %" PRIu64 " of %s, top-k %d, temperature "
+            "%g, seed %" PRId64 "\n", n_prompt, ctx - 1, pre, (ctx - 1) / (pre > 0 ? pre : 1e-9),
+            o.tokens, dec,
             o.tokens / (dec > 0 ? dec : 1e-9), backend_label(ops), st.step, o.ckpt, o.top_k,
             o.temperature, o.seed);
 out:

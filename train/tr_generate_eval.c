@@ -63,7 +63,10 @@ static int parse(int argc, char **argv, struct eval_opts *o)
     optind = 1;
     opterr = 0;
     int c, err = 0;
-    while (!err && (c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    int idx;
+    while (!err && (idx = -1, c = getopt_long(argc, argv, ":", longs, &idx)) != -1) {
+        if (idx >= 0 && optarg && (err = cli_check_value(longs[idx].name, optarg)))
+            break;
         switch (c) {
         case O_DATA: o->data = optarg; break;
         case O_SPLIT:

@@ -441,7 +441,8 @@ int tr_opts_argv(int argc, char **argv, struct tr_optlist *cl)
         return ingot_oom("settings origin", 32);
     opterr = 0;
     optind = 1;
-    while (!err && (idx = -1, c = getopt_long(argc, argv, "", long_opts, &idx)) != -1) {
+    /* ":" first: a flag at the end without its value is ':' (not '?') */
+    while (!err && (idx = -1, c = getopt_long(argc, argv, ":", long_opts, &idx)) != -1) {
         if (c == O_HELP) {
             tr_opts_help(prog);
             return TR_OPTS_HELP;
@@ -452,7 +453,7 @@ int tr_opts_argv(int argc, char **argv, struct tr_optlist *cl)
             err = ingot_fail(INGOT_E_USAGE, "%s needs a value (see --help)", argv[optind - 1]);
         else if (c == '?' || idx < 0)
             err = ingot_fail(INGOT_E_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
-        else
+        else if (!(err = optarg ? cli_check_value(long_opts[idx].name, optarg) : 0))
             err = tr_optlist_add(cl, long_opts[idx].name, optarg ? optarg : "true");
     }
     if (err)

@@ -132,7 +132,9 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
                 return ingot_fail(INGOT_E_USAGE, "%s needs a value", name);
             val = argv[++i];
         }
-        int ret = 0;
+        int ret = cli_check_value(name + 2, val);
+        if (ret)
+            return ret;
         if (!strcmp(name, "--split")) {
             if (strcmp(val, "train") && strcmp(val, "val") && strcmp(val, "all"))
                 return ingot_fail(INGOT_E_USAGE, "--split %s: expected train, val or all", val);

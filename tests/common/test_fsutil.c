@@ -46,6 +46,21 @@ int main(void)
     CHECK_FAIL(fs_open_regular(missing, "shard", UINT64_MAX, &size), -ENOENT,
                "cannot open shard");
 
+    /* fs_mkdir_p of "" is refused (it read and wrote past the copy's end) */
+    CHECK_FAIL(fs_mkdir_p(""), -EINVAL, "empty directory name");
+    /* fs_is_entry_of: path's parent is dir (however spelled), else 0 */
+    char *sub = tu_path(dir, "sub"), *in_sub = tu_path(dir, "sub/new.bin");
+    char *dotted = tu_path(dir, "sub/../sub/x"), *trail = tu_path(dir, "sub/y/");
+    CHECK_OK(fs_mkdir_p(sub));
+    CHECK(fs_is_entry_of(in_sub, sub) == 1);     /* not there yet: still inside */
+    CHECK(fs_is_entry_of(dotted, sub) == 1);
+    CHECK(fs_is_entry_of(trail, sub) == 1);      /* "sub/y/" is the entry y of sub */
+    CHECK(fs_is_entry_of(sub, sub) == 0);        /* sub itself is an entry of dir */
+    CHECK(fs_is_entry_of(sub, dir) == 1);
+    CHECK(fs_is_entry_of(in_sub, dir) == 0);
+    CHECK(fs_is_entry_of(missing, sub) == 0);
+    free(sub); free(in_sub); free(dotted); free(trail);
+
     free(missing);
     free(f);
     free(fifo);

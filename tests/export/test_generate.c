@@ -253,7 +253,7 @@ static void check_generate_cli(const char *bin, const char *dir, const char *out
     /* the speed line: prompt and decode apart */
     cmd = tt_fmt("'%s' generate '%s' --prompt-ids '5 6 7 8 9' --tokens 4 --ids --threads 1",
                  bin, ck);
-    expect(cmd, out, 0, "generate: prompt 4 tokens in ");
+    expect(cmd, out, 0, "generate: prompt 5 tokens (prefill of 4 in ");
     expect(cmd, out, 0, "new tokens in ");
     expect(cmd, out, 0, "on cpu (kv cache)");
     free(cmd);
@@ -270,12 +270,29 @@ static void check_generate_cli(const char *bin, const char *dir, const char *out
         { "--prompt-ids '1 999'", "outside the model's vocabulary" },
         { "--prompt-ids 1 --top-k 0", "--top-k" },
         { "--prompt x", "no tokenizer" },
+        { "--prompt-ids ''", "--prompt-ids: no ids given" },
+        { "--prompt-ids 1 --tokens", "incomplete option --tokens" },
+        { "--prompt-ids 1 --device --tokens 3", "--device needs a value (got '--tokens'" },
+        { "--prompt-ids 1 --device ''", "--device: empty value" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cmd = tt_fmt("'%s' generate '%s' %s", bin, ck, bad[i].args);
         expect(cmd, out, 2, bad[i].msg);
         free(cmd);
     }
+    /* a prompt longer than the context: said, and the model sees its end */
+    char *ids_long = tt_fmt("1");
+    for (int i = 1; i < T + 3; i++) {
+        char *more = tt_fmt("%s %d", ids_long, 1 + i % 50);
+        free(ids_long);
+        ids_long = more;
+    }
+    cmd = tt_fmt("'%s' generate '%s' --prompt-ids '%s' --tokens 2 --ids --threads 1", bin, ck,
+                 ids_long);
+    expect(cmd, out, 0, "exceed the model's context of 16; the model sees its last 16");
+    expect(cmd, out, 0, "prompt 19 tokens (prefill of 15 in ");
+    free(cmd);
+    free(ids_long);
     tr_backend_cpu.destroy(cpu);
     free(p);
     free(ck);

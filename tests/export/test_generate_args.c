@@ -49,7 +49,8 @@ int main(int argc, char **argv)
     fails += tt_expect(bin, out, "--tokens 0", args, 2, "--tokens", NULL);
     free(args);
     args = tt_fmt("generate '%s/ck' --prompt-ids ' , '", dir);
-    fails += tt_expect(bin, out, "an empty --prompt-ids", args, 2, "the prompt is empty", NULL);
+    fails += tt_expect(bin, out, "an empty --prompt-ids", args, 2, "--prompt-ids: no ids given",
+                       NULL);
     free(args);
     tt_rmtree(dir);
     free(dir);

@@ -154,6 +154,15 @@ err = imp(["--format", "llmc", "--vocab", str(VOCAB), "--out", d, ftr], rc=2)
 T.check("already holds a dataset" in err, "existing --out: %s" % err)
 d6 = t.path("wide")
 imp(["--format", "nanogpt", "--vocab", "70000", "--out", d6, fng, "--quiet"])
+# never into the dataset being read, nor over the shard being read
+for target in ("manifest.json", "train-000000.tok", "new.bin"):
+    err = export(d, os.path.join(d, target), rc=2)
+    T.check("inside the input" in err, "export-bin into the dataset: %s" % err)
+t.verify(d)
+shard = sorted(f for f in os.listdir(d) if f.endswith(".tok"))[0]
+err = export(os.path.join(d, shard), os.path.join(d, "x.bin"), rc=2)
+T.check("inside the input" in err, "export-bin of a shard beside its manifest: %s" % err)
+print("export-bin refuses an output inside the dataset it reads")
 err = export(d6, t.path("wide.bin"), rc=2)
 T.check("70000" in err and "uint16" in err, "vocabulary beyond uint16 not refused: %s" % err)
 T.check(not os.path.exists(t.path("wide.bin")), "a refused export left a file")

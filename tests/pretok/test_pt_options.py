@@ -35,6 +35,22 @@ m = json.load(open(t.path("sfx", "manifest.json")))
 T.check(len(m["shards"]) > 1, "--shard-tokens 1Ki: %d shards" % len(m["shards"]))
 print("option ranges and suffixes: ok")
 
+# A value left out or empty: named, exit 2, nothing written (an empty --out
+# was a heap overflow in fs_mkdir_p; "--model --out D" took --out as the model).
+for args, want in [(["--model", model, "--out", "", inp], "--out: empty value"),
+                   (["--model", "--out", t.path("mo"), inp], "--model needs a value (got '--out'"),
+                   (["--model", model, inp, "--out"], "--out needs a value"),
+                   (["--model", model, "--out", t.path("vf1"), "--val-fraction", "1", inp],
+                    "no documents for training"),
+                   (["merge", "", t.path("sfx")], "empty"),
+                   (["import-bin", "--format", "nanogpt", "--vocab", "100", "--out", "",
+                     t.path("x.bin")], "--out: empty value")]:
+    _, err = t.run(args, rc=2, what=" ".join(args[:4]))
+    T.check(want in err, "%s: want %r in: %s" % (args, want, err))
+T.check(not os.path.exists(t.path("mo")) and not os.path.exists(t.path("vf1")),
+        "a refused command wrote its output")
+print("values left out or empty: refused")
+
 # --version
 p = subprocess.run([t.pretok, "--version"], capture_output=True, text=True)
 T.check(p.returncode == 0 and p.stdout.startswith("ingot-pretok "), "--version: %s" % p.stdout)

@@ -123,6 +123,12 @@ int main(int argc, char **argv)
     /* command line */
     expect("no data", "--steps 3", 2, "--data", NULL);
     expect("unknown option", "--synthetic --bogus", 2, "--bogus", NULL);
+    expect("flag at the end without its value", "--synthetic --steps", 2, "--steps needs a value",
+           NULL);
+    expect("value left out (next flag taken)", "--synthetic --metrics --steps 3", 2,
+           "--metrics needs a value (got '--steps'", NULL);
+    expect("empty path", "--synthetic --steps 1 --ckpt-dir ''", 2, "--ckpt-dir: empty value",
+           NULL);
     expect("bad number", "--synthetic --batch 0", 2, "--batch", NULL);
     expect("batch-tokens not a multiple", "--synthetic --model tiny --batch 2 --batch-tokens 100",
            2, "--batch-tokens", "multiple");
