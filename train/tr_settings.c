@@ -52,8 +52,11 @@ static int set_path(json_t *j, const char *key, const char *p)
     return 0;
 }
 
-/* The settings object of o (NULL when out of memory). */
-static json_t *settings_obj(const struct tr_opts *o)
+/* The settings object of o (NULL when out of memory). chosen_only (DIR/
+ * config.json, a file to start runs from): without the values derived by a
+ * rule (o->derived) and without the metrics path, which a new run started
+ * from the file would otherwise truncate (the run that wrote it owns it). */
+static json_t *settings_obj(const struct tr_opts *o, bool chosen_only)
 {
     json_t *j = json_object();
     if (!j)
@@ -103,11 +106,15 @@ static json_t *settings_obj(const struct tr_opts *o)
         return NULL;
     }
     json_object_set_new(j, "batch", json_integer(o->batch));
-    json_object_set_new(j, "batch-tokens", json_integer(o->batch_tokens));
+    if (!(chosen_only && (o->derived & TR_DERIVED_BATCH_TOKENS)))
+        json_object_set_new(j, "batch-tokens", json_integer(o->batch_tokens));
     json_object_set_new(j, "steps", json_integer(o->steps));
-    json_object_set_new(j, "lr", jfloat(o->lr));
-    json_object_set_new(j, "min-lr", jfloat(o->min_lr));
-    json_object_set_new(j, "warmup", json_integer(o->warmup));
+    if (!(chosen_only && (o->derived & TR_DERIVED_LR)))
+        json_object_set_new(j, "lr", jfloat(o->lr));
+    if (!(chosen_only && (o->derived & TR_DERIVED_MIN_LR)))
+        json_object_set_new(j, "min-lr", jfloat(o->min_lr));
+    if (!(chosen_only && (o->derived & TR_DERIVED_WARMUP)))
+        json_object_set_new(j, "warmup", json_integer(o->warmup));
     json_object_set_new(j, "weight-decay", jfloat(o->weight_decay));
     json_object_set_new(j, "grad-clip", jfloat(o->grad_clip));
     json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
@@ -124,7 +131,7 @@ static json_t *settings_obj(const struct tr_opts *o)
     json_object_set_new(j, "ckpt-every", json_integer(o->ckpt_every));
     json_object_set_new(j, "ckpt-keep", json_integer(o->ckpt_keep));
     json_object_set_new(j, "print-every", json_integer(o->print_every));
-    if (o->metrics && set_path(j, "metrics", o->metrics)) {
+    if (o->metrics && !chosen_only && set_path(j, "metrics", o->metrics)) {
         json_decref(j);
         return NULL;
     }
@@ -140,12 +147,13 @@ static int dump(json_t *j, size_t flags, char **out)
 
 int tr_settings_json(const struct tr_opts *o, char **out)
 {
-    return dump(settings_obj(o), DUMP_FLAGS, out);
+    return dump(settings_obj(o, true), DUMP_FLAGS, out);
 }
 
 int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos, char **out)
 {
-    json_t *root = json_object(), *s = settings_obj(o), *dp = json_object(), *a = json_array();
+    json_t *root = json_object(), *s = settings_obj(o, false), *dp = json_object();
+    json_t *a = json_array();
     if (!root || !s || !dp || !a) {
         json_decref(root);
         json_decref(s);
@@ -459,7 +467,7 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     o->resume_path = resume_path;
     resume_path = NULL;
     if (ck && o->resume_path) {
-        json_t *now = settings_obj(o);
+        json_t *now = settings_obj(o, false);
         err = now ? diff_note(ck, now, &o->settings_note) : ingot_oom("settings", 4096);
         json_decref(now);
     }

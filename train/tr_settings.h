@@ -22,7 +22,9 @@
  * config files, naming the file and key). tr_opts_free() releases o. */
 int tr_settings_resolve(int argc, char **argv, struct tr_opts *o);
 
-/* The effective settings of o as JSON object text (malloc'd into *out). */
+/* The settings of o a new run can start from, as JSON object text
+ * (malloc'd into *out): what was chosen, without the values a rule derived
+ * from others (o->derived) and without the metrics path. */
 int tr_settings_json(const struct tr_opts *o, char **out);
 
 /* A checkpoint's settings section: {"settings": {...}, "data_position":
@@ -35,7 +37,7 @@ int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos
  * index). path names the checkpoint in messages. */
 int tr_settings_read_position(const char *path, const char *section, struct tr_loader_pos *pos);
 
-/* Write DIR/config.json (the effective settings, atomically). */
+/* Write DIR/config.json (tr_settings_json(), atomically). */
 int tr_settings_write_config(const char *dir, const struct tr_opts *o);
 
 /* Read --config FILE: a JSON object, or TOML-style `key = value` lines

@@ -522,13 +522,17 @@ static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
 static int finish(struct tr_opts *o)
 {
     /* schedule */
-    if (o->min_lr < 0.0f)
+    if (o->min_lr < 0.0f) {
         o->min_lr = o->lr * 0.1f;
+        o->derived |= TR_DERIVED_MIN_LR;
+    }
     if (o->min_lr > o->lr)
         return ingot_fail(INGOT_E_USAGE, "--min-lr %g is above --lr %g", (double)o->min_lr,
                           (double)o->lr);
-    if (o->warmup < 0)
+    if (o->warmup < 0) {
         o->warmup = o->steps / 20;
+        o->derived |= TR_DERIVED_WARMUP;
+    }
     if (o->warmup > o->steps)
         return ingot_fail(INGOT_E_USAGE, "--warmup %d is longer than --steps %d", o->warmup,
                           o->steps);
@@ -542,8 +546,10 @@ static int finish(struct tr_opts *o)
         return ingot_fail(INGOT_E_USAGE, "--batch %d x --seq-len %d = %lld tokens per micro-step "
                           "is more than 2^24; use a smaller --batch and --batch-tokens for "
                           "accumulation", o->batch, o->seq_len, (long long)micro);
-    if (o->batch_tokens < 0)
+    if (o->batch_tokens < 0) {
         o->batch_tokens = micro;
+        o->derived |= TR_DERIVED_BATCH_TOKENS;
+    }
     if (o->batch_tokens % micro)
         return ingot_fail(INGOT_E_USAGE, "--batch-tokens %lld is not a multiple of --batch x "
                           "--seq-len = %lld", (long long)o->batch_tokens, (long long)micro);
@@ -554,8 +560,18 @@ static int finish(struct tr_opts *o)
 
     if (o->resume && !o->ckpt_dir)
         return ingot_fail(INGOT_E_USAGE, "--resume needs --ckpt-dir (where the checkpoints are)");
-    if ((o->ckpt_every || o->ckpt_keep) && !o->ckpt_dir)
-        return ingot_fail(INGOT_E_USAGE, "--ckpt-every/--ckpt-keep need --ckpt-dir");
+    if ((o->ckpt_every || o->ckpt_keep) && !o->ckpt_dir) {
+        /* A config file (a run's own config.json, say) carries the cadence
+         * but never the directory: it applies once --ckpt-dir is given. */
+        for (int i = 0; i < o->n_src; i++) {
+            const struct tr_optlist *l = &o->src[i];
+            if (l->origin && !strcmp(l->origin, "the command line") &&
+                (tr_optlist_get(l, "ckpt-every") || tr_optlist_get(l, "ckpt-keep")))
+                return ingot_fail(INGOT_E_USAGE, "--ckpt-every/--ckpt-keep need --ckpt-dir");
+        }
+        o->ckpt_cadence_unused = true;
+        o->ckpt_every = o->ckpt_keep = 0;
+    }
     return 0;
 }
 
@@ -579,7 +595,10 @@ static int llama_shape(struct tr_opts *o)
     if (o->heads < 0) o->heads = p->n_head;
     if (o->dim < 0) o->dim = p->n_embd;
     if (o->seq_len < 0) o->seq_len = p->seq_len;
-    if (o->lr < 0.0f) o->lr = p->lr;
+    if (o->lr < 0.0f) {
+        o->lr = p->lr;
+        o->derived |= TR_DERIVED_LR;
+    }
     if (o->kv_heads < 0) o->kv_heads = same_heads ? p->n_kv_head : o->heads;
     if (o->ffn_dim < 0) o->ffn_dim = same_dim ? p->ffn_dim : tr_llama_default_ffn(o->dim);
     if (o->rope_theta < 0.0) o->rope_theta = 10000.0;
@@ -682,7 +701,10 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
     if (o->heads < 0) o->heads = p->heads;
     if (o->dim < 0) o->dim = p->dim;
     if (o->seq_len < 0) o->seq_len = p->seq_len;
-    if (o->lr < 0.0f) o->lr = p->lr;
+    if (o->lr < 0.0f) {
+        o->lr = p->lr;
+        o->derived |= TR_DERIVED_LR;
+    }
     if (o->dim % o->heads)
         return ingot_fail(INGOT_E_USAGE, "--dim %d is not a multiple of --heads %d", o->dim,
                           o->heads);

@@ -81,6 +81,15 @@ struct tr_opts {
                                    weights) across ranks */
     bool grad_reduce_bf16;      /* --grad-reduce bf16 (default fp32) */
 
+    /* Values no layer named, filled in from others by a rule (TR_DERIVED_*):
+     * DIR/config.json leaves them out, so that a run repeated from it with,
+     * say, another --lr or --steps derives them again (the checkpoint's
+     * settings keep them: a resumed run keeps its schedule). */
+    unsigned derived;
+    /* --ckpt-every / --ckpt-keep came from a config file or checkpoint
+     * without a --ckpt-dir here: checkpoints are off (said at the start) */
+    bool ckpt_cadence_unused;
+
     /* Filled by tr_settings_resolve() (tr_settings.h): the checkpoint that
      * --resume continues (NULL: none yet, or no --resume), and the line that
      * names the settings given here that differ from its own (NULL: none). */
@@ -89,6 +98,13 @@ struct tr_opts {
     /* the sources the strings above point into, lowest priority first */
     struct tr_optlist src[4];
     int n_src;
+};
+
+enum {
+    TR_DERIVED_LR = 1 << 0,            /* the preset's */
+    TR_DERIVED_MIN_LR = 1 << 1,        /* lr / 10 */
+    TR_DERIVED_WARMUP = 1 << 2,        /* steps / 20 */
+    TR_DERIVED_BATCH_TOKENS = 1 << 3,  /* one micro-step: batch x seq-len */
 };
 
 /* The most optimizer steps a run (and a checkpoint) may count: steps are

@@ -231,6 +231,45 @@ int main(int argc, char **argv)
     expect("config.json as --config", x, 0, NULL, NULL);
     char *mk = F("%s/k.jsonl", dir);
     same_steps("config.json run vs flags", ma, mk, STEPS);
+    /* config.json holds what was chosen: the derived schedule values (lr
+     * from the preset, min-lr, warmup, batch-tokens), the metrics path and
+     * ckpt-dir are left out, so a run started from it derives them again,
+     * cannot truncate the first run's metrics, and its ckpt-every waits for
+     * a --ckpt-dir (the audit: refused, then min-lr above a new --lr, then
+     * the first run's metrics.jsonl truncated to 2 records) */
+    x = F("--data '%s' --model tiny --layers 1 --dim 32 --seq-len 32 --batch 4 --steps %d "
+          "--val-every 5 --val-tokens 128 --ckpt-dir '%s/cd' --ckpt-every 5 --metrics "
+          "'%s/d.jsonl'", data, STEPS, dir, dir);
+    expect("a run with derived values", x, 0, NULL, NULL);
+    char *cfgd = F("%s/cd/config.json", dir), *md = F("%s/d.jsonl", dir);
+    s = tt_slurp(cfgd);
+    bool chosen = s && strstr(s, "\"ckpt-every\": 5") && !strstr(s, "\"metrics\"") &&
+                  !strstr(s, "\"lr\"") && !strstr(s, "\"min-lr\"") &&
+                  !strstr(s, "\"warmup\"") && !strstr(s, "\"batch-tokens\"") &&
+                  !strstr(s, "ckpt-dir");
+    printf("%-34s %s\n", "config.json: chosen values only", chosen ? "ok" : "FAIL");
+    failures += !chosen;
+    free(s);
+    struct tt_step d0[64], d1[64];
+    const int nd0 = tt_read_steps(md, d0, 64);
+    x = F("--config '%s' --stop-after 2", cfgd);
+    expect("config.json, no --ckpt-dir", x, 0, "no checkpoints in this run", NULL);
+    x = F("--config '%s' --lr 1e-4 --steps 100 --stop-after 2 --metrics '%s/d2.jsonl'", cfgd,
+          dir);
+    expect("config.json, another --lr and --steps", x, 0, NULL, NULL);
+    char *md2 = F("%s/d2.jsonl", dir);
+    struct tt_step e[8];
+    /* warmup derived again: 100 / 20 = 5 steps, so step 1 is below the peak */
+    bool rederived = tt_read_steps(md2, e, 8) == 2 && e[0].lr < 0.5e-4 && e[1].lr > e[0].lr;
+    bool kept = nd0 == STEPS && tt_read_steps(md, d1, 64) == STEPS &&
+                d1[STEPS - 1].loss == d0[STEPS - 1].loss;
+    printf("%-34s %s (step 1 lr %.3g)\n", "config.json: schedule derived anew",
+           rederived ? "ok" : "FAIL", e[0].lr);
+    printf("%-34s %s\n", "config.json: first run's metrics", kept ? "kept" : "LOST  FAIL");
+    failures += !rederived + !kept;
+    x = F("--synthetic --steps 2 --ckpt-every 5");
+    expect("--ckpt-every without --ckpt-dir (flags)", x, 2, "need --ckpt-dir", NULL);
+
     char *bad = F("%s/bad.toml", dir);
     CHECK_OK(fs_write_atomic(bad, "lerning-rate = 3\n", 17));
     x = F("--config '%s' --synthetic", bad);
