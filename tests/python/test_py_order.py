@@ -152,6 +152,53 @@ def check_corrupt_ckpt(fx, ck):
     ingot.open_checkpoint(bad, verify=False)   # a reader may still look at it
 
 
+def read_safetensors(path):
+    """name -> float32 array of a safetensors file (8-byte header length, JSON, data)."""
+    import json
+    import struct
+    import numpy as np
+    raw = open(path, "rb").read()
+    n = struct.unpack_from("<Q", raw, 0)[0]
+    head = json.loads(raw[8:8 + n])
+    out = {}
+    for name, t in head.items():
+        if name == "__metadata__":
+            continue
+        check(t["dtype"] == "F32", "safetensors %s: dtype %s" % (name, t["dtype"]))
+        a, b = t["data_offsets"]
+        out[name] = np.frombuffer(raw[8 + n + a:8 + n + b], "<f4").reshape(t["shape"])
+    return out
+
+
+def check_llama_ckpt(fx, d):
+    """A llama checkpoint (version 3) opens: its architecture, shape fields and tensors in
+    storage order, equal to the tensors `ingot-train export --format safetensors` writes;
+    tied embeddings have no lm_head."""
+    import numpy as np
+    import ingot
+    for tied in (False, True):
+        ck = fx.path("ck-llama-%d" % tied)
+        fx.run([fx.train, "--data", d, "--arch", "llama", "--model", "llama-tiny",
+                "--kv-heads", "2", "--seq-len", "32", "--batch", "4", "--steps", "2",
+                "--val-every", "0", "--quiet", "--ckpt-dir", ck] +
+               (["--tie-embeddings"] if tied else []), "llama run")
+        c = ingot.open_checkpoint(os.path.join(ck, "ckpt-00000002.bin"))
+        check(c.arch == "llama" and c.header["version"] == 3, "llama: %r" % c)
+        check(c.config["n_kv_head"] == 2 and c.config["tie_embeddings"] == tied and
+              c.config["ffn_dim"] > 0 and c.config["rope_theta"] == 10000.0,
+              "llama config: %r" % c.config)
+        check(("lm_head" in c.params) != tied, "llama tied %d: %s" % (tied, list(c.params)))
+        st = fx.path("st-%d" % tied)
+        fx.run([fx.train, "export", ck, "--format", "safetensors", "--out", st], "export")
+        ref = read_safetensors(os.path.join(st, "model.safetensors"))
+        check(sorted(ref) == sorted(c.params), "llama tensors: %s vs %s"
+              % (sorted(ref), sorted(c.params)))
+        for name, a in c.params.items():
+            check(tuple(a.shape) == tuple(ref[name].shape) and np.array_equal(a, ref[name]),
+                  "llama %s: the reader's tensor is not the exported one" % name)
+    print("llama checkpoints: version 3 read, tensors equal to the safetensors export")
+
+
 def main():
     fx = Fixture(sys.argv)
     import ingot
@@ -164,6 +211,7 @@ def main():
     check_order(fx, ds, d, "shuffled", [0, 2, e, e + 2])
     ck = check_order(fx, ds, d, "sequential", [0, e + 1])
     check_corrupt_ckpt(fx, ck)
+    check_llama_ckpt(fx, d)
     torch_ok = check_torch(ds)
     fx.cleanup()
     print("ok: %d windows per epoch, shuffled and sequential order across the epoch wrap, "

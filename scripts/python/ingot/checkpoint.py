@@ -9,7 +9,7 @@ from . import xxh3
 from .errors import ChecksumError, FormatError
 
 MAGIC = b"INGOTCKP"
-VERSION = 2           # the newest this reader knows; version 1 (no settings) is read too
+VERSION = 3           # the newest this reader knows: 2 GPT-2, 3 llama; 1 (no settings) too
 HEADER_SIZE = 4096
 MAX_SETTINGS = 16 << 20
 ENDIAN_MARK = 0x01020304
@@ -25,7 +25,10 @@ HEADER = np.dtype([
     ("warmup", "<i4"), ("reserved0", "<u4"), ("params_offset", "<u8"), ("m_offset", "<u8"),
     ("v_offset", "<u8"), ("file_size", "<u8"), ("payload_checksum", "<u8"),
     # version 2: the run's settings as JSON text after the tensors (zeros in version 1)
-    ("settings_offset", "<u8"), ("settings_size", "<u8"), ("settings_checksum", "<u8")])
+    ("settings_offset", "<u8"), ("settings_size", "<u8"), ("settings_checksum", "<u8"),
+    # version 3 (--arch llama): the architecture and its fields (zeros before)
+    ("arch", "<u4"), ("n_kv_head", "<i4"), ("ffn_dim", "<i4"), ("tie_embeddings", "<u4"),
+    ("rope_theta", "<f8"), ("norm_eps", "<f4")])
 HEADER_CHECKSUM_AT = HEADER_SIZE - 8
 FLAG_SYNTHETIC, FLAG_SEQUENTIAL = 1, 2
 
@@ -33,16 +36,35 @@ NAMES = ("wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
          "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb")
 
 
+LLAMA_NAMES = ("wte", "attn_norm", "wqkv", "wo", "ffn_norm", "w_gateup", "w_down", "norm",
+               "lm_head")
+ARCHS = ("gpt2", "llama")
+
+
 def param_shapes(L, C, T, Vp):
-    """The 16 tensors in storage order (llm.c's), name -> shape."""
+    """GPT-2's 16 tensors in storage order (llm.c's), name -> shape."""
     return dict(zip(NAMES, [(Vp, C), (T, C), (L, C), (L, C), (L, 3 * C, C), (L, 3 * C),
                             (L, C, C), (L, C), (L, C), (L, C), (L, 4 * C, C), (L, 4 * C),
                             (L, C, 4 * C), (L, C), (C,), (C,)]))
 
 
+def llama_param_shapes(L, C, Vp, NH, NKV, F, tied):
+    """The llama tensors in storage order (train/tr_llama_params.h; docs/llama.md):
+    wqkv rows are [q; k; v], w_gateup rows [gate; up]; lm_head is absent when tied."""
+    hs = C // NH
+    shapes = [(Vp, C), (L, C), (L, (NH + 2 * NKV) * hs, C), (L, C, NH * hs), (L, C),
+              (L, 2 * F, C), (L, C, F), (C,), (Vp, C)]
+    out = dict(zip(LLAMA_NAMES, shapes))
+    if tied:
+        del out["lm_head"]
+    return out
+
+
 class Checkpoint:
-    """An opened checkpoint. header: the header fields (dict); config: n_layer, n_head,
-    n_embd, seq_len, vocab, vocab_padded; params / m / v: name -> read-only float32
+    """An opened checkpoint. header: the header fields (dict); arch: "gpt2" or "llama";
+    config: arch, n_layer, n_head, n_embd, seq_len, vocab, vocab_padded (llama also
+    n_kv_head, ffn_dim, tie_embeddings, rope_theta, norm_eps); shapes: name -> shape in
+    storage order; params / m / v: name -> read-only float32
     memmap of the tensor (m and v are AdamW's moments); settings: the run's settings
     (version 2: the parsed JSON section that `ingot-train --resume` reads; None for a
     version-1 file)."""
@@ -64,10 +86,36 @@ class Checkpoint:
                        "wrote it?)" % (h["version"], VERSION))
         self.header = {k: (h[k].tolist() if k != "magic" else bytes(h[k])) for k in HEADER.names}
         hd = self.header
+        if hd["version"] < 3:   # the llama fields were reserved zeros
+            for k in ("arch", "n_kv_head", "ffn_dim", "tie_embeddings", "rope_theta",
+                      "norm_eps"):
+                hd[k] = 0
+        if hd["arch"] >= len(ARCHS):
+            self._fail("arch", "%d; this reader knows 0 (gpt2) and 1 (llama)" % hd["arch"])
+        self.arch = ARCHS[hd["arch"]]
         self.config = {k: hd[k] for k in ("n_layer", "n_head", "n_embd", "seq_len", "vocab",
                                           "vocab_padded")}
+        self.config["arch"] = self.arch
         L, C, T, Vp = hd["n_layer"], hd["n_embd"], hd["seq_len"], hd["vocab_padded"]
-        self.shapes = param_shapes(L, C, T, Vp)
+        NH, V = hd["n_head"], hd["vocab"]
+        # the model shape as the C reader checks it (train/checkpoint.c, tr_config_check)
+        if min(L, NH, C, T, V) < 1 or C % NH:
+            self._fail("n_embd", "%d layers, %d heads, width %d, context %d, vocabulary %d: "
+                       "not a model shape (the width must be a multiple of the heads)"
+                       % (L, NH, C, T, V))
+        if Vp != (V + 127) // 128 * 128:
+            self._fail("vocab_padded", "%d, but the vocabulary %d rounds up to %d"
+                       % (Vp, V, (V + 127) // 128 * 128))
+        if self.arch == "llama":
+            NKV, F = hd["n_kv_head"], hd["ffn_dim"]
+            if NKV < 1 or NH % NKV or (C // NH) % 2 or F < 1 or hd["tie_embeddings"] > 1:
+                self._fail("n_kv_head", "%d kv heads for %d heads, head size %d, ffn_dim %d: "
+                           "not a llama shape" % (NKV, NH, C // NH, F))
+            self.config.update(n_kv_head=NKV, ffn_dim=F, tie_embeddings=bool(hd["tie_embeddings"]),
+                               rope_theta=hd["rope_theta"], norm_eps=hd["norm_eps"])
+            self.shapes = llama_param_shapes(L, C, Vp, NH, NKV, F, hd["tie_embeddings"])
+        else:
+            self.shapes = param_shapes(L, C, T, Vp)
         P = sum(int(np.prod(s)) for s in self.shapes.values())
         ns = hd["settings_size"] if hd["version"] >= 2 else 0
         if ns > MAX_SETTINGS:
@@ -141,8 +189,9 @@ class Checkpoint:
 
     def __repr__(self):
         c = self.config
-        return ("Checkpoint(%r, step=%d, L%d H%d C%d T%d V%d)"
-                % (self.path, self.step, c["n_layer"], c["n_head"], c["n_embd"],
+        kv = "/%d" % c["n_kv_head"] if self.arch == "llama" else ""
+        return ("Checkpoint(%r, %s, step=%d, L%d H%d%s C%d T%d V%d)"
+                % (self.path, self.arch, self.step, c["n_layer"], c["n_head"], kv, c["n_embd"],
                    c["seq_len"], c["vocab"]))
 
 
