@@ -196,6 +196,13 @@ int tr_export_main(int argc, char **argv)
     if ((want_tok || o.data || o.tokenizer) &&
         (err = tr_export_tokenizer(o.data, o.tokenizer, st.tokenizer_hash, &spm, &tok_path)))
         goto out;
+    /* not among the checkpoints: hf's config.json would replace the run's */
+    if (fs_is_entry_of(path, o.out)) {
+        err = ingot_fail(INGOT_E_USAGE, "--out %s: the checkpoint's own directory (the "
+                         "export's config.json would replace the run's); give another "
+                         "directory", o.out);
+        goto out;
+    }
     if ((err = fs_mkdir_p(o.out)))
         goto out;
     struct tr_export_src src = { .path = path, .st = &st, .params = params, .spm = spm,

@@ -255,6 +255,9 @@ int main(int argc, char **argv)
         { "--format hf --out x nowhere", 1, "nowhere" },
         { "--format hf --out x empty", 1, "no ckpt-" },
         { "--format hf --out x bad.bin", 1, "checksum" },
+        { "--format hf --out ck ck", 2, "the checkpoint's own directory" },
+        { "--format hf --out ck/ ck/ckpt-00000003.bin", 2, "the checkpoint's own directory" },
+        { "--format safetensors --out '' ck", 2, "--out: empty value" },
     };
     char *src = tt_fmt("%s/ck/ckpt-00000003.bin", dir), *raw;
     size_t len;
