@@ -152,9 +152,25 @@ int dataset_open(const char *dir, bool verify, struct dataset **out)
         return ingot_fail(-ENOMEM, "%s: out of memory", dir);
     }
     int ret = manifest_read(mpath, &ds->manifest);
-    if (ret == -ENOENT)
-        ret = ingot_fail(-ENOENT, "%s: no %s; is this a dataset made by ingot-pretok?", dir,
-                         INGOT_MANIFEST_NAME);
+    if (ret == -ENOENT) {
+        /* an unfinished conversion or merge: say how to finish it */
+        char *st = fs_path_join(dir, INGOT_PRETOK_STATE_NAME);
+        char *mp = fs_path_join(dir, INGOT_MERGE_PLAN_NAME);
+        if (st && access(st, F_OK) == 0)
+            ret = ingot_fail(-ENOENT, "%s: no %s yet: an ingot-pretok conversion into it is "
+                             "unfinished (%s is there); run the same ingot-pretok command "
+                             "again to finish it", dir, INGOT_MANIFEST_NAME,
+                             INGOT_PRETOK_STATE_NAME);
+        else if (mp && access(mp, F_OK) == 0)
+            ret = ingot_fail(-ENOENT, "%s: no %s yet: an ingot-pretok merge into it is "
+                             "unfinished (%s is there); run the same merge command again",
+                             dir, INGOT_MANIFEST_NAME, INGOT_MERGE_PLAN_NAME);
+        else
+            ret = ingot_fail(-ENOENT, "%s: no %s; is this a dataset made by ingot-pretok?", dir,
+                             INGOT_MANIFEST_NAME);
+        free(st);
+        free(mp);
+    }
     if (ret)
         goto fail;
     const struct manifest *m = ds->manifest;

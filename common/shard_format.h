@@ -19,6 +19,11 @@
 #define INGOT_ENDIAN_MARK 0x01020304u     /* reads 0x04030201 on a big-endian host */
 #define INGOT_SHARD_SUFFIX ".tok"
 #define INGOT_MANIFEST_NAME "manifest.json"
+/* What an unfinished ingot-pretok conversion or merge leaves in its output
+ * directory before manifest.json (pretok/pt_state.h, pt_merge.h): readers
+ * name them when the manifest is missing. */
+#define INGOT_PRETOK_STATE_NAME ".pretok-state.json"
+#define INGOT_MERGE_PLAN_NAME ".merge-plan.json"
 #define INGOT_MANIFEST_VERSION 1
 
 enum ingot_split { INGOT_SPLIT_TRAIN = 0, INGOT_SPLIT_VAL = 1 };

@@ -204,11 +204,15 @@ int shard_reader_check_header(const char *name, const void *buf, size_t len,
         return ingot_fail(INGOT_E_FORMAT,
                           "%s: field magic: not an Ingot shard (the file does not start with \"%s\")",
                           name, INGOT_SHARD_MAGIC);
-    if (len < INGOT_SHARD_HEADER_SIZE || file_size < INGOT_SHARD_HEADER_SIZE)
+    /* the file's size, not the bytes read to check the magic (was "8 bytes") */
+    if (file_size < INGOT_SHARD_HEADER_SIZE)
         return ingot_fail(INGOT_E_TRUNCATED,
                           "%s: field header: file is %llu bytes, shorter than the %u-byte header "
                           "(truncated?)" HINT,
-                          name, (ull)(file_size < len ? file_size : len), INGOT_SHARD_HEADER_SIZE);
+                          name, (ull)file_size, INGOT_SHARD_HEADER_SIZE);
+    if (len < INGOT_SHARD_HEADER_SIZE)
+        return ingot_fail(INGOT_E_TRUNCATED, "%s: field header: %zu bytes of the %u-byte header "
+                          "given", name, len, INGOT_SHARD_HEADER_SIZE);
     /* The header is 8-byte aligned in a mapping but not in any buffer. */
     struct ingot_shard_header h;
     memcpy(&h, b, sizeof(h));

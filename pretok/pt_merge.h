@@ -9,9 +9,10 @@
 #define INGOT_PT_MERGE_H
 
 #include "pt_cli.h"
+#include "shard_format.h"
 
 /* Files merge keeps in OUT and in the parts (never corpus inputs). */
-#define PT_MERGE_PLAN_NAME ".merge-plan.json"
+#define PT_MERGE_PLAN_NAME INGOT_MERGE_PLAN_NAME
 #define PT_MERGE_PENDING_NAME ".merge-manifest.json"
 #define PT_MERGE_RETIRED_NAME "manifest.merged.json"
 

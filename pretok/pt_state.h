@@ -13,8 +13,9 @@
 
 #include "manifest.h"
 #include "pt_reason.h"
+#include "shard_format.h"
 
-#define PT_STATE_NAME ".pretok-state.json"
+#define PT_STATE_NAME INGOT_PRETOK_STATE_NAME
 #define PT_EXAMPLES_PER_REASON 5
 
 /* A position in the input stream: (global file index, record number). */

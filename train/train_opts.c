@@ -33,9 +33,14 @@ void tr_opts_help(const char *prog)
 {
     printf("Usage: %s --data DIR [options]\n"
            "       %s --synthetic [--vocab N] [options]\n"
+           "       %s export|generate|eval CHECKPOINT [options]   (each has its --help)\n"
            "Train a GPT-2 or LLaMA-style model on token shards made by ingot-pretok.\n"
            "Integers take k M G T (x1000) or Ki Mi Gi Ti (x1024) suffixes: 512k = 512000,\n"
-           "512Ki = 524288.\n\n", prog, prog);
+           "512Ki = 524288.\n\n"
+           "Subcommands, on a checkpoint file or a --ckpt-dir directory:\n"
+           "  export    write it for Hugging Face, llm.c or as safetensors (--format)\n"
+           "  generate  continue a prompt, on the CPU or a GPU\n"
+           "  eval      its loss on a dataset's val (or train) split\n\n", prog, prog, prog);
     printf(
         "Settings:\n"
         "  --config FILE           settings from a JSON object or TOML key = value lines,\n"

@@ -306,6 +306,15 @@ int main(void)
     expect(dir, true, -ENOENT, "no such dataset directory");
     CHECK(fs_mkdir_p(dir) == 0);
     expect(dir, true, -ENOENT, "no manifest.json");
+    /* an unfinished conversion, then an unfinished merge: how to finish it */
+    char *st = tu_path(dir, INGOT_MERGE_PLAN_NAME);
+    CHECK_OK(fs_write_atomic(st, "{}", 2));
+    expect(dir, true, -ENOENT, "merge into it is unfinished");
+    free(st);
+    st = tu_path(dir, INGOT_PRETOK_STATE_NAME);
+    CHECK_OK(fs_write_atomic(st, "{}", 2));
+    expect(dir, true, -ENOENT, "run the same ingot-pretok command again");
+    free(st);
     free(dir);
     dir = build(0);
     a = tu_path(dir, "val-000000.tok");

@@ -323,7 +323,10 @@ int main(void)
     CHECK_FAIL(shard_reader_check_header("mem", c + 1, INGOT_SHARD_HEADER_SIZE, base_len - 1),
                INGOT_E_TRUNCATED, "field file_size");
     CHECK_FAIL(shard_reader_check_header("mem", c + 1, 100, base_len), INGOT_E_TRUNCATED,
-               "field header");
+               "field header: 100 bytes of the");
+    /* a short file: its size named (the 8 bytes read for the magic were) */
+    CHECK_FAIL(shard_reader_check_header("mem", c + 1, 8, 100), INGOT_E_TRUNCATED,
+               "file is 100 bytes, shorter than");
     free(c);
 
     every_bit();

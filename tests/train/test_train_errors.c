@@ -123,6 +123,8 @@ int main(int argc, char **argv)
     /* command line */
     expect("no data", "--steps 3", 2, "--data", NULL);
     expect("unknown option", "--synthetic --bogus", 2, "--bogus", NULL);
+    expect("--help names the subcommands", "--help", 0, "export|generate|eval CHECKPOINT",
+           "  generate  continue a prompt");
     expect("flag at the end without its value", "--synthetic --steps", 2, "--steps needs a value",
            NULL);
     expect("value left out (next flag taken)", "--synthetic --metrics --steps 3", 2,
