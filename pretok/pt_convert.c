@@ -326,6 +326,16 @@ static int report_done(const struct conv *c, const struct pt_report *rep)
     return check_skips(o, rep);
 }
 
+/* Seconds between the plain progress lines when stderr is not a terminal:
+ * INGOT_PRETOK_PROGRESS_S (default 30; 0 turns them off). */
+static double progress_log_period(void)
+{
+    const char *e = getenv("INGOT_PRETOK_PROGRESS_S");
+    char *end;
+    double s = e && *e ? strtod(e, &end) : 30.0;
+    return e && *e && (*end || !(s >= 0.0) || s > 1e9) ? 30.0 : s;
+}
+
 static size_t index_of_file(const struct conv *c, uint32_t global)
 {
     return global < c->first ? c->first : global > c->end ? c->end : global;
@@ -453,6 +463,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         },
         .tok = &c.tok, .threads = o->threads, .total_bytes = rep.input_bytes,
         .progress = !o->quiet && isatty(2),
+        .progress_log_s = o->quiet || isatty(2) ? 0.0 : progress_log_period(),
     };
     for (size_t i = c.first; i < from_i; i++)
         pc.prod.bytes_before += c.inputs.v[i].size;

@@ -344,7 +344,10 @@ static bool join_bounded(pthread_t t, struct stopper *sp, double wait)
     return false;
 }
 
-static void draw_progress(struct pipe *p, double t0, uint64_t bytes0)
+/* The progress line: redrawn in place on a terminal (\r), or as one plain
+ * line for a log (log: under Slurm or nohup nothing else would show for
+ * hours). */
+static void draw_progress(struct pipe *p, double t0, uint64_t bytes0, bool log)
 {
     double el = mono_now() - t0;
     if (el <= 0)
@@ -361,8 +364,10 @@ static void draw_progress(struct pipe *p, double t0, uint64_t bytes0)
         long s = (long)((total - (double)bytes) / rate);
         snprintf(eta, sizeof(eta), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
     }
-    fprintf(stderr, "\r%5.1f%% | %7.1f MB/s | %s docs/s | %s tok/s | ETA %s   ", pct,
-            rate / 1e6, docs, toks, eta);
+    fprintf(stderr, log ? "pretok: %.1f%% | %.1f MB/s | %s docs/s | %s tok/s | ETA %s | "
+                          "%.0f s\n"
+                        : "\r%5.1f%% | %7.1f MB/s | %s docs/s | %s tok/s | ETA %s   ",
+            pct, rate / 1e6, docs, toks, eta, el);
     fflush(stderr);
 }
 
@@ -445,7 +450,11 @@ int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *in
             }
             double t = mono_now();
             if (cfg->progress && t - last_draw >= 0.5) {
-                draw_progress(p, t0, cfg->prod.bytes_before);
+                draw_progress(p, t0, cfg->prod.bytes_before, false);
+                last_draw = t;
+            } else if (cfg->progress_log_s > 0 && t - last_draw >= cfg->progress_log_s) {
+                if (last_draw > 0)   /* not at the start: nothing done yet */
+                    draw_progress(p, t0, cfg->prod.bytes_before, true);
                 last_draw = t;
             }
         }
@@ -469,7 +478,7 @@ int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *in
     }
     bool interrupted = sp.t_signal != 0;
     if (cfg->progress) {
-        draw_progress(p, t0, cfg->prod.bytes_before);
+        draw_progress(p, t0, cfg->prod.bytes_before, false);
         fputc('\n', stderr);
     }
 

@@ -19,6 +19,8 @@ struct pt_pipeline_cfg {
     pt_writer *writer;
     unsigned threads;
     bool progress;                  /* draw the progress line on stderr */
+    double progress_log_s;          /* > 0: stderr is a log, not a terminal: one plain
+                                       line each this many seconds instead */
     uint64_t total_bytes;           /* input bytes of the whole job (for %) */
 };
 

@@ -75,5 +75,19 @@ _, err = t.run(args, rc=1, what="the default again")
 t.run(base + ["--out", t.path("skips2"), "--max-skip-fraction", "0.4", inp], what="0.4")
 print("--max-skip-fraction: fails at 1%, dataset complete, accepted with 0.5")
 
+# Progress when stderr is a log (here a pipe): plain lines at the period, no \r redraws;
+# --quiet and INGOT_PRETOK_PROGRESS_S=0 none. Slowed down by the test hooks.
+if T.has_hooks(t.pretok):
+    slow = {"INGOT_PRETOK_TEST_BATCH_DELAY_MS": "20", "INGOT_PRETOK_TEST_BATCH_ITEMS": "8"}
+    for period, extra, want in [("0.05", [], True), ("0", [], False), ("0.05", ["--quiet"], False)]:
+        env = dict(slow, INGOT_PRETOK_PROGRESS_S=period)
+        _, err = t.run(["--model", model, "--out", t.path("prog%s%d" % (period, len(extra))),
+                        "--threads", "2", inp] + extra, env=env, what="progress " + period)
+        lines = [l for l in err.splitlines() if l.startswith("pretok: ") and "% |" in l]
+        T.check("\r" not in err, "a \\r redraw in a log: %r" % err[:300])
+        T.check(bool(lines) == want, "period %s %s: %d progress lines: %s"
+                % (period, extra, len(lines), err[:400]))
+    print("progress in a log: plain lines at the period")
+
 t.cleanup()
 print("ok")
