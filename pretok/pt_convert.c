@@ -34,6 +34,7 @@ struct conv {
     struct pt_tok_cfg tok;
     struct pt_writer_cfg wcfg;
     uint64_t options_hash, merge_hash, inputs_hash;
+    uint64_t mtimes_hash;           /* the inputs' modification times (resume only) */
     char *options_text;             /* "--key value" lines (options_hash) */
     char *state_path;
 };
@@ -115,6 +116,18 @@ static int options_hash(struct conv *c)
         c->options_hash = ingot_xxh3(s, len);
         c->inputs_hash = ingot_xxh3(in ? in : "", in_len);
     }
+    /* Apart from the options hash: merge compares parts converted on other
+     * machines, whose copies of the corpus have other times. */
+    int64_t *t = !ret ? malloc((c->inputs.n + 1) * sizeof(*t)) : NULL;
+    if (t) {
+        for (size_t i = 0; i < c->inputs.n; i++)
+            t[i] = c->inputs.v[i].mtime_ns;
+        const uint64_t mt = ingot_xxh3(t, c->inputs.n * sizeof(*t));
+        c->mtimes_hash = mt ? mt : 1;   /* 0 means "not recorded" in a state */
+        free(t);
+    } else if (!ret) {
+        ret = -ENOMEM;
+    }
     free(s);
     free(in);
     return ret ? ingot_oom("the options text", len + in_len + 4096) : 0;
@@ -195,6 +208,7 @@ static int fresh_state(const struct conv *c, struct pt_state *st)
     st->merge_hash = c->merge_hash;
     st->model_hash = ingot_spm_model_hash(c->spm);
     st->inputs_hash = c->inputs_hash;
+    st->mtimes_hash = c->mtimes_hash;
     st->part_k = o->part_k;
     st->part_n = o->part_n;
     st->options_text = strdup(c->options_text);
@@ -221,7 +235,8 @@ static int refuse_rerun(const struct conv *c, const struct pt_state *st)
         }
         struct pt_run_id now = {
             .options_hash = c->options_hash, .model_hash = ingot_spm_model_hash(c->spm),
-            .inputs_hash = c->inputs_hash, .options_text = c->options_text,
+            .inputs_hash = c->inputs_hash, .mtimes_hash = c->mtimes_hash,
+            .options_text = c->options_text,
             .model_path = c->o->model, .input_names = names, .input_sizes = sizes,
             .n_inputs = c->inputs.n, .part_k = c->o->part_k, .part_n = c->o->part_n,
         };
@@ -407,7 +422,8 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
                          "command did not start; choose an empty or new --out", o->out);
         goto out;
     }
-    if (!ret && (st.options_hash != c.options_hash || st.counts.n_files != c.inputs.n)) {
+    if (!ret && (st.options_hash != c.options_hash || st.counts.n_files != c.inputs.n ||
+                 (st.mtimes_hash && st.mtimes_hash != c.mtimes_hash))) {
         ret = refuse_rerun(&c, &st);
         goto out;
     }

@@ -21,6 +21,7 @@ enum pt_format { PT_FMT_JSONL, PT_FMT_TEXT };
 struct pt_input {
     char *path;             /* owned */
     uint64_t size;          /* bytes on disk (0 when stat failed or not regular) */
+    int64_t mtime_ns;       /* modification time (0 when stat failed): resume checks it */
     uint32_t index;         /* global position in the full list */
     enum pt_format format;  /* by name: .txt / .txt.zst / .txt.gz are text, else
                                JSONL; standard input: --stdin-format */

@@ -162,6 +162,11 @@ int pt_resume_mismatch(const char *out_dir, const struct pt_state *st,
             if (st->done)
                 diff_inputs(&what, out_dir, now);
         }
+        if (st->inputs_hash == now->inputs_hash && st->mtimes_hash &&
+            st->mtimes_hash != now->mtimes_hash)
+            add(&what, "%san input was modified since the conversion started (a file's "
+                "modification time differs, its size does not): the finished shards hold the "
+                "old text", n++ ? "; " : "");
         if (st->part_k != now->part_k || st->part_n != now->part_n)
             add(&what, "%s--part %u/%u (was %u/%u; 0/0: none)", n++ ? "; " : "", now->part_k,
                 now->part_n, st->part_k, st->part_n);

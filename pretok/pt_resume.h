@@ -12,7 +12,7 @@
 
 /* The identity of this run, compared with the state's. */
 struct pt_run_id {
-    uint64_t options_hash, model_hash, inputs_hash;
+    uint64_t options_hash, model_hash, inputs_hash, mtimes_hash;
     const char *options_text;       /* "--key value" lines */
     const char *model_path;
     const char *const *input_names; /* n_inputs */

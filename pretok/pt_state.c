@@ -153,6 +153,8 @@ static json_t *state_to_json(const struct pt_state *st)
         "files", files,
         "examples", examples,
         "examples_per_reason", reasons);
+    if (root && st->mtimes_hash)
+        json_object_set_new(root, "mtimes_hash", jhex(st->mtimes_hash));
     return root;
 }
 
@@ -277,8 +279,9 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
     } else if (get_hex(json_object_get(root, "merge_hash"), &st->merge_hash)) {
         what = "merge_hash";
     } else if (opt_hex(root, "model_hash", &st->model_hash) ||
-               opt_hex(root, "inputs_hash", &st->inputs_hash)) {
-        what = "model_hash/inputs_hash";
+               opt_hex(root, "inputs_hash", &st->inputs_hash) ||
+               opt_hex(root, "mtimes_hash", &st->mtimes_hash)) {
+        what = "model_hash/inputs_hash/mtimes_hash";
     } else if (get_pair(json_object_get(root, "part"), part) || part[0] > part[1] ||
                part[1] > 1000000 || (part[1] && !part[0])) {
         what = "part";

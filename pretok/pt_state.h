@@ -56,6 +56,10 @@ struct pt_state {
     char *options_text;                 /* "--key value" lines (owned) */
     char *command_line;                 /* the command that started it (owned) */
     uint64_t model_hash, inputs_hash;
+    /* XXH3 of the inputs' modification times (0: a state from before it was
+     * recorded): an input edited in place, its size kept, is not the text
+     * the finished shards hold */
+    uint64_t mtimes_hash;
     uint32_t part_k, part_n;            /* 0/0 without --part */
     bool done;
     uint64_t next_seq[2];               /* shards finished per split */

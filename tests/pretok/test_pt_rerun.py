@@ -42,5 +42,24 @@ for what, args, words in cases:
     print("rerun with %s: refused, says what changed" % what)
 # The original command still finds it complete.
 t.run(base + files, what="the original command")
+# An input edited in place, its size kept (the audit: a resume mixed old and new text):
+# refused by its modification time; the original bytes (and time) back: complete again.
+with open(files[1], "rb") as f:
+    orig = f.read()
+st = os.stat(files[1])
+edited = orig.replace(b"a", b"A", 1) if b"a" in orig else orig[::-1]
+T.check(len(edited) == len(orig) and edited != orig, "fixture: no letter to change")
+with open(files[1], "wb") as f:
+    f.write(edited)
+os.utime(files[1], ns=(st.st_atime_ns, st.st_mtime_ns + 1000000000))
+_, err = t.run(base + files, rc=1, what="an input edited in place")
+T.check("modified since the conversion started" in err and "complete" in err.lower(),
+        "an input edited in place: %s" % err)
+T.same_dataset(keep, out, "after a refused rerun with an edited input")
+with open(files[1], "wb") as f:
+    f.write(orig)
+os.utime(files[1], ns=(st.st_atime_ns, st.st_mtime_ns))
+t.run(base + files, what="the original bytes and time back")
+print("rerun with an input edited in place (same size): refused by its modification time")
 t.cleanup()
 print("ok")
