@@ -163,6 +163,20 @@ def main():
         fail("a missing dataset opened")
     except ingot.FormatError as e:
         check("manifest.json" in str(e), str(e))
+    # a file where the directory belongs: FormatError, not a raw NotADirectoryError
+    for f in ("manifest.json", sorted(x for x in os.listdir(d) if x.endswith(".tok"))[0]):
+        try:
+            ingot.open_dataset(os.path.join(d, f))
+            fail("open_dataset of the file %s succeeded" % f)
+        except ingot.FormatError as e:
+            check("not a directory" in str(e), str(e))
+    # get_batch of no rows or windows: refused, not an empty array or numpy's error
+    for bs, bl in ((0, 8), (2, 0), (2, -1), (2.5, 8)):
+        try:
+            ds.get_batch("train", bs, bl)
+            fail("get_batch(%r, %r) was accepted" % (bs, bl))
+        except ValueError as e:
+            check("expected an integer >= 1" in str(e), str(e))
     check_tokenizer_path(fx, d)
     verified = check_checksums(fx, d)
     fx.cleanup()

@@ -56,6 +56,9 @@ class Dataset:
     def __init__(self, path, verify=False):
         self.path = os.fspath(path)
         mpath = os.path.join(self.path, "manifest.json")
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise FormatError("%s: not a directory; open the dataset directory that holds "
+                              "manifest.json (a single shard: ingot.Shard(path))" % self.path)
         try:
             with open(mpath, encoding="utf-8") as f:
                 self.manifest = json.load(f)
@@ -166,6 +169,9 @@ class Dataset:
         split's stream; returns (x, y) int64 arrays of [batch_size, block_size], or torch
         tensors on device when device is given. rng: a numpy Generator or a seed."""
         s = self._split(split)
+        for name, v in (("batch_size", batch_size), ("block_size", block_size)):
+            if isinstance(v, bool) or int(v) != v or v < 1:
+                raise ValueError("%s: %r; expected an integer >= 1" % (name, v))
         if s.n_tokens < block_size + 1:
             raise ValueError("%s split has %d tokens, fewer than block_size + 1 = %d"
                              % (split, s.n_tokens, block_size + 1))
