@@ -16,6 +16,7 @@
 #include "ingot_hash.h"
 #include "manifest.h"
 #include "pt_lock.h"
+#include "pt_resume.h"
 #include "pt_state.h"
 #include "pt_writer.h"
 #include "shard_format.h"
@@ -143,9 +144,16 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
         if (p->st.part_k != i + 1)
             return ingot_fail(INGOT_E_USAGE, "%s: part %u appears twice or part %zu is missing",
                               p->dir, p->st.part_k, i + 1);
-        if (p->st.merge_hash != q->st.merge_hash)
-            return ingot_fail(INGOT_E_MISMATCH, "%s and %s were made with different options, "
-                              "inputs or models", q->dir, p->dir);
+        if (p->st.merge_hash != q->st.merge_hash) {
+            char *what = NULL;
+            if (pt_resume_parts_differ(&q->st, &p->st, &what))
+                return ingot_oom("the merge message", 4096);
+            int ret = ingot_fail(INGOT_E_MISMATCH, "%s and %s were made with different "
+                                 "options, inputs or models%s%s", q->dir, p->dir,
+                                 *what ? ": " : "", what);
+            free(what);
+            return ret;
+        }
         if (p->m->tokenizer.hash != q->m->tokenizer.hash || p->m->n_inputs != q->m->n_inputs ||
             p->m->token_width != q->m->token_width)
             return ingot_fail(INGOT_E_MISMATCH, "%s and %s differ in tokenizer or input list",

@@ -141,6 +141,27 @@ static void diff_inputs(struct text *t, const char *out_dir, const struct pt_run
     manifest_free(m);
 }
 
+int pt_resume_parts_differ(const struct pt_state *a, const struct pt_state *b, char **out)
+{
+    struct text what = { 0 };
+    int n = 0;
+    add(&what, "%s", "");
+    if (a->model_hash && b->model_hash && a->model_hash != b->model_hash)
+        add(&what, "%sthe model (hash %016" PRIx64 ", was %016" PRIx64 ")", n++ ? "; " : "",
+            b->model_hash, a->model_hash);
+    if (a->options_text && b->options_text)
+        diff_options(&what, a->options_text, b->options_text, &n);
+    if (a->inputs_hash && b->inputs_hash && a->inputs_hash != b->inputs_hash)
+        add(&what, "%sthe input list (names or sizes: %zu file%s, was %zu)", n++ ? "; " : "",
+            b->counts.n_files, b->counts.n_files == 1 ? "" : "s", a->counts.n_files);
+    if (what.oom) {
+        free(what.s);
+        return -ENOMEM;
+    }
+    *out = what.s;
+    return 0;
+}
+
 int pt_resume_mismatch(const char *out_dir, const struct pt_state *st,
                        const struct pt_run_id *now)
 {

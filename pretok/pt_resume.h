@@ -27,6 +27,12 @@ struct pt_run_id {
  * message names the shard and what differs), or -ENOMEM. */
 int pt_resume_check_shards(const char *out_dir, const struct pt_state *st);
 
+/* For merge: what differs between the states of two parts whose merge
+ * hashes do (the model, each option as "--key b (was a)", the input list),
+ * as malloc'd text in *out ("" when the states do not record it). 0 or
+ * -ENOMEM. */
+int pt_resume_parts_differ(const struct pt_state *a, const struct pt_state *b, char **out);
+
 /* The refusal of a rerun whose options hash differs from st's: names what
  * changed (model, each option, the input list and its first difference,
  * --part), says that the data in out_dir is complete (or how to finish

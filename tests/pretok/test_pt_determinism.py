@@ -38,6 +38,14 @@ print("threads 1/2/7, pread: identical (%d shards)" % n_shards)
 _, err = t.run(common + ["--out", t.path("t1"), "--threads", "1"] + inputs + ["--json"])
 T.same_dataset(t.path("t2"), t.path("t1"), "rerun of a finished conversion")
 
+# Parts made with different options: merge names the option (it said only "different
+# options, inputs or models").
+convert("odd1", ["--part", "1/2", "--shard-tokens", "3000"])
+convert("odd2", ["--part", "2/2", "--shard-tokens", "4000"])
+_, err = t.run(["merge", t.path("oddm"), t.path("odd1"), t.path("odd2")], rc=1, what="mismatch")
+T.check("--shard-tokens 4000 (was 3000)" in err, "merge mismatch: %s" % err)
+print("merge of parts with different options: names the option")
+
 # --part K/N + merge: the joined token stream is the single run's.
 parts = []
 for k in (1, 2, 3):
