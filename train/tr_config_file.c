@@ -136,19 +136,22 @@ int tr_config_file_read(const char *path, json_t **out)
     int err = fs_read_capped(path, "--config", 1 << 20, &text, &len);
     if (err)
         return err;
-    const char *p = text;
+    /* a UTF-8 byte order mark (editors on Windows write one) is not text */
+    const char *body = len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? text + 3 : text;
+    const size_t blen = len - (size_t)(body - text);
+    const char *p = body;
     while (isspace((unsigned char)*p))
         p++;
     json_t *obj = NULL;
     if (*p == '{') {
         json_error_t je;
-        obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+        obj = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &je);
         if (!obj || !json_is_object(obj))
             err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: not a JSON object: %s", path,
                              je.line, obj ? "another value" : je.text);
     } else {
         obj = json_object();
-        err = obj ? toml_parse(path, text, obj) : ingot_oom("config", 64);
+        err = obj ? toml_parse(path, body, obj) : ingot_oom("config", 64);
     }
     free(text);
     if (err) {

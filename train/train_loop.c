@@ -106,23 +106,35 @@ static void say(const struct run *r, const char *fmt, ...)
     fflush(stdout);
 }
 
+/* A model shape for messages: GPT-2's fields, llama's with its own. */
+static void describe_shape(const struct tr_config *c, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s: %d layers, %d heads, dim %d, seq-len %d, vocab %d",
+                     tr_arch_name(c->arch), c->n_layer, c->n_head, c->n_embd, c->seq_len,
+                     c->vocab);
+    if (c->arch == TR_ARCH_LLAMA && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, ", %d kv heads, ffn-dim %d, rope-theta %g, norm-eps "
+                 "%g%s", c->n_kv_head, c->ffn_dim, c->rope_theta, (double)c->norm_eps,
+                 c->tie_embeddings ? ", tied embeddings" : "");
+}
+
 /* The checkpoint's config and data must match this run's (init: it is
  * --init-from's, whose weights start a new run). */
 static int check_resume(const struct run *r, const char *path, const struct tr_ckpt_state *st,
                         bool init)
 {
     const struct tr_config *a = &st->cfg, *b = &r->cfg;
-    if (!tr_config_equal(a, b))
+    if (!tr_config_equal(a, b)) {
+        char has[256], want[256];
+        describe_shape(a, has, sizeof has);
+        describe_shape(b, want, sizeof want);
         return ingot_fail(INGOT_E_MISMATCH,
-                          "%s: checkpoint of another model configuration: it has %s layers %d, "
-                          "heads %d/%d, dim %d, ffn-dim %d, seq-len %d, vocab %d; this run has %s "
-                          "%d, %d/%d, %d, %d, %d, %d. Pass the same --arch/--model/--layers/--heads/"
-                          "--kv-heads/--dim/--ffn-dim/--seq-len (and llama's --rope-theta, "
-                          "--norm-eps, --tie-embeddings), or %s", path, tr_arch_name(a->arch),
-                          a->n_layer, a->n_head, a->n_kv_head, a->n_embd, a->ffn_dim, a->seq_len,
-                          a->vocab, tr_arch_name(b->arch), b->n_layer, b->n_head, b->n_kv_head,
-                          b->n_embd, b->ffn_dim, b->seq_len, b->vocab, init ? "leave them out "
+                          "%s: checkpoint of another model configuration: it is %s; this run is "
+                          "%s. Pass the same --arch/--model/--layers/--heads/--dim/--seq-len "
+                          "(and llama's --kv-heads, --ffn-dim, --rope-theta, --norm-eps, "
+                          "--tie-embeddings), or %s", path, has, want, init ? "leave them out "
                           "(--init-from takes the checkpoint's shape)" : "use another --ckpt-dir");
+    }
     uint64_t hash = tr_loader_tokenizer_hash(r->loader);
     bool synth = r->o->synthetic, ck_synth = st->flags & TR_CKPT_FLAG_SYNTHETIC;
     if (synth != ck_synth && !init)

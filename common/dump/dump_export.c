@@ -61,10 +61,10 @@ done:
 int dump_export_bin(const struct dump_opts *o)
 {
     if (!o->out)
-        return ingot_fail(INGOT_E_USAGE, "export-bin: --out FILE.bin is required");
+        return ingot_fail(INGOT_E_USAGE, "--out FILE.bin is required");
     bool llmc = !o->format || !strcmp(o->format, "llmc");
     if (!llmc && strcmp(o->format, "nanogpt"))
-        return ingot_fail(INGOT_E_USAGE, "export-bin --format %s: expected llmc or nanogpt",
+        return ingot_fail(INGOT_E_USAGE, "--format %s: expected llmc or nanogpt",
                           o->format);
     struct dump_src s;
     int ret = dump_src_open(o->path, false, &s);
@@ -107,14 +107,14 @@ int dump_export_bin(const struct dump_opts *o)
                          st.st_dev == in.st_dev && st.st_ino == in.st_ino;
     free(parent);
     if (inside) {
-        ret = ingot_fail(INGOT_E_USAGE, "export-bin --out %s: inside the input %s, whose files "
+        ret = ingot_fail(INGOT_E_USAGE, "--out %s: inside the input %s, whose files "
                          "it would replace; write it elsewhere", o->out, o->path);
         goto out;
     }
     /* Only a regular file is replaced (as root, a rename over /dev/null
      * would replace the device). */
     if (stat(o->out, &st) == 0 && !S_ISREG(st.st_mode)) {
-        ret = ingot_fail(INGOT_E_USAGE, "export-bin --out %s: exists and is not a regular file",
+        ret = ingot_fail(INGOT_E_USAGE, "--out %s: exists and is not a regular file",
                          o->out);
         goto out;
     }

@@ -220,6 +220,12 @@ int main(int argc, char **argv)
     expect("--config TOML", x, 0, NULL, NULL);
     char *mt = F("%s/t.jsonl", dir);
     same_steps("--config TOML vs flags", ma, mt, STEPS);
+    /* the same file with a UTF-8 byte order mark (was "expected key = value") */
+    char *tb = F("%s/bom.toml", dir), *bom = F("\xEF\xBB\xBF%s", toml);
+    CHECK_OK(fs_write_atomic(tb, bom, strlen(bom)));
+    x = F("--config '%s' --steps %d --metrics '%s/tb.jsonl'", tb, STEPS, dir);
+    expect("--config TOML with a BOM", x, 0, NULL, NULL);
+    same_steps("--config TOML with a BOM vs flags", ma, F("%s/tb.jsonl", dir), STEPS);
     char *cfgout = F("%s/cj/config.json", dir);
     s = tt_slurp(cfgout);
     bool cj = s && strstr(s, "\"arch\": \"gpt2\"") && strstr(s, "\"steps\": 10,") &&
