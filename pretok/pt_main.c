@@ -1,4 +1,5 @@
 /* ingot-pretok: convert a corpus once into token shards. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,6 +82,9 @@ int main(int argc, char **argv)
     if (!ret)
         return 0;
     fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg_for(ret));
+    if ((ret == -ENOSPC || ret == -EDQUOT) && (o.cmd == PT_CMD_CONVERT || o.cmd == PT_CMD_MERGE))
+        fprintf(stderr, "ingot-pretok: the disk is full; what was finished is kept: free space "
+                "and run the same command again to resume\n");
     if (ret == INGOT_E_INTERRUPTED) {
         /* _exit: threads that did not stop in time may still be running
          * (pt_pipeline_stats.abandoned); exit() would run library

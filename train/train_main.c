@@ -1,5 +1,6 @@
 /* ingot-train: parse the command line, check where output goes, run,
  * report the error. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,9 +113,14 @@ int main(int argc, char **argv)
                    removed == 1 ? "" : "s", o.ckpt_dir);
     }
     err = tr_train(&o);
+    const bool ckpts = o.ckpt_dir != NULL;
     tr_opts_free(&o);
     if (err) {
         fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
+        if (err == -ENOSPC || err == -EDQUOT)
+            fprintf(stderr, "ingot-train: the disk is full%s\n", ckpts ?
+                    "; the checkpoints written before are whole (saves are atomic): free "
+                    "space and add --resume to continue from the last" : "");
         return err == INGOT_E_INTERRUPTED ? 130 : err == INGOT_E_USAGE ? 2 : 1;
     }
     return 0;
