@@ -51,13 +51,17 @@ int cli_parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64
     char *end;
     errno = 0;
     long long v = strtoll(p, &end, 10);
+    if (errno == ERANGE)   /* past int64: say so, not just the lower bound */
+        return ingot_fail(INGOT_E_USAGE, "%s '%s': too large (at most %lld)", flag, s,
+                          (long long)hi);
     if (errno || end == p)
         return range_fail(flag, s, lo, hi);
     int64_t mul = suffix_mul(end);
     if (!mul)
         return range_fail(flag, s, lo, hi);
     if (mul > 1 && (v > INT64_MAX / mul || v < INT64_MIN / mul))
-        return range_fail(flag, s, lo, hi);
+        return ingot_fail(INGOT_E_USAGE, "%s '%s': too large (at most %lld)", flag, s,
+                          (long long)hi);
     int64_t r = (int64_t)v * mul;
     if (r < lo || r > hi)
         return range_fail(flag, s, lo, hi);

@@ -35,8 +35,15 @@ int main(void)
     CHECK_FAIL(cli_parse_i64("--steps", "", 0, 100, &v), INGOT_E_USAGE, "--steps");
     CHECK_FAIL(cli_parse_i64("--steps", "10x", 0, 100, &v), INGOT_E_USAGE, "--steps");
     CHECK_FAIL(cli_parse_i64("--n", "99999999999999999999", 0, INT64_MAX, &v), INGOT_E_USAGE,
-               ">= 0");
-    CHECK_FAIL(cli_parse_i64("--n", "10000000T", 0, INT64_MAX, &v), INGOT_E_USAGE, "--n");
+               "too large (at most 9223372036854775807)");
+    CHECK_FAIL(cli_parse_i64("--n", "10000000T", 0, INT64_MAX, &v), INGOT_E_USAGE,
+               "--n '10000000T': too large");
+    /* the flag names and empty values (cli_check_value) */
+    CHECK_OK(cli_check_value("out", "dir"));
+    CHECK_OK(cli_check_value("out", "./--dir"));
+    CHECK_FAIL(cli_check_value("out", ""), INGOT_E_USAGE, "--out: empty value");
+    CHECK_FAIL(cli_check_value("model", "--out"), INGOT_E_USAGE,
+               "--model needs a value (got '--out'");
     CHECK_OK(cli_parse_i64("--seed", "-5", -10, 10, &v));
     CHECK(v == -5);
 
