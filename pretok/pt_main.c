@@ -15,6 +15,7 @@
 #include "pt_hooks.h"
 #include "pt_import.h"
 #include "pt_merge.h"
+#include "pt_report.h"
 #include "pt_text.h"
 
 static volatile sig_atomic_t interrupted;
@@ -82,6 +83,12 @@ int main(int argc, char **argv)
     if (!ret)
         return 0;
     fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg_for(ret));
+    const int status = ret == INGOT_E_INTERRUPTED ? (interrupted == SIGTERM ? 143 : 130)
+                       : ret == INGOT_E_USAGE ? 2 : 1;
+    if (o.json && o.cmd == PT_CMD_CONVERT) {
+        pt_report_json_error(stdout, o.out, ingot_errmsg_for(ret), status);
+        fflush(stdout);
+    }
     if ((ret == -ENOSPC || ret == -EDQUOT) && (o.cmd == PT_CMD_CONVERT || o.cmd == PT_CMD_MERGE))
         fprintf(stderr, "ingot-pretok: the disk is full; what was finished is kept: free space "
                 "and run the same command again to resume\n");
@@ -90,7 +97,7 @@ int main(int argc, char **argv)
          * (pt_pipeline_stats.abandoned); exit() would run library
          * destructors under them. Every file was written atomically. */
         fflush(NULL);
-        _exit(interrupted == SIGTERM ? 143 : 130);
+        _exit(status);
     }
-    return ret == INGOT_E_USAGE ? 2 : 1;
+    return status;
 }

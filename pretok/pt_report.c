@@ -97,6 +97,9 @@ void pt_report_warn_unk(FILE *f, const struct pt_report *r)
             100.0 * share, r->st->counts.unk_tokens, r->unk_id);
 }
 
+/* pt_report_json_error() prints nothing once the report is out */
+static bool json_printed;
+
 int pt_report_json(FILE *f, const struct pt_report *r)
 {
     const struct pt_counts *c = &r->st->counts;
@@ -150,5 +153,17 @@ int pt_report_json(FILE *f, const struct pt_report *r)
     int ret = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', f);
     json_decref(root);
+    json_printed = true;
     return ret ? -EIO : 0;
+}
+
+void pt_report_json_error(FILE *f, const char *out_dir, const char *error, int exit_status)
+{
+    if (json_printed)
+        return;
+    json_t *root = json_pack("{s:s?,s:s,s:i}", "out", out_dir, "error", error, "exit",
+                             exit_status);
+    if (root && !json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER))
+        fputc('\n', f);
+    json_decref(root);
 }

@@ -37,5 +37,10 @@ double pt_report_unk_share(const struct pt_report *r);
 void pt_report_warn_unk(FILE *f, const struct pt_report *r);
 /* 0 or -ENOMEM. */
 int pt_report_json(FILE *f, const struct pt_report *r);
+/* --json when the command failed before a report: {"out", "error", "exit"}
+ * on f, so that a script reading stdout always gets one object. Nothing when
+ * pt_report_json() already printed the report (a failure after it, such as
+ * --max-skip-fraction, is in the exit status and on stderr). */
+void pt_report_json_error(FILE *f, const char *out_dir, const char *error, int exit_status);
 
 #endif

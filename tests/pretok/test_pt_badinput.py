@@ -174,6 +174,14 @@ for name, (_, _, counts, line) in cases.items():
     else:
         T.check("manifest.json" in left, "%s: a repair failed the run" % name)
 print("fail: stops naming file and line, leaves nothing; repairs pass")
+# --json on a failed run: stdout is still one JSON object, with the error and the status
+name = [n for n, (_, _, counts, _) in cases.items() if any(r not in fixes for r in counts)][0]
+out, err = t.run(common + ["--on-error", "fail", "--json", "--out", t.path("failj"), gfile,
+                           os.path.join(bad, name)], rc=1, what="fail --json")
+rep = json.loads(out)
+T.check(rep.get("exit") == 1 and name in rep.get("error", "") and
+        rep.get("out") == t.path("failj"), "--json on failure: %r" % out)
+print("fail --json: one object with the error on stdout")
 
 # ---- --invalid-utf8 skip ----
 out = t.path("utf8skip")
