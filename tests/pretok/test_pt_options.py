@@ -82,7 +82,8 @@ if T.has_hooks(t.pretok):
     for period, extra, want in [("0.05", [], True), ("0", [], False), ("0.05", ["--quiet"], False)]:
         env = dict(slow, INGOT_PRETOK_PROGRESS_S=period)
         _, err = t.run(["--model", model, "--out", t.path("prog%s%d" % (period, len(extra))),
-                        "--threads", "2", inp] + extra, env=env, what="progress " + period)
+                        "--threads", "2", "--max-skip-fraction", "0.5", inp] + extra, env=env,
+                       what="progress " + period)
         lines = [l for l in err.splitlines() if l.startswith("pretok: ") and "% |" in l]
         T.check("\r" not in err, "a \\r redraw in a log: %r" % err[:300])
         T.check(bool(lines) == want, "period %s %s: %d progress lines: %s"
