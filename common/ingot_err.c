@@ -39,10 +39,15 @@ const char *ingot_strerror(int err)
 
 int ingot_fail(int err, const char *fmt, ...)
 {
+    /* Formatted apart first: an argument may be ingot_errmsg() itself
+     * ("%s: ...", ingot_errmsg() adds context to the last message), and
+     * vsnprintf into its own source is undefined (it garbled those). */
+    char text[sizeof(errmsg)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    memcpy(errmsg, text, sizeof(errmsg));
     errcode = err;
     return err;
 }

@@ -1,0 +1,29 @@
+/* common/ingot_err: a message that adds context to the last one, passing
+ * ingot_errmsg() as an argument, keeps both (it was formatted into its own
+ * buffer: undefined, seen garbled as "ingot-train: : every rank must ...");
+ * ingot_errmsg_for() gives the text only for the code it was set with. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ingot_err.h"
+#include "test_util.h"
+
+int main(void)
+{
+    ingot_fail(INGOT_E_MISMATCH, "resume point: step=12 differs from rank 0's step=10");
+    int err = ingot_fail(INGOT_E_MISMATCH, "%s: every rank must see the same --ckpt-dir",
+                         ingot_errmsg());
+    CHECK(err == INGOT_E_MISMATCH);
+    CHECK(!strcmp(ingot_errmsg(), "resume point: step=12 differs from rank 0's step=10: "
+                                  "every rank must see the same --ckpt-dir"));
+    /* twice over, and at the buffer's end: cut, never overrun */
+    char big[1500];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ingot_fail(INGOT_E_USAGE, "%s", big);
+    ingot_fail(INGOT_E_USAGE, "a: %s", ingot_errmsg());
+    CHECK(!strncmp(ingot_errmsg(), "a: xxx", 6) && strlen(ingot_errmsg()) == 1023);
+    CHECK(!strcmp(ingot_errmsg_for(INGOT_E_CHECKSUM), "checksum mismatch"));
+    printf("ok\n");
+    return 0;
+}
