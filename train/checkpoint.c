@@ -210,7 +210,11 @@ static int64_t parse_name(const char *name)
             return -1;
         s = s * 10 + (name[i] - '0');
     }
-    return s;
+    /* only the names a save writes (ckpt_path): "ckpt-999.bin", a copy by
+     * hand, would be listed as step 999 and opened as ckpt-00000999.bin */
+    char canon[64];
+    snprintf(canon, sizeof(canon), "ckpt-%08" PRId64 ".bin", s);
+    return strcmp(canon, name) ? -1 : s;
 }
 
 /* Steps of every checkpoint in dir, ascending (malloc'd). */

@@ -196,6 +196,16 @@ int tr_export_main(int argc, char **argv)
     if ((want_tok || o.data || o.tokenizer) &&
         (err = tr_export_tokenizer(o.data, o.tokenizer, st.tokenizer_hash, &spm, &tok_path)))
         goto out;
+    /* not into a dataset: hf's tokenizer.model would replace the dataset's */
+    char *man = fs_path_join(o.out, "manifest.json");
+    const bool dataset = man && access(man, F_OK) == 0;
+    free(man);
+    if (dataset) {
+        err = ingot_fail(INGOT_E_USAGE, "--out %s: a dataset directory (it holds "
+                         "manifest.json; the export's tokenizer.model would replace the "
+                         "dataset's); give another directory", o.out);
+        goto out;
+    }
     /* not among the checkpoints: hf's config.json would replace the run's */
     if (fs_is_entry_of(path, o.out)) {
         err = ingot_fail(INGOT_E_USAGE, "--out %s: the checkpoint's own directory (the "

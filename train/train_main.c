@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "checkpoint.h"
@@ -111,6 +112,20 @@ int main(int argc, char **argv)
         if (removed && !o.quiet)
             printf("removed %d stale checkpoint temp file%s of killed saves in %s\n", removed,
                    removed == 1 ? "" : "s", o.ckpt_dir);
+        /* A new run among another run's checkpoints would lose its own: the
+         * rotation keeps the highest steps (the old run's) and a later
+         * --resume would continue the old run. */
+        char *old = NULL;
+        if (!o.resume && !o.dump_batch && !(err = tr_ckpt_find_latest(o.ckpt_dir, &old)) && old)
+            err = ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s already holds checkpoints of a run "
+                             "(the latest %s): add --resume to continue it, or give a new or "
+                             "empty --ckpt-dir for a new run", o.ckpt_dir, old);
+        free(old);
+        if (err) {
+            fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
+            tr_opts_free(&o);
+            return err == INGOT_E_USAGE ? 2 : 1;
+        }
     }
     err = tr_train(&o);
     const bool ckpts = o.ckpt_dir != NULL;

@@ -258,6 +258,7 @@ int main(int argc, char **argv)
         { "--format hf --out ck ck", 2, "the checkpoint's own directory" },
         { "--format hf --out ck/ ck/ckpt-00000003.bin", 2, "the checkpoint's own directory" },
         { "--format safetensors --out '' ck", 2, "--out: empty value" },
+        { "--format hf --out ds ck", 2, "a dataset directory" },
     };
     char *src = tt_fmt("%s/ck/ckpt-00000003.bin", dir), *raw;
     size_t len;
@@ -266,6 +267,12 @@ int main(int argc, char **argv)
     char *badp = tt_fmt("%s/bad.bin", dir), *empty = tt_fmt("%s/empty", dir);
     CHECK_OK(fs_write_atomic(badp, raw, len));
     CHECK_OK(fs_mkdir_p(empty));
+    /* a directory with a manifest stands for a dataset */
+    char *ds = tt_fmt("%s/ds", dir), *dsm = tt_fmt("%s/ds/manifest.json", dir);
+    CHECK_OK(fs_mkdir_p(ds));
+    CHECK_OK(fs_write_atomic(dsm, "{}", 2));
+    free(ds);
+    free(dsm);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cmd = tt_fmt("cd '%s' && '%s' export %s", dir, bin, bad[i].args);
         int rc = tt_run(cmd, out);

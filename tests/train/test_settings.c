@@ -244,10 +244,10 @@ int main(int argc, char **argv)
      * a --ckpt-dir (the audit: refused, then min-lr above a new --lr, then
      * the first run's metrics.jsonl truncated to 2 records) */
     x = F("--data '%s' --model tiny --layers 1 --dim 32 --seq-len 32 --batch 4 --steps %d "
-          "--val-every 5 --val-tokens 128 --ckpt-dir '%s/cd' --ckpt-every 5 --metrics "
+          "--val-every 5 --val-tokens 128 --ckpt-dir '%s/cdv' --ckpt-every 5 --metrics "
           "'%s/d.jsonl'", data, STEPS, dir, dir);
     expect("a run with derived values", x, 0, NULL, NULL);
-    char *cfgd = F("%s/cd/config.json", dir), *md = F("%s/d.jsonl", dir);
+    char *cfgd = F("%s/cdv/config.json", dir), *md = F("%s/d.jsonl", dir);
     s = tt_slurp(cfgd);
     bool chosen = s && strstr(s, "\"ckpt-every\": 5") && !strstr(s, "\"metrics\"") &&
                   !strstr(s, "\"lr\"") && !strstr(s, "\"min-lr\"") &&
@@ -275,6 +275,33 @@ int main(int argc, char **argv)
     failures += !rederived + !kept;
     x = F("--synthetic --steps 2 --ckpt-every 5");
     expect("--ckpt-every without --ckpt-dir (flags)", x, 2, "need --ckpt-dir", NULL);
+    /* a resume leaves config.json as the first run wrote it (it wrote the
+     * derived values as chosen, the audit's second round) */
+    char *before = tt_slurp(cfgd);
+    x = F("--ckpt-dir '%s/cdv' --resume --steps 12 --metrics '%s/d3.jsonl'", dir, dir);
+    expect("resume with --steps 12", x, 0, "resumed from", NULL);
+    char *after = tt_slurp(cfgd);
+    bool same_cfg = before && after && !strcmp(before, after);
+    printf("%-34s %s\n", "config.json after a resume", same_cfg ? "unchanged" : "REWRITTEN  FAIL");
+    failures += !same_cfg;
+    free(before);
+    free(after);
+    /* a new run into a directory with another run's checkpoints: refused (its
+     * own were rotated away behind the old run's higher steps); a file named
+     * otherwise than a save names it is no checkpoint */
+    x = F("--config '%s' --ckpt-dir '%s/cdv' --stop-after 2", cfgd, dir);
+    expect("a new run into a used --ckpt-dir", x, 2, "already holds checkpoints", "--resume");
+    x = F("--config '%s' --ckpt-dir '%s/cdv' --init-from '%s/cdv/ckpt-00000010.bin' "
+          "--stop-after 2", cfgd, dir, dir);
+    expect("--init-from into a used --ckpt-dir", x, 2, "already holds checkpoints", NULL);
+    char *odd = F("%s/odd", dir), *odd_ck = F("%s/odd/ckpt-999.bin", dir), *raw;
+    size_t raw_len;
+    CHECK_OK(fs_mkdir_p(odd));
+    CHECK_OK(fs_read_all(F("%s/cdv/ckpt-00000010.bin", dir), &raw, &raw_len));
+    CHECK_OK(fs_write_atomic(odd_ck, raw, raw_len));
+    free(raw);
+    x = F("--config '%s' --ckpt-dir '%s' --stop-after 2", cfgd, odd);
+    expect("ckpt-999.bin is not a checkpoint name", x, 0, NULL, NULL);
 
     char *bad = F("%s/bad.toml", dir);
     CHECK_OK(fs_write_atomic(bad, "lerning-rate = 3\n", 17));

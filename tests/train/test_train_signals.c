@@ -177,7 +177,12 @@ static int hangup(const char *dir)
     failures += check("SIGHUP: checkpoint written", step >= 2 && ckpt_ok(ck, step), out);
     free(s);
 
-    /* nohup: SIGHUP ignored from the start stays ignored */
+    /* nohup: SIGHUP ignored from the start stays ignored (a new run: its
+     * own --ckpt-dir, the first one holds the interrupted run's) */
+    free(args);
+    args = tt_fmt("--synthetic --vocab 64 --model tiny --layers 1 --dim 32 --seq-len 16 "
+                  "--batch 2 --steps 1000000 --val-every 0 --print-every 1 --threads 1 "
+                  "--ckpt-dir '%s-nohup'", ck);
     pid = start(args, out, true);
     failures += check("nohup: training started", wait_for(pid, out, "step      2/"), out);
     kill(pid, SIGHUP);
