@@ -97,5 +97,16 @@ int tr_dist_group_end(tr_dist *d);
 /* Tell the watchdog the run is alive and what it does next (step, a short
  * static name such as "step" or "checkpoint"). Cheap: two relaxed stores. */
 void tr_dist_progress(tr_dist *d, int64_t step, const char *op);
+/* Work of one rank alone (evaluation, rank 0's sample and checkpoint save)
+ * may take longer than --dist-timeout: from tr_dist_local_work() to
+ * tr_dist_local_end() the watchdog does not time this rank, and the tcp
+ * transport's collectives have no deadline. The caller ends the window once
+ * every rank is past the work: after the next step's first collective, where
+ * the other ranks waited for it (they serve --zero 1's gathers there too, so
+ * no barrier of its own could be added). A rank that dies meanwhile is still
+ * noticed: its connection closes (tcp), the transport reports it (nccl's
+ * async error), mpirun ends the job. */
+void tr_dist_local_work(tr_dist *d, int64_t step, const char *op);
+void tr_dist_local_end(tr_dist *d);
 
 #endif

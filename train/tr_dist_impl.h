@@ -50,6 +50,7 @@ struct tr_dist {
     atomic_bool wd_stop;
     _Atomic int64_t beat_ns, step;
     _Atomic(const char *) op;
+    atomic_bool local;          /* tr_dist_local_work .. next progress: not timed */
 };
 
 /* Transports compiled in only when their library is (INGOT_HAVE_MPI,

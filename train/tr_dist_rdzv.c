@@ -438,6 +438,11 @@ int tr_rdzv_open(const struct tr_rdzv_opts *o, void *payload, tr_rdzv **out)
     return 0;
 }
 
+void tr_rdzv_set_timeout(tr_rdzv *r, double s)
+{
+    r->timeout_s = s;
+}
+
 /* ---- host collectives over the open connections ---- */
 
 int tr_rdzv_gather(tr_rdzv *r, const void *mine, size_t n, void *all, const char *what)

@@ -52,6 +52,9 @@ void tr_rdzv_close(tr_rdzv *r);   /* accepts NULL */
 /* Local rank and ranks on this host, from the host table when the launcher
  * did not say. */
 int tr_rdzv_local_rank(const tr_rdzv *r);
+/* The deadline of each host collective from now on (the rendezvous's
+ * --dist-timeout until changed). */
+void tr_rdzv_set_timeout(tr_rdzv *r, double s);
 int tr_rdzv_local_world(const tr_rdzv *r);
 /* Host name of a rank (for messages). */
 const char *tr_rdzv_host(const tr_rdzv *r, int rank);

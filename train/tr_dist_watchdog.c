@@ -10,6 +10,8 @@
 #include "tr_dist_impl.h"
 
 enum { WATCHDOG_EXIT = 3, POLL_MS = 100 };
+/* tcp's deadline for a wait on rank-local work: a week */
+static const double LOCAL_WAIT_S = 7 * 24 * 3600.0;
 
 void tr_dist_progress(tr_dist *d, int64_t step, const char *op)
 {
@@ -18,6 +20,26 @@ void tr_dist_progress(tr_dist *d, int64_t step, const char *op)
     atomic_store_explicit(&d->step, step, memory_order_relaxed);
     atomic_store_explicit(&d->op, op, memory_order_relaxed);
     atomic_store_explicit(&d->beat_ns, mono_now_ns(), memory_order_relaxed);
+}
+
+void tr_dist_local_work(tr_dist *d, int64_t step, const char *op)
+{
+    if (!d)
+        return;
+    tr_dist_progress(d, step, op);
+    atomic_store_explicit(&d->local, true, memory_order_relaxed);
+    if (d->rdzv)   /* the other ranks' wait for it: a deadline no save reaches */
+        tr_rdzv_set_timeout(d->rdzv, LOCAL_WAIT_S);
+}
+
+void tr_dist_local_end(tr_dist *d)
+{
+    if (!d || !atomic_load_explicit(&d->local, memory_order_relaxed))
+        return;
+    atomic_store_explicit(&d->beat_ns, mono_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&d->local, false, memory_order_relaxed);
+    if (d->rdzv)
+        tr_rdzv_set_timeout(d->rdzv, d->timeout_s);
 }
 
 static void *watch(void *arg)
@@ -30,7 +52,7 @@ static void *watch(void *arg)
         why[0] = '\0';
         if (d->ops->async_error && d->ops->async_error(d, why, sizeof(why)))
             ;   /* why holds the transport's error */
-        else if (mono_now_ns() - atomic_load(&d->beat_ns) > limit)
+        else if (!atomic_load(&d->local) && mono_now_ns() - atomic_load(&d->beat_ns) > limit)
             snprintf(why, sizeof(why), "no progress for %.0f s (--dist-timeout): a peer died, "
                      "hangs, or is far slower", d->timeout_s);
         if (!why[0] || atomic_load(&d->wd_stop))

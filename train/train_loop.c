@@ -627,6 +627,7 @@ static int run_loop(struct run *r)
         bool stop;
         if ((err = tr_dist_vote(r->dist, stop_requested, &stop, "stop vote")))
             return err;
+        tr_dist_local_end(r->dist);   /* every rank is past the last local work */
         /* evaluation and samples follow the run's step numbers (and its real
          * end), not where this invocation stops, so that a resumed run logs
          * exactly what an uninterrupted one does */
@@ -642,7 +643,10 @@ static int run_loop(struct run *r)
         }
         if (!sync)
             continue;
-        tr_dist_progress(r->dist, s, "evaluation, sample or checkpoint");
+        /* each rank evaluates, rank 0 alone samples and saves: as long as it
+         * takes (not --dist-timeout), the others waiting for it in the next
+         * step's collectives, up to its stop vote (tr_dist_local_end) */
+        tr_dist_local_work(r->dist, s, "evaluation, sample or checkpoint");
         if ((do_val && (err = evaluate(r, s))) || (do_sample && (err = sample(r, s))) ||
             (do_ckpt && (err = save_checkpoint(r, s))))
             return err;

@@ -275,6 +275,33 @@ def rank_dies():
         procs[0].returncode, dt, err.strip().splitlines()[-1]))
 
 
+def local_work_untimed():
+    """Rank 0's sample (and a save) longer than --dist-timeout 1: the watchdog does not
+    time rank-local work, nor rank 1's wait for it (it killed both ranks, blaming a
+    peer); the run finishes and rank 1 waited in the vote after it."""
+    port = str(free_port())
+    args = ["--device", "cpu", "--synthetic", "--vocab", "256", "--layers", "2", "--heads",
+            "2", "--dim", "64", "--seq-len", "128", "--batch", "2", "--batch-tokens", "512",
+            "--steps", "2",
+            "--threads", "1", "--val-every", "0", "--print-every", "1", "--sample-every", "2",
+            "--sample-tokens", "1500", "--dist-timeout", "1", "--ckpt-dir",
+            os.path.join(TMP, "lw")]
+    procs = []
+    for r in range(2):
+        env = dict(ENV, RANK=str(r), WORLD_SIZE="2", LOCAL_RANK=str(r), LOCAL_WORLD_SIZE="2",
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        procs.append(subprocess.Popen([TRAIN] + args, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    t0 = time.time()
+    outs = [p.communicate(timeout=120) for p in procs]
+    dt = time.time() - t0
+    rcs = [p.returncode for p in procs]
+    if rcs != [0, 0] or "sample at step 2" not in outs[0][0]:
+        fail("rank-local work past --dist-timeout: exits %s after %.1f s\n%s" % (
+            rcs, dt, "\n".join(o + e for o, e in outs)))
+    print("rank 0's sample of %.1f s with --dist-timeout 1: both ranks finish" % dt)
+
+
 def llama():
     """--arch llama (grouped-query, 2 heads over 1 kv head): 2 ranks, with
     --zero 0 and 1, give the 1-process losses; resume 2 -> 1 continues."""
@@ -317,6 +344,7 @@ def main():
             stop_collective(("--zero", "1"))
             mismatch()
             rank_dies()
+            local_work_untimed()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
 
