@@ -199,6 +199,26 @@ def check_llama_ckpt(fx, d):
     print("llama checkpoints: version 3 read, tensors equal to the safetensors export")
 
 
+def check_mixture_position(fx, d):
+    """A mixture's checkpoint: data_position refuses (its header counts the windows of
+    every source; it returned that count as one dataset's position)."""
+    import ingot
+    d2 = fx.path("ds2")
+    fx.run([fx.pretok, "--model", fx.path("tok.model"), "--out", d2, "--shard-tokens", "3000",
+            "--val-fraction", "0.1", "--threads", "1", "--quiet", fx.path("corpus.jsonl")],
+           "second dataset")
+    ck = fx.path("ck-mix")
+    fx.run(train_args(fx, d, ["--data", d2 + ":2", "--batch", str(B), "--steps", "2",
+                              "--ckpt-dir", ck]), "mixture run")
+    c = ingot.open_checkpoint(os.path.join(ck, "ckpt-00000002.bin"))
+    try:
+        c.data_position(100)
+        fail("data_position of a mixture checkpoint returned a position")
+    except ValueError as e:
+        check("mixture" in str(e), str(e))
+    print("mixture checkpoint: data_position refuses, pointing at the per-source positions")
+
+
 def main():
     fx = Fixture(sys.argv)
     import ingot
@@ -212,6 +232,7 @@ def main():
     ck = check_order(fx, ds, d, "sequential", [0, e + 1])
     check_corrupt_ckpt(fx, ck)
     check_llama_ckpt(fx, d)
+    check_mixture_position(fx, d)
     torch_ok = check_torch(ds)
     fx.cleanup()
     print("ok: %d windows per epoch, shuffled and sequential order across the epoch wrap, "

@@ -179,7 +179,14 @@ class Checkpoint:
         return self.header["step"]
 
     def data_position(self, n_windows):
-        """Run position q of the next training window (for TrainWindows(start_window=q))."""
+        """Run position q of the next training window (for TrainWindows(start_window=q)).
+        One dataset only: a mixture's header counts the windows drawn from all sources;
+        each source's position is in settings["data_position"]["sources"]."""
+        src = ((self.settings or {}).get("data_position") or {}).get("sources") or []
+        if len(src) > 1:
+            raise ValueError("%s: trained on a mixture of %d datasets: its header's position "
+                             "counts the windows of all of them; each source's (epoch, index) "
+                             "is in settings['data_position']['sources']" % (self.path, len(src)))
         return self.header["data_epoch"] * n_windows + self.header["data_index"]
 
     def to_torch(self, which="params"):
