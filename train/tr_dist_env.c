@@ -105,6 +105,15 @@ int tr_dist_env_read(const char *const *envp, struct tr_dist_env *e)
     int err;
     *e = (struct tr_dist_env){ .launcher = "none", .rank = 0, .world = 1, .local_rank = -1,
                                .local_world = -1 };
+    /* A launcher sets both: one alone is a script's mistake that would run
+     * N independent processes into one --ckpt-dir and --metrics file (a
+     * WORLD_SIZE of 1 alone means one process, as it says). Slurm's batch
+     * script has SLURM_PROCID without a step's task count: one process. */
+    const char *r = get(envp, "RANK"), *w = get(envp, "WORLD_SIZE");
+    if (!r != !w && !(w && !strcmp(w, "1")))
+        return ingot_fail(INGOT_E_USAGE, "environment: %s is set but %s is not; a launcher "
+                          "(torchrun, scripts/launch) sets both: set both, or neither for one "
+                          "process", r ? "RANK" : "WORLD_SIZE", r ? "WORLD_SIZE" : "RANK");
     const struct scheme *s = NULL;
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && !s; i++)
         if (get(envp, schemes[i].rank) && get(envp, schemes[i].world))

@@ -67,6 +67,12 @@ static const struct env_case env_cases[] = {
       NULL, 0, NULL, "MASTER_PORT='70000'" },
     { "zero world", { "RANK=0", "WORLD_SIZE=0", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
       "WORLD_SIZE='0'" },
+    /* one of the pair alone: N independent processes into one output (audit 2) */
+    { "WORLD_SIZE alone", { "WORLD_SIZE=2", "MASTER_ADDR=h", NULL }, NULL, 0, 0, 0, 0, NULL, 0,
+      NULL, "WORLD_SIZE is set but RANK is not" },
+    { "RANK alone", { "RANK=1", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
+      "RANK is set but WORLD_SIZE is not" },
+    { "WORLD_SIZE=1 alone", { "WORLD_SIZE=1", NULL }, "none", 0, 1, 0, 1, "", 0, "", NULL },
 };
 
 static void check_env(const struct env_case *c)
