@@ -197,6 +197,43 @@ int tr_settings_read_position(const char *path, const char *section, struct tr_l
     return err;
 }
 
+int tr_settings_check_sources(const char *path, const char *section, const struct tr_opts *o)
+{
+    json_t *root = json_loads(section, 0, NULL);
+    json_t *data = json_object_get(json_object_get(root, "settings"), "data");
+    const size_t n = json_is_array(data) ? json_array_size(data) : 0;
+    int err = 0;
+    if (n && (n > 1 || o->n_data > 1)) {
+        bool same = n == (size_t)o->n_data;
+        char had[1024] = "", now[1024] = "";
+        for (size_t i = 0; i < n; i++) {
+            const char *s = json_string_value(json_array_get(data, i));
+            const char *colon = s ? strrchr(s, ':') : NULL;
+            const size_t len = colon ? (size_t)(colon - s) : s ? strlen(s) : 0;
+            snprintf(had + strlen(had), sizeof(had) - strlen(had), "%s%.*s", i ? " " : "",
+                     (int)len, s ? s : "?");
+            if (same) {
+                char *mine = abs_path(o->data_src[i].dir);
+                same = mine && s && strlen(mine) == len && !strncmp(mine, s, len);
+                free(mine);
+            }
+        }
+        for (int i = 0; i < o->n_data; i++) {
+            char *mine = abs_path(o->data_src[i].dir);
+            snprintf(now + strlen(now), sizeof(now) - strlen(now), "%s%s", i ? " " : "",
+                     mine ? mine : o->data_src[i].dir);
+            free(mine);
+        }
+        if (!same)
+            err = ingot_fail(INGOT_E_MISMATCH, "%s: trained on the data sources [%s]; this run "
+                             "has [%s]: a mixture resumes from the same sources in the same "
+                             "order (each keeps its own position); leave --data out to take "
+                             "the checkpoint's", path, had, now);
+    }
+    json_decref(root);
+    return err;
+}
+
 int tr_settings_write_config(const char *dir, const struct tr_opts *o)
 {
     char *text = NULL, *path = fs_path_join(dir, "config.json");

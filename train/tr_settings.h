@@ -37,6 +37,13 @@ int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos
  * index). path names the checkpoint in messages. */
 int tr_settings_read_position(const char *path, const char *section, struct tr_loader_pos *pos);
 
+/* A mixture resumes only from the same sources in the same order (the
+ * positions are kept per source, by index): INGOT_E_MISMATCH naming both
+ * lists when the checkpoint's section (settings "data") or this run has more
+ * than one source and the directories differ. 0 otherwise (also for a
+ * section without a data list). path names the checkpoint in messages. */
+int tr_settings_check_sources(const char *path, const char *section, const struct tr_opts *o);
+
 /* Write DIR/config.json (tr_settings_json(), atomically). */
 int tr_settings_write_config(const char *dir, const struct tr_opts *o);
 

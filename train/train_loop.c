@@ -182,7 +182,8 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
     if ((err = tr_ckpt_read_tensors(path, r->n_params, params, *m, *v)))
         return err;
     /* a mixture's per-source positions live in the settings section */
-    if (!(err = tr_ckpt_read_settings(path, &section)) && section)
+    if (!(err = tr_ckpt_read_settings(path, &section)) && section &&
+        !(err = tr_settings_check_sources(path, section, o)))
         err = tr_settings_read_position(path, section, &st.pos);
     free(section);
     if (err || (err = tr_loader_set_pos(r->loader, &st.pos)))

@@ -319,6 +319,16 @@ int main(int argc, char **argv)
     x = tt_fmt("--data '%s/a:0' --steps 1", dir);
     failures += tt_expect(bin, out, "weight 0", x, 2, "weight '0'", NULL);
     free(x);
+    /* a mixture resumes from its own sources in their order: positions are
+     * per source by index (reordered, each took the other's; a single
+     * --data took the count of all sources as its position) */
+    x = tt_fmt("--ckpt-dir '%s/ca' --resume --steps 10 --data '%s/b' --data '%s/a:3'", dir, dir,
+               dir);
+    failures += tt_expect(bin, out, "mixture resumed reordered", x, 1, "same order", "/b");
+    free(x);
+    x = tt_fmt("--ckpt-dir '%s/ca' --resume --steps 10 --data '%s/a'", dir, dir);
+    failures += tt_expect(bin, out, "mixture resumed as one --data", x, 1, "same order", NULL);
+    free(x);
 
     tt_rmtree(dir);
     free(dir); free(out); free(flags); free(ma); free(mb); free(ca); free(cb);
