@@ -652,6 +652,11 @@ static int run_loop(struct run *r)
             (do_ckpt && (err = save_checkpoint(r, s))))
             return err;
         r->mark = mono_now();   /* evaluation and I/O are not training time */
+        /* a signal during this step's save: the save is the stop's checkpoint
+         * (one process: no vote needed; with ranks the stop waits for the
+         * next vote, where the others may be serving --zero 1's gathers) */
+        if (!stop && do_ckpt && stop_requested && tr_dist_world(r->dist) <= 1 && s < end)
+            stop = true;
         if (stop && s < end)
             return ingot_fail(INGOT_E_INTERRUPTED, "interrupted after step %" PRId64 "%s", s,
                               o->ckpt_dir ? "; checkpoint written, continue with --resume" :

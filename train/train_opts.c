@@ -89,7 +89,8 @@ void tr_opts_help(const char *prog)
         "                          the rest is gradient accumulation (default batch x seq-len)\n"
         "  --steps N               optimizer steps of the whole run; sets the schedule\n"
         "                          (default 1000)\n"
-        "  --stop-after K          end this run after step K with a checkpoint (resume later)\n"
+        "  --stop-after K          end this run after step K with a checkpoint (resume later;\n"
+        "                          past --steps: to the end)\n"
         "  --lr X                  peak learning rate (default: per preset, 1e-3 for small)\n"
         "  --min-lr X              final learning rate of the cosine decay (default lr/10)\n"
         "  --warmup N              linear warmup steps (default steps/20)\n"
@@ -541,9 +542,10 @@ static int finish(struct tr_opts *o)
     if (o->warmup > o->steps)
         return ingot_fail(INGOT_E_USAGE, "--warmup %d is longer than --steps %d", o->warmup,
                           o->steps);
+    /* past the end means "to the end": a job script that adds a fixed
+     * --stop-after to each job's reaches the last one without failing */
     if (o->stop_after > o->steps)
-        return ingot_fail(INGOT_E_USAGE, "--stop-after %d is past --steps %d", o->stop_after,
-                          o->steps);
+        o->stop_after = o->steps;
 
     /* batch (the ops index rows of a micro-step with int) */
     int64_t micro = (int64_t)o->batch * o->seq_len;

@@ -137,6 +137,9 @@ int main(int argc, char **argv)
     expect("dim not a multiple of heads", "--synthetic --dim 30 --heads 4", 2, "--dim", NULL);
     expect("unknown preset", "--synthetic --model gpt5", 2, "gpt5", "tiny");
     expect("resume without ckpt-dir", "--synthetic --resume", 2, "--ckpt-dir", NULL);
+    expect("--stop-after past --steps: to the end", "--synthetic --vocab 64 --model tiny "
+           "--layers 1 --dim 32 --seq-len 16 --batch 2 --steps 2 --stop-after 5 --val-every 0",
+           0, "step      2/2", NULL);
     /* numbers: one parser with suffixes (k = 1000, Ki = 1024) and honest ranges */
     expect("batch-tokens 1Ki (= 32 micro-steps)", "--synthetic --vocab 64 --model tiny --layers 1 "
            "--dim 32 --seq-len 16 --batch 2 --batch-tokens 1Ki --steps 1 --val-every 0", 0,
