@@ -154,7 +154,8 @@ def reexec_with_system_python():
     if os.path.realpath(sys.executable) == os.path.realpath(sysp):
         return
     import subprocess
-    probe = subprocess.run([sysp, "-c", "import matplotlib"], stdout=subprocess.DEVNULL,
+    probe = subprocess.run([sysp, "-c", "import matplotlib; matplotlib.use('Agg'); "
+                            "import matplotlib.pyplot"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     if probe.returncode == 0:
         os.environ["INGOT_PLOT_REEXEC"] = "1"
@@ -183,6 +184,15 @@ def main():
                   "(loss curves, no text). For the full figure: apt install "
                   "python3-matplotlib (scripts/setup.sh does) and run with /usr/bin/python3, "
                   "or pip install matplotlib" % sys.executable, file=sys.stderr)
+            plt = None
+        except Exception as e:   # installed but broken, e.g. against a pip numpy
+            reexec_with_system_python()
+            print("plot-metrics: matplotlib is installed for %s but fails to import (%s: %s; "
+                  "often a numpy from pip beside a matplotlib from apt: pip install "
+                  "matplotlib, or remove the pip numpy); writing a plain PNG (loss curves, "
+                  "no text)" % (sys.executable, type(e).__name__, str(e).splitlines()[0]
+                                if str(e) else ""), file=sys.stderr)
+            plt = None
 
     runs = []
     for path in args.files:

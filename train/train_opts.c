@@ -309,11 +309,14 @@ static int add_data(struct tr_opts *o, char *v)
     double w = 1.0;
     d->dir = v;
     if (colon && colon[1]) {
-        w = strtod(colon + 1, &end);
-        if (*end == '\0') {
-            if (!(w > 0.0) || !isfinite(w) || w > 1e9)
-                return ingot_fail(INGOT_E_USAGE, "--data %s: weight '%s'; use a positive "
-                                  "number (DIR:WEIGHT)", v, colon + 1);
+        /* decimal only ("0x10" is a name, not 16) */
+        const bool hex = strpbrk(colon + 1, "xXpP") != NULL;
+        w = hex ? 0.0 : strtod(colon + 1, &end);
+        if (!hex && *end == '\0') {
+            if (!(w > 0.0) || !isfinite(w) || w > 1e9 || w < 1e-9)
+                return ingot_fail(INGOT_E_USAGE, "--data %s: weight '%s'; use a number in "
+                                  "[1e-9, 1e9] (DIR:WEIGHT; weights are relative)", v,
+                                  colon + 1);
             v[colon - v] = '\0';   /* the layer owns v: cut the weight off in place */
         } else {
             w = 1.0;
@@ -321,6 +324,10 @@ static int add_data(struct tr_opts *o, char *v)
     }
     if (!d->dir[0])
         return ingot_fail(INGOT_E_USAGE, "--data '%s': no directory", v);
+    for (int i = 0; i < o->n_data; i++)   /* twice would be its weights added, unsaid */
+        if (!strcmp(o->data_src[i].dir, d->dir))
+            return ingot_fail(INGOT_E_USAGE, "--data %s is given twice; give it once with "
+                              "the weight it should have", d->dir);
     d->weight = w;
     o->n_data++;
     return 0;

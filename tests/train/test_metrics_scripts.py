@@ -120,6 +120,21 @@ def main():
     print("plot-metrics without matplotlib: message, %dx%d PNG with %d curve pixels"
           % (w, h, n_dark))
 
+    # installed but broken (a pip numpy beside an apt matplotlib raises AttributeError):
+    # a message that says so, no traceback, the plain PNG
+    broken = os.path.join(tmp, "broken")
+    os.makedirs(os.path.join(broken, "matplotlib"))
+    with open(os.path.join(broken, "matplotlib", "__init__.py"), "w") as f:
+        f.write("raise AttributeError('_ARRAY_API not found')\n")
+    png2 = os.path.join(tmp, "m2.png")
+    p = subprocess.run([sys.executable, plot_py, m, "-o", png2],
+                       env=dict(env, PYTHONPATH=broken), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True)
+    if p.returncode != 0 or "fails to import (AttributeError" not in p.stderr or \
+            "Traceback" in p.stderr or not os.path.exists(png2):
+        fail("plot-metrics with a broken matplotlib: rc %d, stderr %r" % (p.returncode, p.stderr))
+    print("plot-metrics with a broken matplotlib: says so, plain PNG")
+
     p = subprocess.run([sys.executable, tb_py, m, "--logdir", os.path.join(tmp, "tb")],
                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        universal_newlines=True)

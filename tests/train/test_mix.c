@@ -319,6 +319,12 @@ int main(int argc, char **argv)
     x = tt_fmt("--data '%s/a:0' --steps 1", dir);
     failures += tt_expect(bin, out, "weight 0", x, 2, "weight '0'", NULL);
     free(x);
+    x = tt_fmt("--data '%s/a:1e300' --data '%s/b' --steps 1", dir, dir);
+    failures += tt_expect(bin, out, "weight 1e300", x, 2, "use a number in [1e-9, 1e9]", NULL);
+    free(x);
+    x = tt_fmt("--data '%s/a:1' --data '%s/a:2' --steps 1", dir, dir);
+    failures += tt_expect(bin, out, "one dataset twice", x, 2, "given twice", NULL);
+    free(x);
     /* a mixture resumes from its own sources in their order: positions are
      * per source by index (reordered, each took the other's; a single
      * --data took the count of all sources as its position) */
