@@ -380,8 +380,11 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
      * missing ranks): a grace period lets that verdict arrive here */
     if ((err = xfer(fd, (void *)mine, sizeof(*mine), true, deadline)) ||
         (err = xfer(fd, &rep, sizeof(rep), false, deadline + 5.0)))
-        return ingot_fail(err, "rendezvous: rank %d: rank 0 at %s:%d %s before answering", r->rank,
-                          o->addr, o->port, what_err(err));
+        return ingot_fail(err, "rendezvous: rank %d: %s:%d accepted the connection but %s "
+                          "with no rendezvous answer: is another program listening on that "
+                          "port, or did rank 0 fail? (MASTER_PORT / --dist-port; read rank "
+                          "0's output)", r->rank, o->addr, o->port,
+                          err == -ETIMEDOUT ? "did not answer in time" : what_err(err));
     if (rep.magic != MAGIC)
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: %s:%d is not an ingot rendezvous",
                           o->addr, o->port);

@@ -302,6 +302,24 @@ def local_work_untimed():
     print("rank 0's sample of %.1f s with --dist-timeout 1: both ranks finish" % dt)
 
 
+def foreign_listener():
+    """Another program on the rendezvous port (accepts, never answers): rank 1 says so
+    within --dist-timeout (it said "rank 0 ... did not answer in time before answering")."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = str(srv.getsockname()[1])
+    env = dict(ENV, RANK="1", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+    try:
+        p = subprocess.run([TRAIN] + BASE + ["--dist-timeout", "1"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        srv.close()
+    if p.returncode == 0 or "another program listening on that port" not in p.stderr:
+        fail("a foreign listener on the port: exit %d: %s" % (p.returncode, p.stderr))
+    print("a foreign listener on the rendezvous port: named")
+
+
 def llama():
     """--arch llama (grouped-query, 2 heads over 1 kv head): 2 ranks, with
     --zero 0 and 1, give the 1-process losses; resume 2 -> 1 continues."""
@@ -345,6 +363,7 @@ def main():
             mismatch()
             rank_dies()
             local_work_untimed()
+            foreign_listener()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
 
