@@ -68,7 +68,12 @@ static int parse(int argc, char **argv, struct eval_opts *o)
         if (idx >= 0 && optarg && (err = cli_check_value(longs[idx].name, optarg)))
             break;
         switch (c) {
-        case O_DATA: o->data = optarg; break;
+        case O_DATA:
+            if (o->data)   /* the last one silently won */
+                return ingot_fail(INGOT_E_USAGE, "--data given twice: eval takes one dataset "
+                                  "(for a mixture, run eval once per source)");
+            o->data = optarg;
+            break;
         case O_SPLIT:
             if (strcmp(optarg, "val") && strcmp(optarg, "train"))
                 return ingot_fail(INGOT_E_USAGE, "--split %s: expected val or train", optarg);

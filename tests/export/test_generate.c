@@ -356,6 +356,9 @@ static void check_eval_cli(const char *bin, const char *dir, const char *out)
     cmd = tt_fmt("'%s' eval '%s/ck'", bin, dir);
     expect(cmd, out, 2, "--data DIR is required");
     free(cmd);
+    cmd = tt_fmt("'%s' eval '%s/ck' --data '%s' --data '%s'", bin, dir, data, data);
+    expect(cmd, out, 2, "eval takes one dataset");
+    free(cmd);
     free(mpath);
     free(data);
     free(other);
