@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ingot-train on N GPUs of this host with nothing but environment variables
 # (what any launcher does): RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
-# MASTER_PORT per process. The first failing rank's status is returned; the
-# others stop on their own (a peer's closed socket, or --dist-timeout).
+# MASTER_PORT per process. The first failing rank's status is returned and
+# the others are stopped (SIGTERM) at once, as torchrun does: a rank that
+# failed before the rendezvous would leave them waiting for --dist-timeout.
 #
 #   scripts/launch/env-loop.sh N [ingot-train args...]
 # env: INGOT_TRAIN (default build/train/ingot-train), MASTER_PORT (29500)
@@ -21,7 +22,13 @@ done
 # end every rank when this script is stopped
 trap 'kill -TERM "${pids[@]}" 2>/dev/null' INT TERM
 rc=0
-for p in "${pids[@]}"; do
-    wait "$p" || { s=$?; [ "$rc" -eq 0 ] && rc=$s; }
+for ((left = n; left > 0; left--)); do
+    wait -n
+    s=$?
+    if [ "$s" -ne 0 ] && [ "$rc" -eq 0 ]; then
+        rc=$s
+        echo "env-loop: a rank exited with status $s; stopping the others" >&2
+        kill -TERM "${pids[@]}" 2>/dev/null
+    fi
 done
 exit "$rc"
