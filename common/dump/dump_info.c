@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_num.h"
 #include "fsutil.h"
@@ -232,11 +233,26 @@ int dump_verify(const struct dump_opts *o)
                        ingot_split_name(m->shards[i].split), (ull)m->shards[i].n_docs,
                        (ull)m->shards[i].n_tokens);
             warn_stray(s.ds);
+            /* the tokenizer copy pretok put beside the shards: the one that
+             * decodes them, so a replaced one is damage too */
+            char *tp = fs_path_join(s.ds->dir, INGOT_TOKENIZER_NAME);
+            uint64_t th = 0;
+            const bool has_tok = tp && access(tp, F_OK) == 0;
+            if (has_tok && !(ret = fs_hash_file(tp, &th)) && th != m->tokenizer.hash)
+                ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
+                                 "tokenizer is %016llx: this file does not decode the shards "
+                                 "(replaced?); copy the tokenizer the dataset was made with "
+                                 "back (ingot-pretok --model ... wrote it)", tp, (ull)th,
+                                 (ull)m->tokenizer.hash);
+            free(tp);
+            if (ret)
+                goto done;
             char hd[32], ht[32];
-            printf("%s: intact (%zu shards, %s documents, %s tokens; manifest and every "
+            printf("%s: intact (%zu shards, %s documents, %s tokens; manifest, %severy "
                    "checksum verified)\n", o->path, s.ds->n_shards,
                    cli_human((double)(m->total_docs[0] + m->total_docs[1]), hd, sizeof(hd)),
-                   cli_human((double)(m->total_tokens[0] + m->total_tokens[1]), ht, sizeof(ht)));
+                   cli_human((double)(m->total_tokens[0] + m->total_tokens[1]), ht, sizeof(ht)),
+                   has_tok ? INGOT_TOKENIZER_NAME ", " : "");
         } else {
             char hd[32], ht[32];
             printf("%s: intact (%s documents, %s tokens; every checksum verified)\n", o->path,
@@ -244,6 +260,7 @@ int dump_verify(const struct dump_opts *o)
                    cli_human((double)shard_reader_n_tokens(s.single), ht, sizeof(ht)));
         }
     }
+done:
     dump_src_close(&s);
     return ret;
 }

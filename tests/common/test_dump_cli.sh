@@ -222,6 +222,13 @@ expect_rc 1 "verify manifest" -- "$DUMP" verify bad
 has err.txt "bad/manifest.json: key shards.0..file_size"
 cp ds/manifest.json bad/
 expect_rc 0 "verify restored" -- "$DUMP" verify bad
+# a tokenizer.model that is not the manifest's tokenizer (another model copied over it)
+printf 'another tokenizer' > bad/tokenizer.model
+expect_rc 1 "verify replaced tokenizer" -- "$DUMP" verify bad
+has err.txt "bad/tokenizer.model: hash"
+has err.txt "does not decode the shards"
+if [ -f ds/tokenizer.model ]; then cp ds/tokenizer.model bad/; else rm bad/tokenizer.model; fi
+expect_rc 0 "verify tokenizer restored" -- "$DUMP" verify bad
 cp ds/val-000000.tok bad/stray.tok
 expect_rc 0 "verify stray shard" -- "$DUMP" verify bad
 has err.txt "stray.tok is not listed in manifest.json"
