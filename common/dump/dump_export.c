@@ -37,13 +37,17 @@ static int write_tokens(const struct dump_src *s, int fd, const char *tmp)
     }
     for (size_t k = 0; k < s->n_sel && !ret; k++) {
         uint64_t n = shard_reader_n_tokens(s->sel[k]);
+        /* ids past the vocabulary would index past llm.c's embedding table
+         * (the checksums cannot tell: a writer's bug, not a flipped bit) */
+        const uint32_t vocab = shard_reader_header(s->sel[k])->vocab_size;
         for (uint64_t at = 0; at < n && !ret; at += CHUNK) {
             size_t m = n - at < CHUNK ? (size_t)(n - at) : CHUNK;
             shard_reader_copy_u32(s->sel[k], at, m, ids);
             for (size_t i = 0; i < m; i++) {
-                if (ids[i] > 0xFFFF) {
+                if (ids[i] > 0xFFFF || ids[i] >= vocab) {
                     ret = ingot_fail(INGOT_E_CORRUPT, "%s: token #%" PRIu64 " is %u, beyond "
-                                     "uint16", shard_reader_path(s->sel[k]), at + i, ids[i]);
+                                     "%s", shard_reader_path(s->sel[k]), at + i, ids[i],
+                                     ids[i] >= vocab ? "the vocabulary" : "uint16");
                     goto done;
                 }
                 out[2 * i] = (unsigned char)ids[i];

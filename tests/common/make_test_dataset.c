@@ -3,8 +3,10 @@
  * the model has them. Every Nth document goes to val; shards hold at most
  * --docs-per-shard documents.
  * usage: make-test-dataset MODEL TEXT OUTDIR [--val-every N] [--docs-per-shard N] [--width W]
- *        make-test-dataset --set-version SHARD V   (rewrite the version, reseal the header) */
+ *        make-test-dataset --set-version SHARD V   (rewrite the version, reseal the header)
+ *        make-test-dataset --set-vocab SHARD V     (rewrite the vocabulary size, reseal) */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,15 +49,19 @@ static void finish_shard(struct manifest *m, struct out *o, const char *dir, uin
     o->docs = 0;
 }
 
-/* A shard as a newer Ingot would write it: another version, valid header
- * checksum. */
-static int set_version(const char *path, uint32_t version)
+/* A shard as a newer Ingot would write it (--set-version: another version),
+ * or a buggy writer (--set-vocab: a vocabulary smaller than its ids); the
+ * header checksum valid either way. */
+static int set_field(const char *path, bool vocab, uint32_t value)
 {
     int fd = open(path, O_RDWR);
     CHECK(fd >= 0);
     struct ingot_shard_header h;
     CHECK(pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h));
-    h.version = version;
+    if (vocab)
+        h.vocab_size = value;
+    else
+        h.version = value;
     h.header_checksum = ingot_xxh3(&h, offsetof(struct ingot_shard_header, header_checksum));
     CHECK_OK(fs_pwrite_full(fd, &h, sizeof(h), 0, path));
     close(fd);
@@ -64,8 +70,9 @@ static int set_version(const char *path, uint32_t version)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && !strcmp(argv[1], "--set-version"))
-        return set_version(argv[2], (uint32_t)strtoul(argv[3], NULL, 10));
+    if (argc == 4 && (!strcmp(argv[1], "--set-version") || !strcmp(argv[1], "--set-vocab")))
+        return set_field(argv[2], !strcmp(argv[1], "--set-vocab"),
+                         (uint32_t)strtoul(argv[3], NULL, 10));
     if (argc < 4) {
         fprintf(stderr, "usage: make-test-dataset MODEL TEXT OUTDIR [--val-every N] "
                 "[--docs-per-shard N] [--width W]\n");

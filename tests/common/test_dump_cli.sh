@@ -197,6 +197,14 @@ has err.txt "corpus.txt: field magic: not an Ingot shard"
 mkdir empty
 expect_rc 1 "no manifest" -- "$DUMP" verify empty
 has err.txt "no manifest.json"
+# export-bin of a shard whose ids pass its vocabulary (a buggy writer: checksums hold)
+mkdir -p vsmall
+cp ds/train-000000.tok vsmall/
+"$MAKE" --set-vocab vsmall/train-000000.tok 3
+expect_rc 1 "export-bin ids past the vocabulary" -- "$DUMP" export-bin vsmall/train-000000.tok \
+    --out vsmall.bin
+has err.txt "beyond the vocabulary"
+[ ! -e vsmall.bin ] || fail "export-bin left vsmall.bin"
 cp ds/val-000000.tok newer.tok
 "$MAKE" --set-version newer.tok 2
 expect_rc 1 "newer version" -- "$DUMP" info newer.tok
