@@ -276,16 +276,16 @@ def rank_dies():
 
 
 def local_work_untimed():
-    """Rank 0's sample (and a save) longer than --dist-timeout 1: the watchdog does not
+    """Rank 0's sample (and a save) longer than --dist-timeout 2: the watchdog does not
     time rank-local work, nor rank 1's wait for it (it killed both ranks, blaming a
     peer); the run finishes and rank 1 waited in the vote after it."""
     port = str(free_port())
+    # steps of a few ms even under ASan; a sample of ~3 s in a release build
     args = ["--device", "cpu", "--synthetic", "--vocab", "256", "--layers", "2", "--heads",
-            "2", "--dim", "64", "--seq-len", "128", "--batch", "2", "--batch-tokens", "512",
-            "--steps", "2",
-            "--threads", "1", "--val-every", "0", "--print-every", "1", "--sample-every", "2",
-            "--sample-tokens", "1500", "--dist-timeout", "1", "--ckpt-dir",
-            os.path.join(TMP, "lw")]
+            "2", "--dim", "32", "--seq-len", "64", "--batch", "1", "--batch-tokens", "128",
+            "--steps", "2", "--threads", "1", "--val-every", "0", "--print-every", "1",
+            "--sample-every", "2", "--sample-tokens", "6000", "--dist-timeout", "2",
+            "--ckpt-dir", os.path.join(TMP, "lw")]
     procs = []
     for r in range(2):
         env = dict(ENV, RANK=str(r), WORLD_SIZE="2", LOCAL_RANK=str(r), LOCAL_WORLD_SIZE="2",
@@ -299,7 +299,7 @@ def local_work_untimed():
     if rcs != [0, 0] or "sample at step 2" not in outs[0][0]:
         fail("rank-local work past --dist-timeout: exits %s after %.1f s\n%s" % (
             rcs, dt, "\n".join(o + e for o, e in outs)))
-    print("rank 0's sample of %.1f s with --dist-timeout 1: both ranks finish" % dt)
+    print("rank 0's sample of %.1f s with --dist-timeout 2: both ranks finish" % dt)
 
 
 def foreign_listener():
