@@ -310,9 +310,9 @@ static int feed_gzip(struct prod *p, const struct pt_chunk *c)
             if (!gzip_magic(z->next_in, z->avail_in) && z->avail_in >= 2) {
                 p->dead = true;
                 return event(p, PT_R_CORRUPT_GZIP, p->line + 1,
-                             "gzip: bytes after the last member are not gzip (in the "
-                             "compressed bytes from offset %llu on); rest of the file skipped",
-                             (unsigned long long)c->offset);
+                             "gzip: bytes after the last member are not gzip (from compressed "
+                             "byte %llu); rest of the file skipped",
+                             (unsigned long long)(c->offset + (c->len - z->avail_in)));
             }
             int zr = p->gz_ready ? inflateReset2(z, 16 + MAX_WBITS)
                                  : inflateInit2(z, 16 + MAX_WBITS);
@@ -332,10 +332,12 @@ static int feed_gzip(struct prod *p, const struct pt_chunk *c)
             return -ENOMEM;
         if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
             p->dead = true;
+            /* where inflate stopped, not the start of this 1 MB chunk (a
+             * small file's every error read "from offset 0 on") */
             return event(p, PT_R_CORRUPT_GZIP, p->line + 1,
-                         "gzip: %s (in the compressed bytes from offset %llu on); rest of "
-                         "the file skipped", z->msg ? z->msg : "corrupt data",
-                         (unsigned long long)c->offset);
+                         "gzip: %s (near compressed byte %llu); rest of the file skipped",
+                         z->msg ? z->msg : "corrupt data",
+                         (unsigned long long)(c->offset + (c->len - z->avail_in)));
         }
         if (zr == Z_STREAM_END)
             p->gz_member_open = false;
@@ -393,9 +395,8 @@ static int feed(struct prod *p, const struct pt_chunk *c)
         if (ZSTD_isError(r)) {
             p->dead = true;
             return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
-                         "zstd: %s (in the compressed bytes from offset %llu on); rest of "
-                         "the file skipped", ZSTD_getErrorName(r),
-                         (unsigned long long)c->offset);
+                         "zstd: %s (near compressed byte %llu); rest of the file skipped",
+                         ZSTD_getErrorName(r), (unsigned long long)(c->offset + zin.pos));
         }
         p->zret = r;
         p->chunk_done = zin.pos;

@@ -130,6 +130,13 @@ for name, (_, texts, counts, _) in cases.items():
             (name, len(got), len(want)))
     T.check(inp["documents"] == len(want), "%s: manifest documents" % name)
 ex = "\n".join(m["skip_examples"])
+# the corrupt zstd's message points into its second frame, where the damage is (it
+# named the start of the 1 MB read chunk: "from offset 0 on")
+near = [l for l in m["skip_examples"] if "corrupt.jsonl.zst" in l and "near compressed byte" in l]
+T.check(len(near) == 1, "corrupt zstd example: %s" % m["skip_examples"])
+at = int(near[0].split("near compressed byte ")[1].split(")")[0])
+T.check(len(frames[0]) <= at <= len(corrupt), "corrupt zstd: byte %d, the damage is in [%d, %d)"
+        % (at, len(frames[0]), len(corrupt)))
 def line_of(line, reason):
     return line.get(reason) if isinstance(line, dict) else line
 
