@@ -168,7 +168,8 @@ static int add_file(struct expand *x, const char *path, const struct stat *st)
     /* Only regular files have a size to balance parts by; anything else is
      * refused by the reader as not_regular_file. */
     f->size = st && S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
-    f->mtime_ns = st && S_ISREG(st->st_mode) ? (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec : 0;
+    f->mtime_ns = st && S_ISREG(st->st_mode)
+                      ? (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec : 0;
     f->name_zst = ends_with(path, ".zst");
     f->name_gz = ends_with(path, ".gz");
     f->format = ends_with(path, ".txt") || ends_with(path, ".txt.zst") ||

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_num.h"
 #include "dataset.h"
 #include "fsutil.h"
-#include "cli_num.h"
 #include "ingot_err.h"
 #include "spm_shim.h"
 #include "tr_export.h"
@@ -197,7 +197,7 @@ int tr_export_main(int argc, char **argv)
         (err = tr_export_tokenizer(o.data, o.tokenizer, st.tokenizer_hash, &spm, &tok_path)))
         goto out;
     /* not into a dataset: hf's tokenizer.model would replace the dataset's */
-    char *man = fs_path_join(o.out, "manifest.json");
+    char *man = fs_path_join(o.out, INGOT_MANIFEST_NAME);
     const bool dataset = man && access(man, F_OK) == 0;
     free(man);
     if (dataset) {

@@ -206,22 +206,19 @@ int tr_settings_check_sources(const char *path, const char *section, const struc
     if (n && (n > 1 || o->n_data > 1)) {
         bool same = n == (size_t)o->n_data;
         char had[1024] = "", now[1024] = "";
-        for (size_t i = 0; i < n; i++) {
-            const char *s = json_string_value(json_array_get(data, i));
+        for (size_t i = 0; i < n || i < (size_t)o->n_data; i++) {
+            /* the checkpoint's "DIR:WEIGHT", and this run's directory */
+            const char *s = i < n ? json_string_value(json_array_get(data, i)) : NULL;
             const char *colon = s ? strrchr(s, ':') : NULL;
             const size_t len = colon ? (size_t)(colon - s) : s ? strlen(s) : 0;
-            snprintf(had + strlen(had), sizeof(had) - strlen(had), "%s%.*s", i ? " " : "",
-                     (int)len, s ? s : "?");
-            if (same) {
-                char *mine = abs_path(o->data_src[i].dir);
-                same = mine && s && strlen(mine) == len && !strncmp(mine, s, len);
-                free(mine);
-            }
-        }
-        for (int i = 0; i < o->n_data; i++) {
-            char *mine = abs_path(o->data_src[i].dir);
-            snprintf(now + strlen(now), sizeof(now) - strlen(now), "%s%s", i ? " " : "",
-                     mine ? mine : o->data_src[i].dir);
+            if (i < n)
+                snprintf(had + strlen(had), sizeof(had) - strlen(had), "%s%.*s", i ? " " : "",
+                         (int)len, s ? s : "?");
+            char *mine = i < (size_t)o->n_data ? abs_path(o->data_src[i].dir) : NULL;
+            if (i < (size_t)o->n_data)
+                snprintf(now + strlen(now), sizeof(now) - strlen(now), "%s%s", i ? " " : "",
+                         mine ? mine : o->data_src[i].dir);
+            same = same && mine && s && strlen(mine) == len && !strncmp(mine, s, len);
             free(mine);
         }
         if (!same)
@@ -237,6 +234,14 @@ int tr_settings_check_sources(const char *path, const char *section, const struc
 int tr_settings_write_config(const char *dir, const struct tr_opts *o)
 {
     char *text = NULL, *path = fs_path_join(dir, "config.json");
+    /* A resumed run leaves the file as the first run wrote it: the settings
+     * a resume loads from its checkpoint are all explicit, so it would write
+     * the values the first run derived (lr / 10 for min-lr, ...) as chosen,
+     * and a run started from the file with another --lr would keep them. */
+    if (path && o->resume && access(path, F_OK) == 0) {
+        free(path);
+        return 0;
+    }
     int err = path ? tr_settings_json(o, &text) : ingot_oom("config path", strlen(dir) + 16);
     if (!err) {
         size_t n = strlen(text);

@@ -44,7 +44,8 @@ int tr_settings_read_position(const char *path, const char *section, struct tr_l
  * section without a data list). path names the checkpoint in messages. */
 int tr_settings_check_sources(const char *path, const char *section, const struct tr_opts *o);
 
-/* Write DIR/config.json (tr_settings_json(), atomically). */
+/* Write DIR/config.json (tr_settings_json(), atomically); a resumed run
+ * (o->resume) leaves an existing one as the first run wrote it. */
 int tr_settings_write_config(const char *dir, const struct tr_opts *o);
 
 /* Read --config FILE: a JSON object, or TOML-style `key = value` lines

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -18,7 +17,6 @@
 #include "cli_num.h"
 #include "data_loader.h"
 #include "dataset.h"
-#include "fsutil.h"
 #include "ingot_err.h"
 #include "median.h"
 #include "metrics.h"
@@ -106,18 +104,6 @@ static void say(const struct run *r, const char *fmt, ...)
     vprintf(fmt, ap);
     va_end(ap);
     fflush(stdout);
-}
-
-/* DIR/config.json exists. A resumed run leaves it as the first run wrote it:
- * the settings a resume loads from its checkpoint are all explicit, so it
- * would write the values the first run derived (lr / 10 for min-lr, ...) as
- * chosen, and a run started from the file with another --lr would keep them. */
-static bool config_present(const char *dir)
-{
-    char *p = fs_path_join(dir, "config.json");
-    const bool there = p && access(p, F_OK) == 0;
-    free(p);
-    return there;
 }
 
 /* A model shape for messages: GPT-2's fields, llama's with its own. */
@@ -779,7 +765,6 @@ int tr_train(const struct tr_opts *o)
     /* the chosen settings next to the checkpoints, for people and for
      * --config (the checkpoints hold all of them) */
     if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0 &&
-        !(o->resume && config_present(o->ckpt_dir)) &&
         (err = tr_settings_write_config(o->ckpt_dir, o)))
         goto out;
     if (o->metrics && tr_dist_rank(r.dist) == 0 && (err = tr_metrics_open(o->metrics, r.start_step > 0 ? r.start_step : -1,

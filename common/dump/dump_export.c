@@ -98,18 +98,22 @@ int dump_export_bin(const struct dump_opts *o)
     /* Never into the dataset being read (its shards and manifest are
      * pretok's), never over the shard being read. */
     struct stat st, in;
-    const char *slash = strrchr(o->path, '/');
-    char *parent = slash ? strndup(o->path, (size_t)(slash - o->path + 1)) : strdup(".");
-    if (!parent) {
-        ret = ingot_oom("a path", strlen(o->path));
-        goto out;
+    int inside;
+    if (s.ds) {
+        inside = fs_is_entry_of(o->out, o->path);
+    } else if (s.side) {   /* a shard with its manifest beside it: that dataset's */
+        const char *slash = strrchr(o->path, '/');
+        char *parent = slash ? strndup(o->path, (size_t)(slash - o->path + 1)) : strdup(".");
+        if (!parent) {
+            ret = ingot_oom("a path", strlen(o->path));
+            goto out;
+        }
+        inside = fs_is_entry_of(o->out, parent);
+        free(parent);
+    } else {
+        inside = stat(o->out, &st) == 0 && stat(o->path, &in) == 0 &&
+                 st.st_dev == in.st_dev && st.st_ino == in.st_ino;
     }
-    /* a shard with its manifest beside it is read as part of that dataset */
-    const int inside = s.ds ? fs_is_entry_of(o->out, o->path)
-                       : s.side ? fs_is_entry_of(o->out, parent)
-                       : stat(o->out, &st) == 0 && stat(o->path, &in) == 0 &&
-                         st.st_dev == in.st_dev && st.st_ino == in.st_ino;
-    free(parent);
     if (inside) {
         ret = ingot_fail(INGOT_E_USAGE, "--out %s: inside the input %s, whose files "
                          "it would replace; write it elsewhere", o->out, o->path);
