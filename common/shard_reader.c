@@ -346,11 +346,18 @@ int shard_reader_verify(const shard_reader *r)
                           "%s: field prov_checksum: stored %016llx, computed %016llx; the "
                           "provenance table is corrupt" HINT,
                           r->path, (ull)h->prov_checksum, (ull)sum);
-    for (uint64_t d = 0; d < h->n_docs; d++)
+    for (uint64_t d = 0; d < h->n_docs; d++) {
         if (r->prov[d].reserved != 0)
             return ingot_fail(INGOT_E_CORRUPT,
                               "%s: field provenance: record %llu has a non-zero reserved word" HINT,
                               r->path, (ull)d);
+        /* lines, records and paragraphs count from 1 (struct ingot_doc_prov) */
+        if (r->prov[d].record == 0)
+            return ingot_fail(INGOT_E_CORRUPT,
+                              "%s: field provenance: record %llu names line/record 0 of input "
+                              "%u; they count from 1" HINT,
+                              r->path, (ull)d, r->prov[d].file_index);
+    }
     return 0;
 }
 

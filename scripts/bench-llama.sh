@@ -21,8 +21,10 @@
 #      default 12; the first 3 are not counted), TORCH_STEPS (default 8),
 #      MODEL (default llama-1b), TORCH=0 (ingot only), PYTHON, OUT (default /tmp),
 #      ATTN="expand mat" extra ingot rows with INGOT_LLAMA_ATTN set (the default
-#      row is the flash GQA path; about 30 s each)
-# Results: $OUT/bench-llama/{ingot*.log,ingot*.jsonl,torch.log,table.txt}.
+#      row is the flash GQA path; about 30 s each), TORCH_SDPA (default "fused
+#      flash": PyTorch's SDPA picking among its fused kernels, cuDNN's on Hopper,
+#      then only FlashAttention-2, the issue's "SDPA flash"; one row and ratio each)
+# Results: $OUT/bench-llama/{ingot*.log,ingot*.jsonl,torch-*.log,table.txt}.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
@@ -52,19 +54,25 @@ t_ingot=$(date +%s)
 for a in ${ATTN:-}; do ingot "ingot-$a" INGOT_LLAMA_ATTN="$a"; done
 t_var=$(date +%s)
 
+sdpas=${TORCH_SDPA:-fused flash}
 if [ "${TORCH:-1}" != 0 ] && "$py" -c 'import torch' 2>/dev/null; then
-    echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch"
-    timeout 100 "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
-        --steps "$tsteps" --warmup 3 >"$out/torch.log" 2>&1 ||
-        { echo "torch-llama-bench failed:"; tail -5 "$out/torch.log"; }
+    for k in $sdpas; do
+        echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch --sdpa $k"
+        timeout 100 "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
+            --steps "$tsteps" --warmup 3 --sdpa "$k" >"$out/torch-$k.log" 2>&1 ||
+            { echo "torch-llama-bench --sdpa $k failed:"; tail -5 "$out/torch-$k.log"; }
+    done
+else
+    sdpas=
 fi
 t_end=$(date +%s)
 
 t_torch=$((t_end - t_var))
-"$py" - "$out" "$model" "$batch" "$((t_ingot - t_start))" "$t_torch" ${ATTN:-} <<'PY' |
-import json, re, statistics as st, sys
+SDPAS="$sdpas" "$py" - "$out" "$model" "$batch" "$((t_ingot - t_start))" "$t_torch" ${ATTN:-} <<'PY' |
+import json, os, re, statistics as st, sys
 out, model, batch, s_ingot, s_torch = sys.argv[1:6]
 variants = sys.argv[6:]
+sdpas = os.environ["SDPAS"].split()
 T, tiny_tps, a100_peak = 2048, 24000.0, 312.0
 fpt = 7.3138176e9 if model == "llama-1b" else None
 def ingot(tag):
@@ -85,13 +93,17 @@ def ingot(tag):
         pass
     return tps, (st.median(mfus) if mfus else None), mem
 ing_tps, ing_mfu, mem = ingot("ingot")
-tj = None
-try:
-    for l in open(f"{out}/torch.log"):
-        if l.startswith('{"bench"'):
-            tj = json.loads(l)
-except OSError:
-    pass
+def torch_run(k):
+    """the JSON line of torch-llama-bench --sdpa k, None when it failed"""
+    tj = None
+    try:
+        for l in open(f"{out}/torch-{k}.log"):
+            if l.startswith('{"bench"'):
+                tj = json.loads(l)
+    except OSError:
+        pass
+    return tj
+tjs = [(k, torch_run(k)) for k in sdpas]
 peak = None
 if ing_tps and ing_mfu and fpt:
     peak = ing_tps * fpt / ing_mfu / 1e12
@@ -106,19 +118,28 @@ for v in variants:
     t, u, g = ingot(f"ingot-{v}")
     print(f"{'  INGOT_LLAMA_ATTN=' + v:<34} {f(t, '{:.0f}'):>8} {f(u and 100 * u, '{:.1f}'):>6} "
           f"{f(g, '{:.1f}'):>6}")
-if tj:
-    print(f"{'pytorch compiled (per layer)':<34} {tj['tok_per_s']:>8.0f} "
-          f"{100 * tj['mfu'] if tj['mfu'] >= 0 else float('nan'):>6.1f} "
-          f"{tj['peak_mem_gib']:>6.1f} {s_torch:>7}")
+for k, tj in tjs:
+    name = {"fused": "pytorch compiled, SDPA fused", "flash": "pytorch compiled, SDPA flash"}
+    if tj:
+        print(f"{name.get(k, 'pytorch compiled, SDPA ' + k):<34} {tj['tok_per_s']:>8.0f} "
+              f"{100 * tj['mfu'] if tj['mfu'] >= 0 else float('nan'):>6.1f} "
+              f"{tj['peak_mem_gib']:>6.1f}")
 if fpt:
     mfu_a100 = tiny_tps * fpt / (a100_peak * 1e12)
     line = f"{'TinyLlama paper, per A100-40G':<34} {tiny_tps:>8.0f} {100 * mfu_a100:>6.1f}"
     if peak:
         line += f"   (that MFU on this GPU: {mfu_a100 * peak * 1e12 / fpt:.0f} tok/s)"
     print(line)
-if ing_tps and tj:
-    r = ing_tps / tj["tok_per_s"]
-    print(f"ingot / pytorch compiled: {r:.3f} (target >= 1.2: {'met' if r >= 1.2 else 'NOT met'})")
+for k, tj in tjs:
+    if ing_tps and tj:
+        r = ing_tps / tj["tok_per_s"]
+        print(f"ingot / pytorch compiled (SDPA {k}): {r:.3f} "
+              f"(target >= 1.2: {'met' if r >= 1.2 else 'NOT met'})")
+if "fused" in sdpas:
+    print("SDPA fused: PyTorch picks among flash, cuDNN and memory-efficient (cuDNN's on Hopper, "
+          "whose backward is not deterministic); SDPA flash: FlashAttention-2 only")
+if tjs:
+    print(f"PyTorch's runs took {s_torch} s of wall time together (compilation included)")
 print("ingot: median of the profiled steps after 3; GiB = ingot's own device allocations "
       "(parameters, AdamW state, activations), PyTorch's = torch.cuda.max_memory_allocated")
 print(f"MFU: (6 x matmul weights + 12 x L x T x C) = {f(fpt and fpt / 1e9, '{:.3f}')} GFLOP "

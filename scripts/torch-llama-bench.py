@@ -45,21 +45,28 @@ def flops_per_token(L, NH, NKV, C, F, V, T):
     return 6 * matmul + 12 * L * T * C
 
 
-def fused_sdpa(torch):
-    """On CUDA, a context that lets SDPA use only its fused kernels (flash,
-    cuDNN, memory-efficient), so that a shape they refuse fails instead of
-    running the slow math path; a no-op context elsewhere or on old PyTorch."""
+SDPA_BACKENDS = {"fused": ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION"),
+                 "flash": ("FLASH_ATTENTION",), "cudnn": ("CUDNN_ATTENTION",),
+                 "efficient": ("EFFICIENT_ATTENTION",)}
+
+
+def fused_sdpa(torch, which="fused"):
+    """On CUDA, a context that lets SDPA use only its fused kernels (all of
+    flash, cuDNN, memory-efficient, PyTorch picking; or the one named), so
+    that a shape they refuse fails instead of running the slow math path; a
+    no-op context elsewhere or on old PyTorch."""
     import contextlib
     try:
         from torch.nn.attention import SDPBackend, sdpa_kernel
     except ImportError:
         return contextlib.nullcontext
-    names = ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION")
-    backends = [getattr(SDPBackend, n) for n in names if hasattr(SDPBackend, n)]
+    backends = [getattr(SDPBackend, n) for n in SDPA_BACKENDS[which] if hasattr(SDPBackend, n)]
+    if not backends:
+        raise SystemExit("torch-llama-bench: this PyTorch has no SDPA backend %s" % which)
     return lambda: sdpa_kernel(backends)
 
 
-def gqa_native(torch, dev, hs, use):
+def gqa_native(torch, dev, hs, use, which="fused"):
     """Whether SDPA takes enable_gqa here (PyTorch >= 2.5), on this device and,
     on CUDA, with the fused kernels only: a probe call at the bench's head size."""
     F = torch.nn.functional
@@ -69,7 +76,8 @@ def gqa_native(torch, dev, hs, use):
         dt = torch.bfloat16 if dev.type == "cuda" else torch.float32
         q = torch.zeros(1, 4, 16, hs, device=dev, dtype=dt)
         kv = torch.zeros(1, 2, 16, hs, device=dev, dtype=dt)
-        with (fused_sdpa(torch)() if dev.type == "cuda" else __import__("contextlib").nullcontext()):
+        with (fused_sdpa(torch, which)() if dev.type == "cuda"
+              else __import__("contextlib").nullcontext()):
             F.scaled_dot_product_attention(q, kv, kv, is_causal=True, enable_gqa=True)
         return True
     except (TypeError, RuntimeError):
@@ -173,6 +181,10 @@ def main():
     ap.add_argument("--gqa", default="auto", choices=["auto", "native", "repeat"],
                     help="kv heads: SDPA's enable_gqa where it runs fused (auto), always "
                          "(native), or repeated to the query heads first (repeat)")
+    ap.add_argument("--sdpa", default="fused", choices=sorted(SDPA_BACKENDS),
+                    help="SDPA kernels on CUDA: any fused one, PyTorch picking (default; "
+                         "cuDNN's on Hopper), or only flash (FlashAttention-2), cuDNN's or "
+                         "the memory-efficient one")
     ap.add_argument("--peak-tflops", type=float, default=0.0,
                     help="dense bf16 peak for MFU (default: from the device name)")
     ap.add_argument("--kernel-profile", type=int, default=0, metavar="N",
@@ -201,7 +213,7 @@ def main():
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    native = gqa_native(torch, dev, a.dim // a.heads, a.gqa)
+    native = gqa_native(torch, dev, a.dim // a.heads, a.gqa, a.sdpa)
     with dev:  # parameters created and initialised on the device (seconds, not a minute)
         model, gqa = build(torch, a, native)
     n_params = sum(p.numel() for p in model.parameters())
@@ -232,7 +244,7 @@ def main():
     data = torch.randint(0, a.vocab, (B, T + 1), generator=gen).to(dev)
     idx, tgt = data[:, :T].contiguous(), data[:, 1:].contiguous()
     amp = torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
-    sdpa_ctx = fused_sdpa(torch) if cuda else __import__("contextlib").nullcontext
+    sdpa_ctx = fused_sdpa(torch, a.sdpa) if cuda else __import__("contextlib").nullcontext
 
     def step():
         with amp, sdpa_ctx():
@@ -269,7 +281,7 @@ def main():
     mem = torch.cuda.max_memory_allocated(dev) / 2**30 if cuda else -1.0
     print(f"torch-llama-bench: {a.model} L{a.layers} H{a.heads}/{a.kv_heads} C{a.dim} "
           f"F{a.ffn} T{T} V{a.vocab}, {n_params / 1e6:.1f}M parameters, batch {B}, on {name}; "
-          f"torch {torch.__version__}, compile={a.compile}, bf16 autocast, SDPA ({gqa}), "
+          f"torch {torch.__version__}, compile={a.compile}, bf16 autocast, SDPA {a.sdpa} ({gqa}), "
           f"{'fused' if cuda else 'foreach'} AdamW{', recompute' if a.recompute else ''}")
     print(f"warm-up {a.warmup} steps {warm_s:.1f} s (compilation included); "
           f"{a.steps} steps {dt:.2f} s, loss {loss.item():.4f}")
@@ -280,7 +292,7 @@ def main():
     print(json.dumps({"bench": "torch-llama", "model": a.model, "batch": B, "seq_len": T,
                       "tok_per_s": tps, "mfu": mfu, "peak_mem_gib": mem,
                       "flops_per_token": fpt, "ms_per_step": dt / a.steps * 1e3,
-                      "compile": a.compile, "recompute": a.recompute,
+                      "compile": a.compile, "recompute": a.recompute, "sdpa": a.sdpa,
                       "warmup_s": warm_s, "loss": loss.item()}))
     if a.kernel_profile > 0 and cuda:
         from torch_kernel_profile import kernel_profile

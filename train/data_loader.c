@@ -374,8 +374,10 @@ int tr_loader_set_pos(tr_loader *l, const struct tr_loader_pos *pos)
     if (l->n == 1) {
         /* the header's epoch and index are all a one-dataset position needs
          * (checkpoints before mixtures hold nothing else) */
+        const uint64_t n = l->src[0].n_windows;
         one[0] = (struct tr_loader_src_pos){ pos->epoch, pos->index,
-                                             pos->epoch * l->src[0].n_windows + pos->index };
+                                             pos->epoch <= UINT64_MAX / n
+                                                 ? pos->epoch * n + pos->index : 0 };
         sp = one;
     } else if (pos->n_src != l->n) {
         return ingot_fail(INGOT_E_MISMATCH, "loader: the saved position is of %d data sources, "
@@ -388,6 +390,15 @@ int tr_loader_set_pos(tr_loader *l, const struct tr_loader_pos *pos)
                               "beyond the %" PRIu64 " windows of an epoch: the dataset or "
                               "--seq-len differs from the checkpoint's", l->src[i].dir,
                               sp[i].index, l->src[i].n_windows);
+        /* windows are drawn one after the other: a source's count is its
+         * epochs' windows plus the index (an epoch past that is corrupt) */
+        const uint64_t n = l->src[i].n_windows;
+        if (sp[i].epoch > (UINT64_MAX - sp[i].index) / n ||
+            sp[i].windows != sp[i].epoch * n + sp[i].index)
+            return ingot_fail(INGOT_E_CORRUPT, "loader: %s: the saved position (epoch %" PRIu64
+                              ", window %" PRIu64 ", %" PRIu64 " windows drawn) does not add "
+                              "up with %" PRIu64 " windows an epoch: the checkpoint is corrupt",
+                              l->src[i].dir, sp[i].epoch, sp[i].index, sp[i].windows, n);
         sum += sp[i].windows;
     }
     if (l->n > 1 && sum != pos->index)

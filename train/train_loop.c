@@ -740,10 +740,11 @@ int tr_train(const struct tr_opts *o)
     /* The fixed val set. */
     if (o->val_every && o->val_tokens > 0) {
         uint64_t avail = tr_loader_val_windows(r.loader);
+        /* whole windows, at least one (as eval --tokens): fewer tokens than
+         * a window still ask for a val loss */
         uint64_t want = (uint64_t)o->val_tokens / (uint64_t)o->seq_len;
+        want = want ? want : 1;
         r.n_val = want < avail ? want : avail;
-        if (!r.n_val && want)
-            r.n_val = avail ? 1 : 0;
         if (!r.n_val)
             say(&r, "note: %s; no validation loss\n", o->synthetic ? "synthetic data" :
                 "the dataset has no val split long enough for one window");

@@ -299,6 +299,15 @@ int main(void)
     expect("prov-reserved", c, base_len, 0, INGOT_E_CORRUPT, "field provenance");
     free(c);
 
+    /* provenance record number 0 (they count from 1), checksums recomputed */
+    c = copy();
+    h = (struct ingot_shard_header *)(void *)c;
+    memset(c + bh.prov_offset + 16 * 2 + 8, 0, 8);
+    h->prov_checksum = ingot_xxh3(c + bh.prov_offset, bh.n_docs * 16);
+    reseal_header(c);
+    expect("prov-record-0", c, base_len, 0, INGOT_E_CORRUPT, "names line/record 0 of input");
+    free(c);
+
     /* not a regular file (refused at once: a FIFO must not block the open;
      * the alarm turns a hang into a failure), missing file */
     shard_reader *r = NULL;

@@ -104,6 +104,28 @@ def check_checksums(fx, d):
                     check(not at_open, "%s: open without verify should fail" % what)
                 except ingot.ChecksumError:
                     check(at_open, "%s: open without verify should succeed" % what)
+    # a provenance record 0 (they count from 1) with every checksum resealed
+    import struct
+    bad = fx.path("bad-record0")
+    shutil.copytree(d, bad)
+    path = os.path.join(bad, os.path.basename(shard.path))
+    prov_at, n_docs = int(shard.header["prov_offset"]), shard.n_docs
+    with open(path, "r+b") as f:
+        f.seek(prov_at + 16 + 8)
+        f.write(bytes(8))
+        f.seek(prov_at)
+        prov = f.read(16 * n_docs)
+        f.seek(128)   # prov_checksum (common/shard_format.h)
+        f.write(struct.pack("<Q", xxh3.xxh3_64(prov)))
+        f.seek(0)
+        head = f.read(4096 - 8)
+        f.write(struct.pack("<Q", xxh3.xxh3_64(head)))
+    resealed = ingot.Shard(path)   # the manifest's copy of the checksums aside
+    try:
+        resealed.verify()
+        fail("a provenance record 0 was not detected")
+    except ingot.FormatError as e:
+        check("document 1 names line/record 0" in str(e), "record 0: %s" % e)
     saved = xxh3._xxhash   # without xxhash, verification says what it needs
     xxh3._xxhash = None
     try:

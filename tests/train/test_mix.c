@@ -127,6 +127,11 @@ static void unit(const char *dir)
     bad = pos;
     bad.src[0].windows++;
     CHECK(tr_loader_set_pos(l, &bad) == INGOT_E_CORRUPT);
+    /* one source's epoch moved, its windows and the sum left: corrupt */
+    bad = pos;
+    bad.src[1].epoch += UINT64_C(1) << 62;
+    CHECK(tr_loader_set_pos(l, &bad) == INGOT_E_CORRUPT);
+    CHECK(strstr(ingot_errmsg(), "does not add up") != NULL);
     tr_loader_close(l);
 
     /* another seed, another sequence */

@@ -115,6 +115,20 @@ int main(int argc, char **argv)
     free(buf);
     free(bp);
 
+    /* --val-tokens below one window: one window, a val loss (it said the
+     * dataset had no val split) */
+    cmd = tt_fmt("'%s' --data '%s' --model tiny --layers 1 --dim 32 --seq-len 32 --batch 4 "
+                 "--steps 1 --val-every 1 --val-tokens 10 --metrics '%s/v.jsonl'", bin, data,
+                 dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    s = tt_slurp(out);
+    CHECK(s && strstr(s, "val: 1 windows (32 tokens)") && !strstr(s, "no validation loss"));
+    free(s);
+    char *mv = tt_fmt("%s/v.jsonl", dir);
+    CHECK(tt_read_vals(mv, vsa, vla, 10) == 1);
+    free(mv);
+
     tt_rmtree(dir);
     free(ids); free(dir); free(data); free(out); free(common); free(c8);
     free(ma); free(mb); free(ca); free(cb);

@@ -124,6 +124,9 @@ class Shard:
                                                              self.vocab_size))
         if self.n_docs and np.any(self.provenance["reserved"]):
             self._fail("provenance", "reserved word not zero")
+        if self.n_docs and not np.all(self.provenance["record"]):
+            d = int(np.argmin(self.provenance["record"]))
+            self._fail("provenance", "document %d names line/record 0; they count from 1" % d)
 
     def __repr__(self):
         return "Shard(%r, split=%s, tokens=%d, docs=%d)" % (self.path, self.split,
