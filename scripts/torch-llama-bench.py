@@ -198,6 +198,13 @@ def main():
     a.layers, a.heads, a.kv_heads, a.dim, a.ffn, T0 = PRESETS[a.model]
     a.seq_len = a.seq_len or T0
 
+    # Inductor's on-disk caches do not key on the SDPA backend: a graph
+    # compiled under one --sdpa would be reused under another
+    import os
+    import tempfile
+    cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or os.path.join(
+        tempfile.gettempdir(), "torchinductor_llama_bench")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(cache, "sdpa-" + a.sdpa)
     try:
         import torch
     except ImportError:

@@ -245,6 +245,42 @@ static int source_open(tr_loader *l, struct source *s, const char *dir)
     return 0;
 }
 
+/* --data DIR[:WEIGHT]: the weight is what follows the last ':' when that
+ * is a number (so a directory name may hold colons). */
+int tr_loader_source_add(struct tr_loader_source *src, int *n, char *v)
+{
+    if (*n == TR_MAX_SOURCES)
+        return ingot_fail(INGOT_E_USAGE, "--data: more than %d datasets", TR_MAX_SOURCES);
+    struct tr_loader_source *d = &src[*n];
+    const char *colon = strrchr(v, ':');
+    char *end = NULL;
+    double w = 1.0;
+    d->dir = v;
+    if (colon && colon[1]) {
+        /* decimal only ("0x10" is a name, not 16) */
+        const bool hex = strpbrk(colon + 1, "xXpP") != NULL;
+        w = hex ? 0.0 : strtod(colon + 1, &end);
+        if (!hex && *end == '\0') {
+            if (!(w > 0.0) || !isfinite(w) || w > 1e9 || w < 1e-9)
+                return ingot_fail(INGOT_E_USAGE, "--data %s: weight '%s'; use a number in "
+                                  "[1e-9, 1e9] (DIR:WEIGHT; weights are relative)", v,
+                                  colon + 1);
+            v[colon - v] = '\0';   /* the caller owns v: cut the weight off in place */
+        } else {
+            w = 1.0;
+        }
+    }
+    if (!d->dir[0])
+        return ingot_fail(INGOT_E_USAGE, "--data '%s': no directory", v);
+    for (int i = 0; i < *n; i++)   /* twice would be its weights added, unsaid */
+        if (!strcmp(src[i].dir, d->dir))
+            return ingot_fail(INGOT_E_USAGE, "--data %s is given twice; give it once with "
+                              "the weight it should have", d->dir);
+    d->weight = w;
+    (*n)++;
+    return 0;
+}
+
 int tr_loader_open(const struct tr_loader_opts *o, tr_loader **out)
 {
     *out = NULL;

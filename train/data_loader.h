@@ -41,6 +41,12 @@ struct tr_loader_source {
     double weight;
 };
 
+/* Appends --data's value v, DIR[:WEIGHT] (the weight: what follows the last
+ * ':' when that is a decimal number in [1e-9, 1e9]), to src[0 .. *n); cuts
+ * the weight off v in place. Refuses a directory given twice and more than
+ * TR_MAX_SOURCES. */
+int tr_loader_source_add(struct tr_loader_source *src, int *n, char *v);
+
 struct tr_loader_opts {
     const char *dir;        /* dataset directory (ignored when synthetic or when
                                sources is set) */

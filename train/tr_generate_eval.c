@@ -1,8 +1,9 @@
 /* ingot-train eval: loss, perplexity and top-1 accuracy of a checkpoint on a
- * dataset split, without training, on the CPU. The windows are the
- * trainer's: [k*T, k*T + T + 1) of the split's stream, in stream order, so
- * `--split val --tokens N` reproduces the trainer's val loss with
- * --val-tokens N. */
+ * dataset split, or on a mixture of datasets, without training, on the CPU.
+ * The windows are the trainer's: [k*T, k*T + T + 1) of the split's stream, in
+ * stream order (a mixture: its weighted draw, data_loader.h), so `--split val
+ * --tokens N` reproduces the trainer's val loss with --val-tokens N and the
+ * same --data list. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -22,13 +23,15 @@
 #include "tr_generate.h"
 
 static const char usage[] =
-    "usage: ingot-train eval CKPT --data DIR [options]\n"
+    "usage: ingot-train eval CKPT --data DIR[:WEIGHT] [--data DIR[:WEIGHT] ...] [options]\n"
     "\n"
     "Loss, perplexity and next-token accuracy of a checkpoint (a ckpt-*.bin file or a\n"
     "--ckpt-dir directory) on a dataset split, on the CPU, without training.\n"
     "\n"
     "options:\n"
-    "  --data DIR        the dataset (its tokenizer must be the checkpoint's)\n"
+    "  --data DIR        the dataset (its tokenizer must be the checkpoint's); given\n"
+    "                    more than once, the mixture, drawn as the trainer draws it\n"
+    "                    (the same list and weights give the trainer's val loss)\n"
     "  --split val|train which split (default val)\n"
     "  --tokens N        evaluate the first N / seq-len windows, at least one (default:\n"
     "                    all; k/M/G)\n"
@@ -39,7 +42,9 @@ static const char usage[] =
     "  --help            this text\n";
 
 struct eval_opts {
-    const char *ckpt, *data;
+    const char *ckpt, *data;   /* data: the first --data (in messages) */
+    int n_data;
+    struct tr_loader_source src[TR_MAX_SOURCES];
     bool train, json, no_verify;
     int64_t tokens;
     int batch, threads;
@@ -70,10 +75,8 @@ static int parse(int argc, char **argv, struct eval_opts *o)
             break;
         switch (c) {
         case O_DATA:
-            if (o->data)   /* the last one silently won */
-                return ingot_fail(INGOT_E_USAGE, "--data given twice: eval takes one dataset "
-                                  "(for a mixture, run eval once per source)");
-            o->data = optarg;
+            err = tr_loader_source_add(o->src, &o->n_data, optarg);
+            o->data = o->src[0].dir;
             break;
         case O_SPLIT:
             if (strcmp(optarg, "val") && strcmp(optarg, "train"))
@@ -131,16 +134,22 @@ int tr_eval_main(int argc, char **argv)
     if ((err = tr_export_load(o.ckpt, &st, &params, NULL)))
         goto out;
     const int T = st.cfg.seq_len, B = o.batch;
-    struct tr_loader_opts lo = { .dir = o.data, .seq_len = T, .seed = st.seed,
-                                 .sequential = true, .verify = !o.no_verify };
+    struct tr_loader_opts lo = { .dir = o.data, .sources = o.src, .n_sources = o.n_data,
+                                 .seq_len = T, .seed = st.seed, .sequential = true,
+                                 .verify = !o.no_verify };
     if ((err = tr_loader_open(&lo, &l)) || (err = check_data(&o, &st, l)))
         goto out;
+    char what[64 + 4096];   /* what the messages name: the dataset or the mixture */
+    if (o.n_data > 1)
+        snprintf(what, sizeof(what), "the mixture of %d datasets (%s, ...)", o.n_data, o.data);
+    else
+        snprintf(what, sizeof(what), "%s", o.data);
     uint64_t n = o.train ? tr_loader_windows(l) : tr_loader_val_windows(l);
     if (o.tokens && (uint64_t)o.tokens / (uint64_t)T < n)
         n = (uint64_t)o.tokens / (uint64_t)T ? (uint64_t)o.tokens / (uint64_t)T : 1;
     if (!n) {
         err = ingot_fail(INGOT_E_NODATA, "%s: the %s split has no window of %d + 1 tokens",
-                         o.data, o.train ? "train" : "val", T);
+                         what, o.train ? "train" : "val", T);
         goto out;
     }
 #ifdef _OPENMP
@@ -183,7 +192,7 @@ int tr_eval_main(int argc, char **argv)
     else
         printf("eval: step %" PRIu64 " of %s on %s (%s split): %" PRIu64 " windows x %d = %.0f "
                "tokens: loss %.4f, perplexity %.3f, accuracy %.2f%% (%.1f s)\n", st.step, o.ckpt,
-               o.data, o.train ? "train" : "val", n, T, toks, mean, exp(mean), 100.0 * acc, dt);
+               what, o.train ? "train" : "val", n, T, toks, mean, exp(mean), 100.0 * acc, dt);
 out:
     tr_cpu_net_free(m);
     tr_loader_close(l);

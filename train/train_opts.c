@@ -298,42 +298,6 @@ bool tr_opts_known(const char *key)
     return p && p->val != O_HELP && p->val != O_VERSION;
 }
 
-/* --data DIR[:WEIGHT]: the weight is what follows the last ':' when that
- * is a number (so a directory name may hold colons). */
-static int add_data(struct tr_opts *o, char *v)
-{
-    if (o->n_data == TR_MAX_SOURCES)
-        return ingot_fail(INGOT_E_USAGE, "--data: more than %d datasets", TR_MAX_SOURCES);
-    struct tr_loader_source *d = &o->data_src[o->n_data];
-    const char *colon = strrchr(v, ':');
-    char *end = NULL;
-    double w = 1.0;
-    d->dir = v;
-    if (colon && colon[1]) {
-        /* decimal only ("0x10" is a name, not 16) */
-        const bool hex = strpbrk(colon + 1, "xXpP") != NULL;
-        w = hex ? 0.0 : strtod(colon + 1, &end);
-        if (!hex && *end == '\0') {
-            if (!(w > 0.0) || !isfinite(w) || w > 1e9 || w < 1e-9)
-                return ingot_fail(INGOT_E_USAGE, "--data %s: weight '%s'; use a number in "
-                                  "[1e-9, 1e9] (DIR:WEIGHT; weights are relative)", v,
-                                  colon + 1);
-            v[colon - v] = '\0';   /* the layer owns v: cut the weight off in place */
-        } else {
-            w = 1.0;
-        }
-    }
-    if (!d->dir[0])
-        return ingot_fail(INGOT_E_USAGE, "--data '%s': no directory", v);
-    for (int i = 0; i < o->n_data; i++)   /* twice would be its weights added, unsaid */
-        if (!strcmp(o->data_src[i].dir, d->dir))
-            return ingot_fail(INGOT_E_USAGE, "--data %s is given twice; give it once with "
-                              "the weight it should have", d->dir);
-    d->weight = w;
-    o->n_data++;
-    return 0;
-}
-
 /* Whether a switch's value is on: "true" (the command line, JSON true) or
  * "false"; anything else is an error. */
 static int switch_value(const char *flag, const char *v, bool *on)
@@ -356,7 +320,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
     if (opt->has_arg == no_argument && (err = switch_value(opt->name, v, &on)))
         return err;
     switch (opt->val) {
-    case O_DATA: err = add_data(o, v); break;
+    case O_DATA: err = tr_loader_source_add(o->data_src, &o->n_data, v); break;
     case O_DATA_ORDER:
         if (!strcmp(v, "sequential"))
             o->sequential = true;

@@ -14,7 +14,7 @@
  *     With --device cuda (where a GPU is present, else the refusal is
  *     checked) the CUDA back end's fp32 logits match the CPU's within 1e-4
  *     and generate runs through them.
- *  3. `ingot-train eval --json` on a dataset gives the val loss the trainer
+ *  3. `ingot-train eval --json` on a dataset or a mixture gives the val loss the trainer
  *     logged at the checkpoint's step (--val-tokens = --tokens), perplexity
  *     exp(loss) and an accuracy; a dataset of another tokenizer is refused.
  * usage: test_generate INGOT_TRAIN */
@@ -357,8 +357,46 @@ static void check_eval_cli(const char *bin, const char *dir, const char *out)
     expect(cmd, out, 2, "--data DIR is required");
     free(cmd);
     cmd = tt_fmt("'%s' eval '%s/ck' --data '%s' --data '%s'", bin, dir, data, data);
-    expect(cmd, out, 2, "eval takes one dataset");
+    expect(cmd, out, 2, "is given twice");
     free(cmd);
+
+    /* a mixture: eval with the trainer's --data list gives its val loss */
+    char *mixb = tt_fmt("%s/mixb", dir);
+    tt_markov_tokens(ids, NT + NV, 50, 9);
+    d.dir = mixb;
+    d.tokenizer_hash = 77;
+    CHECK_OK(tt_write_dataset(&d));
+    cmd = tt_fmt("'%s' --device cpu --data '%s:3' --data '%s' --model tiny --layers 1 --dim 32 "
+                 "--heads 2 --seq-len 32 --batch 4 --steps 10 --lr 1e-2 --threads 1 --val-every 5 "
+                 "--val-tokens 256 --metrics '%s/mm.jsonl' --ckpt-dir '%s/cm'", bin, data, mixb,
+                 dir, dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    char *mm = tt_fmt("%s/mm.jsonl", dir);
+    CHECK(tt_read_vals(mm, steps, vals, 8) == 2 && steps[1] == 10);
+    cmd = tt_fmt("'%s' eval '%s/cm' --data '%s:3' --data '%s' --tokens 256 --batch 3 --threads 1 "
+                 "--json", bin, dir, data, mixb);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    s = tt_slurp(out);
+    double mloss = json_num(s, "loss");
+    printf("eval of a mixture: loss %.9f, trainer's val loss %.9f\n", mloss, vals[1]);
+    CHECK(fabs(mloss - vals[1]) <= 1e-6 && json_num(s, "windows") == 8);
+    free(s);
+    /* other weights draw other windows */
+    cmd = tt_fmt("'%s' eval '%s/cm' --data '%s' --data '%s:3' --tokens 256 --threads 1 --json",
+                 bin, dir, data, mixb);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    s = tt_slurp(out);
+    CHECK(fabs(json_num(s, "loss") - mloss) > 1e-6);
+    free(s);
+    cmd = tt_fmt("'%s' eval '%s/cm' --data '%s:3' --data '%s' --split train --tokens 320", bin,
+                 dir, data, mixb);
+    expect(cmd, out, 0, "the mixture of 2 datasets");
+    free(cmd);
+    free(mm);
+    free(mixb);
     free(mpath);
     free(data);
     free(other);
