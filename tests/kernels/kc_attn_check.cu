@@ -211,6 +211,7 @@ static const struct bcase bcases[] = {
     {"gpt2-124m b64", 64, 1024, 12, 12, 64},
     {"b32 nh16", 32, 1024, 16, 16, 64},
     {"tinyllama gqa", 8, 2048, 32, 4, 64},
+    {"tinyllama mha", 8, 2048, 32, 32, 64},   /* what grouping costs or saves */
     {"hs128", 16, 2048, 16, 16, 128},
 };
 
