@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_num.h"
@@ -18,6 +19,7 @@
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "manifest.h"
+#include "pt_hooks.h"
 #include "pt_writer.h"
 #include "shard_writer.h"
 #include "spm_shim.h"
@@ -28,6 +30,8 @@ struct imp_file {
     const char *path;
     uint32_t split;
     uint64_t size;
+    dev_t dev;                      /* identity: a file named twice is refused */
+    ino_t ino;
     const unsigned char *map;       /* the whole file */
     const unsigned char *tok;       /* first token */
     uint64_t n_tokens;
@@ -53,6 +57,8 @@ struct imp {
     uint64_t seq[2];
     uint32_t *buf;                  /* one document as uint32 */
     size_t buf_cap;
+    volatile sig_atomic_t *interrupt;   /* SIGINT/SIGTERM seen (main's flag) */
+    long delay_ms;                  /* test hook: sleep per document */
 };
 
 void pt_import_usage(FILE *f)
@@ -215,6 +221,14 @@ static int map_file(const struct imp *x, struct imp_file *f)
     int fd = fs_open_regular(f->path, "token file", UINT64_MAX, &f->size);
     if (fd < 0)
         return fd;
+    struct stat st;
+    if (fstat(fd, &st)) {
+        int e = errno;
+        close(fd);
+        return ingot_fail(-e, "%s: fstat failed: %s", f->path, strerror(e));
+    }
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
     if (f->size) {
         void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
@@ -307,6 +321,12 @@ static int finish_shard(struct imp *x, uint32_t s)
 static int add_doc(struct imp *x, uint32_t fi, uint64_t a, uint64_t b, uint64_t doc)
 {
     struct imp_file *f = &x->files[fi];
+    if (x->delay_ms > 0)
+        usleep((useconds_t)x->delay_ms * 1000);
+    if (x->interrupt && *x->interrupt)
+        return ingot_fail(INGOT_E_INTERRUPTED, "import-bin interrupted: it is not resumable, so "
+                          "the shards it wrote into %s were removed; run the same command "
+                          "again", x->out);
     uint32_t s = f->split;
     size_t n = (size_t)(b - a);
     if (n > x->buf_cap) {
@@ -431,6 +451,42 @@ out:
     return ret;
 }
 
+static int cmp_identity(const void *a, const void *b, void *arg)
+{
+    const struct imp_file *v = arg;
+    const struct imp_file *x = &v[*(const size_t *)a], *y = &v[*(const size_t *)b];
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino)
+        return x->ino < y->ino ? -1 : 1;
+    return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+}
+
+/* A file named twice (by any path) would be imported twice; named as train
+ * and as --val it would put the same documents into both splits. */
+static int check_duplicates(const struct imp *x)
+{
+    if (x->n_files < 2)
+        return 0;
+    size_t *idx = malloc(x->n_files * sizeof(*idx));
+    if (!idx)
+        return ingot_oom("the duplicate check", x->n_files * sizeof(*idx));
+    for (size_t i = 0; i < x->n_files; i++)
+        idx[i] = i;
+    qsort_r(idx, x->n_files, sizeof(*idx), cmp_identity, x->files);
+    int ret = 0;
+    for (size_t i = 1; i < x->n_files && !ret; i++) {
+        const struct imp_file *a = &x->files[idx[i - 1]], *b = &x->files[idx[i]];
+        if (a->dev == b->dev && a->ino == b->ino)
+            ret = ingot_fail(INGOT_E_USAGE, "import-bin: %s and %s are the same file, named "
+                             "twice%s; name each file once", a->path, b->path,
+                             a->split != b->split ? " (as train and as --val: its documents "
+                             "would be in both splits)" : "");
+    }
+    free(idx);
+    return ret;
+}
+
 /* OUT must not hold a dataset already. */
 static int check_out(const char *out)
 {
@@ -439,9 +495,13 @@ static int check_out(const char *out)
     int ret = 0;
     if (!m || !s0 || !s1)
         ret = ingot_oom("a path", 256);
-    else if (!access(m, F_OK) || !access(s0, F_OK) || !access(s1, F_OK))
+    else if (!access(m, F_OK))
         ret = ingot_fail(INGOT_E_USAGE, "%s already holds a dataset; choose an empty or new --out",
                          out);
+    else if (!access(s0, F_OK) || !access(s1, F_OK))
+        ret = ingot_fail(INGOT_E_USAGE, "%s holds shards but no %s (left by a run that was "
+                         "killed?); remove its *%s files or choose an empty or new --out", out,
+                         INGOT_MANIFEST_NAME, INGOT_SHARD_SUFFIX);
     free(m);
     free(s0);
     free(s1);
@@ -460,9 +520,11 @@ static void remove_written(struct imp *x)
     }
 }
 
-int pt_import_bin(int argc, char **argv)
+int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
 {
-    struct imp x = { 0 };
+    struct imp x = { .interrupt = interrupt };
+    /* Test hook: a slow import, so that a test can interrupt it mid-way. */
+    x.delay_ms = pt_hook_pos("INGOT_PRETOK_TEST_IMPORT_DELAY_MS");
     bool help = false;
     int ret = parse(argc - 1, argv + 1, &x, &help);
     if (!ret && help) {
@@ -472,14 +534,17 @@ int pt_import_bin(int argc, char **argv)
     }
     if (!ret && !(x.m = manifest_new()))
         ret = ingot_oom("the manifest", 1024);
+    /* The files are checked before anything is created. */
+    for (size_t i = 0; i < x.n_files && !ret; i++)
+        ret = map_file(&x, &x.files[i]);
+    if (!ret)
+        ret = check_duplicates(&x);
     if (!ret)
         ret = fs_mkdir_p(x.out);
     if (!ret)
         ret = check_out(x.out);
     if (!ret)
         ret = setup_vocab(&x);
-    for (size_t i = 0; i < x.n_files && !ret; i++)
-        ret = map_file(&x, &x.files[i]);
     /* Train files first, then val, each in the order given. */
     for (uint32_t s = 0; s < 2 && !ret; s++)
         for (size_t i = 0; i < x.n_files && !ret; i++)

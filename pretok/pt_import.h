@@ -7,6 +7,7 @@
 #ifndef INGOT_PT_IMPORT_H
 #define INGOT_PT_IMPORT_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -17,8 +18,10 @@
 
 /* Run the command: argv[0] the program, argv[1] == "import-bin", then its
  * options and files (the whole command line goes into the manifest).
+ * *interrupt (set by a signal handler; may be NULL) stops it between
+ * documents with INGOT_E_INTERRUPTED, every shard written removed.
  * Returns 0, INGOT_E_USAGE, or an error with its message recorded. */
-int pt_import_bin(int argc, char **argv);
+int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt);
 void pt_import_usage(FILE *f);
 
 #endif

@@ -55,9 +55,10 @@ int main(int argc, char **argv)
         print_version();
         return 0;
     }
-    if (o.cmd == PT_CMD_CONVERT) {
-        /* The conversion stops cleanly on these; `text` and `merge` keep the
-         * default (merge resumes from its plan). */
+    if (o.cmd == PT_CMD_CONVERT || o.cmd == PT_CMD_IMPORT) {
+        /* The conversion stops cleanly on these, import-bin removing what it
+         * wrote; `text` and `merge` keep the default (merge resumes from its
+         * plan). */
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
         ret = pt_merge(&o);
         break;
     case PT_CMD_IMPORT:
-        ret = pt_import_bin(argc, argv);
+        ret = pt_import_bin(argc, argv, &interrupted);
         break;
     default:
         ret = pt_convert(&o, &interrupted);

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +93,25 @@ static int read_exact(int fd, void *buf, size_t len, uint64_t off, const char *p
     return 0;
 }
 
+/* Every weight finite: a NaN or an infinity (a hand-edited file whose
+ * checksums were recomputed, or a run that diverged between its loss checks)
+ * would make generate print noise, eval a loss of nan and export a broken
+ * model, each with exit status 0. The message names the tensor. */
+static int check_finite(const char *path, const struct tr_config *c, const float *p)
+{
+    size_t n = tr_param_count(c), i = 0;
+    while (i < n && isfinite(p[i]))
+        i++;
+    if (i == n)
+        return 0;
+    int id = 0;
+    while (id + 1 < tr_arch_num_params(c) && tr_param_offset(c, id + 1) <= i)
+        id++;
+    return ingot_fail(INGOT_E_CORRUPT, "%s: weight %zu of tensor %s is %g; the model is unusable "
+                      "(training diverged, or the file was altered): use an earlier checkpoint",
+                      path, i - tr_param_offset(c, id), tr_param_name_cfg(c, id), (double)p[i]);
+}
+
 int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used)
 {
     char *path = NULL;
@@ -115,6 +136,8 @@ int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, c
         err = ingot_fail(-errno, "%s: %s", path, strerror(errno));
     else
         err = read_exact(fd, *params, bytes, TR_CKPT_HEADER_SIZE, path);
+    if (!err)
+        err = check_finite(path, &st->cfg, *params);
 out:
     if (fd >= 0)
         close(fd);
@@ -127,6 +150,70 @@ out:
     else
         free(path);
     return err;
+}
+
+/* A signal during the writes: each file goes to DIR/NAME.tmp.<pid> before
+ * its rename (fs_write_atomic_pieces), and a process killed there left that
+ * temp file, as large as the model, in the export folder. The handler
+ * removes the temp files of every name an export writes (tr_export_hf.c,
+ * tr_export_fmt.c), then dies of the signal as it would have. */
+static const char *const export_names[] = {
+    "model.safetensors", "model.bin", "config.json", "generation_config.json",
+    "tokenizer_config.json", "tokenizer.model", "spiece.model",
+};
+enum { N_EXPORT_NAMES = sizeof(export_names) / sizeof(export_names[0]) };
+static const int export_signals[] = { SIGINT, SIGTERM, SIGHUP };
+enum { N_EXPORT_SIGNALS = sizeof(export_signals) / sizeof(export_signals[0]) };
+static char *export_tmp[N_EXPORT_NAMES];
+
+static void on_export_signal(int sig)
+{
+    for (int i = 0; i < N_EXPORT_NAMES; i++)
+        if (export_tmp[i])
+            unlink(export_tmp[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void free_tmp_paths(void)
+{
+    for (int i = 0; i < N_EXPORT_NAMES; i++) {
+        free(export_tmp[i]);
+        export_tmp[i] = NULL;
+    }
+}
+
+/* Install the handler (not over an ignored signal: nohup's SIGHUP) with the
+ * temp paths of dir; old[] gets the handlers that unguard_signals()
+ * restores. Nothing to undo when it fails. */
+static int guard_signals(const char *dir, struct sigaction old[N_EXPORT_SIGNALS])
+{
+    for (int i = 0; i < N_EXPORT_NAMES; i++) {
+        char *p = tr_export_path(dir, export_names[i]);
+        size_t len = p ? strlen(p) + 32 : 0;
+        if (!p || !(export_tmp[i] = malloc(len))) {
+            free(p);
+            free_tmp_paths();
+            return ingot_oom("temp file paths", len);
+        }
+        snprintf(export_tmp[i], len, "%s.tmp.%ld", p, (long)getpid());
+        free(p);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_export_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < N_EXPORT_SIGNALS; i++)
+        if (sigaction(export_signals[i], NULL, &old[i]) == 0 && old[i].sa_handler != SIG_IGN)
+            sigaction(export_signals[i], &sa, NULL);
+    return 0;
+}
+
+static void unguard_signals(const struct sigaction old[N_EXPORT_SIGNALS])
+{
+    for (int i = 0; i < N_EXPORT_SIGNALS; i++)
+        sigaction(export_signals[i], &old[i], NULL);
+    free_tmp_paths();
 }
 
 enum { O_FORMAT = 256, O_OUT, O_DATA, O_TOKENIZER, O_DTYPE, O_HELP };
@@ -196,6 +283,16 @@ int tr_export_main(int argc, char **argv)
     if ((want_tok || o.data || o.tokenizer) &&
         (err = tr_export_tokenizer(o.data, o.tokenizer, st.tokenizer_hash, &spm, &tok_path)))
         goto out;
+    /* the tokenizer ships with the hf folder: a larger one than the model's
+     * vocabulary (any --tokenizer passes a synthetic checkpoint's hash)
+     * encodes text to ids past the embedding table */
+    if (spm && !strcmp(o.format, "hf") && ingot_spm_vocab_size(spm) > (uint32_t)st.cfg.vocab) {
+        err = ingot_fail(INGOT_E_MISMATCH, "%s: the tokenizer has %" PRIu32 " pieces, more than "
+                         "the model's vocabulary of %d: its ids would reach past the embedding "
+                         "table; pass the tokenizer the checkpoint was trained with", tok_path,
+                         ingot_spm_vocab_size(spm), st.cfg.vocab);
+        goto out;
+    }
     /* not into a dataset: hf's tokenizer.model would replace the dataset's */
     char *man = fs_path_join(o.out, INGOT_MANIFEST_NAME);
     const bool dataset = man && access(man, F_OK) == 0;
@@ -213,7 +310,21 @@ int tr_export_main(int argc, char **argv)
                          "directory", o.out);
         goto out;
     }
+    /* nor among another run's checkpoints (the same reason) */
+    char *other = NULL;
+    if (fs_is_dir(o.out) == 1 && (err = tr_ckpt_find_latest(o.out, &other)))
+        goto out;
+    if (other) {
+        err = ingot_fail(INGOT_E_USAGE, "--out %s: a training run's directory (it holds %s; the "
+                         "export's config.json would replace the run's); give another "
+                         "directory", o.out, other);
+        free(other);
+        goto out;
+    }
     if ((err = fs_mkdir_p(o.out)))
+        goto out;
+    struct sigaction old[N_EXPORT_SIGNALS];
+    if ((err = guard_signals(o.out, old)))
         goto out;
     struct tr_export_src src = { .path = path, .st = &st, .params = params, .spm = spm,
                                  .tokenizer_path = tok_path };
@@ -223,6 +334,7 @@ int tr_export_main(int argc, char **argv)
         err = tr_export_llmc(&src, o.out, o.bf16);
     else
         err = tr_export_raw(&src, o.out);
+    unguard_signals(old);
     if (!err)
         printf("exported %s (step %" PRIu64 ", L%d H%d C%d T%d V%d) as %s to %s\n", path, st.step,
                st.cfg.n_layer, st.cfg.n_head, st.cfg.n_embd, st.cfg.seq_len, st.cfg.vocab,

@@ -27,6 +27,10 @@ int tr_subcommand(int argc, char **argv);
  * the one positional argument, the checkpoint, once the options are done. */
 int tr_cli_bad_option(char **argv);
 int tr_cli_ckpt(int argc, char **argv, const char **ckpt);
+/* Flush stdout: an error naming what was printed (the result of generate or
+ * eval) when it could not be written, so that `> FILE` on a full disk does
+ * not exit 0 with the result lost. */
+int tr_cli_flush_stdout(const char *what);
 
 /* `ingot-train export CKPT --format F --out DIR ...`; argv[0] is "export".
  * Returns 0, 1 after --help, or a negative code with a message. */
@@ -34,7 +38,8 @@ int tr_export_main(int argc, char **argv);
 
 /* Load a checkpoint for inference: ckpt is a checkpoint file or a
  * --ckpt-dir directory (its newest checkpoint). The header and payload are
- * verified; *params gets a malloc'd copy of the weights (tr_param_count()
+ * verified, and every weight must be finite (INGOT_E_CORRUPT naming the
+ * tensor); *params gets a malloc'd copy of the weights (tr_param_count()
  * floats, the AdamW state is not read); *used (if not NULL) the malloc'd
  * path read. */
 int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used);

@@ -1,5 +1,6 @@
 /* The subcommands of ingot-train that use a trained model rather than train
  * one: export, generate, eval. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,4 +47,13 @@ int tr_cli_ckpt(int argc, char **argv, const char **ckpt)
                           "arguments (see ingot-train %s --help)", argc - optind, argv[0]);
     *ckpt = argv[optind];
     return 0;
+}
+
+int tr_cli_flush_stdout(const char *what)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 0;
+    int e = errno ? errno : EIO;
+    return ingot_fail(-e, "standard output: cannot write the %s: %s (a full disk or a closed "
+                      "pipe?)", what, strerror(e));
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -141,6 +142,27 @@ static int write_json(const char *dir, const char *name, json_t *j)
     return err;
 }
 
+/* A model without a tokenizer (synthetic ids) exported over an earlier
+ * export with one: the earlier tokenizer files would stay beside the new
+ * weights, and AutoTokenizer would load a tokenizer that is not the model's.
+ * They are this export's files: removed. */
+static int remove_tokenizer_files(const char *dir)
+{
+    static const char *const names[] = { "tokenizer.model", "spiece.model",
+                                         "tokenizer_config.json" };
+    int err = 0;
+    for (size_t i = 0; !err && i < sizeof(names) / sizeof(names[0]); i++) {
+        char *path = tr_export_path(dir, names[i]);
+        if (!path)
+            err = -ENOMEM;
+        else if (unlink(path) != 0 && errno != ENOENT)
+            err = ingot_fail(-errno, "%s: cannot remove the tokenizer of an earlier export "
+                             "(this model has none): %s", path, strerror(errno));
+        free(path);
+    }
+    return err;
+}
+
 int tr_export_hf(const struct tr_export_src *s, const char *dir)
 {
     const struct tr_config *c = &s->st->cfg;
@@ -180,7 +202,7 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
         "eos_token_id", id_or_null(eos), "pad_token_id", id_or_null(pad), "do_sample", 1,
         "top_k", 40, "temperature", 1.0, "max_length", c->seq_len));
     if (err || !spm)
-        return err;
+        return err ? err : remove_tokenizer_files(dir);
     err = write_json(dir, "tokenizer_config.json", json_pack(
         "{s:s, s:o, s:o, s:o, s:o, s:n, s:b, s:b, s:i}",
         "tokenizer_class", "BertGenerationTokenizer", "bos_token", piece(spm, bos),

@@ -3,6 +3,7 @@
  * and llama) and the trainer's own sampler (tr_sample: greedy or top-k with
  * temperature from a seeded stream). --no-cache runs the training back end's
  * logits op instead (a full forward over the context per token), to compare. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -127,24 +128,25 @@ static int parse(int argc, char **argv, struct gen_opts *o)
     return 0;
 }
 
-/* "12 7 99" -> ids (capacity cap); every id must be < vocab. */
+/* "12 7 99" -> ids (capacity cap); every id must be < vocab. Commas and any
+ * white space separate (a list from a file or $(...) may hold tabs and
+ * newlines, a trailing one too). */
 static int parse_ids(const char *s, int vocab, int32_t *ids, int cap, int *n)
 {
     *n = 0;
     while (*s) {
+        if (isspace((unsigned char)*s) || *s == ',') {
+            s++;
+            continue;
+        }
         char *end;
         errno = 0;
         long v = strtol(s, &end, 10);
-        if (end == s) {
-            if (*s == ' ' || *s == ',') {
-                s++;
-                continue;
-            }
+        if (end == s)
             return ingot_fail(INGOT_E_USAGE, "--prompt-ids: '%s' is not a list of integers", s);
-        }
         if (errno || v < 0 || v >= vocab)
-            return ingot_fail(INGOT_E_USAGE, "--prompt-ids: %ld is outside the model's "
-                              "vocabulary [0, %d)", v, vocab);
+            return ingot_fail(INGOT_E_USAGE, "--prompt-ids: %.*s is outside the model's "
+                              "vocabulary [0, %d)", (int)(end - s), s, vocab);
         if (*n == cap)
             return ingot_fail(INGOT_E_USAGE, "--prompt-ids: more than %d ids", cap);
         ids[(*n)++] = (int32_t)v;
@@ -312,9 +314,9 @@ int tr_generate_main(int argc, char **argv)
     if ((err = tr_sample(ops, be, &st.cfg, &so, ids, n_prompt)))
         goto out;
     double t2 = mono_now(), pre = t1 - t0, dec = t2 - t1;
-    if ((err = print_result(&o, spm, ids, n_prompt + o.tokens)))
+    if ((err = print_result(&o, spm, ids, n_prompt + o.tokens)) ||
+        (err = tr_cli_flush_stdout("generated text")))
         goto out;
-    fflush(stdout);
     /* prefill: the context less its last token (tr_sample's first call) */
     fprintf(stderr, "generate: prompt %d tokens (prefill of %d in %.3f s, %.1f tok/s), %d new "
             "tokens in %.3f s (%.1f tok/s) on %s, step %" PRIu64 " of %s, top-k %d, temperature "

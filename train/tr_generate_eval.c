@@ -193,6 +193,7 @@ int tr_eval_main(int argc, char **argv)
         printf("eval: step %" PRIu64 " of %s on %s (%s split): %" PRIu64 " windows x %d = %.0f "
                "tokens: loss %.4f, perplexity %.3f, accuracy %.2f%% (%.1f s)\n", st.step, o.ckpt,
                what, o.train ? "train" : "val", n, T, toks, mean, exp(mean), 100.0 * acc, dt);
+    err = tr_cli_flush_stdout("evaluation");
 out:
     tr_cpu_net_free(m);
     tr_loader_close(l);

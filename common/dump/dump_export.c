@@ -135,8 +135,10 @@ int dump_export_bin(const struct dump_opts *o)
         goto out;
     }
     snprintf(tmp, tl, "%s.tmp.%ld", o->out, (long)getpid());
+    dump_remove_on_signal(tmp);     /* Ctrl-C leaves no temporary file */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
+        dump_remove_on_signal(NULL);
         int e = errno;
         ret = ingot_fail(-e, "%s: cannot create: %s", tmp, strerror(e));
         free(tmp);
@@ -162,7 +164,8 @@ int dump_export_bin(const struct dump_opts *o)
     }
     if (ret)
         unlink(tmp);
-    else
+    dump_remove_on_signal(NULL);
+    if (!ret)
         ret = fs_fsync_dir(o->out);
     free(tmp);
     if (!ret)

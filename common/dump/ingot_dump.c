@@ -164,13 +164,34 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
 }
 
 /* SIGBUS: a shard truncated or rewritten while it is mapped makes the pages
- * past its new end fault. Nothing is written by ingot-dump that could be
- * left half done, so the handler only says which input it was (write() is
- * async-signal-safe) and exits 1 instead of dying with "Bus error". */
+ * past its new end fault. The handler removes export-bin's temporary file
+ * (the only thing ingot-dump writes), says which input it was (write() and
+ * unlink() are async-signal-safe) and exits 1 instead of dying with "Bus
+ * error". */
 static const char *bus_path = "";
+static const char *volatile remove_path;
+
+void dump_remove_on_signal(const char *path)
+{
+    remove_path = path;
+}
+
+/* SIGINT, SIGTERM: no half-written temporary file left behind; then the
+ * default action, so that the exit status still says which signal. */
+static void on_stop(int sig)
+{
+    const char *p = remove_path;
+    if (p)
+        unlink(p);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
 
 static void on_sigbus(int sig)
 {
+    const char *p = remove_path;
+    if (p)
+        unlink(p);
     static const char a[] = "ingot-dump: ";
     static const char b[] = ": a shard was truncated or rewritten while being read (SIGBUS); "
                             "run ingot-dump verify on it once nothing writes to it\n";
@@ -182,7 +203,7 @@ static void on_sigbus(int sig)
     _exit(1);
 }
 
-static void trap_sigbus(const char *path)
+static void trap_signals(const char *path)
 {
     bus_path = path ? path : "";
     struct sigaction sa;
@@ -190,6 +211,9 @@ static void trap_sigbus(const char *path)
     sa.sa_handler = on_sigbus;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, NULL);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 int main(int argc, char **argv)
@@ -237,8 +261,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "ingot-dump: %s\nTry 'ingot-dump --help'.\n", ingot_errmsg_for(ret));
         return 2;
     }
-    trap_sigbus(o.path);
+    trap_signals(o.path);
     ret = fn(&o);
+    /* Whatever a command printed: a full disk or a closed stdout must not
+     * read as success (info and verify would exit 0 having written nothing). */
+    if (!ret) {
+        errno = 0;
+        int fl = fflush(stdout);
+        if (fl != 0 || ferror(stdout)) {
+            int e = fl != 0 && errno ? errno : EIO;
+            ret = ingot_fail(-e, "writing to standard output failed: %s", strerror(e));
+        }
+    }
     if (ret) {
         fprintf(stderr, "ingot-dump: %s: %s\n", o.cmd, ingot_errmsg_for(ret));
         return ret == INGOT_E_USAGE ? 2 : 1;

@@ -53,6 +53,11 @@ const char *dump_src_input_name(const struct dump_src *s, uint32_t file_index, c
 void dump_src_specials(const struct dump_src *s, int32_t *bos, int32_t *eos, int32_t *unk);
 void dump_src_close(struct dump_src *s);
 
+/* Remove path (NULL: nothing) if a signal (SIGINT, SIGTERM, SIGBUS) ends
+ * the program: export-bin's temporary file. path must stay valid until it
+ * is replaced by NULL. */
+void dump_remove_on_signal(const char *path);
+
 int dump_info(const struct dump_opts *o);
 int dump_verify(const struct dump_opts *o);
 int dump_docs(const struct dump_opts *o);

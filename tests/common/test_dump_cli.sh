@@ -120,6 +120,14 @@ has out.txt '"shard_seq": 1'
 expect_rc 0 verify -- "$DUMP" verify ds
 has out.txt "intact"
 has out.txt "ok  train-000000.tok"
+# output that cannot be written is an error, not a silent exit 0
+if [ -w /dev/full ]; then
+    for c in info verify; do
+        expect_rc 1 "$c to a full disk" -- sh -c '"$0" "$1" ds > /dev/full' "$DUMP" "$c"
+        has err.txt "writing to standard output failed"
+    done
+    expect_rc 1 "info --json to a full disk" -- sh -c '"$0" info ds --json > /dev/full' "$DUMP"
+fi
 
 # docs: text back, ids as spm_encode writes them, dataset order
 expect_rc 0 "docs raw all" -- "$DUMP" docs ds --raw --split all
@@ -259,6 +267,29 @@ set -e
 exec 3<&-
 [ "$rc" -eq 1 ] || fail "SIGBUS: exit $rc, expected 1"
 has bus.txt "ingot-dump: bigds: a shard was truncated or rewritten while being read (SIGBUS)"
+
+# export-bin ended by a signal leaves no temporary file. The temporary file
+# (FILE.tmp.PID) is made a FIFO beforehand (exec keeps the PID), so that the
+# export is held mid-write, with a full pipe, until the signal.
+for sig in INT TERM; do
+    rm -f ex.bin
+    sh -c 'mkfifo "$1.tmp.$$" && exec "$0" export-bin bigds --out "$1"' "$DUMP" ex.bin \
+        2> /dev/null &
+    pid=$!
+    while [ ! -p "ex.bin.tmp.$pid" ]; do sleep 0.01; done
+    exec 3< "ex.bin.tmp.$pid"
+    head -c 100 <&3 > /dev/null
+    sleep 0.2
+    kill -"$sig" "$pid" 2> /dev/null || fail "export-bin of bigds ended before SIG$sig"
+    sleep 0.2
+    exec 3<&-   # (a signal that was not acted on: the next write fails)
+    set +e
+    wait "$pid"
+    set -e
+    [ ! -e "ex.bin.tmp.$pid" ] || fail "export-bin ended by SIG$sig left ex.bin.tmp.$pid"
+    [ ! -e ex.bin ] || fail "export-bin ended by SIG$sig left ex.bin"
+    rm -f "ex.bin.tmp.$pid"
+done
 
 if [ "$n_fail" -ne 0 ]; then
     echo "$n_fail checks failed"

@@ -1,8 +1,11 @@
-/* Tiny trained checkpoints and a logits comparison (gen_ckpt.h). */
+/* Tiny trained checkpoints, hand-edited copies and a logits comparison
+ * (gen_ckpt.h). */
 #include <math.h>
 #include <stdlib.h>
 
+#include "checkpoint.h"
 #include "gen_ckpt.h"
+#include "tr_export.h"
 #include "tr_generate.h"
 #include "tt_util.h"
 
@@ -49,4 +52,25 @@ double gen_max_diff(const struct tr_backend_ops *oa, tr_backend *a,
     free(la);
     free(lb);
     return worst;
+}
+
+char *gen_resave(const char *ck, const char *dir, const char *name, size_t at, float x)
+{
+    struct tr_ckpt_state st;
+    float *p;
+    char *path, *text, *out = tt_fmt("%s/%s", dir, name), *saved;
+    CHECK_OK(tr_export_load(ck, &st, &p, &path));
+    CHECK_OK(tr_ckpt_read_settings(path, &text));
+    size_t n = tr_param_count(&st.cfg);
+    float *zeros = calloc(n, sizeof(float));
+    CHECK(zeros && at < n);
+    p[at] = x;
+    st.settings = text;
+    CHECK_OK(tr_ckpt_save(out, &st, p, zeros, zeros, &saved));
+    free(zeros);
+    free(text);
+    free(path);
+    free(p);
+    free(out);
+    return saved;
 }

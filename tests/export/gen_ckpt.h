@@ -1,9 +1,11 @@
-/* What the generation tests share: tiny checkpoints trained through the
- * binary (GPT-2 and llama shapes) and a comparison of two back ends' logits
- * over the contexts the sampler asks for. */
+/* What the generation and export tests share: tiny checkpoints trained
+ * through the binary (GPT-2 and llama shapes), copies with an edited weight,
+ * and a comparison of two back ends' logits over the contexts the sampler
+ * asks for. */
 #ifndef INGOT_GEN_CKPT_H
 #define INGOT_GEN_CKPT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backend.h"
@@ -29,5 +31,10 @@ char *gen_train(const char *bin, const char *dir, const struct gen_shape *s);
 double gen_max_diff(const struct tr_backend_ops *oa, tr_backend *a,
                     const struct tr_backend_ops *ob, tr_backend *b, const struct tr_config *c,
                     const int32_t *ids, int n, int *reuse_a);
+
+/* A copy of the checkpoint ck (a file or --ckpt-dir) in DIR/name whose
+ * weight number `at` is x (AdamW state zero; checksums recomputed by the
+ * writer): what a hand-edited file looks like. Returns its path (malloc'd). */
+char *gen_resave(const char *ck, const char *dir, const char *name, size_t at, float x);
 
 #endif

@@ -5,16 +5,24 @@
  * offsets that cover the file), every tensor against the checkpoint bit for
  * bit (Ingot names; Hugging Face names with the Conv1D transposes and the
  * padded rows removed), config.json, generation_config.json, llm.c's header
- * and fp32/bf16 payloads; and the command's errors.
- * usage: test_export_files INGOT_TRAIN */
+ * and fp32/bf16 payloads; and the command's errors, hostile inputs among
+ * them (check_hostile).
+ * usage: test_export_files INGOT_TRAIN TOKENIZER.model (a SentencePiece
+ * model of 95 pieces) */
+#include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "fsutil.h"
+#include "gen_ckpt.h"
 #include "tr_export.h"
 #include "tt_util.h"
 
@@ -214,9 +222,144 @@ static void check_llmc(const char *dir, const char *sub, const struct tr_config 
     free(path);
 }
 
+/* Files named like an export's temp files (NAME.tmp.PID) in dir. */
+static int count_temp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strstr(e->d_name, ".tmp.") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A signal while the export writes: the process dies of it, and leaves no
+ * temp file (it left model.safetensors.tmp.PID, as large as the model).
+ * The model is made large enough (27 MB of weights) that the write is
+ * caught: the directory is polled until the temp file appears. Returns
+ * whether a write was caught (the export may outrun the polling). */
+static bool signal_mid_export(const char *bin, const char *dir, const char *ck)
+{
+    char *out = tt_fmt("%s/sig", dir);
+    tt_rmtree(out);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(bin, bin, "export", ck, "--format", "hf", "--out", out, (char *)NULL);
+        _exit(127);
+    }
+    bool caught = false;
+    for (int i = 0; i < 200000 && !caught; i++) {
+        caught = count_temp_files(out) > 0;
+        if (!caught && waitpid(pid, NULL, WNOHANG) == pid) {
+            pid = -1;
+            break;
+        }
+    }
+    int status = 0;
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        CHECK(waitpid(pid, &status, 0) == pid);
+    }
+    if (caught) {
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM || count_temp_files(out)) {
+            fprintf(stderr, "export killed mid-write: status %#x, %d temp files left in %s\n",
+                    status, count_temp_files(out), out);
+            exit(1);
+        }
+    }
+    free(out);
+    return caught;
+}
+
+/* The hardening cases: non-finite weights, a tokenizer larger than the
+ * model's vocabulary, an earlier export's tokenizer left beside a model that
+ * has none, another run's checkpoint directory, a signal mid-export. */
+static int check_hostile(const char *bin, const char *dir, const char *out, const char *tok)
+{
+    char *ck = tt_fmt("%s/ck", dir);
+    int fails = 0;
+    /* a NaN in ln_f (every logit NaN) and an infinity in wte: refused, named */
+    struct tr_ckpt_state st;
+    float *p;
+    CHECK_OK(tr_export_load(ck, &st, &p, NULL));
+    free(p);
+    char *nan_ck = gen_resave(ck, dir, "nan", tr_param_offset(&st.cfg, TR_LNFW) + 3, NAN);
+    char *inf_ck = gen_resave(ck, dir, "inf", 5, -INFINITY);
+    char *args = tt_fmt("export '%s' --format llmc --out '%s/x-nan'", nan_ck, dir);
+    fails += tt_expect(bin, out, "export: a NaN weight", args, 1, "tensor lnfw is nan",
+                       "earlier checkpoint");
+    free(args);
+    args = tt_fmt("export '%s' --format safetensors --out '%s/x-inf'", inf_ck, dir);
+    fails += tt_expect(bin, out, "export: an infinite weight", args, 1, "weight 5 of tensor wte",
+                       "-inf");
+    free(args);
+    /* a tokenizer of 95 pieces with a model of vocabulary 40 (synthetic:
+     * any tokenizer passes its hash) */
+    char *cmd = tt_fmt("'%s' --synthetic --vocab 40 --model tiny --layers 1 --dim 32 --heads 2 "
+                       "--seq-len 16 --batch 2 --steps 1 --threads 1 --val-every 0 --quiet "
+                       "--ckpt-dir '%s/ck40'", bin, dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    args = tt_fmt("export '%s/ck40' --format hf --tokenizer '%s' --out '%s/x40'", dir, tok, dir);
+    fails += tt_expect(bin, out, "export hf: tokenizer > vocabulary", args, 1, "95 pieces",
+                       "vocabulary of 40");
+    free(args);
+    /* hf with a tokenizer (95 pieces <= 300), then without: its files go */
+    args = tt_fmt("export '%s' --format hf --tokenizer '%s' --out '%s/re'", ck, tok, dir);
+    fails += tt_expect(bin, out, "export hf with a tokenizer", args, 0, "as hf", NULL);
+    free(args);
+    args = tt_fmt("export '%s' --format hf --out '%s/re'", ck, dir);
+    fails += tt_expect(bin, out, "export hf again without", args, 0, "as hf", NULL);
+    free(args);
+    const char *stale[] = { "tokenizer.model", "spiece.model", "tokenizer_config.json" };
+    for (int i = 0; i < 3; i++) {
+        char *f = tt_fmt("%s/re/%s", dir, stale[i]);
+        if (access(f, F_OK) == 0) {
+            fprintf(stderr, "%s: an earlier export's tokenizer left beside a model without "
+                    "one\n", f);
+            fails++;
+        }
+        free(f);
+    }
+    /* another run's --ckpt-dir (its config.json is the run's) */
+    args = tt_fmt("export '%s' --format hf --out '%s/ck40'", ck, dir);
+    fails += tt_expect(bin, out, "export into another run's directory", args, 2,
+                       "a training run's directory", "ckpt-00000001.bin");
+    free(args);
+    /* a model of 27 MB, written here (zeros and ones need no training) */
+    struct tr_ckpt_state big = st;
+    big.cfg.n_layer = 2;
+    big.cfg.n_embd = 512;
+    big.cfg.n_head = 8;
+    big.settings = "{\"settings\":{\"arch\":\"gpt2\"}}";
+    size_t n = tr_param_count(&big.cfg);
+    float *w = calloc(n, sizeof(float));
+    CHECK(w);
+    char *bigdir = tt_fmt("%s/ckbig", dir), *bigck;
+    CHECK_OK(tr_ckpt_save(bigdir, &big, w, w, w, &bigck));
+    free(w);
+    bool caught = false;
+    for (int i = 0; i < 5 && !caught; i++)
+        caught = signal_mid_export(bin, dir, bigck);
+    printf("%-34s %s\n", "SIGTERM mid-export", caught ? "no temp file left" :
+           "not caught mid-write (the export was faster than the polling)");
+    free(bigdir);
+    free(bigck);
+    free(nan_ck);
+    free(inf_ck);
+    free(ck);
+    return fails;
+}
+
 int main(int argc, char **argv)
 {
-    CHECK(argc == 2);
+    CHECK(argc == 3);
     char *bin = realpath(argv[1], NULL);   /* the error cases run in another directory */
     CHECK(bin);
     char *dir = tt_tmpdir("export"), *out = tt_fmt("%s/out.txt", dir);
@@ -285,6 +428,8 @@ int main(int argc, char **argv)
         free(text);
         free(cmd);
     }
+    if (check_hostile(bin, dir, out, argv[2]))
+        return 1;
     free(raw);
     free(src);
     free(badp);

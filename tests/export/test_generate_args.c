@@ -6,11 +6,24 @@
  *     --no-cache handed them to the training back end's forward, which read
  *     embedding rows past the table and printed a continuation.
  *  2. The usual refusals stay: --tokens 0, an empty --prompt-ids.
+ *  3. A checkpoint with a NaN weight (checksums recomputed): generate
+ *     printed noise ('⁇' or one repeated id) and eval "loss nan", both with
+ *     exit status 0; now refused (1) naming the tensor, as export does.
+ *  4. --prompt-ids from a file ("$(cat ids)" keeps inner newlines, a
+ *     list may end in one): a trailing newline or tab was "not a list of
+ *     integers"; an id past LONG_MAX was reported as 9223372036854775807.
+ *  5. Standard output that cannot be written (> /dev/full, as a full disk):
+ *     generate and eval exited 0 with their result lost; now 1, named.
  * usage: test_generate_args INGOT_TRAIN TOKENIZER.model (a SentencePiece
  * model with more pieces than the checkpoint's vocabulary of 40) */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "gen_ckpt.h"
+#include "tr_export.h"
 #include "tt_util.h"
 
 int main(int argc, char **argv)
@@ -52,6 +65,66 @@ int main(int argc, char **argv)
     fails += tt_expect(bin, out, "an empty --prompt-ids", args, 2, "--prompt-ids: no ids given",
                        NULL);
     free(args);
+    /* a NaN in the final LayerNorm's weight: every logit NaN */
+    char *ck = tt_fmt("%s/ck", dir);
+    struct tr_ckpt_state st;
+    float *p;
+    CHECK_OK(tr_export_load(ck, &st, &p, NULL));
+    free(p);
+    char *nan_ck = gen_resave(ck, dir, "nan", tr_param_offset(&st.cfg, TR_LNFW), NAN);
+    args = tt_fmt("generate '%s' --prompt-ids '1 2' --tokens 3 --ids --threads 1", nan_ck);
+    fails += tt_expect(bin, out, "generate: a NaN weight", args, 1, "tensor lnfw is nan", NULL);
+    free(args);
+    args = tt_fmt("generate '%s' --prompt-ids '1 2' --tokens 3 --ids --threads 1 --no-cache",
+                  nan_ck);
+    fails += tt_expect(bin, out, "generate --no-cache: a NaN weight", args, 1,
+                       "tensor lnfw is nan", NULL);
+    free(args);
+    /* eval on a dataset it reads (ids below 40; the good checkpoint's loss is finite) */
+    uint32_t toks[400];
+    tt_markov_tokens(toks, 400, 40, 5);
+    char *ds = tt_fmt("%s/ds", dir);
+    const struct tt_dataset d = { .dir = ds, .vocab = 40, .bos_id = -1, .train = toks,
+                                  .n_train = 300, .val = toks + 300, .n_val = 100,
+                                  .doc_len = 50, .shard_docs = 4 };
+    CHECK_OK(tt_write_dataset(&d));
+    args = tt_fmt("eval '%s' --data '%s' --threads 1", ck, ds);
+    fails += tt_expect(bin, out, "eval", args, 0, "loss ", NULL);
+    free(args);
+    args = tt_fmt("eval '%s' --data '%s' --threads 1", nan_ck, ds);
+    fails += tt_expect(bin, out, "eval: a NaN weight", args, 1, "tensor lnfw is nan", NULL);
+    free(args);
+    /* results to a full disk */
+    const char *full[][2] = {
+        { "generate to /dev/full", "generate '%s/ck' --prompt-ids 1 --tokens 2 --threads 1" },
+        { "eval --json to /dev/full", "eval '%s/ck' --data '%s' --threads 1 --json" },
+    };
+    for (int i = 0; i < 2 && access("/dev/full", W_OK) == 0; i++) {
+        char *a = tt_fmt(full[i][1], dir, ds);
+        char *cmd = tt_fmt("{ '%s' %s >/dev/full; }", bin, a);
+        int rc = tt_run(cmd, out);
+        char *text = tt_slurp(out);
+        bool ok = rc == 1 && text && strstr(text, "standard output: cannot write");
+        printf("%-34s exit %d%s\n", full[i][0], rc, ok ? "" : "  FAIL");
+        if (!ok)
+            fprintf(stderr, "%s: want exit 1 naming standard output, got %d:\n%s\n", cmd, rc,
+                    text ? text : "");
+        fails += !ok;
+        free(text);
+        free(cmd);
+        free(a);
+    }
+    free(ds);
+    /* white space around and between the ids */
+    args = tt_fmt("generate '%s' --prompt-ids '\t1\n2,\t3\n' --tokens 2 --ids --threads 1", ck);
+    fails += tt_expect(bin, out, "--prompt-ids with newlines and tabs", args, 0, "1 2 3 ", NULL);
+    free(args);
+    args = tt_fmt("generate '%s' --prompt-ids '1 99999999999999999999999' --tokens 2", ck);
+    fails += tt_expect(bin, out, "--prompt-ids: an id past LONG_MAX", args, 2,
+                       "99999999999999999999999 is outside", NULL);
+    free(args);
+    free(nan_ck);
+    free(ck);
     tt_rmtree(dir);
     free(dir);
     free(out);

@@ -11,6 +11,7 @@ are refused with messages that name the field."""
 import json
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -144,7 +145,8 @@ for k, (data, fmt, want) in enumerate(cases):
     open(bad, "wb").write(data)
     err = imp(fmt + ["--vocab", str(VOCAB), "--out", t.path("bad%d" % k), bad], rc=1)
     T.check(want in err, "case %d: message %r lacks %r" % (k, err, want))
-    T.check(not [f for f in os.listdir(t.path("bad%d" % k)) if f.endswith((".tok", ".json"))],
+    left = os.listdir(t.path("bad%d" % k)) if os.path.isdir(t.path("bad%d" % k)) else []
+    T.check(not [f for f in left if f.endswith((".tok", ".json"))],
             "case %d: files left behind" % k)
 err = imp(["--vocab", "10", "--out", t.path("x"), bad], rc=2)
 T.check("--format" in err, "missing --format: %s" % err)
@@ -168,5 +170,44 @@ T.check("70000" in err and "uint16" in err, "vocabulary beyond uint16 not refuse
 T.check(not os.path.exists(t.path("wide.bin")), "a refused export left a file")
 print("refusals: magic, version, truncation, wrong format, odd size, id >= vocab, "
       "vocabulary beyond uint16")
+
+# 6. A file named twice (by another path too) is refused, not imported twice;
+# named as train and as --val it would leak the same documents into val.
+for args in ([fng, fng], [fng, "--val", os.path.join(os.path.dirname(fng), ".", "train.bin")]):
+    out = t.path("twice")
+    err = imp(["--format", "nanogpt", "--vocab", str(VOCAB), "--out", out] + args, rc=2)
+    T.check("same file" in err, "a file named twice: %s" % err)
+    T.check(not os.path.exists(out), "a refused import created %s" % out)
+print("a file named twice (or as train and val) is refused")
+
+# 7. Interrupted (SIGINT, SIGTERM): exit 130/143, every shard written is
+# removed, and the same command then runs (before: the shards and a .tmp
+# stayed, and the rerun said "already holds a dataset").
+if T.has_hooks(t.pretok):
+    import signal
+    import time
+    ng2, _ = gpt2_stream(300, eot_after=True)
+    fslow = t.path("slow.bin")
+    open(fslow, "wb").write(struct.pack("<%dH" % len(ng2), *ng2))
+    for sig, want_rc in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        out = t.path("intr")
+        args = [t.pretok, "import-bin", "--format", "nanogpt", "--vocab", str(VOCAB), "--eot",
+                str(EOT), "--shard-tokens", "2000", "--out", out, fslow]
+        p = subprocess.Popen(args, stderr=subprocess.PIPE, env=dict(
+            os.environ, INGOT_PRETOK_TEST_IMPORT_DELAY_MS="10"))
+        time.sleep(1.0)
+        p.send_signal(sig)
+        _, err = p.communicate()
+        T.check(p.returncode == want_rc, "import-bin after %s: exit %d, expected %d: %s" %
+                (sig.name, p.returncode, want_rc, err))
+        T.check(b"interrupted" in err and b"run the same command again" in err,
+                "import-bin interrupted: message %s" % err)
+        left = [f for f in os.listdir(out) if f.endswith((".tok", ".tmp", ".json"))]
+        T.check(not left, "import-bin interrupted left %s" % left)
+        imp(args[2:] + ["--quiet"])
+        t.verify(out)
+        T.check(len(T.dataset_docs(out)[1]) == 300, "import-bin rerun: not 300 documents")
+        shutil.rmtree(out)
+    print("import-bin interrupted: exit 130/143, nothing left, the rerun works")
 t.cleanup()
 print("ok")

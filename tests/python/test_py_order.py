@@ -152,6 +152,80 @@ def check_corrupt_ckpt(fx, ck):
     ingot.open_checkpoint(bad, verify=False)   # a reader may still look at it
 
 
+def check_hostile_ckpt(fx, ck):
+    """Hand-edited headers whose checksum was recomputed, and a FIFO: refused with the
+    field named, as the C reader refuses them (the reader accepted vocab 1, a NaN
+    norm_eps and tie_embeddings 7, reported a wrapped int64 parameter count for a huge
+    shape, and blocked forever opening a FIFO)."""
+    import math
+    import signal
+    import struct
+    import numpy as np
+    import ingot
+    from ingot import xxh3
+    from ingot.checkpoint import HEADER, HEADER_CHECKSUM_AT
+    if not ingot.can_verify():
+        return
+    src = os.path.join(ck, sorted(f for f in os.listdir(ck) if f.startswith("ckpt-"))[-1])
+    with open(src, "rb") as f:
+        raw = f.read()
+
+    def edited(name, **fields):
+        h = np.frombuffer(raw[:4096], dtype=HEADER, count=1)[0].copy()
+        for k, v in fields.items():
+            h[k] = v
+        b = bytearray(raw)
+        b[:HEADER.itemsize] = h.tobytes()
+        struct.pack_into("<Q", b, HEADER_CHECKSUM_AT, xxh3.xxh3_64(bytes(b[:HEADER_CHECKSUM_AT])))
+        path = fx.path(name)
+        with open(path, "wb") as f:
+            f.write(b)
+        return path
+
+    cases = [
+        ("vocab 1", edited("v1.bin", vocab=1), "n_embd"),
+        ("tie_embeddings 7", edited("tie.bin", tie_embeddings=7, version=3), "tie_embeddings"),
+        ("llama norm_eps NaN", edited("eps.bin", version=3, arch=1, n_kv_head=2, ffn_dim=64,
+                                      rope_theta=1e4, norm_eps=float("nan")), "norm_eps"),
+        ("llama rope_theta inf", edited("rope.bin", version=3, arch=1, n_kv_head=2, ffn_dim=64,
+                                        rope_theta=float("inf"), norm_eps=1e-5), "rope_theta"),
+    ]
+    for what, path, field in cases:
+        try:
+            ingot.open_checkpoint(path)
+            fail("checkpoint with %s: accepted" % what)
+        except ingot.FormatError as e:
+            check(": %s:" % field in str(e), "%s: %s" % (what, e))
+    # a shape whose parameter count overflows int64: the exact count in the message
+    L, C = 2 ** 31 - 1, 2 ** 30
+    path = edited("huge.bin", n_layer=L, n_embd=C, n_head=1)
+    try:
+        ingot.open_checkpoint(path)
+        fail("checkpoint with a huge shape: accepted")
+    except ingot.FormatError as e:
+        P = sum(math.prod(s) for s in
+                ingot.checkpoint.param_shapes(L, C, 32, 128).values())
+        check(str(P) in str(e), "huge shape: %s (want the count %d)" % (e, P))
+    fifo = fx.path("fifo.bin")
+    os.mkfifo(fifo)
+
+    def timeout(signum, frame):
+        raise TimeoutError("open_checkpoint of a FIFO blocked")
+    old = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(10)
+    try:
+        ingot.open_checkpoint(fifo)
+        fail("a FIFO opened as a checkpoint")
+    except ingot.FormatError as e:
+        check("regular file" in str(e), str(e))
+    except TimeoutError as e:
+        fail(str(e))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    print("hostile checkpoint headers and a FIFO: refused, the field named")
+
+
 def read_safetensors(path):
     """name -> float32 array of a safetensors file (8-byte header length, JSON, data)."""
     import json
@@ -231,6 +305,7 @@ def main():
     check_order(fx, ds, d, "shuffled", [0, 2, e, e + 2])
     ck = check_order(fx, ds, d, "sequential", [0, e + 1])
     check_corrupt_ckpt(fx, ck)
+    check_hostile_ckpt(fx, ck)
     check_llama_ckpt(fx, d)
     check_mixture_position(fx, d)
     torch_ok = check_torch(ds)

@@ -1,7 +1,9 @@
 """Ingot training checkpoints (docs/checkpoint-format.md, train/checkpoint.c) as numpy
 arrays (memory-mapped) or torch tensors."""
 import json
+import math
 import os
+import stat
 
 import numpy as np
 
@@ -71,6 +73,10 @@ class Checkpoint:
 
     def __init__(self, path, verify=True):
         self.path = os.fspath(path)
+        # a regular file only: open() of a FIFO named like a checkpoint blocks forever
+        if not stat.S_ISREG(os.stat(self.path).st_mode):
+            self._fail("file", "not a regular file (a directory, FIFO or device); pass a "
+                       "ckpt-*.bin file")
         with open(self.path, "rb") as f:
             raw = f.read(HEADER_SIZE)
         if len(raw) < HEADER_SIZE:
@@ -99,10 +105,12 @@ class Checkpoint:
         L, C, T, Vp = hd["n_layer"], hd["n_embd"], hd["seq_len"], hd["vocab_padded"]
         NH, V = hd["n_head"], hd["vocab"]
         # the model shape as the C reader checks it (train/checkpoint.c, tr_config_check)
-        if min(L, NH, C, T, V) < 1 or C % NH:
+        if min(L, NH, C, T) < 1 or V < 2 or C % NH:
             self._fail("n_embd", "%d layers, %d heads, width %d, context %d, vocabulary %d: "
                        "not a model shape (the width must be a multiple of the heads)"
                        % (L, NH, C, T, V))
+        if hd["tie_embeddings"] > 1:
+            self._fail("tie_embeddings", "%d; 0 or 1" % hd["tie_embeddings"])
         if Vp != (V + 127) // 128 * 128:
             self._fail("vocab_padded", "%d, but the vocabulary %d rounds up to %d"
                        % (Vp, V, (V + 127) // 128 * 128))
@@ -111,12 +119,17 @@ class Checkpoint:
             if NKV < 1 or NH % NKV or (C // NH) % 2 or F < 1 or hd["tie_embeddings"] > 1:
                 self._fail("n_kv_head", "%d kv heads for %d heads, head size %d, ffn_dim %d: "
                            "not a llama shape" % (NKV, NH, C // NH, F))
+            if not (math.isfinite(hd["rope_theta"]) and hd["rope_theta"] > 1.0):
+                self._fail("rope_theta", "%r; a finite number above 1" % hd["rope_theta"])
+            if not 0.0 < hd["norm_eps"] < 1.0:
+                self._fail("norm_eps", "%r; a number in (0, 1)" % hd["norm_eps"])
             self.config.update(n_kv_head=NKV, ffn_dim=F, tie_embeddings=bool(hd["tie_embeddings"]),
                                rope_theta=hd["rope_theta"], norm_eps=hd["norm_eps"])
             self.shapes = llama_param_shapes(L, C, Vp, NH, NKV, F, hd["tie_embeddings"])
         else:
             self.shapes = param_shapes(L, C, T, Vp)
-        P = sum(int(np.prod(s)) for s in self.shapes.values())
+        # exact integers: numpy's int64 product wraps for a crafted shape
+        P = sum(math.prod(s) for s in self.shapes.values())
         ns = hd["settings_size"] if hd["version"] >= 2 else 0
         if ns > MAX_SETTINGS:
             self._fail("settings_size", "%d bytes, more than %d" % (ns, MAX_SETTINGS))
@@ -153,7 +166,7 @@ class Checkpoint:
     def _tensors(self, base):
         out, off = {}, base
         for name, shape in self.shapes.items():
-            n = int(np.prod(shape))
+            n = math.prod(shape)
             out[name] = self._blob[off:off + n].reshape(shape)
             off += n
         return out
