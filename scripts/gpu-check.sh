@@ -59,13 +59,13 @@ gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,nohea
 echo "gpu-check: ${gpu:-no nvidia-smi}; build $build"
 
 step kernel-check kernel-check.log 300 "$build/tests/kernels/kernel_check"
-detail "$(grep -o 'kernel path: [a-z0-9_]*' "$out/kernel-check.log" | cut -d' ' -f3); $(grep -o 'summary: .*' "$out/kernel-check.log")"
+detail "$(grep -so 'kernel path: [a-z0-9_]*' "$out/kernel-check.log" | cut -d' ' -f3); $(grep -so 'summary: .*' "$out/kernel-check.log")"
 # The portable path on this GPU: INGOT_PORTABLE=1 turns the Hopper kernels
 # off and CUDA_FORCE_PTX_JIT=1 runs the embedded PTX (what a GPU newer than
 # every -Dgpu_arch machine code gets) instead of the sm_90a machine code.
 step kernel-check-ptx kernel-check-ptx.log 300 env INGOT_PORTABLE=1 CUDA_FORCE_PTX_JIT=1 \
     "$build/tests/kernels/kernel_check"
-detail "$(grep -o 'kernel path: [a-z0-9_]*' "$out/kernel-check-ptx.log" | cut -d' ' -f3); $(grep -o 'summary: .*' "$out/kernel-check-ptx.log")"
+detail "$(grep -so 'kernel path: [a-z0-9_]*' "$out/kernel-check-ptx.log" | cut -d' ' -f3); $(grep -so 'summary: .*' "$out/kernel-check-ptx.log")"
 step gpu-parity gpu-parity.log 300 "$build/tests/gpu/test_gpu_parity"
 detail "$(grep -E '^fp32 one batch' "$out/gpu-parity.log")"
 step gpu-cli gpu-cli.log 400 "$build/tests/gpu/test_gpu_cli" "$train"
@@ -90,11 +90,11 @@ for run in fp32 bf16 llama-fp32 llama-bf16; do
         "$train" --device cuda --precision "$prec" --synthetic --vocab 500 "${model[@]}" \
         --batch 4 --batch-tokens 512 --steps 3 --val-every 0 --print-every 1 --sample-every 3 \
         --sample-tokens 8
-    detail "$(grep -o 'ERROR SUMMARY: [0-9]* error[s]*' "$out/memcheck-$run.log" | tail -1)"
+    detail "$(grep -so 'ERROR SUMMARY: [0-9]* error[s]*' "$out/memcheck-$run.log" | tail -1)"
 done
 
 step step-bench step-bench.log 300 "$build/tests/gpu/gpu_step_bench" --steps 20
-detail "$(grep -o 'mean tok/s.*' "$out/step-bench.log")"
+detail "$(grep -so 'median tok/s.*' "$out/step-bench.log")"
 
 if [[ $skip != *" bench "* ]]; then
     OUT=$out STEPS=$steps PYTHON=$py step bench bench-train.log 600 \
