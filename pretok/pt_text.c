@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ingot_err.h"
+#include "pt_input.h"
 #include "pt_producer.h"
 #include "pt_reason.h"
 #include "pt_worker.h"
@@ -70,6 +71,12 @@ int pt_text(const struct pt_opts *o, FILE *out)
     }
     if (!o->quiet)
         pt_inputs_print_notes(&in, "ingot-pretok text", stderr);
+    if (!in.n) {   /* as convert: a run that reads nothing is not a success */
+        pt_inputs_free(&in);
+        pt_json_path_free(&path);
+        return ingot_fail(INGOT_E_NODATA, "text: no input file found (directories are searched "
+                          "for %s)", pt_input_suffixes);
+    }
     struct pt_tok_cfg cfg = { .path = &path, .invalid_utf8_skip = o->invalid_utf8_skip,
                               .bos = -1, .eos = -1 };
     struct text_ctx t = { .o = o, .cfg = &cfg, .out = out };
@@ -89,6 +96,9 @@ int pt_text(const struct pt_opts *o, FILE *out)
                                               : "text: out of memory");
     if (!ret && fflush(out))
         ret = ingot_fail(-EIO, "text: cannot write the output");
+    if (!ret && !t.kept && t.skipped)
+        ret = ingot_fail(INGOT_E_INPUT, "text: every record was skipped (%" PRIu64 " of them; "
+                         "a wrong --text-key or input format?), nothing written", t.skipped);
     if (!ret && !o->quiet)
         fprintf(stderr, "ingot-pretok text: %" PRIu64 " of %" PRIu64 " documents written "
                 "(%.1f MB), %" PRIu64 " records skipped, from %zu files\n", t.kept, t.docs,

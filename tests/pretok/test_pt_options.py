@@ -90,5 +90,19 @@ if T.has_hooks(t.pretok):
                 % (period, extra, len(lines), err[:400]))
     print("progress in a log: plain lines at the period")
 
+# `text` reads nothing: an error, as a conversion's (it exited 0 having written nothing)
+wrong = t.path("wrong.jsonl")
+with open(wrong, "w") as f:
+    f.write('{"body": "a"}\n{"body": "b"}\n')
+os.makedirs(t.path("none"))
+for what, args, rc, want in [("every record skipped", [wrong], 1, "every record was skipped (2"),
+                             ("no input file", [t.path("none")], 1, "no input file found")]:
+    _, err = t.run(["text"] + args, rc=rc, what="text: " + what)
+    T.check(want in err, "text, %s: %s" % (what, err))
+out, _ = t.run(["text", inp], what="text of a corpus")
+T.check(out.count("\n") >= len(docs), "text wrote %d lines for %d documents"
+        % (out.count("\n"), len(docs)))
+print("text: nothing read is an error")
+
 t.cleanup()
 print("ok")
