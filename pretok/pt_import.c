@@ -317,16 +317,26 @@ static int finish_shard(struct imp *x, uint32_t s)
     return ret;
 }
 
+/* SIGINT/SIGTERM seen: the error that stops the import (its caller removes
+ * what it wrote). */
+static int check_interrupt(const struct imp *x)
+{
+    if (!x->interrupt || !*x->interrupt)
+        return 0;
+    return ingot_fail(INGOT_E_INTERRUPTED, "import-bin interrupted: it is not resumable, so "
+                      "the shards it wrote into %s were removed; run the same command again",
+                      x->out);
+}
+
 /* Tokens [a, b) of file fi as document number doc (1-based) of that file. */
 static int add_doc(struct imp *x, uint32_t fi, uint64_t a, uint64_t b, uint64_t doc)
 {
     struct imp_file *f = &x->files[fi];
     if (x->delay_ms > 0)
         usleep((useconds_t)x->delay_ms * 1000);
-    if (x->interrupt && *x->interrupt)
-        return ingot_fail(INGOT_E_INTERRUPTED, "import-bin interrupted: it is not resumable, so "
-                          "the shards it wrote into %s were removed; run the same command "
-                          "again", x->out);
+    int stop = check_interrupt(x);
+    if (stop)
+        return stop;
     uint32_t s = f->split;
     size_t n = (size_t)(b - a);
     if (n > x->buf_cap) {
@@ -567,6 +577,8 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
     char *mp = ret ? NULL : fs_path_join(x.out, INGOT_MANIFEST_NAME);
     if (!ret && !mp)
         ret = ingot_oom("a path", 256);
+    if (!ret)   /* a signal after the last document (the shards' fsyncs) */
+        ret = check_interrupt(&x);
     if (!ret)
         ret = manifest_write(mp, x.m);
     free(mp);

@@ -427,14 +427,17 @@ int tr_loader_set_pos(tr_loader *l, const struct tr_loader_pos *pos)
                               "--seq-len differs from the checkpoint's", l->src[i].dir,
                               sp[i].index, l->src[i].n_windows);
         /* windows are drawn one after the other: a source's count is its
-         * epochs' windows plus the index (an epoch past that is corrupt) */
+         * epochs' windows plus the index (not so: another dataset, or an
+         * epoch field past any real run) */
         const uint64_t n = l->src[i].n_windows;
         if (sp[i].epoch > (UINT64_MAX - sp[i].index) / n ||
             sp[i].windows != sp[i].epoch * n + sp[i].index)
-            return ingot_fail(INGOT_E_CORRUPT, "loader: %s: the saved position (epoch %" PRIu64
-                              ", window %" PRIu64 ", %" PRIu64 " windows drawn) does not add "
-                              "up with %" PRIu64 " windows an epoch: the checkpoint is corrupt",
-                              l->src[i].dir, sp[i].epoch, sp[i].index, sp[i].windows, n);
+            return ingot_fail(INGOT_E_MISMATCH, "loader: %s: the saved position (epoch %"
+                              PRIu64 ", window %" PRIu64 ", %" PRIu64 " windows drawn) does not "
+                              "add up with %" PRIu64 " windows an epoch: the dataset or "
+                              "--seq-len differs from the checkpoint's (or the checkpoint is "
+                              "corrupt)", l->src[i].dir, sp[i].epoch, sp[i].index,
+                              sp[i].windows, n);
         sum += sp[i].windows;
     }
     if (l->n > 1 && sum != pos->index)

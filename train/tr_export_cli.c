@@ -51,6 +51,7 @@ int tr_cli_ckpt(int argc, char **argv, const char **ckpt)
 
 int tr_cli_flush_stdout(const char *what)
 {
+    errno = 0;   /* fflush may succeed with ferror set by an earlier write */
     if (fflush(stdout) == 0 && !ferror(stdout))
         return 0;
     int e = errno ? errno : EIO;

@@ -270,10 +270,13 @@ has bus.txt "ingot-dump: bigds: a shard was truncated or rewritten while being r
 
 # export-bin ended by a signal leaves no temporary file. The temporary file
 # (FILE.tmp.PID) is made a FIFO beforehand (exec keeps the PID), so that the
-# export is held mid-write, with a full pipe, until the signal.
+# export is held mid-write, with a full pipe, until the signal. A background
+# job of this shell starts with SIGINT ignored, which ingot-dump keeps (as
+# under nohup): python3 restores the default first, as a terminal has it.
 for sig in INT TERM; do
     rm -f ex.bin
-    sh -c 'mkfifo "$1.tmp.$$" && exec "$0" export-bin bigds --out "$1"' "$DUMP" ex.bin \
+    python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+        sh -c 'mkfifo "$1.tmp.$$" && exec "$0" export-bin bigds --out "$1"' "$DUMP" ex.bin \
         2> /dev/null &
     pid=$!
     while [ ! -p "ex.bin.tmp.$pid" ]; do sleep 0.01; done
@@ -290,6 +293,22 @@ for sig in INT TERM; do
     [ ! -e ex.bin ] || fail "export-bin ended by SIG$sig left ex.bin"
     rm -f "ex.bin.tmp.$pid"
 done
+# an ignored SIGINT stays ignored (nohup, background jobs): the export runs on
+rm -f ex.bin
+sh -c 'mkfifo "$1.tmp.$$" && exec "$0" export-bin bigds --out "$1"' "$DUMP" ex.bin 2> /dev/null &
+pid=$!
+while [ ! -p "ex.bin.tmp.$pid" ]; do sleep 0.01; done
+exec 3< "ex.bin.tmp.$pid"
+head -c 100 <&3 > /dev/null
+kill -INT "$pid" 2> /dev/null || fail "export-bin of bigds ended before SIGINT"
+sleep 0.2
+kill -0 "$pid" 2> /dev/null || fail "export-bin with SIGINT ignored ended on SIGINT"
+kill -TERM "$pid" 2> /dev/null
+exec 3<&-
+set +e
+wait "$pid"
+set -e
+rm -f "ex.bin.tmp.$pid" ex.bin
 
 if [ "$n_fail" -ne 0 ]; then
     echo "$n_fail checks failed"

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -237,44 +238,49 @@ static int count_temp_files(const char *dir)
 
 /* A signal while the export writes: the process dies of it, and leaves no
  * temp file (it left model.safetensors.tmp.PID, as large as the model).
- * The model is made large enough (27 MB of weights) that the write is
- * caught: the directory is polled until the temp file appears. Returns
- * whether a write was caught (the export may outrun the polling). */
-static bool signal_mid_export(const char *bin, const char *dir, const char *ck)
+ * The child makes that temp name a FIFO before it execs the export (exec
+ * keeps the PID), so the export is held mid-write, with a full pipe, until
+ * the signal: no race with the export's speed. */
+static void signal_mid_export(const char *bin, const char *dir, const char *ck)
 {
     char *out = tt_fmt("%s/sig", dir);
     tt_rmtree(out);
+    CHECK(mkdir(out, 0755) == 0);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
+        char fifo[4096];
+        snprintf(fifo, sizeof(fifo), "%s/model.safetensors.tmp.%ld", out, (long)getpid());
         int null = open("/dev/null", O_WRONLY);
+        if (mkfifo(fifo, 0644) != 0 || null < 0)
+            _exit(126);
         dup2(null, 1);
         dup2(null, 2);
         execl(bin, bin, "export", ck, "--format", "hf", "--out", out, (char *)NULL);
         _exit(127);
     }
-    bool caught = false;
-    for (int i = 0; i < 200000 && !caught; i++) {
-        caught = count_temp_files(out) > 0;
-        if (!caught && waitpid(pid, NULL, WNOHANG) == pid) {
-            pid = -1;
-            break;
-        }
-    }
+    char *fifo = tt_fmt("%s/model.safetensors.tmp.%ld", out, (long)pid);
+    struct stat sb;
+    for (int i = 0; i < 10000 && stat(fifo, &sb) != 0; i++)   /* the child makes it */
+        usleep(1000);
+    alarm(60);   /* an export that failed before its write: a failure, not a hang */
+    int fd = open(fifo, O_RDONLY);   /* returns once the export opens it to write */
+    CHECK(fd >= 0);
+    char buf[4096];
+    CHECK(read(fd, buf, sizeof(buf)) > 0);
+    alarm(0);
+    usleep(100000);   /* the pipe full again: the export blocked inside its write */
+    CHECK(kill(pid, SIGTERM) == 0);
     int status = 0;
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(waitpid(pid, &status, 0) == pid);
+    close(fd);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM || count_temp_files(out)) {
+        fprintf(stderr, "export killed mid-write: status %#x, %d temp files left in %s\n",
+                status, count_temp_files(out), out);
+        exit(1);
     }
-    if (caught) {
-        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM || count_temp_files(out)) {
-            fprintf(stderr, "export killed mid-write: status %#x, %d temp files left in %s\n",
-                    status, count_temp_files(out), out);
-            exit(1);
-        }
-    }
+    free(fifo);
     free(out);
-    return caught;
 }
 
 /* The hardening cases: non-finite weights, a tokenizer larger than the
@@ -344,11 +350,8 @@ static int check_hostile(const char *bin, const char *dir, const char *out, cons
     char *bigdir = tt_fmt("%s/ckbig", dir), *bigck;
     CHECK_OK(tr_ckpt_save(bigdir, &big, w, w, w, &bigck));
     free(w);
-    bool caught = false;
-    for (int i = 0; i < 5 && !caught; i++)
-        caught = signal_mid_export(bin, dir, bigck);
-    printf("%-34s %s\n", "SIGTERM mid-export", caught ? "no temp file left" :
-           "not caught mid-write (the export was faster than the polling)");
+    signal_mid_export(bin, dir, bigck);
+    printf("%-34s %s\n", "SIGTERM mid-export", "no temp file left");
     free(bigdir);
     free(bigck);
     free(nan_ck);
