@@ -220,23 +220,25 @@ static int source_open(tr_loader *l, struct source *s, const char *dir)
         (err = stream_init(&s->val, s->ds, INGOT_SPLIT_VAL)))
         return err;
     uint64_t N = s->train.start[s->train.n];
-    if (s->train.n == 0 || N == 0)
+    if (o->val_only && N < (uint64_t)T + 1)
+        N = 0;   /* no train window: none is drawn */
+    else if (s->train.n == 0 || N == 0)
         return ingot_fail(INGOT_E_NODATA, "%s: the dataset has no train tokens (%zu train "
                           "shards); run ingot-pretok on a non-empty corpus", dir, s->train.n);
-    if (N < (uint64_t)T + 1)
+    else if (N < (uint64_t)T + 1)
         return ingot_fail(INGOT_E_NODATA, "%s: the train split has %" PRIu64 " tokens but "
                           "--seq-len %d needs at least %d; use a shorter --seq-len or more data",
                           dir, N, T, T + 1);
     if (l->vocab < 2)
         return ingot_fail(INGOT_E_CORRUPT, "%s: manifest vocabulary size %u is unusable", dir,
                           l->vocab);
-    s->n_windows = (N - 1) / (uint64_t)T;
+    s->n_windows = N ? (N - 1) / (uint64_t)T : 0;
     uint64_t NV = s->val.start[s->val.n];
     s->n_val_windows = NV > (uint64_t)T ? (NV - 1) / (uint64_t)T : 0;
     /* source 0 keeps the run's seed: one dataset orders its windows as
      * before mixtures existed */
     s->seed = s == &l->src[0] ? o->seed : tr_mix64(o->seed ^ tr_mix64((uint64_t)(s - l->src)));
-    if (!o->sequential) {
+    if (!o->sequential && s->n_windows) {
         s->perm = malloc(s->n_windows * sizeof(uint64_t));
         if (!s->perm)
             return ingot_oom("the epoch's window order", s->n_windows * sizeof(uint64_t));

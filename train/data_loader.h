@@ -58,6 +58,8 @@ struct tr_loader_opts {
     bool synthetic;         /* random ids, no dataset */
     uint32_t synth_vocab;   /* vocabulary of the synthetic ids */
     bool verify;            /* recompute every shard checksum on open */
+    bool val_only;          /* only val windows will be read (eval --split val): the
+                               train split may be empty or shorter than a window */
 };
 
 /* One source's place in its own window order. */

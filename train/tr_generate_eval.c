@@ -136,7 +136,7 @@ int tr_eval_main(int argc, char **argv)
     const int T = st.cfg.seq_len, B = o.batch;
     struct tr_loader_opts lo = { .dir = o.data, .sources = o.src, .n_sources = o.n_data,
                                  .seq_len = T, .seed = st.seed, .sequential = true,
-                                 .verify = !o.no_verify };
+                                 .verify = !o.no_verify, .val_only = !o.train };
     if ((err = tr_loader_open(&lo, &l)) || (err = check_data(&o, &st, l)))
         goto out;
     char what[64 + 4096];   /* what the messages name: the dataset or the mixture */

@@ -360,6 +360,26 @@ static void check_eval_cli(const char *bin, const char *dir, const char *out)
     expect(cmd, out, 2, "is given twice");
     free(cmd);
 
+    /* a dataset of a val split alone (held-out text): its val loss; the
+     * train split is refused by name */
+    char *valonly = tt_fmt("%s/valonly", dir);
+    d.dir = valonly;
+    d.tokenizer_hash = 77;
+    d.n_train = 0;
+    CHECK_OK(tt_write_dataset(&d));
+    d.n_train = NT;
+    cmd = tt_fmt("'%s' eval '%s/ck' --data '%s' --tokens 256 --threads 1 --json", bin, dir,
+                 valonly);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    s = tt_slurp(out);
+    CHECK(fabs(json_num(s, "loss") - vals[1]) <= 1e-6);   /* the same val tokens as data's */
+    free(s);
+    cmd = tt_fmt("'%s' eval '%s/ck' --data '%s' --split train", bin, dir, valonly);
+    expect(cmd, out, 1, "no train tokens");
+    free(cmd);
+    free(valonly);
+
     /* a mixture: eval with the trainer's --data list gives its val loss */
     char *mixb = tt_fmt("%s/mixb", dir);
     tt_markov_tokens(ids, NT + NV, 50, 9);
