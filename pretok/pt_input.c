@@ -279,7 +279,8 @@ static int walk(struct expand *x, const char *dir, const struct stat *dst, int d
         }
         n++;
     }
-    qsort(names, n, sizeof(*names), cmp_str);
+    if (n)   /* an empty directory: names is NULL, which qsort may not take */
+        qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; i < n && !ret; i++) {
         size_t len = strlen(dir) + strlen(names[i]) + 2;
         char *p = malloc(len);
