@@ -373,9 +373,12 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     if (!c.inputs.n) {
         ret = ingot_fail(INGOT_E_NODATA, "no input file found (directories are searched for "
                          "%s; %zu file%s of other formats, e.g. %s; Parquet: "
-                         "scripts/parquet-to-jsonl.py FILES | ingot-pretok ... -)",
+                         "scripts/parquet-to-jsonl.py FILES | ingot-pretok ... -)%s%s",
                          pt_input_suffixes, c.inputs.ignored, c.inputs.ignored == 1 ? "" : "s",
-                         c.inputs.n_unknown_kept ? c.inputs.unknown[0] : "none");
+                         c.inputs.n_unknown_kept ? c.inputs.unknown[0] : "none",
+                         /* what was passed over, also under --quiet (e.g. --out itself) */
+                         c.inputs.n_notes_kept ? "; " : "",
+                         c.inputs.n_notes_kept ? c.inputs.notes[0] : "");
         goto out;
     }
     c.first = 0;

@@ -103,6 +103,10 @@ out, _ = t.run(["text", inp], what="text of a corpus")
 T.check(out.count("\n") >= len(docs), "text wrote %d lines for %d documents"
         % (out.count("\n"), len(docs)))
 print("text: nothing read is an error")
+# the output directory as the only input, --quiet: the error says why nothing was found
+_, err = t.run(["--model", model, "--quiet", "--out", t.path("none"), t.path("none")], rc=1,
+               what="--out as the input")
+T.check("is the output directory" in err, "--out as the input, --quiet: %s" % err)
 
 t.cleanup()
 print("ok")
