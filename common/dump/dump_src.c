@@ -13,7 +13,9 @@
 typedef unsigned long long ull;
 
 /* manifest.json in the directory holding a lone shard, when there is one
- * and it lists this shard (then the tokenizer can be found through it). */
+ * and it lists this shard, the same bytes by its header checksum (then the
+ * tokenizer and the input names can be found through it; a shard of
+ * another dataset copied under that name must not borrow them). */
 static void find_side_manifest(struct dump_src *s)
 {
     const char *slash = strrchr(s->path, '/');
@@ -28,7 +30,9 @@ static void find_side_manifest(struct dump_src *s)
     if (access(mp, R_OK) == 0 && manifest_read(mp, &m) == 0) {
         const char *base = fs_basename(s->path);
         for (size_t i = 0; i < m->n_shards; i++)
-            if (!strcmp(m->shards[i].file, base)) {
+            if (!strcmp(m->shards[i].file, base) &&
+                m->shards[i].header_checksum ==
+                    shard_reader_header(s->single)->header_checksum) {
                 s->side = m;
                 m = NULL;
                 break;
@@ -115,8 +119,8 @@ int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out)
         free(tmp.dir);
     } else {
         return ingot_fail(INGOT_E_USAGE,
-                          "%s: no manifest.json next to the shard to find the tokenizer; pass "
-                          "--model M", s->path);
+                          "%s: no manifest.json next to the shard lists it (by name and "
+                          "header checksum) to find the tokenizer; pass --model M", s->path);
     }
     if (ret)
         return ret;

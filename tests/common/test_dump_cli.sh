@@ -254,6 +254,13 @@ has err.txt "stray.tok is not listed in manifest.json"
 # held in a write to a pipe nobody reads, so the signal lands mid-run.
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do cat corpus.txt; done > big.txt
 "$MAKE" "$T/models/tok.model" big.txt bigds --docs-per-shard 1000 > /dev/null
+# a shard of another dataset copied under a listed name borrows nothing from
+# the manifest beside it (its input names, its tokenizer path)
+cp -r ds dsx
+cp bigds/train-000000.tok dsx/train-000000.tok
+expect_rc 2 "foreign shard under a listed name" -- "$DUMP" docs dsx/train-000000.tok --count 1
+has err.txt "no manifest.json next to the shard lists it"
+expect_rc 0 "the listed shard itself" -- "$DUMP" docs ds/train-000000.tok --count 1
 mkfifo hold
 "$DUMP" tokens bigds --range 0:20000 > hold 2> bus.txt &
 pid=$!
