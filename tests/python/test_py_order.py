@@ -196,6 +196,32 @@ def check_hostile_ckpt(fx, ck):
             fail("checkpoint with %s: accepted" % what)
         except ingot.FormatError as e:
             check(": %s:" % field in str(e), "%s: %s" % (what, e))
+    # the settings' architecture against the header's (as train/checkpoint.c): an
+    # unknown one, and another known one (the settings, last in the file, one byte
+    # longer: their size and the file's resealed in the header)
+    old = b'"arch":"gpt2"'
+    at = raw.find(old)
+    h0 = np.frombuffer(raw[:4096], dtype=HEADER, count=1)[0]
+    check(at > int(h0["settings_offset"]) and
+          int(h0["settings_offset"]) + int(h0["settings_size"]) == len(raw),
+          "the settings of %s: no %r, or not last in the file" % (src, old))
+    for what, new, want in (("unknown arch", b'"arch":"gpt3"', "architecture 'gpt3'"),
+                            ("arch not the header's", b'"arch":"llama"', "the header 'gpt2'")):
+        grow = len(new) - len(old)
+        h = h0.copy()
+        h["settings_size"] += grow
+        h["file_size"] += grow
+        b = bytearray(raw[:at] + new + raw[at + len(old):])
+        b[:HEADER.itemsize] = h.tobytes()
+        struct.pack_into("<Q", b, HEADER_CHECKSUM_AT, xxh3.xxh3_64(bytes(b[:HEADER_CHECKSUM_AT])))
+        path = fx.path(what.replace(" ", "_") + ".bin")
+        with open(path, "wb") as f:
+            f.write(b)
+        try:
+            ingot.open_checkpoint(path)
+            fail("checkpoint with %s: accepted" % what)
+        except ingot.FormatError as e:
+            check(": settings:" in str(e) and want in str(e), "%s: %s" % (what, e))
     # a shape whose parameter count overflows int64: the exact count in the message
     L, C = 2 ** 31 - 1, 2 ** 30
     path = edited("huge.bin", n_layer=L, n_embd=C, n_head=1)

@@ -157,6 +157,18 @@ class Checkpoint:
                 self.settings = json.loads(self._settings_raw.decode("utf-8"))
             except ValueError as e:
                 self._fail("settings", "not JSON text (%s)" % e)
+            # as ingot-train's reader (train/checkpoint.c): the settings name the
+            # header's architecture, one this reader knows
+            inner = self.settings.get("settings") if isinstance(self.settings, dict) else None
+            said = inner.get("arch") if isinstance(inner, dict) else None
+            if not isinstance(said, str):
+                self._fail("settings", 'they name no model architecture ("arch")')
+            if said not in ARCHS:
+                self._fail("settings", "a model of architecture %r; this reader knows %s"
+                           % (said, " and ".join(ARCHS)))
+            if said != self.arch:
+                self._fail("settings", "they say architecture %r, the header %r (version %d); "
+                           "the file is damaged" % (said, self.arch, hd["version"]))
         if verify:
             self.verify()
 
