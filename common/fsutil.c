@@ -147,7 +147,10 @@ int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         int e = errno;
-        ingot_fail(-e, "%s: cannot create: %s", tmp, strerror(e));
+        /* named by the file the user asked for; the directory is what to check */
+        ingot_fail(-e, "%s: cannot write it (creating its temporary file %s: %s)%s", path,
+                   fs_basename(tmp), strerror(e),
+                   e == EACCES || e == EROFS ? "; is its directory writable?" : "");
         free(tmp);
         return -e;
     }
