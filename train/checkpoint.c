@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -339,6 +340,21 @@ static int remove_stale_temps(const char *dir, int *removed)
     return err;
 }
 
+/* Whether another process holds dir's lock (tr_ckpt_dir_lock()): a run
+ * in progress, maybe on another host, where a writer's pid tells nothing,
+ * so its temp files are left alone. (Ranks of one run come here before
+ * their rank 0 locks: all of them start before the rendezvous.) */
+static bool held_by_other(const char *dir)
+{
+    char *p = fs_path_join(dir, TR_CKPT_LOCK_NAME);
+    int fd = p ? open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
+    bool held = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    if (fd >= 0)
+        close(fd);
+    free(p);
+    return held;
+}
+
 /* Prefix the recorded message with "--ckpt-dir DIR: " (copied first: it is
  * the buffer ingot_fail() writes). */
 static int dir_fail(int err, const char *dir)
@@ -376,7 +392,92 @@ int tr_ckpt_dir_prepare(const char *dir, int *removed)
         unlink(probe);
     }
     free(probe);
-    return err ? err : remove_stale_temps(dir, removed);
+    return err ? err : held_by_other(dir) ? 0 : remove_stale_temps(dir, removed);
+}
+
+int tr_ckpt_dir_lock(const char *dir, int *fd_out)
+{
+    *fd_out = -1;
+    char *p = fs_path_join(dir, TR_CKPT_LOCK_NAME);
+    if (!p)
+        return ingot_oom("checkpoint lock path", strlen(dir) + sizeof(TR_CKPT_LOCK_NAME) + 1);
+    /* no symlink: a planted one would have this process truncate its target */
+    int fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644), err = 0;
+    struct stat sb;
+    if (fd < 0)
+        err = ingot_fail(-errno, "--ckpt-dir %s: cannot open the lock file %s (%s); remove it "
+                         "if it is not a regular file", dir, p, strerror(errno));
+    else if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        err = ingot_fail(-EINVAL, "--ckpt-dir %s: the lock file %s is not a regular file; "
+                         "remove it", dir, p);
+    else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e == EWOULDBLOCK) {
+            char who[160] = "";
+            ssize_t n = pread(fd, who, sizeof(who) - 1, 0);
+            who[n > 0 ? n : 0] = '\0';
+            who[strcspn(who, "\n")] = '\0';
+            err = ingot_fail(-EBUSY, "--ckpt-dir %s: another ingot-train (%s) is training into "
+                             "this directory, and their checkpoints, rotation and config.json "
+                             "would mix; wait for it to end, or give this run another "
+                             "--ckpt-dir", dir, who[0] ? who : "pid unknown");
+        } else if (e != ENOLCK && e != EOPNOTSUPP && e != ENOSYS) {
+            err = ingot_fail(-e, "--ckpt-dir %s: cannot lock %s: %s", dir, p, strerror(e));
+        }
+        /* else a file system without locks: the run goes on unguarded */
+        close(fd);
+        fd = -1;
+    } else {
+        /* who holds it, for the message of a second run (best effort) */
+        char host[64] = "?", who[160];
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        int n = snprintf(who, sizeof(who), "pid %ld on %s\n", (long)getpid(), host);
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, who, (size_t)n, 0) != n) {
+            /* the lock holds all the same */
+        }
+        *fd_out = fd;
+        fd = -1;
+    }
+    if (err && fd >= 0)
+        close(fd);
+    free(p);
+    return err;
+}
+
+void tr_ckpt_dir_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);   /* the file stays: removing it would race with a new locker */
+}
+
+int tr_ckpt_resume_failed(const char *dir, const char *path, int err)
+{
+    if (err != INGOT_E_FORMAT && err != INGOT_E_CORRUPT && err != INGOT_E_CHECKSUM &&
+        err != INGOT_E_TRUNCATED)
+        return err;
+    char m[768], *prev = NULL;
+    snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
+    int64_t *steps;
+    size_t n;
+    /* the newest checkpoint below path's step */
+    int64_t latest = parse_name(fs_basename(path));
+    if (!list_steps(dir, &steps, &n)) {
+        for (size_t i = n; i-- > 0 && !prev;)
+            if (steps[i] < latest)
+                prev = ckpt_path(dir, steps[i]);
+        free(steps);
+    }
+    if (prev)
+        err = ingot_fail(err, "%s. It is the newest checkpoint of --ckpt-dir %s: move it out of "
+                         "that directory and --resume continues from the one before, %s (or "
+                         "restore it from a copy)", m, dir, prev);
+    else
+        err = ingot_fail(err, "%s. It is the only checkpoint of --ckpt-dir %s: restore it from "
+                         "a copy, or move it out of that directory and --resume starts the run "
+                         "again from step 0", m, dir);
+    free(prev);
+    return err;
 }
 
 /* Read exactly len bytes at off. */

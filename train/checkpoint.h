@@ -120,8 +120,28 @@ int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, fl
  * path that is not a directory or where a probe file cannot be created
  * (message names the path), and remove the temp files of saves killed
  * half-way (theirs by the naming rule in docs/checkpoint-format.md, and only
- * when the writing process is gone). *removed gets how many. */
+ * when the writing process is gone and no run holds the directory's lock,
+ * tr_ckpt_dir_lock()). *removed gets how many. */
 int tr_ckpt_dir_prepare(const char *dir, int *removed);
+
+/* The lock file of a --ckpt-dir (hidden; it stays in the directory). */
+#define TR_CKPT_LOCK_NAME ".ingot-train.lock"
+
+/* Make this process the one run training into dir: an exclusive flock on
+ * DIR/TR_CKPT_LOCK_NAME (created; it records "pid N on HOST"), held until
+ * tr_ckpt_dir_unlock(fd) or exit. Two runs in one directory would
+ * interleave their checkpoints, prune each other's and overwrite
+ * config.json. -EBUSY, naming the holder, when another process holds it;
+ * *fd = -1 and 0 where the file system has no locks (the run is unguarded). */
+int tr_ckpt_dir_lock(const char *dir, int *fd);
+void tr_ckpt_dir_unlock(int fd);   /* accepts -1 */
+
+/* err, from reading path, the newest checkpoint of dir for --resume. A
+ * damaged file (INGOT_E_FORMAT, _CORRUPT, _CHECKSUM, _TRUNCATED) gets what
+ * to do appended to its message: move it out of dir to resume from the
+ * checkpoint before it (named), or restore it. Other codes are returned as
+ * they are. */
+int tr_ckpt_resume_failed(const char *dir, const char *path, int err);
 
 /* Remove all but the newest keep checkpoints of dir (keep >= 1). */
 int tr_ckpt_prune(const char *dir, int keep);

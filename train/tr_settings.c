@@ -465,8 +465,11 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     if (resume && ckdir && (err = tr_ckpt_find_latest(ckdir, &resume_path)))
         goto fail;
     const char *from = resume_path ? resume_path : init;
-    if (from && (err = ckpt_settings(from, &ck_root, &ck)))
+    if (from && (err = ckpt_settings(from, &ck_root, &ck))) {
+        if (resume_path)   /* a damaged newest checkpoint: say what to do */
+            err = tr_ckpt_resume_failed(ckdir, resume_path, err);
         goto fail;
+    }
     if (ck) {
         /* --resume: the whole run; --init-from: only the model's shape */
         static const char *const shape[] = { "arch", "model", "layers", "heads", "dim", "seq-len",
@@ -488,6 +491,17 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     if (cj && !ck && access(cj, F_OK) == 0) {
         tr_optlist_free(base);
         err = tr_settings_load_config(cj, base);
+        /* the run's settings, all that is left of it: a damaged file (ours
+         * are never empty) must not start some other run in their place */
+        if (!err && base->n == 0)
+            err = ingot_fail(INGOT_E_USAGE, "%s: empty", cj);
+        if (err) {
+            char m[768];
+            snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
+            err = ingot_fail(err, "%s. It holds the settings --resume starts the run of "
+                             "--ckpt-dir %s again from (it wrote no checkpoint yet): repair "
+                             "it, or remove it and give the run's settings as flags", m, ckdir);
+        }
         if (!err && (!(origin = malloc(strlen(cj) + 16))))
             err = ingot_oom("settings origin", strlen(cj) + 16);
         if (!err) {

@@ -51,6 +51,7 @@ struct run {
     tr_dist *dist;              /* data parallelism (tr_dist_run.h); world 1 when alone */
     struct tr_dist_share share; /* this rank's micro-steps of each step's chunk */
     tr_metrics *metrics;
+    int lock_fd;                /* --ckpt-dir's lock (rank 0), or -1 */
     struct tr_schedule sched;
     size_t n_params;
     int32_t *chunk;             /* grad_accum * batch rows of T + 1 */
@@ -88,6 +89,7 @@ static void run_free(struct run *r)
         r->ops->destroy(r->be);
     tr_dist_free(r->dist);
     tr_metrics_close(r->metrics);
+    tr_ckpt_dir_unlock(r->lock_fd);
     tr_loader_close(r->loader);
     ingot_spm_free(r->spm);
     free(r->chunk);
@@ -159,20 +161,24 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
     struct tr_ckpt_state st;
     char *section = NULL;
     int err;
-    if ((err = tr_ckpt_read_state(path, &st)) || (err = check_resume(r, path, &st, false)))
+    if ((err = tr_ckpt_read_state(path, &st)))
+        return tr_ckpt_resume_failed(o->ckpt_dir, path, err);
+    if ((err = check_resume(r, path, &st, false)))
         return err;
     *m = malloc(r->n_params * sizeof(float));
     *v = malloc(r->n_params * sizeof(float));
     if (!*m || !*v)
         return ingot_oom("AdamW state of the checkpoint", 2 * r->n_params * sizeof(float));
     if ((err = tr_ckpt_read_tensors(path, r->n_params, params, *m, *v)))
-        return err;
+        return tr_ckpt_resume_failed(o->ckpt_dir, path, err);
     /* a mixture's per-source positions live in the settings section */
     if (!(err = tr_ckpt_read_settings(path, &section)) && section &&
         !(err = tr_settings_check_sources(path, section, o)))
         err = tr_settings_read_position(path, section, &st.pos);
     free(section);
-    if (err || (err = tr_loader_set_pos(r->loader, &st.pos)))
+    if (err)
+        return tr_ckpt_resume_failed(o->ckpt_dir, path, err);
+    if ((err = tr_loader_set_pos(r->loader, &st.pos)))
         return err;
     r->start_step = (int64_t)st.step;
     r->tokens = st.tokens;
@@ -207,6 +213,28 @@ static int init_from(struct run *r, const char *path, float *params)
             "state reset\n", path, st.step);
     free(m);
     free(v);
+    return err;
+}
+
+/* Make this process the only run writing into --ckpt-dir, then check that
+ * the checkpoint chosen at start-up (tr_settings_resolve(), or none for a
+ * new run) is still the newest: another run may have saved in between. */
+static int lock_ckpt_dir(struct run *r)
+{
+    const struct tr_opts *o = r->o;
+    char *latest = NULL;
+    int err = tr_ckpt_dir_lock(o->ckpt_dir, &r->lock_fd);
+    if (!err && r->lock_fd < 0)
+        say(r, "note: %s/%s cannot be locked (the file system has no locks): nothing keeps a "
+            "second run out of this --ckpt-dir\n", o->ckpt_dir, TR_CKPT_LOCK_NAME);
+    if (!err && !(err = tr_ckpt_find_latest(o->ckpt_dir, &latest)) &&
+        (latest || o->resume_path) &&
+        (!latest || !o->resume_path || strcmp(latest, o->resume_path)))
+        err = ingot_fail(INGOT_E_MISMATCH, "--ckpt-dir %s: its newest checkpoint is now %s, not "
+                         "%s as this run found at its start: another run wrote there meanwhile; "
+                         "start this one again", o->ckpt_dir, latest ? latest : "none",
+                         o->resume_path ? o->resume_path : "none");
+    free(latest);
     return err;
 }
 
@@ -653,7 +681,7 @@ static int run_loop(struct run *r)
 
 int tr_train(const struct tr_opts *o)
 {
-    struct run r = { .o = o };
+    struct run r = { .o = o, .lock_fd = -1 };
     int err;
     struct tr_loader_opts lo = {
         .dir = o->data, .sources = o->data_src, .n_sources = o->n_data, .seq_len = o->seq_len,
@@ -687,6 +715,10 @@ int tr_train(const struct tr_opts *o)
                          tr_dist_world(r.dist));
         goto out;
     }
+    /* one run per --ckpt-dir (rank 0 writes for all ranks) */
+    if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0 &&
+        (err = lock_ckpt_dir(&r)))
+        goto out;
     r.n_params = tr_param_count(&r.cfg);
     r.sched = (struct tr_schedule){ .lr = o->lr, .min_lr = o->min_lr, .warmup = o->warmup,
                                     .steps = o->steps };

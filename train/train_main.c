@@ -64,21 +64,24 @@ static void print_version(void)
 }
 
 /* SIGINT, SIGTERM and SIGHUP (a closed terminal or ssh session) stop at the
- * next step boundary with a checkpoint; SIGBUS from a shard truncated under
- * its mapping becomes an error naming the shard (data_loader.h). A SIGHUP
- * ignored from the start (nohup) stays ignored: that run asked to outlive
- * its terminal. */
+ * next step boundary with a checkpoint; so does SIGPIPE, the reader of the
+ * run's output gone (`| tee log` whose ssh session dropped, `| head`): it
+ * killed the run at its next line, before any save. SIGBUS from a shard
+ * truncated under its mapping becomes an error naming the shard
+ * (data_loader.h). A SIGHUP or SIGPIPE ignored from the start (nohup, a
+ * parent that ignores it) stays ignored: that run asked to outlive its
+ * output. */
 static void install_handlers(void)
 {
     /* SIGUSR1: what Slurm's --signal=USR1@SECONDS sends before the time limit */
-    static const int stops[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
+    static const int stops[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE };
     struct sigaction sa, old;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
-        if (stops[i] != SIGHUP ||
-            (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler != SIG_IGN))
+        if ((stops[i] != SIGHUP && stops[i] != SIGPIPE) ||
+            (sigaction(stops[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN))
             sigaction(stops[i], &sa, NULL);
     tr_loader_trap_sigbus();
 }

@@ -8,11 +8,18 @@
  * - a save killed by the file-size limit (SIGXFSZ, as abrupt as kill -9)
  *   leaves DIR/.ckpt-<step>.bin.tmp.<pid> and no ckpt-*.bin; the next run
  *   removes it and the legacy visible temp of a dead writer, and keeps a
- *   live writer's temp and every file that only looks similar.
+ *   live writer's temp and every file that only looks similar;
+ * - a directory another process trains into (it holds the flock of
+ *   DIR/.ingot-train.lock) is refused, new run or --resume, naming the
+ *   holder, before any step and before the metrics file or the temp files
+ *   of the holder's saves are touched; once the lock is free the run goes
+ *   on.
  * usage: test_ckpt_dir INGOT_TRAIN */
 #include <dirent.h>
 #include <signal.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,7 +89,7 @@ static char *only_entry(const char *dir)
     struct dirent *e;
     while ((e = readdir(d)))
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-            strcmp(e->d_name, "config.json")) {
+            strcmp(e->d_name, "config.json") && strcmp(e->d_name, ".ingot-train.lock")) {
             n++;
             free(name);
             name = strdup(e->d_name);
@@ -136,6 +143,40 @@ static void killed_save(const char *dir)
     free(a); free(legacy); free(live); free(want); free(left); free(cmd); free(ck);
 }
 
+/* Two runs in one --ckpt-dir would interleave their checkpoints (both
+ * ran to the end, the last rename winning), prune each other's and
+ * truncate the first one's metrics. This process plays the first run. */
+static void locked_dir(const char *dir)
+{
+    char *ck = tt_fmt("%s/locked", dir), *lock = tt_fmt("%s/.ingot-train.lock", ck);
+    char *metrics = tt_fmt("%s/locked-metrics.jsonl", dir);
+    CHECK(mkdir(ck, 0755) == 0);
+    int fd = open(lock, O_RDWR | O_CREAT, 0644);
+    CHECK(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    CHECK(write(fd, "pid 4242 on the-first-run\n", 26) == 26);
+    touch(dir, "locked-metrics.jsonl");
+    /* a temp of the first run's save in progress, on another host: its pid
+     * means nothing here */
+    char *temp = tt_fmt(".ckpt-00000003.bin.tmp.%ld", dead_pid());
+    touch(ck, temp);
+    char *a = tt_fmt("%s --ckpt-dir '%s' --metrics '%s'", run, ck, metrics);
+    failures += tt_expect(bin, out, "ckpt-dir locked: new run refused", a, 1,
+                          "another ingot-train (pid 4242 on the-first-run)", ck);
+    char *r = tt_fmt("%s --resume", a);
+    failures += tt_expect(bin, out, "ckpt-dir locked: --resume refused", r, 1,
+                          "another ingot-train", "another --ckpt-dir");
+    char *m = tt_slurp(metrics);
+    if (!m || strcmp(m, "partial") || exists(ck, "ckpt-00000002.bin") || !exists(ck, temp)) {
+        fprintf(stderr, "a refused run touched the first run's metrics, checkpoints or save "
+                "in progress\n");
+        failures++;
+    }
+    close(fd);   /* the first run ends */
+    failures += tt_expect(bin, out, "ckpt-dir lock released: runs", r, 0, "ckpt-00000002.bin",
+                          NULL);
+    free(m); free(r); free(a); free(metrics); free(lock); free(ck); free(temp);
+}
+
 int main(int argc, char **argv)
 {
     CHECK(argc == 2);
@@ -161,6 +202,7 @@ int main(int argc, char **argv)
     free(a);
 
     killed_save(dir);
+    locked_dir(dir);
 
     tt_rmtree(dir);
     free(dir); free(out); free(file); free(under);

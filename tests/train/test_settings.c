@@ -145,6 +145,16 @@ int main(int argc, char **argv)
     char *x = F("--ckpt-dir '%s' --resume --metrics '%s/f.jsonl'", cf, dir);
     expect("--resume before a checkpoint", x, 0, "no checkpoint in", "starting from scratch");
     same_steps("config.json restart vs straight", ma, F("%s/f.jsonl", dir), STEPS);
+    /* ... but not from a damaged one: an empty file (ingot-train never
+     * writes one) restarted some other run, the defaults plus the flags */
+    char *cdmg = F("%s/cdmg", dir), *cfg_e = F("%s/config.json", cdmg);
+    CHECK_OK(fs_mkdir_p(cdmg));
+    CHECK_OK(fs_write_atomic(cfg_e, "", 0));
+    x = F("--ckpt-dir '%s' --resume --synthetic --steps 2 --model tiny", cdmg);
+    expect("--resume, empty config.json", x, 2, "config.json: empty", "repair it");
+    CHECK_OK(fs_write_atomic(cfg_e, "{\"steps\": 5,", 13));
+    x = F("--ckpt-dir '%s' --resume", cdmg);
+    expect("--resume, broken config.json", x, 2, "not a JSON object", "repair it");
 
     /* 2. an override is reported once, naming only what differs */
     char *c4 = F("%s/cb/ckpt-00000004.bin", dir);

@@ -254,8 +254,23 @@ int main(int argc, char **argv)
     free(a);
     CHECK(truncate(ck, 5000) == 0);
     a = tt_fmt("--data '%s' %s --steps 4 --ckpt-dir '%s/ck' --resume", good, tiny, dir);
-    expect("truncated checkpoint", a, 1, "ckpt-00000002.bin", NULL);
+    expect("truncated checkpoint", a, 1, "ckpt-00000002.bin", "only checkpoint of --ckpt-dir");
     free(a);
+    /* a damaged newest checkpoint: the message names the one before it to
+     * resume from (it used to stop at "truncated") */
+    a = tt_fmt("--data '%s' %s --steps 4 --ckpt-every 2 --ckpt-dir '%s/ck2'", good, tiny, dir);
+    expect("train 4 steps, 2 checkpoints", a, 0, "ckpt-00000004.bin", NULL);
+    free(a);
+    char *ck4 = tt_fmt("%s/ck2/ckpt-00000004.bin", dir);
+    char *prev = tt_fmt("continues from the one before, %s/ck2/ckpt-00000002.bin", dir);
+    a = tt_fmt("--ckpt-dir '%s/ck2' --resume", dir);
+    flip_byte(ck4, 4096 + 100);   /* a weight: found when the run loads it */
+    expect("damaged newest weights: the previous", a, 1, "payload checksum", prev);
+    CHECK(truncate(ck4, 5000) == 0);
+    expect("truncated newest: names the previous", a, 1, "ckpt-00000004.bin", prev);
+    flip_byte(ck4, 100);   /* the header: found while reading the settings */
+    expect("damaged newest header: the previous", a, 1, "checksum", prev);
+    free(a); free(prev); free(ck4);
 
     tt_rmtree(dir);
     free(dir); free(out); free(good); free(other); free(corrupt); free(noval); free(notrain);

@@ -5,7 +5,8 @@
  *   loads;
  * - SIGHUP stops the run like SIGTERM: the step finishes, a checkpoint is
  *   written, exit 130; under nohup (SIGHUP ignored from the start) the run
- *   goes on and SIGTERM stops it.
+ *   goes on and SIGTERM stops it;
+ * - the reader of its output gone (SIGPIPE): the same stop, exit 130.
  * usage: test_train_signals INGOT_TRAIN */
 #include <errno.h>
 #include <fcntl.h>
@@ -195,12 +196,62 @@ static int hangup(const char *dir)
     return failures;
 }
 
+/* The reader of the run's output goes away (`| tee log` over a dropped ssh
+ * session, `| head`): the run stops at the step boundary with a checkpoint,
+ * exit 130 (SIGPIPE killed it at its next line, before any save). */
+static int reader_gone(const char *dir)
+{
+    char *ck = tt_fmt("%s/ck-pipe", dir);
+    char *cmd = tt_fmt("exec '%s' --synthetic --vocab 64 --model tiny --layers 1 --dim 32 "
+                       "--seq-len 16 --batch 2 --steps 1000000 --val-every 0 --print-every 1 "
+                       "--threads 1 --ckpt-dir '%s'", bin, ck);
+    int p[2];
+    CHECK(pipe(p) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        if (dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
+            _exit(127);
+        signal(SIGPIPE, SIG_DFL);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    /* read until step 2 is printed, then close the reading end */
+    char buf[65536];
+    size_t len = 0;
+    bool seen = false;
+    alarm(60);
+    while (!seen && len < sizeof(buf) - 1) {
+        ssize_t k = read(p[0], buf + len, sizeof(buf) - 1 - len);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+        buf[len] = '\0';
+        seen = strstr(buf, "step      2/") != NULL;
+    }
+    alarm(0);
+    close(p[0]);
+    int failures = check("reader gone: training started", seen, "/dev/null");
+    int rc = finish(pid);
+    char *latest = NULL;
+    struct tr_ckpt_state st;
+    bool saved = tr_ckpt_find_latest(ck, &latest) == 0 && latest &&
+                 tr_ckpt_read_state(latest, &st) == 0 && st.step >= 2;
+    printf("reader gone: exit %d, checkpoint %s\n", rc, latest ? latest : "none");
+    failures += check("reader gone: exit 130", rc == 130, "/dev/null");
+    failures += check("reader gone: checkpoint written", saved, "/dev/null");
+    free(latest); free(cmd); free(ck);
+    return failures;
+}
+
 int main(int argc, char **argv)
 {
     CHECK(argc == 2);
     bin = argv[1];
     char *dir = tt_tmpdir("signals");
-    int failures = truncated_shard(dir) + hangup(dir);
+    int failures = truncated_shard(dir) + hangup(dir) + reader_gone(dir);
     tt_rmtree(dir);
     free(dir);
     if (failures)
