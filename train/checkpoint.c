@@ -480,6 +480,17 @@ int tr_ckpt_resume_failed(const char *dir, const char *path, int err)
     return err;
 }
 
+int tr_ckpt_resolve(const char *path, char **file)
+{
+    *file = NULL;
+    if (fs_is_dir(path) != 1)
+        return (*file = strdup(path)) ? 0 : ingot_oom("a path", strlen(path) + 1);
+    int err = tr_ckpt_find_latest(path, file);
+    if (!err && !*file)
+        err = ingot_fail(-ENOENT, "%s: no ckpt-*.bin checkpoint in this directory", path);
+    return err;
+}
+
 /* Read exactly len bytes at off. */
 static int read_at(int fd, void *buf, size_t len, uint64_t off, const char *path)
 {

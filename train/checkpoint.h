@@ -98,6 +98,10 @@ int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *p
 /* Path of the newest checkpoint in dir (highest step), malloc'd into *path,
  * or *path = NULL when there is none (returns 0). */
 int tr_ckpt_find_latest(const char *dir, char **path);
+/* A checkpoint named by the user: a ckpt-*.bin file as it is, or a
+ * --ckpt-dir directory, its newest checkpoint (-ENOENT with a message when
+ * it holds none). *file gets a malloc'd path. */
+int tr_ckpt_resolve(const char *path, char **file);
 
 /* Read and verify the header of path (magic, version, endianness, checksums
  * of header, tensors and settings, sizes), and refuse a model architecture

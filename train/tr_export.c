@@ -117,14 +117,8 @@ int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, c
     char *path = NULL;
     int err, fd = -1;
     *params = NULL;
-    if (fs_is_dir(ckpt) == 1) {
-        if ((err = tr_ckpt_find_latest(ckpt, &path)))
-            return err;
-        if (!path)
-            return ingot_fail(-ENOENT, "%s: no ckpt-*.bin checkpoint in this directory", ckpt);
-    } else if (!(path = strdup(ckpt))) {
-        return ingot_oom("path", strlen(ckpt));
-    }
+    if ((err = tr_ckpt_resolve(ckpt, &path)))
+        return err;
     if ((err = tr_ckpt_read_state(path, st)) || (err = tr_config_check(&st->cfg)))
         goto out;
     size_t bytes = tr_param_count(&st->cfg) * sizeof(float);

@@ -445,7 +445,7 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     memset(o, 0, sizeof(*o));
     struct tr_optlist *base = &lay[0], *cfg = &lay[1], *cl = &lay[2];
     json_t *ck_root = NULL, *ck = NULL;
-    char *resume_path = NULL, *origin = NULL;
+    char *resume_path = NULL, *init_path = NULL, *origin = NULL;
     int err = tr_opts_argv(argc, argv, cl);
     if (err)
         goto fail;
@@ -464,7 +464,10 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
 #undef PICK
     if (resume && ckdir && (err = tr_ckpt_find_latest(ckdir, &resume_path)))
         goto fail;
-    const char *from = resume_path ? resume_path : init;
+    /* --init-from a --ckpt-dir: its newest checkpoint, as export takes it */
+    if (!resume_path && init && (err = tr_ckpt_resolve(init, &init_path)))
+        goto fail;
+    const char *from = resume_path ? resume_path : init_path;
     if (from && (err = ckpt_settings(from, &ck_root, &ck))) {
         if (resume_path)   /* a damaged newest checkpoint: say what to do */
             err = tr_ckpt_resume_failed(ckdir, resume_path, err);
@@ -522,6 +525,7 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         goto fail;
     o->resume_path = resume_path;
     resume_path = NULL;
+    free(init_path);
     if (ck && o->resume_path) {
         json_t *now = settings_obj(o, false);
         err = now ? diff_note(ck, now, &o->settings_note) : ingot_oom("settings", 4096);
@@ -537,6 +541,7 @@ fail:
     tr_opts_free(o);
     json_decref(ck_root);
     free(resume_path);
+    free(init_path);
     free(origin);
     return err;
 }

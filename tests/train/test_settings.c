@@ -340,6 +340,13 @@ int main(int argc, char **argv)
     failures += !w;
     free(buf);
     free(ck);
+    /* a --ckpt-dir as --init-from: its newest checkpoint, as export takes it */
+    x = F("--init-from '%s/cb' --data '%s' --batch 4 --dump-batch '%s/init2.bin'", dir, data,
+          dir);
+    expect("--init-from a --ckpt-dir", x, 0, "initialised from", "/cb/ckpt-");
+    x = F("--init-from '%s' --data '%s' --batch 4 --steps 1", data, data);
+    expect("--init-from a directory without checkpoints", x, 1, "no ckpt-*.bin checkpoint",
+           NULL);
     x = F("--init-from '%s' --data '%s' --batch 4 --steps 3 --lr 1e-3 --print-every 1 "
                "--ckpt-dir '%s/ci'", c4, data, dir);
     expect("--init-from trains a new run", x, 0, "step      1/3", "ckpt-00000003.bin");
