@@ -277,11 +277,15 @@ int tr_ckpt_prune(const char *dir, int keep)
     int64_t *steps;
     size_t n;
     int err = list_steps(dir, &steps, &n);
-    for (size_t i = 0; !err && keep > 0 && i + (size_t)keep < n; i++) {
+    if (err)
+        return err;
+    /* every one tried; the first failure reported */
+    for (size_t i = 0; keep > 0 && i + (size_t)keep < n; i++) {
         char *p = ckpt_path(dir, steps[i]);
-        if (!p || (unlink(p) != 0 && errno != ENOENT))
-            err = p ? ingot_fail(-errno, "%s: cannot remove: %s", p, strerror(errno)) :
-                      ingot_oom("checkpoint path", strlen(dir) + 32);
+        int e = !p ? ingot_oom("checkpoint path", strlen(dir) + 32)
+                   : unlink(p) != 0 && errno != ENOENT
+                         ? ingot_fail(-errno, "%s: cannot remove: %s", p, strerror(errno)) : 0;
+        err = err ? err : e;
         free(p);
     }
     free(steps);

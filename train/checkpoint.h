@@ -147,7 +147,8 @@ void tr_ckpt_dir_unlock(int fd);   /* accepts -1 */
  * they are. */
 int tr_ckpt_resume_failed(const char *dir, const char *path, int err);
 
-/* Remove all but the newest keep checkpoints of dir (keep >= 1). */
+/* Remove all but the newest keep checkpoints of dir (keep >= 1); one that
+ * cannot be removed does not stop the others (the first error returned). */
 int tr_ckpt_prune(const char *dir, int keep);
 
 #endif

@@ -319,8 +319,11 @@ static int save_checkpoint(struct run *r, int64_t step)
     if (err)
         goto out;
     say(r, "checkpoint %s\n", path);
-    if (o->ckpt_keep > 0)
-        err = tr_ckpt_prune(o->ckpt_dir, o->ckpt_keep);
+    /* the checkpoint is saved: an old one that cannot be removed is the
+     * user's to clear, not a reason to end the run */
+    if (o->ckpt_keep > 0 && tr_ckpt_prune(o->ckpt_dir, o->ckpt_keep))
+        fprintf(stderr, "ingot-train: warning: --ckpt-keep %d: %s; the run goes on\n",
+                o->ckpt_keep, ingot_errmsg());
 out:
     free(path);
     free(p);

@@ -204,6 +204,25 @@ int main(int argc, char **argv)
     killed_save(dir);
     locked_dir(dir);
 
+    /* --ckpt-keep that cannot remove an old checkpoint (here a directory of
+     * its name): a warning, the run goes on and saves (it ended the run) */
+    char *kd = tt_fmt("%s/keep", dir);
+    a = tt_fmt("%s --ckpt-dir '%s' --ckpt-every 1 --ckpt-keep 1", run, kd);
+    failures += tt_expect(bin, out, "--ckpt-keep 1, 2 steps", a, 0, "ckpt-00000002.bin", NULL);
+    free(a);
+    char *blocker = tt_fmt("%s/ckpt-00000001.bin", kd);
+    CHECK(mkdir(blocker, 0755) == 0);
+    touch(blocker, "x");   /* not empty: no unlink or rmdir removes it */
+    a = tt_fmt("--ckpt-dir '%s' --resume --steps 4", kd);
+    failures += tt_expect(bin, out, "--ckpt-keep cannot remove one", a, 0, "warning: --ckpt-keep",
+                          "the run goes on");
+    if (!exists(kd, "ckpt-00000004.bin") || exists(kd, "ckpt-00000003.bin")) {
+        fprintf(stderr, "--ckpt-keep with a blocker: step 4 kept %d, step 3 removed %d\n",
+                exists(kd, "ckpt-00000004.bin"), !exists(kd, "ckpt-00000003.bin"));
+        failures++;
+    }
+    free(a); free(blocker); free(kd);
+
     tt_rmtree(dir);
     free(dir); free(out); free(file); free(under);
     if (failures)
