@@ -388,6 +388,12 @@ int tr_ckpt_dir_prepare(const char *dir, int *removed)
     if (!probe)
         return ingot_oom("checkpoint probe path", strlen(dir) + sizeof(name));
     int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        /* left by a killed process that had this pid (or one on another
+         * host: a probe lives for two calls); it tells nothing */
+        unlink(probe);
+        fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
     if (fd < 0)
         err = ingot_fail(-errno, "--ckpt-dir %s: cannot write there (%s); pass a writable "
                          "directory", dir, strerror(errno));

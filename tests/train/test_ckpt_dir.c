@@ -204,6 +204,31 @@ int main(int argc, char **argv)
     killed_save(dir);
     locked_dir(dir);
 
+    /* a probe file left by a killed process with this run's pid (the child
+     * makes it, then execs: the pid is kept): removed, not "File exists" */
+    char *pd = tt_fmt("%s/probe", dir);
+    CHECK(mkdir(pd, 0755) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char name[64];
+        snprintf(name, sizeof(name), ".ingot-probe.%ld", (long)getpid());
+        touch(pd, name);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(bin, bin, "--synthetic", "--vocab", "64", "--model", "tiny", "--layers", "1",
+              "--dim", "32", "--seq-len", "16", "--batch", "2", "--val-every", "0", "--steps",
+              "1", "--ckpt-dir", pd, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    bool probe_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && exists(pd, "ckpt-00000001.bin");
+    printf("%-34s %s\n", "a stale probe file of our pid", probe_ok ? "ok" : "FAIL");
+    failures += !probe_ok;
+    free(pd);
+
     /* --ckpt-keep that cannot remove an old checkpoint (here a directory of
      * its name): a warning, the run goes on and saves (it ended the run) */
     char *kd = tt_fmt("%s/keep", dir);
