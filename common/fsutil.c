@@ -137,13 +137,28 @@ int fs_fsync_dir(const char *path)
     return ret;
 }
 
-int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size_t n)
+char *fs_temp_path(const char *path)
 {
     size_t tl = strlen(path) + 32;
     char *tmp = malloc(tl);
+    if (tmp)
+        snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
+    return tmp;
+}
+
+int fs_flush(FILE *f)
+{
+    errno = 0;   /* fflush may succeed with the error flag set by an earlier write */
+    if (fflush(f) == 0 && !ferror(f))
+        return 0;
+    return errno ? -errno : -EIO;
+}
+
+int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size_t n)
+{
+    char *tmp = fs_temp_path(path);
     if (!tmp)
         return ingot_fail(-ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         int e = errno;

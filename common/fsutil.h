@@ -4,6 +4,7 @@
 #define INGOT_FSUTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -16,12 +17,22 @@ struct fs_piece {
     size_t len;
 };
 
-/* Write the pieces, in order, to path atomically: path.tmp.<pid>, fsync,
+/* The temporary name path is written under before its rename:
+ * "path.tmp.<pid>" (malloc'd; NULL when out of memory). fs_write_atomic
+ * uses it, and so may a writer of its own or a signal handler that removes
+ * a half-written file. */
+char *fs_temp_path(const char *path);
+/* Write the pieces, in order, to path atomically: fs_temp_path(path), fsync,
  * rename, fsync dir; on failure the temp file is removed and path is left as
  * it was. Returns 0 or -errno (message names the path). */
 int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size_t n);
 /* fs_write_atomic_pieces() with one piece. */
 int fs_write_atomic(const char *path, const void *buf, size_t len);
+/* Flush f and report whether everything written to it arrived: 0, or
+ * -errno of the failed write (-EIO when an earlier buffered write failed
+ * and left only the stream's error flag). No message: the caller names what
+ * was lost (a full disk or a closed pipe must not read as success). */
+int fs_flush(FILE *f);
 /* fsync the directory containing path (or path itself if a directory). */
 int fs_fsync_dir(const char *path);
 /* mkdir -p. */

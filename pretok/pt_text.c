@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "ingot_err.h"
 #include "pt_input.h"
 #include "pt_producer.h"
@@ -94,7 +95,7 @@ int pt_text(const struct pt_opts *o, FILE *out)
     if (!ret && t.err)
         ret = ingot_fail(t.err, t.err == -EIO ? "text: cannot write the output"
                                               : "text: out of memory");
-    if (!ret && fflush(out))
+    if (!ret && fs_flush(out))
         ret = ingot_fail(-EIO, "text: cannot write the output");
     if (!ret && !t.kept && t.skipped)
         ret = ingot_fail(INGOT_E_INPUT, "text: every record was skipped (%" PRIu64 " of them; "

@@ -359,13 +359,11 @@ static bool held_by_other(const char *dir)
     return held;
 }
 
-/* Prefix the recorded message with "--ckpt-dir DIR: " (copied first: it is
- * the buffer ingot_fail() writes). */
+/* Prefix the recorded message with "--ckpt-dir DIR: " (ingot_fail takes
+ * its own message as an argument). */
 static int dir_fail(int err, const char *dir)
 {
-    char m[768];
-    snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
-    return ingot_fail(err, "--ckpt-dir %s: %s", dir, m);
+    return ingot_fail(err, "--ckpt-dir %s: %s", dir, ingot_errmsg_for(err));
 }
 
 int tr_ckpt_dir_prepare(const char *dir, int *removed)
@@ -466,6 +464,7 @@ int tr_ckpt_resume_failed(const char *dir, const char *path, int err)
     if (err != INGOT_E_FORMAT && err != INGOT_E_CORRUPT && err != INGOT_E_CHECKSUM &&
         err != INGOT_E_TRUNCATED)
         return err;
+    /* copied: listing the directory may record a message of its own */
     char m[768], *prev = NULL;
     snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
     int64_t *steps;
@@ -590,12 +589,9 @@ static int check_header(const char *path, const struct tr_ckpt_header *h, uint64
         c.norm_eps = h->norm_eps;
     }
     int err = tr_config_check(&c);
-    if (err) {
-        char m[512];
-        snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
+    if (err)
         return ingot_fail(INGOT_E_CORRUPT, "%s: fields n_layer..vocab_padded%s: %s", path,
-                          h->version >= 3 ? ", arch..norm_eps" : "", m);
-    }
+                          h->version >= 3 ? ", arch..norm_eps" : "", ingot_errmsg_for(err));
     if ((err = check_ranges(path, h)))
         return err;
     if (h->version < 1)

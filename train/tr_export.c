@@ -146,8 +146,8 @@ out:
     return err;
 }
 
-/* A signal during the writes: each file goes to DIR/NAME.tmp.<pid> before
- * its rename (fs_write_atomic_pieces), and a process killed there left that
+/* A signal during the writes: each file goes to fs_temp_path(DIR/NAME)
+ * before its rename (fs_write_atomic_pieces), and a process killed there left that
  * temp file, as large as the model, in the export folder. The handler
  * removes the temp files of every name an export writes (tr_export_hf.c,
  * tr_export_fmt.c), then dies of the signal as it would have. */
@@ -184,14 +184,12 @@ static int guard_signals(const char *dir, struct sigaction old[N_EXPORT_SIGNALS]
 {
     for (int i = 0; i < N_EXPORT_NAMES; i++) {
         char *p = tr_export_path(dir, export_names[i]);
-        size_t len = p ? strlen(p) + 32 : 0;
-        if (!p || !(export_tmp[i] = malloc(len))) {
-            free(p);
-            free_tmp_paths();
-            return ingot_oom("temp file paths", len);
-        }
-        snprintf(export_tmp[i], len, "%s.tmp.%ld", p, (long)getpid());
+        export_tmp[i] = p ? fs_temp_path(p) : NULL;
         free(p);
+        if (!export_tmp[i]) {
+            free_tmp_paths();
+            return ingot_oom("temp file paths", strlen(dir) + 64);
+        }
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

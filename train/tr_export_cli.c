@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "ingot_err.h"
 #include "tr_export.h"
 #include "tr_generate.h"
@@ -51,10 +52,7 @@ int tr_cli_ckpt(int argc, char **argv, const char **ckpt)
 
 int tr_cli_flush_stdout(const char *what)
 {
-    errno = 0;   /* fflush may succeed with ferror set by an earlier write */
-    if (fflush(stdout) == 0 && !ferror(stdout))
-        return 0;
-    int e = errno ? errno : EIO;
-    return ingot_fail(-e, "standard output: cannot write the %s: %s (a full disk or a closed "
-                      "pipe?)", what, strerror(e));
+    int e = fs_flush(stdout);
+    return e ? ingot_fail(e, "standard output: cannot write the %s: %s (a full disk or a "
+                          "closed pipe?)", what, strerror(-e)) : 0;
 }

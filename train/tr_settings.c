@@ -498,13 +498,11 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
          * are never empty) must not start some other run in their place */
         if (!err && base->n == 0)
             err = ingot_fail(INGOT_E_USAGE, "%s: empty", cj);
-        if (err) {
-            char m[768];
-            snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
+        if (err)
             err = ingot_fail(err, "%s. It holds the settings --resume starts the run of "
                              "--ckpt-dir %s again from (it wrote no checkpoint yet): repair "
-                             "it, or remove it and give the run's settings as flags", m, ckdir);
-        }
+                             "it, or remove it and give the run's settings as flags",
+                             ingot_errmsg_for(err), ckdir);
         if (!err && (!(origin = malloc(strlen(cj) + 16))))
             err = ingot_oom("settings origin", strlen(cj) + 16);
         if (!err) {
@@ -524,8 +522,8 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     if ((err = tr_opts_build(lay, 3, o)))
         goto fail;
     o->resume_path = resume_path;
-    resume_path = NULL;
-    free(init_path);
+    o->init_path = init_path;
+    resume_path = init_path = NULL;
     if (ck && o->resume_path) {
         json_t *now = settings_obj(o, false);
         err = now ? diff_note(ck, now, &o->settings_note) : ingot_oom("settings", 4096);

@@ -17,7 +17,8 @@
 /* Resolve o from argv, --config FILE and, with --resume, the settings of the
  * newest checkpoint in --ckpt-dir (o->resume_path gets its path; with flags
  * that change them, o->settings_note names each: "lr 0.001 (checkpoint:
- * 0.0006)"), or with --init-from the checkpoint's model shape. Returns 0,
+ * 0.0006)"), or with --init-from the checkpoint's model shape (o->init_path
+ * gets that checkpoint's path, a --ckpt-dir's newest). Returns 0,
  * TR_OPTS_HELP, TR_OPTS_VERSION or an error (INGOT_E_USAGE for bad flags or
  * config files, naming the file and key). tr_opts_free() releases o. */
 int tr_settings_resolve(int argc, char **argv, struct tr_opts *o);

@@ -198,22 +198,20 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
     return 0;
 }
 
-/* --init-from (a checkpoint, or a --ckpt-dir: its newest): the weights
- * alone; step, schedule, data and AdamW start afresh. */
-static int init_from(struct run *r, const char *from, float *params)
+/* --init-from (path: o->init_path, the file whose shape the settings took;
+ * a --ckpt-dir given there resolved to its newest): the weights alone;
+ * step, schedule, data and AdamW start afresh. */
+static int init_from(struct run *r, const char *path, float *params)
 {
     struct tr_ckpt_state st;
-    char *path = NULL;
     float *m = malloc(r->n_params * sizeof(float)), *v = malloc(r->n_params * sizeof(float));
     int err = !m || !v ? ingot_oom("checkpoint AdamW state (read, then dropped)",
                                    2 * r->n_params * sizeof(float)) : 0;
-    if (!err && !(err = tr_ckpt_resolve(from, &path)) &&
-        !(err = tr_ckpt_read_state(path, &st)) &&
+    if (!err && !(err = tr_ckpt_read_state(path, &st)) &&
         !(err = check_resume(r, path, &st, true)) &&
         !(err = tr_ckpt_read_tensors(path, r->n_params, params, m, v)))
         say(r, "initialised from %s (its step %" PRIu64 "): a new run from step 0, optimizer "
             "state reset\n", path, st.step);
-    free(path);
     free(m);
     free(v);
     return err;
@@ -256,7 +254,7 @@ static int setup_model(struct run *r)
     if (o->resume_path)
         err = restore(r, o->resume_path, params, &m, &v);
     else if (o->init_from)
-        err = init_from(r, o->init_from, params);
+        err = init_from(r, o->init_path, params);
     else
         tr_params_init(&r->cfg, o->seed, params);
     if (err)

@@ -275,8 +275,9 @@ void tr_opts_free(struct tr_opts *o)
         tr_optlist_free(&o->src[i]);
     o->n_src = 0;
     free(o->resume_path);
+    free(o->init_path);
     free(o->settings_note);
-    o->resume_path = o->settings_note = NULL;
+    o->resume_path = o->init_path = o->settings_note = NULL;
 }
 
 static const struct option *find_opt(const char *key)
@@ -486,11 +487,8 @@ static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
             o->n_data = 0;
         int err = apply(o, opt, l->kv[i].val);
         if (err) {
-            if (strcmp(l->origin, "the command line")) {
-                char m[768];
-                snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
-                err = ingot_fail(err, "%s: %s", l->origin, m);
-            }
+            if (strcmp(l->origin, "the command line"))
+                err = ingot_fail(err, "%s: %s", l->origin, ingot_errmsg_for(err));
             return err;
         }
     }

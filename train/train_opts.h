@@ -94,6 +94,9 @@ struct tr_opts {
      * --resume continues (NULL: none yet, or no --resume), and the line that
      * names the settings given here that differ from its own (NULL: none). */
     char *resume_path;
+    /* --init-from's checkpoint file (a --ckpt-dir given there: its newest),
+     * the one its shape was taken from */
+    char *init_path;
     char *settings_note;
     /* the sources the strings above point into, lowest priority first */
     struct tr_optlist src[4];

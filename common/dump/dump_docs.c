@@ -91,8 +91,6 @@ int dump_docs(const struct dump_opts *o)
         }
         g += nd;
     }
-    if (fflush(stdout) != 0)
-        ret = ingot_fail(-EIO, "writing to stdout failed");
 out:
     free(buf);
     ingot_spm_free(spm);
@@ -181,8 +179,6 @@ int dump_tokens(const struct dump_opts *o)
         base += nt;
         gdoc += shard_reader_n_docs(r);
     }
-    if (fflush(stdout) != 0)
-        ret = ingot_fail(-EIO, "writing to stdout failed");
 out:
     ingot_spm_free(spm);
     dump_src_close(&s);

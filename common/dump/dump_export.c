@@ -128,13 +128,11 @@ int dump_export_bin(const struct dump_opts *o)
     }
     /* Written next to the target and renamed into place: a reader never
      * sees half a file. */
-    size_t tl = strlen(o->out) + 32;
-    char *tmp = malloc(tl);
+    char *tmp = fs_temp_path(o->out);
     if (!tmp) {
-        ret = ingot_oom("a path", tl);
+        ret = ingot_oom("a path", strlen(o->out) + 32);
         goto out;
     }
-    snprintf(tmp, tl, "%s.tmp.%ld", o->out, (long)getpid());
     dump_remove_on_signal(tmp);     /* Ctrl-C leaves no temporary file */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {

@@ -140,8 +140,6 @@ int dump_stats(const struct dump_opts *o)
         printf("  %u  %llu  %.3f%%  %s\n", top[i].id, (ull)top[i].count,
                100.0 * (double)top[i].count / tot, piece ? piece : "-");
     }
-    if (fflush(stdout) != 0)
-        ret = ingot_fail(-EIO, "writing to stdout failed");
 out:
     free(top);
     free(counts);

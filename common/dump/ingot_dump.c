@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli_num.h"
+#include "fsutil.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
 #include "ingot_version.h"
@@ -270,14 +271,9 @@ int main(int argc, char **argv)
     ret = fn(&o);
     /* Whatever a command printed: a full disk or a closed stdout must not
      * read as success (info and verify would exit 0 having written nothing). */
-    if (!ret) {
-        errno = 0;
-        int fl = fflush(stdout);
-        if (fl != 0 || ferror(stdout)) {
-            int e = fl != 0 && errno ? errno : EIO;
-            ret = ingot_fail(-e, "writing to standard output failed: %s", strerror(e));
-        }
-    }
+    int e = ret ? 0 : fs_flush(stdout);
+    if (e)
+        ret = ingot_fail(e, "writing to standard output failed: %s", strerror(-e));
     if (ret) {
         fprintf(stderr, "ingot-dump: %s: %s\n", o.cmd, ingot_errmsg_for(ret));
         return ret == INGOT_E_USAGE ? 2 : 1;
