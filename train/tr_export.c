@@ -13,6 +13,7 @@
 #include "cli_num.h"
 #include "dataset.h"
 #include "fsutil.h"
+#include "sig_util.h"
 #include "ingot_err.h"
 #include "spm_shim.h"
 #include "tr_export.h"
@@ -191,13 +192,8 @@ static int guard_signals(const char *dir, struct sigaction old[N_EXPORT_SIGNALS]
             return ingot_oom("temp file paths", strlen(dir) + 64);
         }
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_export_signal;
-    sigemptyset(&sa.sa_mask);
     for (int i = 0; i < N_EXPORT_SIGNALS; i++)
-        if (sigaction(export_signals[i], NULL, &old[i]) == 0 && old[i].sa_handler != SIG_IGN)
-            sigaction(export_signals[i], &sa, NULL);
+        sig_install_unless_ignored(export_signals[i], on_export_signal, &old[i]);
     return 0;
 }
 

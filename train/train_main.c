@@ -11,6 +11,7 @@
 #include "ingot_config.h"
 #include "ingot_err.h"
 #include "ingot_version.h"
+#include "sig_util.h"
 #include "tr_export.h"
 #include "tr_settings.h"
 #include "train_loop.h"
@@ -74,15 +75,15 @@ static void print_version(void)
 static void install_handlers(void)
 {
     /* SIGUSR1: what Slurm's --signal=USR1@SECONDS sends before the time limit */
-    static const int stops[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE };
-    struct sigaction sa, old;
+    static const int stops[] = { SIGINT, SIGTERM, SIGUSR1 };
+    struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
-        if ((stops[i] != SIGHUP && stops[i] != SIGPIPE) ||
-            (sigaction(stops[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN))
-            sigaction(stops[i], &sa, NULL);
+        sigaction(stops[i], &sa, NULL);
+    sig_install_unless_ignored(SIGHUP, on_signal, NULL);
+    sig_install_unless_ignored(SIGPIPE, on_signal, NULL);
     tr_loader_trap_sigbus();
 }
 

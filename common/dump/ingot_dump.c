@@ -11,6 +11,7 @@
 #include "ingot_dump.h"
 #include "ingot_err.h"
 #include "ingot_version.h"
+#include "sig_util.h"
 
 #ifndef DUMP_SPM_VERSION
 #define DUMP_SPM_VERSION "unknown"
@@ -213,13 +214,8 @@ static void trap_signals(const char *path)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, NULL);
     /* not over an ignored signal (nohup, a shell's background job) */
-    sa.sa_handler = on_stop;
-    static const int stops[] = { SIGINT, SIGTERM };
-    for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
-        struct sigaction old;
-        if (sigaction(stops[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-            sigaction(stops[i], &sa, NULL);
-    }
+    sig_install_unless_ignored(SIGINT, on_stop, NULL);
+    sig_install_unless_ignored(SIGTERM, on_stop, NULL);
 }
 
 int main(int argc, char **argv)

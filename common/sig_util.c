@@ -1,0 +1,18 @@
+#include "sig_util.h"
+
+#include <string.h>
+
+bool sig_install_unless_ignored(int sig, void (*handler)(int), struct sigaction *old)
+{
+    struct sigaction before, sa;
+    if (sigaction(sig, NULL, &before) != 0)
+        return false;
+    if (old)
+        *old = before;
+    if (before.sa_handler == SIG_IGN)
+        return false;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL) == 0;
+}
