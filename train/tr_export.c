@@ -298,17 +298,20 @@ int tr_export_main(int argc, char **argv)
                          "directory", o.out);
         goto out;
     }
-    /* nor among another run's checkpoints (the same reason) */
+    /* nor another run's directory (the same reason): its checkpoints, or
+     * before the first one its lock file */
     char *other = NULL;
     if (fs_is_dir(o.out) == 1 && (err = tr_ckpt_find_latest(o.out, &other)))
         goto out;
-    if (other) {
+    char *lock = other ? NULL : fs_path_join(o.out, TR_CKPT_LOCK_NAME);
+    if (other || (lock && access(lock, F_OK) == 0))
         err = ingot_fail(INGOT_E_USAGE, "--out %s: a training run's directory (it holds %s; the "
                          "export's config.json would replace the run's); give another "
-                         "directory", o.out, other);
-        free(other);
+                         "directory", o.out, other ? other : TR_CKPT_LOCK_NAME);
+    free(other);
+    free(lock);
+    if (err)
         goto out;
-    }
     if ((err = fs_mkdir_p(o.out)))
         goto out;
     struct sigaction old[N_EXPORT_SIGNALS];

@@ -163,41 +163,30 @@ static int remove_tokenizer_files(const char *dir)
     return err;
 }
 
-int tr_export_hf(const struct tr_export_src *s, const char *dir)
+/* An earlier export's config.json (see tr_export_hf). */
+static int remove_config(const char *dir)
+{
+    char *path = tr_export_path(dir, "config.json");
+    int err = 0;
+    if (!path)
+        err = ingot_oom("export path", strlen(dir) + 32);
+    else if (unlink(path) != 0 && errno != ENOENT)
+        err = ingot_fail(-errno, "%s: cannot replace an earlier export's config: %s", path,
+                         strerror(errno));
+    free(path);
+    return err;
+}
+
+/* generation_config.json and the tokenizer's files (or, for a model without
+ * one, the removal of an earlier export's). */
+static int write_rest(const struct tr_export_src *s, const char *dir)
 {
     const struct tr_config *c = &s->st->cfg;
     const struct ingot_spm *spm = s->spm;
     int32_t bos = spm ? ingot_spm_bos_id(spm) : -1, eos = spm ? ingot_spm_eos_id(spm) : -1;
     int32_t pad = spm ? ingot_spm_pad_id(spm) : -1, unk = spm ? ingot_spm_unk_id(spm) : -1;
-    char hash[24];
-    snprintf(hash, sizeof(hash), "%016" PRIx64, s->st->tokenizer_hash);
-    bool llama = c->arch == TR_ARCH_LLAMA;
-    int err = llama ? tr_export_hf_llama_weights(s, dir) : write_weights(s, dir);
-    if (err)
-        return err;
-    if (llama)
-        err = write_json(dir, "config.json", tr_export_hf_llama_config(s, id_or_null(bos),
-                                                                       id_or_null(eos),
-                                                                       id_or_null(pad)));
-    else
-        err = write_json(dir, "config.json", json_pack(
-        "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:n, s:s, s:f, s:f, s:f, s:f, s:f,"
-        " s:b, s:b, s:b, s:b, s:b, s:o, s:o, s:o, s:s, s:{s:I, s:s, s:s}}",
-        "architectures", "GPT2LMHeadModel", "model_type", "gpt2", "vocab_size", c->vocab,
-        "n_positions", c->seq_len, "n_ctx", c->seq_len, "n_embd", c->n_embd,
-        "n_layer", c->n_layer, "n_head", c->n_head, "n_inner",
-        "activation_function", "gelu_new", "layer_norm_epsilon", 1e-5,
-        "initializer_range", 0.02, "resid_pdrop", 0.0, "embd_pdrop", 0.0, "attn_pdrop", 0.0,
-        "scale_attn_weights", 1, "scale_attn_by_inverse_layer_idx", 0,
-        "reorder_and_upcast_attn", 0, "tie_word_embeddings", 1, "use_cache", 1,
-        "bos_token_id", id_or_null(bos), "eos_token_id", id_or_null(eos),
-        "pad_token_id", id_or_null(pad), "torch_dtype", "float32",
-        "ingot", "step", (json_int_t)s->st->step, "tokenizer_hash", hash,
-        "checkpoint", fs_basename(s->path)));
-    if (err)
-        return err;
     /* sampling as ingot-train's --sample-every does it */
-    err = write_json(dir, "generation_config.json", json_pack(
+    int err = write_json(dir, "generation_config.json", json_pack(
         "{s:o, s:o, s:o, s:b, s:i, s:f, s:i}", "bos_token_id", id_or_null(bos),
         "eos_token_id", id_or_null(eos), "pad_token_id", id_or_null(pad), "do_sample", 1,
         "top_k", 40, "temperature", 1.0, "max_length", c->seq_len));
@@ -220,5 +209,47 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
         free(path);
     }
     free(model);
+    return err;
+}
+
+int tr_export_hf(const struct tr_export_src *s, const char *dir)
+{
+    const struct tr_config *c = &s->st->cfg;
+    const struct ingot_spm *spm = s->spm;
+    int32_t bos = spm ? ingot_spm_bos_id(spm) : -1, eos = spm ? ingot_spm_eos_id(spm) : -1;
+    int32_t pad = spm ? ingot_spm_pad_id(spm) : -1;
+    char hash[24];
+    snprintf(hash, sizeof(hash), "%016" PRIx64, s->st->tokenizer_hash);
+    bool llama = c->arch == TR_ARCH_LLAMA;
+    /* config.json is what loaders open first: an earlier export's goes
+     * before the first new file and the new one comes last, so an export
+     * stopped between two files (killed, disk full) leaves a folder that
+     * does not load, not new weights under the old shape */
+    int err = remove_config(dir);
+    if (!err)
+        err = llama ? tr_export_hf_llama_weights(s, dir) : write_weights(s, dir);
+    if (!err)
+        err = write_rest(s, dir);
+    if (err)
+        return err;
+    if (llama)
+        err = write_json(dir, "config.json", tr_export_hf_llama_config(s, id_or_null(bos),
+                                                                       id_or_null(eos),
+                                                                       id_or_null(pad)));
+    else
+        err = write_json(dir, "config.json", json_pack(
+        "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:n, s:s, s:f, s:f, s:f, s:f, s:f,"
+        " s:b, s:b, s:b, s:b, s:b, s:o, s:o, s:o, s:s, s:{s:I, s:s, s:s}}",
+        "architectures", "GPT2LMHeadModel", "model_type", "gpt2", "vocab_size", c->vocab,
+        "n_positions", c->seq_len, "n_ctx", c->seq_len, "n_embd", c->n_embd,
+        "n_layer", c->n_layer, "n_head", c->n_head, "n_inner",
+        "activation_function", "gelu_new", "layer_norm_epsilon", 1e-5,
+        "initializer_range", 0.02, "resid_pdrop", 0.0, "embd_pdrop", 0.0, "attn_pdrop", 0.0,
+        "scale_attn_weights", 1, "scale_attn_by_inverse_layer_idx", 0,
+        "reorder_and_upcast_attn", 0, "tie_word_embeddings", 1, "use_cache", 1,
+        "bos_token_id", id_or_null(bos), "eos_token_id", id_or_null(eos),
+        "pad_token_id", id_or_null(pad), "torch_dtype", "float32",
+        "ingot", "step", (json_int_t)s->st->step, "tokenizer_hash", hash,
+        "checkpoint", fs_basename(s->path)));
     return err;
 }

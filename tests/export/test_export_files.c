@@ -246,6 +246,10 @@ static void signal_mid_export(const char *bin, const char *dir, const char *ck)
     char *out = tt_fmt("%s/sig", dir);
     tt_rmtree(out);
     CHECK(mkdir(out, 0755) == 0);
+    /* an earlier export's config.json: gone before the first new file */
+    char *config = tt_fmt("%s/config.json", out);
+    FILE *f = fopen(config, "w");
+    CHECK(f && fputs("{\"n_layer\": 99}\n", f) >= 0 && fclose(f) == 0);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
@@ -274,11 +278,14 @@ static void signal_mid_export(const char *bin, const char *dir, const char *ck)
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);
     close(fd);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM || count_temp_files(out)) {
-        fprintf(stderr, "export killed mid-write: status %#x, %d temp files left in %s\n",
-                status, count_temp_files(out), out);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM || count_temp_files(out) ||
+        access(config, F_OK) == 0) {
+        fprintf(stderr, "export killed mid-write: status %#x, %d temp files left in %s, the "
+                "earlier config.json %s\n", status, count_temp_files(out), out,
+                access(config, F_OK) == 0 ? "left beside the new weights" : "removed");
         exit(1);
     }
+    free(config);
     free(fifo);
     free(out);
 }
@@ -338,6 +345,18 @@ static int check_hostile(const char *bin, const char *dir, const char *out, cons
     fails += tt_expect(bin, out, "export into another run's directory", args, 2,
                        "a training run's directory", "ckpt-00000001.bin");
     free(args);
+    /* a run's directory before its first checkpoint: config.json and the lock */
+    char *fresh = tt_fmt("%s/fresh-run", dir);
+    CHECK(mkdir(fresh, 0755) == 0);
+    char *lockf = tt_fmt("%s/.ingot-train.lock", fresh);
+    FILE *lf = fopen(lockf, "w");
+    CHECK(lf && fclose(lf) == 0);
+    args = tt_fmt("export '%s' --format hf --out '%s'", ck, fresh);
+    fails += tt_expect(bin, out, "export into a run's directory (no ckpt yet)", args, 2,
+                       "a training run's directory", ".ingot-train.lock");
+    free(args);
+    free(lockf);
+    free(fresh);
     /* a model of 27 MB, written here (zeros and ones need no training) */
     struct tr_ckpt_state big = st;
     big.cfg.n_layer = 2;
@@ -351,7 +370,7 @@ static int check_hostile(const char *bin, const char *dir, const char *out, cons
     CHECK_OK(tr_ckpt_save(bigdir, &big, w, w, w, &bigck));
     free(w);
     signal_mid_export(bin, dir, bigck);
-    printf("%-34s %s\n", "SIGTERM mid-export", "no temp file left");
+    printf("%-34s %s\n", "SIGTERM mid-export", "no temp file, no old config.json left");
     free(bigdir);
     free(bigck);
     free(nan_ck);
