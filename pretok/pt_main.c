@@ -17,6 +17,7 @@
 #include "pt_merge.h"
 #include "pt_report.h"
 #include "pt_text.h"
+#include "sig_util.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -58,13 +59,10 @@ int main(int argc, char **argv)
     if (o.cmd == PT_CMD_CONVERT || o.cmd == PT_CMD_IMPORT) {
         /* The conversion stops cleanly on these, import-bin removing what it
          * wrote; `text` and `merge` keep the default (merge resumes from its
-         * plan). */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+         * plan). A signal ignored at start stays ignored (a shell's
+         * background job, nohup's caller): that conversion runs to the end. */
+        sig_install_unless_ignored(SIGINT, on_signal, NULL);
+        sig_install_unless_ignored(SIGTERM, on_signal, NULL);
     }
 
     switch (o.cmd) {

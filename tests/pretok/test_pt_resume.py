@@ -73,6 +73,19 @@ convert("int", ["--threads", "2"])
 T.same_dataset(t.path("t1"), out, "SIGINT + rerun")
 print("SIGINT: exit 130, clean, resumed identical")
 
+# SIGINT ignored at start (a shell's background job): the conversion goes on.
+out = t.path("ign")
+p = subprocess.Popen([t.pretok] + common + ["--out", out, "--threads", "2"] + inputs,
+                     env=dict(os.environ, **slow), stderr=subprocess.PIPE,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+time.sleep(0.8)
+T.check(p.poll() is None, "the slowed-down run ended before the signal")
+p.send_signal(signal.SIGINT)
+_, err = p.communicate()
+T.check(p.returncode == 0, "ignored SIGINT: exit %d, expected 0: %s" % (p.returncode, err))
+T.same_dataset(t.path("t1"), out, "ignored SIGINT")
+print("SIGINT ignored at start: the conversion completes, identical")
+
 # A resume with other options is refused.
 convert("kill1after_state", ["--shard-tokens", "5000"], rc=1)
 
