@@ -553,6 +553,23 @@ static int finish(struct tr_opts *o)
     return 0;
 }
 
+/* Where key's value came from, for messages: "" when the command line or
+ * nothing set it, else " (from ORIGIN)" (a checkpoint's or config file's
+ * settings: the user did not type it). In buf. */
+static const char *value_origin(const struct tr_opts *o, const char *key, char *buf, size_t n)
+{
+    buf[0] = 0;
+    for (int i = o->n_src - 1; i >= 0; i--) {
+        const struct tr_optlist *l = &o->src[i];
+        if (!tr_optlist_get(l, key))
+            continue;
+        if (l->origin && strcmp(l->origin, "the command line"))
+            snprintf(buf, n, " (from %s)", l->origin);
+        break;
+    }
+    return buf;
+}
+
 /* --arch llama: the shape from a llama-* preset and the flags
  * (tr_llama_params.h); the vocabulary comes later, from the data. */
 static int llama_shape(struct tr_opts *o)
@@ -564,8 +581,9 @@ static int llama_shape(struct tr_opts *o)
             strcat(names, q == tr_llama_presets ? "" : ", ");
             strcat(names, q->name);
         }
-        return ingot_fail(INGOT_E_USAGE, "--model %s: not a llama preset (--arch llama); one of "
-                          "%s", o->model, names);
+        char from[512];
+        return ingot_fail(INGOT_E_USAGE, "--model %s%s: not a llama preset (--arch llama); one "
+                          "of %s", o->model, value_origin(o, "model", from, sizeof(from)), names);
     }
     bool same_heads = o->heads < 0 || o->heads == p->n_head;
     bool same_dim = o->dim < 0 || o->dim == p->n_embd;
@@ -664,16 +682,20 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
     for (int i = 0; i < N_PRESETS; i++)
         if (!strcmp(o->model, presets[i].name))
             p = &presets[i];
+    char from[512];
     if (!p && tr_llama_preset_find(o->model))
-        return ingot_fail(INGOT_E_USAGE, "--model %s is a llama preset; this run is --arch gpt2 "
-                          "(leave --arch out or pass --arch llama)", o->model);
+        return ingot_fail(INGOT_E_USAGE, "--model %s%s is a llama preset; this run is --arch "
+                          "gpt2%s (leave --arch out or pass --arch llama)", o->model,
+                          value_origin(o, "model", from, sizeof(from)),
+                          value_origin(o, "arch", from + 256, sizeof(from) - 256));
     if (!p) {
         char names[256] = "";
         for (int i = 0; i < N_PRESETS; i++) {
             strcat(names, i ? ", " : "");
             strcat(names, presets[i].name);
         }
-        return ingot_fail(INGOT_E_USAGE, "--model %s: unknown preset; one of %s", o->model, names);
+        return ingot_fail(INGOT_E_USAGE, "--model %s%s: unknown preset; one of %s", o->model,
+                          value_origin(o, "model", from, sizeof(from)), names);
     }
     if (o->layers < 0) o->layers = p->layers;
     if (o->heads < 0) o->heads = p->heads;

@@ -208,6 +208,16 @@ static void refusals(const char *dir)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         failures += tt_expect(bin, out, cases[i].what, cases[i].args, 2, cases[i].n1, cases[i].n2);
+    /* a preset the user did not type: the message says where it came from */
+    char *cf = tt_fmt("%s/gpt2-settings.json", dir);
+    FILE *f = fopen(cf, "w");
+    CHECK(f && fputs("{\"model\": \"small\"}\n", f) >= 0 && fclose(f) == 0);
+    char *args = tt_fmt("--synthetic --config '%s' --arch llama", cf);
+    char *from = tt_fmt("--model small (from --config %s): not a llama preset", cf);
+    failures += tt_expect(bin, out, "gpt2 preset from a config file", args, 2, from, NULL);
+    free(from);
+    free(args);
+    free(cf);
     free(out);
 }
 
