@@ -281,8 +281,17 @@ static int value_text(const json_t *v, char *buf, size_t len)
         snprintf(buf, len, "%s", json_string_value(v));
     else if (json_is_integer(v))
         snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    else if (json_is_real(v))
-        snprintf(buf, len, "%.17g", json_real_value(v));
+    else if (json_is_real(v)) {
+        /* the shortest text that reads back as the same double: what the
+         * file says (0.1), not %.17g's 0.10000000000000001, in messages
+         * and in the value the flag's parser reads */
+        double d = json_real_value(v);
+        for (int p = 1; p <= 17; p++) {
+            snprintf(buf, len, "%.*g", p, d);
+            if (strtod(buf, NULL) == d)
+                break;
+        }
+    }
     else if (json_is_boolean(v))
         snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
     else

@@ -323,6 +323,10 @@ int main(int argc, char **argv)
     CHECK_OK(fs_write_atomic(bad, "{\"batch\": 0}", 12));
     x = F("--config '%s' --synthetic", bad);
     expect("--config bad value", x, 2, bad, "--batch '0'");
+    /* a decimal as the file wrote it, not 17 digits (-0.10000000000000001) */
+    CHECK_OK(fs_write_atomic(bad, "{\"grad-clip\": -0.1}", 19));
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config bad decimal", x, 2, bad, "--grad-clip '-0.1'");
 
     /* 5. --init-from: the checkpoint's weights and shape, a new run */
     x = F("--init-from '%s' --data '%s' --batch 4 --dump-batch '%s/init.bin'", c4, data, dir);
