@@ -3,13 +3,18 @@
 #
 #   scripts/bench-pretok.sh [--mb 40] [--repeat 4] [--runs 3] [--dir DIR] [--threads N]
 #                           [--vocab 32000] [--models unigram,bpe] [--models-from DIR]
-#                           [--with-encoder-spm]
+#                           [--with-encoder-spm] [--novel F]
 #
 # 1. Builds a corpus of --mb megabytes of text from documentation already on
 #    the machine (licences, /usr/share/doc, man pages, Python docstrings and
 #    comments; repeated in another order if that is not enough - it says so)
 #    into DIR/corpus/*.jsonl.zst plus DIR/corpus/docs.txt (the same
-#    documents, one per line).
+#    documents, one per line). --novel F: instead, every document unique
+#    (scripts/make-corpus.py --synth: random draws of the machine's
+#    sentences, a fraction F of the words lengthened by a letter so that new
+#    words keep coming as in real text); use it where the machine has little
+#    text: Ingot's encoder caches words, and a corpus that repeats itself
+#    would flatter it.
 # 2. Trains a 32k unigram and a 32k BPE model on it unless DIR/models has them
 #    (spm_train, else Python's SentencePieceTrainer); --models-from DIR copies
 #    DIR/{unigram,bpe}-VOCAB.model there first (train once, bench elsewhere).
@@ -21,8 +26,9 @@
 #    (skipped, with a note, when no Python has the sentencepiece module);
 #    --with-encoder-spm adds ingot-pretok --encoder spm (libsentencepiece)
 #    at all threads.
-#    The runs on all threads read the corpus --repeat times over (so that
-#    they last long enough to be measured); every timing is the best of
+#    The runs on all threads read the corpus --repeat times over (copies of
+#    its files: ingot-pretok reads a file listed twice once; so that they
+#    last long enough to be measured); every timing is the best of
 #    --runs runs, and the command-line runs alternate (one of each per
 #    round) so that a slow spell of a shared machine hits them alike.
 # 4. Prints MB/s of text, Mtokens/s and ratios as a table (also written to
@@ -50,6 +56,7 @@ VOCAB=32000
 MODELS=unigram,bpe
 MODELS_FROM=
 WITH_SPM=0
+NOVEL=
 while [ $# -gt 0 ]; do
     case "$1" in
     --mb) MB=$2; shift 2 ;;
@@ -61,7 +68,8 @@ while [ $# -gt 0 ]; do
     --models) MODELS=$2; shift 2 ;;
     --models-from) MODELS_FROM=$2; shift 2 ;;
     --with-encoder-spm) WITH_SPM=1; shift ;;
-    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
+    --novel) NOVEL=$2; shift 2 ;;
+    -h|--help) sed -n '2,49p' "$0"; exit 0 ;;
     *) echo "bench-pretok: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -91,7 +99,7 @@ SPM_TRAIN=${SPM_TRAIN:-$(command -v spm_train || true)}
 mkdir -p "$DIR"
 
 exec "$PY" - "$DIR" "$MB" "$THREADS" "$VOCAB" "$MODELS" "$PRETOK" "$SPM_ENCODE" "$SPM_TRAIN" \
-    "$REPEAT" "$RUNS" "$MODELS_FROM" "$WITH_SPM" <<'PYTHON'
+    "$REPEAT" "$RUNS" "$MODELS_FROM" "$WITH_SPM" "$NOVEL" "$ROOT" <<'PYTHON'
 import ast, glob, gzip, hashlib, io, json, os, re, shutil, subprocess, sys, sysconfig, time
 try:
     import sentencepiece as spm
@@ -100,6 +108,7 @@ except ImportError:
 
 DIR, MB, THREADS, VOCAB, MODELS, PRETOK, SPM_ENCODE, SPM_TRAIN, REPEAT, RUNS = sys.argv[1:11]
 MODELS_FROM, WITH_SPM = sys.argv[11], sys.argv[12] == "1"
+NOVEL, ROOT = sys.argv[13], sys.argv[14]
 MB, THREADS, VOCAB = float(MB), int(THREADS), int(VOCAB)
 REPEAT, RUNS = max(1, int(REPEAT)), max(1, int(RUNS))
 TOOL_ENV = dict(os.environ)
@@ -221,8 +230,26 @@ def documents(target):
     return docs, size
 
 
-stamp = os.path.join(corpus, "done-%g" % MB)
-if not os.path.exists(stamp):
+stamp = os.path.join(corpus, "done-%g" % MB + ("-novel%s" % NOVEL if NOVEL else ""))
+if not os.path.exists(stamp) and NOVEL:
+    # every document unique (make-corpus.py --synth), docs.txt from its files
+    shutil.rmtree(corpus, ignore_errors=True)
+    log("building a %g MB corpus of unique documents (--novel %s) in %s" % (MB, NOVEL, corpus))
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make-corpus.py"), corpus,
+                    "--synth", "--mb", "%g" % MB, "--files", "8", "--novel", NOVEL],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(corpus, "docs.txt"), "w", encoding="utf-8") as out:
+        for p in sorted(glob.glob(os.path.join(corpus, "part-*.jsonl"))):
+            for line in open(p, encoding="utf-8"):
+                out.write(json.loads(line)["text"].replace("\n", " ") + "\n")
+    synth = json.load(open(os.path.join(corpus, "synth.json")))
+    with open(os.path.join(corpus, "notes.txt"), "w") as f:
+        f.write("corpus: make-corpus.py --synth, every document unique, %s of the words "
+                "lengthened (from %.1f MB of the machine's text)\n"
+                % (NOVEL, synth.get("source_mb", 0)))
+    open(stamp, "w").close()
+    notes += [n for n in open(os.path.join(corpus, "notes.txt")).read().split("\n") if n]
+elif not os.path.exists(stamp):
     shutil.rmtree(corpus, ignore_errors=True)
     os.makedirs(corpus)
     log("building a %g MB corpus in %s" % (MB, corpus))
@@ -246,8 +273,10 @@ if not os.path.exists(stamp):
 else:
     notes += [n for n in open(os.path.join(corpus, "notes.txt")).read().split("\n") if n]
 inputs = sorted(glob.glob(os.path.join(corpus, "part-*.jsonl*")))
-# The corpus --repeat times over, for the runs on all threads (links: the
-# input list of ingot-pretok reads each name once).
+# The corpus --repeat times over, for the runs on all threads: copies, as
+# ingot-pretok reads a file it is given twice (by any name, links included)
+# once. (Symbolic links here made every all-threads row 4x too fast from
+# 2026-12-02, when pretok began to list its inputs by file identity.)
 rep_dir = os.path.join(DIR, "corpus-x%d" % REPEAT)
 shutil.rmtree(rep_dir, ignore_errors=True)
 os.makedirs(rep_dir)
@@ -255,7 +284,7 @@ rep_inputs = []
 for r in range(REPEAT):
     for p in inputs:
         q = os.path.join(rep_dir, "r%d-%s" % (r, os.path.basename(p)))
-        os.symlink(p, q)
+        shutil.copyfile(p, q)
         rep_inputs.append(q)
 docs_txt = os.path.join(corpus, "docs.txt")
 texts = open(docs_txt, encoding="utf-8").read().split("\n")[:-1]
