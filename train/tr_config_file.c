@@ -2,7 +2,7 @@
  * one JSON object (tr_config_file.h). */
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,40 +11,64 @@
 #include "ingot_err.h"
 #include "tr_config_file.h"
 
-/* A quoted string at *p (basic "..." with \" \\ \n \t escapes, or literal
- * '...') as a JSON string; *p moves past it. */
-static json_t *toml_string(const char **p)
+/* A quoted string at *p (basic "..." with the escapes \" \\ \n \t \r \b \f,
+ * or literal '...') as a JSON string; *p moves past it. NULL with *why
+ * saying what is wrong: a string ends on its line (a newline inside was
+ * read as part of the value, and the next lines parsed again), and an
+ * escape not in the list (a Windows path "C:\data" lost its backslash, a
+ * \u00e9 became "u00e9") or text that is not UTF-8 is refused, never
+ * changed. The buffer is the line's length, so nothing is truncated. */
+static json_t *toml_string(const char **p, const char **why)
 {
-    char q = **p, buf[PATH_MAX + 64];
+    const char q = **p, *s = *p + 1;
+    char *buf = malloc(strcspn(s, "\n") + 1);
     size_t n = 0;
-    const char *s = *p + 1;
-    while (*s && *s != q && n + 1 < sizeof(buf)) {
-        if (q == '"' && *s == '\\' && s[1]) {
-            s++;
-            buf[n++] = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s;
-        } else {
-            buf[n++] = *s;
-        }
-        s++;
-    }
-    if (*s != q)
+    if (!buf) {
+        *why = "out of memory";
         return NULL;
-    buf[n] = '\0';
-    *p = s + 1;
-    return json_string(buf);
+    }
+    *why = NULL;
+    while (*s && *s != q && *s != '\n' && !*why) {
+        if (q == '"' && *s == '\\') {
+            const char *const esc = "\"\"\\\\n\nt\tr\rb\bf\f";
+            const char *e = s[1] && s[1] != '\n' ? strchr(esc, s[1]) : NULL;
+            if (e && (e - esc) % 2 == 0) {
+                buf[n++] = e[1];
+                s += 2;
+                continue;
+            }
+            *why = "an escape other than \\\" \\\\ \\n \\t \\r \\b \\f in a \"...\" string "
+                   "(write the character itself, or use a '...' string, which takes "
+                   "backslashes as they are)";
+        }
+        buf[n++] = *s++;
+    }
+    json_t *v = NULL;
+    if (!*why && *s != q)
+        *why = "a string without its closing quote (a string ends on its line)";
+    if (!*why) {
+        buf[n] = '\0';
+        if (!(v = json_string(buf)))
+            *why = "a string that is not valid UTF-8";
+        else
+            *p = s + 1;
+    }
+    free(buf);
+    return v;
 }
 
 /* A scalar at *p: a string, true/false, or a number (kept as its text so
- * that nothing is lost to a double). */
-static json_t *toml_scalar(const char **p)
+ * that nothing is lost to a double). NULL with *why saying what is wrong. */
+static json_t *toml_scalar(const char **p, const char **why)
 {
     if (**p == '"' || **p == '\'')
-        return toml_string(p);
+        return toml_string(p, why);
     const char *s = *p;
     while (*s && *s != ',' && *s != ']' && !isspace((unsigned char)*s) && *s != '#')
         s++;
     size_t n = (size_t)(s - *p);
     char tok[64];
+    *why = n ? "a bare value of more than 63 characters (put it in quotes)" : "no value";
     if (n == 0 || n >= sizeof(tok))
         return NULL;
     memcpy(tok, *p, n);
@@ -54,39 +78,69 @@ static json_t *toml_scalar(const char **p)
         return json_true();
     if (!strcmp(tok, "false"))
         return json_false();
-    char *end;
-    errno = 0;
-    long long i = strtoll(tok, &end, 10);
-    if (!*end && !errno)
-        return json_integer(i);
-    double d = strtod(tok, &end);
-    if (!*end)
-        return json_real(d);
-    return json_string(tok);   /* a bare word such as 512Ki: the flag parser judges it */
+    /* Decimal numbers only, and only those a double holds: anything else
+     * (nan, inf, 0x10, 1e999, 1e-400, an integer past int64) stays text
+     * for the flag's parser, which refuses it naming the flag and the text
+     * the file holds, as on the command line; as a number it was refused
+     * without a reason (nan), or read as another value (1e-400 as 0). */
+    if (strspn(tok, "0123456789+-.eE") == n) {
+        char *end;
+        errno = 0;
+        long long i = strtoll(tok, &end, 10);
+        if (!*end && !errno)
+            return json_integer(i);
+        if (*end) {   /* not an integer (past int64, it stays text) */
+            errno = 0;
+            double d = strtod(tok, &end);
+            if (!*end && !errno && isfinite(d))
+                return json_real(d);
+        }
+    }
+    json_t *v = json_string(tok);   /* a bare word such as 512Ki: the flag parser judges it */
+    *why = v ? NULL : "a value that is not valid UTF-8";
+    return v;
 }
 
 static int toml_parse(const char *path, const char *text, json_t *obj)
 {
-    int line = 0;
-    for (const char *ln = text; ln && *ln; ln = strchr(ln, '\n') ? strchr(ln, '\n') + 1 : NULL) {
+    /* the keys as tr_settings.c reads them ('_' for '-'), each with its
+     * line: seq_len and seq-len are one key, and a second one silently won */
+    json_t *seen = json_object();
+    if (!seen)
+        return ingot_oom("config keys", 64);
+    int line = 0, err = 0;
+    for (const char *ln = text; !err && ln && *ln;
+         ln = strchr(ln, '\n') ? strchr(ln, '\n') + 1 : NULL) {
         line++;
-        const char *p = ln;
+        const char *p = ln, *why = NULL;
         while (*p == ' ' || *p == '\t')
             p++;
         if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
             continue;
-        if (*p == '[')
-            return ingot_fail(INGOT_E_USAGE, "--config %s:%d: TOML tables are not supported; "
-                              "write key = value lines at the top level", path, line);
-        char key[64];
+        if (*p == '[') {
+            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: TOML tables are not supported; "
+                             "write key = value lines at the top level", path, line);
+            break;
+        }
+        char key[64], norm[64];
         size_t n = 0;
-        while ((isalnum((unsigned char)*p) || *p == '-' || *p == '_') && n + 1 < sizeof(key))
+        while ((isalnum((unsigned char)*p) || *p == '-' || *p == '_') && n + 1 < sizeof(key)) {
+            norm[n] = *p == '_' ? '-' : *p;
             key[n++] = *p++;
-        key[n] = '\0';
+        }
+        key[n] = norm[n] = '\0';
+        if (isalnum((unsigned char)*p) || *p == '-' || *p == '_') {
+            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: a key of more than %zu characters "
+                             "(the keys are the long flags of --help without the dashes)", path,
+                             line, sizeof(key) - 1);
+            break;
+        }
         while (*p == ' ' || *p == '\t')
             p++;
-        if (!n || *p != '=')
-            return ingot_fail(INGOT_E_USAGE, "--config %s:%d: expected key = value", path, line);
+        if (!n || *p != '=') {
+            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: expected key = value", path, line);
+            break;
+        }
         p++;
         while (*p == ' ' || *p == '\t')
             p++;
@@ -101,31 +155,45 @@ static int toml_parse(const char *path, const char *text, json_t *obj)
                     p++;
                     break;
                 }
-                json_t *e = toml_scalar(&p);
+                json_t *e = toml_scalar(&p, &why);
                 if (!e) {
                     json_decref(v);
-                    return ingot_fail(INGOT_E_USAGE, "--config %s:%d: bad list for %s (one "
-                                      "line, [\"a\", \"b\"])", path, line, key);
+                    v = NULL;
+                    break;
                 }
                 json_array_append_new(v, e);
             }
-        } else if (!(v = toml_scalar(&p))) {
-            return ingot_fail(INGOT_E_USAGE, "--config %s:%d: bad value for %s", path, line, key);
+            if (!v) {
+                err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: bad list for %s: %s (one line, "
+                                 "[\"a\", \"b\"])", path, line, key, why);
+                break;
+            }
+        } else if (!(v = toml_scalar(&p, &why))) {
+            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: bad value for %s: %s", path, line,
+                             key, why);
+            break;
         }
         while (*p == ' ' || *p == '\t' || *p == '\r')
             p++;
         if (*p && *p != '\n' && *p != '#') {
             json_decref(v);
-            return ingot_fail(INGOT_E_USAGE, "--config %s:%d: unexpected text after the value of "
-                              "%s", path, line, key);
+            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: unexpected text after the value of "
+                             "%s", path, line, key);
+            break;
         }
-        if (json_object_get(obj, key)) {
+        json_t *first = json_object_get(seen, norm);
+        if (first) {
             json_decref(v);
-            return ingot_fail(INGOT_E_USAGE, "--config %s:%d: %s given twice", path, line, key);
+            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: %s given twice (first on line %d%s)",
+                             path, line, key, (int)json_integer_value(first),
+                             json_object_get(obj, key) ? "" : "; '_' stands for '-'");
+            break;
         }
+        json_object_set_new(seen, norm, json_integer(line));
         json_object_set_new(obj, key, v);
     }
-    return 0;
+    json_decref(seen);
+    return err;
 }
 
 int tr_config_file_read(const char *path, json_t **out)
@@ -142,6 +210,18 @@ int tr_config_file_read(const char *path, json_t **out)
     const char *p = body;
     while (isspace((unsigned char)*p))
         p++;
+    /* A NUL byte ended TOML text where it stood: the settings after it were
+     * dropped without a word (a binary or UTF-16 file passed for text).
+     * JSON's parser reads the whole length and refuses one itself. */
+    const char *nul = *p == '{' ? NULL : memchr(body, '\0', blen);
+    if (nul) {
+        int line = 1;
+        for (const char *c = body; c < nul; c++)
+            line += *c == '\n';
+        free(text);
+        return ingot_fail(INGOT_E_USAGE, "--config %s:%d: a NUL byte: not a text file (UTF-8 "
+                          "JSON or key = value lines)", path, line);
+    }
     json_t *obj = NULL;
     if (*p == '{') {
         json_error_t je;

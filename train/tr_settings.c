@@ -274,11 +274,12 @@ static bool per_invocation(const char *k)
     return false;
 }
 
-/* One JSON value as a flag's text value. */
+/* One JSON value as a flag's text value (a string is taken as it is by the
+ * caller: buf is left empty). */
 static int value_text(const json_t *v, char *buf, size_t len)
 {
     if (json_is_string(v))
-        snprintf(buf, len, "%s", json_string_value(v));
+        buf[0] = '\0';
     else if (json_is_integer(v))
         snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else if (json_is_real(v)) {
@@ -308,7 +309,7 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v) {
-        char k[64], val[PATH_MAX + 64];
+        char k[64], val[64];
         snprintf(k, sizeof(k), "%s", key);
         for (char *p = k; *p; p++)
             if (*p == '_')
@@ -335,6 +336,11 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
         } else if (!strict && per_invocation(k)) {
             continue;
         }
+        /* {"seq_len": 32, "seq-len": 64}: one key twice (the JSON parser
+         * sees two names), and the second silently won */
+        if (tr_optlist_get(l, k))
+            return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" given twice ('_' stands for '-' in "
+                              "keys)", l->origin, k);
         if (json_is_null(v))
             continue;
         if (json_is_array(v) && strcmp(k, "data"))
@@ -347,12 +353,21 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
             if (value_text(e, val, sizeof(val)))
                 return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" has a value that is not a string, "
                                   "number or true/false", l->origin, key);
-            if (tr_opts_is_switch(k) != (json_is_boolean(e) || !strcmp(val, "true") ||
-                                         !strcmp(val, "false")))
+            /* a string as it is (it was copied into a PATH_MAX buffer, and
+             * one longer was cut short without a word) */
+            const char *text = json_is_string(e) ? json_string_value(e) : val;
+            if (tr_opts_is_switch(k) != (json_is_boolean(e) || !strcmp(text, "true") ||
+                                         !strcmp(text, "false")))
                 return ingot_fail(INGOT_E_USAGE, "%s: \"%s\": %s", l->origin, key,
                                   tr_opts_is_switch(k) ? "a switch takes true or false" :
                                   "takes a value, not true/false");
-            if ((err = tr_optlist_add(l, k, val)))
+            /* the command line refuses an empty value (cli_check_value);
+             * from a file, "metrics": "" failed only once the model was
+             * built, as ": cannot open metrics file" */
+            if (strict && !*text)
+                return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" is empty (leave the key out for "
+                                  "the default)", l->origin, key);
+            if ((err = tr_optlist_add(l, k, text)))
                 return err;
         }
     }

@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$1 out=$2 secs=$3
 shift 3
 targets=("$@")
-((${#targets[@]})) || targets=(shard_header shard_file manifest checkpoint spm_model pt_json)
+((${#targets[@]})) || targets=(shard_header shard_file manifest checkpoint spm_model config pt_json)
 mkdir -p "$out"
 for t in "${targets[@]}"; do
     if [ "$t" = pt_json ]; then

@@ -327,6 +327,35 @@ int main(int argc, char **argv)
     CHECK_OK(fs_write_atomic(bad, "{\"grad-clip\": -0.1}", 19));
     x = F("--config '%s' --synthetic", bad);
     expect("--config bad decimal", x, 2, bad, "--grad-clip '-0.1'");
+    /* read as something else before, without a word: a NUL byte ended the
+     * text (steps = 5 was dropped), "C:\data" lost its backslash, a string
+     * ran on into the next lines, seq_len and seq-len both set one key (the
+     * second won), 1e-400 became lr 0; now refused by line and key */
+#define PUT_BAD(lit) CHECK_OK(fs_write_atomic(bad, lit, sizeof(lit) - 1))
+    PUT_BAD("model = \"tiny\"\n\0steps = 5\n");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config NUL byte", x, 2, ":2: a NUL byte: not a text file", bad);
+    PUT_BAD("tokenizer = \"C:\\data\\sp.model\"\n");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config unknown escape", x, 2, ":1: bad value for tokenizer: an escape", NULL);
+    PUT_BAD("model = \"tiny\n# \"\nsteps = 5\n");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config string over lines", x, 2, ":1: bad value for model: a string without its "
+           "closing quote", NULL);
+    PUT_BAD("seq_len = 32\nseq-len = 64\n");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config seq_len and seq-len", x, 2, ":2: seq-len given twice (first on line 1",
+           NULL);
+    PUT_BAD("{\"seq_len\": 32, \"seq-len\": 64}");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config JSON seq_len and seq-len", x, 2, "\"seq-len\" given twice", bad);
+    PUT_BAD("lr = 1e-400\n");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config lr 1e-400", x, 2, bad, "--lr '1e-400'");
+    PUT_BAD("{\"metrics\": \"\"}");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config empty value", x, 2, "\"metrics\" is empty", bad);
+#undef PUT_BAD
 
     /* 5. --init-from: the checkpoint's weights and shape, a new run */
     x = F("--init-from '%s' --data '%s' --batch 4 --dump-batch '%s/init.bin'", c4, data, dir);
