@@ -1,6 +1,7 @@
 /* --config FILE: a JSON object, or TOML-style lines (a subset: top-level
- * `key = value`, strings in double or single quotes, integers, reals,
- * true/false, one-line lists [...]; '#' comments; no tables), read into one
+ * `key = value`, strings in double or single quotes on one line (the
+ * escapes \" \\ \n \t \r \b \f; any other is refused), integers, reals,
+ * true/false, one-line lists [...]; '#' comments; no tables; no NUL byte), read into one
  * JSON object so that tr_settings.c judges the keys and values once. */
 #ifndef INGOT_TR_CONFIG_FILE_H
 #define INGOT_TR_CONFIG_FILE_H
