@@ -104,6 +104,20 @@ int cli_parse_double(const char *flag, const char *s, double lo, double hi, doub
     return 0;
 }
 
+const char *cli_format_double(double d, char *buf, size_t len)
+{
+    if (d == trunc(d) && fabs(d) < 1e15) {
+        snprintf(buf, len, "%.0f", d);
+        return buf;
+    }
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    return buf;
+}
+
 const char *cli_human(double x, char *buf, size_t len)
 {
     double a = fabs(x);

@@ -29,6 +29,11 @@ int cli_parse_double(const char *flag, const char *s, double lo, double hi, doub
  * starts with "--" can be given as ./--name. */
 int cli_check_value(const char *name, const char *v);
 
+/* d as the shortest decimal that reads back (strtod) as the same double:
+ * what a file or a user wrote (0.1, not %.17g's 0.10000000000000001), and
+ * a whole number below 1e15 without an exponent (1000, not %g's 1e+03, so
+ * that an integer flag's parser takes it). Returns buf (32 bytes hold any). */
+const char *cli_format_double(double d, char *buf, size_t len);
 /* x with a k/M/G/T suffix for people: 1234567 -> "1.23M"; returns buf. */
 const char *cli_human(double x, char *buf, size_t len);
 /* A byte count with binary units: 1536 -> "1.5 KiB"; returns buf. */

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "checkpoint.h"
+#include "cli_num.h"
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "tr_config_file.h"
@@ -28,6 +29,20 @@ static json_t *jfloat(float f)
             break;
     }
     return json_real(strtod(b, NULL));
+}
+
+/* A double as a JSON value that keeps it: a real where the dump's 9 digits
+ * hold it, else its shortest text as a string, which the settings reader
+ * takes as the flag's text. (As a real, --rope-theta 1234567.891 was
+ * written as 1234567.89, and --resume then refused its own checkpoint as
+ * another model configuration.) */
+static json_t *jdouble(double d)
+{
+    char b[32];
+    snprintf(b, sizeof(b), "%.9g", d);
+    if (strtod(b, NULL) == d)
+        return json_real(d);
+    return json_string(cli_format_double(d, b, sizeof(b)));
 }
 
 /* p made absolute (so that a resume from another directory finds it):
@@ -71,7 +86,7 @@ static json_t *settings_obj(const struct tr_opts *o, bool chosen_only)
     if (llama) {   /* GPT-2's settings stay as they were */
         json_object_set_new(j, "kv-heads", json_integer(o->kv_heads));
         json_object_set_new(j, "ffn-dim", json_integer(o->ffn_dim));
-        json_object_set_new(j, "rope-theta", json_real(o->rope_theta));
+        json_object_set_new(j, "rope-theta", jdouble(o->rope_theta));
         json_object_set_new(j, "norm-eps", jfloat(o->norm_eps));
         json_object_set_new(j, "tie-embeddings", json_boolean(o->tie_embeddings));
     }
@@ -83,11 +98,7 @@ static json_t *settings_obj(const struct tr_opts *o, bool chosen_only)
         json_object_set_new(j, "data", a);
         for (int i = 0; i < o->n_data; i++) {
             char *d = abs_path(o->data_src[i].dir), w[40], *s;
-            for (int p = 1; p <= 17; p++) {   /* the shortest weight that reads back */
-                snprintf(w, sizeof(w), "%.*g", p, o->data_src[i].weight);
-                if (strtod(w, NULL) == o->data_src[i].weight)
-                    break;
-            }
+            cli_format_double(o->data_src[i].weight, w, sizeof(w));
             s = d ? malloc(strlen(d) + strlen(w) + 2) : NULL;
             if (!s) {
                 free(d);
@@ -282,17 +293,8 @@ static int value_text(const json_t *v, char *buf, size_t len)
         buf[0] = '\0';
     else if (json_is_integer(v))
         snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    else if (json_is_real(v)) {
-        /* the shortest text that reads back as the same double: what the
-         * file says (0.1), not %.17g's 0.10000000000000001, in messages
-         * and in the value the flag's parser reads */
-        double d = json_real_value(v);
-        for (int p = 1; p <= 17; p++) {
-            snprintf(buf, len, "%.*g", p, d);
-            if (strtod(buf, NULL) == d)
-                break;
-        }
-    }
+    else if (json_is_real(v))   /* as the file says it, in messages and for the flag */
+        cli_format_double(json_real_value(v), buf, len);
     else if (json_is_boolean(v))
         snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
     else

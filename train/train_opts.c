@@ -11,6 +11,10 @@
 #include "tr_llama_params.h"
 #include "train_opts.h"
 
+/* The origin of the command line's settings layer; messages name the other
+ * layers (a config file, a checkpoint) by theirs. */
+#define CMDLINE_ORIGIN "the command line"
+
 struct preset {
     const char *name;
     int layers, heads, dim, seq_len;
@@ -417,7 +421,7 @@ int tr_opts_argv(int argc, char **argv, struct tr_optlist *cl)
                        argc > 0 ? argv[0] : "ingot-train";
     int c, idx, err = 0;
     memset(cl, 0, sizeof(*cl));
-    if (!(cl->origin = strdup("the command line")))
+    if (!(cl->origin = strdup(CMDLINE_ORIGIN)))
         return ingot_oom("settings origin", 32);
     opterr = 0;
     optind = 1;
@@ -487,7 +491,7 @@ static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
             o->n_data = 0;
         int err = apply(o, opt, l->kv[i].val);
         if (err) {
-            if (strcmp(l->origin, "the command line"))
+            if (strcmp(l->origin, CMDLINE_ORIGIN))
                 err = ingot_fail(err, "%s: %s", l->origin, ingot_errmsg_for(err));
             return err;
         }
@@ -543,7 +547,7 @@ static int finish(struct tr_opts *o)
          * but never the directory: it applies once --ckpt-dir is given. */
         for (int i = 0; i < o->n_src; i++) {
             const struct tr_optlist *l = &o->src[i];
-            if (l->origin && !strcmp(l->origin, "the command line") &&
+            if (l->origin && !strcmp(l->origin, CMDLINE_ORIGIN) &&
                 (tr_optlist_get(l, "ckpt-every") || tr_optlist_get(l, "ckpt-keep")))
                 return ingot_fail(INGOT_E_USAGE, "--ckpt-every/--ckpt-keep need --ckpt-dir");
         }
@@ -563,7 +567,7 @@ static const char *value_origin(const struct tr_opts *o, const char *key, char *
         const struct tr_optlist *l = &o->src[i];
         if (!tr_optlist_get(l, key))
             continue;
-        if (l->origin && strcmp(l->origin, "the command line"))
+        if (l->origin && strcmp(l->origin, CMDLINE_ORIGIN))
             snprintf(buf, n, " (from %s)", l->origin);
         break;
     }

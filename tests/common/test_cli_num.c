@@ -61,6 +61,14 @@ int main(void)
     CHECK_FAIL(cli_parse_double("--lr", "2", 0.0, 1.0, &d), INGOT_E_USAGE, "[0, 1]");
 
     char b[32];
+    /* the shortest text that reads back; whole numbers without an exponent */
+    CHECK(!strcmp(cli_format_double(0.1, b, sizeof(b)), "0.1"));
+    CHECK(!strcmp(cli_format_double(-0.1, b, sizeof(b)), "-0.1"));
+    CHECK(!strcmp(cli_format_double(1000.0, b, sizeof(b)), "1000"));
+    CHECK(!strcmp(cli_format_double(4e-4, b, sizeof(b)), "0.0004"));
+    CHECK(!strcmp(cli_format_double(1234567.891, b, sizeof(b)), "1234567.891"));
+    CHECK(!strcmp(cli_format_double(1e20, b, sizeof(b)), "1e+20"));
+    CHECK(strtod(cli_format_double(1.0 / 3.0, b, sizeof(b)), NULL) == 1.0 / 3.0);
     CHECK(!strcmp(cli_human(1234567, b, sizeof(b)), "1.23M"));
     CHECK(!strcmp(cli_human(999, b, sizeof(b)), "999"));
     CHECK(!strcmp(cli_human(1500, b, sizeof(b)), "1.5k"));

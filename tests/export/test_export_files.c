@@ -345,7 +345,7 @@ static int check_hostile(const char *bin, const char *dir, const char *out, cons
     fails += tt_expect(bin, out, "export into another run's directory", args, 2,
                        "a training run's directory", "ckpt-00000001.bin");
     free(args);
-    /* a run's directory before its first checkpoint: config.json and the lock */
+    /* a run's directory before its first checkpoint: its lock file tells it */
     char *fresh = tt_fmt("%s/fresh-run", dir);
     CHECK(mkdir(fresh, 0755) == 0);
     char *lockf = tt_fmt("%s/.ingot-train.lock", fresh);

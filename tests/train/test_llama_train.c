@@ -113,6 +113,24 @@ static void resume(const char *data, const char *dir)
           strstr(text, "\"ffn-dim\":256") && strstr(text, "\"tie-embeddings\":true") &&
           strstr(text, "\"rope-theta\":500000"));
     free(text);
+    /* a theta of more digits than the settings' reals keep (9): it once came
+     * back as 1234567.89, and --resume refused its own checkpoint */
+    cmd = tt_fmt("'%s' --device cpu --arch llama --layers 1 --dim 32 --heads 2 --seq-len 16 "
+                 "--batch 2 --synthetic --vocab 64 --steps 3 --stop-after 1 --threads 1 "
+                 "--val-every 0 --quiet --rope-theta 1234567.891 --ckpt-dir '%s/ct'", bin, dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    cmd = tt_fmt("'%s' --threads 1 --ckpt-dir '%s/ct' --resume", bin, dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    char *ct = tt_fmt("%s/ct/ckpt-00000003.bin", dir);
+    CHECK_OK(tr_ckpt_read_state(ct, &st));
+    CHECK(st.cfg.rope_theta == 1234567.891);
+    CHECK_OK(tr_ckpt_read_settings(ct, &text));
+    CHECK(text && strstr(text, "\"rope-theta\":\"1234567.891\""));
+    free(text);
+    free(ct);
+    printf("resume: rope-theta 1234567.891 kept through the settings\n");
 
     /* 4. eval of the final checkpoint: the val loss the run logged */
     cmd = tt_fmt("'%s' eval '%s' --data '%s' --tokens 256 --threads 1 --json", bin, ca, data);

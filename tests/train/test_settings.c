@@ -355,6 +355,12 @@ int main(int argc, char **argv)
     PUT_BAD("{\"metrics\": \"\"}");
     x = F("--config '%s' --synthetic", bad);
     expect("--config empty value", x, 2, "\"metrics\" is empty", bad);
+    /* whole numbers written as reals (Python's json.dump of a float, 1e3):
+     * an integer flag takes them, as it did before the shortest-text change */
+    PUT_BAD("{\"steps\": 1000.0, \"warmup\": 1e2}");
+    x = F("--config '%s' --synthetic --model tiny --layers 1 --dim 32 --heads 2 --seq-len 16 "
+          "--batch 2 --threads 1 --val-every 0 --stop-after 1", bad);
+    expect("--config whole reals", x, 0, "1000 steps, warmup 100,", NULL);
 #undef PUT_BAD
 
     /* 5. --init-from: the checkpoint's weights and shape, a new run */
