@@ -119,7 +119,7 @@ if os.environ.get("INGOT_TOOL_LIBS"):
                                            if d])
 MODELS = MODELS.split(",")
 corpus = os.path.join(DIR, "corpus")
-notes = []
+notes = []          # this run's; the corpus's own go to DIR/corpus/notes.txt
 if spm is None:
     notes.append("no Python with the sentencepiece module: the Python batch rows are skipped")
 
@@ -253,6 +253,7 @@ elif not os.path.exists(stamp):
     shutil.rmtree(corpus, ignore_errors=True)
     os.makedirs(corpus)
     log("building a %g MB corpus in %s" % (MB, corpus))
+    run_notes, notes = notes, []   # notes.txt keeps only what describes the corpus
     docs, size = documents(MB * 1e6)
     with open(os.path.join(corpus, "docs.txt"), "w", encoding="utf-8") as f:
         f.write("\n".join(docs) + "\n")
@@ -269,6 +270,7 @@ elif not os.path.exists(stamp):
         notes.append("no zstd program: the corpus is plain .jsonl")
     with open(os.path.join(corpus, "notes.txt"), "w") as f:
         f.write("\n".join(notes))
+    notes = run_notes + notes
     open(stamp, "w").close()
 else:
     notes += [n for n in open(os.path.join(corpus, "notes.txt")).read().split("\n") if n]
