@@ -745,6 +745,17 @@ int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st)
     return 0;
 }
 
+int tr_ckpt_payload_id(const char *path, uint64_t *id)
+{
+    struct tr_ckpt_header h;
+    int fd, err = open_checked(path, &h, false, &fd);
+    if (err)
+        return err;
+    close(fd);
+    *id = h.payload_checksum;
+    return 0;
+}
+
 int tr_ckpt_read_settings(const char *path, char **text)
 {
     struct tr_ckpt_header h;

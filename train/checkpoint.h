@@ -109,6 +109,10 @@ int tr_ckpt_resolve(const char *path, char **file);
  * from the header's (INGOT_E_CORRUPT). Version-1 files (no
  * settings) are GPT-2. */
 int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st);
+
+/* What identifies a checkpoint's weights: its header's payload checksum
+ * (the header checked, the payload not read: cheap for any size). */
+int tr_ckpt_payload_id(const char *path, uint64_t *id);
 /* The settings section of path (malloc'd, NUL-terminated), or *text = NULL
  * for a version-1 file. Verified against its checksum. */
 int tr_ckpt_read_settings(const char *path, char **text);

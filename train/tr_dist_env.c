@@ -1,4 +1,5 @@
 /* Launcher environments -> world description (tr_dist_env.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,16 +27,26 @@ static const char *get(const char *const *envp, const char *name)
     return NULL;
 }
 
+/* A whole decimal integer: no blanks before (strtol would skip them) or
+ * after, nothing else after. */
+static bool parse_long(const char *s, long *x)
+{
+    char *end;
+    if (isspace((unsigned char)*s))
+        return false;
+    errno = 0;
+    *x = strtol(s, &end, 10);
+    return !errno && end != s && !*end;
+}
+
 /* Parse NAME as an integer in [lo, hi] into *v; absent leaves *v. */
 static int get_int(const char *const *envp, const char *name, long lo, long hi, int *v)
 {
     const char *s = get(envp, name);
     if (!s)
         return 0;
-    char *end;
-    errno = 0;
-    long x = strtol(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi)
+    long x;
+    if (!parse_long(s, &x) || x < lo || x > hi)
         return ingot_fail(INGOT_E_USAGE, "environment: %s='%s' is not an integer in [%ld, %ld]; "
                           "the launcher (or your script) set it wrong", name, s, lo, hi);
     *v = (int)x;
@@ -78,6 +89,32 @@ static int read_scheme(const char *const *envp, const struct scheme *s, struct t
     return 0;
 }
 
+/* The chosen scheme s says one process but another launcher's variables,
+ * also present, say more: a RANK=0 WORLD_SIZE=1 left in a script would make
+ * every srun/mpirun task train alone into the same outputs. Both saying
+ * more than one (torchrun inside an srun step) is a nesting the first
+ * scheme describes, and a malformed other world is not this scheme's. */
+static int check_stray_world(const char *const *envp, const struct scheme *s,
+                             const struct tr_dist_env *e)
+{
+    if (e->world != 1)
+        return 0;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        const struct scheme *t = &schemes[i];
+        const char *tr = get(envp, t->rank), *tw = get(envp, t->world);
+        long w;
+        if (t == s || !tr || !tw || !parse_long(tw, &w) || w <= 1)
+            continue;
+        return ingot_fail(INGOT_E_USAGE, "environment: %s=%s %s=%s say one process, but "
+                          "%s=%s %s=%s (%s) say %ld: each of those processes would train alone "
+                          "into the same --ckpt-dir and --metrics; unset %s and %s if a script "
+                          "left them over, or start ingot-train with one launcher", s->rank,
+                          get(envp, s->rank), s->world, get(envp, s->world), t->rank, tr,
+                          t->world, tw, t->launcher, w, s->rank, s->world);
+    }
+    return 0;
+}
+
 /* Slurm: rank 0's host is the first of the step's node list, the job key
  * is job.step, and the port derives from the job id so that two jobs
  * sharing a node do not collide. */
@@ -86,11 +123,14 @@ static int slurm_extras(const char *const *envp, struct tr_dist_env *e)
     const char *nodes = get(envp, "SLURM_STEP_NODELIST");
     if (!nodes)
         nodes = get(envp, "SLURM_JOB_NODELIST");
+    const char *var = get(envp, "SLURM_STEP_NODELIST") ? "SLURM_STEP_NODELIST"
+                                                       : "SLURM_JOB_NODELIST";
     size_t n;
     if (!e->master_addr[0] && nodes) {
         int err = tr_hostlist_nth(nodes, 0, e->master_addr, sizeof(e->master_addr), &n);
         if (err)
-            return ingot_fail(err, "environment: SLURM_STEP_NODELIST: %s", ingot_errmsg());
+            return ingot_fail(err, "environment: %s: %s; set MASTER_ADDR to rank 0's host to "
+                              "bypass it", var, ingot_errmsg());
     }
     const char *job = get(envp, "SLURM_JOB_ID"), *step = get(envp, "SLURM_STEP_ID");
     if (job)
@@ -123,7 +163,7 @@ int tr_dist_env_read(const char *const *envp, struct tr_dist_env *e)
         e->local_world = 1;
         return 0;
     }
-    if ((err = read_scheme(envp, s, e)))
+    if ((err = read_scheme(envp, s, e)) || (err = check_stray_world(envp, s, e)))
         return err;
     copy(e->master_addr, sizeof(e->master_addr), get(envp, "MASTER_ADDR"));
     if ((err = get_int(envp, "MASTER_PORT", 1, 65535, &e->master_port)))
@@ -163,17 +203,33 @@ int tr_dist_env_read(const char *const *envp, struct tr_dist_env *e)
 
 /* ---- Slurm hostlists ---------------------------------------------------- */
 
+/* The names are expanded one by one only up to the wanted one; the rest of
+ * the list is counted bracket by bracket (a bracket of k values before a
+ * suffix of m names holds k * m), so "n[0-999999]x[0-999999]" costs as much
+ * as its text, not as its 10^12 names. */
 struct nth {
-    size_t want, seen;
+    size_t want, seen;   /* seen: names expanded so far */
+    bool done;           /* the wanted name is out (or past the cap): only count */
     char *out;
     size_t out_len;
     int err;
 };
 
+static size_t add_sat(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+static size_t mul_sat(size_t a, size_t b)
+{
+    return a && b > SIZE_MAX / a ? SIZE_MAX : a * b;
+}
+
 static void emit(struct nth *st, const char *name, size_t len)
 {
     if (st->seen++ != st->want)
         return;
+    st->done = true;
     if (len + 1 > st->out_len) {
         st->err = ingot_fail(INGOT_E_USAGE, "hostlist: host name '%.*s' longer than %zu bytes",
                              (int)len, name, st->out_len - 1);
@@ -183,72 +239,119 @@ static void emit(struct nth *st, const char *name, size_t len)
     st->out[len] = '\0';
 }
 
+/* One "lo" or "lo-hi" group of the bracket [lb, rb) of term t (length n),
+ * starting at *p; *p moves past it and its comma. width: lo's digits, the
+ * zero padding. */
+static int bracket_group(const char *t, size_t n, const char *rb, const char **p,
+                         unsigned long *lo, unsigned long *hi, int *width)
+{
+    char *end;
+    *lo = *hi = strtoul(*p, &end, 10);
+    *width = (int)(end - *p);
+    if (end == *p || *width > 18)
+        return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': expected a number after '%.*s'",
+                          (int)n, t, (int)(*p - t), t);
+    if (*end == '-') {
+        const char *q = end + 1;
+        *hi = strtoul(q, &end, 10);
+        if (end == q || *hi < *lo || *hi - *lo > 1000000)
+            return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': bad range", (int)n, t);
+    }
+    if (end != rb && *end != ',')
+        return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': unexpected '%c'", (int)n, t, *end);
+    *p = end + (end != rb);
+    return 0;
+}
+
+static int name_too_long(size_t cap)
+{
+    return ingot_fail(INGOT_E_USAGE, "hostlist: a host name is longer than %zu bytes", cap - 1);
+}
+
 /* Expand one term (no top-level commas) of length n whose first len bytes
- * are already expanded into buf. Brackets hold comma-separated numbers or
- * lo-hi ranges, zero-padded to the width of lo. */
-static int expand(struct nth *st, char *buf, size_t len, size_t cap, const char *t, size_t n)
+ * are already expanded into buf, into *names names; emits them while
+ * st->done is false. Brackets hold comma-separated numbers or lo-hi ranges,
+ * zero-padded to the width of lo. */
+static int expand(struct nth *st, char *buf, size_t len, size_t cap, const char *t, size_t n,
+                  size_t *names)
 {
     const char *lb = memchr(t, '[', n);
     if (!lb) {
         if (len + n >= cap)
-            return ingot_fail(INGOT_E_USAGE, "hostlist: a host name is longer than %zu bytes",
-                              cap - 1);
+            return name_too_long(cap);
         memcpy(buf + len, t, n);
-        emit(st, buf, len + n);
+        *names = 1;
+        if (!st->done)
+            emit(st, buf, len + n);
         return st->err;
     }
     const char *rb = memchr(lb, ']', n - (size_t)(lb - t));
     if (!rb || rb == lb + 1)
         return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s' has an unclosed or empty '['",
                           (int)n, t);
-    size_t pre = (size_t)(lb - t);
-    if (len + pre >= cap)
-        return ingot_fail(INGOT_E_USAGE, "hostlist: a host name is longer than %zu bytes", cap - 1);
+    size_t pre = (size_t)(lb - t), at = len + pre;
+    const char *rest = rb + 1;
+    size_t rest_n = n - (size_t)(rest - t);
+    if (at >= cap)
+        return name_too_long(cap);
     memcpy(buf + len, t, pre);
-    const char *p = lb + 1;
-    while (p < rb) {
-        char *end;
-        unsigned long lo = strtoul(p, &end, 10), hi = lo;
-        int width = (int)(end - p);
-        if (end == p || width > 18)
-            return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': expected a number after '%.*s'",
-                              (int)n, t, (int)(p - t), t);
-        if (*end == '-') {
-            const char *q = end + 1;
-            hi = strtoul(q, &end, 10);
-            if (end == q || hi < lo || hi - lo > 1000000)
-                return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': bad range", (int)n, t);
-        }
-        if (end != rb && *end != ',')
-            return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': unexpected '%c'", (int)n, t, *end);
-        for (unsigned long v = lo; v <= hi; v++) {
-            char num[32];
-            int k = snprintf(num, sizeof(num), "%0*lu", width, v);
-            if (len + pre + (size_t)k >= cap)
-                return ingot_fail(INGOT_E_USAGE, "hostlist: a host name is longer than %zu "
-                                  "bytes", cap - 1);
-            memcpy(buf + len + pre, num, (size_t)k);
-            int err = expand(st, buf, len + pre + (size_t)k, cap, rb + 1,
-                             n - (size_t)(rb + 1 - t));
+
+    /* check the whole bracket and count its values (k) before expanding */
+    unsigned long lo, hi;
+    int width, k_len, longest_len = 0;
+    char num[32], longest[32];
+    size_t k = 0;
+    for (const char *p = lb + 1; p < rb;) {
+        int err = bracket_group(t, n, rb, &p, &lo, &hi, &width);
+        if (err)
+            return err;
+        k = add_sat(k, hi - lo + 1);
+        k_len = snprintf(num, sizeof(num), "%0*lu", width, hi);
+        if (k_len > longest_len)
+            memcpy(longest, num, (size_t)(longest_len = k_len) + 1);
+    }
+
+    size_t used = 0, per = 0;   /* per: names of the rest, the same after every value */
+    for (const char *p = lb + 1; p < rb && !st->done;) {
+        (void)bracket_group(t, n, rb, &p, &lo, &hi, &width);   /* checked above */
+        for (unsigned long v = lo; v <= hi && !st->done; v++, used++) {
+            k_len = snprintf(num, sizeof(num), "%0*lu", width, v);
+            if (at + (size_t)k_len >= cap)
+                return name_too_long(cap);
+            memcpy(buf + at, num, (size_t)k_len);
+            int err = expand(st, buf, at + (size_t)k_len, cap, rest, rest_n, &per);
             if (err)
                 return err;
         }
-        p = end + (end != rb);
     }
+    if (used < k) {
+        /* done: count the rest once, after the longest number, so that a
+         * name too long is refused whichever host was wanted */
+        if (at + (size_t)longest_len >= cap)
+            return name_too_long(cap);
+        memcpy(buf + at, longest, (size_t)longest_len);
+        int err = expand(st, buf, at + (size_t)longest_len, cap, rest, rest_n, &per);
+        if (err)
+            return err;
+    }
+    *names = mul_sat(k, per);
     return 0;
 }
 
 int tr_hostlist_nth(const char *list, size_t idx, char *out, size_t out_len, size_t *count)
 {
-    struct nth st = { .want = idx, .out = out, .out_len = out_len };
+    /* past the cap nothing is expanded: the list is only checked and counted */
+    struct nth st = { .want = idx, .out = out, .out_len = out_len,
+                      .done = idx >= TR_HOSTLIST_MAX_EXPAND };
     char buf[1024];
     const char *t = list;
+    size_t total = 0;
     *count = 0;
     if (!*list)
         return ingot_fail(INGOT_E_USAGE, "hostlist: empty");
     while (*t) {
         /* a term ends at a comma outside brackets */
-        size_t n = 0;
+        size_t n = 0, names;
         int depth = 0;
         while (t[n] && (depth || t[n] != ',')) {
             depth += t[n] == '[' ? 1 : t[n] == ']' ? -1 : 0;
@@ -258,11 +361,18 @@ int tr_hostlist_nth(const char *list, size_t idx, char *out, size_t out_len, siz
         }
         if (!n)
             return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': empty host name", list);
-        int err = expand(&st, buf, 0, sizeof(buf), t, n);
+        int err = expand(&st, buf, 0, sizeof(buf), t, n, &names);
         if (err)
             return err;
+        total = add_sat(total, names);
         t += n + (t[n] == ',');
     }
-    *count = st.seen;
-    return idx < st.seen ? 0 : -ERANGE;
+    *count = total;
+    if (idx >= total)
+        return -ERANGE;
+    if (idx >= TR_HOSTLIST_MAX_EXPAND)
+        return ingot_fail(INGOT_E_USAGE, "hostlist: host %zu of %zu asked for, but only the "
+                          "first %d names of a list are expanded; a node list that long is a "
+                          "mistake: check the list", idx, total, TR_HOSTLIST_MAX_EXPAND);
+    return 0;
 }

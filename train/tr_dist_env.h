@@ -33,14 +33,22 @@ enum { TR_DIST_DEFAULT_PORT = 29500 };
  * (MPICH, Intel MPI), Slurm srun steps (SLURM_PROCID with
  * SLURM_STEP_NUM_TASKS; a batch script's own SLURM_NTASKS does not count, so
  * a single process in an sbatch script stays single), else one process.
- * Returns 0 or INGOT_E_USAGE naming the variable that is not a number or out
- * of range (rank >= world, local rank >= local world size, ...). */
+ * When the scheme found first says one process but another launcher's
+ * variables, also set, say more (a stray RANK=0 WORLD_SIZE=1 under srun or
+ * mpirun), it refuses: each task would train alone. Both saying more than
+ * one (torchrun inside an srun step) takes the first.
+ * Returns 0 or INGOT_E_USAGE naming the variable that is not a number (blanks
+ * included) or out of range (rank >= world, local rank >= local world size,
+ * ...), or the two launchers that disagree. */
 int tr_dist_env_read(const char *const *envp, struct tr_dist_env *e);
 
 /* Expand a Slurm hostlist ("gpu[01-04,07],login1", "a[1-2]-ib[0-1]") and
- * copy its idx-th host name into out. *count receives the number of hosts.
- * Returns 0, -ERANGE when idx >= count (out untouched) or INGOT_E_USAGE for a
- * malformed list or a name longer than out_len - 1. */
+ * copy its idx-th host name into out. *count receives the number of hosts
+ * (SIZE_MAX when more), counted without expanding them: only the names up to
+ * idx are, so the first host of a huge list is cheap. Returns 0, -ERANGE when
+ * idx >= count (out untouched) or INGOT_E_USAGE for a malformed list, a name
+ * longer than out_len - 1, or idx >= TR_HOSTLIST_MAX_EXPAND. */
+enum { TR_HOSTLIST_MAX_EXPAND = 1 << 20 };
 int tr_hostlist_nth(const char *list, size_t idx, char *out, size_t out_len, size_t *count);
 
 /* 64-bit FNV-1a of a string: the job key that keeps two jobs sharing a port

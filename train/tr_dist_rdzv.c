@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,6 +150,9 @@ const char *tr_rdzv_host(const tr_rdzv *r, int rank)
 
 /* ---- rank 0 ---- */
 
+/* Connections whose hello is still arriving, at most (struct pending). */
+#define N_PENDING 64
+
 static int listen_on(int port, int *out)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -166,8 +170,9 @@ static int listen_on(int port, int *out)
         close(fd);
         if (e == EADDRINUSE)
             return ingot_fail(-EADDRINUSE, "rendezvous: port %d is in use on rank 0's host (another "
-                              "job, or torchrun's store when MASTER_PORT is reused): pass "
-                              "--dist-port or set INGOT_DIST_PORT to a free port", port);
+                              "job, torchrun's store when MASTER_PORT is reused, or a second "
+                              "process given RANK=0): pass --dist-port or set INGOT_DIST_PORT "
+                              "to a free port, or check the launcher's RANK", port);
         return ingot_fail(-e, "rendezvous: cannot listen on port %d: %s", port, strerror(e));
     }
     set_nonblock(fd);
@@ -233,54 +238,153 @@ static int check_hello(const tr_rdzv *r, const struct hello *h, const struct hel
     return 0;
 }
 
+/* Rank 0 holds a socket per rank (and a few for strays): a soft limit
+ * below that (1024 is common under Slurm and systemd) would fail accept()
+ * part-way. Raised towards the hard limit; what is still short is
+ * reported by the accept that fails. */
+static void raise_fd_limit(int world)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)world + 64 + N_PENDING;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* One accepted connection whose hello is still arriving. Each has its own
+ * short limit and the listener stays open beside them, so that a silent or
+ * slow stray (a port scan, another program, a half-sent hello) delays no
+ * rank: read one at a time, each such connection held the rendezvous up for
+ * its limit, and a few of them outlasted --dist-timeout. */
+struct pending {
+    int fd;
+    size_t got;
+    double until;
+    struct hello h;
+};
+
 static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mine,
                  const void *payload, double deadline)
 {
-    int lfd = -1, err, have = 1;
+    int lfd = -1, err = 0, have = 1, np = 0;
     struct hello *hs = calloc((size_t)r->world, sizeof(*hs));
+    struct pending *pend = calloc(N_PENDING, sizeof(*pend));
     struct reply rep = { .magic = MAGIC };
-    if (!hs)
+    if (!hs || !pend) {
+        free(hs);
+        free(pend);
         return ingot_oom("rendezvous host table", (size_t)r->world * sizeof(*hs));
+    }
+    raise_fd_limit(r->world);
     if ((err = listen_on(o->port, &lfd))) {
         free(hs);
+        free(pend);
         return err;
     }
     hs[0] = *mine;
-    while (have < r->world) {
-        if ((err = wait_fd(lfd, POLLIN, deadline)))
+    while (have < r->world && !err) {
+        double now = mono_now(), wake = deadline;
+        if (now >= deadline) {
+            err = -ETIMEDOUT;
             break;
-        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-            continue;
-        set_nonblock(fd);
-        struct hello h;
-        /* a stray connection (port scan, wrong program) must not stall the
-         * rendezvous: a short limit for its hello */
-        double hd = mono_now() + 5.0 < deadline ? mono_now() + 5.0 : deadline;
-        if (xfer(fd, &h, sizeof(h), false, hd) || h.magic != MAGIC || h.version != VERSION) {
-            close(fd);
-            continue;
         }
-        h.host[TR_RDZV_HOST - 1] = h.config[TR_RDZV_CONFIG - 1] = '\0';
-        if ((err = check_hello(r, &h, mine, hs))) {
-            if (h.job_key != mine->job_key) {
-                /* not ours: tell it and keep waiting for our own ranks */
-                refuse(fd, err, hd);
-                err = 0;
+        struct pollfd pf[N_PENDING + 1];
+        int n = 0;
+        for (int i = 0; i < np; i++) {
+            pf[n++] = (struct pollfd){ .fd = pend[i].fd, .events = POLLIN };
+            wake = pend[i].until < wake ? pend[i].until : wake;
+        }
+        const bool listening = np < N_PENDING;   /* full: the rest wait in the backlog */
+        if (listening)
+            pf[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+        double left = wake - now;
+        int k = poll(pf, (nfds_t)n, left > 1.0 ? 1000 : (int)(left * 1e3) + 1);
+        if (k < 0 && errno != EINTR) {
+            err = ingot_fail(-errno, "rendezvous: poll: %s", strerror(errno));
+            break;
+        }
+        now = mono_now();
+        /* the hellos arriving, each connection on its own */
+        for (int i = 0; i < np && k > 0 && !err; i++) {
+            struct pending *c = &pend[i];
+            if (!pf[i].revents)
+                continue;
+            ssize_t got = recv(c->fd, (char *)&c->h + c->got, sizeof(c->h) - c->got, 0);
+            if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (got <= 0) {                      /* gone before its hello: a stray */
+                close(c->fd);
+                c->fd = -1;
                 continue;
             }
-            int bad = h.rank > 0 && h.rank < r->world && r->fds[h.rank] < 0 ? h.rank : -1;
-            if (bad > 0) {
-                r->fds[bad] = fd;   /* it gets the verdict with the others */
-            } else {
-                refuse(fd, err, hd);
+            c->got += (size_t)got;
+            if (c->got < sizeof(c->h))
+                continue;
+            struct hello *h = &c->h;
+            int fd = c->fd;
+            c->fd = -1;
+            if (h->magic != MAGIC || h->version != VERSION) {
+                close(fd);
+                continue;
             }
-            break;
+            h->host[TR_RDZV_HOST - 1] = h->config[TR_RDZV_CONFIG - 1] = '\0';
+            double hd = now + 5.0 < deadline ? now + 5.0 : deadline;
+            if ((err = check_hello(r, h, mine, hs))) {
+                if (h->job_key != mine->job_key) {
+                    /* not ours: tell it and keep waiting for our own ranks */
+                    refuse(fd, err, hd);
+                    err = 0;
+                    continue;
+                }
+                int bad = h->rank > 0 && h->rank < r->world && r->fds[h->rank] < 0 ? h->rank : -1;
+                if (bad > 0)
+                    r->fds[bad] = fd;   /* it gets the verdict with the others */
+                else
+                    refuse(fd, err, hd);
+                break;
+            }
+            r->fds[h->rank] = fd;
+            hs[h->rank] = *h;
+            have++;
         }
-        r->fds[h.rank] = fd;
-        hs[h.rank] = h;
-        have++;
+        /* drop the finished and the expired, keeping the order */
+        int m = 0;
+        for (int i = 0; i < np; i++) {
+            if (pend[i].fd >= 0 && pend[i].until <= now) {
+                close(pend[i].fd);
+                pend[i].fd = -1;
+            }
+            if (pend[i].fd >= 0)
+                pend[m++] = pend[i];
+        }
+        np = m;
+        /* new connections */
+        while (!err && listening && (pf[n - 1].revents & POLLIN) && np < N_PENDING) {
+            int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK ||
+                    errno == ECONNABORTED)
+                    break;
+                if (errno == EMFILE || errno == ENFILE)
+                    err = ingot_fail(-errno, "rendezvous: rank 0 ran out of file descriptors "
+                                     "with %d of %d ranks present: it holds one per rank; raise "
+                                     "the limit above %d (ulimit -n; LimitNOFILE under systemd, "
+                                     "--propagate or the node's limits under Slurm)", have,
+                                     r->world, r->world + 64 + N_PENDING);
+                else
+                    err = ingot_fail(-errno, "rendezvous: accept on port %d: %s", o->port,
+                                     strerror(errno));
+                break;
+            }
+            set_nonblock(fd);
+            double lim = now + 5.0;   /* for its hello */
+            pend[np++] = (struct pending){ .fd = fd, .until = lim < deadline ? lim : deadline };
+        }
     }
+    for (int i = 0; i < np; i++)   /* strays, or ranks too late for an error's verdict */
+        close(pend[i].fd);
+    free(pend);
     close(lfd);
     if (err == -ETIMEDOUT) {
         char miss[256] = "";
@@ -333,6 +437,14 @@ static int try_connect(const struct tr_rdzv_opts *o, double deadline, int *out)
     struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
     snprintf(port, sizeof(port), "%d", o->port);
     int gai = getaddrinfo(o->addr, port, &hints, &ai);
+    /* the rendezvous listens on IPv4: an IPv6 literal, or a name with no
+     * IPv4 address, would be retried to the deadline and then blamed on
+     * rank 0 */
+    if ((gai == EAI_NONAME && strchr(o->addr, ':')) || gai == EAI_ADDRFAMILY ||
+        gai == EAI_NODATA || gai == EAI_FAMILY)
+        return ingot_fail(-EHOSTUNREACH, "rendezvous: rank 0's host '%s' (MASTER_ADDR) has no "
+                          "IPv4 address, and the tcp rendezvous is IPv4 only: give rank 0's "
+                          "IPv4 address or a host name that has one", o->addr);
     if (gai)
         return gai == EAI_NONAME ? ingot_fail(-EHOSTUNREACH, "rendezvous: cannot resolve rank "
                                               "0's host '%s' (MASTER_ADDR)", o->addr) : -EAGAIN;
@@ -376,15 +488,20 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
         return err;
     r->fds[0] = fd;
     struct reply rep;
-    /* rank 0 answers by its own deadline at the latest (with the names of
-     * missing ranks): a grace period lets that verdict arrive here */
+    /* Rank 0 answers by its own deadline at the latest (with the names of
+     * missing ranks). It was listening when this rank connected, so that
+     * deadline is at most now + the timeout, however much earlier this rank
+     * started (its own deadline made it give up on a rank 0 still waiting
+     * for others, as at a skewed multi-node start); a grace period lets the
+     * verdict arrive. */
+    const double verdict_by = mono_now() + o->timeout_s + 5.0;
     if ((err = xfer(fd, (void *)mine, sizeof(*mine), true, deadline)) ||
-        (err = xfer(fd, &rep, sizeof(rep), false, deadline + 5.0)))
-        return ingot_fail(err, "rendezvous: rank %d: %s:%d accepted the connection but %s "
-                          "with no rendezvous answer: is another program listening on that "
-                          "port, or did rank 0 fail? (MASTER_PORT / --dist-port; read rank "
-                          "0's output)", r->rank, o->addr, o->port,
-                          err == -ETIMEDOUT ? "did not answer in time" : what_err(err));
+        (err = xfer(fd, &rep, sizeof(rep), false, verdict_by)))
+        return ingot_fail(err, "rendezvous: rank %d: %s:%d accepted the connection but %s%s: "
+                          "is another program listening on that port, or did rank 0 fail? "
+                          "(MASTER_PORT / --dist-port; read rank 0's output)", r->rank, o->addr,
+                          o->port, err == -ETIMEDOUT ? "sent no rendezvous answer in time" :
+                          what_err(err), err == -ETIMEDOUT ? "" : " before its rendezvous answer");
     if (rep.magic != MAGIC)
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: %s:%d is not an ingot rendezvous",
                           o->addr, o->port);

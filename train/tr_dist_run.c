@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "ingot_err.h"
 #include "ingot_version.h"
 #include "tr_dist_rdzv.h"
@@ -16,6 +17,18 @@ extern char **environ;
 static void describe(const struct tr_opts *o, const struct tr_config *c, const tr_loader *l,
                      const char *backend, char *buf, size_t len)
 {
+    /* the weights every rank starts from: --init-from or --resume on one
+     * rank only, or two checkpoints of one step, left the ranks training
+     * different copies without a word */
+    char from[40] = "new";
+    const char *ck = o->resume_path ? o->resume_path : o->init_from ? o->init_path : NULL;
+    uint64_t id = 0;
+    if (ck && tr_ckpt_payload_id(ck, &id)) {
+        snprintf(from, sizeof(from), "unreadable");
+        ingot_clear_err();   /* the restore names what is wrong with it */
+    } else if (ck) {
+        snprintf(from, sizeof(from), "%016" PRIx64, id);
+    }
     char arch[128] = "gpt2";
     if (c->arch == TR_ARCH_LLAMA)
         snprintf(arch, sizeof(arch), "llama,KV%d,F%d,theta%.17g,eps%.9g,tied%d", c->n_kv_head,
@@ -23,13 +36,13 @@ static void describe(const struct tr_opts *o, const struct tr_config *c, const t
     snprintf(buf, len, "version=%s device=%s arch=%s model=L%d,H%d,C%d,T%d vocab=%d batch=%d "
              "batch-tokens=%" PRId64 " steps=%d seed=%" PRIu64 " lr=%g,%g warmup=%d wd=%g "
              "clip=%g precision=%s data=%s tokens=%" PRIu64 " tokenizer=%016" PRIx64 " "
-             "order=%s resume=%d zero=%d grad-reduce=%s", ingot_version(), backend, arch, c->n_layer, c->n_head, c->n_embd,
+             "order=%s resume=%d zero=%d grad-reduce=%s weights=%s", ingot_version(), backend, arch, c->n_layer, c->n_head, c->n_embd,
              c->seq_len, c->vocab, o->batch, o->batch_tokens, o->steps, o->seed, (double)o->lr,
              (double)o->min_lr, o->warmup, (double)o->weight_decay, (double)o->grad_clip,
              o->precision ? o->precision : "default", o->synthetic ? "synthetic" : "dataset",
              tr_loader_train_tokens(l), tr_loader_tokenizer_hash(l),
              o->sequential ? "sequential" : "shuffled", o->resume, o->zero,
-             o->grad_reduce_bf16 ? "bf16" : "fp32");
+             o->grad_reduce_bf16 ? "bf16" : "fp32", from);
 }
 
 int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const tr_loader *l,

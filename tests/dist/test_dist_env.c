@@ -2,6 +2,7 @@
  * hostlist expansion: every launcher's variables, as they set them. */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "test_check.h"
 #include "tr_dist_env.h"
@@ -73,6 +74,34 @@ static const struct env_case env_cases[] = {
     { "RANK alone", { "RANK=1", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
       "RANK is set but WORLD_SIZE is not" },
     { "WORLD_SIZE=1 alone", { "WORLD_SIZE=1", NULL }, "none", 0, 1, 0, 1, "", 0, "", NULL },
+    /* a stray one-process world over a launcher's larger one: each task
+     * would train alone into the same outputs */
+    { "stray RANK/WORLD_SIZE under srun", { "RANK=0", "WORLD_SIZE=1", "SLURM_PROCID=1",
+      "SLURM_STEP_NUM_TASKS=2", "SLURM_LOCALID=1", "SLURM_STEP_NODELIST=localhost",
+      "SLURM_JOB_ID=77", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
+      "RANK=0 WORLD_SIZE=1 say one process, but SLURM_PROCID=1 SLURM_STEP_NUM_TASKS=2 (slurm) "
+      "say 2" },
+    { "stray RANK/WORLD_SIZE under mpirun", { "RANK=0", "WORLD_SIZE=1",
+      "OMPI_COMM_WORLD_RANK=3", "OMPI_COMM_WORLD_SIZE=4", NULL }, NULL, 0, 0, 0, 0, NULL, 0,
+      NULL, "OMPI_COMM_WORLD_SIZE=4 (openmpi) say 4: each of those processes would train alone" },
+    /* the same worlds agreeing, or torchrun's larger one in a one-task step */
+    { "one process in a one-task srun step", { "RANK=0", "WORLD_SIZE=1", "SLURM_PROCID=0",
+      "SLURM_STEP_NUM_TASKS=1", NULL }, "env", 0, 1, 0, -1, "", 0, "", NULL },
+    { "torchrun in a one-task srun step", { "SLURM_PROCID=0", "SLURM_STEP_NUM_TASKS=1",
+      "RANK=3", "WORLD_SIZE=8", "LOCAL_RANK=3", "LOCAL_WORLD_SIZE=8", "TORCHELASTIC_RUN_ID=r",
+      NULL }, "torchrun", 3, 8, 3, 8, "127.0.0.1", TR_DIST_DEFAULT_PORT, "torchrun-r", NULL },
+    /* blanks on either side are refused alike (strtol skips leading ones) */
+    { "leading blank", { "RANK= 1", "WORLD_SIZE=2", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
+      "RANK=' 1' is not an integer" },
+    { "trailing blank", { "RANK=1 ", "WORLD_SIZE=2", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
+      "RANK='1 ' is not an integer" },
+    /* only rank 0's host is wanted from a huge node list */
+    { "slurm huge node list", { "SLURM_PROCID=1", "SLURM_STEP_NUM_TASKS=2",
+      "SLURM_STEP_NODELIST=n[0-999999]x[0-999999]", "SLURM_JOB_ID=77", NULL },
+      "slurm", 1, 2, -1, -1, "n0x0", 20077, "slurm-77.0", NULL },
+    { "slurm bad job node list", { "SLURM_PROCID=1", "SLURM_STEP_NUM_TASKS=2",
+      "SLURM_JOB_NODELIST=gpu[1-", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
+      "SLURM_JOB_NODELIST: hostlist: 'gpu[1-' has an unclosed" },
 };
 
 static void check_env(const struct env_case *c)
@@ -117,6 +146,9 @@ static const struct host_case host_cases[] = {
     { "gpu[a]", 0, { NULL }, "expected a number" },
     { "a,,b", 0, { NULL }, "empty host name" },
     { "", 0, { NULL }, "empty" },
+    /* counted, not expanded, past the wanted host */
+    { "n[0-999999]x[0-999999]", (size_t)1000000 * 1000000, { "n0x0", "n0x1", "n0x2" }, NULL },
+    { "a[0-999999],b[0-999999]", 2000000, { "a0", "a1" }, NULL },
 };
 
 static void check_hosts(const struct host_case *c)
@@ -149,6 +181,24 @@ int main(void)
     size_t n;
     CHECK_FAIL(tr_hostlist_nth("longname", 0, small, sizeof(small), &n), INGOT_E_USAGE,
                "longer than 3 bytes");
+    /* the first host of 10^12 at once, a later one by expanding up to it */
+    char out[64];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_OK(tr_hostlist_nth("n[0-999999]x[0-999999]", 0, out, sizeof(out), &n));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK(!strcmp(out, "n0x0"));
+    CHECK((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec) < 1.0);
+    CHECK_OK(tr_hostlist_nth("n[0-999999]x[0-999999]", 1000001, out, sizeof(out), &n));
+    CHECK(!strcmp(out, "n1x1") && n == (size_t)1000000 * 1000000);
+    /* no more than TR_HOSTLIST_MAX_EXPAND names are expanded */
+    CHECK_FAIL(tr_hostlist_nth("a[0-999999],b[0-999999]", TR_HOSTLIST_MAX_EXPAND, out,
+                               sizeof(out), &n), INGOT_E_USAGE, "only the first 1048576 names");
+    /* a name too long is refused whichever host is wanted */
+    static char longlist[1200] = "a,b[1-2]";
+    memset(longlist + 8, 'x', sizeof(longlist) - 9);
+    CHECK_FAIL(tr_hostlist_nth(longlist, 0, out, sizeof(out), &n), INGOT_E_USAGE,
+               "longer than 1023 bytes");
     CHECK(tr_dist_hash("a") != tr_dist_hash("b"));
     printf("dist_env: %zu environments, %zu hostlists ok\n",
            sizeof(env_cases) / sizeof(env_cases[0]), sizeof(host_cases) / sizeof(host_cases[0]));

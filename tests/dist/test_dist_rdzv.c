@@ -2,7 +2,7 @@
  * (payload, local ranks, gather/bcast), and every way it must fail clearly
  * and in time: duplicate rank, wrong world size, another configuration,
  * another job on the port, a rank that never comes, rank 0 absent, a rank
- * that dies after the rendezvous. */
+ * that dies after the rendezvous; silent strays on the port delay no rank. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -34,10 +34,32 @@ static unsigned char payload_of(int i)
     return (unsigned char)(i * 7 + 3);
 }
 
+/* Not a rank: connects to the rendezvous port and stays silent for 2 s, as
+ * a port scan or another program may (rank -1 in a scenario). */
+static int stray(int port)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    for (int i = 0; i < 200; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+            usleep(2000000);
+            close(fd);
+            return 0;
+        }
+        if (fd >= 0)
+            close(fd);
+        usleep(10000);
+    }
+    return 1;
+}
+
 static int child(const struct proc *p, int port, double timeout)
 {
     if (p->delay_s > 0)
         usleep((useconds_t)(p->delay_s * 1e6));
+    if (p->rank < 0)
+        return stray(port);
     unsigned char pay[TR_RDZV_PAYLOAD];
     for (int i = 0; i < TR_RDZV_PAYLOAD; i++)
         pay[i] = p->rank == 0 ? payload_of(i) : 0;
@@ -140,6 +162,14 @@ int main(void)
         { .rank = 1, .world = 3, .key = K, .local_rank = 1 },
         { .rank = 2, .world = 3, .key = K, .local_rank = 2 } }, 3, 10.0, 5.0);
     scenario("one rank", (struct proc[]){ { .rank = 0, .world = 1, .key = K } }, 1, 1.0, 2.0);
+    /* silent connections beside the ranks: each once held the rendezvous up
+     * for 5 s (its hello read before the next accept), so rank 1 "never
+     * arrived" within the timeout */
+    scenario("three silent strays", (struct proc[]){
+        { .rank = 0, .world = 2, .key = K, .local_rank = 0 },
+        { .rank = -1, .delay_s = 0.05 }, { .rank = -1, .delay_s = 0.05 },
+        { .rank = -1, .delay_s = 0.05 },
+        { .rank = 1, .world = 2, .key = K, .delay_s = 0.3, .local_rank = 1 } }, 5, 1.5, 2.5);
     scenario("duplicate rank", (struct proc[]){
         { .rank = 0, .world = 3, .key = K, .delay_s = 0.2, .expect = "rank 1 arrived twice" },
         { .rank = 1, .world = 3, .key = K, .expect = "arrived twice" },

@@ -16,7 +16,7 @@ ranks gives the losses of --zero 0, resumes 2 -> 1 and 1 -> 2 (the
 checkpoint's whole m and v are gathered from the shards), and reports less
 memory; --grad-reduce bf16 stays close to fp32 without equalling it. tcp also: a stop signal to one rank stops every
 rank after the same step with a checkpoint; a configuration mismatch names
-the rank; a rank killed mid-run makes the survivor fail fast. --arch llama:
+the rank (also different starting weights: --init-from on one rank); a rank killed mid-run makes the survivor fail fast. --arch llama:
 2 ranks (--zero 0 and 1) equal one process, and resume 2 -> 1.
 """
 import json
@@ -254,6 +254,27 @@ def mismatch():
     print("mismatch: --batch 1 on rank 1 is named on both ranks")
 
 
+def weights_mismatch():
+    """--init-from on rank 1 only: the ranks would train different copies
+    (each rank loads its own), so the rendezvous compares the weights'
+    identity and names it."""
+    ck = os.path.join(TMP, "wm")
+    run(1, BASE + ["--ckpt-dir", ck, "--steps", "2"])
+    init = ["--init-from", os.path.join(ck, "ckpt-00000002.bin")]
+    procs = spawn_tcp(2, BASE, per_rank=lambda r: init if r == 1 else [])
+    outs = [p.communicate(timeout=60) for p in procs]
+    for (_, err), p in zip(outs, procs):
+        if p.returncode == 0 or "rank 1" not in err or "weights=" not in err or \
+                "rank 0 has 'weights=new'" not in err:
+            fail("weights mismatch: exit %d, stderr:\n%s" % (p.returncode, err))
+    procs = spawn_tcp(2, BASE + init)   # the same on both: trains
+    outs = [p.communicate(timeout=60) for p in procs]
+    if any(p.returncode for p in procs):
+        fail("--init-from on both ranks: exit %s, %s" % ([p.returncode for p in procs],
+                                                        outs[0][1]))
+    print("weights: --init-from on rank 1 only is refused on both ranks; on both it trains")
+
+
 def rank_dies():
     args = [x if x != "8" else "100000" for x in BASE]
     procs = spawn_tcp(2, args)
@@ -361,6 +382,7 @@ def main():
             stop_collective()
             stop_collective(("--zero", "1"))
             mismatch()
+            weights_mismatch()
             rank_dies()
             local_work_untimed()
             foreign_listener()
