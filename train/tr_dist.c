@@ -140,7 +140,7 @@ int tr_dist_rendezvous(tr_dist *d, const struct tr_dist_opts *o, void *payload)
         .addr = e->master_addr, .port = o->port > 0 ? o->port : e->rdzv_port, .rank = e->rank,
         .world = e->world, .local_rank = e->local_rank,
         .job_key = e->job_id[0] ? tr_dist_hash(e->job_id) : 0, .config = o->config,
-        .host = d->host, .timeout_s = o->timeout_s,
+        .host = d->host, .timeout_s = o->timeout_s, .stop = o->stop,
     };
     int err = tr_rdzv_open(&ro, payload, &d->rdzv);
     if (err)

@@ -15,6 +15,7 @@
 #ifndef INGOT_TR_DIST_H
 #define INGOT_TR_DIST_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@ struct tr_dist_opts {
     double timeout_s;           /* --dist-timeout: rendezvous, init, and progress */
     int port;                   /* --dist-port; 0: from the environment */
     const char *const *envp;    /* environment to read (environ) */
+    volatile sig_atomic_t *stop;   /* set by a signal: the rendezvous gives up (may be NULL) */
 };
 
 enum tr_dist_dtype { TR_DIST_F32, TR_DIST_I32, TR_DIST_BF16 };

@@ -46,10 +46,23 @@ struct tr_rdzv {
 
 /* ---- byte transport with a deadline ---- */
 
+/* The run's stop flag while tr_rdzv_open() waits (NULL otherwise): a
+ * signal ends the waits below within a second (-EINTR), where they used to
+ * retry until --dist-timeout, up to 600 s after Ctrl-C. One rendezvous per
+ * process at a time. */
+static volatile sig_atomic_t *rdzv_stop;
+
+static bool stopped(void)
+{
+    return rdzv_stop && *rdzv_stop;
+}
+
 static int wait_fd(int fd, short ev, double deadline)
 {
     for (;;) {
         double left = deadline - mono_now();
+        if (stopped())
+            return -EINTR;
         if (left <= 0)
             return -ETIMEDOUT;
         struct pollfd p = { .fd = fd, .events = ev };
@@ -285,6 +298,11 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
     hs[0] = *mine;
     while (have < r->world && !err) {
         double now = mono_now(), wake = deadline;
+        if (stopped()) {
+            err = ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: stopped by a signal while "
+                             "waiting for the ranks (%d of %d present)", have, r->world);
+            break;
+        }
         if (now >= deadline) {
             err = -ETIMEDOUT;
             break;
@@ -475,6 +493,10 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
     double backoff = 0.05;
     int fd = -1, err;
     while ((err = try_connect(o, deadline, &fd)) == -EAGAIN) {
+        if (stopped())
+            return ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: rank %d stopped by a signal "
+                              "while trying to reach rank 0 at %s:%d", r->rank, o->addr,
+                              o->port);
         if (mono_now() + backoff >= deadline)
             return ingot_fail(-ETIMEDOUT, "rendezvous: rank %d could not reach rank 0 at %s:%d "
                               "within %.0f s: rank 0 did not start, or MASTER_ADDR/--dist-port "
@@ -496,12 +518,16 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
      * verdict arrive. */
     const double verdict_by = mono_now() + o->timeout_s + 5.0;
     if ((err = xfer(fd, (void *)mine, sizeof(*mine), true, deadline)) ||
-        (err = xfer(fd, &rep, sizeof(rep), false, verdict_by)))
+        (err = xfer(fd, &rep, sizeof(rep), false, verdict_by))) {
+        if (err == -EINTR && stopped())
+            return ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: rank %d stopped by a signal "
+                              "while waiting for rank 0's verdict", r->rank);
         return ingot_fail(err, "rendezvous: rank %d: %s:%d accepted the connection but %s%s: "
                           "is another program listening on that port, or did rank 0 fail? "
                           "(MASTER_PORT / --dist-port; read rank 0's output)", r->rank, o->addr,
                           o->port, err == -ETIMEDOUT ? "sent no rendezvous answer in time" :
                           what_err(err), err == -ETIMEDOUT ? "" : " before its rendezvous answer");
+    }
     if (rep.magic != MAGIC)
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: %s:%d is not an ingot rendezvous",
                           o->addr, o->port);
@@ -547,8 +573,10 @@ int tr_rdzv_open(const struct tr_rdzv_opts *o, void *payload, tr_rdzv **out)
         r->local_world = 1;
         err = 0;
     } else {
+        rdzv_stop = o->stop;
         err = o->rank == 0 ? serve(r, o, &h, payload, deadline) :
                              join(r, o, &h, payload, deadline);
+        rdzv_stop = NULL;
     }
     if (err) {
         tr_rdzv_close(r);

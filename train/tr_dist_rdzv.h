@@ -18,6 +18,7 @@
 #ifndef INGOT_TR_DIST_RDZV_H
 #define INGOT_TR_DIST_RDZV_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,8 @@ struct tr_rdzv_opts {
     const char *config;      /* the run's configuration in words; must match rank 0's */
     const char *host;        /* this rank's host name; NULL: gethostname() */
     double timeout_s;        /* for the rendezvous, and for each later exchange */
+    volatile sig_atomic_t *stop;   /* set (a signal): the rendezvous ends with
+                                    * INGOT_E_INTERRUPTED; NULL: not watched */
 };
 
 typedef struct tr_rdzv tr_rdzv;

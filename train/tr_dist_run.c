@@ -46,14 +46,15 @@ static void describe(const struct tr_opts *o, const struct tr_config *c, const t
 }
 
 int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const tr_loader *l,
-                     const char *backend, tr_dist **out, struct tr_dist_share *share)
+                     const char *backend, volatile sig_atomic_t *stop, tr_dist **out,
+                     struct tr_dist_share *share)
 {
     char conf[TR_RDZV_CONFIG];
     describe(o, cfg, l, backend, conf, sizeof(conf));
     struct tr_dist_opts dopts = {
         .mode = o->dist, .gpu = strcmp(backend, "cpu") != 0, .config = conf,
         .timeout_s = o->dist_timeout, .port = o->dist_port,
-        .envp = (const char *const *)environ,
+        .envp = (const char *const *)environ, .stop = stop,
     };
     int err = tr_dist_open(&dopts, out);
     if (err)

@@ -10,6 +10,7 @@
 #ifndef INGOT_TR_DIST_RUN_H
 #define INGOT_TR_DIST_RUN_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "data_loader.h"
@@ -26,9 +27,11 @@ struct tr_dist_share {
  * process environment), checking that every rank runs the same
  * configuration (model, batch, data, seed, schedule, version) and that the
  * micro-steps divide among the ranks (else INGOT_E_USAGE with the
- * arithmetic). gpu: the back end is a GPU's. */
+ * arithmetic). gpu: the back end is a GPU's. stop: the run's stop flag (a
+ * signal set it): the rendezvous gives up with INGOT_E_INTERRUPTED. */
 int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const tr_loader *l,
-                     const char *backend, tr_dist **out, struct tr_dist_share *share);
+                     const char *backend, volatile sig_atomic_t *stop, tr_dist **out,
+                     struct tr_dist_share *share);
 
 /* Every rank must resume at the same step and data position (a checkpoint
  * directory not visible to every rank would otherwise split the run):

@@ -714,7 +714,8 @@ int tr_train(const struct tr_opts *o)
     }
     tr_config_pad_vocab(&r.cfg);
     if ((err = tr_config_check(&r.cfg)) ||
-        (err = tr_dist_run_open(o, &r.cfg, r.loader, r.ops->name, &r.dist, &r.share)))
+        (err = tr_dist_run_open(o, &r.cfg, r.loader, r.ops->name, &stop_requested, &r.dist,
+                                    &r.share)))
         goto out;
     if (o->dump_batch && tr_dist_world(r.dist) > 1) {
         err = ingot_fail(INGOT_E_USAGE, "--dump-batch is for one process, not %d ranks",

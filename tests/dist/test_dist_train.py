@@ -16,7 +16,8 @@ ranks gives the losses of --zero 0, resumes 2 -> 1 and 1 -> 2 (the
 checkpoint's whole m and v are gathered from the shards), and reports less
 memory; --grad-reduce bf16 stays close to fp32 without equalling it. tcp also: a stop signal to one rank stops every
 rank after the same step with a checkpoint; a configuration mismatch names
-the rank (also different starting weights: --init-from on one rank); a rank killed mid-run makes the survivor fail fast. --arch llama:
+the rank (also different starting weights: --init-from on one rank); SIGINT at the
+rendezvous ends a rank at once; a rank killed mid-run makes the survivor fail fast. --arch llama:
 2 ranks (--zero 0 and 1) equal one process, and resume 2 -> 1.
 """
 import json
@@ -275,6 +276,26 @@ def weights_mismatch():
     print("weights: --init-from on rank 1 only is refused on both ranks; on both it trains")
 
 
+def interrupt_rendezvous():
+    """SIGINT to a rank still at the rendezvous (rank 0 waiting for rank 1,
+    or rank 1 for an absent rank 0) ends it at once with 130; it used to
+    wait out --dist-timeout (20 s here, 600 by default)."""
+    port = str(free_port())
+    for r in (0, 1):
+        env = dict(ENV, RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        p = subprocess.Popen([TRAIN] + BASE + ["--dist-timeout", "20"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        t0 = time.time()
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        dt = time.time() - t0
+        if p.returncode != 130 or dt > 3.0 or "stopped by a signal" not in err:
+            fail("SIGINT at the rendezvous (rank %d): exit %d after %.1f s: %s" %
+                 (r, p.returncode, dt, err))
+    print("SIGINT at the rendezvous: rank 0 and rank 1 exit 130 within a second or two")
+
+
 def rank_dies():
     args = [x if x != "8" else "100000" for x in BASE]
     procs = spawn_tcp(2, args)
@@ -383,6 +404,7 @@ def main():
             stop_collective(("--zero", "1"))
             mismatch()
             weights_mismatch()
+            interrupt_rendezvous()
             rank_dies()
             local_work_untimed()
             foreign_listener()
