@@ -135,8 +135,11 @@ static int slurm_extras(const char *const *envp, struct tr_dist_env *e)
     const char *job = get(envp, "SLURM_JOB_ID"), *step = get(envp, "SLURM_STEP_ID");
     if (job)
         snprintf(e->job_id, sizeof(e->job_id), "slurm-%s.%s", job, step ? step : "0");
+    /* 20000-31999: below Linux's ephemeral ports (32768-60999), which the
+     * node's outgoing connections take (mod 20000 reached 39999: about a
+     * third of job ids could meet "port in use") */
     if (!e->master_port && job)
-        e->rdzv_port = 20000 + (int)(strtoul(job, NULL, 10) % 20000);
+        e->rdzv_port = 20000 + (int)(strtoul(job, NULL, 10) % 12000);
     return 0;
 }
 

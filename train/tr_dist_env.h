@@ -23,7 +23,7 @@ struct tr_dist_env {
 
 /* The port ingot's rendezvous uses when no --dist-port is given: MASTER_PORT,
  * plus one under torchrun (whose agent's TCPStore holds MASTER_PORT itself);
- * 20000 + SLURM_JOB_ID mod 20000 under Slurm without MASTER_PORT; else 29500
+ * 20000 + SLURM_JOB_ID mod 12000 under Slurm without MASTER_PORT; else 29500
  * (torch's default). INGOT_DIST_PORT overrides all of them. */
 enum { TR_DIST_DEFAULT_PORT = 29500 };
 

@@ -497,13 +497,14 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
             return ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: rank %d stopped by a signal "
                               "while trying to reach rank 0 at %s:%d", r->rank, o->addr,
                               o->port);
-        if (mono_now() + backoff >= deadline)
+        double left = deadline - mono_now();
+        if (left <= 0.0)
             return ingot_fail(-ETIMEDOUT, "rendezvous: rank %d could not reach rank 0 at %s:%d "
                               "within %.0f s: rank 0 did not start, or MASTER_ADDR/--dist-port "
                               "is wrong, or a firewall is in the way", r->rank, o->addr, o->port,
                               o->timeout_s);
-        nanosleep(&(struct timespec){ (time_t)backoff, (long)((backoff - (time_t)backoff) *
-                                                             1e9) }, NULL);
+        const double nap = backoff < left ? backoff : left;   /* tries to the deadline */
+        nanosleep(&(struct timespec){ (time_t)nap, (long)((nap - (time_t)nap) * 1e9) }, NULL);
         backoff = backoff < 1.0 ? backoff * 2 : 1.0;
     }
     if (err)

@@ -46,7 +46,7 @@ static const struct env_case env_cases[] = {
     { "slurm srun", { "SLURM_PROCID=6", "SLURM_NTASKS=8", "SLURM_STEP_NUM_TASKS=8",
       "SLURM_LOCALID=2", "SLURM_STEP_NODELIST=gpu[01-02]", "SLURM_JOB_ID=123456",
       "SLURM_STEP_ID=0", NULL },
-      "slurm", 6, 8, 2, -1, "gpu01", 20000 + 123456 % 20000, "slurm-123456.0", NULL },
+      "slurm", 6, 8, 2, -1, "gpu01", 20000 + 123456 % 12000, "slurm-123456.0", NULL },
     { "slurm with MASTER_*", { "SLURM_PROCID=0", "SLURM_STEP_NUM_TASKS=2", "SLURM_LOCALID=0",
       "SLURM_STEP_NODELIST=a,b", "SLURM_JOB_ID=7", "MASTER_ADDR=b", "MASTER_PORT=6000", NULL },
       "slurm", 0, 2, 0, -1, "b", 6000, "slurm-7.0", NULL },
