@@ -277,6 +277,33 @@ struct pending {
     struct hello h;
 };
 
+static int try_connect(const struct tr_rdzv_opts *o, double deadline, int *out);
+
+/* The port is taken. When the holder is an ingot rendezvous (this job's
+ * rank 0: two processes were given RANK=0; or another job's), its answer to
+ * this process's greeting says which, on both sides; otherwise the
+ * port-in-use message (err, recorded) stands. */
+static int probe_holder(const struct tr_rdzv_opts *o, const struct hello *mine, int err)
+{
+    char keep[1024];
+    snprintf(keep, sizeof(keep), "%s", ingot_errmsg());
+    struct tr_rdzv_opts p = *o;
+    p.addr = "127.0.0.1";
+    const double deadline = mono_now() + 2.0;
+    struct reply rep;
+    int fd = -1;
+    bool answered = !try_connect(&p, deadline, &fd) &&
+                    !xfer(fd, (void *)mine, sizeof(*mine), true, deadline) &&
+                    !xfer(fd, &rep, sizeof(rep), false, deadline) && rep.magic == MAGIC &&
+                    rep.status;
+    if (fd >= 0)
+        close(fd);
+    if (!answered)
+        return ingot_fail(err, "%s", keep);
+    rep.msg[sizeof(rep.msg) - 1] = '\0';
+    return ingot_fail(rep.status, "%s", rep.msg);
+}
+
 static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mine,
                  const void *payload, double deadline)
 {
@@ -290,7 +317,9 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
         return ingot_oom("rendezvous host table", (size_t)r->world * sizeof(*hs));
     }
     raise_fd_limit(r->world);
-    if ((err = listen_on(o->port, &lfd))) {
+    if ((err = listen_on(o->port, &lfd)) == -EADDRINUSE)
+        err = probe_holder(o, mine, err);
+    if (err) {
         free(hs);
         free(pend);
         return err;

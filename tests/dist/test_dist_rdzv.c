@@ -2,7 +2,8 @@
  * (payload, local ranks, gather/bcast), and every way it must fail clearly
  * and in time: duplicate rank, wrong world size, another configuration,
  * another job on the port, a rank that never comes, rank 0 absent, a rank
- * that dies after the rendezvous; silent strays on the port delay no rank. */
+ * that dies after the rendezvous, two rank 0s (both told); silent strays on
+ * the port delay no rank. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -174,6 +175,11 @@ int main(void)
         { .rank = 0, .world = 3, .key = K, .delay_s = 0.2, .expect = "rank 1 arrived twice" },
         { .rank = 1, .world = 3, .key = K, .expect = "arrived twice" },
         { .rank = 1, .world = 3, .key = K, .expect = "arrived twice" } }, 3, 5.0, 5.0);
+    /* the second rank 0 finds the port taken; the holder's answer names both */
+    scenario("two rank 0", (struct proc[]){
+        { .rank = 0, .world = 2, .key = K, .expect = "two processes are rank 0" },
+        { .rank = 0, .world = 2, .key = K, .delay_s = 0.2, .expect = "two processes are rank 0" } },
+        2, 3.0, 3.0);
     scenario("wrong world size", (struct proc[]){
         { .rank = 0, .world = 2, .key = K, .expect = "rank 1 on host testhost says the world "
           "has 3 ranks, rank 0 says 2" },
