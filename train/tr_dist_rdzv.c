@@ -194,8 +194,9 @@ static int listen_on(int port, int *out)
 }
 
 /* Send every connected rank the same verdict (best effort for errors). */
-static void answer_all(tr_rdzv *r, struct reply *rep, const struct hello *hs, double deadline)
+static int answer_all(tr_rdzv *r, struct reply *rep, const struct hello *hs, double deadline)
 {
+    int first = 0;
     for (int i = 1; i < r->world; i++) {
         if (r->fds[i] < 0)
             continue;
@@ -205,8 +206,16 @@ static void answer_all(tr_rdzv *r, struct reply *rep, const struct hello *hs, do
             for (int j = 0; j < r->world; j++)
                 rep->local_world += !strcmp(hs[j].host, hs[i].host);
         }
-        (void)xfer(r->fds[i], rep, sizeof(*rep), true, deadline);
+        int err = xfer(r->fds[i], rep, sizeof(*rep), true, deadline);
+        if (err && !first)
+            first = err == -EPIPE || err == -ETIMEDOUT ?
+                    ingot_fail(err, "rendezvous: rank %d (%s) %s before rank 0 could send it "
+                               "the rendezvous' outcome", i, hs[i].host, err == -EPIPE ?
+                               "closed the connection" : "took no data for 5 s") :
+                    ingot_fail(err, "rendezvous: sending rank %d its verdict: %s", i,
+                               strerror(-err));
     }
+    return first;
 }
 
 /* Answer one connection with the recorded error, and close it. */
@@ -247,7 +256,10 @@ static int check_hello(const tr_rdzv *r, const struct hello *h, const struct hel
     if (tr_config_diff(mine->config, h->config, d, sizeof(d)))
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: rank %d on host %s runs another "
                           "configuration: it has %s; every rank needs the same command line and "
-                          "data", (int)h->rank, h->host, d);
+                          "data%s", (int)h->rank, h->host, d, !strncmp(d, "'weights=", 9) ?
+                          " (the weights it starts from: the same --init-from file, or for "
+                          "--resume the same checkpoints in --ckpt-dir, on a shared file system "
+                          "or copied to every host)" : "");
     return 0;
 }
 
@@ -342,9 +354,7 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
             pf[n++] = (struct pollfd){ .fd = pend[i].fd, .events = POLLIN };
             wake = pend[i].until < wake ? pend[i].until : wake;
         }
-        const bool listening = np < N_PENDING;   /* full: the rest wait in the backlog */
-        if (listening)
-            pf[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+        pf[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
         double left = wake - now;
         int k = poll(pf, (nfds_t)n, left > 1.0 ? 1000 : (int)(left * 1e3) + 1);
         if (k < 0 && errno != EINTR) {
@@ -407,7 +417,7 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
         }
         np = m;
         /* new connections */
-        while (!err && listening && (pf[n - 1].revents & POLLIN) && np < N_PENDING) {
+        while (!err && (pf[n - 1].revents & POLLIN)) {
             int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
             if (fd < 0) {
                 if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -425,14 +435,24 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
                 break;
             }
             set_nonblock(fd);
+            if (np == N_PENDING) {
+                /* full of silent connections: the oldest goes, so that a
+                 * rank behind them is still read (a flood of strays slows
+                 * the rendezvous; it does not stop it) */
+                close(pend[0].fd);
+                memmove(pend, pend + 1, (N_PENDING - 1) * sizeof(*pend));
+                np--;
+            }
             double lim = now + 5.0;   /* for its hello */
             pend[np++] = (struct pending){ .fd = fd, .until = lim < deadline ? lim : deadline };
         }
     }
-    for (int i = 0; i < np; i++)   /* strays, or ranks too late for an error's verdict */
-        close(pend[i].fd);
-    free(pend);
     close(lfd);
+    /* The verdicts go out whatever the stop flag says (a signal would
+     * otherwise leave every rank guessing why rank 0 went), each with a
+     * fresh limit: the last hello may have come at the deadline. */
+    volatile sig_atomic_t *stop = rdzv_stop;
+    rdzv_stop = NULL;
     if (err == -ETIMEDOUT) {
         char miss[256] = "";
         int n = 0;
@@ -448,10 +468,20 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
     if (err) {
         rep.status = err;
         snprintf(rep.msg, sizeof(rep.msg), "%s", ingot_errmsg());
-        answer_all(r, &rep, hs, mono_now() + 2.0);
+        /* connections whose hello was still arriving: maybe ranks, told too */
+        for (int i = 0; i < np; i++)
+            refuse(pend[i].fd, err, mono_now() + 2.0);
+        free(pend);
+        char keep[1024];   /* a failed send below must not replace the reason */
+        snprintf(keep, sizeof(keep), "%s", ingot_errmsg());
+        (void)answer_all(r, &rep, hs, mono_now() + 2.0);
+        rdzv_stop = stop;
         free(hs);
-        return err;
+        return ingot_fail(err, "%s", keep);
     }
+    for (int i = 0; i < np; i++)   /* strays */
+        close(pend[i].fd);
+    free(pend);
     /* Local ranks the launcher did not give: order of rank among a host's ranks. */
     for (int i = 0; i < r->world; i++) {
         int lr = 0, lw = 0;
@@ -470,9 +500,10 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
     }
     memcpy(rep.payload, payload, TR_RDZV_PAYLOAD);
     memcpy(rep.host0, mine->host, TR_RDZV_HOST);
-    answer_all(r, &rep, hs, deadline);
+    err = answer_all(r, &rep, hs, mono_now() + 5.0);
+    rdzv_stop = stop;
     free(hs);
-    return 0;
+    return err;
 }
 
 /* ---- other ranks ---- */
