@@ -35,24 +35,27 @@ static unsigned char payload_of(int i)
     return (unsigned char)(i * 7 + 3);
 }
 
-/* Not a rank: connects to the rendezvous port and stays silent for 2 s, as
- * a port scan or another program may (rank -1 in a scenario). */
-static int stray(int port)
+/* Not a rank: n connections to the rendezvous port that stay silent for
+ * 2 s, as a port scan or another program may (rank -n in a scenario). */
+static int stray(int port, int n)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    for (int i = 0; i < 200; i++) {
+    int fds[128], open = 0;
+    for (int i = 0; i < 400 && open < n && open < 128; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-            usleep(2000000);
-            close(fd);
-            return 0;
+            fds[open++] = fd;
+            continue;
         }
         if (fd >= 0)
             close(fd);
         usleep(10000);
     }
-    return 1;
+    usleep(2000000);
+    for (int i = 0; i < open; i++)
+        close(fds[i]);
+    return open == n ? 0 : 1;
 }
 
 static int child(const struct proc *p, int port, double timeout)
@@ -60,7 +63,7 @@ static int child(const struct proc *p, int port, double timeout)
     if (p->delay_s > 0)
         usleep((useconds_t)(p->delay_s * 1e6));
     if (p->rank < 0)
-        return stray(port);
+        return stray(port, -p->rank);
     unsigned char pay[TR_RDZV_PAYLOAD];
     for (int i = 0; i < TR_RDZV_PAYLOAD; i++)
         pay[i] = p->rank == 0 ? payload_of(i) : 0;
@@ -176,6 +179,12 @@ int main(void)
         { .rank = 1, .world = 3, .key = K, .expect = "arrived twice" },
         { .rank = 1, .world = 3, .key = K, .expect = "arrived twice" } }, 3, 5.0, 5.0);
     /* the second rank 0 finds the port taken; the holder's answer names both */
+    /* more silent connections than rank 0 reads side by side (64): the
+     * oldest give way, so rank 1 behind them is still read */
+    scenario("70 silent connections", (struct proc[]){
+        { .rank = 0, .world = 2, .key = K, .local_rank = 0 },
+        { .rank = -70, .delay_s = 0.05 },
+        { .rank = 1, .world = 2, .key = K, .delay_s = 0.5, .local_rank = 1 } }, 3, 1.5, 3.0);
     scenario("two rank 0", (struct proc[]){
         { .rank = 0, .world = 2, .key = K, .expect = "two processes are rank 0" },
         { .rank = 0, .world = 2, .key = K, .delay_s = 0.2, .expect = "two processes are rank 0" } },
