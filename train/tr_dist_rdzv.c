@@ -420,8 +420,13 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
         while (!err && (pf[n - 1].revents & POLLIN)) {
             int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
             if (fd < 0) {
+                /* accept(2): the network errors of a pending connection
+                 * are passed on by accept and are that connection's, to be
+                 * treated like EAGAIN */
                 if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK ||
-                    errno == ECONNABORTED)
+                    errno == ECONNABORTED || errno == ENETDOWN || errno == EPROTO ||
+                    errno == ENOPROTOOPT || errno == EHOSTDOWN || errno == ENONET ||
+                    errno == EHOSTUNREACH || errno == EOPNOTSUPP || errno == ENETUNREACH)
                     break;
                 if (errno == EMFILE || errno == ENFILE)
                     err = ingot_fail(-errno, "rendezvous: rank 0 ran out of file descriptors "
