@@ -455,8 +455,8 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
     close(lfd);
     /* The verdicts go out whatever the stop flag says (a signal would
      * otherwise leave every rank guessing why rank 0 went), each with a
-     * fresh limit: the last hello may have come at the deadline. */
-    volatile sig_atomic_t *stop = rdzv_stop;
+     * fresh limit: the last hello may have come at the deadline. Nothing
+     * waits on the flag past this point (tr_rdzv_open clears it anyway). */
     rdzv_stop = NULL;
     if (err == -ETIMEDOUT) {
         char miss[256] = "";
@@ -480,7 +480,6 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
         char keep[1024];   /* a failed send below must not replace the reason */
         snprintf(keep, sizeof(keep), "%s", ingot_errmsg());
         (void)answer_all(r, &rep, hs, mono_now() + 2.0);
-        rdzv_stop = stop;
         free(hs);
         return ingot_fail(err, "%s", keep);
     }
@@ -506,7 +505,6 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
     memcpy(rep.payload, payload, TR_RDZV_PAYLOAD);
     memcpy(rep.host0, mine->host, TR_RDZV_HOST);
     err = answer_all(r, &rep, hs, mono_now() + 5.0);
-    rdzv_stop = stop;
     free(hs);
     return err;
 }

@@ -285,21 +285,22 @@ static bool per_invocation(const char *k)
     return false;
 }
 
-/* One JSON value as a flag's text value (a string is taken as it is by the
- * caller: buf is left empty). */
-static int value_text(const json_t *v, char *buf, size_t len)
+/* One JSON value as a flag's text value: a string as it is (it was copied
+ * into a PATH_MAX buffer, and one longer was cut short without a word),
+ * else formatted into buf. NULL: not a string, number or true/false. */
+static const char *value_text(const json_t *v, char *buf, size_t len)
 {
     if (json_is_string(v))
-        buf[0] = '\0';
-    else if (json_is_integer(v))
+        return json_string_value(v);
+    if (json_is_integer(v))
         snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else if (json_is_real(v))   /* as the file says it, in messages and for the flag */
         cli_format_double(json_real_value(v), buf, len);
     else if (json_is_boolean(v))
         snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
     else
-        return -1;
-    return 0;
+        return NULL;
+    return buf;
 }
 
 /* A settings object into pairs. strict (config files): an unknown key is an
@@ -352,12 +353,10 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
         for (size_t i = 0; i < n; i++) {
             json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
             int err;
-            if (value_text(e, val, sizeof(val)))
+            const char *text = value_text(e, val, sizeof(val));
+            if (!text)
                 return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" has a value that is not a string, "
                                   "number or true/false", l->origin, key);
-            /* a string as it is (it was copied into a PATH_MAX buffer, and
-             * one longer was cut short without a word) */
-            const char *text = json_is_string(e) ? json_string_value(e) : val;
             if (tr_opts_is_switch(k) != (json_is_boolean(e) || !strcmp(text, "true") ||
                                          !strcmp(text, "false")))
                 return ingot_fail(INGOT_E_USAGE, "%s: \"%s\": %s", l->origin, key,

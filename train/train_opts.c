@@ -686,15 +686,12 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
     for (int i = 0; i < N_PRESETS; i++)
         if (!strcmp(o->model, presets[i].name))
             p = &presets[i];
-    char from[512];
-    /* two origins in one buffer: each in its half (the first was given all
-     * 512 bytes, so a long --config path ran into the second's half and the
-     * message came out garbled) */
+    char from[512], arch_from[512];
     if (!p && tr_llama_preset_find(o->model))
         return ingot_fail(INGOT_E_USAGE, "--model %s%s is a llama preset; this run is --arch "
                           "gpt2%s (leave --arch out or pass --arch llama)", o->model,
-                          value_origin(o, "model", from, 256),
-                          value_origin(o, "arch", from + 256, sizeof(from) - 256));
+                          value_origin(o, "model", from, sizeof(from)),
+                          value_origin(o, "arch", arch_from, sizeof(arch_from)));
     if (!p) {
         char names[256] = "";
         for (int i = 0; i < N_PRESETS; i++) {
