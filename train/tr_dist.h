@@ -110,5 +110,12 @@ void tr_dist_progress(tr_dist *d, int64_t step, const char *op);
  * async error), mpirun ends the job. */
 void tr_dist_local_work(tr_dist *d, int64_t step, const char *op);
 void tr_dist_local_end(tr_dist *d);
+/* This rank's local work is done and no other rank's can outlast it by more
+ * than slack_s: its waits are timed again, from now, with --dist-timeout +
+ * slack_s, until tr_dist_local_end. Without it a peer that hung (alive)
+ * while rank 0 saved left every rank waiting for ever. The caller knows
+ * when it holds: rank 0 always (the others only evaluate, as it did: slack
+ * its own evaluation's time), any rank when rank 0 only evaluated too. */
+void tr_dist_local_done(tr_dist *d, double slack_s);
 
 #endif

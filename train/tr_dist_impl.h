@@ -50,7 +50,8 @@ struct tr_dist {
     atomic_bool wd_stop;
     _Atomic int64_t beat_ns, step;
     _Atomic(const char *) op;
-    atomic_bool local;          /* tr_dist_local_work .. next progress: not timed */
+    atomic_bool local;          /* tr_dist_local_work .. _done or _end: not timed */
+    _Atomic int64_t slack_ns;   /* tr_dist_local_done .. _end: added to the limit */
 };
 
 /* Transports compiled in only when their library is (INGOT_HAVE_MPI,

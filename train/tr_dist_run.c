@@ -14,8 +14,8 @@ extern char **environ;
 
 /* The configuration every rank must share, in words, so that a difference
  * names the field: "batch=8, rank 0 has batch=4". */
-static void describe(const struct tr_opts *o, const struct tr_config *c, const tr_loader *l,
-                     const char *backend, char *buf, size_t len)
+static int describe(const struct tr_opts *o, const struct tr_config *c, const tr_loader *l,
+                    const char *backend, char *buf, size_t len)
 {
     /* the weights every rank starts from: --init-from or --resume on one
      * rank only, or two checkpoints of one step, left the ranks training
@@ -29,20 +29,37 @@ static void describe(const struct tr_opts *o, const struct tr_config *c, const t
     } else if (ck) {
         snprintf(from, sizeof(from), "%016" PRIx64, id);
     }
+    /* the steps after which the ranks evaluate, sample, save or stop: the
+     * others wait there for rank 0 (tr_dist_local_work), and a rank that
+     * skipped such a step timed out in its next collective, or stopped
+     * while the rest went on */
+    char sched[112], ckpt[16] = "off", stop[16] = "off";
+    if (o->ckpt_dir)
+        snprintf(ckpt, sizeof(ckpt), "%d", o->ckpt_every);
+    if (o->stop_after > 0)
+        snprintf(stop, sizeof(stop), "%d", o->stop_after);
+    snprintf(sched, sizeof(sched), " val-every=%d sample-every=%d ckpt-every=%s stop-after=%s "
+             "profile=%d", o->val_every, o->sample_every, ckpt, stop, o->profile);
     char arch[128] = "gpt2";
     if (c->arch == TR_ARCH_LLAMA)
         snprintf(arch, sizeof(arch), "llama,KV%d,F%d,theta%.17g,eps%.9g,tied%d", c->n_kv_head,
                  c->ffn_dim, c->rope_theta, (double)c->norm_eps, (int)c->tie_embeddings);
-    snprintf(buf, len, "version=%s device=%s arch=%s model=L%d,H%d,C%d,T%d vocab=%d batch=%d "
+    int n = snprintf(buf, len, "version=%s device=%s arch=%s model=L%d,H%d,C%d,T%d vocab=%d batch=%d "
              "batch-tokens=%" PRId64 " steps=%d seed=%" PRIu64 " lr=%g,%g warmup=%d wd=%g "
              "clip=%g precision=%s data=%s tokens=%" PRIu64 " tokenizer=%016" PRIx64 " "
-             "order=%s resume=%d zero=%d grad-reduce=%s weights=%s", ingot_version(), backend, arch, c->n_layer, c->n_head, c->n_embd,
+             "order=%s resume=%d zero=%d grad-reduce=%s weights=%s%s", ingot_version(), backend, arch, c->n_layer, c->n_head, c->n_embd,
              c->seq_len, c->vocab, o->batch, o->batch_tokens, o->steps, o->seed, (double)o->lr,
              (double)o->min_lr, o->warmup, (double)o->weight_decay, (double)o->grad_clip,
              o->precision ? o->precision : "default", o->synthetic ? "synthetic" : "dataset",
              tr_loader_train_tokens(l), tr_loader_tokenizer_hash(l),
              o->sequential ? "sequential" : "shuffled", o->resume, o->zero,
-             o->grad_reduce_bf16 ? "bf16" : "fp32", from);
+             o->grad_reduce_bf16 ? "bf16" : "fp32", from, sched);
+    /* a cut description would compare only its start */
+    if (n < 0 || (size_t)n >= len)
+        return ingot_fail(INGOT_E_USAGE, "the run's description for the other ranks takes %d "
+                          "bytes, more than the rendezvous's %zu (a very long version string?)",
+                          n, len - 1);
+    return 0;
 }
 
 int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const tr_loader *l,
@@ -50,13 +67,15 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
                      struct tr_dist_share *share)
 {
     char conf[TR_RDZV_CONFIG];
-    describe(o, cfg, l, backend, conf, sizeof(conf));
+    int err = describe(o, cfg, l, backend, conf, sizeof(conf));
+    if (err)
+        return err;
     struct tr_dist_opts dopts = {
         .mode = o->dist, .gpu = strcmp(backend, "cpu") != 0, .config = conf,
         .timeout_s = o->dist_timeout, .port = o->dist_port,
         .envp = (const char *const *)environ, .stop = stop,
     };
-    int err = tr_dist_open(&dopts, out);
+    err = tr_dist_open(&dopts, out);
     if (err)
         return err;
     int w = tr_dist_world(*out), K = o->grad_accum;

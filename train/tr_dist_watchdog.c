@@ -32,14 +32,28 @@ void tr_dist_local_work(tr_dist *d, int64_t step, const char *op)
         tr_rdzv_set_timeout(d->rdzv, LOCAL_WAIT_S);
 }
 
-void tr_dist_local_end(tr_dist *d)
+/* Timed again from now, with slack_s more than --dist-timeout (none at the
+ * end of the window). */
+static void timed_again(tr_dist *d, double slack_s)
 {
-    if (!d || !atomic_load_explicit(&d->local, memory_order_relaxed))
-        return;
+    atomic_store_explicit(&d->slack_ns, (int64_t)(slack_s * 1e9), memory_order_relaxed);
     atomic_store_explicit(&d->beat_ns, mono_now_ns(), memory_order_relaxed);
     atomic_store_explicit(&d->local, false, memory_order_relaxed);
     if (d->rdzv)
-        tr_rdzv_set_timeout(d->rdzv, d->timeout_s);
+        tr_rdzv_set_timeout(d->rdzv, d->timeout_s + slack_s);
+}
+
+void tr_dist_local_done(tr_dist *d, double slack_s)
+{
+    if (d && atomic_load_explicit(&d->local, memory_order_relaxed))
+        timed_again(d, slack_s > 0.0 ? slack_s : 0.0);
+}
+
+void tr_dist_local_end(tr_dist *d)
+{
+    if (d && (atomic_load_explicit(&d->local, memory_order_relaxed) ||
+              atomic_load_explicit(&d->slack_ns, memory_order_relaxed)))
+        timed_again(d, 0.0);
 }
 
 static void *watch(void *arg)
@@ -47,14 +61,17 @@ static void *watch(void *arg)
     tr_dist *d = arg;
     const int64_t limit = (int64_t)(d->timeout_s * 1e9);
     char why[512];
+    int64_t slack = 0;
     while (!atomic_load(&d->wd_stop)) {
         nanosleep(&(struct timespec){ 0, POLL_MS * 1000000L }, NULL);
         why[0] = '\0';
         if (d->ops->async_error && d->ops->async_error(d, why, sizeof(why)))
             ;   /* why holds the transport's error */
-        else if (!atomic_load(&d->local) && mono_now_ns() - atomic_load(&d->beat_ns) > limit)
-            snprintf(why, sizeof(why), "no progress for %.0f s (--dist-timeout): a peer died, "
-                     "hangs, or is far slower", d->timeout_s);
+        else if (!atomic_load(&d->local) &&
+                 mono_now_ns() - atomic_load(&d->beat_ns) > limit + (slack = atomic_load(&d->slack_ns)))
+            snprintf(why, sizeof(why), "no progress for %.0f s (--dist-timeout%s): a peer died, "
+                     "hangs, or is far slower", d->timeout_s + slack * 1e-9,
+                     slack ? ", plus this rank's evaluation time after its own local work" : "");
         if (!why[0] || atomic_load(&d->wd_stop))
             continue;
         /* one line, whole, so that lines of many ranks do not interleave */

@@ -668,9 +668,17 @@ static int run_loop(struct run *r)
          * takes (not --dist-timeout), the others waiting for it in the next
          * step's collectives, up to its stop vote (tr_dist_local_end) */
         tr_dist_local_work(r->dist, s, "evaluation, sample or checkpoint");
-        if ((do_val && (err = evaluate(r, s))) || (do_sample && (err = sample(r, s))) ||
-            (do_ckpt && (err = save_checkpoint(r, s))))
+        const double t_eval = mono_now();
+        if (do_val && (err = evaluate(r, s)))
             return err;
+        const double eval_s = mono_now() - t_eval;
+        if ((do_sample && (err = sample(r, s))) || (do_ckpt && (err = save_checkpoint(r, s))))
+            return err;
+        /* every rank evaluated; only rank 0 samples and saves: the ranks
+         * whose work no other rank's can outlast (by more than an
+         * evaluation's time) wait on a clock again */
+        if (tr_dist_rank(r->dist) == 0 || !(do_sample || do_ckpt))
+            tr_dist_local_done(r->dist, eval_s);
         r->mark = mono_now();   /* evaluation and I/O are not training time */
         /* a signal during this step's save: the save is the stop's checkpoint
          * (one process: no vote needed; with ranks the stop waits for the

@@ -17,7 +17,8 @@ checkpoint's whole m and v are gathered from the shards), and reports less
 memory; --grad-reduce bf16 stays close to fp32 without equalling it. tcp also: a stop signal to one rank stops every
 rank after the same step with a checkpoint; a configuration mismatch names
 the rank (also different starting weights: --init-from on one rank); SIGINT at the
-rendezvous ends a rank at once; a rank killed mid-run makes the survivor fail fast. --arch llama:
+rendezvous ends a rank at once; a rank killed mid-run makes the survivor fail fast;
+a rank frozen while rank 0 samples makes rank 0 fail naming it. --arch llama:
 2 ranks (--zero 0 and 1) equal one process, and resume 2 -> 1.
 """
 import json
@@ -253,6 +254,16 @@ def mismatch():
         if p.returncode == 0 or "rank 1" not in err or "'batch=1', rank 0 has 'batch=2'" not in err:
             fail("mismatch: exit %d, stderr:\n%s" % (p.returncode, err))
     print("mismatch: --batch 1 on rank 1 is named on both ranks")
+    # the steps where the ranks wait for rank 0's local work must agree: a rank
+    # without the sample timed out in its next collective while rank 0 sampled
+    for extra, said in ((["--sample-every", "3"], "'sample-every=3', rank 0 has 'sample-every=0'"),
+                        (["--stop-after", "4"], "'stop-after=4', rank 0 has 'stop-after=off'")):
+        procs = spawn_tcp(2, BASE, per_rank=lambda r: extra if r == 1 else [])
+        outs = [p.communicate(timeout=60) for p in procs]
+        for (_, err), p in zip(outs, procs):
+            if p.returncode == 0 or said not in err:
+                fail("mismatch %s: exit %d, stderr:\n%s" % (extra, p.returncode, err))
+    print("mismatch: --sample-every or --stop-after on rank 1 only is named on both ranks")
 
 
 def weights_mismatch():
@@ -344,6 +355,50 @@ def local_work_untimed():
     print("rank 0's sample of %.1f s with --dist-timeout 2: both ranks finish" % dt)
 
 
+def peer_hangs_during_sample():
+    """Rank 1 freezes (SIGSTOP: alive, silent) while rank 0 samples for longer than
+    --dist-timeout 2: after its sample rank 0 waits on a clock again and fails naming
+    rank 1, instead of waiting for ever in the next step's collective."""
+    port = str(free_port())
+    args = ["--device", "cpu", "--synthetic", "--vocab", "256", "--layers", "2", "--heads",
+            "2", "--dim", "32", "--seq-len", "64", "--batch", "1", "--batch-tokens", "128",
+            "--steps", "4", "--threads", "1", "--val-every", "0", "--print-every", "1",
+            "--sample-every", "2", "--sample-tokens", "6000", "--dist-timeout", "2"]
+    procs = []
+    for r in range(2):
+        env = dict(ENV, RANK=str(r), WORLD_SIZE="2", LOCAL_RANK=str(r), LOCAL_WORLD_SIZE="2",
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        procs.append(subprocess.Popen([TRAIN] + args, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    try:
+        while True:   # rank 0 printed step 2: both voted, rank 0 now samples
+            line = procs[0].stdout.readline()
+            if not line:
+                fail("rank 0 ended before step 2: %s" % (procs[0].communicate(),))
+            if "step      2/" in line:
+                break
+        os.kill(procs[1].pid, signal.SIGSTOP)
+        t0 = time.time()
+        try:
+            out, err = procs[0].communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            fail("rank 1 frozen during rank 0's sample: rank 0 still waits after 60 s")
+        dt = time.time() - t0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.communicate()
+    # the tcp all-reduce's own deadline, or else the watchdog (exit 3), ends it
+    named = "rank 1 (" in err and "did not answer in time" in err
+    if procs[0].returncode == 0 or not (named or "no progress for 2 s" in err) or \
+            "sample at step 2" not in out or dt > 20:
+        fail("rank 1 frozen during rank 0's sample: rank 0 exit %d after %.1f s\n%s%s" % (
+            procs[0].returncode, dt, out, err))
+    print("rank 1 frozen during rank 0's sample: rank 0 fails %.1f s later: %s" % (
+        dt, err.strip().splitlines()[-1]))
+
+
 def foreign_listener():
     """Another program on the rendezvous port (accepts, never answers): rank 1 says so
     within --dist-timeout (it said "rank 0 ... did not answer in time before answering")."""
@@ -407,6 +462,7 @@ def main():
             interrupt_rendezvous()
             rank_dies()
             local_work_untimed()
+            peer_hangs_during_sample()
             foreign_listener()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
