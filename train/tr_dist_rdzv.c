@@ -289,7 +289,7 @@ struct pending {
     struct hello h;
 };
 
-static int try_connect(const struct tr_rdzv_opts *o, double deadline, int *out);
+static int try_connect(const struct sockaddr_in *sa, double deadline, int *out);
 
 /* The port is taken. When the holder is an ingot rendezvous (this job's
  * rank 0: two processes were given RANK=0; or another job's), its answer to
@@ -299,12 +299,12 @@ static int probe_holder(const struct tr_rdzv_opts *o, const struct hello *mine, 
 {
     char keep[1024];
     snprintf(keep, sizeof(keep), "%s", ingot_errmsg());
-    struct tr_rdzv_opts p = *o;
-    p.addr = "127.0.0.1";
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     const double deadline = mono_now() + 2.0;
     struct reply rep;
     int fd = -1;
-    bool answered = !try_connect(&p, deadline, &fd) &&
+    bool answered = !try_connect(&sa, deadline, &fd) &&
                     !xfer(fd, (void *)mine, sizeof(*mine), true, deadline) &&
                     !xfer(fd, &rep, sizeof(rep), false, deadline) && rep.magic == MAGIC &&
                     rep.status;
@@ -511,8 +511,9 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
 
 /* ---- other ranks ---- */
 
-/* One connection attempt, bounded by the deadline. */
-static int try_connect(const struct tr_rdzv_opts *o, double deadline, int *out)
+/* Rank 0's IPv4 address into *sa: 0, -EAGAIN (a transient lookup failure:
+ * retry), or a failure to report. */
+static int resolve(const struct tr_rdzv_opts *o, struct sockaddr_in *sa)
 {
     char port[16];
     struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
@@ -529,24 +530,32 @@ static int try_connect(const struct tr_rdzv_opts *o, double deadline, int *out)
     if (gai)
         return gai == EAI_NONAME ? ingot_fail(-EHOSTUNREACH, "rendezvous: cannot resolve rank "
                                               "0's host '%s' (MASTER_ADDR)", o->addr) : -EAGAIN;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), err = -EAGAIN;
-    if (fd >= 0) {
-        set_nonblock(fd);
-        if (!connect(fd, ai->ai_addr, ai->ai_addrlen) || errno == EINPROGRESS) {
-            int soerr = 0;
-            socklen_t sl = sizeof(soerr);
-            double d = mono_now() + 2.0 < deadline ? mono_now() + 2.0 : deadline;
-            if (!wait_fd(fd, POLLOUT, d) && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) &&
-                !soerr) {
-                *out = fd;
-                fd = -1;
-                err = 0;
-            }
-        }
-        if (fd >= 0)
-            close(fd);
-    }
+    memcpy(sa, ai->ai_addr, sizeof(*sa));
     freeaddrinfo(ai);
+    return 0;
+}
+
+/* One connection attempt to sa, bounded by the deadline: 0 with *out, or
+ * -EAGAIN. */
+static int try_connect(const struct sockaddr_in *sa, double deadline, int *out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err = -EAGAIN;
+    if (fd < 0)
+        return err;
+    set_nonblock(fd);
+    if (!connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) || errno == EINPROGRESS) {
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+        double d = mono_now() + 2.0 < deadline ? mono_now() + 2.0 : deadline;
+        if (!wait_fd(fd, POLLOUT, d) && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) &&
+            !soerr) {
+            *out = fd;
+            fd = -1;
+            err = 0;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
     return err;
 }
 
@@ -555,7 +564,20 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
 {
     double backoff = 0.05;
     int fd = -1, err;
-    while ((err = try_connect(o, deadline, &fd)) == -EAGAIN) {
+    /* the name is looked up until it resolves, then no more: each lookup may
+     * wait on a slow resolver (delaying a Ctrl-C), and a thousand ranks
+     * retrying every second would ask it a thousand times a second */
+    struct sockaddr_in sa;
+    bool resolved = false;
+    for (;;) {
+        if (resolved)
+            err = try_connect(&sa, deadline, &fd);
+        else if (!(err = resolve(o, &sa))) {
+            resolved = true;   /* connect at once */
+            continue;
+        }
+        if (err != -EAGAIN)
+            break;
         if (stopped())
             return ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: rank %d stopped by a signal "
                               "while trying to reach rank 0 at %s:%d", r->rank, o->addr,

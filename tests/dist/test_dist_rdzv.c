@@ -3,8 +3,10 @@
  * and in time: duplicate rank, wrong world size, another configuration,
  * another job on the port, a rank that never comes, rank 0 absent, a rank
  * that dies after the rendezvous, two rank 0s (both told); silent strays on
- * the port delay no rank. */
+ * the port delay no rank; rank 0's name is looked up once, not per attempt. */
+#include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
@@ -28,7 +30,24 @@ struct proc {
     int local_rank;       /* expected local rank on success */
     enum { STAY, LEAVE } after;   /* LEAVE: exit right after the rendezvous */
     const char *after_expect;     /* error of the gather/bcast that follows */
+    const char *addr;             /* MASTER_ADDR; NULL: 127.0.0.1 */
+    int lookups;                  /* > 0: name lookups it must have made */
 };
+
+/* Name lookups of this process: the rendezvous's getaddrinfo calls land
+ * here (the executable's definition comes first), then go to the C
+ * library's. */
+static int n_lookups;
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    static int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+    n_lookups++;
+    return real ? real(node, service, hints, res) : EAI_SYSTEM;
+}
 
 static unsigned char payload_of(int i)
 {
@@ -67,12 +86,17 @@ static int child(const struct proc *p, int port, double timeout)
     unsigned char pay[TR_RDZV_PAYLOAD];
     for (int i = 0; i < TR_RDZV_PAYLOAD; i++)
         pay[i] = p->rank == 0 ? payload_of(i) : 0;
-    struct tr_rdzv_opts o = { .addr = "127.0.0.1", .port = port, .rank = p->rank,
+    struct tr_rdzv_opts o = { .addr = p->addr ? p->addr : "127.0.0.1", .port = port, .rank = p->rank,
                               .world = p->world, .local_rank = -1, .job_key = p->key,
                               .config = p->config ? p->config : CFG, .host = "testhost",
                               .timeout_s = timeout };
     tr_rdzv *r;
     int err = tr_rdzv_open(&o, pay, &r);
+    if (p->lookups && n_lookups != p->lookups) {
+        fprintf(stderr, "rank %d: %d name lookups of '%s', not %d\n", p->rank, n_lookups,
+                o.addr, p->lookups);
+        return 1;
+    }
     if (p->expect) {
         if (!err && p->after == STAY)
             tr_rdzv_close(r);
@@ -211,6 +235,12 @@ int main(void)
     scenario("rank 0 absent", (struct proc[]){
         { .rank = 1, .world = 2, .key = K, .expect = "could not reach rank 0 at 127.0.0.1" } },
         1, 0.7, 3.0);
+    /* ~8 connection attempts in 2 s, the name looked up once (it was looked
+     * up before each: a slow resolver delayed Ctrl-C, and many ranks asked
+     * it every second) */
+    scenario("rank 0 absent, by name", (struct proc[]){
+        { .rank = 1, .world = 2, .key = K, .addr = "localhost", .lookups = 1,
+          .expect = "could not reach rank 0 at localhost" } }, 1, 2.0, 4.0);
     scenario("rank dies after rendezvous", (struct proc[]){
         { .rank = 0, .world = 3, .key = K, .local_rank = 0,
           .after_expect = "rank 1 (testhost) closed the connection" },
