@@ -316,6 +316,30 @@ static int probe_holder(const struct tr_rdzv_opts *o, const struct hello *mine, 
     return ingot_fail(rep.status, "%s", rep.msg);
 }
 
+/* "3, 7, 12" (the first 16 missing ranks, then ", ..."); returns how many
+ * are missing. */
+static int missing_ranks(const tr_rdzv *r, char *buf, size_t len)
+{
+    int n = 0;
+    buf[0] = '\0';
+    for (int i = 1; i < r->world; i++)
+        if (r->fds[i] < 0 && n++ < 16)
+            snprintf(buf + strlen(buf), len - strlen(buf), "%s%d", n > 1 ? ", " : "", i);
+    if (n > 16)
+        snprintf(buf + strlen(buf), len - strlen(buf), ", ...");
+    return n;
+}
+
+/* A long wait says what it waits for, every o->report_s seconds: one
+ * line, whole (many ranks share a terminal or a log). */
+static bool report_due(const struct tr_rdzv_opts *o, double now, double *next)
+{
+    if (o->report_s <= 0.0 || now < *next)
+        return false;
+    *next = now + o->report_s;
+    return true;
+}
+
 static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mine,
                  const void *payload, double deadline)
 {
@@ -337,8 +361,17 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
         return err;
     }
     hs[0] = *mine;
+    const double start = mono_now();
+    double next_report = start + o->report_s;
     while (have < r->world && !err) {
         double now = mono_now(), wake = deadline;
+        if (report_due(o, now, &next_report)) {
+            char miss[256];
+            int n = missing_ranks(r, miss, sizeof(miss));
+            fprintf(stderr, "ingot-train: rendezvous: %d of %d ranks present after %.0f s, "
+                    "waiting for rank%s %s (up to %.0f s more, --dist-timeout)\n", have,
+                    r->world, now - start, n > 1 ? "s" : "", miss, deadline - now);
+        }
         if (stopped()) {
             err = ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: stopped by a signal while "
                              "waiting for the ranks (%d of %d present)", have, r->world);
@@ -459,16 +492,12 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
      * waits on the flag past this point (tr_rdzv_open clears it anyway). */
     rdzv_stop = NULL;
     if (err == -ETIMEDOUT) {
-        char miss[256] = "";
-        int n = 0;
-        for (int i = 1; i < r->world; i++)
-            if (r->fds[i] < 0 && n++ < 16)
-                snprintf(miss + strlen(miss), sizeof(miss) - strlen(miss), "%s%d", n > 1 ? ", " :
-                         "", i);
-        err = ingot_fail(-ETIMEDOUT, "rendezvous: rank%s %s%s never arrived at port %d within "
+        char miss[256];
+        int n = missing_ranks(r, miss, sizeof(miss));
+        err = ingot_fail(-ETIMEDOUT, "rendezvous: rank%s %s never arrived at port %d within "
                          "%.0f s (%d of %d ranks present): a rank failed to start, or cannot "
                          "reach this host (firewall, MASTER_ADDR, --dist-port)", n > 1 ? "s" : "",
-                         miss, n > 16 ? ", ..." : "", o->port, o->timeout_s, have, r->world);
+                         miss, o->port, o->timeout_s, have, r->world);
     }
     if (err) {
         rep.status = err;
@@ -569,6 +598,8 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
      * retrying every second would ask it a thousand times a second */
     struct sockaddr_in sa;
     bool resolved = false;
+    const double start = mono_now();
+    double next_report = start + o->report_s;
     for (;;) {
         if (resolved)
             err = try_connect(&sa, deadline, &fd);
@@ -588,6 +619,11 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
                               "within %.0f s: rank 0 did not start, or MASTER_ADDR/--dist-port "
                               "is wrong, or a firewall is in the way", r->rank, o->addr, o->port,
                               o->timeout_s);
+        if (report_due(o, mono_now(), &next_report))
+            fprintf(stderr, "ingot-train: rendezvous: rank %d cannot reach rank 0 at %s:%d yet "
+                    "after %.0f s (%s); retrying for up to %.0f s more (--dist-timeout)\n",
+                    r->rank, o->addr, o->port, mono_now() - start, resolved ?
+                    "not listening yet, or unreachable" : "its name does not resolve yet", left);
         const double nap = backoff < left ? backoff : left;   /* tries to the deadline */
         nanosleep(&(struct timespec){ (time_t)nap, (long)((nap - (time_t)nap) * 1e9) }, NULL);
         backoff = backoff < 1.0 ? backoff * 2 : 1.0;

@@ -39,6 +39,8 @@ struct tr_rdzv_opts {
     double timeout_s;        /* for the rendezvous, and for each later exchange */
     volatile sig_atomic_t *stop;   /* set (a signal): the rendezvous ends with
                                     * INGOT_E_INTERRUPTED; NULL: not watched */
+    double report_s;         /* > 0: a line on stderr every report_s seconds while
+                              * waiting (who is missing, how long is left) */
 };
 
 typedef struct tr_rdzv tr_rdzv;

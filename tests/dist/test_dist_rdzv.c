@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -32,7 +33,18 @@ struct proc {
     const char *after_expect;     /* error of the gather/bcast that follows */
     const char *addr;             /* MASTER_ADDR; NULL: 127.0.0.1 */
     int lookups;                  /* > 0: name lookups it must have made */
+    double report_s;              /* > 0: progress lines this often, */
+    const char *report, *report2; /* and contain these (report2 may be NULL) */
 };
+
+/* What this process wrote on stderr since fd (a temporary file that took
+ * stderr's place) was made: into buf, NUL-terminated. */
+static const char *stderr_text(int fd, char *buf, size_t len)
+{
+    ssize_t n = pread(fd, buf, len - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
 
 /* Name lookups of this process: the rendezvous's getaddrinfo calls land
  * here (the executable's definition comes first), then go to the C
@@ -89,9 +101,23 @@ static int child(const struct proc *p, int port, double timeout)
     struct tr_rdzv_opts o = { .addr = p->addr ? p->addr : "127.0.0.1", .port = port, .rank = p->rank,
                               .world = p->world, .local_rank = -1, .job_key = p->key,
                               .config = p->config ? p->config : CFG, .host = "testhost",
-                              .timeout_s = timeout };
+                              .timeout_s = timeout, .report_s = p->report_s };
     tr_rdzv *r;
+    FILE *log = p->report ? tmpfile() : NULL;
+    int saved = log ? dup(2) : -1;
+    if (log)
+        dup2(fileno(log), 2);
     int err = tr_rdzv_open(&o, pay, &r);
+    if (log) {
+        char text[4096];
+        dup2(saved, 2);
+        stderr_text(fileno(log), text, sizeof(text));
+        if (!strstr(text, p->report) || (p->report2 && !strstr(text, p->report2))) {
+            fprintf(stderr, "rank %d: no progress line with \"%s\" and \"%s\" in:\n%s\n",
+                    p->rank, p->report, p->report2 ? p->report2 : "", text);
+            return 1;
+        }
+    }
     if (p->lookups && n_lookups != p->lookups) {
         fprintf(stderr, "rank %d: %d name lookups of '%s', not %d\n", p->rank, n_lookups,
                 o.addr, p->lookups);
@@ -232,6 +258,17 @@ int main(void)
     scenario("rank never comes", (struct proc[]){
         { .rank = 0, .world = 3, .key = K, .expect = "rank 2 never arrived" },
         { .rank = 1, .world = 3, .key = K, .expect = "rank 2 never arrived" } }, 2, 1.0, 3.0);
+    /* a long wait says, while it waits, whom it waits for */
+    scenario("progress while waiting", (struct proc[]){
+        { .rank = 0, .world = 4, .key = K, .expect = "ranks 2, 3 never arrived",
+          .report_s = 0.5, .report = "ingot-train: rendezvous: 2 of 4 ranks present after ",
+          .report2 = " s, waiting for ranks 2, 3 (up to " },
+        { .rank = 1, .world = 4, .key = K, .expect = "ranks 2, 3 never arrived" } },
+        2, 2.0, 4.0);
+    scenario("progress, rank 0 absent", (struct proc[]){
+        { .rank = 1, .world = 2, .key = K, .report_s = 0.5,
+          .report = "rank 1 cannot reach rank 0 at 127.0.0.1:",
+          .expect = "could not reach rank 0" } }, 1, 1.5, 4.0);
     scenario("rank 0 absent", (struct proc[]){
         { .rank = 1, .world = 2, .key = K, .expect = "could not reach rank 0 at 127.0.0.1" } },
         1, 0.7, 3.0);
