@@ -309,190 +309,245 @@ static bool key_equals(struct parser *p, size_t start, size_t end, bool escaped,
 
 enum { FOUND_NONE, FOUND_STRING, FOUND_OTHER };
 
+/* The walk over one record for one path alternative. The grammar runs as
+ * four stages (a value, what follows a value, a container's close, an
+ * object's key), each a function that returns the next, as zstd's decoder
+ * names its stages. */
+struct walk {
+    struct parser p;
+    const struct pt_json_alt *path;
+    struct pt_buf *out;
+    uint8_t stack[PT_JSON_MAX_DEPTH / 8 + 1];   /* bit set: object, clear: array */
+    size_t depth;
+    long match;               /* path components matched by open containers */
+    int found;
+    int target;               /* 1: the value about to be parsed is the field;
+                                 2: it is a container on the path */
+    long long elem[PT_JSON_MAX_PATH];  /* element number in each matched array */
+    int rc;                   /* -ENOMEM, else 0 */
+};
+
+enum stage { ST_VALUE, ST_AFTER_VALUE, ST_CLOSE, ST_KEY, ST_DONE };
+
 static bool is_object_level(const uint8_t *stack, size_t depth)
 {
     return stack[(depth - 1) / 8] >> ((depth - 1) % 8) & 1;
 }
 
+/* The value at p.i becomes the wanted field (1) or a container on the path
+ * (2) when the open container at this depth matched the path so far and
+ * this is the wanted element. */
+static int target_for(const struct walk *w)
+{
+    return w->depth == w->path->n ? 1 : 2;
+}
+
+/* '{' or '[' at p.i: open it; an empty one closes at once. */
+static enum stage open_container(struct walk *w, unsigned char c, int this_target)
+{
+    struct parser *p = &w->p;
+    if (w->depth == PT_JSON_MAX_DEPTH) {
+        fail(p, "nesting deeper than 10000 levels");
+        return ST_DONE;
+    }
+    if (c == '{')
+        w->stack[w->depth / 8] |= (uint8_t)(1u << (w->depth % 8));
+    else
+        w->stack[w->depth / 8] &= (uint8_t)~(1u << (w->depth % 8));
+    w->depth++;
+    p->i++;
+    const long level = (long)w->depth - 1;
+    if (this_target == 1)
+        w->found = FOUND_OTHER;
+    else if (this_target == 2 && (c == '{' || w->path->index[level] >= 0))
+        w->match = level;
+    if (this_target == 2)
+        w->found = FOUND_NONE;   /* a later duplicate replaces the object */
+    skip_ws(p);
+    if (p->i < p->len && p->s[p->i] == (c == '{' ? '}' : ']')) {
+        p->i++;
+        return ST_CLOSE;
+    }
+    if (c == '{')
+        return ST_KEY;
+    /* element 0 of an array on the path */
+    if (w->match == level) {
+        w->elem[level] = 0;
+        if (w->path->index[level] == 0)
+            w->target = target_for(w);
+    }
+    return ST_VALUE;
+}
+
+static enum stage value(struct walk *w)
+{
+    struct parser *p = &w->p;
+    skip_ws(p);
+    if (p->i >= p->len) {
+        fail(p, "unexpected end of record");
+        return ST_DONE;
+    }
+    unsigned char c = p->s[p->i];
+    int this_target = w->target;
+    w->target = 0;
+    if (c == '{' || c == '[')
+        return open_container(w, c, this_target);
+    if (this_target == 1)
+        w->found = c == '"' ? FOUND_STRING : FOUND_OTHER;
+    else if (this_target == 2)
+        w->found = FOUND_NONE;
+    if (c == '"') {
+        bool e;
+        if (this_target == 1)
+            w->out->len = 0;
+        int r = scan_string(p, this_target == 1 ? w->out : NULL, &e);
+        if (r < 0)
+            w->rc = r;
+        return r > 0 ? ST_AFTER_VALUE : ST_DONE;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        if (!scan_number(p))
+            return ST_DONE;
+    } else if (p->len - p->i >= 4 && !memcmp(p->s + p->i, "true", 4)) {
+        p->i += 4;
+    } else if (p->len - p->i >= 5 && !memcmp(p->s + p->i, "false", 5)) {
+        p->i += 5;
+    } else if (p->len - p->i >= 4 && !memcmp(p->s + p->i, "null", 4)) {
+        p->i += 4;
+    } else {
+        fail(p, "unexpected character where a value should start");
+        return ST_DONE;
+    }
+    return ST_AFTER_VALUE;
+}
+
+/* After a value: the record's end at depth 0, else ',' or the container's
+ * close. */
+static enum stage after_value(struct walk *w)
+{
+    struct parser *p = &w->p;
+    skip_ws(p);
+    if (w->depth == 0) {
+        if (p->i != p->len)
+            fail(p, "extra characters after the JSON value");
+        return ST_DONE;
+    }
+    if (p->i >= p->len) {
+        fail(p, "unexpected end of record");
+        return ST_DONE;
+    }
+    const bool is_obj = is_object_level(w->stack, w->depth);
+    const unsigned char c = p->s[p->i];
+    if (c == ',') {
+        p->i++;
+        if (is_obj)
+            return ST_KEY;
+        /* The next element of an array on the path: the wanted one? (A
+         * matched array's level is below path->n, and containers inside
+         * keep their own counters.) */
+        const long level = (long)w->depth - 1;
+        if (w->match == level && ++w->elem[level] == w->path->index[level])
+            w->target = target_for(w);
+        return ST_VALUE;
+    }
+    if (c != (is_obj ? '}' : ']')) {
+        fail(p, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+        return ST_DONE;
+    }
+    p->i++;
+    return ST_CLOSE;
+}
+
+/* The container at the top of the stack has closed. */
+static enum stage close_container(struct walk *w)
+{
+    if (w->match == (long)w->depth - 1)
+        w->match = (long)w->depth - 2;
+    w->depth--;
+    return ST_AFTER_VALUE;
+}
+
+/* An object's key and its ':'; compared only at a level the path reaches. */
+static enum stage key(struct walk *w)
+{
+    struct parser *p = &w->p;
+    skip_ws(p);
+    if (p->i >= p->len || p->s[p->i] != '"') {
+        fail(p, "expected a string key");
+        return ST_DONE;
+    }
+    const size_t start = p->i + 1;
+    bool e;
+    int r = scan_string(p, NULL, &e);
+    if (r <= 0) {
+        w->rc = r < 0 ? r : 0;
+        return ST_DONE;
+    }
+    const size_t level = w->depth - 1;
+    if (w->match == (long)level && level < w->path->n && is_object_level(w->stack, w->depth)) {
+        int oom = 0;
+        if (key_equals(p, start, p->i - 1, e, w->path->key[level], w->path->key_len[level],
+                       &oom))
+            w->target = target_for(w);
+        if (oom) {
+            w->rc = -ENOMEM;
+            return ST_DONE;
+        }
+    }
+    skip_ws(p);
+    if (p->i >= p->len || p->s[p->i] != ':') {
+        fail(p, "expected ':' after a key");
+        return ST_DONE;
+    }
+    p->i++;
+    return ST_VALUE;
+}
+
 static int extract_one(const char *str, size_t len, const struct pt_json_alt *path,
                        struct pt_buf *out, struct pt_json_result *res)
 {
-    struct parser p = { .s = (const unsigned char *)str, .len = len, .res = res };
-    uint8_t stack[PT_JSON_MAX_DEPTH / 8 + 1];   /* bit set: object, clear: array */
-    size_t depth = 0;
-    long match = 0;           /* path components matched by open containers */
-    int found = FOUND_NONE;
-    int target = 0;           /* 1: the value about to be parsed is the field;
-                                 2: it is a container on the path */
-    long long elem[PT_JSON_MAX_PATH];  /* element number in each matched array */
-    int rc = 0;
+    /* the walk's 1.3 KB stack of container bits is not cleared: each level's
+     * bit is written when the level opens */
+    struct walk w;
+    w.p = (struct parser){ .s = (const unsigned char *)str, .len = len, .res = res };
+    w.path = path;
+    w.out = out;
+    w.depth = 0;
+    w.match = 0;
+    w.found = FOUND_NONE;
+    w.target = 0;
+    w.rc = 0;
 
     memset(res, 0, sizeof(*res));
     out->len = 0;
-    skip_ws(&p);
-    if (p.i >= p.len || p.s[p.i] != '{') {
-        if (p.i < p.len && (p.s[p.i] == '[' || p.s[p.i] == '"' || p.s[p.i] == '-' ||
-                            (p.s[p.i] >= '0' && p.s[p.i] <= '9') || p.s[p.i] == 't' ||
-                            p.s[p.i] == 'f' || p.s[p.i] == 'n'))
-            fail(&p, "the record is not a JSON object");
+    struct parser *p = &w.p;
+    skip_ws(p);
+    enum stage st = ST_VALUE;
+    if (p->i >= p->len || p->s[p->i] != '{') {
+        if (p->i < p->len && (p->s[p->i] == '[' || p->s[p->i] == '"' || p->s[p->i] == '-' ||
+                              (p->s[p->i] >= '0' && p->s[p->i] <= '9') || p->s[p->i] == 't' ||
+                              p->s[p->i] == 'f' || p->s[p->i] == 'n'))
+            fail(p, "the record is not a JSON object");
         else
-            fail(&p, p.i >= p.len ? "empty record" : "not JSON");
-        goto done;
+            fail(p, p->i >= p->len ? "empty record" : "not JSON");
+        st = ST_DONE;
     }
-
-    for (;;) {
-        /* Parse one value at p.i. */
-        skip_ws(&p);
-        if (p.i >= p.len) {
-            fail(&p, "unexpected end of record");
-            goto done;
-        }
-        unsigned char c = p.s[p.i];
-        int this_target = target;
-        target = 0;
-        if (c == '{' || c == '[') {
-            if (depth == PT_JSON_MAX_DEPTH) {
-                fail(&p, "nesting deeper than 10000 levels");
-                goto done;
-            }
-            if (c == '{')
-                stack[depth / 8] |= (uint8_t)(1u << (depth % 8));
-            else
-                stack[depth / 8] &= (uint8_t)~(1u << (depth % 8));
-            depth++;
-            p.i++;
-            if (this_target == 1)
-                found = FOUND_OTHER;
-            else if (this_target == 2 && (c == '{' || path->index[depth - 1] >= 0))
-                match = (long)depth - 1;
-            if (this_target == 2)
-                found = FOUND_NONE;   /* a later duplicate replaces the object */
-            skip_ws(&p);
-            if (p.i < p.len && p.s[p.i] == (c == '{' ? '}' : ']')) {
-                p.i++;
-                goto close;
-            }
-            if (c == '[') {
-                /* Element 0 of an array on the path. */
-                if (match == (long)depth - 1)
-                    elem[depth - 1] = 0;
-                if (match == (long)depth - 1 && path->index[depth - 1] == 0)
-                    target = depth == path->n ? 1 : 2;
-                continue;
-            }
-            goto key;
-        }
-        if (c == '"') {
-            bool e;
-            if (this_target == 1) {
-                out->len = 0;
-                found = FOUND_STRING;
-            } else if (this_target == 2) {
-                found = FOUND_NONE;
-            }
-            rc = scan_string(&p, this_target == 1 ? out : NULL, &e);
-            if (rc < 0)
-                goto done;
-            if (!rc)
-                goto done;
-        } else {
-            if (this_target == 1)
-                found = FOUND_OTHER;
-            else if (this_target == 2)
-                found = FOUND_NONE;
-            if (c == '-' || (c >= '0' && c <= '9')) {
-                if (!scan_number(&p))
-                    goto done;
-            } else if (p.len - p.i >= 4 && !memcmp(p.s + p.i, "true", 4)) {
-                p.i += 4;
-            } else if (p.len - p.i >= 5 && !memcmp(p.s + p.i, "false", 5)) {
-                p.i += 5;
-            } else if (p.len - p.i >= 4 && !memcmp(p.s + p.i, "null", 4)) {
-                p.i += 4;
-            } else {
-                fail(&p, "unexpected character where a value should start");
-                goto done;
-            }
-        }
-
-    after_value:
-        if (depth == 0) {
-            skip_ws(&p);
-            if (p.i != p.len)
-                fail(&p, "extra characters after the JSON value");
-            goto done;
-        }
-        skip_ws(&p);
-        if (p.i >= p.len) {
-            fail(&p, "unexpected end of record");
-            goto done;
-        }
-        {
-            bool is_obj = stack[(depth - 1) / 8] >> ((depth - 1) % 8) & 1;
-            c = p.s[p.i];
-            if (c == ',') {
-                p.i++;
-                if (is_obj)
-                    goto key;
-                /* The next element of an array on the path: the wanted one?
-                 * (A matched array's level is below path->n, and containers
-                 * inside keep their own counters.) */
-                if (match == (long)depth - 1 && ++elem[depth - 1] == path->index[depth - 1])
-                    target = depth == path->n ? 1 : 2;
-                continue;
-            }
-            if (c != (is_obj ? '}' : ']')) {
-                fail(&p, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
-                goto done;
-            }
-            p.i++;
-        }
-    close:
-        if (match == (long)depth - 1)
-            match = (long)depth - 2;
-        depth--;
-        goto after_value;
-
-    key:
-        skip_ws(&p);
-        if (p.i >= p.len || p.s[p.i] != '"') {
-            fail(&p, "expected a string key");
-            goto done;
-        }
-        {
-            size_t start = p.i + 1;
-            bool e;
-            rc = scan_string(&p, NULL, &e);
-            if (rc <= 0)
-                goto done;
-            rc = 0;
-            if (match == (long)depth - 1 && depth - 1 < path->n && is_object_level(stack, depth)) {
-                int oom = 0;
-                if (key_equals(&p, start, p.i - 1, e, path->key[depth - 1],
-                               path->key_len[depth - 1], &oom))
-                    target = depth == path->n ? 1 : 2;
-                if (oom) {
-                    rc = -ENOMEM;
-                    goto done;
-                }
-            }
-            skip_ws(&p);
-            if (p.i >= p.len || p.s[p.i] != ':') {
-                fail(&p, "expected ':' after a key");
-                goto done;
-            }
-            p.i++;
+    while (st != ST_DONE) {
+        switch (st) {
+        case ST_VALUE:       st = value(&w); break;
+        case ST_AFTER_VALUE: st = after_value(&w); break;
+        case ST_CLOSE:       st = close_container(&w); break;
+        case ST_KEY:         st = key(&w); break;
+        case ST_DONE:        break;
         }
     }
-
-done:
-    pt_buf_free(&p.key);
-    if (rc < 0)
-        return rc;
+    pt_buf_free(&p->key);
+    if (w.rc < 0)
+        return w.rc;
     if (res->status == PT_JSON_OK)
-        res->status = found == FOUND_STRING ? PT_JSON_OK
-                    : found == FOUND_OTHER  ? PT_JSON_NOT_STRING
-                                            : PT_JSON_MISSING;
+        res->status = w.found == FOUND_STRING ? PT_JSON_OK
+                    : w.found == FOUND_OTHER  ? PT_JSON_NOT_STRING
+                                              : PT_JSON_MISSING;
     return 0;
 }
 
