@@ -56,22 +56,32 @@ void tr_dist_local_end(tr_dist *d)
         timed_again(d, 0.0);
 }
 
+/* No progress for --dist-timeout (plus the slack of tr_dist_local_done)
+ * outside rank-local work: the reason into why. */
+static void stalled(tr_dist *d, char *why, size_t len)
+{
+    if (atomic_load(&d->local))
+        return;
+    const int64_t slack = atomic_load(&d->slack_ns);
+    if (mono_now_ns() - atomic_load(&d->beat_ns) <= (int64_t)(d->timeout_s * 1e9) + slack)
+        return;
+    char plus[96] = "";
+    if (slack)
+        snprintf(plus, sizeof(plus), " %.0f s plus %.1f s, the time of this rank's evaluation",
+                 d->timeout_s, slack * 1e-9);
+    snprintf(why, len, "no progress for %.0f s (--dist-timeout%s): a peer died, hangs, or is far "
+             "slower", d->timeout_s + slack * 1e-9, plus);
+}
+
 static void *watch(void *arg)
 {
     tr_dist *d = arg;
-    const int64_t limit = (int64_t)(d->timeout_s * 1e9);
     char why[512];
-    int64_t slack = 0;
     while (!atomic_load(&d->wd_stop)) {
         nanosleep(&(struct timespec){ 0, POLL_MS * 1000000L }, NULL);
         why[0] = '\0';
-        if (d->ops->async_error && d->ops->async_error(d, why, sizeof(why)))
-            ;   /* why holds the transport's error */
-        else if (!atomic_load(&d->local) &&
-                 mono_now_ns() - atomic_load(&d->beat_ns) > limit + (slack = atomic_load(&d->slack_ns)))
-            snprintf(why, sizeof(why), "no progress for %.0f s (--dist-timeout%s): a peer died, "
-                     "hangs, or is far slower", d->timeout_s + slack * 1e-9,
-                     slack ? ", plus this rank's evaluation time after its own local work" : "");
+        if (!(d->ops->async_error && d->ops->async_error(d, why, sizeof(why))))
+            stalled(d, why, sizeof(why));   /* else why holds the transport's error */
         if (!why[0] || atomic_load(&d->wd_stop))
             continue;
         /* one line, whole, so that lines of many ranks do not interleave */

@@ -671,7 +671,7 @@ static int run_loop(struct run *r)
         const double t_eval = mono_now();
         if (do_val && (err = evaluate(r, s)))
             return err;
-        const double eval_s = mono_now() - t_eval;
+        const double eval_s = do_val ? mono_now() - t_eval : 0.0;
         if ((do_sample && (err = sample(r, s))) || (do_ckpt && (err = save_checkpoint(r, s))))
             return err;
         /* every rank evaluated; only rank 0 samples and saves: the ranks

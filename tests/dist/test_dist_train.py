@@ -55,7 +55,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def spawn_tcp(n, args, per_rank=None):
+def spawn_tcp(n, args, per_rank=None, timeout="20"):
     """Start n ranks as torchrun would (plain env vars); returns the Popens."""
     port = str(free_port())
     procs = []
@@ -63,7 +63,7 @@ def spawn_tcp(n, args, per_rank=None):
         env = dict(ENV, RANK=str(r), WORLD_SIZE=str(n), LOCAL_RANK=str(r),
                    LOCAL_WORLD_SIZE=str(n), MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
         extra = per_rank(r) if per_rank else []
-        procs.append(subprocess.Popen([TRAIN] + args + extra + ["--dist-timeout", "20"],
+        procs.append(subprocess.Popen([TRAIN] + args + extra + ["--dist-timeout", timeout],
                                       env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
     return procs
@@ -328,23 +328,20 @@ def rank_dies():
         procs[0].returncode, dt, err.strip().splitlines()[-1]))
 
 
+# steps of a few ms even under ASan; rank 0's sample at step 2 takes ~2 s in a
+# release build (~40 s under ASan), longer than --dist-timeout 2
+LONG_SAMPLE = ["--device", "cpu", "--synthetic", "--vocab", "256", "--layers", "2", "--heads",
+               "2", "--dim", "32", "--seq-len", "64", "--batch", "1", "--batch-tokens", "128",
+               "--threads", "1", "--val-every", "0", "--print-every", "1",
+               "--sample-every", "2", "--sample-tokens", "6000"]
+
+
 def local_work_untimed():
     """Rank 0's sample (and a save) longer than --dist-timeout 2: the watchdog does not
     time rank-local work, nor rank 1's wait for it (it killed both ranks, blaming a
     peer); the run finishes and rank 1 waited in the vote after it."""
-    port = str(free_port())
-    # steps of a few ms even under ASan; a sample of ~3 s in a release build
-    args = ["--device", "cpu", "--synthetic", "--vocab", "256", "--layers", "2", "--heads",
-            "2", "--dim", "32", "--seq-len", "64", "--batch", "1", "--batch-tokens", "128",
-            "--steps", "2", "--threads", "1", "--val-every", "0", "--print-every", "1",
-            "--sample-every", "2", "--sample-tokens", "6000", "--dist-timeout", "2",
-            "--ckpt-dir", os.path.join(TMP, "lw")]
-    procs = []
-    for r in range(2):
-        env = dict(ENV, RANK=str(r), WORLD_SIZE="2", LOCAL_RANK=str(r), LOCAL_WORLD_SIZE="2",
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
-        procs.append(subprocess.Popen([TRAIN] + args, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
+    procs = spawn_tcp(2, LONG_SAMPLE + ["--steps", "2", "--ckpt-dir", os.path.join(TMP, "lw")],
+                      timeout="2")
     t0 = time.time()
     outs = [p.communicate(timeout=120) for p in procs]
     dt = time.time() - t0
@@ -359,17 +356,7 @@ def peer_hangs_during_sample():
     """Rank 1 freezes (SIGSTOP: alive, silent) while rank 0 samples for longer than
     --dist-timeout 2: after its sample rank 0 waits on a clock again and fails naming
     rank 1, instead of waiting for ever in the next step's collective."""
-    port = str(free_port())
-    args = ["--device", "cpu", "--synthetic", "--vocab", "256", "--layers", "2", "--heads",
-            "2", "--dim", "32", "--seq-len", "64", "--batch", "1", "--batch-tokens", "128",
-            "--steps", "4", "--threads", "1", "--val-every", "0", "--print-every", "1",
-            "--sample-every", "2", "--sample-tokens", "6000", "--dist-timeout", "2"]
-    procs = []
-    for r in range(2):
-        env = dict(ENV, RANK=str(r), WORLD_SIZE="2", LOCAL_RANK=str(r), LOCAL_WORLD_SIZE="2",
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
-        procs.append(subprocess.Popen([TRAIN] + args, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
+    procs = spawn_tcp(2, LONG_SAMPLE + ["--steps", "4"], timeout="2")
     try:
         while True:   # rank 0 printed step 2: both voted, rank 0 now samples
             line = procs[0].stdout.readline()
