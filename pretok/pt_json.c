@@ -160,7 +160,7 @@ static size_t put_utf8(char *o, uint32_t cp)
  * closing quote. With dst, the decoded bytes are appended to it. Returns 1
  * on success, 0 on a syntax error (recorded), -ENOMEM. *escaped tells whether
  * the raw bytes contained a backslash. */
-static int scan_string(struct parser *p, struct pt_buf *dst, bool *escaped)
+static int scan_string(struct parser *p, struct pt_buf *dst, bool *escaped, size_t *lone)
 {
     const unsigned char *s = p->s;
     size_t i = p->i + 1, run = i;
@@ -223,7 +223,8 @@ static int scan_string(struct parser *p, struct pt_buf *dst, bool *escaped)
                 }
             }
             if (cp >= 0xD800 && cp <= 0xDFFF) {
-                p->res->n_lone_surrogates++;
+                if (lone)
+                    ++*lone;
                 cp = 0xFFFD;
             }
             n = put_utf8(out, (uint32_t)cp);
@@ -299,7 +300,7 @@ static bool key_equals(struct parser *p, size_t start, size_t end, bool escaped,
     bool e;
     q.i = start - 1;
     p->key.len = 0;
-    int r = scan_string(&q, &p->key, &e);
+    int r = scan_string(&q, &p->key, &e, NULL);
     if (r < 0) {
         *oom = 1;
         return false;
@@ -398,9 +399,14 @@ static enum stage value(struct walk *w)
         w->found = FOUND_NONE;
     if (c == '"') {
         bool e;
-        if (this_target == 1)
+        /* the field's own lone surrogates, not the record's (a later
+         * duplicate of the key replaces the text and its count) */
+        if (this_target == 1) {
             w->out->len = 0;
-        int r = scan_string(p, this_target == 1 ? w->out : NULL, &e);
+            p->res->n_lone_surrogates = 0;
+        }
+        int r = scan_string(p, this_target == 1 ? w->out : NULL, &e,
+                            this_target == 1 ? &p->res->n_lone_surrogates : NULL);
         if (r < 0)
             w->rc = r;
         return r > 0 ? ST_AFTER_VALUE : ST_DONE;
@@ -478,7 +484,7 @@ static enum stage key(struct walk *w)
     }
     const size_t start = p->i + 1;
     bool e;
-    int r = scan_string(p, NULL, &e);
+    int r = scan_string(p, NULL, &e, NULL);
     if (r <= 0) {
         w->rc = r < 0 ? r : 0;
         return ST_DONE;

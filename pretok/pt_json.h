@@ -45,7 +45,7 @@ struct pt_json_result {
     enum pt_json_status status;
     size_t err_offset;      /* byte offset of the error in the record */
     const char *err_what;   /* static description of the error */
-    size_t n_lone_surrogates;
+    size_t n_lone_surrogates;   /* in the extracted field (status OK), made U+FFFD */
 };
 
 /* Split "path[,path...]". Returns 0 or INGOT_E_USAGE (empty component or

@@ -184,6 +184,33 @@ static void nesting(void)
     pt_json_path_free(&path);
 }
 
+/* Lone surrogates are counted in the extracted field only: one elsewhere in
+ * the record (another key's value, a key) made --invalid-utf8 skip drop a
+ * record whose text was clean. */
+static void lone_surrogates_of_the_field(void)
+{
+    static const struct { const char *json, *path; size_t lone; } cases[] = {
+        { "{\"meta\": \"\\ud800\", \"text\": \"hello\"}", "text", 0 },
+        { "{\"\\udc00\": 1, \"text\": \"hello\"}", "text", 0 },
+        { "{\"text\": \"a\\ud800b\\udfff\", \"x\": \"\\ud800\"}", "text", 2 },
+        { "{\"text\": \"\\ud800\", \"text\": \"clean\"}", "text", 0 },   /* last wins */
+        { "{\"a\": [\"\\ud800\", \"ok\", \"\\ud801\"]}", "a.1", 0 },
+        { "{\"a\": [\"ok\", \"\\ud800\\ud800\"]}", "a.1", 2 },
+        { "{\"x\": \"\\ud800\", \"t\\u0065xt\": \"y\"}", "text", 0 },  /* escaped key */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pt_buf out = { 0 };
+        struct pt_json_result res;
+        int st = extract(cases[i].json, cases[i].path, &out, &res);
+        if (st != PT_JSON_OK || res.n_lone_surrogates != cases[i].lone) {
+            fprintf(stderr, "%s [%s]: status %d, %zu lone surrogates, expected %zu\n",
+                    cases[i].json, cases[i].path, st, res.n_lone_surrogates, cases[i].lone);
+            exit(1);
+        }
+        pt_buf_free(&out);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -194,6 +221,7 @@ int main(int argc, char **argv)
     dotted_paths();
     alternatives_and_indices();
     nesting();
+    lone_surrogates_of_the_field();
     printf("ok\n");
     return 0;
 }
