@@ -511,6 +511,15 @@ uint64_t tr_loader_val_windows(const tr_loader *l)
     return n;
 }
 
+uint64_t tr_loader_val_take(const tr_loader *l, int64_t val_tokens, int seq_len)
+{
+    if (val_tokens <= 0 || seq_len <= 0)
+        return 0;
+    uint64_t avail = tr_loader_val_windows(l), want = (uint64_t)val_tokens / (uint64_t)seq_len;
+    want = want ? want : 1;
+    return want < avail ? want : avail;
+}
+
 int tr_loader_val_rows(const tr_loader *l, uint64_t first, size_t n, int32_t *rows)
 {
     size_t T1 = (size_t)l->o.seq_len + 1;

@@ -125,6 +125,10 @@ uint64_t tr_loader_peek_start(const tr_loader *l);
 /* Val windows the val split holds (0 when none, or synthetic; a mixture:
  * the sum over its sources). */
 uint64_t tr_loader_val_windows(const tr_loader *l);
+/* The fixed val set of a run asking for val_tokens tokens of windows of
+ * seq_len: whole windows, at least one (fewer tokens than a window still ask
+ * for a val loss, as eval --tokens), at most what the split holds. */
+uint64_t tr_loader_val_take(const tr_loader *l, int64_t val_tokens, int seq_len);
 /* Copy val windows [first, first + n) into rows. A mixture's val windows
  * interleave its sources' in a fixed order drawn with the weights (a source
  * whose val windows are used up gives way to the next), so the first n are

@@ -1,4 +1,5 @@
 /* TCP rendezvous and host-side gather/bcast (tr_dist_rdzv.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -6,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,10 @@
 #include "mono_clock.h"
 #include "tr_dist_rdzv.h"
 
-enum { MAGIC = 0x52444749u /* "IGDR" */, VERSION = 1 };
+/* VERSION 2: the configuration grew to 1024 bytes. Every version lays out
+ * struct hello alike up to the configuration, so rank 0 names a rank of
+ * another build (check_hello) instead of waiting for bytes it never sends. */
+enum { MAGIC = 0x52444749u /* "IGDR" */, VERSION = 2 };
 
 struct hello {
     uint32_t magic, version;
@@ -238,6 +243,10 @@ static int check_hello(const tr_rdzv *r, const struct hello *h, const struct hel
                           "the rendezvous port; give each its own --dist-port", h->host,
                           (int)h->rank, (unsigned long long)h->job_key,
                           (unsigned long long)mine->job_key);
+    if (h->version != VERSION)
+        return ingot_fail(INGOT_E_MISMATCH, "rendezvous: rank %d on host %s runs another Ingot "
+                          "build (rendezvous protocol %u, rank 0's %u): every rank needs the same "
+                          "build", (int)h->rank, h->host, (unsigned)h->version, (unsigned)VERSION);
     if (h->world != r->world)
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: rank %d on host %s says the world has %d "
                           "ranks, rank 0 says %d: the launcher's world size differs between "
@@ -365,13 +374,6 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
     double next_report = start + o->report_s;
     while (have < r->world && !err) {
         double now = mono_now(), wake = deadline;
-        if (report_due(o, now, &next_report)) {
-            char miss[256];
-            int n = missing_ranks(r, miss, sizeof(miss));
-            fprintf(stderr, "ingot-train: rendezvous: %d of %d ranks present after %.0f s, "
-                    "waiting for rank%s %s (up to %.0f s more, --dist-timeout)\n", have,
-                    r->world, now - start, n > 1 ? "s" : "", miss, deadline - now);
-        }
         if (stopped()) {
             err = ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: stopped by a signal while "
                              "waiting for the ranks (%d of %d present)", have, r->world);
@@ -380,6 +382,13 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
         if (now >= deadline) {
             err = -ETIMEDOUT;
             break;
+        }
+        if (report_due(o, now, &next_report)) {
+            char miss[256];
+            int n = missing_ranks(r, miss, sizeof(miss));
+            fprintf(stderr, "ingot-train: rendezvous: %d of %d ranks present after %.0f s, "
+                    "waiting for rank%s %s (up to %.0f s more, --dist-timeout)\n", have,
+                    r->world, now - start, n > 1 ? "s" : "", miss, deadline - now);
         }
         struct pollfd pf[N_PENDING + 1];
         int n = 0;
@@ -409,16 +418,20 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
                 continue;
             }
             c->got += (size_t)got;
-            if (c->got < sizeof(c->h))
-                continue;
             struct hello *h = &c->h;
+            const bool other_build = c->got >= offsetof(struct hello, config) &&
+                                     h->magic == MAGIC && h->version != VERSION;
+            if (c->got < sizeof(c->h) && !other_build)
+                continue;
             int fd = c->fd;
             c->fd = -1;
-            if (h->magic != MAGIC || h->version != VERSION) {
+            if (h->magic != MAGIC) {
                 close(fd);
                 continue;
             }
-            h->host[TR_RDZV_HOST - 1] = h->config[TR_RDZV_CONFIG - 1] = '\0';
+            h->host[TR_RDZV_HOST - 1] = '\0';
+            if (!other_build)   /* check_hello reads no further then */
+                h->config[TR_RDZV_CONFIG - 1] = '\0';
             double hd = now + 5.0 < deadline ? now + 5.0 : deadline;
             if ((err = check_hello(r, h, mine, hs))) {
                 if (h->job_key != mine->job_key) {
@@ -593,9 +606,11 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
 {
     double backoff = 0.05;
     int fd = -1, err;
-    /* the name is looked up until it resolves, then no more: each lookup may
-     * wait on a slow resolver (delaying a Ctrl-C), and a thousand ranks
-     * retrying every second would ask it a thousand times a second */
+    /* the name is looked up until it resolves, then again only at each
+     * progress line (rank 0 restarted elsewhere, a record updated late):
+     * each lookup may wait on a slow resolver (delaying a Ctrl-C), and a
+     * thousand ranks retrying every second would ask it a thousand times a
+     * second */
     struct sockaddr_in sa;
     bool resolved = false;
     const double start = mono_now();
@@ -619,11 +634,17 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
                               "within %.0f s: rank 0 did not start, or MASTER_ADDR/--dist-port "
                               "is wrong, or a firewall is in the way", r->rank, o->addr, o->port,
                               o->timeout_s);
-        if (report_due(o, mono_now(), &next_report))
+        if (report_due(o, mono_now(), &next_report)) {
+            char ip[INET_ADDRSTRLEN] = "";
+            if (resolved && !inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip)))
+                ip[0] = '\0';
             fprintf(stderr, "ingot-train: rendezvous: rank %d cannot reach rank 0 at %s:%d yet "
-                    "after %.0f s (%s); retrying for up to %.0f s more (--dist-timeout)\n",
+                    "after %.0f s (%s%s); retrying for up to %.0f s more (--dist-timeout)\n",
                     r->rank, o->addr, o->port, mono_now() - start, resolved ?
-                    "not listening yet, or unreachable" : "its name does not resolve yet", left);
+                    "not listening yet, or unreachable, at " : "its name does not resolve yet",
+                    ip, left);
+            resolved = false;   /* looked up again */
+        }
         const double nap = backoff < left ? backoff : left;   /* tries to the deadline */
         nanosleep(&(struct timespec){ (time_t)nap, (long)((nap - (time_t)nap) * 1e9) }, NULL);
         backoff = backoff < 1.0 ? backoff * 2 : 1.0;

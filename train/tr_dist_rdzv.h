@@ -24,7 +24,7 @@
 
 enum {
     TR_RDZV_PAYLOAD = 128,   /* bytes of the payload (sizeof(ncclUniqueId)) */
-    TR_RDZV_CONFIG = 512,    /* bytes of a configuration string, NUL included */
+    TR_RDZV_CONFIG = 1024,   /* bytes of a configuration string, NUL included */
     TR_RDZV_HOST = 64,       /* bytes of a host name, NUL included */
 };
 

@@ -33,13 +33,12 @@ static int describe(const struct tr_opts *o, const struct tr_config *c, const tr
      * others wait there for rank 0 (tr_dist_local_work), and a rank that
      * skipped such a step timed out in its next collective, or stopped
      * while the rest went on */
-    char sched[112], ckpt[16] = "off", stop[16] = "off";
-    if (o->ckpt_dir)
-        snprintf(ckpt, sizeof(ckpt), "%d", o->ckpt_every);
-    if (o->stop_after > 0)
-        snprintf(stop, sizeof(stop), "%d", o->stop_after);
-    snprintf(sched, sizeof(sched), " val-every=%d sample-every=%d ckpt-every=%s stop-after=%s "
-             "profile=%d", o->val_every, o->sample_every, ckpt, stop, o->profile);
+    char sched[224];
+    const uint64_t n_val = o->val_every ? tr_loader_val_take(l, o->val_tokens, o->seq_len) : 0;
+    snprintf(sched, sizeof(sched), " val-every=%d val-windows=%" PRIu64 " sample-every=%d "
+             "ckpt-dir=%s ckpt-every=%d end=%d profile=%d", n_val ? o->val_every : 0, n_val,
+             o->sample_every, o->ckpt_dir ? "given" : "none", o->ckpt_dir ? o->ckpt_every : 0,
+             o->stop_after > 0 ? o->stop_after : o->steps, o->profile);
     char arch[128] = "gpt2";
     if (c->arch == TR_ARCH_LLAMA)
         snprintf(arch, sizeof(arch), "llama,KV%d,F%d,theta%.17g,eps%.9g,tied%d", c->n_kv_head,

@@ -36,9 +36,12 @@ void tr_dist_local_work(tr_dist *d, int64_t step, const char *op)
  * end of the window). */
 static void timed_again(tr_dist *d, double slack_s)
 {
-    atomic_store_explicit(&d->slack_ns, (int64_t)(slack_s * 1e9), memory_order_relaxed);
+    /* beat, then slack, then local, each published by the next (release):
+     * the watchdog reads them in the other order (acquire), so it never
+     * pairs a new slack or local with an old beat (hours old after a save) */
     atomic_store_explicit(&d->beat_ns, mono_now_ns(), memory_order_relaxed);
-    atomic_store_explicit(&d->local, false, memory_order_relaxed);
+    atomic_store_explicit(&d->slack_ns, (int64_t)(slack_s * 1e9), memory_order_release);
+    atomic_store_explicit(&d->local, false, memory_order_release);
     if (d->rdzv)
         tr_rdzv_set_timeout(d->rdzv, d->timeout_s + slack_s);
 }
@@ -60,10 +63,11 @@ void tr_dist_local_end(tr_dist *d)
  * outside rank-local work: the reason into why. */
 static void stalled(tr_dist *d, char *why, size_t len)
 {
-    if (atomic_load(&d->local))
+    if (atomic_load_explicit(&d->local, memory_order_acquire))
         return;
-    const int64_t slack = atomic_load(&d->slack_ns);
-    if (mono_now_ns() - atomic_load(&d->beat_ns) <= (int64_t)(d->timeout_s * 1e9) + slack)
+    const int64_t slack = atomic_load_explicit(&d->slack_ns, memory_order_acquire);
+    const int64_t beat = atomic_load_explicit(&d->beat_ns, memory_order_relaxed);
+    if (mono_now_ns() - beat <= (int64_t)(d->timeout_s * 1e9) + slack)
         return;
     char plus[96] = "";
     if (slack)

@@ -562,8 +562,11 @@ static int data_failed(struct run *r, int64_t s, int inflight, int64_t end, int 
     for (; inflight > 0 && !e; inflight--)
         if (!(e = r->ops->collect_step(r->be, &res)))
             e = report(r, &res, end);
-    if (!e && r->o->ckpt_dir && s > r->start_step)
+    if (!e && r->o->ckpt_dir && s > r->start_step) {
+        /* as long as it takes, as every save (run_loop) */
+        tr_dist_local_work(r->dist, s, "checkpoint after a data error");
         e = save_checkpoint(r, s);
+    }
     if (e)
         return e;   /* the later failure is the one to fix first */
     if (!r->o->ckpt_dir || s <= r->start_step)
@@ -786,12 +789,7 @@ int tr_train(const struct tr_opts *o)
     }
     /* The fixed val set. */
     if (o->val_every && o->val_tokens > 0) {
-        uint64_t avail = tr_loader_val_windows(r.loader);
-        /* whole windows, at least one (as eval --tokens): fewer tokens than
-         * a window still ask for a val loss */
-        uint64_t want = (uint64_t)o->val_tokens / (uint64_t)o->seq_len;
-        want = want ? want : 1;
-        r.n_val = want < avail ? want : avail;
+        r.n_val = tr_loader_val_take(r.loader, o->val_tokens, o->seq_len);
         if (!r.n_val)
             say(&r, "note: %s; no validation loss\n", o->synthetic ? "synthetic data" :
                 "the dataset has no val split long enough for one window");

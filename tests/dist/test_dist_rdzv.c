@@ -35,6 +35,8 @@ struct proc {
     int lookups;                  /* > 0: name lookups it must have made */
     double report_s;              /* > 0: progress lines this often, */
     const char *report, *report2; /* and contain these (report2 may be NULL) */
+    int old_build;                /* > 0: not this build but an older one's rank
+                                   * old_build, whose reply must say expect */
 };
 
 /* What this process wrote on stderr since fd (a temporary file that took
@@ -89,12 +91,58 @@ static int stray(int port, int n)
     return open == n ? 0 : 1;
 }
 
+/* A rank of an older build (rendezvous protocol 1, a 512-byte
+ * configuration): its hello, then rank 0's reply, whose layout every
+ * version shares; 0 when the reply's message contains expect. */
+static int old_build(int port, int rank, int world, uint64_t key, const char *expect)
+{
+    struct {
+        uint32_t magic, version;
+        uint64_t job_key;
+        int32_t rank, world, local_rank, pad;
+        char host[64], config[512];
+    } h = { .magic = 0x52444749u, .version = 1, .job_key = key, .rank = rank, .world = world,
+            .local_rank = -1, .host = "oldhost" };
+    struct {
+        uint32_t magic;
+        int32_t status, local_rank, local_world;
+        char host0[64], msg[512];
+    } rep;
+    snprintf(h.config, sizeof(h.config), "%s", CFG);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int fd = -1;
+    for (int i = 0; i < 200; i++) {   /* rank 0 may not listen yet */
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+            break;
+        close(fd);
+        fd = -1;
+        usleep(10000);
+    }
+    if (fd < 0 || send(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+        recv(fd, &rep, sizeof(rep), MSG_WAITALL) != (ssize_t)sizeof(rep)) {
+        fprintf(stderr, "old build: no reply from rank 0\n");
+        return 1;
+    }
+    close(fd);
+    rep.msg[sizeof(rep.msg) - 1] = '\0';
+    if (!rep.status || !strstr(rep.msg, expect)) {
+        fprintf(stderr, "old build: status %d, \"%s\", expected \"%s\"\n", rep.status, rep.msg,
+                expect);
+        return 1;
+    }
+    return 0;
+}
+
 static int child(const struct proc *p, int port, double timeout)
 {
     if (p->delay_s > 0)
         usleep((useconds_t)(p->delay_s * 1e6));
     if (p->rank < 0)
         return stray(port, -p->rank);
+    if (p->old_build)
+        return old_build(port, p->old_build, p->world, p->key, p->expect);
     unsigned char pay[TR_RDZV_PAYLOAD];
     for (int i = 0; i < TR_RDZV_PAYLOAD; i++)
         pay[i] = p->rank == 0 ? payload_of(i) : 0;
@@ -255,6 +303,13 @@ int main(void)
         { .rank = 0, .world = 2, .key = K, .local_rank = 0 },
         { .rank = 1, .world = 2, .key = 99, .delay_s = 0.1, .expect = "belongs to another job" },
         { .rank = 1, .world = 2, .key = K, .delay_s = 0.5, .local_rank = 1 } }, 3, 5.0, 5.0);
+    /* a rank of another build is named at once (it was read as a stray: the
+     * rank "never arrived" after --dist-timeout) */
+    scenario("rank of an older build", (struct proc[]){
+        { .rank = 0, .world = 2, .key = K, .expect = "rank 1 on host oldhost runs another "
+          "Ingot build (rendezvous protocol 1, rank 0's 2)" },
+        { .old_build = 1, .world = 2, .key = K, .delay_s = 0.1,
+          .expect = "runs another Ingot build" } }, 2, 10.0, 3.0);
     scenario("rank never comes", (struct proc[]){
         { .rank = 0, .world = 3, .key = K, .expect = "rank 2 never arrived" },
         { .rank = 1, .world = 3, .key = K, .expect = "rank 2 never arrived" } }, 2, 1.0, 3.0);
@@ -266,8 +321,9 @@ int main(void)
         { .rank = 1, .world = 4, .key = K, .expect = "ranks 2, 3 never arrived" } },
         2, 2.0, 4.0);
     scenario("progress, rank 0 absent", (struct proc[]){
-        { .rank = 1, .world = 2, .key = K, .report_s = 0.5,
-          .report = "rank 1 cannot reach rank 0 at 127.0.0.1:",
+        { .rank = 1, .world = 2, .key = K, .report_s = 0.5, .addr = "localhost",
+          .report = "rank 1 cannot reach rank 0 at localhost:",
+          .report2 = "(not listening yet, or unreachable, at 127.0.0.1); retrying",
           .expect = "could not reach rank 0" } }, 1, 1.5, 4.0);
     scenario("rank 0 absent", (struct proc[]){
         { .rank = 1, .world = 2, .key = K, .expect = "could not reach rank 0 at 127.0.0.1" } },

@@ -257,13 +257,21 @@ def mismatch():
     # the steps where the ranks wait for rank 0's local work must agree: a rank
     # without the sample timed out in its next collective while rank 0 sampled
     for extra, said in ((["--sample-every", "3"], "'sample-every=3', rank 0 has 'sample-every=0'"),
-                        (["--stop-after", "4"], "'stop-after=4', rank 0 has 'stop-after=off'")):
+                        (["--stop-after", "4"], "'end=4', rank 0 has 'end=8'"),
+                        (["--ckpt-dir", os.path.join(TMP, "mm")],
+                         "'ckpt-dir=given', rank 0 has 'ckpt-dir=none'")):
         procs = spawn_tcp(2, BASE, per_rank=lambda r: extra if r == 1 else [])
         outs = [p.communicate(timeout=60) for p in procs]
         for (_, err), p in zip(outs, procs):
             if p.returncode == 0 or said not in err:
                 fail("mismatch %s: exit %d, stderr:\n%s" % (extra, p.returncode, err))
-    print("mismatch: --sample-every or --stop-after on rank 1 only is named on both ranks")
+    print("mismatch: --sample-every, --stop-after or --ckpt-dir on rank 1 only is named on both "
+          "ranks")
+    # the same schedule in other words is no mismatch: --stop-after at --steps
+    procs = spawn_tcp(2, BASE, per_rank=lambda r: ["--stop-after", "8"] if r == 1 else [])
+    outs = [p.communicate(timeout=60) for p in procs]
+    if any(p.returncode for p in procs):
+        fail("--stop-after 8 (= --steps) on rank 1 only: %s" % outs[1][1])
 
 
 def weights_mismatch():
