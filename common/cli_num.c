@@ -118,6 +118,17 @@ const char *cli_format_double(double d, char *buf, size_t len)
     return buf;
 }
 
+double cli_float_decimal(float f)
+{
+    char b[32];
+    for (int p = 1; p <= 9; p++) {   /* 9 significant digits hold any float */
+        snprintf(b, sizeof(b), "%.*g", p, (double)f);
+        if ((float)strtod(b, NULL) == f)
+            break;
+    }
+    return strtod(b, NULL);
+}
+
 const char *cli_human(double x, char *buf, size_t len)
 {
     double a = fabs(x);

@@ -34,6 +34,10 @@ int cli_check_value(const char *name, const char *v);
  * a whole number below 1e15 without an exponent (1000, not %g's 1e+03, so
  * that an integer flag's parser takes it). Returns buf (32 bytes hold any). */
 const char *cli_format_double(double d, char *buf, size_t len);
+/* The shortest decimal that reads back as f, as a double: what the user
+ * wrote (1e-3 for the float nearest 1e-3), for arithmetic and files that
+ * should see 0.001 rather than 0.00100000005. */
+double cli_float_decimal(float f);
 /* x with a k/M/G/T suffix for people: 1234567 -> "1.23M"; returns buf. */
 const char *cli_human(double x, char *buf, size_t len);
 /* A byte count with binary units: 1536 -> "1.5 KiB"; returns buf. */

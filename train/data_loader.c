@@ -208,7 +208,7 @@ static int source_open(tr_loader *l, struct source *s, const char *dir)
             return ingot_fail(INGOT_E_MISMATCH, "--data %s and --data %s were made with "
                               "different tokenizers (hash %016" PRIx64 " and %016" PRIx64 " in "
                               "their manifest.json): a mixture needs one tokenizer; re-run "
-                              "ingot-pretok with the same --tokenizer", l->src[0].dir, dir,
+                              "ingot-pretok with the same --model", l->src[0].dir, dir,
                               m0->tokenizer.hash, m->tokenizer.hash);
         if (vocab != l->vocab)
             return ingot_fail(INGOT_E_MISMATCH, "--data %s has a vocabulary of %u and --data %s "

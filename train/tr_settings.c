@@ -22,13 +22,7 @@
 /* The shortest decimal that reads back as f, as a JSON real. */
 static json_t *jfloat(float f)
 {
-    char b[32];
-    for (int p = 6; p <= 9; p++) {
-        snprintf(b, sizeof(b), "%.*g", p, (double)f);
-        if ((float)strtod(b, NULL) == f)
-            break;
-    }
-    return json_real(strtod(b, NULL));
+    return json_real(cli_float_decimal(f));
 }
 
 /* A double as a JSON value that keeps it: a real where the dump's 9 digits

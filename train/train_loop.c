@@ -127,6 +127,21 @@ static void describe_shape(const struct tr_config *c, char *buf, size_t len)
 static int check_resume(const struct run *r, const char *path, const struct tr_ckpt_state *st,
                         bool init)
 {
+    /* the data first: another tokenizer changes the vocabulary too, and a
+     * message about the model's shape would send the user the wrong way */
+    uint64_t hash = tr_loader_tokenizer_hash(r->loader);
+    bool synth = r->o->synthetic, ck_synth = st->flags & TR_CKPT_FLAG_SYNTHETIC;
+    if (synth != ck_synth && !init)
+        return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint was trained on %s data, this run "
+                          "uses %s", path, ck_synth ? "--synthetic" : "a dataset's",
+                          synth ? "--synthetic" : "a dataset");
+    /* --init-from with random ids on either side: any vocabulary-sized
+     * model will do */
+    if (!(init && (synth || ck_synth)) && st->tokenizer_hash != hash)
+        return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint's tokenizer (hash %016" PRIx64 ") "
+                          "differs from the dataset's (%016" PRIx64 " in %s/manifest.json): the "
+                          "token ids mean different things; train from scratch or use the "
+                          "original dataset", path, st->tokenizer_hash, hash, r->o->data);
     const struct tr_config *a = &st->cfg, *b = &r->cfg;
     if (!tr_config_equal(a, b)) {
         char has[256], want[256];
@@ -139,19 +154,6 @@ static int check_resume(const struct run *r, const char *path, const struct tr_c
                           "--tie-embeddings), or %s", path, has, want, init ? "leave them out "
                           "(--init-from takes the checkpoint's shape)" : "use another --ckpt-dir");
     }
-    uint64_t hash = tr_loader_tokenizer_hash(r->loader);
-    bool synth = r->o->synthetic, ck_synth = st->flags & TR_CKPT_FLAG_SYNTHETIC;
-    if (synth != ck_synth && !init)
-        return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint was trained on %s data, this run "
-                          "uses %s", path, ck_synth ? "--synthetic" : "a dataset's",
-                          synth ? "--synthetic" : "a dataset");
-    if (init && (synth || ck_synth))   /* random ids: any vocabulary-sized model will do */
-        return 0;
-    if (st->tokenizer_hash != hash)
-        return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint's tokenizer (hash %016" PRIx64 ") "
-                          "differs from the dataset's (%016" PRIx64 " in %s/manifest.json): the "
-                          "token ids mean different things; train from scratch or use the "
-                          "original dataset", path, st->tokenizer_hash, hash, r->o->data);
     return 0;
 }
 

@@ -504,7 +504,9 @@ static int finish(struct tr_opts *o)
 {
     /* schedule */
     if (o->min_lr < 0.0f) {
-        o->min_lr = o->lr * 0.1f;
+        /* a tenth of the lr as written (1e-3 -> 1e-4; in float arithmetic
+         * 1e-3f * 0.1f is one ulp above 1e-4f and read 0.000100000005) */
+        o->min_lr = (float)(cli_float_decimal(o->lr) / 10.0);
         o->derived |= TR_DERIVED_MIN_LR;
     }
     if (o->min_lr > o->lr)

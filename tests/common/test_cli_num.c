@@ -69,6 +69,12 @@ int main(void)
     CHECK(!strcmp(cli_format_double(1234567.891, b, sizeof(b)), "1234567.891"));
     CHECK(!strcmp(cli_format_double(1e20, b, sizeof(b)), "1e+20"));
     CHECK(strtod(cli_format_double(1.0 / 3.0, b, sizeof(b)), NULL) == 1.0 / 3.0);
+    /* a float's decimal as written; a tenth of it is the float nearest
+     * the tenth (1e-3f * 0.1f is one ulp above 1e-4f) */
+    CHECK(cli_float_decimal(1e-3f) == 1e-3 && cli_float_decimal(0.1f) == 0.1);
+    CHECK(cli_float_decimal(6e-4f) == 6e-4 && cli_float_decimal(-2.5f) == -2.5);
+    CHECK((float)(cli_float_decimal(1e-3f) / 10.0) == 1e-4f && 1e-3f * 0.1f != 1e-4f);
+    CHECK((float)cli_float_decimal(1.17549435e-38f) == 1.17549435e-38f);
     CHECK(!strcmp(cli_human(1234567, b, sizeof(b)), "1.23M"));
     CHECK(!strcmp(cli_human(999, b, sizeof(b)), "999"));
     CHECK(!strcmp(cli_human(1500, b, sizeof(b)), "1.5k"));

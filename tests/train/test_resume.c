@@ -98,6 +98,23 @@ int main(int argc, char **argv)
     printf("resume: 12 steps straight == 5 + (3 dropped) + 7 resumed, loss %.6f -> %.6f, "
            "val %.6f\n", a[0].loss, a[11].loss, vla[2]);
 
+    /* A dataset of another tokenizer (and so another vocabulary): named as
+     * the tokenizer, not as another model shape (that sent the user to
+     * --model and --layers) */
+    char *data2 = tt_fmt("%s/data2", dir);
+    struct tt_dataset d2 = d;
+    d2.dir = data2;
+    d2.vocab = VOCAB + 50;
+    d2.tokenizer_hash = 6;
+    CHECK_OK(tt_write_dataset(&d2));
+    cmd = tt_fmt("'%s' --ckpt-dir '%s/cb' --resume --data '%s' --steps 13", bin, dir, data2);
+    CHECK(tt_run(cmd, out) != 0);
+    free(cmd);
+    s = tt_slurp(out);
+    CHECK(s && strstr(s, "the checkpoint's tokenizer") && !strstr(s, "another model configuration"));
+    free(s);
+    free(data2);
+
     /* --dump-batch after resuming: header and size as documented. */
     cmd = tt_fmt("%s --ckpt-dir '%s/cb' --resume --dump-batch '%s/batch.bin'", common, dir, dir);
     tt_run_ok(cmd, out);

@@ -14,6 +14,7 @@
  *   (the dumped batch holds exactly those weights), and refuses another
  *   shape.
  * usage: test_settings INGOT_TRAIN */
+#include <ctype.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
     expect("stopped at 4", b, 0, "ckpt-00000004.bin", NULL);
     char *r = F("--ckpt-dir '%s/cb' --resume", dir);
     expect("--ckpt-dir --resume alone", r, 0, "resumed from", "ckpt-00000010.bin");
-    char *s = tt_slurp(out);
+    char *s = tt_slurp(out), *x0;
     CHECK(s && !strstr(s, "override"));   /* nothing differs, nothing reported */
     free(s);
     char *ma = F("%s/a.jsonl", dir), *mb = F("%s/b.jsonl", dir);
@@ -132,6 +133,20 @@ int main(int argc, char **argv)
     bool same_w = tt_ckpt_payload_equal(ca, cb);
     printf("%-34s %s\n", "final weights and AdamW state", same_w ? "same" : "DIFFER  FAIL");
     failures += !same_w;
+
+    /* the default --min-lr is a tenth of --lr as written: 1e-3 -> 0.0001 in
+     * config.json (it was 1e-3f * 0.1f, written 0.000100000005) */
+    char *cm = F("%s/cm", dir);
+    x0 = F("--synthetic --vocab 64 --model tiny --steps 1 --lr 1e-3 --val-every 0 --ckpt-dir '%s'",
+           cm);
+    expect("default --min-lr", x0, 0, NULL, NULL);
+    CHECK_OK(tr_ckpt_read_settings(F("%s/ckpt-00000001.bin", cm), &s));
+    const char *ml = s ? strstr(s, "\"min-lr\":") : NULL;
+    CHECK(ml);
+    ml += strlen("\"min-lr\":");
+    ml += strspn(ml, " ");
+    CHECK(!strncmp(ml, "0.0001", 6) && !isdigit((unsigned char)ml[6]));
+    free(s);
 
     /* a run killed before its first checkpoint: --resume restarts it from
      * the settings it wrote to D/config.json */
