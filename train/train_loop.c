@@ -695,6 +695,12 @@ static int run_loop(struct run *r)
                               o->ckpt_dir ? "; checkpoint written, continue with --resume" :
                               " (no --ckpt-dir, nothing saved)");
     }
+    /* a run cut short on purpose says where it stands, as an interrupted
+     * one does */
+    if (o->stop_after > 0 && end == o->stop_after && end < o->steps)
+        say(r, "stopped after step %" PRId64 " of %d (--stop-after)%s\n", end, o->steps,
+            o->ckpt_dir ? "; checkpoint written, continue with --resume" :
+            " (no --ckpt-dir, nothing saved)");
     return 0;
 }
 

@@ -57,6 +57,10 @@ int main(int argc, char **argv)
                  common, dir, dir);
     tt_run_ok(cmd, out);
     free(cmd);
+    char *said = tt_slurp(out);   /* where it stands, as an interruption says */
+    CHECK(said && strstr(said, "stopped after step 5 of 12 (--stop-after); checkpoint written, "
+                         "continue with --resume"));
+    free(said);
     /* Go on to 8, then pretend that checkpoint was lost: the metrics file
      * has steps 6-8 that the resumed run must replace, not duplicate. */
     cmd = tt_fmt("%s --threads 2 --metrics '%s/b.jsonl' --ckpt-dir '%s/cb' --stop-after 8 "
