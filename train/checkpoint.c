@@ -459,6 +459,30 @@ void tr_ckpt_dir_unlock(int fd)
         close(fd);   /* the file stays: removing it would race with a new locker */
 }
 
+void tr_ckpt_dir_abandon(const char *dir, int fd)
+{
+    int others = 0, lock = 0;
+    DIR *d = fd >= 0 ? opendir(dir) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (!strcmp(e->d_name, TR_CKPT_LOCK_NAME))
+            lock++;
+        else
+            others++;
+    }
+    if (d)
+        closedir(d);
+    char *p = d && lock == 1 && !others ? fs_path_join(dir, TR_CKPT_LOCK_NAME) : NULL;
+    if (p && unlink(p) == 0) {
+        close(fd);
+        fd = -1;
+        (void)rmdir(dir);   /* fails, harmlessly, if a new file appeared meanwhile */
+    }
+    free(p);
+    tr_ckpt_dir_unlock(fd);
+}
+
 int tr_ckpt_resume_failed(const char *dir, const char *path, int err)
 {
     if (err != INGOT_E_FORMAT && err != INGOT_E_CORRUPT && err != INGOT_E_CHECKSUM &&

@@ -143,6 +143,11 @@ int tr_ckpt_dir_prepare(const char *dir, int *removed);
  * *fd = -1 and 0 where the file system has no locks (the run is unguarded). */
 int tr_ckpt_dir_lock(const char *dir, int *fd);
 void tr_ckpt_dir_unlock(int fd);   /* accepts -1 */
+/* Unlock for a run that failed in a directory it made, before writing
+ * anything there but its lock (a refused --init-from, say): the lock file
+ * (unlinked while still held, so no new locker shares it) and the
+ * directory go. A directory holding anything else stays as it is. */
+void tr_ckpt_dir_abandon(const char *dir, int fd);
 
 /* err, from reading path, the newest checkpoint of dir for --resume. A
  * damaged file (INGOT_E_FORMAT, _CORRUPT, _CHECKSUM, _TRUNCATED) gets what

@@ -837,6 +837,10 @@ int tr_train(const struct tr_opts *o)
     if (!err)
         profile_summary(&r);
 out:
+    if (err && o->ckpt_dir_made && r.lock_fd >= 0) {
+        tr_ckpt_dir_abandon(o->ckpt_dir, r.lock_fd);
+        r.lock_fd = -1;
+    }
     run_free(&r);
     return err;
 }

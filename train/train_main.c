@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "checkpoint.h"
 #include "data_loader.h"
@@ -108,6 +109,8 @@ int main(int argc, char **argv)
     install_handlers();
     if (o.ckpt_dir) {
         int removed = 0;
+        struct stat sb;
+        o.ckpt_dir_made = lstat(o.ckpt_dir, &sb) != 0 && errno == ENOENT;
         if ((err = tr_ckpt_dir_prepare(o.ckpt_dir, &removed))) {
             fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
             tr_opts_free(&o);

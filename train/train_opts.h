@@ -61,6 +61,8 @@ struct tr_opts {
     float temperature;
     /* checkpoints, output */
     const char *ckpt_dir;
+    bool ckpt_dir_made;         /* set by main: this invocation created --ckpt-dir (a run
+                                 * failing before writing into it leaves nothing) */
     int ckpt_every, ckpt_keep;
     bool resume;
     const char *init_from;      /* --init-from CKPT: weights only, a new run */

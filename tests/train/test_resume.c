@@ -8,6 +8,7 @@
  * gradient accumulation (2 micro-steps).
  * usage: test_resume INGOT_TRAIN */
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -117,6 +118,18 @@ int main(int argc, char **argv)
     s = tt_slurp(out);
     CHECK(s && strstr(s, "the checkpoint's tokenizer") && !strstr(s, "another model configuration"));
     free(s);
+    /* ... and refused into a --ckpt-dir this run made: the directory goes
+     * again (it was left holding only the lock); one that existed stays */
+    char *ckft = tt_fmt("%s/ckft", dir);
+    cmd = tt_fmt("'%s' --init-from '%s/cb' --data '%s' --ckpt-dir '%s' --steps 2", bin, dir, data2,
+                 ckft);
+    CHECK(tt_run(cmd, out) != 0);
+    CHECK(access(ckft, F_OK) != 0);
+    CHECK(mkdir(ckft, 0755) == 0);
+    CHECK(tt_run(cmd, out) != 0);
+    CHECK(access(ckft, F_OK) == 0);
+    free(cmd);
+    free(ckft);
     free(data2);
 
     /* --dump-batch after resuming: header and size as documented. */
