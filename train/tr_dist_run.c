@@ -7,6 +7,7 @@
 #include "checkpoint.h"
 #include "ingot_err.h"
 #include "ingot_version.h"
+#include "tr_dist_env.h"
 #include "tr_dist_rdzv.h"
 #include "tr_dist_run.h"
 
@@ -92,6 +93,20 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
     share->k_local = K / w;
     share->first_row = (size_t)tr_dist_rank(*out) * (size_t)share->k_local * (size_t)o->batch;
     return 0;
+}
+
+void tr_dist_run_default_batch(struct tr_opts *o)
+{
+    struct tr_dist_env e;
+    if (!(o->derived & TR_DERIVED_BATCH_TOKENS) || !strcmp(o->dist, "none") ||
+        tr_dist_env_read((const char *const *)environ, &e)) {
+        ingot_clear_err();   /* a bad environment is the rendezvous's to report */
+        return;
+    }
+    if (e.world > 1 && o->grad_accum <= (1 << 20) / e.world) {
+        o->batch_tokens *= e.world;
+        o->grad_accum *= e.world;
+    }
 }
 
 int tr_dist_run_check_resume(tr_dist *d, int64_t step, const tr_loader *l)

@@ -33,6 +33,12 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
                      const char *backend, volatile sig_atomic_t *stop, tr_dist **out,
                      struct tr_dist_share *share);
 
+/* The default --batch-tokens (not given, nor in a checkpoint's settings) is
+ * one micro-step per rank, as a DDP user expects: batch x seq-len x the
+ * launcher's world (from the environment; --dist none: 1). It was one
+ * micro-step in all, which no world above 1 divides. */
+void tr_dist_run_default_batch(struct tr_opts *o);
+
 /* Every rank must resume at the same step and data position (a checkpoint
  * directory not visible to every rank would otherwise split the run):
  * INGOT_E_MISMATCH naming the rank. */

@@ -11,6 +11,7 @@
 #include "data_loader.h"
 #include "ingot_config.h"
 #include "ingot_err.h"
+#include "tr_dist_run.h"
 #include "ingot_version.h"
 #include "sig_util.h"
 #include "tr_export.h"
@@ -107,6 +108,7 @@ int main(int argc, char **argv)
         return err == INGOT_E_USAGE ? 2 : 1;   /* a checkpoint or config that cannot be read: 1 */
     }
     install_handlers();
+    tr_dist_run_default_batch(&o);
     if (o.ckpt_dir) {
         int removed = 0;
         struct stat sb;

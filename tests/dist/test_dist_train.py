@@ -196,6 +196,23 @@ def grad_reduce_bf16(m1):
     print("grad-reduce bf16 at 2 ranks: max |dloss| %.2g, |dnorm| %.2g against fp32" % (d, g))
 
 
+def default_batch():
+    """Without --batch-tokens the global batch is one micro-step per rank: 2 ranks
+    train the 1-process run of two micro-steps (they were refused: one micro-step
+    does not divide among 2 ranks)."""
+    no_bt = [x for i, x in enumerate(BASE) if x != "--batch-tokens" and
+             (i == 0 or BASE[i - 1] != "--batch-tokens")]
+    ref = os.path.join(TMP, "db1.jsonl")
+    run(1, no_bt + ["--batch-tokens", "64", "--metrics", ref])
+    path = os.path.join(TMP, "db2.jsonl")
+    _, out, _ = run(2, no_bt + ["--metrics", path])
+    m1, m2 = metrics(ref), metrics(path)
+    if sorted(m2) != sorted(m1) or "64 tokens" not in out.replace(",", ""):
+        fail("default --batch-tokens on 2 ranks: steps %s\n%s" % (sorted(m2), out))
+    close(m1, m2, "default --batch-tokens, 2 ranks vs 1 process of 2 micro-steps")
+    print("default --batch-tokens: 2 ranks = 1 process of 2 micro-steps (64 tokens a step)")
+
+
 def refuse_shape():
     # 3 micro-steps do not divide among 2 ranks
     args = [x if x != "192" else "96" for x in BASE]
@@ -449,6 +466,7 @@ def main():
         zero(m1)
         grad_reduce_bf16(m1)
         refuse_shape()
+        default_batch()
         llama()
         if MODE == "tcp":
             stop_collective()
