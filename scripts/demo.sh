@@ -17,7 +17,15 @@ say() { printf '\n== demo: %s\n' "$*"; }
 say "set up and build"
 [ -x /usr/local/cuda/bin/nvcc ] && export PATH=/usr/local/cuda/bin:$PATH
 "$here/scripts/setup.sh" build
-ninja -C "$build" >/dev/null
+# a first build takes minutes (the CUDA kernels most of it): say so, and show
+# ninja's progress line rather than nothing
+# (every 25th step; anything else ninja says, a compiler's error included, whole)
+if ninja -C "$build" -n 2>/dev/null | grep -q '^\['; then
+    echo "demo: building (a first build takes a few minutes on a small machine)"
+    NINJA_STATUS='[%f/%t %es] ' ninja -C "$build" 2>&1 |
+        awk '/^\[[0-9]+\/[0-9]+ / { if (++n % 25 == 0) { print; fflush() } next }
+             /^ninja: (Entering|Leaving) directory/ { next } { print; fflush() }'
+fi
 pretok=$build/pretok/ingot-pretok dump=$build/common/dump/ingot-dump train=$build/train/ingot-train
 mkdir -p "$out"
 
@@ -37,6 +45,9 @@ say "ingot-pretok: corpus -> token shards"
 "$dump" verify "$out/data"
 "$dump" stats "$out/data" | head -n 25
 
+# on the CPU: OpenMP's threads sleep between steps instead of spinning
+# (docs/training.md: shared machines)
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 device=${DEMO_DEVICE:-auto}
 if [ "$device" = auto ] && ! "$train" --device cuda --synthetic --vocab 256 --model tiny \
         --steps 1 --val-every 0 --quiet >/dev/null 2>&1; then
