@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "spm_shim.h"
 #include "tr_export.h"
 #include "tr_export_fmt.h"
+#include "tr_settings.h"
 
 static const char usage[] =
     "usage: ingot-train export CKPT --format hf|llmc|safetensors --out DIR [options]\n"
@@ -33,7 +35,8 @@ static const char usage[] =
     "  safetensors  DIR/model.safetensors: the 16 tensors with Ingot's names and shapes\n"
     "\n"
     "options:\n"
-    "  --data DIR        the dataset the model was trained on (for its tokenizer)\n"
+    "  --data DIR        the dataset the model was trained on (for its tokenizer;\n"
+    "                    default: the one the checkpoint's settings name, if still there)\n"
     "  --tokenizer FILE  the SentencePiece model (instead of --data)\n"
     "  --dtype fp32|bf16 llmc only: fp32 (version 3, default) or bf16 (version 5, what\n"
     "                    llm.c's default bf16 build loads)\n"
@@ -41,17 +44,55 @@ static const char usage[] =
     "The tokenizer (needed for hf unless the model was trained on --synthetic ids) must\n"
     "be the one the checkpoint was trained with: its hash is checked.\n";
 
-int tr_export_tokenizer(const char *data, const char *model, uint64_t want_hash,
-                        struct ingot_spm **spm, char **used)
+/* Neither --data nor --tokenizer: the training dataset the checkpoint's
+ * settings name, when it is still there and its tokenizer is the
+ * checkpoint's; *dir gets it (malloc'd) or NULL, and why not into why. */
+static void training_data(const char *ckpt_file, uint64_t want_hash, char **dir, char *why,
+                          size_t len)
+{
+    char *section = NULL;
+    *dir = NULL;
+    why[0] = '\0';
+    if (!ckpt_file || tr_ckpt_read_settings(ckpt_file, &section) || !section) {
+        ingot_clear_err();
+        return;
+    }
+    char *d = tr_settings_data_dir(section, 0);
+    free(section);
+    struct dataset *ds = NULL;
+    if (!d)
+        return;
+    if (dataset_open(d, false, &ds))
+        snprintf(why, len, "; the dataset it was trained on, %s, cannot be read: %s", d,
+                 ingot_errmsg());
+    else if (want_hash && ds->manifest->tokenizer.hash != want_hash)
+        snprintf(why, len, "; the dataset it was trained on, %s, now holds another tokenizer",
+                 d);
+    else
+        *dir = d;
+    ingot_clear_err();
+    dataset_close(ds);
+    if (!*dir)
+        free(d);
+}
+
+int tr_export_tokenizer(const char *data, const char *model, const char *ckpt_file,
+                        uint64_t want_hash, struct ingot_spm **spm, char **used)
 {
     struct dataset *ds = NULL;
+    char *found = NULL;
     int err;
     *spm = NULL;
     if (used)
         *used = NULL;
-    if (!model && !data)
-        return ingot_fail(INGOT_E_USAGE, "no tokenizer: pass --data DIR (the training dataset) "
-                          "or --tokenizer FILE.model");
+    if (!model && !data) {
+        char why[PATH_MAX + 160];
+        training_data(ckpt_file, want_hash, &found, why, sizeof(why));
+        if (!found)
+            return ingot_fail(INGOT_E_USAGE, "no tokenizer: pass --data DIR (the training "
+                              "dataset) or --tokenizer FILE.model%s", why);
+        data = found;
+    }
     if (model) {
         if ((err = ingot_spm_load(model, spm)))
             return err;
@@ -73,6 +114,7 @@ int tr_export_tokenizer(const char *data, const char *model, uint64_t want_hash,
             *used = NULL;
         }
     }
+    free(found);
     return err;
 }
 
@@ -269,7 +311,8 @@ int tr_export_main(int argc, char **argv)
         goto out;
     bool want_tok = !strcmp(o.format, "hf") && !(st.flags & TR_CKPT_FLAG_SYNTHETIC);
     if ((want_tok || o.data || o.tokenizer) &&
-        (err = tr_export_tokenizer(o.data, o.tokenizer, st.tokenizer_hash, &spm, &tok_path)))
+        (err = tr_export_tokenizer(o.data, o.tokenizer, path, st.tokenizer_hash, &spm,
+                                   &tok_path)))
         goto out;
     /* the tokenizer ships with the hf folder: a larger one than the model's
      * vocabulary (any --tokenizer passes a synthetic checkpoint's hash)

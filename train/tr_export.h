@@ -45,10 +45,12 @@ int tr_export_main(int argc, char **argv);
 int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used);
 
 /* The checkpoint's tokenizer: model (a .model file) when not NULL, else the
- * tokenizer of the dataset data (as ingot-train finds it). Its XXH3-64 must
- * equal want_hash (the checkpoint's) unless want_hash is 0 (synthetic).
- * *used (if not NULL) gets the malloc'd path loaded. */
-int tr_export_tokenizer(const char *data, const char *model, uint64_t want_hash,
-                        struct ingot_spm **spm, char **used);
+ * tokenizer of the dataset data (as ingot-train finds it), else (neither
+ * given) that of the dataset the checkpoint ckpt_file was trained on, as its
+ * settings name it, when it is still there. Its XXH3-64 must equal
+ * want_hash (the checkpoint's) unless want_hash is 0 (synthetic). *used (if
+ * not NULL) gets the malloc'd path loaded. */
+int tr_export_tokenizer(const char *data, const char *model, const char *ckpt_file,
+                        uint64_t want_hash, struct ingot_spm **spm, char **used);
 
 #endif

@@ -33,7 +33,8 @@ static const char usage[] =
     "                      BOS goes first when the tokenizer has one (documents began\n"
     "                      with it in training) unless --no-bos\n"
     "  --prompt-ids \"I J\" the prompt as token ids (no tokenizer needed)\n"
-    "  --data DIR          the training dataset (for its tokenizer), or\n"
+    "  --data DIR          the training dataset (for its tokenizer; default: the one\n"
+    "                      the checkpoint's settings name, if still there), or\n"
     "  --tokenizer FILE    the SentencePiece model\n"
     "  --tokens N          tokens to generate (default 64)\n"
     "  --top-k K           sample from the K most likely tokens, 1 = greedy (default 40,\n"
@@ -268,15 +269,17 @@ int tr_generate_main(int argc, char **argv)
     struct tr_ckpt_state st;
     float *params = NULL, *scratch = NULL;
     int32_t *ids = NULL;
+    char *ckpt_file = NULL;
     struct ingot_spm *spm = NULL;
     tr_backend *be = NULL;
     const struct tr_backend_ops *ops = NULL;
-    if ((err = tr_export_load(o.ckpt, &st, &params, NULL)))
+    if ((err = tr_export_load(o.ckpt, &st, &params, &ckpt_file)))
         goto out;
     /* a tokenizer is needed to read the prompt or to print text */
     bool need_tok = o.prompt || (!o.ids && !(st.flags & TR_CKPT_FLAG_SYNTHETIC));
     if ((need_tok || o.data || o.tokenizer) &&
-        (err = tr_export_tokenizer(o.data, o.tokenizer, st.tokenizer_hash, &spm, NULL)))
+        (err = tr_export_tokenizer(o.data, o.tokenizer, ckpt_file, st.tokenizer_hash, &spm,
+                                   NULL)))
         goto out;
     int n_prompt;
     if ((err = prompt_ids(&o, spm, st.cfg.vocab, o.tokens, &ids, &n_prompt)))
@@ -331,5 +334,6 @@ out:
     free(scratch);
     free(ids);
     free(params);
+    free(ckpt_file);
     return err;
 }

@@ -44,6 +44,10 @@ int tr_settings_read_position(const char *path, const char *section, struct tr_l
  * than one source and the directories differ. 0 otherwise (also for a
  * section without a data list). path names the checkpoint in messages. */
 int tr_settings_check_sources(const char *path, const char *section, const struct tr_opts *o);
+/* The directory of the i-th --data source a checkpoint's settings section
+ * names (its "DIR:WEIGHT" without the weight), malloc'd; NULL when there is
+ * none (synthetic data, an older checkpoint, i past the end). */
+char *tr_settings_data_dir(const char *section, size_t i);
 
 /* Write DIR/config.json (tr_settings_json(), atomically); a resumed run
  * (o->resume) leaves an existing one as the first run wrote it. */
