@@ -147,10 +147,10 @@ const char *cli_human(double x, char *buf, size_t len)
 
 const char *cli_human_bytes(double bytes, char *buf, size_t len)
 {
-    static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+    static const char *unit[] = { "B", "kB", "MB", "GB", "TB", "PB" };
     int u = 0;
-    while (fabs(bytes) >= 1024.0 && u < 5) {
-        bytes /= 1024.0;
+    while (fabs(bytes) >= 1000.0 && u < 5) {
+        bytes /= 1000.0;
         u++;
     }
     if (u == 0)

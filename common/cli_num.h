@@ -40,7 +40,9 @@ const char *cli_format_double(double d, char *buf, size_t len);
 double cli_float_decimal(float f);
 /* x with a k/M/G/T suffix for people: 1234567 -> "1.23M"; returns buf. */
 const char *cli_human(double x, char *buf, size_t len);
-/* A byte count with binary units: 1536 -> "1.5 KiB"; returns buf. */
+/* A byte count of data (files, text) with decimal units, as the MB/s
+ * rates and sizes ingot-pretok prints: 1536 -> "1.5 kB", 8100000 ->
+ * "8.1 MB"; returns buf. (Memory sizes are printed in MiB.) */
 const char *cli_human_bytes(double bytes, char *buf, size_t len);
 
 #ifdef __cplusplus

@@ -98,26 +98,46 @@ static int check_against_manifest(const struct manifest *m, const struct manifes
     return 0;
 }
 
-/* Full verification beyond the shards' own checksums: provenance points at
- * a listed input, and the inputs add up to the shards. */
-static int verify_dataset(const struct dataset *ds, const char *mpath)
+int dataset_open_shard(const char *dir, const struct manifest *m, size_t i, uint64_t seq,
+                       bool verify, shard_reader **out)
 {
-    const struct manifest *m = ds->manifest;
-    for (size_t i = 0; i < ds->n_shards; i++) {
-        int ret = shard_reader_verify(ds->shards[i]);
-        if (ret)
-            return ret;
-        uint64_t nd = shard_reader_n_docs(ds->shards[i]);
-        for (uint64_t d = 0; d < nd; d++) {
-            const struct ingot_doc_prov *pv = shard_reader_doc_prov(ds->shards[i], d);
+    *out = NULL;
+    const struct manifest_shard *ms = &m->shards[i];
+    char *mpath = fs_path_join(dir, INGOT_MANIFEST_NAME);
+    char *sp = fs_path_join(dir, ms->file);
+    shard_reader *r = NULL;
+    int ret = 0;
+    if (!mpath || !sp) {
+        ret = ingot_fail(-ENOMEM, "%s: out of memory", dir);
+        goto out;
+    }
+    if ((ret = check_shard_name(mpath, i, ms->file)) || (ret = shard_reader_open(sp, &r)) ||
+        (ret = check_against_manifest(m, ms, seq, r)))
+        goto out;
+    if (verify && !(ret = shard_reader_verify(r))) {
+        /* beyond the shard's own checksums: provenance names a listed input */
+        uint64_t nd = shard_reader_n_docs(r);
+        for (uint64_t d = 0; d < nd && !ret; d++) {
+            const struct ingot_doc_prov *pv = shard_reader_doc_prov(r, d);
             if (pv->file_index >= m->n_inputs)
-                return ingot_fail(INGOT_E_CORRUPT,
-                                  "%s: field provenance: document %llu names input %u, but "
-                                  "manifest.json lists %zu inputs" REPRETOK,
-                                  shard_reader_path(ds->shards[i]), (ull)d, pv->file_index,
-                                  m->n_inputs);
+                ret = ingot_fail(INGOT_E_CORRUPT,
+                                 "%s: field provenance: document %llu names input %u, but "
+                                 "manifest.json lists %zu inputs" REPRETOK,
+                                 sp, (ull)d, pv->file_index, m->n_inputs);
         }
     }
+out:
+    if (ret)
+        shard_reader_close(r);
+    else
+        *out = r;
+    free(sp);
+    free(mpath);
+    return ret;
+}
+
+int dataset_check_totals(const char *dir, const struct manifest *m)
+{
     uint64_t docs = 0, toks = 0;
     for (size_t i = 0; i < m->n_inputs; i++) {
         docs += m->inputs[i].n_docs;
@@ -127,13 +147,13 @@ static int verify_dataset(const struct dataset *ds, const char *mpath)
     uint64_t tt = m->total_tokens[0] + m->total_tokens[1];
     if (docs != td || toks != tt)
         return ingot_fail(INGOT_E_MISMATCH,
-                          "%s: key inputs: the inputs add up to %llu documents / %llu tokens, the "
-                          "shards hold %llu / %llu",
-                          mpath, (ull)docs, (ull)toks, (ull)td, (ull)tt);
+                          "%s/%s: key inputs: the inputs add up to %llu documents / %llu tokens, "
+                          "the shards hold %llu / %llu",
+                          dir, INGOT_MANIFEST_NAME, (ull)docs, (ull)toks, (ull)td, (ull)tt);
     return 0;
 }
 
-int dataset_open(const char *dir, bool verify, struct dataset **out)
+int dataset_read_manifest(const char *dir, struct manifest **out)
 {
     *out = NULL;
     int isdir = fs_is_dir(dir);
@@ -144,33 +164,42 @@ int dataset_open(const char *dir, bool verify, struct dataset **out)
             return ingot_fail(-ENOENT, "%s: no such dataset directory", dir);
         return ingot_fail(-ENOTDIR, "%s: not a dataset directory", dir);
     }
-    struct dataset *ds = calloc(1, sizeof(*ds));
     char *mpath = fs_path_join(dir, INGOT_MANIFEST_NAME);
-    if (!ds || !mpath || !(ds->dir = strdup(dir))) {
+    if (!mpath)
+        return ingot_fail(-ENOMEM, "%s: out of memory", dir);
+    int ret = manifest_read(mpath, out);
+    free(mpath);
+    if (ret != -ENOENT)
+        return ret;
+    /* an unfinished conversion or merge: say how to finish it */
+    char *st = fs_path_join(dir, INGOT_PRETOK_STATE_NAME);
+    char *mp = fs_path_join(dir, INGOT_MERGE_PLAN_NAME);
+    if (st && access(st, F_OK) == 0)
+        ret = ingot_fail(-ENOENT, "%s: no %s yet: an ingot-pretok conversion into it is "
+                         "unfinished (%s is there); run the same ingot-pretok command "
+                         "again to finish it", dir, INGOT_MANIFEST_NAME,
+                         INGOT_PRETOK_STATE_NAME);
+    else if (mp && access(mp, F_OK) == 0)
+        ret = ingot_fail(-ENOENT, "%s: no %s yet: an ingot-pretok merge into it is "
+                         "unfinished (%s is there); run the same merge command again",
+                         dir, INGOT_MANIFEST_NAME, INGOT_MERGE_PLAN_NAME);
+    else
+        ret = ingot_fail(-ENOENT, "%s: no %s; is this a dataset made by ingot-pretok?", dir,
+                         INGOT_MANIFEST_NAME);
+    free(st);
+    free(mp);
+    return ret;
+}
+
+int dataset_open(const char *dir, bool verify, struct dataset **out)
+{
+    *out = NULL;
+    struct dataset *ds = calloc(1, sizeof(*ds));
+    if (!ds || !(ds->dir = strdup(dir))) {
         free(ds);
-        free(mpath);
         return ingot_fail(-ENOMEM, "%s: out of memory", dir);
     }
-    int ret = manifest_read(mpath, &ds->manifest);
-    if (ret == -ENOENT) {
-        /* an unfinished conversion or merge: say how to finish it */
-        char *st = fs_path_join(dir, INGOT_PRETOK_STATE_NAME);
-        char *mp = fs_path_join(dir, INGOT_MERGE_PLAN_NAME);
-        if (st && access(st, F_OK) == 0)
-            ret = ingot_fail(-ENOENT, "%s: no %s yet: an ingot-pretok conversion into it is "
-                             "unfinished (%s is there); run the same ingot-pretok command "
-                             "again to finish it", dir, INGOT_MANIFEST_NAME,
-                             INGOT_PRETOK_STATE_NAME);
-        else if (mp && access(mp, F_OK) == 0)
-            ret = ingot_fail(-ENOENT, "%s: no %s yet: an ingot-pretok merge into it is "
-                             "unfinished (%s is there); run the same merge command again",
-                             dir, INGOT_MANIFEST_NAME, INGOT_MERGE_PLAN_NAME);
-        else
-            ret = ingot_fail(-ENOENT, "%s: no %s; is this a dataset made by ingot-pretok?", dir,
-                             INGOT_MANIFEST_NAME);
-        free(st);
-        free(mp);
-    }
+    int ret = dataset_read_manifest(dir, &ds->manifest);
     if (ret)
         goto fail;
     const struct manifest *m = ds->manifest;
@@ -181,29 +210,16 @@ int dataset_open(const char *dir, bool verify, struct dataset **out)
     }
     uint64_t seq[2] = { 0, 0 };
     for (size_t i = 0; i < m->n_shards; i++) {
-        const struct manifest_shard *ms = &m->shards[i];
-        if ((ret = check_shard_name(mpath, i, ms->file)))
-            goto fail;
-        char *sp = fs_path_join(dir, ms->file);
-        if (!sp) {
-            ret = ingot_fail(-ENOMEM, "%s: out of memory", dir);
-            goto fail;
-        }
-        ret = shard_reader_open(sp, &ds->shards[i]);
-        free(sp);
-        if (ret)
+        if ((ret = dataset_open_shard(dir, m, i, seq[m->shards[i].split]++, verify,
+                                      &ds->shards[i])))
             goto fail;
         ds->n_shards = i + 1;
-        if ((ret = check_against_manifest(m, ms, seq[ms->split]++, ds->shards[i])))
-            goto fail;
     }
-    if (verify && (ret = verify_dataset(ds, mpath)))
+    if (verify && (ret = dataset_check_totals(dir, m)))
         goto fail;
-    free(mpath);
     *out = ds;
     return 0;
 fail:
-    free(mpath);
     dataset_close(ds);
     return ret;
 }
@@ -302,14 +318,48 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
         if (!found && access(cand[i], R_OK) == 0)
             found = cand[i];
     }
+    const char *src = !model_path && t->source && t->source[0] ? t->source : NULL;
+    if (!found && src && access(src, R_OK) == 0) {
+        /* The copy is gone but the model given to pretok is still there:
+         * usable only if it is still the same bytes. */
+        uint64_t sh = 0;
+        if ((ret = fs_hash_file(src, &sh)))
+            goto out;
+        if (sh != t->hash) {
+            ret = ingot_fail(INGOT_E_MISMATCH,
+                             "tokenizer model %s (from %s/%s) not found in %s, and the model "
+                             "given to ingot-pretok, %s (tokenizer.source), has changed since "
+                             "(hash %016llx, the dataset's is %016llx); pass the model the "
+                             "dataset was made with (ingot-dump --model, ingot-train --tokenizer)",
+                             t->file, ds->dir, INGOT_MANIFEST_NAME, ds->dir, src, (ull)sh,
+                             (ull)t->hash);
+            goto out;
+        }
+        found = src;
+    }
     if (!found) {
-        if (model_path)
+        if (model_path) {
             ret = ingot_fail(-ENOENT, "%s: tokenizer model not found", model_path);
-        else
-            ret = ingot_fail(-ENOENT,
-                             "tokenizer model %s (from %s/%s) not found in %s nor as given; "
-                             "pass its path explicitly (ingot-dump --model, ingot-train --tokenizer)",
-                             t->file, ds->dir, INGOT_MANIFEST_NAME, ds->dir);
+            goto out;
+        }
+        /* every path tried, each once */
+        char tried[2048] = "";
+        size_t tl = 0;
+        for (size_t i = 0; i <= nc && tl < sizeof(tried); i++) {
+            const char *c = i < nc ? cand[i] : src;
+            bool dup = !c;
+            for (size_t k = 0; k < i && k < nc && !dup; k++)
+                dup = !strcmp(cand[k], c);
+            if (dup)
+                continue;
+            int w = snprintf(tried + tl, sizeof(tried) - tl, "%s%s%s", tl ? ", " : "", c,
+                             c == src ? " (tokenizer.source)" : "");
+            tl += w > 0 ? (size_t)w : 0;
+        }
+        ret = ingot_fail(-ENOENT,
+                         "tokenizer model %s (from %s/%s) not found: tried %s; pass its path "
+                         "explicitly (ingot-dump --model, ingot-train --tokenizer)",
+                         t->file, ds->dir, INGOT_MANIFEST_NAME, tried);
         goto out;
     }
     ingot_spm *spm = NULL;

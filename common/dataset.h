@@ -24,10 +24,31 @@ struct dataset {
 int dataset_open(const char *dir, bool verify, struct dataset **out);
 void dataset_close(struct dataset *ds);   /* accepts NULL */
 
+/* The pieces of dataset_open(), for a caller that reports every problem of
+ * a dataset instead of stopping at the first (ingot-dump verify). */
+/* Read dir/manifest.json into *out (manifest_free() it); a missing one is
+ * explained (an unfinished conversion or merge: what to run). 0, -errno or
+ * manifest_read()'s codes. */
+int dataset_read_manifest(const char *dir, struct manifest **out);
+/* Open shard i of manifest m (a file in dir) and check its header against
+ * the manifest; seq is its number within its split in manifest order.
+ * verify=true also recomputes every checksum and checks that each
+ * document's provenance names a listed input. On success *out is the open
+ * shard (the caller closes it). Errors name the shard and the field. */
+int dataset_open_shard(const char *dir, const struct manifest *m, size_t i, uint64_t seq,
+                       bool verify, shard_reader **out);
+/* The inputs' document and token counts add up to the shards'. 0 or
+ * INGOT_E_MISMATCH naming manifest.json's key inputs. */
+int dataset_check_totals(const char *dir, const struct manifest *m);
+
 struct ingot_spm;
 /* Load the dataset's tokenizer: model_path when not NULL, else the
- * manifest's tokenizer.file (dataset_tokenizer_candidates() gives the order).
- * The model's hash must equal the manifest's (INGOT_E_MISMATCH otherwise).
+ * manifest's tokenizer.file (dataset_tokenizer_candidates() gives the order),
+ * and when none of those exists (the copy in the dataset deleted) the model
+ * given to pretok (tokenizer.source) if its bytes still hash to the
+ * manifest's tokenizer.hash. The model's hash must equal the manifest's
+ * (INGOT_E_MISMATCH otherwise); a model not found is -ENOENT naming every
+ * path tried.
  * On success *used (if not NULL) gets a malloc'd copy of the path loaded. */
 int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
                            struct ingot_spm **out, char **used);

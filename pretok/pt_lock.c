@@ -34,7 +34,7 @@ int pt_lock_acquire(const char *dir)
     /* O_NOFOLLOW and the type check: a link or a FIFO planted under the
      * name is refused, never followed or blocked on. */
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
-    int ret = 0;
+    int ret = 0, tries = 0;
     struct stat st;
     if (fd < 0) {
         int e = errno;
@@ -46,6 +46,7 @@ int pt_lock_acquire(const char *dir)
                          "keeps its lock there)", path);
         goto out;
     }
+again:
     while (flock(fd, LOCK_EX | LOCK_NB)) {
         int e = errno;
         if (e == EINTR)
@@ -61,6 +62,32 @@ int pt_lock_acquire(const char *dir)
             ret = ingot_fail(-e, "%s: cannot lock: %s", path, strerror(e));
         }
         goto out;
+    }
+    /* A failed run removes the lock file of a directory it created (while
+     * holding the lock): a file opened before that is no longer the one at
+     * the path, and locking it would let a later run lock a new file too.
+     * Lock the file now at the path instead. */
+    struct stat now;
+    if (lstat(path, &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+        close(fd);
+        if (++tries > 100) {
+            fd = -1;
+            ret = ingot_fail(-EAGAIN, "%s: the lock file keeps being replaced; is another "
+                             "ingot-pretok removing this directory?", path);
+            goto out;
+        }
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+        if (fd < 0) {
+            int e = errno;
+            ret = ingot_fail(-e, "%s: cannot open the lock file: %s", path, strerror(e));
+            goto out;
+        }
+        if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+            ret = ingot_fail(INGOT_E_USAGE, "%s: not a regular file; remove it (ingot-pretok "
+                             "keeps its lock there)", path);
+            goto out;
+        }
+        goto again;
     }
     char pid[32];
     int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());

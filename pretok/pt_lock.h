@@ -2,8 +2,11 @@
  * flock(2) on DIR/.pretok.lock, held for the life of the process, with the
  * holder's pid written in the file so that a second run can name it. The
  * lock goes with its process (kill -9 included), so a stale file never
- * blocks a later run; the file itself is left in place (removing it would
- * race with a run that is just opening it). */
+ * blocks a later run. The file is left in place, except by a failed
+ * conversion that removes the directory it created; pt_lock_acquire()
+ * checks after locking that the file it holds is still the one at the
+ * path (else it locks that one), so a removal never lets two runs hold the
+ * lock. */
 #ifndef INGOT_PT_LOCK_H
 #define INGOT_PT_LOCK_H
 

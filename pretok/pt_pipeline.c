@@ -274,10 +274,13 @@ void pt_pipeline_enc_print(FILE *f)
         fprintf(f, "; %.1f%% of hits by the cached path, %.1f%% replayed",
                 pct(s->path_hits, s->cache_hits), pct(s->replays, s->cache_hits));
     fprintf(f, ", %" PRIu64 " cache reset%s\n", s->cache_resets, s->cache_resets == 1 ? "" : "s");
-    fprintf(f, "  tokenize (thread-seconds): normalize %.2f, model %.2f (%.1f MB/s and %.1f MB/s "
-            "per thread)\n", s->sec_norm, s->sec_model,
-            s->sec_norm > 0 ? (double)s->bytes_in / 1e6 / s->sec_norm : 0.0,
-            s->sec_model > 0 ? (double)s->bytes_in / 1e6 / s->sec_model : 0.0);
+    fprintf(f, "  tokenize (thread-seconds): normalize %.2f, model %.2f", s->sec_norm,
+            s->sec_model);
+    /* rates only where text was tokenized */
+    if (s->bytes_in && s->sec_norm > 0 && s->sec_model > 0)
+        fprintf(f, " (%.1f MB/s and %.1f MB/s per thread)", (double)s->bytes_in / 1e6 / s->sec_norm,
+                (double)s->bytes_in / 1e6 / s->sec_model);
+    fputc('\n', f);
 }
 
 json_t *pt_pipeline_enc_json(void)

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "cli_num.h"
 #include "pt_reason.h"
 #include "shard_format.h"
 
@@ -22,10 +23,11 @@ void pt_report_print(FILE *f, const struct pt_report *r)
     uint64_t ns[2];
     count_shards(r->st, ns);
     size_t nf = r->part_end - r->part_first;
+    char hb[32];
     fprintf(f, "ingot-pretok: %s%s: %" PRIu64 " documents, %" PRIu64 " tokens from %zu file%s "
-            "(%.1f MB)\n", r->out_dir, r->already_done ? " (already complete)" : "",
+            "(%s)\n", r->out_dir, r->already_done ? " (already complete)" : "",
             c->docs[0] + c->docs[1], c->tokens[0] + c->tokens[1], nf, nf == 1 ? "" : "s",
-            (double)r->input_bytes / 1e6);
+            cli_human_bytes((double)r->input_bytes, hb, sizeof(hb)));
     fprintf(f, "  train: %" PRIu64 " documents, %" PRIu64 " tokens, %" PRIu64 " shard%s\n",
             c->docs[0], c->tokens[0], ns[0], ns[0] == 1 ? "" : "s");
     if (c->docs[1] || ns[1])
@@ -66,10 +68,14 @@ void pt_report_print(FILE *f, const struct pt_report *r)
     if (!ps)
         return;
     double wall = ps->wall_s > 0 ? ps->wall_s : 1e-9;
+    char rate[96] = "no document produced, so no throughput";
+    if (ps->docs)
+        snprintf(rate, sizeof(rate), "%.2f MB/s, %.3f Mtok/s", (double)ps->text_bytes / 1e6 / wall,
+                 (double)ps->tokens / 1e6 / wall);
     fprintf(f, "  this run: %.2f s wall, %" PRIu64 " documents, %" PRIu64 " tokens, "
-            "%.1f MB of text: %.2f MB/s, %.3f Mtok/s (%u tokenizer thread%s, %s, %s)\n",
-            ps->wall_s, ps->docs, ps->tokens, (double)ps->text_bytes / 1e6,
-            (double)ps->text_bytes / 1e6 / wall, (double)ps->tokens / 1e6 / wall, r->threads,
+            "%s of text: %s (%u tokenizer thread%s, %s, %s)\n",
+            ps->wall_s, ps->docs, ps->tokens,
+            cli_human_bytes((double)ps->text_bytes, hb, sizeof(hb)), rate, r->threads,
             r->threads == 1 ? "" : "s", ps->prod.uring ? "io_uring" : "pread",
             r->allocator);
     fprintf(f, "  time per stage (thread-seconds): read %.2f, decompress %.2f, parse %.2f "
@@ -136,7 +142,7 @@ int pt_report_json(FILE *f, const struct pt_report *r)
     if (r->ps) {
         const struct pt_pipeline_stats *ps = r->ps;
         double wall = ps->wall_s > 0 ? ps->wall_s : 1e-9;
-        json_object_set_new(root, "run", json_pack(
+        json_t *run = json_pack(
             "{s:f,s:I,s:I,s:I,s:f,s:f,s:i,s:b,s:s,s:{s:f,s:f,s:f,s:f,s:f,s:f}}",
             "wall_s", ps->wall_s, "documents", (json_int_t)ps->docs,
             "tokens", (json_int_t)ps->tokens, "text_bytes", (json_int_t)ps->text_bytes,
@@ -145,7 +151,13 @@ int pt_report_json(FILE *f, const struct pt_report *r)
             "io_uring", ps->prod.uring, "allocator", r->allocator,
             "stage_s", "read", ps->prod.read_s, "decompress", ps->prod.decompress_s,
             "split", ps->prod.split_s, "parse", ps->parse_s, "tokenize", ps->tokenize_s,
-            "write", ps->write_s));
+            "write", ps->write_s);
+        if (run && !ps->docs) {
+            /* no document: no throughput to report */
+            json_object_set_new(run, "text_mb_per_s", json_null());
+            json_object_set_new(run, "mtok_per_s", json_null());
+        }
+        json_object_set_new(root, "run", run);
         json_t *enc = pt_pipeline_enc_json();
         if (enc)
             json_object_set_new(json_object_get(root, "run"), "encoder", enc);

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "cli_num.h"
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "pt_input.h"
@@ -100,10 +101,11 @@ int pt_text(const struct pt_opts *o, FILE *out)
     if (!ret && !t.kept && t.skipped)
         ret = ingot_fail(INGOT_E_INPUT, "text: every record was skipped (%" PRIu64 " of them; "
                          "a wrong --text-key or input format?), nothing written", t.skipped);
+    char hb[32];
     if (!ret && !o->quiet)
         fprintf(stderr, "ingot-pretok text: %" PRIu64 " of %" PRIu64 " documents written "
-                "(%.1f MB), %" PRIu64 " records skipped, from %zu files\n", t.kept, t.docs,
-                (double)t.bytes / 1e6, t.skipped, in.n);
+                "(%s), %" PRIu64 " records skipped, from %zu files\n", t.kept, t.docs,
+                cli_human_bytes((double)t.bytes, hb, sizeof(hb)), t.skipped, in.n);
     pt_batch_free(&batch);
     pt_worker_free(&t.w);
     pt_inputs_free(&in);

@@ -221,46 +221,151 @@ static void warn_stray(const struct dataset *ds)
     closedir(d);
 }
 
+/* What verify found wrong in a dataset: a line per problem as it is found,
+ * the names of the bad parts kept for the summary. */
+struct problems {
+    int first;              /* the first problem's code: what verify returns */
+    size_t n_shards;        /* bad shards */
+    char shards[1024];      /* the first few of them: "train-000001.tok, ..." */
+    char others[128];       /* "manifest.json, tokenizer.model" */
+};
+
+static void add_name(char *list, size_t cap, const char *name)
+{
+    size_t l = strlen(list);
+    if (l + strlen(name) + 3 < cap)
+        snprintf(list + l, cap - l, "%s%s", l ? ", " : "", name);
+}
+
+static void problem(struct problems *p, int err, const char *name, bool shard)
+{
+    fprintf(stderr, "ingot-dump: verify: %s\n", ingot_errmsg_for(err));
+    if (!p->first)
+        p->first = err;
+    if (!shard)
+        add_name(p->others, sizeof(p->others), name);
+    else if (++p->n_shards <= 10)
+        add_name(p->shards, sizeof(p->shards), name);
+}
+
+/* The tokenizer copy pretok put beside the shards: the one that decodes
+ * them, so a missing or replaced one is damage too. Sets *checked when
+ * there is a copy to check (a manifest of the old kind names a model
+ * outside the dataset and may have none). */
+static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
+{
+    const struct manifest_tokenizer *t = &ds->manifest->tokenizer;
+    /* a relative tokenizer.file names a file inside the dataset */
+    const bool named = t->file && t->file[0] && t->file[0] != '/';
+    char *tp = fs_path_join(ds->dir, named ? t->file : INGOT_TOKENIZER_NAME);
+    int ret = 0;
+    uint64_t th = 0;
+    *checked = false;
+    if (!tp)
+        return ingot_oom("the tokenizer path", strlen(ds->dir) + 64);
+    if (access(tp, F_OK) != 0) {
+        if (!named)
+            goto out;
+        *checked = true;
+        /* what to copy back: the model given to pretok if it is still the
+         * same bytes */
+        const char *src = t->source && t->source[0] ? t->source : NULL;
+        uint64_t sh = 0;
+        bool src_ok = src && access(src, R_OK) == 0 && fs_hash_file(src, &sh) == 0 &&
+                      sh == t->hash;
+        ingot_clear_err();
+        if (src_ok)
+            ret = ingot_fail(-ENOENT, "%s: missing: manifest.json's tokenizer.file names this "
+                             "copy of the tokenizer the shards were made with (hash %016llx); "
+                             "the model given to ingot-pretok still has that hash: copy it "
+                             "back (cp %s %s)", tp, (ull)t->hash, src, tp);
+        else
+            ret = ingot_fail(-ENOENT, "%s: missing: manifest.json's tokenizer.file names this "
+                             "copy of the tokenizer the shards were made with (hash %016llx); "
+                             "copy that model back to this path%s%s%s", tp, (ull)t->hash,
+                             src ? " (the one given to ingot-pretok, " : "", src ? src : "",
+                             src ? ", is gone or has changed since)" : "");
+        goto out;
+    }
+    *checked = true;
+    if (!(ret = fs_hash_file(tp, &th)) && th != t->hash)
+        ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
+                         "tokenizer is %016llx: this file does not decode the shards "
+                         "(replaced?); copy the tokenizer the dataset was made with "
+                         "back (ingot-pretok --model ... wrote it)", tp, (ull)th,
+                         (ull)t->hash);
+out:
+    free(tp);
+    return ret;
+}
+
+/* Every shard, the manifest's totals and the tokenizer copy, each checked
+ * whatever the others are: one line per problem (stderr), "ok" per intact
+ * shard (stdout), then a summary; exit 1 when anything failed. */
+static int verify_dataset(const char *path)
+{
+    struct dataset ds = { .dir = (char *)path };
+    int ret = dataset_read_manifest(path, &ds.manifest);
+    if (ret)
+        return ret;
+    const struct manifest *m = ds.manifest;
+    struct problems p = { 0 };
+    uint64_t seq[2] = { 0, 0 };
+    for (size_t i = 0; i < m->n_shards; i++) {
+        const struct manifest_shard *ms = &m->shards[i];
+        shard_reader *r = NULL;
+        int e = dataset_open_shard(path, m, i, seq[ms->split]++, true, &r);
+        /* closed at once: a dataset of many shards is never mapped whole */
+        shard_reader_close(r);
+        if (e) {
+            problem(&p, e, ms->file, true);
+            continue;
+        }
+        printf("ok  %s  %s, %llu documents, %llu tokens\n", ms->file,
+               ingot_split_name(ms->split), (ull)ms->n_docs, (ull)ms->n_tokens);
+    }
+    int e = dataset_check_totals(path, m);
+    if (e)
+        problem(&p, e, INGOT_MANIFEST_NAME, false);
+    bool has_tok = false;
+    if ((e = check_tokenizer_copy(&ds, &has_tok)))
+        problem(&p, e, INGOT_TOKENIZER_NAME, false);
+    warn_stray(&ds);
+    if (!p.first) {
+        char hd[32], ht[32];
+        printf("%s: intact (%zu shards, %s documents, %s tokens; manifest, %severy "
+               "checksum verified)\n", path, m->n_shards,
+               cli_human((double)(m->total_docs[0] + m->total_docs[1]), hd, sizeof(hd)),
+               cli_human((double)(m->total_tokens[0] + m->total_tokens[1]), ht, sizeof(ht)),
+               has_tok ? INGOT_TOKENIZER_NAME ", " : "");
+    } else {
+        char more[48] = "";
+        if (p.n_shards > 10)
+            snprintf(more, sizeof(more), " and %zu more", p.n_shards - 10);
+        ret = ingot_fail(p.first, "%s: %zu of %zu shards bad%s%s%s%s%s (each problem is on "
+                         "its own line above)", path, p.n_shards, m->n_shards,
+                         p.n_shards ? ": " : "", p.shards, more,
+                         p.others[0] ? "; also bad: " : "", p.others);
+    }
+    manifest_free(ds.manifest);
+    return ret;
+}
+
 int dump_verify(const struct dump_opts *o)
 {
+    int isdir = fs_is_dir(o->path);
+    if (isdir < 0)
+        return isdir;
+    if (isdir)
+        return verify_dataset(o->path);
     struct dump_src s;
     int ret = dump_src_open(o->path, true, &s);
     if (!ret) {
-        if (s.ds) {
-            const struct manifest *m = s.ds->manifest;
-            for (size_t i = 0; i < s.ds->n_shards; i++)
-                printf("ok  %s  %s, %llu documents, %llu tokens\n", m->shards[i].file,
-                       ingot_split_name(m->shards[i].split), (ull)m->shards[i].n_docs,
-                       (ull)m->shards[i].n_tokens);
-            warn_stray(s.ds);
-            /* the tokenizer copy pretok put beside the shards: the one that
-             * decodes them, so a replaced one is damage too */
-            char *tp = fs_path_join(s.ds->dir, INGOT_TOKENIZER_NAME);
-            uint64_t th = 0;
-            const bool has_tok = tp && access(tp, F_OK) == 0;
-            if (has_tok && !(ret = fs_hash_file(tp, &th)) && th != m->tokenizer.hash)
-                ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
-                                 "tokenizer is %016llx: this file does not decode the shards "
-                                 "(replaced?); copy the tokenizer the dataset was made with "
-                                 "back (ingot-pretok --model ... wrote it)", tp, (ull)th,
-                                 (ull)m->tokenizer.hash);
-            free(tp);
-            if (ret)
-                goto done;
-            char hd[32], ht[32];
-            printf("%s: intact (%zu shards, %s documents, %s tokens; manifest, %severy "
-                   "checksum verified)\n", o->path, s.ds->n_shards,
-                   cli_human((double)(m->total_docs[0] + m->total_docs[1]), hd, sizeof(hd)),
-                   cli_human((double)(m->total_tokens[0] + m->total_tokens[1]), ht, sizeof(ht)),
-                   has_tok ? INGOT_TOKENIZER_NAME ", " : "");
-        } else {
-            char hd[32], ht[32];
-            printf("%s: intact (%s documents, %s tokens; every checksum verified)\n", o->path,
-                   cli_human((double)shard_reader_n_docs(s.single), hd, sizeof(hd)),
-                   cli_human((double)shard_reader_n_tokens(s.single), ht, sizeof(ht)));
-        }
+        char hd[32], ht[32];
+        printf("%s: intact (%s documents, %s tokens; every checksum verified)\n", o->path,
+               cli_human((double)shard_reader_n_docs(s.single), hd, sizeof(hd)),
+               cli_human((double)shard_reader_n_tokens(s.single), ht, sizeof(ht)));
     }
-done:
     dump_src_close(&s);
     return ret;
 }

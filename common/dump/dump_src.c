@@ -98,11 +98,27 @@ int dump_src_select(struct dump_src *s, const char *split)
     return 0;
 }
 
+/* dataset_load_tokenizer(), saying so when the copy in the dataset was
+ * missing and the model given to pretok (the same bytes) was used. */
+static int load_dataset_model(const struct dataset *ds, const char *model, ingot_spm **out)
+{
+    char *used = NULL;
+    int ret = dataset_load_tokenizer(ds, model, out, &used);
+    const struct manifest_tokenizer *t = &ds->manifest->tokenizer;
+    if (!ret && !model && t->source && t->file && t->file[0] != '/' && !strcmp(used, t->source))
+        fprintf(stderr, "ingot-dump: note: %s/%s (the manifest's tokenizer.file) is missing; "
+                "decoding with the model given to ingot-pretok, %s, which has the dataset's "
+                "hash %016llx; put the copy back: cp %s %s/%s\n", ds->dir, t->file, used,
+                (ull)t->hash, used, ds->dir, t->file);
+    free(used);
+    return ret;
+}
+
 int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out)
 {
     *out = NULL;
     if (s->ds)
-        return dataset_load_tokenizer(s->ds, model, out, NULL);
+        return load_dataset_model(s->ds, model, out);
     uint64_t want = shard_reader_header(s->single)->tokenizer_hash;
     ingot_spm *spm = NULL;
     int ret;
@@ -115,7 +131,7 @@ int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out)
         tmp.dir = slash ? strndup(s->path, (size_t)(slash - s->path)) : strdup(".");
         if (!tmp.dir)
             return ingot_fail(-ENOMEM, "out of memory");
-        ret = dataset_load_tokenizer(&tmp, NULL, &spm, NULL);
+        ret = load_dataset_model(&tmp, NULL, &spm);
         free(tmp.dir);
     } else {
         return ingot_fail(INGOT_E_USAGE,

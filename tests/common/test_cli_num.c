@@ -78,8 +78,13 @@ int main(void)
     CHECK(!strcmp(cli_human(1234567, b, sizeof(b)), "1.23M"));
     CHECK(!strcmp(cli_human(999, b, sizeof(b)), "999"));
     CHECK(!strcmp(cli_human(1500, b, sizeof(b)), "1.5k"));
-    CHECK(!strcmp(cli_human_bytes(1536, b, sizeof(b)), "1.5 KiB"));
+    /* decimal, as pretok's MB and MB/s: the same bytes read the same in
+     * ingot-pretok's report and ingot-dump info */
+    CHECK(!strcmp(cli_human_bytes(1536, b, sizeof(b)), "1.5 kB"));
     CHECK(!strcmp(cli_human_bytes(12, b, sizeof(b)), "12 B"));
+    CHECK(!strcmp(cli_human_bytes(8100000, b, sizeof(b)), "8.1 MB"));
+    CHECK(!strcmp(cli_human_bytes(999, b, sizeof(b)), "999 B"));
+    CHECK(!strcmp(cli_human_bytes(3.5e9, b, sizeof(b)), "3.5 GB"));
 
     /* A message recorded for one failure must not be printed for another. */
     ingot_fail(INGOT_E_CORRUPT, "shard x: header field y is bad");

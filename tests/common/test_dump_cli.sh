@@ -232,6 +232,26 @@ head -c $((sz - 3)) ds/train-000000.tok > bad/train-000000.tok
 expect_rc 1 "verify truncated" -- "$DUMP" verify bad
 has err.txt "bad/train-000000.tok: field file_size: file is $((sz - 3)) bytes"
 cp ds/train-000000.tok bad/
+# Every shard is checked whatever the others are: a corrupt one, a truncated
+# one and a missing one are each named on a line, the intact ones listed
+# "ok", and the summary counts them (one run finds them all).
+printf '\377' | dd of=bad/train-000001.tok bs=1 seek=4200 conv=notrunc 2> /dev/null
+head -c $((sz - 3)) ds/train-000000.tok > bad/train-000000.tok
+rm bad/val-000001.tok
+expect_rc 1 "verify three bad shards" -- "$DUMP" verify bad
+has err.txt "bad/train-000001.tok: field tokens_checksum"
+has err.txt "bad/train-000000.tok: field file_size: file is $((sz - 3)) bytes"
+has err.txt "bad/val-000001.tok: cannot open shard: No such file"
+has err.txt "verify: bad: 3 of $n_shards shards bad: "
+for f in train-000000.tok train-000001.tok val-000001.tok; do
+    grep "shards bad: " err.txt | grep -q "$f" || fail "the summary does not name $f"
+    grep -q "^ok  $f" out.txt && fail "$f is listed ok"
+done
+[ "$(grep -c '^ok  ' out.txt)" -eq $((n_shards - 3)) ] || fail "not every intact shard listed ok"
+has out.txt "^ok  val-000000.tok  val, "
+has out.txt "^ok  train-000002.tok  train, "
+grep -q intact out.txt && fail "a dataset with bad shards is called intact"
+cp ds/train-000000.tok ds/train-000001.tok ds/val-000001.tok bad/
 sed 's/"documents": 30,/"documents": 31,/' ds/manifest.json > bad/manifest.json
 expect_rc 1 "verify manifest" -- "$DUMP" verify bad
 # one more document cannot fit the shard's recorded size: caught on reading

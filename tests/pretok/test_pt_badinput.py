@@ -171,8 +171,10 @@ for name, (_, _, counts, line) in cases.items():
     fatal = any(r not in fixes for r in counts)
     _, err = t.run(common + ["--on-error", "fail", "--out", out, gfile, path],
                    rc=1 if fatal else 0, what="fail " + name)
-    left = os.listdir(out)
+    left = os.listdir(out) if os.path.exists(out) else []
     if fatal:
+        T.check(not os.path.exists(out), "%s: the directory the run created was left: %s" % (
+            name, os.listdir(out) if os.path.isdir(out) else "?"))
         ln = line_of(line, [r for r in counts if r not in fixes][0])
         where = path + (":%d" % ln if ln else "")
         T.check(where in err, "%s: the message does not name %s: %s" % (name, where, err))
@@ -209,7 +211,14 @@ print("--invalid-utf8 skip: counted, and fatal under --on-error fail")
 _, err = t.run(common + ["--out", t.path("none"), os.path.join(bad, "empty.jsonl"),
                          os.path.join(bad, "notzstd.jsonl.zst")], rc=1, what="no documents")
 T.check("no document" in err, err)
-T.check(not os.path.exists(t.path("none", "manifest.json")), "manifest without documents")
+T.check(not os.path.exists(t.path("none")), "no documents: %s left behind" % t.path("none"))
+# A wrong --text-key skips every record: the same, nothing kept (before: OUT/
+# with only .pretok.lock in it).
+_, err = t.run(common + ["--text-key", "body", "--out", t.path("nokey"), gfile], rc=1,
+               what="wrong --text-key")
+T.check("no document" in err and "missing_text" in err, err)
+T.check(not os.path.exists(t.path("nokey")), "wrong --text-key: %s left behind: %s" % (
+    t.path("nokey"), os.listdir(t.path("nokey")) if os.path.isdir(t.path("nokey")) else "?"))
 _, err = t.run(common + ["--out", t.path("x"), t.path("nope.jsonl")], rc=2, what="missing")
 T.check("nope.jsonl" in err, err)
 

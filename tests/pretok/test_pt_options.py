@@ -108,5 +108,29 @@ _, err = t.run(["--model", model, "--quiet", "--out", t.path("none"), t.path("no
                what="--out as the input")
 T.check("is the output directory" in err, "--out as the input, --quiet: %s" % err)
 
+# Sizes read the same in pretok's report and ingot-dump info (decimal units,
+# as pretok's MB/s): the corpus is ~25 kB, 24.x KiB in binary units.
+sz_in, _ = T.small_corpus(t, "sz", n_files=2, per_file=40, seed=7)
+total = sum(os.path.getsize(os.path.join(sz_in, f)) for f in os.listdir(sz_in))
+_, err = t.run(["--model", model, "--out", t.path("sz_out"), sz_in], what="sizes")
+want = "%.1f kB" % (total / 1000.0)
+T.check("from 2 files (%s)" % want in err, "pretok's report, %d bytes: %s" % (total, err))
+p = subprocess.run([t.dump, "info", t.path("sz_out")], capture_output=True)
+T.check(p.returncode == 0 and ("inputs           2 (%s)" % want) in p.stdout.decode(),
+        "ingot-dump info, %d bytes: %s" % (total, p.stdout.decode()))
+# A run that produced no document reports no throughput: a wrong --text-key
+# (exit 1), and an empty part (exit 0), in text and as JSON.
+_, err = t.run(["--model", model, "--out", t.path("tp0"), "--text-key", "nope", sz_in], rc=1,
+               what="no document")
+T.check("MB/s" not in err and "no document produced, so no throughput" in err,
+        "a run without documents reports a throughput: %s" % err)
+out, err = t.run(["--model", model, "--out", t.path("tp1"), "--part", "2/3", "--json", sz_in],
+                 what="an empty part")
+run = json.loads(out)["run"]
+T.check(run["documents"] == 0 and run["text_mb_per_s"] is None and run["mtok_per_s"] is None,
+        "an empty part's JSON rates: %s" % run)
+T.check("MB/s" not in err and "no throughput" in err, "an empty part's report: %s" % err)
+print("sizes: the same units in pretok and ingot-dump; no throughput without documents")
+
 t.cleanup()
 print("ok")

@@ -101,5 +101,43 @@ t.run(common + ["--out", d3, inp])
 os.unlink(os.path.join(d3, "tokenizer.model"))
 t.run(common + ["--out", d3, inp])
 T.check(os.path.exists(os.path.join(d3, "tokenizer.model")), "rerun: copy not restored")
+
+
+def verify(d):
+    p = subprocess.run([t.dump, "verify", d], capture_output=True)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+# The copy deleted: verify says so (not "intact"), naming the file and the
+# fix; docs falls back to the model given to pretok (tokenizer.source) while
+# its bytes still have the manifest's hash, and says so.
+copy = os.path.join(d3, "tokenizer.model")
+os.unlink(copy)
+rc, out, err = verify(d3)
+T.check(rc == 1 and "intact" not in out, "verify without the copy: rc %d %s" % (rc, out))
+T.check(copy + ": missing" in err and "cp %s %s" % (model, copy) in err,
+        "verify without the copy does not name it and the fix: %s" % err)
+T.check("0 of 1 shards bad; also bad: tokenizer.model" in err, "verify summary: %s" % err)
+T.check("ok  train-000000.tok" in out, "verify lists no ok shard: %s" % out)
+rc, got, err = dump_text(d3)
+T.check(rc == 0 and got == before, "docs without the copy: rc %d %s" % (rc, err))
+T.check("is missing; decoding with the model given to ingot-pretok, %s" % model in err,
+        "docs fell back without a note: %s" % err)
+# ... not once the original has changed: the paths tried and --model named.
+shutil.move(model, model + ".gone")
+rc, _, err = verify(d3)
+T.check(rc == 1 and "is gone or has changed since" in err, "verify, source gone: %s" % err)
+rc, _, err = dump_text(d3)
+T.check(rc == 1 and "tried %s" % copy in err and model + " (tokenizer.source)" in err and
+        "--model" in err, "docs, source gone: rc %d %s" % (rc, err))
+shutil.copy(other, model)
+rc, _, err = dump_text(d3)
+T.check(rc == 1 and "has changed since" in err and "--model" in err,
+        "docs, source replaced: rc %d %s" % (rc, err))
+rc, got, err = dump_text(d3, ["--model", model + ".gone"])
+T.check(rc == 0 and got == before, "docs --model: rc %d %s" % (rc, err))
+shutil.move(model + ".gone", model)
+print("a missing copy: verify fails naming it; docs uses the unchanged original, else says "
+      "what it tried")
 t.cleanup()
 print("ok")

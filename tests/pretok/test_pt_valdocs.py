@@ -21,6 +21,26 @@ for k in (n, n + 1, 10 ** 12):
             "--val-docs %d: unclear message: %s" % (k, err))
     T.check(not os.path.exists(os.path.join(out, "manifest.json")),
             "--val-docs %d: a dataset was left behind" % k)
+    # (nothing else either: the directory this run created is gone, lock included)
+    T.check(not os.path.exists(out), "--val-docs %d: %s left behind: %s" % (
+        k, out, os.listdir(out) if os.path.isdir(out) else "?"))
+# Every directory the run created goes; one that was there stays, with what
+# the user had in it.
+nested = t.path("new1", "new2", "ds")
+t.run(["--model", model, "--out", nested, "--val-docs", str(n), "--quiet", inp], rc=1,
+      what="--val-docs into new nested directories")
+T.check(not os.path.exists(t.path("new1")), "the parents the run created were left behind")
+os.makedirs(t.path("mine", "empty"))
+with open(t.path("mine", "notes.txt"), "w") as f:
+    f.write("the user's\n")
+for d in (t.path("mine"), t.path("mine", "empty")):
+    t.run(["--model", model, "--out", d, "--val-docs", str(n), "--quiet", inp], rc=1,
+          what="--val-docs into an existing directory")
+    T.check(os.path.isdir(d), "%s: a directory that existed before was removed" % d)
+T.check(open(t.path("mine", "notes.txt")).read() == "the user's\n", "the user's file was touched")
+T.check(not [f for f in os.listdir(t.path("mine")) if f.endswith(".tok") or f == "manifest.json"],
+        "a dataset was left in an existing directory: %s" % os.listdir(t.path("mine")))
+print("--val-docs refused: a directory the run created is removed, an existing one kept")
 out = t.path("ok")
 t.run(["--model", model, "--out", out, "--val-docs", str(n - 1), "--quiet", inp],
       what="--val-docs n-1")
