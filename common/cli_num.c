@@ -118,6 +118,45 @@ const char *cli_format_double(double d, char *buf, size_t len)
     return buf;
 }
 
+/* Optimal string alignment distance of a and b (at most 63 bytes each;
+ * longer: a large distance). */
+static int edits(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 1 << 20;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            v = d[i - 1][j] + 1 < v ? d[i - 1][j] + 1 : v;
+            v = d[i][j - 1] + 1 < v ? d[i][j - 1] + 1 : v;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+const char *cli_closest(const char *given, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    for (size_t i = 0; i < n; i++) {
+        int e = edits(given, cands[i]);
+        if (e < best_d && 2 * e < (int)strlen(given)) {
+            best = cands[i];
+            best_d = e;
+        }
+    }
+    return best;
+}
+
 double cli_float_decimal(float f)
 {
     char b[32];

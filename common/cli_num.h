@@ -38,6 +38,11 @@ const char *cli_format_double(double d, char *buf, size_t len);
  * wrote (1e-3 for the float nearest 1e-3), for arithmetic and files that
  * should see 0.001 rather than 0.00100000005. */
 double cli_float_decimal(float f);
+/* The candidate nearest to a mistyped name (--modle, tny), for a "did you
+ * mean" hint: the one fewest single-character edits away (insert, delete,
+ * replace, swap of neighbours), if that is at most 2 and less than half of
+ * given; NULL otherwise. */
+const char *cli_closest(const char *given, const char *const *cands, size_t n);
 /* x with a k/M/G/T suffix for people: 1234567 -> "1.23M"; returns buf. */
 const char *cli_human(double x, char *buf, size_t len);
 /* A byte count of data (files, text) with decimal units, as the MB/s

@@ -222,6 +222,23 @@ static const struct option long_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
+/* An unknown flag, with the nearest known one when it is a likely typo. */
+static int unknown_option(const char *arg)
+{
+    const char *names[sizeof(long_opts) / sizeof(long_opts[0])];
+    size_t n = 0;
+    for (const struct option *l = long_opts; l->name; l++)
+        names[n++] = l->name;
+    char given[64];
+    snprintf(given, sizeof(given), "%s", arg + strspn(arg, "-"));
+    given[strcspn(given, "=")] = '\0';
+    const char *near = arg[0] == '-' && arg[1] == '-' ? cli_closest(given, names, n) : NULL;
+    if (near)
+        return ingot_fail(INGOT_E_USAGE, "unknown option '%s'; did you mean --%s? (see --help)",
+                          arg, near);
+    return ingot_fail(INGOT_E_USAGE, "unknown option '%s' (see --help)", arg);
+}
+
 /* Every number goes through common/cli_num.h (k M G T, Ki Mi Gi Ti
  * suffixes; one wording of range errors for every program); a float is
  * range-checked as a double first, so 1e300 never becomes inf. */
@@ -437,7 +454,7 @@ int tr_opts_argv(int argc, char **argv, struct tr_optlist *cl)
         if (c == ':')
             err = ingot_fail(INGOT_E_USAGE, "%s needs a value (see --help)", argv[optind - 1]);
         else if (c == '?' || idx < 0)
-            err = ingot_fail(INGOT_E_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
+            err = unknown_option(argv[optind - 1]);
         else if (!(err = optarg ? cli_check_value(long_opts[idx].name, optarg) : 0))
             err = tr_optlist_add(cl, long_opts[idx].name, optarg ? optarg : "true");
     }
@@ -577,21 +594,38 @@ static const char *value_origin(const struct tr_opts *o, const char *key, char *
     return buf;
 }
 
+/* An unknown --model: "did you mean" the nearest preset of either
+ * architecture, and both lists. */
+static int unknown_preset(struct tr_opts *o, const char *what)
+{
+    const char *cands[64];
+    size_t n = 0;
+    char gpt2[256] = "", llama[256] = "", from[512], hint[64] = "";
+    for (int i = 0; i < N_PRESETS && n < 64; i++) {
+        snprintf(gpt2 + strlen(gpt2), sizeof(gpt2) - strlen(gpt2), "%s%s", i ? ", " : "",
+                 presets[i].name);
+        cands[n++] = presets[i].name;
+    }
+    for (const struct tr_llama_preset *q = tr_llama_presets; q->name && n < 64; q++) {
+        snprintf(llama + strlen(llama), sizeof(llama) - strlen(llama), "%s%s",
+                 q == tr_llama_presets ? "" : ", ", q->name);
+        cands[n++] = q->name;
+    }
+    const char *near = cli_closest(o->model, cands, n);
+    if (near)
+        snprintf(hint, sizeof(hint), "; did you mean %s?", near);
+    return ingot_fail(INGOT_E_USAGE, "--model %s%s: %s%s GPT-2 presets: %s; LLaMA presets (--arch "
+                      "llama): %s", o->model, value_origin(o, "model", from, sizeof(from)), what,
+                      hint[0] ? hint : ";", gpt2, llama);
+}
+
 /* --arch llama: the shape from a llama-* preset and the flags
  * (tr_llama_params.h); the vocabulary comes later, from the data. */
 static int llama_shape(struct tr_opts *o)
 {
     const struct tr_llama_preset *p = tr_llama_preset_find(o->model);
-    if (!p) {
-        char names[256] = "";
-        for (const struct tr_llama_preset *q = tr_llama_presets; q->name; q++) {
-            strcat(names, q == tr_llama_presets ? "" : ", ");
-            strcat(names, q->name);
-        }
-        char from[512];
-        return ingot_fail(INGOT_E_USAGE, "--model %s%s: not a llama preset (--arch llama); one "
-                          "of %s", o->model, value_origin(o, "model", from, sizeof(from)), names);
-    }
+    if (!p)
+        return unknown_preset(o, "not a llama preset (--arch llama)");
     bool same_heads = o->heads < 0 || o->heads == p->n_head;
     bool same_dim = o->dim < 0 || o->dim == p->n_embd;
     if (o->layers < 0) o->layers = p->n_layer;
@@ -695,15 +729,8 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
                           "gpt2%s (leave --arch out or pass --arch llama)", o->model,
                           value_origin(o, "model", from, sizeof(from)),
                           value_origin(o, "arch", arch_from, sizeof(arch_from)));
-    if (!p) {
-        char names[256] = "";
-        for (int i = 0; i < N_PRESETS; i++) {
-            strcat(names, i ? ", " : "");
-            strcat(names, presets[i].name);
-        }
-        return ingot_fail(INGOT_E_USAGE, "--model %s%s: unknown preset; one of %s", o->model,
-                          value_origin(o, "model", from, sizeof(from)), names);
-    }
+    if (!p)
+        return unknown_preset(o, "unknown preset");
     if (o->layers < 0) o->layers = p->layers;
     if (o->heads < 0) o->heads = p->heads;
     if (o->dim < 0) o->dim = p->dim;

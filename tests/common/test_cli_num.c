@@ -75,6 +75,13 @@ int main(void)
     CHECK(cli_float_decimal(6e-4f) == 6e-4 && cli_float_decimal(-2.5f) == -2.5);
     CHECK((float)(cli_float_decimal(1e-3f) / 10.0) == 1e-4f && 1e-3f * 0.1f != 1e-4f);
     CHECK((float)cli_float_decimal(1.17549435e-38f) == 1.17549435e-38f);
+    /* the nearest name within two edits (a swap is one), none for a stranger */
+    static const char *const names[] = { "model", "batch", "batch-tokens", "tiny", "small" };
+    CHECK(!strcmp(cli_closest("modle", names, 5), "model"));
+    CHECK(!strcmp(cli_closest("batch-tokes", names, 5), "batch-tokens"));
+    CHECK(!strcmp(cli_closest("tny", names, 5), "tiny"));
+    CHECK(!cli_closest("bogus", names, 5) && !cli_closest("x", names, 5));
+    CHECK(!cli_closest("mod", names, 5));   /* two edits of three letters: a guess */
     CHECK(!strcmp(cli_human(1234567, b, sizeof(b)), "1.23M"));
     CHECK(!strcmp(cli_human(999, b, sizeof(b)), "999"));
     CHECK(!strcmp(cli_human(1500, b, sizeof(b)), "1.5k"));

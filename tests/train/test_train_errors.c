@@ -136,6 +136,13 @@ int main(int argc, char **argv)
            2, "--batch-tokens", "multiple");
     expect("dim not a multiple of heads", "--synthetic --dim 30 --heads 4", 2, "--dim", NULL);
     expect("unknown preset", "--synthetic --model gpt5", 2, "gpt5", "tiny");
+    /* a likely typo gets the nearest name; the list names both families */
+    expect("mistyped preset", "--synthetic --model tny", 2, "did you mean tiny?",
+           "LLaMA presets (--arch llama): llama-tiny, llama-60m");
+    expect("mistyped option", "--synthetic --modle tiny", 2,
+           "unknown option '--modle'; did you mean --model?", NULL);
+    expect("no near option", "--synthetic --bogus", 2, "unknown option '--bogus' (see --help)",
+           NULL);
     expect("resume without ckpt-dir", "--synthetic --resume", 2, "--ckpt-dir", NULL);
     expect("--stop-after past --steps: to the end", "--synthetic --vocab 64 --model tiny "
            "--layers 1 --dim 32 --seq-len 16 --batch 2 --steps 2 --stop-after 5 --val-every 0",
