@@ -34,6 +34,13 @@ int tr_export_hf_llama_weights(const struct tr_export_src *s, const char *dir);
 struct json_t;
 struct json_t *tr_export_hf_llama_config(const struct tr_export_src *s, struct json_t *bos,
                                          struct json_t *eos, struct json_t *pad);
+/* dir/tokenizer.json: s->tokenizer_path as a `tokenizers` pipeline that
+ * encodes and decodes as SentencePiece (tr_export_hf_tok.c). Refuses
+ * (INGOT_E_TOKENIZER) a WORD model or treat_whitespace_as_suffix. */
+int tr_export_hf_tokenizer_json(const struct tr_export_src *s, const char *dir);
+/* Write j (consumed; NULL counts as out of memory) to dir/name atomically,
+ * indented, reals with `precision` significant digits. */
+int tr_export_write_json(const char *dir, const char *name, struct json_t *j, int precision);
 /* dir/model.bin: int32 header[256] = {20240326, 3 or 5, T, V, L, NH, C, Vp},
  * then every tensor in Ingot's (= llm.c's) order, fp32 or bf16. */
 int tr_export_llmc(const struct tr_export_src *s, const char *dir, bool bf16);

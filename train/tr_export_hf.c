@@ -8,13 +8,12 @@
  * transpose of Ingot's [out, in]. The padded rows [V, Vp) of wte are
  * dropped: they are zero and never predicted.
  *
- * The tokenizer: tokenizer.model is the SentencePiece model as trained;
- * tokenizer_config.json names BertGenerationTokenizer, transformers' plain
- * SentencePiece tokenizer (it calls SentencePiece's own encoder, so the ids
- * are SentencePiece's for unigram and BPE models alike, and adds no special
- * tokens); that class looks for the model under the name spiece.model,
- * written too. split_special_tokens makes a literal "<s>" in text encode as
- * text, as SentencePiece does. */
+ * The tokenizer: tokenizer.json (tr_export_hf_tok.c) is the SentencePiece
+ * model as a `tokenizers` pipeline, which tokenizer_config.json names
+ * (PreTrainedTokenizerFast: transformers 5 loads TokenizersBackend from
+ * it); tokenizer.model is the SentencePiece model as trained, for
+ * SentencePiece itself. split_special_tokens makes a literal "<s>" in text
+ * encode as text, as SentencePiece does. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -124,9 +123,10 @@ static json_t *id_or_null(int32_t id)
     return id >= 0 ? json_integer(id) : json_null();
 }
 
-static int write_json(const char *dir, const char *name, json_t *j)
+int tr_export_write_json(const char *dir, const char *name, json_t *j, int precision)
 {
-    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) : NULL;
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                                JSON_REAL_PRECISION(precision)) : NULL;
     json_decref(j);
     char *path = tr_export_path(dir, name);
     int err;
@@ -142,22 +142,22 @@ static int write_json(const char *dir, const char *name, json_t *j)
     return err;
 }
 
-/* A model without a tokenizer (synthetic ids) exported over an earlier
- * export with one: the earlier tokenizer files would stay beside the new
- * weights, and AutoTokenizer would load a tokenizer that is not the model's.
- * They are this export's files: removed. */
-static int remove_tokenizer_files(const char *dir)
+/* Tokenizer files of an earlier export: spiece.model (written until the
+ * export wrote tokenizer.json) always, and, for a model without a tokenizer
+ * (synthetic ids), all of them: AutoTokenizer would load a tokenizer that
+ * is not the model's. */
+static int remove_tokenizer_files(const char *dir, bool all)
 {
-    static const char *const names[] = { "tokenizer.model", "spiece.model",
-                                         "tokenizer_config.json" };
+    static const char *const names[] = { "spiece.model", "tokenizer.model",
+                                         "tokenizer.json", "tokenizer_config.json" };
     int err = 0;
-    for (size_t i = 0; !err && i < sizeof(names) / sizeof(names[0]); i++) {
+    for (size_t i = 0; !err && i < (all ? sizeof(names) / sizeof(names[0]) : 1); i++) {
         char *path = tr_export_path(dir, names[i]);
         if (!path)
             err = -ENOMEM;
         else if (unlink(path) != 0 && errno != ENOENT)
-            err = ingot_fail(-errno, "%s: cannot remove the tokenizer of an earlier export "
-                             "(this model has none): %s", path, strerror(errno));
+            err = ingot_fail(-errno, "%s: cannot remove the tokenizer file of an earlier "
+                             "export: %s", path, strerror(errno));
         free(path);
     }
     return err;
@@ -185,30 +185,34 @@ static int write_rest(const struct tr_export_src *s, const char *dir)
     const struct ingot_spm *spm = s->spm;
     int32_t bos = spm ? ingot_spm_bos_id(spm) : -1, eos = spm ? ingot_spm_eos_id(spm) : -1;
     int32_t pad = spm ? ingot_spm_pad_id(spm) : -1, unk = spm ? ingot_spm_unk_id(spm) : -1;
-    /* sampling as ingot-train's --sample-every does it */
-    int err = write_json(dir, "generation_config.json", json_pack(
-        "{s:o, s:o, s:o, s:b, s:i, s:f, s:i}", "bos_token_id", id_or_null(bos),
+    /* sampling as ingot-train's --sample-every does it. No max_length:
+     * transformers warns on every generate(max_new_tokens=N) when the
+     * generation config sets one; the context is config.json's */
+    int err = tr_export_write_json(dir, "generation_config.json", json_pack(
+        "{s:o, s:o, s:o, s:b, s:i, s:f}", "bos_token_id", id_or_null(bos),
         "eos_token_id", id_or_null(eos), "pad_token_id", id_or_null(pad), "do_sample", 1,
-        "top_k", 40, "temperature", 1.0, "max_length", c->seq_len));
+        "top_k", 40, "temperature", 1.0), 9);
+    if (!err)
+        err = remove_tokenizer_files(dir, !spm);
     if (err || !spm)
-        return err ? err : remove_tokenizer_files(dir);
-    err = write_json(dir, "tokenizer_config.json", json_pack(
-        "{s:s, s:o, s:o, s:o, s:o, s:n, s:b, s:b, s:i}",
-        "tokenizer_class", "BertGenerationTokenizer", "bos_token", piece(spm, bos),
-        "eos_token", piece(spm, eos), "unk_token", piece(spm, unk),
-        "pad_token", piece(spm, pad), "sep_token", "split_special_tokens", 1,
-        "clean_up_tokenization_spaces", 0, "model_max_length", c->seq_len));
+        return err;
+    err = tr_export_hf_tokenizer_json(s, dir);
     char *model = NULL;
     size_t len = 0;
     if (!err)
         err = fs_read_all(s->tokenizer_path, &model, &len);
-    const char *names[] = { "tokenizer.model", "spiece.model" };
-    for (size_t i = 0; !err && i < 2; i++) {
-        char *path = tr_export_path(dir, names[i]);
+    char *path = err ? NULL : tr_export_path(dir, "tokenizer.model");
+    if (!err)
         err = path ? fs_write_atomic(path, model, len) : ingot_oom("export path", strlen(dir) + 32);
-        free(path);
-    }
+    free(path);
     free(model);
+    if (!err)
+        err = tr_export_write_json(dir, "tokenizer_config.json", json_pack(
+            "{s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:i}",
+            "tokenizer_class", "PreTrainedTokenizerFast", "bos_token", piece(spm, bos),
+            "eos_token", piece(spm, eos), "unk_token", piece(spm, unk),
+            "pad_token", piece(spm, pad), "split_special_tokens", 1,
+            "clean_up_tokenization_spaces", 0, "model_max_length", c->seq_len), 9);
     return err;
 }
 
@@ -233,11 +237,11 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
     if (err)
         return err;
     if (llama)
-        err = write_json(dir, "config.json", tr_export_hf_llama_config(s, id_or_null(bos),
+        err = tr_export_write_json(dir, "config.json", tr_export_hf_llama_config(s, id_or_null(bos),
                                                                        id_or_null(eos),
-                                                                       id_or_null(pad)));
+                                                                       id_or_null(pad)), 9);
     else
-        err = write_json(dir, "config.json", json_pack(
+        err = tr_export_write_json(dir, "config.json", json_pack(
         "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:n, s:s, s:f, s:f, s:f, s:f, s:f,"
         " s:b, s:b, s:b, s:b, s:b, s:o, s:o, s:o, s:s, s:{s:I, s:s, s:s}}",
         "architectures", "GPT2LMHeadModel", "model_type", "gpt2", "vocab_size", c->vocab,
@@ -250,6 +254,6 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
         "bos_token_id", id_or_null(bos), "eos_token_id", id_or_null(eos),
         "pad_token_id", id_or_null(pad), "torch_dtype", "float32",
         "ingot", "step", (json_int_t)s->st->step, "tokenizer_hash", hash,
-        "checkpoint", fs_basename(s->path)));
+        "checkpoint", fs_basename(s->path)), 9);
     return err;
 }

@@ -191,7 +191,9 @@ static void check_hf(const char *dir, const struct tr_config *c, float *p)
     free(path);
     path = tt_fmt("%s/hf/generation_config.json", dir);
     cfg = load_json(path);
-    CHECK(json_integer_value(json_object_get(cfg, "max_length")) == T);
+    /* no max_length: transformers warns on every generate(max_new_tokens=N) */
+    CHECK(json_object_get(cfg, "max_length") == NULL);
+    CHECK(json_integer_value(json_object_get(cfg, "top_k")) == 40);
     json_decref(cfg);
     free(path);
 }
@@ -324,13 +326,45 @@ static int check_hostile(const char *bin, const char *dir, const char *out, cons
                        "vocabulary of 40");
     free(args);
     /* hf with a tokenizer (95 pieces <= 300), then without: its files go */
+    /* (over an older export's spiece.model, which goes: tokenizer.json replaced it) */
+    char *re_dir = tt_fmt("%s/re", dir), *old = tt_fmt("%s/re/spiece.model", dir);
+    CHECK(mkdir(re_dir, 0755) == 0);
+    FILE *f_old = fopen(old, "w");
+    CHECK(f_old && fclose(f_old) == 0);
     args = tt_fmt("export '%s' --format hf --tokenizer '%s' --out '%s/re'", ck, tok, dir);
     fails += tt_expect(bin, out, "export hf with a tokenizer", args, 0, "as hf", NULL);
     free(args);
+    CHECK(access(old, F_OK) != 0);
+    free(old);
+    free(re_dir);
+    /* tokenizer.json: the pieces in id order, the control pieces as special tokens,
+     * and the fast class named */
+    char *tj = tt_fmt("%s/re/tokenizer.json", dir);
+    json_t *tok_json = load_json(tj);
+    json_t *model = json_object_get(tok_json, "model");
+    CHECK(!strcmp(json_string_value(json_object_get(model, "type")), "Unigram"));
+    CHECK(json_array_size(json_object_get(model, "vocab")) == 95);
+    CHECK(json_array_size(json_object_get(tok_json, "added_tokens")) >= 1);
+    CHECK(json_is_object(json_object_get(tok_json, "decoder")));
+    json_decref(tok_json);
+    free(tj);
+    tj = tt_fmt("%s/re/tokenizer_config.json", dir);
+    tok_json = load_json(tj);
+    CHECK(!strcmp(json_string_value(json_object_get(tok_json, "tokenizer_class")),
+                  "PreTrainedTokenizerFast"));
+    json_decref(tok_json);
+    free(tj);
     args = tt_fmt("export '%s' --format hf --out '%s/re'", ck, dir);
     fails += tt_expect(bin, out, "export hf again without", args, 0, "as hf", NULL);
     free(args);
-    const char *stale[] = { "tokenizer.model", "spiece.model", "tokenizer_config.json" };
+    /* a WORD model: tokenizer.json cannot say it; refused, naming the field */
+    const char *slash = strrchr(tok, '/');
+    args = tt_fmt("export '%s' --format hf --tokenizer '%.*sword.model' --out '%s/word'", ck,
+                  slash ? (int)(slash - tok + 1) : 0, tok, dir);
+    fails += tt_expect(bin, out, "export hf of a WORD tokenizer", args, 1, "model_type WORD",
+                       "--format safetensors");
+    free(args);
+    const char *stale[] = { "tokenizer.model", "tokenizer.json", "tokenizer_config.json" };
     for (int i = 0; i < 3; i++) {
         char *f = tt_fmt("%s/re/%s", dir, stale[i]);
         if (access(f, F_OK) == 0) {
