@@ -67,9 +67,10 @@ class Checkpoint:
     config: arch, n_layer, n_head, n_embd, seq_len, vocab, vocab_padded (llama also
     n_kv_head, ffn_dim, tie_embeddings, rope_theta, norm_eps); shapes: name -> shape in
     storage order; params / m / v: name -> read-only float32
-    memmap of the tensor (m and v are AdamW's moments); settings: the run's settings
-    (version 2: the parsed JSON section that `ingot-train --resume` reads; None for a
-    version-1 file)."""
+    memmap of the tensor (m and v are AdamW's moments); settings: the parsed JSON
+    section that `ingot-train --resume` reads (versions 2 and 3; None for a version-1
+    file): settings["settings"] the run's flags by long name ("lr", "batch-tokens"),
+    settings["data_position"] where its data stopped."""
 
     def __init__(self, path, verify=True):
         self.path = os.fspath(path)
