@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ingot_err.h"
@@ -326,6 +327,8 @@ struct walk {
                                  2: it is a container on the path */
     long long elem[PT_JSON_MAX_PATH];  /* element number in each matched array */
     int rc;                   /* -ENOMEM, else 0 */
+    char *keys;               /* pt_json_keys: the top level's keys, ", "-separated */
+    size_t keys_cap;
 };
 
 enum stage { ST_VALUE, ST_AFTER_VALUE, ST_CLOSE, ST_KEY, ST_DONE };
@@ -490,6 +493,17 @@ static enum stage key(struct walk *w)
         return ST_DONE;
     }
     const size_t level = w->depth - 1;
+    if (w->keys && w->depth == 1) {   /* as written (escapes and all), cut at keys_cap */
+        size_t at = strlen(w->keys), n = p->i - 1 - start;
+        if (at + n + 3 < w->keys_cap) {
+            snprintf(w->keys + at, w->keys_cap - at, "%s%.*s", at ? ", " : "", (int)n,
+                     (const char *)p->s + start);
+        } else {
+            if (at + 6 <= w->keys_cap)
+                snprintf(w->keys + at, w->keys_cap - at, ", ...");
+            w->keys = NULL;   /* full: no later, shorter key after the "..." */
+        }
+    }
     if (w->match == (long)level && level < w->path->n && is_object_level(w->stack, w->depth)) {
         int oom = 0;
         if (key_equals(p, start, p->i - 1, e, w->path->key[level], w->path->key_len[level],
@@ -509,8 +523,31 @@ static enum stage key(struct walk *w)
     return ST_VALUE;
 }
 
+static int walk_record(const char *str, size_t len, const struct pt_json_alt *path,
+                       struct pt_buf *out, struct pt_json_result *res, char *keys,
+                       size_t keys_cap);
+
 static int extract_one(const char *str, size_t len, const struct pt_json_alt *path,
                        struct pt_buf *out, struct pt_json_result *res)
+{
+    return walk_record(str, len, path, out, res, NULL, 0);
+}
+
+int pt_json_keys(const char *s, size_t len, char *keys, size_t cap)
+{
+    static const struct pt_json_alt none = { .n = 0 };   /* matches no key */
+    struct pt_buf out = { 0 };
+    struct pt_json_result res;
+    if (cap)
+        keys[0] = '\0';
+    int rc = walk_record(s, len, &none, &out, &res, cap ? keys : NULL, cap);
+    pt_buf_free(&out);
+    return rc;
+}
+
+static int walk_record(const char *str, size_t len, const struct pt_json_alt *path,
+                       struct pt_buf *out, struct pt_json_result *res, char *keys,
+                       size_t keys_cap)
 {
     /* the walk's 1.3 KB stack of container bits is not cleared: each level's
      * bit is written when the level opens */
@@ -523,6 +560,8 @@ static int extract_one(const char *str, size_t len, const struct pt_json_alt *pa
     w.found = FOUND_NONE;
     w.target = 0;
     w.rc = 0;
+    w.keys = keys;
+    w.keys_cap = keys_cap;
 
     memset(res, 0, sizeof(*res));
     out->len = 0;

@@ -62,4 +62,9 @@ void pt_json_path_free(struct pt_json_path *p);
 int pt_json_extract(const char *s, size_t len, const struct pt_json_path *path,
                     struct pt_buf *out, struct pt_json_result *res);
 
+/* The keys of the record's top-level object, as written, ", "-separated,
+ * into keys (NUL-terminated; cut with ", ..." at cap) — for a message about
+ * a missing field. Returns 0 or -ENOMEM. */
+int pt_json_keys(const char *s, size_t len, char *keys, size_t cap);
+
 #endif

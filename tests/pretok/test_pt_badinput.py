@@ -217,6 +217,8 @@ T.check(not os.path.exists(t.path("none")), "no documents: %s left behind" % t.p
 _, err = t.run(common + ["--text-key", "body", "--out", t.path("nokey"), gfile], rc=1,
                what="wrong --text-key")
 T.check("no document" in err and "missing_text" in err, err)
+# ... and each skip names the fields the record has: the typo shows
+T.check('no field "body" (its fields: id, text)' in err, err)
 T.check(not os.path.exists(t.path("nokey")), "wrong --text-key: %s left behind: %s" % (
     t.path("nokey"), os.listdir(t.path("nokey")) if os.path.isdir(t.path("nokey")) else "?"))
 _, err = t.run(common + ["--out", t.path("x"), t.path("nope.jsonl")], rc=2, what="missing")

@@ -211,6 +211,20 @@ static void lone_surrogates_of_the_field(void)
     }
 }
 
+/* The top level's keys, for a message about a missing field. */
+static void top_keys(void)
+{
+    char k[32];
+    const char *rec = "{\"text\": \"x\", \"meta\": {\"inner\": 1}, \"s\\\"q\": [{\"no\": 2}]}";
+    CHECK_OK(pt_json_keys(rec, strlen(rec), k, sizeof(k)));
+    CHECK(!strcmp(k, "text, meta, s\\\"q"));
+    CHECK_OK(pt_json_keys("{}", 2, k, sizeof(k)) );
+    CHECK(!strcmp(k, ""));
+    const char *many = "{\"aaaaaaaaaa\": 1, \"bbbbbbbbbb\": 2, \"cccccccccc\": 3, \"d\": 4}";
+    CHECK_OK(pt_json_keys(many, strlen(many), k, sizeof(k)));
+    CHECK(!strcmp(k, "aaaaaaaaaa, bbbbbbbbbb, ..."));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -222,6 +236,7 @@ int main(int argc, char **argv)
     alternatives_and_indices();
     nesting();
     lone_surrogates_of_the_field();
+    top_keys();
     printf("ok\n");
     return 0;
 }
