@@ -591,6 +591,9 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
                 "%zu file%s\n", x.out, x.m->total_tokens[0], x.m->total_docs[0],
                 x.m->total_tokens[1], x.m->total_docs[1], x.m->n_shards,
                 x.m->n_shards == 1 ? "" : "s", x.n_files, x.n_files == 1 ? "" : "s");
+        if (x.eot < 0)   /* the boundaries the files hold are not seen without it */
+            fprintf(stderr, "ingot-pretok import-bin: note: each file is one document; --eot "
+                    "ID cuts documents at the end-of-text id (GPT-2's: 50256)\n");
     }
     for (size_t i = 0; i < x.n_files; i++)
         if (x.files[i].map)

@@ -99,7 +99,9 @@ print("nanoGPT: documents end at EOT; exported back as nanoGPT and as llm.c")
 
 # 3. Without --eot: one document per file; --max-doc-tokens cuts pieces.
 d3 = t.path("noeot")
-imp(["--format", "nanogpt", "--vocab", str(VOCAB), "--out", d3, fng, "--quiet"])
+err = imp(["--format", "nanogpt", "--vocab", str(VOCAB), "--out", d3, fng])
+T.check("note: each file is one document; --eot ID cuts documents" in err,
+        "no --eot: the summary does not say how to keep the files' documents: " + err)
 _, docs3 = T.dataset_docs(d3)
 T.check(len(docs3) == 1 and docs3[0][2] == ng, "no --eot: not one document per file")
 d4 = t.path("pieces")
