@@ -15,7 +15,8 @@ void pt_cli_usage(FILE *f)
     fputs(
 "usage: ingot-pretok --model M.model --out DIR [options] INPUT...\n"
 "       ingot-pretok merge OUT PART_DIR...\n"
-"       ingot-pretok text [--text-key K] [--txt-doc MODE] [--max-bytes N] [--every K] INPUT...\n"
+"       ingot-pretok text [--text-key K] [--txt-doc MODE] [--max-bytes N] [--every K]\n"
+"                         [--sample-bytes N] INPUT...\n"
 "       ingot-pretok import-bin --format llmc|nanogpt (--vocab N | --tokenizer M) --out DIR FILE...\n"
 "\n"
 "Tokenize a corpus once into Ingot token shards (DIR/*.tok + DIR/manifest.json).\n"
@@ -77,7 +78,9 @@ void pt_cli_usage(FILE *f)
 "                       (ingot-pretok import-bin --help)\n"
 "text INPUT...          print each document's text followed by a newline (for\n"
 "                       spm_train); --max-bytes N stops after N bytes, --every K\n"
-"                       keeps one document in K\n"
+"                       keeps one document in K, --sample-bytes N keeps an even\n"
+"                       sample of N to 2N bytes over the whole input (one pass:\n"
+"                       the stride doubles whenever 2N are held)\n"
 "\n"
 "exit status: 0 done, 1 error, 2 usage, 130 interrupted (rerun to resume)\n",
         f);
@@ -122,7 +125,7 @@ static int parse_part(const char *s, unsigned *k, unsigned *n)
 enum {
     O_MODEL = 256, O_OUT, O_THREADS, O_SHARD_TOKENS, O_VAL_FRACTION, O_VAL_DOCS, O_BOS,
     O_NO_BOS, O_EOS, O_NO_EOS, O_TEXT_KEY, O_TXT_DOC, O_ON_ERROR, O_INVALID_UTF8, O_PART,
-    O_QUIET, O_JSON, O_HELP, O_MAX_RECORD, O_MAX_BYTES, O_EVERY, O_VERSION,
+    O_QUIET, O_JSON, O_HELP, O_MAX_RECORD, O_MAX_BYTES, O_EVERY, O_SAMPLE_BYTES, O_VERSION,
     O_MAX_SKIP, O_ENCODER, O_STDIN_FORMAT,
 };
 
@@ -152,6 +155,7 @@ static const struct option long_opts[] = {
     { "max-skip-fraction", required_argument, NULL, O_MAX_SKIP },
     { "max-bytes", required_argument, NULL, O_MAX_BYTES },
     { "every", required_argument, NULL, O_EVERY },
+    { "sample-bytes", required_argument, NULL, O_SAMPLE_BYTES },
     { NULL, 0, NULL, 0 },
 };
 
@@ -288,6 +292,10 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
             break;
         case O_EVERY:
             if ((ret = opt_u64("--every", optarg, 1, INT64_MAX, &o->every)))
+                return ret;
+            break;
+        case O_SAMPLE_BYTES:
+            if ((ret = opt_u64("--sample-bytes", optarg, 1, INT64_MAX / 4, &o->sample_bytes)))
                 return ret;
             break;
         case 'h':

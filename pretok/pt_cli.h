@@ -39,6 +39,7 @@ struct pt_opts {
     /* text command */
     uint64_t max_bytes;         /* stop after this much text (0: all) */
     uint64_t every;             /* keep one document in `every` */
+    uint64_t sample_bytes;      /* text: an even sample of N to 2N bytes (0: off) */
     int argc;
     char **argv;
 };

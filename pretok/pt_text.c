@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_num.h"
@@ -13,6 +14,12 @@
 #include "pt_reason.h"
 #include "pt_worker.h"
 
+/* --sample-bytes: the documents held, each one's index in the input */
+struct held_doc {
+    uint64_t idx;
+    size_t off, len;        /* in text_ctx.held, the newline included */
+};
+
 struct text_ctx {
     const struct pt_opts *o;
     const struct pt_tok_cfg *cfg;
@@ -20,7 +27,46 @@ struct text_ctx {
     FILE *out;
     uint64_t docs, kept, bytes, skipped;
     int err;
+    /* --sample-bytes N: documents whose index is a multiple of stride are
+     * held; when they pass 2N bytes the stride doubles and every other one
+     * goes. One pass, no size estimate, evenly over the whole input. */
+    uint64_t stride;
+    struct pt_buf held;
+    struct held_doc *hd;
+    size_t n_hd, cap_hd;
 };
+
+/* Hold document idx (s, n) for --sample-bytes; thin the sample when it
+ * passes twice the wanted size. 0 or -ENOMEM. */
+static int hold(struct text_ctx *t, uint64_t idx, const char *s, size_t n)
+{
+    if (t->n_hd == t->cap_hd) {
+        size_t cap = t->cap_hd ? 2 * t->cap_hd : 1024;
+        struct held_doc *v = realloc(t->hd, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        t->hd = v;
+        t->cap_hd = cap;
+    }
+    size_t off = t->held.len;
+    if (pt_buf_append(&t->held, s, n) || pt_buf_append(&t->held, "\n", 1))
+        return -ENOMEM;
+    t->hd[t->n_hd++] = (struct held_doc){ .idx = idx, .off = off, .len = n + 1 };
+    while (t->held.len > 2 * t->o->sample_bytes && t->n_hd > 1) {
+        t->stride *= 2;
+        size_t k = 0, at = 0;
+        for (size_t i = 0; i < t->n_hd; i++) {
+            if (t->hd[i].idx % t->stride)
+                continue;
+            memmove(t->held.p + at, t->held.p + t->hd[i].off, t->hd[i].len);
+            t->hd[k] = (struct held_doc){ .idx = t->hd[i].idx, .off = at, .len = t->hd[i].len };
+            at += t->hd[k++].len;
+        }
+        t->n_hd = k;
+        t->held.len = at;
+    }
+    return 0;
+}
 
 /* Called by the producer with each full batch: handle it right here. */
 static int handle(void *arg, struct pt_batch **bp)
@@ -45,7 +91,15 @@ static int handle(void *arg, struct pt_batch **bp)
             t->skipped++;
             continue;
         }
-        if (t->docs++ % t->o->every)
+        const uint64_t idx = t->docs++;
+        if (t->o->sample_bytes) {
+            if (idx % t->stride == 0 && (ret = hold(t, idx, s, n))) {
+                t->err = ret;
+                return 1;
+            }
+            continue;
+        }
+        if (idx % t->o->every)
             continue;
         if (fwrite(s, 1, n, t->out) != n || fputc('\n', t->out) == EOF) {
             t->err = -EIO;
@@ -81,7 +135,13 @@ int pt_text(const struct pt_opts *o, FILE *out)
     }
     struct pt_tok_cfg cfg = { .path = &path, .invalid_utf8_skip = o->invalid_utf8_skip,
                               .bos = -1, .eos = -1 };
-    struct text_ctx t = { .o = o, .cfg = &cfg, .out = out };
+    if (o->sample_bytes && (o->every != 1 || o->max_bytes)) {
+        pt_inputs_free(&in);
+        pt_json_path_free(&path);
+        return ingot_fail(INGOT_E_USAGE, "text: --sample-bytes chooses its own stride and "
+                          "size; leave out --every and --max-bytes");
+    }
+    struct text_ctx t = { .o = o, .cfg = &cfg, .out = out, .stride = 1 };
     atomic_int stop;
     atomic_init(&stop, 0);
     struct pt_producer_cfg pc = { .inputs = in.v, .n_inputs = in.n, .txt_doc = o->txt_doc,
@@ -93,6 +153,12 @@ int pt_text(const struct pt_opts *o, FILE *out)
     ret = pt_producer_run(&pc, handle, &t, &b, &st);
     if (ret == 1)
         ret = 0;
+    if (!ret && !t.err && o->sample_bytes) {   /* the sample, in input order */
+        if (t.held.len && fwrite(t.held.p, 1, t.held.len, out) != t.held.len)
+            t.err = -EIO;
+        t.kept = t.n_hd;
+        t.bytes = t.held.len;
+    }
     if (!ret && t.err)
         ret = ingot_fail(t.err, t.err == -EIO ? "text: cannot write the output"
                                               : "text: out of memory");
@@ -104,8 +170,11 @@ int pt_text(const struct pt_opts *o, FILE *out)
     char hb[32];
     if (!ret && !o->quiet)
         fprintf(stderr, "ingot-pretok text: %" PRIu64 " of %" PRIu64 " documents written "
-                "(%s), %" PRIu64 " records skipped, from %zu files\n", t.kept, t.docs,
-                cli_human_bytes((double)t.bytes, hb, sizeof(hb)), t.skipped, in.n);
+                "(%s%s), %" PRIu64 " records skipped, from %zu files\n", t.kept, t.docs,
+                cli_human_bytes((double)t.bytes, hb, sizeof(hb)), o->sample_bytes ?
+                ", an even sample of the whole input" : "", t.skipped, in.n);
+    pt_buf_free(&t.held);
+    free(t.hd);
     pt_batch_free(&batch);
     pt_worker_free(&t.w);
     pt_inputs_free(&in);

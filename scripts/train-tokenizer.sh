@@ -3,16 +3,16 @@
 # people who have no model yet.
 #
 #   scripts/train-tokenizer.sh --out PREFIX [--vocab 32000] [--type unigram|bpe]
-#       [--sample-mb 200] [--corpus-mb N] [--text-key K] [--txt-doc file|paragraph|line]
+#       [--sample-mb 200] [--text-key K] [--txt-doc file|paragraph|line]
 #       [--normalization identity|nmt_nfkc|nfkc] [--no-byte-fallback]
 #       [--remove-extra-whitespaces] [--no-whitespace-pieces] [--no-split-digits]
 #       [--spm-arg --flag=value]... INPUT...
 #
 # INPUT is what ingot-pretok takes (.jsonl, .txt, each also .zst or .gz,
 # directories). The documents are read and cleaned by pretok's own reader
-# (`ingot-pretok text`), sampled evenly (one document in K, K estimated from
-# the input size, or from --corpus-mb, the corpus's text size in MB, where
-# the estimate is off) to about --sample-mb megabytes, and given to spm_train (or
+# (`ingot-pretok text --sample-bytes`), sampled evenly over the whole input
+# (one document in K, K doubling as the sample grows, so no size estimate is
+# needed) to about --sample-mb megabytes, and given to spm_train (or
 # to Python's SentencePieceTrainer where spm_train is not installed).
 # Writes PREFIX.model and PREFIX.vocab. Then:
 #   ingot-pretok --model PREFIX.model --out DATA INPUT...
@@ -56,7 +56,6 @@ BYTE_FALLBACK=true
 REMOVE_WS=false
 WS_PIECES=true
 SPLIT_DIGITS=true
-CORPUS_MB=
 SPM_ARGS=()
 PT_ARGS=()
 need() { [ $# -ge 2 ] || { echo "train-tokenizer: $1 needs a value" >&2; exit 2; }; }
@@ -66,7 +65,6 @@ while [ $# -gt 0 ]; do
     --vocab) need "$@"; VOCAB=$2; shift 2 ;;
     --type) need "$@"; TYPE=$2; shift 2 ;;
     --sample-mb) need "$@"; SAMPLE_MB=$2; shift 2 ;;
-    --corpus-mb) need "$@"; CORPUS_MB=$2; shift 2 ;;
     --normalization) need "$@"; NORM=$2; shift 2 ;;
     --byte-fallback) BYTE_FALLBACK=true; shift ;;     # the default; kept for old scripts
     --no-byte-fallback) BYTE_FALLBACK=false; shift ;;
@@ -93,38 +91,17 @@ case "$TYPE" in unigram|bpe) ;; *) echo "train-tokenizer: --type unigram or bpe"
 case "$NORM" in identity|nmt_nfkc|nfkc|nmt_nfkc_cf|nfkc_cf) ;;
     *) echo "train-tokenizer: --normalization identity, nmt_nfkc or nfkc" >&2; exit 2 ;; esac
 
-# Estimate the text size from the files' sizes, erring high: compressed
-# text is taken as 5x smaller (zstd and gzip give 3-5x on prose). An estimate
-# that is too high gives a smaller sample spread over the whole corpus; one
-# too low filled the sample from the corpus's first files and never read the
-# rest (--max-bytes stops the reader). The cap is twice the wanted size, so
-# only an estimate 2x too low cuts the sample, and then it is said.
-est=0
-while read -r size name; do
-    case "$name" in *.zst|*.gz) size=$((size * 5)) ;; esac
-    est=$((est + size))
-done < <(find "$@" -type f \( -name '*.jsonl' -o -name '*.json' -o -name '*.txt' \
-                            -o -name '*.zst' -o -name '*.gz' \) -printf '%s %p\n' 2>/dev/null)
-case "$SAMPLE_MB$CORPUS_MB" in *[!0-9]*|'') echo "train-tokenizer: --sample-mb and --corpus-mb" \
-    "take whole megabytes" >&2; exit 2 ;; esac
-[ -n "$CORPUS_MB" ] && est=$((CORPUS_MB * 1000000))
-sample=$((SAMPLE_MB * 1000000))
-every=$(( est > sample ? est / sample : 1 ))
-cap=$((2 * sample))
+case "$SAMPLE_MB" in *[!0-9]*|'') echo "train-tokenizer: --sample-mb takes whole megabytes" >&2
+    exit 2 ;; esac
+# pretok keeps between S and 2S bytes: S = 2/3 of the wanted size gives about it
+sample=$((SAMPLE_MB * 666667))
 
 dir=$(dirname "$OUT")
 mkdir -p "$dir"
 tmp=$(mktemp "${OUT}.sample.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
-echo "train-tokenizer: sampling one document in $every (about $SAMPLE_MB MB of at most" \
-     "~$((est / 1000000)) MB of text)" >&2
-"$PRETOK" text "${PT_ARGS[@]}" --every "$every" --max-bytes "$cap" "$@" > "$tmp"
-if [ "$(stat -c %s "$tmp")" -ge "$cap" ]; then
-    echo "train-tokenizer: warning: the sample reached $((cap / 1000000)) MB before the end of" \
-         "the input, so the last files were not sampled (the size estimate was low);" \
-         "the tokenizer is trained on the corpus's first part: pass --corpus-mb with the" \
-         "corpus's text size for an even sample" >&2
-fi
+echo "train-tokenizer: sampling about $SAMPLE_MB MB evenly over the input" >&2
+"$PRETOK" text "${PT_ARGS[@]}" --sample-bytes "$sample" "$@" > "$tmp"
 
 args=(--input="$tmp" --model_prefix="$OUT" --vocab_size="$VOCAB" --model_type="$TYPE"
       --input_sentence_size=5000000 --shuffle_input_sentence=true

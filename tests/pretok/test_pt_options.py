@@ -103,6 +103,22 @@ out, _ = t.run(["text", inp], what="text of a corpus")
 T.check(out.count("\n") >= len(docs), "text wrote %d lines for %d documents"
         % (out.count("\n"), len(docs)))
 print("text: nothing read is an error")
+# --sample-bytes N: an even sample of N to 2N bytes over the whole input, in
+# one pass (documents 0, K, 2K, ... for a power of two K), whatever the input's size
+sb = t.path("sb.jsonl")
+with open(sb, "w") as f:
+    for i in range(1000):
+        f.write(json.dumps({"text": "document %04d " % i + "x" * 90}) + "\n")
+out, err = t.run(["text", "--sample-bytes", "20000", sb], what="text --sample-bytes")
+got = [int(l.split()[1]) for l in out.splitlines()]
+k = got[1] - got[0] if len(got) > 1 else 0
+T.check(20000 <= len(out) <= 40000 and k in (2, 4, 8, 16) and got == list(range(0, 1000, k)),
+        "--sample-bytes 20000: %d bytes, documents %s ... %s" % (len(out), got[:4], got[-2:]))
+T.check("an even sample of the whole input" in err, err)
+_, err = t.run(["text", "--sample-bytes", "20000", "--every", "3", sb], rc=2,
+               what="--sample-bytes with --every")
+T.check("leave out --every and --max-bytes" in err, err)
+print("text --sample-bytes: documents 0, %d, 2x%d, ... (%d bytes)" % (k, k, len(out)))
 # the output directory as the only input, --quiet: the error says why nothing was found
 _, err = t.run(["--model", model, "--quiet", "--out", t.path("none"), t.path("none")], rc=1,
                what="--out as the input")
