@@ -26,68 +26,64 @@ static long holder_pid(int fd)
     return pid > 0 && (*end == '\n' || *end == '\0') ? pid : 0;
 }
 
+/* Open the lock file at path (created) into *fd, its identity into *st.
+ * O_NOFOLLOW and the type check: a link or a FIFO planted under the name is
+ * refused, never followed or blocked on. */
+static int open_lock_file(const char *path, int *fd, struct stat *st)
+{
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (*fd < 0) {
+        int e = errno;
+        return ingot_fail(-e, "%s: cannot open the lock file: %s", path, strerror(e));
+    }
+    if (fstat(*fd, st) || !S_ISREG(st->st_mode))
+        return ingot_fail(INGOT_E_USAGE, "%s: not a regular file; remove it (ingot-pretok "
+                          "keeps its lock there)", path);
+    return 0;
+}
+
+/* Lock fd without waiting: 0, or -EBUSY naming the holder. */
+static int lock_now(int fd, const char *dir, const char *path)
+{
+    while (flock(fd, LOCK_EX | LOCK_NB)) {
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        if (e != EWOULDBLOCK)
+            return ingot_fail(-e, "%s: cannot lock: %s", path, strerror(e));
+        long pid = holder_pid(fd);
+        char who[48] = "another process";
+        if (pid)
+            snprintf(who, sizeof(who), "ingot-pretok pid %ld", pid);
+        return ingot_fail(-EBUSY, "%s is in use by %s (lock %s); wait for it to finish or "
+                          "stop it, or choose another --out", dir, who, path);
+    }
+    return 0;
+}
+
 int pt_lock_acquire(const char *dir)
 {
     char *path = fs_path_join(dir, PT_LOCK_NAME);
     if (!path)
         return ingot_oom("the lock file name", strlen(dir) + sizeof(PT_LOCK_NAME) + 1);
-    /* O_NOFOLLOW and the type check: a link or a FIFO planted under the
-     * name is refused, never followed or blocked on. */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
-    int ret = 0, tries = 0;
-    struct stat st;
-    if (fd < 0) {
-        int e = errno;
-        ret = ingot_fail(-e, "%s: cannot open the lock file: %s", path, strerror(e));
-        goto out;
-    }
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        ret = ingot_fail(INGOT_E_USAGE, "%s: not a regular file; remove it (ingot-pretok "
-                         "keeps its lock there)", path);
-        goto out;
-    }
-again:
-    while (flock(fd, LOCK_EX | LOCK_NB)) {
-        int e = errno;
-        if (e == EINTR)
-            continue;
-        if (e == EWOULDBLOCK) {
-            long pid = holder_pid(fd);
-            char who[48] = "another process";
-            if (pid)
-                snprintf(who, sizeof(who), "ingot-pretok pid %ld", pid);
-            ret = ingot_fail(-EBUSY, "%s is in use by %s (lock %s); wait for it to "
-                             "finish or stop it, or choose another --out", dir, who, path);
-        } else {
-            ret = ingot_fail(-e, "%s: cannot lock: %s", path, strerror(e));
-        }
-        goto out;
-    }
+    int fd = -1, ret = 0;
+    struct stat st, now;
     /* A failed run removes the lock file of a directory it created (while
      * holding the lock): a file opened before that is no longer the one at
      * the path, and locking it would let a later run lock a new file too.
-     * Lock the file now at the path instead. */
-    struct stat now;
-    if (lstat(path, &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+     * So the file locked must still be the one at the path. */
+    for (int tries = 0;; tries++) {
+        if ((ret = open_lock_file(path, &fd, &st)) || (ret = lock_now(fd, dir, path)))
+            goto out;
+        if (!lstat(path, &now) && now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+            break;
         close(fd);
-        if (++tries > 100) {
-            fd = -1;
+        fd = -1;
+        if (tries == 100) {
             ret = ingot_fail(-EAGAIN, "%s: the lock file keeps being replaced; is another "
                              "ingot-pretok removing this directory?", path);
             goto out;
         }
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
-        if (fd < 0) {
-            int e = errno;
-            ret = ingot_fail(-e, "%s: cannot open the lock file: %s", path, strerror(e));
-            goto out;
-        }
-        if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-            ret = ingot_fail(INGOT_E_USAGE, "%s: not a regular file; remove it (ingot-pretok "
-                             "keeps its lock there)", path);
-            goto out;
-        }
-        goto again;
     }
     char pid[32];
     int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
