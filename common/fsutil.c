@@ -198,23 +198,56 @@ int fs_write_atomic(const char *path, const void *buf, size_t len)
     return fs_write_atomic_pieces(path, &one, 1);
 }
 
+void fs_free_list(char **list)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}
+
 int fs_mkdir_p(const char *path)
 {
+    return fs_mkdir_p_made(path, NULL);
+}
+
+/* Append a copy of s to the NULL-terminated *list of *n. */
+static int list_add(char ***list, size_t *n, const char *s)
+{
+    char **l = realloc(*list, (*n + 2) * sizeof(*l));
+    if (!l)
+        return ingot_fail(-ENOMEM, "%s: out of memory", s);
+    *list = l;
+    if (!(l[*n] = strdup(s))) {
+        l[*n] = NULL;
+        return ingot_fail(-ENOMEM, "%s: out of memory", s);
+    }
+    l[++*n] = NULL;
+    return 0;
+}
+
+int fs_mkdir_p_made(const char *path, char ***made)
+{
+    if (made)
+        *made = NULL;
     if (!*path)   /* the walk below starts at path + 1 */
         return ingot_fail(-EINVAL, "empty directory name: give a directory path");
     char *p = strdup(path);
     if (!p)
         return ingot_fail(-ENOMEM, "%s: out of memory", path);
-    size_t n = strlen(p);
+    size_t n = strlen(p), n_made = 0;
     while (n > 1 && p[n - 1] == '/')
         p[--n] = '\0';
     int ret = 0;
+    char **list = NULL;
     for (char *s = p + 1;; s++) {
         if (*s != '/' && *s != '\0')
             continue;
         char c = *s;
         *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+        if (mkdir(p, 0755) == 0) {
+            if (made && (ret = list_add(&list, &n_made, p)))
+                break;
+        } else if (errno != EEXIST) {
             int e = errno;
             ret = ingot_fail(-e, "%s: cannot create directory: %s", p, strerror(e));
             break;
@@ -231,6 +264,8 @@ int fs_mkdir_p(const char *path)
             ret = d;
     }
     free(p);
+    if (made)
+        *made = list;
     return ret;
 }
 

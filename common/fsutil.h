@@ -37,6 +37,14 @@ int fs_flush(FILE *f);
 int fs_fsync_dir(const char *path);
 /* mkdir -p. */
 int fs_mkdir_p(const char *path);
+/* fs_mkdir_p, and into *made (when not NULL) the directories this call
+ * created itself (its mkdir returned 0), in creation order, as a
+ * NULL-terminated malloc'd list of paths (trailing slashes trimmed; free
+ * with fs_free_list): what a failed run may remove again, and nothing else
+ * (a path through "..", or a directory another process made meanwhile, is
+ * not in it). */
+int fs_mkdir_p_made(const char *path, char ***made);
+void fs_free_list(char **list);   /* accepts NULL */
 /* The cap of fs_read_all(): no input Ingot reads whole (manifest.json,
  * SentencePiece .model, state files) is near it, and jansson needs several
  * times a manifest's size in memory while parsing it. */

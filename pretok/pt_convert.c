@@ -305,45 +305,29 @@ static void remove_outputs(struct conv *c, const struct pt_state *st)
     fs_fsync_dir(c->o->out);
 }
 
-/* The first directory on the way to dir that does not exist yet (what
- * fs_mkdir_p(dir) will create, from the top), malloc'd; NULL when dir
- * exists already (or out of memory: then nothing is removed later). */
-static char *first_missing_dir(const char *dir)
-{
-    char *p = strdup(dir);
-    if (!p)
-        return NULL;
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/')
-        p[--n] = '\0';
-    struct stat sb;
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char c = *s;
-        *s = '\0';
-        if (stat(p, &sb) != 0 && errno == ENOENT)
-            return p;
-        *s = c;
-        if (!c)
-            break;
-    }
-    free(p);
-    return NULL;
-}
-
 /* A failed run into a directory it created itself keeps nothing
- * (docs/pretok.md): when the directory holds only pretok's own files (the
- * lock, the state, the tokenizer copy), they and the directory go, and so
- * do the parents this run created (top: the first of them), each only if
- * empty. Anything else in it (what another process put there) keeps it
- * all. The lock file is removed while it is still held: pt_lock_acquire()
- * checks that the file it locked is still the one at the path. Releases
- * the lock. */
-static void remove_new_out(const char *out, const char *top, int lock)
+ * (docs/pretok.md): when OUT is one of the directories this run's mkdir
+ * made (made: fs_mkdir_p_made's list) and holds only pretok's own files (the
+ * lock, the state, the tokenizer copy), they and OUT go; then each other
+ * directory in made, deepest first, if it is empty. Nothing else is ever
+ * removed: not a directory that existed before (however OUT names it, "..",
+ * links), nor one another process made meanwhile, nor anything another
+ * process put into OUT. The lock file is removed while it is still held:
+ * pt_lock_acquire() checks that the file it locked is still the one at the
+ * path. Releases the lock. */
+static void remove_new_out(const char *out, char **made, int lock)
 {
     static const char *const ours[] = { PT_STATE_NAME, INGOT_TOKENIZER_NAME, PT_LOCK_NAME };
-    DIR *d = opendir(out);
+    size_t n = 0;
+    while (made && made[n])
+        n++;
+    char *trimmed = strdup(out);
+    size_t len = trimmed ? strlen(trimmed) : 0;
+    while (len > 1 && trimmed[len - 1] == '/')
+        trimmed[--len] = '\0';
+    bool out_made = trimmed && n && !strcmp(made[n - 1], trimmed);
+    free(trimmed);
+    DIR *d = out_made ? opendir(out) : NULL;
     bool only_ours = d != NULL;
     struct dirent *de;
     while (d && only_ours && (de = readdir(d))) {
@@ -354,24 +338,16 @@ static void remove_new_out(const char *out, const char *top, int lock)
     }
     if (d)
         closedir(d);
-    char *p = only_ours ? strdup(out) : NULL;
-    for (size_t k = 0; p && k < sizeof(ours) / sizeof(*ours); k++) {
+    for (size_t k = 0; only_ours && k < sizeof(ours) / sizeof(*ours); k++) {
         char *f = fs_path_join(out, ours[k]);
         if (f)
             unlink(f);
         free(f);
     }
-    /* out, then each parent up to top, while each is empty */
-    size_t n = p ? strlen(p) : 0;
-    while (n > 1 && p[n - 1] == '/')
-        p[--n] = '\0';
-    while (p && rmdir(p) == 0 && strcmp(p, top)) {
-        char *slash = strrchr(p, '/');
-        if (!slash || slash == p)
-            break;
-        *slash = '\0';
-    }
-    free(p);
+    /* OUT (empty now, when it was only ours), then the parents this run
+     * made; rmdir leaves any that is not empty */
+    for (size_t k = n; k-- > 0;)
+        (void)rmdir(made[k]);
     pt_lock_release(lock);
 }
 
@@ -432,7 +408,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     struct conv c = { .o = o };
     struct pt_state st = { 0 };
     pt_writer *w = NULL;
-    char *created = NULL;   /* the top directory this run created for OUT */
+    char **made = NULL;     /* the directories this run created for OUT */
     int lock = -1;
     int ret;
     if ((ret = pt_json_path_init(&c.path, o->text_key)))
@@ -474,8 +450,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     c.wcfg.argc = o->argc;
     c.wcfg.argv = o->argv;
 
-    created = first_missing_dir(o->out);
-    if ((ret = fs_mkdir_p(o->out)))
+    if ((ret = fs_mkdir_p_made(o->out, &made)))
         goto out;
     /* Before anything in OUT is looked at: a second run must not remove the
      * first one's temp files or interleave its shards with them. */
@@ -605,11 +580,11 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
 out:
     pt_writer_free(w);
     /* (an interrupted run keeps its directory: it is resumed) */
-    if (ret && ret != INGOT_E_INTERRUPTED && created && lock >= 0)
-        remove_new_out(o->out, created, lock);
+    if (ret && ret != INGOT_E_INTERRUPTED && made && lock >= 0)
+        remove_new_out(o->out, made, lock);
     else
         pt_lock_release(lock);
-    free(created);
+    fs_free_list(made);
     pt_state_free(&st);
     free(c.options_text);
     free(c.state_path);

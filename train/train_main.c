@@ -10,6 +10,7 @@
 #include "checkpoint.h"
 #include "data_loader.h"
 #include "ingot_config.h"
+#include "fsutil.h"
 #include "ingot_err.h"
 #include "tr_dist_run.h"
 #include "ingot_version.h"
@@ -111,8 +112,20 @@ int main(int argc, char **argv)
     tr_dist_run_default_batch(&o);
     if (o.ckpt_dir) {
         int removed = 0;
-        struct stat sb;
-        o.ckpt_dir_made = lstat(o.ckpt_dir, &sb) != 0 && errno == ENOENT;
+        /* made by this run (its mkdir), not merely absent by name: a path
+         * through ".." can name a directory that existed */
+        char **made = NULL;
+        if (!fs_mkdir_p_made(o.ckpt_dir, &made) && made) {
+            size_t n = 0, len = strlen(o.ckpt_dir);
+            while (made[n])
+                n++;
+            while (len > 1 && o.ckpt_dir[len - 1] == '/')
+                len--;
+            o.ckpt_dir_made = n && strlen(made[n - 1]) == len &&
+                              !strncmp(made[n - 1], o.ckpt_dir, len);
+        }
+        fs_free_list(made);
+        ingot_clear_err();   /* a directory that cannot be made: prepare says so */
         if ((err = tr_ckpt_dir_prepare(o.ckpt_dir, &removed))) {
             fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
             tr_opts_free(&o);

@@ -221,6 +221,14 @@ T.check("no document" in err and "missing_text" in err, err)
 T.check('no field "body" (its fields: id, text)' in err, err)
 T.check(not os.path.exists(t.path("nokey")), "wrong --text-key: %s left behind: %s" % (
     t.path("nokey"), os.listdir(t.path("nokey")) if os.path.isdir(t.path("nokey")) else "?"))
+# ... but only what this run made: an --out through ".." that names a
+# directory which existed keeps it (a review found it removed), and the new
+# directory on the way goes
+os.makedirs(t.path("victim"))
+_, err = t.run(common + ["--text-key", "body", "--out", t.path("newx", "..", "victim"), gfile],
+               rc=1, what="wrong --text-key, --out through ..")
+T.check(os.path.isdir(t.path("victim")), "--out newx/../victim: the existing victim was removed")
+T.check(not os.path.exists(t.path("newx")), "--out newx/../victim: newx left behind")
 _, err = t.run(common + ["--out", t.path("x"), t.path("nope.jsonl")], rc=2, what="missing")
 T.check("nope.jsonl" in err, err)
 

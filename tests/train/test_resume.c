@@ -129,6 +129,13 @@ int main(int argc, char **argv)
     CHECK(tt_run(cmd, out) != 0);
     CHECK(access(ckft, F_OK) == 0);
     free(cmd);
+    /* named through "..": it existed (holding only the lock by now), so it
+     * stays (it was taken for new: "newd/.." does not exist by name) */
+    cmd = tt_fmt("'%s' --init-from '%s/cb' --data '%s' --ckpt-dir '%s/newd/../ckft' --steps 2",
+                 bin, dir, data2, dir);
+    CHECK(tt_run(cmd, out) != 0);
+    CHECK(access(ckft, F_OK) == 0);
+    free(cmd);
     free(ckft);
     free(data2);
 
