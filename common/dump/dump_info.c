@@ -255,9 +255,11 @@ static void problem(struct problems *p, int err, const char *name, bool shard)
 static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
 {
     const struct manifest_tokenizer *t = &ds->manifest->tokenizer;
-    /* a relative tokenizer.file names a file inside the dataset */
-    const bool named = t->file && t->file[0] && t->file[0] != '/';
-    char *tp = fs_path_join(ds->dir, named ? t->file : INGOT_TOKENIZER_NAME);
+    /* the copy pretok writes into the dataset; an older dataset's
+     * tokenizer.file is the path given to pretok (absolute or relative to
+     * where it ran), not a file of the dataset: nothing to check here */
+    const bool named = t->file && !strcmp(t->file, INGOT_TOKENIZER_NAME);
+    char *tp = fs_path_join(ds->dir, INGOT_TOKENIZER_NAME);
     int ret = 0;
     uint64_t th = 0;
     *checked = false;

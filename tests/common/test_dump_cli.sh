@@ -265,6 +265,16 @@ has err.txt "bad/tokenizer.model: hash"
 has err.txt "does not decode the shards"
 if [ -f ds/tokenizer.model ]; then cp ds/tokenizer.model bad/; else rm bad/tokenizer.model; fi
 expect_rc 0 "verify tokenizer restored" -- "$DUMP" verify bad
+# an older dataset: tokenizer.file is the path given to pretok, relative to
+# where it ran, with no copy in the dataset: intact, nothing missing (a
+# review found it called bad, naming a tokenizer.model it never had)
+rm -f bad/tokenizer.model
+sed 's|"file": "[^"]*\.model"|"file": "m.model"|' ds/manifest.json > bad/manifest.json
+grep -q '"file": "m.model"' bad/manifest.json || fail "could not make an older manifest"
+expect_rc 0 "verify an older dataset without a copy" -- "$DUMP" verify bad
+grep -q "tokenizer.model" err.txt && fail "an older dataset: a tokenizer.model is asked for"
+cp ds/manifest.json bad/
+if [ -f ds/tokenizer.model ]; then cp ds/tokenizer.model bad/; fi
 cp ds/val-000000.tok bad/stray.tok
 expect_rc 0 "verify stray shard" -- "$DUMP" verify bad
 has err.txt "stray.tok is not listed in manifest.json"
