@@ -34,10 +34,13 @@ int tr_export_hf_llama_weights(const struct tr_export_src *s, const char *dir);
 struct json_t;
 struct json_t *tr_export_hf_llama_config(const struct tr_export_src *s, struct json_t *bos,
                                          struct json_t *eos, struct json_t *pad);
-/* dir/tokenizer.json: s->tokenizer_path as a `tokenizers` pipeline that
- * encodes and decodes as SentencePiece (tr_export_hf_tok.c). Refuses
- * (INGOT_E_TOKENIZER) a WORD model or treat_whitespace_as_suffix. */
-int tr_export_hf_tokenizer_json(const struct tr_export_src *s, const char *dir);
+/* tokenizer.json's document: s->tokenizer_path as a `tokenizers` pipeline
+ * that encodes and decodes as SentencePiece (tr_export_hf_tok.c), built
+ * whole before the export writes anything, so that a refusal leaves an
+ * earlier export as it was. Refuses (INGOT_E_TOKENIZER, naming the field) a
+ * WORD model, treat_whitespace_as_suffix, a piece that is not UTF-8, and
+ * BPE user-defined symbols. */
+int tr_export_hf_tokenizer_build(const struct tr_export_src *s, struct json_t **doc);
 /* Write j (consumed; NULL counts as out of memory) to dir/name atomically,
  * indented, reals with `precision` significant digits. */
 int tr_export_write_json(const char *dir, const char *name, struct json_t *j, int precision);

@@ -179,7 +179,7 @@ static int remove_config(const char *dir)
 
 /* generation_config.json and the tokenizer's files (or, for a model without
  * one, the removal of an earlier export's). */
-static int write_rest(const struct tr_export_src *s, const char *dir)
+static int write_rest(const struct tr_export_src *s, const char *dir, json_t *tok_json)
 {
     const struct tr_config *c = &s->st->cfg;
     const struct ingot_spm *spm = s->spm;
@@ -194,9 +194,12 @@ static int write_rest(const struct tr_export_src *s, const char *dir)
         "top_k", 40, "temperature", 1.0), 9);
     if (!err)
         err = remove_tokenizer_files(dir, !spm);
-    if (err || !spm)
+    if (err || !spm) {
+        json_decref(tok_json);
         return err;
-    err = tr_export_hf_tokenizer_json(s, dir);
+    }
+    /* scores as 17 digits: the exact double of each float score */
+    err = tr_export_write_json(dir, "tokenizer.json", tok_json, 17);
     char *model = NULL;
     size_t len = 0;
     if (!err)
@@ -229,11 +232,17 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
      * before the first new file and the new one comes last, so an export
      * stopped between two files (killed, disk full) leaves a folder that
      * does not load, not new weights under the old shape */
-    int err = remove_config(dir);
+    json_t *tok_json = NULL;   /* built first: a refused tokenizer changes nothing */
+    int err = spm ? tr_export_hf_tokenizer_build(s, &tok_json) : 0;
+    if (err)
+        return err;
+    err = remove_config(dir);
     if (!err)
         err = llama ? tr_export_hf_llama_weights(s, dir) : write_weights(s, dir);
     if (!err)
-        err = write_rest(s, dir);
+        err = write_rest(s, dir, tok_json);
+    else
+        json_decref(tok_json);
     if (err)
         return err;
     if (llama)

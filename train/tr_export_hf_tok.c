@@ -56,8 +56,23 @@ struct tok_build {
 static json_t *add(struct tok_build *b, json_t *v)
 {
     if (!v && !b->err)
-        b->err = ingot_oom("tokenizer.json", 0);
+        b->err = ingot_oom("tokenizer.json", 64);
     return v;
+}
+
+/* Append v to arr, or record the failure: jansson's append and set return
+ * -1 (and free v) when out of memory, or when v is NULL because building it
+ * failed; an entry dropped unnoticed would write a wrong tokenizer.json. */
+static void push(struct tok_build *b, json_t *arr, json_t *v)
+{
+    if (json_array_append_new(arr, v) && !b->err)
+        b->err = ingot_oom("tokenizer.json", 64);
+}
+
+static void put(struct tok_build *b, json_t *obj, const char *key, json_t *v)
+{
+    if (json_object_set_new(obj, key, v) && !b->err)
+        b->err = ingot_oom("tokenizer.json", 64);
 }
 
 /* A piece SentencePiece matches in text (unused ones aside). */
@@ -188,13 +203,15 @@ static void hide_unknown_chars(struct tok_build *b, json_t *seq)
             if (n < sizeof(c))
                 memcpy(c, p->s + i, n);
             i += n;
-            bool known = !c[0] || json_object_get(done, c);
+            /* a space is never hidden: it is every text's word gap (escaped
+             * to U+2581 after this), not a piece's own character */
+            bool known = !c[0] || !strcmp(c, " ") || json_object_get(done, c);
             for (uint32_t j = 0; !known && j < m->n_pieces; j++)
                 known = mergeable(m->pieces[j].type) && has_substr(&m->pieces[j], c, n);
             if (known)
                 continue;
-            json_object_set_new(done, c, json_true());
-            json_array_append_new(seq, replace(b, "String", c, priv));
+            put(b, done, c, json_true());
+            push(b, seq, replace(b, "String", c, priv));
         }
     }
     json_decref(done);
@@ -207,20 +224,20 @@ static json_t *normalizer(struct tok_build *b)
     if (!seq)
         return NULL;
     if (m->charsmap)
-        json_array_append_new(seq, add(b, json_pack("{s:s, s:o}", "type", "Precompiled",
+        push(b, seq, add(b, json_pack("{s:s, s:o}", "type", "Precompiled",
                                                     "precompiled_charsmap",
                                                     base64(b, m->charsmap, m->charsmap_len))));
     if (!m->byte_fallback)
         hide_unknown_chars(b, seq);
     if (m->remove_extra_ws) {
-        json_array_append_new(seq, replace(b, "Regex", " {2,}", " "));
-        json_array_append_new(seq, replace(b, "Regex", "\\A | \\z", ""));
+        push(b, seq, replace(b, "Regex", " {2,}", " "));
+        push(b, seq, replace(b, "Regex", "\\A | \\z", ""));
     }
     if (m->add_dummy_prefix)
-        json_array_append_new(seq, add(b, json_pack("{s:s, s:s}", "type", "Prepend", "prepend",
+        push(b, seq, add(b, json_pack("{s:s, s:s}", "type", "Prepend", "prepend",
                                                     m->escape_ws ? SPACE_SYM : " ")));
     if (m->escape_ws)
-        json_array_append_new(seq, replace(b, "String", " ", SPACE_SYM));
+        push(b, seq, replace(b, "String", " ", SPACE_SYM));
     return add(b, json_pack("{s:s, s:o}", "type", "Sequence", "normalizers", seq));
 }
 
@@ -233,19 +250,19 @@ static json_t *decoder(struct tok_build *b)
     for (uint32_t id = 0; id < m->n_pieces; id++) {
         uint8_t t = m->pieces[id].type;
         if (t == SPE_CONTROL || t == SPE_UNKNOWN)   /* " ⁇ ": SentencePiece's default surface */
-            json_array_append_new(seq, whole_piece(b, id, t == SPE_CONTROL ? "" :
+            push(b, seq, whole_piece(b, id, t == SPE_CONTROL ? "" :
                                                    " \xe2\x81\x87 "));
     }
     if (m->byte_fallback)
-        json_array_append_new(seq, add(b, json_pack("{s:s}", "type", "ByteFallback")));
-    json_array_append_new(seq, add(b, json_pack("{s:s}", "type", "Fuse")));
+        push(b, seq, add(b, json_pack("{s:s}", "type", "ByteFallback")));
+    push(b, seq, add(b, json_pack("{s:s}", "type", "Fuse")));
     /* SentencePiece drops the U+2581 that starts the first visible piece
      * (with remove_extra_whitespaces, every leading one) */
     if (m->remove_extra_ws)
-        json_array_append_new(seq, replace(b, "Regex", "\\A" SPACE_SYM "+", ""));
+        push(b, seq, replace(b, "Regex", "\\A" SPACE_SYM "+", ""));
     else if (m->add_dummy_prefix)
-        json_array_append_new(seq, replace(b, "Regex", "\\A" SPACE_SYM, ""));
-    json_array_append_new(seq, replace(b, "String", SPACE_SYM, " "));
+        push(b, seq, replace(b, "Regex", "\\A" SPACE_SYM, ""));
+    push(b, seq, replace(b, "String", SPACE_SYM, " "));
     return add(b, json_pack("{s:s, s:o}", "type", "Sequence", "decoders", seq));
 }
 
@@ -255,7 +272,7 @@ static json_t *added_tokens(struct tok_build *b)
     for (uint32_t id = 0; a && id < b->m->n_pieces; id++) {
         uint8_t t = b->m->pieces[id].type;
         if (t == SPE_CONTROL || t == SPE_UNKNOWN)
-            json_array_append_new(a, add(b, json_pack(
+            push(b, a, add(b, json_pack(
                 "{s:I, s:o, s:b, s:b, s:b, s:b, s:b}", "id", (json_int_t)id,
                 "content", piece_str(b, id), "single_word", 0, "lstrip", 0, "rstrip", 0,
                 "normalized", 0, "special", 1)));
@@ -299,7 +316,7 @@ static json_t *unigram(struct tok_build *b)
         const struct spe_piece *p = &m->pieces[id];
         double score = p->type == SPE_NORMAL ? (double)p->score :
                        p->type == SPE_USER_DEFINED ? (double)((float)p->len * hi) - 0.1 : low;
-        json_array_append_new(vocab, add(b, json_pack("[o, f]", piece_str(b, id), score)));
+        push(b, vocab, add(b, json_pack("[o, f]", piece_str(b, id), score)));
     }
     int32_t unk = unk_id(m);
     return add(b, json_pack("{s:s, s:o, s:o, s:b}", "type", "Unigram", "unk_id",
@@ -354,7 +371,7 @@ static json_t *bpe(struct tok_build *b)
                                 strlen(key) != p->len ? "holds a NUL byte" : "a duplicate");
             break;
         }
-        json_object_set_new(vocab, key, add(b, json_integer(id)));
+        put(b, vocab, key, add(b, json_integer(id)));
     }
     for (uint32_t id = 0; !b->err && id < m->n_pieces; id++) {
         const struct spe_piece *p = &m->pieces[id];
@@ -389,7 +406,7 @@ static json_t *bpe(struct tok_build *b)
     if (!b->err)
         qsort(mg, n_mg, sizeof(*mg), merge_cmp);
     for (size_t i = 0; !b->err && merges && i < n_mg; i++)
-        json_array_append_new(merges, add(b, json_pack("[o, o]", piece_str(b, mg[i].left),
+        push(b, merges, add(b, json_pack("[o, o]", piece_str(b, mg[i].left),
                                                        piece_str(b, mg[i].right))));
     free(mg);
     free(key);
@@ -409,6 +426,11 @@ static int check_supported(const struct spe_proto *m, const char *path)
         what = m->model_type == SPE_WORD ? "model_type WORD" : "an unknown model_type";
     else if (m->treat_ws_suffix)
         what = "treat_whitespace_as_suffix";
+    /* SentencePiece matches them before BPE's merges; a merge list cannot
+     * (one exists only where both halves are pieces) */
+    for (uint32_t id = 0; !what && m->model_type == SPE_BPE && id < m->n_pieces; id++)
+        if (m->pieces[id].type == SPE_USER_DEFINED)
+            what = "user-defined symbols in a BPE model";
     if (!what)
         return 0;
     return ingot_fail(INGOT_E_TOKENIZER, "%s: --format hf: the tokenizer uses %s, which a "
@@ -417,8 +439,9 @@ static int check_supported(const struct spe_proto *m, const char *path)
                       "safetensors and encode with SentencePiece", path, what);
 }
 
-int tr_export_hf_tokenizer_json(const struct tr_export_src *s, const char *dir)
+int tr_export_hf_tokenizer_build(const struct tr_export_src *s, json_t **out)
 {
+    *out = NULL;
     char *raw = NULL;
     size_t len = 0;
     struct spe_proto m;
@@ -446,6 +469,6 @@ int tr_export_hf_tokenizer_json(const struct tr_export_src *s, const char *dir)
         json_decref(doc);
         return err;
     }
-    /* scores as 17 digits: the exact double of each float score */
-    return tr_export_write_json(dir, "tokenizer.json", doc, 17);
+    *out = doc;
+    return 0;
 }

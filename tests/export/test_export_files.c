@@ -374,6 +374,23 @@ static int check_hostile(const char *bin, const char *dir, const char *out, cons
         }
         free(f);
     }
+    /* a BPE model with user-defined symbols: refused before anything of the
+     * earlier export in re/ is touched (the refusal came after the weights) */
+    char *cj = tt_fmt("%s/re/config.json", dir), *before = tt_slurp(cj);
+    CHECK(before);
+    args = tt_fmt("export '%s' --format hf --tokenizer '%.*sbpe-user.model' --out '%s/re'", ck,
+                  slash ? (int)(slash - tok + 1) : 0, tok, dir);
+    fails += tt_expect(bin, out, "export hf of a BPE tokenizer with user-defined symbols", args,
+                       1, "user-defined symbols in a BPE model", "--format safetensors");
+    free(args);
+    char *after = tt_slurp(cj);
+    if (!after || strcmp(before, after)) {
+        fprintf(stderr, "%s: an earlier export's config.json changed by a refused export\n", cj);
+        fails++;
+    }
+    free(before);
+    free(after);
+    free(cj);
     /* another run's --ckpt-dir (its config.json is the run's) */
     args = tt_fmt("export '%s' --format hf --out '%s/ck40'", ck, dir);
     fails += tt_expect(bin, out, "export into another run's directory", args, 2,
