@@ -188,7 +188,8 @@ const char *cli_human_bytes(double bytes, char *buf, size_t len)
 {
     static const char *unit[] = { "B", "kB", "MB", "GB", "TB", "PB" };
     int u = 0;
-    while (fabs(bytes) >= 1000.0 && u < 5) {
+    /* 999.95 kB and up prints as 1.0 MB, not 1000.0 kB */
+    while (u < 5 && fabs(bytes) >= (u ? 999.95 : 1000.0)) {
         bytes /= 1000.0;
         u++;
     }

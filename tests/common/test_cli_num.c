@@ -92,6 +92,8 @@ int main(void)
     CHECK(!strcmp(cli_human_bytes(8100000, b, sizeof(b)), "8.1 MB"));
     CHECK(!strcmp(cli_human_bytes(999, b, sizeof(b)), "999 B"));
     CHECK(!strcmp(cli_human_bytes(3.5e9, b, sizeof(b)), "3.5 GB"));
+    CHECK(!strcmp(cli_human_bytes(999950, b, sizeof(b)), "1.0 MB"));   /* not 1000.0 kB */
+    CHECK(!strcmp(cli_human_bytes(999940, b, sizeof(b)), "999.9 kB"));
 
     /* A message recorded for one failure must not be printed for another. */
     ingot_fail(INGOT_E_CORRUPT, "shard x: header field y is bad");

@@ -166,6 +166,23 @@ def check_tokenizer_path(fx, d):
               "the working directory's tokenizer.model won over the dataset's")
     finally:
         os.chdir(cwd)
+    # the copy gone: the model given to pretok (tokenizer.source) while its hash is
+    # the manifest's, as the C reader does; another file there is not used
+    gone = fx.path("gone")
+    shutil.copytree(d, gone)
+    os.unlink(os.path.join(gone, "tokenizer.model"))
+    src = json.load(open(os.path.join(gone, "manifest.json")))["tokenizer"].get("source")
+    if src and ingot.can_verify():
+        check(ingot.open_dataset(gone).tokenizer_path() == src,
+              "the copy gone: tokenizer.source %s not used" % src)
+        other = fx.path("other.model")
+        with open(other, "wb") as f:
+            f.write(b"another model")
+        mg = json.load(open(os.path.join(gone, "manifest.json")))
+        mg["tokenizer"]["source"] = other
+        json.dump(mg, open(os.path.join(gone, "manifest.json"), "w"))
+        check(ingot.open_dataset(gone).tokenizer_path() is None,
+              "tokenizer.source of another hash used")
     m["tokenizer"]["file"] = None
     json.dump(m, open(os.path.join(old, "manifest.json"), "w"))
     check(ingot.open_dataset(old).tokenizer_path() is None, "no model recorded: not None")

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from . import xxh3
 from .errors import FormatError
 from .shard import SPLITS, Shard
 
@@ -153,15 +154,22 @@ class Dataset:
         """The SentencePiece model as the manifest names it, in the trainer's order
         (common/dataset.c): a relative name inside the dataset directory (ingot-pretok
         copies the model there as tokenizer.model), then as given (older manifests name
-        the path given to pretok), then its base name inside the dataset; None if
-        absent."""
-        name = self.manifest.get("tokenizer", {}).get("file")
+        the path given to pretok), then its base name inside the dataset, then (the
+        copy gone) the model given to pretok, tokenizer.source, when its XXH3-64 is
+        still the manifest's hash (needs xxhash to check); None if absent."""
+        tok = self.manifest.get("tokenizer", {})
+        name = tok.get("file")
         if not name:
             return None
         cands = [] if os.path.isabs(name) else [os.path.join(self.path, name)]
         for cand in cands + [name, os.path.join(self.path, os.path.basename(name))]:
             if os.path.isfile(cand):
                 return cand
+        src, want = tok.get("source"), tok.get("hash")
+        if src and want and xxh3.available() and os.path.isfile(src):
+            with open(src, "rb") as f:
+                if "%016x" % xxh3.xxh3_64(f.read()) == want.lower():
+                    return src
         return None
 
     def get_batch(self, split, batch_size, block_size, rng=None, device=None):
