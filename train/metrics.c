@@ -39,11 +39,16 @@ static int check_path(const char *path, bool *regular)
     return 0;
 }
 
-/* Keep the lines of path whose "step" is <= max_step. */
-static int truncate_after(const char *path, int64_t max_step)
+/* Keep the lines of path whose "step" is <= max_step (none: max_step < 0)
+ * and append the others to path.dropped, so that a run never erases what
+ * another wrote (a branch resumed from a copied --ckpt-dir names the
+ * original run's file: its later steps were cut away for good). *moved
+ * gets how many lines went. */
+static int keep_until(const char *path, int64_t max_step, size_t *moved)
 {
-    char *buf;
+    char *buf, *dropped_path = NULL;
     size_t len;
+    *moved = 0;
     int err = fs_read_capped(path, "metrics file", METRICS_MAX, &buf, &len);
     if (err == -ENOENT) {
         ingot_clear_err();
@@ -51,46 +56,70 @@ static int truncate_after(const char *path, int64_t max_step)
     }
     if (err)
         return err;
-    char *out = malloc(len + 1);
-    size_t olen = 0;
-    if (!out) {
+    char *out = malloc(len + 1), *gone = malloc(len + 1);
+    size_t olen = 0, glen = 0;
+    if (!out || !gone) {
+        free(out);
+        free(gone);
         free(buf);
-        return ingot_oom("metrics lines kept on resume", len + 1);
+        return ingot_oom("metrics lines kept on resume", 2 * (len + 1));
     }
     for (char *line = buf, *end; line < buf + len; line = end + 1) {
         end = memchr(line, '\n', (size_t)(buf + len - line));
         if (!end)
-            end = buf + len;   /* a torn last line: dropped below unless it parses */
+            end = buf + len;   /* a torn last line: kept only if it parses */
         json_t *j = json_loadb(line, (size_t)(end - line), 0, NULL);
         json_t *s = j ? json_object_get(j, "step") : NULL;
-        if (s && json_is_integer(s) && json_integer_value(s) <= max_step) {
-            memcpy(out + olen, line, (size_t)(end - line));
-            olen += (size_t)(end - line);
-            out[olen++] = '\n';
+        bool keep = s && json_is_integer(s) && json_integer_value(s) <= max_step;
+        char *to = keep ? out : gone;
+        size_t *n = keep ? &olen : &glen;
+        if (end > line) {
+            memcpy(to + *n, line, (size_t)(end - line));
+            *n += (size_t)(end - line);
+            to[(*n)++] = '\n';
+            *moved += !keep;
         }
         json_decref(j);
     }
-    err = fs_write_atomic(path, out, olen);
+    if (glen) {   /* first the copy, then the cut: a failure loses nothing */
+        size_t plen = strlen(path) + sizeof(".dropped");
+        FILE *f = NULL;
+        if (!(dropped_path = malloc(plen)))
+            err = ingot_oom("metrics path", plen);
+        else if (snprintf(dropped_path, plen, "%s.dropped", path), !(f = fopen(dropped_path, "a")))
+            err = ingot_fail(-errno, "%s: cannot keep the metrics records this run replaces: %s; "
+                             "nothing was changed in %s", dropped_path, strerror(errno), path);
+        else if (fwrite(gone, 1, glen, f) != glen || fs_flush(f))
+            err = ingot_fail(-EIO, "%s: cannot write the metrics records this run replaces; "
+                             "nothing was changed in %s", dropped_path, path);
+        if (f && fclose(f) && !err)
+            err = ingot_fail(-EIO, "%s: cannot write: %s", dropped_path, strerror(errno));
+    }
+    if (!err)
+        err = fs_write_atomic(path, out, olen);
+    free(dropped_path);
     free(out);
+    free(gone);
     free(buf);
     return err;
 }
 
-int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out)
+int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out, size_t *moved)
 {
     *out = NULL;
+    *moved = 0;
     bool regular;
     int err = check_path(path, &regular);
     if (err)
         return err;
-    if (resume_step >= 0 && regular && (err = truncate_after(path, resume_step)))
+    if (regular && (err = keep_until(path, resume_step, moved)))
         return err;
     tr_metrics *m = calloc(1, sizeof(*m));
     if (!m || !(m->path = strdup(path))) {
         free(m);
         return ingot_oom("metrics state", sizeof(*m) + strlen(path) + 1);
     }
-    m->f = fopen(path, resume_step >= 0 ? "a" : "w");
+    m->f = fopen(path, "a");
     if (!m->f) {
         err = ingot_fail(-errno, "%s: cannot open metrics file: %s", path, strerror(errno));
         free(m->path);

@@ -31,11 +31,12 @@ struct tr_metrics_step {
     const uint64_t *src_tokens;   /* [n_src] tokens taken from each, cumulative */
 };
 
-/* Open path. When resume_step >= 0 the existing file is kept up to and
- * including resume_step (later records, from a run that went past its last
- * checkpoint, are dropped: rewritten atomically) and appended to; otherwise
- * it is truncated. */
-int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out);
+/* Open path to append. Records of an existing file after resume_step (all
+ * of them when resume_step < 0: a new run) are moved to path.dropped
+ * (appended; the file keeps the rest, rewritten atomically), so a run that
+ * went past its last checkpoint, or another run's file named again, loses
+ * nothing; *moved gets how many records went there (for a note). */
+int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out, size_t *moved);
 int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s);
 int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss);
 void tr_metrics_close(tr_metrics *m);   /* accepts NULL */

@@ -821,9 +821,19 @@ int tr_train(const struct tr_opts *o)
     if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0 &&
         (err = tr_settings_write_config(o->ckpt_dir, o)))
         goto out;
-    if (o->metrics && tr_dist_rank(r.dist) == 0 && (err = tr_metrics_open(o->metrics, r.start_step > 0 ? r.start_step : -1,
-                                             &r.metrics)))
-        goto out;
+    if (o->metrics && tr_dist_rank(r.dist) == 0) {
+        size_t moved;
+        if ((err = tr_metrics_open(o->metrics, r.start_step > 0 ? r.start_step : -1,
+                                   &r.metrics, &moved)))
+            goto out;
+        if (moved && r.start_step > 0)
+            say(&r, "metrics: %s: %zu record%s after step %" PRId64 " (a run past this "
+                "checkpoint) moved to %s.dropped\n", o->metrics, moved, moved == 1 ? "" : "s",
+                r.start_step, o->metrics);
+        else if (moved)
+            say(&r, "metrics: %s held %zu record%s of an earlier run: moved to %s.dropped\n",
+                o->metrics, moved, moved == 1 ? "" : "s", o->metrics);
+    }
     err = run_loop(&r);
     if (tr_loader_n_sources(r.loader) > 1) {
         struct tr_loader_pos pos;

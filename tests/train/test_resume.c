@@ -75,8 +75,14 @@ int main(int argc, char **argv)
     tt_run_ok(cmd, out);
     char *s = tt_slurp(out);
     CHECK(s && strstr(s, "resumed from") && strstr(s, "ckpt-00000005.bin"));
+    /* the records it replaces are kept aside, not erased, and it says so */
+    CHECK(strstr(s, "b.jsonl: 4 records after step 5 (a run past this checkpoint) moved to "));
     free(s);
     free(cmd);
+    char *dropped = tt_fmt("%s/b.jsonl.dropped", dir);
+    struct tt_step gone[8];
+    CHECK(tt_read_steps(dropped, gone, 8) == 3 && gone[0].step == 6 && gone[2].step == 8);
+    free(dropped);
 
     struct tt_step a[40], b[40];
     char *ma = tt_fmt("%s/a.jsonl", dir), *mb = tt_fmt("%s/b.jsonl", dir);
@@ -169,6 +175,20 @@ int main(int argc, char **argv)
     char *mv = tt_fmt("%s/v.jsonl", dir);
     CHECK(tt_read_vals(mv, vsa, vla, 10) == 1);
     free(mv);
+
+    /* a new run over the metrics file of an earlier one: all of it kept aside */
+    char *dropped2 = tt_fmt("%s/b.jsonl.dropped", dir);
+    struct tt_step kept[8];
+    cmd = tt_fmt("%s --threads 2 --steps 3 --warmup 1 --metrics '%s/b.jsonl' --val-every 0",
+                 common, dir);
+    tt_run_ok(cmd, out);
+    s = tt_slurp(out);
+    CHECK(s && strstr(s, "b.jsonl held 15 records of an earlier run: moved to "));
+    free(s);
+    free(cmd);
+    CHECK(tt_read_steps(dropped2, kept, 8) == 8);   /* 3 + 12 steps: the first 8 read */
+    CHECK(tt_read_steps(mb, kept, 8) == 3);
+    free(dropped2);
 
     tt_rmtree(dir);
     free(ids); free(dir); free(data); free(out); free(common); free(c8);
