@@ -349,6 +349,11 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
         if (tr_optlist_get(l, k))
             return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" given twice ('_' stands for '-' in "
                               "keys)", l->origin, k);
+        /* a checkpoint of another build may hold one; in a config file it
+         * read as "the default" without a word (the empty string is refused) */
+        if (json_is_null(v) && strict)
+            return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" is null (leave the key out for the "
+                              "default)", l->origin, key);
         if (json_is_null(v))
             continue;
         if (json_is_array(v) && strcmp(k, "data"))

@@ -394,6 +394,9 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
     case O_VAL_EVERY: err = cli_parse_int("--val-every", v, 0, TR_MAX_STEPS, &o->val_every); break;
     case O_VAL_TOKENS:
         err = cli_parse_i64("--val-tokens", v, 0, INT64_C(1) << 40, &o->val_tokens);
+        if (!err && !o->val_tokens)   /* it turned validation off without a word */
+            err = ingot_fail(INGOT_E_USAGE, "--val-tokens 0: the val set is at least one "
+                             "window; --val-every 0 turns validation off");
         break;
     case O_SAMPLE_EVERY: err = cli_parse_int("--sample-every", v, 0, TR_MAX_STEPS, &o->sample_every); break;
     case O_SAMPLE_TOKENS: err = cli_parse_int("--sample-tokens", v, 1, 1 << 20, &o->sample_tokens); break;

@@ -370,6 +370,11 @@ int main(int argc, char **argv)
     PUT_BAD("{\"metrics\": \"\"}");
     x = F("--config '%s' --synthetic", bad);
     expect("--config empty value", x, 2, "\"metrics\" is empty", bad);
+    free(x);
+    /* null read as the default without a word */
+    PUT_BAD("{\"steps\": null}");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config null", x, 2, "\"steps\" is null (leave the key out", bad);
     /* whole numbers written as reals (Python's json.dump of a float, 1e3):
      * an integer flag takes them, as it did before the shortest-text change */
     PUT_BAD("{\"steps\": 1000.0, \"warmup\": 1e2}");

@@ -136,6 +136,8 @@ int main(int argc, char **argv)
            2, "--batch-tokens", "multiple");
     expect("dim not a multiple of heads", "--synthetic --dim 30 --heads 4", 2, "--dim", NULL);
     expect("unknown preset", "--synthetic --model gpt5", 2, "gpt5", "tiny");
+    expect("--val-tokens 0", "--synthetic --val-tokens 0", 2, "--val-every 0 turns validation off",
+           NULL);
     /* a likely typo gets the nearest name; the list names both families */
     expect("mistyped preset", "--synthetic --model tny", 2, "did you mean tiny?",
            "LLaMA presets (--arch llama): llama-tiny, llama-60m");
