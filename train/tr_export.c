@@ -27,12 +27,15 @@ static const char usage[] =
     "Write a checkpoint's weights (CKPT: a ckpt-*.bin file, or a --ckpt-dir directory\n"
     "for its newest checkpoint) for other tools:\n"
     "  hf           DIR/config.json, model.safetensors, generation_config.json for\n"
-    "               transformers' GPT2LMHeadModel (padded vocabulary rows removed, output\n"
-    "               head tied to wte, gelu_new), and the tokenizer: tokenizer.model\n"
-    "               (= spiece.model) and tokenizer_config.json (AutoTokenizer gives\n"
-    "               SentencePiece's ids)\n"
-    "  llmc         DIR/model.bin in llm.c's gpt2_124M.bin layout (train_gpt2cu -e)\n"
-    "  safetensors  DIR/model.safetensors: the 16 tensors with Ingot's names and shapes\n"
+    "               transformers: GPT2LMHeadModel (gpt2: padded vocabulary rows removed,\n"
+    "               output head tied to wte, gelu_new) or LlamaForCausalLM (llama: its\n"
+    "               own lm_head unless --tie-embeddings); and the tokenizer:\n"
+    "               tokenizer.json (AutoTokenizer encodes and decodes as SentencePiece),\n"
+    "               tokenizer.model and tokenizer_config.json (docs/export.md)\n"
+    "  llmc         DIR/model.bin in llm.c's gpt2_124M.bin layout (train_gpt2cu -e;\n"
+    "               gpt2 only)\n"
+    "  safetensors  DIR/model.safetensors: the model's tensors with Ingot's names and\n"
+    "               shapes (gpt2: 16, llama: 9, lm_head left out when tied)\n"
     "\n"
     "options:\n"
     "  --data DIR        the dataset the model was trained on (for its tokenizer;\n"
@@ -369,10 +372,14 @@ int tr_export_main(int argc, char **argv)
     else
         err = tr_export_raw(&src, o.out);
     unguard_signals(old);
+    char kv[48] = "";
+    if (st.cfg.arch == TR_ARCH_LLAMA)
+        snprintf(kv, sizeof(kv), " KV%d F%d%s", st.cfg.n_kv_head, st.cfg.ffn_dim,
+                 st.cfg.tie_embeddings ? " tied" : "");
     if (!err)
-        printf("exported %s (step %" PRIu64 ", L%d H%d C%d T%d V%d) as %s to %s\n", path, st.step,
-               st.cfg.n_layer, st.cfg.n_head, st.cfg.n_embd, st.cfg.seq_len, st.cfg.vocab,
-               o.format, o.out);
+        printf("exported %s (step %" PRIu64 ", %s L%d H%d%s C%d T%d V%d) as %s to %s\n", path,
+               st.step, tr_arch_name(st.cfg.arch), st.cfg.n_layer, st.cfg.n_head, kv,
+               st.cfg.n_embd, st.cfg.seq_len, st.cfg.vocab, o.format, o.out);
 out:
     free(params);
     free(path);
