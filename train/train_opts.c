@@ -597,6 +597,8 @@ static const char *value_origin(const struct tr_opts *o, const char *key, char *
     return buf;
 }
 
+#define LLAMA_NOT_PRESET "not a llama preset (--arch llama)"
+
 /* An unknown --model: "did you mean" the nearest preset of either
  * architecture, and both lists. */
 static int unknown_preset(struct tr_opts *o, const char *what)
@@ -614,7 +616,12 @@ static int unknown_preset(struct tr_opts *o, const char *what)
                  q == tr_llama_presets ? "" : ", ", q->name);
         cands[n++] = q->name;
     }
-    const char *near = cli_closest(o->model, cands, n);
+    /* --arch llama --model tiny: the llama preset of that name, before the
+     * nearest spelling (which would be tiny itself) */
+    char prefixed[64];
+    snprintf(prefixed, sizeof(prefixed), "llama-%s", o->model);
+    const char *near = !strcmp(what, LLAMA_NOT_PRESET) && tr_llama_preset_find(prefixed)
+                       ? tr_llama_preset_find(prefixed)->name : cli_closest(o->model, cands, n);
     if (near)
         snprintf(hint, sizeof(hint), "; did you mean %s?", near);
     return ingot_fail(INGOT_E_USAGE, "--model %s%s: %s%s GPT-2 presets: %s; LLaMA presets (--arch "
@@ -628,7 +635,7 @@ static int llama_shape(struct tr_opts *o)
 {
     const struct tr_llama_preset *p = tr_llama_preset_find(o->model);
     if (!p)
-        return unknown_preset(o, "not a llama preset (--arch llama)");
+        return unknown_preset(o, LLAMA_NOT_PRESET);
     bool same_heads = o->heads < 0 || o->heads == p->n_head;
     bool same_dim = o->dim < 0 || o->dim == p->n_embd;
     if (o->layers < 0) o->layers = p->n_layer;

@@ -141,6 +141,8 @@ int main(int argc, char **argv)
     /* a likely typo gets the nearest name; the list names both families */
     expect("mistyped preset", "--synthetic --model tny", 2, "did you mean tiny?",
            "LLaMA presets (--arch llama): llama-tiny, llama-60m");
+    expect("gpt2 preset under --arch llama", "--synthetic --arch llama --model tiny", 2,
+           "did you mean llama-tiny?", NULL);
     expect("mistyped option", "--synthetic --modle tiny", 2,
            "unknown option '--modle'; did you mean --model?", NULL);
     expect("no near option", "--synthetic --bogus", 2, "unknown option '--bogus' (see --help)",
