@@ -43,8 +43,11 @@ int pt_json_path_init(struct pt_json_path *p, const char *spec)
 {
     memset(p, 0, sizeof(*p));
     p->storage = strdup(spec);
-    if (!p->storage)
+    p->spec = strdup(spec);
+    if (!p->storage || !p->spec) {
+        pt_json_path_free(p);
         return -ENOMEM;
+    }
     /* Split at ',' first (in place: each alternative ends at its comma). */
     char *s = p->storage;
     for (;;) {
@@ -70,6 +73,7 @@ int pt_json_path_init(struct pt_json_path *p, const char *spec)
 void pt_json_path_free(struct pt_json_path *p)
 {
     free(p->storage);
+    free(p->spec);
     memset(p, 0, sizeof(*p));
 }
 

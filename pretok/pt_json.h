@@ -38,7 +38,8 @@ struct pt_json_alt {
 struct pt_json_path {
     struct pt_json_alt alt[PT_JSON_MAX_ALTS];
     size_t n_alts;
-    char *storage;          /* owned copy of the string */
+    char *storage;          /* owned copy of the string, split at ',' */
+    char *spec;             /* owned copy as given, for messages */
 };
 
 struct pt_json_result {

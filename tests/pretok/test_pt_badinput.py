@@ -219,6 +219,10 @@ _, err = t.run(common + ["--text-key", "body", "--out", t.path("nokey"), gfile],
 T.check("no document" in err and "missing_text" in err, err)
 # ... and each skip names the fields the record has: the typo shows
 T.check('no field "body" (its fields: id, text)' in err, err)
+# every alternative is named, not the first one only
+_, err = t.run(common + ["--text-key", "meta.body,content", "--out", t.path("nokey2"), gfile],
+               rc=1, what="wrong --text-key alternatives")
+T.check('no field "meta.body,content" (its fields: id, text)' in err, err)
 T.check(not os.path.exists(t.path("nokey")), "wrong --text-key: %s left behind: %s" % (
     t.path("nokey"), os.listdir(t.path("nokey")) if os.path.isdir(t.path("nokey")) else "?"))
 # ... but only what this run made: an --out through ".." that names a
