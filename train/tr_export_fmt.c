@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "cli_num.h"
 #include "ingot_err.h"
 #include "tr_export_fmt.h"
 #include "tr_export_st.h"
@@ -94,7 +95,7 @@ int tr_export_raw(const struct tr_export_src *s, const char *dir)
     snprintf(v[6], 24, "%d", c->n_kv_head);
     snprintf(v[7], 24, "%d", c->ffn_dim);
     snprintf(v[8], 24, "%.17g", c->rope_theta);
-    snprintf(v[9], 24, "%.9g", (double)c->norm_eps);
+    snprintf(v[9], 24, "%.9g", cli_float_decimal(c->norm_eps));   /* 1e-05, not 9.99999975e-06 */
     char *path = tr_export_path(dir, "model.safetensors");
     if (!path)
         return ingot_oom("export path", strlen(dir) + 32);

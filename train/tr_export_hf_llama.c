@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "fsutil.h"
+#include "cli_num.h"
 #include "ingot_err.h"
 #include "tr_export_fmt.h"
 #include "tr_llama_params.h"
@@ -63,7 +64,7 @@ json_t *tr_export_hf_llama_config(const struct tr_export_src *s, json_t *bos, js
         "num_hidden_layers", c->n_layer, "num_attention_heads", c->n_head,
         "num_key_value_heads", c->n_kv_head, "head_dim", c->n_embd / c->n_head,
         "max_position_embeddings", c->seq_len, "hidden_act", "silu",
-        "rms_norm_eps", (double)c->norm_eps, "rope_theta", c->rope_theta,
+        "rms_norm_eps", cli_float_decimal(c->norm_eps), "rope_theta", c->rope_theta,
         "initializer_range", 0.02, "attention_bias", 0, "mlp_bias", 0,
         "tie_word_embeddings", c->tie_embeddings, "attention_dropout", 0.0, "rope_scaling",
         "use_cache", 1, "bos_token_id", bos, "eos_token_id", eos, "pad_token_id", pad,

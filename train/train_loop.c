@@ -348,7 +348,8 @@ static int evaluate(struct run *r, int64_t step)
         sum += loss * n;
     }
     double val = sum / (double)r->n_val;
-    say(r, "step %6" PRId64 " | val loss %.4f (%" PRIu64 " windows)\n", step, val, r->n_val);
+    say(r, "step %6" PRId64 " | val loss %.4f (%" PRIu64 " window%s)\n", step, val, r->n_val,
+        r->n_val == 1 ? "" : "s");
     if (r->metrics && (err = tr_metrics_eval(r->metrics, step, val)))
         return err;
     return 0;
@@ -804,8 +805,9 @@ int tr_train(const struct tr_opts *o)
         else if (!(r.val_rows = malloc(r.n_val * (o->seq_len + 1) * sizeof(int32_t))))
             err = ingot_oom("val windows", r.n_val * (o->seq_len + 1) * sizeof(int32_t));
         else if (!(err = tr_loader_val_rows(r.loader, 0, r.n_val, r.val_rows)))
-            say(&r, "val: %" PRIu64 " windows (%s tokens) every %d steps\n", r.n_val,
-                cli_human((double)r.n_val * o->seq_len, b1, sizeof(b1)), o->val_every);
+            say(&r, "val: %" PRIu64 " window%s (%s tokens) every %d steps\n", r.n_val,
+                r.n_val == 1 ? "" : "s", cli_human((double)r.n_val * o->seq_len, b1, sizeof(b1)),
+                o->val_every);
         if (err)
             goto out;
     }

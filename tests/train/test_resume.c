@@ -170,7 +170,7 @@ int main(int argc, char **argv)
     tt_run_ok(cmd, out);
     free(cmd);
     s = tt_slurp(out);
-    CHECK(s && strstr(s, "val: 1 windows (32 tokens)") && !strstr(s, "no validation loss"));
+    CHECK(s && strstr(s, "val: 1 window (32 tokens)") && !strstr(s, "no validation loss"));
     free(s);
     char *mv = tt_fmt("%s/v.jsonl", dir);
     CHECK(tt_read_vals(mv, vsa, vla, 10) == 1);
