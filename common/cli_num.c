@@ -32,9 +32,10 @@ static int range_fail(const char *flag, const char *s, int64_t lo, int64_t hi)
     if (hi == INT64_MAX)
         return ingot_fail(INGOT_E_USAGE, "%s '%s': expected an integer >= %lld "
                           "(suffixes k M G T, Ki Mi Gi Ti allowed)", flag, s, (long long)lo);
-    return ingot_fail(INGOT_E_USAGE, "%s '%s': expected an integer in [%lld, %lld] "
-                      "(suffixes k M G T, Ki Mi Gi Ti allowed)", flag, s, (long long)lo,
-                      (long long)hi);
+    /* the suffixes are worth a mention only where a range reaches them */
+    return ingot_fail(INGOT_E_USAGE, "%s '%s': expected an integer in [%lld, %lld]%s", flag, s,
+                      (long long)lo, (long long)hi,
+                      hi >= 1000 ? " (suffixes k M G T, Ki Mi Gi Ti allowed)" : "");
 }
 
 int cli_parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out)
