@@ -19,11 +19,13 @@
 #include "ingot_err.h"
 #include "mono_clock.h"
 #include "tr_cpu_net.h"
+#include "checkpoint.h"
 #include "tr_export.h"
+#include "tr_settings.h"
 #include "tr_generate.h"
 
 static const char usage[] =
-    "usage: ingot-train eval CKPT --data DIR[:WEIGHT] [--data DIR[:WEIGHT] ...] [options]\n"
+    "usage: ingot-train eval CKPT [--data DIR[:WEIGHT] ...] [options]\n"
     "\n"
     "Loss, perplexity and next-token accuracy of a checkpoint (a ckpt-*.bin file or a\n"
     "--ckpt-dir directory) on a dataset split, on the CPU, without training.\n"
@@ -31,7 +33,9 @@ static const char usage[] =
     "options:\n"
     "  --data DIR        the dataset (its tokenizer must be the checkpoint's); given\n"
     "                    more than once, the mixture, drawn as the trainer draws it\n"
-    "                    (the same list and weights give the trainer's val loss)\n"
+    "                    (the same list and weights give the trainer's val loss);\n"
+    "                    default: the data the checkpoint was trained on, as its\n"
+    "                    settings name it\n"
     "  --split val|train which split (default val)\n"
     "  --tokens N        evaluate the first N / seq-len windows, at least one (default:\n"
     "                    all; k/M/G)\n"
@@ -99,9 +103,33 @@ static int parse(int argc, char **argv, struct eval_opts *o)
         return err;
     if ((err = tr_cli_ckpt(argc, argv, &o->ckpt)))
         return err;
-    if (!o->data)
-        return ingot_fail(INGOT_E_USAGE, "--data DIR is required");
     return 0;
+}
+
+/* No --data: the sources the checkpoint was trained on, with their weights
+ * (export and generate take its tokenizer the same way); held[] keeps the
+ * strings the sources point into. */
+static int training_sources(struct eval_opts *o, const char *ckpt_file,
+                            char *held[TR_MAX_SOURCES])
+{
+    char *section = NULL;
+    int err = tr_ckpt_read_settings(ckpt_file, &section);
+    for (size_t i = 0; !err && i < TR_MAX_SOURCES; i++) {
+        if (!(held[i] = tr_settings_data_source(section, i)))
+            break;
+        err = tr_loader_source_add(o->src, &o->n_data, held[i]);
+    }
+    free(section);
+    if (!err && !o->n_data)
+        err = ingot_fail(INGOT_E_USAGE, "--data DIR is required: %s names no dataset (trained "
+                         "on --synthetic ids, or written before checkpoints kept their "
+                         "settings)", ckpt_file);
+    if (!err) {
+        o->data = o->src[0].dir;
+        fprintf(stderr, "eval: the checkpoint's data: %s%s\n", o->data,
+                o->n_data > 1 ? " and the rest of its mixture" : "");
+    }
+    return err;
 }
 
 /* The dataset must be one the model can read: same tokenizer (or, for a
@@ -131,7 +159,9 @@ int tr_eval_main(int argc, char **argv)
     int32_t *rows = NULL, *inp = NULL, *tgt = NULL;
     tr_loader *l = NULL;
     tr_cpu_net *m = NULL;
-    if ((err = tr_export_load(o.ckpt, &st, &params, NULL)))
+    char *ckpt_file = NULL, *held[TR_MAX_SOURCES] = { 0 };
+    if ((err = tr_export_load(o.ckpt, &st, &params, &ckpt_file)) ||
+        (!o.data && (err = training_sources(&o, ckpt_file, held))))
         goto out;
     const int T = st.cfg.seq_len, B = o.batch;
     struct tr_loader_opts lo = { .dir = o.data, .sources = o.src, .n_sources = o.n_data,
@@ -201,5 +231,8 @@ out:
     free(inp);
     free(tgt);
     free(params);
+    free(ckpt_file);
+    for (int i = 0; i < TR_MAX_SOURCES; i++)
+        free(held[i]);
     return err;
 }

@@ -236,6 +236,16 @@ int tr_settings_check_sources(const char *path, const char *section, const struc
     return err;
 }
 
+char *tr_settings_data_source(const char *section, size_t i)
+{
+    json_t *root = section ? json_loads(section, 0, NULL) : NULL;
+    const char *s = json_string_value(
+        json_array_get(json_object_get(json_object_get(root, "settings"), "data"), i));
+    char *src = s ? strdup(s) : NULL;
+    json_decref(root);
+    return src;
+}
+
 char *tr_settings_data_dir(const char *section, size_t i)
 {
     json_t *root = section ? json_loads(section, 0, NULL) : NULL;

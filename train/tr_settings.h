@@ -48,6 +48,9 @@ int tr_settings_check_sources(const char *path, const char *section, const struc
  * names (its "DIR:WEIGHT" without the weight), malloc'd; NULL when there is
  * none (synthetic data, an older checkpoint, i past the end). */
 char *tr_settings_data_dir(const char *section, size_t i);
+/* The same source whole, "DIR:WEIGHT" as --data takes it, malloc'd; NULL
+ * when there is none. */
+char *tr_settings_data_source(const char *section, size_t i);
 
 /* Write DIR/config.json (tr_settings_json(), atomically); a resumed run
  * (o->resume) leaves an existing one as the first run wrote it. */

@@ -353,8 +353,12 @@ static void check_eval_cli(const char *bin, const char *dir, const char *out)
     cmd = tt_fmt("'%s' eval '%s/ck' --data '%s'", bin, dir, other);
     expect(cmd, out, 1, "tokenizer");
     free(cmd);
-    cmd = tt_fmt("'%s' eval '%s/ck'", bin, dir);
-    expect(cmd, out, 2, "--data DIR is required");
+    /* no --data: the data the checkpoint was trained on, the same loss */
+    cmd = tt_fmt("'%s' eval '%s/ck' --tokens 256 --batch 3 --threads 1 --json", bin, dir);
+    tt_run_ok(cmd, out);
+    s = tt_slurp(out);
+    CHECK(s && strstr(s, "eval: the checkpoint's data: ") && fabs(json_num(s, "loss") - loss) <= 0);
+    free(s);
     free(cmd);
     cmd = tt_fmt("'%s' eval '%s/ck' --data '%s' --data '%s'", bin, dir, data, data);
     expect(cmd, out, 2, "is given twice");
