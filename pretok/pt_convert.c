@@ -305,52 +305,6 @@ static void remove_outputs(struct conv *c, const struct pt_state *st)
     fs_fsync_dir(c->o->out);
 }
 
-/* A failed run into a directory it created itself keeps nothing
- * (docs/pretok.md): when OUT is one of the directories this run's mkdir
- * made (made: fs_mkdir_p_made's list) and holds only pretok's own files (the
- * lock, the state, the tokenizer copy), they and OUT go; then each other
- * directory in made, deepest first, if it is empty. Nothing else is ever
- * removed: not a directory that existed before (however OUT names it, "..",
- * links), nor one another process made meanwhile, nor anything another
- * process put into OUT. The lock file is removed while it is still held:
- * pt_lock_acquire() checks that the file it locked is still the one at the
- * path. Releases the lock. */
-static void remove_new_out(const char *out, char **made, int lock)
-{
-    static const char *const ours[] = { PT_STATE_NAME, INGOT_TOKENIZER_NAME, PT_LOCK_NAME };
-    size_t n = 0;
-    while (made && made[n])
-        n++;
-    char *trimmed = strdup(out);
-    size_t len = trimmed ? strlen(trimmed) : 0;
-    while (len > 1 && trimmed[len - 1] == '/')
-        trimmed[--len] = '\0';
-    bool out_made = trimmed && n && !strcmp(made[n - 1], trimmed);
-    free(trimmed);
-    DIR *d = out_made ? opendir(out) : NULL;
-    bool only_ours = d != NULL;
-    struct dirent *de;
-    while (d && only_ours && (de = readdir(d))) {
-        bool known = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-        for (size_t k = 0; k < sizeof(ours) / sizeof(*ours); k++)
-            known |= !strcmp(de->d_name, ours[k]);
-        only_ours = known;
-    }
-    if (d)
-        closedir(d);
-    for (size_t k = 0; only_ours && k < sizeof(ours) / sizeof(*ours); k++) {
-        char *f = fs_path_join(out, ours[k]);
-        if (f)
-            unlink(f);
-        free(f);
-    }
-    /* OUT (empty now, when it was only ours), then the parents this run
-     * made; rmdir leaves any that is not empty */
-    for (size_t k = n; k-- > 0;)
-        (void)rmdir(made[k]);
-    pt_lock_release(lock);
-}
-
 /* --max-skip-fraction: losing more than that share of the records (one
  * wrong --text-key can lose them all) fails the run, after the dataset was
  * written completely: the message says how to accept it. */
@@ -580,8 +534,9 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
 out:
     pt_writer_free(w);
     /* (an interrupted run keeps its directory: it is resumed) */
+    static const char *const ours[] = { PT_STATE_NAME, INGOT_TOKENIZER_NAME, PT_LOCK_NAME };
     if (ret && ret != INGOT_E_INTERRUPTED && made && lock >= 0)
-        remove_new_out(o->out, made, lock);
+        pt_out_abandon(o->out, made, lock, ours, sizeof(ours) / sizeof(ours[0]));
     else
         pt_lock_release(lock);
     fs_free_list(made);

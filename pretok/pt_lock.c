@@ -1,7 +1,9 @@
 #include "pt_lock.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,4 +109,50 @@ void pt_lock_release(int fd)
 {
     if (fd >= 0)
         close(fd);
+}
+
+/* A failed run into a directory it created itself keeps nothing
+ * (docs/pretok.md): when OUT is one of the directories this run's mkdir
+ * made (made: fs_mkdir_p_made's list) and holds only pretok's own files (the
+ * lock, the state, the tokenizer copy), they and OUT go; then each other
+ * directory in made, deepest first, if it is empty. Nothing else is ever
+ * removed: not a directory that existed before (however OUT names it, "..",
+ * links), nor one another process made meanwhile, nor anything another
+ * process put into OUT. The lock file is removed while it is still held:
+ * pt_lock_acquire() checks that the file it locked is still the one at the
+ * path. Releases the lock. */
+void pt_out_abandon(const char *out, char **made, int lock, const char *const *ours,
+                    size_t n_ours)
+{
+    size_t n = 0;
+    while (made && made[n])
+        n++;
+    char *trimmed = strdup(out);
+    size_t len = trimmed ? strlen(trimmed) : 0;
+    while (len > 1 && trimmed[len - 1] == '/')
+        trimmed[--len] = '\0';
+    bool out_made = trimmed && n && !strcmp(made[n - 1], trimmed);
+    free(trimmed);
+    DIR *d = out_made ? opendir(out) : NULL;
+    bool only_ours = d != NULL;
+    struct dirent *de;
+    while (d && only_ours && (de = readdir(d))) {
+        bool known = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+        for (size_t k = 0; k < n_ours; k++)
+            known |= !strcmp(de->d_name, ours[k]);
+        only_ours = known;
+    }
+    if (d)
+        closedir(d);
+    for (size_t k = 0; only_ours && k < n_ours; k++) {
+        char *f = fs_path_join(out, ours[k]);
+        if (f)
+            unlink(f);
+        free(f);
+    }
+    /* OUT (empty now, when it was only ours), then the parents this run
+     * made; rmdir leaves any that is not empty */
+    for (size_t k = n; k-- > 0;)
+        (void)rmdir(made[k]);
+    pt_lock_release(lock);
 }

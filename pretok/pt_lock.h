@@ -3,12 +3,14 @@
  * holder's pid written in the file so that a second run can name it. The
  * lock goes with its process (kill -9 included), so a stale file never
  * blocks a later run. The file is left in place, except by a failed
- * conversion that removes the directory it created; pt_lock_acquire()
+ * conversion or merge that removes the directory it created; pt_lock_acquire()
  * checks after locking that the file it holds is still the one at the
  * path (else it locks that one), so a removal never lets two runs hold the
  * lock. */
 #ifndef INGOT_PT_LOCK_H
 #define INGOT_PT_LOCK_H
+
+#include <stddef.h>
 
 #define PT_LOCK_NAME ".pretok.lock"
 
@@ -18,5 +20,11 @@
 int pt_lock_acquire(const char *dir);
 /* Release (close) the lock; accepts -1. */
 void pt_lock_release(int fd);
+
+/* A failed run into a directory it created itself keeps nothing
+ * (docs/pretok.md): see pt_lock.c. made: fs_mkdir_p_made's list for out;
+ * ours: the names of this command's own files there. Releases the lock. */
+void pt_out_abandon(const char *out, char **made, int lock, const char *const *ours,
+                    size_t n_ours);
 
 #endif

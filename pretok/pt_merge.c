@@ -102,6 +102,13 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
         }
         struct manifest *m = NULL;
         ret = manifest_read(mp, &m);
+        char *retired = ret == -ENOENT ? fs_path_join(dir, PT_MERGE_RETIRED_NAME) : NULL;
+        struct stat rs;
+        if (retired && stat(retired, &rs) == 0)   /* a second merge of the same parts */
+            ret = ingot_fail(INGOT_E_USAGE, "%s: already merged into a dataset (its manifest "
+                             "is now %s, its shards moved there); merge parts made since, or "
+                             "use the merged dataset", dir, PT_MERGE_RETIRED_NAME);
+        free(retired);
         if (!ret) {
             ret = pt_state_read(sp, m->n_inputs, &parts[i].st);
             if (ret == -ENOENT)
@@ -395,11 +402,12 @@ int pt_merge(const struct pt_opts *o)
     char *pending = fs_path_join(o->out, PENDING_MANIFEST);
     char *final = fs_path_join(o->out, INGOT_MANIFEST_NAME);
     int ret = 0, lock = -1;
+    char **made = NULL;   /* the directories this merge created for OUT */
     if (!parts || !plan_path || !pending || !final) {
         ret = ingot_fail(-ENOMEM, "out of memory");
         goto out;
     }
-    if ((ret = fs_mkdir_p(o->out)))
+    if ((ret = fs_mkdir_p_made(o->out, &made)))
         goto out;
     if ((lock = pt_lock_acquire(o->out)) < 0) {
         ret = lock;
@@ -447,8 +455,16 @@ int pt_merge(const struct pt_opts *o)
     if (!ret && !o->quiet)
         fprintf(stderr, "ingot-pretok merge: %zu shards from %zu parts moved into %s\n", n_mv,
                 n, o->out);
-out:
-    pt_lock_release(lock);
+out:;
+    /* refused before a shard moved (a part missing, another part's model):
+     * an OUT it made goes again; once shards moved in, it stays to resume */
+    static const char *const ours[] = { PLAN_NAME, PENDING_MANIFEST, INGOT_TOKENIZER_NAME,
+                                        PT_LOCK_NAME };
+    if (ret && made && lock >= 0)
+        pt_out_abandon(o->out, made, lock, ours, sizeof(ours) / sizeof(ours[0]));
+    else
+        pt_lock_release(lock);
+    fs_free_list(made);
     if (parts)
         for (size_t i = 0; i < n; i++) {
             manifest_free(parts[i].m);

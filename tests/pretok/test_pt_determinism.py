@@ -44,7 +44,10 @@ convert("odd1", ["--part", "1/2", "--shard-tokens", "3000"])
 convert("odd2", ["--part", "2/2", "--shard-tokens", "4000"])
 _, err = t.run(["merge", t.path("oddm"), t.path("odd1"), t.path("odd2")], rc=1, what="mismatch")
 T.check("--shard-tokens 4000 (was 3000)" in err, "merge mismatch: %s" % err)
-print("merge of parts with different options: names the option")
+# refused before a shard moved: the OUT it made is gone again (it kept a lock file)
+T.check(not os.path.exists(t.path("oddm")), "a refused merge left %s: %s" % (
+    t.path("oddm"), os.listdir(t.path("oddm")) if os.path.isdir(t.path("oddm")) else "?"))
+print("merge of parts with different options: names the option, leaves no OUT")
 
 # --part K/N + merge: the joined token stream is the single run's.
 parts = []
@@ -64,6 +67,10 @@ T.check([x["documents"] for x in mm["inputs"]] == [x["documents"] for x in m["in
 T.check(not any(f.endswith(".tok") for p in parts for f in os.listdir(p)),
         "merge must move the shards")
 print("merge of 3 parts: same token stream and provenance as the single run")
+# the same parts merged again: said so (it was "cannot open manifest")
+_, err = t.run(["merge", t.path("merged2")] + parts, rc=2, what="second merge")
+T.check("already merged into a dataset" in err, "second merge: %s" % err)
+T.check(not os.path.exists(t.path("merged2")), "a refused second merge left its OUT")
 
 t.cleanup()
 print("ok")
