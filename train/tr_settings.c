@@ -248,13 +248,10 @@ char *tr_settings_data_source(const char *section, size_t i)
 
 char *tr_settings_data_dir(const char *section, size_t i)
 {
-    json_t *root = section ? json_loads(section, 0, NULL) : NULL;
-    const char *s = json_string_value(
-        json_array_get(json_object_get(json_object_get(root, "settings"), "data"), i));
-    const char *colon = s ? strrchr(s, ':') : NULL;
-    char *dir = s ? strndup(s, colon ? (size_t)(colon - s) : strlen(s)) : NULL;
-    json_decref(root);
-    return dir;
+    char *src = tr_settings_data_source(section, i), *colon = src ? strrchr(src, ':') : NULL;
+    if (colon)
+        *colon = '\0';   /* the weight */
+    return src;
 }
 
 int tr_settings_write_config(const char *dir, const struct tr_opts *o)
