@@ -512,6 +512,11 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         ret = pt_writer_finish(w);
     rep.st = pt_writer_state(w);
     rep.ps = &ps;
+    /* standard input has no size beforehand: what was read ("from 1 file (0
+     * B)" said it had none) */
+    for (size_t i = c.first; i < c.end; i++)
+        if (c.inputs.v[i].is_stdin && ps.prod.bytes_read > rep.input_bytes)
+            rep.input_bytes = ps.prod.bytes_read;
     rep.shards_this_run = pt_writer_shards_this_run(w);
     if (ret == INGOT_E_INPUT || ret == INGOT_E_NODATA) {
         char msg[2048];

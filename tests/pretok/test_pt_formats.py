@@ -104,6 +104,8 @@ print("gzip: truncated, corrupt and misnamed files are counted skips")
 # 3. Standard input: JSON Lines (plain and gzip), text; provenance "<stdin>".
 stdin_bytes = open(os.path.join(plain, "a.jsonl"), "rb").read()
 rep, _ = convert("stdin", ["-"], stdin=stdin_bytes)
+T.check(rep["input_bytes"] == len(stdin_bytes),   # it reported 0: no size beforehand
+        "stdin: input_bytes %s, read %d" % (rep.get("input_bytes"), len(stdin_bytes)))
 got = tokens_by_doc(t.path("stdin"))
 T.check([x[2] for x in got] == ref_ids[:60], "stdin: ids differ from a.jsonl's")
 T.check({x[0] for x in got} == {"<stdin>"}, "stdin: provenance %s" % {x[0] for x in got})
