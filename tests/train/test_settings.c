@@ -370,7 +370,6 @@ int main(int argc, char **argv)
     PUT_BAD("{\"metrics\": \"\"}");
     x = F("--config '%s' --synthetic", bad);
     expect("--config empty value", x, 2, "\"metrics\" is empty", bad);
-    free(x);
     /* null read as the default without a word */
     PUT_BAD("{\"steps\": null}");
     x = F("--config '%s' --synthetic", bad);
