@@ -151,6 +151,15 @@ static void resume(const char *data, const char *dir)
     CHECK(s && strstr(s, "model llama KV1 F256 tied L1 H4 C64 T32"));
     free(s);
     free(cmd);
+    /* ... with another context: RoPE has no table of positions (GPT-2's wpe
+     * refuses it, below) */
+    cmd = tt_fmt("'%s' --device cpu --init-from '%s' --data '%s' --batch 4 --steps 2 "
+                 "--seq-len 16 --val-every 0 --threads 1", bin, ca, data);
+    tt_run_ok(cmd, out);
+    s = tt_slurp(out);
+    CHECK(s && strstr(s, "model llama KV1 F256 tied L1 H4 C64 T16"));
+    free(s);
+    free(cmd);
     /* 5. another --kv-heads against this checkpoint is refused by name */
     cmd = tt_fmt("--threads 1 --ckpt-dir '%s/cb' --resume --kv-heads 2", dir);
     failures += tt_expect(bin, out, "resume with another --kv-heads", cmd, 1,
@@ -175,6 +184,12 @@ static void gpt2_unchanged(const char *dir)
     CHECK(text && strstr(text, "\"arch\":\"gpt2\"") && !strstr(text, "kv-heads") &&
           !strstr(text, "rope-theta"));
     free(text);
+    /* GPT-2's position table fixes its context: another one is refused */
+    char *c2 = tt_fmt("--device cpu --synthetic --vocab 100 --init-from '%s' --seq-len 8 "
+                      "--steps 2 --val-every 0 --threads 1", ck);
+    failures += tt_expect(bin, out, "gpt2 --init-from another --seq-len", c2, 1,
+                          "another model configuration", "seq-len 16");
+    free(c2);
     free(ck);
     free(cmd);
     free(out);
