@@ -202,8 +202,10 @@ int tr_settings_read_position(const char *path, const char *section, struct tr_l
     return err;
 }
 
-int tr_settings_check_sources(const char *path, const char *section, const struct tr_opts *o)
+int tr_settings_check_sources(const char *path, const char *section, const struct tr_opts *o,
+                              bool *reweighted)
 {
+    *reweighted = false;
     json_t *root = json_loads(section, 0, NULL);
     json_t *data = json_object_get(json_object_get(root, "settings"), "data");
     const size_t n = json_is_array(data) ? json_array_size(data) : 0;
@@ -224,6 +226,11 @@ int tr_settings_check_sources(const char *path, const char *section, const struc
                 snprintf(now + strlen(now), sizeof(now) - strlen(now), "%s%s", i ? " " : "",
                          mine ? mine : o->data_src[i].dir);
             same = same && mine && s && strlen(mine) == len && !strncmp(mine, s, len);
+            /* the same sources with other weights: allowed, but the val set
+             * is drawn with the weights (the caller says so) */
+            if (same && colon && i < (size_t)o->n_data &&
+                strtod(colon + 1, NULL) != o->data_src[i].weight)
+                *reweighted = true;
             free(mine);
         }
         if (!same)

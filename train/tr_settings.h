@@ -42,8 +42,11 @@ int tr_settings_read_position(const char *path, const char *section, struct tr_l
  * positions are kept per source, by index): INGOT_E_MISMATCH naming both
  * lists when the checkpoint's section (settings "data") or this run has more
  * than one source and the directories differ. 0 otherwise (also for a
- * section without a data list). path names the checkpoint in messages. */
-int tr_settings_check_sources(const char *path, const char *section, const struct tr_opts *o);
+ * section without a data list). path names the checkpoint in messages.
+ * *reweighted: the same sources with other weights (allowed; the mixture's
+ * val set changes with them). */
+int tr_settings_check_sources(const char *path, const char *section, const struct tr_opts *o,
+                              bool *reweighted);
 /* The directory of the i-th --data source a checkpoint's settings section
  * names (its "DIR:WEIGHT" without the weight), malloc'd; NULL when there is
  * none (synthetic data, an older checkpoint, i past the end). */

@@ -181,8 +181,9 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
     if ((err = tr_ckpt_read_tensors(path, r->n_params, params, *m, *v)))
         return tr_ckpt_resume_failed(o->ckpt_dir, path, err);
     /* a mixture's per-source positions live in the settings section */
+    bool reweighted = false;
     if (!(err = tr_ckpt_read_settings(path, &section)) && section &&
-        !(err = tr_settings_check_sources(path, section, o)))
+        !(err = tr_settings_check_sources(path, section, o, &reweighted)))
         err = tr_settings_read_position(path, section, &st.pos);
     free(section);
     if (err)
@@ -196,6 +197,9 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         st.step, st.pos.epoch, st.pos.index);
     if (o->settings_note)
         say(r, "resume: settings given here override the checkpoint's: %s\n", o->settings_note);
+    if (reweighted && o->val_every)   /* drawn with the weights (data_loader.h) */
+        say(r, "note: the mixture's weights changed, and its val set is drawn with them: val "
+            "losses from step %" PRIu64 " on are not comparable with earlier ones\n", st.step);
     else if (st.version < 2 &&
              (st.steps != (uint64_t)o->steps || st.seed != o->seed || st.batch != o->batch ||
               st.grad_accum != o->grad_accum || st.lr != o->lr || st.min_lr != o->min_lr ||

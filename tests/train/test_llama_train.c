@@ -143,23 +143,22 @@ static void resume(const char *data, const char *dir)
     CHECK(fabs(ev - vla[2]) < 1e-4);
     free(s);
     free(cmd);
-    /* --init-from: the checkpoint's architecture and shape, no --arch */
-    cmd = tt_fmt("'%s' --device cpu --init-from '%s' --data '%s' --batch 4 --steps 2 "
-                 "--val-every 0 --threads 1", bin, ca, data);
-    tt_run_ok(cmd, out);
-    s = tt_slurp(out);
-    CHECK(s && strstr(s, "model llama KV1 F256 tied L1 H4 C64 T32"));
-    free(s);
-    free(cmd);
-    /* ... with another context: RoPE has no table of positions (GPT-2's wpe
+    /* --init-from: the checkpoint's architecture and shape, no --arch; and
+     * with another context: RoPE has no table of positions (GPT-2's wpe
      * refuses it, below) */
-    cmd = tt_fmt("'%s' --device cpu --init-from '%s' --data '%s' --batch 4 --steps 2 "
-                 "--seq-len 16 --val-every 0 --threads 1", bin, ca, data);
-    tt_run_ok(cmd, out);
-    s = tt_slurp(out);
-    CHECK(s && strstr(s, "model llama KV1 F256 tied L1 H4 C64 T16"));
-    free(s);
-    free(cmd);
+    static const struct { const char *flag, *shape; } inits[] = {
+        { "", "model llama KV1 F256 tied L1 H4 C64 T32" },
+        { "--seq-len 16", "model llama KV1 F256 tied L1 H4 C64 T16" },
+    };
+    for (size_t i = 0; i < sizeof(inits) / sizeof(inits[0]); i++) {
+        cmd = tt_fmt("'%s' --device cpu --init-from '%s' --data '%s' --batch 4 --steps 2 "
+                     "--val-every 0 --threads 1 %s", bin, ca, data, inits[i].flag);
+        tt_run_ok(cmd, out);
+        s = tt_slurp(out);
+        CHECK(s && strstr(s, inits[i].shape));
+        free(s);
+        free(cmd);
+    }
     /* 5. another --kv-heads against this checkpoint is refused by name */
     cmd = tt_fmt("--threads 1 --ckpt-dir '%s/cb' --resume --kv-heads 2", dir);
     failures += tt_expect(bin, out, "resume with another --kv-heads", cmd, 1,

@@ -318,6 +318,24 @@ int main(int argc, char **argv)
     printf("%-34s %s\n", "mixture final weights", w ? "same" : "DIFFER  FAIL");
     failures += !same + !st + !w;
     failures += dist_check(bin, dir, flags, out);
+    /* resumed with other weights: allowed, with a note that the val set (drawn
+     * with the weights) changed; the same weights say nothing */
+    x = tt_fmt("%s --ckpt-dir '%s/cr' --stop-after 3", flags, dir);
+    failures += tt_expect(bin, out, "mixture stopped at 3 (cr)", x, 0, NULL, NULL);
+    free(x);
+    x = tt_fmt("--ckpt-dir '%s/cr' --resume --stop-after 4", dir);
+    failures += tt_expect(bin, out, "mixture resumed, same weights", x, 0, "resumed from", NULL);
+    char *said = tt_slurp(out);
+    if (!said || strstr(said, "weights changed")) {
+        printf("%-34s FAIL (a note without a change)\n", "same weights, no note");
+        failures++;
+    }
+    free(said);
+    free(x);
+    x = tt_fmt("--ckpt-dir '%s/cr' --resume --data '%s/a:1' --data '%s/b:1'", dir, dir, dir);
+    failures += tt_expect(bin, out, "mixture resumed, new weights", x, 0,
+                          "the mixture's weights changed", "not comparable");
+    free(x);
     x = tt_fmt("--data '%s/a' --data '%s/c' --synthetic", dir, dir);
     failures += tt_expect(bin, out, "--data with --synthetic", x, 2, "exclude", NULL);
     free(x);
