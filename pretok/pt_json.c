@@ -23,6 +23,12 @@ static int alt_init(struct pt_json_alt *a, char *s, const char *whole)
                               n == 0 ? "empty component in a dotted path (a..b, a. or an "
                                        "empty alternative between commas)"
                                      : "more than 16 components in one path");
+        /* "messages.-1.content" (Python's last element) matched only a key
+         * "-1", so every record was skipped as missing the field */
+        if (n > 1 && s[0] == '-' && strspn(s + 1, "0123456789") >= n - 1)
+            return ingot_fail(INGOT_E_USAGE, "--text-key '%s': '%.*s': array indices count from "
+                              "0 at the start (negative ones from the end are not supported)",
+                              whole, (int)n, s);
         a->key[a->n] = s;
         a->key_len[a->n] = n;
         a->index[a->n] = -1;

@@ -112,6 +112,10 @@ static void dotted_paths(void)
     CHECK(pt_json_path_init(&p, "a..b") == INGOT_E_USAGE);
     CHECK(pt_json_path_init(&p, "") == INGOT_E_USAGE);
     CHECK(pt_json_path_init(&p, "a.") == INGOT_E_USAGE);
+    CHECK(pt_json_path_init(&p, "messages.-1.content") == INGOT_E_USAGE &&
+          strstr(ingot_errmsg(), "negative ones from the end are not supported"));
+    CHECK_OK(pt_json_path_init(&p, "a.-x"));   /* a key that only starts with '-' */
+    pt_json_path_free(&p);
 }
 
 /* --text-key alternatives (first string wins) and array indices. */
