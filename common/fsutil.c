@@ -207,7 +207,7 @@ void fs_free_list(char **list)
 
 int fs_mkdir_p(const char *path)
 {
-    return fs_mkdir_p_made(path, NULL);
+    return fs_mkdir_p_made(path, NULL, NULL);
 }
 
 /* Append a copy of s to the NULL-terminated *list of *n. */
@@ -225,10 +225,12 @@ static int list_add(char ***list, size_t *n, const char *s)
     return 0;
 }
 
-int fs_mkdir_p_made(const char *path, char ***made)
+int fs_mkdir_p_made(const char *path, char ***made, bool *leaf)
 {
     if (made)
         *made = NULL;
+    if (leaf)
+        *leaf = false;
     if (!*path)   /* the walk below starts at path + 1 */
         return ingot_fail(-EINVAL, "empty directory name: give a directory path");
     char *p = strdup(path);
@@ -245,6 +247,8 @@ int fs_mkdir_p_made(const char *path, char ***made)
         char c = *s;
         *s = '\0';
         if (mkdir(p, 0755) == 0) {
+            if (leaf && !c)
+                *leaf = true;
             if (made && (ret = list_add(&list, &n_made, p)))
                 break;
         } else if (errno != EEXIST) {

@@ -3,6 +3,7 @@
 #ifndef INGOT_FSUTIL_H
 #define INGOT_FSUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -42,8 +43,8 @@ int fs_mkdir_p(const char *path);
  * NULL-terminated malloc'd list of paths (trailing slashes trimmed; free
  * with fs_free_list): what a failed run may remove again, and nothing else
  * (a path through "..", or a directory another process made meanwhile, is
- * not in it). */
-int fs_mkdir_p_made(const char *path, char ***made);
+ * not in it). *leaf (when not NULL): path itself was made by this call. */
+int fs_mkdir_p_made(const char *path, char ***made, bool *leaf);
 void fs_free_list(char **list);   /* accepts NULL */
 /* The cap of fs_read_all(): no input Ingot reads whole (manifest.json,
  * SentencePiece .model, state files) is near it, and jansson needs several

@@ -363,6 +363,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     struct pt_state st = { 0 };
     pt_writer *w = NULL;
     char **made = NULL;     /* the directories this run created for OUT */
+    bool out_made = false;
     int lock = -1;
     int ret;
     if ((ret = pt_json_path_init(&c.path, o->text_key)))
@@ -404,7 +405,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     c.wcfg.argc = o->argc;
     c.wcfg.argv = o->argv;
 
-    if ((ret = fs_mkdir_p_made(o->out, &made)))
+    if ((ret = fs_mkdir_p_made(o->out, &made, &out_made)))
         goto out;
     /* Before anything in OUT is looked at: a second run must not remove the
      * first one's temp files or interleave its shards with them. */
@@ -541,7 +542,7 @@ out:
     /* (an interrupted run keeps its directory: it is resumed) */
     static const char *const ours[] = { PT_STATE_NAME, INGOT_TOKENIZER_NAME, PT_LOCK_NAME };
     if (ret && ret != INGOT_E_INTERRUPTED && made && lock >= 0)
-        pt_out_abandon(o->out, made, lock, ours, sizeof(ours) / sizeof(ours[0]));
+        pt_out_abandon(o->out, made, out_made, lock, ours, sizeof(ours) / sizeof(ours[0]));
     else
         pt_lock_release(lock);
     fs_free_list(made);

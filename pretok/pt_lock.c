@@ -113,7 +113,7 @@ void pt_lock_release(int fd)
 
 /* A failed run into a directory it created itself keeps nothing
  * (docs/pretok.md): when OUT is one of the directories this run's mkdir
- * made (made: fs_mkdir_p_made's list) and holds only pretok's own files (the
+ * made (out_made; made: fs_mkdir_p_made's list) and holds only pretok's own files (the
  * lock, the state, the tokenizer copy), they and OUT go; then each other
  * directory in made, deepest first, if it is empty. Nothing else is ever
  * removed: not a directory that existed before (however OUT names it, "..",
@@ -121,18 +121,12 @@ void pt_lock_release(int fd)
  * process put into OUT. The lock file is removed while it is still held:
  * pt_lock_acquire() checks that the file it locked is still the one at the
  * path. Releases the lock. */
-void pt_out_abandon(const char *out, char **made, int lock, const char *const *ours,
-                    size_t n_ours)
+void pt_out_abandon(const char *out, char **made, bool out_made, int lock,
+                    const char *const *ours, size_t n_ours)
 {
     size_t n = 0;
     while (made && made[n])
         n++;
-    char *trimmed = strdup(out);
-    size_t len = trimmed ? strlen(trimmed) : 0;
-    while (len > 1 && trimmed[len - 1] == '/')
-        trimmed[--len] = '\0';
-    bool out_made = trimmed && n && !strcmp(made[n - 1], trimmed);
-    free(trimmed);
     DIR *d = out_made ? opendir(out) : NULL;
     bool only_ours = d != NULL;
     struct dirent *de;

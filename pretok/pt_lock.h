@@ -10,6 +10,7 @@
 #ifndef INGOT_PT_LOCK_H
 #define INGOT_PT_LOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define PT_LOCK_NAME ".pretok.lock"
@@ -22,9 +23,10 @@ int pt_lock_acquire(const char *dir);
 void pt_lock_release(int fd);
 
 /* A failed run into a directory it created itself keeps nothing
- * (docs/pretok.md): see pt_lock.c. made: fs_mkdir_p_made's list for out;
+ * (docs/pretok.md): see pt_lock.c. made, out_made: fs_mkdir_p_made's list
+ * and leaf for out;
  * ours: the names of this command's own files there. Releases the lock. */
-void pt_out_abandon(const char *out, char **made, int lock, const char *const *ours,
-                    size_t n_ours);
+void pt_out_abandon(const char *out, char **made, bool out_made, int lock,
+                    const char *const *ours, size_t n_ours);
 
 #endif

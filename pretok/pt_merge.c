@@ -403,11 +403,12 @@ int pt_merge(const struct pt_opts *o)
     char *final = fs_path_join(o->out, INGOT_MANIFEST_NAME);
     int ret = 0, lock = -1;
     char **made = NULL;   /* the directories this merge created for OUT */
+    bool out_made = false;
     if (!parts || !plan_path || !pending || !final) {
         ret = ingot_fail(-ENOMEM, "out of memory");
         goto out;
     }
-    if ((ret = fs_mkdir_p_made(o->out, &made)))
+    if ((ret = fs_mkdir_p_made(o->out, &made, &out_made)))
         goto out;
     if ((lock = pt_lock_acquire(o->out)) < 0) {
         ret = lock;
@@ -461,7 +462,7 @@ out:;
     static const char *const ours[] = { PLAN_NAME, PENDING_MANIFEST, INGOT_TOKENIZER_NAME,
                                         PT_LOCK_NAME };
     if (ret && made && lock >= 0)
-        pt_out_abandon(o->out, made, lock, ours, sizeof(ours) / sizeof(ours[0]));
+        pt_out_abandon(o->out, made, out_made, lock, ours, sizeof(ours) / sizeof(ours[0]));
     else
         pt_lock_release(lock);
     fs_free_list(made);

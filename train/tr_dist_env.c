@@ -276,6 +276,20 @@ static int name_too_long(size_t cap)
  * st->done is false. Brackets hold comma-separated numbers or lo-hi ranges,
  * zero-padded to the width of lo. */
 static int expand(struct nth *st, char *buf, size_t len, size_t cap, const char *t, size_t n,
+                  size_t *names);
+
+/* One range value (or the longest, for counting): k's bytes after buf's
+ * first at, then the rest of the term expanded behind them. */
+static int append_expand(struct nth *st, char *buf, size_t at, size_t cap, const char *k,
+                         size_t k_len, const char *rest, size_t rest_n, size_t *per)
+{
+    if (at + k_len >= cap)
+        return name_too_long(cap);
+    memcpy(buf + at, k, k_len);
+    return expand(st, buf, at + k_len, cap, rest, rest_n, per);
+}
+
+static int expand(struct nth *st, char *buf, size_t len, size_t cap, const char *t, size_t n,
                   size_t *names)
 {
     const char *lb = memchr(t, '[', n);
@@ -319,10 +333,7 @@ static int expand(struct nth *st, char *buf, size_t len, size_t cap, const char 
         (void)bracket_group(t, n, rb, &p, &lo, &hi, &width);   /* checked above */
         for (unsigned long v = lo; v <= hi && !st->done; v++, used++) {
             k_len = snprintf(num, sizeof(num), "%0*lu", width, v);
-            if (at + (size_t)k_len >= cap)
-                return name_too_long(cap);
-            memcpy(buf + at, num, (size_t)k_len);
-            int err = expand(st, buf, at + (size_t)k_len, cap, rest, rest_n, &per);
+            int err = append_expand(st, buf, at, cap, num, (size_t)k_len, rest, rest_n, &per);
             if (err)
                 return err;
         }
@@ -330,10 +341,8 @@ static int expand(struct nth *st, char *buf, size_t len, size_t cap, const char 
     if (used < k) {
         /* done: count the rest once, after the longest number, so that a
          * name too long is refused whichever host was wanted */
-        if (at + (size_t)longest_len >= cap)
-            return name_too_long(cap);
-        memcpy(buf + at, longest, (size_t)longest_len);
-        int err = expand(st, buf, at + (size_t)longest_len, cap, rest, rest_n, &per);
+        int err = append_expand(st, buf, at, cap, longest, (size_t)longest_len, rest, rest_n,
+                                &per);
         if (err)
             return err;
     }

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "checkpoint.h"
 #include "data_loader.h"
@@ -114,18 +113,8 @@ int main(int argc, char **argv)
         int removed = 0;
         /* made by this run (its mkdir), not merely absent by name: a path
          * through ".." can name a directory that existed */
-        char **made = NULL;
-        if (!fs_mkdir_p_made(o.ckpt_dir, &made) && made) {
-            size_t n = 0, len = strlen(o.ckpt_dir);
-            while (made[n])
-                n++;
-            while (len > 1 && o.ckpt_dir[len - 1] == '/')
-                len--;
-            o.ckpt_dir_made = n && strlen(made[n - 1]) == len &&
-                              !strncmp(made[n - 1], o.ckpt_dir, len);
-        }
-        fs_free_list(made);
-        ingot_clear_err();   /* a directory that cannot be made: prepare says so */
+        if (fs_mkdir_p_made(o.ckpt_dir, NULL, &o.ckpt_dir_made))
+            ingot_clear_err();   /* a directory that cannot be made: prepare says so */
         if ((err = tr_ckpt_dir_prepare(o.ckpt_dir, &removed))) {
             fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
             tr_opts_free(&o);
