@@ -7,6 +7,7 @@ runs micro-steps [r*K, (r+1)*K) of each step, K per rank, as train/tr_dist_run.c
 covers the same global batch; and
 the checkpoint reader gives the weights the trainer used, bit for bit, and refuses a
 corrupted checkpoint."""
+import json
 import os
 import struct
 import sys
@@ -38,16 +39,18 @@ def train_args(fx, d, extra):
             "--print-every", "100"] + extra
 
 
-def dump_at(fx, d, ck, stop, order, tag):
+def dump_at(fx, d, ck, stop, order, tag, more=()):
     """Rows of the global batch after `stop` steps, with the weights then. The dump
-    takes one micro-step; --batch G (accum 1) makes it the whole global step."""
+    takes one micro-step; --batch G (accum 1) makes it the whole global step. more:
+    further flags of both runs (another --data)."""
+    more = list(more)
     if stop:
-        fx.run(train_args(fx, d, ["--batch", str(B), "--batch-tokens", str(G * T),
+        fx.run(train_args(fx, d, more + ["--batch", str(B), "--batch-tokens", str(G * T),
                                   "--ckpt-dir", ck, "--stop-after", str(stop),
                                   "--data-order", order] + (["--resume"] if os.path.isdir(ck) else [])),
                "train to %d" % stop)
     out = fx.path("dump-%s.bin" % tag)
-    fx.run(train_args(fx, d, ["--batch", str(G), "--ckpt-dir", ck, "--dump-batch", out,
+    fx.run(train_args(fx, d, more + ["--batch", str(G), "--ckpt-dir", ck, "--dump-batch", out,
                               "--data-order", order] + (["--resume"] if stop else [])),
            "dump after %d" % stop)
     return read_dump(out)
@@ -299,24 +302,68 @@ def check_llama_ckpt(fx, d):
     print("llama checkpoints: version 3 read, tensors equal to the safetensors export")
 
 
-def check_mixture_position(fx, d):
-    """A mixture's checkpoint: data_position refuses (its header counts the windows of
-    every source; it returned that count as one dataset's position)."""
+def check_mixture(fx, d, ds):
+    """A mixture (--data d --data d2:2, d2 small enough to wrap into its third epoch):
+    TrainWindows over both datasets, and TrainWindows.from_checkpoint, give the batches
+    ingot-train takes at a fresh start and after resumes; data_position refuses a
+    mixture's checkpoint (its header counts the windows of every source)."""
+    import random
+    import numpy as np
     import ingot
+    rng = random.Random(11)
+    corpus2 = fx.path("corpus2.jsonl")
+    with open(corpus2, "w", encoding="utf-8") as f:
+        for k in range(10):   # other text than corpus.jsonl: a window names its source
+            f.write(json.dumps({"text": "doc %d %s" % (k, " ".join(
+                rng.choice(["alpha", "beta", "gamma", "delta"]) for _ in range(30)))}) + "\n")
     d2 = fx.path("ds2")
-    fx.run([fx.pretok, "--model", fx.path("tok.model"), "--out", d2, "--shard-tokens", "3000",
-            "--val-fraction", "0.1", "--threads", "1", "--quiet", fx.path("corpus.jsonl")],
-           "second dataset")
+    fx.run([fx.pretok, "--model", fx.path("tok.model"), "--out", d2, "--shard-tokens", "500",
+            "--val-fraction", "0.1", "--threads", "1", "--quiet", corpus2], "second dataset")
+    ds2 = ingot.open_dataset(d2)
+    W2 = (ds2.n_tokens("train") - 1) // T
+    stop_far = 3 * W2 // G + 4   # about 2/3 of a step's windows come from d2
+    check(W2 >= 8 and stop_far < 40, "fixture: d2 has %d windows per epoch" % W2)
     ck = fx.path("ck-mix")
-    fx.run(train_args(fx, d, ["--data", d2 + ":2", "--batch", str(B), "--steps", "2",
-                              "--ckpt-dir", ck]), "mixture run")
-    c = ingot.open_checkpoint(os.path.join(ck, "ckpt-00000002.bin"))
-    try:
-        c.data_position(100)
-        fail("data_position of a mixture checkpoint returned a position")
-    except ValueError as e:
-        check("mixture" in str(e), str(e))
-    print("mixture checkpoint: data_position refuses, pointing at the per-source positions")
+    more = ["--data", d2 + ":2"]
+    for stop in (0, 3, stop_far):
+        ids, _ = dump_at(fx, d, ck, stop, "shuffled", "mix-%d" % stop, more)
+        tw = ingot.TrainWindows([ds, (ds2, 2)], T, B, batch_tokens=G * T, start_step=stop)
+        got = np.concatenate([tw.micro_batch(0, m) for m in range(ACCUM)])
+        check(np.array_equal(got, ids), "mixture after step %d: ingot's windows differ from "
+              "ingot-train's" % stop)
+        if not stop:
+            continue
+        c = ingot.open_checkpoint(os.path.join(ck, "ckpt-%08d.bin" % stop))
+        fc = ingot.TrainWindows.from_checkpoint(c, batch=B)
+        got = np.concatenate([fc.micro_batch(0, m) for m in range(ACCUM)])
+        check(np.array_equal(got, ids), "mixture: from_checkpoint after step %d differs" % stop)
+        # two ranks from the checkpoint make the global batch too
+        two = [ingot.TrainWindows.from_checkpoint(c, rank=r, world=2, batch=B)
+               for r in range(2)]
+        dp = np.concatenate([two[r].micro_batch(0, 0) for r in range(2)])
+        check(np.array_equal(dp, ids), "mixture from_checkpoint, world 2")
+        try:
+            c.data_position(100)
+            fail("data_position of a mixture checkpoint returned a position")
+        except ValueError as e:
+            check("mixture" in str(e), str(e))
+        if stop == stop_far:
+            taken = c.settings["data_position"]["sources"][1]["windows"]
+            check(taken > 2 * W2, "the run took %d windows of d2 (%d an epoch): not in its "
+                  "third epoch" % (taken, W2))
+    # a checkpoint of one dataset continues through from_checkpoint too
+    c = ingot.open_checkpoint(os.path.join(fx.path("ck-shuffled"), "ckpt-00000002.bin"))
+    fc = ingot.TrainWindows.from_checkpoint(c, batch=B)
+    ref = ingot.TrainWindows(ds, T, B, batch_tokens=G * T, start_step=2)
+    check(np.array_equal(fc.micro_batch(0, 1), ref.micro_batch(0, 1)),
+          "from_checkpoint of one dataset")
+    for bad, what in (([ds, ds2], "another weight"), ([ds2, (ds, 2)], "another order")):
+        tw = ingot.TrainWindows(bad, T, B, batch_tokens=G * T, start_step=3)
+        ids, _ = read_dump(fx.path("dump-mix-3.bin"))
+        got = np.concatenate([tw.micro_batch(0, m) for m in range(ACCUM)])
+        check(not np.array_equal(got, ids), "mixture with %s: the same windows" % what)
+    print("mixture: TrainWindows and from_checkpoint equal ingot-train's batches at steps "
+          "0, 3, %d (d2 past 2 epochs of %d windows), world 2" % (stop_far, W2))
 
 
 def main():
@@ -333,7 +380,7 @@ def main():
     check_corrupt_ckpt(fx, ck)
     check_hostile_ckpt(fx, ck)
     check_llama_ckpt(fx, d)
-    check_mixture_position(fx, d)
+    check_mixture(fx, d, ds)
     torch_ok = check_torch(ds)
     fx.cleanup()
     print("ok: %d windows per epoch, shuffled and sequential order across the epoch wrap, "

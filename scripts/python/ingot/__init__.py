@@ -10,13 +10,13 @@ from .checkpoint import Checkpoint, open_checkpoint
 from .dataset import Dataset, Split, open_dataset
 from .errors import ChecksumError, FormatError, IngotError, VerifyUnavailable
 from .loader import TrainWindows
-from .order import WindowOrder, epoch_permutation
+from .order import MixtureOrder, WindowOrder, epoch_permutation
 from .shard import Shard
 from .xxh3 import available as can_verify
 
 __version__ = "0.1.0"
 __all__ = ["open_dataset", "open_checkpoint", "Dataset", "Split", "Shard", "Checkpoint",
-           "TrainWindows", "WindowOrder", "epoch_permutation", "IngotTrainDataset",
+           "TrainWindows", "WindowOrder", "MixtureOrder", "epoch_permutation", "IngotTrainDataset",
            "IngotError", "FormatError", "ChecksumError", "VerifyUnavailable", "can_verify"]
 
 

@@ -212,7 +212,8 @@ class Checkpoint:
         if len(src) > 1:
             raise ValueError("%s: trained on a mixture of %d datasets: its header's position "
                              "counts the windows of all of them; each source's (epoch, index) "
-                             "is in settings['data_position']['sources']" % (self.path, len(src)))
+                             "is in settings['data_position']['sources']; "
+                             "TrainWindows.from_checkpoint(ck) continues it" % (self.path, len(src)))
         return self.header["data_epoch"] * n_windows + self.header["data_index"]
 
     def to_torch(self, which="params"):

@@ -1,15 +1,46 @@
 """Micro-batches in exactly the order ingot-train takes them (see order.py), as numpy
 arrays; torch_data.py wraps this in a PyTorch IterableDataset."""
+import re
+
 import numpy as np
 
-from .order import WindowOrder, rank_windows
+from .order import MixtureOrder, WindowOrder, rank_windows
+
+
+def _sources(ds):
+    """[(Dataset, weight)] of a Dataset, or of a list of Datasets / (Dataset, weight)."""
+    if hasattr(ds, "splits"):
+        return [(ds, 1.0)]
+    out = []
+    for s in ds:
+        d, w = (s, 1.0) if hasattr(s, "splits") else s
+        out.append((d, float(w)))
+    if not out:
+        raise ValueError("no dataset")
+    return out
+
+
+def parse_data_arg(v):
+    """--data DIR[:WEIGHT] as ingot-train reads it (tr_loader_source_add): the weight is
+    what follows the last ':' when that is a decimal number; else all of v is the dir."""
+    head, sep, tail = v.rpartition(":")
+    if sep and tail and not re.search(r"[xXpP]", tail):
+        try:
+            w = float(tail)
+        except ValueError:
+            return v, 1.0
+        if not (1e-9 <= w <= 1e9):
+            raise ValueError("--data %s: weight %r; a number in [1e-9, 1e9]" % (v, tail))
+        return head, w
+    return v, 1.0
 
 
 class TrainWindows:
     """Iterate a rank's micro-batches: int32 arrays [batch, seq_len + 1] (inputs
     row[:-1], targets row[1:]), micro-step after micro-step, step after step.
 
-    ds          an open Dataset (its train split)
+    ds          an open Dataset (its train split), or a mixture: a list of Datasets or
+                (Dataset, weight) pairs in --data order
     seq_len     T (--seq-len)
     batch       sequences per micro-step and rank (--batch)
     batch_tokens  global tokens per optimizer step (--batch-tokens; default one
@@ -17,38 +48,124 @@ class TrainWindows:
     seed, sequential   --seed, --data-order sequential
     rank, world  this process among the data-parallel ranks
     start_step  first step to produce (0-based count of steps already done), or
-    start_window  the run position q to start from: a checkpoint's
+    start_window  one dataset: the run position q to start from, a checkpoint's
                 data_epoch * n_windows + data_index (overrides start_step)
-    steps       how many steps to produce (None: forever)"""
+    start_position  a mixture: a checkpoint's settings["data_position"] (the windows
+                taken from each source; overrides start_step)
+    steps       how many steps to produce (None: forever)
+
+    TrainWindows.from_checkpoint(ck) continues a checkpoint's run."""
 
     def __init__(self, ds, seq_len, batch, batch_tokens=None, seed=1337, sequential=False,
-                 rank=0, world=1, start_step=0, start_window=None, steps=None):
-        split = ds.splits["train"]
-        if split.n_tokens < seq_len + 1:
-            raise ValueError("the train split has %d tokens, --seq-len %d needs %d"
-                             % (split.n_tokens, seq_len, seq_len + 1))
+                 rank=0, world=1, start_step=0, start_window=None, steps=None,
+                 start_position=None):
+        self.sources = _sources(ds)
+        for d, _ in self.sources:
+            split = d.splits["train"]
+            if split.n_tokens < seq_len + 1:
+                raise ValueError("%s: the train split has %d tokens, --seq-len %d needs %d"
+                                 % (d.path, split.n_tokens, seq_len, seq_len + 1))
+        d0 = self.sources[0][0]
+        for d, _ in self.sources[1:]:   # as the loader refuses them (data_loader.c)
+            h0 = d0.manifest.get("tokenizer", {}).get("hash")
+            h = d.manifest.get("tokenizer", {}).get("hash")
+            if h != h0:
+                raise ValueError("%s and %s were made with different tokenizers (hash %s and "
+                                 "%s): a mixture needs one tokenizer" % (d0.path, d.path, h0, h))
+            if d.vocab_size != d0.vocab_size:
+                raise ValueError("%s has a vocabulary of %d and %s one of %d: a mixture needs "
+                                 "one vocabulary" % (d0.path, d0.vocab_size, d.path, d.vocab_size))
         per_micro = seq_len * batch * world
         if batch_tokens is None:
             batch_tokens = per_micro
         if batch_tokens % per_micro:
             raise ValueError("batch_tokens %d is not a multiple of seq_len %d x batch %d x "
                              "world %d = %d" % (batch_tokens, seq_len, batch, world, per_micro))
-        self.split, self.seq_len, self.batch = split, seq_len, batch
+        self.seq_len, self.batch = seq_len, batch
         self.rank, self.world = rank, world
         self.accum = batch_tokens // per_micro
-        self.n_windows = (split.n_tokens - 1) // seq_len
-        self.order = WindowOrder(self.n_windows, seed, sequential)
+        self.splits = [d.splits["train"] for d, _ in self.sources]
+        n_windows = [(s.n_tokens - 1) // seq_len for s in self.splits]
         self.windows_per_step = batch * world * self.accum
-        self.start = start_window if start_window is not None else start_step * self.windows_per_step
         self.steps = steps
+        if len(self.sources) == 1:
+            if start_position is not None:
+                src = start_position.get("sources") or []
+                if len(src) > 1:
+                    raise ValueError("start_position is of a mixture of %d sources; this is "
+                                     "one dataset" % len(src))
+            self.split = self.splits[0]
+            self.n_windows = n_windows[0]
+            self.order = WindowOrder(self.n_windows, seed, sequential)
+            self.start = start_window if start_window is not None else start_step * self.windows_per_step
+            return
+        if start_window is not None:
+            raise ValueError("a mixture starts from start_position (a checkpoint's "
+                             "settings['data_position']), not start_window")
+        taken = None
+        if start_position is not None:
+            src = start_position.get("sources") or []
+            if len(src) != len(self.sources):
+                raise ValueError("start_position holds %d sources, this mixture has %d"
+                                 % (len(src), len(self.sources)))
+            taken = [int(s["windows"]) for s in src]
+            for i, (s, n) in enumerate(zip(src, n_windows)):
+                if int(s["epoch"]) * n + int(s["index"]) != taken[i] or int(s["index"]) >= n:
+                    raise ValueError("start_position: source %d (%s) at epoch %s, window %s "
+                                     "with %s taken does not add up with %d windows an epoch: "
+                                     "another dataset or --seq-len" % (
+                                         i, self.sources[i][0].path, s["epoch"], s["index"],
+                                         s["windows"], n))
+        self.n_windows = sum(n_windows)
+        self.order = MixtureOrder(n_windows, [w for _, w in self.sources], seed, sequential,
+                                  taken)
+        self.start = self.order.start if taken is not None else start_step * self.windows_per_step
+
+    @classmethod
+    def from_checkpoint(cls, ck, rank=0, world=1, steps=None, data=None, batch=None,
+                        verify=False):
+        """The windows a run resumed from checkpoint ck takes next (its settings section:
+        --data with weights, --seq-len, --batch, --batch-tokens, --seed, --data-order, and
+        its data position). data: the dataset directories in --data order, where they
+        have moved since (default: the paths the checkpoint records); batch: another
+        --batch (the global batch stays the checkpoint's)."""
+        from .dataset import open_dataset
+        st = (ck.settings or {}).get("settings")
+        if not st:
+            raise ValueError("%s: a version-1 checkpoint has no settings section" % ck.path)
+        if st.get("synthetic"):
+            raise ValueError("%s: trained on --synthetic data" % ck.path)
+        recorded = st.get("data")
+        recorded = [recorded] if isinstance(recorded, str) else list(recorded or [])
+        parsed = [parse_data_arg(v) for v in recorded]
+        if data is not None:
+            data = [data] if isinstance(data, str) else list(data)
+            if len(data) != len(parsed):
+                raise ValueError("data: %d directories, the checkpoint's run had %d"
+                                 % (len(data), len(parsed)))
+            parsed = [(d, w) for d, (_, w) in zip(data, parsed)]
+        sources = [(open_dataset(d, verify=verify), w) for d, w in parsed]
+        pos = (ck.settings or {}).get("data_position") or {}
+        kw = dict(batch_tokens=int(st["batch-tokens"]), seed=int(st["seed"]),
+                  sequential=st.get("data-order") == "sequential", rank=rank, world=world,
+                  steps=steps)
+        b = int(batch if batch is not None else st["batch"])
+        if len(sources) > 1:
+            return cls(sources, int(st["seq-len"]), b, start_position=pos, **kw)
+        T = int(st["seq-len"])
+        W = (sources[0][0].splits["train"].n_tokens - 1) // T
+        return cls(sources[0][0], T, b, start_window=ck.data_position(W), **kw)
 
     def window_rows(self, qs):
         """Rows of the run positions qs (int32 [len(qs), T + 1])."""
         T = self.seq_len
         rows = np.empty((len(qs), T + 1), dtype=np.int32)
         for i, q in enumerate(qs):
-            w = self.order.window(q)
-            rows[i] = self.split.slice(w * T, w * T + T + 1)
+            if len(self.splits) == 1:
+                s, w = 0, self.order.window(q)
+            else:
+                s, w = self.order.window(q)
+            rows[i] = self.splits[s].slice(w * T, w * T + T + 1)
         return rows
 
     def micro_batch(self, step, micro):

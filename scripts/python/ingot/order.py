@@ -101,3 +101,94 @@ def rank_windows(step, micro, rank, world, batch, accum):
     g = batch * world * accum
     first = step * g + (rank * accum + micro) * batch
     return range(first, first + batch)
+
+
+# Mixtures (--data DIR:WEIGHT repeated; train/data_loader.c). The source of the run's
+# n-th window is a pure function of (seed, n): a counter-based hash against the
+# cumulative weights. Each source keeps its own window order (source 0 seeded by
+# --seed, source i by mix64(seed ^ mix64(i))) and its own epochs, advanced only by the
+# windows taken from it.
+MIX_TRAIN = 0x6d697874
+
+
+def mix_uniform(seed, what, n):
+    """Uniform in [0, 1) from (seed, what, n) alone (mix_uniform in data_loader.c)."""
+    h = mix64((mix64((seed ^ mix64(what)) & M64) + n) & M64)
+    return (h >> 11) * 2.0 ** -53
+
+
+def cumulative_weights(weights):
+    """The loader's cumulative normalised weights, in its order of float operations (the
+    last is exactly 1.0)."""
+    if not weights or any(not (w > 0.0) or w == float("inf") for w in weights):
+        raise ValueError("weights %r: positive finite numbers" % (weights,))
+    total = 0.0
+    for w in weights:
+        total += w
+    cum, out = 0.0, []
+    for i, w in enumerate(weights):
+        cum += w
+        out.append(1.0 if i == len(weights) - 1 else cum / total)
+    return out
+
+
+def source_seed(seed, i):
+    """Seed of source i's permutations: source 0 keeps the run's seed."""
+    return seed & M64 if i == 0 else mix64((seed ^ mix64(i)) & M64)
+
+
+class MixtureOrder:
+    """(source, window) of the run's q-th window of a mixture, as the trainer takes them.
+
+    n_windows   train windows of an epoch, per source (in --data order)
+    weights     the --data weights (relative)
+    taken       windows already taken from each source at the start (a checkpoint's
+                settings["data_position"]["sources"][i]["windows"]); None: a fresh run.
+                The start is then q = sum(taken).
+
+    Finding a source's position needs every draw before q, so positions are walked
+    forward from the start (about half a million draws a second); asking for an earlier q
+    walks again from the start."""
+
+    def __init__(self, n_windows, weights, seed=1337, sequential=False, taken=None):
+        if len(n_windows) != len(weights) or not n_windows:
+            raise ValueError("%d sources, %d weights" % (len(n_windows), len(weights)))
+        if any(n < 1 for n in n_windows):
+            raise ValueError("a source holds no train window: %r" % (n_windows,))
+        self.n_windows, self.seed = list(n_windows), seed
+        self.cum = cumulative_weights(list(weights))
+        self.orders = [WindowOrder(n, source_seed(seed, i), sequential)
+                       for i, n in enumerate(n_windows)]
+        self.start_taken = list(taken) if taken is not None else [0] * len(n_windows)
+        if len(self.start_taken) != len(n_windows) or any(t < 0 for t in self.start_taken):
+            raise ValueError("taken %r for %d sources" % (taken, len(n_windows)))
+        self.start = sum(self.start_taken)
+        self._rewind()
+
+    def _rewind(self):
+        self._q, self._taken = self.start, list(self.start_taken)
+
+    def source(self, q):
+        """The source of the run's q-th window (needs no state)."""
+        u = mix_uniform(self.seed, MIX_TRAIN, q)
+        for i, c in enumerate(self.cum[:-1]):
+            if u < c:
+                return i
+        return len(self.cum) - 1
+
+    def window(self, q):
+        """(source, window within its train split) of the run's q-th window (q >= start)."""
+        if q < self.start:
+            raise ValueError("window %d is before the start %d" % (q, self.start))
+        if q < self._q:
+            self._rewind()
+        while self._q < q:
+            self._taken[self.source(self._q)] += 1
+            self._q += 1
+        i = self.source(q)
+        return i, self.orders[i].window(self._taken[i])
+
+    def taken(self, q):
+        """Windows taken from each source before the run's q-th window."""
+        self.window(q)
+        return list(self._taken)
