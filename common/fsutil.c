@@ -1,6 +1,7 @@
 /* File-system helpers: atomic writes, directory fsync, whole-file reads. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,16 @@ char *fs_path_join(const char *dir, const char *name)
         p[dl] = '/';
     memcpy(p + dl + slash, name, nl + 1);
     return p;
+}
+
+char *fs_abs_path(const char *p)
+{
+    char buf[PATH_MAX], cwd[PATH_MAX];
+    if (realpath(p, buf))
+        return strdup(buf);
+    if (p[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+        return strdup(p);
+    return fs_path_join(cwd, p);
 }
 
 const char *fs_basename(const char *path)

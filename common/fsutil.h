@@ -73,6 +73,10 @@ int fs_hash_file(const char *path, uint64_t *hash);
 /* "dir/name" in a malloc'd string (just name when dir is NULL or empty, or
  * when name is absolute); NULL when out of memory. */
 char *fs_path_join(const char *dir, const char *name);
+/* p made absolute, in a malloc'd string (so that a path recorded in a file
+ * is found from another working directory): realpath when it exists, else
+ * joined to the working directory; NULL when out of memory. */
+char *fs_abs_path(const char *p);
 /* The last path component (pointer into path; "" when path ends in '/'). */
 const char *fs_basename(const char *path);
 /* 1 if path exists and is a directory, 0 if not, -errno when stat fails

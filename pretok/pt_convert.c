@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ struct conv {
     uint64_t mtimes_hash;           /* the inputs' modification times (resume only) */
     char *options_text;             /* "--key value" lines (options_hash) */
     char *state_path;
+    char *model_abs;                /* --model made absolute (tokenizer.source) */
 };
 
 /* Append printf output to a growing string (for the options text). */
@@ -189,9 +191,12 @@ static int setup_tokenizer(struct conv *c)
     b->tokenizer_type = ingot_spm_model_type(c->spm);
     b->tokenizer_hash = ingot_spm_model_hash(c->spm);
     /* The manifest names the copy inside the dataset (portable), and keeps
-     * the path given as the source. */
+     * the model given as the source, absolute: a relative path would be
+     * looked up from wherever the dataset is read. */
+    if (!(c->model_abs = fs_abs_path(o->model)))
+        return ingot_oom("the model's path", strlen(o->model) + PATH_MAX);
     c->wcfg.tokenizer = (struct manifest_tokenizer){
-        .file = INGOT_TOKENIZER_NAME, .source = (char *)o->model, .hash = b->tokenizer_hash,
+        .file = INGOT_TOKENIZER_NAME, .source = c->model_abs, .hash = b->tokenizer_hash,
         .type = (char *)ingot_tokenizer_type_name(b->tokenizer_type), .vocab_size = vocab,
         .bos_id = bos, .eos_id = eos, .pad_id = b->pad_id, .unk_id = b->unk_id,
     };
@@ -549,6 +554,7 @@ out:
     pt_state_free(&st);
     free(c.options_text);
     free(c.state_path);
+    free(c.model_abs);
     ingot_spm_free(c.spm);
     spe_free(c.enc);
     pt_json_path_free(&c.path);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,6 +412,7 @@ static int setup_vocab(struct imp *x)
     struct manifest_tokenizer tk = {
         .type = (char *)ingot_tokenizer_type_name(INGOT_TOK_UNKNOWN) };
     ingot_spm *spm = NULL;
+    char *source = NULL;
     int ret = 0;
     if (x->tokenizer) {
         if ((ret = ingot_spm_load(x->tokenizer, &spm)))
@@ -429,7 +431,11 @@ static int setup_vocab(struct imp *x)
         b->tokenizer_type = ingot_spm_model_type(spm);
         b->tokenizer_hash = ingot_spm_model_hash(spm);
         tk.file = INGOT_TOKENIZER_NAME;
-        tk.source = (char *)x->tokenizer;
+        /* absolute, as pretok records it (pt_convert.c) */
+        if (!(tk.source = source = fs_abs_path(x->tokenizer))) {
+            ret = ingot_oom("the tokenizer's path", strlen(x->tokenizer) + PATH_MAX);
+            goto out;
+        }
         tk.type = (char *)ingot_tokenizer_type_name(b->tokenizer_type);
     } else if (x->eot >= 0) {
         /* No model to say: the EOT id is the document marker. */
@@ -457,6 +463,7 @@ static int setup_vocab(struct imp *x)
     if (!ret && x->tokenizer)
         ret = dataset_copy_tokenizer(x->out, x->tokenizer, b->tokenizer_hash);
 out:
+    free(source);
     ingot_spm_free(spm);
     return ret;
 }

@@ -39,21 +39,9 @@ static json_t *jdouble(double d)
     return json_string(cli_format_double(d, b, sizeof(b)));
 }
 
-/* p made absolute (so that a resume from another directory finds it):
- * realpath when it exists, else joined to the working directory. */
-static char *abs_path(const char *p)
-{
-    char buf[PATH_MAX], cwd[PATH_MAX];
-    if (realpath(p, buf))
-        return strdup(buf);
-    if (p[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-        return strdup(p);
-    return fs_path_join(cwd, p);
-}
-
 static int set_path(json_t *j, const char *key, const char *p)
 {
-    char *a = abs_path(p);
+    char *a = fs_abs_path(p);
     if (!a)
         return ingot_oom("a settings path", strlen(p) + PATH_MAX);
     json_object_set_new(j, key, json_string(a));
@@ -91,7 +79,7 @@ static json_t *settings_obj(const struct tr_opts *o, bool chosen_only)
         json_t *a = json_array();
         json_object_set_new(j, "data", a);
         for (int i = 0; i < o->n_data; i++) {
-            char *d = abs_path(o->data_src[i].dir), w[40], *s;
+            char *d = fs_abs_path(o->data_src[i].dir), w[40], *s;
             cli_format_double(o->data_src[i].weight, w, sizeof(w));
             s = d ? malloc(strlen(d) + strlen(w) + 2) : NULL;
             if (!s) {
@@ -221,7 +209,7 @@ int tr_settings_check_sources(const char *path, const char *section, const struc
             if (i < n)
                 snprintf(had + strlen(had), sizeof(had) - strlen(had), "%s%.*s", i ? " " : "",
                          (int)len, s ? s : "?");
-            char *mine = i < (size_t)o->n_data ? abs_path(o->data_src[i].dir) : NULL;
+            char *mine = i < (size_t)o->n_data ? fs_abs_path(o->data_src[i].dir) : NULL;
             if (i < (size_t)o->n_data)
                 snprintf(now + strlen(now), sizeof(now) - strlen(now), "%s%s", i ? " " : "",
                          mine ? mine : o->data_src[i].dir);

@@ -139,5 +139,24 @@ T.check(rc == 0 and got == before, "docs --model: rc %d %s" % (rc, err))
 shutil.move(model + ".gone", model)
 print("a missing copy: verify fails naming it; docs uses the unchanged original, else says "
       "what it tried")
+
+# A model given by a relative path is recorded absolute: the fallback finds it from
+# any working directory (it was looked up relative to wherever the reader ran).
+rel = t.path("rel")
+os.makedirs(rel)
+p = subprocess.run([os.path.abspath(t.pretok), "--model", os.path.join("..", "models", "uni.model"),
+                    "--threads", "2", "--quiet", "--out", "ds", os.path.abspath(inp)],
+                   cwd=rel, capture_output=True)
+T.check(p.returncode == 0, "relative --model: rc %d %s" % (p.returncode, p.stderr.decode()))
+d4 = os.path.join(rel, "ds")
+m = json.load(open(os.path.join(d4, "manifest.json")))
+T.check(m["tokenizer"]["source"] == os.path.realpath(model),
+        "relative --model recorded as %r, not %r" % (m["tokenizer"]["source"], model))
+os.unlink(os.path.join(d4, "tokenizer.model"))
+p = subprocess.run([os.path.abspath(t.dump), "docs", d4, "--raw", "--count", "3"],
+                   capture_output=True, cwd="/")
+T.check(p.returncode == 0 and p.stdout.decode() == before,
+        "relative --model, the copy gone, read from /: rc %d %s" % (p.returncode, p.stderr.decode()))
+print("a relative --model is recorded absolute and found from another directory")
 t.cleanup()
 print("ok")
