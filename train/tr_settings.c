@@ -14,6 +14,7 @@
 #include "ingot_err.h"
 #include "tr_config_file.h"
 #include "tr_settings.h"
+#include "tr_schedule.h"
 
 /* Reals are floats: 9 significant digits round-trip every one. */
 #define DUMP_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9))
@@ -106,6 +107,9 @@ static json_t *settings_obj(const struct tr_opts *o, bool chosen_only)
         json_object_set_new(j, "lr", jfloat(o->lr));
     if (!(chosen_only && (o->derived & TR_DERIVED_MIN_LR)))
         json_object_set_new(j, "min-lr", jfloat(o->min_lr));
+    json_object_set_new(j, "lr-schedule", json_string(tr_schedule_name(o->lr_schedule)));
+    if (o->lr_schedule == TR_SCHED_WSD)
+        json_object_set_new(j, "cooldown", jdouble(o->cooldown));
     if (!(chosen_only && (o->derived & TR_DERIVED_WARMUP)))
         json_object_set_new(j, "warmup", json_integer(o->warmup));
     json_object_set_new(j, "weight-decay", jfloat(o->weight_decay));

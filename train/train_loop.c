@@ -756,8 +756,11 @@ int tr_train(const struct tr_opts *o)
         (err = lock_ckpt_dir(&r)))
         goto out;
     r.n_params = tr_param_count(&r.cfg);
-    r.sched = (struct tr_schedule){ .lr = o->lr, .min_lr = o->min_lr, .warmup = o->warmup,
-                                    .steps = o->steps };
+    r.sched = (struct tr_schedule){
+        .lr = o->lr, .min_lr = o->min_lr, .warmup = o->warmup, .steps = o->steps,
+        .kind = (enum tr_schedule_kind)o->lr_schedule,
+        .cooldown = o->lr_schedule == TR_SCHED_WSD
+                        ? tr_schedule_cooldown_steps(o->cooldown, o->steps) : 0 };
     r.tokens_per_step = (uint64_t)o->grad_accum * o->batch * o->seq_len;
     r.chunk = malloc((size_t)o->grad_accum * o->batch * (o->seq_len + 1) * sizeof(int32_t));
     if (!r.chunk) {
@@ -795,11 +798,19 @@ int tr_train(const struct tr_opts *o)
             cli_human((double)tr_loader_train_tokens(r.loader), b1, sizeof(b1)),
             cli_human((double)tr_loader_windows(r.loader), b2, sizeof(b2)), o->seq_len,
             o->sequential ? "sequential" : "shuffled", o->seed);
+    char sched[96];
+    if (o->lr_schedule == TR_SCHED_CONSTANT)
+        snprintf(sched, sizeof(sched), "lr %.2e constant", (double)o->lr);
+    else if (o->lr_schedule == TR_SCHED_WSD)
+        snprintf(sched, sizeof(sched), "lr %.2e, wsd: held to step %d, then linear -> %.2e",
+                 (double)o->lr, o->steps - r.sched.cooldown, (double)o->min_lr);
+    else
+        snprintf(sched, sizeof(sched), "lr %.2e -> %.2e (%s)", (double)o->lr, (double)o->min_lr,
+                 tr_schedule_name(r.sched.kind));
     say(&r, "batch %d x %d = %s tokens x %d micro-steps = %s tokens/step; %d steps, warmup %d, "
-        "lr %.2e -> %.2e\n", o->batch, o->seq_len,
+        "%s\n", o->batch, o->seq_len,
         cli_human((double)o->batch * o->seq_len, b1, sizeof(b1)), o->grad_accum,
-        cli_human((double)r.tokens_per_step, b3, sizeof(b3)), o->steps, o->warmup, (double)o->lr,
-        (double)o->min_lr);
+        cli_human((double)r.tokens_per_step, b3, sizeof(b3)), o->steps, o->warmup, sched);
 
     if (o->dump_batch) {
         err = dump_batch(&r);

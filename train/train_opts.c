@@ -10,6 +10,7 @@
 #include "ingot_err.h"
 #include "tr_llama_params.h"
 #include "train_opts.h"
+#include "tr_schedule.h"
 
 /* The origin of the command line's settings layer; messages name the other
  * layers (a config file, a checkpoint) by theirs. */
@@ -97,7 +98,12 @@ void tr_opts_help(const char *prog)
         "  --stop-after K          end this run after step K with a checkpoint (resume later;\n"
         "                          past --steps: to the end)\n"
         "  --lr X                  peak learning rate (default: per preset, 1e-3 for small)\n"
-        "  --min-lr X              final learning rate of the cosine decay (default lr/10)\n"
+        "  --lr-schedule S         after the warmup: cosine (default) or linear decay to\n"
+        "                          --min-lr at the last step, constant, or wsd (warmup-\n"
+        "                          stable-decay: lr held, then a linear decay to --min-lr\n"
+        "                          over the last --cooldown share of the steps)\n"
+        "  --cooldown F            wsd: the share of --steps that decays (default 0.2)\n"
+        "  --min-lr X              final learning rate of the decay (default lr/10)\n"
         "  --warmup N              linear warmup steps (default steps/20)\n"
         "  --weight-decay X        AdamW decoupled decay on the matrices (default 0.1)\n"
         "  --grad-clip X           global gradient-norm limit, 0 = off (default 1.0)\n"
@@ -155,7 +161,7 @@ void tr_opts_help(const char *prog)
 enum {
     O_DATA = 256, O_DATA_ORDER, O_SYNTHETIC, O_VOCAB, O_NO_VERIFY, O_TOKENIZER, O_DEVICE,
     O_MODEL, O_LAYERS, O_HEADS, O_DIM, O_SEQ_LEN, O_BATCH, O_BATCH_TOKENS, O_STEPS,
-    O_STOP_AFTER, O_LR, O_MIN_LR, O_WARMUP, O_WD, O_CLIP, O_SEED, O_THREADS, O_VAL_EVERY,
+    O_STOP_AFTER, O_LR, O_MIN_LR, O_LR_SCHEDULE, O_COOLDOWN, O_WARMUP, O_WD, O_CLIP, O_SEED, O_THREADS, O_VAL_EVERY,
     O_VAL_TOKENS, O_SAMPLE_EVERY, O_SAMPLE_TOKENS, O_TOP_K, O_TEMPERATURE, O_CKPT_DIR,
     O_CKPT_EVERY, O_CKPT_KEEP, O_RESUME, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
     O_PRECISION, O_PROFILE, O_PEAK_TFLOPS, O_VERSION,
@@ -182,6 +188,8 @@ static const struct option long_opts[] = {
     { "stop-after", required_argument, NULL, O_STOP_AFTER },
     { "lr", required_argument, NULL, O_LR },
     { "min-lr", required_argument, NULL, O_MIN_LR },
+    { "lr-schedule", required_argument, NULL, O_LR_SCHEDULE },
+    { "cooldown", required_argument, NULL, O_COOLDOWN },
     { "warmup", required_argument, NULL, O_WARMUP },
     { "weight-decay", required_argument, NULL, O_WD },
     { "grad-clip", required_argument, NULL, O_CLIP },
@@ -383,6 +391,14 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
     case O_STOP_AFTER: err = cli_parse_int("--stop-after", v, 1, TR_MAX_STEPS, &o->stop_after); break;
     case O_LR: err = parse_float("--lr", v, 0.0, 10.0, &o->lr); break;
     case O_MIN_LR: err = parse_float("--min-lr", v, 0.0, 10.0, &o->min_lr); break;
+    case O_LR_SCHEDULE:
+        if ((o->lr_schedule = tr_schedule_parse(v)) < 0)
+            err = ingot_fail(INGOT_E_USAGE, "--lr-schedule: '%s'; use cosine, linear, constant "
+                             "or wsd", v);
+        break;
+    case O_COOLDOWN:
+        err = cli_parse_double("--cooldown", v, 1e-9, 1.0, &o->cooldown);
+        break;
     case O_WARMUP: err = cli_parse_int("--warmup", v, 0, TR_MAX_STEPS, &o->warmup); break;
     case O_WD: err = parse_float("--weight-decay", v, 0.0, 10.0, &o->weight_decay); break;
     case O_CLIP: err = parse_float("--grad-clip", v, 0.0, 1e6, &o->grad_clip); break;
@@ -486,6 +502,10 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
  * replaces lower layers' data, and --synthetic drops it. */
 static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
 {
+    /* a lower layer's wsd cooldown does not hold for another schedule */
+    const char *sched = tr_optlist_get(l, "lr-schedule");
+    if (sched && strcmp(sched, "wsd"))
+        o->cooldown = -1.0;
     if (tr_optlist_get(l, "model")) {
         o->layers = o->heads = o->dim = o->seq_len = o->kv_heads = o->ffn_dim = -1;
         if (!tr_optlist_get(l, "arch"))
@@ -540,6 +560,19 @@ static int finish(struct tr_opts *o)
     if (o->warmup > o->steps)
         return ingot_fail(INGOT_E_USAGE, "--warmup %d is longer than --steps %d", o->warmup,
                           o->steps);
+    if (o->lr_schedule != TR_SCHED_WSD && o->cooldown >= 0.0)
+        return ingot_fail(INGOT_E_USAGE, "--cooldown %g is for --lr-schedule wsd (this run's "
+                          "schedule is %s)", o->cooldown, tr_schedule_name(o->lr_schedule));
+    if (o->lr_schedule == TR_SCHED_WSD) {
+        if (o->cooldown < 0.0)
+            o->cooldown = 0.2;
+        int cool = tr_schedule_cooldown_steps(o->cooldown, o->steps);
+        if (o->warmup + cool > o->steps)
+            return ingot_fail(INGOT_E_USAGE, "--lr-schedule wsd: --warmup %d and the cooldown "
+                              "of %d steps (--cooldown %g of --steps %d) add up to more than "
+                              "--steps; shorten one of them", o->warmup, cool, o->cooldown,
+                              o->steps);
+    }
     /* past the end means "to the end": a job script that adds a fixed
      * --stop-after to each job's reaches the last one without failing */
     if (o->stop_after > o->steps)
@@ -684,6 +717,8 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
     o->steps = 1000;
     o->stop_after = -1;
     o->lr = o->min_lr = -1.0f;
+    o->lr_schedule = TR_SCHED_COSINE;
+    o->cooldown = -1.0;
     o->warmup = -1;
     o->weight_decay = 0.1f;
     o->grad_clip = 1.0f;

@@ -52,6 +52,8 @@ struct tr_opts {
     int steps, stop_after;
     float lr, min_lr, weight_decay, grad_clip;
     int warmup;
+    int lr_schedule;            /* enum tr_schedule_kind (--lr-schedule) */
+    double cooldown;            /* wsd: --cooldown, share of --steps (-1: not given) */
     uint64_t seed;
     int threads;
     /* evaluation, sampling */

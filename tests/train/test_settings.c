@@ -15,6 +15,7 @@
  *   shape.
  * usage: test_settings INGOT_TRAIN */
 #include <ctype.h>
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "fsutil.h"
 #include "ingot_hash.h"
 #include "parity_dump.h"
+#include "tr_schedule.h"
 #include "tt_util.h"
 
 enum { VOCAB = 90, N_TRAIN = 3 * 2 * 4 * 32 + 1, N_VAL = 400, STEPS = 10 };
@@ -410,6 +412,47 @@ int main(int argc, char **argv)
     expect("--init-from trains a new run", x, 0, "step      1/3", "ckpt-00000003.bin");
     x = F("--init-from '%s' --data '%s' --dim 64 --steps 2", c4, data);
     expect("--init-from another shape", x, 1, "another model configuration", "--init-from");
+
+    /* 6. --lr-schedule: the rates a wsd run logs are the schedule's, a run
+     * stopped and resumed with --resume alone keeps the schedule and its
+     * cooldown (the checkpoint's settings), another schedule given on resume
+     * drops the cooldown, and misuse is refused by name */
+    char *wsd = F("%s --lr-schedule wsd --cooldown 0.3", flags);
+    x = F("%s --metrics '%s/w.jsonl' --ckpt-dir '%s/cw'", wsd, dir, dir);
+    expect("--lr-schedule wsd", x, 0, "wsd: held to step 7, then linear", NULL);
+    x = F("%s --metrics '%s/w2.jsonl' --ckpt-dir '%s/cw2' --stop-after 5", wsd, dir, dir);
+    expect("wsd stopped at 5", x, 0, NULL, NULL);
+    x = F("--ckpt-dir '%s/cw2' --resume", dir);
+    expect("wsd --resume alone", x, 0, "resumed from", NULL);
+    same_steps("wsd straight vs resumed", F("%s/w.jsonl", dir), F("%s/w2.jsonl", dir), STEPS);
+    struct tt_step st[64];
+    int n = tt_read_steps(F("%s/w.jsonl", dir), st, 64);
+    struct tr_schedule ws = { .lr = 1e-2f, .min_lr = 2e-3f, .warmup = 2, .steps = STEPS,
+                              .kind = TR_SCHED_WSD, .cooldown = 3 };
+    bool rates = n == STEPS;
+    for (int i = 0; rates && i < n; i++)
+        rates = fabs(st[i].lr - tr_schedule_lr(&ws, (int)st[i].step)) <= 1e-9;
+    rates = rates && st[6].lr == st[2].lr && st[9].lr < st[8].lr;   /* held, then down */
+    printf("%-34s %s\n", "wsd rates: warmup, held, cooldown", rates ? "ok" : "FAIL");
+    failures += !rates;
+    CHECK_OK(tr_ckpt_read_settings(F("%s/cw/ckpt-%08d.bin", dir, STEPS), &s));
+    bool wkept = s && strstr(s, "\"lr-schedule\":\"wsd\"") && strstr(s, "\"cooldown\":0.3");
+    printf("%-34s %s\n", "checkpoint settings: wsd, 0.3", wkept ? "ok" : "FAIL");
+    failures += !wkept;
+    free(s);
+    x = F("%s --steps 2 --lr-schedule cosine --cooldown 0.2", flags);
+    expect("--cooldown with cosine", x, 2, "--cooldown 0.2 is for --lr-schedule wsd", NULL);
+    x = F("%s --steps 2 --lr-schedule cosinus", flags);
+    expect("--lr-schedule unknown", x, 2, "--lr-schedule: 'cosinus'", "wsd");
+    x = F("%s --lr-schedule wsd --cooldown 0.9 --warmup 2", flags);
+    expect("wsd: warmup + cooldown > steps", x, 2, "add up to more than --steps", NULL);
+    CHECK_OK(fs_mkdir_p(F("%s/cw3", dir)));
+    CHECK_OK(fs_read_all(F("%s/cw2/ckpt-00000005.bin", dir), &buf, &blen));
+    CHECK_OK(fs_write_atomic(F("%s/cw3/ckpt-00000005.bin", dir), buf, blen));
+    free(buf);
+    x = F("--ckpt-dir '%s/cw3' --resume --lr-schedule linear", dir);
+    expect("wsd resumed as linear", x, 0, "lr-schedule \"linear\" (checkpoint: \"wsd\")",
+           "cooldown unset (checkpoint: 0.3)");
 
     tt_rmtree(dir);
     free(dir);
