@@ -1,6 +1,7 @@
-/* Greedy / top-k sampling. */
+/* Greedy / top-k / nucleus sampling. */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "ingot_err.h"
@@ -17,7 +18,8 @@ static int argmax(const float *x, int n)
     return best;
 }
 
-static int top_k_pick(float *x, int n, int k, float temperature, struct tr_rng *r, int *idx)
+static int top_k_pick(float *x, int n, int k, float temperature, float top_p,
+                      struct tr_rng *r, int *idx)
 {
     if (k > n)
         k = n;
@@ -38,6 +40,16 @@ static int top_k_pick(float *x, int n, int k, float temperature, struct tr_rng *
         p[j] = exp(((double)x[idx[j]] - mx) / temperature);
         sum += p[j];
     }
+    if (top_p > 0.0f && top_p < 1.0f) {
+        /* the likeliest first (idx is sorted): keep the fewest whose share
+         * reaches top_p, at least one */
+        double want = (double)top_p * sum, cum = 0.0;
+        int keep = 0;
+        while (keep < k && cum < want)
+            cum += p[keep++];
+        k = keep ? keep : 1;
+        sum = cum > 0.0 ? cum : p[0];
+    }
     double u = tr_rng_uniform(r) * sum;
     for (int j = 0; j < k; j++) {
         u -= p[j];
@@ -54,6 +66,8 @@ int tr_sample(const struct tr_backend_ops *ops, tr_backend *b, const struct tr_c
     int idx[256], err = 0;
     int k = o->top_k > 256 ? 256 : o->top_k;
     struct tr_rng r;
+    if (o->n_done)
+        *o->n_done = 0;
     if (!logits)
         return ingot_oom("sampling logits", (size_t)c->vocab * sizeof(float));
     tr_rng_seed(&r, o->seed, TR_STREAM_SAMPLE);
@@ -62,8 +76,18 @@ int tr_sample(const struct tr_backend_ops *ops, tr_backend *b, const struct tr_c
         int ctx = len < c->seq_len ? len : c->seq_len;
         if ((err = ops->logits(b, ids + len - ctx, ctx, logits)))
             break;
-        ids[len] = k <= 1 ? argmax(logits, c->vocab)
-                          : top_k_pick(logits, c->vocab, k, o->temperature, &r, idx);
+        int32_t t = k <= 1 ? argmax(logits, c->vocab)
+                           : top_k_pick(logits, c->vocab, k, o->temperature, o->top_p, &r, idx);
+        ids[len] = t;
+        if (o->n_done)
+            *o->n_done = i + 1;
+        if (o->on_token && (err = o->on_token(o->arg, ids, len + 1)))
+            break;
+        bool stop = false;
+        for (int s = 0; s < o->n_stop && !stop; s++)
+            stop = t == o->stop_ids[s];
+        if (stop)
+            break;
     }
     free(logits);
     return err;

@@ -185,12 +185,17 @@ static int write_rest(const struct tr_export_src *s, const char *dir, json_t *to
     const struct ingot_spm *spm = s->spm;
     int32_t bos = spm ? ingot_spm_bos_id(spm) : -1, eos = spm ? ingot_spm_eos_id(spm) : -1;
     int32_t pad = spm ? ingot_spm_pad_id(spm) : -1, unk = spm ? ingot_spm_unk_id(spm) : -1;
-    /* sampling as ingot-train's --sample-every does it. No max_length:
+    /* sampling as ingot-train generate does it. No max_length:
      * transformers warns on every generate(max_new_tokens=N) when the
-     * generation config sets one; the context is config.json's */
+     * generation config sets one; the context is config.json's. A
+     * continuation ends at a document boundary, EOS or BOS (an Ingot
+     * dataset marks documents with either: BOS by default), as generate
+     * stops: transformers takes a list of eos ids. */
+    json_t *stops = eos >= 0 && bos >= 0 ? json_pack("[i, i]", eos, bos)
+                                         : id_or_null(eos >= 0 ? eos : bos);
     int err = tr_export_write_json(dir, "generation_config.json", json_pack(
         "{s:o, s:o, s:o, s:b, s:i, s:f}", "bos_token_id", id_or_null(bos),
-        "eos_token_id", id_or_null(eos), "pad_token_id", id_or_null(pad), "do_sample", 1,
+        "eos_token_id", stops, "pad_token_id", id_or_null(pad), "do_sample", 1,
         "top_k", 40, "temperature", 1.0), 9);
     if (!err)
         err = remove_tokenizer_files(dir, !spm);

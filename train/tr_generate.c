@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli_num.h"
+#include "fsutil.h"
 #include "ingot_config.h"
 #include "ingot_err.h"
 #include "mono_clock.h"
@@ -26,21 +27,31 @@ static const char usage[] =
     "Continue a prompt with a trained model (GPT-2 or llama) on the CPU or a GPU, with\n"
     "a key/value cache. CKPT: a ckpt-*.bin file or a --ckpt-dir directory (its newest\n"
     "checkpoint). Prints the prompt and the continuation as text (stdout) and the\n"
-    "speed of the prompt and of the generated tokens (stderr).\n"
+    "speed of the prompt and of the generated tokens (stderr). Text is printed as it\n"
+    "is generated.\n"
     "\n"
     "options:\n"
     "  --prompt TEXT       the prompt, encoded with the model's SentencePiece tokenizer;\n"
     "                      BOS goes first when the tokenizer has one (documents began\n"
     "                      with it in training) unless --no-bos\n"
     "  --prompt-ids \"I J\" the prompt as token ids (no tokenizer needed)\n"
+    "  --prompt-file F     the prompt's text from file F (- : standard input)\n"
     "  --data DIR          the training dataset (for its tokenizer; default: the one\n"
     "                      the checkpoint's settings name, if still there), or\n"
     "  --tokenizer FILE    the SentencePiece model\n"
     "  --tokens N          tokens to generate (default 64)\n"
     "  --top-k K           sample from the K most likely tokens, 1 = greedy (default 40,\n"
     "                      at most 256)\n"
+    "  --top-p P           nucleus sampling within the top k: the fewest likeliest\n"
+    "                      tokens whose probabilities add up to P (default 1: off)\n"
     "  --temperature X     softmax temperature (default 1.0)\n"
-    "  --seed N            sampling seed (default 1337)\n"
+    "  --seed N            sampling seed (default 1337; sample i uses seed + i)\n"
+    "  --samples N         N continuations of the prompt, each after a '### sample i'\n"
+    "                      line (default 1)\n"
+    "  --no-stop           go on past a document boundary; by default the\n"
+    "                      continuation ends at the tokenizer's EOS or BOS (the\n"
+    "                      document markers ingot-pretok writes), which is printed\n"
+    "                      only with --ids\n"
     "  --ids               print token ids instead of text\n"
     "  --threads N         CPU threads (default: all cores)\n"
     "  --device DEV        cpu (default), cuda or auto (a GPU when there is one)\n"
@@ -50,15 +61,80 @@ static const char usage[] =
     "  --help              this text\n";
 
 struct gen_opts {
-    const char *ckpt, *prompt, *prompt_ids, *data, *tokenizer, *device, *precision;
-    int tokens, top_k, threads;
-    double temperature;
+    const char *ckpt, *prompt, *prompt_ids, *prompt_file, *data, *tokenizer, *device, *precision;
+    int tokens, top_k, threads, samples;
+    double temperature, top_p;
     int64_t seed;
-    bool no_bos, ids, no_cache;
+    bool no_bos, ids, no_cache, no_stop;
+    char *prompt_buf;       /* --prompt-file's text (o->prompt points into it) */
 };
 
 enum { O_PROMPT = 256, O_PROMPT_IDS, O_DATA, O_TOKENIZER, O_TOKENS, O_TOP_K, O_TEMP, O_SEED,
-       O_NO_BOS, O_IDS, O_THREADS, O_HELP, O_DEVICE, O_PRECISION, O_NO_CACHE };
+       O_NO_BOS, O_IDS, O_THREADS, O_HELP, O_DEVICE, O_PRECISION, O_NO_CACHE, O_PROMPT_FILE,
+       O_TOP_P, O_SAMPLES, O_NO_STOP };
+
+/* The largest --prompt-file (a prompt beyond a model's context is cut to
+ * its last seq_len tokens anyway). */
+#define PROMPT_FILE_MAX ((size_t)64 << 20)
+
+/* --prompt-file: a file's text, or standard input's ("-"), NUL-terminated,
+ * its length in *len. */
+static int read_prompt_file(const char *path, char **text, size_t *len)
+{
+    *len = 0;
+    if (strcmp(path, "-"))
+        return fs_read_capped(path, "--prompt-file", PROMPT_FILE_MAX, text, len);
+    size_t cap = 1 << 16;
+    char *b = malloc(cap + 1);
+    if (!b)
+        return ingot_oom("the prompt", cap + 1);
+    for (;;) {
+        if (*len == cap) {
+            if (cap >= PROMPT_FILE_MAX) {
+                free(b);
+                return ingot_fail(INGOT_E_USAGE, "--prompt-file -: standard input holds more "
+                                  "than %zu MiB", PROMPT_FILE_MAX >> 20);
+            }
+            char *nb = realloc(b, 2 * cap + 1);
+            if (!nb) {
+                free(b);
+                return ingot_oom("the prompt", 2 * cap + 1);
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + *len, 1, cap - *len, stdin);
+        *len += got;
+        if (got == 0) {
+            if (ferror(stdin)) {
+                free(b);
+                return ingot_fail(-EIO, "--prompt-file -: cannot read standard input");
+            }
+            break;
+        }
+    }
+    b[*len] = '\0';
+    *text = b;
+    return 0;
+}
+
+/* read_prompt_file(), refusing a NUL inside (the prompt is text; the
+ * encoder would stop there). */
+static int load_prompt_file(const char *path, char **text)
+{
+    size_t len;
+    int err = read_prompt_file(path, text, &len);
+    if (err)
+        return err;
+    const char *nul = memchr(*text, '\0', len);
+    if (nul) {
+        err = ingot_fail(INGOT_E_USAGE, "--prompt-file %s: a NUL byte at offset %zu; the prompt "
+                         "must be text", path, (size_t)(nul - *text));
+        free(*text);
+        *text = NULL;
+    }
+    return err;
+}
 
 static int parse(int argc, char **argv, struct gen_opts *o)
 {
@@ -78,10 +154,14 @@ static int parse(int argc, char **argv, struct gen_opts *o)
         { "device", required_argument, NULL, O_DEVICE },
         { "precision", required_argument, NULL, O_PRECISION },
         { "no-cache", no_argument, NULL, O_NO_CACHE },
+        { "prompt-file", required_argument, NULL, O_PROMPT_FILE },
+        { "top-p", required_argument, NULL, O_TOP_P },
+        { "samples", required_argument, NULL, O_SAMPLES },
+        { "no-stop", no_argument, NULL, O_NO_STOP },
         { NULL, 0, NULL, 0 },
     };
     *o = (struct gen_opts){ .tokens = 64, .top_k = 40, .temperature = 1.0, .seed = 1337,
-                            .device = "cpu", .precision = "fp32" };
+                            .device = "cpu", .precision = "fp32", .samples = 1, .top_p = 1.0 };
     optind = 1;
     opterr = 0;
     int c, err = 0;
@@ -112,6 +192,10 @@ static int parse(int argc, char **argv, struct gen_opts *o)
             o->precision = optarg;
             break;
         case O_NO_CACHE: o->no_cache = true; break;
+        case O_PROMPT_FILE: o->prompt_file = optarg; break;
+        case O_TOP_P: err = cli_parse_double("--top-p", optarg, 1e-6, 1.0, &o->top_p); break;
+        case O_SAMPLES: err = cli_parse_int("--samples", optarg, 1, 1 << 16, &o->samples); break;
+        case O_NO_STOP: o->no_stop = true; break;
         case O_HELP:
             fputs(usage, stdout);
             return 1;
@@ -123,9 +207,16 @@ static int parse(int argc, char **argv, struct gen_opts *o)
         return err;
     if ((err = tr_cli_ckpt(argc, argv, &o->ckpt)))
         return err;
-    if (!o->prompt == !o->prompt_ids)
-        return ingot_fail(INGOT_E_USAGE, "give the prompt as --prompt TEXT or --prompt-ids "
-                          "\"I J ...\" (one of them)");
+    if ((o->prompt != NULL) + (o->prompt_ids != NULL) + (o->prompt_file != NULL) != 1)
+        return ingot_fail(INGOT_E_USAGE, "give the prompt as --prompt TEXT, --prompt-file FILE "
+                          "or --prompt-ids \"I J ...\" (one of them)");
+    if (o->top_p < 1.0 && o->top_k <= 1)
+        return ingot_fail(INGOT_E_USAGE, "--top-p %g with --top-k 1 (greedy) changes nothing; "
+                          "raise --top-k (at most 256) for nucleus sampling", o->top_p);
+    if (o->prompt_file && (err = load_prompt_file(o->prompt_file, &o->prompt_buf)))
+        return err;
+    if (o->prompt_file)
+        o->prompt = o->prompt_buf;
     return 0;
 }
 
@@ -210,24 +301,74 @@ static int prompt_ids(const struct gen_opts *o, const struct ingot_spm *spm, int
     return err;
 }
 
-static int print_result(const struct gen_opts *o, const struct ingot_spm *spm,
-                        const int32_t *ids, int n)
+/* Output as it is generated. Text: the decoded sequence's bytes beyond
+ * those printed, less a trailing U+FFFD (a byte-fallback character whose
+ * other bytes are still to come: SentencePiece decodes a lone byte piece
+ * as U+FFFD); each decode is of the whole sequence, so what is printed in
+ * the end is exactly the decode of all the ids. Ids: each as it comes. */
+struct gen_stream {
+    const struct ingot_spm *spm;    /* NULL: ids */
+    size_t printed;                 /* text bytes printed */
+    int n_ids;                      /* ids printed */
+};
+
+static int stream_ids(struct gen_stream *g, const int32_t *ids, int n)
 {
-    if (o->ids || !spm) {
-        for (int i = 0; i < n; i++)
-            printf(i ? " %d" : "%d", ids[i]);
-        putchar('\n');
-        return 0;
-    }
+    for (; g->n_ids < n; g->n_ids++)
+        printf(g->n_ids ? " %d" : "%d", ids[g->n_ids]);
+    return tr_cli_flush_stdout("generated ids");
+}
+
+/* Print the text of ids[0, n) not yet printed; all of it when final. */
+static int stream_text(struct gen_stream *g, const int32_t *ids, int n, bool final)
+{
     char *text;
     size_t len;
-    int err = ingot_spm_decode(spm, (const uint32_t *)ids, (size_t)n, &text, &len);
+    int err = ingot_spm_decode(g->spm, (const uint32_t *)ids, (size_t)n, &text, &len);
     if (err)
         return err;
-    fwrite(text, 1, len, stdout);
-    putchar('\n');
+    static const char fffd[] = "\xef\xbf\xbd";
+    size_t stable = len;
+    while (!final && stable >= 3 && !memcmp(text + stable - 3, fffd, 3))
+        stable -= 3;
+    if (stable > g->printed) {
+        fwrite(text + g->printed, 1, stable - g->printed, stdout);
+        g->printed = stable;
+    }
     free(text);
-    return 0;
+    return tr_cli_flush_stdout("generated text");
+}
+
+static int on_token(void *arg, const int32_t *ids, int n)
+{
+    struct gen_stream *g = arg;
+    return g->spm ? stream_text(g, ids, n, false) : stream_ids(g, ids, n);
+}
+
+/* The end of one sample: what is left, and the line's end. */
+static int stream_end(struct gen_stream *g, const int32_t *ids, int n)
+{
+    int err = g->spm ? stream_text(g, ids, n, true) : stream_ids(g, ids, n);
+    if (!err) {
+        putchar('\n');
+        err = tr_cli_flush_stdout(g->spm ? "generated text" : "generated ids");
+    }
+    return err;
+}
+
+/* Ids that end a continuation (a document boundary): the tokenizer's EOS
+ * and BOS, those inside the model's vocabulary. */
+static int stop_ids(const struct gen_opts *o, const struct ingot_spm *spm, int vocab,
+                    int32_t out[2])
+{
+    int n = 0;
+    if (o->no_stop || !spm)
+        return 0;
+    int32_t cand[2] = { ingot_spm_eos_id(spm), ingot_spm_bos_id(spm) };
+    for (int i = 0; i < 2; i++)
+        if (cand[i] >= 0 && cand[i] < vocab)
+            out[n++] = cand[i];
+    return n;
 }
 
 /* The back end for --device and --no-cache: the cached one of the device,
@@ -312,21 +453,39 @@ int tr_generate_main(int argc, char **argv)
     if (ctx > 1 && (err = ops->logits(be, ids + n_prompt - ctx, ctx - 1, scratch)))
         goto out;
     double t1 = mono_now();
+    int32_t stops[2];
+    struct gen_stream g = { .spm = o.ids ? NULL : spm };
     struct tr_sample_opts so = { .n_new = o.tokens, .top_k = o.top_k,
-                                 .temperature = (float)o.temperature, .seed = (uint64_t)o.seed };
-    if ((err = tr_sample(ops, be, &st.cfg, &so, ids, n_prompt)))
+                                 .temperature = (float)o.temperature, .top_p = (float)o.top_p,
+                                 .stop_ids = stops, .n_stop = stop_ids(&o, spm, st.cfg.vocab,
+                                                                       stops),
+                                 .on_token = on_token, .arg = &g };
+    int n_new_total = 0;
+    for (int i = 0; i < o.samples && !err; i++) {
+        int done = 0;
+        so.seed = (uint64_t)o.seed + (uint64_t)i;
+        so.n_done = &done;
+        g.printed = 0;
+        g.n_ids = 0;
+        if (o.samples > 1 && g.spm)
+            printf("### sample %d\n", i + 1);
+        /* the prompt at once (the first token takes a while on a big model) */
+        if (!(err = on_token(&g, ids, n_prompt)) &&
+            !(err = tr_sample(ops, be, &st.cfg, &so, ids, n_prompt)))
+            err = stream_end(&g, ids, n_prompt + done);
+        n_new_total += done;
+    }
+    if (err)
         goto out;
     double t2 = mono_now(), pre = t1 - t0, dec = t2 - t1;
-    if ((err = print_result(&o, spm, ids, n_prompt + o.tokens)) ||
-        (err = tr_cli_flush_stdout("generated text")))
-        goto out;
     /* prefill: the context less its last token (tr_sample's first call) */
     fprintf(stderr, "generate: prompt %d tokens (prefill of %d in %.3f s, %.1f tok/s), %d new "
-            "tokens in %.3f s (%.1f tok/s) on %s, step %" PRIu64 " of %s, top-k %d, temperature "
-            "%g, seed %" PRId64 "\n", n_prompt, ctx - 1, pre, (ctx - 1) / (pre > 0 ? pre : 1e-9),
-            o.tokens, dec,
-            o.tokens / (dec > 0 ? dec : 1e-9), backend_label(ops), st.step, o.ckpt, o.top_k,
-            o.temperature, o.seed);
+            "tokens%s in %.3f s (%.1f tok/s) on %s, step %" PRIu64 " of %s, top-k %d, top-p %g, "
+            "temperature %g, seed %" PRId64 "\n", n_prompt, ctx - 1, pre,
+            (ctx - 1) / (pre > 0 ? pre : 1e-9), n_new_total,
+            o.samples > 1 ? " in all samples" : "", dec,
+            n_new_total / (dec > 0 ? dec : 1e-9), backend_label(ops), st.step, o.ckpt, o.top_k,
+            o.top_p, o.temperature, o.seed);
 out:
     if (be)
         ops->destroy(be);
@@ -335,5 +494,6 @@ out:
     free(ids);
     free(params);
     free(ckpt_file);
+    free(o.prompt_buf);
     return err;
 }

@@ -13,6 +13,7 @@ and without byte fallback. Needs torch, transformers and sentencepiece;
 skips (77) without them. INGOT_TEST_PYTHON=/path/to/python reruns this script with
 an interpreter that has them.
 usage: test_export_hf.py INGOT_PRETOK INGOT_DUMP INGOT_TRAIN SPM_TRAIN"""
+import json
 import os
 import struct
 import sys
@@ -99,7 +100,10 @@ def check_no_length_warning(model, start, pad):
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
             with torch.no_grad():
-                out = model.generate(torch.tensor([start]), max_new_tokens=5, pad_token_id=pad)
+                # min_new_tokens: the sample would otherwise end at a document
+                # boundary (generation_config's eos ids) before 5 tokens
+                out = model.generate(torch.tensor([start]), max_new_tokens=5, min_new_tokens=5,
+                                     pad_token_id=pad)
     finally:
         logging.get_logger("transformers").removeHandler(h)
         logging.set_verbosity_error()
@@ -217,6 +221,12 @@ def main():
     check(ingot_ids == hf_ids, "greedy generation: ingot %s, transformers %s"
           % (ingot_ids, hf_ids))
     check_no_length_warning(model, start, tok.eos_token_id)
+    # a continuation ends at a document boundary, EOS or BOS, as ingot-train generate's
+    gc = json.load(open(os.path.join(hf, "generation_config.json")))
+    check(gc["eos_token_id"] == [sp.eos_id(), sp.bos_id()] or
+          (sp.eos_id() < 0 and gc["eos_token_id"] == sp.bos_id()),
+          "generation_config eos_token_id %r (eos %d, bos %d)"
+          % (gc["eos_token_id"], sp.eos_id(), sp.bos_id()))
     n_models = tokenizer_variants(fx, texts)
     fx.cleanup()
     print("ok: transformers GPT2LMHeadModel logits within %.2g of Ingot's (max |logit| %.3g), "

@@ -265,7 +265,7 @@ static void check_generate_cli(const char *bin, const char *dir, const char *out
     expect(cmd, out, 2, "needs --device cuda");
     free(cmd);
     const struct { const char *args; const char *msg; } bad[] = {
-        { "", "--prompt TEXT or --prompt-ids" },
+        { "", "--prompt TEXT, --prompt-file FILE or --prompt-ids" },
         { "--prompt-ids '1 2' --prompt x", "one of them" },
         { "--prompt-ids '1 999'", "outside the model's vocabulary" },
         { "--prompt-ids 1 --top-k 0", "--top-k" },
