@@ -1,4 +1,5 @@
 /* Command-line numbers: one parser, one formatter (cli_num.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -102,6 +103,85 @@ int cli_parse_double(const char *flag, const char *s, double lo, double hi, doub
                           s ? s : "", lo, hi);
     }
     *out = v;
+    return 0;
+}
+
+/* Up to max ':'-separated unsigned fields of s into f; their count, or -1. */
+static int colon_fields(const char *s, long *f, int max)
+{
+    int n = 0;
+    for (;;) {
+        if (!isdigit((unsigned char)*s) || n == max)
+            return -1;
+        char *end;
+        errno = 0;
+        f[n++] = strtol(s, &end, 10);
+        if (errno || f[n - 1] > 100000000L)
+            return -1;
+        s = end;
+        if (!*s)
+            return n;
+        if (*s++ != ':')
+            return -1;
+    }
+}
+
+/* "3h50m", "90s", "1d12h": numbers each followed by d, h, m or s, largest
+ * first, each unit once. */
+static int unit_duration(const char *s, double *out)
+{
+    static const char units[] = "dhms";
+    static const double secs[] = { 86400.0, 3600.0, 60.0, 1.0 };
+    int next = 0;
+    double t = 0.0;
+    if (!*s)
+        return -1;
+    while (*s) {
+        char *end;
+        errno = 0;
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        double v = strtod(s, &end);
+        if (errno || end == s || !*end)
+            return -1;
+        const char *u = strchr(units + next, *end);
+        if (!u || !*u)
+            return -1;
+        next = (int)(u - units) + 1;
+        t += v * secs[u - units];
+        s = end + 1;
+    }
+    *out = t;
+    return 0;
+}
+
+int cli_parse_duration(const char *flag, const char *s, double *seconds)
+{
+    double t = -1.0;
+    long f[3];
+    const char *dash = s ? strchr(s, '-') : NULL;
+    if (!s) {
+        t = -1.0;
+    } else if (dash) {   /* D-HH, D-HH:MM, D-HH:MM:SS */
+        char *end;
+        errno = 0;
+        long d = isdigit((unsigned char)*s) ? strtol(s, &end, 10) : -1;
+        int n = d >= 0 && !errno && end == dash ? colon_fields(dash + 1, f, 3) : -1;
+        if (n >= 1 && d <= 100000)
+            t = d * 86400.0 + f[0] * 3600.0 + (n > 1 ? f[1] * 60.0 : 0.0) + (n > 2 ? f[2] : 0.0);
+    } else if (strpbrk(s, "dhms")) {
+        if (unit_duration(s, &t))
+            t = -1.0;
+    } else {   /* MINUTES, MM:SS, HH:MM:SS */
+        int n = colon_fields(s, f, 3);
+        t = n == 1 ? f[0] * 60.0 : n == 2 ? f[0] * 60.0 + f[1] :
+            n == 3 ? f[0] * 3600.0 + f[1] * 60.0 + f[2] : -1.0;
+    }
+    if (!(t > 0.0) || !isfinite(t))
+        return ingot_fail(INGOT_E_USAGE, "%s '%s': expected a duration above 0, as Slurm's "
+                          "--time writes it (MINUTES, MM:SS, HH:MM:SS, D-HH:MM:SS) or with "
+                          "units (90s, 45m, 3h50m, 1d12h)", flag, s ? s : "");
+    *seconds = t;
     return 0;
 }
 

@@ -21,6 +21,10 @@ int cli_parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64
 int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
 /* A finite real number in [lo, hi] (plain strtod syntax, no suffix). */
 int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out);
+/* A duration into *seconds (> 0): Slurm's --time forms (MINUTES, MM:SS,
+ * HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS), so a job script can pass its own
+ * limit, or units (90s, 45m, 3h50m, 1d12h). INGOT_E_USAGE naming flag. */
+int cli_parse_duration(const char *flag, const char *s, double *seconds);
 
 /* The value of the long option --name (name without its dashes, as in
  * struct option): refuses "" and a value that starts with "--", which is the

@@ -75,6 +75,8 @@ int tr_dist_reduce_scatter_f32(tr_dist *d, float *buf, size_t shard);
 int tr_dist_all_gather_f32(tr_dist *d, float *buf, size_t shard);
 /* *any = whether any rank's flag is set: the stop decision. */
 int tr_dist_vote(tr_dist *d, bool flag, bool *any, const char *what);
+/* tr_dist_vote() of n (<= 8) flags at once, in one collective. */
+int tr_dist_vote_n(tr_dist *d, const bool *flags, bool *any, int n, const char *what);
 /* Every rank's text must equal rank 0's; else every rank fails with
  * INGOT_E_MISMATCH naming the first rank that differs and how. */
 int tr_dist_check(tr_dist *d, const char *mine, const char *what);

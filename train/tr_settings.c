@@ -289,6 +289,7 @@ static bool per_invocation(const char *k)
     static const char *const keys[] = {
         "device", "threads", "quiet", "no-verify", "ckpt-dir", "resume", "init-from", "config",
         "stop-after", "dump-batch", "profile", "peak-tflops", "dist", "dist-timeout", "dist-port",
+        "time-limit",
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (!strcmp(k, keys[i]))

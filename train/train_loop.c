@@ -63,6 +63,9 @@ struct run {
     uint64_t tokens;
     double elapsed_s;
     double mark;                /* wall clock of the last step boundary */
+    /* --time-limit: when this invocation began, and the latest step,
+     * evaluation and save times, the room left for the last step */
+    double t_start, step_s, eval_s, save_s;
     double session_s;           /* training time of this invocation (for the ETA) */
     int64_t session_steps;
     /* a mixture: tokens taken from each source up to the steps in flight */
@@ -511,6 +514,7 @@ static int report(struct run *r, const struct tr_step_result *res, int64_t end)
      * one (the host's interval shifts where the loop drains), else over the
      * host's interval; the elapsed time and the ETA stay the host's */
     const double rate_s = res->period_s > 0.0 ? res->period_s : dt;
+    r->step_s = rate_s;
     double tps = rate_s > 0.0 ? (double)r->tokens_per_step / rate_s : 0.0;
     float lr = tr_schedule_lr(&r->sched, res->t);
     if (!isfinite(res->loss))
@@ -625,6 +629,17 @@ static void profile_summary(struct run *r)
             "them\n", r->prof_pw / r->prof_pw_n, r->prof_pw_n, r->prof_capped_n);
 }
 
+/* --time-limit: whether ending after this step is the last chance to end
+ * with a checkpoint inside the limit (another step, an evaluation and a
+ * save would pass it, as long as the last ones took). */
+static bool time_is_up(const struct run *r)
+{
+    if (r->o->time_limit <= 0.0)
+        return false;
+    double room = 2.0 * r->step_s + r->eval_s + r->save_s;
+    return mono_now() - r->t_start + room >= r->o->time_limit;
+}
+
 static int run_loop(struct run *r)
 {
     const struct tr_opts *o = r->o;
@@ -659,10 +674,13 @@ static int run_loop(struct run *r)
                                        (size_t)(r->cfg.seq_len + 1), &hp)))
             return err;
         inflight++;
-        /* a stop is collective: a rank that left alone would hang the rest */
-        bool stop;
-        if ((err = tr_dist_vote(r->dist, stop_requested, &stop, "stop vote")))
+        /* a stop is collective: a rank that left alone would hang the rest.
+         * Two flags in one vote: a signal (exit 130 on every rank) and
+         * --time-limit reached (exit 0) */
+        bool flags[2] = { stop_requested, time_is_up(r) }, why[2];
+        if ((err = tr_dist_vote_n(r->dist, flags, why, 2, "stop vote")))
             return err;
+        bool stop = why[0] || why[1];
         tr_dist_local_end(r->dist);   /* every rank is past the last local work */
         /* evaluation and samples follow the run's step numbers (and its real
          * end), not where this invocation stops, so that a resumed run logs
@@ -687,8 +705,15 @@ static int run_loop(struct run *r)
         if (do_val && (err = evaluate(r, s)))
             return err;
         const double eval_s = do_val ? mono_now() - t_eval : 0.0;
-        if ((do_sample && (err = sample(r, s))) || (do_ckpt && (err = save_checkpoint(r, s))))
+        if (do_val)
+            r->eval_s = eval_s;
+        if (do_sample && (err = sample(r, s)))
             return err;
+        const double t_save = mono_now();
+        if (do_ckpt && (err = save_checkpoint(r, s)))
+            return err;
+        if (do_ckpt)
+            r->save_s = mono_now() - t_save;
         /* every rank evaluated; only rank 0 samples and saves: the ranks
          * whose work no other rank's can outlast (by more than an
          * evaluation's time) wait on a clock again */
@@ -700,10 +725,22 @@ static int run_loop(struct run *r)
          * next vote, where the others may be serving --zero 1's gathers) */
         if (!stop && do_ckpt && stop_requested && tr_dist_world(r->dist) <= 1 && s < end)
             stop = true;
-        if (stop && s < end)
+        if (stop && s < end && why[0])
             return ingot_fail(INGOT_E_INTERRUPTED, "interrupted after step %" PRId64 "%s", s,
                               o->ckpt_dir ? "; checkpoint written, continue with --resume" :
                               " (no --ckpt-dir, nothing saved)");
+        if (stop && s < end) {
+            if (flags[1])
+                say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
+                    "--time-limit of %g s leaves no room for another step and checkpoint (the "
+                    "last took %.2f s and %.2f s); checkpoint written, continue with "
+                    "--resume\n", s, o->steps, mono_now() - r->t_start, o->time_limit,
+                    r->step_s, r->save_s);
+            else   /* another rank's limit (the ranks may be given different ones) */
+                say(r, "stopped after step %" PRId64 " of %d: another rank's --time-limit "
+                    "was reached; checkpoint written, continue with --resume\n", s, o->steps);
+            return 0;
+        }
     }
     /* a run cut short on purpose says where it stands, as an interrupted
      * one does */
@@ -716,7 +753,7 @@ static int run_loop(struct run *r)
 
 int tr_train(const struct tr_opts *o)
 {
-    struct run r = { .o = o, .lock_fd = -1 };
+    struct run r = { .o = o, .lock_fd = -1, .t_start = mono_now() };
     int err;
     struct tr_loader_opts lo = {
         .dir = o->data, .sources = o->data_src, .n_sources = o->n_data, .seq_len = o->seq_len,

@@ -131,6 +131,10 @@ void tr_opts_help(const char *prog)
         "  --ckpt-dir D            write checkpoints to D (always at the end of the run)\n"
         "  --ckpt-every N          also every N steps (default 0: only at the end)\n"
         "  --ckpt-keep N           keep only the newest N checkpoints (default 0: all)\n"
+        "  --time-limit D          end this run with a checkpoint before D has passed\n"
+        "                          since its start (room left for a step and a save);\n"
+        "                          exit 0, continue with --resume. Slurm's --time forms\n"
+        "                          (90 = 90 minutes, 3:50:00, 1-00:00:00) or 3h50m\n"
         "  --resume                continue from the newest checkpoint in --ckpt-dir with\n"
         "                          its settings (model, schedule, batch, data); flags given\n"
         "                          here override them and are reported\n"
@@ -163,7 +167,7 @@ enum {
     O_MODEL, O_LAYERS, O_HEADS, O_DIM, O_SEQ_LEN, O_BATCH, O_BATCH_TOKENS, O_STEPS,
     O_STOP_AFTER, O_LR, O_MIN_LR, O_LR_SCHEDULE, O_COOLDOWN, O_WARMUP, O_WD, O_CLIP, O_SEED, O_THREADS, O_VAL_EVERY,
     O_VAL_TOKENS, O_SAMPLE_EVERY, O_SAMPLE_TOKENS, O_TOP_K, O_TEMPERATURE, O_CKPT_DIR,
-    O_CKPT_EVERY, O_CKPT_KEEP, O_RESUME, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
+    O_CKPT_EVERY, O_CKPT_KEEP, O_TIME_LIMIT, O_RESUME, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
     O_PRECISION, O_PROFILE, O_PEAK_TFLOPS, O_VERSION,
     O_DIST, O_DIST_TIMEOUT, O_DIST_PORT, O_ZERO, O_GRAD_REDUCE, O_INIT_FROM, O_CONFIG,
     O_ARCH, O_KV_HEADS, O_FFN_DIM, O_ROPE_THETA, O_NORM_EPS, O_TIE_EMB,
@@ -204,6 +208,7 @@ static const struct option long_opts[] = {
     { "ckpt-dir", required_argument, NULL, O_CKPT_DIR },
     { "ckpt-every", required_argument, NULL, O_CKPT_EVERY },
     { "ckpt-keep", required_argument, NULL, O_CKPT_KEEP },
+    { "time-limit", required_argument, NULL, O_TIME_LIMIT },
     { "resume", no_argument, NULL, O_RESUME },
     { "metrics", required_argument, NULL, O_METRICS },
     { "print-every", required_argument, NULL, O_PRINT_EVERY },
@@ -421,6 +426,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
     case O_CKPT_DIR: o->ckpt_dir = v; break;
     case O_CKPT_EVERY: err = cli_parse_int("--ckpt-every", v, 0, TR_MAX_STEPS, &o->ckpt_every); break;
     case O_CKPT_KEEP: err = cli_parse_int("--ckpt-keep", v, 0, 1 << 20, &o->ckpt_keep); break;
+    case O_TIME_LIMIT: err = cli_parse_duration("--time-limit", v, &o->time_limit); break;
     case O_RESUME: o->resume = on; break;
     case O_INIT_FROM: o->init_from = v; break;
     case O_CONFIG: o->config = v; break;
@@ -598,6 +604,9 @@ static int finish(struct tr_opts *o)
 
     if (o->resume && !o->ckpt_dir)
         return ingot_fail(INGOT_E_USAGE, "--resume needs --ckpt-dir (where the checkpoints are)");
+    if (o->time_limit > 0.0 && !o->ckpt_dir)
+        return ingot_fail(INGOT_E_USAGE, "--time-limit needs --ckpt-dir: the run ends with a "
+                          "checkpoint to --resume from");
     if ((o->ckpt_every || o->ckpt_keep) && !o->ckpt_dir) {
         /* A config file (a run's own config.json, say) carries the cadence
          * but never the directory: it applies once --ckpt-dir is given. */
@@ -718,6 +727,7 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
     o->stop_after = -1;
     o->lr = o->min_lr = -1.0f;
     o->lr_schedule = TR_SCHED_COSINE;
+    o->time_limit = -1.0;
     o->cooldown = -1.0;
     o->warmup = -1;
     o->weight_decay = 0.1f;

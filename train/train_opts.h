@@ -66,6 +66,7 @@ struct tr_opts {
     bool ckpt_dir_made;         /* set by main: this invocation created --ckpt-dir (a run
                                  * failing before writing into it leaves nothing) */
     int ckpt_every, ckpt_keep;
+    double time_limit;          /* --time-limit in seconds (-1: none) */
     bool resume;
     const char *init_from;      /* --init-from CKPT: weights only, a new run */
     const char *config;         /* --config FILE */

@@ -95,6 +95,26 @@ int main(void)
     CHECK(!strcmp(cli_human_bytes(999950, b, sizeof(b)), "1.0 MB"));   /* not 1000.0 kB */
     CHECK(!strcmp(cli_human_bytes(999940, b, sizeof(b)), "999.9 kB"));
 
+    /* durations: Slurm's --time forms and units */
+    static const struct { const char *s; double secs; } dur[] = {
+        { "90", 5400 }, { "1:30", 90 }, { "2:00:00", 7200 }, { "1-0", 86400 },
+        { "1-2:30", 95400 }, { "1-02:30:15", 95415 }, { "90s", 90 }, { "45m", 2700 },
+        { "3h50m", 13800 }, { "1d12h", 129600 }, { "1.5h", 5400 }, { "0:01", 1 },
+    };
+    for (size_t i = 0; i < sizeof(dur) / sizeof(dur[0]); i++) {
+        double t = -1;
+        CHECK_OK(cli_parse_duration("--time-limit", dur[i].s, &t));
+        CHECK(t == dur[i].secs);
+    }
+    static const char *const bad_dur[] = { "", "0", "0:00", "-5", "5x", "m", "3m50h", "1h1h",
+                                           "1:2:3:4", "1-", "a-1", "1-2:3:4:5", ":5", "5:" };
+    for (size_t i = 0; i < sizeof(bad_dur) / sizeof(bad_dur[0]); i++) {
+        double t = -1;
+        CHECK(cli_parse_duration("--time-limit", bad_dur[i], &t) == INGOT_E_USAGE);
+        CHECK(strstr(ingot_errmsg(), "--time-limit") && strstr(ingot_errmsg(), "HH:MM:SS"));
+        CHECK(t == -1);
+    }
+
     /* A message recorded for one failure must not be printed for another. */
     ingot_fail(INGOT_E_CORRUPT, "shard x: header field y is bad");
     CHECK(!strcmp(ingot_errmsg_for(-ENOMEM), strerror(ENOMEM)));

@@ -264,6 +264,33 @@ def stop_collective(extra=()):
           "wrote the checkpoint" % (" " + " ".join(extra) if extra else "", stops[0]))
 
 
+def time_limit():
+    """--time-limit on every rank, then on rank 1 alone: both ranks stop after the same
+    step with exit 0 (one vote carries it, apart from a signal's stop) and rank 0 writes
+    the checkpoint of that step."""
+    for case, per_rank in (("all", lambda r: ["--time-limit", "2s"]),
+                           ("rank 1", lambda r: ["--time-limit", "2s"] if r == 1 else [])):
+        ck = os.path.join(TMP, "cktime-" + case.replace(" ", ""))
+        args = [x if x != "8" else "1000000" for x in BASE] + ["--ckpt-dir", ck,
+                                                              "--print-every", "1000"]
+        procs = spawn_tcp(2, args, per_rank)
+        outs = [p.communicate(timeout=90) for p in procs]
+        rcs = [p.returncode for p in procs]
+        if rcs != [0, 0]:
+            fail("time limit (%s): exit codes %s\n%s" % (case, rcs, outs))
+        out0 = outs[0][0]
+        # with limits on every rank, either may reach its own first
+        want = ("--time-limit",) if case == "all" else ("another rank's --time-limit",)
+        if "stopped after step" not in out0 or not all(w in out0 for w in want):
+            fail("time limit (%s): rank 0 says %r" % (case, out0[-600:]))
+        step = out0.split("stopped after step ")[1].split()[0]
+        if not os.path.exists(os.path.join(ck, "ckpt-%08d.bin" % int(step))):
+            fail("time limit (%s): no checkpoint of step %s in %s" % (case, step,
+                                                                     os.listdir(ck)))
+        print("time limit (%s): both ranks stopped after step %s, exit 0, checkpoint written"
+              % (case, step))
+
+
 def mismatch():
     procs = spawn_tcp(2, BASE, per_rank=lambda r: ["--batch", "1"] if r == 1 else [])
     outs = [p.communicate(timeout=60) for p in procs]
@@ -471,6 +498,7 @@ def main():
         if MODE == "tcp":
             stop_collective()
             stop_collective(("--zero", "1"))
+            time_limit()
             mismatch()
             weights_mismatch()
             interrupt_rendezvous()

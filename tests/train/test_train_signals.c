@@ -6,7 +6,8 @@
  * - SIGHUP stops the run like SIGTERM: the step finishes, a checkpoint is
  *   written, exit 130; under nohup (SIGHUP ignored from the start) the run
  *   goes on and SIGTERM stops it;
- * - the reader of its output gone (SIGPIPE): the same stop, exit 130.
+ * - the reader of its output gone (SIGPIPE): the same stop, exit 130;
+ * - --time-limit: the run ends by itself with a checkpoint, exit 0.
  * usage: test_train_signals INGOT_TRAIN */
 #include <errno.h>
 #include <fcntl.h>
@@ -246,12 +247,47 @@ static int reader_gone(const char *dir)
     return failures;
 }
 
+/* --time-limit (Slurm's form 0:02, two seconds): a run of a million steps
+ * ends by itself with exit 0, a checkpoint of the step it stopped after and
+ * a message saying so; --resume continues from that step. */
+static int time_limit(const char *dir)
+{
+    char *ck = tt_fmt("%s/ck-time", dir), *out = tt_fmt("%s/time.txt", dir);
+    char *cmd = tt_fmt("'%s' --synthetic --vocab 64 --model tiny --layers 1 --dim 32 "
+                       "--seq-len 16 --batch 2 --steps 1000000 --val-every 0 --print-every 100 "
+                       "--threads 1 --ckpt-dir '%s' --time-limit 0:02", bin, ck);
+    int rc = tt_run(cmd, out);
+    char *text = tt_slurp(out), *latest = NULL;
+    struct tr_ckpt_state st = { 0 };
+    bool saved = tr_ckpt_find_latest(ck, &latest) == 0 && latest &&
+                 tr_ckpt_read_state(latest, &st) == 0 && st.step > 0 && st.step < 1000000;
+    char want[96];
+    snprintf(want, sizeof(want), "stopped after step %llu of 1000000", (unsigned long long)st.step);
+    printf("time limit: exit %d, checkpoint %s\n", rc, latest ? latest : "none");
+    int failures = check("time limit: exit 0", rc == 0, out);
+    failures += check("time limit: checkpoint of the stop", saved, out);
+    failures += check("time limit: said", text && strstr(text, want) &&
+                      strstr(text, "--time-limit of 2 s"), out);
+    free(cmd);
+    cmd = tt_fmt("'%s' --ckpt-dir '%s' --resume --stop-after %llu --threads 1", bin, ck,
+                 (unsigned long long)st.step + 2);
+    rc = tt_run(cmd, out);
+    free(text);
+    text = tt_slurp(out);
+    snprintf(want, sizeof(want), "resumed from %s (step %llu", latest ? latest : "?",
+             (unsigned long long)st.step);
+    failures += check("time limit: --resume continues", rc == 0 && text && strstr(text, want),
+                      out);
+    free(text); free(latest); free(cmd); free(ck); free(out);
+    return failures;
+}
+
 int main(int argc, char **argv)
 {
     CHECK(argc == 2);
     bin = argv[1];
     char *dir = tt_tmpdir("signals");
-    int failures = truncated_shard(dir) + hangup(dir) + reader_gone(dir);
+    int failures = truncated_shard(dir) + hangup(dir) + reader_gone(dir) + time_limit(dir);
     tt_rmtree(dir);
     free(dir);
     if (failures)
