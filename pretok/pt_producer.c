@@ -431,6 +431,13 @@ static int end_file(struct prod *p)
                      "(truncated file); the partial record at its end is skipped",
                      (unsigned long long)p->raw_len);
     }
+    /* No byte at all in a file named .zst or .gz: zstd -d and gzip -d say
+     * "unexpected end of file" (a download that never started), not an
+     * empty text. */
+    if (p->raw_len == 0 && (p->in->name_zst || p->in->name_gz))
+        return event(p, p->in->name_zst ? PT_R_TRUNCATED_ZSTD : PT_R_TRUNCATED_GZIP, 0,
+                     "no bytes: a %s file holds at least a header (truncated file)",
+                     p->in->name_zst ? "zstd" : "gzip");
     if (p->text_len == 0)
         return event(p, PT_R_EMPTY_FILE, 0, "empty file");
     if (p->carry.len || p->skip_line) {

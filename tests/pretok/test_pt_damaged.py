@@ -58,6 +58,9 @@ files["c-corrupt.jsonl.zst"] = ("corrupt_zstd", None, None)   # 30 or a few more
 # damaged at its very start: plain text under a .zst name
 open(os.path.join(corpus, "d-notzstd.jsonl.zst"), "wb").write(jsonl(docs[100:120]))
 files["d-notzstd.jsonl.zst"] = ("not_zstd", 0, None)
+# a download that never started: zstd -d says "unexpected end of file"
+open(os.path.join(corpus, "e-empty.jsonl.zst"), "wb").close()
+files["e-empty.jsonl.zst"] = ("truncated_zstd", 0, None)
 os.symlink(t.path("gone.jsonl"), os.path.join(corpus, "f-dangling.jsonl"))
 files["f-dangling.jsonl"] = ("unreadable_file", 0, None)
 T.write_jsonl(os.path.join(corpus, "g-good.jsonl"), docs[200:400])
@@ -83,9 +86,9 @@ t.verify(out)
 for name, (reason, _, _) in files.items():
     T.check(os.path.join(corpus, name) in err and reason in err,
             "the failure does not name %s (%s): %s" % (name, reason, err))
-T.check(FLAG in err and "new --out" in err and "5 input files are damaged" in err,
+T.check(FLAG in err and "new --out" in err and "6 input files are damaged" in err,
         "the failure does not say what to do: %s" % err)
-T.check("damaged files: 5" in err, "the report has no damaged-files section: %s" % err)
+T.check("damaged files: 6" in err, "the report has no damaged-files section: %s" % err)
 # where reading stopped: the line of the partial record and the bytes read
 trunc_size = os.path.getsize(os.path.join(corpus, "a-trunc.jsonl.zst"))
 T.check("a-trunc.jsonl.zst:31: truncated_zstd: zstd stream ends inside a frame after %d "
@@ -93,7 +96,7 @@ T.check("a-trunc.jsonl.zst:31: truncated_zstd: zstd stream ends inside a frame a
 T.check("near compressed byte" in err, "corrupt zstd: where? %s" % err)
 T.check("(30 documents kept)" in err and "(0 documents kept)" in err,
         "the kept documents are not counted: %s" % err)
-T.check(rep["damaged_files"] == 5 and rep["damaged_accepted"] is False,
+T.check(rep["damaged_files"] == 6 and rep["damaged_accepted"] is False,
         "--json: damaged_files %s, accepted %s" % (rep.get("damaged_files"),
                                                     rep.get("damaged_accepted")))
 by_file = {os.path.basename(x["file"]): x for x in rep["damaged"]}
@@ -123,14 +126,14 @@ T.check(m.get("damaged_inputs_accepted") is False, "manifest: damaged_inputs_acc
 _, kept_docs = T.dataset_docs(out)
 T.check(len(kept_docs) == rep["documents"] == sum(x["documents"] for x in m["inputs"]),
         "the dataset is not complete: %d documents" % len(kept_docs))
-print("default: dataset complete, exit 1 naming all 5 files, reason, line, bytes, kept")
+print("default: dataset complete, exit 1 naming all 6 files, reason, line, bytes, kept")
 
 # ---- the same command, accepted: at once, the same shards ----
 before = shards(out)
 rep_text, err = t.run(args + ["--json", FLAG], what="accepted")
 rep = json.loads(rep_text)
 T.check(rep["already_complete"] and "run" not in rep, "accepting redid work: %s" % rep_text)
-T.check(rep["damaged_files"] == 5 and rep["damaged_accepted"] is True, "--json: %s" % rep_text)
+T.check(rep["damaged_files"] == 6 and rep["damaged_accepted"] is True, "--json: %s" % rep_text)
 T.check("accepted with %s" % FLAG in err, "the report does not say accepted: %s" % err)
 T.check(shards(out) == before, "accepting changed the shards")
 m2 = manifest(out)
