@@ -9,7 +9,8 @@ be read), then exits 1 naming each file, its reason, where reading stopped
 and how many documents it kept; the same command with --allow-damaged-inputs
 finishes at once with the same shards and a manifest that records the
 acceptance. --on-error fail still stops at the first. The damage survives a
-resume (it is in the state), and a repaired input needs a new --out."""
+resume (it is in the state), merge refuses parts whose damage was not
+accepted, and a repaired input needs a new --out."""
 import gzip
 import json
 import os
@@ -222,6 +223,41 @@ m = manifest(t.path("repair2"))
 T.check(m["inputs"][0]["documents"] == 60 and "damaged_inputs_accepted" not in m,
         "repaired: %s" % m["inputs"][0])
 print("repaired input: the same --out says what changed, a new --out is clean")
+
+# ---- merge: parts whose damage was not accepted need the flag ----
+parts = []
+for k in (1, 2):
+    o = t.path("part%d" % k)
+    # the part holding damaged files exits 1, the other 0
+    t.run(base + ["--part", "%d/2" % k, "--out", o, "--quiet", corpus], rc=None)
+    parts.append(o)
+with_damage = [p for p in parts if manifest(p).get("damaged_inputs_accepted") is False]
+T.check(with_damage, "no part recorded damaged inputs")
+_, err = t.run(["merge", t.path("merged"), parts[0], parts[1]], rc=1, what="merge, damaged")
+T.check(FLAG in err and "nothing was moved" in err and "a-trunc.jsonl.zst" in err,
+        "merge of damaged parts: %s" % err)
+T.check(not os.path.exists(t.path("merged")), "a refused merge left its OUT")
+T.check(all(os.path.exists(os.path.join(p, "manifest.json")) for p in parts),
+        "a refused merge touched the parts")
+# accepted by rerunning the part with the flag: its manifest says so
+for p, k in zip(parts, (1, 2)):
+    t.run(base + ["--part", "%d/2" % k, "--out", p, "--quiet", FLAG, corpus],
+          what="part %d accepted" % k)
+_, err = t.run(["merge", t.path("merged"), parts[0], parts[1]], what="merge, accepted parts")
+T.check("damaged input files accepted" in err, "merge: %s" % err)
+mm = manifest(t.path("merged"))
+T.check(mm.get("damaged_inputs_accepted") is True and
+        sum("damage" in x for x in mm["inputs"]) == 6, "merged manifest: %s" % mm["inputs"])
+t.verify(t.path("merged"))
+# or with the flag on merge itself
+parts = []
+for k in (1, 2):
+    o = t.path("q%d" % k)
+    t.run(base + ["--part", "%d/2" % k, "--out", o, "--quiet", corpus], rc=None)
+    parts.append(o)
+t.run(["merge", t.path("merged2"), parts[0], parts[1], FLAG], what="merge with the flag")
+T.check(manifest(t.path("merged2"))["inputs"] == mm["inputs"], "the two merges differ")
+print("merge: refused before moving, accepted by the parts or by its own flag")
 
 t.cleanup()
 print("ok")
