@@ -127,6 +127,9 @@ T.check(m.get("damaged_inputs_accepted") is False, "manifest: damaged_inputs_acc
 _, kept_docs = T.dataset_docs(out)
 T.check(len(kept_docs) == rep["documents"] == sum(x["documents"] for x in m["inputs"]),
         "the dataset is not complete: %d documents" % len(kept_docs))
+info = subprocess.run([t.dump, "info", out], capture_output=True, text=True).stdout
+T.check("damaged inputs   6, NOT accepted" in info and "damaged: " in info,
+        "ingot-dump info: %s" % info)
 print("default: dataset complete, exit 1 naming all 6 files, reason, line, bytes, kept")
 
 # ---- the same command, accepted: at once, the same shards ----
@@ -143,6 +146,8 @@ m.pop("damaged_inputs_accepted")
 m.pop("command_line")
 m2.pop("command_line")
 T.check(m == m2, "accepting changed the manifest beyond the acceptance and command line")
+info = subprocess.run([t.dump, "info", "--brief", out], capture_output=True, text=True).stdout
+T.check("damaged inputs   6, accepted" in info, "ingot-dump info --brief: %s" % info)
 t.verify(out)
 # ... and from the start with the flag: the same dataset, exit 0
 t.run(base + ["--out", t.path("out2"), "--quiet", FLAG, corpus], what="flag from the start")
