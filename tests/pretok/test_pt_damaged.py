@@ -179,6 +179,13 @@ t.run(base + ["--out", t.path("frac"), "--quiet", FLAG, small,
               os.path.join(corpus, "d-notzstd.jsonl.zst")], what="accepted, small corpus")
 print("--allow-damaged-inputs is not undone by --max-skip-fraction")
 
+# ---- text (a sample for spm_train): a warning, exit 0 ----
+p = subprocess.run([t.pretok, "text", "--quiet", corpus], capture_output=True, text=True)
+T.check(p.returncode == 0 and "warning: 6 input files are damaged" in p.stderr and
+        "a-trunc.jsonl.zst: truncated_zstd" in p.stderr, "text: exit %d: %s" % (p.returncode,
+                                                                             p.stderr))
+print("text: the damaged files are a warning")
+
 # ---- --on-error fail: unchanged, stops at the first ----
 o = t.path("fail")
 _, err = t.run(base + ["--out", o, "--on-error", "fail", good,
