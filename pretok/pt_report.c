@@ -93,9 +93,9 @@ void pt_report_print(FILE *f, const struct pt_report *r)
             fprintf(f, "    ... and %zu more\n", in->ignored - in->n_unknown_kept);
     }
     if (r->resumed)
-        fprintf(f, "  resumed: %" PRIu64 " shard%s were already finished\n",
+        fprintf(f, "  resumed: %" PRIu64 " shard%s already finished\n",
                 (uint64_t)r->st->n_shards - r->shards_this_run,
-                r->st->n_shards - r->shards_this_run == 1 ? "" : "s");
+                r->st->n_shards - r->shards_this_run == 1 ? " was" : "s were");
     const struct pt_pipeline_stats *ps = r->ps;
     if (!ps)
         return;
