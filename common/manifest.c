@@ -40,6 +40,7 @@ static void input_free(struct manifest_input *in)
     for (size_t k = 0; k < in->n_skips; k++)
         free(in->skips[k].reason);
     free(in->skips);
+    free(in->damage);
 }
 
 void manifest_free(struct manifest *m)
@@ -147,8 +148,11 @@ int manifest_add_input(struct manifest *m, const struct manifest_input *in)
     c.name = NULL;
     c.skips = NULL;
     c.n_skips = 0;
-    if (dup_str(&c.name, in->name))
+    c.damage = NULL;
+    if (dup_str(&c.name, in->name) || dup_str(&c.damage, in->damage)) {
+        input_free(&c);
         return -ENOMEM;
+    }
     if (in->n_skips) {
         c.skips = calloc(in->n_skips, sizeof(*c.skips));
         if (!c.skips) {
@@ -248,6 +252,7 @@ static json_t *manifest_to_json(const struct manifest *m, int *bad)
     if (tk->source)
         json_object_set_new(json_object_get(root, "tokenizer"), "source", jstr(tk->source));
     json_t *shards = json_array(), *inputs = json_array(), *ex = json_array();
+    bool any_damage = false;
     json_object_set_new(root, "shards", shards);
     json_object_set_new(root, "inputs", inputs);
     json_object_set_new(root, "skip_examples", ex);
@@ -277,9 +282,17 @@ static json_t *manifest_to_json(const struct manifest *m, int *bad)
         json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o}", "name", jstr(in->name),
                               "size", ju64(in->size, bad), "documents", ju64(in->n_docs, bad),
                               "tokens", ju64(in->n_tokens, bad), "skipped", sk);
+        if (o && in->damage && json_object_set_new(o, "damage", jstr(in->damage))) {
+            json_decref(o);
+            goto oom;
+        }
         if (!o || json_array_append_new(inputs, o))
             goto oom;
+        any_damage |= in->damage != NULL;
     }
+    if (any_damage && json_object_set_new(root, "damaged_inputs_accepted",
+                                          json_boolean(m->damaged_accepted)))
+        goto oom;
     for (size_t i = 0; i < m->n_skip_examples; i++)
         if (json_array_append_new(ex, jstr(m->skip_examples[i])))
             goto oom;
@@ -557,6 +570,8 @@ static int read_input(struct jctx *c, json_t *o, size_t i, struct manifest_input
         (err = get_u64(c, o, "documents", &in->n_docs)) ||
         (err = get_u64(c, o, "tokens", &in->n_tokens)))
         return err;
+    if (json_object_get(o, "damage") && (err = get_str(c, o, "damage", &in->damage)))
+        return err;
     json_t *sk = jget(c, o, "skipped", JSON_OBJECT, &err);
     if (!sk)
         return err;
@@ -663,6 +678,11 @@ static int manifest_from_json(struct jctx *c, json_t *root, struct manifest *m)
             return err;
     }
     c->where[0] = '\0';
+    json_t *acc = json_object_get(root, "damaged_inputs_accepted");
+    if (acc && !json_is_boolean(acc))
+        return ingot_fail(INGOT_E_JSON, "%s: key damaged_inputs_accepted: not a boolean",
+                          c->path);
+    m->damaged_accepted = json_is_true(acc);
     a = json_object_get(root, "skip_examples");
     if (a && !json_is_array(a))
         return ingot_fail(INGOT_E_JSON, "%s: key skip_examples: not an array", c->path);

@@ -5,6 +5,7 @@
 #ifndef INGOT_MANIFEST_H
 #define INGOT_MANIFEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,11 @@ struct manifest_input {
     uint64_t n_docs, n_tokens;
     struct manifest_skip *skips;
     size_t n_skips;
+    /* A damaged or unreadable input (truncated or corrupt compression, not
+     * readable): where and why reading it stopped, "file:line: reason:
+     * detail"; NULL for an intact input (and in manifests from before it
+     * was recorded). Optional key "damage". */
+    char *damage;
 };
 
 struct manifest {
@@ -56,6 +62,11 @@ struct manifest {
     /* Free-form examples of skipped records ("file:line: reason"), at most a
      * few per reason. */
     char **skip_examples;            size_t n_skip_examples;
+    /* Whether the damaged inputs (inputs[].damage) were accepted
+     * (ingot-pretok --allow-damaged-inputs); written only when an input is
+     * damaged (key "damaged_inputs_accepted"), false when absent. A dataset
+     * whose damage was not accepted came from a conversion that exited 1. */
+    bool damaged_accepted;
     /* Derived on read and recomputed on write from shards[]: */
     uint64_t total_tokens[2], total_docs[2];   /* by split */
 };

@@ -62,6 +62,13 @@ void pt_cli_usage(FILE *f)
 "                       fail (exit 1) when more than this share of the records is\n"
 "                       skipped (default 0.01); the dataset is still written\n"
 "                       completely, and the same command with a larger F accepts it\n"
+"                       (damaged files are not counted here; see the next option)\n"
+"  --allow-damaged-inputs\n"
+"                       accept damaged input files: truncated or corrupt .zst/.gz,\n"
+"                       misnamed, unreadable or not regular files. Without it such a\n"
+"                       file fails the run (exit 1) once the dataset is written\n"
+"                       (what could be read is in it), naming each file, and the\n"
+"                       same command with this option accepts it at once\n"
 "  --part K/N           convert only part K of N (contiguous, balanced by bytes) into\n"
 "                       DIR; join the parts with `ingot-pretok merge`\n"
 "  --quiet              no progress line, no report (errors only); the progress line\n"
@@ -73,7 +80,8 @@ void pt_cli_usage(FILE *f)
 "\n"
 "merge OUT PART_DIR...  move the shards of all parts (made with --part K/N and\n"
 "                       otherwise identical options) into OUT, renumbered, with one\n"
-"                       manifest; no token is copied\n"
+"                       manifest; no token is copied. Parts with damaged inputs that\n"
+"                       their conversion did not accept need --allow-damaged-inputs\n"
 "import-bin FILE...     llm.c / nanoGPT .bin token files into a dataset, ids kept\n"
 "                       (ingot-pretok import-bin --help)\n"
 "text INPUT...          print each document's text followed by a newline (for\n"
@@ -126,7 +134,7 @@ enum {
     O_MODEL = 256, O_OUT, O_THREADS, O_SHARD_TOKENS, O_VAL_FRACTION, O_VAL_DOCS, O_BOS,
     O_NO_BOS, O_EOS, O_NO_EOS, O_TEXT_KEY, O_TXT_DOC, O_ON_ERROR, O_INVALID_UTF8, O_PART,
     O_QUIET, O_JSON, O_HELP, O_MAX_RECORD, O_MAX_BYTES, O_EVERY, O_SAMPLE_BYTES, O_VERSION,
-    O_MAX_SKIP, O_ENCODER, O_STDIN_FORMAT,
+    O_MAX_SKIP, O_ENCODER, O_STDIN_FORMAT, O_ALLOW_DAMAGED,
 };
 
 static const struct option long_opts[] = {
@@ -153,6 +161,7 @@ static const struct option long_opts[] = {
     { "version", no_argument, NULL, O_VERSION },
     { "max-record-bytes", required_argument, NULL, O_MAX_RECORD },
     { "max-skip-fraction", required_argument, NULL, O_MAX_SKIP },
+    { "allow-damaged-inputs", no_argument, NULL, O_ALLOW_DAMAGED },
     { "max-bytes", required_argument, NULL, O_MAX_BYTES },
     { "every", required_argument, NULL, O_EVERY },
     { "sample-bytes", required_argument, NULL, O_SAMPLE_BYTES },
@@ -286,6 +295,7 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
                                         &o->max_skip_fraction)))
                 return ret;
             break;
+        case O_ALLOW_DAMAGED: o->allow_damaged = true; break;
         case O_MAX_BYTES:
             if ((ret = opt_u64("--max-bytes", optarg, 0, INT64_MAX, &o->max_bytes)))
                 return ret;
@@ -325,6 +335,10 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
             return ingot_fail(INGOT_E_USAGE, "--out is required (see --help)");
         if (!o->n_inputs)
             return ingot_fail(INGOT_E_USAGE, "no INPUT given (see --help)");
+        if (o->allow_damaged && o->on_error_fail)
+            return ingot_fail(INGOT_E_USAGE, "--allow-damaged-inputs accepts damaged files "
+                              "under --on-error skip; --on-error fail stops at the first one "
+                              "(use one or the other)");
         break;
     case PT_CMD_TEXT:
         if (!o->n_inputs)

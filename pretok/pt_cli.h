@@ -35,6 +35,7 @@ struct pt_opts {
     bool quiet, json;
     uint64_t max_record;
     double max_skip_fraction;   /* fail when more records than this share are skipped */
+    bool allow_damaged;         /* --allow-damaged-inputs: damaged input files do not fail */
     const char *allocator;      /* for the report; set by main() (pt_alloc.h) */
     /* text command */
     uint64_t max_bytes;         /* stop after this much text (0: all) */

@@ -65,8 +65,9 @@ static int addf(char **s, size_t *len, const char *fmt, ...)
 static const char *const txt_doc_names[] = { "file", "paragraph", "line" };
 
 /* "--key value" lines of everything that changes the output, and nothing
- * that does not (threads, --quiet, --json, --max-skip-fraction): a resume
- * must use the same, and a refused rerun names the lines that differ. */
+ * that does not (threads, --quiet, --json, --max-skip-fraction,
+ * --allow-damaged-inputs): a resume must use the same, and a refused rerun
+ * names the lines that differ. */
 static int options_text(const struct conv *c, char **s, size_t *len)
 {
     const struct pt_opts *o = c->o;
@@ -310,28 +311,72 @@ static void remove_outputs(struct conv *c, const struct pt_state *st)
     fs_fsync_dir(c->o->out);
 }
 
-/* --max-skip-fraction: losing more than that share of the records (one
- * wrong --text-key can lose them all) fails the run, after the dataset was
- * written completely: the message says how to accept it. */
-static int check_skips(const struct pt_opts *o, const struct pt_report *rep)
+/* The first damaged input of the part, for the one-line message. */
+static size_t first_damaged(const struct pt_report *rep)
+{
+    for (size_t i = rep->part_first; i < rep->part_end; i++)
+        if (pt_counts_damage_reason(&rep->st->counts, i) >= 0)
+            return i;
+    return rep->part_end;
+}
+
+/* The end of a finished conversion under --on-error skip: damaged input
+ * files (unless --allow-damaged-inputs) and losing more than
+ * --max-skip-fraction of the records (one wrong --text-key can lose them
+ * all) fail the run, after the dataset was written completely; the message
+ * says how to accept it. Damaged files are judged on their own, not as
+ * records of the fraction: a file cut in half loses far more than one. */
+static int check_end(const struct pt_opts *o, const struct pt_report *rep)
 {
     const struct pt_counts *c = &rep->st->counts;
-    uint64_t skipped = 0, docs = c->docs[0] + c->docs[1];
+    uint64_t skipped = 0, docs = c->docs[0] + c->docs[1], damaged_docs = 0;
     for (int k = 0; k < PT_R__COUNT; k++)
-        if (pt_reason_is_skip(k))
+        if (pt_reason_is_skip(k) && !pt_reason_is_damage(k))
             skipped += c->reason[k];
     double share = skipped ? (double)skipped / (double)(skipped + docs) : 0.0;
-    if (share <= o->max_skip_fraction)
+    bool too_many = share > o->max_skip_fraction;
+    size_t nd = o->allow_damaged ? 0 : pt_counts_damaged_files(c, rep->part_first,
+                                                                 rep->part_end);
+    if (!too_many && !nd)
         return 0;
-    return ingot_fail(INGOT_E_INPUT, "%" PRIu64 " of %" PRIu64 " records (%.2f%%) were skipped, "
-                      "more than --max-skip-fraction %g allows (reasons and first cases in the "
-                      "report; --on-error fail stops at the first). The dataset in %s is "
-                      "complete and consistent (%" PRIu64 " documents). If these skips are "
-                      "expected, accept it: run the same command with --max-skip-fraction "
-                      "%.4g (it finishes at once); else fix the inputs or options (e.g. "
-                      "--text-key) and convert into a new --out", skipped, skipped + docs,
-                      100.0 * share, o->max_skip_fraction, rep->out_dir, docs,
-                      share < 0.9999 ? share + 0.0001 : 1.0);
+    char accept[96];
+    snprintf(accept, sizeof(accept), "%s%s", nd ? " --allow-damaged-inputs" : "",
+             too_many ? " --max-skip-fraction " : "");
+    if (too_many)
+        snprintf(accept + strlen(accept), sizeof(accept) - strlen(accept), "%.4g",
+                 share < 0.9999 ? share + 0.0001 : 1.0);
+    char skips[512] = "";
+    if (too_many)
+        snprintf(skips, sizeof(skips), "%s%" PRIu64 " of %" PRIu64 " records (%.2f%%) were "
+                 "skipped, more than --max-skip-fraction %g allows (reasons and first cases in "
+                 "the report; --on-error fail stops at the first)", nd ? "; and " : "", skipped,
+                 skipped + docs, 100.0 * share, o->max_skip_fraction);
+    if (!nd)
+        return ingot_fail(INGOT_E_INPUT, "%s. The dataset in %s is complete and consistent "
+                          "(%" PRIu64 " documents). If these skips are expected, accept it: run "
+                          "the same command with%s (it finishes at once); else fix the inputs "
+                          "or options (e.g. --text-key) and convert into a new --out", skips,
+                          rep->out_dir, docs, accept);
+    /* Every damaged file is named: in the report, or here under --quiet. */
+    if (o->quiet) {
+        fprintf(stderr, "ingot-pretok: damaged input files:\n");
+        pt_report_print_damaged(stderr, rep, "  ");
+    }
+    for (size_t i = rep->part_first; i < rep->part_end; i++)
+        if (pt_counts_damage_reason(c, i) >= 0)
+            damaged_docs += c->file[i].docs;
+    size_t f = first_damaged(rep);
+    return ingot_fail(INGOT_E_INPUT, "%zu input file%s damaged or unreadable (%s: %s%s; "
+                      "listed above): what %s after the damage is not in the dataset%s. The "
+                      "dataset in %s is complete and consistent with what could be read (%"
+                      PRIu64 " documents, %" PRIu64 " from the damaged files). Accept the loss: "
+                      "run the same command with%s (it finishes at once); or repair the files "
+                      "or download them again and convert into a new --out (a rerun into this "
+                      "one refuses inputs whose size or time changed)", nd,
+                      nd == 1 ? " is" : "s are", rep->inputs->v[f].path,
+                      pt_reason_name(pt_counts_damage_reason(c, f)), nd > 1 ? ", ..." : "",
+                      nd == 1 ? "it held" : "they held", skips, rep->out_dir, docs, damaged_docs,
+                      accept);
 }
 
 /* The end of a finished conversion, this run's or an earlier one's: the
@@ -344,7 +389,7 @@ static int report_done(const struct conv *c, const struct pt_report *rep)
     pt_report_warn_unk(stderr, rep);
     if (o->json && pt_report_json(stdout, rep))
         return ingot_fail(-EIO, "cannot print the report");
-    return check_skips(o, rep);
+    return check_end(o, rep);
 }
 
 /* Seconds between the plain progress lines when stderr is not a terminal:
@@ -403,6 +448,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     c.wcfg.val_threshold = o->val_fraction >= 1.0 ? UINT64_MAX
                          : (uint64_t)(o->val_fraction * 18446744073709551616.0);
     c.wcfg.on_error_fail = o->on_error_fail;
+    c.wcfg.damaged_accepted = o->allow_damaged;
     /* More parts than files: some parts are empty, and finish as such. */
     c.wcfg.allow_empty = o->part_n && c.first == c.end;
     c.wcfg.partial = o->part_n > 1;
@@ -462,7 +508,8 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     struct pt_report rep = { .out_dir = o->out, .inputs = &c.inputs, .part_first = c.first,
                              .part_end = c.end, .threads = o->threads, .resumed = resumed,
                              .allocator = o->allocator ? o->allocator : "malloc not known",
-                             .unk_id = c.wcfg.base.unk_id };
+                             .unk_id = c.wcfg.base.unk_id,
+                             .damaged_accepted = o->allow_damaged };
     for (size_t i = c.first; i < c.end; i++)
         rep.input_bytes += c.inputs.v[i].size;
 

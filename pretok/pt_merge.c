@@ -16,6 +16,7 @@
 #include "ingot_hash.h"
 #include "manifest.h"
 #include "pt_lock.h"
+#include "pt_reason.h"
 #include "pt_resume.h"
 #include "pt_state.h"
 #include "pt_writer.h"
@@ -173,6 +174,66 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
     return 0;
 }
 
+/* Whether input k of a part's manifest is damaged: its damage recorded, or
+ * (a part from before it was) a damage reason counted. */
+static bool input_damaged(const struct manifest_input *in)
+{
+    if (in->damage)
+        return true;
+    for (size_t j = 0; j < in->n_skips; j++)
+        if (in->skips[j].count && pt_reason_is_damage(pt_reason_parse(in->skips[j].reason)))
+            return true;
+    return false;
+}
+
+/* Damaged inputs: a part's conversion failed on them (exit 1, its dataset
+ * complete) unless it accepted them with --allow-damaged-inputs, which its
+ * manifest records. Parts that did not accept them are merged only with
+ * --allow-damaged-inputs; refused before anything moves, naming the files. */
+static int check_damage(const struct pt_opts *o, const struct part *parts, size_t n)
+{
+    size_t nd = 0, not_accepted = 0, first = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < parts[i].m->n_inputs; k++)
+            if (input_damaged(&parts[i].m->inputs[k])) {
+                if (!nd++)
+                    first = k;
+                not_accepted += !parts[i].m->damaged_accepted;
+            }
+    if (!nd)
+        return 0;
+    if (!not_accepted || o->allow_damaged) {
+        if (!o->quiet)
+            fprintf(stderr, "ingot-pretok merge: %zu damaged input file%s accepted (%s; the "
+                    "manifest lists %s: inputs[].damage)\n", nd, nd == 1 ? "" : "s",
+                    o->allow_damaged ? "--allow-damaged-inputs" : "by the parts' conversions",
+                    nd == 1 ? "it" : "them");
+        return 0;
+    }
+    fprintf(stderr, "ingot-pretok merge: damaged input files:\n");
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < parts[i].m->n_inputs; k++) {
+            const struct manifest_input *in = &parts[i].m->inputs[k];
+            if (!input_damaged(in) || shown++ >= 20)
+                continue;
+            fprintf(stderr, "  %s (%" PRIu64 " document%s kept; part %s%s)\n",
+                    in->damage ? in->damage : in->name, in->n_docs, in->n_docs == 1 ? "" : "s",
+                    parts[i].dir, parts[i].m->damaged_accepted ? ", accepted there" : "");
+        }
+    if (shown > 20)
+        fprintf(stderr, "  ... and %zu more (the parts' manifests: inputs[].damage)\n",
+                shown - 20);
+    return ingot_fail(INGOT_E_INPUT, "merge: %zu input file%s damaged or unreadable (%s, ...; "
+                      "listed above) and %zu of them %s not accepted by %s part's conversion, "
+                      "which exited 1 on %s; nothing was moved. Accept the loss: merge with "
+                      "--allow-damaged-inputs; or repair the files and convert the parts "
+                      "again, into new directories", nd, nd == 1 ? " is" : "s are",
+                      parts[0].m->inputs[first].name, not_accepted,
+                      not_accepted == 1 ? "was" : "were", not_accepted == 1 ? "its" : "their",
+                      not_accepted == 1 ? "it" : "them");
+}
+
 /* The joined manifest, the list of moves, and both written into OUT. */
 static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct move **mv_out,
                 size_t *n_mv)
@@ -186,6 +247,7 @@ static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct mo
         goto out;
     const struct manifest *p0 = parts[0].m;
     m->token_width = p0->token_width;
+    m->damaged_accepted = true;     /* check_damage() let them through */
     if (manifest_set_tokenizer(m, &p0->tokenizer) ||
         manifest_set_command_line(m, o->argc, o->argv))
         goto out;
@@ -232,17 +294,31 @@ static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct mo
             const struct manifest_input *pi = &parts[i].m->inputs[k];
             in.n_docs += pi->n_docs;
             in.n_tokens += pi->n_tokens;
+            if (!in.damage)
+                in.damage = pi->damage;     /* only the part that read it has one */
             for (size_t j = 0; j < pi->n_skips; j++) {
                 int r = pt_reason_parse(pi->skips[j].reason);
                 if (r >= 0)
                     cnt[r] += pi->skips[j].count;
             }
         }
-        for (int r = 0; r < PT_R__COUNT; r++)
-            if (cnt[r])
-                sk[in.n_skips++] = (struct manifest_skip){ (char *)pt_reason_name(r), cnt[r] };
+        char *bare = NULL;   /* damage counted by a pretok that kept no detail */
+        for (int r = 0; r < PT_R__COUNT; r++) {
+            if (!cnt[r])
+                continue;
+            sk[in.n_skips++] = (struct manifest_skip){ (char *)pt_reason_name(r), cnt[r] };
+            if (!in.damage && pt_reason_is_damage(r)) {
+                size_t len = strlen(in.name) + 64;
+                if (!(bare = malloc(len)))
+                    goto out;
+                snprintf(bare, len, "%s: %s", in.name, pt_reason_name(r));
+                in.damage = bare;
+            }
+        }
         in.skips = sk;
-        if (manifest_add_input(m, &in))
+        int added = manifest_add_input(m, &in);
+        free(bare);
+        if (added)
             goto out;
     }
     for (size_t i = 0; i < n; i++)
@@ -422,7 +498,8 @@ int pt_merge(const struct pt_opts *o)
                              o->out);
             goto out;
         }
-        if ((ret = read_parts(o, parts, n)) || (ret = copy_tokenizer(o->out, &parts[0])) ||
+        if ((ret = read_parts(o, parts, n)) || (ret = check_damage(o, parts, n)) ||
+            (ret = copy_tokenizer(o->out, &parts[0])) ||
             (ret = plan(o, parts, n, &mv, &n_mv)))
             goto out;
     } else if ((ret = load_plan(o->out, plan_path, &mv, &n_mv))) {

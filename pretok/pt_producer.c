@@ -41,6 +41,7 @@ struct prod {
     bool doc_discard;       /* text modes: the open document is dropped */
     uint64_t line;          /* lines completed */
     uint64_t text_len;      /* text bytes seen */
+    uint64_t raw_len;       /* bytes of the file read (compressed ones for .zst, .gz) */
     size_t zret;            /* last ZSTD_decompressStream() result */
     struct pt_buf carry;
     struct pt_buf doc;      /* text modes: the document being built */
@@ -287,7 +288,7 @@ static void begin_file(struct prod *p, const struct pt_input *in)
     p->in = in;
     p->comp = COMP_UNKNOWN;
     p->dead = p->crlf_seen = p->skip_line = p->doc_discard = false;
-    p->line = p->text_len = 0;
+    p->line = p->text_len = p->raw_len = 0;
     p->zret = 0;
     p->gz_member_open = false;
     p->carry.len = 0;
@@ -418,16 +419,25 @@ static int end_file(struct prod *p)
         p->carry.len = 0;
         p->doc_open = false;
         return event(p, PT_R_TRUNCATED_GZIP, p->line + 1,
-                     "gzip stream ends inside a member (truncated file); the partial "
-                     "record at its end is skipped");
+                     "gzip stream ends inside a member after %llu compressed bytes "
+                     "(truncated file); the partial record at its end is skipped",
+                     (unsigned long long)p->raw_len);
     }
     if (p->comp == COMP_ZSTD && p->zret != 0) {
         p->carry.len = 0;
         p->doc_open = false;
         return event(p, PT_R_TRUNCATED_ZSTD, p->line + 1,
-                     "zstd stream ends inside a frame (truncated file); the partial "
-                     "record at its end is skipped");
+                     "zstd stream ends inside a frame after %llu compressed bytes "
+                     "(truncated file); the partial record at its end is skipped",
+                     (unsigned long long)p->raw_len);
     }
+    /* No byte at all in a file named .zst or .gz: zstd -d and gzip -d say
+     * "unexpected end of file" (a download that never started), not an
+     * empty text. */
+    if (p->raw_len == 0 && (p->in->name_zst || p->in->name_gz))
+        return event(p, p->in->name_zst ? PT_R_TRUNCATED_ZSTD : PT_R_TRUNCATED_GZIP, 0,
+                     "no bytes: a %s file holds at least a header (truncated file)",
+                     p->in->name_zst ? "zstd" : "gzip");
     if (p->text_len == 0)
         return event(p, PT_R_EMPTY_FILE, 0, "empty file");
     if (p->carry.len || p->skip_line) {
@@ -483,6 +493,7 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
             begin_file(&p, &cfg->inputs[cur]);
         }
         st->bytes_read += c.len;
+        p.raw_len += c.len;
         p.chunk_done = 0;
         ret = 0;
         if (c.err && c.not_regular && !p.dead) {

@@ -38,6 +38,23 @@ bool pt_reason_is_skip(int reason)
     return reason >= 0 && reason < PT_R_INVALID_UTF8_REPLACED;
 }
 
+bool pt_reason_is_damage(int reason)
+{
+    switch (reason) {
+    case PT_R_UNREADABLE_FILE:
+    case PT_R_NOT_REGULAR_FILE:
+    case PT_R_NOT_ZSTD:
+    case PT_R_CORRUPT_ZSTD:
+    case PT_R_TRUNCATED_ZSTD:
+    case PT_R_NOT_GZIP:
+    case PT_R_CORRUPT_GZIP:
+    case PT_R_TRUNCATED_GZIP:
+        return true;
+    default:
+        return false;
+    }
+}
+
 int pt_reason_parse(const char *name)
 {
     for (int i = 0; i < PT_R__COUNT; i++)

@@ -1,7 +1,9 @@
 /* Why a record or file was skipped, or what was repaired in it. Skips lose
  * data and are fatal under --on-error fail; fixes lose nothing and are only
  * counted. The names are stored in the manifest (inputs[].skips) and shown
- * in the report. */
+ * in the report. Damage is the file-level subset of the skips (a file that
+ * could not be read or decompressed to its end): under --on-error skip it
+ * fails the run at its end unless --allow-damaged-inputs accepts it. */
 #ifndef INGOT_PT_REASON_H
 #define INGOT_PT_REASON_H
 
@@ -38,6 +40,10 @@ enum pt_reason {
 
 const char *pt_reason_name(int reason);
 bool pt_reason_is_skip(int reason);
+/* A damaged or unreadable input file: unreadable_file, not_regular_file,
+ * not_/corrupt_/truncated_zstd and _gzip (not empty_file: nothing of it is
+ * lost). At most one per file: reading the file stops there. */
+bool pt_reason_is_damage(int reason);
 /* Reason by name, or -1. */
 int pt_reason_parse(const char *name);
 

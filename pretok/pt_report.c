@@ -17,6 +17,31 @@ static void count_shards(const struct pt_state *st, uint64_t n[2])
         n[st->shards[i].split]++;
 }
 
+size_t pt_report_print_damaged(FILE *f, const struct pt_report *r, const char *indent)
+{
+    const struct pt_counts *c = &r->st->counts;
+    size_t n = 0;
+    for (size_t i = r->part_first; i < r->part_end; i++) {
+        int reason = pt_counts_damage_reason(c, i);
+        if (reason < 0)
+            continue;
+        if (n++ >= PT_REPORT_DAMAGED_LIST)
+            continue;
+        const struct pt_file_counts *fc = &c->file[i];
+        if (fc->damage)
+            fprintf(f, "%s%s (%" PRIu64 " document%s kept)\n", indent, fc->damage, fc->docs,
+                    fc->docs == 1 ? "" : "s");
+        else
+            fprintf(f, "%s%s: %s (%" PRIu64 " document%s kept)\n", indent,
+                    r->inputs ? r->inputs->v[i].path : "?", pt_reason_name(reason), fc->docs,
+                    fc->docs == 1 ? "" : "s");
+    }
+    if (n > PT_REPORT_DAMAGED_LIST)
+        fprintf(f, "%s... and %zu more (all in --json and in the manifest: inputs[].damage)\n",
+                indent, n - PT_REPORT_DAMAGED_LIST);
+    return n;
+}
+
 void pt_report_print(FILE *f, const struct pt_report *r)
 {
     const struct pt_counts *c = &r->st->counts;
@@ -45,6 +70,13 @@ void pt_report_print(FILE *f, const struct pt_report *r)
             fprintf(f, "    %-22s %" PRIu64 "\n", pt_reason_name(k), c->reason[k]);
         }
     }
+    size_t nd = pt_counts_damaged_files(c, r->part_first, r->part_end);
+    if (nd) {
+        fprintf(f, "  damaged files: %zu (read up to the damage; the rest of each is not in the "
+                "dataset)%s:\n", nd, r->damaged_accepted ? ", accepted with "
+                "--allow-damaged-inputs" : "");
+        pt_report_print_damaged(f, r, "    ");
+    }
     if (c->n_examples) {
         fprintf(f, "  first cases (at most %d per reason):\n", PT_EXAMPLES_PER_REASON);
         for (size_t i = 0; i < c->n_examples; i++)
@@ -61,9 +93,9 @@ void pt_report_print(FILE *f, const struct pt_report *r)
             fprintf(f, "    ... and %zu more\n", in->ignored - in->n_unknown_kept);
     }
     if (r->resumed)
-        fprintf(f, "  resumed: %" PRIu64 " shard%s were already finished\n",
+        fprintf(f, "  resumed: %" PRIu64 " shard%s already finished\n",
                 (uint64_t)r->st->n_shards - r->shards_this_run,
-                r->st->n_shards - r->shards_this_run == 1 ? "" : "s");
+                r->st->n_shards - r->shards_this_run == 1 ? " was" : "s were");
     const struct pt_pipeline_stats *ps = r->ps;
     if (!ps)
         return;
@@ -131,6 +163,18 @@ int pt_report_json(FILE *f, const struct pt_report *r)
         "skipped", skips, "fixed", fixes, "skip_examples", examples);
     if (!root)
         return -ENOMEM;
+    json_t *damaged = json_array();
+    for (size_t i = r->part_first; i < r->part_end && damaged; i++) {
+        int reason = pt_counts_damage_reason(c, i);
+        if (reason >= 0)
+            json_array_append_new(damaged, json_pack("{s:s,s:s,s:s?,s:I}",
+                "file", r->inputs ? r->inputs->v[i].path : "?", "reason", pt_reason_name(reason),
+                "damage", c->file[i].damage, "documents", (json_int_t)c->file[i].docs));
+    }
+    json_object_set_new(root, "damaged_files", json_integer((json_int_t)pt_counts_damaged_files(
+        c, r->part_first, r->part_end)));
+    json_object_set_new(root, "damaged", damaged);
+    json_object_set_new(root, "damaged_accepted", json_boolean(r->damaged_accepted));
     if (r->inputs) {
         json_t *unk = json_array();
         for (size_t i = 0; i < r->inputs->n_unknown_kept; i++)

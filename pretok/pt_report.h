@@ -22,6 +22,7 @@ struct pt_report {
     unsigned threads;
     const char *allocator;                  /* the malloc in use (never NULL) */
     bool resumed, already_done;
+    bool damaged_accepted;                  /* --allow-damaged-inputs */
     uint64_t input_bytes;                   /* of the part */
     int32_t unk_id;                         /* the model's unknown id, -1 none */
 };
@@ -30,7 +31,15 @@ struct pt_report {
  * corpus (another script, or a model trained on other text). */
 #define PT_UNK_WARN_SHARE 0.01
 
+/* Damaged input files listed in the text report and in the failure of a
+ * run that did not accept them (the JSON report and the manifest list all). */
+#define PT_REPORT_DAMAGED_LIST 20
+
 void pt_report_print(FILE *f, const struct pt_report *r);
+/* The damaged input files of the part, at most PT_REPORT_DAMAGED_LIST, one
+ * per line with its damage and the documents kept from it, then "... and N
+ * more". Returns how many there are. */
+size_t pt_report_print_damaged(FILE *f, const struct pt_report *r, const char *indent);
 /* The share of unknown tokens of the whole dataset, and a warning on f when
  * it is above PT_UNK_WARN_SHARE (printed even under --quiet). */
 double pt_report_unk_share(const struct pt_report *r);

@@ -27,6 +27,8 @@ int pt_counts_init(struct pt_counts *c, size_t n_files)
 
 void pt_counts_free(struct pt_counts *c)
 {
+    for (size_t i = 0; c->file && i < c->n_files; i++)
+        free(c->file[i].damage);
     for (size_t i = 0; i < c->n_examples; i++)
         free(c->examples[i]);
     free(c->examples);
@@ -52,6 +54,29 @@ int pt_counts_example(struct pt_counts *c, int reason, const char *text)
         return 0;
     c->n_examples_of[reason]++;
     return push_example(c, text);
+}
+
+int pt_counts_damage(struct pt_counts *c, size_t file, const char *text)
+{
+    if (c->file[file].damage)
+        return 0;
+    return (c->file[file].damage = strdup(text)) ? 0 : -ENOMEM;
+}
+
+int pt_counts_damage_reason(const struct pt_counts *c, size_t file)
+{
+    for (int k = 0; k < PT_R__COUNT; k++)
+        if (c->file[file].reason[k] && pt_reason_is_damage(k))
+            return k;
+    return -1;
+}
+
+size_t pt_counts_damaged_files(const struct pt_counts *c, size_t first, size_t end)
+{
+    size_t n = 0;
+    for (size_t i = first; i < end && i < c->n_files; i++)
+        n += pt_counts_damage_reason(c, i) >= 0;
+    return n;
 }
 
 int pt_state_add_shard(struct pt_state *st, const struct manifest_shard *s)
@@ -96,7 +121,7 @@ static json_t *state_to_json(const struct pt_state *st)
 {
     const struct pt_counts *c = &st->counts;
     json_t *shards = json_array(), *files = json_array(), *examples = json_array();
-    json_t *reasons = json_object();
+    json_t *reasons = json_object(), *damage = NULL;
     for (size_t i = 0; i < st->n_shards; i++) {
         const struct manifest_shard *s = &st->shards[i];
         json_array_append_new(shards, json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}",
@@ -122,6 +147,9 @@ static json_t *state_to_json(const struct pt_state *st)
                 (json_int_t)f->docs, (json_int_t)f->tokens, r));
         else
             json_decref(r);
+        /* apart from "files", whose entries older readers take as 4 items */
+        if (f->damage && (damage || (damage = json_array())))
+            json_array_append_new(damage, json_pack("[Is]", (json_int_t)i, f->damage));
     }
     for (size_t i = 0; i < c->n_examples; i++)
         json_array_append_new(examples, json_string(c->examples[i]));
@@ -155,6 +183,10 @@ static json_t *state_to_json(const struct pt_state *st)
         "examples_per_reason", reasons);
     if (root && st->mtimes_hash)
         json_object_set_new(root, "mtimes_hash", jhex(st->mtimes_hash));
+    if (root && damage)
+        json_object_set_new(json_object_get(root, "counts"), "damage", damage);
+    else
+        json_decref(damage);
     return root;
 }
 
@@ -372,6 +404,23 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
                 }
                 c->file[idx].reason[r] = n;
                 c->reason[r] += n;
+            }
+        }
+    }
+    if (!what) {
+        /* optional: states of earlier versions have none */
+        json_array_foreach(json_object_get(counts, "damage"), i, e) {
+            uint64_t idx;
+            const char *msg = json_string_value(json_array_get(e, 1));
+            if (!json_is_array(e) || json_array_size(e) != 2 ||
+                get_u64(json_array_get(e, 0), &idx) || idx >= n_in || !msg ||
+                c->file[idx].damage || pt_counts_damage_reason(c, (size_t)idx) < 0) {
+                what = "counts.damage";
+                break;
+            }
+            if (pt_counts_damage(c, (size_t)idx, msg)) {
+                what = "out of memory";
+                break;
             }
         }
     }

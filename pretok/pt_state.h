@@ -34,6 +34,7 @@ static inline int pt_pos_cmp(struct pt_pos a, struct pt_pos b)
 struct pt_file_counts {
     uint64_t docs, tokens;
     uint64_t reason[PT_R__COUNT];
+    char *damage;       /* "file:line: reason: detail" of a damaged input, or NULL (owned) */
 };
 
 struct pt_counts {
@@ -75,6 +76,12 @@ void pt_counts_free(struct pt_counts *c);
 /* Keep text as an example of reason when fewer than PT_EXAMPLES_PER_REASON
  * are kept. 0 or -ENOMEM. */
 int pt_counts_example(struct pt_counts *c, int reason, const char *text);
+/* Record text as input file's damage (the first one kept). 0 or -ENOMEM. */
+int pt_counts_damage(struct pt_counts *c, size_t file, const char *text);
+/* The inputs with a damage reason counted (pt_reason_is_damage()), in [first, end). */
+size_t pt_counts_damaged_files(const struct pt_counts *c, size_t first, size_t end);
+/* The damage reason counted for file, or -1. */
+int pt_counts_damage_reason(const struct pt_counts *c, size_t file);
 
 /* Largest state file read (it lists per-input counters). */
 #define PT_STATE_MAX_BYTES ((size_t)256 << 20)

@@ -26,6 +26,10 @@ struct text_ctx {
     struct pt_worker w;
     FILE *out;
     uint64_t docs, kept, bytes, skipped;
+    const struct pt_inputs *in;
+    uint64_t damaged;           /* damaged input files (a warning at the end) */
+    uint32_t first_damaged;
+    int first_reason;
     int err;
     /* --sample-bytes N: documents whose index is a multiple of stride are
      * held; when they pass 2N bytes the stride doubles and every other one
@@ -78,6 +82,10 @@ static int handle(void *arg, struct pt_batch **bp)
         const struct pt_item *it = &b->in[i];
         if (it->kind == PT_ITEM_EVENT) {
             t->skipped += pt_reason_is_skip(it->reason);
+            if (pt_reason_is_damage(it->reason) && !t->damaged++) {
+                t->first_damaged = it->file;
+                t->first_reason = it->reason;
+            }
             continue;
         }
         const char *s;
@@ -141,7 +149,7 @@ int pt_text(const struct pt_opts *o, FILE *out)
         return ingot_fail(INGOT_E_USAGE, "text: --sample-bytes chooses its own stride and "
                           "size; leave out --every and --max-bytes");
     }
-    struct text_ctx t = { .o = o, .cfg = &cfg, .out = out, .stride = 1 };
+    struct text_ctx t = { .o = o, .cfg = &cfg, .out = out, .stride = 1, .in = &in };
     atomic_int stop;
     atomic_init(&stop, 0);
     struct pt_producer_cfg pc = { .inputs = in.v, .n_inputs = in.n, .txt_doc = o->txt_doc,
@@ -173,6 +181,12 @@ int pt_text(const struct pt_opts *o, FILE *out)
                 "(%s%s), %" PRIu64 " records skipped, from %zu files\n", t.kept, t.docs,
                 cli_human_bytes((double)t.bytes, hb, sizeof(hb)), o->sample_bytes ?
                 ", an even sample of the whole input" : "", t.skipped, in.n);
+    /* a sample, not a dataset: said (also under --quiet), not failed */
+    if (!ret && t.damaged)
+        fprintf(stderr, "ingot-pretok text: warning: %" PRIu64 " input file%s damaged or "
+                "unreadable (%s: %s%s): the text after the damage is not in the output\n",
+                t.damaged, t.damaged == 1 ? " is" : "s are", in.v[t.first_damaged].path,
+                pt_reason_name(t.first_reason), t.damaged > 1 ? ", ..." : "");
     pt_buf_free(&t.held);
     free(t.hd);
     pt_batch_free(&batch);

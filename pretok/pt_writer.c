@@ -178,14 +178,19 @@ static int on_event(pt_writer *w, const struct pt_batch *b, const struct pt_item
         return ingot_fail(INGOT_E_INPUT, "%s%s: %s: %.*s (--on-error fail; --on-error skip "
                           "would skip and count it)", path, where, pt_reason_name(it->reason),
                           (int)it->len, b->detail.p + it->off);
-    if (c->n_examples_of[it->reason] < PT_EXAMPLES_PER_REASON) {
+    bool damage = pt_reason_is_damage(it->reason);
+    if (c->n_examples_of[it->reason] < PT_EXAMPLES_PER_REASON || damage) {
         size_t n = strlen(path) + 64 + (size_t)it->len + 32;
         char *msg = malloc(n);
         if (!msg)
             return ingot_fail(-ENOMEM, "out of memory");
         snprintf(msg, n, "%s%s: %s: %.*s", path, where, pt_reason_name(it->reason),
                  (int)it->len, b->detail.p + it->off);
-        int ret = pt_counts_example(c, it->reason, msg);
+        /* every damaged file keeps its own (the end of the run and the
+         * manifest's inputs[].damage list them all); the examples are the
+         * first few records of each other reason */
+        int ret = damage ? pt_counts_damage(c, it->file, msg)
+                         : pt_counts_example(c, it->reason, msg);
         free(msg);
         if (ret)
             return ingot_fail(-ENOMEM, "out of memory");
@@ -303,6 +308,7 @@ int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st
     if (!m)
         goto out;
     m->token_width = cfg->base.token_width;
+    m->damaged_accepted = cfg->damaged_accepted;
     if (manifest_set_tokenizer(m, &cfg->tokenizer) ||
         manifest_set_command_line(m, cfg->argc, cfg->argv))
         goto out;
@@ -317,12 +323,24 @@ int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st
         struct manifest_input in = { .name = cfg->inputs->v[i].path,
                                      .size = cfg->inputs->v[i].size,
                                      .n_docs = c->file[i].docs, .n_tokens = c->file[i].tokens,
-                                     .skips = sk };
+                                     .skips = sk, .damage = c->file[i].damage };
         for (int r = 0; r < PT_R__COUNT; r++)
             if (c->file[i].reason[r])
                 sk[in.n_skips++] = (struct manifest_skip){ (char *)pt_reason_name(r),
                                                            c->file[i].reason[r] };
-        if (manifest_add_input(m, &in))
+        /* damage counted by a version that kept no detail (a resumed state) */
+        char *bare = NULL;
+        int dr = pt_counts_damage_reason(c, i);
+        if (!in.damage && dr >= 0) {
+            size_t n = strlen(in.name) + 64;
+            if (!(bare = malloc(n)))
+                goto out;
+            snprintf(bare, n, "%s: %s", in.name, pt_reason_name(dr));
+            in.damage = bare;
+        }
+        int added = manifest_add_input(m, &in);
+        free(bare);
+        if (added)
             goto out;
     }
     for (size_t i = 0; i < c->n_examples; i++)

@@ -30,6 +30,7 @@ struct pt_writer_cfg {
     uint64_t val_threshold;             /* fraction: val when hash < threshold */
     uint64_t val_docs;                  /* docs: the first val_docs documents */
     bool on_error_fail;
+    bool damaged_accepted;              /* --allow-damaged-inputs (the manifest says so) */
     bool allow_empty;                   /* a --part that got no input file */
     bool partial;                       /* --part: other parts hold the rest */
     const struct pt_inputs *inputs;     /* the full list */

@@ -150,6 +150,21 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     char hb[32];
     printf("inputs           %zu (%s), %llu records skipped or noted\n", m->n_inputs,
            cli_human_bytes((double)in_bytes, hb, sizeof(hb)), (ull)skips);
+    /* Inputs that could not be read to their end: the dataset lacks the rest
+     * of each, and says whether the conversion accepted that. */
+    size_t n_damaged = 0;
+    for (size_t i = 0; i < m->n_inputs; i++)
+        n_damaged += m->inputs[i].damage != NULL;
+    if (n_damaged)
+        printf("damaged inputs   %zu, %s\n", n_damaged, m->damaged_accepted
+               ? "accepted (ingot-pretok --allow-damaged-inputs)"
+               : "NOT accepted: the conversion exited 1 on them");
+    for (size_t i = 0, shown = 0; i < m->n_inputs && !brief; i++)
+        if (m->inputs[i].damage && (!max_list || shown++ < max_list))
+            printf("  damaged: %s (%llu documents kept)\n", m->inputs[i].damage,
+                   (ull)m->inputs[i].n_docs);
+    if (!brief && max_list && n_damaged > max_list)
+        more((size_t)max_list, n_damaged, "damaged inputs");
     if (brief) {
         printf("shards           %zu (%llu train, %llu val)\n", ds->n_shards, (ull)n_train,
                (ull)(ds->n_shards - n_train));

@@ -61,7 +61,9 @@ static void roundtrip(const char *dir)
     struct manifest_skip sk[2] = { { "malformed_json", 3 }, { "invalid_utf8", big } };
     struct manifest_input in0 = { .name = "data/a.jsonl.zst", .size = big, .n_docs = 10,
                                   .n_tokens = 20, .skips = sk, .n_skips = 2 };
-    struct manifest_input in1 = { .name = "data/b.txt", .size = 5, .n_docs = 0, .n_tokens = 0 };
+    struct manifest_input in1 = { .name = "data/b.txt", .size = 5, .n_docs = 0, .n_tokens = 0,
+                                  .damage = "data/b.txt: unreadable_file: cannot read" };
+    m->damaged_accepted = true;
     CHECK_OK(manifest_add_input(m, &in0));
     CHECK_OK(manifest_add_input(m, &in1));
     CHECK_OK(manifest_add_skip_example(m, "data/a.jsonl.zst:17: malformed_json: \"quoted\"\n"));
@@ -97,6 +99,9 @@ static void roundtrip(const char *dir)
     CHECK(!strcmp(r->inputs[0].skips[0].reason, "malformed_json") && r->inputs[0].skips[0].count == 3);
     CHECK(!strcmp(r->inputs[0].skips[1].reason, "invalid_utf8") && r->inputs[0].skips[1].count == big);
     CHECK(r->inputs[1].n_skips == 0 && !strcmp(r->inputs[1].name, "data/b.txt"));
+    /* damage: optional, per input, and whether it was accepted */
+    CHECK(!r->inputs[0].damage && !strcmp(r->inputs[1].damage, in1.damage));
+    CHECK(r->damaged_accepted);
     CHECK(r->n_skip_examples == 1 && !strcmp(r->skip_examples[0], m->skip_examples[0]));
     for (int s = 0; s < 2; s++)
         CHECK(r->total_tokens[s] == m->total_tokens[s] && r->total_docs[s] == m->total_docs[s]);
@@ -124,6 +129,10 @@ static void roundtrip(const char *dir)
     CHECK(e->n_shards == 0 && e->n_inputs == 0 && e->tokenizer.file == NULL);
     CHECK(e->tokenizer.source == NULL);   /* optional: older manifests have none */
     CHECK(e->tokenizer.bos_id == -1);
+    CHECK(!e->damaged_accepted);   /* no damaged input: the key is not written */
+    CHECK_OK(fs_read_all(path, &text, NULL));
+    CHECK(!strstr(text, "damage"));
+    free(text);
     manifest_free(e);
 
     /* restore the full one for the error cases */
@@ -159,6 +168,10 @@ static void errors(const char *dir)
           "key shards[0].checksums.header" },
         { "\"malformed_json\": 3", "\"malformed_json\": \"3\"", INGOT_E_JSON,
           "key inputs[0].skipped.malformed_json" },
+        { "\"damage\": \"data/b.txt", "\"damage\": 5, \"x\": \"", INGOT_E_JSON,
+          "key inputs[1].damage" },
+        { "\"damaged_inputs_accepted\": true", "\"damaged_inputs_accepted\": 1", INGOT_E_JSON,
+          "key damaged_inputs_accepted" },
         { "\"tokens\": 2007,", "\"tokens\": 2008,", INGOT_E_JSON, "key totals.train" },
         { "\"format_version\": 1,", "\"format_version\": 1", INGOT_E_JSON, "line" },
         { "\"token_width\": 4", "\"token_width\": 4, \"token_width\": 4", INGOT_E_JSON,

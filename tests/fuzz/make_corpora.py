@@ -109,6 +109,9 @@ def main():
         variant("string-count.json", lambda k: k["shards"][0].update(documents="7"))
         variant("no-shards.json", lambda k: k.pop("shards"))
         variant("newer.json", lambda k: k.update(format_version=99))
+        variant("damaged.json", lambda k: (k["inputs"][0].update(
+            damage=k["inputs"][0]["name"] + ":7: truncated_zstd: zstd stream ends inside a frame"),
+            k.update(damaged_inputs_accepted=True)))
         put("manifest", "truncated.json", man[:len(man) // 3])
         put("manifest", "deep.json", b"[" * 2000 + b"]" * 2000)
         put("manifest", "dup-keys.json", b'{"format": "ingot-dataset", "format": "x"}')

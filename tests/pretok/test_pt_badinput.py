@@ -103,13 +103,18 @@ os.symlink(t.path("does-not-exist.jsonl"), os.path.join(bad, "unreadable.jsonl")
 cases["unreadable.jsonl"] = (None, [], {"unreadable_file": 1}, 0)
 
 # Most records here are bad on purpose: --max-skip-fraction 1 accepts that
-# (test_pt_skipshare.py checks the default).
+# (test_pt_options.py checks the default).
 common = ["--model", model, "--threads", "2", "--max-record-bytes", "3000", "--shard-tokens",
           "2000", "--max-skip-fraction", "1"]
+damaged = {"notzstd.jsonl.zst", "truncated.jsonl.zst", "corrupt.jsonl.zst", "unreadable.jsonl"}
 
 # ---- skip (default) ----
+# The damaged files fail the run once the dataset is complete (test_pt_damaged.py
+# has the details; before, each was one skipped record and the run exited 0).
 out = t.path("skip")
-rep_json, err = t.run(common + ["--out", out, bad, "--json"], what="skip")
+rep_json, err = t.run(common + ["--out", out, bad, "--json"], rc=1, what="skip")
+T.check("4 input files are damaged" in err and "--allow-damaged-inputs" in err and
+        all(os.path.join(bad, n) in err for n in damaged), "damaged files: %s" % err)
 t.verify(out)
 m, dd = T.dataset_docs(out)
 by_input = {os.path.basename(x["name"]): x for x in m["inputs"]}
@@ -132,8 +137,8 @@ for name, (_, texts, counts, _) in cases.items():
 ex = "\n".join(m["skip_examples"])
 # the corrupt zstd's message points into its second frame, where the damage is (it
 # named the start of the 1 MB read chunk: "from offset 0 on")
-near = [l for l in m["skip_examples"] if "corrupt.jsonl.zst" in l and "near compressed byte" in l]
-T.check(len(near) == 1, "corrupt zstd example: %s" % m["skip_examples"])
+near = [by_input["corrupt.jsonl.zst"].get("damage", "")]
+T.check("near compressed byte" in near[0], "corrupt zstd damage: %s" % near)
 at = int(near[0].split("near compressed byte ")[1].split(")")[0])
 T.check(len(frames[0]) <= at <= len(corrupt), "corrupt zstd: byte %d, the damage is in [%d, %d)"
         % (at, len(frames[0]), len(corrupt)))
@@ -145,8 +150,11 @@ for name, (_, _, counts, line) in cases.items():
     for reason in counts:
         ln = line_of(line, reason)
         where = os.path.join(bad, name) + (":%d" % ln if ln else "")
-        T.check(where + ": " + reason in ex or (ln is None and name + ":" in ex),
-                "no example '%s: %s' in %s" % (where, reason, ex))
+        # a damaged file's is its inputs[].damage, not one of the examples
+        got = by_input[name].get("damage", "") if name in damaged else ex
+        T.check(where + ": " + reason in got or (ln is None and name + ":" in got),
+                "no example '%s: %s' in %s" % (where, reason, got))
+T.check(not any(n in ex for n in damaged), "damaged files among the examples: %s" % ex)
 report = json.loads(rep_json)
 T.check(report["skipped"]["malformed_json"] == 2 and report["fixed"]["crlf_line"] == 1,
         "--json report: %s" % report)

@@ -93,13 +93,19 @@ for i in range(20, 40):
 open(os.path.join(bad, "2-corrupt.jsonl.gz"), "wb").write(bytes(corrupt))
 open(os.path.join(bad, "3-plain.jsonl.gz"), "wb").write(b'{"text": "not compressed"}\n')
 T.write_jsonl(os.path.join(bad, "4-good.jsonl"), docs[:5])
-rep, _ = convert("badout", [bad], ["--max-skip-fraction", "1"])
+# Damaged files fail a run unless accepted (test_pt_damaged.py); here they are,
+# to look at how each is counted.
+_, err = convert("badout0", [bad], rc=1)
+T.check("3 input files are damaged" in err and "--allow-damaged-inputs" in err,
+        "broken gzip, default: %s" % err)
+rep, _ = convert("badout", [bad], ["--allow-damaged-inputs"])
 sk = rep["skipped"]
 T.check(sk.get("truncated_gzip") == 1, "truncated gzip not counted: %s" % sk)
 T.check(sk.get("corrupt_gzip") == 1, "corrupt gzip not counted: %s" % sk)
 T.check(sk.get("not_gzip") == 1, "misnamed .gz not counted: %s" % sk)
 T.check(rep["documents"] >= 5, "bad gzip: the good file's documents are missing")
-print("gzip: truncated, corrupt and misnamed files are counted skips")
+T.check(rep["damaged_files"] == 3, "bad gzip: damaged_files %s" % rep["damaged_files"])
+print("gzip: truncated, corrupt and misnamed files are damaged files, counted by reason")
 
 # 3. Standard input: JSON Lines (plain and gzip), text; provenance "<stdin>".
 stdin_bytes = open(os.path.join(plain, "a.jsonl"), "rb").read()
