@@ -453,6 +453,12 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     /* The model goes into the dataset before any manifest names it. */
     if ((ret = dataset_copy_tokenizer(o->out, o->model, ingot_spm_model_hash(c.spm))))
         goto out;
+    /* A fresh state goes to disk before the first shard: a shard is renamed
+     * into place before the state that records it, so a run stopped between
+     * the two (kill -9, or a full disk when writing that state) would leave
+     * a shard without a state, which a rerun refuses as another command's. */
+    if (!resumed && (ret = pt_state_write(c.state_path, &st)))
+        goto out;
 
     struct pt_report rep = { .out_dir = o->out, .inputs = &c.inputs, .part_first = c.first,
                              .part_end = c.end, .threads = o->threads, .resumed = resumed,
