@@ -337,8 +337,13 @@ static int report_done(const struct conv *c, const struct pt_report *rep)
     if (!o->quiet)
         pt_report_print(stderr, rep);
     pt_report_warn_unk(stderr, rep);
-    if (o->json && pt_report_json(stdout, rep))
-        return ingot_fail(-EIO, "cannot print the report");
+    int e = o->json ? pt_report_json(stdout, rep) : 0;
+    if (e == -ENOMEM)
+        return ingot_oom("the --json report", 4096);
+    if (e)
+        return ingot_fail(e, "standard output: cannot write the --json report: %s (a full disk "
+                          "or a closed pipe?); the dataset in %s is complete: the same command "
+                          "prints the report again", strerror(-e), rep->out_dir);
     return check_skips(o, rep);
 }
 

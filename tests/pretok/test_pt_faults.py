@@ -5,12 +5,14 @@ that cannot be written; an fsync, a rename or a create that fails. Each
 run must exit 1 naming the file, the error and what to do, leave no
 temporary file and no shard or manifest that is not whole, and the same
 command run again (the disk freed) must finish with the bytes of a clean
-run. The shards are written with write/pwrite (io_uring only reads
+run. Standard output that cannot be written (--json, `text` > /dev/full)
+fails too. The shards are written with write/pwrite (io_uring only reads
 the inputs), so the preload sees every write.
 
     test_pt_faults.py PRETOK DUMP SPM_TRAIN SPM_ENCODE FAULT_INJECT_SO
 (FAULT_INJECT_SO empty: a sanitizer build, skipped)"""
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -106,6 +108,26 @@ if T.has_hooks(t.pretok):
     convert("kill1", what="kill -9 before the first state, rerun")
     T.same_dataset(t.path("clean"), t.path("kill1"), "kill -9 before the first state")
     print("kill -9 before the first state: the rerun is identical")
+
+# Standard output on a full disk: --json's report and `text`.
+with open("/dev/full", "w") as full:
+    p = subprocess.run([t.pretok] + common + ["--out", t.path("json"), "--json"], stdout=full,
+                       stderr=subprocess.PIPE, text=True)
+T.check(p.returncode == 1 and "cannot write the --json report: No space left on device" in
+        p.stderr and "complete" in p.stderr, "--json > /dev/full: exit %d: %s" %
+        (p.returncode, p.stderr))
+out, _ = convert("json", extra=["--json"])
+T.check('"already_complete": true' in out, "--json rerun: %s" % out)
+T.same_dataset(t.path("clean"), t.path("json"), "--json > /dev/full")
+print("--json > /dev/full: exit 1, the dataset whole, the rerun prints the report")
+for extra in ([], ["--sample-bytes", "2000"]):
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([t.pretok, "text"] + extra + [t.path("a.jsonl")], stdout=full,
+                           stderr=subprocess.PIPE, text=True)
+    T.check(p.returncode == 1 and "standard output" in p.stderr and
+            "No space left on device" in p.stderr, "text %s > /dev/full: exit %d: %s" %
+            (extra, p.returncode, p.stderr))
+print("text > /dev/full: exit 1, named")
 
 t.cleanup()
 print("ok")
