@@ -109,6 +109,43 @@ if T.has_hooks(t.pretok):
     T.same_dataset(t.path("clean"), t.path("kill1"), "kill -9 before the first state")
     print("kill -9 before the first state: the rerun is identical")
 
+# merge: a shard that cannot be moved in, then the manifest that cannot be
+# renamed into place; the rerun finishes from its plan.
+for k in (1, 2):
+    convert("part%d" % k, extra=["--part", "%d/2" % k])
+for what, env in [("merge: EIO moving a shard", fault(path="merged/train-000002", ops="rename",
+                                                      errno="EIO")),
+                  ("merge: the manifest's rename", fault(path="merged/manifest.json",
+                                                         ops="rename"))]:
+    _, err = t.run(["merge", t.path("merged"), t.path("part1"), t.path("part2")], rc=1, env=env,
+                   what=what)
+    T.check("fault_inject:" in err and "rename failed" in err, "%s: %s" % (what, err))
+    T.check(not os.path.exists(t.path("merged", "manifest.json")), "%s: a manifest" % what)
+    t.run(["merge", t.path("merged"), t.path("part1"), t.path("part2")], what=what + ", rerun")
+    t.verify(t.path("merged"))
+    T.check(T.dataset_docs(t.path("merged"))[1] == T.dataset_docs(t.path("clean"))[1],
+            "%s: the merged documents differ from the clean run's" % what)
+    os.rename(t.path("merged"), t.path("merged-" + env["INGOT_FAULT_OPS"] +
+                                       env.get("INGOT_FAULT_ERRNO", "")))
+    for k in (1, 2):   # merge moved the parts' shards: convert them again
+        convert("part%d" % k, extra=["--part", "%d/2" % k])
+    print("%s: exit 1, no manifest; the rerun completes it" % what)
+
+# import-bin: a full disk in its shard removes what it wrote
+p = subprocess.run([t.dump, "export-bin", t.path("clean"), "--out", t.path("x.bin")],
+                   capture_output=True)
+T.check(p.returncode == 0, "export-bin: %s" % p.stderr)
+imp = ["import-bin", "--format", "llmc", "--vocab", "400", "--out", t.path("imp"), t.path("x.bin")]
+_, err = t.run(imp, rc=1, env=fault(path="imp/train-000000", after_bytes=1000), what="import-bin")
+T.check("No space left on device" in err and "removed" in err and "run the same command again"
+        in err, "import-bin on a full disk: %s" % err)
+T.check(not os.path.exists(t.path("imp")) or not os.listdir(t.path("imp")),
+        "import-bin on a full disk left %s" % (os.path.exists(t.path("imp")) and
+                                                os.listdir(t.path("imp"))))
+t.run(imp, what="import-bin, rerun")
+t.verify(t.path("imp"))
+print("import-bin on a full disk: exit 1, nothing left; the rerun completes")
+
 # Standard output on a full disk: --json's report and `text`.
 with open("/dev/full", "w") as full:
     p = subprocess.run([t.pretok] + common + ["--out", t.path("json"), "--json"], stdout=full,
