@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """ingot-train on a full or failing disk (tests/common/fault_inject.c
 preloaded): a checkpoint that cannot be written, synced or renamed; the
-run's config.json. Each run exits 1 naming the file and the error and what to do
-(the checkpoint to --resume from); no checkpoint is half-written under its
+run's config.json; a --metrics file that takes nothing (/dev/full). Each
+run exits 1 naming the file and the error and what to do (the checkpoint
+to --resume from); no checkpoint is half-written under its
 name, the earlier ones stay whole, and the resumed run ends with the
 weights, optimizer state and metrics of a run that never failed.
 
@@ -110,6 +111,12 @@ with tempfile.TemporaryDirectory() as tmp:
     check(not os.path.exists(p("config")), "config.json on a full disk: the directory is left")
     print("config.json on a full disk: exit 1, named, nothing left")
 
+    # --metrics that takes nothing: the run stops at once, saying so
+    rc, err = run(BASE + ["--ckpt-dir", p("metrics"), "--metrics", "/dev/full"])
+    check(rc == 1 and "--metrics /dev/full: cannot write the record of step 1: No space left "
+          "on device" in err and "no checkpoint was written" in err,
+          "--metrics /dev/full: exit %d: %s" % (rc, err))
+    print("--metrics /dev/full: exit 1, named")
 
 print("%d failure(s)" % failures)
 sys.exit(1 if failures else 0)
