@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """ingot-train on a full or failing disk (tests/common/fault_inject.c
 preloaded): a checkpoint that cannot be written, synced or renamed; the
-run's config.json; a --metrics file that takes nothing (/dev/full). Each
-run exits 1 naming the file and the error and what to do (the checkpoint
-to --resume from); no checkpoint is half-written under its
+run's config.json; a --metrics file and standard output that take nothing
+(/dev/full). Each run exits 1 naming the file and the error and what to do
+(the checkpoint to --resume from); no checkpoint is half-written under its
 name, the earlier ones stay whole, and the resumed run ends with the
 weights, optimizer state and metrics of a run that never failed.
 
@@ -117,6 +117,20 @@ with tempfile.TemporaryDirectory() as tmp:
           "on device" in err and "no checkpoint was written" in err,
           "--metrics /dev/full: exit %d: %s" % (rc, err))
     print("--metrics /dev/full: exit 1, named")
+
+    # progress lines that cannot be written: the run stops at the next step
+    # with a checkpoint, as when its reader is gone (SIGPIPE)
+    args = [a for a in BASE if a != "--quiet"] + ["--ckpt-dir", p("stdout")]
+    with open("/dev/full", "w") as full:
+        rc, err = run(args, stdout=full)
+    check(rc == 1 and "standard output: cannot write the progress lines: No space left on "
+          "device" in err and "stopped after step 1" in err and
+          "continue from %s" % p("stdout", "ckpt-00000001.bin") in err,
+          "training > /dev/full: exit %d: %s" % (rc, err))
+    rc, err = run([TRAIN, "--ckpt-dir", p("stdout"), "--resume", "--threads", "1", "--quiet"])
+    check(rc == 0 and payload(p("stdout", "ckpt-00000006.bin")) == clean6,
+          "training > /dev/full, resumed: exit %d: %s" % (rc, err))
+    print("training > /dev/full: exit 1 after step 1 with a checkpoint; the resume completes")
 
 print("%d failure(s)" % failures)
 sys.exit(1 if failures else 0)
