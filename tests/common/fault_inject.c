@@ -23,6 +23,14 @@
  *   INGOT_FAULT_SIGNAL=N        instead of failing the write that reaches the
  *                               budget, raise signal N there (a Ctrl-C or
  *                               kill in the middle of a file: what is left?)
+ *   INGOT_FAULT_STDOUT_AFTER_ERROR=N
+ *                               (no INGOT_FAULT_PATH needed) a program that
+ *                               goes on printing to a standard output whose
+ *                               error flag is set (> /dev/full) is stopped
+ *                               at its Nth such call (printf, puts, putchar,
+ *                               fwrite, ...) with exit status 99: a long
+ *                               listing must end at its first failed write,
+ *                               not run to its end for nothing
  *
  * Each injected failure prints "fault_inject: <call> <path>: <error>" on
  * stderr, so that a test can tell that its fault was reached at all.
@@ -58,9 +66,12 @@ static struct {
     unsigned long long left;    /* bytes matched fds may still take */
     int err;
     int sig;                    /* INGOT_FAULT_SIGNAL, 0: none */
+    long stdout_limit;          /* INGOT_FAULT_STDOUT_AFTER_ERROR, -1: off */
+    long stdout_after;          /* calls made on a failed stdout so far */
     unsigned ops;
     char *fd_path[MAX_FD];      /* the matched fds' paths (malloc'd) */
-} g = { .once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .err = ENOSPC, .ops = OP_WRITE };
+} g = { .once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .err = ENOSPC, .ops = OP_WRITE,
+        .stdout_limit = -1 };
 
 #define REAL(ret, name, args) \
     static ret(*real_##name) args; \
@@ -69,6 +80,9 @@ static struct {
 
 static void init(void)
 {
+    const char *lim = getenv("INGOT_FAULT_STDOUT_AFTER_ERROR");
+    if (lim && *lim)
+        g.stdout_limit = atol(lim);
     const char *m = getenv("INGOT_FAULT_PATH");
     if (!m || !*m)
         return;
@@ -494,4 +508,85 @@ int renameat2(int fd1, const char *from, int fd2, const char *to, unsigned flags
 {
     REAL(int, renameat2, (int, const char *, int, const char *, unsigned));
     return rename_refused(from, to, "renameat2") ? -1 : real_renameat2(fd1, from, fd2, to, flags);
+}
+
+/* ---- stdio on a failed standard output (INGOT_FAULT_STDOUT_AFTER_ERROR) ---- */
+
+static void stdout_check(FILE *f)
+{
+    pthread_once(&g.once, init);
+    if (g.stdout_limit < 0 || f != stdout || !ferror(stdout))
+        return;
+    if (__atomic_add_fetch(&g.stdout_after, 1, __ATOMIC_RELAXED) >= g.stdout_limit) {
+        report_what("stdio", "<stdout>", "still printing after standard output failed");
+        _exit(99);
+    }
+}
+
+int printf(const char *fmt, ...)
+{
+    stdout_check(stdout);
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vfprintf(stdout, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int fprintf(FILE *f, const char *fmt, ...)
+{
+    stdout_check(f);
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vfprintf(f, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int vprintf(const char *fmt, va_list ap)
+{
+    stdout_check(stdout);
+    return vfprintf(stdout, fmt, ap);
+}
+
+int puts(const char *s)
+{
+    REAL(int, puts, (const char *));
+    stdout_check(stdout);
+    return real_puts(s);
+}
+
+int putchar(int c)
+{
+    REAL(int, putchar, (int));
+    stdout_check(stdout);
+    return real_putchar(c);
+}
+
+int fputc(int c, FILE *f)
+{
+    REAL(int, fputc, (int, FILE *));
+    stdout_check(f);
+    return real_fputc(c, f);
+}
+
+int putc(int c, FILE *f)
+{
+    REAL(int, putc, (int, FILE *));
+    stdout_check(f);
+    return real_putc(c, f);
+}
+
+int fputs(const char *s, FILE *f)
+{
+    REAL(int, fputs, (const char *, FILE *));
+    stdout_check(f);
+    return real_fputs(s, f);
+}
+
+size_t fwrite(const void *p, size_t size, size_t n, FILE *f)
+{
+    REAL(size_t, fwrite, (const void *, size_t, size_t, FILE *));
+    stdout_check(f);
+    return real_fwrite(p, size, n, f);
 }

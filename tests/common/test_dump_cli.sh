@@ -140,6 +140,16 @@ if [ -n "$FAULT_SO" ] && [ -e "$FAULT_SO" ]; then
         INGOT_FAULT_OPS=close INGOT_FAULT_ERRNO=EIO "$DUMP" export-bin ds --out full.bin
     has err.txt "full.bin.tmp.*: close failed: Input/output error"
     for f in full.bin*; do [ ! -e "$f" ] || fail "export-bin on a failing disk left $f"; done
+    # a listing to a full disk ends at its first failed write (the preload
+    # stops a program that goes on printing into a failed stdout: exit 99)
+    if [ -w /dev/full ]; then
+        for args in "docs ds --split all" "docs ds --split all --ids" "tokens ds --range 0:"; do
+            expect_rc 1 "$args to a full disk" -- sh -c 'LD_PRELOAD="$0" \
+                INGOT_FAULT_STDOUT_AFTER_ERROR=10 exec "$1" $2 > /dev/full' "$FAULT_SO" "$DUMP" \
+                "$args"
+            has err.txt "writing to standard output failed: No space left on device"
+        done
+    fi
 fi
 
 # docs: text back, ids as spm_encode writes them, dataset order
