@@ -254,8 +254,9 @@ static bool ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-/* Scan OUT: remove temp files of an earlier run; report whether it holds
- * shards or a manifest. */
+/* Scan OUT: remove temp files of an earlier run (shards, state, manifest,
+ * the tokenizer copy: a kill -9 mid-write leaves them); report whether it
+ * holds shards or a manifest. */
 static int scan_out(const char *dir, bool *has_data)
 {
     *has_data = false;
@@ -270,7 +271,9 @@ static int scan_out(const char *dir, bool *has_data)
         bool tmp = ends_with(n, INGOT_SHARD_SUFFIX ".tmp") ||
                    (strstr(n, ".tmp.") && (!strncmp(n, PT_STATE_NAME, strlen(PT_STATE_NAME)) ||
                                            !strncmp(n, INGOT_MANIFEST_NAME,
-                                                    strlen(INGOT_MANIFEST_NAME))));
+                                                    strlen(INGOT_MANIFEST_NAME)) ||
+                                           !strncmp(n, INGOT_TOKENIZER_NAME,
+                                                    strlen(INGOT_TOKENIZER_NAME))));
         if (tmp) {
             char *p = fs_path_join(dir, n);
             if (p)

@@ -109,6 +109,20 @@ if T.has_hooks(t.pretok):
     T.same_dataset(t.path("clean"), t.path("kill1"), "kill -9 before the first state")
     print("kill -9 before the first state: the rerun is identical")
 
+# kill -9 in the middle of each kind of file (the preload raises SIGKILL at
+# its 100th byte): the rerun removes the temporary file (the tokenizer
+# copy's was left for good) and finishes with the clean run's bytes
+for name in ("tokenizer.model", "train-000001.tok", ".pretok-state.json", "manifest.json"):
+    out = "kill-" + name.strip(".").split(".")[0]
+    convert(out, rc=-9, env=fault(path=name, after_bytes=100, signal=9))
+    T.check(not os.path.exists(t.path(out, "manifest.json")), "kill in %s: a manifest" % name)
+    check_left(out, "kill -9 in %s" % name, temp_ok=True)
+    convert(out, what="kill -9 in %s, rerun" % name)
+    check_left(out, "kill -9 in %s, rerun" % name)
+    T.same_dataset(t.path("clean"), t.path(out), "kill -9 in %s" % name)
+print("kill -9 inside the tokenizer copy, a shard, the state, the manifest: the rerun is "
+      "identical, no temporary file left")
+
 # merge: a shard that cannot be moved in, then the manifest that cannot be
 # renamed into place; the rerun finishes from its plan.
 for k in (1, 2):
