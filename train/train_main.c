@@ -143,7 +143,7 @@ int main(int argc, char **argv)
             return 1;
         }
         if (removed && !o.quiet)
-            printf("removed %d stale checkpoint temp file%s of killed saves in %s\n", removed,
+            printf("removed %d stale temp file%s of killed saves in %s\n", removed,
                    removed == 1 ? "" : "s", o.ckpt_dir);
         /* A new run among another run's checkpoints would lose its own: the
          * rotation keeps the highest steps (the old run's) and a later
