@@ -36,9 +36,10 @@
  * stderr, so that a test can tell that its fault was reached at all.
  *
  * What this cannot reach: stdio's own writes (glibc's fwrite/fflush/fclose
- * call the kernel through internal aliases, not through write()), and
- * io_uring writes (no Ingot program writes through io_uring; ingot-pretok
- * reads through it only). Test stdio outputs with /dev/full instead. */
+ * call the kernel through internal aliases, not through write(); only the
+ * program's calls into stdio are seen, for the check above), and io_uring
+ * writes (no Ingot program writes through io_uring; ingot-pretok reads
+ * through it only). Test stdio outputs with /dev/full instead. */
 /* Both the plain and the 64-bit names are defined here: with meson's
  * _FILE_OFFSET_BITS=64 the headers would rename the plain ones. */
 #undef _FILE_OFFSET_BITS
@@ -136,9 +137,8 @@ static void report(const char *call, const char *path)
     report_what(call, path, strerror(g.err));
 }
 
-static void track(int fd, const char *path, int flags)
+static void track(int fd, const char *path)
 {
-    (void)flags;
     if (fd < 0 || fd >= MAX_FD || !active())
         return;
     pthread_mutex_lock(&g.mu);
@@ -226,7 +226,7 @@ int open(const char *path, int flags, ...)
     if (create_refused(path, flags, "open"))
         return -1;
     int fd = real_open(path, flags, mode);
-    track(fd, path, flags);
+    track(fd, path);
     return fd;
 }
 
@@ -237,7 +237,7 @@ int open64(const char *path, int flags, ...)
     if (create_refused(path, flags, "open"))
         return -1;
     int fd = real_open64(path, flags, mode);
-    track(fd, path, flags);
+    track(fd, path);
     return fd;
 }
 
@@ -248,7 +248,7 @@ int openat(int dirfd, const char *path, int flags, ...)
     if (create_refused(path, flags, "openat"))
         return -1;
     int fd = real_openat(dirfd, path, flags, mode);
-    track(fd, path, flags);
+    track(fd, path);
     return fd;
 }
 
@@ -259,7 +259,7 @@ int openat64(int dirfd, const char *path, int flags, ...)
     if (create_refused(path, flags, "openat"))
         return -1;
     int fd = real_openat64(dirfd, path, flags, mode);
-    track(fd, path, flags);
+    track(fd, path);
     return fd;
 }
 
