@@ -260,8 +260,9 @@ static bool ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-/* Scan OUT: remove temp files of an earlier run; report whether it holds
- * shards or a manifest. */
+/* Scan OUT: remove temp files of an earlier run (shards, state, manifest,
+ * the tokenizer copy: a kill -9 mid-write leaves them); report whether it
+ * holds shards or a manifest. */
 static int scan_out(const char *dir, bool *has_data)
 {
     *has_data = false;
@@ -276,7 +277,9 @@ static int scan_out(const char *dir, bool *has_data)
         bool tmp = ends_with(n, INGOT_SHARD_SUFFIX ".tmp") ||
                    (strstr(n, ".tmp.") && (!strncmp(n, PT_STATE_NAME, strlen(PT_STATE_NAME)) ||
                                            !strncmp(n, INGOT_MANIFEST_NAME,
-                                                    strlen(INGOT_MANIFEST_NAME))));
+                                                    strlen(INGOT_MANIFEST_NAME)) ||
+                                           !strncmp(n, INGOT_TOKENIZER_NAME,
+                                                    strlen(INGOT_TOKENIZER_NAME))));
         if (tmp) {
             char *p = fs_path_join(dir, n);
             if (p)
@@ -387,8 +390,13 @@ static int report_done(const struct conv *c, const struct pt_report *rep)
     if (!o->quiet)
         pt_report_print(stderr, rep);
     pt_report_warn_unk(stderr, rep);
-    if (o->json && pt_report_json(stdout, rep))
-        return ingot_fail(-EIO, "cannot print the report");
+    int e = o->json ? pt_report_json(stdout, rep) : 0;
+    if (e == -ENOMEM)
+        return ingot_oom("the --json report", 4096);
+    if (e)
+        return ingot_fail(e, "standard output: cannot write the --json report: %s (a full disk "
+                          "or a closed pipe?); the dataset in %s is complete: the same command "
+                          "prints the report again", strerror(-e), rep->out_dir);
     return check_end(o, rep);
 }
 
@@ -503,6 +511,12 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         goto out;
     /* The model goes into the dataset before any manifest names it. */
     if ((ret = dataset_copy_tokenizer(o->out, o->model, ingot_spm_model_hash(c.spm))))
+        goto out;
+    /* A fresh state goes to disk before the first shard: a shard is renamed
+     * into place before the state that records it, so a run stopped between
+     * the two (kill -9, or a full disk when writing that state) would leave
+     * a shard without a state, which a rerun refuses as another command's. */
+    if (!resumed && (ret = pt_state_write(c.state_path, &st)))
         goto out;
 
     struct pt_report rep = { .out_dir = o->out, .inputs = &c.inputs, .part_first = c.first,

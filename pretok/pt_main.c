@@ -91,6 +91,13 @@ int main(int argc, char **argv)
     if ((ret == -ENOSPC || ret == -EDQUOT) && (o.cmd == PT_CMD_CONVERT || o.cmd == PT_CMD_MERGE))
         fprintf(stderr, "ingot-pretok: the disk is full; what was finished is kept: free space "
                 "and run the same command again to resume\n");
+    else if ((ret == -ENOSPC || ret == -EDQUOT) && o.cmd == PT_CMD_IMPORT)
+        fprintf(stderr, "ingot-pretok: the disk is full; the shards this import wrote were "
+                "removed: free space and run the same command again\n");
+    else if (ret == -EIO && o.cmd == PT_CMD_CONVERT)
+        fprintf(stderr, "ingot-pretok: the disk reported an I/O error; what was finished is "
+                "kept, and a rerun checks the checksums of every finished shard: check the disk "
+                "(the kernel's log, dmesg), then run the same command again to resume\n");
     if (ret == INGOT_E_INTERRUPTED) {
         /* _exit: threads that did not stop in time may still be running
          * (pt_pipeline_stats.abandoned); exit() would run library

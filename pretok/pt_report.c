@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli_num.h"
+#include "fsutil.h"
 #include "pt_reason.h"
 #include "shard_format.h"
 
@@ -210,7 +211,9 @@ int pt_report_json(FILE *f, const struct pt_report *r)
     fputc('\n', f);
     json_decref(root);
     json_printed = true;
-    return ret ? -EIO : 0;
+    /* buffered: a full disk shows only at the flush */
+    int e = fs_flush(f);
+    return e ? e : ret ? -EIO : 0;
 }
 
 void pt_report_json_error(FILE *f, const char *out_dir, const char *error, int exit_status)

@@ -44,7 +44,9 @@ size_t pt_report_print_damaged(FILE *f, const struct pt_report *r, const char *i
  * it is above PT_UNK_WARN_SHARE (printed even under --quiet). */
 double pt_report_unk_share(const struct pt_report *r);
 void pt_report_warn_unk(FILE *f, const struct pt_report *r);
-/* 0 or -ENOMEM. */
+/* Print the report as JSON on f and flush it: 0, -ENOMEM, or the -errno of
+ * a failed write (a full disk, a closed pipe; no message: the caller names
+ * what was lost). */
 int pt_report_json(FILE *f, const struct pt_report *r);
 /* --json when the command failed before a report: {"out", "error", "exit"}
  * on f, so that a script reading stdout always gets one object. Nothing when

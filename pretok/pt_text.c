@@ -31,6 +31,7 @@ struct text_ctx {
     uint32_t first_damaged;
     int first_reason;
     int err;
+    bool write_failed;          /* err is the -errno of a write to out */
     /* --sample-bytes N: documents whose index is a multiple of stride are
      * held; when they pass 2N bytes the stride doubles and every other one
      * goes. One pass, no size estimate, evenly over the whole input. */
@@ -109,8 +110,10 @@ static int handle(void *arg, struct pt_batch **bp)
         }
         if (idx % t->o->every)
             continue;
+        errno = 0;
         if (fwrite(s, 1, n, t->out) != n || fputc('\n', t->out) == EOF) {
-            t->err = -EIO;
+            t->err = errno ? -errno : -EIO;
+            t->write_failed = true;
             return 1;
         }
         t->kept++;
@@ -162,16 +165,21 @@ int pt_text(const struct pt_opts *o, FILE *out)
     if (ret == 1)
         ret = 0;
     if (!ret && !t.err && o->sample_bytes) {   /* the sample, in input order */
-        if (t.held.len && fwrite(t.held.p, 1, t.held.len, out) != t.held.len)
-            t.err = -EIO;
+        errno = 0;
+        if (t.held.len && fwrite(t.held.p, 1, t.held.len, out) != t.held.len) {
+            t.err = errno ? -errno : -EIO;
+            t.write_failed = true;
+        }
         t.kept = t.n_hd;
         t.bytes = t.held.len;
     }
-    if (!ret && t.err)
-        ret = ingot_fail(t.err, t.err == -EIO ? "text: cannot write the output"
-                                              : "text: out of memory");
-    if (!ret && fs_flush(out))
-        ret = ingot_fail(-EIO, "text: cannot write the output");
+    if (!ret && !t.err && (t.err = fs_flush(out)))
+        t.write_failed = true;
+    if (!ret && t.err && t.write_failed)
+        ret = ingot_fail(t.err, "text: standard output: cannot write the text: %s (a full disk "
+                         "or a closed pipe?)", strerror(-t.err));
+    else if (!ret && t.err)
+        ret = ingot_fail(t.err, "text: out of memory");
     if (!ret && !t.kept && t.skipped)
         ret = ingot_fail(INGOT_E_INPUT, "text: every record was skipped (%" PRIu64 " of them; "
                          "a wrong --text-key or input format?), nothing written", t.skipped);

@@ -294,19 +294,26 @@ int tr_ckpt_prune(const char *dir, int keep)
 
 /* The writer's pid when name is a save's temp file: .ckpt-<digits>.bin.tmp.<pid>
  * (and the visible ckpt-<digits>.bin.tmp.<pid> of builds before the temp
- * files were hidden); else -1. Nothing else in the directory matches. */
+ * files were hidden), or the run's config.json.tmp.<pid> (fs_temp_path of
+ * tr_settings_write_config); else -1. Nothing else in the directory
+ * matches. */
 static long temp_owner(const char *name)
 {
-    const char *p = name + (name[0] == '.');
-    if (strncmp(p, "ckpt-", 5))
-        return -1;
-    p += 5;
-    const char *d = p;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    if (p == d || strncmp(p, ".bin.tmp.", 9))
-        return -1;
-    p += 9;
+    static const char config_tmp[] = "config.json.tmp.";
+    const char *p = name + (name[0] == '.'), *d;
+    if (!strncmp(name, config_tmp, sizeof(config_tmp) - 1)) {
+        p = name + sizeof(config_tmp) - 1;
+    } else {
+        if (strncmp(p, "ckpt-", 5))
+            return -1;
+        p += 5;
+        d = p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == d || strncmp(p, ".bin.tmp.", 9))
+            return -1;
+        p += 9;
+    }
     long pid = 0;
     for (d = p; *p >= '0' && *p <= '9'; p++) {
         if (pid > 99999999)
@@ -334,7 +341,7 @@ static int remove_stale_temps(const char *dir, int *removed)
         if (!p)
             err = ingot_oom("checkpoint temp path", strlen(dir) + strlen(e->d_name) + 2);
         else if (unlink(p) != 0 && errno != ENOENT)
-            err = ingot_fail(-errno, "%s: cannot remove a stale checkpoint temp file: %s", p,
+            err = ingot_fail(-errno, "%s: cannot remove a stale temp file of a killed save: %s", p,
                              strerror(errno));
         else
             ++*removed;

@@ -130,7 +130,10 @@ int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out, siz
     return 0;
 }
 
-static int emit(tr_metrics *m, json_t *j)
+/* A record that cannot be written stops the run (its caller returns the
+ * error): going on would leave a gap in the file. The steps after the last
+ * checkpoint are redone on --resume, which cuts the file back to it. */
+static int emit(tr_metrics *m, json_t *j, int64_t step)
 {
     if (!j)
         return ingot_oom("a metrics record", 1024);
@@ -138,9 +141,13 @@ static int emit(tr_metrics *m, json_t *j)
     json_decref(j);
     if (!s)
         return ingot_oom("a metrics line", 1024);
-    int ok = fprintf(m->f, "%s\n", s) >= 0 && fflush(m->f) == 0;
+    errno = 0;
+    bool ok = fprintf(m->f, "%s\n", s) >= 0 && fflush(m->f) == 0;
+    int e = errno ? errno : EIO;
     free(s);
-    return ok ? 0 : ingot_fail(-EIO, "%s: cannot write metrics", m->path);
+    return ok ? 0 : ingot_fail(-e, "--metrics %s: cannot write the record of step %lld: %s; "
+                               "the run stops here rather than leave a gap in the file",
+                               m->path, (long long)step, strerror(e));
 }
 
 /* JSON has no NaN/Inf: non-finite values become null. */
@@ -185,7 +192,7 @@ int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s)
         json_object_set_new(j, "host_allocs", p->host_allocs >= 0 ?
                             json_integer(p->host_allocs) : json_null());
     }
-    return emit(m, j);
+    return emit(m, j, s->step);
 }
 
 int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss)
@@ -195,7 +202,7 @@ int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss)
         return ingot_oom("a metrics record", 1024);
     json_object_set_new(j, "step", json_integer(step));
     json_object_set_new(j, "val_loss", num(val_loss));
-    return emit(m, j);
+    return emit(m, j, step);
 }
 
 void tr_metrics_close(tr_metrics *m)

@@ -199,7 +199,7 @@ out:
  * tr_export_fmt.c), then dies of the signal as it would have. */
 static const char *const export_names[] = {
     "model.safetensors", "model.bin", "config.json", "generation_config.json",
-    "tokenizer_config.json", "tokenizer.model", "spiece.model",
+    "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "spiece.model",
 };
 enum { N_EXPORT_NAMES = sizeof(export_names) / sizeof(export_names[0]) };
 static const int export_signals[] = { SIGINT, SIGTERM, SIGHUP };
@@ -380,6 +380,10 @@ int tr_export_main(int argc, char **argv)
         printf("exported %s (step %" PRIu64 ", %s L%d H%d%s C%d T%d V%d) as %s to %s\n", path,
                st.step, tr_arch_name(st.cfg.arch), st.cfg.n_layer, st.cfg.n_head, kv,
                st.cfg.n_embd, st.cfg.seq_len, st.cfg.vocab, o.format, o.out);
+    int e = err ? 0 : fs_flush(stdout);
+    if (e)
+        err = ingot_fail(e, "standard output: cannot write the summary: %s (a full disk or a "
+                         "closed pipe?); the export in %s is complete", strerror(-e), o.out);
 out:
     free(params);
     free(path);

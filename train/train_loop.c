@@ -84,6 +84,9 @@ struct run {
      * steps the power cap held */
     int prof_pw_n, prof_capped_n;
     double prof_pw;
+    /* the errno of the first progress line standard output did not take
+     * (a full disk); 0: none */
+    int out_err;
 };
 
 static void run_free(struct run *r)
@@ -99,16 +102,36 @@ static void run_free(struct run *r)
     free(r->val_rows);
 }
 
-static void say(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const struct run *r, const char *fmt, ...)
+static void say(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct run *r, const char *fmt, ...)
 {
     if (r->o->quiet || tr_dist_rank(r->dist) != 0)   /* rank 0 speaks for all */
         return;
     va_list ap;
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    errno = 0;
+    bool bad = vprintf(fmt, ap) < 0;
     va_end(ap);
-    fflush(stdout);
+    bad |= fflush(stdout) != 0;
+    /* Output that cannot be written stops the run at the next step boundary
+     * with a checkpoint, as SIGPIPE does (train_main.c); EPIPE comes only
+     * where SIGPIPE is ignored, by a run that asked to outlive its output. */
+    if (bad && !r->out_err && errno != EPIPE) {
+        r->out_err = errno ? errno : EIO;
+        tr_request_stop();
+    }
+}
+
+/* The run's end when its progress lines could not be written (say()). */
+static int output_lost(const struct run *r, int64_t s, bool done)
+{
+    if (done)
+        return ingot_fail(-r->out_err, "standard output: cannot write the progress lines: %s "
+                          "(a full disk?); the run itself went to its end", strerror(r->out_err));
+    return ingot_fail(-r->out_err, "standard output: cannot write the progress lines: %s (a full "
+                      "disk?); stopped after step %" PRId64 "%s", strerror(r->out_err), s,
+                      r->o->ckpt_dir ? "; checkpoint written, continue with --resume"
+                                     : " (no --ckpt-dir, nothing saved)");
 }
 
 /* A model shape for messages: GPT-2's fields, llama's with its own. */
@@ -724,7 +747,9 @@ static int run_loop(struct run *r)
          * (one process: no vote needed; with ranks the stop waits for the
          * next vote, where the others may be serving --zero 1's gathers) */
         if (!stop && do_ckpt && stop_requested && tr_dist_world(r->dist) <= 1 && s < end)
-            stop = true;
+            stop = why[0] = true;
+        if (stop && s < end && why[0] && r->out_err)
+            return output_lost(r, s, false);
         if (stop && s < end && why[0])
             return ingot_fail(INGOT_E_INTERRUPTED, "interrupted after step %" PRId64 "%s", s,
                               o->ckpt_dir ? "; checkpoint written, continue with --resume" :
@@ -905,6 +930,8 @@ int tr_train(const struct tr_opts *o)
     }
     if (!err)
         profile_summary(&r);
+    if (!err && r.out_err)
+        err = output_lost(&r, 0, true);
 out:
     if (err && o->ckpt_dir_made && r.lock_fd >= 0) {
         tr_ckpt_dir_abandon(o->ckpt_dir, r.lock_fd);

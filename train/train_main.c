@@ -89,6 +89,28 @@ static void install_handlers(void)
     tr_loader_trap_sigbus();
 }
 
+/* After a run failed on a full or failing disk: what is kept and what to
+ * do, naming the checkpoint a --resume would continue from. */
+static void disk_hint(int err, const char *ckpt_dir)
+{
+    if (err != -ENOSPC && err != -EDQUOT && err != -EIO)
+        return;
+    const char *what = err == -EIO ? "the disk reported an I/O error" : "the disk is full";
+    const char *fix = err == -EIO ? "check the disk (the kernel's log, dmesg, says more)"
+                                  : "free space";
+    char *last = NULL;
+    if (ckpt_dir && tr_ckpt_find_latest(ckpt_dir, &last))
+        ingot_clear_err();   /* a directory the failed run removed again */
+    if (last)
+        fprintf(stderr, "ingot-train: %s; the checkpoints written before are whole (saves are "
+                "atomic, and a resume verifies them): %s, then add --resume to continue from "
+                "%s\n", what, fix, last);
+    else
+        fprintf(stderr, "ingot-train: %s; %s: %s, then run the same command again\n", what,
+                ckpt_dir ? "no checkpoint was written" : "nothing was saved (no --ckpt-dir)", fix);
+    free(last);
+}
+
 int main(int argc, char **argv)
 {
     int sub = tr_subcommand(argc, argv);   /* export, generate, eval */
@@ -121,7 +143,7 @@ int main(int argc, char **argv)
             return 1;
         }
         if (removed && !o.quiet)
-            printf("removed %d stale checkpoint temp file%s of killed saves in %s\n", removed,
+            printf("removed %d stale temp file%s of killed saves in %s\n", removed,
                    removed == 1 ? "" : "s", o.ckpt_dir);
         /* A new run among another run's checkpoints would lose its own: the
          * rotation keeps the highest steps (the old run's) and a later
@@ -139,15 +161,12 @@ int main(int argc, char **argv)
         }
     }
     err = tr_train(&o);
-    const bool ckpts = o.ckpt_dir != NULL;
-    tr_opts_free(&o);
     if (err) {
         fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
-        if (err == -ENOSPC || err == -EDQUOT)
-            fprintf(stderr, "ingot-train: the disk is full%s\n", ckpts ?
-                    "; the checkpoints written before are whole (saves are atomic): free "
-                    "space and add --resume to continue from the last" : "");
-        return err == INGOT_E_INTERRUPTED ? 130 : err == INGOT_E_USAGE ? 2 : 1;
+        disk_hint(err, o.ckpt_dir);
     }
+    tr_opts_free(&o);
+    if (err)
+        return err == INGOT_E_INTERRUPTED ? 130 : err == INGOT_E_USAGE ? 2 : 1;
     return 0;
 }

@@ -67,7 +67,7 @@ int dump_docs(const struct dump_opts *o)
             size_t start = 0;
             strip_specials(buf, &start, &n, bos, eos);
             if (o->ids) {
-                for (size_t i = 0; i < n; i++)
+                for (size_t i = 0; i < n && !ferror(stdout); i++)
                     printf(i ? " %u" : "%u", buf[start + i]);
                 putchar('\n');
             } else {
@@ -87,6 +87,8 @@ int dump_docs(const struct dump_opts *o)
                 putchar('\n');
                 free(text);
             }
+            if ((ret = dump_stdout_failed()))
+                goto out;
             printed++;
         }
         g += nd;
@@ -174,6 +176,8 @@ int dump_tokens(const struct dump_opts *o)
                 printf("%llu %u %s %llu %s\n", (ull)(base + i), id, piece ? piece : "-",
                        (ull)(gdoc + shard_reader_doc_of_token(r, i)),
                        fs_basename(shard_reader_path(r)));
+                if ((ret = dump_stdout_failed()))
+                    goto out;
             }
         }
         base += nt;

@@ -155,7 +155,11 @@ int dump_export_bin(const struct dump_opts *o)
         int e = errno;
         ret = ingot_fail(-e, "%s: fsync failed: %s", tmp, strerror(e));
     }
-    close(fd);
+    /* a file system that writes back late (NFS) reports a lost write here */
+    if (close(fd) != 0 && !ret) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: close failed: %s", tmp, strerror(e));
+    }
     if (!ret && rename(tmp, o->out)) {
         int e = errno;
         ret = ingot_fail(-e, "%s: rename to %s failed: %s", tmp, o->out, strerror(e));

@@ -173,6 +173,14 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
  * (the only thing ingot-dump writes), says which input it was (write() and
  * unlink() are async-signal-safe) and exits 1 instead of dying with "Bus
  * error". */
+int dump_stdout_failed(void)
+{
+    if (!ferror(stdout))
+        return 0;
+    int e = errno ? errno : EIO;
+    return ingot_fail(-e, "writing to standard output failed: %s", strerror(e));
+}
+
 static const char *bus_path = "";
 static const char *volatile remove_path;
 

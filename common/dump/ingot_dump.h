@@ -58,6 +58,11 @@ void dump_src_close(struct dump_src *s);
  * is replaced by NULL. */
 void dump_remove_on_signal(const char *path);
 
+/* 0, or the recorded error when a write to standard output has failed (its
+ * error flag is set; errno still holds the write's error): a listing stops
+ * at once on a full disk instead of decoding the rest for nothing. */
+int dump_stdout_failed(void);
+
 int dump_info(const struct dump_opts *o);
 int dump_verify(const struct dump_opts *o);
 int dump_docs(const struct dump_opts *o);

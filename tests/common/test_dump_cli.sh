@@ -1,9 +1,9 @@
 #!/bin/sh
 # ingot-dump end to end on a small dataset: a model trained here with
 # spm_train on text generated here, shards made by make-test-dataset.
-# usage: test_dump_cli.sh INGOT_DUMP MAKE_TEST_DATASET SPM_TRAIN SPM_ENCODE
+# usage: test_dump_cli.sh INGOT_DUMP MAKE_TEST_DATASET SPM_TRAIN SPM_ENCODE [FAULT_INJECT_SO]
 set -eu
-DUMP=$1 MAKE=$2 SPM_TRAIN=${3:-} SPM_ENCODE=${4:-}
+DUMP=$1 MAKE=$2 SPM_TRAIN=${3:-} SPM_ENCODE=${4:-} FAULT_SO=${5:-}
 if [ -z "$SPM_TRAIN" ] || [ -z "$SPM_ENCODE" ] || [ ! -x "$SPM_TRAIN" ] || [ ! -x "$SPM_ENCODE" ]; then
     echo "spm_train / spm_encode not found: skipping"
     exit 77
@@ -127,6 +127,29 @@ if [ -w /dev/full ]; then
         has err.txt "writing to standard output failed"
     done
     expect_rc 1 "info --json to a full disk" -- sh -c '"$0" info ds --json > /dev/full' "$DUMP"
+fi
+
+# export-bin on a failing disk (tests/common/fault_inject.c preloaded, where
+# built): a full disk, and a close that reports a lost write (NFS) -- no file
+# under the name, no temporary file, the error named
+if [ -n "$FAULT_SO" ] && [ -e "$FAULT_SO" ]; then
+    expect_rc 1 "export-bin to a full disk" -- env LD_PRELOAD="$FAULT_SO" \
+        INGOT_FAULT_PATH=full.bin INGOT_FAULT_AFTER_BYTES=1000 "$DUMP" export-bin ds --out full.bin
+    has err.txt "full.bin.tmp.*: write failed: No space left on device"
+    expect_rc 1 "export-bin, EIO at close" -- env LD_PRELOAD="$FAULT_SO" INGOT_FAULT_PATH=full.bin \
+        INGOT_FAULT_OPS=close INGOT_FAULT_ERRNO=EIO "$DUMP" export-bin ds --out full.bin
+    has err.txt "full.bin.tmp.*: close failed: Input/output error"
+    for f in full.bin*; do [ ! -e "$f" ] || fail "export-bin on a failing disk left $f"; done
+    # a listing to a full disk ends at its first failed write (the preload
+    # stops a program that goes on printing into a failed stdout: exit 99)
+    if [ -w /dev/full ]; then
+        for args in "docs ds --split all" "docs ds --split all --ids" "tokens ds --range 0:"; do
+            expect_rc 1 "$args to a full disk" -- sh -c 'LD_PRELOAD="$0" \
+                INGOT_FAULT_STDOUT_AFTER_ERROR=10 exec "$1" $2 > /dev/full' "$FAULT_SO" "$DUMP" \
+                "$args"
+            has err.txt "writing to standard output failed: No space left on device"
+        done
+    fi
 fi
 
 # docs: text back, ids as spm_encode writes them, dataset order

@@ -117,22 +117,27 @@ static void killed_save(const char *dir)
                 want);
         failures++;
     }
-    /* The next start removes it (its writer is dead) and the legacy
-     * visible form of a dead writer; a live writer's temp file and names
-     * outside the rule stay. */
+    /* The next start removes it (its writer is dead), the legacy visible
+     * form of a dead writer and the config.json temp of a run killed while
+     * writing it; a live writer's temp file and names outside the rule
+     * stay. */
     char *legacy = tt_fmt("ckpt-00000001.bin.tmp.%ld", dead_pid());
+    char *config_tmp = tt_fmt("config.json.tmp.%ld", dead_pid());
     char *live = tt_fmt(".ckpt-00000003.bin.tmp.%ld", (long)getpid());
     static const char *const keep[] = {
         ".ckpt-notes", "ckpt-1.bin.tmp.x", ".ckpt-00000004.bin.tmp.", "ckpt-00000005.bin.old",
+        "config.json.tmp.x",
     };
     touch(ck, legacy);
+    touch(ck, config_tmp);
     touch(ck, live);
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
         touch(ck, keep[i]);
     char *a = tt_fmt("%s --ckpt-dir '%s'", run, ck);
     failures += tt_expect(bin, out, "next start cleans stale temps", a, 0,
-                          "removed 2 stale checkpoint temp files", "ckpt-00000002.bin");
-    bool ok = (!left || !exists(ck, left)) && !exists(ck, legacy) && exists(ck, live) &&
+                          "removed 3 stale temp files", "ckpt-00000002.bin");
+    bool ok = (!left || !exists(ck, left)) && !exists(ck, legacy) && !exists(ck, config_tmp) &&
+              exists(ck, live) &&
               exists(ck, "ckpt-00000002.bin");
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
         ok = ok && exists(ck, keep[i]);
@@ -140,7 +145,8 @@ static void killed_save(const char *dir)
         fprintf(stderr, "cleanup removed the wrong files (or kept a stale one)\n");
         failures++;
     }
-    free(a); free(legacy); free(live); free(want); free(left); free(cmd); free(ck);
+    free(a); free(legacy); free(config_tmp); free(live); free(want); free(left); free(cmd);
+    free(ck);
 }
 
 /* Two runs in one --ckpt-dir would interleave their checkpoints (both

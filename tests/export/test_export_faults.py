@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""ingot-train export on a full disk (tests/common/fault_inject.c
+preloaded): each format with a file that cannot be written. The export
+exits 1 naming the file and the error, leaves no temporary file, and no
+folder that looks whole: llmc's model.bin and safetensors' model.safetensors
+are there whole or not at all, and hf's config.json (what loaders open
+first) is written last, so it is missing. A signal in the middle of a file
+(tokenizer.json) leaves no temporary file either, and a summary that
+standard output does not take fails the command.
+
+    test_export_faults.py INGOT_TRAIN FAULT_INJECT_SO TOKENIZER_MODEL
+(FAULT_INJECT_SO empty: a sanitizer build, skipped)"""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+TRAIN, SO, TOK = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "", sys.argv[3]
+if not SO or not os.path.exists(SO):
+    print("no fault-injection preload (a sanitizer build): skipped")
+    sys.exit(77)
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        print("FAIL:", what)
+        failures += 1
+    return cond
+
+
+def run(args, env=None, stdout=subprocess.PIPE):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([TRAIN] + args, env=e, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    return p.returncode, p.stderr
+
+
+def fault(**kv):
+    env = {"LD_PRELOAD": SO}
+    env.update({"INGOT_FAULT_" + k.upper(): str(v) for k, v in kv.items()})
+    return env
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    def p(*names):
+        return os.path.join(tmp, *names)
+
+    ck = p("ck")
+    rc, err = run(["--synthetic", "--vocab", "128", "--model", "tiny", "--layers", "1", "--dim",
+                   "32", "--heads", "2", "--seq-len", "16", "--batch", "2", "--steps", "1",
+                   "--threads", "1", "--val-every", "0", "--quiet", "--ckpt-dir", ck])
+    check(rc == 0, "the checkpoint: %d %s" % (rc, err))
+
+    # (format, the file that fails, its bytes before the failure)
+    cases = [("hf", "model.safetensors", 1000), ("hf", "generation_config.json", 10),
+             ("hf", "tokenizer.json", 100), ("hf", "tokenizer.model", 100),
+             ("hf", "tokenizer_config.json", 10), ("hf", "/config.json", 10),
+             ("llmc", "model.bin", 1000), ("safetensors", "model.safetensors", 1000)]
+    for i, (fmt, name, after) in enumerate(cases):
+        out = p("x%d" % i)
+        os.mkdir(out)
+        what = "export %s, a full disk at %s" % (fmt, name.lstrip("/"))
+        if fmt == "hf":   # an earlier export's config.json must not name the new weights
+            with open(os.path.join(out, "config.json"), "w") as f:
+                f.write('{"n_layer": 99}\n')
+        rc, err = run(["export", ck, "--format", fmt, "--out", out, "--tokenizer", TOK],
+                      fault(path=name, after_bytes=after))
+        check(rc == 1 and "fault_inject:" in err and name.lstrip("/") in err and
+              "No space left on device" in err, "%s: exit %d: %s" % (what, rc, err))
+        left = os.listdir(out)
+        check(not [f for f in left if ".tmp" in f], "%s: temporary files %s" % (what, left))
+        main = {"hf": "config.json", "llmc": "model.bin", "safetensors": "model.safetensors"}[fmt]
+        check(main not in left, "%s: %s left: %s" % (what, main, left))
+        rc, err = run(["export", ck, "--format", fmt, "--out", out, "--tokenizer", TOK])
+        check(rc == 0 and main in os.listdir(out), "%s, again: exit %d: %s" % (what, rc, err))
+        print("%s: exit 1, named, no %s; the export again completes" % (what, main))
+
+    # SIGTERM in the middle of tokenizer.json: the export dies of it, and
+    # its handler removes the temporary file (it missed tokenizer.json's)
+    out = p("sig")
+    rc, err = run(["export", ck, "--format", "hf", "--out", out, "--tokenizer", TOK],
+                  fault(path="tokenizer.json", after_bytes=100, signal=int(signal.SIGTERM)))
+    left = os.listdir(out) if os.path.isdir(out) else []
+    check(rc == -signal.SIGTERM and "signal 15 raised" in err and
+          not [f for f in left if ".tmp" in f] and "config.json" not in left,
+          "SIGTERM in tokenizer.json: exit %d, left %s: %s" % (rc, left, err))
+    print("SIGTERM in tokenizer.json: no temporary file, no config.json")
+
+    # the summary on a full standard output: the files are whole, the exit 1
+    with open("/dev/full", "w") as full:
+        rc, err = run(["export", ck, "--format", "llmc", "--out", p("stdout")], stdout=full)
+    check(rc == 1 and "standard output: cannot write the summary: No space left on device" in err
+          and "complete" in err, "export > /dev/full: exit %d: %s" % (rc, err))
+    print("export > /dev/full: exit 1, named")
+
+print("%d failure(s)" % failures)
+sys.exit(1 if failures else 0)
