@@ -7,7 +7,8 @@
  *   it exactly;
  * - one source given as a mixture of one is the plain loader;
  * - sources with another tokenizer or vocabulary are refused, naming both;
- * - the val set draws from every source;
+ * - the val set draws from every source, and says which source each of its
+ *   windows is from;
  * - end to end: a mixture run stopped and resumed with --ckpt-dir --resume
  *   alone logs the same losses as a straight one, and the metrics and the
  *   report show the tokens taken per source;
@@ -168,6 +169,14 @@ static void unit(const char *dir)
     CHECK(from[0] == 6 && from[1] == 6);
     CHECK_OK(tr_loader_val_rows(l, 5, 3, eight));   /* a slice is the same windows */
     CHECK(!memcmp(one + 5 * (T + 1), eight, 3 * (T + 1) * sizeof(int32_t)));
+    /* each val window's source, the whole set and a slice */
+    int srcs[12], slice[3];
+    CHECK_OK(tr_loader_val_sources(l, 0, nv, srcs));
+    CHECK_OK(tr_loader_val_sources(l, 5, 3, slice));
+    for (uint64_t i = 0; i < nv; i++)
+        CHECK(srcs[i] == (one[i * (T + 1)] >= VAL_BASE + B_BASE / 2));
+    CHECK(!memcmp(srcs + 5, slice, sizeof(slice)));
+    CHECK(tr_loader_val_sources(l, 11, 2, slice) == INGOT_E_USAGE);
     tr_loader_close(l);
 
     /* refusals name both datasets */
