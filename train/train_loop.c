@@ -352,7 +352,7 @@ static int evaluate(struct run *r, int64_t step)
     for (uint64_t i = 0; i < r->n_val; i += (uint64_t)r->o->batch) {
         int n = r->n_val - i < (uint64_t)r->o->batch ? (int)(r->n_val - i) : r->o->batch;
         double loss;
-        if ((err = r->ops->eval(r->be, r->val_rows + i * (size_t)T1, n, &loss)))
+        if ((err = r->ops->eval(r->be, r->val_rows + i * (size_t)T1, n, &loss, NULL)))
             return err;
         sum += loss * n;
     }
