@@ -20,7 +20,8 @@
  *   give back the overall val loss; the val line shows them by name; a
  *   dataset mixed with a copy of itself (same basename: names "#i") gets
  *   equal means; a source without val windows gets null and "n/a"; one
- *   dataset gets no split; 2 ranks give one process's.
+ *   dataset gets no split; eval on the mixture gives the trainer's numbers;
+ *   2 ranks give one process's.
  * Tokens are their own positions plus a per-source offset, so a row says
  * which source and window it is.
  * usage: test_mix INGOT_TRAIN */
@@ -301,7 +302,7 @@ static bool val_line_is(const char *out, const char *want_prefix)
 
 /* The val loss by source: the straight run's records (a:3, b over 8 val
  * windows), its val lines, a dataset mixed with a copy of itself, a source
- * without val windows, one dataset. */
+ * without val windows, one dataset, and eval on the mixture. */
 static int val_by_source(const char *bin, const char *dir, const char *out)
 {
     int failures = 0;
@@ -368,6 +369,35 @@ static int val_by_source(const char *bin, const char *dir, const char *out)
     failures += !plain;
     free(s);
 
+    /* eval on the mixture: the trainer's val numbers, overall and by source */
+    x = tt_fmt("eval '%s/ca/ckpt-00000008.bin' --data '%s/a:3' --data '%s/b' --tokens 64 --json",
+               dir, dir, dir);
+    failures += tt_expect(bin, out, "eval on the mixture (json)", x, 0, "\"src_loss\":[",
+                          "\"src_windows\":[");
+    free(x);
+    s = tt_slurp(out);
+    const char *j = s ? strstr(s, "{\"split\"") : NULL;
+    double loss = NAN, l0 = NAN, l1 = NAN;
+    long w0 = -1, w1 = -1;
+    const char *lp = j ? strstr(j, "\"loss\":") : NULL, *sp = j ? strstr(j, "\"src_loss\":") : NULL;
+    const char *wp = j ? strstr(j, "\"src_windows\":") : NULL;
+    bool ev = na == 2 && lp && sp && wp && sscanf(lp, "\"loss\":%lf", &loss) == 1 &&
+              sscanf(sp, "\"src_loss\":[%lf,%lf]", &l0, &l1) == 2 &&
+              sscanf(wp, "\"src_windows\":[%ld,%ld]", &w0, &w1) == 2 &&
+              fabs(loss - va[1].loss) <= 1e-6 * (1.0 + fabs(loss)) &&
+              fabs(l0 - va[1].src[0]) <= 1e-6 * (1.0 + fabs(l0)) &&
+              fabs(l1 - va[1].src[1]) <= 1e-6 * (1.0 + fabs(l1)) &&
+              w0 == va[1].windows[0] && w1 == va[1].windows[1];
+    printf("%-34s %s (eval %.6f [%.6f x%ld, %.6f x%ld]; trainer %.6f [%.6f, %.6f])\n",
+           "eval = the trainer's val by source", ev ? "ok" : "FAIL", loss, l0, w0, l1, w1,
+           na == 2 ? va[1].loss : NAN, na == 2 ? va[1].src[0] : NAN, na == 2 ? va[1].src[1] : NAN);
+    failures += !ev;
+    free(s);
+    x = tt_fmt("eval '%s/ca/ckpt-00000008.bin' --data '%s/a:3' --data '%s/b' --tokens 64", dir,
+               dir, dir);
+    failures += tt_expect(bin, out, "eval on the mixture (text)", x, 0, "eval: data 0 (a): ",
+                          "eval: data 1 (b): ");
+    free(x);
     free(ma); free(s1); free(s2); free(ms); free(nv); free(mn); free(m1);
     return failures;
 }
