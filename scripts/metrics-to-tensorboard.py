@@ -7,8 +7,9 @@ event files.
     tensorboard --logdir runs
 
 Scalars: train/loss, train/accuracy, train/lr, train/grad_norm, train/tok_per_s,
-val/loss, and data/src<i>_tokens for a mixture (tokens taken from each --data
-source), with the step as x and wall times rebuilt from elapsed_s. Writes with
+val/loss, and for a mixture data/src<i>_tokens (tokens taken from each --data
+source) and val/src<i>_loss (the val loss of source i's windows; none where it
+has no windows), with the step as x and wall times rebuilt from elapsed_s. Writes with
 torch.utils.tensorboard (torch + the tensorboard package) or tensorboardX,
 whichever imports; without either it says what to install and exits 2.
 --list prints the scalars instead (no packages needed). Each conversion replaces
@@ -56,6 +57,9 @@ def scalars(recs, base_time=0.0):
         if "val_loss" in r:
             if isinstance(r["val_loss"], (int, float)):
                 yield "val/loss", step, float(r["val_loss"]), wall
+            for i, v in enumerate(r.get("val_src") or []):
+                if isinstance(v, (int, float)):   # null: no windows of that source
+                    yield "val/src%d_loss" % i, step, float(v), wall
             continue
         for key, tag in STEP_KEYS:
             v = r.get(key)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Draw an ingot-train metrics file (--metrics, JSON Lines) to a PNG: training
-loss (and a smoothed curve), val loss, accuracy, and throughput.
+loss (and a smoothed curve), val loss (a mixture's also by source: "val data i"
+for the i-th --data, dashed), accuracy, and throughput.
 
     scripts/plot-metrics.py metrics.jsonl [-o loss.png] [--title TEXT]
     scripts/plot-metrics.py a.jsonl b.jsonl -o compare.png     (several runs)
@@ -35,6 +36,12 @@ def load(path):
             elif "loss" in rec:
                 steps.append(rec)
     return steps, vals
+
+
+def src_val(rec, k):
+    """Source k's val loss in a val record, NaN where it has none."""
+    v = (rec.get("val_src") or [])[k:k + 1]
+    return float(v[0]) if v and isinstance(v[0], (int, float)) else float("nan")
 
 
 def smooth(xs):
@@ -231,6 +238,14 @@ def main():
             ax_loss.plot([r["step"] for r in vals], [r["val_loss"] for r in vals], "o-",
                          color=color if many else "C3", markersize=3.5, linewidth=1.4,
                          label=(label + " val" if many else "val"))
+            # a mixture's val loss by source (null where a source has no windows)
+            n_src = max(len(r.get("val_src") or []) for r in vals)
+            for k in range(n_src):
+                y = [src_val(r, k) for r in vals]
+                ax_loss.plot([r["step"] for r in vals], y, "s--",
+                             color=color if many else f"C{(4 + k) % 10}", markersize=2.5,
+                             linewidth=1.0, alpha=0.8,
+                             label=(f"{label} val data {k}" if many else f"val data {k}"))
     ax_loss.set(xlabel="step", ylabel="loss (nats/token)", title="loss")
     ax_acc.set(xlabel="step", ylabel="top-1 accuracy (%)", title="next-token accuracy")
     ax_tps.set(xlabel="step", ylabel="tokens / s", title="throughput")

@@ -122,8 +122,10 @@ struct tr_backend_ops {
     int (*submit_step)(tr_backend *b, const int32_t *chunk, const struct tr_step_hparams *hp);
     int (*collect_step)(tr_backend *b, struct tr_step_result *res);
     /* Mean token loss over n_seqs (1 <= n_seqs <= batch) rows of T + 1 ids,
-     * no parameter change. */
-    int (*eval)(tr_backend *b, const int32_t *rows, int n_seqs, double *loss);
+     * no parameter change; row_loss (NULL, or n_seqs entries) also gets each
+     * row's mean token loss (a mixture's val loss by source), from the same
+     * forward and with no further host wait. */
+    int (*eval)(tr_backend *b, const int32_t *rows, int n_seqs, double *loss, double *row_loss);
     /* Logits (the first config.vocab) of the last position after a forward
      * on ids[0, n), 1 <= n <= seq_len: what the sampler needs. */
     int (*logits)(tr_backend *b, const int32_t *ids, int n, float *out);

@@ -243,7 +243,8 @@ static int cpu_collect_step(tr_backend *b, struct tr_step_result *res)
     return 0;
 }
 
-static int cpu_eval(tr_backend *b, const int32_t *rows, int n_seqs, double *loss)
+static int cpu_eval(tr_backend *b, const int32_t *rows, int n_seqs, double *loss,
+                    double *row_loss)
 {
     int T = b->o.cfg.seq_len;
     if (n_seqs < 1 || n_seqs > b->o.batch)
@@ -252,6 +253,8 @@ static int cpu_eval(tr_backend *b, const int32_t *rows, int n_seqs, double *loss
     split_rows(b, rows, n_seqs);
     tr_cpu_net_forward(b->model, b->params, b->inp, b->tgt, n_seqs, T, 0.0f, &ls, NULL);
     *loss = ls / ((double)n_seqs * T);
+    if (row_loss)
+        tr_cpu_net_row_losses(b->model, n_seqs, T, row_loss);
     return 0;
 }
 

@@ -99,7 +99,8 @@ static int upload_rows(tr_backend *b, const int32_t *rows, int n, int T)
     return 0;
 }
 
-static int cuda_eval(tr_backend *b, const int32_t *rows, int n_seqs, double *loss)
+static int cuda_eval(tr_backend *b, const int32_t *rows, int n_seqs, double *loss,
+                     double *row_loss)
 {
     const int T = b->o.cfg.seq_len;
     int err = no_step_in_flight(b, "eval");
@@ -109,12 +110,18 @@ static int cuda_eval(tr_backend *b, const int32_t *rows, int n_seqs, double *los
         return ingot_fail(INGOT_E_USAGE, "cuda: eval of %d sequences (batch %d)", n_seqs,
                           b->o.batch);
     struct step_out *d = b->d_eval, *h = b->h_eval;
+    /* the rows' sums lie right after the total: one copy, one sync for both */
+    size_t bytes = sizeof(*h) + (row_loss ? (size_t)n_seqs * sizeof(float) : 0);
     if ((err = upload_rows(b, rows, n_seqs, T)) ||
         (err = tr_cuda_net_forward(b->model, b->wcopy, b->d_tok[0], b->d_tok[0] + (size_t)n_seqs * T,
                                n_seqs, T, 0.0f, &d->loss_sum, NULL, 0, b->cs)) ||
-        (err = tr_cuda_sync_copy(h, d, sizeof(*h), cudaMemcpyDeviceToHost, b->cs, "eval loss")))
+        (row_loss && (err = tr_cuda_net_row_loss_sums(b->model, n_seqs, T, b->d_eval_rows,
+                                                      b->cs))) ||
+        (err = tr_cuda_sync_copy(h, d, bytes, cudaMemcpyDeviceToHost, b->cs, "eval loss")))
         return err;
     *loss = (double)h->loss_sum / ((double)n_seqs * T);
+    for (int r = 0; row_loss && r < n_seqs; r++)
+        row_loss[r] = (double)b->h_eval_rows[r] / T;
     return 0;
 }
 

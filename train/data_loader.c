@@ -520,7 +520,9 @@ uint64_t tr_loader_val_take(const tr_loader *l, int64_t val_tokens, int seq_len)
     return want < avail ? want : avail;
 }
 
-int tr_loader_val_rows(const tr_loader *l, uint64_t first, size_t n, int32_t *rows)
+/* The val set's walk: window k of [first, first + n) copied into rows (when
+ * rows) and its source written to src (when src). */
+static int val_walk(const tr_loader *l, uint64_t first, size_t n, int32_t *rows, int *src)
 {
     size_t T1 = (size_t)l->o.seq_len + 1;
     uint64_t total = tr_loader_val_windows(l);
@@ -542,9 +544,22 @@ int tr_loader_val_rows(const tr_loader *l, uint64_t first, size_t n, int32_t *ro
         uint64_t w = used[i]++;
         if (k < first)
             continue;
-        int err = stream_copy(l, &l->src[i].val, w * (T1 - 1), T1, rows + (k - first) * T1);
+        if (src)
+            src[k - first] = i;
+        int err = rows ? stream_copy(l, &l->src[i].val, w * (T1 - 1), T1,
+                                     rows + (k - first) * T1) : 0;
         if (err)
             return err;
     }
     return 0;
+}
+
+int tr_loader_val_rows(const tr_loader *l, uint64_t first, size_t n, int32_t *rows)
+{
+    return val_walk(l, first, n, rows, NULL);
+}
+
+int tr_loader_val_sources(const tr_loader *l, uint64_t first, size_t n, int *src)
+{
+    return val_walk(l, first, n, NULL, src);
 }

@@ -134,5 +134,9 @@ uint64_t tr_loader_val_take(const tr_loader *l, int64_t val_tokens, int seq_len)
  * whose val windows are used up gives way to the next), so the first n are
  * a weighted sample of every source. */
 int tr_loader_val_rows(const tr_loader *l, uint64_t first, size_t n, int32_t *rows);
+/* The source (index into the --data list; 0 for one dataset) of each of val
+ * windows [first, first + n), into src[0, n): what splits a mixture's val
+ * loss by source. Reads no tokens. */
+int tr_loader_val_sources(const tr_loader *l, uint64_t first, size_t n, int *src);
 
 #endif

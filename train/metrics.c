@@ -195,13 +195,23 @@ int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s)
     return emit(m, j, s->step);
 }
 
-int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss)
+int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss, int n_src,
+                    const double *src_loss, const uint64_t *src_windows)
 {
     json_t *j = json_object();
     if (!j)
         return ingot_oom("a metrics record", 1024);
     json_object_set_new(j, "step", json_integer(step));
     json_object_set_new(j, "val_loss", num(val_loss));
+    if (n_src > 0) {
+        json_t *a = json_array(), *w = json_array();
+        for (int i = 0; i < n_src; i++) {
+            json_array_append_new(a, num(src_loss[i]));
+            json_array_append_new(w, json_integer((json_int_t)src_windows[i]));
+        }
+        json_object_set_new(j, "val_src", a);
+        json_object_set_new(j, "val_src_windows", w);
+    }
     return emit(m, j, step);
 }
 

@@ -36,6 +36,9 @@ void tr_cpu_llama_forward(tr_cpu_llama *m, const float *params, const int32_t *i
 /* Logits of the last forward ([B*T, Vp], row-major), valid until the next
  * forward; meaningless after a forward with dloss > 0. */
 const float *tr_cpu_llama_logits(const tr_cpu_llama *m);
+/* Token losses of the last forward with tgt ([B*T], row b's at b*T), valid
+ * until the next forward. */
+const float *tr_cpu_llama_losses(const tr_cpu_llama *m);
 /* Backward of the last forward (which must have had tgt and dloss > 0):
  * ACCUMULATES into grads (tr_llama_params.h layout). */
 void tr_cpu_llama_backward(tr_cpu_llama *m, const float *params, float *grads);

@@ -137,6 +137,11 @@ const float *tr_cpu_logits(const tr_cpu_model *m)
     return m->logits;
 }
 
+const float *tr_cpu_losses(const tr_cpu_model *m)
+{
+    return m->losses;
+}
+
 void tr_cpu_forward(tr_cpu_model *m, const float *params, const int32_t *inp,
                     const int32_t *tgt, int B, int T, float dloss, double *loss_sum,
                     int64_t *n_correct)

@@ -32,6 +32,9 @@ void tr_cpu_forward(tr_cpu_model *m, const float *params, const int32_t *inp,
 /* Logits of the last forward ([B*T, Vp], row-major), valid until the next
  * forward; meaningless after a forward with dloss > 0. */
 const float *tr_cpu_logits(const tr_cpu_model *m);
+/* Token losses of the last forward with tgt ([B*T], row b's at b*T), valid
+ * until the next forward. */
+const float *tr_cpu_losses(const tr_cpu_model *m);
 /* Backward of the last forward (which must have had tgt and dloss > 0):
  * ACCUMULATES into grads (tr_params.h layout). */
 void tr_cpu_backward(tr_cpu_model *m, const float *params, float *grads);

@@ -65,6 +65,22 @@ const float *tr_cpu_net_logits(const tr_cpu_net *n)
     return n->llama ? tr_cpu_llama_logits(n->llama) : tr_cpu_logits(n->gpt2);
 }
 
+const float *tr_cpu_net_losses(const tr_cpu_net *n)
+{
+    return n->llama ? tr_cpu_llama_losses(n->llama) : tr_cpu_losses(n->gpt2);
+}
+
+void tr_cpu_net_row_losses(const tr_cpu_net *n, int B, int T, double *row_loss)
+{
+    const float *l = tr_cpu_net_losses(n);
+    for (int b = 0; b < B; b++) {
+        double s = 0.0;
+        for (int t = 0; t < T; t++)
+            s += l[(size_t)b * T + t];
+        row_loss[b] = s / T;
+    }
+}
+
 void tr_cpu_net_backward(tr_cpu_net *n, const float *params, float *grads)
 {
     if (n->llama)

@@ -20,6 +20,11 @@ void tr_cpu_net_forward(tr_cpu_net *n, const float *params, const int32_t *inp,
                         const int32_t *tgt, int B, int T, float dloss, double *loss_sum,
                         int64_t *n_correct);
 const float *tr_cpu_net_logits(const tr_cpu_net *n);
+/* The last forward's token losses ([B*T]; it had tgt). */
+const float *tr_cpu_net_losses(const tr_cpu_net *n);
+/* Each row's mean token loss of the last forward (it had tgt) on B rows of
+ * T: row_loss[b] = the in-order sum of row b's T losses / T. */
+void tr_cpu_net_row_losses(const tr_cpu_net *n, int B, int T, double *row_loss);
 void tr_cpu_net_backward(tr_cpu_net *n, const float *params, float *grads);
 /* tr_cpu_forward_backward() of the architecture. */
 int tr_cpu_net_forward_backward(const struct tr_config *c, const float *params,

@@ -65,7 +65,8 @@ struct tr_backend {
     int32_t *d_tok[NSLOT];          /* ...per micro-step k: [inputs B*T | targets B*T] */
     int32_t *d_cur;                 /* the running micro-step's [inputs | targets] */
     struct step_out *d_acc;         /* the running step's sums, norm, clip factor */
-    struct step_out *d_eval;        /* eval's loss sum */
+    struct step_out *d_eval;        /* eval's loss sum, then... */
+    float *d_eval_rows;             /* ...[batch]: each row's loss sum (one copy reads both) */
     float *d_row;                   /* [Vp] */
     size_t misc_bytes;
     tr_cuda_net *model;             /* the architecture's (tr_cuda_net.h) */
@@ -90,6 +91,7 @@ struct tr_backend {
     int32_t *h_tok[NSLOT];
     struct step_out *h_out;         /* [NSLOT]: each slot's step result */
     struct step_out *h_eval;
+    float *h_eval_rows;             /* [batch], right after h_eval */
     float *h_row;                   /* [Vp] */
     size_t pinned_bytes;
     /* steps: slot = count % NSLOT */

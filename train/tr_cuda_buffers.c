@@ -121,12 +121,14 @@ static size_t misc_layout(tr_backend *b, char *dev, char *host)
     if (dev) {
         b->d_acc = (struct step_out *)(dev + off);
         b->d_eval = b->d_acc + NSLOT;
+        b->d_eval_rows = (float *)(b->d_eval + 1);
     }
     if (host) {
         b->h_out = (struct step_out *)(host + off);
         b->h_eval = b->h_out + NSLOT;
+        b->h_eval_rows = (float *)(b->h_eval + 1);
     }
-    off += up256((NSLOT + 1) * sizeof(struct step_out));
+    off += up256((NSLOT + 1) * sizeof(struct step_out) + (size_t)b->o.batch * sizeof(float));
     if (dev)
         b->d_row = (float *)(dev + off);
     if (host)

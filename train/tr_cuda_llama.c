@@ -280,6 +280,11 @@ const void *tr_cuda_llama_logits(const tr_cuda_llama *m)
     return m->logits;
 }
 
+const float *tr_cuda_llama_losses(const tr_cuda_llama *m)
+{
+    return m->losses;
+}
+
 /* Tensor id's layer-l slice of per_layer elements in the dtype copy... */
 static const void *wp(const tr_cuda_llama *m, const void *w, int id, size_t l, size_t per_layer)
 {

@@ -80,6 +80,9 @@ int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
                           int *correct_sum, int accumulate, cudaStream_t s);
 /* Logits of the last forward, [B*T, Vp] in the model's dtype. */
 const void *tr_cuda_llama_logits(const tr_cuda_llama *m);
+/* Token losses of the last forward with tgt, [B*T] float32 on the device
+ * (row b's at b*T), until the next forward. */
+const float *tr_cuda_llama_losses(const tr_cuda_llama *m);
 /* Backward of the last forward (which had tgt and dloss > 0): ACCUMULATES
  * into grads (float32, tr_llama_params.h layout). */
 int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *grads, cudaStream_t s);

@@ -50,6 +50,9 @@ int tr_cuda_forward(tr_cuda_model *m, const void *w, const int32_t *inp, const i
 /* Logits of the last forward, [B*T, Vp] in the model's dtype (meaningless
  * after a forward with dloss > 0). */
 const void *tr_cuda_logits(const tr_cuda_model *m);
+/* Token losses of the last forward with tgt, [B*T] float32 on the device
+ * (row b's at b*T), until the next forward. */
+const float *tr_cuda_losses(const tr_cuda_model *m);
 /* Backward of the last forward (which had tgt and dloss > 0): ACCUMULATES
  * into grads (float32, tr_params.h layout). */
 int tr_cuda_backward(tr_cuda_model *m, const void *w, float *grads, cudaStream_t s);

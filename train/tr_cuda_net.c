@@ -5,6 +5,7 @@
 #include "tr_cuda_llama.h"
 #include "tr_cuda_net.h"
 #include "tr_llama_params.h"
+#include "xent.h"
 
 struct tr_cuda_net {
     tr_cuda_model *gpt2;
@@ -73,6 +74,17 @@ int tr_cuda_net_forward(tr_cuda_net *n, const void *w, const int32_t *inp, const
 const void *tr_cuda_net_logits(const tr_cuda_net *n)
 {
     return n->llama ? tr_cuda_llama_logits(n->llama) : tr_cuda_logits(n->gpt2);
+}
+
+int tr_cuda_net_row_loss_sums(const tr_cuda_net *n, int B, int T, float *row_sum,
+                              cudaStream_t s)
+{
+    const float *l = n->llama ? tr_cuda_llama_losses(n->llama) : tr_cuda_losses(n->gpt2);
+    int err = 0;
+    /* the loss sum's own kernel, one row each: eval only, B launches */
+    for (int b = 0; b < B && !err; b++)
+        err = kn_xent_sum(row_sum + b, NULL, l + (size_t)b * T, NULL, T, 0, s);
+    return err;
 }
 
 int tr_cuda_net_backward(tr_cuda_net *n, const void *w, float *grads, cudaStream_t s)

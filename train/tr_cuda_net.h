@@ -29,6 +29,11 @@ int tr_cuda_net_forward(tr_cuda_net *n, const void *w, const int32_t *inp, const
                         int B, int T, float dloss, float *loss_sum, int *correct_sum,
                         int accumulate, cudaStream_t s);
 const void *tr_cuda_net_logits(const tr_cuda_net *n);
+/* Enqueues on s: row_sum[b] = the sum of row b's T token losses of the last
+ * forward (which had tgt) on B rows, for b < B (row_sum: device floats). A
+ * mixture's val loss by source; nothing waits. */
+int tr_cuda_net_row_loss_sums(const tr_cuda_net *n, int B, int T, float *row_sum,
+                              cudaStream_t s);
 int tr_cuda_net_backward(tr_cuda_net *n, const void *w, float *grads, cudaStream_t s);
 /* tr_cuda_model_on_grads_ready(): layer l's gradients, then l = -1 for the
  * rest (GPT-2: wte, wpe, lnf; llama: wte, norm, lm_head). */

@@ -3,7 +3,7 @@
  * The windows are the trainer's: [k*T, k*T + T + 1) of the split's stream, in
  * stream order (a mixture: its weighted draw, data_loader.h), so `--split val
  * --tokens N` reproduces the trainer's val loss with --val-tokens N and the
- * same --data list. */
+ * same --data list, and on a mixture its loss by source (tr_src_loss.h). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -23,6 +23,7 @@
 #include "tr_export.h"
 #include "tr_settings.h"
 #include "tr_generate.h"
+#include "tr_src_loss.h"
 
 static const char usage[] =
     "usage: ingot-train eval CKPT [--data DIR[:WEIGHT] ...] [options]\n"
@@ -43,7 +44,11 @@ static const char usage[] =
     "  --threads N       CPU threads (default: all cores)\n"
     "  --no-verify       skip recomputing the shard checksums\n"
     "  --json            print one JSON line instead of the sentence\n"
-    "  --help            this text\n";
+    "  --help            this text\n"
+    "\n"
+    "A mixture also gets each source's loss over its windows among those evaluated\n"
+    "(JSON: \"src_loss\", null for a source without any, and \"src_windows\", in\n"
+    "--data order).\n";
 
 struct eval_opts {
     const char *ckpt, *data;   /* data: the first --data (in messages) */
@@ -148,6 +153,25 @@ static int check_data(const struct eval_opts *o, const struct tr_ckpt_state *st,
     return 0;
 }
 
+/* A mixture's next n train windows of T + 1 ids, one at a time, each one's
+ * source read off the loader's per-source counts (the draw says no more). */
+static int next_rows_sources(tr_loader *l, int32_t *rows, int n, int T, int *src)
+{
+    struct tr_loader_pos before, after;
+    for (int r = 0; r < n; r++) {
+        tr_loader_get_pos(l, &before);
+        int err = tr_loader_next(l, rows + (size_t)r * (T + 1), 1);
+        if (err)
+            return err;
+        tr_loader_get_pos(l, &after);
+        src[r] = 0;
+        for (int i = 0; i < after.n_src; i++)
+            if (after.src[i].windows != before.src[i].windows)
+                src[r] = i;
+    }
+    return 0;
+}
+
 int tr_eval_main(int argc, char **argv)
 {
     struct eval_opts o;
@@ -157,6 +181,8 @@ int tr_eval_main(int argc, char **argv)
     struct tr_ckpt_state st;
     float *params = NULL;
     int32_t *rows = NULL, *inp = NULL, *tgt = NULL;
+    int *src_of = NULL;
+    double *row_loss = NULL;
     tr_loader *l = NULL;
     tr_cpu_net *m = NULL;
     char *ckpt_file = NULL, *held[TR_MAX_SOURCES] = { 0 };
@@ -190,17 +216,27 @@ int tr_eval_main(int argc, char **argv)
     rows = malloc((size_t)B * T1 * sizeof(int32_t));
     inp = malloc((size_t)B * T * sizeof(int32_t));
     tgt = malloc((size_t)B * T * sizeof(int32_t));
-    if (!rows || !inp || !tgt) {
-        err = ingot_oom("eval batch", (size_t)B * T1 * 3 * sizeof(int32_t));
+    src_of = malloc((size_t)B * sizeof(int));
+    row_loss = malloc((size_t)B * sizeof(double));
+    if (!rows || !inp || !tgt || !src_of || !row_loss) {
+        err = ingot_oom("eval batch", (size_t)B * (T1 * 3 * sizeof(int32_t) + sizeof(int) +
+                                                   sizeof(double)));
         goto out;
     }
+    struct tr_src_loss src;   /* a mixture's loss by source (src.n 0: one dataset) */
+    tr_src_loss_init(&src, l);
     if ((err = tr_cpu_net_create(&st.cfg, B, &m)))
         goto out;
     double loss = 0.0, t0 = mono_now();
     int64_t hits = 0;
     for (uint64_t i = 0; i < n; i += (uint64_t)B) {
         int nb = n - i < (uint64_t)B ? (int)(n - i) : B;
-        err = o.train ? tr_loader_next(l, rows, (size_t)nb) : tr_loader_val_rows(l, i, (size_t)nb, rows);
+        if (o.train && src.n)
+            err = next_rows_sources(l, rows, nb, T, src_of);
+        else if (o.train)
+            err = tr_loader_next(l, rows, (size_t)nb);
+        else if (!(err = tr_loader_val_rows(l, i, (size_t)nb, rows)) && src.n)
+            err = tr_loader_val_sources(l, i, (size_t)nb, src_of);
         if (err)
             goto out;
         for (int r = 0; r < nb; r++) {   /* inputs row[0, T), targets row[1, T] */
@@ -212,17 +248,47 @@ int tr_eval_main(int argc, char **argv)
         tr_cpu_net_forward(m, params, inp, tgt, nb, T, 0.0f, &ls, &h);
         loss += ls;
         hits += h;
+        if (src.n) {
+            tr_cpu_net_row_losses(m, nb, T, row_loss);
+            for (int r = 0; r < nb; r++)
+                tr_src_loss_add(&src, src_of[r], row_loss[r]);
+        }
     }
     double toks = (double)n * T, mean = loss / toks, acc = (double)hits / toks;
     double dt = mono_now() - t0;
-    if (o.json)
+    if (o.json) {
         printf("{\"split\":\"%s\",\"windows\":%" PRIu64 ",\"tokens\":%.0f,\"loss\":%.17g,"
-               "\"perplexity\":%.17g,\"accuracy\":%.17g,\"step\":%" PRIu64 ",\"seconds\":%.3f}\n",
+               "\"perplexity\":%.17g,\"accuracy\":%.17g,\"step\":%" PRIu64 ",\"seconds\":%.3f",
                o.train ? "train" : "val", n, toks, mean, exp(mean), acc, st.step, dt);
-    else
+        for (int k = 0; k < 2 && src.n; k++) {
+            printf(",\"%s\":[", k ? "src_windows" : "src_loss");
+            for (int s = 0; s < src.n; s++) {
+                if (s)
+                    putchar(',');
+                if (k)
+                    printf("%" PRIu64, src.windows[s]);
+                else if (src.windows[s])
+                    printf("%.17g", tr_src_loss_mean(&src, s));
+                else
+                    printf("null");
+            }
+            putchar(']');
+        }
+        printf("}\n");
+    } else {
         printf("eval: step %" PRIu64 " of %s on %s (%s split): %" PRIu64 " windows x %d = %.0f "
                "tokens: loss %.4f, perplexity %.3f, accuracy %.2f%% (%.1f s)\n", st.step, o.ckpt,
                what, o.train ? "train" : "val", n, T, toks, mean, exp(mean), 100.0 * acc, dt);
+        for (int s = 0; s < src.n; s++) {
+            double sm = tr_src_loss_mean(&src, s);
+            if (src.windows[s])
+                printf("eval: data %d (%s): %" PRIu64 " window%s: loss %.4f, perplexity %.3f\n",
+                       s, src.name[s], src.windows[s], src.windows[s] == 1 ? "" : "s", sm,
+                       exp(sm));
+            else
+                printf("eval: data %d (%s): no window among these: loss n/a\n", s, src.name[s]);
+        }
+    }
     err = tr_cli_flush_stdout("evaluation");
 out:
     tr_cpu_net_free(m);
@@ -230,6 +296,8 @@ out:
     free(rows);
     free(inp);
     free(tgt);
+    free(src_of);
+    free(row_loss);
     free(params);
     free(ckpt_file);
     for (int i = 0; i < TR_MAX_SOURCES; i++)

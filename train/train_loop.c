@@ -29,6 +29,7 @@
 #include "tr_params.h"
 #include "tr_schedule.h"
 #include "tr_settings.h"
+#include "tr_src_loss.h"
 #include "train_loop.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -57,6 +58,11 @@ struct run {
     int32_t *chunk;             /* grad_accum * batch rows of T + 1 */
     int32_t *val_rows;          /* n_val rows of T + 1 */
     uint64_t n_val;
+    /* a mixture's val loss by source: each val window's source, a batch of
+     * windows' losses, the sums (src.n == 0: one dataset, no split) */
+    int *val_src;
+    double *val_row_loss;
+    struct tr_src_loss src;
     uint64_t tokens_per_step;
     /* progress */
     int64_t start_step;
@@ -100,6 +106,8 @@ static void run_free(struct run *r)
     ingot_spm_free(r->spm);
     free(r->chunk);
     free(r->val_rows);
+    free(r->val_src);
+    free(r->val_row_loss);
 }
 
 static void say(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -369,23 +377,53 @@ out:
     return err;
 }
 
+/* A mixture's val set: which source each window is from, room for a batch
+ * of per-window losses, and each source's window count (kept in r->src
+ * until the first evaluation clears it, for the start-up report). */
+static int setup_val_sources(struct run *r)
+{
+    tr_src_loss_init(&r->src, r->loader);
+    if (!r->src.n)
+        return 0;
+    r->val_src = malloc(r->n_val * sizeof(int));
+    r->val_row_loss = malloc((size_t)r->o->batch * sizeof(double));
+    if (!r->val_src || !r->val_row_loss)
+        return ingot_oom("the val windows' sources", r->n_val * sizeof(int) +
+                         (size_t)r->o->batch * sizeof(double));
+    int err = tr_loader_val_sources(r->loader, 0, r->n_val, r->val_src);
+    for (uint64_t i = 0; !err && i < r->n_val; i++)
+        r->src.windows[r->val_src[i]]++;
+    return err;
+}
+
 static int evaluate(struct run *r, int64_t step)
 {
     if (!r->n_val)
         return 0;
     int T1 = r->cfg.seq_len + 1, err = 0;
     double sum = 0.0;
+    struct tr_src_loss *src = &r->src;
+    tr_src_loss_clear(src);
     for (uint64_t i = 0; i < r->n_val; i += (uint64_t)r->o->batch) {
         int n = r->n_val - i < (uint64_t)r->o->batch ? (int)(r->n_val - i) : r->o->batch;
         double loss;
-        if ((err = r->ops->eval(r->be, r->val_rows + i * (size_t)T1, n, &loss)))
+        if ((err = r->ops->eval(r->be, r->val_rows + i * (size_t)T1, n, &loss,
+                                src->n ? r->val_row_loss : NULL)))
             return err;
-        sum += loss * n;
+        sum += loss * n;   /* the overall mean as without sources: its own sums */
+        for (int k = 0; src->n && k < n; k++)
+            tr_src_loss_add(src, r->val_src[i + (uint64_t)k], r->val_row_loss[k]);
     }
     double val = sum / (double)r->n_val;
-    say(r, "step %6" PRId64 " | val loss %.4f (%" PRIu64 " window%s)\n", step, val, r->n_val,
-        r->n_val == 1 ? "" : "s");
-    if (r->metrics && (err = tr_metrics_eval(r->metrics, step, val)))
+    char by[TR_MAX_SOURCES * (TR_SRC_NAME + 16)] = "";
+    tr_src_loss_format(src, by, sizeof(by));
+    say(r, "step %6" PRId64 " | val loss %.4f (%" PRIu64 " window%s)%s%s\n", step, val, r->n_val,
+        r->n_val == 1 ? "" : "s", src->n ? " | " : "", by);
+    double mean[TR_MAX_SOURCES];
+    for (int i = 0; i < src->n; i++)
+        mean[i] = tr_src_loss_mean(src, i);
+    if (r->metrics &&
+        (err = tr_metrics_eval(r->metrics, step, val, src->n, mean, src->windows)))
         return err;
     return 0;
 }
@@ -887,11 +925,23 @@ int tr_train(const struct tr_opts *o)
         else if (!(r.val_rows = malloc(r.n_val * (o->seq_len + 1) * sizeof(int32_t))))
             err = ingot_oom("val windows", r.n_val * (o->seq_len + 1) * sizeof(int32_t));
         else if (!(err = tr_loader_val_rows(r.loader, 0, r.n_val, r.val_rows)))
-            say(&r, "val: %" PRIu64 " window%s (%s tokens) every %d steps\n", r.n_val,
-                r.n_val == 1 ? "" : "s", cli_human((double)r.n_val * o->seq_len, b1, sizeof(b1)),
-                o->val_every);
+            err = setup_val_sources(&r);
         if (err)
             goto out;
+    }
+    if (r.n_val) {   /* a mixture's: how many of them each source has */
+        char by[TR_MAX_SOURCES * (TR_SRC_NAME + 24)] = "";
+        for (int i = 0, off = 0; i < r.src.n && off < (int)sizeof(by); i++)
+            off += snprintf(by + off, sizeof(by) - (size_t)off, "%s%s %" PRIu64, i ? ", " : " (",
+                            r.src.name[i], r.src.windows[i]);
+        say(&r, "val: %" PRIu64 " window%s (%s tokens) every %d steps%s%s\n", r.n_val,
+            r.n_val == 1 ? "" : "s", cli_human((double)r.n_val * o->seq_len, b1, sizeof(b1)),
+            o->val_every, by, r.src.n ? ")" : "");
+        for (int i = 0; i < r.src.n; i++)
+            if (!r.src.windows[i])
+                say(&r, "note: val: %s has no window in the val set (no val split a window "
+                    "long, or its weight drew none in --val-tokens): its val loss is n/a\n",
+                    r.src.name[i]);
     }
     if (tr_dist_world(r.dist) > 1)
         say(&r, "data parallel: %d ranks over %s (launcher %s), %d of the %d micro-steps each\n",

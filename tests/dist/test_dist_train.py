@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """ingot-train data-parallel on the CPU back end, with real processes.
 
-    test_dist_train.py INGOT_TRAIN mpi|tcp [MPIRUN]
+    test_dist_train.py INGOT_TRAIN DIST_MIX_DATA mpi|tcp [MPIRUN]
+
+DIST_MIX_DATA: the program that writes the two datasets of the mixture case
+(dist_mix_data.c).
 
 mpi: ranks started by mpirun (Open MPI; --allow-run-as-root --oversubscribe
 for CI on 2 cores as root); skipped (77) without mpirun.
@@ -19,7 +22,9 @@ rank after the same step with a checkpoint; a configuration mismatch names
 the rank (also different starting weights: --init-from on one rank); SIGINT at the
 rendezvous ends a rank at once; a rank killed mid-run makes the survivor fail fast;
 a rank frozen while rank 0 samples makes rank 0 fail naming it. --arch llama:
-2 ranks (--zero 0 and 1) equal one process, and resume 2 -> 1.
+2 ranks (--zero 0 and 1) equal one process, and resume 2 -> 1. A mixture
+(--data web:3 --data code): 2 ranks give one process's losses and its val
+loss by source (every rank evaluates the whole val set; rank 0 reports).
 """
 import json
 import os
@@ -33,8 +38,9 @@ import time
 
 SKIP = 77
 TRAIN = os.path.abspath(sys.argv[1])
-MODE = sys.argv[2]
-MPIRUN = sys.argv[3] if len(sys.argv) > 3 else shutil.which("mpirun")
+MIX_DATA = os.path.abspath(sys.argv[2])
+MODE = sys.argv[3]
+MPIRUN = sys.argv[4] if len(sys.argv) > 4 else shutil.which("mpirun")
 # 6 micro-steps of 2 x 16 tokens: divides among 1, 2 and 3 ranks
 BASE = ["--device", "cpu", "--synthetic", "--vocab", "256", "--layers", "2", "--heads", "2",
         "--dim", "32", "--seq-len", "16", "--batch", "2", "--batch-tokens", "192",
@@ -483,6 +489,53 @@ def llama():
           "resume 2 -> 1 continues it" % (m1[1]["loss"], m1[8]["loss"]))
 
 
+def mixture():
+    """--data web:3 --data code on 2 ranks: the 1-process losses, and in each val
+    record the same loss by source ("val_src", "val_src_windows"), whose
+    window-weighted mean is the record's val_loss; the val line names the sources
+    once (rank 0 alone prints)."""
+    data = os.path.join(TMP, "mixdata")
+    subprocess.run([MIX_DATA, data], check=True)
+    args = ["--device", "cpu", "--data", os.path.join(data, "web") + ":3", "--data",
+            os.path.join(data, "code"), "--layers", "2", "--heads", "2", "--dim", "32",
+            "--seq-len", "16", "--batch", "2", "--batch-tokens", "128", "--steps", "6",
+            "--lr", "1e-2", "--warmup", "1", "--threads", "1", "--val-every", "3",
+            "--val-tokens", "256", "--print-every", "1"]
+    ref, path = os.path.join(TMP, "mix1.jsonl"), os.path.join(TMP, "mix2.jsonl")
+    run(1, args + ["--metrics", ref])
+    _, out, _ = run(2, args + ["--metrics", path])
+    close(metrics(ref), metrics(path), "mixture: 2 ranks vs 1")
+
+    def vals(p):
+        return {r["step"]: r for r in map(json.loads, open(p)) if "val_loss" in r}
+    v1, v2 = vals(ref), vals(path)
+    if sorted(v1) != [3, 6] or sorted(v2) != sorted(v1):
+        fail("mixture: val records at steps %s (1 process) and %s (2 ranks)" % (
+            sorted(v1), sorted(v2)))
+    worst = 0.0
+    for s in v1:
+        a, b = v1[s], v2[s]
+        for r in (a, b):
+            src, win = r.get("val_src"), r.get("val_src_windows")
+            if not src or len(src) != 2 or win != a.get("val_src_windows") or sum(win) != 16 \
+                    or min(win) < 1:
+                fail("mixture: step %d: val record %s (1 process: %s)" % (s, r, a))
+            mean = sum(x * w for x, w in zip(src, win)) / sum(win)
+            if abs(mean - r["val_loss"]) > 1e-9 * (1 + abs(mean)):
+                fail("mixture: step %d: val_src %s weighted by %s is %.9f, val_loss %.9f" % (
+                    s, src, win, mean, r["val_loss"]))
+        for x, y in zip(a["val_src"], b["val_src"]):
+            worst = max(worst, abs(x - y))
+            if abs(x - y) > 2e-5 * max(1.0, abs(x)):
+                fail("mixture: step %d: val by source %s on 2 ranks, %s in one process" % (
+                    s, b["val_src"], a["val_src"]))
+    lines = [l for l in out.splitlines() if "| val loss" in l]
+    if len(lines) != 2 or not all(") | web " in l and ", code " in l for l in lines):
+        fail("mixture: 2 ranks' val lines:\n%s" % out)
+    print("mixture: 2 ranks = 1 process, val by source too (max |d| %.2g): %s" % (
+        worst, lines[-1].strip()))
+
+
 def main():
     if MODE == "mpi" and not (MPIRUN and os.path.exists(MPIRUN)):
         print("mpirun not found: skipped")
@@ -495,6 +548,7 @@ def main():
         refuse_shape()
         default_batch()
         llama()
+        mixture()
         if MODE == "tcp":
             stop_collective()
             stop_collective(("--zero", "1"))

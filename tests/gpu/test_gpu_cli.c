@@ -13,8 +13,11 @@
  *     in the step's submit and collect after warm-up;
  *  5. 50 fp32 steps on the GPU track the CPU trainer's (the reference): per
  *     step loss and gradient norm, and the val losses, within float32
- *     rounding grown over the steps (test_gpu_parity's tolerances).
- * 1, 4 and 5 run for GPT-2 and for LLaMA (--arch llama, llama-tiny: GQA).
+ *     rounding grown over the steps (test_gpu_parity's tolerances);
+ *  6. a mixture's val loss by source on the GPU (fp32 and bf16): each val
+ *     record's sources, weighted by their windows, give its val loss, the
+ *     val line names them, and in fp32 they track the CPU trainer's.
+ * 1, 4, 5 and 6 run for GPT-2 and for LLaMA (--arch llama, llama-tiny: GQA).
  * usage: test_gpu_cli INGOT_TRAIN */
 #include <jansson.h>
 #include <math.h>
@@ -145,6 +148,46 @@ static void tracks_cpu(const char *bin, const char *dir, const char *data, const
     CHECK(st[0][STEPS - 1].loss < st[0][0].loss - 0.3);
 }
 
+/* 6. --data DATA:3 --data DATA2 on the CPU and on the GPU in fp32 and bf16:
+ * the val records' sources (window-weighted: the overall val loss, to float
+ * rounding of the GPU's sums), the val line, and fp32 against the CPU. */
+static void mixture_by_source(const char *bin, const char *dir, const char *data,
+                              const char *data2, const char *arch)
+{
+    static const char *const dev[3] = { "cpu", "cuda", "cuda" };
+    static const char *const prec[3] = { "fp32", "fp32", "bf16" };
+    struct tt_val v[3][4];
+    for (int d = 0; d < 3; d++) {
+        char *out = tt_fmt("%s/mix-%s-%d.txt", dir, arch, d);
+        char *m = tt_fmt("%s/mix-%s-%d.jsonl", dir, arch, d);
+        char *cmd = tt_fmt("'%s' --device %s --precision %s --data '%s:3' --data '%s' %s "
+                           "--seq-len 32 --batch 4 --batch-tokens 256 --steps 20 --warmup 5 "
+                           "--lr 1e-2 --val-every 10 --val-tokens 512 --print-every 10 "
+                           "--metrics '%s'", bin, dev[d], prec[d], data, data2,
+                           model_args(arch), m);
+        tt_run_ok(cmd, out);
+        CHECK(tt_read_val_src(m, v[d], 4) == 2);
+        char *s = tt_slurp(out);
+        CHECK(s && strstr(s, "(16 windows) | data ") && strstr(s, ", data2 "));
+        for (int r = 0; r < 2; r++) {
+            const struct tt_val *x = &v[d][r];
+            CHECK(x->n_src == 2 && x->windows[0] + x->windows[1] == 16 &&
+                  x->windows[0] > 0 && x->windows[1] > 0);
+            double w = (x->windows[0] * x->src[0] + x->windows[1] * x->src[1]) / 16.0;
+            CHECK(fabs(w - x->loss) <= 1e-5 * (1 + fabs(x->loss)));
+            CHECK(x->windows[0] == v[0][r].windows[0] && x->step == v[0][r].step);
+        }
+        free(s); free(out); free(m); free(cmd);
+    }
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < 2; i++)
+            CHECK(fabs(v[1][r].src[i] - v[0][r].src[i]) <= 1e-4 * (1 + v[0][r].src[i]));
+    printf("%s mixture val by source at step 20: cpu %.6f / %.6f, cuda fp32 %.6f / %.6f, "
+           "bf16 %.6f / %.6f (%ld + %ld windows)\n", arch, v[0][1].src[0], v[0][1].src[1],
+           v[1][1].src[0], v[1][1].src[1], v[2][1].src[0], v[2][1].src[1], v[0][1].windows[0],
+           v[0][1].windows[1]);
+}
+
 static void auto_device(const char *bin, const char *dir)
 {
     char *out = tt_fmt("%s/auto.txt", dir);
@@ -269,6 +312,11 @@ int main(int argc, char **argv)
                             .train = ids, .n_train = N_TRAIN, .val = ids + N_TRAIN,
                             .n_val = N_VAL, .doc_len = 500, .shard_docs = 20 };
     CHECK_OK(tt_write_dataset(&d));
+    /* a second source of the same tokenizer, for the mixture case */
+    char *data2 = tt_fmt("%s/data2", dir);
+    tt_markov_tokens(ids, N_TRAIN + N_VAL, VOCAB, 22);
+    d.dir = data2;
+    CHECK_OK(tt_write_dataset(&d));
     static const char *const archs[] = { "gpt2", "llama" };
     for (int a = 0; a < 2; a++) {
         CHECK(resume_case(bin, dir, data, "fp32", archs[a]) == 0);
@@ -276,6 +324,7 @@ int main(int argc, char **argv)
         printf("%s bf16 resume: %s\n", archs[a],
                bf ? "NOT bit-exact (reported, not required)" : "bit-exact");
         tracks_cpu(bin, dir, data, archs[a]);
+        mixture_by_source(bin, dir, data, data2, archs[a]);
         profile(bin, dir, archs[a]);
     }
     auto_device(bin, dir);
@@ -283,6 +332,7 @@ int main(int argc, char **argv)
     tt_rmtree(dir);
     free(ids);
     free(data);
+    free(data2);
     free(dir);
     return 0;
 }

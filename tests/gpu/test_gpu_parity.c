@@ -1,7 +1,9 @@
 /* The CUDA back end against the CPU back end on a tiny model, same init and
  * same batches (skips with 77 without a GPU):
  *  1. fp32: one forward + backward: the mean loss and EVERY gradient tensor;
- *     the eval loss and the sampler's logits;
+ *     the eval loss and the sampler's logits; eval's per-row losses (a
+ *     mixture's val loss by source) against the CPU back end's, with the
+ *     overall loss unchanged and still one host sync per eval call;
  *  2. fp32: 50 optimizer steps (2 micro-steps each, two steps in flight on
  *     the GPU): per-step loss, accuracy and gradient norm track;
  *  3. fp32: parameters and AdamW state survive get/set round trips, and a
@@ -15,6 +17,7 @@
  *   each gradient       max|gpu - cpu| <= 1e-6 + 2e-3 * max|cpu| and
  *   tensor              ||gpu - cpu||_2 <= 1e-4 * ||cpu||_2 (+ 1e-9)
  *   logits (last row)   max|gpu - cpu| <= 1e-4 * (1 + max|cpu|)
+ *   eval row loss       |gpu - cpu| <= 1e-5 * (1 + |cpu|) per row
  *   step s of 50        |loss| <= 1e-5 * (1 + s) * (1 + |cpu|),
  *                       |norm| <= 1e-3 * (1 + s / 10) * |cpu norm| */
 #include <math.h>
@@ -24,6 +27,7 @@
 #include "kn_common.h"
 #include "tr_cpu_model.h"
 #include "tr_cuda_debug.h"
+#include "tr_cuda_sync.h"
 #include "tr_params.h"
 #include "tr_rng.h"
 #include "tt_util.h"
@@ -79,6 +83,33 @@ static void check_grads(const struct tr_config *c, const float *gpu, const float
     CHECK(bad == 0);
 }
 
+/* Eval with per-row losses: each row's against the CPU back end's, the
+ * overall loss the same as without them (ev), one host sync for both. */
+static void eval_rows(const struct tr_config *c, const float *params, tr_backend *be,
+                      const int32_t *rows, double ev)
+{
+    double rg[B], rc[B], lg, lc;
+    tr_backend *cpu = make(&tr_backend_cpu, c, TR_PREC_FP32, 1, params);
+    CHECK_OK(tr_backend_cpu.eval(cpu, rows, B, &lc, rc));
+    tr_backend_cpu.destroy(cpu);
+    uint64_t s0 = tr_cuda_sync_count();
+    CHECK_OK(tr_backend_cuda.eval(be, rows, B, &lg, rg));
+    uint64_t syncs = tr_cuda_sync_count() - s0;
+    double mean = 0.0, worst = 0.0;
+    for (int r = 0; r < B; r++) {
+        mean += rg[r] / B;
+        double d = fabs(rg[r] - rc[r]);
+        worst = d > worst ? d : worst;
+        CHECK(d <= 1e-5 * (1 + fabs(rc[r])));
+    }
+    printf("fp32 eval by row: max |gpu - cpu| %.2e, mean of rows %.7f, loss %.7f (%.7f without "
+           "rows), %llu sync%s\n", worst, mean, lg, ev, (unsigned long long)syncs,
+           syncs == 1 ? "" : "s");
+    CHECK(fabs(lg - ev) <= 1e-7 * (1 + fabs(ev)) && fabs(lc - ev) <= 1e-5 * (1 + fabs(lc)));
+    CHECK(fabs(mean - lg) <= 1e-6 * (1 + fabs(lg)));
+    CHECK(syncs == 1);
+}
+
 /* 1. One forward + backward, eval and logits. */
 static void one_batch(const struct tr_config *c, const float *params)
 {
@@ -97,9 +128,10 @@ static void one_batch(const struct tr_config *c, const float *params)
            fabs(loss_g - loss_c));
     CHECK(fabs(loss_g - loss_c) <= 1e-5 * (1 + fabs(loss_c)));
     check_grads(c, gg, gc);
-    CHECK_OK(tr_backend_cuda.eval(be, rows, B, &ev));
+    CHECK_OK(tr_backend_cuda.eval(be, rows, B, &ev, NULL));
     printf("fp32 eval loss %.7f\n", ev);
     CHECK(fabs(ev - loss_c) <= 1e-5 * (1 + fabs(loss_c)));
+    eval_rows(c, params, be, rows, ev);
     /* The sampler's logits: a forward over the first n ids of row 1 must
      * give the last position's logits of the CPU's full-length forward of
      * row 1, position n - 1 (causality). */
@@ -263,8 +295,13 @@ static void bf16_smoke(const struct tr_config *c, const float *params)
             CHECK(fabs(rh.grad_norm - rf.grad_norm) <= 0.1 * rf.grad_norm);
         }
     }
-    double ev;
-    CHECK_OK(tr_backend_cuda.eval(h, rows, B, &ev));
+    double ev, ev_rows, by_row[B], mean = 0.0;
+    CHECK_OK(tr_backend_cuda.eval(h, rows, B, &ev, NULL));
+    CHECK_OK(tr_backend_cuda.eval(h, rows, B, &ev_rows, by_row));   /* bf16: the same sums */
+    for (int r = 0; r < B; r++)
+        mean += by_row[r] / B;
+    printf("bf16 eval by row: mean %.6f, loss %.6f\n", mean, ev_rows);
+    CHECK(fabs(ev_rows - ev) <= 1e-7 * (1 + ev) && fabs(mean - ev) <= 1e-5 * (1 + ev));
     printf("bf16 overfit one batch: loss %.4f -> %.4f (accuracy %.3f, eval %.4f)\n", first.loss,
            rh.loss, rh.accuracy, ev);
     CHECK(rh.loss < 0.25 * first.loss && ev < 0.25 * first.loss);

@@ -4,7 +4,8 @@
  *     well below the corpus's unigram entropy, which a model that ignores
  *     context cannot beat;
  *  2. a tiny model overfits one fixed batch to near-zero loss (through the
- *     back-end interface directly).
+ *     back-end interface directly); eval's per-row losses (a mixture's val
+ *     loss by source) average to its loss, which they leave as it was.
  * usage: test_learning INGOT_TRAIN */
 #include <math.h>
 #include <string.h>
@@ -91,12 +92,17 @@ static void overfit_one_batch(void)
             first = res.loss;
     }
     double ev;
-    CHECK_OK(tr_backend_cpu.eval(be, chunk, B, &ev));
+    CHECK_OK(tr_backend_cpu.eval(be, chunk, B, &ev, NULL));
     printf("overfit: loss %.4f -> %.5f (accuracy %.3f, eval %.5f)\n", first, res.loss,
            res.accuracy, ev);
     CHECK(fabs(first - log(50.0)) < 0.1);
     CHECK(res.loss < 0.02 && res.accuracy == 1.0);
     CHECK(ev < 0.02);
+    double ev_rows, rows[2];
+    CHECK_OK(tr_backend_cpu.eval(be, chunk, B, &ev_rows, rows));
+    printf("overfit: eval by row %.6g %.6g (mean %.6g)\n", rows[0], rows[1],
+           (rows[0] + rows[1]) / 2);
+    CHECK(ev_rows == ev && fabs((rows[0] + rows[1]) / 2 - ev) <= 1e-12 + 1e-9 * ev);
     tr_backend_cpu.destroy(be);
     free(params);
 }

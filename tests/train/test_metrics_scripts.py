@@ -8,7 +8,10 @@ that fail to import):
 - without matplotlib plot-metrics says how to install it and still writes a
   valid PNG with the curves drawn;
 - metrics-to-tensorboard without a writer package says what to install and
-  exits 2; --list gives every scalar of step, val and mixture records;
+  exits 2; --list gives every scalar of step, val and mixture records (a
+  mixture's val loss by source: one val/src<i>_loss per number, none for null);
+- where matplotlib imports for real, plot-metrics draws a mixture's val loss
+  by source (a null among them) without failing;
 - where tensorboardX imports for real, the event file it writes holds those
   scalars, and a second conversion replaces it rather than adding one.
 usage: test_metrics_scripts.py SCRIPTS_DIR"""
@@ -85,7 +88,8 @@ def main():
         fail("a constant curve does not stay constant, or a gap is not NaN: %r" % flat[38:43])
     print("smoothing: starts at the first loss, never above the running mean")
 
-    # a metrics file: steps, evaluations, a mixture's src_tokens
+    # a metrics file: steps, evaluations, a mixture's src_tokens and val_src
+    # (source 1 without windows at the first evaluation)
     m = os.path.join(tmp, "m.jsonl")
     with open(m, "w") as f:
         for s in range(1, 31):
@@ -94,7 +98,9 @@ def main():
                                 "tok_per_s": 1000.0, "elapsed_s": 0.5 * s,
                                 "src_tokens": [48 * s, 16 * s]}) + "\n")
             if s % 10 == 0:
-                f.write(json.dumps({"step": s, "val_loss": 5.5 - 0.1 * s}) + "\n")
+                f.write(json.dumps({"step": s, "val_loss": 5.5 - 0.1 * s,
+                                    "val_src": [5.4 - 0.1 * s, 5.8 - 0.1 * s if s > 10 else None],
+                                    "val_src_windows": [6, 2 if s > 10 else 0]}) + "\n")
         f.write("not json\n")
 
     # stand-ins that hide the optional packages
@@ -150,13 +156,33 @@ def main():
         tags.setdefault(tag, []).append((int(step), float(value)))
     want = {"train/loss": 30, "train/accuracy": 30, "train/lr": 30, "train/grad_norm": 30,
             "train/tok_per_s": 30, "val/loss": 3, "data/src0_tokens": 30,
-            "data/src1_tokens": 30}
+            "data/src1_tokens": 30, "val/src0_loss": 3, "val/src1_loss": 2}
     if p.returncode != 0 or {k: len(v) for k, v in tags.items()} != want:
         fail("--list: %r" % {k: len(v) for k, v in tags.items()})
     if tags["val/loss"][2] != (30, 2.5) or tags["data/src1_tokens"][-1] != (30, 480.0):
         fail("--list values: %r %r" % (tags["val/loss"], tags["data/src1_tokens"][-1]))
+    if [s for s, _ in tags["val/src1_loss"]] != [20, 30] or \
+            abs(tags["val/src0_loss"][0][1] - 4.4) > 1e-12:
+        fail("--list val by source: %r %r" % (tags["val/src0_loss"], tags["val/src1_loss"]))
     print("metrics-to-tensorboard: message without a writer; --list gives %d scalars"
           % len(got))
+
+    # the full figure, where matplotlib imports (here, or in the system Python the
+    # script would re-run with): a mixture's val loss by source
+    mpl = [py for py in (sys.executable, "/usr/bin/python3") if os.access(py, os.X_OK) and
+           subprocess.run([py, "-c", "import matplotlib; matplotlib.use('Agg'); "
+                           "import matplotlib.pyplot"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0]
+    if mpl:
+        png3 = os.path.join(tmp, "m3.png")
+        p = subprocess.run([mpl[0], plot_py, m, "-o", png3], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True)
+        if p.returncode != 0 or not os.path.getsize(png3):
+            fail("plot-metrics with matplotlib, val by source: rc %d, stderr %r"
+                 % (p.returncode, p.stderr))
+        print("plot-metrics with matplotlib: a mixture's val by source drawn")
+    else:
+        print("matplotlib not importable here: the full figure not checked")
 
     # the real writer, where it is installed
     try:

@@ -7,13 +7,21 @@
  *   it exactly;
  * - one source given as a mixture of one is the plain loader;
  * - sources with another tokenizer or vocabulary are refused, naming both;
- * - the val set draws from every source;
+ * - the val set draws from every source, and says which source each of its
+ *   windows is from;
  * - end to end: a mixture run stopped and resumed with --ckpt-dir --resume
  *   alone logs the same losses as a straight one, and the metrics and the
  *   report show the tokens taken per source;
  * - data parallel (2 ranks over TCP, as torchrun starts them): the same
  *   losses as one process (fp32 summation tolerance) and the same data
- *   position, per source, in the final checkpoint.
+ *   position, per source, in the final checkpoint;
+ * - the val loss by source (tr_src_loss.h): every val record of a mixture
+ *   has each source's mean and window count, which weighted by the counts
+ *   give back the overall val loss; the val line shows them by name; a
+ *   dataset mixed with a copy of itself (same basename: names "#i") gets
+ *   equal means; a source without val windows gets null and "n/a"; one
+ *   dataset gets no split; eval on the mixture gives the trainer's numbers;
+ *   2 ranks give one process's.
  * Tokens are their own positions plus a per-source offset, so a row says
  * which source and window it is.
  * usage: test_mix INGOT_TRAIN */
@@ -49,7 +57,8 @@ static int row_source(const int32_t *row)
     return base ? 1 : 0;
 }
 
-static void write_source(const char *dir, uint32_t base, size_t n, uint64_t hash, uint32_t vocab)
+static void write_source_val(const char *dir, uint32_t base, size_t n, uint64_t hash,
+                             uint32_t vocab, size_t n_val)
 {
     uint32_t *tr = malloc(n * sizeof(uint32_t)), *va = malloc(N_VAL * sizeof(uint32_t));
     CHECK(tr && va);
@@ -58,11 +67,16 @@ static void write_source(const char *dir, uint32_t base, size_t n, uint64_t hash
     for (size_t i = 0; i < N_VAL; i++)
         va[i] = VAL_BASE + base / 2 + (uint32_t)i;   /* A: 1000.., B: 2000.. */
     struct tt_dataset d = { .dir = dir, .vocab = vocab, .tokenizer_hash = hash, .bos_id = -1,
-                            .train = tr, .n_train = n, .val = va, .n_val = N_VAL,
+                            .train = tr, .n_train = n, .val = va, .n_val = n_val,
                             .doc_len = 7, .shard_docs = 9 };
     CHECK_OK(tt_write_dataset(&d));
     free(tr);
     free(va);
+}
+
+static void write_source(const char *dir, uint32_t base, size_t n, uint64_t hash, uint32_t vocab)
+{
+    write_source_val(dir, base, n, hash, vocab, N_VAL);
 }
 
 static void unit(const char *dir)
@@ -168,6 +182,14 @@ static void unit(const char *dir)
     CHECK(from[0] == 6 && from[1] == 6);
     CHECK_OK(tr_loader_val_rows(l, 5, 3, eight));   /* a slice is the same windows */
     CHECK(!memcmp(one + 5 * (T + 1), eight, 3 * (T + 1) * sizeof(int32_t)));
+    /* each val window's source, the whole set and a slice */
+    int srcs[12], slice[3];
+    CHECK_OK(tr_loader_val_sources(l, 0, nv, srcs));
+    CHECK_OK(tr_loader_val_sources(l, 5, 3, slice));
+    for (uint64_t i = 0; i < nv; i++)
+        CHECK(srcs[i] == (one[i * (T + 1)] >= VAL_BASE + B_BASE / 2));
+    CHECK(!memcmp(srcs + 5, slice, sizeof(slice)));
+    CHECK(tr_loader_val_sources(l, 11, 2, slice) == INGOT_E_USAGE);
     tr_loader_close(l);
 
     /* refusals name both datasets */
@@ -213,6 +235,171 @@ static bool src_tokens_ok(const char *path)
     }
     free(s);
     return ok;
+}
+
+/* The val loss by source in a mixture run's metrics: every val record has
+ * n_src means and window counts; the counts add up to n_val, a source has a
+ * mean exactly when it has windows, and the means weighted by the counts
+ * are the overall val loss (which is computed on its own, as before).
+ * Returns how many records there are (0: a check failed, said). */
+static int val_src_ok(const char *what, const char *path, int n_src, long n_val,
+                      struct tt_val *v, int max)
+{
+    int n = tt_read_val_src(path, v, max);
+    bool ok = n > 0;
+    double worst = 0.0;
+    for (int r = 0; ok && r < n; r++) {
+        long tot = 0;
+        double sum = 0.0;
+        ok = v[r].n_src == n_src;
+        for (int i = 0; ok && i < n_src; i++) {
+            tot += v[r].windows[i];
+            ok = v[r].windows[i] > 0 ? isfinite(v[r].src[i]) : isnan(v[r].src[i]);
+            sum += v[r].windows[i] > 0 ? (double)v[r].windows[i] * v[r].src[i] : 0.0;
+        }
+        double d = fabs(sum / (double)n_val - v[r].loss);
+        worst = d > worst ? d : worst;
+        ok = ok && tot == n_val && d <= 1e-9 * (1.0 + fabs(v[r].loss));
+    }
+    printf("%-34s %s (%d val records, max |weighted sources - overall| %.1e)\n", what,
+           ok ? "ok" : "FAIL", n, worst);
+    if (!ok) {
+        char *s = tt_slurp(path);
+        fprintf(stderr, "%s:\n%s\n", path, s ? s : "(missing)");
+        free(s);
+    }
+    return ok ? n : 0;
+}
+
+/* The line of out (a run's output) that holds needle, copied (malloc'd;
+ * NULL when none). */
+static char *line_with(const char *out, const char *needle)
+{
+    char *s = tt_slurp(out), *line = NULL;
+    const char *p = s ? strstr(s, needle) : NULL;
+    if (p) {
+        while (p > s && p[-1] != '\n')
+            p--;
+        line = strndup(p, strcspn(p, "\n"));
+    }
+    free(s);
+    return line;
+}
+
+/* Whether the output's first val line goes on after "(n windows)" with
+ * want_prefix (NULL: ends there). */
+static bool val_line_is(const char *out, const char *want_prefix)
+{
+    char *line = line_with(out, "| val loss ");
+    const char *tail = line ? strstr(line, "windows)") : NULL;
+    if (tail)
+        tail += strlen("windows)");
+    bool ok = tail && (want_prefix ? !strncmp(tail, want_prefix, strlen(want_prefix)) : !*tail);
+    printf("%-34s %s (%s)\n", "val line by source", ok ? "ok" : "FAIL", line ? line : "none");
+    free(line);
+    return ok;
+}
+
+/* The val loss by source: the straight run's records (a:3, b over 8 val
+ * windows), its val lines, a dataset mixed with a copy of itself, a source
+ * without val windows, one dataset, and eval on the mixture. */
+static int val_by_source(const char *bin, const char *dir, const char *out)
+{
+    int failures = 0;
+    struct tt_val va[8], vs[8];
+    char *ma = tt_fmt("%s/a.jsonl", dir);
+    int na = val_src_ok("val by source: a:3 + b", ma, 2, 8, va, 8);
+    failures += na != 2;   /* steps 4 and 8 */
+    for (int r = 0; r < na; r++)
+        failures += va[r].windows[0] < 1 || va[r].windows[1] < 1;   /* both drawn (6 + 2) */
+
+    /* the same data twice, in directories of the same name: equal means,
+     * told apart by their index */
+    char *s1 = tt_fmt("%s/s1/same", dir), *s2 = tt_fmt("%s/s2/same", dir);
+    write_source(s1, 0, N_A, 11, VOCAB);
+    write_source(s2, 0, N_A, 11, VOCAB);
+    char *ms = tt_fmt("%s/self.jsonl", dir);
+    char *x = tt_fmt("--data '%s' --data '%s:2' --model tiny --layers 1 --dim 32 --seq-len 8 "
+                     "--batch 4 --batch-tokens 64 --steps 4 --warmup 1 --lr 1e-2 --val-every 2 "
+                     "--val-tokens 96 --metrics '%s'", s1, s2, ms);
+    failures += tt_expect(bin, out, "mixture of a dataset and its copy", x, 0,
+                          "(same#0 6, same#1 6)", "| same#0 ");
+    free(x);
+    int ns = val_src_ok("val by source: itself twice", ms, 2, 12, vs, 8);
+    bool eq = ns == 2;
+    for (int r = 0; eq && r < ns; r++)
+        eq = vs[r].windows[0] == 6 && vs[r].windows[1] == 6 &&
+             fabs(vs[r].src[0] - vs[r].src[1]) <= 1e-9 * (1.0 + fabs(vs[r].src[0])) &&
+             fabs(vs[r].src[0] - vs[r].loss) <= 1e-9 * (1.0 + fabs(vs[r].loss));
+    printf("%-34s %s\n", "itself twice: equal means", eq ? "ok" : "FAIL");
+    failures += !eq;
+
+    /* a source with no val split: null, n/a, a note */
+    char *nv = tt_fmt("%s/noval", dir), *mn = tt_fmt("%s/noval.jsonl", dir);
+    write_source_val(nv, B_BASE, N_B, 11, VOCAB, 0);
+    x = tt_fmt("--data '%s/a' --data '%s' --model tiny --layers 1 --dim 32 --seq-len 8 "
+               "--batch 4 --batch-tokens 64 --steps 2 --warmup 1 --val-every 2 --val-tokens 64 "
+               "--metrics '%s'", dir, nv, mn);
+    failures += tt_expect(bin, out, "mixture, a source without val", x, 0,
+                          "noval has no window in the val set", "| a ");
+    failures += !val_line_is(out, " | a ");
+    char *line = line_with(out, "| val loss ");
+    bool na_ok = line && strstr(line, ", noval n/a");
+    printf("%-34s %s\n", "no val windows: n/a", na_ok ? "ok" : "FAIL");
+    failures += !na_ok;
+    free(line);
+    free(x);
+    struct tt_val vn[4];
+    failures += val_src_ok("val by source: one without val", mn, 2, 6, vn, 4) != 1 ||
+                vn[0].windows[1] != 0;
+
+    /* one dataset: no split anywhere */
+    char *m1 = tt_fmt("%s/one.jsonl", dir);
+    x = tt_fmt("--data '%s/a' --model tiny --layers 1 --dim 32 --seq-len 8 --batch 4 "
+               "--batch-tokens 64 --steps 2 --warmup 1 --val-every 2 --val-tokens 64 "
+               "--metrics '%s'", dir, m1);
+    failures += tt_expect(bin, out, "one dataset", x, 0, "| val loss ", NULL);
+    failures += !val_line_is(out, NULL);
+    free(x);
+    struct tt_val v1[4];
+    char *s = tt_slurp(m1);
+    bool plain = tt_read_val_src(m1, v1, 4) == 1 && v1[0].n_src == 0 && s &&
+                 !strstr(s, "val_src");
+    printf("%-34s %s\n", "one dataset: no val_src", plain ? "ok" : "FAIL");
+    failures += !plain;
+    free(s);
+
+    /* eval on the mixture: the trainer's val numbers, overall and by source */
+    x = tt_fmt("eval '%s/ca/ckpt-00000008.bin' --data '%s/a:3' --data '%s/b' --tokens 64 --json",
+               dir, dir, dir);
+    failures += tt_expect(bin, out, "eval on the mixture (json)", x, 0, "\"src_loss\":[",
+                          "\"src_windows\":[");
+    free(x);
+    s = tt_slurp(out);
+    const char *j = s ? strstr(s, "{\"split\"") : NULL;
+    double loss = NAN, l0 = NAN, l1 = NAN;
+    long w0 = -1, w1 = -1;
+    const char *lp = j ? strstr(j, "\"loss\":") : NULL, *sp = j ? strstr(j, "\"src_loss\":") : NULL;
+    const char *wp = j ? strstr(j, "\"src_windows\":") : NULL;
+    bool ev = na == 2 && lp && sp && wp && sscanf(lp, "\"loss\":%lf", &loss) == 1 &&
+              sscanf(sp, "\"src_loss\":[%lf,%lf]", &l0, &l1) == 2 &&
+              sscanf(wp, "\"src_windows\":[%ld,%ld]", &w0, &w1) == 2 &&
+              fabs(loss - va[1].loss) <= 1e-6 * (1.0 + fabs(loss)) &&
+              fabs(l0 - va[1].src[0]) <= 1e-6 * (1.0 + fabs(l0)) &&
+              fabs(l1 - va[1].src[1]) <= 1e-6 * (1.0 + fabs(l1)) &&
+              w0 == va[1].windows[0] && w1 == va[1].windows[1];
+    printf("%-34s %s (eval %.6f [%.6f x%ld, %.6f x%ld]; trainer %.6f [%.6f, %.6f])\n",
+           "eval = the trainer's val by source", ev ? "ok" : "FAIL", loss, l0, w0, l1, w1,
+           na == 2 ? va[1].loss : NAN, na == 2 ? va[1].src[0] : NAN, na == 2 ? va[1].src[1] : NAN);
+    failures += !ev;
+    free(s);
+    x = tt_fmt("eval '%s/ca/ckpt-00000008.bin' --data '%s/a:3' --data '%s/b' --tokens 64", dir,
+               dir, dir);
+    failures += tt_expect(bin, out, "eval on the mixture (text)", x, 0, "eval: data 0 (a): ",
+                          "eval: data 1 (b): ");
+    free(x);
+    free(ma); free(s1); free(s2); free(ms); free(nv); free(mn); free(m1);
+    return failures;
 }
 
 /* A TCP port that was free a moment ago. */
@@ -272,6 +459,24 @@ static int dist_check(const char *bin, const char *dir, const char *flags, const
         worst = d > worst ? d : worst;
         close_ok = sa[i].step == sw[i].step && d <= 2e-5 * fmax(1.0, fabs(sa[i].loss));
     }
+    /* the val loss by source: every rank evaluates the whole val set, rank 0
+     * reports it */
+    struct tt_val va[8], vw[8];
+    int nva = tt_read_val_src(ma, va, 8), nvw = tt_read_val_src(mw, vw, 8);
+    bool val_ok = nva == 2 && nvw == 2;
+    double worst_val = 0.0;
+    for (int r = 0; val_ok && r < nva; r++) {
+        val_ok = va[r].step == vw[r].step && va[r].n_src == 2 && vw[r].n_src == 2;
+        for (int i = 0; val_ok && i < 2; i++) {
+            double d = fabs(va[r].src[i] - vw[r].src[i]);
+            worst_val = d > worst_val ? d : worst_val;
+            val_ok = va[r].windows[i] == vw[r].windows[i] &&
+                     d <= 2e-5 * fmax(1.0, fabs(va[r].src[i]));
+        }
+    }
+    printf("%-34s %s (max |val by source difference| %.2e)\n", "val by source on 2 ranks",
+           val_ok ? "ok" : "FAIL", worst_val);
+    close_ok = close_ok && val_ok;
     char *ca = tt_fmt("%s/ca/ckpt-00000008.bin", dir), *cw = tt_fmt("%s/cw/ckpt-00000008.bin", dir);
     char *pa = data_position(ca), *pw = data_position(cw);
     bool same_pos = !strcmp(pa, pw);
@@ -297,6 +502,7 @@ int main(int argc, char **argv)
     int failures = 0;
     char *x = tt_fmt("%s --metrics '%s/a.jsonl' --ckpt-dir '%s/ca'", flags, dir, dir);
     failures += tt_expect(bin, out, "mixture straight", x, 0, "weight 0.750", "tokens taken from");
+    failures += !val_line_is(out, " | a ");
     free(x);
     x = tt_fmt("%s --metrics '%s/b.jsonl' --ckpt-dir '%s/cb' --stop-after 3", flags, dir, dir);
     failures += tt_expect(bin, out, "mixture stopped at 3", x, 0, NULL, NULL);
@@ -317,6 +523,7 @@ int main(int argc, char **argv)
     bool w = tt_ckpt_payload_equal(ca, cb);
     printf("%-34s %s\n", "mixture final weights", w ? "same" : "DIFFER  FAIL");
     failures += !same + !st + !w;
+    failures += val_by_source(bin, dir, out);
     failures += dist_check(bin, dir, flags, out);
     /* resumed with other weights: allowed, with a note that the val set (drawn
      * with the weights) changed; the same weights say nothing */

@@ -122,6 +122,35 @@ int tt_read_vals(const char *path, long *steps, double *vals, int max)
     return n;
 }
 
+int tt_read_val_src(const char *path, struct tt_val *out, int max)
+{
+    char *s = tt_slurp(path);
+    int n = 0;
+    if (!s)
+        return -1;
+    for (char *line = strtok(s, "\n"); line && n < max; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        CHECK(j);
+        if (json_object_get(j, "val_loss")) {
+            struct tt_val *v = &out[n++];
+            json_t *a = json_object_get(j, "val_src"), *w = json_object_get(j, "val_src_windows");
+            v->step = (long)json_integer_value(json_object_get(j, "step"));
+            v->loss = getnum(j, "val_loss");
+            v->n_src = !a && !w ? 0 : json_is_array(a) && json_is_array(w) &&
+                       json_array_size(a) == json_array_size(w) &&
+                       json_array_size(a) <= TT_MAX_SRC ? (int)json_array_size(a) : -1;
+            for (int i = 0; i < v->n_src; i++) {
+                json_t *x = json_array_get(a, (size_t)i);
+                v->src[i] = json_is_number(x) ? json_number_value(x) : NAN;
+                v->windows[i] = (long)json_integer_value(json_array_get(w, (size_t)i));
+            }
+        }
+        json_decref(j);
+    }
+    free(s);
+    return n;
+}
+
 static int write_split(struct manifest *m, const struct tt_dataset *d, uint32_t split,
                        const uint32_t *ids, size_t n, uint32_t width, uint64_t *docs)
 {

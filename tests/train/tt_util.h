@@ -48,6 +48,18 @@ struct tt_step { long step; double loss, accuracy, lr, grad_norm; };
 int tt_read_steps(const char *path, struct tt_step *out, int max);
 /* Val records: step and val_loss; returns how many. */
 int tt_read_vals(const char *path, long *steps, double *vals, int max);
+/* Val records with a mixture's loss by source: val_src (null read as NaN)
+ * and val_src_windows, n_src entries each (0: the record has neither; -1:
+ * the two differ in length or are not arrays). Returns how many records. */
+enum { TT_MAX_SRC = 16 };
+struct tt_val {
+    long step;
+    double loss;
+    int n_src;
+    double src[TT_MAX_SRC];
+    long windows[TT_MAX_SRC];
+};
+int tt_read_val_src(const char *path, struct tt_val *out, int max);
 
 /* Write a dataset: the train stream cut into documents of doc_len tokens and
  * shards of at most shard_docs documents, the val stream likewise (n_val may

@@ -1,0 +1,79 @@
+/* A mixture's loss split by source (tr_src_loss.h). */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tr_src_loss.h"
+
+/* The last component of dir, trailing slashes ignored ("data/web/" -> "web");
+ * dir itself when that leaves nothing ("/"). */
+static void basename_of(const char *dir, char *out, size_t len)
+{
+    size_t end = strlen(dir);
+    while (end > 1 && dir[end - 1] == '/')
+        end--;
+    size_t start = end;
+    while (start > 0 && dir[start - 1] != '/')
+        start--;
+    if (start == end)   /* "/" */
+        start = 0;
+    snprintf(out, len, "%.*s", (int)(end - start), dir + start);
+}
+
+void tr_src_loss_init(struct tr_src_loss *s, const tr_loader *l)
+{
+    memset(s, 0, sizeof(*s));
+    int n = tr_loader_n_sources(l);
+    if (n < 2)
+        return;
+    s->n = n;
+    char base[TR_MAX_SOURCES][TR_SRC_NAME];
+    for (int i = 0; i < n; i++)
+        basename_of(tr_loader_source_dir(l, i), base[i], sizeof(base[i]));
+    for (int i = 0; i < n; i++) {
+        bool shared = false;
+        for (int j = 0; j < n && !shared; j++)
+            shared = j != i && !strcmp(base[i], base[j]);
+        if (shared)   /* the base cut short where "#" and the index would not fit */
+            snprintf(s->name[i], sizeof(s->name[i]), "%.*s#%d", TR_SRC_NAME - 5, base[i],
+                     i % TR_MAX_SOURCES);
+        else
+            memcpy(s->name[i], base[i], sizeof(s->name[i]));
+    }
+}
+
+void tr_src_loss_clear(struct tr_src_loss *s)
+{
+    memset(s->windows, 0, sizeof(s->windows));
+    memset(s->sum, 0, sizeof(s->sum));
+}
+
+void tr_src_loss_add(struct tr_src_loss *s, int src, double loss)
+{
+    s->windows[src]++;
+    s->sum[src] += loss;
+}
+
+double tr_src_loss_mean(const struct tr_src_loss *s, int i)
+{
+    return s->windows[i] ? s->sum[i] / (double)s->windows[i] : NAN;
+}
+
+void tr_src_loss_format(const struct tr_src_loss *s, char *buf, size_t len)
+{
+    size_t off = 0;
+    if (len)
+        buf[0] = '\0';
+    for (int i = 0; i < s->n && off < len; i++) {
+        char v[32];
+        if (s->windows[i])
+            snprintf(v, sizeof(v), "%.4f", tr_src_loss_mean(s, i));
+        else
+            snprintf(v, sizeof(v), "n/a");
+        int w = snprintf(buf + off, len - off, "%s%s %s", i ? ", " : "", s->name[i], v);
+        if (w < 0)
+            break;
+        off += (size_t)w;
+    }
+}
