@@ -165,6 +165,16 @@ int fs_flush(FILE *f)
     return errno ? -errno : -EIO;
 }
 
+int fs_stdout_status(const char *prog)
+{
+    int e = fs_flush(stdout);
+    if (!e)
+        return 0;
+    fprintf(stderr, "%s: standard output: cannot write: %s (a full disk or a closed pipe?)\n",
+            prog, strerror(-e));
+    return 1;
+}
+
 int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size_t n)
 {
     char *tmp = fs_temp_path(path);

@@ -70,6 +70,12 @@ int fs_read_all(const char *path, char **buf, size_t *len);
 /* XXH3-64 of a regular file's bytes (streamed, so no cap). */
 int fs_hash_file(const char *path, uint64_t *hash);
 
+/* The exit status of a main() that printed its result (help, version) to
+ * standard output: 0, or 1 with "prog: standard output: ..." on stderr when
+ * the output could not be written (a full disk, a closed pipe): a result
+ * lost must not read as success. */
+int fs_stdout_status(const char *prog);
+
 /* "dir/name" in a malloc'd string (just name when dir is NULL or empty, or
  * when name is absolute); NULL when out of memory. */
 char *fs_path_join(const char *dir, const char *name);

@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "ingot_err.h"
+#include "fsutil.h"
 #include "ingot_version.h"
 #include "pt_alloc.h"
 #include "pt_cli.h"
@@ -50,11 +51,11 @@ int main(int argc, char **argv)
     o.allocator = pt_alloc_name();
     if (o.cmd == PT_CMD_HELP) {
         pt_cli_usage(stdout);
-        return 0;
+        return fs_stdout_status("ingot-pretok");
     }
     if (o.cmd == PT_CMD_VERSION) {
         print_version();
-        return 0;
+        return fs_stdout_status("ingot-pretok");
     }
     if (o.cmd == PT_CMD_CONVERT || o.cmd == PT_CMD_IMPORT) {
         /* The conversion stops cleanly on these, import-bin removing what it

@@ -27,7 +27,7 @@ int tr_subcommand(int argc, char **argv)
             continue;
         int err = cmds[i].main(argc - 1, argv + 1);
         if (err == 1)   /* --help */
-            return 0;
+            return fs_stdout_status("ingot-train");
         if (err)
             fprintf(stderr, "ingot-train %s: %s\n", cmds[i].name, ingot_errmsg_for(err));
         return !err ? 0 : err == INGOT_E_USAGE ? 2 : err == INGOT_E_INTERRUPTED ? 130 : 1;

@@ -121,10 +121,10 @@ int main(int argc, char **argv)
     int err = tr_settings_resolve(argc, argv, &o);
     if (err == TR_OPTS_VERSION) {
         print_version();
-        return 0;
+        return fs_stdout_status("ingot-train");
     }
     if (err == TR_OPTS_HELP)
-        return 0;
+        return fs_stdout_status("ingot-train");
     if (err) {
         fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
         return err == INGOT_E_USAGE ? 2 : 1;   /* a checkpoint or config that cannot be read: 1 */

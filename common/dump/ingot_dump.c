@@ -235,12 +235,12 @@ int main(int argc, char **argv)
     int ret = parse_args(argc, argv, &o);
     if (!ret && (!strcmp(o.cmd, "help") || !strcmp(o.cmd, "-h") || !strcmp(o.cmd, "--help"))) {
         fputs(usage, stdout);
-        return 0;
+        return fs_stdout_status("ingot-dump");
     }
     if (!ret && !strcmp(o.cmd, "--version")) {
         const char *libs[] = { "sentencepiece " DUMP_SPM_VERSION, NULL };
         ingot_version_print(stdout, "ingot-dump", libs);
-        return 0;
+        return fs_stdout_status("ingot-dump");
     }
     static const struct {
         const char *name;
