@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,26 @@ char *fs_temp_path(const char *path)
     if (tmp)
         snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
     return tmp;
+}
+
+long fs_temp_pid(const char *name, const char *base)
+{
+    size_t bl = strlen(base);
+    if (strncmp(name, base, bl) || strncmp(name + bl, ".tmp.", 5))
+        return -1;
+    const char *p = name + bl + 5, *d = p;
+    long pid = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (pid > 99999999)
+            return -1;
+        pid = pid * 10 + (*p - '0');
+    }
+    return p == d || *p || pid < 1 ? -1 : pid;
+}
+
+bool fs_pid_gone(long pid)
+{
+    return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 int fs_flush(FILE *f)

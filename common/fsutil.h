@@ -34,6 +34,11 @@ int fs_write_atomic(const char *path, const void *buf, size_t len);
  * and left only the stream's error flag). No message: the caller names what
  * was lost (a full disk or a closed pipe must not read as success). */
 int fs_flush(FILE *f);
+/* When name is fs_temp_path()'s file of base ("base.tmp.<pid>"), the pid of
+ * the process that wrote it, else -1. */
+long fs_temp_pid(const char *name, const char *base);
+/* Whether no process pid exists on this host (a killed writer's). */
+bool fs_pid_gone(long pid);
 /* fsync the directory containing path (or path itself if a directory). */
 int fs_fsync_dir(const char *path);
 /* mkdir -p. */

@@ -299,28 +299,19 @@ int tr_ckpt_prune(const char *dir, int keep)
  * matches. */
 static long temp_owner(const char *name)
 {
-    static const char config_tmp[] = "config.json.tmp.";
+    long pid = fs_temp_pid(name, "config.json");
+    if (pid > 0)
+        return pid;
     const char *p = name + (name[0] == '.'), *d;
-    if (!strncmp(name, config_tmp, sizeof(config_tmp) - 1)) {
-        p = name + sizeof(config_tmp) - 1;
-    } else {
-        if (strncmp(p, "ckpt-", 5))
-            return -1;
-        p += 5;
-        d = p;
-        while (*p >= '0' && *p <= '9')
-            p++;
-        if (p == d || strncmp(p, ".bin.tmp.", 9))
-            return -1;
-        p += 9;
-    }
-    long pid = 0;
-    for (d = p; *p >= '0' && *p <= '9'; p++) {
-        if (pid > 99999999)
-            return -1;
-        pid = pid * 10 + (*p - '0');
-    }
-    return p == d || *p || pid < 1 ? -1 : pid;
+    if (strncmp(p, "ckpt-", 5))
+        return -1;
+    for (d = p += 5; *p >= '0' && *p <= '9'; p++)
+        ;
+    if (p == d || strncmp(p, ".bin", 4))
+        return -1;
+    char base[64];
+    int n = snprintf(base, sizeof(base), "%.*s", (int)(p + 4 - name), name);
+    return n > 0 && (size_t)n < sizeof(base) ? fs_temp_pid(name, base) : -1;
 }
 
 /* Remove the temp files of saves that were killed half-way (their writer
@@ -335,7 +326,7 @@ static int remove_stale_temps(const char *dir, int *removed)
     while (!err && (e = readdir(d))) {
         long pid = temp_owner(e->d_name);
         /* our own pid is stale too: this process has not saved yet */
-        if (pid < 0 || (pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)))
+        if (pid < 0 || (pid != (long)getpid() && !fs_pid_gone(pid)))
             continue;
         char *p = fs_path_join(dir, e->d_name);
         if (!p)

@@ -89,6 +89,28 @@ with tempfile.TemporaryDirectory() as tmp:
           "SIGTERM in tokenizer.json: exit %d, left %s: %s" % (rc, left, err))
     print("SIGTERM in tokenizer.json: no temporary file, no config.json")
 
+    # SIGKILL in the middle of model.safetensors (no handler runs): its temp file stays;
+    # the next export into the folder removes it (its writer is gone) and says so, and
+    # leaves another live process's and an unrelated file alone
+    out = p("kill")
+    rc, err = run(["export", ck, "--format", "hf", "--out", out, "--tokenizer", TOK],
+                  fault(path="model.safetensors", after_bytes=1000, signal=int(signal.SIGKILL)))
+    left = [f for f in os.listdir(out) if ".tmp." in f]
+    check(rc == -signal.SIGKILL and len(left) == 1 and left[0].startswith("model.safetensors"),
+          "SIGKILL in model.safetensors: exit %d, temp files %s" % (rc, left))
+    live = os.path.join(out, "tokenizer.json.tmp.%d" % os.getpid())   # this test is alive
+    other = os.path.join(out, "notes.tmp.1")
+    for f in (live, other):
+        open(f, "w").close()
+    res = subprocess.run([TRAIN, "export", ck, "--format", "hf", "--out", out, "--tokenizer",
+                          TOK], capture_output=True, text=True)
+    after = os.listdir(out)
+    check(res.returncode == 0 and "removed 1 stale temp file of a killed export" in res.stdout
+          and not [f for f in after if f.startswith("model.safetensors.tmp.")] and
+          os.path.exists(live) and os.path.exists(other),
+          "export after a SIGKILL: exit %d, %s, left %s" % (res.returncode, res.stdout, after))
+    print("SIGKILL in model.safetensors: the next export removes the stale temp file")
+
     # the summary on a full standard output: the files are whole, the exit 1
     with open("/dev/full", "w") as full:
         rc, err = run(["export", ck, "--format", "llmc", "--out", p("stdout")], stdout=full)
