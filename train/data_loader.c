@@ -366,6 +366,11 @@ const char *tr_loader_source_dir(const tr_loader *l, int i)
     return l->src[i].dir;
 }
 
+const struct dataset *tr_loader_source_dataset(const tr_loader *l, int i)
+{
+    return l->src[i].ds;
+}
+
 double tr_loader_source_weight(const tr_loader *l, int i)
 {
     return l->src[i].cum - (i ? l->src[i - 1].cum : 0.0);

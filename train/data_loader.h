@@ -95,6 +95,7 @@ const struct dataset *tr_loader_dataset(const tr_loader *l);
  * normalised weight. */
 int tr_loader_n_sources(const tr_loader *l);
 const char *tr_loader_source_dir(const tr_loader *l, int i);
+const struct dataset *tr_loader_source_dataset(const tr_loader *l, int i);
 double tr_loader_source_weight(const tr_loader *l, int i);
 /* Train tokens and windows per epoch (0 when synthetic; a mixture: the sum
  * over its sources). */

@@ -142,6 +142,27 @@ static int output_lost(const struct run *r, int64_t s, bool done)
                                      : " (no --ckpt-dir, nothing saved)");
 }
 
+/* A dataset whose conversion exited 1 on damaged inputs (their loss not
+ * accepted: manifest.h) trains, but says so on stderr (also under --quiet):
+ * a pipeline that ignored pretok's exit status would not know. */
+static void warn_damaged(const struct run *r, const struct dataset *ds)
+{
+    const struct manifest *m = ds->manifest;
+    size_t n = 0, first = 0;
+    for (size_t i = 0; i < m->n_inputs; i++)
+        if (m->inputs[i].damage && !n++)
+            first = i;
+    if (!n || m->damaged_accepted || tr_dist_rank(r->dist) != 0)
+        return;
+    fprintf(stderr, "ingot-train: warning: %s: %zu input file%s of this dataset %s damaged and "
+            "ingot-pretok exited 1 on %s, the loss not accepted (the first: %s); the dataset "
+            "holds what could be read. Accept it with the same ingot-pretok command plus "
+            "--allow-damaged-inputs (it finishes at once), or repair the input%s and convert "
+            "again (ingot-dump info lists them)\n", ds->dir, n, n == 1 ? "" : "s",
+            n == 1 ? "was" : "were", n == 1 ? "it" : "them", m->inputs[first].damage,
+            n == 1 ? "" : "s");
+}
+
 /* A model shape for messages: GPT-2's fields, llama's with its own. */
 static void describe_shape(const struct tr_config *c, char *buf, size_t len)
 {
@@ -892,6 +913,8 @@ int tr_train(const struct tr_opts *o)
         for (int i = 0; i < tr_loader_n_sources(r.loader); i++)
             say(&r, "data %d: %s, weight %.3f%s\n", i, tr_loader_source_dir(r.loader, i),
                 tr_loader_source_weight(r.loader, i), i ? "" : " (the mixture's first source)");
+    for (int i = 0; i < tr_loader_n_sources(r.loader); i++)
+        warn_damaged(&r, tr_loader_source_dataset(r.loader, i));
     if (!o->synthetic)
         say(&r, "data: %s: %s train tokens (%s windows of %d per epoch), order %s, seed %" PRIu64
             "\n", tr_loader_n_sources(r.loader) > 1 ? "the mixture" : o->data,
