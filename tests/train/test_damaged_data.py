@@ -10,6 +10,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "scripts", "python"))
 from pyt_util import SKIP, Fixture, check  # noqa: E402
 
 
@@ -39,7 +41,22 @@ def main():
         check(p.returncode == 0 and "warning: %s: 1 input file of this dataset was damaged" % ds
               in p.stderr and "bad.jsonl.zst" in p.stderr and "--allow-damaged-inputs" in
               p.stderr, "train %s: exit %d: %s" % (extra, p.returncode, p.stderr))
+    # the Python reader says the same (a warning) and lists the damage
+    import warnings
+    import ingot
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        d = ingot.open_dataset(ds)
+    check(not d.damaged_accepted and len(d.damaged_inputs) == 1 and
+          "bad.jsonl.zst" in d.damaged_inputs[0]["damage"] and
+          any("damaged" in str(x.message) for x in w), "python: %r, warnings %s"
+          % (d.damaged_inputs, [str(x.message) for x in w]))
     fx.run(conv + ["--allow-damaged-inputs"], "pretok, the loss accepted")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        d = ingot.open_dataset(ds)
+    check(d.damaged_accepted and len(d.damaged_inputs) == 1 and not w,
+          "python, accepted: %r %s" % (d.damaged_inputs, [str(x.message) for x in w]))
     p = subprocess.run(train, capture_output=True, text=True)
     check(p.returncode == 0 and "damaged" not in p.stderr, "train after the acceptance: exit "
           "%d: %s" % (p.returncode, p.stderr))

@@ -2,6 +2,7 @@
 shard_seq order, as common/dataset.c opens it."""
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -91,6 +92,13 @@ class Dataset:
         self.splits = {name: Split(name, shards) for name, shards in per_split.items()}
         if verify:
             self.verify()
+        if not self.damaged_accepted:   # as ingot-train warns
+            d = self.damaged_inputs
+            warnings.warn("%s: %d input file%s of this dataset %s damaged and ingot-pretok "
+                          "exited 1, the loss not accepted (the first: %s); the dataset holds "
+                          "what could be read (docs/pretok.md, 'Damaged input files')"
+                          % (self.path, len(d), "" if len(d) == 1 else "s",
+                             "was" if len(d) == 1 else "were", d[0]["damage"]), stacklevel=3)
 
     def _agree(self, mpath, entry, sh, seq):
         """The shard header must say what the manifest says about it."""
@@ -138,6 +146,21 @@ class Dataset:
         fi = int(p["file_index"])
         return {"file": inputs[fi]["name"] if fi < len(inputs) else None, "file_index": fi,
                 "record": int(p["record"]), "shard": os.path.basename(sh.path), "doc": d}
+
+    @property
+    def damaged_inputs(self):
+        """The input files ingot-pretok found damaged (truncated or corrupt compression,
+        unreadable): [{"name", "damage", "documents"}] (damage: "file:line: reason:
+        detail", where reading stopped; documents: those kept from it). Empty for an
+        intact conversion and for manifests from before damage was recorded."""
+        return [{"name": i.get("name"), "damage": i["damage"], "documents": i.get("documents")}
+                for i in self.manifest.get("inputs", []) if i.get("damage")]
+
+    @property
+    def damaged_accepted(self):
+        """Whether the damage was accepted (--allow-damaged-inputs); False when a damaged
+        input's loss was not (that conversion exited 1), True when nothing is damaged."""
+        return not self.damaged_inputs or bool(self.manifest.get("damaged_inputs_accepted"))
 
     def tokens(self, split="train"):
         """The split's token arrays, one read-only memmap per shard in stream order."""
