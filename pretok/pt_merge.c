@@ -224,12 +224,12 @@ static int check_damage(const struct pt_opts *o, const struct part *parts, size_
     if (shown > 20)
         fprintf(stderr, "  ... and %zu more (the parts' manifests: inputs[].damage)\n",
                 shown - 20);
-    return ingot_fail(INGOT_E_INPUT, "merge: %zu input file%s damaged or unreadable (%s, ...; "
+    return ingot_fail(INGOT_E_INPUT, "merge: %zu input file%s damaged or unreadable (%s%s; "
                       "listed above) and %zu of them %s not accepted by %s part's conversion, "
                       "which exited 1 on %s; nothing was moved. Accept the loss: merge with "
                       "--allow-damaged-inputs; or repair the files and convert the parts "
                       "again, into new directories", nd, nd == 1 ? " is" : "s are",
-                      parts[0].m->inputs[first].name, not_accepted,
+                      parts[0].m->inputs[first].name, nd > 1 ? ", ..." : "", not_accepted,
                       not_accepted == 1 ? "was" : "were", not_accepted == 1 ? "its" : "their",
                       not_accepted == 1 ? "it" : "them");
 }

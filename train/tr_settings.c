@@ -477,6 +477,11 @@ static int ckpt_settings(const char *path, json_t **root, json_t **settings)
     if (!json_is_object(*settings))
         return ingot_fail(INGOT_E_CORRUPT, "%s: the settings section holds no \"settings\" "
                           "object", path);
+    /* A checkpoint from before --lr-schedule ran the cosine schedule: said
+     * so, or a resume reports the default as a setting given here */
+    if (!json_object_get(*settings, "lr-schedule") &&
+        json_object_set_new(*settings, "lr-schedule", json_string("cosine")))
+        return ingot_oom("checkpoint settings", 64);
     return 0;
 }
 

@@ -168,11 +168,6 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
     return 0;
 }
 
-/* SIGBUS: a shard truncated or rewritten while it is mapped makes the pages
- * past its new end fault. The handler removes export-bin's temporary file
- * (the only thing ingot-dump writes), says which input it was (write() and
- * unlink() are async-signal-safe) and exits 1 instead of dying with "Bus
- * error". */
 int dump_stdout_failed(void)
 {
     if (!ferror(stdout))
@@ -181,6 +176,11 @@ int dump_stdout_failed(void)
     return ingot_fail(-e, "writing to standard output failed: %s", strerror(e));
 }
 
+/* SIGBUS: a shard truncated or rewritten while it is mapped makes the pages
+ * past its new end fault. The handler removes export-bin's temporary file
+ * (the only thing ingot-dump writes), says which input it was (write() and
+ * unlink() are async-signal-safe) and exits 1 instead of dying with "Bus
+ * error". */
 static const char *bus_path = "";
 static const char *volatile remove_path;
 

@@ -270,6 +270,19 @@ for k in (1, 2):
 t.run(["merge", t.path("merged2"), parts[0], parts[1], FLAG], what="merge with the flag")
 T.check(manifest(t.path("merged2"))["inputs"] == mm["inputs"], "the two merges differ")
 print("merge: refused before moving, accepted by the parts or by its own flag")
+# one damaged file: named alone (the message went on with ", ..." as for several)
+one = t.path("one-damaged")
+os.makedirs(one)
+shutil.copy(trunc, one)
+shutil.copy(good, one)
+parts = []
+for k in (1, 2):
+    o = t.path("one%d" % k)
+    t.run(base + ["--part", "%d/2" % k, "--out", o, "--quiet", one], rc=None)
+    parts.append(o)
+_, err = t.run(["merge", t.path("merged1"), parts[0], parts[1]], rc=1, what="merge, one damaged")
+T.check("1 input file is damaged or unreadable (" in err and "a-trunc.jsonl.zst; listed" in err,
+        "merge of one damaged file: %s" % err)
 
 t.cleanup()
 print("ok")

@@ -98,6 +98,14 @@ def check_order(fx, ds, d, order, stops):
             resumed = ingot.TrainWindows(ds, T, B, start_window=c.data_position(W), **{
                 k: v for k, v in kw.items() if k != "start_step"})
             check(np.array_equal(resumed.micro_batch(0, 0), ids[:B]), "start_window")
+            # the same from the checkpoint's settings, as a mixture's is given (it was
+            # ignored for one dataset: the windows of step 0 came back)
+            pos = (c.settings or {}).get("data_position")
+            check(pos is not None, "checkpoint settings: no data_position")
+            by_pos = ingot.TrainWindows(ds, T, B, start_position=pos, **{
+                k: v for k, v in kw.items() if k != "start_step"})
+            check(np.array_equal(by_pos.micro_batch(0, 0), ids[:B]),
+                  "start_position of one dataset after step %d" % stop)
     return ck
 
 

@@ -77,7 +77,11 @@ static double getnum(json_t *j, const char *key)
     return v && json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-int tt_read_steps(const char *path, struct tt_step *out, int max)
+/* Calls fn(record, ctx, i) for the first max records of the JSON Lines file
+ * path that have key (i counts them); returns how many, -1 when the file
+ * cannot be read. */
+static int each_record(const char *path, const char *key, int max,
+                       void (*fn)(json_t *j, void *ctx, int i), void *ctx)
 {
     char *s = tt_slurp(path);
     int n = 0;
@@ -86,68 +90,62 @@ int tt_read_steps(const char *path, struct tt_step *out, int max)
     for (char *line = strtok(s, "\n"); line && n < max; line = strtok(NULL, "\n")) {
         json_t *j = json_loads(line, 0, NULL);
         CHECK(j);
-        if (json_object_get(j, "loss")) {
-            out[n].step = (long)json_integer_value(json_object_get(j, "step"));
-            out[n].loss = getnum(j, "loss");
-            out[n].accuracy = getnum(j, "accuracy");
-            out[n].lr = getnum(j, "lr");
-            out[n].grad_norm = getnum(j, "grad_norm");
-            CHECK(json_object_get(j, "tokens") && json_object_get(j, "tok_per_s") &&
-                  json_object_get(j, "elapsed_s"));
-            n++;
-        }
+        if (json_object_get(j, key))
+            fn(j, ctx, n++);
         json_decref(j);
     }
     free(s);
     return n;
 }
 
-int tt_read_vals(const char *path, long *steps, double *vals, int max)
+static void get_step(json_t *j, void *ctx, int i)
 {
-    char *s = tt_slurp(path);
-    int n = 0;
-    if (!s)
-        return -1;
-    for (char *line = strtok(s, "\n"); line && n < max; line = strtok(NULL, "\n")) {
-        json_t *j = json_loads(line, 0, NULL);
-        CHECK(j);
-        if (json_object_get(j, "val_loss")) {
-            steps[n] = (long)json_integer_value(json_object_get(j, "step"));
-            vals[n] = getnum(j, "val_loss");
-            n++;
-        }
-        json_decref(j);
+    struct tt_step *st = (struct tt_step *)ctx + i;
+    st->step = (long)json_integer_value(json_object_get(j, "step"));
+    st->loss = getnum(j, "loss");
+    st->accuracy = getnum(j, "accuracy");
+    st->lr = getnum(j, "lr");
+    st->grad_norm = getnum(j, "grad_norm");
+    CHECK(json_object_get(j, "tokens") && json_object_get(j, "tok_per_s") &&
+          json_object_get(j, "elapsed_s"));
+}
+
+int tt_read_steps(const char *path, struct tt_step *out, int max)
+{
+    return each_record(path, "loss", max, get_step, out);
+}
+
+static void get_val(json_t *j, void *ctx, int i)
+{
+    struct tt_val *v = (struct tt_val *)ctx + i;
+    json_t *a = json_object_get(j, "val_src"), *w = json_object_get(j, "val_src_windows");
+    v->step = (long)json_integer_value(json_object_get(j, "step"));
+    v->loss = getnum(j, "val_loss");
+    v->n_src = !a && !w ? 0 : json_is_array(a) && json_is_array(w) &&
+               json_array_size(a) == json_array_size(w) &&
+               json_array_size(a) <= TT_MAX_SRC ? (int)json_array_size(a) : -1;
+    for (int k = 0; k < v->n_src; k++) {
+        json_t *x = json_array_get(a, (size_t)k);
+        v->src[k] = json_is_number(x) ? json_number_value(x) : NAN;
+        v->windows[k] = (long)json_integer_value(json_array_get(w, (size_t)k));
     }
-    free(s);
-    return n;
 }
 
 int tt_read_val_src(const char *path, struct tt_val *out, int max)
 {
-    char *s = tt_slurp(path);
-    int n = 0;
-    if (!s)
-        return -1;
-    for (char *line = strtok(s, "\n"); line && n < max; line = strtok(NULL, "\n")) {
-        json_t *j = json_loads(line, 0, NULL);
-        CHECK(j);
-        if (json_object_get(j, "val_loss")) {
-            struct tt_val *v = &out[n++];
-            json_t *a = json_object_get(j, "val_src"), *w = json_object_get(j, "val_src_windows");
-            v->step = (long)json_integer_value(json_object_get(j, "step"));
-            v->loss = getnum(j, "val_loss");
-            v->n_src = !a && !w ? 0 : json_is_array(a) && json_is_array(w) &&
-                       json_array_size(a) == json_array_size(w) &&
-                       json_array_size(a) <= TT_MAX_SRC ? (int)json_array_size(a) : -1;
-            for (int i = 0; i < v->n_src; i++) {
-                json_t *x = json_array_get(a, (size_t)i);
-                v->src[i] = json_is_number(x) ? json_number_value(x) : NAN;
-                v->windows[i] = (long)json_integer_value(json_array_get(w, (size_t)i));
-            }
-        }
-        json_decref(j);
+    return each_record(path, "val_loss", max, get_val, out);
+}
+
+int tt_read_vals(const char *path, long *steps, double *vals, int max)
+{
+    struct tt_val *v = malloc((size_t)(max > 0 ? max : 1) * sizeof(*v));
+    CHECK(v);
+    int n = tt_read_val_src(path, v, max);
+    for (int i = 0; i < n; i++) {
+        steps[i] = v[i].step;
+        vals[i] = v[i].loss;
     }
-    free(s);
+    free(v);
     return n;
 }
 

@@ -50,8 +50,9 @@ class TrainWindows:
     start_step  first step to produce (0-based count of steps already done), or
     start_window  one dataset: the run position q to start from, a checkpoint's
                 data_epoch * n_windows + data_index (overrides start_step)
-    start_position  a mixture: a checkpoint's settings["data_position"] (the windows
-                taken from each source; overrides start_step)
+    start_position  a checkpoint's settings["data_position"] (the windows taken from
+                each source; overrides start_step): a mixture's start, and one
+                dataset's too (instead of start_window)
     steps       how many steps to produce (None: forever)
 
     TrainWindows.from_checkpoint(ck) continues a checkpoint's run."""
@@ -94,6 +95,17 @@ class TrainWindows:
                 if len(src) > 1:
                     raise ValueError("start_position is of a mixture of %d sources; this is "
                                      "one dataset" % len(src))
+                if start_window is not None:
+                    raise ValueError("give start_window or start_position, not both")
+                # one dataset: the windows taken are the run position q
+                start_window = int(src[0]["windows"] if src else start_position["windows"])
+                n = n_windows[0]
+                if src and (int(src[0]["epoch"]) * n + int(src[0]["index"]) != start_window or
+                            int(src[0]["index"]) >= n):
+                    raise ValueError("start_position: epoch %s, window %s with %s taken does "
+                                     "not add up with %d windows an epoch: another dataset or "
+                                     "--seq-len" % (src[0]["epoch"], src[0]["index"],
+                                                    src[0]["windows"], n))
             self.split = self.splits[0]
             self.n_windows = n_windows[0]
             self.order = WindowOrder(self.n_windows, seed, sequential)
