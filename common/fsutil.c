@@ -1,4 +1,5 @@
 /* File-system helpers: atomic writes, directory fsync, whole-file reads. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -176,6 +177,33 @@ long fs_temp_pid(const char *name, const char *base)
 bool fs_pid_gone(long pid)
 {
     return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+int fs_remove_stale_temps(const char *dir, long (*owner)(const char *name), bool own_stale,
+                          const char *what, const char *kind, int *removed)
+{
+    *removed = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return ingot_fail(-errno, "%s %s: cannot list: %s", what, dir, strerror(errno));
+    struct dirent *e;
+    int err = 0;
+    while (!err && (e = readdir(d))) {
+        long pid = owner(e->d_name);
+        if (pid < 0 || (pid == (long)getpid() ? !own_stale : !fs_pid_gone(pid)))
+            continue;
+        char *p = fs_path_join(dir, e->d_name);
+        if (!p)
+            err = ingot_oom("a temp file's path", strlen(dir) + strlen(e->d_name) + 2);
+        else if (unlink(p) != 0 && errno != ENOENT)
+            err = ingot_fail(-errno, "%s: cannot remove a stale temp file of a killed %s: %s", p,
+                             kind, strerror(errno));
+        else
+            ++*removed;
+        free(p);
+    }
+    closedir(d);
+    return err;
 }
 
 int fs_flush(FILE *f)

@@ -39,6 +39,13 @@ int fs_flush(FILE *f);
 long fs_temp_pid(const char *name, const char *base);
 /* Whether no process pid exists on this host (a killed writer's). */
 bool fs_pid_gone(long pid);
+/* Remove the entries of dir whose owner(name) is the pid of a process gone
+ * from this host (or this process's own, when own_stale: it has not written
+ * yet), counted in *removed; owner() returns -1 for every other name. what
+ * names the directory's role in messages ("--ckpt-dir"), kind the writer's
+ * ("save"). */
+int fs_remove_stale_temps(const char *dir, long (*owner)(const char *name), bool own_stale,
+                          const char *what, const char *kind, int *removed);
 /* fsync the directory containing path (or path itself if a directory). */
 int fs_fsync_dir(const char *path);
 /* mkdir -p. */

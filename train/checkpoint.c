@@ -316,32 +316,6 @@ static long temp_owner(const char *name)
 
 /* Remove the temp files of saves that were killed half-way (their writer
  * is gone); a save in progress by a live process is left alone. */
-static int remove_stale_temps(const char *dir, int *removed)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return ingot_fail(-errno, "--ckpt-dir %s: cannot list: %s", dir, strerror(errno));
-    struct dirent *e;
-    int err = 0;
-    while (!err && (e = readdir(d))) {
-        long pid = temp_owner(e->d_name);
-        /* our own pid is stale too: this process has not saved yet */
-        if (pid < 0 || (pid != (long)getpid() && !fs_pid_gone(pid)))
-            continue;
-        char *p = fs_path_join(dir, e->d_name);
-        if (!p)
-            err = ingot_oom("checkpoint temp path", strlen(dir) + strlen(e->d_name) + 2);
-        else if (unlink(p) != 0 && errno != ENOENT)
-            err = ingot_fail(-errno, "%s: cannot remove a stale temp file of a killed save: %s", p,
-                             strerror(errno));
-        else
-            ++*removed;
-        free(p);
-    }
-    closedir(d);
-    return err;
-}
-
 /* Whether another process holds dir's lock (tr_ckpt_dir_lock()): a run
  * in progress, maybe on another host, where a writer's pid tells nothing,
  * so its temp files are left alone. (Ranks of one run come here before
@@ -398,7 +372,9 @@ int tr_ckpt_dir_prepare(const char *dir, int *removed)
         unlink(probe);
     }
     free(probe);
-    return err ? err : held_by_other(dir) ? 0 : remove_stale_temps(dir, removed);
+    return err ? err : held_by_other(dir) ? 0 :
+           /* our own pid is stale too: this process has not saved yet */
+           fs_remove_stale_temps(dir, temp_owner, true, "--ckpt-dir", "save", removed);
 }
 
 int tr_ckpt_dir_lock(const char *dir, int *fd_out)

@@ -1,5 +1,4 @@
 /* ingot-train export: command line, checkpoint and tokenizer loading. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -244,34 +243,15 @@ static int guard_signals(const char *dir, struct sigaction old[N_EXPORT_SIGNALS]
 }
 
 /* The temp files of an export killed outright (SIGKILL, a crash, the
- * machine's end: no handler ran), each as large as what it was writing:
- * removed when their writer is gone. Only the names an export writes. */
-static int remove_stale_temps(const char *dir, int *removed)
+ * machine's end: no handler ran), each as large as what it was writing, are
+ * removed when their writer is gone: this names their writer. Only the
+ * names an export writes. */
+static long export_temp_owner(const char *name)
 {
-    *removed = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return ingot_fail(-errno, "--out %s: cannot list: %s", dir, strerror(errno));
-    struct dirent *e;
-    int err = 0;
-    while (!err && (e = readdir(d))) {
-        long pid = -1;
-        for (int i = 0; i < N_EXPORT_NAMES && pid < 0; i++)
-            pid = fs_temp_pid(e->d_name, export_names[i]);
-        if (pid < 0 || pid == (long)getpid() || !fs_pid_gone(pid))
-            continue;
-        char *p = fs_path_join(dir, e->d_name);
-        if (!p)
-            err = ingot_oom("a temp file's path", strlen(dir) + strlen(e->d_name) + 2);
-        else if (unlink(p) != 0 && errno != ENOENT)
-            err = ingot_fail(-errno, "%s: cannot remove a stale temp file of a killed export: %s",
-                             p, strerror(errno));
-        else
-            ++*removed;
-        free(p);
-    }
-    closedir(d);
-    return err;
+    long pid = -1;
+    for (int i = 0; i < N_EXPORT_NAMES && pid < 0; i++)
+        pid = fs_temp_pid(name, export_names[i]);
+    return pid;
 }
 
 static void unguard_signals(const struct sigaction old[N_EXPORT_SIGNALS])
@@ -393,7 +373,8 @@ int tr_export_main(int argc, char **argv)
     if ((err = fs_mkdir_p(o.out)))
         goto out;
     int stale = 0;
-    if ((err = remove_stale_temps(o.out, &stale)))
+    if ((err = fs_remove_stale_temps(o.out, export_temp_owner, false, "--out", "export",
+                                     &stale)))
         goto out;
     if (stale)
         printf("removed %d stale temp file%s of a killed export in %s\n", stale,
