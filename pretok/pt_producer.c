@@ -485,7 +485,12 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
         st->bytes_read += c.len;
         p.chunk_done = 0;
         ret = 0;
-        if (c.err && c.not_regular && !p.dead) {
+        if (c.err && c.not_regular && !p.dead && cfg->inputs[cur].is_stdin) {
+            p.dead = true;
+            ret = event(&p, PT_R_NOT_REGULAR_FILE, 0, "standard input is a terminal or a "
+                        "device, not a pipe or a file; skipped unread (pipe the corpus in: "
+                        "zstdcat x.jsonl.zst | ingot-pretok ... -)");
+        } else if (c.err && c.not_regular && !p.dead) {
             p.dead = true;
             ret = event(&p, PT_R_NOT_REGULAR_FILE, 0, "not a regular file (a FIFO, socket, "
                         "device or directory); skipped unread");

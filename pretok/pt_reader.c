@@ -126,6 +126,19 @@ double pt_reader_wait_seconds(const pt_reader *r)
     return r->wait_s;
 }
 
+/* Standard input is read whatever it is, a pipe, a socket or a file, but
+ * a terminal would wait for typing (`ingot-pretok ... -` with nothing piped
+ * in) and /dev/zero or /dev/urandom never end: a character or block device
+ * other than /dev/null (empty) is not read. */
+static bool stdin_device(int fd)
+{
+    struct stat st, null;
+    if (fstat(fd, &st) || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+        return false;
+    return !(S_ISCHR(st.st_mode) && stat("/dev/null", &null) == 0 && S_ISCHR(null.st_mode) &&
+             st.st_rdev == null.st_rdev);
+}
+
 /* O_NONBLOCK: opening a FIFO must not wait for a writer, nor a device for
  * its carrier; the type is checked on the open file (no race with a rename)
  * before anything is read. A socket cannot be opened at all (ENXIO): the
@@ -138,8 +151,14 @@ static void open_file(pt_reader *r, size_t i)
         /* A duplicate, so that closing it leaves descriptor 0 alone. */
         f->stream = true;
         f->fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
-        if (f->fd < 0)
+        if (f->fd < 0) {
             f->err = -errno;
+        } else if (stdin_device(f->fd)) {
+            f->err = -ENOTTY;
+            f->not_regular = true;
+            close(f->fd);
+            f->fd = -1;
+        }
         return;
     }
     f->fd = open(r->files[i].path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);

@@ -24,7 +24,9 @@ struct pt_reader_file {
  * files are read: anything else is delivered like a failed open, with
  * not_regular set (files are opened O_NONBLOCK, so a FIFO never blocks).
  * Standard input is a stream of unknown size: it is read with plain read()
- * until end of file (file_size 0; its last chunk may be empty). */
+ * until end of file (file_size 0; its last chunk may be empty); a terminal
+ * or another device (but /dev/null) on it is delivered like a failed open
+ * with not_regular set, unread. */
 struct pt_chunk {
     size_t file;            /* index into the reader's file list */
     const char *data;       /* valid until pt_reader_release() */

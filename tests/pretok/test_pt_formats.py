@@ -139,7 +139,33 @@ _, err = convert("stdin2", ["-", "-"], rc=2, stdin=b"")
 T.check("named twice" in err, "'-' twice: %s" % err)
 _, err = convert("stdinfmt", ["-"], ["--stdin-format", "csv"], rc=2, stdin=b"")
 T.check("--stdin-format" in err, "bad --stdin-format: %s" % err)
-print("stdin: JSON Lines, gzip and text; provenance <stdin>; its place among files")
+# A terminal on standard input (`ingot-pretok ... -` with nothing piped in)
+# waited for typing, and /dev/zero was read for ever (a line longer than
+# --max-record-bytes after another): a device there is a counted skip, read
+# not at all, saying what to do. /dev/null is an empty stream as before.
+import pty
+master, slave = pty.openpty()
+for name, dev in (("tty", slave), ("zero", open("/dev/zero", "rb")),
+                  ("null", open("/dev/null", "rb"))):
+    try:
+        p = subprocess.run([t.pretok, "--model", model, "--out", t.path("dev" + name), "-"],
+                           stdin=dev, capture_output=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        T.fail("stdin from %s: still reading after 30 s" % name)
+    err = p.stderr.decode()
+    want = "empty_file" if name == "null" else "not_regular_file: standard input is a terminal"
+    T.check(p.returncode == 1 and want in err, "stdin from %s: exit %d: %s" %
+            (name, p.returncode, err))
+    T.check(not os.path.exists(t.path("dev" + name)), "stdin from %s: output left" % name)
+    if name == "tty":
+        p = subprocess.run([t.pretok, "text", "-"], stdin=dev, capture_output=True, timeout=30)
+        err = p.stderr.decode()
+        T.check(p.returncode == 1 and "the first: <stdin>: not_regular_file" in err,
+                "text, stdin from a terminal: exit %d: %s" % (p.returncode, err))
+os.close(master)
+os.close(slave)
+print("stdin: JSON Lines, gzip and text; provenance <stdin>; its place among files; "
+      "a terminal or device is not read")
 
 # 4. Unknown formats inside a directory are counted and named, never silent.
 mixed = t.path("mixed")
