@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -444,6 +445,13 @@ static int end_file(struct prod *p)
     return ret;
 }
 
+/* A failed open or read that says nothing about the file: the process ran
+ * out of descriptors or memory. */
+static bool process_limit(int err)
+{
+    return err == -EMFILE || err == -ENFILE || err == -ENOMEM;
+}
+
 int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ctx,
                     struct pt_batch **bp, struct pt_producer_stats *st)
 {
@@ -470,6 +478,7 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
 
     size_t cur = (size_t)-1;
     struct pt_chunk c;
+    bool named = false;     /* a message for ret is recorded already */
     while (!p.stop_ret && !atomic_load(cfg->stop)) {
         ret = pt_reader_next(r, &c);
         if (ret < 0) {
@@ -494,6 +503,18 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
             p.dead = true;
             ret = event(&p, PT_R_NOT_REGULAR_FILE, 0, "not a regular file (a FIFO, socket, "
                         "device or directory); skipped unread");
+        } else if (c.err && !p.dead && process_limit(c.err)) {
+            /* the process, not the file: skipping it would lose a readable file */
+            struct rlimit rl = { 0, 0 };
+            getrlimit(RLIMIT_NOFILE, &rl);
+            ret = ingot_fail(c.err, "%s: cannot open: %s (this process may open %llu files, "
+                             "ulimit -n; the system as a whole, fs.file-max; or memory ran "
+                             "out): nothing was skipped; free them or raise the limit and run "
+                             "the same command again to resume", cfg->inputs[cur].path,
+                             strerror(-c.err), (unsigned long long)rl.rlim_cur);
+            named = true;
+            pt_reader_release(r, &c);
+            goto out;
         } else if (c.err && !p.dead) {
             p.dead = true;
             if (c.first)
@@ -516,7 +537,7 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
     if (!ret)
         ret = p.stop_ret;
 out:
-    if (ret == -ENOMEM)
+    if (ret == -ENOMEM && !named)
         ingot_fail(-ENOMEM, "out of memory while reading the inputs");
     if (r)
         st->read_s += pt_reader_wait_seconds(r);

@@ -236,5 +236,30 @@ T.check(not os.path.exists(t.path("newx")), "--out newx/../victim: newx left beh
 _, err = t.run(common + ["--out", t.path("x"), t.path("nope.jsonl")], rc=2, what="missing")
 T.check("nope.jsonl" in err, err)
 
+# Out of file descriptors (ulimit -n): the process's limit, not the file's
+# fault. It was counted as unreadable_file and the file skipped (a readable
+# file lost, the run "done" but for the skip fraction); now the run stops
+# naming the file and the limit, and the same command resumes. Each limit
+# from 4 up either converts everything or stops that way, never skips.
+import resource
+fd_dir = t.path("fds")
+os.mkdir(fd_dir)
+for i in range(10):
+    with open(os.path.join(fd_dir, "f%d.jsonl" % i), "wb") as f:
+        f.write(g() + b"\n")
+named = 0
+for n in range(4, 24):
+    def lim(n=n):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    p = subprocess.run([t.pretok, "--model", model, "--out", t.path("fdout%d" % n), fd_dir],
+                       capture_output=True, preexec_fn=lim)
+    err = p.stderr.decode()
+    T.check("unreadable_file" not in err and (p.returncode == 0 or (
+        p.returncode == 1 and "Too many open files" in err)),
+        "ulimit -n %d: exit %d: %s" % (n, p.returncode, err))
+    named += "f" in err and "ulimit -n" in err and "nothing was skipped" in err
+T.check(named > 0, "no limit made an input's open fail")
+print("ulimit -n: no input skipped for the process's limit (%d runs stopped naming it)" % named)
+
 t.cleanup()
 print("ok")
