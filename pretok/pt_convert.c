@@ -492,6 +492,9 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         .progress = !o->quiet && isatty(2),
         .progress_log_s = o->quiet || isatty(2) ? 0.0 : progress_log_period(),
     };
+    c.tok.inputs = c.inputs.v;       /* for messages naming a record */
+    c.tok.n_inputs = c.inputs.n;
+    c.tok.max_record = o->max_record;
     for (size_t i = c.first; i < from_i; i++)
         pc.prod.bytes_before += c.inputs.v[i].size;
     if (o->val_mode == PT_VAL_FRACTION) {

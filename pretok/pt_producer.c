@@ -21,6 +21,7 @@
 
 enum { COMP_UNKNOWN, COMP_PLAIN, COMP_ZSTD, COMP_GZIP };
 enum { CHUNK_SIZE = 1 << 20, READ_DEPTH = 8 };
+#define CARRY_KEEP_BYTES ((size_t)8 << 20)
 
 struct prod {
     const struct pt_producer_cfg *cfg;
@@ -141,6 +142,8 @@ static int flush_doc(struct prod *p)
     p->doc_open = false;
     p->doc_discard = false;
     p->doc.len = 0;
+    if (p->doc.cap > CARRY_KEEP_BYTES)
+        pt_buf_free(&p->doc);
     p->doc_blank = 0;
     return ret;
 }
@@ -189,7 +192,7 @@ static int line(struct prod *p, const char *s, size_t n)
     if (need > p->cfg->max_record) {
         p->doc_discard = true;
         return event(p, PT_R_RECORD_TOO_LARGE, p->doc_start,
-                     "document longer than %llu bytes",
+                     "document longer than %llu bytes (--max-record-bytes)",
                      (unsigned long long)p->cfg->max_record);
     }
     if (p->doc.len) {
@@ -213,9 +216,10 @@ static bool line_records(const struct prod *p)
 static int oversized_line(struct prod *p)
 {
     p->skip_line = true;
-    p->carry.len = 0;
+    pt_buf_free(&p->carry);     /* it held up to max_record bytes */
     if (line_records(p))
-        return event(p, PT_R_RECORD_TOO_LARGE, p->line + 1, "line longer than %llu bytes",
+        return event(p, PT_R_RECORD_TOO_LARGE, p->line + 1,
+                     "line longer than %llu bytes (--max-record-bytes)",
                      (unsigned long long)p->cfg->max_record);
     if (!p->doc_open) {
         p->doc_open = true;
@@ -225,7 +229,8 @@ static int oversized_line(struct prod *p)
     if (p->doc_discard)
         return 0;
     p->doc_discard = true;
-    return event(p, PT_R_RECORD_TOO_LARGE, p->doc_start, "document longer than %llu bytes",
+    return event(p, PT_R_RECORD_TOO_LARGE, p->doc_start,
+                 "document longer than %llu bytes (--max-record-bytes)",
                  (unsigned long long)p->cfg->max_record);
 }
 
@@ -253,12 +258,14 @@ static int split(struct prod *p, const char *s, size_t n)
             p->chunk_done = (uint64_t)(nl + 1 - p->chunk_data);
         if (p->skip_line) {
             p->skip_line = false;   /* the oversized line ends here */
-            p->carry.len = 0;
+            pt_buf_free(&p->carry);
         } else if (p->carry.len) {
             if ((ret = pt_buf_append(&p->carry, s, (size_t)(nl - s))))
                 return ret;
             ret = line(p, p->carry.p, p->carry.len);
             p->carry.len = 0;
+            if (p->carry.cap > CARRY_KEEP_BYTES)
+                pt_buf_free(&p->carry);     /* a huge line: not kept for the rest of the run */
             if (ret)
                 return ret;
         } else if ((ret = line(p, s, (size_t)(nl - s)))) {
