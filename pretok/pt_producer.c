@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "ingot_err.h"
 #include "mono_clock.h"
@@ -22,6 +23,10 @@
 enum { COMP_UNKNOWN, COMP_PLAIN, COMP_ZSTD, COMP_GZIP };
 enum { CHUNK_SIZE = 1 << 20, READ_DEPTH = 8 };
 #define CARRY_KEEP_BYTES ((size_t)8 << 20)
+/* The largest zstd window decoded: 128 MiB, zstd's own default (the zstd
+ * program refuses more without --long=N or --memory), set explicitly so
+ * that a tiny file declaring a 2 GiB window costs nothing. */
+#define PT_ZSTD_WINDOW_LOG_MAX 27
 
 struct prod {
     const struct pt_producer_cfg *cfg;
@@ -400,6 +405,16 @@ static int feed(struct prod *p, const struct pt_chunk *c)
         size_t r = ZSTD_decompressStream(p->zd, &zout, &zin);
         double t1 = mono_now();
         p->st->decompress_s += t1 - t0;
+        if (ZSTD_isError(r) && ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge) {
+            /* not damage: a frame made with zstd --long=28..31 or --ultra,
+             * whose window the decoder's cap (zstd's own default) refuses */
+            p->dead = true;
+            return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
+                         "zstd: a frame needs a window over the %u MiB this program decodes "
+                         "(made with zstd --long); rest of the file skipped; pipe it in: "
+                         "zstd -dc --long=31 FILE | ingot-pretok ... -",
+                         1u << (PT_ZSTD_WINDOW_LOG_MAX - 20));
+        }
         if (ZSTD_isError(r)) {
             p->dead = true;
             return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
@@ -467,7 +482,13 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
     pt_reader *r = NULL;
     struct pt_reader_file *files = calloc(cfg->n_inputs ? cfg->n_inputs : 1, sizeof(*files));
     int ret = -ENOMEM;
+    bool named = false;     /* a message for ret is recorded already */
     p.zd = ZSTD_createDCtx();
+    if (p.zd && ZSTD_isError(ZSTD_DCtx_setParameter(p.zd, ZSTD_d_windowLogMax,
+                                                     PT_ZSTD_WINDOW_LOG_MAX))) {
+        ret = ingot_fail(-EINVAL, "zstd: cannot set the window limit");
+        goto out;
+    }
     p.zout_cap = ZSTD_DStreamOutSize();
     p.zout = malloc(p.zout_cap);
     if (!files || !p.zd || !p.zout)
@@ -485,7 +506,6 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
 
     size_t cur = (size_t)-1;
     struct pt_chunk c;
-    bool named = false;     /* a message for ret is recorded already */
     while (!p.stop_ret && !atomic_load(cfg->stop)) {
         ret = pt_reader_next(r, &c);
         if (ret < 0) {

@@ -207,5 +207,30 @@ T.check(rep["documents"] == 30 and not rep["skipped"], "text-key alternatives: %
 T.check(ids_only(t.path("chatout")) == ref_ids[:30], "text-key alternatives: ids differ")
 print("--text-key text,content,messages.0.content: every record, the right field")
 
+# 6. zstd windows: a stream made with zstd --long=30 (window 1 GiB; the
+# zstd program reading a pipe keeps it) is over the 128 MiB this program
+# decodes, zstd's own default. Its skip says so and how to read it ("Frame
+# requires too much memory for decoding" before); --long=27 is read.
+import shutil
+zbin = shutil.which("zstd")
+T.check(zbin is not None, "the zstd program is needed by this test")
+plain_a = open(os.path.join(plain, "a.jsonl"), "rb").read()
+for long_, ok in ((27, True), (30, False)):
+    zf = t.path("long%d.jsonl.zst" % long_)
+    with open(zf, "wb") as f:
+        subprocess.run([zbin, "-q", "-c", "--long=%d" % long_], input=plain_a, stdout=f,
+                       check=True)
+    p = subprocess.run([t.pretok, "--model", model, "--out", t.path("long%d" % long_), zf],
+                       capture_output=True)
+    err = p.stderr.decode()
+    if ok:
+        T.check(p.returncode == 0 and ids_only(t.path("long27")) == ref_ids[:60],
+                "zstd --long=27: exit %d: %s" % (p.returncode, err))
+    else:
+        T.check(p.returncode == 1 and "corrupt_zstd: zstd: a frame needs a window over the "
+                "128 MiB this program decodes" in err and "zstd -dc --long=31" in err,
+                "zstd --long=30: exit %d: %s" % (p.returncode, err))
+print("zstd: a window over 128 MiB is refused saying how to read the file")
+
 t.cleanup()
 print("ok")
