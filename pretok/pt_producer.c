@@ -542,6 +542,14 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
             named = true;
             pt_reader_release(r, &c);
             goto out;
+        } else if (c.err && c.shrank && !p.dead) {
+            /* records before this read are kept; the one cut here, and
+             * whatever the file holds now past it, are not */
+            p.dead = true;
+            ret = event(&p, PT_R_UNREADABLE_FILE, p.line + 1, "the file shrank while being "
+                        "read (%llu bytes when opened, ended before byte %llu); the rest of the "
+                        "file is skipped", (unsigned long long)c.file_size,
+                        (unsigned long long)(c.offset + c.len + 1));
         } else if (c.err && !p.dead) {
             p.dead = true;
             if (c.first)

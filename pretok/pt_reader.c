@@ -26,6 +26,7 @@ struct slot {
     uint64_t file_size;
     bool first, eof;
     bool not_regular;
+    bool shrank;            /* the read ended before want: the file got shorter */
     int err;
 };
 
@@ -207,8 +208,10 @@ static void submit_read(pt_reader *r, struct slot *s)
             s->err = -errno;
             break;
         }
-        if (n == 0)
+        if (n == 0) {
+            s->shrank = true;
             break;
+        }
         s->got += (size_t)n;
     }
     s->state = SLOT_READY;
@@ -263,6 +266,7 @@ static void fill(pt_reader *r)
         s->file_size = f->size;
         s->err = f->err;
         s->not_regular = f->not_regular;
+        s->shrank = false;
         s->got = 0;
         s->want = 0;
         if (f->stream && !f->err) {
@@ -313,7 +317,8 @@ static int reap(pt_reader *r, bool wait)
         s->err = res;
         s->state = SLOT_READY;
     } else if (res == 0) {
-        s->state = SLOT_READY;      /* the file shrank: deliver what we have */
+        s->shrank = true;           /* the file shrank since it was opened */
+        s->state = SLOT_READY;
     } else {
         s->got += (size_t)res;
         if (s->got < s->want)
@@ -351,6 +356,9 @@ int pt_reader_next(pt_reader *r, struct pt_chunk *c)
     c->eof = s->eof;
     c->err = s->err;
     c->not_regular = s->not_regular;
+    c->shrank = s->shrank;
+    if (s->shrank && !c->err)
+        c->err = -ENODATA;
     c->slot = (int)(r->seq_deliver % r->depth);
     r->seq_deliver++;
     return 1;
