@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_num.h"
 #include "dataset.h"
 #include "fsutil.h"
 #include "ingot_err.h"
@@ -362,6 +363,30 @@ static size_t index_of_file(const struct conv *c, uint32_t global)
     return global < c->first ? c->first : global > c->end ? c->end : global;
 }
 
+/* The manifest lists every input (a part's too, so --part does not help),
+ * and its readers take at most MANIFEST_MAX_BYTES: inputs whose list alone
+ * would fill three quarters of that are refused before anything is read,
+ * rather than a conversion of days ending in a dataset no reader opens.
+ * An entry takes about 150 bytes besides its name. */
+static int check_manifest_room(const struct conv *c)
+{
+    uint64_t est = 0, cap = MANIFEST_MAX_BYTES;
+    long hook = pt_hook_pos("INGOT_PRETOK_TEST_MANIFEST_MAX");
+    if (hook)
+        cap = (uint64_t)hook;
+    for (size_t i = 0; i < c->inputs.n; i++)
+        est += 150 + strlen(c->inputs.v[i].path);
+    if (est <= cap / 4 * 3)
+        return 0;
+    char e[32], m[32];
+    return ingot_fail(INGOT_E_USAGE, "%zu input files: their list alone would make a "
+                      "manifest.json of about %s, and readers take at most %s; convert them "
+                      "as several datasets (ingot-train --data A --data B trains on them "
+                      "together), or join small files into larger ones", c->inputs.n,
+                      cli_human_bytes((double)est, e, sizeof(e)),
+                      cli_human_bytes((double)cap, m, sizeof(m)));
+}
+
 int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
 {
     struct conv c = { .o = o };
@@ -389,6 +414,8 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
                          c.inputs.n_notes_kept ? c.inputs.notes[0] : "");
         goto out;
     }
+    if ((ret = check_manifest_room(&c)))
+        goto out;
     c.first = 0;
     c.end = c.inputs.n;
     if (o->part_n)
