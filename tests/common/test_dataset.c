@@ -151,7 +151,12 @@ static long long count_maps(void)
  * ASan (its allocator maps memory on demand, so a malloc would fail first). */
 static void map_budget(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TD_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(TD_ASAN)
     printf("map budget: skipped under ASan\n");
     return;
 #else
