@@ -191,6 +191,52 @@ int dataset_read_manifest(const char *dir, struct manifest **out)
     return ret;
 }
 
+/* A number from a /proc file, or -1 where there is none (not Linux). */
+static long long proc_number(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    long long v = -1;
+    if (f) {
+        if (fscanf(f, "%lld", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+/* Memory mappings this process holds now: the lines of /proc/self/maps. */
+static long long maps_in_use(void)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return -1;
+    long long n = 0;
+    int c;
+    while ((c = getc_unlocked(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+int dataset_check_map_budget(const char *dir, size_t n_shards)
+{
+    long long limit = proc_number("/proc/sys/vm/max_map_count");
+    long long used = limit > 0 ? maps_in_use() : -1;
+    if (limit <= 0 || used < 0)
+        return 0;   /* no such limit to check against */
+    long long need = (long long)n_shards + used + DATASET_MAP_RESERVE;
+    if (need <= limit)
+        return 0;
+    long long advise = (need + 65535) / 65536 * 65536;
+    return ingot_fail(-ENOMEM,
+                      "%s: %zu shards, and every shard of an open dataset stays mapped, but "
+                      "this process may hold only %lld memory mappings (vm.max_map_count; %lld "
+                      "in use, %d kept for the program): raise the limit to at least %lld "
+                      "(as root: sysctl -w vm.max_map_count=%lld), or convert the corpus again "
+                      "with a larger --shard-tokens",
+                      dir, n_shards, limit, used, DATASET_MAP_RESERVE, need, advise);
+}
+
 int dataset_open(const char *dir, bool verify, struct dataset **out)
 {
     *out = NULL;
@@ -203,6 +249,8 @@ int dataset_open(const char *dir, bool verify, struct dataset **out)
     if (ret)
         goto fail;
     const struct manifest *m = ds->manifest;
+    if ((ret = dataset_check_map_budget(dir, m->n_shards)))
+        goto fail;
     ds->shards = calloc(m->n_shards ? m->n_shards : 1, sizeof(*ds->shards));
     if (!ds->shards) {
         ret = ingot_fail(-ENOMEM, "%s: out of memory", dir);

@@ -24,6 +24,17 @@ struct dataset {
 int dataset_open(const char *dir, bool verify, struct dataset **out);
 void dataset_close(struct dataset *ds);   /* accepts NULL */
 
+/* Mappings dataset_open() leaves free for everything else a program maps
+ * (thread stacks, large allocations, a GPU driver). */
+#define DATASET_MAP_RESERVE 1024
+
+/* Whether n_shards more memory mappings fit under Linux's per-process cap
+ * (vm.max_map_count, 65530 by default) with DATASET_MAP_RESERVE to spare:
+ * dataset_open() keeps one mapping per shard, and past the cap mmap fails
+ * with a bare ENOMEM. 0, or -ENOMEM naming dir, the counts and how to raise
+ * the limit. Where the limit cannot be read (not Linux), 0. */
+int dataset_check_map_budget(const char *dir, size_t n_shards);
+
 /* The pieces of dataset_open(), for a caller that reports every problem of
  * a dataset instead of stopping at the first (ingot-dump verify). */
 /* Read dir/manifest.json into *out (manifest_free() it); a missing one is

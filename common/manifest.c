@@ -341,6 +341,13 @@ int manifest_write(const char *path, const struct manifest *m)
         return ingot_fail(ret, "%s: a count does not fit a signed 64-bit integer", path);
     if (ret)
         return ret;
+    if (len > MANIFEST_MAX_BYTES) {   /* one that no reader would open */
+        free(text);
+        return ingot_fail(-EFBIG, "%s: the manifest would be %zu bytes, more than the %zu its "
+                          "readers take; nothing was written (too many inputs or shards for one "
+                          "dataset: split the corpus into several)", path, len,
+                          MANIFEST_MAX_BYTES);
+    }
     ret = fs_write_atomic(path, text, len);
     free(text);
     return ret;

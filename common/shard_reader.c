@@ -252,7 +252,12 @@ int shard_reader_open(const char *path, shard_reader **out)
     void *m = mmap(NULL, r->map_len, PROT_READ, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: mmap failed: %s", path, strerror(e));
+        /* ENOMEM here is rarely memory: the process's count of mappings
+         * (vm.max_map_count) or its address space (ulimit -v) ran out */
+        ret = ingot_fail(-e, "%s: mmap failed: %s%s", path, strerror(e),
+                         e == ENOMEM ? " (the process's limit on memory mappings, "
+                                       "vm.max_map_count, or on its address space, ulimit -v, "
+                                       "reached?)" : "");
         goto fail;
     }
     r->map = m;

@@ -424,6 +424,35 @@ void spe_scratch_free(spe_scratch *s)
     free(s);
 }
 
+/* A per-document buffer of cap elements of elem bytes: freed when larger
+ * than keep (the next document grows it again as far as it needs). */
+static void trim_one(void *buf, size_t *cap, size_t elem, size_t keep, size_t *n)
+{
+    if (*cap * elem <= keep)
+        return;
+    free(*(void **)buf);
+    *(void **)buf = NULL;
+    *cap = 0;
+    if (n)
+        *n = 0;
+}
+
+void spe_scratch_trim(spe_scratch *s, size_t keep)
+{
+    if (!s)
+        return;
+    trim_one(&s->norm, &s->norm_cap, 1, keep, NULL);
+    trim_one(&s->toks, &s->toks_cap, sizeof(*s->toks), keep, &s->n_toks);
+    trim_one(&s->best, &s->best_cap, sizeof(*s->best), keep, NULL);
+    trim_one(&s->edges, &s->edges_cap, sizeof(*s->edges), keep, &s->n_edges);
+    trim_one(&s->escore, &s->escore_cap, sizeof(*s->escore), keep, NULL);
+    trim_one(&s->syms, &s->syms_cap, sizeof(*s->syms), keep, NULL);
+    trim_one(&s->heap, &s->heap_cap, sizeof(*s->heap), keep, NULL);
+    trim_one(&s->ug2, &s->ug2_cap, sizeof(*s->ug2), keep, NULL);
+    trim_one(&s->path, &s->path_cap, sizeof(*s->path), keep, &s->n_path);
+    trim_one(&s->val, &s->val_cap, 1, keep, NULL);
+}
+
 void spe_scratch_stats(const spe_scratch *s, struct spe_stats *out) { *out = s->stats; }
 void spe_scratch_time(spe_scratch *s, bool on) { s->timing = on; }
 void spe_scratch_verify(spe_scratch *s, bool on) { s->verify = on; }

@@ -45,6 +45,10 @@ const char *spe_cut_name(const spe_model *m);
  * the cache off (for tests: output must not change). NULL on -ENOMEM. */
 int spe_scratch_new(bool cache_on, spe_scratch **out);
 void spe_scratch_free(spe_scratch *s);   /* accepts NULL */
+/* Free the per-document buffers larger than keep bytes (the word cache
+ * stays): after a huge document, so that a thread does not hold what it
+ * needed for the rest of its life. Accepts NULL. */
+void spe_scratch_trim(spe_scratch *s, size_t keep);
 
 /* Counters of one scratch since it was made. */
 struct spe_stats {

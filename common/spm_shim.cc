@@ -242,6 +242,8 @@ extern "C" int ingot_spm_encode(const ingot_spm *spm, const char *text, size_t l
             (*ids)[i] = (uint32_t)id;
         }
         *n_ids = n;
+        if (tmp.capacity() > ((size_t)16 << 20))   // a huge document's: not kept for good
+            std::vector<int>().swap(tmp);
     } catch (const std::bad_alloc &) {
         return ingot_fail(-ENOMEM, "%s: out of memory encoding", spm->path.c_str());
     } catch (const std::exception &e) {

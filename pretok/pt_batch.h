@@ -39,11 +39,23 @@ struct pt_batch {
     uint64_t in_bytes_end;  /* input bytes consumed once this batch is done */
     uint64_t text_bytes;    /* bytes of records in this batch */
     int err;                /* worker failure (-ENOMEM, INGOT_E_TOKENIZER) */
-    char errmsg[512];
+    char errmsg[1024];
 };
+
+/* What an emptied batch keeps of its buffers: batches are a few hundred KB
+ * of text; one that carried a huge document gives its memory back instead
+ * of the pool keeping the largest document's size in every batch. */
+#define PT_BATCH_KEEP_BYTES ((size_t)8 << 20)
 
 static inline void pt_batch_reset(struct pt_batch *b)
 {
+    if (b->data.cap > PT_BATCH_KEEP_BYTES)
+        pt_buf_free(&b->data);
+    if (b->cap_tok * sizeof(*b->tok) > PT_BATCH_KEEP_BYTES) {
+        free(b->tok);
+        b->tok = NULL;
+        b->cap_tok = 0;
+    }
     b->data.len = 0;
     b->detail.len = 0;
     b->n_in = b->n_out = b->n_tok = 0;

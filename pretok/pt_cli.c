@@ -57,7 +57,8 @@ void pt_cli_usage(FILE *f)
 "  --invalid-utf8 replace|skip\n"
 "                       invalid UTF-8 / lone surrogates: replace by U+FFFD (default)\n"
 "                       or skip the record\n"
-"  --max-record-bytes N skip records longer than N bytes (default 1Gi, at most 4Gi)\n"
+"  --max-record-bytes N skip records longer than N bytes (default 64Mi, at most 1Gi;\n"
+"                       a record takes 20 to 200 times its size in memory to encode)\n"
 "  --max-skip-fraction F\n"
 "                       fail (exit 1) when more than this share of the records is\n"
 "                       skipped (default 0.01); the dataset is still written\n"
@@ -97,7 +98,11 @@ void pt_cli_usage(FILE *f)
 /* The ranges the program can honour (docs/pretok.md, "Options"). */
 #define PT_MAX_THREADS 4096
 #define PT_MAX_SHARD_TOKENS INT64_C(1000000000000)     /* 1T: 4 TB shards at width 4 */
-#define PT_MAX_RECORD_BYTES (INT64_C(4) << 30)          /* held in memory per record */
+/* A record is held in memory and encoding takes 20 to 200 bytes per byte
+ * of it: 1 GiB already needs 20-200 GiB per thread, and Ingot's encoder counts
+ * the normalized text with 32-bit offsets. */
+#define PT_MAX_RECORD_BYTES (INT64_C(1) << 30)
+#define PT_DEFAULT_RECORD_BYTES (UINT64_C(64) << 20)
 #define PT_MAX_PARTS 1000000
 
 /* An integer option into a uint64_t field, through the one parser. */
@@ -178,7 +183,7 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     o->text_key = "text";
     o->stdin_format = PT_FMT_JSONL;
     o->txt_doc = PT_TXT_FILE;
-    o->max_record = 1ull << 30;
+    o->max_record = PT_DEFAULT_RECORD_BYTES;
     o->max_skip_fraction = 0.01;
     o->every = 1;
     /* All cores this process may run on (Slurm and taskset restrict the

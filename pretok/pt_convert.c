@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_num.h"
 #include "dataset.h"
 #include "fsutil.h"
 #include "ingot_err.h"
@@ -415,6 +416,30 @@ static size_t index_of_file(const struct conv *c, uint32_t global)
     return global < c->first ? c->first : global > c->end ? c->end : global;
 }
 
+/* The manifest lists every input (a part's too, so --part does not help),
+ * and its readers take at most MANIFEST_MAX_BYTES: inputs whose list alone
+ * would fill three quarters of that are refused before anything is read,
+ * rather than a conversion of days ending in a dataset no reader opens.
+ * An entry takes about 150 bytes besides its name. */
+static int check_manifest_room(const struct conv *c)
+{
+    uint64_t est = 0, cap = MANIFEST_MAX_BYTES;
+    long hook = pt_hook_pos("INGOT_PRETOK_TEST_MANIFEST_MAX");
+    if (hook)
+        cap = (uint64_t)hook;
+    for (size_t i = 0; i < c->inputs.n; i++)
+        est += 150 + strlen(c->inputs.v[i].path);
+    if (est <= cap / 4 * 3)
+        return 0;
+    char e[32], m[32];
+    return ingot_fail(INGOT_E_USAGE, "%zu input files: their list alone would make a "
+                      "manifest.json of about %s, and readers take at most %s; convert them "
+                      "as several datasets (ingot-train --data A --data B trains on them "
+                      "together), or join small files into larger ones", c->inputs.n,
+                      cli_human_bytes((double)est, e, sizeof(e)),
+                      cli_human_bytes((double)cap, m, sizeof(m)));
+}
+
 int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
 {
     struct conv c = { .o = o };
@@ -442,6 +467,8 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
                          c.inputs.n_notes_kept ? c.inputs.notes[0] : "");
         goto out;
     }
+    if ((ret = check_manifest_room(&c)))
+        goto out;
     c.first = 0;
     c.end = c.inputs.n;
     if (o->part_n)
@@ -553,6 +580,9 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         .progress = !o->quiet && isatty(2),
         .progress_log_s = o->quiet || isatty(2) ? 0.0 : progress_log_period(),
     };
+    c.tok.inputs = c.inputs.v;       /* for messages naming a record */
+    c.tok.n_inputs = c.inputs.n;
+    c.tok.max_record = o->max_record;
     for (size_t i = c.first; i < from_i; i++)
         pc.prod.bytes_before += c.inputs.v[i].size;
     if (o->val_mode == PT_VAL_FRACTION) {

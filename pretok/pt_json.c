@@ -13,22 +13,29 @@
 
 /* One alternative: components split at '.', digit-only ones also read as
  * array indices. */
+/* A --text-key in a message: at most KEY_SHOWN bytes of it, so that the
+ * reason after it is never cut off (the message buffer is 1 KB). */
+#define KEY_SHOWN 100
+#define KEY_FMT "%.*s%s"
+#define KEY_ARG(k) (int)(strlen(k) > KEY_SHOWN ? KEY_SHOWN : strlen(k)), (k), \
+                   strlen(k) > KEY_SHOWN ? "..." : ""
+
 static int alt_init(struct pt_json_alt *a, char *s, const char *whole)
 {
     for (;;) {
         char *dot = strchr(s, '.');
         size_t n = dot ? (size_t)(dot - s) : strlen(s);
         if (n == 0 || a->n == PT_JSON_MAX_PATH)
-            return ingot_fail(INGOT_E_USAGE, "--text-key '%s': %s", whole,
+            return ingot_fail(INGOT_E_USAGE, "--text-key '" KEY_FMT "': %s", KEY_ARG(whole),
                               n == 0 ? "empty component in a dotted path (a..b, a. or an "
                                        "empty alternative between commas)"
                                      : "more than 16 components in one path");
         /* "messages.-1.content" (Python's last element) matched only a key
          * "-1", so every record was skipped as missing the field */
         if (n > 1 && s[0] == '-' && strspn(s + 1, "0123456789") >= n - 1)
-            return ingot_fail(INGOT_E_USAGE, "--text-key '%s': '%.*s': array indices count from "
-                              "0 at the start (negative ones from the end are not supported)",
-                              whole, (int)n, s);
+            return ingot_fail(INGOT_E_USAGE, "--text-key '" KEY_FMT "': '%.*s': array indices "
+                              "count from 0 at the start (negative ones from the end are not "
+                              "supported)", KEY_ARG(whole), n > 40 ? 40 : (int)n, s);
         a->key[a->n] = s;
         a->key_len[a->n] = n;
         a->index[a->n] = -1;
@@ -62,8 +69,8 @@ int pt_json_path_init(struct pt_json_path *p, const char *spec)
             *comma = '\0';
         int err = 0;
         if (p->n_alts == PT_JSON_MAX_ALTS)
-            err = ingot_fail(INGOT_E_USAGE, "--text-key '%s': more than %d alternatives",
-                             spec, PT_JSON_MAX_ALTS);
+            err = ingot_fail(INGOT_E_USAGE, "--text-key '" KEY_FMT "': more than %d "
+                             "alternatives", KEY_ARG(spec), PT_JSON_MAX_ALTS);
         else
             err = alt_init(&p->alt[p->n_alts++], s, spec);
         if (err) {

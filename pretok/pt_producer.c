@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "ingot_err.h"
 #include "mono_clock.h"
@@ -20,6 +22,11 @@
 
 enum { COMP_UNKNOWN, COMP_PLAIN, COMP_ZSTD, COMP_GZIP };
 enum { CHUNK_SIZE = 1 << 20, READ_DEPTH = 8 };
+#define CARRY_KEEP_BYTES ((size_t)8 << 20)
+/* The largest zstd window decoded: 128 MiB, zstd's own default (the zstd
+ * program refuses more without --long=N or --memory), set explicitly so
+ * that a tiny file declaring a 2 GiB window costs nothing. */
+#define PT_ZSTD_WINDOW_LOG_MAX 27
 
 struct prod {
     const struct pt_producer_cfg *cfg;
@@ -141,6 +148,8 @@ static int flush_doc(struct prod *p)
     p->doc_open = false;
     p->doc_discard = false;
     p->doc.len = 0;
+    if (p->doc.cap > CARRY_KEEP_BYTES)
+        pt_buf_free(&p->doc);
     p->doc_blank = 0;
     return ret;
 }
@@ -189,7 +198,7 @@ static int line(struct prod *p, const char *s, size_t n)
     if (need > p->cfg->max_record) {
         p->doc_discard = true;
         return event(p, PT_R_RECORD_TOO_LARGE, p->doc_start,
-                     "document longer than %llu bytes",
+                     "document longer than %llu bytes (--max-record-bytes)",
                      (unsigned long long)p->cfg->max_record);
     }
     if (p->doc.len) {
@@ -213,9 +222,10 @@ static bool line_records(const struct prod *p)
 static int oversized_line(struct prod *p)
 {
     p->skip_line = true;
-    p->carry.len = 0;
+    pt_buf_free(&p->carry);     /* it held up to max_record bytes */
     if (line_records(p))
-        return event(p, PT_R_RECORD_TOO_LARGE, p->line + 1, "line longer than %llu bytes",
+        return event(p, PT_R_RECORD_TOO_LARGE, p->line + 1,
+                     "line longer than %llu bytes (--max-record-bytes)",
                      (unsigned long long)p->cfg->max_record);
     if (!p->doc_open) {
         p->doc_open = true;
@@ -225,7 +235,8 @@ static int oversized_line(struct prod *p)
     if (p->doc_discard)
         return 0;
     p->doc_discard = true;
-    return event(p, PT_R_RECORD_TOO_LARGE, p->doc_start, "document longer than %llu bytes",
+    return event(p, PT_R_RECORD_TOO_LARGE, p->doc_start,
+                 "document longer than %llu bytes (--max-record-bytes)",
                  (unsigned long long)p->cfg->max_record);
 }
 
@@ -253,12 +264,14 @@ static int split(struct prod *p, const char *s, size_t n)
             p->chunk_done = (uint64_t)(nl + 1 - p->chunk_data);
         if (p->skip_line) {
             p->skip_line = false;   /* the oversized line ends here */
-            p->carry.len = 0;
+            pt_buf_free(&p->carry);
         } else if (p->carry.len) {
             if ((ret = pt_buf_append(&p->carry, s, (size_t)(nl - s))))
                 return ret;
             ret = line(p, p->carry.p, p->carry.len);
             p->carry.len = 0;
+            if (p->carry.cap > CARRY_KEEP_BYTES)
+                pt_buf_free(&p->carry);     /* a huge line: not kept for the rest of the run */
             if (ret)
                 return ret;
         } else if ((ret = line(p, s, (size_t)(nl - s)))) {
@@ -393,6 +406,16 @@ static int feed(struct prod *p, const struct pt_chunk *c)
         size_t r = ZSTD_decompressStream(p->zd, &zout, &zin);
         double t1 = mono_now();
         p->st->decompress_s += t1 - t0;
+        if (ZSTD_isError(r) && ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge) {
+            /* not damage: a frame made with zstd --long=28..31 or --ultra,
+             * whose window the decoder's cap (zstd's own default) refuses */
+            p->dead = true;
+            return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
+                         "zstd: a frame needs a window over the %u MiB this program decodes "
+                         "(made with zstd --long); rest of the file skipped; pipe it in: "
+                         "zstd -dc --long=31 FILE | ingot-pretok ... -",
+                         1u << (PT_ZSTD_WINDOW_LOG_MAX - 20));
+        }
         if (ZSTD_isError(r)) {
             p->dead = true;
             return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
@@ -454,6 +477,13 @@ static int end_file(struct prod *p)
     return ret;
 }
 
+/* A failed open or read that says nothing about the file: the process ran
+ * out of descriptors or memory. */
+static bool process_limit(int err)
+{
+    return err == -EMFILE || err == -ENFILE || err == -ENOMEM;
+}
+
 int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ctx,
                     struct pt_batch **bp, struct pt_producer_stats *st)
 {
@@ -462,7 +492,13 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
     pt_reader *r = NULL;
     struct pt_reader_file *files = calloc(cfg->n_inputs ? cfg->n_inputs : 1, sizeof(*files));
     int ret = -ENOMEM;
+    bool named = false;     /* a message for ret is recorded already */
     p.zd = ZSTD_createDCtx();
+    if (p.zd && ZSTD_isError(ZSTD_DCtx_setParameter(p.zd, ZSTD_d_windowLogMax,
+                                                     PT_ZSTD_WINDOW_LOG_MAX))) {
+        ret = ingot_fail(-EINVAL, "zstd: cannot set the window limit");
+        goto out;
+    }
     p.zout_cap = ZSTD_DStreamOutSize();
     p.zout = malloc(p.zout_cap);
     if (!files || !p.zd || !p.zout)
@@ -496,10 +532,35 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
         p.raw_len += c.len;
         p.chunk_done = 0;
         ret = 0;
-        if (c.err && c.not_regular && !p.dead) {
+        if (c.err && c.not_regular && !p.dead && cfg->inputs[cur].is_stdin) {
+            p.dead = true;
+            ret = event(&p, PT_R_NOT_REGULAR_FILE, 0, "standard input is a terminal or a "
+                        "device, not a pipe or a file; skipped unread (pipe the corpus in: "
+                        "zstdcat x.jsonl.zst | ingot-pretok ... -)");
+        } else if (c.err && c.not_regular && !p.dead) {
             p.dead = true;
             ret = event(&p, PT_R_NOT_REGULAR_FILE, 0, "not a regular file (a FIFO, socket, "
                         "device or directory); skipped unread");
+        } else if (c.err && !p.dead && process_limit(c.err)) {
+            /* the process, not the file: skipping it would lose a readable file */
+            struct rlimit rl = { 0, 0 };
+            getrlimit(RLIMIT_NOFILE, &rl);
+            ret = ingot_fail(c.err, "%s: cannot open: %s (this process may open %llu files, "
+                             "ulimit -n; the system as a whole, fs.file-max; or memory ran "
+                             "out): nothing was skipped; free them or raise the limit and run "
+                             "the same command again to resume", cfg->inputs[cur].path,
+                             strerror(-c.err), (unsigned long long)rl.rlim_cur);
+            named = true;
+            pt_reader_release(r, &c);
+            goto out;
+        } else if (c.err && c.shrank && !p.dead) {
+            /* records before this read are kept; the one cut here, and
+             * whatever the file holds now past it, are not */
+            p.dead = true;
+            ret = event(&p, PT_R_UNREADABLE_FILE, p.line + 1, "the file shrank while being "
+                        "read (%llu bytes when opened, ended before byte %llu); the rest of the "
+                        "file is skipped", (unsigned long long)c.file_size,
+                        (unsigned long long)(c.offset + c.len + 1));
         } else if (c.err && !p.dead) {
             p.dead = true;
             if (c.first)
@@ -522,7 +583,7 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
     if (!ret)
         ret = p.stop_ret;
 out:
-    if (ret == -ENOMEM)
+    if (ret == -ENOMEM && !named)
         ingot_fail(-ENOMEM, "out of memory while reading the inputs");
     if (r)
         st->read_s += pt_reader_wait_seconds(r);

@@ -26,6 +26,7 @@ struct slot {
     uint64_t file_size;
     bool first, eof;
     bool not_regular;
+    bool shrank;            /* the read ended before want: the file got shorter */
     int err;
 };
 
@@ -126,6 +127,19 @@ double pt_reader_wait_seconds(const pt_reader *r)
     return r->wait_s;
 }
 
+/* Standard input is read whatever it is, a pipe, a socket or a file, but
+ * a terminal would wait for typing (`ingot-pretok ... -` with nothing piped
+ * in) and /dev/zero or /dev/urandom never end: a character or block device
+ * other than /dev/null (empty) is not read. */
+static bool stdin_device(int fd)
+{
+    struct stat st, null;
+    if (fstat(fd, &st) || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+        return false;
+    return !(S_ISCHR(st.st_mode) && stat("/dev/null", &null) == 0 && S_ISCHR(null.st_mode) &&
+             st.st_rdev == null.st_rdev);
+}
+
 /* O_NONBLOCK: opening a FIFO must not wait for a writer, nor a device for
  * its carrier; the type is checked on the open file (no race with a rename)
  * before anything is read. A socket cannot be opened at all (ENXIO): the
@@ -138,8 +152,14 @@ static void open_file(pt_reader *r, size_t i)
         /* A duplicate, so that closing it leaves descriptor 0 alone. */
         f->stream = true;
         f->fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
-        if (f->fd < 0)
+        if (f->fd < 0) {
             f->err = -errno;
+        } else if (stdin_device(f->fd)) {
+            f->err = -ENOTTY;
+            f->not_regular = true;
+            close(f->fd);
+            f->fd = -1;
+        }
         return;
     }
     f->fd = open(r->files[i].path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -188,8 +208,10 @@ static void submit_read(pt_reader *r, struct slot *s)
             s->err = -errno;
             break;
         }
-        if (n == 0)
+        if (n == 0) {
+            s->shrank = true;
             break;
+        }
         s->got += (size_t)n;
     }
     s->state = SLOT_READY;
@@ -244,6 +266,7 @@ static void fill(pt_reader *r)
         s->file_size = f->size;
         s->err = f->err;
         s->not_regular = f->not_regular;
+        s->shrank = false;
         s->got = 0;
         s->want = 0;
         if (f->stream && !f->err) {
@@ -294,7 +317,8 @@ static int reap(pt_reader *r, bool wait)
         s->err = res;
         s->state = SLOT_READY;
     } else if (res == 0) {
-        s->state = SLOT_READY;      /* the file shrank: deliver what we have */
+        s->shrank = true;           /* the file shrank since it was opened */
+        s->state = SLOT_READY;
     } else {
         s->got += (size_t)res;
         if (s->got < s->want)
@@ -332,6 +356,9 @@ int pt_reader_next(pt_reader *r, struct pt_chunk *c)
     c->eof = s->eof;
     c->err = s->err;
     c->not_regular = s->not_regular;
+    c->shrank = s->shrank;
+    if (s->shrank && !c->err)
+        c->err = -ENODATA;
     c->slot = (int)(r->seq_deliver % r->depth);
     r->seq_deliver++;
     return 1;

@@ -21,10 +21,16 @@ struct pt_reader_file {
  * chunk with err < 0 (a failed open also has eof set; after a failed read
  * the file's remaining chunks still follow, the caller ignores them). A file
  * of size 0 yields one empty chunk with first and eof set. Only regular
+ * files are read, up to the size they had when opened (what is appended
+ * later is not read; a file that gets shorter is delivered as a failed read
+ * with shrank set, at the first read that comes up short, since what it
+ * holds after that point may be another version of it). Only regular
  * files are read: anything else is delivered like a failed open, with
  * not_regular set (files are opened O_NONBLOCK, so a FIFO never blocks).
  * Standard input is a stream of unknown size: it is read with plain read()
- * until end of file (file_size 0; its last chunk may be empty). */
+ * until end of file (file_size 0; its last chunk may be empty); a terminal
+ * or another device (but /dev/null) on it is delivered like a failed open
+ * with not_regular set, unread. */
 struct pt_chunk {
     size_t file;            /* index into the reader's file list */
     const char *data;       /* valid until pt_reader_release() */
@@ -33,6 +39,8 @@ struct pt_chunk {
     uint64_t file_size;     /* as seen at open */
     bool first, eof;        /* first / last chunk of this file */
     bool not_regular;       /* err set: a FIFO, socket or device, never read */
+    bool shrank;            /* err set (-ENODATA): the file ended before the size
+                               it had when opened; data holds what was read */
     int err;                /* 0 or -errno */
     int slot;               /* internal */
 };

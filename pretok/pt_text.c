@@ -32,6 +32,7 @@ struct text_ctx {
     int first_reason;
     int err;
     bool write_failed;          /* err is the -errno of a write to out */
+    char first_skip[384];   /* "file:line: reason: detail" of the first skip */
     /* --sample-bytes N: documents whose index is a multiple of stride are
      * held; when they pass 2N bytes the stride doubles and every other one
      * goes. One pass, no size estimate, evenly over the whole input. */
@@ -73,6 +74,21 @@ static int hold(struct text_ctx *t, uint64_t idx, const char *s, size_t n)
     return 0;
 }
 
+/* Remember the first skipped record, for the message of a run that skips
+ * every record (a terminal on standard input, a wrong --text-key). */
+static void note_skip(struct text_ctx *t, const struct pt_batch *b, const struct pt_item *ev)
+{
+    if (t->first_skip[0] || !pt_reason_is_skip(ev->reason))
+        return;
+    const char *name = ev->file < t->in->n ? t->in->v[ev->file].path : "?";
+    if (ev->record)
+        snprintf(t->first_skip, sizeof(t->first_skip), "%s:%" PRIu64 ": %s: %.*s", name,
+                 ev->record, pt_reason_name(ev->reason), (int)ev->len, b->detail.p + ev->off);
+    else
+        snprintf(t->first_skip, sizeof(t->first_skip), "%s: %s: %.*s", name,
+                 pt_reason_name(ev->reason), (int)ev->len, b->detail.p + ev->off);
+}
+
 /* Called by the producer with each full batch: handle it right here. */
 static int handle(void *arg, struct pt_batch **bp)
 {
@@ -87,6 +103,7 @@ static int handle(void *arg, struct pt_batch **bp)
                 t->first_damaged = it->file;
                 t->first_reason = it->reason;
             }
+            note_skip(t, b, it);
             continue;
         }
         const char *s;
@@ -98,6 +115,8 @@ static int handle(void *arg, struct pt_batch **bp)
         }
         if (ret == 0) {
             t->skipped++;
+            if (b->n_out)
+                note_skip(t, b, &b->out[b->n_out - 1]);
             continue;
         }
         const uint64_t idx = t->docs++;
@@ -182,7 +201,8 @@ int pt_text(const struct pt_opts *o, FILE *out)
         ret = ingot_fail(t.err, "text: out of memory");
     if (!ret && !t.kept && t.skipped)
         ret = ingot_fail(INGOT_E_INPUT, "text: every record was skipped (%" PRIu64 " of them; "
-                         "a wrong --text-key or input format?), nothing written", t.skipped);
+                         "a wrong --text-key or input format?), nothing written; the first: %s",
+                         t.skipped, t.first_skip);
     char hb[32];
     if (!ret && !o->quiet)
         fprintf(stderr, "ingot-pretok text: %" PRIu64 " of %" PRIu64 " documents written "

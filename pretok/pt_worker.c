@@ -134,6 +134,9 @@ static int tokenize(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt
     if (!ret)
         ret = cfg->enc ? spe_encode(cfg->enc, w->enc_s, text, len, &w->ids, &w->ids_cap, &n_ids)
                        : ingot_spm_encode(cfg->spm, text, len, &w->ids, &w->ids_cap, &n_ids);
+    if (ret == -E2BIG)   /* past what the encoder's offsets hold */
+        return out_event(b, it, PT_R_RECORD_TOO_LARGE, "%zu bytes of text: too long for the "
+                         "encoder (at most 2 GiB after normalization)", len);
     if (ret)
         return ret;
     if (!n_ids)
@@ -161,12 +164,63 @@ static int tokenize(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt
     return 0;
 }
 
+/* Scratch buffers above this are freed after a document of more than
+ * PT_WORKER_TRIM_AFTER bytes: a thread keeps what ordinary documents need
+ * (a book of a few MB included), not what its largest one needed (encoding
+ * takes 20 to 200 bytes per byte of a document). */
+#define PT_WORKER_KEEP_BYTES ((size_t)64 << 20)
+#define PT_WORKER_TRIM_AFTER ((uint64_t)1 << 20)
+
+static void trim_buf(struct pt_buf *b)
+{
+    if (b->cap > PT_WORKER_KEEP_BYTES)
+        pt_buf_free(b);
+}
+
+static void trim(struct pt_worker *w)
+{
+    trim_buf(&w->text);
+    trim_buf(&w->fixed);
+    if (w->ids_cap * sizeof(*w->ids) > PT_WORKER_KEEP_BYTES) {
+        free(w->ids);
+        w->ids = NULL;
+        w->ids_cap = 0;
+    }
+    spe_scratch_trim(w->enc_s, PT_WORKER_KEEP_BYTES);
+}
+
+/* The message of a failed record: file:line first, memory explained. */
+static void fail_msg(const struct pt_tok_cfg *cfg, struct pt_batch *b, const struct pt_item *it,
+                     int ret)
+{
+    char where[300];
+    const char *name = cfg->inputs && it->file < cfg->n_inputs ? cfg->inputs[it->file].path
+                                                                : NULL;
+    if (name)
+        snprintf(where, sizeof(where), "%.280s:%llu", name, (unsigned long long)it->record);
+    else
+        snprintf(where, sizeof(where), "input %u, record %llu", it->file,
+                 (unsigned long long)it->record);
+    int n;
+    if (ret == -ENOMEM)
+        n = snprintf(b->errmsg, sizeof(b->errmsg), "%s: out of memory tokenizing this record "
+                     "(%llu bytes; %.200s): encoding holds 20 to 200 bytes per byte of a "
+                     "document, in each thread; skip such records with a smaller "
+                     "--max-record-bytes (now %llu), or use fewer --threads",
+                     where, (unsigned long long)it->len, ingot_errmsg_for(ret),
+                     (unsigned long long)cfg->max_record);
+    else
+        n = snprintf(b->errmsg, sizeof(b->errmsg), "%s: %.600s", where, ingot_errmsg_for(ret));
+    (void)n;   /* a message cut at sizeof(errmsg) still names the record */
+}
+
 void pt_worker_run(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_batch *b)
 {
     int ret = 0;
     double tp = 0, tt = 0;
+    const struct pt_item *it = NULL;
     for (size_t i = 0; i < b->n_in && !ret; i++) {
-        const struct pt_item *it = &b->in[i];
+        it = &b->in[i];
         if (it->kind == PT_ITEM_EVENT) {
             ret = pt_batch_push(b, 1, it);
             continue;
@@ -181,13 +235,14 @@ void pt_worker_run(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
             ret = tokenize(cfg, w, b, it, text, len);
             tt += mono_now() - c;
         }
+        if (it->len > PT_WORKER_TRIM_AFTER)
+            trim(w);
     }
     w->parse_s += tp;
     w->tokenize_s += tt;
     if (ret < 0) {
         b->err = ret;
-        snprintf(b->errmsg, sizeof(b->errmsg), "%s",
-                 ret == -ENOMEM ? "out of memory while tokenizing" : ingot_errmsg());
+        fail_msg(cfg, b, it, ret);
     }
 }
 

@@ -13,6 +13,7 @@
 
 #include "pt_batch.h"
 #include "pt_buf.h"
+#include "pt_input.h"
 #include "pt_json.h"
 #include "spm_encode.h"
 #include "spm_shim.h"
@@ -24,6 +25,11 @@ struct pt_tok_cfg {
     bool invalid_utf8_skip;         /* --invalid-utf8 skip (else replace) */
     int32_t bos, eos;               /* ids to add around each document, -1 none */
     uint32_t vocab_size;
+    /* For messages: the input list (indexed by pt_item.file; NULL: none) and
+     * --max-record-bytes. */
+    const struct pt_input *inputs;
+    size_t n_inputs;
+    uint64_t max_record;
 };
 
 struct pt_worker {
@@ -40,8 +46,12 @@ struct pt_worker {
 int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_batch *b,
                    const struct pt_item *it, const char **text, size_t *len);
 
-/* Process every input item of b into b->out / b->tok. On a tokenizer
- * failure b->err and b->errmsg are set. */
+/* Process every input item of b into b->out / b->tok. A document too long
+ * for the encoder (-E2BIG) is skipped as record_too_large. On a tokenizer
+ * failure or out of memory b->err and b->errmsg are set, the message naming
+ * the record (and for memory, --max-record-bytes). Scratch buffers a huge
+ * document grew are given back after it, so that memory returns to its
+ * usual size instead of every thread keeping its largest document's. */
 void pt_worker_run(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_batch *b);
 
 void pt_worker_free(struct pt_worker *w);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "dataset.h"
@@ -127,6 +128,85 @@ static void shard_not_regular(const char *shard, bool fifo, const char *substr)
     free(dir);
 }
 
+static long long count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    long long n = 0;
+    int c;
+    if (!f)
+        return -1;
+    while ((c = getc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* A dataset of more shards than the process has memory mappings left
+ * (vm.max_map_count): refused before any shard is mapped, naming the limit
+ * and how to raise it; a bare "mmap failed: Cannot allocate memory" named
+ * one shard before. The mappings are used up with single pages of
+ * alternating protection (so that neighbours never merge) until the kernel
+ * refuses; then one is given back, so one mapping is free. Skipped
+ * where the limit is far beyond the default (too many to use up) or under
+ * ASan (its allocator maps memory on demand, so a malloc would fail first). */
+static void map_budget(void)
+{
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TD_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(TD_ASAN)
+    printf("map budget: skipped under ASan\n");
+    return;
+#else
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    long long limit = -1;
+    if (f) {
+        if (fscanf(f, "%lld", &limit) != 1)
+            limit = -1;
+        fclose(f);
+    }
+    long long used = count_maps();
+    if (limit <= 0 || used < 0 || limit > (1 << 20)) {
+        printf("map budget: vm.max_map_count %lld: skipped\n", limit);
+        return;
+    }
+    char *dir = build(0);
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), cap = (size_t)(limit - used) + 64, n = 0;
+    void **pages = malloc(cap * sizeof(*pages));
+    CHECK(pages != NULL);
+    for (; n < cap; n++) {
+        pages[n] = mmap(NULL, pg, n % 2 ? PROT_READ : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+                        -1, 0);
+        if (pages[n] == MAP_FAILED) {
+            CHECK(errno == ENOMEM);
+            break;
+        }
+    }
+    CHECK(n < cap && n > 0);
+    CHECK(munmap(pages[--n], pg) == 0);   /* a page of its own: one mapping free */
+    struct dataset *ds = NULL;
+    ingot_clear_err();
+    int ret = dataset_open(dir, false, &ds);
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "%s", ingot_errmsg());
+    while (n > 0)
+        CHECK(munmap(pages[--n], pg) == 0);
+    free(pages);
+    if (ret != -ENOMEM || !strstr(msg, "3 shards") || !strstr(msg, "vm.max_map_count")) {
+        fprintf(stderr, "map budget: expected -ENOMEM naming the shards and vm.max_map_count, "
+                "got %d: %s\n", ret, msg);
+        exit(1);
+    }
+    CHECK(ds == NULL);
+    printf("%s\n", msg);
+    CHECK_OK(dataset_open(dir, false, &ds));   /* with the mappings back */
+    dataset_close(ds);
+    free(dir);
+#endif
+}
+
 int main(void)
 {
     root = tu_tmpdir("dataset");
@@ -143,6 +223,8 @@ int main(void)
     dataset_close(ds);
     dataset_close(NULL);
     free(dir);
+
+    map_budget();
 
     struct manifest *m;
     char *a, *b;

@@ -8,6 +8,7 @@ NUL, invalid UTF-8 / lone surrogates under --invalid-utf8 replace) never
 fail a run."""
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -243,6 +244,80 @@ T.check(os.path.isdir(t.path("victim")), "--out newx/../victim: the existing vic
 T.check(not os.path.exists(t.path("newx")), "--out newx/../victim: newx left behind")
 _, err = t.run(common + ["--out", t.path("x"), t.path("nope.jsonl")], rc=2, what="missing")
 T.check("nope.jsonl" in err, err)
+
+# A huge record. The default --max-record-bytes is 64 MiB (it was 1 GiB,
+# whose encoding needs 20-60 GiB: the OOM killer, not a skip); one byte
+# more is skipped as record_too_large naming the option, its memory given
+# back.
+huge = t.path("huge.jsonl")
+with open(huge, "wb") as f:
+    f.write(b'{"text": "' + b"a" * ((64 << 20) - 11) + b'"}\n' + g() + b"\n")
+p = subprocess.run([t.pretok, "text", huge], capture_output=True)
+err = p.stderr.decode()
+T.check(p.returncode == 0 and p.stdout.count(b"\n") == 1 and
+        b"aaaa" not in p.stdout, "64 MiB + 1 record: exit %d, %d lines out: %s" % (
+            p.returncode, p.stdout.count(b"\n"), err))
+T.check("1 records skipped" in err, "64 MiB + 1 record: %s" % err)
+p = subprocess.run([t.pretok, "text", "--max-record-bytes", "1", "--every", "2", huge],
+                   capture_output=True)
+T.check(p.returncode == 1 and "huge.jsonl:1: record_too_large: line longer than 1 bytes "
+        "(--max-record-bytes)" in p.stderr.decode(), "record_too_large: %s" % p.stderr.decode())
+os.unlink(huge)
+# Out of memory while encoding one record (an address-space limit stands for
+# a small machine): the run stops naming the record, its size and the
+# option that skips such records ("out of memory while tokenizing" before).
+if os.environ.get("INGOT_EXPECT_ALLOCATOR") != "sanitizer":   # ASan needs terabytes of VA
+    big = t.path("big.jsonl")
+    with open(big, "wb") as f:
+        f.write(g() + b"\n" + b'{"text": "' + b"a" * (30 << 20) + b'"}\n')
+    small = t.path("small.jsonl")
+    with open(small, "wb") as f:
+        f.write(g() + b"\n")
+
+    def run_as(limit, path):
+        def lim():
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        return subprocess.run([t.pretok, "--model", model, "--threads", "1", "--out",
+                               t.path("oom%d%s" % (limit >> 20, os.path.basename(path))), path],
+                              capture_output=True, preexec_fn=lim)
+    # the smallest limit of these that converts a small file (jemalloc and
+    # the threads reserve address space) is far below the 30 MB record's need
+    limit = next((m << 20 for m in (256, 384, 512, 768, 1024)
+                  if run_as(m << 20, small).returncode == 0), None)
+    T.check(limit is not None, "no address-space limit up to 1 GiB converts a small file")
+    p = run_as(limit, big)
+    err = p.stderr.decode()
+    T.check(p.returncode == 1 and "big.jsonl:2: out of memory tokenizing this record (31457292 "
+            "bytes" in err and "--max-record-bytes (now 67108864)" in err,
+            "out of memory: exit %d: %s" % (p.returncode, err))
+    T.check(not os.path.exists(t.path("oom%dbig.jsonl" % (limit >> 20))),
+            "out of memory: output left")
+    print("huge records: 64 MiB cap by default; out of memory names the record (limit %d MiB)"
+          % (limit >> 20))
+
+# Out of file descriptors (ulimit -n): the process's limit, not the file's
+# fault. It was counted as unreadable_file and the file skipped (a readable
+# file lost, the run "done" but for the skip fraction); now the run stops
+# naming the file and the limit, and the same command resumes. Each limit
+# from 4 up either converts everything or stops that way, never skips.
+fd_dir = t.path("fds")
+os.mkdir(fd_dir)
+for i in range(10):
+    with open(os.path.join(fd_dir, "f%d.jsonl" % i), "wb") as f:
+        f.write(g() + b"\n")
+named = 0
+for n in range(4, 24):
+    def lim(n=n):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    p = subprocess.run([t.pretok, "--model", model, "--out", t.path("fdout%d" % n), fd_dir],
+                       capture_output=True, preexec_fn=lim)
+    err = p.stderr.decode()
+    T.check("unreadable_file" not in err and (p.returncode == 0 or (
+        p.returncode == 1 and "Too many open files" in err)),
+        "ulimit -n %d: exit %d: %s" % (n, p.returncode, err))
+    named += "f" in err and "ulimit -n" in err and "nothing was skipped" in err
+T.check(named > 0, "no limit made an input's open fail")
+print("ulimit -n: no input skipped for the process's limit (%d runs stopped naming it)" % named)
 
 t.cleanup()
 print("ok")

@@ -145,7 +145,33 @@ _, err = convert("stdin2", ["-", "-"], rc=2, stdin=b"")
 T.check("named twice" in err, "'-' twice: %s" % err)
 _, err = convert("stdinfmt", ["-"], ["--stdin-format", "csv"], rc=2, stdin=b"")
 T.check("--stdin-format" in err, "bad --stdin-format: %s" % err)
-print("stdin: JSON Lines, gzip and text; provenance <stdin>; its place among files")
+# A terminal on standard input (`ingot-pretok ... -` with nothing piped in)
+# waited for typing, and /dev/zero was read for ever (a line longer than
+# --max-record-bytes after another): a device there is a counted skip, read
+# not at all, saying what to do. /dev/null is an empty stream as before.
+import pty
+master, slave = pty.openpty()
+for name, dev in (("tty", slave), ("zero", open("/dev/zero", "rb")),
+                  ("null", open("/dev/null", "rb"))):
+    try:
+        p = subprocess.run([t.pretok, "--model", model, "--out", t.path("dev" + name), "-"],
+                           stdin=dev, capture_output=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        T.fail("stdin from %s: still reading after 30 s" % name)
+    err = p.stderr.decode()
+    want = "empty_file" if name == "null" else "not_regular_file: standard input is a terminal"
+    T.check(p.returncode == 1 and want in err, "stdin from %s: exit %d: %s" %
+            (name, p.returncode, err))
+    T.check(not os.path.exists(t.path("dev" + name)), "stdin from %s: output left" % name)
+    if name == "tty":
+        p = subprocess.run([t.pretok, "text", "-"], stdin=dev, capture_output=True, timeout=30)
+        err = p.stderr.decode()
+        T.check(p.returncode == 1 and "the first: <stdin>: not_regular_file" in err,
+                "text, stdin from a terminal: exit %d: %s" % (p.returncode, err))
+os.close(master)
+os.close(slave)
+print("stdin: JSON Lines, gzip and text; provenance <stdin>; its place among files; "
+      "a terminal or device is not read")
 
 # 4. Unknown formats inside a directory are counted and named, never silent.
 mixed = t.path("mixed")
@@ -186,6 +212,31 @@ rep, _ = convert("chatout", [chat], ["--text-key", "text,content,messages.0.cont
 T.check(rep["documents"] == 30 and not rep["skipped"], "text-key alternatives: %s" % rep)
 T.check(ids_only(t.path("chatout")) == ref_ids[:30], "text-key alternatives: ids differ")
 print("--text-key text,content,messages.0.content: every record, the right field")
+
+# 6. zstd windows: a stream made with zstd --long=30 (window 1 GiB; the
+# zstd program reading a pipe keeps it) is over the 128 MiB this program
+# decodes, zstd's own default. Its skip says so and how to read it ("Frame
+# requires too much memory for decoding" before); --long=27 is read.
+import shutil
+zbin = shutil.which("zstd")
+T.check(zbin is not None, "the zstd program is needed by this test")
+plain_a = open(os.path.join(plain, "a.jsonl"), "rb").read()
+for long_, ok in ((27, True), (30, False)):
+    zf = t.path("long%d.jsonl.zst" % long_)
+    with open(zf, "wb") as f:
+        subprocess.run([zbin, "-q", "-c", "--long=%d" % long_], input=plain_a, stdout=f,
+                       check=True)
+    p = subprocess.run([t.pretok, "--model", model, "--out", t.path("long%d" % long_), zf],
+                       capture_output=True)
+    err = p.stderr.decode()
+    if ok:
+        T.check(p.returncode == 0 and ids_only(t.path("long27")) == ref_ids[:60],
+                "zstd --long=27: exit %d: %s" % (p.returncode, err))
+    else:
+        T.check(p.returncode == 1 and "corrupt_zstd: zstd: a frame needs a window over the "
+                "128 MiB this program decodes" in err and "zstd -dc --long=31" in err,
+                "zstd --long=30: exit %d: %s" % (p.returncode, err))
+print("zstd: a window over 128 MiB is refused saying how to read the file")
 
 t.cleanup()
 print("ok")

@@ -116,6 +116,23 @@ static void dotted_paths(void)
           strstr(ingot_errmsg(), "negative ones from the end are not supported"));
     CHECK_OK(pt_json_path_init(&p, "a.-x"));   /* a key that only starts with '-' */
     pt_json_path_free(&p);
+    /* a key of 20,000 bytes: the message shows its start and still says why
+     * (the reason was cut off after 1 KB of key) */
+    {
+        static char longkey[20001];
+        for (size_t i = 0; i < 20000; i++)
+            longkey[i] = i % 2 ? '.' : 'a';
+        longkey[19999] = 'a';
+        CHECK(pt_json_path_init(&p, longkey) == INGOT_E_USAGE &&
+              strstr(ingot_errmsg(), "...': more than 16 components in one path"));
+        for (size_t i = 0; i < 20000; i++)
+            longkey[i] = i % 2 ? ',' : 'a';
+        longkey[19999] = 'a';
+        CHECK(pt_json_path_init(&p, longkey) == INGOT_E_USAGE &&
+              strstr(ingot_errmsg(), "...': more than 16 alternatives"));
+    }
+    CHECK_OK(pt_json_path_init(&p, "a.-x"));
+    pt_json_path_free(&p);
 }
 
 /* --text-key alternatives (first string wins) and array indices. */

@@ -93,5 +93,27 @@ rc, _, err = T.run_bounded(t, common + ["--out", t.path("other2"), inp,
 T.check(rc == 2 and "dataset" in err, "a dataset's state named as input: exit %s: %s" % (rc, err))
 print("--out inside the input tree: never an input; datasets' manifest/state never inputs")
 
+# Too many inputs for one manifest (readers take 256 MiB, about 1.5 million
+# inputs): refused before anything is read, saying what to do, rather than a
+# conversion that ends in a dataset no reader opens. The cap is lowered by a
+# test hook to fit 200 files.
+if T.has_hooks(t.pretok):
+    many = t.path("many")
+    os.mkdir(many)
+    for i in range(200):
+        with open(os.path.join(many, "f%03d.jsonl" % i), "w") as f:
+            f.write(json.dumps({"text": "document number %d" % i}) + "\n")
+    env = dict(os.environ, INGOT_PRETOK_TEST_MANIFEST_MAX="40000")
+    import subprocess
+    p = subprocess.run([t.pretok] + common + ["--out", t.path("manyout"), many],
+                       capture_output=True, env=env, timeout=60)
+    err = p.stderr.decode()
+    T.check(p.returncode == 2 and "200 input files: their list alone would make a "
+            "manifest.json of about" in err and "several datasets" in err,
+            "too many inputs for a manifest: exit %d: %s" % (p.returncode, err))
+    T.check(not os.path.exists(t.path("manyout")), "too many inputs: output made")
+    bounded(common + ["--out", t.path("manyout"), many], "200 inputs, the real cap")
+    print("too many inputs for one manifest: refused before reading")
+
 t.cleanup()
 print("ok")
