@@ -196,6 +196,25 @@ static int check_resume(const struct run *r, const char *path, const struct tr_c
     return 0;
 }
 
+/* A resume whose schedule puts the next step's rate well above the rate of
+ * the checkpoint's own last step, after both warmups: a longer --steps on a
+ * run that was already decaying (a wsd run in its cooldown, a cosine run),
+ * which silently re-heats the model. Said, not refused: it may be meant
+ * (another --lr alone, on a checkpoint that was not decaying, says nothing). */
+static void lr_jump_note(struct run *r, const struct tr_schedule *was, int64_t step)
+{
+    if (step <= was->warmup || step >= r->o->steps || step + 1 <= r->sched.warmup)
+        return;
+    float before = tr_schedule_lr(was, (int)step), next = tr_schedule_lr(&r->sched, (int)step + 1);
+    if (!(before < 0.999f * was->lr && next > 1.05f * before))
+        return;
+    say(r, "note: resume: the learning rate jumps from %.2e (step %" PRId64 ", the checkpoint's "
+        "schedule) up to %.2e (step %" PRId64 ", this one's): the checkpoint was already past "
+        "the start of its decay%s\n", (double)before, step, (double)next, step + 1,
+        r->sched.kind == TR_SCHED_WSD ? "; a wsd run is extended from a checkpoint before its "
+        "cooldown (docs/training.md, Schedule)" : "");
+}
+
 /* --resume: weights, AdamW state, data position and progress of the
  * checkpoint tr_settings_resolve() found (its settings are already in o). */
 static int restore(struct run *r, const char *path, float *params, float **m, float **v)
@@ -216,9 +235,13 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         return tr_ckpt_resume_failed(o->ckpt_dir, path, err);
     /* a mixture's per-source positions live in the settings section */
     bool reweighted = false;
+    struct tr_schedule was;
+    bool have_was = false;
     if (!(err = tr_ckpt_read_settings(path, &section)) && section &&
         !(err = tr_settings_check_sources(path, section, o, &reweighted)))
         err = tr_settings_read_position(path, section, &st.pos);
+    if (!err && section)
+        have_was = tr_settings_schedule(section, &was) == 0;
     free(section);
     if (err)
         return tr_ckpt_resume_failed(o->ckpt_dir, path, err);
@@ -231,6 +254,8 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         st.step, st.pos.epoch, st.pos.index);
     if (o->settings_note)
         say(r, "resume: settings given here override the checkpoint's: %s\n", o->settings_note);
+    if (have_was)
+        lr_jump_note(r, &was, (int64_t)st.step);
     if (reweighted && o->val_every)   /* drawn with the weights (data_loader.h) */
         say(r, "note: the mixture's weights changed, and its val set is drawn with them: val "
             "losses from step %" PRIu64 " on are not comparable with earlier ones\n", st.step);
@@ -859,8 +884,7 @@ int tr_train(const struct tr_opts *o)
     r.sched = (struct tr_schedule){
         .lr = o->lr, .min_lr = o->min_lr, .warmup = o->warmup, .steps = o->steps,
         .kind = (enum tr_schedule_kind)o->lr_schedule,
-        .cooldown = o->lr_schedule == TR_SCHED_WSD
-                        ? tr_schedule_cooldown_steps(o->cooldown, o->steps) : 0 };
+        .cooldown = tr_opts_cooldown(o) };
     r.tokens_per_step = (uint64_t)o->grad_accum * o->batch * o->seq_len;
     r.chunk = malloc((size_t)o->grad_accum * o->batch * (o->seq_len + 1) * sizeof(int32_t));
     if (!r.chunk) {
