@@ -818,7 +818,13 @@ static int run_loop(struct run *r)
                               o->ckpt_dir ? "; checkpoint written, continue with --resume" :
                               " (no --ckpt-dir, nothing saved)");
         if (stop && s < end) {
-            if (flags[1])
+            if (flags[1] && r->eval_s > 0.0)   /* the evaluation counts: say so */
+                say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
+                    "--time-limit of %g s leaves no room for another step, evaluation and "
+                    "checkpoint (the last took %.2f s, %.2f s and %.2f s); checkpoint written, "
+                    "continue with --resume\n", s, o->steps, mono_now() - r->t_start,
+                    o->time_limit, r->step_s, r->eval_s, r->save_s);
+            else if (flags[1])
                 say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
                     "--time-limit of %g s leaves no room for another step and checkpoint (the "
                     "last took %.2f s and %.2f s); checkpoint written, continue with "
