@@ -17,6 +17,7 @@
 #include "cli_num.h"
 #include "data_loader.h"
 #include "dataset.h"
+#include "fsutil.h"
 #include "ingot_err.h"
 #include "median.h"
 #include "metrics.h"
@@ -352,6 +353,30 @@ out:
     return err;
 }
 
+/* The bytes of one checkpoint of this model, near enough to judge free
+ * space by: the header, parameters, AdamW m and v (the settings section is
+ * a few kB). */
+static uint64_t ckpt_bytes(const struct run *r)
+{
+    return TR_CKPT_HEADER_SIZE + 3 * (uint64_t)r->n_params * sizeof(float) + 16384;
+}
+
+/* A --ckpt-dir without room for one checkpoint fails at the first save,
+ * which may be hours away: say so at the start (a warning, as space may be
+ * freed meanwhile, and under --quiet too). */
+static void ckpt_space_warning(const struct run *r)
+{
+    uint64_t free_b;
+    if (fs_free_bytes(r->o->ckpt_dir, &free_b) || free_b >= ckpt_bytes(r))
+        return;
+    char a[32], b[32];
+    fprintf(stderr, "ingot-train: warning: --ckpt-dir %s has %s free, and a checkpoint of this "
+            "model takes about %s: the first save will fail on a full disk unless space is "
+            "freed before it (or use a --ckpt-dir on another file system)\n", r->o->ckpt_dir,
+            cli_human_bytes((double)free_b, a, sizeof(a)),
+            cli_human_bytes((double)ckpt_bytes(r), b, sizeof(b)));
+}
+
 static int save_checkpoint(struct run *r, int64_t step)
 {
     const struct tr_opts *o = r->o;
@@ -386,6 +411,14 @@ static int save_checkpoint(struct run *r, int64_t step)
     st.settings = section;
     err = tr_ckpt_save(o->ckpt_dir, &st, p, m, v, &path);
     free(section);
+    uint64_t free_b;
+    if ((err == -ENOSPC || err == -EDQUOT) && !fs_free_bytes(o->ckpt_dir, &free_b)) {
+        char msg[1024], a[32], b[32];   /* how much is missing */
+        snprintf(msg, sizeof(msg), "%s", ingot_errmsg());
+        ingot_fail(err, "%s (a checkpoint of this model takes about %s; %s free there now)", msg,
+                   cli_human_bytes((double)ckpt_bytes(r), a, sizeof(a)),
+                   cli_human_bytes((double)free_b, b, sizeof(b)));
+    }
     if (err)
         goto out;
     say(r, "checkpoint %s\n", path);
@@ -887,6 +920,8 @@ int tr_train(const struct tr_opts *o)
         (err = lock_ckpt_dir(&r)))
         goto out;
     r.n_params = tr_param_count(&r.cfg);
+    if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0)
+        ckpt_space_warning(&r);
     r.sched = (struct tr_schedule){
         .lr = o->lr, .min_lr = o->min_lr, .warmup = o->warmup, .steps = o->steps,
         .kind = (enum tr_schedule_kind)o->lr_schedule,
