@@ -478,10 +478,13 @@ static int evaluate(struct run *r, int64_t step)
     say(r, "step %6" PRId64 " | val loss %.4f (%" PRIu64 " window%s)%s%s\n", step, val, r->n_val,
         r->n_val == 1 ? "" : "s", src->n ? " | " : "", by);
     double mean[TR_MAX_SOURCES];
-    for (int i = 0; i < src->n; i++)
+    const char *names[TR_MAX_SOURCES];
+    for (int i = 0; i < src->n; i++) {
         mean[i] = tr_src_loss_mean(src, i);
+        names[i] = src->name[i];
+    }
     if (r->metrics &&
-        (err = tr_metrics_eval(r->metrics, step, val, src->n, mean, src->windows)))
+        (err = tr_metrics_eval(r->metrics, step, val, src->n, mean, src->windows, names)))
         return err;
     return 0;
 }
