@@ -143,8 +143,14 @@ static int training_sources(struct eval_opts *o, const char *ckpt_file,
                          "settings)", ckpt_file);
     if (!err) {
         o->data = o->src[0].dir;
-        fprintf(stderr, "eval: the checkpoint's data: %s%s\n", o->data,
-                o->n_data > 1 ? " and the rest of its mixture" : "");
+        /* every source with its weight: what to type to evaluate another mix */
+        fprintf(stderr, "eval: the checkpoint's data:");
+        for (int i = 0; i < o->n_data; i++)
+            if (o->n_data > 1)
+                fprintf(stderr, " --data %s:%g", o->src[i].dir, o->src[i].weight);
+            else
+                fprintf(stderr, " %s", o->src[i].dir);
+        fputc('\n', stderr);
     }
     return err;
 }

@@ -405,6 +405,13 @@ static int val_by_source(const char *bin, const char *dir, const char *out)
     failures += tt_expect(bin, out, "eval on the mixture (text)", x, 0, "eval: data 0 (a): ",
                           "eval: data 1 (b): ");
     free(x);
+    /* without --data: the run's sources, said as --data flags with their
+     * weights (before: "a and the rest of its mixture") */
+    x = tt_fmt("eval '%s/ca/ckpt-00000008.bin' --tokens 64", dir);
+    char *said = tt_fmt("eval: the checkpoint's data: --data %s/a:3 --data %s/b:1", dir, dir);
+    failures += tt_expect(bin, out, "eval, the run's mixture", x, 0, said, "eval: data 1 (b): ");
+    free(said);
+    free(x);
     free(ma); free(s1); free(s2); free(ms); free(nv); free(mn); free(m1);
     return failures;
 }
