@@ -377,6 +377,31 @@ static void ckpt_space_warning(const struct run *r)
             cli_human_bytes((double)ckpt_bytes(r), b, sizeof(b)));
 }
 
+/* A dataset whose conversion met damaged inputs and did not accept the
+ * loss (ingot-pretok exited 1 after writing it complete): training on it is
+ * allowed, but not without a word, as a pipeline that went on past the exit
+ * status would otherwise never hear of it. */
+static void damaged_data_warning(const struct run *r)
+{
+    for (int i = 0; i < tr_loader_n_sources(r->loader); i++) {
+        const struct manifest *m = tr_loader_source_dataset(r->loader, i)->manifest;
+        size_t n = 0, first = 0;
+        for (size_t k = 0; k < m->n_inputs; k++)
+            if (m->inputs[k].damage && !n++)
+                first = k;
+        if (!n || m->damaged_accepted)
+            continue;
+        fprintf(stderr, "ingot-train: warning: %s: %zu input file%s of this dataset %s damaged "
+                "(%s%s) and its conversion did not accept the loss (ingot-pretok exited 1); "
+                "training goes on with what was read. 'ingot-dump info %s' lists %s; accept "
+                "with the conversion's command and --allow-damaged-inputs, or convert repaired "
+                "files\n", tr_loader_source_dir(r->loader, i), n, n == 1 ? "" : "s",
+                n == 1 ? "is" : "are", m->inputs[first].name, n > 1 ? ", ..." : "",
+                tr_loader_source_dir(r->loader, i),
+                n == 1 ? "it" : "them");
+    }
+}
+
 static int save_checkpoint(struct run *r, int64_t step)
 {
     const struct tr_opts *o = r->o;
@@ -925,6 +950,8 @@ int tr_train(const struct tr_opts *o)
     r.n_params = tr_param_count(&r.cfg);
     if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0)
         ckpt_space_warning(&r);
+    if (tr_dist_rank(r.dist) == 0)
+        damaged_data_warning(&r);
     r.sched = (struct tr_schedule){
         .lr = o->lr, .min_lr = o->min_lr, .warmup = o->warmup, .steps = o->steps,
         .kind = (enum tr_schedule_kind)o->lr_schedule,
