@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -92,6 +93,15 @@ int fs_is_dir(const char *path)
         return ingot_fail(-e, "%s: %s", path, strerror(e));
     }
     return S_ISDIR(st.st_mode) ? 1 : 0;
+}
+
+int fs_free_bytes(const char *path, uint64_t *bytes)
+{
+    struct statvfs sv;
+    if (statvfs(path, &sv) != 0)
+        return -errno;
+    *bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+    return 0;
 }
 
 int fs_is_entry_of(const char *path, const char *dir)

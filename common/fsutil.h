@@ -105,6 +105,10 @@ int fs_is_dir(const char *path);
  * inode, so links and "a/../a" count); 0 otherwise, also when either does not
  * exist. Guards an output from landing among an input's files. */
 int fs_is_entry_of(const char *path, const char *dir);
+/* The bytes an unprivileged process can still write on path's file system
+ * (statvfs: available blocks x fragment size) into *bytes: 0, or -errno
+ * (no message: callers use it for a warning). */
+int fs_free_bytes(const char *path, uint64_t *bytes);
 /* write() all of buf at the current position, retrying on EINTR and short
  * writes. what names the file in the message. */
 int fs_write_full(int fd, const void *buf, size_t len, const char *what);

@@ -620,6 +620,8 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         snprintf(msg, sizeof(msg), "%s", ingot_errmsg());
         if (ret == INGOT_E_NODATA && !o->quiet)
             pt_report_print(stderr, &rep);
+        else if (ret == INGOT_E_NODATA)   /* the message points at what was skipped */
+            pt_report_print_skips(stderr, &rep);
         remove_outputs(&c, rep.st);
         pt_writer_free(w);   /* removes the open temp shards */
         w = NULL;

@@ -540,7 +540,8 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
         } else if (c.err && c.not_regular && !p.dead) {
             p.dead = true;
             ret = event(&p, PT_R_NOT_REGULAR_FILE, 0, "not a regular file (a FIFO, socket, "
-                        "device or directory); skipped unread");
+                        "device or directory); skipped unread (a pipe, such as <(zstdcat "
+                        "x.zst), is read as standard input: CMD | ingot-pretok ... -)");
         } else if (c.err && !p.dead && process_limit(c.err)) {
             /* the process, not the file: skipping it would lose a readable file */
             struct rlimit rl = { 0, 0 };

@@ -43,22 +43,9 @@ size_t pt_report_print_damaged(FILE *f, const struct pt_report *r, const char *i
     return n;
 }
 
-void pt_report_print(FILE *f, const struct pt_report *r)
+void pt_report_print_skips(FILE *f, const struct pt_report *r)
 {
     const struct pt_counts *c = &r->st->counts;
-    uint64_t ns[2];
-    count_shards(r->st, ns);
-    size_t nf = r->part_end - r->part_first;
-    char hb[32];
-    fprintf(f, "ingot-pretok: %s%s: %" PRIu64 " documents, %" PRIu64 " tokens from %zu file%s "
-            "(%s)\n", r->out_dir, r->already_done ? " (already complete)" : "",
-            c->docs[0] + c->docs[1], c->tokens[0] + c->tokens[1], nf, nf == 1 ? "" : "s",
-            cli_human_bytes((double)r->input_bytes, hb, sizeof(hb)));
-    fprintf(f, "  train: %" PRIu64 " documents, %" PRIu64 " tokens, %" PRIu64 " shard%s\n",
-            c->docs[0], c->tokens[0], ns[0], ns[0] == 1 ? "" : "s");
-    if (c->docs[1] || ns[1])
-        fprintf(f, "  val:   %" PRIu64 " documents, %" PRIu64 " tokens, %" PRIu64 " shard%s\n",
-                c->docs[1], c->tokens[1], ns[1], ns[1] == 1 ? "" : "s");
     for (int pass = 0; pass < 2; pass++) {
         bool any = false;
         for (int k = 0; k < PT_R__COUNT; k++) {
@@ -83,6 +70,25 @@ void pt_report_print(FILE *f, const struct pt_report *r)
         for (size_t i = 0; i < c->n_examples; i++)
             fprintf(f, "    %s\n", c->examples[i]);
     }
+}
+
+void pt_report_print(FILE *f, const struct pt_report *r)
+{
+    const struct pt_counts *c = &r->st->counts;
+    uint64_t ns[2];
+    count_shards(r->st, ns);
+    size_t nf = r->part_end - r->part_first;
+    char hb[32];
+    fprintf(f, "ingot-pretok: %s%s: %" PRIu64 " documents, %" PRIu64 " tokens from %zu file%s "
+            "(%s)\n", r->out_dir, r->already_done ? " (already complete)" : "",
+            c->docs[0] + c->docs[1], c->tokens[0] + c->tokens[1], nf, nf == 1 ? "" : "s",
+            cli_human_bytes((double)r->input_bytes, hb, sizeof(hb)));
+    fprintf(f, "  train: %" PRIu64 " documents, %" PRIu64 " tokens, %" PRIu64 " shard%s\n",
+            c->docs[0], c->tokens[0], ns[0], ns[0] == 1 ? "" : "s");
+    if (c->docs[1] || ns[1])
+        fprintf(f, "  val:   %" PRIu64 " documents, %" PRIu64 " tokens, %" PRIu64 " shard%s\n",
+                c->docs[1], c->tokens[1], ns[1], ns[1] == 1 ? "" : "s");
+    pt_report_print_skips(f, r);
     const struct pt_inputs *in = r->inputs;
     if (in && in->ignored) {
         fprintf(f, "  not read: %zu file%s of unknown format in the input directories "

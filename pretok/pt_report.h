@@ -36,6 +36,9 @@ struct pt_report {
 #define PT_REPORT_DAMAGED_LIST 20
 
 void pt_report_print(FILE *f, const struct pt_report *r);
+/* The report's losses alone: skipped and repaired records by reason, the
+ * damaged input files, the first cases (for a failure under --quiet). */
+void pt_report_print_skips(FILE *f, const struct pt_report *r);
 /* The damaged input files of the part, at most PT_REPORT_DAMAGED_LIST, one
  * per line with its damage and the documents kept from it, then "... and N
  * more". Returns how many there are. */

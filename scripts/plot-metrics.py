@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Draw an ingot-train metrics file (--metrics, JSON Lines) to a PNG: training
-loss (and a smoothed curve), val loss (a mixture's also by source: "val data i"
-for the i-th --data, dashed), accuracy, and throughput.
+loss (and a smoothed curve), val loss (a mixture's also by source, dashed, named as
+the val line names them: "val web"; "val data i" for the i-th --data in files from
+before the names were recorded), accuracy, and throughput.
 
     scripts/plot-metrics.py metrics.jsonl [-o loss.png] [--title TEXT]
     scripts/plot-metrics.py a.jsonl b.jsonl -o compare.png     (several runs)
@@ -42,6 +43,16 @@ def src_val(rec, k):
     """Source k's val loss in a val record, NaN where it has none."""
     v = (rec.get("val_src") or [])[k:k + 1]
     return float(v[0]) if v and isinstance(v[0], (int, float)) else float("nan")
+
+
+def src_name(vals, k):
+    """Source k's name as the val line prints it (the records' val_src_names, newest
+    first); "data k" for files written before the names were recorded."""
+    for r in reversed(vals):
+        names = r.get("val_src_names") or []
+        if k < len(names) and isinstance(names[k], str):
+            return names[k]
+    return f"data {k}"
 
 
 def smooth(xs):
@@ -242,10 +253,11 @@ def main():
             n_src = max(len(r.get("val_src") or []) for r in vals)
             for k in range(n_src):
                 y = [src_val(r, k) for r in vals]
+                name = src_name(vals, k)
                 ax_loss.plot([r["step"] for r in vals], y, "s--",
                              color=color if many else f"C{(4 + k) % 10}", markersize=2.5,
                              linewidth=1.0, alpha=0.8,
-                             label=(f"{label} val data {k}" if many else f"val data {k}"))
+                             label=(f"{label} val {name}" if many else f"val {name}"))
     ax_loss.set(xlabel="step", ylabel="loss (nats/token)", title="loss")
     ax_acc.set(xlabel="step", ylabel="top-1 accuracy (%)", title="next-token accuracy")
     ax_tps.set(xlabel="step", ylabel="tokens / s", title="throughput")

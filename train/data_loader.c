@@ -356,6 +356,11 @@ const struct dataset *tr_loader_dataset(const tr_loader *l)
     return l->n ? l->src[0].ds : NULL;
 }
 
+const struct dataset *tr_loader_source_dataset(const tr_loader *l, int i)
+{
+    return l->src[i].ds;
+}
+
 int tr_loader_n_sources(const tr_loader *l)
 {
     return l->n;
@@ -364,11 +369,6 @@ int tr_loader_n_sources(const tr_loader *l)
 const char *tr_loader_source_dir(const tr_loader *l, int i)
 {
     return l->src[i].dir;
-}
-
-const struct dataset *tr_loader_source_dataset(const tr_loader *l, int i)
-{
-    return l->src[i].ds;
 }
 
 double tr_loader_source_weight(const tr_loader *l, int i)

@@ -91,11 +91,12 @@ uint32_t tr_loader_vocab(const tr_loader *l);
 uint64_t tr_loader_tokenizer_hash(const tr_loader *l);
 /* The open dataset (the first source of a mixture), or NULL when synthetic. */
 const struct dataset *tr_loader_dataset(const tr_loader *l);
+/* Source i's open dataset (0 <= i < tr_loader_n_sources()). */
+const struct dataset *tr_loader_source_dataset(const tr_loader *l, int i);
 /* Datasets drawn from (0 when synthetic), and source i's directory and
  * normalised weight. */
 int tr_loader_n_sources(const tr_loader *l);
 const char *tr_loader_source_dir(const tr_loader *l, int i);
-const struct dataset *tr_loader_source_dataset(const tr_loader *l, int i);
 double tr_loader_source_weight(const tr_loader *l, int i);
 /* Train tokens and windows per epoch (0 when synthetic; a mixture: the sum
  * over its sources). */

@@ -196,7 +196,8 @@ int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s)
 }
 
 int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss, int n_src,
-                    const double *src_loss, const uint64_t *src_windows)
+                    const double *src_loss, const uint64_t *src_windows,
+                    const char *const *src_names)
 {
     json_t *j = json_object();
     if (!j)
@@ -204,13 +205,16 @@ int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss, int n_src,
     json_object_set_new(j, "step", json_integer(step));
     json_object_set_new(j, "val_loss", num(val_loss));
     if (n_src > 0) {
-        json_t *a = json_array(), *w = json_array();
+        json_t *a = json_array(), *w = json_array(), *nm = json_array();
         for (int i = 0; i < n_src; i++) {
             json_array_append_new(a, num(src_loss[i]));
             json_array_append_new(w, json_integer((json_int_t)src_windows[i]));
+            json_array_append_new(nm, json_string(src_names[i]));
         }
         json_object_set_new(j, "val_src", a);
         json_object_set_new(j, "val_src_windows", w);
+        /* so that a plot or a reader names them as the val line does */
+        json_object_set_new(j, "val_src_names", nm);
     }
     return emit(m, j, step);
 }

@@ -3,7 +3,8 @@
  * (a mixture adds "src_tokens": [tokens taken from each --data source])
  * and one per evaluation {"step", "val_loss"} (a mixture adds "val_src": the
  * mean val loss of each source's windows in the val set, null for a source
- * without any, and "val_src_windows": how many each has). Each line is
+ * without any, "val_src_windows": how many each has, and "val_src_names":
+ * the sources' short names, as the val line prints them). Each line is
  * flushed as it is written so that a killed run leaves every finished step
  * on disk. */
 #ifndef INGOT_METRICS_H
@@ -41,10 +42,11 @@ struct tr_metrics_step {
  * nothing; *moved gets how many records went there (for a note). */
 int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out, size_t *moved);
 int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s);
-/* n_src > 0 (a mixture): src_loss[n_src] (NaN: null) and src_windows[n_src]
- * too. */
+/* n_src > 0 (a mixture): src_loss[n_src] (NaN: null), src_windows[n_src]
+ * and src_names[n_src] too. */
 int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss, int n_src,
-                    const double *src_loss, const uint64_t *src_windows);
+                    const double *src_loss, const uint64_t *src_windows,
+                    const char *const *src_names);
 void tr_metrics_close(tr_metrics *m);   /* accepts NULL */
 
 #endif

@@ -30,6 +30,13 @@ int tr_subcommand(int argc, char **argv)
             return fs_stdout_status("ingot-train");
         if (err)
             fprintf(stderr, "ingot-train %s: %s\n", cmds[i].name, ingot_errmsg_for(err));
+        /* what to do, as training says it (its files are written whole or
+         * not at all: the temporary one is gone) */
+        if ((err == -ENOSPC || err == -EDQUOT) && !strcmp(cmds[i].name, "export"))
+            fprintf(stderr, "ingot-train export: the disk is full; no file of this export is "
+                    "left half-written: free space (the model's weights need about as much as "
+                    "the checkpoint's parameters, a third of its size), then run the same "
+                    "command again\n");
         return !err ? 0 : err == INGOT_E_USAGE ? 2 : err == INGOT_E_INTERRUPTED ? 130 : 1;
     }
     return -1;

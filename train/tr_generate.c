@@ -35,7 +35,8 @@ static const char usage[] =
     "                      BOS goes first when the tokenizer has one (documents began\n"
     "                      with it in training) unless --no-bos\n"
     "  --prompt-ids \"I J\" the prompt as token ids (no tokenizer needed)\n"
-    "  --prompt-file F     the prompt's text from file F (- : standard input)\n"
+    "  --prompt-file F     the prompt's text from file F (- : standard input); one\n"
+    "                      final newline (echo's, an editor's) is not part of it\n"
     "  --data DIR          the training dataset (for its tokenizer; default: the one\n"
     "                      the checkpoint's settings name, if still there), or\n"
     "  --tokenizer FILE    the SentencePiece model\n"
@@ -45,13 +46,14 @@ static const char usage[] =
     "  --top-p P           nucleus sampling within the top k: the fewest likeliest\n"
     "                      tokens whose probabilities add up to P (default 1: off)\n"
     "  --temperature X     softmax temperature (default 1.0)\n"
-    "  --seed N            sampling seed (default 1337; sample i uses seed + i)\n"
+    "  --seed N            sampling seed (default 1337; sample i, from 1, uses\n"
+    "                      seed + i - 1)\n"
     "  --samples N         N continuations of the prompt, each after a '### sample i'\n"
     "                      line (default 1)\n"
     "  --no-stop           go on past a document boundary; by default the\n"
     "                      continuation ends at the tokenizer's EOS or BOS (the\n"
     "                      document markers ingot-pretok writes), which is printed\n"
-    "                      only with --ids\n"
+    "                      only with --ids (stderr's closing line says so)\n"
     "  --ids               print token ids instead of text\n"
     "  --threads N         CPU threads (default: all cores)\n"
     "  --device DEV        cpu (default), cuda or auto (a GPU when there is one)\n"
@@ -119,7 +121,10 @@ static int read_prompt_file(const char *path, char **text, size_t *len)
 }
 
 /* read_prompt_file(), refusing a NUL inside (the prompt is text; the
- * encoder would stop there). */
+ * encoder would stop there). One final newline goes: `echo TEXT |` and
+ * editors end a file with one, and a prompt ending in a line break is
+ * continued on a new line (llama.cpp's -f drops it too); a file that ends
+ * in two keeps one. */
 static int load_prompt_file(const char *path, char **text)
 {
     size_t len;
@@ -132,8 +137,13 @@ static int load_prompt_file(const char *path, char **text)
                          "must be text", path, (size_t)(nul - *text));
         free(*text);
         *text = NULL;
+        return err;
     }
-    return err;
+    if (len >= 2 && (*text)[len - 2] == '\r' && (*text)[len - 1] == '\n')
+        (*text)[len - 2] = '\0';
+    else if (len >= 1 && (*text)[len - 1] == '\n')
+        (*text)[len - 1] = '\0';
+    return 0;
 }
 
 static int parse(int argc, char **argv, struct gen_opts *o)
@@ -205,6 +215,12 @@ static int parse(int argc, char **argv, struct gen_opts *o)
     }
     if (err)
         return err;
+    /* `generate CK "Once upon"` or `generate CK -`: the prompt was meant */
+    if (argc - optind > 1)
+        return ingot_fail(INGOT_E_USAGE, "expected one checkpoint (file or directory), got %d "
+                          "arguments ('%s' after %s); the prompt is --prompt TEXT, or "
+                          "--prompt-file FILE (--prompt-file - reads standard input)",
+                          argc - optind, argv[optind + 1], argv[optind]);
     if ((err = tr_cli_ckpt(argc, argv, &o->ckpt)))
         return err;
     if ((o->prompt != NULL) + (o->prompt_ids != NULL) + (o->prompt_file != NULL) != 1)
@@ -460,7 +476,7 @@ int tr_generate_main(int argc, char **argv)
                                  .stop_ids = stops, .n_stop = stop_ids(&o, spm, st.cfg.vocab,
                                                                        stops),
                                  .on_token = on_token, .arg = &g };
-    int n_new_total = 0;
+    int n_new_total = 0, n_stopped = 0;
     for (int i = 0; i < o.samples && !err; i++) {
         int done = 0;
         so.seed = (uint64_t)o.seed + (uint64_t)i;
@@ -474,16 +490,26 @@ int tr_generate_main(int argc, char **argv)
             !(err = tr_sample(ops, be, &st.cfg, &so, ids, n_prompt)))
             err = stream_end(&g, ids, n_prompt + done);
         n_new_total += done;
+        for (int k = 0; k < so.n_stop && done > 0; k++)
+            n_stopped += ids[n_prompt + done - 1] == stops[k];
     }
     if (err)
         goto out;
     double t2 = mono_now(), pre = t1 - t0, dec = t2 - t1;
     /* prefill: the context less its last token (tr_sample's first call) */
+    /* a short continuation is no fault: say where it ended */
+    char ended[96] = "";
+    if (so.n_stop && o.samples > 1)
+        snprintf(ended, sizeof(ended), " (%d of %d samples ended at a document boundary, "
+                 "EOS/BOS)", n_stopped, o.samples);
+    else if (so.n_stop && n_stopped)
+        snprintf(ended, sizeof(ended), " (ended at a document boundary, EOS/BOS; --no-stop "
+                 "goes on)");
     fprintf(stderr, "generate: prompt %d tokens (prefill of %d in %.3f s, %.1f tok/s), %d new "
-            "tokens%s in %.3f s (%.1f tok/s) on %s, step %" PRIu64 " of %s, top-k %d, top-p %g, "
-            "temperature %g, seed %" PRId64 "\n", n_prompt, ctx - 1, pre,
+            "tokens%s%s in %.3f s (%.1f tok/s) on %s, step %" PRIu64 " of %s, top-k %d, top-p "
+            "%g, temperature %g, seed %" PRId64 "\n", n_prompt, ctx - 1, pre,
             (ctx - 1) / (pre > 0 ? pre : 1e-9), n_new_total,
-            o.samples > 1 ? " in all samples" : "", dec,
+            o.samples > 1 ? " in all samples" : "", ended, dec,
             n_new_total / (dec > 0 ? dec : 1e-9), backend_label(ops), st.step, o.ckpt, o.top_k,
             o.top_p, o.temperature, o.seed);
 out:

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -47,8 +49,8 @@ static const char usage[] =
     "  --help            this text\n"
     "\n"
     "A mixture also gets each source's loss over its windows among those evaluated\n"
-    "(JSON: \"src_loss\", null for a source without any, and \"src_windows\", in\n"
-    "--data order).\n";
+    "(JSON: \"src_loss\", null for a source without any, \"src_windows\" and\n"
+    "\"src_names\", the names the text uses, in --data order).\n";
 
 struct eval_opts {
     const char *ckpt, *data;   /* data: the first --data (in messages) */
@@ -60,6 +62,16 @@ struct eval_opts {
 };
 
 enum { O_DATA = 256, O_SPLIT, O_TOKENS, O_BATCH, O_THREADS, O_NO_VERIFY, O_JSON, O_HELP };
+
+/* s as a JSON string on stdout (a directory's name may hold any byte). */
+static void json_print_string(const char *s)
+{
+    json_t *j = json_string(s);
+    char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    fputs(t ? t : "null", stdout);
+    free(t);
+    json_decref(j);
+}
 
 static int parse(int argc, char **argv, struct eval_opts *o)
 {
@@ -131,8 +143,14 @@ static int training_sources(struct eval_opts *o, const char *ckpt_file,
                          "settings)", ckpt_file);
     if (!err) {
         o->data = o->src[0].dir;
-        fprintf(stderr, "eval: the checkpoint's data: %s%s\n", o->data,
-                o->n_data > 1 ? " and the rest of its mixture" : "");
+        /* every source with its weight: what to type to evaluate another mix */
+        fprintf(stderr, "eval: the checkpoint's data:");
+        for (int i = 0; i < o->n_data; i++)
+            if (o->n_data > 1)
+                fprintf(stderr, " --data %s:%g", o->src[i].dir, o->src[i].weight);
+            else
+                fprintf(stderr, " %s", o->src[i].dir);
+        fputc('\n', stderr);
     }
     return err;
 }
@@ -260,12 +278,14 @@ int tr_eval_main(int argc, char **argv)
         printf("{\"split\":\"%s\",\"windows\":%" PRIu64 ",\"tokens\":%.0f,\"loss\":%.17g,"
                "\"perplexity\":%.17g,\"accuracy\":%.17g,\"step\":%" PRIu64 ",\"seconds\":%.3f",
                o.train ? "train" : "val", n, toks, mean, exp(mean), acc, st.step, dt);
-        for (int k = 0; k < 2 && src.n; k++) {
-            printf(",\"%s\":[", k ? "src_windows" : "src_loss");
+        for (int k = 0; k < 3 && src.n; k++) {
+            printf(",\"%s\":[", k == 2 ? "src_names" : k ? "src_windows" : "src_loss");
             for (int s = 0; s < src.n; s++) {
                 if (s)
                     putchar(',');
-                if (k)
+                if (k == 2)
+                    json_print_string(src.name[s]);
+                else if (k)
                     printf("%" PRIu64, src.windows[s]);
                 else if (src.windows[s])
                     printf("%.17g", tr_src_loss_mean(&src, s));

@@ -1,5 +1,6 @@
 /* Run settings: resolve, serialise, compare, read config files
  * (tr_settings.h). */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +109,9 @@ static json_t *settings_obj(const struct tr_opts *o, bool chosen_only)
     if (!(chosen_only && (o->derived & TR_DERIVED_MIN_LR)))
         json_object_set_new(j, "min-lr", jfloat(o->min_lr));
     json_object_set_new(j, "lr-schedule", json_string(tr_schedule_name(o->lr_schedule)));
-    if (o->lr_schedule == TR_SCHED_WSD)
+    if (o->lr_schedule == TR_SCHED_WSD && o->cooldown_steps > 0)
+        json_object_set_new(j, "cooldown-steps", json_integer(o->cooldown_steps));
+    else if (o->lr_schedule == TR_SCHED_WSD)
         json_object_set_new(j, "cooldown", jdouble(o->cooldown));
     if (!(chosen_only && (o->derived & TR_DERIVED_WARMUP)))
         json_object_set_new(j, "warmup", json_integer(o->warmup));
@@ -190,6 +193,35 @@ int tr_settings_read_position(const char *path, const char *section, struct tr_l
     }
     if (a && !err)
         pos->n_src = (int)json_array_size(a);
+    json_decref(root);
+    return err;
+}
+
+int tr_settings_schedule(const char *section, struct tr_schedule *s)
+{
+    json_t *root = json_loads(section, 0, NULL);
+    json_t *st = json_object_get(root, "settings");
+    json_t *lr = json_object_get(st, "lr"), *min_lr = json_object_get(st, "min-lr");
+    json_t *warmup = json_object_get(st, "warmup"), *steps = json_object_get(st, "steps");
+    const char *kind = json_string_value(json_object_get(st, "lr-schedule"));
+    int k = kind ? tr_schedule_parse(kind) : TR_SCHED_COSINE;
+    int err = 0;
+    if (!json_is_number(lr) || !json_is_number(min_lr) || !json_is_integer(warmup) ||
+        !json_is_integer(steps) || json_integer_value(steps) < 1 || k < 0) {
+        err = -ENOENT;
+    } else {
+        *s = (struct tr_schedule){
+            .lr = (float)json_number_value(lr), .min_lr = (float)json_number_value(min_lr),
+            .warmup = (int)json_integer_value(warmup), .steps = (int)json_integer_value(steps),
+            .kind = (enum tr_schedule_kind)k };
+        json_t *cs = json_object_get(st, "cooldown-steps"), *cf = json_object_get(st, "cooldown");
+        if (k == TR_SCHED_WSD && json_is_integer(cs))
+            s->cooldown = (int)json_integer_value(cs);
+        else if (k == TR_SCHED_WSD && json_is_number(cf))
+            s->cooldown = tr_schedule_cooldown_steps(json_number_value(cf), s->steps);
+        else if (k == TR_SCHED_WSD)
+            err = -ENOENT;
+    }
     json_decref(root);
     return err;
 }

@@ -12,6 +12,7 @@
 #define INGOT_TR_SETTINGS_H
 
 #include "data_loader.h"
+#include "tr_schedule.h"
 #include "train_opts.h"
 
 /* Resolve o from argv, --config FILE and, with --resume, the settings of the
@@ -37,6 +38,13 @@ int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos
  * when the section has none: one dataset needs only the header's epoch and
  * index). path names the checkpoint in messages. */
 int tr_settings_read_position(const char *path, const char *section, struct tr_loader_pos *pos);
+
+/* The learning-rate schedule a checkpoint's settings section describes
+ * (lr, min-lr, warmup, steps, lr-schedule with its cooldown; cosine when a
+ * section from before --lr-schedule names none), so that a resume can tell
+ * the rate of the checkpoint's step under it. 0, or -ENOENT when the section
+ * lacks one of them (no message). */
+int tr_settings_schedule(const char *section, struct tr_schedule *s);
 
 /* A mixture resumes only from the same sources in the same order (the
  * positions are kept per source, by index): INGOT_E_MISMATCH naming both

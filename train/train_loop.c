@@ -17,6 +17,7 @@
 #include "cli_num.h"
 #include "data_loader.h"
 #include "dataset.h"
+#include "fsutil.h"
 #include "ingot_err.h"
 #include "median.h"
 #include "metrics.h"
@@ -217,6 +218,25 @@ static int check_resume(const struct run *r, const char *path, const struct tr_c
     return 0;
 }
 
+/* A resume whose schedule puts the next step's rate well above the rate of
+ * the checkpoint's own last step, after both warmups: a longer --steps on a
+ * run that was already decaying (a wsd run in its cooldown, a cosine run),
+ * which silently re-heats the model. Said, not refused: it may be meant
+ * (another --lr alone, on a checkpoint that was not decaying, says nothing). */
+static void lr_jump_note(struct run *r, const struct tr_schedule *was, int64_t step)
+{
+    if (step <= was->warmup || step >= r->o->steps || step + 1 <= r->sched.warmup)
+        return;
+    float before = tr_schedule_lr(was, (int)step), next = tr_schedule_lr(&r->sched, (int)step + 1);
+    if (!(before < 0.999f * was->lr && next > 1.05f * before))
+        return;
+    say(r, "note: resume: the learning rate jumps from %.2e (step %" PRId64 ", the checkpoint's "
+        "schedule) up to %.2e (step %" PRId64 ", this one's): the checkpoint was already past "
+        "the start of its decay%s\n", (double)before, step, (double)next, step + 1,
+        r->sched.kind == TR_SCHED_WSD ? "; a wsd run is extended from a checkpoint before its "
+        "cooldown (docs/training.md, Schedule)" : "");
+}
+
 /* --resume: weights, AdamW state, data position and progress of the
  * checkpoint tr_settings_resolve() found (its settings are already in o). */
 static int restore(struct run *r, const char *path, float *params, float **m, float **v)
@@ -237,9 +257,13 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         return tr_ckpt_resume_failed(o->ckpt_dir, path, err);
     /* a mixture's per-source positions live in the settings section */
     bool reweighted = false;
+    struct tr_schedule was;
+    bool have_was = false;
     if (!(err = tr_ckpt_read_settings(path, &section)) && section &&
         !(err = tr_settings_check_sources(path, section, o, &reweighted)))
         err = tr_settings_read_position(path, section, &st.pos);
+    if (!err && section)
+        have_was = tr_settings_schedule(section, &was) == 0;
     free(section);
     if (err)
         return tr_ckpt_resume_failed(o->ckpt_dir, path, err);
@@ -252,6 +276,8 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         st.step, st.pos.epoch, st.pos.index);
     if (o->settings_note)
         say(r, "resume: settings given here override the checkpoint's: %s\n", o->settings_note);
+    if (have_was)
+        lr_jump_note(r, &was, (int64_t)st.step);
     if (reweighted && o->val_every)   /* drawn with the weights (data_loader.h) */
         say(r, "note: the mixture's weights changed, and its val set is drawn with them: val "
             "losses from step %" PRIu64 " on are not comparable with earlier ones\n", st.step);
@@ -348,6 +374,30 @@ out:
     return err;
 }
 
+/* The bytes of one checkpoint of this model, near enough to judge free
+ * space by: the header, parameters, AdamW m and v (the settings section is
+ * a few kB). */
+static uint64_t ckpt_bytes(const struct run *r)
+{
+    return TR_CKPT_HEADER_SIZE + 3 * (uint64_t)r->n_params * sizeof(float) + 16384;
+}
+
+/* A --ckpt-dir without room for one checkpoint fails at the first save,
+ * which may be hours away: say so at the start (a warning, as space may be
+ * freed meanwhile, and under --quiet too). */
+static void ckpt_space_warning(const struct run *r)
+{
+    uint64_t free_b;
+    if (fs_free_bytes(r->o->ckpt_dir, &free_b) || free_b >= ckpt_bytes(r))
+        return;
+    char a[32], b[32];
+    fprintf(stderr, "ingot-train: warning: --ckpt-dir %s has %s free, and a checkpoint of this "
+            "model takes about %s: the first save will fail on a full disk unless space is "
+            "freed before it (or use a --ckpt-dir on another file system)\n", r->o->ckpt_dir,
+            cli_human_bytes((double)free_b, a, sizeof(a)),
+            cli_human_bytes((double)ckpt_bytes(r), b, sizeof(b)));
+}
+
 static int save_checkpoint(struct run *r, int64_t step)
 {
     const struct tr_opts *o = r->o;
@@ -382,6 +432,14 @@ static int save_checkpoint(struct run *r, int64_t step)
     st.settings = section;
     err = tr_ckpt_save(o->ckpt_dir, &st, p, m, v, &path);
     free(section);
+    uint64_t free_b;
+    if ((err == -ENOSPC || err == -EDQUOT) && !fs_free_bytes(o->ckpt_dir, &free_b)) {
+        char msg[1024], a[32], b[32];   /* how much is missing */
+        snprintf(msg, sizeof(msg), "%s", ingot_errmsg());
+        ingot_fail(err, "%s (a checkpoint of this model takes about %s; %s free there now)", msg,
+                   cli_human_bytes((double)ckpt_bytes(r), a, sizeof(a)),
+                   cli_human_bytes((double)free_b, b, sizeof(b)));
+    }
     if (err)
         goto out;
     say(r, "checkpoint %s\n", path);
@@ -441,10 +499,13 @@ static int evaluate(struct run *r, int64_t step)
     say(r, "step %6" PRId64 " | val loss %.4f (%" PRIu64 " window%s)%s%s\n", step, val, r->n_val,
         r->n_val == 1 ? "" : "s", src->n ? " | " : "", by);
     double mean[TR_MAX_SOURCES];
-    for (int i = 0; i < src->n; i++)
+    const char *names[TR_MAX_SOURCES];
+    for (int i = 0; i < src->n; i++) {
         mean[i] = tr_src_loss_mean(src, i);
+        names[i] = src->name[i];
+    }
     if (r->metrics &&
-        (err = tr_metrics_eval(r->metrics, step, val, src->n, mean, src->windows)))
+        (err = tr_metrics_eval(r->metrics, step, val, src->n, mean, src->windows, names)))
         return err;
     return 0;
 }
@@ -814,7 +875,13 @@ static int run_loop(struct run *r)
                               o->ckpt_dir ? "; checkpoint written, continue with --resume" :
                               " (no --ckpt-dir, nothing saved)");
         if (stop && s < end) {
-            if (flags[1])
+            if (flags[1] && r->eval_s > 0.0)   /* the evaluation counts: say so */
+                say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
+                    "--time-limit of %g s leaves no room for another step, evaluation and "
+                    "checkpoint (the last took %.2f s, %.2f s and %.2f s); checkpoint written, "
+                    "continue with --resume\n", s, o->steps, mono_now() - r->t_start,
+                    o->time_limit, r->step_s, r->eval_s, r->save_s);
+            else if (flags[1])
                 say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
                     "--time-limit of %g s leaves no room for another step and checkpoint (the "
                     "last took %.2f s and %.2f s); checkpoint written, continue with "
@@ -877,11 +944,12 @@ int tr_train(const struct tr_opts *o)
         (err = lock_ckpt_dir(&r)))
         goto out;
     r.n_params = tr_param_count(&r.cfg);
+    if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0)
+        ckpt_space_warning(&r);
     r.sched = (struct tr_schedule){
         .lr = o->lr, .min_lr = o->min_lr, .warmup = o->warmup, .steps = o->steps,
         .kind = (enum tr_schedule_kind)o->lr_schedule,
-        .cooldown = o->lr_schedule == TR_SCHED_WSD
-                        ? tr_schedule_cooldown_steps(o->cooldown, o->steps) : 0 };
+        .cooldown = tr_opts_cooldown(o) };
     r.tokens_per_step = (uint64_t)o->grad_accum * o->batch * o->seq_len;
     r.chunk = malloc((size_t)o->grad_accum * o->batch * (o->seq_len + 1) * sizeof(int32_t));
     if (!r.chunk) {

@@ -103,6 +103,9 @@ void tr_opts_help(const char *prog)
         "                          stable-decay: lr held, then a linear decay to --min-lr\n"
         "                          over the last --cooldown share of the steps)\n"
         "  --cooldown F            wsd: the share of --steps that decays (default 0.2)\n"
+        "  --cooldown-steps N      wsd: the last N steps decay (instead of --cooldown); to\n"
+        "                          cool down from a stable checkpoint at step k: --resume\n"
+        "                          --steps k+N --cooldown-steps N (docs/training.md)\n"
         "  --min-lr X              final learning rate of the decay (default lr/10)\n"
         "  --warmup N              linear warmup steps (default steps/20)\n"
         "  --weight-decay X        AdamW decoupled decay on the matrices (default 0.1)\n"
@@ -166,7 +169,7 @@ void tr_opts_help(const char *prog)
 enum {
     O_DATA = 256, O_DATA_ORDER, O_SYNTHETIC, O_VOCAB, O_NO_VERIFY, O_TOKENIZER, O_DEVICE,
     O_MODEL, O_LAYERS, O_HEADS, O_DIM, O_SEQ_LEN, O_BATCH, O_BATCH_TOKENS, O_STEPS,
-    O_STOP_AFTER, O_LR, O_MIN_LR, O_LR_SCHEDULE, O_COOLDOWN, O_WARMUP, O_WD, O_CLIP, O_SEED, O_THREADS, O_VAL_EVERY,
+    O_STOP_AFTER, O_LR, O_MIN_LR, O_LR_SCHEDULE, O_COOLDOWN, O_COOLDOWN_STEPS, O_WARMUP, O_WD, O_CLIP, O_SEED, O_THREADS, O_VAL_EVERY,
     O_VAL_TOKENS, O_SAMPLE_EVERY, O_SAMPLE_TOKENS, O_TOP_K, O_TEMPERATURE, O_CKPT_DIR,
     O_CKPT_EVERY, O_CKPT_KEEP, O_TIME_LIMIT, O_RESUME, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
     O_PRECISION, O_PROFILE, O_PEAK_TFLOPS, O_VERSION,
@@ -195,6 +198,7 @@ static const struct option long_opts[] = {
     { "min-lr", required_argument, NULL, O_MIN_LR },
     { "lr-schedule", required_argument, NULL, O_LR_SCHEDULE },
     { "cooldown", required_argument, NULL, O_COOLDOWN },
+    { "cooldown-steps", required_argument, NULL, O_COOLDOWN_STEPS },
     { "warmup", required_argument, NULL, O_WARMUP },
     { "weight-decay", required_argument, NULL, O_WD },
     { "grad-clip", required_argument, NULL, O_CLIP },
@@ -305,6 +309,15 @@ void tr_optlist_free(struct tr_optlist *l)
     memset(l, 0, sizeof(*l));
 }
 
+int tr_opts_cooldown(const struct tr_opts *o)
+{
+    if (o->lr_schedule != TR_SCHED_WSD)
+        return 0;
+    if (o->cooldown_steps > 0)
+        return o->cooldown_steps;
+    return tr_schedule_cooldown_steps(o->cooldown, o->steps);
+}
+
 void tr_opts_free(struct tr_opts *o)
 {
     for (int i = 0; i < o->n_src; i++)
@@ -404,6 +417,9 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
         break;
     case O_COOLDOWN:
         err = cli_parse_double("--cooldown", v, 1e-9, 1.0, &o->cooldown);
+        break;
+    case O_COOLDOWN_STEPS:
+        err = cli_parse_int("--cooldown-steps", v, 1, TR_MAX_STEPS, &o->cooldown_steps);
         break;
     case O_WARMUP: err = cli_parse_int("--warmup", v, 0, TR_MAX_STEPS, &o->warmup); break;
     case O_WD: err = parse_float("--weight-decay", v, 0.0, 10.0, &o->weight_decay); break;
@@ -509,10 +525,18 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
  * replaces lower layers' data, and --synthetic drops it. */
 static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
 {
-    /* a lower layer's wsd cooldown does not hold for another schedule */
+    /* a lower layer's wsd cooldown does not hold for another schedule, and
+     * one form of it replaces the other */
     const char *sched = tr_optlist_get(l, "lr-schedule");
-    if (sched && strcmp(sched, "wsd"))
+    bool share = tr_optlist_get(l, "cooldown"), steps = tr_optlist_get(l, "cooldown-steps");
+    if (share && steps)
+        return ingot_fail(INGOT_E_USAGE, "%s: --cooldown (a share of --steps) and "
+                          "--cooldown-steps (a number of steps) exclude each other; give one",
+                          l->origin);
+    if ((sched && strcmp(sched, "wsd")) || steps)
         o->cooldown = -1.0;
+    if ((sched && strcmp(sched, "wsd")) || share)
+        o->cooldown_steps = -1;
     if (tr_optlist_get(l, "model")) {
         o->layers = o->heads = o->dim = o->seq_len = o->kv_heads = o->ffn_dim = -1;
         if (!tr_optlist_get(l, "arch"))
@@ -570,15 +594,23 @@ static int finish(struct tr_opts *o)
     if (o->lr_schedule != TR_SCHED_WSD && o->cooldown >= 0.0)
         return ingot_fail(INGOT_E_USAGE, "--cooldown %g is for --lr-schedule wsd (this run's "
                           "schedule is %s)", o->cooldown, tr_schedule_name(o->lr_schedule));
+    if (o->lr_schedule != TR_SCHED_WSD && o->cooldown_steps >= 0)
+        return ingot_fail(INGOT_E_USAGE, "--cooldown-steps %d is for --lr-schedule wsd (this "
+                          "run's schedule is %s)", o->cooldown_steps,
+                          tr_schedule_name(o->lr_schedule));
     if (o->lr_schedule == TR_SCHED_WSD) {
-        if (o->cooldown < 0.0)
+        if (o->cooldown < 0.0 && o->cooldown_steps < 0)
             o->cooldown = 0.2;
-        int cool = tr_schedule_cooldown_steps(o->cooldown, o->steps);
+        int cool = tr_opts_cooldown(o);
+        char given[64];
+        if (o->cooldown_steps >= 0)
+            snprintf(given, sizeof(given), "--cooldown-steps %d", o->cooldown_steps);
+        else
+            snprintf(given, sizeof(given), "--cooldown %g of --steps %d", o->cooldown, o->steps);
         if (o->warmup + cool > o->steps)
             return ingot_fail(INGOT_E_USAGE, "--lr-schedule wsd: --warmup %d and the cooldown "
-                              "of %d steps (--cooldown %g of --steps %d) add up to more than "
-                              "--steps; shorten one of them", o->warmup, cool, o->cooldown,
-                              o->steps);
+                              "of %d steps (%s) add up to more than --steps %d; shorten one of "
+                              "them", o->warmup, cool, given, o->steps);
     }
     /* past the end means "to the end": a job script that adds a fixed
      * --stop-after to each job's reaches the last one without failing */
@@ -730,6 +762,7 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
     o->lr_schedule = TR_SCHED_COSINE;
     o->time_limit = -1.0;
     o->cooldown = -1.0;
+    o->cooldown_steps = -1;
     o->warmup = -1;
     o->weight_decay = 0.1f;
     o->grad_clip = 1.0f;

@@ -54,6 +54,7 @@ struct tr_opts {
     int warmup;
     int lr_schedule;            /* enum tr_schedule_kind (--lr-schedule) */
     double cooldown;            /* wsd: --cooldown, share of --steps (-1: not given) */
+    int cooldown_steps;         /* wsd: --cooldown-steps, in steps (-1: not given) */
     uint64_t seed;
     int threads;
     /* evaluation, sampling */
@@ -144,6 +145,10 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o);
 
 /* Release what o owns. */
 void tr_opts_free(struct tr_opts *o);
+/* The wsd cooldown of built options in steps: --cooldown-steps, or the
+ * --cooldown share of --steps rounded (tr_schedule_cooldown_steps()); 0
+ * for another schedule. */
+int tr_opts_cooldown(const struct tr_opts *o);
 
 /* Whether key names a flag that takes no value (--resume, --synthetic). */
 bool tr_opts_is_switch(const char *key);

@@ -158,7 +158,8 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     if (n_damaged)
         printf("damaged inputs   %zu, %s\n", n_damaged, m->damaged_accepted
                ? "accepted (ingot-pretok --allow-damaged-inputs)"
-               : "NOT accepted: the conversion exited 1 on them");
+               : "NOT accepted: the conversion exited 1 on them (accept: its command again "
+                 "with --allow-damaged-inputs, or merge --allow-damaged-inputs for parts)");
     for (size_t i = 0, shown = 0; i < m->n_inputs && !brief; i++)
         if (m->inputs[i].damage && (!max_list || shown++ < max_list))
             printf("  damaged: %s (%llu documents kept)\n", m->inputs[i].damage,

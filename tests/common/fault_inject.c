@@ -31,6 +31,10 @@
  *                               fwrite, ...) with exit status 99: a long
  *                               listing must end at its first failed write,
  *                               not run to its end for nothing
+ *   INGOT_FAULT_FREE_BYTES=N    (no INGOT_FAULT_PATH needed) statvfs() of any
+ *                               path says N bytes are available (f_bavail
+ *                               scaled to f_frsize): a nearly full disk
+ *                               that writes still reach
  *
  * Each injected failure prints "fault_inject: <call> <path>: <error>" on
  * stderr, so that a test can tell that its fault was reached at all.
@@ -54,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -69,10 +74,11 @@ static struct {
     int sig;                    /* INGOT_FAULT_SIGNAL, 0: none */
     long stdout_limit;          /* INGOT_FAULT_STDOUT_AFTER_ERROR, -1: off */
     long stdout_after;          /* calls made on a failed stdout so far */
+    long long free_bytes;       /* INGOT_FAULT_FREE_BYTES, -1: off */
     unsigned ops;
     char *fd_path[MAX_FD];      /* the matched fds' paths (malloc'd) */
 } g = { .once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .err = ENOSPC, .ops = OP_WRITE,
-        .stdout_limit = -1 };
+        .stdout_limit = -1, .free_bytes = -1 };
 
 #define REAL(ret, name, args) \
     static ret(*real_##name) args; \
@@ -84,6 +90,9 @@ static void init(void)
     const char *lim = getenv("INGOT_FAULT_STDOUT_AFTER_ERROR");
     if (lim && *lim)
         g.stdout_limit = atol(lim);
+    const char *fb = getenv("INGOT_FAULT_FREE_BYTES");
+    if (fb && *fb)
+        g.free_bytes = atoll(fb);
     const char *m = getenv("INGOT_FAULT_PATH");
     if (!m || !*m)
         return;
@@ -589,4 +598,44 @@ size_t fwrite(const void *p, size_t size, size_t n, FILE *f)
     REAL(size_t, fwrite, (const void *, size_t, size_t, FILE *));
     stdout_check(f);
     return real_fwrite(p, size, n, f);
+}
+
+/* INGOT_FAULT_FREE_BYTES: what statvfs() says is free. */
+static void shrink(struct statvfs64 *sv)
+{
+    pthread_once(&g.once, init);
+    if (g.free_bytes < 0 || !sv->f_frsize)
+        return;
+    sv->f_bavail = (unsigned long long)g.free_bytes / sv->f_frsize;
+    if (sv->f_bfree < sv->f_bavail)
+        sv->f_bfree = sv->f_bavail;
+}
+
+int statvfs64(const char *path, struct statvfs64 *sv)
+{
+    REAL(int, statvfs64, (const char *, struct statvfs64 *));
+    int r = real_statvfs64(path, sv);
+    if (r == 0)
+        shrink(sv);
+    return r;
+}
+
+int statvfs(const char *path, struct statvfs *sv)
+{
+    struct statvfs64 s64;
+    int r = statvfs64(path, &s64);
+    if (r == 0) {
+        sv->f_bsize = s64.f_bsize;
+        sv->f_frsize = s64.f_frsize;
+        sv->f_blocks = s64.f_blocks;
+        sv->f_bfree = s64.f_bfree;
+        sv->f_bavail = s64.f_bavail;
+        sv->f_files = s64.f_files;
+        sv->f_ffree = s64.f_ffree;
+        sv->f_favail = s64.f_favail;
+        sv->f_fsid = s64.f_fsid;
+        sv->f_flag = s64.f_flag;
+        sv->f_namemax = s64.f_namemax;
+    }
+    return r;
 }

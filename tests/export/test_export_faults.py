@@ -70,6 +70,9 @@ with tempfile.TemporaryDirectory() as tmp:
                       fault(path=name, after_bytes=after))
         check(rc == 1 and "fault_inject:" in err and name.lstrip("/") in err and
               "No space left on device" in err, "%s: exit %d: %s" % (what, rc, err))
+        # what to do (before: the error alone)
+        check("free space" in err and "run the same command again" in err,
+              "%s: no hint: %s" % (what, err))
         left = os.listdir(out)
         check(not [f for f in left if ".tmp" in f], "%s: temporary files %s" % (what, left))
         main = {"hf": "config.json", "llmc": "model.bin", "safetensors": "model.safetensors"}[fmt]

@@ -8,8 +8,11 @@ tokenizer:
   '### sample i' line);
 - --top-p 1e-6 keeps only the likeliest token: the greedy continuation; --top-p with
   --top-k 1 is refused;
-- --prompt-file FILE and --prompt-file - (standard input) give what --prompt gives; a
-  NUL inside, a missing file and two prompts are refused.
+- stderr's closing line says how many samples ended at a document boundary;
+- --prompt-file FILE and --prompt-file - (standard input) give what --prompt gives, less
+  one final newline (echo's, an editor's); a NUL inside, a missing file, two prompts and
+  a prompt given as a second argument ('-', or the text without --prompt) are refused,
+  the message naming --prompt-file -.
 Needs numpy, spm_train and the sentencepiece module (skips 77 otherwise)."""
 import os
 import subprocess
@@ -54,6 +57,12 @@ def main():
               "first stop id" % (i, c, f))
         stopped += first is not None and first < NEW - 1
     check(stopped > 0, "no sample of %d reached a document boundary: the stop is untested" % N)
+    # and stderr says how many (before: "N new tokens in all samples", a short sample
+    # looked like a fault)
+    ended = sum(len(c) > n_prompt and c[-1] in stops for c in cut)
+    p = subprocess.run(gen + ["--ids"], capture_output=True, text=True)
+    check(p.returncode == 0 and "(%d of %d samples ended at a document boundary" % (ended, N)
+          in p.stderr, "the closing line does not count the stops (%d): %s" % (ended, p.stderr))
 
     # streamed text = SentencePiece's decode of the ids, sample by sample
     text = fx.run(gen, "generate text")
@@ -86,6 +95,21 @@ def main():
     p = subprocess.run(base + ["--prompt-file", "-"], input=b"the river\n runs",
                        capture_output=True)
     check(p.returncode == 0 and p.stdout.decode() == want, "--prompt-file -: %r" % p.stdout)
+    # the final newline of `echo TEXT |` and of an edited file is not the prompt's (before:
+    # the continuation started on a new line); a second one is
+    p = subprocess.run(base + ["--prompt-file", "-"], input=b"the river\n runs\n",
+                       capture_output=True)
+    check(p.returncode == 0 and p.stdout.decode() == want, "--prompt-file - with echo's "
+          "newline: %r, want %r" % (p.stdout, want))
+    with open(pf, "w", encoding="utf-8") as f:
+        f.write("the river\n runs\n\n")
+    want_nl = fx.run(base + ["--prompt", "the river\n runs\n"], "--prompt with a newline")
+    got = fx.run(base + ["--prompt-file", pf], "--prompt-file, two newlines")
+    check(got == want_nl, "--prompt-file ending in two newlines: %r, want %r" % (got, want_nl))
+    for extra in (["-"], ["the river"]):
+        p = subprocess.run(base + extra, capture_output=True, text=True)
+        check(p.returncode == 2 and "--prompt-file - reads standard input" in p.stderr,
+              "a second argument %s: exit %d: %s" % (extra, p.returncode, p.stderr))
     with open(pf, "wb") as f:
         f.write(b"the\0river")
     for extra, msg in ((["--prompt-file", pf], "a NUL byte at offset 3"),

@@ -41,8 +41,23 @@ T.check("not_regular_file" in err, "the report does not name the reason: %s" % e
 t.run(["--model", model, "--out", out, "--threads", "2", "--allow-damaged-inputs", inp,
        "/dev/null"], what="special files accepted")
 sock.close()
+# a pipe named as an input (a shell's <(zstdcat x.zst)) is not read: the
+# message says how it is (before: no word of standard input)
+T.check("standard input" in err and "ingot-pretok ... -" in err,
+        "a FIFO among the inputs: the message does not point at '-': %s" % err)
 print("FIFO, socket, /dev/null: counted not_regular_file, nothing blocked, exit 1 until "
       "accepted")
+
+# nothing but a FIFO under --quiet: no document, and the error's "see the
+# skipped records above" has something above it (before: nothing, so the
+# run failed without naming the file or its reason)
+fifo = os.path.join(inp, "fifo.jsonl")
+rc, _, err = T.run_bounded(t, ["--model", model, "--out", t.path("fifo-only"), "--quiet",
+                               fifo], 30)
+T.check(rc == 1 and "no document was produced" in err and fifo in err and
+        "not_regular_file" in err and "standard input" in err,
+        "a FIFO alone, --quiet: exit %s: %s" % (rc, err))
+print("a FIFO alone under --quiet: the error names it, its reason and '-'")
 
 if not T.has_hooks(t.pretok):
     print("no test hooks: the signal deadline part is skipped")

@@ -359,6 +359,30 @@ def check_mixture(fx, d, ds):
             taken = c.settings["data_position"]["sources"][1]["windows"]
             check(taken > 2 * W2, "the run took %d windows of d2 (%d an epoch): not in its "
                   "third epoch" % (taken, W2))
+    # the --ckpt-dir itself, as ingot-train's subcommands take it (before: open_checkpoint
+    # refused a directory, from_checkpoint took only a Checkpoint, and IngotTrainDataset
+    # had no way to continue a checkpoint's run)
+    c = ingot.open_checkpoint(ck)
+    check(c.step == stop_far, "open_checkpoint(--ckpt-dir): step %d, newest %d"
+          % (c.step, stop_far))
+    fc = ingot.TrainWindows.from_checkpoint(ck, batch=B)
+    got = np.concatenate([fc.micro_batch(0, m) for m in range(ACCUM)])
+    check(np.array_equal(got, ids), "from_checkpoint(--ckpt-dir path) differs")
+    try:
+        import torch  # noqa: F401
+        from torch.utils.data import DataLoader
+        tds = ingot.IngotTrainDataset.from_checkpoint(ck, batch=B, steps=1)
+        got = list(DataLoader(tds, batch_size=None, num_workers=0))
+        rows = np.concatenate([np.concatenate([x.numpy(), y.numpy()[:, -1:]], axis=1)
+                               for x, y in got])
+        check(np.array_equal(rows, ids), "IngotTrainDataset.from_checkpoint differs")
+    except ImportError:
+        pass
+    try:
+        ingot.open_checkpoint(fx.path("corpus2.jsonl").rsplit("/", 1)[0] + "/ds2")
+        fail("open_checkpoint of a directory without checkpoints opened something")
+    except ingot.FormatError as e:
+        check("no ckpt-*.bin checkpoint" in str(e), str(e))
     # a checkpoint of one dataset continues through from_checkpoint too
     c = ingot.open_checkpoint(os.path.join(fx.path("ck-shuffled"), "ckpt-00000002.bin"))
     fc = ingot.TrainWindows.from_checkpoint(c, batch=B)

@@ -100,8 +100,17 @@ def main():
             if s % 10 == 0:
                 f.write(json.dumps({"step": s, "val_loss": 5.5 - 0.1 * s,
                                     "val_src": [5.4 - 0.1 * s, 5.8 - 0.1 * s if s > 10 else None],
-                                    "val_src_windows": [6, 2 if s > 10 else 0]}) + "\n")
+                                    "val_src_windows": [6, 2 if s > 10 else 0],
+                                    "val_src_names": ["web", "code"]}) + "\n")
         f.write("not json\n")
+
+    # the legend names a source as the val line does (before: "val data 1"), and
+    # falls back to its position for a file from before the names were recorded
+    vals = [json.loads(line) for line in open(m) if line.startswith("{") and "val_loss" in line]
+    if plot.src_name(vals, 1) != "code" or plot.src_name([{"val_src": [1.0]}], 0) != "data 0":
+        fail("source names: %r, %r" % (plot.src_name(vals, 1),
+                                       plot.src_name([{"val_src": [1.0]}], 0)))
+    print("plot-metrics: sources named from val_src_names")
 
     # stand-ins that hide the optional packages
     hide = os.path.join(tmp, "hide")

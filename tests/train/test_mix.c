@@ -333,6 +333,13 @@ static int val_by_source(const char *bin, const char *dir, const char *out)
              fabs(vs[r].src[0] - vs[r].loss) <= 1e-9 * (1.0 + fabs(vs[r].loss));
     printf("%-34s %s\n", "itself twice: equal means", eq ? "ok" : "FAIL");
     failures += !eq;
+    /* the records name the sources as the val line does (before: only
+     * positions, and plot-metrics' legend said "val data 0") */
+    char *ts = tt_slurp(ms);
+    bool named = ts && strstr(ts, "\"val_src_names\":[\"same#0\",\"same#1\"]");
+    printf("%-34s %s\n", "val records name the sources", named ? "ok" : "FAIL");
+    failures += !named;
+    free(ts);
 
     /* a source with no val split: null, n/a, a note */
     char *nv = tt_fmt("%s/noval", dir), *mn = tt_fmt("%s/noval.jsonl", dir);
@@ -373,7 +380,7 @@ static int val_by_source(const char *bin, const char *dir, const char *out)
     x = tt_fmt("eval '%s/ca/ckpt-00000008.bin' --data '%s/a:3' --data '%s/b' --tokens 64 --json",
                dir, dir, dir);
     failures += tt_expect(bin, out, "eval on the mixture (json)", x, 0, "\"src_loss\":[",
-                          "\"src_windows\":[");
+                          "\"src_names\":[\"a\",\"b\"]");
     free(x);
     s = tt_slurp(out);
     const char *j = s ? strstr(s, "{\"split\"") : NULL;
@@ -397,6 +404,13 @@ static int val_by_source(const char *bin, const char *dir, const char *out)
                dir, dir);
     failures += tt_expect(bin, out, "eval on the mixture (text)", x, 0, "eval: data 0 (a): ",
                           "eval: data 1 (b): ");
+    free(x);
+    /* without --data: the run's sources, said as --data flags with their
+     * weights (before: "a and the rest of its mixture") */
+    x = tt_fmt("eval '%s/ca/ckpt-00000008.bin' --tokens 64", dir);
+    char *said = tt_fmt("eval: the checkpoint's data: --data %s/a:3 --data %s/b:1", dir, dir);
+    failures += tt_expect(bin, out, "eval, the run's mixture", x, 0, said, "eval: data 1 (b): ");
+    free(said);
     free(x);
     free(ma); free(s1); free(s2); free(ms); free(nv); free(mn); free(m1);
     return failures;

@@ -490,6 +490,62 @@ int main(int argc, char **argv)
     printf("%-34s %s\n", "pre-schedule resume is exact", old_same ? "ok" : "FAIL");
     failures += !old_same;
 
+    /* 7. --cooldown-steps N: the cooldown in steps. The same run as
+     * --cooldown 0.3 of 10 steps, kept in the settings under its own key.
+     * The docs' branch: a cooldown from the stable checkpoint at step 5 is
+     * --resume --steps 7 --cooldown-steps 2 (before: --cooldown F with
+     * 7 - round(7F) = 5, i.e. F = 2/7 written out to enough digits), with its
+     * own --metrics. A resume that raises the rate of a decaying run says so
+     * (before: the lr jumped back to the peak without a word). */
+    x = F("%s --lr-schedule wsd --cooldown-steps 3 --metrics '%s/ws.jsonl' --ckpt-dir '%s/cws'",
+          flags, dir, dir);
+    expect("--cooldown-steps 3", x, 0, "wsd: held to step 7, then linear", NULL);
+    same_steps("--cooldown-steps 3 = --cooldown 0.3", F("%s/w.jsonl", dir),
+               F("%s/ws.jsonl", dir), STEPS);
+    CHECK_OK(tr_ckpt_read_settings(F("%s/cws/ckpt-%08d.bin", dir, STEPS), &s));
+    wkept = s && strstr(s, "\"cooldown-steps\":3") && !strstr(s, "\"cooldown\":");
+    printf("%-34s %s\n", "checkpoint settings: cooldown-steps", wkept ? "ok" : "FAIL");
+    failures += !wkept;
+    free(s);
+    CHECK_OK(fs_mkdir_p(F("%s/cw4", dir)));
+    CHECK_OK(fs_read_all(F("%s/cw2/ckpt-00000005.bin", dir), &buf, &blen));
+    CHECK_OK(fs_write_atomic(F("%s/cw4/ckpt-00000005.bin", dir), buf, blen));
+    free(buf);
+    x = F("--ckpt-dir '%s/cw4' --resume --steps 7 --cooldown-steps 2 --metrics '%s/w4.jsonl'",
+          dir, dir);
+    expect("branch: --cooldown-steps from 5", x, 0, "wsd: held to step 5, then linear",
+           "cooldown-steps 2 (checkpoint: unset)");
+    n = tt_read_steps(F("%s/w4.jsonl", dir), st, 64);
+    bool branch = n == 2 && st[0].step == 6 && st[1].step == 7 && st[0].lr < 1e-2 &&
+                  st[0].lr > 2e-3 && fabs(st[1].lr - 2e-3) < 1e-9;
+    printf("%-34s %s\n", "branch: steps 6, 7 decay to min-lr", branch ? "ok" : "FAIL");
+    failures += !branch;
+    x = F("--ckpt-dir '%s/cw4' --resume --steps 12 --stop-after 8 --metrics '%s/w5.jsonl'", dir,
+          dir);
+    expect("extending a cooled run: noted", x, 0, "the learning rate jumps from 2.00e-03",
+           "up to 1.00e-02 (step 8");
+    CHECK_OK(fs_mkdir_p(F("%s/cw5", dir)));
+    CHECK_OK(fs_read_all(F("%s/cw2/ckpt-00000005.bin", dir), &buf, &blen));
+    CHECK_OK(fs_write_atomic(F("%s/cw5/ckpt-00000005.bin", dir), buf, blen));
+    free(buf);
+    x = F("--ckpt-dir '%s/cw5' --resume --steps 12 --stop-after 6 --metrics '%s/w6.jsonl'", dir,
+          dir);
+    expect("extending a stable run", x, 0, "held to step 8", NULL);
+    s = tt_slurp(out);
+    CHECK(s);
+    bool calm = !strstr(s, "learning rate jumps");
+    printf("%-34s %s\n", "extending before the cooldown", calm ? "ok" : "FAIL");
+    failures += !calm;
+    free(s);
+    x = F("%s --steps 4 --cooldown-steps 2", flags);
+    expect("--cooldown-steps with cosine", x, 2, "--cooldown-steps 2 is for --lr-schedule wsd",
+           NULL);
+    x = F("%s --lr-schedule wsd --cooldown-steps 9", flags);
+    expect("wsd: warmup + cooldown-steps", x, 2, "(--cooldown-steps 9) add up to more than "
+           "--steps 10", NULL);
+    x = F("%s --lr-schedule wsd --cooldown-steps 2 --cooldown 0.2", flags);
+    expect("--cooldown and --cooldown-steps", x, 2, "exclude each other", NULL);
+
     tt_rmtree(dir);
     free(dir);
     free(ids);

@@ -106,6 +106,16 @@ int main(int argc, char **argv)
     d.dir = corrupt;
     d.tokenizer_hash = 1;
     CHECK_OK(tt_write_dataset(&d));
+    /* a conversion that exited 1 on a damaged input, the dataset complete */
+    char *damaged = tt_fmt("%s/damaged", dir), *accepted = tt_fmt("%s/accepted", dir);
+    d.dir = damaged;
+    d.damage = "in/a.jsonl.zst:31: truncated_zstd: zstd stream ends inside a frame";
+    CHECK_OK(tt_write_dataset(&d));
+    d.dir = accepted;
+    d.damaged_accepted = true;
+    CHECK_OK(tt_write_dataset(&d));
+    d.damage = NULL;
+    d.damaged_accepted = false;
     d.dir = noval;
     d.n_val = 0;
     CHECK_OK(tt_write_dataset(&d));
@@ -201,6 +211,21 @@ int main(int argc, char **argv)
     free(a);
     a = tt_fmt("--data '%s' %s --steps 2 --val-every 1", noval, tiny);
     expect("no val split: note, trains", a, 0, "no val", NULL);
+    free(a);
+    /* damaged inputs the conversion did not accept: trains, but says so
+     * (before: not a word, as if ingot-pretok had exited 0) */
+    a = tt_fmt("--data '%s' %s --steps 2 --quiet", damaged, tiny);
+    expect("damaged inputs not accepted: warned", a, 0, "warning: ", "1 input file of this "
+           "dataset was damaged and ingot-pretok exited 1 on it, the loss not accepted (the "
+           "first: in/a.jsonl.zst:31: truncated_zstd");
+    free(a);
+    a = tt_fmt("--data '%s' %s --steps 2 --quiet", accepted, tiny);
+    expect("damaged inputs accepted: quiet", a, 0, NULL, NULL);
+    char *s = tt_slurp(out);
+    bool silent = s && !strstr(s, "warning");
+    printf("%-34s %s\n", "accepted damage: no warning", silent ? "ok" : "FAIL");
+    failures += !silent;
+    free(s);
     free(a);
 
     /* checkpoints */

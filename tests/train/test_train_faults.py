@@ -75,7 +75,9 @@ with tempfile.TemporaryDirectory() as tmp:
         ("disk full in a checkpoint", "full",
          fault(path="ckpt-00000004", after_bytes=5000),
          ["ckpt-00000004.bin", "No space left on device", "free space",
-          "--resume to continue from", "ckpt-00000002.bin"]),
+          "--resume to continue from", "ckpt-00000002.bin",
+          # how much room a save needs (before: not said)
+          "a checkpoint of this model takes about", "free there now"]),
         ("EIO at a checkpoint's fsync", "fsync",
          fault(path="ckpt-00000004", ops="fsync", errno="EIO"),
          ["ckpt-00000004.bin", "fsync failed: Input/output error", "check the disk",
@@ -110,6 +112,17 @@ with tempfile.TemporaryDirectory() as tmp:
           "config.json on a full disk: exit %d: %s" % (rc, err))
     check(not os.path.exists(p("config")), "config.json on a full disk: the directory is left")
     print("config.json on a full disk: exit 1, named, nothing left")
+
+    # a --ckpt-dir without room for one checkpoint: said at the start, not
+    # only at the first save, which may be hours later (before: nothing)
+    rc, err = run(BASE + ["--ckpt-dir", p("nearly-full"), "--stop-after", "1"],
+                  {"LD_PRELOAD": SO, "INGOT_FAULT_FREE_BYTES": "4096"})
+    check(rc == 0 and "warning: --ckpt-dir %s has 4.1 kB free, and a checkpoint of this model "
+          "takes about" % p("nearly-full") in err and "the first save will fail" in err,
+          "a nearly full --ckpt-dir: exit %d: %s" % (rc, err))
+    rc, err = run(BASE + ["--ckpt-dir", p("roomy"), "--stop-after", "1"])
+    check(rc == 0 and "warning" not in err, "room enough: warned: %s" % err)
+    print("a --ckpt-dir without room for a checkpoint: warned at the start")
 
     # --metrics that takes nothing: the run stops at once, saying so
     rc, err = run(BASE + ["--ckpt-dir", p("metrics"), "--metrics", "/dev/full"])

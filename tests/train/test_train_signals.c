@@ -278,7 +278,28 @@ static int time_limit(const char *dir)
              (unsigned long long)st.step);
     failures += check("time limit: --resume continues", rc == 0 && text && strstr(text, want),
                       out);
-    free(text); free(latest); free(cmd); free(ck); free(out);
+    /* with evaluations, their time is part of the room kept, and the
+     * message names it (before: "no room for another step and checkpoint
+     * (the last took 0.03 s and 0.01 s)" for a run stopped a second early) */
+    enum { V = 64, N = 6000 };
+    uint32_t *ids = malloc(N * sizeof(uint32_t));
+    CHECK(ids);
+    tt_markov_tokens(ids, N, V, 9);
+    char *data = tt_fmt("%s/data-time", dir);
+    struct tt_dataset d = { .dir = data, .vocab = V, .tokenizer_hash = 9, .bos_id = -1,
+                            .train = ids, .n_train = 4000, .val = ids + 4000, .n_val = 2000,
+                            .doc_len = 1000, .shard_docs = 10 };
+    CHECK_OK(tt_write_dataset(&d));
+    free(cmd);
+    cmd = tt_fmt("'%s' --data '%s' --model tiny --layers 1 --dim 32 --seq-len 16 --batch 2 "
+                 "--steps 1000000 --val-every 20 --print-every 100 --threads 1 "
+                 "--ckpt-dir '%s/ck-time-val' --time-limit 0:02", bin, data, dir);
+    rc = tt_run(cmd, out);
+    free(text);
+    text = tt_slurp(out);
+    failures += check("time limit: the evaluation's time named", rc == 0 && text &&
+                      strstr(text, "no room for another step, evaluation and checkpoint"), out);
+    free(text); free(latest); free(cmd); free(ck); free(out); free(data); free(ids);
     return failures;
 }
 

@@ -211,8 +211,9 @@ int tt_write_dataset(const struct tt_dataset *d)
         goto out;
     struct manifest_input in = {
         .name = "generated", .size = (d->n_train + d->n_val) * 4, .n_docs = docs,
-        .n_tokens = d->n_train + d->n_val,
+        .n_tokens = d->n_train + d->n_val, .damage = (char *)d->damage,
     };
+    m->damaged_accepted = d->damaged_accepted;
     if ((err = manifest_add_input(m, &in)))
         goto out;
     char *mp = fs_path_join(d->dir, "manifest.json");

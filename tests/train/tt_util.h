@@ -74,6 +74,8 @@ struct tt_dataset {
     const uint32_t *val;
     size_t n_val;
     size_t doc_len, shard_docs;
+    const char *damage;         /* the input's damage line (NULL: intact) */
+    bool damaged_accepted;      /* ingot-pretok --allow-damaged-inputs */
 };
 int tt_write_dataset(const struct tt_dataset *d);
 

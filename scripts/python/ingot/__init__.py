@@ -6,7 +6,7 @@
     x, y = ds.get_batch("train", 8, 256)   # nanoGPT-style random batch
 
 See docs/python.md."""
-from .checkpoint import Checkpoint, open_checkpoint
+from .checkpoint import Checkpoint, latest_checkpoint, open_checkpoint
 from .dataset import Dataset, Split, open_dataset
 from .errors import ChecksumError, FormatError, IngotError, VerifyUnavailable
 from .loader import TrainWindows
@@ -15,7 +15,7 @@ from .shard import Shard
 from .xxh3 import available as can_verify
 
 __version__ = "0.1.0"
-__all__ = ["open_dataset", "open_checkpoint", "Dataset", "Split", "Shard", "Checkpoint",
+__all__ = ["open_dataset", "open_checkpoint", "latest_checkpoint", "Dataset", "Split", "Shard", "Checkpoint",
            "TrainWindows", "WindowOrder", "MixtureOrder", "epoch_permutation", "IngotTrainDataset",
            "IngotError", "FormatError", "ChecksumError", "VerifyUnavailable", "can_verify"]
 

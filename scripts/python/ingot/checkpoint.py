@@ -3,6 +3,7 @@ arrays (memory-mapped) or torch tensors."""
 import json
 import math
 import os
+import re
 import stat
 
 import numpy as np
@@ -229,6 +230,24 @@ class Checkpoint:
                    c["seq_len"], c["vocab"]))
 
 
+def latest_checkpoint(directory):
+    """The newest checkpoint of a --ckpt-dir: the ckpt-<8 digits>.bin of the highest step
+    (only names a save writes, as ingot-train picks it); None when there is none."""
+    steps = []
+    for name in os.listdir(directory):
+        m = re.fullmatch(r"ckpt-(\d+)\.bin", name)
+        if m and name == "ckpt-%08d.bin" % int(m.group(1)):
+            steps.append(int(m.group(1)))
+    return os.path.join(directory, "ckpt-%08d.bin" % max(steps)) if steps else None
+
+
 def open_checkpoint(path, verify=True):
-    """Open and (by default) verify an Ingot checkpoint."""
+    """Open and (by default) verify an Ingot checkpoint: a ckpt-*.bin file, or a --ckpt-dir
+    directory (its newest checkpoint, as ingot-train's export, generate and eval take it)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        latest = latest_checkpoint(path)
+        if latest is None:
+            raise FormatError("%s: no ckpt-*.bin checkpoint in this directory" % path)
+        path = latest
     return Checkpoint(path, verify=verify)

@@ -1,5 +1,6 @@
 """Micro-batches in exactly the order ingot-train takes them (see order.py), as numpy
 arrays; torch_data.py wraps this in a PyTorch IterableDataset."""
+import os
 import re
 
 import numpy as np
@@ -136,12 +137,16 @@ class TrainWindows:
     @classmethod
     def from_checkpoint(cls, ck, rank=0, world=1, steps=None, data=None, batch=None,
                         verify=False):
-        """The windows a run resumed from checkpoint ck takes next (its settings section:
+        """The windows a run resumed from checkpoint ck (a Checkpoint, a ckpt-*.bin path
+        or a --ckpt-dir, whose newest is taken) takes next (its settings section:
         --data with weights, --seq-len, --batch, --batch-tokens, --seed, --data-order, and
         its data position). data: the dataset directories in --data order, where they
         have moved since (default: the paths the checkpoint records); batch: another
         --batch (the global batch stays the checkpoint's)."""
+        from .checkpoint import open_checkpoint
         from .dataset import open_dataset
+        if isinstance(ck, (str, bytes, os.PathLike)):   # a ckpt-*.bin file or a --ckpt-dir
+            ck = open_checkpoint(ck)
         st = (ck.settings or {}).get("settings")
         if not st:
             raise ValueError("%s: a version-1 checkpoint has no settings section" % ck.path)
