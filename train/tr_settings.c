@@ -320,6 +320,7 @@ static bool per_invocation(const char *k)
 {
     static const char *const keys[] = {
         "device", "threads", "quiet", "no-verify", "ckpt-dir", "resume", "init-from", "config",
+        "resume-from",
         "stop-after", "dump-batch", "profile", "peak-tflops", "dist", "dist-timeout", "dist-port",
         "time-limit",
     };
@@ -538,11 +539,21 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     }
     const char *v;
 #define PICK(key) ((v = tr_optlist_get(cl, key)) ? v : tr_optlist_get(cfg, key))
-    const char *ckdir = PICK("ckpt-dir"), *init = PICK("init-from");
+    const char *ckdir = PICK("ckpt-dir"), *init = PICK("init-from"), *rfrom = PICK("resume-from");
     bool resume = on(PICK("resume"));
 #undef PICK
+    if (rfrom && (resume || init)) {
+        err = ingot_fail(INGOT_E_USAGE, "--resume-from excludes %s: it is the resume, from the "
+                         "checkpoint it names", resume ? "--resume" : "--init-from");
+        goto fail;
+    }
     if (resume && ckdir && (err = tr_ckpt_find_latest(ckdir, &resume_path)))
         goto fail;
+    /* --resume-from a --ckpt-dir: its newest checkpoint (a branch of it) */
+    if (rfrom && (err = tr_ckpt_resolve(rfrom, &resume_path))) {
+        err = ingot_fail(err, "--resume-from %s: %s", rfrom, ingot_errmsg_for(err));
+        goto fail;
+    }
     /* --init-from a --ckpt-dir: its newest checkpoint, as export takes it */
     if (!resume_path && init && (err = tr_ckpt_resolve(init, &init_path)))
         goto fail;
@@ -564,6 +575,10 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         sprintf(origin, "%s %s", resume_path ? "checkpoint" : "--init-from", from);
         base->origin = origin;
         origin = NULL;
+        /* a branch writes its own metrics, never into the run it came from
+         * (whose later records a resume would move to FILE.dropped) */
+        if (rfrom)
+            json_object_del(ck, "metrics");
         if ((err = json_to_list(ck, base, false, resume_path ? NULL : shape)))
             goto fail;
     }

@@ -322,13 +322,14 @@ static int lock_ckpt_dir(struct run *r)
     if (!err && r->lock_fd < 0)
         say(r, "note: %s/%s cannot be locked (the file system has no locks): nothing keeps a "
             "second run out of this --ckpt-dir\n", o->ckpt_dir, TR_CKPT_LOCK_NAME);
-    if (!err && !(err = tr_ckpt_find_latest(o->ckpt_dir, &latest)) &&
-        (latest || o->resume_path) &&
-        (!latest || !o->resume_path || strcmp(latest, o->resume_path)))
+    /* --resume-from saves into a directory that had none */
+    const char *want = o->resume_from ? NULL : o->resume_path;
+    if (!err && !(err = tr_ckpt_find_latest(o->ckpt_dir, &latest)) && (latest || want) &&
+        (!latest || !want || strcmp(latest, want)))
         err = ingot_fail(INGOT_E_MISMATCH, "--ckpt-dir %s: its newest checkpoint is now %s, not "
                          "%s as this run found at its start: another run wrote there meanwhile; "
                          "start this one again", o->ckpt_dir, latest ? latest : "none",
-                         o->resume_path ? o->resume_path : "none");
+                         want ? want : "none");
     free(latest);
     return err;
 }

@@ -150,7 +150,11 @@ int main(int argc, char **argv)
          * --resume would continue the old run. */
         char *old = NULL;
         if (!o.resume && !o.dump_batch && !(err = tr_ckpt_find_latest(o.ckpt_dir, &old)) && old)
-            err = ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s already holds checkpoints of a run "
+            err = o.resume_from
+                ? ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s already holds checkpoints of a run "
+                             "(the latest %s): --resume-from saves its branch into a new or "
+                             "empty --ckpt-dir", o.ckpt_dir, old)
+                : ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s already holds checkpoints of a run "
                              "(the latest %s): add --resume to continue it, or give a new or "
                              "empty --ckpt-dir for a new run", o.ckpt_dir, old);
         free(old);

@@ -142,6 +142,10 @@ void tr_opts_help(const char *prog)
         "  --resume                continue from the newest checkpoint in --ckpt-dir with\n"
         "                          its settings (model, schedule, batch, data); flags given\n"
         "                          here override them and are reported\n"
+        "  --resume-from CKPT      continue CKPT's run (a file, or a --ckpt-dir's newest)\n"
+        "                          as --resume does, saving into this --ckpt-dir, which\n"
+        "                          holds no checkpoint yet: a branch (a cooldown, other\n"
+        "                          data); its --metrics is not inherited\n"
         "  --init-from CKPT        a new run (step 0, fresh optimizer and schedule) from\n"
         "                          CKPT's weights and shape, e.g. to fine-tune (a\n"
         "                          --ckpt-dir: its newest checkpoint)\n"
@@ -171,7 +175,7 @@ enum {
     O_MODEL, O_LAYERS, O_HEADS, O_DIM, O_SEQ_LEN, O_BATCH, O_BATCH_TOKENS, O_STEPS,
     O_STOP_AFTER, O_LR, O_MIN_LR, O_LR_SCHEDULE, O_COOLDOWN, O_COOLDOWN_STEPS, O_WARMUP, O_WD, O_CLIP, O_SEED, O_THREADS, O_VAL_EVERY,
     O_VAL_TOKENS, O_SAMPLE_EVERY, O_SAMPLE_TOKENS, O_TOP_K, O_TEMPERATURE, O_CKPT_DIR,
-    O_CKPT_EVERY, O_CKPT_KEEP, O_TIME_LIMIT, O_RESUME, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
+    O_CKPT_EVERY, O_CKPT_KEEP, O_TIME_LIMIT, O_RESUME, O_RESUME_FROM, O_METRICS, O_PRINT_EVERY, O_QUIET, O_DUMP_BATCH, O_HELP,
     O_PRECISION, O_PROFILE, O_PEAK_TFLOPS, O_VERSION,
     O_DIST, O_DIST_TIMEOUT, O_DIST_PORT, O_ZERO, O_GRAD_REDUCE, O_INIT_FROM, O_CONFIG,
     O_ARCH, O_KV_HEADS, O_FFN_DIM, O_ROPE_THETA, O_NORM_EPS, O_TIE_EMB,
@@ -215,6 +219,7 @@ static const struct option long_opts[] = {
     { "ckpt-keep", required_argument, NULL, O_CKPT_KEEP },
     { "time-limit", required_argument, NULL, O_TIME_LIMIT },
     { "resume", no_argument, NULL, O_RESUME },
+    { "resume-from", required_argument, NULL, O_RESUME_FROM },
     { "metrics", required_argument, NULL, O_METRICS },
     { "print-every", required_argument, NULL, O_PRINT_EVERY },
     { "quiet", no_argument, NULL, O_QUIET },
@@ -445,6 +450,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
     case O_CKPT_KEEP: err = cli_parse_int("--ckpt-keep", v, 0, 1 << 20, &o->ckpt_keep); break;
     case O_TIME_LIMIT: err = cli_parse_duration("--time-limit", v, &o->time_limit); break;
     case O_RESUME: o->resume = on; break;
+    case O_RESUME_FROM: o->resume_from = v; break;
     case O_INIT_FROM: o->init_from = v; break;
     case O_CONFIG: o->config = v; break;
     case O_METRICS: o->metrics = v; break;
@@ -637,6 +643,9 @@ static int finish(struct tr_opts *o)
 
     if (o->resume && !o->ckpt_dir)
         return ingot_fail(INGOT_E_USAGE, "--resume needs --ckpt-dir (where the checkpoints are)");
+    if (o->resume_from && (o->resume || o->init_from))   /* tr_settings_resolve's too */
+        return ingot_fail(INGOT_E_USAGE, "--resume-from excludes %s: it is the resume, from "
+                          "the checkpoint it names", o->resume ? "--resume" : "--init-from");
     if (o->time_limit > 0.0 && !o->ckpt_dir)
         return ingot_fail(INGOT_E_USAGE, "--time-limit needs --ckpt-dir: the run ends with a "
                           "checkpoint to --resume from");

@@ -69,6 +69,7 @@ struct tr_opts {
     int ckpt_every, ckpt_keep;
     double time_limit;          /* --time-limit in seconds (-1: none) */
     bool resume;
+    const char *resume_from;    /* --resume-from CKPT: resume it into --ckpt-dir (a branch) */
     const char *init_from;      /* --init-from CKPT: weights only, a new run */
     const char *config;         /* --config FILE */
     const char *metrics;

@@ -546,6 +546,38 @@ int main(int argc, char **argv)
     x = F("%s --lr-schedule wsd --cooldown-steps 2 --cooldown 0.2", flags);
     expect("--cooldown and --cooldown-steps", x, 2, "exclude each other", NULL);
 
+    /* 7. --resume-from: a branch of run cb from its step-4 checkpoint into a
+     * directory of its own: the losses of steps 5-10 and the final weights
+     * are the straight run's, bit for bit; the original run's metrics file
+     * is not touched (its path is not inherited) */
+    char *mb_before = tt_slurp(mb);
+    x = F("--resume-from '%s/cb/ckpt-00000004.bin' --ckpt-dir '%s/br' --metrics '%s/br.jsonl'",
+          dir, dir, dir);
+    expect("--resume-from a checkpoint", x, 0, "resumed from", "ckpt-00000010.bin");
+    {
+        struct tt_step st_a[64], st_b[64];
+        int na = tt_read_steps(ma, st_a, 64), nb = tt_read_steps(F("%s/br.jsonl", dir), st_b, 64);
+        bool same = na == STEPS && nb == STEPS - 4;
+        for (int i = 0; same && i < nb; i++)
+            same = st_b[i].step == st_a[i + 4].step && st_b[i].loss == st_a[i + 4].loss &&
+                   st_b[i].lr == st_a[i + 4].lr;
+        printf("%-34s %s (%d steps)\n", "branch = straight run, steps 5-10", same ? "same" :
+               "DIFFER  FAIL", nb);
+        failures += !same;
+    }
+    bool w_same = tt_ckpt_payload_equal(ca, F("%s/br/ckpt-%08d.bin", dir, STEPS));
+    char *mb_after = tt_slurp(mb);
+    bool untouched = mb_before && mb_after && !strcmp(mb_before, mb_after);
+    printf("%-34s %s\n", "branch: final weights, run's metrics", w_same && untouched ? "same" :
+           "DIFFER  FAIL");
+    failures += !(w_same && untouched);
+    free(mb_before);
+    free(mb_after);
+    x = F("--resume-from '%s/cb' --ckpt-dir '%s/br'", dir, dir);
+    expect("--resume-from into a used dir", x, 2, "--resume-from saves its branch into a new", NULL);
+    x = F("--resume-from '%s/cb' --resume --ckpt-dir '%s/br2'", dir, dir);
+    expect("--resume-from with --resume", x, 2, "--resume-from excludes --resume", NULL);
+
     tt_rmtree(dir);
     free(dir);
     free(ids);
