@@ -234,6 +234,53 @@ static int check_damage(const struct pt_opts *o, const struct part *parts, size_
                       not_accepted == 1 ? "it" : "them");
 }
 
+/* Records a part skipped (damage aside: check_damage) and its documents. */
+static void part_skips(const struct manifest *m, uint64_t *skipped, uint64_t *docs)
+{
+    *skipped = 0;
+    *docs = m->total_docs[0] + m->total_docs[1];
+    for (size_t k = 0; k < m->n_inputs; k++)
+        for (size_t j = 0; j < m->inputs[k].n_skips; j++) {
+            int r = pt_reason_parse(m->inputs[k].skips[j].reason);
+            if (r >= 0 && pt_reason_is_skip(r) && !pt_reason_is_damage(r))
+                *skipped += m->inputs[k].skips[j].count;
+        }
+}
+
+/* --max-skip-fraction over the joined dataset, as one conversion would
+ * have applied it: a part whose conversion exited 1 for its skips is
+ * complete, and would otherwise merge without a word. Refused before
+ * anything moves, naming the parts over the fraction. */
+static int check_skip_share(const struct pt_opts *o, const struct part *parts, size_t n)
+{
+    uint64_t skipped = 0, docs = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t s, d;
+        part_skips(parts[i].m, &s, &d);
+        skipped += s;
+        docs += d;
+    }
+    double share = skipped ? (double)skipped / (double)(skipped + docs) : 0.0;
+    if (share <= o->max_skip_fraction)
+        return 0;
+    fprintf(stderr, "ingot-pretok merge: records skipped by part (reasons and first cases in "
+            "each part's manifest: inputs[].skipped, skip_examples):\n");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t s, d;
+        part_skips(parts[i].m, &s, &d);
+        if (s)
+            fprintf(stderr, "  %s: %" PRIu64 " of %" PRIu64 " (%.2f%%)\n", parts[i].dir, s,
+                    s + d, 100.0 * (double)s / (double)(s + d));
+    }
+    return ingot_fail(INGOT_E_INPUT, "merge: %" PRIu64 " of %" PRIu64 " records (%.2f%%) were "
+                      "skipped in the parts, more than --max-skip-fraction %g allows; nothing "
+                      "was moved. If these skips are expected, accept them: merge with "
+                      "--max-skip-fraction %.4g; else fix the inputs or options (e.g. "
+                      "--text-key) and convert the parts again", skipped, skipped + docs,
+                      100.0 * share, o->max_skip_fraction,
+                      share < 0.9999 ? share + 0.0001 : 1.0);
+}
+
 /* The joined manifest, the list of moves, and both written into OUT. */
 static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct move **mv_out,
                 size_t *n_mv)
@@ -499,6 +546,7 @@ int pt_merge(const struct pt_opts *o)
             goto out;
         }
         if ((ret = read_parts(o, parts, n)) || (ret = check_damage(o, parts, n)) ||
+            (ret = check_skip_share(o, parts, n)) ||
             (ret = copy_tokenizer(o->out, &parts[0])) ||
             (ret = plan(o, parts, n, &mv, &n_mv)))
             goto out;

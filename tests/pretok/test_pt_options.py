@@ -74,6 +74,22 @@ _, err = t.run(args + ["--max-skip-fraction", "0.5"], what="accepted")
 _, err = t.run(args, rc=1, what="the default again")
 t.run(base + ["--out", t.path("skips2"), "--max-skip-fraction", "0.4", inp], what="0.4")
 print("--max-skip-fraction: fails at 1%, dataset complete, accepted with 0.5")
+# ... and over a merge's parts: each part accepted its skips (or exited 1 with its part
+# complete); merge applies the fraction to the joined dataset before moving anything
+# (it merged without a word)
+parts = [t.path("sp%d" % k) for k in (1, 2)]
+for k, d in enumerate(parts, 1):
+    t.run(base + ["--out", d, "--threads", "2", "--part", "%d/2" % k, "--max-skip-fraction",
+                  "1", inp], what="part %d" % k)
+merged = t.path("spm")
+_, err = t.run(["merge", merged] + parts, rc=1, what="merge over the fraction")
+T.check("50 of 150 records" in err and "--max-skip-fraction 0.3334" in err and
+        "nothing was moved" in err and not os.path.exists(os.path.join(merged, "manifest.json"))
+        and all(os.path.exists(os.path.join(d, "manifest.json")) for d in parts),
+        "merge over the fraction: %s" % err)
+t.run(["merge", merged, "--max-skip-fraction", "0.34"] + parts, what="merge, accepted")
+t.verify(merged)
+print("merge: the fraction over all parts, refused before moving, accepted with a larger one")
 
 # Progress when stderr is a log (here a pipe): plain lines at the period, no \r redraws;
 # --quiet and INGOT_PRETOK_PROGRESS_S=0 none. Slowed down by the test hooks.
