@@ -224,6 +224,15 @@ int fs_flush(FILE *f)
     return errno ? -errno : -EIO;
 }
 
+void fs_rmdir_made(char **made)
+{
+    size_t n = 0;
+    while (made && made[n])
+        n++;
+    while (n-- > 0)
+        (void)rmdir(made[n]);
+}
+
 int fs_stdout_status(const char *prog)
 {
     int e = fs_flush(stdout);

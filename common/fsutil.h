@@ -58,6 +58,9 @@ int fs_mkdir_p(const char *path);
  * not in it). *leaf (when not NULL): path itself was made by this call. */
 int fs_mkdir_p_made(const char *path, char ***made, bool *leaf);
 void fs_free_list(char **list);   /* accepts NULL */
+/* Undo fs_mkdir_p_made() after a failure: rmdir the directories of made,
+ * newest first; one that is not empty stays (so does every one above it). */
+void fs_rmdir_made(char **made);
 /* The cap of fs_read_all(): no input Ingot reads whole (manifest.json,
  * SentencePiece .model, state files) is near it, and jansson needs several
  * times a manifest's size in memory while parsing it. */

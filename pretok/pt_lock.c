@@ -124,9 +124,6 @@ void pt_lock_release(int fd)
 void pt_out_abandon(const char *out, char **made, bool out_made, int lock,
                     const char *const *ours, size_t n_ours)
 {
-    size_t n = 0;
-    while (made && made[n])
-        n++;
     DIR *d = out_made ? opendir(out) : NULL;
     bool only_ours = d != NULL;
     struct dirent *de;
@@ -146,7 +143,6 @@ void pt_out_abandon(const char *out, char **made, bool out_made, int lock,
     }
     /* OUT (empty now, when it was only ours), then the parents this run
      * made; rmdir leaves any that is not empty */
-    for (size_t k = n; k-- > 0;)
-        (void)rmdir(made[k]);
+    fs_rmdir_made(made);
     pt_lock_release(lock);
 }

@@ -320,7 +320,7 @@ int tr_export_main(int argc, char **argv)
         return err;
     struct tr_ckpt_state st;
     float *params = NULL;
-    char *path = NULL, *tok_path = NULL;
+    char *path = NULL, *tok_path = NULL, **made = NULL;
     struct ingot_spm *spm = NULL;
     if ((err = tr_export_load(o.ckpt, &st, &params, &path)))
         goto out;
@@ -370,7 +370,7 @@ int tr_export_main(int argc, char **argv)
     free(lock);
     if (err)
         goto out;
-    if ((err = fs_mkdir_p(o.out)))
+    if ((err = fs_mkdir_p_made(o.out, &made, NULL)))
         goto out;
     int stale = 0;
     if ((err = fs_remove_stale_temps(o.out, export_temp_owner, false, "--out", "export",
@@ -404,6 +404,9 @@ int tr_export_main(int argc, char **argv)
         err = ingot_fail(e, "standard output: cannot write the summary: %s (a full disk or a "
                          "closed pipe?); the export in %s is complete", strerror(-e), o.out);
 out:
+    if (err)   /* the folders this export made, when nothing is in them */
+        fs_rmdir_made(made);
+    fs_free_list(made);
     free(params);
     free(path);
     free(tok_path);

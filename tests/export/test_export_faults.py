@@ -81,6 +81,20 @@ with tempfile.TemporaryDirectory() as tmp:
         check(rc == 0 and main in os.listdir(out), "%s, again: exit %d: %s" % (what, rc, err))
         print("%s: exit 1, named, no %s; the export again completes" % (what, main))
 
+    # a failed export into folders it made itself leaves none of them behind (an empty
+    # --out stayed); a folder that was there stays
+    made = p("made", "deep")
+    rc, err = run(["export", ck, "--format", "llmc", "--out", made],
+                  fault(path="model.bin", after_bytes=0))
+    check(rc == 1 and not os.path.exists(p("made")), "a failed export into new folders: "
+          "exit %d, left %s: %s" % (rc, os.path.exists(p("made")), err))
+    os.mkdir(p("there"))
+    rc, err = run(["export", ck, "--format", "llmc", "--out", p("there")],
+                  fault(path="model.bin", after_bytes=0))
+    check(rc == 1 and os.path.isdir(p("there")), "a failed export into an existing folder: "
+          "exit %d, folder gone" % rc)
+    print("a failed export removes the empty folders it made, keeps one that was there")
+
     # SIGTERM in the middle of tokenizer.json: the export dies of it, and
     # its handler removes the temporary file (it missed tokenizer.json's)
     out = p("sig")
