@@ -35,7 +35,7 @@ ls -l "$out/corpus"
 
 say "SentencePiece model (unigram, 4096 pieces)"
 if [ ! -f "$out/tok.model" ]; then
-    "$here/scripts/train-tokenizer.sh" --vocab 4096 --type unigram --sample-mb 3 \
+    INGOT_PRETOK=$pretok "$here/scripts/train-tokenizer.sh" --vocab 4096 --type unigram --sample-mb 3 \
         --out "$out/tok" "$out/corpus"
 fi
 

@@ -40,12 +40,16 @@
 # Any other spm_train flag: --spm-arg --flag=value (repeatable; given last,
 # so it also overrides the flags above).
 #
-# Environment: INGOT_PRETOK (default build/pretok/ingot-pretok), SPM_TRAIN
+# Environment: INGOT_PRETOK (default: ingot-pretok on PATH, else the newest
+# build*/pretok/ingot-pretok of this checkout), SPM_TRAIN
 # (default spm_train on PATH), PYTHON (for the fallback trainer).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PRETOK=${INGOT_PRETOK:-$ROOT/build/pretok/ingot-pretok}
+# an installed one, else the most recently built one of this checkout (any build dir)
+PRETOK=${INGOT_PRETOK:-$(command -v ingot-pretok ||
+                         ls -t "$ROOT"/build*/pretok/ingot-pretok 2>/dev/null | head -1 || true)}
+PRETOK=${PRETOK:-$ROOT/build/pretok/ingot-pretok}
 SPM_TRAIN=${SPM_TRAIN:-$(command -v spm_train || true)}
 OUT=
 VOCAB=32000
@@ -84,7 +88,8 @@ if [ -z "$OUT" ] || [ $# -eq 0 ]; then
     exit 2
 fi
 if [ ! -x "$PRETOK" ]; then
-    echo "train-tokenizer: $PRETOK not found; build first or set INGOT_PRETOK" >&2
+    echo "train-tokenizer: $PRETOK not found (nor ingot-pretok on PATH or in $ROOT/build*/);" \
+         "build first (scripts/setup.sh && ninja -C build) or set INGOT_PRETOK" >&2
     exit 1
 fi
 case "$TYPE" in unigram|bpe) ;; *) echo "train-tokenizer: --type unigram or bpe" >&2; exit 2 ;; esac
