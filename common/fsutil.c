@@ -243,7 +243,28 @@ int fs_stdout_status(const char *prog)
     return 1;
 }
 
+struct pieces {
+    const struct fs_piece *p;
+    size_t n;
+};
+
+static int write_pieces(int fd, const char *tmp, void *arg)
+{
+    const struct pieces *ps = arg;
+    int ret = 0;
+    for (size_t i = 0; i < ps->n && !ret; i++)
+        ret = fs_write_full(fd, ps->p[i].buf, ps->p[i].len, tmp);
+    return ret;
+}
+
 int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size_t n)
+{
+    struct pieces ps = { pieces, n };
+    return fs_write_atomic_with(path, write_pieces, &ps);
+}
+
+int fs_write_atomic_with(const char *path, int (*fill)(int fd, const char *tmp, void *arg),
+                         void *arg)
 {
     char *tmp = fs_temp_path(path);
     if (!tmp)
@@ -258,9 +279,7 @@ int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size
         free(tmp);
         return -e;
     }
-    int ret = 0;
-    for (size_t i = 0; i < n && !ret; i++)
-        ret = fs_write_full(fd, pieces[i].buf, pieces[i].len, tmp);
+    int ret = fill(fd, tmp, arg);
     if (!ret && fsync(fd) != 0) {
         int e = errno;
         ret = ingot_fail(-e, "%s: fsync failed: %s", tmp, strerror(e));

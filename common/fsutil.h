@@ -27,6 +27,11 @@ char *fs_temp_path(const char *path);
  * rename, fsync dir; on failure the temp file is removed and path is left as
  * it was. Returns 0 or -errno (message names the path). */
 int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size_t n);
+/* The same for a file too large to hold: fill(fd, tmp, arg) writes it to
+ * the temp file's fd (named tmp in its messages); a nonzero return from it
+ * leaves path as it was. */
+int fs_write_atomic_with(const char *path, int (*fill)(int fd, const char *tmp, void *arg),
+                         void *arg);
 /* fs_write_atomic_pieces() with one piece. */
 int fs_write_atomic(const char *path, const void *buf, size_t len);
 /* Flush f and report whether everything written to it arrived: 0, or

@@ -17,13 +17,10 @@ struct tr_metrics {
     char *path;
 };
 
-/* What a metrics file may be: a regular file (read back on --resume, at most
- * METRICS_MAX bytes: about 5M steps of records), a character device such as
- * /dev/null (written, never read or replaced), or not there yet. A FIFO
- * would block the open, a directory cannot be written. *regular tells the
- * first case. */
-#define METRICS_MAX ((size_t)1 << 30)
-
+/* What a metrics file may be: a regular file (read back on --resume, a line
+ * at a time, whatever its size), a character device such as /dev/null
+ * (written, never read or replaced), or not there yet. A FIFO would block
+ * the open, a directory cannot be written. *regular tells the first case. */
 static int check_path(const char *path, bool *regular)
 {
     struct stat sb;
@@ -39,68 +36,126 @@ static int check_path(const char *path, bool *regular)
     return 0;
 }
 
+/* One pass of keep_until() over the file, into the temp file of its
+ * replacement (fd) and path.dropped. */
+struct keep {
+    const char *path;
+    FILE *in;
+    int64_t max_step;
+    char *dropped_path;
+    FILE *dropped;      /* opened at the first line that goes */
+    size_t moved, kept;
+};
+
+/* Ingot's records are a few hundred bytes; a longer line is not one of
+ * them (a file named by mistake), and reading it whole would hold it. */
+#define METRICS_LINE_MAX ((size_t)1 << 20)
+
+/* The next line of f into *line (with its '\n', if any; NUL-terminated),
+ * at most METRICS_LINE_MAX bytes: its length, 0 at the end, -1 when
+ * longer. */
+static ssize_t read_line(FILE *f, char **line, size_t *cap)
+{
+    size_t len = 0;
+    for (;;) {
+        if (*cap - len < 4096) {
+            size_t nc = *cap ? 2 * *cap : 8192;
+            char *p = len >= METRICS_LINE_MAX ? NULL : realloc(*line, nc);
+            if (!p)
+                return -1;
+            *line = p;
+            *cap = nc;
+        }
+        if (!fgets(*line + len, (int)(*cap - len), f))
+            return (ssize_t)len;
+        len += strlen(*line + len);
+        if (len && (*line)[len - 1] == '\n')
+            return (ssize_t)len;
+    }
+}
+
+static int keep_fill(int fd, const char *tmp, void *arg)
+{
+    struct keep *k = arg;
+    char *line = NULL, buf[1 << 16];
+    size_t cap = 0, used = 0;
+    ssize_t n;
+    int err = 0;
+    errno = 0;
+    while (!err && (n = read_line(k->in, &line, &cap)) > 0) {
+        size_t len = (size_t)n - (line[n - 1] == '\n');   /* a torn last line has none */
+        json_t *j = json_loadb(line, len, 0, NULL);
+        json_t *s = j ? json_object_get(j, "step") : NULL;
+        bool keep = s && json_is_integer(s) && json_integer_value(s) <= k->max_step;
+        json_decref(j);
+        if (!len)
+            continue;
+        line[len] = '\n';
+        if (!keep) {   /* copied before the cut: a failure loses nothing */
+            if (!k->dropped && !(k->dropped = fopen(k->dropped_path, "a")))
+                err = ingot_fail(-errno, "%s: cannot keep the metrics records this run "
+                                 "replaces: %s; nothing was changed in %s", k->dropped_path,
+                                 strerror(errno), k->path);
+            else if (fwrite(line, 1, len + 1, k->dropped) != len + 1)
+                err = ingot_fail(-EIO, "%s: cannot write the metrics records this run "
+                                 "replaces; nothing was changed in %s", k->dropped_path, k->path);
+            k->moved++;
+            continue;
+        }
+        k->kept++;
+        if (used + len + 1 > sizeof(buf)) {
+            err = fs_write_full(fd, buf, used, tmp);
+            used = 0;
+        }
+        if (!err && len + 1 > sizeof(buf))
+            err = fs_write_full(fd, line, len + 1, tmp);
+        else if (!err) {
+            memcpy(buf + used, line, len + 1);
+            used += len + 1;
+        }
+    }
+    if (!err && n < 0)
+        err = ingot_fail(INGOT_E_FORMAT, "%s: a line longer than %zu KiB (after %zu records): "
+                         "not a metrics file of ingot-train; nothing was changed; name another "
+                         "--metrics", k->path, METRICS_LINE_MAX >> 10, k->moved + k->kept);
+    if (!err && ferror(k->in))
+        err = ingot_fail(-EIO, "%s: cannot read the metrics file: %s", k->path,
+                         strerror(errno ? errno : EIO));
+    if (!err && used)
+        err = fs_write_full(fd, buf, used, tmp);
+    if (!err && k->dropped && fs_flush(k->dropped))
+        err = ingot_fail(-EIO, "%s: cannot write the metrics records this run replaces; "
+                         "nothing was changed in %s", k->dropped_path, k->path);
+    free(line);
+    return err;
+}
+
 /* Keep the lines of path whose "step" is <= max_step (none: max_step < 0)
  * and append the others to path.dropped, so that a run never erases what
  * another wrote (a branch resumed from a copied --ckpt-dir names the
  * original run's file: its later steps were cut away for good). *moved
- * gets how many lines went. */
+ * gets how many lines went. One line at a time: a run of millions of steps
+ * holds no more than its longest line. */
 static int keep_until(const char *path, int64_t max_step, size_t *moved)
 {
-    char *buf, *dropped_path = NULL;
-    size_t len;
     *moved = 0;
-    int err = fs_read_capped(path, "metrics file", METRICS_MAX, &buf, &len);
-    if (err == -ENOENT) {
-        ingot_clear_err();
-        return 0;
-    }
-    if (err)
-        return err;
-    char *out = malloc(len + 1), *gone = malloc(len + 1);
-    size_t olen = 0, glen = 0;
-    if (!out || !gone) {
-        free(out);
-        free(gone);
-        free(buf);
-        return ingot_oom("metrics lines kept on resume", 2 * (len + 1));
-    }
-    for (char *line = buf, *end; line < buf + len; line = end + 1) {
-        end = memchr(line, '\n', (size_t)(buf + len - line));
-        if (!end)
-            end = buf + len;   /* a torn last line: kept only if it parses */
-        json_t *j = json_loadb(line, (size_t)(end - line), 0, NULL);
-        json_t *s = j ? json_object_get(j, "step") : NULL;
-        bool keep = s && json_is_integer(s) && json_integer_value(s) <= max_step;
-        char *to = keep ? out : gone;
-        size_t *n = keep ? &olen : &glen;
-        if (end > line) {
-            memcpy(to + *n, line, (size_t)(end - line));
-            *n += (size_t)(end - line);
-            to[(*n)++] = '\n';
-            *moved += !keep;
-        }
-        json_decref(j);
-    }
-    if (glen) {   /* first the copy, then the cut: a failure loses nothing */
-        size_t plen = strlen(path) + sizeof(".dropped");
-        FILE *f = NULL;
-        if (!(dropped_path = malloc(plen)))
-            err = ingot_oom("metrics path", plen);
-        else if (snprintf(dropped_path, plen, "%s.dropped", path), !(f = fopen(dropped_path, "a")))
-            err = ingot_fail(-errno, "%s: cannot keep the metrics records this run replaces: %s; "
-                             "nothing was changed in %s", dropped_path, strerror(errno), path);
-        else if (fwrite(gone, 1, glen, f) != glen || fs_flush(f))
-            err = ingot_fail(-EIO, "%s: cannot write the metrics records this run replaces; "
-                             "nothing was changed in %s", dropped_path, path);
-        if (f && fclose(f) && !err)
-            err = ingot_fail(-EIO, "%s: cannot write: %s", dropped_path, strerror(errno));
-    }
+    struct keep k = { .path = path, .max_step = max_step };
+    if (!(k.in = fopen(path, "r")))
+        return errno == ENOENT ? 0 : ingot_fail(-errno, "%s: cannot read the metrics file: %s",
+                                                path, strerror(errno));
+    size_t plen = strlen(path) + sizeof(".dropped");
+    int err = 0;
+    if (!(k.dropped_path = malloc(plen)))
+        err = ingot_oom("metrics path", plen);
+    else
+        snprintf(k.dropped_path, plen, "%s.dropped", path);
     if (!err)
-        err = fs_write_atomic(path, out, olen);
-    free(dropped_path);
-    free(out);
-    free(gone);
-    free(buf);
+        err = fs_write_atomic_with(path, keep_fill, &k);
+    if (k.dropped && fclose(k.dropped) && !err)
+        err = ingot_fail(-EIO, "%s: cannot write: %s", k.dropped_path, strerror(errno));
+    fclose(k.in);
+    free(k.dropped_path);
+    *moved = k.moved;
     return err;
 }
 

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -577,6 +578,25 @@ int main(int argc, char **argv)
     expect("--resume-from into a used dir", x, 2, "--resume-from saves its branch into a new", NULL);
     x = F("--resume-from '%s/cb' --resume --ckpt-dir '%s/br2'", dir, dir);
     expect("--resume-from with --resume", x, 2, "--resume-from excludes --resume", NULL);
+
+    /* a --metrics file that is not one (a 2 MiB line): refused and left as it
+     * was, not read whole into memory (metrics.c reads a line at a time) */
+    {
+        char *junk = F("%s/junk.jsonl", dir);
+        size_t jn = (size_t)2 << 20;
+        char *jb = malloc(jn);
+        CHECK(jb);
+        memset(jb, 'x', jn);
+        CHECK_OK(fs_write_atomic(junk, jb, jn));
+        free(jb);
+        x = F("--synthetic --vocab 64 --model tiny --steps 1 --val-every 0 --metrics '%s'", junk);
+        expect("--metrics not a metrics file", x, 1, "a line longer than 1024 KiB",
+               "nothing was changed");
+        struct stat jsb;
+        bool kept_junk = stat(junk, &jsb) == 0 && (size_t)jsb.st_size == jn;
+        printf("%-34s %s\n", "--metrics junk left as it was", kept_junk ? "ok" : "FAIL");
+        failures += !kept_junk;
+    }
 
     tt_rmtree(dir);
     free(dir);
