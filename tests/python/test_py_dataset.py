@@ -202,6 +202,18 @@ def main():
         fail("a missing dataset opened")
     except ingot.FormatError as e:
         check("manifest.json" in str(e), str(e))
+    # more shards than the process may map (3 mappings each): refused before any is
+    # opened, naming vm.max_map_count (the opens failed midway with a bare ENOMEM)
+    from ingot.dataset import _check_map_budget, MAPS_PER_SHARD, MAP_RESERVE
+    _check_map_budget(d, 100, limit=65530, used=500)
+    try:
+        _check_map_budget(d, 21000, limit=65530, used=2000)
+        fail("21000 shards within a map count of 65530")
+    except ingot.IngotError as e:
+        check("vm.max_map_count" in str(e) and "21000 shards" in str(e) and
+              "sysctl -w vm.max_map_count=131072" in str(e), str(e))
+    n_ok = (65530 - 2000 - MAP_RESERVE) // MAPS_PER_SHARD
+    _check_map_budget(d, n_ok, limit=65530, used=2000)   # exactly at the limit: opens
     # a file where the directory belongs: FormatError, not a raw NotADirectoryError
     for f in ("manifest.json", sorted(x for x in os.listdir(d) if x.endswith(".tok"))[0]):
         try:

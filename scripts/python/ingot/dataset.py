@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from . import xxh3
-from .errors import FormatError
+from .errors import FormatError, IngotError
 from .shard import SPLITS, Shard
 
 _HEADER_FIELDS = {"tokens": "tokens_checksum", "index": "index_checksum",
@@ -80,6 +80,7 @@ class Dataset:
         self.bos_id, self.eos_id = int(tok.get("bos_id", -1)), int(tok.get("eos_id", -1))
         self.pad_id, self.unk_id = int(tok.get("pad_id", -1)), int(tok.get("unk_id", -1))
         per_split = {name: [] for name in SPLITS}
+        _check_map_budget(self.path, len(m.get("shards", [])))
         for entry in m.get("shards", []):
             name = entry.get("file", "")
             if os.path.basename(name) != name or not name.endswith(".tok"):
@@ -222,6 +223,37 @@ class Dataset:
     def __repr__(self):
         return "Dataset(%r, train=%d tokens, val=%d tokens, vocab=%d)" % (
             self.path, self.n_tokens("train"), self.n_tokens("val"), self.vocab_size)
+
+
+# numpy maps each of a shard's three sections apart (tokens, index, provenance)
+MAPS_PER_SHARD = 3
+MAP_RESERVE = 1024   # left for the interpreter, numpy, torch and the program
+
+
+def _check_map_budget(path, n_shards, limit=None, used=None):
+    """Every shard of an open dataset stays mapped, MAPS_PER_SHARD mappings each; past
+    vm.max_map_count the opens fail midway with a bare 'Cannot allocate memory' (or
+    later, in torch's own allocations). Refuse first, saying what to raise, as the C
+    readers do (common/dataset.c). limit, used: for tests (default: /proc)."""
+    try:
+        if limit is None:
+            with open("/proc/sys/vm/max_map_count") as f:
+                limit = int(f.read())
+        if used is None:
+            with open("/proc/self/maps", "rb") as f:
+                used = sum(1 for _ in f)
+    except (OSError, ValueError):
+        return   # no such limit to check against
+    need = n_shards * MAPS_PER_SHARD + used + MAP_RESERVE
+    if need <= limit:
+        return
+    advise = (need + 65535) // 65536 * 65536
+    raise IngotError("%s: %d shards, mapped %d times each while the dataset is open, but this "
+                     "process may hold only %d memory mappings (vm.max_map_count; %d in use, "
+                     "%d kept for the program): raise the limit to at least %d (as root: "
+                     "sysctl -w vm.max_map_count=%d), or convert the corpus again with a larger "
+                     "--shard-tokens" % (path, n_shards, MAPS_PER_SHARD, limit, used,
+                                         MAP_RESERVE, need, advise))
 
 
 def open_dataset(path, verify=False):
