@@ -560,7 +560,7 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     const char *from = resume_path ? resume_path : init_path;
     if (from && (err = ckpt_settings(from, &ck_root, &ck))) {
         if (resume_path)   /* a damaged newest checkpoint: say what to do */
-            err = tr_ckpt_resume_failed(ckdir, resume_path, err);
+            err = tr_ckpt_resume_failed(rfrom ? NULL : ckdir, resume_path, err);
         goto fail;
     }
     if (ck) {
