@@ -583,6 +583,25 @@ int main(int argc, char **argv)
     failures += !(w_same && untouched);
     free(mb_before);
     free(mb_after);
+    /* a branch killed before its first save: --resume is refused, saying how
+     * to start the branch again (before: it trained from step 0 with new
+     * weights, from the branch's settings alone), and that command repeats
+     * the branch */
+    {
+        char *bk = F("%s/brk", dir);
+        CHECK_OK(fs_mkdir_p(bk));
+        s = tt_slurp(F("%s/br/config.json", dir));
+        CHECK(s && strstr(s, "\"resume-from\""));
+        CHECK_OK(fs_write_atomic(F("%s/config.json", bk), s, strlen(s)));
+        free(s);
+        x = F("--ckpt-dir '%s' --resume --metrics '%s/brk.jsonl'", bk, dir);
+        expect("branch: --resume before a save", x, 2, "is that of a branch from",
+               F("ingot-train --config %s/config.json --ckpt-dir %s", bk, bk));
+        x = F("--config '%s/config.json' --ckpt-dir '%s' --metrics '%s/brk.jsonl'", bk, bk, dir);
+        expect("branch started again", x, 0, "resumed from", "ckpt-00000010.bin");
+        same_steps("branch again = branch", F("%s/br.jsonl", dir), F("%s/brk.jsonl", dir),
+                   STEPS - 4);
+    }
     x = F("--resume-from '%s/cb' --ckpt-dir '%s/br'", dir, dir);
     expect("--resume-from into a used dir", x, 2, "--resume-from saves its branch into a new", NULL);
     x = F("--resume-from '%s/cb' --resume --ckpt-dir '%s/br2'", dir, dir);
