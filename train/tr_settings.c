@@ -546,6 +546,11 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     }
     const char *v;
 #define PICK(key) ((v = tr_optlist_get(cl, key)) ? v : tr_optlist_get(cfg, key))
+    /* a branch's config.json as the --config of a --resume (a job script's
+     * fixed flags): the branch's own checkpoints go on, and where it began
+     * is moot (before its first save its config.json says what to do) */
+    if (on(PICK("resume")) && !tr_optlist_get(cl, "resume-from"))
+        tr_optlist_remove(cfg, "resume-from");
     const char *ckdir = PICK("ckpt-dir"), *init = PICK("init-from"), *rfrom = PICK("resume-from");
     bool resume = on(PICK("resume"));
 #undef PICK

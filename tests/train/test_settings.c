@@ -601,6 +601,12 @@ int main(int argc, char **argv)
         expect("branch started again", x, 0, "resumed from", "ckpt-00000010.bin");
         same_steps("branch again = branch", F("%s/br.jsonl", dir), F("%s/brk.jsonl", dir),
                    STEPS - 4);
+        /* its config.json as a job script's --config with --resume: the
+         * branch's own checkpoints go on (not '--resume-from excludes
+         * --resume', a flag never typed) */
+        x = F("--config '%s/config.json' --ckpt-dir '%s' --resume", bk, bk);
+        expect("branch: --config its config.json --resume", x, 0, "resumed from",
+               F("%s/ckpt-00000010.bin", bk));
     }
     x = F("--resume-from '%s/cb' --ckpt-dir '%s/br'", dir, dir);
     expect("--resume-from into a used dir", x, 2, "--resume-from saves its branch into a new", NULL);
