@@ -80,8 +80,8 @@ int main(int argc, char **argv)
         ret = pt_convert(&o, &interrupted);
         break;
     }
-    if (!ret)
-        return 0;
+    if (!ret)   /* import-bin writes only its --help to standard output */
+        return o.cmd == PT_CMD_IMPORT ? fs_stdout_status("ingot-pretok") : 0;
     fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg_for(ret));
     const int status = ret == INGOT_E_INTERRUPTED ? (interrupted == SIGTERM ? 143 : 130)
                        : ret == INGOT_E_USAGE ? 2 : 1;

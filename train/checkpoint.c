@@ -467,15 +467,31 @@ int tr_ckpt_resume_failed(const char *dir, const char *path, int err)
     snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
     int64_t *steps;
     size_t n;
+    /* --resume-from names a checkpoint of another run's directory (this
+     * run's --ckpt-dir, if any, holds none): the one before is its
+     * neighbour there */
+    char *own = NULL;
+    if (!dir) {
+        size_t k = (size_t)(fs_basename(path) - path);   /* "a/ckpt-..." -> "a" */
+        if (!(own = k ? strndup(path, k > 1 ? k - 1 : k) : strdup(".")))
+            return ingot_fail(err, "%s", m);
+    }
     /* the newest checkpoint below path's step */
     int64_t latest = parse_name(fs_basename(path));
-    if (!list_steps(dir, &steps, &n)) {
+    if (!list_steps(dir ? dir : own, &steps, &n)) {
         for (size_t i = n; i-- > 0 && !prev;)
             if (steps[i] < latest)
-                prev = ckpt_path(dir, steps[i]);
+                prev = ckpt_path(dir ? dir : own, steps[i]);
         free(steps);
     }
-    if (prev)
+    free(own);
+    if (!dir && prev)
+        err = ingot_fail(err, "%s. --resume-from names it: branch from the checkpoint before "
+                         "it, %s, or restore it from a copy", m, prev);
+    else if (!dir)
+        err = ingot_fail(err, "%s. --resume-from names it: restore it from a copy, or branch "
+                         "from another checkpoint of its run", m);
+    else if (prev)
         err = ingot_fail(err, "%s. It is the newest checkpoint of --ckpt-dir %s: move it out of "
                          "that directory and --resume continues from the one before, %s (or "
                          "restore it from a copy)", m, dir, prev);

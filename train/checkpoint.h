@@ -153,7 +153,9 @@ void tr_ckpt_dir_abandon(const char *dir, int fd);
  * damaged file (INGOT_E_FORMAT, _CORRUPT, _CHECKSUM, _TRUNCATED) gets what
  * to do appended to its message: move it out of dir to resume from the
  * checkpoint before it (named), or restore it. Other codes are returned as
- * they are. */
+ * they are. dir NULL: path was named by --resume-from (the run's own
+ * --ckpt-dir holds none of it); the advice names the checkpoint before it in
+ * path's own directory. */
 int tr_ckpt_resume_failed(const char *dir, const char *path, int err);
 
 /* Remove all but the newest keep checkpoints of dir (keep >= 1); one that

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "ingot_err.h"
@@ -51,27 +52,35 @@ struct keep {
  * them (a file named by mistake), and reading it whole would hold it. */
 #define METRICS_LINE_MAX ((size_t)1 << 20)
 
-/* The next line of f into *line (with its '\n', if any; NUL-terminated),
- * at most METRICS_LINE_MAX bytes: its length, 0 at the end, -1 when
- * longer. */
+/* The next line of f into *line (with its '\n', if any; NUL-terminated;
+ * NUL bytes inside are kept, so that such a line goes to FILE.dropped as it
+ * was and never runs into the next one): its length, 0 at the end,
+ * -EFBIG when more than METRICS_LINE_MAX bytes come before its '\n',
+ * -ENOMEM. */
 static ssize_t read_line(FILE *f, char **line, size_t *cap)
 {
     size_t len = 0;
-    for (;;) {
-        if (*cap - len < 4096) {
+    int c;
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (c != '\n' && len == METRICS_LINE_MAX)
+            return -EFBIG;
+        if (len + 2 > *cap) {   /* room for c and the NUL */
             size_t nc = *cap ? 2 * *cap : 8192;
-            char *p = len >= METRICS_LINE_MAX ? NULL : realloc(*line, nc);
+            if (nc > METRICS_LINE_MAX + 2)
+                nc = METRICS_LINE_MAX + 2;
+            char *p = realloc(*line, nc);
             if (!p)
-                return -1;
+                return -ENOMEM;
             *line = p;
             *cap = nc;
         }
-        if (!fgets(*line + len, (int)(*cap - len), f))
-            return (ssize_t)len;
-        len += strlen(*line + len);
-        if (len && (*line)[len - 1] == '\n')
-            return (ssize_t)len;
+        (*line)[len++] = (char)c;
+        if (c == '\n')
+            break;
     }
+    if (len)
+        (*line)[len] = '\0';
+    return (ssize_t)len;
 }
 
 static int keep_fill(int fd, const char *tmp, void *arg)
@@ -114,7 +123,9 @@ static int keep_fill(int fd, const char *tmp, void *arg)
             used += len + 1;
         }
     }
-    if (!err && n < 0)
+    if (!err && n == -ENOMEM)
+        err = ingot_oom("a line of the metrics file", METRICS_LINE_MAX);
+    else if (!err && n < 0)
         err = ingot_fail(INGOT_E_FORMAT, "%s: a line longer than %zu KiB (after %zu records): "
                          "not a metrics file of ingot-train; nothing was changed; name another "
                          "--metrics", k->path, METRICS_LINE_MAX >> 10, k->moved + k->kept);
@@ -149,10 +160,23 @@ static int keep_until(const char *path, int64_t max_step, size_t *moved)
         err = ingot_oom("metrics path", plen);
     else
         snprintf(k.dropped_path, plen, "%s.dropped", path);
+    struct stat before, orig, now;
+    bool existed = !err && stat(k.dropped_path, &before) == 0;
+    if (!err && fstat(fileno(k.in), &orig) != 0)
+        err = ingot_fail(-errno, "%s: cannot read the metrics file: %s", path, strerror(errno));
     if (!err)
         err = fs_write_atomic_with(path, keep_fill, &k);
     if (k.dropped && fclose(k.dropped) && !err)
         err = ingot_fail(-EIO, "%s: cannot write: %s", k.dropped_path, strerror(errno));
+    else if (k.dropped && err && stat(path, &now) == 0 && now.st_ino == orig.st_ino &&
+             now.st_dev == orig.st_dev) {
+        /* path is as it was (not replaced): so is path.dropped, or a second
+         * try would copy the same records there again */
+        if (existed)
+            (void)truncate(k.dropped_path, before.st_size);
+        else
+            (void)unlink(k.dropped_path);
+    }
     fclose(k.in);
     free(k.dropped_path);
     *moved = k.moved;

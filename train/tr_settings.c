@@ -135,6 +135,13 @@ static json_t *settings_obj(const struct tr_opts *o, bool chosen_only)
         json_decref(j);
         return NULL;
     }
+    /* a branch's config.json names where it starts (the checkpoint, not a
+     * directory whose newest moves on): the run it repeats is that branch */
+    if (chosen_only && o->resume_from && o->resume_path &&
+        set_path(j, "resume-from", o->resume_path)) {
+        json_decref(j);
+        return NULL;
+    }
     return j;
 }
 
@@ -539,6 +546,11 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     }
     const char *v;
 #define PICK(key) ((v = tr_optlist_get(cl, key)) ? v : tr_optlist_get(cfg, key))
+    /* a branch's config.json as the --config of a --resume (a job script's
+     * fixed flags): the branch's own checkpoints go on, and where it began
+     * is moot (before its first save its config.json says what to do) */
+    if (on(PICK("resume")) && !tr_optlist_get(cl, "resume-from"))
+        tr_optlist_remove(cfg, "resume-from");
     const char *ckdir = PICK("ckpt-dir"), *init = PICK("init-from"), *rfrom = PICK("resume-from");
     bool resume = on(PICK("resume"));
 #undef PICK
@@ -560,7 +572,7 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     const char *from = resume_path ? resume_path : init_path;
     if (from && (err = ckpt_settings(from, &ck_root, &ck))) {
         if (resume_path)   /* a damaged newest checkpoint: say what to do */
-            err = tr_ckpt_resume_failed(ckdir, resume_path, err);
+            err = tr_ckpt_resume_failed(rfrom ? NULL : ckdir, resume_path, err);
         goto fail;
     }
     if (ck) {
@@ -576,10 +588,17 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         base->origin = origin;
         origin = NULL;
         /* a branch writes its own metrics, never into the run it came from
-         * (whose later records a resume would move to FILE.dropped) */
-        if (rfrom)
+         * (whose later records a resume would move to FILE.dropped); put
+         * back for the note on a --metrics given (not "checkpoint: unset") */
+        json_t *met = rfrom ? json_incref(json_object_get(ck, "metrics")) : NULL;
+        if (met)
             json_object_del(ck, "metrics");
-        if ((err = json_to_list(ck, base, false, resume_path ? NULL : shape)))
+        err = json_to_list(ck, base, false, resume_path ? NULL : shape);
+        if (met && (tr_optlist_get(cl, "metrics") || tr_optlist_get(cfg, "metrics")))
+            json_object_set_new(ck, "metrics", met);
+        else
+            json_decref(met);
+        if (err)
             goto fail;
     }
     /* --resume before the first checkpoint was written (the run was killed
@@ -592,7 +611,16 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
          * are never empty) must not start some other run in their place */
         if (!err && base->n == 0)
             err = ingot_fail(INGOT_E_USAGE, "%s: empty", cj);
-        if (err)
+        /* a branch killed before its first save: from these settings alone
+         * --resume would train it from step 0 with fresh weights */
+        const char *bf = err ? NULL : tr_optlist_get(base, "resume-from");
+        if (bf)
+            err = ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s holds no checkpoint yet, and its "
+                             "config.json is that of a branch from %s (--resume-from) that "
+                             "saved none: --resume would start it from step 0 with new "
+                             "weights. Start the branch again: ingot-train --config %s "
+                             "--ckpt-dir %s (and its --metrics)", ckdir, bf, cj, ckdir);
+        else if (err)
             err = ingot_fail(err, "%s. It holds the settings --resume starts the run of "
                              "--ckpt-dir %s again from (it wrote no checkpoint yet): repair "
                              "it, or remove it and give the run's settings as flags",

@@ -242,11 +242,13 @@ static void lr_jump_note(struct run *r, const struct tr_schedule *was, int64_t s
 static int restore(struct run *r, const char *path, float *params, float **m, float **v)
 {
     const struct tr_opts *o = r->o;
+    /* --resume-from's checkpoint is not among this run's (checkpoint.h) */
+    const char *own_dir = o->resume_from ? NULL : o->ckpt_dir;
     struct tr_ckpt_state st;
     char *section = NULL;
     int err;
     if ((err = tr_ckpt_read_state(path, &st)))
-        return tr_ckpt_resume_failed(o->ckpt_dir, path, err);
+        return tr_ckpt_resume_failed(own_dir, path, err);
     if ((err = check_resume(r, path, &st, false)))
         return err;
     *m = malloc(r->n_params * sizeof(float));
@@ -254,7 +256,7 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
     if (!*m || !*v)
         return ingot_oom("AdamW state of the checkpoint", 2 * r->n_params * sizeof(float));
     if ((err = tr_ckpt_read_tensors(path, r->n_params, params, *m, *v)))
-        return tr_ckpt_resume_failed(o->ckpt_dir, path, err);
+        return tr_ckpt_resume_failed(own_dir, path, err);
     /* a mixture's per-source positions live in the settings section */
     bool reweighted = false;
     struct tr_schedule was;
@@ -266,7 +268,7 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         have_was = tr_settings_schedule(section, &was) == 0;
     free(section);
     if (err)
-        return tr_ckpt_resume_failed(o->ckpt_dir, path, err);
+        return tr_ckpt_resume_failed(own_dir, path, err);
     if ((err = tr_loader_set_pos(r->loader, &st.pos)))
         return err;
     r->start_step = (int64_t)st.step;

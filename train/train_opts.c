@@ -303,6 +303,20 @@ const char *tr_optlist_get(const struct tr_optlist *l, const char *key)
     return v;
 }
 
+void tr_optlist_remove(struct tr_optlist *l, const char *key)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->kv[i].key, key)) {
+            l->kv[k++] = l->kv[i];
+            continue;
+        }
+        free(l->kv[i].key);
+        free(l->kv[i].val);
+    }
+    l->n = k;
+}
+
 void tr_optlist_free(struct tr_optlist *l)
 {
     for (size_t i = 0; i < l->n; i++) {

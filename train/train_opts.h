@@ -24,6 +24,8 @@ struct tr_optlist {
 int tr_optlist_add(struct tr_optlist *l, const char *key, const char *val);
 /* The last value of key, or NULL. */
 const char *tr_optlist_get(const struct tr_optlist *l, const char *key);
+/* Drop every pair of key. */
+void tr_optlist_remove(struct tr_optlist *l, const char *key);
 void tr_optlist_free(struct tr_optlist *l);   /* accepts a zeroed list */
 
 struct tr_opts {

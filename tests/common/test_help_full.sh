@@ -6,7 +6,8 @@
 set -u
 pretok=$1 train=$2 dump=$3
 fails=0
-for cmd in "$pretok --help" "$pretok --version" "$train --help" "$train --version" \
+for cmd in "$pretok --help" "$pretok --version" "$pretok import-bin --help" \
+           "$train --help" "$train --version" \
            "$train generate --help" "$train export --help" "$train eval --help" \
            "$dump --help" "$dump --version"; do
     err=$($cmd 2>&1 >/dev/full)

@@ -36,12 +36,12 @@ static int failures;
 
 /* Every string the test formats, freed at the end (sanitizer builds check
  * leaks). */
-static char *strs[128];
+static char *strs[256];
 static int n_strs;
 
 static char *keep(char *s)
 {
-    CHECK(s && n_strs < 128);
+    CHECK(s && n_strs < (int)(sizeof(strs) / sizeof(strs[0])));
     strs[n_strs++] = s;
     return s;
 }
@@ -98,6 +98,15 @@ static void to_pre_schedule(char **b, size_t *n)
     char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, key, sizeof(key) - 1);
     CHECK(p);
     memset(p, ' ', sizeof(key) - 1);
+}
+
+/* A bit flipped in the parameters: the payload checksum no longer holds
+ * (rewrite() recomputes only the header's and the settings'). */
+static void flip_param(char **b, size_t *n)
+{
+    struct tr_ckpt_header *h = (void *)*b;
+    CHECK(h->params_offset + 5 < *n);
+    (*b)[h->params_offset + 5] ^= 0x40;
 }
 
 static void to_version1(char **b, size_t *n)
@@ -574,10 +583,72 @@ int main(int argc, char **argv)
     failures += !(w_same && untouched);
     free(mb_before);
     free(mb_after);
+    /* a branch killed before its first save: --resume is refused, saying how
+     * to start the branch again (before: it trained from step 0 with new
+     * weights, from the branch's settings alone), and that command repeats
+     * the branch */
+    {
+        char *bk = F("%s/brk", dir);
+        CHECK_OK(fs_mkdir_p(bk));
+        s = tt_slurp(F("%s/br/config.json", dir));
+        CHECK(s && strstr(s, "\"resume-from\""));
+        CHECK_OK(fs_write_atomic(F("%s/config.json", bk), s, strlen(s)));
+        free(s);
+        x = F("--ckpt-dir '%s' --resume --metrics '%s/brk.jsonl'", bk, dir);
+        expect("branch: --resume before a save", x, 2, "is that of a branch from",
+               F("ingot-train --config %s/config.json --ckpt-dir %s", bk, bk));
+        x = F("--config '%s/config.json' --ckpt-dir '%s' --metrics '%s/brk.jsonl'", bk, bk, dir);
+        expect("branch started again", x, 0, "resumed from", "ckpt-00000010.bin");
+        same_steps("branch again = branch", F("%s/br.jsonl", dir), F("%s/brk.jsonl", dir),
+                   STEPS - 4);
+        /* its config.json as a job script's --config with --resume: the
+         * branch's own checkpoints go on (not '--resume-from excludes
+         * --resume', a flag never typed) */
+        x = F("--config '%s/config.json' --ckpt-dir '%s' --resume", bk, bk);
+        expect("branch: --config its config.json --resume", x, 0, "resumed from",
+               F("%s/ckpt-00000010.bin", bk));
+    }
     x = F("--resume-from '%s/cb' --ckpt-dir '%s/br'", dir, dir);
     expect("--resume-from into a used dir", x, 2, "--resume-from saves its branch into a new", NULL);
     x = F("--resume-from '%s/cb' --resume --ckpt-dir '%s/br2'", dir, dir);
     expect("--resume-from with --resume", x, 2, "--resume-from excludes --resume", NULL);
+    /* a damaged checkpoint named by --resume-from: what to do names its own
+     * directory's checkpoint before it, with or without a --ckpt-dir
+     * (before: without one a crash, opendir(NULL); with one "the only
+     * checkpoint of --ckpt-dir BRANCH ... --resume starts the run again") */
+    {
+        char *dd = F("%s/dmg", dir), *d2 = F("%s/dmg2", dir), *sb;
+        size_t sn;
+        CHECK_OK(fs_mkdir_p(dd));
+        CHECK_OK(fs_mkdir_p(d2));
+        CHECK_OK(fs_read_all(c4, &buf, &blen));
+        CHECK_OK(fs_write_atomic(F("%s/ckpt-00000004.bin", dd), buf, blen));
+        CHECK_OK(fs_write_atomic(F("%s/ckpt-00000004.bin", d2), buf, blen));
+        free(buf);
+        rewrite(cb, F("%s/ckpt-%08d.bin", dd, STEPS), flip_param);
+        /* one in the settings section: refused while the settings are read */
+        CHECK_OK(fs_read_all(cb, &sb, &sn));
+        struct tr_ckpt_header *h = (void *)sb;
+        sb[h->settings_offset + 2] ^= 0x01;
+        CHECK_OK(fs_write_atomic(F("%s/ckpt-%08d.bin", d2, STEPS), sb, sn));
+        free(sb);
+        for (int k = 0; k < 2; k++)
+            for (int w = 0; w < 2; w++) {
+                const char *src = w ? d2 : dd;
+                x = k ? F("--resume-from '%s/ckpt-%08d.bin' --ckpt-dir '%s/br3'", src, STEPS, dir)
+                      : F("--resume-from '%s/ckpt-%08d.bin'", src, STEPS);
+                expect(w ? "--resume-from, settings damaged" : "--resume-from, damaged", x, 1,
+                       "--resume-from names it: branch from the checkpoint before it",
+                       F("%s/ckpt-00000004.bin, or restore it", src));
+                s = tt_slurp(out);
+                CHECK(s);
+                if (strstr(s, "--ckpt-dir")) {
+                    printf("%-34s FAIL: %s\n", "--resume-from, damaged: no --ckpt-dir", s);
+                    failures++;
+                }
+                free(s);
+            }
+    }
 
     /* a --metrics file that is not one (a 2 MiB line): refused and left as it
      * was, not read whole into memory (metrics.c reads a line at a time) */
