@@ -117,6 +117,14 @@ static int load_dataset_model(const struct dataset *ds, const char *model, ingot
 int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out)
 {
     *out = NULL;
+    /* A dataset imported from token files by id (import-bin --vocab, e.g.
+     * llm.c's GPT-2 files) records no model: a usage matter, so that ids,
+     * tokens and stats still print (without pieces) and docs asks for one. */
+    const struct manifest *m = s->ds ? s->ds->manifest : s->side;
+    if (!model && m && (!m->tokenizer.file || !m->tokenizer.file[0]))
+        return ingot_fail(INGOT_E_USAGE, "%s: the dataset records no tokenizer model (made by "
+                          "import-bin --vocab, ids only); pass the SentencePiece model with "
+                          "--model M, or print ids: docs --ids, tokens, stats", s->path);
     if (s->ds)
         return load_dataset_model(s->ds, model, out);
     uint64_t want = shard_reader_header(s->single)->tokenizer_hash;

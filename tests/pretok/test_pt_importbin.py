@@ -80,6 +80,21 @@ T.check(open(t.path("back_val.bin"), "rb").read() == open(fva, "rb").read(),
 print("llm.c: %d + %d documents at EOT, shards cut, export-bin gives the same bytes"
       % (len(tr_docs), len(va_docs)))
 
+# An import by --vocab has no model (GPT-2's is no SentencePiece model): ids,
+# tokens and stats still print, docs asks for --model (before: tokens and
+# stats failed with "tokenizer.file: not recorded").
+for args in (["tokens", d, "--range", "0:3"], ["stats", d, "--top", "2"]):
+    p = subprocess.run([t.dump] + args, capture_output=True)
+    T.check(p.returncode == 0 and b"no pieces shown" in p.stderr,
+            "%s on an import without a model: exit %d: %s" % (args[0], p.returncode, p.stderr))
+p = subprocess.run([t.dump, "tokens", d, "--range", "0:2"], capture_output=True)
+T.check(p.stdout.decode().split("\n")[1].split()[:2] == ["0", str(EOT)],
+        "tokens without a model: %s" % p.stdout)
+p = subprocess.run([t.dump, "docs", d, "--count", "1"], capture_output=True)
+T.check(p.returncode == 2 and b"records no tokenizer model" in p.stderr and b"--ids" in p.stderr,
+        "docs on an import without a model: exit %d: %s" % (p.returncode, p.stderr))
+print("an import without a model: tokens and stats print ids, docs asks for --model")
+
 # 2. nanoGPT: raw uint16, EOT after each document; back in both formats.
 ng, ng_docs = gpt2_stream(50, eot_after=True)
 fng = t.path("train.bin")
