@@ -537,6 +537,31 @@ static void remove_written(struct imp *x)
     }
 }
 
+/* Without --eot each file became one document: name the id that most
+ * likely marks the files' documents. A file first in a split that starts
+ * with the tokenizer's BOS (ingot-dump export-bin of a pretok dataset) or
+ * ends with its EOS says which; else GPT-2's, llm.c's usual case. */
+static void note_no_eot(const struct imp *x)
+{
+    const struct imp_file *f = NULL;
+    for (size_t i = 0; i < x->n_files && !f; i++)
+        if (x->files[i].n_tokens)
+            f = &x->files[i];
+    int32_t bos = x->base.bos_id, eos = x->base.eos_id;
+    const char *pre = "ingot-pretok import-bin: note: each file is one document;";
+    if (f && x->tokenizer && bos >= 0 && token_at(f, 0) == (uint32_t)bos)
+        fprintf(stderr, "%s %s starts with %d, the BOS of %s: --eot %d cuts documents before "
+                "it%s\n", pre, f->path, bos, x->tokenizer, bos,
+                x->format == IMP_NANOGPT ? " with --eot-position before" : "");
+    else if (f && x->tokenizer && eos >= 0 && token_at(f, f->n_tokens - 1) == (uint32_t)eos)
+        fprintf(stderr, "%s %s ends with %d, the EOS of %s: --eot %d cuts documents after "
+                "it%s\n", pre, f->path, eos, x->tokenizer, eos,
+                x->format == IMP_LLMC ? " with --eot-position after" : "");
+    else
+        fprintf(stderr, "%s --eot ID cuts documents at the end-of-text id (GPT-2's: 50256)\n",
+                pre);
+}
+
 int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
 {
     struct imp x = { .interrupt = interrupt };
@@ -599,8 +624,7 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
                 x.m->total_tokens[1], x.m->total_docs[1], x.m->n_shards,
                 x.m->n_shards == 1 ? "" : "s", x.n_files, x.n_files == 1 ? "" : "s");
         if (x.eot < 0)   /* the boundaries the files hold are not seen without it */
-            fprintf(stderr, "ingot-pretok import-bin: note: each file is one document; --eot "
-                    "ID cuts documents at the end-of-text id (GPT-2's: 50256)\n");
+            note_no_eot(&x);
     }
     for (size_t i = 0; i < x.n_files; i++)
         if (x.files[i].map)

@@ -62,6 +62,44 @@ done:
     return ret;
 }
 
+/* The file has no document index: say which id marks the documents (the
+ * first document's BOS, the last one's EOS, as pretok stored them), and so
+ * how import-bin cuts them again, or that nothing marks them. */
+static void note_boundaries(const struct dump_src *s, bool llmc)
+{
+    int32_t bos, eos, unk;
+    dump_src_specials(s, &bos, &eos, &unk);
+    const shard_reader *first = NULL, *last = NULL;
+    for (size_t k = 0; k < s->n_sel; k++)
+        if (shard_reader_n_tokens(s->sel[k])) {
+            last = s->sel[k];
+            first = first ? first : last;
+        }
+    if (!first)
+        return;
+    const char *fmt = llmc ? "llmc" : "nanogpt";
+    /* the vocabulary argument import-bin needs: the dataset's model copy */
+    char voc[4200];
+    const struct manifest_tokenizer *t = s->ds ? &s->ds->manifest->tokenizer : NULL;
+    if (t && t->file && t->file[0] && t->file[0] != '/')
+        snprintf(voc, sizeof(voc), "--tokenizer %s/%s", s->ds->dir, t->file);
+    else
+        snprintf(voc, sizeof(voc), "--vocab %u", shard_reader_header(first)->vocab_size);
+    if (bos >= 0 && shard_reader_token(first, 0) == (uint32_t)bos)
+        fprintf(stderr, "ingot-dump export-bin: each document starts with BOS %d; back in: "
+                "ingot-pretok import-bin --format %s %s --eot %d%s\n", bos, fmt, voc, bos,
+                llmc ? "" : " --eot-position before");
+    else if (eos >= 0 && shard_reader_token(last, shard_reader_n_tokens(last) - 1) ==
+                         (uint32_t)eos)
+        fprintf(stderr, "ingot-dump export-bin: each document ends with EOS %d; back in: "
+                "ingot-pretok import-bin --format %s %s --eot %d%s\n", eos, fmt, voc, eos,
+                llmc ? " --eot-position after" : "");
+    else
+        fprintf(stderr, "ingot-dump export-bin: note: no BOS or EOS id marks the documents "
+                "(the first does not start with a BOS, the last does not end with an EOS), and "
+                "the file keeps no document index: their boundaries are lost in it\n");
+}
+
 int dump_export_bin(const struct dump_opts *o)
 {
     if (!o->out)
@@ -170,10 +208,13 @@ int dump_export_bin(const struct dump_opts *o)
     if (!ret)
         ret = fs_fsync_dir(o->out);
     free(tmp);
-    if (!ret)
+    if (!ret) {
         fprintf(stderr, "ingot-dump export-bin: %s: %" PRIu64 " tokens of %zu shard%s (%s) "
                 "in %s's format\n", o->out, s.sel_tokens, s.n_sel, s.n_sel == 1 ? "" : "s",
-                o->split ? o->split : "train", llmc ? "llm.c" : "nanoGPT");
+                o->split ? o->split : s.single ? ingot_split_name(
+                    shard_reader_header(s.single)->split) : "train", llmc ? "llm.c" : "nanoGPT");
+        note_boundaries(&s, llmc);
+    }
 out:
     dump_src_close(&s);
     return ret;

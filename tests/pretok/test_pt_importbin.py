@@ -136,7 +136,18 @@ t.run(["--model", model, "--threads", "2", "--quiet", "--out", src, inp])
 ms = json.load(open(os.path.join(src, "manifest.json")))
 bos = ms["tokenizer"]["bos_id"]
 T.check(bos >= 0, "the test model has no BOS")
-export(src, t.path("src.bin"))
+err = export(src, t.path("src.bin"))
+# the file has no document index: the summary says which id marks documents
+# and the import-bin command that cuts them again (before: only the count)
+want = "import-bin --format llmc --tokenizer %s/tokenizer.model --eot %d" % (src, bos)
+T.check(want in err, "export-bin does not say how to import it back: " + err)
+d5n = t.path("reimport_noeot")
+err = imp(["--format", "llmc", "--tokenizer", model, "--out", d5n, t.path("src.bin")])
+T.check("starts with %d, the BOS of %s: --eot %d" % (bos, model, bos) in err,
+        "import-bin without --eot does not name the tokenizer's BOS: " + err)
+vshard = [x["file"] for x in m["shards"] if x["split"] == "val"][0]
+err = export(os.path.join(d, vshard), t.path("vshard.bin"))
+T.check("(val)" in err, "export-bin of a val shard calls it train: " + err)
 d5 = t.path("reimport")
 imp(["--format", "llmc", "--tokenizer", model, "--eot", str(bos), "--out", d5,
      t.path("src.bin"), "--quiet"])
