@@ -71,8 +71,14 @@ static int info_json(const struct dump_src *s, bool brief)
             for (size_t i = 0; i < s->ds->n_shards; i++)
                 json_array_append_new(shards, header_json(s->ds->shards[i]));
         }
-        root = json_pack("{s:s, s:s, s:o, s:o}", "kind", "dataset", "path", s->path,
-                         "manifest", man, "shards", shards);
+        /* brief: no per-shard header list at all (an empty one read as a
+         * dataset without shards) */
+        if (brief)
+            json_decref(shards);
+        root = brief ? json_pack("{s:s, s:s, s:o}", "kind", "dataset", "path", s->path,
+                                 "manifest", man)
+                     : json_pack("{s:s, s:s, s:o, s:o}", "kind", "dataset", "path", s->path,
+                                 "manifest", man, "shards", shards);
     } else {
         root = json_pack("{s:s, s:s, s:o}", "kind", "shard", "path", s->path,
                          "header", header_json(s->single));
