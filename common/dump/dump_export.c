@@ -1,6 +1,7 @@
 /* ingot-dump export-bin: the token stream of a split (its documents in
  * dataset order, BOS/EOS ids as stored) as llm.c's .bin file (256 x int32
- * header: magic 20240520, version 1, token count; then uint16 tokens) or
+ * header: magic 20240520, version 1, token count; then uint16 tokens; a
+ * vocabulary above 65536 ids: magic 20240801, version 7, uint32 tokens) or
  * nanoGPT's (raw uint16). The inverse of `ingot-pretok import-bin`. */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +16,10 @@
 #include "ingot_dump.h"
 #include "ingot_err.h"
 
-enum { LLMC_HEADER_INTS = 256, LLMC_MAGIC = 20240520, LLMC_VERSION = 1, CHUNK = 1 << 16 };
+/* llm.c's GPT-2 files (uint16) and its LLaMA-3 files (uint32), the two that
+ * import-bin reads */
+enum { LLMC_HEADER_INTS = 256, LLMC_MAGIC = 20240520, LLMC_VERSION = 1,
+       LLMC_MAGIC_U32 = 20240801, LLMC_VERSION_U32 = 7, CHUNK = 1 << 16 };
 
 static void put_u32(unsigned char *p, uint32_t v)
 {
@@ -25,11 +29,11 @@ static void put_u32(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)(v >> 24);
 }
 
-/* The selection's tokens as little-endian uint16 into fd. */
-static int write_tokens(const struct dump_src *s, int fd, const char *tmp)
+/* The selection's tokens as little-endian uint16 (width 2) or uint32 into fd. */
+static int write_tokens(const struct dump_src *s, int fd, const char *tmp, unsigned width)
 {
     uint32_t *ids = malloc(CHUNK * sizeof(*ids));
-    unsigned char *out = malloc(CHUNK * 2);
+    unsigned char *out = malloc(CHUNK * 4);
     int ret = 0;
     if (!ids || !out) {
         ret = ingot_oom("the export buffer", CHUNK * 6);
@@ -44,16 +48,20 @@ static int write_tokens(const struct dump_src *s, int fd, const char *tmp)
             size_t m = n - at < CHUNK ? (size_t)(n - at) : CHUNK;
             shard_reader_copy_u32(s->sel[k], at, m, ids);
             for (size_t i = 0; i < m; i++) {
-                if (ids[i] > 0xFFFF || ids[i] >= vocab) {
+                if ((width == 2 && ids[i] > 0xFFFF) || ids[i] >= vocab) {
                     ret = ingot_fail(INGOT_E_CORRUPT, "%s: token #%" PRIu64 " is %u, beyond "
                                      "%s", shard_reader_path(s->sel[k]), at + i, ids[i],
                                      ids[i] >= vocab ? "the vocabulary" : "uint16");
                     goto done;
                 }
-                out[2 * i] = (unsigned char)ids[i];
-                out[2 * i + 1] = (unsigned char)(ids[i] >> 8);
+                if (width == 4)
+                    put_u32(out + 4 * i, ids[i]);
+                else {
+                    out[2 * i] = (unsigned char)ids[i];
+                    out[2 * i + 1] = (unsigned char)(ids[i] >> 8);
+                }
             }
-            ret = fs_write_full(fd, out, 2 * m, tmp);
+            ret = fs_write_full(fd, out, width * m, tmp);
         }
     }
 done:
@@ -120,11 +128,14 @@ int dump_export_bin(const struct dump_opts *o)
         goto out;
     }
     uint32_t vocab = shard_reader_header(s.sel[0])->vocab_size;
-    if (vocab > 65536) {
-        ret = ingot_fail(INGOT_E_USAGE, "%s: a vocabulary of %u ids does not fit %s's uint16 "
-                         "tokens (ids 0..65535); llm.c's uint32 format (magic 20240801) is "
-                         "for LLaMA-3 files only, so this dataset cannot be exported",
-                         o->path, vocab, llmc ? "llm.c" : "nanoGPT");
+    /* Above uint16: llm.c's uint32 files (its LLaMA-3 format), which
+     * import-bin reads back; nanoGPT has no such variant. */
+    unsigned width = vocab > 65536 ? 4 : 2;
+    if (width == 4 && !llmc) {
+        ret = ingot_fail(INGOT_E_USAGE, "%s: a vocabulary of %u ids does not fit nanoGPT's "
+                         "uint16 tokens (ids 0..65535); --format llmc writes llm.c's uint32 "
+                         "files (magic %d, version %d) instead", o->path, vocab,
+                         LLMC_MAGIC_U32, LLMC_VERSION_U32);
         goto out;
     }
     if (llmc && s.sel_tokens > INT32_MAX) {
@@ -182,13 +193,13 @@ int dump_export_bin(const struct dump_opts *o)
     }
     if (llmc) {
         unsigned char hdr[4 * LLMC_HEADER_INTS] = { 0 };
-        put_u32(hdr, LLMC_MAGIC);
-        put_u32(hdr + 4, LLMC_VERSION);
+        put_u32(hdr, width == 4 ? LLMC_MAGIC_U32 : LLMC_MAGIC);
+        put_u32(hdr + 4, width == 4 ? LLMC_VERSION_U32 : LLMC_VERSION);
         put_u32(hdr + 8, (uint32_t)s.sel_tokens);
         ret = fs_write_full(fd, hdr, sizeof(hdr), tmp);
     }
     if (!ret)
-        ret = write_tokens(&s, fd, tmp);
+        ret = write_tokens(&s, fd, tmp, width);
     if (!ret && fsync(fd)) {
         int e = errno;
         ret = ingot_fail(-e, "%s: fsync failed: %s", tmp, strerror(e));
@@ -210,9 +221,11 @@ int dump_export_bin(const struct dump_opts *o)
     free(tmp);
     if (!ret) {
         fprintf(stderr, "ingot-dump export-bin: %s: %" PRIu64 " tokens of %zu shard%s (%s) "
-                "in %s's format\n", o->out, s.sel_tokens, s.n_sel, s.n_sel == 1 ? "" : "s",
+                "in %s's format%s\n", o->out, s.sel_tokens, s.n_sel, s.n_sel == 1 ? "" : "s",
                 o->split ? o->split : s.single ? ingot_split_name(
-                    shard_reader_header(s.single)->split) : "train", llmc ? "llm.c" : "nanoGPT");
+                    shard_reader_header(s.single)->split) : "train", llmc ? "llm.c" : "nanoGPT",
+                width == 4 ? " (uint32 tokens: magic 20240801, version 7, as its LLaMA-3 "
+                "files; its GPT-2 trainer reads only uint16)" : "");
         note_boundaries(&s, llmc);
     }
 out:

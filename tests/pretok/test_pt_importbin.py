@@ -193,11 +193,25 @@ shard = sorted(f for f in os.listdir(d) if f.endswith(".tok"))[0]
 err = export(os.path.join(d, shard), os.path.join(d, "x.bin"), rc=2)
 T.check("inside the input" in err, "export-bin of a shard beside its manifest: %s" % err)
 print("export-bin refuses an output inside the dataset it reads")
-err = export(d6, t.path("wide.bin"), rc=2)
-T.check("70000" in err and "uint16" in err, "vocabulary beyond uint16 not refused: %s" % err)
+err = export(d6, t.path("wide.bin"), ["--format", "nanogpt"], rc=2)
+T.check("70000" in err and "uint16" in err and "--format llmc" in err,
+        "vocabulary beyond uint16 not refused for nanoGPT: %s" % err)
 T.check(not os.path.exists(t.path("wide.bin")), "a refused export left a file")
+# llm.c's uint32 files (import-bin reads them): a vocabulary beyond uint16
+# round-trips (before: refused, though import-bin had read such a file)
+wide = [rng.randrange(0, 70000) for _ in range(500)] + [69999]
+fw = t.path("wide_in.bin")
+h = [0] * 256
+h[0], h[1], h[2] = 20240801, 7, len(wide)
+open(fw, "wb").write(struct.pack("<256i", *h) + struct.pack("<%dI" % len(wide), *wide))
+d7 = t.path("wide32")
+imp(["--format", "llmc", "--vocab", "70000", "--out", d7, fw, "--quiet"])
+err = export(d7, t.path("wide_back.bin"))
+T.check("20240801" in err, "export-bin uint32: summary does not name the variant: " + err)
+T.check(open(t.path("wide_back.bin"), "rb").read() == open(fw, "rb").read(),
+        "llm.c uint32 file -> import-bin -> export-bin: not the same bytes")
 print("refusals: magic, version, truncation, wrong format, odd size, id >= vocab, "
-      "vocabulary beyond uint16")
+      "vocabulary beyond uint16 for nanoGPT; llm.c's uint32 files round-trip")
 
 # 6. A file named twice (by another path too) is refused, not imported twice;
 # named as train and as --val it would leak the same documents into val.
