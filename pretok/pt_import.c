@@ -619,9 +619,10 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
     } else if (!x.quiet) {
         manifest_update_totals(x.m);
         fprintf(stderr, "ingot-pretok import-bin: %s: %" PRIu64 " train tokens (%" PRIu64
-                " documents), %" PRIu64 " val tokens (%" PRIu64 " documents), %zu shard%s from "
+                " document%s), %" PRIu64 " val tokens (%" PRIu64 " document%s), %zu shard%s from "
                 "%zu file%s\n", x.out, x.m->total_tokens[0], x.m->total_docs[0],
-                x.m->total_tokens[1], x.m->total_docs[1], x.m->n_shards,
+                x.m->total_docs[0] == 1 ? "" : "s", x.m->total_tokens[1], x.m->total_docs[1],
+                x.m->total_docs[1] == 1 ? "" : "s", x.m->n_shards,
                 x.m->n_shards == 1 ? "" : "s", x.n_files, x.n_files == 1 ? "" : "s");
         if (x.eot < 0)   /* the boundaries the files hold are not seen without it */
             note_no_eot(&x);

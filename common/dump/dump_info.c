@@ -357,9 +357,10 @@ static int verify_dataset(const char *path)
     warn_stray(&ds);
     if (!p.first) {
         char hd[32], ht[32];
-        printf("%s: intact (%zu shards, %s documents, %s tokens; manifest, %severy "
-               "checksum verified)\n", path, m->n_shards,
-               cli_human((double)(m->total_docs[0] + m->total_docs[1]), hd, sizeof(hd)),
+        const uint64_t nd = m->total_docs[0] + m->total_docs[1];
+        printf("%s: intact (%zu shard%s, %s document%s, %s tokens; manifest, %severy "
+               "checksum verified)\n", path, m->n_shards, m->n_shards == 1 ? "" : "s",
+               cli_human((double)nd, hd, sizeof(hd)), nd == 1 ? "" : "s",
                cli_human((double)(m->total_tokens[0] + m->total_tokens[1]), ht, sizeof(ht)),
                has_tok ? INGOT_TOKENIZER_NAME ", " : "");
     } else {

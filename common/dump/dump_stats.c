@@ -85,7 +85,7 @@ int dump_stats(const struct dump_opts *o)
     int32_t bos, eos, unk;
     dump_src_specials(&s, &bos, &eos, &unk);
     const char *split = o->split ? o->split : s.ds ? "train" : "shard";
-    printf("selection        %s: %zu shards\n", split, s.n_sel);
+    printf("selection        %s: %zu shard%s\n", split, s.n_sel, s.n_sel == 1 ? "" : "s");
     printf("documents        %llu\n", (ull)s.sel_docs);
     printf("tokens           %llu\n", (ull)s.sel_tokens);
     if (nd) {

@@ -218,7 +218,7 @@ has out.txt "<s>$"
 has out.txt "document length  mean"
 expect_rc 0 "stats shard" -- "$DUMP" stats ds/train-000001.tok
 has out.txt "^documents  *30$"
-has out.txt "^selection  *shard: 1 shards$"
+has out.txt "^selection  *shard: 1 shard$"
 
 # errors: missing, not a shard, newer version, corrupt bytes
 expect_rc 1 missing -- "$DUMP" info nonexistent.tok
