@@ -16,26 +16,19 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from pyt_util import Tally, run_env  # noqa: E402
+
 TRAIN, SO, TOK = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "", sys.argv[3]
 if not SO or not os.path.exists(SO):
     print("no fault-injection preload (a sanitizer build): skipped")
     sys.exit(77)
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        print("FAIL:", what)
-        failures += 1
-    return cond
+tally = Tally()
+check = tally.check
 
 
 def run(args, env=None, stdout=subprocess.PIPE):
-    e = dict(os.environ)
-    e.update(env or {})
-    p = subprocess.run([TRAIN] + args, env=e, stdout=stdout, stderr=subprocess.PIPE, text=True)
-    return p.returncode, p.stderr
+    return run_env([TRAIN] + args, env, stdout)
 
 
 def fault(**kv):
@@ -135,5 +128,4 @@ with tempfile.TemporaryDirectory() as tmp:
           and "complete" in err, "export > /dev/full: exit %d: %s" % (rc, err))
     print("export > /dev/full: exit 1, named")
 
-print("%d failure(s)" % failures)
-sys.exit(1 if failures else 0)
+tally.end()

@@ -28,6 +28,32 @@ def check(cond, msg):
         fail(msg)
 
 
+class Tally:
+    """For a test that reports every case: check() counts a failure and goes on;
+    end() prints the count and exits 1 if there was one."""
+
+    def __init__(self):
+        self.failures = 0
+
+    def check(self, cond, what):
+        if not cond:
+            print("FAIL:", what)
+            self.failures += 1
+        return cond
+
+    def end(self):
+        print("%d failure(s)" % self.failures)
+        sys.exit(1 if self.failures else 0)
+
+
+def run_env(args, env=None, stdout=subprocess.PIPE):
+    """(exit status, stderr text) of args, with env added to the environment."""
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run(args, env=e, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    return p.returncode, p.stderr
+
+
 def need_numpy():
     try:
         import numpy  # noqa: F401

@@ -15,18 +15,15 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from pyt_util import Tally  # noqa: E402
+
 TRAIN, GATE_SO = sys.argv[1], sys.argv[2]
 BASE = [TRAIN, "--synthetic", "--vocab", "64", "--model", "tiny", "--layers", "1", "--dim",
         "32", "--heads", "2", "--seq-len", "16", "--batch", "2", "--steps", "4", "--threads",
         "1", "--val-every", "0", "--quiet"]
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        print("FAIL:", what)
-        failures += 1
+tally = Tally()
+check = tally.check
 
 
 def held_resume(tmp, name, meanwhile):
@@ -63,5 +60,4 @@ with tempfile.TemporaryDirectory() as tmp:
     check(os.path.exists(os.path.join(tmp, "raced", "ckpt-00000003.bin")),
           "the other run's checkpoint was removed")
     print("lock race: a checkpoint saved between the start and the lock stops the run (rc %d)" % rc)
-print("%d failure(s)" % failures)
-sys.exit(1 if failures else 0)
+tally.end()

@@ -16,6 +16,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from pyt_util import Tally, run_env  # noqa: E402
+
 TRAIN = sys.argv[1]
 SO = sys.argv[2] if len(sys.argv) > 2 else ""
 if not SO or not os.path.exists(SO):
@@ -24,22 +27,8 @@ if not SO or not os.path.exists(SO):
 BASE = [TRAIN, "--synthetic", "--vocab", "64", "--model", "tiny", "--layers", "1", "--dim",
         "32", "--heads", "2", "--seq-len", "16", "--batch", "2", "--steps", "6", "--threads",
         "1", "--val-every", "0", "--quiet", "--ckpt-every", "2"]
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        print("FAIL:", what)
-        failures += 1
-    return cond
-
-
-def run(args, env=None, stdout=subprocess.PIPE):
-    e = dict(os.environ)
-    e.update(env or {})
-    p = subprocess.run(args, env=e, stdout=stdout, stderr=subprocess.PIPE, text=True)
-    return p.returncode, p.stderr
+tally = Tally()
+check, run = tally.check, run_env
 
 
 def fault(**kv):
@@ -145,5 +134,4 @@ with tempfile.TemporaryDirectory() as tmp:
           "training > /dev/full, resumed: exit %d: %s" % (rc, err))
     print("training > /dev/full: exit 1 after step 1 with a checkpoint; the resume completes")
 
-print("%d failure(s)" % failures)
-sys.exit(1 if failures else 0)
+tally.end()
