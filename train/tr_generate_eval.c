@@ -4,6 +4,7 @@
  * stream order (a mixture: its weighted draw, data_loader.h), so `--split val
  * --tokens N` reproduces the trainer's val loss with --val-tokens N and the
  * same --data list, and on a mixture its loss by source (tr_src_loss.h). */
+#include <ctype.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -123,6 +124,27 @@ static int parse(int argc, char **argv, struct eval_opts *o)
     return 0;
 }
 
+/* dir (and ":weight" when given) as one word a shell reads back: quoted
+ * when it holds anything but plain path characters. */
+static void shell_word(FILE *f, const char *dir, const char *weight)
+{
+    bool plain = true;
+    for (const char *p = dir; *p && plain; p++)
+        plain = isalnum((unsigned char)*p) || strchr("_./:-+=,@%", *p);
+    if (plain) {
+        fprintf(f, "%s%s%s", dir, weight ? ":" : "", weight ? weight : "");
+        return;
+    }
+    fputc('\'', f);
+    for (const char *p = dir; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", f);   /* close, an escaped quote, reopen */
+        else
+            fputc(*p, f);
+    }
+    fprintf(f, "%s%s'", weight ? ":" : "", weight ? weight : "");
+}
+
 /* No --data: the sources the checkpoint was trained on, with their weights
  * (export and generate take its tokenizer the same way); held[] keeps the
  * strings the sources point into. */
@@ -145,11 +167,12 @@ static int training_sources(struct eval_opts *o, const char *ckpt_file,
         o->data = o->src[0].dir;
         /* every source with its weight: what to type to evaluate another mix */
         fprintf(stderr, "eval: the checkpoint's data:");
-        for (int i = 0; i < o->n_data; i++)
-            if (o->n_data > 1)
-                fprintf(stderr, " --data %s:%g", o->src[i].dir, o->src[i].weight);
-            else
-                fprintf(stderr, " %s", o->src[i].dir);
+        for (int i = 0; i < o->n_data; i++) {
+            char w[40];
+            fputs(o->n_data > 1 ? " --data " : " ", stderr);
+            shell_word(stderr, o->src[i].dir, o->n_data > 1 ?
+                       cli_format_double(o->src[i].weight, w, sizeof(w)) : NULL);
+        }
         fputc('\n', stderr);
     }
     return err;

@@ -412,6 +412,22 @@ static int val_by_source(const char *bin, const char *dir, const char *out)
     failures += tt_expect(bin, out, "eval, the run's mixture", x, 0, said, "eval: data 1 (b): ");
     free(said);
     free(x);
+    /* ... as flags a shell reads back: a directory with a quote and a space
+     * quoted, a weight %g would round (1.23457e+06) written exactly */
+    char *odd = tt_fmt("%s/s1/it's a", dir);
+    write_source(odd, 0, N_A, 11, VOCAB);
+    x = tt_fmt("--data '%s/s1/it'\\''s a:1234567.5' --data '%s' --model tiny --layers 1 "
+               "--dim 32 --seq-len 8 --batch 4 --steps 1 --val-every 0 --ckpt-dir '%s/codd'",
+               dir, s2, dir);
+    failures += tt_expect(bin, out, "mixture from an odd directory", x, 0, NULL, NULL);
+    free(x);
+    x = tt_fmt("eval '%s/codd' --tokens 64", dir);
+    said = tt_fmt("the checkpoint's data: --data '%s/s1/it'\\''s a:1234567.5' --data %s:1",
+                  dir, s2);
+    failures += tt_expect(bin, out, "eval, quoted and exact", x, 0, said, NULL);
+    free(said);
+    free(x);
+    free(odd);
     free(ma); free(s1); free(s2); free(ms); free(nv); free(mn); free(m1);
     return failures;
 }
