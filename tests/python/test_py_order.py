@@ -398,6 +398,90 @@ def check_mixture(fx, d, ds):
           "0, 3, %d (d2 past 2 epochs of %d windows), world 2" % (stop_far, W2))
 
 
+def check_nanogpt(fx, d, ck):
+    """ck.to_nanogpt_state_dict(): nanoGPT's names for every tensor, wte cut to the
+    vocabulary and tied to lm_head, the values as stored; refused for llama. With torch: a
+    module of nanoGPT's model.py structure loads it strictly and its loss on the first val
+    window is `ingot-train eval`'s."""
+    import json
+    import numpy as np
+    import ingot
+    c = ingot.open_checkpoint(ck)
+    L, V = c.config["n_layer"], c.config["vocab"]
+    sd = c.to_nanogpt_state_dict(torch_tensors=False)
+    check(len(sd) == 2 + 12 * L + 2 + 1, "nanoGPT state dict: %d keys" % len(sd))
+    check(sd["transformer.wte.weight"].shape == (V, c.config["n_embd"]) and
+          sd["lm_head.weight"] is sd["transformer.wte.weight"], "wte: vocab rows, tied")
+    check(np.array_equal(sd["transformer.h.%d.attn.c_attn.weight" % (L - 1)], c.params["qkvw"][-1])
+          and np.array_equal(sd["transformer.h.0.mlp.c_proj.bias"], c.params["fcprojb"][0]),
+          "nanoGPT state dict: values")
+    try:
+        ingot.open_checkpoint(fx.path("ck-llama-0", "ckpt-00000002.bin")).to_nanogpt_state_dict()
+        fail("a llama checkpoint gave a nanoGPT state dict")
+    except ValueError as e:
+        check("llama" in str(e), str(e))
+    try:
+        import torch
+        from torch import nn
+    except ImportError:
+        print("nanoGPT state dict: names, shapes, values (torch missing: no load)")
+        return
+    cfg = c.nanogpt_config()
+    C, NH, T = cfg["n_embd"], cfg["n_head"], cfg["block_size"]
+
+    class Attn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c_attn, self.c_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+
+        def forward(self, x):
+            B, t, _ = x.shape
+            q, k, v = (z.view(B, t, NH, C // NH).transpose(1, 2)
+                       for z in self.c_attn(x).split(C, dim=2))
+            y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.c_proj(y.transpose(1, 2).reshape(B, t, C))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.attn, self.ln_2 = nn.LayerNorm(C), Attn(), nn.LayerNorm(C)
+            self.mlp = nn.Module()
+            self.mlp.c_fc, self.mlp.c_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+
+        def forward(self, x):
+            x = x + self.attn(self.ln_1(x))
+            h = nn.functional.gelu(self.mlp.c_fc(self.ln_2(x)), approximate="tanh")
+            return x + self.mlp.c_proj(h)
+
+    class GPT(nn.Module):   # nanoGPT's model.py, its names and structure
+        def __init__(self):
+            super().__init__()
+            self.transformer = nn.ModuleDict(dict(
+                wte=nn.Embedding(cfg["vocab_size"], C), wpe=nn.Embedding(T, C),
+                h=nn.ModuleList(Block() for _ in range(cfg["n_layer"])), ln_f=nn.LayerNorm(C)))
+            self.lm_head = nn.Linear(C, cfg["vocab_size"], bias=False)
+            self.transformer.wte.weight = self.lm_head.weight
+
+        def forward(self, idx):
+            x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(idx.shape[1]))
+            for b in self.transformer.h:
+                x = b(x)
+            return self.lm_head(self.transformer.ln_f(x))
+
+    m = GPT()
+    m.load_state_dict(c.to_nanogpt_state_dict())
+    ds = ingot.open_dataset(d)
+    row = torch.from_numpy(ds.splits["val"].slice(0, T + 1).astype(np.int64))
+    with torch.no_grad():
+        loss = nn.functional.cross_entropy(m(row[None, :-1])[0], row[1:]).item()
+    ev = json.loads(fx.run([fx.train, "eval", ck, "--tokens", str(T), "--json", "--threads",
+                            "1"], "eval"))
+    check(abs(loss - ev["loss"]) <= 1e-5 * max(1.0, abs(loss)),
+          "nanoGPT-structured model: loss %.7f, ingot-train eval %.7f" % (loss, ev["loss"]))
+    print("nanoGPT state dict: loads strictly into nanoGPT's structure, loss %.7f = eval's %.7f"
+          % (loss, ev["loss"]))
+
+
 def main():
     fx = Fixture(sys.argv)
     import ingot
@@ -413,6 +497,7 @@ def main():
     check_hostile_ckpt(fx, ck)
     check_llama_ckpt(fx, d)
     check_mixture(fx, d, ds)
+    check_nanogpt(fx, d, os.path.join(fx.path("ck-shuffled"), "ckpt-00000002.bin"))
     torch_ok = check_torch(ds)
     fx.cleanup()
     print("ok: %d windows per epoch, shuffled and sequential order across the epoch wrap, "

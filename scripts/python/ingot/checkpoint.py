@@ -222,6 +222,49 @@ class Checkpoint:
         import torch
         return {k: torch.from_numpy(np.array(a)) for k, a in getattr(self, which).items()}
 
+    # nanoGPT's model.py names, per layer, of Ingot's GPT-2 tensors (both nn.Linear's
+    # [out, in] layout, so no transposes)
+    _NANOGPT_LAYER = (("ln_1.weight", "ln1w"), ("ln_1.bias", "ln1b"),
+                      ("attn.c_attn.weight", "qkvw"), ("attn.c_attn.bias", "qkvb"),
+                      ("attn.c_proj.weight", "attprojw"), ("attn.c_proj.bias", "attprojb"),
+                      ("ln_2.weight", "ln2w"), ("ln_2.bias", "ln2b"),
+                      ("mlp.c_fc.weight", "fcw"), ("mlp.c_fc.bias", "fcb"),
+                      ("mlp.c_proj.weight", "fcprojw"), ("mlp.c_proj.bias", "fcprojb"))
+
+    def nanogpt_config(self):
+        """GPTConfig fields of nanoGPT's model.py for this GPT-2 checkpoint (vocab_size is
+        the real vocabulary: Ingot's loss never sees the padded rows)."""
+        self._need_gpt2("nanogpt_config")
+        c = self.config
+        return {"block_size": c["seq_len"], "vocab_size": c["vocab"], "n_layer": c["n_layer"],
+                "n_head": c["n_head"], "n_embd": c["n_embd"], "dropout": 0.0, "bias": True}
+
+    def to_nanogpt_state_dict(self, torch_tensors=True):
+        """The weights under nanoGPT's model.py names, for GPT(GPTConfig(
+        **ck.nanogpt_config())).load_state_dict(sd) (strict, with PyTorch's flash
+        attention; older nanoGPT registers attn.bias masks: strict=False). wte is cut to
+        the real vocabulary and lm_head.weight is wte (tied). Build nanoGPT's MLP with
+        nn.GELU(approximate="tanh") to match Ingot (its GELU is the tanh form): exact
+        nn.GELU() moves the loss by ~1e-3. numpy arrays when torch_tensors is False."""
+        self._need_gpt2("to_nanogpt_state_dict")
+        c, p = self.config, self.params
+        sd = {"transformer.wte.weight": p["wte"][:c["vocab"]],
+              "transformer.wpe.weight": p["wpe"]}
+        for layer in range(c["n_layer"]):
+            for key, name in self._NANOGPT_LAYER:
+                sd["transformer.h.%d.%s" % (layer, key)] = p[name][layer]
+        sd["transformer.ln_f.weight"], sd["transformer.ln_f.bias"] = p["lnfw"], p["lnfb"]
+        sd["lm_head.weight"] = sd["transformer.wte.weight"]
+        if not torch_tensors:
+            return sd
+        import torch
+        return {k: torch.from_numpy(np.array(a)) for k, a in sd.items()}
+
+    def _need_gpt2(self, what):
+        if self.arch != "gpt2":
+            raise ValueError("%s: %s is for GPT-2 checkpoints; this one is %s (its tensors: "
+                             "ck.params, docs/llama.md)" % (self.path, what, self.arch))
+
     def __repr__(self):
         c = self.config
         kv = "/%d" % c["n_kv_head"] if self.arch == "llama" else ""
