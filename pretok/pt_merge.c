@@ -349,20 +349,9 @@ static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct mo
                     cnt[r] += pi->skips[j].count;
             }
         }
-        char *bare = NULL;   /* damage counted by a pretok that kept no detail */
-        for (int r = 0; r < PT_R__COUNT; r++) {
-            if (!cnt[r])
-                continue;
-            sk[in.n_skips++] = (struct manifest_skip){ (char *)pt_reason_name(r), cnt[r] };
-            if (!in.damage && pt_reason_is_damage(r)) {
-                size_t len = strlen(in.name) + 64;
-                if (!(bare = malloc(len)))
-                    goto out;
-                snprintf(bare, len, "%s: %s", in.name, pt_reason_name(r));
-                in.damage = bare;
-            }
-        }
-        in.skips = sk;
+        char *bare;
+        if (pt_input_skips(&in, sk, cnt, &bare))
+            goto out;
         int added = manifest_add_input(m, &in);
         free(bare);
         if (added)

@@ -301,6 +301,27 @@ int pt_writer_finish(pt_writer *w)
     return ret;
 }
 
+int pt_input_skips(struct manifest_input *in, struct manifest_skip *sk, const uint64_t *count,
+                   char **bare)
+{
+    *bare = NULL;
+    in->skips = sk;
+    in->n_skips = 0;
+    for (int r = 0; r < PT_R__COUNT; r++) {
+        if (!count[r])
+            continue;
+        sk[in->n_skips++] = (struct manifest_skip){ (char *)pt_reason_name(r), count[r] };
+        if (!in->damage && pt_reason_is_damage(r)) {
+            size_t n = strlen(in->name) + 64;
+            if (!(*bare = malloc(n)))
+                return -ENOMEM;
+            snprintf(*bare, n, "%s: %s", in->name, pt_reason_name(r));
+            in->damage = *bare;
+        }
+    }
+    return 0;
+}
+
 int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st)
 {
     struct manifest *m = manifest_new();
@@ -323,21 +344,10 @@ int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st
         struct manifest_input in = { .name = cfg->inputs->v[i].path,
                                      .size = cfg->inputs->v[i].size,
                                      .n_docs = c->file[i].docs, .n_tokens = c->file[i].tokens,
-                                     .skips = sk, .damage = c->file[i].damage };
-        for (int r = 0; r < PT_R__COUNT; r++)
-            if (c->file[i].reason[r])
-                sk[in.n_skips++] = (struct manifest_skip){ (char *)pt_reason_name(r),
-                                                           c->file[i].reason[r] };
-        /* damage counted by a version that kept no detail (a resumed state) */
-        char *bare = NULL;
-        int dr = pt_counts_damage_reason(c, i);
-        if (!in.damage && dr >= 0) {
-            size_t n = strlen(in.name) + 64;
-            if (!(bare = malloc(n)))
-                goto out;
-            snprintf(bare, n, "%s: %s", in.name, pt_reason_name(dr));
-            in.damage = bare;
-        }
+                                     .damage = c->file[i].damage };
+        char *bare;
+        if (pt_input_skips(&in, sk, c->file[i].reason, &bare))
+            goto out;
         int added = manifest_add_input(m, &in);
         free(bare);
         if (added)

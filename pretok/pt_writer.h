@@ -61,6 +61,13 @@ uint64_t pt_writer_shards_this_run(const pt_writer *w);
 
 /* Write OUT/manifest.json from a finished state (also used when a finished
  * conversion is run again). */
+/* A manifest input's skip list from its per-reason counts: sk (PT_R__COUNT
+ * entries) filled in reason order as in->skips. When the input has no
+ * damage detail but a damage reason is counted (a state or a part written
+ * by a pretok that kept none), "NAME: reason" becomes its damage, in *bare
+ * (malloc'd: free it after manifest_add_input). -ENOMEM. */
+int pt_input_skips(struct manifest_input *in, struct manifest_skip *sk, const uint64_t *count,
+                   char **bare);
 int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st);
 
 /* "<split>-<seq>.tok" (seq with at least 6 digits) into buf. */
