@@ -275,12 +275,10 @@ static int scan_out(const char *dir, bool *has_data)
     struct dirent *de;
     while ((de = readdir(d))) {
         const char *n = de->d_name;
-        bool tmp = ends_with(n, INGOT_SHARD_SUFFIX ".tmp") ||
-                   (strstr(n, ".tmp.") && (!strncmp(n, PT_STATE_NAME, strlen(PT_STATE_NAME)) ||
-                                           !strncmp(n, INGOT_MANIFEST_NAME,
-                                                    strlen(INGOT_MANIFEST_NAME)) ||
-                                           !strncmp(n, INGOT_TOKENIZER_NAME,
-                                                    strlen(INGOT_TOKENIZER_NAME))));
+        /* fs_write_atomic's temp files of the state, manifest and model copy */
+        bool tmp = ends_with(n, INGOT_SHARD_SUFFIX ".tmp") || fs_temp_pid(n, PT_STATE_NAME) > 0 ||
+                   fs_temp_pid(n, INGOT_MANIFEST_NAME) > 0 ||
+                   fs_temp_pid(n, INGOT_TOKENIZER_NAME) > 0;
         if (tmp) {
             char *p = fs_path_join(dir, n);
             if (p)
