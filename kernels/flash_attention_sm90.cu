@@ -1181,12 +1181,48 @@ static __device__ __forceinline__ void s9_kv_colsum(float *colsum, float *red,
     }
 }
 
+/* The fused backward's float32 dq accumulator (hs 64): per (b NH + h,
+ * 64-query block, half w) 2048 floats, the block's 64 rows x columns
+ * 32 w .. 32 w + 31 (warpgroup w's dq product) in its accumulator's order:
+ * the float2 of lane l of warp wp for row 16 wp + l / 4 + 8 r, columns
+ * 8 j + 2 (l % 4) .. at float2 ((2 wp + r) 4 + j) 32 + l. So a warp's adds
+ * for one (r, j) are 256 contiguous bytes (two cache lines; row by row they
+ * were 32 bytes in each of 8 lines: the backward 1.26 -> 1.11 ms at
+ * TinyLlama's shape. A float4 per lane, both rows in one red.v4, measured
+ * slower, 1.17: docs/performance.md round 18), and columns 8 j ..
+ * 8 j + 7 of a row are 8 contiguous floats (lanes 4 g .. 4 g + 3) for the
+ * store pass. Rows past T (the last block's) are held but never read. */
+static __device__ __forceinline__ size_t s9_dq_half(size_t bh, int nqb, int qb, int w)
+{
+    return ((bh * nqb + qb) * 2 + w) * 2048;
+}
+
+/* Where columns 8 cg .. 8 cg + 7 of row t of head bh (b NH + h) begin. */
+static __device__ __forceinline__ size_t s9_dq_at(size_t bh, int nqb, int t, int cg)
+{
+    const int i = t % 64, wp = i / 16, r = (i / 8) % 2, g = i % 8, j = cg % 4;
+    return s9_dq_half(bh, nqb, t / 64, cg / 4) + (size_t)((((wp * 2 + r) * 4 + j) * 32 + 4 * g) * 2);
+}
+
+/* The grouped heads' float32 dk/dv accumulator in the same spirit: per
+ * (b NKV + kv head, 128-key block) 128 x 2 HS floats, the float2 that
+ * lane l of warp w8 (0 .. 7, both warpgroups) holds of dk (part 0) or dv
+ * (part 1) for key 16 w8 + l / 4 + 8 r of the block, columns 8 j +
+ * 2 (l % 4) .., at float2 (((2 w8 + r) 2 + part) HS / 8 + j) 32 + l. i: the
+ * key's row in the block; the offset in floats. */
+template <int HS>
+static __device__ __forceinline__ int s9_kv_at(int i, int col, int part)
+{
+    const int w8 = i / 16, r = (i / 8) % 2, g = i % 8, j = col / 8, q = (col % 8) / 2;
+    return 2 * ((((w8 * 2 + r) * 2 + part) * (HS / 8) + j) * 32 + 4 * g + q);
+}
+
 /* dk, dv and dq in one pass over the key blocks (FlashAttention-3's
  * structure, kept deterministic): the dk/dv kernel above, and per query
  * block ds^T of the block's 128 keys goes to shared memory transposed
  * (stmatrix .trans), dq_part = ds . k is a 64 x HS product (warpgroup w:
- * columns HS/2 w ..) added to the float32 dq_acc [B NH, T, HS] of that
- * query block. Fixed order of the adds: a query block's key blocks add from
+ * columns HS/2 w ..) added to the float32 dq_acc (s9_dq_half's layout) of
+ * that query block. Fixed order of the adds: a query block's key blocks add from
  * the highest down, each CTA waiting for the block's counter (dq_sem,
  * zeroed by the caller) to reach its turn; the first one stores. Grid x
  * runs from the highest key block down, so the CTA a CTA waits for was
@@ -1209,6 +1245,7 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
      * before any thread copies into it again); the third one's room holds
      * the P tiles. */
     constexpr int BK = 128, BQ = 64, NST = SP ? 2 : 3, TILE = BQ * HS * 2, HN = HS / 2;
+    static_assert(HS == 64, "s9_dq_at's layout: two halves of 32 columns");
     extern __shared__ uint8_t s9_smem[];
     const uint32_t sK = smem_base1024(s9_smem), sV = sK + BK * HS * 2, sQ = sV + BK * HS * 2,
                    sO = sQ + NST * TILE, sDS = sO + NST * TILE, sP = sDS + BQ * BK * 2;
@@ -1357,15 +1394,14 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         wg_pin(dq);
         if (MB)
             sm90_mb_arrive(mb_ds);
-        float *acc = dq_acc + ((size_t)b * NH + hq) * T * HS + wgi * HN + 2 * q;
+        float *acc = dq_acc + s9_dq_half((size_t)b * NH + hq, nqb, qb, wgi);
 #pragma unroll
         for (int r = 0; r < 2; r++) {
-            const int row = qs + 16 * warp + g + 8 * r;
-            if (row >= T)
+            if (qs + 16 * warp + g + 8 * r >= T)
                 continue;
 #pragma unroll
             for (int j = 0; j < HN / 8; j++) {
-                float2 *p = reinterpret_cast<float2 *>(acc + (size_t)row * HS + 8 * j);
+                float2 *p = reinterpret_cast<float2 *>(acc) + ((warp * 2 + r) * 4 + j) * 32 + lane;
                 const float2 v = make_float2(dq[4 * j + 2 * r], dq[4 * j + 2 * r + 1]);
                 if (turn == 0)
                     *p = v;
@@ -1380,8 +1416,8 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         s9_pass_turn(done);
     kn_bf16 *dst = dqkv + (size_t)b * T * W;
     if (PART) {
-        /* The group's heads add their dk/dv in head order into kv_acc [B
-         * NKV, T, 2 HS] (dk then dv per row): head r waits for the key
+        /* The group's heads add their dk/dv in head order into kv_acc
+         * (s9_kv_at's layout): head r waits for the key
          * block's counter (kv_sem, zeroed by the caller) to reach r; the
          * first stores, the last adds the others' sum (read from L2 after
          * its turn) to its own and writes bf16: the additions, order and
@@ -1392,23 +1428,23 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         if (threadIdx.x == 0 && turn > 0)
             s9_wait_turn(sem, turn, s9_poll_turn(sem));
         __syncthreads();
-        float *acc = kv_acc + ((size_t)b * NKV + kvh) * T * 2 * HS;
+        float *acc = kv_acc + (((size_t)b * NKV + kvh) * nkb + kb) * 128 * 2 * HS;
         if (turn == rep - 1) {
-            auto last = [&](int off, kn_bf16 *d, float mul) {
+            auto last = [&](int part, kn_bf16 *d, float mul) {
                 return [=](int row, int col, float x0, float x1) {
-                    const float2 o = __ldcg(
-                        reinterpret_cast<const float2 *>(acc + (size_t)row * 2 * HS + off + col));
+                    const float2 o = __ldcg(reinterpret_cast<const float2 *>(
+                        acc + s9_kv_at<HS>(row - k0, col, part)));
                     st2(d + (size_t)row * W + col, (o.x + x0) * mul, (o.y + x1) * mul,
                         accumulate);
                 };
             };
             s9_rows<HS>(dk, key0, T, q, last(0, dst + (size_t)(NH + kvh) * HS, scale));
-            s9_rows<HS>(dv, key0, T, q, last(HS, dst + (size_t)(NH + NKV + kvh) * HS, 1.0f));
+            s9_rows<HS>(dv, key0, T, q, last(1, dst + (size_t)(NH + NKV + kvh) * HS, 1.0f));
             return;
         }
-        auto add = [&](int off) {
+        auto add = [&](int part) {
             return [=](int row, int col, float x0, float x1) {
-                float2 *p = reinterpret_cast<float2 *>(acc + (size_t)row * 2 * HS + off + col);
+                float2 *p = reinterpret_cast<float2 *>(acc + s9_kv_at<HS>(row - k0, col, part));
                 if (turn == 0)
                     *p = make_float2(x0, x1);
                 else
@@ -1416,7 +1452,7 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
             };
         };
         s9_rows<HS>(dk, key0, T, q, add(0));
-        s9_rows<HS>(dv, key0, T, q, add(HS));
+        s9_rows<HS>(dv, key0, T, q, add(1));
         __syncthreads(); /* every thread's adds issued before the turn passes */
         if (threadIdx.x == 0)
             s9_pass_turn(sem);
@@ -1432,21 +1468,26 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
 #endif
 }
 
-/* dq of dqkv (+)= dq_acc * scale in bf16: eight values per thread. */
+/* dq of dqkv (+)= dq_acc * scale in bf16: eight values per thread, eight
+ * threads per row (s9_dq_at's layout). */
 template <int HS>
 static __global__ void s9_dq_store_kernel(kn_bf16 *dqkv, const float *dq_acc, int B, int T,
                                           int NH, int NKV, float scale, int accumulate)
 {
+    static_assert(HS == 64, "s9_dq_at's layout");
     const size_t n8 = (size_t)B * NH * T * HS / 8, stride = (size_t)gridDim.x * blockDim.x;
+    const int nqb = (T + 63) / 64;
     /* a loop: kn_grid_for caps the grid (long sequences pass the cap) */
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n8; i += stride) {
-        const size_t e = i * 8, row = e / HS; /* (b NH + h) T + t */
-        const int d = (int)(e % HS), t = (int)(row % T), h = (int)(row / T % NH);
-        const int b = (int)(row / ((size_t)T * NH));
-        const float4 a = *reinterpret_cast<const float4 *>(dq_acc + e);
-        const float4 c = *reinterpret_cast<const float4 *>(dq_acc + e + 4);
+        const size_t row = i / (HS / 8); /* (b NH + h) T + t */
+        const int cg = (int)(i % (HS / 8)), t = (int)(row % T);
+        const size_t bh = row / T;
+        const int h = (int)(bh % NH), b = (int)(bh / NH);
+        const float *src = dq_acc + s9_dq_at(bh, nqb, t, cg);
+        const float4 a = *reinterpret_cast<const float4 *>(src);
+        const float4 c = *reinterpret_cast<const float4 *>(src + 4);
         kn_bf16 *dst =
-            dqkv + ((size_t)b * T + t) * (size_t)(NH + 2 * NKV) * HS + (size_t)h * HS + d;
+            dqkv + ((size_t)b * T + t) * (size_t)(NH + 2 * NKV) * HS + (size_t)h * HS + 8 * cg;
         st2(dst, a.x * scale, a.y * scale, accumulate);
         st2(dst + 2, a.z * scale, a.w * scale, accumulate);
         st2(dst + 4, c.x * scale, c.y * scale, accumulate);
@@ -1475,7 +1516,7 @@ s9_dq_store_sum_kernel(kn_bf16 *dqkv, float *colsum, const float *dq_acc, int T,
         const int t = kb * 128 + rg + 32 * i;
         if (t >= T)
             break;
-        const float *src = dq_acc + ((size_t)bh * T + t) * HS + 8 * cg;
+        const float *src = dq_acc + s9_dq_at((size_t)bh, (T + 63) / 64, t, cg);
         const float4 a = *reinterpret_cast<const float4 *>(src);
         const float4 c = *reinterpret_cast<const float4 *>(src + 4);
         const float x[8] = {a.x * scale, a.y * scale, a.z * scale, a.w * scale,
@@ -1647,7 +1688,14 @@ extern "C" int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int
  * grouped, one per (b, kv head, 128-key block). */
 static size_t s9_kv_acc_bytes(int B, int T, int NH, int NKV, int hs)
 {
-    return NKV == NH ? 0 : (size_t)B * NKV * T * 2 * hs * sizeof(float);
+    /* s9_kv_at's layout: whole 128-key blocks */
+    return NKV == NH ? 0 : (size_t)B * NKV * ((T + 127) / 128) * 128 * 2 * hs * sizeof(float);
+}
+
+/* s9_dq_at's layout: whole 64-query blocks */
+static size_t s9_dq_acc_floats(int B, int T, int NH, int hs)
+{
+    return (size_t)B * NH * ((T + 63) / 64) * 64 * hs;
 }
 
 static size_t s9_sem_count(int B, int T, int NH, int NKV)
@@ -1660,8 +1708,7 @@ extern "C" size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int NKV, int h
 {
     if (hs != 64 || B <= 0 || T <= 0 || NH <= 0 || NKV <= 0 || NH % NKV)
         return 0;
-    const size_t rows = (size_t)B * NH * T;
-    return rows * hs * sizeof(float) + s9_kv_acc_bytes(B, T, NH, NKV, hs) +
+    return s9_dq_acc_floats(B, T, NH, hs) * sizeof(float) + s9_kv_acc_bytes(B, T, NH, NKV, hs) +
            s9_sem_count(B, T, NH, NKV) * sizeof(int);
 }
 
@@ -1682,7 +1729,7 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
      * registers); alt 8 (or no work buffer) is the previous default, a dq
      * kernel and a dk/dv kernel */
     if (wneed && work && work_bytes >= wneed && (s9_alt == 0 || s9_alt == 7 || s9_alt == 9)) {
-        float *acc = (float *)work, *kv_acc = acc + (size_t)B * NH * T * hs;
+        float *acc = (float *)work, *kv_acc = acc + s9_dq_acc_floats(B, T, NH, hs);
         int *sem = (int *)((char *)kv_acc + s9_kv_acc_bytes(B, T, NH, NKV, hs));
         int *kv_sem = sem + (size_t)B * NH * ((T + 63) / 64);
         CUDA_CHECK(cudaMemsetAsync(sem, 0, s9_sem_count(B, T, NH, NKV) * sizeof(int), s));

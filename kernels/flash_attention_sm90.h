@@ -20,8 +20,10 @@ int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int T, int NH,
                    cudaStream_t s);
 
 /* Device work bytes for the backward with dq fused into the dk/dv pass
- * (hs 64): a float32 dq accumulator [B NH, T, hs], for grouped heads
- * (NKV < NH) a float32 dk/dv accumulator [B NKV, T, 2 hs], and the
+ * (hs 64): a float32 dq accumulator of B NH heads x ceil(T / 64) 64-row
+ * blocks x hs (in the kernel's own order within a block), for grouped heads
+ * (NKV < NH) a float32 dk/dv accumulator of B NKV x ceil(T / 128) 128-row
+ * blocks x 2 hs (the same), and the
  * counters that order the adds; 0 where that path does not apply. */
 size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int NKV, int hs);
 

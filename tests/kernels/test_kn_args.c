@@ -132,11 +132,11 @@ int main(void)
     EQ((size_t)kn_flash_attention_supported(1024, 8, KN_BF16),
        (size_t)(strcmp(kn_flash_attention_impl_name(128), "sm90") == 0));
     /* Dsum (2 * 12 * 37 floats, rounded up to 256 bytes), and where the
-     * Hopper kernels run the fused backward's float32 dq and one counter
-     * per 64-query block */
+     * Hopper kernels run the fused backward's float32 dq (whole 64-query
+     * blocks) and one counter per 64-query block */
     EQ(kn_flash_attention_bwd_scratch_bytes(2, 37, 768, 12),
        (size_t)3584 + (strcmp(kn_flash_attention_impl_name(64), "sm90") == 0
-                           ? (size_t)2 * 12 * 37 * 64 * 4 + 2 * 12 * 1 * 4
+                           ? (size_t)2 * 12 * 64 * 64 * 4 + 2 * 12 * 1 * 4
                            : 0));
     {
         kn_blas *h = NULL;
@@ -173,8 +173,9 @@ int main(void)
     EQ(kn_rmsnorm_bwd_scratch_bytes(9, 2048), (size_t)1 * 2048 * 4);
     EQ(kn_rmsnorm_bwd_scratch_bytes(16384, 2048), (size_t)1024 * 2048 * 4);
     EQ(kn_rmsnorm_bwd_scratch_bytes(0, 2048), (size_t)0);
-    /* the Hopper fused backward's work: float32 dq [B NH T hs], where heads
-     * are grouped a float32 dk/dv accumulator [B NKV T 2 hs], one int per
+    /* the Hopper fused backward's work: float32 dq [B NH, T rounded up to
+     * a 64-row block, hs], where heads are grouped a float32 dk/dv
+     * accumulator [B NKV, T rounded up to a 128-row block, 2 hs], one int per
      * 64-query block and (grouped) per (b, kv head, 128-key block); none
      * where it does not run (hs 128, uneven groups) */
     EQ(kn_fa_sm90_bwd_work_bytes(64, 1024, 12, 12, 64),
@@ -182,7 +183,7 @@ int main(void)
     EQ(kn_fa_sm90_bwd_work_bytes(8, 2048, 32, 4, 64),
        (size_t)8 * 32 * 2048 * 64 * 4 + 8 * 4 * 2048 * 128 * 4 + (8 * 32 * 32 + 8 * 4 * 16) * 4);
     EQ(kn_fa_sm90_bwd_work_bytes(2, 37, 4, 2, 64),
-       (size_t)2 * 4 * 37 * 64 * 4 + 2 * 2 * 37 * 128 * 4 + (2 * 4 + 2 * 2) * 4);
+       (size_t)2 * 4 * 64 * 64 * 4 + 2 * 2 * 128 * 128 * 4 + (2 * 4 + 2 * 2) * 4);
     EQ(kn_fa_sm90_bwd_work_bytes(8, 2048, 16, 16, 128), (size_t)0);
     EQ(kn_fa_sm90_bwd_work_bytes(8, 2048, 6, 4, 64), (size_t)0);
     EQ(kn_fa_sm90_bwd_work_bytes(0, 2048, 32, 4, 64), (size_t)0);
