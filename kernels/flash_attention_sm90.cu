@@ -1683,9 +1683,11 @@ extern "C" int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int
  * looping over the group: measured slower, 2.41 against the separate
  * kernels' 2.17 ms at TinyLlama's 32 / 4 heads, T 2048), their dk/dv
  * added in head order into a float32 accumulator per kv head.
- * Layout: dq accumulator [B NH, T, hs], the dk/dv accumulator [B NKV, T,
- * 2 hs] where grouped, then one counter per 64-query block and, where
- * grouped, one per (b, kv head, 128-key block). */
+ * Layout: the dq accumulator (B NH x ceil(T / 64) blocks of 64 x hs in
+ * s9_dq_half's order), the dk/dv accumulator where grouped (B NKV x
+ * ceil(T / 128) blocks of 128 x 2 hs in s9_kv_at's order), then one
+ * counter per 64-query block and, where grouped, one per (b, kv head,
+ * 128-key block). */
 static size_t s9_kv_acc_bytes(int B, int T, int NH, int NKV, int hs)
 {
     /* s9_kv_at's layout: whole 128-key blocks */
