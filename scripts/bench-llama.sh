@@ -25,7 +25,11 @@
 #      ATTN="expand mat" extra ingot rows with INGOT_LLAMA_ATTN set (the default
 #      row is the flash GQA path; about 30 s each), TORCH_SDPA (default "fused
 #      flash": PyTorch's SDPA picking among its fused kernels, cuDNN's on Hopper,
-#      then only FlashAttention-2, the issue's "SDPA flash"; one row and ratio each)
+#      then only FlashAttention-2, the issue's "SDPA flash"; one row and ratio each),
+#      ROUNDS (default 1): Ingot and each PyTorch run alternately ROUNDS times; the
+#      table gives each round and the medians (tok/s, MFU; the ratio: the median of
+#      the rounds' ratios, each of runs minutes apart), since one pair of runs moved
+#      PyTorch's figure by several percent between calls (round 16)
 # Results: $OUT/bench-llama/{ingot*.log,ingot*.jsonl,torch-*.log,table.txt}.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,10 +40,14 @@ tsteps=${TORCH_STEPS:-30}
 model=${MODEL:-llama-1b}
 py=${PYTHON:-python3}
 out=${OUT:-/tmp}/bench-llama
+rounds=${ROUNDS:-1}
+if ! [[ $rounds =~ ^[1-9][0-9]{0,2}$ ]]; then
+    echo "bench-llama: ROUNDS=$rounds: expected a whole number from 1 to 999" >&2
+    exit 2
+fi
 mkdir -p "$out"
 rm -f "$out"/ingot*.jsonl "$out"/*.log
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
-t_start=$(date +%s)
 
 # ingot TAG [ENV...]: one profiled run -> $out/TAG.{log,jsonl}
 ingot() {
@@ -51,26 +59,33 @@ ingot() {
         --val-every 0 --print-every 1000 --metrics "$out/$tag.jsonl" >"$out/$tag.log" 2>&1 ||
         { echo "ingot-train failed:"; tail -5 "$out/$tag.log"; }
 }
-ingot ingot
-t_ingot=$(date +%s)
-for a in ${ATTN:-}; do ingot "ingot-$a" INGOT_LLAMA_ATTN="$a"; done
-t_var=$(date +%s)
-
 sdpas=${TORCH_SDPA:-fused flash}
-if [ "${TORCH:-1}" != 0 ] && "$py" -c 'import torch' 2>/dev/null; then
-    for k in $sdpas; do
-        echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch --sdpa $k"
-        timeout 100 "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
-            --steps "$tsteps" --warmup 3 --sdpa "$k" >"$out/torch-$k.log" 2>&1 ||
-            { echo "torch-llama-bench --sdpa $k failed:"; tail -5 "$out/torch-$k.log"; }
-    done
-else
+if [ "${TORCH:-1}" = 0 ] || ! "$py" -c 'import torch' 2>/dev/null; then
     sdpas=
 fi
-t_end=$(date +%s)
+# torch K SUFFIX: one PyTorch run -> $out/torch-K$SUFFIX.log
+torch_run() {
+    echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch --sdpa $1"
+    timeout 100 "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
+        --steps "$tsteps" --warmup 3 --sdpa "$1" >"$out/torch-$1$2.log" 2>&1 ||
+        { echo "torch-llama-bench --sdpa $1 failed:"; tail -5 "$out/torch-$1$2.log"; }
+}
+t_torch=0
+for r in $(seq 1 "$rounds"); do
+    sfx=
+    [ "$r" -gt 1 ] && sfx=-r$r
+    t0=$(date +%s)
+    ingot "ingot$sfx"
+    if [ "$r" = 1 ]; then
+        t_ingot=$(($(date +%s) - t0))
+        for a in ${ATTN:-}; do ingot "ingot-$a" INGOT_LLAMA_ATTN="$a"; done
+    fi
+    t0=$(date +%s)
+    for k in $sdpas; do torch_run "$k" "$sfx"; done
+    t_torch=$((t_torch + $(date +%s) - t0))
+done
 
-t_torch=$((t_end - t_var))
-SDPAS="$sdpas" "$py" - "$out" "$model" "$batch" "$((t_ingot - t_start))" "$t_torch" ${ATTN:-} <<'PY' |
+SDPAS="$sdpas" ROUNDS="$rounds" "$py" - "$out" "$model" "$batch" "$t_ingot" "$t_torch" ${ATTN:-} <<'PY' |
 import json, os, re, statistics as st, sys
 out, model, batch, s_ingot, s_torch = sys.argv[1:6]
 variants = sys.argv[6:]
@@ -94,7 +109,14 @@ def ingot(tag):
     except OSError:
         pass
     return tps, (st.median(mfus) if mfus else None), mem
-ing_tps, ing_mfu, mem = ingot("ingot")
+rounds = int(os.environ["ROUNDS"])
+sfx = ["" if r == 1 else f"-r{r}" for r in range(1, rounds + 1)]
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return st.median(xs) if xs else None
+ing = [ingot("ingot" + x) for x in sfx]
+ing_tps, ing_mfu = med(t for t, _, _ in ing), med(u for _, u, _ in ing)
+mem = med(g for _, _, g in ing)
 def torch_run(k):
     """the JSON line of torch-llama-bench --sdpa k, None when it failed"""
     tj = None
@@ -105,14 +127,25 @@ def torch_run(k):
     except OSError:
         pass
     return tj
-tjs = [(k, torch_run(k)) for k in sdpas]
+# per SDPA: the rounds' JSON lines (None where a run failed), and a line of medians
+tor = {k: [torch_run(k + x) for x in sfx] for k in sdpas}
+def tmed(runs):
+    ok = [t for t in runs if t]
+    if not ok:
+        return None
+    return {"tok_per_s": st.median(t["tok_per_s"] for t in ok),
+            "mfu": st.median(t["mfu"] for t in ok), "peak_mem_gib": max(t["peak_mem_gib"] for t in ok)}
+tjs = [(k, tmed(tor[k])) for k in sdpas]
+def ratios(k):
+    """Ingot / PyTorch per round, for the rounds where both ran"""
+    return [i[0] / t["tok_per_s"] for i, t in zip(ing, tor[k]) if i[0] and t]
 peak = None
 if ing_tps and ing_mfu and fpt:
     peak = ing_tps * fpt / ing_mfu / 1e12
 def f(v, fmt):
     return fmt.format(v) if v is not None else "n/a"
 print(f"bench-llama: {model}, bf16, T={T}, batch {batch} ({int(batch) * T} tokens per step), "
-      f"synthetic ids, vocab 32000")
+      f"synthetic ids, vocab 32000" + (f"; {rounds} rounds, medians" if rounds > 1 else ""))
 print(f"{'run':<34} {'tok/s':>8} {'MFU%':>6} {'GiB':>6} {'wall_s':>7}")
 print(f"{'ingot-train --arch llama':<34} {f(ing_tps, '{:.0f}'):>8} "
       f"{f(ing_mfu and 100 * ing_mfu, '{:.1f}'):>6} {f(mem, '{:.1f}'):>6} {s_ingot:>7}")
@@ -132,11 +165,23 @@ if fpt:
     if peak:
         line += f"   (that MFU on this GPU: {mfu_a100 * peak * 1e12 / fpt:.0f} tok/s)"
     print(line)
-for k, tj in tjs:
-    if ing_tps and tj:
-        r = ing_tps / tj["tok_per_s"]
+if rounds > 1:
+    for i, x in enumerate(sfx):
+        line = f"round {i + 1}: ingot {f(ing[i][0], '{:.0f}')}"
+        for k in sdpas:
+            t = tor[k][i]
+            line += f", SDPA {k} {f(t and t['tok_per_s'], '{:.0f}')}"
+            if ing[i][0] and t:
+                line += f" ({ing[i][0] / t['tok_per_s']:.3f})"
+        print(line)
+for k in sdpas:
+    rs = ratios(k)
+    if rs:
+        r = st.median(rs)
+        spread = (f"median of {len(rs)} rounds, {min(rs):.3f}-{max(rs):.3f}; "
+                  if len(rs) > 1 else "")
         print(f"ingot / pytorch compiled (SDPA {k}): {r:.3f} "
-              f"(target >= 1.2: {'met' if r >= 1.2 else 'NOT met'})")
+              f"({spread}target >= 1.2: {'met' if r >= 1.2 else 'NOT met'})")
 if "fused" in sdpas:
     print("SDPA fused: PyTorch picks among flash, cuDNN and memory-efficient (cuDNN's on Hopper, "
           "whose backward is not deterministic); SDPA flash: FlashAttention-2 only")

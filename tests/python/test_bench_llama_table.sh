@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# scripts/bench-llama.sh's table, from stand-in runs (no GPU, no PyTorch): ROUNDS=3
+# alternates Ingot and each PyTorch run, prints every round's ratios and takes the
+# median of the rounds' ratios; ROUNDS=1 (the default) is one pair of runs as before;
+# a bad ROUNDS is refused before anything runs.
+#   test_bench_llama_table.sh SOURCE_ROOT
+set -u
+root=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() { # check WHAT COMMAND...
+    local what=$1
+    shift
+    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
+}
+
+# Stand-ins: the n-th call of each returns the n-th figure of its list; every call
+# is logged in order.
+mkdir -p "$tmp/build/train"
+cat >"$tmp/build/train/ingot-train" <<'SH'
+#!/usr/bin/env bash
+vals=(76000 78000 74000)
+n=$(cat "$STUB/n_ingot" 2>/dev/null || echo 0)
+echo $((n + 1)) >"$STUB/n_ingot"
+echo ingot >>"$STUB/calls"
+metrics=
+while [ $# -gt 0 ]; do
+    [ "$1" = --metrics ] && metrics=$2
+    shift
+done
+for i in $(seq 1 8); do
+    echo "{\"step\": $i, \"tok_per_s\": ${vals[$n]}, \"mfu\": 0.56}"
+done >"$metrics"
+echo "device memory: parameters, 41472.0 MiB"
+SH
+cat >"$tmp/py" <<'SH'
+#!/usr/bin/env bash
+case "$1" in
+-c) exit 0 ;;           # "import torch"
+-) exec python3 "$@" ;; # the table's program
+esac
+k= prev=
+for a in "$@"; do
+    [ "$prev" = --sdpa ] && k=$a
+    prev=$a
+done
+case $k in
+fused) vals=(69000 70000 68000) ;;
+flash) vals=(66000 64000 65000) ;;
+esac
+n=$(cat "$STUB/n_$k" 2>/dev/null || echo 0)
+echo $((n + 1)) >"$STUB/n_$k"
+echo "torch-$k" >>"$STUB/calls"
+echo "{\"bench\": \"llama\", \"tok_per_s\": ${vals[$n]}, \"mfu\": 0.49, \"peak_mem_gib\": 43.4}"
+SH
+chmod +x "$tmp/build/train/ingot-train" "$tmp/py"
+
+run() { # run NAME ROUNDS: a fresh stand-in state, OUT=$tmp/NAME
+    rm -f "$tmp"/stub/*
+    mkdir -p "$tmp/stub"
+    env STUB="$tmp/stub" PYTHON="$tmp/py" OUT="$tmp/$1" ROUNDS="$2" STEPS=8 \
+        bash "$root/scripts/bench-llama.sh" "$tmp/build" >"$tmp/$1.out" 2>&1
+}
+
+run three 3
+rc=$?
+t=$tmp/three/bench-llama/table.txt
+check "ROUNDS=3 exits 0 (rc $rc)" test "$rc" = 0
+check "ROUNDS=3 alternates the runs" test "$(tr '\n' ' ' <"$tmp/stub/calls")" = \
+    "ingot torch-fused torch-flash ingot torch-fused torch-flash ingot torch-fused torch-flash "
+check "Ingot's row is the rounds' median" grep -Eq '^ingot-train --arch llama +76000 ' "$t"
+check "PyTorch's rows are the rounds' medians" \
+    grep -Eq '^pytorch compiled, SDPA flash +65000 ' "$t"
+check "each round's ratios" grep -Fq \
+    "round 2: ingot 78000, SDPA fused 70000 (1.114), SDPA flash 64000 (1.219)" "$t"
+check "the flash ratio is the median of the rounds' ratios" grep -Fq \
+    "ingot / pytorch compiled (SDPA flash): 1.152 (median of 3 rounds, 1.138-1.219; target >= 1.2: NOT met)" "$t"
+check "the fused ratio likewise" grep -Fq \
+    "ingot / pytorch compiled (SDPA fused): 1.101 (median of 3 rounds, 1.088-1.114;" "$t"
+check "the rounds' logs are kept apart" test -s "$tmp/three/bench-llama/torch-flash-r3.log"
+
+run one 1
+rc=$?
+t=$tmp/one/bench-llama/table.txt
+check "ROUNDS=1 exits 0 (rc $rc)" test "$rc" = 0
+check "ROUNDS=1: one pair of runs" test "$(tr '\n' ' ' <"$tmp/stub/calls")" = \
+    "ingot torch-fused torch-flash "
+check "ROUNDS=1: the one ratio, no rounds" grep -Fq \
+    "ingot / pytorch compiled (SDPA flash): 1.152 (target >= 1.2: NOT met)" "$t"
+check "ROUNDS=1: no round lines" bash -c "! grep -q '^round ' '$t'"
+
+run bad 0
+rc=$?
+check "ROUNDS=0 refused (rc $rc)" test "$rc" = 2
+check "ROUNDS=0 says what is expected" grep -Fq "ROUNDS=0: expected a whole number" "$tmp/bad.out"
+check "ROUNDS=0 ran nothing" test ! -e "$tmp/stub/calls"
+
+echo "$([ $fails = 0 ] && echo PASS || echo FAIL): $fails failure(s)"
+[ $fails = 0 ]
