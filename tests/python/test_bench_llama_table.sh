@@ -56,18 +56,22 @@ echo "{\"bench\": \"llama\", \"tok_per_s\": ${vals[$n]}, \"mfu\": 0.49, \"peak_m
 SH
 chmod +x "$tmp/build/train/ingot-train" "$tmp/py"
 
-run() { # run NAME ROUNDS: a fresh stand-in state, OUT=$tmp/NAME
+launch() { # launch NAME ROUNDS: a fresh stand-in state, OUT=$tmp/NAME; its status
     rm -f "$tmp"/stub/*
     mkdir -p "$tmp/stub"
     env STUB="$tmp/stub" PYTHON="$tmp/py" OUT="$tmp/$1" ROUNDS="$2" STEPS=8 \
         bash "$root/scripts/bench-llama.sh" "$tmp/build" >"$tmp/$1.out" 2>&1
 }
 
-run three 3
-rc=$?
-t=$tmp/three/bench-llama/table.txt
-check "ROUNDS=3 exits 0 (rc $rc)" test "$rc" = 0
-check "ROUNDS=3 alternates the runs" test "$(tr '\n' ' ' <"$tmp/stub/calls")" = \
+run() { # run NAME ROUNDS CALLS: launch, exit 0, the stand-ins called in that order; t: the table
+    launch "$1" "$2"
+    local rc=$?
+    t=$tmp/$1/bench-llama/table.txt
+    check "ROUNDS=$2 exits 0 (rc $rc)" test "$rc" = 0
+    check "ROUNDS=$2: the runs in order" test "$(tr '\n' ' ' <"$tmp/stub/calls")" = "$3"
+}
+
+run three 3 \
     "ingot torch-fused torch-flash ingot torch-fused torch-flash ingot torch-fused torch-flash "
 check "Ingot's row is the rounds' median" grep -Eq '^ingot-train --arch llama +76000 ' "$t"
 check "PyTorch's rows are the rounds' medians" \
@@ -80,17 +84,12 @@ check "the fused ratio likewise" grep -Fq \
     "ingot / pytorch compiled (SDPA fused): 1.101 (median of 3 rounds, 1.088-1.114;" "$t"
 check "the rounds' logs are kept apart" test -s "$tmp/three/bench-llama/torch-flash-r3.log"
 
-run one 1
-rc=$?
-t=$tmp/one/bench-llama/table.txt
-check "ROUNDS=1 exits 0 (rc $rc)" test "$rc" = 0
-check "ROUNDS=1: one pair of runs" test "$(tr '\n' ' ' <"$tmp/stub/calls")" = \
-    "ingot torch-fused torch-flash "
+run one 1 "ingot torch-fused torch-flash "
 check "ROUNDS=1: the one ratio, no rounds" grep -Fq \
     "ingot / pytorch compiled (SDPA flash): 1.152 (target >= 1.2: NOT met)" "$t"
 check "ROUNDS=1: no round lines" bash -c "! grep -q '^round ' '$t'"
 
-run bad 0
+launch bad 0
 rc=$?
 check "ROUNDS=0 refused (rc $rc)" test "$rc" = 2
 check "ROUNDS=0 says what is expected" grep -Fq "ROUNDS=0: expected a whole number" "$tmp/bad.out"
