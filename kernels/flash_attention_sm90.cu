@@ -1197,11 +1197,19 @@ static __device__ __forceinline__ size_t s9_dq_half(size_t bh, int nqb, int qb, 
     return ((bh * nqb + qb) * 2 + w) * 2048;
 }
 
+/* The float2 of lane l of warp wp, rows 8 r .., 8-column group j, in its
+ * half: the writer's (s9_dkvq_kernel) and the readers' (s9_dq_at) one
+ * definition of the order. */
+static __device__ __forceinline__ int s9_dq_slot(int wp, int r, int j, int l)
+{
+    return ((wp * 2 + r) * 4 + j) * 32 + l;
+}
+
 /* Where columns 8 cg .. 8 cg + 7 of row t of head bh (b NH + h) begin. */
 static __device__ __forceinline__ size_t s9_dq_at(size_t bh, int nqb, int t, int cg)
 {
     const int i = t % 64, wp = i / 16, r = (i / 8) % 2, g = i % 8, j = cg % 4;
-    return s9_dq_half(bh, nqb, t / 64, cg / 4) + (size_t)((((wp * 2 + r) * 4 + j) * 32 + 4 * g) * 2);
+    return s9_dq_half(bh, nqb, t / 64, cg / 4) + (size_t)(2 * s9_dq_slot(wp, r, j, 4 * g));
 }
 
 /* The grouped heads' float32 dk/dv accumulator in the same spirit: per
@@ -1401,7 +1409,7 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
                 continue;
 #pragma unroll
             for (int j = 0; j < HN / 8; j++) {
-                float2 *p = reinterpret_cast<float2 *>(acc) + ((warp * 2 + r) * 4 + j) * 32 + lane;
+                float2 *p = reinterpret_cast<float2 *>(acc) + s9_dq_slot(warp, r, j, lane);
                 const float2 v = make_float2(dq[4 * j + 2 * r], dq[4 * j + 2 * r + 1]);
                 if (turn == 0)
                     *p = v;
