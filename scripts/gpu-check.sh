@@ -102,19 +102,24 @@ if [[ $skip != *" bench "* ]]; then
 fi
 
 # PyTorch parity on weights trained by the GPU: 5 fp32 steps on the GPU,
-# then the CPU model's dump of the next batch checked by PyTorch.
+# then the CPU model's dump of the next batch checked by PyTorch; GPT-2 and
+# llama (grouped heads).
 if [ -f "$here/scripts/torch-reference.py" ] && "$py" -c 'import torch' 2>/dev/null; then
-    tp=$out/torch-parity
-    rm -rf "$tp" && mkdir -p "$tp"
-    tiny=(--device cuda --precision fp32 --synthetic --vocab 500 --model tiny --steps 5
-          --val-every 0 --ckpt-dir "$tp/ck" --quiet)
-    if "$train" "${tiny[@]}" >"$tp/train.log" 2>&1 &&
-       "$train" "${tiny[@]}" --resume --dump-batch "$tp/batch.bin" >>"$tp/train.log" 2>&1; then
-        step torch-parity torch-parity.log 300 "$py" "$here/scripts/torch-reference.py" \
-            --dump "$tp/batch.bin" --ckpt "$tp/ck/ckpt-00000005.bin" --device cuda --double
-    else
-        rows+=("$(printf '%-16s %-5s %7s  %s' torch-parity FAIL - "ingot-train failed: $tp/train.log")")
-    fi
+    for arch in gpt2 llama; do
+        name=torch-parity; [ $arch = llama ] && name=torch-parity-llama
+        tp=$out/$name
+        rm -rf "$tp" && mkdir -p "$tp"
+        tiny=(--device cuda --precision fp32 --synthetic --vocab 500 --model tiny --steps 5
+              --val-every 0 --ckpt-dir "$tp/ck" --quiet)
+        [ $arch = llama ] && tiny+=(--arch llama --model llama-tiny --kv-heads 2)
+        if "$train" "${tiny[@]}" >"$tp/train.log" 2>&1 &&
+           "$train" "${tiny[@]}" --resume --dump-batch "$tp/batch.bin" >>"$tp/train.log" 2>&1; then
+            step $name $name.log 300 "$py" "$here/scripts/torch-reference.py" \
+                --dump "$tp/batch.bin" --ckpt "$tp/ck/ckpt-00000005.bin" --device cuda --double
+        else
+            rows+=("$(printf '%-16s %-5s %7s  %s' $name FAIL - "ingot-train failed: $tp/train.log")")
+        fi
+    done
 else
     rows+=("$(printf '%-16s %-5s %7s  %s' torch-parity SKIP - "no torch or no script")")
 fi

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch reference for ingot-train.
 
-Parity: rebuild Ingot's GPT-2 in PyTorch from a batch dump (and optionally the
-checkpoint it came from), run the same batch, and compare logits, loss and
+Parity: rebuild Ingot's model (GPT-2, or --arch llama: the dump says which;
+scripts/torch_reference_llama.py) in PyTorch from a batch dump (and optionally
+the checkpoint it came from), run the same batch, and compare logits, loss and
 every parameter gradient with what Ingot's CPU model computed.
 
     ingot-train --data D --model tiny --steps 20 --ckpt-dir ck
@@ -37,11 +38,12 @@ import time
 
 import numpy as np
 
-PARAM_NAMES = ["wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
-               "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb"]
+import torch_reference_llama as llama
 
-
-def param_shapes(L, C, T, Vp):
+def param_shapes(cfg):
+    if cfg["arch"] == "llama":
+        return llama.param_shapes(cfg)
+    L, C, T, Vp = cfg["L"], cfg["C"], cfg["T"], cfg["Vp"]
     return [("wte", (Vp, C)), ("wpe", (T, C)), ("ln1w", (L, C)), ("ln1b", (L, C)),
             ("qkvw", (L, 3 * C, C)), ("qkvb", (L, 3 * C)), ("attprojw", (L, C, C)),
             ("attprojb", (L, C)), ("ln2w", (L, C)), ("ln2b", (L, C)),
@@ -51,7 +53,7 @@ def param_shapes(L, C, T, Vp):
 
 def split_params(flat, cfg):
     out, off = {}, 0
-    for name, shape in param_shapes(cfg["L"], cfg["C"], cfg["T"], cfg["Vp"]):
+    for name, shape in param_shapes(cfg):
         n = int(np.prod(shape))
         out[name] = flat[off:off + n].reshape(shape)
         off += n
@@ -60,17 +62,39 @@ def split_params(flat, cfg):
     return out
 
 
+def arch_cfg(path, L, NH, C, T, V, Vp, head, at):
+    """The model's config; at: where the header's architecture fields begin (arch
+    u32, n_kv_head i32, ffn_dim i32, tie_embeddings u32, rope_theta f64, norm_eps
+    f32, as both the checkpoint and the dump store them), None for GPT-2's
+    versions without them."""
+    cfg = dict(arch="gpt2", L=L, NH=NH, C=C, T=T, V=V, Vp=Vp)
+    if at is None:
+        return cfg
+    arch, nkv, ffn, tie, theta, eps = struct.unpack_from("<IiiIdf", head, at)
+    if arch == 0:
+        return cfg
+    if arch != 1:
+        raise SystemExit(f"{path}: unknown architecture {arch} (0 gpt2, 1 llama)")
+    if nkv <= 0 or NH % nkv or ffn <= 0 or C % NH or tie not in (0, 1) or \
+            not theta > 0 or not eps > 0:
+        raise SystemExit(f"{path}: bad llama fields (kv heads {nkv}, ffn {ffn}, tie {tie}, "
+                         f"theta {theta}, eps {eps})")
+    cfg.update(arch="llama", NKV=nkv, F=ffn, tie=bool(tie), theta=theta, eps=eps)
+    return cfg
+
+
 def read_checkpoint(path):
     with open(path, "rb") as f:
         head = f.read(4096)
     if head[:8] != b"INGOTCKP":
         raise SystemExit(f"{path}: not an Ingot checkpoint")
     version, header_size, endian = struct.unpack_from("<III", head, 8)
-    if endian != 0x01020304 or header_size != 4096 or version not in (1, 2):
+    if endian != 0x01020304 or header_size != 4096 or version not in (1, 2, 3):
         raise SystemExit(f"{path}: unsupported checkpoint (version {version})")
     L, NH, C, T, V, Vp = struct.unpack_from("<6i", head, 24)
     n_params, step = struct.unpack_from("<QQ", head, 48)
-    cfg = dict(L=L, NH=NH, C=C, T=T, V=V, Vp=Vp)
+    # version 3: the architecture and llama's fields at 248 (docs/checkpoint-format.md)
+    cfg = arch_cfg(path, L, NH, C, T, V, Vp, head, 248 if version == 3 else None)
     flat = np.fromfile(path, dtype="<f4", count=n_params, offset=4096)
     return cfg, step, flat
 
@@ -81,18 +105,25 @@ def read_dump(path):
         if head[:8] != b"INGOTBAT":
             raise SystemExit(f"{path}: not an Ingot batch dump")
         version, header_size = struct.unpack_from("<II", head, 8)
-        if version != 1 or header_size != 256:
+        if version not in (1, 2) or header_size != 256:
             raise SystemExit(f"{path}: unsupported dump version {version}")
         L, NH, C, T, V, Vp, B = struct.unpack_from("<7i", head, 16)
         n_params, step = struct.unpack_from("<QQ", head, 48)
         (loss,) = struct.unpack_from("<d", head, 64)
+        # version 2: the architecture's fields at 72 (train/parity_dump.h)
+        cfg = arch_cfg(path, L, NH, C, T, V, Vp, head, 72 if version == 2 else None)
+        if sum(math.prod(shape) for _, shape in param_shapes(cfg)) != n_params:
+            raise SystemExit(f"{path}: n_params {n_params} does not match the model's shape")
+        size = 256 + 4 * (B * (T + 1) + 2 * n_params + B * T * Vp)
+        f.seek(0, 2)
+        if B <= 0 or f.tell() != size:
+            raise SystemExit(f"{path}: {f.tell()} bytes where the header makes {size} "
+                             "(truncated or not one dump)")
+        f.seek(256)
         ids = np.fromfile(f, dtype="<i4", count=B * (T + 1)).reshape(B, T + 1)
         params = np.fromfile(f, dtype="<f4", count=n_params)
         logits = np.fromfile(f, dtype="<f4", count=B * T * Vp).reshape(B, T, Vp)
         grads = np.fromfile(f, dtype="<f4", count=n_params)
-    if grads.size != n_params:
-        raise SystemExit(f"{path}: file is truncated")
-    cfg = dict(L=L, NH=NH, C=C, T=T, V=V, Vp=Vp)
     return dict(cfg=cfg, B=B, step=step, loss=loss, ids=ids, params=params,
                 logits=logits, grads=grads)
 
@@ -101,6 +132,8 @@ def read_dump(path):
 
 def np_forward(p, cfg, idx):
     """Logits [B, T, Vp] in float64, mirroring train/tr_cpu_model.c."""
+    if cfg["arch"] == "llama":
+        return llama.np_forward(p, cfg, idx)
     L, NH, C = cfg["L"], cfg["NH"], cfg["C"]
     B, T = idx.shape
     hs = C // NH
@@ -144,6 +177,8 @@ def np_loss(logits, targets, V):
 # ---------------------------------------------------------------- PyTorch model
 
 def build_torch_model(torch, cfg, sdpa):
+    if cfg["arch"] == "llama":
+        return llama.build_torch_model(torch, cfg, sdpa)
     nn = torch.nn
     F = torch.nn.functional
     L, NH, C, T, V, Vp = (cfg[k] for k in ("L", "NH", "C", "T", "V", "Vp"))
@@ -201,8 +236,10 @@ def build_torch_model(torch, cfg, sdpa):
     return GPT()
 
 
-def torch_tensors(model):
+def torch_tensors(model, cfg):
     """Ingot tensor name -> list of (torch parameter, layer or None)."""
+    if cfg["arch"] == "llama":
+        return llama.tensors(model)
     m = {"wte": [(model.wte.weight, None)], "wpe": [(model.wpe.weight, None)],
          "lnfw": [(model.ln_f.weight, None)], "lnfb": [(model.ln_f.bias, None)]}
     per_layer = {"ln1w": "ln_1.weight", "ln1b": "ln_1.bias", "qkvw": "c_attn.weight",
@@ -215,9 +252,9 @@ def torch_tensors(model):
     return m
 
 
-def load_into(torch, model, params):
+def load_into(torch, model, params, cfg):
     with torch.no_grad():
-        for name, plist in torch_tensors(model).items():
+        for name, plist in torch_tensors(model, cfg).items():
             for p, l in plist:
                 src = params[name] if l is None else params[name][l]
                 p.copy_(torch.from_numpy(np.ascontiguousarray(src)).to(p.dtype))
@@ -225,7 +262,7 @@ def load_into(torch, model, params):
 
 def grads_of(model, cfg):
     out = {}
-    for name, plist in torch_tensors(model).items():
+    for name, plist in torch_tensors(model, cfg).items():
         gs = [p.grad.detach().double().cpu().numpy() for p, _ in plist]
         out[name] = gs[0] if plist[0][1] is None else np.stack(gs)
     return out
@@ -249,8 +286,12 @@ def diff_row(name, ours, ref, atol, rtol):
 def parity(args):
     dump = read_dump(args.dump)
     cfg, B = dump["cfg"], dump["B"]
-    print(f"dump {args.dump}: L{cfg['L']} H{cfg['NH']} C{cfg['C']} T{cfg['T']} "
-          f"V{cfg['V']} (Vp {cfg['Vp']}), batch {B}, after step {dump['step']}")
+    shape = ""
+    if cfg["arch"] == "llama":
+        shape = (f" KV{cfg['NKV']} F{cfg['F']} theta {cfg['theta']:g} eps {cfg['eps']:.3g}"
+                 + (" tied" if cfg["tie"] else ""))
+    print(f"dump {args.dump}: {cfg['arch']} L{cfg['L']} H{cfg['NH']} C{cfg['C']} T{cfg['T']} "
+          f"V{cfg['V']} (Vp {cfg['Vp']}){shape}, batch {B}, after step {dump['step']}")
     flat = dump["params"]
     if args.ckpt:
         ccfg, cstep, cflat = read_checkpoint(args.ckpt)
@@ -282,7 +323,7 @@ def parity(args):
         dtype = torch.float64 if args.double else torch.float32
         dev = torch.device(args.device)
         model = build_torch_model(torch, cfg, sdpa=False).to(dev, dtype)
-        load_into(torch, model, params)
+        load_into(torch, model, params, cfg)
         ti = torch.from_numpy(idx.astype(np.int64)).to(dev)
         tt = torch.from_numpy(targets.astype(np.int64)).to(dev)
         logits, loss = model(ti, tt)
@@ -302,15 +343,16 @@ def parity(args):
         ref = grads_of(model, cfg)
         print("gradients:")
         worst = (0.0, 0.0)
-        for name in PARAM_NAMES:
+        for name, _ in param_shapes(cfg):
             ok, mad, rel = diff_row(name, ours[name], ref[name], args.atol, args.rtol)
             ok_all &= ok
             worst = (max(worst[0], mad), max(worst[1], rel))
         results["grads"] = worst
-        pad = ours["wte"][cfg["V"]:]
-        if pad.size and np.abs(pad).max() != 0:
-            print("  padded wte rows have non-zero gradient in Ingot: FAIL")
-            ok_all = False
+        for name in ("wte", "lm_head"):
+            pad = ours[name][cfg["V"]:] if name in ours else np.zeros(0)
+            if pad.size and np.abs(pad).max() != 0:
+                print(f"  padded {name} rows have non-zero gradient in Ingot: FAIL")
+                ok_all = False
     print(json.dumps({"parity": "ok" if ok_all else "fail",
                       **{k: {"max_abs": v[0], "max_rel": v[1]} for k, v in results.items()}}))
     return 0 if ok_all else 1

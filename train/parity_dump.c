@@ -7,16 +7,11 @@
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "parity_dump.h"
-#include "tr_cpu_model.h"
+#include "tr_cpu_net.h"
 
 int tr_dump_batch(const char *path, const struct tr_config *c, const float *params,
                   const int32_t *rows, int B, uint64_t step, double *loss_out)
 {
-    /* the dump's header and scripts/torch-reference.py are GPT-2's; the
-     * LLaMA parity test is tests/llama (llama_model_torch) */
-    if (c->arch != TR_ARCH_GPT2)
-        return ingot_fail(INGOT_E_USAGE, "--dump-batch is for --arch gpt2 (the LLaMA model's "
-                          "PyTorch parity is the llama_model_torch test)");
     size_t n = tr_param_count(c);
     size_t n_logits = (size_t)B * c->seq_len * c->vocab_padded;
     float *grads = malloc(n * sizeof(float)), *logits = malloc(n_logits * sizeof(float));
@@ -35,11 +30,11 @@ int tr_dump_batch(const char *path, const struct tr_config *c, const float *para
         goto out;
     }
     double loss;
-    if ((err = tr_cpu_forward_backward(c, params, rows, B, &loss, grads, logits)))
+    if ((err = tr_cpu_net_forward_backward(c, params, rows, B, &loss, grads, logits)))
         goto out;
     memset(&h, 0, sizeof(h));
     memcpy(h.magic, TR_DUMP_MAGIC, 8);
-    h.version = TR_DUMP_VERSION;
+    h.version = c->arch == TR_ARCH_GPT2 ? TR_DUMP_VERSION : TR_DUMP_VERSION_ARCH;
     h.header_size = TR_DUMP_HEADER_SIZE;
     h.n_layer = c->n_layer;
     h.n_head = c->n_head;
@@ -51,6 +46,14 @@ int tr_dump_batch(const char *path, const struct tr_config *c, const float *para
     h.n_params = n;
     h.step = step;
     h.loss = loss;
+    if (c->arch != TR_ARCH_GPT2) {
+        h.arch = (uint32_t)c->arch;
+        h.n_kv_head = c->n_kv_head;
+        h.ffn_dim = c->ffn_dim;
+        h.tie_embeddings = c->tie_embeddings;
+        h.rope_theta = c->rope_theta;
+        h.norm_eps = c->norm_eps;
+    }
     const struct fs_piece pieces[] = {
         { &h, sizeof(h) },
         { rows, (size_t)B * (c->seq_len + 1) * sizeof(int32_t) },
