@@ -10,7 +10,7 @@
 #   4. the step benchmark (per-phase GPU times) and scripts/bench-train.sh
 #      (GPT-2 shapes, bf16: synthetic, real shards when a dataset is given,
 #      PyTorch compiled; MODELS, TORCH, BASE, VARIANTS are passed through),
-#   5. scripts/torch-reference.py parity on a GPU-trained tiny model,
+#   5. scripts/torch-reference.py parity on GPU-trained tiny models (GPT-2, llama),
 # and prints a short table last. Logs and the table go to $OUT/gpu-check
 # (default /tmp/ingot-gpu-check).
 #
@@ -67,7 +67,7 @@ step kernel-check-ptx kernel-check-ptx.log 300 env INGOT_PORTABLE=1 CUDA_FORCE_P
     "$build/tests/kernels/kernel_check"
 detail "$(grep -so 'kernel path: [a-z0-9_]*' "$out/kernel-check-ptx.log" | cut -d' ' -f3); $(grep -so 'summary: .*' "$out/kernel-check-ptx.log")"
 step gpu-parity gpu-parity.log 300 "$build/tests/gpu/test_gpu_parity"
-detail "$(grep -E '^fp32 one batch' "$out/gpu-parity.log")"
+detail "$(grep -sE '^fp32 one batch' "$out/gpu-parity.log")"
 step gpu-cli gpu-cli.log 400 "$build/tests/gpu/test_gpu_cli" "$train"
 # the one-sync pacing (waits per call, results equal to INGOT_PACE=0), where built
 if [ -x "$build/tests/gpu/test_gpu_pace" ]; then
@@ -104,7 +104,10 @@ fi
 # PyTorch parity on weights trained by the GPU: 5 fp32 steps on the GPU,
 # then the CPU model's dump of the next batch checked by PyTorch; GPT-2 and
 # llama (grouped heads).
-if [ -f "$here/scripts/torch-reference.py" ] && "$py" -c 'import torch' 2>/dev/null; then
+# (SKIP="torch" leaves both out, as does SKIP naming each step.)
+if [[ $skip == *" torch "* ]]; then
+    rows+=("$(printf '%-16s %-5s %7s  %s' torch-parity SKIP - "left out (SKIP)")")
+elif [ -f "$here/scripts/torch-reference.py" ] && "$py" -c 'import torch' 2>/dev/null; then
     for arch in gpt2 llama; do
         name=torch-parity; [ $arch = llama ] && name=torch-parity-llama
         tp=$out/$name
