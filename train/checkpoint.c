@@ -18,6 +18,7 @@
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
+#include "shard_format.h"
 #include <jansson.h>
 #include "train_opts.h"
 
@@ -350,6 +351,26 @@ int tr_ckpt_dir_prepare(const char *dir, int *removed)
     if (!S_ISDIR(sb.st_mode))
         return ingot_fail(-ENOTDIR, "--ckpt-dir %s: exists and is not a directory; name a "
                           "directory for the checkpoints", dir);
+    /* Not a dataset's or an export's folder: the run writes config.json there
+     * (an hf export's would be replaced, and transformers could no longer
+     * load it) and its checkpoints among the shards or the weights. */
+    static const char *const foreign[][2] = {
+        { INGOT_MANIFEST_NAME, "a dataset directory" },
+        { "model.safetensors", "an exported model's directory" },
+        { "model.bin", "an exported model's directory" },
+    };
+    for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+        char *p = fs_path_join(dir, foreign[i][0]);
+        if (!p)
+            return ingot_oom("checkpoint directory path", strlen(dir) + 32);
+        const bool there = access(p, F_OK) == 0;
+        free(p);
+        if (there)
+            return ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s: %s (it holds %s; the run's "
+                              "config.json and checkpoints would go among its files); give "
+                              "another directory for the checkpoints", dir, foreign[i][1],
+                              foreign[i][0]);
+    }
     /* A probe file, created and removed: permissions, read-only mounts and
      * full quotas show here rather than at the first save, after hours. */
     char name[64];

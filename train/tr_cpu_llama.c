@@ -16,6 +16,7 @@
 #include "ingot_err.h"
 #include "ref_llama.h"
 #include "ref_ops.h"
+#include "tr_carve.h"
 #include "tr_cpu_llama.h"
 
 struct llama_acts {
@@ -49,13 +50,12 @@ struct tr_cpu_llama {
     float *dres, *dC, *dqkv, *dgu, *dh, *datt;
 };
 
-/* Carve n elements of size sz from the block at *off (64-byte aligned). When
- * base is NULL only the offset advances (sizing pass). */
+/* Carve n elements of sz bytes at *off, 64-byte aligned (tr_carve.h:
+ * saturating, so an overflowing shape sizes as TR_CARVE_TOO_BIG). base
+ * NULL: sizing pass. */
 static void *carve(char *base, size_t *off, size_t n, size_t sz)
 {
-    size_t o = (*off + 63) & ~(size_t)63;
-    *off = o + n * sz;
-    return base ? base + o : NULL;
+    return tr_carve(base, off, n, sz, 64);
 }
 
 static size_t layout(tr_cpu_llama *m, char *base)
@@ -63,7 +63,7 @@ static size_t layout(tr_cpu_llama *m, char *base)
     const struct tr_llama_config *c = &m->cfg;
     size_t N = (size_t)m->max_batch * c->seq_len, C = c->n_embd, F = c->ffn_dim;
     size_t W = tr_llama_qkv_dim(c), hs = tr_llama_head_dim(c), off = 0;
-    size_t att = (size_t)m->max_batch * c->n_head * c->seq_len * c->seq_len;
+    size_t att = tr_szmul(tr_szmul((size_t)m->max_batch * c->n_head, c->seq_len), c->seq_len);
     size_t S = sizeof(float);
     m->rope = carve(base, &off, (size_t)c->seq_len * hs, S);
     m->emb = carve(base, &off, N * C, S);
@@ -117,6 +117,10 @@ int tr_cpu_llama_create(const struct tr_llama_config *c, int max_batch, tr_cpu_l
         return ingot_oom("llama cpu model layer table", (size_t)c->n_layer * sizeof(*m->layers));
     }
     m->block_bytes = layout(m, NULL);
+    if ((err = tr_carve_check(m->block_bytes, "llama model", max_batch, c->seq_len, c->n_layer))) {
+        tr_cpu_llama_free(m);
+        return err;
+    }
     m->block = aligned_alloc(64, (m->block_bytes + 63) & ~(size_t)63);
     if (!m->block) {
         size_t mb = m->block_bytes >> 20;

@@ -5,6 +5,7 @@
 
 #include "ingot_err.h"
 #include "ref_ops.h"
+#include "tr_carve.h"
 #include "tr_cpu_model.h"
 
 struct layer_acts {
@@ -36,20 +37,19 @@ struct tr_cpu_model {
     float *dres, *dC, *dqkv, *dfch, *dfch_gelu, *datt;
 };
 
-/* Carve n elements of size sz from the block at *off (64-byte aligned). When
- * base is NULL only the offset advances (sizing pass). */
+/* Carve n elements of sz bytes at *off, 64-byte aligned (tr_carve.h:
+ * saturating, so an overflowing shape sizes as TR_CARVE_TOO_BIG). base
+ * NULL: sizing pass. */
 static void *carve(char *base, size_t *off, size_t n, size_t sz)
 {
-    size_t o = (*off + 63) & ~(size_t)63;
-    *off = o + n * sz;
-    return base ? base + o : NULL;
+    return tr_carve(base, off, n, sz, 64);
 }
 
 static size_t layout(tr_cpu_model *m, char *base)
 {
     const struct tr_config *c = &m->cfg;
     size_t N = (size_t)m->max_batch * c->seq_len, C = c->n_embd, off = 0;
-    size_t att = (size_t)m->max_batch * c->n_head * c->seq_len * c->seq_len;
+    size_t att = tr_szmul(tr_szmul((size_t)m->max_batch * c->n_head, c->seq_len), c->seq_len);
     size_t F = sizeof(float);
     m->encoded = carve(base, &off, N * C, F);
     for (int l = 0; l < c->n_layer; l++) {
@@ -103,6 +103,10 @@ int tr_cpu_model_create(const struct tr_config *c, int max_batch, tr_cpu_model *
         return ingot_oom("cpu model layer table", (size_t)c->n_layer * sizeof(*m->layers));
     }
     m->block_bytes = layout(m, NULL);
+    if ((err = tr_carve_check(m->block_bytes, "model", max_batch, c->seq_len, c->n_layer))) {
+        tr_cpu_model_free(m);
+        return err;
+    }
     m->block = aligned_alloc(64, (m->block_bytes + 63) & ~(size_t)63);
     if (!m->block) {
         size_t mb = m->block_bytes >> 20;

@@ -27,6 +27,7 @@
 #include "matmul.h"
 #include "rmsnorm.h"
 #include "rope.h"
+#include "tr_carve.h"
 #include "tr_cuda_llama.h"
 #include "xent.h"
 
@@ -72,12 +73,12 @@ static size_t max_sz(size_t a, size_t b)
     return a > b ? a : b;
 }
 
-/* Carve n elements of sz bytes at *off, 256-byte aligned. base NULL: sizing. */
+/* Carve n elements of sz bytes at *off, 256-byte aligned (tr_carve.h:
+ * saturating, so an overflowing shape sizes as TR_CARVE_TOO_BIG). base
+ * NULL: sizing pass. */
 static void *carve(char *base, size_t *off, size_t n, size_t sz)
 {
-    size_t o = (*off + 255) & ~(size_t)255;
-    *off = o + n * sz;
-    return base ? base + o : NULL;
+    return tr_carve(base, off, n, sz, 256);
 }
 
 /* The largest scratch need of any one launcher (they run one after the
@@ -109,7 +110,7 @@ static size_t layout(tr_cuda_llama *m, char *base)
     size_t N = (size_t)m->max_batch * c->seq_len, C = c->n_embd, F = c->ffn_dim, es = m->es;
     size_t W = tr_llama_qkv_dim(c), hs = tr_llama_head_dim(c), off = 0, S = sizeof(float);
     const bool mat = m->attn == LA_MAT;
-    size_t att = mat ? (size_t)m->max_batch * c->n_head * c->seq_len * c->seq_len : 0;
+    size_t att = mat ? tr_szmul(tr_szmul((size_t)m->max_batch * c->n_head, c->seq_len), c->seq_len) : 0;
     size_t lse = mat ? 0 : (size_t)m->max_batch * c->n_head * c->seq_len;
     size_t n3 = m->attn == LA_GQA ? 0 : N * 3 * C;
     m->rope = carve(base, &off, (size_t)c->seq_len * hs, S);
@@ -213,6 +214,10 @@ int tr_cuda_llama_create(const struct tr_llama_config *c, int max_batch, kn_dtyp
         return err;
     }
     m->block_bytes = layout(m, NULL);
+    if ((err = tr_carve_check(m->block_bytes, "cuda llama", max_batch, c->seq_len, c->n_layer))) {
+        tr_cuda_llama_free(m);
+        return err;
+    }
     cudaError_t e = cudaMalloc(&m->block, m->block_bytes);
     if (e != cudaSuccess) {
         size_t mb = m->block_bytes >> 20, free_b = 0, total_b = 0;

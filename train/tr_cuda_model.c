@@ -11,6 +11,7 @@
 #include "layernorm.h"
 #include "matmul.h"
 #include "residual.h"
+#include "tr_carve.h"
 #include "tr_cuda_model.h"
 #include "tr_cuda_prof.h"
 #include "xent.h"
@@ -54,13 +55,12 @@ static size_t max_sz(size_t a, size_t b)
     return a > b ? a : b;
 }
 
-/* Carve n elements of sz bytes at *off, 256-byte aligned (cuBLASLt and the
- * vectorised kernels like aligned rows). base NULL: sizing pass. */
+/* Carve n elements of sz bytes at *off, 256-byte aligned (tr_carve.h:
+ * saturating, so an overflowing shape sizes as TR_CARVE_TOO_BIG). base
+ * NULL: sizing pass. */
 static void *carve(char *base, size_t *off, size_t n, size_t sz)
 {
-    size_t o = (*off + 255) & ~(size_t)255;
-    *off = o + n * sz;
-    return base ? base + o : NULL;
+    return tr_carve(base, off, n, sz, 256);
 }
 
 /* Scratch: the largest need of any one launcher (they run one after the
@@ -91,7 +91,7 @@ static size_t layout(tr_cuda_model *m, char *base)
 {
     const struct tr_config *c = &m->cfg;
     size_t N = (size_t)m->max_batch * c->seq_len, C = c->n_embd, off = 0, es = m->es;
-    size_t att = (size_t)m->max_batch * c->n_head * c->seq_len * c->seq_len;
+    size_t att = tr_szmul(tr_szmul((size_t)m->max_batch * c->n_head, c->seq_len), c->seq_len);
     size_t rows = (size_t)m->max_batch * c->n_head * c->seq_len;
     size_t F = sizeof(float);
     m->encoded = carve(base, &off, N * C, es);
@@ -180,6 +180,10 @@ int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, 
         return err;
     }
     m->block_bytes = layout(m, NULL);
+    if ((err = tr_carve_check(m->block_bytes, "cuda model", max_batch, c->seq_len, c->n_layer))) {
+        tr_cuda_model_free(m);
+        return err;
+    }
     cudaError_t e = cudaMalloc(&m->block, m->block_bytes);
     if (e != cudaSuccess) {
         size_t mb = m->block_bytes >> 20, free_b = 0, total_b = 0;

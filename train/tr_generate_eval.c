@@ -231,6 +231,13 @@ int tr_eval_main(int argc, char **argv)
         (!o.data && (err = training_sources(&o, ckpt_file, held))))
         goto out;
     const int T = st.cfg.seq_len, B = o.batch;
+    /* as in training: the ops index a forward's rows with int */
+    if ((int64_t)B * T > (1 << 24)) {
+        err = ingot_fail(INGOT_E_USAGE, "--batch %d x the checkpoint's seq-len %d = %lld "
+                         "tokens per forward is more than 2^24; use --batch %d or less", B, T,
+                         (long long)B * T, (1 << 24) / T > 0 ? (1 << 24) / T : 1);
+        goto out;
+    }
     struct tr_loader_opts lo = { .dir = o.data, .sources = o.src, .n_sources = o.n_data,
                                  .seq_len = T, .seed = st.seed, .sequential = true,
                                  .verify = !o.no_verify, .val_only = !o.train };

@@ -30,6 +30,7 @@
 #include "rmsnorm.h"
 #include "rope.h"
 #include "swiglu.h"
+#include "tr_carve.h"
 #include "tr_cuda_sync.h"
 #include "tr_generate.h"
 #include "tr_generate_kv.h"
@@ -99,12 +100,11 @@ static void kvc_destroy(tr_backend *b)
     free(b);
 }
 
-/* Carve n bytes at *off (256-byte aligned); base NULL: sizing pass. */
+/* Carve n bytes at *off (256-byte aligned; tr_carve.h: saturating); base
+ * NULL: sizing pass. */
 static void *kvc_carve(char *base, size_t *off, size_t n)
 {
-    size_t o = (*off + 255) & ~(size_t)255;
-    *off = o + n;
-    return base ? base + o : NULL;
+    return tr_carve(base, off, n, 1, 256);
 }
 
 static size_t kvc_layout(tr_backend *b, char *base)

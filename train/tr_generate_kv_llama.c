@@ -4,6 +4,7 @@
  * position in the context, then only the NKV key and value heads of each
  * position are cached ([L, T, NKV hs] each; the queries are never needed
  * again), and attention runs through ref_decode_attention. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,9 +47,12 @@ int tr_kv_llama_create(const struct tr_config *cfg, const float *params, tr_kv_l
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
         m->mem_floats += sizes[i];
     if (!(m->mem = malloc(m->mem_floats * sizeof(float)))) {
-        size_t bytes = m->mem_floats * sizeof(float);
+        err = ingot_fail(-ENOMEM, "cannot allocate %zu MiB for the key/value cache "
+                         "and activations of the model's context (seq-len %d, %d layers, %d kv "
+                         "heads; from the checkpoint)", (m->mem_floats * sizeof(float)) >> 20,
+                         c->seq_len, c->n_layer, c->n_kv_head);
         free(m);
-        return ingot_oom("llama key/value cache and activations", bytes);
+        return err;
     }
     float *at = m->mem;
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {

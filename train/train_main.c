@@ -140,7 +140,7 @@ int main(int argc, char **argv)
         if ((err = tr_ckpt_dir_prepare(o.ckpt_dir, &removed))) {
             fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
             tr_opts_free(&o);
-            return 1;
+            return err == INGOT_E_USAGE ? 2 : 1;
         }
         if (removed && !o.quiet)
             printf("removed %d stale temp file%s of killed saves in %s\n", removed,

@@ -94,6 +94,18 @@ int main(int argc, char **argv)
     args = tt_fmt("eval '%s' --data '%s' --threads 1", nan_ck, ds);
     fails += tt_expect(bin, out, "eval: a NaN weight", args, 1, "tensor lnfw is nan", NULL);
     free(args);
+    /* eval's --batch (up to 4096) times a long context past 2^24 tokens per
+     * forward: refused, as in training (the ops index rows with int; a
+     * crafted checkpoint's seq-len once made the activation size wrap) */
+    args = tt_fmt("--synthetic --vocab 64 --arch llama --model llama-tiny --layers 1 --dim 8 "
+                  "--heads 2 --kv-heads 1 --ffn-dim 8 --seq-len 4100 --batch 1 --steps 1 "
+                  "--val-every 0 --threads 1 --ckpt-dir '%s/long'", dir);
+    fails += tt_expect(bin, out, "a model of seq-len 4100", args, 0, "ckpt-00000001.bin", NULL);
+    free(args);
+    args = tt_fmt("eval '%s/long' --data '%s' --batch 4096 --threads 1", dir, ds);
+    fails += tt_expect(bin, out, "eval: --batch x seq-len past 2^24", args, 2, "more than 2^24",
+                       "--batch 4092 or less");
+    free(args);
     /* results to a full disk */
     const char *full[][2] = {
         { "generate to /dev/full", "generate '%s/ck' --prompt-ids 1 --tokens 2 --threads 1" },

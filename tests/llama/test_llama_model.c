@@ -6,7 +6,9 @@
  *   - the gradient of the summed token loss against central differences of
  *     the loss, on sampled elements of every tensor, for grouped-query and
  *     multi-head shapes, tied and untied heads;
- *   - forward_backward's mean loss and gradient against forward + backward. */
+ *   - forward_backward's mean loss and gradient against forward + backward;
+ *   - activation sizes past 2^64 refused (tr_carve.h), never wrapped. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,9 @@
 
 #include "ingot_err.h"
 #include "ll_testlib.h"
+#include "tr_carve.h"
 #include "tr_cpu_llama.h"
+#include "tr_cpu_net.h"
 #include "tr_llama_params.h"
 
 static int failures;
@@ -298,6 +302,45 @@ static void test_forward_backward(void)
     printf("forward_backward ok (loss %.5f at init, ln V = %.5f)\n", loss, log(50.0));
 }
 
+/* A shape every field check passes whose activation size does not fit 64
+ * bits: a crafted checkpoint's (349 layers, 16 heads over 1 kv head, dim 32,
+ * ffn 1, seq-len 488280) at eval's --batch 3454. Summed in plain size_t it
+ * wrapped to 1.44 GB, which was allocated and written far past; both models
+ * must refuse it (-ENOMEM) without allocating. Also the saturating helpers. */
+static void test_too_big(void)
+{
+    CHECK(tr_szmul(SIZE_MAX / 2, 3) == TR_CARVE_TOO_BIG && tr_szmul(1u << 20, 1u << 20) == 1ull << 40,
+          "tr_szmul saturates (and multiplies)");
+    size_t off = 0;
+    tr_carve(NULL, &off, 10, 4, 64);
+    tr_carve(NULL, &off, 1, 1, 64);
+    CHECK(off == 65, "tr_carve: 40 bytes, then 1 at 64: %zu", off);
+    tr_carve(NULL, &off, SIZE_MAX / 8, 4, 64);
+    CHECK(off == TR_CARVE_TOO_BIG, "tr_carve: n x sz past 2^64 saturates");
+    tr_carve(NULL, &off, 1, 4, 64);
+    CHECK(off == TR_CARVE_TOO_BIG, "tr_carve: stays saturated");
+    off = SIZE_MAX - 100;
+    tr_carve(NULL, &off, 1, 4, 64);
+    CHECK(off == TR_CARVE_TOO_BIG, "tr_carve: the alignment past 2^64 saturates");
+
+    struct tr_llama_config c;
+    tr_llama_config_defaults(&c, 349, 16, 32, 488280, 2000);
+    c.n_kv_head = 1;
+    c.ffn_dim = 1;
+    tr_cpu_llama *m = NULL;
+    int err = tr_cpu_llama_create(&c, 3454, &m);
+    CHECK(err == -ENOMEM && !m, "llama: the wrapping shape is refused (err %d)", err);
+    tr_cpu_llama_free(m);
+    struct tr_config g = { .n_layer = 349, .n_head = 16, .n_embd = 32, .seq_len = 488280,
+                           .vocab = 2000, .arch = TR_ARCH_GPT2 };
+    tr_config_pad_vocab(&g);
+    tr_cpu_net *n = NULL;
+    err = tr_cpu_net_create(&g, 3454, &n);
+    CHECK(err == -ENOMEM && !n, "gpt2: the wrapping shape is refused (err %d)", err);
+    tr_cpu_net_free(n);
+    printf("activation sizes past 2^64 refused\n");
+}
+
 int main(void)
 {
     ll_seed(11);
@@ -307,6 +350,7 @@ int main(void)
     test_gradients("MQA 4/1, tied", 4, 1, 1);
     test_gradients("MHA 2/2, untied", 2, 2, 0);
     test_forward_backward();
+    test_too_big();
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
         return 1;

@@ -203,6 +203,32 @@ int main(int argc, char **argv)
         free(ro);
     }
 
+    /* an hf export's or a dataset's folder: refused (exit 2) before its
+     * config.json (transformers' entry point) or anything else changes */
+    static const char *const foreign[][3] = {
+        { "export", "model.safetensors", "exported model" },
+        { "export-bin", "model.bin", "exported model" },
+        { "dataset", "manifest.json", "dataset directory" },
+    };
+    for (int i = 0; i < 3; i++) {
+        char *fd = tt_fmt("%s/%s", dir, foreign[i][0]);
+        CHECK(mkdir(fd, 0755) == 0);
+        touch(fd, foreign[i][1]);
+        touch(fd, "config.json");
+        char *fa = tt_fmt("%s --ckpt-dir '%s'", run, fd);
+        char *what = tt_fmt("ckpt-dir holding %s", foreign[i][1]);
+        failures += tt_expect(bin, out, what, fa, 2, foreign[i][2], foreign[i][1]);
+        char *cj = tt_fmt("%s/config.json", fd), *s = tt_slurp(cj);
+        bool kept = s && !strcmp(s, "partial") && !exists(fd, "ckpt-00000002.bin");
+        printf("%-34s %s\n", "  its config.json untouched", kept ? "ok" : "FAIL");
+        failures += !kept;
+        free(s);
+        free(cj);
+        free(what);
+        free(fa);
+        free(fd);
+    }
+
     char *a = tt_fmt("%s --ckpt-dir '%s/new/nested'", run, dir);
     failures += tt_expect(bin, out, "missing ckpt-dir is created", a, 0, "ckpt-00000002.bin", NULL);
     free(a);
