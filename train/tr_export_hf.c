@@ -118,6 +118,21 @@ static json_t *piece(const struct ingot_spm *spm, int32_t id)
     return p ? json_string(p) : json_null();
 }
 
+/* The significant digits config.json's reals are written with: at least 9
+ * (the float rms_norm_eps, held as its shortest decimal, prints as 1e-05
+ * with any count from 9 to 16), and as many as rope_theta needs to read
+ * back exactly (a --rope-theta 1234567.891 was cut to 1234567.89). */
+static int real_digits(double theta)
+{
+    for (int p = 9; p < 17; p++) {
+        char buf[40];
+        snprintf(buf, sizeof(buf), "%.*g", p, theta);
+        if (strtod(buf, NULL) == theta)
+            return p;
+    }
+    return 17;
+}
+
 static json_t *id_or_null(int32_t id)
 {
     return id >= 0 ? json_integer(id) : json_null();
@@ -253,7 +268,8 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
     if (llama)
         err = tr_export_write_json(dir, "config.json", tr_export_hf_llama_config(s, id_or_null(bos),
                                                                        id_or_null(eos),
-                                                                       id_or_null(pad)), 9);
+                                                                       id_or_null(pad)),
+                                   real_digits(s->st->cfg.rope_theta));
     else
         err = tr_export_write_json(dir, "config.json", json_pack(
         "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:n, s:s, s:f, s:f, s:f, s:f, s:f,"

@@ -2,7 +2,8 @@
 """`ingot-train export --format hf` of an --arch llama checkpoint is transformers'
 LlamaForCausalLM: two small models trained here (--synthetic, a few steps so that the
 weights are no longer the init), grouped-query untied with rope-theta 500000 and
-multi-query tied, are exported; config.json holds the llama fields;
+multi-query tied (rope-theta 1234567.891, which config.json must carry exactly), are
+exported; config.json holds the llama fields;
 AutoModelForCausalLM loads the folder (every tensor, none missing or unexpected) and
 its logits on random ids equal Ingot's CPU model's (ex_logits) within 1e-4 in fp32;
 `ingot-train generate` (greedy, full forwards on the CPU) continues a prompt exactly as
@@ -49,8 +50,9 @@ def main():
     try:
         cases = [
             ("gqa", ["--heads", "4", "--kv-heads", "2", "--rope-theta", "500000"], 2, False),
+            # a theta of 10 significant digits: config.json carries it exactly
             ("mqa-tied", ["--heads", "4", "--kv-heads", "1", "--tie-embeddings",
-                          "--norm-eps", "1e-6"], 1, True),
+                          "--norm-eps", "1e-6", "--rope-theta", "1234567.891"], 1, True),
         ]
         for name, flags, nkv, tied in cases:
             ck = os.path.join(tmp, "ck-" + name)
@@ -69,7 +71,7 @@ def main():
             for k, v in want.items():
                 if cfg.get(k) != v:
                     fail("%s: config.json %s = %r, want %r" % (name, k, cfg.get(k), v))
-            theta = 500000.0 if name == "gqa" else 10000.0
+            theta = 500000.0 if name == "gqa" else 1234567.891
             eps = 1e-6 if tied else 1e-5
             if cfg["rope_theta"] != theta or abs(cfg["rms_norm_eps"] - eps) > 1e-12:
                 fail("%s: rope_theta %r rms_norm_eps %r" % (name, cfg["rope_theta"],
