@@ -616,6 +616,14 @@ static int check_header(const char *path, const struct tr_ckpt_header *h, uint64
         if (h->arch > TR_ARCH_LLAMA || h->tie_embeddings > 1)
             return ingot_fail(INGOT_E_CORRUPT, "%s: field arch (%u) or tie_embeddings (%u) is "
                               "out of range", path, h->arch, h->tie_embeddings);
+        /* a gpt2 model has none of llama's fields: values there are damage
+         * (and would make two equal shapes compare unequal on --resume) */
+        if (h->arch == TR_ARCH_GPT2 && (h->n_kv_head || h->ffn_dim || h->tie_embeddings ||
+                                        h->rope_theta != 0.0 || h->norm_eps != 0.0f))
+            return ingot_fail(INGOT_E_CORRUPT, "%s: fields n_kv_head..norm_eps (%d, %d, %u, %g, "
+                              "%g) are llama's and must be 0 for arch 0 (gpt2); the file is "
+                              "damaged", path, h->n_kv_head, h->ffn_dim, h->tie_embeddings,
+                              h->rope_theta, (double)h->norm_eps);
         c.arch = (int)h->arch;
         c.n_kv_head = h->n_kv_head;
         c.ffn_dim = h->ffn_dim;

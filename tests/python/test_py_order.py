@@ -12,7 +12,7 @@ import os
 import struct
 import sys
 
-from pyt_util import Fixture, check, fail
+from pyt_util import Fixture, check, fail, run_env
 
 T, B, ACCUM = 32, 4, 2          # the training run: 4 x 32 x 2 micro-steps = 8 windows/step
 G = B * ACCUM
@@ -200,6 +200,8 @@ def check_hostile_ckpt(fx, ck):
                                       rope_theta=1e4, norm_eps=float("nan")), "norm_eps"),
         ("llama rope_theta inf", edited("rope.bin", version=3, arch=1, n_kv_head=2, ffn_dim=64,
                                         rope_theta=float("inf"), norm_eps=1e-5), "rope_theta"),
+        ("gpt2 (arch 0) with llama fields", edited("g3.bin", version=3, arch=0, n_kv_head=-5,
+                                                   rope_theta=float("nan")), "n_kv_head"),
     ]
     for what, path, field in cases:
         try:
@@ -207,6 +209,11 @@ def check_hostile_ckpt(fx, ck):
             fail("checkpoint with %s: accepted" % what)
         except ingot.FormatError as e:
             check(": %s:" % field in str(e), "%s: %s" % (what, e))
+    # the C reader refuses that last one too, naming the fields (it made two equal
+    # shapes compare unequal on --resume: NaN != NaN)
+    rc, err = run_env([fx.train, "eval", cases[-1][1]])
+    check(rc == 1 and "n_kv_head..norm_eps" in err and "must be 0" in err,
+          "ingot-train eval of a gpt2 header with llama fields: %d %s" % (rc, err))
     # the settings' architecture against the header's (as train/checkpoint.c): an
     # unknown one, and another known one (the settings, last in the file, one byte
     # longer: their size and the file's resealed in the header)

@@ -129,6 +129,13 @@ class Checkpoint:
                                rope_theta=hd["rope_theta"], norm_eps=hd["norm_eps"])
             self.shapes = llama_param_shapes(L, C, Vp, NH, NKV, F, hd["tie_embeddings"])
         else:
+            # version 3 of a gpt2 model: llama's fields are 0 (train/checkpoint.c too)
+            if hd["version"] >= 3 and (hd["n_kv_head"] or hd["ffn_dim"] or hd["tie_embeddings"]
+                                       or hd["rope_theta"] != 0 or hd["norm_eps"] != 0):
+                self._fail("n_kv_head", "n_kv_head..norm_eps (%d, %d, %d, %r, %r) are llama's "
+                           "and must be 0 for a gpt2 model" % (
+                               hd["n_kv_head"], hd["ffn_dim"], hd["tie_embeddings"],
+                               hd["rope_theta"], hd["norm_eps"]))
             self.shapes = param_shapes(L, C, T, Vp)
         # exact integers: numpy's int64 product wraps for a crafted shape
         P = sum(math.prod(s) for s in self.shapes.values())
