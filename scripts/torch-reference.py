@@ -32,6 +32,7 @@ Formats: docs/checkpoint-format.md.
 import argparse
 import json
 import math
+import os
 import struct
 import sys
 import time
@@ -68,6 +69,9 @@ def arch_cfg(path, L, NH, C, T, V, Vp, head, at):
     f32, as both the checkpoint and the dump store them), None for GPT-2's
     versions without them."""
     cfg = dict(arch="gpt2", L=L, NH=NH, C=C, T=T, V=V, Vp=Vp)
+    if min(L, NH, C, T) < 1 or C % NH or V < 2 or Vp < V:
+        raise SystemExit(f"{path}: not a model shape ({L} layers, {NH} heads, width {C}, "
+                         f"context {T}, vocabulary {V} padded to {Vp}); the file is damaged")
     if at is None:
         return cfg
     arch, nkv, ffn, tie, theta, eps = struct.unpack_from("<IiiIdf", head, at)
@@ -75,7 +79,7 @@ def arch_cfg(path, L, NH, C, T, V, Vp, head, at):
         return cfg
     if arch != 1:
         raise SystemExit(f"{path}: unknown architecture {arch} (0 gpt2, 1 llama)")
-    if nkv <= 0 or NH % nkv or ffn <= 0 or C % NH or tie not in (0, 1) or \
+    if nkv <= 0 or NH % nkv or ffn <= 0 or (C // NH) % 2 or tie not in (0, 1) or \
             not theta > 0 or not eps > 0:
         raise SystemExit(f"{path}: bad llama fields (kv heads {nkv}, ffn {ffn}, tie {tie}, "
                          f"theta {theta}, eps {eps})")
@@ -83,11 +87,22 @@ def arch_cfg(path, L, NH, C, T, V, Vp, head, at):
     return cfg
 
 
+def latest_checkpoint(path):
+    """A --ckpt-dir names its newest ckpt-*.bin, as ingot-train's tools take it."""
+    if not os.path.isdir(path):
+        return path
+    names = sorted(n for n in os.listdir(path) if n.startswith("ckpt-") and n.endswith(".bin"))
+    if not names:
+        raise SystemExit(f"{path}: a directory without checkpoints (ckpt-*.bin)")
+    return os.path.join(path, names[-1])
+
+
 def read_checkpoint(path):
+    path = latest_checkpoint(path)
     with open(path, "rb") as f:
         head = f.read(4096)
-    if head[:8] != b"INGOTCKP":
-        raise SystemExit(f"{path}: not an Ingot checkpoint")
+    if head[:8] != b"INGOTCKP" or len(head) < 4096:
+        raise SystemExit(f"{path}: not an Ingot checkpoint (or shorter than its header)")
     version, header_size, endian = struct.unpack_from("<III", head, 8)
     if endian != 0x01020304 or header_size != 4096 or version not in (1, 2, 3):
         raise SystemExit(f"{path}: unsupported checkpoint (version {version})")
@@ -95,15 +110,20 @@ def read_checkpoint(path):
     n_params, step = struct.unpack_from("<QQ", head, 48)
     # version 3: the architecture and llama's fields at 248 (docs/checkpoint-format.md)
     cfg = arch_cfg(path, L, NH, C, T, V, Vp, head, 248 if version == 3 else None)
+    if sum(math.prod(shape) for _, shape in param_shapes(cfg)) != n_params:
+        raise SystemExit(f"{path}: n_params {n_params} does not match the model's shape")
+    if os.path.getsize(path) < 4096 + 12 * n_params:
+        raise SystemExit(f"{path}: {os.path.getsize(path)} bytes, shorter than the header's "
+                         f"{n_params} parameters and their moments (truncated)")
     flat = np.fromfile(path, dtype="<f4", count=n_params, offset=4096)
-    return cfg, step, flat
+    return path, cfg, step, flat
 
 
 def read_dump(path):
     with open(path, "rb") as f:
         head = f.read(256)
-        if head[:8] != b"INGOTBAT":
-            raise SystemExit(f"{path}: not an Ingot batch dump")
+        if head[:8] != b"INGOTBAT" or len(head) < 256:
+            raise SystemExit(f"{path}: not an Ingot batch dump (or shorter than its header)")
         version, header_size = struct.unpack_from("<II", head, 8)
         if version not in (1, 2) or header_size != 256:
             raise SystemExit(f"{path}: unsupported dump version {version}")
@@ -124,6 +144,9 @@ def read_dump(path):
         params = np.fromfile(f, dtype="<f4", count=n_params)
         logits = np.fromfile(f, dtype="<f4", count=B * T * Vp).reshape(B, T, Vp)
         grads = np.fromfile(f, dtype="<f4", count=n_params)
+    if ids.min() < 0 or ids.max() >= V:
+        raise SystemExit(f"{path}: token ids from {ids.min()} to {ids.max()}, outside the "
+                         f"vocabulary of {V}; the file is damaged")
     return dict(cfg=cfg, B=B, step=step, loss=loss, ids=ids, params=params,
                 logits=logits, grads=grads)
 
@@ -294,11 +317,11 @@ def parity(args):
           f"V{cfg['V']} (Vp {cfg['Vp']}){shape}, batch {B}, after step {dump['step']}")
     flat = dump["params"]
     if args.ckpt:
-        ccfg, cstep, cflat = read_checkpoint(args.ckpt)
+        cpath, ccfg, cstep, cflat = read_checkpoint(args.ckpt)
         if ccfg != cfg:
-            raise SystemExit(f"{args.ckpt}: model {ccfg} differs from the dump's {cfg}")
+            raise SystemExit(f"{cpath}: model {ccfg} differs from the dump's {cfg}")
         same = cflat.size == flat.size and np.array_equal(cflat, flat)
-        print(f"checkpoint {args.ckpt} (step {cstep}): weights "
+        print(f"checkpoint {cpath} (step {cstep}): weights "
               f"{'identical to' if same else 'DIFFER from'} the dump's")
         if not same:
             print("  comparing with the checkpoint's weights; expect large differences")
@@ -321,6 +344,8 @@ def parity(args):
     else:
         import torch
         dtype = torch.float64 if args.double else torch.float32
+        if args.device.startswith("cuda") and not torch.cuda.is_available():
+            raise SystemExit("--device cuda: PyTorch sees no CUDA GPU here; use --device cpu")
         dev = torch.device(args.device)
         model = build_torch_model(torch, cfg, sdpa=False).to(dev, dtype)
         load_into(torch, model, params, cfg)
@@ -466,4 +491,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except OSError as e:   # a missing or unreadable --dump / --ckpt: the message, no traceback
+        sys.exit(f"torch-reference.py: {e.filename or ''}: {e.strerror or e}")

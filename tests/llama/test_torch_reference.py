@@ -126,6 +126,21 @@ def main():
         open(bad, "wb").write(raw)
         out = parity(bad, None, ["--numpy"], expect=1, tag="GPT-2 dump read as llama")
         check("n_params" in out, "GPT-2 dump read as llama: the parameter count disagrees")
+        # a --ckpt-dir names its newest checkpoint, as ingot-train's tools take it
+        out = parity(dump, os.path.dirname(ckpt), ["--numpy"], tag="--ckpt DIR")
+        check("ckpt-00000003.bin (step 3): weights identical" in out, "--ckpt DIR: its newest")
+        # damage gets one line naming the file, not a traceback
+        raw = bytearray(open(dump, "rb").read())
+        struct.pack_into("<i", raw, 256, 100000)   # the first token id
+        open(bad, "wb").write(raw)
+        cut_ck = os.path.join(tmp, "cut.ckpt")
+        open(cut_ck, "wb").write(open(ckpt, "rb").read()[:5000])
+        for what, args, needle in (
+                ("a token id past the vocabulary", [bad, None], "outside the vocabulary"),
+                ("a truncated checkpoint", [dump, cut_ck], "truncated"),
+                ("a missing dump", [os.path.join(tmp, "none.bin"), None], "No such file")):
+            out = parity(*args, ["--numpy"], expect=1, tag=what)
+            check(needle in out and "Traceback" not in out, f"{what}: one line, no traceback")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not have_torch:
