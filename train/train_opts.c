@@ -411,9 +411,13 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
         o->arch = v;
         break;
     case O_KV_HEADS: err = cli_parse_int("--kv-heads", v, 1, 1 << 20, &o->kv_heads); break;
-    case O_FFN_DIM: err = cli_parse_int("--ffn-dim", v, 1, 1 << 24, &o->ffn_dim); break;
+    /* the model's own limit (tr_llama_config_check), so the message names the flag */
+    case O_FFN_DIM: err = cli_parse_int("--ffn-dim", v, 1, 1 << 18, &o->ffn_dim); break;
     case O_ROPE_THETA:
-        err = cli_parse_double("--rope-theta", v, 1.0 + 1e-9, 1e12, &o->rope_theta);
+        err = cli_parse_double("--rope-theta", v, -1e308, 1e308, &o->rope_theta);
+        if (!err && !(o->rope_theta > 1.0 && o->rope_theta <= 1e12))
+            err = ingot_fail(INGOT_E_USAGE, "--rope-theta %s: the RoPE base must be above 1 "
+                             "and at most 1e12 (LLaMA 2 uses 10000, LLaMA 3 500000)", v);
         break;
     case O_NORM_EPS: err = parse_float("--norm-eps", v, 1e-30, 0.5, &o->norm_eps); break;
     case O_TIE_EMB: o->tie_embeddings = on; break;
@@ -826,9 +830,34 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
     if (llama)
         return llama_shape(o);
     if (o->kv_heads > 0 || o->ffn_dim > 0 || o->rope_theta > 0.0 || o->norm_eps > 0.0f ||
-        o->tie_embeddings)
-        return ingot_fail(INGOT_E_USAGE, "--kv-heads, --ffn-dim, --rope-theta, --norm-eps and "
-                          "--tie-embeddings are for --arch llama (this run is gpt2)");
+        o->tie_embeddings) {
+        /* name the flags set, and where each came from (a checkpoint's
+         * settings when --resume --arch gpt2 meets a llama run) */
+        const struct { bool set; const char *key; } f[] = {
+            { o->kv_heads > 0, "kv-heads" }, { o->ffn_dim > 0, "ffn-dim" },
+            { o->rope_theta > 0.0, "rope-theta" }, { o->norm_eps > 0.0f, "norm-eps" },
+            { o->tie_embeddings, "tie-embeddings" } };
+        char list[2048] = "", from[512], first[512] = "", arch_from[512];
+        size_t len = 0;
+        bool one_origin = true, seen = false;   /* all from one place: say it once */
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+            if (f[i].set) {
+                value_origin(o, f[i].key, from, sizeof(from));
+                if (!seen)
+                    snprintf(first, sizeof(first), "%s", from);
+                seen = true;
+                one_origin = one_origin && !strcmp(from, first);
+            }
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+            if (f[i].set && len < sizeof(list))
+                len += (size_t)snprintf(list + len, sizeof(list) - len, "%s--%s%s",
+                                        len ? ", " : "", f[i].key,
+                                        one_origin ? "" : value_origin(o, f[i].key, from,
+                                                                       sizeof(from)));
+        return ingot_fail(INGOT_E_USAGE, "%s%s: for --arch llama only; this run is gpt2%s",
+                          list, one_origin ? first : "",
+                          value_origin(o, "arch", arch_from, sizeof(arch_from)));
+    }
 
     /* model shape: preset, then explicit flags */
     const struct preset *p = NULL;

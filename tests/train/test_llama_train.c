@@ -164,6 +164,12 @@ static void resume(const char *data, const char *dir)
     failures += tt_expect(bin, out, "resume with another --kv-heads", cmd, 1,
                           "another model configuration", "--kv-heads");
     free(cmd);
+    /* --arch gpt2 against it: the llama values came from the checkpoint, said once */
+    cmd = tt_fmt("--threads 1 --ckpt-dir '%s/cb' --resume --arch gpt2", dir);
+    failures += tt_expect(bin, out, "resume a llama run as gpt2", cmd, 2,
+                          "--rope-theta, --norm-eps, --tie-embeddings (from checkpoint",
+                          "for --arch llama only; this run is gpt2");
+    free(cmd);
 
     free(ma); free(mb); free(ca); free(cb); free(common); free(out);
 }
@@ -227,7 +233,11 @@ static void refusals(const char *dir)
 {
     char *out = tt_fmt("%s/e.txt", dir);
     static const struct { const char *what, *args, *n1, *n2; } cases[] = {
-        { "llama flag on gpt2", "--synthetic --kv-heads 2", "are for --arch llama", NULL },
+        { "llama flags on gpt2", "--synthetic --kv-heads 2 --tie-embeddings",
+          "--kv-heads, --tie-embeddings: for --arch llama only", NULL },
+        { "rope-theta 1", "--synthetic --arch llama --rope-theta 1", "must be above 1", NULL },
+        { "ffn-dim past the model's limit", "--synthetic --arch llama --ffn-dim 1M",
+          "--ffn-dim", "262144" },
         { "llama preset on gpt2", "--synthetic --arch gpt2 --model llama-tiny",
           "--model llama-tiny is a llama preset", NULL },
         { "gpt2 preset on llama", "--synthetic --arch llama --model small",
