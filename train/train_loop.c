@@ -170,11 +170,14 @@ static void describe_shape(const struct tr_config *c, char *buf, size_t len)
     int n = snprintf(buf, len, "%s: %d layers, %d heads, dim %d, seq-len %d, vocab %d",
                      tr_arch_name(c->arch), c->n_layer, c->n_head, c->n_embd, c->seq_len,
                      c->vocab);
-    char theta[32];   /* all its digits: two thetas that differ must read differently */
+    /* all their digits: two that differ must read differently (norm-eps as
+     * the shortest decimal of the float: 1.0000001e-05, not %g's 1e-05) */
+    char theta[32], eps[32];
     if (c->arch == TR_ARCH_LLAMA && n > 0 && (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, ", %d kv heads, ffn-dim %d, rope-theta %s, norm-eps "
-                 "%g%s", c->n_kv_head, c->ffn_dim,
-                 cli_format_double(c->rope_theta, theta, sizeof(theta)), (double)c->norm_eps,
+                 "%s%s", c->n_kv_head, c->ffn_dim,
+                 cli_format_double(c->rope_theta, theta, sizeof(theta)),
+                 cli_format_double(cli_float_decimal(c->norm_eps), eps, sizeof(eps)),
                  c->tie_embeddings ? ", tied embeddings" : "");
 }
 

@@ -164,6 +164,11 @@ static void resume(const char *data, const char *dir)
     failures += tt_expect(bin, out, "resume with another --kv-heads", cmd, 1,
                           "another model configuration", "--kv-heads");
     free(cmd);
+    /* an eps that %g prints as the checkpoint's: the message must show the difference */
+    cmd = tt_fmt("--threads 1 --ckpt-dir '%s/cb' --resume --norm-eps 1.0000001e-5", dir);
+    failures += tt_expect(bin, out, "resume with a near --norm-eps", cmd, 1,
+                          "another model configuration", "norm-eps 1.0000001e-05");
+    free(cmd);
     /* --arch gpt2 against it: the llama values came from the checkpoint, said once */
     cmd = tt_fmt("--threads 1 --ckpt-dir '%s/cb' --resume --arch gpt2", dir);
     failures += tt_expect(bin, out, "resume a llama run as gpt2", cmd, 2,
