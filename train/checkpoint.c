@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "cli_num.h"
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
@@ -756,14 +757,46 @@ int tr_ckpt_check_arch(const char *path, const char *text)
 static int arch_agrees(const char *path, const char *text, const struct tr_ckpt_header *h)
 {
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-    const char *arch = json_string_value(json_object_get(json_object_get(root, "settings"),
-                                                         "arch"));
+    json_t *set = json_object_get(root, "settings");
+    const char *arch = json_string_value(json_object_get(set, "arch"));
+    const bool llama = h->version >= 3 && h->arch == TR_ARCH_LLAMA;
     const char *head = tr_arch_name(h->version >= 3 ? (int)h->arch : TR_ARCH_GPT2);
     int err = 0;
     if (!arch || strcmp(arch, head))
         err = ingot_fail(INGOT_E_CORRUPT, "%s: the settings say architecture '%s', the header "
                          "'%s' (version %u); the file is damaged", path, arch ? arch : "?", head,
                          h->version);
+    /* and the shape: --resume takes its flags from the settings, so a
+     * disagreement would be reported as "this run is another model", and
+     * eval/generate/export would silently use the header's */
+    const struct { const char *key; double header; bool is_llama; } shape[] = {
+        { "layers", h->n_layer, false }, { "heads", h->n_head, false },
+        { "dim", h->n_embd, false }, { "seq-len", h->seq_len, false },
+        { "kv-heads", h->n_kv_head, true }, { "ffn-dim", h->ffn_dim, true },
+        { "rope-theta", h->rope_theta, true }, { "norm-eps", h->norm_eps, true },
+        { "tie-embeddings", h->tie_embeddings, true },
+    };
+    for (size_t i = 0; !err && i < sizeof(shape) / sizeof(shape[0]); i++) {
+        json_t *v = json_object_get(set, shape[i].key);
+        if (!v || (shape[i].is_llama && !llama))
+            continue;
+        /* rope-theta past 9 digits is written as a string of its decimal */
+        const bool text = json_is_string(v);
+        double s = json_is_boolean(v) ? json_is_true(v)
+                   : text          ? strtod(json_string_value(v), NULL)
+                                   : json_number_value(v),
+               hv = shape[i].header;
+        if (!strcmp(shape[i].key, "norm-eps")) {   /* the header holds the float */
+            s = cli_float_decimal((float)s);
+            hv = cli_float_decimal((float)hv);
+        }
+        char sb[32], hb[32];
+        if ((json_is_number(v) || json_is_boolean(v) || text) && s != hv)
+            err = ingot_fail(INGOT_E_CORRUPT, "%s: the settings say %s %s, the header %s; the "
+                             "file is damaged (restore it from a copy)", path, shape[i].key,
+                             cli_format_double(s, sb, sizeof(sb)),
+                             cli_format_double(hv, hb, sizeof(hb)));
+    }
     json_decref(root);
     return err;
 }

@@ -315,13 +315,19 @@ static void test_too_big(void)
     tr_carve(NULL, &off, 10, 4, 64);
     tr_carve(NULL, &off, 1, 1, 64);
     CHECK(off == 65, "tr_carve: 40 bytes, then 1 at 64: %zu", off);
-    tr_carve(NULL, &off, SIZE_MAX / 8, 4, 64);
+    tr_carve(NULL, &off, SIZE_MAX / 2, 4, 64);
     CHECK(off == TR_CARVE_TOO_BIG, "tr_carve: n x sz past 2^64 saturates");
     tr_carve(NULL, &off, 1, 4, 64);
     CHECK(off == TR_CARVE_TOO_BIG, "tr_carve: stays saturated");
-    off = SIZE_MAX - 100;
+    off = SIZE_MAX - 10;
     tr_carve(NULL, &off, 1, 4, 64);
     CHECK(off == TR_CARVE_TOO_BIG, "tr_carve: the alignment past 2^64 saturates");
+    off = SIZE_MAX - 300;   /* aligned down to SIZE_MAX - 319; 400 more bytes do not fit */
+    tr_carve(NULL, &off, 100, 4, 64);
+    CHECK(off == TR_CARVE_TOO_BIG, "tr_carve: the sum past 2^64 saturates");
+    off = SIZE_MAX - 1000;
+    tr_carve(NULL, &off, 100, 4, 64);
+    CHECK(off == SIZE_MAX - 559, "tr_carve: near the top, it still adds up (2^64 - 960 + 400)");
 
     struct tr_llama_config c;
     tr_llama_config_defaults(&c, 349, 16, 32, 488280, 2000);

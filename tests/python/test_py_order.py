@@ -240,6 +240,26 @@ def check_hostile_ckpt(fx, ck):
             fail("checkpoint with %s: accepted" % what)
         except ingot.FormatError as e:
             check(": settings:" in str(e) and want in str(e), "%s: %s" % (what, e))
+    # the settings' shape against the header's (train/checkpoint.c): "heads" changed
+    # to another one-digit count and the settings' checksum resealed, so only the
+    # disagreement is left. ingot-train refuses it naming both (it reported "this run is
+    # another model" on --resume, and eval used the header's shape silently).
+    import re
+    m = re.search(rb'"heads":(\d)[,}]', raw[int(h0["settings_offset"]):])
+    check(m is not None, "the settings of %s name no one-digit heads" % src)
+    at = int(h0["settings_offset"]) + m.start(1)
+    other = b"8" if raw[at:at + 1] != b"8" else b"2"
+    b = bytearray(raw[:at] + other + raw[at + 1:])
+    h = h0.copy()
+    h["settings_checksum"] = xxh3.xxh3_64(bytes(b[int(h0["settings_offset"]):]))
+    b[:HEADER.itemsize] = h.tobytes()
+    struct.pack_into("<Q", b, HEADER_CHECKSUM_AT, xxh3.xxh3_64(bytes(b[:HEADER_CHECKSUM_AT])))
+    path = fx.path("settings_heads.bin")
+    with open(path, "wb") as f:
+        f.write(b)
+    rc, err = run_env([fx.train, "eval", path])
+    check(rc == 1 and "the settings say heads %s, the header" % other.decode() in err,
+          "settings' heads against the header's: %d %s" % (rc, err))
     # a shape whose parameter count overflows int64: the exact count in the message
     L, C = 2 ** 31 - 1, 2 ** 30
     path = edited("huge.bin", n_layer=L, n_embd=C, n_head=1)
