@@ -923,8 +923,16 @@ int tr_train(const struct tr_opts *o)
         return ingot_fail(INGOT_E_USAGE, "--precision bf16 needs --device cuda (the CPU back "
                           "end computes in fp32)%s", strcmp(o->device, "auto") ? "" :
                           "; --device auto found no usable GPU here");
-    if ((err = tr_loader_open(&lo, &r.loader)))
+    if ((err = tr_loader_open(&lo, &r.loader))) {
+        /* a dataset the checkpoint's settings name, moved since: say so */
+        char from[512], msg[4096];
+        if (err == -ENOENT && *tr_opts_origin(o, "data", from, sizeof(from))) {
+            snprintf(msg, sizeof(msg), "%s", ingot_errmsg_for(err));
+            err = ingot_fail(err, "%s; the dataset is the one%s: pass --data DIR where it is "
+                             "now (the same tokenizer)", msg, from);
+        }
         goto out;
+    }
     r.cfg = (struct tr_config){ .n_layer = o->layers, .n_head = o->heads, .n_embd = o->dim,
                                 .seq_len = o->seq_len, .vocab = (int)tr_loader_vocab(r.loader) };
     if (!strcmp(o->arch, "llama")) {

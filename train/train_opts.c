@@ -651,9 +651,12 @@ static int finish(struct tr_opts *o)
         o->batch_tokens = micro;
         o->derived |= TR_DERIVED_BATCH_TOKENS;
     }
-    if (o->batch_tokens % micro)
-        return ingot_fail(INGOT_E_USAGE, "--batch-tokens %lld is not a multiple of --batch x "
-                          "--seq-len = %lld", (long long)o->batch_tokens, (long long)micro);
+    if (o->batch_tokens % micro) {
+        char from[512];   /* a checkpoint's or config file's value: say so */
+        return ingot_fail(INGOT_E_USAGE, "--batch-tokens %lld%s is not a multiple of --batch x "
+                          "--seq-len = %lld", (long long)o->batch_tokens,
+                          tr_opts_origin(o, "batch-tokens", from, sizeof(from)), (long long)micro);
+    }
     if (o->batch_tokens / micro > 1 << 20)
         return ingot_fail(INGOT_E_USAGE, "--batch-tokens %lld means more than 2^20 micro-steps",
                           (long long)o->batch_tokens);
@@ -682,10 +685,7 @@ static int finish(struct tr_opts *o)
     return 0;
 }
 
-/* Where key's value came from, for messages: "" when the command line or
- * nothing set it, else " (from ORIGIN)" (a checkpoint's or config file's
- * settings: the user did not type it). In buf. */
-static const char *value_origin(const struct tr_opts *o, const char *key, char *buf, size_t n)
+const char *tr_opts_origin(const struct tr_opts *o, const char *key, char *buf, size_t n)
 {
     buf[0] = 0;
     for (int i = o->n_src - 1; i >= 0; i--) {
@@ -727,7 +727,7 @@ static int unknown_preset(struct tr_opts *o, const char *what)
     if (near)
         snprintf(hint, sizeof(hint), "; did you mean %s?", near);
     return ingot_fail(INGOT_E_USAGE, "--model %s%s: %s%s GPT-2 presets: %s; LLaMA presets (--arch "
-                      "llama): %s", o->model, value_origin(o, "model", from, sizeof(from)), what,
+                      "llama): %s", o->model, tr_opts_origin(o, "model", from, sizeof(from)), what,
                       hint[0] ? hint : ";", gpt2, llama);
 }
 
@@ -842,7 +842,7 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
         bool one_origin = true, seen = false;   /* all from one place: say it once */
         for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
             if (f[i].set) {
-                value_origin(o, f[i].key, from, sizeof(from));
+                tr_opts_origin(o, f[i].key, from, sizeof(from));
                 if (!seen)
                     snprintf(first, sizeof(first), "%s", from);
                 seen = true;
@@ -852,11 +852,11 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
             if (f[i].set && len < sizeof(list))
                 len += (size_t)snprintf(list + len, sizeof(list) - len, "%s--%s%s",
                                         len ? ", " : "", f[i].key,
-                                        one_origin ? "" : value_origin(o, f[i].key, from,
+                                        one_origin ? "" : tr_opts_origin(o, f[i].key, from,
                                                                        sizeof(from)));
         return ingot_fail(INGOT_E_USAGE, "%s%s: for --arch llama only; this run is gpt2%s",
                           list, one_origin ? first : "",
-                          value_origin(o, "arch", arch_from, sizeof(arch_from)));
+                          tr_opts_origin(o, "arch", arch_from, sizeof(arch_from)));
     }
 
     /* model shape: preset, then explicit flags */
@@ -868,8 +868,8 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
     if (!p && tr_llama_preset_find(o->model))
         return ingot_fail(INGOT_E_USAGE, "--model %s%s is a llama preset; this run is --arch "
                           "gpt2%s (leave --arch out or pass --arch llama)", o->model,
-                          value_origin(o, "model", from, sizeof(from)),
-                          value_origin(o, "arch", arch_from, sizeof(arch_from)));
+                          tr_opts_origin(o, "model", from, sizeof(from)),
+                          tr_opts_origin(o, "arch", arch_from, sizeof(arch_from)));
     if (!p)
         return unknown_preset(o, "unknown preset");
     if (o->layers < 0) o->layers = p->layers;

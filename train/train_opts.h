@@ -152,6 +152,10 @@ void tr_opts_free(struct tr_opts *o);
  * --cooldown share of --steps rounded (tr_schedule_cooldown_steps()); 0
  * for another schedule. */
 int tr_opts_cooldown(const struct tr_opts *o);
+/* Where key's value came from, for messages: "" when the command line or
+ * nothing set it, else " (from ORIGIN)" (a checkpoint's or config file's
+ * settings: the user did not type it). In buf. */
+const char *tr_opts_origin(const struct tr_opts *o, const char *key, char *buf, size_t n);
 
 /* Whether key names a flag that takes no value (--resume, --synthetic). */
 bool tr_opts_is_switch(const char *key);

@@ -124,6 +124,19 @@ int main(int argc, char **argv)
     s = tt_slurp(out);
     CHECK(s && strstr(s, "the checkpoint's tokenizer") && !strstr(s, "another model configuration"));
     free(s);
+    /* the dataset its settings name, moved since: the message says where the
+     * path came from and what to pass */
+    char *moved = tt_fmt("%s/data-moved", dir);
+    CHECK(rename(data, moved) == 0);
+    cmd = tt_fmt("'%s' --ckpt-dir '%s/cb' --resume --steps 13", bin, dir);
+    CHECK(tt_run(cmd, out) != 0);
+    free(cmd);
+    s = tt_slurp(out);
+    CHECK(s && strstr(s, "no such dataset directory") && strstr(s, "(from checkpoint ") &&
+          strstr(s, "pass --data DIR where it is now"));
+    free(s);
+    CHECK(rename(moved, data) == 0);
+    free(moved);
     /* ... and refused into a --ckpt-dir this run made: the directory goes
      * again (it was left holding only the lock); one that existed stays */
     char *ckft = tt_fmt("%s/ckft", dir);
