@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +371,12 @@ int tr_export_main(int argc, char **argv)
     free(lock);
     if (err)
         goto out;
+    struct stat ob;
+    if (stat(o.out, &ob) == 0 && !S_ISDIR(ob.st_mode)) {   /* a command-line slip: exit 2 */
+        err = ingot_fail(INGOT_E_USAGE, "--out %s: exists and is not a directory; name a "
+                         "directory for the exported files", o.out);
+        goto out;
+    }
     if ((err = fs_mkdir_p_made(o.out, &made, NULL)))
         goto out;
     int stale = 0;

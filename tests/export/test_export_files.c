@@ -408,6 +408,17 @@ static int check_hostile(const char *bin, const char *dir, const char *out, cons
                        "a training run's directory", ".ingot-train.lock");
     free(args);
     free(lockf);
+    /* --out naming a file: a command-line slip (exit 2), the file untouched */
+    args = tt_fmt("export '%s' --format hf --out '%s'", ck, lockf = tt_fmt("%s/a-file", dir));
+    FILE *af = fopen(lockf, "w");
+    CHECK(af && fputs("kept", af) >= 0 && fclose(af) == 0);
+    fails += tt_expect(bin, out, "export --out naming a file", args, 2, "--out",
+                       "exists and is not a directory");
+    char *kept = tt_slurp(lockf);
+    CHECK(kept && !strcmp(kept, "kept"));
+    free(kept);
+    free(args);
+    free(lockf);
     free(fresh);
     /* a model of 27 MB, written here (zeros and ones need no training) */
     struct tr_ckpt_state big = st;
