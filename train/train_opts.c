@@ -79,7 +79,8 @@ void tr_opts_help(const char *prog)
                q->n_kv_head, q->n_embd, q->ffn_dim, q->seq_len, q->what);
     printf(
         "  --layers N --heads N --dim N --seq-len N\n"
-        "                          override the preset's shape (--dim a multiple of --heads)\n"
+        "                          override the preset's shape (--dim a multiple of --heads;\n"
+        "                          llama: --dim / --heads even, for RoPE's pairs)\n"
         "  --kv-heads N            llama: key/value heads, dividing --heads (grouped-query;\n"
         "                          = --heads is multi-head; default the preset's, or --heads)\n"
         "  --ffn-dim N             llama: SwiGLU hidden size (default the preset's, or 8/3\n"
