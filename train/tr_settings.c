@@ -277,8 +277,10 @@ int tr_settings_check_sources(const char *path, const char *section, const struc
 char *tr_settings_data_source(const char *section, size_t i)
 {
     json_t *root = section ? json_loads(section, 0, NULL) : NULL;
-    const char *s = json_string_value(
-        json_array_get(json_object_get(json_object_get(root, "settings"), "data"), i));
+    json_t *data = json_object_get(json_object_get(root, "settings"), "data");
+    /* a list of sources; one string is one source, as --resume reads it */
+    const char *s = json_is_string(data) ? (i == 0 ? json_string_value(data) : NULL)
+                                         : json_string_value(json_array_get(data, i));
     char *src = s ? strdup(s) : NULL;
     json_decref(root);
     return src;
