@@ -131,7 +131,9 @@ int main(int argc, char **argv)
     }
     install_handlers();
     tr_dist_run_default_batch(&o);
-    if (o.ckpt_dir) {
+    /* --dump-batch writes no checkpoint: its --ckpt-dir is only read (with
+     * --resume), never made or prepared (it left an empty directory) */
+    if (o.ckpt_dir && !o.dump_batch) {
         int removed = 0;
         /* made by this run (its mkdir), not merely absent by name: a path
          * through ".." can name a directory that existed */
