@@ -229,6 +229,16 @@ int main(int argc, char **argv)
         free(fd);
     }
 
+    /* --dump-batch writes no checkpoint: a new --ckpt-dir is not made */
+    char *dd = tt_fmt("%s/dump-dir", dir);
+    char *da = tt_fmt("%s --ckpt-dir '%s' --dump-batch '%s/b.bin'", run, dd, dir);
+    failures += tt_expect(bin, out, "--dump-batch, a new ckpt-dir", da, 0, "wrote ", NULL);
+    bool made = access(dd, F_OK) == 0;
+    printf("%-34s %s\n", "  the ckpt-dir not made", made ? "FAIL" : "ok");
+    failures += made;
+    free(da);
+    free(dd);
+
     char *a = tt_fmt("%s --ckpt-dir '%s/new/nested'", run, dir);
     failures += tt_expect(bin, out, "missing ckpt-dir is created", a, 0, "ckpt-00000002.bin", NULL);
     free(a);
