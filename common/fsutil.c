@@ -543,3 +543,20 @@ out:
     close(fd);
     return ret;
 }
+
+int fs_std_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        /* the lowest free descriptor: this one (the ones below are open) */
+        int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (nfd < 0)
+            return -errno;
+        if (nfd != fd) {   /* cannot happen with 0..fd-1 open; be sure */
+            close(nfd);
+            return -EBADF;
+        }
+    }
+    return 0;
+}

@@ -95,6 +95,11 @@ int fs_hash_file(const char *path, uint64_t *hash);
  * the output could not be written (a full disk, a closed pipe): a result
  * lost must not read as success. */
 int fs_stdout_status(const char *prog);
+/* Opens /dev/null on whichever of descriptors 0, 1, 2 is closed, first
+ * thing in main(): otherwise the first file a program opens gets that
+ * number, and a lock file was read as the corpus (stdin closed) or
+ * written the JSON report (stdout closed). Returns 0 or -errno. */
+int fs_std_fds_open(void);
 
 /* "dir/name" in a malloc'd string (just name when dir is NULL or empty, or
  * when name is absolute); NULL when out of memory. */

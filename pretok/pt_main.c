@@ -42,6 +42,10 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
+    if (fs_std_fds_open()) {
+        perror("ingot-pretok: opening /dev/null on a closed standard descriptor");
+        return 1;
+    }
     struct pt_opts o;
     int ret = pt_cli_parse(argc, argv, &o);
     if (ret) {

@@ -113,6 +113,10 @@ static void disk_hint(int err, const char *ckpt_dir)
 
 int main(int argc, char **argv)
 {
+    if (fs_std_fds_open()) {
+        perror("ingot-train: opening /dev/null on a closed standard descriptor");
+        return 1;
+    }
     int sub = tr_subcommand(argc, argv);   /* export, generate, eval */
     if (sub >= 0)
         return sub;

@@ -232,6 +232,10 @@ static void trap_signals(const char *path)
 
 int main(int argc, char **argv)
 {
+    if (fs_std_fds_open()) {
+        perror("ingot-dump: opening /dev/null on a closed standard descriptor");
+        return 1;
+    }
     struct dump_opts o;
     int ret = parse_args(argc, argv, &o);
     if (!ret && (!strcmp(o.cmd, "help") || !strcmp(o.cmd, "-h") || !strcmp(o.cmd, "--help"))) {

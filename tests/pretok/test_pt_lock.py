@@ -52,5 +52,25 @@ T.check(open(os.path.join(out, ".pretok.lock")).read().strip().isdigit(),
         "the lock file does not hold a pid")
 print("lock released with its process: converted, rerun fine")
 
+# A closed standard descriptor is not taken by the lock file: with stdin
+# closed, "-" read the lock file (its pid became a document); with stdout
+# closed, --json went into it. Now they are /dev/null.
+def closed(fd):
+    return lambda: os.close(fd)
+out2 = t.path("out-closed-stdin")
+p = subprocess.run([t.pretok, "--model", model, "--out", out2, "--stdin-format", "text", "-"],
+                   preexec_fn=closed(0), capture_output=True, timeout=60)
+err = p.stderr.decode()
+T.check(p.returncode == 1 and "empty_file" in err,
+        "stdin closed: exit %d, expected 1 with an empty stdin: %s" % (p.returncode, err))
+out3 = t.path("out-closed-stdout")
+p = subprocess.run([t.pretok, "--model", model, "--out", out3, "--json", inp],
+                   preexec_fn=closed(1), stderr=subprocess.PIPE, timeout=60)
+lock = open(os.path.join(out3, ".pretok.lock")).read()
+T.check(p.returncode == 0 and lock.strip().isdigit(),
+        "stdout closed: exit %d, the lock file holds %r" % (p.returncode, lock[:80]))
+t.verify(out3)
+print("closed stdin / stdout: /dev/null, the lock file untouched")
+
 t.cleanup()
 print("ok")
