@@ -26,6 +26,7 @@
 #include "pt_resume.h"
 #include "shard_reader.h"
 #include "spm_shim.h"
+#include "pt_utf8.h"
 
 struct conv {
     const struct pt_opts *o;
@@ -107,8 +108,12 @@ static int options_hash(struct conv *c)
     size_t opt_at = len;
     if (!ret)
         ret = options_text(c, &s, &len);
-    if (!ret && !(c->options_text = strndup(s + opt_at, len - opt_at)))
-        ret = -ENOMEM;
+    if (!ret) {   /* kept as JSON text (the hash is of the bytes as given) */
+        char *t = strndup(s + opt_at, len - opt_at);
+        if (!t || !(c->options_text = pt_utf8_escape(t)))
+            ret = -ENOMEM;
+        free(t);
+    }
     for (size_t i = 0; i < c->inputs.n && !ret; i++)
         ret = addf(&in, &in_len, "%s\t%" PRIu64 "\n", c->inputs.v[i].path, c->inputs.v[i].size);
     if (!ret && in_len)
@@ -149,7 +154,9 @@ static char *command_line(const struct pt_opts *o)
             free(s);
             return NULL;
         }
-    return s;
+    char *e = s ? pt_utf8_escape(s) : NULL;   /* JSON text: any bytes of a name as \xHH */
+    free(s);
+    return e;
 }
 
 static int setup_tokenizer(struct conv *c)

@@ -14,6 +14,7 @@
 #include "ingot_err.h"
 #include "pt_writer.h"
 #include "shard_format.h"
+#include "pt_utf8.h"
 
 #define STATE_VERSION 1
 
@@ -42,7 +43,7 @@ static int push_example(struct pt_counts *c, const char *text)
     if (!v)
         return -ENOMEM;
     c->examples = v;
-    if (!(v[c->n_examples] = strdup(text)))
+    if (!(v[c->n_examples] = pt_utf8_escape(text)))   /* names a file: any bytes */
         return -ENOMEM;
     c->n_examples++;
     return 0;
@@ -60,7 +61,7 @@ int pt_counts_damage(struct pt_counts *c, size_t file, const char *text)
 {
     if (c->file[file].damage)
         return 0;
-    return (c->file[file].damage = strdup(text)) ? 0 : -ENOMEM;
+    return (c->file[file].damage = pt_utf8_escape(text)) ? 0 : -ENOMEM;
 }
 
 int pt_counts_damage_reason(const struct pt_counts *c, size_t file)

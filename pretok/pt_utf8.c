@@ -2,6 +2,8 @@
  * nearly all corpus text is ASCII; the slow path is a table-free decoder
  * that knows the exact second-byte ranges of each lead byte. */
 #include "pt_utf8.h"
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -118,4 +120,28 @@ size_t pt_strip_nul(char *s, size_t len)
         if (s[i])
             s[o++] = s[i];
     return o;
+}
+
+char *pt_utf8_escape(const char *s)
+{
+    const size_t len = strlen(s);
+    size_t bad = 0, n_bad = 0;
+    for (size_t i = 0; i < len && !pt_utf8_valid(s + i, len - i, &bad); i += bad + 1)
+        n_bad++;
+    char *out = malloc(len + 3 * n_bad + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        if (pt_utf8_valid(s + i, len - i, &bad))
+            bad = len - i;
+        memcpy(o, s + i, bad);
+        o += bad;
+        i += bad;
+        if (i < len) {
+            o += sprintf(o, "\\x%02X", (unsigned char)s[i]);
+            i++;
+        }
+    }
+    *o = 0;
+    return out;
 }

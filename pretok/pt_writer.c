@@ -15,6 +15,7 @@
 #include "pt_hooks.h"
 #include "pt_reason.h"
 #include "pt_split.h"
+#include "pt_utf8.h"
 
 struct pt_writer {
     const struct pt_writer_cfg *cfg;
@@ -322,6 +323,23 @@ int pt_input_skips(struct manifest_input *in, struct manifest_skip *sk, const ui
     return 0;
 }
 
+/* manifest_set_command_line() of argv with every argument as JSON text
+ * (pt_utf8_escape: an --out or input name of any bytes). */
+static int set_command_line(struct manifest *m, int argc, char *const *argv)
+{
+    char **e = calloc((size_t)argc + 1, sizeof(*e));
+    int ret = e ? 0 : -ENOMEM;
+    for (int i = 0; i < argc && !ret; i++)
+        if (!(e[i] = pt_utf8_escape(argv[i])))
+            ret = -ENOMEM;
+    if (!ret)
+        ret = manifest_set_command_line(m, argc, e);
+    for (int i = 0; e && i < argc; i++)
+        free(e[i]);
+    free(e);
+    return ret;
+}
+
 int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st)
 {
     struct manifest *m = manifest_new();
@@ -331,7 +349,7 @@ int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st
     m->token_width = cfg->base.token_width;
     m->damaged_accepted = cfg->damaged_accepted;
     if (manifest_set_tokenizer(m, &cfg->tokenizer) ||
-        manifest_set_command_line(m, cfg->argc, cfg->argv))
+        set_command_line(m, cfg->argc, cfg->argv))
         goto out;
     /* Train shards in order, then val shards. */
     for (uint32_t s = 0; s < 2; s++)
@@ -341,15 +359,21 @@ int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st
     const struct pt_counts *c = &st->counts;
     for (size_t i = 0; i < cfg->inputs->n; i++) {
         struct manifest_skip sk[PT_R__COUNT];
-        struct manifest_input in = { .name = cfg->inputs->v[i].path,
+        char *name = pt_utf8_escape(cfg->inputs->v[i].path);   /* JSON: any bytes as \xHH */
+        if (!name)
+            goto out;
+        struct manifest_input in = { .name = name,
                                      .size = cfg->inputs->v[i].size,
                                      .n_docs = c->file[i].docs, .n_tokens = c->file[i].tokens,
                                      .damage = c->file[i].damage };
         char *bare;
-        if (pt_input_skips(&in, sk, c->file[i].reason, &bare))
+        if (pt_input_skips(&in, sk, c->file[i].reason, &bare)) {
+            free(name);
             goto out;
+        }
         int added = manifest_add_input(m, &in);
         free(bare);
+        free(name);
         if (added)
             goto out;
     }
