@@ -12,6 +12,7 @@
 
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "ingot_hash.h"
 #include "pt_writer.h"
 #include "shard_format.h"
 #include "pt_utf8.h"
@@ -191,11 +192,32 @@ static json_t *state_to_json(const struct pt_state *st)
     return root;
 }
 
+/* XXH3 of root's compact text in its key order: what "checksum" holds, over
+ * the object without it (integers, strings and booleans only, so a reader's
+ * parse and dump gives the same text). 0 and *ok false when out of memory. */
+static uint64_t state_checksum(json_t *root, bool *ok)
+{
+    char *t = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    *ok = t != NULL;
+    uint64_t h = t ? ingot_xxh3(t, strlen(t)) : 0;
+    free(t);
+    return h;
+}
+
 int pt_state_write(const char *path, const struct pt_state *st)
 {
     json_t *root = state_to_json(st);
     if (!root)
         return ingot_fail(-ENOMEM, "%s: out of memory", path);
+    /* every number here decides what a resume keeps: a changed one, still
+     * in range, silently lost documents (persisted) or made a manifest that
+     * does not add up (counts) */
+    bool ok;
+    const uint64_t sum = state_checksum(root, &ok);
+    if (!ok || json_object_set_new(root, "checksum", jhex(sum))) {
+        json_decref(root);
+        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+    }
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!text)
@@ -282,6 +304,25 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
     free(text);
     if (!root)
         return bad(path, je.text);
+    /* the checksum first (states of earlier versions have none) */
+    uint64_t want, got;
+    json_t *jsum = json_object_get(root, "checksum");
+    if (jsum) {
+        bool ok = !get_hex(jsum, &want);
+        if (ok) {
+            json_object_del(root, "checksum");
+            got = state_checksum(root, &ok);
+            if (!ok) {
+                json_decref(root);
+                return ingot_oom("the resume state's checksum", len);
+            }
+            ok = got == want;
+        }
+        if (!ok) {
+            json_decref(root);
+            return bad(path, "its checksum does not match: the file was changed or damaged");
+        }
+    }
     /* The counters are sized by the state's own input count (a rerun with
      * other inputs must still be read, to say what changed). */
     uint64_t n_in = n_files;

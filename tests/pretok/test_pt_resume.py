@@ -89,5 +89,24 @@ print("SIGINT ignored at start: the conversion completes, identical")
 # A resume with other options is refused.
 convert("kill1after_state", ["--shard-tokens", "5000"], rc=1)
 
+# A state changed after the crash, a number still in range: refused by its
+# checksum (persisted 1 -> 1000000 lost 22 documents silently; changed counts
+# made a manifest that does not add up), the shards left as they are.
+import json
+out = "kill3edited"
+convert(out, ["--threads", "2"], {"INGOT_PRETOK_TEST_CRASH_AFTER_SHARD": "3",
+                                  "INGOT_PRETOK_TEST_CRASH_MODE": "after_state"}, rc=-9)
+sp = t.path(out, ".pretok-state.json")
+st = json.load(open(sp))
+T.check("checksum" in st, "the state has no checksum")
+st["persisted"][0][1] += 1000000
+with open(sp, "w") as f:
+    json.dump(st, f, indent=1)
+_, err = convert(out, ["--threads", "2"], rc=1)
+T.check("damaged resume state" in err and "checksum" in err,
+        "an edited state: not refused by its checksum: %s" % err)
+T.check(not os.path.exists(t.path(out, "manifest.json")), "an edited state: a manifest written")
+print("an edited resume state: refused (checksum), nothing written")
+
 t.cleanup()
 print("ok")
