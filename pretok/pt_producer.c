@@ -53,6 +53,7 @@ struct prod {
     struct pt_buf carry;
     struct pt_buf doc;      /* text modes: the document being built */
     bool doc_open;
+    bool doc_seen;          /* text document modes: a line with text in this file */
     uint64_t doc_start;
     uint64_t doc_blank;     /* blank lines pending inside a file document */
 
@@ -188,7 +189,7 @@ static int line(struct prod *p, const char *s, size_t n)
         return 0;
     }
     if (!p->doc_open) {
-        p->doc_open = true;
+        p->doc_open = p->doc_seen = true;
         p->doc_start = ln;
         p->doc.len = 0;
     }
@@ -306,7 +307,7 @@ static void begin_file(struct prod *p, const struct pt_input *in)
     p->gz_member_open = false;
     p->carry.len = 0;
     p->doc.len = 0;
-    p->doc_open = false;
+    p->doc_open = p->doc_seen = false;
     p->doc_blank = 0;
 }
 
@@ -472,8 +473,15 @@ static int end_file(struct prod *p)
         p->skip_line = false;
         p->carry.len = 0;
     }
-    if (p->in->format == PT_FMT_TEXT && p->cfg->txt_doc != PT_TXT_LINE)
-        ret = flush_doc(p);
+    if (p->in->format == PT_FMT_TEXT && p->cfg->txt_doc != PT_TXT_LINE) {
+        if ((ret = flush_doc(p)))
+            return ret;
+        /* bytes, but only blank lines: no document, said (it was dropped
+         * without a count, and a corpus of such files ended with "see the
+         * skipped records above" above nothing) */
+        if (!p->doc_seen)
+            ret = event(p, PT_R_EMPTY_TEXT, 1, "only blank lines (whitespace): no document");
+    }
     return ret;
 }
 

@@ -238,5 +238,20 @@ for long_, ok in ((27, True), (30, False)):
                 "zstd --long=30: exit %d: %s" % (p.returncode, err))
 print("zstd: a window over 128 MiB is refused saying how to read the file")
 
+# A text file of only blank lines (whitespace) in the document modes: counted as
+# empty_text (it vanished without a count), beside a file with text.
+blank = t.path("blank")
+os.makedirs(blank)
+with open(os.path.join(blank, "a.txt"), "w") as f:
+    f.write("some text\n\nmore text\n")
+with open(os.path.join(blank, "b.txt"), "w") as f:
+    f.write("\n \n\t\n")
+for mode in ("file", "paragraph"):
+    rep, err = convert("blank-" + mode, [blank], ["--txt-doc", mode, "--max-skip-fraction", "1"])
+    T.check(rep["skipped"].get("empty_text") == 1 and
+            any("b.txt:1: empty_text" in e for e in rep["skip_examples"]),
+            "--txt-doc %s: a file of blank lines not counted: %r" % (mode, rep["skipped"]))
+print("a text file of blank lines: empty_text, counted (file and paragraph modes)")
+
 t.cleanup()
 print("ok")
