@@ -292,6 +292,13 @@ int pt_writer_finish(pt_writer *w)
                           "below %" PRIu64 " (e.g. %" PRIu64 ") or --val-fraction",
                           w->cfg->val_docs, c->docs[INGOT_SPLIT_VAL], c->docs[INGOT_SPLIT_VAL],
                           c->docs[INGOT_SPLIT_VAL] / 100 ? c->docs[INGOT_SPLIT_VAL] / 100 : 1);
+    /* the same for a --val-fraction that drew every document (0.999 of a
+     * small corpus): ingot-train would find no train window */
+    if (!c->docs[INGOT_SPLIT_TRAIN] && c->docs[INGOT_SPLIT_VAL] && !w->cfg->partial)
+        return ingot_fail(INGOT_E_NODATA, "the validation split took every one of the %" PRIu64
+                          " documents, leaving the train split empty; use a smaller "
+                          "--val-fraction (or --val-docs below %" PRIu64 ")",
+                          c->docs[INGOT_SPLIT_VAL], c->docs[INGOT_SPLIT_VAL]);
     w->st.done = true;
     crash_hook(w, true);
     if ((ret = pt_state_write(w->state_path, &w->st)))

@@ -47,5 +47,13 @@ t.run(["--model", model, "--out", out, "--val-docs", str(n - 1), "--quiet", inp]
 m = json.load(open(os.path.join(out, "manifest.json")))
 T.check(sorted({s["split"] for s in m["shards"]}) == ["train", "val"], "splits: %s" % m["shards"])
 print("--val-docs >= %d documents: refused; %d: train and val" % (n, n - 1))
+# A --val-fraction that draws every document of a small corpus: refused the same way
+# (it wrote a dataset with no train document, exit 0)
+out = t.path("vf")
+_, err = t.run(["--model", model, "--out", out, "--val-fraction", "0.999", "--quiet", inp],
+               rc=1, what="--val-fraction 0.999 of %d documents" % n)
+T.check("train split empty" in err and "--val-fraction" in err and not os.path.exists(out),
+        "--val-fraction 0.999: %s" % err)
+print("--val-fraction drawing every document: refused, nothing left")
 t.cleanup()
 print("ok")
