@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data_loader.h"
@@ -274,10 +275,18 @@ int tr_loader_source_add(struct tr_loader_source *src, int *n, char *v)
     }
     if (!d->dir[0])
         return ingot_fail(INGOT_E_USAGE, "--data '%s': no directory", v);
-    for (int i = 0; i < *n; i++)   /* twice would be its weights added, unsaid */
-        if (!strcmp(src[i].dir, d->dir))
-            return ingot_fail(INGOT_E_USAGE, "--data %s is given twice; give it once with "
-                              "the weight it should have", d->dir);
+    /* twice would be its weights added, unsaid; also under another name
+     * (base and ./base/, a symlink): the same directory on disk */
+    struct stat a, b;
+    const bool here = stat(d->dir, &b) == 0;
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(src[i].dir, d->dir) ||
+            (here && stat(src[i].dir, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+            return ingot_fail(INGOT_E_USAGE, "--data %s is given twice%s%s%s; give it once "
+                              "with the weight it should have", d->dir,
+                              strcmp(src[i].dir, d->dir) ? " (also as " : "",
+                              strcmp(src[i].dir, d->dir) ? src[i].dir : "",
+                              strcmp(src[i].dir, d->dir) ? ")" : "");
     d->weight = w;
     (*n)++;
     return 0;

@@ -589,6 +589,11 @@ int main(int argc, char **argv)
     x = tt_fmt("--data '%s/a:1' --data '%s/a:2' --steps 1", dir, dir);
     failures += tt_expect(bin, out, "one dataset twice", x, 2, "given twice", NULL);
     free(x);
+    /* ... and under another spelling of its path: the same directory on disk */
+    x = tt_fmt("--data '%s/a' --data '%s/./a/' --steps 1", dir, dir);
+    failures += tt_expect(bin, out, "one dataset twice, spelled two ways", x, 2, "given twice",
+                          "(also as ");
+    free(x);
     /* a mixture resumes from its own sources in their order: positions are
      * per source by index (reordered, each took the other's; a single
      * --data took the count of all sources as its position) */
