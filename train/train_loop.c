@@ -25,6 +25,7 @@
 #include "parity_dump.h"
 #include "sampler.h"
 #include "spm_shim.h"
+#include "term_text.h"
 #include "tr_dist.h"
 #include "tr_dist_run.h"
 #include "tr_params.h"
@@ -155,12 +156,14 @@ static void warn_damaged(const struct run *r, const struct dataset *ds)
             first = i;
     if (!n || m->damaged_accepted || tr_dist_rank(r->dist) != 0)
         return;
+    char tb[4096];   /* the manifest's text, its control bytes as '?' */
     fprintf(stderr, "ingot-train: warning: %s: %zu input file%s of this dataset %s damaged and "
             "ingot-pretok exited 1 on %s, the loss not accepted (the first: %s); the dataset "
             "holds what could be read. Accept it with the same ingot-pretok command plus "
             "--allow-damaged-inputs (it finishes at once), or repair the input%s and convert "
             "again (ingot-dump info lists them)\n", ds->dir, n, n == 1 ? "" : "s",
-            n == 1 ? "was" : "were", n == 1 ? "it" : "them", m->inputs[first].damage,
+            n == 1 ? "was" : "were", n == 1 ? "it" : "them",
+            term_text(m->inputs[first].damage, tb, sizeof(tb)),
             n == 1 ? "" : "s");
 }
 

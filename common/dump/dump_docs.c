@@ -77,7 +77,7 @@ int dump_docs(const struct dump_opts *o)
                     goto out;
                 if (!o->raw) {
                     const struct ingot_doc_prov *p = shard_reader_doc_prov(r, d);
-                    char nb[32];
+                    char nb[4096];   /* the input name, its control bytes as ? */
                     printf("### document %llu: %s #%llu, %s record %llu, %zu tokens\n",
                            (ull)(g + d), fs_basename(shard_reader_path(r)), (ull)d,
                            dump_src_input_name(&s, p->file_index, nb, sizeof(nb)),

@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
+#include "term_text.h"
 
 typedef unsigned long long ull;
 
@@ -132,8 +133,9 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     printf("dataset          %s\n", ds->dir);
     printf("format           manifest version %d, written by ingot %s\n", m->format_version,
            m->ingot_version ? m->ingot_version : "?");
+    char tb[4096];   /* the manifest's text, its control bytes as '?' */
     if (m->command_line)
-        printf("command          %s\n", m->command_line);
+        printf("command          %s\n", term_text(m->command_line, tb, sizeof(tb)));
     printf("tokenizer        %s (%s), vocab %u, hash %016llx\n", t->file ? t->file : "?",
            t->type ? t->type : "?", t->vocab_size, (ull)t->hash);
     printf("special ids      bos %d, eos %d, pad %d, unk %d\n", t->bos_id, t->eos_id, t->pad_id,
@@ -168,7 +170,8 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
                  "with --allow-damaged-inputs, or merge --allow-damaged-inputs for parts)");
     for (size_t i = 0, shown = 0; i < m->n_inputs && !brief; i++)
         if (m->inputs[i].damage && (!max_list || shown++ < max_list))
-            printf("  damaged: %s (%llu documents kept)\n", m->inputs[i].damage,
+            printf("  damaged: %s (%llu documents kept)\n",
+                   term_text(m->inputs[i].damage, tb, sizeof(tb)),
                    (ull)m->inputs[i].n_docs);
     if (!brief && max_list && n_damaged > max_list)
         more((size_t)max_list, n_damaged, "damaged inputs");
@@ -181,7 +184,8 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     size_t lim_sh = max_list && max_list < ds->n_shards ? (size_t)max_list : ds->n_shards;
     for (size_t i = 0; i < lim_in; i++) {
         const struct manifest_input *in = &m->inputs[i];
-        printf("  [%zu] %s: %llu bytes, %llu documents, %llu tokens", i, in->name ? in->name : "?",
+        printf("  [%zu] %s: %llu bytes, %llu documents, %llu tokens", i,
+               term_text(in->name, tb, sizeof(tb)),
                (ull)in->size, (ull)in->n_docs, (ull)in->n_tokens);
         for (size_t k = 0; k < in->n_skips; k++)
             printf("%s%s %llu", k ? ", " : "; skipped: ", in->skips[k].reason,
@@ -190,7 +194,7 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     }
     more(lim_in, m->n_inputs, "inputs");
     for (size_t i = 0; i < m->n_skip_examples; i++)
-        printf("  skipped: %s\n", m->skip_examples[i]);
+        printf("  skipped: %s\n", term_text(m->skip_examples[i], tb, sizeof(tb)));
     printf("shards           %zu (%llu train, %llu val)\n", ds->n_shards, (ull)n_train,
            (ull)(ds->n_shards - n_train));
     for (size_t i = 0; i < lim_sh; i++) {

@@ -9,6 +9,7 @@
 #include "fsutil.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
+#include "term_text.h"
 
 typedef unsigned long long ull;
 
@@ -166,7 +167,7 @@ const char *dump_src_input_name(const struct dump_src *s, uint32_t file_index, c
 {
     const struct manifest *m = s->ds ? s->ds->manifest : s->side;
     if (m && file_index < m->n_inputs && m->inputs[file_index].name)
-        return m->inputs[file_index].name;
+        return term_text(m->inputs[file_index].name, buf, len);   /* printed */
     snprintf(buf, len, "input #%u", file_index);
     return buf;
 }

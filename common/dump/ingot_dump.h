@@ -46,7 +46,8 @@ int dump_src_select(struct dump_src *s, const char *split);
 /* Load the tokenizer (--model or the manifest's); its hash must match the
  * shards'. */
 int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out);
-/* Name of input file_index for messages ("input #3" when unknown). */
+/* Name of input file_index for messages, its control bytes as '?' (term_text;
+ * "input #3" when unknown), in buf or the manifest's. */
 const char *dump_src_input_name(const struct dump_src *s, uint32_t file_index, char *buf,
                                 size_t len);
 /* Special ids of the selection (from the first shard or the manifest). */

@@ -85,6 +85,13 @@ has out.txt "train-000000.tok"
 has out.txt "val-000000.tok"
 has out.txt "skipped: empty 2"
 has out.txt "tokenizer  *$T/models/tok.model (unigram)"
+# a manifest whose text holds a terminal escape (ESC [2J clears the screen): info
+# shows it as '?', never the byte itself
+cp -r ds ds-esc
+sed 's/"command_line": "/"command_line": "\\u001b[2J/' ds/manifest.json > ds-esc/manifest.json
+expect_rc 0 "info of a manifest with ESC" -- "$DUMP" info ds-esc
+has out.txt '^command  *?\[2J'
+if grep -q "$(printf '\033')" out.txt; then fail "info printed the ESC byte"; fi
 expect_rc 0 "info --json" -- "$DUMP" info ds --json
 has out.txt '"kind": "dataset"'
 has out.txt '"format": "ingot-dataset"'
