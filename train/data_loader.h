@@ -89,6 +89,12 @@ void tr_loader_close(tr_loader *l);   /* accepts NULL */
 uint32_t tr_loader_vocab(const tr_loader *l);
 /* XXH3-64 of the tokenizer model (0 when synthetic). */
 uint64_t tr_loader_tokenizer_hash(const tr_loader *l);
+/* What the data is, for the ranks to compare: XXH3 of each source's
+ * normalised cumulative weight and its shards' split and token and index
+ * checksums (the manifest's), in order; 0 when synthetic. Two
+ * ranks with other datasets of one size and tokenizer, or another mixture's
+ * weights, trained apart without a word. */
+uint64_t tr_loader_data_id(const tr_loader *l);
 /* The open dataset (the first source of a mixture), or NULL when synthetic. */
 const struct dataset *tr_loader_dataset(const tr_loader *l);
 /* Source i's open dataset (0 <= i < tr_loader_n_sources()). */

@@ -47,13 +47,14 @@ static int describe(const struct tr_opts *o, const struct tr_config *c, const tr
                  c->ffn_dim, c->rope_theta, (double)c->norm_eps, (int)c->tie_embeddings);
     int n = snprintf(buf, len, "version=%s device=%s arch=%s model=L%d,H%d,C%d,T%d vocab=%d batch=%d "
              "batch-tokens=%" PRId64 " steps=%d seed=%" PRIu64 " lr=%g,%g,%s,%d warmup=%d wd=%g "
-             "clip=%g precision=%s data=%s tokens=%" PRIu64 " tokenizer=%016" PRIx64 " "
+             "clip=%g precision=%s data=%s tokens=%" PRIu64 " data-content=%016" PRIx64
+             " tokenizer=%016" PRIx64 " "
              "order=%s resume=%d zero=%d grad-reduce=%s weights=%s%s", ingot_version(), backend, arch, c->n_layer, c->n_head, c->n_embd,
              c->seq_len, c->vocab, o->batch, o->batch_tokens, o->steps, o->seed, (double)o->lr,
              (double)o->min_lr, tr_schedule_name(o->lr_schedule),
              tr_opts_cooldown(o), o->warmup, (double)o->weight_decay, (double)o->grad_clip,
              o->precision ? o->precision : "default", o->synthetic ? "synthetic" : "dataset",
-             tr_loader_train_tokens(l), tr_loader_tokenizer_hash(l),
+             tr_loader_train_tokens(l), tr_loader_data_id(l), tr_loader_tokenizer_hash(l),
              o->sequential ? "sequential" : "shuffled", o->resume, o->zero,
              o->grad_reduce_bf16 ? "bf16" : "fp32", from, sched);
     /* a cut description would compare only its start */

@@ -534,6 +534,21 @@ def mixture():
         fail("mixture: 2 ranks' val lines:\n%s" % out)
     print("mixture: 2 ranks = 1 process, val by source too (max |d| %.2g): %s" % (
         worst, lines[-1].strip()))
+    if MODE != "tcp":
+        return
+    # the ranks' data must be the same: another mixture weight, or another dataset of
+    # the same size and tokenizer (code in place of web), trained apart without a word
+    other = [a.replace(os.path.join(data, "web") + ":3", os.path.join(data, "web") + ":1")
+             for a in args]
+    web, code = os.path.join(data, "web"), os.path.join(data, "code")
+    swapped = [code + ":3" if a == web + ":3" else web if a == code else a for a in args]
+    for what, r1 in (("another weight", other), ("the datasets swapped", swapped)):
+        procs = spawn_tcp(2, [], per_rank=lambda r: args if r == 0 else r1)
+        outs = [p.communicate(timeout=60) for p in procs]
+        for (_, err), p in zip(outs, procs):
+            if p.returncode == 0 or "data-content=" not in err:
+                fail("mixture, %s on rank 1: exit %d, stderr:\n%s" % (what, p.returncode, err))
+    print("mixture: another weight or another dataset on rank 1: refused (data-content)")
 
 
 def main():
