@@ -737,6 +737,17 @@ static int data_failed(struct run *r, int64_t s, int inflight, int64_t end, int 
     }
     if (e)
         return e;   /* the later failure is the one to fix first */
+    /* rank 0 writes the checkpoints: it writes this one only when its own
+     * data failed at the same step (shared storage); with its data whole it
+     * learns of this when this rank leaves its next collective, and fails
+     * there without a save. This rank cannot tell which (it said "the
+     * checkpoint ... is written" either way). */
+    if (tr_dist_world(r->dist) > 1 && tr_dist_rank(r->dist) != 0)
+        return ingot_fail(err, "%s (rank %d, after step %" PRId64 "; rank 0 writes the "
+                          "checkpoint of that step only if its data failed there too, else it "
+                          "stops at its next collective without one: --resume from the newest "
+                          "checkpoint once every rank's data is whole)", msg,
+                          tr_dist_rank(r->dist), s);
     if (!r->o->ckpt_dir || s <= r->start_step)
         return ingot_fail(err, "%s (after step %" PRId64 "; %s)", msg, s, !r->o->ckpt_dir ?
                           "no --ckpt-dir, nothing saved" : "no step finished in this run");

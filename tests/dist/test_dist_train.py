@@ -386,6 +386,40 @@ def rank_dies():
         procs[0].returncode, dt, err.strip().splitlines()[-1]))
 
 
+def shard_fails_on_rank1():
+    """Each rank with its own copy of the data; rank 1's shards truncated while mapped:
+    rank 1 fails naming the shard and saying that rank 0 saves only if its own data
+    failed too (it said "the checkpoint ... is written" while rank 0, its data whole,
+    stopped without one); rank 0 stops too, not hanging."""
+    data = os.path.join(TMP, "mixdata")   # made by mixture()
+    mine = os.path.join(TMP, "web-rank1")
+    shutil.rmtree(mine, ignore_errors=True)
+    shutil.copytree(os.path.join(data, "web"), mine)
+    args = ["--device", "cpu", "--layers", "1", "--heads", "2", "--dim", "32", "--seq-len",
+            "16", "--batch", "2", "--batch-tokens", "64", "--steps", "1000000", "--threads",
+            "1", "--val-every", "0", "--print-every", "1", "--data-order", "sequential",
+            "--ckpt-dir", os.path.join(TMP, "ck-bus")]
+    procs = spawn_tcp(2, args, per_rank=lambda r: ["--data", os.path.join(data, "web")
+                                                   if r == 0 else mine])
+    while True:
+        line = procs[0].stdout.readline()
+        if not line:
+            fail("shard on rank 1: rank 0 ended before step 3: %s" % procs[0].communicate()[1])
+        if "step      3/" in line:
+            break
+    for name in os.listdir(mine):
+        if name.endswith(".tok"):
+            os.truncate(os.path.join(mine, name), 4096)
+    errs = [p.communicate(timeout=60)[1] for p in procs]
+    if procs[1].returncode != 1 or ".tok: the shard was truncated" not in errs[1] or \
+            "rank 1, after step" not in errs[1] or "only if its data failed there too" \
+            not in errs[1] or "is written" in errs[1] or procs[0].returncode == 0:
+        fail("shard truncated on rank 1: exits %d / %d:\n%s\n%s" % (
+            procs[0].returncode, procs[1].returncode, errs[0], errs[1]))
+    print("a shard truncated on rank 1 only: rank 1 says no checkpoint may be written, "
+          "rank 0 stops (exit %d)" % procs[0].returncode)
+
+
 # steps of a few ms even under ASan; rank 0's sample at step 2 takes ~2 s in a
 # release build (~40 s under ASan), longer than --dist-timeout 2
 LONG_SAMPLE = ["--device", "cpu", "--synthetic", "--vocab", "256", "--layers", "2", "--heads",
@@ -572,6 +606,7 @@ def main():
             weights_mismatch()
             interrupt_rendezvous()
             rank_dies()
+            shard_fails_on_rank1()
             local_work_untimed()
             peer_hangs_during_sample()
             foreign_listener()
