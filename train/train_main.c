@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "data_loader.h"
 #include "ingot_config.h"
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "tr_dist_env.h"
 #include "tr_dist_run.h"
 #include "ingot_version.h"
 #include "sig_util.h"
@@ -111,12 +113,39 @@ static void disk_hint(int err, const char *ckpt_dir)
     free(last);
 }
 
+/* " (rank R of W on HOST)" in a job of several ranks, from the launcher's
+ * variables: an error a rank meets before the rendezvous (a --ckpt-dir it
+ * cannot create, a batch that does not divide) came once per rank with
+ * nothing to tell the ranks or hosts apart. "" for one process. */
+static char who[320];
+
+static void set_who(void)
+{
+    extern char **environ;
+    struct tr_dist_env e;
+    if (tr_dist_env_read((const char *const *)environ, &e)) {
+        ingot_clear_err();   /* the run itself says what is wrong with them */
+        return;
+    }
+    char host[256] = "";
+    if (e.world > 1 && gethostname(host, sizeof(host) - 1) == 0)
+        snprintf(who, sizeof(who), " (rank %d of %d on %s)", e.rank, e.world, host);
+}
+
+/* "ingot-train: MESSAGE" with who, unless the message names its rank already. */
+static void report(int err)
+{
+    const char *m = ingot_errmsg_for(err);
+    fprintf(stderr, "ingot-train%s: %s\n", strncmp(m, "rank ", 5) ? who : "", m);
+}
+
 int main(int argc, char **argv)
 {
     if (fs_std_fds_open()) {
         perror("ingot-train: opening /dev/null on a closed standard descriptor");
         return 1;
     }
+    set_who();
     int sub = tr_subcommand(argc, argv);   /* export, generate, eval */
     if (sub >= 0)
         return sub;
@@ -130,7 +159,7 @@ int main(int argc, char **argv)
     if (err == TR_OPTS_HELP)
         return fs_stdout_status("ingot-train");
     if (err) {
-        fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
+        report(err);
         return err == INGOT_E_USAGE ? 2 : 1;   /* a checkpoint or config that cannot be read: 1 */
     }
     install_handlers();
@@ -144,7 +173,7 @@ int main(int argc, char **argv)
         if (fs_mkdir_p_made(o.ckpt_dir, NULL, &o.ckpt_dir_made))
             ingot_clear_err();   /* a directory that cannot be made: prepare says so */
         if ((err = tr_ckpt_dir_prepare(o.ckpt_dir, &removed))) {
-            fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
+            report(err);
             tr_opts_free(&o);
             return err == INGOT_E_USAGE ? 2 : 1;
         }
@@ -165,14 +194,14 @@ int main(int argc, char **argv)
                              "empty --ckpt-dir for a new run", o.ckpt_dir, old);
         free(old);
         if (err) {
-            fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
+            report(err);
             tr_opts_free(&o);
             return err == INGOT_E_USAGE ? 2 : 1;
         }
     }
     err = tr_train(&o);
     if (err) {
-        fprintf(stderr, "ingot-train: %s\n", ingot_errmsg_for(err));
+        report(err);
         disk_hint(err, o.ckpt_dir);
     }
     tr_opts_free(&o);

@@ -227,7 +227,11 @@ def refuse_shape():
            "seq-len x ranks = 64 (e.g. --batch-tokens 64 or 128)"
     if want not in err:
         fail("shape refusal: want '%s' in:\n%s" % (want, err))
-    print("refused: 3 micro-steps over 2 ranks, with the arithmetic")
+    # met before the rendezvous, on every rank: each line says which rank (tcp: the
+    # launcher's variables; under mpirun too)
+    if MODE == "tcp" and not all("ingot-train (rank %d of 2 on " % r in err for r in (0, 1)):
+        fail("shape refusal: the ranks' lines do not name their rank:\n%s" % err)
+    print("refused: 3 micro-steps over 2 ranks, with the arithmetic, each rank named")
 
 
 def stop_collective(extra=()):
