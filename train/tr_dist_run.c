@@ -87,11 +87,24 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
         long long lo = (long long)K / w * unit, hi = lo + unit;
         tr_dist_free(*out);
         *out = NULL;
-        return ingot_fail(INGOT_E_USAGE, "--batch-tokens %" PRId64 " = --batch %d x --seq-len %d "
-                          "x %d micro-steps, which do not divide among %d ranks: use a multiple "
-                          "of batch x seq-len x ranks = %lld (e.g. --batch-tokens %lld or %lld), "
-                          "or another --batch", o->batch_tokens, o->batch, o->seq_len, K, w,
-                          unit, lo ? lo : unit, lo ? hi : 2 * unit);
+        /* the largest smaller --batch that keeps the global batch (a resumed
+         * run's --batch-tokens is the checkpoint's: changing it changes the
+         * run) */
+        int keep = 0;
+        for (int b = o->batch - 1; b >= 1 && !keep; b--)
+            if (o->batch_tokens % ((int64_t)b * o->seq_len * w) == 0)
+                keep = b;
+        char from[512], alt[96] = "";
+        if (keep)
+            snprintf(alt, sizeof(alt), "--batch %d (the same %" PRId64 " tokens per step), or ",
+                     keep, o->batch_tokens);
+        return ingot_fail(INGOT_E_USAGE, "--batch-tokens %" PRId64 "%s = --batch %d x --seq-len "
+                          "%d x %d micro-steps, which do not divide among %d ranks: use %sa "
+                          "multiple of batch x seq-len x ranks = %lld (e.g. --batch-tokens %lld "
+                          "or %lld)%s", o->batch_tokens,
+                          tr_opts_origin(o, "batch-tokens", from, sizeof(from)), o->batch,
+                          o->seq_len, K, w, alt, unit, lo ? lo : unit, lo ? hi : 2 * unit,
+                          keep ? "" : ", or another --batch");
     }
     share->k_local = K / w;
     share->first_row = (size_t)tr_dist_rank(*out) * (size_t)share->k_local * (size_t)o->batch;

@@ -223,8 +223,9 @@ def refuse_shape():
     # 3 micro-steps do not divide among 2 ranks
     args = [x if x != "192" else "96" for x in BASE]
     _, out, err = run(2, args, expect_rc=1)
-    want = "3 micro-steps, which do not divide among 2 ranks: use a multiple of batch x " \
-           "seq-len x ranks = 64 (e.g. --batch-tokens 64 or 128)"
+    want = "3 micro-steps, which do not divide among 2 ranks: use --batch 1 (the same 96 " \
+           "tokens per step), or a multiple of batch x seq-len x ranks = 64 (e.g. " \
+           "--batch-tokens 64 or 128)"
     if want not in err:
         fail("shape refusal: want '%s' in:\n%s" % (want, err))
     # met before the rendezvous, on every rank: each line says which rank (tcp: the
