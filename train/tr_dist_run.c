@@ -41,19 +41,25 @@ static int describe(const struct tr_opts *o, const struct tr_config *c, const tr
              "ckpt-dir=%s ckpt-every=%d end=%d profile=%d", n_val ? o->val_every : 0, n_val,
              o->sample_every, o->ckpt_dir ? "given" : "none", o->ckpt_dir ? o->ckpt_every : 0,
              o->stop_after > 0 ? o->stop_after : o->steps, o->profile);
-    char arch[128] = "gpt2";
+    /* one word per flag, named as the flag, so that a mismatch names it (a
+     * packed 'lr=0.003,1e-05,cosine,0' left the user to decode --min-lr) */
+    char arch[192] = "gpt2";
     if (c->arch == TR_ARCH_LLAMA)
-        snprintf(arch, sizeof(arch), "llama,KV%d,F%d,theta%.17g,eps%.9g,tied%d", c->n_kv_head,
-                 c->ffn_dim, c->rope_theta, (double)c->norm_eps, (int)c->tie_embeddings);
+        snprintf(arch, sizeof(arch), "llama kv-heads=%d ffn-dim=%d rope-theta=%.17g "
+                 "norm-eps=%.9g tie-embeddings=%d", c->n_kv_head, c->ffn_dim, c->rope_theta,
+                 (double)c->norm_eps, (int)c->tie_embeddings);
+    /* the precision the run computes in: no flag on the CPU is fp32, on a GPU bf16 */
+    const char *prec = o->precision ? o->precision : strcmp(backend, "cpu") ? "bf16" : "fp32";
     int n = snprintf(buf, len, "version=%s device=%s arch=%s model=L%d,H%d,C%d,T%d vocab=%d batch=%d "
-             "batch-tokens=%" PRId64 " steps=%d seed=%" PRIu64 " lr=%g,%g,%s,%d warmup=%d wd=%g "
+             "batch-tokens=%" PRId64 " steps=%d seed=%" PRIu64 " lr=%g min-lr=%g "
+             "lr-schedule=%s cooldown=%d warmup=%d wd=%g "
              "clip=%g precision=%s data=%s tokens=%" PRIu64 " data-content=%016" PRIx64
              " tokenizer=%016" PRIx64 " "
              "order=%s resume=%d zero=%d grad-reduce=%s weights=%s%s", ingot_version(), backend, arch, c->n_layer, c->n_head, c->n_embd,
              c->seq_len, c->vocab, o->batch, o->batch_tokens, o->steps, o->seed, (double)o->lr,
              (double)o->min_lr, tr_schedule_name(o->lr_schedule),
              tr_opts_cooldown(o), o->warmup, (double)o->weight_decay, (double)o->grad_clip,
-             o->precision ? o->precision : "default", o->synthetic ? "synthetic" : "dataset",
+             prec, o->synthetic ? "synthetic" : "dataset",
              tr_loader_train_tokens(l), tr_loader_data_id(l), tr_loader_tokenizer_hash(l),
              o->sequential ? "sequential" : "shuffled", o->resume, o->zero,
              o->grad_reduce_bf16 ? "bf16" : "fp32", from, sched);

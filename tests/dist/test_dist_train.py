@@ -314,7 +314,9 @@ def mismatch():
     for extra, said in ((["--sample-every", "3"], "'sample-every=3', rank 0 has 'sample-every=0'"),
                         (["--stop-after", "4"], "'end=4', rank 0 has 'end=8'"),
                         (["--ckpt-dir", os.path.join(TMP, "mm")],
-                         "'ckpt-dir=given', rank 0 has 'ckpt-dir=none'")):
+                         "'ckpt-dir=given', rank 0 has 'ckpt-dir=none'"),
+                        # one word per flag, named as the flag
+                        (["--min-lr", "1e-5"], "'min-lr=1e-05', rank 0 has 'min-lr=0.001'")):
         procs = spawn_tcp(2, BASE, per_rank=lambda r: extra if r == 1 else [])
         outs = [p.communicate(timeout=60) for p in procs]
         for (_, err), p in zip(outs, procs):
@@ -322,11 +324,13 @@ def mismatch():
                 fail("mismatch %s: exit %d, stderr:\n%s" % (extra, p.returncode, err))
     print("mismatch: --sample-every, --stop-after or --ckpt-dir on rank 1 only is named on both "
           "ranks")
-    # the same schedule in other words is no mismatch: --stop-after at --steps
-    procs = spawn_tcp(2, BASE, per_rank=lambda r: ["--stop-after", "8"] if r == 1 else [])
-    outs = [p.communicate(timeout=60) for p in procs]
-    if any(p.returncode for p in procs):
-        fail("--stop-after 8 (= --steps) on rank 1 only: %s" % outs[1][1])
+    # the same schedule in other words is no mismatch: --stop-after at --steps; nor
+    # --precision fp32 on the CPU, which computes in fp32 without it
+    for extra in (["--stop-after", "8"], ["--precision", "fp32"]):
+        procs = spawn_tcp(2, BASE, per_rank=lambda r: extra if r == 1 else [])
+        outs = [p.communicate(timeout=60) for p in procs]
+        if any(p.returncode for p in procs):
+            fail("%s on rank 1 only: %s" % (" ".join(extra), outs[1][1]))
 
 
 def weights_mismatch():
