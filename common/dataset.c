@@ -348,7 +348,8 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
     } else {
         if (!t->file || !t->file[0])
             return ingot_fail(INGOT_E_TOKENIZER,
-                              "%s/%s: key tokenizer.file: not recorded; pass the model with --model",
+                              "%s/%s: key tokenizer.file: not recorded; pass the SentencePiece "
+                              "model (ingot-dump --model, ingot-train --tokenizer)",
                               ds->dir, INGOT_MANIFEST_NAME);
         if (dataset_tokenizer_candidates(ds->dir, t->file, cand, &nc)) {
             for (size_t i = 0; i < nc; i++)
