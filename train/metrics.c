@@ -46,6 +46,7 @@ struct keep {
     char *dropped_path;
     FILE *dropped;      /* opened at the first line that goes */
     size_t moved, kept;
+    size_t records;     /* lines that are JSON objects with an integer "step" */
 };
 
 /* Ingot's records are a few hundred bytes; a longer line is not one of
@@ -96,6 +97,7 @@ static int keep_fill(int fd, const char *tmp, void *arg)
         json_t *j = json_loadb(line, len, 0, NULL);
         json_t *s = j ? json_object_get(j, "step") : NULL;
         bool keep = s && json_is_integer(s) && json_integer_value(s) <= k->max_step;
+        k->records += s && json_is_integer(s);
         json_decref(j);
         if (!len)
             continue;
@@ -132,6 +134,13 @@ static int keep_fill(int fd, const char *tmp, void *arg)
     if (!err && ferror(k->in))
         err = ingot_fail(-EIO, "%s: cannot read the metrics file: %s", k->path,
                          strerror(errno ? errno : EIO));
+    /* lines, none of them a record: another file (named by mistake, or by a
+     * checkpoint's settings on --resume), which the run would have emptied
+     * into path.dropped and filled with its records */
+    if (!err && k->moved + k->kept && !k->records)
+        err = ingot_fail(INGOT_E_FORMAT, "%s: not a metrics file of ingot-train (none of its "
+                         "%zu lines is a JSON record with a \"step\"); nothing was changed; "
+                         "name another --metrics", k->path, k->moved + k->kept);
     if (!err && used)
         err = fs_write_full(fd, buf, used, tmp);
     if (!err && k->dropped && fs_flush(k->dropped))

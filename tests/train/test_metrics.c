@@ -105,6 +105,19 @@ int main(void)
     }
     free(big);
 
+    /* a file of lines, none a record (a checkpoint's settings on --resume, or a
+     * slip, named it): refused, the file and its .dropped as they were (it was
+     * emptied into .dropped and filled with records) */
+    static const char notes[] = "precious data\n{\"not\": \"a record\"}\nmore\n";
+    CHECK_OK(fs_write_atomic(path, notes, strlen(notes)));
+    unlink(dropped);
+    int err = open_at(path, 0, &moved);
+    struct stat nb;
+    check("not a metrics file: refused", err == INGOT_E_FORMAT &&
+          strstr(ingot_errmsg(), "not a metrics file of ingot-train"));
+    check("not a metrics file: as it was, no .dropped", holds(path, notes, strlen(notes)) &&
+          stat(dropped, &nb) != 0 && errno == ENOENT);
+
     tt_rmtree(dir);
     free(dir);
     free(path);
