@@ -186,6 +186,66 @@ def check_tokenizer_path(fx, d):
     m["tokenizer"]["file"] = None
     json.dump(m, open(os.path.join(old, "manifest.json"), "w"))
     check(ingot.open_dataset(old).tokenizer_path() is None, "no model recorded: not None")
+    # a replaced copy (another model) with no source to fall back to: refused by hash
+    if ingot.can_verify():
+        rep = fx.path("replaced")
+        shutil.copytree(d, rep)
+        with open(os.path.join(rep, "tokenizer.model"), "wb") as f:
+            f.write(b"another model")
+        mr = json.load(open(os.path.join(rep, "manifest.json")))
+        mr["tokenizer"].pop("source", None)
+        json.dump(mr, open(os.path.join(rep, "manifest.json"), "w"))
+        try:
+            ingot.open_dataset(rep).tokenizer_path()
+            fail("a replaced tokenizer.model was returned")
+        except ingot.FormatError as e:
+            check("not the model the dataset was made with" in str(e), str(e))
+
+
+def check_reader_as_c(fx, d):
+    """What common/dataset.c refuses, the reader refuses too: a manifest that says
+    other ids, vocabulary, width or tokenizer kind than the shard headers (it reported
+    the edited values), a FIFO where a shard belongs (it blocked forever); and numpy's
+    unsigned ints index (under numpy 1.x they became floats)."""
+    import json
+    import signal
+    import numpy as np
+    import ingot
+    for key, val in (("bos_id", 5), ("pad_id", 3), ("vocab_size", 10), ("type", "bpe")):
+        e = fx.path("edit-" + key)
+        shutil.copytree(d, e)
+        m = json.load(open(os.path.join(e, "manifest.json")))
+        m["tokenizer"][key] = val
+        json.dump(m, open(os.path.join(e, "manifest.json"), "w"))
+        try:
+            ingot.open_dataset(e)
+            fail("a manifest with tokenizer.%s %r opened" % (key, val))
+        except ingot.FormatError as err:
+            check("tokenizer.%s" % key in str(err), str(err))
+    e = fx.path("fifo")
+    shutil.copytree(d, e)
+    shard = os.path.join(e, sorted(x for x in os.listdir(e) if x.endswith(".tok"))[0])
+    os.unlink(shard)
+    os.mkfifo(shard)
+
+    def hung(signum, frame):
+        raise TimeoutError("open_dataset blocked on a FIFO shard")
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        ingot.open_dataset(e)
+        fail("a FIFO shard opened")
+    except ingot.FormatError as err:
+        check("not a regular file" in str(err), str(err))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    ds = ingot.open_dataset(d)
+    i = np.uint64(2)
+    check(np.array_equal(ds.document(i), ds.document(2)) and
+          np.array_equal(ds.splits["train"].slice(i * 3, i * 3 + 5),
+                         ds.splits["train"].slice(6, 11)), "numpy uint64 indices")
+    print("reader: manifest/header disagreements and a FIFO shard refused; uint64 indices")
 
 
 def main():
@@ -229,6 +289,7 @@ def main():
         except ValueError as e:
             check("expected an integer >= 1" in str(e), str(e))
     check_tokenizer_path(fx, d)
+    check_reader_as_c(fx, d)
     verified = check_checksums(fx, d)
     fx.cleanup()
     print("ok: %d train + %d val documents, provenance, tokens, get_batch%s"

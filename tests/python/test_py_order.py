@@ -421,6 +421,30 @@ def check_mixture(fx, d, ds):
         ids, _ = read_dump(fx.path("dump-mix-3.bin"))
         got = np.concatenate([tw.micro_batch(0, m) for m in range(ACCUM)])
         check(not np.array_equal(got, ids), "mixture with %s: the same windows" % what)
+    cks = [ingot.open_checkpoint(os.path.join(fx.path("ck-shuffled"), n), verify=False)
+           for n in sorted(os.listdir(fx.path("ck-shuffled"))) if n.startswith("ckpt-")]
+    far = next((c.path for c in cks if int(c.header["data_index"]) >= W2), None)
+    check(far is not None, "fixture: no checkpoint of d past d2's %d windows: %s" % (
+        W2, [int(c.header["data_index"]) for c in cks]))
+    # what ingot-train refuses, from_checkpoint refuses: the mixture's sources in
+    # another order, and one dataset's position past another (smaller) dataset's epoch
+    # (it continued from other windows, silently); TrainWindows' own arguments
+    for what, call, said in (
+            ("sources reordered", lambda: ingot.TrainWindows.from_checkpoint(
+                ck, batch=B, data=[d2, d]), "another order"),
+            ("a position past the epoch", lambda: ingot.TrainWindows.from_checkpoint(
+                far, batch=B, data=[d2]), "beyond the"),
+            ("batch_tokens 0", lambda: ingot.TrainWindows(ds, T, B, batch_tokens=0),
+             "batch_tokens"),
+            ("batch -1", lambda: ingot.TrainWindows(ds, T, -1), "batch"),
+            ("start_step -1", lambda: ingot.TrainWindows(ds, T, B, start_step=-1),
+             "start_step"),
+            ("rank 2 of 2", lambda: ingot.TrainWindows(ds, T, B, rank=2, world=2), "rank")):
+        try:
+            r = call()
+            check(r is None, "from_checkpoint / TrainWindows accepted %s" % what)
+        except ValueError as e:
+            check(said in str(e), "%s: %s" % (what, e))
     print("mixture: TrainWindows and from_checkpoint equal ingot-train's batches at steps "
           "0, 3, %d (d2 past 2 epochs of %d windows), world 2" % (stop_far, W2))
 

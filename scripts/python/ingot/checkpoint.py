@@ -222,7 +222,12 @@ class Checkpoint:
                              "counts the windows of all of them; each source's (epoch, index) "
                              "is in settings['data_position']['sources']; "
                              "TrainWindows.from_checkpoint(ck) continues it" % (self.path, len(src)))
-        return self.header["data_epoch"] * n_windows + self.header["data_index"]
+        index = int(self.header["data_index"])
+        if index >= n_windows:   # as ingot-train refuses it (another dataset or --seq-len)
+            raise ValueError("%s: saved position %d is beyond the %d windows of an epoch: "
+                             "another dataset, or another --seq-len, than the run's"
+                             % (self.path, index, n_windows))
+        return int(self.header["data_epoch"]) * n_windows + index
 
     def to_torch(self, which="params"):
         """name -> torch.float32 tensor (a copy) of params, m or v."""

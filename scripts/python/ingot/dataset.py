@@ -1,6 +1,7 @@
 """An Ingot dataset directory: manifest.json plus its shards, per split in
 shard_seq order, as common/dataset.c opens it."""
 import json
+import operator
 import os
 import warnings
 
@@ -12,6 +13,21 @@ from .shard import SPLITS, Shard
 
 _HEADER_FIELDS = {"tokens": "tokens_checksum", "index": "index_checksum",
                   "provenance": "prov_checksum"}
+# common/shard_format.c's ingot_tokenizer_type_name
+_TOKENIZER_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
+
+
+def _index(i, what):
+    """i as a Python int. numpy's unsigned ints (epoch_permutation's output) mixed with
+    Python ints become float64 under numpy 1.x (uint64(2) * 3 is 6.0): a numpy float
+    holding a whole number below 2^53 is taken as that number; any other float is no
+    index."""
+    try:
+        return operator.index(i)
+    except TypeError:
+        if isinstance(i, np.floating) and float(i).is_integer() and abs(float(i)) < 2 ** 53:
+            return int(i)
+        raise TypeError("%s: %r is not an integer index" % (what, i)) from None
 
 
 class Split:
@@ -26,6 +42,7 @@ class Split:
         self.n_docs = int(self.doc_starts[-1])
 
     def _locate_doc(self, i):
+        i = _index(i, "document")
         if not -self.n_docs <= i < self.n_docs:
             raise IndexError("%s split: document %d of %d" % (self.name, i, self.n_docs))
         i %= self.n_docs
@@ -35,6 +52,7 @@ class Split:
     def slice(self, start, stop):
         """Tokens [start, stop) of the stream, copied across shard boundaries
         (an int64 array)."""
+        start, stop = _index(start, "start"), _index(stop, "stop")
         if not 0 <= start <= stop <= self.n_tokens:
             raise IndexError("%s split: tokens [%d, %d) of %d"
                              % (self.name, start, stop, self.n_tokens))
@@ -61,6 +79,8 @@ class Dataset:
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise FormatError("%s: not a directory; open the dataset directory that holds "
                               "manifest.json (a single shard: ingot.Shard(path))" % self.path)
+        if os.path.exists(mpath) and not os.path.isfile(mpath):   # a FIFO would block
+            raise FormatError("%s: not a regular file" % mpath)
         try:
             with open(mpath, encoding="utf-8") as f:
                 self.manifest = json.load(f)
@@ -89,7 +109,6 @@ class Dataset:
             sh = Shard(os.path.join(self.path, name))
             self._agree(mpath, entry, sh, len(per_split[sh.split]))
             per_split[sh.split].append(sh)
-            self.vocab_size = max(self.vocab_size, sh.vocab_size)
         self.splits = {name: Split(name, shards) for name, shards in per_split.items()}
         if verify:
             self.verify()
@@ -111,9 +130,18 @@ class Dataset:
         sums = entry.get("checksums", {})
         for key, field in _HEADER_FIELDS.items():
             want.append(("checksums." + key, sums.get(key), "%016x" % int(h[field])))
-        tok_hash = self.manifest.get("tokenizer", {}).get("hash")
+        want.append(("checksums.header", sums.get("header"), "%016x" % sh.header_checksum))
+        tok = self.manifest.get("tokenizer", {})
+        tok_hash = tok.get("hash")
         if tok_hash is not None:
             want.append(("tokenizer.hash", tok_hash, "%016x" % int(h["tokenizer_hash"])))
+        # the rest of what common/dataset.c compares (ids, widths, the tokenizer's kind)
+        want.append(("token_width", self.manifest.get("token_width"), int(h["token_width"])))
+        for key in ("vocab_size", "bos_id", "eos_id", "pad_id", "unk_id"):
+            want.append(("tokenizer." + key, tok.get(key), int(h[key])))
+        if tok.get("type") is not None:
+            want.append(("tokenizer.type", tok.get("type"),
+                         _TOKENIZER_TYPES.get(int(h["tokenizer_type"]), "unknown")))
         for key, m_val, h_val in want:
             if m_val != h_val:
                 raise FormatError("%s: %s: the manifest says %r, the shard header %r: the "
@@ -180,20 +208,34 @@ class Dataset:
         copies the model there as tokenizer.model), then as given (older manifests name
         the path given to pretok), then its base name inside the dataset, then (the
         copy gone) the model given to pretok, tokenizer.source, when its XXH3-64 is
-        still the manifest's hash (needs xxhash to check); None if absent."""
+        still the manifest's hash (needs xxhash to check); None if absent. With xxhash,
+        a candidate whose hash is not the manifest's is passed over (a replaced copy
+        does not decode the shards; ingot-dump and ingot-train refuse it), and when one
+        was found but none matches, FormatError says so."""
         tok = self.manifest.get("tokenizer", {})
         name = tok.get("file")
         if not name:
             return None
+        want = (tok.get("hash") or "").lower()
+
+        def matches(path):
+            if not (want and xxh3.available()):
+                return True   # nothing to check it against here
+            with open(path, "rb") as f:
+                return "%016x" % xxh3.xxh3_64(f.read()) == want
         cands = [] if os.path.isabs(name) else [os.path.join(self.path, name)]
+        wrong = None
         for cand in cands + [name, os.path.join(self.path, os.path.basename(name))]:
             if os.path.isfile(cand):
-                return cand
-        src, want = tok.get("source"), tok.get("hash")
-        if src and want and xxh3.available() and os.path.isfile(src):
-            with open(src, "rb") as f:
-                if "%016x" % xxh3.xxh3_64(f.read()) == want.lower():
-                    return src
+                if matches(cand):
+                    return cand
+                wrong = wrong or cand
+        src = tok.get("source")
+        if src and want and xxh3.available() and os.path.isfile(src) and matches(src):
+            return src
+        if wrong:
+            raise FormatError("%s: its XXH3-64 is not the manifest's tokenizer hash %s: not "
+                              "the model the dataset was made with (replaced?)" % (wrong, want))
         return None
 
     def get_batch(self, split, batch_size, block_size, rng=None, device=None):

@@ -61,6 +61,20 @@ class TrainWindows:
     def __init__(self, ds, seq_len, batch, batch_tokens=None, seed=1337, sequential=False,
                  rank=0, world=1, start_step=0, start_window=None, steps=None,
                  start_position=None):
+        # as ingot-train's option parser refuses them: a 0 here spun forever or gave
+        # empty batches, a negative start an "epoch -1"
+        for name, v, lo in (("seq_len", seq_len, 1), ("batch", batch, 1), ("world", world, 1),
+                            ("rank", rank, 0), ("start_step", start_step, 0)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
+                raise ValueError("%s: %r; an integer >= %d" % (name, v, lo))
+        if rank >= world:
+            raise ValueError("rank %d: must be below world %d" % (rank, world))
+        if batch_tokens is not None and (not isinstance(batch_tokens, (int, np.integer))
+                                         or batch_tokens < 1):
+            raise ValueError("batch_tokens: %r; a positive integer" % (batch_tokens,))
+        if start_window is not None and (not isinstance(start_window, (int, np.integer))
+                                         or start_window < 0):
+            raise ValueError("start_window: %r; a run position >= 0" % (start_window,))
         self.sources = _sources(ds)
         for d, _ in self.sources:
             split = d.splits["train"]
@@ -142,11 +156,16 @@ class TrainWindows:
         --data with weights, --seq-len, --batch, --batch-tokens, --seed, --data-order, and
         its data position). data: the dataset directories in --data order, where they
         have moved since (default: the paths the checkpoint records); batch: another
-        --batch (the global batch stays the checkpoint's)."""
+        --batch (the global batch stays the checkpoint's); verify: the datasets' shards
+        checked in full, and the checkpoint's checksums required (they are checked
+        whenever xxhash is importable)."""
         from .checkpoint import open_checkpoint
         from .dataset import open_dataset
         if isinstance(ck, (str, bytes, os.PathLike)):   # a ckpt-*.bin file or a --ckpt-dir
-            ck = open_checkpoint(ck)
+            # its checksums whenever xxhash is here, and required with verify=True (a
+            # checkpoint could not be opened at all without xxhash)
+            from . import xxh3
+            ck = open_checkpoint(ck, verify=verify or xxh3.available())
         st = (ck.settings or {}).get("settings")
         if not st:
             raise ValueError("%s: a version-1 checkpoint has no settings section" % ck.path)
@@ -160,6 +179,14 @@ class TrainWindows:
             if len(data) != len(parsed):
                 raise ValueError("data: %d directories, the checkpoint's run had %d"
                                  % (len(data), len(parsed)))
+            # each source keeps its own position: the recorded ones in another order
+            # would continue each from another's (ingot-train refuses it too)
+            had = [os.path.realpath(d) for d, _ in parsed]
+            now = [os.path.realpath(d) for d in data]
+            if now != had and sorted(now) == sorted(had):
+                raise ValueError("data: the checkpoint's sources in another order (%s); a "
+                                 "mixture resumes from its sources in --data order (%s)"
+                                 % (", ".join(data), ", ".join(d for d, _ in parsed)))
             parsed = [(d, w) for d, (_, w) in zip(data, parsed)]
         sources = [(open_dataset(d, verify=verify), w) for d, w in parsed]
         pos = (ck.settings or {}).get("data_position") or {}

@@ -1,6 +1,7 @@
 """One Ingot shard file (docs/shard-format.md): header, memory-mapped token
 array, document index and provenance, checked as common/shard_reader.c does."""
 import os
+import stat
 
 import numpy as np
 
@@ -39,9 +40,19 @@ class Shard:
 
     def __init__(self, path):
         self.path = os.fspath(path)
+        # a FIFO or device would block open() or read() forever (ingot-dump refuses it)
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._fail("file", "missing")
+        if not stat.S_ISREG(st.st_mode):
+            self._fail("file", "not a regular file (a directory, FIFO or device); a shard is a "
+                       "plain file")
         with open(self.path, "rb") as f:
             raw = f.read(HEADER_SIZE)
         self._raw_header = raw
+        self.header_checksum = (int(np.frombuffer(raw, "<u8", 1, HEADER_CHECKSUM_AT)[0])
+                                if len(raw) >= HEADER_SIZE else 0)
         self.header = self._check_header(raw)
         h = self.header
         self.n_tokens, self.n_docs = int(h["n_tokens"]), int(h["n_docs"])
