@@ -371,6 +371,21 @@ int tr_export_main(int argc, char **argv)
     free(lock);
     if (err)
         goto out;
+    /* Ingot's tensor names into an hf folder: its config.json and tokenizer would
+     * stay, over weights of other names, and transformers loads that with random
+     * weights in place of the missing ones and a mere report */
+    if (!strcmp(o.format, "safetensors")) {
+        char *cj = fs_path_join(o.out, "config.json");
+        const bool hf = cj && access(cj, F_OK) == 0;
+        free(cj);
+        if (hf) {
+            err = ingot_fail(INGOT_E_USAGE, "--out %s holds an hf export (config.json): "
+                             "--format safetensors writes Ingot's tensor names, which would "
+                             "replace its model.safetensors under its config; give another "
+                             "directory (or --format hf to replace that export)", o.out);
+            goto out;
+        }
+    }
     struct stat ob;
     if (stat(o.out, &ob) == 0 && !S_ISDIR(ob.st_mode)) {   /* a command-line slip: exit 2 */
         err = ingot_fail(INGOT_E_USAGE, "--out %s: exists and is not a directory; name a "

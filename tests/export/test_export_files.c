@@ -337,6 +337,18 @@ static int check_hostile(const char *bin, const char *dir, const char *out, cons
     CHECK(access(old, F_OK) != 0);
     free(old);
     free(re_dir);
+    /* --format safetensors into that hf folder: refused, its weights untouched (Ingot's
+     * names under the hf config loaded in transformers with random weights) */
+    char *st_before = tt_fmt("%s/re/model.safetensors", dir);
+    struct stat sb0, sb1;
+    CHECK(stat(st_before, &sb0) == 0);
+    args = tt_fmt("export '%s' --format safetensors --out '%s/re'", ck, dir);
+    fails += tt_expect(bin, out, "export safetensors into an hf folder", args, 2,
+                       "holds an hf export", NULL);
+    CHECK(stat(st_before, &sb1) == 0 && sb1.st_ino == sb0.st_ino &&
+          sb1.st_mtime == sb0.st_mtime);
+    free(args);
+    free(st_before);
     /* tokenizer.json: the pieces in id order, the control pieces as special tokens,
      * and the fast class named */
     char *tj = tt_fmt("%s/re/tokenizer.json", dir);
