@@ -498,8 +498,11 @@ int tr_generate_main(int argc, char **argv)
     double t2 = mono_now(), pre = t1 - t0, dec = t2 - t1;
     /* prefill: the context less its last token (tr_sample's first call) */
     /* a short continuation is no fault: say where it ended */
-    char ended[96] = "";
-    if (so.n_stop && o.samples > 1)
+    char ended[160] = "";
+    if (!spm && !o.no_stop)   /* ids only, and no tokenizer found: no EOS/BOS known */
+        snprintf(ended, sizeof(ended), " (no tokenizer: EOS/BOS unknown, so no stop at a "
+                 "document boundary; --data or --tokenizer gives them)");
+    else if (so.n_stop && o.samples > 1)
         snprintf(ended, sizeof(ended), " (%d of %d samples ended at a document boundary, "
                  "EOS/BOS)", n_stopped, o.samples);
     else if (so.n_stop && n_stopped)

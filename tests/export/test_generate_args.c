@@ -58,7 +58,13 @@ int main(int argc, char **argv)
         fails += tt_expect(bin, out, cases[i].what, args, 2, cases[i].n1, cases[i].n2);
         free(args);
     }
-    char *args = tt_fmt("generate '%s/ck' --prompt-ids 1 --tokens 0", dir);
+    /* ids with no tokenizer to find: no EOS/BOS known, said in the closing line (it
+     * went past document boundaries without a word) */
+    char *args = tt_fmt("generate '%s/ck' --prompt-ids '1 2' --tokens 3 --ids --threads 1", dir);
+    fails += tt_expect(bin, out, "ids without a tokenizer", args, 0,
+                       "no tokenizer: EOS/BOS unknown", NULL);
+    free(args);
+    args = tt_fmt("generate '%s/ck' --prompt-ids 1 --tokens 0", dir);
     fails += tt_expect(bin, out, "--tokens 0", args, 2, "--tokens", NULL);
     free(args);
     args = tt_fmt("generate '%s/ck' --prompt-ids ' , '", dir);
