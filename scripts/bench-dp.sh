@@ -31,6 +31,12 @@
 #      micro-batch, 32), ACCUM (per-GPU micro-steps per step, 1), STEPS (30),
 #      PARITY_STEPS (50), DIST_TIMEOUT (for the kill test, 30), PYTHON, OUT
 set -uo pipefail
+# --help: this header; an option it does not know (a BUILD_DIR is not one): refused,
+# before anything is built or started
+case ${1:-} in
+    -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "$(basename "$0"): unknown option '$1' (--help)" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 bin=$build/train/ingot-train

@@ -32,6 +32,12 @@
 #      PyTorch's figure by several percent between calls (round 16)
 # Results: $OUT/bench-llama/{ingot*.log,ingot*.jsonl,torch-*.log,table.txt}.
 set -uo pipefail
+# --help: this header; an option it does not know (a BUILD_DIR is not one): refused,
+# before anything is built or started
+case ${1:-} in
+    -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "$(basename "$0"): unknown option '$1' (--help)" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 batch=${BATCH:-8}

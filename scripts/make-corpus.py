@@ -223,6 +223,12 @@ def main():
                     help="--synth: at most this much of the machine's text (default 40)")
     ap.add_argument("--seed", type=int, default=1, help="--synth: random seed (default 1)")
     a = ap.parse_args()
+    if a.files is not None and a.files < 1:   # -2 reported documents and wrote none
+        ap.error("--files %d: at least 1" % a.files)
+    if not a.mb > 0:
+        ap.error("--mb %g: more than 0" % a.mb)
+    if os.path.exists(a.out_dir) and not os.path.isdir(a.out_dir):
+        ap.error("%s: exists and is not a directory" % a.out_dir)
     os.makedirs(a.out_dir, exist_ok=True)
     if a.synth:
         a.files = a.files or 16

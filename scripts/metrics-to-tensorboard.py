@@ -22,6 +22,7 @@ import argparse
 import glob
 import json
 import os
+import signal
 import sys
 import time
 
@@ -99,10 +100,12 @@ class Converter:
         self.writer = self.writer_cls(log_dir=self.logdir, filename_suffix=SUFFIX)
         self.offset, self.n = 0, 0
 
-    def poll(self):
+    def poll(self, final=False):
         """Convert the complete lines added since the last call; start over
         when the file was replaced or shortened (a resumed run drops the
-        records past its checkpoint)."""
+        records past its checkpoint). final: a one-shot conversion, where a last
+        line without its newline is complete (a file cut by hand, or a run killed
+        after the record's bytes); while following, it waits for its newline."""
         st = os.stat(self.path)
         if self.writer is None or st.st_ino != self.ino or st.st_size < self.offset:
             self.restart()
@@ -111,6 +114,8 @@ class Converter:
             f.seek(self.offset)
             data = f.read()
         end = data.rfind(b"\n") + 1   # a line being written waits for its newline
+        if final and data and not data.endswith(b"\n"):
+            end = len(data)
         if end == 0:
             return 0
         self.offset += end
@@ -139,7 +144,8 @@ def main():
 
     if args.list:
         try:
-            with open(args.metrics) as f:
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `--list | head`: quietly
+            with open(args.metrics, encoding="utf-8", errors="replace") as f:
                 for tag, step, value, _ in scalars(records(f)):
                     print("%s\t%d\t%.17g" % (tag, step, value))
         except OSError as e:
@@ -156,8 +162,10 @@ def main():
         sys.exit("metrics-to-tensorboard: %s: not a file" % args.metrics)
     logdir = args.logdir or os.path.join(
         "runs", os.path.splitext(os.path.basename(args.metrics))[0])
+    if args.follow is not None and not args.follow > 0:
+        ap.error("--follow %g: seconds, more than 0" % args.follow)
     conv = Converter(args.metrics, logdir, cls)
-    conv.poll()
+    conv.poll(final=not args.follow)
     print("%s: %d scalars -> %s" % (args.metrics, conv.n, logdir))
     try:
         while args.follow:

@@ -59,6 +59,8 @@ def main():
     ap.add_argument("--batch-rows", type=int, default=8192,
                     help="rows decoded at a time inside a row group (default 8192)")
     a = ap.parse_args()
+    if a.batch_rows < 1:   # 0 wrote nothing and exited 0
+        ap.error("--batch-rows %d: at least 1" % a.batch_rows)
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -69,7 +71,12 @@ def main():
     columns = [c for c in a.text_column.split(",") if c]
     out = sys.stdout.buffer     # UTF-8 whatever the locale
     for path in parquet_files(a.inputs):
-        pf = pq.ParquetFile(path)
+        try:
+            pf = pq.ParquetFile(path)
+        except Exception as e:   # pyarrow's ArrowInvalid and OSError: one line, no traceback
+            sys.stderr.write("parquet-to-jsonl: %s: not a readable Parquet file: %s\n"
+                             % (path, e))
+            return 1
         names = set(pf.schema_arrow.names)
         missing = [c for c in columns if c not in names]
         if missing:
@@ -83,7 +90,7 @@ def main():
                                          columns=columns):
                 cols = [batch.column(c).to_pylist() for c in columns]
                 for i in range(batch.num_rows):
-                    o = {c: cols[k][i] for k, c in enumerate(columns)}
+                    o = {c: text_of(cols[k][i], path, row, c) for k, c in enumerate(columns)}
                     if not a.no_source:
                         o["source"] = {"file": path, "row": row}
                     out.write(json.dumps(o, ensure_ascii=False, default=str).encode())
@@ -91,6 +98,15 @@ def main():
                     row += 1
     out.flush()
     return 0
+
+
+def text_of(v, path, row, column):
+    """A binary column's bytes as the UTF-8 text they hold (they were written as the
+    repr b'...', which pretok then tokenized); bytes that are not UTF-8 are left to
+    pretok's --invalid-utf8 handling as U+FFFD (counted there as fixed)."""
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "replace")
+    return v
 
 
 if __name__ == "__main__":

@@ -67,5 +67,23 @@ T.check({x[0] for x in got} == {"<stdin>"}, "pipe: provenance %s" % {x[0] for x 
 # A column that is not there is refused by name.
 p = subprocess.run([sys.executable, script, "--text-column", "content", d], capture_output=True)
 T.check(p.returncode == 1 and b"no column content" in p.stderr, "missing column: %s" % p.stderr)
+# A binary text column: the UTF-8 text its bytes hold (it was written as the repr
+# "b'caf\\xc3\\xa9'", which pretok tokenized); a file that is not Parquet and
+# --batch-rows 0 (it wrote nothing, exit 0): one line, no traceback.
+bd = t.path("bin")
+os.makedirs(bd)
+pq.write_table(pa.table({"text": pa.array([b"caf\xc3\xa9", b"ok"], type=pa.binary())}),
+               os.path.join(bd, "b.parquet"))
+p = subprocess.run([sys.executable, script, "--no-source", bd], capture_output=True)
+rows = [json.loads(l) for l in p.stdout.decode().splitlines()]
+T.check(p.returncode == 0 and rows == [{"text": "caf\u00e9"}, {"text": "ok"}],
+        "binary column: %r %s" % (rows, p.stderr))
+with open(os.path.join(bd, "not.parquet"), "w") as f:
+    f.write("not parquet\n")
+p = subprocess.run([sys.executable, script, os.path.join(bd, "not.parquet")], capture_output=True)
+T.check(p.returncode == 1 and b"not a readable Parquet file" in p.stderr and
+        b"Traceback" not in p.stderr, "not Parquet: %s" % p.stderr)
+p = subprocess.run([sys.executable, script, "--batch-rows", "0", bd], capture_output=True)
+T.check(p.returncode == 2 and b"--batch-rows 0" in p.stderr, "--batch-rows 0: %s" % p.stderr)
 t.cleanup()
 print("ok")

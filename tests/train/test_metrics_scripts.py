@@ -176,6 +176,39 @@ def main():
     print("metrics-to-tensorboard: message without a writer; --list gives %d scalars"
           % len(got))
 
+    # the conversion itself, with a stand-in writer: a file whose last record lost its
+    # newline gives every scalar in a one-shot conversion (it dropped the last record);
+    # while following, that line waits for its newline
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("m2tb", tb_py)
+    m2tb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m2tb)
+
+    class Writer:
+        def __init__(self, log_dir, filename_suffix):
+            self.n = 0
+
+        def add_scalar(self, tag, value, global_step, walltime):
+            self.n += 1
+
+        def flush(self):
+            pass
+
+        def close(self):
+            pass
+    cut = os.path.join(tmp, "cut.jsonl")
+    with open(m, "rb") as f, open(cut, "wb") as g:   # its last record, newline cut
+        g.write(f.read().replace(b"not json\n", b"").rstrip(b"\n"))
+    for final, want_n in ((True, len(got)), (False, None)):
+        conv = m2tb.Converter(cut, os.path.join(tmp, "tb-stand-in"), Writer)
+        conv.poll(final=final)
+        if final and conv.n != want_n:
+            fail("one-shot conversion without the final newline: %d scalars, --list %d"
+                 % (conv.n, want_n))
+        if not final and conv.n >= len(got):
+            fail("following: a line without its newline was converted")
+    print("metrics-to-tensorboard: a last record without its newline converted (one-shot)")
+
     # the full figure, where matplotlib imports (here, or in the system Python the
     # script would re-run with): a mixture's val loss by source
     mpl = [py for py in (sys.executable, "/usr/bin/python3") if os.access(py, os.X_OK) and
