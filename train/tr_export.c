@@ -207,11 +207,17 @@ static const int export_signals[] = { SIGINT, SIGTERM, SIGHUP };
 enum { N_EXPORT_SIGNALS = sizeof(export_signals) / sizeof(export_signals[0]) };
 static char *export_tmp[N_EXPORT_NAMES];
 
+/* The folders of --out this export made (fs_mkdir_p_made's list): a signal
+ * removes them too once empty, as a failed export does (rmdir is
+ * async-signal-safe; a folder holding anything stays). */
+static char **export_made;
+
 static void on_export_signal(int sig)
 {
     for (int i = 0; i < N_EXPORT_NAMES; i++)
         if (export_tmp[i])
             unlink(export_tmp[i]);
+    fs_rmdir_made(export_made);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -402,6 +408,7 @@ int tr_export_main(int argc, char **argv)
         printf("removed %d stale temp file%s of a killed export in %s\n", stale,
                stale == 1 ? "" : "s", o.out);
     struct sigaction old[N_EXPORT_SIGNALS];
+    export_made = made;
     if ((err = guard_signals(o.out, old)))
         goto out;
     struct tr_export_src src = { .path = path, .st = &st, .params = params, .spm = spm,
@@ -413,6 +420,7 @@ int tr_export_main(int argc, char **argv)
     else
         err = tr_export_raw(&src, o.out);
     unguard_signals(old);
+    export_made = NULL;
     char kv[48] = "";
     if (st.cfg.arch == TR_ARCH_LLAMA)
         snprintf(kv, sizeof(kv), " KV%d F%d%s", st.cfg.n_kv_head, st.cfg.ffn_dim,
@@ -423,8 +431,10 @@ int tr_export_main(int argc, char **argv)
                st.cfg.n_embd, st.cfg.seq_len, st.cfg.vocab, o.format, o.out);
     int e = err ? 0 : fs_flush(stdout);
     if (e)
-        err = ingot_fail(e, "standard output: cannot write the summary: %s (a full disk or a "
-                         "closed pipe?); the export in %s is complete", strerror(-e), o.out);
+        /* -EIO, not the write's ENOSPC: the caller's "the disk is full ... run
+         * the same command again" would contradict "complete" */
+        err = ingot_fail(-EIO, "standard output: cannot write the summary: %s (a full disk or "
+                         "a closed pipe?); the export in %s is complete", strerror(-e), o.out);
 out:
     if (err)   /* the folders this export made, when nothing is in them */
         fs_rmdir_made(made);

@@ -98,6 +98,13 @@ with tempfile.TemporaryDirectory() as tmp:
           not [f for f in left if ".tmp" in f] and "config.json" not in left,
           "SIGTERM in tokenizer.json: exit %d, left %s: %s" % (rc, left, err))
     print("SIGTERM in tokenizer.json: no temporary file, no config.json")
+    # SIGTERM in the first file of an export into new folders: they go too, as on a
+    # failure (Ctrl-C left the empty --out behind)
+    rc, err = run(["export", ck, "--format", "llmc", "--out", os.path.join(p("sigmade"), "a")],
+                  fault(path="model.bin", after_bytes=0, signal=int(signal.SIGTERM)))
+    check(rc == -signal.SIGTERM and not os.path.exists(p("sigmade")),
+          "SIGTERM into new folders: exit %d, left %s" % (rc, os.path.exists(p("sigmade"))))
+    print("SIGTERM in the first file: the folders it made are gone")
 
     # SIGKILL in the middle of model.safetensors (no handler runs): its temp file stays;
     # the next export into the folder removes it (its writer is gone) and says so, and
@@ -125,7 +132,8 @@ with tempfile.TemporaryDirectory() as tmp:
     with open("/dev/full", "w") as full:
         rc, err = run(["export", ck, "--format", "llmc", "--out", p("stdout")], stdout=full)
     check(rc == 1 and "standard output: cannot write the summary: No space left on device" in err
-          and "complete" in err, "export > /dev/full: exit %d: %s" % (rc, err))
+          and "complete" in err and "the disk is full" not in err,   # it said both
+          "export > /dev/full: exit %d: %s" % (rc, err))
     print("export > /dev/full: exit 1, named")
 
 tally.end()
