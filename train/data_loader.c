@@ -229,8 +229,8 @@ static int source_open(tr_loader *l, struct source *s, const char *dir)
                           "shards); run ingot-pretok on a non-empty corpus", dir, s->train.n);
     else if (N < (uint64_t)T + 1)
         return ingot_fail(INGOT_E_NODATA, "%s: the train split has %" PRIu64 " tokens but "
-                          "--seq-len %d needs at least %d; use a shorter --seq-len or more data",
-                          dir, N, T, T + 1);
+                          "a context of %d (--seq-len, or the checkpoint's) needs at least %d; "
+                          "use more data (or, to train, a shorter --seq-len)", dir, N, T, T + 1);
     if (l->vocab < 2)
         return ingot_fail(INGOT_E_CORRUPT, "%s: manifest vocabulary size %u is unusable", dir,
                           l->vocab);

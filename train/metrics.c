@@ -47,6 +47,7 @@ struct keep {
     FILE *dropped;      /* opened at the first line that goes */
     size_t moved, kept;
     size_t records;     /* lines that are JSON objects with an integer "step" */
+    size_t others;      /* newline-ended lines that are not (a torn last line is no sign) */
 };
 
 /* Ingot's records are a few hundred bytes; a longer line is not one of
@@ -98,6 +99,7 @@ static int keep_fill(int fd, const char *tmp, void *arg)
         json_t *s = j ? json_object_get(j, "step") : NULL;
         bool keep = s && json_is_integer(s) && json_integer_value(s) <= k->max_step;
         k->records += s && json_is_integer(s);
+        k->others += !(s && json_is_integer(s)) && len && line[n - 1] == '\n';
         json_decref(j);
         if (!len)
             continue;
@@ -137,7 +139,7 @@ static int keep_fill(int fd, const char *tmp, void *arg)
     /* lines, none of them a record: another file (named by mistake, or by a
      * checkpoint's settings on --resume), which the run would have emptied
      * into path.dropped and filled with its records */
-    if (!err && k->moved + k->kept && !k->records)
+    if (!err && k->others && !k->records)
         err = ingot_fail(INGOT_E_FORMAT, "%s: not a metrics file of ingot-train (none of its "
                          "%zu lines is a JSON record with a \"step\"); nothing was changed; "
                          "name another --metrics", k->path, k->moved + k->kept);

@@ -498,11 +498,12 @@ int tr_generate_main(int argc, char **argv)
     double t2 = mono_now(), pre = t1 - t0, dec = t2 - t1;
     /* prefill: the context less its last token (tr_sample's first call) */
     /* a short continuation is no fault: say where it ended */
-    char ended[160] = "";
-    if (!spm && !o.no_stop)   /* ids only, and no tokenizer found: no EOS/BOS known */
-        snprintf(ended, sizeof(ended), " (no tokenizer: EOS/BOS unknown, so no stop at a "
-                 "document boundary; --data or --tokenizer gives them)");
-    else if (so.n_stop && o.samples > 1)
+    char ended[96] = "";
+    /* ids only, and no tokenizer found: no EOS/BOS known, so no stop (said) */
+    const char *no_tok = !spm && !o.no_stop ? "; no tokenizer: EOS/BOS unknown, so no stop at "
+                                              "a document boundary (--data or --tokenizer "
+                                              "gives them)" : "";
+    if (so.n_stop && o.samples > 1)
         snprintf(ended, sizeof(ended), " (%d of %d samples ended at a document boundary, "
                  "EOS/BOS)", n_stopped, o.samples);
     else if (so.n_stop && n_stopped)
@@ -510,11 +511,11 @@ int tr_generate_main(int argc, char **argv)
                  "goes on)");
     fprintf(stderr, "generate: prompt %d tokens (prefill of %d in %.3f s, %.1f tok/s), %d new "
             "tokens%s%s in %.3f s (%.1f tok/s) on %s, step %" PRIu64 " of %s, top-k %d, top-p "
-            "%g, temperature %g, seed %" PRId64 "\n", n_prompt, ctx - 1, pre,
+            "%g, temperature %g, seed %" PRId64 "%s\n", n_prompt, ctx - 1, pre,
             (ctx - 1) / (pre > 0 ? pre : 1e-9), n_new_total,
             o.samples > 1 ? " in all samples" : "", ended, dec,
             n_new_total / (dec > 0 ? dec : 1e-9), backend_label(ops), st.step, o.ckpt, o.top_k,
-            o.top_p, o.temperature, o.seed);
+            o.top_p, o.temperature, o.seed, no_tok);
 out:
     if (be)
         ops->destroy(be);

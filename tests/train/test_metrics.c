@@ -117,6 +117,11 @@ int main(void)
           strstr(ingot_errmsg(), "not a metrics file of ingot-train"));
     check("not a metrics file: as it was, no .dropped", holds(path, notes, strlen(notes)) &&
           stat(dropped, &nb) != 0 && errno == ENOENT);
+    /* ... but a lone torn line (a first record cut by a crash, no newline) is no sign
+     * of another file: taken, moved to .dropped */
+    CHECK_OK(fs_write_atomic(path, "{\"step\": 1, \"lo", 16));
+    err = open_at(path, 0, &moved);
+    check("a lone torn record: taken", err == 0 && moved == 1);
 
     tt_rmtree(dir);
     free(dir);

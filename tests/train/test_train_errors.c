@@ -207,7 +207,7 @@ int main(int argc, char **argv)
     expect("corrupt shard", a, 1, "train-000001.tok", "checksum");
     free(a);
     a = tt_fmt("--data '%s' --model tiny --seq-len 4096 --steps 2", good);
-    expect("seq-len longer than the data", a, 1, "--seq-len 4096", "needs at least");
+    expect("seq-len longer than the data", a, 1, "a context of 4096 (--seq-len", "needs at least");
     free(a);
     a = tt_fmt("--data '%s' %s --steps 2 --val-every 1", noval, tiny);
     expect("no val split: note, trains", a, 0, "no val", NULL);
