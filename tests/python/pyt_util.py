@@ -54,6 +54,24 @@ def run_env(args, env=None, stdout=subprocess.PIPE):
     return p.returncode, p.stderr
 
 
+def bounded(seconds, what, fn):
+    """fn() under an alarm of seconds: a call that blocks (open() of a FIFO) fails the
+    test naming what, instead of hanging it."""
+    import signal
+
+    def hung(signum, frame):
+        raise TimeoutError("%s blocked for %d s" % (what, seconds))
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        return fn()
+    except TimeoutError as e:
+        fail(str(e))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def need_numpy():
     try:
         import numpy  # noqa: F401
