@@ -221,6 +221,19 @@ def check_reader_as_c(fx, d):
             fail("a manifest with tokenizer.%s %r opened" % (key, val))
         except ingot.FormatError as err:
             check("tokenizer.%s" % key in str(err), str(err))
+    # keys of another JSON type: one FormatError naming the manifest (it was the
+    # parser's AttributeError or TypeError)
+    for key, val in (("shards", [1]), ("tokenizer", None), ("shards", "x")):
+        e = fx.path("type-%s-%s" % (key, type(val).__name__))
+        shutil.copytree(d, e)
+        m = json.load(open(os.path.join(e, "manifest.json")))
+        m[key] = val
+        json.dump(m, open(os.path.join(e, "manifest.json"), "w"))
+        try:
+            ingot.open_dataset(e)
+            fail("a manifest with %s = %r opened" % (key, val))
+        except ingot.FormatError as err:
+            check("manifest.json" in str(err) and "unexpected type" in str(err), str(err))
     e = fx.path("fifo")
     shutil.copytree(d, e)
     shard = os.path.join(e, sorted(x for x in os.listdir(e) if x.endswith(".tok"))[0])

@@ -89,8 +89,23 @@ class Dataset:
                               % self.path) from None
         except ValueError as e:
             raise FormatError("%s: not valid JSON: %s" % (mpath, e)) from None
+        try:
+            self._open(mpath, verify)
+        except IngotError:
+            raise
+        except (AttributeError, TypeError, KeyError, ValueError, IndexError) as e:
+            # a key of another JSON type ("shards": 1, "tokenizer": null, ...): one
+            # FormatError naming the file, not the parser's AttributeError
+            raise FormatError("%s: a field of an unexpected type or value (%s: %s): not a "
+                              "manifest ingot-pretok writes" % (mpath, type(e).__name__, e)) \
+                from None
+        except OSError as e:   # a listed shard missing, a directory where it belongs
+            raise FormatError("%s: %s" % (e.filename or mpath, e.strerror or e)) from None
+
+    def _open(self, mpath, verify):
         m = self.manifest
-        if m.get("format") != "ingot-dataset":
+        if not isinstance(m, dict) or m.get("format") != "ingot-dataset":
+            m = m if isinstance(m, dict) else {}
             raise FormatError("%s: format: %r, expected \"ingot-dataset\"" % (mpath, m.get("format")))
         if m.get("format_version") != 1:
             raise FormatError("%s: format_version: %r; this reader knows version 1"
@@ -118,7 +133,7 @@ class Dataset:
                           "exited 1, the loss not accepted (the first: %s); the dataset holds "
                           "what could be read (docs/pretok.md, 'Damaged input files')"
                           % (self.path, len(d), "" if len(d) == 1 else "s",
-                             "was" if len(d) == 1 else "were", d[0]["damage"]), stacklevel=3)
+                             "was" if len(d) == 1 else "were", d[0]["damage"]), stacklevel=4)
 
     def _agree(self, mpath, entry, sh, seq):
         """The shard header must say what the manifest says about it."""
