@@ -72,6 +72,14 @@ int tr_zero_serve(tr_dist *d, enum tr_zero_cmd until, tr_zero_serve_fn fn, void 
             return err;
         if (c.cmd == (int32_t)until)
             return 0;
+        /* rank 0 ending while this rank waits for a step: it left the loop (a
+         * failure or a stop of its own, which its output names), not another
+         * program (the message read as a protocol mismatch) */
+        if (c.cmd == TR_ZERO_END)
+            return ingot_fail(INGOT_E_MISMATCH, "rank %d (%s): --zero 1: rank 0 left the "
+                              "training loop while this rank was at '%s' (rank 0 failed or "
+                              "stopped: its own lines say why)", tr_dist_rank(d),
+                              tr_dist_host(d), cmd_name((int)until));
         if (c.cmd != TR_ZERO_GATHER)
             return ingot_fail(INGOT_E_MISMATCH, "rank %d (%s): --zero 1: rank 0 is at '%s' "
                               "where this rank is at '%s'", tr_dist_rank(d), tr_dist_host(d),

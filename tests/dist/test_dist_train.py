@@ -427,6 +427,28 @@ def shard_fails_on_rank1():
             procs[0].returncode, procs[1].returncode, errs[0], errs[1]))
     print("a shard truncated on rank 1 only: rank 1 says no checkpoint may be written, "
           "rank 0 stops (exit %d)" % procs[0].returncode)
+    # the same on rank 0 under --zero 1: rank 1 says rank 0 left the loop (it read as
+    # a protocol mismatch, "rank 0 is at 'end' where this rank is at 'step'")
+    shutil.rmtree(mine, ignore_errors=True)
+    shutil.copytree(os.path.join(data, "web"), mine)
+    procs = spawn_tcp(2, args + ["--zero", "1", "--ckpt-dir", os.path.join(TMP, "ck-bus0")],
+                      per_rank=lambda r: ["--data", mine if r == 0 else
+                                          os.path.join(data, "web")])
+    while True:
+        line = procs[0].stdout.readline()
+        if not line:
+            fail("shard on rank 0: rank 0 ended before step 3: %s" % procs[0].communicate()[1])
+        if "step      3/" in line:
+            break
+    for name in os.listdir(mine):
+        if name.endswith(".tok"):
+            os.truncate(os.path.join(mine, name), 4096)
+    errs = [p.communicate(timeout=60)[1] for p in procs]
+    if procs[0].returncode != 1 or ".tok: the shard was truncated" not in errs[0] or \
+            procs[1].returncode == 0 or "is at 'end' where" in errs[1]:
+        fail("shard truncated on rank 0, --zero 1: exits %d / %d:\n%s\n%s" % (
+            procs[0].returncode, procs[1].returncode, errs[0], errs[1]))
+    print("... and on rank 0 under --zero 1: rank 1 says: %s" % errs[1].strip().splitlines()[-1])
 
 
 # steps of a few ms even under ASan; rank 0's sample at step 2 takes ~2 s in a
