@@ -142,6 +142,14 @@ static json_t *settings_obj(const struct tr_opts *o, bool chosen_only)
         json_decref(j);
         return NULL;
     }
+    /* ... and a fine-tuning's, the checkpoint its weights start from: without
+     * it, the run repeated (--config) or resumed before its first save
+     * trained from random weights without a word */
+    if (chosen_only && o->init_from && o->init_path && !o->resume_path &&
+        set_path(j, "init-from", o->init_path)) {
+        json_decref(j);
+        return NULL;
+    }
     return j;
 }
 
@@ -616,12 +624,14 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         /* a branch killed before its first save: from these settings alone
          * --resume would train it from step 0 with fresh weights */
         const char *bf = err ? NULL : tr_optlist_get(base, "resume-from");
-        if (bf)
+        const char *fi = err || bf ? NULL : tr_optlist_get(base, "init-from");
+        if (bf || fi)
             err = ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s holds no checkpoint yet, and its "
-                             "config.json is that of a branch from %s (--resume-from) that "
-                             "saved none: --resume would start it from step 0 with new "
-                             "weights. Start the branch again: ingot-train --config %s "
-                             "--ckpt-dir %s (and its --metrics)", ckdir, bf, cj, ckdir);
+                             "config.json is that of a %s from %s (--%s) that saved none: "
+                             "--resume would start it from step 0 with new weights. Start it "
+                             "again: ingot-train --config %s --ckpt-dir %s (and its --metrics)",
+                             ckdir, bf ? "branch" : "fine-tuning", bf ? bf : fi,
+                             bf ? "resume-from" : "init-from", cj, ckdir);
         else if (err)
             err = ingot_fail(err, "%s. It holds the settings --resume starts the run of "
                              "--ckpt-dir %s again from (it wrote no checkpoint yet): repair "

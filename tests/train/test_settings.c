@@ -431,6 +431,22 @@ int main(int argc, char **argv)
     x = F("--init-from '%s' --data '%s' --batch 4 --steps 3 --lr 1e-3 --print-every 1 "
                "--ckpt-dir '%s/ci'", c4, data, dir);
     expect("--init-from trains a new run", x, 0, "step      1/3", "ckpt-00000003.bin");
+    /* its config.json names the checkpoint it started from: a fine-tuning killed
+     * before its first save is not resumed from new weights (--resume from its
+     * settings alone trained from random ones, without a word), and --config of it
+     * repeats the fine-tuning */
+    {
+        char *s = tt_slurp(F("%s/ci/config.json", dir)), *fk = F("%s/cik", dir);
+        CHECK(s && strstr(s, "\"init-from\""));
+        CHECK_OK(fs_mkdir_p(fk));
+        CHECK_OK(fs_write_atomic(F("%s/config.json", fk), s, strlen(s)));
+        free(s);
+        x = F("--ckpt-dir '%s' --resume", fk);
+        expect("fine-tuning: --resume before a save", x, 2, "is that of a fine-tuning from",
+               F("ingot-train --config %s/config.json --ckpt-dir %s", fk, fk));
+        x = F("--config '%s/config.json' --ckpt-dir '%s'", fk, fk);
+        expect("fine-tuning started again", x, 0, "initialised from", "ckpt-00000003.bin");
+    }
     x = F("--init-from '%s' --data '%s' --dim 64 --steps 2", c4, data);
     expect("--init-from another shape", x, 1, "another model configuration", "--init-from");
 
