@@ -522,6 +522,11 @@ int tr_opts_argv(int argc, char **argv, struct tr_optlist *cl)
             err = ingot_fail(INGOT_E_USAGE, "%s needs a value (see --help)", argv[optind - 1]);
         else if (c == '?' || idx < 0)
             err = unknown_option(argv[optind - 1]);
+        else if (!strcmp(long_opts[idx].name, "config") && tr_optlist_get(cl, "config"))
+            /* one file is read: a second one silently replaced the first */
+            err = ingot_fail(INGOT_E_USAGE, "--config given twice (%s, then %s): one file is "
+                             "read; put the settings of both in one", tr_optlist_get(cl, "config"),
+                             optarg);
         else if (!(err = optarg ? cli_check_value(long_opts[idx].name, optarg) : 0))
             err = tr_optlist_add(cl, long_opts[idx].name, optarg ? optarg : "true");
     }

@@ -358,6 +358,8 @@ int main(int argc, char **argv)
     CHECK_OK(fs_write_atomic(bad, "steps = 10\nsteps = 20\n", 22));
     x = F("--config '%s' --synthetic", bad);
     expect("--config key twice", x, 2, ":2: steps given twice", NULL);
+    x = F("--config a.json --config b.json %s", flags);   /* the first was dropped unsaid */
+    expect("--config twice", x, 2, "--config given twice (a.json, then b.json)", NULL);
     CHECK_OK(fs_write_atomic(bad, "{\"batch\": 0}", 12));
     x = F("--config '%s' --synthetic", bad);
     expect("--config bad value", x, 2, bad, "--batch '0'");
