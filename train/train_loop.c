@@ -794,12 +794,24 @@ static void profile_summary(struct run *r)
 
 /* --time-limit: whether ending after this step is the last chance to end
  * with a checkpoint inside the limit (another step, an evaluation and a
- * save would pass it, as long as the last ones took). */
+ * save would pass it, as long as the last ones took). Before the first save
+ * and evaluation their cost is estimated, not taken as 0 (a 1 GB checkpoint
+ * at 200 MB/s; val windows at a third of a training token's time each): the
+ * stop's own save overran a limit by 4 s. The vote comes before this step's
+ * evaluation, so two evaluations are counted where they are due. */
 static bool time_is_up(const struct run *r)
 {
     if (r->o->time_limit <= 0.0)
         return false;
-    double room = 2.0 * r->step_s + r->eval_s + r->save_s;
+    double save = r->save_s;
+    if (save <= 0.0 && r->o->ckpt_dir)
+        save = 0.5 + (double)r->n_params * 12.0 / 200e6;
+    double eval = r->eval_s;
+    if (eval <= 0.0 && r->n_val && r->o->val_every && r->tokens_per_step)
+        eval = r->step_s / 3.0 * (double)(r->n_val * (uint64_t)r->o->seq_len) /
+               (double)r->tokens_per_step;
+    const double room = 2.0 * r->step_s + (r->n_val && r->o->val_every ? 2.0 : 0.0) * eval +
+                        save;
     return mono_now() - r->t_start + room >= r->o->time_limit;
 }
 
