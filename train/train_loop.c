@@ -351,9 +351,11 @@ static int setup_model(struct run *r)
     if (!params)
         return ingot_oom("parameters", r->n_params * sizeof(float));
     r->start_step = 0;
-    if (o->resume && !o->resume_path)
-        say(r, "resume: no checkpoint in %s yet; starting %s\n", o->ckpt_dir,
-            o->init_from ? "from --init-from" : "from scratch");
+    if (o->resume && !o->resume_path)   /* its metrics path is per invocation: say so */
+        say(r, "resume: no checkpoint in %s yet; starting %s%s\n", o->ckpt_dir,
+            o->init_from ? "from --init-from" : "from scratch",
+            o->metrics ? "" : " (no --metrics this time: it is not among the settings "
+                              "kept, so pass it again for a metrics file)");
     if (o->resume_path)
         err = restore(r, o->resume_path, params, &m, &v);
     else if (o->init_from)
