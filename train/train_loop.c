@@ -1080,9 +1080,12 @@ int tr_train(const struct tr_opts *o)
         say(&r, "data parallel: %d ranks over %s (launcher %s), %d of the %d micro-steps each\n",
             tr_dist_world(r.dist), tr_dist_name(r.dist), tr_dist_launcher(r.dist),
             r.share.k_local, o->grad_accum);
-    if (o->ckpt_cadence_unused)
-        say(&r, "note: the config's ckpt-every/ckpt-keep apply with --ckpt-dir; no checkpoints "
-            "in this run\n");
+    if (o->ckpt_cadence_unused) {
+        char from[512];
+        tr_opts_origin(o, o->ckpt_every ? "ckpt-every" : "ckpt-keep", from, sizeof(from));
+        say(&r, "note: ckpt-every/ckpt-keep%s apply with --ckpt-dir; no checkpoints in this "
+            "run\n", from);
+    }
     /* the chosen settings next to the checkpoints, for people and for
      * --config (the checkpoints hold all of them) */
     if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0 &&

@@ -685,8 +685,9 @@ static int finish(struct tr_opts *o)
                 (tr_optlist_get(l, "ckpt-every") || tr_optlist_get(l, "ckpt-keep")))
                 return ingot_fail(INGOT_E_USAGE, "--ckpt-every/--ckpt-keep need --ckpt-dir");
         }
+        /* kept as they are (every save needs --ckpt-dir anyway): zeroed, a
+         * --resume-from listed them as overrides nobody gave */
         o->ckpt_cadence_unused = true;
-        o->ckpt_every = o->ckpt_keep = 0;
     }
     return 0;
 }
