@@ -210,6 +210,14 @@ static int check_resume(const struct run *r, const char *path, const struct tr_c
     struct tr_config same_t = *a;
     if (init && a->arch == TR_ARCH_LLAMA)
         same_t.seq_len = b->seq_len;
+    /* the vocabulary alone (--synthetic's --vocab): name that flag, not the shape's */
+    struct tr_config same_v = same_t;
+    same_v.vocab = b->vocab;
+    same_v.vocab_padded = b->vocab_padded;
+    if (!tr_config_equal(&same_t, b) && tr_config_equal(&same_v, b))
+        return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint's vocabulary is %d, this run's "
+                          "%d: pass --vocab %d%s", path, a->vocab, b->vocab, a->vocab,
+                          synth ? " with --synthetic" : "");
     if (!tr_config_equal(&same_t, b)) {
         char has[256], want[256];
         describe_shape(a, has, sizeof has);

@@ -451,6 +451,10 @@ int main(int argc, char **argv)
     }
     x = F("--init-from '%s' --data '%s' --dim 64 --steps 2", c4, data);
     expect("--init-from another shape", x, 1, "another model configuration", "--init-from");
+    /* the vocabulary alone (--synthetic's default 50257): --vocab named, not the shape */
+    x = F("--init-from '%s' --synthetic --steps 1", c4);
+    expect("--init-from, another vocabulary", x, 1, "the checkpoint's vocabulary is",
+           "pass --vocab");
 
     /* 6. --lr-schedule: the rates a wsd run logs are the schedule's, a run
      * stopped and resumed with --resume alone keeps the schedule and its
