@@ -963,9 +963,14 @@ int tr_train(const struct tr_opts *o)
         /* a dataset the checkpoint's settings name, moved since: say so */
         char from[512], msg[4096];
         if (err == -ENOENT && *tr_opts_origin(o, "data", from, sizeof(from))) {
+            /* " (from checkpoint X)" -> "checkpoint X" */
+            const size_t n = strlen(from);
+            const char *who = n > 8 && !strncmp(from, " (from ", 7) ? from + 7 : from;
+            if (who != from)
+                from[n - 1] = '\0';
             snprintf(msg, sizeof(msg), "%s", ingot_errmsg_for(err));
-            err = ingot_fail(err, "%s; the dataset is the one%s: pass --data DIR where it is "
-                             "now (the same tokenizer)", msg, from);
+            err = ingot_fail(err, "%s: the path %s names; pass --data DIR where the dataset is "
+                             "now (made with the same tokenizer)", msg, who);
         }
         goto out;
     }

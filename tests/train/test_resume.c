@@ -132,8 +132,8 @@ int main(int argc, char **argv)
     CHECK(tt_run(cmd, out) != 0);
     free(cmd);
     s = tt_slurp(out);
-    CHECK(s && strstr(s, "no such dataset directory") && strstr(s, "(from checkpoint ") &&
-          strstr(s, "pass --data DIR where it is now"));
+    CHECK(s && strstr(s, "no such dataset directory: the path checkpoint ") &&
+          strstr(s, "pass --data DIR where the dataset is now"));
     free(s);
     CHECK(rename(moved, data) == 0);
     free(moved);
