@@ -658,10 +658,16 @@ static int finish(struct tr_opts *o)
         o->derived |= TR_DERIVED_BATCH_TOKENS;
     }
     if (o->batch_tokens % micro) {
-        char from[512];   /* a checkpoint's or config file's value: say so */
+        char from[512], fix[160] = "";   /* a checkpoint's or config file's value: say so */
+        tr_opts_origin(o, "batch-tokens", from, sizeof(from));
+        /* a resumed run keeps its global batch: the --batch that fits it */
+        for (int b = o->batch - 1; *from && b >= 1 && !fix[0]; b--)
+            if (o->batch_tokens % ((int64_t)b * o->seq_len) == 0)
+                snprintf(fix, sizeof(fix), "; --batch %d keeps it (or give --batch-tokens for "
+                         "another global batch)", b);
         return ingot_fail(INGOT_E_USAGE, "--batch-tokens %lld%s is not a multiple of --batch x "
-                          "--seq-len = %lld", (long long)o->batch_tokens,
-                          tr_opts_origin(o, "batch-tokens", from, sizeof(from)), (long long)micro);
+                          "--seq-len = %lld%s", (long long)o->batch_tokens, from,
+                          (long long)micro, fix);
     }
     if (o->batch_tokens / micro > 1 << 20)
         return ingot_fail(INGOT_E_USAGE, "--batch-tokens %lld means more than 2^20 micro-steps",

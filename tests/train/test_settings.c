@@ -204,7 +204,12 @@ int main(int argc, char **argv)
     CHECK_OK(fs_read_all(c4, &buf, &blen));
     CHECK_OK(fs_write_atomic(c4c, buf, blen));
     free(buf);
-    char *o = F("--ckpt-dir '%s' --resume --lr 5e-3 --steps 6 --metrics /dev/null", cc);
+    /* another --batch that no longer divides the checkpoint's --batch-tokens: the
+     * --batch that keeps the global batch is named */
+    char *o = F("--ckpt-dir '%s' --resume --batch 16", cc);
+    expect("resume with a --batch past --batch-tokens", o, 2, "(from checkpoint ",
+           "--batch 8 keeps it");
+    o = F("--ckpt-dir '%s' --resume --lr 5e-3 --steps 6 --metrics /dev/null", cc);
     expect("override on resume", o, 0, "override the checkpoint's: ", "lr 0.005 (checkpoint: 0.01)");
     s = tt_slurp(out);
     /* only lr, steps and metrics differ, on one line */
