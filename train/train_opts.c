@@ -822,6 +822,10 @@ int tr_opts_build(struct tr_optlist *layers, int n, struct tr_opts *o)
         return err;
     o->data = o->n_data ? o->data_src[0].dir : NULL;
 
+    /* --resume alone (no --ckpt-dir): the data is whatever the checkpoint
+     * would have said; what is missing is where the checkpoints are */
+    if (o->resume && !o->ckpt_dir)
+        return ingot_fail(INGOT_E_USAGE, "--resume needs --ckpt-dir (where the checkpoints are)");
     /* data source */
     if (o->synthetic && o->data)
         return ingot_fail(INGOT_E_USAGE, "--synthetic and --data exclude each other");
