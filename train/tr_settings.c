@@ -424,6 +424,10 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
             if (!text)
                 return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" has a value that is not a string, "
                                   "number or true/false", l->origin, key);
+            /* directories are strings: [1, 2] read as the datasets "1" and "2" */
+            if (!strcmp(k, "data") && !json_is_string(e))
+                return ingot_fail(INGOT_E_USAGE, "%s: \"data\" holds %s, not a string "
+                                  "(\"DIR\" or \"DIR:WEIGHT\")", l->origin, text);
             if (tr_opts_is_switch(k) != (json_is_boolean(e) || !strcmp(text, "true") ||
                                          !strcmp(text, "false")))
                 return ingot_fail(INGOT_E_USAGE, "%s: \"%s\": %s", l->origin, key,

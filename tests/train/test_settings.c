@@ -363,6 +363,9 @@ int main(int argc, char **argv)
     CHECK_OK(fs_write_atomic(bad, "steps = 10\nsteps = 20\n", 22));
     x = F("--config '%s' --synthetic", bad);
     expect("--config key twice", x, 2, ":2: steps given twice", NULL);
+    CHECK_OK(fs_write_atomic(bad, "{\"data\": [1, 2]}", 16));   /* read as dirs "1", "2" */
+    x = F("--config '%s'", bad);
+    expect("--config data of numbers", x, 2, "\"data\" holds 1, not a string", NULL);
     x = F("--config a.json --config b.json %s", flags);   /* the first was dropped unsaid */
     expect("--config twice", x, 2, "--config given twice (a.json, then b.json)", NULL);
     CHECK_OK(fs_write_atomic(bad, "{\"batch\": 0}", 12));
