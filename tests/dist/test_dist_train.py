@@ -402,24 +402,29 @@ def shard_fails_on_rank1():
     stopped without one); rank 0 stops too, not hanging."""
     data = os.path.join(TMP, "mixdata")   # made by mixture()
     mine = os.path.join(TMP, "web-rank1")
-    shutil.rmtree(mine, ignore_errors=True)
-    shutil.copytree(os.path.join(data, "web"), mine)
     args = ["--device", "cpu", "--layers", "1", "--heads", "2", "--dim", "32", "--seq-len",
             "16", "--batch", "2", "--batch-tokens", "64", "--steps", "1000000", "--threads",
-            "1", "--val-every", "0", "--print-every", "1", "--data-order", "sequential",
-            "--ckpt-dir", os.path.join(TMP, "ck-bus")]
-    procs = spawn_tcp(2, args, per_rank=lambda r: ["--data", os.path.join(data, "web")
-                                                   if r == 0 else mine])
-    while True:
-        line = procs[0].stdout.readline()
-        if not line:
-            fail("shard on rank 1: rank 0 ended before step 3: %s" % procs[0].communicate()[1])
-        if "step      3/" in line:
-            break
-    for name in os.listdir(mine):
-        if name.endswith(".tok"):
-            os.truncate(os.path.join(mine, name), 4096)
-    errs = [p.communicate(timeout=60)[1] for p in procs]
+            "1", "--val-every", "0", "--print-every", "1", "--data-order", "sequential"]
+
+    def truncated_on(rank, extra):
+        """2 ranks, `rank` on its own copy of web, truncated after step 3: stderrs."""
+        shutil.rmtree(mine, ignore_errors=True)
+        shutil.copytree(os.path.join(data, "web"), mine)
+        procs = spawn_tcp(2, args + extra, per_rank=lambda r: [
+            "--data", mine if r == rank else os.path.join(data, "web")])
+        while True:
+            line = procs[0].stdout.readline()
+            if not line:
+                fail("shard on rank %d: rank 0 ended before step 3: %s"
+                     % (rank, procs[0].communicate()[1]))
+            if "step      3/" in line:
+                break
+        for name in os.listdir(mine):
+            if name.endswith(".tok"):
+                os.truncate(os.path.join(mine, name), 4096)
+        return procs, [p.communicate(timeout=60)[1] for p in procs]
+
+    procs, errs = truncated_on(1, ["--ckpt-dir", os.path.join(TMP, "ck-bus")])
     if procs[1].returncode != 1 or ".tok: the shard was truncated" not in errs[1] or \
             "rank 1, after step" not in errs[1] or "only if its data failed there too" \
             not in errs[1] or "is written" in errs[1] or procs[0].returncode == 0:
@@ -429,21 +434,7 @@ def shard_fails_on_rank1():
           "rank 0 stops (exit %d)" % procs[0].returncode)
     # the same on rank 0 under --zero 1: rank 1 says rank 0 left the loop (it read as
     # a protocol mismatch, "rank 0 is at 'end' where this rank is at 'step'")
-    shutil.rmtree(mine, ignore_errors=True)
-    shutil.copytree(os.path.join(data, "web"), mine)
-    procs = spawn_tcp(2, args + ["--zero", "1", "--ckpt-dir", os.path.join(TMP, "ck-bus0")],
-                      per_rank=lambda r: ["--data", mine if r == 0 else
-                                          os.path.join(data, "web")])
-    while True:
-        line = procs[0].stdout.readline()
-        if not line:
-            fail("shard on rank 0: rank 0 ended before step 3: %s" % procs[0].communicate()[1])
-        if "step      3/" in line:
-            break
-    for name in os.listdir(mine):
-        if name.endswith(".tok"):
-            os.truncate(os.path.join(mine, name), 4096)
-    errs = [p.communicate(timeout=60)[1] for p in procs]
+    procs, errs = truncated_on(0, ["--zero", "1", "--ckpt-dir", os.path.join(TMP, "ck-bus0")])
     if procs[0].returncode != 1 or ".tok: the shard was truncated" not in errs[0] or \
             procs[1].returncode == 0 or "is at 'end' where" in errs[1]:
         fail("shard truncated on rank 0, --zero 1: exits %d / %d:\n%s\n%s" % (
