@@ -839,6 +839,14 @@ static int run_loop(struct run *r)
             PRId64 "\n", r->start_step, end);
         return 0;
     }
+    /* a signal during start-up (a large model's init takes seconds): stop
+     * here, with nothing trained and so nothing to save (it went on through
+     * a whole step and a checkpoint first, and further signals changed
+     * nothing). With ranks the stop is collective: the first vote has it. */
+    if (stop_requested && tr_dist_world(r->dist) <= 1)
+        return ingot_fail(INGOT_E_INTERRUPTED, "interrupted during start-up, before step %" PRId64
+                          ": nothing trained in this run, nothing saved%s", r->start_step + 1,
+                          r->start_step ? " (the checkpoint it started from is as it was)" : "");
     r->mark = mono_now();
     for (int64_t s = r->start_step + 1; s <= end; s++) {
         tr_dist_progress(r->dist, s, "step");

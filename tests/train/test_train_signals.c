@@ -303,12 +303,35 @@ static int time_limit(const char *dir)
     return failures;
 }
 
+/* SIGINT while a large model is initialised (81M parameters: a second or
+ * more of init): the run stops there, exit 130, nothing trained and no
+ * checkpoint written (it went through a step and a 1 GB save first). */
+static int startup(const char *dir)
+{
+    char *ck = tt_fmt("%s/ck-up", dir), *out = tt_fmt("%s/up.txt", dir);
+    char *args = tt_fmt("--synthetic --vocab 50257 --model small --layers 6 --dim 768 --heads 4 "
+                        "--seq-len 16 --batch 1 --steps 100 --val-every 0 --threads 1 "
+                        "--ckpt-dir '%s'", ck);
+    pid_t pid = start(args, out, false);
+    sleep_ms(300);   /* the handlers are in place (~10 ms), the init takes over 1 s */
+    kill(pid, SIGINT);
+    int rc = finish(pid);
+    char *s = tt_slurp(out), *c1 = tt_fmt("%s/ckpt-00000001.bin", ck);
+    printf("SIGINT during start-up: exit %d\n", rc);
+    int failures = check("start-up: exit 130, said, no checkpoint", rc == 130 && s &&
+                         strstr(s, "interrupted during start-up, before step 1") &&
+                         access(c1, F_OK) != 0, out);
+    free(s); free(c1); free(args); free(out); free(ck);
+    return failures;
+}
+
 int main(int argc, char **argv)
 {
     CHECK(argc == 2);
     bin = argv[1];
     char *dir = tt_tmpdir("signals");
-    int failures = truncated_shard(dir) + hangup(dir) + reader_gone(dir) + time_limit(dir);
+    int failures = truncated_shard(dir) + hangup(dir) + reader_gone(dir) + time_limit(dir) +
+                   startup(dir);
     tt_rmtree(dir);
     free(dir);
     if (failures)
