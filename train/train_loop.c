@@ -842,8 +842,10 @@ static int run_loop(struct run *r)
     /* a signal during start-up (a large model's init takes seconds): stop
      * here, with nothing trained and so nothing to save (it went on through
      * a whole step and a checkpoint first, and further signals changed
-     * nothing). With ranks the stop is collective: the first vote has it. */
-    if (stop_requested && tr_dist_world(r->dist) <= 1)
+     * nothing). With ranks the stop is collective: the first vote has it.
+     * Progress lines that could not be written (r->out_err) keep their own
+     * end: after step 1, with a checkpoint to resume from. */
+    if (stop_requested && !r->out_err && tr_dist_world(r->dist) <= 1)
         return ingot_fail(INGOT_E_INTERRUPTED, "interrupted during start-up, before step %" PRId64
                           ": nothing trained in this run, nothing saved%s", r->start_step + 1,
                           r->start_step ? " (the checkpoint it started from is as it was)" : "");
