@@ -560,3 +560,13 @@ int fs_std_fds_open(void)
     }
     return 0;
 }
+
+int fs_dir_holds(const char *dir, const char *name)
+{
+    char *p = fs_path_join(dir, name);
+    if (!p)
+        return -ENOMEM;
+    const int there = access(p, F_OK) == 0;
+    free(p);
+    return there;
+}

@@ -95,6 +95,9 @@ int fs_hash_file(const char *path, uint64_t *hash);
  * the output could not be written (a full disk, a closed pipe): a result
  * lost must not read as success. */
 int fs_stdout_status(const char *prog);
+/* Whether directory dir holds an entry called name (of any type): 1, 0, or
+ * -ENOMEM (no message) when the path cannot be made. */
+int fs_dir_holds(const char *dir, const char *name);
 /* Opens /dev/null on whichever of descriptors 0, 1, 2 is closed, first
  * thing in main(): otherwise the first file a program opens gets that
  * number, and a lock file was read as the corpus (stdin closed) or

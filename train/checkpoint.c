@@ -361,11 +361,9 @@ int tr_ckpt_dir_prepare(const char *dir, int *removed)
         { "model.bin", "an exported model's directory" },
     };
     for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
-        char *p = fs_path_join(dir, foreign[i][0]);
-        if (!p)
+        const int there = fs_dir_holds(dir, foreign[i][0]);
+        if (there < 0)
             return ingot_oom("checkpoint directory path", strlen(dir) + 32);
-        const bool there = access(p, F_OK) == 0;
-        free(p);
         if (there)
             return ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s: %s (it holds %s; the run's "
                               "config.json and checkpoints would go among its files); give "

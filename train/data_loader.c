@@ -280,14 +280,14 @@ int tr_loader_source_add(struct tr_loader_source *src, int *n, char *v)
      * (base and ./base/, a symlink): the same directory on disk */
     struct stat a, b;
     const bool here = stat(d->dir, &b) == 0;
-    for (int i = 0; i < *n; i++)
-        if (!strcmp(src[i].dir, d->dir) ||
+    for (int i = 0; i < *n; i++) {
+        const bool alias = strcmp(src[i].dir, d->dir) != 0;   /* another spelling */
+        if (!alias ||
             (here && stat(src[i].dir, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
             return ingot_fail(INGOT_E_USAGE, "--data %s is given twice%s%s%s; give it once "
-                              "with the weight it should have", d->dir,
-                              strcmp(src[i].dir, d->dir) ? " (also as " : "",
-                              strcmp(src[i].dir, d->dir) ? src[i].dir : "",
-                              strcmp(src[i].dir, d->dir) ? ")" : "");
+                              "with the weight it should have", d->dir, alias ? " (also as " : "",
+                              alias ? src[i].dir : "", alias ? ")" : "");
+    }
     d->weight = w;
     (*n)++;
     return 0;

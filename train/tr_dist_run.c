@@ -96,10 +96,7 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
         /* the largest smaller --batch that keeps the global batch (a resumed
          * run's --batch-tokens is the checkpoint's: changing it changes the
          * run) */
-        int keep = 0;
-        for (int b = o->batch - 1; b >= 1 && !keep; b--)
-            if (o->batch_tokens % ((int64_t)b * o->seq_len * w) == 0)
-                keep = b;
+        const int keep = tr_opts_batch_keeping(o, w);
         char from[512], alt[96] = "";
         if (keep)
             snprintf(alt, sizeof(alt), "--batch %d (the same %" PRId64 " tokens per step), or ",

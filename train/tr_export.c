@@ -347,10 +347,7 @@ int tr_export_main(int argc, char **argv)
         goto out;
     }
     /* not into a dataset: hf's tokenizer.model would replace the dataset's */
-    char *man = fs_path_join(o.out, INGOT_MANIFEST_NAME);
-    const bool dataset = man && access(man, F_OK) == 0;
-    free(man);
-    if (dataset) {
+    if (fs_dir_holds(o.out, INGOT_MANIFEST_NAME) == 1) {
         err = ingot_fail(INGOT_E_USAGE, "--out %s: a dataset directory (it holds "
                          "manifest.json; the export's tokenizer.model would replace the "
                          "dataset's); give another directory", o.out);
@@ -368,29 +365,22 @@ int tr_export_main(int argc, char **argv)
     char *other = NULL;
     if (fs_is_dir(o.out) == 1 && (err = tr_ckpt_find_latest(o.out, &other)))
         goto out;
-    char *lock = other ? NULL : fs_path_join(o.out, TR_CKPT_LOCK_NAME);
-    if (other || (lock && access(lock, F_OK) == 0))
+    if (other || fs_dir_holds(o.out, TR_CKPT_LOCK_NAME) == 1)
         err = ingot_fail(INGOT_E_USAGE, "--out %s: a training run's directory (it holds %s; the "
                          "export's config.json would replace the run's); give another "
                          "directory", o.out, other ? other : TR_CKPT_LOCK_NAME);
     free(other);
-    free(lock);
     if (err)
         goto out;
     /* Ingot's tensor names into an hf folder: its config.json and tokenizer would
      * stay, over weights of other names, and transformers loads that with random
      * weights in place of the missing ones and a mere report */
-    if (!strcmp(o.format, "safetensors")) {
-        char *cj = fs_path_join(o.out, "config.json");
-        const bool hf = cj && access(cj, F_OK) == 0;
-        free(cj);
-        if (hf) {
-            err = ingot_fail(INGOT_E_USAGE, "--out %s holds an hf export (config.json): "
-                             "--format safetensors writes Ingot's tensor names, which would "
-                             "replace its model.safetensors under its config; give another "
-                             "directory (or --format hf to replace that export)", o.out);
-            goto out;
-        }
+    if (!strcmp(o.format, "safetensors") && fs_dir_holds(o.out, "config.json") == 1) {
+        err = ingot_fail(INGOT_E_USAGE, "--out %s holds an hf export (config.json): --format "
+                         "safetensors writes Ingot's tensor names, which would replace its "
+                         "model.safetensors under its config; give another directory (or "
+                         "--format hf to replace that export)", o.out);
+        goto out;
     }
     struct stat ob;
     if (stat(o.out, &ob) == 0 && !S_ISDIR(ob.st_mode)) {   /* a command-line slip: exit 2 */

@@ -971,13 +971,9 @@ int tr_train(const struct tr_opts *o)
                           "; --device auto found no usable GPU here");
     if ((err = tr_loader_open(&lo, &r.loader))) {
         /* a dataset the checkpoint's settings name, moved since: say so */
-        char from[512], msg[4096];
-        if (err == -ENOENT && *tr_opts_origin(o, "data", from, sizeof(from))) {
-            /* " (from checkpoint X)" -> "checkpoint X" */
-            const size_t n = strlen(from);
-            const char *who = n > 8 && !strncmp(from, " (from ", 7) ? from + 7 : from;
-            if (who != from)
-                from[n - 1] = '\0';
+        char msg[4096];
+        const char *who = err == -ENOENT ? tr_opts_source(o, "data") : NULL;
+        if (who) {
             snprintf(msg, sizeof(msg), "%s", ingot_errmsg_for(err));
             err = ingot_fail(err, "%s: the path %s names; pass --data DIR where the dataset is "
                              "now (made with the same tokenizer)", msg, who);

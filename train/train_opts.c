@@ -661,10 +661,10 @@ static int finish(struct tr_opts *o)
         char from[512], fix[160] = "";   /* a checkpoint's or config file's value: say so */
         tr_opts_origin(o, "batch-tokens", from, sizeof(from));
         /* a resumed run keeps its global batch: the --batch that fits it */
-        for (int b = o->batch - 1; *from && b >= 1 && !fix[0]; b--)
-            if (o->batch_tokens % ((int64_t)b * o->seq_len) == 0)
-                snprintf(fix, sizeof(fix), "; --batch %d keeps it (or give --batch-tokens for "
-                         "another global batch)", b);
+        const int b = *from ? tr_opts_batch_keeping(o, 1) : 0;
+        if (b)
+            snprintf(fix, sizeof(fix), "; --batch %d keeps it (or give --batch-tokens for "
+                     "another global batch)", b);
         return ingot_fail(INGOT_E_USAGE, "--batch-tokens %lld%s is not a multiple of --batch x "
                           "--seq-len = %lld%s", (long long)o->batch_tokens, from,
                           (long long)micro, fix);
@@ -674,8 +674,6 @@ static int finish(struct tr_opts *o)
                           (long long)o->batch_tokens);
     o->grad_accum = (int)(o->batch_tokens / micro);
 
-    if (o->resume && !o->ckpt_dir)
-        return ingot_fail(INGOT_E_USAGE, "--resume needs --ckpt-dir (where the checkpoints are)");
     if (o->resume_from && (o->resume || o->init_from))   /* tr_settings_resolve's too */
         return ingot_fail(INGOT_E_USAGE, "--resume-from excludes %s: it is the resume, from "
                           "the checkpoint it names", o->resume ? "--resume" : "--init-from");
@@ -698,18 +696,31 @@ static int finish(struct tr_opts *o)
     return 0;
 }
 
-const char *tr_opts_origin(const struct tr_opts *o, const char *key, char *buf, size_t n)
+const char *tr_opts_source(const struct tr_opts *o, const char *key)
 {
-    buf[0] = 0;
     for (int i = o->n_src - 1; i >= 0; i--) {
         const struct tr_optlist *l = &o->src[i];
-        if (!tr_optlist_get(l, key))
-            continue;
-        if (l->origin && strcmp(l->origin, CMDLINE_ORIGIN))
-            snprintf(buf, n, " (from %s)", l->origin);
-        break;
+        if (tr_optlist_get(l, key))
+            return l->origin && strcmp(l->origin, CMDLINE_ORIGIN) ? l->origin : NULL;
     }
+    return NULL;
+}
+
+const char *tr_opts_origin(const struct tr_opts *o, const char *key, char *buf, size_t n)
+{
+    const char *src = tr_opts_source(o, key);
+    buf[0] = 0;
+    if (src)
+        snprintf(buf, n, " (from %s)", src);
     return buf;
+}
+
+int tr_opts_batch_keeping(const struct tr_opts *o, int world)
+{
+    for (int b = o->batch - 1; b >= 1; b--)
+        if (o->batch_tokens % ((int64_t)b * o->seq_len * world) == 0)
+            return b;
+    return 0;
 }
 
 #define LLAMA_NOT_PRESET "not a llama preset (--arch llama)"

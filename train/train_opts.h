@@ -152,10 +152,15 @@ void tr_opts_free(struct tr_opts *o);
  * --cooldown share of --steps rounded (tr_schedule_cooldown_steps()); 0
  * for another schedule. */
 int tr_opts_cooldown(const struct tr_opts *o);
-/* Where key's value came from, for messages: "" when the command line or
- * nothing set it, else " (from ORIGIN)" (a checkpoint's or config file's
- * settings: the user did not type it). In buf. */
+/* Where key's value came from: NULL when the command line or nothing set
+ * it, else the origin of the settings that did ("checkpoint PATH",
+ * "--config FILE": the user did not type it). */
+const char *tr_opts_source(const struct tr_opts *o, const char *key);
+/* tr_opts_source() for messages: "" or " (from ORIGIN)", in buf. */
 const char *tr_opts_origin(const struct tr_opts *o, const char *key, char *buf, size_t n);
+/* The largest --batch below o's whose micro-steps over world ranks divide
+ * o's --batch-tokens (the same global batch), or 0 when none does. */
+int tr_opts_batch_keeping(const struct tr_opts *o, int world);
 
 /* Whether key names a flag that takes no value (--resume, --synthetic). */
 bool tr_opts_is_switch(const char *key);
