@@ -247,13 +247,7 @@ def build_torch_model(torch, cfg, sdpa):
             for b in self.h:
                 x = b(x)
             logits = F.linear(self.ln_f(x), self.wte.weight)   # tied head, [B, T, Vp]
-            loss = None
-            if targets is not None:
-                # padded logits [V, Vp) take no part in the loss (as in Ingot)
-                lg = logits[..., :V].reshape(-1, V)
-                if lg.dtype in (torch.float16, torch.bfloat16):
-                    lg = lg.float()
-                loss = F.cross_entropy(lg, targets.reshape(-1))
+            loss = None if targets is None else llama.mean_loss(torch, logits, targets, V)
             return logits, loss
 
     return GPT()

@@ -72,6 +72,16 @@ def np_forward(p, cfg, idx):
     return rms(x, p["norm"]) @ head.T
 
 
+def mean_loss(torch, logits, targets, V):
+    """Mean cross-entropy over the V real logits of [B, T, Vp] (the padded [V, Vp) take no
+    part, as in Ingot), in float32 at least: both models' loss (torch-reference.py's
+    GPT-2 too)."""
+    lg = logits[..., :V].reshape(-1, V)
+    if lg.dtype in (torch.float16, torch.bfloat16):
+        lg = lg.float()
+    return torch.nn.functional.cross_entropy(lg, targets.reshape(-1))
+
+
 def build_torch_model(torch, cfg, sdpa):
     """An nn.Module whose forward(idx, targets) gives (logits [B, T, Vp], mean
     loss over the V real logits); its parameters carry Ingot's tensor names
@@ -137,12 +147,7 @@ def build_torch_model(torch, cfg, sdpa):
                 x = b(x, cos, sin)
             head = self.wte.weight if self.lm_head is None else self.lm_head.weight
             logits = Fn.linear(self.norm(x), head)
-            loss = None
-            if targets is not None:   # the padded logits [V, Vp) take no part
-                lg = logits[..., :V].reshape(-1, V)
-                if lg.dtype in (torch.float16, torch.bfloat16):
-                    lg = lg.float()
-                loss = Fn.cross_entropy(lg, targets.reshape(-1))
+            loss = None if targets is None else mean_loss(torch, logits, targets, V)
             return logits, loss
 
     return Llama()
