@@ -24,9 +24,9 @@
 #include "pt_reason.h"
 #include "pt_report.h"
 #include "pt_resume.h"
+#include "pt_utf8.h"
 #include "shard_reader.h"
 #include "spm_shim.h"
-#include "pt_utf8.h"
 
 struct conv {
     const struct pt_opts *o;

@@ -13,9 +13,9 @@
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
+#include "pt_utf8.h"
 #include "pt_writer.h"
 #include "shard_format.h"
-#include "pt_utf8.h"
 
 #define STATE_VERSION 1
 
@@ -305,20 +305,20 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
     if (!root)
         return bad(path, je.text);
     /* the checksum first (states of earlier versions have none) */
-    uint64_t want, got;
     json_t *jsum = json_object_get(root, "checksum");
     if (jsum) {
-        bool ok = !get_hex(jsum, &want);
-        if (ok) {
-            json_object_del(root, "checksum");
-            got = state_checksum(root, &ok);
-            if (!ok) {
-                json_decref(root);
-                return ingot_oom("the resume state's checksum", len);
-            }
-            ok = got == want;
+        uint64_t want = 0, got = 0;
+        bool mem = true;
+        const bool readable = !get_hex(jsum, &want);
+        if (readable) {
+            json_object_del(root, "checksum");   /* what it was computed over */
+            got = state_checksum(root, &mem);
         }
-        if (!ok) {
+        if (!mem) {
+            json_decref(root);
+            return ingot_oom("the resume state's checksum", len);
+        }
+        if (!readable || got != want) {
             json_decref(root);
             return bad(path, "its checksum does not match: the file was changed or damaged");
         }

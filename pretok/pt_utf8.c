@@ -2,10 +2,10 @@
  * nearly all corpus text is ASCII; the slow path is a table-free decoder
  * that knows the exact second-byte ranges of each lead byte. */
 #include "pt_utf8.h"
-#include <stdio.h>
-#include <stdlib.h>
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Length of the valid sequence starting at s[i] (1..4), or 0 when invalid;
