@@ -167,13 +167,24 @@ int cli_parse_duration(const char *flag, const char *s, double *seconds)
         errno = 0;
         long d = isdigit((unsigned char)*s) ? strtol(s, &end, 10) : -1;
         int n = d >= 0 && !errno && end == dash ? colon_fields(dash + 1, f, 3) : -1;
-        if (n >= 1 && d <= 100000)
+        if (n >= 1 && d <= 100000) {
+            /* After a day the hours are a clock's: 1-24 is a typo for 2-00. */
+            if (f[0] > 23 || (n > 1 && f[1] > 59) || (n > 2 && f[2] > 59))
+                return ingot_fail(INGOT_E_USAGE, "%s '%s': after the day, the hours must be "
+                                  "below 24 and the minutes and seconds below 60", flag, s);
             t = d * 86400.0 + f[0] * 3600.0 + (n > 1 ? f[1] * 60.0 : 0.0) + (n > 2 ? f[2] : 0.0);
+        }
     } else if (strpbrk(s, "dhms")) {
         if (unit_duration(s, &t))
             t = -1.0;
     } else {   /* MINUTES, MM:SS, HH:MM:SS */
         int n = colon_fields(s, f, 3);
+        /* Only the first field is free: 0:60 or 1:75:00 are typos, not
+         * durations (Slurm would quietly carry them over). */
+        if (n >= 2 && (f[n - 1] > 59 || (n == 3 && f[1] > 59)))
+            return ingot_fail(INGOT_E_USAGE, "%s '%s': the minutes and seconds after the "
+                              "first field must be below 60 (%s)", flag, s,
+                              n == 2 ? "MM:SS" : "HH:MM:SS");
         t = n == 1 ? f[0] * 60.0 : n == 2 ? f[0] * 60.0 + f[1] :
             n == 3 ? f[0] * 3600.0 + f[1] * 60.0 + f[2] : -1.0;
     }

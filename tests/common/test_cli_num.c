@@ -100,6 +100,7 @@ int main(void)
         { "90", 5400 }, { "1:30", 90 }, { "2:00:00", 7200 }, { "1-0", 86400 },
         { "1-2:30", 95400 }, { "1-02:30:15", 95415 }, { "90s", 90 }, { "45m", 2700 },
         { "3h50m", 13800 }, { "1d12h", 129600 }, { "1.5h", 5400 }, { "0:01", 1 },
+        { "100:59", 6059 }, { "30:59:59", 111599 }, { "2-23:59:59", 259199 },
     };
     for (size_t i = 0; i < sizeof(dur) / sizeof(dur[0]); i++) {
         double t = -1;
@@ -112,6 +113,17 @@ int main(void)
         double t = -1;
         CHECK(cli_parse_duration("--time-limit", bad_dur[i], &t) == INGOT_E_USAGE);
         CHECK(strstr(ingot_errmsg(), "--time-limit") && strstr(ingot_errmsg(), "HH:MM:SS"));
+        CHECK(t == -1);
+    }
+
+    /* Only the first field is free: a clock field past 59 (or hours past 23
+     * after a day) is a typo, refused with the rule. */
+    static const char *const bad_clock[] = { "0:60", "1:60:00", "1:00:60", "1-24", "1-2:60",
+                                             "1-2:3:60" };
+    for (size_t i = 0; i < sizeof(bad_clock) / sizeof(bad_clock[0]); i++) {
+        double t = -1;
+        CHECK(cli_parse_duration("--time-limit", bad_clock[i], &t) == INGOT_E_USAGE);
+        CHECK(strstr(ingot_errmsg(), "--time-limit") && strstr(ingot_errmsg(), "below"));
         CHECK(t == -1);
     }
 
