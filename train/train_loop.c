@@ -825,12 +825,21 @@ static bool time_is_up(const struct run *r)
     return mono_now() - r->t_start + room >= r->o->time_limit;
 }
 
-static int run_loop(struct run *r)
+/* The step this invocation ends at: --steps, or earlier by --stop-after or
+ * --profile's count. */
+static int64_t run_end_step(const struct run *r)
 {
     const struct tr_opts *o = r->o;
     int64_t end = o->stop_after > 0 ? o->stop_after : o->steps;
     if (o->profile > 0 && r->start_step + o->profile < end)
         end = r->start_step + o->profile;
+    return end;
+}
+
+static int run_loop(struct run *r)
+{
+    const struct tr_opts *o = r->o;
+    int64_t end = run_end_step(r);
     size_t rows = (size_t)o->grad_accum * o->batch;
     int inflight = 0, err = 0;
     struct tr_step_result res = {.period_s = -1.0};
@@ -1110,7 +1119,9 @@ int tr_train(const struct tr_opts *o)
     if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0 &&
         (err = tr_settings_write_config(o->ckpt_dir, o)))
         goto out;
-    if (o->metrics && tr_dist_rank(r.dist) == 0) {
+    /* a run with nothing to do leaves the records as they are: the ones
+     * past its checkpoint went to FILE.dropped though no step replaced them */
+    if (o->metrics && tr_dist_rank(r.dist) == 0 && r.start_step < run_end_step(&r)) {
         size_t moved;
         if ((err = tr_metrics_open(o->metrics, r.start_step > 0 ? r.start_step : -1,
                                    &r.metrics, &moved)))

@@ -7,6 +7,7 @@
  * epoch is 3 steps long, so the data order wraps mid-run, and steps use
  * gradient accumulation (2 micro-steps).
  * usage: test_resume INGOT_TRAIN */
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,6 +71,22 @@ int main(int argc, char **argv)
     free(cmd);
     char *c8 = tt_fmt("%s/cb/ckpt-00000008.bin", dir);
     CHECK(unlink(c8) == 0);
+    /* a resume that ends before its checkpoint does nothing, to the metrics
+     * too (steps 6-8 went to .dropped though no step replaced them) */
+    cmd = tt_fmt("%s --threads 2 --metrics '%s/b.jsonl' --ckpt-dir '%s/cb' --stop-after 3 "
+                 "--resume", common, dir, dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    said = tt_slurp(out);
+    CHECK(said && strstr(said, "nothing to do: the checkpoint is at step 5 and this run ends at "
+                         "step 3") && !strstr(said, "moved to"));
+    free(said);
+    struct tt_step kept8[10];
+    char *mb8 = tt_fmt("%s/b.jsonl", dir), *dropped0 = tt_fmt("%s/b.jsonl.dropped", dir);
+    struct stat dsb;
+    CHECK(tt_read_steps(mb8, kept8, 10) == 8 && stat(dropped0, &dsb) != 0 && errno == ENOENT);
+    free(mb8);
+    free(dropped0);
     cmd = tt_fmt("%s --threads 2 --metrics '%s/b.jsonl' --ckpt-dir '%s/cb' --resume", common, dir,
                  dir);
     tt_run_ok(cmd, out);
