@@ -231,6 +231,17 @@ static int parse(int argc, char **argv, struct gen_opts *o)
     if (o->top_p < 1.0 && o->top_k <= 1)
         return ingot_fail(INGOT_E_USAGE, "--top-p %g with --top-k 1 (greedy) changes nothing; "
                           "raise --top-k (at most 256) for nucleus sampling", o->top_p);
+    if (o->samples > 1 && o->top_k <= 1)
+        return ingot_fail(INGOT_E_USAGE, "--samples %d with --top-k 1 (greedy) gives %d "
+                          "identical continuations; raise --top-k (at most 256) for different "
+                          "ones", o->samples, o->samples);
+    /* sample i uses seed + i - 1, which --seed must be able to give back
+     * (to repeat one sample alone) */
+    if (o->seed > INT64_MAX - (o->samples - 1))
+        return ingot_fail(INGOT_E_USAGE, "--seed %" PRId64 " with --samples %d: sample %d "
+                          "would use seed %" PRId64 " + %d, past the largest --seed (%" PRId64
+                          "); give a seed at most %" PRId64, o->seed, o->samples, o->samples,
+                          o->seed, o->samples - 1, INT64_MAX, INT64_MAX - (o->samples - 1));
     if (o->prompt_file && (err = load_prompt_file(o->prompt_file, &o->prompt_buf)))
         return err;
     if (o->prompt_file)

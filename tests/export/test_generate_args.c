@@ -14,6 +14,9 @@
  *     integers"; an id past LONG_MAX was reported as 9223372036854775807.
  *  5. Standard output that cannot be written (> /dev/full, as a full disk):
  *     generate and eval exited 0 with their result lost; now 1, named.
+ *  6. --samples N with --top-k 1 gave N identical copies; a --seed whose
+ *     last sample's seed (seed + N - 1) --seed cannot take was accepted. Both
+ *     refused.
  * usage: test_generate_args INGOT_TRAIN TOKENIZER.model (a SentencePiece
  * model with more pieces than the checkpoint's vocabulary of 40) */
 #include <math.h>
@@ -66,6 +69,20 @@ int main(int argc, char **argv)
     free(args);
     args = tt_fmt("generate '%s/ck' --prompt-ids 1 --tokens 0", dir);
     fails += tt_expect(bin, out, "--tokens 0", args, 2, "--tokens", NULL);
+    free(args);
+    /* greedy samples would all be alike; a seed whose last sample's seed
+     * --seed cannot give back (it was accepted) */
+    args = tt_fmt("generate '%s/ck' --prompt-ids 1 --samples 3 --top-k 1", dir);
+    fails += tt_expect(bin, out, "--samples with --top-k 1", args, 2, "3 identical", "--top-k");
+    free(args);
+    args = tt_fmt("generate '%s/ck' --prompt-ids 1 --samples 3 --seed 9223372036854775806", dir);
+    fails += tt_expect(bin, out, "--seed near INT64_MAX with --samples", args, 2,
+                       "past the largest --seed", "at most 9223372036854775805");
+    free(args);
+    args = tt_fmt("generate '%s/ck' --prompt-ids 1 --tokens 2 --ids --threads 1 --samples 2 "
+                  "--seed 9223372036854775806", dir);
+    fails += tt_expect(bin, out, "--seed at the last that fits --samples", args, 0,
+                       "seed 9223372036854775806", NULL);
     free(args);
     args = tt_fmt("generate '%s/ck' --prompt-ids ' , '", dir);
     fails += tt_expect(bin, out, "an empty --prompt-ids", args, 2, "--prompt-ids: no ids given",
