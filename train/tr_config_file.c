@@ -101,7 +101,7 @@ static json_t *toml_scalar(const char **p, const char **why)
     return v;
 }
 
-static int toml_parse(const char *path, const char *text, json_t *obj)
+static int toml_parse(const char *path, const char *text, json_t *obj, json_t *lines)
 {
     /* the keys as tr_settings.c reads them ('_' for '-'), each with its
      * line: seq_len and seq-len are one key, and a second one silently won */
@@ -190,13 +190,48 @@ static int toml_parse(const char *path, const char *text, json_t *obj)
             break;
         }
         json_object_set_new(seen, norm, json_integer(line));
+        json_object_set_new(lines, key, json_integer(line));
         json_object_set_new(obj, key, v);
     }
     json_decref(seen);
     return err;
 }
 
-int tr_config_file_read(const char *path, json_t **out)
+/* The line of each top-level key of JSON text into lines (the parser keeps
+ * no positions): a walk that tracks nesting and strings, taking a string
+ * at depth 1 followed by ':' as a key. Keys with escapes are taken as
+ * written between the quotes (the flag names have none). Only called on
+ * text the parser accepted. */
+static void json_key_lines(const char *text, size_t len, json_t *lines)
+{
+    int depth = 0, line = 1;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '\n') {
+            line++;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == '"') {
+            size_t start = ++i;
+            while (i < len && text[i] != '"')
+                i += text[i] == '\\' ? 2 : 1;
+            size_t end = i, j = i + 1;
+            while (j < len && isspace((unsigned char)text[j]))
+                j++;
+            if (depth == 1 && j < len && text[j] == ':' && end <= len && end - start < 256) {
+                char key[256];
+                memcpy(key, text + start, end - start);
+                key[end - start] = '\0';
+                if (!json_object_get(lines, key))
+                    json_object_set_new(lines, key, json_integer(line));
+            }
+        }
+    }
+}
+
+int tr_config_file_read(const char *path, json_t **out, json_t **lines_out)
 {
     char *text = NULL;
     size_t len = 0;
@@ -222,22 +257,31 @@ int tr_config_file_read(const char *path, json_t **out)
         return ingot_fail(INGOT_E_USAGE, "--config %s:%d: a NUL byte: not a text file (UTF-8 "
                           "JSON or key = value lines)", path, line);
     }
-    json_t *obj = NULL;
-    if (*p == '{') {
+    json_t *obj = NULL, *lines = json_object();
+    if (!lines) {
+        err = ingot_oom("config lines", 64);
+    } else if (*p == '{') {
         json_error_t je;
         obj = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &je);
         if (!obj || !json_is_object(obj))
             err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: not a JSON object: %s", path,
                              je.line, obj ? "another value" : je.text);
+        else
+            json_key_lines(body, blen, lines);
     } else {
         obj = json_object();
-        err = obj ? toml_parse(path, body, obj) : ingot_oom("config", 64);
+        err = obj ? toml_parse(path, body, obj, lines) : ingot_oom("config", 64);
     }
     free(text);
     if (err) {
         json_decref(obj);
+        json_decref(lines);
         return err;
     }
     *out = obj;
+    if (lines_out)
+        *lines_out = lines;
+    else
+        json_decref(lines);
     return 0;
 }

@@ -10,8 +10,10 @@
 
 /* Read path into a new JSON object (*out, the caller's reference). A file
  * whose first non-blank character is '{' is JSON, anything else TOML.
- * INGOT_E_USAGE naming the file and line of a syntax error, a TOML key
- * given twice or a table; -errno when it cannot be read. */
-int tr_config_file_read(const char *path, json_t **out);
+ * With lines, *lines is a new object (the caller's) of each key, as
+ * written, to the line it stands on, so that a value refused later can be
+ * named by its line. INGOT_E_USAGE naming the file and line of a syntax
+ * error, a TOML key given twice or a table; -errno when it cannot be read. */
+int tr_config_file_read(const char *path, json_t **out, json_t **lines);
 
 #endif

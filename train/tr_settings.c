@@ -369,12 +369,19 @@ static const char *value_text(const json_t *v, char *buf, size_t len)
  * error (a typo must not be ignored); else (a checkpoint of a newer build)
  * it is skipped, as are per-invocation keys. only: keep just these keys. */
 static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
-                        const char *const *only)
+                        const char *const *only, json_t *lines)
 {
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v) {
         char k[64], val[64];
+        /* "--config F:LINE" where the key's line is known */
+        int line = lines ? (int)json_integer_value(json_object_get(lines, key)) : 0;
+        char where[4200];
+        if (line > 0)
+            snprintf(where, sizeof(where), "%s:%d", l->origin, line);
+        else
+            snprintf(where, sizeof(where), "%s", l->origin);
         snprintf(k, sizeof(k), "%s", key);
         for (char *p = k; *p; p++)
             if (*p == '_')
@@ -383,12 +390,12 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
                                    (strcmp(json_string_value(v), "gpt2") &&
                                     strcmp(json_string_value(v), "llama"))))
             return ingot_fail(INGOT_E_USAGE, "%s: \"arch\" is %s; this build of ingot-train "
-                              "trains \"gpt2\" and \"llama\"", l->origin, json_is_string(v) ?
+                              "trains \"gpt2\" and \"llama\"", where, json_is_string(v) ?
                               json_string_value(v) : "not a string");
         if (!strcmp(k, "help") || !strcmp(k, "version") || !tr_opts_known(k)) {
             if (strict)
                 return ingot_fail(INGOT_E_USAGE, "%s: unknown key \"%s\" (the keys are the long "
-                                  "flags of --help without the dashes)", l->origin,
+                                  "flags of --help without the dashes)", where,
                                   key);
             continue;
         }
@@ -405,17 +412,17 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
          * sees two names), and the second silently won */
         if (tr_optlist_get(l, k))
             return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" given twice ('_' stands for '-' in "
-                              "keys)", l->origin, k);
+                              "keys)", where, k);
         /* a checkpoint of another build may hold one; in a config file it
          * read as "the default" without a word (the empty string is refused) */
         if (json_is_null(v) && strict)
             return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" is null (leave the key out for the "
-                              "default)", l->origin, key);
+                              "default)", where, key);
         if (json_is_null(v))
             continue;
         if (json_is_array(v) && strcmp(k, "data"))
             return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" is a list; only \"data\" takes one",
-                              l->origin, key);
+                              where, key);
         size_t n = json_is_array(v) ? json_array_size(v) : 1;
         for (size_t i = 0; i < n; i++) {
             json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
@@ -423,14 +430,14 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
             const char *text = value_text(e, val, sizeof(val));
             if (!text)
                 return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" has a value that is not a string, "
-                                  "number or true/false", l->origin, key);
+                                  "number or true/false", where, key);
             /* directories are strings: [1, 2] read as the datasets "1" and "2" */
             if (!strcmp(k, "data") && !json_is_string(e))
                 return ingot_fail(INGOT_E_USAGE, "%s: \"data\" holds %s, not a string "
-                                  "(\"DIR\" or \"DIR:WEIGHT\")", l->origin, text);
+                                  "(\"DIR\" or \"DIR:WEIGHT\")", where, text);
             if (tr_opts_is_switch(k) != (json_is_boolean(e) || !strcmp(text, "true") ||
                                          !strcmp(text, "false")))
-                return ingot_fail(INGOT_E_USAGE, "%s: \"%s\": %s", l->origin, key,
+                return ingot_fail(INGOT_E_USAGE, "%s: \"%s\": %s", where, key,
                                   tr_opts_is_switch(k) ? "a switch takes true or false" :
                                   "takes a value, not true/false");
             /* the command line refuses an empty value (cli_check_value);
@@ -438,9 +445,10 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
              * built, as ": cannot open metrics file" */
             if (strict && !*text)
                 return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" is empty (leave the key out for "
-                                  "the default)", l->origin, key);
+                                  "the default)", where, key);
             if ((err = tr_optlist_add(l, k, text)))
                 return err;
+            l->kv[l->n - 1].line = line;
         }
     }
     return 0;
@@ -453,11 +461,12 @@ int tr_settings_load_config(const char *path, struct tr_optlist *out)
     if (!out->origin)
         return ingot_oom("config origin", strlen(path) + 16);
     sprintf(out->origin, "--config %s", path);
-    json_t *obj = NULL;
-    int err = tr_config_file_read(path, &obj);
+    json_t *obj = NULL, *lines = NULL;
+    int err = tr_config_file_read(path, &obj, &lines);
     if (!err)
-        err = json_to_list(obj, out, true, NULL);
+        err = json_to_list(obj, out, true, NULL, lines);
     json_decref(obj);
+    json_decref(lines);
     return err;
 }
 
@@ -607,7 +616,7 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         json_t *met = rfrom ? json_incref(json_object_get(ck, "metrics")) : NULL;
         if (met)
             json_object_del(ck, "metrics");
-        err = json_to_list(ck, base, false, resume_path ? NULL : shape);
+        err = json_to_list(ck, base, false, resume_path ? NULL : shape, NULL);
         if (met && (tr_optlist_get(cl, "metrics") || tr_optlist_get(cfg, "metrics")))
             json_object_set_new(ck, "metrics", met);
         else

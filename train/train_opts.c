@@ -291,7 +291,7 @@ int tr_optlist_add(struct tr_optlist *l, const char *key, const char *val)
         free(v);
         return ingot_oom("a setting", strlen(key) + strlen(val) + 2);
     }
-    l->kv[l->n++] = (struct tr_optkv){ k, v };
+    l->kv[l->n++] = (struct tr_optkv){ k, v, 0 };
     return 0;
 }
 
@@ -593,7 +593,10 @@ static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
             o->n_data = 0;
         int err = apply(o, opt, l->kv[i].val);
         if (err) {
-            if (strcmp(l->origin, CMDLINE_ORIGIN))
+            if (l->kv[i].line > 0)
+                err = ingot_fail(err, "%s:%d: %s", l->origin, l->kv[i].line,
+                                 ingot_errmsg_for(err));
+            else if (strcmp(l->origin, CMDLINE_ORIGIN))
                 err = ingot_fail(err, "%s: %s", l->origin, ingot_errmsg_for(err));
             return err;
         }

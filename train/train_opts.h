@@ -13,6 +13,7 @@
  * "true" or "false"; "data" may repeat. Owns its strings. */
 struct tr_optkv {
     char *key, *val;
+    int line;                   /* its line in a --config file, 0 elsewhere */
 };
 struct tr_optlist {
     struct tr_optkv *kv;

@@ -400,6 +400,21 @@ int main(int argc, char **argv)
     PUT_BAD("lr = 1e-400\n");
     x = F("--config '%s' --synthetic", bad);
     expect("--config lr 1e-400", x, 2, bad, "--lr '1e-400'");
+    /* a value its flag refuses, or a key no flag has: named by line, in
+     * TOML and in JSON (the message named the file alone) */
+    PUT_BAD("model = \"tiny\"\n\n# the rate\nlr = \"abc\"\n");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config TOML bad value's line", x, 2, ":4: --lr 'abc'", bad);
+    PUT_BAD("{\"model\": \"tiny\",\n \"steps\": {\"a\": 1},\n \"lr\": \"abc\"}");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config JSON value's line", x, 2, ":2: \"steps\" has a value", bad);
+    PUT_BAD("{\"model\": \"tiny\",\n \"nested\": {\"lr\": 1},\n \"lr\": \"abc\"}");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config JSON key's line past a nested one", x, 2, ":2: unknown key \"nested\"",
+           bad);
+    PUT_BAD("{\"model\": \"tiny\",\n \"warmup\": 1,\n \"lr\": \"abc\"}");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config JSON bad value's line", x, 2, ":3: --lr 'abc'", bad);
     PUT_BAD("{\"metrics\": \"\"}");
     x = F("--config '%s' --synthetic", bad);
     expect("--config empty value", x, 2, "\"metrics\" is empty", bad);
