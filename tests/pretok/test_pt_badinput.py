@@ -231,6 +231,21 @@ T.check('no field "body" (its fields: id, text)' in err, err)
 _, err = t.run(common + ["--text-key", "meta.body,content", "--out", t.path("nokey2"), gfile],
                rc=1, what="wrong --text-key alternatives")
 T.check('no field "meta.body,content" (its fields: id, text)' in err, err)
+# A key of 5 MB in a record and a --text-key of 100 kB: the message (and the
+# example kept in the manifest) quotes the start of each and its length (the
+# key was dropped, "its fields: , ...", and a long --text-key cut the
+# message before the record's fields)
+hk = t.path("hugekey.jsonl")
+with open(hk, "wb") as f:
+    f.write(g() + b"\n" + b'{"' + b"k" * 5000000 + b'": "x"}\n')
+_, err = t.run(common + ["--max-record-bytes", "8M", "--text-key", "q" * 100000 + ",text",
+                         "--out", t.path("hugekey"), hk], what="huge keys")
+want = ('hugekey.jsonl:2: missing_text: no field "%s..." (100005 bytes) (its fields: "%s..." '
+        '(5000000 bytes))' % ("q" * 40, "k" * 40))
+T.check(want in err and len(err) < 20000, "huge keys: want %r in %d bytes: %s" % (
+    want, len(err), err[:2000]))
+ex = json.load(open(t.path("hugekey", "manifest.json")))["skip_examples"]
+T.check(len(ex) == 1 and ex[0].endswith(want), "huge keys: the example kept: %.2000r" % ex)
 T.check(not os.path.exists(t.path("nokey")), "wrong --text-key: %s left behind: %s" % (
     t.path("nokey"), os.listdir(t.path("nokey")) if os.path.isdir(t.path("nokey")) else "?"))
 # ... but only what this run made: an --out through ".." that names a
