@@ -1,6 +1,7 @@
 /* Command-line numbers: one parser, one formatter (cli_num.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,19 +91,50 @@ int cli_check_value(const char *name, const char *v)
     return 0;
 }
 
+/* "expected a number in [lo, hi]" (or ">= lo"), after what is wrong. */
+static int double_fail(const char *flag, const char *s, const char *what, double lo, double hi)
+{
+    if (isinf(hi))
+        return ingot_fail(INGOT_E_USAGE, "%s '%s': %sexpected a number >= %g", flag, s, what, lo);
+    return ingot_fail(INGOT_E_USAGE, "%s '%s': %sexpected a number in [%g, %g]", flag, s, what,
+                      lo, hi);
+}
+
 int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out)
 {
+    if (!s)
+        return double_fail(flag, "", "", lo, hi);
     char *end;
     errno = 0;
-    double v = s ? strtod(s, &end) : 0.0;
-    if (!s || errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
-        if (isinf(hi))
-            return ingot_fail(INGOT_E_USAGE, "%s '%s': expected a number >= %g", flag,
-                              s ? s : "", lo);
-        return ingot_fail(INGOT_E_USAGE, "%s '%s': expected a number in [%g, %g]", flag,
-                          s ? s : "", lo, hi);
+    double v = strtod(s, &end);
+    const int range = errno;
+    const char *p = s;
+    while (isspace((unsigned char)*p))
+        p++;
+    p += *p == '-' || *p == '+';
+    if (end == s || *end)
+        return double_fail(flag, s, "", lo, hi);
+    /* strtod's C99 extras, which no number in a flag or a config means */
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        char dec[32], what[128];
+        snprintf(what, sizeof(what), "hexadecimal is not taken, write it in decimal%s%s%s; ",
+                 isfinite(v) ? " (" : "", isfinite(v) ? cli_format_double(v, dec, sizeof(dec)) : "",
+                 isfinite(v) ? ")" : "");
+        return double_fail(flag, s, what, lo, hi);
     }
-    *out = v;
+    if (isnan(v) || (isinf(v) && !range))
+        return double_fail(flag, s, "not a finite number; ", lo, hi);
+    if (isinf(v))
+        return double_fail(flag, s, "too large for a double; ", lo, hi);
+    if (v < lo || v > hi)
+        return double_fail(flag, s, "", lo, hi);
+    /* In range, but a subnormal (1e-310) or a nonzero that rounds to 0
+     * (1e-400, ERANGE): precision is lost there, and no setting means it. */
+    if (v != 0.0 ? fabs(v) < DBL_MIN : range == ERANGE)
+        return ingot_fail(INGOT_E_USAGE, "%s '%s': too small to compute with (nonzero, but "
+                          "closer to 0 than %.2g, the smallest normal double); give 0 if none "
+                          "is meant", flag, s, DBL_MIN);
+    *out = v == 0.0 ? 0.0 : v;   /* -0 as 0: it is printed into options and files */
     return 0;
 }
 

@@ -19,7 +19,9 @@ extern "C" {
 int cli_parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out);
 /* cli_parse_i64() into an int (hi must fit an int). */
 int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
-/* A finite real number in [lo, hi] (plain strtod syntax, no suffix). */
+/* A finite real number in [lo, hi] (decimal strtod syntax, no suffix; -0 is
+ * 0). Hexadecimal (0x1p-3), inf, nan and a nonzero closer to 0 than DBL_MIN
+ * (1e-310) are refused with INGOT_E_USAGE, the message saying which. */
 int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out);
 /* A duration into *seconds (> 0): Slurm's --time forms (MINUTES, MM:SS,
  * HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS), so a job script can pass its own

@@ -298,6 +298,22 @@ int dataset_tokenizer_candidates(const char *dir, const char *file, char **cand,
     return 0;
 }
 
+int dataset_tokenizer_find(const char *dir, const char *file, char **found)
+{
+    char *cand[3] = { NULL, NULL, NULL };
+    size_t nc = 0;
+    int ret = dataset_tokenizer_candidates(dir, file, cand, &nc);
+    *found = NULL;
+    for (size_t i = 0; i < nc; i++) {
+        if (!ret && !*found && access(cand[i], R_OK) == 0) {
+            *found = cand[i];
+            continue;
+        }
+        free(cand[i]);
+    }
+    return ret;
+}
+
 int dataset_copy_tokenizer(const char *dir, const char *model_path, uint64_t hash)
 {
     char *dst = fs_path_join(dir, INGOT_TOKENIZER_NAME), *buf = NULL;
@@ -359,6 +375,8 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
     }
     int ret = 0;
     const char *found = NULL;
+    /* the first readable one, as dataset_tokenizer_find() (ingot-dump
+     * verify checks that one) */
     for (size_t i = 0; i < nc; i++) {
         if (!cand[i]) {
             ret = ingot_fail(-ENOMEM, "%s: out of memory", ds->dir);

@@ -71,6 +71,11 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
  * manifests: the path given to pretok, relative to where it ran), then its
  * basename inside dir. 0 or -ENOMEM. */
 int dataset_tokenizer_candidates(const char *dir, const char *file, char **cand, size_t *n);
+/* The first of those candidates that is readable: the model that
+ * dataset_load_tokenizer() loads when given no model_path (ingot-dump verify
+ * checks the same one). *found gets a malloc'd path (the caller frees it),
+ * NULL when none is there. 0 or -ENOMEM. */
+int dataset_tokenizer_find(const char *dir, const char *file, char **found);
 
 /* Copy the model at model_path into dir as INGOT_TOKENIZER_NAME, atomically
  * (temp file, fsync, rename), unless a file of that hash is there already.

@@ -241,6 +241,13 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
             if (o->val_fraction >= 1.0)   /* as --val-docs N >= the documents is refused */
                 return ingot_fail(INGOT_E_USAGE, "--val-fraction 1 leaves no documents for "
                                   "training; give a fraction below 1 (0.001, say)");
+            /* the threshold pt_convert.c compares the split hash with */
+            if (o->val_fraction > 0.0 && o->val_fraction * 18446744073709551616.0 < 1.0)
+                return ingot_fail(INGOT_E_USAGE, "--val-fraction '%s': too small to choose any "
+                                  "document (a document goes to val when a 64-bit hash of it is "
+                                  "below F*2^64, so an F below 2^-64, about 5.4e-20, chooses "
+                                  "none); give a larger fraction (0.001, say), or 0 for no val "
+                                  "split", optarg);
             if (o->val_mode == PT_VAL_DOCS)
                 return ingot_fail(INGOT_E_USAGE, "--val-fraction and --val-docs exclude each other");
             o->val_mode = PT_VAL_FRACTION;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ingot_err.h"
@@ -19,6 +20,26 @@
 #define KEY_FMT "%.*s%s"
 #define KEY_ARG(k) (int)(strlen(k) > KEY_SHOWN ? KEY_SHOWN : strlen(k)), (k), \
                    strlen(k) > KEY_SHOWN ? "..." : ""
+
+/* How many of the n bytes at s to quote: n, or at most max ending on a
+ * UTF-8 character boundary. */
+static size_t shown_len(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    return max;
+}
+
+/* The n bytes at s quoted for a message: "s", or "start..." (N bytes). */
+static int quote_shown(char *dst, size_t cap, const char *s, size_t n)
+{
+    size_t k = shown_len(s, n, PT_JSON_SHOWN);
+    if (k == n)
+        return snprintf(dst, cap, "\"%.*s\"", (int)n, s);
+    return snprintf(dst, cap, "\"%.*s...\" (%zu bytes)", (int)k, s, n);
+}
 
 static int alt_init(struct pt_json_alt *a, char *s, const char *whole)
 {
@@ -57,10 +78,12 @@ int pt_json_path_init(struct pt_json_path *p, const char *spec)
     memset(p, 0, sizeof(*p));
     p->storage = strdup(spec);
     p->spec = strdup(spec);
-    if (!p->storage || !p->spec) {
+    p->shown = malloc(PT_JSON_SHOWN + 32);
+    if (!p->storage || !p->spec || !p->shown) {
         pt_json_path_free(p);
         return -ENOMEM;
     }
+    quote_shown(p->shown, PT_JSON_SHOWN + 32, spec, strlen(spec));
     /* Split at ',' first (in place: each alternative ends at its comma). */
     char *s = p->storage;
     for (;;) {
@@ -87,6 +110,7 @@ void pt_json_path_free(struct pt_json_path *p)
 {
     free(p->storage);
     free(p->spec);
+    free(p->shown);
     memset(p, 0, sizeof(*p));
 }
 
@@ -512,9 +536,14 @@ static enum stage key(struct walk *w)
     const size_t level = w->depth - 1;
     if (w->keys && w->depth == 1) {   /* as written (escapes and all), cut at keys_cap */
         size_t at = strlen(w->keys), n = p->i - 1 - start;
+        const char *k = (const char *)p->s + start;
+        char q[PT_JSON_SHOWN + 32];
+        if (shown_len(k, n, PT_JSON_SHOWN) < n) {   /* a long key: its start */
+            n = (size_t)quote_shown(q, sizeof(q), k, n);
+            k = q;
+        }
         if (at + n + 3 < w->keys_cap) {
-            snprintf(w->keys + at, w->keys_cap - at, "%s%.*s", at ? ", " : "", (int)n,
-                     (const char *)p->s + start);
+            snprintf(w->keys + at, w->keys_cap - at, "%s%.*s", at ? ", " : "", (int)n, k);
         } else {
             if (at + 6 <= w->keys_cap)
                 snprintf(w->keys + at, w->keys_cap - at, ", ...");

@@ -39,8 +39,15 @@ struct pt_json_path {
     struct pt_json_alt alt[PT_JSON_MAX_ALTS];
     size_t n_alts;
     char *storage;          /* owned copy of the string, split at ',' */
-    char *spec;             /* owned copy as given, for messages */
+    char *spec;             /* owned copy as given */
+    char *shown;            /* owned: spec quoted for a record's message, its first
+                               PT_JSON_SHOWN bytes and its length when longer */
 };
+
+/* How much of a --text-key, and of each key of a record, a message about a
+ * record quotes (it is kept in the manifest's examples: a 5 MB key must not
+ * be). */
+#define PT_JSON_SHOWN 40
 
 struct pt_json_result {
     enum pt_json_status status;
@@ -64,8 +71,9 @@ int pt_json_extract(const char *s, size_t len, const struct pt_json_path *path,
                     struct pt_buf *out, struct pt_json_result *res);
 
 /* The keys of the record's top-level object, as written, ", "-separated,
- * into keys (NUL-terminated; cut with ", ..." at cap) — for a message about
- * a missing field. Returns 0 or -ENOMEM. */
+ * into keys (NUL-terminated; a key longer than PT_JSON_SHOWN bytes as its
+ * start, "..." and its length; the list cut with ", ..." at cap) — for a
+ * message about a missing field. Returns 0 or -ENOMEM. */
 int pt_json_keys(const char *s, size_t len, char *keys, size_t cap);
 
 #endif

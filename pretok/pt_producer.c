@@ -50,6 +50,8 @@ struct prod {
     uint64_t text_len;      /* text bytes seen */
     uint64_t raw_len;       /* bytes of the file read (compressed ones for .zst, .gz) */
     size_t zret;            /* last ZSTD_decompressStream() result */
+    uint64_t zframe_start;  /* compressed offset of the zstd frame being decoded */
+    uint64_t zframe_line;   /* lines completed before it */
     struct pt_buf carry;
     struct pt_buf doc;      /* text modes: the document being built */
     bool doc_open;
@@ -63,6 +65,8 @@ struct prod {
     z_stream gz;            /* gzip members (inflateInit2 with 16 + MAX_WBITS) */
     bool gz_ready;          /* gz was initialised */
     bool gz_member_open;    /* inside a gzip member (its end not yet seen) */
+    uint64_t gz_member_start;   /* compressed offset of the open member */
+    uint64_t gz_members;    /* members read whole */
 };
 
 static bool before_resume(const struct prod *p, uint64_t record)
@@ -304,11 +308,30 @@ static void begin_file(struct prod *p, const struct pt_input *in)
     p->dead = p->crlf_seen = p->skip_line = p->doc_discard = false;
     p->line = p->text_len = p->raw_len = 0;
     p->zret = 0;
+    p->zframe_start = p->zframe_line = 0;
     p->gz_member_open = false;
+    p->gz_member_start = p->gz_members = 0;
     p->carry.len = 0;
     p->doc.len = 0;
     p->doc_open = p->doc_seen = false;
     p->doc_blank = 0;
+}
+
+/* Bytes after the last whole gzip member that are not one: what they are,
+ * where they start, and how to keep the members before them. end is the
+ * file's size where known (0: standard input). */
+static int gzip_trailing(struct prod *p, uint64_t at, uint64_t end, const char *what)
+{
+    char n[40] = "";
+    if (end > at)
+        snprintf(n, sizeof(n), "%llu byte%s, ", (unsigned long long)(end - at),
+                 end - at == 1 ? "" : "s");
+    p->dead = true;
+    return event(p, PT_R_CORRUPT_GZIP, p->line + 1,
+                 "gzip: trailing garbage from compressed byte %llu on (%safter %llu whole "
+                 "member%s): %s; if nothing is missing, keep the members: head -c %llu FILE "
+                 "> FIXED.gz", (unsigned long long)at, n, (unsigned long long)p->gz_members,
+                 p->gz_members == 1 ? "" : "s", what, (unsigned long long)at);
 }
 
 /* gzip (RFC 1952), several members one after the other as gzip -c a b and
@@ -322,13 +345,12 @@ static int feed_gzip(struct prod *p, const struct pt_chunk *c)
     bool out_full = false;      /* inflate may hold more output for these bytes */
     while (z->avail_in > 0 || out_full) {
         if (!p->gz_member_open) {
-            if (!gzip_magic(z->next_in, z->avail_in) && z->avail_in >= 2) {
-                p->dead = true;
-                return event(p, PT_R_CORRUPT_GZIP, p->line + 1,
-                             "gzip: bytes after the last member are not gzip (from compressed "
-                             "byte %llu); rest of the file skipped",
-                             (unsigned long long)(c->offset + (c->len - z->avail_in)));
-            }
+            /* one byte can be the start of a magic split between chunks */
+            const uint64_t at = c->offset + (c->len - z->avail_in);
+            if (z->avail_in >= 2 ? !gzip_magic(z->next_in, z->avail_in)
+                                 : z->next_in[0] != 0x1f)
+                return gzip_trailing(p, at, c->file_size, "not gzip");
+            p->gz_member_start = at;
             int zr = p->gz_ready ? inflateReset2(z, 16 + MAX_WBITS)
                                  : inflateInit2(z, 16 + MAX_WBITS);
             if (zr != Z_OK)
@@ -354,8 +376,10 @@ static int feed_gzip(struct prod *p, const struct pt_chunk *c)
                          z->msg ? z->msg : "corrupt data",
                          (unsigned long long)(c->offset + (c->len - z->avail_in)));
         }
-        if (zr == Z_STREAM_END)
+        if (zr == Z_STREAM_END) {
             p->gz_member_open = false;
+            p->gz_members++;
+        }
         p->chunk_done = c->len - z->avail_in;
         size_t produced = p->zout_cap - z->avail_out;
         double h0 = p->st->handoff_s;
@@ -417,11 +441,28 @@ static int feed(struct prod *p, const struct pt_chunk *c)
                          "zstd -dc --long=31 FILE | ingot-pretok ... -",
                          1u << (PT_ZSTD_WINDOW_LOG_MAX - 20));
         }
-        if (ZSTD_isError(r)) {
+        if (ZSTD_isError(r) && ZSTD_getErrorCode(r) == ZSTD_error_checksum_wrong) {
+            /* checked at the frame's end, after its lines were handed on */
+            char kept[96] = "";
+            if (p->line > p->zframe_line)
+                snprintf(kept, sizeof(kept), "; its lines %llu-%llu were kept and may be wrong",
+                         (unsigned long long)p->zframe_line + 1, (unsigned long long)p->line);
             p->dead = true;
             return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
-                         "zstd: %s (near compressed byte %llu); rest of the file skipped",
-                         ZSTD_getErrorName(r), (unsigned long long)(c->offset + zin.pos));
+                         "zstd: content checksum mismatch: the frame from compressed byte %llu "
+                         "is damaged somewhere (zstd -t FILE)%s; the rest is skipped; get the "
+                         "file again", (unsigned long long)p->zframe_start, kept);
+        }
+        if (ZSTD_isError(r)) {
+            /* zin.pos is where this call began: the damage is in the frame,
+             * found on reading up to the end of this chunk */
+            p->dead = true;
+            return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
+                         "zstd: %s (in the frame from compressed byte %llu, found reading bytes "
+                         "%llu-%llu); rest of the file skipped", ZSTD_getErrorName(r),
+                         (unsigned long long)p->zframe_start,
+                         (unsigned long long)(c->offset + zin.pos),
+                         (unsigned long long)(c->offset + c->len));
         }
         p->zret = r;
         p->chunk_done = zin.pos;
@@ -430,6 +471,10 @@ static int feed(struct prod *p, const struct pt_chunk *c)
         p->st->split_s += mono_now() - t1 - (p->st->handoff_s - h0);
         if (ret || p->dead)
             return ret;
+        if (r == 0) {   /* a frame ended (and was flushed): the next starts here */
+            p->zframe_start = c->offset + zin.pos;
+            p->zframe_line = p->line;
+        }
     } while (zin.pos < zin.size || zout.pos == zout.size);
     return 0;
 }
@@ -439,6 +484,9 @@ static int end_file(struct prod *p)
     int ret = 0;
     if (p->dead)
         return 0;
+    if (p->comp == COMP_GZIP && p->gz_member_open && p->gz_members && !p->gz.total_out)
+        return gzip_trailing(p, p->gz_member_start, p->raw_len,
+                             "no data (or a member cut short)");
     if (p->comp == COMP_GZIP && p->gz_member_open) {
         p->carry.len = 0;
         p->doc_open = false;

@@ -43,14 +43,14 @@ int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
             char keys[160];   /* what it has instead: a typo in --text-key shows */
             if ((ret = pt_json_keys(s, n, keys, sizeof(keys))))
                 return ret;
-            if ((ret = out_event(b, it, PT_R_MISSING_TEXT, "no field \"%s\" (its fields: %s)",
-                                 cfg->path->spec, keys[0] ? keys : "none")))
+            if ((ret = out_event(b, it, PT_R_MISSING_TEXT, "no field %s (its fields: %s)",
+                                 cfg->path->shown, keys[0] ? keys : "none")))
                 return ret;
             return 0;
         }
         case PT_JSON_NOT_STRING:
-            if ((ret = out_event(b, it, PT_R_TEXT_NOT_STRING, "field \"%s\" is not a string",
-                                 cfg->path->spec)))
+            if ((ret = out_event(b, it, PT_R_TEXT_NOT_STRING, "field %s is not a string",
+                                 cfg->path->shown)))
                 return ret;
             return 0;
         case PT_JSON_OK:

@@ -253,7 +253,7 @@ struct problems {
     int first;              /* the first problem's code: what verify returns */
     size_t n_shards;        /* bad shards */
     char shards[1024];      /* the first few of them: "train-000001.tok, ..." */
-    char others[128];       /* "manifest.json, tokenizer.model" */
+    char others[128];       /* "manifest.json, tokenizer.model" (tokenizer.file) */
 };
 
 static void add_name(char *list, size_t cap, const char *name)
@@ -274,27 +274,36 @@ static void problem(struct problems *p, int err, const char *name, bool shard)
         add_name(p->shards, sizeof(p->shards), name);
 }
 
-/* The tokenizer copy pretok put beside the shards: the one that decodes
- * them, so a missing or replaced one is damage too. Sets *checked when
- * there is a copy to check (a manifest of the old kind names a model
- * outside the dataset and may have none). */
+/* The tokenizer that manifest.json's tokenizer.file names, found where
+ * docs, tokens and ingot-train find it (dataset_tokenizer_find()): the one
+ * that decodes the shards, so a missing or replaced one is damage too. Sets
+ * *checked when there was one to check. A dataset that records no model
+ * (import-bin --vocab) has none, and a manifest of the old kind names a model
+ * outside the dataset (the path given to pretok) that may be gone: not
+ * damage, said in a note. */
 static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
 {
     const struct manifest_tokenizer *t = &ds->manifest->tokenizer;
-    /* the copy pretok writes into the dataset; an older dataset's
-     * tokenizer.file is the path given to pretok (absolute or relative to
-     * where it ran), not a file of the dataset: nothing to check here */
-    const bool named = t->file && !strcmp(t->file, INGOT_TOKENIZER_NAME);
-    char *tp = fs_path_join(ds->dir, INGOT_TOKENIZER_NAME);
-    int ret = 0;
-    uint64_t th = 0;
     *checked = false;
-    if (!tp)
-        return ingot_oom("the tokenizer path", strlen(ds->dir) + 64);
-    if (access(tp, F_OK) != 0) {
-        if (!named)
-            goto out;
-        *checked = true;
+    if (!t->file || !t->file[0])
+        return 0;
+    /* the copy pretok writes into the dataset */
+    const bool named = !strcmp(t->file, INGOT_TOKENIZER_NAME);
+    char *tp = NULL;
+    int ret = dataset_tokenizer_find(ds->dir, t->file, &tp);
+    uint64_t th = 0;
+    if (ret)
+        return ret;
+    if (!tp && !named) {
+        fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given to "
+                "ingot-pretok) is not found, so the tokenizer is not checked (docs and tokens "
+                "take --model M)\n", ds->dir, INGOT_MANIFEST_NAME, t->file);
+        return 0;
+    }
+    *checked = true;
+    if (!tp) {
+        if (!(tp = fs_path_join(ds->dir, t->file)))
+            return ingot_oom("the tokenizer path", strlen(ds->dir) + strlen(t->file) + 2);
         /* what to copy back: the model given to pretok if it is still the
          * same bytes */
         const char *src = t->source && t->source[0] ? t->source : NULL;
@@ -313,16 +322,13 @@ static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
                              "copy that model back to this path%s%s%s", tp, (ull)t->hash,
                              src ? " (the one given to ingot-pretok, " : "", src ? src : "",
                              src ? ", is gone or has changed since)" : "");
-        goto out;
-    }
-    *checked = true;
-    if (!(ret = fs_hash_file(tp, &th)) && th != t->hash)
+    } else if (!(ret = fs_hash_file(tp, &th)) && th != t->hash) {
         ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
-                         "tokenizer is %016llx: this file does not decode the shards "
-                         "(replaced?); copy the tokenizer the dataset was made with "
-                         "back (ingot-pretok --model ... wrote it)", tp, (ull)th,
-                         (ull)t->hash);
-out:
+                         "tokenizer is %016llx: this file (manifest.json's tokenizer.file: "
+                         "%s) does not decode the shards (replaced, or the manifest edited?); "
+                         "copy the tokenizer the dataset was made with back (ingot-pretok "
+                         "--model ... wrote it)", tp, (ull)th, (ull)t->hash, t->file);
+    }
     free(tp);
     return ret;
 }
@@ -357,16 +363,16 @@ static int verify_dataset(const char *path)
         problem(&p, e, INGOT_MANIFEST_NAME, false);
     bool has_tok = false;
     if ((e = check_tokenizer_copy(&ds, &has_tok)))
-        problem(&p, e, INGOT_TOKENIZER_NAME, false);
+        problem(&p, e, fs_basename(m->tokenizer.file), false);
     warn_stray(&ds);
     if (!p.first) {
         char hd[32], ht[32];
         const uint64_t nd = m->total_docs[0] + m->total_docs[1];
-        printf("%s: intact (%zu shard%s, %s document%s, %s tokens; manifest, %severy "
+        printf("%s: intact (%zu shard%s, %s document%s, %s tokens; manifest, %s%severy "
                "checksum verified)\n", path, m->n_shards, m->n_shards == 1 ? "" : "s",
                cli_human((double)nd, hd, sizeof(hd)), nd == 1 ? "" : "s",
                cli_human((double)(m->total_tokens[0] + m->total_tokens[1]), ht, sizeof(ht)),
-               has_tok ? INGOT_TOKENIZER_NAME ", " : "");
+               has_tok ? fs_basename(m->tokenizer.file) : "", has_tok ? ", " : "");
     } else {
         char more[48] = "";
         if (p.n_shards > 10)

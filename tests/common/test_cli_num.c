@@ -2,6 +2,7 @@
  * uses, the formatters, and the rule that a bare error code never prints a
  * stale message. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -59,6 +60,26 @@ int main(void)
     CHECK_FAIL(cli_parse_double("--lr", "nan", 0.0, 1.0, &d), INGOT_E_USAGE, "--lr");
     CHECK_FAIL(cli_parse_double("--lr", "inf", 0.0, 1e300 * 1e300, &d), INGOT_E_USAGE, ">= 0");
     CHECK_FAIL(cli_parse_double("--lr", "2", 0.0, 1.0, &d), INGOT_E_USAGE, "[0, 1]");
+    /* strtod's extras are refused saying what they are (hexadecimal was
+     * taken quietly; a subnormal in range was "expected a number in [0, 1]") */
+    CHECK_FAIL(cli_parse_double("--f", "0x1p-3", 0.0, 1.0, &d), INGOT_E_USAGE,
+               "--f '0x1p-3': hexadecimal is not taken, write it in decimal (0.125); "
+               "expected a number in [0, 1]");
+    CHECK_FAIL(cli_parse_double("--f", " -0X1P+3", 0.0, 1.0, &d), INGOT_E_USAGE, "decimal (-8)");
+    CHECK_FAIL(cli_parse_double("--f", "nan", 0.0, 1.0, &d), INGOT_E_USAGE,
+               "--f 'nan': not a finite number; expected a number in [0, 1]");
+    CHECK_FAIL(cli_parse_double("--f", "-infinity", 0.0, 1.0, &d), INGOT_E_USAGE,
+               "not a finite number");
+    CHECK_FAIL(cli_parse_double("--f", "1e400", 0.0, 1.0, &d), INGOT_E_USAGE,
+               "'1e400': too large for a double; expected a number in [0, 1]");
+    CHECK_FAIL(cli_parse_double("--f", "1e-310", 0.0, 1.0, &d), INGOT_E_USAGE,
+               "--f '1e-310': too small to compute with (nonzero, but closer to 0 than 2.2e-308");
+    CHECK_FAIL(cli_parse_double("--f", "1e-320", 0.0, 1.0, &d), INGOT_E_USAGE, "too small");
+    CHECK_FAIL(cli_parse_double("--f", "1e-400", 0.0, 1.0, &d), INGOT_E_USAGE, "too small");
+    CHECK_FAIL(cli_parse_double("--f", "1e-310", 1e-9, 1.0, &d), INGOT_E_USAGE, "[1e-09, 1]");
+    CHECK_OK(cli_parse_double("--f", "2.3e-308", 0.0, 1.0, &d));
+    CHECK_OK(cli_parse_double("--f", "-0", 0.0, 1.0, &d));
+    CHECK(d == 0.0 && !signbit(d));
 
     char b[32];
     /* the shortest text that reads back; whole numbers without an exponent */

@@ -288,11 +288,40 @@ expect_rc 1 "verify manifest" -- "$DUMP" verify bad
 has err.txt "bad/manifest.json: key shards.0..file_size"
 cp ds/manifest.json bad/
 expect_rc 0 "verify restored" -- "$DUMP" verify bad
-# a tokenizer.model that is not the manifest's tokenizer (another model copied over it)
-printf 'another tokenizer' > bad/tokenizer.model
+# a tokenizer.model that is not the manifest's tokenizer (another model copied
+# over it), in a dataset whose manifest names that copy, as pretok writes it
+sed 's|"file": "[^"]*\.model"|"file": "tokenizer.model"|' ds/manifest.json > bad/manifest.json
+cp models/tok.model bad/tokenizer.model
+expect_rc 0 "verify the tokenizer.model copy" -- "$DUMP" verify bad
+has out.txt "manifest, tokenizer.model, every checksum verified"
+cp other.model bad/tokenizer.model
 expect_rc 1 "verify replaced tokenizer" -- "$DUMP" verify bad
 has err.txt "bad/tokenizer.model: hash"
 has err.txt "does not decode the shards"
+expect_rc 1 "docs with the replaced tokenizer" -- "$DUMP" docs bad --count 1
+has err.txt "not the model the dataset was made with"
+# verify checks the tokenizer the manifest's tokenizer.file names, the one
+# docs loads, not a fixed tokenizer.model (they disagreed on a manifest
+# edited to name another file: verify called it intact, docs refused it)
+sed 's|"file": "[^"]*\.model"|"file": "other.model"|' ds/manifest.json > bad/manifest.json
+cp other.model bad/other.model
+cp models/tok.model bad/tokenizer.model
+expect_rc 1 "verify a manifest naming another model" -- "$DUMP" verify bad
+has err.txt "bad/other.model: hash .*tokenizer.file: other.model) does not decode the shards"
+has err.txt "also bad: other.model"
+expect_rc 1 "docs with a manifest naming another model" -- "$DUMP" docs bad --count 1
+has err.txt "bad/other.model: tokenizer hash"
+cp models/tok.model bad/other.model
+expect_rc 0 "verify a manifest naming another good model" -- "$DUMP" verify bad
+has out.txt "manifest, other.model, every checksum verified"
+# a stray tokenizer.model beside a manifest that names the model elsewhere
+# (the absolute path of the one given to pretok): neither verify nor docs use it
+cp ds/manifest.json bad/
+rm bad/other.model
+cp other.model bad/tokenizer.model
+expect_rc 0 "verify a stray tokenizer.model" -- "$DUMP" verify bad
+has out.txt "manifest, tok.model, every checksum verified"
+expect_rc 0 "docs beside a stray tokenizer.model" -- "$DUMP" docs bad --count 1
 if [ -f ds/tokenizer.model ]; then cp ds/tokenizer.model bad/; else rm bad/tokenizer.model; fi
 expect_rc 0 "verify tokenizer restored" -- "$DUMP" verify bad
 # an older dataset: tokenizer.file is the path given to pretok, relative to
@@ -303,6 +332,7 @@ sed 's|"file": "[^"]*\.model"|"file": "m.model"|' ds/manifest.json > bad/manifes
 grep -q '"file": "m.model"' bad/manifest.json || fail "could not make an older manifest"
 expect_rc 0 "verify an older dataset without a copy" -- "$DUMP" verify bad
 grep -q "tokenizer.model" err.txt && fail "an older dataset: a tokenizer.model is asked for"
+has err.txt "key tokenizer.file: m.model (the path given to ingot-pretok) is not found"
 cp ds/manifest.json bad/
 if [ -f ds/tokenizer.model ]; then cp ds/tokenizer.model bad/; fi
 cp ds/val-000000.tok bad/stray.tok

@@ -136,13 +136,12 @@ for name, (_, texts, counts, _) in cases.items():
             (name, len(got), len(want)))
     T.check(inp["documents"] == len(want), "%s: manifest documents" % name)
 ex = "\n".join(m["skip_examples"])
-# the corrupt zstd's message points into its second frame, where the damage is (it
-# named the start of the 1 MB read chunk: "from offset 0 on")
-near = [by_input["corrupt.jsonl.zst"].get("damage", "")]
-T.check("near compressed byte" in near[0], "corrupt zstd damage: %s" % near)
-at = int(near[0].split("near compressed byte ")[1].split(")")[0])
-T.check(len(frames[0]) <= at <= len(corrupt), "corrupt zstd: byte %d, the damage is in [%d, %d)"
-        % (at, len(frames[0]), len(corrupt)))
+# the corrupt zstd's message names its second frame, where the damage is (it
+# named the start of the 1 MB read chunk: "from offset 0 on", then where the
+# failing call began, "near compressed byte N")
+near = by_input["corrupt.jsonl.zst"].get("damage", "")
+T.check("in the frame from compressed byte %d, found reading bytes %d-%d)" %
+        (len(frames[0]), len(frames[0]), len(corrupt)) in near, "corrupt zstd damage: %s" % near)
 def line_of(line, reason):
     return line.get(reason) if isinstance(line, dict) else line
 
@@ -232,6 +231,21 @@ T.check('no field "body" (its fields: id, text)' in err, err)
 _, err = t.run(common + ["--text-key", "meta.body,content", "--out", t.path("nokey2"), gfile],
                rc=1, what="wrong --text-key alternatives")
 T.check('no field "meta.body,content" (its fields: id, text)' in err, err)
+# A key of 5 MB in a record and a --text-key of 100 kB: the message (and the
+# example kept in the manifest) quotes the start of each and its length (the
+# key was dropped, "its fields: , ...", and a long --text-key cut the
+# message before the record's fields)
+hk = t.path("hugekey.jsonl")
+with open(hk, "wb") as f:
+    f.write(g() + b"\n" + b'{"' + b"k" * 5000000 + b'": "x"}\n')
+_, err = t.run(common + ["--max-record-bytes", "8M", "--text-key", "q" * 100000 + ",text",
+                         "--out", t.path("hugekey"), hk], what="huge keys")
+want = ('hugekey.jsonl:2: missing_text: no field "%s..." (100005 bytes) (its fields: "%s..." '
+        '(5000000 bytes))' % ("q" * 40, "k" * 40))
+T.check(want in err and len(err) < 20000, "huge keys: want %r in %d bytes: %s" % (
+    want, len(err), err[:2000]))
+ex = json.load(open(t.path("hugekey", "manifest.json")))["skip_examples"]
+T.check(len(ex) == 1 and ex[0].endswith(want), "huge keys: the example kept: %.2000r" % ex)
 T.check(not os.path.exists(t.path("nokey")), "wrong --text-key: %s left behind: %s" % (
     t.path("nokey"), os.listdir(t.path("nokey")) if os.path.isdir(t.path("nokey")) else "?"))
 # ... but only what this run made: an --out through ".." that names a

@@ -94,7 +94,7 @@ T.check("damaged files: 6" in err, "the report has no damaged-files section: %s"
 trunc_size = os.path.getsize(os.path.join(corpus, "a-trunc.jsonl.zst"))
 T.check("a-trunc.jsonl.zst:31: truncated_zstd: zstd stream ends inside a frame after %d "
         "compressed bytes" % trunc_size in err, "truncated zstd: where? %s" % err)
-T.check("near compressed byte" in err, "corrupt zstd: where? %s" % err)
+T.check("in the frame from compressed byte %d" % first_frame in err, "corrupt zstd: where? %s" % err)
 T.check("(30 documents kept)" in err and "(0 documents kept)" in err,
         "the kept documents are not counted: %s" % err)
 T.check(rep["damaged_files"] == 6 and rep["damaged_accepted"] is False,
@@ -283,6 +283,40 @@ for k in (1, 2):
 _, err = t.run(["merge", t.path("merged1"), parts[0], parts[1]], rc=1, what="merge, one damaged")
 T.check("1 input file is damaged or unreadable (" in err and "a-trunc.jsonl.zst; listed" in err,
         "merge of one damaged file: %s" % err)
+
+# ---- what the messages say: bytes after the last gzip member, a zstd frame
+# whose content checksum is wrong ----
+# (one trailing byte read "gzip stream ends inside a member ... (truncated
+# file)"; a checksum mismatch named the byte where the failing call began, 0
+# in a small file, and kept the lines the damaged frame gave before its check
+# without a word)
+tail = t.path("tail")
+os.mkdir(tail)
+members = gzip.compress(jsonl(docs[0:20])) + gzip.compress(jsonl(docs[20:40]))
+open(os.path.join(tail, "x.jsonl.gz"), "wb").write(members + b"X")
+open(os.path.join(tail, "y.jsonl.gz"), "wb").write(members + b"\x1f")   # a magic's first byte
+frame1 = zst(jsonl(docs[40:60]))
+big = jsonl(docs * 8)            # several 128 KB blocks: lines are handed on before the check
+frame2 = bytearray(zst(big))
+frame2[-1] ^= 0xFF               # the content checksum (zstd -c writes one)
+open(os.path.join(tail, "z.jsonl.zst"), "wb").write(frame1 + bytes(frame2))
+o = t.path("tailout")
+_, err = t.run(base + ["--out", o, "--quiet", tail], rc=1, what="trailing bytes, checksum")
+for name, what in (("x", "not gzip"), ("y", "no data (or a member cut short)")):
+    want = ("%s.jsonl.gz:41: corrupt_gzip: gzip: trailing garbage from compressed byte %d on "
+            "(1 byte, after 2 whole members): %s; if nothing is missing, keep the members: "
+            "head -c %d FILE > FIXED.gz (40 documents kept)" % (name, len(members), what,
+                                                               len(members)))
+    T.check(want in err, "trailing byte: want %r in: %s" % (want, err))
+T.check("truncated" not in err, "a trailing byte is called a truncated file: %s" % err)
+zkept = {os.path.basename(x["name"]): x for x in manifest(o)["inputs"]}["z.jsonl.zst"]
+T.check(20 < zkept["documents"] < 20 + 8 * len(docs), "checksum: kept %d" % zkept["documents"])
+want = ("z.jsonl.zst:%d: corrupt_zstd: zstd: content checksum mismatch: the frame from "
+        "compressed byte %d is damaged somewhere (zstd -t FILE); its lines 21-%d were kept and "
+        "may be wrong; the rest is skipped; get the file again (%d documents kept)" %
+        (zkept["documents"] + 1, len(frame1), zkept["documents"], zkept["documents"]))
+T.check(want in err, "checksum: want %r in: %s" % (want, err))
+print("trailing gzip bytes and a zstd checksum mismatch: what, where, what to do")
 
 t.cleanup()
 print("ok")

@@ -244,6 +244,35 @@ static void top_keys(void)
     const char *many = "{\"aaaaaaaaaa\": 1, \"bbbbbbbbbb\": 2, \"cccccccccc\": 3, \"d\": 4}";
     CHECK_OK(pt_json_keys(many, strlen(many), k, sizeof(k)));
     CHECK(!strcmp(k, "aaaaaaaaaa, bbbbbbbbbb, ..."));
+    /* a key of 5 MB: its start and its length, then the others (it was
+     * dropped, the list reading "its fields: , ...") */
+    const size_t big = 5000000;
+    char *huge = malloc(big + 64);
+    CHECK(huge);
+    memcpy(huge, "{\"\xc3\xa9", 4);               /* a 2-byte character first */
+    memset(huge + 4, 'k', big - 2);
+    strcpy(huge + 2 + big, "\": 1, \"text2\": 2}");
+    char kk[160];
+    CHECK_OK(pt_json_keys(huge, strlen(huge), kk, sizeof(kk)));
+    /* 40 bytes: the character and 38 more */
+    CHECK(!strcmp(kk, "\"\xc3\xa9kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...\" (5000000 bytes), text2"));
+    huge[2 + 39] = '\xc3';                             /* a character across the cut */
+    huge[2 + 40] = '\xa9';
+    CHECK_OK(pt_json_keys(huge, strlen(huge), kk, sizeof(kk)));
+    /* 39 bytes, not half of it */
+    CHECK(!strcmp(kk, "\"\xc3\xa9kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...\" (5000000 bytes), text2"));
+    free(huge);
+    /* a --text-key in a record's message: quoted, its start when long */
+    struct pt_json_path jp;
+    CHECK_OK(pt_json_path_init(&jp, "meta.body,text"));
+    CHECK(!strcmp(jp.shown, "\"meta.body,text\""));
+    pt_json_path_free(&jp);
+    char spec[300];
+    memset(spec, 'q', 299);
+    spec[299] = '\0';
+    CHECK_OK(pt_json_path_init(&jp, spec));
+    CHECK(!strcmp(jp.shown, "\"qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq...\" (299 bytes)"));
+    pt_json_path_free(&jp);
 }
 
 int main(int argc, char **argv)

@@ -33,6 +33,22 @@ t.run(base + ["--out", t.path("sfx"), "--shard-tokens", "1Ki", "--max-record-byt
               "--threads", "2", inp], what="suffixes")
 m = json.load(open(t.path("sfx", "manifest.json")))
 T.check(len(m["shards"]) > 1, "--shard-tokens 1Ki: %d shards" % len(m["shards"]))
+# Odd floats: each refusal says what is wrong (a subnormal was "expected a
+# number in [0, 1]", hexadecimal was taken), and a fraction too small for the
+# 64-bit split hash to choose any document is refused, not a quiet empty val.
+for val, want in [("1e-310", "--val-fraction '1e-310': too small to compute with"),
+                  ("1e-320", "too small to compute with"),
+                  ("0x1p-3", "hexadecimal is not taken, write it in decimal (0.125)"),
+                  ("inf", "--val-fraction 'inf': not a finite number; expected a number in [0, 1]"),
+                  ("nan", "not a finite number"),
+                  ("1e-30", "--val-fraction '1e-30': too small to choose any document")]:
+    _, err = t.run(base + ["--out", t.path("r"), "--val-fraction", val, inp], rc=2,
+                   what="--val-fraction " + val)
+    T.check(want in err, "--val-fraction %s: want %r in: %s" % (val, want, err))
+_, err = t.run(base + ["--out", t.path("r"), "--max-skip-fraction", "0x1p-1", inp], rc=2,
+               what="--max-skip-fraction 0x1p-1")
+T.check("--max-skip-fraction '0x1p-1': hexadecimal" in err, "hexadecimal: %s" % err)
+T.check(not os.path.exists(t.path("r")), "a refused command wrote its output")
 print("option ranges and suffixes: ok")
 
 # A value left out or empty: named, exit 2, nothing written (an empty --out
