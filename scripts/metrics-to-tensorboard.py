@@ -17,32 +17,33 @@ the event files an earlier one wrote into the log directory (their names end in
 .ingot-metrics), so running it again updates rather than duplicates; --follow
 keeps converting new records as training writes them (and starts over when a
 resumed run rewrites the file).
+
+A hand-edited or damaged file is read as plot-metrics.py reads it
+(scripts/metrics_records.py): lines that are no record (not JSON, not an object, no
+whole "step", neither "loss" nor "val_loss") are skipped and values that are no number
+ignored, reported in one line; null, NaN and infinities give no scalar. A file that
+cannot be read or holds no record is refused (exit 2), except while --follow waits for
+a run's first records.
 """
 import argparse
 import glob
-import json
 import os
 import signal
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import metrics_records  # noqa: E402  (next to this script)
+
 SUFFIX = ".ingot-metrics"
 STEP_KEYS = (("loss", "train/loss"), ("accuracy", "train/accuracy"), ("lr", "train/lr"),
              ("grad_norm", "train/grad_norm"), ("tok_per_s", "train/tok_per_s"))
+FOLLOW_MAX = 86400.0
 
 
-def records(lines):
-    """Parsed JSON objects of complete lines; other lines are skipped."""
-    for line in lines:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("step"), int):
-            yield rec
+def fail(msg):
+    print("metrics-to-tensorboard: " + msg, file=sys.stderr)
+    sys.exit(2)
 
 
 def scalars(recs, base_time=0.0):
@@ -50,25 +51,25 @@ def scalars(recs, base_time=0.0):
     Evaluation records have no elapsed_s: they take the time of the last
     step record before them."""
     elapsed = 0.0
-    for r in recs:
+    for r in recs:   # numbers are floats or None (metrics_records)
         step = r["step"]
-        if isinstance(r.get("elapsed_s"), (int, float)):
+        if r.get("elapsed_s") is not None:
             elapsed = r["elapsed_s"]
         wall = base_time + elapsed
         if "val_loss" in r:
-            if isinstance(r["val_loss"], (int, float)):
-                yield "val/loss", step, float(r["val_loss"]), wall
+            if r["val_loss"] is not None:
+                yield "val/loss", step, r["val_loss"], wall
             for i, v in enumerate(r.get("val_src") or []):
-                if isinstance(v, (int, float)):   # null: no windows of that source
-                    yield "val/src%d_loss" % i, step, float(v), wall
+                if v is not None:   # null: no windows of that source
+                    yield "val/src%d_loss" % i, step, v, wall
             continue
         for key, tag in STEP_KEYS:
             v = r.get(key)
-            if isinstance(v, (int, float)):
-                yield tag, step, float(v), wall
+            if v is not None:
+                yield tag, step, v, wall
         for i, v in enumerate(r.get("src_tokens") or []):
-            if isinstance(v, (int, float)):
-                yield "data/src%d_tokens" % i, step, float(v), wall
+            if v is not None:
+                yield "data/src%d_tokens" % i, step, v, wall
 
 
 def summary_writer():
@@ -85,20 +86,39 @@ def summary_writer():
         return None
 
 
+class LogdirError(Exception):
+    """The log directory cannot be written; str() is the whole message."""
+
+
 class Converter:
     def __init__(self, path, logdir, writer_cls):
         self.path, self.logdir, self.writer_cls = path, logdir, writer_cls
         self.writer, self.offset, self.ino, self.n = None, 0, None, 0
+        self.lines, self.skipped, self.reported = 0, metrics_records.Skipped(), None
 
     def restart(self):
         """Drop what earlier conversions wrote and start a fresh event file."""
         if self.writer:
             self.writer.close()
-        os.makedirs(self.logdir, exist_ok=True)
-        for f in glob.glob(os.path.join(self.logdir, "events.out.tfevents.*" + SUFFIX)):
-            os.unlink(f)
-        self.writer = self.writer_cls(log_dir=self.logdir, filename_suffix=SUFFIX)
+        try:
+            os.makedirs(self.logdir, exist_ok=True)
+            for f in glob.glob(os.path.join(self.logdir, "events.out.tfevents.*" + SUFFIX)):
+                os.unlink(f)
+            self.writer = self.writer_cls(log_dir=self.logdir, filename_suffix=SUFFIX)
+        except OSError as e:
+            raise LogdirError("--logdir %s: %s%s" % (
+                self.logdir, e.strerror or e, " (a file, not a directory)"
+                if os.path.exists(self.logdir) and not os.path.isdir(self.logdir) else ""))
         self.offset, self.n = 0, 0
+        self.lines, self.skipped, self.reported = 0, metrics_records.Skipped(), None
+
+    def warning(self):
+        """The skipped lines and ignored values so far, once per change, or None."""
+        s = self.skipped.summary(self.path)
+        if s == self.reported:
+            return None
+        self.reported = s
+        return s
 
     def poll(self, final=False):
         """Convert the complete lines added since the last call; start over
@@ -119,10 +139,12 @@ class Converter:
         if end == 0:
             return 0
         self.offset += end
-        lines = data[:end].decode("utf-8", "replace").splitlines()
-        recs = list(records(lines))
-        last = max([r["elapsed_s"] for r in recs if isinstance(r.get("elapsed_s"), (int, float))]
-                   or [0.0])
+        lines = data[:end].split(b"\n")   # as ingot-train splits them
+        if lines[-1] == b"":
+            lines.pop()
+        recs = list(metrics_records.parse(lines, self.skipped, self.lines + 1))
+        self.lines += len(lines)
+        last = max([r["elapsed_s"] for r in recs if r.get("elapsed_s") is not None] or [0.0])
         base = st.st_mtime - last
         for tag, step, value, wall in scalars(recs, base):
             self.writer.add_scalar(tag, value, global_step=step, walltime=wall)
@@ -134,23 +156,32 @@ class Converter:
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("metrics", help="ingot-train --metrics file (JSON Lines)")
-    ap.add_argument("--logdir", help="TensorBoard log directory (default: runs/<file name>)")
+    ap.add_argument("metrics", metavar="FILE", help="ingot-train --metrics file (JSON Lines)")
+    ap.add_argument("--logdir", metavar="DIR",
+                    help="TensorBoard log directory (default: runs/<FILE without extension>)")
     ap.add_argument("--follow", nargs="?", const=10.0, type=float, metavar="SECONDS",
                     help="keep converting new records every SECONDS (default 10) until ^C")
     ap.add_argument("--list", action="store_true",
                     help="print tag, step, value per scalar instead of writing events")
     args = ap.parse_args()
+    if args.follow is not None and not 0 < args.follow <= FOLLOW_MAX:
+        ap.error("--follow %g: seconds, more than 0 and at most %g" % (args.follow, FOLLOW_MAX))
 
-    if args.list:
+    if args.list or not args.follow:
+        # the whole file now: refused before anything is written where it holds no record
         try:
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `--list | head`: quietly
-            with open(args.metrics, encoding="utf-8", errors="replace") as f:
-                for tag, step, value, _ in scalars(records(f)):
-                    print("%s\t%d\t%.17g" % (tag, step, value))
-        except OSError as e:
-            sys.exit("metrics-to-tensorboard: %s: %s" % (args.metrics, e.strerror))
+            recs, skipped = metrics_records.read(args.metrics)
+        except metrics_records.MetricsError as e:
+            fail(str(e))
+    if args.list:
+        if skipped.summary(args.metrics):
+            print("metrics-to-tensorboard: " + skipped.summary(args.metrics), file=sys.stderr)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `--list | head`: quietly
+        for tag, step, value, _ in scalars(recs):
+            print("%s\t%d\t%.17g" % (tag, step, value))
         return 0
+    if os.path.isdir(args.metrics) or not os.path.exists(args.metrics):
+        fail(str(metrics_records.open_error(args.metrics, OSError())))
     cls = summary_writer()
     if cls is None:
         print("metrics-to-tensorboard: needs a TensorBoard writer: torch with the "
@@ -158,25 +189,33 @@ def main():
               "(pip install tensorboardX); neither imports in %s. --list prints the "
               "scalars without them." % sys.executable, file=sys.stderr)
         return 2
-    if not os.path.isfile(args.metrics):
-        sys.exit("metrics-to-tensorboard: %s: not a file" % args.metrics)
     logdir = args.logdir or os.path.join(
         "runs", os.path.splitext(os.path.basename(args.metrics))[0])
-    if args.follow is not None and not args.follow > 0:
-        ap.error("--follow %g: seconds, more than 0" % args.follow)
     conv = Converter(args.metrics, logdir, cls)
-    conv.poll(final=not args.follow)
-    print("%s: %d scalars -> %s" % (args.metrics, conv.n, logdir))
+
+    def poll(final=False):
+        n = conv.poll(final=final)
+        w = conv.warning()
+        if w:
+            print("metrics-to-tensorboard: " + w, file=sys.stderr)
+        return n
     try:
+        poll(final=not args.follow)
+        print("%s: %d scalars -> %s" % (args.metrics, conv.n, logdir))
         while args.follow:
             time.sleep(args.follow)
-            if conv.poll():
+            if poll():
                 print("%s: %d scalars" % (args.metrics, conv.n))
     except KeyboardInterrupt:
         pass
-    conv.writer.close()
+    except LogdirError as e:
+        fail(str(e))
+    except OSError as e:   # the file removed or unreadable since
+        fail(str(metrics_records.open_error(args.metrics, e)))
+    finally:
+        if conv.writer:
+            conv.writer.close()
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,37 +12,52 @@ Uses matplotlib, which scripts/setup.sh installs for the system Python
 the script re-runs itself with /usr/bin/python3 when that one has it; otherwise it
 says how to install it and writes a plain PNG of the loss curves (no text, no
 dependencies). Prints the PNG's path.
+
+A hand-edited or damaged file is read as metrics-to-tensorboard.py reads it
+(scripts/metrics_records.py): lines that are no record (not JSON, not an object, no
+whole "step", neither "loss" nor "val_loss") are skipped and values that are no number
+ignored, reported in one line per file; null, NaN and infinities are gaps. A file that
+cannot be read or holds no record is refused (exit 2), as is an -o that cannot be
+written.
 """
 import argparse
-import json
 import math
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import metrics_records  # noqa: E402  (next to this script)
+
+NAN = float("nan")
+
 
 def load(path):
-    steps, vals = [], []
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                print(f"{path}:{n}: skipping a line that is not JSON", file=sys.stderr)
-                continue
-            if "val_loss" in rec:
-                vals.append(rec)
-            elif "loss" in rec:
-                steps.append(rec)
-    return steps, vals
+    """(step records, val records, Skipped) of a metrics file; MetricsError where it
+    cannot be read or holds no record."""
+    recs, skipped = metrics_records.read(path)
+    vals = [r for r in recs if "val_loss" in r]
+    steps = [r for r in recs if "val_loss" not in r]
+    return steps, vals, skipped
+
+
+def nan_for_none(xs):
+    return [NAN if x is None else x for x in xs]
+
+
+def last_finite(recs, key):
+    """The last record with a finite value of key, or None."""
+    return next((r for r in reversed(recs) if r.get(key) is not None), None)
+
+
+def fail(msg):
+    print("plot-metrics: " + msg, file=sys.stderr)
+    sys.exit(2)
 
 
 def src_val(rec, k):
     """Source k's val loss in a val record, NaN where it has none."""
     v = (rec.get("val_src") or [])[k:k + 1]
-    return float(v[0]) if v and isinstance(v[0], (int, float)) else float("nan")
+    return v[0] if v and v[0] is not None else NAN
 
 
 def src_name(vals, k):
@@ -121,12 +136,9 @@ def plain_png(out, runs, width=900, height=500):
                 err += dx
                 y0 += sy
 
-    pts = [(r["step"], r["loss"]) for _, st, _ in runs for r in st
-           if isinstance(r.get("loss"), (int, float)) and math.isfinite(r["loss"])]
+    pts = [(r["step"], r["loss"]) for _, st, _ in runs for r in st if r.get("loss") is not None]
     pts += [(r["step"], r["val_loss"]) for _, _, vs in runs for r in vs
-            if isinstance(r.get("val_loss"), (int, float)) and math.isfinite(r["val_loss"])]
-    if not pts:
-        sys.exit("plot-metrics: no finite losses to draw")
+            if r.get("val_loss") is not None]
     x_lo, x_hi = min(p[0] for p in pts), max(p[0] for p in pts)
     y_lo, y_hi = min(p[1] for p in pts), max(p[1] for p in pts)
     x_hi, y_hi = max(x_hi, x_lo + 1), max(y_hi, y_lo + 1e-9)
@@ -154,7 +166,7 @@ def plain_png(out, runs, width=900, height=500):
                 prev = p
         for r in vals:
             v = r.get("val_loss")
-            if isinstance(v, (int, float)) and math.isfinite(v):
+            if v is not None:
                 x, y = px(r["step"], v)
                 for ddx in range(-2, 3):
                     for ddy in range(-2, 3):
@@ -183,12 +195,38 @@ def reexec_with_system_python():
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("files", nargs="+", help="metrics JSON Lines files")
-    ap.add_argument("-o", "--output", help="PNG path (default: first file with .png)")
+    ap.add_argument("files", nargs="+", metavar="FILE",
+                    help="ingot-train --metrics files (JSON Lines); several are overlaid")
+    ap.add_argument("-o", "--output", metavar="PNG",
+                    help="the image to write (default: the first FILE with .png for its "
+                    "extension)")
     ap.add_argument("--title", help="figure title")
     ap.add_argument("--plain", action="store_true",
                     help="write the plain PNG (curves only) even where matplotlib exists")
     args = ap.parse_args()
+
+    out = args.output or os.path.splitext(args.files[0])[0] + ".png"
+    if os.path.isdir(out):
+        fail("-o %s: a directory; name the PNG file to write" % out)
+    if not os.path.isdir(os.path.dirname(out) or "."):
+        fail("-o %s: no directory %s (create it first)" % (out, os.path.dirname(out)))
+    if any(os.path.realpath(out) == os.path.realpath(f) for f in args.files):
+        fail("%s would be overwritten by the PNG; name another with -o" % out)
+    # read before matplotlib is looked for (a refusal comes at once), warned about
+    # after it (a re-run under the system Python would repeat the warnings)
+    runs, warnings = [], []
+    for path in args.files:
+        try:
+            steps, vals, skipped = load(path)
+        except metrics_records.MetricsError as e:
+            fail(str(e))
+        if skipped.summary(path):
+            warnings.append("plot-metrics: " + skipped.summary(path))
+        runs.append((path, steps, vals))
+    if not any(r.get("loss") is not None for _, st, _ in runs for r in st) and \
+            not any(r.get("val_loss") is not None for _, _, vs in runs for r in vs):
+        fail("%s: no finite loss to draw (every loss is null or NaN: a run that diverged "
+             "from its first step?)" % ", ".join(args.files))
 
     plt = None
     if not args.plain:
@@ -211,20 +249,14 @@ def main():
                   "no text)" % (sys.executable, type(e).__name__, str(e).splitlines()[0]
                                 if str(e) else ""), file=sys.stderr)
             plt = None
+    for w in warnings:
+        print(w, file=sys.stderr)
 
-    runs = []
-    for path in args.files:
-        try:
-            steps, vals = load(path)
-        except OSError as e:
-            sys.exit(f"plot-metrics: {path}: {e.strerror}")
-        if not steps and not vals:
-            sys.exit(f"plot-metrics: {path}: no step or val records")
-        runs.append((path, steps, vals))
-
-    out = args.output or os.path.splitext(args.files[0])[0] + ".png"
     if plt is None:
-        plain_png(out, runs)
+        try:
+            plain_png(out, runs)
+        except OSError as e:
+            fail("-o %s: %s" % (out, e.strerror))
         print(out)
         return 0
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
@@ -235,7 +267,7 @@ def main():
         label = os.path.basename(path) if many else None
         if steps:
             x = [r["step"] for r in steps]
-            loss = [r.get("loss") for r in steps]
+            loss = nan_for_none([r.get("loss") for r in steps])
             ax_loss.plot(x, loss, color=color, alpha=0.25, linewidth=0.8)
             ax_loss.plot(x, smooth(loss), color=color, linewidth=1.6,
                          label=(label + " train" if many else "train (smoothed)"))
@@ -246,7 +278,8 @@ def main():
             tps = [r.get("tok_per_s") or float("nan") for r in steps]
             ax_tps.plot(x, tps, color=color, linewidth=1.0, label=label)
         if vals:
-            ax_loss.plot([r["step"] for r in vals], [r["val_loss"] for r in vals], "o-",
+            ax_loss.plot([r["step"] for r in vals], nan_for_none([r["val_loss"] for r in vals]),
+                         "o-",
                          color=color if many else "C3", markersize=3.5, linewidth=1.4,
                          label=(label + " val" if many else "val"))
             # a mixture's val loss by source (null where a source has no windows)
@@ -267,13 +300,19 @@ def main():
     if many:
         ax_tps.legend()
     title = args.title or " | ".join(
-        f"{os.path.basename(p)}: step {s[-1]['step']}, loss {s[-1]['loss']:.3f}"
-        + (f", val {v[-1]['val_loss']:.3f}" if v else "")
-        for p, s, v in runs if s)
+        f"{os.path.basename(p)}: step {s['step']}, loss {s['loss']:.3f}"
+        + (f", val {v['val_loss']:.3f}" if v else "")
+        for p, s, v in ((p, last_finite(st, "loss"), last_finite(vs, "val_loss"))
+                        for p, st, vs in runs) if s)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    try:
+        fig.savefig(out, dpi=110)
+    except OSError as e:
+        fail("-o %s: %s" % (out, e.strerror))
+    except ValueError as e:   # an extension matplotlib cannot write
+        fail("-o %s: %s" % (out, str(e).splitlines()[0] if str(e) else "cannot write"))
     print(out)
     return 0
 

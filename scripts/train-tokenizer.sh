@@ -40,6 +40,22 @@
 # Any other spm_train flag: --spm-arg --flag=value (repeatable; given last,
 # so it also overrides the flags above).
 #
+# Checked before the sampling starts (it reads the whole input), each refusal one
+# line with exit status 2:
+#   --vocab              a whole number from 4 (260 with byte fallback: its 256
+#                        byte pieces, <unk>, <s>, </s> and one character) to
+#                        16777216 (the most ingot-pretok loads); for unigram at
+#                        most its seed pieces (--seed_sentencepiece_size,
+#                        1000000), unless --spm-arg --hard_vocab_limit=false
+#   --sample-mb          a whole number from 1 to 1000000, with room for the
+#                        sample (up to 4/3 of it) beside PREFIX
+#   --out                a file prefix, not a directory: --out tok/sp writes
+#                        tok/sp.model (tok/ created where missing)
+#   --spm-arg            --flag=value, a flag spm_train knows
+# The text's own limits are known only once the sample is read: a vocabulary too
+# small for its characters stops spm_train as it starts, one larger than the text
+# yields at the end of the training; the script then says what to change.
+#
 # Environment: INGOT_PRETOK (default: ingot-pretok on PATH, else the newest
 # build*/pretok/ingot-pretok of this checkout), SPM_TRAIN
 # (default spm_train on PATH), PYTHON (for the fallback trainer).
@@ -83,45 +99,155 @@ while [ $# -gt 0 ]; do
     *) break ;;
     esac
 done
+refuse() { echo "train-tokenizer: $*" >&2; exit 2; }
 if [ -z "$OUT" ] || [ $# -eq 0 ]; then
     echo "usage: scripts/train-tokenizer.sh --out PREFIX [options] INPUT... (--help)" >&2
     exit 2
 fi
+# The last --spm-arg --NAME=VALUE (a bare --NAME: true), else $2: spm_train takes the
+# last of a flag given twice, and the --spm-arg flags come last.
+spm_flag() {
+    local v=$2 a
+    for a in ${SPM_ARGS[@]+"${SPM_ARGS[@]}"}; do
+        case "$a" in --"$1"=*) v=${a#*=} ;; --"$1") v=true ;; esac
+    done
+    printf '%s' "$v"
+}
+# a whole number's value without leading zeros (bash reads 08 as octal), or "" for
+# anything else; "huge" past 18 digits (beyond every limit here, and bash's integers)
+whole() {
+    case "$1" in ''|*[!0-9]*) return 0 ;; esac
+    local v=${1#"${1%%[!0]*}"}
+    [ ${#v} -le 18 ] || { printf huge; return 0; }
+    printf '%s' "${v:-0}"
+}
+for a in ${SPM_ARGS[@]+"${SPM_ARGS[@]}"}; do
+    case "$a" in --[a-z]*) ;; *) refuse "--spm-arg $a: give one spm_train flag as --flag=value" ;; esac
+done
+
+case "$TYPE" in unigram|bpe) ;; *) refuse "--type $TYPE: unigram or bpe" ;; esac
+case "$NORM" in identity|nmt_nfkc|nfkc|nmt_nfkc_cf|nfkc_cf) ;;
+    *) refuse "--normalization $NORM: identity, nmt_nfkc, nfkc, nmt_nfkc_cf or nfkc_cf" ;; esac
+
+# --vocab, and an --spm-arg --vocab_size that overrides it
+bf=$(spm_flag byte_fallback "$BYTE_FALLBACK")
+type=$(spm_flag model_type "$TYPE")
+seeds=$(whole "$(spm_flag seed_sentencepiece_size 1000000)")
+case "$(spm_flag hard_vocab_limit true)" in false|0) soft=1 ;; *) soft= ;; esac
+case "$bf" in true|1) min=260 why="with byte fallback: 256 byte pieces, <unk>, <s>, </s> and a character" ;;
+              *) min=4 why="<unk>, <s>, </s> and a character" ;; esac
+check_vocab() {   # LABEL (the option as given) VALUE
+    local v
+    v=$(whole "$2")
+    case "$v" in
+    '') refuse "$1: the number of pieces, a whole number such as 32000" ;;
+    huge) refuse "$1: more than the 16777216 pieces ingot-pretok loads" ;;
+    esac
+    [ "$v" -ge "$min" ] || refuse "$1: at least $min pieces ($why);" \
+        "real text needs more: each of its characters has a piece"
+    [ "$v" -le 16777216 ] || refuse "$1: more than the 16777216 pieces ingot-pretok loads"
+    if [ "$type" = unigram ] && [ -z "$soft" ] && [ -n "$seeds" ] && [ "$seeds" != huge ] &&
+       [ "$v" -gt "$seeds" ]; then
+        refuse "$1: a unigram model is pruned from at most $seeds seed pieces" \
+            "(--spm-arg --seed_sentencepiece_size=N), and more would fail after the whole" \
+            "training; --type bpe, or --spm-arg --hard_vocab_limit=false to take what the text yields"
+    fi
+}
+vocab_arg=$(spm_flag vocab_size "")
+if [ -n "$vocab_arg" ]; then
+    case "$(whole "$VOCAB")" in ''|huge) refuse "--vocab $VOCAB: a whole number such as 32000" ;; esac
+    check_vocab "--spm-arg --vocab_size=$vocab_arg" "$vocab_arg"
+    vocab_name="--spm-arg --vocab_size=$vocab_arg"
+else
+    check_vocab "--vocab $VOCAB" "$VOCAB"
+    vocab_name="--vocab $VOCAB"
+fi
+VOCAB=$(whole "$VOCAB")
+
+mb=$(whole "$SAMPLE_MB")
+case "$mb" in
+''|0) refuse "--sample-mb $SAMPLE_MB: whole megabytes, at least 1" ;;
+huge) refuse "--sample-mb $SAMPLE_MB: at most 1000000 (1 TB)" ;;
+esac
+[ "$mb" -le 1000000 ] || refuse "--sample-mb $SAMPLE_MB: at most 1000000 (1 TB)"
+
+case "$OUT" in */|*/.|*/..|.|..) refuse "--out $OUT: a file prefix, not a directory: --out DIR/NAME writes DIR/NAME.model" ;; esac
+[ ! -d "$OUT" ] || refuse "--out $OUT: a directory; give a file prefix: --out $OUT/sp writes $OUT/sp.model"
+dir=$(dirname "$OUT")
+up=$dir
+while [ ! -e "$up" ] && [ "$up" != "$(dirname "$up")" ]; do up=$(dirname "$up"); done
+[ -d "$up" ] || refuse "--out $OUT: $up is not a directory"
+
 if [ ! -x "$PRETOK" ]; then
     echo "train-tokenizer: $PRETOK not found (nor ingot-pretok on PATH or in $ROOT/build*/);" \
          "build first (scripts/setup.sh && ninja -C build) or set INGOT_PRETOK" >&2
     exit 1
 fi
-case "$TYPE" in unigram|bpe) ;; *) echo "train-tokenizer: --type unigram or bpe" >&2; exit 2 ;; esac
-case "$NORM" in identity|nmt_nfkc|nfkc|nmt_nfkc_cf|nfkc_cf) ;;
-    *) echo "train-tokenizer: --normalization identity, nmt_nfkc or nfkc" >&2; exit 2 ;; esac
+PY=${PYTHON:-python3}
+if [ -n "$SPM_TRAIN" ]; then
+    [ -x "$SPM_TRAIN" ] || { echo "train-tokenizer: SPM_TRAIN=$SPM_TRAIN: not an executable" >&2; exit 1; }
+    known=$("$SPM_TRAIN" --help 2>&1 || true)
+    for a in ${SPM_ARGS[@]+"${SPM_ARGS[@]}"}; do
+        name=${a%%=*}
+        case "$known" in *"   $name ("*) ;;
+            *) refuse "--spm-arg $a: $SPM_TRAIN has no flag $name ($SPM_TRAIN --help lists them)" ;; esac
+    done
+elif ! "$PY" -c 'import sentencepiece' 2>/dev/null; then
+    echo "train-tokenizer: needs spm_train (apt install sentencepiece, or set SPM_TRAIN) or" \
+         "Python's sentencepiece module for $PY (pip install sentencepiece, or set PYTHON)" >&2
+    exit 1
+fi
 
-case "$SAMPLE_MB" in *[!0-9]*|'') echo "train-tokenizer: --sample-mb takes whole megabytes" >&2
-    exit 2 ;; esac
+mkdir -p "$dir" 2>/dev/null || refuse "--out $OUT: cannot create the directory $dir"
 # pretok keeps between S and 2S bytes: S = 2/3 of the wanted size gives about it
-sample=$((SAMPLE_MB * 666667))
+sample=$((mb * 666667))
+free_kb=$(df -Pk "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }')
+if [ -n "$free_kb" ] && [ "$free_kb" -lt $((sample * 2 / 1024)) ]; then
+    refuse "--sample-mb $mb: the sample may take $((sample * 2 / 1000000)) MB beside $OUT," \
+        "$((free_kb / 1000)) MB are free there; a smaller --sample-mb, or --out elsewhere"
+fi
 
-dir=$(dirname "$OUT")
-mkdir -p "$dir"
 tmp=$(mktemp "${OUT}.sample.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
-echo "train-tokenizer: sampling about $SAMPLE_MB MB evenly over the input" >&2
-"$PRETOK" text "${PT_ARGS[@]}" --sample-bytes "$sample" "$@" > "$tmp"
+log=$(mktemp "${OUT}.log.XXXXXX")
+trap 'rm -f "$tmp" "$log"' EXIT
+echo "train-tokenizer: sampling about $mb MB evenly over the input" >&2
+"$PRETOK" text ${PT_ARGS[@]+"${PT_ARGS[@]}"} --sample-bytes "$sample" "$@" > "$tmp"
 
 args=(--input="$tmp" --model_prefix="$OUT" --vocab_size="$VOCAB" --model_type="$TYPE"
       --input_sentence_size=5000000 --shuffle_input_sentence=true
       --max_sentence_length=16384 --num_threads="$(nproc)"
       --byte_fallback="$BYTE_FALLBACK" --normalization_rule_name="$NORM"
       --remove_extra_whitespaces="$REMOVE_WS" --allow_whitespace_only_pieces="$WS_PIECES"
-      --split_digits="$SPLIT_DIGITS" --minloglevel=1 "${SPM_ARGS[@]}")
+      --split_digits="$SPLIT_DIGITS" --minloglevel=1 ${SPM_ARGS[@]+"${SPM_ARGS[@]}"})
 echo "train-tokenizer: byte_fallback=$BYTE_FALLBACK normalization=$NORM" \
      "remove_extra_whitespaces=$REMOVE_WS allow_whitespace_only_pieces=$WS_PIECES" \
      "split_digits=$SPLIT_DIGITS" >&2
+# the trainer's messages go to stderr as they come, and to $log for the summary below
+rc=0
 if [ -n "$SPM_TRAIN" ]; then
-    "$SPM_TRAIN" "${args[@]}"
+    { "$SPM_TRAIN" "${args[@]}" 2>&1 1>&3 3>&-; } 3>&1 | tee "$log" >&2 || rc=$?
 else
-    PY=${PYTHON:-python3}
-    "$PY" -c 'import sys, sentencepiece as s; s.SentencePieceTrainer.train(" ".join(sys.argv[1:]))' \
-        "${args[@]}"
+    { "$PY" -c 'import sys, sentencepiece as s
+try:
+    s.SentencePieceTrainer.train(" ".join(sys.argv[1:]))
+except Exception as e:   # its message, not a traceback
+    sys.exit(str(e) or type(e).__name__)' "${args[@]}" 2>&1 1>&3 3>&-; } 3>&1 | tee "$log" >&2 || rc=$?
+fi
+if [ "$rc" -ne 0 ]; then
+    # SentencePiece's CHECK messages, in words that name this script's options
+    small=$(grep -o 'smaller than required_chars\. [0-9]* vs [0-9]*' "$log" | head -1 || true)
+    high=$(grep -o 'Please set it to a value <= [0-9]*' "$log" | head -1 || true)
+    if [ -n "$small" ]; then
+        refuse "$vocab_name is too small for this text: it needs ${small##* } pieces (one per" \
+            "character of the 99.95% of the text that spm_train's --character_coverage keeps, plus" \
+            "<unk>, <s>, </s>$([ "$min" = 260 ] && echo " and the 256 byte pieces")); raise --vocab," \
+            "or lower --spm-arg --character_coverage=0.9995"
+    elif [ -n "$high" ]; then
+        refuse "$vocab_name: this sample yields only ${high##* } pieces; --vocab ${high##* } or" \
+            "less, more text (--sample-mb, more INPUT), or --spm-arg --hard_vocab_limit=false" \
+            "to take what it yields"
+    fi
+    echo "train-tokenizer: the trainer failed (exit $rc; its message is above)" >&2
+    exit 1
 fi
 echo "train-tokenizer: wrote $OUT.model and $OUT.vocab" >&2

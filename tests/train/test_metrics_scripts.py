@@ -13,7 +13,17 @@ that fail to import):
 - where matplotlib imports for real, plot-metrics draws a mixture's val loss
   by source (a null among them) without failing;
 - where tensorboardX imports for real, the event file it writes holds those
-  scalars, and a second conversion replaces it rather than adding one.
+  scalars, and a second conversion replaces it rather than adding one;
+- hand-edited files (scripts/metrics_records.py, which both read with): lines that
+  are no record (valid JSON but no object, a string or boolean step, neither loss nor
+  val_loss, non-UTF-8 bytes, JSON nested too deep) are skipped and values that are no
+  number ignored, reported in one line naming the kinds and the line numbers, the
+  same line from both scripts, never a traceback; null, NaN, infinities and whole
+  numbers too large for a float are gaps; an empty file, a directory, a missing file,
+  a file without records, only null losses (plot) and an -o that cannot be written
+  are refused in one line with exit 2, before anything is written (the event files
+  of an earlier conversion stay); the converter numbers lines across --follow polls
+  and refuses a --logdir that is a file.
 usage: test_metrics_scripts.py SCRIPTS_DIR"""
 import importlib.util
 import json
@@ -62,6 +72,155 @@ def read_png(path):
     if len(raw) != stride * h:
         fail("%s: %d bytes of pixels for %dx%d" % (path, len(raw), w, h))
     return w, h, [raw[r * stride + 1:(r + 1) * stride] for r in range(h)]
+
+
+def run(cmd, env=None):
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+GOOD = ('{"step": 1, "loss": 5.0, "accuracy": 0.1, "tok_per_s": 100, "elapsed_s": 1}\n'
+        '{"step": 2, "loss": 4.0, "accuracy": 0.2, "tok_per_s": 100, "elapsed_s": 2}\n')
+# name: (content after GOOD's two lines, the warning's words); lines 3 and on
+EDITED = {
+    "list": (b'[1, 2]\n"a string"\n42\nnull\n', "skipped 4 lines: 4 not a JSON object "
+             "(lines 3, 4, 5, ...)"),
+    "strstep": (b'{"step": "3", "loss": 3.0}\n{"step": true, "loss": 3.0}\n'
+                b'{"step": -1, "loss": 3.0}\n{"loss": 3.0}\n',
+                'skipped 4 lines: 3 without a whole-number "step" (lines 3, 4, 5); '
+                '1 without "step" (line 6)'),
+    "noloss": (b'{"step": 3, "accuracy": 0.3}\n',
+               'skipped 1 line: 1 with neither "loss" nor "val_loss" (line 3)'),
+    "notnum": (b'{"step": 3, "loss": "3.0", "tok_per_s": [1]}\n'
+               b'{"step": 4, "val_loss": 3, "val_src": "ab", "val_src_names": [1, "x"]}\n',
+               'ignored 4 values: 1 "loss" not a number (line 3); 1 "tok_per_s" not a number '
+               '(line 3); 1 "val_src" not a list (line 4); 1 "val_src_names" with an entry '
+               'that is not a string (line 4)'),
+    "utf8": (b'{"step": 3, "loss": \xff}\n\xfe\xfd\n{"step": 4, "loss": 2.5}\n',
+             "skipped 2 lines: 2 not UTF-8 text (lines 3, 4)"),
+    "deep": (b"[" * 100000 + b"]" * 100000 + b"\n{oops\n",
+             "skipped 2 lines: 2 not JSON (lines 3, 4)"),
+    # gaps, no warning: what ingot-train writes for a diverged step (null), and
+    # hand-edited NaN, Infinity, a whole number too large for a float
+    "gaps": (b'{"step": 3, "loss": null, "accuracy": null}\n{"step": 4, "loss": NaN}\n'
+             b'{"step": 5, "loss": Infinity, "val_loss": -Infinity}\n'
+             b'{"step": 6, "loss": 1' + b"0" * 400 + b'}\n', None),
+}
+
+
+def hand_edited(tmp, plot_py, tb_py, env, m2tb, writer):
+    """Finding: plot-metrics died with a traceback on each of these."""
+    d = os.path.join(tmp, "edited")
+    os.makedirs(d)
+    summaries = {}
+    for name, (tail, want) in EDITED.items():
+        path = os.path.join(d, name + ".jsonl")
+        with open(path, "wb") as f:
+            f.write(GOOD.encode() + tail)
+        for extra in ([], ["--plain"]):
+            png = os.path.join(d, name + "-".join([""] + extra) + ".png")
+            rc, out, err = run([sys.executable, plot_py, path, "-o", png] + extra, env)
+            warned = [ln for ln in err.splitlines() if path in ln]
+            if rc != 0 or "Traceback" in err or not os.path.getsize(png) or \
+                    (want and (len(warned) != 1 or want not in warned[0])) or \
+                    (not want and warned):
+                fail("plot-metrics %s %s: rc %d, wanted one warning %r, stderr %r"
+                     % (name, extra, rc, want, err))
+        summaries[name] = warned[0].split(": ", 1)[1] if want else None
+        rc, out, err = run([sys.executable, tb_py, path, "--list"], env)
+        warned = [ln for ln in err.splitlines() if path in ln]
+        got = warned[0].split(": ", 1)[1] if warned else None
+        if rc != 0 or "Traceback" in err or got != summaries[name] or \
+                "train/loss\t2\t4" not in out:
+            fail("metrics-to-tensorboard --list %s: rc %d, warning %r, plot-metrics' %r, "
+                 "stdout %r" % (name, rc, got, summaries[name], out))
+        if name == "gaps" and (any("train/loss\t%d\t" % k in out for k in (3, 4, 5, 6)) or
+                               "val/loss" in out or "train/accuracy\t3\t" in out):
+            fail("null, NaN, Infinity or 1e400 converted: %r" % out)
+    print("hand-edited files: %d kinds of damage skipped or ignored with the same one-line "
+          "warning from both scripts, no traceback" % len(EDITED))
+
+    # refused in one line, exit 2, nothing written
+    nulls = os.path.join(d, "nulls.jsonl")
+    with open(nulls, "w") as f:
+        f.write('{"step": 1, "loss": null}\n{"step": 2, "loss": NaN}\n')
+    junk = os.path.join(d, "junk.jsonl")
+    with open(junk, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n\x00\x01\nnot json\n")
+    empty = os.path.join(d, "empty.jsonl")
+    open(empty, "w").close()
+    ok = os.path.join(d, "gaps.jsonl")
+    refusals = [
+        ([empty], "empty.jsonl: empty; ingot-train --metrics writes a record per step"),
+        ([d], "edited: a directory, not a metrics file"),
+        ([os.path.join(d, "missing.jsonl")], "missing.jsonl: no such file"),
+        ([junk], "junk.jsonl: no step or val records in 4 lines; skipped 4 lines: "
+                 "1 not UTF-8 text (line 1); 3 not JSON (lines 2, 3, 4)"),
+    ]
+    for files, want in refusals + [
+            ([nulls], "nulls.jsonl: no finite loss to draw"),
+            ([ok, "-o", os.path.join(d, "no-such-dir", "x.png")], "no directory"),
+            ([ok, "-o", d], "a directory; name the PNG file"),
+            ([ok, "-o", ok], "would be overwritten by the PNG")]:
+        for extra in ([], ["--plain"]):
+            rc, out, err = run([sys.executable, plot_py] + files + extra, env)
+            if rc != 2 or len(err.splitlines()) != 1 or want not in err or out:
+                fail("plot-metrics %s %s: rc %d (want 2), stderr %r (want one line with %r)"
+                     % (files, extra, rc, err, want))
+    for files, want in refusals:
+        rc, out, err = run([sys.executable, tb_py, files[0], "--list"], env)
+        if rc != 2 or len(err.splitlines()) != 1 or want not in err or out:
+            fail("metrics-to-tensorboard --list %s: rc %d (want 2), stderr %r (want %r)"
+                 % (files, rc, err, want))
+    with open(ok, "rb") as f:
+        if b"\x89PNG" in f.read():
+            fail("-o naming the input overwrote it")
+    print("plot-metrics, metrics-to-tensorboard: empty, directory, missing, no records, "
+          "only null losses, unwritable -o: refused in one line, exit 2")
+
+    # a one-shot conversion (a stand-in writer) refuses an empty file before it
+    # replaces an earlier conversion's event files
+    logdir = os.path.join(d, "tb")
+    os.makedirs(logdir)
+    old = os.path.join(logdir, "events.out.tfevents.1.host" + m2tb.SUFFIX)
+    open(old, "w").close()
+    m2tb.summary_writer = lambda: writer
+    for args, want in (([empty, "--logdir", logdir], "empty"),
+                       ([ok, "--logdir", old], "a file, not a directory"),
+                       ([ok, "--follow", "inf"], "at most 86400")):
+        sys.argv = ["metrics-to-tensorboard.py"] + args
+        saved, sys.stderr = sys.stderr, open(os.path.join(d, "err.txt"), "w")
+        try:
+            rc = m2tb.main()
+        except SystemExit as e:
+            rc = e.code
+        finally:
+            sys.stderr.close()
+            sys.stderr = saved
+        err = open(os.path.join(d, "err.txt")).read()
+        if rc != 2 or want not in err or "Traceback" in err or not os.path.exists(old):
+            fail("metrics-to-tensorboard %s: rc %r, stderr %r, earlier events kept: %s"
+                 % (args, rc, err, os.path.exists(old)))
+
+    # --follow: lines numbered across polls, a warning only when it changes
+    grow = os.path.join(d, "grow.jsonl")
+    with open(grow, "w") as f:
+        f.write(GOOD + "oops\n")
+    conv = m2tb.Converter(grow, os.path.join(d, "tb2"), writer)
+    conv.poll()
+    w1 = conv.warning()
+    with open(grow, "a") as f:
+        f.write('{"step": 3, "loss": "x"}\n[]\n')
+    conv.poll()
+    w2 = conv.warning()
+    conv.poll()
+    w3 = conv.warning()
+    if not w1 or "1 not JSON (line 3)" not in w1 or not w2 or \
+            '1 "loss" not a number (line 4); 1 not a JSON object (line 5)' not in w2 or w3:
+        fail("--follow warnings: %r, %r, %r" % (w1, w2, w3))
+    print("metrics-to-tensorboard: an empty file and a --logdir that is a file refused "
+          "(earlier events kept); --follow numbers lines across polls")
 
 
 def main():
@@ -158,7 +317,11 @@ def main():
         fail("metrics-to-tensorboard without a writer: rc %d, stderr %r"
              % (p.returncode, p.stderr))
     p = subprocess.run([sys.executable, tb_py, m, "--list"], env=env, stdout=subprocess.PIPE,
-                       universal_newlines=True)
+                       stderr=subprocess.PIPE, universal_newlines=True)
+    if p.stderr != "metrics-to-tensorboard: %s: skipped 1 line: 1 not JSON (line 34) (%s)\n" \
+            % (m, "each line of an ingot-train --metrics file is a JSON object such as "
+               '{"step": 12, "loss": 3.9} or {"step": 100, "val_loss": 4.1}'):
+        fail("--list: the line that is not JSON: stderr %r" % p.stderr)
     got = [line.split("\t") for line in p.stdout.splitlines()]
     tags = {}
     for tag, step, value in got:
@@ -209,6 +372,8 @@ def main():
             fail("following: a line without its newline was converted")
     print("metrics-to-tensorboard: a last record without its newline converted (one-shot)")
 
+    hand_edited(tmp, plot_py, tb_py, env, m2tb, Writer)
+
     # the full figure, where matplotlib imports (here, or in the system Python the
     # script would re-run with): a mixture's val loss by source
     mpl = [py for py in (sys.executable, "/usr/bin/python3") if os.access(py, os.X_OK) and
@@ -223,6 +388,18 @@ def main():
             fail("plot-metrics with matplotlib, val by source: rc %d, stderr %r"
                  % (p.returncode, p.stderr))
         print("plot-metrics with matplotlib: a mixture's val by source drawn")
+        # the hand-edited files through the full figure (its title took the last
+        # record's loss, None there; a string step became a category)
+        for name, (_, want) in EDITED.items():
+            path = os.path.join(tmp, "edited", name + ".jsonl")
+            rc, out, err = run([mpl[0], plot_py, path, "-o", path + ".full.png"])
+            if rc != 0 or "Traceback" in err or (want and want not in err):
+                fail("plot-metrics with matplotlib, %s: rc %d, stderr %r" % (name, rc, err))
+        rc, out, err = run([mpl[0], plot_py, m, "-o", os.path.join(tmp, "m.txt")])
+        if rc != 2 or "Traceback" in err or "-o %s: Format 'txt'" % os.path.join(tmp, "m.txt") \
+                not in err.splitlines()[-1]:
+            fail("plot-metrics with matplotlib, -o m.txt: rc %d, stderr %r" % (rc, err))
+        print("plot-metrics with matplotlib: the hand-edited files drawn, -o x.txt refused")
     else:
         print("matplotlib not importable here: the full figure not checked")
 
