@@ -16,3 +16,18 @@ bool sig_install_unless_ignored(int sig, void (*handler)(int), struct sigaction 
     sigemptyset(&sa.sa_mask);
     return sigaction(sig, &sa, NULL) == 0;
 }
+
+const char *sig_name(int sig)
+{
+    switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGPIPE: return "SIGPIPE";
+    case SIGALRM: return "SIGALRM";
+    default: return "another signal";
+    }
+}

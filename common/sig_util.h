@@ -12,4 +12,10 @@
  * the handler was installed. */
 bool sig_install_unless_ignored(int sig, void (*handler)(int), struct sigaction *old);
 
+/* "SIGTERM" for the signals a run is stopped by (SIGINT, SIGTERM, SIGHUP,
+ * SIGUSR1, SIGUSR2, SIGQUIT, SIGPIPE, SIGALRM), "another signal" for the
+ * rest: for messages that say which signal stopped which process. Static
+ * strings. */
+const char *sig_name(int sig);
+
 #endif

@@ -34,11 +34,14 @@
 #include "tr_src_loss.h"
 #include "train_loop.h"
 
+/* 0, or why this process was asked to stop: the signal, or -1 (its output
+ * failed). Also the rendezvous's stop flag. */
 static volatile sig_atomic_t stop_requested;
 
-void tr_request_stop(void)
+void tr_request_stop(int sig)
 {
-    stop_requested = 1;
+    if (!stop_requested)
+        stop_requested = sig > 0 ? sig : -1;
 }
 
 /* --profile's closing median: over the last this many steps */
@@ -128,7 +131,7 @@ static void say(struct run *r, const char *fmt, ...)
      * where SIGPIPE is ignored, by a run that asked to outlive its output. */
     if (bad && !r->out_err && errno != EPIPE) {
         r->out_err = errno ? errno : EIO;
-        tr_request_stop();
+        tr_request_stop(0);
     }
 }
 

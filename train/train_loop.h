@@ -10,8 +10,11 @@
  * error with a message. */
 int tr_train(const struct tr_opts *o);
 
-/* Ask the running loop to stop at the next step boundary. Async-signal-safe
- * (for SIGINT/SIGTERM handlers). */
-void tr_request_stop(void);
+/* Ask the running loop to stop at the next step boundary. sig: the signal
+ * that asks (named in the messages of every rank, so that a rank stopped
+ * because another one was signalled says so), or 0 for another reason (the
+ * progress lines could not be written). The first request's cause is kept.
+ * Async-signal-safe (for SIGINT/SIGTERM handlers). */
+void tr_request_stop(int sig);
 
 #endif

@@ -27,8 +27,7 @@
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    tr_request_stop();
+    tr_request_stop(sig);
 }
 
 /* --version: the release, the git revision and the libraries linked (the
