@@ -18,6 +18,7 @@
 
 #include "ingot_err.h"
 #include "mono_clock.h"
+#include "sig_util.h"
 #include "tr_dist_rdzv.h"
 
 /* VERSION 2: the configuration grew to 1024 bytes. Every version lays out
@@ -42,6 +43,17 @@ struct reply {
     unsigned char payload[TR_RDZV_PAYLOAD];
 };
 
+/* What a rank that sent its hello says to rank 0 when a signal stops it
+ * before the verdict, then it closes: rank 0 tells the ranks present that
+ * rank and the signal (a rank that closes without it died, or is of a
+ * build before this notice, and is reported as gone). */
+enum { BYE_MAGIC = 0x45594247u /* "GBYE" */ };
+
+struct bye {
+    uint32_t magic;
+    int32_t sig;
+};
+
 struct tr_rdzv {
     int rank, world, local_rank, local_world;
     double timeout_s;
@@ -60,6 +72,12 @@ static volatile sig_atomic_t *rdzv_stop;
 static bool stopped(void)
 {
     return rdzv_stop && *rdzv_stop;
+}
+
+/* The signal that set the stop flag ("SIGTERM"). */
+static const char *stop_sig(void)
+{
+    return sig_name(rdzv_stop ? (int)*rdzv_stop : 0);
 }
 
 static int wait_fd(int fd, short ev, double deadline)
@@ -349,16 +367,80 @@ static bool report_due(const struct tr_rdzv_opts *o, double now, double *next)
     return true;
 }
 
+/* The connections of the ranks present into pf (their ranks into who),
+ * watched for a rank that leaves before the verdict. Returns how many. */
+static int watch_ranks(const tr_rdzv *r, struct pollfd *pf, int *who)
+{
+    int n = 0;
+    for (int i = 1; i < r->world; i++)
+        if (r->fds[i] >= 0) {
+            who[n] = i;
+            pf[n++] = (struct pollfd){ .fd = r->fds[i], .events = POLLIN };
+        }
+    return n;
+}
+
+/* Rank k, present, has something to read before the verdict: its bye (a
+ * signal stopped it) or the end of its connection (it died; the others
+ * would have waited for it to the deadline, counting it as present).
+ * Returns 0 when there is nothing yet; else forgets the rank, puts what
+ * the other ranks are told into rep->msg and returns the error (exit 130
+ * for a signal, as a stop by signal is collective; else 1). */
+static int rank_left(tr_rdzv *r, int k, const struct hello *hs, int *have, struct reply *rep)
+{
+    /* stopped itself too (Ctrl-C reaches every rank of a terminal): it says
+     * so itself, at the top of the wait */
+    if (stopped())
+        return 0;
+    struct bye b = { 0 };
+    ssize_t got = recv(r->fds[k], &b, sizeof(b), 0);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    close(r->fds[k]);
+    r->fds[k] = -1;
+    (*have)--;
+    if (got == (ssize_t)sizeof(b) && b.magic == BYE_MAGIC) {
+        snprintf(rep->msg, sizeof(rep->msg), "rendezvous: rank %d (%s) was stopped by a signal "
+                 "(%s) before the rendezvous completed (%d of %d ranks present without it)",
+                 k, hs[k].host, sig_name(b.sig), *have, r->world);
+        return ingot_fail(INGOT_E_INTERRUPTED, "%s; the ranks present stop with it", rep->msg);
+    }
+    snprintf(rep->msg, sizeof(rep->msg), "rendezvous: rank %d (%s) left before the rendezvous "
+             "completed: %s (the process ended? read its output); %d of %d ranks present "
+             "without it", k, hs[k].host, got > 0 ? "it sent bytes out of turn" :
+             "its connection closed", *have, r->world);
+    return ingot_fail(got > 0 ? INGOT_E_MISMATCH : -EPIPE, "%s", rep->msg);
+}
+
+/* The ranks present once more, at once, before the verdict goes out: one
+ * that left as the last arrived is named here, not by the next collective. */
+static int sweep_ranks(tr_rdzv *r, const struct hello *hs, int *have, struct reply *rep,
+                       struct pollfd *pf, int *who)
+{
+    int n = watch_ranks(r, pf, who), err = 0;
+    if (poll(pf, (nfds_t)n, 0) <= 0)
+        return 0;
+    for (int j = 0; j < n && !err; j++)
+        if (pf[j].revents)
+            err = rank_left(r, who[j], hs, have, rep);
+    return err;
+}
+
 static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mine,
                  const void *payload, double deadline)
 {
     int lfd = -1, err = 0, have = 1, np = 0;
     struct hello *hs = calloc((size_t)r->world, sizeof(*hs));
     struct pending *pend = calloc(N_PENDING, sizeof(*pend));
+    /* polled: the pending connections, the ranks present, the listener */
+    struct pollfd *pf = calloc((size_t)(N_PENDING + r->world), sizeof(*pf));
+    int *who = calloc((size_t)r->world, sizeof(*who));
     struct reply rep = { .magic = MAGIC };
-    if (!hs || !pend) {
+    if (!hs || !pend || !pf || !who) {
         free(hs);
         free(pend);
+        free(pf);
+        free(who);
         return ingot_oom("rendezvous host table", (size_t)r->world * sizeof(*hs));
     }
     raise_fd_limit(r->world);
@@ -367,6 +449,8 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
     if (err) {
         free(hs);
         free(pend);
+        free(pf);
+        free(who);
         return err;
     }
     hs[0] = *mine;
@@ -375,8 +459,14 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
     while (have < r->world && !err) {
         double now = mono_now(), wake = deadline;
         if (stopped()) {
-            err = ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: stopped by a signal while "
-                             "waiting for the ranks (%d of %d present)", have, r->world);
+            /* the others are told who was stopped: "stopped by a signal" in
+             * their own words read as if they had been */
+            snprintf(rep.msg, sizeof(rep.msg), "rendezvous: rank 0 (%s) was stopped by a signal "
+                     "(%s) while waiting for the ranks (%d of %d present)", mine->host,
+                     stop_sig(), have, r->world);
+            err = ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: stopped by a signal (%s) while "
+                             "waiting for the ranks (%d of %d present); the ranks present stop "
+                             "with it", stop_sig(), have, r->world);
             break;
         }
         if (now >= deadline) {
@@ -390,12 +480,13 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
                     "waiting for rank%s %s (up to %.0f s more, --dist-timeout)\n", have,
                     r->world, now - start, n > 1 ? "s" : "", miss, deadline - now);
         }
-        struct pollfd pf[N_PENDING + 1];
         int n = 0;
         for (int i = 0; i < np; i++) {
             pf[n++] = (struct pollfd){ .fd = pend[i].fd, .events = POLLIN };
             wake = pend[i].until < wake ? pend[i].until : wake;
         }
+        const int nr = watch_ranks(r, pf + n, who);
+        n += nr;
         pf[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
         double left = wake - now;
         int k = poll(pf, (nfds_t)n, left > 1.0 ? 1000 : (int)(left * 1e3) + 1);
@@ -404,6 +495,12 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
             break;
         }
         now = mono_now();
+        /* a rank present that left: named now, not counted to the deadline */
+        for (int j = 0; j < nr && k > 0 && !err; j++)
+            if (pf[np + j].revents)
+                err = rank_left(r, who[j], hs, &have, &rep);
+        if (err)
+            break;
         /* the hellos arriving, each connection on its own */
         for (int i = 0; i < np && k > 0 && !err; i++) {
             struct pending *c = &pend[i];
@@ -498,6 +595,10 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
             pend[np++] = (struct pending){ .fd = fd, .until = lim < deadline ? lim : deadline };
         }
     }
+    if (!err)
+        err = sweep_ranks(r, hs, &have, &rep, pf, who);
+    free(pf);
+    free(who);
     close(lfd);
     /* The verdicts go out whatever the stop flag says (a signal would
      * otherwise leave every rank guessing why rank 0 went), each with a
@@ -514,7 +615,8 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
     }
     if (err) {
         rep.status = err;
-        snprintf(rep.msg, sizeof(rep.msg), "%s", ingot_errmsg());
+        if (!rep.msg[0])   /* else the others' own words */
+            snprintf(rep.msg, sizeof(rep.msg), "%s", ingot_errmsg());
         /* connections whose hello was still arriving: maybe ranks, told too */
         for (int i = 0; i < np; i++)
             refuse(pend[i].fd, err, mono_now() + 2.0);
@@ -626,8 +728,8 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
             break;
         if (stopped())
             return ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: rank %d stopped by a signal "
-                              "while trying to reach rank 0 at %s:%d", r->rank, o->addr,
-                              o->port);
+                              "(%s) while trying to reach rank 0 at %s:%d", r->rank, stop_sig(),
+                              o->addr, o->port);
         double left = deadline - mono_now();
         if (left <= 0.0)
             return ingot_fail(-ETIMEDOUT, "rendezvous: rank %d could not reach rank 0 at %s:%d "
@@ -660,11 +762,21 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
      * for others, as at a skewed multi-node start); a grace period lets the
      * verdict arrive. */
     const double verdict_by = mono_now() + o->timeout_s + 5.0;
-    if ((err = xfer(fd, (void *)mine, sizeof(*mine), true, deadline)) ||
-        (err = xfer(fd, &rep, sizeof(rep), false, verdict_by))) {
-        if (err == -EINTR && stopped())
+    err = xfer(fd, (void *)mine, sizeof(*mine), true, deadline);
+    const bool greeted = !err;   /* rank 0 counts this rank as present */
+    if (!err)
+        err = xfer(fd, &rep, sizeof(rep), false, verdict_by);
+    if (err) {
+        if (err == -EINTR && stopped()) {
+            /* tell rank 0 why this rank goes (best effort), so that it
+             * stops every rank present naming this one */
+            struct bye b = { .magic = BYE_MAGIC, .sig = (int32_t)*rdzv_stop };
+            if (greeted)
+                (void)send(fd, &b, sizeof(b), MSG_NOSIGNAL);
             return ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: rank %d stopped by a signal "
-                              "while waiting for rank 0's verdict", r->rank);
+                              "(%s) while waiting for rank 0's verdict%s", r->rank, stop_sig(),
+                              greeted ? "; rank 0 is told, and every rank stops with it" : "");
+        }
         return ingot_fail(err, "rendezvous: rank %d: %s:%d accepted the connection but %s%s: "
                           "is another program listening on that port, or did rank 0 fail? "
                           "(MASTER_PORT / --dist-port; read rank 0's output)", r->rank, o->addr,
@@ -675,9 +787,18 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: %s:%d is not an ingot rendezvous",
                           o->addr, o->port);
     rep.msg[sizeof(rep.msg) - 1] = rep.host0[TR_RDZV_HOST - 1] = '\0';
+    /* rank 0's words name the rank that failed or was stopped; this rank
+     * says what it does about it, and whether it was stopped itself */
+    const char *why = rep.msg[0] ? rep.msg : "rank 0 refused this rank";
+    if (rep.status == INGOT_E_INTERRUPTED && stopped())
+        return ingot_fail(rep.status, "rank %d (%s): rendezvous: stopped by a signal (%s) while "
+                          "waiting for rank 0's verdict, and rank 0 answered: %s", r->rank,
+                          r->hosts[1], stop_sig(), why);
+    if (rep.status == INGOT_E_INTERRUPTED)
+        return ingot_fail(rep.status, "rank %d (%s): %s; this rank stops with it", r->rank,
+                          r->hosts[1], why);
     if (rep.status)
-        return ingot_fail(rep.status, "rank %d: %s", r->rank, rep.msg[0] ? rep.msg :
-                          "rank 0 refused this rank");
+        return ingot_fail(rep.status, "rank %d (%s): %s", r->rank, r->hosts[1], why);
     memcpy(payload, rep.payload, TR_RDZV_PAYLOAD);
     memcpy(r->hosts[0], rep.host0, TR_RDZV_HOST);
     r->local_rank = rep.local_rank;

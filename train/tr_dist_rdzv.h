@@ -9,7 +9,11 @@
  * answers every rank with one verdict: the payload (NCCL's unique id) and
  * the host table, or an error that names the offending rank — a duplicate
  * rank, another world size, another configuration, another job on the same
- * port, or ranks that never came before the deadline.
+ * port, ranks that never came before the deadline, or a rank that left
+ * after its hello (a signal stopped it: it says so before it goes; or it
+ * died): rank 0 watches the connections of the ranks present and fails at
+ * once, naming it, instead of counting it present to the deadline. A rank
+ * that left does not rejoin: launchers restart the whole group.
  *
  * The connections stay open: gather and bcast over them are the host-side
  * collectives the trainer needs besides the gradient all-reduce (a stop vote
@@ -37,8 +41,10 @@ struct tr_rdzv_opts {
     const char *config;      /* the run's configuration in words; must match rank 0's */
     const char *host;        /* this rank's host name; NULL: gethostname() */
     double timeout_s;        /* for the rendezvous, and for each later exchange */
-    volatile sig_atomic_t *stop;   /* set (a signal): the rendezvous ends with
-                                    * INGOT_E_INTERRUPTED; NULL: not watched */
+    volatile sig_atomic_t *stop;   /* set (a signal; its value the signal's
+                                    * number, for messages): the rendezvous ends
+                                    * with INGOT_E_INTERRUPTED on every rank
+                                    * present; NULL: not watched */
     double report_s;         /* > 0: a line on stderr every report_s seconds while
                               * waiting (who is missing, how long is left) */
 };
@@ -49,8 +55,9 @@ typedef struct tr_rdzv tr_rdzv;
  * filled on the others. Returns 0 and *out, or an error with a message:
  * INGOT_E_MISMATCH (duplicate rank, world size, configuration, job key: the
  * rank is named), -ETIMEDOUT (ranks missing, or rank 0 not reachable, by the
- * deadline), -EADDRINUSE (port taken; the message says what to pass), or
- * another -errno. */
+ * deadline), -EADDRINUSE (port taken; the message says what to pass),
+ * INGOT_E_INTERRUPTED (a signal stopped this rank or, named, another one
+ * present), -EPIPE (a rank present died: named), or another -errno. */
 int tr_rdzv_open(const struct tr_rdzv_opts *o, void *payload, tr_rdzv **out);
 void tr_rdzv_close(tr_rdzv *r);   /* accepts NULL */
 

@@ -3,7 +3,10 @@
  * and in time: duplicate rank, wrong world size, another configuration,
  * another job on the port, a rank that never comes, rank 0 absent, a rank
  * that dies after the rendezvous, two rank 0s (both told); silent strays on
- * the port delay no rank; rank 0's name is looked up once, not per attempt. */
+ * the port delay no rank; rank 0's name is looked up once, not per attempt;
+ * a rank that leaves before the verdict (stopped by a signal, or dead) is
+ * named at once by rank 0 and every rank present, and a signalled rank 0 is
+ * named by the others (each rank said "stopped by a signal" of itself). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <netdb.h>
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +41,28 @@ struct proc {
     const char *report, *report2; /* and contain these (report2 may be NULL) */
     int old_build;                /* > 0: not this build but an older one's rank
                                    * old_build, whose reply must say expect */
+    double stop_s;                /* > 0: "SIGTERM" this long after the start
+                                   * (its stop flag: a launcher's signal) */
+    double die_s;                 /* > 0: killed (SIGALRM) this long after the
+                                   * start, without a word */
+    int code;                     /* nonzero: the error expect comes with */
 };
+
+/* The stop flag of a rank given stop_s, set as ingot-train's handler sets
+ * it: the signal's number. */
+static volatile sig_atomic_t stop_flag;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    stop_flag = SIGTERM;
+}
+
+static void arm(double s)
+{
+    struct itimerval it = { .it_value = { (time_t)s, (suseconds_t)((s - (time_t)s) * 1e6) } };
+    setitimer(ITIMER_REAL, &it, NULL);
+}
 
 /* What this process wrote on stderr since fd (a temporary file that took
  * stderr's place) was made: into buf, NUL-terminated. */
@@ -143,13 +168,22 @@ static int child(const struct proc *p, int port, double timeout)
         return stray(port, -p->rank);
     if (p->old_build)
         return old_build(port, p->old_build, p->world, p->key, p->expect);
+    if (p->die_s > 0) {   /* replaces the scenario's alarm */
+        signal(SIGALRM, SIG_DFL);
+        arm(p->die_s);
+    }
+    if (p->stop_s > 0) {
+        signal(SIGALRM, on_alarm);
+        arm(p->stop_s);
+    }
     unsigned char pay[TR_RDZV_PAYLOAD];
     for (int i = 0; i < TR_RDZV_PAYLOAD; i++)
         pay[i] = p->rank == 0 ? payload_of(i) : 0;
     struct tr_rdzv_opts o = { .addr = p->addr ? p->addr : "127.0.0.1", .port = port, .rank = p->rank,
                               .world = p->world, .local_rank = -1, .job_key = p->key,
                               .config = p->config ? p->config : CFG, .host = "testhost",
-                              .timeout_s = timeout, .report_s = p->report_s };
+                              .timeout_s = timeout, .report_s = p->report_s,
+                              .stop = p->stop_s > 0 ? &stop_flag : NULL };
     tr_rdzv *r;
     FILE *log = p->report ? tmpfile() : NULL;
     int saved = log ? dup(2) : -1;
@@ -174,10 +208,10 @@ static int child(const struct proc *p, int port, double timeout)
     if (p->expect) {
         if (!err && p->after == STAY)
             tr_rdzv_close(r);
-        if (err && strstr(ingot_errmsg(), p->expect))
+        if (err && strstr(ingot_errmsg(), p->expect) && (!p->code || err == p->code))
             return 0;
-        fprintf(stderr, "rank %d: expected \"%s\", got %d: %s\n", p->rank, p->expect, err,
-                err ? ingot_errmsg() : "success");
+        fprintf(stderr, "rank %d: expected \"%s\" (code %d), got %d: %s\n", p->rank, p->expect,
+                p->code, err, err ? ingot_errmsg() : "success");
         return 1;
     }
     if (err) {
@@ -239,7 +273,8 @@ static void scenario(const char *name, const struct proc *ps, int n, double time
     for (int i = 0; i < n; i++) {
         int st;
         CHECK(waitpid(pids[i], &st, 0) == pids[i]);
-        if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+        if (ps[i].die_s > 0 ? !WIFSIGNALED(st) || WTERMSIG(st) != SIGALRM :
+                              !WIFEXITED(st) || WEXITSTATUS(st)) {
             fprintf(stderr, "%s: process %d (rank %d) failed (status %#x)\n", name, i,
                     ps[i].rank, st);
             bad = 1;
@@ -340,6 +375,41 @@ int main(void)
         { .rank = 1, .world = 3, .key = K, .local_rank = 1, .after = LEAVE },
         { .rank = 2, .world = 3, .key = K, .local_rank = 2,
           .after_expect = "rank 0 (testhost) closed the connection" } }, 3, 3.0, 5.0);
+    /* a rank present that leaves before the verdict: rank 0 counted it to
+     * the deadline (10 s here; rank 3 never comes) and said "2 of 4 ranks
+     * present" of the ranks left; now it fails at once, naming the rank,
+     * its host and, for a signal, the signal, and so does every rank
+     * present (exit 130 for a signal: a stop by signal is collective) */
+    scenario("rank stopped before verdict", (struct proc[]){
+        { .rank = 0, .world = 4, .key = K, .code = INGOT_E_INTERRUPTED,
+          .expect = "rendezvous: rank 1 (testhost) was stopped by a signal (SIGTERM) before the "
+          "rendezvous completed (2 of 4 ranks present without it); the ranks present stop with "
+          "it" },
+        { .rank = 1, .world = 4, .key = K, .stop_s = 0.5, .code = INGOT_E_INTERRUPTED,
+          .expect = "rank 1 stopped by a signal (SIGTERM) while waiting for rank 0's verdict" },
+        { .rank = 2, .world = 4, .key = K, .code = INGOT_E_INTERRUPTED,
+          .expect = "rank 2 (testhost): rendezvous: rank 1 (testhost) was stopped by a signal "
+          "(SIGTERM) before the rendezvous completed (2 of 4 ranks present without it); this "
+          "rank stops with it" } }, 3, 10.0, 3.0);
+    scenario("rank dies before verdict", (struct proc[]){
+        { .rank = 0, .world = 4, .key = K, .code = -EPIPE,
+          .expect = "rendezvous: rank 1 (testhost) left before the rendezvous completed: its "
+          "connection closed (the process ended? read its output); 2 of 4 ranks present "
+          "without it" },
+        { .rank = 1, .world = 4, .key = K, .die_s = 0.5 },
+        { .rank = 2, .world = 4, .key = K, .code = -EPIPE,
+          .expect = "rank 2 (testhost): rendezvous: rank 1 (testhost) left before the "
+          "rendezvous completed" } }, 3, 10.0, 3.0);
+    /* rank 0 stopped: the others name it (each said "rendezvous: stopped by
+     * a signal", as if it had been signalled itself) */
+    scenario("rank 0 stopped", (struct proc[]){
+        { .rank = 0, .world = 3, .key = K, .stop_s = 0.5, .code = INGOT_E_INTERRUPTED,
+          .expect = "rendezvous: stopped by a signal (SIGTERM) while waiting for the ranks (2 of "
+          "3 present); the ranks present stop with it" },
+        { .rank = 1, .world = 3, .key = K, .code = INGOT_E_INTERRUPTED,
+          .expect = "rank 1 (testhost): rendezvous: rank 0 (testhost) was stopped by a signal "
+          "(SIGTERM) while waiting for the ranks (2 of 3 present); this rank stops with it" } },
+        2, 10.0, 3.0);
     char msg[128];
     CHECK(!tr_config_diff("a=1 b=2", "a=1 b=2", msg, sizeof(msg)) && !msg[0]);
     CHECK(tr_config_diff("a=1 b=2", "a=1", msg, sizeof(msg)) &&

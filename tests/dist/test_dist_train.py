@@ -20,7 +20,9 @@ checkpoint's whole m and v are gathered from the shards), and reports less
 memory; --grad-reduce bf16 stays close to fp32 without equalling it. tcp also: a stop signal to one rank stops every
 rank after the same step with a checkpoint; a configuration mismatch names
 the rank (also different starting weights: --init-from on one rank); SIGINT at the
-rendezvous ends a rank at once; a rank killed mid-run makes the survivor fail fast;
+rendezvous ends a rank at once; a rank that leaves the rendezvous after its hello
+(a signal, kill -9) is named at once by rank 0, and a signalled rank 0 by the
+others; a rank killed mid-run makes the survivor fail fast;
 a rank frozen while rank 0 samples makes rank 0 fail naming it. --arch llama:
 2 ranks (--zero 0 and 1) equal one process, and resume 2 -> 1. A mixture
 (--data web:3 --data code): 2 ranks give one process's losses and its val
@@ -47,6 +49,7 @@ BASE = ["--device", "cpu", "--synthetic", "--vocab", "256", "--layers", "2", "--
         "--steps", "8", "--lr", "1e-2", "--warmup", "1", "--threads", "1", "--val-every", "0",
         "--print-every", "1"]
 TMP = tempfile.mkdtemp(prefix="dist_train_")
+HOST = socket.gethostname()[:63]   # what the ranks name each other by
 ENV = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
 
 
@@ -61,11 +64,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def spawn_tcp(n, args, per_rank=None, timeout="20"):
-    """Start n ranks as torchrun would (plain env vars); returns the Popens."""
-    port = str(free_port())
+def spawn_tcp(n, args, per_rank=None, timeout="20", ranks=None, port=None):
+    """Start n ranks as torchrun would (plain env vars); returns the Popens.
+    ranks: which of the n to start (all)."""
+    port = port or str(free_port())
     procs = []
-    for r in range(n):
+    for r in ranks if ranks is not None else range(n):
         env = dict(ENV, RANK=str(r), WORLD_SIZE=str(n), LOCAL_RANK=str(r),
                    LOCAL_WORLD_SIZE=str(n), MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
         extra = per_rank(r) if per_rank else []
@@ -374,6 +378,67 @@ def interrupt_rendezvous():
     print("SIGINT at the rendezvous: rank 0 and rank 1 exit 130 within a second or two")
 
 
+def wait_connected(port, n, limit=30.0):
+    """Until rank 0 holds n accepted connections on port (its rendezvous), as
+    /proc/net/tcp says; a second at most where there is none."""
+    end = time.time() + limit
+    while time.time() < end:
+        try:
+            rows = [l.split() for l in open("/proc/net/tcp").read().splitlines()[1:]]
+        except OSError:
+            time.sleep(1.0)
+            return
+        # local port (hex) is rank 0's; state 01: established
+        if sum(1 for c in rows if int(c[1].split(":")[1], 16) == int(port) and c[3] == "01") >= n:
+            time.sleep(0.3)   # its hello read
+            return
+        time.sleep(0.05)
+    fail("rendezvous: %d ranks did not connect to port %s within %g s" % (n, port, limit))
+
+
+def leave_rendezvous():
+    """A rank that connected, then left before the rendezvous completed (world 3,
+    rank 2 never comes): rank 0 counted it as present and waited for --dist-timeout
+    (20 s); now it fails at once naming it -- exit 130 when a signal stopped it
+    (collective stop), 1 when it died. A signalled rank 0: rank 1 names it (it said
+    "stopped by a signal" as if it had been signalled)."""
+    for how in ("SIGTERM", "kill -9"):
+        port = str(free_port())
+        procs = spawn_tcp(3, BASE, ranks=(0, 1), port=port)
+        wait_connected(port, 1)
+        t0 = time.time()
+        if how == "kill -9":
+            procs[1].kill()
+        else:
+            procs[1].send_signal(signal.SIGTERM)
+        outs = [p.communicate(timeout=60) for p in procs]
+        dt = time.time() - t0
+        said = "rendezvous: rank 1 (%s) %s before the rendezvous completed" % (
+            HOST, "was stopped by a signal (SIGTERM)" if how == "SIGTERM" else "left")
+        want_rc = 130 if how == "SIGTERM" else 1
+        if procs[0].returncode != want_rc or said not in outs[0][1] or dt > 5.0:
+            fail("rendezvous, %s to rank 1: rank 0 exit %d after %.1f s, want %d and '%s':\n%s"
+                 % (how, procs[0].returncode, dt, want_rc, said, outs[0][1]))
+        if how == "SIGTERM" and (procs[1].returncode != 130 or "rank 1 stopped by a signal "
+                                 "(SIGTERM) while waiting for rank 0's verdict" not in outs[1][1]):
+            fail("rendezvous, SIGTERM to rank 1: rank 1 exit %d: %s" % (procs[1].returncode,
+                                                                        outs[1][1]))
+        print("rendezvous, %s to rank 1: rank 0 exits %d after %.1f s naming it" % (
+            how, procs[0].returncode, dt))
+    port = str(free_port())
+    procs = spawn_tcp(3, BASE, ranks=(0, 1), port=port)
+    wait_connected(port, 1)
+    procs[0].send_signal(signal.SIGTERM)
+    outs = [p.communicate(timeout=60) for p in procs]
+    said = "rank 1 (%s): rendezvous: rank 0 (%s) was stopped by a signal (SIGTERM) while " \
+           "waiting for the ranks (2 of 3 present); this rank stops with it" % (HOST, HOST)
+    if [p.returncode for p in procs] != [130, 130] or said not in outs[1][1] or \
+            "stopped by a signal (SIGTERM) while waiting for the ranks" not in outs[0][1]:
+        fail("rendezvous, SIGTERM to rank 0: exits %s, want rank 1 to say '%s':\n%s\n%s" % (
+            [p.returncode for p in procs], said, outs[0][1], outs[1][1]))
+    print("rendezvous, SIGTERM to rank 0: rank 1 names it, both exit 130")
+
+
 def rank_dies():
     args = [x if x != "8" else "100000" for x in BASE]
     procs = spawn_tcp(2, args)
@@ -627,6 +692,7 @@ def main():
             mismatch()
             weights_mismatch()
             interrupt_rendezvous()
+            leave_rendezvous()
             rank_dies()
             shard_fails_on_rank1()
             local_work_untimed()
