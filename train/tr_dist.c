@@ -2,6 +2,7 @@
  * transports, and the collectives every transport shares (mean, vote,
  * check) built on its sum, gather and bcast. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,22 @@ static const struct tr_dist_ops tcp_ops = {
 
 /* ---- open ---- */
 
+_Static_assert((int)TR_DIST_HOST == (int)TR_RDZV_HOST, "one host name size");
+
+/* Every rank's host name at rank 0, whatever the transport (mpi has no
+ * rendezvous table): the stop vote names the rank that asked, and where. */
+static int gather_hosts(tr_dist *d)
+{
+    char mine[TR_DIST_HOST] = { 0 };
+    snprintf(mine, sizeof(mine), "%s", d->host);
+    if (d->rank == 0 && !(d->hosts = calloc((size_t)d->world, TR_DIST_HOST)))
+        return ingot_oom("host table", (size_t)d->world * TR_DIST_HOST);
+    int err = d->ops->gather(d, mine, sizeof(mine), d->hosts, "host names");
+    for (int r = 0; !err && d->hosts && r < d->world; r++)
+        d->hosts[r][TR_DIST_HOST - 1] = '\0';
+    return err;
+}
+
 int tr_dist_rendezvous(tr_dist *d, const struct tr_dist_opts *o, void *payload)
 {
     const struct tr_dist_env *e = &d->env;
@@ -219,6 +236,8 @@ int tr_dist_open(const struct tr_dist_opts *o, tr_dist **out)
     if (!err && d->world > 1)
         err = tr_dist_check(d, o->config ? o->config : "", "configuration");
     if (!err && d->world > 1)
+        err = gather_hosts(d);
+    if (!err && d->world > 1)
         err = tr_dist_watchdog_start(d);
     if (err) {
         tr_dist_free(d);
@@ -236,6 +255,7 @@ void tr_dist_free(tr_dist *d)
     if (d->ops && d->ops->free)
         d->ops->free(d);
     tr_rdzv_close(d->rdzv);
+    free(d->hosts);
     free(d);
 }
 
@@ -370,6 +390,52 @@ int tr_dist_vote_n(tr_dist *d, const bool *flags, bool *any, int n, const char *
         return ingot_fail(err, "%s: %s", what, ingot_errmsg());
     for (int i = 0; i < n; i++)
         any[i] = v[i] > 0.0;
+    return 0;
+}
+
+/* On the wire: each rank's cause and time flag to rank 0; the outcome back. */
+struct stop_in {
+    int32_t cause, time_up;
+};
+
+struct stop_out {
+    int32_t cause, time_up, asked, who;
+    char host[TR_DIST_HOST];
+};
+
+int tr_dist_stop_vote(tr_dist *d, const struct tr_dist_stop *in, struct tr_dist_stop *out,
+                      const char *what)
+{
+    struct stop_in mine = { in->cause, in->time_up };
+    struct stop_out o = { .cause = mine.cause, .time_up = mine.time_up, .asked = !!mine.cause,
+                          .who = mine.cause ? 0 : -1 };
+    snprintf(o.host, sizeof(o.host), "%s", tr_dist_host(d));
+    if (d && d->world > 1) {
+        struct stop_in *all = NULL;
+        if (d->rank == 0 && !(all = malloc((size_t)d->world * sizeof(*all))))
+            return ingot_oom("stop vote", (size_t)d->world * sizeof(*all));
+        int err = d->ops->gather(d, &mine, sizeof(mine), all, what);
+        if (!err && all) {
+            o = (struct stop_out){ .who = -1 };
+            for (int r = 0; r < d->world; r++) {
+                o.time_up |= all[r].time_up != 0;
+                if (all[r].cause && !o.asked++) {
+                    o.who = r;
+                    o.cause = all[r].cause;
+                    snprintf(o.host, sizeof(o.host), "%s", d->hosts[r]);
+                }
+            }
+        }
+        free(all);
+        if (!err)
+            err = d->ops->bcast(d, &o, sizeof(o), what);
+        if (err)   /* the transport's message names the rank and the exchange */
+            return err;
+        o.host[TR_DIST_HOST - 1] = '\0';
+    }
+    *out = (struct tr_dist_stop){ .cause = o.cause, .time_up = o.time_up != 0, .asked = o.asked,
+                                  .who = o.who };
+    memcpy(out->host, o.host, TR_DIST_HOST);
     return 0;
 }
 

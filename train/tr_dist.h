@@ -77,6 +77,26 @@ int tr_dist_all_gather_f32(tr_dist *d, float *buf, size_t shard);
 int tr_dist_vote(tr_dist *d, bool flag, bool *any, const char *what);
 /* tr_dist_vote() of n (<= 8) flags at once, in one collective. */
 int tr_dist_vote_n(tr_dist *d, const bool *flags, bool *any, int n, const char *what);
+
+enum { TR_DIST_HOST = 64 };   /* bytes of a host name, NUL included */
+
+/* The stop vote after a step. Each rank brings why it would stop; every rank
+ * learns whether any would, and which rank asked and why, so that a rank
+ * stopped because of another one says so ("rank 1 (gpu02) was interrupted
+ * by SIGTERM") instead of telling of a signal it never received. */
+struct tr_dist_stop {
+    int cause;          /* in: 0, the signal this rank received, or -1 (another
+                         * request of its own: its output failed); out: the
+                         * cause of rank `who` */
+    bool time_up;       /* in: this rank's --time-limit is reached; out: any rank's */
+    int asked;          /* out: how many ranks have a cause */
+    int who;            /* out: the lowest rank with a cause, -1 when none */
+    char host[TR_DIST_HOST];   /* out: who's host */
+};
+/* One collective (gather to rank 0, which knows every rank's host, and a
+ * broadcast). in and out may be the same. */
+int tr_dist_stop_vote(tr_dist *d, const struct tr_dist_stop *in, struct tr_dist_stop *out,
+                      const char *what);
 /* Every rank's text must equal rank 0's; else every rank fails with
  * INGOT_E_MISMATCH naming the first rank that differs and how. */
 int tr_dist_check(tr_dist *d, const char *mine, const char *what);

@@ -41,6 +41,7 @@ struct tr_dist {
     struct tr_dist_env env;
     int rank, world, local_rank, device;
     char host[TR_RDZV_HOST];
+    char (*hosts)[TR_DIST_HOST];   /* rank 0, world > 1: every rank's host (messages) */
     double timeout_s;
     tr_rdzv *rdzv;              /* tcp and nccl */
     void *impl;                 /* the transport's own state */

@@ -34,16 +34,24 @@ static int mpi_sum(tr_dist *d, void *buf, size_t n, bool f64)
 
 int tr_dist_mpi_gather(tr_dist *d, const void *mine, size_t n, void *all, const char *what)
 {
-    (void)d, (void)what;
+    (void)d;
     int rc = MPI_Gather(mine, (int)n, MPI_BYTE, all, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
-    return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Gather");
+    if (rc == MPI_SUCCESS)
+        return 0;
+    char w[96];
+    snprintf(w, sizeof(w), "MPI_Gather (%s)", what);
+    return mpi_fail(rc, w);
 }
 
 int tr_dist_mpi_bcast(tr_dist *d, void *buf, size_t n, const char *what)
 {
-    (void)d, (void)what;
+    (void)d;
     int rc = MPI_Bcast(buf, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
-    return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Bcast");
+    if (rc == MPI_SUCCESS)
+        return 0;
+    char w[96];
+    snprintf(w, sizeof(w), "MPI_Bcast (%s)", what);
+    return mpi_fail(rc, w);
 }
 
 static int mpi_count(size_t shard, const char *what)

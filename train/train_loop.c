@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "mono_clock.h"
 #include "parity_dump.h"
+#include "sig_util.h"
 #include "sampler.h"
 #include "spm_shim.h"
 #include "term_text.h"
@@ -828,6 +829,36 @@ static bool time_is_up(const struct run *r)
     return mono_now() - r->t_start + room >= r->o->time_limit;
 }
 
+/* The end of a run stopped by a request after step s. With ranks the stop is
+ * collective: this rank's line says whether it was signalled itself or
+ * stopped because another rank was (named, with its host and signal). Every
+ * rank told the truth only about itself before: the ranks never signalled
+ * said "interrupted" too, and the job's log could not tell who was. mine:
+ * this rank's own cause; v: the vote's outcome. */
+static int interrupted(const struct run *r, int64_t s, int mine, const struct tr_dist_stop *v)
+{
+    const char *saved = r->o->ckpt_dir ? "; checkpoint written, continue with --resume" :
+                                         " (no --ckpt-dir, nothing saved)";
+    const int w = tr_dist_world(r->dist);
+    if (w <= 1)
+        return ingot_fail(INGOT_E_INTERRUPTED, "interrupted after step %" PRId64 "%s", s, saved);
+    char many[64] = "";
+    if (v->asked > 1)
+        snprintf(many, sizeof(many), " (%s%d ranks were signalled)", v->asked == w ? "all " : "",
+                 v->asked);
+    if (mine > 0)
+        return ingot_fail(INGOT_E_INTERRUPTED, "interrupted after step %" PRId64 " by %s to "
+                          "this rank%s%s%s", s, sig_name(mine), many, v->asked == w ? "" :
+                          ", and the other ranks stopped with it", saved);
+    if (v->cause < 0)   /* rank 0's progress lines (it alone prints): a failure, exit 1 */
+        return ingot_fail(-EPIPE, "stopped after step %" PRId64 ": rank %d (%s) could not write "
+                          "its progress lines (standard output), and this rank stops with it%s",
+                          s, v->who, v->host, saved);
+    return ingot_fail(INGOT_E_INTERRUPTED, "stopped after step %" PRId64 ": rank %d (%s) was "
+                      "interrupted by %s%s, and this rank stops with it%s", s, v->who, v->host,
+                      sig_name(v->cause), many, saved);
+}
+
 /* The step this invocation ends at: --steps, or earlier by --stop-after or
  * --profile's count. */
 static int64_t run_end_step(const struct run *r)
@@ -884,10 +915,12 @@ static int run_loop(struct run *r)
         /* a stop is collective: a rank that left alone would hang the rest.
          * Two flags in one vote: a signal (exit 130 on every rank) and
          * --time-limit reached (exit 0) */
-        bool flags[2] = { stop_requested, time_is_up(r) }, why[2];
-        if ((err = tr_dist_vote_n(r->dist, flags, why, 2, "stop vote")))
+        const int mine = stop_requested;
+        const bool my_time = time_is_up(r);
+        struct tr_dist_stop v = { .cause = mine, .time_up = my_time };
+        if ((err = tr_dist_stop_vote(r->dist, &v, &v, "stop vote")))
             return err;
-        bool stop = why[0] || why[1];
+        bool stop = v.asked || v.time_up;
         tr_dist_local_end(r->dist);   /* every rank is past the last local work */
         /* evaluation and samples follow the run's step numbers (and its real
          * end), not where this invocation stops, so that a resumed run logs
@@ -930,22 +963,22 @@ static int run_loop(struct run *r)
         /* a signal during this step's save: the save is the stop's checkpoint
          * (one process: no vote needed; with ranks the stop waits for the
          * next vote, where the others may be serving --zero 1's gathers) */
-        if (!stop && do_ckpt && stop_requested && tr_dist_world(r->dist) <= 1 && s < end)
-            stop = why[0] = true;
-        if (stop && s < end && why[0] && r->out_err)
+        if (!stop && do_ckpt && stop_requested && tr_dist_world(r->dist) <= 1 && s < end) {
+            stop = true;
+            v.asked = 1;
+        }
+        if (stop && s < end && v.asked && r->out_err)
             return output_lost(r, s, false);
-        if (stop && s < end && why[0])
-            return ingot_fail(INGOT_E_INTERRUPTED, "interrupted after step %" PRId64 "%s", s,
-                              o->ckpt_dir ? "; checkpoint written, continue with --resume" :
-                              " (no --ckpt-dir, nothing saved)");
+        if (stop && s < end && v.asked)
+            return interrupted(r, s, mine, &v);
         if (stop && s < end) {
-            if (flags[1] && r->eval_s > 0.0)   /* the evaluation counts: say so */
+            if (my_time && r->eval_s > 0.0)   /* the evaluation counts: say so */
                 say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
                     "--time-limit of %g s leaves no room for another step, evaluation and "
                     "checkpoint (the last took %.2f s, %.2f s and %.2f s); checkpoint written, "
                     "continue with --resume\n", s, o->steps, mono_now() - r->t_start,
                     o->time_limit, r->step_s, r->eval_s, r->save_s);
-            else if (flags[1])
+            else if (my_time)
                 say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
                     "--time-limit of %g s leaves no room for another step and checkpoint (the "
                     "last took %.2f s and %.2f s); checkpoint written, continue with "

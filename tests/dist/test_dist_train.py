@@ -18,7 +18,9 @@ shapes say the arithmetic. --zero 1 (sharded AdamW state) at 1, 2 and 3
 ranks gives the losses of --zero 0, resumes 2 -> 1 and 1 -> 2 (the
 checkpoint's whole m and v are gathered from the shards), and reports less
 memory; --grad-reduce bf16 stays close to fp32 without equalling it. tcp also: a stop signal to one rank stops every
-rank after the same step with a checkpoint; a configuration mismatch names
+rank after the same step with a checkpoint, the signalled rank saying so and the
+others naming it (and Ctrl-C to the process group: each rank signalled; rank 0's
+output lost: rank 1 names it, exit 1); a configuration mismatch names
 the rank (also different starting weights: --init-from on one rank); SIGINT at the
 rendezvous ends a rank at once; a rank that leaves the rendezvous after its hello
 (a signal, kill -9) is named at once by rank 0, and a signalled rank 0 by the
@@ -64,18 +66,23 @@ def free_port():
         return s.getsockname()[1]
 
 
-def spawn_tcp(n, args, per_rank=None, timeout="20", ranks=None, port=None):
+def spawn_tcp(n, args, per_rank=None, timeout="20", ranks=None, port=None, group=False):
     """Start n ranks as torchrun would (plain env vars); returns the Popens.
-    ranks: which of the n to start (all)."""
+    ranks: which of the n to start (all); group: in a process group of their own,
+    led by the first (a terminal's job: Ctrl-C reaches every rank)."""
     port = port or str(free_port())
     procs = []
     for r in ranks if ranks is not None else range(n):
         env = dict(ENV, RANK=str(r), WORLD_SIZE=str(n), LOCAL_RANK=str(r),
                    LOCAL_WORLD_SIZE=str(n), MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
         extra = per_rank(r) if per_rank else []
+        pre = None
+        if group:
+            pg = procs[0].pid if procs else 0
+            pre = (lambda pg=pg: os.setpgid(0, pg))
         procs.append(subprocess.Popen([TRAIN] + args + extra + ["--dist-timeout", timeout],
                                       env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
+                                      stderr=subprocess.PIPE, text=True, preexec_fn=pre))
     return procs
 
 
@@ -262,11 +269,22 @@ def stop_collective(extra=()):
     rcs = [p.returncode for p in procs]
     if rcs != [130, 130]:
         fail("collective stop: exit codes %s\n%s" % (rcs, outs))
+    # rank 1 says it was signalled; rank 0, never signalled, names rank 1 and its
+    # host (both said "interrupted after step N", as if each had been)
     stops = []
-    for _, err in outs:
-        if "interrupted after step" not in err:
-            fail("collective stop: no interruption message: %s" % err)
-        stops.append(err.split("interrupted after step ")[1].split(";")[0].split()[0])
+    for r, said in ((0, "stopped after step "), (1, "interrupted after step ")):
+        err = outs[r][1]
+        if said not in err:
+            fail("collective stop: rank %d has no '%s': %s" % (r, said, err))
+        stops.append(err.split(said)[1].split()[0].rstrip(":"))
+    want = ["stopped after step %s: rank 1 (%s) was interrupted by SIGUSR1, and this rank stops "
+            "with it; checkpoint written" % (stops[0], HOST),
+            "interrupted after step %s by SIGUSR1 to this rank, and the other ranks stopped "
+            "with it; checkpoint written" % stops[1]]
+    for r in (0, 1):
+        if want[r] not in outs[r][1] or (r == 0 and "interrupted" in outs[0][1].replace(
+                "was interrupted by", "")):
+            fail("collective stop: rank %d: want '%s' in:\n%s" % (r, want[r], outs[r][1]))
     if stops[0] != stops[1]:
         fail("ranks stopped after different steps: %s" % stops)
     names = os.listdir(ck)
@@ -376,6 +394,49 @@ def interrupt_rendezvous():
             fail("SIGINT at the rendezvous (rank %d): exit %d after %.1f s: %s" %
                  (r, p.returncode, dt, err))
     print("SIGINT at the rendezvous: rank 0 and rank 1 exit 130 within a second or two")
+
+
+def ctrl_c_training():
+    """SIGINT to the ranks' process group (Ctrl-C in their terminal): every rank was
+    signalled, and each says so of itself, exit 130."""
+    args = [x if x != "8" else "100000" for x in BASE]
+    procs = spawn_tcp(2, args, group=True)
+    try:
+        while "step      2/" not in procs[0].stdout.readline():
+            if procs[0].poll() is not None:
+                fail("Ctrl-C: rank 0 ended before step 2: %s" % (procs[0].communicate(),))
+        os.killpg(procs[0].pid, signal.SIGINT)
+        outs = [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, (_, err) in zip(procs, outs):
+        if p.returncode != 130 or "by SIGINT to this rank (all 2 ranks were signalled)" not in err:
+            fail("Ctrl-C to both ranks: exit %d: %s" % (p.returncode, err))
+    print("Ctrl-C to both ranks: each says it was signalled, exit 130")
+
+
+def output_lost_rank0():
+    """Rank 0's progress lines cannot be written (stdout on a full disk): it stops
+    with exit 1, as one process does, and rank 1 names it, exit 1 (it said
+    "interrupted after step 1" and exited 130, though no rank was signalled)."""
+    port = str(free_port())
+    procs = []
+    for r in (0, 1):
+        env = dict(ENV, RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        with open("/dev/full", "w") as full:
+            procs.append(subprocess.Popen(
+                [TRAIN] + BASE + ["--dist-timeout", "20"], env=env, stderr=subprocess.PIPE,
+                stdout=full if r == 0 else subprocess.DEVNULL, text=True))
+    errs = [p.communicate(timeout=60)[1] for p in procs]
+    said = "stopped after step 1: rank 0 (%s) could not write its progress lines (standard " \
+           "output), and this rank stops with it" % HOST
+    if [p.returncode for p in procs] != [1, 1] or said not in errs[1] or \
+            "cannot write the progress lines" not in errs[0]:
+        fail("rank 0's output lost: exits %s, want 1 and 1 with '%s':\n%s\n%s" % (
+            [p.returncode for p in procs], said, errs[0], errs[1]))
+    print("rank 0's output lost: both exit 1, rank 1 names rank 0")
 
 
 def wait_connected(port, n, limit=30.0):
@@ -693,6 +754,9 @@ def main():
             weights_mismatch()
             interrupt_rendezvous()
             leave_rendezvous()
+            ctrl_c_training()
+            if os.path.exists("/dev/full"):
+                output_lost_rank0()
             rank_dies()
             shard_fails_on_rank1()
             local_work_untimed()
