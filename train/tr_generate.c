@@ -451,6 +451,13 @@ int tr_generate_main(int argc, char **argv)
         (err = tr_export_tokenizer(o.data, o.tokenizer, ckpt_file, st.tokenizer_hash, &spm,
                                    NULL)))
         goto out;
+    /* ids in and out need no tokenizer, but the stop at a document boundary
+     * needs its EOS/BOS: the settings' dataset gives them when it is still
+     * there (without it, --ids ran past boundaries that the same command
+     * printing text stopped at); when it is not, the closing line says so */
+    if (!spm && !o.no_stop && !(st.flags & TR_CKPT_FLAG_SYNTHETIC) &&
+        tr_export_tokenizer(NULL, NULL, ckpt_file, st.tokenizer_hash, &spm, NULL))
+        ingot_clear_err();
     int n_prompt;
     if ((err = prompt_ids(&o, spm, st.cfg.vocab, o.tokens, &ids, &n_prompt)))
         goto out;

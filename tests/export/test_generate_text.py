@@ -9,6 +9,7 @@ tokenizer:
 - --top-p 1e-6 keeps only the likeliest token: the greedy continuation; --top-p with
   --top-k 1 is refused;
 - stderr's closing line says how many samples ended at a document boundary;
+- --prompt-ids with --ids stops there too (the checkpoint's dataset gives EOS/BOS);
 - --prompt-file FILE and --prompt-file - (standard input) give what --prompt gives, less
   one final newline (echo's, an editor's); a NUL inside, a missing file, two prompts and
   a prompt given as a second argument ('-', or the text without --prompt) are refused,
@@ -63,6 +64,14 @@ def main():
     p = subprocess.run(gen + ["--ids"], capture_output=True, text=True)
     check(p.returncode == 0 and "(%d of %d samples ended at a document boundary" % (ended, N)
           in p.stderr, "the closing line does not count the stops (%d): %s" % (ended, p.stderr))
+
+    # --prompt-ids with --ids needs no tokenizer, but stops where the text does: the
+    # EOS/BOS come from the checkpoint's dataset (it ran past every boundary)
+    by_ids = [fx.train, "generate", ck, "--prompt-ids", " ".join(map(str, cut[0][:n_prompt])),
+              "--tokens", str(NEW), "--threads", "1", "--samples", str(N), "--temperature",
+              "1.5", "--ids"]
+    check(id_lines(fx.run(by_ids, "generate --prompt-ids --ids")) == cut,
+          "--prompt-ids --ids did not stop where --prompt --ids did")
 
     # streamed text = SentencePiece's decode of the ids, sample by sample
     text = fx.run(gen, "generate text")
