@@ -806,27 +806,48 @@ static void profile_summary(struct run *r)
             "them\n", r->prof_pw / r->prof_pw_n, r->prof_pw_n, r->prof_capped_n);
 }
 
-/* --time-limit: whether ending after this step is the last chance to end
- * with a checkpoint inside the limit (another step, an evaluation and a
- * save would pass it, as long as the last ones took). Before the first save
- * and evaluation their cost is estimated, not taken as 0 (a 1 GB checkpoint
- * at 200 MB/s; val windows at a third of a training token's time each): the
- * stop's own save overran a limit by 4 s. The vote comes before this step's
- * evaluation, so two evaluations are counted where they are due. */
-static bool time_is_up(const struct run *r)
+/* What --time-limit keeps room for after the vote of step s: the step in
+ * flight and the next one, the evaluations due at s and s + 1 and the
+ * checkpoints (one due at s, the stop's own at s + 1), each as long as the
+ * last took. */
+struct time_room {
+    double step_s, eval_s, save_s;
+    int n_eval, n_save;
+    bool eval_est, save_est;    /* none done yet: estimated */
+};
+
+/* Whether the evaluation runs after step t (tr_step's do_val). */
+static bool eval_due(const struct run *r, int64_t t)
+{
+    return r->n_val && r->o->val_every && (t % r->o->val_every == 0 || t == r->o->steps);
+}
+
+/* --time-limit: whether ending after step s is the last chance to end with
+ * a checkpoint inside the limit (room, above). Before the first save and
+ * evaluation their cost is estimated, not taken as 0 (a 1 GB checkpoint at
+ * 200 MB/s; val windows at a third of a training token's time each): the
+ * stop's own save overran a limit by 4 s. Only the evaluations due are
+ * counted: two at every step stopped a 3 s run of a tiny model after 0.3 s,
+ * with 94 steps to go before the first. */
+static bool time_is_up(const struct run *r, int64_t s, struct time_room *room)
 {
     if (r->o->time_limit <= 0.0)
         return false;
-    double save = r->save_s;
-    if (save <= 0.0 && r->o->ckpt_dir)
-        save = 0.5 + (double)r->n_params * 12.0 / 200e6;
-    double eval = r->eval_s;
-    if (eval <= 0.0 && r->n_val && r->o->val_every && r->tokens_per_step)
-        eval = r->step_s / 3.0 * (double)(r->n_val * (uint64_t)r->o->seq_len) /
-               (double)r->tokens_per_step;
-    const double room = 2.0 * r->step_s + (r->n_val && r->o->val_every ? 2.0 : 0.0) * eval +
-                        save;
-    return mono_now() - r->t_start + room >= r->o->time_limit;
+    *room = (struct time_room){ .step_s = r->step_s, .eval_s = r->eval_s, .save_s = r->save_s };
+    if (room->save_s <= 0.0 && r->o->ckpt_dir) {
+        room->save_s = 0.5 + (double)r->n_params * 12.0 / 200e6;
+        room->save_est = true;
+    }
+    if (room->eval_s <= 0.0 && r->n_val && r->o->val_every && r->tokens_per_step) {
+        room->eval_s = r->step_s / 3.0 * (double)(r->n_val * (uint64_t)r->o->seq_len) /
+                       (double)r->tokens_per_step;
+        room->eval_est = true;
+    }
+    room->n_eval = eval_due(r, s) + eval_due(r, s + 1);
+    room->n_save = 1 + (r->o->ckpt_every && s % r->o->ckpt_every == 0);
+    const double need = 2.0 * room->step_s + room->n_eval * room->eval_s +
+                        room->n_save * room->save_s;
+    return mono_now() - r->t_start + need >= r->o->time_limit;
 }
 
 /* The end of a run stopped by a request after step s. With ranks the stop is
@@ -916,7 +937,8 @@ static int run_loop(struct run *r)
          * Two flags in one vote: a signal (exit 130 on every rank) and
          * --time-limit reached (exit 0) */
         const int mine = stop_requested;
-        const bool my_time = time_is_up(r);
+        struct time_room room = { 0 };
+        const bool my_time = time_is_up(r, s, &room);
         struct tr_dist_stop v = { .cause = mine, .time_up = my_time };
         if ((err = tr_dist_stop_vote(r->dist, &v, &v, "stop vote")))
             return err;
@@ -972,19 +994,19 @@ static int run_loop(struct run *r)
         if (stop && s < end && v.asked)
             return interrupted(r, s, mine, &v);
         if (stop && s < end) {
-            if (my_time && r->eval_s > 0.0)   /* the evaluation counts: say so */
+            if (my_time) {   /* what the room was kept for, as counted */
+                char ev[96] = "";
+                if (room.n_eval)
+                    snprintf(ev, sizeof(ev), ", %s (%.2f s%s%s)", room.n_eval == 1 ?
+                             "an evaluation" : "2 evaluations", room.eval_s,
+                             room.n_eval == 1 ? "" : " each", room.eval_est ? ", estimated" : "");
                 say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
-                    "--time-limit of %g s leaves no room for another step, evaluation and "
-                    "checkpoint (the last took %.2f s, %.2f s and %.2f s); checkpoint written, "
-                    "continue with --resume\n", s, o->steps, mono_now() - r->t_start,
-                    o->time_limit, r->step_s, r->eval_s, r->save_s);
-            else if (my_time)
-                say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
-                    "--time-limit of %g s leaves no room for another step and checkpoint (the "
-                    "last took %.2f s and %.2f s); checkpoint written, continue with "
-                    "--resume\n", s, o->steps, mono_now() - r->t_start, o->time_limit,
-                    r->step_s, r->save_s);
-            else   /* another rank's limit (the ranks may be given different ones) */
+                    "--time-limit of %g s leaves no room for another step (%.2f s)%s and %s "
+                    "(%.2f s%s%s); checkpoint written, continue with --resume\n", s, o->steps,
+                    mono_now() - r->t_start, o->time_limit, room.step_s, ev,
+                    room.n_save == 1 ? "a checkpoint" : "2 checkpoints", room.save_s,
+                    room.n_save == 1 ? "" : " each", room.save_est ? ", estimated" : "");
+            } else   /* another rank's limit (the ranks may be given different ones) */
                 say(r, "stopped after step %" PRId64 " of %d: another rank's --time-limit "
                     "was reached; checkpoint written, continue with --resume\n", s, o->steps);
             return 0;
