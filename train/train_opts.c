@@ -735,11 +735,17 @@ static int unknown_preset(struct tr_opts *o, const char *what)
 {
     const char *cands[64];
     size_t n = 0;
-    char gpt2[256] = "", llama[256] = "", from[512], hint[64] = "";
+    char gpt2[256] = "", llama[256] = "", from[512], hint[640] = "";
+    /* under --arch llama the spelling is matched against llama's presets
+     * only: "small" was "did you mean small?" */
+    const bool llama_only = !strcmp(what, LLAMA_NOT_PRESET);
+    bool is_gpt2 = false;
     for (int i = 0; i < N_PRESETS && n < 64; i++) {
         snprintf(gpt2 + strlen(gpt2), sizeof(gpt2) - strlen(gpt2), "%s%s", i ? ", " : "",
                  presets[i].name);
-        cands[n++] = presets[i].name;
+        is_gpt2 |= !strcmp(o->model, presets[i].name);
+        if (!llama_only)
+            cands[n++] = presets[i].name;
     }
     for (const struct tr_llama_preset *q = tr_llama_presets; q->name && n < 64; q++) {
         snprintf(llama + strlen(llama), sizeof(llama) - strlen(llama), "%s%s",
@@ -750,9 +756,15 @@ static int unknown_preset(struct tr_opts *o, const char *what)
      * nearest spelling (which would be tiny itself) */
     char prefixed[64];
     snprintf(prefixed, sizeof(prefixed), "llama-%s", o->model);
-    const char *near = !strcmp(what, LLAMA_NOT_PRESET) && tr_llama_preset_find(prefixed)
+    const char *near = llama_only && tr_llama_preset_find(prefixed)
                        ? tr_llama_preset_find(prefixed)->name : cli_closest(o->model, cands, n);
-    if (near)
+    char arch_from[512];
+    if (llama_only && is_gpt2)
+        snprintf(hint, sizeof(hint), "; %s is a GPT-2 preset: leave out --arch llama%s, or "
+                 "give a LLaMA preset%s%s%s;", o->model,
+                 tr_opts_origin(o, "arch", arch_from, sizeof(arch_from)), near ? " (" : "",
+                 near ? near : "", near ? "?)" : "");
+    else if (near)
         snprintf(hint, sizeof(hint), "; did you mean %s?", near);
     return ingot_fail(INGOT_E_USAGE, "--model %s%s: %s%s GPT-2 presets: %s; LLaMA presets (--arch "
                       "llama): %s", o->model, tr_opts_origin(o, "model", from, sizeof(from)), what,

@@ -246,7 +246,12 @@ static void refusals(const char *dir)
         { "llama preset on gpt2", "--synthetic --arch gpt2 --model llama-tiny",
           "--model llama-tiny is a llama preset", NULL },
         { "gpt2 preset on llama", "--synthetic --arch llama --model small",
-          "not a llama preset", "llama-60m" },
+          "not a llama preset", "small is a GPT-2 preset: leave out --arch llama" },
+        /* the spelling is matched against llama's presets (it was "did you mean small?") */
+        { "gpt2 preset on llama, no self-suggestion", "--synthetic --arch llama --model medium",
+          "medium is a GPT-2 preset", "or give a LLaMA preset;" },
+        { "gpt2 preset on llama, the llama one of its name", "--synthetic --arch llama "
+          "--model tiny", "tiny is a GPT-2 preset", "give a LLaMA preset (llama-tiny?)" },
         { "kv-heads not dividing", "--synthetic --arch llama --heads 4 --kv-heads 3",
           "--heads 4 is not a multiple of --kv-heads 3", NULL },
         { "odd head size", "--synthetic --arch llama --heads 4 --dim 36",
