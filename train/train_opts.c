@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli_num.h"
+#include "ingot_config.h"
 #include "ingot_err.h"
 #include "tr_llama_params.h"
 #include "train_opts.h"
@@ -33,6 +34,17 @@ static const struct preset presets[] = {
     { "gpt2-1558m", 48, 25, 1600, 1024, 2e-4f, "GPT-2 XL (1.56B; bf16 on one GPU)" },
 };
 enum { N_PRESETS = sizeof(presets) / sizeof(presets[0]) };
+
+/* --dist's choices beyond none and tcp, as this build has them */
+#if INGOT_HAVE_MPI && INGOT_HAVE_NCCL
+#define DIST_BUILT ", mpi, nccl"
+#elif INGOT_HAVE_MPI
+#define DIST_BUILT ", mpi"
+#elif INGOT_HAVE_NCCL
+#define DIST_BUILT ", nccl"
+#else
+#define DIST_BUILT ""
+#endif
 
 void tr_opts_help(const char *prog)
 {
@@ -115,7 +127,8 @@ void tr_opts_help(const char *prog)
         "  --threads N             CPU threads (default: all; OMP_NUM_THREADS)\n\n"
         "Data parallelism (docs/multi-gpu.md; under torchrun, srun, mpirun or RANK/WORLD_SIZE):\n"
         "  --dist M                auto (default: the launcher's world, nccl on GPUs, mpi\n"
-        "                          under mpirun, else tcp), none, tcp, mpi, nccl\n"
+        "                          under mpirun, else tcp), or one this build has:\n"
+        "                          none, tcp" DIST_BUILT "\n"
         "  --dist-timeout S        rendezvous deadline and no-progress limit (default 600)\n"
         "  --dist-port P           rendezvous port (default: MASTER_PORT, +1 under torchrun)\n"
         "  --zero 1                shard AdamW state (m, v, fp32 master weights) across\n"

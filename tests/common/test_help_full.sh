@@ -21,5 +21,13 @@ for cmd in "$pretok --help" "$pretok --version" "$pretok import-bin --help" \
         fails=$((fails + 1))
     fi
 done
-[ $fails -eq 0 ] && echo "ok: help and version to a full disk exit 1, to /dev/null 0"
+# --help's --dist list is this build's, as the refusal of an unknown one
+# says it (it listed mpi and nccl in every build)
+helped=$($train --help | sed -n '/or one this build has:/{n;s/^ *//;p;}')
+refused=$($train --synthetic --dist bogus 2>&1 | sed -n 's/.*this build has //p')
+if [ -z "$helped" ] || [ "$helped" != "$refused" ]; then
+    echo "FAIL: --help lists --dist '$helped', the build has '$refused'"
+    fails=$((fails + 1))
+fi
+[ $fails -eq 0 ] && echo "ok: help and version to a full disk exit 1, to /dev/null 0; --dist list"
 exit $((fails != 0))
