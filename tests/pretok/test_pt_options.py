@@ -187,6 +187,17 @@ run = json.loads(out)["run"]
 T.check(run["documents"] == 0 and run["text_mb_per_s"] is None and run["mtok_per_s"] is None,
         "an empty part's JSON rates: %s" % run)
 T.check("MB/s" not in err and "no throughput" in err, "an empty part's report: %s" % err)
+# ... and a rerun of a finished dataset, which runs nothing: "run" is there all the same,
+# of the same shape (it was missing: run.stage_s raised KeyError)
+out, _ = t.run(["--model", model, "--out", t.path("tp1"), "--part", "2/3", "--json", "--quiet",
+                sz_in], what="an empty part, again")
+again = json.loads(out)
+T.check(again["already_complete"] and "run" in again and
+        sorted(again["run"]) == sorted(run) and sorted(again["run"]["stage_s"]) ==
+        sorted(run["stage_s"]) and again["run"]["documents"] == 0 and
+        again["run"]["text_mb_per_s"] is None and
+        all(v == 0 for v in again["run"]["stage_s"].values()),
+        "--json of a finished dataset: run %s, a run's %s" % (again.get("run"), run))
 print("sizes: the same units in pretok and ingot-dump; no throughput without documents")
 
 t.cleanup()
