@@ -630,9 +630,11 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     pc.writer = w;
     struct pt_pipeline_stats ps;
     ret = pt_pipeline_run(&pc, interrupt, &ps);
-    if (ps.abandoned)   /* threads still use w, c.spm and c.inputs: free nothing */
-        return ingot_fail(ret, "interrupted: the finished shards are kept, the work in "
-                          "flight was dropped; run the same command again to resume");
+    if (ps.abandoned) {   /* threads still use w, c.spm and c.inputs: free nothing */
+        const uint64_t kept = pt_writer_shards_kept(w);
+        return ingot_fail(ret, "interrupted: %" PRIu64 " shard%s finished and kept; run the "
+                          "same command again to resume", kept, kept == 1 ? "" : "s");
+    }
     if (!ret)
         ret = pt_writer_finish(w);
     rep.st = pt_writer_state(w);
@@ -657,8 +659,9 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         goto out;
     }
     if (ret == INGOT_E_INTERRUPTED) {
+        const uint64_t kept = pt_writer_shards_kept(w);
         ingot_fail(ret, "interrupted: %" PRIu64 " shard%s finished and kept; run the same "
-                   "command again to resume", rep.st->n_shards, rep.st->n_shards == 1 ? "" : "s");
+                   "command again to resume", kept, kept == 1 ? "" : "s");
         goto out;
     }
     if (!ret)
