@@ -88,10 +88,12 @@ void pt_cli_usage(FILE *f)
 "import-bin FILE...     llm.c / nanoGPT .bin token files into a dataset, ids kept\n"
 "                       (ingot-pretok import-bin --help)\n"
 "text INPUT...          print each document's text followed by a newline (for\n"
-"                       spm_train); --max-bytes N stops after N bytes, --every K\n"
-"                       keeps one document in K, --sample-bytes N keeps an even\n"
-"                       sample of N to 2N bytes over the whole input (one pass:\n"
-"                       the stride doubles whenever 2N are held)\n"
+"                       spm_train); --max-bytes N stops after the document that\n"
+"                       brings the output to N bytes (whole documents: it passes\n"
+"                       N by up to one), --every K keeps one document in K,\n"
+"                       --sample-bytes N keeps an even sample of N to 2N bytes\n"
+"                       over the whole input (one pass: the stride doubles\n"
+"                       whenever 2N are held)\n"
 "\n"
 "exit status: 0 done, 1 error, 2 usage, 130 interrupted (rerun to resume)\n",
         f);

@@ -212,6 +212,20 @@ static int setup_tokenizer(struct conv *c)
     return 0;
 }
 
+/* Each input's modification time into the state, so that a rerun names the
+ * first input that changed (the hash alone said only that one did). */
+static int keep_mtimes(const struct conv *c, struct pt_state *st)
+{
+    free(st->mtimes);
+    st->n_mtimes = 0;
+    if (c->inputs.n && !(st->mtimes = malloc(c->inputs.n * sizeof(*st->mtimes))))
+        return ingot_oom("the inputs' modification times", c->inputs.n * sizeof(*st->mtimes));
+    for (size_t i = 0; i < c->inputs.n; i++)
+        st->mtimes[i] = c->inputs.v[i].mtime_ns;
+    st->n_mtimes = c->inputs.n;
+    return 0;
+}
+
 /* A fresh state for this run (nothing finished yet). */
 static int fresh_state(const struct conv *c, struct pt_state *st)
 {
@@ -230,6 +244,9 @@ static int fresh_state(const struct conv *c, struct pt_state *st)
     st->command_line = command_line(o);
     if (!st->options_text || !st->command_line)
         return ingot_oom("the resume state's strings", strlen(c->options_text) + 4096);
+    int ret = keep_mtimes(c, st);
+    if (ret)
+        return ret;
     struct pt_pos start = { (uint32_t)c->first, 0 };
     st->persisted[0] = st->persisted[1] = st->counted_until = start;
     return 0;
@@ -240,25 +257,29 @@ static int refuse_rerun(const struct conv *c, const struct pt_state *st)
 {
     const char **names = malloc((c->inputs.n + 1) * sizeof(*names));
     uint64_t *sizes = malloc((c->inputs.n + 1) * sizeof(*sizes));
+    int64_t *mtimes = malloc((c->inputs.n + 1) * sizeof(*mtimes));
     int ret;
-    if (!names || !sizes) {
-        ret = ingot_oom("the input list for the rerun message", c->inputs.n * 16);
+    if (!names || !sizes || !mtimes) {
+        ret = ingot_oom("the input list for the rerun message", c->inputs.n * 24);
     } else {
         for (size_t i = 0; i < c->inputs.n; i++) {
             names[i] = c->inputs.v[i].path;
             sizes[i] = c->inputs.v[i].size;
+            mtimes[i] = c->inputs.v[i].mtime_ns;
         }
         struct pt_run_id now = {
             .options_hash = c->options_hash, .model_hash = ingot_spm_model_hash(c->spm),
             .inputs_hash = c->inputs_hash, .mtimes_hash = c->mtimes_hash,
             .options_text = c->options_text,
             .model_path = c->o->model, .input_names = names, .input_sizes = sizes,
-            .n_inputs = c->inputs.n, .part_k = c->o->part_k, .part_n = c->o->part_n,
+            .input_mtimes = mtimes, .n_inputs = c->inputs.n, .part_k = c->o->part_k,
+            .part_n = c->o->part_n,
         };
         ret = pt_resume_mismatch(c->o->out, st, &now);
     }
     free(names);
     free(sizes);
+    free(mtimes);
     return ret;
 }
 
@@ -539,6 +560,8 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     }
     if (ret == -ENOENT)
         ret = fresh_state(&c, &st);
+    else if (!ret && st.mtimes_hash && !st.n_mtimes)
+        ret = keep_mtimes(&c, &st);   /* a state from before they were kept: the same times */
     if (ret)
         goto out;
     /* The model goes into the dataset before any manifest names it. */
@@ -607,9 +630,11 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     pc.writer = w;
     struct pt_pipeline_stats ps;
     ret = pt_pipeline_run(&pc, interrupt, &ps);
-    if (ps.abandoned)   /* threads still use w, c.spm and c.inputs: free nothing */
-        return ingot_fail(ret, "interrupted: the finished shards are kept, the work in "
-                          "flight was dropped; run the same command again to resume");
+    if (ps.abandoned) {   /* threads still use w, c.spm and c.inputs: free nothing */
+        const uint64_t kept = pt_writer_shards_kept(w);
+        return ingot_fail(ret, "interrupted: %" PRIu64 " shard%s finished and kept; run the "
+                          "same command again to resume", kept, kept == 1 ? "" : "s");
+    }
     if (!ret)
         ret = pt_writer_finish(w);
     rep.st = pt_writer_state(w);
@@ -634,8 +659,9 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         goto out;
     }
     if (ret == INGOT_E_INTERRUPTED) {
+        const uint64_t kept = pt_writer_shards_kept(w);
         ingot_fail(ret, "interrupted: %" PRIu64 " shard%s finished and kept; run the same "
-                   "command again to resume", rep.st->n_shards, rep.st->n_shards == 1 ? "" : "s");
+                   "command again to resume", kept, kept == 1 ? "" : "s");
         goto out;
     }
     if (!ret)

@@ -1,7 +1,9 @@
 /* import-bin: map each .bin file, check it against its format, cut its
  * token stream into documents and append them to shards of the split the
  * file was named for. Nothing is resumable (there is no tokenizing to
- * save): a failure removes every shard written and leaves no manifest. */
+ * save): a failure removes every shard written and leaves no manifest, and
+ * OUT itself (with the parents it made) when this run created it, as a
+ * conversion does. */
 #include "pt_import.h"
 
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include "ingot_err.h"
 #include "manifest.h"
 #include "pt_hooks.h"
+#include "pt_lock.h"
 #include "pt_writer.h"
 #include "shard_writer.h"
 #include "spm_shim.h"
@@ -565,6 +568,8 @@ static void note_no_eot(const struct imp *x)
 int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
 {
     struct imp x = { .interrupt = interrupt };
+    char **made = NULL;     /* the directories this run created for OUT */
+    bool out_made = false;
     /* Test hook: a slow import, so that a test can interrupt it mid-way. */
     x.delay_ms = pt_hook_pos("INGOT_PRETOK_TEST_IMPORT_DELAY_MS");
     bool help = false;
@@ -582,7 +587,7 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
     if (!ret)
         ret = check_duplicates(&x);
     if (!ret)
-        ret = fs_mkdir_p(x.out);
+        ret = fs_mkdir_p_made(x.out, &made, &out_made);
     if (!ret)
         ret = check_out(x.out);
     if (!ret)
@@ -616,6 +621,11 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
     free(mp);
     if (ret) {
         remove_written(&x);
+        /* OUT, when this run made it and it holds nothing else now (the
+         * tokenizer copy at most), and the parents it made; no lock here */
+        static const char *const ours[] = { INGOT_TOKENIZER_NAME };
+        if (made)
+            pt_out_abandon(x.out, made, out_made, -1, ours, sizeof(ours) / sizeof(ours[0]));
     } else if (!x.quiet) {
         manifest_update_totals(x.m);
         fprintf(stderr, "ingot-pretok import-bin: %s: %" PRIu64 " train tokens (%" PRIu64
@@ -633,5 +643,6 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
     free(x.files);
     free(x.buf);
     manifest_free(x.m);
+    fs_free_list(made);
     return ret;
 }

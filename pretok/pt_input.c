@@ -70,6 +70,7 @@ struct expand {
     struct pt_inputs *in;
     size_t cap;
     struct id_set dirs, files;
+    struct id_set explicit;  /* files named on the command line (globs expanded) */
     bool have_out;
     dev_t out_dev;
     ino_t out_ino;
@@ -299,9 +300,9 @@ static int walk(struct expand *x, const char *dir, const struct stat *dst, int d
             /* Dangling links and unreadable entries are kept: reading them
              * fails later and is reported as a skipped file. */
             ret = add_file(x, p, ok ? &st : NULL);
-        } else {
+        } else if (!ok || !id_find(&x->explicit, st.st_dev, st.st_ino)) {
             ret = unknown_file(x->in, p);
-        }
+        }   /* else named on the command line too: read at that place, not unknown */
         free(p);
     }
 out:
@@ -370,6 +371,34 @@ int pt_inputs_expand(char *const *args, size_t n_args, const char *out_dir,
     return pt_inputs_expand_stdin(args, n_args, out_dir, PT_FMT_JSONL, out);
 }
 
+/* The identities of the files (not directories) the arguments name, globs
+ * expanded, so that a walk does not list one of them as a file of unknown
+ * format when it is read anyway, at its place on the command line. */
+static int collect_explicit(struct expand *x, char *const *args, size_t n_args)
+{
+    int ret = 0;
+    for (size_t a = 0; a < n_args && !ret; a++) {
+        const char *arg = args[a];
+        struct stat st;
+        if (!strcmp(arg, "-"))
+            continue;
+        if (stat(arg, &st) == 0) {
+            if (!S_ISDIR(st.st_mode) && !id_find(&x->explicit, st.st_dev, st.st_ino))
+                ret = id_add(&x->explicit, st.st_dev, st.st_ino, 0);
+            continue;
+        }
+        glob_t g;
+        if (!strpbrk(arg, "*?[") || glob(arg, 0, NULL, &g))
+            continue;   /* no match or an error: the expansion proper says so */
+        for (size_t i = 0; i < g.gl_pathc && !ret; i++)
+            if (stat(g.gl_pathv[i], &st) == 0 && !S_ISDIR(st.st_mode) &&
+                !id_find(&x->explicit, st.st_dev, st.st_ino))
+                ret = id_add(&x->explicit, st.st_dev, st.st_ino, 0);
+        globfree(&g);
+    }
+    return ret;
+}
+
 int pt_inputs_expand_stdin(char *const *args, size_t n_args, const char *out_dir,
                            enum pt_format stdin_format, struct pt_inputs *out)
 {
@@ -382,7 +411,7 @@ int pt_inputs_expand_stdin(char *const *args, size_t n_args, const char *out_dir
         x.out_ino = ost.st_ino;
         x.out_real = realpath(out_dir, NULL);
     }
-    int ret = 0;
+    int ret = collect_explicit(&x, args, n_args);
     for (size_t a = 0; a < n_args && !ret; a++) {
         const char *arg = args[a];
         struct stat st;
@@ -410,6 +439,7 @@ int pt_inputs_expand_stdin(char *const *args, size_t n_args, const char *out_dir
         ret = ingot_fail(INGOT_E_USAGE, "more than 2^32 input files");
     free(x.dirs.v);
     free(x.files.v);
+    free(x.explicit.v);
     free(x.out_real);
     if (ret) {
         pt_inputs_free(out);

@@ -34,7 +34,8 @@ struct pt_input {
 #define PT_STDIN_NAME "<stdin>"
 
 /* At most this many notes are kept (n_notes counts them all), and this many
- * names of files of unknown formats (ignored counts them all). */
+ * names of files of unknown formats (ignored counts them all; a file also
+ * named on the command line is read there, so it is not one of them). */
 #define PT_INPUT_MAX_NOTES 20
 #define PT_INPUT_MAX_UNKNOWN 20
 

@@ -200,8 +200,12 @@ int pt_report_json(FILE *f, const struct pt_report *r)
                             json_integer((json_int_t)r->inputs->ignored));
         json_object_set_new(root, "unknown_format_examples", unk);
     }
-    if (r->ps) {
-        const struct pt_pipeline_stats *ps = r->ps;
+    {
+        /* always there, one shape: a rerun of a finished dataset ran
+         * nothing (zeros, null rates, encoder null), and a script reading
+         * run.stage_s must not meet a KeyError there */
+        static const struct pt_pipeline_stats nothing = { 0 };
+        const struct pt_pipeline_stats *ps = r->ps ? r->ps : &nothing;
         double wall = ps->wall_s > 0 ? ps->wall_s : 1e-9;
         json_t *run = json_pack(
             "{s:f,s:I,s:I,s:I,s:f,s:f,s:i,s:b,s:s,s:{s:f,s:f,s:f,s:f,s:f,s:f}}",
@@ -219,9 +223,9 @@ int pt_report_json(FILE *f, const struct pt_report *r)
             json_object_set_new(run, "mtok_per_s", json_null());
         }
         json_object_set_new(root, "run", run);
-        json_t *enc = pt_pipeline_enc_json();
-        if (enc)
-            json_object_set_new(json_object_get(root, "run"), "encoder", enc);
+        /* null: libsentencepiece encoded, or nothing was */
+        json_t *enc = r->ps ? pt_pipeline_enc_json() : NULL;
+        json_object_set_new(json_object_get(root, "run"), "encoder", enc ? enc : json_null());
     }
     int ret = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', f);

@@ -2,12 +2,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "cli_num.h"
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "manifest.h"
@@ -95,6 +98,24 @@ static const char *option_value(const char *text, const char *key, size_t klen, 
     return NULL;
 }
 
+/* An option's value for people: --val-fraction, hashed as %.17g
+ * (0.10000000000000001), as the shortest text that reads back the same
+ * (0.1); anything else as it is (a --text-key 1e5 is no number). */
+static const char *shown(const char *key, size_t klen, const char *v, size_t len, char *buf,
+                         size_t cap)
+{
+    static const char frac[] = "--val-fraction";
+    snprintf(buf, cap, "%.*s", (int)len, v);
+    if (len >= cap || klen != sizeof(frac) - 1 || memcmp(key, frac, klen))
+        return buf;
+    char *end;
+    errno = 0;
+    double d = strtod(buf, &end);
+    if (*end || errno || !isfinite(d))
+        return buf;
+    return cli_format_double(d, buf, cap);
+}
+
 static void diff_options(struct text *t, const char *was, const char *now, int *n_changes)
 {
     for (const char *l = now; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
@@ -102,6 +123,15 @@ static void diff_options(struct text *t, const char *was, const char *now, int *
         const char *nv = option_value(now, l, klen, &nlen);
         const char *wv = option_value(was, l, klen, &wlen);
         if (nv && (!wv || wlen != nlen || memcmp(nv, wv, nlen))) {
+            char a[40], b[40];
+            if (nlen < sizeof(a)) {
+                nv = shown(l, klen, nv, nlen, a, sizeof(a));
+                nlen = strlen(a);
+            }
+            if (wv && wlen < sizeof(b)) {
+                wv = shown(l, klen, wv, wlen, b, sizeof(b));
+                wlen = strlen(b);
+            }
             add(t, "%s%.*s %.*s (was %.*s)", (*n_changes)++ ? "; " : "", (int)klen, l,
                 (int)nlen, nv, wv ? (int)wlen : 7, wv ? wv : "not set");
         }
@@ -139,6 +169,48 @@ static void diff_inputs(struct text *t, const char *out_dir, const struct pt_run
         }
     }
     manifest_free(m);
+}
+
+/* t as "2026-12-05 09:03:11.123456789 UTC" (nanoseconds: a touch within the
+ * same second differs there). */
+static const char *time_text(int64_t t, char *buf, size_t len)
+{
+    int64_t sec = t / 1000000000, ns = t % 1000000000;
+    if (ns < 0) {
+        ns += 1000000000;
+        sec--;
+    }
+    time_t ts = (time_t)sec;
+    struct tm tm;
+    char day[32];
+    if (!gmtime_r(&ts, &tm) || !strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm))
+        snprintf(day, sizeof(day), "%" PRId64 " s", sec);
+    snprintf(buf, len, "%s.%09" PRId64 " UTC", day, ns);
+    return buf;
+}
+
+/* Inputs of the same names and sizes, another modification time: the first
+ * one named (states from before the times were kept have only their hash). */
+static void diff_mtimes(struct text *t, const struct pt_state *st, const struct pt_run_id *now,
+                        int *n_changes)
+{
+    add(t, "%san input was modified since the conversion started", (*n_changes)++ ? "; " : "");
+    size_t first = now->n_inputs, n_diff = 0;
+    if (st->n_mtimes == now->n_inputs && now->input_mtimes)
+        for (size_t i = 0; i < now->n_inputs; i++)
+            if (st->mtimes[i] != now->input_mtimes[i] && n_diff++ == 0)
+                first = i;
+    if (!n_diff) {
+        add(t, " (a file's modification time differs, its size does not)");
+    } else {
+        char a[64], b[64];
+        add(t, ": %s has the modification time %s (was %s), the same size",
+            now->input_names[first], time_text(now->input_mtimes[first], a, sizeof(a)),
+            time_text(st->mtimes[first], b, sizeof(b)));
+        if (n_diff > 1)
+            add(t, " (and %zu more input%s)", n_diff - 1, n_diff == 2 ? "" : "s");
+    }
+    add(t, ": the finished shards hold the old text");
 }
 
 int pt_resume_parts_differ(const struct pt_state *a, const struct pt_state *b, char **out)
@@ -185,9 +257,7 @@ int pt_resume_mismatch(const char *out_dir, const struct pt_state *st,
         }
         if (st->inputs_hash == now->inputs_hash && st->mtimes_hash &&
             st->mtimes_hash != now->mtimes_hash)
-            add(&what, "%san input was modified since the conversion started (a file's "
-                "modification time differs, its size does not): the finished shards hold the "
-                "old text", n++ ? "; " : "");
+            diff_mtimes(&what, st, now, &n);
         if (st->part_k != now->part_k || st->part_n != now->part_n)
             add(&what, "%s--part %u/%u (was %u/%u; 0/0: none)", n++ ? "; " : "", now->part_k,
                 now->part_n, st->part_k, st->part_n);

@@ -17,6 +17,7 @@ struct pt_run_id {
     const char *model_path;
     const char *const *input_names; /* n_inputs */
     const uint64_t *input_sizes;
+    const int64_t *input_mtimes;    /* modification times, ns since the epoch */
     size_t n_inputs;
     uint32_t part_k, part_n;
 };

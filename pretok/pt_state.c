@@ -101,6 +101,7 @@ void pt_state_free(struct pt_state *st)
     free(st->shards);
     free(st->options_text);
     free(st->command_line);
+    free(st->mtimes);
     pt_counts_free(&st->counts);
     memset(st, 0, sizeof(*st));
 }
@@ -185,6 +186,15 @@ static json_t *state_to_json(const struct pt_state *st)
         "examples_per_reason", reasons);
     if (root && st->mtimes_hash)
         json_object_set_new(root, "mtimes_hash", jhex(st->mtimes_hash));
+    if (root && st->n_mtimes) {   /* after the hash, which older readers go by */
+        json_t *t = json_array();
+        for (size_t i = 0; t && i < st->n_mtimes; i++)
+            json_array_append_new(t, json_integer((json_int_t)st->mtimes[i]));
+        if (!t || json_array_size(t) != st->n_mtimes || json_object_set_new(root, "mtimes", t)) {
+            json_decref(root);
+            root = NULL;
+        }
+    }
     if (root && damage)
         json_object_set_new(json_object_get(root, "counts"), "damage", damage);
     else
@@ -463,6 +473,23 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
             if (pt_counts_damage(c, (size_t)idx, msg)) {
                 what = "out of memory";
                 break;
+            }
+        }
+    }
+    if (!what && (v = json_object_get(root, "mtimes"))) {
+        /* optional: states of earlier versions have the hash alone */
+        if (!json_is_array(v) || json_array_size(v) != n_in || !st->mtimes_hash) {
+            what = "mtimes";
+        } else if (n_in && !(st->mtimes = malloc((size_t)n_in * sizeof(*st->mtimes)))) {
+            what = "out of memory";
+        } else {
+            st->n_mtimes = (size_t)n_in;
+            json_array_foreach(v, i, e) {
+                if (!json_is_integer(e)) {
+                    what = "mtimes";
+                    break;
+                }
+                st->mtimes[i] = (int64_t)json_integer_value(e);
             }
         }
     }

@@ -61,6 +61,10 @@ struct pt_state {
      * recorded): an input edited in place, its size kept, is not the text
      * the finished shards hold */
     uint64_t mtimes_hash;
+    /* Each input's modification time, to name the first that changed
+     * (NULL / 0 in states from before they were kept; else n_files) */
+    int64_t *mtimes;
+    size_t n_mtimes;
     uint32_t part_k, part_n;            /* 0/0 without --part */
     bool done;
     uint64_t next_seq[2];               /* shards finished per split */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ struct pt_writer {
     char *state_path;
     double write_s;
     uint64_t shards_this_run;
+    _Atomic uint64_t kept;          /* shards the state on disk lists (read by the
+                                       main thread while this one may still run) */
     long crash_after;               /* test hook, -1 off */
     bool crash_before_state;
 };
@@ -52,6 +55,7 @@ int pt_writer_create(const struct pt_writer_cfg *cfg, struct pt_state *st, pt_wr
     w->st = *st;
     memset(st, 0, sizeof(*st));
     w->count_from = w->st.counted_until;
+    atomic_init(&w->kept, w->st.n_shards);
     w->state_path = fs_path_join(cfg->out_dir, PT_STATE_NAME);
     if (!w->state_path) {
         pt_writer_free(w);
@@ -92,6 +96,11 @@ double pt_writer_seconds(const pt_writer *w)
 uint64_t pt_writer_shards_this_run(const pt_writer *w)
 {
     return w->shards_this_run;
+}
+
+uint64_t pt_writer_shards_kept(pt_writer *w)
+{
+    return atomic_load(&w->kept);
 }
 
 static void crash_hook(pt_writer *w, bool before_state)
@@ -149,6 +158,7 @@ static int cut(pt_writer *w, uint32_t s, struct pt_pos pos)
     w->st.persisted[!s] = w->open[!s] ? w->first_pos[!s] : c;
     if ((ret = pt_state_write(w->state_path, &w->st)))
         return ret;
+    atomic_store(&w->kept, w->st.n_shards);
     crash_hook(w, false);
     return 0;
 }

@@ -58,6 +58,10 @@ void pt_writer_free(pt_writer *w);
 const struct pt_state *pt_writer_state(const pt_writer *w);
 double pt_writer_seconds(const pt_writer *w);
 uint64_t pt_writer_shards_this_run(const pt_writer *w);
+/* The finished shards the state on disk lists (earlier runs' included): what
+ * an interrupted run keeps. Safe from another thread while the writer runs
+ * (an abandoned pipeline's). */
+uint64_t pt_writer_shards_kept(pt_writer *w);
 
 /* Write OUT/manifest.json from a finished state (also used when a finished
  * conversion is run again). */

@@ -54,7 +54,9 @@
 #   --spm-arg            --flag=value, a flag spm_train knows
 # The text's own limits are known only once the sample is read: a vocabulary too
 # small for its characters stops spm_train as it starts, one larger than the text
-# yields at the end of the training; the script then says what to change.
+# yields at the end of the training; the script then says what to change. The
+# default --vocab 32000 needs a corpus of some size: a small one yields fewer
+# pieces (an 8 MB corpus about 15000), so give it a smaller --vocab.
 #
 # Environment: INGOT_PRETOK (default: ingot-pretok on PATH, else the newest
 # build*/pretok/ingot-pretok of this checkout), SPM_TRAIN

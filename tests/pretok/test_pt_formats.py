@@ -189,13 +189,32 @@ p = subprocess.run([t.pretok, "--model", model, "--threads", "2", "--out",
 err = p.stderr.decode()
 T.check(p.returncode == 0 and "3 files of unknown format" in err and "train-0000.parquet" in err,
         "the report does not list the unknown files:\n%s" % err)
+# A file of another name inside a walked directory and also named on the
+# command line (before or after the directory) is read at that place, so the
+# report does not list it as not read.
+named = t.path("named")
+os.makedirs(named)
+T.write_jsonl(os.path.join(named, "good.jsonl"), docs[:10])
+T.write_jsonl(os.path.join(named, "more.data"), docs[10:20])
+open(os.path.join(named, "notes.csv"), "wb").write(b"x")
+for order in ([named, os.path.join(named, "more.data")],
+              [os.path.join(named, "more.data"), named],
+              [os.path.join(named, "*.data"), named]):
+    out = "namedout%d" % len(os.listdir(t.tmp))
+    rep, _ = convert(out, order)
+    T.check(rep["unknown_format_files"] == 1 and
+            [os.path.basename(x) for x in rep["unknown_format_examples"]] == ["notes.csv"],
+            "%s: a file named on the command line is listed as not read: %s %s" %
+            (order, rep["unknown_format_files"], rep["unknown_format_examples"]))
+    T.check(rep["documents"] == 20, "%s: %s documents, expected 20" % (order, rep["documents"]))
 only = t.path("onlyparquet")
 os.makedirs(only)
 open(os.path.join(only, "x.parquet"), "wb").write(b"PAR1")
 _, err = convert("onlyout", [only], rc=1)
 T.check("x.parquet" in err and "parquet-to-jsonl" in err,
         "a directory of Parquet files: the error does not say why: %s" % err)
-print("unknown formats: counted and named in the report and in the no-input error")
+print("unknown formats: counted and named in the report and in the no-input error; "
+      "not when also named on the command line")
 
 # 5. --text-key alternatives and array indices, end to end.
 chat = t.path("chat.jsonl")

@@ -151,6 +151,15 @@ _, err = t.run(["text", "--sample-bytes", "20000", "--every", "3", sb], rc=2,
                what="--sample-bytes with --every")
 T.check("leave out --every and --max-bytes" in err, err)
 print("text --sample-bytes: documents 0, %d, 2x%d, ... (%d bytes)" % (k, k, len(out)))
+# --max-bytes N: whole documents, up to the one that brings the output to N bytes
+# (--help and the doc said "stops after N bytes")
+out, _ = t.run(["text", "--max-bytes", "250", sb], what="text --max-bytes")
+T.check(out.splitlines() == ["document %04d " % i + "x" * 90 for i in range(3)],
+        "--max-bytes 250: %r" % out[:400])
+p = subprocess.run([t.pretok, "--help"], capture_output=True, text=True)
+T.check("--max-bytes N stops after the document that\n" in p.stdout and
+        "whole documents" in p.stdout, "--help on --max-bytes: %s" % p.stdout)
+print("text --max-bytes: whole documents, up to the one that reaches N (%d bytes)" % len(out))
 # the output directory as the only input, --quiet: the error says why nothing was found
 _, err = t.run(["--model", model, "--quiet", "--out", t.path("none"), t.path("none")], rc=1,
                what="--out as the input")
@@ -178,6 +187,17 @@ run = json.loads(out)["run"]
 T.check(run["documents"] == 0 and run["text_mb_per_s"] is None and run["mtok_per_s"] is None,
         "an empty part's JSON rates: %s" % run)
 T.check("MB/s" not in err and "no throughput" in err, "an empty part's report: %s" % err)
+# ... and a rerun of a finished dataset, which runs nothing: "run" is there all the same,
+# of the same shape (it was missing: run.stage_s raised KeyError)
+out, _ = t.run(["--model", model, "--out", t.path("tp1"), "--part", "2/3", "--json", "--quiet",
+                sz_in], what="an empty part, again")
+again = json.loads(out)
+T.check(again["already_complete"] and "run" in again and
+        sorted(again["run"]) == sorted(run) and sorted(again["run"]["stage_s"]) ==
+        sorted(run["stage_s"]) and again["run"]["documents"] == 0 and
+        again["run"]["text_mb_per_s"] is None and
+        all(v == 0 for v in again["run"]["stage_s"].values()),
+        "--json of a finished dataset: run %s, a run's %s" % (again.get("run"), run))
 print("sizes: the same units in pretok and ingot-dump; no throughput without documents")
 
 t.cleanup()

@@ -26,8 +26,9 @@ cases = [
     ("fewer inputs", base + files[:2], ["input", "3 files", "2 files"]),
     ("other inputs", base + files[:2] + [t.path("in", "f0.jsonl")], ["input"]),
     ("an option", base + ["--shard-tokens", "5000"] + files, ["--shard-tokens", "5000"]),
+    # (a fraction as given, not %.17g's 0.10000000000000001)
     ("two options", base + ["--no-bos", "--val-fraction", "0.1"] + files,
-     ["--val-fraction", "bos"]),
+     ["--val-fraction 0.1 (was none)", "bos"]),
     ("the model", ["--model", model2] + base[2:] + files, ["model", "uni2.model"]),
 ]
 for what, args, words in cases:
@@ -55,7 +56,27 @@ os.utime(files[1], ns=(st.st_atime_ns, st.st_mtime_ns + 1000000000))
 _, err = t.run(base + files, rc=1, what="an input edited in place")
 T.check("modified since the conversion started" in err and "complete" in err.lower(),
         "an input edited in place: %s" % err)
+# ... naming the input (the state kept only a hash of the times; a size change was named)
+T.check("%s has the modification time " % files[1] in err and "the same size" in err and
+        files[0] not in err and files[2] not in err and "more input" not in err,
+        "an input edited in place: the file is not named: %s" % err)
 T.same_dataset(keep, out, "after a refused rerun with an edited input")
+# A state from before the times were kept (the hash alone, no checksum then) is still
+# read: refused all the same, without the name.
+import json
+sp = os.path.join(out, ".pretok-state.json")
+with open(sp) as f:
+    saved = f.read()
+old = json.loads(saved)
+T.check(len(old.get("mtimes", [])) == 3, "the state keeps no times: %s" % list(old))
+del old["mtimes"], old["checksum"]
+with open(sp, "w") as f:
+    json.dump(old, f, indent=1)
+_, err = t.run(base + files, rc=1, what="an input edited in place, an older state")
+T.check("modified since the conversion started (a file's modification time differs" in err,
+        "an older state: %s" % err)
+with open(sp, "w") as f:
+    f.write(saved)
 with open(files[1], "wb") as f:
     f.write(orig)
 os.utime(files[1], ns=(st.st_atime_ns, st.st_mtime_ns))

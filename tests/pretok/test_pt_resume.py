@@ -4,6 +4,7 @@ reads (every record straddles a read) give the same shards; a kill -9
 part-way (at shard boundaries and at a random moment) followed by the same
 command gives the same output; SIGINT stops cleanly with exit 130 and
 resumes; a resume with other options is refused."""
+import json
 import os
 import signal
 import subprocess
@@ -66,6 +67,9 @@ p.send_signal(signal.SIGINT)
 _, err = p.communicate()
 T.check(p.returncode == 130, "SIGINT: exit %d, expected 130: %s" % (p.returncode, err))
 T.check(b"interrupted" in err and b"again" in err, "SIGINT message: %s" % err)
+n = len(json.load(open(os.path.join(out, ".pretok-state.json")))["shards"])
+T.check(("interrupted: %d shard%s finished and kept; run the same command again to resume" %
+         (n, "" if n == 1 else "s")).encode() in err, "SIGINT message, %d shards: %s" % (n, err))
 left = os.listdir(out)
 T.check(not any(f.endswith(".tmp") for f in left), "temp files left: %s" % left)
 T.check("manifest.json" not in left, "manifest after SIGINT")
@@ -92,7 +96,6 @@ convert("kill1after_state", ["--shard-tokens", "5000"], rc=1)
 # A state changed after the crash, a number still in range: refused by its
 # checksum (persisted 1 -> 1000000 lost 22 documents silently; changed counts
 # made a manifest that does not add up), the shards left as they are.
-import json
 out = "kill3edited"
 convert(out, ["--threads", "2"], {"INGOT_PRETOK_TEST_CRASH_AFTER_SHARD": "3",
                                   "INGOT_PRETOK_TEST_CRASH_MODE": "after_state"}, rc=-9)

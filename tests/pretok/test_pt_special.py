@@ -85,6 +85,14 @@ else:
                 (sig, took))
         T.check("again" in e.decode(), "signal %d: the message does not say how to resume: %s"
                 % (sig, e))
+        # threads left behind (a 5 s batch): the message docs/pretok.md quotes, with the
+        # count of shards the state keeps (it said "the finished shards are kept, the work
+        # in flight was dropped")
+        n = len(json.load(open(os.path.join(o, ".pretok-state.json")))["shards"])
+        T.check(("interrupted: %d shard%s finished and kept; run the same command again to "
+                 "resume" % (n, "" if n == 1 else "s")) in e.decode(),
+                "signal %d, threads left behind: message %s (the state has %d shards)" %
+                (sig, e, n))
         print("signal %d: exit %d after %.2f s" % (sig, want, took))
         t.run(["--model", model, "--out", o, "--threads", "2", "--quiet",
                "--allow-damaged-inputs", inp], what="resume after signal %d" % sig)
