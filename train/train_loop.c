@@ -1030,7 +1030,7 @@ int tr_train(const struct tr_opts *o)
     if ((err = setup_model(&r)))
         goto out;
 
-    char b1[32], b2[32], b3[32];
+    char b1[32], b2[32];
     int threads = 1;
 #ifdef _OPENMP
     threads = omp_get_max_threads();
@@ -1039,12 +1039,14 @@ int tr_train(const struct tr_opts *o)
     if (r.cfg.arch == TR_ARCH_LLAMA)
         snprintf(shape, sizeof(shape), "llama KV%d F%d%s ", r.cfg.n_kv_head, r.cfg.ffn_dim,
                  r.cfg.tie_embeddings ? " tied" : "");
+    /* MiB to a tenth (whole MiB in cli_human's decimal k read "1.9k MiB" for
+     * 1945 MiB, and "0 MiB" for a model under one) */
     say(&r, "ingot-train: device %s%s, model %sL%d H%d C%d T%d, vocab %d (padded %d), %s "
-        "parameters, %s MiB\n", r.ops->name, !strcmp(r.ops->name, "cpu") ?
+        "parameters, %.1f MiB\n", r.ops->name, !strcmp(r.ops->name, "cpu") ?
         (threads > 1 ? " (OpenMP)" : " (1 thread)") : "", shape, r.cfg.n_layer, r.cfg.n_head,
         r.cfg.n_embd, r.cfg.seq_len, r.cfg.vocab, r.cfg.vocab_padded,
-        cli_human((double)r.n_params, b1, sizeof(b1)), cli_human((double)(r.ops->mem_bytes(r.be) >> 20),
-        b2, sizeof(b2)));
+        cli_human((double)r.n_params, b1, sizeof(b1)),
+        (double)r.ops->mem_bytes(r.be) / (1024.0 * 1024.0));
     if (o->synthetic)
         say(&r, "data: synthetic uniform ids, vocab %d\n", o->vocab);
     else if (tr_loader_n_sources(r.loader) > 1)
@@ -1068,10 +1070,11 @@ int tr_train(const struct tr_opts *o)
     else
         snprintf(sched, sizeof(sched), "lr %.2e -> %.2e (%s)", (double)o->lr, (double)o->min_lr,
                  tr_schedule_name(r.sched.kind));
-    say(&r, "batch %d x %d = %s tokens x %d micro-steps = %s tokens/step; %d steps, warmup %d, "
-        "%s\n", o->batch, o->seq_len,
-        cli_human((double)o->batch * o->seq_len, b1, sizeof(b1)), o->grad_accum,
-        cli_human((double)r.tokens_per_step, b3, sizeof(b3)), o->steps, o->warmup, sched);
+    /* the products exactly: rounded ones did not multiply out ("16.4k tokens x 32
+     * micro-steps = 524.3k", and 1Ki read "1.0k") */
+    say(&r, "batch %d x %d = %lld tokens x %d micro-steps = %" PRIu64 " tokens/step; %d steps, "
+        "warmup %d, %s\n", o->batch, o->seq_len, (long long)o->batch * o->seq_len,
+        o->grad_accum, r.tokens_per_step, o->steps, o->warmup, sched);
 
     if (o->dump_batch) {
         err = dump_batch(&r);
