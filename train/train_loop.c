@@ -288,8 +288,19 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
     r->start_step = (int64_t)st.step;
     r->tokens = st.tokens;
     r->elapsed_s = st.elapsed_s;
-    say(r, "resumed from %s (step %" PRIu64 ", epoch %" PRIu64 ", window %" PRIu64 ")\n", path,
-        st.step, st.pos.epoch, st.pos.index);
+    if (st.pos.n_src > 1) {
+        /* a mixture's own epoch is always 0 and its index counts the windows
+         * drawn from all sources (data_loader.h): each source's place */
+        char where[TR_MAX_SOURCES * 64] = "";
+        for (int i = 0, off = 0; i < st.pos.n_src && off < (int)sizeof(where); i++)
+            off += snprintf(where + off, sizeof(where) - (size_t)off, "; data %d: epoch %" PRIu64
+                            ", window %" PRIu64, i, st.pos.src[i].epoch, st.pos.src[i].index);
+        say(r, "resumed from %s (step %" PRIu64 ", %" PRIu64 " windows drawn%s)\n", path, st.step,
+            st.pos.index, where);
+    } else {
+        say(r, "resumed from %s (step %" PRIu64 ", epoch %" PRIu64 ", window %" PRIu64 ")\n",
+            path, st.step, st.pos.epoch, st.pos.index);
+    }
     if (o->settings_note)
         say(r, "resume: settings given here override the checkpoint's: %s\n", o->settings_note);
     if (have_was)
