@@ -44,6 +44,15 @@ void tr_request_stop(void)
 /* --profile's closing median: over the last this many steps */
 enum { PROF_RATES = 4096 };
 
+/* A --time-limit reckoning: when it was made (seconds since the start), and
+ * the room it kept: two steps, n_eval evaluations and a save, each the last
+ * one's time or an estimate. */
+struct tr_time_room {
+    double at, step, eval, save;
+    int n_eval;
+    bool eval_est, save_est;
+};
+
 /* Everything one run holds; released by run_free(). */
 struct run {
     const struct tr_opts *o;
@@ -74,6 +83,7 @@ struct run {
     /* --time-limit: when this invocation began, and the latest step,
      * evaluation and save times, the room left for the last step */
     double t_start, step_s, eval_s, save_s;
+    struct tr_time_room stop;   /* --time-limit's last reckoning, for its message */
     double session_s;           /* training time of this invocation (for the ETA) */
     int64_t session_steps;
     /* a mixture: tokens taken from each source up to the steps in flight */
@@ -819,21 +829,33 @@ static void profile_summary(struct run *r)
  * and evaluation their cost is estimated, not taken as 0 (a 1 GB checkpoint
  * at 200 MB/s; val windows at a third of a training token's time each): the
  * stop's own save overran a limit by 4 s. The vote comes before this step's
- * evaluation, so two evaluations are counted where they are due. */
-static bool time_is_up(const struct run *r)
+ * evaluation, so two evaluations are counted where they are due. *room gets
+ * the figures, for the stop's message. */
+static bool time_is_up(const struct run *r, struct tr_time_room *room)
 {
     if (r->o->time_limit <= 0.0)
         return false;
-    double save = r->save_s;
-    if (save <= 0.0 && r->o->ckpt_dir)
-        save = 0.5 + (double)r->n_params * 12.0 / 200e6;
-    double eval = r->eval_s;
-    if (eval <= 0.0 && r->n_val && r->o->val_every && r->tokens_per_step)
-        eval = r->step_s / 3.0 * (double)(r->n_val * (uint64_t)r->o->seq_len) /
-               (double)r->tokens_per_step;
-    const double room = 2.0 * r->step_s + (r->n_val && r->o->val_every ? 2.0 : 0.0) * eval +
-                        save;
-    return mono_now() - r->t_start + room >= r->o->time_limit;
+    *room = (struct tr_time_room){ .step = r->step_s, .eval = r->eval_s, .save = r->save_s,
+                                   .n_eval = r->n_val && r->o->val_every ? 2 : 0 };
+    if (room->save <= 0.0 && r->o->ckpt_dir) {
+        room->save = 0.5 + (double)r->n_params * 12.0 / 200e6;
+        room->save_est = true;
+    }
+    if (room->eval <= 0.0 && room->n_eval && r->tokens_per_step) {
+        room->eval = r->step_s / 3.0 * (double)(r->n_val * (uint64_t)r->o->seq_len) /
+                     (double)r->tokens_per_step;
+        room->eval_est = true;
+    }
+    room->at = mono_now() - r->t_start;
+    return room->at + 2.0 * room->step + room->n_eval * room->eval + room->save >=
+           r->o->time_limit;
+}
+
+/* "0.52 s (estimated)" */
+static const char *room_fig(double v, bool est, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.2f s%s", v, est ? " (estimated)" : "");
+    return buf;
 }
 
 /* The step this invocation ends at: --steps, or earlier by --stop-after or
@@ -892,7 +914,7 @@ static int run_loop(struct run *r)
         /* a stop is collective: a rank that left alone would hang the rest.
          * Two flags in one vote: a signal (exit 130 on every rank) and
          * --time-limit reached (exit 0) */
-        bool flags[2] = { stop_requested, time_is_up(r) }, why[2];
+        bool flags[2] = { stop_requested, time_is_up(r, &r->stop) }, why[2];
         if ((err = tr_dist_vote_n(r->dist, flags, why, 2, "stop vote")))
             return err;
         bool stop = why[0] || why[1];
@@ -947,18 +969,25 @@ static int run_loop(struct run *r)
                               o->ckpt_dir ? "; checkpoint written, continue with --resume" :
                               " (no --ckpt-dir, nothing saved)");
         if (stop && s < end) {
-            if (flags[1] && r->eval_s > 0.0)   /* the evaluation counts: say so */
-                say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
-                    "--time-limit of %g s leaves no room for another step, evaluation and "
-                    "checkpoint (the last took %.2f s, %.2f s and %.2f s); checkpoint written, "
-                    "continue with --resume\n", s, o->steps, mono_now() - r->t_start,
-                    o->time_limit, r->step_s, r->eval_s, r->save_s);
-            else if (flags[1])
-                say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
-                    "--time-limit of %g s leaves no room for another step and checkpoint (the "
-                    "last took %.2f s and %.2f s); checkpoint written, continue with "
-                    "--resume\n", s, o->steps, mono_now() - r->t_start, o->time_limit,
-                    r->step_s, r->save_s);
+            /* the figures the stop was reckoned with, which add up to the
+             * limit: the last step, evaluation and save when there were
+             * ones, else estimates (it quoted the stop's own save, measured
+             * after the decision, and left an estimated evaluation out:
+             * "1 s after the start ... the last took 0.14 s and 0.03 s" for
+             * a limit of 3 s) */
+            const struct tr_time_room *t = &r->stop;
+            char ev[64] = "", sv[32], f1[32];
+            if (flags[1] && t->n_eval)
+                snprintf(ev, sizeof(ev), ", %d evaluations of %s", t->n_eval,
+                         room_fig(t->eval, t->eval_est, f1, sizeof(f1)));
+            room_fig(t->save, t->save_est, sv, sizeof(sv));
+            if (flags[1])
+                say(r, "stopped after step %" PRId64 " of %d: at %.1f s after the start the "
+                    "--time-limit of %g s left no room for another step%s and checkpoint "
+                    "(%.2f s more: 2 steps of %.2f s%s and a save of %s); checkpoint written, "
+                    "continue with --resume\n", s, o->steps, t->at, o->time_limit,
+                    t->n_eval ? ", evaluation" : "",
+                    2.0 * t->step + t->n_eval * t->eval + t->save, t->step, ev, sv);
             else   /* another rank's limit (the ranks may be given different ones) */
                 say(r, "stopped after step %" PRId64 " of %d: another rank's --time-limit "
                     "was reached; checkpoint written, continue with --resume\n", s, o->steps);
