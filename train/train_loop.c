@@ -307,6 +307,9 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
                             ", window %" PRIu64, i, st.pos.src[i].epoch, st.pos.src[i].index);
         say(r, "resumed from %s (step %" PRIu64 ", %" PRIu64 " windows drawn%s)\n", path, st.step,
             st.pos.index, where);
+    } else if (o->synthetic) {   /* random ids: a stream state, no window (it said
+                                    "epoch 0, window 0" at any step) */
+        say(r, "resumed from %s (step %" PRIu64 ", synthetic ids)\n", path, st.step);
     } else {
         say(r, "resumed from %s (step %" PRIu64 ", epoch %" PRIu64 ", window %" PRIu64 ")\n",
             path, st.step, st.pos.epoch, st.pos.index);
