@@ -37,7 +37,6 @@ struct pt_batch {
     size_t n_tok, cap_tok;
     struct pt_buf detail;
     uint64_t in_bytes_end;  /* input bytes consumed once this batch is done */
-    uint64_t text_bytes;    /* bytes of records in this batch */
     int err;                /* worker failure (-ENOMEM, INGOT_E_TOKENIZER) */
     char errmsg[1024];
 };
@@ -59,7 +58,6 @@ static inline void pt_batch_reset(struct pt_batch *b)
     b->data.len = 0;
     b->detail.len = 0;
     b->n_in = b->n_out = b->n_tok = 0;
-    b->text_bytes = 0;
     b->err = 0;
     b->errmsg[0] = 0;
 }

@@ -45,7 +45,6 @@ struct pipe {
     struct pt_worker *workers;
     struct pt_producer_stats pstats;
     atomic_uint_fast64_t bytes_done, docs, tokens;
-    uint64_t text_bytes;
     long delay_ms;                  /* test hook: writer sleeps per batch */
     /* the time line (under mu): a worker took its first batch, the last
      * worker finished its batch, the writer consumed its last batch */
@@ -79,7 +78,6 @@ static int emit(void *ctx, struct pt_batch **bp)
     p->by_seq[b->seq % p->n_batches] = b;
     p->done[batch_index(p, b)] = false;
     p->work[(p->work_head + p->work_n++) % p->n_batches] = b;
-    p->text_bytes += b->text_bytes;
     pthread_cond_broadcast(&p->cv);
     while (!p->n_free && !atomic_load(&p->stop))
         pthread_cond_wait(&p->cv, &p->mu);
@@ -494,12 +492,12 @@ int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *in
     for (unsigned i = 0; i < cfg->threads; i++) {
         st->parse_s += p->workers[i].parse_s;
         st->tokenize_s += p->workers[i].tokenize_s;
+        st->text_bytes += p->workers[i].text_bytes;
     }
     st->write_s = pt_writer_seconds(cfg->writer);
     enc_stats_collect(p);
     st->docs = atomic_load(&p->docs);
     st->tokens = atomic_load(&p->tokens);
-    st->text_bytes = p->text_bytes;
     if (p->err)
         ret = ingot_fail(p->err, "%s", p->errmsg);
     else if (interrupted || *interrupt)

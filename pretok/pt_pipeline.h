@@ -28,7 +28,8 @@ struct pt_pipeline_stats {
     struct pt_producer_stats prod;
     double parse_s, tokenize_s, write_s, wall_s;
     uint64_t docs, tokens;          /* produced by this run */
-    uint64_t text_bytes;            /* record bytes handed to workers */
+    uint64_t text_bytes;            /* document text tokenized (a JSON record's field,
+                                       decoded and repaired), the report's "of text" */
     bool abandoned;                 /* interrupted, and threads were still busy at
                                      * the deadline: they still use the writer and
                                      * the tokenizer, so the caller frees neither

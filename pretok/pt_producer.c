@@ -133,7 +133,6 @@ static int record(struct prod *p, int kind, uint64_t rec, const char *s, size_t 
                           .file = p->in->index, .kind = (uint16_t)kind };
     if (pt_buf_append(&b->data, s, len) || pt_batch_push(b, 0, &it))
         return -ENOMEM;
-    b->text_bytes += len;
     return maybe_emit(p, false);
 }
 

@@ -218,6 +218,7 @@ void pt_worker_run(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
 {
     int ret = 0;
     double tp = 0, tt = 0;
+    uint64_t tb = 0;
     const struct pt_item *it = NULL;
     for (size_t i = 0; i < b->n_in && !ret; i++) {
         it = &b->in[i];
@@ -232,6 +233,7 @@ void pt_worker_run(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
         double c = mono_now();
         tp += c - a;
         if (ret == 1) {
+            tb += len;
             ret = tokenize(cfg, w, b, it, text, len);
             tt += mono_now() - c;
         }
@@ -240,6 +242,7 @@ void pt_worker_run(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
     }
     w->parse_s += tp;
     w->tokenize_s += tt;
+    w->text_bytes += tb;
     if (ret < 0) {
         b->err = ret;
         fail_msg(cfg, b, it, ret);

@@ -38,6 +38,7 @@ struct pt_worker {
     size_t ids_cap;
     spe_scratch *enc_s;             /* Ingot's encoder's buffers and cache */
     double parse_s, tokenize_s;     /* thread time spent per stage */
+    uint64_t text_bytes;            /* bytes of the texts tokenized */
 };
 
 /* Clean the text of input item `it` of batch b. Returns 1 with *text and *len

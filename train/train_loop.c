@@ -292,8 +292,22 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
     r->start_step = (int64_t)st.step;
     r->tokens = st.tokens;
     r->elapsed_s = st.elapsed_s;
-    say(r, "resumed from %s (step %" PRIu64 ", epoch %" PRIu64 ", window %" PRIu64 ")\n", path,
-        st.step, st.pos.epoch, st.pos.index);
+    if (st.pos.n_src > 1) {
+        /* a mixture's own epoch is always 0 and its index counts the windows
+         * drawn from all sources (data_loader.h): each source's place */
+        char where[TR_MAX_SOURCES * 64] = "";
+        for (int i = 0, off = 0; i < st.pos.n_src && off < (int)sizeof(where); i++)
+            off += snprintf(where + off, sizeof(where) - (size_t)off, "; data %d: epoch %" PRIu64
+                            ", window %" PRIu64, i, st.pos.src[i].epoch, st.pos.src[i].index);
+        say(r, "resumed from %s (step %" PRIu64 ", %" PRIu64 " windows drawn%s)\n", path, st.step,
+            st.pos.index, where);
+    } else if (o->synthetic) {   /* random ids: a stream state, no window (it said
+                                    "epoch 0, window 0" at any step) */
+        say(r, "resumed from %s (step %" PRIu64 ", synthetic ids)\n", path, st.step);
+    } else {
+        say(r, "resumed from %s (step %" PRIu64 ", epoch %" PRIu64 ", window %" PRIu64 ")\n",
+            path, st.step, st.pos.epoch, st.pos.index);
+    }
     if (o->settings_note)
         say(r, "resume: settings given here override the checkpoint's: %s\n", o->settings_note);
     if (have_was)
@@ -811,10 +825,17 @@ static void profile_summary(struct run *r)
  * checkpoints (one due at s, the stop's own at s + 1), each as long as the
  * last took. */
 struct time_room {
+    double at;                  /* when it was reckoned, seconds since the start */
     double step_s, eval_s, save_s;
     int n_eval, n_save;
     bool eval_est, save_est;    /* none done yet: estimated */
 };
+
+/* The seconds a reckoning keeps: the sum its message quotes. */
+static double time_room_need(const struct time_room *room)
+{
+    return 2.0 * room->step_s + room->n_eval * room->eval_s + room->n_save * room->save_s;
+}
 
 /* Whether the evaluation runs after step t (tr_step's do_val). */
 static bool eval_due(const struct run *r, int64_t t)
@@ -845,9 +866,8 @@ static bool time_is_up(const struct run *r, int64_t s, struct time_room *room)
     }
     room->n_eval = eval_due(r, s) + eval_due(r, s + 1);
     room->n_save = 1 + (r->o->ckpt_every && s % r->o->ckpt_every == 0);
-    const double need = 2.0 * room->step_s + room->n_eval * room->eval_s +
-                        room->n_save * room->save_s;
-    return mono_now() - r->t_start + need >= r->o->time_limit;
+    room->at = mono_now() - r->t_start;
+    return room->at + time_room_need(room) >= r->o->time_limit;
 }
 
 /* The end of a run stopped by a request after step s. With ranks the stop is
@@ -994,18 +1014,24 @@ static int run_loop(struct run *r)
         if (stop && s < end && v.asked)
             return interrupted(r, s, mine, &v);
         if (stop && s < end) {
-            if (my_time) {   /* what the room was kept for, as counted */
+            if (my_time) {
+                /* the figures the stop was reckoned with, when it was: they
+                 * add up to the limit (it quoted the stop's own save,
+                 * measured after the decision, and left an estimated
+                 * evaluation out: "1 s after the start ... the last took
+                 * 0.14 s and 0.03 s" for a limit of 3 s) */
                 char ev[96] = "";
                 if (room.n_eval)
-                    snprintf(ev, sizeof(ev), ", %s (%.2f s%s%s)", room.n_eval == 1 ?
-                             "an evaluation" : "2 evaluations", room.eval_s,
-                             room.n_eval == 1 ? "" : " each", room.eval_est ? ", estimated" : "");
-                say(r, "stopped after step %" PRId64 " of %d, %.0f s after the start: the "
-                    "--time-limit of %g s leaves no room for another step (%.2f s)%s and %s "
-                    "(%.2f s%s%s); checkpoint written, continue with --resume\n", s, o->steps,
-                    mono_now() - r->t_start, o->time_limit, room.step_s, ev,
-                    room.n_save == 1 ? "a checkpoint" : "2 checkpoints", room.save_s,
-                    room.n_save == 1 ? "" : " each", room.save_est ? ", estimated" : "");
+                    snprintf(ev, sizeof(ev), ", %s of %.2f s%s", room.n_eval == 1 ?
+                             "1 evaluation" : "2 evaluations", room.eval_s,
+                             room.eval_est ? " (estimated)" : "");
+                say(r, "stopped after step %" PRId64 " of %d: at %.1f s after the start the "
+                    "--time-limit of %g s left no room for what must follow (%.2f s more: 2 "
+                    "steps of %.2f s%s and %d checkpoint%s of %.2f s%s); checkpoint written, "
+                    "continue with --resume\n", s, o->steps, room.at, o->time_limit,
+                    time_room_need(&room), room.step_s, ev, room.n_save,
+                    room.n_save == 1 ? "" : "s", room.save_s,
+                    room.save_est ? " (estimated)" : "");
             } else   /* another rank's limit (the ranks may be given different ones) */
                 say(r, "stopped after step %" PRId64 " of %d: another rank's --time-limit "
                     "was reached; checkpoint written, continue with --resume\n", s, o->steps);
@@ -1088,7 +1114,7 @@ int tr_train(const struct tr_opts *o)
     if ((err = setup_model(&r)))
         goto out;
 
-    char b1[32], b2[32], b3[32];
+    char b1[32], b2[32];
     int threads = 1;
 #ifdef _OPENMP
     threads = omp_get_max_threads();
@@ -1097,12 +1123,14 @@ int tr_train(const struct tr_opts *o)
     if (r.cfg.arch == TR_ARCH_LLAMA)
         snprintf(shape, sizeof(shape), "llama KV%d F%d%s ", r.cfg.n_kv_head, r.cfg.ffn_dim,
                  r.cfg.tie_embeddings ? " tied" : "");
+    /* MiB to a tenth (whole MiB in cli_human's decimal k read "1.9k MiB" for
+     * 1945 MiB, and "0 MiB" for a model under one) */
     say(&r, "ingot-train: device %s%s, model %sL%d H%d C%d T%d, vocab %d (padded %d), %s "
-        "parameters, %s MiB\n", r.ops->name, !strcmp(r.ops->name, "cpu") ?
+        "parameters, %.1f MiB\n", r.ops->name, !strcmp(r.ops->name, "cpu") ?
         (threads > 1 ? " (OpenMP)" : " (1 thread)") : "", shape, r.cfg.n_layer, r.cfg.n_head,
         r.cfg.n_embd, r.cfg.seq_len, r.cfg.vocab, r.cfg.vocab_padded,
-        cli_human((double)r.n_params, b1, sizeof(b1)), cli_human((double)(r.ops->mem_bytes(r.be) >> 20),
-        b2, sizeof(b2)));
+        cli_human((double)r.n_params, b1, sizeof(b1)),
+        (double)r.ops->mem_bytes(r.be) / (1024.0 * 1024.0));
     if (o->synthetic)
         say(&r, "data: synthetic uniform ids, vocab %d\n", o->vocab);
     else if (tr_loader_n_sources(r.loader) > 1)
@@ -1126,10 +1154,11 @@ int tr_train(const struct tr_opts *o)
     else
         snprintf(sched, sizeof(sched), "lr %.2e -> %.2e (%s)", (double)o->lr, (double)o->min_lr,
                  tr_schedule_name(r.sched.kind));
-    say(&r, "batch %d x %d = %s tokens x %d micro-steps = %s tokens/step; %d steps, warmup %d, "
-        "%s\n", o->batch, o->seq_len,
-        cli_human((double)o->batch * o->seq_len, b1, sizeof(b1)), o->grad_accum,
-        cli_human((double)r.tokens_per_step, b3, sizeof(b3)), o->steps, o->warmup, sched);
+    /* the products exactly: rounded ones did not multiply out ("16.4k tokens x 32
+     * micro-steps = 524.3k", and 1Ki read "1.0k") */
+    say(&r, "batch %d x %d = %lld tokens x %d micro-steps = %" PRIu64 " tokens/step; %d steps, "
+        "warmup %d, %s\n", o->batch, o->seq_len, (long long)o->batch * o->seq_len,
+        o->grad_accum, r.tokens_per_step, o->steps, o->warmup, sched);
 
     if (o->dump_batch) {
         err = dump_batch(&r);

@@ -64,6 +64,9 @@ int dump_docs(const struct dump_opts *o)
                 cap = n;
             }
             shard_reader_copy_u32(r, ix[d], n, buf);
+            /* the header counts the document as stored, BOS/EOS included, as
+             * stats and info do (it gave the decoded count, one short) */
+            const size_t stored = n;
             size_t start = 0;
             strip_specials(buf, &start, &n, bos, eos);
             if (o->ids) {
@@ -81,7 +84,7 @@ int dump_docs(const struct dump_opts *o)
                     printf("### document %llu: %s #%llu, %s record %llu, %zu tokens\n",
                            (ull)(g + d), fs_basename(shard_reader_path(r)), (ull)d,
                            dump_src_input_name(&s, p->file_index, nb, sizeof(nb)),
-                           (ull)p->record, n);
+                           (ull)p->record, stored);
                 }
                 fwrite(text, 1, len, stdout);
                 putchar('\n');

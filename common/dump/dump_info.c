@@ -124,6 +124,36 @@ static void more(size_t shown, size_t n, const char *what)
                what);
 }
 
+/* Whether a manifest's reason (inputs[].skipped, pretok/pt_reason.c) lost
+ * the record: repairs ("fixed_*") and notes on the file's form lose nothing
+ * and are no records (a blank line), as pretok's report tells them apart. */
+static bool reason_noted(const char *name)
+{
+    static const char *const noted[] = { "crlf_line", "blank_line", "no_final_newline" };
+    if (!strncmp(name, "fixed_", 6))
+        return true;
+    for (size_t i = 0; i < sizeof(noted) / sizeof(noted[0]); i++)
+        if (!strcmp(name, noted[i]))
+            return true;
+    return false;
+}
+
+/* An example line ("file:line: reason: what") of a noted reason. */
+static bool example_noted(const char *ex)
+{
+    for (const char *p = strstr(ex, ": "); p; p = strstr(p + 1, ": ")) {
+        const char *r = p + 2, *e = strchr(r, ':');
+        char name[32];
+        if (e && (size_t)(e - r) < sizeof(name)) {
+            memcpy(name, r, (size_t)(e - r));
+            name[e - r] = 0;
+            if (reason_noted(name))
+                return true;
+        }
+    }
+    return false;
+}
+
 /* Dataset summary; the inputs and shards are listed up to max_list each (0:
  * all), none with brief: a SlimPajama manifest has tens of thousands. */
 static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_list)
@@ -147,17 +177,21 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
                (ull)m->total_docs[s], (ull)m->total_tokens[s],
                cli_human((double)m->total_docs[s], hd, sizeof(hd)),
                cli_human((double)m->total_tokens[s], ht, sizeof(ht)));
-    uint64_t in_bytes = 0, skips = 0, n_train = 0;
+    uint64_t in_bytes = 0, skips = 0, noted = 0, n_train = 0;
     for (size_t i = 0; i < m->n_inputs; i++) {
         in_bytes += m->inputs[i].size;
         for (size_t k = 0; k < m->inputs[i].n_skips; k++)
-            skips += m->inputs[i].skips[k].count;
+            *(reason_noted(m->inputs[i].skips[k].reason) ? &noted : &skips) +=
+                m->inputs[i].skips[k].count;
     }
     for (size_t i = 0; i < ds->n_shards; i++)
         n_train += m->shards[i].split == INGOT_SPLIT_TRAIN;
     char hb[32];
-    printf("inputs           %zu (%s), %llu records skipped or noted\n", m->n_inputs,
-           cli_human_bytes((double)in_bytes, hb, sizeof(hb)), (ull)skips);
+    /* skipped records apart from repairs and notes (which summed to "6 records
+     * skipped or noted" where pretok skipped 4 of its records) */
+    printf("inputs           %zu (%s), %llu records skipped, %llu repaired or noted\n",
+           m->n_inputs, cli_human_bytes((double)in_bytes, hb, sizeof(hb)), (ull)skips,
+           (ull)noted);
     /* Inputs that could not be read to their end: the dataset lacks the rest
      * of each, and says whether the conversion accepted that. */
     size_t n_damaged = 0;
@@ -187,14 +221,17 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
         printf("  [%zu] %s: %llu bytes, %llu documents, %llu tokens", i,
                term_text(in->name, tb, sizeof(tb)),
                (ull)in->size, (ull)in->n_docs, (ull)in->n_tokens);
-        for (size_t k = 0; k < in->n_skips; k++)
-            printf("%s%s %llu", k ? ", " : "; skipped: ", in->skips[k].reason,
-                   (ull)in->skips[k].count);
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t k = 0, n = 0; k < in->n_skips; k++)
+                if (reason_noted(in->skips[k].reason) == (pass == 1))
+                    printf("%s%s %llu", n++ ? ", " : pass ? "; noted: " : "; skipped: ",
+                           in->skips[k].reason, (ull)in->skips[k].count);
         printf("\n");
     }
     more(lim_in, m->n_inputs, "inputs");
     for (size_t i = 0; i < m->n_skip_examples; i++)
-        printf("  skipped: %s\n", term_text(m->skip_examples[i], tb, sizeof(tb)));
+        printf("  %s: %s\n", example_noted(m->skip_examples[i]) ? "noted" : "skipped",
+               term_text(m->skip_examples[i], tb, sizeof(tb)));
     printf("shards           %zu (%llu train, %llu val)\n", ds->n_shards, (ull)n_train,
            (ull)(ds->n_shards - n_train));
     for (size_t i = 0; i < lim_sh; i++) {

@@ -92,6 +92,17 @@ sed 's/"command_line": "/"command_line": "\\u001b[2J/' ds/manifest.json > ds-esc
 expect_rc 0 "info of a manifest with ESC" -- "$DUMP" info ds-esc
 has out.txt '^command  *?\[2J'
 if grep -q "$(printf '\033')" out.txt; then fail "info printed the ESC byte"; fi
+# repairs and notes (pretok's fixed_*, blank_line, ...) lose no record: counted
+# apart from the skipped records (the sum read "5 records skipped or noted")
+cp -r ds ds-noted
+sed -e 's/"empty": 2$/"empty": 2, "blank_line": 2, "fixed_bom": 1/' \
+    -e 's/"skip_examples": \[/"skip_examples": ["corpus.txt:3: blank_line: blank line",/' \
+    ds/manifest.json > ds-noted/manifest.json
+expect_rc 0 "info of repairs and notes" -- "$DUMP" info ds-noted
+has out.txt "^inputs  *1 (.*), 2 records skipped, 3 repaired or noted$"
+has out.txt "; skipped: empty 2; noted: blank_line 2, fixed_bom 1$"
+has out.txt "^  noted: corpus.txt:3: blank_line: blank line$"
+has out.txt "^  skipped: corpus.txt:[0-9]*: empty"
 expect_rc 0 "info --json" -- "$DUMP" info ds --json
 has out.txt '"kind": "dataset"'
 has out.txt '"format": "ingot-dataset"'

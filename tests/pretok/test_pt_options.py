@@ -167,7 +167,7 @@ T.check("is the output directory" in err, "--out as the input, --quiet: %s" % er
 
 # Sizes read the same in pretok's report and ingot-dump info (decimal units,
 # as pretok's MB/s): the corpus is ~25 kB, 24.x KiB in binary units.
-sz_in, _ = T.small_corpus(t, "sz", n_files=2, per_file=40, seed=7)
+sz_in, sz_docs = T.small_corpus(t, "sz", n_files=2, per_file=40, seed=7)
 total = sum(os.path.getsize(os.path.join(sz_in, f)) for f in os.listdir(sz_in))
 _, err = t.run(["--model", model, "--out", t.path("sz_out"), sz_in], what="sizes")
 want = "%.1f kB" % (total / 1000.0)
@@ -175,6 +175,14 @@ T.check("from 2 files (%s)" % want in err, "pretok's report, %d bytes: %s" % (to
 p = subprocess.run([t.dump, "info", t.path("sz_out")], capture_output=True)
 T.check(p.returncode == 0 and ("inputs           2 (%s)" % want) in p.stdout.decode(),
         "ingot-dump info, %d bytes: %s" % (total, p.stdout.decode()))
+# The throughput is of document text, as the benchmarks count it: the bytes
+# of the text fields (decoded), not of the JSON records (ids, keys, quotes and
+# \uXXXX escapes; the report said "23.9 kB of text" for 20.5 kB of text).
+out, err = t.run(["--model", model, "--out", t.path("tb_out"), "--json", sz_in], what="text bytes")
+text = sum(len(d.encode("utf-8")) for d in sz_docs)
+run = json.loads(out)["run"]
+T.check(run["text_bytes"] == text and "%.1f kB of text" % (text / 1000.0) in err,
+        "text bytes: %d (the documents' text: %d): %s" % (run["text_bytes"], text, err))
 # A run that produced no document reports no throughput: a wrong --text-key
 # (exit 1), and an empty part (exit 0), in text and as JSON.
 _, err = t.run(["--model", model, "--out", t.path("tp0"), "--text-key", "nope", sz_in], rc=1,

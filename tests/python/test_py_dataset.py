@@ -38,10 +38,11 @@ def check_provenance(fx, ds, d):
     heads = re.findall(r"^### document (\d+): (\S+) #(\d+), (\S+) record (\d+), (\d+) tokens$",
                        out, re.M)
     check(len(heads) == ds.n_documents("train"), "provenance headers: %d" % len(heads))
-    for g, shard, d_in, name, record, _ in heads:
+    for g, shard, d_in, name, record, n in heads:
         p = ds.provenance(int(g), "train")
-        got = (p["shard"], p["doc"], p["file"], p["record"])
-        want = (shard, int(d_in), name, int(record))
+        # the length as stored, BOS included (it was one short, as decoded)
+        got = (p["shard"], p["doc"], p["file"], p["record"], len(ds.document(int(g), "train")))
+        want = (shard, int(d_in), name, int(record), int(n))
         check(got == want, "provenance of document %s: ingot %s, ingot-dump %s" % (g, got, want))
 
 

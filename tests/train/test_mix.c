@@ -458,6 +458,39 @@ static char *data_position(const char *ckpt)
     return d;
 }
 
+/* The resume line of a mixture names each source's epoch and window, as
+ * the checkpoint holds them: it read "epoch 0, window N", N the windows
+ * drawn from all sources, whatever the sources' own epochs. Source b (25
+ * windows an epoch) at weight 3/4 is in its second epoch by step 5. */
+static int resume_line(const char *bin, const char *dir, const char *out)
+{
+    char *x = tt_fmt("--data '%s/a:1' --data '%s/b:3' --model tiny --layers 1 --dim 32 "
+                     "--seq-len 8 --batch 4 --batch-tokens 64 --steps 8 --stop-after 5 "
+                     "--val-every 0 --ckpt-dir '%s/cq'", dir, dir, dir);
+    int failures = tt_expect(bin, out, "mixture b:3 stopped at 5", x, 0, NULL, NULL);
+    free(x);
+    x = tt_fmt("--ckpt-dir '%s/cq' --resume --stop-after 6", dir);
+    failures += tt_expect(bin, out, "mixture b:3 resumed", x, 0, "resumed from", NULL);
+    free(x);
+    char *ck = tt_fmt("%s/cq/ckpt-00000005.bin", dir), *pos = data_position(ck);
+    unsigned long long w, e[2], i[2];
+    bool ok = sscanf(pos, "\"data_position\":{\"windows\":%llu,\"sources\":[{\"epoch\":%llu,"
+                     "\"index\":%llu,%*[^{]{\"epoch\":%llu,\"index\":%llu", &w, &e[0], &i[0],
+                     &e[1], &i[1]) == 5;
+    char *want = tt_fmt("(step 5, %llu windows drawn; data 0: epoch %llu, window %llu; data 1: "
+                        "epoch %llu, window %llu)", w, e[0], i[0], e[1], i[1]);
+    char *said = tt_slurp(out);
+    ok = ok && w == 40 && e[1] == 1 && said && strstr(said, want);
+    printf("%-34s %s\n", "mixture resume line", ok ? "ok" : "FAIL");
+    if (!ok)
+        fprintf(stderr, "want '%s' (position %s) in:\n%s\n", want, pos, said ? said : "");
+    free(said);
+    free(want);
+    free(pos);
+    free(ck);
+    return failures + !ok;
+}
+
 /* Two ranks over TCP against one process: losses within fp32 summation
  * tolerance, the data position (every source's) identical. */
 static int dist_check(const char *bin, const char *dir, const char *flags, const char *out)
@@ -540,6 +573,7 @@ int main(int argc, char **argv)
     x = tt_fmt("--ckpt-dir '%s/cb' --resume", dir);
     failures += tt_expect(bin, out, "mixture --resume alone", x, 0, "resumed from", NULL);
     free(x);
+    failures += resume_line(bin, dir, out);
     char *ma = tt_fmt("%s/a.jsonl", dir), *mb = tt_fmt("%s/b.jsonl", dir);
     struct tt_step sa[16], sb[16];
     int na = tt_read_steps(ma, sa, 16), nb = tt_read_steps(mb, sb, 16);

@@ -170,6 +170,10 @@ int main(int argc, char **argv)
     ml += strspn(ml, " ");
     CHECK(!strncmp(ml, "0.0001", 6) && !isdigit((unsigned char)ml[6]));
     free(s);
+    /* synthetic ids have no epoch or window to resume at (it said "epoch 0,
+     * window 0") */
+    x0 = F("--ckpt-dir '%s' --resume --steps 2", cm);
+    expect("synthetic resume line", x0, 0, "ckpt-00000001.bin (step 1, synthetic ids)", NULL);
 
     /* a run killed before its first checkpoint: --resume restarts it from
      * the settings it wrote to D/config.json */

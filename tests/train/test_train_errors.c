@@ -152,7 +152,7 @@ int main(int argc, char **argv)
     expect("mistyped preset", "--synthetic --model tny", 2, "did you mean tiny?",
            "LLaMA presets (--arch llama): llama-tiny, llama-60m");
     expect("gpt2 preset under --arch llama", "--synthetic --arch llama --model tiny", 2,
-           "did you mean llama-tiny?", NULL);
+           "give a LLaMA preset (llama-tiny?)", NULL);
     expect("mistyped option", "--synthetic --modle tiny", 2,
            "unknown option '--modle'; did you mean --model?", NULL);
     expect("no near option", "--synthetic --bogus", 2, "unknown option '--bogus' (see --help)",
@@ -165,6 +165,12 @@ int main(int argc, char **argv)
     expect("batch-tokens 1Ki (= 32 micro-steps)", "--synthetic --vocab 64 --model tiny --layers 1 "
            "--dim 32 --seq-len 16 --batch 2 --batch-tokens 1Ki --steps 1 --val-every 0", 0,
            "x 32 micro-steps", NULL);
+    /* the start lines' numbers exactly: 1Ki tokens a step read "1.0k", and a
+     * model under 1 MiB (17,376 parameters and their AdamW state) "0 MiB" */
+    expect("start line: exact batch arithmetic", "--synthetic --vocab 64 --model tiny --layers 1 "
+           "--dim 32 --seq-len 16 --batch 2 --batch-tokens 1Ki --steps 1 --val-every 0", 0,
+           "batch 2 x 16 = 32 tokens x 32 micro-steps = 1024 tokens/step;",
+           "17.4k parameters, 0.");
     expect("batch-tokens 1k is 1000", "--synthetic --model tiny --layers 1 --dim 32 --seq-len 16 "
            "--batch 2 --batch-tokens 1k", 2, "--batch-tokens 1000", "multiple");
     expect("lr that overflows a float", "--synthetic --vocab 64 --model tiny --steps 1 --lr 1e300", 2, "--lr", "[0, 10]");

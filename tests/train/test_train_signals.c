@@ -11,6 +11,7 @@
  * usage: test_train_signals INGOT_TRAIN */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -267,8 +268,8 @@ static int time_limit(const char *dir)
     int failures = check("time limit: exit 0", rc == 0, out);
     failures += check("time limit: checkpoint of the stop", saved, out);
     failures += check("time limit: said", text && strstr(text, want) &&
-                      strstr(text, "--time-limit of 2 s leaves no room for another step (") &&
-                      strstr(text, "and a checkpoint (") && !strstr(text, "evaluation"), out);
+                      strstr(text, "--time-limit of 2 s left no room for what must follow (") &&
+                      strstr(text, " and 1 checkpoint of ") && !strstr(text, "evaluation"), out);
     free(cmd);
     cmd = tt_fmt("'%s' --ckpt-dir '%s' --resume --stop-after %llu --threads 1", bin, ck,
                  (unsigned long long)st.step + 2);
@@ -301,9 +302,32 @@ static int time_limit(const char *dir)
     free(text);
     text = tt_slurp(out);
     failures += check("time limit: the evaluation's time named", rc == 0 && text &&
-                      strstr(text, "no room for another step (") &&
-                      strstr(text, "), 2 evaluations (") && strstr(text, " each) and a checkpoint ("),
+                      strstr(text, "no room for what must follow (") &&
+                      strstr(text, " s, 2 evaluations of ") && strstr(text, " and 1 checkpoint of "),
                       out);
+    /* stopped before the first evaluation and save, with none due: the
+     * message gives the figures the stop kept room for, estimates marked,
+     * which add up to the limit (it gave "1 s after the start ... the last
+     * took 0.14 s and 0.03 s" for a limit of 3 s: the step, and the stop's
+     * own save measured after the decision) */
+    free(cmd);
+    cmd = tt_fmt("'%s' --data '%s' --model tiny --layers 1 --dim 32 --seq-len 16 --batch 2 "
+                 "--steps 1000000 --val-every 500000 --print-every 100 --threads 1 "
+                 "--ckpt-dir '%s/ck-time-est' --time-limit 0:02", bin, data, dir);
+    rc = tt_run(cmd, out);
+    free(text);
+    text = tt_slurp(out);
+    const char *m = text ? strstr(text, ": at ") : NULL;
+    double at = 0, limit = 0, more = 0, step = 0, save = 0;
+    bool parsed = m && sscanf(m, ": at %lf s after the start the --time-limit of %lf s left no "
+                              "room for what must follow (%lf s more: 2 steps of %lf s and 1 "
+                              "checkpoint of %lf s (estimated))", &at, &limit, &more, &step,
+                              &save) == 5;
+    printf("time limit before any evaluation: at %.1f s, %.2f s more (step %.2f, save %.2f)\n",
+           at, more, step, save);
+    failures += check("time limit: the estimates named, adding up", rc == 0 && parsed &&
+                      limit == 2.0 && at + more >= limit - 0.06 &&
+                      fabs(more - (2 * step + save)) < 0.02, out);
     free(text); free(latest); free(cmd); free(ck); free(out); free(data); free(ids);
     return failures;
 }
