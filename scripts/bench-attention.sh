@@ -13,12 +13,13 @@
 # the variants are compared in one machine session.
 # Needs nvcc (CUDA 12.3+ for sm_90a) and a C compiler with OpenMP.
 set -eu
+. "$(dirname "$0")/script_help.sh"
 case ${1:-} in
-    -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) script_help; exit 0 ;;
     ""|--bench|--bench-only|--build) ;;
-    *) echo "bench-attention.sh: unknown mode '$1' (--bench, --bench-only, --build; --help)" >&2
-       exit 2 ;;
+    *) script_usage_error "unknown mode '$1' (--bench, --bench-only, --build)" ;;
 esac
+case ${2:-} in -*) script_usage_error "'$2' is not a build-dir (one named so: ./$2)" ;; esac
 cd "$(dirname "$0")/.."
 MODE=${1:-}
 OUT=${2:-build-attn-bench}

@@ -33,6 +33,7 @@
 # imports sentencepiece (without one the Python columns are empty). Prints
 # a compact table; DIR/bench.json has every number.
 set -euo pipefail
+. "$(dirname "$0")/script_help.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 THREADS=16
 BUILD=$ROOT/build
@@ -50,7 +51,7 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=$2; shift 2 ;;
     --novel) NOVEL=$2; shift 2 ;;
     --models-from) MODELS_FROM=$(cd "$2" && pwd); shift 2 ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    -h|--help) script_help; exit 0 ;;
     *) echo "bench-encoder-16: unknown argument $1" >&2; exit 2 ;;
     esac
 done

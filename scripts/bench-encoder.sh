@@ -13,6 +13,7 @@
 #    end from .jsonl at one thread with --encoder ingot and --encoder spm.
 # Every timing is the best of --runs. Binaries from --build (default build/).
 set -euo pipefail
+. "$(dirname "$0")/script_help.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build
 DIR=${TMPDIR:-/tmp}/ingot-bench-encoder
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --mb) MB=$2; shift 2 ;;
     --vocab) VOCAB=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) script_help; exit 0 ;;
     *) echo "bench-encoder: unknown argument $1" >&2; exit 2 ;;
     esac
 done

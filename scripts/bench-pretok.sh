@@ -45,6 +45,7 @@
 # each program loads: the Debian version when it is the system's copy, else
 # its path ($INGOT_SPM_LIBVER overrides).
 set -euo pipefail
+. "$(dirname "$0")/script_help.sh"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MB=40
@@ -69,7 +70,7 @@ while [ $# -gt 0 ]; do
     --models-from) MODELS_FROM=$2; shift 2 ;;
     --with-encoder-spm) WITH_SPM=1; shift ;;
     --novel) NOVEL=$2; shift 2 ;;
-    -h|--help) sed -n '2,49p' "$0"; exit 0 ;;
+    -h|--help) script_help; exit 0 ;;
     *) echo "bench-pretok: unknown argument $1" >&2; exit 2 ;;
     esac
 done

@@ -34,10 +34,8 @@
 set -uo pipefail
 # --help: this header; an option it does not know (a BUILD_DIR is not one): refused,
 # before anything is built or started
-case ${1:-} in
-    -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "$(basename "$0"): unknown option '$1' (--help)" >&2; exit 2 ;;
-esac
+. "$(dirname "$0")/script_help.sh"
+script_args 2 "$@"
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 data=${2:-}

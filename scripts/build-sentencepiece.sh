@@ -16,6 +16,8 @@
 # SPM_TCMALLOC=ON to link gperftools' tcmalloc when installed (default OFF:
 # the library then runs anywhere glibc does), PYTHON (default python3).
 set -euo pipefail
+. "$(dirname "$0")/script_help.sh"
+script_args 2 "$@"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VERSION=${1:-0.2.2}

@@ -9,6 +9,8 @@
 #   scripts/demo.sh [OUT_DIR=out/demo]
 # env: DEMO_STEPS (training steps), DEMO_DEVICE (auto|cpu|cuda)
 set -euo pipefail
+. "$(dirname "$0")/script_help.sh"
+script_args 1 "$@"
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$here/out/demo}
 build=$here/build

@@ -8,6 +8,8 @@
 #
 #   scripts/device-pack.sh [BUILD_DIR=build-dev] [PACK=.devpack]
 set -euo pipefail
+. "$(dirname "$0")/script_help.sh"
+script_args 2 "$@"
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build-dev}
 pack=${2:-.devpack}

@@ -19,8 +19,10 @@
 #      names to leave out), PYTHON (default python3), LD_LIBRARY_PATH for the
 #      libraries the machine lacks (scripts/device-pack.sh).
 set -uo pipefail
+. "$(dirname "$0")/script_help.sh"
+script_args 2 "$@"
 here=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 1 ] || { sed -n '2,20p' "$0"; exit 2; }
+[ $# -ge 1 ] || script_usage_error "no BUILD_DIR (scripts/gpu-check.sh BUILD_DIR [DATASET_DIR])"
 build=$(cd "$1" && pwd) || exit 2
 data=${2:-${DATA:-}}
 out=${OUT:-/tmp/ingot-gpu-check}/gpu-check

@@ -14,22 +14,27 @@
 #   -l LABEL  name on the summary line (default: the command's name)
 # Exit status: the command's; 2 for a usage error or without nvidia-smi.
 set -uo pipefail
+. "$(dirname "$0")/script_help.sh"
 interval=100 gpu=0 label=
-usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
+# getopts knows no long options: --help, and another --NAME named as unknown
+case ${1:-} in
+    --help) script_help; exit 0 ;;
+    --?*) script_usage_error "unknown option '$1'" ;;
+esac
 while getopts "i:g:l:h" o; do
     case $o in
     i) interval=$OPTARG ;;
     g) gpu=$OPTARG ;;
     l) label=$OPTARG ;;
-    h) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+    h) script_help; exit 0 ;;
+    *) script_help >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
 [ "${1:-}" = "--" ] && shift
 if [ $# -eq 0 ]; then
     echo "gpu-power: no command given" >&2
-    usage >&2
+    script_help >&2
     exit 2
 fi
 case $interval in

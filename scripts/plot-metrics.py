@@ -177,12 +177,15 @@ def plain_png(out, runs, width=900, height=500):
 def reexec_with_system_python():
     """The Python that scripts/setup.sh provisions is the system one: when
     this interpreter lacks matplotlib and /usr/bin/python3 has it, run
-    there instead (once)."""
+    there instead (once). A virtual environment made by /usr/bin/python3 -m venv
+    runs the same executable (its realpath is /usr/bin/python3's) with other
+    site-packages, so only the system interpreter outside a venv is passed over."""
     sysp = "/usr/bin/python3"
     if os.environ.get("INGOT_PLOT_REEXEC") or not os.access(sysp, os.X_OK):
         return
-    if os.path.realpath(sys.executable) == os.path.realpath(sysp):
-        return
+    if os.path.realpath(sys.executable) == os.path.realpath(sysp) and \
+            sys.prefix == getattr(sys, "base_prefix", sys.prefix):
+        return   # this is /usr/bin/python3 with its own site-packages: nothing to gain
     import subprocess
     probe = subprocess.run([sysp, "-c", "import matplotlib; matplotlib.use('Agg'); "
                             "import matplotlib.pyplot"], stdout=subprocess.DEVNULL,

@@ -5,6 +5,8 @@
 #
 #   scripts/setup.sh [BUILD_DIR] [extra meson options...]
 set -euo pipefail
+. "$(dirname "$0")/script_help.sh"
+script_args 1 "$@"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}

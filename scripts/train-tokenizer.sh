@@ -62,6 +62,7 @@
 # build*/pretok/ingot-pretok of this checkout), SPM_TRAIN
 # (default spm_train on PATH), PYTHON (for the fallback trainer).
 set -euo pipefail
+. "$(dirname "$0")/script_help.sh"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # an installed one, else the most recently built one of this checkout (any build dir)
@@ -95,7 +96,7 @@ while [ $# -gt 0 ]; do
     --no-split-digits) SPLIT_DIGITS=false; shift ;;
     --spm-arg) need "$@"; SPM_ARGS+=("$2"); shift 2 ;;
     --text-key|--txt-doc) need "$@"; PT_ARGS+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) script_help; exit 0 ;;
     --) shift; break ;;
     -*) echo "train-tokenizer: unknown option $1 (--help lists them)" >&2; exit 2 ;;
     *) break ;;

@@ -8,8 +8,10 @@
 #   scripts/launch/env-loop.sh N [ingot-train args...]
 # env: INGOT_TRAIN (default build/train/ingot-train), MASTER_PORT (29500)
 set -uo pipefail
+. "$(dirname "$0")/../script_help.sh"
+script_count ranks "$@"
 here=$(cd "$(dirname "$0")/../.." && pwd)
-n=${1:?usage: $0 N [ingot-train args...]}
+n=$1
 shift
 bin=${INGOT_TRAIN:-$here/build/train/ingot-train}
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}

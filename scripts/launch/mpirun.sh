@@ -13,8 +13,10 @@
 # env: INGOT_TRAIN (default build/train/ingot-train), MASTER_ADDR, MASTER_PORT,
 #      INGOT_DIST_RDZV
 set -euo pipefail
+. "$(dirname "$0")/../script_help.sh"
+script_count processes "$@"
 here=$(cd "$(dirname "$0")/../.." && pwd)
-np=${1:?usage: $0 NP [mpirun options --] [ingot-train args...]}
+np=$1
 shift
 mpi_opts=()
 if printf '%s\n' "$@" | grep -qx -- --; then

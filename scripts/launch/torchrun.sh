@@ -10,8 +10,10 @@
 # env: INGOT_TRAIN (default build/train/ingot-train), NNODES (1), NODE_RANK (0),
 #      MASTER_ADDR, MASTER_PORT (29500) for several nodes.
 set -euo pipefail
+. "$(dirname "$0")/../script_help.sh"
+script_count GPUs "$@"
 here=$(cd "$(dirname "$0")/../.." && pwd)
-n=${1:?usage: $0 NGPUS [ingot-train args...]}
+n=$1
 shift
 bin=${INGOT_TRAIN:-$here/build/train/ingot-train}
 # NVLink SHARP (NVLS) must stay off on the lent GPU machines (docs/multi-gpu.md);

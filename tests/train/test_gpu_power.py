@@ -50,8 +50,8 @@ def main():
             f.write(FAKE_SMI)
         os.chmod(os.path.join(fake, "nvidia-smi"), 0o755)
         # a PATH with the tools the script needs and no nvidia-smi
-        for tool in ("bash", "python3", "mktemp", "basename", "sed", "rm", "tr", "head", "sleep",
-                     "sh", "touch", "awk"):
+        for tool in ("bash", "python3", "mktemp", "basename", "dirname", "sed", "rm", "tr",
+                     "head", "sleep", "sh", "touch", "awk"):
             where = shutil.which(tool)
             if not where:
                 fail(f"{tool} not found on this machine")

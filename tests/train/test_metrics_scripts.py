@@ -12,6 +12,8 @@ that fail to import):
   mixture's val loss by source: one val/src<i>_loss per number, none for null);
 - where matplotlib imports for real, plot-metrics draws a mixture's val loss
   by source (a null among them) without failing;
+- run by the python of a venv made by /usr/bin/python3 -m venv (no matplotlib), it
+  re-runs itself with /usr/bin/python3 when that one has matplotlib;
 - where tensorboardX imports for real, the event file it writes holds those
   scalars, and a second conversion replaces it rather than adding one;
 - hand-edited files (scripts/metrics_records.py, which both read with): lines that
@@ -223,6 +225,35 @@ def hand_edited(tmp, plot_py, tb_py, env, m2tb, writer):
           "(earlier events kept); --follow numbers lines across polls")
 
 
+def reexec_from_venv(tmp, plot_py, m, sys_mpl):
+    """From a venv made by /usr/bin/python3 -m venv (no matplotlib in it; its python
+    is /usr/bin/python3 by realpath), plot-metrics re-runs with /usr/bin/python3 when
+    that one has matplotlib (sys_mpl): the PNG is matplotlib's (it names itself in the
+    file), with no plain-PNG message."""
+    sysp = "/usr/bin/python3"
+    if not sys_mpl:
+        print("/usr/bin/python3 has no matplotlib: the re-run from a venv not checked")
+        return
+    venv = os.path.join(tmp, "venv")
+    if run([sysp, "-m", "venv", "--without-pip", venv])[0] != 0:
+        print("/usr/bin/python3 -m venv unavailable: the re-run from a venv not checked")
+        return
+    vpy = os.path.join(venv, "bin", "python3")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "INGOT_PLOT_REEXEC")}
+    rc, out, err = run([vpy, "-c", "import matplotlib"], env=env)
+    if rc == 0:
+        print("the venv imports matplotlib (a site-wide path?): the re-run not checked")
+        return
+    png = os.path.join(tmp, "venv.png")
+    rc, out, err = run([vpy, plot_py, m, "-o", png], env=env)
+    if rc != 0 or "plain PNG" in err or not os.path.exists(png) or \
+            b"matplotlib" not in open(png, "rb").read().lower():
+        fail("plot-metrics from a venv of /usr/bin/python3: rc %d, stderr %r (want the "
+             "re-run with /usr/bin/python3 and matplotlib's figure)" % (rc, err))
+    print("plot-metrics from a venv of /usr/bin/python3: re-run there, matplotlib's figure")
+
+
 def main():
     scripts = sys.argv[1]
     plot_py = os.path.join(scripts, "plot-metrics.py")
@@ -402,6 +433,7 @@ def main():
         print("plot-metrics with matplotlib: the hand-edited files drawn, -o x.txt refused")
     else:
         print("matplotlib not importable here: the full figure not checked")
+    reexec_from_venv(tmp, plot_py, m, "/usr/bin/python3" in mpl)
 
     # the real writer, where it is installed
     try:

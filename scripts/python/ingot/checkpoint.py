@@ -10,6 +10,7 @@ import numpy as np
 
 from . import xxh3
 from .errors import ChecksumError, FormatError
+from .torch_import import import_torch
 
 MAGIC = b"INGOTCKP"
 VERSION = 3           # the newest this reader knows: 2 GPT-2, 3 llama; 1 (no settings) too
@@ -231,7 +232,7 @@ class Checkpoint:
 
     def to_torch(self, which="params"):
         """name -> torch.float32 tensor (a copy) of params, m or v."""
-        import torch
+        torch = import_torch("to_torch()", "ck.params, ck.m and ck.v are the numpy arrays")
         return {k: torch.from_numpy(np.array(a)) for k, a in getattr(self, which).items()}
 
     # nanoGPT's model.py names, per layer, of Ingot's GPT-2 tensors (both nn.Linear's
@@ -269,7 +270,8 @@ class Checkpoint:
         sd["lm_head.weight"] = sd["transformer.wte.weight"]
         if not torch_tensors:
             return sd
-        import torch
+        torch = import_torch("to_nanogpt_state_dict()",
+                             "torch_tensors=False gives numpy arrays")
         return {k: torch.from_numpy(np.array(a)) for k, a in sd.items()}
 
     def _need_gpt2(self, what):

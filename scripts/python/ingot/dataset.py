@@ -10,6 +10,7 @@ import numpy as np
 from . import xxh3
 from .errors import FormatError, IngotError
 from .shard import SPLITS, Shard
+from .torch_import import import_torch
 
 _HEADER_FIELDS = {"tokens": "tokens_checksum", "index": "index_checksum",
                   "provenance": "prov_checksum"}
@@ -270,7 +271,8 @@ class Dataset:
         x, y = rows[:, :-1], rows[:, 1:]
         if device is None:
             return np.ascontiguousarray(x), np.ascontiguousarray(y)
-        import torch
+        torch = import_torch("get_batch(device=%r)" % (device,),
+                             "without device= it gives numpy arrays")
         x, y = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
         if torch.device(device).type == "cuda":
             return (x.pin_memory().to(device, non_blocking=True),

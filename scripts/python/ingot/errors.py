@@ -15,3 +15,8 @@ class ChecksumError(FormatError):
 
 class VerifyUnavailable(IngotError, RuntimeError):
     """Checksum verification needs the `xxhash` module, which is not importable."""
+
+
+class TorchUnavailable(IngotError, ModuleNotFoundError):
+    """A call asked for torch tensors (device=, to_torch(), IngotTrainDataset) and torch
+    is not installed; a ModuleNotFoundError (name "torch"), as a bare import's would be."""
