@@ -809,10 +809,11 @@ static void profile_summary(struct run *r)
     const double tps = ingot_median(r->prof_rate, (size_t)m);
     /* every step's MFU is its rate times the same factor */
     const double mfu = r->prof_tps > 0.0 ? tps * r->prof_mfu / r->prof_tps : -1.0;
-    say(r, "profile: median of %d steps after 3 warm-up: %.0f tok/s, MFU %s%%; means: CPU %s%% "
-        "of a core, %s syncs/step, GPU busy %s%%\n", m, tps,
-        fig(100.0 * mfu, "%.1f", b[0], 24), fig(r->prof_cpu / n, "%.1f", b[1], 24),
-        fig(r->prof_syncs / n, "%.2f", b[2], 24), fig(r->prof_busy / n, "%.1f", b[3], 24));
+    /* the unit inside the figure: a figure not known is "n/a", not "n/a%" */
+    say(r, "profile: median of %d steps after 3 warm-up: %.0f tok/s, MFU %s; means: CPU %s "
+        "of a core, %s syncs/step, GPU busy %s\n", m, tps,
+        fig(100.0 * mfu, "%.1f%%", b[0], 24), fig(r->prof_cpu / n, "%.1f%%", b[1], 24),
+        fig(r->prof_syncs / n, "%.2f", b[2], 24), fig(r->prof_busy / n, "%.1f%%", b[3], 24));
     /* at the board's power cap a kernel's speed depends on what runs around
      * it (docs/performance.md, round 14): say so */
     if (r->prof_pw_n > 0)

@@ -46,6 +46,9 @@ def main():
         fail(f"summary {got.group(2)} tok/s, median of the steps {want:.0f} (mean {mean:.0f})")
     if "profile: GPU power" in out:
         fail("a power line without NVML")
+    # a figure the CPU does not have is "n/a", not "n/a%"
+    if "MFU n/a;" not in out or "n/a%" in out:
+        fail(f"unknown figures on the CPU: {out[-400:]}")
     print(f"profile summary: {got.group(2)} tok/s = the steps' median {want:.0f} "
           f"(their mean would be {mean:.0f})")
     return 0
