@@ -265,9 +265,11 @@ void pt_pipeline_enc_print(FILE *f)
     if (!e->used)
         return;
     const struct spe_stats *s = &e->s;
-    fprintf(f, "  encoder: Ingot's (%s, cut %s): %" PRIu64 " words, %.1f%% cache hits (%.1f%% in "
-            "the shared table)", e->kind, e->cut, s->words, pct(s->cache_hits, s->words),
-            pct(s->shared_hits, s->words));
+    /* both shares of all words: "(59.0% in the shared table)" after the
+     * hits read as a share of the hits */
+    fprintf(f, "  encoder: Ingot's (%s, cut %s): %" PRIu64 " words, %.1f%% cache hits (%.1f%% "
+            "of the words in the shared table)", e->kind, e->cut, s->words,
+            pct(s->cache_hits, s->words), pct(s->shared_hits, s->words));
     if (s->path_hits + s->replays)
         fprintf(f, "; %.1f%% of hits by the cached path, %.1f%% replayed",
                 pct(s->path_hits, s->cache_hits), pct(s->replays, s->cache_hits));
