@@ -27,6 +27,7 @@ struct text_ctx {
     FILE *out;
     uint64_t docs, kept, bytes, skipped;
     const struct pt_inputs *in;
+    size_t files_read;          /* inputs reached (--max-bytes stops before the rest) */
     uint64_t damaged;           /* damaged input files (a warning at the end) */
     uint32_t first_damaged;
     int first_reason;
@@ -97,6 +98,8 @@ static int handle(void *arg, struct pt_batch **bp)
     b->n_out = 0;
     for (size_t i = 0; i < b->n_in; i++) {
         const struct pt_item *it = &b->in[i];
+        if (it->file < t->in->n && it->file >= t->files_read)
+            t->files_read = (size_t)it->file + 1;
         if (it->kind == PT_ITEM_EVENT) {
             t->skipped += pt_reason_is_skip(it->reason);
             if (pt_reason_is_damage(it->reason) && !t->damaged++) {
@@ -203,12 +206,19 @@ int pt_text(const struct pt_opts *o, FILE *out)
         ret = ingot_fail(INGOT_E_INPUT, "text: every record was skipped (%" PRIu64 " of them; "
                          "a wrong --text-key or input format?), nothing written; the first: %s",
                          t.skipped, t.first_skip);
-    char hb[32];
+    char hb[32], files[96];
+    /* --max-bytes ends the reading early: the files it reached ("from 3
+     * files" was said after one) */
+    if (t.files_read < in.n)
+        snprintf(files, sizeof(files), "from the first %zu of %zu files (--max-bytes reached)",
+                 t.files_read, in.n);
+    else
+        snprintf(files, sizeof(files), "from %zu file%s", in.n, in.n == 1 ? "" : "s");
     if (!ret && !o->quiet)
         fprintf(stderr, "ingot-pretok text: %" PRIu64 " of %" PRIu64 " documents written "
-                "(%s%s), %" PRIu64 " records skipped, from %zu files\n", t.kept, t.docs,
+                "(%s%s), %" PRIu64 " records skipped, %s\n", t.kept, t.docs,
                 cli_human_bytes((double)t.bytes, hb, sizeof(hb)), o->sample_bytes ?
-                ", an even sample of the whole input" : "", t.skipped, in.n);
+                ", an even sample of the whole input" : "", t.skipped, files);
     /* a sample, not a dataset: said (also under --quiet), not failed */
     if (!ret && t.damaged)
         fprintf(stderr, "ingot-pretok text: warning: %" PRIu64 " input file%s damaged or "

@@ -7,6 +7,7 @@ records than that share, after writing the dataset completely, and the same
 command with a larger fraction accepts it at once."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -159,6 +160,14 @@ T.check(out.splitlines() == ["document %04d " % i + "x" * 90 for i in range(3)],
 p = subprocess.run([t.pretok, "--help"], capture_output=True, text=True)
 T.check("--max-bytes N stops after the document that\n" in p.stdout and
         "whole documents" in p.stdout, "--help on --max-bytes: %s" % p.stdout)
+# and the closing line counts the files it reached, not the ones given ("from 2 files"
+# after reading one)
+sb2 = t.path("sb2.jsonl")
+shutil.copy(sb, sb2)
+_, err = t.run(["text", "--max-bytes", "250", sb, sb2], what="text --max-bytes, two files")
+T.check("from the first 1 of 2 files (--max-bytes reached)" in err, err)
+_, err = t.run(["text", sb, sb2], what="text, two files")
+T.check("records skipped, from 2 files\n" in err, err)
 print("text --max-bytes: whole documents, up to the one that reaches N (%d bytes)" % len(out))
 # the output directory as the only input, --quiet: the error says why nothing was found
 _, err = t.run(["--model", model, "--quiet", "--out", t.path("none"), t.path("none")], rc=1,
