@@ -5,6 +5,7 @@
 #include "pt_pipeline.h"
 
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -364,7 +365,8 @@ static void draw_progress(struct pipe *p, double t0, uint64_t bytes0, bool log)
     cli_human((double)atomic_load(&p->docs) / el, docs, sizeof(docs));
     cli_human((double)atomic_load(&p->tokens) / el, toks, sizeof(toks));
     if (rate > 0 && total > (double)bytes) {
-        long s = (long)((total - (double)bytes) / rate);
+        /* rounded up: 0.5 s left is not 0:00:00 */
+        long s = (long)ceil((total - (double)bytes) / rate);
         snprintf(eta, sizeof(eta), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
     }
     fprintf(stderr, log ? "pretok: %.1f%% | %.1f MB/s | %s docs/s | %s tok/s | ETA %s | "
