@@ -1226,11 +1226,15 @@ int tr_train(const struct tr_opts *o)
     if (tr_loader_n_sources(r.loader) > 1) {
         struct tr_loader_pos pos;
         tr_loader_get_pos(r.loader, &pos);
+        /* with each source's place, as a resume names it: how many times a
+         * small source came round is what a mixture's user asks */
         for (int i = 0; i < pos.n_src; i++)
-            say(&r, "data %d: %s tokens taken from %s (%.1f%%)\n", i,
+            say(&r, "data %d: %s tokens taken from %s (%.1f%%), now at epoch %" PRIu64
+                ", window %" PRIu64 "\n", i,
                 cli_human((double)pos.src[i].windows * o->seq_len, b1, sizeof(b1)),
                 tr_loader_source_dir(r.loader, i),
-                pos.index ? 100.0 * (double)pos.src[i].windows / (double)pos.index : 0.0);
+                pos.index ? 100.0 * (double)pos.src[i].windows / (double)pos.index : 0.0,
+                pos.src[i].epoch, pos.src[i].index);
     }
     if (!err)
         profile_summary(&r);

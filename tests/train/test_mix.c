@@ -567,6 +567,30 @@ int main(int argc, char **argv)
     failures += tt_expect(bin, out, "mixture straight", x, 0, "weight 0.750", "tokens taken from");
     failures += !val_line_is(out, " | a ");
     free(x);
+    /* the end lines give each source's place, the one a resume from the last
+     * checkpoint reports (they gave the share alone) */
+    char *end_text = tt_slurp(out);
+    x = tt_fmt("--ckpt-dir '%s/ca' --resume", dir);
+    failures += tt_expect(bin, out, "mixture resumed at its end", x, 0, "nothing to do", NULL);
+    free(x);
+    char *res_text = tt_slurp(out);
+    bool places = end_text && res_text;
+    for (int i = 0; places && i < 2; i++) {
+        char key[32];
+        unsigned long long e1 = 0, w1 = 0, e2 = 1, w2 = 1;
+        snprintf(key, sizeof(key), "data %d: epoch ", i);
+        const char *r = strstr(res_text, key);
+        const char *e = strstr(end_text, ", now at epoch ");
+        for (int k = 0; e && k < i; k++)
+            e = strstr(e + 1, ", now at epoch ");
+        places = r && e && sscanf(r + strlen(key), "%llu, window %llu", &e2, &w2) == 2 &&
+                 sscanf(e, ", now at epoch %llu, window %llu", &e1, &w1) == 2 && e1 == e2 &&
+                 w1 == w2;
+    }
+    printf("%-34s %s\n", "mixture end: each source's place", places ? "ok" : "FAIL");
+    failures += !places;
+    free(end_text);
+    free(res_text);
     x = tt_fmt("%s --metrics '%s/b.jsonl' --ckpt-dir '%s/cb' --stop-after 3", flags, dir, dir);
     failures += tt_expect(bin, out, "mixture stopped at 3", x, 0, NULL, NULL);
     free(x);
