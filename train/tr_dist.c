@@ -374,25 +374,6 @@ int tr_dist_all_gather_dev(tr_dist *d, void *buf, size_t shard, enum tr_dist_dty
     return d->ops->all_gather_dev(d, buf, shard, t, stream);
 }
 
-int tr_dist_vote_n(tr_dist *d, const bool *flags, bool *any, int n, const char *what)
-{
-    double v[8];
-    if (n < 1 || n > 8)
-        return ingot_fail(INGOT_E_USAGE, "%s: %d flags in one vote (1 to 8)", what, n);
-    for (int i = 0; i < n; i++) {
-        any[i] = flags[i];
-        v[i] = flags[i] ? 1.0 : 0.0;
-    }
-    if (!d || d->world == 1)
-        return 0;
-    int err = tr_dist_mean_f64(d, v, (size_t)n);
-    if (err)
-        return ingot_fail(err, "%s: %s", what, ingot_errmsg());
-    for (int i = 0; i < n; i++)
-        any[i] = v[i] > 0.0;
-    return 0;
-}
-
 /* On the wire: each rank's cause and time flag to rank 0; the outcome back. */
 struct stop_in {
     int32_t cause, time_up;
@@ -437,11 +418,6 @@ int tr_dist_stop_vote(tr_dist *d, const struct tr_dist_stop *in, struct tr_dist_
                                   .who = o.who };
     memcpy(out->host, o.host, TR_DIST_HOST);
     return 0;
-}
-
-int tr_dist_vote(tr_dist *d, bool flag, bool *any, const char *what)
-{
-    return tr_dist_vote_n(d, &flag, any, 1, what);
 }
 
 int tr_dist_check(tr_dist *d, const char *mine, const char *what)

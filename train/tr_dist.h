@@ -73,10 +73,6 @@ int tr_dist_bcast(tr_dist *d, void *buf, size_t n, const char *what);
  * for the transport's counts. */
 int tr_dist_reduce_scatter_f32(tr_dist *d, float *buf, size_t shard);
 int tr_dist_all_gather_f32(tr_dist *d, float *buf, size_t shard);
-/* *any = whether any rank's flag is set: the stop decision. */
-int tr_dist_vote(tr_dist *d, bool flag, bool *any, const char *what);
-/* tr_dist_vote() of n (<= 8) flags at once, in one collective. */
-int tr_dist_vote_n(tr_dist *d, const bool *flags, bool *any, int n, const char *what);
 
 enum { TR_DIST_HOST = 64 };   /* bytes of a host name, NUL included */
 

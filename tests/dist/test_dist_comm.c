@@ -58,11 +58,13 @@ static int exercise(tr_dist *d)
     int word = r == 0 ? 4242 : r;
     CHECK_OK(tr_dist_bcast(d, &word, sizeof(word), "test"));
     CHECK(word == 4242);
-    bool any;
-    CHECK_OK(tr_dist_vote(d, false, &any, "vote"));
-    CHECK(!any);
-    CHECK_OK(tr_dist_vote(d, r == w - 1, &any, "vote"));
-    CHECK(any);
+    /* the stop vote: none asks; then the last rank's signal, named to all */
+    struct tr_dist_stop v = { 0 };
+    CHECK_OK(tr_dist_stop_vote(d, &v, &v, "vote"));
+    CHECK(!v.asked && v.who == -1 && !v.time_up);
+    v = (struct tr_dist_stop){ .cause = r == w - 1 ? 15 : 0, .time_up = r == 0 };
+    CHECK_OK(tr_dist_stop_vote(d, &v, &v, "vote"));
+    CHECK(v.asked == 1 && v.who == w - 1 && v.cause == 15 && v.time_up);
     CHECK_OK(tr_dist_check(d, "step=4 data=x", "resume point"));
     if (w > 1)
         CHECK_FAIL(tr_dist_check(d, r == w - 1 ? "step=0 data=x" : "step=4 data=x",
