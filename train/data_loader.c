@@ -4,15 +4,18 @@
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_num.h"
 #include "data_loader.h"
 #include "dataset.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
+#include "mono_clock.h"
 
 /* One split's shards seen as one stream. */
 struct stream {
@@ -189,12 +192,41 @@ static int mix_pick(const tr_loader *l, double u)
     return l->n - 1;
 }
 
+/* The verify at start reads every byte of the dataset (600 GB of
+ * SlimPajama: many minutes, on every rank): it says how far it is. */
+struct verify_progress {
+    const char *dir;
+    double every, start, next;
+    bool said;
+};
+
+static void verify_progress(void *arg, size_t done, size_t n, uint64_t bytes_done,
+                            uint64_t bytes_total)
+{
+    struct verify_progress *p = arg;
+    const double now = mono_now();
+    if (now < p->next && !(p->said && done == n))
+        return;
+    p->next = now + p->every;
+    char bd[32], bt[32];
+    fprintf(stderr, "ingot-train: verifying %s: %zu of %zu shards, %s of %s (%.0f%%), %.0f s%s\n",
+            p->dir, done, n, cli_human_bytes((double)bytes_done, bd, sizeof(bd)),
+            cli_human_bytes((double)bytes_total, bt, sizeof(bt)),
+            bytes_total ? 100.0 * (double)bytes_done / (double)bytes_total : 100.0,
+            now - p->start, p->said ? "" : " (--no-verify skips the checksums)");
+    p->said = true;
+}
+
 static int source_open(tr_loader *l, struct source *s, const char *dir)
 {
     const struct tr_loader_opts *o = &l->o;
     int T = o->seq_len, err;
     s->dir = dir;
-    if ((err = dataset_open(dir, o->verify, &s->ds)))
+    struct verify_progress vp = { .dir = dir, .every = o->progress_s, .start = mono_now() };
+    vp.next = vp.start + vp.every;
+    const bool say = o->verify && o->progress_s > 0.0;
+    if ((err = dataset_open_progress(dir, o->verify, say ? verify_progress : NULL, &vp,
+                                     &s->ds)))
         return err;
     const struct manifest *m = s->ds->manifest;
     uint32_t vocab = m->tokenizer.vocab_size;

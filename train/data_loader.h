@@ -58,6 +58,8 @@ struct tr_loader_opts {
     bool synthetic;         /* random ids, no dataset */
     uint32_t synth_vocab;   /* vocabulary of the synthetic ids */
     bool verify;            /* recompute every shard checksum on open */
+    double progress_s;      /* while verifying: a line on stderr every progress_s seconds
+                               (the first after progress_s), how far it is; 0: none */
     bool val_only;          /* only val windows will be read (eval --split val): the
                                train split may be empty or shorter than a window */
 };

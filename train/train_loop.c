@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -28,6 +29,7 @@
 #include "spm_shim.h"
 #include "term_text.h"
 #include "tr_dist.h"
+#include "tr_dist_env.h"
 #include "tr_dist_run.h"
 #include "tr_params.h"
 #include "tr_schedule.h"
@@ -1048,6 +1050,10 @@ static int run_loop(struct run *r)
     return 0;
 }
 
+/* Seconds between the lines that say how far the verify of the data at
+ * start is (a dataset of a few GB is verified before the first line). */
+#define TR_VERIFY_PROGRESS_S 10.0
+
 int tr_train(const struct tr_opts *o)
 {
     struct run r = { .o = o, .lock_fd = -1, .t_start = mono_now() };
@@ -1057,6 +1063,11 @@ int tr_train(const struct tr_opts *o)
         .seed = o->seed, .sequential = o->sequential, .synthetic = o->synthetic,
         .synth_vocab = (uint32_t)o->vocab, .verify = o->verify,
     };
+    /* the verify of a large dataset takes minutes: rank 0 says how far it
+     * is (the ranks are known by their launcher's variables only here) */
+    struct tr_dist_env env;
+    if (!o->quiet && !tr_dist_env_read((const char *const *)environ, &env) && env.rank == 0)
+        lo.progress_s = TR_VERIFY_PROGRESS_S;
     if ((err = tr_backend_select(o->device, &r.ops)))
         return err;
     if (o->precision && !strcmp(o->precision, "bf16") && !strcmp(r.ops->name, "cpu"))
