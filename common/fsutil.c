@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -102,6 +103,14 @@ int fs_free_bytes(const char *path, uint64_t *bytes)
         return -errno;
     *bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
     return 0;
+}
+
+uint64_t fs_file_size_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    return (uint64_t)rl.rlim_cur;
 }
 
 int fs_is_entry_of(const char *path, const char *dir)

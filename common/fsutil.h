@@ -125,6 +125,10 @@ int fs_is_entry_of(const char *path, const char *dir);
  * (statvfs: available blocks x fragment size) into *bytes: 0, or -errno
  * (no message: callers use it for a warning). */
 int fs_free_bytes(const char *path, uint64_t *bytes);
+
+/* This process's file-size limit (ulimit -f) in bytes, 0 when there is
+ * none: whether a write's -EFBIG was that limit, for the hint after it. */
+uint64_t fs_file_size_limit(void);
 /* write() all of buf at the current position, retrying on EINTR and short
  * writes. what names the file in the message. */
 int fs_write_full(int fd, const void *buf, size_t len, const char *what);

@@ -238,6 +238,7 @@ int main(int argc, char **argv)
         perror("ingot-dump: opening /dev/null on a closed standard descriptor");
         return 1;
     }
+    sig_file_size_errors();   /* ulimit -f: EFBIG, reported, not SIGXFSZ */
     struct dump_opts o;
     int ret = parse_args(argc, argv, &o);
     if (!ret && (!strcmp(o.cmd, "help") || !strcmp(o.cmd, "-h") || !strcmp(o.cmd, "--help"))) {

@@ -123,6 +123,33 @@ for name in ("tokenizer.model", "train-000001.tok", ".pretok-state.json", "manif
 print("kill -9 inside the tokenizer copy, a shard, the state, the manifest: the rerun is "
       "identical, no temporary file left")
 
+# past the file-size limit (ulimit -f) in a shard: exit 1 naming the file
+# and the limit, nothing half-written; the rerun without the limit is
+# identical (SIGXFSZ killed it without a word, leaving the temp file); the
+# same for ingot-dump export-bin
+import resource
+
+
+def fsize_limit():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (60000, resource.RLIM_INFINITY))
+
+
+p = subprocess.run([t.pretok] + common + ["--out", t.path("fsize")], preexec_fn=fsize_limit,
+                   capture_output=True, text=True)
+T.check(p.returncode == 1 and "File too large" in p.stderr and
+        "file-size limit (ulimit -f, 60.0 kB)" in p.stderr and "run the same command" in
+        p.stderr, "a shard past ulimit -f: exit %d: %s" % (p.returncode, p.stderr))
+check_left("fsize", "a shard past ulimit -f")
+convert("fsize", what="a shard past ulimit -f, rerun")
+T.same_dataset(t.path("clean"), t.path("fsize"), "a shard past ulimit -f")
+p = subprocess.run([t.dump, "export-bin", t.path("clean"), "--out", t.path("fsize.bin")],
+                   preexec_fn=fsize_limit, capture_output=True, text=True)
+T.check(p.returncode == 1 and "File too large" in p.stderr and
+        not [f for f in os.listdir(t.path()) if f.startswith("fsize.bin")],
+        "export-bin past ulimit -f: exit %d, %s: %s" % (p.returncode, os.listdir(t.path()),
+                                                        p.stderr))
+print("past ulimit -f: exit 1, named, nothing half-written; the rerun is identical")
+
 # merge: a shard that cannot be moved in, then the manifest that cannot be
 # renamed into place; the rerun finishes from its plan.
 for k in (1, 2):
