@@ -225,6 +225,30 @@ int fs_remove_stale_temps(const char *dir, long (*owner)(const char *name), bool
     return err;
 }
 
+/* The base name fs_remove_stale_temps_of() looks for (owner() takes no
+ * context). */
+static _Thread_local const char *stale_base;
+
+static long stale_owner(const char *name)
+{
+    return fs_temp_pid(name, stale_base);
+}
+
+int fs_remove_stale_temps_of(const char *path, const char *what, const char *kind,
+                             int *removed)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = !slash ? strdup(".") : slash == path ? strdup("/")
+                                                     : strndup(path, (size_t)(slash - path));
+    if (!dir)
+        return ingot_oom("a path", strlen(path) + 1);
+    stale_base = fs_basename(path);
+    int err = fs_remove_stale_temps(dir, stale_owner, false, what, kind, removed);
+    stale_base = NULL;
+    free(dir);
+    return err;
+}
+
 int fs_flush(FILE *f)
 {
     errno = 0;   /* fflush may succeed with the error flag set by an earlier write */

@@ -51,6 +51,11 @@ bool fs_pid_gone(long pid);
  * ("save"). */
 int fs_remove_stale_temps(const char *dir, long (*owner)(const char *name), bool own_stale,
                           const char *what, const char *kind, int *removed);
+/* fs_remove_stale_temps() for the one file path: its fs_temp_path() files
+ * (path.tmp.<pid>, beside it) whose writer is gone, left by a kill -9 in
+ * the middle of an atomic write. */
+int fs_remove_stale_temps_of(const char *path, const char *what, const char *kind,
+                             int *removed);
 /* fsync the directory containing path (or path itself if a directory). */
 int fs_fsync_dir(const char *path);
 /* mkdir -p. */

@@ -108,34 +108,6 @@ static void note_boundaries(const struct dump_src *s, bool llmc)
                 "the file keeps no document index: their boundaries are lost in it\n");
 }
 
-/* The base name of --out, for stale_owner(). */
-static const char *out_base;
-
-/* The writer's pid when name is export-bin's temp file for --out
- * (fs_temp_path: OUT.tmp.<pid>), else -1. */
-static long stale_owner(const char *name)
-{
-    return fs_temp_pid(name, out_base);
-}
-
-/* A kill -9 (no handler runs) left OUT.tmp.<pid>, as large as the export,
- * next to OUT for good: removed once its writer is gone, and said. */
-static int remove_stale_temp(const char *out)
-{
-    const char *slash = strrchr(out, '/');
-    char *dir = !slash ? strdup(".") : slash == out ? strdup("/")
-                                                    : strndup(out, (size_t)(slash - out));
-    if (!dir)
-        return ingot_oom("a path", strlen(out));
-    out_base = fs_basename(out);
-    int n = 0, ret = fs_remove_stale_temps(dir, stale_owner, false, "--out", "export-bin", &n);
-    if (n)
-        fprintf(stderr, "ingot-dump export-bin: removed %d stale temp file%s of a killed "
-                "export-bin in %s\n", n, n == 1 ? "" : "s", dir);
-    free(dir);
-    return ret;
-}
-
 int dump_export_bin(const struct dump_opts *o)
 {
     if (!o->out)
@@ -203,8 +175,14 @@ int dump_export_bin(const struct dump_opts *o)
                          o->out);
         goto out;
     }
-    if ((ret = remove_stale_temp(o->out)))
-        goto out;
+    /* a kill -9 (no handler runs) left OUT.tmp.<pid>, as large as the
+     * export, beside OUT for good: removed once its writer is gone */
+    int stale = 0;
+    if (fs_remove_stale_temps_of(o->out, "--out", "export-bin", &stale))
+        ingot_clear_err();   /* best effort: the export does not need it */
+    if (stale)
+        fprintf(stderr, "ingot-dump export-bin: removed %d stale temp file%s of a killed "
+                "export-bin beside %s\n", stale, stale == 1 ? "" : "s", o->out);
     /* Written next to the target and renamed into place: a reader never
      * sees half a file. */
     char *tmp = fs_temp_path(o->out);

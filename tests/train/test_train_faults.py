@@ -95,19 +95,31 @@ with tempfile.TemporaryDirectory() as tmp:
         print("%s: exit 1, named; ckpt-2 whole; the resume ends as the clean run" % what)
 
     # kill -9 in the middle of a checkpoint (no handler runs): its hidden temp
-    # file stays; the resume removes it, saying so, and ends as the clean run
-    rc, err = run(BASE + ["--ckpt-dir", p("kill")], fault(path="ckpt-00000004", after_bytes=5000,
-                                                         signal=9))
+    # file stays; then kill -9 in the resume's rewrite of --metrics (cut back
+    # to the checkpoint), which has removed the first: FILE.tmp.<pid> stays
+    # beside it (for good, before). The next resume removes it, saying so, and
+    # ends as the clean run
+    km = p("kill.jsonl")
+    rc, err = run(BASE + ["--ckpt-dir", p("kill"), "--metrics", km],
+                  fault(path="ckpt-00000004", after_bytes=5000, signal=9))
     left = sorted(os.listdir(p("kill")))
     check(rc == -9 and len(left) == 4 and left[0].startswith(".ckpt-00000004.bin.tmp."),
           "kill -9 in a checkpoint: exit %d, left %s" % (rc, left))
-    p_ = subprocess.run([TRAIN, "--ckpt-dir", p("kill"), "--resume", "--threads", "1"],
-                        capture_output=True, text=True)
-    check(p_.returncode == 0 and "removed 1 stale temp file of killed saves" in p_.stdout and
+    resume = [TRAIN, "--ckpt-dir", p("kill"), "--resume", "--threads", "1", "--metrics", km]
+    rc, err = run(resume, fault(path="kill.jsonl.tmp", after_bytes=10, signal=9))
+    temps = [f for f in os.listdir(tmp) if f.startswith("kill.jsonl.tmp.")]
+    check(rc == -9 and len(temps) == 1, "kill -9 in the metrics rewrite: exit %d, left %s: %s" %
+          (rc, temps, err))
+    p_ = subprocess.run(resume, capture_output=True, text=True)
+    check(p_.returncode == 0 and "metrics: removed 1 stale temp file of a killed run beside %s" % km in p_.stdout and
           not [f for f in os.listdir(p("kill")) if ".tmp." in f] and
-          payload(p("kill", "ckpt-00000006.bin")) == clean6,
-          "kill -9 in a checkpoint, resumed: exit %d: %s" % (p_.returncode, p_.stdout + p_.stderr))
-    print("kill -9 in a checkpoint: the resume removes its temp file and ends as the clean run")
+          not [f for f in os.listdir(tmp) if ".tmp." in f] and
+          payload(p("kill", "ckpt-00000006.bin")) == clean6 and
+          losses(km) == losses(p("clean.jsonl")),
+          "kill -9 in a checkpoint and in the metrics rewrite, resumed: exit %d: %s" %
+          (p_.returncode, p_.stdout + p_.stderr))
+    print("kill -9 in a checkpoint, then in the resume's metrics rewrite: no temp file stays, "
+          "and the resume ends as the clean run")
 
     # past the file-size limit (ulimit -f) in a --metrics line: the run
     # stops naming the file and the limit, as on a full disk (SIGXFSZ
