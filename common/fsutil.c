@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -102,6 +103,14 @@ int fs_free_bytes(const char *path, uint64_t *bytes)
         return -errno;
     *bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
     return 0;
+}
+
+uint64_t fs_file_size_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    return (uint64_t)rl.rlim_cur;
 }
 
 int fs_is_entry_of(const char *path, const char *dir)
@@ -213,6 +222,30 @@ int fs_remove_stale_temps(const char *dir, long (*owner)(const char *name), bool
         free(p);
     }
     closedir(d);
+    return err;
+}
+
+/* The base name fs_remove_stale_temps_of() looks for (owner() takes no
+ * context). */
+static _Thread_local const char *stale_base;
+
+static long stale_owner(const char *name)
+{
+    return fs_temp_pid(name, stale_base);
+}
+
+int fs_remove_stale_temps_of(const char *path, const char *what, const char *kind,
+                             int *removed)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = !slash ? strdup(".") : slash == path ? strdup("/")
+                                                     : strndup(path, (size_t)(slash - path));
+    if (!dir)
+        return ingot_oom("a path", strlen(path) + 1);
+    stale_base = fs_basename(path);
+    int err = fs_remove_stale_temps(dir, stale_owner, false, what, kind, removed);
+    stale_base = NULL;
+    free(dir);
     return err;
 }
 

@@ -51,6 +51,11 @@ bool fs_pid_gone(long pid);
  * ("save"). */
 int fs_remove_stale_temps(const char *dir, long (*owner)(const char *name), bool own_stale,
                           const char *what, const char *kind, int *removed);
+/* fs_remove_stale_temps() for the one file path: its fs_temp_path() files
+ * (path.tmp.<pid>, beside it) whose writer is gone, left by a kill -9 in
+ * the middle of an atomic write. */
+int fs_remove_stale_temps_of(const char *path, const char *what, const char *kind,
+                             int *removed);
 /* fsync the directory containing path (or path itself if a directory). */
 int fs_fsync_dir(const char *path);
 /* mkdir -p. */
@@ -125,6 +130,10 @@ int fs_is_entry_of(const char *path, const char *dir);
  * (statvfs: available blocks x fragment size) into *bytes: 0, or -errno
  * (no message: callers use it for a warning). */
 int fs_free_bytes(const char *path, uint64_t *bytes);
+
+/* This process's file-size limit (ulimit -f) in bytes, 0 when there is
+ * none: whether a write's -EFBIG was that limit, for the hint after it. */
+uint64_t fs_file_size_limit(void);
 /* write() all of buf at the current position, retrying on EINTR and short
  * writes. what names the file in the message. */
 int fs_write_full(int fd, const void *buf, size_t len, const char *what);

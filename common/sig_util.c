@@ -31,3 +31,8 @@ const char *sig_name(int sig)
     default: return "another signal";
     }
 }
+
+void sig_file_size_errors(void)
+{
+    signal(SIGXFSZ, SIG_IGN);
+}

@@ -18,4 +18,11 @@ bool sig_install_unless_ignored(int sig, void (*handler)(int), struct sigaction 
  * strings. */
 const char *sig_name(int sig);
 
+/* SIGXFSZ ignored: a write past the file-size limit (ulimit -f) then fails
+ * with EFBIG, and the writer names the file and removes its temporary file
+ * as on a full disk. By default the signal killed the program without a
+ * word, leaving the temporary file and (ingot-train) every step since the
+ * last checkpoint lost. Called first thing in each program's main. */
+void sig_file_size_errors(void);
+
 #endif

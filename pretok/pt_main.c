@@ -7,6 +7,7 @@
 
 #include <zstd.h>
 
+#include "cli_num.h"
 #include "ingot_err.h"
 #include "fsutil.h"
 #include "ingot_version.h"
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
         perror("ingot-pretok: opening /dev/null on a closed standard descriptor");
         return 1;
     }
+    sig_file_size_errors();   /* ulimit -f: EFBIG, reported, not SIGXFSZ */
     struct pt_opts o;
     int ret = pt_cli_parse(argc, argv, &o);
     if (ret) {
@@ -93,12 +95,19 @@ int main(int argc, char **argv)
         pt_report_json_error(stdout, o.out, ingot_errmsg_for(ret), status);
         fflush(stdout);
     }
+    char limit[32];
     if ((ret == -ENOSPC || ret == -EDQUOT) && (o.cmd == PT_CMD_CONVERT || o.cmd == PT_CMD_MERGE))
         fprintf(stderr, "ingot-pretok: the disk is full; what was finished is kept: free space "
                 "and run the same command again to resume\n");
     else if ((ret == -ENOSPC || ret == -EDQUOT) && o.cmd == PT_CMD_IMPORT)
         fprintf(stderr, "ingot-pretok: the disk is full; the shards this import wrote were "
                 "removed: free space and run the same command again\n");
+    else if (ret == -EFBIG && fs_file_size_limit() && o.cmd != PT_CMD_TEXT)
+        fprintf(stderr, "ingot-pretok: a file reached this process's file-size limit (ulimit -f, "
+                "%s); %s: raise the limit (ulimit -f unlimited) and run the same command again\n",
+                cli_human_bytes((double)fs_file_size_limit(), limit, sizeof(limit)),
+                o.cmd == PT_CMD_IMPORT ? "the shards this import wrote were removed"
+                                       : "what was finished is kept");
     else if (ret == -EIO && o.cmd == PT_CMD_CONVERT)
         fprintf(stderr, "ingot-pretok: the disk reported an I/O error; what was finished is "
                 "kept, and a rerun checks the checksums of every finished shard: check the disk "

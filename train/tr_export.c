@@ -49,20 +49,16 @@ static const char usage[] =
     "be the one the checkpoint was trained with: its hash is checked.\n";
 
 /* Neither --data nor --tokenizer: the training dataset the checkpoint's
- * settings name, when it is still there and its tokenizer is the
+ * settings section names, when it is still there and its tokenizer is the
  * checkpoint's; *dir gets it (malloc'd) or NULL, and why not into why. */
-static void training_data(const char *ckpt_file, uint64_t want_hash, char **dir, char *why,
+static void training_data(const char *section, uint64_t want_hash, char **dir, char *why,
                           size_t len)
 {
-    char *section = NULL;
     *dir = NULL;
     why[0] = '\0';
-    if (!ckpt_file || tr_ckpt_read_settings(ckpt_file, &section) || !section) {
-        ingot_clear_err();
+    if (!section)
         return;
-    }
     char *d = tr_settings_data_dir(section, 0);
-    free(section);
     struct dataset *ds = NULL;
     if (!d)
         return;
@@ -80,7 +76,7 @@ static void training_data(const char *ckpt_file, uint64_t want_hash, char **dir,
         free(d);
 }
 
-int tr_export_tokenizer(const char *data, const char *model, const char *ckpt_file,
+int tr_export_tokenizer(const char *data, const char *model, const char *settings,
                         uint64_t want_hash, struct ingot_spm **spm, char **used)
 {
     struct dataset *ds = NULL;
@@ -91,7 +87,7 @@ int tr_export_tokenizer(const char *data, const char *model, const char *ckpt_fi
         *used = NULL;
     if (!model && !data) {
         char why[PATH_MAX + 160];
-        training_data(ckpt_file, want_hash, &found, why, sizeof(why));
+        training_data(settings, want_hash, &found, why, sizeof(why));
         if (!found)
             return ingot_fail(INGOT_E_USAGE, "no tokenizer: pass --data DIR (the training "
                               "dataset) or --tokenizer FILE.model%s", why);
@@ -159,11 +155,14 @@ static int check_finite(const char *path, const struct tr_config *c, const float
                       path, i - tr_param_offset(c, id), tr_param_name_cfg(c, id), (double)p[i]);
 }
 
-int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used)
+static int load_once(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used,
+                     char **settings)
 {
     char *path = NULL;
     int err, fd = -1;
     *params = NULL;
+    if (settings)
+        *settings = NULL;
     if ((err = tr_ckpt_resolve(ckpt, &path)))
         return err;
     if ((err = tr_ckpt_read_state(path, st)) || (err = tr_config_check(&st->cfg)))
@@ -179,18 +178,44 @@ int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, c
         err = read_exact(fd, *params, bytes, TR_CKPT_HEADER_SIZE, path);
     if (!err)
         err = check_finite(path, &st->cfg, *params);
+    if (!err && settings)
+        err = tr_ckpt_read_settings(path, settings);
 out:
     if (fd >= 0)
         close(fd);
     if (err) {
         free(*params);
         *params = NULL;
+        if (settings) {
+            free(*settings);
+            *settings = NULL;
+        }
     }
     if (!err && used)
         *used = path;
     else
         free(path);
     return err;
+}
+
+int tr_export_load_run(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used,
+                       char **settings)
+{
+    /* A directory names its newest checkpoint, which a run still training
+     * there with --ckpt-keep removes once it has saved a newer one: a file
+     * gone while read is taken again from the directory (a few times, not
+     * for ever); it failed with 'ckpt-N.bin: No such file or directory'. */
+    int err = load_once(ckpt, st, params, used, settings);
+    for (int again = 0; err == -ENOENT && again < 8 && fs_is_dir(ckpt) == 1; again++) {
+        ingot_clear_err();
+        err = load_once(ckpt, st, params, used, settings);
+    }
+    return err;
+}
+
+int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used)
+{
+    return tr_export_load_run(ckpt, st, params, used, NULL);
 }
 
 /* A signal during the writes: each file goes to fs_temp_path(DIR/NAME)
@@ -327,13 +352,13 @@ int tr_export_main(int argc, char **argv)
         return err;
     struct tr_ckpt_state st;
     float *params = NULL;
-    char *path = NULL, *tok_path = NULL, **made = NULL;
+    char *path = NULL, *tok_path = NULL, **made = NULL, *settings = NULL;
     struct ingot_spm *spm = NULL;
-    if ((err = tr_export_load(o.ckpt, &st, &params, &path)))
+    if ((err = tr_export_load_run(o.ckpt, &st, &params, &path, &settings)))
         goto out;
     bool want_tok = !strcmp(o.format, "hf") && !(st.flags & TR_CKPT_FLAG_SYNTHETIC);
     if ((want_tok || o.data || o.tokenizer) &&
-        (err = tr_export_tokenizer(o.data, o.tokenizer, path, st.tokenizer_hash, &spm,
+        (err = tr_export_tokenizer(o.data, o.tokenizer, settings, st.tokenizer_hash, &spm,
                                    &tok_path)))
         goto out;
     /* the tokenizer ships with the hf folder: a larger one than the model's
@@ -431,6 +456,7 @@ out:
     fs_free_list(made);
     free(params);
     free(path);
+    free(settings);
     free(tok_path);
     ingot_spm_free(spm);
     return err;

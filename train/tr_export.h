@@ -44,13 +44,22 @@ int tr_export_main(int argc, char **argv);
  * path read. */
 int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used);
 
+/* tr_export_load(), and *settings (if not NULL) the malloc'd settings
+ * section of the same file (NULL in a version-1 file): read with the
+ * weights, as a run still training into the directory may remove the file
+ * right after (--ckpt-keep). A directory's newest checkpoint removed while
+ * it is read is taken again from the directory. */
+int tr_export_load_run(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used,
+                       char **settings);
+
 /* The checkpoint's tokenizer: model (a .model file) when not NULL, else the
  * tokenizer of the dataset data (as ingot-train finds it), else (neither
- * given) that of the dataset the checkpoint ckpt_file was trained on, as its
- * settings name it, when it is still there. Its XXH3-64 must equal
+ * given) that of the dataset the checkpoint was trained on, as its settings
+ * section (tr_export_load_run(); may be NULL) names it, when it is still
+ * there. Its XXH3-64 must equal
  * want_hash (the checkpoint's) unless want_hash is 0 (synthetic). *used (if
  * not NULL) gets the malloc'd path loaded. */
-int tr_export_tokenizer(const char *data, const char *model, const char *ckpt_file,
+int tr_export_tokenizer(const char *data, const char *model, const char *settings,
                         uint64_t want_hash, struct ingot_spm **spm, char **used);
 
 #endif

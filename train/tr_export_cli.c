@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_num.h"
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "tr_export.h"
@@ -37,6 +38,12 @@ int tr_subcommand(int argc, char **argv)
                     "left half-written: free space (the model's weights need about as much as "
                     "the checkpoint's parameters, a third of its size), then run the same "
                     "command again\n");
+        char b[32];
+        if (err == -EFBIG && fs_file_size_limit() && !strcmp(cmds[i].name, "export"))
+            fprintf(stderr, "ingot-train export: a file reached this process's file-size limit "
+                    "(ulimit -f, %s); no file of this export is left half-written: raise the "
+                    "limit (ulimit -f unlimited), then run the same command again\n",
+                    cli_human_bytes((double)fs_file_size_limit(), b, sizeof(b)));
         return !err ? 0 : err == INGOT_E_USAGE ? 2 : err == INGOT_E_INTERRUPTED ? 130 : 1;
     }
     return -1;

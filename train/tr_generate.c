@@ -439,16 +439,16 @@ int tr_generate_main(int argc, char **argv)
     struct tr_ckpt_state st;
     float *params = NULL, *scratch = NULL;
     int32_t *ids = NULL;
-    char *ckpt_file = NULL;
+    char *settings = NULL;
     struct ingot_spm *spm = NULL;
     tr_backend *be = NULL;
     const struct tr_backend_ops *ops = NULL;
-    if ((err = tr_export_load(o.ckpt, &st, &params, &ckpt_file)))
+    if ((err = tr_export_load_run(o.ckpt, &st, &params, NULL, &settings)))
         goto out;
     /* a tokenizer is needed to read the prompt or to print text */
     bool need_tok = o.prompt || (!o.ids && !(st.flags & TR_CKPT_FLAG_SYNTHETIC));
     if ((need_tok || o.data || o.tokenizer) &&
-        (err = tr_export_tokenizer(o.data, o.tokenizer, ckpt_file, st.tokenizer_hash, &spm,
+        (err = tr_export_tokenizer(o.data, o.tokenizer, settings, st.tokenizer_hash, &spm,
                                    NULL)))
         goto out;
     /* ids in and out need no tokenizer, but the stop at a document boundary
@@ -456,7 +456,7 @@ int tr_generate_main(int argc, char **argv)
      * there (without it, --ids ran past boundaries that the same command
      * printing text stopped at); when it is not, the closing line says so */
     if (!spm && !o.no_stop && !(st.flags & TR_CKPT_FLAG_SYNTHETIC) &&
-        tr_export_tokenizer(NULL, NULL, ckpt_file, st.tokenizer_hash, &spm, NULL))
+        tr_export_tokenizer(NULL, NULL, settings, st.tokenizer_hash, &spm, NULL))
         ingot_clear_err();
     int n_prompt;
     if ((err = prompt_ids(&o, spm, st.cfg.vocab, o.tokens, &ids, &n_prompt)))
@@ -543,7 +543,7 @@ out:
     free(scratch);
     free(ids);
     free(params);
-    free(ckpt_file);
+    free(settings);
     free(o.prompt_buf);
     return err;
 }

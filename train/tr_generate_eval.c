@@ -148,17 +148,16 @@ static void shell_word(FILE *f, const char *dir, const char *weight)
 /* No --data: the sources the checkpoint was trained on, with their weights
  * (export and generate take its tokenizer the same way); held[] keeps the
  * strings the sources point into. */
-static int training_sources(struct eval_opts *o, const char *ckpt_file,
+static int training_sources(struct eval_opts *o, const char *ckpt_file, const char *section,
                             char *held[TR_MAX_SOURCES])
 {
-    char *section = NULL;
-    int err = tr_ckpt_read_settings(ckpt_file, &section);
-    for (size_t i = 0; !err && i < TR_MAX_SOURCES; i++) {
+    int err = 0;
+    for (size_t i = 0; section && i < TR_MAX_SOURCES; i++) {
         if (!(held[i] = tr_settings_data_source(section, i)))
             break;
-        err = tr_loader_source_add(o->src, &o->n_data, held[i]);
+        if ((err = tr_loader_source_add(o->src, &o->n_data, held[i])))
+            break;
     }
-    free(section);
     if (!err && !o->n_data)
         err = ingot_fail(INGOT_E_USAGE, "--data DIR is required: %s names no dataset (trained "
                          "on --synthetic ids, or written before checkpoints kept their "
@@ -226,9 +225,9 @@ int tr_eval_main(int argc, char **argv)
     double *row_loss = NULL;
     tr_loader *l = NULL;
     tr_cpu_net *m = NULL;
-    char *ckpt_file = NULL, *held[TR_MAX_SOURCES] = { 0 };
-    if ((err = tr_export_load(o.ckpt, &st, &params, &ckpt_file)) ||
-        (!o.data && (err = training_sources(&o, ckpt_file, held))))
+    char *ckpt_file = NULL, *settings = NULL, *held[TR_MAX_SOURCES] = { 0 };
+    if ((err = tr_export_load_run(o.ckpt, &st, &params, &ckpt_file, &settings)) ||
+        (!o.data && (err = training_sources(&o, ckpt_file, settings, held))))
         goto out;
     const int T = st.cfg.seq_len, B = o.batch;
     /* as in training: the ops index a forward's rows with int */
@@ -350,6 +349,7 @@ out:
     free(row_loss);
     free(params);
     free(ckpt_file);
+    free(settings);
     for (int i = 0; i < TR_MAX_SOURCES; i++)
         free(held[i]);
     return err;

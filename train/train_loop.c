@@ -1222,6 +1222,14 @@ int tr_train(const struct tr_opts *o)
      * past its checkpoint went to FILE.dropped though no step replaced them */
     if (o->metrics && tr_dist_rank(r.dist) == 0 && r.start_step < run_end_step(&r)) {
         size_t moved;
+        /* a kill -9 while the file was cut back (tr_metrics_open rewrites
+         * it) left FILE.tmp.<pid>, as large as the file, for good */
+        int stale = 0;
+        if (fs_remove_stale_temps_of(o->metrics, "--metrics", "run", &stale))
+            ingot_clear_err();   /* best effort: the run does not need it */
+        if (stale)
+            say(&r, "metrics: removed %d stale temp file%s of a killed run beside %s\n", stale,
+                stale == 1 ? "" : "s", o->metrics);
         if ((err = tr_metrics_open(o->metrics, r.start_step > 0 ? r.start_step : -1,
                                    &r.metrics, &moved)))
             goto out;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "cli_num.h"
 #include "data_loader.h"
 #include "ingot_config.h"
 #include "fsutil.h"
@@ -94,11 +95,17 @@ static void install_handlers(void)
  * do, naming the checkpoint a --resume would continue from. */
 static void disk_hint(int err, const char *ckpt_dir)
 {
-    if (err != -ENOSPC && err != -EDQUOT && err != -EIO)
+    uint64_t fsize = err == -EFBIG ? fs_file_size_limit() : 0;
+    if (err != -ENOSPC && err != -EDQUOT && err != -EIO && !fsize)
         return;
-    const char *what = err == -EIO ? "the disk reported an I/O error" : "the disk is full";
-    const char *fix = err == -EIO ? "check the disk (the kernel's log, dmesg, says more)"
-                                  : "free space";
+    char limit[96], b[32];
+    snprintf(limit, sizeof(limit), "a file reached this process's file-size limit (ulimit -f, "
+             "%s)", cli_human_bytes((double)fsize, b, sizeof(b)));
+    const char *what = fsize ? limit : err == -EIO ? "the disk reported an I/O error"
+                                                   : "the disk is full";
+    const char *fix = fsize ? "raise the limit (ulimit -f unlimited)"
+                      : err == -EIO ? "check the disk (the kernel's log, dmesg, says more)"
+                                    : "free space";
     char *last = NULL;
     if (ckpt_dir && tr_ckpt_find_latest(ckpt_dir, &last))
         ingot_clear_err();   /* a directory the failed run removed again */
@@ -144,6 +151,7 @@ int main(int argc, char **argv)
         perror("ingot-train: opening /dev/null on a closed standard descriptor");
         return 1;
     }
+    sig_file_size_errors();   /* ulimit -f: EFBIG, reported, not SIGXFSZ */
     set_who();
     int sub = tr_subcommand(argc, argv);   /* export, generate, eval */
     if (sub >= 0)

@@ -175,6 +175,14 @@ int dump_export_bin(const struct dump_opts *o)
                          o->out);
         goto out;
     }
+    /* a kill -9 (no handler runs) left OUT.tmp.<pid>, as large as the
+     * export, beside OUT for good: removed once its writer is gone */
+    int stale = 0;
+    if (fs_remove_stale_temps_of(o->out, "--out", "export-bin", &stale))
+        ingot_clear_err();   /* best effort: the export does not need it */
+    if (stale)
+        fprintf(stderr, "ingot-dump export-bin: removed %d stale temp file%s of a killed "
+                "export-bin beside %s\n", stale, stale == 1 ? "" : "s", o->out);
     /* Written next to the target and renamed into place: a reader never
      * sees half a file. */
     char *tmp = fs_temp_path(o->out);

@@ -192,8 +192,9 @@ void dump_remove_on_signal(const char *path)
     remove_path = path;
 }
 
-/* SIGINT, SIGTERM: no half-written temporary file left behind; then the
- * default action, so that the exit status still says which signal. */
+/* SIGINT, SIGTERM, SIGHUP: no half-written temporary file left behind;
+ * then the default action, so that the exit status still says which
+ * signal. */
 static void on_stop(int sig)
 {
     const char *p = remove_path;
@@ -230,6 +231,7 @@ static void trap_signals(const char *path)
     /* not over an ignored signal (nohup, a shell's background job) */
     sig_install_unless_ignored(SIGINT, on_stop, NULL);
     sig_install_unless_ignored(SIGTERM, on_stop, NULL);
+    sig_install_unless_ignored(SIGHUP, on_stop, NULL);   /* a closed terminal or ssh */
 }
 
 int main(int argc, char **argv)
@@ -238,6 +240,7 @@ int main(int argc, char **argv)
         perror("ingot-dump: opening /dev/null on a closed standard descriptor");
         return 1;
     }
+    sig_file_size_errors();   /* ulimit -f: EFBIG, reported, not SIGXFSZ */
     struct dump_opts o;
     int ret = parse_args(argc, argv, &o);
     if (!ret && (!strcmp(o.cmd, "help") || !strcmp(o.cmd, "-h") || !strcmp(o.cmd, "--help"))) {

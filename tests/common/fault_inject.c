@@ -20,6 +20,11 @@
  *                               rename  rename* whose source or target
  *                                       contains S (nothing is renamed)
  *                               create  open* of S with O_CREAT
+ *                               vanish  open* of S without O_CREAT
+ *                                       unlinks it first: a file removed
+ *                                       between a listing and its open,
+ *                                       as --ckpt-keep removes an old
+ *                                       checkpoint (ENOENT, no error line)
  *   INGOT_FAULT_SIGNAL=N        instead of failing the write that reaches the
  *                               budget, raise signal N there (a Ctrl-C or
  *                               kill in the middle of a file: what is left?)
@@ -62,7 +67,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum { OP_WRITE = 1, OP_FSYNC = 2, OP_CLOSE = 4, OP_RENAME = 8, OP_CREATE = 16 };
+enum { OP_WRITE = 1, OP_FSYNC = 2, OP_CLOSE = 4, OP_RENAME = 8, OP_CREATE = 16, OP_VANISH = 32 };
 enum { MAX_FD = 4096 };
 
 static struct {
@@ -110,7 +115,7 @@ static void init(void)
         g.ops = 0;
         static const struct { const char *name; unsigned bit; } names[] = {
             { "write", OP_WRITE }, { "fsync", OP_FSYNC }, { "close", OP_CLOSE },
-            { "rename", OP_RENAME }, { "create", OP_CREATE },
+            { "rename", OP_RENAME }, { "create", OP_CREATE }, { "vanish", OP_VANISH },
         };
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
             const char *p = strstr(o, names[i].name);
@@ -219,6 +224,15 @@ static int create_refused(const char *path, int flags, const char *call)
     return 1;
 }
 
+/* OP_VANISH: a matched path opened for reading is removed just before. */
+static void vanish(int dirfd, const char *path, int flags, const char *call)
+{
+    if ((flags & O_CREAT) || !active() || !(g.ops & OP_VANISH) || !strstr(path, g.match))
+        return;
+    if (unlinkat(dirfd, path, 0) == 0)
+        report_what(call, path, "removed just before the open");
+}
+
 #define MODE_ARG(flags, mode) \
     mode_t mode = 0; \
     if ((flags) & (O_CREAT | O_TMPFILE)) { \
@@ -234,6 +248,7 @@ int open(const char *path, int flags, ...)
     REAL(int, open, (const char *, int, ...));
     if (create_refused(path, flags, "open"))
         return -1;
+    vanish(AT_FDCWD, path, flags, "open");
     int fd = real_open(path, flags, mode);
     track(fd, path);
     return fd;
@@ -245,6 +260,7 @@ int open64(const char *path, int flags, ...)
     REAL(int, open64, (const char *, int, ...));
     if (create_refused(path, flags, "open"))
         return -1;
+    vanish(AT_FDCWD, path, flags, "open");
     int fd = real_open64(path, flags, mode);
     track(fd, path);
     return fd;
@@ -256,6 +272,7 @@ int openat(int dirfd, const char *path, int flags, ...)
     REAL(int, openat, (int, const char *, int, ...));
     if (create_refused(path, flags, "openat"))
         return -1;
+    vanish(dirfd, path, flags, "openat");
     int fd = real_openat(dirfd, path, flags, mode);
     track(fd, path);
     return fd;
@@ -267,6 +284,7 @@ int openat64(int dirfd, const char *path, int flags, ...)
     REAL(int, openat64, (int, const char *, int, ...));
     if (create_refused(path, flags, "openat"))
         return -1;
+    vanish(dirfd, path, flags, "openat");
     int fd = real_openat64(dirfd, path, flags, mode);
     track(fd, path);
     return fd;

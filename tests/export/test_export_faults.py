@@ -128,6 +128,26 @@ with tempfile.TemporaryDirectory() as tmp:
           "export after a SIGKILL: exit %d, %s, left %s" % (res.returncode, res.stdout, after))
     print("SIGKILL in model.safetensors: the next export removes the stale temp file")
 
+    # a --ckpt-dir whose newest checkpoint is removed as it is opened (a run
+    # still training there with --ckpt-keep saved a newer one and pruned it):
+    # export and generate take the directory's newest again (they failed
+    # with 'ckpt-00000002.bin: No such file or directory')
+    for sub, args in [("export", ["--format", "llmc", "--out", p("live-x")]),
+                      ("generate", ["--ids", "--prompt-ids", "1", "--tokens", "2",
+                                    "--threads", "1"])]:
+        live = p("live-" + sub)
+        rc, err = run(["--synthetic", "--vocab", "128", "--model", "tiny", "--layers", "1",
+                       "--dim", "32", "--heads", "2", "--seq-len", "16", "--batch", "2",
+                       "--steps", "2", "--ckpt-every", "1", "--threads", "1", "--val-every",
+                       "0", "--quiet", "--ckpt-dir", live])
+        check(rc == 0, "the live directory's run: %d %s" % (rc, err))
+        rc, err = run([sub, live] + args, fault(path="ckpt-00000002", ops="vanish"))
+        check(rc == 0 and "removed just before the open" in err and
+              not os.path.exists(os.path.join(live, "ckpt-00000002.bin")),
+              "%s of a directory whose newest checkpoint vanished: exit %d: %s" % (sub, rc, err))
+    print("a --ckpt-dir's newest checkpoint removed as it is read: export and generate take "
+          "the next")
+
     # the summary on a full standard output: the files are whole, the exit 1
     with open("/dev/full", "w") as full:
         rc, err = run(["export", ck, "--format", "llmc", "--out", p("stdout")], stdout=full)

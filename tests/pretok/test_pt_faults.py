@@ -123,6 +123,53 @@ for name in ("tokenizer.model", "train-000001.tok", ".pretok-state.json", "manif
 print("kill -9 inside the tokenizer copy, a shard, the state, the manifest: the rerun is "
       "identical, no temporary file left")
 
+# past the file-size limit (ulimit -f) in a shard: exit 1 naming the file
+# and the limit, nothing half-written; the rerun without the limit is
+# identical (SIGXFSZ killed it without a word, leaving the temp file); the
+# same for ingot-dump export-bin
+import resource
+
+
+def fsize_limit():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (60000, resource.RLIM_INFINITY))
+
+
+p = subprocess.run([t.pretok] + common + ["--out", t.path("fsize")], preexec_fn=fsize_limit,
+                   capture_output=True, text=True)
+T.check(p.returncode == 1 and "File too large" in p.stderr and
+        "file-size limit (ulimit -f, 60.0 kB)" in p.stderr and "run the same command" in
+        p.stderr, "a shard past ulimit -f: exit %d: %s" % (p.returncode, p.stderr))
+check_left("fsize", "a shard past ulimit -f")
+convert("fsize", what="a shard past ulimit -f, rerun")
+T.same_dataset(t.path("clean"), t.path("fsize"), "a shard past ulimit -f")
+p = subprocess.run([t.dump, "export-bin", t.path("clean"), "--out", t.path("fsize.bin")],
+                   preexec_fn=fsize_limit, capture_output=True, text=True)
+T.check(p.returncode == 1 and "File too large" in p.stderr and
+        not [f for f in os.listdir(t.path()) if f.startswith("fsize.bin")],
+        "export-bin past ulimit -f: exit %d, %s: %s" % (p.returncode, os.listdir(t.path()),
+                                                        p.stderr))
+print("past ulimit -f: exit 1, named, nothing half-written; the rerun is identical")
+
+# export-bin killed in the middle (kill -9: no handler runs) left its temp
+# file, as large as the export, for good; SIGHUP (a closed terminal) too.
+# The next export-bin removes a dead writer's and says so; a live one's stays
+xbin = ["export-bin", t.path("clean"), "--out", t.path("k.bin")]
+for sig in (1, 9):
+    p = subprocess.run([t.dump] + xbin, env=dict(os.environ, **fault(path="k.bin", after_bytes=1000,
+                                                                     signal=sig)),
+                       capture_output=True, text=True)
+    left = [f for f in os.listdir(t.path()) if f.startswith("k.bin")]
+    T.check(p.returncode == -sig and len(left) == (1 if sig == 9 else 0),
+            "export-bin, signal %d: exit %d, left %s" % (sig, p.returncode, left))
+live = t.path("k.bin.tmp.%d" % os.getpid())
+open(live, "w").close()
+p = subprocess.run([t.dump] + xbin, capture_output=True, text=True)
+left = sorted(f for f in os.listdir(t.path()) if f.startswith("k.bin"))
+T.check(p.returncode == 0 and "removed 1 stale temp file of a killed export-bin" in p.stderr and
+        left == ["k.bin", os.path.basename(live)],
+        "export-bin after a kill -9: exit %d, left %s: %s" % (p.returncode, left, p.stderr))
+print("export-bin killed: the next one removes the temp file; SIGHUP leaves none")
+
 # merge: a shard that cannot be moved in, then the manifest that cannot be
 # renamed into place; the rerun finishes from its plan.
 for k in (1, 2):

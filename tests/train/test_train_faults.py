@@ -94,6 +94,49 @@ with tempfile.TemporaryDirectory() as tmp:
               "%s: the metrics after the resume differ from the clean run's" % what)
         print("%s: exit 1, named; ckpt-2 whole; the resume ends as the clean run" % what)
 
+    # kill -9 in the middle of a checkpoint (no handler runs): its hidden temp
+    # file stays; then kill -9 in the resume's rewrite of --metrics (cut back
+    # to the checkpoint), which has removed the first: FILE.tmp.<pid> stays
+    # beside it (for good, before). The next resume removes it, saying so, and
+    # ends as the clean run
+    km = p("kill.jsonl")
+    rc, err = run(BASE + ["--ckpt-dir", p("kill"), "--metrics", km],
+                  fault(path="ckpt-00000004", after_bytes=5000, signal=9))
+    left = sorted(os.listdir(p("kill")))
+    check(rc == -9 and len(left) == 4 and left[0].startswith(".ckpt-00000004.bin.tmp."),
+          "kill -9 in a checkpoint: exit %d, left %s" % (rc, left))
+    resume = [TRAIN, "--ckpt-dir", p("kill"), "--resume", "--threads", "1", "--metrics", km]
+    rc, err = run(resume, fault(path="kill.jsonl.tmp", after_bytes=10, signal=9))
+    temps = [f for f in os.listdir(tmp) if f.startswith("kill.jsonl.tmp.")]
+    check(rc == -9 and len(temps) == 1, "kill -9 in the metrics rewrite: exit %d, left %s: %s" %
+          (rc, temps, err))
+    p_ = subprocess.run(resume, capture_output=True, text=True)
+    check(p_.returncode == 0 and "metrics: removed 1 stale temp file of a killed run beside %s" % km in p_.stdout and
+          not [f for f in os.listdir(p("kill")) if ".tmp." in f] and
+          not [f for f in os.listdir(tmp) if ".tmp." in f] and
+          payload(p("kill", "ckpt-00000006.bin")) == clean6 and
+          losses(km) == losses(p("clean.jsonl")),
+          "kill -9 in a checkpoint and in the metrics rewrite, resumed: exit %d: %s" %
+          (p_.returncode, p_.stdout + p_.stderr))
+    print("kill -9 in a checkpoint, then in the resume's metrics rewrite: no temp file stays, "
+          "and the resume ends as the clean run")
+
+    # past the file-size limit (ulimit -f) in a --metrics line: the run
+    # stops naming the file and the limit, as on a full disk (SIGXFSZ
+    # killed it without a word)
+    import resource
+
+    def fsize_limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3000, resource.RLIM_INFINITY))
+    args = BASE[:BASE.index("--steps")] + ["--steps", "100", "--metrics", p("fsize.jsonl")]
+    p_ = subprocess.run(args,
+                        preexec_fn=fsize_limit, capture_output=True, text=True)
+    check(p_.returncode == 1 and "--metrics %s: cannot write the record of step" %
+          p("fsize.jsonl") in p_.stderr and "File too large" in p_.stderr and
+          "file-size limit (ulimit -f, 3.0 kB)" in p_.stderr,
+          "--metrics past ulimit -f: exit %d: %s" % (p_.returncode, p_.stderr))
+    print("--metrics past ulimit -f: exit 1, named with the limit")
+
     # the run's config.json (written before the first step): nothing kept
     rc, err = run(BASE + ["--ckpt-dir", p("config")], fault(path="config.json", after_bytes=10))
     check(rc == 1 and "config.json" in err and "No space left on device" in err and
