@@ -32,7 +32,11 @@ struct source {
     struct stream train, val;
     uint64_t n_windows, n_val_windows;
     uint64_t seed;              /* of its permutations */
-    uint64_t *perm;             /* [n_windows] this epoch's order (NULL: sequential) */
+    /* [n_windows] this epoch's order (NULL: sequential): 32-bit entries
+     * while the windows fit (a 600 GB corpus has ~300M windows of 2048: 1.2
+     * GB per source and rank, not 2.4), 64-bit past 2^32 windows */
+    void *perm;
+    bool perm_wide;
     uint64_t perm_epoch;
     struct tr_loader_src_pos pos;
 };
@@ -157,19 +161,35 @@ static int stream_copy(const tr_loader *l, const struct stream *s, uint64_t pos,
     return 0;
 }
 
+/* Window i of this epoch's order. */
+static uint64_t perm_at(const struct source *s, uint64_t i)
+{
+    return s->perm_wide ? ((const uint64_t *)s->perm)[i] : ((const uint32_t *)s->perm)[i];
+}
+
+/* The same Fisher-Yates shuffle at either width: the order does not depend
+ * on the storage. */
+#define FISHER_YATES(T, p, W, r)                                                  \
+    do {                                                                          \
+        for (uint64_t i_ = 0; i_ < (W); i_++)                                     \
+            (p)[i_] = (T)i_;                                                      \
+        for (uint64_t i_ = (W) - 1; i_ > 0; i_--) {                               \
+            uint64_t j_ = tr_rng_below((r), i_ + 1);                              \
+            T t_ = (p)[i_];                                                       \
+            (p)[i_] = (p)[j_];                                                    \
+            (p)[j_] = t_;                                                         \
+        }                                                                         \
+    } while (0)
+
 static void build_perm(struct source *s, uint64_t epoch)
 {
     uint64_t W = s->n_windows;
     struct tr_rng r;
-    for (uint64_t i = 0; i < W; i++)
-        s->perm[i] = i;
     tr_rng_seed(&r, s->seed ^ tr_mix64(epoch), TR_STREAM_SHUFFLE);
-    for (uint64_t i = W - 1; i > 0; i--) {   /* Fisher-Yates */
-        uint64_t j = tr_rng_below(&r, i + 1);
-        uint64_t t = s->perm[i];
-        s->perm[i] = s->perm[j];
-        s->perm[j] = t;
-    }
+    if (s->perm_wide)
+        FISHER_YATES(uint64_t, (uint64_t *)s->perm, W, &r);
+    else
+        FISHER_YATES(uint32_t, (uint32_t *)s->perm, W, &r);
     s->perm_epoch = epoch;
 }
 
@@ -273,9 +293,10 @@ static int source_open(tr_loader *l, struct source *s, const char *dir)
      * before mixtures existed */
     s->seed = s == &l->src[0] ? o->seed : tr_mix64(o->seed ^ tr_mix64((uint64_t)(s - l->src)));
     if (!o->sequential && s->n_windows) {
-        s->perm = malloc(s->n_windows * sizeof(uint64_t));
-        if (!s->perm)
-            return ingot_oom("the epoch's window order", s->n_windows * sizeof(uint64_t));
+        s->perm_wide = s->n_windows > UINT32_MAX;
+        const size_t each = s->perm_wide ? sizeof(uint64_t) : sizeof(uint32_t);
+        if (s->n_windows > SIZE_MAX / each || !(s->perm = malloc(s->n_windows * each)))
+            return ingot_oom("the epoch's window order", s->n_windows * each);
         build_perm(s, 0);
     }
     return 0;
@@ -521,7 +542,7 @@ int tr_loader_set_pos(tr_loader *l, const struct tr_loader_pos *pos)
 
 static uint64_t source_peek(const tr_loader *l, const struct source *s)
 {
-    uint64_t w = s->perm ? s->perm[s->pos.index] : s->pos.index;
+    uint64_t w = s->perm ? perm_at(s, s->pos.index) : s->pos.index;
     return w * (uint64_t)l->o.seq_len;
 }
 
