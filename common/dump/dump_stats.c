@@ -7,6 +7,7 @@
 
 #include "ingot_dump.h"
 #include "ingot_err.h"
+#include "mono_clock.h"
 
 typedef unsigned long long ull;
 
@@ -29,18 +30,72 @@ static int cmp_top(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Nearest-rank percentile of sorted v[0, n). */
-static uint64_t pct(const uint64_t *v, uint64_t n, unsigned p)
+/* Document lengths as counts, not one entry per document (8 bytes each:
+ * 4.7 GB for SlimPajama's 590M documents): a count per length below
+ * SHORT_LEN, and the rare longer ones kept and sorted. Order statistics
+ * from it are exact. */
+enum { SHORT_LEN = 1 << 16 };
+
+struct lengths {
+    uint64_t *short_n;          /* [SHORT_LEN] documents of each length */
+    uint64_t *long_v, n_long, cap_long;
+    uint64_t n;                 /* documents */
+};
+
+static int lengths_add(struct lengths *L, uint64_t len)
 {
-    uint64_t k = (n * p + 99) / 100;
-    return v[k ? k - 1 : 0];
+    L->n++;
+    if (len < SHORT_LEN) {
+        L->short_n[len]++;
+        return 0;
+    }
+    if (L->n_long == L->cap_long) {
+        uint64_t cap = L->cap_long ? 2 * L->cap_long : 1024;
+        uint64_t *v = realloc(L->long_v, cap * sizeof(*v));
+        if (!v)
+            return ingot_oom("long document lengths", cap * sizeof(*v));
+        L->long_v = v;
+        L->cap_long = cap;
+    }
+    L->long_v[L->n_long++] = len;
+    return 0;
+}
+
+/* The length of rank k (0-based) in the sorted order; long_v sorted. */
+static uint64_t lengths_at(const struct lengths *L, uint64_t k)
+{
+    for (uint64_t len = 0; len < SHORT_LEN; len++) {
+        if (k < L->short_n[len])
+            return len;
+        k -= L->short_n[len];
+    }
+    return L->long_v[k];
+}
+
+/* Nearest-rank percentile. */
+static uint64_t pct(const struct lengths *L, unsigned p)
+{
+    uint64_t k = (L->n * p + 99) / 100;
+    return lengths_at(L, k ? k - 1 : 0);
+}
+
+/* Documents of length in [lo, hi). */
+static uint64_t lengths_between(const struct lengths *L, uint64_t lo, uint64_t hi)
+{
+    uint64_t c = 0;
+    for (uint64_t len = lo; len < hi && len < SHORT_LEN; len++)
+        c += L->short_n[len];
+    for (uint64_t i = 0; i < L->n_long; i++)
+        c += L->long_v[i] >= lo && L->long_v[i] < hi;
+    return c;
 }
 
 int dump_stats(const struct dump_opts *o)
 {
     struct dump_src s;
     ingot_spm *spm = NULL;
-    uint64_t *lens = NULL, *counts = NULL;
+    struct lengths L = { 0 };
+    uint64_t *counts = NULL;
     struct top *top = NULL;
     int ret = dump_src_open(o->path, false, &s);
     if (!ret)
@@ -53,26 +108,44 @@ int dump_stats(const struct dump_opts *o)
                          o->path, vocab);
         goto out;
     }
-    lens = malloc((s.sel_docs ? s.sel_docs : 1) * sizeof(*lens));
+    L.short_n = calloc(SHORT_LEN, sizeof(*L.short_n));
     counts = calloc(vocab, sizeof(*counts));
-    if (!lens || !counts) {
-        ret = ingot_oom(!lens ? "document lengths" : "token counts",
-                        !lens ? s.sel_docs * sizeof(*lens) : (size_t)vocab * sizeof(*counts));
+    if (!L.short_n || !counts) {
+        ret = ingot_oom(!L.short_n ? "document lengths" : "token counts",
+                        !L.short_n ? SHORT_LEN * sizeof(*L.short_n) :
+                                     (size_t)vocab * sizeof(*counts));
         goto out;
     }
-    uint64_t nd = 0;
-    for (size_t k = 0; k < s.n_sel; k++) {
+    /* every token is read: on a large dataset that takes minutes, so say
+     * where it is every 10 s (it was silent) */
+    const double t0 = mono_now();
+    double next_note = t0 + 10.0;
+    uint64_t seen = 0;
+    for (size_t k = 0; k < s.n_sel && !ret; k++) {
         const shard_reader *r = s.sel[k];
         const uint64_t *ix = shard_reader_doc_index(r);
-        for (uint64_t d = 0; d < shard_reader_n_docs(r); d++)
-            lens[nd++] = ix[d + 1] - ix[d];
+        for (uint64_t d = 0; d < shard_reader_n_docs(r) && !ret; d++)
+            ret = lengths_add(&L, ix[d + 1] - ix[d]);
         uint64_t nt = shard_reader_n_tokens(r);
         for (uint64_t i = 0; i < nt; i++) {
             uint32_t id = shard_reader_token(r, i);
             if (id < vocab)   /* verify reports ids out of range; stats just skips them */
                 counts[id]++;
         }
+        seen += nt;
+        if (mono_now() >= next_note && k + 1 < s.n_sel) {
+            fprintf(stderr, "ingot-dump stats: %zu of %zu shards, %llu of %llu tokens (%.0f%%), "
+                    "%.0f s\n", k + 1, s.n_sel, (ull)seen, (ull)s.sel_tokens,
+                    s.sel_tokens ? 100.0 * (double)seen / (double)s.sel_tokens : 100.0,
+                    mono_now() - t0);
+            next_note = mono_now() + 10.0;
+        }
     }
+    if (ret)
+        goto out;
+    if (L.n_long)
+        qsort(L.long_v, L.n_long, sizeof(*L.long_v), cmp_u64);
+    const uint64_t nd = L.n;
     int mr = dump_src_model(&s, o->model, &spm);
     if (mr) {
         if (o->model || (mr != -ENOENT && mr != INGOT_E_USAGE)) {
@@ -89,20 +162,16 @@ int dump_stats(const struct dump_opts *o)
     printf("documents        %llu\n", (ull)s.sel_docs);
     printf("tokens           %llu\n", (ull)s.sel_tokens);
     if (nd) {
-        qsort(lens, nd, sizeof(*lens), cmp_u64);
         printf("document length  mean %.1f, min %llu, p10 %llu, p50 %llu, p90 %llu, p99 %llu, "
                "max %llu tokens\n",
-               (double)s.sel_tokens / (double)nd, (ull)lens[0], (ull)pct(lens, nd, 10),
-               (ull)pct(lens, nd, 50), (ull)pct(lens, nd, 90), (ull)pct(lens, nd, 99),
-               (ull)lens[nd - 1]);
+               (double)s.sel_tokens / (double)nd, (ull)lengths_at(&L, 0), (ull)pct(&L, 10),
+               (ull)pct(&L, 50), (ull)pct(&L, 90), (ull)pct(&L, 99),
+               (ull)lengths_at(&L, nd - 1));
         printf("length histogram (tokens: documents)\n");
-        uint64_t lo = 0, i = 0;
-        for (uint64_t hi = 1; i < nd; hi *= 2) {
-            uint64_t c = 0;
-            while (i < nd && lens[i] < hi) {
-                c++;
-                i++;
-            }
+        uint64_t lo = 0, done = 0;
+        for (uint64_t hi = 1; done < nd; hi *= 2) {
+            uint64_t c = lengths_between(&L, lo, hi);
+            done += c;
             if (c)
                 printf("  [%llu, %llu)  %llu  %.2f%%\n", (ull)lo, (ull)hi, (ull)c,
                        100.0 * (double)c / (double)nd);
@@ -143,7 +212,8 @@ int dump_stats(const struct dump_opts *o)
 out:
     free(top);
     free(counts);
-    free(lens);
+    free(L.short_n);
+    free(L.long_v);
     ingot_spm_free(spm);
     dump_src_close(&s);
     return ret;

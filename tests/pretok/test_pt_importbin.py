@@ -265,5 +265,39 @@ if T.has_hooks(t.pretok):
         T.check(len(T.dataset_docs(out)[1]) == 300, "import-bin rerun: not 300 documents")
         shutil.rmtree(out)
     print("import-bin interrupted: exit 130/143, nothing left, the rerun works")
+# ingot-dump stats' length distribution, exact (counted per length, the rare
+# documents of 64k tokens or more apart; it kept 8 bytes per document)
+lens_in = [rng.randint(1, 400) for _ in range(300)] + [65535, 65536, 70000, 100000]
+rng.shuffle(lens_in)
+toks = []
+for n in lens_in:
+    toks += [EOT] + [rng.randrange(0, EOT) for _ in range(n)]
+fst = t.path("stats_train.bin")
+open(fst, "wb").write(llmc_bytes(toks))
+d = t.path("stats_ds")
+imp(["--format", "llmc", "--vocab", str(VOCAB), "--eot", str(EOT), "--out", d, fst, "--quiet"])
+lens = sorted(len(x[2]) for x in T.dataset_docs(d)[1])
+p = subprocess.run([t.dump, "stats", d, "--top", "1"], capture_output=True, text=True)
+T.check(p.returncode == 0, "stats: %s" % p.stderr)
+
+
+def rank(q):
+    k = (len(lens) * q + 99) // 100
+    return lens[k - 1 if k else 0]
+
+
+want = ("document length  mean %.1f, min %d, p10 %d, p50 %d, p90 %d, p99 %d, max %d tokens"
+        % (sum(lens) / len(lens), lens[0], rank(10), rank(50), rank(90), rank(99), lens[-1]))
+T.check(want in p.stdout, "stats: want %r in\n%s" % (want, p.stdout))
+lo, hi, rows = 0, 1, []
+while lo <= lens[-1]:
+    c = sum(lo <= n < hi for n in lens)
+    if c:
+        rows.append("  [%d, %d)  %d  %.2f%%" % (lo, hi, c, 100.0 * c / len(lens)))
+    lo, hi = hi, hi * 2
+got = p.stdout.split("length histogram (tokens: documents)\n")[1].split("unk share")[0]
+T.check(got.splitlines() == rows, "stats histogram:\n%s\nwant:\n%s" % (got, "\n".join(rows)))
+print("stats: percentiles and histogram of %d documents (4 of 64k tokens or more) exact"
+      % len(lens))
 t.cleanup()
 print("ok")
