@@ -1,6 +1,7 @@
 /* The training loop. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1083,6 +1084,14 @@ int tr_train(const struct tr_opts *o)
             err = ingot_fail(err, "%s: the path %s names; pass --data DIR where the dataset is "
                              "now (made with the same tokenizer)", msg, who);
         }
+        goto out;
+    }
+    /* a manifest's 32-bit vocabulary past a model's int: named, not cast
+     * into "vocabulary size -2147483000 is out of range" */
+    if (tr_loader_vocab(r.loader) > (uint32_t)(INT_MAX - TR_VOCAB_PAD)) {
+        err = ingot_fail(INGOT_E_USAGE, "%s: a vocabulary of %" PRIu32 " ids is past the "
+                         "largest a model can have (%d)", o->synthetic ? "--vocab" : o->data,
+                         tr_loader_vocab(r.loader), INT_MAX - TR_VOCAB_PAD);
         goto out;
     }
     r.cfg = (struct tr_config){ .n_layer = o->layers, .n_head = o->heads, .n_embd = o->dim,

@@ -124,6 +124,14 @@ int main(int argc, char **argv)
     d.n_val = 200;
     CHECK_OK(tt_write_dataset(&d));
     CHECK_OK(fs_mkdir_p(empty));
+    /* a manifest's vocabulary past a model's int (import-bin takes any
+     * 32-bit one): it was cast into "vocabulary size -1294967296" */
+    char *huge_vocab = tt_fmt("%s/huge-vocab", dir);
+    d.dir = huge_vocab;
+    d.vocab = 3000000000u;
+    d.n_train = 1800;
+    CHECK_OK(tt_write_dataset(&d));
+    d.vocab = V;
     char *shard = tt_fmt("%s/train-000001.tok", corrupt);
     flip_byte(shard, 4096 + 10);   /* a token: only the checksum can tell */
 
@@ -158,6 +166,10 @@ int main(int argc, char **argv)
     expect("no near option", "--synthetic --bogus", 2, "unknown option '--bogus' (see --help)",
            NULL);
     expect("resume without ckpt-dir", "--synthetic --resume", 2, "--ckpt-dir", NULL);
+    a = tt_fmt("--data '%s' %s --steps 1", huge_vocab, tiny);
+    expect("a vocabulary past a model's", a, 2, "a vocabulary of 3000000000 ids is past the "
+           "largest a model can have", huge_vocab);
+    free(a);
     expect("--stop-after past --steps: to the end", "--synthetic --vocab 64 --model tiny "
            "--layers 1 --dim 32 --seq-len 16 --batch 2 --steps 2 --stop-after 5 --val-every 0",
            0, "step      2/2", NULL);
