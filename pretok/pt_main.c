@@ -70,6 +70,9 @@ int main(int argc, char **argv)
          * background job, nohup's caller): that conversion runs to the end. */
         sig_install_unless_ignored(SIGINT, on_signal, NULL);
         sig_install_unless_ignored(SIGTERM, on_signal, NULL);
+        /* a closed terminal or ssh session: the same clean stop (the temp
+         * files stayed until the next run) */
+        sig_install_unless_ignored(SIGHUP, on_signal, NULL);
     }
 
     switch (o.cmd) {
@@ -89,7 +92,7 @@ int main(int argc, char **argv)
     if (!ret)   /* import-bin writes only its --help to standard output */
         return o.cmd == PT_CMD_IMPORT ? fs_stdout_status("ingot-pretok") : 0;
     fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg_for(ret));
-    const int status = ret == INGOT_E_INTERRUPTED ? (interrupted == SIGTERM ? 143 : 130)
+    const int status = ret == INGOT_E_INTERRUPTED ? 128 + (interrupted ? interrupted : SIGINT)
                        : ret == INGOT_E_USAGE ? 2 : 1;
     if (o.json && o.cmd == PT_CMD_CONVERT) {
         pt_report_json_error(stdout, o.out, ingot_errmsg_for(ret), status);

@@ -417,6 +417,7 @@ int pt_pipeline_run(const struct pt_pipeline_cfg *cfg, volatile sig_atomic_t *in
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     size_t started = 0;
     double t0 = mono_now();

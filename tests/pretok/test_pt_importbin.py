@@ -236,7 +236,7 @@ for args in ([fng, fng], [fng, "--val", os.path.join(os.path.dirname(fng), ".", 
     T.check(not os.path.exists(out), "a refused import created %s" % out)
 print("a file named twice (or as train and val) is refused")
 
-# 7. Interrupted (SIGINT, SIGTERM): exit 130/143, every shard written is
+# 7. Interrupted (SIGINT, SIGTERM, SIGHUP: a closed ssh session): exit 130/143/129, every shard written is
 # removed, and the same command then runs (before: the shards and a .tmp
 # stayed, and the rerun said "already holds a dataset").
 if T.has_hooks(t.pretok):
@@ -245,7 +245,7 @@ if T.has_hooks(t.pretok):
     ng2, _ = gpt2_stream(300, eot_after=True)
     fslow = t.path("slow.bin")
     open(fslow, "wb").write(struct.pack("<%dH" % len(ng2), *ng2))
-    for sig, want_rc in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+    for sig, want_rc in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
         out = t.path("intr")
         args = [t.pretok, "import-bin", "--format", "nanogpt", "--vocab", str(VOCAB), "--eot",
                 str(EOT), "--shard-tokens", "2000", "--out", out, fslow]

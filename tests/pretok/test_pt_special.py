@@ -63,7 +63,7 @@ if not T.has_hooks(t.pretok):
     print("no test hooks: the signal deadline part is skipped")
 else:
     slow = {"INGOT_PRETOK_TEST_BATCH_DELAY_MS": "5000", "INGOT_PRETOK_TEST_BATCH_ITEMS": "16"}
-    for sig, want in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+    for sig, want in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
         o = t.path("sig%d" % sig)
         p = subprocess.Popen([t.pretok, "--model", model, "--out", o, "--threads", "2",
                               "--quiet", "--allow-damaged-inputs", inp],
