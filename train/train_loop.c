@@ -1144,13 +1144,23 @@ int tr_train(const struct tr_opts *o)
     if (r.cfg.arch == TR_ARCH_LLAMA)
         snprintf(shape, sizeof(shape), "llama KV%d F%d%s ", r.cfg.n_kv_head, r.cfg.ffn_dim,
                  r.cfg.tie_embeddings ? " tied" : "");
+    /* The count as llm.c gives it (the padded rows of the embedding, and of
+     * an untied head, included) and as Hugging Face does, without them: the
+     * export drops them (124.48M against transformers' 124.44M for GPT-2) */
+    const size_t pad_rows = (size_t)(r.cfg.vocab_padded - r.cfg.vocab) *
+                            (r.cfg.arch == TR_ARCH_LLAMA && !r.cfg.tie_embeddings ? 2 : 1);
+    char real[48] = "";
+    if (pad_rows)
+        snprintf(real, sizeof(real), " (%s without the padding)",
+                 cli_human((double)(r.n_params - pad_rows * (size_t)r.cfg.n_embd), b2,
+                           sizeof(b2)));
     /* MiB to a tenth (whole MiB in cli_human's decimal k read "1.9k MiB" for
      * 1945 MiB, and "0 MiB" for a model under one) */
     say(&r, "ingot-train: device %s%s, model %sL%d H%d C%d T%d, vocab %d (padded %d), %s "
-        "parameters, %.1f MiB\n", r.ops->name, !strcmp(r.ops->name, "cpu") ?
+        "parameters%s, %.1f MiB\n", r.ops->name, !strcmp(r.ops->name, "cpu") ?
         (threads > 1 ? " (OpenMP)" : " (1 thread)") : "", shape, r.cfg.n_layer, r.cfg.n_head,
         r.cfg.n_embd, r.cfg.seq_len, r.cfg.vocab, r.cfg.vocab_padded,
-        cli_human((double)r.n_params, b1, sizeof(b1)),
+        cli_human((double)r.n_params, b1, sizeof(b1)), real,
         (double)r.ops->mem_bytes(r.be) / (1024.0 * 1024.0));
     if (o->synthetic)
         say(&r, "data: synthetic uniform ids, vocab %d\n", o->vocab);

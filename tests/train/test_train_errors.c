@@ -178,11 +178,16 @@ int main(int argc, char **argv)
            "--dim 32 --seq-len 16 --batch 2 --batch-tokens 1Ki --steps 1 --val-every 0", 0,
            "x 32 micro-steps", NULL);
     /* the start lines' numbers exactly: 1Ki tokens a step read "1.0k", and a
-     * model under 1 MiB (17,376 parameters and their AdamW state) "0 MiB" */
+     * model under 1 MiB (17,376 parameters and their AdamW state) "0 MiB";
+     * the count also as transformers gives it, without the 64 padded rows
+     * of 32 (17,376 - 2,048) */
     expect("start line: exact batch arithmetic", "--synthetic --vocab 64 --model tiny --layers 1 "
            "--dim 32 --seq-len 16 --batch 2 --batch-tokens 1Ki --steps 1 --val-every 0", 0,
            "batch 2 x 16 = 32 tokens x 32 micro-steps = 1024 tokens/step;",
-           "17.4k parameters, 0.");
+           "17.4k parameters (15.3k without the padding), 0.");
+    expect("start line: no padding, one count", "--synthetic --vocab 128 --model tiny "
+           "--layers 1 --dim 32 --seq-len 16 --batch 2 --steps 1 --val-every 0", 0,
+           "vocab 128 (padded 128), 17.4k parameters, 0.", NULL);
     expect("batch-tokens 1k is 1000", "--synthetic --model tiny --layers 1 --dim 32 --seq-len 16 "
            "--batch 2 --batch-tokens 1k", 2, "--batch-tokens 1000", "multiple");
     expect("lr that overflows a float", "--synthetic --vocab 64 --model tiny --steps 1 --lr 1e300", 2, "--lr", "[0, 10]");
