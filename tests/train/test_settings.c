@@ -187,6 +187,24 @@ int main(int argc, char **argv)
     char *x = F("--ckpt-dir '%s' --resume --metrics '%s/f.jsonl'", cf, dir);
     expect("--resume before a checkpoint", x, 0, "no checkpoint in", "starting from scratch");
     same_steps("config.json restart vs straight", ma, F("%s/f.jsonl", dir), STEPS);
+    /* ... and where that run writes is never the file's to choose: a copied
+     * --ckpt-dir's config.json naming "dump-batch" overwrote that file */
+    char *cv = F("%s/cv", dir), *victim = F("%s/victim.txt", dir);
+    CHECK_OK(fs_mkdir_p(cv));
+    CHECK_OK(fs_write_atomic(victim, "mine\n", 5));
+    s = tt_slurp(cfg_a);
+    CHECK(s && s[0] == '{');
+    char *cws = F("{\"dump-batch\": \"%s\", \"metrics\": \"%s/v.jsonl\", %s", victim, dir,
+                  s + 1);
+    free(s);
+    CHECK_OK(fs_write_atomic(F("%s/config.json", cv), cws, strlen(cws)));
+    x = F("--ckpt-dir '%s' --resume --steps 2 --warmup 1", cv);
+    expect("--resume, config.json's own outputs", x, 0, "starting from scratch", NULL);
+    s = tt_slurp(victim);
+    bool kept_v = s && !strcmp(s, "mine\n") && access(F("%s/v.jsonl", dir), F_OK) != 0;
+    printf("%-34s %s\n", "config.json: no outputs of its own", kept_v ? "ok" : "WRITTEN  FAIL");
+    failures += !kept_v;
+    free(s);
     /* ... but not from a damaged one: an empty file (ingot-train never
      * writes one) restarted some other run, the defaults plus the flags */
     char *cdmg = F("%s/cdmg", dir), *cfg_e = F("%s/config.json", cdmg);
