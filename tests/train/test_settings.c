@@ -89,6 +89,16 @@ static void other_arch(char **b, size_t *n)
     memcpy(p, "\"arch\":\"rwkv\"", 13);
 }
 
+/* A checkpoint whose --metrics file is not on this machine: b.jsonl (the
+ * run's) renamed g.jsonl, which nobody wrote. */
+static void to_gone_metrics(char **b, size_t *n)
+{
+    struct tr_ckpt_header *h = (void *)*b;
+    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, "/b.jsonl\"", 9);
+    CHECK(p);
+    p[1] = 'g';
+}
+
 /* A checkpoint from before --lr-schedule: its settings name no schedule
  * (the key blanked out; JSON reads the spaces as nothing). */
 static void to_pre_schedule(char **b, size_t *n)
@@ -148,6 +158,11 @@ int main(int argc, char **argv)
     expect("--ckpt-dir --resume alone", r, 0, "resumed from", "ckpt-00000010.bin");
     char *s = tt_slurp(out), *x0;
     CHECK(s && !strstr(s, "override"));   /* nothing differs, nothing reported */
+    /* the metrics file the command line did not name, and where it came from */
+    bool named = strstr(s, F("metrics: %s/b.jsonl (from checkpoint %s/cb/ckpt-00000004.bin)",
+                             dir, dir)) != NULL;
+    printf("%-34s %s\n", "inherited --metrics named", named ? "ok" : "FAIL");
+    failures += !named;
     free(s);
     char *ma = F("%s/a.jsonl", dir), *mb = F("%s/b.jsonl", dir);
     same_steps("losses straight vs resumed", ma, mb, STEPS);
@@ -247,6 +262,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", line ? line : "(no override line)");
     failures += !once;
     free(s);
+
+    /* a checkpoint copied from elsewhere names a metrics file of that
+     * machine: not created here (it was, silently, wherever it pointed) */
+    char *cg = F("%s/cg", dir);
+    CHECK_OK(fs_mkdir_p(cg));
+    rewrite(c4, F("%s/ckpt-00000004.bin", cg), to_gone_metrics);
+    o = F("--ckpt-dir '%s' --resume --steps 5", cg);
+    expect("inherited --metrics not there", o, 0, F("%s/g.jsonl, the --metrics of checkpoint",
+                                                     dir), "no metrics file this time");
+    bool gone = access(F("%s/g.jsonl", dir), F_OK) != 0;
+    printf("%-34s %s\n", "inherited --metrics not created", gone ? "ok" : "CREATED  FAIL");
+    failures += !gone;
 
     /* 3. another architecture is refused by name; version 1 resumes with
      * the command line's settings */
