@@ -119,9 +119,13 @@ class Dataset:
         _check_map_budget(self.path, len(m.get("shards", [])))
         for entry in m.get("shards", []):
             name = entry.get("file", "")
-            if os.path.basename(name) != name or not name.endswith(".tok"):
-                raise FormatError("%s: shards[].file %r must be a plain *.tok name"
-                                  % (mpath, name))
+            # as common/dataset.c: a plain, printable name pretok made (a control
+            # character in it is an escape sequence for whoever prints it)
+            if (os.path.basename(name) != name or name.startswith(".") or
+                    not name.endswith(".tok") or
+                    any(ord(c) < 0x20 or c == "\x7f" for c in name)):
+                raise FormatError("%s: shards[].file %r must be a plain *.tok name, without "
+                                  "control characters" % (mpath, name))
             sh = Shard(os.path.join(self.path, name))
             self._agree(mpath, entry, sh, len(per_split[sh.split]))
             per_split[sh.split].append(sh)
