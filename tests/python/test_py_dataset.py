@@ -202,6 +202,15 @@ def check_tokenizer_path(fx, d):
             fail("a replaced tokenizer.model was returned")
         except ingot.FormatError as e:
             check("not the model the dataset was made with" in str(e), str(e))
+        # one past any model's size (sparse): refused without reading it whole
+        # (8 GB named by a manifest took 8 GB of memory)
+        with open(os.path.join(rep, "tokenizer.model"), "wb") as f:
+            f.truncate((256 << 20) + 1)
+        try:
+            ingot.open_dataset(rep).tokenizer_path()
+            fail("a huge tokenizer.model was returned")
+        except ingot.FormatError as e:
+            check("more than the 268435456" in str(e), str(e))
 
 
 def check_reader_as_c(fx, d):
