@@ -735,6 +735,7 @@ static int dump_batch(struct run *r)
 {
     float *p = malloc(r->n_params * sizeof(float));
     double loss;
+    char from[512];   /* where --dump-batch came from, when not the command line */
     int err;
     if (!p)
         return ingot_oom("parameters for --dump-batch", r->n_params * sizeof(float));
@@ -742,7 +743,8 @@ static int dump_batch(struct run *r)
         !(err = tr_loader_next(r->loader, r->chunk, (size_t)r->o->batch)) &&
         !(err = tr_dump_batch(r->o->dump_batch, &r->cfg, p, r->chunk, r->o->batch,
                               (uint64_t)r->start_step, &loss)))
-        say(r, "wrote %s: batch %d x %d after step %" PRId64 ", CPU loss %.6f\n", r->o->dump_batch,
+        say(r, "wrote %s%s: batch %d x %d after step %" PRId64 ", CPU loss %.6f\n",
+            r->o->dump_batch, tr_opts_origin(r->o, "dump-batch", from, sizeof(from)),
             r->o->batch, r->cfg.seq_len, r->start_step, loss);
     free(p);
     return err;
@@ -1221,6 +1223,11 @@ int tr_train(const struct tr_opts *o)
         tr_opts_origin(o, o->ckpt_every ? "ckpt-every" : "ckpt-keep", from, sizeof(from));
         say(&r, "note: ckpt-every/ckpt-keep%s apply with --ckpt-dir; no checkpoints in this "
             "run\n", from);
+    }
+    if (o->ckpt_dir && tr_opts_source(o, "ckpt-dir")) {   /* a path not typed here */
+        char from[512];
+        say(&r, "checkpoints: %s%s\n", o->ckpt_dir,
+            tr_opts_origin(o, "ckpt-dir", from, sizeof(from)));
     }
     /* the chosen settings next to the checkpoints, for people and for
      * --config (the checkpoints hold all of them) */

@@ -322,6 +322,21 @@ int main(int argc, char **argv)
     expect("--config TOML", x, 0, NULL, NULL);
     char *mt = F("%s/t.jsonl", dir);
     same_steps("--config TOML vs flags", ma, mt, STEPS);
+    /* where a run writes, given by a --config file rather than typed: named
+     * with the file (a downloaded ck/config.json may name any path) */
+    char *tw = F("%s/where.json", dir);
+    char *wj = F("{\"data\": [\"%s\"], \"model\": \"tiny\", \"layers\": 1, \"dim\": 32, "
+                 "\"seq-len\": 32, \"batch\": 4, \"steps\": 2, \"warmup\": 1, "
+                 "\"metrics\": \"%s/wm.jsonl\", \"ckpt-dir\": \"%s/cwc\"}", data, dir, dir);
+    CHECK_OK(fs_write_atomic(tw, wj, strlen(wj)));
+    x = F("--config '%s'", tw);
+    expect("--config's outputs named", x, 0, F("metrics: %s/wm.jsonl (from --config %s)", dir, tw),
+           F("checkpoints: %s/cwc (from --config %s)", dir, tw));
+    wj = F("{\"data\": [\"%s\"], \"model\": \"tiny\", \"layers\": 1, \"dim\": 32, "
+           "\"seq-len\": 32, \"batch\": 4, \"dump-batch\": \"%s/wb.bin\"}", data, dir);
+    CHECK_OK(fs_write_atomic(tw, wj, strlen(wj)));
+    expect("--config's --dump-batch named", x, 0, F("wrote %s/wb.bin (from --config %s)", dir, tw),
+           NULL);
     /* the same file with a UTF-8 byte order mark (was "expected key = value") */
     char *tb = F("%s/bom.toml", dir), *bom = F("\xEF\xBB\xBF%s", toml);
     CHECK_OK(fs_write_atomic(tb, bom, strlen(bom)));
