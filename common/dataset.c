@@ -11,6 +11,7 @@
 #include "ingot_err.h"
 #include "ingot_hash.h"
 #include "spm_shim.h"
+#include "term_text.h"
 
 typedef unsigned long long ull;
 
@@ -28,16 +29,25 @@ void dataset_close(struct dataset *ds)
     free(ds);
 }
 
-/* Shard names are plain file names inside the dataset directory. */
+/* Shard names are plain file names inside the dataset directory, and
+ * printable: ingot-pretok names them "train-000000.tok", and every tool
+ * prints them (a name holding escape sequences retitled or cleared the
+ * terminal of whoever ran ingot-dump info or verify on a dataset from
+ * elsewhere). */
 static int check_shard_name(const char *mpath, size_t i, const char *name)
 {
     size_t n = strlen(name), sl = strlen(INGOT_SHARD_SUFFIX);
-    if (strchr(name, '/') || name[0] == '.' || n <= sl ||
+    bool ctl = false;
+    for (size_t k = 0; k < n && !ctl; k++)
+        ctl = (unsigned char)name[k] < 0x20 || name[k] == 0x7F;
+    char tb[512];
+    if (ctl || strchr(name, '/') || name[0] == '.' || n <= sl ||
         strcmp(name + n - sl, INGOT_SHARD_SUFFIX) != 0)
         return ingot_fail(INGOT_E_JSON,
                           "%s: key shards[%zu].file: \"%s\" must be a file name ending in %s inside "
-                          "the dataset directory",
-                          mpath, i, name, INGOT_SHARD_SUFFIX);
+                          "the dataset directory%s",
+                          mpath, i, term_text(name, tb, sizeof(tb)), INGOT_SHARD_SUFFIX,
+                          ctl ? ", without control characters (shown as '?')" : "");
     return 0;
 }
 
@@ -91,10 +101,12 @@ static int check_against_manifest(const struct manifest *m, const struct manifes
         (ret = mismatch_i64(p, "pad_id", h->pad_id, t->pad_id)) ||
         (ret = mismatch_i64(p, "unk_id", h->unk_id, t->unk_id)))
         return ret;
+    char tb[64];
     if (t->type && strcmp(t->type, ingot_tokenizer_type_name(h->tokenizer_type)) != 0)
         return ingot_fail(INGOT_E_MISMATCH,
                           "%s: field tokenizer_type: shard header has %s, manifest.json has %s" REPRETOK,
-                          p, ingot_tokenizer_type_name(h->tokenizer_type), t->type);
+                          p, ingot_tokenizer_type_name(h->tokenizer_type),
+                          term_text(t->type, tb, sizeof(tb)));
     return 0;
 }
 
@@ -386,6 +398,8 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
     }
     int ret = 0;
     const char *found = NULL;
+    char tf[1024], ts[1024];   /* the manifest's paths in messages, control bytes as '?' */
+    term_text(t->file, tf, sizeof(tf));
     /* the first readable one, as dataset_tokenizer_find() (ingot-dump
      * verify checks that one) */
     for (size_t i = 0; i < nc; i++) {
@@ -409,8 +423,8 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
                              "given to ingot-pretok, %s (tokenizer.source), has changed since "
                              "(hash %016llx, the dataset's is %016llx); pass the model the "
                              "dataset was made with (ingot-dump --model, ingot-train --tokenizer)",
-                             t->file, ds->dir, INGOT_MANIFEST_NAME, ds->dir, src, (ull)sh,
-                             (ull)t->hash);
+                             tf, ds->dir, INGOT_MANIFEST_NAME, ds->dir,
+                             term_text(src, ts, sizeof(ts)), (ull)sh, (ull)t->hash);
             goto out;
         }
         found = src;
@@ -434,10 +448,11 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
                              c == src ? " (tokenizer.source)" : "");
             tl += w > 0 ? (size_t)w : 0;
         }
+        char tt[sizeof(tried)];
         ret = ingot_fail(-ENOENT,
                          "tokenizer model %s (from %s/%s) not found: tried %s; pass its path "
                          "explicitly (ingot-dump --model, ingot-train --tokenizer)",
-                         t->file, ds->dir, INGOT_MANIFEST_NAME, tried);
+                         tf, ds->dir, INGOT_MANIFEST_NAME, term_text(tried, tt, sizeof(tt)));
         goto out;
     }
     ingot_spm *spm = NULL;

@@ -548,7 +548,7 @@ int fs_read_all(const char *path, char **buf, size_t *len)
 
 int fs_hash_file(const char *path, uint64_t *hash)
 {
-    int fd = fs_open_regular(path, "file", UINT64_MAX, NULL);
+    int fd = fs_open_regular(path, "file", FS_READ_ALL_MAX, NULL);
     if (fd < 0)
         return fd;
     enum { CHUNK = 1 << 20 };

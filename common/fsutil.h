@@ -92,7 +92,11 @@ int fs_read_capped(const char *path, const char *what, size_t max_size, char **b
                    size_t *len);
 /* fs_read_capped() with the cap FS_READ_ALL_MAX. */
 int fs_read_all(const char *path, char **buf, size_t *len);
-/* XXH3-64 of a regular file's bytes (streamed, so no cap). */
+/* XXH3-64 of a regular file's bytes, streamed; a file larger than
+ * FS_READ_ALL_MAX is refused (-EFBIG) as fs_read_all() refuses it: what is
+ * hashed is a tokenizer model found through a manifest, and one naming a
+ * file of terabytes (a disk image, a sparse file) kept ingot-dump verify
+ * reading for hours. */
 int fs_hash_file(const char *path, uint64_t *hash);
 
 /* The exit status of a main() that printed its result (help, version) to

@@ -634,6 +634,18 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
          * are never empty) must not start some other run in their place */
         if (!err && base->n == 0)
             err = ingot_fail(INGOT_E_USAGE, "%s: empty", cj);
+        /* where this invocation writes (--dump-batch, --metrics, ...) is
+         * never in a config.json ingot-train wrote, and a copied --ckpt-dir's
+         * file must not choose it: "dump-batch" overwrote a file named
+         * nowhere on the command line. Skipped, as a checkpoint's are. */
+        for (size_t i = 0; !err && i < base->n;) {
+            const char *k = base->kv[i].key;
+            if ((per_invocation(k) && strcmp(k, "resume-from") && strcmp(k, "init-from")) ||
+                !strcmp(k, "metrics"))
+                tr_optlist_remove(base, k);
+            else
+                i++;
+        }
         /* a branch killed before its first save: from these settings alone
          * --resume would train it from step 0 with fresh weights */
         const char *bf = err ? NULL : tr_optlist_get(base, "resume-from");

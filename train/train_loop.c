@@ -735,6 +735,7 @@ static int dump_batch(struct run *r)
 {
     float *p = malloc(r->n_params * sizeof(float));
     double loss;
+    char from[512];   /* where --dump-batch came from, when not the command line */
     int err;
     if (!p)
         return ingot_oom("parameters for --dump-batch", r->n_params * sizeof(float));
@@ -742,7 +743,8 @@ static int dump_batch(struct run *r)
         !(err = tr_loader_next(r->loader, r->chunk, (size_t)r->o->batch)) &&
         !(err = tr_dump_batch(r->o->dump_batch, &r->cfg, p, r->chunk, r->o->batch,
                               (uint64_t)r->start_step, &loss)))
-        say(r, "wrote %s: batch %d x %d after step %" PRId64 ", CPU loss %.6f\n", r->o->dump_batch,
+        say(r, "wrote %s%s: batch %d x %d after step %" PRId64 ", CPU loss %.6f\n",
+            r->o->dump_batch, tr_opts_origin(r->o, "dump-batch", from, sizeof(from)),
             r->o->batch, r->cfg.seq_len, r->start_step, loss);
     free(p);
     return err;
@@ -1232,33 +1234,53 @@ int tr_train(const struct tr_opts *o)
         say(&r, "note: ckpt-every/ckpt-keep%s apply with --ckpt-dir; no checkpoints in this "
             "run\n", from);
     }
+    if (o->ckpt_dir && tr_opts_source(o, "ckpt-dir")) {   /* a path not typed here */
+        char from[512];
+        say(&r, "checkpoints: %s%s\n", o->ckpt_dir,
+            tr_opts_origin(o, "ckpt-dir", from, sizeof(from)));
+    }
     /* the chosen settings next to the checkpoints, for people and for
      * --config (the checkpoints hold all of them) */
     if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0 &&
         (err = tr_settings_write_config(o->ckpt_dir, o)))
         goto out;
+    /* A --metrics path the command line did not give is named with where
+     * it came from; one from a checkpoint's settings (--resume) continues
+     * the run's own file, and is not created when it is not there: a
+     * checkpoint copied from elsewhere names a path of that machine. */
+    const char *metrics = o->metrics, *msrc = metrics ? tr_opts_source(o, "metrics") : NULL;
+    if (msrc && tr_dist_rank(r.dist) == 0 && r.start_step < run_end_step(&r)) {
+        if (!strncmp(msrc, "checkpoint ", 11) && access(metrics, F_OK) != 0) {
+            say(&r, "note: metrics: %s, the --metrics of %s, is not there (a checkpoint "
+                "copied from elsewhere?): no metrics file this time; pass --metrics FILE for "
+                "one\n", metrics, msrc);
+            metrics = NULL;
+        } else {
+            say(&r, "metrics: %s (from %s)\n", metrics, msrc);
+        }
+    }
     /* a run with nothing to do leaves the records as they are: the ones
      * past its checkpoint went to FILE.dropped though no step replaced them */
-    if (o->metrics && tr_dist_rank(r.dist) == 0 && r.start_step < run_end_step(&r)) {
+    if (metrics && tr_dist_rank(r.dist) == 0 && r.start_step < run_end_step(&r)) {
         size_t moved;
         /* a kill -9 while the file was cut back (tr_metrics_open rewrites
          * it) left FILE.tmp.<pid>, as large as the file, for good */
         int stale = 0;
-        if (fs_remove_stale_temps_of(o->metrics, "--metrics", "run", &stale))
+        if (fs_remove_stale_temps_of(metrics, "--metrics", "run", &stale))
             ingot_clear_err();   /* best effort: the run does not need it */
         if (stale)
             say(&r, "metrics: removed %d stale temp file%s of a killed run beside %s\n", stale,
-                stale == 1 ? "" : "s", o->metrics);
-        if ((err = tr_metrics_open(o->metrics, r.start_step > 0 ? r.start_step : -1,
+                stale == 1 ? "" : "s", metrics);
+        if ((err = tr_metrics_open(metrics, r.start_step > 0 ? r.start_step : -1,
                                    &r.metrics, &moved)))
             goto out;
         if (moved && r.start_step > 0)
             say(&r, "metrics: %s: %zu record%s after step %" PRId64 " (a run past this "
-                "checkpoint) moved to %s.dropped\n", o->metrics, moved, moved == 1 ? "" : "s",
-                r.start_step, o->metrics);
+                "checkpoint) moved to %s.dropped\n", metrics, moved, moved == 1 ? "" : "s",
+                r.start_step, metrics);
         else if (moved)
             say(&r, "metrics: %s held %zu record%s of an earlier run: moved to %s.dropped\n",
-                o->metrics, moved, moved == 1 ? "" : "s", o->metrics);
+                metrics, moved, moved == 1 ? "" : "s", metrics);
     }
     err = run_loop(&r);
     if (tr_loader_n_sources(r.loader) > 1) {

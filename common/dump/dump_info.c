@@ -161,13 +161,13 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     const struct manifest *m = ds->manifest;
     const struct manifest_tokenizer *t = &m->tokenizer;
     printf("dataset          %s\n", ds->dir);
+    char tb[4096], tb2[256];   /* the manifest's text, its control bytes as '?' */
     printf("format           manifest version %d, written by ingot %s\n", m->format_version,
-           m->ingot_version ? m->ingot_version : "?");
-    char tb[4096];   /* the manifest's text, its control bytes as '?' */
+           term_text(m->ingot_version, tb, sizeof(tb)));
     if (m->command_line)
         printf("command          %s\n", term_text(m->command_line, tb, sizeof(tb)));
-    printf("tokenizer        %s (%s), vocab %u, hash %016llx\n", t->file ? t->file : "?",
-           t->type ? t->type : "?", t->vocab_size, (ull)t->hash);
+    printf("tokenizer        %s (%s), vocab %u, hash %016llx\n", term_text(t->file, tb, sizeof(tb)),
+           term_text(t->type, tb2, sizeof(tb2)), t->vocab_size, (ull)t->hash);
     printf("special ids      bos %d, eos %d, pad %d, unk %d\n", t->bos_id, t->eos_id, t->pad_id,
            t->unk_id);
     printf("token width      %u bytes\n", m->token_width);
@@ -225,7 +225,8 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
             for (size_t k = 0, n = 0; k < in->n_skips; k++)
                 if (reason_noted(in->skips[k].reason) == (pass == 1))
                     printf("%s%s %llu", n++ ? ", " : pass ? "; noted: " : "; skipped: ",
-                           in->skips[k].reason, (ull)in->skips[k].count);
+                           term_text(in->skips[k].reason, tb, sizeof(tb)),
+                           (ull)in->skips[k].count);
         printf("\n");
     }
     more(lim_in, m->n_inputs, "inputs");
@@ -289,9 +290,10 @@ static void warn_stray(const struct dataset *ds)
         if (n <= sl || strcmp(e->d_name + n - sl, INGOT_SHARD_SUFFIX))
             continue;
         const char *key = e->d_name;
+        char tb[512];   /* a file name of any bytes */
         if (!bsearch(&key, names, m->n_shards, sizeof(*names), cmp_name))
             fprintf(stderr, "ingot-dump: warning: %s/%s is not listed in manifest.json (left over "
-                    "from another run?)\n", ds->dir, e->d_name);
+                    "from another run?)\n", ds->dir, term_text(e->d_name, tb, sizeof(tb)));
     }
     closedir(d);
     free(names);
@@ -308,6 +310,8 @@ struct problems {
 
 static void add_name(char *list, size_t cap, const char *name)
 {
+    char tb[256];   /* a manifest's name: its control bytes as '?' */
+    name = term_text(name, tb, sizeof(tb));
     size_t l = strlen(list);
     if (l + strlen(name) + 3 < cap)
         snprintf(list + l, cap - l, "%s%s", l ? ", " : "", name);
@@ -344,10 +348,12 @@ static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
     uint64_t th = 0;
     if (ret)
         return ret;
+    char tf[1024], tt[1024], ts[1024];   /* the manifest's paths, control bytes as '?' */
+    term_text(t->file, tf, sizeof(tf));
     if (!tp && !named) {
         fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given to "
                 "ingot-pretok) is not found, so the tokenizer is not checked (docs and tokens "
-                "take --model M)\n", ds->dir, INGOT_MANIFEST_NAME, t->file);
+                "take --model M)\n", ds->dir, INGOT_MANIFEST_NAME, tf);
         return 0;
     }
     *checked = true;
@@ -361,23 +367,26 @@ static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
         bool src_ok = src && access(src, R_OK) == 0 && fs_hash_file(src, &sh) == 0 &&
                       sh == t->hash;
         ingot_clear_err();
+        term_text(tp, tt, sizeof(tt));
+        term_text(src, ts, sizeof(ts));
         if (src_ok)
             ret = ingot_fail(-ENOENT, "%s: missing: manifest.json's tokenizer.file names this "
                              "copy of the tokenizer the shards were made with (hash %016llx); "
                              "the model given to ingot-pretok still has that hash: copy it "
-                             "back (cp %s %s)", tp, (ull)t->hash, src, tp);
+                             "back (cp %s %s)", tt, (ull)t->hash, ts, tt);
         else
             ret = ingot_fail(-ENOENT, "%s: missing: manifest.json's tokenizer.file names this "
                              "copy of the tokenizer the shards were made with (hash %016llx); "
-                             "copy that model back to this path%s%s%s", tp, (ull)t->hash,
-                             src ? " (the one given to ingot-pretok, " : "", src ? src : "",
+                             "copy that model back to this path%s%s%s", tt, (ull)t->hash,
+                             src ? " (the one given to ingot-pretok, " : "", src ? ts : "",
                              src ? ", is gone or has changed since)" : "");
     } else if (!(ret = fs_hash_file(tp, &th)) && th != t->hash) {
         ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
                          "tokenizer is %016llx: this file (manifest.json's tokenizer.file: "
                          "%s) does not decode the shards (replaced, or the manifest edited?); "
                          "copy the tokenizer the dataset was made with back (ingot-pretok "
-                         "--model ... wrote it)", tp, (ull)th, (ull)t->hash, t->file);
+                         "--model ... wrote it)", term_text(tp, tt, sizeof(tt)), (ull)th,
+                         (ull)t->hash, tf);
     }
     free(tp);
     return ret;
@@ -416,13 +425,14 @@ static int verify_dataset(const char *path)
         problem(&p, e, fs_basename(m->tokenizer.file), false);
     warn_stray(&ds);
     if (!p.first) {
-        char hd[32], ht[32];
+        char hd[32], ht[32], tb[256];
         const uint64_t nd = m->total_docs[0] + m->total_docs[1];
         printf("%s: intact (%zu shard%s, %s document%s, %s tokens; manifest, %s%severy "
                "checksum verified)\n", path, m->n_shards, m->n_shards == 1 ? "" : "s",
                cli_human((double)nd, hd, sizeof(hd)), nd == 1 ? "" : "s",
                cli_human((double)(m->total_tokens[0] + m->total_tokens[1]), ht, sizeof(ht)),
-               has_tok ? fs_basename(m->tokenizer.file) : "", has_tok ? ", " : "");
+               has_tok ? term_text(fs_basename(m->tokenizer.file), tb, sizeof(tb)) : "",
+               has_tok ? ", " : "");
     } else {
         char more[48] = "";
         if (p.n_shards > 10)

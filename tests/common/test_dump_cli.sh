@@ -92,6 +92,31 @@ sed 's/"command_line": "/"command_line": "\\u001b[2J/' ds/manifest.json > ds-esc
 expect_rc 0 "info of a manifest with ESC" -- "$DUMP" info ds-esc
 has out.txt '^command  *?\[2J'
 if grep -q "$(printf '\033')" out.txt; then fail "info printed the ESC byte"; fi
+# ... also in the tokenizer, version and skip reasons it prints
+cp -r ds ds-esc2
+sed -e 's/"empty": 2$/"\\u001b[2Jempty": 2/' -e 's/"ingot_version": "/&\\u001b[2J/' \
+    ds/manifest.json > ds-esc2/manifest.json
+expect_rc 0 "info of a manifest with ESC elsewhere" -- "$DUMP" info ds-esc2
+has out.txt "skipped: ?\[2Jempty 2"
+has out.txt "written by ingot ?\[2J"
+if grep -q "$(printf '\033')" out.txt; then fail "info printed the ESC byte"; fi
+sed 's/"type": "unigram"/"type": "\\u001b]0;t\\u0007unigram"/' ds/manifest.json > ds-esc2/manifest.json
+expect_rc 1 "info of a tokenizer type with ESC" -- "$DUMP" info ds-esc2
+has err.txt "manifest.json has ?]0;t?unigram"
+if grep -q "$(printf '\033')" err.txt; then fail "info printed the ESC byte"; fi
+# a shard whose file name holds one is refused by name, the name shown with
+# '?' (pretok names shards train-000000.tok; info and verify printed it raw),
+# and so is a stray *.tok of such a name in verify's warning
+cp -r ds ds-escname
+mv ds-escname/train-000000.tok "ds-escname/$(printf 'x\033[2J.tok')"
+: > "ds-escname/$(printf 'y\033[2J.tok')"
+sed 's/"train-000000.tok"/"x\\u001b[2J.tok"/' ds/manifest.json > ds-escname/manifest.json
+expect_rc 1 "info of a shard named with ESC" -- "$DUMP" info ds-escname
+has err.txt 'x?\[2J.tok" must be a file name .* without control characters'
+expect_rc 1 "verify of a shard named with ESC" -- "$DUMP" verify ds-escname
+has err.txt 'shards bad: x?\[2J.tok'
+has err.txt 'y?\[2J.tok is not listed'
+if grep -q "$(printf '\033')" out.txt err.txt; then fail "info or verify printed the ESC byte"; fi
 # repairs and notes (pretok's fixed_*, blank_line, ...) lose no record: counted
 # apart from the skipped records (the sum read "5 records skipped or noted")
 cp -r ds ds-noted

@@ -202,6 +202,15 @@ def check_tokenizer_path(fx, d):
             fail("a replaced tokenizer.model was returned")
         except ingot.FormatError as e:
             check("not the model the dataset was made with" in str(e), str(e))
+        # one past any model's size (sparse): refused without reading it whole
+        # (8 GB named by a manifest took 8 GB of memory)
+        with open(os.path.join(rep, "tokenizer.model"), "wb") as f:
+            f.truncate((256 << 20) + 1)
+        try:
+            ingot.open_dataset(rep).tokenizer_path()
+            fail("a huge tokenizer.model was returned")
+        except ingot.FormatError as e:
+            check("more than the 268435456" in str(e), str(e))
 
 
 def check_reader_as_c(fx, d):
@@ -236,6 +245,20 @@ def check_reader_as_c(fx, d):
             fail("a manifest with %s = %r opened" % (key, val))
         except ingot.FormatError as err:
             check("manifest.json" in str(err) and "unexpected type" in str(err), str(err))
+    # shard names as the C reader takes them: plain, not hidden, no control
+    # characters (an escape sequence in one was accepted)
+    for bad in ("\x1b[2Jx.tok", "a\nb.tok", ".hidden.tok", "../x.tok"):
+        e = fx.path("name-%d" % len(bad))
+        shutil.copytree(d, e)
+        m = json.load(open(os.path.join(e, "manifest.json")))
+        os.rename(os.path.join(e, m["shards"][0]["file"]), os.path.join(e, bad.replace("/", "_")))
+        m["shards"][0]["file"] = bad
+        json.dump(m, open(os.path.join(e, "manifest.json"), "w"))
+        try:
+            ingot.open_dataset(e)
+            fail("a shard named %r opened" % bad)
+        except ingot.FormatError as err:
+            check("must be a plain *.tok name" in str(err), str(err))
     e = fx.path("fifo")
     shutil.copytree(d, e)
     shard = os.path.join(e, sorted(x for x in os.listdir(e) if x.endswith(".tok"))[0])

@@ -89,6 +89,16 @@ static void other_arch(char **b, size_t *n)
     memcpy(p, "\"arch\":\"rwkv\"", 13);
 }
 
+/* A checkpoint whose --metrics file is not on this machine: b.jsonl (the
+ * run's) renamed g.jsonl, which nobody wrote. */
+static void to_gone_metrics(char **b, size_t *n)
+{
+    struct tr_ckpt_header *h = (void *)*b;
+    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, "/b.jsonl\"", 9);
+    CHECK(p);
+    p[1] = 'g';
+}
+
 /* A checkpoint from before --lr-schedule: its settings name no schedule
  * (the key blanked out; JSON reads the spaces as nothing). */
 static void to_pre_schedule(char **b, size_t *n)
@@ -148,6 +158,11 @@ int main(int argc, char **argv)
     expect("--ckpt-dir --resume alone", r, 0, "resumed from", "ckpt-00000010.bin");
     char *s = tt_slurp(out), *x0;
     CHECK(s && !strstr(s, "override"));   /* nothing differs, nothing reported */
+    /* the metrics file the command line did not name, and where it came from */
+    bool named = strstr(s, F("metrics: %s/b.jsonl (from checkpoint %s/cb/ckpt-00000004.bin)",
+                             dir, dir)) != NULL;
+    printf("%-34s %s\n", "inherited --metrics named", named ? "ok" : "FAIL");
+    failures += !named;
     free(s);
     char *ma = F("%s/a.jsonl", dir), *mb = F("%s/b.jsonl", dir);
     same_steps("losses straight vs resumed", ma, mb, STEPS);
@@ -187,6 +202,24 @@ int main(int argc, char **argv)
     char *x = F("--ckpt-dir '%s' --resume --metrics '%s/f.jsonl'", cf, dir);
     expect("--resume before a checkpoint", x, 0, "no checkpoint in", "starting from scratch");
     same_steps("config.json restart vs straight", ma, F("%s/f.jsonl", dir), STEPS);
+    /* ... and where that run writes is never the file's to choose: a copied
+     * --ckpt-dir's config.json naming "dump-batch" overwrote that file */
+    char *cv = F("%s/cv", dir), *victim = F("%s/victim.txt", dir);
+    CHECK_OK(fs_mkdir_p(cv));
+    CHECK_OK(fs_write_atomic(victim, "mine\n", 5));
+    s = tt_slurp(cfg_a);
+    CHECK(s && s[0] == '{');
+    char *cws = F("{\"dump-batch\": \"%s\", \"metrics\": \"%s/v.jsonl\", %s", victim, dir,
+                  s + 1);
+    free(s);
+    CHECK_OK(fs_write_atomic(F("%s/config.json", cv), cws, strlen(cws)));
+    x = F("--ckpt-dir '%s' --resume --steps 2 --warmup 1", cv);
+    expect("--resume, config.json's own outputs", x, 0, "starting from scratch", NULL);
+    s = tt_slurp(victim);
+    bool kept_v = s && !strcmp(s, "mine\n") && access(F("%s/v.jsonl", dir), F_OK) != 0;
+    printf("%-34s %s\n", "config.json: no outputs of its own", kept_v ? "ok" : "WRITTEN  FAIL");
+    failures += !kept_v;
+    free(s);
     /* ... but not from a damaged one: an empty file (ingot-train never
      * writes one) restarted some other run, the defaults plus the flags */
     char *cdmg = F("%s/cdmg", dir), *cfg_e = F("%s/config.json", cdmg);
@@ -229,6 +262,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", line ? line : "(no override line)");
     failures += !once;
     free(s);
+
+    /* a checkpoint copied from elsewhere names a metrics file of that
+     * machine: not created here (it was, silently, wherever it pointed) */
+    char *cg = F("%s/cg", dir);
+    CHECK_OK(fs_mkdir_p(cg));
+    rewrite(c4, F("%s/ckpt-00000004.bin", cg), to_gone_metrics);
+    o = F("--ckpt-dir '%s' --resume --steps 5", cg);
+    expect("inherited --metrics not there", o, 0, F("%s/g.jsonl, the --metrics of checkpoint",
+                                                     dir), "no metrics file this time");
+    bool gone = access(F("%s/g.jsonl", dir), F_OK) != 0;
+    printf("%-34s %s\n", "inherited --metrics not created", gone ? "ok" : "CREATED  FAIL");
+    failures += !gone;
 
     /* 3. another architecture is refused by name; version 1 resumes with
      * the command line's settings */
@@ -277,6 +322,21 @@ int main(int argc, char **argv)
     expect("--config TOML", x, 0, NULL, NULL);
     char *mt = F("%s/t.jsonl", dir);
     same_steps("--config TOML vs flags", ma, mt, STEPS);
+    /* where a run writes, given by a --config file rather than typed: named
+     * with the file (a downloaded ck/config.json may name any path) */
+    char *tw = F("%s/where.json", dir);
+    char *wj = F("{\"data\": [\"%s\"], \"model\": \"tiny\", \"layers\": 1, \"dim\": 32, "
+                 "\"seq-len\": 32, \"batch\": 4, \"steps\": 2, \"warmup\": 1, "
+                 "\"metrics\": \"%s/wm.jsonl\", \"ckpt-dir\": \"%s/cwc\"}", data, dir, dir);
+    CHECK_OK(fs_write_atomic(tw, wj, strlen(wj)));
+    x = F("--config '%s'", tw);
+    expect("--config's outputs named", x, 0, F("metrics: %s/wm.jsonl (from --config %s)", dir, tw),
+           F("checkpoints: %s/cwc (from --config %s)", dir, tw));
+    wj = F("{\"data\": [\"%s\"], \"model\": \"tiny\", \"layers\": 1, \"dim\": 32, "
+           "\"seq-len\": 32, \"batch\": 4, \"dump-batch\": \"%s/wb.bin\"}", data, dir);
+    CHECK_OK(fs_write_atomic(tw, wj, strlen(wj)));
+    expect("--config's --dump-batch named", x, 0, F("wrote %s/wb.bin (from --config %s)", dir, tw),
+           NULL);
     /* the same file with a UTF-8 byte order mark (was "expected key = value") */
     char *tb = F("%s/bom.toml", dir), *bom = F("\xEF\xBB\xBF%s", toml);
     CHECK_OK(fs_write_atomic(tb, bom, strlen(bom)));

@@ -14,6 +14,10 @@ from .torch_import import import_torch
 
 _HEADER_FIELDS = {"tokens": "tokens_checksum", "index": "index_checksum",
                   "provenance": "prov_checksum"}
+# common/fsutil.h's FS_READ_ALL_MAX: no tokenizer model is larger, and a file that
+# is (a manifest naming a disk image) would be read whole into memory to hash it
+_MODEL_MAX = 256 << 20
+
 # common/shard_format.c's ingot_tokenizer_type_name
 _TOKENIZER_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
 
@@ -119,9 +123,13 @@ class Dataset:
         _check_map_budget(self.path, len(m.get("shards", [])))
         for entry in m.get("shards", []):
             name = entry.get("file", "")
-            if os.path.basename(name) != name or not name.endswith(".tok"):
-                raise FormatError("%s: shards[].file %r must be a plain *.tok name"
-                                  % (mpath, name))
+            # as common/dataset.c: a plain, printable name pretok made (a control
+            # character in it is an escape sequence for whoever prints it)
+            if (os.path.basename(name) != name or name.startswith(".") or
+                    not name.endswith(".tok") or
+                    any(ord(c) < 0x20 or c == "\x7f" for c in name)):
+                raise FormatError("%s: shards[].file %r must be a plain *.tok name, without "
+                                  "control characters" % (mpath, name))
             sh = Shard(os.path.join(self.path, name))
             self._agree(mpath, entry, sh, len(per_split[sh.split]))
             per_split[sh.split].append(sh)
@@ -234,9 +242,14 @@ class Dataset:
             return None
         want = (tok.get("hash") or "").lower()
 
+        big = []   # candidates past the cap: never read (a manifest may name any file)
+
         def matches(path):
             if not (want and xxh3.available()):
                 return True   # nothing to check it against here
+            if os.path.getsize(path) > _MODEL_MAX:
+                big.append(path)
+                return False
             with open(path, "rb") as f:
                 return "%016x" % xxh3.xxh3_64(f.read()) == want
         cands = [] if os.path.isabs(name) else [os.path.join(self.path, name)]
@@ -249,6 +262,10 @@ class Dataset:
         src = tok.get("source")
         if src and want and xxh3.available() and os.path.isfile(src) and matches(src):
             return src
+        if wrong in big:
+            raise FormatError("%s: %d bytes, more than the %d a tokenizer model may have "
+                              "(ingot-dump refuses it too): not the model the dataset was "
+                              "made with" % (wrong, os.path.getsize(wrong), _MODEL_MAX))
         if wrong:
             raise FormatError("%s: its XXH3-64 is not the manifest's tokenizer hash %s: not "
                               "the model the dataset was made with (replaced?)" % (wrong, want))
