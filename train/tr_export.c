@@ -311,7 +311,7 @@ static int parse(int argc, char **argv, struct tr_export_opts *o)
     opterr = 0;
     int c, err;
     int idx;
-    while ((idx = -1, c = getopt_long(argc, argv, ":", longs, &idx)) != -1) {
+    while ((idx = -1, c = getopt_long(argc, argv, ":h", longs, &idx)) != -1) {
         if (idx >= 0 && optarg && (err = cli_check_value(longs[idx].name, optarg)))
             return err;
         switch (c) {
@@ -324,11 +324,12 @@ static int parse(int argc, char **argv, struct tr_export_opts *o)
                 return ingot_fail(INGOT_E_USAGE, "--dtype %s: expected fp32 or bf16", optarg);
             o->bf16 = !strcmp(optarg, "bf16");
             break;
+        case 'h':
         case O_HELP:
             fputs(usage, stdout);
             return 1;
         default:
-            return tr_cli_bad_option(argv);
+            return tr_cli_bad_option(c, argv, longs);
         }
     }
     if ((err = tr_cli_ckpt(argc, argv, &o->ckpt)))
