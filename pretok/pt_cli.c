@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli_num.h"
+#include "cli_opt.h"
 #include "ingot_err.h"
 
 void pt_cli_usage(FILE *f)
@@ -216,7 +217,6 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     opterr = 0;
     int c, idx;
     while ((idx = -1, c = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
-        const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
         if (idx >= 0 && optarg && (ret = cli_check_value(long_opts[idx].name, optarg)))
             return ret;
         switch (c) {
@@ -331,10 +331,11 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         case O_VERSION:
             o->cmd = PT_CMD_VERSION;
             return 0;
-        case ':':
-            return ingot_fail(INGOT_E_USAGE, "%s needs a value", name);
-        default:
-            return ingot_fail(INGOT_E_USAGE, "unknown option %s (see --help)", name);
+        default:   /* '?', ':' */
+            return cli_opt_error(c, argv, long_opts,
+                                 o->cmd == PT_CMD_TEXT ? "ingot-pretok text --help"
+                                 : o->cmd == PT_CMD_MERGE ? "ingot-pretok merge --help"
+                                 : "ingot-pretok --help");
         }
     }
     o->inputs = argv + optind;
@@ -358,11 +359,12 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         break;
     case PT_CMD_TEXT:
         if (!o->n_inputs)
-            return ingot_fail(INGOT_E_USAGE, "text: no INPUT given");
+            return ingot_fail(INGOT_E_USAGE, "no INPUT given (see --help)");
         break;
     case PT_CMD_MERGE:
         if (o->n_inputs < 2)
-            return ingot_fail(INGOT_E_USAGE, "merge: expected OUT and at least one PART_DIR");
+            return ingot_fail(INGOT_E_USAGE, "expected OUT and at least one PART_DIR (see "
+                              "--help)");
         o->out = o->inputs[0];
         o->inputs++;
         o->n_inputs--;

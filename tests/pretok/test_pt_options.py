@@ -68,6 +68,30 @@ T.check(not os.path.exists(t.path("mo")) and not os.path.exists(t.path("vf1")),
         "a refused command wrote its output")
 print("values left out or empty: refused")
 
+# Each message names its subcommand, as ingot-train's and ingot-dump's do
+# ("ingot-pretok: import-bin: ...", "ingot-pretok: text: ..." and a bare
+# "ingot-pretok: unknown option" before), and a mistyped option is named
+# with the nearest one (common/cli_opt.h).
+for args, want in [(["text"], "ingot-pretok text: no INPUT given"),
+                   (["merge"], "ingot-pretok merge: expected OUT"),
+                   (["import-bin", "--format", "llmc", "--vocab", "9", "--out", t.path("ib")],
+                    "ingot-pretok import-bin: no FILE given"),
+                   (["--model", model, "--out", t.path("ty"), "--quite", inp],
+                    "ingot-pretok: unknown option '--quite'; did you mean --quiet? (see "
+                    "ingot-pretok --help)"),
+                   (["text", "--txt-dc", "line", inp], "ingot-pretok text: unknown option "
+                    "'--txt-dc'; did you mean --txt-doc? (see ingot-pretok text --help)"),
+                   (["import-bin", "--eot-positon", "after"], "ingot-pretok import-bin: unknown "
+                    "option '--eot-positon'; did you mean --eot-position? (see ingot-pretok "
+                    "import-bin --help)"),
+                   (["--model", model, "--out", t.path("ty"), "--no", inp],
+                    "ingot-pretok: option '--no' is ambiguous: --no-bos, --no-eos"),
+                   (["--model", model, "--out", t.path("ty"), "--bos=1", inp],
+                    "ingot-pretok: --bos takes no value")]:
+    _, err = t.run(args, rc=2, what=" ".join(args[:3]))
+    T.check(err.startswith(want), "%s: want %r, got: %s" % (args, want, err))
+print("messages name the subcommand; mistyped options named with the nearest")
+
 # --version
 p = subprocess.run([t.pretok, "--version"], capture_output=True, text=True)
 T.check(p.returncode == 0 and p.stdout.startswith("ingot-pretok "), "--version: %s" % p.stdout)
