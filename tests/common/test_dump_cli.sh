@@ -61,6 +61,24 @@ expect_rc 2 "no command" -- "$DUMP"
 expect_rc 2 "unknown command" -- "$DUMP" frobnicate ds
 has err.txt "unknown command 'frobnicate'"
 expect_rc 2 "unknown option" -- "$DUMP" info ds --bogus
+# getopt_long as in ingot-pretok and ingot-train: the command in every
+# message, the nearest option or command named, "--" before a PATH that
+# starts with '-', "--opt=V" (it took "--" for an unknown option, and said
+# "unknown command '--cont'" for an option before the command)
+has err.txt "^ingot-dump info: unknown option '--bogus' (see ingot-dump info --help)$"
+expect_rc 2 "mistyped option" -- "$DUMP" docs ds --cont 2
+has err.txt "^ingot-dump docs: unknown option '--cont'; did you mean --count?"
+expect_rc 2 "mistyped command" -- "$DUMP" ifno ds
+has err.txt "unknown command 'ifno'; did you mean info?"
+expect_rc 2 "an option before the command" -- "$DUMP" --json info ds
+has err.txt "the command comes first"
+expect_rc 2 "a switch with a value" -- "$DUMP" info ds --json=1
+has err.txt "^ingot-dump info: --json takes no value"
+ln -s ds ./-ds
+expect_rc 0 "-- before a PATH" -- "$DUMP" info --brief -- -ds
+has out.txt "^dataset  *-ds"
+expect_rc 0 "-h after the command" -- "$DUMP" stats -h
+has out.txt "ingot-dump COMMAND PATH"
 expect_rc 2 "bad split" -- "$DUMP" docs ds --split test
 expect_rc 2 "missing path" -- "$DUMP" info
 expect_rc 2 "range missing" -- "$DUMP" tokens ds
