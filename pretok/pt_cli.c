@@ -15,7 +15,7 @@ void pt_cli_usage(FILE *f)
 {
     fputs(
 "usage: ingot-pretok --model M.model --out DIR [options] INPUT...\n"
-"       ingot-pretok merge OUT PART_DIR...\n"
+"       ingot-pretok merge OUT PART_DIR...   (or merge --out OUT PART_DIR...)\n"
 "       ingot-pretok text [--text-key K] [--txt-doc MODE] [--max-bytes N] [--every K]\n"
 "                         [--sample-bytes N] INPUT...\n"
 "       ingot-pretok import-bin --format llmc|nanogpt (--vocab N | --tokenizer M) --out DIR FILE...\n"
@@ -362,9 +362,17 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
             return ingot_fail(INGOT_E_USAGE, "no INPUT given (see --help)");
         break;
     case PT_CMD_MERGE:
+        /* --out OUT as in a conversion, or OUT first (it took the first
+         * part for OUT and dropped --out) */
+        if (o->out) {
+            if (!o->n_inputs)
+                return ingot_fail(INGOT_E_USAGE, "expected at least one PART_DIR after --out "
+                                  "%s (see --help)", o->out);
+            break;
+        }
         if (o->n_inputs < 2)
-            return ingot_fail(INGOT_E_USAGE, "expected OUT and at least one PART_DIR (see "
-                              "--help)");
+            return ingot_fail(INGOT_E_USAGE, "expected OUT (or --out OUT) and at least one "
+                              "PART_DIR (see --help)");
         o->out = o->inputs[0];
         o->inputs++;
         o->n_inputs--;

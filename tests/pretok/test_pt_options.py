@@ -128,7 +128,11 @@ T.check("50 of 150 records" in err and "--max-skip-fraction 0.3334" in err and
         "nothing was moved" in err and not os.path.exists(os.path.join(merged, "manifest.json"))
         and all(os.path.exists(os.path.join(d, "manifest.json")) for d in parts),
         "merge over the fraction: %s" % err)
-t.run(["merge", merged, "--max-skip-fraction", "0.34"] + parts, what="merge, accepted")
+# merge --out OUT, as a conversion names its output (it took the first part
+# for OUT and dropped --out)
+_, err = t.run(["merge", "--out", merged], rc=2, what="merge --out without parts")
+T.check("ingot-pretok merge: expected at least one PART_DIR after --out" in err, err)
+t.run(["merge", "--out", merged, "--max-skip-fraction", "0.34"] + parts, what="merge, accepted")
 t.verify(merged)
 print("merge: the fraction over all parts, refused before moving, accepted with a larger one")
 
