@@ -28,7 +28,8 @@ void pt_cli_usage(FILE *f)
 "e.g. scripts/parquet-to-jsonl.py data/*.parquet | ingot-pretok ... -\n"
 "\n"
 "options:\n"
-"  --model M            SentencePiece model (.model)\n"
+"  --model M            SentencePiece model (.model); also --tokenizer M, the name\n"
+"                       ingot-train, import-bin and ingot-dump give it\n"
 "  --encoder ingot|spm  Ingot's own encoder (default; the same ids, faster) or\n"
 "                       libsentencepiece; a model Ingot's encoder does not handle\n"
 "                       uses libsentencepiece, with a note\n"
@@ -149,6 +150,8 @@ enum {
 
 static const struct option long_opts[] = {
     { "model", required_argument, NULL, O_MODEL },
+    /* the name import-bin, ingot-train and ingot-dump give the model */
+    { "tokenizer", required_argument, NULL, O_MODEL },
     { "encoder", required_argument, NULL, O_ENCODER },
     { "out", required_argument, NULL, O_OUT },
     { "threads", required_argument, NULL, O_THREADS },

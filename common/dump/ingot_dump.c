@@ -60,7 +60,8 @@ static const char usage[] =
     "              (numbers take k M G T / Ki Mi Gi Ti suffixes: --count 10k, --range 1M:2M)\n"
     "  --count K   print at most K documents (default: all)\n"
     "  --top N     how many frequent tokens stats lists (default 20)\n"
-    "  --model M   SentencePiece model to decode with; by default the manifest's\n"
+    "  --model M   SentencePiece model to decode with (also --tokenizer M, as in\n"
+    "              ingot-train and import-bin); by default the manifest's\n"
     "              tokenizer.file: the copy inside the dataset directory (tokenizer.model),\n"
     "              or for older datasets the path given to pretok; when the copy is\n"
     "              missing, the model given to pretok (tokenizer.source) if it is unchanged;\n"
@@ -93,6 +94,8 @@ static const struct option long_opts[] = {
     { "first", required_argument, NULL, D_FIRST },
     { "count", required_argument, NULL, D_COUNT },
     { "model", required_argument, NULL, D_MODEL },
+    /* the name ingot-train and import-bin give the SentencePiece model */
+    { "tokenizer", required_argument, NULL, D_MODEL },
     { "range", required_argument, NULL, D_RANGE },
     { "top", required_argument, NULL, D_TOP },
     { "out", required_argument, NULL, D_OUT },

@@ -221,6 +221,9 @@ expect_rc 1 "model missing" -- "$DUMP" docs ds --count 1
 has err.txt "pass its path explicitly (ingot-dump --model"
 expect_rc 0 "model --model" -- "$DUMP" docs ds --raw --count 1 --model models/tok.hidden
 [ "$(cat out.txt)" = "$(sed -n 1p train.txt)" ] || fail "docs --model"
+# --tokenizer: the name ingot-train and import-bin give the model
+expect_rc 0 "model --tokenizer" -- "$DUMP" docs ds --raw --count 1 --tokenizer=models/tok.hidden
+[ "$(cat out.txt)" = "$(sed -n 1p train.txt)" ] || fail "docs --tokenizer"
 printf 'something else entirely\n%.0s' 1 2 3 4 5 6 7 8 > other.txt
 "$SPM_TRAIN" --input=other.txt --model_prefix=other --vocab_size=20 --hard_vocab_limit=false \
     --minloglevel=2 > /dev/null 2>&1

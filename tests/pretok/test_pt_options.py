@@ -50,6 +50,10 @@ _, err = t.run(base + ["--out", t.path("r"), "--max-skip-fraction", "0x1p-1", in
                what="--max-skip-fraction 0x1p-1")
 T.check("--max-skip-fraction '0x1p-1': hexadecimal" in err, "hexadecimal: %s" % err)
 T.check(not os.path.exists(t.path("r")), "a refused command wrote its output")
+# --tokenizer M is --model M: the name import-bin, ingot-train and ingot-dump give it
+t.run(["--tokenizer", model, "--quiet", "--out", t.path("tk"), "--threads", "2", inp],
+      what="--tokenizer")
+t.verify(t.path("tk"))
 print("option ranges and suffixes: ok")
 
 # A value left out or empty: named, exit 2, nothing written (an empty --out
