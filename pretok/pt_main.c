@@ -1,6 +1,7 @@
 /* ingot-pretok: convert a corpus once into token shards. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,6 +57,15 @@ int main(int argc, char **argv)
                        : o.cmd == PT_CMD_IMPORT ? "ingot-pretok import-bin" : "ingot-pretok";
     if (ret) {
         fprintf(stderr, "%s: %s\n", prog, ingot_errmsg_for(ret));
+        /* --json promises one object on stdout, a usage error included
+         * (the parse may have stopped before reaching --json) */
+        bool json = o.json;
+        for (int i = 1; i < argc && !json && o.cmd == PT_CMD_CONVERT && strcmp(argv[i], "--"); i++)
+            json = !strcmp(argv[i], "--json");
+        if (json && o.cmd == PT_CMD_CONVERT) {
+            pt_report_json_error(stdout, o.out, ingot_errmsg_for(ret), 2);
+            fflush(stdout);
+        }
         return 2;
     }
     o.allocator = pt_alloc_name();

@@ -71,6 +71,14 @@ for args, want in [(["--model", model, "--out", "", inp], "--out: empty value"),
 T.check(not os.path.exists(t.path("mo")) and not os.path.exists(t.path("vf1")),
         "a refused command wrote its output")
 print("values left out or empty: refused")
+# --json: "stdout always holds one object", a usage error (exit 2) included,
+# whether --json came before the bad option or after it (stdout was empty)
+for args in (["--json", "--threads", "0"], ["--threads", "0", "--json"], ["--json", "--quite"]):
+    out, err = t.run(base + ["--out", t.path("uj")] + args + [inp], rc=2, what=" ".join(args))
+    rep = json.loads(out or "null")
+    T.check(isinstance(rep, dict) and rep.get("exit") == 2 and rep.get("out") == t.path("uj")
+            and rep.get("error") in err, "--json, %s: stdout %r, stderr %s" % (args, out, err))
+T.check(not os.path.exists(t.path("uj")), "a refused command wrote its output")
 
 # Each message names its subcommand, as ingot-train's and ingot-dump's do
 # ("ingot-pretok: import-bin: ...", "ingot-pretok: text: ..." and a bare
