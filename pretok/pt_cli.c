@@ -97,7 +97,8 @@ void pt_cli_usage(FILE *f)
 "                       over the whole input (one pass: the stride doubles\n"
 "                       whenever 2N are held)\n"
 "\n"
-"exit status: 0 done, 1 error, 2 usage, 130 interrupted (rerun to resume)\n",
+"exit status: 0 done, 1 error, 2 usage, 128+N stopped by signal N (130 SIGINT,\n"
+"143 SIGTERM, 129 SIGHUP): what was finished is kept, run the same command again\n",
         f);
 }
 

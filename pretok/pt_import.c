@@ -92,7 +92,10 @@ void pt_import_usage(FILE *f)
 "  --shard-tokens N     target tokens per shard (default 100M), cut at documents\n"
 "  --val FILE           a file for the val split (repeat for more)\n"
 "  --quiet              no summary\n"
-"Export back to llm.c's format: ingot-dump export-bin DIR --out FILE.bin\n",
+"Export back to llm.c's format: ingot-dump export-bin DIR --out FILE.bin\n"
+"\n"
+"exit status: 0 done, 1 error, 2 usage, 128+N stopped by signal N (the shards this\n"
+"import wrote are removed)\n",
         f);
 }
 

@@ -46,7 +46,10 @@ static const char usage[] =
     "                    llm.c's default bf16 build loads)\n"
     "  --help            this text\n"
     "The tokenizer (needed for hf unless the model was trained on --synthetic ids) must\n"
-    "be the one the checkpoint was trained with: its hash is checked.\n";
+    "be the one the checkpoint was trained with: its hash is checked.\n"
+    "\n"
+    "exit status: 0 done, 1 error, 2 usage; a signal (SIGINT, SIGTERM, SIGHUP) ends it\n"
+    "as usual (128+N), leaving no file half-written\n";
 
 /* Neither --data nor --tokenizer: the training dataset the checkpoint's
  * settings section names, when it is still there and its tokenizer is the

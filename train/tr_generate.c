@@ -62,7 +62,9 @@ static const char usage[] =
     "  --precision P       fp32 (default) or bf16, on cuda\n"
     "  --no-cache          no key/value cache: the training back end's full forward over\n"
     "                      the context per token (slow; for comparisons)\n"
-    "  --help              this text\n";
+    "  --help              this text\n"
+    "\n"
+    "exit status: 0 done, 1 error, 2 usage\n";
 
 struct gen_opts {
     const char *ckpt, *prompt, *prompt_ids, *prompt_file, *data, *tokenizer, *device, *precision;

@@ -51,7 +51,9 @@ static const char usage[] =
     "\n"
     "A mixture also gets each source's loss over its windows among those evaluated\n"
     "(JSON: \"src_loss\", null for a source without any, \"src_windows\" and\n"
-    "\"src_names\", the names the text uses, in --data order).\n";
+    "\"src_names\", the names the text uses, in --data order).\n"
+    "\n"
+    "exit status: 0 done, 1 error, 2 usage\n";
 
 struct eval_opts {
     const char *ckpt, *data;   /* data: the first --data (in messages) */

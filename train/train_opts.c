@@ -182,7 +182,11 @@ void tr_opts_help(const char *prog)
         "  --version               version, git revision and libraries\n\n"
         "Example:\n"
         "  %s --data data/ --model small --steps 2k --batch 16 --batch-tokens 32Ki \\\n"
-        "      --ckpt-dir ckpt/ --ckpt-every 500 --metrics metrics.jsonl --sample-every 500\n",
+        "      --ckpt-dir ckpt/ --ckpt-every 500 --metrics metrics.jsonl --sample-every 500\n"
+        "\n"
+        "exit status: 0 done (a --stop-after or --time-limit stop too), 1 error, 2 usage,\n"
+        "130 stopped by SIGINT, SIGTERM, SIGHUP or SIGUSR1 (after the step and the\n"
+        "checkpoint of --ckpt-dir; --resume continues)\n",
         prog);
 }
 

@@ -45,6 +45,12 @@ while IFS='|' read -r name args typo near valued; do
         "0:usage: "*) ;;
         *) echo "FAIL: $name -h: exit $rc: $(echo "$out" | head -1)"; fails=$((fails + 1)) ;;
     esac
+    # the exit statuses stated (ingot-train, its subcommands and import-bin
+    # stated none)
+    if ! printf '%s\n' "$out" | grep -q '^exit status: 0 .*1 .*2 usage'; then
+        echo "FAIL: $name --help states no exit status"
+        fails=$((fails + 1))
+    fi
     for case in "$typo|unknown option '$typo'; did you mean $near? (see $name --help)" \
                 "--help=1|--help takes no value (got '--help=1'; see $name --help)" \
                 "$valued|$valued needs a value (see $name --help)"; do
