@@ -8,13 +8,14 @@
 #include <unistd.h>
 
 #include "cli_num.h"
+#include "cli_opt.h"
 #include "ingot_err.h"
 
 void pt_cli_usage(FILE *f)
 {
     fputs(
 "usage: ingot-pretok --model M.model --out DIR [options] INPUT...\n"
-"       ingot-pretok merge OUT PART_DIR...\n"
+"       ingot-pretok merge OUT PART_DIR...   (or merge --out OUT PART_DIR...)\n"
 "       ingot-pretok text [--text-key K] [--txt-doc MODE] [--max-bytes N] [--every K]\n"
 "                         [--sample-bytes N] INPUT...\n"
 "       ingot-pretok import-bin --format llmc|nanogpt (--vocab N | --tokenizer M) --out DIR FILE...\n"
@@ -27,7 +28,8 @@ void pt_cli_usage(FILE *f)
 "e.g. scripts/parquet-to-jsonl.py data/*.parquet | ingot-pretok ... -\n"
 "\n"
 "options:\n"
-"  --model M            SentencePiece model (.model)\n"
+"  --model M            SentencePiece model (.model); also --tokenizer M, the name\n"
+"                       ingot-train, import-bin and ingot-dump give it\n"
 "  --encoder ingot|spm  Ingot's own encoder (default; the same ids, faster) or\n"
 "                       libsentencepiece; a model Ingot's encoder does not handle\n"
 "                       uses libsentencepiece, with a note\n"
@@ -95,7 +97,8 @@ void pt_cli_usage(FILE *f)
 "                       over the whole input (one pass: the stride doubles\n"
 "                       whenever 2N are held)\n"
 "\n"
-"exit status: 0 done, 1 error, 2 usage, 130 interrupted (rerun to resume)\n",
+"exit status: 0 done, 1 error, 2 usage, 128+N stopped by signal N (130 SIGINT,\n"
+"143 SIGTERM, 129 SIGHUP): what was finished is kept, run the same command again\n",
         f);
 }
 
@@ -148,6 +151,8 @@ enum {
 
 static const struct option long_opts[] = {
     { "model", required_argument, NULL, O_MODEL },
+    /* the name import-bin, ingot-train and ingot-dump give the model */
+    { "tokenizer", required_argument, NULL, O_MODEL },
     { "encoder", required_argument, NULL, O_ENCODER },
     { "out", required_argument, NULL, O_OUT },
     { "threads", required_argument, NULL, O_THREADS },
@@ -216,7 +221,6 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     opterr = 0;
     int c, idx;
     while ((idx = -1, c = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
-        const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
         if (idx >= 0 && optarg && (ret = cli_check_value(long_opts[idx].name, optarg)))
             return ret;
         switch (c) {
@@ -331,10 +335,11 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         case O_VERSION:
             o->cmd = PT_CMD_VERSION;
             return 0;
-        case ':':
-            return ingot_fail(INGOT_E_USAGE, "%s needs a value", name);
-        default:
-            return ingot_fail(INGOT_E_USAGE, "unknown option %s (see --help)", name);
+        default:   /* '?', ':' */
+            return cli_opt_error(c, argv, long_opts,
+                                 o->cmd == PT_CMD_TEXT ? "ingot-pretok text --help"
+                                 : o->cmd == PT_CMD_MERGE ? "ingot-pretok merge --help"
+                                 : "ingot-pretok --help");
         }
     }
     o->inputs = argv + optind;
@@ -358,11 +363,20 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         break;
     case PT_CMD_TEXT:
         if (!o->n_inputs)
-            return ingot_fail(INGOT_E_USAGE, "text: no INPUT given");
+            return ingot_fail(INGOT_E_USAGE, "no INPUT given (see --help)");
         break;
     case PT_CMD_MERGE:
+        /* --out OUT as in a conversion, or OUT first (it took the first
+         * part for OUT and dropped --out) */
+        if (o->out) {
+            if (!o->n_inputs)
+                return ingot_fail(INGOT_E_USAGE, "expected at least one PART_DIR after --out "
+                                  "%s (see --help)", o->out);
+            break;
+        }
         if (o->n_inputs < 2)
-            return ingot_fail(INGOT_E_USAGE, "merge: expected OUT and at least one PART_DIR");
+            return ingot_fail(INGOT_E_USAGE, "expected OUT (or --out OUT) and at least one "
+                              "PART_DIR (see --help)");
         o->out = o->inputs[0];
         o->inputs++;
         o->n_inputs--;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli_num.h"
+#include "cli_opt.h"
 #include "dataset.h"
 #include "fsutil.h"
 #include "ingot_err.h"
@@ -91,7 +92,10 @@ void pt_import_usage(FILE *f)
 "  --shard-tokens N     target tokens per shard (default 100M), cut at documents\n"
 "  --val FILE           a file for the val split (repeat for more)\n"
 "  --quiet              no summary\n"
-"Export back to llm.c's format: ingot-dump export-bin DIR --out FILE.bin\n",
+"Export back to llm.c's format: ingot-dump export-bin DIR --out FILE.bin\n"
+"\n"
+"exit status: 0 done, 1 error, 2 usage, 128+N stopped by signal N (the shards this\n"
+"import wrote are removed)\n",
         f);
 }
 
@@ -136,7 +140,6 @@ static int parse(int argc, char **argv, struct imp *x, bool *help)
     int64_t v;
     int idx;
     while ((idx = -1, c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
-        const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
         if (idx >= 0 && optarg && (ret = cli_check_value(lo[idx].name, optarg)))
             return ret;
         switch (c) {
@@ -146,7 +149,7 @@ static int parse(int argc, char **argv, struct imp *x, bool *help)
             else if (!strcmp(optarg, "nanogpt"))
                 x->format = IMP_NANOGPT;
             else
-                return ingot_fail(INGOT_E_USAGE, "import-bin --format %s: expected llmc or "
+                return ingot_fail(INGOT_E_USAGE, "--format %s: expected llmc or "
                                   "nanogpt", optarg);
             break;
         case I_VOCAB:
@@ -185,30 +188,27 @@ static int parse(int argc, char **argv, struct imp *x, bool *help)
         case I_HELP:
             *help = true;
             return 0;
-        case ':':
-            return ingot_fail(INGOT_E_USAGE, "import-bin: %s needs a value", name);
-        default:
-            return ingot_fail(INGOT_E_USAGE, "import-bin: unknown option %s (see "
-                              "ingot-pretok import-bin --help)", name);
+        default:   /* '?', ':' */
+            return cli_opt_error(c, argv, lo, "ingot-pretok import-bin --help");
         }
     }
     for (int i = optind; i < argc; i++)
         if ((ret = add_file(x, argv[i], INGOT_SPLIT_TRAIN)))
             return ret;
     if (x->format == IMP_NONE)
-        return ingot_fail(INGOT_E_USAGE, "import-bin: --format llmc or --format nanogpt is "
+        return ingot_fail(INGOT_E_USAGE, "--format llmc or --format nanogpt is "
                           "required (the files do not say reliably: nanoGPT's have no header)");
     if (x->vocab < 0 && !x->tokenizer)
-        return ingot_fail(INGOT_E_USAGE, "import-bin: name the vocabulary: --vocab N (GPT-2: "
+        return ingot_fail(INGOT_E_USAGE, "name the vocabulary: --vocab N (GPT-2: "
                           "50257) or --tokenizer M.model");
     if (!x->out)
-        return ingot_fail(INGOT_E_USAGE, "import-bin: --out DIR is required");
+        return ingot_fail(INGOT_E_USAGE, "--out DIR is required");
     if (!x->n_files)
-        return ingot_fail(INGOT_E_USAGE, "import-bin: no FILE given");
+        return ingot_fail(INGOT_E_USAGE, "no FILE given");
     if (!x->eot_pos_set)
         x->eot_after = x->format == IMP_NANOGPT;
     if (x->eot_pos_set && x->eot < 0)
-        return ingot_fail(INGOT_E_USAGE, "import-bin: --eot-position without --eot");
+        return ingot_fail(INGOT_E_USAGE, "--eot-position without --eot");
     return 0;
 }
 
@@ -327,7 +327,7 @@ static int check_interrupt(const struct imp *x)
 {
     if (!x->interrupt || !*x->interrupt)
         return 0;
-    return ingot_fail(INGOT_E_INTERRUPTED, "import-bin interrupted: it is not resumable, so "
+    return ingot_fail(INGOT_E_INTERRUPTED, "interrupted: it is not resumable, so "
                       "the shards it wrote into %s were removed; run the same command again",
                       x->out);
 }
@@ -498,7 +498,7 @@ static int check_duplicates(const struct imp *x)
     for (size_t i = 1; i < x->n_files && !ret; i++) {
         const struct imp_file *a = &x->files[idx[i - 1]], *b = &x->files[idx[i]];
         if (a->dev == b->dev && a->ino == b->ino)
-            ret = ingot_fail(INGOT_E_USAGE, "import-bin: %s and %s are the same file, named "
+            ret = ingot_fail(INGOT_E_USAGE, "%s and %s are the same file, named "
                              "twice%s; name each file once", a->path, b->path,
                              a->split != b->split ? " (as train and as --val: its documents "
                              "would be in both splits)" : "");
@@ -601,7 +601,7 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
         if (x.open[s])
             ret = finish_shard(&x, s);
     if (!ret && !x.m->n_shards)
-        ret = ingot_fail(INGOT_E_NODATA, "import-bin: the files hold no token");
+        ret = ingot_fail(INGOT_E_NODATA, "the files hold no token");
     for (size_t i = 0; i < x.n_files && !ret; i++) {
         struct manifest_input in = { .name = (char *)x.files[i].path, .size = x.files[i].size,
                                      .n_docs = x.files[i].n_docs,

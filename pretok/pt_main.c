@@ -1,6 +1,7 @@
 /* ingot-pretok: convert a corpus once into token shards. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,8 +51,21 @@ int main(int argc, char **argv)
     sig_file_size_errors();   /* ulimit -f: EFBIG, reported, not SIGXFSZ */
     struct pt_opts o;
     int ret = pt_cli_parse(argc, argv, &o);
+    /* every message names the subcommand, as ingot-train's and ingot-dump's */
+    const char *prog = o.cmd == PT_CMD_TEXT ? "ingot-pretok text"
+                       : o.cmd == PT_CMD_MERGE ? "ingot-pretok merge"
+                       : o.cmd == PT_CMD_IMPORT ? "ingot-pretok import-bin" : "ingot-pretok";
     if (ret) {
-        fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg_for(ret));
+        fprintf(stderr, "%s: %s\n", prog, ingot_errmsg_for(ret));
+        /* --json promises one object on stdout, a usage error included
+         * (the parse may have stopped before reaching --json) */
+        bool json = o.json;
+        for (int i = 1; i < argc && !json && o.cmd == PT_CMD_CONVERT && strcmp(argv[i], "--"); i++)
+            json = !strcmp(argv[i], "--json");
+        if (json && o.cmd == PT_CMD_CONVERT) {
+            pt_report_json_error(stdout, o.out, ingot_errmsg_for(ret), 2);
+            fflush(stdout);
+        }
         return 2;
     }
     o.allocator = pt_alloc_name();
@@ -91,7 +105,7 @@ int main(int argc, char **argv)
     }
     if (!ret)   /* import-bin writes only its --help to standard output */
         return o.cmd == PT_CMD_IMPORT ? fs_stdout_status("ingot-pretok") : 0;
-    fprintf(stderr, "ingot-pretok: %s\n", ingot_errmsg_for(ret));
+    fprintf(stderr, "%s: %s\n", prog, ingot_errmsg_for(ret));
     const int status = ret == INGOT_E_INTERRUPTED ? 128 + (interrupted ? interrupted : SIGINT)
                        : ret == INGOT_E_USAGE ? 2 : 1;
     if (o.json && o.cmd == PT_CMD_CONVERT) {
@@ -100,21 +114,21 @@ int main(int argc, char **argv)
     }
     char limit[32];
     if ((ret == -ENOSPC || ret == -EDQUOT) && (o.cmd == PT_CMD_CONVERT || o.cmd == PT_CMD_MERGE))
-        fprintf(stderr, "ingot-pretok: the disk is full; what was finished is kept: free space "
-                "and run the same command again to resume\n");
+        fprintf(stderr, "%s: the disk is full; what was finished is kept: free space "
+                "and run the same command again to resume\n", prog);
     else if ((ret == -ENOSPC || ret == -EDQUOT) && o.cmd == PT_CMD_IMPORT)
-        fprintf(stderr, "ingot-pretok: the disk is full; the shards this import wrote were "
-                "removed: free space and run the same command again\n");
+        fprintf(stderr, "%s: the disk is full; the shards this import wrote were "
+                "removed: free space and run the same command again\n", prog);
     else if (ret == -EFBIG && fs_file_size_limit() && o.cmd != PT_CMD_TEXT)
-        fprintf(stderr, "ingot-pretok: a file reached this process's file-size limit (ulimit -f, "
+        fprintf(stderr, "%s: a file reached this process's file-size limit (ulimit -f, "
                 "%s); %s: raise the limit (ulimit -f unlimited) and run the same command again\n",
-                cli_human_bytes((double)fs_file_size_limit(), limit, sizeof(limit)),
+                prog, cli_human_bytes((double)fs_file_size_limit(), limit, sizeof(limit)),
                 o.cmd == PT_CMD_IMPORT ? "the shards this import wrote were removed"
                                        : "what was finished is kept");
     else if (ret == -EIO && o.cmd == PT_CMD_CONVERT)
-        fprintf(stderr, "ingot-pretok: the disk reported an I/O error; what was finished is "
+        fprintf(stderr, "%s: the disk reported an I/O error; what was finished is "
                 "kept, and a rerun checks the checksums of every finished shard: check the disk "
-                "(the kernel's log, dmesg), then run the same command again to resume\n");
+                "(the kernel's log, dmesg), then run the same command again to resume\n", prog);
     if (ret == INGOT_E_INTERRUPTED) {
         /* _exit: threads that did not stop in time may still be running
          * (pt_pipeline_stats.abandoned); exit() would run library

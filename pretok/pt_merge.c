@@ -224,7 +224,7 @@ static int check_damage(const struct pt_opts *o, const struct part *parts, size_
     if (shown > 20)
         fprintf(stderr, "  ... and %zu more (the parts' manifests: inputs[].damage)\n",
                 shown - 20);
-    return ingot_fail(INGOT_E_INPUT, "merge: %zu input file%s damaged or unreadable (%s%s; "
+    return ingot_fail(INGOT_E_INPUT, "%zu input file%s damaged or unreadable (%s%s; "
                       "listed above) and %zu of them %s not accepted by %s part's conversion, "
                       "which exited 1 on %s; nothing was moved. Accept the loss: merge with "
                       "--allow-damaged-inputs; or repair the files and convert the parts "
@@ -272,7 +272,7 @@ static int check_skip_share(const struct pt_opts *o, const struct part *parts, s
             fprintf(stderr, "  %s: %" PRIu64 " of %" PRIu64 " (%.2f%%)\n", parts[i].dir, s,
                     s + d, 100.0 * (double)s / (double)(s + d));
     }
-    return ingot_fail(INGOT_E_INPUT, "merge: %" PRIu64 " of %" PRIu64 " records (%.2f%%) were "
+    return ingot_fail(INGOT_E_INPUT, "%" PRIu64 " of %" PRIu64 " records (%.2f%%) were "
                       "skipped in the parts, more than --max-skip-fraction %g allows; nothing "
                       "was moved. If these skips are expected, accept them: merge with "
                       "--max-skip-fraction %.4g; else fix the inputs or options (e.g. "

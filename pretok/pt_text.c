@@ -163,7 +163,7 @@ int pt_text(const struct pt_opts *o, FILE *out)
     if (!in.n) {   /* as convert: a run that reads nothing is not a success */
         pt_inputs_free(&in);
         pt_json_path_free(&path);
-        return ingot_fail(INGOT_E_NODATA, "text: no input file found (directories are searched "
+        return ingot_fail(INGOT_E_NODATA, "no input file found (directories are searched "
                           "for %s)", pt_input_suffixes);
     }
     struct pt_tok_cfg cfg = { .path = &path, .invalid_utf8_skip = o->invalid_utf8_skip,
@@ -171,7 +171,7 @@ int pt_text(const struct pt_opts *o, FILE *out)
     if (o->sample_bytes && (o->every != 1 || o->max_bytes)) {
         pt_inputs_free(&in);
         pt_json_path_free(&path);
-        return ingot_fail(INGOT_E_USAGE, "text: --sample-bytes chooses its own stride and "
+        return ingot_fail(INGOT_E_USAGE, "--sample-bytes chooses its own stride and "
                           "size; leave out --every and --max-bytes");
     }
     struct text_ctx t = { .o = o, .cfg = &cfg, .out = out, .stride = 1, .in = &in };
@@ -198,12 +198,12 @@ int pt_text(const struct pt_opts *o, FILE *out)
     if (!ret && !t.err && (t.err = fs_flush(out)))
         t.write_failed = true;
     if (!ret && t.err && t.write_failed)
-        ret = ingot_fail(t.err, "text: standard output: cannot write the text: %s (a full disk "
+        ret = ingot_fail(t.err, "standard output: cannot write the text: %s (a full disk "
                          "or a closed pipe?)", strerror(-t.err));
     else if (!ret && t.err)
-        ret = ingot_fail(t.err, "text: out of memory");
+        ret = ingot_fail(t.err, "out of memory");
     if (!ret && !t.kept && t.skipped)
-        ret = ingot_fail(INGOT_E_INPUT, "text: every record was skipped (%" PRIu64 " of them; "
+        ret = ingot_fail(INGOT_E_INPUT, "every record was skipped (%" PRIu64 " of them; "
                          "a wrong --text-key or input format?), nothing written; the first: %s",
                          t.skipped, t.first_skip);
     char hb[32], files[96];

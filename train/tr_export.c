@@ -46,7 +46,10 @@ static const char usage[] =
     "                    llm.c's default bf16 build loads)\n"
     "  --help            this text\n"
     "The tokenizer (needed for hf unless the model was trained on --synthetic ids) must\n"
-    "be the one the checkpoint was trained with: its hash is checked.\n";
+    "be the one the checkpoint was trained with: its hash is checked.\n"
+    "\n"
+    "exit status: 0 done, 1 error, 2 usage; a signal (SIGINT, SIGTERM, SIGHUP) ends it\n"
+    "as usual (128+N), leaving no file half-written\n";
 
 /* Neither --data nor --tokenizer: the training dataset the checkpoint's
  * settings section names, when it is still there and its tokenizer is the
@@ -311,7 +314,7 @@ static int parse(int argc, char **argv, struct tr_export_opts *o)
     opterr = 0;
     int c, err;
     int idx;
-    while ((idx = -1, c = getopt_long(argc, argv, ":", longs, &idx)) != -1) {
+    while ((idx = -1, c = getopt_long(argc, argv, ":h", longs, &idx)) != -1) {
         if (idx >= 0 && optarg && (err = cli_check_value(longs[idx].name, optarg)))
             return err;
         switch (c) {
@@ -324,11 +327,12 @@ static int parse(int argc, char **argv, struct tr_export_opts *o)
                 return ingot_fail(INGOT_E_USAGE, "--dtype %s: expected fp32 or bf16", optarg);
             o->bf16 = !strcmp(optarg, "bf16");
             break;
+        case 'h':
         case O_HELP:
             fputs(usage, stdout);
             return 1;
         default:
-            return tr_cli_bad_option(argv);
+            return tr_cli_bad_option(c, argv, longs);
         }
     }
     if ((err = tr_cli_ckpt(argc, argv, &o->ckpt)))

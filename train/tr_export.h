@@ -23,9 +23,11 @@ struct ingot_spm;
 int tr_subcommand(int argc, char **argv);
 
 /* For the subcommands' getopt_long loops (argv[0] is the subcommand): the
- * usage error for the option getopt_long refused (argv[optind - 1]), and
- * the one positional argument, the checkpoint, once the options are done. */
-int tr_cli_bad_option(char **argv);
+ * usage error for the option getopt_long refused (c, argv[optind - 1]; as
+ * cli_opt_error(), pointing to "ingot-train SUBCOMMAND --help"), and the
+ * one positional argument, the checkpoint, once the options are done. */
+struct option;
+int tr_cli_bad_option(int c, char **argv, const struct option *longs);
 int tr_cli_ckpt(int argc, char **argv, const char **ckpt);
 /* Flush stdout: an error naming what was printed (the result of generate or
  * eval) when it could not be written, so that `> FILE` on a full disk does

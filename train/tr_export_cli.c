@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli_num.h"
+#include "cli_opt.h"
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "tr_export.h"
@@ -49,10 +50,11 @@ int tr_subcommand(int argc, char **argv)
     return -1;
 }
 
-int tr_cli_bad_option(char **argv)
+int tr_cli_bad_option(int c, char **argv, const struct option *longs)
 {
-    return ingot_fail(INGOT_E_USAGE, "unknown or incomplete option %s (see ingot-train %s --help)",
-                      argv[optind - 1], argv[0]);
+    char help[64];
+    snprintf(help, sizeof(help), "ingot-train %s --help", argv[0]);
+    return cli_opt_error(c, argv, longs, help);
 }
 
 int tr_cli_ckpt(int argc, char **argv, const char **ckpt)

@@ -62,7 +62,9 @@ static const char usage[] =
     "  --precision P       fp32 (default) or bf16, on cuda\n"
     "  --no-cache          no key/value cache: the training back end's full forward over\n"
     "                      the context per token (slow; for comparisons)\n"
-    "  --help              this text\n";
+    "  --help              this text\n"
+    "\n"
+    "exit status: 0 done, 1 error, 2 usage\n";
 
 struct gen_opts {
     const char *ckpt, *prompt, *prompt_ids, *prompt_file, *data, *tokenizer, *device, *precision;
@@ -178,7 +180,7 @@ static int parse(int argc, char **argv, struct gen_opts *o)
     opterr = 0;
     int c, err = 0;
     int idx;
-    while (!err && (idx = -1, c = getopt_long(argc, argv, ":", longs, &idx)) != -1) {
+    while (!err && (idx = -1, c = getopt_long(argc, argv, ":h", longs, &idx)) != -1) {
         /* a prompt is text: it may be empty or start with "--" */
         if (idx >= 0 && optarg && c != O_PROMPT && c != O_PROMPT_IDS &&
             (err = cli_check_value(longs[idx].name, optarg)))
@@ -208,11 +210,12 @@ static int parse(int argc, char **argv, struct gen_opts *o)
         case O_TOP_P: err = cli_parse_double("--top-p", optarg, 1e-6, 1.0, &o->top_p); break;
         case O_SAMPLES: err = cli_parse_int("--samples", optarg, 1, 1 << 16, &o->samples); break;
         case O_NO_STOP: o->no_stop = true; break;
+        case 'h':
         case O_HELP:
             fputs(usage, stdout);
             return 1;
         default:
-            return tr_cli_bad_option(argv);
+            return tr_cli_bad_option(c, argv, longs);
         }
     }
     if (err)

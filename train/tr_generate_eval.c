@@ -51,7 +51,9 @@ static const char usage[] =
     "\n"
     "A mixture also gets each source's loss over its windows among those evaluated\n"
     "(JSON: \"src_loss\", null for a source without any, \"src_windows\" and\n"
-    "\"src_names\", the names the text uses, in --data order).\n";
+    "\"src_names\", the names the text uses, in --data order).\n"
+    "\n"
+    "exit status: 0 done, 1 error, 2 usage\n";
 
 struct eval_opts {
     const char *ckpt, *data;   /* data: the first --data (in messages) */
@@ -92,7 +94,7 @@ static int parse(int argc, char **argv, struct eval_opts *o)
     opterr = 0;
     int c, err = 0;
     int idx;
-    while (!err && (idx = -1, c = getopt_long(argc, argv, ":", longs, &idx)) != -1) {
+    while (!err && (idx = -1, c = getopt_long(argc, argv, ":h", longs, &idx)) != -1) {
         if (idx >= 0 && optarg && (err = cli_check_value(longs[idx].name, optarg)))
             break;
         switch (c) {
@@ -110,11 +112,12 @@ static int parse(int argc, char **argv, struct eval_opts *o)
         case O_THREADS: err = cli_parse_int("--threads", optarg, 1, 4096, &o->threads); break;
         case O_NO_VERIFY: o->no_verify = true; break;
         case O_JSON: o->json = true; break;
+        case 'h':
         case O_HELP:
             fputs(usage, stdout);
             return 1;
         default:
-            return tr_cli_bad_option(argv);
+            return tr_cli_bad_option(c, argv, longs);
         }
     }
     if (err)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli_num.h"
+#include "cli_opt.h"
 #include "ingot_config.h"
 #include "ingot_err.h"
 #include "tr_llama_params.h"
@@ -48,7 +49,7 @@ enum { N_PRESETS = sizeof(presets) / sizeof(presets[0]) };
 
 void tr_opts_help(const char *prog)
 {
-    printf("Usage: %s --data DIR [options]\n"
+    printf("usage: %s --data DIR [options]\n"
            "       %s --synthetic [--vocab N] [options]\n"
            "       %s export|generate|eval CHECKPOINT [options]   (each has its --help)\n"
            "Train a GPT-2 or LLaMA-style model on token shards made by ingot-pretok.\n"
@@ -181,7 +182,11 @@ void tr_opts_help(const char *prog)
         "  --version               version, git revision and libraries\n\n"
         "Example:\n"
         "  %s --data data/ --model small --steps 2k --batch 16 --batch-tokens 32Ki \\\n"
-        "      --ckpt-dir ckpt/ --ckpt-every 500 --metrics metrics.jsonl --sample-every 500\n",
+        "      --ckpt-dir ckpt/ --ckpt-every 500 --metrics metrics.jsonl --sample-every 500\n"
+        "\n"
+        "exit status: 0 done (a --stop-after or --time-limit stop too), 1 error, 2 usage,\n"
+        "130 stopped by SIGINT, SIGTERM, SIGHUP or SIGUSR1 (after the step and the\n"
+        "checkpoint of --ckpt-dir; --resume continues)\n",
         prog);
 }
 
@@ -259,23 +264,6 @@ static const struct option long_opts[] = {
     { "tie-embeddings", no_argument, NULL, O_TIE_EMB },
     { NULL, 0, NULL, 0 },
 };
-
-/* An unknown flag, with the nearest known one when it is a likely typo. */
-static int unknown_option(const char *arg)
-{
-    const char *names[sizeof(long_opts) / sizeof(long_opts[0])];
-    size_t n = 0;
-    for (const struct option *l = long_opts; l->name; l++)
-        names[n++] = l->name;
-    char given[64];
-    snprintf(given, sizeof(given), "%s", arg + strspn(arg, "-"));
-    given[strcspn(given, "=")] = '\0';
-    const char *near = arg[0] == '-' && arg[1] == '-' ? cli_closest(given, names, n) : NULL;
-    if (near)
-        return ingot_fail(INGOT_E_USAGE, "unknown option '%s'; did you mean --%s? (see --help)",
-                          arg, near);
-    return ingot_fail(INGOT_E_USAGE, "unknown option '%s' (see --help)", arg);
-}
 
 /* Every number goes through common/cli_num.h (k M G T, Ki Mi Gi Ti
  * suffixes; one wording of range errors for every program); a float is
@@ -525,17 +513,15 @@ int tr_opts_argv(int argc, char **argv, struct tr_optlist *cl)
     opterr = 0;
     optind = 1;
     /* ":" first: a flag at the end without its value is ':' (not '?') */
-    while (!err && (idx = -1, c = getopt_long(argc, argv, ":", long_opts, &idx)) != -1) {
-        if (c == O_HELP) {
+    while (!err && (idx = -1, c = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
+        if (c == O_HELP || c == 'h') {
             tr_opts_help(prog);
             return TR_OPTS_HELP;
         }
         if (c == O_VERSION)
             return TR_OPTS_VERSION;
-        if (c == ':')
-            err = ingot_fail(INGOT_E_USAGE, "%s needs a value (see --help)", argv[optind - 1]);
-        else if (c == '?' || idx < 0)
-            err = unknown_option(argv[optind - 1]);
+        if (c == ':' || c == '?' || idx < 0)
+            err = cli_opt_error(c, argv, long_opts, "ingot-train --help");
         else if (!strcmp(long_opts[idx].name, "config") && tr_optlist_get(cl, "config"))
             /* one file is read: a second one silently replaced the first */
             err = ingot_fail(INGOT_E_USAGE, "--config given twice (%s, then %s): one file is "

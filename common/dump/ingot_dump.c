@@ -1,5 +1,6 @@
 /* ingot-dump: inspect and verify Ingot shards and datasets. */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli_num.h"
+#include "cli_opt.h"
 #include "fsutil.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
@@ -58,12 +60,14 @@ static const char usage[] =
     "              (numbers take k M G T / Ki Mi Gi Ti suffixes: --count 10k, --range 1M:2M)\n"
     "  --count K   print at most K documents (default: all)\n"
     "  --top N     how many frequent tokens stats lists (default 20)\n"
-    "  --model M   SentencePiece model to decode with; by default the manifest's\n"
+    "  --model M   SentencePiece model to decode with (also --tokenizer M, as in\n"
+    "              ingot-train and import-bin); by default the manifest's\n"
     "              tokenizer.file: the copy inside the dataset directory (tokenizer.model),\n"
     "              or for older datasets the path given to pretok; when the copy is\n"
     "              missing, the model given to pretok (tokenizer.source) if it is unchanged;\n"
     "              its hash must match the one the shards were made with\n"
-    "  -h, --help  this text;  --version  the Ingot version\n"
+    "  -h, --help  this text;  --version  the Ingot version;  -- ends the options\n"
+    "              (a PATH that starts with -)\n"
     "\n"
     "exit status: 0 ok, 1 the data is missing, unreadable or corrupt, 2 usage error\n";
 
@@ -78,7 +82,45 @@ static int parse_count(const char *opt, const char *v, uint64_t *out)
     return ret;
 }
 
-/* Options take their value as "--opt V" or "--opt=V". */
+enum { D_JSON = 256, D_IDS, D_RAW, D_BRIEF, D_SPLIT, D_FIRST, D_COUNT, D_MODEL, D_RANGE,
+       D_TOP, D_OUT, D_FORMAT, D_LIST, D_HELP, D_VERSION };
+
+static const struct option long_opts[] = {
+    { "json", no_argument, NULL, D_JSON },
+    { "ids", no_argument, NULL, D_IDS },
+    { "raw", no_argument, NULL, D_RAW },
+    { "brief", no_argument, NULL, D_BRIEF },
+    { "split", required_argument, NULL, D_SPLIT },
+    { "first", required_argument, NULL, D_FIRST },
+    { "count", required_argument, NULL, D_COUNT },
+    { "model", required_argument, NULL, D_MODEL },
+    /* the name ingot-train and import-bin give the SentencePiece model */
+    { "tokenizer", required_argument, NULL, D_MODEL },
+    { "range", required_argument, NULL, D_RANGE },
+    { "top", required_argument, NULL, D_TOP },
+    { "out", required_argument, NULL, D_OUT },
+    { "format", required_argument, NULL, D_FORMAT },
+    { "list", required_argument, NULL, D_LIST },
+    { "help", no_argument, NULL, D_HELP },
+    { "version", no_argument, NULL, D_VERSION },
+    { NULL, 0, NULL, 0 },
+};
+
+static const char *const commands[] = { "info", "verify", "docs", "tokens", "stats",
+                                        "export-bin" };
+enum { N_COMMANDS = sizeof(commands) / sizeof(*commands) };
+
+static bool is_command(const char *s)
+{
+    for (size_t k = 0; k < N_COMMANDS; k++)
+        if (!strcmp(s, commands[k]))
+            return true;
+    return false;
+}
+
+/* COMMAND first, then PATH and the options in any order, through
+ * getopt_long as in ingot-pretok and ingot-train: "--opt V" or "--opt=V",
+ * -h, "--" before a PATH that starts with '-'. */
 static int parse_args(int argc, char **argv, struct dump_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -86,87 +128,65 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
     o->top = 20;
     o->max_list = 20;
     if (argc < 2)
-        return ingot_fail(INGOT_E_USAGE, "no command given");
+        return ingot_fail(INGOT_E_USAGE, "no command given (see ingot-dump --help)");
     o->cmd = argv[1];
-    for (int i = 2; i < argc; i++) {
-        char *a = argv[i];
-        if (a[0] != '-' || !a[1]) {
-            if (o->path)
-                return ingot_fail(INGOT_E_USAGE, "unexpected argument '%s' (PATH is %s)", a,
-                                  o->path);
-            o->path = a;
-            continue;
-        }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            o->cmd = "help";
-            return 0;
-        }
-        if (!strcmp(a, "--version")) {
-            o->cmd = "--version";
-            return 0;
-        }
-        char name[32];
-        const char *val = NULL, *eq = strchr(a, '=');
-        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-        if (nl >= sizeof(name))
-            return ingot_fail(INGOT_E_USAGE, "unknown option %s", a);
-        memcpy(name, a, nl);
-        name[nl] = '\0';
-        if (!strcmp(name, "--json") || !strcmp(name, "--ids") || !strcmp(name, "--raw") ||
-            !strcmp(name, "--brief")) {
-            if (eq)
-                return ingot_fail(INGOT_E_USAGE, "%s takes no value", name);
-            if (name[2] == 'j')
-                o->json = true;
-            else if (name[2] == 'i')
-                o->ids = true;
-            else if (name[2] == 'b')
-                o->brief = true;
-            else
-                o->raw = true;
-            continue;
-        }
-        static const char *const with_value[] = { "--split", "--first", "--count", "--model",
-                                                  "--range", "--top", "--out", "--format",
-                                                  "--list" };
-        int known = 0;
-        for (size_t k = 0; k < sizeof(with_value) / sizeof(*with_value); k++)
-            known |= !strcmp(name, with_value[k]);
-        if (!known)
-            return ingot_fail(INGOT_E_USAGE, "unknown option %s", a);
-        if (eq) {
-            val = eq + 1;
-        } else {
-            if (i + 1 >= argc)
-                return ingot_fail(INGOT_E_USAGE, "%s needs a value", name);
-            val = argv[++i];
-        }
-        int ret = cli_check_value(name + 2, val);
-        if (ret)
-            return ret;
-        if (!strcmp(name, "--split")) {
+    /* an option before the command: the help, the version, or the
+     * option's own error (a mistyped one is named with the nearest) */
+    int first = argv[1][0] == '-' && argv[1][1] ? 0 : 1;
+    if (!first)
+        o->cmd = NULL;
+    optind = 1;
+    opterr = 0;
+    int c, idx, ret = 0;
+    while (!ret && (idx = -1, c = getopt_long(argc - first, argv + first, ":h", long_opts,
+                                              &idx)) != -1) {
+        const char *val = optarg;
+        if (idx >= 0 && val && (ret = cli_check_value(long_opts[idx].name, val)))
+            break;
+        switch (c) {
+        case 'h':
+        case D_HELP: o->cmd = "help"; return 0;
+        case D_VERSION: o->cmd = "--version"; return 0;
+        case D_JSON: o->json = true; break;
+        case D_IDS: o->ids = true; break;
+        case D_RAW: o->raw = true; break;
+        case D_BRIEF: o->brief = true; break;
+        case D_SPLIT:
             if (strcmp(val, "train") && strcmp(val, "val") && strcmp(val, "all"))
-                return ingot_fail(INGOT_E_USAGE, "--split %s: expected train, val or all", val);
+                ret = ingot_fail(INGOT_E_USAGE, "--split %s: expected train, val or all", val);
             o->split = val;
-        } else if (!strcmp(name, "--first")) {
-            ret = parse_count(name, val, &o->first);
-        } else if (!strcmp(name, "--count")) {
-            ret = parse_count(name, val, &o->count);
-        } else if (!strcmp(name, "--top")) {
-            ret = parse_count(name, val, &o->top);
-        } else if (!strcmp(name, "--list")) {
-            ret = parse_count(name, val, &o->max_list);
-        } else if (!strcmp(name, "--model")) {
-            o->model = val;
-        } else if (!strcmp(name, "--out")) {
-            o->out = val;
-        } else if (!strcmp(name, "--format")) {
-            o->format = val;
-        } else {
-            o->range = val;
+            break;
+        case D_FIRST: ret = parse_count("--first", val, &o->first); break;
+        case D_COUNT: ret = parse_count("--count", val, &o->count); break;
+        case D_TOP: ret = parse_count("--top", val, &o->top); break;
+        case D_LIST: ret = parse_count("--list", val, &o->max_list); break;
+        case D_MODEL: o->model = val; break;
+        case D_OUT: o->out = val; break;
+        case D_FORMAT: o->format = val; break;
+        case D_RANGE: o->range = val; break;
+        default: {   /* '?', ':' */
+            char help[64] = "ingot-dump --help";
+            if (first && is_command(argv[1]))
+                snprintf(help, sizeof(help), "ingot-dump %s --help", argv[1]);
+            ret = cli_opt_error(c, argv + first, long_opts, help);
+            break;
         }
-        if (ret)
-            return ret;
+        }
+    }
+    if (ret)
+        return ret;
+    if (!o->cmd)
+        return ingot_fail(INGOT_E_USAGE, "the command comes first: ingot-dump "
+                          "info|verify|docs|tokens|stats|export-bin PATH [options] (see "
+                          "ingot-dump --help)");
+    for (int i = optind + first; i < argc; i++) {
+        if (o->path)
+            return ingot_fail(INGOT_E_USAGE, "unexpected argument '%s' (PATH is %s; see "
+                              "ingot-dump --help)", argv[i], o->path);
+        if (!argv[i][0])
+            return ingot_fail(INGOT_E_USAGE, "PATH is empty: give a shard or a dataset "
+                              "directory");
+        o->path = argv[i];
     }
     return 0;
 }
@@ -243,7 +263,7 @@ int main(int argc, char **argv)
     sig_file_size_errors();   /* ulimit -f: EFBIG, reported, not SIGXFSZ */
     struct dump_opts o;
     int ret = parse_args(argc, argv, &o);
-    if (!ret && (!strcmp(o.cmd, "help") || !strcmp(o.cmd, "-h") || !strcmp(o.cmd, "--help"))) {
+    if (!ret && !strcmp(o.cmd, "help")) {
         fputs(usage, stdout);
         return fs_stdout_status("ingot-dump");
     }
@@ -260,15 +280,19 @@ int main(int argc, char **argv)
         { "tokens", dump_tokens }, { "stats", dump_stats }, { "export-bin", dump_export_bin },
     };
     int (*fn)(const struct dump_opts *) = NULL;
+    for (size_t k = 0; o.cmd && k < sizeof(cmds) / sizeof(*cmds); k++)
+        if (!strcmp(o.cmd, cmds[k].name))
+            fn = cmds[k].fn;
     if (!ret) {
-        for (size_t k = 0; k < sizeof(cmds) / sizeof(*cmds); k++)
-            if (!strcmp(o.cmd, cmds[k].name))
-                fn = cmds[k].fn;
-        if (!fn)
-            ret = ingot_fail(INGOT_E_USAGE, "unknown command '%s'", o.cmd);
-        else if (!o.path)
-            ret = ingot_fail(INGOT_E_USAGE, "%s: PATH (a shard or a dataset directory) is missing",
-                             o.cmd);
+        if (!fn) {
+            const char *near = cli_closest(o.cmd, commands, N_COMMANDS);
+            ret = ingot_fail(INGOT_E_USAGE, "unknown command '%s'%s%s%s (see ingot-dump --help)",
+                             o.cmd, near ? "; did you mean " : "", near ? near : "",
+                             near ? "?" : "");
+        } else if (!o.path) {
+            ret = ingot_fail(INGOT_E_USAGE, "PATH (a shard or a dataset directory) is missing "
+                             "(see ingot-dump --help)");
+        }
         else if (o.json && strcmp(o.cmd, "info"))
             ret = ingot_fail(INGOT_E_USAGE, "--json is only for info");
         else if (o.ids && strcmp(o.cmd, "docs"))
@@ -280,8 +304,12 @@ int main(int argc, char **argv)
         else if ((o.out || o.format) && strcmp(o.cmd, "export-bin"))
             ret = ingot_fail(INGOT_E_USAGE, "--out and --format are only for export-bin");
     }
+    /* every message names the command, as ingot-train's subcommands do */
+    char prog[64] = "ingot-dump";
+    if (fn)
+        snprintf(prog, sizeof(prog), "ingot-dump %s", o.cmd);
     if (ret) {
-        fprintf(stderr, "ingot-dump: %s\nTry 'ingot-dump --help'.\n", ingot_errmsg_for(ret));
+        fprintf(stderr, "%s: %s\n", prog, ingot_errmsg_for(ret));
         return 2;
     }
     trap_signals(o.path);
@@ -292,7 +320,7 @@ int main(int argc, char **argv)
     if (e)
         ret = ingot_fail(e, "writing to standard output failed: %s", strerror(-e));
     if (ret) {
-        fprintf(stderr, "ingot-dump: %s: %s\n", o.cmd, ingot_errmsg_for(ret));
+        fprintf(stderr, "%s: %s\n", prog, ingot_errmsg_for(ret));
         return ret == INGOT_E_USAGE ? 2 : 1;
     }
     return 0;

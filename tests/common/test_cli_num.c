@@ -7,8 +7,28 @@
 #include <string.h>
 
 #include "cli_num.h"
+#include "cli_opt.h"
 #include "ingot_err.h"
 #include "test_util.h"
+
+/* What getopt_long(":h") says of args (after a program name), through
+ * cli_opt_error(): its code, the message in ingot_errmsg(). */
+static int opt_error(const char *a1, const char *a2)
+{
+    static const struct option longs[] = {
+        { "quiet", no_argument, NULL, 256 }, { "val-every", required_argument, NULL, 257 },
+        { "val-tokens", required_argument, NULL, 258 }, { "out", required_argument, NULL, 259 },
+        { NULL, 0, NULL, 0 },
+    };
+    char *argv[] = { (char *)"prog", (char *)a1, (char *)a2, NULL };
+    int argc = a2 ? 3 : 2, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1)
+        if (c == '?' || c == ':')
+            return cli_opt_error(c, argv, longs, "prog sub --help");
+    return 0;
+}
 
 static int64_t ok(const char *s)
 {
@@ -45,6 +65,19 @@ int main(void)
     CHECK_FAIL(cli_check_value("out", ""), INGOT_E_USAGE, "--out: empty value");
     CHECK_FAIL(cli_check_value("model", "--out"), INGOT_E_USAGE,
                "--model needs a value (got '--out'");
+    /* getopt_long's refusals, one wording in every program (cli_opt.h) */
+    CHECK_FAIL(opt_error("--quite", NULL), INGOT_E_USAGE,
+               "unknown option '--quite'; did you mean --quiet? (see prog sub --help)");
+    CHECK_FAIL(opt_error("--bogus", NULL), INGOT_E_USAGE,
+               "unknown option '--bogus' (see prog sub --help)");
+    CHECK_FAIL(opt_error("--quiet=1", NULL), INGOT_E_USAGE, "--quiet takes no value");
+    CHECK_FAIL(opt_error("--qui=1", NULL), INGOT_E_USAGE, "--quiet takes no value");
+    CHECK_FAIL(opt_error("--val", "5"), INGOT_E_USAGE,
+               "option '--val' is ambiguous: --val-every, --val-tokens");
+    CHECK_FAIL(opt_error("--out", NULL), INGOT_E_USAGE, "--out needs a value (see prog sub");
+    CHECK_FAIL(opt_error("-x", NULL), INGOT_E_USAGE, "unknown option '-x'");
+    CHECK_OK(opt_error("--val-e", "5"));
+    CHECK_OK(opt_error("--", "--quite"));
     CHECK_OK(cli_parse_i64("--seed", "-5", -10, 10, &v));
     CHECK(v == -5);
 

@@ -61,6 +61,24 @@ expect_rc 2 "no command" -- "$DUMP"
 expect_rc 2 "unknown command" -- "$DUMP" frobnicate ds
 has err.txt "unknown command 'frobnicate'"
 expect_rc 2 "unknown option" -- "$DUMP" info ds --bogus
+# getopt_long as in ingot-pretok and ingot-train: the command in every
+# message, the nearest option or command named, "--" before a PATH that
+# starts with '-', "--opt=V" (it took "--" for an unknown option, and said
+# "unknown command '--cont'" for an option before the command)
+has err.txt "^ingot-dump info: unknown option '--bogus' (see ingot-dump info --help)$"
+expect_rc 2 "mistyped option" -- "$DUMP" docs ds --cont 2
+has err.txt "^ingot-dump docs: unknown option '--cont'; did you mean --count?"
+expect_rc 2 "mistyped command" -- "$DUMP" ifno ds
+has err.txt "unknown command 'ifno'; did you mean info?"
+expect_rc 2 "an option before the command" -- "$DUMP" --json info ds
+has err.txt "the command comes first"
+expect_rc 2 "a switch with a value" -- "$DUMP" info ds --json=1
+has err.txt "^ingot-dump info: --json takes no value"
+ln -s ds ./-ds
+expect_rc 0 "-- before a PATH" -- "$DUMP" info --brief -- -ds
+has out.txt "^dataset  *-ds"
+expect_rc 0 "-h after the command" -- "$DUMP" stats -h
+has out.txt "ingot-dump COMMAND PATH"
 expect_rc 2 "bad split" -- "$DUMP" docs ds --split test
 expect_rc 2 "missing path" -- "$DUMP" info
 expect_rc 2 "range missing" -- "$DUMP" tokens ds
@@ -228,6 +246,9 @@ expect_rc 1 "model missing" -- "$DUMP" docs ds --count 1
 has err.txt "pass its path explicitly (ingot-dump --model"
 expect_rc 0 "model --model" -- "$DUMP" docs ds --raw --count 1 --model models/tok.hidden
 [ "$(cat out.txt)" = "$(sed -n 1p train.txt)" ] || fail "docs --model"
+# --tokenizer: the name ingot-train and import-bin give the model
+expect_rc 0 "model --tokenizer" -- "$DUMP" docs ds --raw --count 1 --tokenizer=models/tok.hidden
+[ "$(cat out.txt)" = "$(sed -n 1p train.txt)" ] || fail "docs --tokenizer"
 printf 'something else entirely\n%.0s' 1 2 3 4 5 6 7 8 > other.txt
 "$SPM_TRAIN" --input=other.txt --model_prefix=other --vocab_size=20 --hard_vocab_limit=false \
     --minloglevel=2 > /dev/null 2>&1

@@ -29,5 +29,56 @@ if [ -z "$helped" ] || [ "$helped" != "$refused" ]; then
     echo "FAIL: --help lists --dist '$helped', the build has '$refused'"
     fails=$((fails + 1))
 fi
-[ $fails -eq 0 ] && echo "ok: help and version to a full disk exit 1, to /dev/null 0; --dist list"
+# One command-line experience in every program and subcommand: -h as
+# --help; a mistyped option named with the nearest one, a switch given a
+# value, a value left out, each exit 2 on stderr, prefixed with the program
+# and subcommand and pointing to that subcommand's --help. (ingot-pretok,
+# ingot-dump and ingot-train's subcommands said only "unknown option", the
+# subcommands "unknown or incomplete option"; ingot-train refused -h.)
+# name|args|typo|nearest|a valued option
+while IFS='|' read -r name args typo near valued; do
+    bin=$pretok
+    case $name in ingot-train*) bin=$train ;; ingot-dump*) bin=$dump ;; esac
+    out=$($bin $args -h 2>&1)
+    rc=$?
+    case $rc:$out in
+        "0:usage: "*) ;;
+        *) echo "FAIL: $name -h: exit $rc: $(echo "$out" | head -1)"; fails=$((fails + 1)) ;;
+    esac
+    # the exit statuses stated (ingot-train, its subcommands and import-bin
+    # stated none)
+    if ! printf '%s\n' "$out" | grep -q '^exit status: 0 .*1 .*2 usage'; then
+        echo "FAIL: $name --help states no exit status"
+        fails=$((fails + 1))
+    fi
+    for case in "$typo|unknown option '$typo'; did you mean $near? (see $name --help)" \
+                "--help=1|--help takes no value (got '--help=1'; see $name --help)" \
+                "$valued|$valued needs a value (see $name --help)"; do
+        arg=${case%%|*} want="$name: ${case#*|}"
+        err=$($bin $args "$arg" 2>&1 >/dev/null)
+        rc=$?
+        if [ $rc -ne 2 ] || [ "$err" != "$want" ]; then
+            echo "FAIL: $name $arg: exit $rc: '$err', expected 2: '$want'"
+            fails=$((fails + 1))
+        fi
+    done
+done <<EOF
+ingot-pretok||--quite|--quiet|--out
+ingot-pretok text|text|--text-ky|--text-key|--every
+ingot-pretok merge|merge|--quite|--quiet|--out
+ingot-pretok import-bin|import-bin|--formt|--format|--vocab
+ingot-train||--quite|--quiet|--steps
+ingot-train export|export|--formt|--format|--out
+ingot-train generate|generate|--promt|--prompt|--tokens
+ingot-train eval|eval|--jsn|--json|--tokens
+ingot-dump info|info|--jsn|--json|--list
+ingot-dump docs|docs|--cont|--count|--first
+EOF
+# an abbreviation of two options is named so, not "unknown"
+err=$($train --synthetic --val 5 2>&1)
+case $err in
+    *"option '--val' is ambiguous: --val-every, --val-tokens"*) ;;
+    *) echo "FAIL: --val: $err"; fails=$((fails + 1)) ;;
+esac
+[ $fails -eq 0 ] && echo "ok: help and version to a full disk exit 1, to /dev/null 0; --dist list; -h and option errors alike everywhere"
 exit $((fails != 0))

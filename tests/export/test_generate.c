@@ -271,7 +271,8 @@ static void check_generate_cli(const char *bin, const char *dir, const char *out
         { "--prompt-ids 1 --top-k 0", "--top-k" },
         { "--prompt x", "no tokenizer" },
         { "--prompt-ids ''", "--prompt-ids: no ids given" },
-        { "--prompt-ids 1 --tokens", "incomplete option --tokens" },
+        /* a value left out, said so (it was "unknown or incomplete option") */
+        { "--prompt-ids 1 --tokens", "--tokens needs a value (see ingot-train generate --help)" },
         { "--prompt-ids 1 --device --tokens 3", "--device needs a value (got '--tokens'" },
         { "--prompt-ids 1 --device ''", "--device: empty value" },
     };

@@ -50,6 +50,10 @@ _, err = t.run(base + ["--out", t.path("r"), "--max-skip-fraction", "0x1p-1", in
                what="--max-skip-fraction 0x1p-1")
 T.check("--max-skip-fraction '0x1p-1': hexadecimal" in err, "hexadecimal: %s" % err)
 T.check(not os.path.exists(t.path("r")), "a refused command wrote its output")
+# --tokenizer M is --model M: the name import-bin, ingot-train and ingot-dump give it
+t.run(["--tokenizer", model, "--quiet", "--out", t.path("tk"), "--threads", "2", inp],
+      what="--tokenizer")
+t.verify(t.path("tk"))
 print("option ranges and suffixes: ok")
 
 # A value left out or empty: named, exit 2, nothing written (an empty --out
@@ -67,6 +71,38 @@ for args, want in [(["--model", model, "--out", "", inp], "--out: empty value"),
 T.check(not os.path.exists(t.path("mo")) and not os.path.exists(t.path("vf1")),
         "a refused command wrote its output")
 print("values left out or empty: refused")
+# --json: "stdout always holds one object", a usage error (exit 2) included,
+# whether --json came before the bad option or after it (stdout was empty)
+for args in (["--json", "--threads", "0"], ["--threads", "0", "--json"], ["--json", "--quite"]):
+    out, err = t.run(base + ["--out", t.path("uj")] + args + [inp], rc=2, what=" ".join(args))
+    rep = json.loads(out or "null")
+    T.check(isinstance(rep, dict) and rep.get("exit") == 2 and rep.get("out") == t.path("uj")
+            and rep.get("error") in err, "--json, %s: stdout %r, stderr %s" % (args, out, err))
+T.check(not os.path.exists(t.path("uj")), "a refused command wrote its output")
+
+# Each message names its subcommand, as ingot-train's and ingot-dump's do
+# ("ingot-pretok: import-bin: ...", "ingot-pretok: text: ..." and a bare
+# "ingot-pretok: unknown option" before), and a mistyped option is named
+# with the nearest one (common/cli_opt.h).
+for args, want in [(["text"], "ingot-pretok text: no INPUT given"),
+                   (["merge"], "ingot-pretok merge: expected OUT"),
+                   (["import-bin", "--format", "llmc", "--vocab", "9", "--out", t.path("ib")],
+                    "ingot-pretok import-bin: no FILE given"),
+                   (["--model", model, "--out", t.path("ty"), "--quite", inp],
+                    "ingot-pretok: unknown option '--quite'; did you mean --quiet? (see "
+                    "ingot-pretok --help)"),
+                   (["text", "--txt-dc", "line", inp], "ingot-pretok text: unknown option "
+                    "'--txt-dc'; did you mean --txt-doc? (see ingot-pretok text --help)"),
+                   (["import-bin", "--eot-positon", "after"], "ingot-pretok import-bin: unknown "
+                    "option '--eot-positon'; did you mean --eot-position? (see ingot-pretok "
+                    "import-bin --help)"),
+                   (["--model", model, "--out", t.path("ty"), "--no", inp],
+                    "ingot-pretok: option '--no' is ambiguous: --no-bos, --no-eos"),
+                   (["--model", model, "--out", t.path("ty"), "--bos=1", inp],
+                    "ingot-pretok: --bos takes no value")]:
+    _, err = t.run(args, rc=2, what=" ".join(args[:3]))
+    T.check(err.startswith(want), "%s: want %r, got: %s" % (args, want, err))
+print("messages name the subcommand; mistyped options named with the nearest")
 
 # --version
 p = subprocess.run([t.pretok, "--version"], capture_output=True, text=True)
@@ -104,7 +140,11 @@ T.check("50 of 150 records" in err and "--max-skip-fraction 0.3334" in err and
         "nothing was moved" in err and not os.path.exists(os.path.join(merged, "manifest.json"))
         and all(os.path.exists(os.path.join(d, "manifest.json")) for d in parts),
         "merge over the fraction: %s" % err)
-t.run(["merge", merged, "--max-skip-fraction", "0.34"] + parts, what="merge, accepted")
+# merge --out OUT, as a conversion names its output (it took the first part
+# for OUT and dropped --out)
+_, err = t.run(["merge", "--out", merged], rc=2, what="merge --out without parts")
+T.check("ingot-pretok merge: expected at least one PART_DIR after --out" in err, err)
+t.run(["merge", "--out", merged, "--max-skip-fraction", "0.34"] + parts, what="merge, accepted")
 t.verify(merged)
 print("merge: the fraction over all parts, refused before moving, accepted with a larger one")
 

@@ -163,8 +163,15 @@ int main(int argc, char **argv)
            "give a LLaMA preset (llama-tiny?)", NULL);
     expect("mistyped option", "--synthetic --modle tiny", 2,
            "unknown option '--modle'; did you mean --model?", NULL);
-    expect("no near option", "--synthetic --bogus", 2, "unknown option '--bogus' (see --help)",
-           NULL);
+    expect("no near option", "--synthetic --bogus", 2,
+           "unknown option '--bogus' (see ingot-train --help)", NULL);
+    /* -h as --help (it was an unknown option here alone); a switch given a
+     * value, and an abbreviation of two options, said so */
+    expect("-h", "-h", 0, "usage: ", NULL);
+    expect("a switch with a value", "--synthetic --quiet=1", 2,
+           "--quiet takes no value (got '--quiet=1'", NULL);
+    expect("an ambiguous abbreviation", "--synthetic --val 5", 2,
+           "option '--val' is ambiguous: --val-every, --val-tokens", NULL);
     expect("resume without ckpt-dir", "--synthetic --resume", 2, "--ckpt-dir", NULL);
     a = tt_fmt("--data '%s' %s --steps 1", huge_vocab, tiny);
     expect("a vocabulary past a model's", a, 2, "a vocabulary of 3000000000 ids is past the "

@@ -1,0 +1,57 @@
+/* getopt_long()'s usage errors, worded once (cli_opt.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_num.h"
+#include "cli_opt.h"
+#include "ingot_err.h"
+
+int cli_opt_error(int c, char **argv, const struct option *longs, const char *help)
+{
+    /* a short option (-x): getopt_long puts it in optopt; a long one has
+     * optopt 0 (unknown) or its val, which is above 255 here */
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2))
+        return c == ':' ? ingot_fail(INGOT_E_USAGE, "-%c needs a value (see %s)", optopt, help)
+                        : ingot_fail(INGOT_E_USAGE, "unknown option '-%c' (see %s)", optopt, help);
+    if (c == ':')
+        return ingot_fail(INGOT_E_USAGE, "%s needs a value (see %s)", arg, help);
+    char given[64];
+    snprintf(given, sizeof(given), "%s", arg + strspn(arg, "-"));
+    const char *eq = strchr(arg, '=');
+    given[strcspn(given, "=")] = '\0';
+    const size_t len = strlen(given);
+    const struct option *exact = NULL, *prefix = NULL;
+    size_t n = 0, n_prefix = 0;
+    for (const struct option *l = longs; l->name; l++, n++) {
+        if (!strcmp(l->name, given))
+            exact = l;
+        else if (len && !strncmp(l->name, given, len))
+            prefix = n_prefix++ ? prefix : l;
+    }
+    /* the only option this abbreviates, or the one it names */
+    const struct option *named = exact ? exact : n_prefix == 1 ? prefix : NULL;
+    if (named && eq && named->has_arg == no_argument)
+        return ingot_fail(INGOT_E_USAGE, "--%s takes no value (got '%s'; see %s)", named->name,
+                          arg, help);
+    if (!exact && n_prefix > 1 && strncmp(arg, "--", 2) == 0) {
+        char list[512];
+        size_t at = 0;
+        list[0] = '\0';
+        for (const struct option *l = longs; l->name && at < sizeof(list); l++)
+            if (!strncmp(l->name, given, len))
+                at += (size_t)snprintf(list + at, sizeof(list) - at, "%s--%s", at ? ", " : "",
+                                       l->name);
+        return ingot_fail(INGOT_E_USAGE, "option '%s' is ambiguous: %s (see %s)", arg, list,
+                          help);
+    }
+    const char *names[256];
+    size_t k = 0;
+    for (const struct option *l = longs; l->name && k < sizeof(names) / sizeof(*names); l++)
+        names[k++] = l->name;
+    const char *near = !strncmp(arg, "--", 2) ? cli_closest(given, names, k) : NULL;
+    if (near)
+        return ingot_fail(INGOT_E_USAGE, "unknown option '%s'; did you mean --%s? (see %s)", arg,
+                          near, help);
+    return ingot_fail(INGOT_E_USAGE, "unknown option '%s' (see %s)", arg, help);
+}
