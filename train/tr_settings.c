@@ -639,7 +639,10 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
          * file must not choose it: "dump-batch" overwrote a file named
          * nowhere on the command line. Skipped, as a checkpoint's are. */
         for (size_t i = 0; !err && i < base->n;) {
-            const char *k = base->kv[i].key;
+            /* a copy: tr_optlist_remove frees the entry's own key while it
+             * still compares the rest against it */
+            char k[64];
+            snprintf(k, sizeof(k), "%s", base->kv[i].key);
             if ((per_invocation(k) && strcmp(k, "resume-from") && strcmp(k, "init-from")) ||
                 !strcmp(k, "metrics"))
                 tr_optlist_remove(base, k);

@@ -340,7 +340,7 @@ int main(int argc, char **argv)
 
     tt_rmtree(dir);
     free(dir); free(out); free(good); free(other); free(corrupt); free(noval); free(notrain);
-    free(empty); free(shard); free(ck); free(damaged); free(accepted);
+    free(empty); free(shard); free(ck); free(damaged); free(accepted); free(huge_vocab);
     if (failures)
         fprintf(stderr, "%d failure(s)\n", failures);
     return failures ? 1 : 0;
