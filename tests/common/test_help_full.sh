@@ -1,11 +1,19 @@
 #!/bin/sh
 # --help and --version of every program and subcommand to a full disk
 # (/dev/full) exit 1 naming standard output; to /dev/null they exit 0. (They
-# exited 0 with the text lost.)
+# exited 0 with the text lost.) Every line of them fits 80 columns.
 # usage: test_help_full.sh INGOT_PRETOK INGOT_TRAIN INGOT_DUMP
 set -u
 pretok=$1 train=$2 dump=$3
 fails=0
+# The lines of stdin wider than 80 columns or holding a tab, each as
+# "WIDTH: LINE". Characters are counted, not bytes ('→' is one column):
+# UTF-8 continuation bytes are dropped before counting, under LC_ALL=C, so
+# the count is the same with any awk (mawk counts bytes in every locale).
+wide() {
+    LC_ALL=C awk '{ s = $0; gsub(/[\200-\277]/, "", s)
+                    if (length(s) > 80 || index(s, "\t")) printf "%d: %s\n", length(s), $0 }'
+}
 for cmd in "$pretok --help" "$pretok --version" "$pretok import-bin --help" \
            "$train --help" "$train --version" \
            "$train generate --help" "$train export --help" "$train eval --help" \
@@ -18,6 +26,13 @@ for cmd in "$pretok --help" "$pretok --version" "$pretok import-bin --help" \
     fi
     if ! $cmd >/dev/null 2>&1; then
         echo "FAIL: $cmd > /dev/null: exit $?"
+        fails=$((fails + 1))
+    fi
+    # every line fits an 80-column terminal (about 100 did not: ingot-train's
+    # preset table reached 111)
+    over=$($cmd 2>&1 | wide)
+    if [ -n "$over" ]; then
+        printf 'FAIL: %s: lines over 80 columns:\n%s\n' "$cmd" "$over"
         fails=$((fails + 1))
     fi
 done
@@ -45,6 +60,11 @@ while IFS='|' read -r name args typo near valued; do
         "0:usage: "*) ;;
         *) echo "FAIL: $name -h: exit $rc: $(echo "$out" | head -1)"; fails=$((fails + 1)) ;;
     esac
+    over=$(printf '%s\n' "$out" | wide)
+    if [ -n "$over" ]; then
+        printf 'FAIL: %s -h: lines over 80 columns:\n%s\n' "$name" "$over"
+        fails=$((fails + 1))
+    fi
     # the exit statuses stated (ingot-train, its subcommands and import-bin
     # stated none)
     if ! printf '%s\n' "$out" | grep -q '^exit status: 0 .*1 .*2 usage'; then
@@ -80,5 +100,5 @@ case $err in
     *"option '--val' is ambiguous: --val-every, --val-tokens"*) ;;
     *) echo "FAIL: --val: $err"; fails=$((fails + 1)) ;;
 esac
-[ $fails -eq 0 ] && echo "ok: help and version to a full disk exit 1, to /dev/null 0; --dist list; -h and option errors alike everywhere"
+[ $fails -eq 0 ] && echo "ok: help and version to a full disk exit 1, to /dev/null 0, no line over 80 columns; --dist list; -h and option errors alike everywhere"
 exit $((fails != 0))
