@@ -33,13 +33,11 @@ void dataset_close(struct dataset *ds)
  * printable: ingot-pretok names them "train-000000.tok", and every tool
  * prints them (a name holding escape sequences retitled or cleared the
  * terminal of whoever ran ingot-dump info or verify on a dataset from
- * elsewhere). */
+ * elsewhere; the 8-bit CSI U+009B does that on some terminals too). */
 static int check_shard_name(const char *mpath, size_t i, const char *name)
 {
     size_t n = strlen(name), sl = strlen(INGOT_SHARD_SUFFIX);
-    bool ctl = false;
-    for (size_t k = 0; k < n && !ctl; k++)
-        ctl = (unsigned char)name[k] < 0x20 || name[k] == 0x7F;
+    bool ctl = !term_text_plain(name);   /* C0, DEL and C1 (U+009B is a CSI) */
     char tb[512];
     if (ctl || strchr(name, '/') || name[0] == '.' || n <= sl ||
         strcmp(name + n - sl, INGOT_SHARD_SUFFIX) != 0)

@@ -135,6 +135,24 @@ expect_rc 1 "verify of a shard named with ESC" -- "$DUMP" verify ds-escname
 has err.txt 'shards bad: x?\[2J.tok'
 has err.txt 'y?\[2J.tok is not listed'
 if grep -q "$(printf '\033')" out.txt err.txt; then fail "info or verify printed the ESC byte"; fi
+# ... and so is one holding a C1 control, the 8-bit CSI U+009B (C2 9B in
+# UTF-8) that some terminals honour as ESC [ (term_text let it through); a
+# stray file of such a name, or with a raw 0x9B byte (not UTF-8), is shown
+# with '?' in verify's warning
+cp -r ds ds-c1name
+mv ds-c1name/train-000000.tok "ds-c1name/$(printf 'x\302\2332J.tok')"
+: > "ds-c1name/$(printf 'y\302\2332J.tok')"
+: > "ds-c1name/$(printf 'z\2332J.tok')"
+sed 's/"train-000000.tok"/"x\\u009b2J.tok"/' ds/manifest.json > ds-c1name/manifest.json
+expect_rc 1 "info of a shard named with CSI" -- "$DUMP" info ds-c1name
+has err.txt 'x?2J.tok" must be a file name .* without control characters'
+expect_rc 1 "verify of a shard named with CSI" -- "$DUMP" verify ds-c1name
+has err.txt 'shards bad: x?2J.tok'
+has err.txt 'y?2J.tok is not listed'
+has err.txt 'z?2J.tok is not listed'
+if LC_ALL=C grep -q "$(printf '\233')" out.txt err.txt; then
+    fail "info or verify printed the CSI byte"
+fi
 # repairs and notes (pretok's fixed_*, blank_line, ...) lose no record: counted
 # apart from the skipped records (the sum read "5 records skipped or noted")
 cp -r ds ds-noted

@@ -246,9 +246,10 @@ def check_reader_as_c(fx, d):
         except ingot.FormatError as err:
             check("manifest.json" in str(err) and "unexpected type" in str(err), str(err))
     # shard names as the C reader takes them: plain, not hidden, no control
-    # characters (an escape sequence in one was accepted)
-    for bad in ("\x1b[2Jx.tok", "a\nb.tok", ".hidden.tok", "../x.tok"):
-        e = fx.path("name-%d" % len(bad))
+    # characters (an escape sequence in one was accepted; C1's 8-bit CSI too)
+    for k, bad in enumerate(("\x1b[2Jx.tok", "a\nb.tok", ".hidden.tok", "../x.tok",
+                             "\x9b2Jx.tok", "x\x85.tok")):
+        e = fx.path("name-%d" % k)
         shutil.copytree(d, e)
         m = json.load(open(os.path.join(e, "manifest.json")))
         os.rename(os.path.join(e, m["shards"][0]["file"]), os.path.join(e, bad.replace("/", "_")))

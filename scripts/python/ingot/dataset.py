@@ -124,10 +124,11 @@ class Dataset:
         for entry in m.get("shards", []):
             name = entry.get("file", "")
             # as common/dataset.c: a plain, printable name pretok made (a control
-            # character in it is an escape sequence for whoever prints it)
+            # character in it, C0, DEL or C1 such as the 8-bit CSI U+009B, is an
+            # escape sequence for whoever prints it)
             if (os.path.basename(name) != name or name.startswith(".") or
                     not name.endswith(".tok") or
-                    any(ord(c) < 0x20 or c == "\x7f" for c in name)):
+                    any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f for c in name)):
                 raise FormatError("%s: shards[].file %r must be a plain *.tok name, without "
                                   "control characters" % (mpath, name))
             sh = Shard(os.path.join(self.path, name))
