@@ -350,9 +350,11 @@ int dataset_copy_tokenizer(const char *dir, const char *model_path, uint64_t has
     }
     if ((ret = fs_read_all(model_path, &buf, &len)))
         goto out;
+    char tm[1024];   /* merge copies a path from a part's manifest */
+    term_text(model_path, tm, sizeof(tm));
     if ((h = ingot_xxh3(buf, len)) != hash) {
         ret = ingot_fail(INGOT_E_MISMATCH, "%s: the model changed while it was in use (hash "
-                         "%016llx, loaded as %016llx); run again", model_path, (ull)h, (ull)hash);
+                         "%016llx, loaded as %016llx); run again", tm, (ull)h, (ull)hash);
         goto out;
     }
     if ((ret = fs_write_atomic(dst, buf, len)))
@@ -363,7 +365,7 @@ int dataset_copy_tokenizer(const char *dir, const char *model_path, uint64_t has
         goto out;
     if (h != hash)
         ret = ingot_fail(INGOT_E_CHECKSUM, "%s: the copy of %s reads back with hash %016llx, "
-                         "not %016llx (a disk or file system fault?)", dst, model_path, (ull)h,
+                         "not %016llx (a disk or file system fault?)", dst, tm, (ull)h,
                          (ull)hash);
 out:
     free(buf);

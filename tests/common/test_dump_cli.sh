@@ -413,6 +413,23 @@ if [ -f ds/tokenizer.model ]; then cp ds/tokenizer.model bad/; fi
 cp ds/val-000000.tok bad/stray.tok
 expect_rc 0 "verify stray shard" -- "$DUMP" verify bad
 has err.txt "stray.tok is not listed in manifest.json"
+# a tokenizer.file holding an escape sequence and naming a file too big to be
+# a model (sparse), then none: every message shows the name with '?'
+# (fs_open_regular's messages printed the manifest's path raw)
+cp -r ds dsesctok
+sed 's|"file": "[^"]*\.model"|"file": "big\\u001b[2J.model"|' ds/manifest.json > dsesctok/manifest.json
+grep -q 'big\\u001b' dsesctok/manifest.json || fail "could not name the tokenizer with ESC"
+truncate -s 300M "dsesctok/$(printf 'big\033[2J.model')"
+expect_rc 1 "docs with a huge tokenizer named with ESC" -- "$DUMP" docs dsesctok --count 1
+has err.txt 'big?\[2J.model: .*bytes, more than the'
+if grep -q "$(printf '\033')" err.txt; then fail "docs printed the tokenizer path's ESC byte"; fi
+expect_rc 1 "verify with a huge tokenizer named with ESC" -- "$DUMP" verify dsesctok
+has err.txt 'big?\[2J.model: .*bytes, more than the'
+if grep -q "$(printf '\033')" err.txt; then fail "verify printed the tokenizer path's ESC byte"; fi
+rm "dsesctok/$(printf 'big\033[2J.model')"
+expect_rc 1 "docs with a missing tokenizer named with ESC" -- "$DUMP" docs dsesctok --count 1
+has err.txt 'big?\[2J.model'
+if grep -q "$(printf '\033')" err.txt; then fail "docs printed the tokenizer path's ESC byte"; fi
 
 # A SIGBUS (what a shard truncated under the mapping raises) ends the run
 # with exit 1 and a line naming the input, not "Bus error". The process is
