@@ -484,24 +484,27 @@ static int do_move(const struct move *x)
 }
 
 /* The tokenizer model into OUT (from the first part, where pretok copied
- * it), before the plan: a resumed merge finds it there already. Parts of an
- * older pretok without a copy keep their manifest's path. */
-static int copy_tokenizer(const char *out, const struct part *p)
+ * it, or the model given to pretok when that copy is gone or replaced: the
+ * one of the dataset's hash, as the readers choose it), before the plan: a
+ * resumed merge finds it there already. Parts of an older pretok without a
+ * copy keep their manifest's path. */
+static int copy_tokenizer(const char *out, const struct part *p, bool quiet)
 {
     const struct manifest_tokenizer *t = &p->m->tokenizer;
     if (!t->file)
         return 0;
-    char *cand[3] = { NULL, NULL, NULL };
-    size_t nc = 0;
-    int ret = dataset_tokenizer_candidates(p->dir, t->file, cand, &nc);
-    const char *found = NULL;
-    for (size_t i = 0; i < nc && !ret && !found; i++)
-        if (access(cand[i], R_OK) == 0)
-            found = cand[i];
-    if (!ret && found)
+    char *found = NULL, *note = NULL;
+    int ret = dataset_tokenizer_pick(p->dir, t, &found, &note);
+    if (ret == -ENOENT) {   /* none there: the manifest's path is kept */
+        ingot_clear_err();
+        return 0;
+    }
+    if (!ret && note && !quiet)
+        fprintf(stderr, "ingot-pretok merge: note: %s\n", note);
+    if (!ret)
         ret = dataset_copy_tokenizer(out, found, t->hash);
-    for (size_t i = 0; i < nc; i++)
-        free(cand[i]);
+    free(found);
+    free(note);
     return ret;
 }
 
@@ -536,7 +539,7 @@ int pt_merge(const struct pt_opts *o)
         }
         if ((ret = read_parts(o, parts, n)) || (ret = check_damage(o, parts, n)) ||
             (ret = check_skip_share(o, parts, n)) ||
-            (ret = copy_tokenizer(o->out, &parts[0])) ||
+            (ret = copy_tokenizer(o->out, &parts[0], o->quiet)) ||
             (ret = plan(o, parts, n, &mv, &n_mv)))
             goto out;
     } else if ((ret = load_plan(o->out, plan_path, &mv, &n_mv))) {

@@ -413,6 +413,33 @@ if [ -f ds/tokenizer.model ]; then cp ds/tokenizer.model bad/; fi
 cp ds/val-000000.tok bad/stray.tok
 expect_rc 0 "verify stray shard" -- "$DUMP" verify bad
 has err.txt "stray.tok is not listed in manifest.json"
+# a replaced copy (another model) beside the model given to pretok, unchanged:
+# docs decodes with that one and says which it passed over and why, and the cp
+# that mends it (it refused, where the Python reader took the source); verify
+# still calls the copy bad, naming the same fix
+cp -r ds stale
+sed "s|\"file\": \"[^\"]*\\.model\"|\"file\": \"tokenizer.model\", \"source\": \"$T/models/tok.model\"|" \
+    ds/manifest.json > stale/manifest.json
+grep -q '"source"' stale/manifest.json || fail "could not add tokenizer.source"
+cp other.model stale/tokenizer.model
+expect_rc 0 "docs with a replaced copy beside the source" -- "$DUMP" docs stale --raw --count 1
+[ "$(cat out.txt)" = "$(sed -n 1p train.txt)" ] || fail "docs with a replaced copy: the text"
+has err.txt "note: .*stale/tokenizer.model: tokenizer hash [0-9a-f]*, not the model the dataset was made with"
+has err.txt "tokenizer.model: not found; decoding with the model given to ingot-pretok, $T/models/tok.model (tokenizer.source)"
+has err.txt "put the copy back: cp $T/models/tok.model stale/tokenizer.model"
+expect_rc 0 "docs of a shard with a replaced copy beside the source" -- \
+    "$DUMP" docs stale/val-000000.tok --raw --count 1
+[ "$(cat out.txt)" = "$(sed -n 1p val.txt)" ] || fail "docs of a shard with a replaced copy"
+has err.txt "stale/tokenizer.model: tokenizer hash"
+expect_rc 1 "verify a replaced copy beside the source" -- "$DUMP" verify stale
+has err.txt "stale/tokenizer.model: hash .*still has that hash .*(cp $T/models/tok.model stale/tokenizer.model)"
+# ... and the source changed too: refused, each candidate named with why
+cp other.model models/changed.model
+sed -i "s|models/tok.model|models/changed.model|" stale/manifest.json
+expect_rc 1 "docs with a replaced copy and a changed source" -- "$DUMP" docs stale --count 1
+has err.txt "none has the dataset's hash [0-9a-f]*: tried stale/tokenizer.model: tokenizer hash [0-9a-f]*, not the model"
+has err.txt "tokenizer.model: not found; $T/models/changed.model (tokenizer.source): tokenizer hash [0-9a-f]*: it has changed since"
+has err.txt "pass the model the dataset was made with (ingot-dump --model"
 # a tokenizer.file holding an escape sequence and naming a file too big to be
 # a model (sparse), then none: every message shows the name with '?'
 # (fs_open_regular's messages printed the manifest's path raw)
