@@ -12,6 +12,7 @@
 #include "ingot_err.h"
 #include "manifest.h"
 #include "shard_format.h"
+#include "term_text.h"
 
 #ifndef INGOT_VERSION
 #define INGOT_VERSION "unknown"
@@ -472,6 +473,17 @@ static int read_tokenizer(struct jctx *c, json_t *root, struct manifest *m)
     /* Optional (issue 13 on). */
     if (json_object_get(t, "source") && (err = get_str(c, t, "source", &tk->source)))
         return err;
+    /* One of the names ingot-pretok has always written
+     * (ingot_tokenizer_type_name(): "unknown" for import-bin --vocab); null
+     * reads as not recorded. Another name would only be caught against the
+     * first shard header, as a mismatch, and was printed until then. */
+    uint32_t type;
+    if (tk->type && ingot_tokenizer_type_parse(tk->type, &type)) {
+        char tb[64];
+        return ingot_fail(INGOT_E_JSON, "%s: key tokenizer.type: \"%s\" is not a tokenizer "
+                          "type: expected unigram, bpe, word, char or unknown (as ingot-pretok "
+                          "writes it)", c->path, term_text(tk->type, tb, sizeof(tb)));
+    }
     c->where[0] = '\0';
     return 0;
 }

@@ -291,6 +291,20 @@ def check_reader_as_c(fx, d):
             fail("a manifest with tokenizer.%s %r opened" % (key, val))
         except ingot.FormatError as err:
             check("tokenizer.%s" % key in str(err), str(err))
+    # a tokenizer type no ingot-pretok writes: refused when the manifest is read,
+    # as common/manifest.c refuses it (it was reported as a header mismatch)
+    for val in ("sentencepiece", "\x1b[2Jbpe", 2):
+        e = fx.path("type-name-%s" % len(str(val)))
+        shutil.copytree(d, e)
+        m = json.load(open(os.path.join(e, "manifest.json")))
+        m["tokenizer"]["type"] = val
+        json.dump(m, open(os.path.join(e, "manifest.json"), "w"))
+        try:
+            ingot.open_dataset(e)
+            fail("a manifest with tokenizer.type %r opened" % (val,))
+        except ingot.FormatError as err:
+            check("key tokenizer.type: \"%s\" is not a tokenizer type: expected unigram, bpe, "
+                  "word, char or unknown" % str(val).replace("\x1b", "?") in str(err), str(err))
     # keys of another JSON type: one FormatError naming the manifest (it was the
     # parser's AttributeError or TypeError)
     for key, val in (("shards", [1]), ("tokenizer", None), ("shards", "x")):

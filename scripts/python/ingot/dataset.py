@@ -123,6 +123,12 @@ class Dataset:
             raise FormatError("%s: format_version: %r; this reader knows version 1"
                               % (mpath, m.get("format_version")))
         tok = m.get("tokenizer", {})
+        # as common/manifest.c: one of the names ingot-pretok writes, or null
+        ttype = tok.get("type")
+        if ttype is not None and ttype not in _TOKENIZER_TYPES.values() and ttype != "unknown":
+            raise FormatError("%s: key tokenizer.type: \"%s\" is not a tokenizer type: "
+                              "expected unigram, bpe, word, char or unknown (as ingot-pretok "
+                              "writes it)" % (mpath, _term_text(ttype)))
         self.vocab_size = int(tok.get("vocab_size", 0))
         self.bos_id, self.eos_id = int(tok.get("bos_id", -1)), int(tok.get("eos_id", -1))
         self.pad_id, self.unk_id = int(tok.get("pad_id", -1)), int(tok.get("unk_id", -1))
