@@ -451,9 +451,10 @@ static int get_hex(const struct jctx *c, json_t *obj, const char *key, uint64_t 
     }
     *out = x;
     return 0;
-bad:
+bad:;
+    char tb[64];   /* the manifest's text, control bytes as '?' */
     return ingot_fail(INGOT_E_JSON, "%s: key %s%s: \"%s\" is not 16 hex digits", c->path, c->where,
-                      key, s);
+                      key, term_text(s, tb, sizeof(tb)));
 }
 
 static int read_tokenizer(struct jctx *c, json_t *root, struct manifest *m)
@@ -722,9 +723,11 @@ int manifest_parse(const char *name, const char *text, size_t len, struct manife
     *out = NULL;
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
+    if (!root) {
+        char tb[sizeof(je.text) + 4];   /* quotes the text near the error */
         return ingot_fail(INGOT_E_JSON, "%s: line %d column %d: %s", name, je.line, je.column,
-                          je.text);
+                          term_text(je.text, tb, sizeof(tb)));
+    }
     struct manifest *m = calloc(1, sizeof(*m));
     if (!m) {
         json_decref(root);

@@ -22,6 +22,7 @@
 #include "pt_writer.h"
 #include "shard_format.h"
 #include "shard_reader.h"
+#include "term_text.h"
 
 #define PLAN_NAME PT_MERGE_PLAN_NAME
 #define PENDING_MANIFEST PT_MERGE_PENDING_NAME
@@ -217,19 +218,23 @@ static int check_damage(const struct pt_opts *o, const struct part *parts, size_
             const struct manifest_input *in = &parts[i].m->inputs[k];
             if (!input_damaged(in) || shown++ >= 20)
                 continue;
+            char tb[1024];   /* from the part's manifest: control bytes as '?' */
             fprintf(stderr, "  %s (%" PRIu64 " document%s kept; part %s%s)\n",
-                    in->damage ? in->damage : in->name, in->n_docs, in->n_docs == 1 ? "" : "s",
-                    parts[i].dir, parts[i].m->damaged_accepted ? ", accepted there" : "");
+                    term_text(in->damage ? in->damage : in->name, tb, sizeof(tb)), in->n_docs,
+                    in->n_docs == 1 ? "" : "s", parts[i].dir,
+                    parts[i].m->damaged_accepted ? ", accepted there" : "");
         }
     if (shown > 20)
         fprintf(stderr, "  ... and %zu more (the parts' manifests: inputs[].damage)\n",
                 shown - 20);
+    char tn[512];
     return ingot_fail(INGOT_E_INPUT, "%zu input file%s damaged or unreadable (%s%s; "
                       "listed above) and %zu of them %s not accepted by %s part's conversion, "
                       "which exited 1 on %s; nothing was moved. Accept the loss: merge with "
                       "--allow-damaged-inputs; or repair the files and convert the parts "
                       "again, into new directories", nd, nd == 1 ? " is" : "s are",
-                      parts[0].m->inputs[first].name, nd > 1 ? ", ..." : "", not_accepted,
+                      term_text(parts[0].m->inputs[first].name, tn, sizeof(tn)),
+                      nd > 1 ? ", ..." : "", not_accepted,
                       not_accepted == 1 ? "was" : "were", not_accepted == 1 ? "its" : "their",
                       not_accepted == 1 ? "it" : "them");
 }

@@ -457,6 +457,10 @@ rm "dsesctok/$(printf 'big\033[2J.model')"
 expect_rc 1 "docs with a missing tokenizer named with ESC" -- "$DUMP" docs dsesctok --count 1
 has err.txt 'big?\[2J.model'
 if grep -q "$(printf '\033')" err.txt; then fail "docs printed the tokenizer path's ESC byte"; fi
+# ... nor in export-bin's hint of the import-bin command that reads it back
+expect_rc 0 "export-bin with a tokenizer named with ESC" -- "$DUMP" export-bin dsesctok --out esc.bin
+has err.txt 'import-bin .*--tokenizer dsesctok/big?\[2J.model'
+if grep -q "$(printf '\033')" err.txt; then fail "export-bin printed the tokenizer path's ESC byte"; fi
 
 # A SIGBUS (what a shard truncated under the mapping raises) ends the run
 # with exit 1 and a line naming the input, not "Bus error". The process is

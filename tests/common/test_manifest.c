@@ -197,6 +197,9 @@ static void errors(const char *dir)
         { "\"type\": \"bpe\"", "\"type\": \"\\u001b[2Jbpe\"", INGOT_E_JSON,
           "key tokenizer.type: \"?[2Jbpe\"" },
         { "\"type\": \"bpe\"", "\"type\": 2", INGOT_E_JSON, "key tokenizer.type" },
+        /* the manifest's text in a message: control characters as '?' */
+        { "\"hash\": \"ffffffffffffffff\"", "\"hash\": \"\\u001b[2Jfffffffffff\"", INGOT_E_JSON,
+          "key tokenizer.hash: \"?[2Jfffffffffff\" is not 16 hex digits" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         char *t = replace(good, cases[i].from, cases[i].to);
@@ -229,6 +232,11 @@ static void errors(const char *dir)
         manifest_free(m);
         m = NULL;
     }
+    /* jansson's error quotes the text near it: a raw escape there is shown as '?' */
+    static const char raw[] = "{\"format\": \033[2J}";
+    CHECK_FAIL(manifest_parse("raw.json", raw, sizeof(raw) - 1, &m), INGOT_E_JSON,
+               "raw.json: line 1 column");
+    CHECK(!strchr(ingot_errmsg(), '\033') && strstr(ingot_errmsg(), "invalid token near '?'"));
     /* input counts each below 2^63 whose sum is not */
     char *t1 = replace(good, "\"tokens\": 20,", "\"tokens\": 9223372036854775807,");
     char *t2 = replace(t1, "\"tokens\": 0", "\"tokens\": 1");
