@@ -33,13 +33,11 @@ void dataset_close(struct dataset *ds)
  * printable: ingot-pretok names them "train-000000.tok", and every tool
  * prints them (a name holding escape sequences retitled or cleared the
  * terminal of whoever ran ingot-dump info or verify on a dataset from
- * elsewhere). */
+ * elsewhere; the 8-bit CSI U+009B does that on some terminals too). */
 static int check_shard_name(const char *mpath, size_t i, const char *name)
 {
     size_t n = strlen(name), sl = strlen(INGOT_SHARD_SUFFIX);
-    bool ctl = false;
-    for (size_t k = 0; k < n && !ctl; k++)
-        ctl = (unsigned char)name[k] < 0x20 || name[k] == 0x7F;
+    bool ctl = !term_text_plain(name);   /* C0, DEL and C1 (U+009B is a CSI) */
     char tb[512];
     if (ctl || strchr(name, '/') || name[0] == '.' || n <= sl ||
         strcmp(name + n - sl, INGOT_SHARD_SUFFIX) != 0)
@@ -337,6 +335,180 @@ int dataset_tokenizer_find(const char *dir, const char *file, char **found)
     return ret;
 }
 
+/* One place the dataset's tokenizer may be, and what is there. */
+enum { TC_MISSING, TC_UNREADABLE, TC_OTHER, TC_MATCH };
+struct tok_cand {
+    char *path;
+    bool source;    /* tokenizer.source (else from tokenizer.file) */
+    int state;      /* TC_* */
+    int err;        /* TC_UNREADABLE: the reader's error */
+    uint64_t hash;  /* TC_OTHER: the file's */
+    char why[200];  /* TC_UNREADABLE: the reader's message, less the path */
+};
+
+/* Hash the candidate: there or not, readable, of the hash want. */
+static void tok_cand_try(struct tok_cand *c, uint64_t want)
+{
+    int ret = fs_hash_file(c->path, &c->hash);
+    if (ret == -ENOENT || ret == -ENOTDIR) {
+        c->state = TC_MISSING;
+    } else if (ret) {
+        /* "PATH: is a FIFO (named pipe), but ..." less "PATH: " and any
+         * "; advice" (the list below is separated by "; ") */
+        char tp[512];
+        const char *m = ingot_errmsg();
+        size_t pl = strlen(term_text(c->path, tp, sizeof(tp)));
+        if (!strncmp(m, tp, pl) && !strncmp(m + pl, ": ", 2))
+            m += pl + 2;
+        term_text(m, c->why, sizeof(c->why));
+        char *semi = strstr(c->why, "; ");
+        if (semi)
+            *semi = '\0';
+        c->state = TC_UNREADABLE;
+        c->err = ret;
+    } else {
+        c->state = c->hash == want ? TC_MATCH : TC_OTHER;
+    }
+    ingot_clear_err();
+}
+
+/* Append "PATH[ (tokenizer.source)]: why" (sep before it) to buf. */
+static void tok_cand_say(char *buf, size_t len, const char *sep, const struct tok_cand *c)
+{
+    char tp[512], why[256];
+    switch (c->state) {
+    case TC_MISSING:
+        snprintf(why, sizeof(why), "not found");
+        break;
+    case TC_UNREADABLE:
+        snprintf(why, sizeof(why), "%s", c->why);
+        break;
+    case TC_OTHER:
+        snprintf(why, sizeof(why), c->source ? "tokenizer hash %016llx: it has changed since "
+                 "ingot-pretok read it" : "tokenizer hash %016llx, not the model the dataset "
+                 "was made with (replaced?)", (ull)c->hash);
+        break;
+    default:
+        snprintf(why, sizeof(why), "the dataset's hash");
+        break;
+    }
+    size_t at = strlen(buf);
+    if (at < len)
+        snprintf(buf + at, len - at, "%s%s%s: %s", sep, term_text(c->path, tp, sizeof(tp)),
+                 c->source ? " (tokenizer.source)" : "", why);
+}
+
+int dataset_tokenizer_pick(const char *dir, const struct manifest_tokenizer *t, char **found,
+                           char **note)
+{
+    *found = NULL;
+    if (note)
+        *note = NULL;
+    char tf[512], td[512];   /* the manifest's path and the dataset's, control bytes as '?' */
+    term_text(t->file, tf, sizeof(tf));
+    term_text(dir, td, sizeof(td));
+    if (!t->file || !t->file[0])
+        return ingot_fail(INGOT_E_TOKENIZER,
+                          "%s/%s: key tokenizer.file: not recorded; pass the SentencePiece "
+                          "model (ingot-dump --model, ingot-train --tokenizer)",
+                          td, INGOT_MANIFEST_NAME);
+    char *paths[3] = { NULL, NULL, NULL };
+    size_t np = 0, nc = 0;
+    struct tok_cand c[4];
+    int ret = dataset_tokenizer_candidates(dir, t->file, paths, &np);
+    /* each path once, in order, then tokenizer.source */
+    for (size_t i = 0; i < np && !ret; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < nc && !dup; k++)
+            dup = !strcmp(c[k].path, paths[i]);
+        if (dup)
+            continue;
+        c[nc] = (struct tok_cand){ .path = paths[i] };
+        paths[i] = NULL;
+        nc++;
+    }
+    const char *src = t->source && t->source[0] ? t->source : NULL;
+    bool src_dup = false;
+    for (size_t k = 0; k < nc && src && !src_dup; k++)
+        src_dup = !strcmp(c[k].path, src);
+    if (!ret && src && !src_dup) {
+        c[nc] = (struct tok_cand){ .path = strdup(src), .source = true };
+        if (!c[nc++].path)
+            ret = ingot_fail(-ENOMEM, "%s: out of memory", td);
+    }
+    size_t use = nc;
+    for (size_t i = 0; i < nc && !ret && use == nc; i++) {
+        tok_cand_try(&c[i], t->hash);
+        if (c[i].state == TC_MATCH)
+            use = i;
+    }
+    if (ret)
+        goto out;
+    /* what was passed over, each candidate with its reason */
+    char tried[1024] = "";
+    for (size_t i = 0; i < use && i < nc; i++)
+        tok_cand_say(tried, sizeof(tried), i ? "; " : "", &c[i]);
+    if (use == nc) {
+        int code = -ENOENT;
+        for (size_t i = nc; i-- > 0;)
+            if (c[i].state != TC_MISSING)
+                code = c[i].state == TC_OTHER ? INGOT_E_MISMATCH : c[i].err;
+        if (code == -ENOENT) {   /* nothing there: every path tried */
+            tried[0] = '\0';
+            for (size_t i = 0; i < nc; i++) {
+                char tp[512];
+                size_t at = strlen(tried);
+                snprintf(tried + at, sizeof(tried) - at, "%s%s%s", i ? ", " : "",
+                         term_text(c[i].path, tp, sizeof(tp)),
+                         c[i].source ? " (tokenizer.source)" : "");
+            }
+            ret = ingot_fail(-ENOENT,
+                             "tokenizer model %s (from %s/%s) not found: tried %s; pass its "
+                             "path explicitly (ingot-dump --model, ingot-train --tokenizer)",
+                             tf, td, INGOT_MANIFEST_NAME, tried);
+        } else {
+            ret = ingot_fail(code,
+                             "tokenizer model %s (from %s/%s): none has the dataset's hash "
+                             "%016llx: tried %s; pass the model the dataset was made with "
+                             "(ingot-dump --model, ingot-train --tokenizer)",
+                             tf, td, INGOT_MANIFEST_NAME, (ull)t->hash, tried);
+        }
+        goto out;
+    }
+    /* Worth a note: a file there passed over (a replaced copy), or the copy
+     * gone and the model given to pretok used. A relative tokenizer.file
+     * found from the working directory (an older manifest) is not. */
+    bool say = c[use].source;
+    for (size_t i = 0; i < use; i++)
+        say |= c[i].state != TC_MISSING;
+    if (say && note) {
+        char tu[512], tc[512], text[2048];
+        term_text(c[use].path, tu, sizeof(tu));
+        term_text(c[0].path, tc, sizeof(tc));
+        int w = snprintf(text, sizeof(text), "%s/%s: tokenizer.file %s: passed over %s; "
+                         "decoding with %s%s%s, which has the dataset's hash %016llx",
+                         td, INGOT_MANIFEST_NAME, tf, tried,
+                         c[use].source ? "the model given to ingot-pretok, " : "", tu,
+                         c[use].source ? " (tokenizer.source)" : "", (ull)t->hash);
+        /* the copy pretok made, to be restored from the model found */
+        if (w > 0 && (size_t)w < sizeof(text) && t->file[0] != '/')
+            snprintf(text + w, sizeof(text) - (size_t)w, "; put the copy back: cp %s %s", tu,
+                     tc);
+        if (!(*note = strdup(text))) {
+            ret = ingot_fail(-ENOMEM, "%s: out of memory", td);
+            goto out;
+        }
+    }
+    *found = c[use].path;
+    c[use].path = NULL;
+out:
+    for (size_t i = 0; i < np; i++)
+        free(paths[i]);
+    for (size_t i = 0; i < nc; i++)
+        free(c[i].path);
+    return ret;
+}
+
 int dataset_copy_tokenizer(const char *dir, const char *model_path, uint64_t hash)
 {
     char *dst = fs_path_join(dir, INGOT_TOKENIZER_NAME), *buf = NULL;
@@ -352,9 +524,11 @@ int dataset_copy_tokenizer(const char *dir, const char *model_path, uint64_t has
     }
     if ((ret = fs_read_all(model_path, &buf, &len)))
         goto out;
+    char tm[1024];   /* merge copies a path from a part's manifest */
+    term_text(model_path, tm, sizeof(tm));
     if ((h = ingot_xxh3(buf, len)) != hash) {
         ret = ingot_fail(INGOT_E_MISMATCH, "%s: the model changed while it was in use (hash "
-                         "%016llx, loaded as %016llx); run again", model_path, (ull)h, (ull)hash);
+                         "%016llx, loaded as %016llx); run again", tm, (ull)h, (ull)hash);
         goto out;
     }
     if ((ret = fs_write_atomic(dst, buf, len)))
@@ -365,7 +539,7 @@ int dataset_copy_tokenizer(const char *dir, const char *model_path, uint64_t has
         goto out;
     if (h != hash)
         ret = ingot_fail(INGOT_E_CHECKSUM, "%s: the copy of %s reads back with hash %016llx, "
-                         "not %016llx (a disk or file system fault?)", dst, model_path, (ull)h,
+                         "not %016llx (a disk or file system fault?)", dst, tm, (ull)h,
                          (ull)hash);
 out:
     free(buf);
@@ -374,107 +548,56 @@ out:
 }
 
 int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
-                           struct ingot_spm **out, char **used)
+                           struct ingot_spm **out, char **used, char **note)
 {
     *out = NULL;
     if (used)
         *used = NULL;
+    if (note)
+        *note = NULL;
     const struct manifest_tokenizer *t = &ds->manifest->tokenizer;
-    char *cand[3] = { NULL, NULL, NULL };
-    size_t nc = 0;
-    if (model_path) {
-        cand[nc++] = strdup(model_path);
-    } else {
-        if (!t->file || !t->file[0])
-            return ingot_fail(INGOT_E_TOKENIZER,
-                              "%s/%s: key tokenizer.file: not recorded; pass the SentencePiece "
-                              "model (ingot-dump --model, ingot-train --tokenizer)",
-                              ds->dir, INGOT_MANIFEST_NAME);
-        if (dataset_tokenizer_candidates(ds->dir, t->file, cand, &nc)) {
-            for (size_t i = 0; i < nc; i++)
-                free(cand[i]);
-            return -ENOMEM;
-        }
-    }
+    char *found = NULL;
     int ret = 0;
-    const char *found = NULL;
-    char tf[1024], ts[1024];   /* the manifest's paths in messages, control bytes as '?' */
-    term_text(t->file, tf, sizeof(tf));
-    /* the first readable one, as dataset_tokenizer_find() (ingot-dump
-     * verify checks that one) */
-    for (size_t i = 0; i < nc; i++) {
-        if (!cand[i]) {
-            ret = ingot_fail(-ENOMEM, "%s: out of memory", ds->dir);
-            goto out;
-        }
-        if (!found && access(cand[i], R_OK) == 0)
-            found = cand[i];
-    }
-    const char *src = !model_path && t->source && t->source[0] ? t->source : NULL;
-    if (!found && src && access(src, R_OK) == 0) {
-        /* The copy is gone but the model given to pretok is still there:
-         * usable only if it is still the same bytes. */
-        uint64_t sh = 0;
-        if ((ret = fs_hash_file(src, &sh)))
-            goto out;
-        if (sh != t->hash) {
-            ret = ingot_fail(INGOT_E_MISMATCH,
-                             "tokenizer model %s (from %s/%s) not found in %s, and the model "
-                             "given to ingot-pretok, %s (tokenizer.source), has changed since "
-                             "(hash %016llx, the dataset's is %016llx); pass the model the "
-                             "dataset was made with (ingot-dump --model, ingot-train --tokenizer)",
-                             tf, ds->dir, INGOT_MANIFEST_NAME, ds->dir,
-                             term_text(src, ts, sizeof(ts)), (ull)sh, (ull)t->hash);
-            goto out;
-        }
-        found = src;
-    }
-    if (!found) {
-        if (model_path) {
+    if (model_path) {
+        if (access(model_path, F_OK) != 0) {
             ret = ingot_fail(-ENOENT, "%s: tokenizer model not found", model_path);
             goto out;
         }
-        /* every path tried, each once */
-        char tried[2048] = "";
-        size_t tl = 0;
-        for (size_t i = 0; i <= nc && tl < sizeof(tried); i++) {
-            const char *c = i < nc ? cand[i] : src;
-            bool dup = !c;
-            for (size_t k = 0; k < i && k < nc && !dup; k++)
-                dup = !strcmp(cand[k], c);
-            if (dup)
-                continue;
-            int w = snprintf(tried + tl, sizeof(tried) - tl, "%s%s%s", tl ? ", " : "", c,
-                             c == src ? " (tokenizer.source)" : "");
-            tl += w > 0 ? (size_t)w : 0;
+        if (!(found = strdup(model_path))) {
+            ret = ingot_fail(-ENOMEM, "out of memory");
+            goto out;
         }
-        char tt[sizeof(tried)];
-        ret = ingot_fail(-ENOENT,
-                         "tokenizer model %s (from %s/%s) not found: tried %s; pass its path "
-                         "explicitly (ingot-dump --model, ingot-train --tokenizer)",
-                         tf, ds->dir, INGOT_MANIFEST_NAME, term_text(tried, tt, sizeof(tt)));
+    } else if ((ret = dataset_tokenizer_pick(ds->dir, t, &found, note))) {
         goto out;
     }
     ingot_spm *spm = NULL;
-    if ((ret = ingot_spm_load(found, &spm)))
+    char tp[1024], tm[1024];
+    term_text(found, tp, sizeof(tp));
+    if ((ret = ingot_spm_load(found, &spm))) {
+        /* the path came from the manifest: its message through term_text */
+        ret = ingot_fail(ret, "%s", term_text(ingot_errmsg(), tm, sizeof(tm)));
         goto out;
+    }
     uint64_t h = ingot_spm_model_hash(spm);
-    if (h != t->hash) {
+    if (h != t->hash) {   /* --model, or the file changed since it was hashed */
         ret = ingot_fail(INGOT_E_MISMATCH,
                          "%s: tokenizer hash %016llx differs from the %016llx in %s/%s: this is "
                          "not the model the dataset was made with",
-                         found, (ull)h, (ull)t->hash, ds->dir, INGOT_MANIFEST_NAME);
+                         tp, (ull)h, (ull)t->hash, term_text(ds->dir, tm, sizeof(tm)),
+                         INGOT_MANIFEST_NAME);
         ingot_spm_free(spm);
         goto out;
     }
     *out = spm;
-    if (used && !(*used = strdup(found))) {
-        ingot_spm_free(spm);
-        *out = NULL;
-        ret = ingot_fail(-ENOMEM, "out of memory");
+    if (used) {
+        *used = found;
+        found = NULL;
     }
 out:
-    for (size_t i = 0; i < nc; i++)
-        free(cand[i]);
+    free(found);
+    if (ret && note) {
+        free(*note);
+        *note = NULL;
+    }
     return ret;
 }

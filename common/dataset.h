@@ -62,27 +62,42 @@ int dataset_open_shard(const char *dir, const struct manifest *m, size_t i, uint
 int dataset_check_totals(const char *dir, const struct manifest *m);
 
 struct ingot_spm;
-/* Load the dataset's tokenizer: model_path when not NULL, else the
- * manifest's tokenizer.file (dataset_tokenizer_candidates() gives the order),
- * and when none of those exists (the copy in the dataset deleted) the model
- * given to pretok (tokenizer.source) if its bytes still hash to the
- * manifest's tokenizer.hash. The model's hash must equal the manifest's
- * (INGOT_E_MISMATCH otherwise); a model not found is -ENOENT naming every
- * path tried.
- * On success *used (if not NULL) gets a malloc'd copy of the path loaded. */
+/* Load the dataset's tokenizer: model_path when not NULL, else the model
+ * dataset_tokenizer_pick() chooses. The model's hash must equal the
+ * manifest's (INGOT_E_MISMATCH otherwise); dataset_tokenizer_pick()'s
+ * errors otherwise. On success *used (if not NULL) gets a malloc'd copy of
+ * the path loaded, and *note (if not NULL) its note (or NULL): the caller
+ * prints it and frees both. */
 int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
-                           struct ingot_spm **out, char **used);
+                           struct ingot_spm **out, char **used, char **note);
 
 /* Where the tokenizer named `file` in the manifest of dataset dir may be, in
  * the order tried, malloc'd into cand[0, *n) (at most 3; the caller frees
- * them): a relative name inside dir first (a dataset is portable: pretok
- * copies the model in as INGOT_TOKENIZER_NAME), then as given (older
- * manifests: the path given to pretok, relative to where it ran), then its
- * basename inside dir. 0 or -ENOMEM. */
+ * them; the same path may come twice): a relative name inside dir first (a
+ * dataset is portable: pretok copies the model in as INGOT_TOKENIZER_NAME),
+ * then as given (older manifests: the path given to pretok, relative to
+ * where it ran), then its basename inside dir. 0 or -ENOMEM. */
 int dataset_tokenizer_candidates(const char *dir, const char *file, char **cand, size_t *n);
-/* The first of those candidates that is readable: the model that
- * dataset_load_tokenizer() loads when given no model_path (ingot-dump verify
- * checks the same one). *found gets a malloc'd path (the caller frees it),
+/* The model that decodes the shards of dataset dir, whose manifest has
+ * tokenizer t: the first of dataset_tokenizer_candidates(t->file), then
+ * t->source (the model given to pretok), whose bytes hash to t->hash. A
+ * candidate that is not there, cannot be read (not a regular file, too
+ * large) or has another hash (a replaced copy, a changed source) is passed
+ * over. *found gets the malloc'd path. *note (if not NULL) gets a malloc'd
+ * note for the user, or NULL: set when a file there was passed over or the
+ * source is used, naming each candidate passed over and why, the one used,
+ * and (tokenizer.file relative) the cp that puts the copy back. Errors,
+ * each naming every candidate tried and why it was passed over: -ENOENT
+ * when none is there; else the code of the first one there
+ * (INGOT_E_MISMATCH for another hash, INGOT_E_FORMAT for a FIFO, ...);
+ * INGOT_E_TOKENIZER when the manifest records no tokenizer.file. The
+ * Python reader (Dataset.tokenizer_path()) chooses the same way. */
+int dataset_tokenizer_pick(const char *dir, const struct manifest_tokenizer *t, char **found,
+                           char **note);
+/* The first readable of dataset_tokenizer_candidates(): the copy the
+ * manifest names, which ingot-dump verify checks against the hash (a
+ * replaced one is damage there, though dataset_tokenizer_pick() passes it
+ * over for the source). *found gets a malloc'd path (the caller frees it),
  * NULL when none is there. 0 or -ENOMEM. */
 int dataset_tokenizer_find(const char *dir, const char *file, char **found);
 

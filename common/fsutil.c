@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
+#include "term_text.h"
 
 int fs_write_full(int fd, const void *buf, size_t len, const char *what)
 {
@@ -430,30 +431,36 @@ static const char *file_kind(mode_t mode)
     return "not a regular file";
 }
 
+/* The path in a message of the readers below: they are given paths from
+ * files (a manifest's tokenizer.file and tokenizer.source), and a control
+ * byte in one would reach the terminal of whoever reads the message. */
+#define SHOWN(path, buf) term_text((path), (buf), sizeof(buf))
+
 int fs_open_regular(const char *path, const char *what, uint64_t max_size, uint64_t *size)
 {
+    char tp[1024];
     /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
      * writer forever; for a regular file the flag means nothing. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return ingot_fail(-e, "%s: cannot open %s: %s", path, what, strerror(e));
+        return ingot_fail(-e, "%s: cannot open %s: %s", SHOWN(path, tp), what, strerror(e));
     }
     struct stat st;
     int ret = 0;
     if (fstat(fd, &st) != 0) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: cannot stat %s: %s", path, what, strerror(e));
+        ret = ingot_fail(-e, "%s: cannot stat %s: %s", SHOWN(path, tp), what, strerror(e));
     } else if (!S_ISREG(st.st_mode)) {
-        ret = ingot_fail(INGOT_E_FORMAT, "%s: is %s, but the %s must be a regular file", path,
-                         file_kind(st.st_mode), what);
+        ret = ingot_fail(INGOT_E_FORMAT, "%s: is %s, but the %s must be a regular file",
+                         SHOWN(path, tp), file_kind(st.st_mode), what);
     } else if ((uint64_t)st.st_size > max_size) {
         ret = ingot_fail(-EFBIG, "%s: %s is %llu bytes, more than the %llu this program reads; "
-                         "is it the right file?", path, what, (unsigned long long)st.st_size,
-                         (unsigned long long)max_size);
+                         "is it the right file?", SHOWN(path, tp), what,
+                         (unsigned long long)st.st_size, (unsigned long long)max_size);
     } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: fcntl: %s", path, strerror(e));
+        ret = ingot_fail(-e, "%s: fcntl: %s", SHOWN(path, tp), strerror(e));
     }
     if (ret) {
         close(fd);
@@ -475,7 +482,8 @@ static ssize_t read_some(int fd, void *b, size_t n, const char *path)
         if (errno == EINTR)
             continue;
         int e = errno;
-        return ingot_fail(-e, "%s: read failed: %s", path, strerror(e));
+        char tp[1024];
+        return ingot_fail(-e, "%s: read failed: %s", SHOWN(path, tp), strerror(e));
     }
 }
 
@@ -495,6 +503,7 @@ int fs_read_capped(const char *path, const char *what, size_t max_size, char **b
      * extra byte tells "grew past the cap" from "exactly the cap"). */
     size_t cap = (size_t)size + 2, n = 0;
     char *b = malloc(cap);
+    char tp[1024];
     int ret = 0;
     if (!b) {
         ret = ingot_oom(what, cap);
@@ -504,8 +513,8 @@ int fs_read_capped(const char *path, const char *what, size_t max_size, char **b
         if (n + 1 >= cap) {
             size_t ncap = cap > max_size / 2 ? max_size + 2 : cap * 2;
             if (ncap <= cap) {
-                ret = ingot_fail(-EFBIG, "%s: %s grew past %zu bytes while being read", path,
-                                 what, max_size);
+                ret = ingot_fail(-EFBIG, "%s: %s grew past %zu bytes while being read",
+                                 SHOWN(path, tp), what, max_size);
                 goto out;
             }
             char *nb = realloc(b, ncap);
@@ -525,8 +534,8 @@ int fs_read_capped(const char *path, const char *what, size_t max_size, char **b
             break;
         n += (size_t)r;
         if (n > max_size) {
-            ret = ingot_fail(-EFBIG, "%s: %s grew past %zu bytes while being read", path, what,
-                             max_size);
+            ret = ingot_fail(-EFBIG, "%s: %s grew past %zu bytes while being read",
+                             SHOWN(path, tp), what, max_size);
             goto out;
         }
     }
@@ -556,7 +565,8 @@ int fs_hash_file(const char *path, uint64_t *hash)
     ingot_xxh3_stream *s = ingot_xxh3_new();
     int ret = 0;
     if (!b || !s) {
-        ret = ingot_fail(-ENOMEM, "%s: out of memory hashing the file", path);
+        char tp[1024];
+        ret = ingot_fail(-ENOMEM, "%s: out of memory hashing the file", SHOWN(path, tp));
         goto out;
     }
     for (;;) {

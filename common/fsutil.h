@@ -82,7 +82,8 @@ void fs_rmdir_made(char **made);
  * cleared before returning. Returns the fd (the caller closes it) and the
  * size in *size, or -errno / INGOT_E_FORMAT (not a regular file: names
  * what it is) / -EFBIG (too large), with a message naming what (e.g.
- * "manifest") and the path. */
+ * "manifest") and the path (through term_text(): a path from a manifest may
+ * hold control bytes; so do the messages of the readers below). */
 int fs_open_regular(const char *path, const char *what, uint64_t max_size, uint64_t *size);
 /* Read a whole regular file of at most max_size bytes into a malloc'd,
  * NUL-terminated buffer; what names the file's role in messages. A file

@@ -12,6 +12,7 @@
 #include "ingot_err.h"
 #include "manifest.h"
 #include "shard_format.h"
+#include "term_text.h"
 
 #ifndef INGOT_VERSION
 #define INGOT_VERSION "unknown"
@@ -450,9 +451,10 @@ static int get_hex(const struct jctx *c, json_t *obj, const char *key, uint64_t 
     }
     *out = x;
     return 0;
-bad:
+bad:;
+    char tb[64];   /* the manifest's text, control bytes as '?' */
     return ingot_fail(INGOT_E_JSON, "%s: key %s%s: \"%s\" is not 16 hex digits", c->path, c->where,
-                      key, s);
+                      key, term_text(s, tb, sizeof(tb)));
 }
 
 static int read_tokenizer(struct jctx *c, json_t *root, struct manifest *m)
@@ -472,6 +474,17 @@ static int read_tokenizer(struct jctx *c, json_t *root, struct manifest *m)
     /* Optional (issue 13 on). */
     if (json_object_get(t, "source") && (err = get_str(c, t, "source", &tk->source)))
         return err;
+    /* One of the names ingot-pretok has always written
+     * (ingot_tokenizer_type_name(): "unknown" for import-bin --vocab); null
+     * reads as not recorded. Another name would only be caught against the
+     * first shard header, as a mismatch, and was printed until then. */
+    uint32_t type;
+    if (tk->type && ingot_tokenizer_type_parse(tk->type, &type)) {
+        char tb[64];
+        return ingot_fail(INGOT_E_JSON, "%s: key tokenizer.type: \"%s\" is not a tokenizer "
+                          "type: expected unigram, bpe, word, char or unknown (as ingot-pretok "
+                          "writes it)", c->path, term_text(tk->type, tb, sizeof(tb)));
+    }
     c->where[0] = '\0';
     return 0;
 }
@@ -710,9 +723,11 @@ int manifest_parse(const char *name, const char *text, size_t len, struct manife
     *out = NULL;
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
+    if (!root) {
+        char tb[sizeof(je.text) + 4];   /* quotes the text near the error */
         return ingot_fail(INGOT_E_JSON, "%s: line %d column %d: %s", name, je.line, je.column,
-                          je.text);
+                          term_text(je.text, tb, sizeof(tb)));
+    }
     struct manifest *m = calloc(1, sizeof(*m));
     if (!m) {
         json_decref(root);

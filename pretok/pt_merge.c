@@ -22,6 +22,7 @@
 #include "pt_writer.h"
 #include "shard_format.h"
 #include "shard_reader.h"
+#include "term_text.h"
 
 #define PLAN_NAME PT_MERGE_PLAN_NAME
 #define PENDING_MANIFEST PT_MERGE_PENDING_NAME
@@ -217,19 +218,23 @@ static int check_damage(const struct pt_opts *o, const struct part *parts, size_
             const struct manifest_input *in = &parts[i].m->inputs[k];
             if (!input_damaged(in) || shown++ >= 20)
                 continue;
+            char tb[1024];   /* from the part's manifest: control bytes as '?' */
             fprintf(stderr, "  %s (%" PRIu64 " document%s kept; part %s%s)\n",
-                    in->damage ? in->damage : in->name, in->n_docs, in->n_docs == 1 ? "" : "s",
-                    parts[i].dir, parts[i].m->damaged_accepted ? ", accepted there" : "");
+                    term_text(in->damage ? in->damage : in->name, tb, sizeof(tb)), in->n_docs,
+                    in->n_docs == 1 ? "" : "s", parts[i].dir,
+                    parts[i].m->damaged_accepted ? ", accepted there" : "");
         }
     if (shown > 20)
         fprintf(stderr, "  ... and %zu more (the parts' manifests: inputs[].damage)\n",
                 shown - 20);
+    char tn[512];
     return ingot_fail(INGOT_E_INPUT, "%zu input file%s damaged or unreadable (%s%s; "
                       "listed above) and %zu of them %s not accepted by %s part's conversion, "
                       "which exited 1 on %s; nothing was moved. Accept the loss: merge with "
                       "--allow-damaged-inputs; or repair the files and convert the parts "
                       "again, into new directories", nd, nd == 1 ? " is" : "s are",
-                      parts[0].m->inputs[first].name, nd > 1 ? ", ..." : "", not_accepted,
+                      term_text(parts[0].m->inputs[first].name, tn, sizeof(tn)),
+                      nd > 1 ? ", ..." : "", not_accepted,
                       not_accepted == 1 ? "was" : "were", not_accepted == 1 ? "its" : "their",
                       not_accepted == 1 ? "it" : "them");
 }
@@ -484,24 +489,27 @@ static int do_move(const struct move *x)
 }
 
 /* The tokenizer model into OUT (from the first part, where pretok copied
- * it), before the plan: a resumed merge finds it there already. Parts of an
- * older pretok without a copy keep their manifest's path. */
-static int copy_tokenizer(const char *out, const struct part *p)
+ * it, or the model given to pretok when that copy is gone or replaced: the
+ * one of the dataset's hash, as the readers choose it), before the plan: a
+ * resumed merge finds it there already. Parts of an older pretok without a
+ * copy keep their manifest's path. */
+static int copy_tokenizer(const char *out, const struct part *p, bool quiet)
 {
     const struct manifest_tokenizer *t = &p->m->tokenizer;
     if (!t->file)
         return 0;
-    char *cand[3] = { NULL, NULL, NULL };
-    size_t nc = 0;
-    int ret = dataset_tokenizer_candidates(p->dir, t->file, cand, &nc);
-    const char *found = NULL;
-    for (size_t i = 0; i < nc && !ret && !found; i++)
-        if (access(cand[i], R_OK) == 0)
-            found = cand[i];
-    if (!ret && found)
+    char *found = NULL, *note = NULL;
+    int ret = dataset_tokenizer_pick(p->dir, t, &found, &note);
+    if (ret == -ENOENT) {   /* none there: the manifest's path is kept */
+        ingot_clear_err();
+        return 0;
+    }
+    if (!ret && note && !quiet)
+        fprintf(stderr, "ingot-pretok merge: note: %s\n", note);
+    if (!ret)
         ret = dataset_copy_tokenizer(out, found, t->hash);
-    for (size_t i = 0; i < nc; i++)
-        free(cand[i]);
+    free(found);
+    free(note);
     return ret;
 }
 
@@ -536,7 +544,7 @@ int pt_merge(const struct pt_opts *o)
         }
         if ((ret = read_parts(o, parts, n)) || (ret = check_damage(o, parts, n)) ||
             (ret = check_skip_share(o, parts, n)) ||
-            (ret = copy_tokenizer(o->out, &parts[0])) ||
+            (ret = copy_tokenizer(o->out, &parts[0], o->quiet)) ||
             (ret = plan(o, parts, n, &mv, &n_mv)))
             goto out;
     } else if ((ret = load_plan(o->out, plan_path, &mv, &n_mv))) {

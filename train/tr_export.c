@@ -107,7 +107,11 @@ int tr_export_tokenizer(const char *data, const char *model, const char *setting
         if (used && !(*used = strdup(model)))
             err = ingot_oom("path", strlen(model));
     } else if (!(err = dataset_open(data, false, &ds))) {
-        err = dataset_load_tokenizer(ds, NULL, spm, used);
+        char *note = NULL;
+        err = dataset_load_tokenizer(ds, NULL, spm, used, &note);
+        if (note)
+            fprintf(stderr, "ingot-train: note: %s\n", note);
+        free(note);
     }
     dataset_close(ds);
     if (!err && want_hash && ingot_spm_model_hash(*spm) != want_hash)

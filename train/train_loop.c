@@ -575,12 +575,16 @@ static int sample(struct run *r, int64_t step)
         goto out;
     if (ds && !r->spm_tried) {
         r->spm_tried = true;
-        if (dataset_load_tokenizer(ds, o->tokenizer, &r->spm, NULL)) {
+        char *note = NULL;
+        if (dataset_load_tokenizer(ds, o->tokenizer, &r->spm, NULL, &note)) {
             say(r, "note: cannot decode samples (%s); printing token ids (--tokenizer FILE)\n",
                 ingot_errmsg());
             ingot_clear_err();
             r->spm = NULL;
+        } else if (note) {
+            say(r, "note: %s\n", note);
         }
+        free(note);
     }
     say(r, "---- sample at step %" PRId64 " ----\n", step);
     char *text = NULL;

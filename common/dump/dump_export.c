@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
+#include "term_text.h"
 
 /* llm.c's GPT-2 files (uint16) and its LLaMA-3 files (uint32), the two that
  * import-bin reads */
@@ -89,8 +90,10 @@ static void note_boundaries(const struct dump_src *s, bool llmc)
     /* the vocabulary argument import-bin needs: the dataset's model copy */
     char voc[4200];
     const struct manifest_tokenizer *t = s->ds ? &s->ds->manifest->tokenizer : NULL;
+    char tf[1024];   /* the manifest's name, control bytes as '?' */
     if (t && t->file && t->file[0] && t->file[0] != '/')
-        snprintf(voc, sizeof(voc), "--tokenizer %s/%s", s->ds->dir, t->file);
+        snprintf(voc, sizeof(voc), "--tokenizer %s/%s", s->ds->dir,
+                 term_text(t->file, tf, sizeof(tf)));
     else
         snprintf(voc, sizeof(voc), "--vocab %u", shard_reader_header(first)->vocab_size);
     if (bos >= 0 && shard_reader_token(first, 0) == (uint32_t)bos)

@@ -328,10 +328,23 @@ static void problem(struct problems *p, int err, const char *name, bool shard)
         add_name(p->shards, sizeof(p->shards), name);
 }
 
-/* The tokenizer that manifest.json's tokenizer.file names, found where
- * docs, tokens and ingot-train find it (dataset_tokenizer_find()): the one
- * that decodes the shards, so a missing or replaced one is damage too. Sets
- * *checked when there was one to check. A dataset that records no model
+/* Whether the model given to pretok (tokenizer.source) is still there with
+ * the dataset's hash: what to copy back when the copy is missing or
+ * replaced (docs and ingot-train decode with it meanwhile). */
+static bool source_has_hash(const struct manifest_tokenizer *t)
+{
+    uint64_t sh = 0;
+    bool ok = t->source && t->source[0] && access(t->source, R_OK) == 0 &&
+              fs_hash_file(t->source, &sh) == 0 && sh == t->hash;
+    ingot_clear_err();
+    return ok;
+}
+
+/* The copy of the tokenizer that manifest.json's tokenizer.file names (the
+ * first readable candidate, dataset_tokenizer_find()): a missing or
+ * replaced one is damage, also where docs and ingot-train decode with the
+ * model given to pretok instead (dataset_tokenizer_pick()). Sets *checked
+ * when there was one to check. A dataset that records no model
  * (import-bin --vocab) has none, and a manifest of the old kind names a model
  * outside the dataset (the path given to pretok) that may be gone: not
  * damage, said in a note. */
@@ -357,19 +370,13 @@ static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
         return 0;
     }
     *checked = true;
+    const char *src = t->source && t->source[0] ? t->source : NULL;
+    term_text(src, ts, sizeof(ts));
     if (!tp) {
         if (!(tp = fs_path_join(ds->dir, t->file)))
             return ingot_oom("the tokenizer path", strlen(ds->dir) + strlen(t->file) + 2);
-        /* what to copy back: the model given to pretok if it is still the
-         * same bytes */
-        const char *src = t->source && t->source[0] ? t->source : NULL;
-        uint64_t sh = 0;
-        bool src_ok = src && access(src, R_OK) == 0 && fs_hash_file(src, &sh) == 0 &&
-                      sh == t->hash;
-        ingot_clear_err();
         term_text(tp, tt, sizeof(tt));
-        term_text(src, ts, sizeof(ts));
-        if (src_ok)
+        if (source_has_hash(t))
             ret = ingot_fail(-ENOENT, "%s: missing: manifest.json's tokenizer.file names this "
                              "copy of the tokenizer the shards were made with (hash %016llx); "
                              "the model given to ingot-pretok still has that hash: copy it "
@@ -381,12 +388,21 @@ static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
                              src ? " (the one given to ingot-pretok, " : "", src ? ts : "",
                              src ? ", is gone or has changed since)" : "");
     } else if (!(ret = fs_hash_file(tp, &th)) && th != t->hash) {
-        ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
-                         "tokenizer is %016llx: this file (manifest.json's tokenizer.file: "
-                         "%s) does not decode the shards (replaced, or the manifest edited?); "
-                         "copy the tokenizer the dataset was made with back (ingot-pretok "
-                         "--model ... wrote it)", term_text(tp, tt, sizeof(tt)), (ull)th,
-                         (ull)t->hash, tf);
+        term_text(tp, tt, sizeof(tt));
+        if (source_has_hash(t))
+            ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
+                             "tokenizer is %016llx: this file (manifest.json's tokenizer.file: "
+                             "%s) does not decode the shards (replaced, or the manifest "
+                             "edited?); the model given to ingot-pretok, %s, still has that "
+                             "hash (docs and ingot-train decode with it meanwhile): copy it "
+                             "back (cp %s %s)", tt, (ull)th, (ull)t->hash, tf, ts, ts, tt);
+        else
+            ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
+                             "tokenizer is %016llx: this file (manifest.json's tokenizer.file: "
+                             "%s) does not decode the shards (replaced, or the manifest "
+                             "edited?); copy the tokenizer the dataset was made with back "
+                             "(ingot-pretok --model ... wrote it)", tt, (ull)th, (ull)t->hash,
+                             tf);
     }
     free(tp);
     return ret;

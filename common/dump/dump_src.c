@@ -99,19 +99,16 @@ int dump_src_select(struct dump_src *s, const char *split)
     return 0;
 }
 
-/* dataset_load_tokenizer(), saying so when the copy in the dataset was
- * missing and the model given to pretok (the same bytes) was used. */
+/* dataset_load_tokenizer(), saying so when a candidate there was passed
+ * over (a replaced copy) or the model given to pretok was used (the copy
+ * gone). */
 static int load_dataset_model(const struct dataset *ds, const char *model, ingot_spm **out)
 {
-    char *used = NULL;
-    int ret = dataset_load_tokenizer(ds, model, out, &used);
-    const struct manifest_tokenizer *t = &ds->manifest->tokenizer;
-    if (!ret && !model && t->source && t->file && t->file[0] != '/' && !strcmp(used, t->source))
-        fprintf(stderr, "ingot-dump: note: %s/%s (the manifest's tokenizer.file) is missing; "
-                "decoding with the model given to ingot-pretok, %s, which has the dataset's "
-                "hash %016llx; put the copy back: cp %s %s/%s\n", ds->dir, t->file, used,
-                (ull)t->hash, used, ds->dir, t->file);
-    free(used);
+    char *note = NULL;
+    int ret = dataset_load_tokenizer(ds, model, out, NULL, &note);
+    if (note)
+        fprintf(stderr, "ingot-dump: note: %s\n", note);
+    free(note);
     return ret;
 }
 

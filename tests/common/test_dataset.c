@@ -3,6 +3,7 @@
  * shard, provenance pointing nowhere and damaged bytes are refused with a
  * message naming the file and the field. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sys/mman.h>
@@ -207,6 +208,101 @@ static void map_budget(void)
 #endif
 }
 
+/* s contains every one of the NULL-terminated substrings. */
+static bool has_all(const char *s, ...)
+{
+    va_list ap;
+    va_start(ap, s);
+    bool ok = s != NULL;
+    for (const char *w; ok && (w = va_arg(ap, const char *));)
+        if (!strstr(s, w)) {
+            fprintf(stderr, "\"%s\" lacks \"%s\"\n", s, w);
+            ok = false;
+        }
+    va_end(ap);
+    return ok;
+}
+
+/* Which model dataset_tokenizer_pick() chooses (what docs, ingot-train and
+ * merge load; the Python reader chooses the same): the first candidate of
+ * the manifest's hash. A replaced copy (another hash, as a FIFO) is passed
+ * over for the model given to pretok, with a note naming it, why, and the
+ * cp that puts the copy back (the C readers stopped at the first readable
+ * candidate and refused it, the Python one used the source); none of that
+ * hash: refused, naming every candidate tried and why. */
+static void tokenizer_pick(void)
+{
+    char *dir = tu_path(root, "pick"), *copy = tu_path(dir, INGOT_TOKENIZER_NAME);
+    char *src = tu_path(root, "pick-src.model");
+    CHECK_OK(fs_mkdir_p(dir));
+    static const char good[] = "the model the shards were made with", stale[] = "another model";
+    CHECK_OK(fs_write_atomic(src, good, sizeof(good)));
+    CHECK_OK(fs_write_atomic(copy, stale, sizeof(stale)));
+    uint64_t hs = ingot_xxh3(stale, sizeof(stale));
+    struct manifest_tokenizer t = { .file = INGOT_TOKENIZER_NAME, .source = src,
+                                    .hash = ingot_xxh3(good, sizeof(good)) };
+    char *found = NULL, *note = NULL, w[1024], cpw[2048];
+    snprintf(w, sizeof(w), "%s: tokenizer hash %016llx, not the model the dataset was made with",
+             copy, (unsigned long long)hs);
+    snprintf(cpw, sizeof(cpw), "put the copy back: cp %s %s", src, copy);
+    /* a stale copy beside the good source: the source, said */
+    CHECK_OK(dataset_tokenizer_pick(dir, &t, &found, &note));
+    CHECK(found && !strcmp(found, src));
+    CHECK(has_all(note, w, "decoding with the model given to ingot-pretok, ", src,
+                  " (tokenizer.source), which has the dataset's hash", cpw, (char *)NULL));
+    free(found);
+    free(note);
+    /* the good copy: no note, whatever the source is */
+    CHECK_OK(fs_write_atomic(copy, good, sizeof(good)));
+    CHECK_OK(dataset_tokenizer_pick(dir, &t, &found, &note));
+    CHECK(!strcmp(found, copy) && note == NULL);
+    free(found);
+    /* the copy gone: the source, said */
+    CHECK(unlink(copy) == 0);
+    CHECK_OK(dataset_tokenizer_pick(dir, &t, &found, &note));
+    snprintf(w, sizeof(w), "%s: not found", copy);
+    CHECK(!strcmp(found, src) && has_all(note, w, "decoding with the model given", cpw,
+                                         (char *)NULL));
+    free(found);
+    free(note);
+    /* a FIFO where the copy belongs: passed over (not opened for long) */
+    CHECK(mkfifo(copy, 0644) == 0);
+    CHECK_OK(dataset_tokenizer_pick(dir, &t, &found, &note));
+    CHECK(!strcmp(found, src) && has_all(note, copy, ": is a FIFO", (char *)NULL));
+    free(found);
+    free(note);
+    CHECK(unlink(copy) == 0);
+    /* a stale copy and a changed source: refused, both named with why */
+    CHECK_OK(fs_write_atomic(copy, stale, sizeof(stale)));
+    CHECK_OK(fs_write_atomic(src, stale, sizeof(stale)));
+    snprintf(w, sizeof(w), "%s: tokenizer hash %016llx, not the model", copy,
+             (unsigned long long)hs);
+    snprintf(cpw, sizeof(cpw), "%s (tokenizer.source): tokenizer hash %016llx: it has changed "
+             "since ingot-pretok read it", src, (unsigned long long)hs);
+    CHECK_FAIL(dataset_tokenizer_pick(dir, &t, &found, &note), INGOT_E_MISMATCH, w);
+    CHECK(found == NULL && note == NULL);
+    CHECK(has_all(ingot_errmsg(), cpw, "tokenizer.model: not found", "none has the dataset's hash",
+                  "pass the model the dataset was made with", (char *)NULL));
+    /* nothing there: -ENOENT, every path tried */
+    CHECK(unlink(copy) == 0 && unlink(src) == 0);
+    snprintf(w, sizeof(w), "not found: tried %s, tokenizer.model, %s (tokenizer.source)", copy,
+             src);
+    CHECK_FAIL(dataset_tokenizer_pick(dir, &t, &found, &note), -ENOENT, w);
+    /* the manifest's names with escape sequences: shown with '?' */
+    t.file = "t\033[2J.model";
+    t.source = "/nowhere/s\xc2\x9b" "2J.model";
+    CHECK_FAIL(dataset_tokenizer_pick(dir, &t, &found, &note), -ENOENT, "t?[2J.model");
+    CHECK(has_all(ingot_errmsg(), "/nowhere/s?2J.model (tokenizer.source)", (char *)NULL));
+    CHECK(!strchr(ingot_errmsg(), '\033') && !strstr(ingot_errmsg(), "\xc2\x9b"));
+    /* none recorded (import-bin --vocab) */
+    t.file = NULL;
+    CHECK_FAIL(dataset_tokenizer_pick(dir, &t, &found, &note), INGOT_E_TOKENIZER,
+               "key tokenizer.file: not recorded");
+    free(src);
+    free(copy);
+    free(dir);
+}
+
 int main(void)
 {
     root = tu_tmpdir("dataset");
@@ -327,7 +423,7 @@ int main(void)
     a = tu_path(dir, "tok.model");
     CHECK(mkfifo(a, 0644) == 0);
     struct ingot_spm *spm = NULL;
-    CHECK_FAIL(dataset_load_tokenizer(ds, NULL, &spm, NULL), INGOT_E_FORMAT, "is a FIFO");
+    CHECK_FAIL(dataset_load_tokenizer(ds, NULL, &spm, NULL, NULL), INGOT_E_FORMAT, "is a FIFO");
     CHECK(spm == NULL);
     dataset_close(ds);
     /* a manifest naming a device as its tokenizer: /dev/zero never ends */
@@ -336,7 +432,7 @@ int main(void)
     m->tokenizer.file = strdup("/dev/zero");
     save_manifest(dir, m);
     CHECK_OK(dataset_open(dir, false, &ds));
-    CHECK_FAIL(dataset_load_tokenizer(ds, NULL, &spm, NULL), INGOT_E_FORMAT,
+    CHECK_FAIL(dataset_load_tokenizer(ds, NULL, &spm, NULL, NULL), INGOT_E_FORMAT,
                "/dev/zero: is a character device");
     dataset_close(ds);
     b = tu_path(dir, INGOT_MANIFEST_NAME);
@@ -403,6 +499,8 @@ int main(void)
     expect(a, true, -ENOTDIR, "not a dataset directory");
     free(a);
     free(dir);
+
+    tokenizer_pick();
 
     tu_rm_rf(root);
     free(root);

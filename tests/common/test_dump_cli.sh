@@ -120,7 +120,7 @@ has out.txt "written by ingot ?\[2J"
 if grep -q "$(printf '\033')" out.txt; then fail "info printed the ESC byte"; fi
 sed 's/"type": "unigram"/"type": "\\u001b]0;t\\u0007unigram"/' ds/manifest.json > ds-esc2/manifest.json
 expect_rc 1 "info of a tokenizer type with ESC" -- "$DUMP" info ds-esc2
-has err.txt "manifest.json has ?]0;t?unigram"
+has err.txt 'key tokenizer.type: "?]0;t?unigram" is not a tokenizer type: expected unigram, bpe, word, char or unknown'
 if grep -q "$(printf '\033')" err.txt; then fail "info printed the ESC byte"; fi
 # a shard whose file name holds one is refused by name, the name shown with
 # '?' (pretok names shards train-000000.tok; info and verify printed it raw),
@@ -135,6 +135,24 @@ expect_rc 1 "verify of a shard named with ESC" -- "$DUMP" verify ds-escname
 has err.txt 'shards bad: x?\[2J.tok'
 has err.txt 'y?\[2J.tok is not listed'
 if grep -q "$(printf '\033')" out.txt err.txt; then fail "info or verify printed the ESC byte"; fi
+# ... and so is one holding a C1 control, the 8-bit CSI U+009B (C2 9B in
+# UTF-8) that some terminals honour as ESC [ (term_text let it through); a
+# stray file of such a name, or with a raw 0x9B byte (not UTF-8), is shown
+# with '?' in verify's warning
+cp -r ds ds-c1name
+mv ds-c1name/train-000000.tok "ds-c1name/$(printf 'x\302\2332J.tok')"
+: > "ds-c1name/$(printf 'y\302\2332J.tok')"
+: > "ds-c1name/$(printf 'z\2332J.tok')"
+sed 's/"train-000000.tok"/"x\\u009b2J.tok"/' ds/manifest.json > ds-c1name/manifest.json
+expect_rc 1 "info of a shard named with CSI" -- "$DUMP" info ds-c1name
+has err.txt 'x?2J.tok" must be a file name .* without control characters'
+expect_rc 1 "verify of a shard named with CSI" -- "$DUMP" verify ds-c1name
+has err.txt 'shards bad: x?2J.tok'
+has err.txt 'y?2J.tok is not listed'
+has err.txt 'z?2J.tok is not listed'
+if LC_ALL=C grep -q "$(printf '\233')" out.txt err.txt; then
+    fail "info or verify printed the CSI byte"
+fi
 # repairs and notes (pretok's fixed_*, blank_line, ...) lose no record: counted
 # apart from the skipped records (the sum read "5 records skipped or noted")
 cp -r ds ds-noted
@@ -395,6 +413,54 @@ if [ -f ds/tokenizer.model ]; then cp ds/tokenizer.model bad/; fi
 cp ds/val-000000.tok bad/stray.tok
 expect_rc 0 "verify stray shard" -- "$DUMP" verify bad
 has err.txt "stray.tok is not listed in manifest.json"
+# a replaced copy (another model) beside the model given to pretok, unchanged:
+# docs decodes with that one and says which it passed over and why, and the cp
+# that mends it (it refused, where the Python reader took the source); verify
+# still calls the copy bad, naming the same fix
+cp -r ds stale
+sed "s|\"file\": \"[^\"]*\\.model\"|\"file\": \"tokenizer.model\", \"source\": \"$T/models/tok.model\"|" \
+    ds/manifest.json > stale/manifest.json
+grep -q '"source"' stale/manifest.json || fail "could not add tokenizer.source"
+cp other.model stale/tokenizer.model
+expect_rc 0 "docs with a replaced copy beside the source" -- "$DUMP" docs stale --raw --count 1
+[ "$(cat out.txt)" = "$(sed -n 1p train.txt)" ] || fail "docs with a replaced copy: the text"
+has err.txt "note: .*stale/tokenizer.model: tokenizer hash [0-9a-f]*, not the model the dataset was made with"
+has err.txt "tokenizer.model: not found; decoding with the model given to ingot-pretok, $T/models/tok.model (tokenizer.source)"
+has err.txt "put the copy back: cp $T/models/tok.model stale/tokenizer.model"
+expect_rc 0 "docs of a shard with a replaced copy beside the source" -- \
+    "$DUMP" docs stale/val-000000.tok --raw --count 1
+[ "$(cat out.txt)" = "$(sed -n 1p val.txt)" ] || fail "docs of a shard with a replaced copy"
+has err.txt "stale/tokenizer.model: tokenizer hash"
+expect_rc 1 "verify a replaced copy beside the source" -- "$DUMP" verify stale
+has err.txt "stale/tokenizer.model: hash .*still has that hash .*(cp $T/models/tok.model stale/tokenizer.model)"
+# ... and the source changed too: refused, each candidate named with why
+cp other.model models/changed.model
+sed -i "s|models/tok.model|models/changed.model|" stale/manifest.json
+expect_rc 1 "docs with a replaced copy and a changed source" -- "$DUMP" docs stale --count 1
+has err.txt "none has the dataset's hash [0-9a-f]*: tried stale/tokenizer.model: tokenizer hash [0-9a-f]*, not the model"
+has err.txt "tokenizer.model: not found; $T/models/changed.model (tokenizer.source): tokenizer hash [0-9a-f]*: it has changed since"
+has err.txt "pass the model the dataset was made with (ingot-dump --model"
+# a tokenizer.file holding an escape sequence and naming a file too big to be
+# a model (sparse), then none: every message shows the name with '?'
+# (fs_open_regular's messages printed the manifest's path raw)
+cp -r ds dsesctok
+sed 's|"file": "[^"]*\.model"|"file": "big\\u001b[2J.model"|' ds/manifest.json > dsesctok/manifest.json
+grep -q 'big\\u001b' dsesctok/manifest.json || fail "could not name the tokenizer with ESC"
+truncate -s 300M "dsesctok/$(printf 'big\033[2J.model')"
+expect_rc 1 "docs with a huge tokenizer named with ESC" -- "$DUMP" docs dsesctok --count 1
+has err.txt 'big?\[2J.model: .*bytes, more than the'
+if grep -q "$(printf '\033')" err.txt; then fail "docs printed the tokenizer path's ESC byte"; fi
+expect_rc 1 "verify with a huge tokenizer named with ESC" -- "$DUMP" verify dsesctok
+has err.txt 'big?\[2J.model: .*bytes, more than the'
+if grep -q "$(printf '\033')" err.txt; then fail "verify printed the tokenizer path's ESC byte"; fi
+rm "dsesctok/$(printf 'big\033[2J.model')"
+expect_rc 1 "docs with a missing tokenizer named with ESC" -- "$DUMP" docs dsesctok --count 1
+has err.txt 'big?\[2J.model'
+if grep -q "$(printf '\033')" err.txt; then fail "docs printed the tokenizer path's ESC byte"; fi
+# ... nor in export-bin's hint of the import-bin command that reads it back
+expect_rc 0 "export-bin with a tokenizer named with ESC" -- "$DUMP" export-bin dsesctok --out esc.bin
+has err.txt 'import-bin .*--tokenizer dsesctok/big?\[2J.model'
+if grep -q "$(printf '\033')" err.txt; then fail "export-bin printed the tokenizer path's ESC byte"; fi
 
 # A SIGBUS (what a shard truncated under the mapping raises) ends the run
 # with exit 1 and a line naming the input, not "Bus error". The process is

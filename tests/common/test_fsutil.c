@@ -54,6 +54,22 @@ int main(void)
     char *missing = tu_path(dir, "missing");
     CHECK_FAIL(fs_open_regular(missing, "shard", UINT64_MAX, &size), -ENOENT,
                "cannot open shard");
+    /* a path from a manifest (tokenizer.file) holding an escape sequence or
+     * the 8-bit CSI: shown with '?' in every message, never raw */
+    char *esc = tu_path(dir, "t\033]0;x\007\xc2\x9b" "2J.model");
+    CHECK_FAIL(fs_hash_file(esc, &h), -ENOENT, "t?]0;x??2J.model: cannot open file");
+    CHECK(!strchr(ingot_errmsg(), '\033') && !strstr(ingot_errmsg(), "\xc2\x9b"));
+    hfd = open(esc, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(hfd >= 0 && ftruncate(hfd, (off_t)FS_READ_ALL_MAX + 1) == 0);
+    close(hfd);
+    CHECK_FAIL(fs_read_all(esc, &buf, &len), -EFBIG, "t?]0;x??2J.model: file is");
+    CHECK_FAIL(fs_hash_file(esc, &h), -EFBIG, "t?]0;x??2J.model: file is");
+    unlink(esc);
+    CHECK(mkfifo(esc, 0644) == 0);
+    CHECK_FAIL(fs_open_regular(esc, "model", UINT64_MAX, &size), INGOT_E_FORMAT,
+               "t?]0;x??2J.model: is a FIFO");
+    unlink(esc);
+    free(esc);
 
     /* fs_mkdir_p of "" is refused (it read and wrote past the copy's end) */
     CHECK_FAIL(fs_mkdir_p(""), -EINVAL, "empty directory name");

@@ -187,6 +187,19 @@ static void errors(const char *dir)
         { "\"documents\": 2,", "\"documents\": 576460752303423488,", INGOT_E_JSON,
           "key shards[1].documents" },
         { "\"documents\": 2,", "\"documents\": 3,", INGOT_E_JSON, "key shards[1].file_size" },
+        /* a tokenizer type no ingot-pretok writes: refused here, naming the key and the
+         * names (it passed until a shard header disagreed, and was printed before) */
+        { "\"type\": \"bpe\"", "\"type\": \"sentencepiece\"", INGOT_E_JSON,
+          "key tokenizer.type: \"sentencepiece\" is not a tokenizer type: expected unigram, "
+          "bpe, word, char or unknown" },
+        { "\"type\": \"bpe\"", "\"type\": \"BPE\"", INGOT_E_JSON, "key tokenizer.type" },
+        { "\"type\": \"bpe\"", "\"type\": \"\"", INGOT_E_JSON, "key tokenizer.type" },
+        { "\"type\": \"bpe\"", "\"type\": \"\\u001b[2Jbpe\"", INGOT_E_JSON,
+          "key tokenizer.type: \"?[2Jbpe\"" },
+        { "\"type\": \"bpe\"", "\"type\": 2", INGOT_E_JSON, "key tokenizer.type" },
+        /* the manifest's text in a message: control characters as '?' */
+        { "\"hash\": \"ffffffffffffffff\"", "\"hash\": \"\\u001b[2Jfffffffffff\"", INGOT_E_JSON,
+          "key tokenizer.hash: \"?[2Jfffffffffff\" is not 16 hex digits" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         char *t = replace(good, cases[i].from, cases[i].to);
@@ -203,6 +216,27 @@ static void errors(const char *dir)
         CHECK(m == NULL);
         printf("%s\n", msg);
     }
+    /* every name ingot-pretok has written (ingot_tokenizer_type_name(); "unknown"
+     * for import-bin --vocab), and null (not recorded), still read */
+    static const char *const types[] = { "\"unigram\"", "\"bpe\"", "\"word\"", "\"char\"",
+                                         "\"unknown\"", "null" };
+    for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++) {
+        char to[64];
+        snprintf(to, sizeof(to), "\"type\": %s", types[i]);
+        char *t = replace(good, "\"type\": \"bpe\"", to);
+        write_text(bad, t);
+        free(t);
+        CHECK_OK(manifest_read(bad, &m));
+        CHECK(i + 1 == sizeof(types) / sizeof(*types) ? m->tokenizer.type == NULL
+              : !strncmp(m->tokenizer.type, types[i] + 1, strlen(types[i]) - 2));
+        manifest_free(m);
+        m = NULL;
+    }
+    /* jansson's error quotes the text near it: a raw escape there is shown as '?' */
+    static const char raw[] = "{\"format\": \033[2J}";
+    CHECK_FAIL(manifest_parse("raw.json", raw, sizeof(raw) - 1, &m), INGOT_E_JSON,
+               "raw.json: line 1 column");
+    CHECK(!strchr(ingot_errmsg(), '\033') && strstr(ingot_errmsg(), "invalid token near '?'"));
     /* input counts each below 2^63 whose sum is not */
     char *t1 = replace(good, "\"tokens\": 20,", "\"tokens\": 9223372036854775807,");
     char *t2 = replace(t1, "\"tokens\": 0", "\"tokens\": 1");

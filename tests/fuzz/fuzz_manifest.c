@@ -29,6 +29,7 @@ static void same(const struct manifest *a, const struct manifest *b)
     FUZZ_ASSERT(a->tokenizer.hash == b->tokenizer.hash);
     FUZZ_ASSERT(a->tokenizer.vocab_size == b->tokenizer.vocab_size);
     FUZZ_ASSERT(str_eq(a->tokenizer.file, b->tokenizer.file));
+    FUZZ_ASSERT(str_eq(a->tokenizer.type, b->tokenizer.type));
     FUZZ_ASSERT(str_eq(a->command_line, b->command_line));
     for (size_t i = 0; i < a->n_shards; i++) {
         FUZZ_ASSERT(str_eq(a->shards[i].file, b->shards[i].file));

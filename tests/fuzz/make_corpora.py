@@ -109,6 +109,11 @@ def main():
         variant("string-count.json", lambda k: k["shards"][0].update(documents="7"))
         variant("no-shards.json", lambda k: k.pop("shards"))
         variant("newer.json", lambda k: k.update(format_version=99))
+        # tokenizer.type: a name no pretok writes (refused), "unknown" (import-bin
+        # --vocab) and null (not recorded), both read
+        variant("bad-type.json", lambda k: k["tokenizer"].update(type="sentencepiece"))
+        variant("type-unknown.json", lambda k: k["tokenizer"].update(type="unknown"))
+        variant("type-null.json", lambda k: k["tokenizer"].update(type=None))
         variant("damaged.json", lambda k: (k["inputs"][0].update(
             damage=k["inputs"][0]["name"] + ":7: truncated_zstd: zstd stream ends inside a frame"),
             k.update(damaged_inputs_accepted=True)))

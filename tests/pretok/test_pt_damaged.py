@@ -252,6 +252,20 @@ T.check(FLAG in err and "nothing was moved" in err and "a-trunc.jsonl.zst" in er
 T.check(not os.path.exists(t.path("merged")), "a refused merge left its OUT")
 T.check(all(os.path.exists(os.path.join(p, "manifest.json")) for p in parts),
         "a refused merge touched the parts")
+# a part's manifest (made elsewhere) whose damage note holds an escape sequence:
+# the list shows it with '?' (it was printed raw)
+esc_parts = [t.path("esc-part%d" % k) for k in (1, 2)]
+for p, q in zip(parts, esc_parts):
+    shutil.copytree(p, q)
+    mq = manifest(q)
+    for x in mq["inputs"]:
+        if x.get("damage"):
+            x["damage"] = "\x1b]0;pwned\x07\x9b2J" + x["damage"]
+    json.dump(mq, open(os.path.join(q, "manifest.json"), "w"))
+_, err = t.run(["merge", t.path("esc-merged"), esc_parts[0], esc_parts[1]], rc=1,
+               what="merge, damage with escapes")
+T.check("  ?]0;pwned??2J" in err and "\x1b" not in err and "\x9b" not in err,
+        "merge printed a part's damage note raw: %r" % err)
 # accepted by rerunning the part with the flag: its manifest says so
 for p, k in zip(parts, (1, 2)):
     t.run(base + ["--part", "%d/2" % k, "--out", p, "--quiet", FLAG, corpus],

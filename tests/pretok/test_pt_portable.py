@@ -76,14 +76,27 @@ del mo["tokenizer"]["source"]
 json.dump(mo, open(os.path.join(old, "manifest.json"), "w"), indent=2)
 rc, got, err = dump_text(old)
 T.check(rc == 0 and got == before, "old manifest (absolute path): rc %d %s" % (rc, err))
-# ... and a wrong model in the dataset is refused, not used.
+# ... and a wrong model in the dataset is never used: passed over for the model
+# given to pretok while that is unchanged (saying so: which, why, the cp that
+# mends it), refused when there is none.
 bad = t.path("bad")
 shutil.copytree(moved, bad)
 other = t.train(T.documents(9, 300), "other", ["--model_type=bpe", "--vocab_size=300"])
-shutil.copy(other, os.path.join(bad, "tokenizer.model"))
+bad_copy = os.path.join(bad, "tokenizer.model")
+shutil.copy(other, bad_copy)
+rc, got, err = dump_text(bad)
+T.check(rc == 0 and got == before, "a wrong tokenizer.model beside the source: rc %d %s" % (rc, err))
+T.check("passed over %s: tokenizer hash" % bad_copy in err and
+        "decoding with the model given to ingot-pretok, %s (tokenizer.source)" % model in err and
+        "cp %s %s" % (model, bad_copy) in err, "no note naming the wrong copy: %s" % err)
+mb = json.load(open(os.path.join(bad, "manifest.json")))
+del mb["tokenizer"]["source"]
+json.dump(mb, open(os.path.join(bad, "manifest.json"), "w"), indent=2)
 rc, _, err = dump_text(bad)
-T.check(rc != 0 and "hash" in err, "a wrong tokenizer.model was not refused: rc %d %s" % (rc, err))
-print("old manifests (absolute path) still load; a wrong copy is refused")
+T.check(rc != 0 and "%s: tokenizer hash" % bad_copy in err and
+        "not the model the dataset was made with" in err,
+        "a wrong tokenizer.model was not refused: rc %d %s" % (rc, err))
+print("old manifests (absolute path) still load; a wrong copy is passed over or refused")
 
 # Parts and merge: the merged dataset has the model too.
 for k in (1, 2):
@@ -93,7 +106,25 @@ T.check(open(t.path("merged", "tokenizer.model"), "rb").read() == open(model, "r
         "merge: no tokenizer.model in the merged dataset")
 rc, got, err = dump_text(t.path("merged"))
 T.check(rc == 0 and got == before, "merged: rc %d %s" % (rc, err))
-print("merge: the model comes along")
+# ... from the model given to pretok when the first part's copy was replaced,
+# saying so (it copied the first readable one and failed: "the model changed
+# while it was in use"); refused, each candidate named, when that changed too
+for k in (3, 4):
+    t.run(common + ["--out", t.path("p%d" % k), "--part", "%d/2" % (k - 2), inp])
+p3_copy = t.path("p3", "tokenizer.model")
+shutil.copy(other, p3_copy)
+shutil.move(model, model + ".gone")
+shutil.copy(other, model)
+_, err = t.run(["merge", t.path("merged2"), t.path("p3"), t.path("p4"), "--quiet"], rc=1)
+T.check("%s: tokenizer hash" % p3_copy in err and "%s (tokenizer.source): tokenizer hash" % model
+        in err and "has changed since" in err, "merge, copy and source changed: %s" % err)
+shutil.move(model + ".gone", model)
+_, err = t.run(["merge", t.path("merged2"), t.path("p3"), t.path("p4")])
+T.check(open(t.path("merged2", "tokenizer.model"), "rb").read() == open(model, "rb").read(),
+        "merge beside a replaced copy: not the model of the dataset's hash")
+T.check("ingot-pretok merge: note:" in err and "passed over %s: tokenizer hash" % p3_copy in err,
+        "merge beside a replaced copy: no note: %s" % err)
+print("merge: the model comes along (the one of the dataset's hash)")
 
 # A rerun of the finished conversion restores a deleted copy.
 d3 = t.path("ds3")
@@ -121,7 +152,8 @@ T.check("0 of 1 shards bad; also bad: tokenizer.model" in err, "verify summary: 
 T.check("ok  train-000000.tok" in out, "verify lists no ok shard: %s" % out)
 rc, got, err = dump_text(d3)
 T.check(rc == 0 and got == before, "docs without the copy: rc %d %s" % (rc, err))
-T.check("is missing; decoding with the model given to ingot-pretok, %s" % model in err,
+T.check("passed over %s: not found" % copy in err and
+        "decoding with the model given to ingot-pretok, %s (tokenizer.source)" % model in err,
         "docs fell back without a note: %s" % err)
 # ... not once the original has changed: the paths tried and --model named.
 shutil.move(model, model + ".gone")

@@ -140,6 +140,57 @@ def check_checksums(fx, d):
     return True
 
 
+def check_tokenizer_pick(fx, d, src):
+    """As common/dataset.c's dataset_tokenizer_pick(): a replaced copy (another model,
+    or no regular file) beside the unchanged model given to pretok is passed over for
+    it, with a warning naming what was passed over and why, the model used and the cp
+    that mends the copy (C refused the copy, Python took the source silently); names
+    with escape sequences are shown with '?'."""
+    import json
+    import warnings
+    import ingot
+    rep = fx.path("pick")
+    shutil.copytree(d, rep)
+    copy = os.path.join(rep, "tokenizer.model")
+    with open(copy, "wb") as f:
+        f.write(b"another model")
+    for what in ("another model", "a FIFO"):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            got = ingot.open_dataset(rep).tokenizer_path()
+        msgs = [str(x.message) for x in w]
+        check(got == src, "%s as the copy, the source unchanged: got %s" % (what, got))
+        reason = ("tokenizer hash %016x, not the model the dataset was made with" %
+                  ingot.xxh3.xxh3_64(b"another model") if what == "another model" else
+                  "not a regular file")
+        check(len(msgs) == 1 and "passed over %s: %s" % (copy, reason) in msgs[0] and
+              "decoding with the model given to ingot-pretok, %s (tokenizer.source)" % src
+              in msgs[0] and "put the copy back: cp %s %s" % (src, copy) in msgs[0],
+              "%s as the copy: warning %s" % (what, msgs))
+        os.unlink(copy)
+        os.mkfifo(copy)
+    os.unlink(copy)
+    shutil.copy(src, copy)   # mended: no warning
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        check(ingot.open_dataset(rep).tokenizer_path() == copy, "the mended copy not used")
+    check(not w, "a warning for the intact copy: %s" % [str(x.message) for x in w])
+    # the manifest's paths with escape sequences (ESC, the 8-bit CSI): '?' in messages
+    m = json.load(open(os.path.join(rep, "manifest.json")))
+    esc = os.path.join(rep, "t\x1b[2J.model")
+    with open(esc, "wb") as f:
+        f.write(b"another model")
+    m["tokenizer"]["file"] = "t\x1b[2J.model"
+    m["tokenizer"]["source"] = "/nowhere/s\x9b2J.model"
+    json.dump(m, open(os.path.join(rep, "manifest.json"), "w"))
+    try:
+        ingot.open_dataset(rep).tokenizer_path()
+        fail("a tokenizer.file of another hash used")
+    except ingot.FormatError as e:
+        check("t?[2J.model" in str(e) and "/nowhere/s?2J.model (tokenizer.source): not found"
+              in str(e) and "\x1b" not in str(e) and "\x9b" not in str(e), repr(str(e)))
+
+
 def check_tokenizer_path(fx, d):
     """tokenizer.model inside the dataset (pretok copies it), relative names
     inside the dataset before the working directory, an older manifest's
@@ -183,8 +234,16 @@ def check_tokenizer_path(fx, d):
         mg = json.load(open(os.path.join(gone, "manifest.json")))
         mg["tokenizer"]["source"] = other
         json.dump(mg, open(os.path.join(gone, "manifest.json"), "w"))
-        check(ingot.open_dataset(gone).tokenizer_path() is None,
-              "tokenizer.source of another hash used")
+        # a source of another hash is there: refused naming each candidate and why,
+        # as the C reader refuses it (it was None, as if there were none)
+        try:
+            ingot.open_dataset(gone).tokenizer_path()
+            fail("tokenizer.source of another hash used")
+        except ingot.FormatError as e:
+            check("%s (tokenizer.source): tokenizer hash" % other in str(e) and
+                  "has changed since" in str(e) and
+                  "%s: not found" % os.path.join(gone, "tokenizer.model") in str(e), str(e))
+        check_tokenizer_pick(fx, d, src)
     m["tokenizer"]["file"] = None
     json.dump(m, open(os.path.join(old, "manifest.json"), "w"))
     check(ingot.open_dataset(old).tokenizer_path() is None, "no model recorded: not None")
@@ -232,6 +291,20 @@ def check_reader_as_c(fx, d):
             fail("a manifest with tokenizer.%s %r opened" % (key, val))
         except ingot.FormatError as err:
             check("tokenizer.%s" % key in str(err), str(err))
+    # a tokenizer type no ingot-pretok writes: refused when the manifest is read,
+    # as common/manifest.c refuses it (it was reported as a header mismatch)
+    for val in ("sentencepiece", "\x1b[2Jbpe", 2):
+        e = fx.path("type-name-%s" % len(str(val)))
+        shutil.copytree(d, e)
+        m = json.load(open(os.path.join(e, "manifest.json")))
+        m["tokenizer"]["type"] = val
+        json.dump(m, open(os.path.join(e, "manifest.json"), "w"))
+        try:
+            ingot.open_dataset(e)
+            fail("a manifest with tokenizer.type %r opened" % (val,))
+        except ingot.FormatError as err:
+            check("key tokenizer.type: \"%s\" is not a tokenizer type: expected unigram, bpe, "
+                  "word, char or unknown" % str(val).replace("\x1b", "?") in str(err), str(err))
     # keys of another JSON type: one FormatError naming the manifest (it was the
     # parser's AttributeError or TypeError)
     for key, val in (("shards", [1]), ("tokenizer", None), ("shards", "x")):
@@ -246,9 +319,10 @@ def check_reader_as_c(fx, d):
         except ingot.FormatError as err:
             check("manifest.json" in str(err) and "unexpected type" in str(err), str(err))
     # shard names as the C reader takes them: plain, not hidden, no control
-    # characters (an escape sequence in one was accepted)
-    for bad in ("\x1b[2Jx.tok", "a\nb.tok", ".hidden.tok", "../x.tok"):
-        e = fx.path("name-%d" % len(bad))
+    # characters (an escape sequence in one was accepted; C1's 8-bit CSI too)
+    for k, bad in enumerate(("\x1b[2Jx.tok", "a\nb.tok", ".hidden.tok", "../x.tok",
+                             "\x9b2Jx.tok", "x\x85.tok")):
+        e = fx.path("name-%d" % k)
         shutil.copytree(d, e)
         m = json.load(open(os.path.join(e, "manifest.json")))
         os.rename(os.path.join(e, m["shards"][0]["file"]), os.path.join(e, bad.replace("/", "_")))

@@ -35,6 +35,13 @@ def _index(i, what):
         raise TypeError("%s: %r is not an integer index" % (what, i)) from None
 
 
+def _term_text(s):
+    """s with every control character as '?' (C0, DEL and C1, U+0080..U+009F), as
+    common/term_text.c shows text from files: a manifest's path may hold an escape
+    sequence for whoever prints the message."""
+    return "".join("?" if ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f else c for c in str(s))
+
+
 class Split:
     """The shards of one split seen as one token stream (as ingot-train reads it)."""
 
@@ -116,6 +123,12 @@ class Dataset:
             raise FormatError("%s: format_version: %r; this reader knows version 1"
                               % (mpath, m.get("format_version")))
         tok = m.get("tokenizer", {})
+        # as common/manifest.c: one of the names ingot-pretok writes, or null
+        ttype = tok.get("type")
+        if ttype is not None and ttype not in _TOKENIZER_TYPES.values() and ttype != "unknown":
+            raise FormatError("%s: key tokenizer.type: \"%s\" is not a tokenizer type: "
+                              "expected unigram, bpe, word, char or unknown (as ingot-pretok "
+                              "writes it)" % (mpath, _term_text(ttype)))
         self.vocab_size = int(tok.get("vocab_size", 0))
         self.bos_id, self.eos_id = int(tok.get("bos_id", -1)), int(tok.get("eos_id", -1))
         self.pad_id, self.unk_id = int(tok.get("pad_id", -1)), int(tok.get("unk_id", -1))
@@ -124,10 +137,10 @@ class Dataset:
         for entry in m.get("shards", []):
             name = entry.get("file", "")
             # as common/dataset.c: a plain, printable name pretok made (a control
-            # character in it is an escape sequence for whoever prints it)
+            # character in it, C0, DEL or C1 such as the 8-bit CSI U+009B, is an
+            # escape sequence for whoever prints it)
             if (os.path.basename(name) != name or name.startswith(".") or
-                    not name.endswith(".tok") or
-                    any(ord(c) < 0x20 or c == "\x7f" for c in name)):
+                    not name.endswith(".tok") or _term_text(name) != name):
                 raise FormatError("%s: shards[].file %r must be a plain *.tok name, without "
                                   "control characters" % (mpath, name))
             sh = Shard(os.path.join(self.path, name))
@@ -227,49 +240,82 @@ class Dataset:
                 sh.verify()
 
     def tokenizer_path(self):
-        """The SentencePiece model as the manifest names it, in the trainer's order
-        (common/dataset.c): a relative name inside the dataset directory (ingot-pretok
-        copies the model there as tokenizer.model), then as given (older manifests name
-        the path given to pretok), then its base name inside the dataset, then (the
-        copy gone) the model given to pretok, tokenizer.source, when its XXH3-64 is
-        still the manifest's hash (needs xxhash to check); None if absent. With xxhash,
-        a candidate whose hash is not the manifest's is passed over (a replaced copy
-        does not decode the shards; ingot-dump and ingot-train refuse it), and when one
-        was found but none matches, FormatError says so."""
+        """The SentencePiece model that decodes the shards, chosen as common/dataset.c's
+        dataset_tokenizer_pick() chooses it (ingot-dump, ingot-train): the first of a
+        relative tokenizer.file inside the dataset directory (ingot-pretok copies the
+        model there as tokenizer.model), tokenizer.file as given (older manifests name
+        the path given to pretok), its base name inside the dataset, then the model
+        given to pretok, tokenizer.source, whose XXH3-64 is the manifest's hash (needs
+        xxhash to check). A candidate that is not there, is no regular file, is larger
+        than any model or has another hash (a replaced copy, a changed source) is
+        passed over; when one that is there was passed over, or the source is used, a
+        warning names each passed over and why. Returns None when none is there (or
+        no model is recorded); raises FormatError naming each candidate and why when
+        some are there but none has the hash. Without xxhash nothing can be checked:
+        the first tokenizer.file candidate that is a file, the source never."""
         tok = self.manifest.get("tokenizer", {})
         name = tok.get("file")
         if not name:
             return None
         want = (tok.get("hash") or "").lower()
-
-        big = []   # candidates past the cap: never read (a manifest may name any file)
-
-        def matches(path):
-            if not (want and xxh3.available()):
-                return True   # nothing to check it against here
-            if os.path.getsize(path) > _MODEL_MAX:
-                big.append(path)
-                return False
-            with open(path, "rb") as f:
-                return "%016x" % xxh3.xxh3_64(f.read()) == want
-        cands = [] if os.path.isabs(name) else [os.path.join(self.path, name)]
-        wrong = None
-        for cand in cands + [name, os.path.join(self.path, os.path.basename(name))]:
-            if os.path.isfile(cand):
-                if matches(cand):
-                    return cand
-                wrong = wrong or cand
+        paths = [] if os.path.isabs(name) else [os.path.join(self.path, name)]
+        paths += [name, os.path.join(self.path, os.path.basename(name))]
+        if not (want and xxh3.available()):   # nothing to check against here
+            return next((p for p in paths if os.path.isfile(p)), None)
         src = tok.get("source")
-        if src and want and xxh3.available() and os.path.isfile(src) and matches(src):
-            return src
-        if wrong in big:
-            raise FormatError("%s: %d bytes, more than the %d a tokenizer model may have "
-                              "(ingot-dump refuses it too): not the model the dataset was "
-                              "made with" % (wrong, os.path.getsize(wrong), _MODEL_MAX))
-        if wrong:
-            raise FormatError("%s: its XXH3-64 is not the manifest's tokenizer hash %s: not "
-                              "the model the dataset was made with (replaced?)" % (wrong, want))
-        return None
+        cands = []   # (path, is tokenizer.source), each once, in the order tried
+        for p, is_src in [(p, False) for p in paths] + ([(src, True)] if src else []):
+            if all(p != q for q, _ in cands):
+                cands.append((p, is_src))
+
+        def why_not(path, is_src):
+            """None when path is the model of the manifest's hash, else why not."""
+            if not os.path.exists(path):
+                return "not found"
+            if not os.path.isfile(path):
+                return "not a regular file"
+            size = os.path.getsize(path)
+            if size > _MODEL_MAX:   # never read whole: a manifest may name any file
+                return ("%d bytes, more than the %d a tokenizer model may have"
+                        % (size, _MODEL_MAX))
+            try:
+                with open(path, "rb") as f:
+                    h = "%016x" % xxh3.xxh3_64(f.read())
+            except OSError as e:
+                return e.strerror or str(e)
+            if h == want:
+                return None
+            if is_src:
+                return "tokenizer hash %s: it has changed since ingot-pretok read it" % h
+            return "tokenizer hash %s, not the model the dataset was made with (replaced?)" % h
+
+        def shown(path, is_src):
+            return _term_text(path) + (" (tokenizer.source)" if is_src else "")
+        passed = []
+        for path, is_src in cands:
+            why = why_not(path, is_src)
+            if why is None:
+                if is_src or any(w != "not found" for _, _, w in passed):
+                    note = ("%s: tokenizer.file %s: passed over %s; decoding with %s%s, which "
+                            "has the dataset's hash %s"
+                            % (os.path.join(_term_text(self.path), "manifest.json"),
+                               _term_text(name),
+                               "; ".join("%s: %s" % (shown(p, s), w) for p, s, w in passed),
+                               "the model given to ingot-pretok, " if is_src else "",
+                               shown(path, is_src), want))
+                    if not os.path.isabs(name):
+                        note += "; put the copy back: cp %s %s" % (_term_text(path),
+                                                                   _term_text(cands[0][0]))
+                    warnings.warn(note, stacklevel=2)
+                return path
+            passed.append((path, is_src, why))
+        if all(w == "not found" for _, _, w in passed):
+            return None
+        raise FormatError("tokenizer model %s (from %s): none has the dataset's hash %s: tried "
+                          "%s; pass the model the dataset was made with"
+                          % (_term_text(name),
+                             os.path.join(_term_text(self.path), "manifest.json"), want,
+                             "; ".join("%s: %s" % (shown(p, s), w) for p, s, w in passed)))
 
     def get_batch(self, split, batch_size, block_size, rng=None, device=None):
         """nanoGPT's get_batch: batch_size random windows of block_size + 1 tokens from the
