@@ -244,6 +244,17 @@ def refuse_shape():
     if MODE == "tcp" and not all("ingot-train (rank %d of 2 on " % r in err for r in (0, 1)):
         fail("shape refusal: the ranks' lines do not name their rank:\n%s" % err)
     print("refused: 3 micro-steps over 2 ranks, with the arithmetic, each rank named")
+    # a checkpoint's 64 tokens (4 sequences) resumed on 3 ranks: no --batch splits
+    # them (it said "or another --batch"); the numbers of ranks that do are named
+    ck = os.path.join(TMP, "ck-shape")
+    run(1, [x if x != "192" else "64" for x in BASE] + ["--ckpt-dir", ck, "--steps", "1"])
+    _, _, err = run(3, ["--threads", "1", "--ckpt-dir", ck, "--resume", "--steps", "2"],
+                    expect_rc=1)
+    want = "(e.g. --batch-tokens 96 or 192: another global batch than the checkpoint's), or " \
+           "run on 2 or 4 ranks: no --batch splits its 4 sequences of --seq-len 16 among 3 ranks"
+    if want not in err or "another --batch" in err:
+        fail("a checkpoint's global batch over 3 ranks: want '%s' in:\n%s" % (want, err))
+    print("refused: a checkpoint's 4 sequences a step over 3 ranks names 2 or 4 ranks")
 
 
 def stop_collective(extra=()):
