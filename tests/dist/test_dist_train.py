@@ -308,6 +308,30 @@ def stop_collective(extra=()):
           "wrote the checkpoint" % (" " + " ".join(extra) if extra else "", stops[0]))
 
 
+def stale_temps_rank0():
+    """A save killed half-way left temp files in the shared --ckpt-dir: rank 0 (it
+    saves) removes them and says so; rank 1, started first, leaves them (whichever
+    rank came first removed them, and a rank other than 0 printed the note)."""
+    ck = os.path.join(TMP, "ck-stale")
+    os.makedirs(ck)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    for step in (2, 4):
+        open(os.path.join(ck, ".ckpt-%08d.bin.tmp.%d" % (step, gone.pid)), "w").close()
+    port = str(free_port())
+    args = BASE + ["--ckpt-dir", ck, "--steps", "1"]
+    procs = spawn_tcp(2, args, ranks=(1,), port=port)
+    time.sleep(1.0)   # rank 1 has prepared the directory and waits for rank 0
+    procs += spawn_tcp(2, args, ranks=(0,), port=port)
+    outs = [p.communicate(timeout=60) for p in procs]   # rank 1, rank 0
+    said = "removed 2 stale temp files of killed saves in %s" % ck
+    if [p.returncode for p in procs] != [0, 0] or said not in outs[1][0] or \
+            "removed" in outs[0][0] or any(".tmp." in n for n in os.listdir(ck)):
+        fail("stale temp files: rank 0 should remove them and say '%s'; rank 1 said:\n%s\n"
+             "rank 0 said:\n%s\nleft: %s" % (said, outs[0][0], outs[1][0], os.listdir(ck)))
+    print("stale temp files of a killed save: rank 0 removes them and says so, rank 1 not")
+
+
 def time_limit():
     """--time-limit on every rank, then on rank 1 alone: both ranks stop after the same
     step with exit 0 (one vote carries it, apart from a signal's stop) and rank 0 writes
@@ -760,6 +784,7 @@ def main():
         if MODE == "tcp":
             stop_collective()
             stop_collective(("--zero", "1"))
+            stale_temps_rank0()
             time_limit()
             mismatch()
             weights_mismatch()
