@@ -332,6 +332,25 @@ def stale_temps_rank0():
     print("stale temp files of a killed save: rank 0 removes them and says so, rank 1 not")
 
 
+def own_ckpt_dir_resume():
+    """`--ckpt-dir D --resume` alone, rank 1 given a directory of its own, which
+    rank 0 never writes: rank 1 says it holds nothing to resume from and that it
+    needs rank 0's directory (it said "no data: pass --data DIR")."""
+    ck0, ck1 = os.path.join(TMP, "ck-own0"), os.path.join(TMP, "ck-own1")
+    run(1, BASE + ["--ckpt-dir", ck0, "--steps", "1"])
+    procs = spawn_tcp(2, ["--threads", "1", "--resume", "--steps", "2"],
+                      per_rank=lambda r: ["--ckpt-dir", ck1 if r else ck0])
+    _, err = procs[1].communicate(timeout=60)
+    procs[0].kill()
+    procs[0].communicate()
+    said = "--resume: --ckpt-dir %s holds no checkpoint and no config.json to take the " \
+           "run's settings from" % ck1
+    if procs[1].returncode != 2 or said not in err or "rank 0's --ckpt-dir" not in err:
+        fail("rank 1 with a --ckpt-dir of its own: exit %d, want '%s':\n%s" % (
+            procs[1].returncode, said, err))
+    print("rank 1 resumed from an empty --ckpt-dir of its own: told to use rank 0's")
+
+
 def time_limit():
     """--time-limit on every rank, then on rank 1 alone: both ranks stop after the same
     step with exit 0 (one vote carries it, apart from a signal's stop) and rank 0 writes
@@ -785,6 +804,7 @@ def main():
             stop_collective()
             stop_collective(("--zero", "1"))
             stale_temps_rank0()
+            own_ckpt_dir_resume()
             time_limit()
             mismatch()
             weights_mismatch()
