@@ -343,7 +343,8 @@ static int dir_fail(int err, const char *dir)
 int tr_ckpt_dir_prepare(const char *dir, int *removed)
 {
     struct stat sb;
-    *removed = 0;
+    if (removed)
+        *removed = 0;
     int err = fs_mkdir_p(dir);
     if (err)
         return dir_fail(err, dir);
@@ -392,7 +393,7 @@ int tr_ckpt_dir_prepare(const char *dir, int *removed)
         unlink(probe);
     }
     free(probe);
-    return err ? err : held_by_other(dir) ? 0 :
+    return err || !removed ? err : held_by_other(dir) ? 0 :
            /* our own pid is stale too: this process has not saved yet */
            fs_remove_stale_temps(dir, temp_owner, true, "--ckpt-dir", "save", removed);
 }

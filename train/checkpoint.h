@@ -129,7 +129,8 @@ int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, fl
  * (message names the path), and remove the temp files of saves killed
  * half-way (theirs by the naming rule in docs/checkpoint-format.md, and only
  * when the writing process is gone and no run holds the directory's lock,
- * tr_ckpt_dir_lock()). *removed gets how many. */
+ * tr_ckpt_dir_lock()). *removed gets how many; removed NULL leaves them
+ * (a data-parallel rank other than 0: rank 0 removes them and says so). */
 int tr_ckpt_dir_prepare(const char *dir, int *removed);
 
 /* The lock file of a --ckpt-dir (hidden; it stays in the directory). */

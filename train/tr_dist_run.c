@@ -71,6 +71,30 @@ static int describe(const struct tr_opts *o, const struct tr_config *c, const tr
     return 0;
 }
 
+/* No --batch splits o's global batch among w ranks (its sequences are no
+ * multiple of w; a --batch was suggested all the same): the numbers of ranks
+ * nearest w that do keep it, as ", or run on 2 or 4 ranks (...)". */
+static void keeping_ranks(const struct tr_opts *o, int w, char *buf, size_t len)
+{
+    const int64_t seqs = o->batch_tokens / o->seq_len;
+    int64_t below = 1, above = 0;
+    for (int64_t d = w - 1; d > 1; d--)
+        if (seqs % d == 0) {
+            below = d;
+            break;
+        }
+    for (int64_t d = w + 1; d <= seqs && !above; d++)
+        if (seqs % d == 0)
+            above = d;
+    char n[64];
+    if (above)
+        snprintf(n, sizeof(n), "%" PRId64 " or %" PRId64 " ranks", below, above);
+    else
+        snprintf(n, sizeof(n), "%" PRId64 " rank%s", below, below == 1 ? "" : "s");
+    snprintf(buf, len, ", or run on %s: no --batch splits its %" PRId64 " sequences of "
+             "--seq-len %d among %d ranks", n, seqs, o->seq_len, w);
+}
+
 int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const tr_loader *l,
                      const char *backend, volatile sig_atomic_t *stop, tr_dist **out,
                      struct tr_dist_share *share)
@@ -97,17 +121,21 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
          * run's --batch-tokens is the checkpoint's: changing it changes the
          * run) */
         const int keep = tr_opts_batch_keeping(o, w);
-        char from[512], alt[96] = "";
+        char from[512], alt[96] = "", ranks[160] = "";
         if (keep)
             snprintf(alt, sizeof(alt), "--batch %d (the same %" PRId64 " tokens per step), or ",
                      keep, o->batch_tokens);
+        else
+            keeping_ranks(o, w, ranks, sizeof(ranks));
+        tr_opts_origin(o, "batch-tokens", from, sizeof(from));
+        const char *src = tr_opts_source(o, "batch-tokens");
+        const bool resumed = src && !strncmp(src, "checkpoint ", 11);
         return ingot_fail(INGOT_E_USAGE, "--batch-tokens %" PRId64 "%s = --batch %d x --seq-len "
                           "%d x %d micro-steps, which do not divide among %d ranks: use %sa "
                           "multiple of batch x seq-len x ranks = %lld (e.g. --batch-tokens %lld "
-                          "or %lld)%s", o->batch_tokens,
-                          tr_opts_origin(o, "batch-tokens", from, sizeof(from)), o->batch,
-                          o->seq_len, K, w, alt, unit, lo ? lo : unit, lo ? hi : 2 * unit,
-                          keep ? "" : ", or another --batch");
+                          "or %lld%s)%s", o->batch_tokens, from, o->batch, o->seq_len, K, w, alt,
+                          unit, lo ? lo : unit, lo ? hi : 2 * unit,
+                          resumed ? ": another global batch than the checkpoint's" : "", ranks);
     }
     share->k_local = K / w;
     share->first_row = (size_t)tr_dist_rank(*out) * (size_t)share->k_local * (size_t)o->batch;

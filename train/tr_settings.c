@@ -674,6 +674,18 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
             origin = NULL;
         }
     }
+    /* nothing to resume from and no data: a rank other than 0 given a
+     * --ckpt-dir of its own (rank 0 alone writes checkpoints and config.json)
+     * was told "no data: pass --data DIR" */
+    if (!err && cj && !ck && base->n == 0 && !tr_optlist_get(cl, "data") &&
+        !tr_optlist_get(cfg, "data") && !on(tr_optlist_get(cl, "synthetic")) &&
+        !on(tr_optlist_get(cfg, "synthetic")))
+        err = ingot_fail(INGOT_E_USAGE, "--resume: --ckpt-dir %s holds no checkpoint and no "
+                         "config.json to take the run's settings from: give them as flags "
+                         "(--data DIR or --synthetic, ...) to start the run; a rank of a "
+                         "data-parallel run needs rank 0's --ckpt-dir, where rank 0 alone "
+                         "writes (a shared file system, or its files copied to every host)",
+                         ckdir);
     free(cj);
     if (err)
         goto fail;

@@ -124,6 +124,8 @@ static void disk_hint(int err, const char *ckpt_dir)
  * cannot create, a batch that does not divide) came once per rank with
  * nothing to tell the ranks or hosts apart. "" for one process. */
 static char who[320];
+/* the launcher's rank of this process (0 when there is none) */
+static int launcher_rank;
 
 static void set_who(void)
 {
@@ -134,6 +136,7 @@ static void set_who(void)
         return;
     }
     char host[256] = "";
+    launcher_rank = e.world > 1 ? e.rank : 0;
     if (e.world > 1 && gethostname(host, sizeof(host) - 1) == 0)
         snprintf(who, sizeof(who), " (rank %d of %d on %s)", e.rank, e.world, host);
 }
@@ -174,12 +177,16 @@ int main(int argc, char **argv)
     /* --dump-batch writes no checkpoint: its --ckpt-dir is only read (with
      * --resume), never made or prepared (it left an empty directory) */
     if (o.ckpt_dir && !o.dump_batch) {
+        /* every rank of a data-parallel run prepares the directory at
+         * once: rank 0 alone (it saves) removes the temp files of killed
+         * saves and says so, where the note came from whichever rank won */
+        const bool saver = !strcmp(o.dist, "none") || launcher_rank == 0;
         int removed = 0;
         /* made by this run (its mkdir), not merely absent by name: a path
          * through ".." can name a directory that existed */
         if (fs_mkdir_p_made(o.ckpt_dir, NULL, &o.ckpt_dir_made))
             ingot_clear_err();   /* a directory that cannot be made: prepare says so */
-        if ((err = tr_ckpt_dir_prepare(o.ckpt_dir, &removed))) {
+        if ((err = tr_ckpt_dir_prepare(o.ckpt_dir, saver ? &removed : NULL))) {
             report(err);
             tr_opts_free(&o);
             return err == INGOT_E_USAGE ? 2 : 1;

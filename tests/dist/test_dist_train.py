@@ -244,6 +244,17 @@ def refuse_shape():
     if MODE == "tcp" and not all("ingot-train (rank %d of 2 on " % r in err for r in (0, 1)):
         fail("shape refusal: the ranks' lines do not name their rank:\n%s" % err)
     print("refused: 3 micro-steps over 2 ranks, with the arithmetic, each rank named")
+    # a checkpoint's 64 tokens (4 sequences) resumed on 3 ranks: no --batch splits
+    # them (it said "or another --batch"); the numbers of ranks that do are named
+    ck = os.path.join(TMP, "ck-shape")
+    run(1, [x if x != "192" else "64" for x in BASE] + ["--ckpt-dir", ck, "--steps", "1"])
+    _, _, err = run(3, ["--threads", "1", "--ckpt-dir", ck, "--resume", "--steps", "2"],
+                    expect_rc=1)
+    want = "(e.g. --batch-tokens 96 or 192: another global batch than the checkpoint's), or " \
+           "run on 2 or 4 ranks: no --batch splits its 4 sequences of --seq-len 16 among 3 ranks"
+    if want not in err or "another --batch" in err:
+        fail("a checkpoint's global batch over 3 ranks: want '%s' in:\n%s" % (want, err))
+    print("refused: a checkpoint's 4 sequences a step over 3 ranks names 2 or 4 ranks")
 
 
 def stop_collective(extra=()):
@@ -295,6 +306,49 @@ def stop_collective(extra=()):
             list(extra))
     print("collective stop%s: SIGUSR1 to rank 1, both ranks stopped after step %s, rank 0 "
           "wrote the checkpoint" % (" " + " ".join(extra) if extra else "", stops[0]))
+
+
+def stale_temps_rank0():
+    """A save killed half-way left temp files in the shared --ckpt-dir: rank 0 (it
+    saves) removes them and says so; rank 1, started first, leaves them (whichever
+    rank came first removed them, and a rank other than 0 printed the note)."""
+    ck = os.path.join(TMP, "ck-stale")
+    os.makedirs(ck)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    for step in (2, 4):
+        open(os.path.join(ck, ".ckpt-%08d.bin.tmp.%d" % (step, gone.pid)), "w").close()
+    port = str(free_port())
+    args = BASE + ["--ckpt-dir", ck, "--steps", "1"]
+    procs = spawn_tcp(2, args, ranks=(1,), port=port)
+    time.sleep(1.0)   # rank 1 has prepared the directory and waits for rank 0
+    procs += spawn_tcp(2, args, ranks=(0,), port=port)
+    outs = [p.communicate(timeout=60) for p in procs]   # rank 1, rank 0
+    said = "removed 2 stale temp files of killed saves in %s" % ck
+    if [p.returncode for p in procs] != [0, 0] or said not in outs[1][0] or \
+            "removed" in outs[0][0] or any(".tmp." in n for n in os.listdir(ck)):
+        fail("stale temp files: rank 0 should remove them and say '%s'; rank 1 said:\n%s\n"
+             "rank 0 said:\n%s\nleft: %s" % (said, outs[0][0], outs[1][0], os.listdir(ck)))
+    print("stale temp files of a killed save: rank 0 removes them and says so, rank 1 not")
+
+
+def own_ckpt_dir_resume():
+    """`--ckpt-dir D --resume` alone, rank 1 given a directory of its own, which
+    rank 0 never writes: rank 1 says it holds nothing to resume from and that it
+    needs rank 0's directory (it said "no data: pass --data DIR")."""
+    ck0, ck1 = os.path.join(TMP, "ck-own0"), os.path.join(TMP, "ck-own1")
+    run(1, BASE + ["--ckpt-dir", ck0, "--steps", "1"])
+    procs = spawn_tcp(2, ["--threads", "1", "--resume", "--steps", "2"],
+                      per_rank=lambda r: ["--ckpt-dir", ck1 if r else ck0])
+    _, err = procs[1].communicate(timeout=60)
+    procs[0].kill()
+    procs[0].communicate()
+    said = "--resume: --ckpt-dir %s holds no checkpoint and no config.json to take the " \
+           "run's settings from" % ck1
+    if procs[1].returncode != 2 or said not in err or "rank 0's --ckpt-dir" not in err:
+        fail("rank 1 with a --ckpt-dir of its own: exit %d, want '%s':\n%s" % (
+            procs[1].returncode, said, err))
+    print("rank 1 resumed from an empty --ckpt-dir of its own: told to use rank 0's")
 
 
 def time_limit():
@@ -749,6 +803,8 @@ def main():
         if MODE == "tcp":
             stop_collective()
             stop_collective(("--zero", "1"))
+            stale_temps_rank0()
+            own_ckpt_dir_resume()
             time_limit()
             mismatch()
             weights_mismatch()
