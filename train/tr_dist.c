@@ -132,14 +132,24 @@ static const struct tr_dist_ops tcp_ops = {
 
 _Static_assert((int)TR_DIST_HOST == (int)TR_RDZV_HOST, "one host name size");
 
+/* On the wire: each rank's cause and time flag to rank 0; the outcome back. */
+struct stop_in {
+    int32_t cause, time_up;
+};
+
 /* Every rank's host name at rank 0, whatever the transport (mpi has no
- * rendezvous table): the stop vote names the rank that asked, and where. */
+ * rendezvous table): the stop vote names the rank that asked, and where.
+ * Rank 0 also takes the stop vote's gather buffer here, once: allocated at
+ * every step, a failure would have left rank 0 out of a gather the others
+ * were in (a hang under mpi), and the loop allocates nothing. */
 static int gather_hosts(tr_dist *d)
 {
     char mine[TR_DIST_HOST] = { 0 };
     snprintf(mine, sizeof(mine), "%s", d->host);
     if (d->rank == 0 && !(d->hosts = calloc((size_t)d->world, TR_DIST_HOST)))
         return ingot_oom("host table", (size_t)d->world * TR_DIST_HOST);
+    if (d->rank == 0 && !(d->stop_all = calloc((size_t)d->world, sizeof(struct stop_in))))
+        return ingot_oom("stop vote", (size_t)d->world * sizeof(struct stop_in));
     int err = d->ops->gather(d, mine, sizeof(mine), d->hosts, "host names");
     for (int r = 0; !err && d->hosts && r < d->world; r++)
         d->hosts[r][TR_DIST_HOST - 1] = '\0';
@@ -256,6 +266,7 @@ void tr_dist_free(tr_dist *d)
         d->ops->free(d);
     tr_rdzv_close(d->rdzv);
     free(d->hosts);
+    free(d->stop_all);
     free(d);
 }
 
@@ -374,10 +385,6 @@ int tr_dist_all_gather_dev(tr_dist *d, void *buf, size_t shard, enum tr_dist_dty
     return d->ops->all_gather_dev(d, buf, shard, t, stream);
 }
 
-/* On the wire: each rank's cause and time flag to rank 0; the outcome back. */
-struct stop_in {
-    int32_t cause, time_up;
-};
 
 struct stop_out {
     int32_t cause, time_up, asked, who;
@@ -392,9 +399,7 @@ int tr_dist_stop_vote(tr_dist *d, const struct tr_dist_stop *in, struct tr_dist_
                           .who = mine.cause ? 0 : -1 };
     snprintf(o.host, sizeof(o.host), "%s", tr_dist_host(d));
     if (d && d->world > 1) {
-        struct stop_in *all = NULL;
-        if (d->rank == 0 && !(all = malloc((size_t)d->world * sizeof(*all))))
-            return ingot_oom("stop vote", (size_t)d->world * sizeof(*all));
+        struct stop_in *all = d->rank == 0 ? d->stop_all : NULL;
         int err = d->ops->gather(d, &mine, sizeof(mine), all, what);
         if (!err && all) {
             o = (struct stop_out){ .who = -1 };
@@ -407,7 +412,6 @@ int tr_dist_stop_vote(tr_dist *d, const struct tr_dist_stop *in, struct tr_dist_
                 }
             }
         }
-        free(all);
         if (!err)
             err = d->ops->bcast(d, &o, sizeof(o), what);
         if (err)   /* the transport's message names the rank and the exchange */

@@ -42,6 +42,7 @@ struct tr_dist {
     int rank, world, local_rank, device;
     char host[TR_RDZV_HOST];
     char (*hosts)[TR_DIST_HOST];   /* rank 0, world > 1: every rank's host (messages) */
+    void *stop_all;             /* rank 0, world > 1: the stop vote's gather buffer */
     double timeout_s;
     tr_rdzv *rdzv;              /* tcp and nccl */
     void *impl;                 /* the transport's own state */
