@@ -9,9 +9,12 @@
 int cli_opt_error(int c, char **argv, const struct option *longs, const char *help)
 {
     /* a short option (-x): getopt_long puts it in optopt; a long one has
-     * optopt 0 (unknown) or its val, which is above 255 here */
+     * optopt 0 (unknown) or its val, which is above 255 here. Decided by
+     * optopt alone: in a cluster (-qx) getopt has not moved past the word
+     * yet, so argv[optind - 1] is the one before ("unknown option
+     * '--quiet'; did you mean --quiet?" for --quiet -xy) */
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
-    if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2))
+    if (optopt > 0 && optopt < 256)
         return c == ':' ? ingot_fail(INGOT_E_USAGE, "-%c needs a value (see %s)", optopt, help)
                         : ingot_fail(INGOT_E_USAGE, "unknown option '-%c' (see %s)", optopt, help);
     if (c == ':')

@@ -165,6 +165,11 @@ int main(int argc, char **argv)
            "unknown option '--modle'; did you mean --model?", NULL);
     expect("no near option", "--synthetic --bogus", 2,
            "unknown option '--bogus' (see ingot-train --help)", NULL);
+    /* an unknown letter in a cluster after a long option: that letter, not
+     * the long option before it ("unknown option '--quiet'; did you mean
+     * --quiet?") */
+    expect("unknown short option in a cluster", "--synthetic --quiet -xy", 2,
+           "unknown option '-x'", NULL);
     /* -h as --help (it was an unknown option here alone); a switch given a
      * value, and an abbreviation of two options, said so */
     expect("-h", "-h", 0, "usage: ", NULL);
