@@ -32,7 +32,26 @@ const char *sig_name(int sig)
     }
 }
 
+static volatile sig_atomic_t file_size_hit;
+
+static void on_file_size(int sig)
+{
+    (void)sig;
+    file_size_hit = 1;
+}
+
 void sig_file_size_errors(void)
 {
-    signal(SIGXFSZ, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_file_size;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGXFSZ, &sa, NULL) != 0)
+        signal(SIGXFSZ, SIG_IGN);
+}
+
+bool sig_file_size_hit(void)
+{
+    return file_size_hit != 0;
 }

@@ -18,11 +18,15 @@ bool sig_install_unless_ignored(int sig, void (*handler)(int), struct sigaction 
  * strings. */
 const char *sig_name(int sig);
 
-/* SIGXFSZ ignored: a write past the file-size limit (ulimit -f) then fails
+/* SIGXFSZ caught: a write past the file-size limit (ulimit -f) then fails
  * with EFBIG, and the writer names the file and removes its temporary file
  * as on a full disk. By default the signal killed the program without a
  * word, leaving the temporary file and (ingot-train) every step since the
  * last checkpoint lost. Called first thing in each program's main. */
 void sig_file_size_errors(void);
+/* Whether a write did pass the file-size limit: an -EFBIG of ours is also a
+ * reader's refusal of a file too large to read, for which "raise ulimit -f"
+ * would be the wrong advice. */
+bool sig_file_size_hit(void);
 
 #endif

@@ -119,7 +119,7 @@ int main(int argc, char **argv)
     else if ((ret == -ENOSPC || ret == -EDQUOT) && o.cmd == PT_CMD_IMPORT)
         fprintf(stderr, "%s: the disk is full; the shards this import wrote were "
                 "removed: free space and run the same command again\n", prog);
-    else if (ret == -EFBIG && fs_file_size_limit() && o.cmd != PT_CMD_TEXT)
+    else if (ret == -EFBIG && sig_file_size_hit() && fs_file_size_limit() && o.cmd != PT_CMD_TEXT)
         fprintf(stderr, "%s: a file reached this process's file-size limit (ulimit -f, "
                 "%s); %s: raise the limit (ulimit -f unlimited) and run the same command again\n",
                 prog, cli_human_bytes((double)fs_file_size_limit(), limit, sizeof(limit)),

@@ -9,6 +9,7 @@
 #include "cli_opt.h"
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "sig_util.h"
 #include "tr_export.h"
 #include "tr_generate.h"
 
@@ -40,7 +41,8 @@ int tr_subcommand(int argc, char **argv)
                     "the checkpoint's parameters, a third of its size), then run the same "
                     "command again\n");
         char b[32];
-        if (err == -EFBIG && fs_file_size_limit() && !strcmp(cmds[i].name, "export"))
+        if (err == -EFBIG && sig_file_size_hit() && fs_file_size_limit() &&
+            !strcmp(cmds[i].name, "export"))
             fprintf(stderr, "ingot-train export: a file reached this process's file-size limit "
                     "(ulimit -f, %s); no file of this export is left half-written: raise the "
                     "limit (ulimit -f unlimited), then run the same command again\n",

@@ -95,7 +95,7 @@ static void install_handlers(void)
  * do, naming the checkpoint a --resume would continue from. */
 static void disk_hint(int err, const char *ckpt_dir)
 {
-    uint64_t fsize = err == -EFBIG ? fs_file_size_limit() : 0;
+    uint64_t fsize = err == -EFBIG && sig_file_size_hit() ? fs_file_size_limit() : 0;
     if (err != -ENOSPC && err != -EDQUOT && err != -EIO && !fsize)
         return;
     char limit[96], b[32];

@@ -148,6 +148,18 @@ T.check(p.returncode == 1 and "File too large" in p.stderr and
         not [f for f in os.listdir(t.path()) if f.startswith("fsize.bin")],
         "export-bin past ulimit -f: exit %d, %s: %s" % (p.returncode, os.listdir(t.path()),
                                                         p.stderr))
+# a model too large to read is a refusal of ours, with the same EFBIG: under a
+# file-size limit it was also told to raise ulimit -f
+huge = t.path("huge.model")
+with open(huge, "wb") as f:
+    f.truncate(300 << 20)   # sparse: past the 256 MiB a model may have
+p = subprocess.run([t.pretok, "--model", huge, "--out", t.path("hugeout")] + common[2:],
+                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE,
+                                                         (1 << 34, resource.RLIM_INFINITY)),
+                   capture_output=True, text=True)
+T.check(p.returncode != 0 and "more than the" in p.stderr and "ulimit" not in p.stderr,
+        "a model too large, under a file-size limit: exit %d: %s" % (p.returncode, p.stderr))
+os.unlink(huge)
 print("past ulimit -f: exit 1, named, nothing half-written; the rerun is identical")
 
 # export-bin killed in the middle (kill -9: no handler runs) left its temp
