@@ -637,7 +637,9 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         /* where this invocation writes (--dump-batch, --metrics, ...) is
          * never in a config.json ingot-train wrote, and a copied --ckpt-dir's
          * file must not choose it: "dump-batch" overwrote a file named
-         * nowhere on the command line. Skipped, as a checkpoint's are. */
+         * nowhere on the command line. Skipped, as a checkpoint's
+         * per-invocation keys are; "metrics" too, which ingot-train never
+         * writes there (a checkpoint's own is carried over, named). */
         for (size_t i = 0; !err && i < base->n;) {
             /* a copy: tr_optlist_remove frees the entry's own key while it
              * still compares the rest against it */

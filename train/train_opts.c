@@ -217,8 +217,8 @@ void tr_opts_help(const char *prog)
         "      --metrics metrics.jsonl --sample-every 500\n"
         "\n"
         "exit status: 0 done (a --stop-after or --time-limit stop too), 1 error, 2 usage,\n"
-        "130 stopped by SIGINT, SIGTERM, SIGHUP or SIGUSR1 (after the step and the\n"
-        "checkpoint of --ckpt-dir; --resume continues)\n",
+        "130 stopped by SIGINT, SIGTERM, SIGHUP, SIGUSR1 or SIGPIPE (after the step\n"
+        "and the checkpoint of --ckpt-dir; --resume continues)\n",
         prog);
 }
 
