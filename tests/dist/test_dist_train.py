@@ -322,6 +322,11 @@ def stale_temps_rank0():
     args = BASE + ["--ckpt-dir", ck, "--steps", "1"]
     procs = spawn_tcp(2, args, ranks=(1,), port=port)
     time.sleep(1.0)   # rank 1 has prepared the directory and waits for rank 0
+    # rank 1 alone so far: the files must still be there (checked here, not only at the
+    # end, where rank 0 would have removed them whoever came first)
+    if sorted(n for n in os.listdir(ck) if ".tmp." in n) != sorted(
+            ".ckpt-%08d.bin.tmp.%d" % (s, gone.pid) for s in (2, 4)):
+        fail("stale temp files: rank 1 touched them before rank 0 started: %s" % os.listdir(ck))
     procs += spawn_tcp(2, args, ranks=(0,), port=port)
     outs = [p.communicate(timeout=60) for p in procs]   # rank 1, rank 0
     said = "removed 2 stale temp files of killed saves in %s" % ck
