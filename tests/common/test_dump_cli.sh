@@ -408,6 +408,12 @@ grep -q '"file": "m.model"' bad/manifest.json || fail "could not make an older m
 expect_rc 0 "verify an older dataset without a copy" -- "$DUMP" verify bad
 grep -q "tokenizer.model" err.txt && fail "an older dataset: a tokenizer.model is asked for"
 has err.txt "key tokenizer.file: m.model (the path given to ingot-pretok) is not found"
+# ... and another model of that name where verify runs: read through this working
+# directory, not the dataset's damage (it was exit 1; docs passes over it too)
+cp other.model m.model
+expect_rc 0 "verify an older dataset beside another m.model here" -- "$DUMP" verify bad
+has err.txt "key tokenizer.file: m.model (the path given to ingot-pretok) holds another model now"
+rm m.model
 cp ds/manifest.json bad/
 if [ -f ds/tokenizer.model ]; then cp ds/tokenizer.model bad/; fi
 cp ds/val-000000.tok bad/stray.tok
