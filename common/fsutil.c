@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -199,6 +200,23 @@ bool fs_pid_gone(long pid)
     return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
+void fs_temp_claim(int fd)
+{
+    (void)flock(fd, LOCK_EX | LOCK_NB);
+}
+
+/* Whether a writer still holds path (fs_temp_claim): its pid may be gone
+ * from this host because it runs on another one. */
+static bool temp_claimed(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    bool held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
 int fs_remove_stale_temps(const char *dir, long (*owner)(const char *name), bool own_stale,
                           const char *what, const char *kind, int *removed)
 {
@@ -215,6 +233,8 @@ int fs_remove_stale_temps(const char *dir, long (*owner)(const char *name), bool
         char *p = fs_path_join(dir, e->d_name);
         if (!p)
             err = ingot_oom("a temp file's path", strlen(dir) + strlen(e->d_name) + 2);
+        else if (temp_claimed(p))
+            ;   /* a live writer on another host (a shared file system) */
         else if (unlink(p) != 0 && errno != ENOENT)
             err = ingot_fail(-errno, "%s: cannot remove a stale temp file of a killed %s: %s", p,
                              kind, strerror(errno));
@@ -304,6 +324,8 @@ int fs_write_atomic_with(const char *path, int (*fill)(int fd, const char *tmp, 
     if (!tmp)
         return ingot_fail(-ENOMEM, "%s: out of memory", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        fs_temp_claim(fd);
     if (fd < 0) {
         int e = errno;
         /* named by the file the user asked for; the directory is what to check */

@@ -44,9 +44,15 @@ int fs_flush(FILE *f);
 long fs_temp_pid(const char *name, const char *base);
 /* Whether no process pid exists on this host (a killed writer's). */
 bool fs_pid_gone(long pid);
+/* A writer's claim on the temporary file fd it writes: an advisory lock
+ * (flock) held until it closes fd, which a sweep of stale temps on another
+ * host (a shared file system, where the pid says nothing) respects. Best
+ * effort: a file system without locks leaves the pid check alone. */
+void fs_temp_claim(int fd);
 /* Remove the entries of dir whose owner(name) is the pid of a process gone
  * from this host (or this process's own, when own_stale: it has not written
- * yet), counted in *removed; owner() returns -1 for every other name. what
+ * yet) and that no writer holds (fs_temp_claim), counted in *removed;
+ * owner() returns -1 for every other name. what
  * names the directory's role in messages ("--ckpt-dir"), kind the writer's
  * ("save"). */
 int fs_remove_stale_temps(const char *dir, long (*owner)(const char *name), bool own_stale,

@@ -134,6 +134,7 @@ static int write_atomic(const char *tmp, const char *path, const struct fs_piece
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return ingot_fail(-errno, "%s: cannot create: %s", tmp, strerror(errno));
+    fs_temp_claim(fd);
     int err = 0;
     for (size_t i = 0; i < n && !err; i++)
         err = fs_write_full(fd, pieces[i].buf, pieces[i].len, tmp);

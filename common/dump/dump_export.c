@@ -195,6 +195,8 @@ int dump_export_bin(const struct dump_opts *o)
     }
     dump_remove_on_signal(tmp);     /* Ctrl-C leaves no temporary file */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        fs_temp_claim(fd);   /* a sweep on another host leaves it */
     if (fd < 0) {
         dump_remove_on_signal(NULL);
         int e = errno;

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "test_util.h"
@@ -85,6 +87,28 @@ int main(void)
     CHECK(fs_is_entry_of(in_sub, dir) == 0);
     CHECK(fs_is_entry_of(missing, sub) == 0);
     free(sub); free(in_sub); free(dotted); free(trail);
+
+    /* a stale temp (its pid gone from this host) is removed, unless a
+     * writer holds it (fs_temp_claim): on a shared file system its pid is
+     * another host's, and the sweep removed a live export's file */
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    CHECK(child > 0 && waitpid(child, NULL, 0) == child);
+    char *target = tu_path(dir, "out.bin"), name[64];
+    snprintf(name, sizeof(name), "out.bin.tmp.%ld", (long)child);
+    char *tmp = tu_path(dir, name);
+    int wfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(wfd >= 0);
+    fs_temp_claim(wfd);
+    int removed = -1;
+    CHECK_OK(fs_remove_stale_temps_of(target, "--out", "export", &removed));
+    CHECK(removed == 0 && access(tmp, F_OK) == 0);
+    close(wfd);   /* the writer is done with it (killed): now it goes */
+    CHECK_OK(fs_remove_stale_temps_of(target, "--out", "export", &removed));
+    CHECK(removed == 1 && access(tmp, F_OK) != 0);
+    free(target);
+    free(tmp);
 
     free(missing);
     free(f);
