@@ -195,6 +195,26 @@ static const struct option long_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
+/* The options each command reads: one the command does not read was
+ * ignored without a word (`convert --every 2` converted every document,
+ * `merge --bos` and `text --bos` changed nothing). */
+#define OPT_BIT(v) (1ull << ((v) - O_MODEL))
+static const uint64_t TEXT_ONLY = OPT_BIT(O_MAX_BYTES) | OPT_BIT(O_EVERY) | OPT_BIT(O_SAMPLE_BYTES);
+static const uint64_t ANY_CMD = OPT_BIT(O_HELP) | OPT_BIT(O_VERSION) | OPT_BIT(O_QUIET);
+
+static uint64_t cmd_opts(int cmd)
+{
+    switch (cmd) {
+    case PT_CMD_TEXT:
+        return ANY_CMD | TEXT_ONLY | OPT_BIT(O_TEXT_KEY) | OPT_BIT(O_TXT_DOC) |
+               OPT_BIT(O_INVALID_UTF8) | OPT_BIT(O_MAX_RECORD) | OPT_BIT(O_STDIN_FORMAT);
+    case PT_CMD_MERGE:
+        return ANY_CMD | OPT_BIT(O_OUT) | OPT_BIT(O_ALLOW_DAMAGED) | OPT_BIT(O_MAX_SKIP);
+    default:
+        return ~TEXT_ONLY;
+    }
+}
+
 int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -236,6 +256,17 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     while ((idx = -1, c = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
         if (idx >= 0 && optarg && (ret = cli_check_value(long_opts[idx].name, optarg)))
             return ret;
+        if (idx >= 0 && c >= O_MODEL && !(cmd_opts(o->cmd) & OPT_BIT(c)))
+            return ingot_fail(INGOT_E_USAGE, "--%s does not apply to %s%s (see %s)",
+                              long_opts[idx].name,
+                              o->cmd == PT_CMD_TEXT ? "text" : o->cmd == PT_CMD_MERGE ? "merge"
+                                                                                     : "a conversion",
+                              o->cmd == PT_CMD_MERGE ? ", which takes --out, "
+                              "--allow-damaged-inputs, --max-skip-fraction and --quiet" :
+                              o->cmd == PT_CMD_TEXT ? "" : "; it is an option of ingot-pretok "
+                              "text (a conversion reads every document)",
+                              o->cmd == PT_CMD_TEXT ? "ingot-pretok --help, under text" :
+                              "ingot-pretok --help");
         switch (c) {
         case O_MODEL: o->model = optarg; break;
         case O_ENCODER:

@@ -208,6 +208,15 @@ _, err = t.run(["text", "--max-bytes", "250", sb, sb2], what="text --max-bytes, 
 T.check("from the first 1 of 2 files (--max-bytes reached)" in err, err)
 _, err = t.run(["text", sb, sb2], what="text, two files")
 T.check("records skipped, from 2 files\n" in err, err)
+# an option the command does not read is refused, not ignored (convert --every 2
+# converted every document; merge --bos and text --bos changed nothing)
+for args, want in ((["--model", "m.model", "--out", t.path("x"), "--every", "2", sb],
+                    "--every does not apply to a conversion; it is an option of ingot-pretok text"),
+                   (["text", "--bos", sb], "--bos does not apply to text"),
+                   (["merge", "--json", "--out", t.path("y"), t.path("z")],
+                    "--json does not apply to merge, which takes --out")):
+    _, err = t.run(args, rc=2, what="an option of another command")
+    T.check(want in err and not os.path.exists(t.path("x")), "%s: %s" % (args, err))
 print("text --max-bytes: whole documents, up to the one that reaches N (%d bytes)" % len(out))
 # the output directory as the only input, --quiet: the error says why nothing was found
 _, err = t.run(["--model", model, "--quiet", "--out", t.path("none"), t.path("none")], rc=1,
