@@ -1,6 +1,11 @@
 #include "sig_util.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "cli_num.h"
+#include "fsutil.h"
 
 bool sig_install_unless_ignored(int sig, void (*handler)(int), struct sigaction *old)
 {
@@ -54,4 +59,15 @@ void sig_file_size_errors(void)
 bool sig_file_size_hit(void)
 {
     return file_size_hit != 0;
+}
+
+const char *sig_file_size_reached(int err, char *buf, size_t len)
+{
+    const uint64_t limit = err == -EFBIG && sig_file_size_hit() ? fs_file_size_limit() : 0;
+    if (!limit)
+        return NULL;
+    char b[32];
+    snprintf(buf, len, "a file reached this process's file-size limit (ulimit -f, %s)",
+             cli_human_bytes((double)limit, b, sizeof(b)));
+    return buf;
 }

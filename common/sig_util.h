@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Install handler for sig unless sig is ignored at this point (nohup's
  * SIGHUP, a shell's background job's SIGINT, a parent that chose it): that
@@ -28,5 +29,10 @@ void sig_file_size_errors(void);
  * reader's refusal of a file too large to read, for which "raise ulimit -f"
  * would be the wrong advice. */
 bool sig_file_size_hit(void);
+/* When err is a write that passed the file-size limit (EFBIG, SIGXFSZ seen,
+ * a limit set): "a file reached this process's file-size limit (ulimit -f,
+ * 10.2 GB)" in buf, returned; else NULL. The one wording of the three
+ * programs' hints. */
+const char *sig_file_size_reached(int err, char *buf, size_t len);
 
 #endif

@@ -8,7 +8,6 @@
 
 #include <zstd.h>
 
-#include "cli_num.h"
 #include "ingot_err.h"
 #include "fsutil.h"
 #include "ingot_version.h"
@@ -112,17 +111,16 @@ int main(int argc, char **argv)
         pt_report_json_error(stdout, o.out, ingot_errmsg_for(ret), status);
         fflush(stdout);
     }
-    char limit[32];
+    char limit[96];
     if ((ret == -ENOSPC || ret == -EDQUOT) && (o.cmd == PT_CMD_CONVERT || o.cmd == PT_CMD_MERGE))
         fprintf(stderr, "%s: the disk is full; what was finished is kept: free space "
                 "and run the same command again to resume\n", prog);
     else if ((ret == -ENOSPC || ret == -EDQUOT) && o.cmd == PT_CMD_IMPORT)
         fprintf(stderr, "%s: the disk is full; the shards this import wrote were "
                 "removed: free space and run the same command again\n", prog);
-    else if (ret == -EFBIG && sig_file_size_hit() && fs_file_size_limit() && o.cmd != PT_CMD_TEXT)
-        fprintf(stderr, "%s: a file reached this process's file-size limit (ulimit -f, "
-                "%s); %s: raise the limit (ulimit -f unlimited) and run the same command again\n",
-                prog, cli_human_bytes((double)fs_file_size_limit(), limit, sizeof(limit)),
+    else if (o.cmd != PT_CMD_TEXT && sig_file_size_reached(ret, limit, sizeof(limit)))
+        fprintf(stderr, "%s: %s; %s: raise the limit (ulimit -f unlimited) and run the same "
+                "command again\n", prog, limit,
                 o.cmd == PT_CMD_IMPORT ? "the shards this import wrote were removed"
                                        : "what was finished is kept");
     else if (ret == -EIO && o.cmd == PT_CMD_CONVERT)

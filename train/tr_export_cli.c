@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli_num.h"
 #include "cli_opt.h"
 #include "fsutil.h"
 #include "ingot_err.h"
@@ -40,13 +39,11 @@ int tr_subcommand(int argc, char **argv)
                     "left half-written: free space (the model's weights need about as much as "
                     "the checkpoint's parameters, a third of its size), then run the same "
                     "command again\n");
-        char b[32];
-        if (err == -EFBIG && sig_file_size_hit() && fs_file_size_limit() &&
-            !strcmp(cmds[i].name, "export"))
-            fprintf(stderr, "ingot-train export: a file reached this process's file-size limit "
-                    "(ulimit -f, %s); no file of this export is left half-written: raise the "
-                    "limit (ulimit -f unlimited), then run the same command again\n",
-                    cli_human_bytes((double)fs_file_size_limit(), b, sizeof(b)));
+        char limit[96];
+        if (!strcmp(cmds[i].name, "export") && sig_file_size_reached(err, limit, sizeof(limit)))
+            fprintf(stderr, "ingot-train export: %s; no file of this export is left "
+                    "half-written: raise the limit (ulimit -f unlimited), then run the same "
+                    "command again\n", limit);
         return !err ? 0 : err == INGOT_E_USAGE ? 2 : err == INGOT_E_INTERRUPTED ? 130 : 1;
     }
     return -1;

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "cli_num.h"
 #include "data_loader.h"
 #include "ingot_config.h"
 #include "fsutil.h"
@@ -95,12 +94,10 @@ static void install_handlers(void)
  * do, naming the checkpoint a --resume would continue from. */
 static void disk_hint(int err, const char *ckpt_dir)
 {
-    uint64_t fsize = err == -EFBIG && sig_file_size_hit() ? fs_file_size_limit() : 0;
+    char limit[96];
+    const bool fsize = sig_file_size_reached(err, limit, sizeof(limit)) != NULL;
     if (err != -ENOSPC && err != -EDQUOT && err != -EIO && !fsize)
         return;
-    char limit[96], b[32];
-    snprintf(limit, sizeof(limit), "a file reached this process's file-size limit (ulimit -f, "
-             "%s)", cli_human_bytes((double)fsize, b, sizeof(b)));
     const char *what = fsize ? limit : err == -EIO ? "the disk reported an I/O error"
                                                    : "the disk is full";
     const char *fix = fsize ? "raise the limit (ulimit -f unlimited)"
