@@ -1,13 +1,15 @@
 #include "term_text.h"
 
+#include <stdint.h>
 #include <string.h>
 
-/* The length of the well-formed UTF-8 sequence at s (1 to 4 bytes), 0 when
- * there is none (a stray continuation byte, an overlong form, a surrogate,
- * past U+10FFFF, cut short by the NUL). */
-static size_t utf8_len(const unsigned char *s)
+/* The length of the well-formed UTF-8 sequence at s (1 to 4 bytes) and its
+ * code point in *cp; 0 when there is none (a stray continuation byte, an
+ * overlong form, a surrogate, past U+10FFFF, cut short by the NUL). */
+static size_t utf8_len(const unsigned char *s, uint32_t *cp)
 {
     const unsigned char c = s[0];
+    *cp = c;
     if (c < 0x80)
         return 1;
     if (c < 0xC2 || c > 0xF4)
@@ -19,25 +21,32 @@ static size_t utf8_len(const unsigned char *s)
     if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
         (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
         return 0;
+    *cp = c & (0x7F >> k);
+    for (size_t i = 1; i < k; i++)
+        *cp = *cp << 6 | (s[i] & 0x3F);
     return k;
 }
 
-static bool valid_utf8(const unsigned char *s)
+/* The characters term_text.h lists as shown '?': controls, bidirectional
+ * controls, invisible format characters, line and paragraph separators. */
+static bool hidden(uint32_t cp)
 {
-    for (size_t k; *s; s += k)
-        if (!(k = utf8_len(s)))
-            return false;
-    return true;
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) ||   /* C0, DEL, C1 */
+           cp == 0x061C || cp == 0x180E ||                /* ALM; Mongolian vowel sep. */
+           (cp >= 0x200B && cp <= 0x200F) ||              /* ZWSP, ZWNJ, ZWJ, LRM, RLM */
+           (cp >= 0x2028 && cp <= 0x202E) ||              /* LS, PS; LRE..RLO */
+           (cp >= 0x2060 && cp <= 0x206F) ||              /* WJ..; LRI..PDI; deprecated */
+           cp == 0xFEFF;                                  /* ZWNBSP (BOM) */
 }
 
-/* The length of the character at s (1 byte when s is not UTF-8), and
- * whether it is a control character. */
-static size_t next_char(const unsigned char *s, bool utf8, bool *ctl)
+/* The length of what is at s, 1 byte when it is not well-formed UTF-8, and
+ * whether it is shown as '?'. */
+static size_t next_char(const unsigned char *s, bool *q)
 {
-    const unsigned char c = s[0];
-    size_t k = utf8 ? utf8_len(s) : 1;
-    *ctl = c < 0x20 || c == 0x7F || (utf8 ? c == 0xC2 && s[1] <= 0x9F : c >= 0x80 && c <= 0x9F);
-    return k;
+    uint32_t cp;
+    size_t k = utf8_len(s, &cp);
+    *q = !k || hidden(cp);
+    return k ? k : 1;
 }
 
 const char *term_text(const char *s, char *buf, size_t n)
@@ -45,15 +54,14 @@ const char *term_text(const char *s, char *buf, size_t n)
     if (!s)
         s = "?";
     const unsigned char *u = (const unsigned char *)s;
-    const bool utf8 = valid_utf8(u);
     size_t i = 0, o = 0;
-    bool ctl;
+    bool q;
     while (u[i]) {
-        size_t k = next_char(u + i, utf8, &ctl);
-        size_t w = ctl ? 1 : k;
+        size_t k = next_char(u + i, &q);
+        size_t w = q ? 1 : k;
         if (o + w + 1 > n)
             break;
-        if (ctl)
+        if (q)
             buf[o] = '?';
         else
             memcpy(buf + o, u + i, k);
@@ -63,7 +71,7 @@ const char *term_text(const char *s, char *buf, size_t n)
     if (u[i] && n >= 4) {   /* cut: say so, after a whole character */
         if (o > n - 4) {
             o = n - 4;
-            while (utf8 && o > 0 && ((unsigned char)buf[o] & 0xC0) == 0x80)
+            while (o > 0 && ((unsigned char)buf[o] & 0xC0) == 0x80)
                 o--;
         }
         memcpy(buf + o, "...", 3);
@@ -78,11 +86,10 @@ bool term_text_plain(const char *s)
     if (!s)
         return false;
     const unsigned char *u = (const unsigned char *)s;
-    const bool utf8 = valid_utf8(u);
-    bool ctl;
+    bool q;
     for (size_t i = 0, k; u[i]; i += k) {
-        k = next_char(u + i, utf8, &ctl);
-        if (ctl)
+        k = next_char(u + i, &q);
+        if (q)
             return false;
     }
     return true;

@@ -1,24 +1,41 @@
-/* Text from files (a manifest's command line, input names, damage notes)
- * shown on a terminal: escape sequences in it would move the cursor, clear
- * the screen or retitle the window of whoever runs ingot-dump info on a
- * dataset someone else made. */
+/* Text from files (a manifest's command line, input names, damage notes,
+ * paths) shown on a terminal: escape sequences in it would move the cursor,
+ * clear the screen or retitle the window of whoever runs ingot-dump info on
+ * a dataset someone else made, and invisible or reordering characters would
+ * make one name read as another. */
 #ifndef INGOT_TERM_TEXT_H
 #define INGOT_TERM_TEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-/* s (NULL: "?") into buf (n >= 4 bytes) with every control character as
- * '?', cut with "..." when it does not fit (never inside a UTF-8 sequence).
- * Control characters: C0 (below 0x20) and DEL (0x7F) always; C1 (U+0080 to
- * U+009F, the 8-bit CSI U+009B among them, which some terminals honour)
- * written in UTF-8 as C2 80 to C2 9F when s is valid UTF-8, and every byte
- * 0x80 to 0x9F when it is not (a terminal in an 8-bit character set reads
- * those bytes as C1). Returns buf. */
+/* s (NULL: "?") into buf (n >= 4 bytes) with every character not shown as
+ * it is written as '?', cut with "..." when it does not fit (never inside a
+ * character). What buf holds is always well-formed UTF-8 with none of these
+ * in it:
+ *  - C0 controls (below 0x20), DEL (0x7F) and C1 controls (U+0080 to
+ *    U+009F, the 8-bit CSI U+009B among them, which some terminals honour):
+ *    escape sequences;
+ *  - the bidirectional controls U+061C, U+200E, U+200F, U+202A to U+202E
+ *    and U+2066 to U+2069 (Unicode's Bidi_Control set): they reorder the
+ *    text after them, so that a name reads as another ("Trojan Source");
+ *  - the invisible format characters U+200B to U+200D, U+2060 to U+206F
+ *    (the whole block is default-ignorable), U+FEFF and U+180E: zero
+ *    width, a name with one looks like the name without;
+ *  - U+2028 and U+2029 (line and paragraph separators): some terminals and
+ *    log viewers break the line there, forging a line of output;
+ *  - every byte that does not begin a well-formed UTF-8 sequence (a stray
+ *    continuation byte, an overlong form, a surrogate, past U+10FFFF, cut
+ *    short): one '?' a byte. A lone byte 0x80 to 0x9F is a C1 control on a
+ *    terminal in an 8-bit character set, and a lax UTF-8 decoder takes the
+ *    bytes after a bad one into one character, hiding them.
+ * Other text, "café", "日本語" or an emoji, is kept as it is. Not caught:
+ * letters that look alike, combining marks, variation selectors and tag
+ * characters (parts of emoji sequences). Returns buf. */
 const char *term_text(const char *s, char *buf, size_t n);
 
-/* Whether term_text() shows s as it is: no control character in it, by the
- * rules above. NULL is not plain. */
+/* Whether term_text() shows s as it is: nothing in it that it would write
+ * as '?', by the rules above. NULL is not plain. */
 bool term_text_plain(const char *s);
 
 #endif
