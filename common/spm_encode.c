@@ -17,6 +17,7 @@
 #include "mono_clock.h"
 #include "spm_cache.h"
 #include "spm_enc.h"
+#include "term_text.h"
 
 /* See spm_trie.h. Where the kernel grants transparent huge pages on request
  * (madvise mode) this asks; where it grants them always or never, the
@@ -320,14 +321,17 @@ int spe_load_mem(const void *buf, size_t len, const char *name, spe_model **out)
     if (!m)
         return ingot_oom("the encoder model", sizeof(*m));
     int ret;
-    m->name = strdup(name);
+    /* every message shows the name through term_text(): a path from the
+     * command line or a manifest may hold an escape sequence */
+    char shown[1024];
+    m->name = strdup(term_text(name, shown, sizeof(shown)));
     if (!m->name) {
-        ret = ingot_oom("the model name", strlen(name) + 1);
+        ret = ingot_oom("the model name", strlen(shown) + 1);
         goto fail;
     }
     m->hash = ingot_xxh3(buf, len);
-    if ((ret = spe_proto_parse(buf, len, name, &m->p)) || (ret = load_check(m)) ||
-        (ret = spe_norm_init(&m->norm, &m->p, name)) || (ret = vocab_init(m)))
+    if ((ret = spe_proto_parse(buf, len, m->name, &m->p)) || (ret = load_check(m)) ||
+        (ret = spe_norm_init(&m->norm, &m->p, m->name)) || (ret = vocab_init(m)))
         goto fail;
     if (m->p.model_type == SPE_BPE && (ret = spe_bpe_init(m)))
         goto fail;

@@ -26,7 +26,8 @@ typedef struct spe_scratch spe_scratch;
  * use libsentencepiece); INGOT_E_TOKENIZER for a malformed model; -errno
  * or -ENOMEM. */
 int spe_load(const char *path, spe_model **out);
-/* The same from bytes in memory; name is used in messages. */
+/* The same from bytes in memory; name is used in messages, through
+ * term_text() (spe_load's path too). */
 int spe_load_mem(const void *buf, size_t len, const char *name, spe_model **out);
 void spe_free(spe_model *m);   /* accepts NULL */
 

@@ -6,6 +6,7 @@
 
 #include "ingot_err.h"
 #include "spm_model.h"
+#include "term_text.h"
 
 /* One field as read off the wire. Length-delimited values point into the
  * buffer; fixed32/fixed64/varint values land in u. */
@@ -27,10 +28,11 @@ struct pb_reader {
 
 static int pb_bad(const struct pb_reader *r, const char *what)
 {
+    char tn[1024];   /* a path from the command line or a manifest */
     return ingot_fail(INGOT_E_TOKENIZER,
                       "%s: not a SentencePiece model: %s in %s at byte %zu "
                       "(the file is truncated or not a .model; retrain or re-copy it)",
-                      r->name, what, r->msg, r->base + r->i);
+                      term_text(r->name, tn, sizeof(tn)), what, r->msg, r->base + r->i);
 }
 
 static int pb_varint(struct pb_reader *r, uint64_t *v)

@@ -58,8 +58,8 @@ struct spe_proto {
 };
 
 /* Parse buf[0, len) (copied; buf may be freed after). name is used in
- * messages. Returns 0, -ENOMEM or INGOT_E_TOKENIZER (malformed: the
- * message names the field and the byte offset). */
+ * messages, through term_text(). Returns 0, -ENOMEM or INGOT_E_TOKENIZER
+ * (malformed: the message names the field and the byte offset). */
 int spe_proto_parse(const void *buf, size_t len, const char *name, struct spe_proto *out);
 void spe_proto_free(struct spe_proto *p);   /* accepts a zeroed struct */
 

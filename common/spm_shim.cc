@@ -14,13 +14,14 @@
 #include "ingot_hash.h"
 #include "shard_format.h"
 #include "spm_shim.h"
+#include "term_text.h"
 
 struct ingot_spm {
     sentencepiece::SentencePieceProcessor sp;
     uint64_t hash;
     uint32_t type;
     uint32_t vocab;
-    std::string path;
+    std::string path;   // for messages: the model's path through term_text()
 };
 
 namespace {
@@ -164,22 +165,26 @@ extern "C" int ingot_spm_load(const char *model_path, ingot_spm **out)
                              &len);
     if (ret)
         return ret;
+    // The path comes from the command line or a manifest: an escape
+    // sequence or a bidi override in it must not reach the terminal.
+    char shown[1024];
+    term_text(model_path, shown, sizeof(shown));
     ingot_spm *s = nullptr;
     try {
         std::string bytes(buf, len);
         free(buf);
         buf = nullptr;
         s = new ingot_spm();
-        s->path = model_path;
+        s->path = shown;
         s->hash = ingot_xxh3(bytes.data(), bytes.size());
         if (bytes.empty()) {
             delete s;
             return ingot_fail(INGOT_E_TOKENIZER, "%s: empty file, not a SentencePiece model",
-                              model_path);
+                              shown);
         }
         auto st = s->sp.LoadFromSerializedProto(bytes);
         if (!st.ok()) {
-            ret = ingot_fail(INGOT_E_TOKENIZER, "%s: not a SentencePiece model: %s", model_path,
+            ret = ingot_fail(INGOT_E_TOKENIZER, "%s: not a SentencePiece model: %s", shown,
                              st.ToString().c_str());
             delete s;
             return ret;
@@ -199,7 +204,7 @@ extern "C" int ingot_spm_load(const char *model_path, ingot_spm **out)
     } catch (const std::exception &e) {
         free(buf);
         delete s;
-        return ingot_fail(INGOT_E_TOKENIZER, "%s: cannot load: %s", model_path, e.what());
+        return ingot_fail(INGOT_E_TOKENIZER, "%s: cannot load: %s", shown, e.what());
     }
     *out = s;
     return 0;

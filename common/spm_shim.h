@@ -27,7 +27,9 @@ typedef struct ingot_spm ingot_spm;
  * INGOT_SPM_MIN_VOCAB..INGOT_SPM_MAX_VOCAB pieces, exactly one unknown
  * piece at unk_id, and control pieces at the bos/eos/pad ids it declares.
  * Returns 0, -errno, INGOT_E_FORMAT / -EFBIG (not a regular file, too
- * large) or INGOT_E_TOKENIZER (message names the file and the problem). */
+ * large) or INGOT_E_TOKENIZER (message names the file and the problem). Every
+ * message shows the path through term_text(), as later encode and decode
+ * messages do. */
 int ingot_spm_load(const char *model_path, ingot_spm **out);
 void ingot_spm_free(ingot_spm *spm);   /* accepts NULL */
 

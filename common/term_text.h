@@ -9,6 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* s (NULL: "?") into buf (n >= 4 bytes) with every character not shown as
  * it is written as '?', cut with "..." when it does not fit (never inside a
  * character). What buf holds is always well-formed UTF-8 with none of these
@@ -38,4 +42,7 @@ const char *term_text(const char *s, char *buf, size_t n);
  * as '?', by the rules above. NULL is not plain. */
 bool term_text_plain(const char *s);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -27,6 +27,7 @@
 #include "pt_utf8.h"
 #include "shard_reader.h"
 #include "spm_shim.h"
+#include "term_text.h"
 
 struct conv {
     const struct pt_opts *o;
@@ -180,12 +181,13 @@ static int setup_tokenizer(struct conv *c)
      * when it has an EOS but no BOS (documents must stay separated). */
     int want_bos = o->bos >= 0 ? o->bos : bos >= 0;
     int want_eos = o->eos >= 0 ? o->eos : (bos < 0 && eos >= 0);
+    char tm[1024];   /* the --model path, as ingot_spm_load shows it */
     if (want_bos && bos < 0)
         return ingot_fail(INGOT_E_USAGE, "--bos: %s has no BOS piece (train it with "
-                          "--bos_id=N, or use --no-bos)", o->model);
+                          "--bos_id=N, or use --no-bos)", term_text(o->model, tm, sizeof(tm)));
     if (want_eos && eos < 0)
         return ingot_fail(INGOT_E_USAGE, "--eos: %s has no EOS piece (train it with "
-                          "--eos_id=N, or use --no-eos)", o->model);
+                          "--eos_id=N, or use --no-eos)", term_text(o->model, tm, sizeof(tm)));
     c->tok = (struct pt_tok_cfg){
         .spm = c->spm, .enc = c->enc, .path = &c->path, .invalid_utf8_skip = o->invalid_utf8_skip,
         .bos = want_bos ? bos : -1, .eos = want_eos ? eos : -1, .vocab_size = vocab,

@@ -28,6 +28,7 @@
 #include "pt_writer.h"
 #include "shard_writer.h"
 #include "spm_shim.h"
+#include "term_text.h"
 
 enum imp_format { IMP_NONE, IMP_LLMC, IMP_NANOGPT };
 
@@ -432,8 +433,9 @@ static int setup_vocab(struct imp *x)
             return ret;
         uint32_t v = ingot_spm_vocab_size(spm);
         if (x->vocab >= 0 && (uint64_t)x->vocab != v) {
+            char tt[1024];
             ret = ingot_fail(INGOT_E_MISMATCH, "--vocab %" PRId64 " but %s has %u pieces",
-                             x->vocab, x->tokenizer, v);
+                             x->vocab, term_text(x->tokenizer, tt, sizeof(tt)), v);
             goto out;
         }
         x->vocab = v;
@@ -562,13 +564,18 @@ static void note_no_eot(const struct imp *x)
             f = &x->files[i];
     int32_t bos = x->base.bos_id, eos = x->base.eos_id;
     const char *pre = "ingot-pretok import-bin: note: each file is one document;";
+    char tf[1024], tt[1024];
+    if (f && x->tokenizer) {
+        term_text(f->path, tf, sizeof(tf));
+        term_text(x->tokenizer, tt, sizeof(tt));
+    }
     if (f && x->tokenizer && bos >= 0 && token_at(f, 0) == (uint32_t)bos)
         fprintf(stderr, "%s %s starts with %d, the BOS of %s: --eot %d cuts documents before "
-                "it%s\n", pre, f->path, bos, x->tokenizer, bos,
+                "it%s\n", pre, tf, bos, tt, bos,
                 x->format == IMP_NANOGPT ? " with --eot-position before" : "");
     else if (f && x->tokenizer && eos >= 0 && token_at(f, f->n_tokens - 1) == (uint32_t)eos)
         fprintf(stderr, "%s %s ends with %d, the EOS of %s: --eot %d cuts documents after "
-                "it%s\n", pre, f->path, eos, x->tokenizer, eos,
+                "it%s\n", pre, tf, eos, tt, eos,
                 x->format == IMP_LLMC ? " with --eot-position after" : "");
     else
         fprintf(stderr, "%s --eot ID cuts documents at the end-of-text id (GPT-2's: 50256)\n",

@@ -15,6 +15,7 @@
 #include "ingot_err.h"
 #include "manifest.h"
 #include "shard_reader.h"
+#include "term_text.h"
 
 /* One finished shard: open (structure, header checksum), the header against
  * the state, then every data checksum recomputed. 0, 1 (differs; message
@@ -244,9 +245,11 @@ int pt_resume_mismatch(const char *out_dir, const struct pt_state *st,
             "ingot-pretok, which did not record which)");
         n++;
     } else {
+        char tm[1024];   /* the --model path, as ingot_spm_load shows it */
         if (st->model_hash != now->model_hash)
             add(&what, "%sthe model: %s (hash %016" PRIx64 ", was %016" PRIx64 ")", n++ ? "; "
-                : "", now->model_path, now->model_hash, st->model_hash);
+                : "", term_text(now->model_path, tm, sizeof(tm)), now->model_hash,
+                st->model_hash);
         diff_options(&what, st->options_text, now->options_text, &n);
         if (st->inputs_hash != now->inputs_hash) {
             add(&what, "%sthe input list: %zu file%s (was %zu file%s)", n++ ? "; " : "",

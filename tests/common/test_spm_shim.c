@@ -1,7 +1,10 @@
 /* The SentencePiece shim against models this test trains itself with
  * spm_train (path in argv[1]) on text it generates: load, vocab and special
  * ids, model type, hash, encode/decode round trip, pieces, errors, and
- * encoding from several threads at once. */
+ * encoding from several threads at once. Without spm_train, only the
+ * messages about a damaged model whose path holds ESC and U+202E: '?' in
+ * their place (the shim, Ingot's encoder and its .model reader printed the
+ * path raw). */
 #include <errno.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -9,6 +12,8 @@
 
 #include "fsutil.h"
 #include "shard_format.h"
+#include "spm_encode.h"
+#include "spm_model.h"
 #include "spm_shim.h"
 #include "test_util.h"
 
@@ -187,8 +192,43 @@ static void check_model(const char *model, uint32_t want_type, int32_t want_pad,
     printf("%s: %s, vocab %u ok\n", model, ingot_tokenizer_type_name(want_type), vocab);
 }
 
+/* The last message names the model as shown, with no byte of the escape
+ * sequence or the override in it. */
+static void check_shown(const char *shown)
+{
+    const char *msg = ingot_errmsg();
+    if (!strstr(msg, shown) || strchr(msg, '\033') || strchr(msg, '\007') ||
+        strstr(msg, "\xe2\x80\xae")) {
+        fprintf(stderr, "message: %s\n", msg);
+        CHECK(!"the model's path shown through term_text");
+    }
+}
+
+static void hostile_path(void)
+{
+    char *dir = tu_tmpdir("spm-path");
+    const char *name = "m\033]0;pwned\007\xe2\x80\xaeledom.model";
+    const char *shown = "m?]0;pwned??ledom.model";
+    char *path = tu_path(dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f && fputs("not a model", f) >= 0 && fclose(f) == 0);
+    ingot_spm *spm = NULL;
+    CHECK_FAIL(ingot_spm_load(path, &spm), INGOT_E_TOKENIZER, "not a SentencePiece model");
+    check_shown(shown);
+    spe_model *m = NULL;
+    CHECK_FAIL(spe_load(path, &m), INGOT_E_TOKENIZER, "not a SentencePiece model");
+    check_shown(shown);
+    struct spe_proto p;
+    CHECK_FAIL(spe_proto_parse("\xff", 1, name, &p), INGOT_E_TOKENIZER, "malformed varint");
+    check_shown(shown);
+    free(path);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(int argc, char **argv)
 {
+    hostile_path();
     if (argc < 2 || access(argv[1], X_OK) != 0) {
         fprintf(stderr, "spm_train not found: skipping\n");
         return TEST_SKIP;

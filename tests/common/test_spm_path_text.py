@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""A SentencePiece model whose path holds an escape sequence (ESC ] 0 ; ... BEL, which
+retitles the terminal's window) and a right-to-left override (U+202E) is named in every
+message through term_text(): '?' in their place. ingot_spm_load (libsentencepiece's
+refusal, an empty file, a model cut short), Ingot's encoder's note, ingot-pretok's --bos,
+resume and import-bin messages printed the path raw, and so did ingot-dump and
+ingot-train (generate, export), which load a --model/--tokenizer through the same code.
+
+    test_spm_path_text.py INGOT_PRETOK INGOT_DUMP INGOT_TRAIN MODELS_DIR
+(MODELS_DIR: tests/fuzz/corpus/spm_model, small models of each kind)"""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from pyt_util import Tally  # noqa: E402
+
+PRETOK, DUMP, TRAIN, MODELS = sys.argv[1:5]
+HOSTILE = "m\x1b]0;pwned\x07\u202eledom.model"
+SHOWN = "m?]0;pwned??ledom.model".encode()
+RAW = (b"\x1b", b"\x07", "\u202e".encode())
+tally = Tally()
+
+
+def varint(b, i):
+    x = s = 0
+    while True:
+        x |= (b[i] & 0x7F) << s
+        s += 7
+        i += 1
+        if not b[i - 1] & 0x80:
+            return x, i
+
+
+def enc_varint(x):
+    out = bytearray()
+    while True:
+        out.append((x & 0x7F) | (0x80 if x > 0x7F else 0))
+        x >>= 7
+        if not x:
+            return bytes(out)
+
+
+def fields(b):
+    """(field number, wire type, whole field's bytes, payload) of a message whose
+    fields are varints or length-delimited."""
+    i, out = 0, []
+    while i < len(b):
+        start = i
+        key, i = varint(b, i)
+        if key & 7 == 2:
+            n, i = varint(b, i)
+            payload, i = b[i:i + n], i + n
+        else:
+            payload, i = None, varint(b, i)[1]
+        out.append((key >> 3, key & 7, b[start:i], payload))
+    return out
+
+
+def without_bos(model):
+    """model with TrainerSpec.bos_piece (field 46) a string no piece has: libsentencepiece
+    finds the BOS by that name, so the model has none."""
+    out = b""
+    for num, wt, whole, payload in fields(model):
+        if num == 2:
+            spec = b"".join(w for n, _, w, _ in fields(payload) if n != 46)
+            spec += enc_varint(46 << 3 | 2) + enc_varint(len(b"<nobos>")) + b"<nobos>"
+            whole = enc_varint(2 << 3 | 2) + enc_varint(len(spec)) + spec
+        out += whole
+    return out
+
+
+def run(prog, args, want_rc, what, says):
+    """Run prog; its exit status must be want_rc ('nonzero': any failure) and its
+    stderr must say says (the message meant) naming the model as SHOWN, with none of
+    the raw bytes."""
+    p = subprocess.run([prog] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), timeout=60)
+    err = p.stderr
+    ok = p.returncode != 0 if want_rc == "nonzero" else p.returncode == want_rc
+    tally.check(ok, "%s: exit %d, want %s: %r" % (what, p.returncode, want_rc, err))
+    tally.check(SHOWN in err and says.encode() in err,
+                "%s: no %r naming the model as %r: %r" % (what, says, SHOWN, err))
+    tally.check(not any(r in err or r in p.stdout for r in RAW),
+                "%s: ESC, BEL or U+202E reached the terminal: %r" % (what, err))
+    return err
+
+
+with tempfile.TemporaryDirectory(prefix="ingot-spm-path-") as tmp:
+    def path(*names):
+        return os.path.join(tmp, *names)
+
+    good = open(os.path.join(MODELS, "unigram.model"), "rb").read()
+    top = fields(good)
+    trainer_at = sum(len(w) for n, _, w, _ in top[:[n for n, _, _, _ in top].index(2)])
+    corpus = path("c.jsonl")
+    with open(corpus, "w") as f:
+        for k in range(50):
+            f.write(json.dumps({"text": "the quick brown fox %d jumps over the lazy dog" % k})
+                    + "\n")
+    hostile = path(HOSTILE)
+
+    def model(b):
+        with open(hostile, "wb") as f:
+            f.write(b)
+
+    # damaged models: libsentencepiece refuses it, empty, cut before the specs
+    # (Ingot's own check), given to ingot-pretok
+    damaged = [("not a model", open(os.path.join(MODELS, "not-proto.model"), "rb").read(),
+                "not a SentencePiece model: "),
+               ("empty", b"", "empty file"),
+               ("cut before its trainer spec", good[:trainer_at], "incomplete SentencePiece")]
+    for k, (what, b, says) in enumerate(damaged):
+        model(b)
+        run(PRETOK, ["--model", hostile, "--out", path("o%d" % k), "--quiet", corpus], 1,
+            "ingot-pretok, a model %s" % what, SHOWN.decode() + ": " + says)
+    model(damaged[0][1])
+    refused = SHOWN.decode() + ": not a SentencePiece model"
+    tok = path("x.bin")
+    with open(tok, "wb") as f:
+        f.write(struct.pack("<6H", 1, 5, 6, 7, 8, 9))   # starts with the BOS (1)
+    run(PRETOK, ["import-bin", "--format", "nanogpt", "--tokenizer", hostile, "--out",
+                 path("ib0"), tok], 1, "ingot-pretok import-bin, a damaged --tokenizer",
+        refused)
+
+    # ingot-dump --model and ingot-train --tokenizer: the same loader
+    plain = path("plain.model")
+    with open(plain, "wb") as f:
+        f.write(good)
+    ds = path("ds")
+    p = subprocess.run([PRETOK, "--model", plain, "--out", ds, "--quiet", corpus],
+                       capture_output=True)
+    tally.check(p.returncode == 0, "the dataset: %r" % p.stderr)
+    run(DUMP, ["docs", ds, "--model", hostile], "nonzero", "ingot-dump docs DIR --model",
+        refused)
+    run(DUMP, ["docs", os.path.join(ds, "train-000000.tok"), "--model", hostile], "nonzero",
+        "ingot-dump docs SHARD --model", refused)
+    ck = path("ck")
+    p = subprocess.run([TRAIN, "--synthetic", "--vocab", "128", "--model", "tiny", "--layers",
+                        "1", "--dim", "32", "--heads", "2", "--seq-len", "16", "--batch", "2",
+                        "--steps", "1", "--threads", "1", "--val-every", "0", "--quiet",
+                        "--ckpt-dir", ck], capture_output=True)
+    tally.check(p.returncode == 0, "the checkpoint: %r" % p.stderr)
+    run(TRAIN, ["generate", ck, "--tokenizer", hostile, "--prompt", "the", "--tokens", "2",
+                "--threads", "1"], "nonzero", "ingot-train generate --tokenizer",
+        refused)
+    run(TRAIN, ["export", ck, "--format", "hf", "--tokenizer", hostile, "--out", path("hf")],
+        "nonzero", "ingot-train export --tokenizer", refused)
+    print("damaged models: ingot-pretok (3 kinds), import-bin, ingot-dump (dataset, shard), "
+          "ingot-train (generate, export) name them with '?'")
+
+    # models that load, under the same name: the encoder's note on a WORD model,
+    # --bos on a model without one, import-bin's notes, a rerun with another model
+    model(open(os.path.join(MODELS, "word.model"), "rb").read())
+    run(PRETOK, ["--model", hostile, "--out", path("w"), "--quiet", corpus], 0,
+        "ingot-pretok, the encoder's note on a WORD model", "ledom.model: a WORD model")
+    model(without_bos(good))
+    run(PRETOK, ["--model", hostile, "--bos", "--out", path("nb"), "--quiet", corpus], 2,
+        "ingot-pretok --bos, a model without BOS", "has no BOS piece")
+    model(good)
+    run(PRETOK, ["import-bin", "--format", "nanogpt", "--tokenizer", hostile, "--out",
+                 path("ib1"), tok], 0, "ingot-pretok import-bin, the note on the BOS",
+        "the BOS of ")
+    run(PRETOK, ["import-bin", "--format", "nanogpt", "--tokenizer", hostile, "--vocab", "7",
+                 "--out", path("ib2"), tok], "nonzero", "ingot-pretok import-bin --vocab",
+        "has 95 pieces")
+    p = subprocess.run([PRETOK, "--model", hostile, "--out", path("re"), "--quiet", corpus],
+                       capture_output=True)
+    tally.check(p.returncode == 0, "the first run: %r" % p.stderr)
+    model(open(os.path.join(MODELS, "bpe.model"), "rb").read())
+    run(PRETOK, ["--model", hostile, "--out", path("re"), "--quiet", corpus], 1,
+        "ingot-pretok, a rerun with another model", "other settings: the model: ")
+    print("models that load: the encoder's note, --bos, import-bin's notes and a rerun's "
+          "message name them with '?'")
+    shutil.rmtree(tmp, ignore_errors=True)
+tally.end()
