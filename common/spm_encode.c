@@ -154,6 +154,18 @@ static bool is_normal_kind(uint8_t t)
     return t == SPE_NORMAL || t == SPE_USER_DEFINED || t == SPE_UNUSED;
 }
 
+/* A piece in a message, through term_text(): its bytes come from the
+ * model file and may hold an escape sequence. A piece longer than raw is
+ * cut; term_text() then cuts it with "..." (buf is far shorter than raw). */
+static const char *piece_text(const struct spe_piece *pc, char *buf, size_t n)
+{
+    char raw[512];
+    size_t k = pc->len < sizeof(raw) - 1 ? pc->len : sizeof(raw) - 1;
+    memcpy(raw, pc->s, k);
+    raw[k] = 0;
+    return term_text(raw, buf, n);
+}
+
 /* The checks of InitializePieces (a failure there fails the load in
  * libsentencepiece too), then what this encoder does not handle. */
 static int load_check(struct spe_model *m)
@@ -177,6 +189,7 @@ static int load_check(struct spe_model *m)
     struct str_set reserved = { calloc(slots, 8), slots - 1 };
     int ret = 0;
     bool byte_found[256] = { false };
+    char tp[128];
     if (!normal.slot || !reserved.slot) {
         ret = ingot_oom("the piece table", 2 * slots * 8);
         goto out;
@@ -198,8 +211,8 @@ static int load_check(struct spe_model *m)
         }
         bool normal_kind = is_normal_kind(pc->type);
         if (set_insert(normal_kind ? &normal : &reserved, p, i) >= 0) {
-            ret = ingot_fail(INGOT_E_TOKENIZER, "%s: piece %u (%.*s) is already defined", name, i,
-                             (int)pc->len, pc->s);
+            ret = ingot_fail(INGOT_E_TOKENIZER, "%s: piece %u (%s) is already defined", name, i,
+                             piece_text(pc, tp, sizeof(tp)));
             break;
         }
         if (pc->type == SPE_UNKNOWN) {
@@ -212,11 +225,11 @@ static int load_check(struct spe_model *m)
             int b = byte_of_piece(pc);
             if (!p->byte_fallback)
                 ret = ingot_fail(INGOT_E_TOKENIZER,
-                                 "%s: byte piece %.*s although byte_fallback is false", name,
-                                 (int)pc->len, pc->s);
+                                 "%s: byte piece %s although byte_fallback is false", name,
+                                 piece_text(pc, tp, sizeof(tp)));
             else if (b < 0)
-                ret = ingot_fail(INGOT_E_TOKENIZER, "%s: byte piece %.*s is invalid", name,
-                                 (int)pc->len, pc->s);
+                ret = ingot_fail(INGOT_E_TOKENIZER, "%s: byte piece %s is invalid", name,
+                                 piece_text(pc, tp, sizeof(tp)));
             else {
                 byte_found[b] = true;
                 m->byte_id[b] = (int32_t)i;
@@ -250,9 +263,9 @@ static int load_check(struct spe_model *m)
         int64_t j = set_insert(&normal, p, i);
         if (j >= 0 || spe_char_len((unsigned char)pc->s[0]) >= pc->len) {
             ret = ingot_fail(-ENOTSUP,
-                             "%s: reserved piece %u (%.*s) is %s, which this encoder does not "
+                             "%s: reserved piece %u (%s) is %s, which this encoder does not "
                              "handle",
-                             name, i, (int)pc->len, pc->s,
+                             name, i, piece_text(pc, tp, sizeof(tp)),
                              j >= 0 ? "also a normal piece" : "a single character");
             goto out;
         }

@@ -5,6 +5,8 @@ message through term_text(): '?' in their place. ingot_spm_load (libsentencepiec
 refusal, an empty file, a model cut short), Ingot's encoder's note, ingot-pretok's --bos,
 resume and import-bin messages printed the path raw, and so did ingot-dump and
 ingot-train (generate, export), which load a --model/--tokenizer through the same code.
+A piece of the model named in the encoder's note (an ESC as a control piece) was raw
+too.
 
     test_spm_path_text.py INGOT_PRETOK INGOT_DUMP INGOT_TRAIN MODELS_DIR
 (MODELS_DIR: tests/fuzz/corpus/spm_model, small models of each kind)"""
@@ -72,6 +74,19 @@ def without_bos(model):
             whole = enc_varint(2 << 3 | 2) + enc_varint(len(spec)) + spec
         out += whole
     return out
+
+
+def with_control_piece(model, piece):
+    """model with one more piece, a CONTROL piece (type 3) of the bytes piece, after
+    its last piece: libsentencepiece takes it, Ingot's encoder does not (a reserved
+    piece of one character) and says which piece in pretok's note."""
+    at = last = 0
+    for num, _, whole, _ in fields(model):
+        at += len(whole)
+        if num == 1:
+            last = at
+    body = enc_varint(1 << 3 | 2) + enc_varint(len(piece)) + piece + enc_varint(3 << 3) + b"\x03"
+    return model[:last] + enc_varint(1 << 3 | 2) + enc_varint(len(body)) + body + model[last:]
 
 
 def run(prog, args, want_rc, what, says):
@@ -158,6 +173,11 @@ with tempfile.TemporaryDirectory(prefix="ingot-spm-path-") as tmp:
     model(open(os.path.join(MODELS, "word.model"), "rb").read())
     run(PRETOK, ["--model", hostile, "--out", path("w"), "--quiet", corpus], 0,
         "ingot-pretok, the encoder's note on a WORD model", "ledom.model: a WORD model")
+    # the piece's bytes come from the file too: an ESC in one was printed raw
+    model(with_control_piece(good, b"\x1b"))
+    run(PRETOK, ["--model", hostile, "--out", path("cp"), "--quiet", corpus], 0,
+        "ingot-pretok, the encoder's note on a control piece ESC",
+        "ledom.model: reserved piece 95 (?) is a single character")
     model(without_bos(good))
     run(PRETOK, ["--model", hostile, "--bos", "--out", path("nb"), "--quiet", corpus], 2,
         "ingot-pretok --bos, a model without BOS", "has no BOS piece")
@@ -174,7 +194,7 @@ with tempfile.TemporaryDirectory(prefix="ingot-spm-path-") as tmp:
     model(open(os.path.join(MODELS, "bpe.model"), "rb").read())
     run(PRETOK, ["--model", hostile, "--out", path("re"), "--quiet", corpus], 1,
         "ingot-pretok, a rerun with another model", "other settings: the model: ")
-    print("models that load: the encoder's note, --bos, import-bin's notes and a rerun's "
-          "message name them with '?'")
+    print("models that load: the encoder's notes, --bos, import-bin's notes and a rerun's "
+          "message name them with '?', and a piece's ESC too")
     shutil.rmtree(tmp, ignore_errors=True)
 tally.end()
