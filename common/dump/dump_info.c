@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
+#include "skip_reason.h"
 #include "term_text.h"
 
 typedef unsigned long long ull;
@@ -124,20 +125,6 @@ static void more(size_t shown, size_t n, const char *what)
                what);
 }
 
-/* Whether a manifest's reason (inputs[].skipped, pretok/pt_reason.c) lost
- * the record: repairs ("fixed_*") and notes on the file's form lose nothing
- * and are no records (a blank line), as pretok's report tells them apart. */
-static bool reason_noted(const char *name)
-{
-    static const char *const noted[] = { "crlf_line", "blank_line", "no_final_newline" };
-    if (!strncmp(name, "fixed_", 6))
-        return true;
-    for (size_t i = 0; i < sizeof(noted) / sizeof(noted[0]); i++)
-        if (!strcmp(name, noted[i]))
-            return true;
-    return false;
-}
-
 /* An example line ("file:line: reason: what") of a noted reason. */
 static bool example_noted(const char *ex)
 {
@@ -147,7 +134,7 @@ static bool example_noted(const char *ex)
         if (e && (size_t)(e - r) < sizeof(name)) {
             memcpy(name, r, (size_t)(e - r));
             name[e - r] = 0;
-            if (reason_noted(name))
+            if (skip_reason_name_noted(name))
                 return true;
         }
     }
@@ -181,7 +168,7 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     for (size_t i = 0; i < m->n_inputs; i++) {
         in_bytes += m->inputs[i].size;
         for (size_t k = 0; k < m->inputs[i].n_skips; k++)
-            *(reason_noted(m->inputs[i].skips[k].reason) ? &noted : &skips) +=
+            *(skip_reason_name_noted(m->inputs[i].skips[k].reason) ? &noted : &skips) +=
                 m->inputs[i].skips[k].count;
     }
     for (size_t i = 0; i < ds->n_shards; i++)
@@ -223,7 +210,7 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
                (ull)in->size, (ull)in->n_docs, (ull)in->n_tokens);
         for (int pass = 0; pass < 2; pass++)
             for (size_t k = 0, n = 0; k < in->n_skips; k++)
-                if (reason_noted(in->skips[k].reason) == (pass == 1))
+                if (skip_reason_name_noted(in->skips[k].reason) == (pass == 1))
                     printf("%s%s %llu", n++ ? ", " : pass ? "; noted: " : "; skipped: ",
                            term_text(in->skips[k].reason, tb, sizeof(tb)),
                            (ull)in->skips[k].count);
