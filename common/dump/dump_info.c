@@ -44,53 +44,59 @@ static json_t *header_json(const shard_reader *r)
         "provenance", hex64(h->prov_checksum), "header", hex64(h->header_checksum));
 }
 
-static int info_json(const struct dump_src *s, bool brief)
+/* Print root (NULL: out of memory) and free it. */
+static int info_json_print(json_t *root)
 {
-    json_t *root;
-    if (s->ds) {
-        /* The manifest as written (every key, in order), read with the same
-         * type check and cap as manifest_read(). */
-        char *mp = fs_path_join(s->ds->dir, INGOT_MANIFEST_NAME), *text = NULL;
-        size_t len = 0;
-        if (!mp)
-            return ingot_oom("manifest path", strlen(s->ds->dir) + 16);
-        int ret = fs_read_capped(mp, "manifest", MANIFEST_MAX_BYTES, &text, &len);
-        free(mp);
-        if (ret)
-            return ret;
-        json_error_t je;
-        json_t *man = json_loadb(text, len, 0, &je);
-        free(text);
-        if (!man)
-            return ingot_fail(INGOT_E_JSON, "%s: cannot re-read manifest.json", s->path);
-        json_t *shards = json_array();
-        if (brief) {
-            /* The lists that grow with the corpus give way to their sizes. */
-            json_object_set_new(man, "inputs", json_integer((json_int_t)s->ds->manifest->n_inputs));
-            json_object_set_new(man, "shards", json_integer((json_int_t)s->ds->n_shards));
-            json_object_del(man, "skip_examples");
-        } else {
-            for (size_t i = 0; i < s->ds->n_shards; i++)
-                json_array_append_new(shards, header_json(s->ds->shards[i]));
-        }
-        /* brief: no per-shard header list at all (an empty one read as a
-         * dataset without shards) */
-        if (brief)
-            json_decref(shards);
-        root = brief ? json_pack("{s:s, s:s, s:o}", "kind", "dataset", "path", s->path,
-                                 "manifest", man)
-                     : json_pack("{s:s, s:s, s:o, s:o}", "kind", "dataset", "path", s->path,
-                                 "manifest", man, "shards", shards);
-    } else {
-        root = json_pack("{s:s, s:s, s:o}", "kind", "shard", "path", s->path,
-                         "header", header_json(s->single));
-    }
     if (!root)
         return ingot_fail(-ENOMEM, "out of memory");
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);
     json_decref(root);
     return 0;
+}
+
+/* info --json of a dataset: the manifest as written, and the header of
+ * every shard, or (shards NULL: --brief) none, the lists that grow with the
+ * corpus replaced by their lengths. */
+static int info_json_dataset(const char *dir, const struct manifest *m,
+                             shard_reader *const *shards)
+{
+    /* The manifest as written (every key, in order), read with the same
+     * type check and cap as manifest_read(). */
+    char *mp = fs_path_join(dir, INGOT_MANIFEST_NAME), *text = NULL;
+    size_t len = 0;
+    if (!mp)
+        return ingot_oom("manifest path", strlen(dir) + 16);
+    int ret = fs_read_capped(mp, "manifest", MANIFEST_MAX_BYTES, &text, &len);
+    free(mp);
+    if (ret)
+        return ret;
+    json_error_t je;
+    json_t *man = json_loadb(text, len, 0, &je), *root;
+    free(text);
+    if (!man)
+        return ingot_fail(INGOT_E_JSON, "%s: cannot re-read manifest.json", dir);
+    if (!shards) {
+        json_object_set_new(man, "inputs", json_integer((json_int_t)m->n_inputs));
+        json_object_set_new(man, "shards", json_integer((json_int_t)m->n_shards));
+        json_object_del(man, "skip_examples");
+        /* no per-shard header list at all (an empty one read as a dataset
+         * without shards) */
+        root = json_pack("{s:s, s:s, s:o}", "kind", "dataset", "path", dir, "manifest", man);
+    } else {
+        json_t *list = json_array();
+        for (size_t i = 0; list && i < m->n_shards; i++)
+            json_array_append_new(list, header_json(shards[i]));
+        root = json_pack("{s:s, s:s, s:o, s:o}", "kind", "dataset", "path", dir, "manifest",
+                         man, "shards", list);
+    }
+    return info_json_print(root);
+}
+
+static int info_json_shard(const char *path, const shard_reader *r)
+{
+    return info_json_print(json_pack("{s:s, s:s, s:o}", "kind", "shard", "path", path,
+                                     "header", header_json(r)));
 }
 
 static void print_header(const shard_reader *r)
@@ -141,13 +147,14 @@ static bool example_noted(const char *ex)
     return false;
 }
 
-/* Dataset summary; the inputs and shards are listed up to max_list each (0:
- * all), none with brief: a SlimPajama manifest has tens of thousands. */
-static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_list)
+/* Summary of the dataset in dir, from its manifest m; the inputs and shards
+ * are listed up to max_list each (0: all), none with brief: a SlimPajama
+ * manifest has tens of thousands. */
+static void print_dataset(const char *dir, const struct manifest *m, bool brief,
+                          uint64_t max_list)
 {
-    const struct manifest *m = ds->manifest;
     const struct manifest_tokenizer *t = &m->tokenizer;
-    printf("dataset          %s\n", ds->dir);
+    printf("dataset          %s\n", dir);
     char tb[4096], tb2[256];   /* the manifest's text, its control bytes as '?' */
     printf("format           manifest version %d, written by ingot %s\n", m->format_version,
            term_text(m->ingot_version, tb, sizeof(tb)));
@@ -171,7 +178,7 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
             *(skip_reason_name_noted(m->inputs[i].skips[k].reason) ? &noted : &skips) +=
                 m->inputs[i].skips[k].count;
     }
-    for (size_t i = 0; i < ds->n_shards; i++)
+    for (size_t i = 0; i < m->n_shards; i++)
         n_train += m->shards[i].split == INGOT_SPLIT_TRAIN;
     char hb[32];
     /* skipped records apart from repairs and notes (which summed to "6 records
@@ -197,12 +204,12 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     if (!brief && max_list && n_damaged > max_list)
         more((size_t)max_list, n_damaged, "damaged inputs");
     if (brief) {
-        printf("shards           %zu (%llu train, %llu val)\n", ds->n_shards, (ull)n_train,
-               (ull)(ds->n_shards - n_train));
+        printf("shards           %zu (%llu train, %llu val)\n", m->n_shards, (ull)n_train,
+               (ull)(m->n_shards - n_train));
         return;
     }
     size_t lim_in = max_list && max_list < m->n_inputs ? (size_t)max_list : m->n_inputs;
-    size_t lim_sh = max_list && max_list < ds->n_shards ? (size_t)max_list : ds->n_shards;
+    size_t lim_sh = max_list && max_list < m->n_shards ? (size_t)max_list : m->n_shards;
     for (size_t i = 0; i < lim_in; i++) {
         const struct manifest_input *in = &m->inputs[i];
         printf("  [%zu] %s: %llu bytes, %llu documents, %llu tokens", i,
@@ -220,8 +227,8 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     for (size_t i = 0; i < m->n_skip_examples; i++)
         printf("  %s: %s\n", example_noted(m->skip_examples[i]) ? "noted" : "skipped",
                term_text(m->skip_examples[i], tb, sizeof(tb)));
-    printf("shards           %zu (%llu train, %llu val)\n", ds->n_shards, (ull)n_train,
-           (ull)(ds->n_shards - n_train));
+    printf("shards           %zu (%llu train, %llu val)\n", m->n_shards, (ull)n_train,
+           (ull)(m->n_shards - n_train));
     for (size_t i = 0; i < lim_sh; i++) {
         const struct manifest_shard *s = &m->shards[i];
         printf("  %s  %-5s %llu documents, %llu tokens, %llu bytes, checksums tokens %016llx "
@@ -230,18 +237,43 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
                (ull)s->file_size, (ull)s->tokens_checksum, (ull)s->index_checksum,
                (ull)s->prov_checksum, (ull)s->header_checksum);
     }
-    more(lim_sh, ds->n_shards, "shards");
+    more(lim_sh, m->n_shards, "shards");
+}
+
+/* info --brief of a dataset prints what its manifest says, and reads
+ * nothing else: no shard is opened (at 40,000 shards, opening each to check
+ * its header against the manifest took most of the time); verify checks
+ * them. */
+static int info_brief(const char *dir, bool json)
+{
+    struct manifest *m = NULL;
+    int ret = dataset_read_manifest(dir, &m);
+    if (!ret && json)
+        ret = info_json_dataset(dir, m, NULL);
+    else if (!ret)
+        print_dataset(dir, m, true, 0);
+    manifest_free(m);
+    return ret;
 }
 
 int dump_info(const struct dump_opts *o)
 {
+    if (o->brief) {
+        int isdir = fs_is_dir(o->path);
+        if (isdir < 0)
+            return isdir;
+        if (isdir)
+            return info_brief(o->path, o->json);
+    }
     struct dump_src s;
     int ret = dump_src_open(o->path, false, &s);
     if (!ret) {
-        if (o->json)
-            ret = info_json(&s, o->brief);
+        if (s.ds && o->json)
+            ret = info_json_dataset(s.ds->dir, s.ds->manifest, s.ds->shards);
         else if (s.ds)
-            print_dataset(s.ds, o->brief, o->max_list);
+            print_dataset(s.ds->dir, s.ds->manifest, false, o->max_list);
+        else if (o->json)
+            ret = info_json_shard(s.path, s.single);
         else
             print_header(s.single);
     }

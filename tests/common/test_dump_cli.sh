@@ -189,6 +189,36 @@ if [ -n "$PY" ]; then
         || fail "info --brief --json: lists not replaced by counts"
 fi
 expect_rc 2 "--brief elsewhere" -- "$DUMP" docs ds --brief
+# --brief reads the manifest alone, no shard (it opened and checked every
+# shard's header, most of the time at 40,000 shards): a shard that cannot be
+# opened (here a FIFO, which would also hold a plain open) leaves it be,
+# while the full info still reports it
+cp -r ds ds-brief
+rm ds-brief/val-000000.tok
+mkfifo ds-brief/val-000000.tok
+for args in "--brief" "--brief --json"; do
+    expect_rc 0 "info $args of a dataset with a FIFO for a shard" -- \
+        timeout 20 "$DUMP" info ds-brief $args
+    has out.txt "ds-brief"
+done
+has out.txt '"shards": '"$n_shards"
+expect_rc 0 "info --brief of a dataset with a FIFO for a shard" -- "$DUMP" info ds-brief --brief
+has out.txt "^shards  *$n_shards ($((n_shards - 2)) train, 2 val)$"
+expect_rc 1 "info of a dataset with a FIFO for a shard" -- timeout 20 "$DUMP" info ds-brief
+has err.txt "ds-brief/val-000000.tok: is a FIFO"
+# ... and opens none at all: fault_inject's 'vanish' removes a matched file
+# as it is opened (and says so), so every shard still there was never opened
+if [ -n "$FAULT_SO" ] && [ -e "$FAULT_SO" ]; then
+    rm ds-brief/val-000000.tok && cp ds/val-000000.tok ds-brief/
+    expect_rc 0 "info --brief opens no shard" -- env LD_PRELOAD="$FAULT_SO" \
+        INGOT_FAULT_PATH=.tok INGOT_FAULT_OPS=vanish "$DUMP" info ds-brief --brief
+    grep -q "removed just before the open" err.txt && fail "info --brief opened a shard"
+    [ "$(ls ds-brief/*.tok | wc -l | tr -d ' ')" -eq "$n_shards" ] || fail "a shard went"
+    # (the preload sees the opens: the full info loses its first shard)
+    expect_rc 1 "info under the vanish preload" -- env LD_PRELOAD="$FAULT_SO" \
+        INGOT_FAULT_PATH=.tok INGOT_FAULT_OPS=vanish "$DUMP" info ds-brief
+    has err.txt "removed just before the open"
+fi
 expect_rc 0 "info shard" -- "$DUMP" info ds/val-000000.tok
 has out.txt "split  *val"
 expect_rc 0 "info shard --json" -- "$DUMP" info ds/train-000001.tok --json
