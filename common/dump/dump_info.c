@@ -347,103 +347,116 @@ static void problem(struct problems *p, int err, const char *name, bool shard)
         add_name(p->shards, sizeof(p->shards), name);
 }
 
-/* Whether the model given to pretok (tokenizer.source) is still there with
- * the dataset's hash: what to copy back when the copy is missing or
- * replaced (docs and ingot-train decode with it meanwhile). */
-static bool source_has_hash(const struct manifest_tokenizer *t)
+/* "; X has that hash (docs and ingot-train decode with it meanwhile): copy
+ * it back (cp X COPY)" into buf, for u, the model the readers use, and the
+ * copy to mend. */
+static const char *mend_hint(const struct dataset_tok_cand *u, const char *copy, char *buf,
+                             size_t len)
 {
-    uint64_t sh = 0;
-    bool ok = t->source && t->source[0] && access(t->source, R_OK) == 0 &&
-              fs_hash_file(t->source, &sh) == 0 && sh == t->hash;
-    ingot_clear_err();
-    return ok;
+    char tu[1024], tc[1024];
+    term_text(u->path, tu, sizeof(tu));
+    term_text(copy, tc, sizeof(tc));
+    snprintf(buf, len, "; %s%s%s has that hash (docs and ingot-train decode with it "
+             "meanwhile): copy it back (cp %s %s)", u->source ? "the model given to "
+             "ingot-pretok, " : "", tu, u->source ? ", still" : "", tu, tc);
+    return buf;
 }
 
-/* Whether path is inside directory dir (by its spelling: dir/...). */
-static bool in_dir(const char *dir, const char *path)
-{
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/')
-        n--;
-    return !strncmp(path, dir, n) && path[n] == '/';
-}
-
-/* The copy of the tokenizer that manifest.json's tokenizer.file names (the
- * first readable candidate, dataset_tokenizer_find()): a missing or
- * replaced one is damage, also where docs and ingot-train decode with the
- * model given to pretok instead (dataset_tokenizer_pick()). Sets *checked
- * when there was one to check. A dataset that records no model
- * (import-bin --vocab) has none, and a manifest of the old kind names a model
- * outside the dataset (the path given to pretok) that may be gone: not
- * damage, said in a note. */
+/* The copy of the tokenizer that manifest.json's tokenizer.file names,
+ * judged from the lookup docs and ingot-train choose by
+ * (dataset_tokenizer_lookup()), so that verify looks at the files they
+ * look at: the first candidate from tokenizer.file that is there. One
+ * inside the dataset directory that is not the model (another hash, a
+ * FIFO, too large) is damage, also where the readers decode with another
+ * candidate meanwhile (the source); one outside it (an older manifest's
+ * path, read from this working directory) is no part of the dataset: passed
+ * over with a note, as the readers pass over it, and the next one judged.
+ * The copy pretok writes (tokenizer.file tokenizer.model) must be in the
+ * dataset: missing is damage (another in the working directory does not
+ * stand in for it). Sets *checked when there was a copy to check. A
+ * dataset that records no model (import-bin --vocab) has none. */
 static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
 {
     const struct manifest_tokenizer *t = &ds->manifest->tokenizer;
     *checked = false;
     if (!t->file || !t->file[0])
         return 0;
-    /* the copy pretok writes into the dataset */
-    const bool named = !strcmp(t->file, INGOT_TOKENIZER_NAME);
-    char *tp = NULL;
-    int ret = dataset_tokenizer_find(ds->dir, t->file, &tp);
-    uint64_t th = 0;
+    struct dataset_tok_lookup lk;
+    int ret = dataset_tokenizer_lookup(ds->dir, t, &lk);
     if (ret)
         return ret;
-    char tf[1024], tt[1024], ts[1024];   /* the manifest's paths, control bytes as '?' */
+    /* the copy pretok writes into the dataset */
+    const bool named = !strcmp(t->file, INGOT_TOKENIZER_NAME);
+    const struct dataset_tok_cand *u = lk.use < lk.n ? &lk.cand[lk.use] : NULL, *copy = NULL;
+    char tf[1024], tt[1024], hint[4096];   /* the manifest's paths, control bytes as '?' */
     term_text(t->file, tf, sizeof(tf));
-    if (!tp && !named) {
-        fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given to "
-                "ingot-pretok) is not found, so the tokenizer is not checked (docs and tokens "
-                "take --model M)\n", ds->dir, INGOT_MANIFEST_NAME, tf);
-        return 0;
+    bool noted = false;
+    for (size_t i = 0; i < lk.n && !copy; i++) {
+        const struct dataset_tok_cand *c = &lk.cand[i];
+        if (c->source || c->state == DATASET_TOK_MISSING || c->state == DATASET_TOK_UNTRIED)
+            continue;
+        if (c->inside || (!named && c->state == DATASET_TOK_MATCH)) {
+            copy = c;
+            continue;
+        }
+        if (named)   /* tokenizer.model in the working directory: not the dataset's */
+            continue;
+        term_text(c->path, tt, sizeof(tt));
+        if (c->state == DATASET_TOK_OTHER)
+            fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given "
+                    "to ingot-pretok) holds another model now (hash %016llx, the dataset's is "
+                    "%016llx), so it is not checked\n", ds->dir, INGOT_MANIFEST_NAME, tt,
+                    (ull)c->hash, (ull)t->hash);
+        else
+            fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given "
+                    "to ingot-pretok): %s, so it is not checked\n", ds->dir,
+                    INGOT_MANIFEST_NAME, tt, c->why);
+        noted = true;
+    }
+    if (!copy && !named) {
+        if (!noted)
+            fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given "
+                    "to ingot-pretok) is not found, so the tokenizer is not checked (docs and "
+                    "tokens take --model M)\n", ds->dir, INGOT_MANIFEST_NAME, tf);
+        goto out;
     }
     *checked = true;
-    const char *src = t->source && t->source[0] ? t->source : NULL;
-    term_text(src, ts, sizeof(ts));
-    if (!tp) {
-        if (!(tp = fs_path_join(ds->dir, t->file)))
-            return ingot_oom("the tokenizer path", strlen(ds->dir) + strlen(t->file) + 2);
-        term_text(tp, tt, sizeof(tt));
-        if (source_has_hash(t))
-            ret = ingot_fail(-ENOENT, "%s: missing: manifest.json's tokenizer.file names this "
-                             "copy of the tokenizer the shards were made with (hash %016llx); "
-                             "the model given to ingot-pretok still has that hash: copy it "
-                             "back (cp %s %s)", tt, (ull)t->hash, ts, tt);
+    if (!copy) {
+        term_text(lk.cand[0].path, tt, sizeof(tt));
+        const char *src = t->source && t->source[0] ? t->source : NULL;
+        char ts[1024];
+        if (u)
+            mend_hint(u, lk.cand[0].path, hint, sizeof(hint));
         else
-            ret = ingot_fail(-ENOENT, "%s: missing: manifest.json's tokenizer.file names this "
-                             "copy of the tokenizer the shards were made with (hash %016llx); "
-                             "copy that model back to this path%s%s%s", tt, (ull)t->hash,
-                             src ? " (the one given to ingot-pretok, " : "", src ? ts : "",
-                             src ? ", is gone or has changed since)" : "");
-    } else if (!(ret = fs_hash_file(tp, &th)) && th != t->hash &&
-               !named && !in_dir(ds->dir, tp)) {
-        /* an old manifest's path, relative to where pretok ran: read here
-         * from this working directory, another model there is not the
-         * dataset's damage (docs and ingot-train pass over it) */
-        term_text(tp, tt, sizeof(tt));
-        fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given to "
-                "ingot-pretok) holds another model now (hash %016llx, the dataset's is "
-                "%016llx), so the tokenizer is not checked\n", ds->dir, INGOT_MANIFEST_NAME,
-                tt, (ull)th, (ull)t->hash);
-        *checked = false;
-    } else if (!ret && th != t->hash) {
-        term_text(tp, tt, sizeof(tt));
-        if (source_has_hash(t))
+            snprintf(hint, sizeof(hint), "; copy that model back to this path%s%s%s",
+                     src ? " (the one given to ingot-pretok, " : "",
+                     src ? term_text(src, ts, sizeof(ts)) : "",
+                     src ? ", is gone or has changed since)" : "");
+        ret = ingot_fail(-ENOENT, "%s: missing: manifest.json's tokenizer.file names this "
+                         "copy of the tokenizer the shards were made with (hash %016llx)%s",
+                         tt, (ull)t->hash, hint);
+        goto out;
+    }
+    term_text(copy->path, tt, sizeof(tt));
+    if (copy->state == DATASET_TOK_UNREADABLE) {
+        ret = ingot_fail(copy->err, "%s: %s", tt, copy->why);
+    } else if (copy->state == DATASET_TOK_OTHER) {
+        if (u)
             ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
                              "tokenizer is %016llx: this file (manifest.json's tokenizer.file: "
                              "%s) does not decode the shards (replaced, or the manifest "
-                             "edited?); the model given to ingot-pretok, %s, still has that "
-                             "hash (docs and ingot-train decode with it meanwhile): copy it "
-                             "back (cp %s %s)", tt, (ull)th, (ull)t->hash, tf, ts, ts, tt);
+                             "edited?)%s", tt, (ull)copy->hash, (ull)t->hash, tf,
+                             mend_hint(u, copy->path, hint, sizeof(hint)));
         else
             ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
                              "tokenizer is %016llx: this file (manifest.json's tokenizer.file: "
                              "%s) does not decode the shards (replaced, or the manifest "
                              "edited?); copy the tokenizer the dataset was made with back "
-                             "(ingot-pretok --model ... wrote it)", tt, (ull)th, (ull)t->hash,
-                             tf);
+                             "(ingot-pretok --model ... wrote it)", tt, (ull)copy->hash,
+                             (ull)t->hash, tf);
     }
-    free(tp);
+out:
+    dataset_tokenizer_lookup_free(&lk);
     return ret;
 }
 

@@ -36,7 +36,7 @@ static const char usage[] =
     "  verify PATH              recompute every checksum and check every structural\n"
     "                           field of every shard and the manifest, and the\n"
     "                           tokenizer that the manifest's tokenizer.file names\n"
-    "                           (the one docs loads: the tokenizer.model copy)\n"
+    "                           (looked up as docs does: the tokenizer.model copy)\n"
     "                           against the manifest's hash; every shard is checked\n"
     "                           (a bad one does not stop the others): 'ok' lines on\n"
     "                           stdout, one line per problem on stderr, then a\n"

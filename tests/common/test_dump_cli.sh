@@ -476,6 +476,46 @@ expect_rc 1 "docs with a replaced copy and a changed source" -- "$DUMP" docs sta
 has err.txt "none has the dataset's hash [0-9a-f]*: tried stale/tokenizer.model: tokenizer hash [0-9a-f]*, not the model"
 has err.txt "tokenizer.model: not found; $T/models/changed.model (tokenizer.source): tokenizer hash [0-9a-f]*: it has changed since"
 has err.txt "pass the model the dataset was made with (ingot-dump --model"
+# verify judges the files docs looks at, in docs' order (one lookup,
+# dataset_tokenizer_lookup()), with the in-dataset rule on top. Where they
+# differed: verify checked only the first readable candidate, so with an
+# older manifest's path (outside the dataset) holding another model it
+# called a dataset intact whose copy inside (tok.model, the base name)
+# docs refused; called a FIFO at that path damage while docs decoded with
+# the good copy inside; and took a tokenizer.model in the working directory
+# for the dataset's missing one.
+cp -r ds olddiff
+mkdir oldm
+sed "s|\"file\": \"[^\"]*\\.model\"|\"file\": \"$T/oldm/tok.model\"|" ds/manifest.json \
+    > olddiff/manifest.json
+grep -q "\"file\": \"$T/oldm/tok.model\"" olddiff/manifest.json || fail "could not move tokenizer.file"
+cp other.model oldm/tok.model
+cp other.model olddiff/tok.model
+expect_rc 1 "docs: another model at the old path and in the copy" -- "$DUMP" docs olddiff --count 1
+expect_rc 1 "verify: another model at the old path and in the copy" -- "$DUMP" verify olddiff
+has err.txt "key tokenizer.file: $T/oldm/tok.model (the path given to ingot-pretok) holds another model now"
+has err.txt "olddiff/tok.model: hash [0-9a-f]*, but the manifest's tokenizer is .* does not decode the shards"
+has err.txt "also bad: tok.model"
+cp models/tok.model olddiff/tok.model
+expect_rc 0 "docs: another model at the old path, the copy good" -- "$DUMP" docs olddiff --count 1
+expect_rc 0 "verify: another model at the old path, the copy good" -- "$DUMP" verify olddiff
+has out.txt "manifest, tok.model, every checksum verified"
+rm oldm/tok.model
+mkfifo oldm/tok.model
+expect_rc 0 "docs: a FIFO at the old path, the copy good" -- timeout 20 "$DUMP" docs olddiff --count 1
+has err.txt "passed over $T/oldm/tok.model: is a FIFO"
+expect_rc 0 "verify: a FIFO at the old path, the copy good" -- timeout 20 "$DUMP" verify olddiff
+has err.txt "key tokenizer.file: $T/oldm/tok.model (the path given to ingot-pretok): is a FIFO"
+has out.txt "manifest, tok.model, every checksum verified"
+rm oldm/tok.model
+cp -r ds nocopy
+sed 's|"file": "[^"]*\.model"|"file": "tokenizer.model"|' ds/manifest.json > nocopy/manifest.json
+rm -f nocopy/tokenizer.model
+cp models/tok.model tokenizer.model
+expect_rc 0 "docs: the copy missing, a tokenizer.model here" -- "$DUMP" docs nocopy --count 1
+expect_rc 1 "verify: the copy missing, a tokenizer.model here" -- "$DUMP" verify nocopy
+has err.txt "nocopy/tokenizer.model: missing: .*; tokenizer.model has that hash (docs and ingot-train decode with it meanwhile): copy it back (cp tokenizer.model nocopy/tokenizer.model)"
+rm tokenizer.model
 # a tokenizer.file holding an escape sequence and naming a file too big to be
 # a model (sparse), then none: every message shows the name with '?'
 # (fs_open_regular's messages printed the manifest's path raw)
