@@ -462,8 +462,9 @@ out:
 
 /* Every shard, the manifest's totals and the tokenizer copy, each checked
  * whatever the others are: one line per problem (stderr), "ok" per intact
- * shard (stdout), then a summary; exit 1 when anything failed. */
-static int verify_dataset(const char *path)
+ * shard (stdout; not when quiet), then a summary; exit 1 when anything
+ * failed. */
+static int verify_dataset(const char *path, bool quiet)
 {
     struct dataset ds = { .dir = (char *)path };
     int ret = dataset_read_manifest(path, &ds.manifest);
@@ -482,8 +483,9 @@ static int verify_dataset(const char *path)
             problem(&p, e, ms->file, true);
             continue;
         }
-        printf("ok  %s  %s, %llu documents, %llu tokens\n", ms->file,
-               ingot_split_name(ms->split), (ull)ms->n_docs, (ull)ms->n_tokens);
+        if (!quiet)   /* one per shard: at 40,000 shards, progress more than result */
+            printf("ok  %s  %s, %llu documents, %llu tokens\n", ms->file,
+                   ingot_split_name(ms->split), (ull)ms->n_docs, (ull)ms->n_tokens);
     }
     int e = dataset_check_totals(path, m);
     if (e)
@@ -520,7 +522,7 @@ int dump_verify(const struct dump_opts *o)
     if (isdir < 0)
         return isdir;
     if (isdir)
-        return verify_dataset(o->path);
+        return verify_dataset(o->path, o->quiet);
     struct dump_src s;
     int ret = dump_src_open(o->path, true, &s);
     if (!ret) {

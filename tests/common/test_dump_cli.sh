@@ -332,6 +332,49 @@ expect_rc 0 "stats shard" -- "$DUMP" stats ds/train-000001.tok
 has out.txt "^documents  *30$"
 has out.txt "^selection  *shard: 1 shard$"
 
+# --quiet (verify, stats, export-bin): no progress lines, no export summary;
+# results, problems and errors still printed (it was refused as unknown)
+expect_rc 0 "verify --quiet" -- "$DUMP" verify ds --quiet
+grep -q "^ok  " out.txt && fail "verify --quiet printed an ok line per shard"
+has out.txt "^ds: intact ($n_shards shards, "
+cp -r ds dsq
+printf '\377' | dd of=dsq/train-000001.tok bs=1 seek=4200 conv=notrunc 2> /dev/null
+expect_rc 1 "verify --quiet of a corrupt shard" -- "$DUMP" verify dsq --quiet
+[ -s out.txt ] && fail "verify --quiet of a corrupt shard printed to stdout: $(head -3 out.txt)"
+has err.txt "dsq/train-000001.tok: field tokens_checksum"
+has err.txt "verify: dsq: 1 of $n_shards shards bad: train-000001.tok"
+expect_rc 0 "export-bin --quiet" -- "$DUMP" export-bin ds --out q.bin --quiet
+[ -s err.txt ] && fail "export-bin --quiet printed: $(cat err.txt)"
+[ -s q.bin ] || fail "export-bin --quiet wrote no q.bin"
+expect_rc 0 "export-bin" -- "$DUMP" export-bin ds --out q2.bin
+has err.txt "^ingot-dump export-bin: q2.bin: [0-9]* tokens of"
+cmp -s q.bin q2.bin || fail "export-bin --quiet wrote another file"
+rm -f q.bin q2.bin
+for c in info docs tokens; do
+    expect_rc 2 "$c --quiet" -- "$DUMP" $c ds --quiet
+    has err.txt "^ingot-dump $c: --quiet is only for verify, stats and export-bin"
+done
+# stats' progress line (every 10 s; in a test build INGOT_DUMP_TEST_PROGRESS_MS
+# sets the interval, 0: after every shard) and none with --quiet
+if "$DUMP" --version | grep -q "test hooks: compiled in"; then
+    expect_rc 0 "stats progress" -- env INGOT_DUMP_TEST_PROGRESS_MS=0 "$DUMP" stats ds --split all
+    has err.txt "^ingot-dump stats: 1 of $n_shards shards, [0-9]* of [0-9]* tokens"
+    expect_rc 0 "stats --quiet" -- env INGOT_DUMP_TEST_PROGRESS_MS=0 \
+        "$DUMP" stats ds --split all --quiet
+    [ -s err.txt ] && fail "stats --quiet printed progress: $(head -3 err.txt)"
+    has out.txt "^documents  *$((n_train + n_val))$"
+    has out.txt "^top 20 tokens"
+else
+    echo "ingot-dump built without -Dtest_hooks=true: stats progress not checked"
+fi
+# --version after any subcommand (and its options): the version line, exit 0
+for c in info verify docs tokens stats export-bin; do
+    expect_rc 0 "$c --version" -- "$DUMP" $c ds --quiet --version
+    has out.txt "^ingot-dump [0-9][0-9.]* (git "
+    expect_rc 0 "$c --version, no PATH" -- "$DUMP" $c --version
+    has out.txt "^ingot-dump [0-9][0-9.]* (git "
+done
+
 # errors: missing, not a shard, newer version, corrupt bytes
 expect_rc 1 missing -- "$DUMP" info nonexistent.tok
 has err.txt "nonexistent.tok: No such file or directory"
