@@ -319,71 +319,114 @@ int dataset_tokenizer_candidates(const char *dir, const char *file, char **cand,
     return 0;
 }
 
-int dataset_tokenizer_find(const char *dir, const char *file, char **found)
+/* Whether path is inside directory dir by its spelling (dir/...). */
+static bool path_in_dir(const char *dir, const char *path)
 {
-    char *cand[3] = { NULL, NULL, NULL };
-    size_t nc = 0;
-    int ret = dataset_tokenizer_candidates(dir, file, cand, &nc);
-    *found = NULL;
-    for (size_t i = 0; i < nc; i++) {
-        if (!ret && !*found && access(cand[i], R_OK) == 0) {
-            *found = cand[i];
-            continue;
-        }
-        free(cand[i]);
-    }
-    return ret;
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return !strncmp(path, dir, n) && path[n] == '/';
 }
 
-/* One place the dataset's tokenizer may be, and what is there. */
-enum { TC_MISSING, TC_UNREADABLE, TC_OTHER, TC_MATCH };
-struct tok_cand {
-    char *path;
-    bool source;    /* tokenizer.source (else from tokenizer.file) */
-    int state;      /* TC_* */
-    int err;        /* TC_UNREADABLE: the reader's error */
-    uint64_t hash;  /* TC_OTHER: the file's */
-    char why[200];  /* TC_UNREADABLE: the reader's message, less the path */
-};
-
 /* Hash the candidate: there or not, readable, of the hash want. */
-static void tok_cand_try(struct tok_cand *c, uint64_t want)
+static void tok_cand_try(struct dataset_tok_cand *c, uint64_t want)
 {
     int ret = fs_hash_file(c->path, &c->hash);
     if (ret == -ENOENT || ret == -ENOTDIR) {
-        c->state = TC_MISSING;
+        c->state = DATASET_TOK_MISSING;
     } else if (ret) {
-        /* "PATH: is a FIFO (named pipe), but ..." less "PATH: " and any
-         * "; advice" (the list below is separated by "; ") */
+        /* "PATH: is a FIFO (named pipe), but ..." less "PATH: " */
         char tp[512];
         const char *m = ingot_errmsg();
         size_t pl = strlen(term_text(c->path, tp, sizeof(tp)));
         if (!strncmp(m, tp, pl) && !strncmp(m + pl, ": ", 2))
             m += pl + 2;
         term_text(m, c->why, sizeof(c->why));
-        char *semi = strstr(c->why, "; ");
-        if (semi)
-            *semi = '\0';
-        c->state = TC_UNREADABLE;
+        c->state = DATASET_TOK_UNREADABLE;
         c->err = ret;
     } else {
-        c->state = c->hash == want ? TC_MATCH : TC_OTHER;
+        c->state = c->hash == want ? DATASET_TOK_MATCH : DATASET_TOK_OTHER;
     }
     ingot_clear_err();
 }
 
+void dataset_tokenizer_lookup_free(struct dataset_tok_lookup *lk)
+{
+    if (!lk)
+        return;
+    for (size_t i = 0; i < lk->n; i++)
+        free(lk->cand[i].path);
+    memset(lk, 0, sizeof(*lk));
+}
+
+int dataset_tokenizer_lookup(const char *dir, const struct manifest_tokenizer *t,
+                             struct dataset_tok_lookup *lk)
+{
+    memset(lk, 0, sizeof(*lk));
+    char td[512];   /* the dataset's path, control bytes as '?' */
+    term_text(dir, td, sizeof(td));
+    if (!t->file || !t->file[0])
+        return ingot_fail(INGOT_E_TOKENIZER,
+                          "%s/%s: key tokenizer.file: not recorded; pass the SentencePiece "
+                          "model (ingot-dump --model, ingot-train --tokenizer)",
+                          td, INGOT_MANIFEST_NAME);
+    char *paths[3] = { NULL, NULL, NULL };
+    size_t np = 0;
+    int ret = dataset_tokenizer_candidates(dir, t->file, paths, &np);
+    /* each path once, in order, then tokenizer.source */
+    for (size_t i = 0; i < np && !ret; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < lk->n && !dup; k++)
+            dup = !strcmp(lk->cand[k].path, paths[i]);
+        if (dup)
+            continue;
+        lk->cand[lk->n++] = (struct dataset_tok_cand){ .path = paths[i] };
+        paths[i] = NULL;
+    }
+    for (size_t i = 0; i < np; i++)
+        free(paths[i]);
+    const char *src = t->source && t->source[0] ? t->source : NULL;
+    bool src_dup = false;
+    for (size_t k = 0; k < lk->n && src && !src_dup; k++)
+        src_dup = !strcmp(lk->cand[k].path, src);
+    if (!ret && src && !src_dup) {
+        lk->cand[lk->n] = (struct dataset_tok_cand){ .path = strdup(src), .source = true };
+        if (!lk->cand[lk->n++].path)
+            ret = ingot_fail(-ENOMEM, "%s: out of memory", td);
+    }
+    lk->use = lk->n;
+    for (size_t i = 0; i < lk->n && !ret; i++) {
+        struct dataset_tok_cand *c = &lk->cand[i];
+        c->inside = path_in_dir(dir, c->path);
+        if (lk->use == lk->n) {
+            tok_cand_try(c, t->hash);
+            if (c->state == DATASET_TOK_MATCH)
+                lk->use = i;
+        }
+    }
+    if (ret)
+        dataset_tokenizer_lookup_free(lk);
+    return ret;
+}
+
 /* Append "PATH[ (tokenizer.source)]: why" (sep before it) to buf. */
-static void tok_cand_say(char *buf, size_t len, const char *sep, const struct tok_cand *c)
+static void tok_cand_say(char *buf, size_t len, const char *sep, const struct dataset_tok_cand *c)
 {
     char tp[512], why[256];
     switch (c->state) {
-    case TC_MISSING:
+    case DATASET_TOK_MISSING:
         snprintf(why, sizeof(why), "not found");
         break;
-    case TC_UNREADABLE:
+    case DATASET_TOK_UNREADABLE: {
+        /* the reader's message up to its advice (the list is separated
+         * by "; ") */
         snprintf(why, sizeof(why), "%s", c->why);
+        char *semi = strstr(why, "; ");
+        if (semi)
+            *semi = '\0';
         break;
-    case TC_OTHER:
+    }
+    case DATASET_TOK_OTHER:
         snprintf(why, sizeof(why), c->source ? "tokenizer hash %016llx: it has changed since "
                  "ingot-pretok read it" : "tokenizer hash %016llx, not the model the dataset "
                  "was made with (replaced?)", (ull)c->hash);
@@ -404,46 +447,15 @@ int dataset_tokenizer_pick(const char *dir, const struct manifest_tokenizer *t, 
     *found = NULL;
     if (note)
         *note = NULL;
+    struct dataset_tok_lookup lk;
+    int ret = dataset_tokenizer_lookup(dir, t, &lk);
+    if (ret)
+        return ret;
     char tf[512], td[512];   /* the manifest's path and the dataset's, control bytes as '?' */
     term_text(t->file, tf, sizeof(tf));
     term_text(dir, td, sizeof(td));
-    if (!t->file || !t->file[0])
-        return ingot_fail(INGOT_E_TOKENIZER,
-                          "%s/%s: key tokenizer.file: not recorded; pass the SentencePiece "
-                          "model (ingot-dump --model, ingot-train --tokenizer)",
-                          td, INGOT_MANIFEST_NAME);
-    char *paths[3] = { NULL, NULL, NULL };
-    size_t np = 0, nc = 0;
-    struct tok_cand c[4];
-    int ret = dataset_tokenizer_candidates(dir, t->file, paths, &np);
-    /* each path once, in order, then tokenizer.source */
-    for (size_t i = 0; i < np && !ret; i++) {
-        bool dup = false;
-        for (size_t k = 0; k < nc && !dup; k++)
-            dup = !strcmp(c[k].path, paths[i]);
-        if (dup)
-            continue;
-        c[nc] = (struct tok_cand){ .path = paths[i] };
-        paths[i] = NULL;
-        nc++;
-    }
-    const char *src = t->source && t->source[0] ? t->source : NULL;
-    bool src_dup = false;
-    for (size_t k = 0; k < nc && src && !src_dup; k++)
-        src_dup = !strcmp(c[k].path, src);
-    if (!ret && src && !src_dup) {
-        c[nc] = (struct tok_cand){ .path = strdup(src), .source = true };
-        if (!c[nc++].path)
-            ret = ingot_fail(-ENOMEM, "%s: out of memory", td);
-    }
-    size_t use = nc;
-    for (size_t i = 0; i < nc && !ret && use == nc; i++) {
-        tok_cand_try(&c[i], t->hash);
-        if (c[i].state == TC_MATCH)
-            use = i;
-    }
-    if (ret)
-        goto out;
+    const struct dataset_tok_cand *c = lk.cand;
+    const size_t nc = lk.n, use = lk.use;
     /* what was passed over, each candidate with its reason */
     char tried[1024] = "";
     for (size_t i = 0; i < use && i < nc; i++)
@@ -451,8 +463,8 @@ int dataset_tokenizer_pick(const char *dir, const struct manifest_tokenizer *t, 
     if (use == nc) {
         int code = -ENOENT;
         for (size_t i = nc; i-- > 0;)
-            if (c[i].state != TC_MISSING)
-                code = c[i].state == TC_OTHER ? INGOT_E_MISMATCH : c[i].err;
+            if (c[i].state != DATASET_TOK_MISSING)
+                code = c[i].state == DATASET_TOK_OTHER ? INGOT_E_MISMATCH : c[i].err;
         if (code == -ENOENT) {   /* nothing there: every path tried */
             tried[0] = '\0';
             for (size_t i = 0; i < nc; i++) {
@@ -480,7 +492,7 @@ int dataset_tokenizer_pick(const char *dir, const struct manifest_tokenizer *t, 
      * found from the working directory (an older manifest) is not. */
     bool say = c[use].source;
     for (size_t i = 0; i < use; i++)
-        say |= c[i].state != TC_MISSING;
+        say |= c[i].state != DATASET_TOK_MISSING;
     if (say && note) {
         char tu[512], tc[512], text[2048];
         term_text(c[use].path, tu, sizeof(tu));
@@ -499,13 +511,10 @@ int dataset_tokenizer_pick(const char *dir, const struct manifest_tokenizer *t, 
             goto out;
         }
     }
-    *found = c[use].path;
-    c[use].path = NULL;
+    *found = lk.cand[use].path;
+    lk.cand[use].path = NULL;
 out:
-    for (size_t i = 0; i < np; i++)
-        free(paths[i]);
-    for (size_t i = 0; i < nc; i++)
-        free(c[i].path);
+    dataset_tokenizer_lookup_free(&lk);
     return ret;
 }
 

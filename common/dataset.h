@@ -78,28 +78,56 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
  * then as given (older manifests: the path given to pretok, relative to
  * where it ran), then its basename inside dir. 0 or -ENOMEM. */
 int dataset_tokenizer_candidates(const char *dir, const char *file, char **cand, size_t *n);
+/* What is at one place the dataset's tokenizer may be. */
+enum dataset_tok_state {
+    DATASET_TOK_UNTRIED,      /* not looked at: an earlier candidate has the hash */
+    DATASET_TOK_MISSING,      /* nothing there */
+    DATASET_TOK_UNREADABLE,   /* there, but no model to read (a FIFO, too large, ...) */
+    DATASET_TOK_OTHER,        /* a file of another hash */
+    DATASET_TOK_MATCH,        /* a file of the manifest's tokenizer.hash */
+};
+struct dataset_tok_cand {
+    char *path;         /* owned by the lookup */
+    bool source;        /* tokenizer.source (the model given to pretok), else from
+                         * tokenizer.file */
+    bool inside;        /* inside the dataset directory, by its spelling (dir/...) */
+    int state;          /* enum dataset_tok_state */
+    int err;            /* DATASET_TOK_UNREADABLE: the reader's error code */
+    uint64_t hash;      /* DATASET_TOK_OTHER, DATASET_TOK_MATCH: the file's */
+    char why[512];      /* DATASET_TOK_UNREADABLE: the reader's message less the path,
+                         * control bytes as '?' */
+};
+/* Every place the tokenizer of a dataset may be, each path once, in order:
+ * dataset_tokenizer_candidates(tokenizer.file), then tokenizer.source. */
+struct dataset_tok_lookup {
+    struct dataset_tok_cand cand[4];
+    size_t n;
+    size_t use;         /* the first of the manifest's hash (what the readers decode
+                         * with); n when none has it */
+};
+/* The one lookup of a dataset's tokenizer, which every reader and ingot-dump
+ * verify judge by: each candidate is read and hashed in order until one has
+ * t->hash (those after it stay DATASET_TOK_UNTRIED). 0, -ENOMEM, or
+ * INGOT_E_TOKENIZER when the manifest records no tokenizer.file. On success
+ * the caller frees *lk with dataset_tokenizer_lookup_free(). */
+int dataset_tokenizer_lookup(const char *dir, const struct manifest_tokenizer *t,
+                             struct dataset_tok_lookup *lk);
+void dataset_tokenizer_lookup_free(struct dataset_tok_lookup *lk);   /* accepts NULL */
 /* The model that decodes the shards of dataset dir, whose manifest has
- * tokenizer t: the first of dataset_tokenizer_candidates(t->file), then
- * t->source (the model given to pretok), whose bytes hash to t->hash. A
- * candidate that is not there, cannot be read (not a regular file, too
- * large) or has another hash (a replaced copy, a changed source) is passed
- * over. *found gets the malloc'd path. *note (if not NULL) gets a malloc'd
- * note for the user, or NULL: set when a file there was passed over or the
- * source is used, naming each candidate passed over and why, the one used,
- * and (tokenizer.file relative) the cp that puts the copy back. Errors,
- * each naming every candidate tried and why it was passed over: -ENOENT
- * when none is there; else the code of the first one there
+ * tokenizer t: dataset_tokenizer_lookup()'s first candidate whose bytes hash
+ * to t->hash. A candidate that is not there, cannot be read (not a regular
+ * file, too large) or has another hash (a replaced copy, a changed source)
+ * is passed over. *found gets the malloc'd path. *note (if not NULL) gets a
+ * malloc'd note for the user, or NULL: set when a file there was passed
+ * over or the source is used, naming each candidate passed over and why,
+ * the one used, and (tokenizer.file relative) the cp that puts the copy
+ * back. Errors, each naming every candidate tried and why it was passed
+ * over: -ENOENT when none is there; else the code of the first one there
  * (INGOT_E_MISMATCH for another hash, INGOT_E_FORMAT for a FIFO, ...);
  * INGOT_E_TOKENIZER when the manifest records no tokenizer.file. The
  * Python reader (Dataset.tokenizer_path()) chooses the same way. */
 int dataset_tokenizer_pick(const char *dir, const struct manifest_tokenizer *t, char **found,
                            char **note);
-/* The first readable of dataset_tokenizer_candidates(): the copy the
- * manifest names, which ingot-dump verify checks against the hash (a
- * replaced one is damage there, though dataset_tokenizer_pick() passes it
- * over for the source). *found gets a malloc'd path (the caller frees it),
- * NULL when none is there. 0 or -ENOMEM. */
-int dataset_tokenizer_find(const char *dir, const char *file, char **found);
 
 /* Copy the model at model_path into dir as INGOT_TOKENIZER_NAME, atomically
  * (temp file, fsync, rename), unless a file of that hash is there already.

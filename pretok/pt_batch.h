@@ -25,7 +25,7 @@ struct pt_item {
     uint64_t off, len;
     uint32_t file;      /* global input index */
     uint16_t kind;
-    uint16_t reason;    /* events: enum pt_reason */
+    uint16_t reason;    /* events: enum skip_reason */
 };
 
 struct pt_batch {

@@ -21,7 +21,7 @@
 #include "pt_hooks.h"
 #include "pt_lock.h"
 #include "pt_pipeline.h"
-#include "pt_reason.h"
+#include "skip_reason.h"
 #include "pt_report.h"
 #include "pt_resume.h"
 #include "pt_utf8.h"
@@ -362,8 +362,8 @@ static int check_end(const struct pt_opts *o, const struct pt_report *rep)
 {
     const struct pt_counts *c = &rep->st->counts;
     uint64_t skipped = 0, docs = c->docs[0] + c->docs[1], damaged_docs = 0;
-    for (int k = 0; k < PT_R__COUNT; k++)
-        if (pt_reason_is_skip(k) && !pt_reason_is_damage(k))
+    for (int k = 0; k < SKIP_R__COUNT; k++)
+        if (skip_reason_is_skip(k) && !skip_reason_is_damage(k))
             skipped += c->reason[k];
     double share = skipped ? (double)skipped / (double)(skipped + docs) : 0.0;
     bool too_many = share > o->max_skip_fraction;
@@ -406,7 +406,7 @@ static int check_end(const struct pt_opts *o, const struct pt_report *rep)
                       "or download them again and convert into a new --out (a rerun into this "
                       "one refuses inputs whose size or time changed)", nd,
                       nd == 1 ? " is" : "s are", rep->inputs->v[f].path,
-                      pt_reason_name(pt_counts_damage_reason(c, f)), nd > 1 ? ", ..." : "",
+                      skip_reason_name(pt_counts_damage_reason(c, f)), nd > 1 ? ", ..." : "",
                       nd == 1 ? "it held" : "they held", skips, rep->out_dir, docs, damaged_docs,
                       accept);
 }

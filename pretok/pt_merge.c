@@ -16,7 +16,7 @@
 #include "ingot_hash.h"
 #include "manifest.h"
 #include "pt_lock.h"
-#include "pt_reason.h"
+#include "skip_reason.h"
 #include "pt_resume.h"
 #include "pt_state.h"
 #include "pt_writer.h"
@@ -182,7 +182,7 @@ static bool input_damaged(const struct manifest_input *in)
     if (in->damage)
         return true;
     for (size_t j = 0; j < in->n_skips; j++)
-        if (in->skips[j].count && pt_reason_is_damage(pt_reason_parse(in->skips[j].reason)))
+        if (in->skips[j].count && skip_reason_is_damage(skip_reason_parse(in->skips[j].reason)))
             return true;
     return false;
 }
@@ -246,8 +246,8 @@ static void part_skips(const struct manifest *m, uint64_t *skipped, uint64_t *do
     *docs = m->total_docs[0] + m->total_docs[1];
     for (size_t k = 0; k < m->n_inputs; k++)
         for (size_t j = 0; j < m->inputs[k].n_skips; j++) {
-            int r = pt_reason_parse(m->inputs[k].skips[j].reason);
-            if (r >= 0 && pt_reason_is_skip(r) && !pt_reason_is_damage(r))
+            int r = skip_reason_parse(m->inputs[k].skips[j].reason);
+            if (r >= 0 && skip_reason_is_skip(r) && !skip_reason_is_damage(r))
                 *skipped += m->inputs[k].skips[j].count;
         }
 }
@@ -340,8 +340,8 @@ static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct mo
     /* Inputs: every part lists the whole input table; sum their counters. */
     for (size_t k = 0; k < p0->n_inputs; k++) {
         struct manifest_input in = { .name = p0->inputs[k].name, .size = p0->inputs[k].size };
-        struct manifest_skip sk[PT_R__COUNT];
-        uint64_t cnt[PT_R__COUNT] = { 0 };
+        struct manifest_skip sk[SKIP_R__COUNT];
+        uint64_t cnt[SKIP_R__COUNT] = { 0 };
         for (size_t i = 0; i < n; i++) {
             const struct manifest_input *pi = &parts[i].m->inputs[k];
             in.n_docs += pi->n_docs;
@@ -349,7 +349,7 @@ static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct mo
             if (!in.damage)
                 in.damage = pi->damage;     /* only the part that read it has one */
             for (size_t j = 0; j < pi->n_skips; j++) {
-                int r = pt_reason_parse(pi->skips[j].reason);
+                int r = skip_reason_parse(pi->skips[j].reason);
                 if (r >= 0)
                     cnt[r] += pi->skips[j].count;
             }

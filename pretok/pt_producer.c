@@ -17,7 +17,7 @@
 #include "mono_clock.h"
 #include "pt_hooks.h"
 #include "pt_reader.h"
-#include "pt_reason.h"
+#include "skip_reason.h"
 #include "pt_split.h"
 
 enum { COMP_UNKNOWN, COMP_PLAIN, COMP_ZSTD, COMP_GZIP };
@@ -167,20 +167,20 @@ static int line(struct prod *p, const char *s, size_t n)
         n--;
         if (!p->crlf_seen) {
             p->crlf_seen = true;
-            if ((ret = event(p, PT_R_CRLF_LINE, ln, "CRLF line ends (first at this line)")))
+            if ((ret = event(p, SKIP_R_CRLF_LINE, ln, "CRLF line ends (first at this line)")))
                 return ret;
         }
     }
     if (ln == 1 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) {
         s += 3;
         n -= 3;
-        if ((ret = event(p, PT_R_BOM_REMOVED, ln, "UTF-8 byte order mark removed")))
+        if ((ret = event(p, SKIP_R_BOM_REMOVED, ln, "UTF-8 byte order mark removed")))
             return ret;
     }
     bool is_blank = !n || ((s[0] == ' ' || s[0] == '\t' || s[0] == '\r') && blank(s, n));
     if (p->in->format == PT_FMT_JSONL || p->cfg->txt_doc == PT_TXT_LINE) {
         if (is_blank)
-            return event(p, PT_R_BLANK_LINE, ln, "blank line");
+            return event(p, SKIP_R_BLANK_LINE, ln, "blank line");
         return record(p, p->in->format == PT_FMT_JSONL ? PT_ITEM_JSON : PT_ITEM_TEXT, ln, s, n);
     }
     /* Text documents made of lines. */
@@ -201,7 +201,7 @@ static int line(struct prod *p, const char *s, size_t n)
     uint64_t need = p->doc.len + (p->doc.len ? p->doc_blank + 1 : 0) + n;
     if (need > p->cfg->max_record) {
         p->doc_discard = true;
-        return event(p, PT_R_RECORD_TOO_LARGE, p->doc_start,
+        return event(p, SKIP_R_RECORD_TOO_LARGE, p->doc_start,
                      "document longer than %llu bytes (--max-record-bytes)",
                      (unsigned long long)p->cfg->max_record);
     }
@@ -228,7 +228,7 @@ static int oversized_line(struct prod *p)
     p->skip_line = true;
     pt_buf_free(&p->carry);     /* it held up to max_record bytes */
     if (line_records(p))
-        return event(p, PT_R_RECORD_TOO_LARGE, p->line + 1,
+        return event(p, SKIP_R_RECORD_TOO_LARGE, p->line + 1,
                      "line longer than %llu bytes (--max-record-bytes)",
                      (unsigned long long)p->cfg->max_record);
     if (!p->doc_open) {
@@ -239,7 +239,7 @@ static int oversized_line(struct prod *p)
     if (p->doc_discard)
         return 0;
     p->doc_discard = true;
-    return event(p, PT_R_RECORD_TOO_LARGE, p->doc_start,
+    return event(p, SKIP_R_RECORD_TOO_LARGE, p->doc_start,
                  "document longer than %llu bytes (--max-record-bytes)",
                  (unsigned long long)p->cfg->max_record);
 }
@@ -326,7 +326,7 @@ static int gzip_trailing(struct prod *p, uint64_t at, uint64_t end, const char *
         snprintf(n, sizeof(n), "%llu byte%s, ", (unsigned long long)(end - at),
                  end - at == 1 ? "" : "s");
     p->dead = true;
-    return event(p, PT_R_CORRUPT_GZIP, p->line + 1,
+    return event(p, SKIP_R_CORRUPT_GZIP, p->line + 1,
                  "gzip: trailing garbage from compressed byte %llu on (%safter %llu whole "
                  "member%s): %s; if nothing is missing, keep the members: head -c %llu FILE "
                  "> FIXED.gz", (unsigned long long)at, n, (unsigned long long)p->gz_members,
@@ -370,7 +370,7 @@ static int feed_gzip(struct prod *p, const struct pt_chunk *c)
             p->dead = true;
             /* where inflate stopped, not the start of this 1 MB chunk (a
              * small file's every error read "from offset 0 on") */
-            return event(p, PT_R_CORRUPT_GZIP, p->line + 1,
+            return event(p, SKIP_R_CORRUPT_GZIP, p->line + 1,
                          "gzip: %s (near compressed byte %llu); rest of the file skipped",
                          z->msg ? z->msg : "corrupt data",
                          (unsigned long long)(c->offset + (c->len - z->avail_in)));
@@ -403,11 +403,11 @@ static int feed(struct prod *p, const struct pt_chunk *c)
             p->comp = COMP_GZIP;
         } else if (p->in->name_gz && c->len) {
             p->dead = true;
-            return event(p, PT_R_NOT_GZIP, 0,
+            return event(p, SKIP_R_NOT_GZIP, 0,
                          "named .gz but is not gzip-compressed (no gzip magic); file skipped");
         } else if (p->in->name_zst && c->len) {
             p->dead = true;
-            return event(p, PT_R_NOT_ZSTD, 0,
+            return event(p, SKIP_R_NOT_ZSTD, 0,
                          "named .zst but is not zstd-compressed (no zstd magic); file skipped");
         } else {
             p->comp = COMP_PLAIN;
@@ -434,7 +434,7 @@ static int feed(struct prod *p, const struct pt_chunk *c)
             /* not damage: a frame made with zstd --long=28..31 or --ultra,
              * whose window the decoder's cap (zstd's own default) refuses */
             p->dead = true;
-            return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
+            return event(p, SKIP_R_CORRUPT_ZSTD, p->line + 1,
                          "zstd: a frame needs a window over the %u MiB this program decodes "
                          "(made with zstd --long); rest of the file skipped; pipe it in: "
                          "zstd -dc --long=31 FILE | ingot-pretok ... -",
@@ -447,7 +447,7 @@ static int feed(struct prod *p, const struct pt_chunk *c)
                 snprintf(kept, sizeof(kept), "; its lines %llu-%llu were kept and may be wrong",
                          (unsigned long long)p->zframe_line + 1, (unsigned long long)p->line);
             p->dead = true;
-            return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
+            return event(p, SKIP_R_CORRUPT_ZSTD, p->line + 1,
                          "zstd: content checksum mismatch: the frame from compressed byte %llu "
                          "is damaged somewhere (zstd -t FILE)%s; the rest is skipped; get the "
                          "file again", (unsigned long long)p->zframe_start, kept);
@@ -456,7 +456,7 @@ static int feed(struct prod *p, const struct pt_chunk *c)
             /* zin.pos is where this call began: the damage is in the frame,
              * found on reading up to the end of this chunk */
             p->dead = true;
-            return event(p, PT_R_CORRUPT_ZSTD, p->line + 1,
+            return event(p, SKIP_R_CORRUPT_ZSTD, p->line + 1,
                          "zstd: %s (in the frame from compressed byte %llu, found reading bytes "
                          "%llu-%llu); rest of the file skipped", ZSTD_getErrorName(r),
                          (unsigned long long)p->zframe_start,
@@ -489,7 +489,7 @@ static int end_file(struct prod *p)
     if (p->comp == COMP_GZIP && p->gz_member_open) {
         p->carry.len = 0;
         p->doc_open = false;
-        return event(p, PT_R_TRUNCATED_GZIP, p->line + 1,
+        return event(p, SKIP_R_TRUNCATED_GZIP, p->line + 1,
                      "gzip stream ends inside a member after %llu compressed bytes "
                      "(truncated file); the partial record at its end is skipped",
                      (unsigned long long)p->raw_len);
@@ -497,7 +497,7 @@ static int end_file(struct prod *p)
     if (p->comp == COMP_ZSTD && p->zret != 0) {
         p->carry.len = 0;
         p->doc_open = false;
-        return event(p, PT_R_TRUNCATED_ZSTD, p->line + 1,
+        return event(p, SKIP_R_TRUNCATED_ZSTD, p->line + 1,
                      "zstd stream ends inside a frame after %llu compressed bytes "
                      "(truncated file); the partial record at its end is skipped",
                      (unsigned long long)p->raw_len);
@@ -506,14 +506,14 @@ static int end_file(struct prod *p)
      * "unexpected end of file" (a download that never started), not an
      * empty text. */
     if (p->raw_len == 0 && (p->in->name_zst || p->in->name_gz))
-        return event(p, p->in->name_zst ? PT_R_TRUNCATED_ZSTD : PT_R_TRUNCATED_GZIP, 0,
+        return event(p, p->in->name_zst ? SKIP_R_TRUNCATED_ZSTD : SKIP_R_TRUNCATED_GZIP, 0,
                      "no bytes: a %s file holds at least a header (truncated file)",
                      p->in->name_zst ? "zstd" : "gzip");
     if (p->text_len == 0)
-        return event(p, PT_R_EMPTY_FILE, 0, "empty file");
+        return event(p, SKIP_R_EMPTY_FILE, 0, "empty file");
     if (p->carry.len || p->skip_line) {
         p->line++;
-        if ((ret = event(p, PT_R_NO_FINAL_NEWLINE, p->line, "last line has no newline")))
+        if ((ret = event(p, SKIP_R_NO_FINAL_NEWLINE, p->line, "last line has no newline")))
             return ret;
         if (!p->skip_line && (ret = line(p, p->carry.p, p->carry.len)))
             return ret;
@@ -527,7 +527,7 @@ static int end_file(struct prod *p)
          * without a count, and a corpus of such files ended with "see the
          * skipped records above" above nothing) */
         if (!p->doc_seen)
-            ret = event(p, PT_R_EMPTY_TEXT, 1, "only blank lines (whitespace): no document");
+            ret = event(p, SKIP_R_EMPTY_TEXT, 1, "only blank lines (whitespace): no document");
     }
     return ret;
 }
@@ -589,12 +589,12 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
         ret = 0;
         if (c.err && c.not_regular && !p.dead && cfg->inputs[cur].is_stdin) {
             p.dead = true;
-            ret = event(&p, PT_R_NOT_REGULAR_FILE, 0, "standard input is a terminal or a "
+            ret = event(&p, SKIP_R_NOT_REGULAR_FILE, 0, "standard input is a terminal or a "
                         "device, not a pipe or a file; skipped unread (pipe the corpus in: "
                         "zstdcat x.jsonl.zst | ingot-pretok ... -)");
         } else if (c.err && c.not_regular && !p.dead) {
             p.dead = true;
-            ret = event(&p, PT_R_NOT_REGULAR_FILE, 0, "not a regular file (a FIFO, socket, "
+            ret = event(&p, SKIP_R_NOT_REGULAR_FILE, 0, "not a regular file (a FIFO, socket, "
                         "device or directory); skipped unread (a pipe, such as <(zstdcat "
                         "x.zst), is read as standard input: CMD | ingot-pretok ... -)");
         } else if (c.err && !p.dead && process_limit(c.err)) {
@@ -613,7 +613,7 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
             /* records before this read are kept; the one cut here, and
              * whatever the file holds now past it, are not */
             p.dead = true;
-            ret = event(&p, PT_R_UNREADABLE_FILE, p.line + 1, "the file shrank while being "
+            ret = event(&p, SKIP_R_UNREADABLE_FILE, p.line + 1, "the file shrank while being "
                         "read (%llu bytes when opened, ended before byte %llu); the rest of the "
                         "file is skipped", (unsigned long long)c.file_size,
                         (unsigned long long)(c.offset + c.len + 1));
@@ -621,7 +621,7 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
             p.dead = true;
             if (c.first)
                 p.progress += cfg->inputs[cur].size;
-            ret = event(&p, PT_R_UNREADABLE_FILE, c.first ? 0 : p.line + 1,
+            ret = event(&p, SKIP_R_UNREADABLE_FILE, c.first ? 0 : p.line + 1,
                         "cannot read: %s%s", strerror(-c.err),
                         c.first ? "" : "; rest of the file skipped");
         } else if (!p.dead) {

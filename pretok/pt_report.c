@@ -8,7 +8,7 @@
 
 #include "cli_num.h"
 #include "fsutil.h"
-#include "pt_reason.h"
+#include "skip_reason.h"
 #include "pt_utf8.h"
 #include "shard_format.h"
 
@@ -44,7 +44,7 @@ size_t pt_report_print_damaged(FILE *f, const struct pt_report *r, const char *i
                     fc->docs == 1 ? "" : "s");
         else
             fprintf(f, "%s%s: %s (%" PRIu64 " document%s kept)\n", indent,
-                    r->inputs ? r->inputs->v[i].path : "?", pt_reason_name(reason), fc->docs,
+                    r->inputs ? r->inputs->v[i].path : "?", skip_reason_name(reason), fc->docs,
                     fc->docs == 1 ? "" : "s");
     }
     if (n > PT_REPORT_DAMAGED_LIST)
@@ -58,14 +58,14 @@ void pt_report_print_skips(FILE *f, const struct pt_report *r)
     const struct pt_counts *c = &r->st->counts;
     for (int pass = 0; pass < 2; pass++) {
         bool any = false;
-        for (int k = 0; k < PT_R__COUNT; k++) {
-            if (!c->reason[k] || pt_reason_is_skip(k) != (pass == 0))
+        for (int k = 0; k < SKIP_R__COUNT; k++) {
+            if (!c->reason[k] || skip_reason_is_skip(k) != (pass == 0))
                 continue;
             if (!any)
                 fprintf(f, "  %s:\n", pass == 0 ? "skipped (data lost)"
                                                 : "repaired or noted (nothing lost)");
             any = true;
-            fprintf(f, "    %-22s %" PRIu64 "\n", pt_reason_name(k), c->reason[k]);
+            fprintf(f, "    %-22s %" PRIu64 "\n", skip_reason_name(k), c->reason[k]);
         }
     }
     size_t nd = pt_counts_damaged_files(c, r->part_first, r->part_end);
@@ -161,9 +161,9 @@ int pt_report_json(FILE *f, const struct pt_report *r)
     uint64_t ns[2];
     count_shards(r->st, ns);
     json_t *skips = json_object(), *fixes = json_object(), *examples = json_array();
-    for (int k = 0; k < PT_R__COUNT; k++)
+    for (int k = 0; k < SKIP_R__COUNT; k++)
         if (c->reason[k])
-            json_object_set_new(pt_reason_is_skip(k) ? skips : fixes, pt_reason_name(k),
+            json_object_set_new(skip_reason_is_skip(k) ? skips : fixes, skip_reason_name(k),
                                 json_integer((json_int_t)c->reason[k]));
     for (size_t i = 0; i < c->n_examples; i++)
         json_array_append_new(examples, json_string(c->examples[i]));
@@ -185,8 +185,9 @@ int pt_report_json(FILE *f, const struct pt_report *r)
         int reason = pt_counts_damage_reason(c, i);
         if (reason >= 0)
             json_array_append_new(damaged, json_pack("{s:o,s:s,s:s?,s:I}",
-                "file", jtext(r->inputs ? r->inputs->v[i].path : "?"), "reason", pt_reason_name(reason),
-                "damage", c->file[i].damage, "documents", (json_int_t)c->file[i].docs));
+                "file", jtext(r->inputs ? r->inputs->v[i].path : "?"),
+                "reason", skip_reason_name(reason), "damage", c->file[i].damage,
+                "documents", (json_int_t)c->file[i].docs));
     }
     json_object_set_new(root, "damaged_files", json_integer((json_int_t)pt_counts_damaged_files(
         c, r->part_first, r->part_end)));

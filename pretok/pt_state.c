@@ -67,8 +67,8 @@ int pt_counts_damage(struct pt_counts *c, size_t file, const char *text)
 
 int pt_counts_damage_reason(const struct pt_counts *c, size_t file)
 {
-    for (int k = 0; k < PT_R__COUNT; k++)
-        if (c->file[file].reason[k] && pt_reason_is_damage(k))
+    for (int k = 0; k < SKIP_R__COUNT; k++)
+        if (c->file[file].reason[k] && skip_reason_is_damage(k))
             return k;
     return -1;
 }
@@ -140,9 +140,9 @@ static json_t *state_to_json(const struct pt_state *st)
         const struct pt_file_counts *f = &c->file[i];
         json_t *r = json_object();
         bool any = f->docs || f->tokens;
-        for (int k = 0; k < PT_R__COUNT; k++)
+        for (int k = 0; k < SKIP_R__COUNT; k++)
             if (f->reason[k]) {
-                json_object_set_new(r, pt_reason_name(k), json_integer((json_int_t)f->reason[k]));
+                json_object_set_new(r, skip_reason_name(k), json_integer((json_int_t)f->reason[k]));
                 any = true;
             }
         if (any)
@@ -156,9 +156,9 @@ static json_t *state_to_json(const struct pt_state *st)
     }
     for (size_t i = 0; i < c->n_examples; i++)
         json_array_append_new(examples, json_string(c->examples[i]));
-    for (int k = 0; k < PT_R__COUNT; k++)
+    for (int k = 0; k < SKIP_R__COUNT; k++)
         if (c->n_examples_of[k])
-            json_object_set_new(reasons, pt_reason_name(k),
+            json_object_set_new(reasons, skip_reason_name(k),
                                 json_integer(c->n_examples_of[k]));
     json_t *root = json_pack("{s:i,s:o,s:o,s:o,s:o,s:I,s:s?,s:s?,s:[ii],s:b,s:[II],s:[oo],s:o,s:o,"
                              "s:{s:[II],s:[II],s:I,s:I,s:o,s:o,s:o}}",
@@ -448,7 +448,7 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
             const char *key;
             json_t *cnt;
             json_object_foreach(json_array_get(e, 3), key, cnt) {
-                int r = pt_reason_parse(key);
+                int r = skip_reason_parse(key);
                 uint64_t n;
                 if (r < 0 || get_u64(cnt, &n)) {
                     what = "counts.files reasons";
@@ -494,7 +494,7 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
         }
     }
     if (!what && json_array_size(json_object_get(counts, "examples")) >
-                     (size_t)PT_R__COUNT * PT_EXAMPLES_PER_REASON)
+                     (size_t)SKIP_R__COUNT * PT_EXAMPLES_PER_REASON)
         what = "counts.examples (too many)";
     if (!what) {
         json_array_foreach(json_object_get(counts, "examples"), i, e) {
@@ -505,7 +505,7 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
         }
         const char *key;
         json_object_foreach(json_object_get(counts, "examples_per_reason"), key, e) {
-            int r = pt_reason_parse(key);
+            int r = skip_reason_parse(key);
             uint64_t n;
             if (r < 0 || get_u64(e, &n) || n > PT_EXAMPLES_PER_REASON) {
                 what = "counts.examples_per_reason";

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "manifest.h"
-#include "pt_reason.h"
+#include "skip_reason.h"
 #include "shard_format.h"
 
 #define PT_STATE_NAME INGOT_PRETOK_STATE_NAME
@@ -33,20 +33,20 @@ static inline int pt_pos_cmp(struct pt_pos a, struct pt_pos b)
 
 struct pt_file_counts {
     uint64_t docs, tokens;
-    uint64_t reason[PT_R__COUNT];
+    uint64_t reason[SKIP_R__COUNT];
     char *damage;       /* "file:line: reason: detail" of a damaged input, or NULL (owned) */
 };
 
 struct pt_counts {
     size_t n_files;
     struct pt_file_counts *file;        /* one per input of the full list */
-    uint64_t reason[PT_R__COUNT];
+    uint64_t reason[SKIP_R__COUNT];
     uint64_t docs[2], tokens[2];        /* by split */
     uint64_t routed_docs;               /* documents seen, both splits */
     uint64_t unk_tokens;                /* the model's unknown id, both splits */
     char **examples;                    /* "file:line: reason: detail" */
     size_t n_examples;
-    uint32_t n_examples_of[PT_R__COUNT];
+    uint32_t n_examples_of[SKIP_R__COUNT];
 };
 
 struct pt_state {
@@ -82,7 +82,7 @@ void pt_counts_free(struct pt_counts *c);
 int pt_counts_example(struct pt_counts *c, int reason, const char *text);
 /* Record text as input file's damage (the first one kept). 0 or -ENOMEM. */
 int pt_counts_damage(struct pt_counts *c, size_t file, const char *text);
-/* The inputs with a damage reason counted (pt_reason_is_damage()), in [first, end). */
+/* The inputs with a damage reason counted (skip_reason_is_damage()), in [first, end). */
 size_t pt_counts_damaged_files(const struct pt_counts *c, size_t first, size_t end);
 /* The damage reason counted for file, or -1. */
 int pt_counts_damage_reason(const struct pt_counts *c, size_t file);

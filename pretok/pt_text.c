@@ -11,7 +11,7 @@
 #include "ingot_err.h"
 #include "pt_input.h"
 #include "pt_producer.h"
-#include "pt_reason.h"
+#include "skip_reason.h"
 #include "pt_worker.h"
 
 /* --sample-bytes: the documents held, each one's index in the input */
@@ -79,15 +79,15 @@ static int hold(struct text_ctx *t, uint64_t idx, const char *s, size_t n)
  * every record (a terminal on standard input, a wrong --text-key). */
 static void note_skip(struct text_ctx *t, const struct pt_batch *b, const struct pt_item *ev)
 {
-    if (t->first_skip[0] || !pt_reason_is_skip(ev->reason))
+    if (t->first_skip[0] || !skip_reason_is_skip(ev->reason))
         return;
     const char *name = ev->file < t->in->n ? t->in->v[ev->file].path : "?";
     if (ev->record)
         snprintf(t->first_skip, sizeof(t->first_skip), "%s:%" PRIu64 ": %s: %.*s", name,
-                 ev->record, pt_reason_name(ev->reason), (int)ev->len, b->detail.p + ev->off);
+                 ev->record, skip_reason_name(ev->reason), (int)ev->len, b->detail.p + ev->off);
     else
         snprintf(t->first_skip, sizeof(t->first_skip), "%s: %s: %.*s", name,
-                 pt_reason_name(ev->reason), (int)ev->len, b->detail.p + ev->off);
+                 skip_reason_name(ev->reason), (int)ev->len, b->detail.p + ev->off);
 }
 
 /* Called by the producer with each full batch: handle it right here. */
@@ -101,8 +101,8 @@ static int handle(void *arg, struct pt_batch **bp)
         if (it->file < t->in->n && it->file >= t->files_read)
             t->files_read = (size_t)it->file + 1;
         if (it->kind == PT_ITEM_EVENT) {
-            t->skipped += pt_reason_is_skip(it->reason);
-            if (pt_reason_is_damage(it->reason) && !t->damaged++) {
+            t->skipped += skip_reason_is_skip(it->reason);
+            if (skip_reason_is_damage(it->reason) && !t->damaged++) {
                 t->first_damaged = it->file;
                 t->first_reason = it->reason;
             }
@@ -224,7 +224,7 @@ int pt_text(const struct pt_opts *o, FILE *out)
         fprintf(stderr, "ingot-pretok text: warning: %" PRIu64 " input file%s damaged or "
                 "unreadable (%s: %s%s): the text after the damage is not in the output\n",
                 t.damaged, t.damaged == 1 ? " is" : "s are", in.v[t.first_damaged].path,
-                pt_reason_name(t.first_reason), t.damaged > 1 ? ", ..." : "");
+                skip_reason_name(t.first_reason), t.damaged > 1 ? ", ..." : "");
     pt_buf_free(&t.held);
     free(t.hd);
     pt_batch_free(&batch);

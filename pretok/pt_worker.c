@@ -7,7 +7,7 @@
 
 #include "ingot_err.h"
 #include "mono_clock.h"
-#include "pt_reason.h"
+#include "skip_reason.h"
 #include "pt_utf8.h"
 
 static int out_event(struct pt_batch *b, const struct pt_item *it, int reason,
@@ -35,7 +35,7 @@ int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
             return ret;
         switch (res.status) {
         case PT_JSON_MALFORMED:
-            if ((ret = out_event(b, it, PT_R_MALFORMED_JSON, "column %zu: %s",
+            if ((ret = out_event(b, it, SKIP_R_MALFORMED_JSON, "column %zu: %s",
                                  res.err_offset + 1, res.err_what)))
                 return ret;
             return 0;
@@ -43,13 +43,13 @@ int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
             char keys[160];   /* what it has instead: a typo in --text-key shows */
             if ((ret = pt_json_keys(s, n, keys, sizeof(keys))))
                 return ret;
-            if ((ret = out_event(b, it, PT_R_MISSING_TEXT, "no field %s (its fields: %s)",
+            if ((ret = out_event(b, it, SKIP_R_MISSING_TEXT, "no field %s (its fields: %s)",
                                  cfg->path->shown, keys[0] ? keys : "none")))
                 return ret;
             return 0;
         }
         case PT_JSON_NOT_STRING:
-            if ((ret = out_event(b, it, PT_R_TEXT_NOT_STRING, "field %s is not a string",
+            if ((ret = out_event(b, it, SKIP_R_TEXT_NOT_STRING, "field %s is not a string",
                                  cfg->path->shown)))
                 return ret;
             return 0;
@@ -58,10 +58,10 @@ int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
         }
         if (res.n_lone_surrogates) {
             if (cfg->invalid_utf8_skip)
-                return out_event(b, it, PT_R_LONE_SURROGATE,
+                return out_event(b, it, SKIP_R_LONE_SURROGATE,
                                  "%zu lone surrogate escape(s) (\\uD800-\\uDFFF unpaired)",
                                  res.n_lone_surrogates) ? -ENOMEM : 0;
-            if ((ret = out_event(b, it, PT_R_LONE_SURROGATE_REPLACED,
+            if ((ret = out_event(b, it, SKIP_R_LONE_SURROGATE_REPLACED,
                                  "%zu lone surrogate escape(s) replaced by U+FFFD",
                                  res.n_lone_surrogates)))
                 return ret;
@@ -72,14 +72,14 @@ int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
     size_t bad_at;
     if (n && !pt_utf8_valid(s, n, &bad_at)) {
         if (cfg->invalid_utf8_skip)
-            return out_event(b, it, PT_R_INVALID_UTF8, "invalid UTF-8 at byte %zu of the text",
+            return out_event(b, it, SKIP_R_INVALID_UTF8, "invalid UTF-8 at byte %zu of the text",
                              bad_at) ? -ENOMEM : 0;
         w->fixed.len = 0;
         if ((ret = pt_buf_reserve(&w->fixed, 3 * n)))
             return ret;
         size_t n_bad;
         w->fixed.len = pt_utf8_repair(s, n, w->fixed.p, &n_bad);
-        if ((ret = out_event(b, it, PT_R_INVALID_UTF8_REPLACED,
+        if ((ret = out_event(b, it, SKIP_R_INVALID_UTF8_REPLACED,
                              "%zu invalid UTF-8 sequence(s) replaced by U+FFFD, first at byte %zu",
                              n_bad, bad_at)))
             return ret;
@@ -94,13 +94,13 @@ int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
                 return ret;
         }
         size_t m = pt_strip_nul(w->fixed.p, n);
-        if ((ret = out_event(b, it, PT_R_NUL_REMOVED, "%zu NUL character(s) removed", n - m)))
+        if ((ret = out_event(b, it, SKIP_R_NUL_REMOVED, "%zu NUL character(s) removed", n - m)))
             return ret;
         s = w->fixed.p;
         n = w->fixed.len = m;
     }
     if (!n)
-        return out_event(b, it, PT_R_EMPTY_TEXT, "empty text") ? -ENOMEM : 0;
+        return out_event(b, it, SKIP_R_EMPTY_TEXT, "empty text") ? -ENOMEM : 0;
     *text = s;
     *len = n;
     return 1;
@@ -135,12 +135,12 @@ static int tokenize(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt
         ret = cfg->enc ? spe_encode(cfg->enc, w->enc_s, text, len, &w->ids, &w->ids_cap, &n_ids)
                        : ingot_spm_encode(cfg->spm, text, len, &w->ids, &w->ids_cap, &n_ids);
     if (ret == -E2BIG)   /* past what the encoder's offsets hold */
-        return out_event(b, it, PT_R_RECORD_TOO_LARGE, "%zu bytes of text: too long for the "
+        return out_event(b, it, SKIP_R_RECORD_TOO_LARGE, "%zu bytes of text: too long for the "
                          "encoder (at most 2 GiB after normalization)", len);
     if (ret)
         return ret;
     if (!n_ids)
-        return out_event(b, it, PT_R_EMPTY_TEXT, "no tokens (the text is only whitespace?)");
+        return out_event(b, it, SKIP_R_EMPTY_TEXT, "no tokens (the text is only whitespace?)");
     size_t total = n_ids + (cfg->bos >= 0) + (cfg->eos >= 0);
     if ((ret = reserve_tok(b, total)))
         return ret;

@@ -14,7 +14,7 @@
 #include "mono_clock.h"
 #include "ingot_hash.h"
 #include "pt_hooks.h"
-#include "pt_reason.h"
+#include "skip_reason.h"
 #include "pt_split.h"
 #include "pt_utf8.h"
 
@@ -185,17 +185,17 @@ static int on_event(pt_writer *w, const struct pt_batch *b, const struct pt_item
     char where[64] = "";
     if (it->record)
         snprintf(where, sizeof(where), ":%" PRIu64, it->record);
-    if (pt_reason_is_skip(it->reason) && w->cfg->on_error_fail)
+    if (skip_reason_is_skip(it->reason) && w->cfg->on_error_fail)
         return ingot_fail(INGOT_E_INPUT, "%s%s: %s: %.*s (--on-error fail; --on-error skip "
-                          "would skip and count it)", path, where, pt_reason_name(it->reason),
+                          "would skip and count it)", path, where, skip_reason_name(it->reason),
                           (int)it->len, b->detail.p + it->off);
-    bool damage = pt_reason_is_damage(it->reason);
+    bool damage = skip_reason_is_damage(it->reason);
     if (c->n_examples_of[it->reason] < PT_EXAMPLES_PER_REASON || damage) {
         size_t n = strlen(path) + 64 + (size_t)it->len + 32;
         char *msg = malloc(n);
         if (!msg)
             return ingot_fail(-ENOMEM, "out of memory");
-        snprintf(msg, n, "%s%s: %s: %.*s", path, where, pt_reason_name(it->reason),
+        snprintf(msg, n, "%s%s: %s: %.*s", path, where, skip_reason_name(it->reason),
                  (int)it->len, b->detail.p + it->off);
         /* every damaged file keeps its own (the end of the run and the
          * manifest's inputs[].damage list them all); the examples are the
@@ -325,15 +325,15 @@ int pt_input_skips(struct manifest_input *in, struct manifest_skip *sk, const ui
     *bare = NULL;
     in->skips = sk;
     in->n_skips = 0;
-    for (int r = 0; r < PT_R__COUNT; r++) {
+    for (int r = 0; r < SKIP_R__COUNT; r++) {
         if (!count[r])
             continue;
-        sk[in->n_skips++] = (struct manifest_skip){ (char *)pt_reason_name(r), count[r] };
-        if (!in->damage && pt_reason_is_damage(r)) {
+        sk[in->n_skips++] = (struct manifest_skip){ (char *)skip_reason_name(r), count[r] };
+        if (!in->damage && skip_reason_is_damage(r)) {
             size_t n = strlen(in->name) + 64;
             if (!(*bare = malloc(n)))
                 return -ENOMEM;
-            snprintf(*bare, n, "%s: %s", in->name, pt_reason_name(r));
+            snprintf(*bare, n, "%s: %s", in->name, skip_reason_name(r));
             in->damage = *bare;
         }
     }
@@ -375,7 +375,7 @@ int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st
                 goto out;
     const struct pt_counts *c = &st->counts;
     for (size_t i = 0; i < cfg->inputs->n; i++) {
-        struct manifest_skip sk[PT_R__COUNT];
+        struct manifest_skip sk[SKIP_R__COUNT];
         char *name = pt_utf8_escape(cfg->inputs->v[i].path);   /* JSON: any bytes as \xHH */
         if (!name)
             goto out;

@@ -65,7 +65,7 @@ uint64_t pt_writer_shards_kept(pt_writer *w);
 
 /* Write OUT/manifest.json from a finished state (also used when a finished
  * conversion is run again). */
-/* A manifest input's skip list from its per-reason counts: sk (PT_R__COUNT
+/* A manifest input's skip list from its per-reason counts: sk (SKIP_R__COUNT
  * entries) filled in reason order as in->skips. When the input has no
  * damage detail but a damage reason is counted (a state or a part written
  * by a pretok that kept none), "NAME: reason" becomes its damage, in *bare

@@ -73,8 +73,9 @@ done:
 
 /* The file has no document index: say which id marks the documents (the
  * first document's BOS, the last one's EOS, as pretok stored them), and so
- * how import-bin cuts them again, or that nothing marks them. */
-static void note_boundaries(const struct dump_src *s, bool llmc)
+ * how import-bin cuts them again (not when quiet), or that nothing marks
+ * them (a loss, said also when quiet). */
+static void note_boundaries(const struct dump_src *s, bool llmc, bool quiet)
 {
     int32_t bos, eos, unk;
     dump_src_specials(s, &bos, &eos, &unk);
@@ -96,12 +97,16 @@ static void note_boundaries(const struct dump_src *s, bool llmc)
                  term_text(t->file, tf, sizeof(tf)));
     else
         snprintf(voc, sizeof(voc), "--vocab %u", shard_reader_header(first)->vocab_size);
-    if (bos >= 0 && shard_reader_token(first, 0) == (uint32_t)bos)
+    bool bos_first = bos >= 0 && shard_reader_token(first, 0) == (uint32_t)bos;
+    bool eos_last = eos >= 0 && shard_reader_token(last, shard_reader_n_tokens(last) - 1) ==
+                                    (uint32_t)eos;
+    if (quiet && (bos_first || eos_last))
+        return;
+    if (bos_first)
         fprintf(stderr, "ingot-dump export-bin: each document starts with BOS %d; back in: "
                 "ingot-pretok import-bin --format %s %s --eot %d%s\n", bos, fmt, voc, bos,
                 llmc ? "" : " --eot-position before");
-    else if (eos >= 0 && shard_reader_token(last, shard_reader_n_tokens(last) - 1) ==
-                         (uint32_t)eos)
+    else if (eos_last)
         fprintf(stderr, "ingot-dump export-bin: each document ends with EOS %d; back in: "
                 "ingot-pretok import-bin --format %s %s --eot %d%s\n", eos, fmt, voc, eos,
                 llmc ? " --eot-position after" : "");
@@ -233,13 +238,15 @@ int dump_export_bin(const struct dump_opts *o)
         ret = fs_fsync_dir(o->out);
     free(tmp);
     if (!ret) {
-        fprintf(stderr, "ingot-dump export-bin: %s: %" PRIu64 " tokens of %zu shard%s (%s) "
-                "in %s's format%s\n", o->out, s.sel_tokens, s.n_sel, s.n_sel == 1 ? "" : "s",
-                o->split ? o->split : s.single ? ingot_split_name(
-                    shard_reader_header(s.single)->split) : "train", llmc ? "llm.c" : "nanoGPT",
-                width == 4 ? " (uint32 tokens: magic 20240801, version 7, as its LLaMA-3 "
-                "files; its GPT-2 trainer reads only uint16)" : "");
-        note_boundaries(&s, llmc);
+        if (!o->quiet)   /* the summary */
+            fprintf(stderr, "ingot-dump export-bin: %s: %" PRIu64 " tokens of %zu shard%s (%s) "
+                    "in %s's format%s\n", o->out, s.sel_tokens, s.n_sel,
+                    s.n_sel == 1 ? "" : "s", o->split ? o->split : s.single ?
+                    ingot_split_name(shard_reader_header(s.single)->split) : "train",
+                    llmc ? "llm.c" : "nanoGPT", width == 4 ? " (uint32 tokens: magic "
+                    "20240801, version 7, as its LLaMA-3 files; its GPT-2 trainer reads only "
+                    "uint16)" : "");
+        note_boundaries(&s, llmc, o->quiet);
     }
 out:
     dump_src_close(&s);

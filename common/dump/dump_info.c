@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
+#include "skip_reason.h"
 #include "term_text.h"
 
 typedef unsigned long long ull;
@@ -43,53 +44,59 @@ static json_t *header_json(const shard_reader *r)
         "provenance", hex64(h->prov_checksum), "header", hex64(h->header_checksum));
 }
 
-static int info_json(const struct dump_src *s, bool brief)
+/* Print root (NULL: out of memory) and free it. */
+static int info_json_print(json_t *root)
 {
-    json_t *root;
-    if (s->ds) {
-        /* The manifest as written (every key, in order), read with the same
-         * type check and cap as manifest_read(). */
-        char *mp = fs_path_join(s->ds->dir, INGOT_MANIFEST_NAME), *text = NULL;
-        size_t len = 0;
-        if (!mp)
-            return ingot_oom("manifest path", strlen(s->ds->dir) + 16);
-        int ret = fs_read_capped(mp, "manifest", MANIFEST_MAX_BYTES, &text, &len);
-        free(mp);
-        if (ret)
-            return ret;
-        json_error_t je;
-        json_t *man = json_loadb(text, len, 0, &je);
-        free(text);
-        if (!man)
-            return ingot_fail(INGOT_E_JSON, "%s: cannot re-read manifest.json", s->path);
-        json_t *shards = json_array();
-        if (brief) {
-            /* The lists that grow with the corpus give way to their sizes. */
-            json_object_set_new(man, "inputs", json_integer((json_int_t)s->ds->manifest->n_inputs));
-            json_object_set_new(man, "shards", json_integer((json_int_t)s->ds->n_shards));
-            json_object_del(man, "skip_examples");
-        } else {
-            for (size_t i = 0; i < s->ds->n_shards; i++)
-                json_array_append_new(shards, header_json(s->ds->shards[i]));
-        }
-        /* brief: no per-shard header list at all (an empty one read as a
-         * dataset without shards) */
-        if (brief)
-            json_decref(shards);
-        root = brief ? json_pack("{s:s, s:s, s:o}", "kind", "dataset", "path", s->path,
-                                 "manifest", man)
-                     : json_pack("{s:s, s:s, s:o, s:o}", "kind", "dataset", "path", s->path,
-                                 "manifest", man, "shards", shards);
-    } else {
-        root = json_pack("{s:s, s:s, s:o}", "kind", "shard", "path", s->path,
-                         "header", header_json(s->single));
-    }
     if (!root)
         return ingot_fail(-ENOMEM, "out of memory");
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);
     json_decref(root);
     return 0;
+}
+
+/* info --json of a dataset: the manifest as written, and the header of
+ * every shard, or (shards NULL: --brief) none, the lists that grow with the
+ * corpus replaced by their lengths. */
+static int info_json_dataset(const char *dir, const struct manifest *m,
+                             shard_reader *const *shards)
+{
+    /* The manifest as written (every key, in order), read with the same
+     * type check and cap as manifest_read(). */
+    char *mp = fs_path_join(dir, INGOT_MANIFEST_NAME), *text = NULL;
+    size_t len = 0;
+    if (!mp)
+        return ingot_oom("manifest path", strlen(dir) + 16);
+    int ret = fs_read_capped(mp, "manifest", MANIFEST_MAX_BYTES, &text, &len);
+    free(mp);
+    if (ret)
+        return ret;
+    json_error_t je;
+    json_t *man = json_loadb(text, len, 0, &je), *root;
+    free(text);
+    if (!man)
+        return ingot_fail(INGOT_E_JSON, "%s: cannot re-read manifest.json", dir);
+    if (!shards) {
+        json_object_set_new(man, "inputs", json_integer((json_int_t)m->n_inputs));
+        json_object_set_new(man, "shards", json_integer((json_int_t)m->n_shards));
+        json_object_del(man, "skip_examples");
+        /* no per-shard header list at all (an empty one read as a dataset
+         * without shards) */
+        root = json_pack("{s:s, s:s, s:o}", "kind", "dataset", "path", dir, "manifest", man);
+    } else {
+        json_t *list = json_array();
+        for (size_t i = 0; list && i < m->n_shards; i++)
+            json_array_append_new(list, header_json(shards[i]));
+        root = json_pack("{s:s, s:s, s:o, s:o}", "kind", "dataset", "path", dir, "manifest",
+                         man, "shards", list);
+    }
+    return info_json_print(root);
+}
+
+static int info_json_shard(const char *path, const shard_reader *r)
+{
+    return info_json_print(json_pack("{s:s, s:s, s:o}", "kind", "shard", "path", path,
+                                     "header", header_json(r)));
 }
 
 static void print_header(const shard_reader *r)
@@ -124,20 +131,6 @@ static void more(size_t shown, size_t n, const char *what)
                what);
 }
 
-/* Whether a manifest's reason (inputs[].skipped, pretok/pt_reason.c) lost
- * the record: repairs ("fixed_*") and notes on the file's form lose nothing
- * and are no records (a blank line), as pretok's report tells them apart. */
-static bool reason_noted(const char *name)
-{
-    static const char *const noted[] = { "crlf_line", "blank_line", "no_final_newline" };
-    if (!strncmp(name, "fixed_", 6))
-        return true;
-    for (size_t i = 0; i < sizeof(noted) / sizeof(noted[0]); i++)
-        if (!strcmp(name, noted[i]))
-            return true;
-    return false;
-}
-
 /* An example line ("file:line: reason: what") of a noted reason. */
 static bool example_noted(const char *ex)
 {
@@ -147,20 +140,21 @@ static bool example_noted(const char *ex)
         if (e && (size_t)(e - r) < sizeof(name)) {
             memcpy(name, r, (size_t)(e - r));
             name[e - r] = 0;
-            if (reason_noted(name))
+            if (skip_reason_name_noted(name))
                 return true;
         }
     }
     return false;
 }
 
-/* Dataset summary; the inputs and shards are listed up to max_list each (0:
- * all), none with brief: a SlimPajama manifest has tens of thousands. */
-static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_list)
+/* Summary of the dataset in dir, from its manifest m; the inputs and shards
+ * are listed up to max_list each (0: all), none with brief: a SlimPajama
+ * manifest has tens of thousands. */
+static void print_dataset(const char *dir, const struct manifest *m, bool brief,
+                          uint64_t max_list)
 {
-    const struct manifest *m = ds->manifest;
     const struct manifest_tokenizer *t = &m->tokenizer;
-    printf("dataset          %s\n", ds->dir);
+    printf("dataset          %s\n", dir);
     char tb[4096], tb2[256];   /* the manifest's text, its control bytes as '?' */
     printf("format           manifest version %d, written by ingot %s\n", m->format_version,
            term_text(m->ingot_version, tb, sizeof(tb)));
@@ -181,10 +175,10 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     for (size_t i = 0; i < m->n_inputs; i++) {
         in_bytes += m->inputs[i].size;
         for (size_t k = 0; k < m->inputs[i].n_skips; k++)
-            *(reason_noted(m->inputs[i].skips[k].reason) ? &noted : &skips) +=
+            *(skip_reason_name_noted(m->inputs[i].skips[k].reason) ? &noted : &skips) +=
                 m->inputs[i].skips[k].count;
     }
-    for (size_t i = 0; i < ds->n_shards; i++)
+    for (size_t i = 0; i < m->n_shards; i++)
         n_train += m->shards[i].split == INGOT_SPLIT_TRAIN;
     char hb[32];
     /* skipped records apart from repairs and notes (which summed to "6 records
@@ -210,12 +204,12 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     if (!brief && max_list && n_damaged > max_list)
         more((size_t)max_list, n_damaged, "damaged inputs");
     if (brief) {
-        printf("shards           %zu (%llu train, %llu val)\n", ds->n_shards, (ull)n_train,
-               (ull)(ds->n_shards - n_train));
+        printf("shards           %zu (%llu train, %llu val)\n", m->n_shards, (ull)n_train,
+               (ull)(m->n_shards - n_train));
         return;
     }
     size_t lim_in = max_list && max_list < m->n_inputs ? (size_t)max_list : m->n_inputs;
-    size_t lim_sh = max_list && max_list < ds->n_shards ? (size_t)max_list : ds->n_shards;
+    size_t lim_sh = max_list && max_list < m->n_shards ? (size_t)max_list : m->n_shards;
     for (size_t i = 0; i < lim_in; i++) {
         const struct manifest_input *in = &m->inputs[i];
         printf("  [%zu] %s: %llu bytes, %llu documents, %llu tokens", i,
@@ -223,7 +217,7 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
                (ull)in->size, (ull)in->n_docs, (ull)in->n_tokens);
         for (int pass = 0; pass < 2; pass++)
             for (size_t k = 0, n = 0; k < in->n_skips; k++)
-                if (reason_noted(in->skips[k].reason) == (pass == 1))
+                if (skip_reason_name_noted(in->skips[k].reason) == (pass == 1))
                     printf("%s%s %llu", n++ ? ", " : pass ? "; noted: " : "; skipped: ",
                            term_text(in->skips[k].reason, tb, sizeof(tb)),
                            (ull)in->skips[k].count);
@@ -233,8 +227,8 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
     for (size_t i = 0; i < m->n_skip_examples; i++)
         printf("  %s: %s\n", example_noted(m->skip_examples[i]) ? "noted" : "skipped",
                term_text(m->skip_examples[i], tb, sizeof(tb)));
-    printf("shards           %zu (%llu train, %llu val)\n", ds->n_shards, (ull)n_train,
-           (ull)(ds->n_shards - n_train));
+    printf("shards           %zu (%llu train, %llu val)\n", m->n_shards, (ull)n_train,
+           (ull)(m->n_shards - n_train));
     for (size_t i = 0; i < lim_sh; i++) {
         const struct manifest_shard *s = &m->shards[i];
         printf("  %s  %-5s %llu documents, %llu tokens, %llu bytes, checksums tokens %016llx "
@@ -243,18 +237,43 @@ static void print_dataset(const struct dataset *ds, bool brief, uint64_t max_lis
                (ull)s->file_size, (ull)s->tokens_checksum, (ull)s->index_checksum,
                (ull)s->prov_checksum, (ull)s->header_checksum);
     }
-    more(lim_sh, ds->n_shards, "shards");
+    more(lim_sh, m->n_shards, "shards");
+}
+
+/* info --brief of a dataset prints what its manifest says, and reads
+ * nothing else: no shard is opened (at 40,000 shards, opening each to check
+ * its header against the manifest took most of the time); verify checks
+ * them. */
+static int info_brief(const char *dir, bool json)
+{
+    struct manifest *m = NULL;
+    int ret = dataset_read_manifest(dir, &m);
+    if (!ret && json)
+        ret = info_json_dataset(dir, m, NULL);
+    else if (!ret)
+        print_dataset(dir, m, true, 0);
+    manifest_free(m);
+    return ret;
 }
 
 int dump_info(const struct dump_opts *o)
 {
+    if (o->brief) {
+        int isdir = fs_is_dir(o->path);
+        if (isdir < 0)
+            return isdir;
+        if (isdir)
+            return info_brief(o->path, o->json);
+    }
     struct dump_src s;
     int ret = dump_src_open(o->path, false, &s);
     if (!ret) {
-        if (o->json)
-            ret = info_json(&s, o->brief);
+        if (s.ds && o->json)
+            ret = info_json_dataset(s.ds->dir, s.ds->manifest, s.ds->shards);
         else if (s.ds)
-            print_dataset(s.ds, o->brief, o->max_list);
+            print_dataset(s.ds->dir, s.ds->manifest, false, o->max_list);
+        else if (o->json)
+            ret = info_json_shard(s.path, s.single);
         else
             print_header(s.single);
     }
@@ -328,110 +347,124 @@ static void problem(struct problems *p, int err, const char *name, bool shard)
         add_name(p->shards, sizeof(p->shards), name);
 }
 
-/* Whether the model given to pretok (tokenizer.source) is still there with
- * the dataset's hash: what to copy back when the copy is missing or
- * replaced (docs and ingot-train decode with it meanwhile). */
-static bool source_has_hash(const struct manifest_tokenizer *t)
+/* "; X has that hash (docs and ingot-train decode with it meanwhile): copy
+ * it back (cp X COPY)" into buf, for u, the model the readers use, and the
+ * copy to mend. */
+static const char *mend_hint(const struct dataset_tok_cand *u, const char *copy, char *buf,
+                             size_t len)
 {
-    uint64_t sh = 0;
-    bool ok = t->source && t->source[0] && access(t->source, R_OK) == 0 &&
-              fs_hash_file(t->source, &sh) == 0 && sh == t->hash;
-    ingot_clear_err();
-    return ok;
+    char tu[1024], tc[1024];
+    term_text(u->path, tu, sizeof(tu));
+    term_text(copy, tc, sizeof(tc));
+    snprintf(buf, len, "; %s%s%s has that hash (docs and ingot-train decode with it "
+             "meanwhile): copy it back (cp %s %s)", u->source ? "the model given to "
+             "ingot-pretok, " : "", tu, u->source ? ", still" : "", tu, tc);
+    return buf;
 }
 
-/* Whether path is inside directory dir (by its spelling: dir/...). */
-static bool in_dir(const char *dir, const char *path)
-{
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/')
-        n--;
-    return !strncmp(path, dir, n) && path[n] == '/';
-}
-
-/* The copy of the tokenizer that manifest.json's tokenizer.file names (the
- * first readable candidate, dataset_tokenizer_find()): a missing or
- * replaced one is damage, also where docs and ingot-train decode with the
- * model given to pretok instead (dataset_tokenizer_pick()). Sets *checked
- * when there was one to check. A dataset that records no model
- * (import-bin --vocab) has none, and a manifest of the old kind names a model
- * outside the dataset (the path given to pretok) that may be gone: not
- * damage, said in a note. */
+/* The copy of the tokenizer that manifest.json's tokenizer.file names,
+ * judged from the lookup docs and ingot-train choose by
+ * (dataset_tokenizer_lookup()), so that verify looks at the files they
+ * look at: the first candidate from tokenizer.file that is there. One
+ * inside the dataset directory that is not the model (another hash, a
+ * FIFO, too large) is damage, also where the readers decode with another
+ * candidate meanwhile (the source); one outside it (an older manifest's
+ * path, read from this working directory) is no part of the dataset: passed
+ * over with a note, as the readers pass over it, and the next one judged.
+ * The copy pretok writes (tokenizer.file tokenizer.model) must be in the
+ * dataset: missing is damage (another in the working directory does not
+ * stand in for it). Sets *checked when there was a copy to check. A
+ * dataset that records no model (import-bin --vocab) has none. */
 static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
 {
     const struct manifest_tokenizer *t = &ds->manifest->tokenizer;
     *checked = false;
     if (!t->file || !t->file[0])
         return 0;
-    /* the copy pretok writes into the dataset */
-    const bool named = !strcmp(t->file, INGOT_TOKENIZER_NAME);
-    char *tp = NULL;
-    int ret = dataset_tokenizer_find(ds->dir, t->file, &tp);
-    uint64_t th = 0;
+    struct dataset_tok_lookup lk;
+    int ret = dataset_tokenizer_lookup(ds->dir, t, &lk);
     if (ret)
         return ret;
-    char tf[1024], tt[1024], ts[1024];   /* the manifest's paths, control bytes as '?' */
+    /* the copy pretok writes into the dataset */
+    const bool named = !strcmp(t->file, INGOT_TOKENIZER_NAME);
+    const struct dataset_tok_cand *u = lk.use < lk.n ? &lk.cand[lk.use] : NULL, *copy = NULL;
+    char tf[1024], tt[1024], hint[4096];   /* the manifest's paths, control bytes as '?' */
     term_text(t->file, tf, sizeof(tf));
-    if (!tp && !named) {
-        fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given to "
-                "ingot-pretok) is not found, so the tokenizer is not checked (docs and tokens "
-                "take --model M)\n", ds->dir, INGOT_MANIFEST_NAME, tf);
-        return 0;
+    bool noted = false;
+    for (size_t i = 0; i < lk.n && !copy; i++) {
+        const struct dataset_tok_cand *c = &lk.cand[i];
+        if (c->source || c->state == DATASET_TOK_MISSING || c->state == DATASET_TOK_UNTRIED)
+            continue;
+        if (c->inside || (!named && c->state == DATASET_TOK_MATCH)) {
+            copy = c;
+            continue;
+        }
+        if (named)   /* tokenizer.model in the working directory: not the dataset's */
+            continue;
+        term_text(c->path, tt, sizeof(tt));
+        if (c->state == DATASET_TOK_OTHER)
+            fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given "
+                    "to ingot-pretok) holds another model now (hash %016llx, the dataset's is "
+                    "%016llx), so it is not checked\n", ds->dir, INGOT_MANIFEST_NAME, tt,
+                    (ull)c->hash, (ull)t->hash);
+        else
+            fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given "
+                    "to ingot-pretok): %s, so it is not checked\n", ds->dir,
+                    INGOT_MANIFEST_NAME, tt, c->why);
+        noted = true;
+    }
+    if (!copy && !named) {
+        if (!noted)
+            fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given "
+                    "to ingot-pretok) is not found, so the tokenizer is not checked (docs and "
+                    "tokens take --model M)\n", ds->dir, INGOT_MANIFEST_NAME, tf);
+        goto out;
     }
     *checked = true;
-    const char *src = t->source && t->source[0] ? t->source : NULL;
-    term_text(src, ts, sizeof(ts));
-    if (!tp) {
-        if (!(tp = fs_path_join(ds->dir, t->file)))
-            return ingot_oom("the tokenizer path", strlen(ds->dir) + strlen(t->file) + 2);
-        term_text(tp, tt, sizeof(tt));
-        if (source_has_hash(t))
-            ret = ingot_fail(-ENOENT, "%s: missing: manifest.json's tokenizer.file names this "
-                             "copy of the tokenizer the shards were made with (hash %016llx); "
-                             "the model given to ingot-pretok still has that hash: copy it "
-                             "back (cp %s %s)", tt, (ull)t->hash, ts, tt);
+    if (!copy) {
+        term_text(lk.cand[0].path, tt, sizeof(tt));
+        const char *src = t->source && t->source[0] ? t->source : NULL;
+        char ts[1024];
+        if (u)
+            mend_hint(u, lk.cand[0].path, hint, sizeof(hint));
         else
-            ret = ingot_fail(-ENOENT, "%s: missing: manifest.json's tokenizer.file names this "
-                             "copy of the tokenizer the shards were made with (hash %016llx); "
-                             "copy that model back to this path%s%s%s", tt, (ull)t->hash,
-                             src ? " (the one given to ingot-pretok, " : "", src ? ts : "",
-                             src ? ", is gone or has changed since)" : "");
-    } else if (!(ret = fs_hash_file(tp, &th)) && th != t->hash &&
-               !named && !in_dir(ds->dir, tp)) {
-        /* an old manifest's path, relative to where pretok ran: read here
-         * from this working directory, another model there is not the
-         * dataset's damage (docs and ingot-train pass over it) */
-        term_text(tp, tt, sizeof(tt));
-        fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given to "
-                "ingot-pretok) holds another model now (hash %016llx, the dataset's is "
-                "%016llx), so the tokenizer is not checked\n", ds->dir, INGOT_MANIFEST_NAME,
-                tt, (ull)th, (ull)t->hash);
-        *checked = false;
-    } else if (!ret && th != t->hash) {
-        term_text(tp, tt, sizeof(tt));
-        if (source_has_hash(t))
+            snprintf(hint, sizeof(hint), "; copy that model back to this path%s%s%s",
+                     src ? " (the one given to ingot-pretok, " : "",
+                     src ? term_text(src, ts, sizeof(ts)) : "",
+                     src ? ", is gone or has changed since)" : "");
+        ret = ingot_fail(-ENOENT, "%s: missing: manifest.json's tokenizer.file names this "
+                         "copy of the tokenizer the shards were made with (hash %016llx)%s",
+                         tt, (ull)t->hash, hint);
+        goto out;
+    }
+    term_text(copy->path, tt, sizeof(tt));
+    if (copy->state == DATASET_TOK_UNREADABLE) {
+        ret = ingot_fail(copy->err, "%s: %s", tt, copy->why);
+    } else if (copy->state == DATASET_TOK_OTHER) {
+        if (u)
             ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
                              "tokenizer is %016llx: this file (manifest.json's tokenizer.file: "
                              "%s) does not decode the shards (replaced, or the manifest "
-                             "edited?); the model given to ingot-pretok, %s, still has that "
-                             "hash (docs and ingot-train decode with it meanwhile): copy it "
-                             "back (cp %s %s)", tt, (ull)th, (ull)t->hash, tf, ts, ts, tt);
+                             "edited?)%s", tt, (ull)copy->hash, (ull)t->hash, tf,
+                             mend_hint(u, copy->path, hint, sizeof(hint)));
         else
             ret = ingot_fail(INGOT_E_MISMATCH, "%s: hash %016llx, but the manifest's "
                              "tokenizer is %016llx: this file (manifest.json's tokenizer.file: "
                              "%s) does not decode the shards (replaced, or the manifest "
                              "edited?); copy the tokenizer the dataset was made with back "
-                             "(ingot-pretok --model ... wrote it)", tt, (ull)th, (ull)t->hash,
-                             tf);
+                             "(ingot-pretok --model ... wrote it)", tt, (ull)copy->hash,
+                             (ull)t->hash, tf);
     }
-    free(tp);
+out:
+    dataset_tokenizer_lookup_free(&lk);
     return ret;
 }
 
 /* Every shard, the manifest's totals and the tokenizer copy, each checked
  * whatever the others are: one line per problem (stderr), "ok" per intact
- * shard (stdout), then a summary; exit 1 when anything failed. */
-static int verify_dataset(const char *path)
+ * shard (stdout; not when quiet), then a summary; exit 1 when anything
+ * failed. */
+static int verify_dataset(const char *path, bool quiet)
 {
     struct dataset ds = { .dir = (char *)path };
     int ret = dataset_read_manifest(path, &ds.manifest);
@@ -450,8 +483,9 @@ static int verify_dataset(const char *path)
             problem(&p, e, ms->file, true);
             continue;
         }
-        printf("ok  %s  %s, %llu documents, %llu tokens\n", ms->file,
-               ingot_split_name(ms->split), (ull)ms->n_docs, (ull)ms->n_tokens);
+        if (!quiet)   /* one per shard: at 40,000 shards, progress more than result */
+            printf("ok  %s  %s, %llu documents, %llu tokens\n", ms->file,
+                   ingot_split_name(ms->split), (ull)ms->n_docs, (ull)ms->n_tokens);
     }
     int e = dataset_check_totals(path, m);
     if (e)
@@ -488,7 +522,7 @@ int dump_verify(const struct dump_opts *o)
     if (isdir < 0)
         return isdir;
     if (isdir)
-        return verify_dataset(o->path);
+        return verify_dataset(o->path, o->quiet);
     struct dump_src s;
     int ret = dump_src_open(o->path, true, &s);
     if (!ret) {

@@ -90,6 +90,19 @@ static uint64_t lengths_between(const struct lengths *L, uint64_t lo, uint64_t h
     return c;
 }
 
+/* Seconds between stats' progress lines: 10, or in a test build
+ * (-Dtest_hooks=true) INGOT_DUMP_TEST_PROGRESS_MS milliseconds, so that a
+ * test sees them on a tiny dataset (0: after every shard). */
+static double progress_every(void)
+{
+#ifdef INGOT_TEST_HOOKS
+    const char *e = getenv("INGOT_DUMP_TEST_PROGRESS_MS");
+    if (e && *e)
+        return (double)atol(e) / 1000.0;
+#endif
+    return 10.0;
+}
+
 int dump_stats(const struct dump_opts *o)
 {
     struct dump_src s;
@@ -117,9 +130,9 @@ int dump_stats(const struct dump_opts *o)
         goto out;
     }
     /* every token is read: on a large dataset that takes minutes, so say
-     * where it is every 10 s (it was silent) */
-    const double t0 = mono_now();
-    double next_note = t0 + 10.0;
+     * where it is every 10 s (it was silent), unless --quiet */
+    const double t0 = mono_now(), every = progress_every();
+    double next_note = t0 + every;
     uint64_t seen = 0;
     for (size_t k = 0; k < s.n_sel && !ret; k++) {
         const shard_reader *r = s.sel[k];
@@ -133,12 +146,12 @@ int dump_stats(const struct dump_opts *o)
                 counts[id]++;
         }
         seen += nt;
-        if (mono_now() >= next_note && k + 1 < s.n_sel) {
+        if (!o->quiet && mono_now() >= next_note && k + 1 < s.n_sel) {
             fprintf(stderr, "ingot-dump stats: %zu of %zu shards, %llu of %llu tokens (%.0f%%), "
                     "%.0f s\n", k + 1, s.n_sel, (ull)seen, (ull)s.sel_tokens,
                     s.sel_tokens ? 100.0 * (double)seen / (double)s.sel_tokens : 100.0,
                     mono_now() - t0);
-            next_note = mono_now() + 10.0;
+            next_note = mono_now() + every;
         }
     }
     if (ret)

@@ -30,15 +30,17 @@ static const char usage[] =
     "                           header, counts, tokenizer, checksums (--json for\n"
     "                           scripts); a dataset's shards and inputs are listed\n"
     "                           up to N each (default 20; --list 0: all) with a\n"
-    "                           count of the rest; --brief: totals only\n"
+    "                           count of the rest; --brief: the totals only, from\n"
+    "                           manifest.json alone (no shard is opened: fast at\n"
+    "                           any size; verify checks the shards)\n"
     "  verify PATH              recompute every checksum and check every structural\n"
     "                           field of every shard and the manifest, and the\n"
     "                           tokenizer that the manifest's tokenizer.file names\n"
-    "                           (the one docs loads: the tokenizer.model copy)\n"
+    "                           (looked up as docs does: the tokenizer.model copy)\n"
     "                           against the manifest's hash; every shard is checked\n"
     "                           (a bad one does not stop the others): 'ok' lines on\n"
-    "                           stdout, one line per problem on stderr, then a\n"
-    "                           count; exit 0 when intact\n"
+    "                           stdout (not with --quiet), one line per problem on\n"
+    "                           stderr, then a count; exit 0 when intact\n"
     "  docs PATH [--split train|val|all] [--first N] [--count K] [--ids] [--raw]\n"
     "       [--model M]\n"
     "                           decode documents back to text, each after a\n"
@@ -75,6 +77,9 @@ static const char usage[] =
     "              pretok; when the copy is missing, the model given to pretok\n"
     "              (tokenizer.source) if it is unchanged; its hash must match the\n"
     "              one the shards were made with\n"
+    "  --quiet     verify, stats, export-bin: no progress (verify's 'ok' line per\n"
+    "              shard, stats' line every 10 s) and no export-bin summary;\n"
+    "              results, problems and errors are printed all the same\n"
     "  -h, --help  this text\n"
     "  --version   the Ingot version\n"
     "  --          ends the options (a PATH that starts with -)\n"
@@ -93,7 +98,7 @@ static int parse_count(const char *opt, const char *v, uint64_t *out)
 }
 
 enum { D_JSON = 256, D_IDS, D_RAW, D_BRIEF, D_SPLIT, D_FIRST, D_COUNT, D_MODEL, D_RANGE,
-       D_TOP, D_OUT, D_FORMAT, D_LIST, D_HELP, D_VERSION };
+       D_TOP, D_OUT, D_FORMAT, D_LIST, D_QUIET, D_HELP, D_VERSION };
 
 static const struct option long_opts[] = {
     { "json", no_argument, NULL, D_JSON },
@@ -111,6 +116,7 @@ static const struct option long_opts[] = {
     { "out", required_argument, NULL, D_OUT },
     { "format", required_argument, NULL, D_FORMAT },
     { "list", required_argument, NULL, D_LIST },
+    { "quiet", no_argument, NULL, D_QUIET },
     { "help", no_argument, NULL, D_HELP },
     { "version", no_argument, NULL, D_VERSION },
     { NULL, 0, NULL, 0 },
@@ -161,6 +167,7 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
         case D_IDS: o->ids = true; break;
         case D_RAW: o->raw = true; break;
         case D_BRIEF: o->brief = true; break;
+        case D_QUIET: o->quiet = true; break;
         case D_SPLIT:
             if (strcmp(val, "train") && strcmp(val, "val") && strcmp(val, "all"))
                 ret = ingot_fail(INGOT_E_USAGE, "--split %s: expected train, val or all", val);
@@ -278,7 +285,13 @@ int main(int argc, char **argv)
         return fs_stdout_status("ingot-dump");
     }
     if (!ret && !strcmp(o.cmd, "--version")) {
-        const char *libs[] = { "sentencepiece " DUMP_SPM_VERSION, NULL };
+        const char *libs[] = { "sentencepiece " DUMP_SPM_VERSION,
+#ifdef INGOT_TEST_HOOKS
+                               "test hooks: compiled in (a test build)",
+#else
+                               "test hooks: none (release build)",
+#endif
+                               NULL };
         ingot_version_print(stdout, "ingot-dump", libs);
         return fs_stdout_status("ingot-dump");
     }
@@ -311,6 +324,10 @@ int main(int argc, char **argv)
             ret = ingot_fail(INGOT_E_USAGE, "--range is only for tokens");
         else if ((o.brief || o.max_list != 20) && strcmp(o.cmd, "info"))
             ret = ingot_fail(INGOT_E_USAGE, "--brief and --list are only for info");
+        else if (o.quiet && strcmp(o.cmd, "verify") && strcmp(o.cmd, "stats") &&
+                 strcmp(o.cmd, "export-bin"))
+            ret = ingot_fail(INGOT_E_USAGE, "--quiet is only for verify, stats and export-bin "
+                             "(%s prints no progress)", o.cmd);
         else if ((o.out || o.format) && strcmp(o.cmd, "export-bin"))
             ret = ingot_fail(INGOT_E_USAGE, "--out and --format are only for export-bin");
     }

@@ -22,6 +22,7 @@ struct dump_opts {
     uint64_t top;
     bool json, ids, raw;
     bool brief;               /* info: counts only, no shard or input lists */
+    bool quiet;               /* verify, stats, export-bin: no progress or summary lines */
     uint64_t max_list;        /* info: list at most this many inputs/shards */
     const char *out;          /* export-bin: the .bin file */
     const char *format;       /* export-bin: llmc (default) or nanogpt */

@@ -303,6 +303,61 @@ static void tokenizer_pick(void)
     free(dir);
 }
 
+/* The one lookup that docs, ingot-train and merge (through
+ * dataset_tokenizer_pick()) and ingot-dump verify judge by: every
+ * candidate in order, each path once, whether it is inside the dataset,
+ * what is there, and the first of the hash; nothing read past it (the
+ * source of a dataset whose copy is good). */
+static void tokenizer_lookup(void)
+{
+    char *dir = tu_path(root, "lookup"), *copy = tu_path(dir, "old.model");
+    char *old = tu_path(root, "old.model"), *src = tu_path(root, "lookup-src.model");
+    CHECK_OK(fs_mkdir_p(dir));
+    static const char good[] = "the model of the shards", other[] = "a model of another hash";
+    CHECK_OK(fs_write_atomic(old, other, sizeof(other)));
+    CHECK_OK(fs_write_atomic(copy, good, sizeof(good)));
+    /* an older manifest: tokenizer.file the absolute path given to pretok */
+    struct manifest_tokenizer t = { .file = old, .source = src,
+                                    .hash = ingot_xxh3(good, sizeof(good)) };
+    struct dataset_tok_lookup lk;
+    CHECK_OK(dataset_tokenizer_lookup(dir, &t, &lk));
+    CHECK(lk.n == 3 && lk.use == 1);
+    CHECK(!strcmp(lk.cand[0].path, old) && !lk.cand[0].inside && !lk.cand[0].source &&
+          lk.cand[0].state == DATASET_TOK_OTHER &&
+          lk.cand[0].hash == ingot_xxh3(other, sizeof(other)));
+    CHECK(!strcmp(lk.cand[1].path, copy) && lk.cand[1].inside &&
+          lk.cand[1].state == DATASET_TOK_MATCH);
+    CHECK(!strcmp(lk.cand[2].path, src) && lk.cand[2].source &&
+          lk.cand[2].state == DATASET_TOK_UNTRIED);
+    dataset_tokenizer_lookup_free(&lk);
+    /* a FIFO at the old path, the copy gone, the source good */
+    CHECK(unlink(old) == 0 && mkfifo(old, 0644) == 0 && unlink(copy) == 0);
+    CHECK_OK(fs_write_atomic(src, good, sizeof(good)));
+    CHECK_OK(dataset_tokenizer_lookup(dir, &t, &lk));
+    CHECK(lk.n == 3 && lk.use == 2);
+    CHECK(lk.cand[0].state == DATASET_TOK_UNREADABLE && lk.cand[0].err == INGOT_E_FORMAT &&
+          !strncmp(lk.cand[0].why, "is a FIFO", 9));
+    CHECK(lk.cand[1].state == DATASET_TOK_MISSING && lk.cand[2].state == DATASET_TOK_MATCH);
+    dataset_tokenizer_lookup_free(&lk);
+    /* pretok's copy by its relative name: inside first, then as given (the
+     * working directory), its base name (the same path) once; none there */
+    t.file = INGOT_TOKENIZER_NAME;
+    t.source = NULL;
+    CHECK_OK(dataset_tokenizer_lookup(dir, &t, &lk));
+    CHECK(lk.n == 2 && lk.use == 2 && lk.cand[0].inside && !lk.cand[1].inside &&
+          !strcmp(lk.cand[1].path, INGOT_TOKENIZER_NAME) &&
+          lk.cand[0].state == DATASET_TOK_MISSING);
+    dataset_tokenizer_lookup_free(&lk);
+    dataset_tokenizer_lookup_free(NULL);
+    t.file = "";
+    CHECK_FAIL(dataset_tokenizer_lookup(dir, &t, &lk), INGOT_E_TOKENIZER, "not recorded");
+    CHECK(unlink(old) == 0 && unlink(src) == 0);
+    free(old);
+    free(src);
+    free(copy);
+    free(dir);
+}
+
 int main(void)
 {
     root = tu_tmpdir("dataset");
@@ -501,6 +556,7 @@ int main(void)
     free(dir);
 
     tokenizer_pick();
+    tokenizer_lookup();
 
     tu_rm_rf(root);
     free(root);

@@ -189,6 +189,36 @@ if [ -n "$PY" ]; then
         || fail "info --brief --json: lists not replaced by counts"
 fi
 expect_rc 2 "--brief elsewhere" -- "$DUMP" docs ds --brief
+# --brief reads the manifest alone, no shard (it opened and checked every
+# shard's header, most of the time at 40,000 shards): a shard that cannot be
+# opened (here a FIFO, which would also hold a plain open) leaves it be,
+# while the full info still reports it
+cp -r ds ds-brief
+rm ds-brief/val-000000.tok
+mkfifo ds-brief/val-000000.tok
+for args in "--brief" "--brief --json"; do
+    expect_rc 0 "info $args of a dataset with a FIFO for a shard" -- \
+        timeout 20 "$DUMP" info ds-brief $args
+    has out.txt "ds-brief"
+done
+has out.txt '"shards": '"$n_shards"
+expect_rc 0 "info --brief of a dataset with a FIFO for a shard" -- "$DUMP" info ds-brief --brief
+has out.txt "^shards  *$n_shards ($((n_shards - 2)) train, 2 val)$"
+expect_rc 1 "info of a dataset with a FIFO for a shard" -- timeout 20 "$DUMP" info ds-brief
+has err.txt "ds-brief/val-000000.tok: is a FIFO"
+# ... and opens none at all: fault_inject's 'vanish' removes a matched file
+# as it is opened (and says so), so every shard still there was never opened
+if [ -n "$FAULT_SO" ] && [ -e "$FAULT_SO" ]; then
+    rm ds-brief/val-000000.tok && cp ds/val-000000.tok ds-brief/
+    expect_rc 0 "info --brief opens no shard" -- env LD_PRELOAD="$FAULT_SO" \
+        INGOT_FAULT_PATH=.tok INGOT_FAULT_OPS=vanish "$DUMP" info ds-brief --brief
+    grep -q "removed just before the open" err.txt && fail "info --brief opened a shard"
+    [ "$(ls ds-brief/*.tok | wc -l | tr -d ' ')" -eq "$n_shards" ] || fail "a shard went"
+    # (the preload sees the opens: the full info loses its first shard)
+    expect_rc 1 "info under the vanish preload" -- env LD_PRELOAD="$FAULT_SO" \
+        INGOT_FAULT_PATH=.tok INGOT_FAULT_OPS=vanish "$DUMP" info ds-brief
+    has err.txt "removed just before the open"
+fi
 expect_rc 0 "info shard" -- "$DUMP" info ds/val-000000.tok
 has out.txt "split  *val"
 expect_rc 0 "info shard --json" -- "$DUMP" info ds/train-000001.tok --json
@@ -301,6 +331,49 @@ has out.txt "document length  mean"
 expect_rc 0 "stats shard" -- "$DUMP" stats ds/train-000001.tok
 has out.txt "^documents  *30$"
 has out.txt "^selection  *shard: 1 shard$"
+
+# --quiet (verify, stats, export-bin): no progress lines, no export summary;
+# results, problems and errors still printed (it was refused as unknown)
+expect_rc 0 "verify --quiet" -- "$DUMP" verify ds --quiet
+grep -q "^ok  " out.txt && fail "verify --quiet printed an ok line per shard"
+has out.txt "^ds: intact ($n_shards shards, "
+cp -r ds dsq
+printf '\377' | dd of=dsq/train-000001.tok bs=1 seek=4200 conv=notrunc 2> /dev/null
+expect_rc 1 "verify --quiet of a corrupt shard" -- "$DUMP" verify dsq --quiet
+[ -s out.txt ] && fail "verify --quiet of a corrupt shard printed to stdout: $(head -3 out.txt)"
+has err.txt "dsq/train-000001.tok: field tokens_checksum"
+has err.txt "verify: dsq: 1 of $n_shards shards bad: train-000001.tok"
+expect_rc 0 "export-bin --quiet" -- "$DUMP" export-bin ds --out q.bin --quiet
+[ -s err.txt ] && fail "export-bin --quiet printed: $(cat err.txt)"
+[ -s q.bin ] || fail "export-bin --quiet wrote no q.bin"
+expect_rc 0 "export-bin" -- "$DUMP" export-bin ds --out q2.bin
+has err.txt "^ingot-dump export-bin: q2.bin: [0-9]* tokens of"
+cmp -s q.bin q2.bin || fail "export-bin --quiet wrote another file"
+rm -f q.bin q2.bin
+for c in info docs tokens; do
+    expect_rc 2 "$c --quiet" -- "$DUMP" $c ds --quiet
+    has err.txt "^ingot-dump $c: --quiet is only for verify, stats and export-bin"
+done
+# stats' progress line (every 10 s; in a test build INGOT_DUMP_TEST_PROGRESS_MS
+# sets the interval, 0: after every shard) and none with --quiet
+if "$DUMP" --version | grep -q "test hooks: compiled in"; then
+    expect_rc 0 "stats progress" -- env INGOT_DUMP_TEST_PROGRESS_MS=0 "$DUMP" stats ds --split all
+    has err.txt "^ingot-dump stats: 1 of $n_shards shards, [0-9]* of [0-9]* tokens"
+    expect_rc 0 "stats --quiet" -- env INGOT_DUMP_TEST_PROGRESS_MS=0 \
+        "$DUMP" stats ds --split all --quiet
+    [ -s err.txt ] && fail "stats --quiet printed progress: $(head -3 err.txt)"
+    has out.txt "^documents  *$((n_train + n_val))$"
+    has out.txt "^top 20 tokens"
+else
+    echo "ingot-dump built without -Dtest_hooks=true: stats progress not checked"
+fi
+# --version after any subcommand (and its options): the version line, exit 0
+for c in info verify docs tokens stats export-bin; do
+    expect_rc 0 "$c --version" -- "$DUMP" $c ds --quiet --version
+    has out.txt "^ingot-dump [0-9][0-9.]* (git "
+    expect_rc 0 "$c --version, no PATH" -- "$DUMP" $c --version
+    has out.txt "^ingot-dump [0-9][0-9.]* (git "
+done
 
 # errors: missing, not a shard, newer version, corrupt bytes
 expect_rc 1 missing -- "$DUMP" info nonexistent.tok
@@ -446,6 +519,46 @@ expect_rc 1 "docs with a replaced copy and a changed source" -- "$DUMP" docs sta
 has err.txt "none has the dataset's hash [0-9a-f]*: tried stale/tokenizer.model: tokenizer hash [0-9a-f]*, not the model"
 has err.txt "tokenizer.model: not found; $T/models/changed.model (tokenizer.source): tokenizer hash [0-9a-f]*: it has changed since"
 has err.txt "pass the model the dataset was made with (ingot-dump --model"
+# verify judges the files docs looks at, in docs' order (one lookup,
+# dataset_tokenizer_lookup()), with the in-dataset rule on top. Where they
+# differed: verify checked only the first readable candidate, so with an
+# older manifest's path (outside the dataset) holding another model it
+# called a dataset intact whose copy inside (tok.model, the base name)
+# docs refused; called a FIFO at that path damage while docs decoded with
+# the good copy inside; and took a tokenizer.model in the working directory
+# for the dataset's missing one.
+cp -r ds olddiff
+mkdir oldm
+sed "s|\"file\": \"[^\"]*\\.model\"|\"file\": \"$T/oldm/tok.model\"|" ds/manifest.json \
+    > olddiff/manifest.json
+grep -q "\"file\": \"$T/oldm/tok.model\"" olddiff/manifest.json || fail "could not move tokenizer.file"
+cp other.model oldm/tok.model
+cp other.model olddiff/tok.model
+expect_rc 1 "docs: another model at the old path and in the copy" -- "$DUMP" docs olddiff --count 1
+expect_rc 1 "verify: another model at the old path and in the copy" -- "$DUMP" verify olddiff
+has err.txt "key tokenizer.file: $T/oldm/tok.model (the path given to ingot-pretok) holds another model now"
+has err.txt "olddiff/tok.model: hash [0-9a-f]*, but the manifest's tokenizer is .* does not decode the shards"
+has err.txt "also bad: tok.model"
+cp models/tok.model olddiff/tok.model
+expect_rc 0 "docs: another model at the old path, the copy good" -- "$DUMP" docs olddiff --count 1
+expect_rc 0 "verify: another model at the old path, the copy good" -- "$DUMP" verify olddiff
+has out.txt "manifest, tok.model, every checksum verified"
+rm oldm/tok.model
+mkfifo oldm/tok.model
+expect_rc 0 "docs: a FIFO at the old path, the copy good" -- timeout 20 "$DUMP" docs olddiff --count 1
+has err.txt "passed over $T/oldm/tok.model: is a FIFO"
+expect_rc 0 "verify: a FIFO at the old path, the copy good" -- timeout 20 "$DUMP" verify olddiff
+has err.txt "key tokenizer.file: $T/oldm/tok.model (the path given to ingot-pretok): is a FIFO"
+has out.txt "manifest, tok.model, every checksum verified"
+rm oldm/tok.model
+cp -r ds nocopy
+sed 's|"file": "[^"]*\.model"|"file": "tokenizer.model"|' ds/manifest.json > nocopy/manifest.json
+rm -f nocopy/tokenizer.model
+cp models/tok.model tokenizer.model
+expect_rc 0 "docs: the copy missing, a tokenizer.model here" -- "$DUMP" docs nocopy --count 1
+expect_rc 1 "verify: the copy missing, a tokenizer.model here" -- "$DUMP" verify nocopy
+has err.txt "nocopy/tokenizer.model: missing: .*; tokenizer.model has that hash (docs and ingot-train decode with it meanwhile): copy it back (cp tokenizer.model nocopy/tokenizer.model)"
+rm tokenizer.model
 # a tokenizer.file holding an escape sequence and naming a file too big to be
 # a model (sparse), then none: every message shows the name with '?'
 # (fs_open_regular's messages printed the manifest's path raw)
