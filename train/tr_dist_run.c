@@ -96,8 +96,8 @@ static void keeping_ranks(const struct tr_opts *o, int w, char *buf, size_t len)
 }
 
 int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const tr_loader *l,
-                     const char *backend, volatile sig_atomic_t *stop, tr_dist **out,
-                     struct tr_dist_share *share)
+                     const char *backend, volatile sig_atomic_t *stop, int *stop_sig,
+                     tr_dist **out, struct tr_dist_share *share)
 {
     char conf[TR_RDZV_CONFIG];
     int err = describe(o, cfg, l, backend, conf, sizeof(conf));
@@ -106,7 +106,7 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
     struct tr_dist_opts dopts = {
         .mode = o->dist, .gpu = strcmp(backend, "cpu") != 0, .config = conf,
         .timeout_s = o->dist_timeout, .port = o->dist_port,
-        .envp = (const char *const *)environ, .stop = stop,
+        .envp = (const char *const *)environ, .stop = stop, .stop_sig = stop_sig,
     };
     err = tr_dist_open(&dopts, out);
     if (err)

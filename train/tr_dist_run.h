@@ -28,10 +28,11 @@ struct tr_dist_share {
  * configuration (model, batch, data, seed, schedule, version) and that the
  * micro-steps divide among the ranks (else INGOT_E_USAGE with the
  * arithmetic). gpu: the back end is a GPU's. stop: the run's stop flag (a
- * signal set it): the rendezvous gives up with INGOT_E_INTERRUPTED. */
+ * signal set it): the rendezvous gives up with INGOT_E_INTERRUPTED, and
+ * *stop_sig gets the signal (this rank's, or the one of the rank named). */
 int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const tr_loader *l,
-                     const char *backend, volatile sig_atomic_t *stop, tr_dist **out,
-                     struct tr_dist_share *share);
+                     const char *backend, volatile sig_atomic_t *stop, int *stop_sig,
+                     tr_dist **out, struct tr_dist_share *share);
 
 /* The default --batch-tokens (not given, nor in a checkpoint's settings) is
  * one micro-step per rank, as a DDP user expects: batch x seq-len x the

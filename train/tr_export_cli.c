@@ -11,6 +11,7 @@
 #include "sig_util.h"
 #include "tr_export.h"
 #include "tr_generate.h"
+#include "train_loop.h"
 
 int tr_subcommand(int argc, char **argv)
 {
@@ -44,7 +45,7 @@ int tr_subcommand(int argc, char **argv)
             fprintf(stderr, "ingot-train export: %s; no file of this export is left "
                     "half-written: raise the limit (ulimit -f unlimited), then run the same "
                     "command again\n", limit);
-        return !err ? 0 : err == INGOT_E_USAGE ? 2 : err == INGOT_E_INTERRUPTED ? 130 : 1;
+        return tr_exit_status(err);
     }
     return -1;
 }

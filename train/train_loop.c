@@ -48,6 +48,22 @@ void tr_request_stop(int sig)
         stop_requested = sig > 0 ? sig : -1;
 }
 
+/* The signal a run that returned INGOT_E_INTERRUPTED was stopped by, for
+ * its exit status: this rank's own, or the one of the rank that stopped
+ * them all (the stop vote, the rendezvous); 0 while none is known. */
+static int stopped_by;
+
+int tr_exit_status(int err)
+{
+    if (!err)
+        return 0;
+    if (err == INGOT_E_USAGE)
+        return 2;
+    if (err == INGOT_E_INTERRUPTED)   /* no signal told (a rank 0 of an older build): SIGINT's */
+        return 128 + (stopped_by > 0 && stopped_by < 128 ? stopped_by : SIGINT);
+    return 1;
+}
+
 /* --profile's closing median: over the last this many steps */
 enum { PROF_RATES = 4096 };
 
@@ -891,6 +907,9 @@ static int interrupted(const struct run *r, int64_t s, int mine, const struct tr
     const char *saved = r->o->ckpt_dir ? "; checkpoint written, continue with --resume" :
                                          " (no --ckpt-dir, nothing saved)";
     const int w = tr_dist_world(r->dist);
+    /* the exit status follows the signal the line names: this rank's own,
+     * else the other rank's (128 + N whichever rank received it) */
+    stopped_by = w <= 1 ? stop_requested : mine > 0 ? mine : v->cause;
     if (w <= 1)
         return ingot_fail(INGOT_E_INTERRUPTED, "interrupted after step %" PRId64 "%s", s, saved);
     char many[64] = "";
@@ -939,10 +958,12 @@ static int run_loop(struct run *r)
      * nothing). With ranks the stop is collective: the first vote has it.
      * Progress lines that could not be written (r->out_err) keep their own
      * end: after step 1, with a checkpoint to resume from. */
-    if (stop_requested && !r->out_err && tr_dist_world(r->dist) <= 1)
+    if (stop_requested && !r->out_err && tr_dist_world(r->dist) <= 1) {
+        stopped_by = stop_requested;
         return ingot_fail(INGOT_E_INTERRUPTED, "interrupted during start-up, before step %" PRId64
                           ": nothing trained in this run, nothing saved%s", r->start_step + 1,
                           r->start_step ? " (the checkpoint it started from is as it was)" : "");
+    }
     r->mark = mono_now();
     for (int64_t s = r->start_step + 1; s <= end; s++) {
         tr_dist_progress(r->dist, s, "step");
@@ -964,7 +985,7 @@ static int run_loop(struct run *r)
             return err;
         inflight++;
         /* a stop is collective: a rank that left alone would hang the rest.
-         * Two flags in one vote: a signal (exit 130 on every rank) and
+         * Two flags in one vote: a signal (exit 128 + N on every rank) and
          * --time-limit reached (exit 0) */
         const int mine = stop_requested;
         struct time_room room = { 0 };
@@ -1112,8 +1133,8 @@ int tr_train(const struct tr_opts *o)
     }
     tr_config_pad_vocab(&r.cfg);
     if ((err = tr_config_check(&r.cfg)) ||
-        (err = tr_dist_run_open(o, &r.cfg, r.loader, r.ops->name, &stop_requested, &r.dist,
-                                    &r.share)))
+        (err = tr_dist_run_open(o, &r.cfg, r.loader, r.ops->name, &stop_requested, &stopped_by,
+                                &r.dist, &r.share)))
         goto out;
     if (o->dump_batch && tr_dist_world(r.dist) > 1) {
         err = ingot_fail(INGOT_E_USAGE, "--dump-batch is for one process, not %d ranks",

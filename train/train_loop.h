@@ -10,6 +10,13 @@
  * error with a message. */
 int tr_train(const struct tr_opts *o);
 
+/* ingot-train's exit status for err, as every subcommand returns it: 0, 2
+ * for INGOT_E_USAGE, 128 + N for INGOT_E_INTERRUPTED (N: the signal that
+ * stopped the run: this rank's own, or with ranks the one of the rank that
+ * stopped them all, as its last line names it; SIGINT when none was told),
+ * else 1 (rank 0's progress lines lost included). */
+int tr_exit_status(int err);
+
 /* Ask the running loop to stop at the next step boundary. sig: the signal
  * that asks (named in the messages of every rank, so that a rank stopped
  * because another one was signalled says so), or 0 for another reason (the

@@ -216,7 +216,5 @@ int main(int argc, char **argv)
         disk_hint(err, o.ckpt_dir);
     }
     tr_opts_free(&o);
-    if (err)
-        return err == INGOT_E_INTERRUPTED ? 130 : err == INGOT_E_USAGE ? 2 : 1;
-    return 0;
+    return tr_exit_status(err);   /* a stop by signal N: 128 + N, as a shell reports one */
 }
