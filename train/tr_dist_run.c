@@ -156,6 +156,33 @@ void tr_dist_run_default_batch(struct tr_opts *o)
     }
 }
 
+bool tr_dist_run_world_note(int was, int now, int grad_accum, char *buf, size_t len)
+{
+    if (len)
+        buf[0] = '\0';
+    if (was <= 0 || was == now || now <= 0)
+        return false;
+    /* the global batch and its order are the same at any world size (this
+     * header's first comment): the ranks only share it out differently */
+    char share[96], before[64] = "";
+    if (now == 1)
+        snprintf(share, sizeof(share), "this process now takes all %d micro-steps of a step",
+                 grad_accum);
+    else
+        snprintf(share, sizeof(share), "each rank now takes %d of a step's %d micro-steps",
+                 grad_accum / now, grad_accum);
+    if (was == 1)
+        snprintf(before, sizeof(before), " (one process took them all)");
+    else if (grad_accum % was == 0)
+        snprintf(before, sizeof(before), " (each of the %d ranks took %d)", was,
+                 grad_accum / was);
+    snprintf(buf, len, "resuming a checkpoint written by %d rank%s with %d: %s%s; the batches "
+             "and their order do not depend on the ranks, so the run goes on as it was, its "
+             "losses equal to float rounding (the gradients are summed in another order)", was,
+             was == 1 ? "" : "s", now, share, before);
+    return true;
+}
+
 int tr_dist_run_check_resume(tr_dist *d, int64_t step, const tr_loader *l)
 {
     struct tr_loader_pos pos;

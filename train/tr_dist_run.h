@@ -11,6 +11,8 @@
 #define INGOT_TR_DIST_RUN_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "data_loader.h"
@@ -39,6 +41,12 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
  * launcher's world (from the environment; --dist none: 1). It was one
  * micro-step in all, which no world above 1 divides. */
 void tr_dist_run_default_batch(struct tr_opts *o);
+
+/* The line a resume gives when the checkpoint was written by another number
+ * of ranks (was; 0: not recorded, an older checkpoint) than this run has
+ * (now), into buf ("" and false when they agree or was is unknown).
+ * grad_accum: this run's micro-steps per step. */
+bool tr_dist_run_world_note(int was, int now, int grad_accum, char *buf, size_t len);
 
 /* Every rank must resume at the same step and data position (a checkpoint
  * directory not visible to every rank would otherwise split the run):

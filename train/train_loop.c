@@ -298,11 +298,14 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
     bool reweighted = false;
     struct tr_schedule was;
     bool have_was = false;
+    int was_world = 0;   /* the ranks that wrote it; 0: not recorded (older files) */
     if (!(err = tr_ckpt_read_settings(path, &section)) && section &&
         !(err = tr_settings_check_sources(path, section, o, &reweighted)))
         err = tr_settings_read_position(path, section, &st.pos);
-    if (!err && section)
+    if (!err && section) {
         have_was = tr_settings_schedule(section, &was) == 0;
+        was_world = tr_settings_world_size(section);
+    }
     free(section);
     if (err)
         return tr_ckpt_resume_failed(own_dir, path, err);
@@ -331,6 +334,10 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         say(r, "resume: settings given here override the checkpoint's: %s\n", o->settings_note);
     if (have_was)
         lr_jump_note(r, &was, (int64_t)st.step);
+    char world[512];
+    if (tr_dist_run_world_note(was_world, tr_dist_world(r->dist), o->grad_accum, world,
+                               sizeof(world)))
+        say(r, "note: %s\n", world);
     if (reweighted && o->val_every)   /* drawn with the weights (data_loader.h) */
         say(r, "note: the mixture's weights changed, and its val set is drawn with them: val "
             "losses from step %" PRIu64 " on are not comparable with earlier ones\n", st.step);
@@ -483,7 +490,7 @@ static int save_checkpoint(struct run *r, int64_t step)
     };
     tr_loader_get_pos(r->loader, &st.pos);
     char *section = NULL;
-    if ((err = tr_settings_section(o, &st.pos, &section)))
+    if ((err = tr_settings_section(o, &st.pos, tr_dist_world(r->dist), &section)))
         goto out;
     st.settings = section;
     err = tr_ckpt_save(o->ckpt_dir, &st, p, m, v, &path);

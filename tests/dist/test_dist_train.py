@@ -13,7 +13,8 @@ way torchrun or a shell loop starts them.
 
 Checks: 2 and 3 ranks give the losses and gradient norms of one process on
 the same global batch (fp32 summation tolerance); only rank 0 prints and
-writes metrics; resume 2 -> 1 and 1 -> 2 continue the same run; refused
+writes metrics; resume 2 -> 1 and 1 -> 2 continue the same run, saying that
+the checkpoint's world size differs; refused
 shapes say the arithmetic. --zero 1 (sharded AdamW state) at 1, 2 and 3
 ranks gives the losses of --zero 0, resumes 2 -> 1 and 1 -> 2 (the
 checkpoint's whole m and v are gathered from the shards), and reports less
@@ -160,7 +161,14 @@ def resume(m1):
         if sorted(mr) != [5, 6, 7, 8]:
             fail("resume %d -> %d logged steps %s\n%s" % (a, b, sorted(mr), out))
         close(m1, mr, "resume %d -> %d" % (a, b))
-        print("resume %d -> %d ranks continues the 1-process run" % (a, b))
+        # the checkpoint records its world size: the resume says it changed, once
+        want = {(2, 1): "note: resuming a checkpoint written by 2 ranks with 1: this process "
+                        "now takes all 6 micro-steps of a step (each of the 2 ranks took 3)",
+                (1, 2): "note: resuming a checkpoint written by 1 rank with 2: each rank now "
+                        "takes 3 of a step's 6 micro-steps (one process took them all)"}[a, b]
+        if out.count(want) != 1 or out.count("resuming a checkpoint written by") != 1:
+            fail("resume %d -> %d: want '%s' once in:\n%s" % (a, b, want, out))
+        print("resume %d -> %d ranks continues the 1-process run, and says so" % (a, b))
 
 
 def zero(m1):
@@ -183,6 +191,9 @@ def zero(m1):
         if sorted(mr) != [5, 6, 7, 8]:
             fail("--zero 1 resume %d -> %d logged steps %s\n%s" % (a, b, sorted(mr), out))
         close(m1, mr, "--zero 1 resume %d -> %d" % (a, b))
+        said = "resuming a checkpoint written by %d rank%s with %d" % (a, "s" * (a > 1), b)
+        if out.count(said) != 1:
+            fail("--zero 1 resume %d -> %d: want '%s' once in:\n%s" % (a, b, said, out))
         print("zero: resume %d -> %d ranks with --zero 1 continues the 1-process run" % (a, b))
     # memory: a model whose m and v are megabytes; one step
     big = [x if x != "32" else "256" for x in BASE]
