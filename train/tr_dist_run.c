@@ -7,7 +7,6 @@
 #include "checkpoint.h"
 #include "ingot_err.h"
 #include "ingot_version.h"
-#include "tr_dist_env.h"
 #include "tr_dist_rdzv.h"
 #include "tr_dist_run.h"
 #include "tr_schedule.h"
@@ -142,18 +141,19 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
     return 0;
 }
 
-void tr_dist_run_default_batch(struct tr_opts *o)
+void tr_dist_run_default_batch(struct tr_opts *o, int world)
 {
-    struct tr_dist_env e;
-    if (!(o->derived & TR_DERIVED_BATCH_TOKENS) || !strcmp(o->dist, "none") ||
-        tr_dist_env_read((const char *const *)environ, &e)) {
-        ingot_clear_err();   /* a bad environment is the rendezvous's to report */
+    if (!(o->derived & TR_DERIVED_BATCH_TOKENS) || !strcmp(o->dist, "none"))
         return;
+    if (world > 1 && o->grad_accum <= (1 << 20) / world) {
+        o->batch_tokens *= world;
+        o->grad_accum *= world;
     }
-    if (e.world > 1 && o->grad_accum <= (1 << 20) / e.world) {
-        o->batch_tokens *= e.world;
-        o->grad_accum *= e.world;
-    }
+}
+
+bool tr_dist_run_first(const struct tr_opts *o, int rank)
+{
+    return !strcmp(o->dist, "none") || rank == 0;
 }
 
 bool tr_dist_run_world_note(int was, int now, int grad_accum, char *buf, size_t len)

@@ -38,9 +38,17 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
 
 /* The default --batch-tokens (not given, nor in a checkpoint's settings) is
  * one micro-step per rank, as a DDP user expects: batch x seq-len x the
- * launcher's world (from the environment; --dist none: 1). It was one
- * micro-step in all, which no world above 1 divides. */
-void tr_dist_run_default_batch(struct tr_opts *o);
+ * launcher's world (--dist none: 1). It was one micro-step in all, which no
+ * world above 1 divides. world: the launcher's world size, as main() read
+ * it once from the environment (1 when there is no launcher, or its
+ * variables are wrong: the rendezvous reports them). */
+void tr_dist_run_default_batch(struct tr_opts *o, int world);
+
+/* Whether this process speaks and saves for its run before the
+ * communicator exists (the --ckpt-dir's sweep, the verify's progress
+ * lines): one process (--dist none), or the launcher's rank 0. rank: the
+ * launcher's rank, as main() read it (0 when there is none). */
+bool tr_dist_run_first(const struct tr_opts *o, int rank);
 
 /* The line a resume gives when the checkpoint was written by another number
  * of ranks (was; 0: not recorded, an older checkpoint) than this run has

@@ -30,7 +30,6 @@
 #include "spm_shim.h"
 #include "term_text.h"
 #include "tr_dist.h"
-#include "tr_dist_env.h"
 #include "tr_dist_run.h"
 #include "tr_params.h"
 #include "tr_schedule.h"
@@ -1089,7 +1088,7 @@ static int run_loop(struct run *r)
  * start is (a dataset of a few GB is verified before the first line). */
 #define TR_VERIFY_PROGRESS_S 10.0
 
-int tr_train(const struct tr_opts *o)
+int tr_train(const struct tr_opts *o, int launcher_rank)
 {
     struct run r = { .o = o, .lock_fd = -1, .t_start = mono_now() };
     int err;
@@ -1100,8 +1099,7 @@ int tr_train(const struct tr_opts *o)
     };
     /* the verify of a large dataset takes minutes: rank 0 says how far it
      * is (the ranks are known by their launcher's variables only here) */
-    struct tr_dist_env env;
-    if (!o->quiet && !tr_dist_env_read((const char *const *)environ, &env) && env.rank == 0)
+    if (!o->quiet && tr_dist_run_first(o, launcher_rank))
         lo.progress_s = TR_VERIFY_PROGRESS_S;
     if ((err = tr_backend_select(o->device, &r.ops)))
         return err;

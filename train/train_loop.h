@@ -5,10 +5,12 @@
 
 #include "train_opts.h"
 
-/* Run training as o says. Returns 0, INGOT_E_INTERRUPTED when a stop was
- * requested (after writing a checkpoint when --ckpt-dir is set), or another
- * error with a message. */
-int tr_train(const struct tr_opts *o);
+/* Run training as o says. launcher_rank: this process's rank as its
+ * launcher numbers it (main() reads it once; 0 when there is none), for
+ * what is said before the communicator knows the ranks. Returns 0,
+ * INGOT_E_INTERRUPTED when a stop was requested (after writing a checkpoint
+ * when --ckpt-dir is set), or another error with a message. */
+int tr_train(const struct tr_opts *o, int launcher_rank);
 
 /* ingot-train's exit status for err, as every subcommand returns it: 0, 2
  * for INGOT_E_USAGE, 128 + N for INGOT_E_INTERRUPTED (N: the signal that
