@@ -156,7 +156,7 @@ int main(int argc, char **argv)
     }
     sig_file_size_errors();   /* ulimit -f: EFBIG, reported, not SIGXFSZ */
     read_launcher();
-    int sub = tr_subcommand(argc, argv);   /* export, generate, eval */
+    int sub = tr_subcommand(argc, argv, print_version);   /* export, generate, eval */
     if (sub >= 0)
         return sub;
     struct tr_opts o;
