@@ -168,6 +168,7 @@ int tr_dist_rendezvous(tr_dist *d, const struct tr_dist_opts *o, void *payload)
         .world = e->world, .local_rank = e->local_rank,
         .job_key = e->job_id[0] ? tr_dist_hash(e->job_id) : 0, .config = o->config,
         .host = d->host, .timeout_s = o->timeout_s, .stop = o->stop,
+        .stop_sig = o->stop_sig,
         .report_s = 30.0,   /* a long wait says whom it waits for */
     };
     int err = tr_rdzv_open(&ro, payload, &d->rdzv);

@@ -30,6 +30,7 @@ struct tr_dist_opts {
     int port;                   /* --dist-port; 0: from the environment */
     const char *const *envp;    /* environment to read (environ) */
     volatile sig_atomic_t *stop;   /* set by a signal: the rendezvous gives up (may be NULL) */
+    int *stop_sig;              /* NULL, or as tr_rdzv_opts' */
 };
 
 enum tr_dist_dtype { TR_DIST_F32, TR_DIST_I32, TR_DIST_BF16 };

@@ -37,7 +37,14 @@ struct hello {
 struct reply {
     uint32_t magic;
     int32_t status;          /* 0 or the error code every rank returns */
-    int32_t local_rank, local_world;
+    /* status 0: the rank's local rank; INGOT_E_INTERRUPTED: the signal that
+     * stopped the rank msg names, for the exit status (0 from a build before
+     * it, whose replies held 0 there: the layout is unchanged) */
+    union {
+        int32_t local_rank;
+        int32_t sig;
+    };
+    int32_t local_world;
     char host0[TR_RDZV_HOST];
     char msg[512];
     unsigned char payload[TR_RDZV_PAYLOAD];
@@ -56,6 +63,7 @@ struct bye {
 
 struct tr_rdzv {
     int rank, world, local_rank, local_world;
+    int stop_sig;             /* a rendezvous stopped by a signal: which (tr_rdzv_opts) */
     double timeout_s;
     int *fds;                 /* rank 0: one per rank (fds[0] = -1); else fds[0] to rank 0 */
     char (*hosts)[TR_RDZV_HOST];   /* rank 0: every rank's; else [0] = rank 0's, [1] = own */
@@ -241,10 +249,11 @@ static int answer_all(tr_rdzv *r, struct reply *rep, const struct hello *hs, dou
     return first;
 }
 
-/* Answer one connection with the recorded error, and close it. */
-static void refuse(int fd, int err, double deadline)
+/* Answer one connection with the recorded error, and close it. sig: the
+ * signal of an INGOT_E_INTERRUPTED, else 0. */
+static void refuse(int fd, int err, int sig, double deadline)
 {
-    struct reply no = { .magic = MAGIC, .status = err };
+    struct reply no = { .magic = MAGIC, .status = err, .sig = sig };
     snprintf(no.msg, sizeof(no.msg), "%s", ingot_errmsg());
     (void)xfer(fd, &no, sizeof(no), true, deadline);
     close(fd);
@@ -384,8 +393,9 @@ static int watch_ranks(const tr_rdzv *r, struct pollfd *pf, int *who)
  * signal stopped it) or the end of its connection (it died; the others
  * would have waited for it to the deadline, counting it as present).
  * Returns 0 when there is nothing yet; else forgets the rank, puts what
- * the other ranks are told into rep->msg and returns the error (exit 130
- * for a signal, as a stop by signal is collective; else 1). */
+ * the other ranks are told into rep->msg (the signal into rep->sig) and
+ * returns the error (exit 128 + the signal on every rank present, as a stop
+ * by signal is collective; else 1). */
 static int rank_left(tr_rdzv *r, int k, const struct hello *hs, int *have, struct reply *rep)
 {
     /* stopped itself too (Ctrl-C reaches every rank of a terminal): it says
@@ -400,6 +410,7 @@ static int rank_left(tr_rdzv *r, int k, const struct hello *hs, int *have, struc
     r->fds[k] = -1;
     (*have)--;
     if (got == (ssize_t)sizeof(b) && b.magic == BYE_MAGIC) {
+        r->stop_sig = rep->sig = b.sig;   /* every rank present exits as that rank */
         snprintf(rep->msg, sizeof(rep->msg), "rendezvous: rank %d (%s) was stopped by a signal "
                  "(%s) before the rendezvous completed (%d of %d ranks present without it)",
                  k, hs[k].host, sig_name(b.sig), *have, r->world);
@@ -461,6 +472,7 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
         if (stopped()) {
             /* the others are told who was stopped: "stopped by a signal" in
              * their own words read as if they had been */
+            r->stop_sig = rep.sig = (int32_t)*rdzv_stop;
             snprintf(rep.msg, sizeof(rep.msg), "rendezvous: rank 0 (%s) was stopped by a signal "
                      "(%s) while waiting for the ranks (%d of %d present)", mine->host,
                      stop_sig(), have, r->world);
@@ -533,7 +545,7 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
             if ((err = check_hello(r, h, mine, hs))) {
                 if (h->job_key != mine->job_key) {
                     /* not ours: tell it and keep waiting for our own ranks */
-                    refuse(fd, err, hd);
+                    refuse(fd, err, 0, hd);
                     err = 0;
                     continue;
                 }
@@ -541,7 +553,7 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
                 if (bad > 0)
                     r->fds[bad] = fd;   /* it gets the verdict with the others */
                 else
-                    refuse(fd, err, hd);
+                    refuse(fd, err, 0, hd);
                 break;
             }
             r->fds[h->rank] = fd;
@@ -619,7 +631,7 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
             snprintf(rep.msg, sizeof(rep.msg), "%s", ingot_errmsg());
         /* connections whose hello was still arriving: maybe ranks, told too */
         for (int i = 0; i < np; i++)
-            refuse(pend[i].fd, err, mono_now() + 2.0);
+            refuse(pend[i].fd, err, rep.sig, mono_now() + 2.0);
         free(pend);
         char keep[1024];   /* a failed send below must not replace the reason */
         snprintf(keep, sizeof(keep), "%s", ingot_errmsg());
@@ -726,10 +738,12 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
         }
         if (err != -EAGAIN)
             break;
-        if (stopped())
+        if (stopped()) {
+            r->stop_sig = (int)*rdzv_stop;
             return ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: rank %d stopped by a signal "
                               "(%s) while trying to reach rank 0 at %s:%d", r->rank, stop_sig(),
                               o->addr, o->port);
+        }
         double left = deadline - mono_now();
         if (left <= 0.0)
             return ingot_fail(-ETIMEDOUT, "rendezvous: rank %d could not reach rank 0 at %s:%d "
@@ -771,6 +785,7 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
             /* tell rank 0 why this rank goes (best effort), so that it
              * stops every rank present naming this one */
             struct bye b = { .magic = BYE_MAGIC, .sig = (int32_t)*rdzv_stop };
+            r->stop_sig = b.sig;
             if (greeted)
                 (void)send(fd, &b, sizeof(b), MSG_NOSIGNAL);
             return ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: rank %d stopped by a signal "
@@ -790,6 +805,8 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
     /* rank 0's words name the rank that failed or was stopped; this rank
      * says what it does about it, and whether it was stopped itself */
     const char *why = rep.msg[0] ? rep.msg : "rank 0 refused this rank";
+    if (rep.status == INGOT_E_INTERRUPTED)   /* its own signal before the one it was told */
+        r->stop_sig = stopped() ? (int)*rdzv_stop : rep.sig;
     if (rep.status == INGOT_E_INTERRUPTED && stopped())
         return ingot_fail(rep.status, "rank %d (%s): rendezvous: stopped by a signal (%s) while "
                           "waiting for rank 0's verdict, and rank 0 answered: %s", r->rank,
@@ -842,6 +859,8 @@ int tr_rdzv_open(const struct tr_rdzv_opts *o, void *payload, tr_rdzv **out)
                              join(r, o, &h, payload, deadline);
         rdzv_stop = NULL;
     }
+    if (err == INGOT_E_INTERRUPTED && o->stop_sig)
+        *o->stop_sig = r->stop_sig;
     if (err) {
         tr_rdzv_close(r);
         return err;

@@ -45,6 +45,10 @@ struct tr_rdzv_opts {
                                     * number, for messages): the rendezvous ends
                                     * with INGOT_E_INTERRUPTED on every rank
                                     * present; NULL: not watched */
+    int *stop_sig;           /* NULL, or set with INGOT_E_INTERRUPTED: the
+                              * signal that stopped the rendezvous, this
+                              * rank's or the one of the rank named (0: not
+                              * told, a rank 0 of an older build) */
     double report_s;         /* > 0: a line on stderr every report_s seconds while
                               * waiting (who is missing, how long is left) */
 };

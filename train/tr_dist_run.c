@@ -7,7 +7,6 @@
 #include "checkpoint.h"
 #include "ingot_err.h"
 #include "ingot_version.h"
-#include "tr_dist_env.h"
 #include "tr_dist_rdzv.h"
 #include "tr_dist_run.h"
 #include "tr_schedule.h"
@@ -96,8 +95,8 @@ static void keeping_ranks(const struct tr_opts *o, int w, char *buf, size_t len)
 }
 
 int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const tr_loader *l,
-                     const char *backend, volatile sig_atomic_t *stop, tr_dist **out,
-                     struct tr_dist_share *share)
+                     const char *backend, volatile sig_atomic_t *stop, int *stop_sig,
+                     tr_dist **out, struct tr_dist_share *share)
 {
     char conf[TR_RDZV_CONFIG];
     int err = describe(o, cfg, l, backend, conf, sizeof(conf));
@@ -106,7 +105,7 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
     struct tr_dist_opts dopts = {
         .mode = o->dist, .gpu = strcmp(backend, "cpu") != 0, .config = conf,
         .timeout_s = o->dist_timeout, .port = o->dist_port,
-        .envp = (const char *const *)environ, .stop = stop,
+        .envp = (const char *const *)environ, .stop = stop, .stop_sig = stop_sig,
     };
     err = tr_dist_open(&dopts, out);
     if (err)
@@ -142,18 +141,46 @@ int tr_dist_run_open(const struct tr_opts *o, const struct tr_config *cfg, const
     return 0;
 }
 
-void tr_dist_run_default_batch(struct tr_opts *o)
+void tr_dist_run_default_batch(struct tr_opts *o, int world)
 {
-    struct tr_dist_env e;
-    if (!(o->derived & TR_DERIVED_BATCH_TOKENS) || !strcmp(o->dist, "none") ||
-        tr_dist_env_read((const char *const *)environ, &e)) {
-        ingot_clear_err();   /* a bad environment is the rendezvous's to report */
+    if (!(o->derived & TR_DERIVED_BATCH_TOKENS) || !strcmp(o->dist, "none"))
         return;
+    if (world > 1 && o->grad_accum <= (1 << 20) / world) {
+        o->batch_tokens *= world;
+        o->grad_accum *= world;
     }
-    if (e.world > 1 && o->grad_accum <= (1 << 20) / e.world) {
-        o->batch_tokens *= e.world;
-        o->grad_accum *= e.world;
-    }
+}
+
+bool tr_dist_run_first(const struct tr_opts *o, int rank)
+{
+    return !strcmp(o->dist, "none") || rank == 0;
+}
+
+bool tr_dist_run_world_note(int was, int now, int grad_accum, char *buf, size_t len)
+{
+    if (len)
+        buf[0] = '\0';
+    if (was <= 0 || was == now || now <= 0)
+        return false;
+    /* the global batch and its order are the same at any world size (this
+     * header's first comment): the ranks only share it out differently */
+    char share[96], before[64] = "";
+    if (now == 1)
+        snprintf(share, sizeof(share), "this process now takes all %d micro-steps of a step",
+                 grad_accum);
+    else
+        snprintf(share, sizeof(share), "each rank now takes %d of a step's %d micro-steps",
+                 grad_accum / now, grad_accum);
+    if (was == 1)
+        snprintf(before, sizeof(before), " (one process took them all)");
+    else if (grad_accum % was == 0)
+        snprintf(before, sizeof(before), " (each of the %d ranks took %d)", was,
+                 grad_accum / was);
+    snprintf(buf, len, "resuming a checkpoint written by %d rank%s with %d: %s%s; the batches "
+             "and their order do not depend on the ranks, so the run goes on as it was, its "
+             "losses equal to float rounding (the gradients are summed in another order)", was,
+             was == 1 ? "" : "s", now, share, before);
+    return true;
 }
 
 int tr_dist_run_check_resume(tr_dist *d, int64_t step, const tr_loader *l)

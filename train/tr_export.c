@@ -49,7 +49,9 @@ static const char usage[] =
     "  --tokenizer FILE  the SentencePiece model (instead of --data)\n"
     "  --dtype fp32|bf16 llmc only: fp32 (version 3, default) or bf16 (version 5,\n"
     "                    what llm.c's default bf16 build loads)\n"
+    "  --quiet           print errors only (no summary line, no notes)\n"
     "  --help            this text\n"
+    "  --version         version, git revision and libraries\n"
     "The tokenizer (needed for hf unless the model was trained on --synthetic ids)\n"
     "must be the one the checkpoint was trained with: its hash is checked.\n"
     "\n"
@@ -85,7 +87,7 @@ static void training_data(const char *section, uint64_t want_hash, char **dir, c
 }
 
 int tr_export_tokenizer(const char *data, const char *model, const char *settings,
-                        uint64_t want_hash, struct ingot_spm **spm, char **used)
+                        uint64_t want_hash, bool quiet, struct ingot_spm **spm, char **used)
 {
     struct dataset *ds = NULL;
     char *found = NULL;
@@ -109,7 +111,7 @@ int tr_export_tokenizer(const char *data, const char *model, const char *setting
     } else if (!(err = dataset_open(data, false, &ds))) {
         char *note = NULL;
         err = dataset_load_tokenizer(ds, NULL, spm, used, &note);
-        if (note)
+        if (note && !quiet)
             fprintf(stderr, "ingot-train: note: %s\n", note);
         free(note);
     }
@@ -305,7 +307,7 @@ static void unguard_signals(const struct sigaction old[N_EXPORT_SIGNALS])
     free_tmp_paths();
 }
 
-enum { O_FORMAT = 256, O_OUT, O_DATA, O_TOKENIZER, O_DTYPE, O_HELP };
+enum { O_FORMAT = 256, O_OUT, O_DATA, O_TOKENIZER, O_DTYPE, O_HELP, O_QUIET, O_VERSION };
 
 static int parse(int argc, char **argv, struct tr_export_opts *o)
 {
@@ -316,6 +318,8 @@ static int parse(int argc, char **argv, struct tr_export_opts *o)
         { "tokenizer", required_argument, NULL, O_TOKENIZER },
         { "dtype", required_argument, NULL, O_DTYPE },
         { "help", no_argument, NULL, O_HELP },
+        { "quiet", no_argument, NULL, O_QUIET },
+        { "version", no_argument, NULL, O_VERSION },
         { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof(*o));
@@ -336,10 +340,12 @@ static int parse(int argc, char **argv, struct tr_export_opts *o)
                 return ingot_fail(INGOT_E_USAGE, "--dtype %s: expected fp32 or bf16", optarg);
             o->bf16 = !strcmp(optarg, "bf16");
             break;
+        case O_QUIET: o->quiet = true; break;
+        case O_VERSION: return TR_OPTS_VERSION;
         case 'h':
         case O_HELP:
             fputs(usage, stdout);
-            return 1;
+            return TR_OPTS_HELP;
         default:
             return tr_cli_bad_option(c, argv, longs);
         }
@@ -371,8 +377,8 @@ int tr_export_main(int argc, char **argv)
         goto out;
     bool want_tok = !strcmp(o.format, "hf") && !(st.flags & TR_CKPT_FLAG_SYNTHETIC);
     if ((want_tok || o.data || o.tokenizer) &&
-        (err = tr_export_tokenizer(o.data, o.tokenizer, settings, st.tokenizer_hash, &spm,
-                                   &tok_path)))
+        (err = tr_export_tokenizer(o.data, o.tokenizer, settings, st.tokenizer_hash, o.quiet,
+                                   &spm, &tok_path)))
         goto out;
     /* the tokenizer ships with the hf folder: a larger one than the model's
      * vocabulary (any --tokenizer passes a synthetic checkpoint's hash)
@@ -432,7 +438,7 @@ int tr_export_main(int argc, char **argv)
     if ((err = fs_remove_stale_temps(o.out, export_temp_owner, false, "--out", "export",
                                      &stale)))
         goto out;
-    if (stale)
+    if (stale && !o.quiet)
         printf("removed %d stale temp file%s of a killed export in %s\n", stale,
                stale == 1 ? "" : "s", o.out);
     struct sigaction old[N_EXPORT_SIGNALS];
@@ -453,7 +459,7 @@ int tr_export_main(int argc, char **argv)
     if (st.cfg.arch == TR_ARCH_LLAMA)
         snprintf(kv, sizeof(kv), " KV%d F%d%s", st.cfg.n_kv_head, st.cfg.ffn_dim,
                  st.cfg.tie_embeddings ? " tied" : "");
-    if (!err)
+    if (!err && !o.quiet)
         printf("exported %s (step %" PRIu64 ", %s L%d H%d%s C%d T%d V%d) as %s to %s\n", path,
                st.step, tr_arch_name(st.cfg.arch), st.cfg.n_layer, st.cfg.n_head, kv,
                st.cfg.n_embd, st.cfg.seq_len, st.cfg.vocab, o.format, o.out);

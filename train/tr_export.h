@@ -18,9 +18,11 @@
 struct ingot_spm;
 
 /* Run argv[1] when it names a subcommand (export, generate, eval) and
- * return the process exit status (0, 1 error, 2 usage); -1 when argv[1] is
- * none of them (then nothing was done). Called by main() first. */
-int tr_subcommand(int argc, char **argv);
+ * return the process exit status (tr_exit_status(): 0, 1 error, 2 usage);
+ * -1 when argv[1] is none of them (then nothing was done). Called by main()
+ * first. version: prints the version line (main's: it knows the libraries
+ * linked), for a subcommand's --version. */
+int tr_subcommand(int argc, char **argv, void (*version)(void));
 
 /* For the subcommands' getopt_long loops (argv[0] is the subcommand): the
  * usage error for the option getopt_long refused (c, argv[optind - 1]; as
@@ -35,7 +37,9 @@ int tr_cli_ckpt(int argc, char **argv, const char **ckpt);
 int tr_cli_flush_stdout(const char *what);
 
 /* `ingot-train export CKPT --format F --out DIR ...`; argv[0] is "export".
- * Returns 0, 1 after --help, or a negative code with a message. */
+ * Returns 0, TR_OPTS_HELP after --help, TR_OPTS_VERSION for --version (the
+ * caller prints it), or a negative code with a message. (generate and eval
+ * return the same.) */
 int tr_export_main(int argc, char **argv);
 
 /* Load a checkpoint for inference: ckpt is a checkpoint file or a
@@ -60,8 +64,9 @@ int tr_export_load_run(const char *ckpt, struct tr_ckpt_state *st, float **param
  * section (tr_export_load_run(); may be NULL) names it, when it is still
  * there. Its XXH3-64 must equal
  * want_hash (the checkpoint's) unless want_hash is 0 (synthetic). *used (if
- * not NULL) gets the malloc'd path loaded. */
+ * not NULL) gets the malloc'd path loaded. quiet: no note on stderr (which
+ * copy of the tokenizer was taken). */
 int tr_export_tokenizer(const char *data, const char *model, const char *settings,
-                        uint64_t want_hash, struct ingot_spm **spm, char **used);
+                        uint64_t want_hash, bool quiet, struct ingot_spm **spm, char **used);
 
 #endif

@@ -11,8 +11,9 @@
 #include "sig_util.h"
 #include "tr_export.h"
 #include "tr_generate.h"
+#include "train_loop.h"
 
-int tr_subcommand(int argc, char **argv)
+int tr_subcommand(int argc, char **argv, void (*version)(void))
 {
     static const struct {
         const char *name;
@@ -28,7 +29,9 @@ int tr_subcommand(int argc, char **argv)
         if (strcmp(argv[1], cmds[i].name))
             continue;
         int err = cmds[i].main(argc - 1, argv + 1);
-        if (err == 1)   /* --help */
+        if (err == TR_OPTS_VERSION)   /* the main command's line */
+            version();
+        if (err == TR_OPTS_HELP || err == TR_OPTS_VERSION)
             return fs_stdout_status("ingot-train");
         if (err)
             fprintf(stderr, "ingot-train %s: %s\n", cmds[i].name, ingot_errmsg_for(err));
@@ -44,7 +47,7 @@ int tr_subcommand(int argc, char **argv)
             fprintf(stderr, "ingot-train export: %s; no file of this export is left "
                     "half-written: raise the limit (ulimit -f unlimited), then run the same "
                     "command again\n", limit);
-        return !err ? 0 : err == INGOT_E_USAGE ? 2 : err == INGOT_E_INTERRUPTED ? 130 : 1;
+        return tr_exit_status(err);
     }
     return -1;
 }

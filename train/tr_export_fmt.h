@@ -15,6 +15,7 @@ struct ingot_spm;
 struct tr_export_opts {
     const char *ckpt, *format, *out, *data, *tokenizer;
     bool bf16;              /* llmc: version 5 (bf16) instead of 3 (fp32) */
+    bool quiet;             /* --quiet: errors only (no summary line, no notes) */
 };
 
 /* What is exported: borrowed from the caller. */

@@ -20,6 +20,7 @@
 #include "spm_shim.h"
 #include "tr_export.h"
 #include "tr_generate.h"
+#include "train_opts.h"
 
 static const char usage[] =
     "usage: ingot-train generate CKPT --prompt TEXT [options]\n"
@@ -64,7 +65,10 @@ static const char usage[] =
     "  --precision P       fp32 (default) or bf16, on cuda\n"
     "  --no-cache          no key/value cache: the training back end's full forward\n"
     "                      over the context per token (slow; for comparisons)\n"
+    "  --quiet             the text only: no closing line or notes on stderr\n"
+    "                      (errors are printed)\n"
     "  --help              this text\n"
+    "  --version           version, git revision and libraries\n"
     "\n"
     "exit status: 0 done, 1 error, 2 usage\n";
 
@@ -73,13 +77,13 @@ struct gen_opts {
     int tokens, top_k, threads, samples;
     double temperature, top_p;
     int64_t seed;
-    bool no_bos, ids, no_cache, no_stop;
+    bool no_bos, ids, no_cache, no_stop, quiet;
     char *prompt_buf;       /* --prompt-file's text (o->prompt points into it) */
 };
 
 enum { O_PROMPT = 256, O_PROMPT_IDS, O_DATA, O_TOKENIZER, O_TOKENS, O_TOP_K, O_TEMP, O_SEED,
        O_NO_BOS, O_IDS, O_THREADS, O_HELP, O_DEVICE, O_PRECISION, O_NO_CACHE, O_PROMPT_FILE,
-       O_TOP_P, O_SAMPLES, O_NO_STOP };
+       O_TOP_P, O_SAMPLES, O_NO_STOP, O_QUIET, O_VERSION };
 
 /* The largest --prompt-file (a prompt beyond a model's context is cut to
  * its last seq_len tokens anyway). */
@@ -174,6 +178,8 @@ static int parse(int argc, char **argv, struct gen_opts *o)
         { "top-p", required_argument, NULL, O_TOP_P },
         { "samples", required_argument, NULL, O_SAMPLES },
         { "no-stop", no_argument, NULL, O_NO_STOP },
+        { "quiet", no_argument, NULL, O_QUIET },
+        { "version", no_argument, NULL, O_VERSION },
         { NULL, 0, NULL, 0 },
     };
     *o = (struct gen_opts){ .tokens = 64, .top_k = 40, .temperature = 1.0, .seed = 1337,
@@ -212,10 +218,12 @@ static int parse(int argc, char **argv, struct gen_opts *o)
         case O_TOP_P: err = cli_parse_double("--top-p", optarg, 1e-6, 1.0, &o->top_p); break;
         case O_SAMPLES: err = cli_parse_int("--samples", optarg, 1, 1 << 16, &o->samples); break;
         case O_NO_STOP: o->no_stop = true; break;
+        case O_QUIET: o->quiet = true; break;
+        case O_VERSION: return TR_OPTS_VERSION;
         case 'h':
         case O_HELP:
             fputs(usage, stdout);
-            return 1;
+            return TR_OPTS_HELP;
         default:
             return tr_cli_bad_option(c, argv, longs);
         }
@@ -453,15 +461,15 @@ int tr_generate_main(int argc, char **argv)
     /* a tokenizer is needed to read the prompt or to print text */
     bool need_tok = o.prompt || (!o.ids && !(st.flags & TR_CKPT_FLAG_SYNTHETIC));
     if ((need_tok || o.data || o.tokenizer) &&
-        (err = tr_export_tokenizer(o.data, o.tokenizer, settings, st.tokenizer_hash, &spm,
-                                   NULL)))
+        (err = tr_export_tokenizer(o.data, o.tokenizer, settings, st.tokenizer_hash, o.quiet,
+                                   &spm, NULL)))
         goto out;
     /* ids in and out need no tokenizer, but the stop at a document boundary
      * needs its EOS/BOS: the settings' dataset gives them when it is still
      * there (without it, --ids ran past boundaries that the same command
      * printing text stopped at); when it is not, the closing line says so */
     if (!spm && !o.no_stop && !(st.flags & TR_CKPT_FLAG_SYNTHETIC) &&
-        tr_export_tokenizer(NULL, NULL, settings, st.tokenizer_hash, &spm, NULL))
+        tr_export_tokenizer(NULL, NULL, settings, st.tokenizer_hash, o.quiet, &spm, NULL))
         ingot_clear_err();
     int n_prompt;
     if ((err = prompt_ids(&o, spm, st.cfg.vocab, o.tokens, &ids, &n_prompt)))
@@ -487,7 +495,7 @@ int tr_generate_main(int argc, char **argv)
      * last token, which tr_sample's first call computes): prefill and decode
      * are timed apart. With a cache nothing is computed twice. */
     int ctx = n_prompt < st.cfg.seq_len ? n_prompt : st.cfg.seq_len;
-    if (n_prompt > st.cfg.seq_len)
+    if (n_prompt > st.cfg.seq_len && !o.quiet)
         fprintf(stderr, "generate: note: the prompt's %d tokens exceed the model's context of "
                 "%d; the model sees its last %d\n", n_prompt, st.cfg.seq_len, st.cfg.seq_len);
     double t0 = mono_now();
@@ -534,13 +542,14 @@ int tr_generate_main(int argc, char **argv)
     else if (so.n_stop && n_stopped)
         snprintf(ended, sizeof(ended), " (ended at a document boundary, EOS/BOS; --no-stop "
                  "goes on)");
-    fprintf(stderr, "generate: prompt %d tokens (prefill of %d in %.3f s, %.1f tok/s), %d new "
-            "tokens%s%s in %.3f s (%.1f tok/s) on %s, step %" PRIu64 " of %s, top-k %d, top-p "
-            "%g, temperature %g, seed %" PRId64 "%s\n", n_prompt, ctx - 1, pre,
-            (ctx - 1) / (pre > 0 ? pre : 1e-9), n_new_total,
-            o.samples > 1 ? " in all samples" : "", ended, dec,
-            n_new_total / (dec > 0 ? dec : 1e-9), backend_label(ops), st.step, o.ckpt, o.top_k,
-            o.top_p, o.temperature, o.seed, no_tok);
+    if (!o.quiet)
+        fprintf(stderr, "generate: prompt %d tokens (prefill of %d in %.3f s, %.1f tok/s), %d "
+                "new tokens%s%s in %.3f s (%.1f tok/s) on %s, step %" PRIu64 " of %s, top-k "
+                "%d, top-p %g, temperature %g, seed %" PRId64 "%s\n", n_prompt, ctx - 1, pre,
+                (ctx - 1) / (pre > 0 ? pre : 1e-9), n_new_total,
+                o.samples > 1 ? " in all samples" : "", ended, dec,
+                n_new_total / (dec > 0 ? dec : 1e-9), backend_label(ops), st.step, o.ckpt,
+                o.top_k, o.top_p, o.temperature, o.seed, no_tok);
 out:
     if (be)
         ops->destroy(be);

@@ -48,7 +48,9 @@ static const char usage[] =
     "  --threads N       CPU threads, 1..4096 (default: all cores)\n"
     "  --no-verify       skip recomputing the shard checksums\n"
     "  --json            print one JSON line instead of the sentence\n"
+    "  --quiet           the result only: no notes on stderr (errors are printed)\n"
     "  --help            this text\n"
+    "  --version         version, git revision and libraries\n"
     "\n"
     "A mixture also gets each source's loss over its windows among those evaluated\n"
     "(JSON: \"src_loss\", null for a source without any, \"src_windows\" and\n"
@@ -60,12 +62,13 @@ struct eval_opts {
     const char *ckpt, *data;   /* data: the first --data (in messages) */
     int n_data;
     struct tr_loader_source src[TR_MAX_SOURCES];
-    bool train, json, no_verify;
+    bool train, json, no_verify, quiet;
     int64_t tokens;
     int batch, threads;
 };
 
-enum { O_DATA = 256, O_SPLIT, O_TOKENS, O_BATCH, O_THREADS, O_NO_VERIFY, O_JSON, O_HELP };
+enum { O_DATA = 256, O_SPLIT, O_TOKENS, O_BATCH, O_THREADS, O_NO_VERIFY, O_JSON, O_HELP,
+       O_QUIET, O_VERSION };
 
 /* s as a JSON string on stdout (a directory's name may hold any byte). */
 static void json_print_string(const char *s)
@@ -88,6 +91,8 @@ static int parse(int argc, char **argv, struct eval_opts *o)
         { "no-verify", no_argument, NULL, O_NO_VERIFY },
         { "json", no_argument, NULL, O_JSON },
         { "help", no_argument, NULL, O_HELP },
+        { "quiet", no_argument, NULL, O_QUIET },
+        { "version", no_argument, NULL, O_VERSION },
         { NULL, 0, NULL, 0 },
     };
     *o = (struct eval_opts){ .batch = 8 };
@@ -113,10 +118,12 @@ static int parse(int argc, char **argv, struct eval_opts *o)
         case O_THREADS: err = cli_parse_int("--threads", optarg, 1, 4096, &o->threads); break;
         case O_NO_VERIFY: o->no_verify = true; break;
         case O_JSON: o->json = true; break;
+        case O_QUIET: o->quiet = true; break;
+        case O_VERSION: return TR_OPTS_VERSION;
         case 'h':
         case O_HELP:
             fputs(usage, stdout);
-            return 1;
+            return TR_OPTS_HELP;
         default:
             return tr_cli_bad_option(c, argv, longs);
         }
@@ -166,8 +173,9 @@ static int training_sources(struct eval_opts *o, const char *ckpt_file, const ch
         err = ingot_fail(INGOT_E_USAGE, "--data DIR is required: %s names no dataset (trained "
                          "on --synthetic ids, or written before checkpoints kept their "
                          "settings)", ckpt_file);
-    if (!err) {
+    if (!err)
         o->data = o->src[0].dir;
+    if (!err && !o->quiet) {
         /* every source with its weight: what to type to evaluate another mix */
         fprintf(stderr, "eval: the checkpoint's data:");
         for (int i = 0; i < o->n_data; i++) {

@@ -165,7 +165,8 @@ int tr_settings_json(const struct tr_opts *o, char **out)
     return dump(settings_obj(o, true), DUMP_FLAGS, out);
 }
 
-int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos, char **out)
+int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos, int world,
+                        char **out)
 {
     json_t *root = json_object(), *s = settings_obj(o, false), *dp = json_object();
     json_t *a = json_array();
@@ -185,6 +186,7 @@ int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos
                                            (json_int_t)pos->src[i].windows));
     json_object_set_new(dp, "sources", a);
     json_object_set_new(root, "data_position", dp);
+    json_object_set_new(root, "world_size", json_integer(world));
     return dump(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9), out);
 }
 
@@ -210,6 +212,15 @@ int tr_settings_read_position(const char *path, const char *section, struct tr_l
         pos->n_src = (int)json_array_size(a);
     json_decref(root);
     return err;
+}
+
+int tr_settings_world_size(const char *section)
+{
+    json_t *root = json_loads(section, 0, NULL);
+    json_t *w = json_object_get(root, "world_size");
+    const json_int_t n = json_is_integer(w) ? json_integer_value(w) : 0;
+    json_decref(root);
+    return n >= 1 && n <= INT_MAX ? (int)n : 0;
 }
 
 int tr_settings_schedule(const char *section, struct tr_schedule *s)

@@ -30,9 +30,17 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o);
 int tr_settings_json(const struct tr_opts *o, char **out);
 
 /* A checkpoint's settings section: {"settings": {...}, "data_position":
- * {"windows": N, "sources": [{"epoch", "index", "windows"}, ...]}}
- * (malloc'd into *out). */
-int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos, char **out);
+ * {"windows": N, "sources": [{"epoch", "index", "windows"}, ...]},
+ * "world_size": W} (malloc'd into *out). world: the ranks of the run that
+ * saves it (1: one process); beside the settings, not among them, as no
+ * flag sets it (the launcher does). */
+int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos, int world,
+                        char **out);
+
+/* The ranks of the run that wrote a checkpoint (its section's world_size),
+ * or 0 when the section does not say: written before it was recorded, or
+ * not a whole number of ranks. */
+int tr_settings_world_size(const char *section);
 
 /* Fill pos->n_src and pos->src from a section's data_position (left as is
  * when the section has none: one dataset needs only the header's epoch and

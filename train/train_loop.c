@@ -30,7 +30,6 @@
 #include "spm_shim.h"
 #include "term_text.h"
 #include "tr_dist.h"
-#include "tr_dist_env.h"
 #include "tr_dist_run.h"
 #include "tr_params.h"
 #include "tr_schedule.h"
@@ -46,6 +45,22 @@ void tr_request_stop(int sig)
 {
     if (!stop_requested)
         stop_requested = sig > 0 ? sig : -1;
+}
+
+/* The signal a run that returned INGOT_E_INTERRUPTED was stopped by, for
+ * its exit status: this rank's own, or the one of the rank that stopped
+ * them all (the stop vote, the rendezvous); 0 while none is known. */
+static int stopped_by;
+
+int tr_exit_status(int err)
+{
+    if (!err)
+        return 0;
+    if (err == INGOT_E_USAGE)
+        return 2;
+    if (err == INGOT_E_INTERRUPTED)   /* no signal told (a rank 0 of an older build): SIGINT's */
+        return 128 + (stopped_by > 0 && stopped_by < 128 ? stopped_by : SIGINT);
+    return 1;
 }
 
 /* --profile's closing median: over the last this many steps */
@@ -282,11 +297,14 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
     bool reweighted = false;
     struct tr_schedule was;
     bool have_was = false;
+    int was_world = 0;   /* the ranks that wrote it; 0: not recorded (older files) */
     if (!(err = tr_ckpt_read_settings(path, &section)) && section &&
         !(err = tr_settings_check_sources(path, section, o, &reweighted)))
         err = tr_settings_read_position(path, section, &st.pos);
-    if (!err && section)
+    if (!err && section) {
         have_was = tr_settings_schedule(section, &was) == 0;
+        was_world = tr_settings_world_size(section);
+    }
     free(section);
     if (err)
         return tr_ckpt_resume_failed(own_dir, path, err);
@@ -315,6 +333,10 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         say(r, "resume: settings given here override the checkpoint's: %s\n", o->settings_note);
     if (have_was)
         lr_jump_note(r, &was, (int64_t)st.step);
+    char world[512];
+    if (tr_dist_run_world_note(was_world, tr_dist_world(r->dist), o->grad_accum, world,
+                               sizeof(world)))
+        say(r, "note: %s\n", world);
     if (reweighted && o->val_every)   /* drawn with the weights (data_loader.h) */
         say(r, "note: the mixture's weights changed, and its val set is drawn with them: val "
             "losses from step %" PRIu64 " on are not comparable with earlier ones\n", st.step);
@@ -467,7 +489,7 @@ static int save_checkpoint(struct run *r, int64_t step)
     };
     tr_loader_get_pos(r->loader, &st.pos);
     char *section = NULL;
-    if ((err = tr_settings_section(o, &st.pos, &section)))
+    if ((err = tr_settings_section(o, &st.pos, tr_dist_world(r->dist), &section)))
         goto out;
     st.settings = section;
     err = tr_ckpt_save(o->ckpt_dir, &st, p, m, v, &path);
@@ -891,6 +913,9 @@ static int interrupted(const struct run *r, int64_t s, int mine, const struct tr
     const char *saved = r->o->ckpt_dir ? "; checkpoint written, continue with --resume" :
                                          " (no --ckpt-dir, nothing saved)";
     const int w = tr_dist_world(r->dist);
+    /* the exit status follows the signal the line names: this rank's own,
+     * else the other rank's (128 + N whichever rank received it) */
+    stopped_by = w <= 1 ? stop_requested : mine > 0 ? mine : v->cause;
     if (w <= 1)
         return ingot_fail(INGOT_E_INTERRUPTED, "interrupted after step %" PRId64 "%s", s, saved);
     char many[64] = "";
@@ -939,10 +964,12 @@ static int run_loop(struct run *r)
      * nothing). With ranks the stop is collective: the first vote has it.
      * Progress lines that could not be written (r->out_err) keep their own
      * end: after step 1, with a checkpoint to resume from. */
-    if (stop_requested && !r->out_err && tr_dist_world(r->dist) <= 1)
+    if (stop_requested && !r->out_err && tr_dist_world(r->dist) <= 1) {
+        stopped_by = stop_requested;
         return ingot_fail(INGOT_E_INTERRUPTED, "interrupted during start-up, before step %" PRId64
                           ": nothing trained in this run, nothing saved%s", r->start_step + 1,
                           r->start_step ? " (the checkpoint it started from is as it was)" : "");
+    }
     r->mark = mono_now();
     for (int64_t s = r->start_step + 1; s <= end; s++) {
         tr_dist_progress(r->dist, s, "step");
@@ -964,7 +991,7 @@ static int run_loop(struct run *r)
             return err;
         inflight++;
         /* a stop is collective: a rank that left alone would hang the rest.
-         * Two flags in one vote: a signal (exit 130 on every rank) and
+         * Two flags in one vote: a signal (exit 128 + N on every rank) and
          * --time-limit reached (exit 0) */
         const int mine = stop_requested;
         struct time_room room = { 0 };
@@ -1061,7 +1088,7 @@ static int run_loop(struct run *r)
  * start is (a dataset of a few GB is verified before the first line). */
 #define TR_VERIFY_PROGRESS_S 10.0
 
-int tr_train(const struct tr_opts *o)
+int tr_train(const struct tr_opts *o, int launcher_rank)
 {
     struct run r = { .o = o, .lock_fd = -1, .t_start = mono_now() };
     int err;
@@ -1072,8 +1099,7 @@ int tr_train(const struct tr_opts *o)
     };
     /* the verify of a large dataset takes minutes: rank 0 says how far it
      * is (the ranks are known by their launcher's variables only here) */
-    struct tr_dist_env env;
-    if (!o->quiet && !tr_dist_env_read((const char *const *)environ, &env) && env.rank == 0)
+    if (!o->quiet && tr_dist_run_first(o, launcher_rank))
         lo.progress_s = TR_VERIFY_PROGRESS_S;
     if ((err = tr_backend_select(o->device, &r.ops)))
         return err;
@@ -1112,8 +1138,8 @@ int tr_train(const struct tr_opts *o)
     }
     tr_config_pad_vocab(&r.cfg);
     if ((err = tr_config_check(&r.cfg)) ||
-        (err = tr_dist_run_open(o, &r.cfg, r.loader, r.ops->name, &stop_requested, &r.dist,
-                                    &r.share)))
+        (err = tr_dist_run_open(o, &r.cfg, r.loader, r.ops->name, &stop_requested, &stopped_by,
+                                &r.dist, &r.share)))
         goto out;
     if (o->dump_batch && tr_dist_world(r.dist) > 1) {
         err = ingot_fail(INGOT_E_USAGE, "--dump-batch is for one process, not %d ranks",

@@ -121,10 +121,12 @@ static void disk_hint(int err, const char *ckpt_dir)
  * cannot create, a batch that does not divide) came once per rank with
  * nothing to tell the ranks or hosts apart. "" for one process. */
 static char who[320];
-/* the launcher's rank of this process (0 when there is none) */
-static int launcher_rank;
+/* The launcher's rank and world of this process (0 and 1 when there is
+ * none), read here once and passed down: the default batch, and which rank
+ * saves and speaks before the communicator exists. */
+static int launcher_rank, launcher_world = 1;
 
-static void set_who(void)
+static void read_launcher(void)
 {
     extern char **environ;
     struct tr_dist_env e;
@@ -134,6 +136,7 @@ static void set_who(void)
     }
     char host[256] = "";
     launcher_rank = e.world > 1 ? e.rank : 0;
+    launcher_world = e.world > 1 ? e.world : 1;
     if (e.world > 1 && gethostname(host, sizeof(host) - 1) == 0)
         snprintf(who, sizeof(who), " (rank %d of %d on %s)", e.rank, e.world, host);
 }
@@ -152,8 +155,8 @@ int main(int argc, char **argv)
         return 1;
     }
     sig_file_size_errors();   /* ulimit -f: EFBIG, reported, not SIGXFSZ */
-    set_who();
-    int sub = tr_subcommand(argc, argv);   /* export, generate, eval */
+    read_launcher();
+    int sub = tr_subcommand(argc, argv, print_version);   /* export, generate, eval */
     if (sub >= 0)
         return sub;
     struct tr_opts o;
@@ -170,14 +173,14 @@ int main(int argc, char **argv)
         return err == INGOT_E_USAGE ? 2 : 1;   /* a checkpoint or config that cannot be read: 1 */
     }
     install_handlers();
-    tr_dist_run_default_batch(&o);
+    tr_dist_run_default_batch(&o, launcher_world);
     /* --dump-batch writes no checkpoint: its --ckpt-dir is only read (with
      * --resume), never made or prepared (it left an empty directory) */
     if (o.ckpt_dir && !o.dump_batch) {
         /* every rank of a data-parallel run prepares the directory at
          * once: rank 0 alone (it saves) removes the temp files of killed
          * saves and says so, where the note came from whichever rank won */
-        const bool saver = !strcmp(o.dist, "none") || launcher_rank == 0;
+        const bool saver = tr_dist_run_first(&o, launcher_rank);
         int removed = 0;
         /* made by this run (its mkdir), not merely absent by name: a path
          * through ".." can name a directory that existed */
@@ -210,13 +213,11 @@ int main(int argc, char **argv)
             return err == INGOT_E_USAGE ? 2 : 1;
         }
     }
-    err = tr_train(&o);
+    err = tr_train(&o, launcher_rank);
     if (err) {
         report(err);
         disk_hint(err, o.ckpt_dir);
     }
     tr_opts_free(&o);
-    if (err)
-        return err == INGOT_E_INTERRUPTED ? 130 : err == INGOT_E_USAGE ? 2 : 1;
-    return 0;
+    return tr_exit_status(err);   /* a stop by signal N: 128 + N, as a shell reports one */
 }

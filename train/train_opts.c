@@ -217,8 +217,10 @@ void tr_opts_help(const char *prog)
         "      --metrics metrics.jsonl --sample-every 500\n"
         "\n"
         "exit status: 0 done (a --stop-after or --time-limit stop too), 1 error, 2 usage,\n"
-        "130 stopped by SIGINT, SIGTERM, SIGHUP, SIGUSR1 or SIGPIPE (after the step\n"
-        "and the checkpoint of --ckpt-dir; --resume continues)\n",
+        "128+N stopped by signal N: SIGINT 130, SIGTERM 143, SIGHUP 129, SIGUSR1 138,\n"
+        "SIGPIPE 141 (its output's reader gone), after the step and the checkpoint of\n"
+        "--ckpt-dir (--resume continues); with ranks, every rank exits as the\n"
+        "signalled one\n",
         prog);
 }
 

@@ -4,6 +4,9 @@
 # MASTER_PORT per process. The first failing rank's status is returned and
 # the others are stopped (SIGTERM) at once, as torchrun does: a rank that
 # failed before the rendezvous would leave them waiting for --dist-timeout.
+# A stop by signal N to one rank stops them all, each exiting 128 + N (as
+# ingot-train --help says); stopping this script sends every rank SIGTERM
+# (each saves and exits 143).
 #
 #   scripts/launch/env-loop.sh N [ingot-train args...]
 # env: INGOT_TRAIN (default build/train/ingot-train), MASTER_PORT (29500)

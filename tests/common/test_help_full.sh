@@ -17,6 +17,7 @@ wide() {
 for cmd in "$pretok --help" "$pretok --version" "$pretok import-bin --help" \
            "$train --help" "$train --version" \
            "$train generate --help" "$train export --help" "$train eval --help" \
+           "$train generate --version" "$train export --version" "$train eval --version" \
            "$dump --help" "$dump --version"; do
     err=$($cmd 2>&1 >/dev/full)
     rc=$?

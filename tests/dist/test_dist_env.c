@@ -1,11 +1,16 @@
 /* Table tests of launcher environment discovery (tr_dist_env_read) and Slurm
- * hostlist expansion: every launcher's variables, as they set them. */
+ * hostlist expansion: every launcher's variables, as they set them. And what
+ * ingot-train decides from the launcher's rank and world before the
+ * communicator exists (the default batch, who speaks and saves), from the
+ * values main() read once and passed down, not from the environment again. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "test_check.h"
 #include "tr_dist_env.h"
+#include "tr_dist_run.h"
 
 struct env_case {
     const char *name;
@@ -171,10 +176,35 @@ static void check_hosts(const struct host_case *c)
     CHECK(n == c->count);
 }
 
+/* The launcher's world and rank as passed down: the process environment
+ * (here another launcher's, WORLD_SIZE=2 RANK=1) is not read again. */
+static void passed_down(void)
+{
+    CHECK(setenv("RANK", "1", 1) == 0 && setenv("WORLD_SIZE", "2", 1) == 0);
+    struct tr_opts o = { .dist = "auto", .derived = TR_DERIVED_BATCH_TOKENS, .batch = 2,
+                         .seq_len = 16, .batch_tokens = 32, .grad_accum = 1 };
+    tr_dist_run_default_batch(&o, 3);   /* one micro-step per rank: 3 */
+    CHECK(o.grad_accum == 3 && o.batch_tokens == 96);
+    tr_dist_run_default_batch(&o, 1);   /* one process: as it was */
+    CHECK(o.grad_accum == 3 && o.batch_tokens == 96);
+    struct tr_opts given = o;   /* a --batch-tokens given (or a checkpoint's) stays */
+    given.derived = 0;
+    tr_dist_run_default_batch(&given, 4);
+    CHECK(given.grad_accum == 3 && given.batch_tokens == 96);
+    struct tr_opts none = o;    /* --dist none: every process is a run of its own */
+    none.dist = "none";
+    tr_dist_run_default_batch(&none, 4);
+    CHECK(none.grad_accum == 3);
+    CHECK(tr_dist_run_first(&o, 0) && !tr_dist_run_first(&o, 1));
+    CHECK(tr_dist_run_first(&none, 1));
+    CHECK(unsetenv("RANK") == 0 && unsetenv("WORLD_SIZE") == 0);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof(env_cases) / sizeof(env_cases[0]); i++)
         check_env(&env_cases[i]);
+    passed_down();
     for (size_t i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++)
         check_hosts(&host_cases[i]);
     char small[4];

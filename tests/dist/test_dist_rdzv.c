@@ -45,7 +45,11 @@ struct proc {
                                    * (its stop flag: a launcher's signal) */
     double die_s;                 /* > 0: killed (SIGALRM) this long after the
                                    * start, without a word */
-    int code;                     /* nonzero: the error expect comes with */
+    int code;                     /* nonzero: the error expect comes with; for
+                                   * INGOT_E_INTERRUPTED the rendezvous must
+                                   * also name the signal (stop_sig), this
+                                   * rank's or the stopped rank's, for the
+                                   * exit status 128 + N */
 };
 
 /* The stop flag of a rank given stop_s, set as ingot-train's handler sets
@@ -177,13 +181,15 @@ static int child(const struct proc *p, int port, double timeout)
         arm(p->stop_s);
     }
     unsigned char pay[TR_RDZV_PAYLOAD];
+    int stop_sig = 0;
     for (int i = 0; i < TR_RDZV_PAYLOAD; i++)
         pay[i] = p->rank == 0 ? payload_of(i) : 0;
     struct tr_rdzv_opts o = { .addr = p->addr ? p->addr : "127.0.0.1", .port = port, .rank = p->rank,
                               .world = p->world, .local_rank = -1, .job_key = p->key,
                               .config = p->config ? p->config : CFG, .host = "testhost",
                               .timeout_s = timeout, .report_s = p->report_s,
-                              .stop = p->stop_s > 0 ? &stop_flag : NULL };
+                              .stop = p->stop_s > 0 ? &stop_flag : NULL,
+                              .stop_sig = &stop_sig };
     tr_rdzv *r;
     FILE *log = p->report ? tmpfile() : NULL;
     int saved = log ? dup(2) : -1;
@@ -208,6 +214,11 @@ static int child(const struct proc *p, int port, double timeout)
     if (p->expect) {
         if (!err && p->after == STAY)
             tr_rdzv_close(r);
+        if (err == INGOT_E_INTERRUPTED && p->code == err && stop_sig != SIGTERM) {
+            fprintf(stderr, "rank %d: stopped by SIGTERM, but the rendezvous says signal %d\n",
+                    p->rank, stop_sig);
+            return 1;
+        }
         if (err && strstr(ingot_errmsg(), p->expect) && (!p->code || err == p->code))
             return 0;
         fprintf(stderr, "rank %d: expected \"%s\" (code %d), got %d: %s\n", p->rank, p->expect,
@@ -379,7 +390,8 @@ int main(void)
      * the deadline (10 s here; rank 3 never comes) and said "2 of 4 ranks
      * present" of the ranks left; now it fails at once, naming the rank,
      * its host and, for a signal, the signal, and so does every rank
-     * present (exit 130 for a signal: a stop by signal is collective) */
+     * present (exit 128 + N for signal N, rank 0 and rank 2 as rank 1: a stop
+     * by signal is collective) */
     scenario("rank stopped before verdict", (struct proc[]){
         { .rank = 0, .world = 4, .key = K, .code = INGOT_E_INTERRUPTED,
           .expect = "rendezvous: rank 1 (testhost) was stopped by a signal (SIGTERM) before the "

@@ -13,7 +13,8 @@ way torchrun or a shell loop starts them.
 
 Checks: 2 and 3 ranks give the losses and gradient norms of one process on
 the same global batch (fp32 summation tolerance); only rank 0 prints and
-writes metrics; resume 2 -> 1 and 1 -> 2 continue the same run; refused
+writes metrics; resume 2 -> 1 and 1 -> 2 continue the same run, saying that
+the checkpoint's world size differs; refused
 shapes say the arithmetic. --zero 1 (sharded AdamW state) at 1, 2 and 3
 ranks gives the losses of --zero 0, resumes 2 -> 1 and 1 -> 2 (the
 checkpoint's whole m and v are gathered from the shards), and reports less
@@ -160,7 +161,14 @@ def resume(m1):
         if sorted(mr) != [5, 6, 7, 8]:
             fail("resume %d -> %d logged steps %s\n%s" % (a, b, sorted(mr), out))
         close(m1, mr, "resume %d -> %d" % (a, b))
-        print("resume %d -> %d ranks continues the 1-process run" % (a, b))
+        # the checkpoint records its world size: the resume says it changed, once
+        want = {(2, 1): "note: resuming a checkpoint written by 2 ranks with 1: this process "
+                        "now takes all 6 micro-steps of a step (each of the 2 ranks took 3)",
+                (1, 2): "note: resuming a checkpoint written by 1 rank with 2: each rank now "
+                        "takes 3 of a step's 6 micro-steps (one process took them all)"}[a, b]
+        if out.count(want) != 1 or out.count("resuming a checkpoint written by") != 1:
+            fail("resume %d -> %d: want '%s' once in:\n%s" % (a, b, want, out))
+        print("resume %d -> %d ranks continues the 1-process run, and says so" % (a, b))
 
 
 def zero(m1):
@@ -183,6 +191,9 @@ def zero(m1):
         if sorted(mr) != [5, 6, 7, 8]:
             fail("--zero 1 resume %d -> %d logged steps %s\n%s" % (a, b, sorted(mr), out))
         close(m1, mr, "--zero 1 resume %d -> %d" % (a, b))
+        said = "resuming a checkpoint written by %d rank%s with %d" % (a, "s" * (a > 1), b)
+        if out.count(said) != 1:
+            fail("--zero 1 resume %d -> %d: want '%s' once in:\n%s" % (a, b, said, out))
         print("zero: resume %d -> %d ranks with --zero 1 continues the 1-process run" % (a, b))
     # memory: a model whose m and v are megabytes; one step
     big = [x if x != "32" else "256" for x in BASE]
@@ -258,9 +269,11 @@ def refuse_shape():
 
 
 def stop_collective(extra=()):
-    """SIGUSR1 to rank 1 alone: both ranks stop after the same step. With
-    --zero 1, rank 1 leaves its loop before rank 0's checkpoint gathers the
-    shards: it serves the gather on its way out."""
+    """SIGUSR1 to rank 1 alone: both ranks stop after the same step, and both
+    exit 128 + SIGUSR1 (138): rank 0, never signalled, exits as the rank that
+    stopped it (every rank exited 130 whatever the signal). With --zero 1,
+    rank 1 leaves its loop before rank 0's checkpoint gathers the shards: it
+    serves the gather on its way out."""
     ck = os.path.join(TMP, "ckstop" + "".join(extra))
     args = [x if x != "8" else "100000" for x in BASE] + ["--ckpt-dir", ck, "--print-every",
                                                          "1"] + list(extra)
@@ -278,8 +291,8 @@ def stop_collective(extra=()):
     procs[1].send_signal(signal.SIGUSR1)
     outs = [p.communicate(timeout=60) for p in procs]
     rcs = [p.returncode for p in procs]
-    if rcs != [130, 130]:
-        fail("collective stop: exit codes %s\n%s" % (rcs, outs))
+    if rcs != [128 + signal.SIGUSR1] * 2:
+        fail("collective stop: exit codes %s, want 128 + SIGUSR1 on both\n%s" % (rcs, outs))
     # rank 1 says it was signalled; rank 0, never signalled, names rank 1 and its
     # host (both said "interrupted after step N", as if each had been)
     stops = []
@@ -437,27 +450,30 @@ def weights_mismatch():
 
 def interrupt_rendezvous():
     """SIGINT to a rank still at the rendezvous (rank 0 waiting for rank 1,
-    or rank 1 for an absent rank 0) ends it at once with 130; it used to
-    wait out --dist-timeout (20 s here, 600 by default)."""
+    or rank 1 for an absent rank 0) ends it at once with 130 (128 + SIGINT),
+    SIGTERM with 143; it used to wait out --dist-timeout (20 s here, 600 by
+    default)."""
     port = str(free_port())
-    for r in (0, 1):
+    for r, sig in ((0, signal.SIGINT), (1, signal.SIGINT), (0, signal.SIGTERM),
+                   (1, signal.SIGTERM)):
         env = dict(ENV, RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
         p = subprocess.Popen([TRAIN] + BASE + ["--dist-timeout", "20"], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.0)
         t0 = time.time()
-        p.send_signal(signal.SIGINT)
+        p.send_signal(sig)
         _, err = p.communicate(timeout=30)
         dt = time.time() - t0
-        if p.returncode != 130 or dt > 3.0 or "stopped by a signal" not in err:
-            fail("SIGINT at the rendezvous (rank %d): exit %d after %.1f s: %s" %
-                 (r, p.returncode, dt, err))
-    print("SIGINT at the rendezvous: rank 0 and rank 1 exit 130 within a second or two")
+        if p.returncode != 128 + sig or dt > 3.0 or "stopped by a signal" not in err:
+            fail("%s at the rendezvous (rank %d): exit %d after %.1f s, want %d: %s" %
+                 (sig.name, r, p.returncode, dt, 128 + sig, err))
+    print("SIGINT and SIGTERM at the rendezvous: rank 0 and rank 1 exit 130 and 143 within a "
+          "second or two")
 
 
 def ctrl_c_training():
     """SIGINT to the ranks' process group (Ctrl-C in their terminal): every rank was
-    signalled, and each says so of itself, exit 130."""
+    signalled, and each says so of itself, exit 130 (128 + SIGINT)."""
     args = [x if x != "8" else "100000" for x in BASE]
     procs = spawn_tcp(2, args, group=True)
     try:
@@ -519,9 +535,10 @@ def wait_connected(port, n, limit=30.0):
 def leave_rendezvous():
     """A rank that connected, then left before the rendezvous completed (world 3,
     rank 2 never comes): rank 0 counted it as present and waited for --dist-timeout
-    (20 s); now it fails at once naming it -- exit 130 when a signal stopped it
-    (collective stop), 1 when it died. A signalled rank 0: rank 1 names it (it said
-    "stopped by a signal" as if it had been signalled)."""
+    (20 s); now it fails at once naming it -- exit 128 + N when signal N stopped it
+    (collective stop: 143 on every rank present for SIGTERM; rank 0 exited 130), 1
+    when it died. A signalled rank 0: rank 1 names it (it said "stopped by a signal"
+    as if it had been signalled), and exits 143 as rank 0 does."""
     for how in ("SIGTERM", "kill -9"):
         port = str(free_port())
         procs = spawn_tcp(3, BASE, ranks=(0, 1), port=port)
@@ -535,11 +552,11 @@ def leave_rendezvous():
         dt = time.time() - t0
         said = "rendezvous: rank 1 (%s) %s before the rendezvous completed" % (
             HOST, "was stopped by a signal (SIGTERM)" if how == "SIGTERM" else "left")
-        want_rc = 130 if how == "SIGTERM" else 1
+        want_rc = 128 + signal.SIGTERM if how == "SIGTERM" else 1
         if procs[0].returncode != want_rc or said not in outs[0][1] or dt > 5.0:
             fail("rendezvous, %s to rank 1: rank 0 exit %d after %.1f s, want %d and '%s':\n%s"
                  % (how, procs[0].returncode, dt, want_rc, said, outs[0][1]))
-        if how == "SIGTERM" and (procs[1].returncode != 130 or "rank 1 stopped by a signal "
+        if how == "SIGTERM" and (procs[1].returncode != 143 or "rank 1 stopped by a signal "
                                  "(SIGTERM) while waiting for rank 0's verdict" not in outs[1][1]):
             fail("rendezvous, SIGTERM to rank 1: rank 1 exit %d: %s" % (procs[1].returncode,
                                                                         outs[1][1]))
@@ -552,11 +569,11 @@ def leave_rendezvous():
     outs = [p.communicate(timeout=60) for p in procs]
     said = "rank 1 (%s): rendezvous: rank 0 (%s) was stopped by a signal (SIGTERM) while " \
            "waiting for the ranks (2 of 3 present); this rank stops with it" % (HOST, HOST)
-    if [p.returncode for p in procs] != [130, 130] or said not in outs[1][1] or \
+    if [p.returncode for p in procs] != [143, 143] or said not in outs[1][1] or \
             "stopped by a signal (SIGTERM) while waiting for the ranks" not in outs[0][1]:
         fail("rendezvous, SIGTERM to rank 0: exits %s, want rank 1 to say '%s':\n%s\n%s" % (
             [p.returncode for p in procs], said, outs[0][1], outs[1][1]))
-    print("rendezvous, SIGTERM to rank 0: rank 1 names it, both exit 130")
+    print("rendezvous, SIGTERM to rank 0: rank 1 names it, both exit 143")
 
 
 def rank_dies():

@@ -445,14 +445,16 @@ static int free_port(void)
     return port;
 }
 
-/* The "data_position" object of a checkpoint's settings (malloc'd). */
+/* The "data_position" object of a checkpoint's settings (malloc'd), without
+ * the "world_size" that follows it (the ranks that wrote it differ). */
 static char *data_position(const char *ckpt)
 {
     char *text = NULL;
     CHECK_OK(tr_ckpt_read_settings(ckpt, &text));
     CHECK(text);
-    char *p = strstr(text, "\"data_position\"");
-    CHECK(p);
+    char *p = strstr(text, "\"data_position\""), *w = strstr(text, ",\"world_size\"");
+    CHECK(p && w > p);
+    *w = '\0';
     char *d = strdup(p);
     free(text);
     return d;

@@ -6,6 +6,9 @@
  *   reported once, naming only what differs;
  * - a checkpoint whose settings name another architecture is refused by
  *   name; a version-1 file (no settings) still resumes with the flags;
+ * - a checkpoint records how many ranks wrote it (world_size; 1 here), and
+ *   a resume with another number says so in one note; one from before the
+ *   field resumes without it;
  * - --config FILE (JSON and TOML lines) gives the same run as the flags,
  *   flags override it, D/config.json holds the effective settings and is
  *   itself a valid --config; a bad key is refused by name;
@@ -26,6 +29,7 @@
 #include "ingot_hash.h"
 #include "parity_dump.h"
 #include "tr_schedule.h"
+#include "tr_settings.h"
 #include "tt_util.h"
 
 enum { VOCAB = 90, N_TRAIN = 3 * 2 * 4 * 32 + 1, N_VAL = 400, STEPS = 10 };
@@ -119,6 +123,27 @@ static void flip_param(char **b, size_t *n)
     (*b)[h->params_offset + 5] ^= 0x40;
 }
 
+/* The checkpoint of a run of 2 ranks (this one's "world_size":1 made 2;
+ * the same length, so the section's size holds). */
+static void to_world2(char **b, size_t *n)
+{
+    struct tr_ckpt_header *h = (void *)*b;
+    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, "\"world_size\":1}", 15);
+    CHECK(p);
+    p[13] = '2';
+}
+
+/* A checkpoint from before the world size was recorded: the key blanked
+ * out (JSON reads the spaces as nothing). */
+static void to_pre_world(char **b, size_t *n)
+{
+    struct tr_ckpt_header *h = (void *)*b;
+    static const char key[] = ",\"world_size\":1";
+    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, key, sizeof(key) - 1);
+    CHECK(p);
+    memset(p, ' ', sizeof(key) - 1);
+}
+
 static void to_version1(char **b, size_t *n)
 {
     struct tr_ckpt_header *h = (void *)*b;
@@ -158,6 +183,10 @@ int main(int argc, char **argv)
     expect("--ckpt-dir --resume alone", r, 0, "resumed from", "ckpt-00000010.bin");
     char *s = tt_slurp(out), *x0;
     CHECK(s && !strstr(s, "override"));   /* nothing differs, nothing reported */
+    /* ... the number of ranks neither */
+    bool no_world = !strstr(s, "resuming a checkpoint written by");
+    printf("%-34s %s\n", "same world size: no note", no_world ? "ok" : "FAIL");
+    failures += !no_world;
     /* the metrics file the command line did not name, and where it came from */
     bool named = strstr(s, F("metrics: %s/b.jsonl (from checkpoint %s/cb/ckpt-00000004.bin)",
                              dir, dir)) != NULL;
@@ -274,6 +303,41 @@ int main(int argc, char **argv)
     bool gone = access(F("%s/g.jsonl", dir), F_OK) != 0;
     printf("%-34s %s\n", "inherited --metrics not created", gone ? "ok" : "CREATED  FAIL");
     failures += !gone;
+
+    /* the ranks that wrote it: recorded beside the settings (1 here), a
+     * resume with another number says so once (it said nothing), and a
+     * checkpoint from before the field resumes as ever, without the note */
+    CHECK_OK(tr_ckpt_read_settings(c4, &s));
+    bool world1 = s && tr_settings_world_size(s) == 1;
+    printf("%-34s %s\n", "checkpoint records world_size 1", world1 ? "ok" : "FAIL");
+    failures += !world1;
+    free(s);
+    char *cw = F("%s/cworld2", dir), *cw0 = F("%s/cworld0", dir);
+    CHECK_OK(fs_mkdir_p(cw));
+    CHECK_OK(fs_mkdir_p(cw0));
+    rewrite(c4, F("%s/ckpt-00000004.bin", cw), to_world2);
+    rewrite(c4, F("%s/ckpt-00000004.bin", cw0), to_pre_world);
+    x0 = F("--ckpt-dir '%s' --resume --steps 5 --metrics /dev/null", cw);
+    expect("resume of 2 ranks' checkpoint", x0, 0, "note: resuming a checkpoint written by 2 "
+           "ranks with 1: this process now takes all 2 micro-steps of a step (each of the 2 "
+           "ranks took 1); the batches and their order do not depend on the ranks", NULL);
+    s = tt_slurp(out);
+    const char *note = s ? strstr(s, "resuming a checkpoint written by") : NULL;
+    bool one_note = note && !strstr(note + 1, "resuming a checkpoint written by");
+    printf("%-34s %s\n", "another world size: one note", one_note ? "ok" : "FAIL");
+    failures += !one_note;
+    free(s);
+    x0 = F("--ckpt-dir '%s' --resume --steps 5 --metrics /dev/null", cw0);
+    expect("resume, world size not recorded", x0, 0, "resumed from", NULL);
+    s = tt_slurp(out);
+    char *sec = NULL;
+    CHECK_OK(tr_ckpt_read_settings(F("%s/ckpt-00000004.bin", cw0), &sec));
+    bool old_ok = s && !strstr(s, "resuming a checkpoint written by") && sec &&
+                  tr_settings_world_size(sec) == 0;
+    printf("%-34s %s\n", "no world_size: no note", old_ok ? "ok" : "FAIL");
+    failures += !old_ok;
+    free(s);
+    free(sec);
 
     /* 3. another architecture is refused by name; version 1 resumes with
      * the command line's settings */

@@ -59,7 +59,9 @@ int tt_run(const char *cmd, const char *out_path)
     if (WIFSIGNALED(st))
         return 1000 + WTERMSIG(st);
     int code = WEXITSTATUS(st);
-    return code >= 128 && code < 160 && code != 130 ? 1000 + code - 128 : code;
+    /* sh's 128 + N for a command signal N ended, and ingot-train's for a
+     * stop by signal N, read alike */
+    return code >= 128 && code < 160 ? 1000 + code - 128 : code;
 }
 
 char *tt_slurp(const char *path)

@@ -22,7 +22,8 @@ void tt_rmtree(const char *dir);
 char *tt_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Run a shell command with stdout+stderr captured to out_path. Returns the
- * exit status, or 1000 + signal number when it died of a signal. */
+ * exit status, or 1000 + N when signal N ended it (it died of it, or exited
+ * 128 + N after a stop by it, as ingot-train does). */
 int tt_run(const char *cmd, const char *out_path);
 /* tt_run() that must succeed: otherwise prints the command and its output
  * and exits 1. */

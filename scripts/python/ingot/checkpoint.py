@@ -72,7 +72,8 @@ class Checkpoint:
     memmap of the tensor (m and v are AdamW's moments); settings: the parsed JSON
     section that `ingot-train --resume` reads (versions 2 and 3; None for a version-1
     file): settings["settings"] the run's flags by long name ("lr", "batch-tokens"),
-    settings["data_position"] where its data stopped."""
+    settings["data_position"] where its data stopped, settings.get("world_size") how
+    many ranks wrote it (absent from files before it was recorded)."""
 
     def __init__(self, path, verify=True):
         self.path = os.fspath(path)
