@@ -37,7 +37,7 @@ void dataset_close(struct dataset *ds)
 static int check_shard_name(const char *mpath, size_t i, const char *name)
 {
     size_t n = strlen(name), sl = strlen(INGOT_SHARD_SUFFIX);
-    bool ctl = !term_text_plain(name);   /* C0, DEL and C1 (U+009B is a CSI) */
+    bool ctl = !term_text_plain(name);   /* term_text.h's set: controls, bidi, ... */
     char tb[512];
     if (ctl || strchr(name, '/') || name[0] == '.' || n <= sl ||
         strcmp(name + n - sl, INGOT_SHARD_SUFFIX) != 0)
@@ -45,7 +45,8 @@ static int check_shard_name(const char *mpath, size_t i, const char *name)
                           "%s: key shards[%zu].file: \"%s\" must be a file name ending in %s inside "
                           "the dataset directory%s",
                           mpath, i, term_text(name, tb, sizeof(tb)), INGOT_SHARD_SUFFIX,
-                          ctl ? ", without control characters (shown as '?')" : "");
+                          ctl ? ", without control, format or bidirectional characters or invalid "
+                                "UTF-8 (shown as '?')" : "");
     return 0;
 }
 
@@ -569,7 +570,9 @@ int dataset_load_tokenizer(const struct dataset *ds, const char *model_path,
     int ret = 0;
     if (model_path) {
         if (access(model_path, F_OK) != 0) {
-            ret = ingot_fail(-ENOENT, "%s: tokenizer model not found", model_path);
+            char tn[1024];
+            ret = ingot_fail(-ENOENT, "%s: tokenizer model not found",
+                             term_text(model_path, tn, sizeof(tn)));
             goto out;
         }
         if (!(found = strdup(model_path))) {

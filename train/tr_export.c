@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "term_text.h"
 #include "cli_num.h"
 #include "dataset.h"
 #include "fsutil.h"
@@ -384,9 +385,11 @@ int tr_export_main(int argc, char **argv)
      * vocabulary (any --tokenizer passes a synthetic checkpoint's hash)
      * encodes text to ids past the embedding table */
     if (spm && !strcmp(o.format, "hf") && ingot_spm_vocab_size(spm) > (uint32_t)st.cfg.vocab) {
+        char tn[1024];
         err = ingot_fail(INGOT_E_MISMATCH, "%s: the tokenizer has %" PRIu32 " pieces, more than "
                          "the model's vocabulary of %d: its ids would reach past the embedding "
-                         "table; pass the tokenizer the checkpoint was trained with", tok_path,
+                         "table; pass the tokenizer the checkpoint was trained with",
+                         term_text(tok_path, tn, sizeof(tn)),
                          ingot_spm_vocab_size(spm), st.cfg.vocab);
         goto out;
     }

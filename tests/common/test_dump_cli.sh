@@ -130,7 +130,7 @@ mv ds-escname/train-000000.tok "ds-escname/$(printf 'x\033[2J.tok')"
 : > "ds-escname/$(printf 'y\033[2J.tok')"
 sed 's/"train-000000.tok"/"x\\u001b[2J.tok"/' ds/manifest.json > ds-escname/manifest.json
 expect_rc 1 "info of a shard named with ESC" -- "$DUMP" info ds-escname
-has err.txt 'x?\[2J.tok" must be a file name .* without control characters'
+has err.txt 'x?\[2J.tok" must be a file name .* without control, format or bidirectional'
 expect_rc 1 "verify of a shard named with ESC" -- "$DUMP" verify ds-escname
 has err.txt 'shards bad: x?\[2J.tok'
 has err.txt 'y?\[2J.tok is not listed'
@@ -145,7 +145,7 @@ mv ds-c1name/train-000000.tok "ds-c1name/$(printf 'x\302\2332J.tok')"
 : > "ds-c1name/$(printf 'z\2332J.tok')"
 sed 's/"train-000000.tok"/"x\\u009b2J.tok"/' ds/manifest.json > ds-c1name/manifest.json
 expect_rc 1 "info of a shard named with CSI" -- "$DUMP" info ds-c1name
-has err.txt 'x?2J.tok" must be a file name .* without control characters'
+has err.txt 'x?2J.tok" must be a file name .* without control, format or bidirectional'
 expect_rc 1 "verify of a shard named with CSI" -- "$DUMP" verify ds-c1name
 has err.txt 'shards bad: x?2J.tok'
 has err.txt 'y?2J.tok is not listed'

@@ -168,6 +168,21 @@ with tempfile.TemporaryDirectory(prefix="ingot-spm-path-") as tmp:
     print("damaged models: ingot-pretok (3 kinds), import-bin, ingot-dump (dataset, shard), "
           "ingot-train (generate, export) name them with '?'")
 
+    # a --model that is not there (dataset_load_tokenizer), and export's refusal of a
+    # tokenizer with more pieces (95) than a checkpoint's vocabulary of 64
+    os.unlink(hostile)
+    run(DUMP, ["docs", ds, "--model", hostile], "nonzero", "ingot-dump docs, no such --model",
+        SHOWN.decode() + ": tokenizer model not found")
+    model(good)
+    ck64 = path("ck64")
+    p = subprocess.run([TRAIN, "--synthetic", "--vocab", "64", "--model", "tiny", "--layers",
+                        "1", "--dim", "32", "--heads", "2", "--seq-len", "16", "--batch", "2",
+                        "--steps", "1", "--threads", "1", "--val-every", "0", "--quiet",
+                        "--ckpt-dir", ck64], capture_output=True)
+    tally.check(p.returncode == 0, "the checkpoint of vocabulary 64: %r" % p.stderr)
+    run(TRAIN, ["export", ck64, "--format", "hf", "--tokenizer", hostile, "--out", path("hf")],
+        "nonzero", "ingot-train export, a larger --tokenizer", "more than the model's vocabulary")
+
     # models that load, under the same name: the encoder's note on a WORD model,
     # --bos on a model without one, import-bin's notes, a rerun with another model
     model(open(os.path.join(MODELS, "word.model"), "rb").read())
