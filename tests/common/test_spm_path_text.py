@@ -154,12 +154,16 @@ with tempfile.TemporaryDirectory(prefix="ingot-spm-path-") as tmp:
         refused)
     run(DUMP, ["docs", os.path.join(ds, "train-000000.tok"), "--model", hostile], "nonzero",
         "ingot-dump docs SHARD --model", refused)
-    ck = path("ck")
-    p = subprocess.run([TRAIN, "--synthetic", "--vocab", "128", "--model", "tiny", "--layers",
-                        "1", "--dim", "32", "--heads", "2", "--seq-len", "16", "--batch", "2",
-                        "--steps", "1", "--threads", "1", "--val-every", "0", "--quiet",
-                        "--ckpt-dir", ck], capture_output=True)
-    tally.check(p.returncode == 0, "the checkpoint: %r" % p.stderr)
+    def checkpoint(name, vocab):
+        """a one-step tiny synthetic checkpoint of vocabulary vocab"""
+        p = subprocess.run([TRAIN, "--synthetic", "--vocab", str(vocab), "--model", "tiny",
+                            "--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "16",
+                            "--batch", "2", "--steps", "1", "--threads", "1", "--val-every",
+                            "0", "--quiet", "--ckpt-dir", path(name)], capture_output=True)
+        tally.check(p.returncode == 0, "the checkpoint %s: %r" % (name, p.stderr))
+        return path(name)
+
+    ck = checkpoint("ck", 128)
     run(TRAIN, ["generate", ck, "--tokenizer", hostile, "--prompt", "the", "--tokens", "2",
                 "--threads", "1"], "nonzero", "ingot-train generate --tokenizer",
         refused)
@@ -174,12 +178,7 @@ with tempfile.TemporaryDirectory(prefix="ingot-spm-path-") as tmp:
     run(DUMP, ["docs", ds, "--model", hostile], "nonzero", "ingot-dump docs, no such --model",
         SHOWN.decode() + ": tokenizer model not found")
     model(good)
-    ck64 = path("ck64")
-    p = subprocess.run([TRAIN, "--synthetic", "--vocab", "64", "--model", "tiny", "--layers",
-                        "1", "--dim", "32", "--heads", "2", "--seq-len", "16", "--batch", "2",
-                        "--steps", "1", "--threads", "1", "--val-every", "0", "--quiet",
-                        "--ckpt-dir", ck64], capture_output=True)
-    tally.check(p.returncode == 0, "the checkpoint of vocabulary 64: %r" % p.stderr)
+    ck64 = checkpoint("ck64", 64)
     run(TRAIN, ["export", ck64, "--format", "hf", "--tokenizer", hostile, "--out", path("hf")],
         "nonzero", "ingot-train export, a larger --tokenizer", "more than the model's vocabulary")
 
