@@ -18,6 +18,12 @@
 #include "ingot_hash.h"
 #include "term_text.h"
 
+/* A path in a message: paths come from the command line, from directories
+ * walked and from files (a manifest's tokenizer.file and tokenizer.source),
+ * and a control byte in one would reach the terminal of whoever reads the
+ * message. */
+#define SHOWN(path, buf) term_text((path), (buf), sizeof(buf))
+
 int fs_write_full(int fd, const void *buf, size_t len, const char *what)
 {
     const char *p = buf;
@@ -27,7 +33,8 @@ int fs_write_full(int fd, const void *buf, size_t len, const char *what)
             if (errno == EINTR)
                 continue;
             int e = errno;
-            return ingot_fail(-e, "%s: write failed: %s", what, strerror(e));
+            char tw[1024];
+            return ingot_fail(-e, "%s: write failed: %s", SHOWN(what, tw), strerror(e));
         }
         p += n;
         len -= (size_t)n;
@@ -44,7 +51,8 @@ int fs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off, const char
             if (errno == EINTR)
                 continue;
             int e = errno;
-            return ingot_fail(-e, "%s: write at offset %llu failed: %s", what,
+            char tw[1024];
+            return ingot_fail(-e, "%s: write at offset %llu failed: %s", SHOWN(what, tw),
                               (unsigned long long)off, strerror(e));
         }
         p += n;
@@ -93,7 +101,8 @@ int fs_is_dir(const char *path)
         if (errno == ENOENT || errno == ENOTDIR)
             return 0;
         int e = errno;
-        return ingot_fail(-e, "%s: %s", path, strerror(e));
+        char tp[1024];
+        return ingot_fail(-e, "%s: %s", SHOWN(path, tp), strerror(e));
     }
     return S_ISDIR(st.st_mode) ? 1 : 0;
 }
@@ -135,7 +144,7 @@ int fs_is_entry_of(const char *path, const char *dir)
 
 int fs_fsync_dir(const char *path)
 {
-    char *dir = NULL;
+    char *dir = NULL, tp[1024];
     int isdir = fs_is_dir(path);
     if (isdir < 0)
         return isdir;
@@ -151,11 +160,11 @@ int fs_fsync_dir(const char *path)
             dir = strndup(path, (size_t)(slash - path));
     }
     if (!dir)
-        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+        return ingot_fail(-ENOMEM, "%s: out of memory", SHOWN(path, tp));
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        ingot_fail(-e, "%s: cannot open directory to fsync: %s", dir, strerror(e));
+        ingot_fail(-e, "%s: cannot open directory to fsync: %s", SHOWN(dir, tp), strerror(e));
         free(dir);
         return -e;
     }
@@ -164,7 +173,7 @@ int fs_fsync_dir(const char *path)
      * can be done there, so that is not an error. */
     if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: fsync of directory failed: %s", dir, strerror(e));
+        ret = ingot_fail(-e, "%s: fsync of directory failed: %s", SHOWN(dir, tp), strerror(e));
     }
     close(fd);
     free(dir);
@@ -221,9 +230,12 @@ int fs_remove_stale_temps(const char *dir, long (*owner)(const char *name), bool
                           const char *what, const char *kind, int *removed)
 {
     *removed = 0;
+    char tp[1024];
     DIR *d = opendir(dir);
-    if (!d)
-        return ingot_fail(-errno, "%s %s: cannot list: %s", what, dir, strerror(errno));
+    if (!d) {
+        int e = errno;
+        return ingot_fail(-e, "%s %s: cannot list: %s", what, SHOWN(dir, tp), strerror(e));
+    }
     struct dirent *e;
     int err = 0;
     while (!err && (e = readdir(d))) {
@@ -235,9 +247,11 @@ int fs_remove_stale_temps(const char *dir, long (*owner)(const char *name), bool
             err = ingot_oom("a temp file's path", strlen(dir) + strlen(e->d_name) + 2);
         else if (temp_claimed(p))
             ;   /* a live writer on another host (a shared file system) */
-        else if (unlink(p) != 0 && errno != ENOENT)
-            err = ingot_fail(-errno, "%s: cannot remove a stale temp file of a killed %s: %s", p,
-                             kind, strerror(errno));
+        else if (unlink(p) != 0 && errno != ENOENT) {
+            int en = errno;
+            err = ingot_fail(-en, "%s: cannot remove a stale temp file of a killed %s: %s",
+                             SHOWN(p, tp), kind, strerror(en));
+        }
         else
             ++*removed;
         free(p);
@@ -321,16 +335,19 @@ int fs_write_atomic_with(const char *path, int (*fill)(int fd, const char *tmp, 
                          void *arg)
 {
     char *tmp = fs_temp_path(path);
+    char tp[1024], tt[1024];
     if (!tmp)
-        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+        return ingot_fail(-ENOMEM, "%s: out of memory", SHOWN(path, tp));
+    SHOWN(path, tp);
+    SHOWN(tmp, tt);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0)
         fs_temp_claim(fd);
     if (fd < 0) {
         int e = errno;
         /* named by the file the user asked for; the directory is what to check */
-        ingot_fail(-e, "%s: cannot write it (creating its temporary file %s: %s)%s", path,
-                   fs_basename(tmp), strerror(e),
+        ingot_fail(-e, "%s: cannot write it (creating its temporary file %s: %s)%s", tp,
+                   fs_basename(tt), strerror(e),
                    e == EACCES || e == EROFS ? "; is its directory writable?" : "");
         free(tmp);
         return -e;
@@ -338,15 +355,15 @@ int fs_write_atomic_with(const char *path, int (*fill)(int fd, const char *tmp, 
     int ret = fill(fd, tmp, arg);
     if (!ret && fsync(fd) != 0) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: fsync failed: %s", tmp, strerror(e));
+        ret = ingot_fail(-e, "%s: fsync failed: %s", tt, strerror(e));
     }
     if (close(fd) != 0 && !ret) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: close failed: %s", tmp, strerror(e));
+        ret = ingot_fail(-e, "%s: close failed: %s", tt, strerror(e));
     }
     if (!ret && rename(tmp, path) != 0) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: cannot rename %s into place: %s", path, tmp, strerror(e));
+        ret = ingot_fail(-e, "%s: cannot rename %s into place: %s", tp, tt, strerror(e));
     }
     if (ret)
         unlink(tmp);
@@ -377,13 +394,14 @@ int fs_mkdir_p(const char *path)
 /* Append a copy of s to the NULL-terminated *list of *n. */
 static int list_add(char ***list, size_t *n, const char *s)
 {
+    char ts[1024];
     char **l = realloc(*list, (*n + 2) * sizeof(*l));
     if (!l)
-        return ingot_fail(-ENOMEM, "%s: out of memory", s);
+        return ingot_fail(-ENOMEM, "%s: out of memory", SHOWN(s, ts));
     *list = l;
     if (!(l[*n] = strdup(s))) {
         l[*n] = NULL;
-        return ingot_fail(-ENOMEM, "%s: out of memory", s);
+        return ingot_fail(-ENOMEM, "%s: out of memory", SHOWN(s, ts));
     }
     l[++*n] = NULL;
     return 0;
@@ -397,9 +415,9 @@ int fs_mkdir_p_made(const char *path, char ***made, bool *leaf)
         *leaf = false;
     if (!*path)   /* the walk below starts at path + 1 */
         return ingot_fail(-EINVAL, "empty directory name: give a directory path");
-    char *p = strdup(path);
+    char *p = strdup(path), tp[1024];   /* paths as term_text shows them */
     if (!p)
-        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+        return ingot_fail(-ENOMEM, "%s: out of memory", SHOWN(path, tp));
     size_t n = strlen(p), n_made = 0;
     while (n > 1 && p[n - 1] == '/')
         p[--n] = '\0';
@@ -417,7 +435,7 @@ int fs_mkdir_p_made(const char *path, char ***made, bool *leaf)
                 break;
         } else if (errno != EEXIST) {
             int e = errno;
-            ret = ingot_fail(-e, "%s: cannot create directory: %s", p, strerror(e));
+            ret = ingot_fail(-e, "%s: cannot create directory: %s", SHOWN(p, tp), strerror(e));
             break;
         }
         *s = c;
@@ -427,7 +445,7 @@ int fs_mkdir_p_made(const char *path, char ***made, bool *leaf)
     if (!ret) {
         int d = fs_is_dir(path);
         if (d == 0)
-            ret = ingot_fail(-ENOTDIR, "%s: exists and is not a directory", path);
+            ret = ingot_fail(-ENOTDIR, "%s: exists and is not a directory", SHOWN(path, tp));
         else if (d < 0)
             ret = d;
     }
@@ -452,11 +470,6 @@ static const char *file_kind(mode_t mode)
         return "a block device";
     return "not a regular file";
 }
-
-/* The path in a message of the readers below: they are given paths from
- * files (a manifest's tokenizer.file and tokenizer.source), and a control
- * byte in one would reach the terminal of whoever reads the message. */
-#define SHOWN(path, buf) term_text((path), (buf), sizeof(buf))
 
 int fs_open_regular(const char *path, const char *what, uint64_t max_size, uint64_t *size)
 {

@@ -335,19 +335,20 @@ int manifest_format(const struct manifest *m, char **text, size_t *len)
 
 int manifest_write(const char *path, const struct manifest *m)
 {
-    char *text;
+    char *text, tp[1024];   /* path, as term_text shows it */
     size_t len;
     int ret = manifest_format(m, &text, &len);
     if (ret == INGOT_E_JSON)
-        return ingot_fail(ret, "%s: a count does not fit a signed 64-bit integer", path);
+        return ingot_fail(ret, "%s: a count does not fit a signed 64-bit integer",
+                          term_text(path, tp, sizeof(tp)));
     if (ret)
         return ret;
     if (len > MANIFEST_MAX_BYTES) {   /* one that no reader would open */
         free(text);
         return ingot_fail(-EFBIG, "%s: the manifest would be %zu bytes, more than the %zu its "
                           "readers take; nothing was written (too many inputs or shards for one "
-                          "dataset: split the corpus into several)", path, len,
-                          MANIFEST_MAX_BYTES);
+                          "dataset: split the corpus into several)",
+                          term_text(path, tp, sizeof(tp)), len, MANIFEST_MAX_BYTES);
     }
     ret = fs_write_atomic(path, text, len);
     free(text);
@@ -356,7 +357,8 @@ int manifest_write(const char *path, const struct manifest *m)
 
 /* ---- reading ---- */
 
-/* Where we are, for messages: the file and the key path ("shards[2]."). */
+/* Where we are, for messages: the file (through term_text()) and the key
+ * path ("shards[2]."). */
 struct jctx {
     const char *path;
     char where[96];
@@ -721,6 +723,8 @@ static int manifest_from_json(struct jctx *c, json_t *root, struct manifest *m)
 int manifest_parse(const char *name, const char *text, size_t len, struct manifest **out)
 {
     *out = NULL;
+    char tn[1024];   /* a path from the command line or a directory: control bytes as '?' */
+    name = term_text(name, tn, sizeof(tn));
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {

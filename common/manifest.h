@@ -82,7 +82,8 @@ struct manifest {
  * 0, -errno, -EFBIG, INGOT_E_FORMAT (not a regular file), INGOT_E_JSON or
  * INGOT_E_VERSION. */
 int manifest_read(const char *path, struct manifest **out);
-/* manifest_read() on text[0, len) in memory; name is used in messages. */
+/* manifest_read() on text[0, len) in memory; name is used in messages
+ * (through term_text()). */
 int manifest_parse(const char *name, const char *text, size_t len, struct manifest **out);
 /* Write atomically. */
 int manifest_write(const char *path, const struct manifest *m);

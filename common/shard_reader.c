@@ -14,6 +14,7 @@
 #include "ingot_err.h"
 #include "ingot_hash.h"
 #include "shard_reader.h"
+#include "term_text.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "shard format v1 is read by little-endian hosts only"
@@ -21,6 +22,7 @@
 
 struct shard_reader {
     char *path;
+    char *shown;            /* path in messages, through term_text() */
     uint8_t *map;
     size_t map_len;
     const struct ingot_shard_header *h;
@@ -111,7 +113,7 @@ static int check_fields(const char *p, const struct ingot_shard_header *h, uint6
 static int check_index(const shard_reader *r)
 {
     const struct ingot_shard_header *h = r->h;
-    const char *p = r->path;
+    const char *p = r->shown;
     /* Padding between the tokens and the index is not under any checksum. */
     const uint64_t tok_end = h->tokens_offset + h->n_tokens * h->token_width;
     for (uint64_t o = tok_end; o < h->index_offset; o++)
@@ -193,12 +195,16 @@ void shard_reader_close(shard_reader *r)
     if (r->map)
         munmap(r->map, r->map_len);
     free(r->path);
+    free(r->shown);
     free(r);
 }
 
 int shard_reader_check_header(const char *name, const void *buf, size_t len,
                               uint64_t file_size)
 {
+    /* a path from the command line or a manifest: control bytes as '?' */
+    char tn[1024];
+    name = term_text(name, tn, sizeof(tn));
     const uint8_t *b = buf;
     if (len < 8 || memcmp(b, INGOT_SHARD_MAGIC, 8) != 0)
         return ingot_fail(INGOT_E_FORMAT,
@@ -224,10 +230,14 @@ int shard_reader_open(const char *path, shard_reader **out)
 {
     *out = NULL;
     shard_reader *r = calloc(1, sizeof(*r));
-    if (!r || !(r->path = strdup(path))) {
+    const size_t sl = strlen(path) + 4;   /* term_text's text is never longer */
+    if (!r || !(r->path = strdup(path)) || !(r->shown = malloc(sl))) {
+        if (r)
+            free(r->path);
         free(r);
-        return ingot_oom("shard reader", sizeof(*r) + strlen(path) + 1);
+        return ingot_oom("shard reader", sizeof(*r) + 2 * sl);
     }
+    term_text(path, r->shown, sl);
     uint64_t size = 0;
     int ret = 0;
     int fd = fs_open_regular(path, "shard", SIZE_MAX, &size);
@@ -241,7 +251,7 @@ int shard_reader_open(const char *path, shard_reader **out)
     ssize_t got = pread(fd, magic, sizeof(magic), 0);
     if (got < 0) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: read failed: %s", path, strerror(e));
+        ret = ingot_fail(-e, "%s: read failed: %s", r->shown, strerror(e));
         goto fail;
     }
     if (size < INGOT_SHARD_HEADER_SIZE || got < 8) {
@@ -254,7 +264,7 @@ int shard_reader_open(const char *path, shard_reader **out)
         int e = errno;
         /* ENOMEM here is rarely memory: the process's count of mappings
          * (vm.max_map_count) or its address space (ulimit -v) ran out */
-        ret = ingot_fail(-e, "%s: mmap failed: %s%s", path, strerror(e),
+        ret = ingot_fail(-e, "%s: mmap failed: %s%s", r->shown, strerror(e),
                          e == ENOMEM ? " (the process's limit on memory mappings, "
                                        "vm.max_map_count, or on its address space, ulimit -v, "
                                        "reached?)" : "");
@@ -289,7 +299,7 @@ static int verify_tokens(const shard_reader *r)
     const uint64_t len = h->n_tokens * h->token_width;
     ingot_xxh3_stream *s = ingot_xxh3_new();
     if (!s)
-        return ingot_fail(-ENOMEM, "%s: out of memory", r->path);
+        return ingot_fail(-ENOMEM, "%s: out of memory", r->shown);
     const uint64_t chunk = (uint64_t)1 << 22;   /* bytes, a multiple of 4 */
     const uint32_t vocab = h->vocab_size;
     uint64_t bad = UINT64_MAX;
@@ -324,12 +334,13 @@ static int verify_tokens(const shard_reader *r)
         return ingot_fail(INGOT_E_CHECKSUM,
                           "%s: field tokens_checksum: stored %016llx, computed %016llx; the token "
                           "array is corrupt" HINT,
-                          r->path, (ull)h->tokens_checksum, (ull)sum);
+                          r->shown, (ull)h->tokens_checksum, (ull)sum);
     if (bad != UINT64_MAX)
         return ingot_fail(INGOT_E_CORRUPT,
                           "%s: field tokens: token %llu (document %llu) is id %u, not below "
                           "vocab_size %u" HINT,
-                          r->path, (ull)bad, (ull)shard_reader_doc_of_token(r, bad), bad_id, vocab);
+                          r->shown, (ull)bad, (ull)shard_reader_doc_of_token(r, bad), bad_id,
+                          vocab);
     return 0;
 }
 
@@ -344,24 +355,24 @@ int shard_reader_verify(const shard_reader *r)
         return ingot_fail(INGOT_E_CHECKSUM,
                           "%s: field index_checksum: stored %016llx, computed %016llx; the "
                           "document index is corrupt" HINT,
-                          r->path, (ull)h->index_checksum, (ull)sum);
+                          r->shown, (ull)h->index_checksum, (ull)sum);
     sum = ingot_xxh3(r->prov, (size_t)(h->n_docs * sizeof(struct ingot_doc_prov)));
     if (sum != h->prov_checksum)
         return ingot_fail(INGOT_E_CHECKSUM,
                           "%s: field prov_checksum: stored %016llx, computed %016llx; the "
                           "provenance table is corrupt" HINT,
-                          r->path, (ull)h->prov_checksum, (ull)sum);
+                          r->shown, (ull)h->prov_checksum, (ull)sum);
     for (uint64_t d = 0; d < h->n_docs; d++) {
         if (r->prov[d].reserved != 0)
             return ingot_fail(INGOT_E_CORRUPT,
                               "%s: field provenance: record %llu has a non-zero reserved word" HINT,
-                              r->path, (ull)d);
+                              r->shown, (ull)d);
         /* lines, records and paragraphs count from 1 (struct ingot_doc_prov) */
         if (r->prov[d].record == 0)
             return ingot_fail(INGOT_E_CORRUPT,
                               "%s: field provenance: record %llu names line/record 0 of input "
                               "%u; they count from 1" HINT,
-                              r->path, (ull)d, r->prov[d].file_index);
+                              r->shown, (ull)d, r->prov[d].file_index);
     }
     return 0;
 }

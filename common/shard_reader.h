@@ -2,7 +2,7 @@
  * cheaply (magic, version, endianness, header checksum, file size against the
  * header, offsets in range, index monotonic and ending at n_tokens);
  * shard_reader_verify() also recomputes the data checksums. Errors name the
- * file and the field (ingot_errmsg()). */
+ * file (through term_text()) and the field (ingot_errmsg()). */
 #ifndef INGOT_SHARD_READER_H
 #define INGOT_SHARD_READER_H
 
@@ -23,7 +23,8 @@ void shard_reader_close(shard_reader *r);   /* accepts NULL */
  * buf holds the first len bytes of a file of file_size bytes (len at least
  * the 4096-byte header for a v1 shard). Checks magic, endianness, version,
  * header checksum, every field and the layout against file_size; not the
- * document index, which lies beyond the header. name is used in messages.
+ * document index, which lies beyond the header. name is used in messages
+ * (through term_text()).
  * Returns 0 or the errors of shard_reader_open() but -errno. */
 int shard_reader_check_header(const char *name, const void *buf, size_t len, uint64_t file_size);
 

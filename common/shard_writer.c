@@ -13,6 +13,7 @@
 #include "ingot_err.h"
 #include "ingot_hash.h"
 #include "shard_writer.h"
+#include "term_text.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "shard format v1 is written by little-endian hosts only"
@@ -23,6 +24,7 @@ enum { WBUF_SIZE = 1 << 20 };
 struct shard_writer {
     struct shard_writer_opts o;
     char *path, *tmp;
+    char *shown, *tmp_shown;    /* path and tmp in messages, through term_text() */
     int fd;
     uint8_t *buf;
     size_t buf_len;
@@ -35,9 +37,10 @@ struct shard_writer {
 
 static int check_opts(const struct shard_writer_opts *o)
 {
-    const char *p = o->path ? o->path : "(null)";
     if (!o->path || !o->path[0])
         return ingot_fail(INGOT_E_USAGE, "shard writer: no output path");
+    char tp[1024];   /* in --out, as term_text shows it */
+    const char *p = term_text(o->path, tp, sizeof(tp));
     if (o->token_width != 2 && o->token_width != 4)
         return ingot_fail(INGOT_E_USAGE, "%s: token_width %u: must be 2 or 4", p, o->token_width);
     if (o->vocab_size == 0)
@@ -66,6 +69,8 @@ static void writer_free(shard_writer *w)
         close(w->fd);
     free(w->path);
     free(w->tmp);
+    free(w->shown);
+    free(w->tmp_shown);
     free(w->buf);
     free(w->index);
     free(w->prov);
@@ -79,37 +84,43 @@ int shard_writer_create(const struct shard_writer_opts *opts, shard_writer **out
     int ret = check_opts(opts);
     if (ret)
         return ret;
+    size_t tl = strlen(opts->path) + 5;   /* term_text's text is never longer */
+    char tp[1024];
     shard_writer *w = calloc(1, sizeof(*w));
     if (!w)
-        return ingot_fail(-ENOMEM, "%s: out of memory", opts->path);
+        return ingot_fail(-ENOMEM, "%s: out of memory", term_text(opts->path, tp, sizeof(tp)));
     w->fd = -1;
     w->o = *opts;
     w->path = strdup(opts->path);
-    size_t tl = strlen(opts->path) + 5;
     w->tmp = malloc(tl);
+    w->shown = malloc(tl);
+    w->tmp_shown = malloc(tl);
     w->buf = malloc(WBUF_SIZE);
     w->tok_hash = ingot_xxh3_new();
     w->cap_docs = 1024;
     w->index = malloc((w->cap_docs + 1) * sizeof(*w->index));
     w->prov = malloc(w->cap_docs * sizeof(*w->prov));
-    if (!w->path || !w->tmp || !w->buf || !w->tok_hash || !w->index || !w->prov) {
+    if (!w->path || !w->tmp || !w->shown || !w->tmp_shown || !w->buf || !w->tok_hash ||
+        !w->index || !w->prov) {
         writer_free(w);
-        return ingot_fail(-ENOMEM, "%s: out of memory", opts->path);
+        return ingot_fail(-ENOMEM, "%s: out of memory", term_text(opts->path, tp, sizeof(tp)));
     }
     w->o.path = w->path;
     snprintf(w->tmp, tl, "%s.tmp", opts->path);
+    term_text(w->path, w->shown, tl);
+    term_text(w->tmp, w->tmp_shown, tl);
     w->index[0] = 0;
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         int e = errno;
-        ingot_fail(-e, "%s: cannot create: %s", w->tmp, strerror(e));
+        ingot_fail(-e, "%s: cannot create: %s", w->tmp_shown, strerror(e));
         writer_free(w);
         return -e;
     }
     /* Tokens start right after the header; the header is written last. */
     if (lseek(w->fd, INGOT_SHARD_HEADER_SIZE, SEEK_SET) < 0) {
         int e = errno;
-        ingot_fail(-e, "%s: seek failed: %s", w->tmp, strerror(e));
+        ingot_fail(-e, "%s: seek failed: %s", w->tmp_shown, strerror(e));
         unlink(w->tmp);
         writer_free(w);
         return -e;
@@ -123,7 +134,7 @@ static int flush_buf(shard_writer *w)
     if (!w->buf_len)
         return 0;
     ingot_xxh3_update(w->tok_hash, w->buf, w->buf_len);
-    int ret = fs_write_full(w->fd, w->buf, w->buf_len, w->tmp);
+    int ret = fs_write_full(w->fd, w->buf, w->buf_len, w->tmp_shown);
     w->buf_len = 0;
     return ret;
 }
@@ -137,17 +148,18 @@ int shard_writer_add_doc(shard_writer *w, const uint32_t *ids, size_t n_ids,
             return ingot_fail(INGOT_E_CORRUPT,
                               "%s: document %zu (input %u, record %llu): token %zu is id %u, "
                               "not below vocab_size %u",
-                              w->path, w->n_docs, file_index, (unsigned long long)record, i,
+                              w->shown, w->n_docs, file_index, (unsigned long long)record, i,
                               ids[i], limit);
     if (w->n_docs == w->cap_docs) {
         size_t nc = w->cap_docs * 2;
         uint64_t *ni = realloc(w->index, (nc + 1) * sizeof(*ni));
         if (!ni)
-            return ingot_fail(-ENOMEM, "%s: out of memory growing the document index", w->path);
+            return ingot_fail(-ENOMEM, "%s: out of memory growing the document index", w->shown);
         w->index = ni;
         struct ingot_doc_prov *np = realloc(w->prov, nc * sizeof(*np));
         if (!np)
-            return ingot_fail(-ENOMEM, "%s: out of memory growing the provenance table", w->path);
+            return ingot_fail(-ENOMEM, "%s: out of memory growing the provenance table",
+                              w->shown);
         w->prov = np;
         w->cap_docs = nc;
     }
@@ -196,7 +208,7 @@ int shard_writer_finish(shard_writer *w, struct shard_summary *sum)
         goto fail;
     struct ingot_shard_header *h = calloc(1, sizeof(*h));
     if (!h) {
-        ret = ingot_fail(-ENOMEM, "%s: out of memory", w->path);
+        ret = ingot_fail(-ENOMEM, "%s: out of memory", w->shown);
         goto fail;
     }
     const uint64_t tok_end = INGOT_SHARD_HEADER_SIZE + w->n_tokens * w->o.token_width;
@@ -206,11 +218,11 @@ int shard_writer_finish(shard_writer *w, struct shard_summary *sum)
     const uint64_t prov_len = w->n_docs * sizeof(struct ingot_doc_prov);
     static const uint8_t zeros[8];
     /* Zero padding keeps the index 8-byte aligned for typed mmap access. */
-    ret = fs_write_full(w->fd, zeros, (size_t)(index_off - tok_end), w->tmp);
+    ret = fs_write_full(w->fd, zeros, (size_t)(index_off - tok_end), w->tmp_shown);
     if (!ret)
-        ret = fs_write_full(w->fd, w->index, (size_t)index_len, w->tmp);
+        ret = fs_write_full(w->fd, w->index, (size_t)index_len, w->tmp_shown);
     if (!ret)
-        ret = fs_write_full(w->fd, w->prov, (size_t)prov_len, w->tmp);
+        ret = fs_write_full(w->fd, w->prov, (size_t)prov_len, w->tmp_shown);
     if (ret) {
         free(h);
         goto fail;
@@ -239,22 +251,23 @@ int shard_writer_finish(shard_writer *w, struct shard_summary *sum)
     h->prov_checksum = ingot_xxh3(w->prov, (size_t)prov_len);
     h->shard_seq = w->o.shard_seq;
     h->header_checksum = ingot_xxh3(h, offsetof(struct ingot_shard_header, header_checksum));
-    ret = fs_pwrite_full(w->fd, h, sizeof(*h), 0, w->tmp);
+    ret = fs_pwrite_full(w->fd, h, sizeof(*h), 0, w->tmp_shown);
     if (!ret && fsync(w->fd) != 0) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: fsync failed: %s", w->tmp, strerror(e));
+        ret = ingot_fail(-e, "%s: fsync failed: %s", w->tmp_shown, strerror(e));
     }
     if (!ret) {
         int fd = w->fd;
         w->fd = -1;
         if (close(fd) != 0) {
             int e = errno;
-            ret = ingot_fail(-e, "%s: close failed: %s", w->tmp, strerror(e));
+            ret = ingot_fail(-e, "%s: close failed: %s", w->tmp_shown, strerror(e));
         }
     }
     if (!ret && rename(w->tmp, w->path) != 0) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: cannot rename %s into place: %s", w->path, w->tmp, strerror(e));
+        ret = ingot_fail(-e, "%s: cannot rename %s into place: %s", w->shown, w->tmp_shown,
+                         strerror(e));
     }
     if (ret) {
         free(h);

@@ -10,6 +10,7 @@
 #include "cli_num.h"
 #include "cli_opt.h"
 #include "ingot_err.h"
+#include "term_text.h"
 
 void pt_cli_usage(FILE *f)
 {
@@ -141,8 +142,10 @@ static int parse_part(const char *s, unsigned *k, unsigned *n)
     const char *slash = strchr(s, '/');
     char kbuf[32];
     int kv, nv;
+    char ts[256];
     if (!slash || (size_t)(slash - s) >= sizeof(kbuf))
-        return ingot_fail(INGOT_E_USAGE, "--part %s: expected K/N with 1 <= K <= N", s);
+        return ingot_fail(INGOT_E_USAGE, "--part %s: expected K/N with 1 <= K <= N",
+                          term_text(s, ts, sizeof(ts)));
     memcpy(kbuf, s, (size_t)(slash - s));
     kbuf[slash - s] = '\0';
     int ret = cli_parse_int("--part N", slash + 1, 1, PT_MAX_PARTS, &nv);
@@ -256,6 +259,7 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     while ((idx = -1, c = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
         if (idx >= 0 && optarg && (ret = cli_check_value(long_opts[idx].name, optarg)))
             return ret;
+        char tv[256];   /* a value refused, as term_text shows it */
         if (idx >= 0 && c >= O_MODEL && !(cmd_opts(o->cmd) & OPT_BIT(c)))
             return ingot_fail(INGOT_E_USAGE, "--%s does not apply to %s%s (see %s)",
                               long_opts[idx].name,
@@ -271,7 +275,8 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         case O_MODEL: o->model = optarg; break;
         case O_ENCODER:
             if (strcmp(optarg, "ingot") && strcmp(optarg, "spm"))
-                return ingot_fail(INGOT_E_USAGE, "--encoder %s: expected ingot or spm", optarg);
+                return ingot_fail(INGOT_E_USAGE, "--encoder %s: expected ingot or spm",
+                                  term_text(optarg, tv, sizeof(tv)));
             o->encoder_spm = !strcmp(optarg, "spm");
             break;
         case O_OUT: o->out = optarg; break;
@@ -318,7 +323,7 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         case O_STDIN_FORMAT:
             if (strcmp(optarg, "jsonl") && strcmp(optarg, "text"))
                 return ingot_fail(INGOT_E_USAGE, "--stdin-format %s: expected jsonl or text",
-                                  optarg);
+                                  term_text(optarg, tv, sizeof(tv)));
             o->stdin_format = !strcmp(optarg, "text") ? PT_FMT_TEXT : PT_FMT_JSONL;
             break;
         case O_TXT_DOC:
@@ -330,17 +335,18 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
                 o->txt_doc = PT_TXT_LINE;
             else
                 return ingot_fail(INGOT_E_USAGE, "--txt-doc %s: expected file, paragraph or line",
-                                  optarg);
+                                  term_text(optarg, tv, sizeof(tv)));
             break;
         case O_ON_ERROR:
             if (strcmp(optarg, "skip") && strcmp(optarg, "fail"))
-                return ingot_fail(INGOT_E_USAGE, "--on-error %s: expected skip or fail", optarg);
+                return ingot_fail(INGOT_E_USAGE, "--on-error %s: expected skip or fail",
+                                  term_text(optarg, tv, sizeof(tv)));
             o->on_error_fail = !strcmp(optarg, "fail");
             break;
         case O_INVALID_UTF8:
             if (strcmp(optarg, "skip") && strcmp(optarg, "replace"))
                 return ingot_fail(INGOT_E_USAGE, "--invalid-utf8 %s: expected replace or skip",
-                                  optarg);
+                                  term_text(optarg, tv, sizeof(tv)));
             o->invalid_utf8_skip = !strcmp(optarg, "skip");
             break;
         case O_PART:
@@ -413,9 +419,10 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
         /* --out OUT as in a conversion, or OUT first (it took the first
          * part for OUT and dropped --out) */
         if (o->out) {
+            char to[1024];
             if (!o->n_inputs)
                 return ingot_fail(INGOT_E_USAGE, "expected at least one PART_DIR after --out "
-                                  "%s (see --help)", o->out);
+                                  "%s (see --help)", term_text(o->out, to, sizeof(to)));
             break;
         }
         if (o->n_inputs < 2)

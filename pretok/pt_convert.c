@@ -300,7 +300,9 @@ static int scan_out(const char *dir, bool *has_data)
     DIR *d = opendir(dir);
     if (!d) {
         int e = errno;
-        return ingot_fail(-e, "%s: cannot open: %s", dir, strerror(e));
+        char td[1024];
+        return ingot_fail(-e, "%s: cannot open: %s", term_text(dir, td, sizeof(td)),
+                          strerror(e));
     }
     struct dirent *de;
     while ((de = readdir(d))) {
@@ -377,7 +379,8 @@ static int check_end(const struct pt_opts *o, const struct pt_report *rep)
     if (too_many)
         snprintf(accept + strlen(accept), sizeof(accept) - strlen(accept), "%.4g",
                  share < 0.9999 ? share + 0.0001 : 1.0);
-    char skips[512] = "";
+    char skips[512] = "", to[1024], tf[1024];   /* --out and an input, as term_text shows them */
+    term_text(rep->out_dir, to, sizeof(to));
     if (too_many)
         snprintf(skips, sizeof(skips), "%s%" PRIu64 " of %" PRIu64 " records (%.2f%%) were "
                  "skipped, more than --max-skip-fraction %g allows (reasons and first cases in "
@@ -388,7 +391,7 @@ static int check_end(const struct pt_opts *o, const struct pt_report *rep)
                           "(%" PRIu64 " documents). If these skips are expected, accept it: run "
                           "the same command with%s (it finishes at once); else fix the inputs "
                           "or options (e.g. --text-key) and convert into a new --out", skips,
-                          rep->out_dir, docs, accept);
+                          to, docs, accept);
     /* Every damaged file is named: in the report, or here under --quiet. */
     if (o->quiet) {
         fprintf(stderr, "ingot-pretok: damaged input files:\n");
@@ -405,9 +408,9 @@ static int check_end(const struct pt_opts *o, const struct pt_report *rep)
                       "run the same command with%s (it finishes at once); or repair the files "
                       "or download them again and convert into a new --out (a rerun into this "
                       "one refuses inputs whose size or time changed)", nd,
-                      nd == 1 ? " is" : "s are", rep->inputs->v[f].path,
+                      nd == 1 ? " is" : "s are", term_text(rep->inputs->v[f].path, tf, sizeof(tf)),
                       skip_reason_name(pt_counts_damage_reason(c, f)), nd > 1 ? ", ..." : "",
-                      nd == 1 ? "it held" : "they held", skips, rep->out_dir, docs, damaged_docs,
+                      nd == 1 ? "it held" : "they held", skips, to, docs, damaged_docs,
                       accept);
 }
 
@@ -422,10 +425,12 @@ static int report_done(const struct conv *c, const struct pt_report *rep)
     int e = o->json ? pt_report_json(stdout, rep) : 0;
     if (e == -ENOMEM)
         return ingot_oom("the --json report", 4096);
+    char to[1024];
     if (e)
         return ingot_fail(e, "standard output: cannot write the --json report: %s (a full disk "
                           "or a closed pipe?); the dataset in %s is complete: the same command "
-                          "prints the report again", strerror(-e), rep->out_dir);
+                          "prints the report again", strerror(-e),
+                          term_text(rep->out_dir, to, sizeof(to)));
     return check_end(o, rep);
 }
 
@@ -485,11 +490,13 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     if (!o->quiet)
         pt_inputs_print_notes(&c.inputs, "ingot-pretok", stderr);
     if (!c.inputs.n) {
+        char tu[1024];
         ret = ingot_fail(INGOT_E_NODATA, "no input file found (directories are searched for "
                          "%s; %zu file%s of other formats, e.g. %s; Parquet: "
                          "scripts/parquet-to-jsonl.py FILES | ingot-pretok ... -)%s%s",
                          pt_input_suffixes, c.inputs.ignored, c.inputs.ignored == 1 ? "" : "s",
-                         c.inputs.n_unknown_kept ? c.inputs.unknown[0] : "none",
+                         c.inputs.n_unknown_kept ? term_text(c.inputs.unknown[0], tu, sizeof(tu))
+                                                 : "none",
                          /* what was passed over, also under --quiet (e.g. --out itself) */
                          c.inputs.n_notes_kept ? "; " : "",
                          c.inputs.n_notes_kept ? c.inputs.notes[0] : "");
@@ -538,8 +545,10 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     ret = pt_state_read(c.state_path, 0, &st);
     bool resumed = ret == 0;
     if (ret == -ENOENT && has_data) {
+        char to[1024];
         ret = ingot_fail(INGOT_E_USAGE, "%s already holds shards or a manifest that this "
-                         "command did not start; choose an empty or new --out", o->out);
+                         "command did not start; choose an empty or new --out",
+                         term_text(o->out, to, sizeof(to)));
         goto out;
     }
     if (!ret && (st.options_hash != c.options_hash || st.counts.n_files != c.inputs.n ||

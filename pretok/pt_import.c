@@ -153,6 +153,7 @@ static int parse(int argc, char **argv, struct imp *x, bool *help)
     while ((idx = -1, c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
         if (idx >= 0 && optarg && (ret = cli_check_value(lo[idx].name, optarg)))
             return ret;
+        char tv[256];   /* a value refused, as term_text shows it */
         switch (c) {
         case I_FORMAT:
             if (!strcmp(optarg, "llmc"))
@@ -161,7 +162,7 @@ static int parse(int argc, char **argv, struct imp *x, bool *help)
                 x->format = IMP_NANOGPT;
             else
                 return ingot_fail(INGOT_E_USAGE, "--format %s: expected llmc or "
-                                  "nanogpt", optarg);
+                                  "nanogpt", term_text(optarg, tv, sizeof(tv)));
             break;
         case I_VOCAB:
             if ((ret = cli_parse_i64("--vocab", optarg, 1, UINT32_MAX, &x->vocab)))
@@ -175,7 +176,7 @@ static int parse(int argc, char **argv, struct imp *x, bool *help)
         case I_EOT_POS:
             if (strcmp(optarg, "before") && strcmp(optarg, "after"))
                 return ingot_fail(INGOT_E_USAGE, "--eot-position %s: expected before or after",
-                                  optarg);
+                                  term_text(optarg, tv, sizeof(tv)));
             x->eot_after = !strcmp(optarg, "after");
             x->eot_pos_set = true;
             break;
@@ -236,11 +237,13 @@ static int map_file(const struct imp *x, struct imp_file *f)
     int fd = fs_open_regular(f->path, "token file", UINT64_MAX, &f->size);
     if (fd < 0)
         return fd;
+    char tp[1024];   /* the file, as term_text shows it */
+    term_text(f->path, tp, sizeof(tp));
     struct stat st;
     if (fstat(fd, &st)) {
         int e = errno;
         close(fd);
-        return ingot_fail(-e, "%s: fstat failed: %s", f->path, strerror(e));
+        return ingot_fail(-e, "%s: fstat failed: %s", tp, strerror(e));
     }
     f->dev = st.st_dev;
     f->ino = st.st_ino;
@@ -249,7 +252,7 @@ static int map_file(const struct imp *x, struct imp_file *f)
         if (p == MAP_FAILED) {
             int e = errno;
             close(fd);
-            return ingot_fail(-e, "%s: mmap failed: %s", f->path, strerror(e));
+            return ingot_fail(-e, "%s: mmap failed: %s", tp, strerror(e));
         }
         madvise(p, f->size, MADV_SEQUENTIAL);
         f->map = p;
@@ -258,14 +261,14 @@ static int map_file(const struct imp *x, struct imp_file *f)
     if (x->format == IMP_NANOGPT) {
         if (f->size % 2)
             return ingot_fail(INGOT_E_FORMAT, "%s: %" PRIu64 " bytes, an odd number: not raw "
-                              "uint16 tokens (is it llm.c's format? --format llmc)", f->path,
+                              "uint16 tokens (is it llm.c's format? --format llmc)", tp,
                               f->size);
         /* nanoGPT files have no header; llm.c's magic at the start means
          * the wrong --format was given. */
         if (f->size >= 4 * PT_LLMC_HEADER_INTS && (rd_i32(f->map) == PT_LLMC_MAGIC_GPT2 ||
                                                   rd_i32(f->map) == PT_LLMC_MAGIC_LLAMA3))
             return ingot_fail(INGOT_E_FORMAT, "%s: starts with llm.c's magic %d: use --format "
-                              "llmc", f->path, rd_i32(f->map));
+                              "llmc", tp, rd_i32(f->map));
         f->tok = f->map;
         f->width = 2;
         f->n_tokens = f->size / 2;
@@ -274,7 +277,7 @@ static int map_file(const struct imp *x, struct imp_file *f)
     const uint64_t hsz = 4 * PT_LLMC_HEADER_INTS;
     if (f->size < hsz)
         return ingot_fail(INGOT_E_FORMAT, "%s: %" PRIu64 " bytes, shorter than llm.c's %" PRIu64
-                          "-byte header (a nanoGPT file? --format nanogpt)", f->path, f->size, hsz);
+                          "-byte header (a nanoGPT file? --format nanogpt)", tp, f->size, hsz);
     int32_t magic = rd_i32(f->map), version = rd_i32(f->map + 4), count = rd_i32(f->map + 8);
     if (magic == PT_LLMC_MAGIC_GPT2 && version == 1) {
         f->width = 2;
@@ -282,21 +285,21 @@ static int map_file(const struct imp *x, struct imp_file *f)
         f->width = 4;
     } else if (magic == PT_LLMC_MAGIC_GPT2 || magic == PT_LLMC_MAGIC_LLAMA3) {
         return ingot_fail(INGOT_E_VERSION, "%s: header[1] (version) is %d; llm.c's magic %d goes "
-                          "with version %d", f->path, version, magic,
+                          "with version %d", tp, version, magic,
                           magic == PT_LLMC_MAGIC_GPT2 ? 1 : 7);
     } else {
         return ingot_fail(INGOT_E_FORMAT, "%s: header[0] (magic) is %d, not llm.c's %d or %d "
-                          "(a nanoGPT file? --format nanogpt)", f->path, magic,
+                          "(a nanoGPT file? --format nanogpt)", tp, magic,
                           PT_LLMC_MAGIC_GPT2, PT_LLMC_MAGIC_LLAMA3);
     }
     if (count < 0)
         return ingot_fail(INGOT_E_CORRUPT, "%s: header[2] (token count) is negative: %d",
-                          f->path, count);
+                          tp, count);
     uint64_t want = hsz + (uint64_t)count * f->width;
     if (want != f->size)
         return ingot_fail(want > f->size ? INGOT_E_TRUNCATED : INGOT_E_CORRUPT,
                           "%s: header[2] says %d tokens of %u bytes (%" PRIu64 " bytes with the "
-                          "header), the file has %" PRIu64 " bytes%s", f->path, count, f->width,
+                          "header), the file has %" PRIu64 " bytes%s", tp, count, f->width,
                           want, f->size, want > f->size ? " (truncated)" : "");
     f->tok = f->map + hsz;
     f->n_tokens = (uint64_t)count;
@@ -338,9 +341,10 @@ static int check_interrupt(const struct imp *x)
 {
     if (!x->interrupt || !*x->interrupt)
         return 0;
+    char to[1024];
     return ingot_fail(INGOT_E_INTERRUPTED, "interrupted: it is not resumable, so "
                       "the shards it wrote into %s were removed; run the same command again",
-                      x->out);
+                      term_text(x->out, to, sizeof(to)));
 }
 
 /* Tokens [a, b) of file fi as document number doc (1-based) of that file. */
@@ -363,10 +367,12 @@ static int add_doc(struct imp *x, uint32_t fi, uint64_t a, uint64_t b, uint64_t 
     }
     for (size_t i = 0; i < n; i++) {
         uint32_t t = token_at(f, a + i);
-        if (t >= (uint64_t)x->base.vocab_size)
+        if (t >= (uint64_t)x->base.vocab_size) {
+            char tp[1024];
             return ingot_fail(INGOT_E_CORRUPT, "%s: token #%" PRIu64 " is %u, not below the "
-                              "vocabulary size %u (the wrong --vocab or --tokenizer?)", f->path,
-                              a + i, t, x->base.vocab_size);
+                              "vocabulary size %u (the wrong --vocab or --tokenizer?)",
+                              term_text(f->path, tp, sizeof(tp)), a + i, t, x->base.vocab_size);
+        }
         x->buf[i] = t;
     }
     int ret;
@@ -509,9 +515,11 @@ static int check_duplicates(const struct imp *x)
     int ret = 0;
     for (size_t i = 1; i < x->n_files && !ret; i++) {
         const struct imp_file *a = &x->files[idx[i - 1]], *b = &x->files[idx[i]];
+        char ta[1024], tb[1024];
         if (a->dev == b->dev && a->ino == b->ino)
             ret = ingot_fail(INGOT_E_USAGE, "%s and %s are the same file, named "
-                             "twice%s; name each file once", a->path, b->path,
+                             "twice%s; name each file once", term_text(a->path, ta, sizeof(ta)),
+                             term_text(b->path, tb, sizeof(tb)),
                              a->split != b->split ? " (as train and as --val: its documents "
                              "would be in both splits)" : "");
     }
@@ -525,14 +533,16 @@ static int check_out(const char *out)
     char *m = fs_path_join(out, INGOT_MANIFEST_NAME);
     char *s0 = pt_shard_path(out, INGOT_SPLIT_TRAIN, 0), *s1 = pt_shard_path(out, INGOT_SPLIT_VAL, 0);
     int ret = 0;
+    char to[1024];   /* --out, as term_text shows it */
+    term_text(out, to, sizeof(to));
     if (!m || !s0 || !s1)
         ret = ingot_oom("a path", 256);
     else if (!access(m, F_OK))
         ret = ingot_fail(INGOT_E_USAGE, "%s already holds a dataset; choose an empty or new --out",
-                         out);
+                         to);
     else if (!access(s0, F_OK) || !access(s1, F_OK))
         ret = ingot_fail(INGOT_E_USAGE, "%s holds shards but no %s (left by a run that was "
-                         "killed?); remove its *%s files or choose an empty or new --out", out,
+                         "killed?); remove its *%s files or choose an empty or new --out", to,
                          INGOT_MANIFEST_NAME, INGOT_SHARD_SUFFIX);
     free(m);
     free(s0);
@@ -645,9 +655,11 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
             pt_out_abandon(x.out, made, out_made, -1, ours, sizeof(ours) / sizeof(ours[0]));
     } else if (!x.quiet) {
         manifest_update_totals(x.m);
+        char to[1024];
         fprintf(stderr, "ingot-pretok import-bin: %s: %" PRIu64 " train tokens (%" PRIu64
                 " document%s), %" PRIu64 " val tokens (%" PRIu64 " document%s), %zu shard%s from "
-                "%zu file%s\n", x.out, x.m->total_tokens[0], x.m->total_docs[0],
+                "%zu file%s\n", term_text(x.out, to, sizeof(to)), x.m->total_tokens[0],
+                x.m->total_docs[0],
                 x.m->total_docs[0] == 1 ? "" : "s", x.m->total_tokens[1], x.m->total_docs[1],
                 x.m->total_docs[1] == 1 ? "" : "s", x.m->n_shards,
                 x.m->n_shards == 1 ? "" : "s", x.n_files, x.n_files == 1 ? "" : "s");

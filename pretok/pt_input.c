@@ -11,6 +11,7 @@
 
 #include "ingot_err.h"
 #include "manifest.h"
+#include "term_text.h"
 #include "pt_merge.h"
 #include "pt_state.h"
 
@@ -150,9 +151,12 @@ static int add_file(struct expand *x, const char *path, const struct stat *st)
     struct pt_inputs *in = x->in;
     if (st) {
         struct id_slot *seen = id_find(&x->files, st->st_dev, st->st_ino);
-        if (seen)
-            return note(in, "%s is the same file as %s; read once", path,
-                        in->v[seen->val].path);
+        if (seen) {
+            char tp[1024], ts[1024];   /* names from the command line and directories */
+            return note(in, "%s is the same file as %s; read once",
+                        term_text(path, tp, sizeof(tp)),
+                        term_text(in->v[seen->val].path, ts, sizeof(ts)));
+        }
     }
     if (in->n == x->cap) {
         size_t nc = x->cap ? x->cap * 2 : 64;
@@ -232,13 +236,15 @@ static int dedup_paths(struct pt_inputs *in)
  * the output. Returns 1 to walk it, 0 to pass over it, or an error. */
 static int enter_dir(struct expand *x, const char *dir, const struct stat *st)
 {
+    char td[1024];
     if (x->have_out && st->st_dev == x->out_dev && st->st_ino == x->out_ino) {
-        int ret = note(x->in, "%s is the output directory (--out); not read", dir);
+        int ret = note(x->in, "%s is the output directory (--out); not read",
+                       term_text(dir, td, sizeof(td)));
         return ret ? ret : 0;
     }
     if (id_find(&x->dirs, st->st_dev, st->st_ino)) {
         int ret = note(x->in, "%s: this directory was walked already under another name "
-                       "(a symlink loop?); not walked again", dir);
+                       "(a symlink loop?); not walked again", term_text(dir, td, sizeof(td)));
         return ret ? ret : 0;
     }
     int ret = id_add(&x->dirs, st->st_dev, st->st_ino, 0);
@@ -250,13 +256,16 @@ static int walk(struct expand *x, const char *dir, const struct stat *dst, int d
     int ret = enter_dir(x, dir, dst);
     if (ret <= 0)
         return ret;
+    char td[1024];
     /* Identity ends loops; the depth cap bounds the recursion itself. */
     if (depth > 256)
-        return ingot_fail(INGOT_E_USAGE, "%s: directories nested deeper than 256", dir);
+        return ingot_fail(INGOT_E_USAGE, "%s: directories nested deeper than 256",
+                          term_text(dir, td, sizeof(td)));
     DIR *d = opendir(dir);
     if (!d) {
         int e = errno;
-        return ingot_fail(-e, "%s: cannot open directory: %s", dir, strerror(e));
+        return ingot_fail(-e, "%s: cannot open directory: %s", term_text(dir, td, sizeof(td)),
+                          strerror(e));
     }
     char **names = NULL;
     size_t n = 0, ncap = 0;
@@ -295,7 +304,9 @@ static int walk(struct expand *x, const char *dir, const struct stat *dst, int d
         if (ok && S_ISDIR(st.st_mode)) {
             ret = walk(x, p, &st, depth + 1);
         } else if (wanted_name(names[i]) && dataset_file(names[i])) {
-            ret = note(x->in, "%s: a dataset's own file, not corpus text; not read", p);
+            char tp[1024];
+            ret = note(x->in, "%s: a dataset's own file, not corpus text; not read",
+                       term_text(p, tp, sizeof(tp)));
         } else if (wanted_name(names[i])) {
             /* Dangling links and unreadable entries are kept: reading them
              * fails later and is reported as a skipped file. */
@@ -331,22 +342,24 @@ static bool inside_out(const struct expand *x, const char *path)
 static int add_path(struct expand *x, const char *arg)
 {
     struct stat st;
+    char ta[1024];
     if (stat(arg, &st) == 0) {
         if (S_ISDIR(st.st_mode))
             return walk(x, arg, &st, 0);
         if (inside_out(x, arg))
             return ingot_fail(INGOT_E_USAGE, "%s is inside the output directory (--out); "
-                              "the output is never an input", arg);
+                              "the output is never an input", term_text(arg, ta, sizeof(ta)));
         if (dataset_file(strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg))
             return ingot_fail(INGOT_E_USAGE, "%s is a dataset's own file (manifest or "
-                              "resume state), not corpus text", arg);
+                              "resume state), not corpus text", term_text(arg, ta, sizeof(ta)));
         return add_file(x, arg, &st);
     }
     /* There but unreadable (no permission, a dangling link): kept, so that
      * it is reported as a skipped file like one found in a directory. */
     if (errno == EACCES || lstat(arg, &st) == 0)
         return add_file(x, arg, NULL);
-    return ingot_fail(INGOT_E_USAGE, "%s: no such file or directory", arg);
+    return ingot_fail(INGOT_E_USAGE, "%s: no such file or directory",
+                      term_text(arg, ta, sizeof(ta)));
 }
 
 /* "-": standard input, one entry without identity or size. */
@@ -420,10 +433,12 @@ int pt_inputs_expand_stdin(char *const *args, size_t n_args, const char *out_dir
         } else if (strpbrk(arg, "*?[") && stat(arg, &st) != 0) {
             glob_t g;
             int gr = glob(arg, 0, NULL, &g);
+            char ta[1024];
             if (gr == GLOB_NOMATCH) {
-                ret = ingot_fail(INGOT_E_USAGE, "%s: the pattern matches no file", arg);
+                ret = ingot_fail(INGOT_E_USAGE, "%s: the pattern matches no file",
+                                 term_text(arg, ta, sizeof(ta)));
             } else if (gr) {
-                ret = ingot_fail(-ENOMEM, "%s: glob failed", arg);
+                ret = ingot_fail(-ENOMEM, "%s: glob failed", term_text(arg, ta, sizeof(ta)));
             } else {
                 for (size_t i = 0; i < g.gl_pathc && !ret; i++)
                     ret = add_path(&x, g.gl_pathv[i]);

@@ -43,9 +43,11 @@ struct pt_inputs {
     struct pt_input *v;
     size_t n;
     size_t ignored;         /* files under directories with other suffixes */
-    char **unknown;         /* the first PT_INPUT_MAX_UNKNOWN of them, by path */
+    char **unknown;         /* the first PT_INPUT_MAX_UNKNOWN of them, by path (as
+                               found: a message shows them through term_text()) */
     size_t n_unknown_kept;
-    char **notes;           /* what was passed over and why, for the user */
+    char **notes;           /* what was passed over and why, for the user (names in
+                               them already through term_text()) */
     size_t n_notes, n_notes_kept;
 };
 

@@ -11,15 +11,19 @@
 #include <string.h>
 
 #include "ingot_err.h"
+#include "term_text.h"
 
 /* One alternative: components split at '.', digit-only ones also read as
  * array indices. */
 /* A --text-key in a message: at most KEY_SHOWN bytes of it, so that the
- * reason after it is never cut off (the message buffer is 1 KB). */
+ * reason after it is never cut off (the message buffer is 1 KB), through
+ * term_text() (it comes from the command line). */
 #define KEY_SHOWN 100
-#define KEY_FMT "%.*s%s"
-#define KEY_ARG(k) (int)(strlen(k) > KEY_SHOWN ? KEY_SHOWN : strlen(k)), (k), \
-                   strlen(k) > KEY_SHOWN ? "..." : ""
+typedef char key_buf[KEY_SHOWN + 4];
+static const char *key_text(const char *k, key_buf buf)
+{
+    return term_text(k, buf, sizeof(key_buf));
+}
 
 /* How many of the n bytes at s to quote: n, or at most max ending on a
  * UTF-8 character boundary. */
@@ -46,17 +50,18 @@ static int alt_init(struct pt_json_alt *a, char *s, const char *whole)
     for (;;) {
         char *dot = strchr(s, '.');
         size_t n = dot ? (size_t)(dot - s) : strlen(s);
+        key_buf tk;
         if (n == 0 || a->n == PT_JSON_MAX_PATH)
-            return ingot_fail(INGOT_E_USAGE, "--text-key '" KEY_FMT "': %s", KEY_ARG(whole),
+            return ingot_fail(INGOT_E_USAGE, "--text-key '%s': %s", key_text(whole, tk),
                               n == 0 ? "empty component in a dotted path (a..b, a. or an "
                                        "empty alternative between commas)"
                                      : "more than 16 components in one path");
         /* "messages.-1.content" (Python's last element) matched only a key
          * "-1", so every record was skipped as missing the field */
-        if (n > 1 && s[0] == '-' && strspn(s + 1, "0123456789") >= n - 1)
-            return ingot_fail(INGOT_E_USAGE, "--text-key '" KEY_FMT "': '%.*s': array indices "
+        if (n > 1 && s[0] == '-' && strspn(s + 1, "0123456789") >= n - 1)   /* '-', digits */
+            return ingot_fail(INGOT_E_USAGE, "--text-key '%s': '%.*s': array indices "
                               "count from 0 at the start (negative ones from the end are not "
-                              "supported)", KEY_ARG(whole), n > 40 ? 40 : (int)n, s);
+                              "supported)", key_text(whole, tk), n > 40 ? 40 : (int)n, s);
         a->key[a->n] = s;
         a->key_len[a->n] = n;
         a->index[a->n] = -1;
@@ -91,9 +96,10 @@ int pt_json_path_init(struct pt_json_path *p, const char *spec)
         if (comma)
             *comma = '\0';
         int err = 0;
+        key_buf tk;
         if (p->n_alts == PT_JSON_MAX_ALTS)
-            err = ingot_fail(INGOT_E_USAGE, "--text-key '" KEY_FMT "': more than %d "
-                             "alternatives", KEY_ARG(spec), PT_JSON_MAX_ALTS);
+            err = ingot_fail(INGOT_E_USAGE, "--text-key '%s': more than %d "
+                             "alternatives", key_text(spec, tk), PT_JSON_MAX_ALTS);
         else
             err = alt_init(&p->alt[p->n_alts++], s, spec);
         if (err) {

@@ -13,6 +13,7 @@
 
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "term_text.h"
 
 /* The pid the holder wrote (0 when unreadable). The file is ours: a few
  * bytes, read with one bounded pread. */
@@ -30,21 +31,22 @@ static long holder_pid(int fd)
 
 /* Open the lock file at path (created) into *fd, its identity into *st.
  * O_NOFOLLOW and the type check: a link or a FIFO planted under the name is
- * refused, never followed or blocked on. */
-static int open_lock_file(const char *path, int *fd, struct stat *st)
+ * refused, never followed or blocked on. shown: path for messages. */
+static int open_lock_file(const char *path, const char *shown, int *fd, struct stat *st)
 {
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (*fd < 0) {
         int e = errno;
-        return ingot_fail(-e, "%s: cannot open the lock file: %s", path, strerror(e));
+        return ingot_fail(-e, "%s: cannot open the lock file: %s", shown, strerror(e));
     }
     if (fstat(*fd, st) || !S_ISREG(st->st_mode))
         return ingot_fail(INGOT_E_USAGE, "%s: not a regular file; remove it (ingot-pretok "
-                          "keeps its lock there)", path);
+                          "keeps its lock there)", shown);
     return 0;
 }
 
-/* Lock fd without waiting: 0, or -EBUSY naming the holder. */
+/* Lock fd without waiting: 0, or -EBUSY naming the holder. dir and path as
+ * messages show them. */
 static int lock_now(int fd, const char *dir, const char *path)
 {
     while (flock(fd, LOCK_EX | LOCK_NB)) {
@@ -70,12 +72,15 @@ int pt_lock_acquire(const char *dir)
         return ingot_oom("the lock file name", strlen(dir) + sizeof(PT_LOCK_NAME) + 1);
     int fd = -1, ret = 0;
     struct stat st, now;
+    char td[1024], tp[1024];   /* --out and the lock file, as term_text shows them */
+    term_text(dir, td, sizeof(td));
+    term_text(path, tp, sizeof(tp));
     /* A failed run removes the lock file of a directory it created (while
      * holding the lock): a file opened before that is no longer the one at
      * the path, and locking it would let a later run lock a new file too.
      * So the file locked must still be the one at the path. */
     for (int tries = 0;; tries++) {
-        if ((ret = open_lock_file(path, &fd, &st)) || (ret = lock_now(fd, dir, path)))
+        if ((ret = open_lock_file(path, tp, &fd, &st)) || (ret = lock_now(fd, td, tp)))
             goto out;
         if (!lstat(path, &now) && now.st_ino == st.st_ino && now.st_dev == st.st_dev)
             break;
@@ -83,7 +88,7 @@ int pt_lock_acquire(const char *dir)
         fd = -1;
         if (tries == 100) {
             ret = ingot_fail(-EAGAIN, "%s: the lock file keeps being replaced; is another "
-                             "ingot-pretok removing this directory?", path);
+                             "ingot-pretok removing this directory?", tp);
             goto out;
         }
     }
@@ -91,10 +96,10 @@ int pt_lock_acquire(const char *dir)
     int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
     if (ftruncate(fd, 0)) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: cannot write: %s", path, strerror(e));
+        ret = ingot_fail(-e, "%s: cannot write: %s", tp, strerror(e));
         goto out;
     }
-    ret = fs_pwrite_full(fd, pid, (size_t)n, 0, path);
+    ret = fs_pwrite_full(fd, pid, (size_t)n, 0, tp);
 out:
     free(path);
     if (ret) {

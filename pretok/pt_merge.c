@@ -52,38 +52,40 @@ static void free_moves(struct move *mv, size_t n)
  * checksum; returns the new checksum in *hsum. write=false only computes. */
 static int patch_header(const char *path, uint64_t seq, bool write, uint64_t *hsum)
 {
+    char tp[1024];   /* in a PART_DIR, as term_text shows it */
+    term_text(path, tp, sizeof(tp));
     /* O_NONBLOCK and the type check: a FIFO planted under a shard's name
      * is refused, not waited on; the header is checked in full before it
      * is patched. */
     int fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
-        return ingot_fail(-e, "%s: cannot open: %s", path, strerror(e));
+        return ingot_fail(-e, "%s: cannot open: %s", tp, strerror(e));
     }
     struct ingot_shard_header h;
     struct stat st;
     int ret = 0;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        ret = ingot_fail(INGOT_E_FORMAT, "%s: not a regular file, not a shard", path);
+        ret = ingot_fail(INGOT_E_FORMAT, "%s: not a regular file, not a shard", tp);
         goto out;
     }
     ssize_t n = pread(fd, &h, sizeof(h), 0);
     if (n != (ssize_t)sizeof(h)) {
         ret = ingot_fail(INGOT_E_FORMAT, "%s: not an Ingot shard (shorter than its header)",
-                         path);
+                         tp);
         goto out;
     }
-    if ((ret = shard_reader_check_header(path, &h, sizeof(h), (uint64_t)st.st_size)))
+    if ((ret = shard_reader_check_header(tp, &h, sizeof(h), (uint64_t)st.st_size)))
         goto out;
     h.shard_seq = seq;
     h.header_checksum = ingot_xxh3(&h, offsetof(struct ingot_shard_header, header_checksum));
     *hsum = h.header_checksum;
     if (write) {
-        if ((ret = fs_pwrite_full(fd, &h, sizeof(h), 0, path)))
+        if ((ret = fs_pwrite_full(fd, &h, sizeof(h), 0, tp)))
             goto out;
         if (fsync(fd)) {
             int e = errno;
-            ret = ingot_fail(-e, "%s: fsync failed: %s", path, strerror(e));
+            ret = ingot_fail(-e, "%s: fsync failed: %s", tp, strerror(e));
         }
     }
 out:
@@ -96,6 +98,8 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
     int ret;
     for (size_t i = 0; i < n; i++) {
         const char *dir = o->inputs[i];
+        char td[1024];   /* dir as term_text shows it */
+        term_text(dir, td, sizeof(td));
         char *mp = fs_path_join(dir, INGOT_MANIFEST_NAME), *sp = fs_path_join(dir, PT_STATE_NAME);
         if (!mp || !sp) {
             free(mp);
@@ -109,16 +113,16 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
         if (retired && stat(retired, &rs) == 0)   /* a second merge of the same parts */
             ret = ingot_fail(INGOT_E_USAGE, "%s: already merged into a dataset (its manifest "
                              "is now %s, its shards moved there); merge parts made since, or "
-                             "use the merged dataset", dir, PT_MERGE_RETIRED_NAME);
+                             "use the merged dataset", td, PT_MERGE_RETIRED_NAME);
         free(retired);
         if (!ret) {
             ret = pt_state_read(sp, m->n_inputs, &parts[i].st);
             if (ret == -ENOENT)
                 ret = ingot_fail(INGOT_E_USAGE, "%s: no %s: not a directory made by "
-                                 "ingot-pretok --part", dir, PT_STATE_NAME);
+                                 "ingot-pretok --part", td, PT_STATE_NAME);
             else if (!ret && parts[i].st.counts.n_files != m->n_inputs)
                 ret = ingot_fail(INGOT_E_MISMATCH, "%s: its %s lists %zu inputs, its manifest "
-                                 "%zu", dir, PT_STATE_NAME, parts[i].st.counts.n_files,
+                                 "%zu", td, PT_STATE_NAME, parts[i].st.counts.n_files,
                                  m->n_inputs);
         }
         free(mp);
@@ -132,12 +136,12 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
         const struct pt_state *st = &parts[i].st;
         if (!st->done)
             return ingot_fail(INGOT_E_USAGE, "%s: the conversion of this part is not finished; "
-                              "run its command again first", dir);
+                              "run its command again first", td);
         if (!st->part_n)
-            return ingot_fail(INGOT_E_USAGE, "%s: not made with --part K/N", dir);
+            return ingot_fail(INGOT_E_USAGE, "%s: not made with --part K/N", td);
         if (st->part_n != n)
             return ingot_fail(INGOT_E_USAGE, "%s: part %u of %u, but %zu part directories "
-                              "were given; merge needs all parts", dir, st->part_k,
+                              "were given; merge needs all parts", td, st->part_k,
                               st->part_n, n);
     }
     /* Order by part number and check that they belong together. */
@@ -150,15 +154,18 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
             }
     for (size_t i = 0; i < n; i++) {
         const struct part *p = &parts[i], *q = &parts[0];
+        char tp[1024], tq[1024];   /* their directories, as term_text shows them */
+        term_text(p->dir, tp, sizeof(tp));
+        term_text(q->dir, tq, sizeof(tq));
         if (p->st.part_k != i + 1)
             return ingot_fail(INGOT_E_USAGE, "%s: part %u appears twice or part %zu is missing",
-                              p->dir, p->st.part_k, i + 1);
+                              tp, p->st.part_k, i + 1);
         if (p->st.merge_hash != q->st.merge_hash) {
             char *what = NULL;
             if (pt_resume_parts_differ(&q->st, &p->st, &what))
                 return ingot_oom("the merge message", 4096);
             int ret = ingot_fail(INGOT_E_MISMATCH, "%s and %s were made with different "
-                                 "options, inputs or models%s%s", q->dir, p->dir,
+                                 "options, inputs or models%s%s", tq, tp,
                                  *what ? ": " : "", what);
             free(what);
             return ret;
@@ -166,11 +173,11 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
         if (p->m->tokenizer.hash != q->m->tokenizer.hash || p->m->n_inputs != q->m->n_inputs ||
             p->m->token_width != q->m->token_width)
             return ingot_fail(INGOT_E_MISMATCH, "%s and %s differ in tokenizer or input list",
-                              q->dir, p->dir);
+                              tq, tp);
         for (size_t k = 0; k < p->m->n_inputs; k++)
             if (strcmp(p->m->inputs[k].name, q->m->inputs[k].name))
                 return ingot_fail(INGOT_E_MISMATCH, "%s and %s list different inputs (#%zu)",
-                                  q->dir, p->dir, k);
+                                  tq, tp, k);
     }
     return 0;
 }
@@ -218,10 +225,10 @@ static int check_damage(const struct pt_opts *o, const struct part *parts, size_
             const struct manifest_input *in = &parts[i].m->inputs[k];
             if (!input_damaged(in) || shown++ >= 20)
                 continue;
-            char tb[1024];   /* from the part's manifest: control bytes as '?' */
+            char tb[1024], td[1024];   /* the part's manifest, the part: control bytes as '?' */
             fprintf(stderr, "  %s (%" PRIu64 " document%s kept; part %s%s)\n",
                     term_text(in->damage ? in->damage : in->name, tb, sizeof(tb)), in->n_docs,
-                    in->n_docs == 1 ? "" : "s", parts[i].dir,
+                    in->n_docs == 1 ? "" : "s", term_text(parts[i].dir, td, sizeof(td)),
                     parts[i].m->damaged_accepted ? ", accepted there" : "");
         }
     if (shown > 20)
@@ -273,8 +280,10 @@ static int check_skip_share(const struct pt_opts *o, const struct part *parts, s
     for (size_t i = 0; i < n; i++) {
         uint64_t s, d;
         part_skips(parts[i].m, &s, &d);
+        char td[1024];
         if (s)
-            fprintf(stderr, "  %s: %" PRIu64 " of %" PRIu64 " (%.2f%%)\n", parts[i].dir, s,
+            fprintf(stderr, "  %s: %" PRIu64 " of %" PRIu64 " (%.2f%%)\n",
+                    term_text(parts[i].dir, td, sizeof(td)), s,
                     s + d, 100.0 * (double)s / (double)(s + d));
     }
     return ingot_fail(INGOT_E_INPUT, "%" PRIu64 " of %" PRIu64 " records (%.2f%%) were "
@@ -429,10 +438,12 @@ static int load_plan(const char *out_dir, const char *path, struct move **mv_out
     json_t *root = json_loadb(text, len, 0, &je);
     free(text);
     json_t *moves = root ? json_object_get(root, "moves") : NULL;
+    char tp[1024], tj[sizeof(je.text) + 4];   /* in OUT; jansson quotes the file */
+    term_text(path, tp, sizeof(tp));
     if (!json_is_array(moves)) {
         json_decref(root);
-        return ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (%s)", path,
-                          root ? "no moves" : je.text);
+        return ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (%s)", tp,
+                          root ? "no moves" : term_text(je.text, tj, sizeof(tj)));
     }
     size_t n = json_array_size(moves), i;
     struct move *mv = calloc(n ? n : 1, sizeof(*mv));
@@ -445,7 +456,7 @@ static int load_plan(const char *out_dir, const char *path, struct move **mv_out
         const char *d = json_string_value(json_object_get(e, "dst"));
         json_t *q = json_object_get(e, "seq");
         if (!s || !d || !plan_move_ok(out_dir, s, d, q)) {
-            ret = ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (move %zu)", path, i);
+            ret = ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (move %zu)", tp, i);
             break;
         }
         mv[i].src = strdup(s);
@@ -471,19 +482,21 @@ static int do_move(const struct move *x)
     if (stat(x->dst, &st) == 0)
         return 0;   /* moved by an earlier, interrupted merge */
     int ret = patch_header(x->src, x->seq, true, &hsum);
+    char ts[1024], td[1024];   /* a PART_DIR's shard and OUT's, as term_text shows them */
+    term_text(x->src, ts, sizeof(ts));
+    term_text(x->dst, td, sizeof(td));
     if (ret) {
         if (ret == -ENOENT)
             return ingot_fail(ret, "%s: missing, and %s is not there either; the parts "
-                              "were changed after the merge began", x->src, x->dst);
+                              "were changed after the merge began", ts, td);
         return ret;
     }
     if (rename(x->src, x->dst)) {
         int e = errno;
         if (e == EXDEV)
             return ingot_fail(-e, "%s -> %s: on different file systems; merge moves shards "
-                              "and never copies them, so put OUT next to the parts",
-                              x->src, x->dst);
-        return ingot_fail(-e, "%s -> %s: rename failed: %s", x->src, x->dst, strerror(e));
+                              "and never copies them, so put OUT next to the parts", ts, td);
+        return ingot_fail(-e, "%s -> %s: rename failed: %s", ts, td, strerror(e));
     }
     return 0;
 }
@@ -522,6 +535,8 @@ int pt_merge(const struct pt_opts *o)
     char *pending = fs_path_join(o->out, PENDING_MANIFEST);
     char *final = fs_path_join(o->out, INGOT_MANIFEST_NAME);
     int ret = 0, lock = -1;
+    char to[1024], tf[1024];   /* OUT and its manifest, as term_text shows them */
+    term_text(o->out, to, sizeof(to));
     char **made = NULL;   /* the directories this merge created for OUT */
     bool out_made = false;
     if (!parts || !plan_path || !pending || !final) {
@@ -538,8 +553,7 @@ int pt_merge(const struct pt_opts *o)
     bool resume = stat(plan_path, &sb) == 0;
     if (!resume) {
         if (stat(final, &sb) == 0) {
-            ret = ingot_fail(INGOT_E_USAGE, "%s already holds a dataset; choose a new OUT",
-                             o->out);
+            ret = ingot_fail(INGOT_E_USAGE, "%s already holds a dataset; choose a new OUT", to);
             goto out;
         }
         if ((ret = read_parts(o, parts, n)) || (ret = check_damage(o, parts, n)) ||
@@ -560,7 +574,8 @@ int pt_merge(const struct pt_opts *o)
         fs_fsync_dir(o->inputs[i]);
     if (stat(pending, &sb) == 0 && rename(pending, final)) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: rename failed: %s", final, strerror(e));
+        ret = ingot_fail(-e, "%s: rename failed: %s", term_text(final, tf, sizeof(tf)),
+                         strerror(e));
         goto out;
     }
     /* The parts have given their shards away: retire their manifests so
@@ -577,7 +592,7 @@ int pt_merge(const struct pt_opts *o)
     ret = fs_fsync_dir(o->out);
     if (!ret && !o->quiet)
         fprintf(stderr, "ingot-pretok merge: %zu shards from %zu parts moved into %s\n", n_mv,
-                n, o->out);
+                n, to);
 out:;
     /* refused before a shard moved (a part missing, another part's model):
      * an OUT it made goes again; once shards moved in, it stays to resume */

@@ -19,6 +19,7 @@
 #include "pt_reader.h"
 #include "skip_reason.h"
 #include "pt_split.h"
+#include "term_text.h"
 
 enum { COMP_UNKNOWN, COMP_PLAIN, COMP_ZSTD, COMP_GZIP };
 enum { CHUNK_SIZE = 1 << 20, READ_DEPTH = 8 };
@@ -601,10 +602,12 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
             /* the process, not the file: skipping it would lose a readable file */
             struct rlimit rl = { 0, 0 };
             getrlimit(RLIMIT_NOFILE, &rl);
+            char tp[1024];
             ret = ingot_fail(c.err, "%s: cannot open: %s (this process may open %llu files, "
                              "ulimit -n; the system as a whole, fs.file-max; or memory ran "
                              "out): nothing was skipped; free them or raise the limit and run "
-                             "the same command again to resume", cfg->inputs[cur].path,
+                             "the same command again to resume",
+                             term_text(cfg->inputs[cur].path, tp, sizeof(tp)),
                              strerror(-c.err), (unsigned long long)rl.rlim_cur);
             named = true;
             pt_reader_release(r, &c);

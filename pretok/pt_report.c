@@ -11,6 +11,7 @@
 #include "skip_reason.h"
 #include "pt_utf8.h"
 #include "shard_format.h"
+#include "term_text.h"
 
 /* A name of any bytes as JSON text (pt_utf8_escape); NULL only when out of memory. */
 static json_t *jtext(const char *s)
@@ -39,13 +40,14 @@ size_t pt_report_print_damaged(FILE *f, const struct pt_report *r, const char *i
         if (n++ >= PT_REPORT_DAMAGED_LIST)
             continue;
         const struct pt_file_counts *fc = &c->file[i];
+        char tb[2048];   /* the file's name, in the damage text too */
         if (fc->damage)
-            fprintf(f, "%s%s (%" PRIu64 " document%s kept)\n", indent, fc->damage, fc->docs,
-                    fc->docs == 1 ? "" : "s");
+            fprintf(f, "%s%s (%" PRIu64 " document%s kept)\n", indent,
+                    term_text(fc->damage, tb, sizeof(tb)), fc->docs, fc->docs == 1 ? "" : "s");
         else
             fprintf(f, "%s%s: %s (%" PRIu64 " document%s kept)\n", indent,
-                    r->inputs ? r->inputs->v[i].path : "?", skip_reason_name(reason), fc->docs,
-                    fc->docs == 1 ? "" : "s");
+                    term_text(r->inputs ? r->inputs->v[i].path : "?", tb, sizeof(tb)),
+                    skip_reason_name(reason), fc->docs, fc->docs == 1 ? "" : "s");
     }
     if (n > PT_REPORT_DAMAGED_LIST)
         fprintf(f, "%s... and %zu more (all in --json and in the manifest: inputs[].damage)\n",
@@ -77,8 +79,9 @@ void pt_report_print_skips(FILE *f, const struct pt_report *r)
     }
     if (c->n_examples) {
         fprintf(f, "  first cases (at most %d per reason):\n", PT_EXAMPLES_PER_REASON);
+        char tb[2048];   /* a file's name, a record's keys, the --text-key */
         for (size_t i = 0; i < c->n_examples; i++)
-            fprintf(f, "    %s\n", c->examples[i]);
+            fprintf(f, "    %s\n", term_text(c->examples[i], tb, sizeof(tb)));
     }
 }
 
@@ -88,9 +91,10 @@ void pt_report_print(FILE *f, const struct pt_report *r)
     uint64_t ns[2];
     count_shards(r->st, ns);
     size_t nf = r->part_end - r->part_first;
-    char hb[32];
+    char hb[32], tb[1024];
     fprintf(f, "ingot-pretok: %s%s: %" PRIu64 " documents, %" PRIu64 " tokens from %zu file%s "
-            "(%s)\n", r->out_dir, r->already_done ? " (already complete)" : "",
+            "(%s)\n", term_text(r->out_dir, tb, sizeof(tb)),
+            r->already_done ? " (already complete)" : "",
             c->docs[0] + c->docs[1], c->tokens[0] + c->tokens[1], nf, nf == 1 ? "" : "s",
             cli_human_bytes((double)r->input_bytes, hb, sizeof(hb)));
     fprintf(f, "  train: %" PRIu64 " documents, %" PRIu64 " tokens, %" PRIu64 " shard%s\n",
@@ -105,7 +109,7 @@ void pt_report_print(FILE *f, const struct pt_report *r)
                 "(read: %s; Parquet: scripts/parquet-to-jsonl.py):\n", in->ignored,
                 in->ignored == 1 ? "" : "s", pt_input_suffixes);
         for (size_t i = 0; i < in->n_unknown_kept; i++)
-            fprintf(f, "    %s\n", in->unknown[i]);
+            fprintf(f, "    %s\n", term_text(in->unknown[i], tb, sizeof(tb)));
         if (in->ignored > in->n_unknown_kept)
             fprintf(f, "    ... and %zu more\n", in->ignored - in->n_unknown_kept);
     }
@@ -154,6 +158,13 @@ void pt_report_warn_unk(FILE *f, const struct pt_report *r)
 
 /* pt_report_json_error() prints nothing once the report is out */
 static bool json_printed;
+
+/* The report's names are the real ones (a script opens those files), which
+ * term_text() would not keep: every character past ASCII as \uXXXX instead
+ * (jansson writes those below 0x20 so already), so that a bidirectional
+ * override or a C1 control in a name does not reach a terminal showing the
+ * report, and the text read back is the same. */
+#define JSON_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)
 
 int pt_report_json(FILE *f, const struct pt_report *r)
 {
@@ -228,7 +239,7 @@ int pt_report_json(FILE *f, const struct pt_report *r)
         json_t *enc = r->ps ? pt_pipeline_enc_json() : NULL;
         json_object_set_new(json_object_get(root, "run"), "encoder", enc ? enc : json_null());
     }
-    int ret = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int ret = json_dumpf(root, f, JSON_FLAGS);
     fputc('\n', f);
     json_decref(root);
     json_printed = true;
@@ -243,7 +254,7 @@ void pt_report_json_error(FILE *f, const char *out_dir, const char *error, int e
         return;
     json_t *root = json_pack("{s:o,s:o,s:i}", "out", out_dir ? jtext(out_dir) : json_null(),
                              "error", jtext(error), "exit", exit_status);
-    if (root && !json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER))
+    if (root && !json_dumpf(root, f, JSON_FLAGS))
         fputc('\n', f);
     json_decref(root);
 }

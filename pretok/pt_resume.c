@@ -32,11 +32,13 @@ static int check_one(const char *out_dir, const struct manifest_shard *s)
         if (h->n_tokens != s->n_tokens || h->n_docs != s->n_docs ||
             h->file_size != s->file_size || h->tokens_checksum != s->tokens_checksum ||
             h->index_checksum != s->index_checksum || h->prov_checksum != s->prov_checksum ||
-            h->header_checksum != s->header_checksum)
+            h->header_checksum != s->header_checksum) {
+            char tp[1024];
             ret = ingot_fail(INGOT_E_MISMATCH, "%s: its header differs from the shard recorded "
-                             "in %s", path, PT_STATE_NAME);
-        else
+                             "in %s", term_text(path, tp, sizeof(tp)), PT_STATE_NAME);
+        } else {
             ret = shard_reader_verify(r);
+        }
     }
     shard_reader_close(r);
     free(path);
@@ -101,20 +103,28 @@ static const char *option_value(const char *text, const char *key, size_t klen, 
 
 /* An option's value for people: --val-fraction, hashed as %.17g
  * (0.10000000000000001), as the shortest text that reads back the same
- * (0.1); anything else as it is (a --text-key 1e5 is no number). */
+ * (0.1); anything else as it is (a --text-key 1e5 is no number), through
+ * term_text(): a --text-key comes from the command line, and the value it
+ * had from the state file. NULL when out of memory. */
 static const char *shown(const char *key, size_t klen, const char *v, size_t len, char *buf,
                          size_t cap)
 {
     static const char frac[] = "--val-fraction";
-    snprintf(buf, cap, "%.*s", (int)len, v);
-    if (len >= cap || klen != sizeof(frac) - 1 || memcmp(key, frac, klen))
-        return buf;
-    char *end;
-    errno = 0;
-    double d = strtod(buf, &end);
-    if (*end || errno || !isfinite(d))
-        return buf;
-    return cli_format_double(d, buf, cap);
+    char num[40];
+    if (len < sizeof(num) && klen == sizeof(frac) - 1 && !memcmp(key, frac, klen)) {
+        snprintf(num, sizeof(num), "%.*s", (int)len, v);
+        char *end;
+        errno = 0;
+        double d = strtod(num, &end);
+        if (!*end && !errno && isfinite(d))
+            return cli_format_double(d, buf, cap);
+    }
+    char *raw = strndup(v, len);
+    if (!raw)
+        return NULL;
+    term_text(raw, buf, cap);
+    free(raw);
+    return buf;
 }
 
 static void diff_options(struct text *t, const char *was, const char *now, int *n_changes)
@@ -124,17 +134,14 @@ static void diff_options(struct text *t, const char *was, const char *now, int *
         const char *nv = option_value(now, l, klen, &nlen);
         const char *wv = option_value(was, l, klen, &wlen);
         if (nv && (!wv || wlen != nlen || memcmp(nv, wv, nlen))) {
-            char a[40], b[40];
-            if (nlen < sizeof(a)) {
-                nv = shown(l, klen, nv, nlen, a, sizeof(a));
-                nlen = strlen(a);
+            char a[1024], b[1024];
+            if (!(nv = shown(l, klen, nv, nlen, a, sizeof(a))) ||
+                (wv && !(wv = shown(l, klen, wv, wlen, b, sizeof(b))))) {
+                t->oom = true;
+                return;
             }
-            if (wv && wlen < sizeof(b)) {
-                wv = shown(l, klen, wv, wlen, b, sizeof(b));
-                wlen = strlen(b);
-            }
-            add(t, "%s%.*s %.*s (was %.*s)", (*n_changes)++ ? "; " : "", (int)klen, l,
-                (int)nlen, nv, wv ? (int)wlen : 7, wv ? wv : "not set");
+            add(t, "%s%.*s %s (was %s)", (*n_changes)++ ? "; " : "", (int)klen, l, nv,
+                wv ? wv : "not set");
         }
     }
 }
@@ -149,23 +156,29 @@ static void diff_inputs(struct text *t, const char *out_dir, const struct pt_run
         return;
     }
     free(mp);
+    /* names given now and in the manifest, as term_text shows them */
+    char tn[1024], tw[1024];
     size_t n = m->n_inputs < now->n_inputs ? m->n_inputs : now->n_inputs;
     for (size_t i = 0; i <= n; i++) {
         if (i == n) {
             if (m->n_inputs > now->n_inputs)
-                add(t, ", first difference: #%zu %s is no longer given", i, m->inputs[i].name);
+                add(t, ", first difference: #%zu %s is no longer given", i,
+                    term_text(m->inputs[i].name, tw, sizeof(tw)));
             else if (now->n_inputs > m->n_inputs)
-                add(t, ", first difference: #%zu %s is new", i, now->input_names[i]);
+                add(t, ", first difference: #%zu %s is new", i,
+                    term_text(now->input_names[i], tn, sizeof(tn)));
             break;
         }
         if (strcmp(m->inputs[i].name, now->input_names[i])) {
-            add(t, ", first difference: #%zu is %s (was %s)", i, now->input_names[i],
-                m->inputs[i].name);
+            add(t, ", first difference: #%zu is %s (was %s)", i,
+                term_text(now->input_names[i], tn, sizeof(tn)),
+                term_text(m->inputs[i].name, tw, sizeof(tw)));
             break;
         }
         if (m->inputs[i].size != now->input_sizes[i]) {
             add(t, ", first difference: %s has %" PRIu64 " bytes (had %" PRIu64 ")",
-                now->input_names[i], now->input_sizes[i], m->inputs[i].size);
+                term_text(now->input_names[i], tn, sizeof(tn)), now->input_sizes[i],
+                m->inputs[i].size);
             break;
         }
     }
@@ -204,9 +217,10 @@ static void diff_mtimes(struct text *t, const struct pt_state *st, const struct 
     if (!n_diff) {
         add(t, " (a file's modification time differs, its size does not)");
     } else {
-        char a[64], b[64];
+        char a[64], b[64], tn[1024];
         add(t, ": %s has the modification time %s (was %s), the same size",
-            now->input_names[first], time_text(now->input_mtimes[first], a, sizeof(a)),
+            term_text(now->input_names[first], tn, sizeof(tn)),
+            time_text(now->input_mtimes[first], a, sizeof(a)),
             time_text(st->mtimes[first], b, sizeof(b)));
         if (n_diff > 1)
             add(t, " (and %zu more input%s)", n_diff - 1, n_diff == 2 ? "" : "s");
@@ -272,18 +286,30 @@ int pt_resume_mismatch(const char *out_dir, const struct pt_state *st,
         return ingot_oom("the rerun message", what.len + 256);
     }
     uint64_t docs = st->counts.docs[0] + st->counts.docs[1];
+    /* --out, and the command line from the state (a name in it of any
+     * bytes), as term_text shows them; the latter whole (term_text's text
+     * is never longer than what it is given) */
+    char to[1024];
+    term_text(out_dir, to, sizeof(to));
+    const size_t cl = st->command_line ? strlen(st->command_line) + 4 : 0;
+    char *tc = cl ? malloc(cl) : NULL;
+    if (cl && !tc) {
+        free(what.s);
+        return ingot_oom("the rerun message", cl);
+    }
     int ret;
     if (st->done)
         ret = ingot_fail(INGOT_E_MISMATCH, "%s holds a complete dataset (%zu shards, %" PRIu64
                          " documents) made with other settings: %s. It is complete and was "
                          "left as it is; use it as it is, or convert with the new settings "
-                         "into a new --out", out_dir, st->n_shards, docs, what.s);
+                         "into a new --out", to, st->n_shards, docs, what.s);
     else
         ret = ingot_fail(INGOT_E_MISMATCH, "%s holds an unfinished conversion (%zu shards so "
                          "far) made with other settings: %s. It was left as it is; finish it "
                          "with its own command%s%s, or convert with the new settings into a "
-                         "new --out", out_dir, st->n_shards, what.s,
-                         st->command_line ? ": " : "", st->command_line ? st->command_line : "");
+                         "new --out", to, st->n_shards, what.s, tc ? ": " : "",
+                         tc ? term_text(st->command_line, tc, cl) : "");
+    free(tc);
     free(what.s);
     return ret;
 }

@@ -16,6 +16,7 @@
 #include "pt_utf8.h"
 #include "pt_writer.h"
 #include "shard_format.h"
+#include "term_text.h"
 
 #define STATE_VERSION 1
 
@@ -216,9 +217,11 @@ static uint64_t state_checksum(json_t *root, bool *ok)
 
 int pt_state_write(const char *path, const struct pt_state *st)
 {
+    char tp[1024];   /* path in --out, as term_text shows it */
+    term_text(path, tp, sizeof(tp));
     json_t *root = state_to_json(st);
     if (!root)
-        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+        return ingot_fail(-ENOMEM, "%s: out of memory", tp);
     /* every number here decides what a resume keeps: a changed one, still
      * in range, silently lost documents (persisted) or made a manifest that
      * does not add up (counts) */
@@ -226,12 +229,12 @@ int pt_state_write(const char *path, const struct pt_state *st)
     const uint64_t sum = state_checksum(root, &ok);
     if (!ok || json_object_set_new(root, "checksum", jhex(sum))) {
         json_decref(root);
-        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+        return ingot_fail(-ENOMEM, "%s: out of memory", tp);
     }
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!text)
-        return ingot_fail(-ENOMEM, "%s: out of memory", path);
+        return ingot_fail(-ENOMEM, "%s: out of memory", tp);
     int ret = fs_write_atomic(path, text, strlen(text));
     free(text);
     return ret;
@@ -239,11 +242,14 @@ int pt_state_write(const char *path, const struct pt_state *st)
 
 /* ---- reading ---- */
 
+/* what: a field's name, or jansson's error, which quotes the file's text */
 static int bad(const char *path, const char *what)
 {
+    char tp[1024], tw[256];
     return ingot_fail(INGOT_E_JSON, "%s: damaged resume state (%s); cannot resume from it. "
                       "The shards and manifest next to it were left as they are (ingot-dump "
-                      "verify checks them); to convert again, use a new --out", path, what);
+                      "verify checks them); to convert again, use a new --out",
+                      term_text(path, tp, sizeof(tp)), term_text(what, tw, sizeof(tw)));
 }
 
 static int get_hex(json_t *v, uint64_t *out)

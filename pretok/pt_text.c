@@ -13,6 +13,7 @@
 #include "pt_producer.h"
 #include "skip_reason.h"
 #include "pt_worker.h"
+#include "term_text.h"
 
 /* --sample-bytes: the documents held, each one's index in the input */
 struct held_doc {
@@ -76,18 +77,21 @@ static int hold(struct text_ctx *t, uint64_t idx, const char *s, size_t n)
 }
 
 /* Remember the first skipped record, for the message of a run that skips
- * every record (a terminal on standard input, a wrong --text-key). */
+ * every record (a terminal on standard input, a wrong --text-key); through
+ * term_text(): it names the file and quotes the record's keys. */
 static void note_skip(struct text_ctx *t, const struct pt_batch *b, const struct pt_item *ev)
 {
     if (t->first_skip[0] || !skip_reason_is_skip(ev->reason))
         return;
     const char *name = ev->file < t->in->n ? t->in->v[ev->file].path : "?";
+    char raw[sizeof(t->first_skip)];
     if (ev->record)
-        snprintf(t->first_skip, sizeof(t->first_skip), "%s:%" PRIu64 ": %s: %.*s", name,
-                 ev->record, skip_reason_name(ev->reason), (int)ev->len, b->detail.p + ev->off);
-    else
-        snprintf(t->first_skip, sizeof(t->first_skip), "%s: %s: %.*s", name,
+        snprintf(raw, sizeof(raw), "%s:%" PRIu64 ": %s: %.*s", name, ev->record,
                  skip_reason_name(ev->reason), (int)ev->len, b->detail.p + ev->off);
+    else
+        snprintf(raw, sizeof(raw), "%s: %s: %.*s", name, skip_reason_name(ev->reason),
+                 (int)ev->len, b->detail.p + ev->off);
+    term_text(raw, t->first_skip, sizeof(t->first_skip));
 }
 
 /* Called by the producer with each full batch: handle it right here. */
@@ -220,10 +224,12 @@ int pt_text(const struct pt_opts *o, FILE *out)
                 cli_human_bytes((double)t.bytes, hb, sizeof(hb)), o->sample_bytes ?
                 ", an even sample of the whole input" : "", t.skipped, files);
     /* a sample, not a dataset: said (also under --quiet), not failed */
+    char tp[1024];
     if (!ret && t.damaged)
         fprintf(stderr, "ingot-pretok text: warning: %" PRIu64 " input file%s damaged or "
                 "unreadable (%s: %s%s): the text after the damage is not in the output\n",
-                t.damaged, t.damaged == 1 ? " is" : "s are", in.v[t.first_damaged].path,
+                t.damaged, t.damaged == 1 ? " is" : "s are",
+                term_text(in.v[t.first_damaged].path, tp, sizeof(tp)),
                 skip_reason_name(t.first_reason), t.damaged > 1 ? ", ..." : "");
     pt_buf_free(&t.held);
     free(t.hd);

@@ -9,6 +9,7 @@
 #include "mono_clock.h"
 #include "skip_reason.h"
 #include "pt_utf8.h"
+#include "term_text.h"
 
 static int out_event(struct pt_batch *b, const struct pt_item *it, int reason,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -193,11 +194,12 @@ static void trim(struct pt_worker *w)
 static void fail_msg(const struct pt_tok_cfg *cfg, struct pt_batch *b, const struct pt_item *it,
                      int ret)
 {
-    char where[300];
+    char where[300], tn[284];   /* the name cut at 280 bytes, as term_text shows it */
     const char *name = cfg->inputs && it->file < cfg->n_inputs ? cfg->inputs[it->file].path
                                                                 : NULL;
     if (name)
-        snprintf(where, sizeof(where), "%.280s:%llu", name, (unsigned long long)it->record);
+        snprintf(where, sizeof(where), "%s:%llu", term_text(name, tn, sizeof(tn)),
+                 (unsigned long long)it->record);
     else
         snprintf(where, sizeof(where), "input %u, record %llu", it->file,
                  (unsigned long long)it->record);

@@ -17,6 +17,7 @@
 #include "skip_reason.h"
 #include "pt_split.h"
 #include "pt_utf8.h"
+#include "term_text.h"
 
 struct pt_writer {
     const struct pt_writer_cfg *cfg;
@@ -185,10 +186,14 @@ static int on_event(pt_writer *w, const struct pt_batch *b, const struct pt_item
     char where[64] = "";
     if (it->record)
         snprintf(where, sizeof(where), ":%" PRIu64, it->record);
-    if (skip_reason_is_skip(it->reason) && w->cfg->on_error_fail)
-        return ingot_fail(INGOT_E_INPUT, "%s%s: %s: %.*s (--on-error fail; --on-error skip "
-                          "would skip and count it)", path, where, skip_reason_name(it->reason),
-                          (int)it->len, b->detail.p + it->off);
+    if (skip_reason_is_skip(it->reason) && w->cfg->on_error_fail) {
+        /* the detail quotes the record's keys and the --text-key */
+        char d[256], tp[1024], td[sizeof(d)];
+        snprintf(d, sizeof(d), "%.*s", (int)it->len, b->detail.p + it->off);
+        return ingot_fail(INGOT_E_INPUT, "%s%s: %s: %s (--on-error fail; --on-error skip "
+                          "would skip and count it)", term_text(path, tp, sizeof(tp)), where,
+                          skip_reason_name(it->reason), term_text(d, td, sizeof(td)));
+    }
     bool damage = skip_reason_is_damage(it->reason);
     if (c->n_examples_of[it->reason] < PT_EXAMPLES_PER_REASON || damage) {
         size_t n = strlen(path) + 64 + (size_t)it->len + 32;

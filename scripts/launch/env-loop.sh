@@ -5,8 +5,9 @@
 # the others are stopped (SIGTERM) at once, as torchrun does: a rank that
 # failed before the rendezvous would leave them waiting for --dist-timeout.
 # A stop by signal N to one rank stops them all, each exiting 128 + N (as
-# ingot-train --help says); stopping this script sends every rank SIGTERM
-# (each saves and exits 143).
+# ingot-train --help says). Stopping this script (SIGINT, SIGTERM, SIGHUP)
+# forwards that signal to every rank (each saves and exits 128 + N), waits
+# for all of them, names each rank's status, and exits 128 + N itself.
 #
 #   scripts/launch/env-loop.sh N [ingot-train args...]
 # env: INGOT_TRAIN (default build/train/ingot-train), MASTER_PORT (29500)
@@ -19,21 +20,57 @@ shift
 bin=${INGOT_TRAIN:-$here/build/train/ingot-train}
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
 pids=()
-for ((r = 0; r < n; r++)); do
+ranks=()   # pids[i] is rank ranks[i]
+sig=0      # the signal this script was stopped by (its number), 0: none
+# Forwarded to every rank started so far. A signal interrupts `wait`, which
+# then returns 128 + N without reaping anyone: the statuses below come from
+# `wait PID` of a rank known to be gone, never from the interrupted wait.
+stop() {
+    [ "$sig" -ne 0 ] || sig=$1
+    echo "env-loop: SIG$2: sending it to the ranks and waiting for them" >&2
+    [ "${#pids[@]}" -eq 0 ] || kill -"$2" "${pids[@]}" 2>/dev/null
+}
+trap 'stop 2 INT' INT
+trap 'stop 15 TERM' TERM
+trap 'stop 1 HUP' HUP
+for ((r = 0; r < n && sig == 0; r++)); do
     RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r LOCAL_WORLD_SIZE=$n MASTER_ADDR=127.0.0.1 \
         MASTER_PORT=${MASTER_PORT:-29500} "$bin" "$@" &
     pids+=($!)
+    ranks+=("$r")
 done
-# end every rank when this script is stopped
-trap 'kill -TERM "${pids[@]}" 2>/dev/null' INT TERM
 rc=0
-for ((left = n; left > 0; left--)); do
-    wait -n
-    s=$?
-    if [ "$s" -ne 0 ] && [ "$rc" -eq 0 ]; then
-        rc=$s
-        echo "env-loop: a rank exited with status $s; stopping the others" >&2
-        kill -TERM "${pids[@]}" 2>/dev/null
-    fi
+statuses=()
+left=("${!pids[@]}")   # indices of the ranks not reaped yet
+while [ "${#left[@]}" -gt 0 ]; do
+    # returns when a rank ends or a signal comes; its status is not used
+    # (127: no child left to wait for, so every one left is gone)
+    wait -n 2>/dev/null
+    w=$?
+    still=()
+    for i in "${left[@]}"; do
+        if [ "$w" -ne 127 ] && kill -0 "${pids[i]}" 2>/dev/null; then
+            still+=("$i")
+            continue
+        fi
+        # gone: bash holds its status, and this wait returns it at once
+        wait "${pids[i]}"
+        s=$?
+        statuses[i]=$s
+        if [ "$s" -ne 0 ] && [ "$rc" -eq 0 ]; then
+            rc=$s
+            if [ "$sig" -eq 0 ]; then
+                echo "env-loop: rank ${ranks[i]} exited with status $s; stopping the others" >&2
+                kill -TERM "${pids[@]}" 2>/dev/null
+            fi
+        fi
+    done
+    left=("${still[@]+"${still[@]}"}")
 done
+if [ "$sig" -ne 0 ]; then
+    for i in "${!pids[@]}"; do
+        echo "env-loop: rank ${ranks[i]} exited with status ${statuses[i]}" >&2
+    done
+    exit $((128 + sig))
+fi
 exit "$rc"

@@ -3,7 +3,7 @@
 # once and the first failure's status is returned (a rank that failed before
 # the rendezvous left the others waiting for --dist-timeout, 600 s by
 # default). The ranks here are a stand-in for ingot-train: rank 0 fails,
-# rank 1 would wait 60 s.
+# rank 1 would wait 60 s. Then the launcher itself stopped by a signal.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -28,3 +28,67 @@ exit 0
 SH
 INGOT_TRAIN=$tmp/rank timeout 30 "$here/scripts/launch/env-loop.sh" 3 || { echo "FAIL: all ok"; exit 1; }
 echo "ok: a failing rank stops the others within $dt s (status 3 returned)"
+
+# The launcher itself stopped (Ctrl-C, scancel): its `wait -n` returned 130
+# when interrupted, which was counted as a rank's status, so it reported a
+# status no rank had, sent SIGTERM for SIGINT, and exited before the last
+# rank had saved. Now the signal itself goes to every rank, each rank's own
+# status is named, and the launcher exits 128 + N after the last one ended.
+# The ranks: rank r waits for a signal, writes it down, takes 0.5*(r+1) s
+# (a checkpoint being saved) and exits with its own status: rank 0 128 + N,
+# rank 1 0, rank 2 3.
+cat > "$tmp/rank" <<'PY'
+#!/usr/bin/env python3
+import os, signal, sys, time
+got = []
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, lambda n, f: got.append(n))
+r = int(os.environ["RANK"])
+open(os.path.join(os.environ["OUT"], "up.%d" % r), "w").close()
+while not got:
+    time.sleep(0.02)
+time.sleep(0.5 * (r + 1))
+with open(os.path.join(os.environ["OUT"], "rank.%d" % r), "w") as f:
+    f.write("%d\n" % got[0])
+sys.exit([128 + got[0], 0, 3][r])
+PY
+for s in INT:2 TERM:15 HUP:1; do
+    name=${s%:*}
+    num=${s#*:}
+    rm -f "$tmp"/up.* "$tmp"/rank.*
+    # started as a terminal's foreground job is: SIGINT not ignored (a
+    # shell's background job ignores it, and bash cannot trap it then)
+    OUT=$tmp INGOT_TRAIN=$tmp/rank python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$here/scripts/launch/env-loop.sh" 3 > "$tmp/out" 2>&1 &
+    lp=$!
+    for ((i = 0; i < 100; i++)); do
+        [ -e "$tmp/up.0" ] && [ -e "$tmp/up.1" ] && [ -e "$tmp/up.2" ] && break
+        sleep 0.1
+    done
+    kill -"$name" "$lp"
+    ( sleep 20; kill -KILL "$lp" 2>/dev/null ) &
+    guard=$!
+    wait "$lp"
+    rc=$?
+    kill "$guard" 2>/dev/null
+    wait "$guard" 2>/dev/null
+    fail() {
+        echo "FAIL: env-loop stopped by SIG$name: $1 (exit $rc)"
+        cat "$tmp/out"
+        exit 1
+    }
+    [ "$rc" -eq $((128 + num)) ] || fail "exit $rc, want $((128 + num))"
+    for r in 0 1 2; do
+        # every rank had ended (the last one after 1.5 s) when the launcher did
+        [ -e "$tmp/rank.$r" ] || fail "rank $r had not ended when the launcher exited"
+        [ "$(cat "$tmp/rank.$r")" = "$num" ] || fail "rank $r got signal $(cat "$tmp/rank.$r")"
+    done
+    for want in "rank 0 exited with status $((128 + num))" "rank 1 exited with status 0" \
+                "rank 2 exited with status 3"; do
+        grep -qx "env-loop: $want" "$tmp/out" || fail "no line 'env-loop: $want'"
+    done
+    ! grep -q "stopping the others" "$tmp/out" || fail "a rank's stop taken for a failure"
+done
+echo "ok: SIGINT, SIGTERM and SIGHUP to the launcher go to every rank, whose own statuses are" \
+     "named, and it exits 128+N after the last rank"
