@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli_num.h"
 #include "ingot_err.h"
+#include "term_text.h"
 
 /* The multiplier of a suffix, or 0 when s is not a known suffix. */
 static int64_t suffix_mul(const char *s)
@@ -29,13 +31,28 @@ static int64_t suffix_mul(const char *s)
     return 0;
 }
 
+/* INGOT_E_USAGE with "FLAG 'S': " and then fmt's text. S is what was typed
+ * (an escape sequence in it would reach the terminal), and FLAG may carry a
+ * --config file's path and key: both through term_text(). */
+__attribute__((format(printf, 3, 4)))
+static int value_fail(const char *flag, const char *s, const char *fmt, ...)
+{
+    char rest[512], tf[1024], ts[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rest, sizeof(rest), fmt, ap);
+    va_end(ap);
+    return ingot_fail(INGOT_E_USAGE, "%s '%s': %s", term_text(flag, tf, sizeof(tf)),
+                      term_text(s, ts, sizeof(ts)), rest);
+}
+
 static int range_fail(const char *flag, const char *s, int64_t lo, int64_t hi)
 {
     if (hi == INT64_MAX)
-        return ingot_fail(INGOT_E_USAGE, "%s '%s': expected an integer >= %lld "
-                          "(suffixes k M G T, Ki Mi Gi Ti allowed)", flag, s, (long long)lo);
+        return value_fail(flag, s, "expected an integer >= %lld "
+                          "(suffixes k M G T, Ki Mi Gi Ti allowed)", (long long)lo);
     /* the suffixes are worth a mention only where a range reaches them */
-    return ingot_fail(INGOT_E_USAGE, "%s '%s': expected an integer in [%lld, %lld]%s", flag, s,
+    return value_fail(flag, s, "expected an integer in [%lld, %lld]%s",
                       (long long)lo, (long long)hi,
                       hi >= 1000 ? " (suffixes k M G T, Ki Mi Gi Ti allowed)" : "");
 }
@@ -55,16 +72,14 @@ int cli_parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64
     errno = 0;
     long long v = strtoll(p, &end, 10);
     if (errno == ERANGE)   /* past int64: say so, not just the lower bound */
-        return ingot_fail(INGOT_E_USAGE, "%s '%s': too large (at most %lld)", flag, s,
-                          (long long)hi);
+        return value_fail(flag, s, "too large (at most %lld)", (long long)hi);
     if (errno || end == p)
         return range_fail(flag, s, lo, hi);
     int64_t mul = suffix_mul(end);
     if (!mul)
         return range_fail(flag, s, lo, hi);
     if (mul > 1 && (v > INT64_MAX / mul || v < INT64_MIN / mul))
-        return ingot_fail(INGOT_E_USAGE, "%s '%s': too large (at most %lld)", flag, s,
-                          (long long)hi);
+        return value_fail(flag, s, "too large (at most %lld)", (long long)hi);
     int64_t r = (int64_t)v * mul;
     if (r < lo || r > hi)
         return range_fail(flag, s, lo, hi);
@@ -85,9 +100,11 @@ int cli_check_value(const char *name, const char *v)
 {
     if (!*v)
         return ingot_fail(INGOT_E_USAGE, "--%s: empty value", name);
+    char tv[1024];
     if (!strncmp(v, "--", 2))
         return ingot_fail(INGOT_E_USAGE, "--%s needs a value (got '%s', the next option?; a "
-                          "file named so can be given as ./%s)", name, v, v);
+                          "file named so can be given as ./%s)", name,
+                          term_text(v, tv, sizeof(tv)), tv);
     return 0;
 }
 
@@ -95,9 +112,8 @@ int cli_check_value(const char *name, const char *v)
 static int double_fail(const char *flag, const char *s, const char *what, double lo, double hi)
 {
     if (isinf(hi))
-        return ingot_fail(INGOT_E_USAGE, "%s '%s': %sexpected a number >= %g", flag, s, what, lo);
-    return ingot_fail(INGOT_E_USAGE, "%s '%s': %sexpected a number in [%g, %g]", flag, s, what,
-                      lo, hi);
+        return value_fail(flag, s, "%sexpected a number >= %g", what, lo);
+    return value_fail(flag, s, "%sexpected a number in [%g, %g]", what, lo, hi);
 }
 
 int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out)
@@ -131,9 +147,8 @@ int cli_parse_double(const char *flag, const char *s, double lo, double hi, doub
     /* In range, but a subnormal (1e-310) or a nonzero that rounds to 0
      * (1e-400, ERANGE): precision is lost there, and no setting means it. */
     if (v != 0.0 ? fabs(v) < DBL_MIN : range == ERANGE)
-        return ingot_fail(INGOT_E_USAGE, "%s '%s': too small to compute with (nonzero, but "
-                          "closer to 0 than %.2g, the smallest normal double); give 0 if none "
-                          "is meant", flag, s, DBL_MIN);
+        return value_fail(flag, s, "too small to compute with (nonzero, but closer to 0 than "
+                          "%.2g, the smallest normal double); give 0 if none is meant", DBL_MIN);
     *out = v == 0.0 ? 0.0 : v;   /* -0 as 0: it is printed into options and files */
     return 0;
 }
@@ -202,8 +217,8 @@ int cli_parse_duration(const char *flag, const char *s, double *seconds)
         if (n >= 1 && d <= 100000) {
             /* After a day the hours are a clock's: 1-24 is a typo for 2-00. */
             if (f[0] > 23 || (n > 1 && f[1] > 59) || (n > 2 && f[2] > 59))
-                return ingot_fail(INGOT_E_USAGE, "%s '%s': after the day, the hours must be "
-                                  "below 24 and the minutes and seconds below 60", flag, s);
+                return value_fail(flag, s, "after the day, the hours must be below 24 and "
+                                  "the minutes and seconds below 60");
             t = d * 86400.0 + f[0] * 3600.0 + (n > 1 ? f[1] * 60.0 : 0.0) + (n > 2 ? f[2] : 0.0);
         }
     } else if (strpbrk(s, "dhms")) {
@@ -214,16 +229,15 @@ int cli_parse_duration(const char *flag, const char *s, double *seconds)
         /* Only the first field is free: 0:60 or 1:75:00 are typos, not
          * durations (Slurm would quietly carry them over). */
         if (n >= 2 && (f[n - 1] > 59 || (n == 3 && f[1] > 59)))
-            return ingot_fail(INGOT_E_USAGE, "%s '%s': the minutes and seconds after the "
-                              "first field must be below 60 (%s)", flag, s,
-                              n == 2 ? "MM:SS" : "HH:MM:SS");
+            return value_fail(flag, s, "the minutes and seconds after the first field must be "
+                              "below 60 (%s)", n == 2 ? "MM:SS" : "HH:MM:SS");
         t = n == 1 ? f[0] * 60.0 : n == 2 ? f[0] * 60.0 + f[1] :
             n == 3 ? f[0] * 3600.0 + f[1] * 60.0 + f[2] : -1.0;
     }
     if (!(t > 0.0) || !isfinite(t))
-        return ingot_fail(INGOT_E_USAGE, "%s '%s': expected a duration above 0, as Slurm's "
-                          "--time writes it (MINUTES, MM:SS, HH:MM:SS, D-HH:MM:SS) or with "
-                          "units (90s, 45m, 3h50m, 1d12h)", flag, s ? s : "");
+        return value_fail(flag, s ? s : "", "expected a duration above 0, as Slurm's --time "
+                          "writes it (MINUTES, MM:SS, HH:MM:SS, D-HH:MM:SS) or with units (90s, "
+                          "45m, 3h50m, 1d12h)");
     *seconds = t;
     return 0;
 }

@@ -15,7 +15,9 @@ extern "C" {
  * Ki Mi Gi Ti (powers of 1024); "100M" = 100000000, "512Ki" = 524288.
  * Refuses signs where lo >= 0, fractions, trailing text, overflow and values
  * outside [lo, hi] with INGOT_E_USAGE and a message naming the flag (as
- * given, e.g. "--steps") and the accepted range. */
+ * given, e.g. "--steps") and the accepted range. Every parser's message
+ * shows the flag and the text through term_text() (what was typed may hold
+ * an escape sequence). */
 int cli_parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out);
 /* cli_parse_i64() into an int (hi must fit an int). */
 int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
@@ -31,8 +33,9 @@ int cli_parse_duration(const char *flag, const char *s, double *seconds);
 /* The value of the long option --name (name without its dashes, as in
  * struct option): refuses "" and a value that starts with "--", which is the
  * next flag taken as this one's value because the value was left out
- * ("--model --out DIR"); INGOT_E_USAGE naming the flag. A file whose name
- * starts with "--" can be given as ./--name. */
+ * ("--model --out DIR"); INGOT_E_USAGE naming the flag and showing v
+ * through term_text(). A file whose name starts with "--" can be given as
+ * ./--name. */
 int cli_check_value(const char *name, const char *v);
 
 /* d as the shortest decimal that reads back (strtod) as the same double:

@@ -5,6 +5,7 @@
 #include "cli_num.h"
 #include "cli_opt.h"
 #include "ingot_err.h"
+#include "term_text.h"
 
 int cli_opt_error(int c, char **argv, const struct option *longs, const char *help)
 {
@@ -14,11 +15,18 @@ int cli_opt_error(int c, char **argv, const struct option *longs, const char *he
      * yet, so argv[optind - 1] is the one before ("unknown option
      * '--quiet'; did you mean --quiet?" for --quiet -xy) */
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
-    if (optopt > 0 && optopt < 256)
-        return c == ':' ? ingot_fail(INGOT_E_USAGE, "-%c needs a value (see %s)", optopt, help)
-                        : ingot_fail(INGOT_E_USAGE, "unknown option '-%c' (see %s)", optopt, help);
+    /* what was typed is shown through term_text(): an escape sequence in
+     * it (-$'\e]0;...\a', --$'\e...') would reach the terminal */
+    char shown[1024];
+    if (optopt > 0 && optopt < 256) {
+        const char one[2] = { (char)optopt, '\0' };
+        term_text(one, shown, sizeof(shown));
+        return c == ':' ? ingot_fail(INGOT_E_USAGE, "-%s needs a value (see %s)", shown, help)
+                        : ingot_fail(INGOT_E_USAGE, "unknown option '-%s' (see %s)", shown, help);
+    }
+    term_text(arg, shown, sizeof(shown));
     if (c == ':')
-        return ingot_fail(INGOT_E_USAGE, "%s needs a value (see %s)", arg, help);
+        return ingot_fail(INGOT_E_USAGE, "%s needs a value (see %s)", shown, help);
     char given[64];
     snprintf(given, sizeof(given), "%s", arg + strspn(arg, "-"));
     const char *eq = strchr(arg, '=');
@@ -36,7 +44,7 @@ int cli_opt_error(int c, char **argv, const struct option *longs, const char *he
     const struct option *named = exact ? exact : n_prefix == 1 ? prefix : NULL;
     if (named && eq && named->has_arg == no_argument)
         return ingot_fail(INGOT_E_USAGE, "--%s takes no value (got '%s'; see %s)", named->name,
-                          arg, help);
+                          shown, help);
     if (!exact && n_prefix > 1 && strncmp(arg, "--", 2) == 0) {
         char list[512];
         size_t at = 0;
@@ -45,7 +53,7 @@ int cli_opt_error(int c, char **argv, const struct option *longs, const char *he
             if (!strncmp(l->name, given, len))
                 at += (size_t)snprintf(list + at, sizeof(list) - at, "%s--%s", at ? ", " : "",
                                        l->name);
-        return ingot_fail(INGOT_E_USAGE, "option '%s' is ambiguous: %s (see %s)", arg, list,
+        return ingot_fail(INGOT_E_USAGE, "option '%s' is ambiguous: %s (see %s)", shown, list,
                           help);
     }
     const char *names[256];
@@ -54,7 +62,7 @@ int cli_opt_error(int c, char **argv, const struct option *longs, const char *he
         names[k++] = l->name;
     const char *near = !strncmp(arg, "--", 2) ? cli_closest(given, names, k) : NULL;
     if (near)
-        return ingot_fail(INGOT_E_USAGE, "unknown option '%s'; did you mean --%s? (see %s)", arg,
-                          near, help);
-    return ingot_fail(INGOT_E_USAGE, "unknown option '%s' (see %s)", arg, help);
+        return ingot_fail(INGOT_E_USAGE, "unknown option '%s'; did you mean --%s? (see %s)",
+                          shown, near, help);
+    return ingot_fail(INGOT_E_USAGE, "unknown option '%s' (see %s)", shown, help);
 }

@@ -16,7 +16,8 @@ extern "C" {
  *   "option '--val' is ambiguous: --val-every, --val-tokens",
  *   "unknown option '--quite'; did you mean --quiet?",
  * each followed by " (see HELP)", HELP naming the help to read ("--help",
- * "ingot-train eval --help"). longs ends with a zero entry. Returns
+ * "ingot-train eval --help"). The option as typed is shown through
+ * term_text(). longs ends with a zero entry. Returns
  * INGOT_E_USAGE (the message in ingot_errmsg()). */
 int cli_opt_error(int c, char **argv, const struct option *longs, const char *help);
 

@@ -30,6 +30,58 @@ static int opt_error(const char *a1, const char *a2)
     return 0;
 }
 
+#define H "n\x1b]0;pwned\x07\xe2\x80\xaeh"   /* ESC ] 0 ; pwned BEL U+202E */
+#define S "n?]0;pwned??h"                     /* as term_text shows it */
+
+static int failures;
+
+/* ret must be INGOT_E_USAGE with a message holding want (S for H) and none
+ * of ESC, BEL or U+202E; counted, so that every case is reported. */
+static void shown(const char *what, int ret, const char *want)
+{
+    const char *m = ingot_errmsg();
+    if (ret != INGOT_E_USAGE || !strstr(m, want) || strchr(m, '\x1b') || strchr(m, '\x07') ||
+        strstr(m, "\xe2\x80\xae")) {
+        fprintf(stderr, "%s: returned %d, want a usage error saying \"%s\" and no raw byte: "
+                "%s\n", what, ret, want, m);
+        failures++;
+    }
+    ingot_clear_err();
+}
+
+/* What was typed (a value, an option, a --config file's path in the flag)
+ * reaches the message through term_text(): an escape sequence in it was
+ * printed raw by every program. */
+static void values_shown(void)
+{
+    int64_t v;
+    double d;
+    shown("cli_parse_i64, not a number", cli_parse_i64("--steps", "1" H, 0, 100, &v),
+          "--steps '1" S "': expected an integer in [0, 100]");
+    shown("cli_parse_i64, past int64", cli_parse_i64("--n", "99999999999999999999" H, 0,
+                                                     INT64_MAX, &v),
+          "--n '99999999999999999999" S "': too large");
+    shown("cli_parse_i64, the flag", cli_parse_i64("--config c" H ":3: --steps", "x", 0, 9, &v),
+          "--config c" S ":3: --steps 'x'");
+    shown("cli_parse_double", cli_parse_double("--lr", "0x1" H, 0.0, 1.0, &d),
+          "--lr '0x1" S "': expected a number in [0, 1]");
+    shown("cli_parse_duration", cli_parse_duration("--time-limit", "1-24" H, &d),
+          "--time-limit '1-24" S "': expected a duration");
+    shown("cli_check_value", cli_check_value("model", "--" H),
+          "--model needs a value (got '--" S "', the next option?; a file named so can be "
+          "given as ./--" S ")");
+    shown("cli_opt_error, unknown", opt_error("--" H, NULL), "unknown option '--" S "' (see");
+    shown("cli_opt_error, near", opt_error("--quite=" H, NULL),
+          "unknown option '--quite=" S "'; did you mean --quiet?");
+    shown("cli_opt_error, a switch's value", opt_error("--quiet=" H, NULL),
+          "--quiet takes no value (got '--quiet=" S "'");
+    shown("cli_opt_error, ambiguous", opt_error("--val=" H, NULL),
+          "option '--val=" S "' is ambiguous");
+    shown("cli_opt_error, a short one", opt_error("-\x1b", NULL), "unknown option '-?'");
+    shown("cli_opt_error, a short one past ASCII", opt_error("-\xe2", NULL),
+          "unknown option '-?'");
+}
+
 static int64_t ok(const char *s)
 {
     int64_t v = -12345;
@@ -187,6 +239,11 @@ int main(void)
     CHECK(strstr(ingot_errmsg_for(INGOT_E_CORRUPT), "field y"));
     CHECK(ingot_oom("token buffer", 4096) == -ENOMEM);
     CHECK(strstr(ingot_errmsg_for(-ENOMEM), "token buffer (4096 bytes)"));
+    values_shown();
+    if (failures) {
+        fprintf(stderr, "%d failure(s)\n", failures);
+        return 1;
+    }
     puts("cli_num: ok");
     return 0;
 }
