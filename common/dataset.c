@@ -38,13 +38,14 @@ static int check_shard_name(const char *mpath, size_t i, const char *name)
 {
     size_t n = strlen(name), sl = strlen(INGOT_SHARD_SUFFIX);
     bool ctl = !term_text_plain(name);   /* term_text.h's set: controls, bidi, ... */
-    char tb[512];
+    char tb[512], tm[1024];
     if (ctl || strchr(name, '/') || name[0] == '.' || n <= sl ||
         strcmp(name + n - sl, INGOT_SHARD_SUFFIX) != 0)
         return ingot_fail(INGOT_E_JSON,
                           "%s: key shards[%zu].file: \"%s\" must be a file name ending in %s inside "
                           "the dataset directory%s",
-                          mpath, i, term_text(name, tb, sizeof(tb)), INGOT_SHARD_SUFFIX,
+                          term_text(mpath, tm, sizeof(tm)), i, term_text(name, tb, sizeof(tb)),
+                          INGOT_SHARD_SUFFIX,
                           ctl ? ", without control, format or bidirectional characters or invalid "
                                 "UTF-8 (shown as '?')" : "");
     return 0;
@@ -77,7 +78,7 @@ static int check_against_manifest(const struct manifest *m, const struct manifes
                                   uint64_t seq, const shard_reader *r)
 {
     const struct ingot_shard_header *h = shard_reader_header(r);
-    const char *p = shard_reader_path(r);
+    const char *p = shard_reader_shown(r);   /* the path in messages */
     const struct manifest_tokenizer *t = &m->tokenizer;
     int ret;
     if (h->split != ms->split)
@@ -118,8 +119,9 @@ int dataset_open_shard(const char *dir, const struct manifest *m, size_t i, uint
     char *sp = fs_path_join(dir, ms->file);
     shard_reader *r = NULL;
     int ret = 0;
+    char td[1024];
     if (!mpath || !sp) {
-        ret = ingot_fail(-ENOMEM, "%s: out of memory", dir);
+        ret = ingot_fail(-ENOMEM, "%s: out of memory", term_text(dir, td, sizeof(td)));
         goto out;
     }
     if ((ret = check_shard_name(mpath, i, ms->file)) || (ret = shard_reader_open(sp, &r)) ||
@@ -134,7 +136,7 @@ int dataset_open_shard(const char *dir, const struct manifest *m, size_t i, uint
                 ret = ingot_fail(INGOT_E_CORRUPT,
                                  "%s: field provenance: document %llu names input %u, but "
                                  "manifest.json lists %zu inputs" REPRETOK,
-                                 sp, (ull)d, pv->file_index, m->n_inputs);
+                                 shard_reader_shown(r), (ull)d, pv->file_index, m->n_inputs);
         }
     }
 out:
@@ -156,11 +158,12 @@ int dataset_check_totals(const char *dir, const struct manifest *m)
     }
     uint64_t td = m->total_docs[0] + m->total_docs[1];
     uint64_t tt = m->total_tokens[0] + m->total_tokens[1];
+    char tdir[1024];
     if (docs != td || toks != tt)
         return ingot_fail(INGOT_E_MISMATCH,
                           "%s/%s: key inputs: the inputs add up to %llu documents / %llu tokens, "
-                          "the shards hold %llu / %llu",
-                          dir, INGOT_MANIFEST_NAME, (ull)docs, (ull)toks, (ull)td, (ull)tt);
+                          "the shards hold %llu / %llu", term_text(dir, tdir, sizeof(tdir)),
+                          INGOT_MANIFEST_NAME, (ull)docs, (ull)toks, (ull)td, (ull)tt);
     return 0;
 }
 
@@ -170,14 +173,16 @@ int dataset_read_manifest(const char *dir, struct manifest **out)
     int isdir = fs_is_dir(dir);
     if (isdir < 0)
         return isdir;
+    char td[1024];   /* the directory in messages */
+    term_text(dir, td, sizeof(td));
     if (!isdir) {
         if (access(dir, F_OK) != 0)
-            return ingot_fail(-ENOENT, "%s: no such dataset directory", dir);
-        return ingot_fail(-ENOTDIR, "%s: not a dataset directory", dir);
+            return ingot_fail(-ENOENT, "%s: no such dataset directory", td);
+        return ingot_fail(-ENOTDIR, "%s: not a dataset directory", td);
     }
     char *mpath = fs_path_join(dir, INGOT_MANIFEST_NAME);
     if (!mpath)
-        return ingot_fail(-ENOMEM, "%s: out of memory", dir);
+        return ingot_fail(-ENOMEM, "%s: out of memory", td);
     int ret = manifest_read(mpath, out);
     free(mpath);
     if (ret != -ENOENT)
@@ -188,14 +193,14 @@ int dataset_read_manifest(const char *dir, struct manifest **out)
     if (st && access(st, F_OK) == 0)
         ret = ingot_fail(-ENOENT, "%s: no %s yet: an ingot-pretok conversion into it is "
                          "unfinished (%s is there); run the same ingot-pretok command "
-                         "again to finish it", dir, INGOT_MANIFEST_NAME,
+                         "again to finish it", td, INGOT_MANIFEST_NAME,
                          INGOT_PRETOK_STATE_NAME);
     else if (mp && access(mp, F_OK) == 0)
         ret = ingot_fail(-ENOENT, "%s: no %s yet: an ingot-pretok merge into it is "
                          "unfinished (%s is there); run the same merge command again",
-                         dir, INGOT_MANIFEST_NAME, INGOT_MERGE_PLAN_NAME);
+                         td, INGOT_MANIFEST_NAME, INGOT_MERGE_PLAN_NAME);
     else
-        ret = ingot_fail(-ENOENT, "%s: no %s; is this a dataset made by ingot-pretok?", dir,
+        ret = ingot_fail(-ENOENT, "%s: no %s; is this a dataset made by ingot-pretok?", td,
                          INGOT_MANIFEST_NAME);
     free(st);
     free(mp);
@@ -239,13 +244,15 @@ int dataset_check_map_budget(const char *dir, size_t n_shards)
     if (need <= limit)
         return 0;
     long long advise = (need + 65535) / 65536 * 65536;
+    char td[1024];
     return ingot_fail(-ENOMEM,
                       "%s: %zu shards, and every shard of an open dataset stays mapped, but "
                       "this process may hold only %lld memory mappings (vm.max_map_count; %lld "
                       "in use, %d kept for the program): raise the limit to at least %lld "
                       "(as root: sysctl -w vm.max_map_count=%lld), or convert the corpus again "
                       "with a larger --shard-tokens",
-                      dir, n_shards, limit, used, DATASET_MAP_RESERVE, need, advise);
+                      term_text(dir, td, sizeof(td)), n_shards, limit, used, DATASET_MAP_RESERVE,
+                      need, advise);
 }
 
 int dataset_open(const char *dir, bool verify, struct dataset **out)
@@ -258,9 +265,10 @@ int dataset_open_progress(const char *dir, bool verify, dataset_progress_fn fn, 
 {
     *out = NULL;
     struct dataset *ds = calloc(1, sizeof(*ds));
+    char td[1024];
     if (!ds || !(ds->dir = strdup(dir))) {
         free(ds);
-        return ingot_fail(-ENOMEM, "%s: out of memory", dir);
+        return ingot_fail(-ENOMEM, "%s: out of memory", term_text(dir, td, sizeof(td)));
     }
     int ret = dataset_read_manifest(dir, &ds->manifest);
     if (ret)
@@ -270,7 +278,7 @@ int dataset_open_progress(const char *dir, bool verify, dataset_progress_fn fn, 
         goto fail;
     ds->shards = calloc(m->n_shards ? m->n_shards : 1, sizeof(*ds->shards));
     if (!ds->shards) {
-        ret = ingot_fail(-ENOMEM, "%s: out of memory", dir);
+        ret = ingot_fail(-ENOMEM, "%s: out of memory", term_text(dir, td, sizeof(td)));
         goto fail;
     }
     uint64_t seq[2] = { 0, 0 }, bytes = 0, done = 0;
@@ -314,9 +322,10 @@ int dataset_tokenizer_candidates(const char *dir, const char *file, char **cand,
         cand[(*n)++] = fs_path_join(dir, file);
     cand[(*n)++] = strdup(file);
     cand[(*n)++] = fs_path_join(dir, fs_basename(file));
+    char td[1024];
     for (size_t i = 0; i < *n; i++)
         if (!cand[i])
-            return ingot_fail(-ENOMEM, "%s: out of memory", dir);
+            return ingot_fail(-ENOMEM, "%s: out of memory", term_text(dir, td, sizeof(td)));
     return 0;
 }
 
@@ -525,8 +534,9 @@ int dataset_copy_tokenizer(const char *dir, const char *model_path, uint64_t has
     size_t len = 0;
     uint64_t h = 0;
     int ret;
+    char td[1024];
     if (!dst)
-        return ingot_fail(-ENOMEM, "%s: out of memory", dir);
+        return ingot_fail(-ENOMEM, "%s: out of memory", term_text(dir, td, sizeof(td)));
     /* Already there (a resumed or repeated conversion): nothing to do. */
     if (access(dst, F_OK) == 0 && fs_hash_file(dst, &h) == 0 && h == hash) {
         ret = 0;
@@ -549,8 +559,8 @@ int dataset_copy_tokenizer(const char *dir, const char *model_path, uint64_t has
         goto out;
     if (h != hash)
         ret = ingot_fail(INGOT_E_CHECKSUM, "%s: the copy of %s reads back with hash %016llx, "
-                         "not %016llx (a disk or file system fault?)", dst, tm, (ull)h,
-                         (ull)hash);
+                         "not %016llx (a disk or file system fault?)",
+                         term_text(dst, td, sizeof(td)), tm, (ull)h, (ull)hash);
 out:
     free(buf);
     free(dst);

@@ -387,6 +387,11 @@ const char *shard_reader_path(const shard_reader *r)
     return r->path;
 }
 
+const char *shard_reader_shown(const shard_reader *r)
+{
+    return r->shown;
+}
+
 uint64_t shard_reader_n_tokens(const shard_reader *r)
 {
     return r->h->n_tokens;

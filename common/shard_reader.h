@@ -33,7 +33,10 @@ int shard_reader_check_header(const char *name, const void *buf, size_t len, uin
 int shard_reader_verify(const shard_reader *r);
 
 const struct ingot_shard_header *shard_reader_header(const shard_reader *r);
+/* The path r was opened with, and the same through term_text() for
+ * messages; both owned by r. */
 const char *shard_reader_path(const shard_reader *r);
+const char *shard_reader_shown(const shard_reader *r);
 uint64_t shard_reader_n_tokens(const shard_reader *r);
 uint64_t shard_reader_n_docs(const shard_reader *r);
 

@@ -7,11 +7,14 @@
  * raw in fs_write_full, fs_pwrite_full, fs_is_dir, fs_fsync_dir,
  * fs_remove_stale_temps, fs_write_atomic*, fs_mkdir_p*, shard_reader_open,
  * shard_reader_check_header, shard_reader_verify, shard_writer_create,
- * manifest_parse and manifest_write. */
+ * manifest_parse and manifest_write, and in the dataset opener's
+ * (dataset_read_manifest, dataset_open, dataset_open_shard,
+ * dataset_check_totals, dataset_check_map_budget). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "dataset.h"
 #include "fsutil.h"
 #include "manifest.h"
 #include "shard_reader.h"
@@ -130,18 +133,120 @@ static void manifests(void)
     free(gone);
 }
 
+/* A dataset of one shard in a directory named with H; its manifest. */
+static struct manifest *one_shard(const char *ds)
+{
+    CHECK_OK(fs_mkdir_p(ds));
+    char *path = tu_path(ds, "train-000000.tok");
+    struct shard_writer_opts o = { .path = path, .token_width = 2, .vocab_size = 300,
+                                   .bos_id = 1, .eos_id = 2, .pad_id = -1, .unk_id = 0,
+                                   .tokenizer_type = INGOT_TOK_UNIGRAM, .tokenizer_hash = 7 };
+    shard_writer *w = NULL;
+    CHECK_OK(shard_writer_create(&o, &w));
+    uint32_t ids[3] = { 1, 9, 2 };
+    CHECK_OK(shard_writer_add_doc(w, ids, 3, 0, 1));
+    struct shard_summary sum;
+    CHECK_OK(shard_writer_finish(w, &sum));
+    free(path);
+    struct manifest *m = manifest_new();
+    CHECK(m);
+    m->token_width = 2;
+    struct manifest_tokenizer t = { .file = "tok.model", .hash = 7, .type = "unigram",
+                                    .vocab_size = 300, .bos_id = 1, .eos_id = 2, .pad_id = -1,
+                                    .unk_id = 0 };
+    CHECK_OK(manifest_set_tokenizer(m, &t));
+    struct manifest_shard ms = { .file = (char *)"train-000000.tok", .split = INGOT_SPLIT_TRAIN,
+                                 .n_tokens = sum.n_tokens, .n_docs = sum.n_docs,
+                                 .file_size = sum.file_size,
+                                 .tokens_checksum = sum.tokens_checksum,
+                                 .index_checksum = sum.index_checksum,
+                                 .prov_checksum = sum.prov_checksum,
+                                 .header_checksum = sum.header_checksum };
+    CHECK_OK(manifest_add_shard(m, &ms));
+    struct manifest_input in = { .name = "c.txt", .size = 10, .n_docs = 1, .n_tokens = 3 };
+    CHECK_OK(manifest_add_input(m, &in));
+    return m;
+}
+
+static void datasets(void)
+{
+    char *ds = tu_path(dir, "d" H), *gone = tu_path(dir, "g" H), *mp;
+    struct manifest *m = one_shard(ds), *read = NULL;
+    struct dataset *d = NULL;
+    shard_reader *r = NULL;
+    expect("dataset_read_manifest, no such directory", dataset_read_manifest(gone, &read),
+           "g" S ": no such dataset directory");
+    expect("dataset_read_manifest, no manifest", dataset_read_manifest(ds, &read),
+           "d" S ": no manifest.json; is this a dataset");
+    char *st = tu_path(ds, INGOT_PRETOK_STATE_NAME);
+    CHECK_OK(fs_write_atomic(st, "{}", 2));
+    expect("dataset_read_manifest, an unfinished conversion", dataset_read_manifest(ds, &read),
+           "d" S ": no manifest.json yet: an ingot-pretok conversion");
+    CHECK(unlink(st) == 0);
+    free(st);
+    char *shard = tu_path(ds, "train-000000.tok");
+    expect("dataset_read_manifest, a file", dataset_read_manifest(shard, &read),
+           "train-000000.tok: not a dataset directory");
+    CHECK(!strstr(ingot_errmsg(), "\x1b"));
+    /* the shard and the manifest disagree: the shard's path in the message */
+    m->shards[0].n_tokens++;
+    expect("dataset_open_shard, n_tokens", dataset_open_shard(ds, m, 0, 0, false, &r),
+           "d" S "/train-000000.tok: field n_tokens");
+    m->shards[0].n_tokens--;
+    m->shards[0].split = INGOT_SPLIT_VAL;
+    expect("dataset_open_shard, split", dataset_open_shard(ds, m, 0, 0, false, &r),
+           "d" S "/train-000000.tok: field split");
+    m->shards[0].split = INGOT_SPLIT_TRAIN;
+    m->tokenizer.bos_id = 5;
+    expect("dataset_open_shard, bos_id", dataset_open_shard(ds, m, 0, 0, false, &r),
+           "d" S "/train-000000.tok: field bos_id");
+    m->tokenizer.bos_id = 1;
+    size_t n_inputs = m->n_inputs;
+    m->n_inputs = 0;
+    expect("dataset_open_shard, provenance", dataset_open_shard(ds, m, 0, 0, true, &r),
+           "d" S "/train-000000.tok: field provenance");
+    m->n_inputs = n_inputs;
+    char *name = m->shards[0].file;
+    m->shards[0].file = (char *)"../x.tok";
+    expect("dataset_open_shard, a shard outside", dataset_open_shard(ds, m, 0, 0, false, &r),
+           "d" S "/manifest.json: key shards[0].file");
+    m->shards[0].file = name;
+    m->total_docs[0]++;
+    expect("dataset_check_totals", dataset_check_totals(ds, m), "d" S "/manifest.json: key inputs");
+    m->total_docs[0]--;
+    expect("dataset_check_map_budget", dataset_check_map_budget(ds, (size_t)1 << 40),
+           "d" S ": 1099511627776 shards");
+    /* through dataset_open: a manifest that disagrees with its shard */
+    CHECK_OK(manifest_write(mp = tu_path(ds, INGOT_MANIFEST_NAME), m));
+    CHECK_OK(dataset_open(ds, true, &d));
+    dataset_close(d);
+    d = NULL;
+    m->tokenizer.eos_id = 5;
+    CHECK_OK(manifest_write(mp, m));
+    expect("dataset_open, eos_id", dataset_open(ds, false, &d),
+           "d" S "/train-000000.tok: field eos_id");
+    CHECK(!d);
+    manifest_free(m);
+    free(mp);
+    free(shard);
+    free(gone);
+    free(ds);
+}
+
 int main(void)
 {
     dir = tu_tmpdir("path-text");
     file_helpers();
     shards();
     manifests();
+    datasets();
     tu_rm_rf(dir);
     free(dir);
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
         return 1;
     }
-    printf("ok: file helpers, shard reader and writer, manifest: paths through term_text\n");
+    printf("ok: file helpers, shard reader and writer, manifest, dataset: paths through "
+           "term_text\n");
     return 0;
 }
