@@ -152,6 +152,16 @@ int check_model(const ingot_spm *s, const model_scan &m, bool scanned)
     return 0;
 }
 
+// libsentencepiece's own words through term_text(): its statuses quote
+// what they refuse ("<piece> is already defined." names a piece of the
+// model, bytes from the file), and an ESC in them reached the terminal.
+struct lib_text {
+    char buf[512];
+    explicit lib_text(const char *s) { term_text(s, buf, sizeof(buf)); }
+    explicit lib_text(const sentencepiece::util::Status &st) : lib_text(st.ToString().c_str()) {}
+    const char *c_str() const { return buf; }
+};
+
 } // namespace
 
 extern "C" int ingot_spm_load(const char *model_path, ingot_spm **out)
@@ -185,7 +195,7 @@ extern "C" int ingot_spm_load(const char *model_path, ingot_spm **out)
         auto st = s->sp.LoadFromSerializedProto(bytes);
         if (!st.ok()) {
             ret = ingot_fail(INGOT_E_TOKENIZER, "%s: not a SentencePiece model: %s", shown,
-                             st.ToString().c_str());
+                             lib_text(st).c_str());
             delete s;
             return ret;
         }
@@ -204,7 +214,8 @@ extern "C" int ingot_spm_load(const char *model_path, ingot_spm **out)
     } catch (const std::exception &e) {
         free(buf);
         delete s;
-        return ingot_fail(INGOT_E_TOKENIZER, "%s: cannot load: %s", shown, e.what());
+        return ingot_fail(INGOT_E_TOKENIZER, "%s: cannot load: %s", shown,
+                          lib_text(e.what()).c_str());
     }
     *out = s;
     return 0;
@@ -227,7 +238,7 @@ extern "C" int ingot_spm_encode(const ingot_spm *spm, const char *text, size_t l
         auto st = spm->sp.Encode(absl::string_view(text, len), &tmp);
         if (!st.ok())
             return ingot_fail(INGOT_E_TOKENIZER, "%s: encode failed: %s", spm->path.c_str(),
-                              st.ToString().c_str());
+                              lib_text(st).c_str());
         size_t n = tmp.size();
         if (n > *cap || !*ids) {
             size_t nc = n > 16 ? n : 16;
@@ -252,7 +263,8 @@ extern "C" int ingot_spm_encode(const ingot_spm *spm, const char *text, size_t l
     } catch (const std::bad_alloc &) {
         return ingot_fail(-ENOMEM, "%s: out of memory encoding", spm->path.c_str());
     } catch (const std::exception &e) {
-        return ingot_fail(INGOT_E_TOKENIZER, "%s: encode failed: %s", spm->path.c_str(), e.what());
+        return ingot_fail(INGOT_E_TOKENIZER, "%s: encode failed: %s", spm->path.c_str(),
+                          lib_text(e.what()).c_str());
     }
     return 0;
 }
@@ -276,7 +288,7 @@ extern "C" int ingot_spm_decode(const ingot_spm *spm, const uint32_t *ids, size_
         auto st = spm->sp.Decode(v, &out);
         if (!st.ok())
             return ingot_fail(INGOT_E_TOKENIZER, "%s: decode failed: %s", spm->path.c_str(),
-                              st.ToString().c_str());
+                              lib_text(st).c_str());
         char *t = (char *)malloc(out.size() + 1);
         if (!t)
             return ingot_fail(-ENOMEM, "%s: out of memory decoding", spm->path.c_str());
@@ -288,7 +300,8 @@ extern "C" int ingot_spm_decode(const ingot_spm *spm, const uint32_t *ids, size_
     } catch (const std::bad_alloc &) {
         return ingot_fail(-ENOMEM, "%s: out of memory decoding", spm->path.c_str());
     } catch (const std::exception &e) {
-        return ingot_fail(INGOT_E_TOKENIZER, "%s: decode failed: %s", spm->path.c_str(), e.what());
+        return ingot_fail(INGOT_E_TOKENIZER, "%s: decode failed: %s", spm->path.c_str(),
+                          lib_text(e.what()).c_str());
     }
     return 0;
 }

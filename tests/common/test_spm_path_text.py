@@ -6,7 +6,7 @@ refusal, an empty file, a model cut short), Ingot's encoder's note, ingot-pretok
 resume and import-bin messages printed the path raw, and so did ingot-dump and
 ingot-train (generate, export), which load a --model/--tokenizer through the same code.
 A piece of the model named in the encoder's note (an ESC as a control piece) was raw
-too.
+too, and so was one quoted by libsentencepiece's own refusal (a piece defined twice).
 
     test_spm_path_text.py INGOT_PRETOK INGOT_DUMP INGOT_TRAIN MODELS_DIR
 (MODELS_DIR: tests/fuzz/corpus/spm_model, small models of each kind)"""
@@ -89,6 +89,20 @@ def with_control_piece(model, piece):
     return model[:last] + enc_varint(1 << 3 | 2) + enc_varint(len(body)) + body + model[last:]
 
 
+def with_normal_piece_twice(model, piece):
+    """model with two more NORMAL pieces (the type left out) of the bytes piece after its
+    last piece: libsentencepiece refuses it, quoting the piece ("... is already
+    defined.")."""
+    at = last = 0
+    for num, _, whole, _ in fields(model):
+        at += len(whole)
+        if num == 1:
+            last = at
+    body = enc_varint(1 << 3 | 2) + enc_varint(len(piece)) + piece
+    one = enc_varint(1 << 3 | 2) + enc_varint(len(body)) + body
+    return model[:last] + one + one + model[last:]
+
+
 def run(prog, args, want_rc, what, says):
     """Run prog; its exit status must be want_rc ('nonzero': any failure) and its
     stderr must say says (the message meant) naming the model as SHOWN, with none of
@@ -133,6 +147,10 @@ with tempfile.TemporaryDirectory(prefix="ingot-spm-path-") as tmp:
         model(b)
         run(PRETOK, ["--model", hostile, "--out", path("o%d" % k), "--quiet", corpus], 1,
             "ingot-pretok, a model %s" % what, SHOWN.decode() + ": " + says)
+    # libsentencepiece's own refusal quotes a piece of the file: its words went raw
+    model(with_normal_piece_twice(good, b"p\x1b]0;pwned\x07\xe2\x80\xae"))
+    run(PRETOK, ["--model", hostile, "--out", path("o-dup"), "--quiet", corpus], 1,
+        "ingot-pretok, a model with a piece twice", "p?]0;pwned?? is already defined")
     model(damaged[0][1])
     refused = SHOWN.decode() + ": not a SentencePiece model"
     tok = path("x.bin")
