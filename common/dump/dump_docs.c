@@ -9,6 +9,7 @@
 #include "fsutil.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
+#include "term_text.h"
 
 typedef unsigned long long ull;
 
@@ -82,7 +83,7 @@ int dump_docs(const struct dump_opts *o)
                     const struct ingot_doc_prov *p = shard_reader_doc_prov(r, d);
                     char nb[4096];   /* the input name, its control bytes as ? */
                     printf("### document %llu: %s #%llu, %s record %llu, %zu tokens\n",
-                           (ull)(g + d), fs_basename(shard_reader_path(r)), (ull)d,
+                           (ull)(g + d), fs_basename(shard_reader_shown(r)), (ull)d,
                            dump_src_input_name(&s, p->file_index, nb, sizeof(nb)),
                            (ull)p->record, stored);
                 }
@@ -109,9 +110,10 @@ static int parse_end(const char *r, const char *s, size_t n, uint64_t total, uin
 {
     if (!n)
         return 0;
-    char buf[64];
+    char buf[64], tr[1024];
     if (n >= sizeof(buf))
-        return ingot_fail(INGOT_E_USAGE, "--range %s: expected A:B", r);
+        return ingot_fail(INGOT_E_USAGE, "--range %s: expected A:B",
+                          term_text(r, tr, sizeof(tr)));
     memcpy(buf, s, n);
     buf[n] = '\0';
     int64_t x;
@@ -129,8 +131,10 @@ static int parse_range(const char *r, uint64_t total, uint64_t *a, uint64_t *b)
         return ingot_fail(INGOT_E_USAGE, "--range A:B is required (token positions, B "
                           "exclusive)");
     const char *colon = strchr(r, ':');
+    char tr[1024];   /* as typed, through term_text() */
     if (!colon)
-        return ingot_fail(INGOT_E_USAGE, "--range %s: expected A:B", r);
+        return ingot_fail(INGOT_E_USAGE, "--range %s: expected A:B",
+                          term_text(r, tr, sizeof(tr)));
     *a = 0;
     *b = total;
     int ret;
@@ -139,7 +143,7 @@ static int parse_range(const char *r, uint64_t total, uint64_t *a, uint64_t *b)
         return ret;
     if (*a > *b)
         return ingot_fail(INGOT_E_USAGE, "--range %s: must satisfy A <= B <= %llu (tokens in the "
-                          "selection)", r, (ull)total);
+                          "selection)", term_text(r, tr, sizeof(tr)), (ull)total);
     return 0;
 }
 
@@ -176,9 +180,11 @@ int dump_tokens(const struct dump_opts *o)
             for (uint64_t i = lo; i < hi; i++) {
                 uint32_t id = shard_reader_token(r, i);
                 const char *piece = spm ? ingot_spm_id_to_piece(spm, id) : NULL;
-                printf("%llu %u %s %llu %s\n", (ull)(base + i), id, piece ? piece : "-",
+                char tp[256];   /* a piece is the model's bytes: an ESC in one is not shown */
+                printf("%llu %u %s %llu %s\n", (ull)(base + i), id,
+                       piece ? term_text(piece, tp, sizeof(tp)) : "-",
                        (ull)(gdoc + shard_reader_doc_of_token(r, i)),
-                       fs_basename(shard_reader_path(r)));
+                       fs_basename(shard_reader_shown(r)));
                 if ((ret = dump_stdout_failed()))
                     goto out;
             }

@@ -51,7 +51,7 @@ static int write_tokens(const struct dump_src *s, int fd, const char *tmp, unsig
             for (size_t i = 0; i < m; i++) {
                 if ((width == 2 && ids[i] > 0xFFFF) || ids[i] >= vocab) {
                     ret = ingot_fail(INGOT_E_CORRUPT, "%s: token #%" PRIu64 " is %u, beyond "
-                                     "%s", shard_reader_path(s->sel[k]), at + i, ids[i],
+                                     "%s", shard_reader_shown(s->sel[k]), at + i, ids[i],
                                      ids[i] >= vocab ? "the vocabulary" : "uint16");
                     goto done;
                 }
@@ -91,9 +91,9 @@ static void note_boundaries(const struct dump_src *s, bool llmc, bool quiet)
     /* the vocabulary argument import-bin needs: the dataset's model copy */
     char voc[4200];
     const struct manifest_tokenizer *t = s->ds ? &s->ds->manifest->tokenizer : NULL;
-    char tf[1024];   /* the manifest's name, control bytes as '?' */
+    char tf[1024], td[1024];   /* the manifest's name and the directory, control bytes as '?' */
     if (t && t->file && t->file[0] && t->file[0] != '/')
-        snprintf(voc, sizeof(voc), "--tokenizer %s/%s", s->ds->dir,
+        snprintf(voc, sizeof(voc), "--tokenizer %s/%s", term_text(s->ds->dir, td, sizeof(td)),
                  term_text(t->file, tf, sizeof(tf)));
     else
         snprintf(voc, sizeof(voc), "--vocab %u", shard_reader_header(first)->vocab_size);
@@ -121,9 +121,10 @@ int dump_export_bin(const struct dump_opts *o)
     if (!o->out)
         return ingot_fail(INGOT_E_USAGE, "--out FILE.bin is required");
     bool llmc = !o->format || !strcmp(o->format, "llmc");
+    char tf[1024];
     if (!llmc && strcmp(o->format, "nanogpt"))
         return ingot_fail(INGOT_E_USAGE, "--format %s: expected llmc or nanogpt",
-                          o->format);
+                          term_text(o->format, tf, sizeof(tf)));
     struct dump_src s;
     int ret = dump_src_open(o->path, false, &s);
     if (!ret)
@@ -131,7 +132,7 @@ int dump_export_bin(const struct dump_opts *o)
     if (ret)
         goto out;
     if (!s.n_sel) {
-        ret = ingot_fail(INGOT_E_NODATA, "%s: no %s shard to export", o->path,
+        ret = ingot_fail(INGOT_E_NODATA, "%s: no %s shard to export", o->path_shown,
                          o->split ? o->split : "train");
         goto out;
     }
@@ -142,14 +143,14 @@ int dump_export_bin(const struct dump_opts *o)
     if (width == 4 && !llmc) {
         ret = ingot_fail(INGOT_E_USAGE, "%s: a vocabulary of %u ids does not fit nanoGPT's "
                          "uint16 tokens (ids 0..65535); --format llmc writes llm.c's uint32 "
-                         "files (magic %d, version %d) instead", o->path, vocab,
+                         "files (magic %d, version %d) instead", o->path_shown, vocab,
                          LLMC_MAGIC_U32, LLMC_VERSION_U32);
         goto out;
     }
     if (llmc && s.sel_tokens > INT32_MAX) {
         ret = ingot_fail(INGOT_E_USAGE, "%s: %" PRIu64 " tokens, more than llm.c's int32 token "
                          "count holds (2^31 - 1); export a smaller selection (--split) or use "
-                         "--format nanogpt", o->path, s.sel_tokens);
+                         "--format nanogpt", o->path_shown, s.sel_tokens);
         goto out;
     }
     /* Never into the dataset being read (its shards and manifest are
@@ -173,14 +174,14 @@ int dump_export_bin(const struct dump_opts *o)
     }
     if (inside) {
         ret = ingot_fail(INGOT_E_USAGE, "--out %s: inside the input %s, whose files "
-                         "it would replace; write it elsewhere", o->out, o->path);
+                         "it would replace; write it elsewhere", o->out_shown, o->path_shown);
         goto out;
     }
     /* Only a regular file is replaced (as root, a rename over /dev/null
      * would replace the device). */
     if (stat(o->out, &st) == 0 && !S_ISREG(st.st_mode)) {
         ret = ingot_fail(INGOT_E_USAGE, "--out %s: exists and is not a regular file",
-                         o->out);
+                         o->out_shown);
         goto out;
     }
     /* a kill -9 (no handler runs) left OUT.tmp.<pid>, as large as the
@@ -190,7 +191,7 @@ int dump_export_bin(const struct dump_opts *o)
         ingot_clear_err();   /* best effort: the export does not need it */
     if (stale)
         fprintf(stderr, "ingot-dump export-bin: removed %d stale temp file%s of a killed "
-                "export-bin beside %s\n", stale, stale == 1 ? "" : "s", o->out);
+                "export-bin beside %s\n", stale, stale == 1 ? "" : "s", o->out_shown);
     /* Written next to the target and renamed into place: a reader never
      * sees half a file. */
     char *tmp = fs_temp_path(o->out);
@@ -199,13 +200,15 @@ int dump_export_bin(const struct dump_opts *o)
         goto out;
     }
     dump_remove_on_signal(tmp);     /* Ctrl-C leaves no temporary file */
+    char tt[1024];   /* the temporary file in messages */
+    term_text(tmp, tt, sizeof(tt));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0)
         fs_temp_claim(fd);   /* a sweep on another host leaves it */
     if (fd < 0) {
         dump_remove_on_signal(NULL);
         int e = errno;
-        ret = ingot_fail(-e, "%s: cannot create: %s", tmp, strerror(e));
+        ret = ingot_fail(-e, "%s: cannot create: %s", tt, strerror(e));
         free(tmp);
         goto out;
     }
@@ -220,16 +223,16 @@ int dump_export_bin(const struct dump_opts *o)
         ret = write_tokens(&s, fd, tmp, width);
     if (!ret && fsync(fd)) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: fsync failed: %s", tmp, strerror(e));
+        ret = ingot_fail(-e, "%s: fsync failed: %s", tt, strerror(e));
     }
     /* a file system that writes back late (NFS) reports a lost write here */
     if (close(fd) != 0 && !ret) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: close failed: %s", tmp, strerror(e));
+        ret = ingot_fail(-e, "%s: close failed: %s", tt, strerror(e));
     }
     if (!ret && rename(tmp, o->out)) {
         int e = errno;
-        ret = ingot_fail(-e, "%s: rename to %s failed: %s", tmp, o->out, strerror(e));
+        ret = ingot_fail(-e, "%s: rename to %s failed: %s", tt, o->out_shown, strerror(e));
     }
     if (ret)
         unlink(tmp);
@@ -240,7 +243,7 @@ int dump_export_bin(const struct dump_opts *o)
     if (!ret) {
         if (!o->quiet)   /* the summary */
             fprintf(stderr, "ingot-dump export-bin: %s: %" PRIu64 " tokens of %zu shard%s (%s) "
-                    "in %s's format%s\n", o->out, s.sel_tokens, s.n_sel,
+                    "in %s's format%s\n", o->out_shown, s.sel_tokens, s.n_sel,
                     s.n_sel == 1 ? "" : "s", o->split ? o->split : s.single ?
                     ingot_split_name(shard_reader_header(s.single)->split) : "train",
                     llmc ? "llm.c" : "nanoGPT", width == 4 ? " (uint32 tokens: magic "

@@ -74,8 +74,10 @@ static int info_json_dataset(const char *dir, const struct manifest *m,
     json_error_t je;
     json_t *man = json_loadb(text, len, 0, &je), *root;
     free(text);
+    char tb[1024];
     if (!man)
-        return ingot_fail(INGOT_E_JSON, "%s: cannot re-read manifest.json", dir);
+        return ingot_fail(INGOT_E_JSON, "%s: cannot re-read manifest.json",
+                          term_text(dir, tb, sizeof(tb)));
     if (!shards) {
         json_object_set_new(man, "inputs", json_integer((json_int_t)m->n_inputs));
         json_object_set_new(man, "shards", json_integer((json_int_t)m->n_shards));
@@ -102,7 +104,7 @@ static int info_json_shard(const char *path, const shard_reader *r)
 static void print_header(const shard_reader *r)
 {
     const struct ingot_shard_header *h = shard_reader_header(r);
-    printf("shard            %s\n", shard_reader_path(r));
+    printf("shard            %s\n", shard_reader_shown(r));
     printf("format           version %u, header %u bytes, little-endian\n", h->version,
            h->header_size);
     printf("split            %s (shard %llu of its split)\n", ingot_split_name(h->split),
@@ -154,8 +156,8 @@ static void print_dataset(const char *dir, const struct manifest *m, bool brief,
                           uint64_t max_list)
 {
     const struct manifest_tokenizer *t = &m->tokenizer;
-    printf("dataset          %s\n", dir);
     char tb[4096], tb2[256];   /* the manifest's text, its control bytes as '?' */
+    printf("dataset          %s\n", term_text(dir, tb, sizeof(tb)));
     printf("format           manifest version %d, written by ingot %s\n", m->format_version,
            term_text(m->ingot_version, tb, sizeof(tb)));
     if (m->command_line)
@@ -309,10 +311,11 @@ static void warn_stray(const struct dataset *ds)
         if (n <= sl || strcmp(e->d_name + n - sl, INGOT_SHARD_SUFFIX))
             continue;
         const char *key = e->d_name;
-        char tb[512];   /* a file name of any bytes */
+        char tb[512], td[1024];   /* a file name of any bytes, the directory */
         if (!bsearch(&key, names, m->n_shards, sizeof(*names), cmp_name))
             fprintf(stderr, "ingot-dump: warning: %s/%s is not listed in manifest.json (left over "
-                    "from another run?)\n", ds->dir, term_text(e->d_name, tb, sizeof(tb)));
+                    "from another run?)\n", term_text(ds->dir, td, sizeof(td)),
+                    term_text(e->d_name, tb, sizeof(tb)));
     }
     closedir(d);
     free(names);
@@ -388,8 +391,9 @@ static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
     /* the copy pretok writes into the dataset */
     const bool named = !strcmp(t->file, INGOT_TOKENIZER_NAME);
     const struct dataset_tok_cand *u = lk.use < lk.n ? &lk.cand[lk.use] : NULL, *copy = NULL;
-    char tf[1024], tt[1024], hint[4096];   /* the manifest's paths, control bytes as '?' */
+    char tf[1024], tt[1024], td[1024], hint[4096];   /* paths, control bytes as '?' */
     term_text(t->file, tf, sizeof(tf));
+    term_text(ds->dir, td, sizeof(td));
     bool noted = false;
     for (size_t i = 0; i < lk.n && !copy; i++) {
         const struct dataset_tok_cand *c = &lk.cand[i];
@@ -405,11 +409,11 @@ static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
         if (c->state == DATASET_TOK_OTHER)
             fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given "
                     "to ingot-pretok) holds another model now (hash %016llx, the dataset's is "
-                    "%016llx), so it is not checked\n", ds->dir, INGOT_MANIFEST_NAME, tt,
+                    "%016llx), so it is not checked\n", td, INGOT_MANIFEST_NAME, tt,
                     (ull)c->hash, (ull)t->hash);
         else
             fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given "
-                    "to ingot-pretok): %s, so it is not checked\n", ds->dir,
+                    "to ingot-pretok): %s, so it is not checked\n", td,
                     INGOT_MANIFEST_NAME, tt, c->why);
         noted = true;
     }
@@ -417,7 +421,7 @@ static int check_tokenizer_copy(const struct dataset *ds, bool *checked)
         if (!noted)
             fprintf(stderr, "ingot-dump: note: %s/%s: key tokenizer.file: %s (the path given "
                     "to ingot-pretok) is not found, so the tokenizer is not checked (docs and "
-                    "tokens take --model M)\n", ds->dir, INGOT_MANIFEST_NAME, tf);
+                    "tokens take --model M)\n", td, INGOT_MANIFEST_NAME, tf);
         goto out;
     }
     *checked = true;
@@ -494,11 +498,13 @@ static int verify_dataset(const char *path, bool quiet)
     if ((e = check_tokenizer_copy(&ds, &has_tok)))
         problem(&p, e, fs_basename(m->tokenizer.file), false);
     warn_stray(&ds);
+    char tp[1024];   /* the dataset's path in messages */
+    term_text(path, tp, sizeof(tp));
     if (!p.first) {
         char hd[32], ht[32], tb[256];
         const uint64_t nd = m->total_docs[0] + m->total_docs[1];
         printf("%s: intact (%zu shard%s, %s document%s, %s tokens; manifest, %s%severy "
-               "checksum verified)\n", path, m->n_shards, m->n_shards == 1 ? "" : "s",
+               "checksum verified)\n", tp, m->n_shards, m->n_shards == 1 ? "" : "s",
                cli_human((double)nd, hd, sizeof(hd)), nd == 1 ? "" : "s",
                cli_human((double)(m->total_tokens[0] + m->total_tokens[1]), ht, sizeof(ht)),
                has_tok ? term_text(fs_basename(m->tokenizer.file), tb, sizeof(tb)) : "",
@@ -508,7 +514,7 @@ static int verify_dataset(const char *path, bool quiet)
         if (p.n_shards > 10)
             snprintf(more, sizeof(more), " and %zu more", p.n_shards - 10);
         ret = ingot_fail(p.first, "%s: %zu of %zu shards bad%s%s%s%s%s (each problem is on "
-                         "its own line above)", path, p.n_shards, m->n_shards,
+                         "its own line above)", tp, p.n_shards, m->n_shards,
                          p.n_shards ? ": " : "", p.shards, more,
                          p.others[0] ? "; also bad: " : "", p.others);
     }
@@ -527,7 +533,7 @@ int dump_verify(const struct dump_opts *o)
     int ret = dump_src_open(o->path, true, &s);
     if (!ret) {
         char hd[32], ht[32];
-        printf("%s: intact (%s documents, %s tokens; every checksum verified)\n", o->path,
+        printf("%s: intact (%s documents, %s tokens; every checksum verified)\n", s.shown,
                cli_human((double)shard_reader_n_docs(s.single), hd, sizeof(hd)),
                cli_human((double)shard_reader_n_tokens(s.single), ht, sizeof(ht)));
     }

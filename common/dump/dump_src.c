@@ -48,6 +48,7 @@ int dump_src_open(const char *path, bool verify, struct dump_src *s)
 {
     memset(s, 0, sizeof(*s));
     s->path = path;
+    term_text(path, s->shown, sizeof(s->shown));
     int isdir = fs_is_dir(path);
     if (isdir < 0)
         return isdir;
@@ -55,7 +56,7 @@ int dump_src_open(const char *path, bool verify, struct dump_src *s)
         return dataset_open(path, verify, &s->ds);
     if (access(path, F_OK) != 0) {
         int e = errno;
-        return ingot_fail(-e, "%s: %s", path, strerror(e));
+        return ingot_fail(-e, "%s: %s", s->shown, strerror(e));
     }
     int ret = shard_reader_open(path, &s->single);
     if (!ret && verify)
@@ -73,8 +74,10 @@ int dump_src_select(struct dump_src *s, const char *split)
     s->sel_docs = s->sel_tokens = 0;
     int all = split && !strcmp(split, "all");
     uint32_t want = INGOT_SPLIT_TRAIN;
+    char ts[1024];
     if (split && !all && ingot_split_parse(split, &want))
-        return ingot_fail(INGOT_E_USAGE, "--split %s: expected train, val or all", split);
+        return ingot_fail(INGOT_E_USAGE, "--split %s: expected train, val or all",
+                          term_text(split, ts, sizeof(ts)));
     size_t n = s->ds ? s->ds->n_shards : 1;
     s->sel = calloc(n, sizeof(*s->sel));
     if (!s->sel)
@@ -122,7 +125,7 @@ int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out)
     if (!model && m && (!m->tokenizer.file || !m->tokenizer.file[0]))
         return ingot_fail(INGOT_E_USAGE, "%s: the dataset records no tokenizer model (made by "
                           "import-bin --vocab, ids only); pass the SentencePiece model with "
-                          "--model M, or print ids: docs --ids, tokens, stats", s->path);
+                          "--model M, or print ids: docs --ids, tokens, stats", s->shown);
     if (s->ds)
         return load_dataset_model(s->ds, model, out);
     uint64_t want = shard_reader_header(s->single)->tokenizer_hash;
@@ -142,16 +145,17 @@ int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out)
     } else {
         return ingot_fail(INGOT_E_USAGE,
                           "%s: no manifest.json next to the shard lists it (by name and "
-                          "header checksum) to find the tokenizer; pass --model M", s->path);
+                          "header checksum) to find the tokenizer; pass --model M", s->shown);
     }
     if (ret)
         return ret;
     if (ingot_spm_model_hash(spm) != want) {
+        char tm[1024];
         ret = ingot_fail(INGOT_E_MISMATCH,
                          "%s: tokenizer hash %016llx differs from the shard's tokenizer_hash "
                          "%016llx in %s: not the model the shard was made with",
-                         model ? model : "tokenizer", (ull)ingot_spm_model_hash(spm), (ull)want,
-                         s->path);
+                         model ? term_text(model, tm, sizeof(tm)) : "tokenizer",
+                         (ull)ingot_spm_model_hash(spm), (ull)want, s->shown);
         ingot_spm_free(spm);
         return ret;
     }

@@ -8,6 +8,7 @@
 #include "ingot_dump.h"
 #include "ingot_err.h"
 #include "mono_clock.h"
+#include "term_text.h"
 
 typedef unsigned long long ull;
 
@@ -118,7 +119,7 @@ int dump_stats(const struct dump_opts *o)
     uint32_t vocab = s.n_sel ? shard_reader_header(s.sel[0])->vocab_size : 1;
     if (vocab > (1u << 26)) {
         ret = ingot_fail(INGOT_E_USAGE, "%s: vocab_size %u is too large for token statistics",
-                         o->path, vocab);
+                         o->path_shown, vocab);
         goto out;
     }
     L.short_n = calloc(SHORT_LEN, sizeof(*L.short_n));
@@ -219,8 +220,9 @@ int dump_stats(const struct dump_opts *o)
     printf("top %zu tokens (id count share piece)\n", show);
     for (size_t i = 0; i < show; i++) {
         const char *piece = spm ? ingot_spm_id_to_piece(spm, top[i].id) : NULL;
+        char tp[256];   /* a piece is the model's bytes: an ESC in one is not shown */
         printf("  %u  %llu  %.3f%%  %s\n", top[i].id, (ull)top[i].count,
-               100.0 * (double)top[i].count / tot, piece ? piece : "-");
+               100.0 * (double)top[i].count / tot, piece ? term_text(piece, tp, sizeof(tp)) : "-");
     }
 out:
     free(top);

@@ -14,6 +14,7 @@
 #include "ingot_err.h"
 #include "ingot_version.h"
 #include "sig_util.h"
+#include "term_text.h"
 
 #ifndef DUMP_SPM_VERSION
 #define DUMP_SPM_VERSION "unknown"
@@ -169,8 +170,11 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
         case D_BRIEF: o->brief = true; break;
         case D_QUIET: o->quiet = true; break;
         case D_SPLIT:
-            if (strcmp(val, "train") && strcmp(val, "val") && strcmp(val, "all"))
-                ret = ingot_fail(INGOT_E_USAGE, "--split %s: expected train, val or all", val);
+            if (strcmp(val, "train") && strcmp(val, "val") && strcmp(val, "all")) {
+                char tv[1024];
+                ret = ingot_fail(INGOT_E_USAGE, "--split %s: expected train, val or all",
+                                 term_text(val, tv, sizeof(tv)));
+            }
             o->split = val;
             break;
         case D_FIRST: ret = parse_count("--first", val, &o->first); break;
@@ -197,14 +201,19 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
                           "info|verify|docs|tokens|stats|export-bin PATH [options] (see "
                           "ingot-dump --help)");
     for (int i = optind + first; i < argc; i++) {
+        char ta[1024];
         if (o->path)
             return ingot_fail(INGOT_E_USAGE, "unexpected argument '%s' (PATH is %s; see "
-                              "ingot-dump --help)", argv[i], o->path);
+                              "ingot-dump --help)", term_text(argv[i], ta, sizeof(ta)),
+                              o->path_shown);
         if (!argv[i][0])
             return ingot_fail(INGOT_E_USAGE, "PATH is empty: give a shard or a dataset "
                               "directory");
         o->path = argv[i];
+        term_text(o->path, o->path_shown, sizeof(o->path_shown));
     }
+    if (o->out)
+        term_text(o->out, o->out_shown, sizeof(o->out_shown));
     return 0;
 }
 
@@ -221,7 +230,7 @@ int dump_stdout_failed(void)
  * (the only thing ingot-dump writes), says which input it was (write() and
  * unlink() are async-signal-safe) and exits 1 instead of dying with "Bus
  * error". */
-static const char *bus_path = "";
+static char bus_path[1024];   /* PATH through term_text(), set before the handler */
 static const char *volatile remove_path;
 
 void dump_remove_on_signal(const char *path)
@@ -259,7 +268,7 @@ static void on_sigbus(int sig)
 
 static void trap_signals(const char *path)
 {
-    bus_path = path ? path : "";
+    term_text(path ? path : "", bus_path, sizeof(bus_path));
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_sigbus;
@@ -309,9 +318,10 @@ int main(int argc, char **argv)
     if (!ret) {
         if (!fn) {
             const char *near = cli_closest(o.cmd, commands, N_COMMANDS);
+            char tc[1024];
             ret = ingot_fail(INGOT_E_USAGE, "unknown command '%s'%s%s%s (see ingot-dump --help)",
-                             o.cmd, near ? "; did you mean " : "", near ? near : "",
-                             near ? "?" : "");
+                             term_text(o.cmd, tc, sizeof(tc)), near ? "; did you mean " : "",
+                             near ? near : "", near ? "?" : "");
         } else if (!o.path) {
             ret = ingot_fail(INGOT_E_USAGE, "PATH (a shard or a dataset directory) is missing "
                              "(see ingot-dump --help)");

@@ -26,10 +26,13 @@ struct dump_opts {
     uint64_t max_list;        /* info: list at most this many inputs/shards */
     const char *out;          /* export-bin: the .bin file */
     const char *format;       /* export-bin: llmc (default) or nanogpt */
+    /* path and out as messages show them: through term_text() */
+    char path_shown[1024], out_shown[1024];
 };
 
 struct dump_src {
     const char *path;
+    char shown[1024];              /* path through term_text(), for messages */
     struct dataset *ds;            /* PATH is a dataset directory */
     shard_reader *single;          /* PATH is one shard file */
     struct manifest *side;         /* manifest.json next to a single shard, if any */

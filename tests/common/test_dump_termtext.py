@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""ingot-dump names what it was given and what it found through term_text(): a
+command, an option's value, a dataset directory, a lone shard, --out or a model's piece
+holding an escape sequence (ESC ] 0 ; ... BEL, which retitles the terminal's window)
+and a right-to-left override (U+202E) shows '?' in their place, and none of those bytes
+reaches standard error or standard output. The unknown command, --split, --range,
+--format, an extra argument, PATH in info, verify (intact, bad, a stray shard, the
+tokenizer notes), docs and tokens (the shard's name), a lone shard's model messages,
+export-bin (--out inside the input or not a file, its summary and the import-bin hint)
+and the pieces of tokens and stats were printed raw.
+
+    test_dump_termtext.py INGOT_PRETOK INGOT_DUMP MODELS_DIR
+(MODELS_DIR: tests/fuzz/corpus/spm_model, small models of each kind)"""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from pyt_util import Tally  # noqa: E402
+
+PRETOK, DUMP, MODELS = sys.argv[1:4]
+H = "n\x1b]0;pwned\x07\u202eh"       # in a name: ESC ] 0 ; pwned BEL, RIGHT-TO-LEFT OVERRIDE
+S = "n?]0;pwned??h"                  # as term_text shows it
+RAW = (b"\x1b", b"\x07", "\u202e".encode())
+tally = Tally()
+
+
+def run(prog, args, want_rc, what, says=(), out=()):
+    """Run prog: exit status want_rc, every text of says on standard error and of out on
+    standard output, none of the raw bytes on either."""
+    p = subprocess.run([prog] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), timeout=120)
+    tally.check(p.returncode == want_rc, "%s: exit %d, want %d: %r" % (what, p.returncode,
+                                                                       want_rc, p.stderr))
+    for s in says:
+        tally.check(s.encode() in p.stderr, "%s: no %r on stderr: %r" % (what, s, p.stderr))
+    for s in out:
+        tally.check(s.encode() in p.stdout, "%s: no %r on stdout: %r" % (what, s,
+                                                                        p.stdout[:2000]))
+    tally.check(not any(r in p.stderr or r in p.stdout for r in RAW),
+                "%s: ESC, BEL or U+202E reached the terminal: %r" % (what,
+                                                                     p.stderr + p.stdout[:2000]))
+    return p
+
+
+def varint(b, i):
+    x = s = 0
+    while True:
+        x |= (b[i] & 0x7F) << s
+        s += 7
+        i += 1
+        if not b[i - 1] & 0x80:
+            return x, i
+
+
+def enc_varint(x):
+    out = bytearray()
+    while True:
+        out.append((x & 0x7F) | (0x80 if x > 0x7F else 0))
+        x >>= 7
+        if not x:
+            return bytes(out)
+
+
+def with_piece(model, piece):
+    """model with one more NORMAL piece (the type left out) of the bytes piece after its
+    last piece; its id is the old piece count."""
+    i = last = n = 0
+    while i < len(model):
+        key, j = varint(model, i)
+        if key & 7 == 2:
+            ln, j = varint(model, j)
+            j += ln
+        else:
+            j = varint(model, j)[1]
+        if key >> 3 == 1:
+            last, n = j, n + 1
+        i = j
+    body = enc_varint(1 << 3 | 2) + enc_varint(len(piece)) + piece
+    return model[:last] + enc_varint(1 << 3 | 2) + enc_varint(len(body)) + body + model[last:], n
+
+
+with tempfile.TemporaryDirectory(prefix="ingot-dump-termtext-") as tmp:
+    def path(*names):
+        return os.path.join(tmp, *names)
+
+    model = os.path.join(MODELS, "unigram.model")
+    corpus = path("c.jsonl")
+    with open(corpus, "w") as f:
+        for k in range(50):
+            f.write(json.dumps({"text": "the quick brown fox %d jumps over the lazy dog" % k})
+                    + "\n")
+    ds = path("d" + H)
+    p = subprocess.run([PRETOK, "--model", model, "--out", ds, "--quiet", corpus],
+                       capture_output=True)
+    tally.check(p.returncode == 0, "the dataset: %r" % p.stderr)
+    dss = path("d" + S)
+    shard = os.path.join(ds, "train-000000.tok")
+
+    # the command line
+    run(DUMP, [H, ds], 2, "an unknown command", ["unknown command '" + S + "'"])
+    run(DUMP, ["docs", ds, "--split", H], 2, "--split", ["--split " + S + ": expected"])
+    run(DUMP, ["info", ds, H], 2, "an extra argument",
+        ["unexpected argument '" + S + "' (PATH is " + dss])
+    run(DUMP, ["tokens", ds, "--range", "1" + H], 2, "--range", ["--range 1" + S + ": expected"])
+    run(DUMP, ["tokens", ds, "--range", "5:1" + H], 2, "--range's end",
+        ["--range '1" + S + "'"])
+    run(DUMP, ["export-bin", ds, "--out", path("x.bin"), "--format", H], 2, "--format",
+        ["--format " + S + ": expected"])
+
+    # a dataset directory of that name
+    run(DUMP, ["info", ds], 0, "info", out=["dataset          " + dss])
+    run(DUMP, ["info", ds, "--brief"], 0, "info --brief", out=["dataset          " + dss])
+    run(DUMP, ["verify", ds], 0, "verify, intact", out=[dss + ": intact"])
+    run(DUMP, ["docs", ds, "--count", "1"], 0, "docs", out=["train-000000.tok #0"])
+    run(DUMP, ["stats", ds], 0, "stats")
+    exp = run(DUMP, ["export-bin", ds, "--out", path("o" + H + ".bin")], 0, "export-bin",
+              ["export-bin: " + path("o" + S + ".bin") + ": ",
+               "--tokenizer " + dss + "/tokenizer.model"])
+    run(DUMP, ["export-bin", ds, "--out", os.path.join(ds, "x.bin")], 2,
+        "export-bin --out inside", ["--out " + dss + "/x.bin: inside the input " + dss])
+    os.mkdir(path("dir" + H))
+    run(DUMP, ["export-bin", ds, "--out", path("dir" + H)], 2, "export-bin --out a directory",
+        ["--out " + path("dir" + S) + ": exists and is not a regular file"])
+    # a stray shard, the manifest's tokenizer.file elsewhere and gone: notes naming it
+    open(os.path.join(ds, "stray.tok"), "w").close()
+    mpath = os.path.join(ds, "manifest.json")
+    man = json.load(open(mpath))
+    orig = json.dumps(man)
+    man["tokenizer"]["file"] = "/nonexistent/m.model"
+    with open(mpath, "w") as f:
+        json.dump(man, f)
+    run(DUMP, ["verify", ds], 0, "verify, a stray shard and a gone tokenizer.file",
+        [dss + "/stray.tok is not listed", dss + "/manifest.json: key tokenizer.file"])
+    with open(mpath, "w") as f:
+        f.write(orig)
+    one = path("s" + H + ".tok")   # a lone shard, before the damage
+    shutil.copy(shard, one)
+    # damage: the summary names the dataset
+    with open(shard, "r+b") as f:
+        f.seek(-1, 2)
+        b = f.read(1)
+        f.seek(-1, 2)
+        f.write(bytes([b[0] ^ 0xFF]))
+    run(DUMP, ["verify", ds], 1, "verify, a damaged shard",
+        [dss + ": 1 of 1 shards bad", dss + "/train-000000.tok: "])
+    os.unlink(os.path.join(ds, "stray.tok"))
+    run(DUMP, ["info", path("gone" + H)], 1, "a PATH not there", [path("gone" + S) + ": "])
+
+    # a lone shard of that name, no manifest beside it
+    ones = path("s" + S + ".tok")
+    run(DUMP, ["info", one], 0, "info SHARD", out=["shard            " + ones])
+    run(DUMP, ["verify", one], 0, "verify SHARD", out=[ones + ": intact"])
+    run(DUMP, ["docs", one], 2, "docs SHARD, no model",
+        [ones + ": no manifest.json next to the shard"])
+    run(DUMP, ["docs", one, "--ids", "--count", "1"], 0, "docs --ids SHARD")
+    run(DUMP, ["tokens", one, "--range", "0:3"], 0, "tokens SHARD", out=["s" + S + ".tok"])
+    other = path("m" + H + ".model")
+    shutil.copy(os.path.join(MODELS, "bpe.model"), other)
+    run(DUMP, ["docs", one, "--model", other], 1, "docs SHARD, another model",
+        [path("m" + S + ".model") + ": tokenizer hash", "in " + ones + ": not the model"])
+    run(DUMP, ["export-bin", one, "--out", path("o2.bin"), "--split", "val"], 1,
+        "export-bin SHARD, no such split", [ones + ": no val shard to export"])
+
+    # a model whose piece is ESC ] 0 ; pwned BEL U+202E: tokens and stats list it as '?'
+    good = open(model, "rb").read()
+    bad, pid = with_piece(good, H.encode())
+    pm = path("p.model")
+    with open(pm, "wb") as f:
+        f.write(bad)
+    ids = path("ids.bin")
+    with open(ids, "wb") as f:
+        f.write(struct.pack("<8H", 1, 5, pid, 7, pid, 1, pid, 9))
+    pds = path("pds")
+    p = subprocess.run([PRETOK, "import-bin", "--format", "nanogpt", "--tokenizer", pm, "--out",
+                        pds, ids], capture_output=True)
+    tally.check(p.returncode == 0, "the dataset of ids: %r" % p.stderr)
+    run(DUMP, ["tokens", pds, "--range", "0:4"], 0, "tokens, a piece with ESC",
+        out=["2 %d %s " % (pid, S)])
+    run(DUMP, ["stats", pds], 0, "stats, a piece with ESC", out=["%s\n" % S])
+    print("ingot-dump: the command line, a dataset, a lone shard, export-bin and a model's "
+          "pieces show ESC, BEL and U+202E as '?'")
+    shutil.rmtree(tmp, ignore_errors=True)
+tally.end()
