@@ -38,6 +38,15 @@ extern "C" {
  * characters (parts of emoji sequences). Returns buf. */
 const char *term_text(const char *s, char *buf, size_t n);
 
+/* term_text(s) into a buffer of TERM_SHOW_MAX bytes that lives to the end
+ * of the enclosing block (a compound literal; C only): for the arguments
+ * of a message, ingot_fail(err, "%s: ...", TERM_SHOW(path)), where a local
+ * buffer for each would crowd the call site. */
+#define TERM_SHOW_MAX 1024
+#ifndef __cplusplus
+#define TERM_SHOW(s) term_text((s), (char[TERM_SHOW_MAX]){ 0 }, TERM_SHOW_MAX)
+#endif
+
 /* Whether term_text() shows s as it is: nothing in it that it would write
  * as '?', by the rules above. NULL is not plain. */
 bool term_text_plain(const char *s);

@@ -5,6 +5,7 @@
 #include "backend.h"
 #include "ingot_config.h"
 #include "ingot_err.h"
+#include "term_text.h"
 
 /* In order of preference for --device auto. */
 static const struct tr_backend_ops *const backends[] = {
@@ -48,8 +49,8 @@ int tr_backend_select(const char *name, const struct tr_backend_ops **out)
         if (!strcmp(name, backends[i]->name)) {
             why[0] = 0;
             if (!backends[i]->available(why, sizeof(why)))
-                return ingot_fail(INGOT_E_NOGPU, "--device %s: not available here: %s", name,
-                                  why[0] ? why : "unknown reason");
+                return ingot_fail(INGOT_E_NOGPU, "--device %s: not available here: %s",
+                                  TERM_SHOW(name), why[0] ? why : "unknown reason");
             *out = backends[i];
             return 0;
         }
@@ -57,6 +58,8 @@ int tr_backend_select(const char *name, const struct tr_backend_ops **out)
         if (!strcmp(name, known[i]))
             return ingot_fail(INGOT_E_USAGE, "--device %s: this build has no %s back end (it has: "
                               "%s); rebuild on a machine with nvcc and CUDA >= 12 "
-                              "(meson setup -Dcuda=enabled)", name, name, tr_backend_list());
-    return ingot_fail(INGOT_E_USAGE, "--device %s: unknown device; use auto, cpu or cuda", name);
+                              "(meson setup -Dcuda=enabled)", TERM_SHOW(name), TERM_SHOW(name),
+                              tr_backend_list());
+    return ingot_fail(INGOT_E_USAGE, "--device %s: unknown device; use auto, cpu or cuda",
+                      TERM_SHOW(name));
 }

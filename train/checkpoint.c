@@ -20,6 +20,7 @@
 #include "ingot_err.h"
 #include "ingot_hash.h"
 #include "shard_format.h"
+#include "term_text.h"
 #include <jansson.h>
 #include "train_opts.h"
 
@@ -133,18 +134,18 @@ static int write_atomic(const char *tmp, const char *path, const struct fs_piece
 {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return ingot_fail(-errno, "%s: cannot create: %s", tmp, strerror(errno));
+        return ingot_fail(-errno, "%s: cannot create: %s", TERM_SHOW(tmp), strerror(errno));
     fs_temp_claim(fd);
     int err = 0;
     for (size_t i = 0; i < n && !err; i++)
         err = fs_write_full(fd, pieces[i].buf, pieces[i].len, tmp);
     if (!err && fsync(fd) != 0)
-        err = ingot_fail(-errno, "%s: fsync failed: %s", tmp, strerror(errno));
+        err = ingot_fail(-errno, "%s: fsync failed: %s", TERM_SHOW(tmp), strerror(errno));
     if (close(fd) != 0 && !err)
-        err = ingot_fail(-errno, "%s: close failed: %s", tmp, strerror(errno));
+        err = ingot_fail(-errno, "%s: close failed: %s", TERM_SHOW(tmp), strerror(errno));
     if (!err && rename(tmp, path) != 0)
-        err = ingot_fail(-errno, "%s: cannot rename %s into place: %s", path, tmp,
-                         strerror(errno));
+        err = ingot_fail(-errno, "%s: cannot rename %s into place: %s", TERM_SHOW(path),
+                         TERM_SHOW(tmp), strerror(errno));
     if (err)
         unlink(tmp);
     else
@@ -230,7 +231,8 @@ static int list_steps(const char *dir, int64_t **steps, size_t *n)
     if (!d) {
         if (errno == ENOENT)
             return 0;
-        return ingot_fail(-errno, "%s: cannot open checkpoint directory: %s", dir, strerror(errno));
+        return ingot_fail(-errno, "%s: cannot open checkpoint directory: %s", TERM_SHOW(dir),
+                          strerror(errno));
     }
     size_t cap = 0;
     struct dirent *e;
@@ -287,7 +289,8 @@ int tr_ckpt_prune(const char *dir, int keep)
         char *p = ckpt_path(dir, steps[i]);
         int e = !p ? ingot_oom("checkpoint path", strlen(dir) + 32)
                    : unlink(p) != 0 && errno != ENOENT
-                         ? ingot_fail(-errno, "%s: cannot remove: %s", p, strerror(errno)) : 0;
+                         ? ingot_fail(-errno, "%s: cannot remove: %s", TERM_SHOW(p),
+                                      strerror(errno)) : 0;
         err = err ? err : e;
         free(p);
     }
@@ -338,7 +341,7 @@ static bool held_by_other(const char *dir)
  * its own message as an argument). */
 static int dir_fail(int err, const char *dir)
 {
-    return ingot_fail(err, "--ckpt-dir %s: %s", dir, ingot_errmsg_for(err));
+    return ingot_fail(err, "--ckpt-dir %s: %s", TERM_SHOW(dir), ingot_errmsg_for(err));
 }
 
 int tr_ckpt_dir_prepare(const char *dir, int *removed)
@@ -350,10 +353,10 @@ int tr_ckpt_dir_prepare(const char *dir, int *removed)
     if (err)
         return dir_fail(err, dir);
     if (stat(dir, &sb) != 0)
-        return ingot_fail(-errno, "--ckpt-dir %s: %s", dir, strerror(errno));
+        return ingot_fail(-errno, "--ckpt-dir %s: %s", TERM_SHOW(dir), strerror(errno));
     if (!S_ISDIR(sb.st_mode))
         return ingot_fail(-ENOTDIR, "--ckpt-dir %s: exists and is not a directory; name a "
-                          "directory for the checkpoints", dir);
+                          "directory for the checkpoints", TERM_SHOW(dir));
     /* Not a dataset's or an export's folder: the run writes config.json there
      * (an hf export's would be replaced, and transformers could no longer
      * load it) and its checkpoints among the shards or the weights. */
@@ -369,8 +372,8 @@ int tr_ckpt_dir_prepare(const char *dir, int *removed)
         if (there)
             return ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s: %s (it holds %s; the run's "
                               "config.json and checkpoints would go among its files); give "
-                              "another directory for the checkpoints", dir, foreign[i][1],
-                              foreign[i][0]);
+                              "another directory for the checkpoints", TERM_SHOW(dir),
+                              foreign[i][1], foreign[i][0]);
     }
     /* A probe file, created and removed: permissions, read-only mounts and
      * full quotas show here rather than at the first save, after hours. */
@@ -410,10 +413,11 @@ int tr_ckpt_dir_lock(const char *dir, int *fd_out)
     struct stat sb;
     if (fd < 0)
         err = ingot_fail(-errno, "--ckpt-dir %s: cannot open the lock file %s (%s); remove it "
-                         "if it is not a regular file", dir, p, strerror(errno));
+                         "if it is not a regular file", TERM_SHOW(dir), TERM_SHOW(p),
+                         strerror(errno));
     else if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
         err = ingot_fail(-EINVAL, "--ckpt-dir %s: the lock file %s is not a regular file; "
-                         "remove it", dir, p);
+                         "remove it", TERM_SHOW(dir), TERM_SHOW(p));
     else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         if (e == EWOULDBLOCK) {
@@ -424,9 +428,10 @@ int tr_ckpt_dir_lock(const char *dir, int *fd_out)
             err = ingot_fail(-EBUSY, "--ckpt-dir %s: another ingot-train (%s) is training into "
                              "this directory, and their checkpoints, rotation and config.json "
                              "would mix; wait for it to end, or give this run another "
-                             "--ckpt-dir", dir, who[0] ? who : "pid unknown");
+                             "--ckpt-dir", TERM_SHOW(dir), who[0] ? TERM_SHOW(who) : "pid unknown");
         } else if (e != ENOLCK && e != EOPNOTSUPP && e != ENOSYS) {
-            err = ingot_fail(-e, "--ckpt-dir %s: cannot lock %s: %s", dir, p, strerror(e));
+            err = ingot_fail(-e, "--ckpt-dir %s: cannot lock %s: %s", TERM_SHOW(dir), TERM_SHOW(p),
+                             strerror(e));
         }
         /* else a file system without locks: the run goes on unguarded */
         close(fd);
@@ -509,18 +514,18 @@ int tr_ckpt_resume_failed(const char *dir, const char *path, int err)
     free(own);
     if (!dir && prev)
         err = ingot_fail(err, "%s. --resume-from names it: branch from the checkpoint before "
-                         "it, %s, or restore it from a copy", m, prev);
+                         "it, %s, or restore it from a copy", m, TERM_SHOW(prev));
     else if (!dir)
         err = ingot_fail(err, "%s. --resume-from names it: restore it from a copy, or branch "
                          "from another checkpoint of its run", m);
     else if (prev)
         err = ingot_fail(err, "%s. It is the newest checkpoint of --ckpt-dir %s: move it out of "
                          "that directory and --resume continues from the one before, %s (or "
-                         "restore it from a copy)", m, dir, prev);
+                         "restore it from a copy)", m, TERM_SHOW(dir), TERM_SHOW(prev));
     else
         err = ingot_fail(err, "%s. It is the only checkpoint of --ckpt-dir %s: restore it from "
                          "a copy, or move it out of that directory and --resume starts the run "
-                         "again from step 0", m, dir);
+                         "again from step 0", m, TERM_SHOW(dir));
     free(prev);
     return err;
 }
@@ -532,7 +537,8 @@ int tr_ckpt_resolve(const char *path, char **file)
         return (*file = strdup(path)) ? 0 : ingot_oom("a path", strlen(path) + 1);
     int err = tr_ckpt_find_latest(path, file);
     if (!err && !*file)
-        err = ingot_fail(-ENOENT, "%s: no ckpt-*.bin checkpoint in this directory", path);
+        err = ingot_fail(-ENOENT, "%s: no ckpt-*.bin checkpoint in this directory",
+                         TERM_SHOW(path));
     return err;
 }
 
@@ -545,10 +551,10 @@ static int read_at(int fd, void *buf, size_t len, uint64_t off, const char *path
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return ingot_fail(-errno, "%s: read: %s", path, strerror(errno));
+            return ingot_fail(-errno, "%s: read: %s", TERM_SHOW(path), strerror(errno));
         if (r == 0)
             return ingot_fail(INGOT_E_TRUNCATED, "%s: file ends early (at byte %" PRIu64 "); the "
-                              "checkpoint is truncated", path, off);
+                              "checkpoint is truncated", TERM_SHOW(path), off);
         p += r;
         len -= (size_t)r;
         off += (uint64_t)r;
@@ -592,39 +598,40 @@ static int check_ranges(const char *path, const struct tr_ckpt_header *h)
         field = "elapsed_s (negative, NaN or absurd)";
     if (field)
         return ingot_fail(INGOT_E_CORRUPT, "%s: field %s; the checkpoint is damaged or was not "
-                          "written by ingot-train", path, field);
+                          "written by ingot-train", TERM_SHOW(path), field);
     return 0;
 }
 
 static int check_header(const char *path, const struct tr_ckpt_header *h, uint64_t file_size)
 {
     if (memcmp(h->magic, TR_CKPT_MAGIC, 8))
-        return ingot_fail(INGOT_E_FORMAT, "%s: not an Ingot checkpoint (magic)", path);
+        return ingot_fail(INGOT_E_FORMAT, "%s: not an Ingot checkpoint (magic)", TERM_SHOW(path));
     if (h->endian_mark != ENDIAN_MARK)
-        return ingot_fail(INGOT_E_ENDIAN, "%s: written on a machine of other endianness", path);
+        return ingot_fail(INGOT_E_ENDIAN, "%s: written on a machine of other endianness",
+                          TERM_SHOW(path));
     if (h->version > TR_CKPT_VERSION)
         return ingot_fail(INGOT_E_VERSION, "%s: checkpoint version %u is newer than this build "
-                          "reads (%u)", path, h->version, TR_CKPT_VERSION);
+                          "reads (%u)", TERM_SHOW(path), h->version, TR_CKPT_VERSION);
     if (h->header_size != TR_CKPT_HEADER_SIZE)
-        return ingot_fail(INGOT_E_FORMAT, "%s: header_size %u", path, h->header_size);
+        return ingot_fail(INGOT_E_FORMAT, "%s: header_size %u", TERM_SHOW(path), h->header_size);
     if (ingot_xxh3(h, offsetof(struct tr_ckpt_header, header_checksum)) != h->header_checksum)
         return ingot_fail(INGOT_E_CHECKSUM, "%s: header checksum mismatch; the file is corrupt",
-                          path);
+                          TERM_SHOW(path));
     struct tr_config c = { .n_layer = h->n_layer, .n_head = h->n_head, .n_embd = h->n_embd,
                            .seq_len = h->seq_len, .vocab = h->vocab,
                            .vocab_padded = h->vocab_padded };
     if (h->version >= 3) {
         if (h->arch > TR_ARCH_LLAMA || h->tie_embeddings > 1)
             return ingot_fail(INGOT_E_CORRUPT, "%s: field arch (%u) or tie_embeddings (%u) is "
-                              "out of range", path, h->arch, h->tie_embeddings);
+                              "out of range", TERM_SHOW(path), h->arch, h->tie_embeddings);
         /* a gpt2 model has none of llama's fields: values there are damage
          * (and would make two equal shapes compare unequal on --resume) */
         if (h->arch == TR_ARCH_GPT2 && (h->n_kv_head || h->ffn_dim || h->tie_embeddings ||
                                         h->rope_theta != 0.0 || h->norm_eps != 0.0f))
             return ingot_fail(INGOT_E_CORRUPT, "%s: fields n_kv_head..norm_eps (%d, %d, %u, %g, "
                               "%g) are llama's and must be 0 for arch 0 (gpt2); the file is "
-                              "damaged", path, h->n_kv_head, h->ffn_dim, h->tie_embeddings,
-                              h->rope_theta, (double)h->norm_eps);
+                              "damaged", TERM_SHOW(path), h->n_kv_head, h->ffn_dim,
+                              h->tie_embeddings, h->rope_theta, (double)h->norm_eps);
         c.arch = (int)h->arch;
         c.n_kv_head = h->n_kv_head;
         c.ffn_dim = h->ffn_dim;
@@ -634,36 +641,38 @@ static int check_header(const char *path, const struct tr_ckpt_header *h, uint64
     }
     int err = tr_config_check(&c);
     if (err)
-        return ingot_fail(INGOT_E_CORRUPT, "%s: fields n_layer..vocab_padded%s: %s", path,
-                          h->version >= 3 ? ", arch..norm_eps" : "", ingot_errmsg_for(err));
+        return ingot_fail(INGOT_E_CORRUPT, "%s: fields n_layer..vocab_padded%s: %s",
+                          TERM_SHOW(path), h->version >= 3 ? ", arch..norm_eps" : "",
+                          ingot_errmsg_for(err));
     if ((err = check_ranges(path, h)))
         return err;
     if (h->version < 1)
-        return ingot_fail(INGOT_E_CORRUPT, "%s: version 0", path);
+        return ingot_fail(INGOT_E_CORRUPT, "%s: version 0", TERM_SHOW(path));
     uint64_t bytes = tr_param_count(&c) * sizeof(float);
     /* version 1 ends with v; version 2 adds the settings text after it */
     uint64_t settings = h->version >= 2 ? h->settings_size : 0;
     if (h->version >= 2 && (h->settings_offset != h->v_offset + bytes ||
                             h->settings_size > TR_CKPT_MAX_SETTINGS))
         return ingot_fail(INGOT_E_CORRUPT, "%s: fields settings_offset/settings_size (%" PRIu64
-                          ", %" PRIu64 ") do not follow the tensors", path, h->settings_offset,
-                          h->settings_size);
+                          ", %" PRIu64 ") do not follow the tensors", TERM_SHOW(path),
+                          h->settings_offset, h->settings_size);
     if (h->n_params != tr_param_count(&c) || h->params_offset != TR_CKPT_HEADER_SIZE ||
         h->m_offset != h->params_offset + bytes || h->v_offset != h->m_offset + bytes ||
         h->file_size != h->v_offset + bytes + settings)
         return ingot_fail(INGOT_E_CORRUPT, "%s: tensor offsets do not match the model "
-                          "configuration", path);
+                          "configuration", TERM_SHOW(path));
     if (file_size < h->file_size)
-        return ingot_fail(INGOT_E_TRUNCATED, "%s: %" PRIu64 " bytes, header says %" PRIu64, path,
-                          file_size, h->file_size);
+        return ingot_fail(INGOT_E_TRUNCATED, "%s: %" PRIu64 " bytes, header says %" PRIu64,
+                          TERM_SHOW(path), file_size, h->file_size);
     if (file_size > h->file_size)
-        return ingot_fail(INGOT_E_CORRUPT, "%s: %" PRIu64 " bytes, header says %" PRIu64, path,
-                          file_size, h->file_size);
+        return ingot_fail(INGOT_E_CORRUPT, "%s: %" PRIu64 " bytes, header says %" PRIu64,
+                          TERM_SHOW(path), file_size, h->file_size);
     return 0;
 }
 
 /* Open, read the header, check it and (verify_payload) the payload hash. */
-static int open_checked(const char *path, struct tr_ckpt_header *h, bool verify_payload, int *fd_out)
+static int open_checked(const char *path, struct tr_ckpt_header *h, bool verify_payload,
+                        int *fd_out)
 {
     /* a regular file (a FIFO named like a checkpoint would block the read
      * forever); its size is checked against the header below */
@@ -674,7 +683,7 @@ static int open_checked(const char *path, struct tr_ckpt_header *h, bool verify_
     int err = 0;
     if (size < sizeof(*h))
         err = ingot_fail(INGOT_E_TRUNCATED, "%s: %" PRIu64 " bytes is too short for a checkpoint",
-                         path, size);
+                         TERM_SHOW(path), size);
     if (!err)
         err = read_at(fd, h, sizeof(*h), 0, path);
     if (!err)
@@ -693,7 +702,7 @@ static int open_checked(const char *path, struct tr_ckpt_header *h, bool verify_
         }
         if (!err && ingot_xxh3_digest(xs) != h->payload_checksum)
             err = ingot_fail(INGOT_E_CHECKSUM, "%s: payload checksum mismatch; the checkpoint is "
-                             "corrupt", path);
+                             "corrupt", TERM_SHOW(path));
         ingot_xxh3_free(xs);
         free(buf);
     }
@@ -717,7 +726,7 @@ static int read_settings(int fd, const char *path, const struct tr_ckpt_header *
     int err = read_at(fd, t, h->settings_size, h->settings_offset, path);
     if (!err && ingot_xxh3(t, h->settings_size) != h->settings_checksum)
         err = ingot_fail(INGOT_E_CHECKSUM, "%s: settings checksum mismatch; the checkpoint is "
-                         "corrupt", path);
+                         "corrupt", TERM_SHOW(path));
     if (err) {
         free(t);
         return err;
@@ -736,18 +745,18 @@ int tr_ckpt_check_arch(const char *path, const char *text)
     if (!root || !json_is_object(root)) {
         json_decref(root);
         return ingot_fail(INGOT_E_CORRUPT, "%s: the settings section is not a JSON object "
-                          "(line %d: %s)", path, je.line, je.text);
+                          "(line %d: %s)", TERM_SHOW(path), je.line, TERM_SHOW(je.text));
     }
     const char *arch = json_string_value(json_object_get(json_object_get(root, "settings"),
                                                          "arch"));
     int err = 0;
     if (!arch)
         err = ingot_fail(INGOT_E_CORRUPT, "%s: the settings name no model architecture "
-                         "(\"arch\")", path);
+                         "(\"arch\")", TERM_SHOW(path));
     else if (strcmp(arch, "gpt2") && strcmp(arch, "llama"))
         err = ingot_fail(INGOT_E_VERSION, "%s: a model of architecture '%s'; this build of "
                          "ingot-train knows only 'gpt2' and 'llama': use a build that trains "
-                         "'%s'", path, arch, arch);
+                         "'%s'", TERM_SHOW(path), TERM_SHOW(arch), TERM_SHOW(arch));
     json_decref(root);
     return err;
 }
@@ -764,8 +773,8 @@ static int arch_agrees(const char *path, const char *text, const struct tr_ckpt_
     int err = 0;
     if (!arch || strcmp(arch, head))
         err = ingot_fail(INGOT_E_CORRUPT, "%s: the settings say architecture '%s', the header "
-                         "'%s' (version %u); the file is damaged", path, arch ? arch : "?", head,
-                         h->version);
+                         "'%s' (version %u); the file is damaged", TERM_SHOW(path), TERM_SHOW(arch),
+                         head, h->version);
     /* and the shape: --resume takes its flags from the settings, so a
      * disagreement would be reported as "this run is another model", and
      * eval/generate/export would silently use the header's */
@@ -793,8 +802,8 @@ static int arch_agrees(const char *path, const char *text, const struct tr_ckpt_
         char sb[32], hb[32];
         if ((json_is_number(v) || json_is_boolean(v) || text) && s != hv)
             err = ingot_fail(INGOT_E_CORRUPT, "%s: the settings say %s %s, the header %s; the "
-                             "file is damaged (restore it from a copy)", path, shape[i].key,
-                             cli_format_double(s, sb, sizeof(sb)),
+                             "file is damaged (restore it from a copy)", TERM_SHOW(path),
+                             shape[i].key, cli_format_double(s, sb, sizeof(sb)),
                              cli_format_double(hv, hb, sizeof(hb)));
     }
     json_decref(root);
@@ -851,8 +860,8 @@ int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, fl
     if (err)
         return err;
     if (h.n_params != n)
-        err = ingot_fail(INGOT_E_MISMATCH, "%s: holds %" PRIu64 " parameters, expected %zu", path,
-                         h.n_params, n);
+        err = ingot_fail(INGOT_E_MISMATCH, "%s: holds %" PRIu64 " parameters, expected %zu",
+                         TERM_SHOW(path), h.n_params, n);
     size_t bytes = n * sizeof(float);
     if (!err)
         err = read_at(fd, params, bytes, h.params_offset, path);

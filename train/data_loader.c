@@ -16,6 +16,7 @@
 #include "ingot_err.h"
 #include "ingot_hash.h"
 #include "mono_clock.h"
+#include "term_text.h"
 
 /* One split's shards seen as one stream. */
 struct stream {
@@ -116,7 +117,7 @@ static int copy_guarded(const shard_reader *sh, uint64_t off, size_t n, uint32_t
     if (sigsetjmp(bus_jump, 1))
         return ingot_fail(INGOT_E_TRUNCATED, "%s: the shard was truncated or rewritten while "
                           "training (SIGBUS reading tokens [%" PRIu64 ", %" PRIu64 ")); restore "
-                          "it (ingot-dump verify) and resume", shard_reader_path(sh), off,
+                          "it (ingot-dump verify) and resume", shard_reader_shown(sh), off,
                           off + n);
     bus_armed = 1;
     shard_reader_copy_u32(sh, off, n, dst);
@@ -152,7 +153,7 @@ static int stream_copy(const tr_loader *l, const struct stream *s, uint64_t pos,
             if ((uint32_t)dst[done + k] >= l->vocab)
                 return ingot_fail(INGOT_E_CORRUPT, "%s: token %" PRIu64 " is id %u, beyond the "
                                   "vocabulary of %u; the shard is corrupt (ingot-dump verify)",
-                                  shard_reader_path(s->sh[i]), off + k, (uint32_t)dst[done + k],
+                                  shard_reader_shown(s->sh[i]), off + k, (uint32_t)dst[done + k],
                                   l->vocab);
         done += take;
     }
@@ -230,7 +231,7 @@ static void verify_progress(void *arg, size_t done, size_t n, uint64_t bytes_don
     p->next = now + p->every;
     char bd[32], bt[32];
     fprintf(stderr, "ingot-train: verifying %s: %zu of %zu shards, %s of %s (%.0f%%), %.0f s%s\n",
-            p->dir, done, n, cli_human_bytes((double)bytes_done, bd, sizeof(bd)),
+            TERM_SHOW(p->dir), done, n, cli_human_bytes((double)bytes_done, bd, sizeof(bd)),
             cli_human_bytes((double)bytes_total, bt, sizeof(bt)),
             bytes_total ? 100.0 * (double)bytes_done / (double)bytes_total : 100.0,
             now - p->start, p->said ? "" : " (--no-verify skips the checksums)");
@@ -262,12 +263,12 @@ static int source_open(tr_loader *l, struct source *s, const char *dir)
             return ingot_fail(INGOT_E_MISMATCH, "--data %s and --data %s were made with "
                               "different tokenizers (hash %016" PRIx64 " and %016" PRIx64 " in "
                               "their manifest.json): a mixture needs one tokenizer; re-run "
-                              "ingot-pretok with the same --model", l->src[0].dir, dir,
-                              m0->tokenizer.hash, m->tokenizer.hash);
+                              "ingot-pretok with the same --model", TERM_SHOW(l->src[0].dir),
+                              TERM_SHOW(dir), m0->tokenizer.hash, m->tokenizer.hash);
         if (vocab != l->vocab)
             return ingot_fail(INGOT_E_MISMATCH, "--data %s has a vocabulary of %u and --data %s "
-                              "one of %u: a mixture needs one vocabulary", l->src[0].dir,
-                              l->vocab, dir, vocab);
+                              "one of %u: a mixture needs one vocabulary", TERM_SHOW(l->src[0].dir),
+                              l->vocab, TERM_SHOW(dir), vocab);
     }
     l->vocab = vocab;
     if ((err = stream_init(&s->train, s->ds, INGOT_SPLIT_TRAIN)) ||
@@ -278,14 +279,16 @@ static int source_open(tr_loader *l, struct source *s, const char *dir)
         N = 0;   /* no train window: none is drawn */
     else if (s->train.n == 0 || N == 0)
         return ingot_fail(INGOT_E_NODATA, "%s: the dataset has no train tokens (%zu train "
-                          "shards); run ingot-pretok on a non-empty corpus", dir, s->train.n);
+                          "shards); run ingot-pretok on a non-empty corpus", TERM_SHOW(dir),
+                          s->train.n);
     else if (N < (uint64_t)T + 1)
         return ingot_fail(INGOT_E_NODATA, "%s: the train split has %" PRIu64 " tokens but "
                           "a context of %d (--seq-len, or the checkpoint's) needs at least %d; "
-                          "use more data (or, to train, a shorter --seq-len)", dir, N, T, T + 1);
+                          "use more data (or, to train, a shorter --seq-len)", TERM_SHOW(dir), N,
+                          T, T + 1);
     if (l->vocab < 2)
-        return ingot_fail(INGOT_E_CORRUPT, "%s: manifest vocabulary size %u is unusable", dir,
-                          l->vocab);
+        return ingot_fail(INGOT_E_CORRUPT, "%s: manifest vocabulary size %u is unusable",
+                          TERM_SHOW(dir), l->vocab);
     s->n_windows = N ? (N - 1) / (uint64_t)T : 0;
     uint64_t NV = s->val.start[s->val.n];
     s->n_val_windows = NV > (uint64_t)T ? (NV - 1) / (uint64_t)T : 0;
@@ -320,15 +323,15 @@ int tr_loader_source_add(struct tr_loader_source *src, int *n, char *v)
         if (!hex && *end == '\0') {
             if (!(w > 0.0) || !isfinite(w) || w > 1e9 || w < 1e-9)
                 return ingot_fail(INGOT_E_USAGE, "--data %s: weight '%s'; use a number in "
-                                  "[1e-9, 1e9] (DIR:WEIGHT; weights are relative)", v,
-                                  colon + 1);
+                                  "[1e-9, 1e9] (DIR:WEIGHT; weights are relative)", TERM_SHOW(v),
+                                  TERM_SHOW(colon + 1));
             v[colon - v] = '\0';   /* the caller owns v: cut the weight off in place */
         } else {
             w = 1.0;
         }
     }
     if (!d->dir[0])
-        return ingot_fail(INGOT_E_USAGE, "--data '%s': no directory", v);
+        return ingot_fail(INGOT_E_USAGE, "--data '%s': no directory", TERM_SHOW(v));
     /* twice would be its weights added, unsaid; also under another name
      * (base and ./base/, a symlink): the same directory on disk */
     struct stat a, b;
@@ -338,8 +341,9 @@ int tr_loader_source_add(struct tr_loader_source *src, int *n, char *v)
         if (!alias ||
             (here && stat(src[i].dir, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
             return ingot_fail(INGOT_E_USAGE, "--data %s is given twice%s%s%s; give it once "
-                              "with the weight it should have", d->dir, alias ? " (also as " : "",
-                              alias ? src[i].dir : "", alias ? ")" : "");
+                              "with the weight it should have", TERM_SHOW(d->dir),
+                              alias ? " (also as " : "", alias ? TERM_SHOW(src[i].dir) : "",
+                              alias ? ")" : "");
     }
     d->weight = w;
     (*n)++;
@@ -371,7 +375,7 @@ int tr_loader_open(const struct tr_loader_opts *o, tr_loader **out)
     for (int i = 0; i < n; i++) {
         if (!(srcs[i].weight > 0.0) || !isfinite(srcs[i].weight)) {
             err = ingot_fail(INGOT_E_USAGE, "--data %s: weight %g; weights are positive numbers",
-                             srcs[i].dir, srcs[i].weight);
+                             TERM_SHOW(srcs[i].dir), srcs[i].weight);
             goto fail;
         }
         total += srcs[i].weight;
@@ -511,7 +515,7 @@ int tr_loader_set_pos(tr_loader *l, const struct tr_loader_pos *pos)
         if (sp[i].index >= l->src[i].n_windows)
             return ingot_fail(INGOT_E_MISMATCH, "loader: %s: saved position %" PRIu64 " is "
                               "beyond the %" PRIu64 " windows of an epoch: the dataset or "
-                              "--seq-len differs from the checkpoint's", l->src[i].dir,
+                              "--seq-len differs from the checkpoint's", TERM_SHOW(l->src[i].dir),
                               sp[i].index, l->src[i].n_windows);
         /* windows are drawn one after the other: a source's count is its
          * epochs' windows plus the index (not so: another dataset, or an
@@ -523,7 +527,7 @@ int tr_loader_set_pos(tr_loader *l, const struct tr_loader_pos *pos)
                               PRIu64 ", window %" PRIu64 ", %" PRIu64 " windows drawn) does not "
                               "add up with %" PRIu64 " windows an epoch: the dataset or "
                               "--seq-len differs from the checkpoint's (or the checkpoint is "
-                              "corrupt)", l->src[i].dir, sp[i].epoch, sp[i].index,
+                              "corrupt)", TERM_SHOW(l->src[i].dir), sp[i].epoch, sp[i].index,
                               sp[i].windows, n);
         sum += sp[i].windows;
     }

@@ -12,6 +12,7 @@
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "metrics.h"
+#include "term_text.h"
 
 struct tr_metrics {
     FILE *f;
@@ -27,12 +28,13 @@ static int check_path(const char *path, bool *regular)
     struct stat sb;
     *regular = false;
     if (stat(path, &sb) != 0)
-        return errno == ENOENT ? 0 : ingot_fail(-errno, "--metrics %s: %s", path, strerror(errno));
+        return errno == ENOENT ? 0 : ingot_fail(-errno, "--metrics %s: %s", TERM_SHOW(path),
+                                                strerror(errno));
     if (S_ISCHR(sb.st_mode))
         return 0;
     if (!S_ISREG(sb.st_mode))
         return ingot_fail(INGOT_E_USAGE, "--metrics %s: exists and is not a regular file; name a "
-                          "file (or /dev/null)", path);
+                          "file (or /dev/null)", TERM_SHOW(path));
     *regular = true;
     return 0;
 }
@@ -107,11 +109,12 @@ static int keep_fill(int fd, const char *tmp, void *arg)
         if (!keep) {   /* copied before the cut: a failure loses nothing */
             if (!k->dropped && !(k->dropped = fopen(k->dropped_path, "a")))
                 err = ingot_fail(-errno, "%s: cannot keep the metrics records this run "
-                                 "replaces: %s; nothing was changed in %s", k->dropped_path,
-                                 strerror(errno), k->path);
+                                 "replaces: %s; nothing was changed in %s",
+                                 TERM_SHOW(k->dropped_path), strerror(errno), TERM_SHOW(k->path));
             else if (fwrite(line, 1, len + 1, k->dropped) != len + 1)
                 err = ingot_fail(-EIO, "%s: cannot write the metrics records this run "
-                                 "replaces; nothing was changed in %s", k->dropped_path, k->path);
+                                 "replaces; nothing was changed in %s", TERM_SHOW(k->dropped_path),
+                                 TERM_SHOW(k->path));
             k->moved++;
             continue;
         }
@@ -132,9 +135,10 @@ static int keep_fill(int fd, const char *tmp, void *arg)
     else if (!err && n < 0)
         err = ingot_fail(INGOT_E_FORMAT, "%s: a line longer than %zu KiB (after %zu records): "
                          "not a metrics file of ingot-train; nothing was changed; name another "
-                         "--metrics", k->path, METRICS_LINE_MAX >> 10, k->moved + k->kept);
+                         "--metrics", TERM_SHOW(k->path), METRICS_LINE_MAX >> 10,
+                         k->moved + k->kept);
     if (!err && ferror(k->in))
-        err = ingot_fail(-EIO, "%s: cannot read the metrics file: %s", k->path,
+        err = ingot_fail(-EIO, "%s: cannot read the metrics file: %s", TERM_SHOW(k->path),
                          strerror(errno ? errno : EIO));
     /* lines, none of them a record: another file (named by mistake, or by a
      * checkpoint's settings on --resume), which the run would have emptied
@@ -142,12 +146,13 @@ static int keep_fill(int fd, const char *tmp, void *arg)
     if (!err && k->others && !k->records)
         err = ingot_fail(INGOT_E_FORMAT, "%s: not a metrics file of ingot-train (none of its "
                          "%zu lines is a JSON record with a \"step\"); nothing was changed; "
-                         "name another --metrics", k->path, k->moved + k->kept);
+                         "name another --metrics", TERM_SHOW(k->path), k->moved + k->kept);
     if (!err && used)
         err = fs_write_full(fd, buf, used, tmp);
     if (!err && k->dropped && fs_flush(k->dropped))
         err = ingot_fail(-EIO, "%s: cannot write the metrics records this run replaces; "
-                         "nothing was changed in %s", k->dropped_path, k->path);
+                         "nothing was changed in %s", TERM_SHOW(k->dropped_path),
+                         TERM_SHOW(k->path));
     free(line);
     return err;
 }
@@ -164,7 +169,7 @@ static int keep_until(const char *path, int64_t max_step, size_t *moved)
     struct keep k = { .path = path, .max_step = max_step };
     if (!(k.in = fopen(path, "r")))
         return errno == ENOENT ? 0 : ingot_fail(-errno, "%s: cannot read the metrics file: %s",
-                                                path, strerror(errno));
+                                                TERM_SHOW(path), strerror(errno));
     size_t plen = strlen(path) + sizeof(".dropped");
     int err = 0;
     if (!(k.dropped_path = malloc(plen)))
@@ -174,11 +179,12 @@ static int keep_until(const char *path, int64_t max_step, size_t *moved)
     struct stat before, orig, now;
     bool existed = !err && stat(k.dropped_path, &before) == 0;
     if (!err && fstat(fileno(k.in), &orig) != 0)
-        err = ingot_fail(-errno, "%s: cannot read the metrics file: %s", path, strerror(errno));
+        err = ingot_fail(-errno, "%s: cannot read the metrics file: %s", TERM_SHOW(path),
+                         strerror(errno));
     if (!err)
         err = fs_write_atomic_with(path, keep_fill, &k);
     if (k.dropped && fclose(k.dropped) && !err)
-        err = ingot_fail(-EIO, "%s: cannot write: %s", k.dropped_path, strerror(errno));
+        err = ingot_fail(-EIO, "%s: cannot write: %s", TERM_SHOW(k.dropped_path), strerror(errno));
     else if (k.dropped && err && stat(path, &now) == 0 && now.st_ino == orig.st_ino &&
              now.st_dev == orig.st_dev) {
         /* path is as it was (not replaced): so is path.dropped, or a second
@@ -211,7 +217,8 @@ int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out, siz
     }
     m->f = fopen(path, "a");
     if (!m->f) {
-        err = ingot_fail(-errno, "%s: cannot open metrics file: %s", path, strerror(errno));
+        err = ingot_fail(-errno, "%s: cannot open metrics file: %s", TERM_SHOW(path),
+                         strerror(errno));
         free(m->path);
         free(m);
         return err;
@@ -237,7 +244,7 @@ static int emit(tr_metrics *m, json_t *j, int64_t step)
     free(s);
     return ok ? 0 : ingot_fail(-e, "--metrics %s: cannot write the record of step %lld: %s; "
                                "the run stops here rather than leave a gap in the file",
-                               m->path, (long long)step, strerror(e));
+                               TERM_SHOW(m->path), (long long)step, strerror(e));
 }
 
 /* JSON has no NaN/Inf: non-finite values become null. */

@@ -6,6 +6,7 @@
 
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "term_text.h"
 #include "parity_dump.h"
 #include "tr_cpu_net.h"
 
@@ -26,7 +27,7 @@ int tr_dump_batch(const char *path, const struct tr_config *c, const float *para
     struct stat sb;
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
         err = ingot_fail(INGOT_E_USAGE, "--dump-batch %s: exists and is not a regular file; name "
-                         "a file", path);
+                         "a file", TERM_SHOW(path));
         goto out;
     }
     double loss;

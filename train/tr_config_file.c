@@ -9,6 +9,7 @@
 
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "term_text.h"
 #include "tr_config_file.h"
 
 /* A quoted string at *p (basic "..." with the escapes \" \\ \n \t \r \b \f,
@@ -119,7 +120,7 @@ static int toml_parse(const char *path, const char *text, json_t *obj, json_t *l
             continue;
         if (*p == '[') {
             err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: TOML tables are not supported; "
-                             "write key = value lines at the top level", path, line);
+                             "write key = value lines at the top level", TERM_SHOW(path), line);
             break;
         }
         char key[64], norm[64];
@@ -131,14 +132,15 @@ static int toml_parse(const char *path, const char *text, json_t *obj, json_t *l
         key[n] = norm[n] = '\0';
         if (isalnum((unsigned char)*p) || *p == '-' || *p == '_') {
             err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: a key of more than %zu characters "
-                             "(the keys are the long flags of --help without the dashes)", path,
-                             line, sizeof(key) - 1);
+                             "(the keys are the long flags of --help without the dashes)",
+                             TERM_SHOW(path), line, sizeof(key) - 1);
             break;
         }
         while (*p == ' ' || *p == '\t')
             p++;
         if (!n || *p != '=') {
-            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: expected key = value", path, line);
+            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: expected key = value", TERM_SHOW(path),
+                             line);
             break;
         }
         p++;
@@ -165,12 +167,12 @@ static int toml_parse(const char *path, const char *text, json_t *obj, json_t *l
             }
             if (!v) {
                 err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: bad list for %s: %s (one line, "
-                                 "[\"a\", \"b\"])", path, line, key, why);
+                                 "[\"a\", \"b\"])", TERM_SHOW(path), line, key, why);
                 break;
             }
         } else if (!(v = toml_scalar(&p, &why))) {
-            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: bad value for %s: %s", path, line,
-                             key, why);
+            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: bad value for %s: %s", TERM_SHOW(path),
+                             line, key, why);
             break;
         }
         while (*p == ' ' || *p == '\t' || *p == '\r')
@@ -178,14 +180,14 @@ static int toml_parse(const char *path, const char *text, json_t *obj, json_t *l
         if (*p && *p != '\n' && *p != '#') {
             json_decref(v);
             err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: unexpected text after the value of "
-                             "%s", path, line, key);
+                             "%s", TERM_SHOW(path), line, key);
             break;
         }
         json_t *first = json_object_get(seen, norm);
         if (first) {
             json_decref(v);
             err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: %s given twice (first on line %d%s)",
-                             path, line, key, (int)json_integer_value(first),
+                             TERM_SHOW(path), line, key, (int)json_integer_value(first),
                              json_object_get(obj, key) ? "" : "; '_' stands for '-'");
             break;
         }
@@ -255,7 +257,7 @@ int tr_config_file_read(const char *path, json_t **out, json_t **lines_out)
             line += *c == '\n';
         free(text);
         return ingot_fail(INGOT_E_USAGE, "--config %s:%d: a NUL byte: not a text file (UTF-8 "
-                          "JSON or key = value lines)", path, line);
+                          "JSON or key = value lines)", TERM_SHOW(path), line);
     }
     json_t *obj = NULL, *lines = json_object();
     if (!lines) {
@@ -264,8 +266,8 @@ int tr_config_file_read(const char *path, json_t **out, json_t **lines_out)
         json_error_t je;
         obj = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &je);
         if (!obj || !json_is_object(obj))
-            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: not a JSON object: %s", path,
-                             je.line, obj ? "another value" : je.text);
+            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: not a JSON object: %s",
+                             TERM_SHOW(path), je.line, obj ? "another value" : TERM_SHOW(je.text));
         else
             json_key_lines(body, blen, lines);
     } else {

@@ -10,6 +10,7 @@
 
 #include "ingot_config.h"
 #include "ingot_err.h"
+#include "term_text.h"
 #include "tr_dist_impl.h"
 
 /* ---- none: one process ---- */
@@ -237,7 +238,7 @@ int tr_dist_open(const struct tr_dist_opts *o, tr_dist **out)
     } else if (!strcmp(mode, "nccl") && INGOT_HAVE_NCCL) {
         err = tr_dist_nccl_open(d, o);
     } else {
-        err = ingot_fail(INGOT_E_USAGE, "--dist %s: %s; this build has %s%s", mode,
+        err = ingot_fail(INGOT_E_USAGE, "--dist %s: %s; this build has %s%s", TERM_SHOW(mode),
                          !strcmp(mode, "mpi") || !strcmp(mode, "nccl") ? "not built in" :
                          "unknown", tr_dist_modes(),
                          !strcmp(mode, "mpi") ? " (install libopenmpi-dev and reconfigure with "
@@ -450,7 +451,9 @@ int tr_dist_check(tr_dist *d, const char *mine, const char *what)
         return err;
     verdict[sizeof(verdict) - 1] = '\0';
     if (verdict[0])
-        return ingot_fail(INGOT_E_MISMATCH, "rank %d (%s): %s", d->rank, d->host, verdict);
+        /* the settings compared hold paths (data=, ckpt-dir=): shown through term_text() */
+        return ingot_fail(INGOT_E_MISMATCH, "rank %d (%s): %s", d->rank, d->host,
+                          TERM_SHOW(verdict));
     return 0;
 }
 

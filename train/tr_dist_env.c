@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ingot_err.h"
+#include "term_text.h"
 #include "tr_dist_env.h"
 
 uint64_t tr_dist_hash(const char *s)
@@ -48,7 +49,8 @@ static int get_int(const char *const *envp, const char *name, long lo, long hi, 
     long x;
     if (!parse_long(s, &x) || x < lo || x > hi)
         return ingot_fail(INGOT_E_USAGE, "environment: %s='%s' is not an integer in [%ld, %ld]; "
-                          "the launcher (or your script) set it wrong", name, s, lo, hi);
+                          "the launcher (or your script) set it wrong", name, TERM_SHOW(s), lo,
+                          hi);
     *v = (int)x;
     return 0;
 }
@@ -109,8 +111,9 @@ static int check_stray_world(const char *const *envp, const struct scheme *s,
                           "%s=%s %s=%s (%s) say %ld: each of those processes would train alone "
                           "into the same --ckpt-dir and --metrics; unset %s and %s if a script "
                           "left them over, or start ingot-train with one launcher", s->rank,
-                          get(envp, s->rank), s->world, get(envp, s->world), t->rank, tr,
-                          t->world, tw, t->launcher, w, s->rank, s->world);
+                          TERM_SHOW(get(envp, s->rank)), s->world,
+                          TERM_SHOW(get(envp, s->world)), t->rank, TERM_SHOW(tr), t->world,
+                          TERM_SHOW(tw), t->launcher, w, s->rank, s->world);
     }
     return 0;
 }

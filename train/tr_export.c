@@ -74,11 +74,11 @@ static void training_data(const char *section, uint64_t want_hash, char **dir, c
     if (!d)
         return;
     if (dataset_open(d, false, &ds))
-        snprintf(why, len, "; the dataset it was trained on, %s, cannot be read: %s", d,
-                 ingot_errmsg());
+        snprintf(why, len, "; the dataset it was trained on, %s, cannot be read: %s",
+                 TERM_SHOW(d), ingot_errmsg());
     else if (want_hash && ds->manifest->tokenizer.hash != want_hash)
         snprintf(why, len, "; the dataset it was trained on, %s, now holds another tokenizer",
-                 d);
+                 TERM_SHOW(d));
     else
         *dir = d;
     ingot_clear_err();
@@ -120,7 +120,7 @@ int tr_export_tokenizer(const char *data, const char *model, const char *setting
     if (!err && want_hash && ingot_spm_model_hash(*spm) != want_hash)
         err = ingot_fail(INGOT_E_MISMATCH, "%s: tokenizer hash %016" PRIx64 ", but the checkpoint "
                          "was trained with %016" PRIx64 "; pass the model it was trained with",
-                         model ? model : data, ingot_spm_model_hash(*spm), want_hash);
+                         TERM_SHOW(model ? model : data), ingot_spm_model_hash(*spm), want_hash);
     if (err) {
         ingot_spm_free(*spm);
         *spm = NULL;
@@ -143,7 +143,7 @@ static int read_exact(int fd, void *buf, size_t len, uint64_t off, const char *p
             continue;
         if (r <= 0)
             return ingot_fail(r < 0 ? -errno : INGOT_E_TRUNCATED, "%s: reading the weights: %s",
-                              path, r < 0 ? strerror(errno) : "file ends early");
+                              TERM_SHOW(path), r < 0 ? strerror(errno) : "file ends early");
         p += r;
         len -= (size_t)r;
         off += (uint64_t)r;
@@ -167,7 +167,8 @@ static int check_finite(const char *path, const struct tr_config *c, const float
         id++;
     return ingot_fail(INGOT_E_CORRUPT, "%s: weight %zu of tensor %s is %g; the model is unusable "
                       "(training diverged, or the file was altered): use an earlier checkpoint",
-                      path, i - tr_param_offset(c, id), tr_param_name_cfg(c, id), (double)p[i]);
+                      TERM_SHOW(path), i - tr_param_offset(c, id), tr_param_name_cfg(c, id),
+                      (double)p[i]);
 }
 
 static int load_once(const char *ckpt, struct tr_ckpt_state *st, float **params, char **used,
@@ -188,7 +189,7 @@ static int load_once(const char *ckpt, struct tr_ckpt_state *st, float **params,
         goto out;
     }
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        err = ingot_fail(-errno, "%s: %s", path, strerror(errno));
+        err = ingot_fail(-errno, "%s: %s", TERM_SHOW(path), strerror(errno));
     else
         err = read_exact(fd, *params, bytes, TR_CKPT_HEADER_SIZE, path);
     if (!err)
@@ -338,7 +339,8 @@ static int parse(int argc, char **argv, struct tr_export_opts *o)
         case O_TOKENIZER: o->tokenizer = optarg; break;
         case O_DTYPE:
             if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
-                return ingot_fail(INGOT_E_USAGE, "--dtype %s: expected fp32 or bf16", optarg);
+                return ingot_fail(INGOT_E_USAGE, "--dtype %s: expected fp32 or bf16",
+                                  TERM_SHOW(optarg));
             o->bf16 = !strcmp(optarg, "bf16");
             break;
         case O_QUIET: o->quiet = true; break;
@@ -358,7 +360,7 @@ static int parse(int argc, char **argv, struct tr_export_opts *o)
                           "are required");
     if (strcmp(o->format, "hf") && strcmp(o->format, "llmc") && strcmp(o->format, "safetensors"))
         return ingot_fail(INGOT_E_USAGE, "--format %s: expected hf, llmc or safetensors",
-                          o->format);
+                          TERM_SHOW(o->format));
     if (o->bf16 && strcmp(o->format, "llmc"))
         return ingot_fail(INGOT_E_USAGE, "--dtype bf16 is for --format llmc only");
     return 0;
@@ -397,14 +399,14 @@ int tr_export_main(int argc, char **argv)
     if (fs_dir_holds(o.out, INGOT_MANIFEST_NAME) == 1) {
         err = ingot_fail(INGOT_E_USAGE, "--out %s: a dataset directory (it holds "
                          "manifest.json; the export's tokenizer.model would replace the "
-                         "dataset's); give another directory", o.out);
+                         "dataset's); give another directory", TERM_SHOW(o.out));
         goto out;
     }
     /* not among the checkpoints: hf's config.json would replace the run's */
     if (fs_is_entry_of(path, o.out)) {
         err = ingot_fail(INGOT_E_USAGE, "--out %s: the checkpoint's own directory (the "
                          "export's config.json would replace the run's); give another "
-                         "directory", o.out);
+                         "directory", TERM_SHOW(o.out));
         goto out;
     }
     /* nor another run's directory (the same reason): its checkpoints, or
@@ -415,7 +417,8 @@ int tr_export_main(int argc, char **argv)
     if (other || fs_dir_holds(o.out, TR_CKPT_LOCK_NAME) == 1)
         err = ingot_fail(INGOT_E_USAGE, "--out %s: a training run's directory (it holds %s; the "
                          "export's config.json would replace the run's); give another "
-                         "directory", o.out, other ? other : TR_CKPT_LOCK_NAME);
+                         "directory", TERM_SHOW(o.out),
+                         other ? TERM_SHOW(other) : TR_CKPT_LOCK_NAME);
     free(other);
     if (err)
         goto out;
@@ -426,13 +429,13 @@ int tr_export_main(int argc, char **argv)
         err = ingot_fail(INGOT_E_USAGE, "--out %s holds an hf export (config.json): --format "
                          "safetensors writes Ingot's tensor names, which would replace its "
                          "model.safetensors under its config; give another directory (or "
-                         "--format hf to replace that export)", o.out);
+                         "--format hf to replace that export)", TERM_SHOW(o.out));
         goto out;
     }
     struct stat ob;
     if (stat(o.out, &ob) == 0 && !S_ISDIR(ob.st_mode)) {   /* a command-line slip: exit 2 */
         err = ingot_fail(INGOT_E_USAGE, "--out %s: exists and is not a directory; name a "
-                         "directory for the exported files", o.out);
+                         "directory for the exported files", TERM_SHOW(o.out));
         goto out;
     }
     if ((err = fs_mkdir_p_made(o.out, &made, NULL)))
@@ -443,7 +446,7 @@ int tr_export_main(int argc, char **argv)
         goto out;
     if (stale && !o.quiet)
         printf("removed %d stale temp file%s of a killed export in %s\n", stale,
-               stale == 1 ? "" : "s", o.out);
+               stale == 1 ? "" : "s", TERM_SHOW(o.out));
     struct sigaction old[N_EXPORT_SIGNALS];
     export_made = made;
     if ((err = guard_signals(o.out, old)))
@@ -463,15 +466,17 @@ int tr_export_main(int argc, char **argv)
         snprintf(kv, sizeof(kv), " KV%d F%d%s", st.cfg.n_kv_head, st.cfg.ffn_dim,
                  st.cfg.tie_embeddings ? " tied" : "");
     if (!err && !o.quiet)
-        printf("exported %s (step %" PRIu64 ", %s L%d H%d%s C%d T%d V%d) as %s to %s\n", path,
-               st.step, tr_arch_name(st.cfg.arch), st.cfg.n_layer, st.cfg.n_head, kv,
-               st.cfg.n_embd, st.cfg.seq_len, st.cfg.vocab, o.format, o.out);
+        printf("exported %s (step %" PRIu64 ", %s L%d H%d%s C%d T%d V%d) as %s to %s\n",
+               TERM_SHOW(path), st.step, tr_arch_name(st.cfg.arch), st.cfg.n_layer,
+               st.cfg.n_head, kv, st.cfg.n_embd, st.cfg.seq_len, st.cfg.vocab, o.format,
+               TERM_SHOW(o.out));
     int e = err ? 0 : fs_flush(stdout);
     if (e)
         /* -EIO, not the write's ENOSPC: the caller's "the disk is full ... run
          * the same command again" would contradict "complete" */
         err = ingot_fail(-EIO, "standard output: cannot write the summary: %s (a full disk or "
-                         "a closed pipe?); the export in %s is complete", strerror(-e), o.out);
+                         "a closed pipe?); the export in %s is complete", strerror(-e),
+                         TERM_SHOW(o.out));
 out:
     if (err)   /* the folders this export made, when nothing is in them */
         fs_rmdir_made(made);

@@ -8,6 +8,7 @@
 #include "fsutil.h"
 #include "cli_num.h"
 #include "ingot_err.h"
+#include "term_text.h"
 #include "tr_export_fmt.h"
 #include "tr_export_st.h"
 #include "tr_llama_params.h"
@@ -120,8 +121,8 @@ int tr_export_llmc(const struct tr_export_src *s, const char *dir, bool bf16)
     const struct tr_config *c = &s->st->cfg;
     if (c->arch != TR_ARCH_GPT2)
         return ingot_fail(INGOT_E_USAGE, "%s: --format llmc is llm.c's GPT-2 file; this is an "
-                          "--arch %s checkpoint: use --format hf or safetensors", s->path,
-                          tr_arch_name(c->arch));
+                          "--arch %s checkpoint: use --format hf or safetensors",
+                          TERM_SHOW(s->path), tr_arch_name(c->arch));
     size_t n = tr_param_count(c);
     int32_t header[256] = { LLMC_MAGIC, bf16 ? LLMC_BF16 : LLMC_FP32, c->seq_len, c->vocab,
                             c->n_layer, c->n_head, c->n_embd, c->vocab_padded };

@@ -25,6 +25,7 @@
 
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "term_text.h"
 #include "spm_shim.h"
 #include "tr_export_fmt.h"
 
@@ -172,7 +173,7 @@ static int remove_tokenizer_files(const char *dir, bool all)
             err = -ENOMEM;
         else if (unlink(path) != 0 && errno != ENOENT)
             err = ingot_fail(-errno, "%s: cannot remove the tokenizer file of an earlier "
-                             "export: %s", path, strerror(errno));
+                             "export: %s", TERM_SHOW(path), strerror(errno));
         free(path);
     }
     return err;
@@ -186,8 +187,8 @@ static int remove_config(const char *dir)
     if (!path)
         err = ingot_oom("export path", strlen(dir) + 32);
     else if (unlink(path) != 0 && errno != ENOENT)
-        err = ingot_fail(-errno, "%s: cannot replace an earlier export's config: %s", path,
-                         strerror(errno));
+        err = ingot_fail(-errno, "%s: cannot replace an earlier export's config: %s",
+                         TERM_SHOW(path), strerror(errno));
     free(path);
     return err;
 }

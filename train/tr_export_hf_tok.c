@@ -40,6 +40,7 @@
 
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "term_text.h"
 #include "spm_model.h"
 #include "tr_export_fmt.h"
 
@@ -88,7 +89,7 @@ static json_t *piece_str(struct tok_build *b, uint32_t id)
     if (!s && !b->err)
         b->err = ingot_fail(INGOT_E_TOKENIZER, "%s: piece %u is not valid UTF-8; transformers' "
                             "tokenizer.json cannot hold it (export --format safetensors and use "
-                            "SentencePiece to decode)", b->path, id);
+                            "SentencePiece to decode)", TERM_SHOW(b->path), id);
     return s;
 }
 
@@ -367,7 +368,7 @@ static json_t *bpe(struct tok_build *b)
         key[p->len] = 0;
         if (strlen(key) != p->len || json_object_get(vocab, key)) {
             b->err = ingot_fail(INGOT_E_TOKENIZER, "%s: piece %u is %s; transformers' BPE "
-                                "vocabulary cannot hold it", b->path, id,
+                                "vocabulary cannot hold it", TERM_SHOW(b->path), id,
                                 strlen(key) != p->len ? "holds a NUL byte" : "a duplicate");
             break;
         }
@@ -436,7 +437,7 @@ static int check_supported(const struct spe_proto *m, const char *path)
     return ingot_fail(INGOT_E_TOKENIZER, "%s: --format hf: the tokenizer uses %s, which a "
                       "transformers tokenizer.json cannot reproduce; train the tokenizer with "
                       "scripts/train-tokenizer.sh (unigram or bpe), or export --format "
-                      "safetensors and encode with SentencePiece", path, what);
+                      "safetensors and encode with SentencePiece", TERM_SHOW(path), what);
 }
 
 int tr_export_hf_tokenizer_build(const struct tr_export_src *s, json_t **out)

@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "ingot_config.h"
 #include "ingot_err.h"
+#include "term_text.h"
 #include "mono_clock.h"
 #include "sampler.h"
 #include "spm_shim.h"
@@ -144,7 +145,7 @@ static int load_prompt_file(const char *path, char **text)
     const char *nul = memchr(*text, '\0', len);
     if (nul) {
         err = ingot_fail(INGOT_E_USAGE, "--prompt-file %s: a NUL byte at offset %zu; the prompt "
-                         "must be text", path, (size_t)(nul - *text));
+                         "must be text", TERM_SHOW(path), (size_t)(nul - *text));
         free(*text);
         *text = NULL;
         return err;
@@ -210,7 +211,8 @@ static int parse(int argc, char **argv, struct gen_opts *o)
         case O_DEVICE: o->device = optarg; break;
         case O_PRECISION:
             if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
-                err = ingot_fail(INGOT_E_USAGE, "--precision: '%s'; use fp32 or bf16", optarg);
+                err = ingot_fail(INGOT_E_USAGE, "--precision: '%s'; use fp32 or bf16",
+                                 TERM_SHOW(optarg));
             o->precision = optarg;
             break;
         case O_NO_CACHE: o->no_cache = true; break;
@@ -235,7 +237,7 @@ static int parse(int argc, char **argv, struct gen_opts *o)
         return ingot_fail(INGOT_E_USAGE, "expected one checkpoint (file or directory), got %d "
                           "arguments ('%s' after %s); the prompt is --prompt TEXT, or "
                           "--prompt-file FILE (--prompt-file - reads standard input)",
-                          argc - optind, argv[optind + 1], argv[optind]);
+                          argc - optind, TERM_SHOW(argv[optind + 1]), TERM_SHOW(argv[optind]));
     if ((err = tr_cli_ckpt(argc, argv, &o->ckpt)))
         return err;
     if ((o->prompt != NULL) + (o->prompt_ids != NULL) + (o->prompt_file != NULL) != 1)
@@ -277,7 +279,8 @@ static int parse_ids(const char *s, int vocab, int32_t *ids, int cap, int *n)
         errno = 0;
         long v = strtol(s, &end, 10);
         if (end == s)
-            return ingot_fail(INGOT_E_USAGE, "--prompt-ids: '%s' is not a list of integers", s);
+            return ingot_fail(INGOT_E_USAGE, "--prompt-ids: '%s' is not a list of integers",
+                              TERM_SHOW(s));
         if (errno || v < 0 || v >= vocab)
             return ingot_fail(INGOT_E_USAGE, "--prompt-ids: %.*s is outside the model's "
                               "vocabulary [0, %d)", (int)(end - s), s, vocab);
@@ -432,7 +435,7 @@ static int pick_backend(const struct gen_opts *o, const struct tr_backend_ops **
     }
 #endif
     return ingot_fail(INGOT_E_USAGE, "generate: no key/value cache for --device %s; add "
-                      "--no-cache", o->device);
+                      "--no-cache", TERM_SHOW(o->device));
 }
 
 static const char *backend_label(const struct tr_backend_ops *ops)
@@ -548,8 +551,8 @@ int tr_generate_main(int argc, char **argv)
                 "%d, top-p %g, temperature %g, seed %" PRId64 "%s\n", n_prompt, ctx - 1, pre,
                 (ctx - 1) / (pre > 0 ? pre : 1e-9), n_new_total,
                 o.samples > 1 ? " in all samples" : "", ended, dec,
-                n_new_total / (dec > 0 ? dec : 1e-9), backend_label(ops), st.step, o.ckpt,
-                o.top_k, o.top_p, o.temperature, o.seed, no_tok);
+                n_new_total / (dec > 0 ? dec : 1e-9), backend_label(ops), st.step,
+                TERM_SHOW(o.ckpt), o.top_k, o.top_p, o.temperature, o.seed, no_tok);
 out:
     if (be)
         ops->destroy(be);

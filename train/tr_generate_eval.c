@@ -20,6 +20,7 @@
 #include "cli_num.h"
 #include "data_loader.h"
 #include "ingot_err.h"
+#include "term_text.h"
 #include "mono_clock.h"
 #include "tr_cpu_net.h"
 #include "checkpoint.h"
@@ -110,7 +111,8 @@ static int parse(int argc, char **argv, struct eval_opts *o)
             break;
         case O_SPLIT:
             if (strcmp(optarg, "val") && strcmp(optarg, "train"))
-                return ingot_fail(INGOT_E_USAGE, "--split %s: expected val or train", optarg);
+                return ingot_fail(INGOT_E_USAGE, "--split %s: expected val or train",
+                                  TERM_SHOW(optarg));
             o->train = !strcmp(optarg, "train");
             break;
         case O_TOKENS: err = cli_parse_i64("--tokens", optarg, 1, INT64_MAX, &o->tokens); break;
@@ -136,7 +138,9 @@ static int parse(int argc, char **argv, struct eval_opts *o)
 }
 
 /* dir (and ":weight" when given) as one word a shell reads back: quoted
- * when it holds anything but plain path characters. */
+ * when it holds anything but plain path characters; in $'...' with \xHH
+ * for every byte past printable ASCII when term_text() would not show it
+ * as it is (an escape sequence in '...' reached the terminal). */
 static void shell_word(FILE *f, const char *dir, const char *weight)
 {
     bool plain = true;
@@ -144,6 +148,19 @@ static void shell_word(FILE *f, const char *dir, const char *weight)
         plain = isalnum((unsigned char)*p) || strchr("_./:-+=,@%", *p);
     if (plain) {
         fprintf(f, "%s%s%s", dir, weight ? ":" : "", weight ? weight : "");
+        return;
+    }
+    if (!term_text_plain(dir)) {
+        fputs("$'", f);
+        for (const unsigned char *p = (const unsigned char *)dir; *p; p++) {
+            if (*p == '\'' || *p == '\\')
+                fprintf(f, "\\%c", *p);
+            else if (*p < 0x20 || *p >= 0x7F)
+                fprintf(f, "\\x%02x", *p);
+            else
+                fputc(*p, f);
+        }
+        fprintf(f, "%s%s'", weight ? ":" : "", weight ? weight : "");
         return;
     }
     fputc('\'', f);
@@ -172,7 +189,7 @@ static int training_sources(struct eval_opts *o, const char *ckpt_file, const ch
     if (!err && !o->n_data)
         err = ingot_fail(INGOT_E_USAGE, "--data DIR is required: %s names no dataset (trained "
                          "on --synthetic ids, or written before checkpoints kept their "
-                         "settings)", ckpt_file);
+                         "settings)", TERM_SHOW(ckpt_file));
     if (!err)
         o->data = o->src[0].dir;
     if (!err && !o->quiet) {
@@ -198,10 +215,10 @@ static int check_data(const struct eval_opts *o, const struct tr_ckpt_state *st,
     if (!(st->flags & TR_CKPT_FLAG_SYNTHETIC) && h != st->tokenizer_hash)
         return ingot_fail(INGOT_E_MISMATCH, "%s: the dataset's tokenizer (hash %016" PRIx64 ") is "
                           "not the checkpoint's (%016" PRIx64 "); evaluate on data made with the "
-                          "model's tokenizer", o->data, h, st->tokenizer_hash);
+                          "model's tokenizer", TERM_SHOW(o->data), h, st->tokenizer_hash);
     if (tr_loader_vocab(l) > (uint32_t)st->cfg.vocab)
         return ingot_fail(INGOT_E_MISMATCH, "%s: vocabulary %u is larger than the model's %d",
-                          o->data, tr_loader_vocab(l), st->cfg.vocab);
+                          TERM_SHOW(o->data), tr_loader_vocab(l), st->cfg.vocab);
     return 0;
 }
 
@@ -256,9 +273,10 @@ int tr_eval_main(int argc, char **argv)
         goto out;
     char what[64 + 4096];   /* what the messages name: the dataset or the mixture */
     if (o.n_data > 1)
-        snprintf(what, sizeof(what), "the mixture of %d datasets (%s, ...)", o.n_data, o.data);
+        snprintf(what, sizeof(what), "the mixture of %d datasets (%s, ...)", o.n_data,
+                 TERM_SHOW(o.data));
     else
-        snprintf(what, sizeof(what), "%s", o.data);
+        snprintf(what, sizeof(what), "%s", TERM_SHOW(o.data));
     uint64_t n = o.train ? tr_loader_windows(l) : tr_loader_val_windows(l);
     if (o.tokens && (uint64_t)o.tokens / (uint64_t)T < n)
         n = (uint64_t)o.tokens / (uint64_t)T ? (uint64_t)o.tokens / (uint64_t)T : 1;
@@ -338,16 +356,18 @@ int tr_eval_main(int argc, char **argv)
         printf("}\n");
     } else {
         printf("eval: step %" PRIu64 " of %s on %s (%s split): %" PRIu64 " windows x %d = %.0f "
-               "tokens: loss %.4f, perplexity %.3f, accuracy %.2f%% (%.1f s)\n", st.step, o.ckpt,
-               what, o.train ? "train" : "val", n, T, toks, mean, exp(mean), 100.0 * acc, dt);
+               "tokens: loss %.4f, perplexity %.3f, accuracy %.2f%% (%.1f s)\n", st.step,
+               TERM_SHOW(o.ckpt), what, o.train ? "train" : "val", n, T, toks, mean, exp(mean),
+               100.0 * acc, dt);
         for (int s = 0; s < src.n; s++) {
             double sm = tr_src_loss_mean(&src, s);
             if (src.windows[s])
                 printf("eval: data %d (%s): %" PRIu64 " window%s: loss %.4f, perplexity %.3f\n",
-                       s, src.name[s], src.windows[s], src.windows[s] == 1 ? "" : "s", sm,
-                       exp(sm));
+                       s, TERM_SHOW(src.name[s]), src.windows[s], src.windows[s] == 1 ? "" : "s",
+                       sm, exp(sm));
             else
-                printf("eval: data %d (%s): no window among these: loss n/a\n", s, src.name[s]);
+                printf("eval: data %d (%s): no window among these: loss n/a\n", s,
+                       TERM_SHOW(src.name[s]));
         }
     }
     err = tr_cli_flush_stdout("evaluation");

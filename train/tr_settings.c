@@ -13,6 +13,7 @@
 #include "cli_num.h"
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "term_text.h"
 #include "tr_config_file.h"
 #include "tr_settings.h"
 #include "tr_schedule.h"
@@ -197,7 +198,7 @@ int tr_settings_read_position(const char *path, const char *section, struct tr_l
     int err = 0;
     if (a && (!json_is_array(a) || json_array_size(a) > TR_MAX_SOURCES))
         err = ingot_fail(INGOT_E_CORRUPT, "%s: settings field data_position.sources is not a "
-                         "list of at most %d sources", path, TR_MAX_SOURCES);
+                         "list of at most %d sources", TERM_SHOW(path), TR_MAX_SOURCES);
     for (size_t i = 0; a && !err && i < json_array_size(a); i++) {
         json_t *e = json_array_get(a, i);
         json_int_t ep = json_integer_value(json_object_get(e, "epoch"));
@@ -205,7 +206,7 @@ int tr_settings_read_position(const char *path, const char *section, struct tr_l
         json_int_t w = json_integer_value(json_object_get(e, "windows"));
         if (!json_is_integer(json_object_get(e, "index")) || ep < 0 || ix < 0 || w < 0)
             err = ingot_fail(INGOT_E_CORRUPT, "%s: settings field data_position.sources[%zu] is "
-                             "damaged", path, i);
+                             "damaged", TERM_SHOW(path), i);
         pos->src[i] = (struct tr_loader_src_pos){ (uint64_t)ep, (uint64_t)ix, (uint64_t)w };
     }
     if (a && !err)
@@ -287,7 +288,7 @@ int tr_settings_check_sources(const char *path, const char *section, const struc
             err = ingot_fail(INGOT_E_MISMATCH, "%s: trained on the data sources [%s]; this run "
                              "has [%s]: a mixture resumes from the same sources in the same "
                              "order (each keeps its own position); leave --data out to take "
-                             "the checkpoint's", path, had, now);
+                             "the checkpoint's", TERM_SHOW(path), TERM_SHOW(had), TERM_SHOW(now));
     }
     json_decref(root);
     return err;
@@ -402,12 +403,12 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
                                     strcmp(json_string_value(v), "llama"))))
             return ingot_fail(INGOT_E_USAGE, "%s: \"arch\" is %s; this build of ingot-train "
                               "trains \"gpt2\" and \"llama\"", where, json_is_string(v) ?
-                              json_string_value(v) : "not a string");
+                              TERM_SHOW(json_string_value(v)) : "not a string");
         if (!strcmp(k, "help") || !strcmp(k, "version") || !tr_opts_known(k)) {
             if (strict)
                 return ingot_fail(INGOT_E_USAGE, "%s: unknown key \"%s\" (the keys are the long "
                                   "flags of --help without the dashes)", where,
-                                  key);
+                                  TERM_SHOW(key));
             continue;
         }
         if (only) {
@@ -423,17 +424,17 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
          * sees two names), and the second silently won */
         if (tr_optlist_get(l, k))
             return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" given twice ('_' stands for '-' in "
-                              "keys)", where, k);
+                              "keys)", where, TERM_SHOW(k));
         /* a checkpoint of another build may hold one; in a config file it
          * read as "the default" without a word (the empty string is refused) */
         if (json_is_null(v) && strict)
             return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" is null (leave the key out for the "
-                              "default)", where, key);
+                              "default)", where, TERM_SHOW(key));
         if (json_is_null(v))
             continue;
         if (json_is_array(v) && strcmp(k, "data"))
             return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" is a list; only \"data\" takes one",
-                              where, key);
+                              where, TERM_SHOW(key));
         size_t n = json_is_array(v) ? json_array_size(v) : 1;
         for (size_t i = 0; i < n; i++) {
             json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
@@ -441,14 +442,14 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
             const char *text = value_text(e, val, sizeof(val));
             if (!text)
                 return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" has a value that is not a string, "
-                                  "number or true/false", where, key);
+                                  "number or true/false", where, TERM_SHOW(key));
             /* directories are strings: [1, 2] read as the datasets "1" and "2" */
             if (!strcmp(k, "data") && !json_is_string(e))
                 return ingot_fail(INGOT_E_USAGE, "%s: \"data\" holds %s, not a string "
-                                  "(\"DIR\" or \"DIR:WEIGHT\")", where, text);
+                                  "(\"DIR\" or \"DIR:WEIGHT\")", where, TERM_SHOW(text));
             if (tr_opts_is_switch(k) != (json_is_boolean(e) || !strcmp(text, "true") ||
                                          !strcmp(text, "false")))
-                return ingot_fail(INGOT_E_USAGE, "%s: \"%s\": %s", where, key,
+                return ingot_fail(INGOT_E_USAGE, "%s: \"%s\": %s", where, TERM_SHOW(key),
                                   tr_opts_is_switch(k) ? "a switch takes true or false" :
                                   "takes a value, not true/false");
             /* the command line refuses an empty value (cli_check_value);
@@ -456,7 +457,7 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
              * built, as ": cannot open metrics file" */
             if (strict && !*text)
                 return ingot_fail(INGOT_E_USAGE, "%s: \"%s\" is empty (leave the key out for "
-                                  "the default)", where, key);
+                                  "the default)", where, TERM_SHOW(key));
             if ((err = tr_optlist_add(l, k, text)))
                 return err;
             l->kv[l->n - 1].line = line;
@@ -468,10 +469,12 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
 int tr_settings_load_config(const char *path, struct tr_optlist *out)
 {
     memset(out, 0, sizeof(*out));
-    out->origin = malloc(strlen(path) + 16);
+    /* the origin is only for messages: the path as term_text() shows it */
+    const char *shown = TERM_SHOW(path);
+    out->origin = malloc(strlen(shown) + 16);
     if (!out->origin)
-        return ingot_oom("config origin", strlen(path) + 16);
-    sprintf(out->origin, "--config %s", path);
+        return ingot_oom("config origin", strlen(shown) + 16);
+    sprintf(out->origin, "--config %s", shown);
     json_t *obj = NULL, *lines = NULL;
     int err = tr_config_file_read(path, &obj, &lines);
     if (!err)
@@ -550,7 +553,7 @@ static int ckpt_settings(const char *path, json_t **root, json_t **settings)
     *settings = json_object_get(*root, "settings");
     if (!json_is_object(*settings))
         return ingot_fail(INGOT_E_CORRUPT, "%s: the settings section holds no \"settings\" "
-                          "object", path);
+                          "object", TERM_SHOW(path));
     /* A checkpoint from before --lr-schedule ran the cosine schedule: said
      * so, or a resume reports the default as a setting given here */
     if (!json_object_get(*settings, "lr-schedule") &&
@@ -597,7 +600,7 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         goto fail;
     /* --resume-from a --ckpt-dir: its newest checkpoint (a branch of it) */
     if (rfrom && (err = tr_ckpt_resolve(rfrom, &resume_path))) {
-        err = ingot_fail(err, "--resume-from %s: %s", rfrom, ingot_errmsg_for(err));
+        err = ingot_fail(err, "--resume-from %s: %s", TERM_SHOW(rfrom), ingot_errmsg_for(err));
         goto fail;
     }
     /* --init-from a --ckpt-dir: its newest checkpoint, as export takes it */
@@ -614,11 +617,12 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         static const char *const shape[] = { "arch", "model", "layers", "heads", "dim", "seq-len",
                                              "kv-heads", "ffn-dim", "rope-theta", "norm-eps",
                                              "tie-embeddings", NULL };
-        if (!(origin = malloc(strlen(from) + 32))) {
-            err = ingot_oom("settings origin", strlen(from) + 32);
+        const char *shown = TERM_SHOW(from);   /* for messages */
+        if (!(origin = malloc(strlen(shown) + 32))) {
+            err = ingot_oom("settings origin", strlen(shown) + 32);
             goto fail;
         }
-        sprintf(origin, "%s %s", resume_path ? "checkpoint" : "--init-from", from);
+        sprintf(origin, "%s %s", resume_path ? "checkpoint" : "--init-from", shown);
         base->origin = origin;
         origin = NULL;
         /* a branch writes its own metrics, never into the run it came from
@@ -644,7 +648,7 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         /* the run's settings, all that is left of it: a damaged file (ours
          * are never empty) must not start some other run in their place */
         if (!err && base->n == 0)
-            err = ingot_fail(INGOT_E_USAGE, "%s: empty", cj);
+            err = ingot_fail(INGOT_E_USAGE, "%s: empty", TERM_SHOW(cj));
         /* where this invocation writes (--dump-batch, --metrics, ...) is
          * never in a config.json ingot-train wrote, and a copied --ckpt-dir's
          * file must not choose it: "dump-batch" overwrote a file named
@@ -671,17 +675,19 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
                              "config.json is that of a %s from %s (--%s) that saved none: "
                              "--resume would start it from step 0 with new weights. Start it "
                              "again: ingot-train --config %s --ckpt-dir %s (and its --metrics)",
-                             ckdir, bf ? "branch" : "fine-tuning", bf ? bf : fi,
-                             bf ? "resume-from" : "init-from", cj, ckdir);
+                             TERM_SHOW(ckdir), bf ? "branch" : "fine-tuning",
+                             TERM_SHOW(bf ? bf : fi), bf ? "resume-from" : "init-from",
+                             TERM_SHOW(cj), TERM_SHOW(ckdir));
         else if (err)
             err = ingot_fail(err, "%s. It holds the settings --resume starts the run of "
                              "--ckpt-dir %s again from (it wrote no checkpoint yet): repair "
                              "it, or remove it and give the run's settings as flags",
-                             ingot_errmsg_for(err), ckdir);
-        if (!err && (!(origin = malloc(strlen(cj) + 16))))
-            err = ingot_oom("settings origin", strlen(cj) + 16);
+                             ingot_errmsg_for(err), TERM_SHOW(ckdir));
+        const char *shown = TERM_SHOW(cj);   /* for messages */
+        if (!err && (!(origin = malloc(strlen(shown) + 16))))
+            err = ingot_oom("settings origin", strlen(shown) + 16);
         if (!err) {
-            sprintf(origin, "%s", cj);
+            sprintf(origin, "%s", shown);
             free(base->origin);
             base->origin = origin;
             origin = NULL;
@@ -698,7 +704,7 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
                          "(--data DIR or --synthetic, ...) to start the run; a rank of a "
                          "data-parallel run needs rank 0's --ckpt-dir, where rank 0 alone "
                          "writes (a shared file system, or its files copied to every host)",
-                         ckdir);
+                         TERM_SHOW(ckdir));
     free(cj);
     if (err)
         goto fail;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "term_text.h"
 #include "tr_src_loss.h"
 
 /* The last component of dir, trailing slashes ignored ("data/web/" -> "web");
@@ -71,7 +72,8 @@ void tr_src_loss_format(const struct tr_src_loss *s, char *buf, size_t len)
             snprintf(v, sizeof(v), "%.4f", tr_src_loss_mean(s, i));
         else
             snprintf(v, sizeof(v), "n/a");
-        int w = snprintf(buf + off, len - off, "%s%s %s", i ? ", " : "", s->name[i], v);
+        int w = snprintf(buf + off, len - off, "%s%s %s", i ? ", " : "",
+                         TERM_SHOW(s->name[i]), v);   /* a directory's name */
         if (w < 0)
             break;
         off += (size_t)w;

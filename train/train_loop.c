@@ -183,7 +183,7 @@ static void warn_damaged(const struct run *r, const struct dataset *ds)
             "ingot-pretok exited 1 on %s, the loss not accepted (the first: %s); the dataset "
             "holds what could be read. Accept it with the same ingot-pretok command plus "
             "--allow-damaged-inputs (it finishes at once), or repair the input%s and convert "
-            "again (ingot-dump info lists them)\n", ds->dir, n, n == 1 ? "" : "s",
+            "again (ingot-dump info lists them)\n", TERM_SHOW(ds->dir), n, n == 1 ? "" : "s",
             n == 1 ? "was" : "were", n == 1 ? "it" : "them",
             term_text(m->inputs[first].damage, tb, sizeof(tb)),
             n == 1 ? "" : "s");
@@ -217,7 +217,7 @@ static int check_resume(const struct run *r, const char *path, const struct tr_c
     bool synth = r->o->synthetic, ck_synth = st->flags & TR_CKPT_FLAG_SYNTHETIC;
     if (synth != ck_synth && !init)
         return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint was trained on %s data, this run "
-                          "uses %s", path, ck_synth ? "--synthetic" : "a dataset's",
+                          "uses %s", TERM_SHOW(path), ck_synth ? "--synthetic" : "a dataset's",
                           synth ? "--synthetic" : "a dataset");
     /* --init-from with random ids on either side: any vocabulary-sized
      * model will do */
@@ -225,7 +225,8 @@ static int check_resume(const struct run *r, const char *path, const struct tr_c
         return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint's tokenizer (hash %016" PRIx64 ") "
                           "differs from the dataset's (%016" PRIx64 " in %s/manifest.json): the "
                           "token ids mean different things; train from scratch or use the "
-                          "original dataset", path, st->tokenizer_hash, hash, r->o->data);
+                          "original dataset", TERM_SHOW(path), st->tokenizer_hash, hash,
+                          TERM_SHOW(r->o->data));
     const struct tr_config *a = &st->cfg, *b = &r->cfg;
     /* --init-from of a llama may change the context: RoPE has no table of
      * positions, no weight depends on it (GPT-2's wpe does) */
@@ -238,7 +239,7 @@ static int check_resume(const struct run *r, const char *path, const struct tr_c
     same_v.vocab_padded = b->vocab_padded;
     if (!tr_config_equal(&same_t, b) && tr_config_equal(&same_v, b))
         return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint's vocabulary is %d, this run's "
-                          "%d: pass --vocab %d%s", path, a->vocab, b->vocab, a->vocab,
+                          "%d: pass --vocab %d%s", TERM_SHOW(path), a->vocab, b->vocab, a->vocab,
                           synth ? " with --synthetic" : "");
     if (!tr_config_equal(&same_t, b)) {
         char has[256], want[256];
@@ -248,8 +249,9 @@ static int check_resume(const struct run *r, const char *path, const struct tr_c
                           "%s: checkpoint of another model configuration: it is %s; this run is "
                           "%s. Pass the same --arch/--model/--layers/--heads/--dim/--seq-len "
                           "(and llama's --kv-heads, --ffn-dim, --rope-theta, --norm-eps, "
-                          "--tie-embeddings), or %s", path, has, want, init ? "leave them out "
-                          "(--init-from takes the checkpoint's shape)" : "use another --ckpt-dir");
+                          "--tie-embeddings), or %s", TERM_SHOW(path), has, want, init ?
+                          "leave them out (--init-from takes the checkpoint's shape)" :
+                          "use another --ckpt-dir");
     }
     return 0;
 }
@@ -320,17 +322,18 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         for (int i = 0, off = 0; i < st.pos.n_src && off < (int)sizeof(where); i++)
             off += snprintf(where + off, sizeof(where) - (size_t)off, "; data %d: epoch %" PRIu64
                             ", window %" PRIu64, i, st.pos.src[i].epoch, st.pos.src[i].index);
-        say(r, "resumed from %s (step %" PRIu64 ", %" PRIu64 " windows drawn%s)\n", path, st.step,
-            st.pos.index, where);
+        say(r, "resumed from %s (step %" PRIu64 ", %" PRIu64 " windows drawn%s)\n", TERM_SHOW(path),
+            st.step, st.pos.index, where);
     } else if (o->synthetic) {   /* random ids: a stream state, no window (it said
                                     "epoch 0, window 0" at any step) */
-        say(r, "resumed from %s (step %" PRIu64 ", synthetic ids)\n", path, st.step);
+        say(r, "resumed from %s (step %" PRIu64 ", synthetic ids)\n", TERM_SHOW(path), st.step);
     } else {
         say(r, "resumed from %s (step %" PRIu64 ", epoch %" PRIu64 ", window %" PRIu64 ")\n",
-            path, st.step, st.pos.epoch, st.pos.index);
+            TERM_SHOW(path), st.step, st.pos.epoch, st.pos.index);
     }
     if (o->settings_note)
-        say(r, "resume: settings given here override the checkpoint's: %s\n", o->settings_note);
+        say(r, "resume: settings given here override the checkpoint's: %s\n",
+            TERM_SHOW(o->settings_note));
     if (have_was)
         lr_jump_note(r, &was, (int64_t)st.step);
     char world[512];
@@ -364,7 +367,7 @@ static int init_from(struct run *r, const char *path, float *params)
         !(err = check_resume(r, path, &st, true)) &&
         !(err = tr_ckpt_read_tensors(path, r->n_params, params, m, v)))
         say(r, "initialised from %s (its step %" PRIu64 "): a new run from step 0, optimizer "
-            "state reset\n", path, st.step);
+            "state reset\n", TERM_SHOW(path), st.step);
     free(m);
     free(v);
     return err;
@@ -380,15 +383,15 @@ static int lock_ckpt_dir(struct run *r)
     int err = tr_ckpt_dir_lock(o->ckpt_dir, &r->lock_fd);
     if (!err && r->lock_fd < 0)
         say(r, "note: %s/%s cannot be locked (the file system has no locks): nothing keeps a "
-            "second run out of this --ckpt-dir\n", o->ckpt_dir, TR_CKPT_LOCK_NAME);
+            "second run out of this --ckpt-dir\n", TERM_SHOW(o->ckpt_dir), TR_CKPT_LOCK_NAME);
     /* --resume-from saves into a directory that had none */
     const char *want = o->resume_from ? NULL : o->resume_path;
     if (!err && !(err = tr_ckpt_find_latest(o->ckpt_dir, &latest)) && (latest || want) &&
         (!latest || !want || strcmp(latest, want)))
         err = ingot_fail(INGOT_E_MISMATCH, "--ckpt-dir %s: its newest checkpoint is now %s, not "
                          "%s as this run found at its start: another run wrote there meanwhile; "
-                         "start this one again", o->ckpt_dir, latest ? latest : "none",
-                         want ? want : "none");
+                         "start this one again", TERM_SHOW(o->ckpt_dir),
+                         latest ? TERM_SHOW(latest) : "none", want ? TERM_SHOW(want) : "none");
     free(latest);
     return err;
 }
@@ -403,7 +406,7 @@ static int setup_model(struct run *r)
         return ingot_oom("parameters", r->n_params * sizeof(float));
     r->start_step = 0;
     if (o->resume && !o->resume_path)   /* its metrics path is per invocation: say so */
-        say(r, "resume: no checkpoint in %s yet; starting %s%s\n", o->ckpt_dir,
+        say(r, "resume: no checkpoint in %s yet; starting %s%s\n", TERM_SHOW(o->ckpt_dir),
             o->init_from ? "from --init-from" : "from scratch",
             o->metrics ? "" : " (no --metrics this time: it is not among the settings "
                               "kept, so pass it again for a metrics file)");
@@ -455,8 +458,8 @@ static void ckpt_space_warning(const struct run *r)
     char a[32], b[32];
     fprintf(stderr, "ingot-train: warning: --ckpt-dir %s has %s free, and a checkpoint of this "
             "model takes about %s: the first save will fail on a full disk unless space is "
-            "freed before it (or use a --ckpt-dir on another file system)\n", r->o->ckpt_dir,
-            cli_human_bytes((double)free_b, a, sizeof(a)),
+            "freed before it (or use a --ckpt-dir on another file system)\n",
+            TERM_SHOW(r->o->ckpt_dir), cli_human_bytes((double)free_b, a, sizeof(a)),
             cli_human_bytes((double)ckpt_bytes(r), b, sizeof(b)));
 }
 
@@ -504,7 +507,7 @@ static int save_checkpoint(struct run *r, int64_t step)
     }
     if (err)
         goto out;
-    say(r, "checkpoint %s\n", path);
+    say(r, "checkpoint %s\n", TERM_SHOW(path));
     /* the checkpoint is saved: an old one that cannot be removed is the
      * user's to clear, not a reason to end the run */
     if (o->ckpt_keep > 0 && tr_ckpt_prune(o->ckpt_dir, o->ckpt_keep))
@@ -770,7 +773,7 @@ static int dump_batch(struct run *r)
         !(err = tr_dump_batch(r->o->dump_batch, &r->cfg, p, r->chunk, r->o->batch,
                               (uint64_t)r->start_step, &loss)))
         say(r, "wrote %s%s: batch %d x %d after step %" PRId64 ", CPU loss %.6f\n",
-            r->o->dump_batch, tr_opts_origin(r->o, "dump-batch", from, sizeof(from)),
+            TERM_SHOW(r->o->dump_batch), tr_opts_origin(r->o, "dump-batch", from, sizeof(from)),
             r->o->batch, r->cfg.seq_len, r->start_step, loss);
     free(p);
     return err;
@@ -1122,7 +1125,8 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
      * into "vocabulary size -2147483000 is out of range" */
     if (tr_loader_vocab(r.loader) > (uint32_t)(INT_MAX - TR_VOCAB_PAD)) {
         err = ingot_fail(INGOT_E_USAGE, "%s: a vocabulary of %" PRIu32 " ids is past the "
-                         "largest a model can have (%d)", o->synthetic ? "--vocab" : o->data,
+                         "largest a model can have (%d)",
+                         o->synthetic ? "--vocab" : TERM_SHOW(o->data),
                          tr_loader_vocab(r.loader), INT_MAX - TR_VOCAB_PAD);
         goto out;
     }
@@ -1198,13 +1202,13 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
         say(&r, "data: synthetic uniform ids, vocab %d\n", o->vocab);
     else if (tr_loader_n_sources(r.loader) > 1)
         for (int i = 0; i < tr_loader_n_sources(r.loader); i++)
-            say(&r, "data %d: %s, weight %.3f%s\n", i, tr_loader_source_dir(r.loader, i),
+            say(&r, "data %d: %s, weight %.3f%s\n", i, TERM_SHOW(tr_loader_source_dir(r.loader, i)),
                 tr_loader_source_weight(r.loader, i), i ? "" : " (the mixture's first source)");
     for (int i = 0; i < tr_loader_n_sources(r.loader); i++)
         warn_damaged(&r, tr_loader_source_dataset(r.loader, i));
     if (!o->synthetic)
         say(&r, "data: %s: %s train tokens (%s windows of %d per epoch), order %s, seed %" PRIu64
-            "\n", tr_loader_n_sources(r.loader) > 1 ? "the mixture" : o->data,
+            "\n", tr_loader_n_sources(r.loader) > 1 ? "the mixture" : TERM_SHOW(o->data),
             cli_human((double)tr_loader_train_tokens(r.loader), b1, sizeof(b1)),
             cli_human((double)tr_loader_windows(r.loader), b2, sizeof(b2)), o->seq_len,
             o->sequential ? "sequential" : "shuffled", o->seed);
@@ -1244,7 +1248,7 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
         char by[TR_MAX_SOURCES * (TR_SRC_NAME + 24)] = "";
         for (int i = 0, off = 0; i < r.src.n && off < (int)sizeof(by); i++)
             off += snprintf(by + off, sizeof(by) - (size_t)off, "%s%s %" PRIu64, i ? ", " : " (",
-                            r.src.name[i], r.src.windows[i]);
+                            TERM_SHOW(r.src.name[i]), r.src.windows[i]);
         say(&r, "val: %" PRIu64 " window%s (%s tokens) every %d steps%s%s\n", r.n_val,
             r.n_val == 1 ? "" : "s", cli_human((double)r.n_val * o->seq_len, b1, sizeof(b1)),
             o->val_every, by, r.src.n ? ")" : "");
@@ -1252,7 +1256,7 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
             if (!r.src.windows[i])
                 say(&r, "note: val: %s has no window in the val set (no val split a window "
                     "long, or its weight drew none in --val-tokens): its val loss is n/a\n",
-                    r.src.name[i]);
+                    TERM_SHOW(r.src.name[i]));
     }
     if (tr_dist_world(r.dist) > 1)
         say(&r, "data parallel: %d ranks over %s (launcher %s), %d of the %d micro-steps each\n",
@@ -1266,7 +1270,7 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
     }
     if (o->ckpt_dir && tr_opts_source(o, "ckpt-dir")) {   /* a path not typed here */
         char from[512];
-        say(&r, "checkpoints: %s%s\n", o->ckpt_dir,
+        say(&r, "checkpoints: %s%s\n", TERM_SHOW(o->ckpt_dir),
             tr_opts_origin(o, "ckpt-dir", from, sizeof(from)));
     }
     /* the chosen settings next to the checkpoints, for people and for
@@ -1283,10 +1287,10 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
         if (!strncmp(msrc, "checkpoint ", 11) && access(metrics, F_OK) != 0) {
             say(&r, "note: metrics: %s, the --metrics of %s, is not there (a checkpoint "
                 "copied from elsewhere?): no metrics file this time; pass --metrics FILE for "
-                "one\n", metrics, msrc);
+                "one\n", TERM_SHOW(metrics), msrc);
             metrics = NULL;
         } else {
-            say(&r, "metrics: %s (from %s)\n", metrics, msrc);
+            say(&r, "metrics: %s (from %s)\n", TERM_SHOW(metrics), msrc);
         }
     }
     /* a run with nothing to do leaves the records as they are: the ones
@@ -1300,17 +1304,17 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
             ingot_clear_err();   /* best effort: the run does not need it */
         if (stale)
             say(&r, "metrics: removed %d stale temp file%s of a killed run beside %s\n", stale,
-                stale == 1 ? "" : "s", metrics);
+                stale == 1 ? "" : "s", TERM_SHOW(metrics));
         if ((err = tr_metrics_open(metrics, r.start_step > 0 ? r.start_step : -1,
                                    &r.metrics, &moved)))
             goto out;
         if (moved && r.start_step > 0)
             say(&r, "metrics: %s: %zu record%s after step %" PRId64 " (a run past this "
-                "checkpoint) moved to %s.dropped\n", metrics, moved, moved == 1 ? "" : "s",
-                r.start_step, metrics);
+                "checkpoint) moved to %s.dropped\n", TERM_SHOW(metrics), moved,
+                moved == 1 ? "" : "s", r.start_step, TERM_SHOW(metrics));
         else if (moved)
             say(&r, "metrics: %s held %zu record%s of an earlier run: moved to %s.dropped\n",
-                metrics, moved, moved == 1 ? "" : "s", metrics);
+                TERM_SHOW(metrics), moved, moved == 1 ? "" : "s", TERM_SHOW(metrics));
     }
     err = run_loop(&r);
     if (tr_loader_n_sources(r.loader) > 1) {
@@ -1322,7 +1326,7 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
             say(&r, "data %d: %s tokens taken from %s (%.1f%%), now at epoch %" PRIu64
                 ", window %" PRIu64 "\n", i,
                 cli_human((double)pos.src[i].windows * o->seq_len, b1, sizeof(b1)),
-                tr_loader_source_dir(r.loader, i),
+                TERM_SHOW(tr_loader_source_dir(r.loader, i)),
                 pos.index ? 100.0 * (double)pos.src[i].windows / (double)pos.index : 0.0,
                 pos.src[i].epoch, pos.src[i].index);
     }

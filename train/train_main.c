@@ -16,6 +16,7 @@
 #include "tr_dist_run.h"
 #include "ingot_version.h"
 #include "sig_util.h"
+#include "term_text.h"
 #include "tr_export.h"
 #include "tr_settings.h"
 #include "train_loop.h"
@@ -109,7 +110,7 @@ static void disk_hint(int err, const char *ckpt_dir)
     if (last)
         fprintf(stderr, "ingot-train: %s; the checkpoints written before are whole (saves are "
                 "atomic, and a resume verifies them): %s, then add --resume to continue from "
-                "%s\n", what, fix, last);
+                "%s\n", what, fix, TERM_SHOW(last));
     else
         fprintf(stderr, "ingot-train: %s; %s: %s, then run the same command again\n", what,
                 ckpt_dir ? "no checkpoint was written" : "nothing was saved (no --ckpt-dir)", fix);
@@ -193,7 +194,7 @@ int main(int argc, char **argv)
         }
         if (removed && !o.quiet)
             printf("removed %d stale temp file%s of killed saves in %s\n", removed,
-                   removed == 1 ? "" : "s", o.ckpt_dir);
+                   removed == 1 ? "" : "s", TERM_SHOW(o.ckpt_dir));
         /* A new run among another run's checkpoints would lose its own: the
          * rotation keeps the highest steps (the old run's) and a later
          * --resume would continue the old run. */
@@ -202,10 +203,11 @@ int main(int argc, char **argv)
             err = o.resume_from
                 ? ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s already holds checkpoints of a run "
                              "(the latest %s): --resume-from saves its branch into a new or "
-                             "empty --ckpt-dir", o.ckpt_dir, old)
+                             "empty --ckpt-dir", TERM_SHOW(o.ckpt_dir), TERM_SHOW(old))
                 : ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s already holds checkpoints of a run "
                              "(the latest %s): add --resume to continue it, or give a new or "
-                             "empty --ckpt-dir for a new run", o.ckpt_dir, old);
+                             "empty --ckpt-dir for a new run", TERM_SHOW(o.ckpt_dir),
+                             TERM_SHOW(old));
         free(old);
         if (err) {
             report(err);

@@ -10,6 +10,7 @@
 #include "cli_opt.h"
 #include "ingot_config.h"
 #include "ingot_err.h"
+#include "term_text.h"
 #include "tr_llama_params.h"
 #include "train_opts.h"
 #include "tr_schedule.h"
@@ -414,7 +415,8 @@ static int switch_value(const char *flag, const char *v, bool *on)
     else if (!strcmp(v, "false") || !strcmp(v, "0"))
         *on = false;
     else
-        return ingot_fail(INGOT_E_USAGE, "--%s: '%s'; a switch is true or false", flag, v);
+        return ingot_fail(INGOT_E_USAGE, "--%s: '%s'; a switch is true or false", flag,
+                          TERM_SHOW(v));
     return 0;
 }
 
@@ -434,7 +436,8 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
         else if (!strcmp(v, "shuffled"))
             o->sequential = false;
         else
-            err = ingot_fail(INGOT_E_USAGE, "--data-order: '%s'; use shuffled or sequential", v);
+            err = ingot_fail(INGOT_E_USAGE, "--data-order: '%s'; use shuffled or sequential",
+                             TERM_SHOW(v));
         break;
     case O_SYNTHETIC: o->synthetic = on; break;
     case O_VOCAB: err = cli_parse_int("--vocab", v, 2, TR_MAX_VOCAB, &o->vocab); break;
@@ -444,7 +447,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
     case O_MODEL: o->model = v; break;
     case O_ARCH:
         if (strcmp(v, "gpt2") && strcmp(v, "llama"))
-            err = ingot_fail(INGOT_E_USAGE, "--arch: '%s'; use gpt2 or llama", v);
+            err = ingot_fail(INGOT_E_USAGE, "--arch: '%s'; use gpt2 or llama", TERM_SHOW(v));
         o->arch = v;
         break;
     case O_KV_HEADS: err = cli_parse_int("--kv-heads", v, 1, 1 << 20, &o->kv_heads); break;
@@ -454,7 +457,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
         err = cli_parse_double("--rope-theta", v, -1e308, 1e308, &o->rope_theta);
         if (!err && !(o->rope_theta > 1.0 && o->rope_theta <= 1e12))
             err = ingot_fail(INGOT_E_USAGE, "--rope-theta %s: the RoPE base must be above 1 "
-                             "and at most 1e12 (LLaMA 2 uses 10000, LLaMA 3 500000)", v);
+                             "and at most 1e12 (LLaMA 2 uses 10000, LLaMA 3 500000)", TERM_SHOW(v));
         break;
     case O_NORM_EPS: err = parse_float("--norm-eps", v, 1e-30, 0.5, &o->norm_eps); break;
     case O_TIE_EMB: o->tie_embeddings = on; break;
@@ -473,7 +476,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
     case O_LR_SCHEDULE:
         if ((o->lr_schedule = tr_schedule_parse(v)) < 0)
             err = ingot_fail(INGOT_E_USAGE, "--lr-schedule: '%s'; use cosine, linear, constant "
-                             "or wsd", v);
+                             "or wsd", TERM_SHOW(v));
         break;
     case O_COOLDOWN:
         err = cli_parse_double("--cooldown", v, 1e-9, 1.0, &o->cooldown);
@@ -514,7 +517,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
     case O_DUMP_BATCH: o->dump_batch = v; break;
     case O_PRECISION:
         if (strcmp(v, "fp32") && strcmp(v, "bf16"))
-            err = ingot_fail(INGOT_E_USAGE, "--precision: '%s'; use fp32 or bf16", v);
+            err = ingot_fail(INGOT_E_USAGE, "--precision: '%s'; use fp32 or bf16", TERM_SHOW(v));
         o->precision = v;
         break;
     case O_PROFILE: err = cli_parse_int("--profile", v, 1, TR_MAX_STEPS, &o->profile); break;
@@ -527,7 +530,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
         if (!strcmp(v, "bf16") || !strcmp(v, "fp32"))
             o->grad_reduce_bf16 = !strcmp(v, "bf16");
         else
-            err = ingot_fail(INGOT_E_USAGE, "--grad-reduce: '%s'; use fp32 or bf16", v);
+            err = ingot_fail(INGOT_E_USAGE, "--grad-reduce: '%s'; use fp32 or bf16", TERM_SHOW(v));
         break;
     default:
         err = ingot_fail(INGOT_E_USAGE, "unknown setting '%s'", opt->name);
@@ -559,8 +562,8 @@ int tr_opts_argv(int argc, char **argv, struct tr_optlist *cl)
         else if (!strcmp(long_opts[idx].name, "config") && tr_optlist_get(cl, "config"))
             /* one file is read: a second one silently replaced the first */
             err = ingot_fail(INGOT_E_USAGE, "--config given twice (%s, then %s): one file is "
-                             "read; put the settings of both in one", tr_optlist_get(cl, "config"),
-                             optarg);
+                             "read; put the settings of both in one",
+                             TERM_SHOW(tr_optlist_get(cl, "config")), TERM_SHOW(optarg));
         else if (!(err = optarg ? cli_check_value(long_opts[idx].name, optarg) : 0))
             err = tr_optlist_add(cl, long_opts[idx].name, optarg ? optarg : "true");
     }
@@ -568,7 +571,7 @@ int tr_opts_argv(int argc, char **argv, struct tr_optlist *cl)
         return err;
     if (optind < argc)
         return ingot_fail(INGOT_E_USAGE, "unexpected argument '%s' (options start with --; see "
-                          "--help)", argv[optind]);
+                          "--help)", TERM_SHOW(argv[optind]));
     return 0;
 }
 
@@ -616,7 +619,7 @@ static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
         const struct option *opt = find_opt(k);
         if (!opt || opt->val == O_HELP || opt->val == O_VERSION)
             return ingot_fail(INGOT_E_USAGE, "%s: unknown setting '%s' (the keys are the long "
-                              "flags of --help, without the dashes)", l->origin, k);
+                              "flags of --help, without the dashes)", l->origin, TERM_SHOW(k));
         if (opt->val == O_DATA && !data_seen) {
             data_seen = true;
             o->n_data = 0;
@@ -800,7 +803,8 @@ static int unknown_preset(struct tr_opts *o, const char *what)
     else if (near)
         snprintf(hint, sizeof(hint), "; did you mean %s?", near);
     return ingot_fail(INGOT_E_USAGE, "--model %s%s: %s%s GPT-2 presets: %s; LLaMA presets (--arch "
-                      "llama): %s", o->model, tr_opts_origin(o, "model", from, sizeof(from)), what,
+                      "llama): %s", TERM_SHOW(o->model),
+                      tr_opts_origin(o, "model", from, sizeof(from)), what,
                       hint[0] ? hint : ";", gpt2, llama);
 }
 
