@@ -8,6 +8,7 @@
 
 #include "cli_num.h"
 #include "fsutil.h"
+#include "json_term.h"
 #include "skip_reason.h"
 #include "pt_utf8.h"
 #include "shard_format.h"
@@ -160,10 +161,11 @@ void pt_report_warn_unk(FILE *f, const struct pt_report *r)
 static bool json_printed;
 
 /* The report's names are the real ones (a script opens those files), which
- * term_text() would not keep: every character past ASCII as \uXXXX instead
- * (jansson writes those below 0x20 so already), so that a bidirectional
- * override or a C1 control in a name does not reach a terminal showing the
- * report, and the text read back is the same. */
+ * term_text() would not keep: written through json_term_dumpf() instead
+ * (every character past ASCII as \uXXXX, DEL as \u007f; jansson writes
+ * those below 0x20 so already), so that a bidirectional override, a C1
+ * control or a DEL in a name does not reach a terminal showing the report,
+ * and the text read back is the same. */
 #define JSON_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)
 
 int pt_report_json(FILE *f, const struct pt_report *r)
@@ -239,7 +241,7 @@ int pt_report_json(FILE *f, const struct pt_report *r)
         json_t *enc = r->ps ? pt_pipeline_enc_json() : NULL;
         json_object_set_new(json_object_get(root, "run"), "encoder", enc ? enc : json_null());
     }
-    int ret = json_dumpf(root, f, JSON_FLAGS);
+    int ret = json_term_dumpf(root, f, JSON_FLAGS);
     fputc('\n', f);
     json_decref(root);
     json_printed = true;
@@ -254,7 +256,7 @@ void pt_report_json_error(FILE *f, const char *out_dir, const char *error, int e
         return;
     json_t *root = json_pack("{s:o,s:o,s:i}", "out", out_dir ? jtext(out_dir) : json_null(),
                              "error", jtext(error), "exit", exit_status);
-    if (root && !json_dumpf(root, f, JSON_FLAGS))
+    if (root && !json_term_dumpf(root, f, JSON_FLAGS))
         fputc('\n', f);
     json_decref(root);
 }

@@ -11,6 +11,7 @@
 
 #include "fsutil.h"
 #include "ingot_err.h"
+#include "json_term.h"
 #include "metrics.h"
 #include "term_text.h"
 
@@ -234,7 +235,9 @@ static int emit(tr_metrics *m, json_t *j, int64_t step)
 {
     if (!j)
         return ingot_oom("a metrics record", 1024);
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    /* escaped for a terminal (json_term.h): a mixture's names are its
+     * directories', and `tail -f` shows the file */
+    char *s = json_term_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(j);
     if (!s)
         return ingot_oom("a metrics line", 1024);

@@ -20,6 +20,7 @@
 #include "cli_num.h"
 #include "data_loader.h"
 #include "ingot_err.h"
+#include "json_term.h"
 #include "term_text.h"
 #include "mono_clock.h"
 #include "tr_cpu_net.h"
@@ -71,11 +72,12 @@ struct eval_opts {
 enum { O_DATA = 256, O_SPLIT, O_TOKENS, O_BATCH, O_THREADS, O_NO_VERIFY, O_JSON, O_HELP,
        O_QUIET, O_VERSION };
 
-/* s as a JSON string on stdout (a directory's name may hold any byte). */
+/* s as a JSON string on stdout (a directory's name may hold any byte),
+ * escaped for a terminal (json_term.h). */
 static void json_print_string(const char *s)
 {
     json_t *j = json_string(s);
-    char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    char *t = j ? json_term_dumps(j, JSON_ENCODE_ANY) : NULL;
     fputs(t ? t : "null", stdout);
     free(t);
     json_decref(j);

@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "ingot_dump.h"
 #include "ingot_err.h"
+#include "json_term.h"
 #include "skip_reason.h"
 #include "term_text.h"
 
@@ -44,12 +45,14 @@ static json_t *header_json(const shard_reader *r)
         "provenance", hex64(h->prov_checksum), "header", hex64(h->header_checksum));
 }
 
-/* Print root (NULL: out of memory) and free it. */
+/* Print root (NULL: out of memory) and free it. The manifest's names and
+ * the paths are the real ones, escaped (json_term.h): a U+202E, a C1
+ * control or a DEL in one went to the terminal as it was. */
 static int info_json_print(json_t *root)
 {
     if (!root)
         return ingot_fail(-ENOMEM, "out of memory");
-    json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_term_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);
     json_decref(root);
     return 0;

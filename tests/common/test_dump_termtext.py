@@ -7,7 +7,8 @@ reaches standard error or standard output. The unknown command, --split, --range
 --format, an extra argument, PATH in info, verify (intact, bad, a stray shard, the
 tokenizer notes), docs and tokens (the shard's name), a lone shard's model messages,
 export-bin (--out inside the input or not a file, its summary and the import-bin hint)
-and the pieces of tokens and stats were printed raw.
+and the pieces of tokens and stats were printed raw; info --json wrote a U+202E and a
+DEL in a name as they were (the real names stay, escaped).
 
     test_dump_termtext.py INGOT_PRETOK INGOT_DUMP MODELS_DIR
 (MODELS_DIR: tests/fuzz/corpus/spm_model, small models of each kind)"""
@@ -116,6 +117,24 @@ with tempfile.TemporaryDirectory(prefix="ingot-dump-termtext-") as tmp:
     run(DUMP, ["info", ds], 0, "info", out=["dataset          " + dss])
     run(DUMP, ["info", ds, "--brief"], 0, "info --brief", out=["dataset          " + dss])
     run(DUMP, ["verify", ds], 0, "verify, intact", out=[dss + ": intact"])
+    # --json: the real names, escaped (U+202E as \u202e, DEL as \u007f): run() checks
+    # that none of the raw bytes is there
+    for args in (["info", ds, "--json"], ["info", ds, "--json", "--brief"]):
+        p = run(DUMP, args, 0, " ".join(args[:1] + args[2:]))
+        try:
+            tally.check(json.loads(p.stdout).get("path") == ds, "%s: path %r" % (args, p.stdout))
+        except ValueError as e:
+            tally.check(False, "%s: not JSON (%s): %r" % (args, e, p.stdout))
+    dds = path("del\x7f" + H)
+    p = subprocess.run([PRETOK, "--model", model, "--out", dds, "--quiet", corpus],
+                       capture_output=True)
+    tally.check(p.returncode == 0, "the dataset with DEL: %r" % p.stderr)
+    p = run(DUMP, ["info", dds, "--json"], 0, "info --json, DEL in the name")
+    tally.check(b"\x7f" not in p.stdout and b"\\u007f" in p.stdout,
+                "info --json: DEL raw, not \\u007f: %r" % p.stdout[:300])
+    p = run(DUMP, ["info", os.path.join(dds, "train-000000.tok"), "--json"], 0,
+            "info --json SHARD, DEL in the name")
+    tally.check(b"\x7f" not in p.stdout, "info --json SHARD: DEL raw: %r" % p.stdout[:300])
     run(DUMP, ["docs", ds, "--count", "1"], 0, "docs", out=["train-000000.tok #0"])
     run(DUMP, ["stats", ds], 0, "stats")
     exp = run(DUMP, ["export-bin", ds, "--out", path("o" + H + ".bin")], 0, "export-bin",

@@ -113,7 +113,23 @@ with tempfile.TemporaryDirectory(prefix="ingot-pt-termtext-") as tmp:
                     "--json error: %r" % js)
     except (ValueError, KeyError) as e:
         tally.check(False, "--json error: not the object (%s): %r" % (e, js))
-    print("--json: valid, the real names, nothing raw")
+    # DEL (0x7F), which jansson writes as it is even with JSON_ENSURE_ASCII: \u007f
+    ddir = path("del\x7f" + H)
+    os.mkdir(ddir)
+    with open(os.path.join(ddir, "a\x7f.jsonl"), "w") as f:
+        f.write(records(50))
+    dout = path("o\x7f" + H)
+    js, _ = run(["--model", MODEL, "--out", dout, "--quiet", "--json", ddir], 0,
+                "--json, names holding DEL")
+    tally.check(b"\x7f" not in js and b"\\u007f" in js, "--json: DEL raw, not \\u007f: %r" % js)
+    try:
+        tally.check(json.loads(js).get("out") == dout, "--json out with DEL: %r" % js)
+    except ValueError as e:
+        tally.check(False, "--json with DEL: not JSON (%s): %r" % (e, js))
+    js, _ = run(["--model", MODEL, "--out", dout, "--json", path("n\x7f.none")], 2,
+                "--json of a usage error, DEL in the name")
+    tally.check(b"\x7f" not in js, "--json error: DEL raw: %r" % js)
+    print("--json: valid, the real names, nothing raw (DEL as \\u007f)")
 
     # damaged inputs not accepted: the failure names the first and --out; --quiet lists them
     run(["--model", MODEL, "--out", path("d" + H), "--max-skip-fraction", "0.5", "--quiet",

@@ -8,7 +8,8 @@ bytes reaches standard error or standard output. The data loader (its shard name
 the checkpoint reader and writer, the metrics file, --config files (a JSON key, a
 parser's quote of the file), the settings layers, the option values, the training
 loop's lines, export, generate and eval (eval's copy-pastable --data line quotes such a
-name as $'...') printed them raw.
+name as $'...') printed them raw; --metrics and eval --json wrote a U+202E and a DEL in a
+mixture's names as they were (the real names stay, escaped).
 
     test_train_termtext.py INGOT_PRETOK INGOT_TRAIN MODELS_DIR
 (MODELS_DIR: tests/fuzz/corpus/spm_model, small models of each kind)"""
@@ -68,8 +69,9 @@ with tempfile.TemporaryDirectory(prefix="ingot-train-termtext-") as tmp:
         tally.check(p.returncode == 0, "the dataset %r: %r" % (name, p.stderr))
         return path(name)
 
-    ds, ds2 = dataset("d" + H, "--val-docs", "20"), dataset("e" + H, "--val-docs", "20")
-    dss = shown("d" + H)
+    # the second holds a DEL too, which jansson writes as it is even with ENSURE_ASCII
+    ds, ds2 = dataset("d" + H, "--val-docs", "20"), dataset("e\x7f" + H, "--val-docs", "20")
+    dss, ds2s = shown("d" + H), shown("e\x7f" + H).replace("\x7f", "?")
 
     # the options' values and the command line
     for flag in ("--arch", "--precision", "--lr-schedule", "--data-order", "--grad-reduce",
@@ -114,9 +116,16 @@ with tempfile.TemporaryDirectory(prefix="ingot-train-termtext-") as tmp:
         ["--ckpt-dir " + cks + " already holds checkpoints of a run (the latest " + cks])
     run(["--resume", "--ckpt-dir", ck, "--steps", "3", "--metrics", met], 0, "--resume",
         out=["resumed from " + cks + "/ckpt-00000002.bin"])
-    run(["--data", ds, "--data", ds2 + ":2", "--steps", "1", "--val-every", "1"] + TINY[:-2],
-        0, "a mixture", out=["data 0: " + dss + ", weight", "e" + S + " ",
-                             "tokens taken from " + shown("e" + H)])
+    mix_met = path("mix.jsonl")
+    run(["--data", ds, "--data", ds2 + ":2", "--steps", "1", "--val-every", "1", "--metrics",
+         mix_met] + TINY[:-2], 0, "a mixture",
+        out=["data 0: " + dss + ", weight", "e?" + S + " ", "tokens taken from " + ds2s])
+    # --metrics: the sources' names are the real ones, escaped (json_term.h)
+    raw = open(mix_met, "rb").read()
+    tally.check(not any(r in raw for r in RAW + (b"\x7f",)) and b"\\u007f" in raw,
+                "--metrics: a raw byte in the names: %r" % raw)
+    names = [json.loads(line).get("val_src_names") for line in raw.splitlines()]
+    tally.check(["d" + H, "e\x7f" + H] in names, "--metrics val_src_names: %r" % names)
     run(["--data", ds, "--steps", "1", "--metrics", path("d" + H)] + TINY, 2,
         "--metrics a directory", ["--metrics " + dss + ": exists and is not a regular file"])
     bad = path("x" + H + ".jsonl")
@@ -175,6 +184,15 @@ with tempfile.TemporaryDirectory(prefix="ingot-train-termtext-") as tmp:
         ["the checkpoint's data: $'" + path("d").replace("'", "\\'") +
          "n\\x1b]0;pwned\\x07\\xe2\\x80\\xaeh'"],
         out=["eval: step 3 of " + cks + " on " + dss + " (val split)"])
+    p = run(["eval", ck, "--data", ds, "--data", ds2, "--json", "--threads", "1", "--tokens",
+             "64", "--quiet"], 0, "eval --json of a mixture")
+    tally.check(b"\x7f" not in p.stdout and b"\\u007f" in p.stdout,
+                "eval --json: DEL raw, not \\u007f: %r" % p.stdout)
+    try:
+        tally.check(json.loads(p.stdout).get("src_names") == ["d" + H, "e\x7f" + H],
+                    "eval --json src_names: %r" % p.stdout)
+    except ValueError as e:
+        tally.check(False, "eval --json: not JSON (%s): %r" % (e, p.stdout))
     print("ingot-train: option values, --config, a run's lines, its files' refusals, "
           "checkpoints, export, generate and eval show ESC, BEL and U+202E as '?'")
     shutil.rmtree(tmp, ignore_errors=True)
