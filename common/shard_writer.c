@@ -201,6 +201,17 @@ uint64_t shard_writer_n_docs(const shard_writer *w)
     return w->n_docs;
 }
 
+struct manifest_shard shard_summary_entry(const char *file, uint32_t split,
+                                          const struct shard_summary *sum)
+{
+    return (struct manifest_shard){
+        .file = (char *)file, .split = split, .n_tokens = sum->n_tokens,
+        .n_docs = sum->n_docs, .file_size = sum->file_size,
+        .tokens_checksum = sum->tokens_checksum, .index_checksum = sum->index_checksum,
+        .prov_checksum = sum->prov_checksum, .header_checksum = sum->header_checksum,
+    };
+}
+
 int shard_writer_finish(shard_writer *w, struct shard_summary *sum)
 {
     int ret = flush_buf(w);

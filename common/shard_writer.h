@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "manifest.h"
 #include "shard_format.h"
 
 typedef struct shard_writer shard_writer;
@@ -33,6 +34,11 @@ struct shard_summary {
     uint64_t prov_checksum;
     uint64_t header_checksum;
 };
+
+/* The manifest's entry for a finished shard: file is its name inside the
+ * dataset directory, not copied (manifest_add_shard copies it). */
+struct manifest_shard shard_summary_entry(const char *file, uint32_t split,
+                                          const struct shard_summary *sum);
 
 /* Create the temp file. Returns 0 or -errno / INGOT_E_USAGE (bad width). */
 int shard_writer_create(const struct shard_writer_opts *opts, shard_writer **out);

@@ -127,12 +127,7 @@ static int finish_shard(pt_writer *w, uint32_t s)
         free(path);
         return ret;
     }
-    struct manifest_shard ms = {
-        .file = (char *)fs_basename(path), .split = s, .n_tokens = sum.n_tokens,
-        .n_docs = sum.n_docs, .file_size = sum.file_size,
-        .tokens_checksum = sum.tokens_checksum, .index_checksum = sum.index_checksum,
-        .prov_checksum = sum.prov_checksum, .header_checksum = sum.header_checksum,
-    };
+    struct manifest_shard ms = shard_summary_entry(fs_basename(path), s, &sum);
     ret = pt_state_add_shard(&w->st, &ms);
     free(path);
     if (ret)

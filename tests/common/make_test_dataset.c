@@ -37,12 +37,7 @@ static void finish_shard(struct manifest *m, struct out *o, const char *dir, uin
     char name[64];
     snprintf(name, sizeof(name), "%s-%06llu.tok", ingot_split_name(split),
              (unsigned long long)o->seq);
-    struct manifest_shard ms = {
-        .file = name, .split = split, .n_tokens = sum.n_tokens, .n_docs = sum.n_docs,
-        .file_size = sum.file_size, .tokens_checksum = sum.tokens_checksum,
-        .index_checksum = sum.index_checksum, .prov_checksum = sum.prov_checksum,
-        .header_checksum = sum.header_checksum,
-    };
+    struct manifest_shard ms = shard_summary_entry(name, split, &sum);
     CHECK_OK(manifest_add_shard(m, &ms));
     (void)dir;
     o->seq++;

@@ -61,13 +61,7 @@ static char *build(uint32_t prov_file)
         }
         struct shard_summary sum;
         CHECK_OK(shard_writer_finish(w, &sum));
-        struct manifest_shard ms = { .file = (char *)shards[s].file, .split = shards[s].split,
-                                     .n_tokens = sum.n_tokens, .n_docs = sum.n_docs,
-                                     .file_size = sum.file_size,
-                                     .tokens_checksum = sum.tokens_checksum,
-                                     .index_checksum = sum.index_checksum,
-                                     .prov_checksum = sum.prov_checksum,
-                                     .header_checksum = sum.header_checksum };
+        struct manifest_shard ms = shard_summary_entry(shards[s].file, shards[s].split, &sum);
         CHECK_OK(manifest_add_shard(m, &ms));
         free(path);
     }

@@ -21,6 +21,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from pyt_spm_proto import with_piece  # noqa: E402
 from pyt_util import Tally  # noqa: E402
 
 PRETOK, DUMP, MODELS = sys.argv[1:4]
@@ -46,43 +47,6 @@ def run(prog, args, want_rc, what, says=(), out=()):
                 "%s: ESC, BEL or U+202E reached the terminal: %r" % (what,
                                                                      p.stderr + p.stdout[:2000]))
     return p
-
-
-def varint(b, i):
-    x = s = 0
-    while True:
-        x |= (b[i] & 0x7F) << s
-        s += 7
-        i += 1
-        if not b[i - 1] & 0x80:
-            return x, i
-
-
-def enc_varint(x):
-    out = bytearray()
-    while True:
-        out.append((x & 0x7F) | (0x80 if x > 0x7F else 0))
-        x >>= 7
-        if not x:
-            return bytes(out)
-
-
-def with_piece(model, piece):
-    """model with one more NORMAL piece (the type left out) of the bytes piece after its
-    last piece; its id is the old piece count."""
-    i = last = n = 0
-    while i < len(model):
-        key, j = varint(model, i)
-        if key & 7 == 2:
-            ln, j = varint(model, j)
-            j += ln
-        else:
-            j = varint(model, j)[1]
-        if key >> 3 == 1:
-            last, n = j, n + 1
-        i = j
-    body = enc_varint(1 << 3 | 2) + enc_varint(len(piece)) + piece
-    return model[:last] + enc_varint(1 << 3 | 2) + enc_varint(len(body)) + body + model[last:], n
 
 
 with tempfile.TemporaryDirectory(prefix="ingot-dump-termtext-") as tmp:

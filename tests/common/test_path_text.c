@@ -155,13 +155,7 @@ static struct manifest *one_shard(const char *ds)
                                     .vocab_size = 300, .bos_id = 1, .eos_id = 2, .pad_id = -1,
                                     .unk_id = 0 };
     CHECK_OK(manifest_set_tokenizer(m, &t));
-    struct manifest_shard ms = { .file = (char *)"train-000000.tok", .split = INGOT_SPLIT_TRAIN,
-                                 .n_tokens = sum.n_tokens, .n_docs = sum.n_docs,
-                                 .file_size = sum.file_size,
-                                 .tokens_checksum = sum.tokens_checksum,
-                                 .index_checksum = sum.index_checksum,
-                                 .prov_checksum = sum.prov_checksum,
-                                 .header_checksum = sum.header_checksum };
+    struct manifest_shard ms = shard_summary_entry("train-000000.tok", INGOT_SPLIT_TRAIN, &sum);
     CHECK_OK(manifest_add_shard(m, &ms));
     struct manifest_input in = { .name = "c.txt", .size = 10, .n_docs = 1, .n_tokens = 3 };
     CHECK_OK(manifest_add_input(m, &in));

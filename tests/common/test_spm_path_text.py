@@ -19,6 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from pyt_spm_proto import enc_varint, fields, with_piece  # noqa: E402
 from pyt_util import Tally  # noqa: E402
 
 PRETOK, DUMP, TRAIN, MODELS = sys.argv[1:5]
@@ -26,41 +27,6 @@ HOSTILE = "m\x1b]0;pwned\x07\u202eledom.model"
 SHOWN = "m?]0;pwned??ledom.model".encode()
 RAW = (b"\x1b", b"\x07", "\u202e".encode())
 tally = Tally()
-
-
-def varint(b, i):
-    x = s = 0
-    while True:
-        x |= (b[i] & 0x7F) << s
-        s += 7
-        i += 1
-        if not b[i - 1] & 0x80:
-            return x, i
-
-
-def enc_varint(x):
-    out = bytearray()
-    while True:
-        out.append((x & 0x7F) | (0x80 if x > 0x7F else 0))
-        x >>= 7
-        if not x:
-            return bytes(out)
-
-
-def fields(b):
-    """(field number, wire type, whole field's bytes, payload) of a message whose
-    fields are varints or length-delimited."""
-    i, out = 0, []
-    while i < len(b):
-        start = i
-        key, i = varint(b, i)
-        if key & 7 == 2:
-            n, i = varint(b, i)
-            payload, i = b[i:i + n], i + n
-        else:
-            payload, i = None, varint(b, i)[1]
-        out.append((key >> 3, key & 7, b[start:i], payload))
-    return out
 
 
 def without_bos(model):
@@ -74,33 +40,6 @@ def without_bos(model):
             whole = enc_varint(2 << 3 | 2) + enc_varint(len(spec)) + spec
         out += whole
     return out
-
-
-def with_control_piece(model, piece):
-    """model with one more piece, a CONTROL piece (type 3) of the bytes piece, after
-    its last piece: libsentencepiece takes it, Ingot's encoder does not (a reserved
-    piece of one character) and says which piece in pretok's note."""
-    at = last = 0
-    for num, _, whole, _ in fields(model):
-        at += len(whole)
-        if num == 1:
-            last = at
-    body = enc_varint(1 << 3 | 2) + enc_varint(len(piece)) + piece + enc_varint(3 << 3) + b"\x03"
-    return model[:last] + enc_varint(1 << 3 | 2) + enc_varint(len(body)) + body + model[last:]
-
-
-def with_normal_piece_twice(model, piece):
-    """model with two more NORMAL pieces (the type left out) of the bytes piece after its
-    last piece: libsentencepiece refuses it, quoting the piece ("... is already
-    defined.")."""
-    at = last = 0
-    for num, _, whole, _ in fields(model):
-        at += len(whole)
-        if num == 1:
-            last = at
-    body = enc_varint(1 << 3 | 2) + enc_varint(len(piece)) + piece
-    one = enc_varint(1 << 3 | 2) + enc_varint(len(body)) + body
-    return model[:last] + one + one + model[last:]
 
 
 def run(prog, args, want_rc, what, says):
@@ -148,7 +87,9 @@ with tempfile.TemporaryDirectory(prefix="ingot-spm-path-") as tmp:
         run(PRETOK, ["--model", hostile, "--out", path("o%d" % k), "--quiet", corpus], 1,
             "ingot-pretok, a model %s" % what, SHOWN.decode() + ": " + says)
     # libsentencepiece's own refusal quotes a piece of the file: its words went raw
-    model(with_normal_piece_twice(good, b"p\x1b]0;pwned\x07\xe2\x80\xae"))
+    # (a NORMAL piece twice: "... is already defined.")
+    dup = b"p\x1b]0;pwned\x07\xe2\x80\xae"
+    model(with_piece(with_piece(good, dup)[0], dup)[0])
     run(PRETOK, ["--model", hostile, "--out", path("o-dup"), "--quiet", corpus], 1,
         "ingot-pretok, a model with a piece twice", "p?]0;pwned?? is already defined")
     model(damaged[0][1])
@@ -205,8 +146,10 @@ with tempfile.TemporaryDirectory(prefix="ingot-spm-path-") as tmp:
     model(open(os.path.join(MODELS, "word.model"), "rb").read())
     run(PRETOK, ["--model", hostile, "--out", path("w"), "--quiet", corpus], 0,
         "ingot-pretok, the encoder's note on a WORD model", "ledom.model: a WORD model")
-    # the piece's bytes come from the file too: an ESC in one was printed raw
-    model(with_control_piece(good, b"\x1b"))
+    # the piece's bytes come from the file too: an ESC in one was printed raw (a
+    # CONTROL piece of one character: libsentencepiece takes it, Ingot's encoder does
+    # not and names it in pretok's note)
+    model(with_piece(good, b"\x1b", 3)[0])
     run(PRETOK, ["--model", hostile, "--out", path("cp"), "--quiet", corpus], 0,
         "ingot-pretok, the encoder's note on a control piece ESC",
         "ledom.model: reserved piece 95 (?) is a single character")

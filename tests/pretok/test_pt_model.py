@@ -11,22 +11,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pt_testlib as T
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from pyt_spm_proto import varint  # noqa: E402
 
 t = T.Tools(sys.argv)
 model = T.small_unigram(t)
 inp, _ = T.small_corpus(t, "in", n_files=1, per_file=200)
 data = open(model, "rb").read()
-
-
-def varint(b, i):
-    x = s = 0
-    while True:
-        c = b[i]
-        i += 1
-        x |= (c & 0x7F) << s
-        s += 7
-        if not c & 0x80:
-            return x, i
 
 
 # Top-level fields of the ModelProto: (field number, start, end).

@@ -181,12 +181,7 @@ static int write_split(struct manifest *m, const struct tt_dataset *d, uint32_t 
         struct shard_summary sum;
         if ((err = shard_writer_finish(w, &sum)))
             return err;
-        struct manifest_shard ms = {
-            .file = name, .split = split, .n_tokens = sum.n_tokens, .n_docs = sum.n_docs,
-            .file_size = sum.file_size, .tokens_checksum = sum.tokens_checksum,
-            .index_checksum = sum.index_checksum, .prov_checksum = sum.prov_checksum,
-            .header_checksum = sum.header_checksum,
-        };
+        struct manifest_shard ms = shard_summary_entry(name, split, &sum);
         if ((err = manifest_add_shard(m, &ms)))
             return err;
     }
