@@ -22,20 +22,30 @@ export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
 pids=()
 ranks=()   # pids[i] is rank ranks[i]
 sig=0      # the signal this script was stopped by (its number), 0: none
+# A non-interactive bash starts its background jobs with SIGINT and SIGQUIT
+# ignored, and ingot-train takes SIGINT back only once its start-up is done
+# (after loading the CUDA libraries): a SIGINT forwarded before then was
+# lost and the ranks trained on. env --default-signal (coreutils 8.31)
+# starts them with the default action.
+dflt=()
+env --default-signal=INT true 2>/dev/null && dflt=(env --default-signal=INT,QUIT)
 # Forwarded to every rank started so far. A signal interrupts `wait`, which
 # then returns 128 + N without reaping anyone: the statuses below come from
 # `wait PID` of a rank known to be gone, never from the interrupted wait.
 stop() {
     [ "$sig" -ne 0 ] || sig=$1
-    echo "env-loop: SIG$2: sending it to the ranks and waiting for them" >&2
-    [ "${#pids[@]}" -eq 0 ] || kill -"$2" "${pids[@]}" 2>/dev/null
+    local fwd=$2
+    # without env --default-signal the ranks may still ignore SIGINT
+    [ "$fwd" = INT ] && [ "${#dflt[@]}" -eq 0 ] && fwd=TERM
+    echo "env-loop: SIG$2: sending SIG$fwd to the ranks and waiting for them" >&2
+    [ "${#pids[@]}" -eq 0 ] || kill -"$fwd" "${pids[@]}" 2>/dev/null
 }
 trap 'stop 2 INT' INT
 trap 'stop 15 TERM' TERM
 trap 'stop 1 HUP' HUP
 for ((r = 0; r < n && sig == 0; r++)); do
     RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r LOCAL_WORLD_SIZE=$n MASTER_ADDR=127.0.0.1 \
-        MASTER_PORT=${MASTER_PORT:-29500} "$bin" "$@" &
+        MASTER_PORT=${MASTER_PORT:-29500} "${dflt[@]+"${dflt[@]}"}" "$bin" "$@" &
     pids+=($!)
     ranks+=("$r")
 done

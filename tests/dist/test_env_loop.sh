@@ -92,3 +92,29 @@ os.execv(sys.argv[1], sys.argv[1:])' "$here/scripts/launch/env-loop.sh" 3 > "$tm
 done
 echo "ok: SIGINT, SIGTERM and SIGHUP to the launcher go to every rank, whose own statuses are" \
      "named, and it exits 128+N after the last rank"
+
+# The ranks start with SIGINT at its default action: a non-interactive bash
+# starts background jobs with SIGINT ignored, and ingot-train takes it back
+# only after its start-up (the CUDA libraries loaded), so a Ctrl-C in that
+# window was lost and the ranks trained on. A rank here writes down its
+# ignored-signal mask (SigIgn in /proc) before anything else.
+if env --default-signal=INT true 2>/dev/null; then
+    cat > "$tmp/rank" <<'SH'
+#!/usr/bin/env bash
+grep SigIgn /proc/self/status > "$OUT/ign.$RANK"
+exit 0
+SH
+    rm -f "$tmp"/ign.*
+    OUT=$tmp INGOT_TRAIN=$tmp/rank timeout 30 "$here/scripts/launch/env-loop.sh" 2 ||
+        { echo "FAIL: the mask-reading ranks"; exit 1; }
+    for r in 0 1; do
+        m=$(awk '{print $2}' "$tmp/ign.$r")
+        # bit 1: SIGINT (2), bit 2: SIGQUIT (3)
+        if (( (16#$m >> 1) & 3 )); then
+            echo "FAIL: rank $r started with SIGINT or SIGQUIT ignored (SigIgn $m)"; exit 1
+        fi
+    done
+    echo "ok: the ranks start with SIGINT and SIGQUIT at their default action"
+else
+    echo "note: env has no --default-signal here (coreutils < 8.31): SIGINT goes to the ranks as SIGTERM"
+fi
