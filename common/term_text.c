@@ -1,6 +1,7 @@
 #include "term_text.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The length of the well-formed UTF-8 sequence at s (1 to 4 bytes) and its
@@ -79,6 +80,13 @@ const char *term_text(const char *s, char *buf, size_t n)
     }
     buf[o] = 0;
     return buf;
+}
+
+char *term_text_dup(const char *s)
+{
+    size_t n = strlen(s ? s : "?") + 1;   /* never longer than s: '?' for a char */
+    char *buf = malloc(n);
+    return buf ? (char *)term_text(s, buf, n) : NULL;
 }
 
 bool term_text_plain(const char *s)

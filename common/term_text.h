@@ -38,11 +38,15 @@ extern "C" {
  * characters (parts of emoji sequences). Returns buf. */
 const char *term_text(const char *s, char *buf, size_t n);
 
+/* term_text(s) whole, in a buffer of its own that the caller frees; NULL
+ * when out of memory. For text of no set bound (a list of settings). */
+char *term_text_dup(const char *s);
+
 /* term_text(s) into a buffer of TERM_SHOW_MAX bytes that lives to the end
  * of the enclosing block (a compound literal; C only): for the arguments
  * of a message, ingot_fail(err, "%s: ...", TERM_SHOW(path)), where a local
  * buffer for each would crowd the call site. */
-#define TERM_SHOW_MAX 1024
+#define TERM_SHOW_MAX 4096   /* PATH_MAX: a path is shown whole */
 #ifndef __cplusplus
 #define TERM_SHOW(s) term_text((s), (char[TERM_SHOW_MAX]){ 0 }, TERM_SHOW_MAX)
 #endif

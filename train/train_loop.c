@@ -331,9 +331,12 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         say(r, "resumed from %s (step %" PRIu64 ", epoch %" PRIu64 ", window %" PRIu64 ")\n",
             TERM_SHOW(path), st.step, st.pos.epoch, st.pos.index);
     }
-    if (o->settings_note)
+    if (o->settings_note) {   /* a list of any length: shown whole */
+        char *note = term_text_dup(o->settings_note);
         say(r, "resume: settings given here override the checkpoint's: %s\n",
-            TERM_SHOW(o->settings_note));
+            note ? note : "(out of memory)");
+        free(note);
+    }
     if (have_was)
         lr_jump_note(r, &was, (int64_t)st.step);
     char world[512];

@@ -134,6 +134,34 @@ int main(int argc, char **argv)
     CHECK(!term_text_plain("x\xe2\x80\x8b.tok") && !term_text_plain("\xef\xbb\xbfx.tok"));
     CHECK(!term_text_plain("x\xe2\x80\xa8.tok"));
     CHECK(!term_text_plain("\xe9\xa0"));   /* Latin-1: not UTF-8 */
+    /* text of no set bound, and paths up to PATH_MAX, are shown whole: a
+     * resume's list of settings and a 1.2 KB --metrics path were cut at
+     * 1023 bytes ("ddd...") */
+    {
+        static char big[3 * 4000 + 1], want[2 * 4000 + 1];
+        for (int i = 0; i < 4000; i++)   /* 日 and U+202E (RLO) by turns */
+            memcpy(big + 3 * i, i % 2 ? "\xe2\x80\xae" : "\xe6\x97\xa5", 3);
+        size_t o = 0;
+        for (int i = 0; i < 4000; i++) {
+            if (i % 2) {
+                want[o++] = '?';
+            } else {
+                memcpy(want + o, "\xe6\x97\xa5", 3);
+                o += 3;
+            }
+        }
+        want[o] = 0;
+        char *d = term_text_dup(big);
+        CHECK(d && strcmp(d, want) == 0);
+        free(d);
+        d = term_text_dup(NULL);
+        CHECK(d && strcmp(d, "?") == 0);
+        free(d);
+        char path[4000];
+        memset(path, 'd', sizeof(path) - 1);
+        path[sizeof(path) - 1] = 0;
+        CHECK(strcmp(TERM_SHOW(path), path) == 0);
+    }
     printf("term_text: ok\n");
     return 0;
 }
