@@ -38,6 +38,13 @@ extern "C" {
  * characters (parts of emoji sequences). Returns buf. */
 const char *term_text(const char *s, char *buf, size_t n);
 
+/* term_text() of the first len bytes of s (of all of it when its NUL comes
+ * first): a part of a longer text, one name of a list, a field of a record
+ * that need not end in a NUL. A character cut by the len-th byte is not
+ * well-formed: its bytes are '?'. "..." says that more of s was left out
+ * than buf could hold, not that len cut it. Returns buf. */
+const char *term_text_n(const char *s, size_t len, char *buf, size_t n);
+
 /* term_text(s) into a buffer of TERM_SHOW_MAX bytes that lives to the end
  * of the enclosing block (a compound literal; C only): for the arguments
  * of a message, ingot_fail(err, "%s: ...", TERM_SHOW(path)), where a local
@@ -45,6 +52,10 @@ const char *term_text(const char *s, char *buf, size_t n);
 #define TERM_SHOW_MAX 1024
 #ifndef __cplusplus
 #define TERM_SHOW(s) term_text((s), (char[TERM_SHOW_MAX]){ 0 }, TERM_SHOW_MAX)
+/* TERM_SHOW() in n bytes (a constant): text no one bounds (an environment
+ * variable, what a peer sent over the network) cut with "..." where one
+ * value would push the rest of a message (the hint) past its end. */
+#define TERM_SHOW_N(s, n) term_text((s), (char[n]){ 0 }, (n))
 #endif
 
 /* Whether term_text() shows s as it is: nothing in it that it would write

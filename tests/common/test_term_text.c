@@ -125,6 +125,19 @@ int main(int argc, char **argv)
     same("\xe2\x80\xae\xe2\x80\xae\xe2\x80\xae\xe2\x80\xae\xe2\x80\xae", 8, "?????");
     same("\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5", 8, "\xe6\x97\xa5...");
     same("abcdefg", 8, "abcdefg");
+    /* term_text_n: the first len bytes only (a term of a list, a field
+     * without its NUL); a character the len-th byte cuts is not whole */
+    char nb[16];
+    CHECK(!strcmp(term_text_n("gpu\033]0;x\a,login", 9, nb, sizeof(nb)), "gpu?]0;x?"));
+    CHECK(!strcmp(term_text_n("ab\xc3\xa9z", 3, nb, sizeof(nb)), "ab?"));
+    CHECK(!strcmp(term_text_n("ab\xc3\xa9z", 4, nb, sizeof(nb)), "ab\xc3\xa9"));
+    CHECK(!strcmp(term_text_n("ab", 9, nb, sizeof(nb)), "ab"));   /* the NUL first */
+    CHECK(!strcmp(term_text_n("abcdefghijklmnopq", 17, nb, 8), "abcd..."));
+    CHECK(!strcmp(term_text_n(NULL, 0, nb, sizeof(nb)), "?"));
+    static const char field[4] = { 'h', '\x1b', 'x', 'y' };   /* no NUL: not read past */
+    CHECK(!strcmp(term_text_n(field, sizeof(field), nb, sizeof(nb)), "h?xy"));
+    /* TERM_SHOW_N: cut to its n bytes */
+    CHECK(!strcmp(TERM_SHOW_N("\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5", 8), "\xe6\x97\xa5..."));
     /* term_text_plain: what a name check uses */
     CHECK(term_text_plain("train-000000.tok") && term_text_plain("\xc3\xa9\xe2\x82\xac"));
     CHECK(term_text_plain("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.tok"));
