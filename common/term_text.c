@@ -91,6 +91,17 @@ const char *term_text(const char *s, char *buf, size_t n)
     return term_text_n(s, SIZE_MAX, buf, n);   /* to the NUL */
 }
 
+size_t term_text_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t k = max;
+    while (k > 0 && max - k < 3 && (u[k] & 0xC0) == 0x80)   /* inside a character */
+        k--;
+    return (u[k] & 0xC0) == 0x80 ? max : k;
+}
+
 bool term_text_plain(const char *s)
 {
     if (!s)

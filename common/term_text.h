@@ -58,6 +58,14 @@ const char *term_text_n(const char *s, size_t len, char *buf, size_t n);
 #define TERM_SHOW_N(s, n) term_text((s), (char[n]){ 0 }, (n))
 #endif
 
+/* How many of the n bytes at s to keep so that at most max remain and no
+ * character is cut in the middle: n when n <= max, else max moved back to
+ * the start of the character the max-th byte is inside (at most 3 bytes
+ * back; bytes that are not UTF-8 are cut anywhere). For a name shortened to
+ * fit a buffer: cut inside a character, it is not UTF-8 (jansson refuses
+ * it in JSON, a terminal shows a replacement character). */
+size_t term_text_cut(const char *s, size_t n, size_t max);
+
 /* Whether term_text() shows s as it is: nothing in it that it would write
  * as '?', by the rules above. NULL is not plain. */
 bool term_text_plain(const char *s);

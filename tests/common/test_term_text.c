@@ -138,6 +138,15 @@ int main(int argc, char **argv)
     CHECK(!strcmp(term_text_n(field, sizeof(field), nb, sizeof(nb)), "h?xy"));
     /* TERM_SHOW_N: cut to its n bytes */
     CHECK(!strcmp(TERM_SHOW_N("\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5", 8), "\xe6\x97\xa5..."));
+    /* term_text_cut: a name shortened to fit a buffer, never inside a
+     * character; bytes that are not UTF-8 are cut anywhere */
+    const char *jp = "a\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e";   /* "a日本語" */
+    CHECK(term_text_cut(jp, 10, 10) == 10 && term_text_cut(jp, 10, 20) == 10);
+    CHECK(term_text_cut(jp, 10, 9) == 7 && term_text_cut(jp, 10, 8) == 7);
+    CHECK(term_text_cut(jp, 10, 7) == 7 && term_text_cut(jp, 10, 6) == 4);
+    CHECK(term_text_cut(jp, 10, 1) == 1 && term_text_cut(jp, 10, 0) == 0);
+    CHECK(term_text_cut("\xf0\x9f\x98\x80z", 5, 3) == 0);
+    CHECK(term_text_cut("a\x80\x80\x80\x80\x80", 6, 5) == 5);   /* no character there */
     /* term_text_plain: what a name check uses */
     CHECK(term_text_plain("train-000000.tok") && term_text_plain("\xc3\xa9\xe2\x82\xac"));
     CHECK(term_text_plain("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.tok"));
