@@ -102,6 +102,18 @@ size_t term_text_cut(const char *s, size_t n, size_t max)
     return (u[k] & 0xC0) == 0x80 ? max : k;
 }
 
+bool term_text_utf8(const char *s)
+{
+    if (!s)
+        return false;
+    const unsigned char *u = (const unsigned char *)s;
+    uint32_t cp;
+    for (size_t i = 0, k; u[i]; i += k)
+        if (!(k = utf8_len(u + i, SIZE_MAX, &cp)))
+            return false;
+    return true;
+}
+
 bool term_text_plain(const char *s)
 {
     if (!s)

@@ -66,6 +66,10 @@ const char *term_text_n(const char *s, size_t len, char *buf, size_t n);
  * it in JSON, a terminal shows a replacement character). */
 size_t term_text_cut(const char *s, size_t n, size_t max);
 
+/* Whether s is well-formed UTF-8 throughout (what JSON strings hold; every
+ * character, controls too, allowed). NULL is not. */
+bool term_text_utf8(const char *s);
+
 /* Whether term_text() shows s as it is: nothing in it that it would write
  * as '?', by the rules above. NULL is not plain. */
 bool term_text_plain(const char *s);

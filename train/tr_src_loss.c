@@ -33,8 +33,16 @@ void tr_src_loss_init(struct tr_src_loss *s, const tr_loader *l)
         return;
     s->n = n;
     char base[TR_MAX_SOURCES][TR_SRC_NAME];
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         basename_of(tr_loader_source_dir(l, i), base[i], sizeof(base[i]));
+        /* JSON holds only UTF-8: a name of other bytes (Latin-1) was null in
+         * eval --json and left out of --metrics' list, which then named the
+         * sources after it wrongly. As term_text() shows it (never longer). */
+        if (!term_text_utf8(base[i])) {
+            char shown[TR_SRC_NAME];
+            memcpy(base[i], term_text(base[i], shown, sizeof(shown)), sizeof(shown));
+        }
+    }
     for (int i = 0; i < n; i++) {
         bool shared = false;
         for (int j = 0; j < n && !shared; j++)

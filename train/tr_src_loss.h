@@ -6,7 +6,8 @@
  * overall one. The short names the reports use are the directories'
  * basenames, with "#i" (the source's index in the --data list) added to the
  * names two sources share; a long one is cut to fit TR_SRC_NAME, at a
- * character's start. */
+ * character's start, and one that is not UTF-8 is as term_text() shows it
+ * (the names go into JSON). */
 #ifndef INGOT_TR_SRC_LOSS_H
 #define INGOT_TR_SRC_LOSS_H
 

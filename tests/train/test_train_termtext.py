@@ -12,7 +12,8 @@ name as $'...') printed them raw; --metrics and eval --json wrote a U+202E and a
 mixture's names as they were (the real names stay, escaped). A mixture's short names of
 long multi-byte directory names ("a" + "日本語" * 5, two "日本語" * 6 told apart by "#i")
 are cut at a character's start: cut inside one, jansson refused them, and eval --json
-gave null names and --metrics an empty val_src_names.
+gave null names and --metrics an empty val_src_names. A name that is not UTF-8 (Latin-1
+"lat\xe9n") is "lat?n" there: it was null, and left out of --metrics' list.
 
     test_train_termtext.py INGOT_PRETOK INGOT_TRAIN MODELS_DIR
 (MODELS_DIR: tests/fuzz/corpus/spm_model, small models of each kind)"""
@@ -225,6 +226,26 @@ with tempfile.TemporaryDirectory(prefix="ingot-train-termtext-") as tmp:
         tally.check(got == want, "eval --json src_names of long names: %r" % got)
     except ValueError as e:
         tally.check(False, "eval --json of long names: not JSON (%s): %r" % (e, p.stdout))
+
+    # a name that is not UTF-8: as term_text() shows it (JSON holds only UTF-8)
+    lat = dataset(os.fsdecode(b"lat\xe9n"), "--val-docs", "20")
+    lat_met = path("lat.jsonl")
+    run(["--data", lat, "--data", ds, "--steps", "1", "--val-every", "1", "--metrics", lat_met,
+         "--ckpt-dir", path("cklat")] + TINY[:-2], 0, "a mixture with a Latin-1 name",
+        out=["| lat?n "])
+    try:
+        recs = [json.loads(l) for l in open(lat_met, "rb").read().splitlines()]
+        got = [r["val_src_names"] for r in recs if "val_src_names" in r]
+        tally.check(got == [["lat?n", "d" + H]], "--metrics val_src_names, Latin-1: %r" % got)
+    except ValueError as e:
+        tally.check(False, "--metrics, a Latin-1 name: not JSON (%s)" % e)
+    p = run(["eval", path("cklat"), "--json", "--threads", "1", "--tokens", "64", "--quiet",
+             "--data", lat, "--data", ds], 0, "eval --json of a Latin-1 name")
+    try:
+        got = json.loads(p.stdout).get("src_names")
+        tally.check(got == ["lat?n", "d" + H], "eval --json src_names, Latin-1: %r" % got)
+    except ValueError as e:
+        tally.check(False, "eval --json of a Latin-1 name: not JSON (%s): %r" % (e, p.stdout))
 
     print("ingot-train: option values, --config, a run's lines, its files' refusals, "
           "checkpoints, export, generate and eval show ESC, BEL and U+202E as '?'")
