@@ -99,7 +99,7 @@ with tempfile.TemporaryDirectory(prefix="ingot-train-termtext-") as tmp:
     with open(cfg, "w") as f:
         f.write(json.dumps({"st" + H + "eps": 5}) + "\n")   # ESC as \u001b
     run(["--config", cfg], 2, "--config, an unknown key holding ESC",
-        ["--config " + shown("cfg" + H + ".toml") + ": unknown key \"st" + S + "eps\""])
+        ["--config " + shown("cfg" + H + ".toml") + ":1: unknown key \"st" + S + "eps\""])
     with open(cfg, "w") as f:
         f.write('{"steps": x\x1b]0;pwned\x07}\n')
     run(["--config", cfg], 2, "--config, not JSON", [shown("cfg" + H + ".toml") + ":1: not a"])
