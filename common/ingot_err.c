@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ingot_err.h"
+#include "term_text.h"
 
 /* One message per thread: worker threads (pretok, data loader) may fail at
  * the same time without trampling each other's text. */
@@ -41,13 +42,18 @@ int ingot_fail(int err, const char *fmt, ...)
 {
     /* Formatted apart first: an argument may be ingot_errmsg() itself
      * ("%s: ...", ingot_errmsg() adds context to the last message), and
-     * vsnprintf into its own source is undefined (it garbled those). */
-    char text[sizeof(errmsg)];
+     * vsnprintf into its own source is undefined (it garbled those). A few
+     * bytes past the message's room show whether its end is inside a
+     * character: cut there, the name at the end put bytes that are not
+     * UTF-8 on the terminal. */
+    char text[sizeof(errmsg) + 4];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    memcpy(errmsg, text, sizeof(errmsg));
+    size_t n = term_text_cut(text, strlen(text), sizeof(errmsg) - 1);
+    memcpy(errmsg, text, n);
+    errmsg[n] = '\0';
     errcode = err;
     return err;
 }

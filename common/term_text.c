@@ -6,8 +6,9 @@
 
 /* The length of the well-formed UTF-8 sequence at s (1 to 4 bytes) and its
  * code point in *cp; 0 when there is none (a stray continuation byte, an
- * overlong form, a surrogate, past U+10FFFF, cut short by the NUL). */
-static size_t utf8_len(const unsigned char *s, uint32_t *cp)
+ * overlong form, a surrogate, past U+10FFFF, cut short by the NUL or by the
+ * end of the avail bytes that may be read). */
+static size_t utf8_len(const unsigned char *s, size_t avail, uint32_t *cp)
 {
     const unsigned char c = s[0];
     *cp = c;
@@ -16,6 +17,8 @@ static size_t utf8_len(const unsigned char *s, uint32_t *cp)
     if (c < 0xC2 || c > 0xF4)
         return 0;
     size_t k = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if (k > avail)
+        return 0;
     for (size_t i = 1; i < k; i++)
         if ((s[i] & 0xC0) != 0x80)
             return 0;   /* also stops at the NUL */
@@ -42,23 +45,25 @@ static bool hidden(uint32_t cp)
 
 /* The length of what is at s, 1 byte when it is not well-formed UTF-8, and
  * whether it is shown as '?'. */
-static size_t next_char(const unsigned char *s, bool *q)
+static size_t next_char(const unsigned char *s, size_t avail, bool *q)
 {
     uint32_t cp;
-    size_t k = utf8_len(s, &cp);
+    size_t k = utf8_len(s, avail, &cp);
     *q = !k || hidden(cp);
     return k ? k : 1;
 }
 
-const char *term_text(const char *s, char *buf, size_t n)
+const char *term_text_n(const char *s, size_t len, char *buf, size_t n)
 {
-    if (!s)
+    if (!s) {
         s = "?";
+        len = 1;
+    }
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, o = 0;
     bool q;
-    while (u[i]) {
-        size_t k = next_char(u + i, &q);
+    while (i < len && u[i]) {
+        size_t k = next_char(u + i, len - i, &q);
         size_t w = q ? 1 : k;
         if (o + w + 1 > n)
             break;
@@ -69,7 +74,7 @@ const char *term_text(const char *s, char *buf, size_t n)
         o += w;
         i += k;
     }
-    if (u[i] && n >= 4) {   /* cut: say so, after a whole character */
+    if (i < len && u[i] && n >= 4) {   /* cut: say so, after a whole character */
         if (o > n - 4) {
             o = n - 4;
             while (o > 0 && ((unsigned char)buf[o] & 0xC0) == 0x80)
@@ -80,6 +85,34 @@ const char *term_text(const char *s, char *buf, size_t n)
     }
     buf[o] = 0;
     return buf;
+}
+
+const char *term_text(const char *s, char *buf, size_t n)
+{
+    return term_text_n(s, SIZE_MAX, buf, n);   /* to the NUL */
+}
+
+size_t term_text_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t k = max;
+    while (k > 0 && max - k < 3 && (u[k] & 0xC0) == 0x80)   /* inside a character */
+        k--;
+    return (u[k] & 0xC0) == 0x80 ? max : k;
+}
+
+bool term_text_utf8(const char *s)
+{
+    if (!s)
+        return false;
+    const unsigned char *u = (const unsigned char *)s;
+    uint32_t cp;
+    for (size_t i = 0, k; u[i]; i += k)
+        if (!(k = utf8_len(u + i, SIZE_MAX, &cp)))
+            return false;
+    return true;
 }
 
 char *term_text_dup(const char *s)
@@ -96,7 +129,7 @@ bool term_text_plain(const char *s)
     const unsigned char *u = (const unsigned char *)s;
     bool q;
     for (size_t i = 0, k; u[i]; i += k) {
-        k = next_char(u + i, &q);
+        k = next_char(u + i, SIZE_MAX, &q);
         if (q)
             return false;
     }

@@ -38,6 +38,13 @@ extern "C" {
  * characters (parts of emoji sequences). Returns buf. */
 const char *term_text(const char *s, char *buf, size_t n);
 
+/* term_text() of the first len bytes of s (of all of it when its NUL comes
+ * first): a part of a longer text, one name of a list, a field of a record
+ * that need not end in a NUL. A character cut by the len-th byte is not
+ * well-formed: its bytes are '?'. "..." says that more of s was left out
+ * than buf could hold, not that len cut it. Returns buf. */
+const char *term_text_n(const char *s, size_t len, char *buf, size_t n);
+
 /* term_text(s) whole, in a buffer of its own that the caller frees; NULL
  * when out of memory. For text of no set bound (a list of settings). */
 char *term_text_dup(const char *s);
@@ -49,7 +56,23 @@ char *term_text_dup(const char *s);
 #define TERM_SHOW_MAX 4096   /* PATH_MAX: a path is shown whole */
 #ifndef __cplusplus
 #define TERM_SHOW(s) term_text((s), (char[TERM_SHOW_MAX]){ 0 }, TERM_SHOW_MAX)
+/* TERM_SHOW() in n bytes (a constant): text no one bounds (an environment
+ * variable, what a peer sent over the network) cut with "..." where one
+ * value would push the rest of a message (the hint) past its end. */
+#define TERM_SHOW_N(s, n) term_text((s), (char[n]){ 0 }, (n))
 #endif
+
+/* How many of the n bytes at s to keep so that at most max remain and no
+ * character is cut in the middle: n when n <= max, else max moved back to
+ * the start of the character the max-th byte is inside (at most 3 bytes
+ * back; bytes that are not UTF-8 are cut anywhere). For a name shortened to
+ * fit a buffer: cut inside a character, it is not UTF-8 (jansson refuses
+ * it in JSON, a terminal shows a replacement character). */
+size_t term_text_cut(const char *s, size_t n, size_t max);
+
+/* Whether s is well-formed UTF-8 throughout (what JSON strings hold; every
+ * character, controls too, allowed). NULL is not. */
+bool term_text_utf8(const char *s);
 
 /* Whether term_text() shows s as it is: nothing in it that it would write
  * as '?', by the rules above. NULL is not plain. */

@@ -25,21 +25,10 @@ static const char *key_text(const char *k, key_buf buf)
     return term_text(k, buf, sizeof(key_buf));
 }
 
-/* How many of the n bytes at s to quote: n, or at most max ending on a
- * UTF-8 character boundary. */
-static size_t shown_len(const char *s, size_t n, size_t max)
-{
-    if (n <= max)
-        return n;
-    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-        max--;
-    return max;
-}
-
 /* The n bytes at s quoted for a message: "s", or "start..." (N bytes). */
 static int quote_shown(char *dst, size_t cap, const char *s, size_t n)
 {
-    size_t k = shown_len(s, n, PT_JSON_SHOWN);
+    size_t k = term_text_cut(s, n, PT_JSON_SHOWN);
     if (k == n)
         return snprintf(dst, cap, "\"%.*s\"", (int)n, s);
     return snprintf(dst, cap, "\"%.*s...\" (%zu bytes)", (int)k, s, n);
@@ -544,7 +533,7 @@ static enum stage key(struct walk *w)
         size_t at = strlen(w->keys), n = p->i - 1 - start;
         const char *k = (const char *)p->s + start;
         char q[PT_JSON_SHOWN + 32];
-        if (shown_len(k, n, PT_JSON_SHOWN) < n) {   /* a long key: its start */
+        if (term_text_cut(k, n, PT_JSON_SHOWN) < n) {   /* a long key: its start */
             n = (size_t)quote_shown(q, sizeof(q), k, n);
             k = q;
         }

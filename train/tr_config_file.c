@@ -201,9 +201,10 @@ static int toml_parse(const char *path, const char *text, json_t *obj, json_t *l
 
 /* The line of each top-level key of JSON text into lines (the parser keeps
  * no positions): a walk that tracks nesting and strings, taking a string
- * at depth 1 followed by ':' as a key. Keys with escapes are taken as
- * written between the quotes (the flag names have none). Only called on
- * text the parser accepted. */
+ * at depth 1 followed by ':' as a key, decoded as the parser decoded it
+ * (taken as written between the quotes, a key with an escape, "st\u0065ps"
+ * or "\u001b...", was not found, and its message lost its line; so was a
+ * key of 256 bytes or more). Only called on text the parser accepted. */
 static void json_key_lines(const char *text, size_t len, json_t *lines)
 {
     int depth = 0, line = 1;
@@ -222,12 +223,13 @@ static void json_key_lines(const char *text, size_t len, json_t *lines)
             size_t end = i, j = i + 1;
             while (j < len && isspace((unsigned char)text[j]))
                 j++;
-            if (depth == 1 && j < len && text[j] == ':' && end <= len && end - start < 256) {
-                char key[256];
-                memcpy(key, text + start, end - start);
-                key[end - start] = '\0';
-                if (!json_object_get(lines, key))
+            if (depth == 1 && j < len && text[j] == ':' && end < len) {
+                /* the string, its quotes included, as a JSON value */
+                json_t *k = json_loadb(text + start - 1, end - start + 2, JSON_DECODE_ANY, NULL);
+                const char *key = json_string_value(k);
+                if (key && !json_object_get(lines, key))
                     json_object_set_new(lines, key, json_integer(line));
+                json_decref(k);
             }
         }
     }

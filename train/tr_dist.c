@@ -152,8 +152,11 @@ static int gather_hosts(tr_dist *d)
     if (d->rank == 0 && !(d->stop_all = calloc((size_t)d->world, sizeof(struct stop_in))))
         return ingot_oom("stop vote", (size_t)d->world * sizeof(struct stop_in));
     int err = d->ops->gather(d, mine, sizeof(mine), d->hosts, "host names");
-    for (int r = 0; !err && d->hosts && r < d->world; r++)
-        d->hosts[r][TR_DIST_HOST - 1] = '\0';
+    for (int r = 0; !err && d->hosts && r < d->world; r++) {
+        char shown[TR_DIST_HOST];   /* as a rank sent it: shown again */
+        term_text_n(d->hosts[r], TR_DIST_HOST, shown, sizeof(shown));
+        memcpy(d->hosts[r], shown, TR_DIST_HOST);
+    }
     return err;
 }
 
@@ -168,7 +171,7 @@ int tr_dist_rendezvous(tr_dist *d, const struct tr_dist_opts *o, void *payload)
         .addr = e->master_addr, .port = o->port > 0 ? o->port : e->rdzv_port, .rank = e->rank,
         .world = e->world, .local_rank = e->local_rank,
         .job_key = e->job_id[0] ? tr_dist_hash(e->job_id) : 0, .config = o->config,
-        .host = d->host, .timeout_s = o->timeout_s, .stop = o->stop,
+        .host = d->host_raw, .timeout_s = o->timeout_s, .stop = o->stop,
         .stop_sig = o->stop_sig,
         .report_s = 30.0,   /* a long wait says whom it waits for */
     };
@@ -217,9 +220,11 @@ int tr_dist_open(const struct tr_dist_opts *o, tr_dist **out)
         free(d);
         return err;
     }
-    if (gethostname(d->host, sizeof(d->host)))
-        snprintf(d->host, sizeof(d->host), "?");
-    d->host[sizeof(d->host) - 1] = '\0';
+    if (gethostname(d->host_raw, sizeof(d->host_raw)))
+        snprintf(d->host_raw, sizeof(d->host_raw), "?");
+    d->host_raw[sizeof(d->host_raw) - 1] = '\0';
+    /* in messages: any byte may be set as a host name (sethostname(2)) */
+    term_text(d->host_raw, d->host, sizeof(d->host));
     d->timeout_s = o->timeout_s;
     d->rank = 0;
     d->world = 1;
@@ -418,7 +423,9 @@ int tr_dist_stop_vote(tr_dist *d, const struct tr_dist_stop *in, struct tr_dist_
             err = d->ops->bcast(d, &o, sizeof(o), what);
         if (err)   /* the transport's message names the rank and the exchange */
             return err;
-        o.host[TR_DIST_HOST - 1] = '\0';
+        char shown[TR_DIST_HOST];   /* as rank 0 sent it: shown again */
+        term_text_n(o.host, TR_DIST_HOST, shown, sizeof(shown));
+        memcpy(o.host, shown, TR_DIST_HOST);
     }
     *out = (struct tr_dist_stop){ .cause = o.cause, .time_up = o.time_up != 0, .asked = o.asked,
                                   .who = o.who };

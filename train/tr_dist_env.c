@@ -18,6 +18,13 @@ uint64_t tr_dist_hash(const char *s)
     return h;
 }
 
+/* The launcher's values (and a hostlist's names) in messages: through
+ * term_text(), each cut to SHOWN bytes, so that a variable of any length
+ * leaves room for the rest of the message and its hint. */
+enum { SHOWN = 128 };
+#define SHOW(s) TERM_SHOW_N(s, SHOWN)
+#define SHOW_N(s, len) term_text_n((s), (len), (char[SHOWN]){ 0 }, SHOWN)
+
 /* Value of NAME in envp, or NULL. */
 static const char *get(const char *const *envp, const char *name)
 {
@@ -49,7 +56,7 @@ static int get_int(const char *const *envp, const char *name, long lo, long hi, 
     long x;
     if (!parse_long(s, &x) || x < lo || x > hi)
         return ingot_fail(INGOT_E_USAGE, "environment: %s='%s' is not an integer in [%ld, %ld]; "
-                          "the launcher (or your script) set it wrong", name, TERM_SHOW(s), lo,
+                          "the launcher (or your script) set it wrong", name, SHOW(s), lo,
                           hi);
     *v = (int)x;
     return 0;
@@ -111,9 +118,8 @@ static int check_stray_world(const char *const *envp, const struct scheme *s,
                           "%s=%s %s=%s (%s) say %ld: each of those processes would train alone "
                           "into the same --ckpt-dir and --metrics; unset %s and %s if a script "
                           "left them over, or start ingot-train with one launcher", s->rank,
-                          TERM_SHOW(get(envp, s->rank)), s->world,
-                          TERM_SHOW(get(envp, s->world)), t->rank, TERM_SHOW(tr), t->world,
-                          TERM_SHOW(tw), t->launcher, w, s->rank, s->world);
+                          SHOW(get(envp, s->rank)), s->world, SHOW(get(envp, s->world)),
+                          t->rank, SHOW(tr), t->world, SHOW(tw), t->launcher, w, s->rank, s->world);
     }
     return 0;
 }
@@ -237,8 +243,8 @@ static void emit(struct nth *st, const char *name, size_t len)
         return;
     st->done = true;
     if (len + 1 > st->out_len) {
-        st->err = ingot_fail(INGOT_E_USAGE, "hostlist: host name '%.*s' longer than %zu bytes",
-                             (int)len, name, st->out_len - 1);
+        st->err = ingot_fail(INGOT_E_USAGE, "hostlist: host name '%s' longer than %zu bytes",
+                             SHOW_N(name, len), st->out_len - 1);
         return;
     }
     memcpy(st->out, name, len);
@@ -255,16 +261,17 @@ static int bracket_group(const char *t, size_t n, const char *rb, const char **p
     *lo = *hi = strtoul(*p, &end, 10);
     *width = (int)(end - *p);
     if (end == *p || *width > 18)
-        return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': expected a number after '%.*s'",
-                          (int)n, t, (int)(*p - t), t);
+        return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': expected a number after '%s'",
+                          SHOW_N(t, n), SHOW_N(t, (size_t)(*p - t)));
     if (*end == '-') {
         const char *q = end + 1;
         *hi = strtoul(q, &end, 10);
         if (end == q || *hi < *lo || *hi - *lo > 1000000)
-            return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': bad range", (int)n, t);
+            return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': bad range", SHOW_N(t, n));
     }
     if (end != rb && *end != ',')
-        return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s': unexpected '%c'", (int)n, t, *end);
+        return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': unexpected '%s'", SHOW_N(t, n),
+                          SHOW_N(end, 1));
     *p = end + (end != rb);
     return 0;
 }
@@ -307,8 +314,8 @@ static int expand(struct nth *st, char *buf, size_t len, size_t cap, const char 
     }
     const char *rb = memchr(lb, ']', n - (size_t)(lb - t));
     if (!rb || rb == lb + 1)
-        return ingot_fail(INGOT_E_USAGE, "hostlist: '%.*s' has an unclosed or empty '['",
-                          (int)n, t);
+        return ingot_fail(INGOT_E_USAGE, "hostlist: '%s' has an unclosed or empty '['",
+                          SHOW_N(t, n));
     size_t pre = (size_t)(lb - t), at = len + pre;
     const char *rest = rb + 1;
     size_t rest_n = n - (size_t)(rest - t);
@@ -371,11 +378,12 @@ int tr_hostlist_nth(const char *list, size_t idx, char *out, size_t out_len, siz
         while (t[n] && (depth || t[n] != ',')) {
             depth += t[n] == '[' ? 1 : t[n] == ']' ? -1 : 0;
             if (depth < 0 || depth > 1)
-                return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': unbalanced brackets", list);
+                return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': unbalanced brackets",
+                                  SHOW(list));
             n++;
         }
         if (!n)
-            return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': empty host name", list);
+            return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': empty host name", SHOW(list));
         int err = expand(&st, buf, 0, sizeof(buf), t, n, &names);
         if (err)
             return err;

@@ -40,8 +40,10 @@ struct tr_dist {
     const struct tr_dist_ops *ops;
     struct tr_dist_env env;
     int rank, world, local_rank, device;
-    char host[TR_RDZV_HOST];
-    char (*hosts)[TR_DIST_HOST];   /* rank 0, world > 1: every rank's host (messages) */
+    /* this rank's host name: gethostname()'s bytes, by which the rendezvous
+     * tells hosts apart, and as term_text() shows them (messages) */
+    char host_raw[TR_RDZV_HOST], host[TR_RDZV_HOST];
+    char (*hosts)[TR_DIST_HOST];   /* rank 0, world > 1: every rank's host, shown (messages) */
     void *stop_all;             /* rank 0, world > 1: the stop vote's gather buffer */
     double timeout_s;
     tr_rdzv *rdzv;              /* tcp and nccl */

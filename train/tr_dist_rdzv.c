@@ -19,6 +19,7 @@
 #include "ingot_err.h"
 #include "mono_clock.h"
 #include "sig_util.h"
+#include "term_text.h"
 #include "tr_dist_rdzv.h"
 
 /* VERSION 2: the configuration grew to 1024 bytes. Every version lays out
@@ -66,8 +67,18 @@ struct tr_rdzv {
     int stop_sig;             /* a rendezvous stopped by a signal: which (tr_rdzv_opts) */
     double timeout_s;
     int *fds;                 /* rank 0: one per rank (fds[0] = -1); else fds[0] to rank 0 */
-    char (*hosts)[TR_RDZV_HOST];   /* rank 0: every rank's; else [0] = rank 0's, [1] = own */
+    /* rank 0: every rank's; else [0] = rank 0's, [1] = own; as term_text()
+     * shows them (for messages: the hellos hold what each rank sent) */
+    char (*hosts)[TR_RDZV_HOST];
 };
+
+/* What a rank sent (its host name, its configuration, rank 0's verdict) and
+ * the launcher's MASTER_ADDR reach messages through term_text(): a broken
+ * or hostile peer, or a script, may put an escape sequence or a bidi
+ * override there. A host name is never longer shown than sent (64 bytes);
+ * an address is cut to 128. */
+#define HOST(h) term_text_n((h), TR_RDZV_HOST, (char[TR_RDZV_HOST]){ 0 }, TR_RDZV_HOST)
+#define ADDR(a) TERM_SHOW_N(a, 128)
 
 /* ---- byte transport with a deadline ---- */
 
@@ -150,8 +161,9 @@ int tr_config_diff(const char *a, const char *b, char *msg, size_t len)
         b += nb + (b[nb] == ' ');
     }
     const char *wa = *a ? a : "(nothing)", *wb = *b ? b : "(nothing)";
-    snprintf(msg, len, "'%.*s', rank 0 has '%.*s'", (int)strcspn(wb, " "), wb,
-             (int)strcspn(wa, " "), wa);
+    char sa[128], sb[128];   /* a word may hold a path (data=), or anything a peer sent */
+    snprintf(msg, len, "'%s', rank 0 has '%s'", term_text_n(wb, strcspn(wb, " "), sb, sizeof(sb)),
+             term_text_n(wa, strcspn(wa, " "), sa, sizeof(sa)));
     return 1;
 }
 
@@ -241,7 +253,7 @@ static int answer_all(tr_rdzv *r, struct reply *rep, const struct hello *hs, dou
         if (err && !first)
             first = err == -EPIPE || err == -ETIMEDOUT ?
                     ingot_fail(err, "rendezvous: rank %d (%s) %s before rank 0 could send it "
-                               "the rendezvous' outcome", i, hs[i].host, err == -EPIPE ?
+                               "the rendezvous' outcome", i, HOST(hs[i].host), err == -EPIPE ?
                                "closed the connection" : "took no data for 5 s") :
                     ingot_fail(err, "rendezvous: sending rank %d its verdict: %s", i,
                                strerror(-err));
@@ -267,32 +279,35 @@ static int check_hello(const tr_rdzv *r, const struct hello *h, const struct hel
     if (h->job_key != mine->job_key)
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: a process on host %s (rank %d) belongs "
                           "to another job (job key %016llx, this job's %016llx): two jobs share "
-                          "the rendezvous port; give each its own --dist-port", h->host,
+                          "the rendezvous port; give each its own --dist-port", HOST(h->host),
                           (int)h->rank, (unsigned long long)h->job_key,
                           (unsigned long long)mine->job_key);
     if (h->version != VERSION)
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: rank %d on host %s runs another Ingot "
                           "build (rendezvous protocol %u, rank 0's %u): every rank needs the same "
-                          "build", (int)h->rank, h->host, (unsigned)h->version, (unsigned)VERSION);
+                          "build", (int)h->rank, HOST(h->host), (unsigned)h->version,
+                          (unsigned)VERSION);
     if (h->world != r->world)
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: rank %d on host %s says the world has %d "
                           "ranks, rank 0 says %d: the launcher's world size differs between "
-                          "ranks", (int)h->rank, h->host, (int)h->world, r->world);
+                          "ranks", (int)h->rank, HOST(h->host), (int)h->world, r->world);
     if (h->rank <= 0 || h->rank >= r->world) {
         if (h->rank == 0)
             return ingot_fail(INGOT_E_MISMATCH, "rendezvous: two processes are rank 0 (hosts %s "
-                              "and %s): check the launcher's RANK", mine->host, h->host);
+                              "and %s): check the launcher's RANK", HOST(mine->host),
+                              HOST(h->host));
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: host %s says rank %d, outside [0, %d)",
-                          h->host, (int)h->rank, r->world);
+                          HOST(h->host), (int)h->rank, r->world);
     }
     if (r->fds[h->rank] >= 0)
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: rank %d arrived twice (hosts %s and "
                           "%s): two processes were given the same rank; check the launcher's "
-                          "RANK/LOCAL_RANK", (int)h->rank, hs[h->rank].host, h->host);
+                          "RANK/LOCAL_RANK", (int)h->rank, HOST(hs[h->rank].host),
+                          HOST(h->host));
     if (tr_config_diff(mine->config, h->config, d, sizeof(d)))
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: rank %d on host %s runs another "
                           "configuration: it has %s; every rank needs the same command line and "
-                          "data%s", (int)h->rank, h->host, d, !strncmp(d, "'weights=", 9) ?
+                          "data%s", (int)h->rank, HOST(h->host), d, !strncmp(d, "'weights=", 9) ?
                           " (the weights it starts from: the same --init-from file, or for "
                           "--resume the same checkpoints in --ckpt-dir, on a shared file system "
                           "or copied to every host)" : "");
@@ -348,8 +363,9 @@ static int probe_holder(const struct tr_rdzv_opts *o, const struct hello *mine, 
         close(fd);
     if (!answered)
         return ingot_fail(err, "%s", keep);
-    rep.msg[sizeof(rep.msg) - 1] = '\0';
-    return ingot_fail(rep.status, "%s", rep.msg);
+    char said[sizeof(rep.msg)];   /* the holder's words, whoever it is */
+    return ingot_fail(rep.status, "%s", term_text_n(rep.msg, sizeof(rep.msg), said,
+                                                    sizeof(said)));
 }
 
 /* "3, 7, 12" (the first 16 missing ranks, then ", ..."); returns how many
@@ -413,12 +429,12 @@ static int rank_left(tr_rdzv *r, int k, const struct hello *hs, int *have, struc
         r->stop_sig = rep->sig = b.sig;   /* every rank present exits as that rank */
         snprintf(rep->msg, sizeof(rep->msg), "rendezvous: rank %d (%s) was stopped by a signal "
                  "(%s) before the rendezvous completed (%d of %d ranks present without it)",
-                 k, hs[k].host, sig_name(b.sig), *have, r->world);
+                 k, HOST(hs[k].host), sig_name(b.sig), *have, r->world);
         return ingot_fail(INGOT_E_INTERRUPTED, "%s; the ranks present stop with it", rep->msg);
     }
     snprintf(rep->msg, sizeof(rep->msg), "rendezvous: rank %d (%s) left before the rendezvous "
              "completed: %s (the process ended? read its output); %d of %d ranks present "
-             "without it", k, hs[k].host, got > 0 ? "it sent bytes out of turn" :
+             "without it", k, HOST(hs[k].host), got > 0 ? "it sent bytes out of turn" :
              "its connection closed", *have, r->world);
     return ingot_fail(got > 0 ? INGOT_E_MISMATCH : -EPIPE, "%s", rep->msg);
 }
@@ -474,7 +490,7 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
              * their own words read as if they had been */
             r->stop_sig = rep.sig = (int32_t)*rdzv_stop;
             snprintf(rep.msg, sizeof(rep.msg), "rendezvous: rank 0 (%s) was stopped by a signal "
-                     "(%s) while waiting for the ranks (%d of %d present)", mine->host,
+                     "(%s) while waiting for the ranks (%d of %d present)", HOST(mine->host),
                      stop_sig(), have, r->world);
             err = ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: stopped by a signal (%s) while "
                              "waiting for the ranks (%d of %d present); the ranks present stop "
@@ -656,7 +672,7 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
             r->local_rank = hs[0].local_rank;
             r->local_world = lw;
         }
-        memcpy(r->hosts[i], hs[i].host, TR_RDZV_HOST);
+        term_text(hs[i].host, r->hosts[i], TR_RDZV_HOST);   /* for messages */
     }
     memcpy(rep.payload, payload, TR_RDZV_PAYLOAD);
     memcpy(rep.host0, mine->host, TR_RDZV_HOST);
@@ -682,10 +698,11 @@ static int resolve(const struct tr_rdzv_opts *o, struct sockaddr_in *sa)
         gai == EAI_NODATA || gai == EAI_FAMILY)
         return ingot_fail(-EHOSTUNREACH, "rendezvous: rank 0's host '%s' (MASTER_ADDR) has no "
                           "IPv4 address, and the tcp rendezvous is IPv4 only: give rank 0's "
-                          "IPv4 address or a host name that has one", o->addr);
+                          "IPv4 address or a host name that has one", ADDR(o->addr));
     if (gai)
         return gai == EAI_NONAME ? ingot_fail(-EHOSTUNREACH, "rendezvous: cannot resolve rank "
-                                              "0's host '%s' (MASTER_ADDR)", o->addr) : -EAGAIN;
+                                              "0's host '%s' (MASTER_ADDR)", ADDR(o->addr)) :
+                  -EAGAIN;
     memcpy(sa, ai->ai_addr, sizeof(*sa));
     freeaddrinfo(ai);
     return 0;
@@ -742,21 +759,21 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
             r->stop_sig = (int)*rdzv_stop;
             return ingot_fail(INGOT_E_INTERRUPTED, "rendezvous: rank %d stopped by a signal "
                               "(%s) while trying to reach rank 0 at %s:%d", r->rank, stop_sig(),
-                              o->addr, o->port);
+                              ADDR(o->addr), o->port);
         }
         double left = deadline - mono_now();
         if (left <= 0.0)
             return ingot_fail(-ETIMEDOUT, "rendezvous: rank %d could not reach rank 0 at %s:%d "
                               "within %.0f s: rank 0 did not start, or MASTER_ADDR/--dist-port "
-                              "is wrong, or a firewall is in the way", r->rank, o->addr, o->port,
-                              o->timeout_s);
+                              "is wrong, or a firewall is in the way", r->rank, ADDR(o->addr),
+                              o->port, o->timeout_s);
         if (report_due(o, mono_now(), &next_report)) {
             char ip[INET_ADDRSTRLEN] = "";
             if (resolved && !inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip)))
                 ip[0] = '\0';
             fprintf(stderr, "ingot-train: rendezvous: rank %d cannot reach rank 0 at %s:%d yet "
                     "after %.0f s (%s%s); retrying for up to %.0f s more (--dist-timeout)\n",
-                    r->rank, o->addr, o->port, mono_now() - start, resolved ?
+                    r->rank, ADDR(o->addr), o->port, mono_now() - start, resolved ?
                     "not listening yet, or unreachable, at " : "its name does not resolve yet",
                     ip, left);
             resolved = false;   /* looked up again */
@@ -794,17 +811,20 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
         }
         return ingot_fail(err, "rendezvous: rank %d: %s:%d accepted the connection but %s%s: "
                           "is another program listening on that port, or did rank 0 fail? "
-                          "(MASTER_PORT / --dist-port; read rank 0's output)", r->rank, o->addr,
-                          o->port, err == -ETIMEDOUT ? "sent no rendezvous answer in time" :
+                          "(MASTER_PORT / --dist-port; read rank 0's output)", r->rank,
+                          ADDR(o->addr), o->port, err == -ETIMEDOUT ?
+                          "sent no rendezvous answer in time" :
                           what_err(err), err == -ETIMEDOUT ? "" : " before its rendezvous answer");
     }
     if (rep.magic != MAGIC)
         return ingot_fail(INGOT_E_MISMATCH, "rendezvous: %s:%d is not an ingot rendezvous",
-                          o->addr, o->port);
-    rep.msg[sizeof(rep.msg) - 1] = rep.host0[TR_RDZV_HOST - 1] = '\0';
+                          ADDR(o->addr), o->port);
     /* rank 0's words name the rank that failed or was stopped; this rank
-     * says what it does about it, and whether it was stopped itself */
-    const char *why = rep.msg[0] ? rep.msg : "rank 0 refused this rank";
+     * says what it does about it, and whether it was stopped itself. Shown
+     * as term_text() shows them: whatever answers on the port wrote them. */
+    char said[sizeof(rep.msg)];
+    term_text_n(rep.msg, sizeof(rep.msg), said, sizeof(said));
+    const char *why = said[0] ? said : "rank 0 refused this rank";
     if (rep.status == INGOT_E_INTERRUPTED)   /* its own signal before the one it was told */
         r->stop_sig = stopped() ? (int)*rdzv_stop : rep.sig;
     if (rep.status == INGOT_E_INTERRUPTED && stopped())
@@ -817,7 +837,7 @@ static int join(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *mi
     if (rep.status)
         return ingot_fail(rep.status, "rank %d (%s): %s", r->rank, r->hosts[1], why);
     memcpy(payload, rep.payload, TR_RDZV_PAYLOAD);
-    memcpy(r->hosts[0], rep.host0, TR_RDZV_HOST);
+    term_text_n(rep.host0, TR_RDZV_HOST, r->hosts[0], TR_RDZV_HOST);
     r->local_rank = rep.local_rank;
     r->local_world = rep.local_world;
     return 0;
@@ -847,7 +867,7 @@ int tr_rdzv_open(const struct tr_rdzv_opts *o, void *payload, tr_rdzv **out)
                        .rank = o->rank, .world = o->world, .local_rank = o->local_rank };
     own_host(o->host, h.host);
     snprintf(h.config, sizeof(h.config), "%s", o->config ? o->config : "");
-    memcpy(r->hosts[o->rank == 0 ? 0 : 1], h.host, TR_RDZV_HOST);
+    term_text(h.host, r->hosts[o->rank == 0 ? 0 : 1], TR_RDZV_HOST);
     double deadline = mono_now() + o->timeout_s;
     if (o->world == 1) {
         r->local_rank = o->local_rank >= 0 ? o->local_rank : 0;

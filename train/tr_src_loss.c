@@ -8,7 +8,9 @@
 #include "tr_src_loss.h"
 
 /* The last component of dir, trailing slashes ignored ("data/web/" -> "web");
- * dir itself when that leaves nothing ("/"). */
+ * dir itself when that leaves nothing ("/"). Cut to len - 1 bytes at a
+ * character's start: cut inside one, the name was not UTF-8, and jansson
+ * refused it in eval --json (null) and --metrics (left out of the list). */
 static void basename_of(const char *dir, char *out, size_t len)
 {
     size_t end = strlen(dir);
@@ -19,7 +21,8 @@ static void basename_of(const char *dir, char *out, size_t len)
         start--;
     if (start == end)   /* "/" */
         start = 0;
-    snprintf(out, len, "%.*s", (int)(end - start), dir + start);
+    const size_t n = term_text_cut(dir + start, end - start, len - 1);
+    snprintf(out, len, "%.*s", (int)n, dir + start);
 }
 
 void tr_src_loss_init(struct tr_src_loss *s, const tr_loader *l)
@@ -30,14 +33,23 @@ void tr_src_loss_init(struct tr_src_loss *s, const tr_loader *l)
         return;
     s->n = n;
     char base[TR_MAX_SOURCES][TR_SRC_NAME];
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         basename_of(tr_loader_source_dir(l, i), base[i], sizeof(base[i]));
+        /* JSON holds only UTF-8: a name of other bytes (Latin-1) was null in
+         * eval --json and left out of --metrics' list, which then named the
+         * sources after it wrongly. As term_text() shows it (never longer). */
+        if (!term_text_utf8(base[i])) {
+            char shown[TR_SRC_NAME];
+            memcpy(base[i], term_text(base[i], shown, sizeof(shown)), sizeof(shown));
+        }
+    }
     for (int i = 0; i < n; i++) {
         bool shared = false;
         for (int j = 0; j < n && !shared; j++)
             shared = j != i && !strcmp(base[i], base[j]);
         if (shared)   /* the base cut short where "#" and the index would not fit */
-            snprintf(s->name[i], sizeof(s->name[i]), "%.*s#%d", TR_SRC_NAME - 5, base[i],
+            snprintf(s->name[i], sizeof(s->name[i]), "%.*s#%d",
+                     (int)term_text_cut(base[i], strlen(base[i]), TR_SRC_NAME - 5), base[i],
                      i % TR_MAX_SOURCES);
         else
             memcpy(s->name[i], base[i], sizeof(s->name[i]));
@@ -63,19 +75,23 @@ double tr_src_loss_mean(const struct tr_src_loss *s, int i)
 
 void tr_src_loss_format(const struct tr_src_loss *s, char *buf, size_t len)
 {
+    if (!len)
+        return;
     size_t off = 0;
-    if (len)
-        buf[0] = '\0';
-    for (int i = 0; i < s->n && off < len; i++) {
-        char v[32];
+    buf[0] = '\0';
+    for (int i = 0; i < s->n; i++) {
+        char v[32], one[TR_SRC_NAME + 64];
         if (s->windows[i])
             snprintf(v, sizeof(v), "%.4f", tr_src_loss_mean(s, i));
         else
             snprintf(v, sizeof(v), "n/a");
-        int w = snprintf(buf + off, len - off, "%s%s %s", i ? ", " : "",
-                         TERM_SHOW(s->name[i]), v);   /* a directory's name */
-        if (w < 0)
+        snprintf(one, sizeof(one), "%s%s %s", i ? ", " : "", TERM_SHOW(s->name[i]),
+                 v);   /* a directory's name */
+        /* cut where buf ends, at a character's start */
+        const size_t n = strlen(one), k = term_text_cut(one, n, len - 1 - off);
+        memcpy(buf + off, one, k);
+        buf[off += k] = '\0';
+        if (k < n)
             break;
-        off += (size_t)w;
     }
 }

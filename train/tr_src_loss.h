@@ -5,7 +5,9 @@
  * means, and the window counts weight the sources' means back into the
  * overall one. The short names the reports use are the directories'
  * basenames, with "#i" (the source's index in the --data list) added to the
- * names two sources share. */
+ * names two sources share; a long one is cut to fit TR_SRC_NAME, at a
+ * character's start, and one that is not UTF-8 is as term_text() shows it
+ * (the names go into JSON). */
 #ifndef INGOT_TR_SRC_LOSS_H
 #define INGOT_TR_SRC_LOSS_H
 
@@ -32,7 +34,7 @@ void tr_src_loss_add(struct tr_src_loss *s, int src, double loss);
 /* Source i's mean token loss; NaN when it has no window in the set. */
 double tr_src_loss_mean(const struct tr_src_loss *s, int i);
 /* "web 3.3012, code 3.7511" into buf (n/a for a source without windows);
- * "" when n is 0. Truncated to len like snprintf. */
+ * "" when n is 0. Cut to len - 1 bytes at a character's start. */
 void tr_src_loss_format(const struct tr_src_loss *s, char *buf, size_t len);
 
 #endif

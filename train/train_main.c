@@ -139,7 +139,8 @@ static void read_launcher(void)
     launcher_rank = e.world > 1 ? e.rank : 0;
     launcher_world = e.world > 1 ? e.world : 1;
     if (e.world > 1 && gethostname(host, sizeof(host) - 1) == 0)
-        snprintf(who, sizeof(who), " (rank %d of %d on %s)", e.rank, e.world, host);
+        snprintf(who, sizeof(who), " (rank %d of %d on %s)", e.rank, e.world,
+                 TERM_SHOW_N(host, 256));   /* any byte may be set as a host name */
 }
 
 /* "ingot-train: MESSAGE" with who, unless the message names its rank already. */

@@ -1,7 +1,8 @@
 /* common/ingot_err: a message that adds context to the last one, passing
  * ingot_errmsg() as an argument, keeps both (it was formatted into its own
  * buffer: undefined, seen garbled as "ingot-train: : every rank must ...");
- * ingot_errmsg_for() gives the text only for the code it was set with. */
+ * ingot_errmsg_for() gives the text only for the code it was set with; a
+ * message cut at the buffer's end is cut at a character's start. */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,14 @@ int main(void)
     ingot_fail(INGOT_E_USAGE, "%s", big);
     ingot_fail(INGOT_E_USAGE, "a: %s", ingot_errmsg());
     CHECK(!strncmp(ingot_errmsg(), "a: xxx", 6) && strlen(ingot_errmsg()) == 1023);
+    /* cut at a character's start: "日" (3 bytes) over the 1023rd byte */
+    memset(big, 'x', 1021);
+    memcpy(big + 1021, "\xe6\x97\xa5\xe6\x97\xa5", 7);
+    ingot_fail(INGOT_E_USAGE, "%s", big);
+    CHECK(strlen(ingot_errmsg()) == 1021);
+    big[1020] = '\0';
+    ingot_fail(INGOT_E_USAGE, "%s\xe6\x97\xa5z", big);   /* 1020 + 3 fits whole */
+    CHECK(strlen(ingot_errmsg()) == 1023 && !strcmp(ingot_errmsg() + 1020, "\xe6\x97\xa5"));
     CHECK(!strcmp(ingot_errmsg_for(INGOT_E_CHECKSUM), "checksum mismatch"));
     printf("ok\n");
     return 0;

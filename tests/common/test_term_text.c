@@ -125,6 +125,31 @@ int main(int argc, char **argv)
     same("\xe2\x80\xae\xe2\x80\xae\xe2\x80\xae\xe2\x80\xae\xe2\x80\xae", 8, "?????");
     same("\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5", 8, "\xe6\x97\xa5...");
     same("abcdefg", 8, "abcdefg");
+    /* term_text_n: the first len bytes only (a term of a list, a field
+     * without its NUL); a character the len-th byte cuts is not whole */
+    char nb[16];
+    CHECK(!strcmp(term_text_n("gpu\033]0;x\a,login", 9, nb, sizeof(nb)), "gpu?]0;x?"));
+    CHECK(!strcmp(term_text_n("ab\xc3\xa9z", 3, nb, sizeof(nb)), "ab?"));
+    CHECK(!strcmp(term_text_n("ab\xc3\xa9z", 4, nb, sizeof(nb)), "ab\xc3\xa9"));
+    CHECK(!strcmp(term_text_n("ab", 9, nb, sizeof(nb)), "ab"));   /* the NUL first */
+    CHECK(!strcmp(term_text_n("abcdefghijklmnopq", 17, nb, 8), "abcd..."));
+    CHECK(!strcmp(term_text_n(NULL, 0, nb, sizeof(nb)), "?"));
+    static const char field[4] = { 'h', '\x1b', 'x', 'y' };   /* no NUL: not read past */
+    CHECK(!strcmp(term_text_n(field, sizeof(field), nb, sizeof(nb)), "h?xy"));
+    /* TERM_SHOW_N: cut to its n bytes */
+    CHECK(!strcmp(TERM_SHOW_N("\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5", 8), "\xe6\x97\xa5..."));
+    /* term_text_cut: a name shortened to fit a buffer, never inside a
+     * character; bytes that are not UTF-8 are cut anywhere */
+    const char *jp = "a\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e";   /* "a日本語" */
+    CHECK(term_text_cut(jp, 10, 10) == 10 && term_text_cut(jp, 10, 20) == 10);
+    CHECK(term_text_cut(jp, 10, 9) == 7 && term_text_cut(jp, 10, 8) == 7);
+    CHECK(term_text_cut(jp, 10, 7) == 7 && term_text_cut(jp, 10, 6) == 4);
+    CHECK(term_text_cut(jp, 10, 1) == 1 && term_text_cut(jp, 10, 0) == 0);
+    CHECK(term_text_cut("\xf0\x9f\x98\x80z", 5, 3) == 0);
+    CHECK(term_text_cut("a\x80\x80\x80\x80\x80", 6, 5) == 5);   /* no character there */
+    /* term_text_utf8: what JSON holds (controls too) */
+    CHECK(term_text_utf8(jp) && term_text_utf8("") && term_text_utf8("\x1b]0;x\a\xe2\x80\xae"));
+    CHECK(!term_text_utf8(NULL) && !term_text_utf8("lat\xe9n") && !term_text_utf8("a\xe6\x97"));
     /* term_text_plain: what a name check uses */
     CHECK(term_text_plain("train-000000.tok") && term_text_plain("\xc3\xa9\xe2\x82\xac"));
     CHECK(term_text_plain("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.tok"));

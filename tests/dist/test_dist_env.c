@@ -176,6 +176,78 @@ static void check_hosts(const struct host_case *c)
     CHECK(n == c->count);
 }
 
+/* The message holds none of the bytes that act on a terminal: ESC, BEL,
+ * U+202E (a right-to-left override). */
+static void shown_safe(const char *what)
+{
+    const char *m = ingot_errmsg();
+    if (strchr(m, '\x1b') || strchr(m, '\a') || strstr(m, "\xe2\x80\xae")) {
+        fprintf(stderr, "%s: a raw byte reached the message: %s\n", what, m);
+        exit(1);
+    }
+}
+
+/* A launcher's variables hold what a script or a broken launcher put there:
+ * the hostlist's messages quoted SLURM_STEP_NODELIST (and a host name of
+ * it) raw, an escape sequence included, and whole: a long list pushed the
+ * hint off the end of the message. Through term_text() now, each value cut
+ * to 128 bytes. */
+static void hostile_env(void)
+{
+/* ESC c (a terminal's reset), BEL, U+202E; no bracket, which a hostlist reads */
+#define HOSTILE "\x1b" "cpwned\a\xe2\x80\xae"
+#define SHOWN_H "?cpwned??"
+    const char *nodes[] = { "SLURM_PROCID=1", "SLURM_STEP_NUM_TASKS=2",
+                            "SLURM_STEP_NODELIST=gpu" HOSTILE "[1-", NULL };
+    struct tr_dist_env e;
+    CHECK_FAIL(tr_dist_env_read(nodes, &e), INGOT_E_USAGE, "environment: SLURM_STEP_NODELIST: "
+               "hostlist: 'gpu" SHOWN_H "[1-' has an unclosed or empty '['");
+    shown_safe("a hostile SLURM_STEP_NODELIST");
+    struct { const char *list, *says; } lists[] = {
+        { "a" HOSTILE ",b]", "hostlist: 'a" SHOWN_H ",b]': unbalanced brackets" },
+        { "a,," HOSTILE, "hostlist: 'a,," SHOWN_H "': empty host name" },
+        { "n" HOSTILE "[x]", "hostlist: 'n" SHOWN_H "[x]': expected a number after 'n"
+          SHOWN_H "['" },
+        { "n" HOSTILE "[2-1]", "hostlist: 'n" SHOWN_H "[2-1]': bad range" },
+        { "n" HOSTILE "[1\x1b]", "hostlist: 'n" SHOWN_H "[1?]': unexpected '?'" },
+    };
+    char out[64];
+    size_t n;
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        CHECK_FAIL(tr_hostlist_nth(lists[i].list, 0, out, sizeof(out), &n), INGOT_E_USAGE,
+                   lists[i].says);
+        shown_safe(lists[i].list);
+    }
+    char small[8];
+    CHECK_FAIL(tr_hostlist_nth("ab" HOSTILE "cdefgh", 0, small, sizeof(small), &n),
+               INGOT_E_USAGE, "host name 'ab" SHOWN_H "cdefgh' longer than 7 bytes");
+    shown_safe("a long hostile host name");
+    /* a list of 4000 bytes: shown cut, the hint after it still there */
+    static char big[4100] = "SLURM_STEP_NODELIST=";
+    memset(big + 20, 'x', 4000);
+    strcpy(big + 4020, HOSTILE "[1-");
+    const char *bigenv[] = { "SLURM_PROCID=1", "SLURM_STEP_NUM_TASKS=2", big, NULL };
+    CHECK_FAIL(tr_dist_env_read(bigenv, &e), INGOT_E_USAGE, "xxx...' has an unclosed or "
+               "empty '['; set MASTER_ADDR to rank 0's host to bypass it");
+    CHECK(strlen(ingot_errmsg()) < 400);
+    shown_safe("a long SLURM_STEP_NODELIST");
+    /* the integers a launcher sets, likewise */
+    static char rank[4100] = "RANK=";
+    memset(rank + 5, '1', 4000);
+    strcpy(rank + 4005, HOSTILE);
+    const char *rankenv[] = { rank, "WORLD_SIZE=2", NULL };
+    CHECK_FAIL(tr_dist_env_read(rankenv, &e), INGOT_E_USAGE, "111...' is not an integer in "
+               "[0, 1]; the launcher (or your script) set it wrong");
+    shown_safe("a long RANK");
+    const char *stray[] = { "RANK=0", "WORLD_SIZE=1", "OMPI_COMM_WORLD_RANK=1" HOSTILE,
+                            "OMPI_COMM_WORLD_SIZE=4", NULL };
+    CHECK_FAIL(tr_dist_env_read(stray, &e), INGOT_E_USAGE, "OMPI_COMM_WORLD_RANK=1" SHOWN_H
+               " OMPI_COMM_WORLD_SIZE=4 (openmpi) say 4");
+    shown_safe("a hostile stray rank");
+#undef HOSTILE
+#undef SHOWN_H
+}
+
 /* The launcher's world and rank as passed down: the process environment
  * (here another launcher's, WORLD_SIZE=2 RANK=1) is not read again. */
 static void passed_down(void)
@@ -205,6 +277,7 @@ int main(void)
     for (size_t i = 0; i < sizeof(env_cases) / sizeof(env_cases[0]); i++)
         check_env(&env_cases[i]);
     passed_down();
+    hostile_env();
     for (size_t i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++)
         check_hosts(&host_cases[i]);
     char small[4];

@@ -6,12 +6,19 @@
  * the port delay no rank; rank 0's name is looked up once, not per attempt;
  * a rank that leaves before the verdict (stopped by a signal, or dead) is
  * named at once by rank 0 and every rank present, and a signalled rank 0 is
- * named by the others (each rank said "stopped by a signal" of itself). */
+ * named by the others (each rank said "stopped by a signal" of itself).
+ * What a peer sends (its host name, rank 0's verdict) and MASTER_ADDR reach
+ * messages through term_text(): a hostile host name in a hello (a fake
+ * peer's, 64 bytes with no NUL), a hostile rank 0's name and words, and a
+ * hostile MASTER_ADDR show '?' for ESC, BEL and U+202E; no message of any
+ * scenario holds those bytes. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,6 +32,29 @@
 #include "tr_dist_rdzv.h"
 
 static const char *CFG = "model=L2,H2,C64 batch=4 batch-tokens=1024 data=synthetic";
+/* ESC ] 0 ; pwned BEL (retitles a terminal's window), U+202E; as shown */
+#define HOSTILE "x\x1b]0;pwned\a\xe2\x80\xae"
+#define SHOWN_H "x?]0;pwned??"
+
+/* The bytes that must never reach a message. */
+static bool raw_in(const char *m)
+{
+    return strchr(m, '\x1b') || strchr(m, '\a') || strstr(m, "\xe2\x80\xae");
+}
+
+/* Rendezvous protocol 2 on the wire (tr_dist_rdzv.c), for the fake peers. */
+struct wire_hello {
+    uint32_t magic, version;
+    uint64_t job_key;
+    int32_t rank, world, local_rank, pad;
+    char host[TR_RDZV_HOST], config[TR_RDZV_CONFIG];
+};
+struct wire_reply {
+    uint32_t magic;
+    int32_t status, local_rank, local_world;
+    char host0[TR_RDZV_HOST], msg[512];
+    unsigned char payload[TR_RDZV_PAYLOAD];
+};
 
 struct proc {
     int rank, world;
@@ -50,6 +80,14 @@ struct proc {
                                    * also name the signal (stop_sig), this
                                    * rank's or the stopped rank's, for the
                                    * exit status 128 + N */
+    const char *host;             /* its host name; NULL: "testhost" */
+    enum { REAL, FAKE_PEER, FAKE_RANK0 } fake;   /* FAKE_PEER: a hello of this
+                                   * protocol whose host name is HOSTILE over
+                                   * all 64 bytes, no NUL (world: its world),
+                                   * and rank 0's reply must say expect;
+                                   * FAKE_RANK0: listens, and answers a hello
+                                   * with an error whose words and host name
+                                   * are HOSTILE */
 };
 
 /* The stop flag of a rank given stop_s, set as ingot-train's handler sets
@@ -164,6 +202,70 @@ static int old_build(int port, int rank, int world, uint64_t key, const char *ex
     return 0;
 }
 
+static int fake_connect(int port)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    for (int i = 0; i < 200; i++) {   /* rank 0 may not listen yet */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+            return fd;
+        close(fd);
+        usleep(10000);
+    }
+    return -1;
+}
+
+/* A peer of this protocol whose hello holds a hostile host name (no NUL in
+ * its 64 bytes); rank 0's reply must say expect, and hold no raw byte. */
+static int fake_peer(int port, const struct proc *p)
+{
+    struct wire_hello h = { .magic = 0x52444749u, .version = 2, .job_key = p->key,
+                            .rank = 1, .world = p->world, .local_rank = -1 };
+    for (size_t i = 0; i < sizeof(h.host); i += sizeof(HOSTILE) - 1)
+        memcpy(h.host + i, HOSTILE, sizeof(h.host) - i < sizeof(HOSTILE) - 1 ?
+               sizeof(h.host) - i : sizeof(HOSTILE) - 1);
+    snprintf(h.config, sizeof(h.config), "%s", CFG);
+    struct wire_reply rep;
+    int fd = fake_connect(port);
+    if (fd < 0 || send(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+        recv(fd, &rep, sizeof(rep), MSG_WAITALL) != (ssize_t)sizeof(rep)) {
+        fprintf(stderr, "fake peer: no reply from rank 0\n");
+        return 1;
+    }
+    close(fd);
+    rep.msg[sizeof(rep.msg) - 1] = '\0';
+    if (!rep.status || !strstr(rep.msg, p->expect) || raw_in(rep.msg)) {
+        fprintf(stderr, "fake peer: status %d, \"%s\", expected \"%s\"\n", rep.status, rep.msg,
+                p->expect);
+        return 1;
+    }
+    return 0;
+}
+
+/* A rank 0 that answers the first hello with an error: a status, and words
+ * and a host name that are HOSTILE (the words with no NUL in their 512 bytes). */
+static int fake_rank0(int port)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 4))
+        return 1;
+    int fd = accept(lfd, NULL, NULL);
+    struct wire_hello h;
+    struct wire_reply rep = { .magic = 0x52444749u, .status = INGOT_E_MISMATCH,
+                              .host0 = HOSTILE };
+    for (size_t i = 0; i < sizeof(rep.msg); i++)
+        rep.msg[i] = HOSTILE[i % (sizeof(HOSTILE) - 1)];
+    int bad = fd < 0 || recv(fd, &h, sizeof(h), MSG_WAITALL) != (ssize_t)sizeof(h) ||
+              send(fd, &rep, sizeof(rep), 0) != (ssize_t)sizeof(rep);
+    close(fd);
+    close(lfd);
+    return bad;
+}
+
 static int child(const struct proc *p, int port, double timeout)
 {
     if (p->delay_s > 0)
@@ -172,6 +274,10 @@ static int child(const struct proc *p, int port, double timeout)
         return stray(port, -p->rank);
     if (p->old_build)
         return old_build(port, p->old_build, p->world, p->key, p->expect);
+    if (p->fake == FAKE_PEER)
+        return fake_peer(port, p);
+    if (p->fake == FAKE_RANK0)
+        return fake_rank0(port);
     if (p->die_s > 0) {   /* replaces the scenario's alarm */
         signal(SIGALRM, SIG_DFL);
         arm(p->die_s);
@@ -186,7 +292,8 @@ static int child(const struct proc *p, int port, double timeout)
         pay[i] = p->rank == 0 ? payload_of(i) : 0;
     struct tr_rdzv_opts o = { .addr = p->addr ? p->addr : "127.0.0.1", .port = port, .rank = p->rank,
                               .world = p->world, .local_rank = -1, .job_key = p->key,
-                              .config = p->config ? p->config : CFG, .host = "testhost",
+                              .config = p->config ? p->config : CFG,
+                              .host = p->host ? p->host : "testhost",
                               .timeout_s = timeout, .report_s = p->report_s,
                               .stop = p->stop_s > 0 ? &stop_flag : NULL,
                               .stop_sig = &stop_sig };
@@ -219,7 +326,8 @@ static int child(const struct proc *p, int port, double timeout)
                     p->rank, stop_sig);
             return 1;
         }
-        if (err && strstr(ingot_errmsg(), p->expect) && (!p->code || err == p->code))
+        if (err && strstr(ingot_errmsg(), p->expect) && (!p->code || err == p->code) &&
+            !raw_in(ingot_errmsg()))
             return 0;
         fprintf(stderr, "rank %d: expected \"%s\" (code %d), got %d: %s\n", p->rank, p->expect,
                 p->code, err, err ? ingot_errmsg() : "success");
@@ -251,7 +359,7 @@ static int child(const struct proc *p, int port, double timeout)
         err = tr_rdzv_bcast(r, &sum, sizeof(sum), "test bcast");
     tr_rdzv_close(r);
     if (p->after_expect) {
-        if (err && strstr(ingot_errmsg(), p->after_expect))
+        if (err && strstr(ingot_errmsg(), p->after_expect) && !raw_in(ingot_errmsg()))
             return 0;
         fprintf(stderr, "rank %d: expected \"%s\" after, got %d: %s\n", p->rank,
                 p->after_expect, err, err ? ingot_errmsg() : "success");
@@ -422,9 +530,41 @@ int main(void)
           .expect = "rank 1 (testhost): rendezvous: rank 0 (testhost) was stopped by a signal "
           "(SIGTERM) while waiting for the ranks (2 of 3 present); this rank stops with it" } },
         2, 10.0, 3.0);
+    /* what a peer sends, and MASTER_ADDR, reach messages through
+     * term_text(): each went out raw */
+    scenario("hostile MASTER_ADDR", (struct proc[]){
+        { .rank = 1, .world = 2, .key = K, .addr = HOSTILE,
+          .expect = "cannot resolve rank 0's host '" SHOWN_H "' (MASTER_ADDR)" } }, 1, 1.0, 3.0);
+    scenario("hostile host in a hello", (struct proc[]){
+        { .rank = 0, .world = 2, .key = K, .expect = "rank 1 on host " SHOWN_H SHOWN_H SHOWN_H
+          SHOWN_H "x?]0;pw says the world has 3 ranks, rank 0 says 2" },
+        { .fake = FAKE_PEER, .world = 3, .key = K, .delay_s = 0.1,
+          .expect = "rank 1 on host " SHOWN_H } }, 2, 5.0, 3.0);
+    scenario("hostile rank 0's answer", (struct proc[]){
+        { .fake = FAKE_RANK0 },
+        { .rank = 1, .world = 2, .key = K, .delay_s = 0.2,
+          .expect = "rank 1 (testhost): " SHOWN_H SHOWN_H } }, 2, 5.0, 3.0);
+    scenario("hostile hosts after rendezvous", (struct proc[]){
+        { .rank = 0, .world = 3, .key = K, .local_rank = 0, .host = HOSTILE,
+          .after_expect = "rank 0 (" SHOWN_H "): test gather: rank 1 (" SHOWN_H ") closed "
+          "the connection" },
+        { .rank = 1, .world = 3, .key = K, .local_rank = 1, .after = LEAVE, .host = HOSTILE },
+        { .rank = 2, .world = 3, .key = K, .local_rank = 2, .host = HOSTILE,
+          .after_expect = "rank 2 (" SHOWN_H "): test bcast: rank 0 (" SHOWN_H ") closed "
+          "the connection" } }, 3, 3.0, 5.0);
     char msg[128];
     CHECK(!tr_config_diff("a=1 b=2", "a=1 b=2", msg, sizeof(msg)) && !msg[0]);
     CHECK(tr_config_diff("a=1 b=2", "a=1", msg, sizeof(msg)) &&
           !strcmp(msg, "'(nothing)', rank 0 has 'b=2'"));
+    /* the words through term_text(), each cut to 128 bytes */
+    char word[300];
+    memset(word, 'y', sizeof(word) - 1);
+    word[sizeof(word) - 1] = '\0';
+    memcpy(word, "data=", 5);
+    char big[512];
+    CHECK(tr_config_diff("a=1 data=d", "a=1 data=" HOSTILE " z=1", msg, sizeof(msg)) &&
+          !strcmp(msg, "'data=" SHOWN_H "', rank 0 has 'data=d'"));
+    CHECK(tr_config_diff("a=1", word, big, sizeof(big)) && strstr(big, "yyy...', rank 0 has "
+          "'a=1'") && strlen(big) < 160);
     return 0;
 }

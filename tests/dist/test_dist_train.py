@@ -26,11 +26,15 @@ the rank (also different starting weights: --init-from on one rank); SIGINT at t
 rendezvous ends a rank at once; a rank that leaves the rendezvous after its hello
 (a signal, kill -9) is named at once by rank 0, and a signalled rank 0 by the
 others; a rank killed mid-run makes the survivor fail fast;
-a rank frozen while rank 0 samples makes rank 0 fail naming it. --arch llama:
+a rank frozen while rank 0 samples makes rank 0 fail naming it; a rank whose host
+name holds an escape sequence and U+202E (a UTS namespace of its own, where
+allowed) is named with '?' in their place, in its own messages and rank 0's stop
+line, and none of those bytes is printed. --arch llama:
 2 ranks (--zero 0 and 1) equal one process, and resume 2 -> 1. A mixture
 (--data web:3 --data code): 2 ranks give one process's losses and its val
 loss by source (every rank evaluates the whole val set; rank 0 reports).
 """
+import ctypes
 import json
 import os
 import shutil
@@ -67,17 +71,19 @@ def free_port():
         return s.getsockname()[1]
 
 
-def spawn_tcp(n, args, per_rank=None, timeout="20", ranks=None, port=None, group=False):
+def spawn_tcp(n, args, per_rank=None, timeout="20", ranks=None, port=None, group=False,
+              setup=None):
     """Start n ranks as torchrun would (plain env vars); returns the Popens.
     ranks: which of the n to start (all); group: in a process group of their own,
-    led by the first (a terminal's job: Ctrl-C reaches every rank)."""
+    led by the first (a terminal's job: Ctrl-C reaches every rank); setup(r): a
+    function the rank's process runs before ingot-train starts, or None."""
     port = port or str(free_port())
     procs = []
     for r in ranks if ranks is not None else range(n):
         env = dict(ENV, RANK=str(r), WORLD_SIZE=str(n), LOCAL_RANK=str(r),
                    LOCAL_WORLD_SIZE=str(n), MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
         extra = per_rank(r) if per_rank else []
-        pre = None
+        pre = setup(r) if setup else None
         if group:
             pg = procs[0].pid if procs else 0
             pre = (lambda pg=pg: os.setpgid(0, pg))
@@ -721,6 +727,56 @@ def foreign_listener():
     print("a foreign listener on the rendezvous port: named")
 
 
+HOSTILE_HOST = "h\x1b]0;pwned\x07\u202eh"   # ESC ] 0 ; pwned BEL, RIGHT-TO-LEFT OVERRIDE
+SHOWN_HOST = "h?]0;pwned??h"                # as term_text() shows it
+RAW = ("\x1b", "\x07", "\u202e")
+
+
+def hostile_uts():
+    """This process in a UTS namespace of its own, named HOSTILE_HOST (root, or
+    CAP_SYS_ADMIN); exits 1 where that is not allowed."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    name = HOSTILE_HOST.encode()
+    if libc.unshare(0x04000000) != 0 or libc.sethostname(name, len(name)) != 0:   # CLONE_NEWUTS
+        os._exit(1)
+
+
+def hostile_host():
+    """Any byte may be set as a host name (sethostname(2)): rank 1's, with an escape
+    sequence and U+202E, reached the terminal raw in its own messages (the
+    launcher's " (rank 1 of 2 on HOST)") and in rank 0's stop line, which names
+    the rank that asked and its host."""
+    probe = subprocess.run([sys.executable, "-c", "import socket; print(socket.gethostname())"],
+                           preexec_fn=hostile_uts, capture_output=True, text=True)
+    if probe.returncode != 0 or probe.stdout.strip() != HOSTILE_HOST:
+        print("hostile host name: skipped (no UTS namespace of its own here)")
+        return
+    setup = (lambda r: hostile_uts if r == 1 else None)
+    # an error before the rendezvous names the rank and its host
+    p = spawn_tcp(2, BASE + ["--no-such-flag"], ranks=[1], setup=setup)[0]
+    out, err = p.communicate(timeout=60)
+    if p.returncode != 2 or "(rank 1 of 2 on %s)" % SHOWN_HOST not in err or \
+            any(r in out + err for r in RAW):
+        fail("hostile host name, an error on rank 1: exit %d: %r" % (p.returncode, err))
+    # the stop vote: rank 0 names rank 1 and its host
+    args = [x if x != "8" else "100000" for x in BASE]
+    procs = spawn_tcp(2, args, setup=setup)
+    deadline, seen = time.time() + 60, ""
+    while time.time() < deadline:
+        line = procs[0].stdout.readline()
+        seen += line
+        if not line:
+            fail("hostile host name: rank 0 ended before step 3:\n%s" % seen)
+        if "step      3/" in line:
+            break
+    procs[1].send_signal(signal.SIGUSR1)
+    outs = [p.communicate(timeout=60) for p in procs]
+    said = "rank 1 (%s) was interrupted by SIGUSR1" % SHOWN_HOST
+    if said not in outs[0][1] or any(r in o + e for o, e in outs for r in RAW):
+        fail("hostile host name: want %r on rank 0, no raw byte anywhere:\n%r" % (said, outs))
+    print("hostile host name: shown as %s by rank 1 and in rank 0's stop line" % SHOWN_HOST)
+
+
 def llama():
     """--arch llama (grouped-query, 2 heads over 1 kv head): 2 ranks, with
     --zero 0 and 1, give the 1-process losses; resume 2 -> 1 continues."""
@@ -840,6 +896,7 @@ def main():
             local_work_untimed()
             peer_hangs_during_sample()
             foreign_listener()
+            hostile_host()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
 

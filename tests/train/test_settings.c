@@ -540,6 +540,34 @@ int main(int argc, char **argv)
     x = F("--config '%s' --synthetic", bad);
     expect("--config JSON key's line past a nested one", x, 2, ":2: unknown key \"nested\"",
            bad);
+    /* a JSON key with an escape, or past ASCII, is found by its line too
+     * (the walk compared the file's bytes between the quotes with the
+     * decoded key, and the message named the file alone), as is a long one */
+    PUT_BAD("{\"model\": \"tiny\",\n \"st\\u0065pz\": 1}");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config JSON escaped key's line", x, 2, ":2: unknown key \"stepz\"", bad);
+    PUT_BAD("{\"model\": \"tiny\",\n\n \"x\\u00e9\\\"\": 1}");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config JSON non-ASCII key's line", x, 2, ":3: unknown key \"x\xc3\xa9\"\"", bad);
+    PUT_BAD("{\"model\": \"tiny\",\n \"b\\u0061tch\": 0}");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config JSON escaped key's value", x, 2, ":2: --batch '0'", bad);
+    {
+        char longkey[400];
+        memset(longkey, 'k', sizeof(longkey) - 1);
+        longkey[sizeof(longkey) - 1] = '\0';
+        char *text = F("{\"model\": \"tiny\",\n \"%s\": 1}", longkey);
+        CHECK_OK(fs_write_atomic(bad, text, strlen(text)));
+        x = F("--config '%s' --synthetic", bad);
+        expect("--config JSON long key's line", x, 2, ":2: unknown key \"kkk", bad);
+    }
+    /* TOML keys are bare ASCII words: one past ASCII is refused by its line */
+    PUT_BAD("model = \"tiny\"\nst\xc3\xa9ps = 1\n");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config TOML non-ASCII key's line", x, 2, ":2: expected key = value", bad);
+    PUT_BAD("model = \"tiny\"\n\"st\\u0065ps\" = 1\n");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config TOML quoted key's line", x, 2, ":2: expected key = value", bad);
     PUT_BAD("{\"model\": \"tiny\",\n \"warmup\": 1,\n \"lr\": \"abc\"}");
     x = F("--config '%s' --synthetic", bad);
     expect("--config JSON bad value's line", x, 2, ":3: --lr 'abc'", bad);

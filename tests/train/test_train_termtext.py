@@ -9,7 +9,11 @@ the checkpoint reader and writer, the metrics file, --config files (a JSON key, 
 parser's quote of the file), the settings layers, the option values, the training
 loop's lines, export, generate and eval (eval's copy-pastable --data line quotes such a
 name as $'...') printed them raw; --metrics and eval --json wrote a U+202E and a DEL in a
-mixture's names as they were (the real names stay, escaped).
+mixture's names as they were (the real names stay, escaped). A mixture's short names of
+long multi-byte directory names ("a" + "日本語" * 5, two "日本語" * 6 told apart by "#i")
+are cut at a character's start: cut inside one, jansson refused them, and eval --json
+gave null names and --metrics an empty val_src_names. A name that is not UTF-8 (Latin-1
+"lat\xe9n") is "lat?n" there: it was null, and left out of --metrics' list.
 
     test_train_termtext.py INGOT_PRETOK INGOT_TRAIN MODELS_DIR
 (MODELS_DIR: tests/fuzz/corpus/spm_model, small models of each kind)"""
@@ -95,7 +99,7 @@ with tempfile.TemporaryDirectory(prefix="ingot-train-termtext-") as tmp:
     with open(cfg, "w") as f:
         f.write(json.dumps({"st" + H + "eps": 5}) + "\n")   # ESC as \u001b
     run(["--config", cfg], 2, "--config, an unknown key holding ESC",
-        ["--config " + shown("cfg" + H + ".toml") + ": unknown key \"st" + S + "eps\""])
+        ["--config " + shown("cfg" + H + ".toml") + ":1: unknown key \"st" + S + "eps\""])
     with open(cfg, "w") as f:
         f.write('{"steps": x\x1b]0;pwned\x07}\n')
     run(["--config", cfg], 2, "--config, not JSON", [shown("cfg" + H + ".toml") + ":1: not a"])
@@ -193,6 +197,56 @@ with tempfile.TemporaryDirectory(prefix="ingot-train-termtext-") as tmp:
                     "eval --json src_names: %r" % p.stdout)
     except ValueError as e:
         tally.check(False, "eval --json: not JSON (%s): %r" % (e, p.stdout))
+    # long multi-byte names: the short names are cut at a character's start (40 bytes
+    # with the NUL; 35 before "#i"), and both JSON outputs hold them all, as valid JSON
+    jp = "\u65e5\u672c\u8a9e"   # 日本語, 9 bytes
+    os.makedirs(path("x"))
+    os.makedirs(path("y"))
+    longs = [dataset(n, "--val-docs", "20") for n in
+             ("a" + jp * 5, "b" + jp * 5, os.path.join("x", jp * 6), os.path.join("y", jp * 6))]
+    want = ["a" + jp * 4, "b" + jp * 4, jp * 3 + jp[:2] + "#2", jp * 3 + jp[:2] + "#3"]
+    long_met = path("long.jsonl")
+    data = [a for d in longs for a in ("--data", d)]
+    p = run(data + ["--steps", "1", "--val-every", "1", "--metrics", long_met, "--ckpt-dir",
+                    path("cklong")] + TINY[:-2], 0, "a mixture of long multi-byte names",
+            out=["| " + ", ".join(want[:1])])
+    line = [l for l in p.stdout.decode().splitlines() if "| val loss" in l]
+    tally.check(len(line) == 1 and "?" not in line[0] and all(w + " " in line[0] for w in want),
+                "the val line of long multi-byte names: %r" % line)
+    try:
+        recs = [json.loads(l) for l in open(long_met, "rb").read().splitlines()]
+        got = [r["val_src_names"] for r in recs if "val_src_names" in r]
+        tally.check(got == [want], "--metrics val_src_names of long names: %r" % got)
+    except ValueError as e:
+        tally.check(False, "--metrics of long names: not JSON (%s)" % e)
+    p = run(["eval", path("cklong"), "--json", "--threads", "1", "--tokens", "64", "--quiet"] +
+            data, 0, "eval --json of long multi-byte names")
+    try:
+        got = json.loads(p.stdout).get("src_names")
+        tally.check(got == want, "eval --json src_names of long names: %r" % got)
+    except ValueError as e:
+        tally.check(False, "eval --json of long names: not JSON (%s): %r" % (e, p.stdout))
+
+    # a name that is not UTF-8: as term_text() shows it (JSON holds only UTF-8)
+    lat = dataset(os.fsdecode(b"lat\xe9n"), "--val-docs", "20")
+    lat_met = path("lat.jsonl")
+    run(["--data", lat, "--data", ds, "--steps", "1", "--val-every", "1", "--metrics", lat_met,
+         "--ckpt-dir", path("cklat")] + TINY[:-2], 0, "a mixture with a Latin-1 name",
+        out=["| lat?n "])
+    try:
+        recs = [json.loads(l) for l in open(lat_met, "rb").read().splitlines()]
+        got = [r["val_src_names"] for r in recs if "val_src_names" in r]
+        tally.check(got == [["lat?n", "d" + H]], "--metrics val_src_names, Latin-1: %r" % got)
+    except ValueError as e:
+        tally.check(False, "--metrics, a Latin-1 name: not JSON (%s)" % e)
+    p = run(["eval", path("cklat"), "--json", "--threads", "1", "--tokens", "64", "--quiet",
+             "--data", lat, "--data", ds], 0, "eval --json of a Latin-1 name")
+    try:
+        got = json.loads(p.stdout).get("src_names")
+        tally.check(got == ["lat?n", "d" + H], "eval --json src_names, Latin-1: %r" % got)
+    except ValueError as e:
+        tally.check(False, "eval --json of a Latin-1 name: not JSON (%s): %r" % (e, p.stdout))
+
     print("ingot-train: option values, --config, a run's lines, its files' refusals, "
           "checkpoints, export, generate and eval show ESC, BEL and U+202E as '?'")
     shutil.rmtree(tmp, ignore_errors=True)
