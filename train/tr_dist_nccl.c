@@ -16,6 +16,7 @@
 #include "ingot_config.h"
 #include "ingot_err.h"
 #include "mono_clock.h"
+#include "term_text.h"
 #include "tr_dist_impl.h"
 
 struct nccl_state {
@@ -181,7 +182,7 @@ static int pick_device(tr_dist *d)
         const char *vis = getenv("CUDA_VISIBLE_DEVICES");
         return ingot_fail(INGOT_E_NOGPU, "rank %d (%s): local rank %d but %d GPUs visible "
                           "(CUDA_VISIBLE_DEVICES=%s): start at most one rank per GPU per host",
-                          d->rank, d->host, d->local_rank, n, vis ? vis : "unset");
+                          d->rank, d->host, d->local_rank, n, vis ? TERM_SHOW_N(vis, 128) : "unset");
     }
     d->device = n == 1 ? 0 : d->local_rank;
     if ((e = cudaSetDevice(d->device)) != cudaSuccess)
