@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "json_term.h"
+#include "term_text.h"
 
 char *json_term_dumps(const json_t *j, size_t flags)
 {
@@ -39,4 +40,29 @@ int json_term_dumpf(const json_t *j, FILE *f, size_t flags)
     int ret = t && fputs(t, f) >= 0 ? 0 : -1;
     free(t);
     return ret;
+}
+
+json_t *json_term_name(const char *s)
+{
+    size_t len = strlen(s), bad = 0;
+    for (size_t i = 0, k; i < len; i += k ? k : 1)
+        if (!(k = term_text_char_len(s + i, len - i)))
+            bad++;
+    if (!bad)
+        return json_string(s);
+    char *e = malloc(len + 3 * bad + 1), *o = e;
+    if (!e)
+        return NULL;
+    for (size_t i = 0, k; i < len; i += k ? k : 1) {
+        if ((k = term_text_char_len(s + i, len - i))) {
+            memcpy(o, s + i, k);
+            o += k;
+        } else {
+            o += sprintf(o, "\\x%02X", (unsigned char)s[i]);
+        }
+    }
+    *o = 0;
+    json_t *j = json_string(e);
+    free(e);
+    return j;
 }

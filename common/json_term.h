@@ -23,6 +23,12 @@ extern "C" {
  * value jansson does not dump, as json_dumps()). */
 char *json_term_dumps(const json_t *j, size_t flags);
 
+/* A JSON string of a name of any bytes (a path from the command line or a
+ * directory): its bytes that are not UTF-8, which a JSON string cannot
+ * hold (jansson refuses it), as the text \xHH, as ingot-pretok --json
+ * writes them. NULL only when out of memory. */
+json_t *json_term_name(const char *s);
+
 /* json_term_dumps() written to f. Returns 0, or -1 as json_dumpf() (out of
  * memory or a write error; f's error flag tells which). */
 int json_term_dumpf(const json_t *j, FILE *f, size_t flags);

@@ -103,6 +103,12 @@ size_t term_text_cut(const char *s, size_t n, size_t max)
     return (u[k] & 0xC0) == 0x80 ? max : k;
 }
 
+size_t term_text_char_len(const char *s, size_t avail)
+{
+    uint32_t cp;
+    return avail && *s ? utf8_len((const unsigned char *)s, avail, &cp) : 0;
+}
+
 bool term_text_utf8(const char *s)
 {
     if (!s)

@@ -70,6 +70,10 @@ char *term_text_dup(const char *s);
  * it in JSON, a terminal shows a replacement character). */
 size_t term_text_cut(const char *s, size_t n, size_t max);
 
+/* The length (1 to 4) of the well-formed UTF-8 character at s, of at most
+ * avail bytes; 0 when the bytes there are not one (or s is at its NUL). */
+size_t term_text_char_len(const char *s, size_t avail);
+
 /* Whether s is well-formed UTF-8 throughout (what JSON strings hold; every
  * character, controls too, allowed). NULL is not. */
 bool term_text_utf8(const char *s);

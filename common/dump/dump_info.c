@@ -30,9 +30,9 @@ static json_t *header_json(const shard_reader *r)
 {
     const struct ingot_shard_header *h = shard_reader_header(r);
     return json_pack(
-        "{s:s, s:i, s:i, s:i, s:I, s:i, s:i, s:i, s:i, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, "
+        "{s:o, s:i, s:i, s:i, s:I, s:i, s:i, s:i, s:i, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, "
         "s:I, s:I, s:{s:o, s:o, s:o, s:o}}",
-        "file", shard_reader_path(r), "version", (int)h->version, "header_size", (int)h->header_size,
+        "file", json_term_name(shard_reader_path(r)), "version", (int)h->version, "header_size", (int)h->header_size,
         "token_width", (int)h->token_width, "vocab_size", (json_int_t)h->vocab_size,
         "bos_id", h->bos_id, "eos_id", h->eos_id, "pad_id", h->pad_id, "unk_id", h->unk_id,
         "split", ingot_split_name(h->split), "tokenizer_type",
@@ -87,12 +87,14 @@ static int info_json_dataset(const char *dir, const struct manifest *m,
         json_object_del(man, "skip_examples");
         /* no per-shard header list at all (an empty one read as a dataset
          * without shards) */
-        root = json_pack("{s:s, s:s, s:o}", "kind", "dataset", "path", dir, "manifest", man);
+        root = json_pack("{s:s, s:o, s:o}", "kind", "dataset", "path", json_term_name(dir),
+                         "manifest", man);
     } else {
         json_t *list = json_array();
         for (size_t i = 0; list && i < m->n_shards; i++)
             json_array_append_new(list, header_json(shards[i]));
-        root = json_pack("{s:s, s:s, s:o, s:o}", "kind", "dataset", "path", dir, "manifest",
+        root = json_pack("{s:s, s:o, s:o, s:o}", "kind", "dataset", "path", json_term_name(dir),
+                         "manifest",
                          man, "shards", list);
     }
     return info_json_print(root);
@@ -100,7 +102,7 @@ static int info_json_dataset(const char *dir, const struct manifest *m,
 
 static int info_json_shard(const char *path, const shard_reader *r)
 {
-    return info_json_print(json_pack("{s:s, s:s, s:o}", "kind", "shard", "path", path,
+    return info_json_print(json_pack("{s:s, s:o, s:o}", "kind", "shard", "path", json_term_name(path),
                                      "header", header_json(r)));
 }
 

@@ -99,6 +99,23 @@ with tempfile.TemporaryDirectory(prefix="ingot-dump-termtext-") as tmp:
     p = run(DUMP, ["info", os.path.join(dds, "train-000000.tok"), "--json"], 0,
             "info --json SHARD, DEL in the name")
     tally.check(b"\x7f" not in p.stdout, "info --json SHARD: DEL raw: %r" % p.stdout[:300])
+    # a path that is not UTF-8 (Latin-1 e-acute): JSON strings cannot hold it, and
+    # info --json failed with "out of memory"; its byte is the text \xE9, as in
+    # ingot-pretok --json
+    lds = os.fsencode(tmp) + b"/lat\xe9n"
+    shutil.copytree(os.fsencode(ds), lds)
+    for args in ([b"info", lds, b"--json"], [b"info", lds, b"--json", b"--brief"],
+                 [b"info", lds + b"/train-000000.tok", b"--json"]):
+        p = subprocess.run([DUMP.encode()] + args, capture_output=True, timeout=60)
+        what = b" ".join(args).decode("utf-8", "replace")
+        tally.check(p.returncode == 0, "%s: exit %d: %r" % (what, p.returncode, p.stderr))
+        try:
+            got = json.loads(p.stdout)
+            tally.check(got.get("path") == (args[1].decode("latin-1")
+                                            .replace("\xe9", "\\xE9")),
+                        "%s: path %r" % (what, got.get("path")))
+        except ValueError as e:
+            tally.check(False, "%s: not JSON (%s): %r" % (what, e, p.stdout[:300]))
     run(DUMP, ["docs", ds, "--count", "1"], 0, "docs", out=["train-000000.tok #0"])
     run(DUMP, ["stats", ds], 0, "stats")
     exp = run(DUMP, ["export-bin", ds, "--out", path("o" + H + ".bin")], 0, "export-bin",

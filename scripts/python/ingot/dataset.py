@@ -157,7 +157,8 @@ class Dataset:
             if (os.path.basename(name) != name or name.startswith(".") or
                     not name.endswith(".tok") or _term_text(name) != name):
                 raise FormatError("%s: shards[].file %r must be a plain *.tok name, without "
-                                  "control characters" % (mpath, name))
+                                  "control, format or bidirectional characters or invalid UTF-8" %
+                                  (mpath, name))
             sh = Shard(os.path.join(self.path, name))
             self._agree(mpath, entry, sh, len(per_split[sh.split]))
             per_split[sh.split].append(sh)
