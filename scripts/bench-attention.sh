@@ -29,6 +29,7 @@ GEN="-gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a"
 INC="-Ikernels -Ikernels/cpu -Icommon -Itests"
 cc -O2 -fopenmp -std=gnu11 $INC -c kernels/cpu/ref_gqa.c -o "$OUT/ref_gqa.o"
 cc -O2 -std=gnu11 $INC -c common/ingot_err.c -o "$OUT/ingot_err.o"
+cc -O2 -std=gnu11 $INC -c common/term_text.c -o "$OUT/term_text.o"   # ingot_fail cuts with it
 pids=
 for f in kernels/flash_attention.cu kernels/flash_attention_sm90.cu kernels/kn_arch.cu kernels/bias_grad.cu \
          kernels/kn_common.cu tests/kernels/kc_attn_check.cu; do
