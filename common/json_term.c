@@ -42,14 +42,12 @@ int json_term_dumpf(const json_t *j, FILE *f, size_t flags)
     return ret;
 }
 
-json_t *json_term_name(const char *s)
+char *json_term_escape(const char *s)
 {
     size_t len = strlen(s), bad = 0;
     for (size_t i = 0, k; i < len; i += k ? k : 1)
         if (!(k = term_text_char_len(s + i, len - i)))
             bad++;
-    if (!bad)
-        return json_string(s);
     char *e = malloc(len + 3 * bad + 1), *o = e;
     if (!e)
         return NULL;
@@ -62,7 +60,13 @@ json_t *json_term_name(const char *s)
         }
     }
     *o = 0;
-    json_t *j = json_string(e);
+    return e;
+}
+
+json_t *json_term_name(const char *s)
+{
+    char *e = s ? json_term_escape(s) : NULL;
+    json_t *j = e ? json_string(e) : NULL;
     free(e);
     return j;
 }

@@ -23,10 +23,15 @@ extern "C" {
  * value jansson does not dump, as json_dumps()). */
 char *json_term_dumps(const json_t *j, size_t flags);
 
-/* A JSON string of a name of any bytes (a path from the command line or a
- * directory): its bytes that are not UTF-8, which a JSON string cannot
- * hold (jansson refuses it), as the text \xHH, as ingot-pretok --json
- * writes them. NULL only when out of memory. */
+/* s (a file name or setting of any bytes) with every byte that does not
+ * start a well-formed UTF-8 character written as the four characters \xHH:
+ * text a JSON string can hold (jansson refuses invalid UTF-8, which read as
+ * "out of memory") and a message can show, the bytes still told apart.
+ * malloc'd; NULL when out of memory. */
+char *json_term_escape(const char *s);
+
+/* json_term_escape(s) as a JSON string; NULL when out of memory (or s is
+ * NULL). */
 json_t *json_term_name(const char *s);
 
 /* json_term_dumps() written to f. Returns 0, or -1 as json_dumpf() (out of

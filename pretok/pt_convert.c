@@ -24,7 +24,7 @@
 #include "skip_reason.h"
 #include "pt_report.h"
 #include "pt_resume.h"
-#include "pt_utf8.h"
+#include "json_term.h"
 #include "shard_reader.h"
 #include "spm_shim.h"
 #include "term_text.h"
@@ -111,7 +111,7 @@ static int options_hash(struct conv *c)
         ret = options_text(c, &s, &len);
     if (!ret) {   /* kept as JSON text (the hash is of the bytes as given) */
         char *t = strndup(s + opt_at, len - opt_at);
-        if (!t || !(c->options_text = pt_utf8_escape(t)))
+        if (!t || !(c->options_text = json_term_escape(t)))
             ret = -ENOMEM;
         free(t);
     }
@@ -155,7 +155,7 @@ static char *command_line(const struct pt_opts *o)
             free(s);
             return NULL;
         }
-    char *e = s ? pt_utf8_escape(s) : NULL;   /* JSON text: any bytes of a name as \xHH */
+    char *e = s ? json_term_escape(s) : NULL;   /* JSON text: any bytes of a name as \xHH */
     free(s);
     return e;
 }

@@ -10,18 +10,8 @@
 #include "fsutil.h"
 #include "json_term.h"
 #include "skip_reason.h"
-#include "pt_utf8.h"
 #include "shard_format.h"
 #include "term_text.h"
-
-/* A name of any bytes as JSON text (pt_utf8_escape); NULL only when out of memory. */
-static json_t *jtext(const char *s)
-{
-    char *e = s ? pt_utf8_escape(s) : NULL;
-    json_t *j = e ? json_string(e) : NULL;
-    free(e);
-    return j;
-}
 
 static void count_shards(const struct pt_state *st, uint64_t n[2])
 {
@@ -181,7 +171,7 @@ int pt_report_json(FILE *f, const struct pt_report *r)
     for (size_t i = 0; i < c->n_examples; i++)
         json_array_append_new(examples, json_string(c->examples[i]));
     json_t *root = json_pack("{s:o,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:o,s:o,s:o}",
-        "out", jtext(r->out_dir), "already_complete", r->already_done, "resumed", r->resumed,
+        "out", json_term_name(r->out_dir), "already_complete", r->already_done, "resumed", r->resumed,
         "files", (json_int_t)(r->part_end - r->part_first),
         "input_bytes", (json_int_t)r->input_bytes,
         "documents", (json_int_t)(c->docs[0] + c->docs[1]),
@@ -198,7 +188,7 @@ int pt_report_json(FILE *f, const struct pt_report *r)
         int reason = pt_counts_damage_reason(c, i);
         if (reason >= 0)
             json_array_append_new(damaged, json_pack("{s:o,s:s,s:s?,s:I}",
-                "file", jtext(r->inputs ? r->inputs->v[i].path : "?"),
+                "file", json_term_name(r->inputs ? r->inputs->v[i].path : "?"),
                 "reason", skip_reason_name(reason), "damage", c->file[i].damage,
                 "documents", (json_int_t)c->file[i].docs));
     }
@@ -209,7 +199,7 @@ int pt_report_json(FILE *f, const struct pt_report *r)
     if (r->inputs) {
         json_t *unk = json_array();
         for (size_t i = 0; i < r->inputs->n_unknown_kept; i++)
-            json_array_append_new(unk, jtext(r->inputs->unknown[i]));
+            json_array_append_new(unk, json_term_name(r->inputs->unknown[i]));
         json_object_set_new(root, "unknown_format_files",
                             json_integer((json_int_t)r->inputs->ignored));
         json_object_set_new(root, "unknown_format_examples", unk);
@@ -254,8 +244,8 @@ void pt_report_json_error(FILE *f, const char *out_dir, const char *error, int e
 {
     if (json_printed)
         return;
-    json_t *root = json_pack("{s:o,s:o,s:i}", "out", out_dir ? jtext(out_dir) : json_null(),
-                             "error", jtext(error), "exit", exit_status);
+    json_t *root = json_pack("{s:o,s:o,s:i}", "out", out_dir ? json_term_name(out_dir) : json_null(),
+                             "error", json_term_name(error), "exit", exit_status);
     if (root && !json_term_dumpf(root, f, JSON_FLAGS))
         fputc('\n', f);
     json_decref(root);

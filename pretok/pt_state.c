@@ -13,7 +13,7 @@
 #include "fsutil.h"
 #include "ingot_err.h"
 #include "ingot_hash.h"
-#include "pt_utf8.h"
+#include "json_term.h"
 #include "pt_writer.h"
 #include "shard_format.h"
 #include "term_text.h"
@@ -45,7 +45,7 @@ static int push_example(struct pt_counts *c, const char *text)
     if (!v)
         return -ENOMEM;
     c->examples = v;
-    if (!(v[c->n_examples] = pt_utf8_escape(text)))   /* names a file: any bytes */
+    if (!(v[c->n_examples] = json_term_escape(text)))   /* names a file: any bytes */
         return -ENOMEM;
     c->n_examples++;
     return 0;
@@ -63,7 +63,7 @@ int pt_counts_damage(struct pt_counts *c, size_t file, const char *text)
 {
     if (c->file[file].damage)
         return 0;
-    return (c->file[file].damage = pt_utf8_escape(text)) ? 0 : -ENOMEM;
+    return (c->file[file].damage = json_term_escape(text)) ? 0 : -ENOMEM;
 }
 
 int pt_counts_damage_reason(const struct pt_counts *c, size_t file)

@@ -122,26 +122,3 @@ size_t pt_strip_nul(char *s, size_t len)
     return o;
 }
 
-char *pt_utf8_escape(const char *s)
-{
-    const size_t len = strlen(s);
-    size_t bad = 0, n_bad = 0;
-    for (size_t i = 0; i < len && !pt_utf8_valid(s + i, len - i, &bad); i += bad + 1)
-        n_bad++;
-    char *out = malloc(len + 3 * n_bad + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len;) {
-        if (pt_utf8_valid(s + i, len - i, &bad))
-            bad = len - i;
-        memcpy(o, s + i, bad);
-        o += bad;
-        i += bad;
-        if (i < len) {
-            o += sprintf(o, "\\x%02X", (unsigned char)s[i]);
-            i++;
-        }
-    }
-    *o = 0;
-    return out;
-}

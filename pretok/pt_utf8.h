@@ -17,13 +17,6 @@ bool pt_utf8_valid(const char *s, size_t len, size_t *bad_at);
  * written; *n_replaced gets the number of replacements. */
 size_t pt_utf8_repair(const char *s, size_t len, char *dst, size_t *n_replaced);
 
-/* s (NUL-terminated) with every byte that is not part of a valid UTF-8
- * sequence written as the four characters \xHH: a file name or setting of
- * any bytes, for JSON text (jansson refuses invalid UTF-8, which read as
- * "out of memory") and messages, still telling the bytes apart. malloc'd;
- * NULL when out of memory. */
-char *pt_utf8_escape(const char *s);
-
 /* Remove NUL bytes in place; returns the new length. */
 size_t pt_strip_nul(char *s, size_t len);
 

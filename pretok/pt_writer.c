@@ -16,7 +16,7 @@
 #include "pt_hooks.h"
 #include "skip_reason.h"
 #include "pt_split.h"
-#include "pt_utf8.h"
+#include "json_term.h"
 #include "term_text.h"
 
 struct pt_writer {
@@ -341,13 +341,13 @@ int pt_input_skips(struct manifest_input *in, struct manifest_skip *sk, const ui
 }
 
 /* manifest_set_command_line() of argv with every argument as JSON text
- * (pt_utf8_escape: an --out or input name of any bytes). */
+ * (json_term_escape: an --out or input name of any bytes). */
 static int set_command_line(struct manifest *m, int argc, char *const *argv)
 {
     char **e = calloc((size_t)argc + 1, sizeof(*e));
     int ret = e ? 0 : -ENOMEM;
     for (int i = 0; i < argc && !ret; i++)
-        if (!(e[i] = pt_utf8_escape(argv[i])))
+        if (!(e[i] = json_term_escape(argv[i])))
             ret = -ENOMEM;
     if (!ret)
         ret = manifest_set_command_line(m, argc, e);
@@ -376,7 +376,7 @@ int pt_write_manifest(const struct pt_writer_cfg *cfg, const struct pt_state *st
     const struct pt_counts *c = &st->counts;
     for (size_t i = 0; i < cfg->inputs->n; i++) {
         struct manifest_skip sk[SKIP_R__COUNT];
-        char *name = pt_utf8_escape(cfg->inputs->v[i].path);   /* JSON: any bytes as \xHH */
+        char *name = json_term_escape(cfg->inputs->v[i].path);   /* JSON: any bytes as \xHH */
         if (!name)
             goto out;
         struct manifest_input in = { .name = name,
