@@ -230,14 +230,12 @@ int shard_reader_open(const char *path, shard_reader **out)
 {
     *out = NULL;
     shard_reader *r = calloc(1, sizeof(*r));
-    const size_t sl = strlen(path) + 4;   /* term_text's text is never longer */
-    if (!r || !(r->path = strdup(path)) || !(r->shown = malloc(sl))) {
+    if (!r || !(r->path = strdup(path)) || !(r->shown = term_text_dup(path))) {
         if (r)
             free(r->path);
         free(r);
-        return ingot_oom("shard reader", sizeof(*r) + 2 * sl);
+        return ingot_oom("shard reader", sizeof(*r) + 2 * strlen(path) + 2);
     }
-    term_text(path, r->shown, sl);
     uint64_t size = 0;
     int ret = 0;
     int fd = fs_open_regular(path, "shard", SIZE_MAX, &size);

@@ -84,7 +84,7 @@ int shard_writer_create(const struct shard_writer_opts *opts, shard_writer **out
     int ret = check_opts(opts);
     if (ret)
         return ret;
-    size_t tl = strlen(opts->path) + 5;   /* term_text's text is never longer */
+    size_t tl = strlen(opts->path) + 5;   /* and ".tmp" */
     char tp[1024];
     shard_writer *w = calloc(1, sizeof(*w));
     if (!w)
@@ -92,9 +92,10 @@ int shard_writer_create(const struct shard_writer_opts *opts, shard_writer **out
     w->fd = -1;
     w->o = *opts;
     w->path = strdup(opts->path);
-    w->tmp = malloc(tl);
-    w->shown = malloc(tl);
-    w->tmp_shown = malloc(tl);
+    if ((w->tmp = malloc(tl)))
+        snprintf(w->tmp, tl, "%s.tmp", opts->path);
+    w->shown = term_text_dup(opts->path);
+    w->tmp_shown = w->tmp ? term_text_dup(w->tmp) : NULL;
     w->buf = malloc(WBUF_SIZE);
     w->tok_hash = ingot_xxh3_new();
     w->cap_docs = 1024;
@@ -106,9 +107,6 @@ int shard_writer_create(const struct shard_writer_opts *opts, shard_writer **out
         return ingot_fail(-ENOMEM, "%s: out of memory", term_text(opts->path, tp, sizeof(tp)));
     }
     w->o.path = w->path;
-    snprintf(w->tmp, tl, "%s.tmp", opts->path);
-    term_text(w->path, w->shown, tl);
-    term_text(w->tmp, w->tmp_shown, tl);
     w->index[0] = 0;
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
