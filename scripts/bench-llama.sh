@@ -30,6 +30,10 @@
 #      table gives each round and the medians (tok/s, MFU; the ratio: the median of
 #      the rounds' ratios, each of runs minutes apart), since one pair of runs moved
 #      PyTorch's figure by several percent between calls (round 16)
+#      ACCUM (default 1): micro-batches of BATCH per optimizer step on both sides
+#      (ingot --batch-tokens, PyTorch --accum); TinyLlama's own pretrain script runs
+#      8 of 8 sequences per GPU (global batch 512 on 8 GPUs), so ACCUM=8 is its
+#      recipe per GPU; STEPS and TORCH_STEPS stay optimizer steps
 # Results: $OUT/bench-llama/{ingot*.log,ingot*.jsonl,torch-*.log,table.txt}.
 set -uo pipefail
 # --help: this header; an option it does not know (a BUILD_DIR is not one): refused,
@@ -45,6 +49,16 @@ model=${MODEL:-llama-1b}
 py=${PYTHON:-python3}
 out=${OUT:-/tmp}/bench-llama
 rounds=${ROUNDS:-1}
+accum=${ACCUM:-1}
+if ! [[ $accum =~ ^[1-9][0-9]{0,2}$ ]]; then
+    echo "bench-llama: ACCUM=$accum: expected a whole number of micro-batches from 1 to 999" >&2
+    exit 2
+fi
+case $model in # the presets' sequence lengths (train/tr_llama_params.c)
+llama-tiny) seq=64 ;;
+llama-60m | llama-350m) seq=1024 ;;
+*) seq=2048 ;;
+esac
 if ! [[ $rounds =~ ^[1-9][0-9]{0,2}$ ]]; then
     echo "bench-llama: ROUNDS=$rounds: expected a whole number from 1 to 999" >&2
     exit 2
@@ -57,9 +71,9 @@ export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
 ingot() {
     local tag=$1
     shift
-    echo "== $tag: ingot-train --arch llama --model $model --batch $batch (bf16, synthetic ids) $*"
+    echo "== $tag: ingot-train --arch llama --model $model --batch $batch x $accum (bf16, synthetic ids) $*"
     env "$@" timeout 100 "$build/train/ingot-train" --device cuda --arch llama --model "$model" \
-        --batch "$batch" --precision bf16 --synthetic --vocab 32000 --profile "$steps" \
+        --batch "$batch" --batch-tokens $((batch * seq * accum)) --precision bf16 --synthetic --vocab 32000 --profile "$steps" \
         --val-every 0 --print-every 1000 --metrics "$out/$tag.jsonl" >"$out/$tag.log" 2>&1 ||
         { echo "ingot-train failed:"; tail -5 "$out/$tag.log"; }
 }
@@ -71,7 +85,7 @@ fi
 torch_run() {
     echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch --sdpa $1"
     timeout 100 "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
-        --steps "$tsteps" --warmup 3 --sdpa "$1" >"$out/torch-$1$2.log" 2>&1 ||
+        --accum "$accum" --steps "$tsteps" --warmup 3 --sdpa "$1" >"$out/torch-$1$2.log" 2>&1 ||
         { echo "torch-llama-bench --sdpa $1 failed:"; tail -5 "$out/torch-$1$2.log"; }
 }
 t_torch=0
@@ -89,12 +103,14 @@ for r in $(seq 1 "$rounds"); do
     t_torch=$((t_torch + $(date +%s) - t0))
 done
 
-SDPAS="$sdpas" ROUNDS="$rounds" "$py" - "$out" "$model" "$batch" "$t_ingot" "$t_torch" ${ATTN:-} <<'PY' |
+SDPAS="$sdpas" ROUNDS="$rounds" ACCUM="$accum" SEQ="$seq" "$py" - "$out" "$model" "$batch" \
+    "$t_ingot" "$t_torch" ${ATTN:-} <<'PY' |
 import json, os, re, statistics as st, sys
 out, model, batch, s_ingot, s_torch = sys.argv[1:6]
 variants = sys.argv[6:]
 sdpas = os.environ["SDPAS"].split()
-T, tiny_tps, a100_peak = 2048, 24000.0, 312.0
+T, tiny_tps, a100_peak = int(os.environ["SEQ"]), 24000.0, 312.0
+accum = int(os.environ["ACCUM"])
 fpt = 7.3138176e9 if model == "llama-1b" else None
 def ingot(tag):
     """median tok/s, MFU of the profiled steps after 3; GiB of the run's allocations"""
@@ -148,7 +164,9 @@ if ing_tps and ing_mfu and fpt:
     peak = ing_tps * fpt / ing_mfu / 1e12
 def f(v, fmt):
     return fmt.format(v) if v is not None else "n/a"
-print(f"bench-llama: {model}, bf16, T={T}, batch {batch} ({int(batch) * T} tokens per step), "
+micro = f" x {accum} micro-steps" if accum > 1 else ""
+print(f"bench-llama: {model}, bf16, T={T}, batch {batch}{micro} "
+      f"({int(batch) * T * accum} tokens per optimizer step), "
       f"synthetic ids, vocab 32000" + (f"; {rounds} rounds, medians" if rounds > 1 else ""))
 print(f"{'run':<34} {'tok/s':>8} {'MFU%':>6} {'GiB':>6} {'wall_s':>7}")
 print(f"{'ingot-train --arch llama':<34} {f(ing_tps, '{:.0f}'):>8} "

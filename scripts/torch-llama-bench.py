@@ -8,7 +8,9 @@ attention through scaled_dot_product_attention (on CUDA restricted to its
 fused kernels: flash, cuDNN, memory-efficient, never the math path; kv heads
 via enable_gqa where those take it, else repeated), SwiGLU with gate|up as one Linear,
 no biases, untied embeddings. Training step: bf16 autocast over float32
-parameters, mean cross-entropy, backward, fused AdamW (lr 4e-4, betas 0.9 /
+parameters, mean cross-entropy, backward (--accum N: N micro-batches, each
+loss divided by N, their gradients summed, as TinyLlama's own pretrain script
+does with 8 per GPU), gradient clipping at 1.0, fused AdamW (lr 4e-4, betas 0.9 /
 0.95, weight decay 0.1), torch.compile of each decoder layer (regional
 compilation: one compiled graph reused by all layers, so compile time does
 not grow with depth) or of the whole model (--compile full).
@@ -171,7 +173,10 @@ def main():
     ap.add_argument("--vocab", type=int, default=32000, help="vocabulary (default 32000)")
     ap.add_argument("--seq-len", type=int, default=0, help="sequence length (default: preset's)")
     ap.add_argument("--batch", type=int, default=8, help="sequences per step (default 8)")
-    ap.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
+    ap.add_argument("--accum", type=int, default=1, metavar="N",
+                    help="micro-batches of --batch per optimizer step (gradient "
+                         "accumulation; default 1)")
+    ap.add_argument("--steps", type=int, default=10, help="timed optimizer steps (default 10)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     ap.add_argument("--compile", default="regional", choices=["regional", "full", "none"],
                     help="torch.compile each layer (default), the whole model, or eager")
@@ -193,6 +198,8 @@ def main():
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--eps", type=float, default=1e-5)
     a = ap.parse_args()
+    if not 1 <= a.accum <= 1024:
+        ap.error("--accum %d: expected 1 to 1024 micro-batches per step" % a.accum)
     if a.tiny:
         a.model = "llama-tiny"
     a.layers, a.heads, a.kv_heads, a.dim, a.ffn, T0 = PRESETS[a.model]
@@ -254,9 +261,10 @@ def main():
     sdpa_ctx = fused_sdpa(torch, a.sdpa) if cuda else __import__("contextlib").nullcontext
 
     def step():
-        with amp, sdpa_ctx():
-            loss = step_model(idx, tgt)
-        loss.backward()
+        for _ in range(a.accum):  # the same micro-batch each time: timing only
+            with amp, sdpa_ctx():
+                loss = step_model(idx, tgt)
+            (loss / a.accum if a.accum > 1 else loss).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -278,7 +286,7 @@ def main():
         loss = step()
     sync()
     dt = time.perf_counter() - t0
-    tps = B * T * a.steps / dt
+    tps = B * T * a.accum * a.steps / dt
     fpt = flops_per_token(a.layers, a.heads, a.kv_heads, a.dim, a.ffn, a.vocab, T)
     peak = a.peak_tflops
     name = torch.cuda.get_device_name(dev) if cuda else "cpu"
@@ -287,7 +295,8 @@ def main():
     mfu = tps * fpt / (peak * 1e12) if peak > 0 else -1.0
     mem = torch.cuda.max_memory_allocated(dev) / 2**30 if cuda else -1.0
     print(f"torch-llama-bench: {a.model} L{a.layers} H{a.heads}/{a.kv_heads} C{a.dim} "
-          f"F{a.ffn} T{T} V{a.vocab}, {n_params / 1e6:.1f}M parameters, batch {B}, on {name}; "
+          f"F{a.ffn} T{T} V{a.vocab}, {n_params / 1e6:.1f}M parameters, batch {B}"
+          f"{f' x {a.accum} micro-batches' if a.accum > 1 else ''}, on {name}; "
           f"torch {torch.__version__}, compile={a.compile}, bf16 autocast, SDPA {a.sdpa} ({gqa}), "
           f"{'fused' if cuda else 'foreach'} AdamW{', recompute' if a.recompute else ''}")
     print(f"warm-up {a.warmup} steps {warm_s:.1f} s (compilation included); "
@@ -296,7 +305,7 @@ def main():
     print(f"peak memory {mem:.1f} GiB")
     print(f"MFU: {100 * mfu:.1f}%" if mfu >= 0 else "MFU: n/a (unknown peak)")
     print(f"tok/s: {tps:.0f}")
-    print(json.dumps({"bench": "torch-llama", "model": a.model, "batch": B, "seq_len": T,
+    print(json.dumps({"bench": "torch-llama", "model": a.model, "batch": B, "accum": a.accum, "seq_len": T,
                       "tok_per_s": tps, "mfu": mfu, "peak_mem_gib": mem,
                       "flops_per_token": fpt, "ms_per_step": dt / a.steps * 1e3,
                       "compile": a.compile, "recompute": a.recompute, "sdpa": a.sdpa,

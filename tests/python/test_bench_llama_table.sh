@@ -27,6 +27,7 @@ echo ingot >>"$STUB/calls"
 metrics=
 while [ $# -gt 0 ]; do
     [ "$1" = --metrics ] && metrics=$2
+    [ "$1" = --batch-tokens ] && echo "ingot --batch-tokens $2" >>"$STUB/args"
     shift
 done
 for i in $(seq 1 8); do
@@ -43,6 +44,7 @@ esac
 k= prev=
 for a in "$@"; do
     [ "$prev" = --sdpa ] && k=$a
+    [ "$prev" = --accum ] && echo "torch --accum $a" >>"$STUB/args"
     prev=$a
 done
 case $k in
@@ -56,10 +58,10 @@ echo "{\"bench\": \"llama\", \"tok_per_s\": ${vals[$n]}, \"mfu\": 0.49, \"peak_m
 SH
 chmod +x "$tmp/build/train/ingot-train" "$tmp/py"
 
-launch() { # launch NAME ROUNDS: a fresh stand-in state, OUT=$tmp/NAME; its status
+launch() { # launch NAME ROUNDS [ACCUM]: a fresh stand-in state, OUT=$tmp/NAME; its status
     rm -f "$tmp"/stub/*
     mkdir -p "$tmp/stub"
-    env STUB="$tmp/stub" PYTHON="$tmp/py" OUT="$tmp/$1" ROUNDS="$2" STEPS=8 \
+    env STUB="$tmp/stub" PYTHON="$tmp/py" OUT="$tmp/$1" ROUNDS="$2" ACCUM="${3:-1}" STEPS=8 \
         bash "$root/scripts/bench-llama.sh" "$tmp/build" >"$tmp/$1.out" 2>&1
 }
 
@@ -88,6 +90,28 @@ run one 1 "ingot torch-fused torch-flash "
 check "ROUNDS=1: the one ratio, no rounds" grep -Fq \
     "ingot / pytorch compiled (SDPA flash): 1.152 (target >= 1.2: NOT met)" "$t"
 check "ROUNDS=1: no round lines" bash -c "! grep -q '^round ' '$t'"
+
+check "ACCUM=1: one micro-step of 8 x 2048 on both sides" test \
+    "$(tr '\n' ' ' <"$tmp/stub/args")" = \
+    "ingot --batch-tokens 16384 torch --accum 1 torch --accum 1 "
+check "ACCUM=1: the header" grep -Fq "batch 8 (16384 tokens per optimizer step)" "$t"
+
+launch accum 1 8
+rc=$?
+t=$tmp/accum/bench-llama/table.txt
+check "ACCUM=8 exits 0 (rc $rc)" test "$rc" = 0
+check "ACCUM=8: eight micro-steps of 8 x 2048 on both sides" test \
+    "$(tr '\n' ' ' <"$tmp/stub/args")" = \
+    "ingot --batch-tokens 131072 torch --accum 8 torch --accum 8 "
+check "ACCUM=8: the header" grep -Fq \
+    "batch 8 x 8 micro-steps (131072 tokens per optimizer step)" "$t"
+
+launch badaccum 1 0
+rc=$?
+check "ACCUM=0 refused (rc $rc)" test "$rc" = 2
+check "ACCUM=0 says what is expected" grep -Fq "ACCUM=0: expected a whole number" \
+    "$tmp/badaccum.out"
+check "ACCUM=0 ran nothing" test ! -e "$tmp/stub/calls"
 
 launch bad 0
 rc=$?
