@@ -64,6 +64,7 @@ struct tr_backend {
     struct slot_head *d_head[NSLOT];/* per slot: the step's AdamW record, then... */
     int32_t *d_tok[NSLOT];          /* ...per micro-step k: [inputs B*T | targets B*T] */
     int32_t *d_cur;                 /* the running micro-step's [inputs | targets] */
+    int *d_micro;                   /* the step graph's loop: the running micro-step */
     struct step_out *d_acc;         /* the running step's sums, norm, clip factor */
     struct step_out *d_eval;        /* eval's loss sum, then... */
     float *d_eval_rows;             /* ...[batch]: each row's loss sum (one copy reads both) */
@@ -72,9 +73,13 @@ struct tr_backend {
     tr_cuda_net *model;             /* the architecture's (tr_cuda_net.h) */
     kn_blas *blas;
     cudaStream_t cs, us;            /* compute, upload */
+    cudaStream_t ls;                /* captures the step graph's loop body */
     /* Graphs (NULL: not made): a whole step per slot, or else a micro-step's
-     * forward and backward (make_graphs() says when which). */
+     * forward and backward (make_graphs() says when which). step_loop: the
+     * step graph runs micro-steps 0..grad_accum-2 as a device-side loop
+     * (kernels/graph_loop.h), the last one after it. */
     cudaGraphExec_t g_step[NSLOT], g_fwd, g_bwd;
+    bool step_loop;
     cudaEvent_t up_done[NSLOT], done[NSLOT];
     /* Timing events around each step on the compute stream (never waited
      * on): the step's device period for its tok/s (tr_step_result). fresh:

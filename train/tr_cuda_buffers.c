@@ -55,6 +55,8 @@ void tr_cuda_be_destroy(tr_backend *b)
         cudaStreamDestroy(b->cs);
     if (b->us)
         cudaStreamDestroy(b->us);
+    if (b->ls)
+        cudaStreamDestroy(b->ls);
     if (b->wcopy && b->wcopy != (void *)b->params)
         cudaFree(b->wcopy);
     cudaFree(b->params);
@@ -134,6 +136,9 @@ static size_t misc_layout(tr_backend *b, char *dev, char *host)
     if (host)
         b->h_row = (float *)(host + off);
     off += up256((size_t)b->o.cfg.vocab_padded * sizeof(float));
+    if (dev)
+        b->d_micro = (int *)(dev + off);
+    off += up256(sizeof(int));
     return off;
 }
 
@@ -275,6 +280,7 @@ int tr_cuda_be_create(const struct tr_backend_opts *o, const float *params, tr_b
     }
     TRY(cuda_ok(cudaStreamCreateWithFlags(&b->cs, cudaStreamNonBlocking), "compute stream"));
     TRY(cuda_ok(cudaStreamCreateWithFlags(&b->us, cudaStreamNonBlocking), "upload stream"));
+    TRY(cuda_ok(cudaStreamCreateWithFlags(&b->ls, cudaStreamNonBlocking), "graph loop stream"));
     TRY(create_events(b));
     TRY(dev_alloc((void **)&b->params, b->master_shard ? part : full, "parameters"));
     TRY(dev_alloc((void **)&b->grads, full, "gradients"));
@@ -358,7 +364,8 @@ int tr_cuda_be_create(const struct tr_backend_opts *o, const float *params, tr_b
                prop.minor, prop.multiProcessorCount, (size_t)(prop.totalGlobalMem >> 20),
                kn_path_name(path), kn_dtype_name(b->dt), b->dt == KN_F32 ? " (no TF32)" : "",
                tr_cuda_net_flash(b->model) ? "flash" : "materialised", gemm,
-               b->g_step[0] ? "one CUDA graph per step" :
+               b->g_step[0] ? (b->step_loop ? "one CUDA graph per step (micro-steps looped on "
+                                               "the device)" : "one CUDA graph per step") :
                b->g_fwd ? "CUDA graphs per micro-step" : "no graphs", free_b >> 20,
                blocking ? "" : " (note: blocking-sync device flag refused)");
     }

@@ -2,7 +2,17 @@
  * and the graphs captured from it: the whole step per slot, or, past
  * STEP_GRAPH_CAP layer passes, a micro-step's forward and backward. Before
  * capturing, one eager micro-step loads the modules and picks (tunes) the
- * GEMM algorithms, which the captures then reuse. */
+ * GEMM algorithms, which the captures then reuse.
+ *
+ * With gradient accumulation the step graph runs micro-steps 0..K-2 as a
+ * loop on the device (a WHILE node, kernels/graph_loop.h) and the last one
+ * after it, which arms the data-parallel hook: the graph holds two
+ * micro-steps' launches whatever K is. Unrolled, a step of K micro-steps is
+ * K copies of every launch, which cudaGraphLaunch pushes into the GPU's
+ * queue whole; past the queue's room the host spins until the GPU drains
+ * it (GPT-2 124M, 16 micro-steps: 255 ms of a 427 ms step in the launch,
+ * 60% of a core). INGOT_STEP_LOOP=0 unrolls (for comparisons); a loop the
+ * driver refuses falls back to the unrolled graph with a note. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +20,7 @@
 #include "convert.h"
 #include "cuda_check.h"
 #include "gradnorm.h"
+#include "graph_loop.h"
 #include "tr_cuda_be.h"
 #include "tr_cuda_sync.h"
 #include "tr_dist.h"
@@ -65,6 +76,35 @@ static int run(tr_backend *b, cudaGraphExec_t g, int (*fn)(tr_backend *, int))
     return 0;
 }
 
+/* Micro-step *d_micro's tokens of slot -> d_cur: the loop's load, the index
+ * read on the device. */
+static int load_micro_looped(tr_backend *b, int slot)
+{
+    const size_t per = 2 * (size_t)b->o.batch * b->o.cfg.seq_len;
+    return kn_load_ids_at(b->d_cur, b->d_tok[slot], b->ids16, per, per, b->d_micro, b->cs);
+}
+
+/* Captures micro-steps 0..K-2 as the step graph's loop: its body on the loop
+ * stream (the micro-step's calls take b->cs, so it stands in for the
+ * compute stream while the body is captured). */
+static int capture_loop(tr_backend *b, int slot)
+{
+    kn_graph_loop l;
+    const cudaStream_t cs = b->cs;
+    int err = kn_graph_loop_begin(&l, b->d_micro, (unsigned)(b->o.grad_accum - 1), cs, b->ls);
+    if (err)
+        return err;
+    b->cs = b->ls;
+    if (!(err = load_micro_looped(b, slot)) && !(err = micro_fwd(b, 0)))
+        err = micro_bwd(b, 0);
+    b->cs = cs;
+    if (err) {
+        kn_graph_loop_abort(&l);
+        return err;
+    }
+    return kn_graph_loop_end(&l);
+}
+
 /* The compute stream's part of one step of slot, in order: what the slot's
  * step graph holds (capturing: being captured into it). Reads the slot's
  * tokens and AdamW record, writes the slot's pinned result. */
@@ -83,7 +123,15 @@ static int step_body(tr_backend *b, int slot, int capturing)
     tr_cuda_dp_begin(b->dp, slot, capturing);
     CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->z.n_pad * sizeof(float), cs));
     CUDA_CHECK(cudaMemsetAsync(acc, 0, sizeof(*acc), cs));
-    for (int k = 0; k < b->o.grad_accum; k++) {
+    int k0 = 0;
+    if (capturing && b->step_loop) {
+        /* the loop's end stands for micro-step K-2's backward end: the
+         * profiler splits the loop as it finds the last micro-step */
+        k0 = b->o.grad_accum - 1;
+        STEP(capture_loop(b, slot));
+        STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_BWD_END, k0 - 1, cs, capturing));
+    }
+    for (int k = k0; k < b->o.grad_accum; k++) {
         STEP(load_micro(b, slot, k));
         STEP(run(b, capturing ? NULL : b->g_fwd, micro_fwd));
         STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_FWD_END, k, cs, capturing));
@@ -155,6 +203,14 @@ static int capture_step(tr_backend *b, int slot)
     return step_body(b, slot, 1);
 }
 
+static int capture_steps(tr_backend *b)
+{
+    int err = 0;
+    for (int i = 0; i < NSLOT && !err; i++)
+        err = capture(b, capture_step, i, &b->g_step[i]);
+    return err;
+}
+
 /* The data-parallel collectives and their kernels once, eagerly (NCCL's
  * connections and the modules are set up outside the capture), on what the
  * next step rewrites (gradients, the step record) or every rank holds alike
@@ -203,10 +259,21 @@ int tr_cuda_graphs_make(tr_backend *b)
     if (tr_cuda_env_off("INGOT_CUDA_GRAPH"))
         return 0;
     const char *what = "step";
-    if ((int64_t)b->o.grad_accum * b->o.cfg.n_layer <= STEP_GRAPH_CAP &&
-        !tr_cuda_env_off("INGOT_STEP_GRAPH")) {
-        for (int i = 0; i < NSLOT && !err; i++)
-            err = capture(b, capture_step, i, &b->g_step[i]);
+    const int step_graph = !tr_cuda_env_off("INGOT_STEP_GRAPH");
+    b->step_loop = step_graph && b->o.grad_accum >= 2 && !tr_cuda_env_off("INGOT_STEP_LOOP");
+    if (b->step_loop && (err = capture_steps(b))) {
+        if (!b->o.quiet)
+            printf("cuda: note: the step graph unrolls its micro-steps (no graph loop: %s)\n",
+                   ingot_errmsg());
+        ingot_clear_err();
+        tr_cuda_graphs_destroy(b);
+        b->step_loop = false;
+        err = 0;
+    }
+    if (b->step_loop) {
+        /* made above */
+    } else if ((int64_t)b->o.grad_accum * b->o.cfg.n_layer <= STEP_GRAPH_CAP && step_graph) {
+        err = capture_steps(b);
     } else {
         what = "micro-step";
         if (!(err = capture(b, micro_fwd, 0, &b->g_fwd)))
@@ -218,6 +285,9 @@ int tr_cuda_graphs_make(tr_backend *b)
         ingot_clear_err();
         tr_cuda_graphs_destroy(b);
     }
+    /* the profiler's marks inside the loop are not recorded (a loop body
+     * holds no event nodes): it splits the loop's time */
+    tr_cuda_prof_set_looped(b->prof, b->step_loop && b->g_step[0]);
     return 0;
 }
 

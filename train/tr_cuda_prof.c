@@ -30,6 +30,7 @@ struct tr_cuda_prof {
     uint64_t alloc_t0[TR_HOST_N];
     uint64_t *slot_allocs;      /* [nslot]: allocations during each slot's submit */
     int print_host;             /* INGOT_PROF_HOST=1 */
+    int looped;                 /* tr_cuda_prof_set_looped() */
 };
 
 static double cpu_s(void)
@@ -150,9 +151,27 @@ static double ms(const tr_cuda_prof *p, int slot_a, enum tr_prof_mark a, int ka,
     return t;
 }
 
-/* Sum of a phase over the micro-steps; -1 if any part is unmeasurable. */
+void tr_cuda_prof_set_looped(tr_cuda_prof *p, int looped)
+{
+    if (p)
+        p->looped = looped && p->c.grad_accum >= 2;
+}
+
+/* Sum of a phase over the micro-steps; -1 if any part is unmeasurable. With
+ * the loop: the last micro-step's phase, and the loop's time (from the step's
+ * start) times that phase's share of the last micro-step. */
 static double phase_sum(const tr_cuda_prof *p, int slot, int bwd)
 {
+    const int K = p->c.grad_accum;
+    if (p->looped) {
+        double loop = ms(p, slot, TR_PROF_START, 0, slot, TR_PROF_BWD_END, K - 2);
+        double f = ms(p, slot, TR_PROF_BWD_END, K - 2, slot, TR_PROF_FWD_END, K - 1);
+        double b = ms(p, slot, TR_PROF_FWD_END, K - 1, slot, TR_PROF_BWD_END, K - 1);
+        if (loop < 0.0 || f < 0.0 || b < 0.0)
+            return -1.0;
+        double share = f + b > 0.0 ? (bwd ? b : f) / (f + b) : 0.5;
+        return (bwd ? b : f) + loop * share;
+    }
     double sum = 0.0;
     for (int k = 0; k < p->c.grad_accum; k++) {
         double t = bwd ? ms(p, slot, TR_PROF_FWD_END, k, slot, TR_PROF_BWD_END, k)

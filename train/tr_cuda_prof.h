@@ -38,6 +38,10 @@ struct tr_cuda_prof_cfg {
  * or INGOT_E_CUDA. */
 int tr_cuda_prof_create(const struct tr_cuda_prof_cfg *cfg, tr_cuda_prof **out);
 void tr_cuda_prof_free(tr_cuda_prof *p);   /* accepts NULL */
+/* The step graph runs micro-steps 0..K-2 as a device loop: of those only the
+ * loop's end (BWD_END K-2) is marked, and the forward/backward columns split
+ * the loop's time as the last micro-step's (measured) divides. p may be NULL. */
+void tr_cuda_prof_set_looped(tr_cuda_prof *p, int looped);
 
 /* Record mark m (k: the micro-step, for the FWD/BWD ends) of slot on s;
  * capturing: s is being captured into a graph (the mark becomes an external

@@ -281,6 +281,8 @@ static void profile(const char *bin, const char *dir, const char *arch)
     }
     CHECK(n == 8);
     CHECK(strstr(log, "syncs"));   /* the per-step table was printed */
+    /* 2 micro-steps per step: the first as the step graph's device loop */
+    CHECK(strstr(log, "one CUDA graph per step (micro-steps looped on the device)"));
     /* Each step's tok/s is over its device period: none of steps 4 .. 8
      * (the pipeline full; 2 and 3 ran back to back while it filled) more
      * than 4x their median (over the host's interval between collects, the

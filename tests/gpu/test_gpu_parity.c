@@ -32,7 +32,7 @@
 #include "tr_rng.h"
 #include "tt_util.h"
 
-enum { B = 4, K = 2, STEPS = 50 };
+enum { B = 4, K = 3, STEPS = 50 };   /* K 3: the step graph's loop runs twice */
 
 static struct tr_config tiny(void)
 {

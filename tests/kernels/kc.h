@@ -157,6 +157,7 @@ int kc_chk_global_norm(kc *c, kn_dtype dt);
 int kc_chk_adamw(kc *c, kn_dtype dt);
 int kc_chk_adamw_flat(kc *c, kn_dtype dt);
 int kc_chk_convert(kc *c, kn_dtype dt);
+int kc_chk_graph_loop(kc *c, kn_dtype dt);
 int kc_bench_encoder(kc *c, kn_dtype dt);
 int kc_bench_layernorm(kc *c, kn_dtype dt);
 int kc_bench_matmul(kc *c, kn_dtype dt);

@@ -15,6 +15,7 @@
 #include "flash_attention.h"
 #include "gelu.h"
 #include "gradnorm.h"
+#include "graph_loop.h"
 #include "kc.h"
 #include "layernorm.h"
 #include "ref_ops.h"
@@ -1061,6 +1062,105 @@ int kc_chk_convert(kc *c, kn_dtype dt)
     int r = kc_check_ints(c, K, KN_F32, "widen_u16", (const int *)dout, ref, n);
     r |= kc_check_dev(c, K, KN_BF16, "f32->bf16 (RNE)", db, xr, n, (tol){0, 0});
     r |= kc_check_dev(c, K, KN_F32, "bf16->f32", dx2, xr, n, (tol){0, 0});
+    return r;
+}
+
+/* One graph captured on s: *cnt's loop of n iterations (body on bs) loading
+ * chunk *cnt of in (m ids each) into out; instantiated into *ge. */
+static int loop_capture(kc *c, const char *K, cudaStream_t s, cudaStream_t bs, int *cnt,
+                        int32_t *out, const void *in, int u16, size_t m, unsigned n,
+                        cudaGraphExec_t *ge)
+{
+    kn_graph_loop l;
+    cudaGraph_t g = NULL;
+    KC_CUDA(K, cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
+    int err = kn_graph_loop_begin(&l, cnt, n, s, bs);
+    if (!err && (err = kn_load_ids_at(out, in, u16, m, m, cnt, bs)))
+        kn_graph_loop_abort(&l);
+    else if (!err)
+        err = kn_graph_loop_end(&l);
+    cudaError_t e = cudaStreamEndCapture(s, &g);
+    if (err)
+        return kc_error(c, K, "capture: %s", ingot_errmsg());
+    KC_CUDA(K, e);
+    e = cudaGraphInstantiate(ge, g, 0);
+    cudaGraphDestroy(g);
+    KC_CUDA(K, e);
+    return 0;
+}
+
+/* The step graph's device loop (graph_loop.h) on its own streams: the
+ * indexed load against its reference (chunk idx of the buffer, widened from
+ * u16 or copied), then loops of 1 and 5 iterations, each graph launched
+ * twice: after every launch the counter is n and the output chunk n-1 (so
+ * the counter restarts at 0 and the condition at 1 on each launch). */
+static int graph_loop_run(kc *c, const char *K, cudaStream_t s, cudaStream_t bs)
+{
+    const size_t m = 1000, nch = 6;
+    uint16_t *in16 = (uint16_t *)kc_halloc(c, m * nch / 2 + 1);
+    int *in32 = (int *)kc_halloc(c, m * nch), *ref = (int *)kc_halloc(c, m);
+    void *d16 = kc_dalloc(c, m * nch * 2), *d32 = kc_dalloc(c, m * nch * 4);
+    int32_t *dout = (int32_t *)kc_dalloc(c, m * 4);
+    int *dcnt = (int *)kc_dalloc(c, sizeof(int));
+    KC_OOM(K);
+    for (size_t i = 0; i < m * nch; i++) {
+        in16[i] = (uint16_t)(i < 2 ? 65535 - i : kc_rng_next(c));
+        in32[i] = (int)(kc_rng_next(c) & 0x7fffffff);
+    }
+    KC_CUDA(K, cudaMemcpy(d16, in16, m * nch * 2, cudaMemcpyHostToDevice));
+    KC_CUDA(K, cudaMemcpy(d32, in32, m * nch * 4, cudaMemcpyHostToDevice));
+    int r = 0;
+    for (int u16 = 0; u16 < 2; u16++) {
+        const int idx = 3;
+        KC_CUDA(K, cudaMemcpy(dcnt, &idx, sizeof idx, cudaMemcpyHostToDevice));
+        KC_CUDA(K, cudaMemset(dout, 0xff, m * 4));
+        KC_TRY(K, kn_load_ids_at(dout, u16 ? d16 : d32, u16, m, m, dcnt, s));
+        KC_CUDA(K, cudaStreamSynchronize(s));
+        for (size_t i = 0; i < m; i++)
+            ref[i] = u16 ? (int)in16[idx * m + i] : in32[idx * m + i];
+        r |= kc_check_ints(c, K, KN_F32, u16 ? "load_ids_at u16, chunk 3" : "load_ids_at i32, chunk 3",
+                           dout, ref, m);
+    }
+    const unsigned loops[] = { 1, 5 };
+    for (int li = 0; li < 2; li++) {
+        const unsigned n = loops[li];
+        cudaGraphExec_t ge = NULL;
+        if (loop_capture(c, K, s, bs, dcnt, dout, d16, 1, m, n, &ge))
+            return 1;
+        for (int launch = 0; launch < 2; launch++) {
+            int got = -1, want = (int)n;
+            KC_CUDA(K, cudaMemset(dout, 0xff, m * 4));
+            KC_CUDA(K, cudaGraphLaunch(ge, s));
+            KC_CUDA(K, cudaStreamSynchronize(s));
+            KC_CUDA(K, cudaMemcpy(&got, dcnt, sizeof got, cudaMemcpyDeviceToHost));
+            for (size_t i = 0; i < m; i++)
+                ref[i] = in16[(n - 1) * m + i];
+            char what[64];
+            snprintf(what, sizeof what, "loop of %u, launch %d: counter", n, launch + 1);
+            r |= kc_check_ints(c, K, KN_F32, what, &got, &want, 1) ? 1 : 0;
+            snprintf(what, sizeof what, "loop of %u, launch %d: last chunk", n, launch + 1);
+            r |= kc_check_ints(c, K, KN_F32, what, dout, ref, m);
+        }
+        cudaGraphExecDestroy(ge);
+    }
+    return r;
+}
+
+int kc_chk_graph_loop(kc *c, kn_dtype dt)
+{
+    const char *K = "graph_loop";
+    (void)dt;
+    cudaStream_t s = NULL, bs = NULL;
+    if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess ||
+        cudaStreamCreateWithFlags(&bs, cudaStreamNonBlocking) != cudaSuccess) {
+        if (s)
+            cudaStreamDestroy(s);
+        return kc_error(c, K, "cudaStreamCreate failed");
+    }
+    int r = graph_loop_run(c, K, s, bs);
+    cudaStreamSynchronize(s);
+    cudaStreamDestroy(s);
+    cudaStreamDestroy(bs);
     return r;
 }
 

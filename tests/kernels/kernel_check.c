@@ -82,6 +82,7 @@ static const struct kc_entry entries[] = {
     {"adamw", kc_chk_adamw, kc_bench_optimizer, 1, 0},
     {"adamw_flat", kc_chk_adamw_flat, NULL, 1, 0},
     {"convert", kc_chk_convert, kc_bench_convert, 0, 0},
+    {"graph_loop", kc_chk_graph_loop, NULL, 0, 0},
     /* LLaMA (kc_llama.c) */
     {"rmsnorm_fwd", kc_chk_rmsnorm_fwd, kc_bench_llama_norm, 1, 0},
     {"residual_rmsnorm_fwd", kc_chk_residual_rmsnorm_fwd, NULL, 1, 0},

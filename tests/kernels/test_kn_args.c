@@ -13,6 +13,7 @@
 #include "flash_attention_sm90.h"
 #include "gelu.h"
 #include "gradnorm.h"
+#include "graph_loop.h"
 #include "ingot_err.h"
 #include "layernorm.h"
 #include "matmul.h"
@@ -68,6 +69,14 @@ int main(void)
     EXPECT(kn_residual_fwd(P, P, NULL, 10, KN_F32, s), "NULL");
     EXPECT(kn_convert(P, (kn_dtype)3, P, KN_F32, 4, s), "dtype");
     EXPECT(kn_widen_u16(NULL, (const uint16_t *)P, 4, s), "NULL");
+    EXPECT(kn_load_ids_at(I, P, 1, 4, 4, NULL, s), "NULL");
+    {
+        kn_graph_loop l = { 0 };
+        EXPECT(kn_graph_loop_begin(&l, I, 0, s, (cudaStream_t)P), "n 0");
+        EXPECT(kn_graph_loop_begin(&l, I, 2, s, s), "a stream of its own");   /* the body needs its own stream */
+        EXPECT(kn_graph_loop_end(&l), "is not open");
+        kn_graph_loop_abort(&l);   /* not open: nothing to end */
+    }
     /* shapes */
     EXPECT(kn_layernorm_fwd(P, F, F, P, P, P, 4, 0, KN_F32, s), "C=0");
     EXPECT(kn_layernorm_fwd(P, F, F, P, P, P, -1, 8, KN_F32, s), "N=-1");

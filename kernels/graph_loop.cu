@@ -1,0 +1,100 @@
+/* A counted loop in a CUDA graph (graph_loop.h): a conditional WHILE node
+ * (CUDA 12.4+) whose body ends with a one-thread kernel that counts and sets
+ * the condition. */
+#include "cuda_check.h"
+#include "graph_loop.h"
+#include "kn_device.cuh"
+
+static __global__ void loop_next_kernel(int *counter, unsigned n,
+                                        cudaGraphConditionalHandle handle)
+{
+    const int c = *counter + 1;
+    *counter = c;
+    cudaGraphSetConditional(handle, (unsigned)c < n ? 1u : 0u);
+}
+
+extern "C" int kn_graph_loop_begin(kn_graph_loop *l, int *counter, unsigned n,
+                                   cudaStream_t outer, cudaStream_t body)
+{
+    KN_ARG_CHECK(l && counter && n >= 1, "loop %p, counter %p, n %u", (void *)l, (void *)counter,
+                 n);
+    KN_ARG_CHECK(outer != body, "the body needs a stream of its own (both %p)", (void *)body);
+    l->outer = outer;
+    l->body = body;
+    l->counter = counter;
+    l->n = n;
+    l->handle = 0;
+    l->open = 0;
+    enum cudaStreamCaptureStatus st;
+    cudaGraph_t g = NULL;
+    const cudaGraphNode_t *deps = NULL;
+    const cudaGraphEdgeData *edges = NULL;
+    size_t nd = 0;
+    CUDA_CHECK(cudaMemsetAsync(counter, 0, sizeof(int), outer));
+    CUDA_CHECK(cudaStreamGetCaptureInfo(outer, &st, NULL, &g, &deps, &edges, &nd));
+    KN_ARG_CHECK(st == cudaStreamCaptureStatusActive, "stream %p is not capturing", (void *)outer);
+    /* the condition starts at 1 on every launch of the graph: n >= 1 */
+    CUDA_CHECK(cudaGraphConditionalHandleCreate(&l->handle, g, 1, cudaGraphCondAssignDefault));
+    cudaGraphNodeParams p = {};
+    p.type = cudaGraphNodeTypeConditional;
+    p.conditional.handle = l->handle;
+    p.conditional.type = cudaGraphCondTypeWhile;
+    p.conditional.size = 1;
+    cudaGraphNode_t node;
+    CUDA_CHECK(cudaGraphAddNode(&node, g, deps, edges, nd, &p));
+    CUDA_CHECK(cudaStreamUpdateCaptureDependencies(outer, &node, NULL, 1,
+                                                   cudaStreamSetCaptureDependencies));
+    CUDA_CHECK(cudaStreamBeginCaptureToGraph(body, p.conditional.phGraph_out[0], NULL, NULL, 0,
+                                             cudaStreamCaptureModeRelaxed));
+    l->open = 1;
+    return 0;
+}
+
+extern "C" int kn_graph_loop_end(kn_graph_loop *l)
+{
+    KN_ARG_CHECK(l && l->open, "loop %p is not open", (void *)l);
+    loop_next_kernel<<<1, 1, 0, l->body>>>(l->counter, l->n, l->handle);
+    cudaError_t launch = cudaGetLastError();
+    cudaGraph_t g = NULL;
+    cudaError_t end = cudaStreamEndCapture(l->body, &g);   /* g is the node's: not ours */
+    l->open = 0;
+    CUDA_CHECK(launch);
+    CUDA_CHECK(end);
+    return 0;
+}
+
+extern "C" void kn_graph_loop_abort(kn_graph_loop *l)
+{
+    if (!l || !l->open)
+        return;
+    cudaGraph_t g = NULL;
+    (void)cudaStreamEndCapture(l->body, &g);
+    (void)cudaGetLastError();
+    l->open = 0;
+}
+
+template <typename T>
+static __global__ void load_ids_at_kernel(int32_t *out, const T *in, size_t n, size_t stride,
+                                          const int *idx)
+{
+    const T *src = in + (size_t)*idx * stride;
+    const size_t step = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step)
+        out[i] = (int32_t)src[i];
+}
+
+extern "C" int kn_load_ids_at(int32_t *out, const void *in, int u16, size_t n, size_t stride,
+                              const int *idx, cudaStream_t s)
+{
+    KN_ARG_CHECK(out && in && idx, "NULL buffer (out=%p in=%p idx=%p)", (void *)out, in,
+                 (const void *)idx);
+    if (n == 0)
+        return 0;
+    const unsigned threads = 256, grid = kn_grid_for(n, threads);
+    if (u16)
+        load_ids_at_kernel<<<grid, threads, 0, s>>>(out, (const uint16_t *)in, n, stride, idx);
+    else
+        load_ids_at_kernel<<<grid, threads, 0, s>>>(out, (const int32_t *)in, n, stride, idx);
+    KN_LAUNCH_CHECK();
+    return 0;
+}
