@@ -1,6 +1,7 @@
 #include "term_text.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +91,54 @@ const char *term_text_n(const char *s, size_t len, char *buf, size_t n)
 const char *term_text(const char *s, char *buf, size_t n)
 {
     return term_text_n(s, SIZE_MAX, buf, n);   /* to the NUL */
+}
+
+/* term_text_esc's unit at u: the character as it is (*w = u, its length), or
+ * its escape written into esc; the bytes of u it takes in *k. */
+static size_t esc_unit(const unsigned char *u, char esc[16], const char **w, size_t *k)
+{
+    uint32_t cp;
+    *k = utf8_len(u, SIZE_MAX, &cp);
+    *w = esc;
+    if (!*k) {
+        *k = 1;
+        return (size_t)snprintf(esc, 16, "\\x%02X", u[0]);
+    }
+    if (cp == ' ')
+        return (size_t)snprintf(esc, 16, "\\x20");
+    if (hidden(cp))
+        return (size_t)snprintf(esc, 16, "\\u{%04X}", (unsigned)cp);
+    if (cp == '\\')
+        return (size_t)snprintf(esc, 16, "\\\\");
+    *w = (const char *)u;
+    return *k;
+}
+
+const char *term_text_esc(const char *s, char *buf, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)(s ? s : "?");
+    char esc[16];
+    const char *w;
+    size_t total = 0, k;
+    for (size_t i = 0; u[i]; i += k)
+        total += esc_unit(u + i, esc, &w, &k);
+    /* whole when it fits, else whole units and "..." */
+    const size_t room = total + 1 <= n ? n - 1 : n >= 4 ? n - 4 : 0;
+    size_t i = 0, o = 0;
+    while (u[i]) {
+        size_t wn = esc_unit(u + i, esc, &w, &k);
+        if (o + wn > room)
+            break;
+        memcpy(buf + o, w, wn);
+        o += wn;
+        i += k;
+    }
+    if (u[i] && n >= 4) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = 0;
+    return buf;
 }
 
 size_t term_text_cut(const char *s, size_t n, size_t max)

@@ -180,9 +180,11 @@ int dump_tokens(const struct dump_opts *o)
             for (uint64_t i = lo; i < hi; i++) {
                 uint32_t id = shard_reader_token(r, i);
                 const char *piece = spm ? ingot_spm_id_to_piece(spm, id) : NULL;
-                char tp[256];   /* a piece is the model's bytes: an ESC in one is not shown */
+                /* a piece is the model's bytes: an ESC in one is not shown,
+                 * and a ZWJ or a BOM piece is named, not a bare '?' */
+                char tp[1024];
                 printf("%llu %u %s %llu %s\n", (ull)(base + i), id,
-                       piece ? term_text(piece, tp, sizeof(tp)) : "-",
+                       piece ? term_text_esc(piece, tp, sizeof(tp)) : "-",
                        (ull)(gdoc + shard_reader_doc_of_token(r, i)),
                        fs_basename(shard_reader_shown(r)));
                 if ((ret = dump_stdout_failed()))

@@ -220,9 +220,12 @@ int dump_stats(const struct dump_opts *o)
     printf("top %zu tokens (id count share piece)\n", show);
     for (size_t i = 0; i < show; i++) {
         const char *piece = spm ? ingot_spm_id_to_piece(spm, top[i].id) : NULL;
-        char tp[256];   /* a piece is the model's bytes: an ESC in one is not shown */
+        /* a piece is the model's bytes: an ESC in one is not shown, and
+         * an invisible piece is named (term_text_esc), as in tokens */
+        char tp[1024];
         printf("  %u  %llu  %.3f%%  %s\n", top[i].id, (ull)top[i].count,
-               100.0 * (double)top[i].count / tot, piece ? term_text(piece, tp, sizeof(tp)) : "-");
+               100.0 * (double)top[i].count / tot,
+               piece ? term_text_esc(piece, tp, sizeof(tp)) : "-");
     }
 out:
     free(top);

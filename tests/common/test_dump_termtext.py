@@ -27,6 +27,7 @@ from pyt_util import Tally  # noqa: E402
 PRETOK, DUMP, MODELS = sys.argv[1:4]
 H = "n\x1b]0;pwned\x07\u202eh"       # in a name: ESC ] 0 ; pwned BEL, RIGHT-TO-LEFT OVERRIDE
 S = "n?]0;pwned??h"                  # as term_text shows it
+E = "n\\u{001B}]0;pwned\\u{0007}\\u{202E}h"   # a piece, as term_text_esc shows it
 RAW = (b"\x1b", b"\x07", "\u202e".encode())
 tally = Tally()
 
@@ -166,7 +167,8 @@ with tempfile.TemporaryDirectory(prefix="ingot-dump-termtext-") as tmp:
     run(DUMP, ["export-bin", one, "--out", path("o2.bin"), "--split", "val"], 1,
         "export-bin SHARD, no such split", [ones + ": no val shard to export"])
 
-    # a model whose piece is ESC ] 0 ; pwned BEL U+202E: tokens and stats list it as '?'
+    # a model whose piece is ESC ] 0 ; pwned BEL U+202E: tokens and stats name each
+    # hidden character (\u{001B}), raw nowhere
     good = open(model, "rb").read()
     bad, pid = with_piece(good, H.encode())
     pm = path("p.model")
@@ -180,8 +182,8 @@ with tempfile.TemporaryDirectory(prefix="ingot-dump-termtext-") as tmp:
                         pds, ids], capture_output=True)
     tally.check(p.returncode == 0, "the dataset of ids: %r" % p.stderr)
     run(DUMP, ["tokens", pds, "--range", "0:4"], 0, "tokens, a piece with ESC",
-        out=["2 %d %s " % (pid, S)])
-    run(DUMP, ["stats", pds], 0, "stats, a piece with ESC", out=["%s\n" % S])
+        out=["2 %d %s " % (pid, E)])
+    run(DUMP, ["stats", pds], 0, "stats, a piece with ESC", out=["%s\n" % E])
     print("ingot-dump: the command line, a dataset, a lone shard, export-bin and a model's "
           "pieces show ESC, BEL and U+202E as '?'")
     shutil.rmtree(tmp, ignore_errors=True)

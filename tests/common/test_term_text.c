@@ -187,6 +187,38 @@ int main(int argc, char **argv)
         path[sizeof(path) - 1] = 0;
         CHECK(strcmp(TERM_SHOW(path), path) == 0);
     }
+    /* term_text_esc: what term_text hides, escaped: ZWJ and BOM told apart
+     * (two pieces ingot-dump tokens showed both as '?'), a control, a byte
+     * that is not UTF-8, a backslash and a space; the rest as it is */
+    {
+        char eb[64];
+        const struct { const char *s; size_t n; const char *want; } es[] = {
+            { "\xe2\x80\x8d", 64, "\\u{200D}" },
+            { "\xef\xbb\xbf", 64, "\\u{FEFF}" },
+            { "a\x1b[2J\x7f", 64, "a\\u{001B}[2J\\u{007F}" },
+            { "caf\xe9", 64, "caf\\xE9" },
+            { "\xe2\x80\xae" "txt", 64, "\\u{202E}txt" },
+            { "a\\b c", 64, "a\\\\b\\x20c" },
+            { "\xe2\x96\x81the \xe6\x97\xa5", 64, "\xe2\x96\x81the\\x20\xe6\x97\xa5" },
+            { NULL, 64, "?" },
+            { "", 64, "" },
+            /* cut after a whole character or escape, "..." fitting */
+            { "abcdefgh", 8, "abcd..." },
+            { "abcdefg", 8, "abcdefg" },
+            { "\xe2\x80\x8d\xe2\x80\x8d", 16, "\\u{200D}..." },
+            { "\xe2\x80\x8d\xe2\x80\x8d", 17, "\\u{200D}\\u{200D}" },
+            { "\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5", 8, "\xe6\x97\xa5..." },
+        };
+        for (size_t i = 0; i < sizeof(es) / sizeof(es[0]); i++) {
+            const char *got = term_text_esc(es[i].s, eb, es[i].n);
+            if (got != eb || strcmp(got, es[i].want) || strlen(got) >= es[i].n) {
+                fprintf(stderr, "term_text_esc case %zu: got \"%s\", want \"%s\"\n", i, got,
+                        es[i].want);
+                CHECK(!"term_text_esc");
+            }
+            CHECK(term_text_plain(got));   /* escaped: nothing hidden is left */
+        }
+    }
     printf("term_text: ok\n");
     return 0;
 }
