@@ -76,11 +76,7 @@ const char *term_text_n(const char *s, size_t len, char *buf, size_t n)
         i += k;
     }
     if (i < len && u[i] && n >= 4) {   /* cut: say so, after a whole character */
-        if (o > n - 4) {
-            o = n - 4;
-            while (o > 0 && ((unsigned char)buf[o] & 0xC0) == 0x80)
-                o--;
-        }
+        o = term_text_cut(buf, o, n - 4);
         memcpy(buf + o, "...", 3);
         o += 3;
     }

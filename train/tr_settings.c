@@ -408,7 +408,7 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
             if (strict)
                 return ingot_fail(INGOT_E_USAGE, "%s: unknown key \"%s\" (the keys are the long "
                                   "flags of --help without the dashes)", where,
-                                  TERM_SHOW(key));
+                                  TERM_SHOW_N(key, 96));   /* a long key leaves the hint */
             continue;
         }
         if (only) {

@@ -22,32 +22,15 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from pyt_spm_proto import with_piece  # noqa: E402
-from pyt_util import Tally  # noqa: E402
+from pyt_util import HOSTILE as H, HOSTILE_SHOWN as S, Tally, run_shown  # noqa: E402
 
 PRETOK, DUMP, MODELS = sys.argv[1:4]
-H = "n\x1b]0;pwned\x07\u202eh"       # in a name: ESC ] 0 ; pwned BEL, RIGHT-TO-LEFT OVERRIDE
-S = "n?]0;pwned??h"                  # as term_text shows it
-E = "n\\u{001B}]0;pwned\\u{0007}\\u{202E}h"   # a piece, as term_text_esc shows it
-RAW = (b"\x1b", b"\x07", "\u202e".encode())
+E = "n\\u{001B}]0;pwned\\u{0007}\\u{202E}h"   # a piece (H), as term_text_esc shows it
 tally = Tally()
 
 
 def run(prog, args, want_rc, what, says=(), out=()):
-    """Run prog: exit status want_rc, every text of says on standard error and of out on
-    standard output, none of the raw bytes on either."""
-    p = subprocess.run([prog] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), timeout=120)
-    tally.check(p.returncode == want_rc, "%s: exit %d, want %d: %r" % (what, p.returncode,
-                                                                       want_rc, p.stderr))
-    for s in says:
-        tally.check(s.encode() in p.stderr, "%s: no %r on stderr: %r" % (what, s, p.stderr))
-    for s in out:
-        tally.check(s.encode() in p.stdout, "%s: no %r on stdout: %r" % (what, s,
-                                                                        p.stdout[:2000]))
-    tally.check(not any(r in p.stderr or r in p.stdout for r in RAW),
-                "%s: ESC, BEL or U+202E reached the terminal: %r" % (what,
-                                                                     p.stderr + p.stdout[:2000]))
-    return p
+    return run_shown(tally, [prog] + args, want_rc, what, says, out)
 
 
 with tempfile.TemporaryDirectory(prefix="ingot-dump-termtext-") as tmp:

@@ -20,12 +20,11 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from pyt_spm_proto import enc_varint, fields, with_piece  # noqa: E402
-from pyt_util import Tally  # noqa: E402
+from pyt_util import Tally, run_shown  # noqa: E402
 
 PRETOK, DUMP, TRAIN, MODELS = sys.argv[1:5]
 HOSTILE = "m\x1b]0;pwned\x07\u202eledom.model"
 SHOWN = "m?]0;pwned??ledom.model".encode()
-RAW = (b"\x1b", b"\x07", "\u202e".encode())
 tally = Tally()
 
 
@@ -46,16 +45,7 @@ def run(prog, args, want_rc, what, says):
     """Run prog; its exit status must be want_rc ('nonzero': any failure) and its
     stderr must say says (the message meant) naming the model as SHOWN, with none of
     the raw bytes."""
-    p = subprocess.run([prog] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), timeout=60)
-    err = p.stderr
-    ok = p.returncode != 0 if want_rc == "nonzero" else p.returncode == want_rc
-    tally.check(ok, "%s: exit %d, want %s: %r" % (what, p.returncode, want_rc, err))
-    tally.check(SHOWN in err and says.encode() in err,
-                "%s: no %r naming the model as %r: %r" % (what, says, SHOWN, err))
-    tally.check(not any(r in err or r in p.stdout for r in RAW),
-                "%s: ESC, BEL or U+202E reached the terminal: %r" % (what, err))
-    return err
+    return run_shown(tally, [prog] + args, want_rc, what, (says, SHOWN), timeout=60).stderr
 
 
 with tempfile.TemporaryDirectory(prefix="ingot-spm-path-") as tmp:

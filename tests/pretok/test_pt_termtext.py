@@ -16,18 +16,14 @@ import gzip
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from pyt_util import Tally  # noqa: E402
+from pyt_util import HOSTILE as H, HOSTILE_SHOWN as S, Tally, run_shown  # noqa: E402
 
 PRETOK, MODELS = sys.argv[1:3]
 MODEL = os.path.join(MODELS, "unigram.model")
-H = "n\x1b]0;pwned\x07\u202eh"       # in a name: ESC ] 0 ; pwned BEL, RIGHT-TO-LEFT OVERRIDE
-S = "n?]0;pwned??h"                  # as term_text shows it
-RAW = (b"\x1b", b"\x07", "\u202e".encode())
 tally = Tally()
 
 
@@ -35,18 +31,8 @@ def run(args, want_rc, what, says=(), env=None):
     """Run ingot-pretok: exit status want_rc, every text of says (where H is S) on
     standard error, none of the raw bytes on standard error or output. Returns
     (stdout, stderr) as bytes."""
-    e = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-    e.update(env or {})
-    p = subprocess.run([PRETOK] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e,
-                       timeout=120)
-    err = p.stderr
-    tally.check(p.returncode == want_rc, "%s: exit %d, want %d: %r" % (what, p.returncode,
-                                                                       want_rc, err))
-    for s in says:
-        tally.check(s.encode() in err, "%s: no %r on stderr: %r" % (what, s, err))
-    tally.check(not any(r in err or r in p.stdout for r in RAW),
-                "%s: ESC, BEL or U+202E reached the terminal: %r" % (what, err + p.stdout))
-    return p.stdout, err
+    p = run_shown(tally, [PRETOK] + args, want_rc, what, says, env=env)
+    return p.stdout, p.stderr
 
 
 def records(n, extra=()):

@@ -46,6 +46,36 @@ class Tally:
         sys.exit(1 if self.failures else 0)
 
 
+# The name the term_text tests put in paths, values and pieces: an escape sequence
+# (ESC ] 0 ; pwned BEL, which retitles the terminal's window) and a RIGHT-TO-LEFT
+# OVERRIDE; as term_text() shows it; the bytes that must reach no terminal.
+HOSTILE = "n\x1b]0;pwned\x07\u202eh"
+HOSTILE_SHOWN = "n?]0;pwned??h"
+HOSTILE_RAW = (b"\x1b", b"\x07", "\u202e".encode())
+
+
+def run_shown(tally, argv, want_rc, what, says=(), out=(), env=None, stdin=None, timeout=120):
+    """Run argv for a term_text test: exit status want_rc ('nonzero': any failure),
+    every text of says on standard error and of out on standard output, none of
+    HOSTILE_RAW on either (each a tally check). Returns the CompletedProcess (bytes)."""
+    e = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    e.update(env or {})
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, input=stdin,
+                       env=e, timeout=timeout)
+    ok = p.returncode != 0 if want_rc == "nonzero" else p.returncode == want_rc
+    tally.check(ok, "%s: exit %d, want %s: %r" % (what, p.returncode, want_rc, p.stderr))
+    for s in says:
+        s = s if isinstance(s, bytes) else s.encode()
+        tally.check(s in p.stderr, "%s: no %r on stderr: %r" % (what, s, p.stderr))
+    for s in out:
+        s = s if isinstance(s, bytes) else s.encode()
+        tally.check(s in p.stdout, "%s: no %r on stdout: %r" % (what, s, p.stdout[:2000]))
+    tally.check(not any(r in p.stderr or r in p.stdout for r in HOSTILE_RAW),
+                "%s: ESC, BEL or U+202E reached the terminal: %r" % (what,
+                                                                     p.stderr + p.stdout[:2000]))
+    return p
+
+
 def run_env(args, env=None, stdout=subprocess.PIPE):
     """(exit status, stderr text) of args, with env added to the environment."""
     e = dict(os.environ)

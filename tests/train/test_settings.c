@@ -560,6 +560,14 @@ int main(int argc, char **argv)
         CHECK_OK(fs_write_atomic(bad, text, strlen(text)));
         x = F("--config '%s' --synthetic", bad);
         expect("--config JSON long key's line", x, 2, ":2: unknown key \"kkk", bad);
+        /* a key of 3000 bytes is cut, and the hint after it stays (it was
+         * shown whole, which pushed the hint out of the message) */
+        static char huge[3001];
+        memset(huge, 'k', sizeof(huge) - 1);
+        text = F("{\"model\": \"tiny\",\n \"%s\": 1}", huge);
+        CHECK_OK(fs_write_atomic(bad, text, strlen(text)));
+        x = F("--config '%s' --synthetic", bad);
+        expect("--config JSON huge key: cut", x, 2, "kkk...\" (the keys are the long flags", bad);
     }
     /* TOML keys are bare ASCII words: one past ASCII is refused by its line */
     PUT_BAD("model = \"tiny\"\nst\xc3\xa9ps = 1\n");

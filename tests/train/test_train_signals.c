@@ -358,13 +358,31 @@ static int startup(const char *dir)
     return failures;
 }
 
+/* tt_run() tells a death by signal N (1000 + N) from a clean exit 128 + N,
+ * which is how ingot-train ends when stopped by N: through a shell that
+ * waits, both read 128 + N. */
+static int runner(const char *dir)
+{
+    char *out = tt_fmt("%s/runner.txt", dir);
+    int died = tt_run("'sh' -c 'kill -INT $$'", out), exited = tt_run("'sh' -c 'exit 130'", out);
+    int envd = tt_run("X=1 'sh' -c 'exit $X'", out), comp = tt_run("true && 'sh' -c 'exit 3'", out);
+    printf("tt_run: died of SIGINT %d, exit 130 %d, X=1 exit $X %d, compound exit 3 %d\n", died,
+           exited, envd, comp);
+    int failures = check("tt_run: a death by SIGINT", died == 1000 + SIGINT, out);
+    failures += check("tt_run: exit 130", exited == 130, out);
+    failures += check("tt_run: an assignment first", envd == 1, out);
+    failures += check("tt_run: a compound command", comp == 3, out);
+    free(out);
+    return failures;
+}
+
 int main(int argc, char **argv)
 {
     CHECK(argc == 2);
     bin = argv[1];
     char *dir = tt_tmpdir("signals");
-    int failures = truncated_shard(dir) + hangup(dir) + reader_gone(dir) + time_limit(dir) +
-                   startup(dir);
+    int failures = runner(dir) + truncated_shard(dir) + hangup(dir) + reader_gone(dir) +
+                   time_limit(dir) + startup(dir);
     tt_rmtree(dir);
     free(dir);
     if (failures)

@@ -25,32 +25,18 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from pyt_util import Tally  # noqa: E402
+from pyt_util import (HOSTILE as H, HOSTILE_RAW as RAW, HOSTILE_SHOWN as S,  # noqa: E402
+                      Tally, run_shown)
 
 PRETOK, TRAIN, MODELS = sys.argv[1:4]
-H = "n\x1b]0;pwned\x07\u202eh"       # in a name: ESC ] 0 ; pwned BEL, RIGHT-TO-LEFT OVERRIDE
-S = "n?]0;pwned??h"                  # as term_text shows it
-RAW = (b"\x1b", b"\x07", "\u202e".encode())
 TINY = ["--model", "tiny", "--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "16",
         "--batch", "2", "--threads", "1", "--val-every", "0"]
 tally = Tally()
 
 
 def run(args, want_rc, what, says=(), out=(), stdin=None):
-    """Run ingot-train: exit status want_rc ('nonzero': any failure), every text of says
-    on standard error and of out on standard output, none of the raw bytes on either."""
-    p = subprocess.run([TRAIN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       input=stdin, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"),
-                       timeout=120)
-    ok = p.returncode != 0 if want_rc == "nonzero" else p.returncode == want_rc
-    tally.check(ok, "%s: exit %d, want %s: %r" % (what, p.returncode, want_rc, p.stderr))
-    for s in says:
-        tally.check(s.encode() in p.stderr, "%s: no %r on stderr: %r" % (what, s, p.stderr))
-    for s in out:
-        tally.check(s.encode() in p.stdout, "%s: no %r on stdout: %r" % (what, s, p.stdout))
-    tally.check(not any(r in p.stderr or r in p.stdout for r in RAW),
-                "%s: ESC, BEL or U+202E reached the terminal: %r" % (what, p.stderr + p.stdout))
-    return p
+    """Run ingot-train (run_shown: the exit status, the texts, no raw byte)."""
+    return run_shown(tally, [TRAIN] + args, want_rc, what, says, out, stdin=stdin)
 
 
 with tempfile.TemporaryDirectory(prefix="ingot-train-termtext-") as tmp:

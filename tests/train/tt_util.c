@@ -49,19 +49,36 @@ void tt_rmtree(const char *dir)
         nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Whether cmd is one simple command: no ; & | ( ) { } outside single quotes. */
+static bool simple_command(const char *cmd)
+{
+    bool quoted = false;
+    for (const char *p = cmd; *p; p++) {
+        if (*p == '\'')
+            quoted = !quoted;
+        else if (!quoted && strchr(";&|(){}", *p))
+            return false;
+    }
+    return true;
+}
+
 int tt_run(const char *cmd, const char *out_path)
 {
-    char *full = tt_fmt("%s >'%s' 2>&1", cmd, out_path);
+    /* A simple command runs in the shell's place (exec), so that a death by
+     * signal N reads 1000 + N and the program's own exit 128 + N (ingot-train
+     * stopped by signal N, tr_exit_status) reads as itself; through a shell
+     * that waits, both would be 128 + N (exec env: a leading NAME=value is
+     * env's). A compound command (cd ... &&, { ...; }) ends as its shell
+     * does: 128 + N for both. */
+    char *full = tt_fmt("%s%s >'%s' 2>&1", simple_command(cmd) ? "exec env " : "", cmd,
+                       out_path);
     int st = system(full);
     free(full);
     if (st == -1)
         return 999;
     if (WIFSIGNALED(st))
         return 1000 + WTERMSIG(st);
-    int code = WEXITSTATUS(st);
-    /* sh's 128 + N for a command signal N ended, and ingot-train's for a
-     * stop by signal N, read alike */
-    return code >= 128 && code < 160 ? 1000 + code - 128 : code;
+    return WEXITSTATUS(st);
 }
 
 char *tt_slurp(const char *path)

@@ -22,8 +22,10 @@ void tt_rmtree(const char *dir);
 char *tt_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Run a shell command with stdout+stderr captured to out_path. Returns the
- * exit status, or 1000 + N when signal N ended it (it died of it, or exited
- * 128 + N after a stop by it, as ingot-train does). */
+ * exit status, or 1000 + N when it died of signal N. A simple command runs
+ * in the shell's place, so that its own exit 128 + N (ingot-train stopped
+ * by signal N) reads 128 + N; a compound one (cd x && ..., { ...; }) reads
+ * 128 + N for both. */
 int tt_run(const char *cmd, const char *out_path);
 /* tt_run() that must succeed: otherwise prints the command and its output
  * and exits 1. */
