@@ -102,7 +102,11 @@ static size_t esc_unit(const unsigned char *u, char esc[16], const char **w, siz
     }
     if (cp == ' ')
         return (size_t)snprintf(esc, 16, "\\x20");
-    if (hidden(cp))
+    /* hidden, or a space other than ' ' (Unicode's White_Space that hidden()
+     * keeps: NBSP, U+1680, U+2000..U+200A, U+202F, U+205F, U+3000), which a
+     * reader splitting the line on white space would take for a gap */
+    if (hidden(cp) || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+        cp == 0x202F || cp == 0x205F || cp == 0x3000)
         return (size_t)snprintf(esc, 16, "\\u{%04X}", (unsigned)cp);
     if (cp == '\\')
         return (size_t)snprintf(esc, 16, "\\\\");

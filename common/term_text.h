@@ -47,9 +47,10 @@ const char *term_text_n(const char *s, size_t len, char *buf, size_t n);
 
 /* term_text(s) with what it would write as '?' written as an escape
  * instead: a character as \u{200D} (its code point in hex), a byte that is
- * not UTF-8 as \xFF; and a backslash as \\ and a space as \x20, so that
- * the escapes read back unambiguously and the text stays one field of
- * space-separated output. For text where which invisible character it is
+ * not UTF-8 as \xFF; and a backslash as \\, a space as \x20 and the other
+ * spaces of Unicode (U+00A0, U+3000, ...) as \u{3000}, so that the escapes
+ * read back unambiguously and the text stays one field of output split on
+ * white space. For text where which invisible character it is
  * matters: a tokenizer's pieces (ingot-dump tokens), where a zero-width
  * joiner and a byte-order mark are different tokens. Cut with "..." after
  * a whole character or escape when buf (n >= 4) is too small. Returns buf. */

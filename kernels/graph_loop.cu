@@ -5,6 +5,21 @@
 #include "graph_loop.h"
 #include "kn_device.cuh"
 
+/* Conditional WHILE nodes, cudaGraphSetConditional and capture into a body
+ * graph: CUDA 12.4. From 13.0 the calls with edge data lost their _v2/_v3
+ * names. */
+#if CUDART_VERSION >= 12040
+#define KN_HAVE_GRAPH_LOOP 1
+#if CUDART_VERSION >= 13000
+#define KN_CAPTURE_INFO cudaStreamGetCaptureInfo
+#define KN_ADD_NODE cudaGraphAddNode
+#define KN_UPDATE_DEPS cudaStreamUpdateCaptureDependencies
+#else
+#define KN_CAPTURE_INFO cudaStreamGetCaptureInfo_v3
+#define KN_ADD_NODE cudaGraphAddNode_v2
+#define KN_UPDATE_DEPS cudaStreamUpdateCaptureDependencies_v2
+#endif
+
 static __global__ void loop_next_kernel(int *counter, unsigned n,
                                         cudaGraphConditionalHandle handle)
 {
@@ -12,6 +27,9 @@ static __global__ void loop_next_kernel(int *counter, unsigned n,
     *counter = c;
     cudaGraphSetConditional(handle, (unsigned)c < n ? 1u : 0u);
 }
+#else
+#define KN_HAVE_GRAPH_LOOP 0
+#endif
 
 extern "C" int kn_graph_loop_begin(kn_graph_loop *l, int *counter, unsigned n,
                                    cudaStream_t outer, cudaStream_t body)
@@ -25,36 +43,48 @@ extern "C" int kn_graph_loop_begin(kn_graph_loop *l, int *counter, unsigned n,
     l->n = n;
     l->handle = 0;
     l->open = 0;
+#if KN_HAVE_GRAPH_LOOP
     enum cudaStreamCaptureStatus st;
     cudaGraph_t g = NULL;
     const cudaGraphNode_t *deps = NULL;
     const cudaGraphEdgeData *edges = NULL;
     size_t nd = 0;
     CUDA_CHECK(cudaMemsetAsync(counter, 0, sizeof(int), outer));
-    CUDA_CHECK(cudaStreamGetCaptureInfo(outer, &st, NULL, &g, &deps, &edges, &nd));
+    CUDA_CHECK(KN_CAPTURE_INFO(outer, &st, NULL, &g, &deps, &edges, &nd));
     KN_ARG_CHECK(st == cudaStreamCaptureStatusActive, "stream %p is not capturing", (void *)outer);
     /* the condition starts at 1 on every launch of the graph: n >= 1 */
-    CUDA_CHECK(cudaGraphConditionalHandleCreate(&l->handle, g, 1, cudaGraphCondAssignDefault));
+    cudaGraphConditionalHandle h;
+    CUDA_CHECK(cudaGraphConditionalHandleCreate(&h, g, 1, cudaGraphCondAssignDefault));
+    l->handle = h;
     cudaGraphNodeParams p = {};
     p.type = cudaGraphNodeTypeConditional;
-    p.conditional.handle = l->handle;
+    p.conditional.handle = h;
     p.conditional.type = cudaGraphCondTypeWhile;
     p.conditional.size = 1;
     cudaGraphNode_t node;
-    CUDA_CHECK(cudaGraphAddNode(&node, g, deps, edges, nd, &p));
-    CUDA_CHECK(cudaStreamUpdateCaptureDependencies(outer, &node, NULL, 1,
-                                                   cudaStreamSetCaptureDependencies));
+    CUDA_CHECK(KN_ADD_NODE(&node, g, deps, edges, nd, &p));
+    CUDA_CHECK(KN_UPDATE_DEPS(outer, &node, NULL, 1, cudaStreamSetCaptureDependencies));
     CUDA_CHECK(cudaStreamBeginCaptureToGraph(body, p.conditional.phGraph_out[0], NULL, NULL, 0,
                                              cudaStreamCaptureModeRelaxed));
     l->open = 1;
     return 0;
+#else
+    return ingot_fail(INGOT_E_CUDA, "kn_graph_loop_begin: built with CUDA %d.%d; graph loops "
+                      "(conditional nodes) need 12.4", CUDART_VERSION / 1000,
+                      CUDART_VERSION % 1000 / 10);
+#endif
 }
 
 extern "C" int kn_graph_loop_end(kn_graph_loop *l)
 {
     KN_ARG_CHECK(l && l->open, "loop %p is not open", (void *)l);
-    loop_next_kernel<<<1, 1, 0, l->body>>>(l->counter, l->n, l->handle);
+#if KN_HAVE_GRAPH_LOOP
+    loop_next_kernel<<<1, 1, 0, l->body>>>(l->counter, l->n,
+                                           (cudaGraphConditionalHandle)l->handle);
     cudaError_t launch = cudaGetLastError();
+#else
+    cudaError_t launch = cudaErrorNotSupported;
+#endif
     cudaGraph_t g = NULL;
     cudaError_t end = cudaStreamEndCapture(l->body, &g);   /* g is the node's: not ours */
     l->open = 0;

@@ -4,8 +4,10 @@
  * micro-steps' launches (the loop's and the last one's), not grad_accum
  * copies: cudaGraphLaunch pushes a graph's launches into the GPU's queue
  * whole, and past the queue's room the launching thread spins until the GPU
- * drains it (60% of a core at GPT-2 124M with 16 micro-steps,
- * docs/performance.md "A step's micro-steps as a graph loop").
+ * drains it (55% of a core at GPT-2 124M with 16 micro-steps,
+ * docs/performance.md "A step's micro-steps as a graph loop"). Conditional
+ * nodes need CUDA 12.4: built with an older toolkit, begin fails (the
+ * trainer then unrolls).
  *
  *   kn_graph_loop_begin(&l, counter, n, s, body);   s is capturing
  *   ... launches on body: the loop's body, reading *counter (0..n-1) ...
@@ -24,7 +26,7 @@ extern "C" {
 
 typedef struct kn_graph_loop {
     cudaStream_t outer, body;
-    cudaGraphConditionalHandle handle;
+    unsigned long long handle;  /* a cudaGraphConditionalHandle (CUDA 12.4+) */
     int *counter;       /* device: the running iteration, 0..n-1, n after */
     unsigned n;
     int open;           /* the body is being captured */

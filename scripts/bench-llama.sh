@@ -16,7 +16,7 @@
 #   scripts/bench-llama.sh [BUILD_DIR]
 # Time: ingot-train's start-up is mostly the host's serial random init of
 # 1.1G parameters (5-50 s), then 30 steps; PyTorch's is torch.compile of one
-# layer (10-60 s), then 3 + 30 steps; each run is capped at 100 s. 30 steps:
+# layer (10-60 s), then 3 + 30 steps; each run is capped at 100 s (60 + 40 x ACCUM). 30 steps:
 # both trainers run at the GPU's power cap for most of them (8 steps moved
 # PyTorch's figure by +-4% between calls, docs/performance.md round 16).
 # env: BATCH (default 8 sequences of 2048), STEPS (ingot profiled steps,
@@ -54,6 +54,12 @@ if ! [[ $accum =~ ^[1-9][0-9]{0,2}$ ]]; then
     echo "bench-llama: ACCUM=$accum: expected a whole number of micro-batches from 1 to 999" >&2
     exit 2
 fi
+if ! [[ $batch =~ ^[1-9][0-9]{0,3}$ ]]; then
+    echo "bench-llama: BATCH=$batch: expected a whole number of sequences from 1 to 9999" >&2
+    exit 2
+fi
+# each run's time limit: 100 s at one micro-step, the steps' share growing with ACCUM
+limit=$((60 + 40 * accum))
 case $model in # the presets' sequence lengths (train/tr_llama_params.c)
 llama-tiny) seq=64 ;;
 llama-60m | llama-350m) seq=1024 ;;
@@ -72,7 +78,7 @@ ingot() {
     local tag=$1
     shift
     echo "== $tag: ingot-train --arch llama --model $model --batch $batch x $accum (bf16, synthetic ids) $*"
-    env "$@" timeout 100 "$build/train/ingot-train" --device cuda --arch llama --model "$model" \
+    env "$@" timeout "$limit" "$build/train/ingot-train" --device cuda --arch llama --model "$model" \
         --batch "$batch" --batch-tokens $((batch * seq * accum)) --precision bf16 --synthetic --vocab 32000 --profile "$steps" \
         --val-every 0 --print-every 1000 --metrics "$out/$tag.jsonl" >"$out/$tag.log" 2>&1 ||
         { echo "ingot-train failed:"; tail -5 "$out/$tag.log"; }
@@ -84,7 +90,7 @@ fi
 # torch K SUFFIX: one PyTorch run -> $out/torch-K$SUFFIX.log
 torch_run() {
     echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch --sdpa $1"
-    timeout 100 "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
+    timeout "$limit" "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
         --accum "$accum" --steps "$tsteps" --warmup 3 --sdpa "$1" >"$out/torch-$1$2.log" 2>&1 ||
         { echo "torch-llama-bench --sdpa $1 failed:"; tail -5 "$out/torch-$1$2.log"; }
 }

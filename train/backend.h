@@ -89,6 +89,7 @@ struct tr_step_prof {
     double gpu_busy_pct;    /* busy / (busy + idle) */
     double cpu_pct;         /* process CPU time / wall time since the previous collect,
                                in % of one core (getrusage) */
+    double host_wall_s;     /* that wall time (s): what the closing mean weighs by */
     int64_t syncs;          /* host<->device synchronisations since the previous collect */
     int64_t host_allocs;    /* host allocations during this step's submit and collect
                                (-1: not counted in this build) */

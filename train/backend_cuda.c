@@ -37,7 +37,9 @@
  * Each slot's graph is captured once at start-up (after one eager micro-step
  * that loads the modules and picks and times the GEMM algorithms: matmul.h's
  * autotune), for up to
- * STEP_GRAPH_CAP layer passes per step (grad_accum x layers); beyond that,
+ * STEP_GRAPH_CAP layer passes per step (grad_accum x layers unrolled; with
+ * gradient accumulation the micro-steps but the last run as a loop on the
+ * device, 2 x layers: tr_cuda_graphs.c); beyond that,
  * or with INGOT_STEP_GRAPH=0, each micro-step's forward and backward are
  * graphs of their own and the rest of the step is launched directly
  * (INGOT_CUDA_GRAPH=0: no graphs at all); the pace event is recorded the

@@ -31,7 +31,8 @@ enum {
     NSLOT = 4,              /* token/result slots in rotation (> MAX_IN_FLIGHT) */
     MAX_IN_FLIGHT = 3,      /* submitted, not yet collected steps */
     SLOT_HEAD = 256,        /* a slot's AdamW record before its tokens */
-    STEP_GRAPH_CAP = 1024,  /* grad_accum x n_layer up to which a step is one graph */
+    STEP_GRAPH_CAP = 1024,  /* layer passes up to which a step is one graph: grad_accum x
+                               n_layer unrolled, 2 x n_layer looped (tr_cuda_graphs.c) */
 };
 
 /* What the host writes before a slot's tokens (uploaded with them): the

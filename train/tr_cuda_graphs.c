@@ -1,6 +1,7 @@
 /* What one training step runs on the compute stream (step_body), in order,
- * and the graphs captured from it: the whole step per slot, or, past
- * STEP_GRAPH_CAP layer passes, a micro-step's forward and backward. Before
+ * and the graphs captured from it: the whole step per slot while it holds at
+ * most STEP_GRAPH_CAP layer passes (K micro-steps unrolled: K x layers;
+ * looped, below: 2 x layers), else a micro-step's forward and backward. Before
  * capturing, one eager micro-step loads the modules and picks (tunes) the
  * GEMM algorithms, which the captures then reuse.
  *
@@ -11,7 +12,7 @@
  * K copies of every launch, which cudaGraphLaunch pushes into the GPU's
  * queue whole; past the queue's room the host spins until the GPU drains
  * it (GPT-2 124M, 16 micro-steps: 255 ms of a 427 ms step in the launch,
- * 60% of a core). INGOT_STEP_LOOP=0 unrolls (for comparisons); a loop the
+ * 55% of a core). INGOT_STEP_LOOP=0 unrolls (for comparisons); a loop the
  * driver refuses falls back to the unrolled graph with a note. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,7 +261,8 @@ int tr_cuda_graphs_make(tr_backend *b)
         return 0;
     const char *what = "step";
     const int step_graph = !tr_cuda_env_off("INGOT_STEP_GRAPH");
-    b->step_loop = step_graph && b->o.grad_accum >= 2 && !tr_cuda_env_off("INGOT_STEP_LOOP");
+    b->step_loop = step_graph && b->o.grad_accum >= 2 && 2 * (int64_t)b->o.cfg.n_layer <=
+                   STEP_GRAPH_CAP && !tr_cuda_env_off("INGOT_STEP_LOOP");
     if (b->step_loop && (err = capture_steps(b))) {
         if (!b->o.quiet)
             printf("cuda: note: the step graph unrolls its micro-steps (no graph loop: %s)\n",

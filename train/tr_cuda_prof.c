@@ -196,6 +196,7 @@ void tr_cuda_prof_collect(tr_cuda_prof *p, int slot)
     uint64_t syncs = tr_cuda_sync_count();
     *o = (struct tr_step_prof){
         .cpu_pct = now > p->wall_mark ? 100.0 * (cpu - p->cpu_mark) / (now - p->wall_mark) : -1.0,
+        .host_wall_s = now > p->wall_mark ? now - p->wall_mark : -1.0,
         .syncs = (int64_t)(syncs - p->sync_mark),
         .host_allocs = tr_cuda_allocs_counted() ? (int64_t)host_allocs : -1,
         .peak_tflops = p->c.peak_tflops,

@@ -107,7 +107,8 @@ struct run {
      * the closing summary (steps after 3 warm-up ones) */
     double assemble_ms[4];
     int prof_n;
-    double prof_tps, prof_mfu, prof_cpu, prof_syncs, prof_busy;
+    double prof_tps, prof_mfu, prof_syncs, prof_busy;
+    double prof_cpu_s, prof_wall_s;     /* the process's CPU seconds over those steps' wall */
     /* the steps' rates for the closing median (the last PROF_RATES of them) */
     double prof_rate[PROF_RATES];
     /* steps with an NVML power figure, their power summed, and of them the
@@ -652,6 +653,7 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
         /* designated: fields the back ends add later stay 0 */
         p = (struct tr_step_prof){ .upload_ms = -1, .fwd_ms = -1, .bwd_ms = -1, .opt_ms = -1,
                                    .gpu_idle_ms = -1, .gpu_busy_pct = -1, .cpu_pct = -1,
+                                   .host_wall_s = -1,
                                    .syncs = -1, .host_allocs = -1, .gpu_util_pct = -1,
                                    .sm_clock_mhz = -1, .power_w = -1, .power_capped = -1,
                                    .dp_reduce_ms = -1,
@@ -691,7 +693,10 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
         r->prof_rate[(r->prof_n - 1) % PROF_RATES] = tps;
         r->prof_tps += tps;
         r->prof_mfu += mp->mfu;
-        r->prof_cpu += mp->cpu_pct;
+        if (mp->cpu_pct >= 0.0 && p.host_wall_s > 0.0) {   /* CPU seconds over wall */
+            r->prof_cpu_s += mp->cpu_pct / 100.0 * p.host_wall_s;
+            r->prof_wall_s += p.host_wall_s;
+        }
         r->prof_syncs += (double)mp->syncs;
         r->prof_busy += mp->gpu_busy_pct;
         if (p.power_w >= 0.0) {
@@ -847,9 +852,13 @@ static void profile_summary(struct run *r)
     /* every step's MFU is its rate times the same factor */
     const double mfu = r->prof_tps > 0.0 ? tps * r->prof_mfu / r->prof_tps : -1.0;
     /* the unit inside the figure: a figure not known is "n/a", not "n/a%" */
+    /* CPU: the seconds of those steps over their wall time, not the mean of
+     * each step's %: a drain collects steps back to back, and one such
+     * step (0.2 ms of wall at 90%) made a 2% run read 19% */
+    const double cpu = r->prof_wall_s > 0.0 ? 100.0 * r->prof_cpu_s / r->prof_wall_s : -1.0;
     say(r, "profile: median of %d steps after 3 warm-up: %.0f tok/s, MFU %s; means: CPU %s "
         "of a core, %s syncs/step, GPU busy %s\n", m, tps,
-        fig(100.0 * mfu, "%.1f%%", b[0], 24), fig(r->prof_cpu / n, "%.1f%%", b[1], 24),
+        fig(100.0 * mfu, "%.1f%%", b[0], 24), fig(cpu, "%.1f%%", b[1], 24),
         fig(r->prof_syncs / n, "%.2f", b[2], 24), fig(r->prof_busy / n, "%.1f%%", b[3], 24));
     /* at the board's power cap a kernel's speed depends on what runs around
      * it (docs/performance.md, round 14): say so */

@@ -199,6 +199,9 @@ int main(int argc, char **argv)
             { "caf\xe9", 64, "caf\\xE9" },
             { "\xe2\x80\xae" "txt", 64, "\\u{202E}txt" },
             { "a\\b c", 64, "a\\\\b\\x20c" },
+            /* the other spaces Python's split() splits on: NBSP, U+2009, U+3000 */
+            { "a\xc2\xa0" "b\xe2\x80\x89" "c\xe3\x80\x80", 64,
+              "a\\u{00A0}b\\u{2009}c\\u{3000}" },
             { "\xe2\x96\x81the \xe6\x97\xa5", 64, "\xe2\x96\x81the\\x20\xe6\x97\xa5" },
             { NULL, 64, "?" },
             { "", 64, "" },

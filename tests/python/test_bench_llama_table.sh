@@ -113,6 +113,13 @@ check "ACCUM=0 says what is expected" grep -Fq "ACCUM=0: expected a whole number
     "$tmp/badaccum.out"
 check "ACCUM=0 ran nothing" test ! -e "$tmp/stub/calls"
 
+env BATCH=0x2 OUT="$tmp/badbatch" bash "$root/scripts/bench-llama.sh" "$tmp/build" \
+    >"$tmp/badbatch.out" 2>&1
+rc=$?
+check "BATCH=0x2 refused (rc $rc)" test "$rc" = 2
+check "BATCH=0x2 says what is expected" grep -Fq "BATCH=0x2: expected a whole number" \
+    "$tmp/badbatch.out"
+
 launch bad 0
 rc=$?
 check "ROUNDS=0 refused (rc $rc)" test "$rc" = 2

@@ -49,14 +49,31 @@ void tt_rmtree(const char *dir)
         nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Whether cmd is one simple command: no ; & | ( ) { } outside single quotes. */
+/* Whether cmd is one simple command that exec env can run: its first word
+ * the program in single quotes or NAME=value assignments before it (not a
+ * builtin such as cd or ulimit), and no ; & | ( ) { } newline outside
+ * single quotes, nor double quotes or backslashes (not followed here). */
 static bool simple_command(const char *cmd)
 {
+    const char *p = cmd;
+    while (*p == '_' || (*p >= 'A' && *p <= 'Z')) {   /* NAME=value words */
+        const char *n = p;
+        while (*n == '_' || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9'))
+            n++;
+        if (*n != '=')
+            return false;
+        p = strchr(n, ' ');
+        if (!p)
+            return false;
+        p++;
+    }
+    if (*p != '\'')
+        return false;
     bool quoted = false;
-    for (const char *p = cmd; *p; p++) {
+    for (; *p; p++) {
         if (*p == '\'')
             quoted = !quoted;
-        else if (!quoted && strchr(";&|(){}", *p))
+        else if (!quoted && strchr(";&|(){}\n\"\\", *p))
             return false;
     }
     return true;
