@@ -1142,6 +1142,43 @@ static int graph_loop_run(kc *c, const char *K, cudaStream_t s, cudaStream_t bs)
         }
         cudaGraphExecDestroy(ge);
     }
+    /* A body that fails while captured (a load the launcher refuses): the
+     * loop is aborted, the outer capture ended and discarded, and the same
+     * streams then capture a loop that runs (what the trainer's fallback to
+     * the unrolled graph relies on). */
+    {
+        kn_graph_loop l;
+        cudaGraph_t g = NULL;
+        KC_CUDA(K, cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
+        const int began = kn_graph_loop_begin(&l, dcnt, 3, s, bs);
+        const int refused = began ? 0 : kn_load_ids_at(NULL, d16, 1, m, m, dcnt, bs);
+        if (!began)
+            kn_graph_loop_abort(&l);
+        (void)cudaStreamEndCapture(s, &g);
+        if (g)
+            cudaGraphDestroy(g);
+        (void)cudaGetLastError();
+        ingot_clear_err();
+        enum cudaStreamCaptureStatus so = cudaStreamCaptureStatusActive, sb = so;
+        KC_CUDA(K, cudaStreamIsCapturing(s, &so));
+        KC_CUDA(K, cudaStreamIsCapturing(bs, &sb));
+        const int bad = began || !refused || l.open || so != cudaStreamCaptureStatusNone ||
+                        sb != cudaStreamCaptureStatusNone;
+        printf("%-20s %-4s %-34s %s\n", K, "fp32", "a failed body: aborted, not capturing",
+               bad ? "FAIL" : "PASS");
+        r |= kc_tally(c, c->hused, bad);
+        cudaGraphExec_t ge = NULL;
+        if (loop_capture(c, K, s, bs, dcnt, dout, d16, 1, m, 3, &ge))
+            return 1;
+        const int want = 3;
+        KC_CUDA(K, cudaGraphLaunch(ge, s));
+        KC_CUDA(K, cudaStreamSynchronize(s));
+        cudaGraphExecDestroy(ge);
+        for (size_t i = 0; i < m; i++)
+            ref[i] = in16[2 * m + i];
+        r |= kc_check_ints(c, K, KN_F32, "after it, a loop of 3: counter", dcnt, &want, 1);
+        r |= kc_check_ints(c, K, KN_F32, "after it, a loop of 3: last chunk", dout, ref, m);
+    }
     return r;
 }
 
