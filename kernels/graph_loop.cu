@@ -31,6 +31,11 @@ static __global__ void loop_next_kernel(int *counter, unsigned n,
 #define KN_HAVE_GRAPH_LOOP 0
 #endif
 
+extern "C" int kn_graph_loop_supported(void)
+{
+    return KN_HAVE_GRAPH_LOOP;
+}
+
 extern "C" int kn_graph_loop_begin(kn_graph_loop *l, int *counter, unsigned n,
                                    cudaStream_t outer, cudaStream_t body)
 {

@@ -32,6 +32,10 @@ typedef struct kn_graph_loop {
     int open;           /* the body is being captured */
 } kn_graph_loop;
 
+/* Whether this build has graph loops (CUDA 12.4 and later); without them
+ * begin fails. */
+int kn_graph_loop_supported(void);
+
 /* On the capturing stream outer: the counter set to 0, then the WHILE node;
  * body (not capturing, same device) starts capturing the loop's body. n >= 1. */
 int kn_graph_loop_begin(kn_graph_loop *l, int *counter, unsigned n, cudaStream_t outer,

@@ -265,7 +265,7 @@ int tr_cuda_graphs_make(tr_backend *b)
                    STEP_GRAPH_CAP && !tr_cuda_env_off("INGOT_STEP_LOOP");
     if (b->step_loop && (err = capture_steps(b))) {
         if (!b->o.quiet)
-            printf("cuda: note: the step graph unrolls its micro-steps (no graph loop: %s)\n",
+            printf("cuda: note: no graph loop for the micro-steps (%s): they are unrolled\n",
                    ingot_errmsg());
         ingot_clear_err();
         tr_cuda_graphs_destroy(b);

@@ -63,8 +63,8 @@ static bool simple_command(const char *cmd)
         if (*n != '=')
             return false;
         p = strchr(n, ' ');
-        if (!p)
-            return false;
+        if (!p || strcspn(n, ";&|(){}\n\"\\'$`") < (size_t)(p - n))
+            return false;   /* a value with shell syntax: not followed here */
         p++;
     }
     if (*p != '\'')
