@@ -11,7 +11,12 @@
  * shard, and all-gathers the parameters. get_opt_state gathers the whole m
  * and v (rank 0 alone may ask: the other ranks serve it at their next step
  * or destroy); set_opt_state takes the whole m and v and keeps the shard, so
- * checkpoints keep today's format at any world size. */
+ * checkpoints keep today's format at any world size.
+ *
+ * --profile: the host's time in the forward and the backward passes (summed
+ * over the micro-steps) and in the rest of the step (the gradient reduce,
+ * the norm, AdamW), and the process's CPU time over the wall time since the
+ * previous collect; the GPU's figures are "not available". */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -22,6 +27,7 @@
 
 #include "backend.h"
 #include "ingot_err.h"
+#include "mono_clock.h"
 #include "ref_ops.h"
 #include "tr_cpu_net.h"
 #include "tr_dist.h"
@@ -39,6 +45,11 @@ struct tr_backend {
     tr_cpu_net *model;               /* the architecture's (tr_cpu_net.h) */
     bool have_result;
     struct tr_step_result result;
+    /* --profile (o.profile) */
+    double fwd_ms, bwd_ms, opt_ms;    /* the submitted step's phases */
+    double wall_mark, cpu_mark;       /* at the previous collect (or create) */
+    bool have_prof;
+    struct tr_step_prof prof;         /* the last collected step's */
 };
 
 static bool cpu_available(char *why, size_t why_len)
@@ -104,6 +115,8 @@ static int cpu_create(const struct tr_backend_opts *o, const float *params, tr_b
         return err;
     }
     b->serving = b->zero && tr_dist_world(o->dist) > 1;
+    b->wall_mark = mono_now();
+    b->cpu_mark = proc_cpu_s();
     *out = b;
     return 0;
 }
@@ -194,12 +207,22 @@ static int cpu_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_
                        tr_zero_serve(b->o.dist, TR_ZERO_STEP, serve_gather, b)))
         return err;
     memset(b->grads, 0, b->z.n_pad * sizeof(float));
+    double t0 = mono_now(), t1 = t0, t2 = t0;
+    b->fwd_ms = b->bwd_ms = 0.0;
     for (int k = 0; k < K; k++) {
         double ls;
         int64_t h;
         split_rows(b, chunk + (size_t)k * B * (T + 1), B);
         tr_cpu_net_forward(b->model, b->params, b->inp, b->tgt, B, T, dloss, &ls, &h);
+        if (b->o.profile)
+            t1 = mono_now();
         tr_cpu_net_backward(b->model, b->params, b->grads);
+        if (b->o.profile) {
+            t2 = mono_now();
+            b->fwd_ms += 1e3 * (t1 - t0);
+            b->bwd_ms += 1e3 * (t2 - t1);
+            t0 = t2;
+        }
         loss += ls;
         hits += h;
     }
@@ -231,6 +254,35 @@ static int cpu_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_
     b->result.grad_norm = norm;
     b->result.period_s = -1.0; /* the host's interval is the step's */
     b->have_result = true;
+    if (b->o.profile)
+        b->opt_ms = 1e3 * (mono_now() - t2);
+    return 0;
+}
+
+/* --profile: the step just collected; the GPU's figures are not available. */
+static void profile_collect(tr_backend *b)
+{
+    const double now = mono_now(), cpu = proc_cpu_s(), wall = now - b->wall_mark;
+    b->prof = (struct tr_step_prof){
+        .upload_ms = -1, .fwd_ms = b->fwd_ms, .bwd_ms = b->bwd_ms, .opt_ms = b->opt_ms,
+        .gpu_idle_ms = -1, .gpu_busy_pct = -1,
+        .cpu_pct = wall > 0.0 ? 100.0 * (cpu - b->cpu_mark) / wall : -1.0,
+        .host_wall_s = wall > 0.0 ? wall : -1.0,
+        .syncs = -1, .host_allocs = -1, .gpu_util_pct = -1, .sm_clock_mhz = -1,
+        .power_w = -1, .power_capped = -1, .dp_reduce_ms = -1, .dp_exposed_ms = -1,
+        .dp_busbw_gbs = -1, .gpu_mem_mib = -1,
+    };
+    b->have_prof = true;
+    b->wall_mark = now;
+    b->cpu_mark = cpu;
+}
+
+static int cpu_step_profile(tr_backend *b, struct tr_step_prof *p)
+{
+    if (!b->have_prof)
+        return ingot_fail(INGOT_E_USAGE, "cpu: %s", b->o.profile ? "no step collected yet"
+                                                                  : "profiling is off (--profile)");
+    *p = b->prof;
     return 0;
 }
 
@@ -240,6 +292,8 @@ static int cpu_collect_step(tr_backend *b, struct tr_step_result *res)
         return ingot_fail(INGOT_E_USAGE, "cpu: collect without a submitted step");
     *res = b->result;
     b->have_result = false;
+    if (b->o.profile)
+        profile_collect(b);
     return 0;
 }
 
@@ -336,6 +390,7 @@ const struct tr_backend_ops tr_backend_cpu = {
     .create = cpu_create,
     .submit_step = cpu_submit_step,
     .collect_step = cpu_collect_step,
+    .step_profile = cpu_step_profile,
     .eval = cpu_eval,
     .logits = cpu_logits,
     .get_params = cpu_get_params,

@@ -278,7 +278,8 @@ int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s)
     const struct tr_metrics_prof *p = s->prof;
     if (p) {
         const struct { const char *key; double v; } f[] = {
-            { "mfu", p->mfu }, { "cpu_pct", p->cpu_pct }, { "gpu_busy_pct", p->gpu_busy_pct },
+            { "mfu", p->mfu }, { "cpu_pct", p->cpu_pct }, { "host_wall_ms", p->host_wall_ms },
+            { "gpu_busy_pct", p->gpu_busy_pct },
             { "host_assemble_ms", p->host_assemble_ms }, { "upload_ms", p->upload_ms },
             { "fwd_ms", p->fwd_ms }, { "bwd_ms", p->bwd_ms }, { "opt_ms", p->opt_ms },
             { "gpu_idle_ms", p->gpu_idle_ms }, { "sm_clock_mhz", p->sm_clock_mhz },

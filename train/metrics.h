@@ -21,6 +21,7 @@ struct tr_metrics_prof {
     double cpu_pct, gpu_busy_pct, gpu_util_pct, sm_clock_mhz;
     double power_w, power_capped;   /* board power; 1 / 0: the power cap holds the clocks */
     double host_assemble_ms, upload_ms, fwd_ms, bwd_ms, opt_ms, gpu_idle_ms;
+    double host_wall_ms;    /* the wall time cpu_pct is over */
     int64_t syncs, host_allocs;
 };
 

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "cuda_check.h"
 #include "mono_clock.h"
@@ -32,14 +31,6 @@ struct tr_cuda_prof {
     int print_host;             /* INGOT_PROF_HOST=1 */
     int looped;                 /* tr_cuda_prof_set_looped() */
 };
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
-           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-}
 
 int tr_cuda_prof_create(const struct tr_cuda_prof_cfg *cfg, tr_cuda_prof **out)
 {
@@ -135,7 +126,7 @@ void tr_cuda_prof_reset(tr_cuda_prof *p)
         return;
     p->sync_mark = tr_cuda_sync_count();
     p->wall_mark = mono_now();
-    p->cpu_mark = cpu_s();
+    p->cpu_mark = proc_cpu_s();
 }
 
 /* Milliseconds from a to b (both completed), -1 when not measurable. */
@@ -192,7 +183,7 @@ void tr_cuda_prof_collect(tr_cuda_prof *p, int slot)
                            (tr_cuda_alloc_count() - p->alloc_t0[TR_HOST_COLLECT]);
     struct tr_step_prof *o = &p->last;
     const int K = p->c.grad_accum;
-    double now = mono_now(), cpu = cpu_s(), wall = now - p->wall_mark;
+    double now = mono_now(), cpu = proc_cpu_s(), wall = now - p->wall_mark;
     uint64_t syncs = tr_cuda_sync_count();
     *o = (struct tr_step_prof){
         .cpu_pct = now > p->wall_mark ? 100.0 * (cpu - p->cpu_mark) / (now - p->wall_mark) : -1.0,

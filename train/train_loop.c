@@ -667,6 +667,7 @@ static void profile_step(struct run *r, const struct tr_step_result *res, double
         .host_assemble_ms = r->assemble_ms[res->t % 4],
         .upload_ms = p.upload_ms, .fwd_ms = p.fwd_ms, .bwd_ms = p.bwd_ms, .opt_ms = p.opt_ms,
         .gpu_idle_ms = p.gpu_idle_ms, .syncs = p.syncs, .host_allocs = p.host_allocs,
+        .host_wall_ms = p.host_wall_s > 0.0 ? 1e3 * p.host_wall_s : -1.0,
     };
     if (res->t == r->start_step + 1)
         say(r, "%6s %9s %5s %7s %7s %7s %7s %7s %8s %6s %5s %6s %6s %5s %5s %5s %3s %7s %7s "

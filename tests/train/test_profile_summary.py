@@ -2,8 +2,11 @@
 """ingot-train --profile's closing line on the CPU back end: its tok/s is the
 median of the steps' rates after the 3 warm-up ones (what --metrics gives
 per step as tok_per_s), not their mean, which one short interval swamps (the
-CUDA back end's drain at the end of a run gives one); the GPU-only figures
-(power_w, power_capped) are null here and the power line is absent.
+CUDA back end's drain at the end of a run gives one); its CPU figure is the
+steps' CPU seconds over their wall time (cpu_pct x host_wall_ms summed, over
+host_wall_ms summed), not the mean of the steps' percentages; the CPU back end
+times its forward, backward and optimizer phases; the GPU-only figures
+(power_w, power_capped, syncs) are null here and the power line is absent.
 usage: test_profile_summary.py INGOT_TRAIN"""
 import json
 import os
@@ -44,13 +47,27 @@ def main():
     mean = sum(rates) / len(rates)
     if abs(int(got.group(2)) - want) > 1:
         fail(f"summary {got.group(2)} tok/s, median of the steps {want:.0f} (mean {mean:.0f})")
+    for s in steps:
+        bad = [k for k in ("fwd_ms", "bwd_ms", "opt_ms", "cpu_pct", "host_wall_ms")
+               if not isinstance(s.get(k), (int, float)) or s[k] <= 0]
+        if bad or s.get("syncs", 0) is not None:
+            fail(f"step {s['step']}: {bad} not positive numbers, syncs {s.get('syncs')!r}: {s}")
+    late = [s for s in steps if s["step"] > 3]
+    cpu = 100.0 * sum(s["cpu_pct"] / 100.0 * s["host_wall_ms"] for s in late) / sum(
+        s["host_wall_ms"] for s in late)
+    mean_pct = sum(s["cpu_pct"] for s in late) / len(late)
+    got_cpu = re.search(r"means: CPU ([0-9.]+)% of a core", out)
+    if not got_cpu or abs(float(got_cpu.group(1)) - cpu) > 0.06:
+        fail(f"closing CPU {got_cpu and got_cpu.group(1)}%, the steps' CPU seconds over their "
+             f"wall {cpu:.2f}% (the mean of their % {mean_pct:.2f}): {out[-300:]}")
     if "profile: GPU power" in out:
         fail("a power line without NVML")
     # a figure the CPU does not have is "n/a", not "n/a%"
     if "MFU n/a;" not in out or "n/a%" in out:
         fail(f"unknown figures on the CPU: {out[-400:]}")
     print(f"profile summary: {got.group(2)} tok/s = the steps' median {want:.0f} "
-          f"(their mean would be {mean:.0f})")
+          f"(their mean would be {mean:.0f}); CPU {got_cpu.group(1)}% = {cpu:.2f}% weighted "
+          f"(mean of the steps' % {mean_pct:.2f})")
     return 0
 
 
