@@ -93,6 +93,20 @@ def spawn_tcp(n, args, per_rank=None, timeout="20", ranks=None, port=None, group
     return procs
 
 
+def past_step_3(proc, what):
+    """Read proc's (rank 0's) stdout until it prints step 3 (--print-every 1), for at
+    most 60 s between lines; fail naming what if it ends first."""
+    deadline, seen = time.time() + 60, ""
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        seen += line
+        if not line:
+            fail("%s: rank 0 ended before step 3:\n%s%s" % (what, seen, proc.communicate()[1]))
+        if "step      3/" in line:
+            return
+    fail("%s: rank 0 printed no step 3 in 60 s:\n%s" % (what, seen))
+
+
 def run(n, args, expect_rc=0):
     """Run n ranks (n == 1: one plain process); returns (rc, stdout, stderr)."""
     if n == 1:
@@ -284,16 +298,7 @@ def stop_collective(extra=()):
     args = [x if x != "8" else "100000" for x in BASE] + ["--ckpt-dir", ck, "--print-every",
                                                          "1"] + list(extra)
     procs = spawn_tcp(2, args)
-    # wait until rank 0 has printed a few steps
-    deadline = time.time() + 60
-    seen = ""
-    while time.time() < deadline:
-        line = procs[0].stdout.readline()
-        seen += line
-        if not line:
-            fail("rank 0 ended before step 3:\n%s" % seen)
-        if "step      3/" in line:
-            break
+    past_step_3(procs[0], "stop vote")
     procs[1].send_signal(signal.SIGUSR1)
     outs = [p.communicate(timeout=60) for p in procs]
     rcs = [p.returncode for p in procs]
@@ -620,13 +625,7 @@ def shard_fails_on_rank1():
         shutil.copytree(os.path.join(data, "web"), mine)
         procs = spawn_tcp(2, args + extra, per_rank=lambda r: [
             "--data", mine if r == rank else os.path.join(data, "web")])
-        while True:
-            line = procs[0].stdout.readline()
-            if not line:
-                fail("shard on rank %d: rank 0 ended before step 3: %s"
-                     % (rank, procs[0].communicate()[1]))
-            if "step      3/" in line:
-                break
+        past_step_3(procs[0], "shard on rank %d" % rank)
         for name in os.listdir(mine):
             if name.endswith(".tok"):
                 os.truncate(os.path.join(mine, name), 4096)
@@ -761,14 +760,7 @@ def hostile_host():
     # the stop vote: rank 0 names rank 1 and its host
     args = [x if x != "8" else "100000" for x in BASE]
     procs = spawn_tcp(2, args, setup=setup)
-    deadline, seen = time.time() + 60, ""
-    while time.time() < deadline:
-        line = procs[0].stdout.readline()
-        seen += line
-        if not line:
-            fail("hostile host name: rank 0 ended before step 3:\n%s" % seen)
-        if "step      3/" in line:
-            break
+    past_step_3(procs[0], "hostile host name")
     procs[1].send_signal(signal.SIGUSR1)
     outs = [p.communicate(timeout=60) for p in procs]
     said = "rank 1 (%s) was interrupted by SIGUSR1" % SHOWN_HOST
