@@ -34,4 +34,29 @@ static inline double proc_cpu_s(void)
            (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
+/* The process's CPU use over an interval of wall time (--profile's "% of a
+ * core", per step): start it, then each read gives the interval since the
+ * previous read (or the start) and starts the next. */
+struct cpu_meter {
+    double wall, cpu;   /* mono_now() and proc_cpu_s() at the interval's start */
+};
+
+static inline void cpu_meter_start(struct cpu_meter *m)
+{
+    m->wall = mono_now();
+    m->cpu = proc_cpu_s();
+}
+
+/* The CPU time as % of one core over the interval, its wall seconds in
+ * *wall_s; -1 for both when no time passed. */
+static inline double cpu_meter_read(struct cpu_meter *m, double *wall_s)
+{
+    const double now = mono_now(), cpu = proc_cpu_s(), wall = now - m->wall;
+    const double pct = wall > 0.0 ? 100.0 * (cpu - m->cpu) / wall : -1.0;
+    *wall_s = wall > 0.0 ? wall : -1.0;
+    m->wall = now;
+    m->cpu = cpu;
+    return pct;
+}
+
 #endif

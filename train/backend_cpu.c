@@ -47,7 +47,7 @@ struct tr_backend {
     struct tr_step_result result;
     /* --profile (o.profile) */
     double fwd_ms, bwd_ms, opt_ms;    /* the submitted step's phases */
-    double wall_mark, cpu_mark;       /* at the previous collect (or create) */
+    struct cpu_meter cpu;             /* since the previous collect (or create) */
     bool have_prof;
     struct tr_step_prof prof;         /* the last collected step's */
 };
@@ -115,8 +115,7 @@ static int cpu_create(const struct tr_backend_opts *o, const float *params, tr_b
         return err;
     }
     b->serving = b->zero && tr_dist_world(o->dist) > 1;
-    b->wall_mark = mono_now();
-    b->cpu_mark = proc_cpu_s();
+    cpu_meter_start(&b->cpu);
     *out = b;
     return 0;
 }
@@ -262,19 +261,17 @@ static int cpu_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_
 /* --profile: the step just collected; the GPU's figures are not available. */
 static void profile_collect(tr_backend *b)
 {
-    const double now = mono_now(), cpu = proc_cpu_s(), wall = now - b->wall_mark;
+    double wall;
+    const double cpu_pct = cpu_meter_read(&b->cpu, &wall);
     b->prof = (struct tr_step_prof){
         .upload_ms = -1, .fwd_ms = b->fwd_ms, .bwd_ms = b->bwd_ms, .opt_ms = b->opt_ms,
         .gpu_idle_ms = -1, .gpu_busy_pct = -1,
-        .cpu_pct = wall > 0.0 ? 100.0 * (cpu - b->cpu_mark) / wall : -1.0,
-        .host_wall_s = wall > 0.0 ? wall : -1.0,
+        .cpu_pct = cpu_pct, .host_wall_s = wall,
         .syncs = -1, .host_allocs = -1, .gpu_util_pct = -1, .sm_clock_mhz = -1,
         .power_w = -1, .power_capped = -1, .dp_reduce_ms = -1, .dp_exposed_ms = -1,
         .dp_busbw_gbs = -1, .gpu_mem_mib = -1,
     };
     b->have_prof = true;
-    b->wall_mark = now;
-    b->cpu_mark = cpu;
 }
 
 static int cpu_step_profile(tr_backend *b, struct tr_step_prof *p)

@@ -273,7 +273,7 @@ int tr_cuda_graphs_make(tr_backend *b)
         err = 0;
     }
     if (b->step_loop) {
-        /* made above */
+        /* the looped step graphs are made */
     } else if ((int64_t)b->o.grad_accum * b->o.cfg.n_layer <= STEP_GRAPH_CAP && step_graph) {
         err = capture_steps(b);
     } else {

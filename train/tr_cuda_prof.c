@@ -20,7 +20,7 @@ struct tr_cuda_prof {
     cudaEvent_t *ev;            /* [nslot * per] */
     tr_nvml *nvml;
     uint64_t sync_mark;
-    double wall_mark, cpu_mark;
+    struct cpu_meter cpu;       /* since the previous collect (or reset) */
     int prev_slot;              /* the previous collected step's slot (-1: none) */
     int64_t n_collected;
     struct tr_step_prof last;
@@ -125,8 +125,7 @@ void tr_cuda_prof_reset(tr_cuda_prof *p)
     if (!p)
         return;
     p->sync_mark = tr_cuda_sync_count();
-    p->wall_mark = mono_now();
-    p->cpu_mark = proc_cpu_s();
+    cpu_meter_start(&p->cpu);
 }
 
 /* Milliseconds from a to b (both completed), -1 when not measurable. */
@@ -183,11 +182,12 @@ void tr_cuda_prof_collect(tr_cuda_prof *p, int slot)
                            (tr_cuda_alloc_count() - p->alloc_t0[TR_HOST_COLLECT]);
     struct tr_step_prof *o = &p->last;
     const int K = p->c.grad_accum;
-    double now = mono_now(), cpu = proc_cpu_s(), wall = now - p->wall_mark;
+    double wall;
+    const double cpu_pct = cpu_meter_read(&p->cpu, &wall);
     uint64_t syncs = tr_cuda_sync_count();
     *o = (struct tr_step_prof){
-        .cpu_pct = now > p->wall_mark ? 100.0 * (cpu - p->cpu_mark) / (now - p->wall_mark) : -1.0,
-        .host_wall_s = now > p->wall_mark ? now - p->wall_mark : -1.0,
+        .cpu_pct = cpu_pct,
+        .host_wall_s = wall,
         .syncs = (int64_t)(syncs - p->sync_mark),
         .host_allocs = tr_cuda_allocs_counted() ? (int64_t)host_allocs : -1,
         .peak_tflops = p->c.peak_tflops,
@@ -199,8 +199,6 @@ void tr_cuda_prof_collect(tr_cuda_prof *p, int slot)
         .gpu_idle_ms = -1.0,
         .gpu_busy_pct = -1.0,
     };
-    p->wall_mark = now;
-    p->cpu_mark = cpu;
     p->sync_mark = syncs;
     struct tr_nvml_sample ns;
     tr_nvml_sample(p->nvml, &ns);
