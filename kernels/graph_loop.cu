@@ -98,14 +98,21 @@ extern "C" int kn_graph_loop_end(kn_graph_loop *l)
     return 0;
 }
 
-extern "C" void kn_graph_loop_abort(kn_graph_loop *l)
+extern "C" int kn_graph_loop_abort(kn_graph_loop *l)
 {
     if (!l || !l->open)
-        return;
+        return 0;
+    enum cudaStreamCaptureStatus st = cudaStreamCaptureStatusActive;
+    const cudaError_t q = cudaStreamIsCapturing(l->body, &st);
     cudaGraph_t g = NULL;
-    (void)cudaStreamEndCapture(l->body, &g);
+    const cudaError_t e = cudaStreamEndCapture(l->body, &g);
     (void)cudaGetLastError();
     l->open = 0;
+    /* an invalidated body: the node's graph is left as the driver left it,
+     * and destroying the outer graph frees it again (seen: SIGSEGV inside
+     * cudaGraphDestroy, driver 580.159). Any doubt counts as invalidated:
+     * a leak is harmless, a crash is not. */
+    return q != cudaSuccess || st != cudaStreamCaptureStatusActive || e != cudaSuccess;
 }
 
 template <typename T>

@@ -14,7 +14,8 @@
  *   kn_graph_loop_end(&l);                          s goes on after the loop
  *
  * On an error between the two, kn_graph_loop_abort() ends the body's
- * capture (the outer capture is then invalidated: end it and discard). */
+ * capture; then end the outer capture and discard its graph (destroy it,
+ * unless abort says the body's capture was invalidated). */
 #ifndef INGOT_GRAPH_LOOP_H
 #define INGOT_GRAPH_LOOP_H
 
@@ -45,8 +46,14 @@ int kn_graph_loop_begin(kn_graph_loop *l, int *counter, unsigned n, cudaStream_t
  * then the body's capture ends. */
 int kn_graph_loop_end(kn_graph_loop *l);
 
-/* Ends the body's capture if it is open (after an error); no error of its own. */
-void kn_graph_loop_abort(kn_graph_loop *l);
+/* Ends the body's capture if it is open (after an error); no error of its
+ * own. Returns 1 when that capture had been invalidated (something a capture
+ * refuses, such as a synchronize, was called on the body's stream): the
+ * outer graph then holds a loop node that the driver cannot destroy (driver
+ * 580 segfaults in cudaGraphDestroy of that graph), so the caller ends the
+ * outer capture and leaves its graph undestroyed, a small host-side leak,
+ * once. Else 0. */
+int kn_graph_loop_abort(kn_graph_loop *l);
 
 /* out[i] = in[*idx * stride + i] for i < n, widened from uint16 (u16) or
  * copied int32: micro-step *idx's tokens, idx read on the device. */

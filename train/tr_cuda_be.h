@@ -81,6 +81,9 @@ struct tr_backend {
      * (kernels/graph_loop.h), the last one after it. */
     cudaGraphExec_t g_step[NSLOT], g_fwd, g_bwd;
     bool step_loop;
+    /* a failed loop body left the graph being captured undestroyable
+     * (kn_graph_loop_abort): capture() leaves it be */
+    bool graph_undestroyable;
     cudaEvent_t up_done[NSLOT], done[NSLOT];
     /* Timing events around each step on the compute stream (never waited
      * on): the step's device period for its tok/s (tr_step_result). fresh:

@@ -85,6 +85,29 @@ static int load_micro_looped(tr_backend *b, int slot)
     return kn_load_ids_at(b->d_cur, b->d_tok[slot], b->ids16, per, per, b->d_micro, b->cs);
 }
 
+/* -Dtest_hooks=true builds only: INGOT_TRAIN_TEST_LOOP_REFUSE makes the
+ * loop's body fail after its forward, so the tests reach the fallback to the
+ * unrolled step graph that a refused loop takes: 1, a launch its launcher
+ * refuses; 2, what a capture refuses (a stream synchronize, which
+ * invalidates the body's capture). A release binary reads no such variable
+ * (ingot-train --version says which). */
+static int loop_test_refusal(const tr_backend *b)
+{
+#ifdef INGOT_TEST_HOOKS
+    const char *e = getenv("INGOT_TRAIN_TEST_LOOP_REFUSE");
+    if (e && !strcmp(e, "1"))
+        return kn_load_ids_at(NULL, b->d_tok[0], b->ids16, 1, 1, b->d_micro, b->cs);
+    if (e && !strcmp(e, "2")) {
+        const cudaError_t r = cudaStreamSynchronize(b->cs);
+        return ingot_fail(INGOT_E_CUDA, "cuda: test hook INGOT_TRAIN_TEST_LOOP_REFUSE: %s",
+                          cudaGetErrorString(r));
+    }
+#else
+    (void)b;
+#endif
+    return 0;
+}
+
 /* Captures micro-steps 0..K-2 as the step graph's loop: its body on the loop
  * stream (the micro-step's calls take b->cs, so it stands in for the
  * compute stream while the body is captured). */
@@ -96,11 +119,13 @@ static int capture_loop(tr_backend *b, int slot)
     if (err)
         return err;
     b->cs = b->ls;
-    if (!(err = load_micro_looped(b, slot)) && !(err = micro_fwd(b, 0)))
+    if (!(err = load_micro_looped(b, slot)) && !(err = micro_fwd(b, 0)) &&
+        !(err = loop_test_refusal(b)))
         err = micro_bwd(b, 0);
     b->cs = cs;
     if (err) {
-        kn_graph_loop_abort(&l);
+        if (kn_graph_loop_abort(&l))
+            b->graph_undestroyable = true;
         return err;
     }
     return kn_graph_loop_end(&l);
@@ -190,8 +215,9 @@ static int capture(tr_backend *b, int (*fn)(tr_backend *, int), int arg, cudaGra
         err = ingot_fail(INGOT_E_CUDA, "cuda: graph capture: %s", cudaGetErrorString(e));
     if (!err && (e = cudaGraphInstantiate(out, g, 0)) != cudaSuccess)
         err = ingot_fail(INGOT_E_CUDA, "cuda: graph instantiation: %s", cudaGetErrorString(e));
-    if (g)
+    if (g && !b->graph_undestroyable)
         cudaGraphDestroy(g);
+    b->graph_undestroyable = false;
     if (err) {
         *out = NULL;
         (void)cudaGetLastError();

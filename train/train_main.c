@@ -36,7 +36,7 @@ static void on_signal(int sig)
 static void print_version(void)
 {
     char lib[4][64];
-    const char *libs[5];
+    const char *libs[6];
     int n = 0;
 #if INGOT_HAVE_CUDA
     int rt = 0, maj = 0, min = 0, pat = 0;
@@ -63,6 +63,11 @@ static void print_version(void)
     snprintf(lib[n], sizeof(lib[n]), "OpenMP %d", _OPENMP);
     libs[n] = lib[n];
     n++;
+#endif
+#ifdef INGOT_TEST_HOOKS
+    libs[n++] = "test hooks: compiled in (a test build)";
+#else
+    libs[n++] = "test hooks: none (release build)";
 #endif
     libs[n] = NULL;
     ingot_version_print(stdout, "ingot-train", libs);

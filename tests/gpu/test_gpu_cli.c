@@ -17,7 +17,9 @@
  *  6. a mixture's val loss by source on the GPU (fp32 and bf16): each val
  *     record's sources, weighted by their windows, give its val loss, the
  *     val line names them, and in fp32 they track the CPU trainer's.
- * 1, 4, 5 and 6 run for GPT-2 and for LLaMA (--arch llama, llama-tiny: GQA).
+ *  7. a refused micro-step loop (test hook): noted, unrolled, the same
+ *     numbers bit for bit as the loop's (-Dtest_hooks builds; else skipped).
+ * 1, 4, 5, 6 and 7 run for GPT-2 and for LLaMA (--arch llama, llama-tiny: GQA).
  * usage: test_gpu_cli INGOT_TRAIN */
 #include <jansson.h>
 #include <math.h>
@@ -298,6 +300,67 @@ static void profile(const char *bin, const char *dir, const char *arch)
     free(s); free(log); free(out); free(m); free(cmd);
 }
 
+/* 7. A step graph whose micro-step loop fails while its body is captured
+ * (the test hook INGOT_TRAIN_TEST_LOOP_REFUSE of a -Dtest_hooks build: 1, a
+ * launch refused by its launcher; 2, a synchronize on the body's stream,
+ * which invalidates its capture and once crashed the driver when the graph
+ * was destroyed): the trainer says so, unrolls the micro-steps and trains
+ * to the same losses, accuracies and gradient norms, bit for bit, as with
+ * the loop and as unrolled by choice (INGOT_STEP_LOOP=0). */
+static void loop_refused(const char *bin, const char *dir, const char *data, const char *arch)
+{
+    char *ver = tt_fmt("%s/version.txt", dir), *vcmd = tt_fmt("'%s' --version", bin);
+    tt_run_ok(vcmd, ver);
+    char *v = tt_slurp(ver);
+    CHECK(v);
+    const int hooks = strstr(v, "test hooks: compiled in") != NULL;
+    free(v); free(ver); free(vcmd);
+    if (!hooks) {
+        printf("%s loop refused: skipped (no test hooks in this build)\n", arch);
+        return;
+    }
+    static const char *const env[] = { "", "INGOT_STEP_LOOP=0 ", "INGOT_TRAIN_TEST_LOOP_REFUSE=1 ",
+                                       "INGOT_TRAIN_TEST_LOOP_REFUSE=2 " };
+    static const char *const name[] = { "looped", "unrolled", "refused launch",
+                                        "invalidated body" };
+    enum { STEPS = 8, RUNS = 4 };
+    struct tt_step st[RUNS][STEPS + 1];
+    for (int i = 0; i < RUNS; i++) {
+        char *out = tt_fmt("%s/loop-%s-%d.txt", dir, arch, i);
+        char *m = tt_fmt("%s/loop-%s-%d.jsonl", dir, arch, i);
+        /* 3 micro-steps of 4 x 32 per step: the first two are the loop */
+        char *cmd = tt_fmt("%s'%s' --device cuda --data '%s' %s --seq-len 32 --batch 4 "
+                           "--batch-tokens 384 --steps %d --warmup 2 --lr 1e-2 --metrics '%s'",
+                           env[i], bin, data, model_args(arch), STEPS, m);
+        tt_run_ok(cmd, out);
+        char *log = tt_slurp(out);
+        CHECK(log);
+        const int looped = strstr(log, "micro-steps looped on the device") != NULL;
+        const char *why = i == 2 ? "no graph loop for the micro-steps (kn_load_ids_at: NULL buffer"
+                                 : "no graph loop for the micro-steps (cuda: test hook "
+                                   "INGOT_TRAIN_TEST_LOOP_REFUSE: ";
+        const int noted = strstr(log, why) != NULL && strstr(log, "they are unrolled") != NULL;
+        printf("%s loop %s: looped %d, fallback noted %d\n", arch, name[i], looped, noted);
+        CHECK(looped == (i == 0) && noted == (i >= 2));
+        CHECK(strstr(log, "one CUDA graph per step"));
+        CHECK(tt_read_steps(m, st[i], STEPS + 1) == STEPS);
+        free(log); free(cmd); free(m); free(out);
+    }
+    for (int i = 1; i < RUNS; i++)
+        for (int k = 0; k < STEPS; k++) {
+            if (st[i][k].loss != st[0][k].loss || st[i][k].accuracy != st[0][k].accuracy ||
+                st[i][k].grad_norm != st[0][k].grad_norm)
+                printf("%s loop %s: step %d: loss %.17g norm %.17g, looped %.17g %.17g\n", arch,
+                       name[i], k + 1, st[i][k].loss, st[i][k].grad_norm, st[0][k].loss,
+                       st[0][k].grad_norm);
+            CHECK(st[i][k].loss == st[0][k].loss && st[i][k].accuracy == st[0][k].accuracy &&
+                  st[i][k].grad_norm == st[0][k].grad_norm);
+        }
+    printf("%s loop refused (both ways): unrolled after the note, %d steps equal to the loop's "
+           "bit for bit (loss %.6f -> %.6f)\n", arch, STEPS, st[0][0].loss,
+           st[0][STEPS - 1].loss);
+}
+
 int main(int argc, char **argv)
 {
     CHECK(argc == 2);
@@ -328,6 +391,7 @@ int main(int argc, char **argv)
         tracks_cpu(bin, dir, data, archs[a]);
         mixture_by_source(bin, dir, data, data2, archs[a]);
         profile(bin, dir, archs[a]);
+        loop_refused(bin, dir, data, archs[a]);
     }
     auto_device(bin, dir);
     bf16_learns(bin, dir, data);

@@ -1142,33 +1142,38 @@ static int graph_loop_run(kc *c, const char *K, cudaStream_t s, cudaStream_t bs)
         }
         cudaGraphExecDestroy(ge);
     }
-    /* A body that fails while captured (a load the launcher refuses): the
-     * loop is aborted, the outer capture ended and discarded, and the same
+    /* A body that fails while captured, two ways: a load the launcher
+     * refuses (abort says the graph may be destroyed), and a synchronize on
+     * the body's stream, which invalidates its capture (abort says it may
+     * not: destroying that graph crashed driver 580). Either way the loop
+     * is aborted, the outer capture ended and discarded, and the same
      * streams then capture a loop that runs (what the trainer's fallback to
      * the unrolled graph relies on). */
-    {
+    for (int kind = 0; kind < 2; kind++) {
         kn_graph_loop l = { 0 };
         cudaGraph_t g = NULL;
         KC_CUDA(K, cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
         const int began = kn_graph_loop_begin(&l, dcnt, 3, s, bs);
         if (began)
             printf("%-20s begin: %s\n", K, ingot_errmsg());
-        /* one launch captured into the body, then one the launcher refuses */
+        /* one launch captured into the body, then the failure */
         const int loaded = began ? -1 : kn_load_ids_at(dout, d16, 1, m, m, dcnt, bs);
-        const int refused = began ? 0 : kn_load_ids_at(NULL, d16, 1, m, m, dcnt, bs);
-        if (!began)
-            kn_graph_loop_abort(&l);
+        const int refused = began ? 0
+                            : kind == 0 ? kn_load_ids_at(NULL, d16, 1, m, m, dcnt, bs)
+                                        : cudaStreamSynchronize(bs) != cudaSuccess;
+        const int undestroyable = began ? -1 : kn_graph_loop_abort(&l);
         (void)cudaStreamEndCapture(s, &g);
-        if (g)
+        if (g && !undestroyable)
             cudaGraphDestroy(g);
         (void)cudaGetLastError();
         ingot_clear_err();
         enum cudaStreamCaptureStatus so = cudaStreamCaptureStatusActive, sb = so;
         KC_CUDA(K, cudaStreamIsCapturing(s, &so));
         KC_CUDA(K, cudaStreamIsCapturing(bs, &sb));
-        const int bad = began || loaded || !refused || l.open ||
+        const int bad = began || loaded || !refused || l.open || undestroyable != kind ||
                         so != cudaStreamCaptureStatusNone || sb != cudaStreamCaptureStatusNone;
-        printf("%-20s %-4s %-34s %s\n", K, "fp32", "a failed body: aborted, not capturing",
+        printf("%-20s %-4s %-34s %s\n", K, "fp32",
+               kind == 0 ? "a refused launch: aborted" : "an invalidated body: aborted, kept",
                bad ? "FAIL" : "PASS");
         r |= kc_tally(c, c->hused, bad);
         cudaGraphExec_t ge = NULL;
