@@ -108,10 +108,9 @@ extern "C" int kn_graph_loop_abort(kn_graph_loop *l)
     const cudaError_t e = cudaStreamEndCapture(l->body, &g);
     (void)cudaGetLastError();
     l->open = 0;
-    /* an invalidated body: the node's graph is left as the driver left it,
-     * and destroying the outer graph frees it again (seen: SIGSEGV inside
-     * cudaGraphDestroy, driver 580.159). Any doubt counts as invalidated:
-     * a leak is harmless, a crash is not. */
+    /* after an invalidated body, destroying the outer graph segfaulted
+     * inside the driver (cudaGraphDestroy, driver 580.159). Any doubt
+     * counts as invalidated: a leak is harmless, a crash is not. */
     return q != cudaSuccess || st != cudaStreamCaptureStatusActive || e != cudaSuccess;
 }
 

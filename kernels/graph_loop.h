@@ -46,13 +46,13 @@ int kn_graph_loop_begin(kn_graph_loop *l, int *counter, unsigned n, cudaStream_t
  * then the body's capture ends. */
 int kn_graph_loop_end(kn_graph_loop *l);
 
-/* Ends the body's capture if it is open (after an error); no error of its
- * own. Returns 1 when that capture had been invalidated (something a capture
- * refuses, such as a synchronize, was called on the body's stream): the
- * outer graph then holds a loop node that the driver cannot destroy (driver
- * 580 segfaults in cudaGraphDestroy of that graph), so the caller ends the
- * outer capture and leaves its graph undestroyed, a small host-side leak,
- * once. Else 0. */
+/* Ends the body's capture if it is open (after an error). Not an error
+ * code: returns 1 ("keep the outer graph") when that capture had been
+ * invalidated (something a capture refuses, such as a synchronize, was
+ * called on the body's stream) or its end failed for any reason, else 0.
+ * After a 1 the caller ends the outer capture and leaves its graph
+ * undestroyed, a small host-side leak, once: destroying it segfaulted
+ * inside the driver (580.159) when the body had been invalidated. */
 int kn_graph_loop_abort(kn_graph_loop *l);
 
 /* out[i] = in[*idx * stride + i] for i < n, widened from uint16 (u16) or

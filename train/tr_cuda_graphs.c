@@ -99,7 +99,8 @@ static int loop_test_refusal(const tr_backend *b)
         return kn_load_ids_at(NULL, b->d_tok[0], b->ids16, 1, 1, b->d_micro, b->cs);
     if (e && !strcmp(e, "2")) {
         const cudaError_t r = cudaStreamSynchronize(b->cs);
-        return ingot_fail(INGOT_E_CUDA, "cuda: test hook INGOT_TRAIN_TEST_LOOP_REFUSE: %s",
+        return ingot_fail(INGOT_E_CUDA, "cuda: test hook INGOT_TRAIN_TEST_LOOP_REFUSE: %s "
+                          "(unset INGOT_TRAIN_TEST_LOOP_REFUSE to train with the loop)",
                           cudaGetErrorString(r));
     }
 #else
@@ -128,7 +129,11 @@ static int capture_loop(tr_backend *b, int slot)
             b->graph_undestroyable = true;
         return err;
     }
-    return kn_graph_loop_end(&l);
+    /* the body's end fails where its capture was invalidated by a call that
+     * returned no error of ours: the same undestroyable graph */
+    if ((err = kn_graph_loop_end(&l)))
+        b->graph_undestroyable = true;
+    return err;
 }
 
 /* The compute stream's part of one step of slot, in order: what the slot's
@@ -208,6 +213,7 @@ static int step_body(tr_backend *b, int slot, int capturing)
 static int capture(tr_backend *b, int (*fn)(tr_backend *, int), int arg, cudaGraphExec_t *out)
 {
     cudaGraph_t g = NULL;
+    b->graph_undestroyable = false;
     CUDA_CHECK(cudaStreamBeginCapture(b->cs, cudaStreamCaptureModeRelaxed));
     int err = fn(b, arg);
     cudaError_t e = cudaStreamEndCapture(b->cs, &g);
