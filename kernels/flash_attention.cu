@@ -32,6 +32,7 @@
 #include "flash_attention_sm90.h"
 #include "kn_arch.h"
 #include "kn_device.cuh"
+#include "rope.h" /* kn_rope_bwd: kn_flash_gqa_rope_bwd where it is not fused */
 #include "bias_grad.h" /* kn_matmul_bwd_bias: the qkv bias gradient's last pass */
 
 enum { FA_BQ = 64, FA_BK = 64, FA_THREADS = 128, FA_PAD = 8 };
@@ -677,7 +678,8 @@ extern "C" size_t kn_flash_attention_bwd_scratch_bytes(int B, int T, int C, int 
 template <int HS>
 static int fa_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const kn_bf16 *out,
                   const float *lse, float *Dsum, void *work, size_t work_bytes, int B, int T,
-                  int NH, int NKV, int accumulate, float *colsum, int *summed, cudaStream_t s)
+                  int NH, int NKV, int accumulate, float *colsum, int *summed, const float *rope,
+                  int *roped, cudaStream_t s)
 {
     const float scale = 1.0f / sqrtf((float)HS), sl2 = scale * 1.4426950408889634f;
     size_t rows = (size_t)B * NH * T;
@@ -686,7 +688,7 @@ static int fa_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const 
     KN_LAUNCH_CHECK();
     if (fa_use_sm90(HS))
         return kn_fa_sm90_bwd(dqkv, dout, qkv, lse, Dsum, B, T, NH, NKV, HS, accumulate, work,
-                              work_bytes, colsum, summed, s);
+                              work_bytes, colsum, summed, rope, rope ? roped : NULL, s);
     if constexpr (HS <= 64) {
         dim3 grid((unsigned)((T + FA_BQ - 1) / FA_BQ), (unsigned)(B * NH));
         flash_dq_kernel<HS><<<grid, FA_THREADS, 0, s>>>(dqkv, qkv, dout, lse, Dsum, T, NH, NKV,
@@ -701,11 +703,13 @@ static int fa_bwd(kn_bf16 *dqkv, const kn_bf16 *dout, const kn_bf16 *qkv, const 
 }
 
 /* kn_flash_gqa_bwd, and with colsum and summed (see kn_fa_sm90_bwd) the
- * column sums of the gradient where the Hopper epilogues can write them. */
+ * column sums of the gradient where the Hopper epilogues can write them;
+ * with rope (accumulate 0) kn_flash_gqa_rope_bwd: rotated back in the Hopper
+ * pass's stores where it runs fused, else by kn_rope_bwd after. */
 static int fa_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void *out,
                       const float *lse, int B, int T, int NH, int NKV, int hs, int accumulate,
                       kn_dtype dt, void *scratch, size_t scratch_bytes, float *colsum,
-                      int *summed, cudaStream_t s)
+                      int *summed, const float *rope, cudaStream_t s)
 {
     KN_ARG_CHECK(dqkv && dout && qkv && out && lse,
                  "NULL buffer (dqkv=%p dout=%p qkv=%p out=%p lse=%p)", dqkv, dout, qkv, out,
@@ -726,14 +730,27 @@ static int fa_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void 
     float *D = (float *)scratch;
     if (summed)
         *summed = 0;
+    /* INGOT_FA_ROPE=0: RoPE's backward as its own pass after the attention's
+     * (for comparisons) */
+    static int rope_fused = -1;
+    if (rope_fused < 0) {
+        const char *e = getenv("INGOT_FA_ROPE");
+        rope_fused = !(e && !strcmp(e, "0"));
+    }
+    const float *rope_in = rope_fused ? rope : NULL;
+    int roped = 0;
     if (hs == 128)
-        return fa_bwd<128>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
-                           colsum, summed, s);
-    if (hs == 64)
-        return fa_bwd<64>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
-                          colsum, summed, s);
-    return fa_bwd<32>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate, colsum,
-                      summed, s);
+        err = fa_bwd<128>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
+                          colsum, summed, rope_in, &roped, s);
+    else if (hs == 64)
+        err = fa_bwd<64>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
+                         colsum, summed, rope_in, &roped, s);
+    else
+        err = fa_bwd<32>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
+                         colsum, summed, rope_in, &roped, s);
+    if (err || !rope || roped)
+        return err;
+    return kn_rope_bwd(dqkv, dqkv, rope, B, T, NH + NKV, hs, (NH + 2 * NKV) * hs, dt, s);
 }
 
 extern "C" int kn_flash_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void *out,
@@ -742,7 +759,17 @@ extern "C" int kn_flash_gqa_bwd(void *dqkv, const void *dout, const void *qkv, c
                                 cudaStream_t s)
 {
     return fa_gqa_bwd(dqkv, dout, qkv, out, lse, B, T, NH, NKV, hs, accumulate, dt, scratch,
-                      scratch_bytes, NULL, NULL, s);
+                      scratch_bytes, NULL, NULL, NULL, s);
+}
+
+extern "C" int kn_flash_gqa_rope_bwd(void *dqkv, const void *dout, const void *qkv,
+                                     const void *out, const float *lse, const float *rope, int B,
+                                     int T, int NH, int NKV, int hs, kn_dtype dt, void *scratch,
+                                     size_t scratch_bytes, cudaStream_t s)
+{
+    KN_ARG_CHECK(rope, "NULL rope table (rope=%p)", (const void *)rope);
+    return fa_gqa_bwd(dqkv, dout, qkv, out, lse, B, T, NH, NKV, hs, 0, dt, scratch,
+                      scratch_bytes, NULL, NULL, rope, s);
 }
 
 extern "C" int kn_flash_attention_bwd(void *dqkv, const void *dout, const void *qkv,
@@ -804,7 +831,7 @@ extern "C" int kn_flash_attention_bwd_dbias(void *dqkv, float *dbias, const void
     int summed = 0;
     int err = fa_gqa_bwd(dqkv, dout, qkv, out, lse, B, T, NH, NH, C / NH, 0, dt,
                          (char *)scratch + cb + db, scratch_bytes - cb - db,
-                         fused ? colsum : NULL, fused ? &summed : NULL, s);
+                         fused ? colsum : NULL, fused ? &summed : NULL, NULL, s);
     if (err)
         return err;
     if (summed)

@@ -87,6 +87,19 @@ int kn_flash_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void *
                      const float *lse, int B, int T, int NH, int NKV, int hs, int accumulate,
                      kn_dtype dt, void *scratch, size_t scratch_bytes, cudaStream_t s);
 
+/* The backward of attention over q and k that kn_rope_fwd rotated (rope:
+ * its [T, hs/2, 2] table): dqkv = [rope^T(dq) | rope^T(dk) | dv], the
+ * gradient with respect to the unrotated q and k (OVERWRITES dqkv), as
+ * kn_flash_gqa_bwd followed by kn_rope_bwd on the q and k heads. Where the
+ * Hopper pass runs fused (hs 64 with the scratch of
+ * kn_flash_gqa_bwd_scratch_bytes) the rotation is done in its stores, in
+ * float32 before the one rounding to bf16 (the separate pass rounds twice),
+ * which saves that pass's read and write of dq and dk; else the pass runs. */
+int kn_flash_gqa_rope_bwd(void *dqkv, const void *dout, const void *qkv, const void *out,
+                          const float *lse, const float *rope, int B, int T, int NH, int NKV,
+                          int hs, kn_dtype dt, void *scratch, size_t scratch_bytes,
+                          cudaStream_t s);
+
 /* Which kernels the calls above use: KN_FA_AUTO (the default: the device
  * and the environment decide), KN_FA_PORTABLE or KN_FA_SM90 (for kernel
  * checks that compare both on one GPU; KN_FA_SM90 still needs the sm_90a

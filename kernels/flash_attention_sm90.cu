@@ -198,22 +198,28 @@ static __device__ __forceinline__ void s9_ring_top(uint32_t sK, uint32_t sV, con
     }
 }
 
-/* Calls put(row, column, a0, a1) for each pair of adjacent values this
- * thread holds of rows row0 and row0 + 8 (those before T) of a 64 x HS
- * accumulator a. */
-template <int HS, typename F>
-static __device__ __forceinline__ void s9_rows(const float (&a)[HS / 2], int row0, int T, int q,
-                                               F put)
+/* Calls f(r, row) for this thread's rows of a 64-row accumulator fragment,
+ * row0 + 8 r (r = 0, 1), those before T. */
+template <typename F>
+static __device__ __forceinline__ void s9_each_row(int row0, int T, F f)
 {
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int row = row0 + 8 * r;
-        if (row >= T)
-            continue;
+    for (int r = 0; r < 2; r++)
+        if (row0 + 8 * r < T)
+            f(r, row0 + 8 * r);
+}
+
+/* Calls put(row, column, a0, a1) for each pair of adjacent values this
+ * thread holds of rows row0 and row0 + 8 (those before T) of a 64 x HS
+ * accumulator a (const: by value; else put may take them by reference). */
+template <int HS, typename A, typename F>
+static __device__ __forceinline__ void s9_rows(A &a, int row0, int T, int q, F put)
+{
+    s9_each_row(row0, T, [&](int r, int row) {
 #pragma unroll
         for (int j = 0; j < HS / 8; j++)
             put(row, 8 * j + 2 * q, a[4 * j + 2 * r], a[4 * j + 2 * r + 1]);
-    }
+    });
 }
 
 /* Writes those rows of a, times mul, to dst (row t at dst + t *
@@ -225,6 +231,34 @@ static __device__ __forceinline__ void s9_store_rows(kn_bf16 *dst, size_t rowstr
 {
     s9_rows<HS>(a, row0, T, q, [&](int row, int col, float x0, float x1) {
         st2(dst + (size_t)row * rowstride + col, x0 * mul, x1 * mul, acc);
+    });
+}
+
+/* x, y = the transpose of kn_rope_fwd's rotation (rope.cu, sign -1) of the
+ * pair (x, y) = channels (c, c + hs/2), by cos co and sin si. */
+static __device__ __forceinline__ void s9_rot_t(float &x, float &y, float co, float si)
+{
+    const float nx = x * co + y * si, ny = y * co - x * si;
+    x = nx;
+    y = ny;
+}
+
+/* rope^T in place on rows row0, row0 + 8 (those before T) of a 64 x HS
+ * accumulator a (s9_rows' layout): column c < HS/2 with c + HS/2, which this
+ * thread holds too (j and j + HS/16), by the angles of the row's position in
+ * rope ([T, HS/2, 2] cos, sin: kn_rope_table). */
+template <int HS>
+static __device__ __forceinline__ void s9_rope_t_rows(float (&a)[HS / 2], const float *rope,
+                                                      int row0, int T, int q)
+{
+    s9_each_row(row0, T, [&](int r, int row) {
+#pragma unroll
+        for (int j = 0; j < HS / 16; j++) {
+            const float4 cs = __ldg(reinterpret_cast<const float4 *>(
+                rope + ((size_t)row * (HS / 2) + 8 * j + 2 * q) * 2));
+            s9_rot_t(a[4 * j + 2 * r], a[4 * (j + HS / 16) + 2 * r], cs.x, cs.y);
+            s9_rot_t(a[4 * j + 2 * r + 1], a[4 * (j + HS / 16) + 2 * r + 1], cs.z, cs.w);
+        }
     });
 }
 
@@ -1212,6 +1246,17 @@ static __device__ __forceinline__ size_t s9_dq_at(size_t bh, int nqb, int t, int
     return s9_dq_half(bh, nqb, t / 64, cg / 4) + (size_t)(2 * s9_dq_slot(wp, r, j, 4 * g));
 }
 
+/* Columns 8 cg .. 8 cg + 7 of row t of head bh from the dq accumulator. */
+static __device__ __forceinline__ void s9_dq_load8(float (&x)[8], const float *dq_acc, size_t bh,
+                                                   int nqb, int t, int cg)
+{
+    const float *src = dq_acc + s9_dq_at(bh, nqb, t, cg);
+    const float4 a = *reinterpret_cast<const float4 *>(src);
+    const float4 c = *reinterpret_cast<const float4 *>(src + 4);
+    x[0] = a.x, x[1] = a.y, x[2] = a.z, x[3] = a.w;
+    x[4] = c.x, x[5] = c.y, x[6] = c.z, x[7] = c.w;
+}
+
 /* The grouped heads' float32 dk/dv accumulator in the same spirit: per
  * (b NKV + kv head, 128-key block) 128 x 2 HS floats, the float2 that
  * lane l of warp w8 (0 .. 7, both warpgroups) holds of dk (part 0) or dv
@@ -1245,7 +1290,8 @@ template <int HS, int MINB, bool PART, bool SP, bool MB, bool NM = false>
 static __global__ void __launch_bounds__(S9_THREADS, MINB)
 s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv_sem,
                float *colsum, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
-               const float *Dsum, int T, int NH, int NKV, float sl2, float scale, int accumulate)
+               const float *Dsum, const float *rope, int T, int NH, int NKV, float sl2,
+               float scale, int accumulate)
 {
 #if S9_ON
     /* SP: two stages are enough (a stage is last read by dk's product,
@@ -1438,16 +1484,24 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
         __syncthreads();
         float *acc = kv_acc + (((size_t)b * NKV + kvh) * nkb + kb) * 128 * 2 * HS;
         if (turn == rep - 1) {
-            auto last = [&](int part, kn_bf16 *d, float mul) {
-                return [=](int row, int col, float x0, float x1) {
+            /* the others' sum (from L2) added to this head's, then rope^T
+             * on dk where asked, then stored as a CTA of an ungrouped pass */
+            auto others = [&](int part) {
+                return [=](int row, int col, float &x0, float &x1) {
                     const float2 o = __ldcg(reinterpret_cast<const float2 *>(
                         acc + s9_kv_at<HS>(row - k0, col, part)));
-                    st2(d + (size_t)row * W + col, (o.x + x0) * mul, (o.y + x1) * mul,
-                        accumulate);
+                    x0 += o.x;
+                    x1 += o.y;
                 };
             };
-            s9_rows<HS>(dk, key0, T, q, last(0, dst + (size_t)(NH + kvh) * HS, scale));
-            s9_rows<HS>(dv, key0, T, q, last(1, dst + (size_t)(NH + NKV + kvh) * HS, 1.0f));
+            s9_rows<HS>(dk, key0, T, q, others(0));
+            s9_rows<HS>(dv, key0, T, q, others(1));
+            if (rope)
+                s9_rope_t_rows<HS>(dk, rope, key0, T, q);
+            s9_store_rows<HS>(dst + (size_t)(NH + kvh) * HS, W, dk, scale, key0, T, q,
+                              accumulate);
+            s9_store_rows<HS>(dst + (size_t)(NH + NKV + kvh) * HS, W, dv, 1.0f, key0, T, q,
+                              accumulate);
             return;
         }
         auto add = [&](int part) {
@@ -1466,6 +1520,8 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
             s9_pass_turn(sem);
         return;
     }
+    if (rope)
+        s9_rope_t_rows<HS>(dk, rope, key0, T, q);
     s9_store_rows<HS>(dst + (size_t)(NH + kvh) * HS, W, dk, scale, key0, T, q, accumulate);
     s9_store_rows<HS>(dst + (size_t)(NH + NKV + kvh) * HS, W, dv, 1.0f, key0, T, q, accumulate);
     if (colsum) /* the stages are free: every thread passed the barrier above */
@@ -1491,15 +1547,50 @@ static __global__ void s9_dq_store_kernel(kn_bf16 *dqkv, const float *dq_acc, in
         const int cg = (int)(i % (HS / 8)), t = (int)(row % T);
         const size_t bh = row / T;
         const int h = (int)(bh % NH), b = (int)(bh / NH);
-        const float *src = dq_acc + s9_dq_at(bh, nqb, t, cg);
-        const float4 a = *reinterpret_cast<const float4 *>(src);
-        const float4 c = *reinterpret_cast<const float4 *>(src + 4);
+        float x[8];
+        s9_dq_load8(x, dq_acc, bh, nqb, t, cg);
         kn_bf16 *dst =
             dqkv + ((size_t)b * T + t) * (size_t)(NH + 2 * NKV) * HS + (size_t)h * HS + 8 * cg;
-        st2(dst, a.x * scale, a.y * scale, accumulate);
-        st2(dst + 2, a.z * scale, a.w * scale, accumulate);
-        st2(dst + 4, c.x * scale, c.y * scale, accumulate);
-        st2(dst + 6, c.z * scale, c.w * scale, accumulate);
+#pragma unroll
+        for (int k = 0; k < 8; k += 2)
+            st2(dst + k, x[k] * scale, x[k + 1] * scale, accumulate);
+    }
+}
+
+/* s9_dq_store_kernel with rope^T: dq of dqkv = rope^T(dq_acc) * scale in
+ * bf16, the rotation in float32 before the one rounding. A thread takes
+ * columns 8 cg .. 8 cg + 7 of a row and their partners HS/2 on. */
+template <int HS>
+static __global__ void s9_dq_store_rope_kernel(kn_bf16 *dqkv, const float *dq_acc,
+                                               const float *rope, int B, int T, int NH, int NKV,
+                                               float scale, int accumulate)
+{
+    static_assert(HS == 64, "s9_dq_at's layout");
+    constexpr int G = HS / 16; /* column groups of 8 in the first half */
+    const size_t n = (size_t)B * NH * T * G, stride = (size_t)gridDim.x * blockDim.x;
+    const int nqb = (T + 63) / 64;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const size_t row = i / G; /* (b NH + h) T + t */
+        const int cg = (int)(i % G), t = (int)(row % T);
+        const size_t bh = row / T;
+        const int h = (int)(bh % NH), b = (int)(bh / NH);
+        float x[8], y[8];
+        s9_dq_load8(x, dq_acc, bh, nqb, t, cg);
+        s9_dq_load8(y, dq_acc, bh, nqb, t, cg + G);
+        const float4 *cs = reinterpret_cast<const float4 *>(rope + ((size_t)t * (HS / 2) + 8 * cg) * 2);
+#pragma unroll
+        for (int k = 0; k < 8; k += 2) {
+            const float4 c = __ldg(cs + k / 2);
+            s9_rot_t(x[k], y[k], c.x, c.y);
+            s9_rot_t(x[k + 1], y[k + 1], c.z, c.w);
+        }
+        kn_bf16 *dst =
+            dqkv + ((size_t)b * T + t) * (size_t)(NH + 2 * NKV) * HS + (size_t)h * HS + 8 * cg;
+#pragma unroll
+        for (int k = 0; k < 8; k += 2) {
+            st2(dst + k, x[k] * scale, x[k + 1] * scale, accumulate);
+            st2(dst + HS / 2 + k, y[k] * scale, y[k + 1] * scale, accumulate);
+        }
     }
 }
 
@@ -1524,11 +1615,11 @@ s9_dq_store_sum_kernel(kn_bf16 *dqkv, float *colsum, const float *dq_acc, int T,
         const int t = kb * 128 + rg + 32 * i;
         if (t >= T)
             break;
-        const float *src = dq_acc + s9_dq_at((size_t)bh, (T + 63) / 64, t, cg);
-        const float4 a = *reinterpret_cast<const float4 *>(src);
-        const float4 c = *reinterpret_cast<const float4 *>(src + 4);
-        const float x[8] = {a.x * scale, a.y * scale, a.z * scale, a.w * scale,
-                            c.x * scale, c.y * scale, c.z * scale, c.w * scale};
+        float x[8];
+        s9_dq_load8(x, dq_acc, (size_t)bh, (T + 63) / 64, t, cg);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            x[k] *= scale;
         kn_bf16 *dst = dqkv + ((size_t)b * T + t) * W + (size_t)h * HS + 8 * cg;
 #pragma unroll
         for (int k = 0; k < 8; k += 2) {
@@ -1725,10 +1816,12 @@ extern "C" size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int NKV, int h
 extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, const float *lse,
                               const float *Dsum, int B, int T, int NH, int NKV, int hs,
                               int accumulate, void *work, size_t work_bytes, float *colsum,
-                              int *summed, cudaStream_t s)
+                              int *summed, const float *rope, int *roped, cudaStream_t s)
 {
     if (summed)
         *summed = 0;
+    if (roped)
+        *roped = 0;
     int err = s9_setup();
     if (err)
         return err;
@@ -1753,11 +1846,11 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
         const dim3 grid(nkb, (unsigned)(B * (grouped ? NH : NKV)));
         /* qkv's bias gradient summed by the epilogues: heads not grouped
          * (GPT-2; LLaMA has no biases) */
-        float *cs = grouped || !summed ? NULL : colsum;
+        float *cs = grouped || !summed || rope ? NULL : colsum;
 #define S9_DKVQ(MINB, PART, SP, MB, NM)                                                          \
     s9_dkvq_kernel<64, MINB, PART, SP, MB, NM><<<grid, S9_THREADS, dkvq_smem(64, SP), s>>>(     \
-        d, acc, sem, PART ? kv_acc : NULL, PART ? kv_sem : NULL, cs, x, dO, lse, Dsum, T, NH,    \
-        NKV, sl2, scale, accumulate)
+        d, acc, sem, PART ? kv_acc : NULL, PART ? kv_sem : NULL, cs, x, dO, lse, Dsum, rope, T,  \
+        NH, NKV, sl2, scale, accumulate)
         const bool mb = sp && s9_mb;
         if (grouped && mb && s9_nomask)
             S9_DKVQ(2, true, true, true, true);
@@ -1787,6 +1880,13 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
             return 0;
         }
         const size_t n8 = (size_t)B * NH * T * hs / 8;
+        if (rope) {
+            s9_dq_store_rope_kernel<64><<<kn_grid_for(n8 / 2, 256), 256, 0, s>>>(
+                (kn_bf16 *)dqkv, acc, rope, B, T, NH, NKV, scale, accumulate);
+            KN_LAUNCH_CHECK();
+            *roped = 1;
+            return 0;
+        }
         s9_dq_store_kernel<64><<<kn_grid_for(n8, 256), 256, 0, s>>>(
             (kn_bf16 *)dqkv, acc, B, T, NH, NKV, scale, accumulate);
         KN_LAUNCH_CHECK();

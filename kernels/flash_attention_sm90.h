@@ -35,10 +35,15 @@ size_t kn_fa_sm90_bwd_work_bytes(int B, int T, int NH, int NKV, int hs);
  * pass runs with heads not grouped, its epilogues write the column sums of
  * the gradient (float32, before rounding) per 128 rows into colsum
  * [B ceil(T / 128), (NH + 2 NKV) hs] and *summed = 1; else *summed = 0 and
- * colsum is not touched. */
+ * colsum is not touched. rope, roped (both NULL, or neither): q and k of qkv
+ * were rotated by kn_rope_fwd with the table rope; where the fused pass runs,
+ * dq and dk are stored rotated back (kn_rope_bwd's rope^T, in float32 before
+ * the one rounding; no column sums then) and *roped = 1; else *roped = 0 and
+ * the caller rotates them. */
 int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, const float *lse,
                    const float *Dsum, int B, int T, int NH, int NKV, int hs, int accumulate,
-                   void *work, size_t work_bytes, float *colsum, int *summed, cudaStream_t s);
+                   void *work, size_t work_bytes, float *colsum, int *summed, const float *rope,
+                   int *roped, cudaStream_t s);
 
 #ifdef __cplusplus
 }

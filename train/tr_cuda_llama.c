@@ -364,16 +364,16 @@ static int attention_bwd(tr_cuda_llama *m, struct llama_layer *a, int B, int T, 
 {
     const struct tr_llama_config *c = &m->cfg;
     const int C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hs = tr_llama_head_dim(c);
-    const int W = tr_llama_qkv_dim(c);
     const double fl = 2.5 * attention_flops(m, B, T);
     void *sc = m->scratch;
     const size_t scb = m->scratch_bytes;
     int err;
     if (m->attn == LA_GQA) {
-        OP("attention_bwd", fl, kn_flash_gqa_bwd(m->dqkv, m->dC, a->qkv, a->y, a->lse, B, T, NH,
-                                                 NKV, hs, 0, m->dt, sc, scb, s));
-        OP("rope_bwd", 0, kn_rope_bwd(m->dqkv, m->dqkv, m->rope, B, T, NH + NKV, hs, W, m->dt,
-                                      s));
+        /* RoPE's backward in the attention backward's stores (fused on
+         * Hopper; kn_rope_bwd's pass after it elsewhere) */
+        OP("attention_bwd", fl, kn_flash_gqa_rope_bwd(m->dqkv, m->dC, a->qkv, a->y, a->lse,
+                                                      m->rope, B, T, NH, NKV, hs, m->dt, sc, scb,
+                                                      s));
         return 0;
     }
     /* the forward's [q|k|v] again (not kept: see the top) */

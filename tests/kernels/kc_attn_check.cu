@@ -8,7 +8,9 @@
  * dqkv written and accumulated (3e-2 + 3e-2 |ref|, as kernel_check's flash
  * checks), the backward bit-identical over six runs (deterministic), and
  * the two implementations' lse equal within 1e-3 (either forward may feed
- * either backward).
+ * either backward); and the backward with RoPE's (kn_flash_gqa_rope_bwd,
+ * fused into the Hopper pass's stores) against the reference gradient
+ * rotated back by ref_rope_bwd, bit-identical over two runs.
  *
  *   kc_attn_check            checks; exit 0, 1 on a mismatch, 77 without GPU
  *   kc_attn_check --bench    also TFLOP/s of forward and backward per
@@ -27,12 +29,12 @@ struct shape {
 };
 
 static const struct shape shapes[] = {
-    {2, 256, 4, 4, 64},   /* multi-head, T a multiple of every block */
-    {1, 200, 4, 2, 64},   /* grouped, T not a multiple of 64 or 128 */
-    {2, 37, 3, 1, 64},    /* one kv head, a single partial block */
-    {1, 333, 8, 2, 128},  /* hs 128 (Hopper only) */
-    {2, 130, 4, 4, 32},   /* hs 32 (portable only) */
-    {1, 1024, 2, 1, 64},  /* a training length */
+    {2, 256, 4, 4, 64, 0},   /* multi-head, T a multiple of every block */
+    {1, 200, 4, 2, 64, 0},   /* grouped, T not a multiple of 64 or 128 */
+    {2, 37, 3, 1, 64, 0},    /* one kv head, a single partial block */
+    {1, 333, 8, 2, 128, 0},  /* hs 128 (Hopper only) */
+    {2, 130, 4, 4, 32, 0},   /* hs 32 (portable only) */
+    {1, 1024, 2, 1, 64, 0},  /* a training length */
     {2, 700, 4, 2, 64, 1},   /* growing scores: the forward's max moves on */
     {1, 520, 2, 2, 128, 1},  /* (and at hs 128) */
 };
@@ -127,21 +129,50 @@ static int check_one(const struct shape *s, kn_fa_impl im, float *lse_out)
         CK(cudaMemcpy(h2, d_dq, nq * 2, cudaMemcpyDeviceToHost));
         det = memcmp(h1, h2, nq * 2) == 0;
     }
+    /* With RoPE's backward (kn_flash_gqa_rope_bwd; fused into the Hopper
+     * pass's stores): against the reference's gradient rotated back by
+     * ref_rope_bwd on the q and k heads, and bit-identical on a second run.
+     * Into a second buffer: d_dq holds the plain backward, compared below. */
+    float *cs = (float *)kc_xmalloc((size_t)T * hs * 4), *d_cs = NULL;
+    float *rdq = (float *)kc_xmalloc(nq * 4);
+    void *d_rq = NULL;
+    ref_rope_table(cs, T, hs, 10000.0);
+    memcpy(rdq, dqkv, nq * 4);
+    ref_rope_bwd(rdq, rdq, cs, B, T, NH + NKV, hs, (int)W);
+    CK(cudaMalloc((void **)&d_cs, (size_t)T * hs * 4));
+    CK(cudaMemcpy(d_cs, cs, (size_t)T * hs * 4, cudaMemcpyHostToDevice));
+    CK(cudaMalloc(&d_rq, nq * 2));
+    CK(cudaMemset(d_rq, 0xFF, nq * 2));
+    CHECK_OK(kn_flash_gqa_rope_bwd(d_rq, d_dout, d_qkv, d_out, d_lse, d_cs, B, T, NH, NKV, hs,
+                                   KN_BF16, d_scr, sb, 0));
+    CK(cudaDeviceSynchronize());
+    CK(cudaMemcpy(h1, d_rq, nq * 2, cudaMemcpyDeviceToHost));
+    CHECK_OK(kn_flash_gqa_rope_bwd(d_rq, d_dout, d_qkv, d_out, d_lse, d_cs, B, T, NH, NKV, hs,
+                                   KN_BF16, d_scr, sb, 0));
+    CK(cudaMemcpy(h2, d_rq, nq * 2, cudaMemcpyDeviceToHost));
+    const int rdet = memcmp(h1, h2, nq * 2) == 0;
     kn_flash_attention_force(KN_FA_AUTO);
 
-    size_t a1 = 0, a2 = 0, a3 = 0;
+    size_t a1 = 0, a2 = 0, a3 = 0, a4 = 0;
     double w_out = worst(d_out, out, no, 1e-2, 1e-2, &a1);
     double w_dq = worst(d_dq, dqkv, nq, 3e-2, 3e-2, &a2);
     double w_acc = worst(d_acc, dqkv_acc, nq, 3e-2, 3e-2, &a3);
-    int bad = (w_out > 1) + (w_dq > 1) + (w_acc > 1) + !det;
+    double w_rope = worst(d_rq, rdq, nq, 3e-2, 3e-2, &a4);
+    int bad = (w_out > 1) + (w_dq > 1) + (w_acc > 1) + !det + (w_rope > 1) + !rdet;
     printf("%-8s B=%d T=%-4d NH=%-2d NKV=%-2d hs=%-3d%s  out %.3f  dqkv %.3f  dqkv+= %.3f  "
-           "deterministic %s  %s\n",
-           impl_name(im), B, T, NH, NKV, hs, s->grow ? " grow" : "", w_out, w_dq, w_acc,
-           det ? "yes" : "NO", bad ? "FAIL" : "ok");
+           "rope^T %.3f  deterministic %s  %s\n",
+           impl_name(im), B, T, NH, NKV, hs, s->grow ? " grow" : "", w_out, w_dq, w_acc, w_rope,
+           det && rdet ? "yes" : "NO", bad ? "FAIL" : "ok");
     if (w_out > 1)
         printf("    out[%zu] ref %g\n", a1, out[a1]);
     if (w_dq > 1)
         printf("    dqkv[%zu] (row %zu, col %zu) ref %g\n", a2, a2 / W, a2 % W, dqkv[a2]);
+    if (w_rope > 1)
+        printf("    rope^T dqkv[%zu] (row %zu, col %zu) ref %g\n", a4, a4 / W, a4 % W, rdq[a4]);
+    cudaFree(d_cs);
+    cudaFree(d_rq);
+    free(cs);
+    free(rdq);
     cudaFree(d_qkv);
     cudaFree(d_dout);
     cudaFree(d_acc);

@@ -613,11 +613,8 @@ static int b_flash_gqa_fwd(kc *c, void *v)
 static int b_flash_gqa_bwd(kc *c, void *v)
 {
     lbargs *a = v;
-    const int W = (TL_NH + 2 * TL_NKV) * TL_HS;
-    int e = kn_flash_gqa_bwd(a->d3, a->dy, a->qkv, a->y, a->lse, a->B, TL_T, TL_NH, TL_NKV, TL_HS,
-                             0, a->dt, a->scratch, a->sb, c->s);
-    return e ? e : kn_rope_bwd(a->d3, a->d3, a->cs, a->B, TL_T, TL_NH + TL_NKV, TL_HS, W, a->dt,
-                               c->s);
+    return kn_flash_gqa_rope_bwd(a->d3, a->dy, a->qkv, a->y, a->lse, a->cs, a->B, TL_T, TL_NH,
+                                 TL_NKV, TL_HS, a->dt, a->scratch, a->sb, c->s);
 }
 
 /* Materialised GQA on one sequence (its T x T probabilities for 32 heads
