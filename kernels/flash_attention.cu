@@ -728,6 +728,8 @@ static int fa_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void 
     const kn_bf16 *dO = (const kn_bf16 *)dout, *x = (const kn_bf16 *)qkv,
                   *o = (const kn_bf16 *)out;
     float *D = (float *)scratch;
+    /* the fallback below rotates all of dqkv: what was there too */
+    KN_ARG_CHECK(!rope || !accumulate, "RoPE's backward with accumulate %d (only 0)", accumulate);
     if (summed)
         *summed = 0;
     /* INGOT_FA_ROPE=0: RoPE's backward as its own pass after the attention's
@@ -767,7 +769,9 @@ extern "C" int kn_flash_gqa_rope_bwd(void *dqkv, const void *dout, const void *q
                                      int T, int NH, int NKV, int hs, kn_dtype dt, void *scratch,
                                      size_t scratch_bytes, cudaStream_t s)
 {
-    KN_ARG_CHECK(rope, "NULL rope table (rope=%p)", (const void *)rope);
+    KN_ARG_CHECK(rope && kn_aligned16(rope, NULL, NULL, NULL),
+                 "rope table %p: NULL or not 16-byte aligned (the fused stores read it as float4)",
+                 (const void *)rope);
     return fa_gqa_bwd(dqkv, dout, qkv, out, lse, B, T, NH, NKV, hs, 0, dt, scratch,
                       scratch_bytes, NULL, NULL, rope, s);
 }

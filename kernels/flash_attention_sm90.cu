@@ -1577,7 +1577,8 @@ static __global__ void s9_dq_store_rope_kernel(kn_bf16 *dqkv, const float *dq_ac
         float x[8], y[8];
         s9_dq_load8(x, dq_acc, bh, nqb, t, cg);
         s9_dq_load8(y, dq_acc, bh, nqb, t, cg + G);
-        const float4 *cs = reinterpret_cast<const float4 *>(rope + ((size_t)t * (HS / 2) + 8 * cg) * 2);
+        const float4 *cs =
+            reinterpret_cast<const float4 *>(rope + ((size_t)t * (HS / 2) + 8 * cg) * 2);
 #pragma unroll
         for (int k = 0; k < 8; k += 2) {
             const float4 c = __ldg(cs + k / 2);

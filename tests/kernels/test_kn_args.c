@@ -114,7 +114,10 @@ int main(void)
     EXPECT(kn_flash_attention_bwd(P, P, P, P, F, 2, 8, 768, 12, 0, KN_BF16, P, 4, s), "scratch");
     /* with RoPE's backward: the table is needed, then the backward's checks */
     EXPECT(kn_flash_gqa_rope_bwd(P, P, P, P, F, NULL, 2, 8, 32, 4, 64, KN_BF16, P, 1 << 20, s),
-           "NULL rope table");
+           "NULL or not 16-byte aligned");
+    EXPECT(kn_flash_gqa_rope_bwd(P, P, P, P, F, (const float *)((const char *)F + 4), 2, 8, 32, 4,
+                                 64, KN_BF16, P, 1 << 20, s),
+           "not 16-byte aligned");
     EXPECT(kn_flash_gqa_rope_bwd(P, P, P, P, F, F, 2, 8, 32, 4, 64, KN_BF16, P, 4, s), "scratch");
     /* with qkv's bias gradient: dbias needed, its scratch in front of the
      * backward's (column sums, the bias pass's), bad shapes size 0 */
