@@ -28,11 +28,12 @@ NVCC=${NVCC:-nvcc}
 GEN="-gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a"
 INC="-Ikernels -Ikernels/cpu -Icommon -Itests"
 cc -O2 -fopenmp -std=gnu11 $INC -c kernels/cpu/ref_gqa.c -o "$OUT/ref_gqa.o"
+cc -O2 -std=gnu11 $INC -c kernels/cpu/ref_rope.c -o "$OUT/ref_rope.o"   # kn_flash_gqa_rope_bwd's check
 cc -O2 -std=gnu11 $INC -c common/ingot_err.c -o "$OUT/ingot_err.o"
 cc -O2 -std=gnu11 $INC -c common/term_text.c -o "$OUT/term_text.o"   # ingot_fail cuts with it
 pids=
 for f in kernels/flash_attention.cu kernels/flash_attention_sm90.cu kernels/kn_arch.cu kernels/bias_grad.cu \
-         kernels/kn_common.cu tests/kernels/kc_attn_check.cu; do
+         kernels/rope.cu kernels/kn_common.cu tests/kernels/kc_attn_check.cu; do
     $NVCC -O3 -std=c++17 $GEN $INC -Xptxas -warn-spills -c "$f" \
         -o "$OUT/$(basename "$f" .cu).o" &
     pids="$pids $!"
