@@ -596,6 +596,8 @@ static int check_ranges(const char *path, const struct tr_ckpt_header *h)
         field = "grad_clip (not in [0, 1e6])";
     else if (!float_ok(h->elapsed_s, 1e12))
         field = "elapsed_s (negative, NaN or absurd)";
+    else if (h->tokens > (uint64_t)1 << 62)   /* the run's count goes on adding to it */
+        field = "tokens (more than 2^62)";
     if (field)
         return ingot_fail(INGOT_E_CORRUPT, "%s: field %s; the checkpoint is damaged or was not "
                           "written by ingot-train", TERM_SHOW(path), field);
@@ -732,6 +734,15 @@ static int read_settings(int fd, const char *path, const struct tr_ckpt_header *
         return err;
     }
     t[h->settings_size] = '\0';
+    /* the JSON is read as a C string: a NUL inside would hide what follows
+     * it (the checksum covers it, so only a crafted file has one) */
+    const size_t len = strlen(t);
+    if (len != h->settings_size) {
+        free(t);
+        return ingot_fail(INGOT_E_CORRUPT, "%s: a NUL byte at offset %zu of the settings "
+                          "section; the file is damaged (restore it from a copy)",
+                          TERM_SHOW(path), len);
+    }
     *text = t;
     return 0;
 }
@@ -742,10 +753,13 @@ int tr_ckpt_check_arch(const char *path, const char *text)
 {
     json_error_t je;
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-    if (!root || !json_is_object(root)) {
-        json_decref(root);
+    if (!root) /* not JSON */
         return ingot_fail(INGOT_E_CORRUPT, "%s: the settings section is not a JSON object "
                           "(line %d: %s)", TERM_SHOW(path), je.line, TERM_SHOW(je.text));
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return ingot_fail(INGOT_E_CORRUPT, "%s: the settings section is JSON but not an object; "
+                          "the file is damaged", TERM_SHOW(path));
     }
     const char *arch = json_string_value(json_object_get(json_object_get(root, "settings"),
                                                          "arch"));
@@ -786,24 +800,43 @@ static int arch_agrees(const char *path, const char *text, const struct tr_ckpt_
         { "tie-embeddings", h->tie_embeddings, true },
     };
     for (size_t i = 0; !err && i < sizeof(shape) / sizeof(shape[0]); i++) {
-        json_t *v = json_object_get(set, shape[i].key);
-        if (!v || (shape[i].is_llama && !llama))
+        if (shape[i].is_llama && !llama)
             continue;
+        json_t *v = json_object_get(set, shape[i].key);
+        char sb[32], hb[32];
+        cli_format_double(shape[i].header, hb, sizeof(hb));
+        /* every settings section Ingot wrote holds these keys (the llama
+         * ones with the llama header); one missing or of another type
+         * would make --resume report "another model" */
+        if (!v || !(json_is_number(v) || json_is_boolean(v) || json_is_string(v))) {
+            err = ingot_fail(INGOT_E_CORRUPT, "%s: the settings %s \"%s\" (the header says "
+                             "%s); the file is damaged (restore it from a copy)",
+                             TERM_SHOW(path), v ? "hold no number for" : "have no", shape[i].key,
+                             hb);
+            break;
+        }
         /* rope-theta past 9 digits is written as a string of its decimal */
-        const bool text = json_is_string(v);
+        const char *str = json_string_value(v);
+        char *end = NULL;
         double s = json_is_boolean(v) ? json_is_true(v)
-                   : text          ? strtod(json_string_value(v), NULL)
-                                   : json_number_value(v),
+                   : str              ? strtod(str, &end)
+                                      : json_number_value(v),
                hv = shape[i].header;
+        if (str && (end == str || *end)) {
+            err = ingot_fail(INGOT_E_CORRUPT, "%s: the settings' \"%s\" is '%s', not a number "
+                             "(the header says %s); the file is damaged (restore it from a "
+                             "copy)", TERM_SHOW(path), shape[i].key, TERM_SHOW(str), hb);
+            break;
+        }
         if (!strcmp(shape[i].key, "norm-eps")) {   /* the header holds the float */
             s = cli_float_decimal((float)s);
             hv = cli_float_decimal((float)hv);
         }
-        char sb[32], hb[32];
-        if ((json_is_number(v) || json_is_boolean(v) || text) && s != hv)
+        if (s != hv)
             err = ingot_fail(INGOT_E_CORRUPT, "%s: the settings say %s %s, the header %s; the "
                              "file is damaged (restore it from a copy)", TERM_SHOW(path),
-                             shape[i].key, cli_format_double(s, sb, sizeof(sb)),
+                             shape[i].key,
+                             str ? TERM_SHOW(str) : cli_format_double(s, sb, sizeof(sb)),
                              cli_format_double(hv, hb, sizeof(hb)));
     }
     json_decref(root);

@@ -119,8 +119,9 @@ static int toml_parse(const char *path, const char *text, json_t *obj, json_t *l
         if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
             continue;
         if (*p == '[') {
-            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: TOML tables are not supported; "
-                             "write key = value lines at the top level", TERM_SHOW(path), line);
+            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: a TOML table or a JSON array, "
+                             "neither supported; write key = value lines at the top level, or "
+                             "one JSON object", TERM_SHOW(path), line);
             break;
         }
         char key[64], norm[64];
@@ -251,8 +252,8 @@ int tr_config_file_read(const char *path, json_t **out, json_t **lines_out)
         p++;
     /* A NUL byte ended TOML text where it stood: the settings after it were
      * dropped without a word (a binary or UTF-16 file passed for text).
-     * JSON's parser reads the whole length and refuses one itself. */
-    const char *nul = *p == '{' ? NULL : memchr(body, '\0', blen);
+     * JSON's parser read past one as if it were not there. */
+    const char *nul = memchr(body, '\0', blen);
     if (nul) {
         int line = 1;
         for (const char *c = body; c < nul; c++)

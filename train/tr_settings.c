@@ -215,13 +215,17 @@ int tr_settings_read_position(const char *path, const char *section, struct tr_l
     return err;
 }
 
-int tr_settings_world_size(const char *section)
+int tr_settings_world_size(const char *path, const char *section, int *world)
 {
     json_t *root = json_loads(section, 0, NULL);
     json_t *w = json_object_get(root, "world_size");
     const json_int_t n = json_is_integer(w) ? json_integer_value(w) : 0;
+    const bool ok = !w || (n >= 1 && n <= (1 << 24));
     json_decref(root);
-    return n >= 1 && n <= INT_MAX ? (int)n : 0;
+    *world = ok && w ? (int)n : 0;
+    return ok ? 0 : ingot_fail(INGOT_E_CORRUPT, "%s: settings field world_size is not a whole "
+                               "number of ranks from 1 to 2^24; the file is damaged (restore "
+                               "it from a copy)", TERM_SHOW(path));
 }
 
 int tr_settings_schedule(const char *section, struct tr_schedule *s)
@@ -624,6 +628,7 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         }
         sprintf(origin, "%s %s", resume_path ? "checkpoint" : "--init-from", shown);
         base->origin = origin;
+        base->from_ckpt = true;
         origin = NULL;
         /* a branch writes its own metrics, never into the run it came from
          * (whose later records a resume would move to FILE.dropped); put

@@ -37,10 +37,11 @@ int tr_settings_json(const struct tr_opts *o, char **out);
 int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos, int world,
                         char **out);
 
-/* The ranks of the run that wrote a checkpoint (its section's world_size),
- * or 0 when the section does not say: written before it was recorded, or
- * not a whole number of ranks. */
-int tr_settings_world_size(const char *section);
+/* *world = the ranks of the run that wrote checkpoint path (its section's
+ * world_size), or 0 when the section does not say (written before it was
+ * recorded). A world_size that is not a whole number from 1 to 2^24: the
+ * file is damaged (INGOT_E_CORRUPT). */
+int tr_settings_world_size(const char *path, const char *section, int *world);
 
 /* Fill pos->n_src and pos->src from a section's data_position (left as is
  * when the section has none: one dataset needs only the header's epoch and

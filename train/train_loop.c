@@ -306,7 +306,7 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         err = tr_settings_read_position(path, section, &st.pos);
     if (!err && section) {
         have_was = tr_settings_schedule(section, &was) == 0;
-        was_world = tr_settings_world_size(section);
+        err = tr_settings_world_size(path, section, &was_world);
     }
     free(section);
     if (err)

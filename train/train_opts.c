@@ -454,7 +454,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
     /* the model's own limit (tr_llama_config_check), so the message names the flag */
     case O_FFN_DIM: err = cli_parse_int("--ffn-dim", v, 1, 1 << 18, &o->ffn_dim); break;
     case O_ROPE_THETA:
-        err = cli_parse_double("--rope-theta", v, -1e308, 1e308, &o->rope_theta);
+        err = cli_parse_double("--rope-theta", v, 1.0, 1e12, &o->rope_theta);
         if (!err && !(o->rope_theta > 1.0 && o->rope_theta <= 1e12))
             err = ingot_fail(INGOT_E_USAGE, "--rope-theta %s: the RoPE base must be above 1 "
                              "and at most 1e12 (LLaMA 2 uses 10000, LLaMA 3 500000)", TERM_SHOW(v));
@@ -633,6 +633,9 @@ static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
             if (l->kv[i].line > 0)
                 err = ingot_fail(err, "%s:%d: %s", l->origin, l->kv[i].line,
                                  ingot_errmsg_for(err));
+            else if (l->from_ckpt)
+                err = ingot_fail(INGOT_E_CORRUPT, "%s: %s; the file is damaged (restore it "
+                                 "from a copy)", l->origin, ingot_errmsg_for(err));
             else if (strcmp(l->origin, CMDLINE_ORIGIN))
                 err = ingot_fail(err, "%s: %s", l->origin, ingot_errmsg_for(err));
             return err;

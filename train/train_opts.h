@@ -19,6 +19,9 @@ struct tr_optlist {
     struct tr_optkv *kv;
     size_t n, cap;
     char *origin;               /* for messages: "the command line", "--config F" */
+    /* a checkpoint's settings (which ingot-train wrote, checksummed): a
+     * value they refuse means a damaged file, not a wrong flag */
+    bool from_ckpt;
 };
 
 /* Append a pair (copied). 0 or an allocation failure. */

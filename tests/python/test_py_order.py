@@ -259,6 +259,25 @@ def check_hostile_ckpt(fx, ck):
     rc, err = run_env([fx.train, "eval", path])
     check(rc == 1 and "the settings say heads %s, the header" % other.decode() in err,
           "settings' heads against the header's: %d %s" % (rc, err))
+    # the same place, resealed: the key renamed (no "heads": --resume reported "another
+    # model", eval and generate went on silently) and a NUL byte in place of the digit
+    # (the JSON, read as a C string, ended there)
+    for what, old, new, want in (("no heads", b'"heads"', b'"hexds"', 'the settings have no "heads"'),
+                                 ("a NUL", raw[at:at + 1], b"\0", "a NUL byte at offset")):
+        pos = at if what == "a NUL" else at - len(b'"heads":')
+        check(raw[pos:pos + len(old)] == old, "%s: %r at the heads" % (what, raw[pos:pos + 8]))
+        b = bytearray(raw[:pos] + new + raw[pos + len(old):])
+        h = h0.copy()
+        h["settings_checksum"] = xxh3.xxh3_64(bytes(b[int(h0["settings_offset"]):]))
+        b[:HEADER.itemsize] = h.tobytes()
+        struct.pack_into("<Q", b, HEADER_CHECKSUM_AT, xxh3.xxh3_64(bytes(b[:HEADER_CHECKSUM_AT])))
+        path = fx.path("settings_%s.bin" % what.replace(" ", "_"))
+        with open(path, "wb") as f:
+            f.write(b)
+        for cmd in (["eval", path], ["generate", path, "--prompt-ids", "1", "--tokens", "1"]):
+            rc, err = run_env([fx.train] + cmd)
+            check(rc == 1 and want in err and "damaged" in err,
+                  "settings with %s, %s: %d %s" % (what, cmd[0], rc, err))
     # a shape whose parameter count overflows int64: the exact count in the message
     L, C = 2 ** 31 - 1, 2 ** 30
     path = edited("huge.bin", n_layer=L, n_embd=C, n_head=1)

@@ -133,6 +133,24 @@ static void to_world2(char **b, size_t *n)
     p[13] = '2';
 }
 
+/* A value no flag takes (checksums right): "cosine" -> "cosinf". */
+static void to_bad_schedule(char **b, size_t *n)
+{
+    struct tr_ckpt_header *h = (void *)*b;
+    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, "\"cosine\"", 8);
+    CHECK(p);
+    p[6] = 'f';
+}
+
+/* A damaged world size: 0 ranks. */
+static void to_world0(char **b, size_t *n)
+{
+    struct tr_ckpt_header *h = (void *)*b;
+    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, "\"world_size\":1}", 15);
+    CHECK(p);
+    p[13] = '0';
+}
+
 /* A checkpoint from before the world size was recorded: the key blanked
  * out (JSON reads the spaces as nothing). */
 static void to_pre_world(char **b, size_t *n)
@@ -256,7 +274,7 @@ int main(int argc, char **argv)
     CHECK_OK(fs_write_atomic(cfg_e, "", 0));
     x = F("--ckpt-dir '%s' --resume --synthetic --steps 2 --model tiny", cdmg);
     expect("--resume, empty config.json", x, 2, "config.json: empty", "repair it");
-    CHECK_OK(fs_write_atomic(cfg_e, "{\"steps\": 5,", 13));
+    CHECK_OK(fs_write_atomic(cfg_e, "{\"steps\": 5,", 12));
     x = F("--ckpt-dir '%s' --resume", cdmg);
     expect("--resume, broken config.json", x, 2, "not a JSON object", "repair it");
 
@@ -308,15 +326,28 @@ int main(int argc, char **argv)
      * resume with another number says so once (it said nothing), and a
      * checkpoint from before the field resumes as ever, without the note */
     CHECK_OK(tr_ckpt_read_settings(c4, &s));
-    bool world1 = s && tr_settings_world_size(s) == 1;
+    int world = -1;
+    bool world1 = s && !tr_settings_world_size(c4, s, &world) && world == 1;
     printf("%-34s %s\n", "checkpoint records world_size 1", world1 ? "ok" : "FAIL");
     failures += !world1;
     free(s);
-    char *cw = F("%s/cworld2", dir), *cw0 = F("%s/cworld0", dir);
+    char *cw = F("%s/cworld2", dir), *cw0 = F("%s/cworld0", dir), *cwb = F("%s/cworldbad", dir);
     CHECK_OK(fs_mkdir_p(cw));
     CHECK_OK(fs_mkdir_p(cw0));
+    CHECK_OK(fs_mkdir_p(cwb));
     rewrite(c4, F("%s/ckpt-00000004.bin", cw), to_world2);
     rewrite(c4, F("%s/ckpt-00000004.bin", cw0), to_pre_world);
+    rewrite(c4, F("%s/ckpt-00000004.bin", cwb), to_world0);
+    /* a settings value its flag refuses: a damaged file (exit 1), not a
+     * usage error (exit 2) of flags no one gave */
+    char *cbs = F("%s/cbadsched", dir);
+    CHECK_OK(fs_mkdir_p(cbs));
+    rewrite(c4, F("%s/ckpt-00000004.bin", cbs), to_bad_schedule);
+    expect("resume, a bad settings value", F("--ckpt-dir '%s' --resume --steps 5", cbs), 1,
+           "--lr-schedule: 'cosinf'", "the file is damaged (restore it from a copy)");
+    /* a world size of 0 ranks (checksums right): damaged, not "unrecorded" */
+    expect("resume, world size 0 refused", F("--ckpt-dir '%s' --resume --steps 5", cwb), 1,
+           "settings field world_size is not a whole number of ranks", "the file is damaged");
     x0 = F("--ckpt-dir '%s' --resume --steps 5 --metrics /dev/null", cw);
     expect("resume of 2 ranks' checkpoint", x0, 0, "note: resuming a checkpoint written by 2 "
            "ranks with 1: this process now takes all 2 micro-steps of a step (each of the 2 "
@@ -332,8 +363,10 @@ int main(int argc, char **argv)
     s = tt_slurp(out);
     char *sec = NULL;
     CHECK_OK(tr_ckpt_read_settings(F("%s/ckpt-00000004.bin", cw0), &sec));
+    world = -1;
     bool old_ok = s && !strstr(s, "resuming a checkpoint written by") && sec &&
-                  tr_settings_world_size(sec) == 0;
+                  !tr_settings_world_size(F("%s/ckpt-00000004.bin", cw0), sec, &world) &&
+                  world == 0;
     printf("%-34s %s\n", "no world_size: no note", old_ok ? "ok" : "FAIL");
     failures += !old_ok;
     free(s);
@@ -511,6 +544,15 @@ int main(int argc, char **argv)
     PUT_BAD("model = \"tiny\"\n\0steps = 5\n");
     x = F("--config '%s' --synthetic", bad);
     expect("--config NUL byte", x, 2, ":2: a NUL byte: not a text file", bad);
+    /* in JSON too: the parser read past it and applied "seed" */
+    PUT_BAD("{\"warmup\": 1\0, \"seed\": 5}");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config JSON NUL byte", x, 2, ":1: a NUL byte: not a text file", bad);
+    /* a JSON array is no TOML table */
+    PUT_BAD("[1, 2, 3]");
+    x = F("--config '%s' --synthetic", bad);
+    expect("--config JSON array", x, 2, ":1: a TOML table or a JSON array, neither supported",
+           NULL);
     PUT_BAD("tokenizer = \"C:\\data\\sp.model\"\n");
     x = F("--config '%s' --synthetic", bad);
     expect("--config unknown escape", x, 2, ":1: bad value for tokenizer: an escape", NULL);
