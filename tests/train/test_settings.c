@@ -93,25 +93,29 @@ static void other_arch(char **b, size_t *n)
     memcpy(p, "\"arch\":\"rwkv\"", 13);
 }
 
-/* A checkpoint whose --metrics file is not on this machine: b.jsonl (the
- * run's) renamed g.jsonl, which nobody wrote. */
-static void to_gone_metrics(char **b, size_t *n)
+/* In the settings section of checkpoint b (n bytes): the first `what`,
+ * which is there, byte `at` of it set to c (or all of it blanked to spaces,
+ * which JSON reads as nothing, when c is ' '). Same length: the section's
+ * size holds; rewrite() reseals the checksums. */
+static void settings_poke(char **b, size_t *n, const char *what, int at, char c)
 {
     struct tr_ckpt_header *h = (void *)*b;
-    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, "/b.jsonl\"", 9);
+    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, what, strlen(what));
     CHECK(p);
-    p[1] = 'g';
+    if (c == ' ')
+        memset(p, ' ', strlen(what));
+    else
+        p[at] = c;
 }
 
-/* A checkpoint from before --lr-schedule: its settings name no schedule
- * (the key blanked out; JSON reads the spaces as nothing). */
+/* A checkpoint whose --metrics file is not on this machine: b.jsonl (the
+ * run's) renamed g.jsonl, which nobody wrote. */
+static void to_gone_metrics(char **b, size_t *n) { settings_poke(b, n, "/b.jsonl\"", 1, 'g'); }
+
+/* A checkpoint from before --lr-schedule: its settings name no schedule. */
 static void to_pre_schedule(char **b, size_t *n)
 {
-    struct tr_ckpt_header *h = (void *)*b;
-    static const char key[] = "\"lr-schedule\":\"cosine\",";
-    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, key, sizeof(key) - 1);
-    CHECK(p);
-    memset(p, ' ', sizeof(key) - 1);
+    settings_poke(b, n, "\"lr-schedule\":\"cosine\",", 0, ' ');
 }
 
 /* A bit flipped in the parameters: the payload checksum no longer holds
@@ -123,44 +127,17 @@ static void flip_param(char **b, size_t *n)
     (*b)[h->params_offset + 5] ^= 0x40;
 }
 
-/* The checkpoint of a run of 2 ranks (this one's "world_size":1 made 2;
- * the same length, so the section's size holds). */
-static void to_world2(char **b, size_t *n)
-{
-    struct tr_ckpt_header *h = (void *)*b;
-    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, "\"world_size\":1}", 15);
-    CHECK(p);
-    p[13] = '2';
-}
+/* The checkpoint of a run of 2 ranks (this one's "world_size":1 made 2). */
+static void to_world2(char **b, size_t *n) { settings_poke(b, n, "\"world_size\":1}", 13, '2'); }
 
 /* A value no flag takes (checksums right): "cosine" -> "cosinf". */
-static void to_bad_schedule(char **b, size_t *n)
-{
-    struct tr_ckpt_header *h = (void *)*b;
-    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, "\"cosine\"", 8);
-    CHECK(p);
-    p[6] = 'f';
-}
+static void to_bad_schedule(char **b, size_t *n) { settings_poke(b, n, "\"cosine\"", 6, 'f'); }
 
 /* A damaged world size: 0 ranks. */
-static void to_world0(char **b, size_t *n)
-{
-    struct tr_ckpt_header *h = (void *)*b;
-    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, "\"world_size\":1}", 15);
-    CHECK(p);
-    p[13] = '0';
-}
+static void to_world0(char **b, size_t *n) { settings_poke(b, n, "\"world_size\":1}", 13, '0'); }
 
-/* A checkpoint from before the world size was recorded: the key blanked
- * out (JSON reads the spaces as nothing). */
-static void to_pre_world(char **b, size_t *n)
-{
-    struct tr_ckpt_header *h = (void *)*b;
-    static const char key[] = ",\"world_size\":1";
-    char *p = memmem(*b + h->settings_offset, *n - h->settings_offset, key, sizeof(key) - 1);
-    CHECK(p);
-    memset(p, ' ', sizeof(key) - 1);
-}
+/* A checkpoint from before the world size was recorded: the key blanked. */
+static void to_pre_world(char **b, size_t *n) { settings_poke(b, n, ",\"world_size\":1", 0, ' '); }
 
 static void to_version1(char **b, size_t *n)
 {
