@@ -437,13 +437,18 @@ static int check_hostile(const char *bin, const char *dir, const char *out, cons
     big.cfg.n_layer = 2;
     big.cfg.n_embd = 512;
     big.cfg.n_head = 8;
-    big.settings = "{\"settings\":{\"arch\":\"gpt2\"}}";
+    /* the settings name the shape, as every checkpoint ingot-train writes
+     * does (one without is refused as damaged) */
+    char *big_set = tt_fmt("{\"settings\":{\"arch\":\"gpt2\",\"layers\":2,\"heads\":8,"
+                           "\"dim\":512,\"seq-len\":%d}}", big.cfg.seq_len);
+    big.settings = big_set;
     size_t n = tr_param_count(&big.cfg);
     float *w = calloc(n, sizeof(float));
     CHECK(w);
     char *bigdir = tt_fmt("%s/ckbig", dir), *bigck;
     CHECK_OK(tr_ckpt_save(bigdir, &big, w, w, w, &bigck));
     free(w);
+    free(big_set);
     signal_mid_export(bin, dir, bigck);
     printf("%-34s %s\n", "SIGTERM mid-export", "no temp file, no old config.json left");
     free(bigdir);
