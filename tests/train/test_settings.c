@@ -516,61 +516,75 @@ int main(int argc, char **argv)
     /* read as something else before, without a word: a NUL byte ended the
      * text (steps = 5 was dropped), "C:\data" lost its backslash, a string
      * ran on into the next lines, seq_len and seq-len both set one key (the
-     * second won), 1e-400 became lr 0; now refused by line and key */
-#define PUT_BAD(lit) CHECK_OK(fs_write_atomic(bad, lit, sizeof(lit) - 1))
-    PUT_BAD("model = \"tiny\"\n\0steps = 5\n");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config NUL byte", x, 2, ":2: a NUL byte: not a text file", bad);
-    /* in JSON too: the parser read past it and applied "seed" */
-    PUT_BAD("{\"warmup\": 1\0, \"seed\": 5}");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config JSON NUL byte", x, 2, ":1: a NUL byte: not a text file", bad);
-    /* a JSON array is no TOML table */
-    PUT_BAD("[1, 2, 3]");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config JSON array", x, 2, ":1: a TOML table or a JSON array, neither supported",
-           NULL);
-    PUT_BAD("tokenizer = \"C:\\data\\sp.model\"\n");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config unknown escape", x, 2, ":1: bad value for tokenizer: an escape", NULL);
-    PUT_BAD("model = \"tiny\n# \"\nsteps = 5\n");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config string over lines", x, 2, ":1: bad value for model: a string without its "
-           "closing quote", NULL);
-    PUT_BAD("seq_len = 32\nseq-len = 64\n");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config seq_len and seq-len", x, 2, ":2: seq-len given twice (first on line 1",
-           NULL);
-    PUT_BAD("{\"seq_len\": 32, \"seq-len\": 64}");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config JSON seq_len and seq-len", x, 2, "\"seq-len\" given twice", bad);
-    PUT_BAD("lr = 1e-400\n");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config lr 1e-400", x, 2, bad, "--lr '1e-400'");
-    /* a value its flag refuses, or a key no flag has: named by line, in
-     * TOML and in JSON (the message named the file alone) */
-    PUT_BAD("model = \"tiny\"\n\n# the rate\nlr = \"abc\"\n");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config TOML bad value's line", x, 2, ":4: --lr 'abc'", bad);
-    PUT_BAD("{\"model\": \"tiny\",\n \"steps\": {\"a\": 1},\n \"lr\": \"abc\"}");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config JSON value's line", x, 2, ":2: \"steps\" has a value", bad);
-    PUT_BAD("{\"model\": \"tiny\",\n \"nested\": {\"lr\": 1},\n \"lr\": \"abc\"}");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config JSON key's line past a nested one", x, 2, ":2: unknown key \"nested\"",
-           bad);
-    /* a JSON key with an escape, or past ASCII, is found by its line too
-     * (the walk compared the file's bytes between the quotes with the
-     * decoded key, and the message named the file alone), as is a long one */
-    PUT_BAD("{\"model\": \"tiny\",\n \"st\\u0065pz\": 1}");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config JSON escaped key's line", x, 2, ":2: unknown key \"stepz\"", bad);
-    PUT_BAD("{\"model\": \"tiny\",\n\n \"x\\u00e9\\\"\": 1}");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config JSON non-ASCII key's line", x, 2, ":3: unknown key \"x\xc3\xa9\"\"", bad);
-    PUT_BAD("{\"model\": \"tiny\",\n \"b\\u0061tch\": 0}");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config JSON escaped key's value", x, 2, ":2: --batch '0'", bad);
+     * second won), 1e-400 became lr 0; now refused by line and key. Each
+     * case: the file's bytes (NULs included) and what the run must say as
+     * it exits 2, BAD standing for the file's path. */
+    static const char BAD[] = "the file";
+    static const struct {
+        const char *what, *text;
+        size_t len;
+        const char *n1, *n2;
+    } bad_cases[] = {
+#define BAD_CASE(what, lit, n1, n2) { what, lit, sizeof(lit) - 1, n1, n2 }
+        BAD_CASE("--config NUL byte", "model = \"tiny\"\n\0steps = 5\n",
+                 ":2: a NUL byte: not a text file", BAD),
+        /* in JSON too: the parser read past it and applied "seed" */
+        BAD_CASE("--config JSON NUL byte", "{\"warmup\": 1\0, \"seed\": 5}",
+                 ":1: a NUL byte: not a text file", BAD),
+        /* a JSON array is no TOML table */
+        BAD_CASE("--config JSON array", "[1, 2, 3]",
+                 ":1: a TOML table or a JSON array, neither supported", NULL),
+        BAD_CASE("--config unknown escape", "tokenizer = \"C:\\data\\sp.model\"\n",
+                 ":1: bad value for tokenizer: an escape", NULL),
+        BAD_CASE("--config string over lines", "model = \"tiny\n# \"\nsteps = 5\n",
+                 ":1: bad value for model: a string without its closing quote", NULL),
+        BAD_CASE("--config seq_len and seq-len", "seq_len = 32\nseq-len = 64\n",
+                 ":2: seq-len given twice (first on line 1", NULL),
+        BAD_CASE("--config JSON seq_len and seq-len", "{\"seq_len\": 32, \"seq-len\": 64}",
+                 "\"seq-len\" given twice", BAD),
+        BAD_CASE("--config lr 1e-400", "lr = 1e-400\n",
+                 BAD, "--lr '1e-400'"),
+        /* a value its flag refuses, or a key no flag has: named by line, in TOML and in JSON
+         * (the message named the file alone) */
+        BAD_CASE("--config TOML bad value's line", "model = \"tiny\"\n\n# the rate\nlr = \"abc\"\n",
+                 ":4: --lr 'abc'", BAD),
+        BAD_CASE("--config JSON value's line",
+                 "{\"model\": \"tiny\",\n \"steps\": {\"a\": 1},\n \"lr\": \"abc\"}",
+                 ":2: \"steps\" has a value", BAD),
+        BAD_CASE("--config JSON key's line past a nested one",
+                 "{\"model\": \"tiny\",\n \"nested\": {\"lr\": 1},\n \"lr\": \"abc\"}",
+                 ":2: unknown key \"nested\"", BAD),
+        /* a JSON key with an escape, or past ASCII, is found by its line too (the walk compared
+         * the file's bytes between the quotes with the decoded key, and the message named the
+         * file alone), as is a long one */
+        BAD_CASE("--config JSON escaped key's line", "{\"model\": \"tiny\",\n \"st\\u0065pz\": 1}",
+                 ":2: unknown key \"stepz\"", BAD),
+        BAD_CASE("--config JSON non-ASCII key's line",
+                 "{\"model\": \"tiny\",\n\n \"x\\u00e9\\\"\": 1}",
+                 ":3: unknown key \"x\xc3\xa9\"\"", BAD),
+        BAD_CASE("--config JSON escaped key's value", "{\"model\": \"tiny\",\n \"b\\u0061tch\": 0}",
+                 ":2: --batch '0'", BAD),
+        /* TOML keys are bare ASCII words: one past ASCII is refused by its line */
+        BAD_CASE("--config TOML non-ASCII key's line", "model = \"tiny\"\nst\xc3\xa9ps = 1\n",
+                 ":2: expected key = value", BAD),
+        BAD_CASE("--config TOML quoted key's line", "model = \"tiny\"\n\"st\\u0065ps\" = 1\n",
+                 ":2: expected key = value", BAD),
+        BAD_CASE("--config JSON bad value's line",
+                 "{\"model\": \"tiny\",\n \"warmup\": 1,\n \"lr\": \"abc\"}",
+                 ":3: --lr 'abc'", BAD),
+        BAD_CASE("--config empty value", "{\"metrics\": \"\"}",
+                 "\"metrics\" is empty", BAD),
+        /* null read as the default without a word */
+        BAD_CASE("--config null", "{\"steps\": null}",
+                 "\"steps\" is null (leave the key out", BAD),
+#undef BAD_CASE
+    };
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        CHECK_OK(fs_write_atomic(bad, bad_cases[i].text, bad_cases[i].len));
+        x = F("--config '%s' --synthetic", bad);
+        expect(bad_cases[i].what, x, 2, bad_cases[i].n1 == BAD ? bad : bad_cases[i].n1,
+               bad_cases[i].n2 == BAD ? bad : bad_cases[i].n2);
+    }
     {
         char longkey[400];
         memset(longkey, 'k', sizeof(longkey) - 1);
@@ -588,23 +602,7 @@ int main(int argc, char **argv)
         x = F("--config '%s' --synthetic", bad);
         expect("--config JSON huge key: cut", x, 2, "kkk...\" (the keys are the long flags", bad);
     }
-    /* TOML keys are bare ASCII words: one past ASCII is refused by its line */
-    PUT_BAD("model = \"tiny\"\nst\xc3\xa9ps = 1\n");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config TOML non-ASCII key's line", x, 2, ":2: expected key = value", bad);
-    PUT_BAD("model = \"tiny\"\n\"st\\u0065ps\" = 1\n");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config TOML quoted key's line", x, 2, ":2: expected key = value", bad);
-    PUT_BAD("{\"model\": \"tiny\",\n \"warmup\": 1,\n \"lr\": \"abc\"}");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config JSON bad value's line", x, 2, ":3: --lr 'abc'", bad);
-    PUT_BAD("{\"metrics\": \"\"}");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config empty value", x, 2, "\"metrics\" is empty", bad);
-    /* null read as the default without a word */
-    PUT_BAD("{\"steps\": null}");
-    x = F("--config '%s' --synthetic", bad);
-    expect("--config null", x, 2, "\"steps\" is null (leave the key out", bad);
+#define PUT_BAD(lit) CHECK_OK(fs_write_atomic(bad, lit, sizeof(lit) - 1))
     /* whole numbers written as reals (Python's json.dump of a float, 1e3):
      * an integer flag takes them, as it did before the shortest-text change */
     PUT_BAD("{\"steps\": 1000.0, \"warmup\": 1e2}");
