@@ -258,15 +258,21 @@ static int bracket_group(const char *t, size_t n, const char *rb, const char **p
                          unsigned long *lo, unsigned long *hi, int *width)
 {
     char *end;
-    *lo = *hi = strtoul(*p, &end, 10);
+    /* digits only: strtoul takes blanks and a sign ("n[-1]" was host
+     * n18446744073709551615, "n[ 1]" n01) */
+    *lo = *hi = isdigit((unsigned char)**p) ? strtoul(*p, &end, 10) : 0;
+    if (!isdigit((unsigned char)**p))
+        end = (char *)*p;
     *width = (int)(end - *p);
     if (end == *p || *width > 18)
         return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': expected a number after '%s'",
                           SHOW_N(t, n), SHOW_N(t, (size_t)(*p - t)));
     if (*end == '-') {
         const char *q = end + 1;
-        *hi = strtoul(q, &end, 10);
-        if (end == q || *hi < *lo || *hi - *lo > 1000000)
+        *hi = isdigit((unsigned char)*q) ? strtoul(q, &end, 10) : 0;
+        if (!isdigit((unsigned char)*q))
+            end = (char *)q;
+        if (end == q || *hi < *lo || *hi - *lo > 1000000 || end - q > 18)
             return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': bad range", SHOW_N(t, n));
     }
     if (end != rb && *end != ',')

@@ -690,6 +690,14 @@ static int resolve(const struct tr_rdzv_opts *o, struct sockaddr_in *sa)
     char port[16];
     struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
     snprintf(port, sizeof(port), "%d", o->port);
+    /* host:port (one colon, digits after it; an IPv6 literal has several):
+     * it was reported as a host without an IPv4 address */
+    const char *colon = strchr(o->addr, ':');
+    if (colon && !strchr(colon + 1, ':') && colon[1] &&
+        strspn(colon + 1, "0123456789") == strlen(colon + 1))
+        return ingot_fail(-EHOSTUNREACH, "rendezvous: MASTER_ADDR '%s' holds a port: give "
+                          "rank 0's host alone, and the port in MASTER_PORT (or --dist-port)",
+                          ADDR(o->addr));
     int gai = getaddrinfo(o->addr, port, &hints, &ai);
     /* the rendezvous listens on IPv4: an IPv6 literal, or a name with no
      * IPv4 address, would be retried to the deadline and then blamed on

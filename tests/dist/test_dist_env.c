@@ -149,6 +149,11 @@ static const struct host_case host_cases[] = {
     { "gpu[01-04", 0, { NULL }, "unclosed" },
     { "gpu[4-1]", 0, { NULL }, "bad range" },
     { "gpu[a]", 0, { NULL }, "expected a number" },
+    /* digits only: strtoul's sign and blanks made "n[-1]" host n18446744073709551615 */
+    { "n[-1]", 0, { NULL }, "expected a number" },
+    { "n[ 1]", 0, { NULL }, "expected a number" },
+    { "n[+1-3]", 0, { NULL }, "expected a number" },
+    { "n[1- 3]", 0, { NULL }, "bad range" },
     { "a,,b", 0, { NULL }, "empty host name" },
     { "", 0, { NULL }, "empty" },
     /* counted, not expanded, past the wanted host */

@@ -726,6 +726,17 @@ def foreign_listener():
     print("a foreign listener on the rendezvous port: named")
 
 
+def addr_with_port():
+    """MASTER_ADDR given as host:port (the port belongs in MASTER_PORT): named as such at
+    once (it said the host "has no IPv4 address")."""
+    env = dict(ENV, RANK="1", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1:29500", MASTER_PORT="29500")
+    p = subprocess.run([TRAIN] + BASE + ["--dist-timeout", "5"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode == 0 or "MASTER_ADDR '127.0.0.1:29500' holds a port" not in p.stderr:
+        fail("MASTER_ADDR with a port: exit %d: %s" % (p.returncode, p.stderr))
+    print("MASTER_ADDR host:port: named")
+
+
 HOSTILE_HOST = "h\x1b]0;pwned\x07\u202eh"   # ESC ] 0 ; pwned BEL, RIGHT-TO-LEFT OVERRIDE
 SHOWN_HOST = "h?]0;pwned??h"                # as term_text() shows it
 RAW = ("\x1b", "\x07", "\u202e")
@@ -888,6 +899,7 @@ def main():
             local_work_untimed()
             peer_hangs_during_sample()
             foreign_listener()
+            addr_with_port()
             hostile_host()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)

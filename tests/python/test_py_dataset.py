@@ -318,6 +318,44 @@ def check_reader_as_c(fx, d):
             fail("a manifest with %s = %r opened" % (key, val))
         except ingot.FormatError as err:
             check("manifest.json" in str(err) and "unexpected type" in str(err), str(err))
+    # what common/manifest.c checks beyond the shards: the totals add up the shards
+    # listed (the last one left out of the list read as a shorter split, silently),
+    # each input names its file (provenance() raised KeyError), a number past a
+    # double (OverflowError) and nesting past Python's stack (RecursionError)
+    def drop_last(m):
+        last = m["shards"].pop()
+        os.unlink(os.path.join(e, last["file"]))
+    cases = (("shard-left-out", drop_last, "key totals.train:"),
+             ("totals-5", lambda m: m["totals"]["train"].__setitem__("tokens", 5),
+              "key totals.train: 5 tokens"),
+             ("input-no-name", lambda m: m.__setitem__("inputs", [{}] * 4),
+              "key inputs[0].name: missing or not a string"))
+    for tag, edit, want in cases:
+        e = fx.path("manifest-" + tag)
+        shutil.copytree(d, e)
+        m = json.load(open(os.path.join(e, "manifest.json")))
+        if tag == "shard-left-out":   # a train shard: the train split's totals disagree
+            m["shards"].sort(key=lambda x: x["split"] == "train")
+        edit(m)
+        json.dump(m, open(os.path.join(e, "manifest.json"), "w"))
+        try:
+            ingot.open_dataset(e)
+            fail("a manifest with %s opened" % tag)
+        except ingot.FormatError as err:
+            check(want in str(err), "%s: %s" % (tag, err))
+    for tag, text in (("huge-vocab", None), ("deep", "[" * 100000 + "]" * 100000)):
+        e = fx.path("manifest-" + tag)
+        shutil.copytree(d, e)
+        if text is None:
+            raw = open(os.path.join(e, "manifest.json")).read()
+            text = re.sub(r'"vocab_size": *\d+', '"vocab_size": 1e400', raw, count=1)
+            check(text != raw, "no vocab_size in the manifest")
+        open(os.path.join(e, "manifest.json"), "w").write(text)
+        try:
+            ingot.open_dataset(e)
+            fail("a manifest %s opened" % tag)
+        except ingot.FormatError as err:
+            check("manifest.json" in str(err), "%s: %s" % (tag, err))
     # shard names as the C reader takes them: plain, not hidden, no control
     # characters (an escape sequence in one was accepted; C1's 8-bit CSI too)
     for k, bad in enumerate(("\x1b[2Jx.tok", "a\nb.tok", ".hidden.tok", "../x.tok",

@@ -166,8 +166,9 @@ class Checkpoint:
                 self._settings_raw = f.read(ns)
             try:
                 self.settings = json.loads(self._settings_raw.decode("utf-8"))
-            except ValueError as e:
-                self._fail("settings", "not JSON text (%s)" % e)
+            except (ValueError, RecursionError) as e:   # RecursionError: nested past the stack
+                self._fail("settings", "not JSON text (%s)" % type(e).__name__
+                           if isinstance(e, RecursionError) else "not JSON text (%s)" % e)
             # as ingot-train's reader (train/checkpoint.c): the settings name the
             # header's architecture, one this reader knows
             inner = self.settings.get("settings") if isinstance(self.settings, dict) else None

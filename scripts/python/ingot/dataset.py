@@ -115,11 +115,13 @@ class Dataset:
                               % self.path) from None
         except ValueError as e:
             raise FormatError("%s: not valid JSON: %s" % (mpath, e)) from None
+        except RecursionError:   # nested past Python's stack: no manifest pretok writes
+            raise FormatError("%s: not valid JSON: nested too deep" % mpath) from None
         try:
             self._open(mpath, verify)
         except IngotError:
             raise
-        except (AttributeError, TypeError, KeyError, ValueError, IndexError) as e:
+        except (AttributeError, TypeError, KeyError, ValueError, IndexError, OverflowError) as e:
             # a key of another JSON type ("shards": 1, "tokenizer": null, ...): one
             # FormatError naming the file, not the parser's AttributeError
             raise FormatError("%s: a field of an unexpected type or value (%s: %s): not a "
@@ -162,6 +164,23 @@ class Dataset:
             sh = Shard(os.path.join(self.path, name))
             self._agree(mpath, entry, sh, len(per_split[sh.split]))
             per_split[sh.split].append(sh)
+        # as common/manifest.c: the totals add up the shards listed (a shard left
+        # out of the list was read as a shorter split without a word)
+        totals = m["totals"]
+        for name in SPLITS + ("all",):
+            shards = [sh for s in SPLITS for sh in per_split[s]] if name == "all" else \
+                per_split[name]
+            want = (sum(sh.n_tokens for sh in shards), sum(sh.n_docs for sh in shards))
+            got = (totals[name]["tokens"], totals[name]["documents"])
+            if got != want:
+                raise FormatError("%s: key totals.%s: %r tokens / %r documents, but the shards "
+                                  "add up to %d / %d: the dataset is inconsistent (rerun "
+                                  "ingot-pretok)" % (mpath, name, got[0], got[1], *want))
+        # as common/manifest.c: every input names its file (provenance() reads it)
+        for i, inp in enumerate(m.get("inputs", [])):
+            if not isinstance(inp, dict) or not isinstance(inp.get("name"), str):
+                raise FormatError("%s: key inputs[%d].name: missing or not a string"
+                                  % (mpath, i))
         self.splits = {name: Split(name, shards) for name, shards in per_split.items()}
         if verify:
             self.verify()
