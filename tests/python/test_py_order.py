@@ -223,7 +223,10 @@ def check_hostile_ckpt(fx, ck):
           int(h0["settings_offset"]) + int(h0["settings_size"]) == len(raw),
           "the settings of %s: no %r, or not last in the file" % (src, old))
     for what, new, want in (("unknown arch", b'"arch":"gpt3"', "architecture 'gpt3'"),
-                            ("arch not the header's", b'"arch":"llama"', "the header 'gpt2'")):
+                            ("arch not the header's", b'"arch":"llama"', "the header 'gpt2'"),
+                            # past Python's stack: RecursionError, not FormatError, before
+                            ("deep nesting", b'"arch":' + b"[" * 5000 + b"]" * 5000,
+                             "not JSON text (RecursionError)")):
         grow = len(new) - len(old)
         h = h0.copy()
         h["settings_size"] += grow
