@@ -88,8 +88,9 @@ int kn_flash_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void *
                      kn_dtype dt, void *scratch, size_t scratch_bytes, cudaStream_t s);
 
 /* The backward of attention over q and k that kn_rope_fwd rotated (rope:
- * its [T, hs/2, 2] table, at least T rows, 16-byte aligned): dqkv = [rope^T(dq) | rope^T(dk) | dv], the
- * gradient with respect to the unrotated q and k (OVERWRITES dqkv), as
+ * its [T, hs/2, 2] table, at least T rows, 16-byte aligned):
+ * dqkv = [rope^T(dq) | rope^T(dk) | dv], the gradient with respect to the
+ * unrotated q and k (OVERWRITES dqkv), as
  * kn_flash_gqa_bwd followed by kn_rope_bwd on the q and k heads. Where the
  * Hopper pass runs fused (hs 64 with the scratch of
  * kn_flash_gqa_bwd_scratch_bytes) the rotation is done in its stores, in

@@ -251,6 +251,18 @@ static void emit(struct nth *st, const char *name, size_t len)
     st->out[len] = '\0';
 }
 
+/* A number of decimal digits only at s (strtoul alone takes blanks and a
+ * sign: "n[-1]" was host n18446744073709551615, "n[ 1]" n01); *end = s
+ * where s starts with no digit. */
+static unsigned long digits(const char *s, char **end)
+{
+    if (!isdigit((unsigned char)*s)) {
+        *end = (char *)s;
+        return 0;
+    }
+    return strtoul(s, end, 10);
+}
+
 /* One "lo" or "lo-hi" group of the bracket [lb, rb) of term t (length n),
  * starting at *p; *p moves past it and its comma. width: lo's digits, the
  * zero padding. */
@@ -258,20 +270,14 @@ static int bracket_group(const char *t, size_t n, const char *rb, const char **p
                          unsigned long *lo, unsigned long *hi, int *width)
 {
     char *end;
-    /* digits only: strtoul takes blanks and a sign ("n[-1]" was host
-     * n18446744073709551615, "n[ 1]" n01) */
-    *lo = *hi = isdigit((unsigned char)**p) ? strtoul(*p, &end, 10) : 0;
-    if (!isdigit((unsigned char)**p))
-        end = (char *)*p;
+    *lo = *hi = digits(*p, &end);
     *width = (int)(end - *p);
     if (end == *p || *width > 18)
         return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': expected a number after '%s'",
                           SHOW_N(t, n), SHOW_N(t, (size_t)(*p - t)));
     if (*end == '-') {
         const char *q = end + 1;
-        *hi = isdigit((unsigned char)*q) ? strtoul(q, &end, 10) : 0;
-        if (!isdigit((unsigned char)*q))
-            end = (char *)q;
+        *hi = digits(q, &end);
         if (end == q || *hi < *lo || *hi - *lo > 1000000 || end - q > 18)
             return ingot_fail(INGOT_E_USAGE, "hostlist: '%s': bad range", SHOW_N(t, n));
     }
