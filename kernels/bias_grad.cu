@@ -34,11 +34,7 @@ static int db_vec_mode = -1;
 
 static bool db_vec_enabled(void)
 {
-    if (db_vec_mode < 0) {
-        const char *e = getenv("INGOT_DB_VEC");
-        db_vec_mode = !(e && !strcmp(e, "0"));
-    }
-    return db_vec_mode != 0;
+    return kn_env_on_once(&db_vec_mode, "INGOT_DB_VEC");
 }
 
 extern "C" void kn_matmul_set_db_vec(int on)

@@ -735,11 +735,7 @@ static int fa_gqa_bwd(void *dqkv, const void *dout, const void *qkv, const void 
     /* INGOT_FA_ROPE=0: RoPE's backward as its own pass after the attention's
      * (for comparisons) */
     static int rope_fused = -1;
-    if (rope_fused < 0) {
-        const char *e = getenv("INGOT_FA_ROPE");
-        rope_fused = !(e && !strcmp(e, "0"));
-    }
-    const float *rope_in = rope_fused ? rope : NULL;
+    const float *rope_in = kn_env_on_once(&rope_fused, "INGOT_FA_ROPE") ? rope : NULL;
     int roped = 0;
     if (hs == 128)
         err = fa_bwd<128>(dq, dO, x, o, lse, D, work, work_bytes, B, T, NH, NKV, accumulate,
@@ -825,11 +821,8 @@ extern "C" int kn_flash_attention_bwd_dbias(void *dqkv, float *dbias, const void
     KN_ARG_CHECK(scratch && scratch_bytes >= cb + db, "scratch %p of %zu bytes, need %zu",
                  scratch, scratch_bytes, kn_flash_attention_bwd_dbias_scratch_bytes(B, T, C, NH));
     /* INGOT_FA_DBIAS=0: always the pass (for comparisons) */
-    static int fused = -1;
-    if (fused < 0) {
-        const char *e = getenv("INGOT_FA_DBIAS");
-        fused = !(e && !strcmp(e, "0"));
-    }
+    static int fused_once = -1;
+    const int fused = kn_env_on_once(&fused_once, "INGOT_FA_DBIAS");
     float *colsum = (float *)scratch;
     void *dbs = (char *)scratch + cb;
     int summed = 0;

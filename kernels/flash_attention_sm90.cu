@@ -1706,12 +1706,9 @@ static int s9_setup(void)
         return 0;
     const char *e = getenv("INGOT_FA_SM90_ALT");
     s9_alt = e && e[0] >= '1' && e[0] <= '9' ? e[0] - '0' : 0;
-    const char *mb = getenv("INGOT_FA_SM90_MB");
-    s9_mb = !(mb && !strcmp(mb, "0"));
-    const char *nm = getenv("INGOT_FA_SM90_NOMASK");
-    s9_nomask = !(nm && !strcmp(nm, "0"));
-    const char *lz = getenv("INGOT_FA_SM90_LAZY");
-    s9_lazy = lz && !strcmp(lz, "0") ? 0.0f : S9_LAZY_MAX;
+    s9_mb = !kn_env_off("INGOT_FA_SM90_MB");
+    s9_nomask = !kn_env_off("INGOT_FA_SM90_NOMASK");
+    s9_lazy = kn_env_off("INGOT_FA_SM90_LAZY") ? 0.0f : S9_LAZY_MAX;
     int err = 0;
     err |= s9_smem_limit(s9_fwd2_kernel<64, 64, 2>, fwd_smem(64, 64, 3));
     err |= s9_smem_limit(s9_fwd2_kernel<128, 64, 1>, fwd_smem(128, 64, 3));

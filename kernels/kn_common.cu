@@ -1,6 +1,23 @@
-/* GPU presence check shared by the trainer and the tests. */
+/* GPU presence check shared by the trainer and the tests; the environment
+ * switches of kernels/ and train/. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cuda_check.h"
 #include "kn_common.h"
+
+extern "C" int kn_env_off(const char *name)
+{
+    const char *v = getenv(name);
+    return v && !strcmp(v, "0");
+}
+
+extern "C" int kn_env_on_once(int *cache, const char *name)
+{
+    if (*cache < 0)
+        *cache = !kn_env_off(name);
+    return *cache;
+}
 
 extern "C" int kn_device_check(void)
 {

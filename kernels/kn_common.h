@@ -46,6 +46,14 @@ static inline const char *kn_dtype_name(kn_dtype dt)
  * naming the CUDA error otherwise (no driver, no device). Never aborts. */
 int kn_device_check(void);
 
+/* The switches that turn a fused or vectorised path off for comparisons
+ * (INGOT_FA_ROPE=0 and the like): 1 when the environment sets name to "0". */
+int kn_env_off(const char *name);
+
+/* The same switch read once: *cache is -1 before the first call and holds
+ * the answer after it. Returns 1 (on) unless name is "0". */
+int kn_env_on_once(int *cache, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

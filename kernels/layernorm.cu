@@ -150,11 +150,7 @@ static bool ln_vec_ok(int C, const void *p0, const void *p1, const void *p2, con
 static bool ln_vec_enabled(void)
 {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("INGOT_LN_VEC");
-        on = !(e && !strcmp(e, "0"));
-    }
-    return on != 0;
+    return kn_env_on_once(&on, "INGOT_LN_VEC");
 }
 
 static int ln_bwd_blocks(int N)

@@ -55,7 +55,7 @@ struct lt_key {
     int ta, tb, m, n, k, batch;
     long long lda, ldb, ldc, sa, sb, sc, aux_ld;
     int ab_dt, c_dt, epi;
-    unsigned al_a, al_b, al_c, al_bias, al_aux;
+    unsigned al_a, al_b, al_c, al_bias, al_aux, al_cin;
 };
 
 struct lt_plan {
@@ -119,16 +119,14 @@ extern "C" int kn_blas_create(kn_blas **out, size_t workspace_bytes)
     h->ws_bytes = workspace_bytes ? workspace_bytes : (size_t)DEFAULT_WORKSPACE;
     /* INGOT_FUSE_GELU=0 / INGOT_FUSE_DGELU=0: the GELU / dGELU as separate
      * kernels (for comparisons) */
-    const char *fg = getenv("INGOT_FUSE_GELU");
-    h->fuse_gelu = !(fg && !strcmp(fg, "0"));
+    h->fuse_gelu = !kn_env_off("INGOT_FUSE_GELU");
     const char *dg = getenv("INGOT_FUSE_DGELU");
     h->fuse_dgelu = !dg || !*dg ? -1 : strcmp(dg, "0") ? 1 : 0;
     /* Off by default: on the H200 the BGRADB GEMM ran slower than the plain
      * GEMM plus the bias kernel (docs/performance.md, issue 12). */
     const char *bg = getenv("INGOT_BGRAD_EPI");
     h->fuse_bgrad = bg && !strcmp(bg, "1");
-    const char *fdb = getenv("INGOT_FUSE_DBIAS");
-    h->fuse_dbias = !(fdb && !strcmp(fdb, "0"));
+    h->fuse_dbias = !kn_env_off("INGOT_FUSE_DBIAS");
     const char *tune = getenv("INGOT_GEMM_TUNE");
     h->tune_env = !tune || !*tune ? -1 : !strcmp(tune, "0") ? 0 : !strcmp(tune, "always") ? 2 : 1;
     h->tune = h->tune_env == 2;
@@ -260,14 +258,23 @@ extern "C" void kn_blas_set_fuse_dbias(kn_blas *h, int on)
         h->fuse_dbias = on != 0;
 }
 
-/* One GEMM with an optional epilogue (bias / GELU aux / dGELU aux). */
+/* One GEMM with an optional epilogue (bias / GELU aux / dGELU aux).
+ * c_in: where beta * C is read from when it is not g.C itself (cuBLASLt's
+ * C and D: the same layout, different buffers); NULL: g.C. */
 struct gemm_call {
     kn_gemm g;
     cublasLtEpilogue_t epi;
     const void *bias;
     const void *aux;
     long long aux_ld;
+    const void *c_in;
 };
+
+/* The buffer beta * C is read from. */
+static const void *c_src(const gemm_call *c)
+{
+    return c->c_in ? c->c_in : c->g.C;
+}
 
 static int set_attr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a, const void *v,
                     size_t n)
@@ -319,7 +326,7 @@ static int tune_plan(kn_blas *h, lt_plan *p, const gemm_call *c,
     const size_t cb = c_extent(g);
     if (!h->tune || nres < 2 || cap != cudaStreamCaptureStatusNone || flops < TUNE_MIN_FLOPS ||
         overlaps(g->C, cb, g->A, ab_extent(g, 0)) || overlaps(g->C, cb, g->B, ab_extent(g, 1)) ||
-        overlaps(g->C, cb, c->aux, cb))
+        overlaps(g->C, cb, c->aux, cb) || overlaps(g->C, cb, c->c_in, cb))
         return 0;
     void *saved = NULL;
     cudaEvent_t e[2] = {NULL, NULL};
@@ -340,8 +347,8 @@ static int tune_plan(kn_blas *h, lt_plan *p, const gemm_call *c,
             if (r == 1)
                 ok = cudaEventRecord(e[0], s) == cudaSuccess;
             ok = ok && cublasLtMatmul(h->lt, &p->op, &g->alpha, g->A, &p->la, g->B, &p->lb,
-                                      &g->beta, g->C, &p->lc, g->C, &p->lc, &res[i].algo, h->ws,
-                                      h->ws_bytes, s) == CUBLAS_STATUS_SUCCESS;
+                                      &g->beta, c_src(c), &p->lc, g->C, &p->lc, &res[i].algo,
+                                      h->ws, h->ws_bytes, s) == CUBLAS_STATUS_SUCCESS;
         }
         ok = ok && cudaEventRecord(e[1], s) == cudaSuccess &&
              cudaEventSynchronize(e[1]) == cudaSuccess &&
@@ -459,7 +466,8 @@ static int plan_make(kn_blas *h, lt_plan *p, const gemm_call *c, const lt_key *k
     cublasLtMatmulPreferenceOpaque_t pref;
     CUBLAS_CHECK(cublasLtMatmulPreferenceInit(&pref));
     uint64_t wsb = h->ws_bytes;
-    uint32_t al[4] = {key->al_a, key->al_b, key->al_c, key->al_c};
+    uint32_t al[4] = {key->al_a, key->al_b, key->al_c < key->al_cin ? key->al_c : key->al_cin,
+                      key->al_c};
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(&pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                       &wsb, sizeof(wsb)));
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
@@ -511,6 +519,7 @@ static lt_plan *plan_get(kn_blas *h, const gemm_call *c, cudaStream_t s, int *er
     key.al_a = ptr_align(g->A);
     key.al_b = ptr_align(g->B);
     key.al_c = ptr_align(g->C);
+    key.al_cin = ptr_align(c->c_in);
     key.al_bias = ptr_align(c->bias);
     key.al_aux = ptr_align(c->aux);
     for (int i = 0; i < h->nplans; i++)
@@ -564,7 +573,7 @@ static int lt_run(kn_blas *h, const gemm_call *c, cudaStream_t s)
         return err;
     const kn_gemm *g = &c->g;
     CUBLAS_CHECK(cublasLtMatmul(h->lt, &p->op, &g->alpha, g->A, &p->la, g->B, &p->lb, &g->beta,
-                                g->C, &p->lc, g->C, &p->lc, &p->algo, h->ws, h->ws_bytes, s));
+                                c_src(c), &p->lc, g->C, &p->lc, &p->algo, h->ws, h->ws_bytes, s));
     return 0;
 }
 
@@ -706,6 +715,30 @@ extern "C" int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *
     return kn_gelu_fwd(out, pre_gelu, (size_t)N * OC, dt, s);
 }
 
+extern "C" int kn_matmul_fwd_residual(kn_blas *h, void *out, const void *res, const void *inp,
+                                      const void *w, int N, int IC, int OC, kn_dtype dt,
+                                      cudaStream_t s)
+{
+    KN_ARG_CHECK(h && out && res && inp && w,
+                 "NULL argument (h=%p out=%p res=%p inp=%p w=%p)", (void *)h, out, res, inp, w);
+    KN_ARG_CHECK(out != inp, "out %p aliases inp", out);
+    int err = shape_check(N, IC, OC, dt);
+    if (err)
+        return err;
+    gemm_call c;
+    fwd_call_init(&c, out, inp, w, N, IC, OC, dt);
+    c.epi = CUBLASLT_EPILOGUE_DEFAULT;
+    c.g.beta = 1.0f;
+    c.c_in = res == out ? NULL : res;
+    if ((err = lt_run(h, &c, s)) != 1)
+        return err;
+    /* no cuBLASLt algorithm: the residual first, then the product added */
+    if (res != out)
+        CUDA_CHECK(cudaMemcpyAsync(out, res, (size_t)N * OC * kn_dtype_size(dt),
+                                   cudaMemcpyDeviceToDevice, s));
+    return classic_gemm(h, &c.g, s);
+}
+
 /* Whether the dGELU product runs on the own Hopper GEMM. */
 static bool own_dgelu(const kn_blas *h, int N, int OC, kn_dtype dt)
 {
@@ -817,16 +850,17 @@ extern "C" int kn_matmul_bwd_inp_swiglu(kn_blas *h, void *dgu, void *dh_scratch,
 }
 
 extern "C" int kn_matmul_bwd_weight(kn_blas *h, float *dw, const void *dout, const void *inp,
-                                    int N, int IC, int OC, kn_dtype dt, cudaStream_t s)
+                                    int N, int IC, int OC, int accumulate, kn_dtype dt,
+                                    cudaStream_t s)
 {
     KN_ARG_CHECK(h && dw && dout && inp, "NULL argument (h=%p dw=%p dout=%p inp=%p)", (void *)h,
                  (void *)dw, dout, inp);
     int err = shape_check(N, IC, OC, dt);
     if (err)
         return err;
-    /* dw^T[IC,OC] += inp^T dout (fp32 accumulation across micro-steps) */
+    /* dw^T[IC,OC] (+)= inp^T dout (fp32 accumulation across micro-steps) */
     kn_gemm g;
-    packed_gemm(&g, 0, 1, IC, OC, N, inp, dout, dw, dt, KN_F32, 1.0f);
+    packed_gemm(&g, 0, 1, IC, OC, N, inp, dout, dw, dt, KN_F32, accumulate ? 1.0f : 0.0f);
     return kn_gemm_run(h, &g, s);
 }
 
@@ -927,7 +961,7 @@ extern "C" int kn_matmul_bwd(kn_blas *h, void *dinp, float *dw, float *dbias, co
         (err = shape_check(N, IC, OC, dt)) == 0 &&
         (err = bwd_weight_bgrad(h, dw, dbias, dout, inp, N, IC, OC, dt, (float *)scratch, s)) != 1)
         return err;
-    if ((err = kn_matmul_bwd_weight(h, dw, dout, inp, N, IC, OC, dt, s)))
+    if ((err = kn_matmul_bwd_weight(h, dw, dout, inp, N, IC, OC, 1, dt, s)))
         return err;
     if (dbias)
         err = kn_matmul_bwd_bias(dbias, dout, N, OC, dt, scratch, scratch_bytes, s);

@@ -106,6 +106,15 @@ int kn_gemm_run(kn_blas *h, const kn_gemm *g, cudaStream_t s);
 int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *inp, const void *w,
                   const void *bias, int N, int IC, int OC, kn_dtype dt, cudaStream_t s);
 
+/* out = res + inp @ w^T: a residual stream's add in the product's epilogue
+ * (cuBLASLt reads res as its C with beta 1), one rounding to dt of the
+ * float32 sum; out may be res (in place), not inp. Where the layer's output
+ * would be written and then added to res by a pass (kn_residual_fwd,
+ * kn_residual_rmsnorm_fwd), this writes the sum directly: one [N, OC]
+ * written and read fewer. */
+int kn_matmul_fwd_residual(kn_blas *h, void *out, const void *res, const void *inp,
+                           const void *w, int N, int IC, int OC, kn_dtype dt, cudaStream_t s);
+
 /* LLaMA's MLP up-projection and SwiGLU (swiglu.h): gu [N, 2F] = inp [N, IC]
  * @ w^T (w [2F, IC]: the gate rows, then the up rows), hout [N, F] =
  * silu(gate) * up. One product with the SwiGLU in its epilogue where the
@@ -146,9 +155,11 @@ int kn_matmul_bwd_inp_dgelu_bias(kn_blas *h, void *dinp, float *dbias, const voi
                                  kn_dtype dt, void *scratch, size_t scratch_bytes, cudaStream_t s);
 size_t kn_matmul_bwd_inp_dgelu_bias_scratch_bytes(int N, int IC);
 
-/* dw += dout^T @ inp, dw float32 [OC, IC] (bf16 inputs, float32 output). */
+/* dw (+)= dout^T @ inp, dw float32 [OC, IC] (bf16 inputs, float32 output):
+ * added when accumulate != 0, written otherwise (a step's first micro-step:
+ * no zeroing pass before it, and the product does not read dw). */
 int kn_matmul_bwd_weight(kn_blas *h, float *dw, const void *dout, const void *inp, int N, int IC,
-                         int OC, kn_dtype dt, cudaStream_t s);
+                         int OC, int accumulate, kn_dtype dt, cudaStream_t s);
 
 /* Device scratch bytes kn_matmul_bwd needs to take the fused bias-gradient
  * path (>= kn_matmul_bwd_bias_scratch_bytes). */

@@ -134,12 +134,8 @@ static bool rms_vec_ok(int C, const void *a, const void *b, const void *c, const
                        const void *e = 0)
 {
     static int on = -1;
-    if (on < 0) {
-        const char *env = getenv("INGOT_RMS_VEC");
-        on = !(env && !strcmp(env, "0"));
-    }
     const int P = kn_pack<T>::n;
-    return on && C % P == 0 && C <= 16 * 32 * P && kn_aligned16(a, b, c, d) &&
+    return kn_env_on_once(&on, "INGOT_RMS_VEC") && C % P == 0 && C <= 16 * 32 * P && kn_aligned16(a, b, c, d) &&
            kn_aligned16(e);
 }
 
@@ -359,9 +355,10 @@ rms_bwd_row_kernel(T *dinp, float *partial, const T *dout, const T *inp, const T
         pb[e] = dw[e];
 }
 
-/* dw[c] += sum_{b < nb} partial[b][c], the b-sum split into RMS_RED_GROUPS
- * interleaved groups added in group order: fixed order, no atomics. */
-static __global__ void rms_reduce_kernel(float *dw, const float *partial, int nb, int C)
+/* dw[c] (+)= sum_{b < nb} partial[b][c] (added when add != 0), the b-sum
+ * split into RMS_RED_GROUPS interleaved groups added in group order: fixed
+ * order, no atomics. */
+static __global__ void rms_reduce_kernel(float *dw, const float *partial, int nb, int C, int add)
 {
     __shared__ float sh[RMS_RED_GROUPS][RMS_RED_COLS];
     const int col = threadIdx.x % RMS_RED_COLS, grp = threadIdx.x / RMS_RED_COLS;
@@ -376,7 +373,7 @@ static __global__ void rms_reduce_kernel(float *dw, const float *partial, int nb
         float r = 0.0f;
         for (int k = 0; k < RMS_RED_GROUPS; k++)
             r += sh[k][col];
-        dw[c] += r;
+        dw[c] = add ? dw[c] + r : r;
     }
 }
 
@@ -454,7 +451,8 @@ static bool rms_row_on(void)
 
 extern "C" int kn_rmsnorm_bwd(void *dinp, float *dw, const void *dout, const void *inp,
                               const void *w, const float *rstd, int N, int C, int accumulate,
-                              kn_dtype dt, void *scratch, size_t scratch_bytes, cudaStream_t s)
+                              int dw_accumulate, kn_dtype dt, void *scratch, size_t scratch_bytes,
+                              cudaStream_t s)
 {
     KN_ARG_CHECK(dt == KN_F32 || dt == KN_BF16, "unknown dtype %d", (int)dt);
     KN_ARG_CHECK(N >= 0 && C > 0 && C <= RMS_MAX_C_BWD, "need N >= 0, 0 < C <= %d (N=%d C=%d)",
@@ -463,8 +461,11 @@ extern "C" int kn_rmsnorm_bwd(void *dinp, float *dw, const void *dout, const voi
                  "NULL buffer (dinp=%p dw=%p dout=%p inp=%p w=%p rstd=%p)", dinp, (void *)dw,
                  dout, inp, w, (const void *)rstd);
     KN_ARG_CHECK(dinp != dout && dinp != inp, "dinp %p aliases dout or inp", dinp);
-    if (N == 0)
+    if (N == 0) { /* no rows: a written dw is zero */
+        if (!dw_accumulate)
+            CUDA_CHECK(cudaMemsetAsync(dw, 0, (size_t)C * sizeof(float), s));
         return 0;
+    }
     size_t need = kn_rmsnorm_bwd_scratch_bytes(N, C);
     KN_ARG_CHECK(scratch && scratch_bytes >= need, "scratch %p of %zu bytes, need %zu", scratch,
                  scratch_bytes, need);
@@ -504,7 +505,8 @@ extern "C" int kn_rmsnorm_bwd(void *dinp, float *dw, const void *dout, const voi
     });
     KN_LAUNCH_CHECK();
     unsigned rgrid = (unsigned)((C + RMS_RED_COLS - 1) / RMS_RED_COLS);
-    rms_reduce_kernel<<<rgrid, RMS_RED_COLS * RMS_RED_GROUPS, 0, s>>>(dw, partial, nb, C);
+    rms_reduce_kernel<<<rgrid, RMS_RED_COLS * RMS_RED_GROUPS, 0, s>>>(dw, partial, nb, C,
+                                                                     dw_accumulate);
     KN_LAUNCH_CHECK();
     return 0;
 }

@@ -29,7 +29,8 @@ int kn_residual_rmsnorm_fwd(void *res_out, void *out, float *rstd, const void *r
 size_t kn_rmsnorm_bwd_scratch_bytes(int N, int C);
 
 /* dinp (+)= dLoss/dinp (added when accumulate != 0, written otherwise);
- * dw += sum_n dout * inp * rstd (float32, always accumulated).
+ * dw (+)= sum_n dout * inp * rstd (float32; added when dw_accumulate != 0,
+ * written otherwise).
  * The backward of the fused residual add is this call with accumulate = 1
  * and dinp = the residual stream's gradient: the add passes its gradient to
  * both inputs unchanged, so dres += rmsnorm_bwd(dout) is the whole of it.
@@ -37,8 +38,8 @@ size_t kn_rmsnorm_bwd_scratch_bytes(int N, int C);
  * N only, added in block order; no atomics. dinp may not alias dout or inp.
  * Requires 0 < C <= 8192. */
 int kn_rmsnorm_bwd(void *dinp, float *dw, const void *dout, const void *inp, const void *w,
-                   const float *rstd, int N, int C, int accumulate, kn_dtype dt, void *scratch,
-                   size_t scratch_bytes, cudaStream_t s);
+                   const float *rstd, int N, int C, int accumulate, int dw_accumulate,
+                   kn_dtype dt, void *scratch, size_t scratch_bytes, cudaStream_t s);
 
 #ifdef __cplusplus
 }

@@ -257,12 +257,11 @@ int tr_cuda_debug_grads(tr_backend *b, const int32_t *rows, int n_seqs, double *
         return ingot_fail(INGOT_E_USAGE, "cuda: debug pass of %d sequences (batch %d)", n_seqs,
                           b->o.batch);
     struct step_out *d = b->d_eval, *h = b->h_eval;
-    CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->n_params * sizeof(float), b->cs));
     if ((err = upload_rows(b, rows, n_seqs, T)) ||
         (err = tr_cuda_net_forward(b->model, b->wcopy, b->d_tok[0], b->d_tok[0] + (size_t)n_seqs * T,
                                n_seqs, T, 1.0f / ((float)n_seqs * T), &d->loss_sum, NULL, 0,
                                b->cs)) ||
-        (err = tr_cuda_net_backward(b->model, b->wcopy, b->grads, b->cs)))
+        (err = tr_cuda_net_backward(b->model, b->wcopy, b->grads, 1, b->cs)))
         return err;
     CUDA_CHECK(cudaMemcpyAsync(grads, b->grads, b->n_params * sizeof(float),
                                cudaMemcpyDeviceToHost, b->cs));

@@ -134,8 +134,6 @@ int tr_cuda_be_put_params(tr_backend *b, const float *params);
 /* --zero 1: a whole host tensor -> this rank's shard of it in dst (through
  * the gradient buffer), on the compute stream. */
 int tr_cuda_be_put_shard(tr_backend *b, float *dst, const float *host);
-/* The environment variable name is set to "0" (a switch turned off). */
-bool tr_cuda_env_off(const char *name);
 
 /* tr_cuda_graphs.c: the warm-up micro-step and the graphs (make), their
  * release (destroy), and one step of slot on the compute stream: its graph

@@ -15,12 +15,6 @@
 #include "tr_cuda_sync.h"
 #include "tr_dist.h"
 
-bool tr_cuda_env_off(const char *name)
-{
-    const char *v = getenv(name);
-    return v && !strcmp(v, "0");
-}
-
 void tr_cuda_be_destroy(tr_backend *b)
 {
     if (!b)
@@ -317,7 +311,7 @@ int tr_cuda_be_create(const struct tr_backend_opts *o, const float *params, tr_b
     if (o->dist && (strcmp(tr_dist_name(o->dist), "none") || b->zero || o->grad_reduce_bf16)) {
         struct tr_cuda_dp_cfg dc = {
             .dist = o->dist, .cfg = o->cfg, .grads = b->grads, .zero = o->zero, .z = b->z,
-            .bf16 = o->grad_reduce_bf16, .overlap = !tr_cuda_env_off("INGOT_DP_OVERLAP"),
+            .bf16 = o->grad_reduce_bf16, .overlap = !kn_env_off("INGOT_DP_OVERLAP"),
             .nslot = NSLOT, .profile = o->profile,
         };
         TRY(tr_cuda_dp_create(&dc, &b->dp));

@@ -39,8 +39,9 @@ void tr_cuda_graphs_destroy(tr_backend *b)
 }
 
 /* One training micro-step's forward on the d_cur tokens, adding its loss
- * and hits to d_acc, and its backward, adding to the gradients. Fixed
- * pointers and shapes only: this is what the graphs capture. */
+ * and hits to d_acc, and its backward, adding to the gradients (or writing
+ * them: a step's first, where it runs as its own launches). Fixed pointers
+ * and shapes only: this is what the graphs capture. */
 static int micro_fwd(tr_backend *b, int unused)
 {
     (void)unused;
@@ -50,10 +51,9 @@ static int micro_fwd(tr_backend *b, int unused)
                            &b->d_acc->loss_sum, &b->d_acc->correct, 1, b->cs);
 }
 
-static int micro_bwd(tr_backend *b, int unused)
+static int micro_bwd(tr_backend *b, int write)
 {
-    (void)unused;
-    return tr_cuda_net_backward(b->model, b->wcopy, b->grads, b->cs);
+    return tr_cuda_net_backward(b->model, b->wcopy, b->grads, write, b->cs);
 }
 
 /* Micro-step k's [inputs | targets] of slot -> d_cur (int32). */
@@ -68,11 +68,12 @@ static int load_micro(tr_backend *b, int slot, int k)
     return 0;
 }
 
-/* Run fn directly, or its graph when there is one. */
-static int run(tr_backend *b, cudaGraphExec_t g, int (*fn)(tr_backend *, int))
+/* Run fn(b, arg) directly, or its graph when there is one (captured with
+ * arg 0). */
+static int run(tr_backend *b, cudaGraphExec_t g, int (*fn)(tr_backend *, int), int arg)
 {
     if (!g)
-        return fn(b, 0);
+        return fn(b, arg);
     CUDA_CHECK(cudaGraphLaunch(g, b->cs));
     return 0;
 }
@@ -152,10 +153,19 @@ static int step_body(tr_backend *b, int slot, int capturing)
     } while (0)
     STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_START, 0, cs, capturing));
     tr_cuda_dp_begin(b->dp, slot, capturing);
-    CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->z.n_pad * sizeof(float), cs));
+    /* The first micro-step's backward writes the gradients where it is a
+     * launch sequence of its own (eager, or in an unrolled step graph): no
+     * pass clears them, and LLaMA's weight products read no zeros. The
+     * loop's body and the micro-step graph serve every micro-step alike:
+     * they add, to zeros first. Either way the same values (x + 0 is x);
+     * INGOT_GRAD_WRITE=0 always adds (for comparisons). */
+    const int looped = capturing && b->step_loop, own = capturing || !b->g_bwd;
+    const int first_writes = own && !looped && !kn_env_off("INGOT_GRAD_WRITE");
+    if (!first_writes)
+        CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->z.n_pad * sizeof(float), cs));
     CUDA_CHECK(cudaMemsetAsync(acc, 0, sizeof(*acc), cs));
     int k0 = 0;
-    if (capturing && b->step_loop) {
+    if (looped) {
         /* the loop's end stands for micro-step K-2's backward end: the
          * profiler splits the loop as it finds the last micro-step */
         k0 = b->o.grad_accum - 1;
@@ -164,13 +174,13 @@ static int step_body(tr_backend *b, int slot, int capturing)
     }
     for (int k = k0; k < b->o.grad_accum; k++) {
         STEP(load_micro(b, slot, k));
-        STEP(run(b, capturing ? NULL : b->g_fwd, micro_fwd));
+        STEP(run(b, capturing ? NULL : b->g_fwd, micro_fwd, 0));
         STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_FWD_END, k, cs, capturing));
         /* the last backward reduces block by block as it goes, unless it
          * is a micro-step graph of its own (captured without the hook) */
         if (k == b->o.grad_accum - 1 && (capturing || !b->g_bwd))
             tr_cuda_dp_arm(b->dp, &acc->loss_sum, &acc->correct);
-        STEP(run(b, capturing ? NULL : b->g_bwd, micro_bwd));
+        STEP(run(b, own ? NULL : b->g_bwd, micro_bwd, first_writes && k == 0));
         STEP(tr_cuda_prof_mark(pf, slot, TR_PROF_BWD_END, k, cs, capturing));
     }
     if (b->pace[slot])
@@ -289,12 +299,12 @@ int tr_cuda_graphs_make(tr_backend *b)
         (err = dp_warm_up(b, sc, scb)) ||
         (err = tr_cuda_sync_stream(b->cs, "warm-up micro-step")))
         return err;
-    if (tr_cuda_env_off("INGOT_CUDA_GRAPH"))
+    if (kn_env_off("INGOT_CUDA_GRAPH"))
         return 0;
     const char *what = "step";
-    const int step_graph = !tr_cuda_env_off("INGOT_STEP_GRAPH");
+    const int step_graph = !kn_env_off("INGOT_STEP_GRAPH");
     b->step_loop = step_graph && b->o.grad_accum >= 2 && 2 * (int64_t)b->o.cfg.n_layer <=
-                   STEP_GRAPH_CAP && !tr_cuda_env_off("INGOT_STEP_LOOP");
+                   STEP_GRAPH_CAP && !kn_env_off("INGOT_STEP_LOOP");
     if (b->step_loop && (err = capture_steps(b))) {
         if (!b->o.quiet)
             printf("cuda: note: no graph loop for the micro-steps (%s): they are unrolled\n",

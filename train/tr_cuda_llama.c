@@ -62,6 +62,7 @@ struct tr_cuda_llama {
     void *qkv3, *d3;               /* [N, 3C] the expanded [q|k|v] and its gradient */
     void *scratch;
     size_t scratch_bytes;
+    bool res_epi;                  /* the residual adds in the products' epilogues */
     tr_cuda_llama_grads_ready_fn grads_ready;
     void *grads_ready_ctx;
     struct tr_cuda_optime *optime; /* per-operation timer (measurement only), or NULL */
@@ -157,9 +158,9 @@ static int pick_attention(tr_cuda_llama *m)
     const int hs = tr_llama_head_dim(c);
     const bool gqa = kn_flash_gqa_supported(c->n_head, c->n_kv_head, hs, m->dt);
     const bool mha = kn_flash_attention_supported(c->n_embd, c->n_head, m->dt);
-    const char *env = getenv("INGOT_LLAMA_ATTN"), *fl = getenv("INGOT_FLASH");
+    const char *env = getenv("INGOT_LLAMA_ATTN");
     m->attn = gqa ? LA_GQA : mha ? LA_EXPAND : LA_MAT;
-    if (fl && !strcmp(fl, "0"))
+    if (kn_env_off("INGOT_FLASH"))
         m->attn = LA_MAT;
     if (!env || !*env)
         return 0;
@@ -196,6 +197,7 @@ int tr_cuda_llama_create(const struct tr_llama_config *c, int max_batch, kn_dtyp
     m->dt = dt;
     m->es = kn_dtype_size(dt);
     m->blas = blas;
+    m->res_epi = !kn_env_off("INGOT_LLAMA_RES_EPI");
     for (int id = 0; id < TL_NUM_PARAMS; id++)
         m->off[id] = tr_llama_param_offset(c, id);
     if (c->tie_embeddings)
@@ -334,6 +336,29 @@ static double attention_flops(const tr_cuda_llama *m, int B, int T)
     return 2.0 * B * m->cfg.n_head * (double)T * T * tr_llama_head_dim(&m->cfg);
 }
 
+/* x = res + inp @ wo^T (inp [N, IC]: the attention's output or the SwiGLU),
+ * then out, rstd = rmsnorm(x) with wn: the add in the product's epilogue,
+ * which writes x directly; with INGOT_LLAMA_RES_EPI=0 (for comparisons) the
+ * product into tmp and the add fused with the norm, one [N, C] written and
+ * read more. */
+static int residual_norm(tr_cuda_llama *m, const char *proj, void *x, void *out, float *rstd,
+                         const void *res, const void *inp, const void *wo, int IC,
+                         const void *wn, cudaStream_t s)
+{
+    const int C = m->cfg.n_embd, N = m->B * m->T;
+    const double flops = 2.0 * N * (double)IC * C;
+    int err;
+    if (m->res_epi) {
+        OP(proj, flops, kn_matmul_fwd_residual(m->blas, x, res, inp, wo, N, IC, C, m->dt, s));
+        OP("rmsnorm_fwd", 0, kn_rmsnorm_fwd(out, rstd, x, wn, m->cfg.norm_eps, N, C, m->dt, s));
+        return 0;
+    }
+    OP(proj, flops, kn_matmul_fwd(m->blas, m->tmp, NULL, inp, wo, NULL, N, IC, C, m->dt, s));
+    OP("residual_rmsnorm_fwd", 0, kn_residual_rmsnorm_fwd(x, out, rstd, res, m->tmp, wn,
+                                                          m->cfg.norm_eps, N, C, m->dt, s));
+    return 0;
+}
+
 /* y = attention(rope(qkv)) of layer a by the chosen path (see the top). */
 static int attention_fwd(tr_cuda_llama *m, struct llama_layer *a, int B, int T, cudaStream_t s)
 {
@@ -424,29 +449,20 @@ int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
            kn_matmul_fwd(m->blas, a->qkv, NULL, a->an, wp(m, w, TL_WQKV, L, uW * uC), NULL, N, C,
                          W, dt, s));
         RUN(attention_fwd(m, a, B, T, s));
-        OP("matmul_fwd wo", mmf * C * C,
-           kn_matmul_fwd(m->blas, m->tmp, NULL, a->y, wp(m, w, TL_WO, L, uC * uC), NULL, N, C, C,
-                         dt, s));
-        OP("residual_rmsnorm_fwd", 0,
-           kn_residual_rmsnorm_fwd(a->x2, a->fn, a->fn_rstd, res, m->tmp,
-                                   wp(m, w, TL_FFN_NORM, L, uC), eps, N, C, dt, s));
+        RUN(residual_norm(m, "matmul_fwd wo", a->x2, a->fn, a->fn_rstd, res, a->y,
+                          wp(m, w, TL_WO, L, uC * uC), C, wp(m, w, TL_FFN_NORM, L, uC), s));
         /* gu = fn Wgateup^T, h = swiglu(gu): one product where the SwiGLU
          * runs in its epilogue (matmul.h); the op's name fits the profile
          * table's column */
         OP("matmul_fwd swiglu", mmf * C * 2 * F,
            kn_matmul_fwd_swiglu(m->blas, a->h, a->gu, a->fn,
                                 wp(m, w, TL_WGATEUP, L, 2 * uF * uC), N, C, F, dt, s));
-        OP("matmul_fwd down", mmf * F * C,
-           kn_matmul_fwd(m->blas, m->tmp, NULL, a->h, wp(m, w, TL_WDOWN, L, uC * uF), NULL, N, F,
-                         C, dt, s));
-        /* the add, fused with the next RMSNorm: the next layer's or the final one */
+        /* the add, then the next RMSNorm: the next layer's or the final one */
         int last = l == c->n_layer - 1;
-        OP("residual_rmsnorm_fwd", 0,
-           kn_residual_rmsnorm_fwd(a->x3, last ? m->xn : m->layers[l + 1].an,
-                                   last ? m->xn_rstd : m->layers[l + 1].an_rstd, a->x2, m->tmp,
-                                   last ? wp(m, w, TL_NORM, 0, 0)
-                                        : wp(m, w, TL_ATTN_NORM, L + 1, uC),
-                                   eps, N, C, dt, s));
+        RUN(residual_norm(m, "matmul_fwd down", a->x3, last ? m->xn : m->layers[l + 1].an,
+                          last ? m->xn_rstd : m->layers[l + 1].an_rstd, a->x2, a->h,
+                          wp(m, w, TL_WDOWN, L, uC * uF), F,
+                          last ? wp(m, w, TL_NORM, 0, 0) : wp(m, w, TL_ATTN_NORM, L + 1, uC), s));
         res = a->x3;
     }
     OP("matmul_fwd lm_head", mmf * C * Vp,
@@ -462,7 +478,8 @@ int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
     return 0;
 }
 
-int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream_t s)
+int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, int write,
+                           cudaStream_t s)
 {
     const struct tr_llama_config *c = &m->cfg;
     const kn_dtype dt = m->dt;
@@ -475,6 +492,7 @@ int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream
     int err;
 
     const double mmf = 2.0 * N;   /* x IC x OC: FLOPs of one product */
+    const int add = !write;       /* the weight gradients: added to, or written */
     RUN(pass_start(m, s));
     /* Output head (lm_head, or wte when tied: m->off says which), then the
      * final RMSNorm; dres carries the residual stream's gradient down
@@ -483,11 +501,11 @@ int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream
        kn_matmul_bwd_inp(m->blas, m->dC, m->logits, wp(m, w, TL_LM_HEAD, 0, 0), NULL, N, C, Vp, 0,
                          dt, s));
     OP("matmul_bwd_w lm_head", mmf * C * Vp,
-       kn_matmul_bwd_weight(m->blas, gp(m, g, TL_LM_HEAD, 0, 0), m->logits, m->xn, N, C, Vp, dt,
-                            s));
+       kn_matmul_bwd_weight(m->blas, gp(m, g, TL_LM_HEAD, 0, 0), m->logits, m->xn, N, C, Vp, add,
+                            dt, s));
     OP("rmsnorm_bwd", 0, kn_rmsnorm_bwd(m->dres, gp(m, g, TL_NORM, 0, 0), m->dC,
                                         m->layers[c->n_layer - 1].x3, wp(m, w, TL_NORM, 0, 0),
-                                        m->xn_rstd, N, C, 0, dt, sc, scb, s));
+                                        m->xn_rstd, N, C, 0, add, dt, sc, scb, s));
     for (int l = c->n_layer - 1; l >= 0; l--) {
         struct llama_layer *a = &m->layers[l];
         const void *res = l ? m->layers[l - 1].x3 : m->emb;
@@ -500,33 +518,33 @@ int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream
                                     wp(m, w, TL_WDOWN, L, uC * uF), a->gu, N, F, C, dt, s));
         OP("matmul_bwd_w down", mmf * F * C,
            kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WDOWN, L, uC * uF), m->dres, a->h, N, F, C,
-                                dt, s));
+                                add, dt, s));
         OP("matmul_bwd_inp gateup", mmf * C * 2 * F,
            kn_matmul_bwd_inp(m->blas, m->dC, m->dgu, wp(m, w, TL_WGATEUP, L, 2 * uF * uC), NULL,
                              N, C, 2 * F, 0, dt, s));
         OP("matmul_bwd_w gateup", mmf * C * 2 * F,
            kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WGATEUP, L, 2 * uF * uC), m->dgu, a->fn, N,
-                                C, 2 * F, dt, s));
+                                C, 2 * F, add, dt, s));
         OP("rmsnorm_bwd", 0, kn_rmsnorm_bwd(m->dres, gp(m, g, TL_FFN_NORM, L, uC), m->dC, a->x2,
-                                            wp(m, w, TL_FFN_NORM, L, uC), a->fn_rstd, N, C, 1, dt,
-                                            sc, scb, s));
+                                            wp(m, w, TL_FFN_NORM, L, uC), a->fn_rstd, N, C, 1, add,
+                                            dt, sc, scb, s));
         /* x2 = x + Wo(gqa(rope(Wqkv(attn_norm(x))))) */
         OP("matmul_bwd_inp wo", mmf * C * C,
            kn_matmul_bwd_inp(m->blas, m->dC, m->dres, wp(m, w, TL_WO, L, uC * uC), NULL, N, C, C,
                              0, dt, s));
         OP("matmul_bwd_w wo", mmf * C * C,
-           kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WO, L, uC * uC), m->dres, a->y, N, C, C, dt,
-                                s));
+           kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WO, L, uC * uC), m->dres, a->y, N, C, C, add,
+                                dt, s));
         RUN(attention_bwd(m, a, B, T, s)); /* dC -> dqkv */
         OP("matmul_bwd_inp qkv", mmf * C * W,
            kn_matmul_bwd_inp(m->blas, m->dC, m->dqkv, wp(m, w, TL_WQKV, L, uW * uC), NULL, N, C,
                              W, 0, dt, s));
         OP("matmul_bwd_w qkv", mmf * C * W,
            kn_matmul_bwd_weight(m->blas, gp(m, g, TL_WQKV, L, uW * uC), m->dqkv, a->an, N, C, W,
-                                dt, s));
+                                add, dt, s));
         OP("rmsnorm_bwd", 0, kn_rmsnorm_bwd(m->dres, gp(m, g, TL_ATTN_NORM, L, uC), m->dC, res,
                                             wp(m, w, TL_ATTN_NORM, L, uC), a->an_rstd, N, C, 1,
-                                            dt, sc, scb, s));
+                                            add, dt, sc, scb, s));
         if (m->grads_ready)   /* layer l's tensors are final from here on */
             RUN(m->grads_ready(m->grads_ready_ctx, l, s));
     }
@@ -535,6 +553,11 @@ int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *g, cudaStream
     CUDA_CHECK(cudaMemsetAsync(m->dpos, 0, (size_t)c->seq_len * C * sizeof(float), s));
     if (m->optime)
         RUN(m->mark(m->optime, "dpos_clear", 0.0, s));
+    /* the embedding's gradient is a scatter-add: written, it starts from
+     * zeros, unless tied, where the output head's product wrote it above */
+    if (write && !c->tie_embeddings)
+        CUDA_CHECK(cudaMemsetAsync(gp(m, g, TL_WTE, 0, 0), 0,
+                                   (size_t)c->vocab_padded * C * sizeof(float), s));
     OP("encoder_bwd", 0, kn_encoder_bwd(gp(m, g, TL_WTE, 0, 0), m->dpos, m->dres, m->inp, B, T,
                                         C, c->vocab, dt, sc, scb, s));
     if (m->grads_ready)

@@ -83,8 +83,12 @@ const void *tr_cuda_llama_logits(const tr_cuda_llama *m);
 /* Token losses of the last forward with tgt, [B*T] float32 on the device
  * (row b's at b*T), until the next forward. */
 const float *tr_cuda_llama_losses(const tr_cuda_llama *m);
-/* Backward of the last forward (which had tgt and dloss > 0): ACCUMULATES
- * into grads (float32, tr_llama_params.h layout). */
-int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *grads, cudaStream_t s);
+/* Backward of the last forward (which had tgt and dloss > 0) into grads
+ * (float32, tr_llama_params.h layout): ADDED to them when write is 0;
+ * with write != 0 every tensor is written and grads' old contents are never
+ * read (a step's first micro-step: no zeroing pass, and the weight products
+ * do not read zeros). The same values either way: x + 0 is x. */
+int tr_cuda_llama_backward(tr_cuda_llama *m, const void *w, float *grads, int write,
+                           cudaStream_t s);
 
 #endif

@@ -382,7 +382,7 @@ int tr_cuda_backward(tr_cuda_model *m, const void *w, float *g, cudaStream_t s)
                          c->vocab_padded, 0, dt, s));
     OP("matmul_bwd_w lm_head", mmf * C * c->vocab_padded,
        kn_matmul_bwd_weight(m->blas, gp(m, g, TR_WTE, 0, 0), m->logits, m->lnf, N, C,
-                            c->vocab_padded, dt, s));
+                            c->vocab_padded, 1, dt, s));
     /* With ln_dbias, each LayerNorm backward also sums the residual-stream
      * gradient it writes: the bias gradient of the projection below it
      * (fcproj of the layer below, attproj of its own layer). */

@@ -234,7 +234,7 @@ void tr_cuda_step_dp_summary(const tr_backend *b)
             "GPU memory %.0f MiB (--zero %d, --grad-reduce %s, overlap %s)\n", tr_dist_rank(d),
             tr_dist_world(d), tr_dist_host(d), tr_dist_name(d), s->n, s->reduce_ms / s->n,
             s->exposed_ms / s->n, s->busbw / s->n, s->syncs / s->n, b->gpu_mem_mib, b->o.zero,
-            b->o.grad_reduce_bf16 ? "bf16" : "fp32", tr_cuda_env_off("INGOT_DP_OVERLAP") || b->zero ?
+            b->o.grad_reduce_bf16 ? "bf16" : "fp32", kn_env_off("INGOT_DP_OVERLAP") || b->zero ?
             "off" : "on");
 }
 

@@ -211,6 +211,36 @@ static const struct mm_shape {
     {74, 96, 100, 1, 1}, {74, 96, 1024, 0, 0}, {37, 64, 200, 0, 1},
 };
 
+/* kn_matmul_fwd_residual: out = res + inp @ w^T (no bias) into a separate
+ * buffer and in place over res; inp and w (host, and their device copies
+ * dinp and dw) as the caller filled them. */
+static int chk_matmul_residual(kc *c, const struct mm_shape *m, const float *inp, const float *w,
+                               const void *dinp, const void *dw, kn_dtype dt, tol t)
+{
+    const char *K = "matmul_fwd";
+    const size_t NO = (size_t)m->N * m->OC;
+    float *res = kc_halloc(c, NO), *want = kc_halloc(c, NO);
+    KC_OOM(K);
+    kc_fill(c, res, NO, -2, 2, dt);
+    ref_matmul_fwd(want, inp, w, NULL, m->N, m->IC, m->OC);
+    for (size_t i = 0; i < NO; i++)
+        want[i] += res[i];
+    void *dres = kc_dup(c, res, NO, dt), *dout = kc_poisoned(c, NO, dt);
+    KC_OOM(K);
+    int r = 0;
+    for (int in_place = 0; in_place <= 1; in_place++) {
+        void *o = in_place ? dres : dout;
+        KC_TRY(K, kn_matmul_fwd_residual(c->blas, o, dres, dinp, dw, m->N, m->IC, m->OC, dt,
+                                         c->s));
+        KC_SYNC(K);
+        char what[64];
+        snprintf(what, sizeof what, "%dx%dx%d residual%s", m->N, m->IC, m->OC,
+                 in_place ? " in place" : "");
+        r |= kc_check_dev(c, K, dt, what, o, want, NO, t);
+    }
+    return r;
+}
+
 int kc_chk_matmul_fwd(kc *c, kn_dtype dt)
 {
     const char *K = "matmul_fwd";
@@ -251,6 +281,7 @@ int kc_chk_matmul_fwd(kc *c, kn_dtype dt)
                 r |= kc_check_dev(c, K, dt, what, dpre, pre, NO, t);
             }
         }
+        r |= chk_matmul_residual(c, m, inp, w, dinp, dw, dt, t);
     }
     return r;
 }
@@ -300,6 +331,17 @@ int kc_chk_matmul_bwd(kc *c, kn_dtype dt)
             snprintf(what, sizeof what, "%dx%dx%d %s dbias (+=)", m->N, m->IC, m->OC, tag);
             r |= kc_check_f32(c, K, dt, what, dbg, db, m->OC, (tol){2e-5, 1e-5});
         }
+        /* dw written over a poisoned buffer (a step's first micro-step) */
+        float *dw1 = kc_zeros(c, WO), *dscr = kc_zeros(c, NI);
+        void *ddw1 = kc_poisoned(c, WO, KN_F32);
+        KC_OOM(K);
+        ref_matmul_bwd(dscr, dw1, NULL, dout, inp, w, m->N, m->IC, m->OC);
+        KC_TRY(K, kn_matmul_bwd_weight(c->blas, (float *)ddw1, ddout, dinpv, m->N, m->IC, m->OC, 0,
+                                       dt, c->s));
+        KC_SYNC(K);
+        char w1[64];
+        snprintf(w1, sizeof w1, "%dx%dx%d dw (=)", m->N, m->IC, m->OC);
+        r |= kc_check_f32(c, K, dt, w1, ddw1, dw1, WO, kc_tol2(dt, 2e-5, 1e-4, 1e-4, 1e-4));
         if (!m->gelu)
             continue;
         /* dinp through GELU: the gradient w.r.t. the pre-activation whose
@@ -1269,7 +1311,7 @@ static int b_mm_bwd_inp(kc *c, void *v)
 static int b_mm_bwd_w(kc *c, void *v)
 {
     bargs *a = v;
-    return kn_matmul_bwd_weight(c->blas, a->g, a->a, a->b, a->N, a->IC, a->OC, a->dt, c->s);
+    return kn_matmul_bwd_weight(c->blas, a->g, a->a, a->b, a->N, a->IC, a->OC, 1, a->dt, c->s);
 }
 static int b_mm_bwd_b(kc *c, void *v)
 {

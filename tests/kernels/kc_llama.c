@@ -88,7 +88,8 @@ int kc_chk_residual_rmsnorm_fwd(kc *c, kn_dtype dt)
 }
 
 /* Accumulating into dinp (the fused residual backward: dinp is the residual
- * stream's gradient) and overwriting a poisoned one. */
+ * stream's gradient) while writing a poisoned dw (a step's first micro-step),
+ * then writing a poisoned dinp while adding to that dw. */
 int kc_chk_rmsnorm_bwd(kc *c, kn_dtype dt)
 {
     const char *K = "rmsnorm_bwd";
@@ -98,27 +99,26 @@ int kc_chk_rmsnorm_bwd(kc *c, kn_dtype dt)
         const size_t n = (size_t)N * C;
         float *x = kc_halloc(c, n), *w = kc_halloc(c, C), *tmp = kc_halloc(c, n);
         float *rstd = kc_halloc(c, N), *dy = kc_halloc(c, n), *dx = kc_halloc(c, n);
-        float *dw = kc_halloc(c, C), *dx0 = kc_zeros(c, n);
+        float *dw = kc_zeros(c, C), *dx0 = kc_zeros(c, n);
         KC_OOM(K);
         kc_fill(c, x, n, -2, 2, dt);
         kc_fill(c, w, C, -1, 1, dt);
         kc_fill(c, dy, n, -1, 1, dt);
         kc_fill(c, dx, n, -1, 1, dt);
-        kc_fill(c, dw, C, -1, 1, KN_F32);
         ref_rmsnorm_fwd(tmp, rstd, x, w, EPS, N, C);
         void *ddy = kc_dup(c, dy, n, dt), *dxv = kc_dup(c, x, n, dt), *dwv = kc_dup(c, w, C, dt);
         void *drs = kc_dup(c, rstd, N, KN_F32), *ddx = kc_dup(c, dx, n, dt);
-        void *ddx0 = kc_poisoned(c, n, dt), *ddw = kc_dup(c, dw, C, KN_F32);
+        void *ddx0 = kc_poisoned(c, n, dt), *ddw = kc_poisoned(c, C, KN_F32);
         size_t sb = kn_rmsnorm_bwd_scratch_bytes(N, C);
         void *scratch = kc_dalloc(c, sb);
         KC_OOM(K);
-        /* dw accumulates over both calls */
+        /* dw: written by the first call, added to by the second */
         ref_rmsnorm_bwd(dx, dw, dy, x, w, rstd, N, C);
         ref_rmsnorm_bwd(dx0, dw, dy, x, w, rstd, N, C);
-        KC_TRY(K, kn_rmsnorm_bwd(ddx, (float *)ddw, ddy, dxv, dwv, (const float *)drs, N, C, 1, dt,
-                                 scratch, sb, c->s));
-        KC_TRY(K, kn_rmsnorm_bwd(ddx0, (float *)ddw, ddy, dxv, dwv, (const float *)drs, N, C, 0,
+        KC_TRY(K, kn_rmsnorm_bwd(ddx, (float *)ddw, ddy, dxv, dwv, (const float *)drs, N, C, 1, 0,
                                  dt, scratch, sb, c->s));
+        KC_TRY(K, kn_rmsnorm_bwd(ddx0, (float *)ddw, ddy, dxv, dwv, (const float *)drs, N, C, 0,
+                                 1, dt, scratch, sb, c->s));
         KC_SYNC(K);
         tol tdx = kc_tol2(dt, 1e-5, 1e-4, 2e-2, 1e-2), tdw = {1e-5 * N, 1e-4};
         char what[64];
@@ -126,7 +126,7 @@ int kc_chk_rmsnorm_bwd(kc *c, kn_dtype dt)
         r |= kc_check_dev(c, K, dt, what, ddx, dx, n, tdx);
         snprintf(what, sizeof what, "N%d C%d dinp (=)", N, C);
         r |= kc_check_dev(c, K, dt, what, ddx0, dx0, n, tdx);
-        snprintf(what, sizeof what, "N%d C%d dw (+= twice)", N, C);
+        snprintf(what, sizeof what, "N%d C%d dw (=, then +=)", N, C);
         r |= kc_check_f32(c, K, dt, what, ddw, dw, C, tdw);
     }
     return r;
@@ -461,7 +461,7 @@ static int b_res_rms_fwd(kc *c, void *v)
 static int b_rms_bwd(kc *c, void *v)
 {
     lbargs *a = v;
-    return kn_rmsnorm_bwd(a->dx, a->dw, a->dy, a->x, a->w, a->rstd, a->N, TL_C, 1, a->dt,
+    return kn_rmsnorm_bwd(a->dx, a->dw, a->dy, a->x, a->w, a->rstd, a->N, TL_C, 1, 1, a->dt,
                           a->scratch, a->sb, c->s);
 }
 

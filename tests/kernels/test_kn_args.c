@@ -99,7 +99,7 @@ int main(void)
     /* kn_blas-taking launchers refuse a NULL context before anything else */
     EXPECT(kn_matmul_fwd(NULL, P, NULL, P, P, NULL, 4, 4, 4, KN_F32, s), "NULL");
     EXPECT(kn_matmul_bwd_inp(NULL, P, P, P, NULL, 4, 4, 4, 0, KN_F32, s), "NULL");
-    EXPECT(kn_matmul_bwd_weight(NULL, F, P, P, 4, 4, 4, KN_F32, s), "NULL");
+    EXPECT(kn_matmul_bwd_weight(NULL, F, P, P, 4, 4, 4, 1, KN_F32, s), "NULL");
     EXPECT(kn_matmul_bwd_inp_dgelu_bias(NULL, P, F, P, P, P, 4, 4, 4, KN_F32, P, 1 << 20, s),
            "NULL");
     EXPECT(kn_gemm_run(NULL, NULL, s), "h=");

@@ -50,9 +50,9 @@ int main(void)
     EXPECT(kn_rmsnorm_fwd(P, F, P, P, 0.0f, 4, 8, KN_F32, 0), "eps");
     EXPECT(kn_rmsnorm_fwd(P, F, P, P, 1e-5f, 4, 8, (kn_dtype)7, 0), "dtype");
     EXPECT(kn_residual_rmsnorm_fwd(Q, P, F, P, Q, P, 1e-5f, 4, 8, KN_F32, 0), "aliases");
-    EXPECT(kn_rmsnorm_bwd(P, F, P, Q, P, F, 4, 9000, 1, KN_F32, P, 1 << 20, 0), "C=9000");
-    EXPECT(kn_rmsnorm_bwd(P, F, P, Q, P, F, 4, 64, 1, KN_F32, P, 1 << 20, 0), "aliases");
-    EXPECT(kn_rmsnorm_bwd(P, F, Q, Q, P, F, 100, 64, 1, KN_F32, P, 16, 0), "scratch");
+    EXPECT(kn_rmsnorm_bwd(P, F, P, Q, P, F, 4, 9000, 1, 1, KN_F32, P, 1 << 20, 0), "C=9000");
+    EXPECT(kn_rmsnorm_bwd(P, F, P, Q, P, F, 4, 64, 1, 1, KN_F32, P, 1 << 20, 0), "aliases");
+    EXPECT(kn_rmsnorm_bwd(P, F, Q, Q, P, F, 100, 64, 1, 1, KN_F32, P, 16, 0), "scratch");
     /* the scratch formula: per-block partials of C floats, fewer blocks
      * than rows, at least one */
     size_t sb = kn_rmsnorm_bwd_scratch_bytes(1000, 64);
