@@ -19,7 +19,7 @@
  *              <=> dw^T[IC,OC] = inp^T[IC,N] dout[N,OC]
  *              A = inp stored as (IC x N, ld IC) = inp^T:           trans_a = N
  *              B = dout stored as (OC x N, ld OC); op(B) = B^T = dout: trans_b = T
- *              m = IC, n = OC, k = N, ldc = IC, beta = 1 (accumulate)
+ *              m = IC, n = OC, k = N, ldc = IC, beta = 1 (accumulate) or 0 (write)
  * The GELU aux matrix (pre-activation) has D's layout: [N, OC] row-major =
  * (OC x N, ld OC) forward, (IC x N, ld IC) for dGELU; cuBLASLt wants its ld
  * divisible by 8, else the unfused path runs. */
@@ -721,10 +721,14 @@ extern "C" int kn_matmul_fwd_residual(kn_blas *h, void *out, const void *res, co
 {
     KN_ARG_CHECK(h && out && res && inp && w,
                  "NULL argument (h=%p out=%p res=%p inp=%p w=%p)", (void *)h, out, res, inp, w);
-    KN_ARG_CHECK(out != inp, "out %p aliases inp", out);
     int err = shape_check(N, IC, OC, dt);
     if (err)
         return err;
+    const size_t es = kn_dtype_size(dt), ob = (size_t)N * OC * es;
+    KN_ARG_CHECK(!overlaps(out, ob, inp, (size_t)N * IC * es) &&
+                     !overlaps(out, ob, w, (size_t)OC * IC * es) &&
+                     (res == out || !overlaps(out, ob, res, ob)),
+                 "out %p overlaps inp %p or w %p, or res %p without being it", out, inp, w, res);
     gemm_call c;
     fwd_call_init(&c, out, inp, w, N, IC, OC, dt);
     c.epi = CUBLASLT_EPILOGUE_DEFAULT;
@@ -734,8 +738,7 @@ extern "C" int kn_matmul_fwd_residual(kn_blas *h, void *out, const void *res, co
         return err;
     /* no cuBLASLt algorithm: the residual first, then the product added */
     if (res != out)
-        CUDA_CHECK(cudaMemcpyAsync(out, res, (size_t)N * OC * kn_dtype_size(dt),
-                                   cudaMemcpyDeviceToDevice, s));
+        CUDA_CHECK(cudaMemcpyAsync(out, res, ob, cudaMemcpyDeviceToDevice, s));
     return classic_gemm(h, &c.g, s);
 }
 

@@ -108,7 +108,8 @@ int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *inp, const 
 
 /* out = res + inp @ w^T: a residual stream's add in the product's epilogue
  * (cuBLASLt reads res as its C with beta 1), one rounding to dt of the
- * float32 sum; out may be res (in place), not inp. Where the layer's output
+ * float32 sum; out is res (in place) or overlaps neither it, inp nor w.
+ * Where the layer's output
  * would be written and then added to res by a pass (kn_residual_fwd,
  * kn_residual_rmsnorm_fwd), this writes the sum directly: one [N, OC]
  * written and read fewer. */

@@ -137,8 +137,8 @@ static bool rms_vec_ok(int C, const void *a, const void *b, const void *c, const
 {
     static int on = -1;
     const int P = kn_pack<T>::n;
-    return kn_env_on_once(&on, "INGOT_RMS_VEC") && C % P == 0 && C <= 16 * 32 * P && kn_aligned16(a, b, c, d) &&
-           kn_aligned16(e);
+    return kn_env_on_once(&on, "INGOT_RMS_VEC") && C % P == 0 && C <= 16 * 32 * P &&
+           kn_aligned16(a, b, c, d) && kn_aligned16(e);
 }
 
 /* Runs STMT with MP = packs per lane for np packs per row (1, 2, 4, 8, 16). */

@@ -10,7 +10,8 @@
  *                    in flight, the host sleeps until step s-1 has finished
  *                    its last backward (its "pace" event, recorded inside
  *                    step s-1's graph) and launches slot s%4's step graph:
- *                    zero the gradients, every micro-step's token
+ *                    zero the gradients (or let micro-step 0 write
+ *                    them: tr_cuda_graphs.c), every micro-step's token
  *                    widening, forward and backward, [pace], the global
  *                    norm and clip factor, one AdamW launch over all
  *                    parameters (reading the factor and the record from

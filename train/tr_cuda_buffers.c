@@ -148,8 +148,8 @@ static int create_events(tr_backend *b)
         CUDA_CHECK(cudaEventCreateWithFlags(&b->t_begin[i], cudaEventDefault));
         CUDA_CHECK(cudaEventCreateWithFlags(&b->t_end[i], cudaEventDefault));
     }
-    const char *pace = getenv("INGOT_PACE");
-    for (int i = 0; !(pace && !strcmp(pace, "0")) && i < NSLOT; i++)
+    const bool pace = !kn_env_off("INGOT_PACE");
+    for (int i = 0; pace && i < NSLOT; i++)
         CUDA_CHECK(cudaEventCreateWithFlags(&b->pace[i],
                                             cudaEventBlockingSync | cudaEventDisableTiming));
     return 0;

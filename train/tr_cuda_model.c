@@ -157,12 +157,10 @@ int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, 
     }
     /* Flash attention where the kernels support the shape; INGOT_FLASH=0
      * forces the materialised path (for comparisons). */
-    const char *env = getenv("INGOT_FLASH");
-    m->flash = kn_flash_attention_supported(c->n_embd, c->n_head, dt) && !(env && !strcmp(env, "0"));
+    m->flash = kn_flash_attention_supported(c->n_embd, c->n_head, dt) && !kn_env_off("INGOT_FLASH");
     /* INGOT_FUSE_RESLN=0: separate residual and LayerNorm passes (for
      * before/after timings; same values). */
-    env = getenv("INGOT_FUSE_RESLN");
-    m->fuse_resln = !(env && !strcmp(env, "0"));
+    m->fuse_resln = !kn_env_off("INGOT_FUSE_RESLN");
     /* The bias gradients of the attention and MLP output projections are the
      * column sums of the residual-stream gradient the LayerNorm backward
      * above them writes, so it sums them there (kn_layernorm_bwd_sum) and
@@ -171,7 +169,7 @@ int tr_cuda_model_create(const struct tr_config *c, int max_batch, kn_dtype dt, 
      * the vectorised LayerNorm backward its second block per multiprocessor,
      * untimed, so there it takes INGOT_LN_DBIAS=1 (C up to 2048).
      * INGOT_LN_DBIAS=0: the bias passes everywhere. */
-    env = getenv("INGOT_LN_DBIAS");
+    const char *env = getenv("INGOT_LN_DBIAS");
     m->ln_dbias = env && !strcmp(env, "0")   ? false
                   : env && !strcmp(env, "1") ? c->n_embd <= 2048
                                              : c->n_embd <= 1024;

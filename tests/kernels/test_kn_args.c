@@ -100,6 +100,14 @@ int main(void)
     EXPECT(kn_matmul_fwd(NULL, P, NULL, P, P, NULL, 4, 4, 4, KN_F32, s), "NULL");
     EXPECT(kn_matmul_bwd_inp(NULL, P, P, P, NULL, 4, 4, 4, 0, KN_F32, s), "NULL");
     EXPECT(kn_matmul_bwd_weight(NULL, F, P, P, 4, 4, 4, 1, KN_F32, s), "NULL");
+    EXPECT(kn_matmul_fwd_residual(NULL, P, P, P, P, 4, 4, 4, KN_F32, s), "NULL");
+    /* a context is needed past the NULL check: any non-NULL pointer will do,
+     * the overlap checks come before it is used */
+    kn_blas *hb = (kn_blas *)dummy_mem;
+    EXPECT(kn_matmul_fwd_residual(hb, dummy_mem, dummy_mem + 32, dummy_mem, dummy_mem + 32, 2,
+                                  2, 2, KN_F32, s), "overlaps");
+    EXPECT(kn_matmul_fwd_residual(hb, dummy_mem, dummy_mem + 4, dummy_mem + 32,
+                                  dummy_mem + 48, 1, 2, 2, KN_F32, s), "overlaps");
     EXPECT(kn_matmul_bwd_inp_dgelu_bias(NULL, P, F, P, P, P, 4, 4, 4, KN_F32, P, 1 << 20, s),
            "NULL");
     EXPECT(kn_gemm_run(NULL, NULL, s), "h=");

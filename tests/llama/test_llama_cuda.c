@@ -3,7 +3,9 @@
  * loss and the gradient of every tensor, fp32 and bf16, on tiny GQA and MQA
  * (tied) models. Each line prints max |gpu - cpu| / max |cpu| for one
  * tensor; fp32 must agree to float rounding (no TF32), bf16 to bf16
- * rounding carried through the layers.
+ * rounding carried through the layers. Then the same pass with the backward
+ * WRITING the gradients (a step's first micro-step) into a buffer of NaNs
+ * must equal the one added to zeros on every element.
  *
  * Exit: 0 pass, 1 failure, 77 no GPU (skip). */
 #include <math.h>
