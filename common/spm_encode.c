@@ -360,6 +360,19 @@ fail:
     return ret;
 }
 
+int spe_model_check(const void *buf, size_t len, const char *name)
+{
+    char shown[1024];
+    term_text(name, shown, sizeof(shown));
+    struct spe_proto p;
+    memset(&p, 0, sizeof(p));
+    int ret = spe_proto_parse(buf, len, shown, &p);
+    if (!ret)
+        ret = spe_charsmap_check(&p, shown);
+    spe_proto_free(&p);
+    return ret;
+}
+
 int spe_load(const char *path, spe_model **out)
 {
     *out = NULL;

@@ -30,6 +30,13 @@ int spe_load(const char *path, spe_model **out);
  * term_text() (spe_load's path too). */
 int spe_load_mem(const void *buf, size_t len, const char *name, spe_model **out);
 void spe_free(spe_model *m);   /* accepts NULL */
+/* What libsentencepiece takes without complaint and then fails on, checked
+ * before it sees the bytes (spm_shim.cc): a protobuf Ingot's reader
+ * refuses, a piece past SPE_MAX_PIECE_BYTES (its trie builder recurses per
+ * byte), a damaged precompiled charsmap (read unchecked while normalizing).
+ * 0, INGOT_E_TOKENIZER naming the model (through term_text) and the
+ * fault, or -ENOMEM. Whatever the model type: WORD and CHAR too. */
+int spe_model_check(const void *buf, size_t len, const char *name);
 
 uint32_t spe_vocab_size(const spe_model *m);
 /* Seconds spe_load took (file read, parse, checks, tries, pair table) and,

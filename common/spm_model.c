@@ -130,8 +130,12 @@ static int piece_parse(struct pb_reader r, struct spe_piece *pc)
         } else if (f.num == 2 && f.wt == 5) {
             pc->score = pb_float(f.u);
         } else if (f.num == 3 && f.wt == 0) {
+            /* proto2's closed enum: a value it does not know is an unknown
+             * field, and the type keeps what it was (NORMAL, or an earlier
+             * occurrence's), as libsentencepiece reads it */
             int32_t v = (int32_t)f.u;
-            pc->type = v >= SPE_NORMAL && v <= SPE_BYTE ? (uint8_t)v : SPE_NORMAL;
+            if (v >= SPE_NORMAL && v <= SPE_BYTE)
+                pc->type = (uint8_t)v;
         }
     }
     return ret < 0 ? ret : 0;
@@ -145,7 +149,11 @@ static int trainer_parse(struct pb_reader r, struct spe_proto *m)
         if (f.wt != 0)
             continue;
         switch (f.num) {
-        case 3: m->model_type = (int32_t)f.u; break;
+        case 3: /* a value the closed enum lacks is an unknown field (proto2):
+                 * the type stays as it was, unigram by default */
+            if ((int32_t)f.u >= SPE_UNIGRAM && (int32_t)f.u <= SPE_CHAR)
+                m->model_type = (int32_t)f.u;
+            break;
         case 35: m->byte_fallback = f.u != 0; break;
         case 24: m->treat_ws_suffix = f.u != 0; break;
         case 22: m->split_by_ws = f.u != 0; break;
@@ -217,6 +225,17 @@ int spe_proto_parse(const void *buf, size_t len, const char *name, struct spe_pr
         if (f.num == 1) {
             if ((ret = piece_parse(pb_sub(&r, &f, "ModelProto.pieces"), &m->pieces[m->n_pieces])))
                 goto fail;
+            /* libsentencepiece builds its tries recursively, a level per
+             * byte of a piece: a 200 KB piece overflowed its stack */
+            if (m->pieces[m->n_pieces].len > SPE_MAX_PIECE_BYTES) {
+                char tn[1024];
+                ret = ingot_fail(INGOT_E_TOKENIZER,
+                                 "%s: piece %u is %u bytes long, more than a SentencePiece "
+                                 "model holds (%d at most here); retrain the model",
+                                 term_text(name, tn, sizeof(tn)), m->n_pieces,
+                                 m->pieces[m->n_pieces].len, SPE_MAX_PIECE_BYTES);
+                goto fail;
+            }
             m->n_pieces++;
         } else if (f.num == 2) {
             if ((ret = trainer_parse(pb_sub(&r, &f, "TrainerSpec"), m)))

@@ -28,6 +28,11 @@ enum spe_piece_type {
 /* TrainerSpec.ModelType. */
 enum spe_model_type { SPE_UNIGRAM = 1, SPE_BPE = 2, SPE_WORD = 3, SPE_CHAR = 4 };
 
+/* The longest piece a model may hold (bytes). spm_train's own limit is 512
+ * (max_sentencepiece_length, user-defined symbols aside); libsentencepiece
+ * overflowed its stack on a piece of 200 KB while building its trie. */
+enum { SPE_MAX_PIECE_BYTES = 16384 };
+
 struct spe_piece {
     const char *s;      /* into spe_proto.blob; not NUL-terminated */
     uint32_t len;
@@ -41,7 +46,7 @@ struct spe_proto {
     struct spe_piece *pieces;     /* id = index */
     uint32_t n_pieces;
     /* TrainerSpec */
-    int model_type;               /* enum spe_model_type (raw value if unknown) */
+    int model_type;               /* enum spe_model_type (unigram unless a known value is set) */
     bool byte_fallback;
     bool treat_ws_suffix;
     bool split_by_ws;

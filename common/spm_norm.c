@@ -149,13 +149,69 @@ static uint8_t ascii_class(const struct spe_norm *nm, unsigned char b)
     return cont_ascii ? SPE_NC_SLOW : SPE_NC_COPY_ASCII;
 }
 
-int spe_norm_init(struct spe_norm *nm, const struct spe_proto *p, const char *name)
+/* The charsmap's double array as libsentencepiece walks it, unchecked
+ * (darts-clone's commonPrefixSearch reads the unit at base ^ byte for any
+ * input byte): from every base the root reaches, all 256 child slots must
+ * lie inside the array, and every leaf's replacement must be a
+ * NUL-terminated string inside the pool. Arrays darts-clone builds come in
+ * blocks of 256 units, so they pass. A damaged one made libsentencepiece
+ * read past its buffers (a crash, or ids from stray bytes). */
+static int darts_check(const struct spe_norm *nm, const unsigned char *pool, const char *name)
 {
-    memset(nm, 0, sizeof(*nm));
-    nm->add_dummy_prefix = p->add_dummy_prefix;
-    nm->remove_extra_ws = p->remove_extra_ws;
-    nm->escape_ws = p->escape_ws;
-    nm->ws_suffix = p->treat_ws_suffix;
+    const size_t n = nm->n_units;
+    unsigned char *seen = calloc(n, 1);
+    size_t *todo = malloc(n * sizeof(*todo));
+    int ret = 0;
+    if (!seen || !todo) {
+        ret = ingot_oom("the charsmap check", n * (1 + sizeof(*todo)));
+        goto out;
+    }
+    size_t top = 0, root = du_offset(nm->units[0]);
+    const char *what = NULL;
+    if (root < n) {
+        seen[root] = 1;
+        todo[top++] = root;
+    } else {
+        what = "its root points past the array";
+    }
+    while (top && !what) {
+        const size_t base = todo[--top];
+        if ((base | 255) >= n) {
+            what = "a node's children lie past the array";
+            break;
+        }
+        for (uint32_t c = 0; c < 256 && !what; c++) {
+            const uint32_t u = nm->units[base ^ c];
+            if (du_label(u) != c)
+                continue;
+            const size_t next = (base ^ c) ^ du_offset(u);
+            if ((next | 255) >= n) {
+                what = "a node's children lie past the array";
+            } else if (du_has_leaf(u)) {
+                const uint32_t v = du_value(nm->units[next]);
+                if (v >= nm->pool_len || !memchr(pool + v, '\0', nm->pool_len - v))
+                    what = "a replacement lies past its string pool";
+            }
+            if (!what && !seen[next]) {
+                seen[next] = 1;
+                todo[top++] = next;
+            }
+        }
+    }
+    if (what)
+        ret = ingot_fail(INGOT_E_TOKENIZER,
+                         "%s: the normalizer's precompiled charsmap is broken (%s); retrain the "
+                         "model", name, what);
+out:
+    free(seen);
+    free(todo);
+    return ret;
+}
+
+/* The precompiled charsmap into nm (nothing when the model has none),
+ * checked as libsentencepiece will read it. */
+static int charsmap_load(struct spe_norm *nm, const struct spe_proto *p, const char *name)
+{
     int ret;
     if (p->charsmap) {
         /* <u32 trie bytes><darts units><NUL-terminated replacements>, as
@@ -189,7 +245,33 @@ int spe_norm_init(struct spe_norm *nm, const struct spe_proto *p, const char *na
         }
         memcpy(nm->pool, b + 4 + tsize, nm->pool_len);
         nm->pool[nm->pool_len] = '\0';
+        if ((ret = darts_check(nm, b + 4 + tsize, name))) {
+            spe_norm_free(nm);
+            return ret;
+        }
     }
+    return 0;
+}
+
+int spe_charsmap_check(const struct spe_proto *p, const char *name)
+{
+    struct spe_norm nm;
+    memset(&nm, 0, sizeof(nm));
+    int ret = charsmap_load(&nm, p, name);
+    spe_norm_free(&nm);
+    return ret;
+}
+
+int spe_norm_init(struct spe_norm *nm, const struct spe_proto *p, const char *name)
+{
+    memset(nm, 0, sizeof(*nm));
+    nm->add_dummy_prefix = p->add_dummy_prefix;
+    nm->remove_extra_ws = p->remove_extra_ws;
+    nm->escape_ws = p->escape_ws;
+    nm->ws_suffix = p->treat_ws_suffix;
+    int ret;
+    if ((ret = charsmap_load(nm, p, name)))
+        return ret;
     /* User-defined symbols are matched before the charsmap. */
     size_t n_ud = 0;
     for (uint32_t i = 0; i < p->n_pieces; i++)

@@ -13,6 +13,7 @@
 #include "ingot_err.h"
 #include "ingot_hash.h"
 #include "shard_format.h"
+#include "spm_encode.h"
 #include "spm_shim.h"
 #include "term_text.h"
 
@@ -191,6 +192,13 @@ extern "C" int ingot_spm_load(const char *model_path, ingot_spm **out)
             delete s;
             return ingot_fail(INGOT_E_TOKENIZER, "%s: empty file, not a SentencePiece model",
                               shown);
+        }
+        // What the library takes and then crashes on (a piece of 200 KB in
+        // its trie builder, a damaged charsmap when normalizing): refused
+        // first, by Ingot's own reader.
+        if ((ret = spe_model_check(bytes.data(), bytes.size(), shown))) {
+            delete s;
+            return ret;
         }
         auto st = s->sp.LoadFromSerializedProto(bytes);
         if (!st.ok()) {

@@ -23,7 +23,7 @@ int spe_trie_build(struct spe_trie *t, size_t n, const char *const *keys,
         total += lens[i];
     /* Node ids must fit the 24 bits of the edge key. */
     if (total >= (1u << 24))
-        return ingot_fail(INGOT_E_TOKENIZER, "vocabulary too large for the trie (%zu bytes)", total);
+        return ingot_fail(-ENOTSUP, "vocabulary too large for the trie (%zu bytes)", total);
     /* At most total edges; a load of at most 2/3. */
     size_t slots = 16;
     while (slots < total + total / 2)
@@ -108,7 +108,7 @@ int spe_trie_pack(struct spe_trie *t, const double *score)
     while (sp) {
         uint32_t v = stack[--sp];
         if (at > UINT32_MAX - 1024) {
-            ret = ingot_fail(INGOT_E_TOKENIZER, "vocabulary too large for the packed trie");
+            ret = ingot_fail(-ENOTSUP, "vocabulary too large for the packed trie");
             goto out;
         }
         off[v] = (uint32_t)at;
@@ -125,7 +125,7 @@ int spe_trie_pack(struct spe_trie *t, const double *score)
         unsigned char *r = t->pack + off[v];
         uint32_t n = first[v + 1] - first[v];
         if (n > 0xffff) {   /* at most 256 children: a byte each */
-            ret = ingot_fail(INGOT_E_TOKENIZER, "packed trie: node with %u children", n);
+            ret = ingot_fail(-ENOTSUP, "packed trie: node with %u children", n);
             goto out;
         }
         uint16_t n16 = (uint16_t)n;

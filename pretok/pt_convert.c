@@ -167,9 +167,11 @@ static int setup_tokenizer(struct conv *c)
     if (ret)
         return ret;
     /* Ingot's encoder gives libsentencepiece's ids; a model it does not
-     * take is encoded by libsentencepiece, said once, never different ids. */
+     * take (-ENOTSUP) is encoded by libsentencepiece, said once, never
+     * different ids. A model it finds damaged is refused: libsentencepiece
+     * loaded it, but would read it unchecked. */
     if (!o->encoder_spm && (ret = spe_load(o->model, &c->enc))) {
-        if (ret == -ENOMEM)
+        if (ret != -ENOTSUP)
             return ret;
         fprintf(stderr, "ingot-pretok: note: %s; encoding with libsentencepiece\n",
                 ingot_errmsg_for(ret));
