@@ -153,7 +153,25 @@ int cli_parse_double(const char *flag, const char *s, double lo, double hi, doub
     return 0;
 }
 
-/* Up to max ':'-separated unsigned fields of s into f; their count, or -1. */
+int cli_parse_float(const char *flag, const char *s, double lo, double hi, float *out)
+{
+    double v = 0.0;
+    int err = cli_parse_double(flag, s, lo, hi, &v);
+    if (err)
+        return err;
+    if (v != 0.0 && fabs(v) < FLT_MIN)
+        return value_fail(flag, s, "too small to compute with (nonzero, but closer to 0 than "
+                          "%.2g, the smallest normal float); give 0 if none is meant",
+                          (double)FLT_MIN);
+    *out = (float)v;
+    return 0;
+}
+
+/* Durations' fields above this are refused as too long, not misread. */
+#define DURATION_FIELD_MAX 100000000L
+
+/* Up to max ':'-separated unsigned fields of s into f; their count, -1, or
+ * -2 for a field above DURATION_FIELD_MAX. */
 static int colon_fields(const char *s, long *f, int max)
 {
     int n = 0;
@@ -163,7 +181,9 @@ static int colon_fields(const char *s, long *f, int max)
         char *end;
         errno = 0;
         f[n++] = strtol(s, &end, 10);
-        if (errno || f[n - 1] > 100000000L)
+        if ((errno == ERANGE && end != s) || f[n - 1] > DURATION_FIELD_MAX)
+            return -2;
+        if (errno)
             return -1;
         s = end;
         if (!*s)
@@ -174,7 +194,8 @@ static int colon_fields(const char *s, long *f, int max)
 }
 
 /* "3h50m", "90s", "1d12h": numbers each followed by d, h, m or s, largest
- * first, each unit once. */
+ * first, each unit once. -1 when it is not that, -2 when a number is past
+ * DURATION_FIELD_MAX. */
 static int unit_duration(const char *s, double *out)
 {
     static const char units[] = "dhms";
@@ -189,6 +210,8 @@ static int unit_duration(const char *s, double *out)
         if (!isdigit((unsigned char)*s))
             return -1;
         double v = strtod(s, &end);
+        if (end != s && (errno == ERANGE || v > DURATION_FIELD_MAX) && v >= 1.0)
+            return -2;
         if (errno || end == s || !*end)
             return -1;
         const char *u = strchr(units + next, *end);
@@ -206,6 +229,7 @@ int cli_parse_duration(const char *flag, const char *s, double *seconds)
 {
     double t = -1.0;
     long f[3];
+    int too_long = 0;
     const char *dash = s ? strchr(s, '-') : NULL;
     if (!s) {
         t = -1.0;
@@ -214,6 +238,7 @@ int cli_parse_duration(const char *flag, const char *s, double *seconds)
         errno = 0;
         long d = isdigit((unsigned char)*s) ? strtol(s, &end, 10) : -1;
         int n = d >= 0 && !errno && end == dash ? colon_fields(dash + 1, f, 3) : -1;
+        too_long = n == -2 || (n >= 1 && d > 100000) || (d < 0 && errno == ERANGE);
         if (n >= 1 && d <= 100000) {
             /* After a day the hours are a clock's: 1-24 is a typo for 2-00. */
             if (f[0] > 23 || (n > 1 && f[1] > 59) || (n > 2 && f[2] > 59))
@@ -222,10 +247,13 @@ int cli_parse_duration(const char *flag, const char *s, double *seconds)
             t = d * 86400.0 + f[0] * 3600.0 + (n > 1 ? f[1] * 60.0 : 0.0) + (n > 2 ? f[2] : 0.0);
         }
     } else if (strpbrk(s, "dhms")) {
-        if (unit_duration(s, &t))
+        const int u = unit_duration(s, &t);
+        too_long = u == -2;
+        if (u)
             t = -1.0;
     } else {   /* MINUTES, MM:SS, HH:MM:SS */
         int n = colon_fields(s, f, 3);
+        too_long = n == -2;
         /* Only the first field is free: 0:60 or 1:75:00 are typos, not
          * durations (Slurm would quietly carry them over). */
         if (n >= 2 && (f[n - 1] > 59 || (n == 3 && f[1] > 59)))
@@ -234,6 +262,9 @@ int cli_parse_duration(const char *flag, const char *s, double *seconds)
         t = n == 1 ? f[0] * 60.0 : n == 2 ? f[0] * 60.0 + f[1] :
             n == 3 ? f[0] * 3600.0 + f[1] * 60.0 + f[2] : -1.0;
     }
+    if (too_long || (t > 0.0 && !isfinite(t)))
+        return value_fail(flag, s, "too long for a time limit (each number at most %ld, the "
+                          "days of D-HH at most 100000)", DURATION_FIELD_MAX);
     if (!(t > 0.0) || !isfinite(t))
         return value_fail(flag, s ? s : "", "expected a duration above 0, as Slurm's --time "
                           "writes it (MINUTES, MM:SS, HH:MM:SS, D-HH:MM:SS) or with units (90s, "

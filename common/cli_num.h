@@ -25,6 +25,9 @@ int cli_parse_int(const char *flag, const char *s, int lo, int hi, int *out);
  * 0). Hexadecimal (0x1p-3), inf, nan and a nonzero closer to 0 than DBL_MIN
  * (1e-310) are refused with INGOT_E_USAGE, the message saying which. */
 int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out);
+/* The same into a float: also refused, a nonzero closer to 0 than FLT_MIN
+ * (1e-46 became 0.0 as a float, silently). */
+int cli_parse_float(const char *flag, const char *s, double lo, double hi, float *out);
 /* A duration into *seconds (> 0): Slurm's --time forms (MINUTES, MM:SS,
  * HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS), so a job script can pass its own
  * limit, or units (90s, 45m, 3h50m, 1d12h). INGOT_E_USAGE naming flag. */

@@ -372,6 +372,18 @@ int shard_reader_verify(const shard_reader *r)
                               "%u; they count from 1" HINT,
                               r->shown, (ull)d, r->prov[d].file_index);
     }
+    /* A file cut short while it was read keeps its mapped pages (a byte of
+     * zeros lost from the end summed as before): its size, once more */
+    struct stat st;
+    if (stat(r->path, &st) != 0)
+        return ingot_fail(-errno, "%s: %s (after its checksums were read)", r->shown,
+                          strerror(errno));
+    if ((uint64_t)st.st_size != h->file_size)
+        return ingot_fail(INGOT_E_CORRUPT,
+                          "%s: field file_size: the file changed while it was verified (%llu "
+                          "bytes now, the header says %llu); verify it again once nothing "
+                          "writes it" HINT,
+                          r->shown, (ull)st.st_size, (ull)h->file_size);
     return 0;
 }
 

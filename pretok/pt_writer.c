@@ -296,12 +296,17 @@ int pt_writer_finish(pt_writer *w)
     /* --val-docs at or above the corpus size leaves nothing to train on.
      * Known only now; refused like "no document" (nothing is kept). Under
      * --part the other parts hold train documents. */
-    if (w->cfg->val_mode == PT_VAL_DOCS && !c->docs[INGOT_SPLIT_TRAIN] && !w->cfg->partial)
+    const uint64_t nval = c->docs[INGOT_SPLIT_VAL];
+    if (w->cfg->val_mode == PT_VAL_DOCS && !c->docs[INGOT_SPLIT_TRAIN] && !w->cfg->partial &&
+        nval > 1)
         return ingot_fail(INGOT_E_NODATA, "--val-docs %" PRIu64 " takes every one of the %"
                           PRIu64 " documents, leaving the train split empty; use a --val-docs "
                           "below %" PRIu64 " (e.g. %" PRIu64 ") or --val-fraction",
-                          w->cfg->val_docs, c->docs[INGOT_SPLIT_VAL], c->docs[INGOT_SPLIT_VAL],
-                          c->docs[INGOT_SPLIT_VAL] / 100 ? c->docs[INGOT_SPLIT_VAL] / 100 : 1);
+                          w->cfg->val_docs, nval, nval, nval / 100 ? nval / 100 : 1);
+    if (w->cfg->val_mode == PT_VAL_DOCS && !c->docs[INGOT_SPLIT_TRAIN] && !w->cfg->partial)
+        return ingot_fail(INGOT_E_NODATA, "--val-docs %" PRIu64 " takes the only document, "
+                          "leaving the train split empty; give more input, or leave --val-docs "
+                          "out (no val split)", w->cfg->val_docs);
     /* the same for a --val-fraction that drew every document (0.999 of a
      * small corpus): ingot-train would find no train window */
     if (!c->docs[INGOT_SPLIT_TRAIN] && c->docs[INGOT_SPLIT_VAL] && !w->cfg->partial)

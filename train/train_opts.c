@@ -303,15 +303,6 @@ static const struct option long_opts[] = {
 /* Every number goes through common/cli_num.h (k M G T, Ki Mi Gi Ti
  * suffixes; one wording of range errors for every program); a float is
  * range-checked as a double first, so 1e300 never becomes inf. */
-static int parse_float(const char *flag, const char *s, double lo, double hi, float *out)
-{
-    double v = 0.0;
-    int err = cli_parse_double(flag, s, lo, hi, &v);
-    if (!err)
-        *out = (float)v;
-    return err;
-}
-
 int tr_optlist_add(struct tr_optlist *l, const char *key, const char *val)
 {
     if (l->n == l->cap) {
@@ -459,7 +450,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
             err = ingot_fail(INGOT_E_USAGE, "--rope-theta %s: the RoPE base must be above 1 "
                              "and at most 1e12 (LLaMA 2 uses 10000, LLaMA 3 500000)", TERM_SHOW(v));
         break;
-    case O_NORM_EPS: err = parse_float("--norm-eps", v, 1e-30, 0.5, &o->norm_eps); break;
+    case O_NORM_EPS: err = cli_parse_float("--norm-eps", v, 1e-30, 0.5, &o->norm_eps); break;
     case O_TIE_EMB: o->tie_embeddings = on; break;
     case O_LAYERS: err = cli_parse_int("--layers", v, 1, 4096, &o->layers); break;
     case O_HEADS: err = cli_parse_int("--heads", v, 1, 1 << 20, &o->heads); break;
@@ -471,8 +462,8 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
         break;
     case O_STEPS: err = cli_parse_int("--steps", v, 1, TR_MAX_STEPS, &o->steps); break;
     case O_STOP_AFTER: err = cli_parse_int("--stop-after", v, 1, TR_MAX_STEPS, &o->stop_after); break;
-    case O_LR: err = parse_float("--lr", v, 0.0, 10.0, &o->lr); break;
-    case O_MIN_LR: err = parse_float("--min-lr", v, 0.0, 10.0, &o->min_lr); break;
+    case O_LR: err = cli_parse_float("--lr", v, 0.0, 10.0, &o->lr); break;
+    case O_MIN_LR: err = cli_parse_float("--min-lr", v, 0.0, 10.0, &o->min_lr); break;
     case O_LR_SCHEDULE:
         if ((o->lr_schedule = tr_schedule_parse(v)) < 0)
             err = ingot_fail(INGOT_E_USAGE, "--lr-schedule: '%s'; use cosine, linear, constant "
@@ -485,8 +476,8 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
         err = cli_parse_int("--cooldown-steps", v, 1, TR_MAX_STEPS, &o->cooldown_steps);
         break;
     case O_WARMUP: err = cli_parse_int("--warmup", v, 0, TR_MAX_STEPS, &o->warmup); break;
-    case O_WD: err = parse_float("--weight-decay", v, 0.0, 10.0, &o->weight_decay); break;
-    case O_CLIP: err = parse_float("--grad-clip", v, 0.0, 1e6, &o->grad_clip); break;
+    case O_WD: err = cli_parse_float("--weight-decay", v, 0.0, 10.0, &o->weight_decay); break;
+    case O_CLIP: err = cli_parse_float("--grad-clip", v, 0.0, 1e6, &o->grad_clip); break;
     case O_SEED:
         err = cli_parse_i64("--seed", v, 0, INT64_MAX, &v64);
         o->seed = (uint64_t)v64;
@@ -502,7 +493,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
     case O_SAMPLE_EVERY: err = cli_parse_int("--sample-every", v, 0, TR_MAX_STEPS, &o->sample_every); break;
     case O_SAMPLE_TOKENS: err = cli_parse_int("--sample-tokens", v, 1, 1 << 20, &o->sample_tokens); break;
     case O_TOP_K: err = cli_parse_int("--top-k", v, 1, 256, &o->top_k); break;
-    case O_TEMPERATURE: err = parse_float("--temperature", v, 1e-3, 100.0, &o->temperature); break;
+    case O_TEMPERATURE: err = cli_parse_float("--temperature", v, 1e-3, 100.0, &o->temperature); break;
     case O_CKPT_DIR: o->ckpt_dir = v; break;
     case O_CKPT_EVERY: err = cli_parse_int("--ckpt-every", v, 0, TR_MAX_STEPS, &o->ckpt_every); break;
     case O_CKPT_KEEP: err = cli_parse_int("--ckpt-keep", v, 0, 1 << 20, &o->ckpt_keep); break;
@@ -521,7 +512,7 @@ static int apply(struct tr_opts *o, const struct option *opt, char *v)
         o->precision = v;
         break;
     case O_PROFILE: err = cli_parse_int("--profile", v, 1, TR_MAX_STEPS, &o->profile); break;
-    case O_PEAK_TFLOPS: err = parse_float("--peak-tflops", v, 1e-3, 1e6, &o->peak_tflops); break;
+    case O_PEAK_TFLOPS: err = cli_parse_float("--peak-tflops", v, 1e-3, 1e6, &o->peak_tflops); break;
     case O_DIST: o->dist = v; break;
     case O_DIST_TIMEOUT: err = cli_parse_double("--dist-timeout", v, 1.0, 1e6, &o->dist_timeout); break;
     case O_DIST_PORT: err = cli_parse_int("--dist-port", v, 1, 65535, &o->dist_port); break;

@@ -163,6 +163,21 @@ int main(void)
     CHECK_FAIL(cli_parse_double("--f", "1e-400", 0.0, 1.0, &d), INGOT_E_USAGE, "too small");
     CHECK_FAIL(cli_parse_double("--f", "1e-310", 1e-9, 1.0, &d), INGOT_E_USAGE, "[1e-09, 1]");
     CHECK_OK(cli_parse_double("--f", "2.3e-308", 0.0, 1.0, &d));
+    /* into a float: a nonzero below FLT_MIN was stored as 0 (--lr 1e-46
+     * trained with lr 0.0, session 26's sweep) */
+    float fv = -1.0f;
+    CHECK_FAIL(cli_parse_float("--lr", "1e-46", 0.0, 10.0, &fv), INGOT_E_USAGE,
+               "--lr '1e-46': too small to compute with (nonzero, but closer to 0 than 1.2e-38, "
+               "the smallest normal float)");
+    CHECK(fv == -1.0f);
+    CHECK_FAIL(cli_parse_float("--lr", "1e-39", 0.0, 10.0, &fv), INGOT_E_USAGE, "normal float");
+    CHECK_OK(cli_parse_float("--lr", "1.2e-38", 0.0, 10.0, &fv));
+    CHECK(fv > 0.0f);
+    CHECK_OK(cli_parse_float("--lr", "0", 0.0, 10.0, &fv));
+    CHECK(fv == 0.0f);
+    CHECK_OK(cli_parse_float("--lr", "6e-4", 0.0, 10.0, &fv));
+    CHECK(fv == 6e-4f);
+    CHECK_FAIL(cli_parse_float("--lr", "11", 0.0, 10.0, &fv), INGOT_E_USAGE, "[0, 10]");
     CHECK_OK(cli_parse_double("--f", "-0", 0.0, 1.0, &d));
     CHECK(d == 0.0 && !signbit(d));
 
@@ -221,6 +236,22 @@ int main(void)
         CHECK(strstr(ingot_errmsg(), "--time-limit") && strstr(ingot_errmsg(), "HH:MM:SS"));
         CHECK(t == -1);
     }
+
+    /* Past the fields' limit: too long, said so (was "expected a duration
+     * above 0", session 26's sweep); the limit itself is taken. */
+    static const char *const too_long[] = { "99999999999", "1e400s", "100000001", "1e9s",
+                                            "99999999999-00", "100001-0", "1:100000001" };
+    for (size_t i = 0; i < sizeof(too_long) / sizeof(too_long[0]); i++) {
+        double t = -1;
+        CHECK(cli_parse_duration("--time-limit", too_long[i], &t) == INGOT_E_USAGE);
+        CHECK(strstr(ingot_errmsg(), too_long[i]) &&
+              strstr(ingot_errmsg(), "too long for a time limit"));
+        CHECK(t == -1);
+    }
+    double lim = -1;
+    CHECK_OK(cli_parse_duration("--time-limit", "100000000", &lim));
+    CHECK(lim == 6e9);
+    CHECK_OK(cli_parse_duration("--time-limit", "100000-0", &lim));
 
     /* Only the first field is free: a clock field past 59 (or hours past 23
      * after a day) is a typo, refused with the rule. */

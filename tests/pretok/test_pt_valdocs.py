@@ -55,5 +55,15 @@ _, err = t.run(["--model", model, "--out", out, "--val-fraction", "0.999", "--qu
 T.check("train split empty" in err and "--val-fraction" in err and not os.path.exists(out),
         "--val-fraction 0.999: %s" % err)
 print("--val-fraction drawing every document: refused, nothing left")
+# A single document with --val-docs 1: the advice cannot be "below 1 (e.g. 1)"
+# (session 26's sweep); it says what to do instead
+with open(t.path("one.txt"), "w") as f:
+    f.write(docs[0] + "\n")
+out = t.path("one")
+_, err = t.run(["--model", model, "--out", out, "--val-docs", "1", "--quiet", t.path("one.txt")],
+               rc=1, what="--val-docs 1 of a single document")
+T.check("the only document" in err and "below 1" not in err and not os.path.exists(out),
+        "--val-docs 1 of 1: %s" % err)
+print("--val-docs 1 of a single document: refused, saying to give more input")
 t.cleanup()
 print("ok")
