@@ -127,6 +127,52 @@ static const struct option long_opts[] = {
 
 static const char *const commands[] = { "info", "verify", "docs", "tokens", "stats",
                                         "export-bin" };
+
+/* The commands each option applies to; any other refuses it (an option that
+ * does nothing there, as `info --count 5`, was taken in silence). */
+static const struct {
+    int id;
+    const char *name;
+    const char *const cmds[4];
+} opt_scope[] = {
+    { D_JSON, "--json", { "info" } },
+    { D_BRIEF, "--brief", { "info" } },
+    { D_LIST, "--list", { "info" } },
+    { D_IDS, "--ids", { "docs" } },
+    { D_RAW, "--raw", { "docs" } },
+    { D_FIRST, "--first", { "docs" } },
+    { D_COUNT, "--count", { "docs" } },
+    { D_RANGE, "--range", { "tokens" } },
+    { D_TOP, "--top", { "stats" } },
+    { D_MODEL, "--model", { "docs", "tokens", "stats" } },
+    { D_SPLIT, "--split", { "docs", "tokens", "stats", "export-bin" } },
+    { D_QUIET, "--quiet", { "verify", "stats", "export-bin" } },
+    { D_OUT, "--out", { "export-bin" } },
+    { D_FORMAT, "--format", { "export-bin" } },
+};
+
+/* INGOT_E_USAGE for the first option given that cmd does not take. */
+static int check_scope(const struct dump_opts *o)
+{
+    for (size_t k = 0; k < sizeof(opt_scope) / sizeof(*opt_scope); k++) {
+        if (!(o->given & 1u << (opt_scope[k].id - D_JSON)))
+            continue;
+        const char *const *c = opt_scope[k].cmds;
+        size_t n = 0;
+        bool ok = false;
+        for (; n < 4 && c[n]; n++)
+            ok |= !strcmp(c[n], o->cmd);
+        if (ok)
+            continue;
+        char list[96] = "";
+        for (size_t i = 0; i < n; i++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                     i == 0 ? "" : i + 1 == n ? " and " : ", ", c[i]);
+        return ingot_fail(INGOT_E_USAGE, "%s is only for %s (see ingot-dump --help)",
+                          opt_scope[k].name, list);
+    }
+    return 0;
+}
 enum { N_COMMANDS = sizeof(commands) / sizeof(*commands) };
 
 static bool is_command(const char *s)
@@ -162,6 +208,8 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
         const char *val = optarg;
         if (idx >= 0 && val && (ret = cli_check_value(long_opts[idx].name, val)))
             break;
+        if (c >= D_JSON && c < D_HELP)
+            o->given |= 1u << (c - D_JSON);
         switch (c) {
         case 'h':
         case D_HELP: o->cmd = "help"; return 0;
@@ -328,20 +376,8 @@ int main(int argc, char **argv)
             ret = ingot_fail(INGOT_E_USAGE, "PATH (a shard or a dataset directory) is missing "
                              "(see ingot-dump --help)");
         }
-        else if (o.json && strcmp(o.cmd, "info"))
-            ret = ingot_fail(INGOT_E_USAGE, "--json is only for info");
-        else if (o.ids && strcmp(o.cmd, "docs"))
-            ret = ingot_fail(INGOT_E_USAGE, "--ids is only for docs");
-        else if (o.range && strcmp(o.cmd, "tokens"))
-            ret = ingot_fail(INGOT_E_USAGE, "--range is only for tokens");
-        else if ((o.brief || o.max_list != 20) && strcmp(o.cmd, "info"))
-            ret = ingot_fail(INGOT_E_USAGE, "--brief and --list are only for info");
-        else if (o.quiet && strcmp(o.cmd, "verify") && strcmp(o.cmd, "stats") &&
-                 strcmp(o.cmd, "export-bin"))
-            ret = ingot_fail(INGOT_E_USAGE, "--quiet is only for verify, stats and export-bin "
-                             "(%s prints no progress)", o.cmd);
-        else if ((o.out || o.format) && strcmp(o.cmd, "export-bin"))
-            ret = ingot_fail(INGOT_E_USAGE, "--out and --format are only for export-bin");
+        else
+            ret = check_scope(&o);
     }
     /* every message names the command, as ingot-train's subcommands do */
     char prog[64] = "ingot-dump";

@@ -26,6 +26,7 @@ struct dump_opts {
     uint64_t max_list;        /* info: list at most this many inputs/shards */
     const char *out;          /* export-bin: the .bin file */
     const char *format;       /* export-bin: llmc (default) or nanogpt */
+    uint32_t given;           /* the options given: bit (option id - the first) */
     /* path and out as messages show them: through term_text() */
     char path_shown[1024], out_shown[1024];
 };

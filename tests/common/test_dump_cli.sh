@@ -354,6 +354,19 @@ for c in info docs tokens; do
     expect_rc 2 "$c --quiet" -- "$DUMP" $c ds --quiet
     has err.txt "^ingot-dump $c: --quiet is only for verify, stats and export-bin"
 done
+# every option outside its commands is refused, naming them (info --count 5
+# and verify --top 5 were taken in silence: session 26's sweep)
+expect_rc 2 "info --count" -- "$DUMP" info ds --count 5
+has err.txt "^ingot-dump info: --count is only for docs"
+expect_rc 2 "verify --top" -- "$DUMP" verify ds --top 5
+has err.txt "^ingot-dump verify: --top is only for stats"
+expect_rc 2 "export-bin --model" -- "$DUMP" export-bin ds --out m.bin --tokenizer x.model
+has err.txt "^ingot-dump export-bin: --model is only for docs, tokens and stats"
+[ -e m.bin ] && fail "export-bin --model wrote m.bin"
+expect_rc 2 "verify --split" -- "$DUMP" verify ds --split val
+has err.txt "^ingot-dump verify: --split is only for docs, tokens, stats and export-bin"
+expect_rc 2 "stats --first" -- "$DUMP" stats ds --first 1
+has err.txt "^ingot-dump stats: --first is only for docs"
 # stats' progress line (every 10 s; in a test build INGOT_DUMP_TEST_PROGRESS_MS
 # sets the interval, 0: after every shard) and none with --quiet
 if "$DUMP" --version | grep -q "test hooks: compiled in"; then
