@@ -325,6 +325,15 @@ int tr_loader_source_add(struct tr_loader_source *src, int *n, char *v)
                 return ingot_fail(INGOT_E_USAGE, "--data %s: weight '%s'; use a number in "
                                   "[1e-9, 1e9] (DIR:WEIGHT; weights are relative)", TERM_SHOW(v),
                                   TERM_SHOW(colon + 1));
+            /* a directory named like DIR:WEIGHT itself: which one is meant
+             * is not for us to guess (web:5 took web, weight 5, in silence) */
+            struct stat whole;
+            if (stat(v, &whole) == 0 && S_ISDIR(whole.st_mode))
+                return ingot_fail(INGOT_E_USAGE, "--data %s reads as a dataset with weight %s, "
+                                  "but %s is a directory itself: write %s:1 to mean that "
+                                  "directory, or put a '/' before ':%s' to mean the weight",
+                                  TERM_SHOW(v), TERM_SHOW(colon + 1), TERM_SHOW(v), TERM_SHOW(v),
+                                  TERM_SHOW(colon + 1));
             v[colon - v] = '\0';   /* the caller owns v: cut the weight off in place */
         } else {
             w = 1.0;

@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -654,6 +655,18 @@ int main(int argc, char **argv)
     failures += tt_expect(bin, out, "one dataset twice, spelled two ways", x, 2, "given twice",
                           "(also as ");
     free(x);
+    /* DIR:WEIGHT when a directory is named that whole (web:5 took web with
+     * weight 5 in silence: sweep 3): which is meant is asked */
+    char *a5 = tt_fmt("%s/a:5", dir);
+    if (mkdir(a5, 0755) != 0) {
+        printf("%-34s FAIL (mkdir %s)\n", "a directory named a:5", a5);
+        failures++;
+    }
+    x = tt_fmt("--data '%s/a:5' --steps 1", dir);
+    failures += tt_expect(bin, out, "a:5 that is also a directory", x, 2,
+                          "is a directory itself", "a:5:1");
+    free(x);
+    free(a5);
     /* a mixture resumes from its own sources in their order: positions are
      * per source by index (reordered, each took the other's; a single
      * --data took the count of all sources as its position) */
