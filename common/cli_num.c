@@ -237,8 +237,9 @@ int cli_parse_duration(const char *flag, const char *s, double *seconds)
         char *end;
         errno = 0;
         long d = isdigit((unsigned char)*s) ? strtol(s, &end, 10) : -1;
+        const bool d_range = errno == ERANGE;   /* days past a long */
         int n = d >= 0 && !errno && end == dash ? colon_fields(dash + 1, f, 3) : -1;
-        too_long = n == -2 || (n >= 1 && d > 100000) || (d < 0 && errno == ERANGE);
+        too_long = n == -2 || (n >= 1 && d > 100000) || (d_range && end == dash);
         if (n >= 1 && d <= 100000) {
             /* After a day the hours are a clock's: 1-24 is a typo for 2-00. */
             if (f[0] > 23 || (n > 1 && f[1] > 59) || (n > 2 && f[2] > 59))

@@ -240,7 +240,8 @@ int main(void)
     /* Past the fields' limit: too long, said so (was "expected a duration
      * above 0", session 26's sweep); the limit itself is taken. */
     static const char *const too_long[] = { "99999999999", "1e400s", "100000001", "1e9s",
-                                            "99999999999-00", "100001-0", "1:100000001" };
+                                            "99999999999-00", "100001-0", "1:100000001",
+                                            "999999999999999999999999-1" };
     for (size_t i = 0; i < sizeof(too_long) / sizeof(too_long[0]); i++) {
         double t = -1;
         CHECK(cli_parse_duration("--time-limit", too_long[i], &t) == INGOT_E_USAGE);
