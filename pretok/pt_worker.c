@@ -141,7 +141,9 @@ static int tokenize(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt
     if (ret)
         return ret;
     if (!n_ids)
-        return out_event(b, it, SKIP_R_EMPTY_TEXT, "no tokens (the text is only whitespace?)");
+        return out_event(b, it, SKIP_R_EMPTY_TEXT, "no tokens: the model's normalizer leaves "
+                         "nothing of this text (whitespace, or characters it drops: invalid "
+                         "bytes, controls)");
     size_t total = n_ids + (cfg->bos >= 0) + (cfg->eos >= 0);
     if ((ret = reserve_tok(b, total)))
         return ret;
