@@ -167,8 +167,10 @@ int cli_parse_float(const char *flag, const char *s, double lo, double hi, float
     return 0;
 }
 
-/* Durations' fields above this are refused as too long, not misread. */
+/* Durations' fields (and D-HH's days) above these are refused as too long,
+ * not misread. */
 #define DURATION_FIELD_MAX 100000000L
+#define DURATION_DAYS_MAX 100000L
 
 /* Up to max ':'-separated unsigned fields of s into f; their count, -1, or
  * -2 for a field above DURATION_FIELD_MAX. */
@@ -239,8 +241,8 @@ int cli_parse_duration(const char *flag, const char *s, double *seconds)
         long d = isdigit((unsigned char)*s) ? strtol(s, &end, 10) : -1;
         const bool d_range = errno == ERANGE;   /* days past a long */
         int n = d >= 0 && !errno && end == dash ? colon_fields(dash + 1, f, 3) : -1;
-        too_long = n == -2 || (n >= 1 && d > 100000) || (d_range && end == dash);
-        if (n >= 1 && d <= 100000) {
+        too_long = n == -2 || (n >= 1 && d > DURATION_DAYS_MAX) || (d_range && end == dash);
+        if (n >= 1 && d <= DURATION_DAYS_MAX) {
             /* After a day the hours are a clock's: 1-24 is a typo for 2-00. */
             if (f[0] > 23 || (n > 1 && f[1] > 59) || (n > 2 && f[2] > 59))
                 return value_fail(flag, s, "after the day, the hours must be below 24 and "
@@ -265,7 +267,7 @@ int cli_parse_duration(const char *flag, const char *s, double *seconds)
     }
     if (too_long || (t > 0.0 && !isfinite(t)))
         return value_fail(flag, s, "too long for a time limit (each number at most %ld, the "
-                          "days of D-HH at most 100000)", DURATION_FIELD_MAX);
+                          "days of D-HH at most %ld)", DURATION_FIELD_MAX, DURATION_DAYS_MAX);
     if (!(t > 0.0) || !isfinite(t))
         return value_fail(flag, s ? s : "", "expected a duration above 0, as Slurm's --time "
                           "writes it (MINUTES, MM:SS, HH:MM:SS, D-HH:MM:SS) or with units (90s, "

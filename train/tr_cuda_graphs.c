@@ -159,8 +159,9 @@ static int step_body(tr_backend *b, int slot, int capturing)
      * loop's body and the micro-step graph serve every micro-step alike:
      * they add, to zeros first. Either way the same values (x + 0 is x);
      * INGOT_GRAD_WRITE=0 always adds (for comparisons). */
+    static int grad_write = -1;   /* read once, not every eager step */
     const int looped = capturing && b->step_loop, own = capturing || !b->g_bwd;
-    const int first_writes = own && !looped && !kn_env_off("INGOT_GRAD_WRITE");
+    const int first_writes = own && !looped && kn_env_on_once(&grad_write, "INGOT_GRAD_WRITE");
     if (!first_writes)
         CUDA_CHECK(cudaMemsetAsync(b->grads, 0, b->z.n_pad * sizeof(float), cs));
     CUDA_CHECK(cudaMemsetAsync(acc, 0, sizeof(*acc), cs));
