@@ -888,12 +888,12 @@ static __global__ void add_f32_kernel(float *acc, const float *x, int n)
  * reads dout once for both: the separate bias kernel's pass over [N, OC] is
  * gone. */
 static int bwd_weight_bgrad(kn_blas *h, float *dw, float *dbias, const void *dout,
-                            const void *inp, int N, int IC, int OC, kn_dtype dt, float *scratch,
-                            cudaStream_t s)
+                            const void *inp, int N, int IC, int OC, int dw_accumulate,
+                            kn_dtype dt, float *scratch, cudaStream_t s)
 {
     gemm_call c;
     memset(&c, 0, sizeof(c));
-    packed_gemm(&c.g, 0, 1, IC, OC, N, inp, dout, dw, dt, KN_F32, 1.0f);
+    packed_gemm(&c.g, 0, 1, IC, OC, N, inp, dout, dw, dt, KN_F32, dw_accumulate ? 1.0f : 0.0f);
     c.epi = CUBLASLT_EPILOGUE_BGRADB;
     c.bias = scratch;
     int err = lt_run(h, &c, s);
@@ -954,17 +954,19 @@ extern "C" int kn_matmul_bwd_inp_dgelu_bias(kn_blas *h, void *dinp, float *dbias
 }
 
 extern "C" int kn_matmul_bwd(kn_blas *h, void *dinp, float *dw, float *dbias, const void *dout,
-                             const void *inp, const void *w, int N, int IC, int OC, kn_dtype dt,
-                             void *scratch, size_t scratch_bytes, cudaStream_t s)
+                             const void *inp, const void *w, int N, int IC, int OC,
+                             int dw_accumulate, kn_dtype dt, void *scratch, size_t scratch_bytes,
+                             cudaStream_t s)
 {
     int err = 0;
     if (dinp && (err = kn_matmul_bwd_inp(h, dinp, dout, w, NULL, N, IC, OC, 1, dt, s)))
         return err;
     if (dbias && h->fuse_bgrad && scratch && scratch_bytes >= (size_t)OC * sizeof(float) &&
         (err = shape_check(N, IC, OC, dt)) == 0 &&
-        (err = bwd_weight_bgrad(h, dw, dbias, dout, inp, N, IC, OC, dt, (float *)scratch, s)) != 1)
+        (err = bwd_weight_bgrad(h, dw, dbias, dout, inp, N, IC, OC, dw_accumulate, dt,
+                                 (float *)scratch, s)) != 1)
         return err;
-    if ((err = kn_matmul_bwd_weight(h, dw, dout, inp, N, IC, OC, 1, dt, s)))
+    if ((err = kn_matmul_bwd_weight(h, dw, dout, inp, N, IC, OC, dw_accumulate, dt, s)))
         return err;
     if (dbias)
         err = kn_matmul_bwd_bias(dbias, dout, N, OC, dt, scratch, scratch_bytes, s);

@@ -180,12 +180,13 @@ void kn_blas_set_fuse_bgrad(kn_blas *h, int on);
 void kn_blas_set_fuse_dbias(kn_blas *h, int on);
 
 /* The three backward parts with ref_matmul_bwd's semantics: dinp += (skipped
- * when dinp is NULL), dw +=, dbias += (skipped when NULL). With dbias and
+ * when dinp is NULL), dw += (written when dw_accumulate is 0, as
+ * kn_matmul_bwd_weight), dbias += (skipped when NULL). With dbias and
  * scratch_bytes >= kn_matmul_bwd_scratch_bytes(N, OC), the bias gradient
  * comes out of the weight GEMM's epilogue (one read of dout fewer). */
 int kn_matmul_bwd(kn_blas *h, void *dinp, float *dw, float *dbias, const void *dout,
-                  const void *inp, const void *w, int N, int IC, int OC, kn_dtype dt,
-                  void *scratch, size_t scratch_bytes, cudaStream_t s);
+                  const void *inp, const void *w, int N, int IC, int OC, int dw_accumulate,
+                  kn_dtype dt, void *scratch, size_t scratch_bytes, cudaStream_t s);
 
 #ifdef __cplusplus
 }

@@ -53,9 +53,11 @@ const void *tr_cuda_logits(const tr_cuda_model *m);
 /* Token losses of the last forward with tgt, [B*T] float32 on the device
  * (row b's at b*T), until the next forward. */
 const float *tr_cuda_losses(const tr_cuda_model *m);
-/* Backward of the last forward (which had tgt and dloss > 0): ACCUMULATES
- * into grads (float32, tr_params.h layout). */
-int tr_cuda_backward(tr_cuda_model *m, const void *w, float *grads, cudaStream_t s);
+/* Backward of the last forward (which had tgt and dloss > 0) into grads
+ * (float32, tr_params.h layout): ADDED to them when write is 0; with write
+ * != 0 their old contents never matter (the weight products write theirs,
+ * the few tensors summed into are cleared first), as tr_cuda_llama_backward. */
+int tr_cuda_backward(tr_cuda_model *m, const void *w, float *grads, int write, cudaStream_t s);
 
 /* Called by tr_cuda_backward() on its stream s as soon as the gradients of
  * block l are complete (l = n_layer - 1 down to 0), and once more with

@@ -1,7 +1,6 @@
 /* The GPU model of the run's architecture (tr_cuda_net.h). */
 #include <stdlib.h>
 
-#include "cuda_check.h"
 #include "ingot_err.h"
 #include "tr_cuda_llama.h"
 #include "tr_cuda_net.h"
@@ -11,7 +10,6 @@
 struct tr_cuda_net {
     tr_cuda_model *gpt2;
     tr_cuda_llama *llama;
-    size_t n_params; /* floats of the gradients */
 };
 
 int tr_cuda_net_create(const struct tr_config *c, int max_batch, kn_dtype dt, kn_blas *blas,
@@ -33,7 +31,6 @@ int tr_cuda_net_create(const struct tr_config *c, int max_batch, kn_dtype dt, kn
         free(n);
         return err;
     }
-    n->n_params = tr_param_count(c);
     *out = n;
     return 0;
 }
@@ -92,13 +89,8 @@ int tr_cuda_net_row_loss_sums(const tr_cuda_net *n, int B, int T, float *row_sum
 
 int tr_cuda_net_backward(tr_cuda_net *n, const void *w, float *grads, int write, cudaStream_t s)
 {
-    if (n->llama)
-        return tr_cuda_llama_backward(n->llama, w, grads, write, s);
-    /* GPT-2's backward only adds (biases, LayerNorms and the embeddings
-     * are summed by passes that add): written means zeros first */
-    if (write)
-        CUDA_CHECK(cudaMemsetAsync(grads, 0, n->n_params * sizeof(float), s));
-    return tr_cuda_backward(n->gpt2, w, grads, s);
+    return n->llama ? tr_cuda_llama_backward(n->llama, w, grads, write, s) :
+                      tr_cuda_backward(n->gpt2, w, grads, write, s);
 }
 
 void tr_cuda_net_on_grads_ready(tr_cuda_net *n, tr_cuda_grads_ready_fn fn, void *ctx)

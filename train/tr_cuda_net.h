@@ -35,8 +35,7 @@ const void *tr_cuda_net_logits(const tr_cuda_net *n);
 int tr_cuda_net_row_loss_sums(const tr_cuda_net *n, int B, int T, float *row_sum,
                               cudaStream_t s);
 /* The backward into grads: added to them (write 0), or written (write 1:
- * their old contents never matter; LLaMA's products write them without a
- * zeroing pass, GPT-2's are cleared first). */
+ * their old contents never matter, and no pass zeroes them first). */
 int tr_cuda_net_backward(tr_cuda_net *n, const void *w, float *grads, int write, cudaStream_t s);
 /* tr_cuda_model_on_grads_ready(): layer l's gradients, then l = -1 for the
  * rest (GPT-2: wte, wpe, lnf; llama: wte, norm, lm_head). */

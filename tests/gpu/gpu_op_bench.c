@@ -55,8 +55,8 @@ static const char *net_attention(const struct bench_net *n)
 }
 
 /* One training micro-step (forward with the loss gradient, backward), timed
- * by t (NULL: untimed); LLaMA's as a step's only micro-step (its backward
- * writes the gradients), GPT-2's adding to them. */
+ * by t (NULL: untimed), as a step's only micro-step: its backward writes the
+ * gradients. */
 static int net_pass(struct bench_net *n, tr_cuda_optime *t, const void *w, const int32_t *ids,
                     int B, int T, float *grads, float *loss, cudaStream_t s)
 {
@@ -72,7 +72,7 @@ static int net_pass(struct bench_net *n, tr_cuda_optime *t, const void *w, const
     tr_cuda_model_set_optime(n->gpt2, t);
     if ((err = tr_cuda_forward(n->gpt2, w, ids, tgt, B, T, dloss, loss, NULL, 0, s)))
         return err;
-    return tr_cuda_backward(n->gpt2, w, grads, s);
+    return tr_cuda_backward(n->gpt2, w, grads, 1, s);
 }
 
 static void net_free(struct bench_net *n)

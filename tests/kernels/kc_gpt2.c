@@ -319,7 +319,7 @@ int kc_chk_matmul_bwd(kc *c, kn_dtype dt)
             void *di = fuse ? ddinp : ddinp2, *dwg = fuse ? ddw : ddw2, *dbg = fuse ? ddb : ddb2;
             kn_blas_set_fuse_bgrad(c->blas, fuse);
             KC_TRY(K, kn_matmul_bwd(c->blas, di, (float *)dwg, (float *)dbg, ddout, dinpv, dwv,
-                                    m->N, m->IC, m->OC, dt, scratch, sb, c->s));
+                                    m->N, m->IC, m->OC, 1, dt, scratch, sb, c->s));
             KC_SYNC(K);
             kn_blas_set_fuse_bgrad(c->blas, 0); /* the default */
             const char *tag = fuse ? "bgrad-fused" : "bgrad-unfused";
@@ -331,17 +331,36 @@ int kc_chk_matmul_bwd(kc *c, kn_dtype dt)
             snprintf(what, sizeof what, "%dx%dx%d %s dbias (+=)", m->N, m->IC, m->OC, tag);
             r |= kc_check_f32(c, K, dt, what, dbg, db, m->OC, (tol){2e-5, 1e-5});
         }
-        /* dw written over a poisoned buffer (a step's first micro-step) */
-        float *dw1 = kc_zeros(c, WO), *dscr = kc_zeros(c, NI);
-        void *ddw1 = kc_poisoned(c, WO, KN_F32);
+        /* dw written over a poisoned buffer (a step's first micro-step): alone,
+         * and with the bias gradient from the weight product's epilogue (fused)
+         * or its kernel, added to zeros */
+        float *dw1 = kc_zeros(c, WO), *db1 = kc_zeros(c, m->OC), *dscr = kc_zeros(c, NI);
+        float *zb = kc_zeros(c, m->OC);
         KC_OOM(K);
-        ref_matmul_bwd(dscr, dw1, NULL, dout, inp, w, m->N, m->IC, m->OC);
-        KC_TRY(K, kn_matmul_bwd_weight(c->blas, (float *)ddw1, ddout, dinpv, m->N, m->IC, m->OC, 0,
-                                       dt, c->s));
-        KC_SYNC(K);
-        char w1[64];
-        snprintf(w1, sizeof w1, "%dx%dx%d dw (=)", m->N, m->IC, m->OC);
-        r |= kc_check_f32(c, K, dt, w1, ddw1, dw1, WO, kc_tol2(dt, 2e-5, 1e-4, 1e-4, 1e-4));
+        ref_matmul_bwd(dscr, dw1, db1, dout, inp, w, m->N, m->IC, m->OC);
+        for (int way = 0; way < 3; way++) {
+            void *ddw1 = kc_poisoned(c, WO, KN_F32), *ddb1 = kc_dup(c, zb, m->OC, KN_F32);
+            KC_OOM(K);
+            if (way == 0) {
+                KC_TRY(K, kn_matmul_bwd_weight(c->blas, (float *)ddw1, ddout, dinpv, m->N, m->IC,
+                                               m->OC, 0, dt, c->s));
+            } else {
+                kn_blas_set_fuse_bgrad(c->blas, way == 1);
+                KC_TRY(K, kn_matmul_bwd(c->blas, NULL, (float *)ddw1, (float *)ddb1, ddout, dinpv,
+                                        dwv, m->N, m->IC, m->OC, 0, dt, scratch, sb, c->s));
+                kn_blas_set_fuse_bgrad(c->blas, 0);
+            }
+            KC_SYNC(K);
+            static const char *const ways[3] = {"weight", "bwd bgrad-fused", "bwd bgrad-unfused"};
+            char w1[80];
+            snprintf(w1, sizeof w1, "%dx%dx%d %s dw (=)", m->N, m->IC, m->OC, ways[way]);
+            r |= kc_check_f32(c, K, dt, w1, ddw1, dw1, WO, kc_tol2(dt, 2e-5, 1e-4, 1e-4, 1e-4));
+            if (way) {
+                snprintf(w1, sizeof w1, "%dx%dx%d %s dbias (+= 0)", m->N, m->IC, m->OC,
+                         ways[way]);
+                r |= kc_check_f32(c, K, dt, w1, ddb1, db1, m->OC, (tol){2e-5, 1e-5});
+            }
+        }
         if (!m->gelu)
             continue;
         /* dinp through GELU: the gradient w.r.t. the pre-activation whose
