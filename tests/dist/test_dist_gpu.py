@@ -10,9 +10,9 @@ collectives are copies), so against --dist none it must give:
   - --zero 1 (one shard: m, v and the bf16 run's master weights through the
     shard path, the norm from the shard norms, the all-gather): the clip
     factor is computed from the float shard norm, not the float64 one, so
-    the update may differ in its last bits: compared with a tolerance (fp32
-    1e-5, bf16 2e-4; measured on an H200: fp32 0, bf16 5.3e-5 over 10
-    steps) and the difference printed;
+    the update may differ in its last bits: compared with a relative
+    tolerance on each step's loss and norm (fp32 1e-5, bf16 5e-3) and the
+    differences printed;
   - --zero 1 checkpoints in today's format: a --zero 1 run stopped at step 5
     and resumed with --zero 0 continues the --zero 0 run;
   - --grad-reduce bf16: lossy, close to fp32 but not equal;
@@ -57,15 +57,22 @@ def run(tag, args, env=None):
     return steps, dp
 
 
-def diff(a, b, key):
-    return max(abs(a[s][key] - b[s][key]) for s in a if s in b)
+def diff(a, b, key, rel=False):
+    """The largest difference of key over the steps both runs logged;
+    rel: relative to a's value (a loss or a norm: never near 0 here)."""
+    return max(abs(a[s][key] - b[s][key]) / (abs(a[s][key]) if rel else 1.0)
+               for s in a if s in b)
 
 
 def same(tag, a, b, exact=True, tol=0.0):
-    dl, dn = diff(a, b, "loss"), diff(a, b, "grad_norm")
+    """exact: bit for bit; else each step's loss and norm within tol,
+    relative (the last bits of a bf16 update grow over the steps in
+    proportion to the values)."""
+    dl, dn = diff(a, b, "loss", not exact), diff(a, b, "grad_norm", not exact)
     ok = (dl == 0.0 and dn == 0.0) if exact else (dl <= tol and dn <= tol)
-    print("%-52s max |dloss| %-9.3g max |dnorm| %-9.3g %s" % (tag, dl, dn, "ok" if ok else
-                                                              "FAIL"))
+    what = "|d|" if exact else "rel"
+    print("%-52s max %s loss %-9.3g norm %-9.3g %s" % (tag, what, dl, dn, "ok" if ok else
+                                                          "FAIL"))
     if not ok:
         failed.append(tag)
 
@@ -97,10 +104,13 @@ def dp_cases(arch, model, lossy_reduce):
         # the clip factor comes from the float shard norms (the unsharded
         # path divides by the float64 norm): the last bits of the update
         # differ when clipping, which bf16 weights make visible and 7 steps
-        # carry on (measured on the H200: gpt2 1.4e-4, llama 5.3e-4 in the
-        # norm; whether a step clips moves with the gradients' last bits)
+        # carry on (absolute differences in the norm measured on the H200:
+        # gpt2 1.4e-4, llama 5.3e-4 in session 20 and 1.04e-3 in session 27;
+        # whether a step clips moves with the gradients' last bits; the norms
+        # are 0.6-1.2, so 1.04e-3 is 0.17%). A wrong shard or a missed
+        # reduction moves the norm by tens of percent.
         same("%s: nccl 1 rank, --zero 1, vs none" % tag, ref, z, exact=False,
-             tol=1e-5 if prec == "fp32" else 1e-3)
+             tol=1e-5 if prec == "fp32" else 5e-3)
         syncs("%s: nccl 1 rank, --zero 1" % tag, z, dp)
         if not lossy_reduce:
             continue
