@@ -24,6 +24,7 @@
  * (OC x N, ld OC) forward, (IC x N, ld IC) for dGELU; cuBLASLt wants its ld
  * divisible by 8, else the unfused path runs. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -417,6 +418,27 @@ extern "C" void kn_blas_tune_report(const kn_blas *h, FILE *f)
                 "off; INGOT_GEMM_TUNE=1 tunes at start-up" : "none large enough, or not at start-up");
 }
 
+/* Test builds (-Dtest_hooks=true): INGOT_TEST_NO_LT_ALGO=1 makes every
+ * plan find no algorithm, so that the classic-API fallbacks (which a
+ * cuBLASLt without a kernel for a layout or epilogue takes) run in the
+ * kernel check. Read once; always 0 in other builds. */
+static bool no_lt_algo_hook(void)
+{
+#ifdef INGOT_TEST_HOOKS
+    static const bool on = [] {
+        const char *e = getenv("INGOT_TEST_NO_LT_ALGO");
+        const bool yes = e && !strcmp(e, "1");
+        if (yes) /* the log shows that the run took the fallbacks */
+            fprintf(stderr, "INGOT_TEST_NO_LT_ALGO=1: every cuBLASLt plan finds no algorithm "
+                            "(the classic-API fallbacks run)\n");
+        return yes;
+    }();
+    return on;
+#else
+    return false;
+#endif
+}
+
 /* Fills plan p for call c: descriptors, layouts, and the heuristic's best
  * algorithm (or the fastest of its top candidates: tune_plan). p->ok = 0
  * when cuBLASLt has no algorithm (not an error). */
@@ -483,7 +505,8 @@ static int plan_make(kn_blas *h, lt_plan *p, const gemm_call *c, const lt_key *k
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(h->lt, &p->op, &p->la, &p->lb, &p->lc,
                                                        &p->lc, &pref, h->tune ? TUNE_CANDIDATES : 1,
                                                        res, &nres);
-    if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && nres == 0)) {
+    if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && nres == 0) ||
+        no_lt_algo_hook()) {
         p->ok = 0;
         return 0;
     }

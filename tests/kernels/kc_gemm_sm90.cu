@@ -252,6 +252,9 @@ static const struct swcase swcases[] = {
     {2048, 1408, 256, 7, 0}, /* 176 forward, 96 backward tiles */
     {7, 8, 8, 1, 0},        /* the smallest shape taken */
     {130, 264, 64, 1, 24},  /* padded leading dimensions: up is N, not ld / 2, apart */
+    /* 352 forward, 704 backward tiles: several tiles per block, so every
+     * staging tile and its barriers go round several times */
+    {4096, 2816, 128, 13, 0},
 };
 
 static double sigmoid_d(double g)
@@ -608,6 +611,15 @@ static void run_bench_swiglu(kn_blas *blas)
         printf("%-9s %-22s %8.3f %8.1f %8.1f %7.3fx\n", "llama-1b",
                b.bwd ? "down dinp +dSwiGLU" : "gateup fwd +SwiGLU", to, f / to, f / tr, tr / to);
     }
+    /* the same backward product without the SwiGLU: what the main loop
+     * alone reaches (the ping-pong kernel's with INGOT_G9_PINGPONG=1) */
+    static const struct bprod plain = {"down dinp (plain)", 0, 0, 0, KN_G9_PLAIN, 0};
+    struct bargs x = {blas, b.M, b.F, b.C, 1, &plain, b.x, b.w, NULL, b.dgu, NULL};
+    const double to = kc_median_ms(bench_one, &x, 10);
+    x.own = 0;
+    const double tr = kc_median_ms(bench_one, &x, 10);
+    printf("%-9s %-22s %8.3f %8.1f %8.1f %7.3fx\n", "llama-1b", plain.name, to, fl / to, fl / tr,
+           tr / to);
     cudaFree(b.x), cudaFree(b.w), cudaFree(b.gu), cudaFree(b.h), cudaFree(b.dgu);
     free(h);
 }

@@ -129,6 +129,22 @@ int kc_chk_rmsnorm_bwd(kc *c, kn_dtype dt)
         snprintf(what, sizeof what, "N%d C%d dw (=, then +=)", N, C);
         r |= kc_check_f32(c, K, dt, what, ddw, dw, C, tdw);
     }
+    /* no rows (N 0, e.g. an empty micro-batch): a written dw is zeros, an
+     * added one stays as it was; nothing else is touched or needed */
+    {
+        enum { C0 = 96 };
+        float *zero = kc_zeros(c, C0); /* host: the expected dw */
+        void *ddw = kc_poisoned(c, C0, KN_F32), *dx = kc_poisoned(c, C0, dt);
+        void *src = kc_poisoned(c, C0, dt), *drs = kc_poisoned(c, 1, KN_F32);
+        KC_OOM(K);
+        KC_TRY(K, kn_rmsnorm_bwd(dx, (float *)ddw, src, src, src, (const float *)drs, 0, C0, 0,
+                                 0, dt, NULL, 0, c->s));
+        KC_TRY(K, kn_rmsnorm_bwd(dx, (float *)ddw, src, src, src, (const float *)drs, 0, C0, 1,
+                                 1, dt, NULL, 0, c->s));
+        KC_SYNC(K);
+        r |= kc_check_f32(c, K, dt, "N0 C96 dw (=, then +=): zeros", ddw, zero, C0,
+                          (tol){0, 0});
+    }
     return r;
 }
 
