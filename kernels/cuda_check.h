@@ -8,7 +8,10 @@
 
 #include <errno.h>
 
-#include <cublas_api.h>
+/* cublas_v2.h, not cublas_api.h: CUDA 12.x's cublas_api.h refuses to be
+ * included without CUBLASAPI, which cublas_v2.h defines (found compiling with
+ * CUDA 12.4 and 12.5; 13.0 defines it itself) */
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include "ingot_err.h"
