@@ -1,5 +1,6 @@
 /* Ingot's own Hopper GEMM (gemm_sm90.h): a persistent, warp-specialised
- * kernel, one block per SM (with INGOT_G9_CLUSTER=2: clusters of two).
+ * kernel, one block per SM (the dSwiGLU product, or every product with
+ * INGOT_G9_CLUSTER=2: clusters of two, g9_cluster).
  *   warp 0, one thread: the producer; TMA loads into a ring of G9_ST stages
  *     (A: this block's 128 rows; B: the tile's 256 columns, or in a cluster
  *     this block's half of them, multicast into both blocks, which share
@@ -734,15 +735,24 @@ int g9_knob(const char *name, int lo, int hi, int def)
     return e && *e && !*end && v >= lo && v <= hi ? (int)v : def;
 }
 
-/* INGOT_G9_CLUSTER=2: clusters of two blocks sharing the B tile (TMA
- * multicast); default 1, each block loads its whole B tile. Read once.
- * Measured on the H200 (docs/kernels.md, "Hopper GEMM"): no faster (the
- * products are not bound by L2 bandwidth at this kernel's rate), kept for
- * when the main loop is. */
-static int g9_cluster(void)
+/* INGOT_G9_CLUSTER=1 or 2: the blocks per cluster of every product
+ * (comparisons); 0 when unset (g9_cluster decides). Read once. */
+static int g9_cluster_knob(void)
 {
-    static const int cl = g9_knob("INGOT_G9_CLUSTER", 2, 2, 1);
-    return cl;
+    static const int knob = g9_knob("INGOT_G9_CLUSTER", 1, 2, 0);
+    return knob;
+}
+
+/* Blocks per cluster: 2 shares the B tile between two blocks (TMA
+ * multicast), 1 has each block load its whole B tile. By default 2 for the
+ * dSwiGLU product (TinyLlama's shape, H100: 0.692 against 0.729 ms, the
+ * step's slowest product; llama-1b +0.3-0.9%) and 1 for the others (the
+ * GELU products on the H200 were no faster: not bound by L2 bandwidth at
+ * this kernel's rate; docs/kernels.md, "Hopper GEMM"). */
+static int g9_cluster(kn_g9_epi epi)
+{
+    const int knob = g9_cluster_knob();
+    return knob ? knob : epi == KN_G9_DSWIGLU ? 2 : 1;
 }
 
 /* Cluster rows of tiles per group of the tile order (g9_sched): 8 by
@@ -801,10 +811,8 @@ static int g9_launch_cl(const CUtensorMap &ta, const CUtensorMap &tb, const CUte
     if (CL > 1) { /* a GPC may leave SMs that no whole cluster fits */
         cfg.gridDim = dim3((unsigned)(sms / CL * CL));
         CUDA_CHECK(cudaOccupancyMaxActiveClusters(&n, kern, &cfg));
-        if (n <= 0)
-            return ingot_fail(INGOT_E_CUDA, "gemm_sm90: no cluster of %d blocks of %d bytes of "
-                                            "shared memory fits on this GPU: unset "
-                                            "INGOT_G9_CLUSTER", CL, (int)G9_SMEM);
+        if (n <= 0) /* (kn_gemm_sm90 decides what that means) */
+            return -EAGAIN;
     }
     const long long nc = ctiles < n ? ctiles : n;
     cfg.gridDim = dim3((unsigned)(nc * CL));
@@ -822,6 +830,8 @@ static int g9_launch(const CUtensorMap &ta, const CUtensorMap &tb, const CUtenso
                    : g9_launch_cl<TB, EPI, 1>(ta, tb, tp, p, ntm * ntn, s);
 }
 
+static int g9_run(const kn_g9 *g, const g9_par &p, int cl, cudaStream_t s);
+
 extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
 {
     KN_ARG_CHECK(g && g->A && g->B && g->C, "g=%p: operands must not be NULL", (const void *)g);
@@ -830,10 +840,26 @@ extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
         return -ENOTSUP;
     const g9_par p = {g->M,   g->N, g->K, (kn_bf16 *)g->C, g->ldc, (const kn_bf16 *)g->bias,
                       (kn_bf16 *)g->aux, g->ldaux, g9_group(), g->colsum};
-    const int cl = g9_cluster();
+    const int cl = g9_cluster(g->epi);
     /* (the ping-pong kernel has no column sums) */
     if (g9_pingpong() && cl == 1 && g->epi <= KN_G9_DGELU && !g->colsum)
         return g9pp_run(g, p, s);
+    int err = g9_run(g, p, cl, s);
+    if (err != -EAGAIN)
+        return err;
+    /* no cluster of two fits (a GPU whose partitions leave no two SMs of
+     * a GPC free): by default clusters of one; asked for, an error */
+    if (!g9_cluster_knob())
+        return g9_run(g, p, 1, s);
+    return ingot_fail(INGOT_E_CUDA, "gemm_sm90: no cluster of %d blocks of %d bytes of shared "
+                                    "memory fits on this GPU: set INGOT_G9_CLUSTER=1 or unset it",
+                      cl, (int)G9_SMEM);
+}
+
+/* The maps and the launch of g on the warp-specialised kernel in clusters
+ * of cl blocks. 0, -EAGAIN (no cluster of cl fits), INGOT_E_CUDA. */
+static int g9_run(const kn_g9 *g, const g9_par &p, int cl, cudaStream_t s)
+{
     CUtensorMap ta, tb;
     int err = g9_map(&ta, g->A, g->K, g->M, g->lda, G9_BM);
     /* K-major B: each block of a cluster loads 256 / cl rows; the SwiGLU
