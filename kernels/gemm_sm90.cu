@@ -746,7 +746,7 @@ static int g9_cluster_knob(void)
 /* Blocks per cluster: 2 shares the B tile between two blocks (TMA
  * multicast), 1 has each block load its whole B tile. By default 2 for the
  * dSwiGLU product (TinyLlama's shape, H100: 0.692 against 0.729 ms, the
- * step's slowest product; llama-1b +0.3-0.9%) and 1 for the others (the
+ * step's lowest-rate product; llama-1b +0.3-0.9%) and 1 for the others (the
  * GELU products on the H200 were no faster: not bound by L2 bandwidth at
  * this kernel's rate; docs/kernels.md, "Hopper GEMM"). */
 static int g9_cluster(kn_g9_epi epi)
@@ -810,8 +810,14 @@ static int g9_launch_cl(const CUtensorMap &ta, const CUtensorMap &tb, const CUte
     n = sms;
     if (CL > 1) { /* a GPC may leave SMs that no whole cluster fits */
         cfg.gridDim = dim3((unsigned)(sms / CL * CL));
-        CUDA_CHECK(cudaOccupancyMaxActiveClusters(&n, kern, &cfg));
-        if (n <= 0) /* (kn_gemm_sm90 decides what that means) */
+        /* no cluster fits, or (on some partitioned GPUs) the query refuses
+         * the shape: kn_gemm_sm90 decides what that means; the query's
+         * error is not left pending for a later check to find */
+        if (cudaOccupancyMaxActiveClusters(&n, kern, &cfg) != cudaSuccess) {
+            (void)cudaGetLastError();
+            return -EAGAIN;
+        }
+        if (n <= 0)
             return -EAGAIN;
     }
     const long long nc = ctiles < n ? ctiles : n;

@@ -252,7 +252,7 @@ static const struct swcase swcases[] = {
     {2048, 1408, 256, 7, 0}, /* 176 forward, 96 backward tiles */
     {7, 8, 8, 1, 0},        /* the smallest shape taken */
     {130, 264, 64, 1, 24},  /* padded leading dimensions: up is N, not ld / 2, apart */
-    /* 352 forward, 704 backward tiles: several tiles per block, so every
+    /* 704 forward, 352 backward tiles: several tiles per block, so every
      * staging tile and its barriers go round several times */
     {4096, 2816, 128, 13, 0},
 };
@@ -612,7 +612,9 @@ static void run_bench_swiglu(kn_blas *blas)
                b.bwd ? "down dinp +dSwiGLU" : "gateup fwd +SwiGLU", to, f / to, f / tr, tr / to);
     }
     /* the same backward product without the SwiGLU: what the main loop
-     * alone reaches (the ping-pong kernel's with INGOT_G9_PINGPONG=1) */
+     * alone reaches (the ping-pong kernel's with INGOT_G9_PINGPONG=1). It
+     * runs in clusters of one and the dSwiGLU row in clusters of two,
+     * unless INGOT_G9_CLUSTER sets both (gemm_sm90.cu, g9_cluster) */
     static const struct bprod plain = {"down dinp (plain)", 0, 0, 0, KN_G9_PLAIN, 0};
     struct bargs x = {blas, b.M, b.F, b.C, 1, &plain, b.x, b.w, NULL, b.dgu, NULL};
     const double to = kc_median_ms(bench_one, &x, 10);

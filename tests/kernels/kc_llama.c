@@ -130,20 +130,23 @@ int kc_chk_rmsnorm_bwd(kc *c, kn_dtype dt)
         r |= kc_check_f32(c, K, dt, what, ddw, dw, C, tdw);
     }
     /* no rows (N 0, e.g. an empty micro-batch): a written dw is zeros, an
-     * added one stays as it was; nothing else is touched or needed */
+     * added one (random values) stays as it was; no scratch needed */
     {
         enum { C0 = 96 };
-        float *zero = kc_zeros(c, C0); /* host: the expected dw */
-        void *ddw = kc_poisoned(c, C0, KN_F32), *dx = kc_poisoned(c, C0, dt);
-        void *src = kc_poisoned(c, C0, dt), *drs = kc_poisoned(c, 1, KN_F32);
+        float *zero = kc_zeros(c, C0), *vals = kc_halloc(c, C0); /* host: the expected */
+        KC_OOM(K);
+        kc_fill(c, vals, C0, -1, 1, KN_F32);
+        void *ddw = kc_poisoned(c, C0, KN_F32), *ddw2 = kc_dup(c, vals, C0, KN_F32);
+        void *dx = kc_poisoned(c, C0, dt), *src = kc_poisoned(c, C0, dt);
+        void *drs = kc_poisoned(c, 1, KN_F32);
         KC_OOM(K);
         KC_TRY(K, kn_rmsnorm_bwd(dx, (float *)ddw, src, src, src, (const float *)drs, 0, C0, 0,
                                  0, dt, NULL, 0, c->s));
-        KC_TRY(K, kn_rmsnorm_bwd(dx, (float *)ddw, src, src, src, (const float *)drs, 0, C0, 1,
+        KC_TRY(K, kn_rmsnorm_bwd(dx, (float *)ddw2, src, src, src, (const float *)drs, 0, C0, 1,
                                  1, dt, NULL, 0, c->s));
         KC_SYNC(K);
-        r |= kc_check_f32(c, K, dt, "N0 C96 dw (=, then +=): zeros", ddw, zero, C0,
-                          (tol){0, 0});
+        r |= kc_check_f32(c, K, dt, "N0 C96 dw (=): zeros", ddw, zero, C0, (tol){0, 0});
+        r |= kc_check_f32(c, K, dt, "N0 C96 dw (+=): unchanged", ddw2, vals, C0, (tol){0, 0});
     }
     return r;
 }
