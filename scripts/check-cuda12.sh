@@ -54,12 +54,13 @@ versions=12.4,12.5 work='' keep=0
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 while (($#)); do
     case $1 in
-    --versions) versions=${2:?--versions needs a list}; shift 2 ;;
-    --work) work=${2:?--work needs a directory}; shift 2 ;;
+    --versions | --work | --src) (($# >= 2)) || die "$1 needs a value (--help)" ;;&
+    --versions) versions=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    --src) src=$(cd "${2:?--src needs a directory}" && pwd); shift 2 ;;
+    --src) src=$(cd "$2" 2>/dev/null && pwd) || die "--src $2: not a directory"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+    *) echo "check-cuda12: unknown option '$1' (--help lists them)" >&2; exit 2 ;;
     esac
 done
 IFS=, read -ra vers <<<"$versions"
