@@ -472,6 +472,15 @@ static void bench_one(void *arg)
 
 static void run_bench_swiglu(kn_blas *blas);
 
+/* One row of the bench's table: own GEMM to ms against cuBLASLt's tr ms
+ * for a product of gflop GFLOP (TFLOP/s = GFLOP / ms). */
+static void bench_row(const char *model, const char *product, double to, double tr,
+                      double gflop)
+{
+    printf("%-9s %-22s %8.3f %8.1f %8.1f %7.3fx\n", model, product, to, gflop / to, gflop / tr,
+           tr / to);
+}
+
 /* GPT-2's dGELU product with fc's bias gradient (kn_matmul_bwd_inp_dgelu_bias)
  * on five routes: own GEMM (-1: where matmul.cu routes it; 1: always) with
  * the bias summed by the product (fuse 1) or by the bias kernel's pass over
@@ -560,8 +569,7 @@ static void run_bench(void)
             double to = kc_median_ms(bench_one, &x, 10);
             x.own = 0;
             double tr = kc_median_ms(bench_one, &x, 10);
-            printf("%-9s %-22s %8.3f %8.1f %8.1f %7.3fx\n", bs[i].name, bprods[k].name, to, fl / to,
-                   fl / tr, tr / to);
+            bench_row(bs[i].name, bprods[k].name, to, tr, fl);
         }
         run_bench_dbias(blas, M, C, bs[i].name, x.a, x.b, x.c, x.aux);
         cudaFree(x.a), cudaFree(x.b), cudaFree(x.bias), cudaFree(x.aux), cudaFree(x.c);
@@ -608,8 +616,7 @@ static void run_bench_swiglu(kn_blas *blas)
         kn_blas_set_own_gemm(blas, 0);
         const double tr = kc_median_ms(bench_swiglu_one, &b, 10);
         const double f = b.bwd ? fl : 2 * fl; /* forward: 2F outputs; backward: F */
-        printf("%-9s %-22s %8.3f %8.1f %8.1f %7.3fx\n", "llama-1b",
-               b.bwd ? "down dinp +dSwiGLU" : "gateup fwd +SwiGLU", to, f / to, f / tr, tr / to);
+        bench_row("llama-1b", b.bwd ? "down dinp +dSwiGLU" : "gateup fwd +SwiGLU", to, tr, f);
     }
     /* the same backward product without the SwiGLU: what the main loop
      * alone reaches (the ping-pong kernel's with INGOT_G9_PINGPONG=1). It
@@ -620,8 +627,7 @@ static void run_bench_swiglu(kn_blas *blas)
     const double to = kc_median_ms(bench_one, &x, 10);
     x.own = 0;
     const double tr = kc_median_ms(bench_one, &x, 10);
-    printf("%-9s %-22s %8.3f %8.1f %8.1f %7.3fx\n", "llama-1b", plain.name, to, fl / to, fl / tr,
-           tr / to);
+    bench_row("llama-1b", plain.name, to, tr, fl);
     cudaFree(b.x), cudaFree(b.w), cudaFree(b.gu), cudaFree(b.h), cudaFree(b.dgu);
     free(h);
 }
