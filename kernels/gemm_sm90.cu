@@ -836,32 +836,6 @@ static int g9_launch(const CUtensorMap &ta, const CUtensorMap &tb, const CUtenso
                    : g9_launch_cl<TB, EPI, 1>(ta, tb, tp, p, ntm * ntn, s);
 }
 
-static int g9_run(const kn_g9 *g, const g9_par &p, int cl, cudaStream_t s);
-
-extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
-{
-    KN_ARG_CHECK(g && g->A && g->B && g->C, "g=%p: operands must not be NULL", (const void *)g);
-    KN_ARG_CHECK(g->epi == KN_G9_PLAIN || g->aux, "epilogue %d needs aux", (int)g->epi);
-    if (!kn_gemm_sm90_supports(g))
-        return -ENOTSUP;
-    const g9_par p = {g->M,   g->N, g->K, (kn_bf16 *)g->C, g->ldc, (const kn_bf16 *)g->bias,
-                      (kn_bf16 *)g->aux, g->ldaux, g9_group(), g->colsum};
-    const int cl = g9_cluster(g->epi);
-    /* (the ping-pong kernel has no column sums) */
-    if (g9_pingpong() && cl == 1 && g->epi <= KN_G9_DGELU && !g->colsum)
-        return g9pp_run(g, p, s);
-    int err = g9_run(g, p, cl, s);
-    if (err != -EAGAIN)
-        return err;
-    /* no cluster of two fits (a GPU whose partitions leave no two SMs of
-     * a GPC free): by default clusters of one; asked for, an error */
-    if (!g9_cluster_knob())
-        return g9_run(g, p, 1, s);
-    return ingot_fail(INGOT_E_CUDA, "gemm_sm90: no cluster of %d blocks of %d bytes of shared "
-                                    "memory fits on this GPU: set INGOT_G9_CLUSTER=1 or unset it",
-                      cl, (int)G9_SMEM);
-}
-
 /* The maps and the launch of g on the warp-specialised kernel in clusters
  * of cl blocks. 0, -EAGAIN (no cluster of cl fits), INGOT_E_CUDA. */
 static int g9_run(const kn_g9 *g, const g9_par &p, int cl, cudaStream_t s)
@@ -900,4 +874,28 @@ static int g9_run(const kn_g9 *g, const g9_par &p, int cl, cudaStream_t s)
     default: /* KN_G9_DSWIGLU * 2 + 1 (kn_gemm_sm90_supports) */
         return g9_launch<1, KN_G9_DSWIGLU>(ta, tb, tp, p, cl, s);
     }
+}
+
+extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
+{
+    KN_ARG_CHECK(g && g->A && g->B && g->C, "g=%p: operands must not be NULL", (const void *)g);
+    KN_ARG_CHECK(g->epi == KN_G9_PLAIN || g->aux, "epilogue %d needs aux", (int)g->epi);
+    if (!kn_gemm_sm90_supports(g))
+        return -ENOTSUP;
+    const g9_par p = {g->M,   g->N, g->K, (kn_bf16 *)g->C, g->ldc, (const kn_bf16 *)g->bias,
+                      (kn_bf16 *)g->aux, g->ldaux, g9_group(), g->colsum};
+    const int cl = g9_cluster(g->epi);
+    /* (the ping-pong kernel has no column sums) */
+    if (g9_pingpong() && cl == 1 && g->epi <= KN_G9_DGELU && !g->colsum)
+        return g9pp_run(g, p, s);
+    int err = g9_run(g, p, cl, s);
+    if (err != -EAGAIN)
+        return err;
+    /* no cluster of two fits (a GPU whose partitions leave no two SMs of
+     * a GPC free): by default clusters of one; asked for, an error */
+    if (!g9_cluster_knob())
+        return g9_run(g, p, 1, s);
+    return ingot_fail(INGOT_E_CUDA, "gemm_sm90: no cluster of %d blocks of %d bytes of shared "
+                                    "memory fits on this GPU: set INGOT_G9_CLUSTER=1 or unset it",
+                      cl, (int)G9_SMEM);
 }

@@ -371,20 +371,18 @@ static bool written_by_product(int id)
  * of them in the layout (5 for GPT-2's 16 tensors, about 1% of the floats). */
 static int clear_summed(const tr_cuda_model *m, float *g, cudaStream_t s)
 {
-    size_t sz[TR_NUM_PARAMS];
-    tr_param_sizes(&m->cfg, sz);
-    size_t off = 0, run0 = 0, run = 0;
+    const size_t total = tr_param_count(&m->cfg);
+    size_t run0 = 0, run = 0;   /* the run of summed tensors being gathered */
     for (int id = 0; id <= TR_NUM_PARAMS; id++) {
         if (id < TR_NUM_PARAMS && !written_by_product(id)) {
+            const size_t end = id + 1 < TR_NUM_PARAMS ? m->off[id + 1] : total;
             if (!run)
-                run0 = off;
-            run += sz[id];
+                run0 = m->off[id];
+            run = end - run0;
         } else if (run) {
             CUDA_CHECK(cudaMemsetAsync(g + run0, 0, run * sizeof(float), s));
             run = 0;
         }
-        if (id < TR_NUM_PARAMS)
-            off += sz[id];
     }
     return 0;
 }
