@@ -1,5 +1,5 @@
 /* Ingot's own Hopper GEMM (gemm_sm90.h): a persistent, warp-specialised
- * kernel, one block per SM (the dSwiGLU product, or every product with
+ * kernel, one block per SM (LLaMA's two SwiGLU products, or every product with
  * INGOT_G9_CLUSTER=2: clusters of two, g9_cluster).
  *   warp 0, one thread: the producer; TMA loads into a ring of G9_ST stages
  *     (A: this block's 128 rows; B: the tile's 256 columns, or in a cluster
@@ -744,15 +744,18 @@ static int g9_cluster_knob(void)
 }
 
 /* Blocks per cluster: 2 shares the B tile between two blocks (TMA
- * multicast), 1 has each block load its whole B tile. By default 2 for the
- * dSwiGLU product (TinyLlama's shape, H100: 0.692 against 0.729 ms, the
- * step's lowest-rate product; llama-1b +0.3-0.9%) and 1 for the others (the
- * GELU products on the H200 were no faster: not bound by L2 bandwidth at
- * this kernel's rate; docs/kernels.md, "Hopper GEMM"). */
+ * multicast), 1 has each block load its whole B tile. By default 2 for
+ * LLaMA's two SwiGLU products: the dSwiGLU one (TinyLlama's shape, H100:
+ * 0.692 against 0.729 ms, the step's lowest-rate product; llama-1b
+ * +0.3-0.9%) and the SwiGLU forward (H200: 1.055 against 1.102 ms;
+ * llama-1b +0.8%, which made it the default over cuBLASLt + the pass);
+ * 1 for the others (the GELU products on the H200 were no faster: not
+ * bound by L2 bandwidth at this kernel's rate; docs/kernels.md, "Hopper
+ * GEMM"). */
 static int g9_cluster(kn_g9_epi epi)
 {
     const int knob = g9_cluster_knob();
-    return knob ? knob : epi == KN_G9_DSWIGLU ? 2 : 1;
+    return knob ? knob : epi == KN_G9_DSWIGLU || epi == KN_G9_SWIGLU ? 2 : 1;
 }
 
 /* Cluster rows of tiles per group of the tile order (g9_sched): 8 by

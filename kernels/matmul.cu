@@ -207,10 +207,12 @@ extern "C" int kn_blas_own_gemm(const kn_blas *h)
  *   cuBLASLt has no such epilogue; at TinyLlama's shape (gpu_op_bench
  *   --arch llama) 15.7 ms per micro-step against 17.5 for cuBLASLt + the
  *   pass;
- * - not the SwiGLU forward: 24.5 against 26.0 ms for the product, yet the
- *   whole step did not gain (llama-1b 73 784 / 74 174 tok/s against
- *   74 177 / 74 235 in one call: the other kernels of that run ~1.5%
- *   slower), so it is opt-in (own_gemm 1). */
+ * - the SwiGLU forward (gate|up product, silu(g) u in its epilogue) since
+ *   it runs in clusters of two (g9_cluster): at TinyLlama's shape on the
+ *   H200 1.055 ms against cuBLASLt + the pass's 1.22-1.32 (kc_gemm_sm90
+ *   --bench), llama-1b training 79 634 / 79 014 / 79 529 / 79 491 tok/s
+ *   against 78 889 / 79 081 / 78 832 / 78 875 alternating in one call
+ *   (+0.8%); in clusters of one it had been level in training. */
 enum { OWN_GELU_MAX_K = 1024, OWN_DGELU_MIN_K = 768, OWN_MIN_M = 4096 };
 enum own_product { OWN_GELU, OWN_DGELU, OWN_SWIGLU, OWN_DSWIGLU };
 
@@ -228,6 +230,7 @@ static int own_takes(const kn_blas *h, enum own_product what, int m, int k)
         return k <= OWN_GELU_MAX_K;
     case OWN_DGELU:
         return k >= OWN_DGELU_MIN_K;
+    case OWN_SWIGLU:
     case OWN_DSWIGLU:
         return 1;
     default:

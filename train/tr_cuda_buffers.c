@@ -349,7 +349,7 @@ int tr_cuda_be_create(const struct tr_backend_opts *o, const float *params, tr_b
         const int own = b->dt == KN_BF16 ? kn_blas_own_gemm(b->blas) : 0;
         const int gpt2 = b->o.cfg.arch == TR_ARCH_GPT2;
         const char *gemm = own < 0    ? gpt2 ? "cuBLASLt + Ingot sm90 GEMM (GELU/dGELU by shape)"
-                                             : "cuBLASLt + Ingot sm90 GEMM (SwiGLU backward)"
+                                             : "cuBLASLt + Ingot sm90 GEMM (SwiGLU, 4096+ rows)"
                            : own == 1 ? gpt2 ? "cuBLASLt + Ingot sm90 GEMM (all GELU/dGELU)"
                                              : "cuBLASLt + Ingot sm90 GEMM (both SwiGLU products)"
                                       : "cuBLASLt";
