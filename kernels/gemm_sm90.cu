@@ -52,6 +52,7 @@
 #include "gemm_sm90_int.cuh"
 #include "kn_arch.h"
 #include "kn_device.cuh"
+#include "rope_math.cuh"
 #include "sm90_common.cuh"
 #include "swiglu_math.cuh"
 #include "wgmma_sm90.cuh"
@@ -315,10 +316,53 @@ static __device__ __forceinline__ void g9_store_swiglu(const g9_par &p, uint32_t
     }
 }
 
+/* RoPE of a lane's 8 bf16 channels x (columns col ..) of a row at position
+ * t: their partners, hs/2 on or back in the same head, are in the staging
+ * tile too (w: the same row, hs/2 columns on or back), their cos and sin
+ * in the table (4 float4 of the [T, hs/2, 2] table). As kn_rope_fwd on the
+ * bf16 product (rope_math.cuh). */
+static __device__ __forceinline__ void g9_rope_pack(uint4 &v, const uint4 &w, const g9_par &p,
+                                                    int col, int t)
+{
+    const int half = p.rope_hs >> 1, ci = col & (p.rope_hs - 1);
+    const bool lo = ci < half; /* channel i: x1 co - x2 si; i + hs/2: x2 co + x1 si */
+    const float4 *cs = reinterpret_cast<const float4 *>(
+        p.rope + ((size_t)t * half + (lo ? ci : ci - half)) * 2);
+    __nv_bfloat162 *x = reinterpret_cast<__nv_bfloat162 *>(&v);
+    const __nv_bfloat162 *y = reinterpret_cast<const __nv_bfloat162 *>(&w);
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+        const float4 c = __ldg(cs + e);
+        const float s0 = lo ? -c.y : c.y, s1 = lo ? -c.w : c.w;
+        x[e] = __floats2bfloat162_rn(
+            kn_rope_rot(__low2float(x[e]), __low2float(y[e]), c.x, s0),
+            kn_rope_rot(__high2float(x[e]), __high2float(y[e]), c.z, s1));
+    }
+}
+
+/* The table rows of n positions from t (wrapping at T) that a lane's
+ * g9_rope_pack will read (64 bytes each), into L1 ahead of need: each
+ * position is new to the SM (the tiles in flight cover other rows), so
+ * otherwise every row's loads wait for L2 in turn, behind the staging
+ * tile's loads (kc_gemm_sm90_rope --bench: 0.286 ms for TinyLlama's QKV
+ * product against 0.241 without RoPE, H100). */
+static __device__ __forceinline__ void g9_rope_prefetch(const g9_par &p, int col, int t, int n)
+{
+    const int half = p.rope_hs >> 1, ci = col & (p.rope_hs - 1), f = ci < half ? ci : ci - half;
+    for (int r = 0; r < n; r++) {
+        const float *a = p.rope + ((size_t)t * half + f) * 2;
+        asm volatile("prefetch.global.L1 [%0];\n" ::"l"(a));
+        if (++t == p.rope_T)
+            t = 0;
+    }
+}
+
 /* One piece of a staging tile (RP rows from stage, global rows row0 ..),
- * lane l's columns 8 l .. 8 l + 7: PLAIN, GELU, dGELU and dSwiGLU (C =
+ * lane l's columns 8 l .. 8 l + 7: PLAIN, GELU, dGELU, dSwiGLU (C =
  * [M, 2N]: the gate gradient at col, the up one at N + col, from the
- * bf16-rounded product as the unfused swiglu.cu pass reads it). */
+ * bf16-rounded product as the unfused swiglu.cu pass reads it) and RoPE
+ * (rotated where col < rope_cols: a head's partner columns are in the same
+ * tile, since rope_hs divides the tile's 256 columns). */
 template <int EPI>
 static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t stage, int row0,
                                                      int n0, int lane, const uint4 (&pre)[16])
@@ -334,13 +378,20 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
 #pragma unroll
     for (int e = 0; e < 8; e++)
         cs[e] = 0.0f;
+    /* RoPE: the rows' positions, and where the lane's partners are */
+    const bool rot = EPI == KN_G9_ROPE && col < p.rope_cols;
+    int t = rot ? row0 % p.rope_T : 0;
+    const int pofs = rot ? ((col & (p.rope_hs - 1)) < p.rope_hs / 2 ? p.rope_hs : -p.rope_hs) : 0;
+    if (EPI == KN_G9_ROPE && rot)
+        g9_rope_prefetch(p, col, t, g9_epi<EPI>::RP);
 #pragma unroll
     for (int r = 0; r < g9_epi<EPI>::RP; r++) {
         const int row = row0 + r;
         if (row >= p.M)
             break;
-        uint4 v = kn_lds16(stage + (EPI == KN_G9_DGELU ? g9_swz(r, 8 * lane)
-                                                       : (uint32_t)(r * G9_STAGE_PITCH + lane * 16)));
+        const uint32_t a = stage + (EPI == KN_G9_DGELU ? g9_swz(r, 8 * lane)
+                                                       : (uint32_t)(r * G9_STAGE_PITCH + lane * 16));
+        uint4 v = kn_lds16(a);
         __nv_bfloat162 *x = reinterpret_cast<__nv_bfloat162 *>(&v);
         kn_bf16 *out = p.C + (size_t)row * p.ldc + col;
         if (EPI == KN_G9_GELU) {
@@ -368,6 +419,10 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
                 du[e] = __floats2bfloat162_rn(u0, u1);
             }
             *reinterpret_cast<uint4 *>(out + p.N) = w;
+        } else if (EPI == KN_G9_ROPE && rot) { /* pofs: hs/2 bf16 on or back, in bytes */
+            g9_rope_pack(v, kn_lds16(a + pofs), p, col, t);
+            if (++t == p.rope_T)
+                t = 0;
         }
         *reinterpret_cast<uint4 *>(out) = v;
     }
@@ -701,8 +756,19 @@ extern "C" int kn_gemm_sm90_supports(const kn_g9 *g)
     kn_path path = KN_PATH_PORTABLE;
     if (kn_arch_path(&path) || path != KN_PATH_SM90A)
         return 0;
-    if (g->epi < KN_G9_PLAIN || g->epi > KN_G9_DSWIGLU)
+    if (g->epi < KN_G9_PLAIN || g->epi > KN_G9_ROPE)
         return 0;
+    /* RoPE: a head inside a tile (rope_hs divides G9_BN; the lanes' 8
+     * columns inside a half), whole heads, B [N, K], the table aligned */
+    if (g->epi == KN_G9_ROPE) {
+        const kn_g9_rope *r = g->rope;
+        if (!r || !g->b_kmajor || !r->table || r->T <= 0 || r->hs < 16 || r->hs > G9_BN ||
+            (r->hs & (r->hs - 1)) || r->cols < 0 || r->cols > g->N || r->cols % r->hs ||
+            !g9_aligned(r->table))
+            return 0;
+    } else if (g->rope) {
+        return 0;
+    }
     /* the SwiGLU pair: gate and up side by side, N apart, in aux (both) and
      * C (the backward's gradient); B [2N, K] forward, [K, N] backward */
     const int sw = g->epi == KN_G9_SWIGLU || g->epi == KN_G9_DSWIGLU;
@@ -717,7 +783,8 @@ extern "C" int kn_gemm_sm90_supports(const kn_g9 *g)
         return 0;
     if (!g9_aligned(g->A) || !g9_aligned(g->B) || !g9_aligned(g->C))
         return 0;
-    if (g->epi != KN_G9_PLAIN && (g->ldaux % 8 || g->ldaux < aux_cols || !g9_aligned(g->aux)))
+    if (g->epi != KN_G9_PLAIN && g->epi != KN_G9_ROPE &&
+        (g->ldaux % 8 || g->ldaux < aux_cols || !g9_aligned(g->aux)))
         return 0;
     if (g->bias && (g->epi == KN_G9_DGELU || ((uintptr_t)g->bias & 3)))
         return 0;
@@ -748,14 +815,15 @@ static int g9_cluster_knob(void)
  * LLaMA's two SwiGLU products: the dSwiGLU one (TinyLlama's shape, H100:
  * 0.692 against 0.729 ms, the step's lowest-rate product; llama-1b
  * +0.3-0.9%) and the SwiGLU forward (H200: 1.055 against 1.102 ms;
- * llama-1b +0.8%, which made it the default over cuBLASLt + the pass);
- * 1 for the others (the GELU products on the H200 were no faster: not
+ * llama-1b +0.8%, which made it the default over cuBLASLt + the pass),
+ * and the QKV product with RoPE, a forward product of the same K and B
+ * layout; 1 for the others (the GELU products on the H200 were no faster: not
  * bound by L2 bandwidth at this kernel's rate; docs/kernels.md, "Hopper
  * GEMM"). */
 static int g9_cluster(kn_g9_epi epi)
 {
     const int knob = g9_cluster_knob();
-    return knob ? knob : epi == KN_G9_DSWIGLU || epi == KN_G9_SWIGLU ? 2 : 1;
+    return knob ? knob : epi == KN_G9_DSWIGLU || epi == KN_G9_SWIGLU || epi == KN_G9_ROPE ? 2 : 1;
 }
 
 /* Cluster rows of tiles per group of the tile order (g9_sched): 8 by
@@ -874,6 +942,8 @@ static int g9_run(const kn_g9 *g, const g9_par &p, int cl, cudaStream_t s)
         return g9_launch<1, KN_G9_DGELU>(ta, tb, tp, p, cl, s);
     case KN_G9_SWIGLU * 2:
         return g9_launch<0, KN_G9_SWIGLU>(ta, tb, tp, p, cl, s);
+    case KN_G9_ROPE * 2:
+        return g9_launch<0, KN_G9_ROPE>(ta, tb, tp, p, cl, s);
     default: /* KN_G9_DSWIGLU * 2 + 1 (kn_gemm_sm90_supports) */
         return g9_launch<1, KN_G9_DSWIGLU>(ta, tb, tp, p, cl, s);
     }
@@ -882,11 +952,16 @@ static int g9_run(const kn_g9 *g, const g9_par &p, int cl, cudaStream_t s)
 extern "C" int kn_gemm_sm90(const kn_g9 *g, cudaStream_t s)
 {
     KN_ARG_CHECK(g && g->A && g->B && g->C, "g=%p: operands must not be NULL", (const void *)g);
-    KN_ARG_CHECK(g->epi == KN_G9_PLAIN || g->aux, "epilogue %d needs aux", (int)g->epi);
+    KN_ARG_CHECK(g->epi == KN_G9_PLAIN || g->epi == KN_G9_ROPE || g->aux,
+                 "epilogue %d needs aux", (int)g->epi);
+    KN_ARG_CHECK(g->epi != KN_G9_ROPE || (g->rope && g->rope->table),
+                 "epilogue %d needs its RoPE table", (int)g->epi);
     if (!kn_gemm_sm90_supports(g))
         return -ENOTSUP;
-    const g9_par p = {g->M,   g->N, g->K, (kn_bf16 *)g->C, g->ldc, (const kn_bf16 *)g->bias,
-                      (kn_bf16 *)g->aux, g->ldaux, g9_group(), g->colsum};
+    const kn_g9_rope none = {NULL, 0, 0, 0}, *r = g->rope ? g->rope : &none;
+    const g9_par p = {g->M,      g->N,     g->K,  (kn_bf16 *)g->C, g->ldc,
+                      (const kn_bf16 *)g->bias,   (kn_bf16 *)g->aux, g->ldaux, g9_group(),
+                      g->colsum, r->table, r->T,  r->hs,           r->cols};
     const int cl = g9_cluster(g->epi);
     /* (the ping-pong kernel has no column sums) */
     if (g9_pingpong() && cl == 1 && g->epi <= KN_G9_DGELU && !g->colsum)

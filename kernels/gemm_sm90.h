@@ -28,10 +28,18 @@
  *                GEMM into bf16 then kn_swiglu_bwd); aux may not alias C
  *                (each lane reads before it writes the same elements, as
  *                dGELU in place, but that is not checked by a test)
+ *   KN_G9_ROPE   LLaMA's QKV product with RoPE (rope.h) in its epilogue: C =
+ *                acc (+ bias) in bf16, then its first rope->cols columns
+ *                rotated in heads of rope->hs (rotate_half: channel i with
+ *                i + hs/2), row r at position r % rope->T of rope->table;
+ *                of the bf16-rounded value, as GEMM into bf16 then
+ *                kn_rope_fwd (the same rotation, rope_math.cuh). b_kmajor
+ *                1; hs 16, 32, 64, 128 or 256 (a head inside one tile),
+ *                cols a multiple of it, the table 16-byte aligned; no aux
  * Requirements (else -ENOTSUP, nothing launched: the caller falls back to
  * cuBLASLt): M, N, K > 0; K, N, lda, ldb, ldc, ldaux multiples of 8;
  * A, B, C, aux 16-byte aligned, bias 4-byte aligned; no bias with DGELU
- * or the SwiGLU pair, which also need the B layouts named above;
+ * or the SwiGLU pair, which also need the B layouts named above (as RoPE);
  * M, N, K at most 2^30, leading dimensions below 2^38; the sm_90a machine
  * code loaded (kn_arch_path). */
 #ifndef INGOT_GEMM_SM90_H
@@ -49,7 +57,16 @@ typedef enum kn_g9_epi {
     KN_G9_DGELU = 2,
     KN_G9_SWIGLU = 3,
     KN_G9_DSWIGLU = 4,
+    KN_G9_ROPE = 5,
 } kn_g9_epi;
+
+/* KN_G9_ROPE's rotation (read by kn_gemm_sm90 before it returns). */
+typedef struct kn_g9_rope {
+    const float *table; /* [T or more, hs/2, 2] (rope.h) */
+    int T;              /* row r is at position r % T */
+    int hs;             /* channels per head */
+    int cols;           /* the first cols columns rotate: whole heads */
+} kn_g9_rope;
 
 typedef struct kn_g9 {
     int M, N, K;
@@ -70,6 +87,7 @@ typedef struct kn_g9 {
      * over r (kn_matmul_bwd_bias on them, as float32): the product reads
      * dGELU's output for it instead of a pass over [M, N]. 16-byte aligned. */
     float *colsum;
+    const struct kn_g9_rope *rope; /* ROPE only, else NULL */
 } kn_g9;
 
 /* Enqueues the product on s. 0, -ENOTSUP (shape or alignment not

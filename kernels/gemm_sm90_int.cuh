@@ -22,6 +22,8 @@ typedef struct g9_par {
     long long ldaux;
     int group; /* tile order: cluster rows per group (g9_sched) */
     float *colsum; /* kn_g9's */
+    const float *rope; /* kn_g9's RoPE table, positions, head size, columns */
+    int rope_T, rope_hs, rope_cols;
 } g9_par;
 
 static __device__ __forceinline__ float g9_tanh(float x)

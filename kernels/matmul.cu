@@ -37,6 +37,7 @@
 #include "kn_arch.h"
 #include "kn_device.cuh"
 #include "matmul.h"
+#include "rope.h"
 #include "swiglu.h"
 
 enum { PLAN_CAP = 96, DEFAULT_WORKSPACE = 32 << 20, TUNE_CANDIDATES = 8, TUNE_REPS = 3 };
@@ -212,9 +213,13 @@ extern "C" int kn_blas_own_gemm(const kn_blas *h)
  *   H200 1.055 ms against cuBLASLt + the pass's 1.22-1.32 (kc_gemm_sm90
  *   --bench), llama-1b training 79 634 / 79 014 / 79 529 / 79 491 tok/s
  *   against 78 889 / 79 081 / 78 832 / 78 875 alternating in one call
- *   (+0.8%); in clusters of one it had been level in training. */
+ *   (+0.8%); in clusters of one it had been level in training;
+ * - LLaMA's QKV product with RoPE in its epilogue (kn_matmul_fwd_rope), in
+ *   clusters of two as the SwiGLU forward, a product of the same K: it
+ *   saves kn_rope_fwd's pass over q and k (~1.2 ms per llama-1b
+ *   micro-step on the H100, gpu_op_bench). */
 enum { OWN_GELU_MAX_K = 1024, OWN_DGELU_MIN_K = 768, OWN_MIN_M = 4096 };
-enum own_product { OWN_GELU, OWN_DGELU, OWN_SWIGLU, OWN_DSWIGLU };
+enum own_product { OWN_GELU, OWN_DGELU, OWN_SWIGLU, OWN_DSWIGLU, OWN_ROPE };
 
 /* m: the product's rows (tokens), k its contraction. Below OWN_MIN_M (the
  * shapes timed had 8192 and more; decoding sends single rows) cuBLASLt
@@ -232,6 +237,7 @@ static int own_takes(const kn_blas *h, enum own_product what, int m, int k)
         return k >= OWN_DGELU_MIN_K;
     case OWN_SWIGLU:
     case OWN_DSWIGLU:
+    case OWN_ROPE:
         return 1;
     default:
         return 0;
@@ -720,7 +726,8 @@ extern "C" int kn_matmul_fwd(kn_blas *h, void *out, void *pre_gelu, const void *
     if (!pre_gelu)
         return fwd_gemm(h, out, inp, w, bias, N, IC, OC, dt, s);
     if (h->fuse_gelu && dt == KN_BF16 && own_takes(h, OWN_GELU, N, IC)) {
-        const kn_g9 g = {N, OC, IC, inp, IC, w, IC, 1, out, OC, bias, pre_gelu, OC, KN_G9_GELU, NULL};
+        const kn_g9 g = {N,        OC, IC,         inp,  IC,  w, IC, 1, out, OC, bias,
+                         pre_gelu, OC, KN_G9_GELU, NULL, NULL};
         err = kn_gemm_sm90(&g, s);
         if (err != -ENOTSUP)
             return err;
@@ -781,7 +788,7 @@ static int own_dgelu_run(void *dinp, const void *dout, const void *w, const void
                          float *colsum, int N, int IC, int OC, cudaStream_t s)
 {
     const kn_g9 g = {N, IC, OC, dout, OC, w, IC, 0, dinp, IC, NULL, (void *)pre_gelu, IC,
-                     KN_G9_DGELU, colsum};
+                     KN_G9_DGELU, colsum, NULL};
     return kn_gemm_sm90(&g, s);
 }
 
@@ -841,7 +848,8 @@ extern "C" int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void
         return err;
     KN_ARG_CHECK(F <= INT_MAX / 2, "F=%d: the gate|up width 2F must fit an int", F);
     if (dt == KN_BF16 && own_takes(h, OWN_SWIGLU, N, IC)) {
-        const kn_g9 g = {N, F, IC, inp, IC, w, IC, 1, hout, F, NULL, gu, 2LL * F, KN_G9_SWIGLU, NULL};
+        const kn_g9 g = {N,  F,       IC,           inp,  IC,  w, IC, 1, hout, F, NULL,
+                         gu, 2LL * F, KN_G9_SWIGLU, NULL, NULL};
         err = kn_gemm_sm90(&g, s);
         if (err != -ENOTSUP)
             return err;
@@ -849,6 +857,35 @@ extern "C" int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void
     if ((err = kn_matmul_fwd(h, gu, NULL, inp, w, NULL, N, IC, 2 * F, dt, s)))
         return err;
     return kn_swiglu_fwd(hout, gu, N, F, dt, s);
+}
+
+extern "C" int kn_matmul_fwd_rope(kn_blas *h, void *out, const void *inp, const void *w,
+                                  const float *rope, int B, int T, int IC, int OC, int nh, int hs,
+                                  kn_dtype dt, cudaStream_t s)
+{
+    KN_ARG_CHECK(h && out && inp && w && rope,
+                 "NULL argument (h=%p out=%p inp=%p w=%p rope=%p)", (void *)h, out, inp, w,
+                 (const void *)rope);
+    KN_ARG_CHECK(out != inp && out != w, "aliased buffers (out=%p inp=%p w=%p)", out, inp, w);
+    KN_ARG_CHECK(B > 0 && T > 0 && (long long)B * T <= INT_MAX && nh > 0 && hs > 0 &&
+                     hs % 2 == 0 && (long long)nh * hs <= OC,
+                 "need B, T, nh > 0, B T <= INT_MAX, even hs > 0, nh hs <= OC (B=%d T=%d nh=%d "
+                 "hs=%d OC=%d)", B, T, nh, hs, OC);
+    const int N = B * T;
+    int err = shape_check(N, IC, OC, dt);
+    if (err)
+        return err;
+    if (dt == KN_BF16 && own_takes(h, OWN_ROPE, N, IC)) {
+        const kn_g9_rope r = {rope, T, hs, nh * hs};
+        const kn_g9 g = {N,    OC, IC,         inp,  IC, w, IC, 1, out, OC, NULL,
+                         NULL, 0,  KN_G9_ROPE, NULL, &r};
+        err = kn_gemm_sm90(&g, s);
+        if (err != -ENOTSUP)
+            return err;
+    }
+    if ((err = kn_matmul_fwd(h, out, NULL, inp, w, NULL, N, IC, OC, dt, s)))
+        return err;
+    return kn_rope_fwd(out, out, rope, B, T, nh, hs, OC, dt, s);
 }
 
 extern "C" int kn_matmul_bwd_inp_swiglu(kn_blas *h, void *dgu, void *dh_scratch, const void *dout,
@@ -868,7 +905,7 @@ extern "C" int kn_matmul_bwd_inp_swiglu(kn_blas *h, void *dgu, void *dh_scratch,
     KN_ARG_CHECK(F <= INT_MAX / 2, "F=%d: the gate|up width 2F must fit an int", F);
     if (dt == KN_BF16 && own_takes(h, OWN_DSWIGLU, N, OC)) {
         const kn_g9 g = {N, F, OC, dout, OC, w, F, 0, dgu, 2LL * F, NULL, (void *)gu, 2LL * F,
-                         KN_G9_DSWIGLU, NULL};
+                         KN_G9_DSWIGLU, NULL, NULL};
         err = kn_gemm_sm90(&g, s);
         if (err != -ENOTSUP)
             return err;

@@ -126,6 +126,18 @@ int kn_matmul_fwd_residual(kn_blas *h, void *out, const void *res, const void *i
 int kn_matmul_fwd_swiglu(kn_blas *h, void *hout, void *gu, const void *inp, const void *w,
                          int N, int IC, int F, kn_dtype dt, cudaStream_t s);
 
+/* LLaMA's QKV product with RoPE (rope.h): out [B T, OC] = inp @ w^T, then
+ * its first nh heads of hs channels rotated, row (b, t) at position t of
+ * the table rope ([T or more, hs/2, 2]): the packed qkv with nh = NH + NKV
+ * (q and k rotate, v stays). One product with the rotation in its
+ * epilogue where the own Hopper GEMM takes it (bf16, as
+ * kn_blas_set_own_gemm allows), else the product then kn_rope_fwd in
+ * place: the same rotation of the bf16 product (the products' summation
+ * orders differ, so the last bit may). out may not alias inp or w. */
+int kn_matmul_fwd_rope(kn_blas *h, void *out, const void *inp, const void *w, const float *rope,
+                       int B, int T, int IC, int OC, int nh, int hs, kn_dtype dt,
+                       cudaStream_t s);
+
 /* Its backward through the down projection (w [OC, F], dout [N, OC]):
  * dgu [N, 2F] = the SwiGLU backward (swiglu.h, written, not added) of
  * dout @ w at gu. Fused as kn_matmul_fwd_swiglu; the unfused path writes

@@ -7,6 +7,7 @@
 #include "cuda_check.h"
 #include "kn_device.cuh"
 #include "rope.h"
+#include "rope_math.cuh"
 
 enum { ROPE_THREADS = 256 };
 
@@ -48,16 +49,16 @@ static __global__ void rope_kernel(T *out, const T *inp, const float *cs, int BT
             for (int q = 0; q < kn_pack<T>::n; q++) {
                 float co = c[2 * q], si = sign * c[2 * q + 1];
                 float x1 = kn_f(a.v[q]), x2 = kn_f(b.v[q]);
-                oa.v[q] = kn_st<T>(x1 * co - x2 * si);
-                ob.v[q] = kn_st<T>(x2 * co + x1 * si);
+                oa.v[q] = kn_st<T>(kn_rope_rot(x1, x2, co, -si));
+                ob.v[q] = kn_st<T>(kn_rope_rot(x2, x1, co, si));
             }
             kn_st_pack(out + e, oa);
             kn_st_pack(out + e + half, ob);
         } else {
             float co = c[0], si = sign * c[1];
             float x1 = kn_f(inp[e]), x2 = kn_f(inp[e + half]);
-            out[e] = kn_st<T>(x1 * co - x2 * si);
-            out[e + half] = kn_st<T>(x2 * co + x1 * si);
+            out[e] = kn_st<T>(kn_rope_rot(x1, x2, co, -si));
+            out[e + half] = kn_st<T>(kn_rope_rot(x2, x1, co, si));
         }
     }
 }
@@ -132,7 +133,7 @@ static __global__ void rope_expand_fwd_kernel(T *out, const T *qkv, const float 
         const T *x = qkv + row * W;
         T *o = out + row * 3 * C;
         float x1 = kn_f(x[(size_t)j * hs + i]), x2 = kn_f(x[(size_t)j * hs + i + half]);
-        T r1 = kn_st<T>(x1 * co - x2 * si), r2 = kn_st<T>(x2 * co + x1 * si);
+        T r1 = kn_st<T>(kn_rope_rot(x1, x2, co, -si)), r2 = kn_st<T>(kn_rope_rot(x2, x1, co, si));
         if (j < NH) {
             o[(size_t)j * hs + i] = r1;
             o[(size_t)j * hs + i + half] = r2;
@@ -186,8 +187,8 @@ static __global__ void rope_expand_bwd_kernel(T *dqkv, const T *d3, const float 
             o[(size_t)(NH + NKV + g) * hs + i] = kn_st<T>(v1);
             o[(size_t)(NH + NKV + g) * hs + i + half] = kn_st<T>(v2);
         }
-        o[(size_t)j * hs + i] = kn_st<T>(x1 * co - x2 * si);
-        o[(size_t)j * hs + i + half] = kn_st<T>(x2 * co + x1 * si);
+        o[(size_t)j * hs + i] = kn_st<T>(kn_rope_rot(x1, x2, co, -si));
+        o[(size_t)j * hs + i + half] = kn_st<T>(kn_rope_rot(x2, x1, co, si));
     }
 }
 

@@ -3,8 +3,10 @@
  * Attention, one of three paths (chosen at creation; INGOT_LLAMA_ATTN=gqa,
  * expand or mat forces one, INGOT_FLASH=0 means mat):
  *  gqa     (default where kn_flash_gqa_supported: bf16, hs 32/64, 128 on
- *          Hopper) RoPE in place on the packed qkv, one pass over q and k,
- *          then flash attention reading kv head h / (NH/NKV) directly; the
+ *          Hopper) RoPE on the packed qkv, in the QKV product's epilogue
+ *          on Hopper (kn_matmul_fwd_rope; elsewhere, and with
+ *          INGOT_LLAMA_ROPE_EPI=0, one pass over q and k after it), then
+ *          flash attention reading kv head h / (NH/NKV) directly; the
  *          backward's dqkv comes out packed (group sums inside the kernel)
  *          and the inverse RoPE runs in place on it.
  *  expand  the layer keeps the QKV product unrotated; kn_rope_expand_fwd
@@ -63,6 +65,7 @@ struct tr_cuda_llama {
     void *scratch;
     size_t scratch_bytes;
     bool res_epi;                  /* the residual adds in the products' epilogues */
+    bool rope_epi;                 /* RoPE in the QKV product's epilogue (LA_GQA) */
     tr_cuda_llama_grads_ready_fn grads_ready;
     void *grads_ready_ctx;
     struct tr_cuda_optime *optime; /* per-operation timer (measurement only), or NULL */
@@ -198,6 +201,7 @@ int tr_cuda_llama_create(const struct tr_llama_config *c, int max_batch, kn_dtyp
     m->es = kn_dtype_size(dt);
     m->blas = blas;
     m->res_epi = !kn_env_off("INGOT_LLAMA_RES_EPI");
+    m->rope_epi = !kn_env_off("INGOT_LLAMA_ROPE_EPI");
     for (int id = 0; id < TL_NUM_PARAMS; id++)
         m->off[id] = tr_llama_param_offset(c, id);
     if (c->tie_embeddings)
@@ -359,7 +363,31 @@ static int residual_norm(tr_cuda_llama *m, const char *proj, void *x, void *out,
     return 0;
 }
 
-/* y = attention(rope(qkv)) of layer a by the chosen path (see the top). */
+/* Layer a's qkv = an Wqkv^T; on the grouped-query path with RoPE in the
+ * product (kn_matmul_fwd_rope: its epilogue where the own Hopper GEMM
+ * takes it, else the product and kn_rope_fwd's pass) unless
+ * INGOT_LLAMA_ROPE_EPI=0 (for comparisons: attention_fwd's pass). The
+ * op's name stays the product's, so profiles compare. */
+static int qkv_fwd(tr_cuda_llama *m, struct llama_layer *a, const void *wqkv, int B, int T,
+                   cudaStream_t s)
+{
+    const struct tr_llama_config *c = &m->cfg;
+    const int C = c->n_embd, W = tr_llama_qkv_dim(c), N = B * T;
+    const double flops = 2.0 * N * (double)C * W;
+    int err;
+    if (m->attn == LA_GQA && m->rope_epi) {
+        OP("matmul_fwd qkv", flops,
+           kn_matmul_fwd_rope(m->blas, a->qkv, a->an, wqkv, m->rope, B, T, C, W,
+                              c->n_head + c->n_kv_head, tr_llama_head_dim(c), m->dt, s));
+        return 0;
+    }
+    OP("matmul_fwd qkv", flops,
+       kn_matmul_fwd(m->blas, a->qkv, NULL, a->an, wqkv, NULL, N, C, W, m->dt, s));
+    return 0;
+}
+
+/* y = attention(rope(qkv)) of layer a by the chosen path (see the top);
+ * on the grouped-query path qkv_fwd may have rotated q and k already. */
 static int attention_fwd(tr_cuda_llama *m, struct llama_layer *a, int B, int T, cudaStream_t s)
 {
     const struct tr_llama_config *c = &m->cfg;
@@ -368,7 +396,9 @@ static int attention_fwd(tr_cuda_llama *m, struct llama_layer *a, int B, int T, 
     const double fl = attention_flops(m, B, T);
     int err;
     if (m->attn == LA_GQA) {
-        OP("rope_fwd", 0, kn_rope_fwd(a->qkv, a->qkv, m->rope, B, T, NH + NKV, hs, W, m->dt, s));
+        if (!m->rope_epi)
+            OP("rope_fwd", 0,
+               kn_rope_fwd(a->qkv, a->qkv, m->rope, B, T, NH + NKV, hs, W, m->dt, s));
         OP("attention_fwd", fl, kn_flash_gqa_fwd(a->y, a->lse, a->qkv, B, T, NH, NKV, hs, m->dt,
                                                  s));
         return 0;
@@ -445,9 +475,7 @@ int tr_cuda_llama_forward(tr_cuda_llama *m, const void *w, const int32_t *inp,
     for (int l = 0; l < c->n_layer; l++) {
         struct llama_layer *a = &m->layers[l];
         size_t L = (size_t)l;
-        OP("matmul_fwd qkv", mmf * C * W,
-           kn_matmul_fwd(m->blas, a->qkv, NULL, a->an, wp(m, w, TL_WQKV, L, uW * uC), NULL, N, C,
-                         W, dt, s));
+        RUN(qkv_fwd(m, a, wp(m, w, TL_WQKV, L, uW * uC), B, T, s));
         RUN(attention_fwd(m, a, B, T, s));
         RUN(residual_norm(m, "matmul_fwd wo", a->x2, a->fn, a->fn_rstd, res, a->y,
                           wp(m, w, TL_WO, L, uC * uC), C, wp(m, w, TL_FFN_NORM, L, uC), s));

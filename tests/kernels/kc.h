@@ -177,6 +177,7 @@ int kc_chk_rope(kc *c, kn_dtype dt);
 int kc_chk_rope_expand(kc *c, kn_dtype dt);
 int kc_chk_swiglu(kc *c, kn_dtype dt);
 int kc_chk_matmul_swiglu(kc *c, kn_dtype dt);
+int kc_chk_matmul_rope(kc *c, kn_dtype dt);
 int kc_chk_gqa_expand(kc *c, kn_dtype dt);
 int kc_chk_gqa_attention_fwd(kc *c, kn_dtype dt);
 int kc_chk_gqa_attention_bwd(kc *c, kn_dtype dt);

@@ -125,7 +125,7 @@ static int check_case(const struct gcase *g)
         if (g->epi == KN_G9_DGELU)
             CK(cudaMemcpy(paux, haux, nc * 2, cudaMemcpyHostToDevice));
         kn_g9 p = {M,  N,   K,  da, lda, db, ldb, g->b_kmajor, dc, ldc, g->bias ? dbias : NULL,
-                   paux, ldc, (kn_g9_epi)g->epi, NULL};
+                   paux, ldc, (kn_g9_epi)g->epi, NULL, NULL};
         if (dcs) {
             CK(cudaMemset(dcs, 0xFF, (size_t)R * N * 4)); /* NaN: every row must be written */
             p.colsum = dcs;
@@ -356,9 +356,9 @@ static int check_swiglu(const struct swcase *sw)
         swout_poison(&o_aux, M), swout_poison(&o_h, M), swout_poison(&o_dgu, M);
         /* forward: B [2F, K]; backward: the first F x K of the same values as [K, F] */
         kn_g9 f = {M,   F,         K, da, K, db, K, 1, o_h.dev, (long long)o_h.ld, NULL,
-                   o_aux.dev, (long long)ld2, KN_G9_SWIGLU, NULL};
+                   o_aux.dev, (long long)ld2, KN_G9_SWIGLU, NULL, NULL};
         kn_g9 g = {M,   F,   K, da, K, db, F, 0, o_dgu.dev, (long long)ld2, NULL,
-                   dgu, (long long)ld2, KN_G9_DSWIGLU, NULL};
+                   dgu, (long long)ld2, KN_G9_DSWIGLU, NULL, NULL};
         CHECK_OK(kn_gemm_sm90(&f, 0));
         CHECK_OK(kn_gemm_sm90(&g, 0));
         CK(cudaDeviceSynchronize());
@@ -407,15 +407,18 @@ static int check_swiglu_refusals(void)
 {
     void *p = (void *)256; /* never dereferenced: refused before any launch */
     const kn_g9 bad[] = {
-        {64, 64, 64, p, 64, p, 64, 1, p, 64, p, p, 128, KN_G9_SWIGLU, NULL},  /* bias */
-        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 128, KN_G9_SWIGLU, NULL}, /* B [K, N] */
-        {64, 64, 64, p, 64, p, 64, 1, p, 64, NULL, p, 64, KN_G9_SWIGLU, NULL}, /* ldaux < 2N */
-        {64, 64, 64, p, 64, p, 64, 1, p, 128, NULL, p, 128, KN_G9_DSWIGLU, NULL}, /* B [N, K] */
-        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 128, KN_G9_DSWIGLU, NULL},  /* ldc < 2N */
-        {64, 64, 64, p, 64, p, 64, 0, p, 128, NULL, p, 64, KN_G9_DSWIGLU, NULL},  /* ldaux < 2N */
+        /* the SwiGLU pair: no bias; B [2N, K] forward, [K, N] backward;
+         * ldaux and the backward's ldc at least 2N */
+        {64, 64, 64, p, 64, p, 64, 1, p, 64, p, p, 128, KN_G9_SWIGLU, NULL, NULL},
+        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 128, KN_G9_SWIGLU, NULL, NULL},
+        {64, 64, 64, p, 64, p, 64, 1, p, 64, NULL, p, 64, KN_G9_SWIGLU, NULL, NULL},
+        {64, 64, 64, p, 64, p, 64, 1, p, 128, NULL, p, 128, KN_G9_DSWIGLU, NULL, NULL},
+        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 128, KN_G9_DSWIGLU, NULL, NULL},
+        {64, 64, 64, p, 64, p, 64, 0, p, 128, NULL, p, 64, KN_G9_DSWIGLU, NULL, NULL},
         /* column sums: dGELU only, 16-byte aligned */
-        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, NULL, 0, KN_G9_PLAIN, (float *)p},
-        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 64, KN_G9_DGELU, (float *)((char *)p + 4)},
+        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, NULL, 0, KN_G9_PLAIN, (float *)p, NULL},
+        {64, 64, 64, p, 64, p, 64, 0, p, 64, NULL, p, 64, KN_G9_DGELU,
+         (float *)((char *)p + 4), NULL},
     };
     int n = 0;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -459,7 +462,8 @@ static void bench_one(void *arg)
     const struct bprod *pr = x->pr;
     if (x->own) {
         kn_g9 g = {x->M, x->N, x->K, x->a, x->K, x->b, pr->b_kmajor ? x->K : x->N, pr->b_kmajor,
-                   x->c, x->N, pr->bias ? x->bias : NULL, x->aux, x->N, (kn_g9_epi)pr->epi, NULL};
+                   x->c, x->N, pr->bias ? x->bias : NULL, x->aux, x->N, (kn_g9_epi)pr->epi,
+                   NULL, NULL};
         CHECK_OK(kn_gemm_sm90(&g, 0));
     } else if (pr->b_kmajor) {
         CHECK_OK(kn_matmul_fwd(x->blas, x->c, pr->epi == KN_G9_GELU ? x->aux : NULL, x->a, x->b,
@@ -651,7 +655,7 @@ int main(int argc, char **argv)
     bad += check_swiglu_refusals();
     /* refused shapes: nothing launched, -ENOTSUP */
     kn_g9 odd = {64, 100, 64, (void *)256, 64, (void *)256, 64, 1, (void *)256, 100, NULL,
-                 NULL, 0, KN_G9_PLAIN, NULL};
+                 NULL, 0, KN_G9_PLAIN, NULL, NULL};
     if (kn_gemm_sm90_supports(&odd) || kn_gemm_sm90(&odd, 0) != -ENOTSUP) {
         printf("FAIL N = 100 (not a multiple of 8) should be refused with -ENOTSUP\n");
         bad++;

@@ -344,6 +344,45 @@ int kc_chk_matmul_swiglu(kc *c, kn_dtype dt)
     return r;
 }
 
+/* LLaMA's QKV product with RoPE (matmul.h: kn_matmul_fwd_rope) against
+ * ref_matmul + ref_rope_fwd on the product as stored (rounded to dt): on a
+ * Hopper GPU with INGOT_GEMM_SM90=1 the rotation runs in the own GEMM's
+ * epilogue (kc_gemm_sm90_rope checks it at the training shapes too); by
+ * default at these sizes (under 4096 rows) and elsewhere, the product then
+ * kn_rope_fwd. The attention shapes above: heads of 16 (a lane's 8
+ * channels are half a head), 64 and 8 (never fused: under 16). */
+int kc_chk_matmul_rope(kc *c, kn_dtype dt)
+{
+    const char *K = "matmul_rope";
+    const int C = 96;
+    int r = 0;
+    for (int v = 0; v < N_LAS; v++) {
+        const int *a = llama_att_shapes[v];
+        const int B = a[0], T = a[1], NH = a[2], NKV = a[3], hs = a[4];
+        const int W = (NH + 2 * NKV) * hs, N = B * T;
+        const size_t NC = (size_t)N * C, NW = (size_t)N * W, WC = (size_t)W * C;
+        float *cs = kc_halloc(c, (size_t)T * hs), *inp = kc_halloc(c, NC);
+        float *w = kc_halloc(c, WC), *qkv = kc_halloc(c, NW);
+        KC_OOM(K);
+        kc_fill(c, inp, NC, -1, 1, dt);
+        kc_fill(c, w, WC, -2.0f / sqrtf((float)C), 2.0f / sqrtf((float)C), dt);
+        ref_rope_table(cs, T, hs, 10000.0);
+        ref_matmul_fwd(qkv, inp, w, NULL, N, C, W);
+        kc_round_dt(qkv, NW, dt); /* the product as stored, then rotated */
+        ref_rope_fwd(qkv, qkv, cs, B, T, NH + NKV, hs, W);
+        void *dcs = kc_dup(c, cs, (size_t)T * hs, KN_F32), *dinp = kc_dup(c, inp, NC, dt);
+        void *dw = kc_dup(c, w, WC, dt), *dqkv = kc_poisoned(c, NW, dt);
+        KC_OOM(K);
+        KC_TRY(K, kn_matmul_fwd_rope(c->blas, dqkv, dinp, dw, dcs, B, T, C, W, NH + NKV, hs, dt,
+                                     c->s));
+        KC_SYNC(K);
+        char what[80];
+        att_label(what, sizeof what, a, "qkv rotated");
+        r |= kc_check_dev(c, K, dt, what, dqkv, qkv, NW, kc_tol2(dt, 2e-5, 1e-4, 1e-2, 1e-2));
+    }
+    return r;
+}
+
 /* The expansion is a copy (exact); reducing it adds the copies back. */
 int kc_chk_gqa_expand(kc *c, kn_dtype dt)
 {

@@ -92,6 +92,7 @@ static const struct kc_entry entries[] = {
     {"rope_expand", kc_chk_rope_expand, NULL, 1, 0},
     {"swiglu", kc_chk_swiglu, kc_bench_llama_swiglu, 1, 0},
     {"matmul_swiglu", kc_chk_matmul_swiglu, NULL, 1, 1},
+    {"matmul_rope", kc_chk_matmul_rope, NULL, 1, 1},
     {"gqa_expand", kc_chk_gqa_expand, NULL, 1, 0},
     {"gqa_attention_fwd", kc_chk_gqa_attention_fwd, kc_bench_llama_attention, 1, 1},
     {"gqa_attention_bwd", kc_chk_gqa_attention_bwd, NULL, 1, 1},
