@@ -316,59 +316,95 @@ static __device__ __forceinline__ void g9_store_swiglu(const g9_par &p, uint32_t
     }
 }
 
-/* RoPE of a lane's 8 bf16 channels x (columns col ..) of a row at position
- * t: their partners, hs/2 on or back in the same head, are in the staging
- * tile too (w: the same row, hs/2 columns on or back), their cos and sin
- * in the table (4 float4 of the [T, hs/2, 2] table). As kn_rope_fwd on the
- * bf16 product (rope_math.cuh). */
-static __device__ __forceinline__ void g9_rope_pack(uint4 &v, const uint4 &w, const g9_par &p,
-                                                    int col, int t)
+/* RoPE of a lane's 8 bf16 channels x of a row: their partners w (hs/2
+ * columns on, lo, or back, in the same head) and the cos and sin of their
+ * 8 frequencies at the row's position (c: 4 float4 of the [T, hs/2, 2]
+ * table). As kn_rope_fwd on the bf16 product (rope_math.cuh). */
+static __device__ __forceinline__ void g9_rope_pack(uint4 &v, const uint4 &w, const float4 (&c)[4],
+                                                    bool lo)
 {
-    const int half = p.rope_hs >> 1, ci = col & (p.rope_hs - 1);
-    const bool lo = ci < half; /* channel i: x1 co - x2 si; i + hs/2: x2 co + x1 si */
-    const float4 *cs = reinterpret_cast<const float4 *>(
-        p.rope + ((size_t)t * half + (lo ? ci : ci - half)) * 2);
     __nv_bfloat162 *x = reinterpret_cast<__nv_bfloat162 *>(&v);
     const __nv_bfloat162 *y = reinterpret_cast<const __nv_bfloat162 *>(&w);
 #pragma unroll
-    for (int e = 0; e < 4; e++) {
-        const float4 c = __ldg(cs + e);
-        const float s0 = lo ? -c.y : c.y, s1 = lo ? -c.w : c.w;
-        x[e] = __floats2bfloat162_rn(
-            kn_rope_rot(__low2float(x[e]), __low2float(y[e]), c.x, s0),
-            kn_rope_rot(__high2float(x[e]), __high2float(y[e]), c.z, s1));
+    for (int e = 0; e < 4; e++) { /* channel i: x1 co - x2 si; i + hs/2: x2 co + x1 si */
+        const float s0 = lo ? -c[e].y : c[e].y, s1 = lo ? -c[e].w : c[e].w;
+        x[e] = __floats2bfloat162_rn(kn_rope_rot(__low2float(x[e]), __low2float(y[e]), c[e].x, s0),
+                                     kn_rope_rot(__high2float(x[e]), __high2float(y[e]), c[e].z, s1));
     }
 }
 
-/* The table rows of n positions from t (wrapping at T) that a lane's
- * g9_rope_pack will read (64 bytes each), into L1 ahead of need: each
- * position is new to the SM (the tiles in flight cover other rows), so
- * otherwise every row's loads wait for L2 in turn, behind the staging
- * tile's loads (kc_gemm_sm90_rope --bench: 0.286 ms for TinyLlama's QKV
- * product against 0.241 without RoPE, H100). */
-static __device__ __forceinline__ void g9_rope_prefetch(const g9_par &p, int col, int t, int n)
+/* RoPE's pass 2 (KN_G9_ROPE) over a staging tile of 16 rows, lane l's
+ * columns 8 l .. 8 l + 7, rotated where col < rope_cols. Each position is
+ * new to the SM (the tiles in flight cover other rows), so its table row
+ * comes from L2: the 16 rows' are prefetched to L1 first, then the rows go
+ * 4 at a time with every load of the 4 (channels, partners, table) issued
+ * before any is used. Loading and rotating row by row, each row's loads
+ * waited on memory in turn: TinyLlama's QKV product took 0.286 ms (0.281
+ * with the prefetch) against 0.241 without RoPE, H100, and the last tile's
+ * epilogue of each block is not hidden under products. */
+static __device__ __forceinline__ void g9_store_rope(const g9_par &p, uint32_t stage, int row0,
+                                                     int n0, int lane)
 {
-    const int half = p.rope_hs >> 1, ci = col & (p.rope_hs - 1), f = ci < half ? ci : ci - half;
-    for (int r = 0; r < n; r++) {
-        const float *a = p.rope + ((size_t)t * half + f) * 2;
-        asm volatile("prefetch.global.L1 [%0];\n" ::"l"(a));
-        if (++t == p.rope_T)
-            t = 0;
+    const int col = n0 + 8 * lane;
+    if (col >= p.N)
+        return;
+    const bool rot = col < p.rope_cols;
+    const int half = p.rope_hs >> 1, ci = col & (p.rope_hs - 1);
+    const bool lo = ci < half;
+    const int pofs = lo ? p.rope_hs : -p.rope_hs; /* hs/2 bf16 on or back, in bytes */
+    /* the lane's 8 (cos, sin) pairs of position t: 4 float4 at tab + t half / 2 */
+    const float4 *tab = reinterpret_cast<const float4 *>(p.rope) + (lo ? ci : ci - half) / 2;
+    int t = row0 % p.rope_T;
+    if (rot)
+        for (int r = 0, u = t; r < 16; r++) {
+            asm volatile("prefetch.global.L1 [%0];\n" ::"l"(tab + (size_t)u * half / 2));
+            if (++u == p.rope_T)
+                u = 0;
+        }
+#pragma unroll
+    for (int r0 = 0; r0 < 16; r0 += 4) {
+        uint4 v[4], w[4];
+        float4 c[4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const uint32_t a = stage + (uint32_t)((r0 + i) * G9_STAGE_PITCH + lane * 16);
+            v[i] = kn_lds16(a);
+            if (rot) {
+                w[i] = kn_lds16(a + pofs);
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    c[i][e] = __ldg(tab + (size_t)t * half / 2 + e);
+            }
+            if (++t == p.rope_T)
+                t = 0;
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int row = row0 + r0 + i;
+            if (row >= p.M)
+                return;
+            if (rot)
+                g9_rope_pack(v[i], w[i], c[i], lo);
+            *reinterpret_cast<uint4 *>(p.C + (size_t)row * p.ldc + col) = v[i];
+        }
     }
 }
 
 /* One piece of a staging tile (RP rows from stage, global rows row0 ..),
  * lane l's columns 8 l .. 8 l + 7: PLAIN, GELU, dGELU, dSwiGLU (C =
  * [M, 2N]: the gate gradient at col, the up one at N + col, from the
- * bf16-rounded product as the unfused swiglu.cu pass reads it) and RoPE
- * (rotated where col < rope_cols: a head's partner columns are in the same
- * tile, since rope_hs divides the tile's 256 columns). */
+ * bf16-rounded product as the unfused swiglu.cu pass reads it); the
+ * SwiGLU forward and RoPE have their own (g9_store_swiglu, g9_store_rope). */
 template <int EPI>
 static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t stage, int row0,
                                                      int n0, int lane, const uint4 (&pre)[16])
 {
     if (EPI == KN_G9_SWIGLU) {
         g9_store_swiglu(p, stage, row0, n0, lane);
+        return;
+    }
+    if (EPI == KN_G9_ROPE) {
+        g9_store_rope(p, stage, row0, n0, lane);
         return;
     }
     const int col = n0 + 8 * lane;
@@ -378,20 +414,13 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
 #pragma unroll
     for (int e = 0; e < 8; e++)
         cs[e] = 0.0f;
-    /* RoPE: the rows' positions, and where the lane's partners are */
-    const bool rot = EPI == KN_G9_ROPE && col < p.rope_cols;
-    int t = rot ? row0 % p.rope_T : 0;
-    const int pofs = rot ? ((col & (p.rope_hs - 1)) < p.rope_hs / 2 ? p.rope_hs : -p.rope_hs) : 0;
-    if (EPI == KN_G9_ROPE && rot)
-        g9_rope_prefetch(p, col, t, g9_epi<EPI>::RP);
 #pragma unroll
     for (int r = 0; r < g9_epi<EPI>::RP; r++) {
         const int row = row0 + r;
         if (row >= p.M)
             break;
-        const uint32_t a = stage + (EPI == KN_G9_DGELU ? g9_swz(r, 8 * lane)
-                                                       : (uint32_t)(r * G9_STAGE_PITCH + lane * 16));
-        uint4 v = kn_lds16(a);
+        uint4 v = kn_lds16(stage + (EPI == KN_G9_DGELU ? g9_swz(r, 8 * lane)
+                                                       : (uint32_t)(r * G9_STAGE_PITCH + lane * 16)));
         __nv_bfloat162 *x = reinterpret_cast<__nv_bfloat162 *>(&v);
         kn_bf16 *out = p.C + (size_t)row * p.ldc + col;
         if (EPI == KN_G9_GELU) {
@@ -419,10 +448,6 @@ static __device__ __forceinline__ void g9_store_rows(const g9_par &p, uint32_t s
                 du[e] = __floats2bfloat162_rn(u0, u1);
             }
             *reinterpret_cast<uint4 *>(out + p.N) = w;
-        } else if (EPI == KN_G9_ROPE && rot) { /* pofs: hs/2 bf16 on or back, in bytes */
-            g9_rope_pack(v, kn_lds16(a + pofs), p, col, t);
-            if (++t == p.rope_T)
-                t = 0;
         }
         *reinterpret_cast<uint4 *>(out) = v;
     }
