@@ -841,8 +841,8 @@ static int g9_cluster_knob(void)
  * 0.692 against 0.729 ms, the step's lowest-rate product; llama-1b
  * +0.3-0.9%) and the SwiGLU forward (H200: 1.055 against 1.102 ms;
  * llama-1b +0.8%, which made it the default over cuBLASLt + the pass),
- * and the QKV product with RoPE, a forward product of the same K and B
- * layout; 1 for the others (the GELU products on the H200 were no faster: not
+ * and the QKV product with RoPE (H100: 0.281 against 0.309 ms in clusters
+ * of one, with its rows rotated one at a time); 1 for the others (the GELU products on the H200 were no faster: not
  * bound by L2 bandwidth at this kernel's rate; docs/kernels.md, "Hopper
  * GEMM"). */
 static int g9_cluster(kn_g9_epi epi)

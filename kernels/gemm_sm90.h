@@ -1,7 +1,7 @@
 /* Ingot's own Hopper GEMM (sm_90a): bf16 operands, float32 accumulation,
  * bf16 output, with the epilogues cuBLASLt runs slowly on the H200 (GELU with
  * its pre-activation kept, and dGELU) or lacks (SwiGLU forward and
- * backward); docs/kernels.md, "Hopper GEMM".
+ * backward, RoPE); docs/kernels.md, "Hopper GEMM".
  * Internal to kernels/: matmul.cu calls it when kn_arch_path() says the
  * sm_90a machine code is loaded; tests/kernels/kc_gemm_sm90.cu checks it
  * against a plain-C reference.

@@ -51,8 +51,9 @@ void kn_blas_set_fuse_gelu(kn_blas *h, int on);
  * INGOT_GEMM_SM90=0 / =1 in the environment at kn_blas_create picks 0 / 1.
  * Shapes the kernel does not take fall back to cuBLASLt. Only while fusing
  * is allowed (kn_blas_set_fuse_gelu). The SwiGLU products
- * (kn_matmul_fwd_swiglu, kn_matmul_bwd_inp_swiglu) follow the same
- * setting (-1: the backward from 4096 rows) but not kn_blas_set_fuse_gelu.
+ * (kn_matmul_fwd_swiglu, kn_matmul_bwd_inp_swiglu) and the QKV product with
+ * RoPE (kn_matmul_fwd_rope) follow the same setting (-1: from 4096 rows)
+ * but not kn_blas_set_fuse_gelu.
  * kn_blas_own_gemm returns the setting. */
 void kn_blas_set_own_gemm(kn_blas *h, int on);
 int kn_blas_own_gemm(const kn_blas *h);
