@@ -326,14 +326,8 @@ static void run_bench(void)
 int main(int argc, char **argv)
 {
     const int bench = argc > 1 && !strcmp(argv[1], "--bench");
-    if (kc_no_gpu("kc_gemm_sm90_rope"))
+    if (kc_no_sm90("kc_gemm_sm90_rope"))
         return TEST_SKIP;
-    kn_path p = KN_PATH_PORTABLE;
-    CHECK_OK(kn_arch_path(&p));
-    if (p != KN_PATH_SM90A) {
-        printf("kc_gemm_sm90_rope: kernel path %s (not sm_90a), skipped\n", kn_path_name(p));
-        return TEST_SKIP;
-    }
     int bad = 0;
     for (size_t i = 0; i < sizeof rcases / sizeof rcases[0]; i++)
         bad += check_rope(&rcases[i]);

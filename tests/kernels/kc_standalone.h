@@ -1,9 +1,9 @@
 /* Helpers of the standalone kernel checks (kc_attn_check.cu,
- * kc_gemm_sm90.cu): programs that test one family of kernels against a
- * plain-C reference without kernel_check's harness. Header-only, one
- * translation unit per program: CUDA failures (CK) and launcher errors
- * (test_check.h's CHECK_OK) end the program with a message (a test
- * failure), the GPU presence check, bf16 conversion on the host,
+ * kc_gemm_sm90.cu, kc_gemm_sm90_rope.cu): programs that test one family of
+ * kernels against a plain-C reference without kernel_check's harness.
+ * Header-only, one translation unit per program: CUDA failures (CK) and
+ * launcher errors (test_check.h's CHECK_OK) end the program with a message
+ * (a test failure), the GPU (and sm_90a) presence checks, bf16 conversion on the host,
  * a fixed-seed generator, device copies, the tolerance measure and a
  * median timer. */
 #ifndef INGOT_KC_STANDALONE_H
@@ -17,6 +17,7 @@
 
 #include <cuda_runtime.h>
 
+#include "kn_arch.h"
 #include "test_check.h" /* CHECK_OK: a launcher's error is a test failure; TEST_SKIP */
 
 #define CK(call)                                                                          \
@@ -37,6 +38,21 @@ static inline int kc_no_gpu(const char *prog)
     if (cudaGetDeviceCount(&n) == cudaSuccess && n > 0)
         return 0;
     printf("%s: no GPU, skipped\n", prog);
+    return 1;
+}
+
+/* 0 when a GPU runs the sm_90a machine code (the Hopper kernels' only
+ * body); otherwise says why prog is skipped and returns 1 (the caller
+ * exits with TEST_SKIP). */
+static inline int kc_no_sm90(const char *prog)
+{
+    if (kc_no_gpu(prog))
+        return 1;
+    kn_path p = KN_PATH_PORTABLE;
+    CHECK_OK(kn_arch_path(&p));
+    if (p == KN_PATH_SM90A)
+        return 0;
+    printf("%s: kernel path %s (not sm_90a), skipped\n", prog, kn_path_name(p));
     return 1;
 }
 
