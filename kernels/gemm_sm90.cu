@@ -328,8 +328,9 @@ static __device__ __forceinline__ void g9_rope_pack(uint4 &v, const uint4 &w, co
 #pragma unroll
     for (int e = 0; e < 4; e++) { /* channel i: x1 co - x2 si; i + hs/2: x2 co + x1 si */
         const float s0 = lo ? -c[e].y : c[e].y, s1 = lo ? -c[e].w : c[e].w;
-        x[e] = __floats2bfloat162_rn(kn_rope_rot(__low2float(x[e]), __low2float(y[e]), c[e].x, s0),
-                                     kn_rope_rot(__high2float(x[e]), __high2float(y[e]), c[e].z, s1));
+        const float a0 = kn_rope_rot(__low2float(x[e]), __low2float(y[e]), c[e].x, s0),
+                    a1 = kn_rope_rot(__high2float(x[e]), __high2float(y[e]), c[e].z, s1);
+        x[e] = __floats2bfloat162_rn(a0, a1);
     }
 }
 
@@ -338,10 +339,10 @@ static __device__ __forceinline__ void g9_rope_pack(uint4 &v, const uint4 &w, co
  * new to the SM (the tiles in flight cover other rows), so its table row
  * comes from L2: the 16 rows' are prefetched to L1 first, then the rows go
  * 4 at a time with every load of the 4 (channels, partners, table) issued
- * before any is used. Loading and rotating row by row, each row's loads
- * waited on memory in turn: TinyLlama's QKV product took 0.286 ms (0.281
- * with the prefetch) against 0.241 without RoPE, H100, and the last tile's
- * epilogue of each block is not hidden under products. */
+ * before any is used: TinyLlama's QKV product 0.257 ms against 0.233
+ * without RoPE (H100). Loading and rotating row by row, each row's loads
+ * waited on memory in turn, 0.286 ms (0.281 with the prefetch): the last
+ * tile's epilogue of each block is not hidden under products. */
 static __device__ __forceinline__ void g9_store_rope(const g9_par &p, uint32_t stage, int row0,
                                                      int n0, int lane)
 {
@@ -841,10 +842,10 @@ static int g9_cluster_knob(void)
  * 0.692 against 0.729 ms, the step's lowest-rate product; llama-1b
  * +0.3-0.9%) and the SwiGLU forward (H200: 1.055 against 1.102 ms;
  * llama-1b +0.8%, which made it the default over cuBLASLt + the pass),
- * and the QKV product with RoPE (H100: 0.281 against 0.309 ms in clusters
- * of one, with its rows rotated one at a time); 1 for the others (the GELU products on the H200 were no faster: not
- * bound by L2 bandwidth at this kernel's rate; docs/kernels.md, "Hopper
- * GEMM"). */
+ * and the QKV product with RoPE (H100, its rows then rotated one at a time:
+ * 0.281 against 0.309 ms in clusters of one); 1 for the others (the GELU
+ * products on the H200 were no faster: not bound by L2 bandwidth at this
+ * kernel's rate; docs/kernels.md, "Hopper GEMM"). */
 static int g9_cluster(kn_g9_epi epi)
 {
     const int knob = g9_cluster_knob();

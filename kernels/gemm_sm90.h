@@ -35,7 +35,7 @@
  *                of the bf16-rounded value, as GEMM into bf16 then
  *                kn_rope_fwd (the same rotation, rope_math.cuh). b_kmajor
  *                1; hs 16, 32, 64, 128 or 256 (a head inside one tile),
- *                cols a multiple of it, the table 16-byte aligned; no aux
+ *                cols a multiple of it, the table 16-byte aligned; aux unused
  * Requirements (else -ENOTSUP, nothing launched: the caller falls back to
  * cuBLASLt): M, N, K > 0; K, N, lda, ldb, ldc, ldaux multiples of 8;
  * A, B, C, aux 16-byte aligned, bias 4-byte aligned; no bias with DGELU
