@@ -12,6 +12,7 @@ set -euo pipefail
 usage() {
     cat <<EOF
 usage: $0 [--versions 12.4,12.5] [--work DIR] [--keep] [--src DIR]
+       $0 --print-flags
 
 Compiles every kernels/*.cu (-gencode sm_80, sm_90a, compute_90, the
 project's nvcc flags) and the train/*.c files that include cuda_check.h (gcc)
@@ -26,6 +27,11 @@ one line per file and exits 0 only if every file passes.
                    removed at exit
   --keep           keep the default work directory (logs, toolkits)
   --src DIR        source tree to check (default: the one holding this script)
+  --print-flags    print the compilers' flags this script uses, one per line
+                   ("nvcc FLAG" or "gcc FLAG"; SRC and GEN for the source tree
+                   and the generated headers), and exit: no network, nothing
+                   written. tests/kernels/test_cuda12_flags.py compares them with
+                   what meson gives the same files, so the two stay in step
 
 Needs a Debian 12 amd64 machine with network access, python3 -m pip, g++ and
 dpkg-deb (apt install build-essential python3-pip).
@@ -50,7 +56,7 @@ declare -A CUDART=([12.4]=12040 [12.5]=12050)
 POOL=http://deb.debian.org/debian/pool/non-free/n/nvidia-cuda-toolkit
 SNAPSHOT=http://snapshot.debian.org/file   # plain http like apt: the sha256 vouches
 
-versions=12.4,12.5 work='' keep=0
+versions=12.4,12.5 work='' keep=0 print_flags=0
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 while (($#)); do
     case $1 in
@@ -58,6 +64,7 @@ while (($#)); do
     --versions) versions=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --print-flags) print_flags=1; shift ;;
     --src) src=$(cd "$2" 2>/dev/null && pwd) || die "--src $2: not a directory"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "check-cuda12: unknown option '$1' (--help lists them)" >&2; exit 2 ;;
@@ -68,6 +75,32 @@ for v in "${vers[@]}"; do
     [[ -n ${DEB[$v]:-} ]] || die "no pinned toolkit for CUDA '$v' (known: ${!DEB[*]})"
 done
 [[ -f $src/kernels/cuda_check.h ]] || die "$src has no kernels/cuda_check.h: not an Ingot tree (see --src)"
+
+# set_flags SRC GEN: nvflags and cflags, the flags meson gives these files
+# (meson.build, kernels/meson.build, -Dgpu_arch's default, -Dtest_hooks),
+# kept in step by hand and checked against a meson build by
+# tests/kernels/test_cuda12_flags.py (--print-flags).
+set_flags() {
+    local src=$1 gen=$2
+    # shellcheck disable=SC2054 # the commas belong to -Xcompiler
+    nvflags=(-DNDEBUG -Xcompiler=-Wall,-Winvalid-pch,-Wextra -O3
+        -gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a
+        -gencode=arch=compute_90,code=compute_90 -lineinfo --expt-relaxed-constexpr
+        -Xcompiler=-fPIC -Xcompiler=-pthread -DINGOT_TEST_HOOKS=1
+        -I"$src" -I"$gen" -I"$src/common" -I"$gen/common" -I"$src/kernels")
+    cflags=(-DNDEBUG -D_FILE_OFFSET_BITS=64 -Wall -Winvalid-pch -Wextra -std=gnu11 -O3
+        -Werror=vla -Werror=missing-prototypes -Werror=implicit-function-declaration
+        -D_GNU_SOURCE '-DINGOT_VERSION="cuda12-check"' -fPIC -fopenmp -pthread
+        -DINGOT_TEST_HOOKS=1 -I"$src/train" -I"$src" -I"$gen" -I"$src/common"
+        -I"$gen/common" -I"$src/kernels/cpu" -I"$src/kernels")
+}
+
+if ((print_flags)); then
+    set_flags SRC GEN
+    printf 'nvcc %s\n' "${nvflags[@]}"
+    printf 'gcc %s\n' "${cflags[@]}"
+    exit 0
+fi
 
 # Preconditions, before any download.
 [[ $(dpkg --print-architecture 2>/dev/null) == amd64 ]] ||
@@ -182,20 +215,7 @@ mkdir -p "$gen/common"
 printf '#pragma once\n#define INGOT_HAVE_CUDA 1\n#define INGOT_HAVE_MPI 0\n#define INGOT_HAVE_NCCL 0\n' \
     >"$gen/ingot_config.h"
 printf '#define INGOT_REVISION "cuda12-check"\n' >"$gen/common/ingot_revision.h"
-
-# The flags meson gives these files (meson.build, kernels/meson.build,
-# -Dgpu_arch's default, -Dtest_hooks): keep them in step by hand.
-# shellcheck disable=SC2054 # the commas belong to -Xcompiler
-nvflags=(-DNDEBUG -Xcompiler=-Wall,-Winvalid-pch,-Wextra -O3
-    -gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a
-    -gencode=arch=compute_90,code=compute_90 -lineinfo --expt-relaxed-constexpr
-    -Xcompiler=-fPIC -Xcompiler=-pthread -DINGOT_TEST_HOOKS=1
-    -I"$src" -I"$gen" -I"$src/common" -I"$gen/common" -I"$src/kernels")
-cflags=(-DNDEBUG -D_FILE_OFFSET_BITS=64 -Wall -Winvalid-pch -Wextra -std=gnu11 -O3
-    -Werror=vla -Werror=missing-prototypes -Werror=implicit-function-declaration
-    -D_GNU_SOURCE '-DINGOT_VERSION="cuda12-check"' -fPIC -fopenmp -pthread
-    -DINGOT_TEST_HOOKS=1 -I"$src/train" -I"$src" -I"$gen" -I"$src/common"
-    -I"$gen/common" -I"$src/kernels/cpu" -I"$src/kernels")
+set_flags "$src" "$gen"
 
 mapfile -t cu_files < <(cd "$src" && ls kernels/*.cu)
 mapfile -t c_files < <(cd "$src" && grep -l '#include "cuda_check.h"' train/*.c)
