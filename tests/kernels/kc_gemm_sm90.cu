@@ -262,11 +262,6 @@ static double sigmoid_d(double g)
     return 1.0 / (1.0 + exp(-g));
 }
 
-static double rbf(double x) /* rounded to bf16, as the epilogue's input */
-{
-    return from_bf16(to_bf16((float)x));
-}
-
 /* One output of check_swiglu: [M, cols] with ld, GUARD_ROWS rows after. */
 struct swout {
     size_t cols, ld;
@@ -374,12 +369,12 @@ static int check_swiglu(const struct swcase *sw)
                 au += x * b[(size_t)(F + f) * K + k];
                 ad += x * b[(size_t)k * F + f];
             }
-            const double g = rbf(ag), u = rbf(au), s = sigmoid_d(g);
+            const double g = kc_round_bf16(ag), u = kc_round_bf16(au), s = sigmoid_d(g);
             const size_t r2 = nrows * F2, m2 = (size_t)m * ld2;
             r_gu[r2 + f] = (float)ag;
             r_gu[r2 + F + f] = (float)au;
             r_h[nrows * F + f] = (float)(g * s * u);
-            const double dh = rbf(ad), gi = gu[m2 + f], ui = gu[m2 + F + f], si = sigmoid_d(gi);
+            const double dh = kc_round_bf16(ad), gi = gu[m2 + f], ui = gu[m2 + F + f], si = sigmoid_d(gi);
             r_dgu[r2 + f] = (float)(dh * ui * si * (1.0 + gi * (1.0 - si)));
             r_dgu[r2 + F + f] = (float)(dh * gi * si);
         }

@@ -27,6 +27,7 @@
 #include "kc_standalone.h"
 #include "kn_arch.h"
 #include "matmul.h"
+#include "ref_llama.h"
 #include "rope.h"
 
 enum { GUARD_ROWS = 16 };
@@ -47,23 +48,12 @@ static const struct rcase rcases[] = {
     {128, 64, 64, 64, 0, 4, 0, 0, 1},      /* none does (the epilogue stores the product) */
 };
 
-/* Host table as kn_rope_table's: [T, hs/2, 2] float of double math. */
+/* The [T, hs/2, 2] table of theta 10000 (the reference's, ref_llama.h). */
 static float *rope_table(int T, int hs)
 {
-    const int half = hs / 2;
-    float *cs = (float *)kc_xmalloc((size_t)T * half * 2 * 4);
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < half; i++) {
-            const double a = t * pow(10000.0, -2.0 * i / hs);
-            cs[((size_t)t * half + i) * 2] = (float)cos(a);
-            cs[((size_t)t * half + i) * 2 + 1] = (float)sin(a);
-        }
+    float *cs = (float *)kc_xmalloc((size_t)T * hs * 4);
+    ref_rope_table(cs, T, hs, 10000.0);
     return cs;
-}
-
-static double rbf(double x) /* rounded to bf16, as the product is stored */
-{
-    return from_bf16(to_bf16((float)x));
 }
 
 static void *dev_floats(const float *h, size_t n)
@@ -90,7 +80,7 @@ static float *reference(const struct rcase *c, const float *a, const float *b, c
             double acc = c->bias ? bias[j] : 0.0;
             for (int k = 0; k < K; k++)
                 acc += (double)a[(size_t)m * K + k] * b[(size_t)j * K + k];
-            row[j] = rbf(acc);
+            row[j] = kc_round_bf16(acc);
         }
         const float *t = cs + (size_t)(m % c->T) * half * 2;
         for (int j = 0; j < N; j++) {

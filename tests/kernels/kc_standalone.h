@@ -81,6 +81,12 @@ static inline float urand(void) /* uniform in [-1, 1) */
     return (float)((rng >> 40) * (1.0 / 8388608.0)) - 1.0f;
 }
 
+/* x rounded to bf16 (as a product is stored before an epilogue uses it). */
+static inline double kc_round_bf16(double x)
+{
+    return from_bf16(to_bf16((float)x));
+}
+
 /* Random bf16 values, with their float copy. */
 static inline void fill(float *f, uint16_t *h, size_t n)
 {
