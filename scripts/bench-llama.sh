@@ -30,10 +30,19 @@
 #      table gives each round and the medians (tok/s, MFU; the ratio: the median of
 #      the rounds' ratios, each of runs minutes apart), since one pair of runs moved
 #      PyTorch's figure by several percent between calls (round 16)
+#      VARIANTS "NAME=VAR=VALUE[,VAR=VALUE...] ..." (optional): more ingot rows, run
+#      in every round right after the default one with those variables set (e.g.
+#      "ropepass=INGOT_LLAMA_ROPE_EPI=0 c1=INGOT_G9_CLUSTER=1,INGOT_G9_GROUP=4"), each
+#      with its ratio to the default row (the median of the rounds' ratios: a
+#      variant runs right after the default run of its round, on the same warm
+#      GPU, so this A/B is steadier than runs in two calls);
+#      TORCH=0 ROUNDS=3 VARIANTS=... is the usual A/B of a kernel switch
 #      ACCUM (default 1): micro-batches of BATCH per optimizer step on both sides
 #      (ingot --batch-tokens, PyTorch --accum); TinyLlama's own pretrain script runs
 #      8 of 8 sequences per GPU (global batch 512 on 8 GPUs), so ACCUM=8 is its
 #      recipe per GPU; STEPS and TORCH_STEPS stay optimizer steps
+# Every ingot row also gets its forward, backward and optimizer GPU time per step
+# (medians of --profile's fwd_ms, bwd_ms, opt_ms), printed under the table.
 # Results: $OUT/bench-llama/{ingot*.log,ingot*.jsonl,torch-*.log,table.txt}.
 set -uo pipefail
 # --help: this header; an option it does not know (a BUILD_DIR is not one): refused,
@@ -69,6 +78,28 @@ if ! [[ $rounds =~ ^[1-9][0-9]{0,2}$ ]]; then
     echo "bench-llama: ROUNDS=$rounds: expected a whole number from 1 to 999" >&2
     exit 2
 fi
+# VARIANTS: NAME=VAR=VALUE[,VAR=VALUE...] words, checked before anything runs;
+# vnames / venv: the names and, per name, its assignments (space-separated)
+vnames=()
+declare -A venv=()
+for v in ${VARIANTS:-}; do
+    name=${v%%=*}
+    assigns=${v#*=}
+    ok=1
+    [[ $v == *=* && $name =~ ^[A-Za-z0-9_.-]{1,40}$ && -z ${venv[$name]+x} ]] || ok=0
+    IFS=, read -r -a list <<<"$assigns"
+    [ ${#list[@]} -gt 0 ] || ok=0
+    for a in "${list[@]}"; do
+        [[ $a =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]]*$ ]] || ok=0
+    done
+    if [ $ok = 0 ]; then
+        echo "bench-llama: VARIANTS word '$v': expected NAME=VAR=VALUE[,VAR=VALUE...] with a" \
+            "new NAME of letters, digits, '_', '.' or '-'" >&2
+        exit 2
+    fi
+    vnames+=("$name")
+    venv[$name]="${list[*]}"
+done
 mkdir -p "$out"
 rm -f "$out"/ingot*.jsonl "$out"/*.log
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
@@ -100,6 +131,10 @@ for r in $(seq 1 "$rounds"); do
     [ "$r" -gt 1 ] && sfx=-r$r
     t0=$(date +%s)
     ingot "ingot$sfx"
+    for v in "${vnames[@]}"; do
+        # shellcheck disable=SC2086 # the assignments are words without spaces
+        ingot "ingot-v-$v$sfx" ${venv[$v]}
+    done
     if [ "$r" = 1 ]; then
         t_ingot=$(($(date +%s) - t0))
         for a in ${ATTN:-}; do ingot "ingot-$a" INGOT_LLAMA_ATTN="$a"; done
@@ -109,8 +144,10 @@ for r in $(seq 1 "$rounds"); do
     t_torch=$((t_torch + $(date +%s) - t0))
 done
 
-SDPAS="$sdpas" ROUNDS="$rounds" ACCUM="$accum" SEQ="$seq" "$py" - "$out" "$model" "$batch" \
-    "$t_ingot" "$t_torch" ${ATTN:-} <<'PY' |
+vdesc=
+for v in "${vnames[@]}"; do vdesc+="$v:${venv[$v]// /,} "; done
+VDESC="$vdesc" SDPAS="$sdpas" ROUNDS="$rounds" ACCUM="$accum" SEQ="$seq" "$py" - "$out" \
+    "$model" "$batch" "$t_ingot" "$t_torch" ${ATTN:-} <<'PY' |
 import json, os, re, statistics as st, sys
 out, model, batch, s_ingot, s_torch = sys.argv[1:6]
 variants = sys.argv[6:]
@@ -118,14 +155,25 @@ sdpas = os.environ["SDPAS"].split()
 T, tiny_tps, a100_peak = int(os.environ["SEQ"]), 24000.0, 312.0
 accum = int(os.environ["ACCUM"])
 fpt = 7.3138176e9 if model == "llama-1b" else None
-def ingot(tag):
-    """median tok/s, MFU of the profiled steps after 3; GiB of the run's allocations"""
-    rows, mem = [], None
+def steps(tag):
+    """the profiled steps after 3 of an ingot run's metrics"""
+    rows = []
     try:
         rows = [json.loads(l) for l in open(f"{out}/{tag}.jsonl") if l.strip()]
     except OSError:
         pass
-    rows = [r for r in rows if "tok_per_s" in r][3:]
+    return [r for r in rows if "tok_per_s" in r][3:]
+def phases(tag):
+    """medians of the forward, backward and optimizer GPU ms per step (None: absent)"""
+    rows = steps(tag)
+    def m(k):
+        xs = [r[k] for r in rows if isinstance(r.get(k), (int, float)) and r[k] >= 0]
+        return st.median(xs) if xs else None
+    return m("fwd_ms"), m("bwd_ms"), m("opt_ms")
+def ingot(tag):
+    """median tok/s, MFU of the profiled steps after 3; GiB of the run's allocations"""
+    mem = None
+    rows = steps(tag)
     tps = st.median(r["tok_per_s"] for r in rows) if rows else None
     mfus = [r["mfu"] for r in rows if isinstance(r.get("mfu"), (int, float)) and r["mfu"] >= 0]
     try:
@@ -141,6 +189,9 @@ def med(xs):
     xs = [x for x in xs if x is not None]
     return st.median(xs) if xs else None
 ing = [ingot("ingot" + x) for x in sfx]
+# VARIANTS: (name, its assignments, its rounds' ingot() triples)
+vrs = [(n, a, [ingot(f"ingot-v-{n}{x}") for x in sfx])
+       for n, a in (w.split(":", 1) for w in os.environ["VDESC"].split())]
 ing_tps, ing_mfu = med(t for t, _, _ in ing), med(u for _, u, _ in ing)
 mem = med(g for _, _, g in ing)
 def torch_run(k):
@@ -177,6 +228,10 @@ print(f"bench-llama: {model}, bf16, T={T}, batch {batch}{micro} "
 print(f"{'run':<34} {'tok/s':>8} {'MFU%':>6} {'GiB':>6} {'wall_s':>7}")
 print(f"{'ingot-train --arch llama':<34} {f(ing_tps, '{:.0f}'):>8} "
       f"{f(ing_mfu and 100 * ing_mfu, '{:.1f}'):>6} {f(mem, '{:.1f}'):>6} {s_ingot:>7}")
+for n, a, runs in vrs:
+    t, u, g = (med(x[i] for x in runs) for i in range(3))
+    print(f"{'  ' + n:<34} {f(t, '{:.0f}'):>8} {f(u and 100 * u, '{:.1f}'):>6} "
+          f"{f(g, '{:.1f}'):>6}          {a}")
 for v in variants:
     t, u, g = ingot(f"ingot-{v}")
     print(f"{'  INGOT_LLAMA_ATTN=' + v:<34} {f(t, '{:.0f}'):>8} {f(u and 100 * u, '{:.1f}'):>6} "
@@ -196,6 +251,8 @@ if fpt:
 if rounds > 1:
     for i, x in enumerate(sfx):
         line = f"round {i + 1}: ingot {f(ing[i][0], '{:.0f}')}"
+        for n, _, runs in vrs:
+            line += f", {n} {f(runs[i][0], '{:.0f}')}"
         for k in sdpas:
             t = tor[k][i]
             line += f", SDPA {k} {f(t and t['tok_per_s'], '{:.0f}')}"
@@ -210,6 +267,18 @@ for k in sdpas:
                   if len(rs) > 1 else "")
         print(f"ingot / pytorch compiled (SDPA {k}): {r:.3f} "
               f"({spread}target >= 1.2: {'met' if r >= 1.2 else 'NOT met'})")
+for n, _, runs in vrs:
+    rs = [v[0] / i[0] for v, i in zip(runs, ing) if v[0] and i[0]]
+    if rs:
+        spread = (f"median of {len(rs)} rounds, {min(rs):.3f}-{max(rs):.3f}"
+                  if len(rs) > 1 else "one round")
+        print(f"{n} / ingot: {st.median(rs):.3f} ({spread})")
+def ms(tags):
+    """fwd / bwd / opt ms: the medians over the rounds' medians"""
+    ps = [phases(t) for t in tags]
+    return " / ".join(f(med(p[i] for p in ps), "{:.2f}") for i in range(3))
+print("ingot GPU ms per step, forward / backward / optimizer: default " + ms(["ingot" + x for x in sfx])
+      + "".join(f"; {n} " + ms([f"ingot-v-{n}{x}" for x in sfx]) for n, _, _ in vrs))
 if "fused" in sdpas:
     print("SDPA fused: PyTorch picks among flash, cuDNN and memory-efficient (cuDNN's on Hopper, "
           "whose backward is not deterministic); SDPA flash: FlashAttention-2 only")

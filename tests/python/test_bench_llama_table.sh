@@ -2,7 +2,9 @@
 # scripts/bench-llama.sh's table, from stand-in runs (no GPU, no PyTorch): ROUNDS=3
 # alternates Ingot and each PyTorch run, prints every round's ratios and takes the
 # median of the rounds' ratios; ROUNDS=1 (the default) is one pair of runs as before;
-# a bad ROUNDS is refused before anything runs.
+# a bad ROUNDS is refused before anything runs. VARIANTS: their runs follow the
+# default one in every round with their variables set, each gets a row, a ratio to
+# the default row and its step's GPU times; a malformed word is refused.
 #   test_bench_llama_table.sh SOURCE_ROOT
 set -u
 root=$1
@@ -22,8 +24,10 @@ cat >"$tmp/build/train/ingot-train" <<'SH'
 #!/usr/bin/env bash
 vals=(76000 78000 74000)
 n=$(cat "$STUB/n_ingot" 2>/dev/null || echo 0)
-echo $((n + 1)) >"$STUB/n_ingot"
-echo ingot >>"$STUB/calls"
+tps=${STUB_TPS:-${vals[$n]}}
+# a VARIANTS run (STUB_TPS set) leaves the default runs' sequence alone
+[ -n "${STUB_TPS:-}" ] || echo $((n + 1)) >"$STUB/n_ingot"
+echo "ingot${STUB_TPS:+:$STUB_TPS}" >>"$STUB/calls"
 metrics=
 while [ $# -gt 0 ]; do
     [ "$1" = --metrics ] && metrics=$2
@@ -31,7 +35,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 for i in $(seq 1 8); do
-    echo "{\"step\": $i, \"tok_per_s\": ${vals[$n]}, \"mfu\": 0.56}"
+    echo "{\"step\": $i, \"tok_per_s\": $tps, \"mfu\": 0.56, \"fwd_ms\": 60.5," \
+        "\"bwd_ms\": ${STUB_BWD:-130.25}, \"opt_ms\": 13}"
 done >"$metrics"
 echo "device memory: parameters, 41472.0 MiB"
 SH
@@ -58,11 +63,11 @@ echo "{\"bench\": \"llama\", \"tok_per_s\": ${vals[$n]}, \"mfu\": 0.49, \"peak_m
 SH
 chmod +x "$tmp/build/train/ingot-train" "$tmp/py"
 
-launch() { # launch NAME ROUNDS [ACCUM]: a fresh stand-in state, OUT=$tmp/NAME; its status
+launch() { # launch NAME ROUNDS [ACCUM [VARIANTS]]: a fresh stand-in state, OUT=$tmp/NAME; its status
     rm -f "$tmp"/stub/*
     mkdir -p "$tmp/stub"
     env STUB="$tmp/stub" PYTHON="$tmp/py" OUT="$tmp/$1" ROUNDS="$2" ACCUM="${3:-1}" STEPS=8 \
-        bash "$root/scripts/bench-llama.sh" "$tmp/build" >"$tmp/$1.out" 2>&1
+        VARIANTS="${4:-}" bash "$root/scripts/bench-llama.sh" "$tmp/build" >"$tmp/$1.out" 2>&1
 }
 
 run() { # run NAME ROUNDS CALLS: launch, exit 0, the stand-ins called in that order; t: the table
@@ -105,6 +110,33 @@ check "ACCUM=8: eight micro-steps of 8 x 2048 on both sides" test \
     "ingot --batch-tokens 131072 torch --accum 8 torch --accum 8 "
 check "ACCUM=8: the header" grep -Fq \
     "batch 8 x 8 micro-steps (131072 tokens per optimizer step)" "$t"
+
+launch var 2 1 "fast=STUB_TPS=80000,STUB_BWD=120 slow=STUB_TPS=70000"
+rc=$?
+t=$tmp/var/bench-llama/table.txt
+check "VARIANTS exits 0 (rc $rc)" test "$rc" = 0
+check "VARIANTS: each round runs them after the default, before PyTorch" test \
+    "$(tr '\n' ' ' <"$tmp/stub/calls")" = \
+    "ingot ingot:80000 ingot:70000 torch-fused torch-flash ingot ingot:80000 ingot:70000 torch-fused torch-flash "
+check "VARIANTS: the default row is the default runs' median" \
+    grep -Eq '^ingot-train --arch llama +77000 ' "$t"
+check "VARIANTS: a row per variant, with its variables" \
+    grep -Eq '^  fast +80000 .* STUB_TPS=80000,STUB_BWD=120$' "$t"
+check "VARIANTS: each round's figures" grep -Fq \
+    "round 1: ingot 76000, fast 80000, slow 70000, SDPA fused 69000" "$t"
+check "VARIANTS: the ratio to the default row, median of the rounds'" grep -Fq \
+    "fast / ingot: 1.039 (median of 2 rounds, 1.026-1.053)" "$t"
+check "VARIANTS: below 1 where slower" grep -Fq "slow / ingot: 0.909 (median of 2 rounds" "$t"
+check "VARIANTS: the step's GPU times per row" grep -Fq \
+    "forward / backward / optimizer: default 60.50 / 130.25 / 13.00; fast 60.50 / 120.00 / 13.00; slow 60.50 / 130.25 / 13.00" "$t"
+for bad in "q128" "a=1=2" "a=X=1 a=Y=2" "a=X=1,,Y=2" "a:b=X=1"; do
+    launch badvar 1 1 "$bad"
+    rc=$?
+    check "VARIANTS='$bad' refused (rc $rc)" test "$rc" = 2
+    check "VARIANTS='$bad' says what is expected" grep -Fq "expected NAME=VAR=VALUE" \
+        "$tmp/badvar.out"
+    check "VARIANTS='$bad' ran nothing" test ! -e "$tmp/stub/calls"
+done
 
 launch badaccum 1 0
 rc=$?
