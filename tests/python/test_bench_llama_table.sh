@@ -70,11 +70,17 @@ launch() { # launch NAME ROUNDS [ACCUM [VARIANTS]]: a fresh stand-in state, OUT=
         VARIANTS="${4:-}" bash "$root/scripts/bench-llama.sh" "$tmp/build" >"$tmp/$1.out" 2>&1
 }
 
-run() { # run NAME ROUNDS CALLS: launch, exit 0, the stand-ins called in that order; t: the table
-    launch "$1" "$2"
+ran() { # ran NAME WHAT ROUNDS [ACCUM [VARIANTS]]: launch, check it exits 0; t: its table
+    local name=$1 what=$2
+    shift 2
+    launch "$name" "$@"
     local rc=$?
-    t=$tmp/$1/bench-llama/table.txt
-    check "ROUNDS=$2 exits 0 (rc $rc)" test "$rc" = 0
+    t=$tmp/$name/bench-llama/table.txt
+    check "$what exits 0 (rc $rc)" test "$rc" = 0
+}
+
+run() { # run NAME ROUNDS CALLS: ran, and the stand-ins called in that order
+    ran "$1" "ROUNDS=$2" "$2"
     check "ROUNDS=$2: the runs in order" test "$(tr '\n' ' ' <"$tmp/stub/calls")" = "$3"
 }
 
@@ -101,20 +107,14 @@ check "ACCUM=1: one micro-step of 8 x 2048 on both sides" test \
     "ingot --batch-tokens 16384 torch --accum 1 torch --accum 1 "
 check "ACCUM=1: the header" grep -Fq "batch 8 (16384 tokens per optimizer step)" "$t"
 
-launch accum 1 8
-rc=$?
-t=$tmp/accum/bench-llama/table.txt
-check "ACCUM=8 exits 0 (rc $rc)" test "$rc" = 0
+ran accum ACCUM=8 1 8
 check "ACCUM=8: eight micro-steps of 8 x 2048 on both sides" test \
     "$(tr '\n' ' ' <"$tmp/stub/args")" = \
     "ingot --batch-tokens 131072 torch --accum 8 torch --accum 8 "
 check "ACCUM=8: the header" grep -Fq \
     "batch 8 x 8 micro-steps (131072 tokens per optimizer step)" "$t"
 
-launch var 2 1 "fast=STUB_TPS=80000,STUB_BWD=120 slow=STUB_TPS=70000"
-rc=$?
-t=$tmp/var/bench-llama/table.txt
-check "VARIANTS exits 0 (rc $rc)" test "$rc" = 0
+ran var VARIANTS 2 1 "fast=STUB_TPS=80000,STUB_BWD=120 slow=STUB_TPS=70000"
 check "VARIANTS: each round runs them after the default, before PyTorch" test \
     "$(tr '\n' ' ' <"$tmp/stub/calls")" = \
     "ingot ingot:80000 ingot:70000 torch-fused torch-flash ingot ingot:80000 ingot:70000 torch-fused torch-flash "
