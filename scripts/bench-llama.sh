@@ -31,18 +31,20 @@
 #      the rounds' ratios, each of runs minutes apart), since one pair of runs moved
 #      PyTorch's figure by several percent between calls (round 16)
 #      VARIANTS "NAME=VAR=VALUE[,VAR=VALUE...] ..." (optional): more ingot rows, run
-#      in every round right after the default one with those variables set (e.g.
-#      "ropepass=INGOT_LLAMA_ROPE_EPI=0 c1=INGOT_G9_CLUSTER=1,INGOT_G9_GROUP=4"), each
-#      with its ratio to the default row (the median of the rounds' ratios: a
-#      variant runs right after the default run of its round, on the same warm
-#      GPU, so this A/B is steadier than runs in two calls);
-#      TORCH=0 ROUNDS=3 VARIANTS=... is the usual A/B of a kernel switch
+#      in every round after the default one, in the order given, with those
+#      variables set (e.g. "ropepass=INGOT_LLAMA_ROPE_EPI=0
+#      c1=INGOT_G9_CLUSTER=1,INGOT_G9_GROUP=4"; a VALUE holds no comma or space),
+#      each with its ratio to the default row (the median of the rounds' ratios: a
+#      variant runs beside the default run of its round, on the same warm GPU, so
+#      this A/B is steadier than runs in two calls); TORCH=0 ROUNDS=3 VARIANTS=...
+#      is the usual A/B of a kernel switch
 #      ACCUM (default 1): micro-batches of BATCH per optimizer step on both sides
 #      (ingot --batch-tokens, PyTorch --accum); TinyLlama's own pretrain script runs
 #      8 of 8 sequences per GPU (global batch 512 on 8 GPUs), so ACCUM=8 is its
 #      recipe per GPU; STEPS and TORCH_STEPS stay optimizer steps
-# Every ingot row also gets its forward, backward and optimizer GPU time per step
-# (medians of --profile's fwd_ms, bwd_ms, opt_ms), printed under the table.
+# The default ingot row and each VARIANTS row also get their forward, backward and
+# optimizer GPU time per step (medians of --profile's fwd_ms, bwd_ms, opt_ms),
+# printed under the table.
 # Results: $OUT/bench-llama/{ingot*.log,ingot*.jsonl,torch-*.log,table.txt}.
 set -uo pipefail
 # --help: this header; an option it does not know (a BUILD_DIR is not one): refused,
@@ -78,18 +80,24 @@ if ! [[ $rounds =~ ^[1-9][0-9]{0,2}$ ]]; then
     echo "bench-llama: ROUNDS=$rounds: expected a whole number from 1 to 999" >&2
     exit 2
 fi
-# VARIANTS: NAME=VAR=VALUE[,VAR=VALUE...] words, checked before anything runs;
-# vnames / venv: the names and, per name, its assignments (space-separated)
+# VARIANTS: NAME=VAR=VALUE[,VAR=VALUE...] words, checked before anything runs
+# (read as words, never globbed: a VALUE may hold '*' or '['); vnames / venv: the
+# names and, per name, its assignments (space-separated). An empty array is
+# expanded as ${a[@]+"${a[@]}"}: under set -u bash before 4.4 calls "${a[@]}"
+# of an empty one unbound.
 vnames=()
 declare -A venv=()
-for v in ${VARIANTS:-}; do
+read -r -d '' -a vwords <<<"${VARIANTS:-}"
+for v in ${vwords[@]+"${vwords[@]}"}; do
     name=${v%%=*}
     assigns=${v#*=}
     ok=1
     [[ $v == *=* && $name =~ ^[A-Za-z0-9_.-]{1,40}$ && -z ${venv[$name]+x} ]] || ok=0
+    # a trailing comma would be dropped by read: refused as the empty field it is
+    [[ $assigns == *, ]] && ok=0
     IFS=, read -r -a list <<<"$assigns"
     [ ${#list[@]} -gt 0 ] || ok=0
-    for a in "${list[@]}"; do
+    for a in ${list[@]+"${list[@]}"}; do
         [[ $a =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]]*$ ]] || ok=0
     done
     if [ $ok = 0 ]; then
@@ -112,7 +120,7 @@ ingot() {
     env "$@" timeout "$limit" "$build/train/ingot-train" --device cuda --arch llama --model "$model" \
         --batch "$batch" --batch-tokens $((batch * seq * accum)) --precision bf16 --synthetic --vocab 32000 --profile "$steps" \
         --val-every 0 --print-every 1000 --metrics "$out/$tag.jsonl" >"$out/$tag.log" 2>&1 ||
-        { echo "ingot-train failed:"; tail -5 "$out/$tag.log"; }
+        { echo "ingot-train failed ($tag):"; tail -5 "$out/$tag.log"; }
 }
 sdpas=${TORCH_SDPA:-fused flash}
 if [ "${TORCH:-1}" = 0 ] || ! "$py" -c 'import torch' 2>/dev/null; then
@@ -131,12 +139,13 @@ for r in $(seq 1 "$rounds"); do
     [ "$r" -gt 1 ] && sfx=-r$r
     t0=$(date +%s)
     ingot "ingot$sfx"
-    for v in "${vnames[@]}"; do
-        # shellcheck disable=SC2086 # the assignments are words without spaces
-        ingot "ingot-v-$v$sfx" ${venv[$v]}
+    [ "$r" = 1 ] && t_ingot=$(($(date +%s) - t0))
+    for v in ${vnames[@]+"${vnames[@]}"}; do
+        # tags ingotv[-rN]@NAME: a NAME holds no '@', so no two runs share files
+        read -r -a assigns <<<"${venv[$v]}"
+        ingot "ingotv$sfx@$v" "${assigns[@]}"
     done
     if [ "$r" = 1 ]; then
-        t_ingot=$(($(date +%s) - t0))
         for a in ${ATTN:-}; do ingot "ingot-$a" INGOT_LLAMA_ATTN="$a"; done
     fi
     t0=$(date +%s)
@@ -145,7 +154,7 @@ for r in $(seq 1 "$rounds"); do
 done
 
 vdesc=
-for v in "${vnames[@]}"; do vdesc+="$v:${venv[$v]// /,} "; done
+for v in ${vnames[@]+"${vnames[@]}"}; do vdesc+="$v:${venv[$v]// /,} "; done
 VDESC="$vdesc" SDPAS="$sdpas" ROUNDS="$rounds" ACCUM="$accum" SEQ="$seq" "$py" - "$out" \
     "$model" "$batch" "$t_ingot" "$t_torch" ${ATTN:-} <<'PY' |
 import json, os, re, statistics as st, sys
@@ -190,7 +199,7 @@ def med(xs):
     return st.median(xs) if xs else None
 ing = [ingot("ingot" + x) for x in sfx]
 # VARIANTS: (name, its assignments, its rounds' ingot() triples)
-vrs = [(n, a, [ingot(f"ingot-v-{n}{x}") for x in sfx])
+vrs = [(n, a, [ingot(f"ingotv{x}@{n}") for x in sfx])
        for n, a in (w.split(":", 1) for w in os.environ["VDESC"].split())]
 ing_tps, ing_mfu = med(t for t, _, _ in ing), med(u for _, u, _ in ing)
 mem = med(g for _, _, g in ing)
@@ -269,16 +278,18 @@ for k in sdpas:
               f"({spread}target >= 1.2: {'met' if r >= 1.2 else 'NOT met'})")
 for n, _, runs in vrs:
     rs = [v[0] / i[0] for v, i in zip(runs, ing) if v[0] and i[0]]
-    if rs:
-        spread = (f"median of {len(rs)} rounds, {min(rs):.3f}-{max(rs):.3f}"
-                  if len(rs) > 1 else "one round")
-        print(f"{n} / ingot: {st.median(rs):.3f} ({spread})")
+    if not rs:
+        print(f"{n} / ingot: n/a (no round where both ran)")
+        continue
+    spread = (f"median of {len(rs)} rounds, {min(rs):.3f}-{max(rs):.3f}"
+              if len(rs) > 1 else "one round")
+    print(f"{n} / ingot: {st.median(rs):.3f} ({spread})")
 def ms(tags):
     """fwd / bwd / opt ms: the medians over the rounds' medians"""
     ps = [phases(t) for t in tags]
     return " / ".join(f(med(p[i] for p in ps), "{:.2f}") for i in range(3))
 print("ingot GPU ms per step, forward / backward / optimizer: default " + ms(["ingot" + x for x in sfx])
-      + "".join(f"; {n} " + ms([f"ingot-v-{n}{x}" for x in sfx]) for n, _, _ in vrs))
+      + "".join(f"; {n} " + ms([f"ingotv{x}@{n}" for x in sfx]) for n, _, _ in vrs))
 if "fused" in sdpas:
     print("SDPA fused: PyTorch picks among flash, cuDNN and memory-efficient (cuDNN's on Hopper, "
           "whose backward is not deterministic); SDPA flash: FlashAttention-2 only")

@@ -25,6 +25,8 @@ cat >"$tmp/build/train/ingot-train" <<'SH'
 vals=(76000 78000 74000)
 n=$(cat "$STUB/n_ingot" 2>/dev/null || echo 0)
 tps=${STUB_TPS:-${vals[$n]}}
+[ -n "${STUB_TAG:-}" ] && echo "tag $STUB_TAG" >>"$STUB/args"
+[ -n "${STUB_FAIL:-}" ] && { echo ingot:fail >>"$STUB/calls"; exit 1; }
 # a VARIANTS run (STUB_TPS set) leaves the default runs' sequence alone
 [ -n "${STUB_TPS:-}" ] || echo $((n + 1)) >"$STUB/n_ingot"
 echo "ingot${STUB_TPS:+:$STUB_TPS}" >>"$STUB/calls"
@@ -35,8 +37,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 for i in $(seq 1 8); do
+    bwd=${STUB_BWD:-130.25}
+    [ "$i" -le 3 ] && bwd=999 # the steps the table leaves out
     echo "{\"step\": $i, \"tok_per_s\": $tps, \"mfu\": 0.56, \"fwd_ms\": 60.5," \
-        "\"bwd_ms\": ${STUB_BWD:-130.25}, \"opt_ms\": 13}"
+        "\"bwd_ms\": $bwd, \"opt_ms\": 13}"
 done >"$metrics"
 echo "device memory: parameters, 41472.0 MiB"
 SH
@@ -100,7 +104,7 @@ check "the rounds' logs are kept apart" test -s "$tmp/three/bench-llama/torch-fl
 run one 1 "ingot torch-fused torch-flash "
 check "ROUNDS=1: the one ratio, no rounds" grep -Fq \
     "ingot / pytorch compiled (SDPA flash): 1.152 (target >= 1.2: NOT met)" "$t"
-check "ROUNDS=1: no round lines" bash -c "! grep -q '^round ' '$t'"
+check "ROUNDS=1: no round lines" bash -c "test -s '$t' && ! grep -q '^round ' '$t'"
 
 check "ACCUM=1: one micro-step of 8 x 2048 on both sides" test \
     "$(tr '\n' ' ' <"$tmp/stub/args")" = \
@@ -122,6 +126,7 @@ check "VARIANTS: the default row is the default runs' median" \
     grep -Eq '^ingot-train --arch llama +77000 ' "$t"
 check "VARIANTS: a row per variant, with its variables" \
     grep -Eq '^  fast +80000 .* STUB_TPS=80000,STUB_BWD=120$' "$t"
+check "VARIANTS: the second variant's row" grep -Eq '^  slow +70000 .* STUB_TPS=70000$' "$t"
 check "VARIANTS: each round's figures" grep -Fq \
     "round 1: ingot 76000, fast 80000, slow 70000, SDPA fused 69000" "$t"
 check "VARIANTS: the ratio to the default row, median of the rounds'" grep -Fq \
@@ -129,7 +134,28 @@ check "VARIANTS: the ratio to the default row, median of the rounds'" grep -Fq \
 check "VARIANTS: below 1 where slower" grep -Fq "slow / ingot: 0.909 (median of 2 rounds" "$t"
 check "VARIANTS: the step's GPU times per row" grep -Fq \
     "forward / backward / optimizer: default 60.50 / 130.25 / 13.00; fast 60.50 / 120.00 / 13.00; slow 60.50 / 130.25 / 13.00" "$t"
-for bad in "q128" "a=1=2" "a=X=1 a=Y=2" "a=X=1,,Y=2" "a:b=X=1"; do
+ran var1 "VARIANTS with ROUNDS=1" 1 1 "fast=STUB_TPS=80000"
+check "VARIANTS, one round: its ratio" grep -Fq "fast / ingot: 1.053 (one round)" "$t"
+
+# a variant named like another's later round: each keeps its own files
+ran varnames "VARIANTS a, a-r2" 2 1 "a=STUB_TPS=81000 a-r2=STUB_TPS=82000"
+check "VARIANTS: a and a-r2 keep their own runs (round 1)" grep -Fq \
+    "round 1: ingot 76000, a 81000, a-r2 82000" "$t"
+check "VARIANTS: a and a-r2 keep their own runs (round 2)" grep -Fq \
+    "round 2: ingot 78000, a 81000, a-r2 82000" "$t"
+
+ran varfail "VARIANTS with a failing run" 2 1 "broken=STUB_FAIL=1,STUB_TPS=1"
+check "VARIANTS: a failed variant's row is n/a" grep -Eq '^  broken +n/a ' "$t"
+check "VARIANTS: and its ratio says so" grep -Fq "broken / ingot: n/a (no round where both ran)" "$t"
+check "VARIANTS: the failure names the run" grep -Fq "ingot-train failed (ingotv@broken)" \
+    "$tmp/varfail.out"
+
+# a VALUE is passed as written, never globbed against the working directory
+mkdir -p "$tmp/globdir" && touch "$tmp/globdir/STUB_TAG=xyz"
+(cd "$tmp/globdir" && launch varglob 1 1 "g=STUB_TPS=80000,STUB_TAG=x*")
+check "VARIANTS: a VALUE with '*' reaches the run as written" grep -Fxq "tag x*" "$tmp/stub/args"
+
+for bad in "q128" "a=1=2" "a=X=1 a=Y=2" "a=X=1,,Y=2" "a:b=X=1" "a=X=1,"; do
     launch badvar 1 1 "$bad"
     rc=$?
     check "VARIANTS='$bad' refused (rc $rc)" test "$rc" = 2
