@@ -10,7 +10,9 @@ Not compared: include paths (each side has its own tree and generated
 headers), output and dependency-file flags, -fdiagnostics-color, the value of
 -DINGOT_VERSION, -DINGOT_TEST_HOOKS=1 (the script always defines it, meson
 only with -Dtest_hooks=true), and the -gencode flags where the build's
--Dgpu_arch is not the default (the script checks the default targets).
+-Dgpu_arch (meson-info/intro-buildoptions.json) is not meson_options.txt's
+default (the script checks the default targets); with the default they are
+compared like every other flag.
 
   test_cuda12_flags.py BUILD_DIR SCRIPT
 exit 0 when both agree, 1 with the differences, 77 (skip) when the build has
@@ -19,6 +21,7 @@ no compile_commands.json or compiled no kernels/*.cu (a build without CUDA).
 import glob
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -76,6 +79,22 @@ def script_flags(script):
     return normalised(nv), normalised(cc)
 
 
+def gpu_arch_is_default(build, src):
+    """False only where the build's -Dgpu_arch is known to differ from
+    meson_options.txt's default (then its -gencode flags are its own);
+    otherwise True, and the -gencode flags are compared."""
+    try:
+        with open(os.path.join(build, "meson-info", "intro-buildoptions.json"),
+                  encoding="utf-8") as f:
+            value = next(o["value"] for o in json.load(f) if o["name"] == "gpu_arch")
+        with open(os.path.join(src, "meson_options.txt"), encoding="utf-8") as f:
+            m = re.search(r"option\('gpu_arch'.*?value\s*:\s*\[([^\]]*)\]", f.read(), re.S)
+        default = re.findall(r"'([^']*)'", m.group(1))
+    except (OSError, ValueError, KeyError, StopIteration, AttributeError):
+        return True
+    return list(value) == default
+
+
 def compare(what, mine, theirs, lines):
     for f in sorted(theirs - mine):
         lines.append(f"{what}: meson gives {f!r}, scripts/check-cuda12.sh does not")
@@ -104,13 +123,11 @@ def main():
         return SKIP
     m_cc, seen_cc = meson_flags(build, src, c)
     s_nv, s_cc = script_flags(script)
-    m_gen = {f for f in m_nv if f.startswith("-gencode")}
-    s_gen = {f for f in s_nv if f.startswith("-gencode")}
     note = ""
-    if m_gen != s_gen:
+    if not gpu_arch_is_default(build, src):
         note = " (-gencode not compared: this build's -Dgpu_arch is not the default)"
-        m_nv -= m_gen
-        s_nv -= s_gen
+        m_nv = {f for f in m_nv if not f.startswith("-gencode")}
+        s_nv = {f for f in s_nv if not f.startswith("-gencode")}
     bad = []
     compare("nvcc, kernels/*.cu", s_nv, m_nv, bad)
     compare("gcc, train/*.c with cuda_check.h", s_cc, m_cc, bad)
