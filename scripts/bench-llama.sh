@@ -198,8 +198,11 @@ def med(xs):
     xs = [x for x in xs if x is not None]
     return st.median(xs) if xs else None
 ing = [ingot("ingot" + x) for x in sfx]
+def vtag(n, x):
+    """variant n's run of the round with suffix x (the shell's ingotv[-rN]@NAME)"""
+    return f"ingotv{x}@{n}"
 # VARIANTS: (name, its assignments, its rounds' ingot() triples)
-vrs = [(n, a, [ingot(f"ingotv{x}@{n}") for x in sfx])
+vrs = [(n, a, [ingot(vtag(n, x)) for x in sfx])
        for n, a in (w.split(":", 1) for w in os.environ["VDESC"].split())]
 ing_tps, ing_mfu = med(t for t, _, _ in ing), med(u for _, u, _ in ing)
 mem = med(g for _, _, g in ing)
@@ -268,28 +271,27 @@ if rounds > 1:
             if ing[i][0] and t:
                 line += f" ({ing[i][0] / t['tok_per_s']:.3f})"
         print(line)
+def spread(rs):
+    """how a median of per-round ratios came about; None for one round"""
+    return f"median of {len(rs)} rounds, {min(rs):.3f}-{max(rs):.3f}" if len(rs) > 1 else None
 for k in sdpas:
     rs = ratios(k)
     if rs:
-        r = st.median(rs)
-        spread = (f"median of {len(rs)} rounds, {min(rs):.3f}-{max(rs):.3f}; "
-                  if len(rs) > 1 else "")
+        r, sp = st.median(rs), spread(rs)
         print(f"ingot / pytorch compiled (SDPA {k}): {r:.3f} "
-              f"({spread}target >= 1.2: {'met' if r >= 1.2 else 'NOT met'})")
+              f"({sp + '; ' if sp else ''}target >= 1.2: {'met' if r >= 1.2 else 'NOT met'})")
 for n, _, runs in vrs:
     rs = [v[0] / i[0] for v, i in zip(runs, ing) if v[0] and i[0]]
     if not rs:
         print(f"{n} / ingot: n/a (no round where both ran)")
         continue
-    spread = (f"median of {len(rs)} rounds, {min(rs):.3f}-{max(rs):.3f}"
-              if len(rs) > 1 else "one round")
-    print(f"{n} / ingot: {st.median(rs):.3f} ({spread})")
+    print(f"{n} / ingot: {st.median(rs):.3f} ({spread(rs) or 'one round'})")
 def ms(tags):
     """fwd / bwd / opt ms: the medians over the rounds' medians"""
     ps = [phases(t) for t in tags]
     return " / ".join(f(med(p[i] for p in ps), "{:.2f}") for i in range(3))
 print("ingot GPU ms per step, forward / backward / optimizer: default " + ms(["ingot" + x for x in sfx])
-      + "".join(f"; {n} " + ms([f"ingotv{x}@{n}" for x in sfx]) for n, _, _ in vrs))
+      + "".join(f"; {n} " + ms([vtag(n, x) for x in sfx]) for n, _, _ in vrs))
 if "fused" in sdpas:
     print("SDPA fused: PyTorch picks among flash, cuDNN and memory-efficient (cuDNN's on Hopper, "
           "whose backward is not deterministic); SDPA flash: FlashAttention-2 only")
