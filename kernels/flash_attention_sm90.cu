@@ -50,6 +50,29 @@ enum { S9_THREADS = 256 };
 #define S9_ON 0
 #endif
 
+/* Which block of which row this CTA runs. The grid is (nrank, nrow): a
+ * row is one (batch, head) pair, its blocks ranked in the order they must
+ * start (rank 0 first: in the forward the longest query block, in the
+ * fused backward the highest key block, as its fixed dq order needs). The
+ * hardware starts blocks in linear order (x fastest); the rows go in groups
+ * of G, and inside a group rank 0 of every row starts, then rank 1, ...
+ * With G 1 a row's blocks start together, row after row; then the grid's
+ * last blocks to start are the last row's lowest ranks, and in the forward
+ * those are the longest (the whole causal row of keys) and run on while
+ * the rest of the GPU has finished. G also bounds what a wave of blocks
+ * reads from L2 (G rows' keys and values, or queries and gradients), so it
+ * is chosen per call (kn_fa_sm90_fwd, _bwd). Every block still waits only
+ * for blocks started before it (the backward's dq and dk/dv turns). */
+static __device__ __forceinline__ void s9_block_order(int G, int &rank, int &row)
+{
+    const int nrank = (int)gridDim.x, nrow = (int)gridDim.y;
+    const long long id = blockIdx.x + (long long)nrank * blockIdx.y;
+    const int g0 = (int)(id / ((long long)G * nrank)) * G, gs = min(G, nrow - g0);
+    const int r = (int)(id - (long long)g0 * nrank);
+    rank = r / gs;
+    row = g0 + r % gs;
+}
+
 /* Byte offset of 16-byte chunk cc (0 .. HS/8 - 1) of row r in a swizzled
  * tile of R rows. */
 template <int R>
@@ -297,14 +320,17 @@ static __device__ __forceinline__ void s9_fwd_store(kn_bf16 *out, float *lse,
  * (one block's softmax overlaps the other's matrix products). */
 template <int HS, int BK, int NST, int MINB>
 static __global__ void __launch_bounds__(S9_THREADS, MINB)
-s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int NKV, float sl2)
+s9_fwd_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int NKV, float sl2,
+              int G)
 {
 #if S9_ON
     constexpr int BQ = 128, TILE = BK * HS * 2;
     extern __shared__ uint8_t s9_smem[];
     const uint32_t sQ = smem_base1024(s9_smem), sK = sQ + BQ * HS * 2, sV = sK + NST * TILE;
-    const int nqb = (T + BQ - 1) / BQ, qb = nqb - 1 - blockIdx.x;
-    const int bh = blockIdx.y, b = bh / NH, h = bh % NH, kvh = h / (NH / NKV);
+    int rank, bh;
+    s9_block_order(G, rank, bh);
+    const int nqb = (T + BQ - 1) / BQ, qb = nqb - 1 - rank;
+    const int b = bh / NH, h = bh % NH, kvh = h / (NH / NKV);
     const size_t W = (size_t)(NH + 2 * NKV) * HS;
     const kn_bf16 *rows = qkv + (size_t)b * T * W;
     const kn_bf16 *gq = rows + (size_t)h * HS, *gk = rows + (size_t)(NH + kvh) * HS,
@@ -456,14 +482,16 @@ static __device__ __forceinline__ void s9_softmax(const float (&s)[BK / 2], floa
 template <int HS, int BK, int MINB>
 static __global__ void __launch_bounds__(S9_THREADS, MINB)
 s9_fwd2_kernel(kn_bf16 *out, float *lse, const kn_bf16 *qkv, int T, int NH, int NKV, float sl2,
-               float lazy)
+               float lazy, int G)
 {
 #if S9_ON
     constexpr int BQ = 128, NST = 3, TILE = BK * HS * 2;
     extern __shared__ uint8_t s9_smem[];
     const uint32_t sQ = smem_base1024(s9_smem), sK = sQ + BQ * HS * 2, sV = sK + NST * TILE;
-    const int nqb = (T + BQ - 1) / BQ, qb = nqb - 1 - blockIdx.x;
-    const int bh = blockIdx.y, b = bh / NH, h = bh % NH, kvh = h / (NH / NKV);
+    int rank, bh;
+    s9_block_order(G, rank, bh);
+    const int nqb = (T + BQ - 1) / BQ, qb = nqb - 1 - rank;
+    const int b = bh / NH, h = bh % NH, kvh = h / (NH / NKV);
     const size_t W = (size_t)(NH + 2 * NKV) * HS;
     const kn_bf16 *rows = qkv + (size_t)b * T * W;
     const kn_bf16 *gq = rows + (size_t)h * HS, *gk = rows + (size_t)(NH + kvh) * HS,
@@ -1291,7 +1319,7 @@ static __global__ void __launch_bounds__(S9_THREADS, MINB)
 s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv_sem,
                float *colsum, const kn_bf16 *qkv, const kn_bf16 *dout, const float *lse,
                const float *Dsum, const float *rope, int T, int NH, int NKV, float sl2,
-               float scale, int accumulate)
+               float scale, int accumulate, int G)
 {
 #if S9_ON
     /* SP: two stages are enough (a stage is last read by dk's product,
@@ -1306,12 +1334,14 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
     float *sL = reinterpret_cast<float *>(
         s9_smem + (sP + (SP ? 2 * 64 * BQ * 2 : 0) - (uint32_t)__cvta_generic_to_shared(s9_smem)));
     float *sD = sL + NST * BQ;
-    const int nkb = (T + BK - 1) / BK, kb = nkb - 1 - (int)blockIdx.x, rep = NH / NKV;
-    /* The query heads h0 .. h0 + nh - 1 this CTA runs: PART, one (grid y =
+    int rank, row;
+    s9_block_order(G, rank, row);
+    const int nkb = (T + BK - 1) / BK, kb = nkb - 1 - rank, rep = NH / NKV;
+    /* The query heads h0 .. h0 + nh - 1 this CTA runs: PART, one (row =
      * b NH + h), its dk/dv added to the group's (at the end, in head order);
-     * otherwise the kv head's whole group (grid y = b NKV + kv head). */
-    const int b = PART ? blockIdx.y / NH : blockIdx.y / NKV;
-    const int h0 = PART ? blockIdx.y % NH : (blockIdx.y % NKV) * rep, nh = PART ? 1 : rep;
+     * otherwise the kv head's whole group (row = b NKV + kv head). */
+    const int b = PART ? row / NH : row / NKV;
+    const int h0 = PART ? row % NH : (row % NKV) * rep, nh = PART ? 1 : rep;
     const int kvh = h0 / rep;
     const size_t W = (size_t)(NH + 2 * NKV) * HS;
     const kn_bf16 *rows = qkv + (size_t)b * T * W;
@@ -1690,6 +1720,39 @@ static int s9_nomask = 1;
  * -> 0.969. */
 #define S9_LAZY_MAX 8.0f
 static float s9_lazy = S9_LAZY_MAX;
+/* s9_block_order's group sizes (rows per group): 0 picks them per call,
+ * INGOT_FA_SM90_FWD_GROUP / _BWD_GROUP = N sets N (1: row after row, the
+ * order before 2026-12-06); kn_fa_sm90_set_groups overrides both. */
+static int s9_fwd_g = 0, s9_bwd_g = 0, s9_fwd_set = 0, s9_bwd_set = 0;
+
+extern "C" void kn_fa_sm90_set_groups(int fwd, int bwd)
+{
+    s9_fwd_set = fwd > 0 ? fwd : 0;
+    s9_bwd_set = bwd > 0 ? bwd : 0;
+}
+
+/* Rows whose keys and values (forward) fit in ~16 MiB of L2 together,
+ * whole groups of query heads: TinyLlama's grouped shape, 8 x 32 heads at
+ * T 2048, is one group (K and V of 32 kv heads: 16 MiB); GPT-2 124M at T
+ * 1024, 64 of its 768 rows. The forward's blocks then start longest
+ * first across the group. */
+static int s9_fwd_group(int T, int hs, int NH, int NKV, int nrow)
+{
+    const int set = s9_fwd_set > 0 ? s9_fwd_set : s9_fwd_g;
+    if (set > 0)
+        return set < nrow ? set : nrow;
+    const long long kv_row = (long long)T * hs * 2 * 2, budget = 16ll << 20;
+    long long g = (budget / kv_row > 0 ? budget / kv_row : 1) * (NH / NKV);
+    return g < nrow ? (int)g : nrow;
+}
+
+/* The fused backward keeps its row-by-row order (G 1) unless
+ * INGOT_FA_SM90_BWD_GROUP says otherwise (measurements). */
+static int s9_bwd_group(unsigned nrow)
+{
+    const int g = s9_bwd_set > 0 ? s9_bwd_set : s9_bwd_g > 0 ? s9_bwd_g : 1;
+    return g < (int)nrow ? g : (int)nrow;
+}
 
 template <typename K> static int s9_smem_limit(K kernel, size_t bytes)
 {
@@ -1709,6 +1772,8 @@ static int s9_setup(void)
     s9_mb = !kn_env_off("INGOT_FA_SM90_MB");
     s9_nomask = !kn_env_off("INGOT_FA_SM90_NOMASK");
     s9_lazy = kn_env_off("INGOT_FA_SM90_LAZY") ? 0.0f : S9_LAZY_MAX;
+    s9_fwd_g = kn_env_int("INGOT_FA_SM90_FWD_GROUP", 1, 1 << 30, 0);
+    s9_bwd_g = kn_env_int("INGOT_FA_SM90_BWD_GROUP", 1, 1 << 30, 0);
     int err = 0;
     err |= s9_smem_limit(s9_fwd2_kernel<64, 64, 2>, fwd_smem(64, 64, 3));
     err |= s9_smem_limit(s9_fwd2_kernel<128, 64, 1>, fwd_smem(128, 64, 3));
@@ -1755,22 +1820,22 @@ extern "C" int kn_fa_sm90_fwd(void *out, float *lse, const void *qkv, int B, int
     kn_bf16 *o = (kn_bf16 *)out;
     const kn_bf16 *x = (const kn_bf16 *)qkv;
     const int alt = s9_alt == 1 || s9_alt == 2 ? s9_alt : 0;
+    const int G = s9_fwd_group(T, hs, NH, NKV, B * NH);
     if (hs == 64 && alt == 0)
-        s9_fwd2_kernel<64, 64, 2><<<grid, S9_THREADS, fwd_smem(64, 64, 3), s>>>(o, lse, x, T, NH,
-                                                                                NKV, sl2, s9_lazy);
+        s9_fwd2_kernel<64, 64, 2><<<grid, S9_THREADS, fwd_smem(64, 64, 3), s>>>(
+            o, lse, x, T, NH, NKV, sl2, s9_lazy, G);
     else if (hs == 64 && alt == 1)
-        s9_fwd_kernel<64, 64, 3, 2><<<grid, S9_THREADS, fwd_smem(64, 64, 3), s>>>(o, lse, x, T,
-                                                                                  NH, NKV, sl2);
+        s9_fwd_kernel<64, 64, 3, 2><<<grid, S9_THREADS, fwd_smem(64, 64, 3), s>>>(
+            o, lse, x, T, NH, NKV, sl2, G);
     else if (hs == 64)
-        s9_fwd_kernel<64, 64, 3, 1><<<grid, S9_THREADS, fwd_smem(64, 64, 3), s>>>(o, lse, x, T,
-                                                                                  NH, NKV, sl2);
+        s9_fwd_kernel<64, 64, 3, 1><<<grid, S9_THREADS, fwd_smem(64, 64, 3), s>>>(
+            o, lse, x, T, NH, NKV, sl2, G);
     else if (alt == 0)
-        s9_fwd2_kernel<128, 64, 1><<<grid, S9_THREADS, fwd_smem(128, 64, 3), s>>>(o, lse, x, T,
-                                                                                  NH, NKV, sl2,
-                                                                                  s9_lazy);
+        s9_fwd2_kernel<128, 64, 1><<<grid, S9_THREADS, fwd_smem(128, 64, 3), s>>>(
+            o, lse, x, T, NH, NKV, sl2, s9_lazy, G);
     else
         s9_fwd_kernel<128, 128, 2, 1><<<grid, S9_THREADS, fwd_smem(128, 128, 2), s>>>(
-            o, lse, x, T, NH, NKV, sl2);
+            o, lse, x, T, NH, NKV, sl2, G);
     KN_LAUNCH_CHECK();
     return 0;
 }
@@ -1848,7 +1913,7 @@ extern "C" int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, con
 #define S9_DKVQ(MINB, PART, SP, MB, NM)                                                          \
     s9_dkvq_kernel<64, MINB, PART, SP, MB, NM><<<grid, S9_THREADS, dkvq_smem(64, SP), s>>>(     \
         d, acc, sem, PART ? kv_acc : NULL, PART ? kv_sem : NULL, cs, x, dO, lse, Dsum, rope, T,  \
-        NH, NKV, sl2, scale, accumulate)
+        NH, NKV, sl2, scale, accumulate, s9_bwd_group(grid.y))
         const bool mb = sp && s9_mb;
         if (grouped && mb && s9_nomask)
             S9_DKVQ(2, true, true, true, true);

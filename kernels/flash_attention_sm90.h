@@ -45,6 +45,13 @@ int kn_fa_sm90_bwd(void *dqkv, const void *dout, const void *qkv, const float *l
                    void *work, size_t work_bytes, float *colsum, int *summed, const float *rope,
                    int *roped, cudaStream_t s);
 
+/* The blocks' launch order (rows of (batch, head) per group, forward and
+ * fused backward; flash_attention_sm90.cu's s9_block_order): fwd, bwd > 0
+ * set them, 0 gives them back to the default (per call, or
+ * INGOT_FA_SM90_FWD_GROUP / _BWD_GROUP where set). The results are the same
+ * bits in every order; for tests and measurements. */
+void kn_fa_sm90_set_groups(int fwd, int bwd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -819,20 +819,11 @@ extern "C" int kn_gemm_sm90_supports(const kn_g9 *g)
     return 1;
 }
 
-/* gemm_sm90_int.cuh */
-int g9_knob(const char *name, int lo, int hi, int def)
-{
-    const char *e = getenv(name);
-    char *end = NULL;
-    const long v = e && *e ? strtol(e, &end, 10) : 0;
-    return e && *e && !*end && v >= lo && v <= hi ? (int)v : def;
-}
-
 /* INGOT_G9_CLUSTER=1 or 2: the blocks per cluster of every product
  * (comparisons); 0 when unset (g9_cluster decides). Read once. */
 static int g9_cluster_knob(void)
 {
-    static const int knob = g9_knob("INGOT_G9_CLUSTER", 1, 2, 0);
+    static const int knob = kn_env_int("INGOT_G9_CLUSTER", 1, 2, 0);
     return knob;
 }
 
@@ -858,7 +849,7 @@ static int g9_cluster(kn_g9_epi epi)
  * index fastest). Read once. */
 static int g9_group(void)
 {
-    static const int group = g9_knob("INGOT_G9_GROUP", 1, 1024, 8);
+    static const int group = kn_env_int("INGOT_G9_GROUP", 1, 1024, 8);
     return group;
 }
 
@@ -868,7 +859,7 @@ static int g9_group(void)
  * Read once. */
 static int g9_pingpong(void)
 {
-    static const int on = g9_knob("INGOT_G9_PINGPONG", 1, 1, 0);
+    static const int on = kn_env_int("INGOT_G9_PINGPONG", 1, 1, 0);
     return on;
 }
 

@@ -84,10 +84,6 @@ static __device__ __forceinline__ void g9_tile(const g9_sched &sc, int ct, int &
 int g9_map(CUtensorMap *m, const void *p, long long inner, long long outer, long long ld,
            int box_outer);
 
-/* An INGOT_G9_* knob for measurements: the variable's whole value as a
- * decimal in [lo, hi], else def (unset, empty or anything else). */
-int g9_knob(const char *name, int lo, int hi, int def);
-
 /* The current device's SM count (the persistent grids' size). 0 or
  * INGOT_E_CUDA. */
 int g9_sm_count(int *sms);

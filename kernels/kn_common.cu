@@ -19,6 +19,14 @@ extern "C" int kn_env_on_once(int *cache, const char *name)
     return *cache;
 }
 
+extern "C" int kn_env_int(const char *name, int lo, int hi, int def)
+{
+    const char *e = getenv(name);
+    char *end = NULL;
+    const long v = e && *e ? strtol(e, &end, 10) : 0;
+    return e && *e && !*end && v >= lo && v <= hi ? (int)v : def;
+}
+
 extern "C" int kn_device_check(void)
 {
     int n = 0;

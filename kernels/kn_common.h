@@ -54,6 +54,10 @@ int kn_env_off(const char *name);
  * the answer after it. Returns 1 (on) unless name is "0". */
 int kn_env_on_once(int *cache, const char *name);
 
+/* An integer knob (INGOT_G9_GROUP=4 and the like): its value when the
+ * environment sets name to a decimal integer in [lo, hi], else def. */
+int kn_env_int(const char *name, int lo, int hi, int def);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,7 @@
  * INGOT_FA_SM90_ALT=N selects one of the Hopper kernels' alternative
  * configurations (flash_attention_sm90.cu, "Kernel configurations"). */
 #include "flash_attention.h"
+#include "flash_attention_sm90.h"
 #include "kc_standalone.h"
 #include "kn_arch.h"
 #include "ref_llama.h"
@@ -129,6 +130,36 @@ static int check_one(const struct shape *s, kn_fa_impl im, float *lse_out)
         CK(cudaMemcpy(h2, d_dq, nq * 2, cudaMemcpyDeviceToHost));
         det = memcmp(h1, h2, nq * 2) == 0;
     }
+    /* The Hopper kernels in other block orders (rows in groups of 3 and 5,
+     * a partial last group on every shape, and row after row): the same
+     * bits as the default order's, forward and backward. */
+    int ord = 1;
+    if (im == KN_FA_SM90) {
+        uint16_t *o1 = (uint16_t *)kc_xmalloc(no * 2), *o2 = (uint16_t *)kc_xmalloc(no * 2);
+        float *l2 = (float *)kc_xmalloc(nl * 4);
+        CK(cudaMemcpy(o1, d_out, no * 2, cudaMemcpyDeviceToHost));
+        static const int orders[][2] = {{3, 5}, {1, 1}, {1 << 20, 1 << 20}};
+        for (size_t k = 0; k < sizeof orders / sizeof orders[0]; k++) {
+            kn_fa_sm90_set_groups(orders[k][0], orders[k][1]);
+            CK(cudaMemset(d_out, 0xFF, no * 2));
+            CK(cudaMemset(d_dq, 0xFF, nq * 2));
+            CHECK_OK(kn_flash_gqa_fwd(d_out, d_lse, d_qkv, B, T, NH, NKV, hs, KN_BF16, 0));
+            CHECK_OK(kn_flash_gqa_bwd(d_dq, d_dout, d_qkv, d_out, d_lse, B, T, NH, NKV, hs, 0,
+                                      KN_BF16, d_scr, sb, 0));
+            CK(cudaMemcpy(o2, d_out, no * 2, cudaMemcpyDeviceToHost));
+            CK(cudaMemcpy(l2, d_lse, nl * 4, cudaMemcpyDeviceToHost));
+            CK(cudaMemcpy(h2, d_dq, nq * 2, cudaMemcpyDeviceToHost));
+            if (memcmp(o1, o2, no * 2) || memcmp(lse_out, l2, nl * 4) || memcmp(h1, h2, nq * 2)) {
+                printf("    block order fwd %d / bwd %d: results differ\n", orders[k][0],
+                       orders[k][1]);
+                ord = 0;
+            }
+        }
+        kn_fa_sm90_set_groups(0, 0);
+        free(o1);
+        free(o2);
+        free(l2);
+    }
     /* With RoPE's backward (kn_flash_gqa_rope_bwd; fused into the Hopper
      * pass's stores): against the reference's gradient rotated back by
      * ref_rope_bwd on the q and k heads, and bit-identical on a second run.
@@ -158,11 +189,11 @@ static int check_one(const struct shape *s, kn_fa_impl im, float *lse_out)
     double w_dq = worst(d_dq, dqkv, nq, 3e-2, 3e-2, &a2);
     double w_acc = worst(d_acc, dqkv_acc, nq, 3e-2, 3e-2, &a3);
     double w_rope = worst(d_rq, rdq, nq, 3e-2, 3e-2, &a4);
-    int bad = (w_out > 1) + (w_dq > 1) + (w_acc > 1) + !det + (w_rope > 1) + !rdet;
+    int bad = (w_out > 1) + (w_dq > 1) + (w_acc > 1) + !det + (w_rope > 1) + !rdet + !ord;
     printf("%-8s B=%d T=%-4d NH=%-2d NKV=%-2d hs=%-3d%s  out %.3f  dqkv %.3f  dqkv+= %.3f  "
            "rope^T %.3f  deterministic %s  %s\n",
            impl_name(im), B, T, NH, NKV, hs, s->grow ? " grow" : "", w_out, w_dq, w_acc, w_rope,
-           det && rdet ? "yes" : "NO", bad ? "FAIL" : "ok");
+           det && rdet && ord ? "yes" : "NO", bad ? "FAIL" : "ok");
     if (w_out > 1)
         printf("    out[%zu] ref %g\n", a1, out[a1]);
     if (w_dq > 1)
