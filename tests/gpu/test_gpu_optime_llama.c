@@ -4,7 +4,7 @@
  *  - every launcher call is marked once: the printed table holds exactly the
  *    expected operations with the expected calls per pass (per layer and
  *    once per pass), on each attention path (gqa and expand in bf16, mat in
- *    fp32);
+ *    fp32; gqa both with RoPE in the QKV product and with its own pass);
  *  - a TFLOP/s figure for the products and the flash attention, none for the
  *    memory-bound operations.
  * Tiny model (L2, 4 query / 2 kv heads of 64, F 512, T 128, batch 2).
@@ -61,7 +61,9 @@ static const struct want common_ops[] = {
     { "dpos_clear", 0, 1, false },
     { "encoder_bwd", 0, 1, false },
 };
-static const struct want gqa_ops[] = {
+/* gqa with INGOT_LLAMA_ROPE_EPI=0: the rotation as an op of its own (by
+ * default it is inside "matmul_fwd qkv": kn_matmul_fwd_rope) */
+static const struct want gqa_pass_ops[] = {
     { "rope_fwd", 1, 0, false }, /* its backward is in attention_bwd's */
 };
 static const struct want expand_ops[] = {
@@ -148,8 +150,9 @@ static void check_ops(const char *path, const char *table, const struct want *w,
 }
 
 /* One pass on path (INGOT_LLAMA_ATTN) in dt with the timer off, one with it
- * on: the same results, and the table of the timed pass. */
-static void run_path(const char *path, kn_dtype dt)
+ * on: the same results, and the table of the timed pass. rope_pass: gqa with
+ * INGOT_LLAMA_ROPE_EPI=0. */
+static void run_path(const char *path, kn_dtype dt, bool rope_pass)
 {
     struct tr_llama_config c;
     tr_llama_config_defaults(&c, L, 4, 256, T, 1000);
@@ -177,8 +180,10 @@ static void run_path(const char *path, kn_dtype dt)
     tr_cuda_optime *ot;
     CHECK_OK(kn_blas_create(&blas, 0));
     CHECK(setenv("INGOT_LLAMA_ATTN", path, 1) == 0);
+    if (rope_pass)
+        CHECK(setenv("INGOT_LLAMA_ROPE_EPI", "0", 1) == 0);
     CHECK_OK(tr_cuda_llama_create(&c, B, dt, blas, &m));
-    CHECK(unsetenv("INGOT_LLAMA_ATTN") == 0);
+    CHECK(unsetenv("INGOT_LLAMA_ATTN") == 0 && unsetenv("INGOT_LLAMA_ROPE_EPI") == 0);
     CHECK(!strcmp(tr_cuda_llama_attention(m), path));
     CHECK_OK(tr_cuda_optime_create(64 + 32 * L, &ot));
 
@@ -196,8 +201,8 @@ static void run_path(const char *path, kn_dtype dt)
     }
     bool same = !memcmp(&loss[0], &loss[1], sizeof(float)) &&
                 !memcmp(g0, g1, n * sizeof(float));
-    printf("%-7s %s: loss %.6f / %.6f, %zu gradients: timer on %s timer off\n", path,
-           kn_dtype_name(dt), loss[0] / (float)N, loss[1] / (float)N, n,
+    printf("%-7s %s%s: loss %.6f / %.6f, %zu gradients: timer on %s timer off\n", path,
+           kn_dtype_name(dt), rope_pass ? " (the RoPE pass)" : "", loss[0] / (float)N, loss[1] / (float)N, n,
            same ? "==" : "DIFFERS FROM");
     if (!same)
         failures++;
@@ -217,10 +222,10 @@ static void run_path(const char *path, kn_dtype dt)
     };
     const bool gqa = !strcmp(path, "gqa");
     int nw = (int)(sizeof(common_ops) / sizeof(common_ops[0]));
-    int np = gqa ? 1 : 3;
+    int np = gqa ? (rope_pass ? 1 : 0) : 3;
     check_ops(path, table, common_ops, nw);
     check_ops(path, table, attn, 2);
-    check_ops(path, table, gqa ? gqa_ops : expand_ops, np);
+    check_ops(path, table, gqa ? gqa_pass_ops : expand_ops, np);
     check_kinds(path, table);
     if (table_ops(table) != nw + 2 + np) {
         printf("FAIL %s: %d operations in the table, want %d\n", path, table_ops(table),
@@ -246,9 +251,10 @@ int main(void)
         printf("SKIP: %s\n", ingot_errmsg());
         return TT_SKIP;
     }
-    run_path("gqa", KN_BF16);
-    run_path("expand", KN_BF16);
-    run_path("mat", KN_F32);
+    run_path("gqa", KN_BF16, false);
+    run_path("gqa", KN_BF16, true);
+    run_path("expand", KN_BF16, false);
+    run_path("mat", KN_F32, false);
     printf("%s (%d failures)\n", failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;
 }
