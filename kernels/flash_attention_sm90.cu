@@ -68,9 +68,9 @@ static __device__ __forceinline__ void s9_block_order(int G, int &rank, int &row
     const int nrank = (int)gridDim.x, nrow = (int)gridDim.y;
     const long long id = blockIdx.x + (long long)nrank * blockIdx.y;
     const int g0 = (int)(id / ((long long)G * nrank)) * G, gs = min(G, nrow - g0);
-    const int r = (int)(id - (long long)g0 * nrank);
-    rank = r / gs;
-    row = g0 + r % gs;
+    const long long r = id - (long long)g0 * nrank; /* < gs nrank: 64 bits */
+    rank = (int)(r / gs);
+    row = g0 + (int)(r % gs);
 }
 
 /* Byte offset of 16-byte chunk cc (0 .. HS/8 - 1) of row r in a swizzled
@@ -1305,9 +1305,10 @@ static __device__ __forceinline__ int s9_kv_at(int i, int col, int part)
  * columns HS/2 w ..) added to the float32 dq_acc (s9_dq_half's layout) of
  * that query block. Fixed order of the adds: a query block's key blocks add from
  * the highest down, each CTA waiting for the block's counter (dq_sem,
- * zeroed by the caller) to reach its turn; the first one stores. Grid x
- * runs from the highest key block down, so the CTA a CTA waits for was
- * launched before it: resident or done, never behind it in the queue (and
+ * zeroed by the caller) to reach its turn; the first one stores. A row's
+ * CTAs start from the highest key block down (s9_block_order's rank), so
+ * the CTA a CTA waits for was launched before it: resident or done, never
+ * behind it in the queue (and
  * the highest key blocks start on the diagonal, so in steady state nobody
  * waits). Saves the dq kernel's second q k^T and do v^T per block.
  * Default instance (docs/kernels.md, measured on the H200): SP (pt through
@@ -1506,7 +1507,9 @@ s9_dkvq_kernel(kn_bf16 *dqkv, float *dq_acc, int *dq_sem, float *kv_acc, int *kv
          * first stores, the last adds the others' sum (read from L2 after
          * its turn) to its own and writes bf16: the additions, order and
          * rounding of a separate sum pass. The CTA waited for (head r - 1,
-         * grid y - 1, same key block) was launched before this one. */
+         * row - 1, same key block) was launched before this one
+         * (s9_block_order: row - 1 is earlier in this group or in an
+         * earlier one). */
         const int turn = h0 - kvh * rep;
         int *sem = kv_sem + ((size_t)b * NKV + kvh) * nkb + kb;
         if (threadIdx.x == 0 && turn > 0)

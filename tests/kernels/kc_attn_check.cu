@@ -130,15 +130,17 @@ static int check_one(const struct shape *s, kn_fa_impl im, float *lse_out)
         CK(cudaMemcpy(h2, d_dq, nq * 2, cudaMemcpyDeviceToHost));
         det = memcmp(h1, h2, nq * 2) == 0;
     }
-    /* The Hopper kernels in other block orders (rows in groups of 3 and 5,
-     * a partial last group on every shape, and row after row): the same
-     * bits as the default order's, forward and backward. */
+    /* The Hopper kernels in other block orders (s9_block_order's rows per
+     * group: the forward one by one, in twos and in threes, the backward in
+     * twos, all at once and in fives; the default puts every row of these
+     * shapes in one forward group and runs the backward row by row): the
+     * same bits as the default order's, forward and backward. */
     int ord = 1;
     if (im == KN_FA_SM90) {
         uint16_t *o1 = (uint16_t *)kc_xmalloc(no * 2), *o2 = (uint16_t *)kc_xmalloc(no * 2);
         float *l2 = (float *)kc_xmalloc(nl * 4);
         CK(cudaMemcpy(o1, d_out, no * 2, cudaMemcpyDeviceToHost));
-        static const int orders[][2] = {{3, 5}, {1, 1}, {1 << 20, 1 << 20}};
+        static const int orders[][2] = {{1, 2}, {2, 1 << 20}, {3, 5}};
         for (size_t k = 0; k < sizeof orders / sizeof orders[0]; k++) {
             kn_fa_sm90_set_groups(orders[k][0], orders[k][1]);
             CK(cudaMemset(d_out, 0xFF, no * 2));
