@@ -3,8 +3,8 @@
 # --arch llama --model llama-1b (TinyLlama-1.1B's shape: 22 layers, 32 query /
 # 4 kv heads of 64, C 2048, F 5632, T 2048, vocab 32000, untied) in bf16 on
 # synthetic ids, then the same shape and batch in PyTorch
-# (scripts/torch-llama-bench.py: torch.compile per layer, SDPA flash with
-# GQA, bf16 autocast, fused AdamW). Prints tok/s, MFU and memory of each, the
+# (scripts/torch-llama-bench.py: torch.compile of the whole model, SDPA flash
+# with GQA, bf16 autocast, fused AdamW). Prints tok/s, MFU and memory of each, the
 # ratio (issue 15's target: ingot >= 1.2x PyTorch), and TinyLlama's published
 # 24k tok/s per A100-40G beside it, as MFU by the same formula.
 #
@@ -15,8 +15,8 @@
 #
 #   scripts/bench-llama.sh [BUILD_DIR]
 # Time: ingot-train's start-up is mostly the host's serial random init of
-# 1.1G parameters (5-50 s), then 30 steps; PyTorch's is torch.compile of one
-# layer (10-60 s), then 3 + 30 steps; each run is capped at 100 s (60 + 40 x ACCUM). 30 steps:
+# 1.1G parameters (5-50 s), then 30 steps; PyTorch's is torch.compile of the
+# model (30-60 s), then 3 + 30 steps; each run is capped at 100 s (60 + 40 x ACCUM). 30 steps:
 # both trainers run at the GPU's power cap for most of them (8 steps moved
 # PyTorch's figure by +-4% between calls, docs/performance.md round 16).
 # env: BATCH (default 8 sequences of 2048), STEPS (ingot profiled steps,
@@ -26,6 +26,10 @@
 #      row is the flash GQA path; about 30 s each), TORCH_SDPA (default "fused
 #      flash": PyTorch's SDPA picking among its fused kernels, cuDNN's on Hopper,
 #      then only FlashAttention-2, the issue's "SDPA flash"; one row and ratio each),
+#      TORCH_COMPILE (default full): torch.compile of the whole model, PyTorch's
+#      faster setting here (H100, one call: 66 466 against 63 213 tok/s for
+#      regional, docs/performance.md round 26); regional compiles each decoder
+#      layer (the bench's PyTorch before session 32), none runs eagerly
 #      ROUNDS (default 1): Ingot and each PyTorch run alternately ROUNDS times; the
 #      table gives each round and the medians (tok/s, MFU; the ratio: the median of
 #      the rounds' ratios, each of runs minutes apart), since one pair of runs moved
@@ -75,6 +79,14 @@ case $model in # the presets' sequence lengths (train/tr_llama_params.c)
 llama-tiny) seq=64 ;;
 llama-60m | llama-350m) seq=1024 ;;
 *) seq=2048 ;;
+esac
+compile=${TORCH_COMPILE:-full}
+case $compile in
+full | regional | none) ;;
+*)
+    echo "bench-llama: TORCH_COMPILE=$compile: expected full, regional or none" >&2
+    exit 2
+    ;;
 esac
 if ! [[ $rounds =~ ^[1-9][0-9]{0,2}$ ]]; then
     echo "bench-llama: ROUNDS=$rounds: expected a whole number from 1 to 999" >&2
@@ -128,9 +140,10 @@ if [ "${TORCH:-1}" = 0 ] || ! "$py" -c 'import torch' 2>/dev/null; then
 fi
 # torch K SUFFIX: one PyTorch run -> $out/torch-K$SUFFIX.log
 torch_run() {
-    echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch --sdpa $1"
+    echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch --sdpa $1 --compile $compile"
     timeout "$limit" "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
-        --accum "$accum" --steps "$tsteps" --warmup 3 --sdpa "$1" >"$out/torch-$1$2.log" 2>&1 ||
+        --accum "$accum" --steps "$tsteps" --warmup 3 --sdpa "$1" --compile "$compile" \
+        >"$out/torch-$1$2.log" 2>&1 ||
         { echo "torch-llama-bench --sdpa $1 failed:"; tail -5 "$out/torch-$1$2.log"; }
 }
 t_torch=0
@@ -155,7 +168,7 @@ done
 
 vdesc=
 for v in ${vnames[@]+"${vnames[@]}"}; do vdesc+="$v:${venv[$v]// /,} "; done
-VDESC="$vdesc" SDPAS="$sdpas" ROUNDS="$rounds" ACCUM="$accum" SEQ="$seq" "$py" - "$out" \
+VDESC="$vdesc" SDPAS="$sdpas" COMPILE="$compile" ROUNDS="$rounds" ACCUM="$accum" SEQ="$seq" "$py" - "$out" \
     "$model" "$batch" "$t_ingot" "$t_torch" ${ATTN:-} <<'PY' |
 import json, os, re, statistics as st, sys
 out, model, batch, s_ingot, s_torch = sys.argv[1:6]
@@ -296,6 +309,9 @@ if "fused" in sdpas:
     print("SDPA fused: PyTorch picks among flash, cuDNN and memory-efficient (cuDNN's on Hopper, "
           "whose backward is not deterministic); SDPA flash: FlashAttention-2 only")
 if tjs:
+    how = {"full": "the whole model", "regional": "each decoder layer",
+           "none": "nothing (eager)"}[os.environ["COMPILE"]]
+    print(f"PyTorch compiled: {how} (TORCH_COMPILE={os.environ['COMPILE']})")
     print(f"PyTorch's runs took {s_torch} s of wall time together (compilation included)")
 print("ingot: median of the profiled steps after 3; GiB = ingot's own device allocations "
       "(parameters, AdamW state, activations), PyTorch's = torch.cuda.max_memory_allocated")

@@ -4,7 +4,9 @@
 # median of the rounds' ratios; ROUNDS=1 (the default) is one pair of runs as before;
 # a bad ROUNDS is refused before anything runs. VARIANTS: their runs follow the
 # default one in every round with their variables set, each gets a row, a ratio to
-# the default row and its step's GPU times; a malformed word is refused.
+# the default row and its step's GPU times; a malformed word is refused. PyTorch
+# compiles the whole model unless TORCH_COMPILE says otherwise (a bad one refused),
+# and the table says which.
 #   test_bench_llama_table.sh SOURCE_ROOT
 set -u
 root=$1
@@ -54,6 +56,7 @@ k= prev=
 for a in "$@"; do
     [ "$prev" = --sdpa ] && k=$a
     [ "$prev" = --accum ] && echo "torch --accum $a" >>"$STUB/args"
+    [ "$prev" = --compile ] && echo "torch --compile $a" >>"$STUB/compile"
     prev=$a
 done
 case $k in
@@ -100,6 +103,21 @@ check "the flash ratio is the median of the rounds' ratios" grep -Fq \
 check "the fused ratio likewise" grep -Fq \
     "ingot / pytorch compiled (SDPA fused): 1.101 (median of 3 rounds, 1.088-1.114;" "$t"
 check "the rounds' logs are kept apart" test -s "$tmp/three/bench-llama/torch-flash-r3.log"
+check "PyTorch compiles the whole model by default" test \
+    "$(sort -u "$tmp/stub/compile")" = "torch --compile full"
+check "the table says how PyTorch was compiled" grep -Fxq \
+    "PyTorch compiled: the whole model (TORCH_COMPILE=full)" "$t"
+TORCH_COMPILE=regional ran regional "TORCH_COMPILE=regional" 1
+check "TORCH_COMPILE=regional reaches PyTorch" test \
+    "$(sort -u "$tmp/stub/compile")" = "torch --compile regional"
+check "TORCH_COMPILE=regional: the table says so" grep -Fxq \
+    "PyTorch compiled: each decoder layer (TORCH_COMPILE=regional)" "$t"
+TORCH_COMPILE=max launch badcompile 1
+rc=$?
+check "TORCH_COMPILE=max refused (rc $rc)" test "$rc" = 2
+check "TORCH_COMPILE=max says what is expected" grep -Fq \
+    "TORCH_COMPILE=max: expected full, regional or none" "$tmp/badcompile.out"
+check "TORCH_COMPILE=max ran nothing" test ! -e "$tmp/stub/calls"
 
 run one 1 "ingot torch-fused torch-flash "
 check "ROUNDS=1: the one ratio, no rounds" grep -Fq \
