@@ -11,9 +11,10 @@ no biases, untied embeddings. Training step: bf16 autocast over float32
 parameters, mean cross-entropy, backward (--accum N: N micro-batches, each
 loss divided by N, their gradients summed, as TinyLlama's own pretrain script
 does with 8 per GPU), gradient clipping at 1.0, fused AdamW (lr 4e-4, betas 0.9 /
-0.95, weight decay 0.1), torch.compile of each decoder layer (regional
-compilation: one compiled graph reused by all layers, so compile time does
-not grow with depth) or of the whole model (--compile full).
+0.95, weight decay 0.1), torch.compile of the whole model (--compile full, the
+default: at TinyLlama's shape 5.1% faster than per layer, docs/performance.md
+round 26) or of each decoder layer (--compile regional: one compiled graph
+reused by all layers, so compile time does not grow with depth).
 
 Prints tok/s, MFU and peak memory, then one JSON line. MFU counts FLOPs per
 trained token as Ingot does (tr_llama_flops_per_token, PaLM appendix B):
@@ -178,8 +179,8 @@ def main():
                          "accumulation; default 1)")
     ap.add_argument("--steps", type=int, default=10, help="timed optimizer steps (default 10)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
-    ap.add_argument("--compile", default="regional", choices=["regional", "full", "none"],
-                    help="torch.compile each layer (default), the whole model, or eager")
+    ap.add_argument("--compile", default="full", choices=["regional", "full", "none"],
+                    help="torch.compile each layer, the whole model (default), or eager")
     ap.add_argument("--recompute", action="store_true",
                     help="activation checkpointing per layer (when the batch does not fit)")
     ap.add_argument("--device", default="cuda", help="cuda (default) or cpu (smoke test)")
