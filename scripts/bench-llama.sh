@@ -170,15 +170,17 @@ vdesc=
 for v in ${vnames[@]+"${vnames[@]}"}; do vdesc+="$v:${venv[$v]// /,} "; done
 VDESC="$vdesc" SDPAS="$sdpas" COMPILE="$compile" ROUNDS="$rounds" ACCUM="$accum" SEQ="$seq" "$py" - "$out" \
     "$model" "$batch" "$t_ingot" "$t_torch" ${ATTN:-} <<'PY' |
-import json, os, re, statistics as st, sys
+import functools, json, os, re, statistics as st, sys
 out, model, batch, s_ingot, s_torch = sys.argv[1:6]
 variants = sys.argv[6:]
 sdpas = os.environ["SDPAS"].split()
 T, tiny_tps, a100_peak = int(os.environ["SEQ"]), 24000.0, 312.0
 accum = int(os.environ["ACCUM"])
 fpt = 7.3138176e9 if model == "llama-1b" else None
+@functools.lru_cache(maxsize=None)
 def steps(tag):
-    """the profiled steps after 3 of an ingot run's metrics"""
+    """the profiled steps after 3 of an ingot run's metrics (each file read once:
+    ingot() and phases() both ask)"""
     rows = []
     try:
         rows = [json.loads(l) for l in open(f"{out}/{tag}.jsonl") if l.strip()]
