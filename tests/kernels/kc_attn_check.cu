@@ -166,14 +166,13 @@ static int check_one(const struct shape *s, kn_fa_impl im, float *lse_out)
      * pass's stores): against the reference's gradient rotated back by
      * ref_rope_bwd on the q and k heads, and bit-identical on a second run.
      * Into a second buffer: d_dq holds the plain backward, compared below. */
-    float *cs = (float *)kc_xmalloc((size_t)T * hs * 4), *d_cs = NULL;
+    float *cs = (float *)kc_xmalloc((size_t)T * hs * 4);
     float *rdq = (float *)kc_xmalloc(nq * 4);
     void *d_rq = NULL;
     ref_rope_table(cs, T, hs, 10000.0);
     memcpy(rdq, dqkv, nq * 4);
     ref_rope_bwd(rdq, rdq, cs, B, T, NH + NKV, hs, (int)W);
-    CK(cudaMalloc((void **)&d_cs, (size_t)T * hs * 4));
-    CK(cudaMemcpy(d_cs, cs, (size_t)T * hs * 4, cudaMemcpyHostToDevice));
+    float *d_cs = (float *)dev_floats(cs, (size_t)T * hs);
     CK(cudaMalloc(&d_rq, nq * 2));
     CK(cudaMemset(d_rq, 0xFF, nq * 2));
     CHECK_OK(kn_flash_gqa_rope_bwd(d_rq, d_dout, d_qkv, d_out, d_lse, d_cs, B, T, NH, NKV, hs,

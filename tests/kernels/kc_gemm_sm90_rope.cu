@@ -56,14 +56,6 @@ static float *rope_table(int T, int hs)
     return cs;
 }
 
-static void *dev_floats(const float *h, size_t n)
-{
-    void *d = NULL;
-    CK(cudaMalloc(&d, n * 4));
-    CK(cudaMemcpy(d, h, n * 4, cudaMemcpyHostToDevice));
-    return d;
-}
-
 /* The reference [nrows, N] of rows 0, row_step, ... */
 static float *reference(const struct rcase *c, const float *a, const float *b, const float *bias,
                         const float *cs, size_t *nrows)

@@ -104,6 +104,15 @@ static inline void *dcopy(const uint16_t *h, size_t n)
     return d;
 }
 
+/* n floats on the device (a RoPE table and the like). */
+static inline void *dev_floats(const float *h, size_t n)
+{
+    void *d = NULL;
+    CK(cudaMalloc(&d, n * 4));
+    CK(cudaMemcpy(d, h, n * 4, cudaMemcpyHostToDevice));
+    return d;
+}
+
 /* Max over i of |gpu - ref| / (abs + rel |ref|) (gpu: n bf16 on the host);
  * > 1 is a failure, NaN counts as infinite. */
 static inline double worst_host(const uint16_t *h, const float *ref, size_t n,
