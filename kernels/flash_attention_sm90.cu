@@ -1308,9 +1308,8 @@ static __device__ __forceinline__ int s9_kv_at(int i, int col, int part)
  * zeroed by the caller) to reach its turn; the first one stores. A row's
  * CTAs start from the highest key block down (s9_block_order's rank), so
  * the CTA a CTA waits for was launched before it: resident or done, never
- * behind it in the queue (and
- * the highest key blocks start on the diagonal, so in steady state nobody
- * waits). Saves the dq kernel's second q k^T and do v^T per block.
+ * behind it in the queue (and the highest key blocks start on the
+ * diagonal, so in steady state nobody waits). Saves the dq kernel's second q k^T and do v^T per block.
  * Default instance (docs/kernels.md, measured on the H200): SP (pt through
  * shared memory, so ptxas does not serialise the products at 128
  * registers), MB (stages behind mbarriers, no block barrier at the top of
