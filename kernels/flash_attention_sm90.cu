@@ -1733,6 +1733,14 @@ extern "C" void kn_fa_sm90_set_groups(int fwd, int bwd)
     s9_bwd_set = bwd > 0 ? bwd : 0;
 }
 
+/* A group size: the test setter's, else the environment's, else def;
+ * never more than the grid's rows. */
+static int s9_group(int set, int env, long long def, int nrow)
+{
+    const long long g = set > 0 ? set : env > 0 ? env : def;
+    return g < nrow ? (int)g : nrow;
+}
+
 /* Rows whose keys and values (forward) fit in ~16 MiB of L2 together,
  * whole groups of query heads: TinyLlama's grouped shape, 8 x 32 heads at
  * T 2048, is one group (K and V of 32 kv heads: 16 MiB); GPT-2 124M at T
@@ -1740,20 +1748,16 @@ extern "C" void kn_fa_sm90_set_groups(int fwd, int bwd)
  * first across the group. */
 static int s9_fwd_group(int T, int hs, int NH, int NKV, int nrow)
 {
-    const int set = s9_fwd_set > 0 ? s9_fwd_set : s9_fwd_g;
-    if (set > 0)
-        return set < nrow ? set : nrow;
     const long long kv_row = (long long)T * hs * 2 * 2, budget = 16ll << 20;
-    long long g = (budget / kv_row > 0 ? budget / kv_row : 1) * (NH / NKV);
-    return g < nrow ? (int)g : nrow;
+    const long long fit = (budget / kv_row > 0 ? budget / kv_row : 1) * (NH / NKV);
+    return s9_group(s9_fwd_set, s9_fwd_g, fit, nrow);
 }
 
 /* The fused backward keeps its row-by-row order (G 1) unless
  * INGOT_FA_SM90_BWD_GROUP says otherwise (measurements). */
 static int s9_bwd_group(unsigned nrow)
 {
-    const int g = s9_bwd_set > 0 ? s9_bwd_set : s9_bwd_g > 0 ? s9_bwd_g : 1;
-    return g < (int)nrow ? g : (int)nrow;
+    return s9_group(s9_bwd_set, s9_bwd_g, 1, (int)nrow);
 }
 
 template <typename K> static int s9_smem_limit(K kernel, size_t bytes)
