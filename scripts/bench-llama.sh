@@ -30,6 +30,10 @@
 #      faster setting here (H100, one call: 66 466 against 63 213 tok/s for
 #      regional, docs/performance.md round 26); regional compiles each decoder
 #      layer (the bench's PyTorch before session 32), none runs eagerly
+#      TORCH_COMPILE_MODE (default: torch.compile's default mode): reduce-overhead,
+#      max-autotune or max-autotune-no-cudagraphs (torch-llama-bench.py
+#      --compile-mode); at TinyLlama's shape all three were within 0.4% of the
+#      default (H100, one call, docs/performance.md round 27)
 #      ROUNDS (default 1): Ingot and each PyTorch run alternately ROUNDS times; the
 #      table gives each round and the medians (tok/s, MFU; the ratio: the median of
 #      the rounds' ratios, each of runs minutes apart), since one pair of runs moved
@@ -88,6 +92,15 @@ full | regional | none) ;;
     exit 2
     ;;
 esac
+cmode=${TORCH_COMPILE_MODE:-default}
+case $cmode in
+default | reduce-overhead | max-autotune | max-autotune-no-cudagraphs) ;;
+*)
+    echo "bench-llama: TORCH_COMPILE_MODE=$cmode: expected default, reduce-overhead," \
+        "max-autotune or max-autotune-no-cudagraphs" >&2
+    exit 2
+    ;;
+esac
 if ! [[ $rounds =~ ^[1-9][0-9]{0,2}$ ]]; then
     echo "bench-llama: ROUNDS=$rounds: expected a whole number from 1 to 999" >&2
     exit 2
@@ -140,9 +153,9 @@ if [ "${TORCH:-1}" = 0 ] || ! "$py" -c 'import torch' 2>/dev/null; then
 fi
 # torch K SUFFIX: one PyTorch run -> $out/torch-K$SUFFIX.log
 torch_run() {
-    echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch --sdpa $1 --compile $compile"
+    echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch --sdpa $1 --compile $compile --compile-mode $cmode"
     timeout "$limit" "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
-        --accum "$accum" --steps "$tsteps" --warmup 3 --sdpa "$1" --compile "$compile" \
+        --accum "$accum" --steps "$tsteps" --warmup 3 --sdpa "$1" --compile "$compile" --compile-mode "$cmode" \
         >"$out/torch-$1$2.log" 2>&1 ||
         { echo "torch-llama-bench --sdpa $1 failed:"; tail -5 "$out/torch-$1$2.log"; }
 }
@@ -168,7 +181,7 @@ done
 
 vdesc=
 for v in ${vnames[@]+"${vnames[@]}"}; do vdesc+="$v:${venv[$v]// /,} "; done
-VDESC="$vdesc" SDPAS="$sdpas" COMPILE="$compile" ROUNDS="$rounds" ACCUM="$accum" SEQ="$seq" "$py" - "$out" \
+VDESC="$vdesc" SDPAS="$sdpas" COMPILE="$compile" CMODE="$cmode" ROUNDS="$rounds" ACCUM="$accum" SEQ="$seq" "$py" - "$out" \
     "$model" "$batch" "$t_ingot" "$t_torch" ${ATTN:-} <<'PY' |
 import functools, json, os, re, statistics as st, sys
 out, model, batch, s_ingot, s_torch = sys.argv[1:6]
@@ -313,7 +326,9 @@ if "fused" in sdpas:
 if tjs:
     how = {"full": "the whole model", "regional": "each decoder layer",
            "none": "nothing (eager)"}[os.environ["COMPILE"]]
-    print(f"PyTorch compiled: {how} (TORCH_COMPILE={os.environ['COMPILE']})")
+    mode = os.environ["CMODE"]
+    print(f"PyTorch compiled: {how} (TORCH_COMPILE={os.environ['COMPILE']}"
+          + ("" if mode == "default" else f", TORCH_COMPILE_MODE={mode}") + ")")
     print(f"PyTorch's runs took {s_torch} s of wall time together (compilation included)")
 print("ingot: median of the profiled steps after 3; GiB = ingot's own device allocations "
       "(parameters, AdamW state, activations), PyTorch's = torch.cuda.max_memory_allocated")

@@ -14,7 +14,11 @@ does with 8 per GPU), gradient clipping at 1.0, fused AdamW (lr 4e-4, betas 0.9 
 0.95, weight decay 0.1), torch.compile of the whole model (--compile full, the
 default: at TinyLlama's shape 5.1% faster than per layer, docs/performance.md
 round 26) or of each decoder layer (--compile regional: one compiled graph
-reused by all layers, so compile time does not grow with depth).
+reused by all layers, so compile time does not grow with depth), in
+torch.compile's default mode unless --compile-mode names another
+(reduce-overhead: the step's kernels replayed as CUDA graphs; max-autotune:
+Inductor times its own matrix-product templates against cuBLAS's, minutes of
+compilation at this size).
 
 Prints tok/s, MFU and peak memory, then one JSON line. MFU counts FLOPs per
 trained token as Ingot does (tr_llama_flops_per_token, PaLM appendix B):
@@ -51,6 +55,9 @@ def flops_per_token(L, NH, NKV, C, F, V, T):
 SDPA_BACKENDS = {"fused": ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION"),
                  "flash": ("FLASH_ATTENTION",), "cudnn": ("CUDNN_ATTENTION",),
                  "efficient": ("EFFICIENT_ATTENTION",)}
+
+# torch.compile's modes; reduce-overhead and max-autotune replay CUDA graphs
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def fused_sdpa(torch, which="fused"):
@@ -181,6 +188,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     ap.add_argument("--compile", default="full", choices=["regional", "full", "none"],
                     help="torch.compile each layer, the whole model (default), or eager")
+    ap.add_argument("--compile-mode", default="default", choices=COMPILE_MODES,
+                    help="torch.compile's mode (default: its default; reduce-overhead adds "
+                         "CUDA graphs, max-autotune times Inductor's product templates too)")
     ap.add_argument("--recompute", action="store_true",
                     help="activation checkpointing per layer (when the batch does not fit)")
     ap.add_argument("--device", default="cuda", help="cuda (default) or cpu (smoke test)")
@@ -245,12 +255,13 @@ def main():
             f = layer.forward
             layer.forward = (lambda f: lambda x, c, s: cp.checkpoint(f, x, c, s,
                                                                      use_reentrant=False))(f)
+    mode = None if a.compile_mode == "default" else a.compile_mode
     if a.compile == "regional":
         for layer in model.layers:
-            layer.compile()
+            layer.compile(mode=mode)
         step_model = model
     elif a.compile == "full":
-        step_model = torch.compile(model)
+        step_model = torch.compile(model, mode=mode)
     else:
         step_model = model
 
@@ -261,7 +272,12 @@ def main():
     amp = torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
     sdpa_ctx = fused_sdpa(torch, a.sdpa) if cuda else __import__("contextlib").nullcontext
 
+    # CUDA-graph modes: each step's replays may overwrite the last step's outputs
+    graphs = a.compile != "none" and mode in ("reduce-overhead", "max-autotune")
+
     def step():
+        if graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         for _ in range(a.accum):  # the same micro-batch each time: timing only
             with amp, sdpa_ctx():
                 loss = step_model(idx, tgt)
@@ -280,7 +296,9 @@ def main():
         loss = step()
     sync()
     warm_s = time.perf_counter() - t0
-    if cuda:
+    # the timed steps' peak; with CUDA graphs the replays allocate nothing (their
+    # memory pool was taken while capturing), so the peak counts the warm-up too
+    if cuda and not graphs:
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     for _ in range(a.steps):
@@ -298,7 +316,8 @@ def main():
     print(f"torch-llama-bench: {a.model} L{a.layers} H{a.heads}/{a.kv_heads} C{a.dim} "
           f"F{a.ffn} T{T} V{a.vocab}, {n_params / 1e6:.1f}M parameters, batch {B}"
           f"{f' x {a.accum} micro-batches' if a.accum > 1 else ''}, on {name}; "
-          f"torch {torch.__version__}, compile={a.compile}, bf16 autocast, SDPA {a.sdpa} ({gqa}), "
+          f"torch {torch.__version__}, compile={a.compile}"
+          f"{'' if mode is None else ' (' + mode + ')'}, bf16 autocast, SDPA {a.sdpa} ({gqa}), "
           f"{'fused' if cuda else 'foreach'} AdamW{', recompute' if a.recompute else ''}")
     print(f"warm-up {a.warmup} steps {warm_s:.1f} s (compilation included); "
           f"{a.steps} steps {dt:.2f} s, loss {loss.item():.4f}")
@@ -309,7 +328,8 @@ def main():
     print(json.dumps({"bench": "torch-llama", "model": a.model, "batch": B, "accum": a.accum, "seq_len": T,
                       "tok_per_s": tps, "mfu": mfu, "peak_mem_gib": mem,
                       "flops_per_token": fpt, "ms_per_step": dt / a.steps * 1e3,
-                      "compile": a.compile, "recompute": a.recompute, "sdpa": a.sdpa,
+                      "compile": a.compile,
+                      "compile_mode": a.compile_mode, "recompute": a.recompute, "sdpa": a.sdpa,
                       "warmup_s": warm_s, "loss": loss.item()}))
     if a.kernel_profile > 0 and cuda:
         from torch_kernel_profile import kernel_profile

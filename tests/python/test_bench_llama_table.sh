@@ -6,7 +6,8 @@
 # default one in every round with their variables set, each gets a row, a ratio to
 # the default row and its step's GPU times; a malformed word is refused. PyTorch
 # compiles the whole model unless TORCH_COMPILE says otherwise (a bad one refused),
-# and the table says which.
+# in torch.compile's default mode unless TORCH_COMPILE_MODE names another (a bad
+# one refused), and the table says which.
 #   test_bench_llama_table.sh SOURCE_ROOT
 set -u
 root=$1
@@ -57,6 +58,7 @@ for a in "$@"; do
     [ "$prev" = --sdpa ] && k=$a
     [ "$prev" = --accum ] && echo "torch --accum $a" >>"$STUB/args"
     [ "$prev" = --compile ] && echo "torch --compile $a" >>"$STUB/compile"
+    [ "$prev" = --compile-mode ] && echo "torch --compile-mode $a" >>"$STUB/cmode"
     prev=$a
 done
 case $k in
@@ -107,6 +109,19 @@ check "PyTorch compiles the whole model by default" test \
     "$(sort -u "$tmp/stub/compile")" = "torch --compile full"
 check "the table says how PyTorch was compiled" grep -Fxq \
     "PyTorch compiled: the whole model (TORCH_COMPILE=full)" "$t"
+check "PyTorch in torch.compile's default mode by default" test \
+    "$(sort -u "$tmp/stub/cmode")" = "torch --compile-mode default"
+TORCH_COMPILE_MODE=reduce-overhead ran cmode "TORCH_COMPILE_MODE=reduce-overhead" 1
+check "TORCH_COMPILE_MODE=reduce-overhead reaches PyTorch" test \
+    "$(sort -u "$tmp/stub/cmode")" = "torch --compile-mode reduce-overhead"
+check "TORCH_COMPILE_MODE=reduce-overhead: the table says so" grep -Fxq \
+    "PyTorch compiled: the whole model (TORCH_COMPILE=full, TORCH_COMPILE_MODE=reduce-overhead)" "$t"
+TORCH_COMPILE_MODE=fastest launch badcmode 1
+rc=$?
+check "TORCH_COMPILE_MODE=fastest refused (rc $rc)" test "$rc" = 2
+check "TORCH_COMPILE_MODE=fastest says what is expected" grep -Fq \
+    "TORCH_COMPILE_MODE=fastest: expected default, reduce-overhead," "$tmp/badcmode.out"
+check "TORCH_COMPILE_MODE=fastest ran nothing" test ! -e "$tmp/stub/calls"
 TORCH_COMPILE=regional ran regional "TORCH_COMPILE=regional" 1
 check "TORCH_COMPILE=regional reaches PyTorch" test \
     "$(sort -u "$tmp/stub/compile")" = "torch --compile regional"
