@@ -46,6 +46,10 @@
 #      variant runs beside the default run of its round, on the same warm GPU, so
 #      this A/B is steadier than runs in two calls); TORCH=0 ROUNDS=3 VARIANTS=...
 #      is the usual A/B of a kernel switch
+#      POWER=1: every run under scripts/gpu-power.sh (nvidia-smi every 100 ms), and
+#      a line per row under the table: the median power, SM clock and share of
+#      power-capped samples (both trainers run at the 700 W cap; the clock the cap
+#      leaves is where a ratio comes from, docs/performance.md round 27)
 #      ACCUM (default 1): micro-batches of BATCH per optimizer step on both sides
 #      (ingot --batch-tokens, PyTorch --accum); TinyLlama's own pretrain script runs
 #      8 of 8 sequences per GPU (global batch 512 on 8 GPUs), so ACCUM=8 is its
@@ -89,6 +93,20 @@ case $compile in
 full | regional | none) ;;
 *)
     echo "bench-llama: TORCH_COMPILE=$compile: expected full, regional or none" >&2
+    exit 2
+    ;;
+esac
+power=${POWER:-0}
+case $power in
+0) ;;
+1)
+    if ! command -v nvidia-smi >/dev/null; then
+        echo "bench-llama: POWER=1 samples the GPU with nvidia-smi, which is not here" >&2
+        exit 2
+    fi
+    ;;
+*)
+    echo "bench-llama: POWER=$power: expected 0 or 1" >&2
     exit 2
     ;;
 esac
@@ -137,12 +155,24 @@ mkdir -p "$out"
 rm -f "$out"/ingot*.jsonl "$out"/*.log
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
 
+# sampled LABEL COMMAND...: the command, under gpu-power.sh with POWER=1 (its
+# summary line follows the command's output)
+sampled() {
+    local label=$1
+    shift
+    if [ "$power" = 1 ]; then
+        "$here/scripts/gpu-power.sh" -l "$label" -- "$@"
+    else
+        "$@"
+    fi
+}
+
 # ingot TAG [ENV...]: one profiled run -> $out/TAG.{log,jsonl}
 ingot() {
     local tag=$1
     shift
     echo "== $tag: ingot-train --arch llama --model $model --batch $batch x $accum (bf16, synthetic ids) $*"
-    env "$@" timeout "$limit" "$build/train/ingot-train" --device cuda --arch llama --model "$model" \
+    sampled "$tag" env "$@" timeout "$limit" "$build/train/ingot-train" --device cuda --arch llama --model "$model" \
         --batch "$batch" --batch-tokens $((batch * seq * accum)) --precision bf16 --synthetic --vocab 32000 --profile "$steps" \
         --val-every 0 --print-every 1000 --metrics "$out/$tag.jsonl" >"$out/$tag.log" 2>&1 ||
         { echo "ingot-train failed ($tag):"; tail -5 "$out/$tag.log"; }
@@ -154,7 +184,7 @@ fi
 # torch K SUFFIX: one PyTorch run -> $out/torch-K$SUFFIX.log
 torch_run() {
     echo "== PyTorch: scripts/torch-llama-bench.py --model $model --batch $batch --sdpa $1 --compile $compile --compile-mode $cmode"
-    timeout "$limit" "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
+    sampled "torch-$1$2" timeout "$limit" "$py" "$here/scripts/torch-llama-bench.py" --model "$model" --batch "$batch" \
         --accum "$accum" --steps "$tsteps" --warmup 3 --sdpa "$1" --compile "$compile" --compile-mode "$cmode" \
         >"$out/torch-$1$2.log" 2>&1 ||
         { echo "torch-llama-bench --sdpa $1 failed:"; tail -5 "$out/torch-$1$2.log"; }
@@ -181,7 +211,7 @@ done
 
 vdesc=
 for v in ${vnames[@]+"${vnames[@]}"}; do vdesc+="$v:${venv[$v]// /,} "; done
-VDESC="$vdesc" SDPAS="$sdpas" COMPILE="$compile" CMODE="$cmode" ROUNDS="$rounds" ACCUM="$accum" SEQ="$seq" "$py" - "$out" \
+VDESC="$vdesc" SDPAS="$sdpas" COMPILE="$compile" CMODE="$cmode" POWER="$power" ROUNDS="$rounds" ACCUM="$accum" SEQ="$seq" "$py" - "$out" \
     "$model" "$batch" "$t_ingot" "$t_torch" ${ATTN:-} <<'PY' |
 import functools, json, os, re, statistics as st, sys
 out, model, batch, s_ingot, s_torch = sys.argv[1:6]
@@ -314,6 +344,33 @@ for n, _, runs in vrs:
         print(f"{n} / ingot: n/a (no round where both ran)")
         continue
     print(f"{n} / ingot: {st.median(rs):.3f} ({spread(rs) or 'one round'})")
+def watts(tag):
+    """gpu-power.sh's summary in a run's log: (W, MHz, % capped or None), or None"""
+    try:
+        text = open(f"{out}/{tag}.log").read()
+    except OSError:
+        return None
+    m = re.search(r"^gpu-power: .*power median ([0-9.]+) W.*SM clock median ([0-9]+) MHz"
+                  r".*power-capped in ([0-9.]+%|n/a)", text, re.M)
+    if not m:
+        return None
+    return float(m.group(1)), float(m.group(2)), (float(m.group(3)[:-1])
+                                                   if m.group(3) != "n/a" else None)
+def power_line(name, tags):
+    """one row's power: the medians over its rounds' runs"""
+    ws = [w for w in (watts(t) for t in tags) if w]
+    if not ws:
+        return f"  {name}: no samples"
+    w, c, cap = (med(x[i] for x in ws) for i in range(3))
+    return (f"  {name}: {w:.0f} W, SM clock {c:.0f} MHz, power-capped in "
+            f"{f(cap, '{:.0f}')}% of the samples")
+if os.environ["POWER"] == "1":
+    print("power (POWER=1, scripts/gpu-power.sh; medians over the rounds):")
+    print(power_line("ingot", ["ingot" + x for x in sfx]))
+    for n, _, _ in vrs:
+        print(power_line(n, [vtag(n, x) for x in sfx]))
+    for k in sdpas:
+        print(power_line(f"pytorch, SDPA {k}", [f"torch-{k}{x}" for x in sfx]))
 def ms(tags):
     """fwd / bwd / opt ms: the medians over the rounds' medians"""
     ps = [phases(t) for t in tags]

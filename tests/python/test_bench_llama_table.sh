@@ -7,7 +7,8 @@
 # the default row and its step's GPU times; a malformed word is refused. PyTorch
 # compiles the whole model unless TORCH_COMPILE says otherwise (a bad one refused),
 # in torch.compile's default mode unless TORCH_COMPILE_MODE names another (a bad
-# one refused), and the table says which.
+# one refused), and the table says which. POWER=1: every run under gpu-power.sh (a
+# stand-in nvidia-smi) and a line per row with its medians; a bad POWER refused.
 #   test_bench_llama_table.sh SOURCE_ROOT
 set -u
 root=$1
@@ -70,7 +71,24 @@ echo $((n + 1)) >"$STUB/n_$k"
 echo "torch-$k" >>"$STUB/calls"
 echo "{\"bench\": \"llama\", \"tok_per_s\": ${vals[$n]}, \"mfu\": 0.49, \"peak_mem_gib\": 43.4}"
 SH
-chmod +x "$tmp/build/train/ingot-train" "$tmp/py"
+# nvidia-smi for gpu-power.sh: its n-th sampler prints the n-th pair (W, MHz), the
+# power-cap flag set in all but ingot's second round
+mkdir -p "$tmp/bin"
+cat >"$tmp/bin/nvidia-smi" <<'SH'
+#!/usr/bin/env bash
+case "$*" in
+*power.limit*) echo "700.00" ;;
+*-lms*)
+    w=(690 680 690 690 684 690) c=(1605 1700 1740 1615 1720 1760) f=(4 4 4 0 4 4)
+    n=$(cat "$STUB/n_smi" 2>/dev/null || echo 0)
+    echo $((n + 1)) >"$STUB/n_smi"
+    for i in 1 2 3; do echo "${w[$n]}.0, ${c[$n]}, 0x000000000000000${f[$n]}"; done
+    echo "150.0, 345, 0x0000000000000000" # idle: under a quarter of the limit, left out
+    exec sleep 30 ;;
+*) echo "clocks_event_reasons.active" ;;
+esac
+SH
+chmod +x "$tmp/build/train/ingot-train" "$tmp/py" "$tmp/bin/nvidia-smi"
 
 launch() { # launch NAME ROUNDS [ACCUM [VARIANTS]]: a fresh stand-in state, OUT=$tmp/NAME; its status
     rm -f "$tmp"/stub/*
@@ -133,6 +151,22 @@ check "TORCH_COMPILE=max refused (rc $rc)" test "$rc" = 2
 check "TORCH_COMPILE=max says what is expected" grep -Fq \
     "TORCH_COMPILE=max: expected full, regional or none" "$tmp/badcompile.out"
 check "TORCH_COMPILE=max ran nothing" test ! -e "$tmp/stub/calls"
+
+PATH="$tmp/bin:$PATH" POWER=1 ran power POWER=1 2
+check "POWER=1: a sampler per run" test "$(cat "$tmp/stub/n_smi")" = 6
+check "POWER=1: Ingot's power line, medians over the rounds" grep -Fxq \
+    "  ingot: 690 W, SM clock 1610 MHz, power-capped in 50% of the samples" "$t"
+check "POWER=1: PyTorch's, one line per SDPA" grep -Fxq \
+    "  pytorch, SDPA flash: 690 W, SM clock 1750 MHz, power-capped in 100% of the samples" "$t"
+check "POWER=1: SDPA fused" grep -Fxq \
+    "  pytorch, SDPA fused: 682 W, SM clock 1710 MHz, power-capped in 100% of the samples" "$t"
+ran nopower "POWER unset" 1
+check "POWER unset: no power lines" bash -c "test -s '$t' && ! grep -q '^power' '$t'"
+POWER=2 launch badpower 1
+rc=$?
+check "POWER=2 refused (rc $rc)" test "$rc" = 2
+check "POWER=2 says what is expected" grep -Fq "POWER=2: expected 0 or 1" "$tmp/badpower.out"
+check "POWER=2 ran nothing" test ! -e "$tmp/stub/calls"
 
 run one 1 "ingot torch-fused torch-flash "
 check "ROUNDS=1: the one ratio, no rounds" grep -Fq \
