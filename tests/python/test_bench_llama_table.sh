@@ -26,6 +26,12 @@ check() { # check WHAT COMMAND...
 mkdir -p "$tmp/build/train"
 cat >"$tmp/build/train/ingot-train" <<'SH'
 #!/usr/bin/env bash
+# under POWER=1 (STUB_POWER): wait for this run's sampler to have printed, so the
+# samplers' order is the runs' order however fast the stand-ins end
+if [ -n "${STUB_POWER:-}" ]; then
+    for _ in $(seq 1 200); do [ -e "$STUB/sampling" ] && break; sleep 0.05; done
+    rm -f "$STUB/sampling"
+fi
 vals=(76000 78000 74000)
 n=$(cat "$STUB/n_ingot" 2>/dev/null || echo 0)
 tps=${STUB_TPS:-${vals[$n]}}
@@ -54,6 +60,12 @@ case "$1" in
 -c) exit 0 ;;           # "import torch"
 -) exec python3 "$@" ;; # the table's program
 esac
+# under POWER=1 (STUB_POWER): wait for this run's sampler to have printed, so the
+# samplers' order is the runs' order however fast the stand-ins end
+if [ -n "${STUB_POWER:-}" ]; then
+    for _ in $(seq 1 200); do [ -e "$STUB/sampling" ] && break; sleep 0.05; done
+    rm -f "$STUB/sampling"
+fi
 k= prev=
 for a in "$@"; do
     [ "$prev" = --sdpa ] && k=$a
@@ -84,6 +96,7 @@ case "$*" in
     echo $((n + 1)) >"$STUB/n_smi"
     for i in 1 2 3; do echo "${w[$n]}.0, ${c[$n]}, 0x000000000000000${f[$n]}"; done
     echo "150.0, 345, 0x0000000000000000" # idle: under a quarter of the limit, left out
+    touch "$STUB/sampling"
     exec sleep 30 ;;
 *) echo "clocks_event_reasons.active" ;;
 esac
@@ -104,6 +117,22 @@ ran() { # ran NAME WHAT ROUNDS [ACCUM [VARIANTS]]: launch, check it exits 0; t: 
     local rc=$?
     t=$tmp/$name/bench-llama/table.txt
     check "$what exits 0 (rc $rc)" test "$rc" = 0
+}
+
+passes() { # passes VAR=VALUE STUB_FILE ARG LINE: one round with it set; PyTorch got ARG, the table has LINE
+    local -x "$1"
+    ran passes "$1" 1
+    check "$1 reaches PyTorch" test "$(sort -u "$tmp/stub/$2")" = "$3"
+    check "$1: the table says so" grep -Fxq "$4" "$t"
+}
+
+refused() { # refused VAR=VALUE EXPECTED: with it set, the bench refuses before running anything
+    local -x "$1"
+    launch refused 1
+    local rc=$?
+    check "$1 refused (rc $rc)" test "$rc" = 2
+    check "$1 says what is expected" grep -Fq "$1: $2" "$tmp/refused.out"
+    check "$1 ran nothing" test ! -e "$tmp/stub/calls"
 }
 
 run() { # run NAME ROUNDS CALLS: ran, and the stand-ins called in that order
@@ -129,30 +158,14 @@ check "the table says how PyTorch was compiled" grep -Fxq \
     "PyTorch compiled: the whole model (TORCH_COMPILE=full)" "$t"
 check "PyTorch in torch.compile's default mode by default" test \
     "$(sort -u "$tmp/stub/cmode")" = "torch --compile-mode default"
-TORCH_COMPILE_MODE=reduce-overhead ran cmode "TORCH_COMPILE_MODE=reduce-overhead" 1
-check "TORCH_COMPILE_MODE=reduce-overhead reaches PyTorch" test \
-    "$(sort -u "$tmp/stub/cmode")" = "torch --compile-mode reduce-overhead"
-check "TORCH_COMPILE_MODE=reduce-overhead: the table says so" grep -Fxq \
-    "PyTorch compiled: the whole model (TORCH_COMPILE=full, TORCH_COMPILE_MODE=reduce-overhead)" "$t"
-TORCH_COMPILE_MODE=fastest launch badcmode 1
-rc=$?
-check "TORCH_COMPILE_MODE=fastest refused (rc $rc)" test "$rc" = 2
-check "TORCH_COMPILE_MODE=fastest says what is expected" grep -Fq \
-    "TORCH_COMPILE_MODE=fastest: expected default, reduce-overhead," "$tmp/badcmode.out"
-check "TORCH_COMPILE_MODE=fastest ran nothing" test ! -e "$tmp/stub/calls"
-TORCH_COMPILE=regional ran regional "TORCH_COMPILE=regional" 1
-check "TORCH_COMPILE=regional reaches PyTorch" test \
-    "$(sort -u "$tmp/stub/compile")" = "torch --compile regional"
-check "TORCH_COMPILE=regional: the table says so" grep -Fxq \
-    "PyTorch compiled: each decoder layer (TORCH_COMPILE=regional)" "$t"
-TORCH_COMPILE=max launch badcompile 1
-rc=$?
-check "TORCH_COMPILE=max refused (rc $rc)" test "$rc" = 2
-check "TORCH_COMPILE=max says what is expected" grep -Fq \
-    "TORCH_COMPILE=max: expected full, regional or none" "$tmp/badcompile.out"
-check "TORCH_COMPILE=max ran nothing" test ! -e "$tmp/stub/calls"
+passes TORCH_COMPILE_MODE=reduce-overhead cmode "torch --compile-mode reduce-overhead" \
+    "PyTorch compiled: the whole model (TORCH_COMPILE=full, TORCH_COMPILE_MODE=reduce-overhead)"
+refused TORCH_COMPILE_MODE=fastest "expected default, reduce-overhead,"
+passes TORCH_COMPILE=regional compile "torch --compile regional" \
+    "PyTorch compiled: each decoder layer (TORCH_COMPILE=regional)"
+refused TORCH_COMPILE=max "expected full, regional or none"
 
-PATH="$tmp/bin:$PATH" POWER=1 ran power POWER=1 2
+PATH="$tmp/bin:$PATH" POWER=1 STUB_POWER=1 ran power POWER=1 2
 check "POWER=1: a sampler per run" test "$(cat "$tmp/stub/n_smi")" = 6
 check "POWER=1: Ingot's power line, medians over the rounds" grep -Fxq \
     "  ingot: 690 W, SM clock 1610 MHz, power-capped in 50% of the samples" "$t"
@@ -162,11 +175,7 @@ check "POWER=1: SDPA fused" grep -Fxq \
     "  pytorch, SDPA fused: 682 W, SM clock 1710 MHz, power-capped in 100% of the samples" "$t"
 ran nopower "POWER unset" 1
 check "POWER unset: no power lines" bash -c "test -s '$t' && ! grep -q '^power' '$t'"
-POWER=2 launch badpower 1
-rc=$?
-check "POWER=2 refused (rc $rc)" test "$rc" = 2
-check "POWER=2 says what is expected" grep -Fq "POWER=2: expected 0 or 1" "$tmp/badpower.out"
-check "POWER=2 ran nothing" test ! -e "$tmp/stub/calls"
+refused POWER=2 "expected 0 or 1"
 
 run one 1 "ingot torch-fused torch-flash "
 check "ROUNDS=1: the one ratio, no rounds" grep -Fq \
