@@ -32,7 +32,8 @@
 #      layer (the bench's PyTorch before session 32), none runs eagerly
 #      TORCH_COMPILE_MODE (default: torch.compile's default mode): reduce-overhead,
 #      max-autotune or max-autotune-no-cudagraphs (torch-llama-bench.py
-#      --compile-mode); at TinyLlama's shape all three were within 0.4% of the
+#      --compile-mode; not with TORCH_COMPILE=none); at TinyLlama's shape
+#      reduce-overhead and max-autotune-no-cudagraphs were within 0.4% of the
 #      default (H100, one call, docs/performance.md round 27)
 #      ROUNDS (default 1): Ingot and each PyTorch run alternately ROUNDS times; the
 #      table gives each round and the medians (tok/s, MFU; the ratio: the median of
@@ -46,7 +47,8 @@
 #      variant runs beside the default run of its round, on the same warm GPU, so
 #      this A/B is steadier than runs in two calls); TORCH=0 ROUNDS=3 VARIANTS=...
 #      is the usual A/B of a kernel switch
-#      POWER=1: every run under scripts/gpu-power.sh (nvidia-smi every 100 ms), and
+#      POWER=1: every run under scripts/gpu-power.sh (nvidia-smi every 100 ms, GPU
+#      POWER_GPU: nvidia-smi's index, default 0), and
 #      a line per row under the table: the median power, SM clock and share of
 #      power-capped samples (both trainers run at the 700 W cap; the clock the cap
 #      leaves is where a ratio comes from, docs/performance.md round 27)
@@ -112,7 +114,14 @@ case $power in
 esac
 cmode=${TORCH_COMPILE_MODE:-default}
 case $cmode in
-default | reduce-overhead | max-autotune | max-autotune-no-cudagraphs) ;;
+default) ;;
+reduce-overhead | max-autotune | max-autotune-no-cudagraphs)
+    if [ "$compile" = none ]; then
+        echo "bench-llama: TORCH_COMPILE_MODE=$cmode: not with TORCH_COMPILE=none (an eager" \
+            "model has no compile mode)" >&2
+        exit 2
+    fi
+    ;;
 *)
     echo "bench-llama: TORCH_COMPILE_MODE=$cmode: expected default, reduce-overhead," \
         "max-autotune or max-autotune-no-cudagraphs" >&2
@@ -161,7 +170,7 @@ sampled() {
     local label=$1
     shift
     if [ "$power" = 1 ]; then
-        "$here/scripts/gpu-power.sh" -l "$label" -- "$@"
+        "$here/scripts/gpu-power.sh" -g "${POWER_GPU:-0}" -l "$label" -- "$@"
     else
         "$@"
     fi
@@ -363,12 +372,14 @@ def power_line(name, tags):
         return f"  {name}: no samples"
     w, c, cap = (med(x[i] for x in ws) for i in range(3))
     return (f"  {name}: {w:.0f} W, SM clock {c:.0f} MHz, power-capped in "
-            f"{f(cap, '{:.0f}')}% of the samples")
+            f"{f(cap, '{:.0f}%')} of the samples")
 if os.environ["POWER"] == "1":
     print("power (POWER=1, scripts/gpu-power.sh; medians over the rounds):")
     print(power_line("ingot", ["ingot" + x for x in sfx]))
     for n, _, _ in vrs:
         print(power_line(n, [vtag(n, x) for x in sfx]))
+    for v in variants:
+        print(power_line(f"INGOT_LLAMA_ATTN={v}", [f"ingot-{v}"]))
     for k in sdpas:
         print(power_line(f"pytorch, SDPA {k}", [f"torch-{k}{x}" for x in sfx]))
 def ms(tags):

@@ -209,6 +209,9 @@ def main():
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--eps", type=float, default=1e-5)
     a = ap.parse_args()
+    if a.compile == "none" and a.compile_mode != "default":
+        ap.error("--compile-mode %s: an eager model (--compile none) has no compile mode"
+                 % a.compile_mode)
     if not 1 <= a.accum <= 1024:
         ap.error("--accum %d: expected 1 to 1024 micro-batches per step" % a.accum)
     if a.tiny:

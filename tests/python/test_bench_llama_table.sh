@@ -21,17 +21,21 @@ check() { # check WHAT COMMAND...
     if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
 }
 
+# Under POWER=1 the stand-ins source this (STUB_POWER): they wait for their run's
+# sampler to have printed, so the samplers' order is the runs' order however fast
+# the stand-ins end; a sampler that never comes is logged (checked below).
+cat >"$tmp/wait-sampler" <<'SH'
+for _ in $(seq 1 600); do [ -e "$STUB/sampling" ] && break; sleep 0.05; done
+[ -e "$STUB/sampling" ] || echo "no sampler for $0" >>"$STUB/errors"
+rm -f "$STUB/sampling"
+SH
+
 # Stand-ins: the n-th call of each returns the n-th figure of its list; every call
 # is logged in order.
 mkdir -p "$tmp/build/train"
 cat >"$tmp/build/train/ingot-train" <<'SH'
 #!/usr/bin/env bash
-# under POWER=1 (STUB_POWER): wait for this run's sampler to have printed, so the
-# samplers' order is the runs' order however fast the stand-ins end
-if [ -n "${STUB_POWER:-}" ]; then
-    for _ in $(seq 1 200); do [ -e "$STUB/sampling" ] && break; sleep 0.05; done
-    rm -f "$STUB/sampling"
-fi
+[ -n "${STUB_POWER:-}" ] && . "$STUB_POWER"
 vals=(76000 78000 74000)
 n=$(cat "$STUB/n_ingot" 2>/dev/null || echo 0)
 tps=${STUB_TPS:-${vals[$n]}}
@@ -60,12 +64,7 @@ case "$1" in
 -c) exit 0 ;;           # "import torch"
 -) exec python3 "$@" ;; # the table's program
 esac
-# under POWER=1 (STUB_POWER): wait for this run's sampler to have printed, so the
-# samplers' order is the runs' order however fast the stand-ins end
-if [ -n "${STUB_POWER:-}" ]; then
-    for _ in $(seq 1 200); do [ -e "$STUB/sampling" ] && break; sleep 0.05; done
-    rm -f "$STUB/sampling"
-fi
+[ -n "${STUB_POWER:-}" ] && . "$STUB_POWER"
 k= prev=
 for a in "$@"; do
     [ "$prev" = --sdpa ] && k=$a
@@ -83,18 +82,20 @@ echo $((n + 1)) >"$STUB/n_$k"
 echo "torch-$k" >>"$STUB/calls"
 echo "{\"bench\": \"llama\", \"tok_per_s\": ${vals[$n]}, \"mfu\": 0.49, \"peak_mem_gib\": 43.4}"
 SH
-# nvidia-smi for gpu-power.sh: its n-th sampler prints the n-th pair (W, MHz), the
-# power-cap flag set in all but ingot's second round
+# nvidia-smi for gpu-power.sh: its n-th sampler prints the n-th (W, MHz, power-cap
+# flag): no flag for ingot's runs, set in one of fused's two, in both of flash's
 mkdir -p "$tmp/bin"
 cat >"$tmp/bin/nvidia-smi" <<'SH'
 #!/usr/bin/env bash
 case "$*" in
 *power.limit*) echo "700.00" ;;
 *-lms*)
-    w=(690 680 690 690 684 690) c=(1605 1700 1740 1615 1720 1760) f=(4 4 4 0 4 4)
+    w=(690 680 690 690 684 690) c=(1605 1700 1740 1615 1720 1760) f=(N 4 4 N 0 4)
     n=$(cat "$STUB/n_smi" 2>/dev/null || echo 0)
     echo $((n + 1)) >"$STUB/n_smi"
-    for i in 1 2 3; do echo "${w[$n]}.0, ${c[$n]}, 0x000000000000000${f[$n]}"; done
+    r=0x000000000000000${f[$n]}
+    [ "${f[$n]}" = N ] && r="[N/A]" # a driver that does not say: no capped share
+    for i in 1 2 3; do echo "${w[$n]}.0, ${c[$n]}, $r"; done
     echo "150.0, 345, 0x0000000000000000" # idle: under a quarter of the limit, left out
     touch "$STUB/sampling"
     exec sleep 30 ;;
@@ -161,20 +162,26 @@ check "PyTorch in torch.compile's default mode by default" test \
 passes TORCH_COMPILE_MODE=reduce-overhead cmode "torch --compile-mode reduce-overhead" \
     "PyTorch compiled: the whole model (TORCH_COMPILE=full, TORCH_COMPILE_MODE=reduce-overhead)"
 refused TORCH_COMPILE_MODE=fastest "expected default, reduce-overhead,"
+TORCH_COMPILE=none refused TORCH_COMPILE_MODE=reduce-overhead "not with TORCH_COMPILE=none"
 passes TORCH_COMPILE=regional compile "torch --compile regional" \
     "PyTorch compiled: each decoder layer (TORCH_COMPILE=regional)"
 refused TORCH_COMPILE=max "expected full, regional or none"
 
-PATH="$tmp/bin:$PATH" POWER=1 STUB_POWER=1 ran power POWER=1 2
+PATH="$tmp/bin:$PATH" POWER=1 STUB_POWER=$tmp/wait-sampler ran power POWER=1 2
 check "POWER=1: a sampler per run" test "$(cat "$tmp/stub/n_smi")" = 6
+check "POWER=1: every stand-in found its sampler" test ! -e "$tmp/stub/errors"
 check "POWER=1: Ingot's power line, medians over the rounds" grep -Fxq \
-    "  ingot: 690 W, SM clock 1610 MHz, power-capped in 50% of the samples" "$t"
+    "  ingot: 690 W, SM clock 1610 MHz, power-capped in n/a of the samples" "$t"
 check "POWER=1: PyTorch's, one line per SDPA" grep -Fxq \
     "  pytorch, SDPA flash: 690 W, SM clock 1750 MHz, power-capped in 100% of the samples" "$t"
 check "POWER=1: SDPA fused" grep -Fxq \
-    "  pytorch, SDPA fused: 682 W, SM clock 1710 MHz, power-capped in 100% of the samples" "$t"
-ran nopower "POWER unset" 1
+    "  pytorch, SDPA fused: 682 W, SM clock 1710 MHz, power-capped in 50% of the samples" "$t"
+# with an nvidia-smi on PATH, as on a GPU machine: nothing samples unless asked
+PATH="$tmp/bin:$PATH" ran nopower "POWER unset" 1
+check "POWER unset: no sampler ran" test ! -e "$tmp/stub/n_smi"
 check "POWER unset: no power lines" bash -c "test -s '$t' && ! grep -q '^power' '$t'"
+check "POWER unset: no run's log has a sampler's summary" bash -c \
+    "! grep -lq '^gpu-power:' '$tmp'/nopower/bench-llama/*.log"
 refused POWER=2 "expected 0 or 1"
 
 run one 1 "ingot torch-fused torch-flash "
