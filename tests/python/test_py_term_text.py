@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The Python package's _term_text (scripts/python/ingot/dataset.py) shows text from
+"""The Python package's _term_text (scripts/python/ingot/term_text.py, as
+dataset._term_text) shows text from
 files as common/term_text.c does: C0, DEL and C1 controls, the bidirectional controls
 (overrides, embeddings, isolates, marks), the invisible format characters (zero-width
 ones, U+2060..U+206F, U+FEFF, U+180E) and the line and paragraph separators as '?';

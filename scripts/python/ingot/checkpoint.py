@@ -78,11 +78,18 @@ class Checkpoint:
     def __init__(self, path, verify=True):
         self.path = os.fspath(path)
         # a regular file only: open() of a FIFO named like a checkpoint blocks forever
-        if not stat.S_ISREG(os.stat(self.path).st_mode):
+        try:
+            mode = os.stat(self.path).st_mode
+        except OSError as e:   # missing, a symlink loop, no permission
+            self._fail("file", e.strerror or str(e))
+        if not stat.S_ISREG(mode):
             self._fail("file", "not a regular file (a directory, FIFO or device); pass a "
                        "ckpt-*.bin file")
-        with open(self.path, "rb") as f:
-            raw = f.read(HEADER_SIZE)
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read(HEADER_SIZE)
+        except OSError as e:
+            self._fail("file", e.strerror or str(e))
         if len(raw) < HEADER_SIZE:
             self._fail("header", "file is %d bytes, shorter than the header (truncated)"
                        % len(raw))
@@ -219,7 +226,11 @@ class Checkpoint:
         """Run position q of the next training window (for TrainWindows(start_window=q)).
         One dataset only: a mixture's header counts the windows drawn from all sources;
         each source's position is in settings["data_position"]["sources"]."""
-        src = ((self.settings or {}).get("data_position") or {}).get("sources") or []
+        pos = (self.settings or {}).get("data_position") or {}
+        src = (pos.get("sources") if isinstance(pos, dict) else None) or []
+        if not isinstance(src, list):
+            raise FormatError("%s: settings: data_position is %r, not the object ingot-train "
+                              "records" % (self.path, pos))
         if len(src) > 1:
             raise ValueError("%s: trained on a mixture of %d datasets: its header's position "
                              "counts the windows of all of them; each source's (epoch, index) "

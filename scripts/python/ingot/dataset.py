@@ -10,6 +10,7 @@ import numpy as np
 from . import xxh3
 from .errors import FormatError, IngotError
 from .shard import SPLITS, Shard
+from .term_text import term_text as _term_text
 from .torch_import import import_torch
 
 _HEADER_FIELDS = {"tokens": "tokens_checksum", "index": "index_checksum",
@@ -17,6 +18,9 @@ _HEADER_FIELDS = {"tokens": "tokens_checksum", "index": "index_checksum",
 # common/fsutil.h's FS_READ_ALL_MAX: no tokenizer model is larger, and a file that
 # is (a manifest naming a disk image) would be read whole into memory to hash it
 _MODEL_MAX = 256 << 20
+
+# the most tokens get_batch assembles at once (int64: 16 GiB); past it, a typo
+_BATCH_MAX = 1 << 31
 
 # common/shard_format.c's ingot_tokenizer_type_name
 _TOKENIZER_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
@@ -35,25 +39,34 @@ def _index(i, what):
         raise TypeError("%s: %r is not an integer index" % (what, i)) from None
 
 
-def _hidden(c):
-    """Whether code point c is shown as '?': common/term_text.h's set, which says why.
-    C0, DEL and C1 controls (escape sequences); the bidirectional controls U+061C,
-    U+200E, U+200F, U+202A..U+202E and U+2066..U+2069 (they reorder a name into
-    another); the invisible U+200B..U+200D, U+2060..U+206F, U+FEFF and U+180E; the
-    line and paragraph separators U+2028, U+2029; and the surrogates U+D800..U+DFFF,
-    which is how a byte that is not UTF-8 reaches Python (a file name decoded with
-    surrogateescape, a JSON \\udcXX escape): one '?' a byte, as in C."""
-    return (c < 0x20 or 0x7f <= c <= 0x9f or c == 0x61c or c == 0x180e or
-            0x200b <= c <= 0x200f or 0x2028 <= c <= 0x202e or 0x2060 <= c <= 0x206f or
-            c == 0xfeff or 0xd800 <= c <= 0xdfff)
+def _no_duplicates(pairs):
+    """json's object hook: a key given twice is refused, as common/manifest.c's parser
+    (JSON_REJECT_DUPLICATES) refuses it; the last one would win unseen."""
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError("key %r given twice" % k)
+        out[k] = v
+    return out
 
 
-def _term_text(s):
-    """s with every character _hidden() names as '?', as common/term_text.c shows text
-    from files: a manifest's path or a file name may hold an escape sequence, or an
-    override that makes it read as another name, for whoever prints the message.
-    Other text ("café", "日本語", emoji) is kept as it is."""
-    return "".join("?" if _hidden(ord(c)) else c for c in str(s))
+def _count(mpath, key, v, lo=0):
+    """A manifest integer as common/manifest.c's get_u64 / get_int read it: a JSON
+    integer (not a bool, not 2032.0) of at least lo."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise FormatError("%s: key %s: %r is not an integer >= %d" % (_term_text(mpath), key,
+                                                                        v, lo))
+    return v
+
+
+def _text(mpath, key, v, optional=True):
+    """A manifest string (or None where optional), as common/manifest.c reads it."""
+    if v is None and optional:
+        return None
+    if not isinstance(v, str):
+        raise FormatError("%s: key %s: %r; wrong type (expected a string)"
+                          % (_term_text(mpath), key, v))
+    return v
 
 
 class Split:
@@ -88,8 +101,20 @@ class Split:
         while done < len(out):
             base = int(self.token_starts[k])
             lo = start + done - base
-            take = min(self.shards[k].n_tokens - lo, len(out) - done)
-            out[done:done + take] = self.shards[k].tokens[lo:lo + take]
+            sh = self.shards[k]
+            take = min(sh.n_tokens - lo, len(out) - done)
+            if take:
+                sh.check_unchanged()
+                part = out[done:done + take]
+                part[:] = sh.tokens[lo:lo + take]
+                # as common/data_loader.c checks every window: an id past the vocabulary
+                # (a flipped bit; checksums are read only with verify) would index past
+                # an embedding table
+                if int(part.max()) >= sh.vocab_size:
+                    j = int(np.argmax(part >= sh.vocab_size))
+                    raise FormatError("%s: token %d is id %d, beyond the vocabulary of %d: the "
+                                      "shard is corrupt (ingot-dump verify names the section)"
+                                      % (_term_text(sh.path), lo + j, int(part[j]), sh.vocab_size))
             done += take
             k += 1
         return out
@@ -105,18 +130,30 @@ class Dataset:
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise FormatError("%s: not a directory; open the dataset directory that holds "
                               "manifest.json (a single shard: ingot.Shard(path))" % self.path)
+        shown = _term_text(mpath)
         if os.path.exists(mpath) and not os.path.isfile(mpath):   # a FIFO would block
-            raise FormatError("%s: not a regular file" % mpath)
+            raise FormatError("%s: not a regular file" % shown)
         try:
-            with open(mpath, encoding="utf-8") as f:
-                self.manifest = json.load(f)
+            with open(mpath, "rb") as f:
+                # at most _MODEL_MAX, as common/fsutil.c reads a manifest (a /proc file
+                # says 0 bytes and reads on: the read is bounded, not only the size)
+                if os.fstat(f.fileno()).st_size > _MODEL_MAX:
+                    raise FormatError("%s: %d bytes, more than the %d a manifest may have"
+                                      % (shown, os.fstat(f.fileno()).st_size, _MODEL_MAX))
+                text = f.read(_MODEL_MAX + 1)
+            if len(text) > _MODEL_MAX:
+                raise FormatError("%s: more than the %d bytes a manifest may have"
+                                  % (shown, _MODEL_MAX))
+            self.manifest = json.loads(text.decode("utf-8"), object_pairs_hook=_no_duplicates)
         except FileNotFoundError:
             raise FormatError("%s: no manifest.json: not an Ingot dataset (run ingot-pretok)"
-                              % self.path) from None
-        except ValueError as e:
-            raise FormatError("%s: not valid JSON: %s" % (mpath, e)) from None
+                              % _term_text(self.path)) from None
+        except OSError as e:   # a symlink loop, no permission, a file that cannot be read
+            raise FormatError("%s: %s" % (shown, e.strerror or e)) from None
+        except ValueError as e:   # not JSON, not UTF-8, a key twice
+            raise FormatError("%s: not valid JSON: %s" % (shown, _term_text(e))) from None
         except RecursionError:   # nested past Python's stack: no manifest pretok writes
-            raise FormatError("%s: not valid JSON: nested too deep" % mpath) from None
+            raise FormatError("%s: not valid JSON: nested too deep" % shown) from None
         try:
             self._open(mpath, verify)
         except IngotError:
@@ -135,7 +172,8 @@ class Dataset:
         if not isinstance(m, dict) or m.get("format") != "ingot-dataset":
             m = m if isinstance(m, dict) else {}
             raise FormatError("%s: format: %r, expected \"ingot-dataset\"" % (mpath, m.get("format")))
-        if m.get("format_version") != 1:
+        fv = m.get("format_version")
+        if isinstance(fv, bool) or not isinstance(fv, int) or fv != 1:
             raise FormatError("%s: format_version: %r; this reader knows version 1"
                               % (mpath, m.get("format_version")))
         tok = m.get("tokenizer", {})
@@ -145,9 +183,15 @@ class Dataset:
             raise FormatError("%s: key tokenizer.type: \"%s\" is not a tokenizer type: "
                               "expected unigram, bpe, word, char or unknown (as ingot-pretok "
                               "writes it)" % (mpath, _term_text(ttype)))
-        self.vocab_size = int(tok.get("vocab_size", 0))
-        self.bos_id, self.eos_id = int(tok.get("bos_id", -1)), int(tok.get("eos_id", -1))
-        self.pad_id, self.unk_id = int(tok.get("pad_id", -1)), int(tok.get("unk_id", -1))
+        self.vocab_size = _count(mpath, "tokenizer.vocab_size", tok.get("vocab_size"), 1)
+        self.bos_id, self.eos_id, self.pad_id, self.unk_id = (
+            _count(mpath, "tokenizer." + k, tok.get(k, -1), -1)
+            for k in ("bos_id", "eos_id", "pad_id", "unk_id"))
+        for key in ("file", "source", "hash"):
+            _text(mpath, "tokenizer." + key, tok.get(key))
+        if not isinstance(m.get("damaged_inputs_accepted", False), bool):
+            raise FormatError("%s: key damaged_inputs_accepted: %r; wrong type (expected true "
+                              "or false)" % (_term_text(mpath), m.get("damaged_inputs_accepted")))
         per_split = {name: [] for name in SPLITS}
         _check_map_budget(self.path, len(m.get("shards", [])))
         for entry in m.get("shards", []):
@@ -176,11 +220,17 @@ class Dataset:
                 raise FormatError("%s: key totals.%s: %r tokens / %r documents, but the shards "
                                   "add up to %d / %d: the dataset is inconsistent (rerun "
                                   "ingot-pretok)" % (mpath, name, got[0], got[1], *want))
-        # as common/manifest.c: every input names its file (provenance() reads it)
-        for i, inp in enumerate(m.get("inputs", [])):
+        # as common/manifest.c: the inputs are listed, each names its file (provenance()
+        # reads it) and counts what it gave; a damage note is text
+        if not isinstance(m.get("inputs"), list):
+            raise FormatError("%s: key inputs: missing or not a list" % _term_text(mpath))
+        for i, inp in enumerate(m["inputs"]):
             if not isinstance(inp, dict) or not isinstance(inp.get("name"), str):
                 raise FormatError("%s: key inputs[%d].name: missing or not a string"
-                                  % (mpath, i))
+                                  % (_term_text(mpath), i))
+            for key in ("documents", "tokens"):
+                _count(mpath, "inputs[%d].%s" % (i, key), inp.get(key))
+            _text(mpath, "inputs[%d].damage" % i, inp.get("damage"))
         self.splits = {name: Split(name, shards) for name, shards in per_split.items()}
         if verify:
             self.verify()
@@ -189,8 +239,9 @@ class Dataset:
             warnings.warn("%s: %d input file%s of this dataset %s damaged and ingot-pretok "
                           "exited 1, the loss not accepted (the first: %s); the dataset holds "
                           "what could be read (docs/pretok.md, 'Damaged input files')"
-                          % (self.path, len(d), "" if len(d) == 1 else "s",
-                             "was" if len(d) == 1 else "were", d[0]["damage"]), stacklevel=4)
+                          % (_term_text(self.path), len(d), "" if len(d) == 1 else "s",
+                             "was" if len(d) == 1 else "were", _term_text(d[0]["damage"])),
+                          stacklevel=4)
 
     def _agree(self, mpath, entry, sh, seq):
         """The shard header must say what the manifest says about it."""
@@ -215,10 +266,16 @@ class Dataset:
             want.append(("tokenizer.type", tok.get("type"),
                          _TOKENIZER_TYPES.get(int(h["tokenizer_type"]), "unknown")))
         for key, m_val, h_val in want:
+            if key.startswith("checksums.") or key == "tokenizer.hash":
+                m_val = m_val.lower() if isinstance(m_val, str) else m_val
+            # true == 1 and 2032.0 == 2032 in Python; common/manifest.c reads integers
+            if isinstance(h_val, int) and (isinstance(m_val, bool) or not isinstance(m_val, int)):
+                raise FormatError("%s: %s: the manifest says %r; wrong type (expected an "
+                                  "integer)" % (_term_text(sh.path), key, m_val))
             if m_val != h_val:
                 raise FormatError("%s: %s: the manifest says %r, the shard header %r: the "
                                   "dataset is inconsistent (rerun ingot-pretok)"
-                                  % (sh.path, key, m_val, h_val))
+                                  % (_term_text(sh.path), key, m_val, h_val))
 
     def _split(self, split):
         try:
@@ -268,11 +325,31 @@ class Dataset:
         return [sh.tokens for sh in self._split(split).shards]
 
     def verify(self):
-        """Recompute every checksum of every shard (XXH3-64; needs xxhash). Raises
-        ChecksumError naming the shard and the section."""
+        """Recompute every checksum of every shard (XXH3-64; needs xxhash) and check
+        what ingot-dump verify checks beside them: every document's provenance names a
+        listed input, and the inputs add up to what the shards hold. Raises
+        ChecksumError naming the shard and the section, FormatError for the rest."""
+        inputs = self.manifest["inputs"]
         for split in self.splits.values():
             for sh in split.shards:
                 sh.verify()
+                fi = sh.provenance["file_index"]
+                if len(fi) and int(fi.max()) >= len(inputs):
+                    d = int(np.argmax(fi >= len(inputs)))
+                    raise FormatError("%s: provenance: document %d names input %d, but "
+                                      "manifest.json lists %d inputs: the dataset is "
+                                      "inconsistent (rerun ingot-pretok)"
+                                      % (_term_text(sh.path), d, int(fi[d]), len(inputs)))
+        docs = sum(i["documents"] for i in inputs)
+        toks = sum(i["tokens"] for i in inputs)
+        held = (sum(s.n_docs for s in self.splits.values()),
+                sum(s.n_tokens for s in self.splits.values()))
+        if (docs, toks) != held:
+            raise FormatError("%s: key inputs: the inputs add up to %d documents / %d tokens, "
+                              "the shards hold %d / %d: the dataset is inconsistent (rerun "
+                              "ingot-pretok)" % (os.path.join(_term_text(self.path),
+                                                              "manifest.json"), docs, toks,
+                                                 *held))
 
     def tokenizer_path(self):
         """The SentencePiece model that decodes the shards, chosen as common/dataset.c's
@@ -360,6 +437,9 @@ class Dataset:
         for name, v in (("batch_size", batch_size), ("block_size", block_size)):
             if isinstance(v, bool) or int(v) != v or v < 1:
                 raise ValueError("%s: %r; expected an integer >= 1" % (name, v))
+        if batch_size * (block_size + 1) > _BATCH_MAX:
+            raise ValueError("batch_size %d x (block_size %d + 1) tokens: more than the %d a "
+                             "batch may hold" % (batch_size, block_size, _BATCH_MAX))
         if s.n_tokens < block_size + 1:
             raise ValueError("%s split has %d tokens, fewer than block_size + 1 = %d"
                              % (split, s.n_tokens, block_size + 1))

@@ -5,7 +5,9 @@ import re
 
 import numpy as np
 
+from .errors import FormatError
 from .order import MixtureOrder, WindowOrder, rank_windows
+from .term_text import term_text as _term_text
 
 
 def _sources(ds):
@@ -34,6 +36,44 @@ def parse_data_arg(v):
             raise ValueError("--data %s: weight %r; a number in [1e-9, 1e9]" % (v, tail))
         return head, w
     return v, 1.0
+
+
+def _setting(ck, st, key, lo):
+    """A checkpoint's recorded --KEY: an integer (not a bool or a string), >= lo when
+    lo is given; else a FormatError naming the checkpoint and the setting."""
+    v = st.get(key)
+    if isinstance(v, bool) or not isinstance(v, int) or (lo is not None and v < lo):
+        raise FormatError("%s: settings: %s is %r; %s as ingot-train records it"
+                          % (_term_text(ck.path), key, v,
+                             "an integer" if lo is None else "an integer >= %d" % lo))
+    return v
+
+
+# ingot-train's --batch x --seq-len limit (train/train_opts.c: 1 << 24)
+_WINDOW_TOKENS_MAX = 1 << 24
+
+
+def _position_count(d, key, where):
+    """d[key] as a count >= 0: an integer, not a bool, 0.5 or a string."""
+    v = d.get(key) if isinstance(d, dict) else None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ValueError("%s: %s is %r; a count >= 0 (a checkpoint's settings['data_position'] "
+                         "as ingot-train writes it)" % (where, key, v))
+    return v
+
+
+def _sources_of(position):
+    """A data position's sources, each {epoch, index, windows} checked as counts."""
+    if not isinstance(position, dict):
+        raise ValueError("start_position: %r; a checkpoint's settings['data_position'] (a "
+                         "dict)" % (position,))
+    src = position.get("sources") or []
+    if not isinstance(src, list):
+        raise ValueError("start_position: sources is %r; a list" % (src,))
+    for i, s in enumerate(src):
+        for key in ("epoch", "index", "windows"):
+            _position_count(s, key, "start_position: source %d" % i)
+    return src
 
 
 class TrainWindows:
@@ -70,11 +110,20 @@ class TrainWindows:
         if rank >= world:
             raise ValueError("rank %d: must be below world %d" % (rank, world))
         if batch_tokens is not None and (not isinstance(batch_tokens, (int, np.integer))
-                                         or batch_tokens < 1):
+                                         or isinstance(batch_tokens, bool) or batch_tokens < 1):
             raise ValueError("batch_tokens: %r; a positive integer" % (batch_tokens,))
         if start_window is not None and (not isinstance(start_window, (int, np.integer))
-                                         or start_window < 0):
+                                         or isinstance(start_window, bool) or start_window < 0):
             raise ValueError("start_window: %r; a run position >= 0" % (start_window,))
+        # numpy integers as Python ints: the window order's 64-bit hashing takes Python
+        # ints (an np.int64 epoch overflowed in mix64)
+        seq_len, batch, world, rank, start_step = (int(v) for v in (seq_len, batch, world,
+                                                                     rank, start_step))
+        batch_tokens = None if batch_tokens is None else int(batch_tokens)
+        start_window = None if start_window is None else int(start_window)
+        if seq_len * batch > _WINDOW_TOKENS_MAX:   # as ingot-train's --batch and --seq-len
+            raise ValueError("batch %d x seq_len %d: more than the %d tokens a micro-step may "
+                             "hold" % (batch, seq_len, _WINDOW_TOKENS_MAX))
         self.sources = _sources(ds)
         for d, _ in self.sources:
             split = d.splits["train"]
@@ -106,17 +155,18 @@ class TrainWindows:
         self.steps = steps
         if len(self.sources) == 1:
             if start_position is not None:
-                src = start_position.get("sources") or []
+                src = _sources_of(start_position)
                 if len(src) > 1:
                     raise ValueError("start_position is of a mixture of %d sources; this is "
                                      "one dataset" % len(src))
                 if start_window is not None:
                     raise ValueError("give start_window or start_position, not both")
                 # one dataset: the windows taken are the run position q
-                start_window = int(src[0]["windows"] if src else start_position["windows"])
+                start_window = (src[0]["windows"] if src else
+                                _position_count(start_position, "windows", "start_position"))
                 n = n_windows[0]
-                if src and (int(src[0]["epoch"]) * n + int(src[0]["index"]) != start_window or
-                            int(src[0]["index"]) >= n):
+                if src and (src[0]["epoch"] * n + src[0]["index"] != start_window or
+                            src[0]["index"] >= n):
                     raise ValueError("start_position: epoch %s, window %s with %s taken does "
                                      "not add up with %d windows an epoch: another dataset or "
                                      "--seq-len" % (src[0]["epoch"], src[0]["index"],
@@ -131,13 +181,13 @@ class TrainWindows:
                              "settings['data_position']), not start_window")
         taken = None
         if start_position is not None:
-            src = start_position.get("sources") or []
+            src = _sources_of(start_position)
             if len(src) != len(self.sources):
                 raise ValueError("start_position holds %d sources, this mixture has %d"
                                  % (len(src), len(self.sources)))
-            taken = [int(s["windows"]) for s in src]
+            taken = [s["windows"] for s in src]
             for i, (s, n) in enumerate(zip(src, n_windows)):
-                if int(s["epoch"]) * n + int(s["index"]) != taken[i] or int(s["index"]) >= n:
+                if s["epoch"] * n + s["index"] != taken[i] or s["index"] >= n:
                     raise ValueError("start_position: source %d (%s) at epoch %s, window %s "
                                      "with %s taken does not add up with %d windows an epoch: "
                                      "another dataset or --seq-len" % (
@@ -169,10 +219,23 @@ class TrainWindows:
         st = (ck.settings or {}).get("settings")
         if not st:
             raise ValueError("%s: a version-1 checkpoint has no settings section" % ck.path)
+        if not isinstance(st, dict):
+            raise FormatError("%s: settings: %r is not the object ingot-train records"
+                              % (_term_text(ck.path), st))
         if st.get("synthetic"):
             raise ValueError("%s: trained on --synthetic data" % ck.path)
         recorded = st.get("data")
-        recorded = [recorded] if isinstance(recorded, str) else list(recorded or [])
+        recorded = [recorded] if isinstance(recorded, str) else recorded
+        if not isinstance(recorded, list) or not recorded or \
+                not all(isinstance(v, str) for v in recorded):
+            raise FormatError("%s: settings: data is %r; the dataset directories as "
+                              "ingot-train records them (a list of strings)"
+                              % (_term_text(ck.path), recorded))
+        T = _setting(ck, st, "seq-len", 1)
+        batch_tokens = _setting(ck, st, "batch-tokens", 1)
+        seed = _setting(ck, st, "seed", None)
+        if batch is None:
+            batch = _setting(ck, st, "batch", 1)
         parsed = [parse_data_arg(v) for v in recorded]
         if data is not None:
             data = [data] if isinstance(data, str) else list(data)
@@ -190,13 +253,12 @@ class TrainWindows:
             parsed = [(d, w) for d, (_, w) in zip(data, parsed)]
         sources = [(open_dataset(d, verify=verify), w) for d, w in parsed]
         pos = (ck.settings or {}).get("data_position") or {}
-        kw = dict(batch_tokens=int(st["batch-tokens"]), seed=int(st["seed"]),
+        kw = dict(batch_tokens=batch_tokens, seed=seed,
                   sequential=st.get("data-order") == "sequential", rank=rank, world=world,
                   steps=steps)
-        b = int(batch if batch is not None else st["batch"])
+        b = batch
         if len(sources) > 1:
-            return cls(sources, int(st["seq-len"]), b, start_position=pos, **kw)
-        T = int(st["seq-len"])
+            return cls(sources, T, b, start_position=pos, **kw)
         W = (sources[0][0].splits["train"].n_tokens - 1) // T
         return cls(sources[0][0], T, b, start_window=ck.data_position(W), **kw)
 

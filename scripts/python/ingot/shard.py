@@ -7,12 +7,14 @@ import numpy as np
 
 from . import xxh3
 from .errors import ChecksumError, FormatError
+from .term_text import term_text as _term_text
 
 MAGIC = b"INGOTSHD"
 VERSION = 1
 HEADER_SIZE = 4096
 ENDIAN_MARK = 0x01020304
 SPLITS = ("train", "val")
+TOKENIZER_TYPE_MAX = 4   # common/shard_format.h's INGOT_TOK_CHAR
 
 HEADER = np.dtype([
     ("magic", "S8"), ("version", "<u4"), ("header_size", "<u4"), ("endian_mark", "<u4"),
@@ -45,11 +47,16 @@ class Shard:
             st = os.stat(self.path)
         except FileNotFoundError:
             self._fail("file", "missing")
+        except OSError as e:   # a symlink loop, a path through a file, no permission
+            self._fail("file", e.strerror or str(e))
         if not stat.S_ISREG(st.st_mode):
             self._fail("file", "not a regular file (a directory, FIFO or device); a shard is a "
                        "plain file")
-        with open(self.path, "rb") as f:
-            raw = f.read(HEADER_SIZE)
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read(HEADER_SIZE)
+        except OSError as e:
+            self._fail("file", e.strerror or str(e))
         self._raw_header = raw
         self.header_checksum = (int(np.frombuffer(raw, "<u8", 1, HEADER_CHECKSUM_AT)[0])
                                 if len(raw) >= HEADER_SIZE else 0)
@@ -58,6 +65,7 @@ class Shard:
         self.n_tokens, self.n_docs = int(h["n_tokens"]), int(h["n_docs"])
         self.split = SPLITS[h["split"]]
         self.vocab_size = int(h["vocab_size"])
+        self.file_size = int(h["file_size"])
         width = "<u2" if h["token_width"] == 2 else "<u4"
         self.tokens = _map(self.path, width, HEADER_SIZE, self.n_tokens)
         self.index = _map(self.path, "<u8", int(h["index_offset"]), self.n_docs + 1)
@@ -65,7 +73,29 @@ class Shard:
         self._check_index()
 
     def _fail(self, field, what, exc=FormatError):
-        raise exc("%s: %s: %s" % (self.path, field, what))
+        raise exc("%s: %s: %s" % (_term_text(self.path), field, what))
+
+    def _check_version(self, h, raw):
+        """As common/shard_reader.c's check_ident: every version keeps the header
+        checksum in its header's last 8 bytes, so a real newer file can be told
+        from a flipped bit (which is corruption, not an upgrade to make)."""
+        v, hs = int(h["version"]), int(h["header_size"])
+        if v > VERSION:
+            if not xxh3.available():
+                self._fail("version", "%d, newer than %d: written by a newer Ingot, or the "
+                           "header is corrupt (install xxhash to tell)" % (v, VERSION))
+            if 16 <= hs <= len(raw) and hs % 8 == 0:
+                stored = int(np.frombuffer(raw, "<u8", 1, hs - 8)[0])
+                if stored == xxh3.xxh3_64(raw[:hs - 8]):
+                    self._fail("version", "format version %d was written by a newer Ingot; "
+                               "this reader knows version %d: upgrade ingot" % (v, VERSION))
+            self._fail("header_checksum", "does not match, and version reads %d (newer than "
+                       "%d): the header is corrupt" % (v, VERSION), ChecksumError)
+        if v == 0:
+            self._fail("version", "0 is not a valid version: the header is corrupt")
+        if hs != HEADER_SIZE:
+            self._fail("header_size", "%d, format version 1 has %d: the header is corrupt"
+                       % (hs, HEADER_SIZE))
 
     def _check_header(self, raw):
         if len(raw) < HEADER_SIZE:
@@ -77,11 +107,8 @@ class Shard:
         if h["endian_mark"] != ENDIAN_MARK:
             self._fail("endian_mark", "0x%08x: written on a machine of the other endianness"
                        % h["endian_mark"])
+        self._check_version(h, raw)
         stored = int(np.frombuffer(raw, "<u8", 1, HEADER_CHECKSUM_AT)[0])
-        if h["version"] != VERSION or h["header_size"] != HEADER_SIZE:
-            why = "written by a newer Ingot" if h["version"] > VERSION else "unknown"
-            self._fail("version", "%d (%s); this reader knows version %d"
-                       % (h["version"], why, VERSION))
         if xxh3.available() and xxh3.xxh3_64(raw[:HEADER_CHECKSUM_AT]) != stored:
             self._fail("header_checksum", "does not match the header: the header is corrupt",
                        ChecksumError)
@@ -101,14 +128,55 @@ class Shard:
         if real != size:
             self._fail("file_size", "the file is %d bytes, the header says %d (%s)"
                        % (real, size, "truncated" if real < size else "trailing bytes"))
+        # the fields common/shard_reader.c checks besides (a resealed header may hold them)
+        vocab, width = int(h["vocab_size"]), int(h["token_width"])
+        if vocab == 0 or (width == 2 and vocab > 65536):
+            self._fail("vocab_size", "%d does not fit token_width %d" % (vocab, width))
+        for key in ("bos_id", "eos_id", "pad_id", "unk_id"):
+            if not -1 <= int(h[key]) < vocab:
+                self._fail(key, "%d, must be -1 or below vocab_size %d" % (int(h[key]), vocab))
+        if int(h["tokenizer_type"]) > TOKENIZER_TYPE_MAX:
+            self._fail("tokenizer_type", "%d unknown" % int(h["tokenizer_type"]))
+        if int(h["flags"]):
+            self._fail("flags", "0x%x, must be 0 in format version 1" % int(h["flags"]))
+        nz = np.flatnonzero(np.frombuffer(raw, np.uint8, HEADER_CHECKSUM_AT - HEADER.itemsize,
+                                          HEADER.itemsize))
+        if len(nz):
+            self._fail("reserved", "byte at header offset %d is not zero"
+                       % (HEADER.itemsize + int(nz[0])))
         return h
 
     def _check_index(self):
+        # the padding between the tokens and the index is under no checksum
+        h = self.header
+        end = HEADER_SIZE + self.n_tokens * int(h["token_width"])
+        pad = int(h["index_offset"]) - end
+        if pad:
+            with open(self.path, "rb") as f:
+                f.seek(end)
+                nz = np.flatnonzero(np.frombuffer(f.read(pad), np.uint8))
+            if len(nz):
+                self._fail("index_offset", "padding byte at offset %d is not zero"
+                           % (end + int(nz[0])))
         ix = self.index
         if len(ix) and (ix[0] != 0 or ix[-1] != self.n_tokens):
             self._fail("index", "must run from 0 to n_tokens %d" % self.n_tokens)
         if len(ix) > 1 and np.any(ix[1:] < ix[:-1]):
             self._fail("index", "offsets decrease")
+
+    def check_unchanged(self):
+        """Raises FormatError when the file is no longer the size it had when opened:
+        reading a memmap past a truncated file's end kills the process (SIGBUS), as
+        common/data_loader.c guards against. A truncation between this check and the
+        read is still not caught."""
+        try:
+            size = os.stat(self.path).st_size
+        except OSError as e:
+            self._fail("file", "%s since it was opened" % (e.strerror or e))
+        if size != self.file_size:
+            self._fail("file_size", "the file is now %d bytes, %d when it was opened: it was "
+                       "truncated or rewritten while open (reopen the dataset)"
+                       % (size, self.file_size))
 
     def document(self, d):
         """Ids of document d as stored (BOS/EOS included), a memmap slice."""
