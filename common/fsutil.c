@@ -604,6 +604,9 @@ int fs_hash_file(const char *path, uint64_t *hash)
         ret = ingot_fail(-ENOMEM, "%s: out of memory hashing the file", SHOWN(path, tp));
         goto out;
     }
+    /* The stat size is a hint (a /proc file says 0 and reads on for hundreds of
+     * GB): what is read is capped too, as fs_read_capped caps it. */
+    size_t n = 0;
     for (;;) {
         ssize_t r = read_some(fd, b, CHUNK, path);
         if (r < 0) {
@@ -612,6 +615,13 @@ int fs_hash_file(const char *path, uint64_t *hash)
         }
         if (r == 0)
             break;
+        n += (size_t)r;
+        if (n > FS_READ_ALL_MAX) {
+            char tp[1024];
+            ret = ingot_fail(-EFBIG, "%s: file grew past %zu bytes while being read",
+                             SHOWN(path, tp), FS_READ_ALL_MAX);
+            goto out;
+        }
         ingot_xxh3_update(s, b, (size_t)r);
     }
     *hash = ingot_xxh3_digest(s);

@@ -41,6 +41,15 @@ int main(void)
     CHECK_FAIL(fs_hash_file(huge, &h), -EFBIG, "more than the 268435456");
     unlink(huge);
     free(huge);
+    /* a regular file whose stat size is 0 and that reads on (procfs): the bytes
+     * read are capped too (ingot-dump verify hashed /proc/self/pagemap, named as
+     * a tokenizer model, for minutes) */
+    if (access("/proc/self/pagemap", R_OK) == 0) {
+        CHECK_FAIL(fs_hash_file("/proc/self/pagemap", &h), -EFBIG,
+                   "pagemap: file grew past 268435456 bytes while being read");
+        /* refused one way or the other, in time (it reads 8-byte entries only) */
+        CHECK(fs_read_all("/proc/self/pagemap", &buf, &len) < 0 && buf == NULL);
+    }
     CHECK_FAIL(fs_read_all(dir, &buf, &len), INGOT_E_FORMAT, "is a directory");
     /* /dev/zero never ends: read whole it would exhaust memory */
     CHECK_FAIL(fs_read_capped("/dev/zero", "model", 1 << 20, &buf, &len), INGOT_E_FORMAT,
