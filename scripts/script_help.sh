@@ -33,8 +33,9 @@ script_args() {
 }
 
 # script_count WHAT ARGS...: the first of ARGS is the number of WHAT (ranks,
-# GPUs), a whole number from 1 without leading zeros, else a usage error;
-# -h/--help there prints the header (script_args 1).
+# GPUs), a whole number from 1 to 1048576 (ingot-train's largest world) without
+# leading zeros, else a usage error; -h/--help there prints the header
+# (script_args 1).
 script_count() {
     script_what=$1
     shift
@@ -43,6 +44,36 @@ script_count() {
     '') script_usage_error "give the number of $script_what first" ;;
     0* | *[!0-9]*) script_usage_error "'$1': the number of $script_what, a whole number from 1" ;;
     esac
+    # the length first: bash's arithmetic wraps past 2^63
+    if [ ${#1} -gt 7 ] || [ "$1" -gt 1048576 ]; then
+        script_usage_error "'$1': the number of $script_what, at most 1048576 (ingot-train's" \
+            "largest world)"
+    fi
+}
+
+# script_env_count NAME LO HI: the variable NAME, if set, is a whole number in
+# [LO, HI] (decimal digits, no sign or leading zeros), else a usage error naming it.
+script_env_count() {
+    local v=${!1-}
+    [ -z "${!1+x}" ] && return 0
+    case $v in
+    0) ;;
+    '' | 0* | *[!0-9]*) script_usage_error "$1='$v': a whole number from $2 to $3" ;;
+    esac
+    if [ ${#v} -gt 9 ] || [ "$v" -lt "$2" ] || [ "$v" -gt "$3" ]; then
+        script_usage_error "$1='$v': a whole number from $2 to $3"
+    fi
+}
+
+# script_bin VAR DEFAULT: the ingot-train to launch (VAR's value, else DEFAULT),
+# refused at once with what to set when it is not an executable file (each rank
+# failed with status 127 instead).
+script_bin() {
+    local b=${!1:-$2}
+    if [ ! -f "$b" ] || [ ! -x "$b" ]; then
+        script_usage_error "$b: no ingot-train there (build it, or set $1 to its path)"
+    fi
+    printf '%s\n' "$b"
 }
 
 # script_usage_error TEXT: "NAME: TEXT; --help for the usage" on stderr, exit 2.

@@ -17,7 +17,8 @@ script_count ranks "$@"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 n=$1
 shift
-bin=${INGOT_TRAIN:-$here/build/train/ingot-train}
+bin=$(script_bin INGOT_TRAIN "$here/build/train/ingot-train") || exit 2
+script_env_count MASTER_PORT 1 65535
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
 pids=()
 ranks=()   # pids[i] is rank ranks[i]
@@ -44,6 +45,12 @@ trap 'stop 2 INT' INT
 trap 'stop 15 TERM' TERM
 trap 'stop 1 HUP' HUP
 for ((r = 0; r < n && sig == 0; r++)); do
+    # a rank already gone (failed at start-up): start no more, the loop below
+    # names it and stops the others
+    if [ "$r" -gt 0 ] && [ "$(jobs -pr | wc -l)" -lt "${#pids[@]}" ]; then
+        echo "env-loop: a rank ended before all $n were started; starting no more" >&2
+        break
+    fi
     RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r LOCAL_WORLD_SIZE=$n MASTER_ADDR=127.0.0.1 \
         MASTER_PORT=${MASTER_PORT:-29500} "${dflt[@]+"${dflt[@]}"}" "$bin" "$@" &
     pids+=($!)

@@ -25,6 +25,7 @@ if printf '%s\n' "$@" | grep -qx -- --; then
 fi
 bin=${INGOT_TRAIN:-$here/build/train/ingot-train}
 export MASTER_ADDR=${MASTER_ADDR:-$(hostname)}
+script_env_count MASTER_PORT 1 65535
 export MASTER_PORT=${MASTER_PORT:-29500}
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
 root=()

@@ -15,11 +15,16 @@ script_count GPUs "$@"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 n=$1
 shift
-bin=${INGOT_TRAIN:-$here/build/train/ingot-train}
+bin=$(script_bin INGOT_TRAIN "$here/build/train/ingot-train") || exit 2
 # NVLink SHARP (NVLS) must stay off on the lent GPU machines (docs/multi-gpu.md);
 # a value you exported yourself wins.
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
+# checked before torchrun sees them: NNODES=two (or 0, or empty) ran each node
+# as a one-node job of its own, without a word
+script_env_count NNODES 1 1048576
 if [ "${NNODES:-1}" -gt 1 ]; then
+    script_env_count NODE_RANK 0 $((NNODES - 1))
+    script_env_count MASTER_PORT 1 65535
     exec torchrun --nnodes "$NNODES" --node_rank "${NODE_RANK:?set NODE_RANK}" \
         --master_addr "${MASTER_ADDR:?set MASTER_ADDR}" --master_port "${MASTER_PORT:-29500}" \
         --nproc_per_node "$n" --no-python "$bin" "$@"
