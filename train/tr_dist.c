@@ -215,7 +215,9 @@ int tr_dist_open(const struct tr_dist_opts *o, tr_dist **out)
     tr_dist *d = calloc(1, sizeof(*d));
     if (!d)
         return ingot_oom("communicator", sizeof(*d));
-    int err = tr_dist_env_read(o->envp, &d->env);
+    /* --dist none: one process whatever the environment says (docs/multi-gpu.md),
+     * so a malformed or leftover launcher variable is not read at all */
+    int err = tr_dist_env_read(o->mode && !strcmp(o->mode, "none") ? NULL : o->envp, &d->env);
     if (err) {
         free(d);
         return err;

@@ -83,18 +83,92 @@ static const struct scheme schemes[] = {
     { "slurm", "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID", NULL },
 };
 
+/* NAME (an integer, checked by get_int) must be below LIMIT's value: a message
+ * naming both ("RANK='2' is not an integer in [0, 1]" never said WORLD_SIZE). */
+static int below(const char *name, int v, const char *limit, int lv, const char *what)
+{
+    if (v < lv)
+        return 0;
+    return ingot_fail(INGOT_E_USAGE, "environment: %s=%d is not below %s=%d: %s count from 0 "
+                      "to %s - 1; the launcher (or your script) set one of them wrong", name, v,
+                      limit, lv, what, limit);
+}
+
 static int read_scheme(const char *const *envp, const struct scheme *s, struct tr_dist_env *e)
 {
     int err;
     e->launcher = s->launcher;
     if ((err = get_int(envp, s->world, 1, 1 << 20, &e->world)) ||
-        (err = get_int(envp, s->rank, 0, e->world - 1, &e->rank)))
+        (err = get_int(envp, s->rank, 0, 1 << 20, &e->rank)) ||
+        (err = below(s->rank, e->rank, s->world, e->world, "ranks")))
         return err;
-    if (s->local_world && (err = get_int(envp, s->local_world, 1, e->world, &e->local_world)))
+    if (s->local_world && ((err = get_int(envp, s->local_world, 1, 1 << 20, &e->local_world)) ||
+                           (err = e->local_world > e->world
+                                ? ingot_fail(INGOT_E_USAGE, "environment: %s=%d is more than "
+                                             "%s=%d: a host cannot hold more ranks than the "
+                                             "job", s->local_world, e->local_world, s->world,
+                                             e->world)
+                                : 0)))
         return err;
-    int lmax = e->local_world > 0 ? e->local_world - 1 : e->world - 1;
-    if ((err = get_int(envp, s->local_rank, 0, lmax, &e->local_rank)))
+    if ((err = get_int(envp, s->local_rank, 0, 1 << 20, &e->local_rank)))
         return err;
+    if (e->local_world > 0)
+        err = below(s->local_rank, e->local_rank, s->local_world, e->local_world,
+                    "local ranks");
+    else
+        err = below(s->local_rank, e->local_rank, s->world, e->world, "ranks");
+    return err;
+}
+
+/* Another launcher's variables, also set and read without error, that say
+ * another rank or a world at least as large as the chosen scheme's: not used
+ * (the first scheme wins, which lets torchrun run inside an srun step, whose
+ * world is then the larger), but said at start: a leftover export under srun
+ * made two processes rank 1, and the rendezvous then blamed the network. */
+static void note_others(const char *const *envp, const struct scheme *s,
+                        struct tr_dist_env *e)
+{
+    char list[300];
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        const struct scheme *t = &schemes[i];
+        const char *tr = get(envp, t->rank), *tw = get(envp, t->world);
+        long r, w;
+        /* torchrun inside an srun step: its world is the larger, one agent a
+         * task; the same world and rank is the same start */
+        if (t == s || !tr || !tw || !parse_long(tr, &r) || !parse_long(tw, &w) ||
+            w < e->world || (r == e->rank && w == e->world))
+            continue;
+        int n = snprintf(list + at, sizeof(list) - at, "%s%s=%ld %s=%ld (%s)", at ? ", " : "",
+                         t->rank, r, t->world, w, t->launcher);
+        if (n < 0 || (size_t)n >= sizeof(list) - at)
+            break;
+        at += (size_t)n;
+    }
+    if (at)
+        snprintf(e->note, sizeof(e->note), "also set, not used: %.300s; this process is rank "
+                 "%d of %d from %.40s and %.40s (%.16s), the first launcher found: unset the "
+                 "others' variables if a script left them over", list, e->rank, e->world,
+                 s->rank, s->world, s->launcher);
+}
+
+/* A launcher sets its rank and its world together: one alone is a script's
+ * mistake that would run N independent processes into one --ckpt-dir (a world
+ * of 1 alone means one process, as it says). Slurm's batch script has
+ * SLURM_PROCID without a step's task count: one process. */
+static int check_pairs(const char *const *envp)
+{
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        const struct scheme *t = &schemes[i];
+        const char *r = get(envp, t->rank), *w = get(envp, t->world);
+        const bool slurm = !strcmp(t->launcher, "slurm");
+        if (!r == !w || (w && !strcmp(w, "1")) || (slurm && r))
+            continue;
+        return ingot_fail(INGOT_E_USAGE, "environment: %s is set but %s is not; a launcher "
+                          "(%s) sets both: set both, or neither for one process",
+                          r ? t->rank : t->world, r ? t->world : t->rank,
+                          i == 0 ? "torchrun, scripts/launch" : t->launcher);
+    }
     return 0;
 }
 
@@ -157,15 +231,8 @@ int tr_dist_env_read(const char *const *envp, struct tr_dist_env *e)
     int err;
     *e = (struct tr_dist_env){ .launcher = "none", .rank = 0, .world = 1, .local_rank = -1,
                                .local_world = -1 };
-    /* A launcher sets both: one alone is a script's mistake that would run
-     * N independent processes into one --ckpt-dir and --metrics file (a
-     * WORLD_SIZE of 1 alone means one process, as it says). Slurm's batch
-     * script has SLURM_PROCID without a step's task count: one process. */
-    const char *r = get(envp, "RANK"), *w = get(envp, "WORLD_SIZE");
-    if (!r != !w && !(w && !strcmp(w, "1")))
-        return ingot_fail(INGOT_E_USAGE, "environment: %s is set but %s is not; a launcher "
-                          "(torchrun, scripts/launch) sets both: set both, or neither for one "
-                          "process", r ? "RANK" : "WORLD_SIZE", r ? "WORLD_SIZE" : "RANK");
+    if ((err = check_pairs(envp)))
+        return err;
     const struct scheme *s = NULL;
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && !s; i++)
         if (get(envp, schemes[i].rank) && get(envp, schemes[i].world))
@@ -177,6 +244,7 @@ int tr_dist_env_read(const char *const *envp, struct tr_dist_env *e)
     }
     if ((err = read_scheme(envp, s, e)) || (err = check_stray_world(envp, s, e)))
         return err;
+    note_others(envp, s, e);
     copy(e->master_addr, sizeof(e->master_addr), get(envp, "MASTER_ADDR"));
     if ((err = get_int(envp, "MASTER_PORT", 1, 65535, &e->master_port)))
         return err;

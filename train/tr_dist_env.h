@@ -19,6 +19,8 @@ struct tr_dist_env {
     int rdzv_port;          /* the port ingot's rendezvous listens on (see below) */
     bool agent_store;       /* torchrun's agent already listens on MASTER_PORT */
     char job_id[128];       /* TORCHELASTIC_RUN_ID, SLURM job.step, ...; "" none */
+    char note[640];         /* another launcher's variables, set too and saying another
+                             * rank or world, which were not used; "" none */
 };
 
 /* The port ingot's rendezvous uses when no --dist-port is given: MASTER_PORT,

@@ -131,15 +131,22 @@ static char who[320];
  * none), read here once and passed down: the default batch, and which rank
  * saves and speaks before the communicator exists. */
 static int launcher_rank, launcher_world = 1;
+/* The launcher's variables could not be read: reported once the command line
+ * is known (--dist none ignores them), before any directory is made or a
+ * dataset opened. */
+static bool launcher_bad;
 
 static void read_launcher(void)
 {
     extern char **environ;
     struct tr_dist_env e;
     if (tr_dist_env_read((const char *const *)environ, &e)) {
-        ingot_clear_err();   /* the run itself says what is wrong with them */
+        ingot_clear_err();   /* said after the settings (launcher_check) */
+        launcher_bad = true;
         return;
     }
+    if (e.note[0])
+        fprintf(stderr, "ingot-train: note: %s\n", e.note);
     char host[256] = "";
     launcher_rank = e.world > 1 ? e.rank : 0;
     launcher_world = e.world > 1 ? e.world : 1;
@@ -153,6 +160,28 @@ static void report(int err)
 {
     const char *m = ingot_errmsg_for(err);
     fprintf(stderr, "ingot-train%s: %s\n", strncmp(m, "rank ", 5) ? who : "", m);
+}
+
+/* After the settings: --dist none is one process whatever the environment
+ * says; else launcher variables that could not be read end the run now (every
+ * rank would have made its --ckpt-dir and opened and verified the dataset
+ * before the communicator said so). Returns the error, reported. */
+static int launcher_check(const struct tr_opts *o)
+{
+    extern char **environ;
+    if (o->dist && !strcmp(o->dist, "none")) {
+        launcher_rank = 0;
+        launcher_world = 1;
+        who[0] = '\0';
+        return 0;
+    }
+    if (!launcher_bad)
+        return 0;
+    struct tr_dist_env e;
+    int err = tr_dist_env_read((const char *const *)environ, &e);
+    if (err)
+        report(err);
+    return err;
 }
 
 int main(int argc, char **argv)
@@ -180,6 +209,10 @@ int main(int argc, char **argv)
         return err == INGOT_E_USAGE ? 2 : 1;   /* a checkpoint or config that cannot be read: 1 */
     }
     install_handlers();
+    if ((err = launcher_check(&o))) {
+        tr_opts_free(&o);
+        return 2;
+    }
     tr_dist_run_default_batch(&o, launcher_world);
     /* --dump-batch writes no checkpoint: its --ckpt-dir is only read (with
      * --resume), never made or prepared (it left an empty directory) */

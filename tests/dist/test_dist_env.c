@@ -63,12 +63,21 @@ static const struct env_case env_cases[] = {
       "WORLD_SIZE=4", "LOCAL_RANK=1", "LOCAL_WORLD_SIZE=4", "TORCHELASTIC_RUN_ID=r",
       "MASTER_PORT=100", NULL }, "torchrun", 1, 4, 1, 4, "127.0.0.1", 101, "torchrun-r", NULL },
     { "rank >= world", { "RANK=2", "WORLD_SIZE=2", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
-      "RANK='2' is not an integer in [0, 1]" },
+      "RANK=2 is not below WORLD_SIZE=2: ranks count from 0" },
     { "not a number", { "RANK=x", "WORLD_SIZE=2", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
       "RANK='x'" },
     { "local rank out of range", { "OMPI_COMM_WORLD_RANK=0", "OMPI_COMM_WORLD_SIZE=4",
       "OMPI_COMM_WORLD_LOCAL_RANK=2", "OMPI_COMM_WORLD_LOCAL_SIZE=2", NULL }, NULL, 0, 0, 0, 0,
-      NULL, 0, NULL, "OMPI_COMM_WORLD_LOCAL_RANK='2'" },
+      NULL, 0, NULL, "OMPI_COMM_WORLD_LOCAL_RANK=2 is not below OMPI_COMM_WORLD_LOCAL_SIZE=2" },
+    { "local world above the world", { "RANK=0", "WORLD_SIZE=2", "LOCAL_WORLD_SIZE=3", NULL },
+      NULL, 0, 0, 0, 0, NULL, 0, NULL, "LOCAL_WORLD_SIZE=3 is more than WORLD_SIZE=2" },
+    /* every launcher's pair: one alone ran one process as if no launcher (audit, session 33) */
+    { "OMPI rank alone", { "OMPI_COMM_WORLD_RANK=1", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
+      "OMPI_COMM_WORLD_RANK is set but OMPI_COMM_WORLD_SIZE is not" },
+    { "PMI_SIZE alone", { "PMI_SIZE=4", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
+      "PMI_SIZE is set but PMI_RANK is not" },
+    { "SLURM_STEP_NUM_TASKS alone", { "SLURM_STEP_NUM_TASKS=4", NULL }, NULL, 0, 0, 0, 0, NULL,
+      0, NULL, "SLURM_STEP_NUM_TASKS is set but SLURM_PROCID is not" },
     { "bad port", { "RANK=0", "WORLD_SIZE=2", "MASTER_PORT=70000", NULL }, NULL, 0, 0, 0, 0,
       NULL, 0, NULL, "MASTER_PORT='70000'" },
     { "zero world", { "RANK=0", "WORLD_SIZE=0", NULL }, NULL, 0, 0, 0, 0, NULL, 0, NULL,
@@ -242,7 +251,7 @@ static void hostile_env(void)
     strcpy(rank + 4005, HOSTILE);
     const char *rankenv[] = { rank, "WORLD_SIZE=2", NULL };
     CHECK_FAIL(tr_dist_env_read(rankenv, &e), INGOT_E_USAGE, "111...' is not an integer in "
-               "[0, 1]; the launcher (or your script) set it wrong");
+               "[0, 1048576]; the launcher (or your script) set it wrong");
     shown_safe("a long RANK");
     const char *stray[] = { "RANK=0", "WORLD_SIZE=1", "OMPI_COMM_WORLD_RANK=1" HOSTILE,
                             "OMPI_COMM_WORLD_SIZE=4", NULL };
@@ -277,8 +286,33 @@ static void passed_down(void)
     CHECK(unsetenv("RANK") == 0 && unsetenv("WORLD_SIZE") == 0);
 }
 
+/* Another launcher's variables saying another rank of a world as large: used
+ * not, but noted (a leftover RANK=1 WORLD_SIZE=2 under a 2-task srun step made
+ * two processes rank 1); torchrun's larger world inside srun, or the same
+ * rank and world, give no note. */
+static void other_launcher_noted(void)
+{
+    struct tr_dist_env e;
+    const char *leftover[] = { "RANK=1", "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1",
+                               "SLURM_PROCID=0", "SLURM_STEP_NUM_TASKS=2", NULL };
+    CHECK_OK(tr_dist_env_read(leftover, &e));
+    CHECK(e.rank == 1 && e.world == 2 && !strcmp(e.launcher, "env"));
+    CHECK(strstr(e.note, "also set, not used: SLURM_PROCID=0 SLURM_STEP_NUM_TASKS=2 (slurm); "
+                         "this process is rank 1 of 2 from RANK and WORLD_SIZE (env)") != NULL);
+    const char *nested[] = { "SLURM_PROCID=0", "SLURM_STEP_NUM_TASKS=2", "RANK=1",
+                             "WORLD_SIZE=4", "LOCAL_RANK=1", "LOCAL_WORLD_SIZE=4",
+                             "TORCHELASTIC_RUN_ID=r", NULL };
+    CHECK_OK(tr_dist_env_read(nested, &e));
+    CHECK(e.note[0] == '\0');
+    const char *same[] = { "RANK=1", "WORLD_SIZE=2", "MASTER_ADDR=h", "SLURM_PROCID=1",
+                           "SLURM_STEP_NUM_TASKS=2", NULL };
+    CHECK_OK(tr_dist_env_read(same, &e));
+    CHECK(e.note[0] == '\0');
+}
+
 int main(void)
 {
+    other_launcher_noted();
     for (size_t i = 0; i < sizeof(env_cases) / sizeof(env_cases[0]); i++)
         check_env(&env_cases[i]);
     passed_down();
