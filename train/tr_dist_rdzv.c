@@ -229,7 +229,11 @@ static int listen_on(int port, int *out)
                               "job, torchrun's store when MASTER_PORT is reused, or a second "
                               "process given RANK=0): pass --dist-port or set INGOT_DIST_PORT "
                               "to a free port, or check the launcher's RANK", port);
-        return ingot_fail(-e, "rendezvous: cannot listen on port %d: %s", port, strerror(e));
+        return ingot_fail(-e, "rendezvous: cannot listen on port %d: %s%s", port, strerror(e),
+                          e == EACCES && port < 1024
+                              ? " (ports below 1024 need privileges: set MASTER_PORT, "
+                                "INGOT_DIST_PORT or --dist-port to a port from 1024)"
+                              : "; set MASTER_PORT, INGOT_DIST_PORT or --dist-port to another");
     }
     set_nonblock(fd);
     *out = fd;
