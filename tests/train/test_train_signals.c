@@ -70,6 +70,33 @@ static bool wait_for(pid_t pid, const char *out, const char *needle)
     return false;
 }
 
+/* Wait until pid catches sig (its handler is in place: /proc/PID/status's
+ * SigCgt); false after 60 s or when it ended first. A fixed sleep assumed the
+ * handlers within 300 ms of the start, which a loaded 2-core CI machine broke
+ * (the signal then killed the run: exit 1002). */
+static bool wait_caught(pid_t pid, int sig)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    for (int i = 0; i < 6000; i++) {
+        FILE *f = fopen(path, "r");
+        char line[256];
+        unsigned long long mask = 0;
+        bool got = false;
+        while (f && fgets(line, sizeof(line), f))
+            if (sscanf(line, "SigCgt: %llx", &mask) == 1)
+                got = true;
+        if (f)
+            fclose(f);
+        if (got && (mask >> (sig - 1)) & 1)
+            return true;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return false;
+        sleep_ms(10);
+    }
+    return false;
+}
+
 /* Exit code, 1000 + signal when killed; kills it after 60 s (-1). */
 static int finish(pid_t pid)
 {
@@ -346,7 +373,10 @@ static int startup(const char *dir)
                         "--seq-len 16 --batch 1 --steps 100 --val-every 0 --threads 1 "
                         "--ckpt-dir '%s'", ck);
     pid_t pid = start(args, out, false);
-    sleep_ms(300);   /* the handlers are in place (~10 ms), the init takes over 1 s */
+    /* the handlers in place (~10 ms from the start, more on a loaded machine);
+     * the init that follows takes over 1 s */
+    CHECK(wait_caught(pid, SIGINT));
+    sleep_ms(100);
     kill(pid, SIGINT);
     int rc = finish(pid);
     char *s = tt_slurp(out), *c1 = tt_fmt("%s/ckpt-00000001.bin", ck);
