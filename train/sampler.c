@@ -76,6 +76,16 @@ int tr_sample(const struct tr_backend_ops *ops, tr_backend *b, const struct tr_c
         int ctx = len < c->seq_len ? len : c->seq_len;
         if ((err = ops->logits(b, ids + len - ctx, ctx, logits)))
             break;
+        /* finite weights may still overflow the activations: argmax of NaNs
+         * gave id 0 over and over, and the run said nothing */
+        for (int v = 0; v < c->vocab && !err; v++)
+            if (!isfinite(logits[v]))
+                err = ingot_fail(INGOT_E_CORRUPT, "sampling token %d: the model's logits are "
+                                 "not finite (id %d: %g): its weights overflow the activations "
+                                 "(a diverged or damaged checkpoint); use an earlier checkpoint",
+                                 len, v, (double)logits[v]);
+        if (err)
+            break;
         int32_t t = k <= 1 ? argmax(logits, c->vocab)
                            : top_k_pick(logits, c->vocab, k, o->temperature, o->top_p, &r, idx);
         ids[len] = t;

@@ -335,10 +335,24 @@ int tr_eval_main(int argc, char **argv)
     }
     double toks = (double)n * T, mean = loss / toks, acc = (double)hits / toks;
     double dt = mono_now() - t0;
+    /* finite weights may still overflow the activations: a loss of NaN was
+     * printed, and exit 0 said the evaluation had worked */
+    if (!isfinite(mean)) {
+        err = ingot_fail(INGOT_E_CORRUPT, "%s: the loss on %s is not finite (%g): the weights "
+                         "overflow the activations (a diverged or damaged checkpoint); "
+                         "evaluate an earlier checkpoint", TERM_SHOW(o.ckpt), what, mean);
+        goto out;
+    }
     if (o.json) {
+        /* exp of a large loss is inf, which JSON has no word for: null */
+        char ppl[32];
+        if (isfinite(exp(mean)))
+            snprintf(ppl, sizeof(ppl), "%.17g", exp(mean));
+        else
+            snprintf(ppl, sizeof(ppl), "null");
         printf("{\"split\":\"%s\",\"windows\":%" PRIu64 ",\"tokens\":%.0f,\"loss\":%.17g,"
-               "\"perplexity\":%.17g,\"accuracy\":%.17g,\"step\":%" PRIu64 ",\"seconds\":%.3f",
-               o.train ? "train" : "val", n, toks, mean, exp(mean), acc, st.step, dt);
+               "\"perplexity\":%s,\"accuracy\":%.17g,\"step\":%" PRIu64 ",\"seconds\":%.3f",
+               o.train ? "train" : "val", n, toks, mean, ppl, acc, st.step, dt);
         for (int k = 0; k < 3 && src.n; k++) {
             printf(",\"%s\":[", k == 2 ? "src_names" : k ? "src_windows" : "src_loss");
             for (int s = 0; s < src.n; s++) {
@@ -348,7 +362,7 @@ int tr_eval_main(int argc, char **argv)
                     json_print_string(src.name[s]);
                 else if (k)
                     printf("%" PRIu64, src.windows[s]);
-                else if (src.windows[s])
+                else if (src.windows[s] && isfinite(tr_src_loss_mean(&src, s)))
                     printf("%.17g", tr_src_loss_mean(&src, s));
                 else
                     printf("null");

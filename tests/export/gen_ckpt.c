@@ -54,7 +54,9 @@ double gen_max_diff(const struct tr_backend_ops *oa, tr_backend *a,
     return worst;
 }
 
-char *gen_resave(const char *ck, const char *dir, const char *name, size_t at, float x)
+/* gen_resave and gen_rescale: the copy with weight `at` set to x, or (at
+ * SIZE_MAX) every weight times x. */
+static char *resave(const char *ck, const char *dir, const char *name, size_t at, float x)
 {
     struct tr_ckpt_state st;
     float *p;
@@ -63,8 +65,12 @@ char *gen_resave(const char *ck, const char *dir, const char *name, size_t at, f
     CHECK_OK(tr_ckpt_read_settings(path, &text));
     size_t n = tr_param_count(&st.cfg);
     float *zeros = calloc(n, sizeof(float));
-    CHECK(zeros && at < n);
-    p[at] = x;
+    CHECK(zeros && (at < n || at == SIZE_MAX));
+    if (at == SIZE_MAX)
+        for (size_t i = 0; i < n; i++)
+            p[i] *= x;
+    else
+        p[at] = x;
     st.settings = text;
     CHECK_OK(tr_ckpt_save(out, &st, p, zeros, zeros, &saved));
     free(zeros);
@@ -73,4 +79,14 @@ char *gen_resave(const char *ck, const char *dir, const char *name, size_t at, f
     free(p);
     free(out);
     return saved;
+}
+
+char *gen_resave(const char *ck, const char *dir, const char *name, size_t at, float x)
+{
+    return resave(ck, dir, name, at, x);
+}
+
+char *gen_rescale(const char *ck, const char *dir, const char *name, float x)
+{
+    return resave(ck, dir, name, SIZE_MAX, x);
 }

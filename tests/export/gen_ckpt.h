@@ -37,4 +37,8 @@ double gen_max_diff(const struct tr_backend_ops *oa, tr_backend *a,
  * writer): what a hand-edited file looks like. Returns its path (malloc'd). */
 char *gen_resave(const char *ck, const char *dir, const char *name, size_t at, float x);
 
+/* The same with every weight times x: finite weights that overflow the
+ * activations (x 1e18), or a loss too large for exp() (x 100). */
+char *gen_rescale(const char *ck, const char *dir, const char *name, float x);
+
 #endif

@@ -117,6 +117,27 @@ int main(int argc, char **argv)
     args = tt_fmt("eval '%s' --data '%s' --threads 1", nan_ck, ds);
     fails += tt_expect(bin, out, "eval: a NaN weight", args, 1, "tensor lnfw is nan", NULL);
     free(args);
+    /* finite weights that overflow the activations: NaN logits and loss were
+     * printed (exit 0), the sampler gave id 0 over and over; a loss too large
+     * for exp() gave "perplexity":inf, which is no JSON */
+    char *huge = gen_rescale(ck, dir, "huge", 1e18f), *big = gen_rescale(ck, dir, "big", 100.0f);
+    args = tt_fmt("eval '%s' --data '%s' --threads 1", huge, ds);
+    fails += tt_expect(bin, out, "eval: weights that overflow", args, 1, "is not finite",
+                       "evaluate an earlier checkpoint");
+    free(args);
+    args = tt_fmt("generate '%s' --prompt-ids '1 2' --tokens 3 --ids --threads 1", huge);
+    fails += tt_expect(bin, out, "generate: weights that overflow", args, 1,
+                       "logits are not finite", "use an earlier checkpoint");
+    free(args);
+    args = tt_fmt("eval '%s' --data '%s' --threads 1 --json", big, ds);
+    fails += tt_expect(bin, out, "eval --json: perplexity past a double", args, 0,
+                       "\"perplexity\":null", NULL);
+    char *js = tt_slurp(out);
+    fails += !(js && !strstr(js, "inf") && !strstr(js, "nan"));
+    free(js);
+    free(args);
+    free(huge);
+    free(big);
     /* eval's --batch (up to 4096) times a long context past 2^24 tokens per
      * forward: refused, as in training (the ops index rows with int; a
      * crafted checkpoint's seq-len once made the activation size wrap) */
