@@ -248,6 +248,24 @@ static const int export_signals[] = { SIGINT, SIGTERM, SIGHUP };
 enum { N_EXPORT_SIGNALS = sizeof(export_signals) / sizeof(export_signals[0]) };
 static char *export_tmp[N_EXPORT_NAMES];
 
+/* Every file an export of any format writes into --out. */
+static const char *const export_files[] = {
+    "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+    "tokenizer.model", "tokenizer_config.json", "model.bin",
+};
+
+/* After a failed export into a folder it made itself: its files, whole ones
+ * included (nothing else can be in that folder). */
+static void remove_written(const char *dir)
+{
+    for (size_t i = 0; i < sizeof(export_files) / sizeof(export_files[0]); i++) {
+        char *p = tr_export_path(dir, export_files[i]);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+}
+
 /* The folders of --out this export made (fs_mkdir_p_made's list): a signal
  * removes them too once empty, as a failed export does (rmdir is
  * async-signal-safe; a folder holding anything stays). */
@@ -375,6 +393,7 @@ int tr_export_main(int argc, char **argv)
     struct tr_ckpt_state st;
     float *params = NULL;
     char *path = NULL, *tok_path = NULL, **made = NULL, *settings = NULL;
+    bool out_made = false;   /* --out itself made by this export */
     struct ingot_spm *spm = NULL;
     if ((err = tr_export_load_run(o.ckpt, &st, &params, &path, &settings)))
         goto out;
@@ -438,7 +457,7 @@ int tr_export_main(int argc, char **argv)
                          "directory for the exported files", TERM_SHOW(o.out));
         goto out;
     }
-    if ((err = fs_mkdir_p_made(o.out, &made, NULL)))
+    if ((err = fs_mkdir_p_made(o.out, &made, &out_made)))
         goto out;
     int stale = 0;
     if ((err = fs_remove_stale_temps(o.out, export_temp_owner, false, "--out", "export",
@@ -478,7 +497,12 @@ int tr_export_main(int argc, char **argv)
                          "a closed pipe?); the export in %s is complete", strerror(-e),
                          TERM_SHOW(o.out));
 out:
-    if (err)   /* the folders this export made, when nothing is in them */
+    /* a folder this export made holds only what it wrote: those files go too
+     * (a full disk left the model-sized weights file there, the space the
+     * message told the user to free); then the folders, once empty */
+    if (err && out_made)
+        remove_written(o.out);
+    if (err)
         fs_rmdir_made(made);
     fs_free_list(made);
     free(params);

@@ -179,14 +179,16 @@ static int remove_tokenizer_files(const char *dir, bool all)
     return err;
 }
 
-/* An earlier export's config.json (see tr_export_hf). */
-static int remove_config(const char *dir)
+/* An earlier export's config.json (see tr_export_hf); *had: there was one. */
+static int remove_config(const char *dir, bool *had)
 {
     char *path = tr_export_path(dir, "config.json");
     int err = 0;
     if (!path)
         err = ingot_oom("export path", strlen(dir) + 32);
-    else if (unlink(path) != 0 && errno != ENOENT)
+    else if (unlink(path) == 0)
+        *had = true;
+    else if (errno != ENOENT)
         err = ingot_fail(-errno, "%s: cannot replace an earlier export's config: %s",
                          TERM_SHOW(path), strerror(errno));
     free(path);
@@ -257,13 +259,19 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
     int err = spm ? tr_export_hf_tokenizer_build(s, &tok_json) : 0;
     if (err)
         return err;
-    err = remove_config(dir);
+    bool had_config = false;
+    err = remove_config(dir, &had_config);
     if (!err)
         err = llama ? tr_export_hf_llama_weights(s, dir) : write_weights(s, dir);
     if (!err)
         err = write_rest(s, dir, tok_json);
     else
         json_decref(tok_json);
+    if (err && had_config)   /* say so: the message alone read as "nothing changed" */
+        return ingot_fail(err, "%s; the earlier export in %s no longer loads (its "
+                          "config.json goes first, so that no loader meets new weights under "
+                          "the old shape): run the export again", ingot_errmsg_for(err),
+                          TERM_SHOW(dir));
     if (err)
         return err;
     if (llama)

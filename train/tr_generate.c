@@ -487,6 +487,16 @@ int tr_generate_main(int argc, char **argv)
     if (!spm && !o.no_stop && !(st.flags & TR_CKPT_FLAG_SYNTHETIC) &&
         tr_export_tokenizer(NULL, NULL, settings, st.tokenizer_hash, o.quiet, &spm, NULL))
         ingot_clear_err();
+    /* text out of a tokenizer of fewer pieces than the model's vocabulary (any
+     * --tokenizer passes a synthetic checkpoint's hash): the model samples ids
+     * it cannot decode, and the text stopped midway with exit 1 */
+    if (spm && !o.ids && ingot_spm_vocab_size(spm) < (uint32_t)st.cfg.vocab) {
+        err = ingot_fail(INGOT_E_MISMATCH, "the tokenizer has %" PRIu32 " pieces, fewer than "
+                         "the model's vocabulary of %d: it cannot decode every id the model "
+                         "samples; pass the tokenizer the checkpoint was trained with, or "
+                         "--ids", ingot_spm_vocab_size(spm), st.cfg.vocab);
+        goto out;
+    }
     int n_prompt;
     if ((err = prompt_ids(&o, spm, st.cfg.vocab, o.tokens, &ids, &n_prompt)))
         goto out;

@@ -66,6 +66,9 @@ with tempfile.TemporaryDirectory() as tmp:
         # what to do (before: the error alone)
         check("free space" in err and "run the same command again" in err,
               "%s: no hint: %s" % (what, err))
+        if fmt == "hf" and name != "/config.json":   # the earlier export is gone: said
+            check("the earlier export in" in err and "no longer loads" in err,
+                  "%s: the earlier export's loss not said: %s" % (what, err))
         left = os.listdir(out)
         check(not [f for f in left if ".tmp" in f], "%s: temporary files %s" % (what, left))
         main = {"hf": "config.json", "llmc": "model.bin", "safetensors": "model.safetensors"}[fmt]
@@ -86,6 +89,13 @@ with tempfile.TemporaryDirectory() as tmp:
                   fault(path="model.bin", after_bytes=0))
     check(rc == 1 and os.path.isdir(p("there")), "a failed export into an existing folder: "
           "exit %d, folder gone" % rc)
+    # files already whole in a folder the export made go too (a full disk at
+    # tokenizer.json left the model-sized weights file, the space to free)
+    rc, err = run(["export", ck, "--format", "hf", "--out", p("made2", "x"), "--tokenizer", TOK],
+                  fault(path="tokenizer.json", after_bytes=100))
+    check(rc == 1 and not os.path.exists(p("made2")), "a failed hf export into new folders: "
+          "exit %d, left %s" % (rc, os.listdir(p("made2", "x")) if os.path.exists(p("made2", "x"))
+                                else os.path.exists(p("made2"))))
     print("a failed export removes the empty folders it made, keeps one that was there")
 
     # SIGTERM in the middle of tokenizer.json: the export dies of it, and

@@ -117,6 +117,24 @@ int main(int argc, char **argv)
     args = tt_fmt("eval '%s' --data '%s' --threads 1", nan_ck, ds);
     fails += tt_expect(bin, out, "eval: a NaN weight", args, 1, "tensor lnfw is nan", NULL);
     free(args);
+    /* a tokenizer of fewer pieces (95) than a synthetic model's vocabulary (128):
+     * text out is refused at once (the model sampled ids it could not decode and
+     * the text stopped midway, exit 1); ids out need no decoding */
+    args = tt_fmt("'%s' --device cpu --synthetic --vocab 128 --seq-len 16 --batch 2 --steps 1 "
+                  "--threads 1 --val-every 0 --quiet --model tiny --layers 1 --dim 32 "
+                  "--heads 2 --ckpt-dir '%s/ck128'", bin, dir);
+    tt_run_ok(args, out);
+    free(args);
+    args = tt_fmt("generate '%s/ck128' --tokenizer '%s' --prompt 'The' --tokens 4 --threads 1",
+                  dir, tok);
+    fails += tt_expect(bin, out, "generate: tokenizer smaller than vocab", args, 1,
+                       "the tokenizer has 95 pieces, fewer than the model's vocabulary of 128",
+                       "--ids");
+    free(args);
+    args = tt_fmt("generate '%s/ck128' --tokenizer '%s' --prompt 'The' --tokens 4 --ids "
+                  "--threads 1", dir, tok);
+    fails += tt_expect(bin, out, "generate --ids: tokenizer smaller", args, 0, NULL, NULL);
+    free(args);
     /* finite weights that overflow the activations: NaN logits and loss were
      * printed (exit 0), the sampler gave id 0 over and over; a loss too large
      * for exp() gave "perplexity":inf, which is no JSON */
