@@ -8,14 +8,7 @@
 #   test_dist_cli_env.sh INGOT_TRAIN
 set -uo pipefail
 bin=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() { # check WHAT COMMAND...
-    local what=$1
-    shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/../test_check.sh"
 run() { # run NAME ENV... -- ARGS...: one CPU step of a tiny model; status, $tmp/NAME.out
     local name=$1
     shift
@@ -50,5 +43,4 @@ run noted RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 SLURM_PROCID=0 SLURM_STEP_NU
 check "the other launcher's variables named at start" grep -Fq \
     "note: also set, not used: SLURM_PROCID=0 SLURM_STEP_NUM_TASKS=2 (slurm)" "$tmp/noted.out"
 
-echo "$([ $fails = 0 ] && echo PASS || echo FAIL): $fails failure(s)"
-[ $fails = 0 ]
+check_done

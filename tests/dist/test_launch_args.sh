@@ -8,14 +8,7 @@
 # once one has ended. torchrun is a stand-in that records its arguments.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() { # check WHAT COMMAND...
-    local what=$1
-    shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/../test_check.sh"
 mkdir -p "$tmp/bin"
 printf '#!/usr/bin/env bash\necho "torchrun $*" >> "%s/calls"\n' "$tmp" > "$tmp/bin/torchrun"
 printf '#!/usr/bin/env bash\nexit 0\n' > "$tmp/ingot-train"
@@ -79,5 +72,4 @@ check "env-loop.sh: rank 0's status returned (rc $rc)" test "$rc" = 3
 check "env-loop.sh: fewer than 400 ranks started after rank 0 failed ($n)" test "$n" -lt 399
 check "env-loop.sh: says it started no more" grep -Fq "starting no more" "$tmp/stop.out"
 
-echo "$([ $fails = 0 ] && echo PASS || echo FAIL): $fails failure(s)"
-[ $fails = 0 ]
+check_done

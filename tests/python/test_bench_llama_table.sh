@@ -12,14 +12,7 @@
 #   test_bench_llama_table.sh SOURCE_ROOT
 set -u
 root=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() { # check WHAT COMMAND...
-    local what=$1
-    shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/../test_check.sh"
 
 # Under POWER=1 the stand-ins source this (STUB_POWER): they wait for their run's
 # sampler to have printed, so the samplers' order is the runs' order however fast
@@ -267,5 +260,4 @@ check "ROUNDS=0 refused (rc $rc)" test "$rc" = 2
 check "ROUNDS=0 says what is expected" grep -Fq "ROUNDS=0: expected a whole number" "$tmp/bad.out"
 check "ROUNDS=0 ran nothing" test ! -e "$tmp/stub/calls"
 
-echo "$([ $fails = 0 ] && echo PASS || echo FAIL): $fails failure(s)"
-[ $fails = 0 ]
+check_done
