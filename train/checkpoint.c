@@ -664,10 +664,14 @@ static int check_header(const char *path, const struct tr_ckpt_header *h, uint64
         return ingot_fail(INGOT_E_CORRUPT, "%s: tensor offsets do not match the model "
                           "configuration", TERM_SHOW(path));
     if (file_size < h->file_size)
-        return ingot_fail(INGOT_E_TRUNCATED, "%s: %" PRIu64 " bytes, header says %" PRIu64,
+        return ingot_fail(INGOT_E_TRUNCATED, "%s: %" PRIu64 " bytes, header says %" PRIu64
+                          " (truncated: a copy cut short, or a disk that filled while it was "
+                          "written); use an earlier checkpoint or copy it again",
                           TERM_SHOW(path), file_size, h->file_size);
     if (file_size > h->file_size)
-        return ingot_fail(INGOT_E_CORRUPT, "%s: %" PRIu64 " bytes, header says %" PRIu64,
+        return ingot_fail(INGOT_E_CORRUPT, "%s: %" PRIu64 " bytes, header says %" PRIu64
+                          " (trailing bytes: not a file ingot-train wrote whole); use an "
+                          "earlier checkpoint or copy it again",
                           TERM_SHOW(path), file_size, h->file_size);
     return 0;
 }
