@@ -233,6 +233,13 @@ int tr_dist_env_read(const char *const *envp, struct tr_dist_env *e)
                                .local_world = -1 };
     if ((err = check_pairs(envp)))
         return err;
+    /* the one value it takes (docs/multi-gpu.md): another (TCP, 1) was
+     * ignored, and MPI carried the rendezvous the user had meant to avoid */
+    const char *rdzv = get(envp, "INGOT_DIST_RDZV");
+    if (rdzv && *rdzv && strcmp(rdzv, "tcp"))
+        return ingot_fail(INGOT_E_USAGE, "environment: INGOT_DIST_RDZV='%s': the one value is "
+                          "tcp (ingot's TCP rendezvous under mpirun); unset it for MPI's",
+                          SHOW(rdzv));
     const struct scheme *s = NULL;
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && !s; i++)
         if (get(envp, schemes[i].rank) && get(envp, schemes[i].world))

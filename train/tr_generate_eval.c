@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,8 +272,13 @@ int tr_eval_main(int argc, char **argv)
     struct tr_loader_opts lo = { .dir = o.data, .sources = o.src, .n_sources = o.n_data,
                                  .seq_len = T, .seed = st.seed, .sequential = true,
                                  .verify = !o.no_verify, .val_only = !o.train };
-    if ((err = tr_loader_open(&lo, &l)) || (err = check_data(&o, &st, l)))
+    if ((err = tr_loader_open(&lo, &l)) || (err = check_data(&o, &st, l))) {
+        /* a path from the checkpoint's settings: the data has moved since */
+        if (held[0] && err != -ENOMEM)
+            err = ingot_fail(err, "%s (the dataset the checkpoint's settings name; pass --data "
+                             "DIR where it is now)", ingot_errmsg_for(err));
         goto out;
+    }
     char what[64 + 4096];   /* what the messages name: the dataset or the mixture */
     if (o.n_data > 1)
         snprintf(what, sizeof(what), "the mixture of %d datasets (%s, ...)", o.n_data,
@@ -283,8 +289,10 @@ int tr_eval_main(int argc, char **argv)
     if (o.tokens && (uint64_t)o.tokens / (uint64_t)T < n)
         n = (uint64_t)o.tokens / (uint64_t)T ? (uint64_t)o.tokens / (uint64_t)T : 1;
     if (!n) {
-        err = ingot_fail(INGOT_E_NODATA, "%s: the %s split has no window of %d + 1 tokens",
-                         what, o.train ? "train" : "val", T);
+        err = ingot_fail(INGOT_E_NODATA, "%s: the %s split has no window of %d + 1 tokens%s",
+                         what, o.train ? "train" : "val", T,
+                         o.train ? "" : " (--split train evaluates the training split; "
+                                        "ingot-pretok --val-fraction makes a val split)");
         goto out;
     }
 #ifdef _OPENMP

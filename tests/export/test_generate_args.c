@@ -117,6 +117,22 @@ int main(int argc, char **argv)
     args = tt_fmt("eval '%s' --data '%s' --threads 1", nan_ck, ds);
     fails += tt_expect(bin, out, "eval: a NaN weight", args, 1, "tensor lnfw is nan", NULL);
     free(args);
+    /* eval without --data takes the dataset the settings name; moved since, the
+     * message says so and what to pass (it named the path alone) */
+    args = tt_fmt("'%s' --device cpu --data '%s' --seq-len 16 --batch 2 --steps 1 --threads 1 "
+                  "--val-every 0 --quiet --model tiny --layers 1 --dim 32 --heads 2 "
+                  "--ckpt-dir '%s/ckds'", bin, ds, dir);
+    tt_run_ok(args, out);
+    free(args);
+    char *moved = tt_fmt("%s/ds-moved", dir);
+    CHECK(rename(ds, moved) == 0);
+    args = tt_fmt("eval '%s/ckds' --threads 1", dir);
+    fails += tt_expect(bin, out, "eval: the settings' dataset moved", args, 1,
+                       "the dataset the checkpoint's settings name",
+                       "pass --data DIR where it is now");
+    free(args);
+    CHECK(rename(moved, ds) == 0);
+    free(moved);
     /* a tokenizer of fewer pieces (95) than a synthetic model's vocabulary (128):
      * text out is refused at once (the model sampled ids it could not decode and
      * the text stopped midway, exit 1); ids out need no decoding */
