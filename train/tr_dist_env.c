@@ -102,14 +102,12 @@ static int read_scheme(const char *const *envp, const struct scheme *s, struct t
         (err = get_int(envp, s->rank, 0, 1 << 20, &e->rank)) ||
         (err = below(s->rank, e->rank, s->world, e->world, "ranks")))
         return err;
-    if (s->local_world && ((err = get_int(envp, s->local_world, 1, 1 << 20, &e->local_world)) ||
-                           (err = e->local_world > e->world
-                                ? ingot_fail(INGOT_E_USAGE, "environment: %s=%d is more than "
-                                             "%s=%d: a host cannot hold more ranks than the "
-                                             "job", s->local_world, e->local_world, s->world,
-                                             e->world)
-                                : 0)))
+    if (s->local_world && (err = get_int(envp, s->local_world, 1, 1 << 20, &e->local_world)))
         return err;
+    if (e->local_world > e->world)
+        return ingot_fail(INGOT_E_USAGE, "environment: %s=%d is more than %s=%d: a host cannot "
+                          "hold more ranks than the job", s->local_world, e->local_world,
+                          s->world, e->world);
     if ((err = get_int(envp, s->local_rank, 0, 1 << 20, &e->local_rank)))
         return err;
     if (e->local_world > 0)

@@ -248,18 +248,12 @@ static const int export_signals[] = { SIGINT, SIGTERM, SIGHUP };
 enum { N_EXPORT_SIGNALS = sizeof(export_signals) / sizeof(export_signals[0]) };
 static char *export_tmp[N_EXPORT_NAMES];
 
-/* Every file an export of any format writes into --out. */
-static const char *const export_files[] = {
-    "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-    "tokenizer.model", "tokenizer_config.json", "model.bin",
-};
-
 /* After a failed export into a folder it made itself: its files, whole ones
  * included (nothing else can be in that folder). */
 static void remove_written(const char *dir)
 {
-    for (size_t i = 0; i < sizeof(export_files) / sizeof(export_files[0]); i++) {
-        char *p = tr_export_path(dir, export_files[i]);
+    for (int i = 0; i < N_EXPORT_NAMES; i++) {
+        char *p = tr_export_path(dir, export_names[i]);
         if (p)
             unlink(p);
         free(p);

@@ -135,6 +135,9 @@ static int launcher_rank, launcher_world = 1;
  * is known (--dist none ignores them), before any directory is made or a
  * dataset opened. */
 static bool launcher_bad;
+/* Another launcher's variables, set and not used (tr_dist_env's note): said
+ * once the command line is known (under --dist none none are used) */
+static char launcher_note[sizeof(((struct tr_dist_env *)0)->note)];
 
 static void read_launcher(void)
 {
@@ -145,8 +148,7 @@ static void read_launcher(void)
         launcher_bad = true;
         return;
     }
-    if (e.note[0])
-        fprintf(stderr, "ingot-train: note: %s\n", e.note);
+    snprintf(launcher_note, sizeof(launcher_note), "%s", e.note);
     char host[256] = "";
     launcher_rank = e.world > 1 ? e.rank : 0;
     launcher_world = e.world > 1 ? e.world : 1;
@@ -175,6 +177,8 @@ static int launcher_check(const struct tr_opts *o)
         who[0] = '\0';
         return 0;
     }
+    if (launcher_note[0])
+        fprintf(stderr, "ingot-train: note: %s\n", launcher_note);
     if (!launcher_bad)
         return 0;
     struct tr_dist_env e;

@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import subprocess
+import struct
 import sys
 import tempfile
 
@@ -156,3 +157,27 @@ class Fixture:
                   "--shard-tokens", str(shard_tokens), "--val-fraction", "0.1", "--threads", "1",
                   "--quiet", corpus], "ingot-pretok")
         return out
+
+
+# common/shard_format.h: header offsets the tests edit and reseal
+WIDTH_AT, TOKENS_SUM_AT, PROV_SUM_AT = 20, 112, 128
+
+
+def reseal(path, sections=True):
+    """Recompute the payload checksums (sections) and the header checksum of a
+    shard in place: a hand-edited shard that only the checks past the checksums
+    can catch."""
+    from ingot import xxh3
+    with open(path, "r+b") as f:
+        head = bytearray(f.read(4096))
+        n_tok, n_doc = struct.unpack_from("<QQ", head, 56)
+        width = struct.unpack_from("<I", head, WIDTH_AT)[0]
+        tok_off, idx_off, prov_off = struct.unpack_from("<QQQ", head, 72)
+        if sections:
+            for at, off, size in ((TOKENS_SUM_AT, tok_off, n_tok * width),
+                                  (120, idx_off, 8 * (n_doc + 1)), (PROV_SUM_AT, prov_off, 16 * n_doc)):
+                f.seek(off)
+                struct.pack_into("<Q", head, at, xxh3.xxh3_64(f.read(size)))
+        struct.pack_into("<Q", head, 4096 - 8, xxh3.xxh3_64(bytes(head[:4096 - 8])))
+        f.seek(0)
+        f.write(head)

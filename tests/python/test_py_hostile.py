@@ -27,11 +27,11 @@ import struct
 import sys
 import warnings
 
-from pyt_util import Fixture, bounded, check, fail
+from pyt_util import Fixture, bounded, check, fail, reseal
 
 # common/shard_format.h: the header's fields (offsets) this test edits
-WIDTH_AT, VOCAB_AT, BOS_AT, TOKTYPE_AT, FLAGS_AT = 20, 24, 28, 48, 52
-TOKENS_SUM_AT, PROV_SUM_AT = 112, 128
+from pyt_util import WIDTH_AT, TOKENS_SUM_AT  # noqa: E402
+VOCAB_AT, BOS_AT, TOKTYPE_AT, FLAGS_AT = 24, 28, 48, 52
 RESERVED_AT = 144
 
 
@@ -68,24 +68,6 @@ def edit_manifest(e, fn, text=None):
 def first_train(e):
     m = json.load(open(os.path.join(e, "manifest.json")))
     return os.path.join(e, next(s["file"] for s in m["shards"] if s["split"] == "train"))
-
-
-def reseal(path, sections=True):
-    """Recompute the payload checksums and the header checksum of a shard in place."""
-    from ingot import xxh3
-    with open(path, "r+b") as f:
-        head = bytearray(f.read(4096))
-        n_tok, n_doc = struct.unpack_from("<QQ", head, 56)
-        width = struct.unpack_from("<I", head, WIDTH_AT)[0]
-        tok_off, idx_off, prov_off = struct.unpack_from("<QQQ", head, 72)
-        if sections:
-            for at, off, size in ((TOKENS_SUM_AT, tok_off, n_tok * width),
-                                  (120, idx_off, 8 * (n_doc + 1)), (PROV_SUM_AT, prov_off, 16 * n_doc)):
-                f.seek(off)
-                struct.pack_into("<Q", head, at, xxh3.xxh3_64(f.read(size)))
-        struct.pack_into("<Q", head, 4096 - 8, xxh3.xxh3_64(bytes(head[:4096 - 8])))
-        f.seek(0)
-        f.write(head)
 
 
 def sync_manifest(e, path):
