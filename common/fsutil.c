@@ -331,8 +331,7 @@ int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size
     return fs_write_atomic_with(path, write_pieces, &ps);
 }
 
-int fs_write_atomic_with(const char *path, int (*fill)(int fd, const char *tmp, void *arg),
-                         void *arg)
+int fs_stage_with(const char *path, int (*fill)(int fd, const char *tmp, void *arg), void *arg)
 {
     char *tmp = fs_temp_path(path);
     char tp[1024], tt[1024];
@@ -361,15 +360,43 @@ int fs_write_atomic_with(const char *path, int (*fill)(int fd, const char *tmp, 
         int e = errno;
         ret = ingot_fail(-e, "%s: close failed: %s", tt, strerror(e));
     }
-    if (!ret && rename(tmp, path) != 0) {
-        int e = errno;
-        ret = ingot_fail(-e, "%s: cannot rename %s into place: %s", tp, tt, strerror(e));
-    }
     if (ret)
         unlink(tmp);
-    else
-        ret = fs_fsync_dir(path);
     free(tmp);
+    return ret;
+}
+
+int fs_stage_pieces(const char *path, const struct fs_piece *pieces, size_t n)
+{
+    struct pieces ps = { pieces, n };
+    return fs_stage_with(path, write_pieces, &ps);
+}
+
+int fs_stage_commit(const char *path)
+{
+    char *tmp = fs_temp_path(path);
+    char tp[1024], tt[1024];
+    if (!tmp)
+        return ingot_fail(-ENOMEM, "%s: out of memory", SHOWN(path, tp));
+    int ret = 0;
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        ret = ingot_fail(-e, "%s: cannot rename %s into place: %s", SHOWN(path, tp),
+                         SHOWN(tmp, tt), strerror(e));
+        unlink(tmp);
+    }
+    free(tmp);
+    return ret;
+}
+
+int fs_write_atomic_with(const char *path, int (*fill)(int fd, const char *tmp, void *arg),
+                         void *arg)
+{
+    int ret = fs_stage_with(path, fill, arg);
+    if (!ret)
+        ret = fs_stage_commit(path);
+    if (!ret)
+        ret = fs_fsync_dir(path);
     return ret;
 }
 

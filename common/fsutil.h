@@ -32,6 +32,16 @@ int fs_write_atomic_pieces(const char *path, const struct fs_piece *pieces, size
  * leaves path as it was. */
 int fs_write_atomic_with(const char *path, int (*fill)(int fd, const char *tmp, void *arg),
                          void *arg);
+/* A set of files replaced together: each written whole and fsynced under
+ * fs_temp_path(path) by fs_stage_with() / fs_stage_pieces() (a failure
+ * removes that temp file and leaves path as it was), then, once all are,
+ * renamed into place by fs_stage_commit() (no directory fsync: the caller
+ * does one fs_fsync_dir() after the set). A failure while writing the set
+ * leaves every old file as it was. fs_stage_commit() removes the temp file
+ * when its rename fails; -ENOENT: nothing was staged under that path. */
+int fs_stage_with(const char *path, int (*fill)(int fd, const char *tmp, void *arg), void *arg);
+int fs_stage_pieces(const char *path, const struct fs_piece *pieces, size_t n);
+int fs_stage_commit(const char *path);
 /* fs_write_atomic_pieces() with one piece. */
 int fs_write_atomic(const char *path, const void *buf, size_t len);
 /* Flush f and report whether everything written to it arrived: 0, or

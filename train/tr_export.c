@@ -234,30 +234,88 @@ int tr_export_load(const char *ckpt, struct tr_ckpt_state *st, float **params, c
     return tr_export_load_run(ckpt, st, params, used, NULL);
 }
 
-/* A signal during the writes: each file goes to fs_temp_path(DIR/NAME)
- * before its rename (fs_write_atomic_pieces), and a process killed there left that
- * temp file, as large as the model, in the export folder. The handler
- * removes the temp files of every name an export writes (tr_export_hf.c,
- * tr_export_fmt.c), then dies of the signal as it would have. */
-static const char *const export_names[] = {
-    "model.safetensors", "model.bin", "config.json", "generation_config.json",
-    "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "spiece.model",
+/* Every file an export writes, and the formats whose set it belongs to.
+ * Each is staged under fs_temp_path(DIR/NAME) (tr_export_fmt.h) and renamed
+ * into place by commit_staged() once the whole set is written. A signal
+ * during the writes runs the handler below, which removes the temp files
+ * (each as large as what it was writing) and dies of the signal as it
+ * would have; a failure removes them too (drop_staged). config.json comes
+ * last: commit_staged() puts it in place after everything else. */
+enum { FMT_HF = 1, FMT_LLMC = 2, FMT_RAW = 4 };
+static const struct export_file {
+    const char *name;
+    unsigned formats;
+} export_files[] = {
+    { "model.safetensors", FMT_HF | FMT_RAW }, { "model.bin", FMT_LLMC },
+    { "generation_config.json", FMT_HF }, { "tokenizer.json", FMT_HF },
+    { "tokenizer_config.json", FMT_HF }, { "tokenizer.model", FMT_HF },
+    { "spiece.model", FMT_HF },   /* written by exports before tokenizer.json */
+    { "config.json", FMT_HF },
 };
-enum { N_EXPORT_NAMES = sizeof(export_names) / sizeof(export_names[0]) };
+enum { N_EXPORT_FILES = sizeof(export_files) / sizeof(export_files[0]) };
 static const int export_signals[] = { SIGINT, SIGTERM, SIGHUP };
 enum { N_EXPORT_SIGNALS = sizeof(export_signals) / sizeof(export_signals[0]) };
-static char *export_tmp[N_EXPORT_NAMES];
+static char *export_tmp[N_EXPORT_FILES];
 
 /* After a failed export into a folder it made itself: its files, whole ones
  * included (nothing else can be in that folder). */
 static void remove_written(const char *dir)
 {
-    for (int i = 0; i < N_EXPORT_NAMES; i++) {
-        char *p = tr_export_path(dir, export_names[i]);
+    for (int i = 0; i < N_EXPORT_FILES; i++) {
+        char *p = tr_export_path(dir, export_files[i].name);
         if (p)
             unlink(p);
         free(p);
     }
+}
+
+/* The staged files of this export (the signal handler's too: unlink only). */
+static void drop_staged(void)
+{
+    for (int i = 0; i < N_EXPORT_FILES; i++)
+        if (export_tmp[i])
+            unlink(export_tmp[i]);
+}
+
+/* Put the staged set of the format's files in place. An earlier export's
+ * config.json (what loaders open first) goes before anything is replaced
+ * and the new one comes last, so a process stopped in between leaves a
+ * folder that does not load, not new weights under the old shape. Every
+ * other file of the set is replaced by its staged one, or removed when
+ * this export staged none: spiece.model of older exports, and for a model
+ * without a tokenizer (synthetic ids) the earlier export's tokenizer files,
+ * which AutoTokenizer would load as the model's. */
+/* File i of export_files in place: its staged file when staged, else the
+ * earlier one removed (none there is fine). */
+static int put_in_place(const char *dir, int i, bool staged)
+{
+    char *path = tr_export_path(dir, export_files[i].name);
+    int err = 0;
+    if (!path)
+        err = -ENOMEM;
+    else if (staged)
+        err = fs_stage_commit(path);
+    else if (unlink(path) != 0 && errno != ENOENT)
+        err = ingot_fail(-errno, "%s: cannot remove the file of an earlier export: %s",
+                         TERM_SHOW(path), strerror(errno));
+    free(path);
+    return err;
+}
+
+static int commit_staged(const char *dir, unsigned format)
+{
+    const int cfg = N_EXPORT_FILES - 1;   /* config.json */
+    int err = export_files[cfg].formats & format ? put_in_place(dir, cfg, false) : 0;
+    bool touched = !err;   /* an earlier file may be gone: say so on a failure */
+    for (int i = 0; i < N_EXPORT_FILES && !err; i++)
+        if (export_files[i].formats & format)
+            err = put_in_place(dir, i, access(export_tmp[i], F_OK) == 0);
+    if (!err)
+        return fs_fsync_dir(dir);
+    if (!touched)
+        return err;
+    return ingot_fail(err, "%s; the export in %s is incomplete and does not load: run the "
+                      "same command again", ingot_errmsg_for(err), TERM_SHOW(dir));
 }
 
 /* The folders of --out this export made (fs_mkdir_p_made's list): a signal
@@ -267,9 +325,7 @@ static char **export_made;
 
 static void on_export_signal(int sig)
 {
-    for (int i = 0; i < N_EXPORT_NAMES; i++)
-        if (export_tmp[i])
-            unlink(export_tmp[i]);
+    drop_staged();
     fs_rmdir_made(export_made);
     signal(sig, SIG_DFL);
     raise(sig);
@@ -277,7 +333,7 @@ static void on_export_signal(int sig)
 
 static void free_tmp_paths(void)
 {
-    for (int i = 0; i < N_EXPORT_NAMES; i++) {
+    for (int i = 0; i < N_EXPORT_FILES; i++) {
         free(export_tmp[i]);
         export_tmp[i] = NULL;
     }
@@ -288,8 +344,8 @@ static void free_tmp_paths(void)
  * restores. Nothing to undo when it fails. */
 static int guard_signals(const char *dir, struct sigaction old[N_EXPORT_SIGNALS])
 {
-    for (int i = 0; i < N_EXPORT_NAMES; i++) {
-        char *p = tr_export_path(dir, export_names[i]);
+    for (int i = 0; i < N_EXPORT_FILES; i++) {
+        char *p = tr_export_path(dir, export_files[i].name);
         export_tmp[i] = p ? fs_temp_path(p) : NULL;
         free(p);
         if (!export_tmp[i]) {
@@ -309,8 +365,8 @@ static int guard_signals(const char *dir, struct sigaction old[N_EXPORT_SIGNALS]
 static long export_temp_owner(const char *name)
 {
     long pid = -1;
-    for (int i = 0; i < N_EXPORT_NAMES && pid < 0; i++)
-        pid = fs_temp_pid(name, export_names[i]);
+    for (int i = 0; i < N_EXPORT_FILES && pid < 0; i++)
+        pid = fs_temp_pid(name, export_files[i].name);
     return pid;
 }
 
@@ -466,12 +522,18 @@ int tr_export_main(int argc, char **argv)
         goto out;
     struct tr_export_src src = { .path = path, .st = &st, .params = params, .spm = spm,
                                  .tokenizer_path = tok_path };
-    if (!strcmp(o.format, "hf"))
+    unsigned format = !strcmp(o.format, "hf") ? FMT_HF : !strcmp(o.format, "llmc") ? FMT_LLMC
+                                                                                    : FMT_RAW;
+    if (format == FMT_HF)
         err = tr_export_hf(&src, o.out);
-    else if (!strcmp(o.format, "llmc"))
+    else if (format == FMT_LLMC)
         err = tr_export_llmc(&src, o.out, o.bf16);
     else
         err = tr_export_raw(&src, o.out);
+    if (!err)
+        err = commit_staged(o.out, format);
+    if (err)
+        drop_staged();
     unguard_signals(old);
     export_made = NULL;
     char kv[48] = "";

@@ -139,7 +139,7 @@ int tr_export_llmc(const struct tr_export_src *s, const char *dir, bool bf16)
           n * (bf16 ? sizeof(uint16_t) : sizeof(float)) },
     };
     char *path = tr_export_path(dir, "model.bin");
-    int err = path ? fs_write_atomic_pieces(path, pieces, 2) :
+    int err = path ? fs_stage_pieces(path, pieces, 2) :
                      ingot_oom("export path", strlen(dir) + 32);
     free(path);
     free(half);

@@ -1,7 +1,10 @@
 /* The writers behind `ingot-train export` (tr_export.c parses and loads):
  * tr_export_hf.c writes the Hugging Face folder, tr_export_fmt.c llm.c's
  * model file and the raw safetensors. Each returns 0 or a negative code
- * with a message naming the file. */
+ * with a message naming the file. Every file is staged (written whole under
+ * its temporary name, fs_stage_pieces), and tr_export.c renames the set into
+ * place once all of it is written: a failure on the way (a full disk, a
+ * refused tokenizer) leaves an earlier export in the folder as it was. */
 #ifndef INGOT_TR_EXPORT_FMT_H
 #define INGOT_TR_EXPORT_FMT_H
 
@@ -42,8 +45,8 @@ struct json_t *tr_export_hf_llama_config(const struct tr_export_src *s, struct j
  * WORD model, treat_whitespace_as_suffix, a piece that is not UTF-8, and
  * BPE user-defined symbols. */
 int tr_export_hf_tokenizer_build(const struct tr_export_src *s, struct json_t **doc);
-/* Write j (consumed; NULL counts as out of memory) to dir/name atomically,
- * indented, reals with `precision` significant digits. */
+/* Stage j (consumed; NULL counts as out of memory) as dir/name, indented,
+ * reals with `precision` significant digits. */
 int tr_export_write_json(const char *dir, const char *name, struct json_t *j, int precision);
 /* dir/model.bin: int32 header[256] = {20240326, 3 or 5, T, V, L, NH, C, Vp},
  * then every tensor in Ingot's (= llm.c's) order, fp32 or bf16. */

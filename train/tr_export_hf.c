@@ -151,52 +151,16 @@ int tr_export_write_json(const char *dir, const char *name, json_t *j, int preci
     else {
         size_t len = strlen(text);
         text[len] = '\n';   /* json_dumps' terminator becomes the final newline */
-        err = fs_write_atomic(path, text, len + 1);
+        err = fs_stage_pieces(path, &(struct fs_piece){ text, len + 1 }, 1);
     }
     free(text);
     free(path);
     return err;
 }
 
-/* Tokenizer files of an earlier export: spiece.model (written until the
- * export wrote tokenizer.json) always, and, for a model without a tokenizer
- * (synthetic ids), all of them: AutoTokenizer would load a tokenizer that
- * is not the model's. */
-static int remove_tokenizer_files(const char *dir, bool all)
-{
-    static const char *const names[] = { "spiece.model", "tokenizer.model",
-                                         "tokenizer.json", "tokenizer_config.json" };
-    int err = 0;
-    for (size_t i = 0; !err && i < (all ? sizeof(names) / sizeof(names[0]) : 1); i++) {
-        char *path = tr_export_path(dir, names[i]);
-        if (!path)
-            err = -ENOMEM;
-        else if (unlink(path) != 0 && errno != ENOENT)
-            err = ingot_fail(-errno, "%s: cannot remove the tokenizer file of an earlier "
-                             "export: %s", TERM_SHOW(path), strerror(errno));
-        free(path);
-    }
-    return err;
-}
-
-/* An earlier export's config.json (see tr_export_hf); *had: there was one. */
-static int remove_config(const char *dir, bool *had)
-{
-    char *path = tr_export_path(dir, "config.json");
-    int err = 0;
-    if (!path)
-        err = ingot_oom("export path", strlen(dir) + 32);
-    else if (unlink(path) == 0)
-        *had = true;
-    else if (errno != ENOENT)
-        err = ingot_fail(-errno, "%s: cannot replace an earlier export's config: %s",
-                         TERM_SHOW(path), strerror(errno));
-    free(path);
-    return err;
-}
-
-/* generation_config.json and the tokenizer's files (or, for a model without
- * one, the removal of an earlier export's). */
+/* generation_config.json and the tokenizer's files (a model without one
+ * has none: tr_export.c then removes an earlier export's, as it removes
+ * every file of the hf set this export did not stage). */
 static int write_rest(const struct tr_export_src *s, const char *dir, json_t *tok_json)
 {
     const struct tr_config *c = &s->st->cfg;
@@ -215,8 +179,6 @@ static int write_rest(const struct tr_export_src *s, const char *dir, json_t *to
         "{s:o, s:o, s:o, s:b, s:i, s:f}", "bos_token_id", id_or_null(bos),
         "eos_token_id", stops, "pad_token_id", id_or_null(pad), "do_sample", 1,
         "top_k", 40, "temperature", 1.0), 9);
-    if (!err)
-        err = remove_tokenizer_files(dir, !spm);
     if (err || !spm) {
         json_decref(tok_json);
         return err;
@@ -229,7 +191,8 @@ static int write_rest(const struct tr_export_src *s, const char *dir, json_t *to
         err = fs_read_all(s->tokenizer_path, &model, &len);
     char *path = err ? NULL : tr_export_path(dir, "tokenizer.model");
     if (!err)
-        err = path ? fs_write_atomic(path, model, len) : ingot_oom("export path", strlen(dir) + 32);
+        err = path ? fs_stage_pieces(path, &(struct fs_piece){ model, len }, 1)
+                   : ingot_oom("export path", strlen(dir) + 32);
     free(path);
     free(model);
     if (!err)
@@ -251,27 +214,14 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
     char hash[24];
     snprintf(hash, sizeof(hash), "%016" PRIx64, s->st->tokenizer_hash);
     bool llama = c->arch == TR_ARCH_LLAMA;
-    /* config.json is what loaders open first: an earlier export's goes
-     * before the first new file and the new one comes last, so an export
-     * stopped between two files (killed, disk full) leaves a folder that
-     * does not load, not new weights under the old shape */
-    json_t *tok_json = NULL;   /* built first: a refused tokenizer changes nothing */
+    json_t *tok_json = NULL;   /* built first: a refused tokenizer stages nothing */
     int err = spm ? tr_export_hf_tokenizer_build(s, &tok_json) : 0;
-    if (err)
-        return err;
-    bool had_config = false;
-    err = remove_config(dir, &had_config);
     if (!err)
         err = llama ? tr_export_hf_llama_weights(s, dir) : write_weights(s, dir);
     if (!err)
         err = write_rest(s, dir, tok_json);
     else
         json_decref(tok_json);
-    if (err && had_config)   /* say so: the message alone read as "nothing changed" */
-        return ingot_fail(err, "%s; the earlier export in %s no longer loads (its "
-                          "config.json goes first, so that no loader meets new weights under "
-                          "the old shape): run the export again", ingot_errmsg_for(err),
-                          TERM_SHOW(dir));
     if (err)
         return err;
     if (llama)

@@ -77,7 +77,7 @@ int tr_st_write(const char *path, const struct tr_st_tensor *t, size_t n,
     pieces[0] = (struct fs_piece){ hdr, 8 + padded };
     for (size_t i = 0; i < n; i++)
         pieces[i + 1] = (struct fs_piece){ t[i].data, tr_st_numel(&t[i]) * sizeof(float) };
-    err = fs_write_atomic_pieces(path, pieces, n + 1);
+    err = fs_stage_pieces(path, pieces, n + 1);
 out:
     free(text);
     free(hdr);

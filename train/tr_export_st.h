@@ -22,7 +22,8 @@ struct tr_st_tensor {
 /* Elements of t (the product of its shape). */
 size_t tr_st_numel(const struct tr_st_tensor *t);
 
-/* Write the n tensors to path atomically (temp file, fsync, rename), with
+/* Write the n tensors to path's temporary name (fs_stage_pieces: whole and
+ * fsynced; `ingot-train export` renames its set of files once all are), with
  * metadata: pairs of strings meta[2i], meta[2i + 1] for i < n_meta, stored
  * under "__metadata__" (safetensors allows strings only). Returns 0 or a
  * negative code (-ENOMEM, I/O errors naming the path). */

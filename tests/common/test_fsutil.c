@@ -1,6 +1,7 @@
 /* The readers' file checks in fsutil: only regular files are read (a FIFO,
  * a directory or a device is refused at once, naming what it is, and a FIFO
- * never blocks the open), and no whole-file read goes past its cap. */
+ * never blocks the open), and no whole-file read goes past its cap; a
+ * staged write replaces its file only when committed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -27,6 +28,25 @@ int main(void)
     CHECK_FAIL(fs_read_capped(f, "test file", 9, &buf, &len), -EFBIG,
                "test file is 10 bytes, more than the 9");
     CHECK(buf == NULL && len == 0);
+
+    /* a staged file leaves the old one in place until its commit; committing
+     * what was never staged is -ENOENT and changes nothing */
+    struct fs_piece staged = { "abc", 3 };
+    CHECK_OK(fs_stage_pieces(f, &staged, 1));
+    char *stg = fs_temp_path(f);
+    CHECK_OK(fs_read_all(f, &buf, &len));
+    CHECK(len == 10 && access(stg, F_OK) == 0);
+    free(buf);
+    CHECK_OK(fs_stage_commit(f));
+    CHECK_OK(fs_read_all(f, &buf, &len));
+    CHECK(len == 3 && !memcmp(buf, "abc", 3) && access(stg, F_OK) != 0);
+    free(buf);
+    CHECK_FAIL(fs_stage_commit(f), -ENOENT, "cannot rename");
+    CHECK_OK(fs_read_all(f, &buf, &len));
+    CHECK(len == 3);
+    free(buf);
+    free(stg);
+    CHECK_OK(fs_write_atomic(f, "0123456789", 10));
 
     /* what is not a regular file; the alarm turns a hang into a failure */
     alarm(10);

@@ -3,8 +3,11 @@
 preloaded): each format with a file that cannot be written. The export
 exits 1 naming the file and the error, leaves no temporary file, and no
 folder that looks whole: llmc's model.bin and safetensors' model.safetensors
-are there whole or not at all, and hf's config.json (what loaders open
-first) is written last, so it is missing. A signal in the middle of a file
+are there whole or not at all. Every file is staged before any is put in
+place, so an hf export that fails while writing leaves an earlier export in
+its folder byte for byte as it was; one that fails while putting its files
+in place removes the earlier config.json first (what loaders open first)
+and says the folder does not load. A signal in the middle of a file
 (tokenizer.json) leaves no temporary file either, and a summary that
 standard output does not take fails the command.
 
@@ -29,6 +32,15 @@ check = tally.check
 
 def run(args, env=None, stdout=subprocess.PIPE):
     return run_env([TRAIN] + args, env, stdout)
+
+
+def folder(d):
+    """Every file of d and its bytes."""
+    out = {}
+    for f in os.listdir(d):
+        with open(os.path.join(d, f), "rb") as fh:
+            out[f] = fh.read()
+    return out
 
 
 def fault(**kv):
@@ -56,9 +68,11 @@ with tempfile.TemporaryDirectory() as tmp:
         out = p("x%d" % i)
         os.mkdir(out)
         what = "export %s, a full disk at %s" % (fmt, name.lstrip("/"))
-        if fmt == "hf":   # an earlier export's config.json must not name the new weights
-            with open(os.path.join(out, "config.json"), "w") as f:
-                f.write('{"n_layer": 99}\n')
+        earlier = {}
+        if fmt == "hf":   # an earlier export, kept whole by a failed one
+            rc, err = run(["export", ck, "--format", fmt, "--out", out, "--tokenizer", TOK])
+            check(rc == 0, "%s: the earlier export: exit %d: %s" % (what, rc, err))
+            earlier = folder(out)
         rc, err = run(["export", ck, "--format", fmt, "--out", out, "--tokenizer", TOK],
                       fault(path=name, after_bytes=after))
         check(rc == 1 and "fault_inject:" in err and name.lstrip("/") in err and
@@ -66,16 +80,39 @@ with tempfile.TemporaryDirectory() as tmp:
         # what to do (before: the error alone)
         check("free space" in err and "run the same command again" in err,
               "%s: no hint: %s" % (what, err))
-        if fmt == "hf" and name != "/config.json":   # the earlier export is gone: said
-            check("the earlier export in" in err and "no longer loads" in err,
-                  "%s: the earlier export's loss not said: %s" % (what, err))
         left = os.listdir(out)
         check(not [f for f in left if ".tmp" in f], "%s: temporary files %s" % (what, left))
         main = {"hf": "config.json", "llmc": "model.bin", "safetensors": "model.safetensors"}[fmt]
-        check(main not in left, "%s: %s left: %s" % (what, main, left))
+        if earlier:   # before: its config.json removed first, "no longer loads"
+            check(folder(out) == earlier and "does not load" not in err,
+                  "%s: the earlier export changed: %s" % (what, sorted(left)))
+        else:
+            check(main not in left, "%s: %s left: %s" % (what, main, left))
         rc, err = run(["export", ck, "--format", fmt, "--out", out, "--tokenizer", TOK])
         check(rc == 0 and main in os.listdir(out), "%s, again: exit %d: %s" % (what, rc, err))
-        print("%s: exit 1, named, no %s; the export again completes" % (what, main))
+        print("%s: exit 1, named, %s; the export again completes"
+              % (what, "the earlier export as it was" if earlier else "no " + main))
+
+    # an hf export that cannot put a file in place (a rename refused): the earlier
+    # config.json is gone first and the message says the folder does not load
+    out = p("rename")
+    rc, err = run(["export", ck, "--format", "hf", "--out", out, "--tokenizer", TOK])
+    check(rc == 0, "the export to re-export over: exit %d: %s" % (rc, err))
+    rc, err = run(["export", ck, "--format", "hf", "--out", out, "--tokenizer", TOK],
+                  fault(path="tokenizer.model", ops="rename", errno="EIO"))
+    left = os.listdir(out)
+    check(rc == 1 and "cannot rename" in err and "is incomplete and does not load" in err and
+          "config.json" not in left and not [f for f in left if ".tmp" in f],
+          "a refused rename: exit %d, left %s: %s" % (rc, sorted(left), err))
+    rc, err = run(["export", ck, "--format", "hf", "--out", out, "--tokenizer", TOK])
+    check(rc == 0 and "config.json" in os.listdir(out), "again: exit %d: %s" % (rc, err))
+    # a model without a tokenizer over an export with one: its tokenizer files go
+    rc, err = run(["export", ck, "--format", "hf", "--out", out])
+    left = os.listdir(out)
+    check(rc == 0 and not [f for f in left if f.startswith("tokenizer")] and
+          "config.json" in left, "re-export without a tokenizer: exit %d, left %s: %s"
+          % (rc, sorted(left), err))
+    print("a refused rename: said, no config.json; the export again completes")
 
     # a failed export into folders it made itself leaves none of them behind (an empty
     # --out stayed); a folder that was there stays

@@ -239,7 +239,9 @@ static int count_temp_files(const char *dir)
 }
 
 /* A signal while the export writes: the process dies of it, and leaves no
- * temp file (it left model.safetensors.tmp.PID, as large as the model).
+ * temp file (it left model.safetensors.tmp.PID, as large as the model),
+ * and an earlier export's config.json as it was (nothing is put in place
+ * before every file is written: it was removed before the first one).
  * The child makes that temp name a FIFO before it execs the export (exec
  * keeps the PID), so the export is held mid-write, with a full pipe, until
  * the signal: no race with the export's speed. */
@@ -248,7 +250,7 @@ static void signal_mid_export(const char *bin, const char *dir, const char *ck)
     char *out = tt_fmt("%s/sig", dir);
     tt_rmtree(out);
     CHECK(mkdir(out, 0755) == 0);
-    /* an earlier export's config.json: gone before the first new file */
+    /* an earlier export's config.json: kept */
     char *config = tt_fmt("%s/config.json", out);
     FILE *f = fopen(config, "w");
     CHECK(f && fputs("{\"n_layer\": 99}\n", f) >= 0 && fclose(f) == 0);
@@ -280,11 +282,18 @@ static void signal_mid_export(const char *bin, const char *dir, const char *ck)
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);
     close(fd);
+    char kept[64] = "";
+    f = fopen(config, "r");
+    if (f) {
+        size_t n = fread(kept, 1, sizeof(kept) - 1, f);
+        kept[n] = 0;
+        fclose(f);
+    }
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM || count_temp_files(out) ||
-        access(config, F_OK) == 0) {
+        strcmp(kept, "{\"n_layer\": 99}\n")) {
         fprintf(stderr, "export killed mid-write: status %#x, %d temp files left in %s, the "
                 "earlier config.json %s\n", status, count_temp_files(out), out,
-                access(config, F_OK) == 0 ? "left beside the new weights" : "removed");
+                f ? "changed" : "removed");
         exit(1);
     }
     free(config);
