@@ -196,6 +196,19 @@ static int check_stray_world(const char *const *envp, const struct scheme *s,
     return 0;
 }
 
+/* A job id as a number for the default port: Slurm's are decimal; any
+ * other text is hashed (FNV-1a), so that jobs of non-numeric ids do not all
+ * meet at port 20000 (strtoul read them as 0). The same on every rank. */
+static unsigned long job_number(const char *job)
+{
+    if (job[0] && strspn(job, "0123456789") == strlen(job))
+        return strtoul(job, NULL, 10);
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)job; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    return h;
+}
+
 /* Slurm: rank 0's host is the first of the step's node list, the job key
  * is job.step, and the port derives from the job id so that two jobs
  * sharing a node do not collide. */
@@ -220,7 +233,7 @@ static int slurm_extras(const char *const *envp, struct tr_dist_env *e)
      * node's outgoing connections take (mod 20000 reached 39999: about a
      * third of job ids could meet "port in use") */
     if (!e->master_port && job)
-        e->rdzv_port = 20000 + (int)(strtoul(job, NULL, 10) % 12000);
+        e->rdzv_port = 20000 + (int)(job_number(job) % 12000);
     return 0;
 }
 

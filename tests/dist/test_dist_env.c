@@ -52,6 +52,11 @@ static const struct env_case env_cases[] = {
       "SLURM_LOCALID=2", "SLURM_STEP_NODELIST=gpu[01-02]", "SLURM_JOB_ID=123456",
       "SLURM_STEP_ID=0", NULL },
       "slurm", 6, 8, 2, -1, "gpu01", 20000 + 123456 % 12000, "slurm-123456.0", NULL },
+    /* a job id that is not a number: hashed (FNV-1a of "job-a" mod 12000), not
+     * 20000 for every such job */
+    { "slurm, job id text", { "SLURM_PROCID=1", "SLURM_STEP_NUM_TASKS=2", "SLURM_LOCALID=1",
+      "SLURM_STEP_NODELIST=a,b", "SLURM_JOB_ID=job-a", NULL },
+      "slurm", 1, 2, 1, -1, "a", 27814, "slurm-job-a.0", NULL },
     { "slurm with MASTER_*", { "SLURM_PROCID=0", "SLURM_STEP_NUM_TASKS=2", "SLURM_LOCALID=0",
       "SLURM_STEP_NODELIST=a,b", "SLURM_JOB_ID=7", "MASTER_ADDR=b", "MASTER_PORT=6000", NULL },
       "slurm", 0, 2, 0, -1, "b", 6000, "slurm-7.0", NULL },
