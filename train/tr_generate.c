@@ -403,6 +403,22 @@ static int on_token(void *arg, const int32_t *ids, int n)
     return g->spm ? stream_text(g, ids, n, false) : stream_ids(g, ids, n);
 }
 
+/* The prompt as text, a window of ids at a time: printed whole in one call,
+ * the window stayed at its start, and the first new tokens decoded the
+ * whole prompt twice each (a 64 MiB prompt: 4 tokens in 70 s). The text is
+ * the same as one call's (stream_text's windows join exactly). */
+static int stream_prompt(struct gen_stream *g, const int32_t *ids, int n)
+{
+    enum { STEP = 4096 };
+    int err = 0;
+    for (int end = g->spm && n > STEP ? STEP : n; !err; end += STEP) {
+        err = on_token(g, ids, end < n ? end : n);
+        if (end >= n)
+            break;
+    }
+    return err;
+}
+
 /* The end of one sample: what is left, and the line's end. */
 static int stream_end(struct gen_stream *g, const int32_t *ids, int n)
 {
@@ -545,7 +561,7 @@ int tr_generate_main(int argc, char **argv)
         if (o.samples > 1 && g.spm)
             printf("### sample %d\n", i + 1);
         /* the prompt at once (the first token takes a while on a big model) */
-        if (!(err = on_token(&g, ids, n_prompt)) &&
+        if (!(err = stream_prompt(&g, ids, n_prompt)) &&
             !(err = tr_sample(ops, be, &st.cfg, &so, ids, n_prompt)))
             err = stream_end(&g, ids, n_prompt + done);
         n_new_total += done;

@@ -11,7 +11,8 @@ tokenizer:
 - stderr's closing line says how many samples ended at a document boundary;
 - --prompt-ids with --ids stops there too (the checkpoint's dataset gives EOS/BOS);
 - --prompt-file FILE and --prompt-file - (standard input) give what --prompt gives, less
-  one final newline (echo's, an editor's); a NUL inside, a missing file, two prompts and
+  one final newline (echo's, an editor's); a prompt of many 4096-id windows prints exactly
+  the decode of its ids; a NUL inside, a missing file, two prompts and
   a prompt given as a second argument ('-', or the text without --prompt) are refused,
   the message naming --prompt-file -.
 Needs numpy, spm_train and the sentencepiece module (skips 77 otherwise)."""
@@ -115,6 +116,15 @@ def main():
     want_nl = fx.run(base + ["--prompt", "the river\n runs\n"], "--prompt with a newline")
     got = fx.run(base + ["--prompt-file", pf], "--prompt-file, two newlines")
     check(got == want_nl, "--prompt-file ending in two newlines: %r, want %r" % (got, want_nl))
+    # a prompt of many windows (stream_prompt prints 4096 ids at a time): the text is
+    # still exactly the decode of every id, across the windows' joins
+    with open(pf, "w", encoding="utf-8") as f:
+        f.write(" ".join("the river runs café naïve 東京 %d" % i for i in range(4000)))
+    longp = base + ["--prompt-file", pf, "--top-k", "40", "--seed", "7"]
+    ids = id_lines(fx.run(longp + ["--ids"], "long prompt, ids"))[0]
+    got = fx.run(longp, "long prompt, text")
+    check(len(ids) > 3 * 4096 and got == sp.decode(ids) + "\n",
+          "a prompt of %d ids: the text differs from the decode of its ids" % len(ids))
     for extra in (["-"], ["the river"]):
         p = subprocess.run(base + extra, capture_output=True, text=True)
         check(p.returncode == 2 and "--prompt-file - reads standard input" in p.stderr,
