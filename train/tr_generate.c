@@ -552,6 +552,7 @@ int tr_generate_main(int argc, char **argv)
                                                                        stops),
                                  .on_token = on_token, .arg = &g };
     int n_new_total = 0, n_stopped = 0;
+    double echo = 0;   /* printing the prompt: not the new tokens' time */
     for (int i = 0; i < o.samples && !err; i++) {
         int done = 0;
         so.seed = (uint64_t)o.seed + (uint64_t)i;
@@ -561,7 +562,10 @@ int tr_generate_main(int argc, char **argv)
         if (o.samples > 1 && g.spm)
             printf("### sample %d\n", i + 1);
         /* the prompt at once (the first token takes a while on a big model) */
-        if (!(err = stream_prompt(&g, ids, n_prompt)) &&
+        double e0 = mono_now();
+        err = stream_prompt(&g, ids, n_prompt);
+        echo += mono_now() - e0;
+        if (!err &&
             !(err = tr_sample(ops, be, &st.cfg, &so, ids, n_prompt)))
             err = stream_end(&g, ids, n_prompt + done);
         n_new_total += done;
@@ -570,7 +574,7 @@ int tr_generate_main(int argc, char **argv)
     }
     if (err)
         goto out;
-    double t2 = mono_now(), pre = t1 - t0, dec = t2 - t1;
+    double t2 = mono_now(), pre = t1 - t0, dec = t2 - t1 - echo;
     /* prefill: the context less its last token (tr_sample's first call) */
     /* a short continuation is no fault: say where it ended */
     char ended[96] = "";
