@@ -233,7 +233,8 @@ static int oversized_line(struct prod *p)
                      "line longer than %llu bytes (--max-record-bytes)",
                      (unsigned long long)p->cfg->max_record);
     if (!p->doc_open) {
-        p->doc_open = true;
+        /* a document, if skipped: not also "only blank lines" at the end */
+        p->doc_open = p->doc_seen = true;
         p->doc_start = p->line + 1;
         p->doc.len = 0;
     }

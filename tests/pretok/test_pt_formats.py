@@ -272,5 +272,23 @@ for mode in ("file", "paragraph"):
             "--txt-doc %s: a file of blank lines not counted: %r" % (mode, rep["skipped"]))
 print("a text file of blank lines: empty_text, counted (file and paragraph modes)")
 
+# A document skipped as too long is record_too_large once, not also empty_text ("only
+# blank lines") at the file's end (its skip share counted twice).
+big = t.path("big")
+os.makedirs(big)
+with open(os.path.join(big, "one.txt"), "w") as f:
+    f.write("word " * 400 + "\n")
+with open(os.path.join(big, "two.txt"), "w") as f:
+    f.write("word " * 400 + "\n\nshort paragraph\n")
+with open(os.path.join(big, "three.txt"), "w") as f:
+    f.write("fine text\n")
+for mode in ("file", "paragraph"):
+    rep, err = convert("big-" + mode, [big], ["--txt-doc", mode, "--max-record-bytes", "1000",
+                                              "--max-skip-fraction", "1"])
+    T.check("empty_text" not in rep["skipped"] and rep["skipped"].get("record_too_large") ==
+            2, "--txt-doc %s: a long document counted as %r"
+            % (mode, rep["skipped"]))
+print("a document too long: record_too_large only (file and paragraph modes)")
+
 t.cleanup()
 print("ok")
