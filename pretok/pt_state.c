@@ -338,6 +338,12 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
             json_decref(root);
             return bad(path, "its checksum does not match: the file was changed or damaged");
         }
+    } else if (json_object_get(root, "mtimes")) {
+        /* every version that records the inputs' times writes a checksum: a
+         * renamed or removed key must not turn the check off */
+        json_decref(root);
+        return bad(path, "it has no checksum, which every state with \"mtimes\" has: the "
+                   "file was changed or damaged");
     }
     /* The counters are sized by the state's own input count (a rerun with
      * other inputs must still be read, to say what changed). */
