@@ -37,6 +37,9 @@ struct pt_batch {
     size_t n_tok, cap_tok;
     struct pt_buf detail;
     uint64_t in_bytes_end;  /* input bytes consumed once this batch is done */
+    /* standard input's fingerprint (pt_state's stdin_head), on the batch in
+     * hand when it was complete; head_len 0: not on this batch */
+    uint64_t head_len, head_hash;
     int err;                /* worker failure (-ENOMEM, INGOT_E_TOKENIZER) */
     char errmsg[1024];
 };
@@ -58,6 +61,7 @@ static inline void pt_batch_reset(struct pt_batch *b)
     b->data.len = 0;
     b->detail.len = 0;
     b->n_in = b->n_out = b->n_tok = 0;
+    b->head_len = b->head_hash = 0;
     b->err = 0;
     b->errmsg[0] = 0;
 }

@@ -626,6 +626,13 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
     c.tok.max_record = o->max_record;
     for (size_t i = c.first; i < from_i; i++)
         pc.prod.bytes_before += c.inputs.v[i].size;
+    pc.prod.stdin_head_len = st.stdin_head_len;
+    pc.prod.stdin_head_hash = st.stdin_head_hash;
+    for (size_t i = from_i; i < c.end; i++)
+        for (int s = 0; s < 2 && c.inputs.v[i].is_stdin; s++)
+            if (st.persisted[s].file == c.inputs.v[i].index &&
+                st.persisted[s].record > pc.prod.stdin_need)
+                pc.prod.stdin_need = st.persisted[s].record;
     if (o->val_mode == PT_VAL_FRACTION) {
         pc.prod.skip_by_split = true;
         pc.prod.val_threshold = c.wcfg.val_threshold;

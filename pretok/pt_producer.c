@@ -17,8 +17,10 @@
 #include "mono_clock.h"
 #include "pt_hooks.h"
 #include "pt_reader.h"
+#include "ingot_hash.h"
 #include "skip_reason.h"
 #include "pt_split.h"
+#include "pt_state.h"
 #include "term_text.h"
 
 enum { COMP_UNKNOWN, COMP_PLAIN, COMP_ZSTD, COMP_GZIP };
@@ -57,6 +59,9 @@ struct prod {
     struct pt_buf doc;      /* text modes: the document being built */
     bool doc_open;
     bool doc_seen;          /* text document modes: a line with text in this file */
+    char *head;             /* standard input's first PT_STDIN_HEAD bytes of text */
+    size_t head_len;
+    bool head_done;         /* its fingerprint is taken */
     uint64_t doc_start;
     uint64_t doc_blank;     /* blank lines pending inside a file document */
 
@@ -246,10 +251,45 @@ static int oversized_line(struct prod *p)
                  (unsigned long long)p->cfg->max_record);
 }
 
+/* Standard input's fingerprint, once its head is read (or the stream
+ * ended): on the batch in hand for the writer's state, and in a resume
+ * checked against the interrupted run's. */
+static int head_finish(struct prod *p)
+{
+    if (p->head_done)
+        return 0;
+    p->head_done = true;
+    uint64_t h = ingot_xxh3(p->head ? p->head : "", p->head_len);
+    p->b->head_len = p->head_len;
+    p->b->head_hash = h;
+    const struct pt_producer_cfg *c = p->cfg;
+    if (!c->stdin_head_len || (c->stdin_head_len == p->head_len && c->stdin_head_hash == h))
+        return 0;
+    return ingot_fail(INGOT_E_MISMATCH, "standard input is not the stream the interrupted run "
+                      "read: its first %llu bytes of text differ (%llu bytes read now); the "
+                      "finished shards are kept; pipe the same data again to resume (or "
+                      "convert into a new --out)", (unsigned long long)c->stdin_head_len,
+                      (unsigned long long)p->head_len);
+}
+
+static int head_take(struct prod *p, const char *s, size_t n)
+{
+    if (!p->in->is_stdin || p->head_done)
+        return 0;
+    if (!p->head && !(p->head = malloc(PT_STDIN_HEAD)))
+        return -ENOMEM;
+    size_t take = n < PT_STDIN_HEAD - p->head_len ? n : PT_STDIN_HEAD - p->head_len;
+    memcpy(p->head + p->head_len, s, take);
+    p->head_len += take;
+    return p->head_len == PT_STDIN_HEAD ? head_finish(p) : 0;
+}
+
 /* Split text bytes into lines; keeps a partial last line in carry. */
 static int split(struct prod *p, const char *s, size_t n)
 {
     int ret;
+    if ((ret = head_take(p, s, n)))
+        return ret;
     p->text_len += n;
     p->st->bytes_text += n;
     const char *end = s + n;
@@ -635,6 +675,20 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
         p.chunk_done = 0;
         if (!ret && c.eof)
             ret = end_file(&p);
+        if (!ret && c.eof && cfg->inputs[cur].is_stdin && p.line + 1 < cfg->stdin_need) {
+            /* an empty or shorter stream (an upstream command that failed)
+             * sealed the dataset with the records of the finished shards
+             * only, exit 0 */
+            ret = ingot_fail(INGOT_E_MISMATCH, "standard input ended after %llu lines, but the "
+                             "interrupted run's finished shards hold records up to line %llu "
+                             "of it: this is not the stream it read; the finished shards are kept; pipe "
+                             "the same data again to resume (or convert into a new --out)",
+                             (unsigned long long)p.line,
+                             (unsigned long long)(cfg->stdin_need - 1));
+            named = true;
+        }
+        if (!ret && c.eof && cfg->inputs[cur].is_stdin)
+            ret = head_finish(&p);
         pt_reader_release(r, &c);
         if (ret)
             goto out;
@@ -653,6 +707,7 @@ out:
     if (p.gz_ready)
         inflateEnd(&p.gz);
     free(p.zout);
+    free(p.head);
     pt_buf_free(&p.carry);
     pt_buf_free(&p.doc);
     *bp = p.b;

@@ -33,6 +33,13 @@ struct pt_producer_cfg {
     bool skip_by_split;
     struct { uint32_t file; uint64_t record; } skip[2];
     uint64_t val_threshold;
+    /* A resume reading standard input again: the finished shards hold its
+     * records before this one, so a stream that ends sooner is not the one
+     * the interrupted run read (0: no such need). */
+    uint64_t stdin_need;
+    /* ... and its fingerprint (pt_state.h's stdin_head), which the stream
+     * read now must have too (len 0: none) */
+    uint64_t stdin_head_len, stdin_head_hash;
     const atomic_int *stop;         /* nonzero: stop at the next batch */
 };
 

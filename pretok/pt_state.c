@@ -200,6 +200,12 @@ static json_t *state_to_json(const struct pt_state *st)
         json_object_set_new(json_object_get(root, "counts"), "damage", damage);
     else
         json_decref(damage);
+    if (root && st->stdin_head_len &&
+        json_object_set_new(root, "stdin_head", json_pack("[Io]", (json_int_t)st->stdin_head_len,
+                                                          jhex(st->stdin_head_hash)))) {
+        json_decref(root);
+        root = NULL;
+    }
     return root;
 }
 
@@ -378,6 +384,12 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
                opt_hex(root, "inputs_hash", &st->inputs_hash) ||
                opt_hex(root, "mtimes_hash", &st->mtimes_hash)) {
         what = "model_hash/inputs_hash/mtimes_hash";
+    } else if ((v = json_object_get(root, "stdin_head")) &&   /* optional */
+               (!json_is_array(v) || json_array_size(v) != 2 ||
+                get_u64(json_array_get(v, 0), &st->stdin_head_len) ||
+                get_hex(json_array_get(v, 1), &st->stdin_head_hash) ||
+                !st->stdin_head_len || st->stdin_head_len > PT_STDIN_HEAD)) {
+        what = "stdin_head";
     } else if (get_pair(json_object_get(root, "part"), part) || part[0] > part[1] ||
                part[1] > 1000000 || (part[1] && !part[0])) {
         what = "part";

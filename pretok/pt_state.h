@@ -65,6 +65,10 @@ struct pt_state {
      * (NULL / 0 in states from before they were kept; else n_files) */
     int64_t *mtimes;
     size_t n_mtimes;
+    /* Standard input's fingerprint (pt_producer.h, PT_STDIN_HEAD): its first
+     * stdin_head_len bytes of text hash to stdin_head_hash (0 / 0: no
+     * standard input, or a state from before it was kept) */
+    uint64_t stdin_head_len, stdin_head_hash;
     uint32_t part_k, part_n;            /* 0/0 without --part */
     bool done;
     uint64_t next_seq[2];               /* shards finished per split */
@@ -87,6 +91,11 @@ size_t pt_counts_damaged_files(const struct pt_counts *c, size_t first, size_t e
 /* The damage reason counted for file, or -1. */
 int pt_counts_damage_reason(const struct pt_counts *c, size_t file);
 
+/* Standard input's fingerprint: XXH3 of its first PT_STDIN_HEAD bytes of
+ * text (all of them when fewer), taken by the producer and kept in the
+ * state, so that a resume fed another stream (other files, another order)
+ * is refused instead of mixing the two. */
+#define PT_STDIN_HEAD ((size_t)64 << 10)
 /* Largest state file read (it lists per-input counters). */
 #define PT_STATE_MAX_BYTES ((size_t)256 << 20)
 /* Most shards per split a state may list (the names have 6 digits and

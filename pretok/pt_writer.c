@@ -266,6 +266,10 @@ int pt_writer_consume(pt_writer *w, const struct pt_batch *b)
 {
     double t0 = mono_now();
     int ret = 0;
+    if (b->head_len && !w->st.stdin_head_len) {   /* kept from the first run on */
+        w->st.stdin_head_len = b->head_len;
+        w->st.stdin_head_hash = b->head_hash;
+    }
     for (size_t i = 0; i < b->n_out && !ret; i++) {
         const struct pt_item *it = &b->out[i];
         struct pt_pos p = { it->file, it->record };

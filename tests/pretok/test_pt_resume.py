@@ -122,5 +122,41 @@ T.check("damaged resume state" in err and "has no checksum" in err,
 T.check(not os.path.exists(t.path(out, "manifest.json")), "no checksum: a manifest written")
 print("a resume state whose checksum key is gone: refused, nothing written")
 
+# Standard input: a resume reads the stream again from its start. One that ends before
+# the finished shards' records (an upstream command that failed: an empty pipe), or
+# another stream (the same files in another order), is refused, the shards kept (both
+# sealed the dataset with exit 0: 306 of 1200 documents, or a mix of the two streams);
+# the same stream completes it as an uninterrupted run.
+stream = open(t.path("b.jsonl"), "rb").read() + open(t.path("d", "e.jsonl"), "rb").read()
+other = open(t.path("d", "e.jsonl"), "rb").read() + open(t.path("b.jsonl"), "rb").read()
+
+
+def from_stdin(out, data, rc, env=None):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("INGOT_PRETOK_TEST_")}
+    e.update(env or {})
+    p = subprocess.run([t.pretok] + common + ["--out", t.path(out), "-"], input=data,
+                       capture_output=True, env=e)
+    err = p.stderr.decode("utf-8", "replace")
+    T.check(p.returncode == rc, "%s: exit %d, expected %d: %s" % (out, p.returncode, rc, err))
+    return err
+
+
+from_stdin("sref", stream, 0)
+from_stdin("scrash", stream, -9, {"INGOT_PRETOK_TEST_CRASH_AFTER_SHARD": "3",
+                                  "INGOT_PRETOK_TEST_CRASH_MODE": "after_state"})
+st = json.load(open(t.path("scrash", ".pretok-state.json")))
+T.check(st.get("stdin_head", [0])[0] == 65536, "the state has no stdin_head: %s"
+        % st.get("stdin_head"))
+for data, what, msg in ((b"", "an empty stream", "standard input ended after 0 lines"),
+                        (stream[:5000], "a shorter stream", "standard input ended after"),
+                        (other, "another order", "is not the stream the interrupted run read")):
+    err = from_stdin("scrash", data, 1)
+    T.check(msg in err and "pipe the same data again" in err, "%s: %s" % (what, err))
+    T.check(not os.path.exists(t.path("scrash", "manifest.json")), "%s: sealed" % what)
+from_stdin("scrash", stream, 0)
+T.same_dataset(t.path("sref"), t.path("scrash"), "standard input resumed")
+print("standard input: an empty, shorter or other stream refused on resume; the same "
+      "stream completes it identically")
+
 t.cleanup()
 print("ok")
