@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,11 @@
 
 #define PLAN_NAME PT_MERGE_PLAN_NAME
 #define PENDING_MANIFEST PT_MERGE_PENDING_NAME
+/* What to do about a plan that cannot be read: it says which shard of which
+ * part goes where, and some have moved already. */
+#define PLAN_ADVICE "nothing more was moved; it lists which shard of which part goes where, " \
+    "and an interrupted merge has moved some of them into OUT already: restore the file " \
+    "if you kept a copy, else convert the corpus again into new directories"
 
 struct move {
     char *src;          /* PART_DIR/<name> */
@@ -295,6 +301,33 @@ static int check_skip_share(const struct pt_opts *o, const struct part *parts, s
                       share < 0.9999 ? share + 0.0001 : 1.0);
 }
 
+/* The plan's checksum: XXH3 of its moves' compact text. A plan edited or
+ * damaged between an interrupted merge and its rerun moved the wrong shards
+ * (or skipped some) and sealed the dataset with exit 0. */
+static int moves_checksum(json_t *moves, uint64_t *sum)
+{
+    char *t = json_dumps(moves, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!t)
+        return -ENOMEM;
+    *sum = ingot_xxh3(t, strlen(t));
+    free(t);
+    return 0;
+}
+
+/* Whether a merge has moved a shard into out: the first move of either
+ * split is its shard 0. */
+static bool moved_any(const char *out)
+{
+    bool any = false;
+    for (uint32_t split = 0; split < 2 && !any; split++) {
+        char *p = pt_shard_path(out, split, 0);
+        struct stat sb;
+        any = p && lstat(p, &sb) == 0;
+        free(p);
+    }
+    return any;
+}
+
 /* The joined manifest, the list of moves, and both written into OUT. */
 static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct move **mv_out,
                 size_t *n_mv)
@@ -382,9 +415,15 @@ static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct mo
         goto out;
     }
     ret = manifest_write(pm, m);
+    uint64_t sum = 0;
+    char hex[24];
+    if (!ret && moves_checksum(jplan, &sum))
+        ret = -ENOMEM;
+    snprintf(hex, sizeof(hex), "%016" PRIx64, sum);
     if (!ret) {
-        json_t *root = json_pack("{s:i,s:O}", "version", 1, "moves", jplan);
-        char *text = root ? json_dumps(root, JSON_INDENT(1)) : NULL;
+        /* version 2: with the checksum (a version-1 plan has none) */
+        json_t *root = json_pack("{s:i,s:O,s:s}", "version", 2, "moves", jplan, "checksum", hex);
+        char *text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
         json_decref(root);
         ret = text ? fs_write_atomic(pp, text, strlen(text))
                    : ingot_fail(-ENOMEM, "out of memory");
@@ -440,10 +479,26 @@ static int load_plan(const char *out_dir, const char *path, struct move **mv_out
     json_t *moves = root ? json_object_get(root, "moves") : NULL;
     char tp[1024], tj[sizeof(je.text) + 4];   /* in OUT; jansson quotes the file */
     term_text(path, tp, sizeof(tp));
-    if (!json_is_array(moves)) {
+    const char *why = !root ? term_text(je.text, tj, sizeof(tj))
+                      : !json_is_array(moves) ? "no moves" : NULL;
+    json_t *jv = json_object_get(root, "version"), *js = json_object_get(root, "checksum");
+    uint64_t sum = 0;
+    if (!why && (!json_is_integer(jv) || json_integer_value(jv) < 1 ||
+                 json_integer_value(jv) > 2))
+        why = "version";
+    else if (!why && json_integer_value(jv) == 2) {
+        char hex[24];
+        if (moves_checksum(moves, &sum)) {
+            json_decref(root);
+            return ingot_oom("the merge plan's checksum", len);
+        }
+        snprintf(hex, sizeof(hex), "%016" PRIx64, sum);
+        if (!json_is_string(js) || strcasecmp(json_string_value(js), hex))
+            why = "its checksum does not match: the file was changed or damaged";
+    }
+    if (why) {
         json_decref(root);
-        return ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (%s)", tp,
-                          root ? "no moves" : term_text(je.text, tj, sizeof(tj)));
+        return ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (%s); " PLAN_ADVICE, tp, why);
     }
     size_t n = json_array_size(moves), i;
     struct move *mv = calloc(n ? n : 1, sizeof(*mv));
@@ -456,7 +511,8 @@ static int load_plan(const char *out_dir, const char *path, struct move **mv_out
         const char *d = json_string_value(json_object_get(e, "dst"));
         json_t *q = json_object_get(e, "seq");
         if (!s || !d || !plan_move_ok(out_dir, s, d, q)) {
-            ret = ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (move %zu)", tp, i);
+            ret = ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (move %zu); " PLAN_ADVICE, tp,
+                             i);
             break;
         }
         mv[i].src = strdup(s);
@@ -554,6 +610,15 @@ int pt_merge(const struct pt_opts *o)
     if (!resume) {
         if (stat(final, &sb) == 0) {
             ret = ingot_fail(INGOT_E_USAGE, "%s already holds a dataset; choose a new OUT", to);
+            goto out;
+        }
+        /* an interrupted merge whose plan was removed: the parts miss the
+         * shards it moved, and reading them said only "cannot open" (the
+         * moves go in plan order, so a first shard in OUT means one moved;
+         * without one, planning again is safe) */
+        if (stat(pending, &sb) == 0 && moved_any(o->out)) {
+            ret = ingot_fail(INGOT_E_CORRUPT, "%s holds an interrupted merge (%s) but not its "
+                             "plan %s; " PLAN_ADVICE, to, PENDING_MANIFEST, PLAN_NAME);
             goto out;
         }
         if ((ret = read_parts(o, parts, n)) || (ret = check_damage(o, parts, n)) ||

@@ -681,8 +681,9 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
              * only, exit 0 */
             ret = ingot_fail(INGOT_E_MISMATCH, "standard input ended after %llu lines, but the "
                              "interrupted run's finished shards hold records up to line %llu "
-                             "of it: this is not the stream it read; the finished shards are kept; pipe "
-                             "the same data again to resume (or convert into a new --out)",
+                             "of it: this is not the stream it read; the finished shards are "
+                             "kept; pipe the same data again to resume (or convert into a new "
+                             "--out)",
                              (unsigned long long)p.line,
                              (unsigned long long)(cfg->stdin_need - 1));
             named = true;

@@ -11,6 +11,7 @@ the inputs), so the preload sees every write.
 
     test_pt_faults.py PRETOK DUMP SPM_TRAIN SPM_ENCODE FAULT_INJECT_SO
 (FAULT_INJECT_SO empty: a sanitizer build, skipped)"""
+import json
 import os
 import subprocess
 import sys
@@ -194,6 +195,30 @@ for what, env in [("merge: EIO moving a shard", fault(path="merged/train-000002"
                    what=what)
     T.check("fault_inject:" in err and "rename failed" in err, "%s: %s" % (what, err))
     T.check(not os.path.exists(t.path("merged", "manifest.json")), "%s: a manifest" % what)
+    if env["INGOT_FAULT_OPS"] == "rename" and "INGOT_FAULT_ERRNO" in env:
+        # the plan of the interrupted merge edited (a move gone) or removed: refused,
+        # nothing more moved (an edited plan sealed a dataset missing a shard, exit 0;
+        # a removed one said only "cannot open" of a part's moved shard)
+        pp = t.path("merged", ".merge-plan.json")
+        kept = open(pp, "rb").read()
+        plan = json.loads(kept)
+        del plan["moves"][1]
+        with open(pp, "w") as f:
+            json.dump(plan, f)
+        before = sorted(os.listdir(t.path("merged")))
+        _, err = t.run(["merge", t.path("merged"), t.path("part1"), t.path("part2")], rc=1,
+                       what="an edited plan")
+        T.check("damaged merge plan (its checksum does not match" in err and
+                "nothing more was moved" in err and
+                sorted(os.listdir(t.path("merged"))) == before, "an edited plan: %s" % err)
+        os.unlink(pp)
+        _, err = t.run(["merge", t.path("merged"), t.path("part1"), t.path("part2")], rc=1,
+                       what="a removed plan")
+        T.check("holds an interrupted merge" in err and "not its plan" in err,
+                "a removed plan: %s" % err)
+        with open(pp, "wb") as f:
+            f.write(kept)
+        print("merge: its plan edited or removed after an interruption: refused, said")
     t.run(["merge", t.path("merged"), t.path("part1"), t.path("part2")], what=what + ", rerun")
     t.verify(t.path("merged"))
     T.check(T.dataset_docs(t.path("merged"))[1] == T.dataset_docs(t.path("clean"))[1],
