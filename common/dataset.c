@@ -190,7 +190,12 @@ int dataset_read_manifest(const char *dir, struct manifest **out)
     /* an unfinished conversion or merge: say how to finish it */
     char *st = fs_path_join(dir, INGOT_PRETOK_STATE_NAME);
     char *mp = fs_path_join(dir, INGOT_MERGE_PLAN_NAME);
-    if (st && access(st, F_OK) == 0)
+    char *rt = fs_path_join(dir, INGOT_MERGE_RETIRED_NAME);
+    if (rt && access(rt, F_OK) == 0)   /* before the state, which a merged part keeps */
+        ret = ingot_fail(-ENOENT, "%s: a part of a merged dataset: ingot-pretok merge moved its "
+                         "shards into the merged dataset (its manifest is now %s); use that "
+                         "dataset", td, INGOT_MERGE_RETIRED_NAME);
+    else if (st && access(st, F_OK) == 0)
         ret = ingot_fail(-ENOENT, "%s: no %s yet: an ingot-pretok conversion into it is "
                          "unfinished (%s is there); run the same ingot-pretok command "
                          "again to finish it", td, INGOT_MANIFEST_NAME,
@@ -204,6 +209,7 @@ int dataset_read_manifest(const char *dir, struct manifest **out)
                          INGOT_MANIFEST_NAME);
     free(st);
     free(mp);
+    free(rt);
     return ret;
 }
 

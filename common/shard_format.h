@@ -24,6 +24,8 @@
  * name them when the manifest is missing. */
 #define INGOT_PRETOK_STATE_NAME ".pretok-state.json"
 #define INGOT_MERGE_PLAN_NAME ".merge-plan.json"
+/* A part's manifest once ingot-pretok merge has moved its shards away. */
+#define INGOT_MERGE_RETIRED_NAME "manifest.merged.json"
 #define INGOT_MANIFEST_VERSION 1
 
 enum ingot_split { INGOT_SPLIT_TRAIN = 0, INGOT_SPLIT_VAL = 1 };

@@ -536,6 +536,16 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         ret = lock;
         goto out;
     }
+    /* a part whose shards a merge moved away: converting it again redid it
+     * from the start, and the merged dataset then refused the new shards */
+    if (fs_dir_holds(o->out, INGOT_MERGE_RETIRED_NAME) == 1) {
+        char to[1024];
+        ret = ingot_fail(INGOT_E_USAGE, "%s: a part already merged: ingot-pretok merge moved "
+                         "its shards into the merged dataset (its manifest is now %s); use "
+                         "that dataset, or convert into a new --out",
+                         term_text(o->out, to, sizeof(to)), INGOT_MERGE_RETIRED_NAME);
+        goto out;
+    }
     c.state_path = fs_path_join(o->out, PT_STATE_NAME);
     if (!c.state_path) {
         ret = ingot_fail(-ENOMEM, "out of memory");

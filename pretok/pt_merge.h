@@ -14,7 +14,7 @@
 /* Files merge keeps in OUT and in the parts (never corpus inputs). */
 #define PT_MERGE_PLAN_NAME INGOT_MERGE_PLAN_NAME
 #define PT_MERGE_PENDING_NAME ".merge-manifest.json"
-#define PT_MERGE_RETIRED_NAME "manifest.merged.json"
+#define PT_MERGE_RETIRED_NAME INGOT_MERGE_RETIRED_NAME
 
 /* Returns 0 or an error (message recorded). */
 int pt_merge(const struct pt_opts *o);

@@ -4,6 +4,7 @@ io_uring or pread; a finished conversion run again is left alone; the merge
 of --part runs has the single run's token stream. (Crashes and signals:
 test_pt_resume.py, which needs the test hooks.)"""
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -71,6 +72,17 @@ print("merge of 3 parts: same token stream and provenance as the single run")
 _, err = t.run(["merge", t.path("merged2")] + parts, rc=2, what="second merge")
 T.check("already merged into a dataset" in err, "second merge: %s" % err)
 T.check(not os.path.exists(t.path("merged2")), "a refused second merge left its OUT")
+# a merged part read as a dataset, or converted again: said, not "unfinished, run the
+# same command again" (which redid the part from the start beside the merged dataset)
+p = subprocess.run([t.dump, "info", parts[0]], capture_output=True, text=True)
+T.check(p.returncode == 1 and "a part of a merged dataset" in p.stderr,
+        "ingot-dump info of a merged part: %s" % p.stderr)
+_, err = t.run(common + ["--out", parts[0], "--part", "1/3", "--threads", "2"] + inputs,
+               rc=2, what="a merged part converted again")
+T.check("a part already merged" in err and not any(f.endswith(".tok")
+                                                   for f in os.listdir(parts[0])),
+        "a merged part converted again: %s" % err)
+print("a merged part: ingot-dump and a second conversion say so")
 
 t.cleanup()
 print("ok")

@@ -13,6 +13,7 @@ the inputs), so the preload sees every write.
 (FAULT_INJECT_SO empty: a sanitizer build, skipped)"""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -225,7 +226,8 @@ for what, env in [("merge: EIO moving a shard", fault(path="merged/train-000002"
             "%s: the merged documents differ from the clean run's" % what)
     os.rename(t.path("merged"), t.path("merged-" + env["INGOT_FAULT_OPS"] +
                                        env.get("INGOT_FAULT_ERRNO", "")))
-    for k in (1, 2):   # merge moved the parts' shards: convert them again
+    for k in (1, 2):   # merge moved the parts' shards: convert them again (anew: a
+        shutil.rmtree(t.path("part%d" % k))   # merged part is refused as --out)
         convert("part%d" % k, extra=["--part", "%d/2" % k])
     print("%s: exit 1, no manifest; the rerun completes it" % what)
 
