@@ -694,6 +694,17 @@ static int open_checked(const char *path, struct tr_ckpt_header *h, bool verify_
         err = read_at(fd, h, sizeof(*h), 0, path);
     if (!err)
         err = check_header(path, h, size);
+    /* --resume and a --ckpt-dir's newest go by the step in the name: a copy
+     * or rename of another checkpoint (or a symlink to one) under a higher
+     * step would be taken for the newest, and the run would go back to its
+     * step at every resume */
+    const int64_t named = parse_name(fs_basename(path));
+    if (!err && named >= 0 && (uint64_t)named != h->step)
+        err = ingot_fail(INGOT_E_CORRUPT, "%s: its name says step %" PRId64 ", its header step "
+                         "%" PRIu64 " (a copy or rename of another checkpoint: ingot-train "
+                         "names each after its step, and the newest by name is the one resumed); "
+                         "move it out of its directory, or rename it ckpt-%08" PRIu64 ".bin if "
+                         "no file there has that name", TERM_SHOW(path), named, h->step, h->step);
     if (!err && verify_payload) {
         ingot_xxh3_stream *xs = ingot_xxh3_new();
         enum { BUF = 1 << 22 };

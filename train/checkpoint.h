@@ -106,7 +106,9 @@ int tr_ckpt_resolve(const char *path, char **file);
 /* Read and verify the header of path (magic, version, endianness, checksums
  * of header, tensors and settings, sizes), and refuse a model architecture
  * this build does not know (INGOT_E_VERSION naming it), or one that differs
- * from the header's (INGOT_E_CORRUPT). Version-1 files (no
+ * from the header's (INGOT_E_CORRUPT). A file named ckpt-<N>.bin whose
+ * header step is not N (a copy or rename: the newest goes by the name) is
+ * INGOT_E_CORRUPT too, here and in every reader below. Version-1 files (no
  * settings) are GPT-2. */
 int tr_ckpt_read_state(const char *path, struct tr_ckpt_state *st);
 

@@ -335,6 +335,26 @@ int main(int argc, char **argv)
     char *ck4 = tt_fmt("%s/ck2/ckpt-00000004.bin", dir);
     char *prev = tt_fmt("continues from the one before, %s/ck2/ckpt-00000002.bin", dir);
     a = tt_fmt("--ckpt-dir '%s/ck2' --resume", dir);
+    /* a checkpoint copied under a higher step was taken for the newest by
+     * its name, and every --resume went back to its step; a symlink to one
+     * likewise, and export/eval of the directory take the same file */
+    char *c2 = tt_fmt("%s/ck2/ckpt-00000002.bin", dir);
+    char *c9 = tt_fmt("%s/ck2/ckpt-00000009.bin", dir);
+    char *to4 = tt_fmt("continues from the one before, %s/ck2/ckpt-00000004.bin", dir);
+    char *ex = tt_fmt("export '%s/ck2' --format safetensors --out '%s/ex-misnamed'", dir, dir);
+    char *ev = tt_fmt("eval '%s/ck2' --data '%s'", dir, good);
+    const char *named9 = "ckpt-00000009.bin: its name says step 9, its header step 2";
+    char *copy;
+    size_t len;
+    CHECK_OK(fs_read_all(c2, &copy, &len));
+    CHECK_OK(fs_write_atomic(c9, copy, len));
+    expect("copy named as a later step", a, 1, named9, to4);
+    expect("export: copy named as a later step", ex, 1, named9, NULL);
+    expect("eval: copy named as a later step", ev, 1, named9, NULL);
+    CHECK(unlink(c9) == 0 && symlink("ckpt-00000002.bin", c9) == 0);
+    expect("symlink named as a later step", a, 1, named9, to4);
+    CHECK(unlink(c9) == 0);
+    free(c2); free(c9); free(copy); free(to4); free(ex); free(ev);
     flip_byte(ck4, 4096 + 100);   /* a weight: found when the run loads it */
     expect("damaged newest weights: the previous", a, 1, "payload checksum", prev);
     CHECK(truncate(ck4, 5000) == 0);
