@@ -299,7 +299,20 @@ def check_hostile_ckpt(fx, ck):
         fail("a FIFO opened as a checkpoint")
     except ingot.FormatError as e:
         check("regular file" in str(e), str(e))
-    print("hostile checkpoint headers and a FIFO: refused, the field named")
+    # a copy under a higher step's name: the newest of its directory by name, refused
+    # (it was opened as the newest, its own step inside), as ingot-train refuses it
+    step = ingot.open_checkpoint(src).step
+    cp = fx.path("cpdir")
+    os.makedirs(cp)
+    with open(os.path.join(cp, "ckpt-%08d.bin" % (step + 7)), "wb") as f:
+        f.write(raw)
+    try:
+        ingot.open_checkpoint(cp)
+        fail("a checkpoint copied under another step's name: accepted")
+    except ingot.FormatError as e:
+        check("its name says step %d" % (step + 7) in str(e), str(e))
+    print("hostile checkpoint headers, a FIFO, a copy under another step: refused, the "
+          "field named")
 
 
 def read_safetensors(path):

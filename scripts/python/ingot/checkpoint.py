@@ -107,6 +107,13 @@ class Checkpoint:
             for k in ("arch", "n_kv_head", "ffn_dim", "tie_embeddings", "rope_theta",
                       "norm_eps"):
                 hd[k] = 0
+        # a copy, rename or symlink of another checkpoint under a step it is not (the
+        # newest of a directory goes by the name), as the C reader refuses it
+        m = re.fullmatch(r"ckpt-(\d{8})\.bin", os.path.basename(self.path))
+        if m and int(m.group(1)) != hd["step"]:
+            self._fail("step", "%d, but its name says step %d (a copy or rename of another "
+                       "checkpoint?): move it out of its directory, or rename it "
+                       "ckpt-%08d.bin" % (hd["step"], int(m.group(1)), hd["step"]))
         if hd["arch"] >= len(ARCHS):
             self._fail("arch", "%d; this reader knows 0 (gpt2) and 1 (llama)" % hd["arch"])
         self.arch = ARCHS[hd["arch"]]
