@@ -293,12 +293,26 @@ static bool ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-/* Scan OUT: remove temp files of an earlier run (shards, state, manifest,
- * the tokenizer copy: a kill -9 mid-write leaves them); report whether it
- * holds shards or a manifest. */
-static int scan_out(const char *dir, bool *has_data)
+/* What scan_out found in OUT besides temp files. */
+struct out_scan {
+    bool has_data;          /* shards or a manifest */
+    bool has_tok;           /* a tokenizer.model */
+    char run_file[256];     /* a training run's file (its checkpoints, lock,
+                               config.json), or "" */
+};
+
+static bool run_file(const char *n)
 {
-    *has_data = false;
+    return (!strncmp(n, "ckpt-", 5) && ends_with(n, ".bin")) || !strcmp(n, ".ingot-train.lock") ||
+           !strcmp(n, "config.json");
+}
+
+/* Scan OUT: remove temp files of an earlier run (shards, state, manifest,
+ * the tokenizer copy: a kill -9 mid-write leaves them); report what else
+ * it holds. */
+static int scan_out(const char *dir, struct out_scan *sc)
+{
+    memset(sc, 0, sizeof(*sc));
     DIR *d = opendir(dir);
     if (!d) {
         int e = errno;
@@ -319,7 +333,11 @@ static int scan_out(const char *dir, bool *has_data)
                 unlink(p);
             free(p);
         } else if (ends_with(n, INGOT_SHARD_SUFFIX) || !strcmp(n, INGOT_MANIFEST_NAME)) {
-            *has_data = true;
+            sc->has_data = true;
+        } else if (!strcmp(n, INGOT_TOKENIZER_NAME)) {
+            sc->has_tok = true;
+        } else if (!sc->run_file[0] && run_file(n)) {
+            snprintf(sc->run_file, sizeof(sc->run_file), "%s", n);
         }
     }
     closedir(d);
@@ -551,16 +569,34 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         ret = ingot_fail(-ENOMEM, "out of memory");
         goto out;
     }
-    bool has_data;
-    if ((ret = scan_out(o->out, &has_data)))
+    struct out_scan sc;
+    if ((ret = scan_out(o->out, &sc)))
         goto out;
+    char to[1024];
+    term_text(o->out, to, sizeof(to));
+    /* a --ckpt-dir (its --resume then refused the directory as a dataset's)
+     * or an hf export (its tokenizer.model replaced) */
+    if (sc.run_file[0]) {
+        char tn[300];
+        ret = ingot_fail(INGOT_E_USAGE, "%s: a training run's or an exported model's "
+                         "directory (it holds %s): a dataset there would stop its --resume or "
+                         "replace its tokenizer; choose another --out", to,
+                         term_text(sc.run_file, tn, sizeof(tn)));
+        goto out;
+    }
     ret = pt_state_read(c.state_path, 0, &st);
     bool resumed = ret == 0;
-    if (ret == -ENOENT && has_data) {
-        char to[1024];
+    if (ret == -ENOENT && sc.has_data) {
         ret = ingot_fail(INGOT_E_USAGE, "%s already holds shards or a manifest that this "
-                         "command did not start; choose an empty or new --out",
-                         term_text(o->out, to, sizeof(to)));
+                         "command did not start; choose an empty or new --out", to);
+        goto out;
+    }
+    /* a tokenizer.model that is not this conversion's (the state goes to
+     * disk before the copy): it was replaced, and removed by a failed run */
+    if (ret == -ENOENT && sc.has_tok) {
+        ret = ingot_fail(INGOT_E_USAGE, "%s already holds a %s that this command did not "
+                         "write (a dataset's copy of --model would replace it); choose an "
+                         "empty or new --out", to, INGOT_TOKENIZER_NAME);
         goto out;
     }
     if (!ret && (st.options_hash != c.options_hash || st.counts.n_files != c.inputs.n ||
@@ -587,14 +623,16 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         ret = keep_mtimes(&c, &st);   /* a state from before they were kept: the same times */
     if (ret)
         goto out;
-    /* The model goes into the dataset before any manifest names it. */
-    if ((ret = dataset_copy_tokenizer(o->out, o->model, ingot_spm_model_hash(c.spm))))
-        goto out;
     /* A fresh state goes to disk before the first shard: a shard is renamed
      * into place before the state that records it, so a run stopped between
      * the two (kill -9, or a full disk when writing that state) would leave
-     * a shard without a state, which a rerun refuses as another command's. */
+     * a shard without a state, which a rerun refuses as another command's;
+     * and before the model's copy, which a rerun without a state refuses as
+     * another's tokenizer.model. */
     if (!resumed && (ret = pt_state_write(c.state_path, &st)))
+        goto out;
+    /* The model goes into the dataset before any manifest names it. */
+    if ((ret = dataset_copy_tokenizer(o->out, o->model, ingot_spm_model_hash(c.spm))))
         goto out;
 
     struct pt_report rep = { .out_dir = o->out, .inputs = &c.inputs, .part_first = c.first,

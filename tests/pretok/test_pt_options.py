@@ -266,5 +266,22 @@ T.check(again["already_complete"] and "run" in again and
         "--json of a finished dataset: run %s, a run's %s" % (again.get("run"), run))
 print("sizes: the same units in pretok and ingot-dump; no throughput without documents")
 
+# --out holding what a conversion did not write: a tokenizer.model (it was replaced, and a
+# failed run removed it), a training run's files, an hf export's config.json: refused,
+# exit 2, the file as it was
+for name, what in [("tokenizer.model", "did not write"), ("ckpt-00000005.bin", "ckpt-00000005"),
+                   (".ingot-train.lock", ".ingot-train.lock"), ("config.json", "config.json")]:
+    out = t.path("own-" + name.strip("."))
+    os.makedirs(out)
+    with open(os.path.join(out, name), "w") as f:
+        f.write("mine\n")
+    for extra in ([], ["--text-key", "nope"]):   # a run that succeeds, one that fails
+        _, err = t.run(base + ["--out", out] + extra + [inp], rc=2, what="--out with " + name)
+        T.check(what in err and "choose" in err, "--out with %s: %s" % (name, err))
+        T.check(open(os.path.join(out, name)).read() == "mine\n" and
+                sorted(os.listdir(out)) in ([name], sorted([name, ".pretok.lock"])),
+                "--out with %s: left %s" % (name, os.listdir(out)))
+print("--out holding a tokenizer.model, a run's checkpoint, lock or config.json: refused, kept")
+
 t.cleanup()
 print("ok")
