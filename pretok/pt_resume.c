@@ -254,6 +254,7 @@ int pt_resume_mismatch(const char *out_dir, const struct pt_state *st,
 {
     struct text what = { 0 };
     int n = 0;
+    bool settings = true;   /* the model, an option or --part differs (not only the inputs) */
     if (!st->options_text) {
         add(&what, "options, inputs or model (its state comes from an earlier version of "
             "ingot-pretok, which did not record which)");
@@ -265,8 +266,10 @@ int pt_resume_mismatch(const char *out_dir, const struct pt_state *st,
                 : "", term_text(now->model_path, tm, sizeof(tm)), now->model_hash,
                 st->model_hash);
         diff_options(&what, st->options_text, now->options_text, &n);
+        settings = n > 0;
         if (st->inputs_hash != now->inputs_hash) {
-            add(&what, "%sthe input list: %zu file%s (was %zu file%s)", n++ ? "; " : "",
+            add(&what, "%sthe input list (names and sizes): %zu file%s (was %zu file%s)",
+                n++ ? "; " : "",
                 now->n_inputs, now->n_inputs == 1 ? "" : "s", st->counts.n_files,
                 st->counts.n_files == 1 ? "" : "s");
             if (st->done)
@@ -275,11 +278,15 @@ int pt_resume_mismatch(const char *out_dir, const struct pt_state *st,
         if (st->inputs_hash == now->inputs_hash && st->mtimes_hash &&
             st->mtimes_hash != now->mtimes_hash)
             diff_mtimes(&what, st, now, &n);
-        if (st->part_k != now->part_k || st->part_n != now->part_n)
+        if (st->part_k != now->part_k || st->part_n != now->part_n) {
             add(&what, "%s--part %u/%u (was %u/%u; 0/0: none)", n++ ? "; " : "", now->part_k,
                 now->part_n, st->part_k, st->part_n);
-        if (!n)
+            settings = true;
+        }
+        if (!n) {
             add(&what, "settings (the options hash differs, but no recorded setting does)");
+            settings = true;
+        }
     }
     if (what.oom) {
         free(what.s);
@@ -303,6 +310,13 @@ int pt_resume_mismatch(const char *out_dir, const struct pt_state *st,
                          " documents) made with other settings: %s. It is complete and was "
                          "left as it is; use it as it is, or convert with the new settings "
                          "into a new --out", to, st->n_shards, docs, what.s);
+    else if (!settings)   /* its own command is this one: it would fail again */
+        ret = ingot_fail(INGOT_E_MISMATCH, "%s holds an unfinished conversion (%zu shards so "
+                         "far) whose inputs have changed since it started: %s. It was left as "
+                         "it is; its finished shards hold the inputs as they were: restore "
+                         "them (the same files, sizes and modification times) and run the "
+                         "command again to finish it, or convert into a new --out", to,
+                         st->n_shards, what.s);
     else
         ret = ingot_fail(INGOT_E_MISMATCH, "%s holds an unfinished conversion (%zu shards so "
                          "far) made with other settings: %s. It was left as it is; finish it "

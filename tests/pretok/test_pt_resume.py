@@ -6,6 +6,7 @@ command gives the same output; SIGINT stops cleanly with exit 130 and
 resumes; a resume with other options is refused."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -121,6 +122,22 @@ T.check("damaged resume state" in err and "has no checksum" in err,
         "a state without its checksum: not refused: %s" % err)
 T.check(not os.path.exists(t.path(out, "manifest.json")), "no checksum: a manifest written")
 print("a resume state whose checksum key is gone: refused, nothing written")
+
+# An input changed under an unfinished conversion: its own command is this one, so the
+# message says to restore the inputs (it said "made with other settings ... finish it
+# with its own command: <this command>", which failed again)
+ch = t.path("chg")
+os.makedirs(ch)
+shutil.copy(t.path("b.jsonl"), ch)
+args = common + ["--out", t.path("chgout"), ch]
+t.run(args, rc=-9, env={"INGOT_PRETOK_TEST_CRASH_AFTER_SHARD": "1",
+                        "INGOT_PRETOK_TEST_CRASH_MODE": "after_state"}, what="chg, killed")
+with open(os.path.join(ch, "b.jsonl"), "a") as f:
+    f.write('{"text": "one more"}\n')
+_, err = t.run(args, rc=1, what="chg, an input grew")
+T.check("inputs have changed since it started" in err and "restore them" in err and
+        "its own command" not in err, "an input changed under a resume: %s" % err)
+print("an input changed under an unfinished conversion: says to restore it, not to rerun")
 
 # Standard input: a resume reads the stream again from its start. One that ends before
 # the finished shards' records (an upstream command that failed: an empty pipe), or
