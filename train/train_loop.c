@@ -26,6 +26,7 @@
 #include "mono_clock.h"
 #include "parity_dump.h"
 #include "sig_util.h"
+#include "skip_reason.h"
 #include "sampler.h"
 #include "spm_shim.h"
 #include "term_text.h"
@@ -179,14 +180,31 @@ static void warn_damaged(const struct run *r, const struct dataset *ds)
             first = i;
     if (!n || m->damaged_accepted || tr_dist_rank(r->dist) != 0)
         return;
+    /* the skipped records' share, as ingot-pretok counts it: above its
+     * default --max-skip-fraction the acceptance needs that option too (the
+     * command given alone exited 1 again) */
+    uint64_t skipped = 0, docs = 0;
+    for (size_t i = 0; i < m->n_inputs; i++) {
+        docs += m->inputs[i].n_docs;
+        for (size_t k = 0; k < m->inputs[i].n_skips; k++) {
+            int why = skip_reason_parse(m->inputs[i].skips[k].reason);
+            if (why >= 0 && skip_reason_is_skip(why) && !skip_reason_is_damage(why))
+                skipped += m->inputs[i].skips[k].count;
+        }
+    }
+    double share = skipped ? (double)skipped / (double)(skipped + docs) : 0.0;
+    char frac[64] = "";
+    if (share > 0.01)
+        snprintf(frac, sizeof(frac), " --max-skip-fraction %.4g",
+                 share < 0.9999 ? share + 0.0001 : 1.0);
     char tb[4096];   /* the manifest's text, its control bytes as '?' */
     fprintf(stderr, "ingot-train: warning: %s: %zu input file%s of this dataset %s damaged and "
             "ingot-pretok exited 1 on %s, the loss not accepted (the first: %s); the dataset "
             "holds what could be read. Accept it with the same ingot-pretok command plus "
-            "--allow-damaged-inputs (it finishes at once), or repair the input%s and convert "
+            "--allow-damaged-inputs%s (it finishes at once), or repair the input%s and convert "
             "again (ingot-dump info lists them)\n", TERM_SHOW(ds->dir), n, n == 1 ? "" : "s",
             n == 1 ? "was" : "were", n == 1 ? "it" : "them",
-            term_text(m->inputs[first].damage, tb, sizeof(tb)),
+            term_text(m->inputs[first].damage, tb, sizeof(tb)), frac,
             n == 1 ? "" : "s");
 }
 

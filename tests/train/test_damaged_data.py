@@ -60,9 +60,27 @@ def main():
     p = subprocess.run(train, capture_output=True, text=True)
     check(p.returncode == 0 and "damaged" not in p.stderr, "train after the acceptance: exit "
           "%d: %s" % (p.returncode, p.stderr))
+    # damage and records skipped above pretok's default share: the warning's command
+    # accepts it (it named --allow-damaged-inputs alone, which exited 1 again)
+    import re
+    lines = raw.splitlines(keepends=True)
+    skipped = fx.path("skipped.jsonl")
+    with open(skipped, "wb") as f:
+        for i, ln in enumerate(lines):
+            f.write(ln if i % 20 else b"{not json\n")
+    ds2 = fx.path("dsd2")
+    conv2 = [a if a != ds else ds2 for a in conv]
+    conv2[conv2.index(fx.path("corpus.jsonl"))] = skipped
+    p = subprocess.run(conv2, capture_output=True, text=True)
+    check(p.returncode == 1, "pretok with skips and damage: exit %d" % p.returncode)
+    p = subprocess.run([a if a != ds else ds2 for a in train], capture_output=True, text=True)
+    m = re.search(r"--allow-damaged-inputs --max-skip-fraction ([0-9.e-]+)", p.stderr)
+    check(p.returncode == 0 and m, "train on skips and damage: %s" % p.stderr)
+    fx.run(conv2 + ["--allow-damaged-inputs", "--max-skip-fraction", m.group(1)],
+           "pretok with the warning's options")
     fx.cleanup()
-    print("ok: a dataset with unaccepted damage trains with a warning (also --quiet); "
-          "accepted, none")
+    print("ok: a dataset with unaccepted damage trains with a warning (also --quiet) whose "
+          "command accepts it; accepted, none")
 
 
 main()
