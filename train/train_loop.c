@@ -1161,6 +1161,22 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
                          tr_loader_vocab(r.loader), INT_MAX - TR_VOCAB_PAD);
         goto out;
     }
+    /* a --tokenizer typed now: a missing file or another tokenizer's model
+     * said at once (it was a note at the first sample, or never without
+     * --sample-every); one from the checkpoint's settings stays a note there */
+    const struct dataset *tds = tr_loader_dataset(r.loader);
+    if (o->tokenizer && tds && !tr_opts_source(o, "tokenizer")) {
+        char *note = NULL;
+        r.spm_tried = true;
+        err = dataset_load_tokenizer(tds, o->tokenizer, &r.spm, NULL, &note);
+        free(note);
+        if (err) {
+            err = ingot_fail(err, "--tokenizer: %s; pass the dataset's tokenizer (its copy, "
+                             "DATA/tokenizer.model, is taken without --tokenizer)",
+                             ingot_errmsg_for(err));
+            goto out;
+        }
+    }
     r.cfg = (struct tr_config){ .n_layer = o->layers, .n_head = o->heads, .n_embd = o->dim,
                                 .seq_len = o->seq_len, .vocab = (int)tr_loader_vocab(r.loader) };
     if (!strcmp(o->arch, "llama")) {

@@ -2,8 +2,9 @@
 """ingot-train on a dataset whose conversion exited 1 on a damaged input (a .jsonl.zst cut
 short; the loss not accepted): it trains on what could be read but warns on stderr, also
 under --quiet, naming the dataset and the file; after the same ingot-pretok command with
---allow-damaged-inputs (the loss accepted) it says nothing. Needs numpy, spm_train and zstd
-(skips 77 otherwise)."""
+--allow-damaged-inputs (the loss accepted) it says nothing; with records skipped too, the
+warning's command accepts it. On the same dataset, a --tokenizer that is missing or another
+model's is refused at start. Needs numpy, spm_train and zstd (skips 77 otherwise)."""
 import os
 import shutil
 import subprocess
@@ -78,9 +79,21 @@ def main():
     check(p.returncode == 0 and m, "train on skips and damage: %s" % p.stderr)
     fx.run(conv2 + ["--allow-damaged-inputs", "--max-skip-fraction", m.group(1)],
            "pretok with the warning's options")
+    # a --tokenizer that is missing or not the dataset's: refused at start, exit 1 (it was
+    # a note at the first sample, or nothing without --sample-every); the dataset's copy
+    # given by name is fine
+    other = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus",
+                         "spm_model", "unigram.model")   # another model
+    for tok, want in ((fx.path("none.model"), "not found"), (other, "differs")):
+        p = subprocess.run(train + ["--tokenizer", tok], capture_output=True, text=True)
+        check(p.returncode == 1 and "--tokenizer: " in p.stderr and want in p.stderr,
+              "train --tokenizer %s: exit %d: %s" % (tok, p.returncode, p.stderr))
+    p = subprocess.run(train + ["--tokenizer", os.path.join(ds, "tokenizer.model")],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "train --tokenizer (the dataset's): %s" % p.stderr)
     fx.cleanup()
     print("ok: a dataset with unaccepted damage trains with a warning (also --quiet) whose "
-          "command accepts it; accepted, none")
+          "command accepts it; accepted, none; a wrong --tokenizer refused at start")
 
 
 main()
