@@ -104,23 +104,24 @@ sp = t.path(out, ".pretok-state.json")
 st = json.load(open(sp))
 T.check("checksum" in st, "the state has no checksum")
 st["persisted"][0][1] += 1000000
-with open(sp, "w") as f:
-    json.dump(st, f, indent=1)
-_, err = convert(out, ["--threads", "2"], rc=1)
-T.check("damaged resume state" in err and "checksum" in err,
-        "an edited state: not refused by its checksum: %s" % err)
-T.check(not os.path.exists(t.path(out, "manifest.json")), "an edited state: a manifest written")
+
+
+def refused_state(st, want, what):
+    """st written over the state: the rerun is refused (want in its message), no manifest."""
+    with open(sp, "w") as f:
+        json.dump(st, f, indent=1)
+    _, err = convert(out, ["--threads", "2"], rc=1)
+    T.check("damaged resume state" in err and want in err, "%s: not refused: %s" % (what, err))
+    T.check(not os.path.exists(t.path(out, "manifest.json")), "%s: a manifest written" % what)
+
+
+refused_state(st, "checksum", "an edited state")
 print("an edited resume state: refused (checksum), nothing written")
 # ... and with its checksum key renamed (states older than the checksum have none, but
 # none of them has "mtimes"): the check is not turned off (it lost 187 of 1200
 # documents with exit 0)
 st["checksun"] = st.pop("checksum")
-with open(sp, "w") as f:
-    json.dump(st, f, indent=1)
-_, err = convert(out, ["--threads", "2"], rc=1)
-T.check("damaged resume state" in err and "has no checksum" in err,
-        "a state without its checksum: not refused: %s" % err)
-T.check(not os.path.exists(t.path(out, "manifest.json")), "no checksum: a manifest written")
+refused_state(st, "has no checksum", "a state without its checksum")
 print("a resume state whose checksum key is gone: refused, nothing written")
 
 # An input changed under an unfinished conversion: its own command is this one, so the
