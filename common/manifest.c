@@ -12,6 +12,7 @@
 #include "ingot_err.h"
 #include "manifest.h"
 #include "shard_format.h"
+#include "skip_reason.h"
 #include "term_text.h"
 
 #ifndef INGOT_VERSION
@@ -195,6 +196,18 @@ void manifest_update_totals(struct manifest *m)
         m->total_tokens[s] += m->shards[i].n_tokens;
         m->total_docs[s] += m->shards[i].n_docs;
     }
+}
+
+void manifest_skip_counts(const struct manifest *m, uint64_t *skipped, uint64_t *docs)
+{
+    *skipped = 0;
+    *docs = m->total_docs[0] + m->total_docs[1];
+    for (size_t k = 0; k < m->n_inputs; k++)
+        for (size_t j = 0; j < m->inputs[k].n_skips; j++) {
+            int r = skip_reason_parse(m->inputs[k].skips[j].reason);
+            if (r >= 0 && skip_reason_is_skip(r) && !skip_reason_is_damage(r))
+                *skipped += m->inputs[k].skips[j].count;
+        }
 }
 
 /* ---- writing ---- */

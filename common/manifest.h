@@ -108,5 +108,9 @@ int manifest_add_skip_example(struct manifest *m, const char *text);
 /* Recompute total_tokens / total_docs from shards[] (manifest_write() does
  * this on its own copy; call it to read the totals before writing). */
 void manifest_update_totals(struct manifest *m);
+/* The records the conversion skipped (lost: the inputs' skip reasons that are
+ * not a file's damage, as --max-skip-fraction counts them) and the documents
+ * it kept. */
+void manifest_skip_counts(const struct manifest *m, uint64_t *skipped, uint64_t *docs);
 
 #endif

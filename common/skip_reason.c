@@ -71,3 +71,13 @@ bool skip_reason_name_noted(const char *name)
     int r = skip_reason_parse(name);
     return r >= 0 && !skip_reason_is_skip(r);
 }
+
+double skip_share(uint64_t skipped, uint64_t docs)
+{
+    return skipped ? (double)skipped / (double)(skipped + docs) : 0.0;
+}
+
+double skip_accept_fraction(double share)
+{
+    return share < 0.9999 ? share + 0.0001 : 1.0;
+}

@@ -11,6 +11,7 @@
 #define INGOT_SKIP_REASON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum skip_reason {
     /* skips */
@@ -56,5 +57,12 @@ int skip_reason_parse(const char *name);
  * "fixed_*" (the prefix of every repair, those of a newer pretok too).
  * Any other name, unknown ones included, is a skip. */
 bool skip_reason_name_noted(const char *name);
+/* The share of records skipped (skipped of skipped + docs; 0 for none), as
+ * --max-skip-fraction compares it, and the value of that option which
+ * accepts it (a hair above, at most 1) that the messages suggest. */
+double skip_share(uint64_t skipped, uint64_t docs);
+/* ingot-pretok's default --max-skip-fraction. */
+#define SKIP_DEFAULT_MAX_FRACTION 0.01
+double skip_accept_fraction(double share);
 
 #endif

@@ -10,6 +10,7 @@
 #include "cli_num.h"
 #include "cli_opt.h"
 #include "ingot_err.h"
+#include "skip_reason.h"
 #include "term_text.h"
 
 void pt_cli_usage(FILE *f)
@@ -229,7 +230,7 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
     o->stdin_format = PT_FMT_JSONL;
     o->txt_doc = PT_TXT_FILE;
     o->max_record = PT_DEFAULT_RECORD_BYTES;
-    o->max_skip_fraction = 0.01;
+    o->max_skip_fraction = SKIP_DEFAULT_MAX_FRACTION;
     o->every = 1;
     /* All cores this process may run on (Slurm and taskset restrict the
      * affinity mask), else all online cores. */

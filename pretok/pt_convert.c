@@ -387,7 +387,7 @@ static int check_end(const struct pt_opts *o, const struct pt_report *rep)
     for (int k = 0; k < SKIP_R__COUNT; k++)
         if (skip_reason_is_skip(k) && !skip_reason_is_damage(k))
             skipped += c->reason[k];
-    double share = skipped ? (double)skipped / (double)(skipped + docs) : 0.0;
+    double share = skip_share(skipped, docs);
     bool too_many = share > o->max_skip_fraction;
     size_t nd = o->allow_damaged ? 0 : pt_counts_damaged_files(c, rep->part_first,
                                                                  rep->part_end);
@@ -398,7 +398,7 @@ static int check_end(const struct pt_opts *o, const struct pt_report *rep)
              too_many ? " --max-skip-fraction " : "");
     if (too_many)
         snprintf(accept + strlen(accept), sizeof(accept) - strlen(accept), "%.4g",
-                 share < 0.9999 ? share + 0.0001 : 1.0);
+                 skip_accept_fraction(share));
     char skips[512] = "", to[1024], tf[1024];   /* --out and an input, as term_text shows them */
     term_text(rep->out_dir, to, sizeof(to));
     if (too_many)

@@ -252,19 +252,6 @@ static int check_damage(const struct pt_opts *o, const struct part *parts, size_
                       not_accepted == 1 ? "it" : "them");
 }
 
-/* Records a part skipped (damage aside: check_damage) and its documents. */
-static void part_skips(const struct manifest *m, uint64_t *skipped, uint64_t *docs)
-{
-    *skipped = 0;
-    *docs = m->total_docs[0] + m->total_docs[1];
-    for (size_t k = 0; k < m->n_inputs; k++)
-        for (size_t j = 0; j < m->inputs[k].n_skips; j++) {
-            int r = skip_reason_parse(m->inputs[k].skips[j].reason);
-            if (r >= 0 && skip_reason_is_skip(r) && !skip_reason_is_damage(r))
-                *skipped += m->inputs[k].skips[j].count;
-        }
-}
-
 /* --max-skip-fraction over the joined dataset, as one conversion would
  * have applied it: a part whose conversion exited 1 for its skips is
  * complete, and would otherwise merge without a word. Refused before
@@ -274,18 +261,18 @@ static int check_skip_share(const struct pt_opts *o, const struct part *parts, s
     uint64_t skipped = 0, docs = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t s, d;
-        part_skips(parts[i].m, &s, &d);
+        manifest_skip_counts(parts[i].m, &s, &d);
         skipped += s;
         docs += d;
     }
-    double share = skipped ? (double)skipped / (double)(skipped + docs) : 0.0;
+    double share = skip_share(skipped, docs);
     if (share <= o->max_skip_fraction)
         return 0;
     fprintf(stderr, "ingot-pretok merge: records skipped by part (reasons and first cases in "
             "each part's manifest: inputs[].skipped, skip_examples):\n");
     for (size_t i = 0; i < n; i++) {
         uint64_t s, d;
-        part_skips(parts[i].m, &s, &d);
+        manifest_skip_counts(parts[i].m, &s, &d);
         char td[1024];
         if (s)
             fprintf(stderr, "  %s: %" PRIu64 " of %" PRIu64 " (%.2f%%)\n",
@@ -297,8 +284,7 @@ static int check_skip_share(const struct pt_opts *o, const struct part *parts, s
                       "was moved. If these skips are expected, accept them: merge with "
                       "--max-skip-fraction %.4g; else fix the inputs or options (e.g. "
                       "--text-key) and convert the parts again", skipped, skipped + docs,
-                      100.0 * share, o->max_skip_fraction,
-                      share < 0.9999 ? share + 0.0001 : 1.0);
+                      100.0 * share, o->max_skip_fraction, skip_accept_fraction(share));
 }
 
 /* The plan's checksum: XXH3 of its moves' compact text. A plan edited or

@@ -183,20 +183,12 @@ static void warn_damaged(const struct run *r, const struct dataset *ds)
     /* the skipped records' share, as ingot-pretok counts it: above its
      * default --max-skip-fraction the acceptance needs that option too (the
      * command given alone exited 1 again) */
-    uint64_t skipped = 0, docs = 0;
-    for (size_t i = 0; i < m->n_inputs; i++) {
-        docs += m->inputs[i].n_docs;
-        for (size_t k = 0; k < m->inputs[i].n_skips; k++) {
-            int why = skip_reason_parse(m->inputs[i].skips[k].reason);
-            if (why >= 0 && skip_reason_is_skip(why) && !skip_reason_is_damage(why))
-                skipped += m->inputs[i].skips[k].count;
-        }
-    }
-    double share = skipped ? (double)skipped / (double)(skipped + docs) : 0.0;
+    uint64_t skipped, docs;
+    manifest_skip_counts(m, &skipped, &docs);
+    double share = skip_share(skipped, docs);
     char frac[64] = "";
-    if (share > 0.01)
-        snprintf(frac, sizeof(frac), " --max-skip-fraction %.4g",
-                 share < 0.9999 ? share + 0.0001 : 1.0);
+    if (share > SKIP_DEFAULT_MAX_FRACTION)
+        snprintf(frac, sizeof(frac), " --max-skip-fraction %.4g", skip_accept_fraction(share));
     char tb[4096];   /* the manifest's text, its control bytes as '?' */
     fprintf(stderr, "ingot-train: warning: %s: %zu input file%s of this dataset %s damaged and "
             "ingot-pretok exited 1 on %s, the loss not accepted (the first: %s); the dataset "
