@@ -297,6 +297,7 @@ static bool ends_with(const char *s, const char *suf)
 struct out_scan {
     bool has_data;          /* shards or a manifest */
     bool has_tok;           /* a tokenizer.model */
+    bool merged;            /* manifest.merged.json: a part that merge moved away */
     char run_file[256];     /* a training run's file (its checkpoints, lock,
                                config.json), or "" */
 };
@@ -336,6 +337,8 @@ static int scan_out(const char *dir, struct out_scan *sc)
             sc->has_data = true;
         } else if (!strcmp(n, INGOT_TOKENIZER_NAME)) {
             sc->has_tok = true;
+        } else if (!strcmp(n, INGOT_MERGE_RETIRED_NAME)) {
+            sc->merged = true;
         } else if (!sc->run_file[0] && run_file(n)) {
             snprintf(sc->run_file, sizeof(sc->run_file), "%s", n);
         }
@@ -554,16 +557,6 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         ret = lock;
         goto out;
     }
-    /* a part whose shards a merge moved away: converting it again redid it
-     * from the start, and the merged dataset then refused the new shards */
-    if (fs_dir_holds(o->out, INGOT_MERGE_RETIRED_NAME) == 1) {
-        char to[1024];
-        ret = ingot_fail(INGOT_E_USAGE, "%s: a part already merged: ingot-pretok merge moved "
-                         "its shards into the merged dataset (its manifest is now %s); use "
-                         "that dataset, or convert into a new --out",
-                         term_text(o->out, to, sizeof(to)), INGOT_MERGE_RETIRED_NAME);
-        goto out;
-    }
     c.state_path = fs_path_join(o->out, PT_STATE_NAME);
     if (!c.state_path) {
         ret = ingot_fail(-ENOMEM, "out of memory");
@@ -574,6 +567,15 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         goto out;
     char to[1024];
     term_text(o->out, to, sizeof(to));
+    /* a part whose shards a merge moved away: converting it again redid it
+     * from the start, and the merged dataset then refused the new shards */
+    if (sc.merged) {
+        ret = ingot_fail(INGOT_E_USAGE, "%s: a part already merged: ingot-pretok merge moved "
+                         "its shards into the merged dataset (its manifest is now %s); use "
+                         "that dataset, or convert into a new --out", to,
+                         INGOT_MERGE_RETIRED_NAME);
+        goto out;
+    }
     /* a --ckpt-dir (its --resume then refused the directory as a dataset's)
      * or an hf export (its tokenizer.model replaced) */
     if (sc.run_file[0]) {

@@ -287,19 +287,6 @@ static int check_skip_share(const struct pt_opts *o, const struct part *parts, s
                       100.0 * share, o->max_skip_fraction, skip_accept_fraction(share));
 }
 
-/* The plan's checksum: XXH3 of its moves' compact text. A plan edited or
- * damaged between an interrupted merge and its rerun moved the wrong shards
- * (or skipped some) and sealed the dataset with exit 0. */
-static int moves_checksum(json_t *moves, uint64_t *sum)
-{
-    char *t = json_dumps(moves, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!t)
-        return -ENOMEM;
-    *sum = ingot_xxh3(t, strlen(t));
-    free(t);
-    return 0;
-}
-
 /* Whether a merge has moved a shard into out: the first move of either
  * split is its shard 0. */
 static bool moved_any(const char *out)
@@ -401,13 +388,15 @@ static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct mo
         goto out;
     }
     ret = manifest_write(pm, m);
-    uint64_t sum = 0;
+    /* version 2: with a checksum of the moves (a version-1 plan has none):
+     * a plan edited or damaged between an interrupted merge and its rerun
+     * moved the wrong shards (or skipped some) and sealed the dataset */
+    bool mem = true;
     char hex[24];
-    if (!ret && moves_checksum(jplan, &sum))
+    snprintf(hex, sizeof(hex), "%016" PRIx64, ret ? 0 : pt_json_checksum(jplan, &mem));
+    if (!mem)
         ret = -ENOMEM;
-    snprintf(hex, sizeof(hex), "%016" PRIx64, sum);
     if (!ret) {
-        /* version 2: with the checksum (a version-1 plan has none) */
         json_t *root = json_pack("{s:i,s:O,s:s}", "version", 2, "moves", jplan, "checksum", hex);
         char *text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
         json_decref(root);
@@ -468,17 +457,17 @@ static int load_plan(const char *out_dir, const char *path, struct move **mv_out
     const char *why = !root ? term_text(je.text, tj, sizeof(tj))
                       : !json_is_array(moves) ? "no moves" : NULL;
     json_t *jv = json_object_get(root, "version"), *js = json_object_get(root, "checksum");
-    uint64_t sum = 0;
     if (!why && (!json_is_integer(jv) || json_integer_value(jv) < 1 ||
                  json_integer_value(jv) > 2))
         why = "version";
     else if (!why && json_integer_value(jv) == 2) {
         char hex[24];
-        if (moves_checksum(moves, &sum)) {
+        bool mem = true;
+        snprintf(hex, sizeof(hex), "%016" PRIx64, pt_json_checksum(moves, &mem));
+        if (!mem) {
             json_decref(root);
             return ingot_oom("the merge plan's checksum", len);
         }
-        snprintf(hex, sizeof(hex), "%016" PRIx64, sum);
         if (!json_is_string(js) || strcasecmp(json_string_value(js), hex))
             why = "its checksum does not match: the file was changed or damaged";
     }

@@ -209,10 +209,7 @@ static json_t *state_to_json(const struct pt_state *st)
     return root;
 }
 
-/* XXH3 of root's compact text in its key order: what "checksum" holds, over
- * the object without it (integers, strings and booleans only, so a reader's
- * parse and dump gives the same text). 0 and *ok false when out of memory. */
-static uint64_t state_checksum(json_t *root, bool *ok)
+uint64_t pt_json_checksum(json_t *root, bool *ok)
 {
     char *t = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     *ok = t != NULL;
@@ -232,7 +229,7 @@ int pt_state_write(const char *path, const struct pt_state *st)
      * in range, silently lost documents (persisted) or made a manifest that
      * does not add up (counts) */
     bool ok;
-    const uint64_t sum = state_checksum(root, &ok);
+    const uint64_t sum = pt_json_checksum(root, &ok);
     if (!ok || json_object_set_new(root, "checksum", jhex(sum))) {
         json_decref(root);
         return ingot_fail(-ENOMEM, "%s: out of memory", tp);
@@ -334,7 +331,7 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
         const bool readable = !get_hex(jsum, &want);
         if (readable) {
             json_object_del(root, "checksum");   /* what it was computed over */
-            got = state_checksum(root, &mem);
+            got = pt_json_checksum(root, &mem);
         }
         if (!mem) {
             json_decref(root);

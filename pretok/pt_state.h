@@ -91,6 +91,13 @@ size_t pt_counts_damaged_files(const struct pt_counts *c, size_t first, size_t e
 /* The damage reason counted for file, or -1. */
 int pt_counts_damage_reason(const struct pt_counts *c, size_t file);
 
+/* XXH3 of j's compact text in its key order: the "checksum" of a resume
+ * state (over the object without it) and of a merge plan (over its moves);
+ * integers, strings and booleans only, so a reader's parse and dump gives
+ * the same text. 0 and *ok false when out of memory. */
+struct json_t;
+uint64_t pt_json_checksum(struct json_t *j, bool *ok);
+
 /* Standard input's fingerprint: XXH3 of its first PT_STDIN_HEAD bytes of
  * text (all of them when fewer), taken by the producer and kept in the
  * state, so that a resume fed another stream (other files, another order)

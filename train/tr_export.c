@@ -277,14 +277,6 @@ static void drop_staged(void)
             unlink(export_tmp[i]);
 }
 
-/* Put the staged set of the format's files in place. An earlier export's
- * config.json (what loaders open first) goes before anything is replaced
- * and the new one comes last, so a process stopped in between leaves a
- * folder that does not load, not new weights under the old shape. Every
- * other file of the set is replaced by its staged one, or removed when
- * this export staged none: spiece.model of older exports, and for a model
- * without a tokenizer (synthetic ids) the earlier export's tokenizer files,
- * which AutoTokenizer would load as the model's. */
 /* File i of export_files in place: its staged file when staged, else the
  * earlier one removed (none there is fine). */
 static int put_in_place(const char *dir, int i, bool staged)
@@ -302,6 +294,14 @@ static int put_in_place(const char *dir, int i, bool staged)
     return err;
 }
 
+/* Put the staged set of the format's files in place. An earlier export's
+ * config.json (what loaders open first) goes before anything is replaced
+ * and the new one comes last, so a process stopped in between leaves a
+ * folder that does not load, not new weights under the old shape. Every
+ * other file of the set is replaced by its staged one, or removed when
+ * this export staged none: spiece.model of older exports, and for a model
+ * without a tokenizer (synthetic ids) the earlier export's tokenizer files,
+ * which AutoTokenizer would load as the model's. */
 static int commit_staged(const char *dir, unsigned format)
 {
     const int cfg = N_EXPORT_FILES - 1;   /* config.json */

@@ -409,12 +409,11 @@ static int on_token(void *arg, const int32_t *ids, int n)
  * the same as one call's (stream_text's windows join exactly). */
 static int stream_prompt(struct gen_stream *g, const int32_t *ids, int n)
 {
-    enum { STEP = 4096 };
+    const int step = g->spm ? 4096 : n;   /* ids: at once */
     int err = 0;
-    for (int end = g->spm && n > STEP ? STEP : n; !err; end += STEP) {
-        err = on_token(g, ids, end < n ? end : n);
-        if (end >= n)
-            break;
+    for (int end = 0; !err && end < n;) {
+        end = n - end > step ? end + step : n;
+        err = on_token(g, ids, end);
     }
     return err;
 }
