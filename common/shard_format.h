@@ -26,6 +26,9 @@
 #define INGOT_MERGE_PLAN_NAME ".merge-plan.json"
 /* A part's manifest once ingot-pretok merge has moved its shards away. */
 #define INGOT_MERGE_RETIRED_NAME "manifest.merged.json"
+/* The lock file of an ingot-train --ckpt-dir (train/checkpoint.h), by which
+ * ingot-pretok tells a run's directory from a dataset's. */
+#define INGOT_TRAIN_LOCK_NAME ".ingot-train.lock"
 #define INGOT_MANIFEST_VERSION 1
 
 enum ingot_split { INGOT_SPLIT_TRAIN = 0, INGOT_SPLIT_VAL = 1 };

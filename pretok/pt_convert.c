@@ -304,8 +304,8 @@ struct out_scan {
 
 static bool run_file(const char *n)
 {
-    return (!strncmp(n, "ckpt-", 5) && ends_with(n, ".bin")) || !strcmp(n, ".ingot-train.lock") ||
-           !strcmp(n, "config.json");
+    return (!strncmp(n, "ckpt-", 5) && ends_with(n, ".bin")) ||
+           !strcmp(n, INGOT_TRAIN_LOCK_NAME) || !strcmp(n, "config.json");
 }
 
 /* Scan OUT: remove temp files of an earlier run (shards, state, manifest,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "data_loader.h"
+#include "shard_format.h"
 #include "tr_params.h"
 
 #define TR_CKPT_MAGIC "INGOTCKP"
@@ -136,7 +137,7 @@ int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, fl
 int tr_ckpt_dir_prepare(const char *dir, int *removed);
 
 /* The lock file of a --ckpt-dir (hidden; it stays in the directory). */
-#define TR_CKPT_LOCK_NAME ".ingot-train.lock"
+#define TR_CKPT_LOCK_NAME INGOT_TRAIN_LOCK_NAME
 
 /* Make this process the one run training into dir: an exclusive flock on
  * DIR/TR_CKPT_LOCK_NAME (created; it records "pid N on HOST"), held until
