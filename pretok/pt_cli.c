@@ -1,6 +1,7 @@
 #include "pt_cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -292,11 +293,17 @@ int pt_cli_parse(int argc, char **argv, struct pt_opts *o)
                 return ret;
             break;
         case O_VAL_FRACTION: {
+            /* 1 and above are refused with their reason first: the range
+             * message "[0, 1]" sent the user to 1, refused next (as
+             * --val-docs N >= the documents is) */
+            char *end;
+            const double f = strtod(optarg, &end);
+            if (end != optarg && !*end && isfinite(f) && f >= 1.0)
+                return ingot_fail(INGOT_E_USAGE, "--val-fraction '%s': %s no documents for "
+                                  "training; give a fraction below 1 (0.001, say)", optarg,
+                                  f == 1.0 ? "1 leaves" : "a share of 1 or more leaves");
             if ((ret = cli_parse_double("--val-fraction", optarg, 0, 1, &o->val_fraction)))
                 return ret;
-            if (o->val_fraction >= 1.0)   /* as --val-docs N >= the documents is refused */
-                return ingot_fail(INGOT_E_USAGE, "--val-fraction 1 leaves no documents for "
-                                  "training; give a fraction below 1 (0.001, say)");
             /* the threshold pt_convert.c compares the split hash with */
             if (o->val_fraction > 0.0 && o->val_fraction * 18446744073709551616.0 < 1.0)
                 return ingot_fail(INGOT_E_USAGE, "--val-fraction '%s': too small to choose any "

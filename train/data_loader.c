@@ -427,19 +427,25 @@ uint64_t tr_loader_tokenizer_hash(const tr_loader *l)
     return l->n ? l->src[0].ds->manifest->tokenizer.hash : 0;
 }
 
+uint64_t tr_loader_source_id(const tr_loader *l, int i)
+{
+    const struct manifest *m = l->src[i].ds->manifest;
+    uint64_t h = 0;   /* chained: each step hashes the last value and the next ones */
+    for (size_t k = 0; k < m->n_shards; k++) {
+        const struct manifest_shard *s = &m->shards[k];
+        const uint64_t v[4] = { h, s->split, s->tokens_checksum, s->index_checksum };
+        h = ingot_xxh3(v, sizeof(v));
+    }
+    return h;
+}
+
 uint64_t tr_loader_data_id(const tr_loader *l)
 {
-    uint64_t h = 0;   /* chained: each step hashes the last value and the next ones */
+    uint64_t h = 0;
     for (int i = 0; i < l->n; i++) {
-        const struct manifest *m = l->src[i].ds->manifest;
-        uint64_t w[2] = { h, 0 };
+        uint64_t w[3] = { h, 0, tr_loader_source_id(l, i) };
         memcpy(&w[1], &l->src[i].cum, sizeof(w[1]));
         h = ingot_xxh3(w, sizeof(w));
-        for (size_t k = 0; k < m->n_shards; k++) {
-            const struct manifest_shard *s = &m->shards[k];
-            const uint64_t v[4] = { h, s->split, s->tokens_checksum, s->index_checksum };
-            h = ingot_xxh3(v, sizeof(v));
-        }
     }
     return h;
 }

@@ -97,6 +97,11 @@ uint64_t tr_loader_tokenizer_hash(const tr_loader *l);
  * ranks with other datasets of one size and tokenizer, or another mixture's
  * weights, trained apart without a word. */
 uint64_t tr_loader_data_id(const tr_loader *l);
+/* What source i's data is (0 <= i < tr_loader_n_sources()): XXH3 of its
+ * shards' split and token and index checksums, in order. Checkpoints keep
+ * it, so that a resume can tell a dataset converted again (or grown) at the
+ * same path from the one it trained on. */
+uint64_t tr_loader_source_id(const tr_loader *l, int i);
 /* The open dataset (the first source of a mixture), or NULL when synthetic. */
 const struct dataset *tr_loader_dataset(const tr_loader *l);
 /* Source i's open dataset (0 <= i < tr_loader_n_sources()). */

@@ -1,6 +1,7 @@
 /* Run settings: resolve, serialise, compare, read config files
  * (tr_settings.h). */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,8 +167,8 @@ int tr_settings_json(const struct tr_opts *o, char **out)
     return dump(settings_obj(o, true), DUMP_FLAGS, out);
 }
 
-int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos, int world,
-                        char **out)
+int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos,
+                        const uint64_t *content, int world, char **out)
 {
     json_t *root = json_object(), *s = settings_obj(o, false), *dp = json_object();
     json_t *a = json_array();
@@ -181,10 +182,17 @@ int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos
     json_object_set_new(root, "settings", s);
     json_object_set_new(dp, "windows", json_integer((json_int_t)(pos->n_src > 1 ? pos->index :
                         pos->n_src ? pos->src[0].windows : 0)));
-    for (int i = 0; i < pos->n_src; i++)
-        json_array_append_new(a, json_pack("{sIsIsI}", "epoch", (json_int_t)pos->src[i].epoch,
-                                           "index", (json_int_t)pos->src[i].index, "windows",
-                                           (json_int_t)pos->src[i].windows));
+    for (int i = 0; i < pos->n_src; i++) {
+        char id[20] = "";
+        if (content)
+            snprintf(id, sizeof(id), "%016" PRIx64, content[i]);
+        json_t *e = json_pack("{sIsIsI}", "epoch", (json_int_t)pos->src[i].epoch, "index",
+                              (json_int_t)pos->src[i].index, "windows",
+                              (json_int_t)pos->src[i].windows);
+        if (e && content)
+            json_object_set_new(e, "content", json_string(id));
+        json_array_append_new(a, e);
+    }
     json_object_set_new(dp, "sources", a);
     json_object_set_new(root, "data_position", dp);
     json_object_set_new(root, "world_size", json_integer(world));
@@ -213,6 +221,20 @@ int tr_settings_read_position(const char *path, const char *section, struct tr_l
         pos->n_src = (int)json_array_size(a);
     json_decref(root);
     return err;
+}
+
+int tr_settings_source_content(const char *section, int i, uint64_t *id)
+{
+    json_t *root = json_loads(section, 0, NULL);
+    json_t *a = json_object_get(json_object_get(root, "data_position"), "sources");
+    const char *t = json_string_value(json_object_get(json_array_get(a, (size_t)i), "content"));
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = t && strlen(t) == 16 ? strtoull(t, &end, 16) : 0;
+    const bool ok = end && !*end && !errno;
+    json_decref(root);
+    *id = ok ? (uint64_t)v : 0;
+    return ok ? 0 : -ENOENT;
 }
 
 int tr_settings_world_size(const char *path, const char *section, int *world)

@@ -30,12 +30,17 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o);
 int tr_settings_json(const struct tr_opts *o, char **out);
 
 /* A checkpoint's settings section: {"settings": {...}, "data_position":
- * {"windows": N, "sources": [{"epoch", "index", "windows"}, ...]},
- * "world_size": W} (malloc'd into *out). world: the ranks of the run that
- * saves it (1: one process); beside the settings, not among them, as no
- * flag sets it (the launcher does). */
-int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos, int world,
-                        char **out);
+ * {"windows": N, "sources": [{"epoch", "index", "windows", "content"},
+ * ...]}, "world_size": W} (malloc'd into *out). content: each source's
+ * tr_loader_source_id() (pos->n_src of them; NULL: none written, as for
+ * synthetic ids), as 16 hex digits. world: the ranks of the run that saves
+ * it (1: one process); beside the settings, not among them, as no flag sets
+ * it (the launcher does). */
+int tr_settings_section(const struct tr_opts *o, const struct tr_loader_pos *pos,
+                        const uint64_t *content, int world, char **out);
+/* *id = source i's "content" in a settings section; -ENOENT (and *id 0)
+ * where it has none (written before it was recorded). */
+int tr_settings_source_content(const char *section, int i, uint64_t *id);
 
 /* *world = the ranks of the run that wrote checkpoint path (its section's
  * world_size), or 0 when the section does not say (written before it was

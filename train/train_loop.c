@@ -286,6 +286,28 @@ static void lr_jump_note(struct run *r, const struct tr_schedule *was, int64_t s
         "cooldown (docs/training.md, Schedule)" : "");
 }
 
+/* A source whose shards are not the ones the checkpoint trained on (the
+ * same path converted again, grown or shrunk): the position goes on in the
+ * new data's order, so documents may come twice or not at all. Said, not
+ * refused: appending data to a run is a use. */
+static void content_note(struct run *r, const char *section, const struct tr_loader_pos *pos)
+{
+    for (int i = 0; i < pos->n_src && i < tr_loader_n_sources(r->loader); i++) {
+        uint64_t had;
+        if (tr_settings_source_content(section, i, &had) ||
+            had == tr_loader_source_id(r->loader, i))
+            continue;
+        say(r, "note: resume: the dataset %s is not the one the checkpoint trained on (its "
+            "shards changed since: converted again, or shards added or removed); the run goes "
+            "on at the checkpoint's place (epoch %" PRIu64 ", window %" PRIu64 ") in this "
+            "data's order, so some documents may be seen twice and others not at all. Restore "
+            "the dataset to continue the run exactly, or start this data from its beginning "
+            "with --init-from and a new --ckpt-dir\n",
+            TERM_SHOW(tr_loader_source_dir(r->loader, i)), pos->src[i].epoch,
+            pos->src[i].index);
+    }
+}
+
 /* --resume: weights, AdamW state, data position and progress of the
  * checkpoint tr_settings_resolve() found (its settings are already in o). */
 static int restore(struct run *r, const char *path, float *params, float **m, float **v)
@@ -318,6 +340,8 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         have_was = tr_settings_schedule(section, &was) == 0;
         err = tr_settings_world_size(path, section, &was_world);
     }
+    if (!err && section)
+        content_note(r, section, &st.pos);
     free(section);
     if (err)
         return tr_ckpt_resume_failed(own_dir, path, err);
@@ -505,8 +529,11 @@ static int save_checkpoint(struct run *r, int64_t step)
         .grad_clip = o->grad_clip,
     };
     tr_loader_get_pos(r->loader, &st.pos);
+    uint64_t content[TR_MAX_SOURCES];
+    for (int i = 0; i < st.pos.n_src; i++)
+        content[i] = tr_loader_source_id(r->loader, i);
     char *section = NULL;
-    if ((err = tr_settings_section(o, &st.pos, tr_dist_world(r->dist), &section)))
+    if ((err = tr_settings_section(o, &st.pos, content, tr_dist_world(r->dist), &section)))
         goto out;
     st.settings = section;
     err = tr_ckpt_save(o->ckpt_dir, &st, p, m, v, &path);

@@ -171,19 +171,30 @@ int dump_tokens(const struct dump_opts *o)
         spm = NULL;
     }
     printf("# position id piece document shard\n");
-    uint64_t base = 0, gdoc = 0;
+    uint64_t base = 0, gdoc = 0, bad = 0, bad_pos = 0;
+    uint32_t bad_id = 0, vocab = 0;
+    const char *bad_shard = NULL;
     for (size_t k = 0; k < s.n_sel && base < b; k++) {
         const shard_reader *r = s.sel[k];
         uint64_t nt = shard_reader_n_tokens(r);
+        vocab = shard_reader_header(r)->vocab_size;
         if (base + nt > a) {
             uint64_t lo = a > base ? a - base : 0, hi = b - base < nt ? b - base : nt;
             for (uint64_t i = lo; i < hi; i++) {
                 uint32_t id = shard_reader_token(r, i);
                 const char *piece = spm ? ingot_spm_id_to_piece(spm, id) : NULL;
                 /* a piece is the model's bytes: an ESC in one is not shown,
-                 * and a ZWJ or a BOM piece is named, not a bare '?' */
+                 * and a ZWJ or a BOM piece is named, not a bare '?'. An id
+                 * past the vocabulary is named too: "-" (no model) read as
+                 * the piece "-" */
                 char tp[1024];
+                if (id >= vocab && !bad++) {
+                    bad_id = id;
+                    bad_pos = base + i;
+                    bad_shard = shard_reader_shown(r);
+                }
                 printf("%llu %u %s %llu %s\n", (ull)(base + i), id,
+                       id >= vocab ? DUMP_OUT_OF_VOCAB :
                        piece ? term_text_esc(piece, tp, sizeof(tp)) : "-",
                        (ull)(gdoc + shard_reader_doc_of_token(r, i)),
                        fs_basename(shard_reader_shown(r)));
@@ -194,6 +205,8 @@ int dump_tokens(const struct dump_opts *o)
         base += nt;
         gdoc += shard_reader_n_docs(r);
     }
+    if (bad)
+        ret = dump_out_of_vocab(bad, vocab, bad_id, bad_pos, bad_shard);
 out:
     ingot_spm_free(spm);
     dump_src_close(&s);

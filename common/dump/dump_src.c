@@ -196,3 +196,12 @@ void dump_src_close(struct dump_src *s)
     manifest_free(s->side);
     memset(s, 0, sizeof(*s));
 }
+
+int dump_out_of_vocab(uint64_t n, uint32_t vocab, uint32_t id, uint64_t pos, const char *shard)
+{
+    return ingot_fail(INGOT_E_CORRUPT, "%llu token id%s %s outside the vocabulary of %u ids "
+                      "(the first: id %u at position %llu, in %s): the shard is damaged or was "
+                      "written with another tokenizer; ingot-dump verify checks every shard",
+                      (unsigned long long)n, n == 1 ? "" : "s", n == 1 ? "is" : "are", vocab,
+                      id, (unsigned long long)pos, shard);
+}

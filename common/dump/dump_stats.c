@@ -134,7 +134,9 @@ int dump_stats(const struct dump_opts *o)
      * where it is every 10 s (it was silent), unless --quiet */
     const double t0 = mono_now(), every = progress_every();
     double next_note = t0 + every;
-    uint64_t seen = 0;
+    uint64_t seen = 0, bad = 0, bad_pos = 0;
+    uint32_t bad_id = 0;
+    const char *bad_shard = NULL;
     for (size_t k = 0; k < s.n_sel && !ret; k++) {
         const shard_reader *r = s.sel[k];
         const uint64_t *ix = shard_reader_doc_index(r);
@@ -143,8 +145,13 @@ int dump_stats(const struct dump_opts *o)
         uint64_t nt = shard_reader_n_tokens(r);
         for (uint64_t i = 0; i < nt; i++) {
             uint32_t id = shard_reader_token(r, i);
-            if (id < vocab)   /* verify reports ids out of range; stats just skips them */
+            if (id < vocab) {
                 counts[id]++;
+            } else if (!bad++) {   /* counted, reported after the statistics */
+                bad_id = id;
+                bad_pos = seen + i;
+                bad_shard = shard_reader_shown(r);
+            }
         }
         seen += nt;
         if (!o->quiet && mono_now() >= next_note && k + 1 < s.n_sel) {
@@ -226,6 +233,10 @@ int dump_stats(const struct dump_opts *o)
         printf("  %u  %llu  %.3f%%  %s\n", top[i].id, (ull)top[i].count,
                100.0 * (double)top[i].count / tot,
                piece ? term_text_esc(piece, tp, sizeof(tp)) : "-");
+    }
+    if (bad) {   /* left out of every figure above but the token count */
+        printf("out-of-vocab ids %llu (%s)\n", (ull)bad, DUMP_OUT_OF_VOCAB);
+        ret = dump_out_of_vocab(bad, vocab, bad_id, bad_pos, bad_shard);
     }
 out:
     free(top);

@@ -69,6 +69,14 @@ void dump_remove_on_signal(const char *path);
  * at once on a full disk instead of decoding the rest for nothing. */
 int dump_stdout_failed(void);
 
+/* The piece tokens and stats show for an id at or past the shards'
+ * vocabulary (a damaged shard, or one of another tokenizer). */
+#define DUMP_OUT_OF_VOCAB "<out-of-vocab>"
+/* The error after such a listing: n ids of the selection out of a vocab of
+ * vocab ids, the first id at token position pos of the selection, in
+ * shard (as shown). Exit 1, as for corrupt data. */
+int dump_out_of_vocab(uint64_t n, uint32_t vocab, uint32_t id, uint64_t pos, const char *shard);
+
 int dump_info(const struct dump_opts *o);
 int dump_verify(const struct dump_opts *o);
 int dump_docs(const struct dump_opts *o);

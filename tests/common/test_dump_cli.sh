@@ -404,6 +404,14 @@ expect_rc 1 "export-bin ids past the vocabulary" -- "$DUMP" export-bin vsmall/tr
     --out vsmall.bin
 has err.txt "beyond the vocabulary"
 [ ! -e vsmall.bin ] || fail "export-bin left vsmall.bin"
+# tokens and stats show such ids as what they are, and exit 1 (tokens printed
+# "-", the piece "-"; stats left them out and exited 0)
+expect_rc 1 "tokens ids past the vocabulary" -- "$DUMP" tokens vsmall/train-000000.tok --range 0:
+has out.txt "^[0-9]* [0-9]* <out-of-vocab> "
+has err.txt "token ids are outside the vocabulary of 3 ids (the first: id [0-9]* at position [0-9]*, in vsmall/train-000000.tok)"
+expect_rc 1 "stats ids past the vocabulary" -- "$DUMP" stats vsmall/train-000000.tok
+has out.txt "^out-of-vocab ids [1-9][0-9]* (<out-of-vocab>)"
+has err.txt "ingot-dump verify checks every shard"
 cp ds/val-000000.tok newer.tok
 "$MAKE" --set-version newer.tok 2
 expect_rc 1 "newer version" -- "$DUMP" info newer.tok

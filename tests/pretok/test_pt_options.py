@@ -63,6 +63,9 @@ for args, want in [(["--model", model, "--out", "", inp], "--out: empty value"),
                    (["--model", model, inp, "--out"], "--out needs a value"),
                    (["--model", model, "--out", t.path("vf1"), "--val-fraction", "1", inp],
                     "no documents for training"),
+                   (["--model", model, "--out", t.path("vf1"), "--val-fraction", "1.5", inp],
+                    "--val-fraction '1.5': a share of 1 or more leaves no documents for training; "
+                    "give a fraction below 1"),
                    (["merge", "", t.path("sfx")], "empty"),
                    (["import-bin", "--format", "nanogpt", "--vocab", "100", "--out", "",
                      t.path("x.bin")], "--out: empty value")]:

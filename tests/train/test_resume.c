@@ -94,6 +94,7 @@ int main(int argc, char **argv)
     CHECK(s && strstr(s, "resumed from") && strstr(s, "ckpt-00000005.bin"));
     /* the records it replaces are kept aside, not erased, and it says so */
     CHECK(strstr(s, "b.jsonl: 4 records after step 5 (a run past this checkpoint) moved to "));
+    CHECK(!strstr(s, "not the one the checkpoint trained on"));   /* the same data */
     free(s);
     free(cmd);
     char *dropped = tt_fmt("%s/b.jsonl.dropped", dir);
@@ -219,6 +220,33 @@ int main(int argc, char **argv)
     CHECK(tt_read_steps(dropped2, kept, 8) == 8);   /* 3 + 12 steps: the first 8 read */
     CHECK(tt_read_steps(mb, kept, 8) == 3);
     free(dropped2);
+
+    /* the dataset converted again at the same path (same tokenizer, other
+     * tokens): the resume goes on and says so (it went on without a word) */
+    tt_markov_tokens(ids, N_TRAIN + N_VAL, VOCAB, 7);
+    char *swap = tt_fmt("%s/data-new", dir);
+    struct tt_dataset d3 = d;
+    d3.dir = swap;
+    CHECK_OK(tt_write_dataset(&d3));
+    char *old_data = tt_fmt("%s/data-old", dir);
+    CHECK(rename(data, old_data) == 0 && rename(swap, data) == 0);
+    cmd = tt_fmt("'%s' --ckpt-dir '%s/cb' --resume --steps 14", bin, dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    s = tt_slurp(out);
+    CHECK(s && strstr(s, "note: resume: the dataset ") &&
+          strstr(s, "is not the one the checkpoint trained on") &&
+          strstr(s, "(epoch 4, window 0)"));
+    free(s);
+    /* ... and a checkpoint written on the new data resumes on it silently */
+    cmd = tt_fmt("'%s' --ckpt-dir '%s/cb' --resume --steps 15", bin, dir);
+    tt_run_ok(cmd, out);
+    free(cmd);
+    s = tt_slurp(out);
+    CHECK(s && strstr(s, "resumed from") && !strstr(s, "not the one the checkpoint trained on"));
+    free(s);
+    free(swap);
+    free(old_data);
 
     tt_rmtree(dir);
     free(ids); free(dir); free(data); free(out); free(common); free(c8);
