@@ -482,9 +482,10 @@ int fs_mkdir_p_made(const char *path, char ***made, bool *leaf)
     return ret;
 }
 
-/* What a non-regular file is, for messages. */
-static const char *file_kind(mode_t mode)
+const char *fs_file_kind(mode_t mode)
 {
+    if (S_ISLNK(mode))
+        return "a symbolic link";
     if (S_ISDIR(mode))
         return "a directory";
     if (S_ISFIFO(mode))
@@ -515,7 +516,7 @@ int fs_open_regular(const char *path, const char *what, uint64_t max_size, uint6
         ret = ingot_fail(-e, "%s: cannot stat %s: %s", SHOWN(path, tp), what, strerror(e));
     } else if (!S_ISREG(st.st_mode)) {
         ret = ingot_fail(INGOT_E_FORMAT, "%s: is %s, but the %s must be a regular file",
-                         SHOWN(path, tp), file_kind(st.st_mode), what);
+                         SHOWN(path, tp), fs_file_kind(st.st_mode), what);
     } else if ((uint64_t)st.st_size > max_size) {
         ret = ingot_fail(-EFBIG, "%s: %s is %llu bytes, more than the %llu this program reads; "
                          "is it the right file?", SHOWN(path, tp), what,

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -92,6 +93,10 @@ void fs_rmdir_made(char **made);
  * times a manifest's size in memory while parsing it. */
 #define FS_READ_ALL_MAX ((size_t)256 << 20)
 
+/* What a file that is not a regular one is, for messages ("a directory",
+ * "a FIFO (named pipe)", "a symbolic link" (from lstat), ...; a static
+ * string). */
+const char *fs_file_kind(mode_t mode);
 /* Open path for reading and check that it is a regular file of at most
  * max_size bytes (UINT64_MAX: any size). The open uses O_NONBLOCK, so a
  * FIFO without a writer is refused at once instead of blocking; the flag is

@@ -29,6 +29,13 @@
 /* The lock file of an ingot-train --ckpt-dir (train/checkpoint.h), by which
  * ingot-pretok tells a run's directory from a dataset's. */
 #define INGOT_TRAIN_LOCK_NAME ".ingot-train.lock"
+/* A --ckpt-dir's checkpoints, INGOT_TRAIN_CKPT_PREFIX <step> INGOT_TRAIN_CKPT_SUFFIX
+ * (train/checkpoint.h: "ckpt-00001000.bin"), and the config.json that both a
+ * --ckpt-dir (the run's settings) and an hf export (the model's) hold: with
+ * the lock, what ingot-pretok refuses to write a dataset beside. */
+#define INGOT_TRAIN_CKPT_PREFIX "ckpt-"
+#define INGOT_TRAIN_CKPT_SUFFIX ".bin"
+#define INGOT_TRAIN_CONFIG_NAME "config.json"
 #define INGOT_MANIFEST_VERSION 1
 
 enum ingot_split { INGOT_SPLIT_TRAIN = 0, INGOT_SPLIT_VAL = 1 };

@@ -304,8 +304,9 @@ struct out_scan {
 
 static bool run_file(const char *n)
 {
-    return (!strncmp(n, "ckpt-", 5) && ends_with(n, ".bin")) ||
-           !strcmp(n, INGOT_TRAIN_LOCK_NAME) || !strcmp(n, "config.json");
+    return (!strncmp(n, INGOT_TRAIN_CKPT_PREFIX, strlen(INGOT_TRAIN_CKPT_PREFIX)) &&
+            ends_with(n, INGOT_TRAIN_CKPT_SUFFIX)) ||
+           !strcmp(n, INGOT_TRAIN_LOCK_NAME) || !strcmp(n, INGOT_TRAIN_CONFIG_NAME);
 }
 
 /* Scan OUT: remove temp files of an earlier run (shards, state, manifest,
@@ -405,16 +406,17 @@ static int check_end(const struct pt_opts *o, const struct pt_report *rep)
     char skips[512] = "", to[1024], tf[1024];   /* --out and an input, as term_text shows them */
     term_text(rep->out_dir, to, sizeof(to));
     if (too_many)
-        snprintf(skips, sizeof(skips), "%s%" PRIu64 " of %" PRIu64 " records (%.2f%%) were "
+        snprintf(skips, sizeof(skips), "%s%" PRIu64 " of %" PRIu64 " record%s (%.2f%%) %s "
                  "skipped, more than --max-skip-fraction %g allows (reasons and first cases in "
                  "the report; --on-error fail stops at the first)", nd ? "; and " : "", skipped,
-                 skipped + docs, 100.0 * share, o->max_skip_fraction);
+                 skipped + docs, skipped + docs == 1 ? "" : "s", 100.0 * share,
+                 skipped == 1 ? "was" : "were", o->max_skip_fraction);
     if (!nd)
         return ingot_fail(INGOT_E_INPUT, "%s. The dataset in %s is complete and consistent "
-                          "(%" PRIu64 " documents). If these skips are expected, accept it: run "
-                          "the same command with%s (it finishes at once); else fix the inputs "
-                          "or options (e.g. --text-key) and convert into a new --out", skips,
-                          to, docs, accept);
+                          "(%" PRIu64 " document%s). If these skips are expected, accept it: "
+                          "run the same command with%s (it finishes at once); else fix the "
+                          "inputs or options (e.g. --text-key) and convert into a new --out",
+                          skips, to, docs, docs == 1 ? "" : "s", accept);
     /* Every damaged file is named: in the report, or here under --quiet. */
     if (o->quiet) {
         fprintf(stderr, "ingot-pretok: damaged input files:\n");
@@ -427,14 +429,14 @@ static int check_end(const struct pt_opts *o, const struct pt_report *rep)
     return ingot_fail(INGOT_E_INPUT, "%zu input file%s damaged or unreadable (%s: %s%s; "
                       "listed above): what %s after the damage is not in the dataset%s. The "
                       "dataset in %s is complete and consistent with what could be read (%"
-                      PRIu64 " documents, %" PRIu64 " from the damaged files). Accept the loss: "
+                      PRIu64 " document%s, %" PRIu64 " from the damaged files). Accept the loss: "
                       "run the same command with%s (it finishes at once); or repair the files "
                       "or download them again and convert into a new --out (a rerun into this "
                       "one refuses inputs whose size or time changed)", nd,
                       nd == 1 ? " is" : "s are", term_text(rep->inputs->v[f].path, tf, sizeof(tf)),
                       skip_reason_name(pt_counts_damage_reason(c, f)), nd > 1 ? ", ..." : "",
-                      nd == 1 ? "it held" : "they held", skips, to, docs, damaged_docs,
-                      accept);
+                      nd == 1 ? "it held" : "they held", skips, to, docs, docs == 1 ? "" : "s",
+                      damaged_docs, accept);
 }
 
 /* The end of a finished conversion, this run's or an earlier one's: the

@@ -260,9 +260,9 @@ static int map_file(const struct imp *x, struct imp_file *f)
     close(fd);
     if (x->format == IMP_NANOGPT) {
         if (f->size % 2)
-            return ingot_fail(INGOT_E_FORMAT, "%s: %" PRIu64 " bytes, an odd number: not raw "
-                              "uint16 tokens (is it llm.c's format? --format llmc)", tp,
-                              f->size);
+            return ingot_fail(INGOT_E_FORMAT, "%s: %" PRIu64 " byte%s, an odd number: not "
+                              "raw uint16 tokens (is it llm.c's format? --format llmc)", tp,
+                              f->size, f->size == 1 ? "" : "s");
         /* nanoGPT files have no header; llm.c's magic at the start means
          * the wrong --format was given. */
         if (f->size >= 4 * PT_LLMC_HEADER_INTS && (rd_i32(f->map) == PT_LLMC_MAGIC_GPT2 ||
@@ -276,8 +276,9 @@ static int map_file(const struct imp *x, struct imp_file *f)
     }
     const uint64_t hsz = 4 * PT_LLMC_HEADER_INTS;
     if (f->size < hsz)
-        return ingot_fail(INGOT_E_FORMAT, "%s: %" PRIu64 " bytes, shorter than llm.c's %" PRIu64
-                          "-byte header (a nanoGPT file? --format nanogpt)", tp, f->size, hsz);
+        return ingot_fail(INGOT_E_FORMAT, "%s: %" PRIu64 " byte%s, shorter than llm.c's %"
+                          PRIu64 "-byte header (a nanoGPT file? --format nanogpt)", tp, f->size,
+                          f->size == 1 ? "" : "s", hsz);
     int32_t magic = rd_i32(f->map), version = rd_i32(f->map + 4), count = rd_i32(f->map + 8);
     if (magic == PT_LLMC_MAGIC_GPT2 && version == 1) {
         f->width = 2;
@@ -298,9 +299,10 @@ static int map_file(const struct imp *x, struct imp_file *f)
     uint64_t want = hsz + (uint64_t)count * f->width;
     if (want != f->size)
         return ingot_fail(want > f->size ? INGOT_E_TRUNCATED : INGOT_E_CORRUPT,
-                          "%s: header[2] says %d tokens of %u bytes (%" PRIu64 " bytes with the "
-                          "header), the file has %" PRIu64 " bytes%s", tp, count, f->width,
-                          want, f->size, want > f->size ? " (truncated)" : "");
+                          "%s: header[2] says %d token%s of %u bytes (%" PRIu64 " bytes with "
+                          "the header), the file has %" PRIu64 " bytes%s", tp, count,
+                          count == 1 ? "" : "s", f->width, want, f->size,
+                          want > f->size ? " (truncated)" : "");
     f->tok = f->map + hsz;
     f->n_tokens = (uint64_t)count;
     return 0;

@@ -29,6 +29,18 @@ static long holder_pid(int fd)
     return pid > 0 && (*end == '\n' || *end == '\0') ? pid : 0;
 }
 
+/* Something other than a regular file at the lock's path (planted, or left
+ * by a mistake): named by what it is, and never used. INGOT_E_USAGE (exit 2),
+ * as for every other --out that holds what this command did not write
+ * (shards, a tokenizer.model, a training run's files): the directory the
+ * user chose needs fixing, while exit 1 means the data or the disk failed. */
+static int not_a_lock(const char *shown, mode_t mode)
+{
+    return ingot_fail(INGOT_E_USAGE, "%s: is %s, not ingot-pretok's lock file (always a "
+                      "regular file it creates there); remove it and run the same command "
+                      "again", shown, fs_file_kind(mode));
+}
+
 /* Open the lock file at path (created) into *fd, its identity into *st.
  * O_NOFOLLOW and the type check: a link or a FIFO planted under the name is
  * refused, never followed or blocked on. shown: path for messages. */
@@ -37,11 +49,20 @@ static int open_lock_file(const char *path, const char *shown, int *fd, struct s
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (*fd < 0) {
         int e = errno;
+        /* a link (ELOOP under O_NOFOLLOW), a directory (EISDIR), a socket
+         * (ENXIO): the open's errno alone does not say what is there */
+        struct stat l;
+        if (!lstat(path, &l) && !S_ISREG(l.st_mode))
+            return not_a_lock(shown, l.st_mode);
         return ingot_fail(-e, "%s: cannot open the lock file: %s", shown, strerror(e));
     }
-    if (fstat(*fd, st) || !S_ISREG(st->st_mode))
-        return ingot_fail(INGOT_E_USAGE, "%s: not a regular file; remove it (ingot-pretok "
-                          "keeps its lock there)", shown);
+    if (fstat(*fd, st)) {
+        int e = errno;
+        return ingot_fail(-e, "%s: cannot stat the lock file: %s", shown, strerror(e));
+    }
+    /* a FIFO (the open did not block: O_NONBLOCK) or a device */
+    if (!S_ISREG(st->st_mode))
+        return not_a_lock(shown, st->st_mode);
     return 0;
 }
 

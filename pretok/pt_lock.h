@@ -17,7 +17,9 @@
 
 /* Lock dir (which must exist). Returns an fd >= 0 to pass to pt_lock_release,
  * or -EBUSY when another process holds the lock (the message names
- * its pid), or -errno (message names the file). */
+ * its pid), INGOT_E_USAGE when DIR/PT_LOCK_NAME is not a regular file (a
+ * link, a FIFO, a directory: the message says which, and to remove it), or
+ * -errno (message names the file). */
 int pt_lock_acquire(const char *dir);
 /* Release (close) the lock; accepts -1. */
 void pt_lock_release(int fd);

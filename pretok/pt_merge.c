@@ -127,9 +127,9 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
                 ret = ingot_fail(INGOT_E_USAGE, "%s: no %s: not a directory made by "
                                  "ingot-pretok --part", td, PT_STATE_NAME);
             else if (!ret && parts[i].st.counts.n_files != m->n_inputs)
-                ret = ingot_fail(INGOT_E_MISMATCH, "%s: its %s lists %zu inputs, its manifest "
-                                 "%zu", td, PT_STATE_NAME, parts[i].st.counts.n_files,
-                                 m->n_inputs);
+                ret = ingot_fail(INGOT_E_MISMATCH, "%s: its %s lists %zu input%s, its "
+                                 "manifest %zu", td, PT_STATE_NAME, parts[i].st.counts.n_files,
+                                 parts[i].st.counts.n_files == 1 ? "" : "s", m->n_inputs);
         }
         free(mp);
         free(sp);
@@ -146,9 +146,9 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
         if (!st->part_n)
             return ingot_fail(INGOT_E_USAGE, "%s: not made with --part K/N", td);
         if (st->part_n != n)
-            return ingot_fail(INGOT_E_USAGE, "%s: part %u of %u, but %zu part directories "
-                              "were given; merge needs all parts", td, st->part_k,
-                              st->part_n, n);
+            return ingot_fail(INGOT_E_USAGE, "%s: part %u of %u, but %zu part %s given; "
+                              "merge needs all parts", td, st->part_k, st->part_n, n,
+                              n == 1 ? "directory was" : "directories were");
     }
     /* Order by part number and check that they belong together. */
     for (size_t i = 0; i < n; i++)
@@ -279,12 +279,14 @@ static int check_skip_share(const struct pt_opts *o, const struct part *parts, s
                     term_text(parts[i].dir, td, sizeof(td)), s,
                     s + d, 100.0 * (double)s / (double)(s + d));
     }
-    return ingot_fail(INGOT_E_INPUT, "%" PRIu64 " of %" PRIu64 " records (%.2f%%) were "
+    return ingot_fail(INGOT_E_INPUT, "%" PRIu64 " of %" PRIu64 " record%s (%.2f%%) %s "
                       "skipped in the parts, more than --max-skip-fraction %g allows; nothing "
                       "was moved. If these skips are expected, accept them: merge with "
                       "--max-skip-fraction %.4g; else fix the inputs or options (e.g. "
                       "--text-key) and convert the parts again", skipped, skipped + docs,
-                      100.0 * share, o->max_skip_fraction, skip_accept_fraction(share));
+                      skipped + docs == 1 ? "" : "s", 100.0 * share,
+                      skipped == 1 ? "was" : "were", o->max_skip_fraction,
+                      skip_accept_fraction(share));
 }
 
 /* Whether a merge has moved a shard into out: the first move of either
@@ -631,8 +633,8 @@ int pt_merge(const struct pt_opts *o)
     unlink(plan_path);
     ret = fs_fsync_dir(o->out);
     if (!ret && !o->quiet)
-        fprintf(stderr, "ingot-pretok merge: %zu shards from %zu parts moved into %s\n", n_mv,
-                n, to);
+        fprintf(stderr, "ingot-pretok merge: %zu shard%s from %zu part%s moved into %s\n",
+                n_mv, n_mv == 1 ? "" : "s", n, n == 1 ? "" : "s", to);
 out:;
     /* refused before a shard moved (a part missing, another part's model):
      * an OUT it made goes again; once shards moved in, it stays to resume */

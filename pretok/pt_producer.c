@@ -208,8 +208,9 @@ static int line(struct prod *p, const char *s, size_t n)
     if (need > p->cfg->max_record) {
         p->doc_discard = true;
         return event(p, SKIP_R_RECORD_TOO_LARGE, p->doc_start,
-                     "document longer than %llu bytes (--max-record-bytes)",
-                     (unsigned long long)p->cfg->max_record);
+                     "document longer than %llu byte%s (--max-record-bytes)",
+                     (unsigned long long)p->cfg->max_record,
+                     p->cfg->max_record == 1 ? "" : "s");
     }
     if (p->doc.len) {
         for (uint64_t k = 0; k <= p->doc_blank; k++)
@@ -235,8 +236,9 @@ static int oversized_line(struct prod *p)
     pt_buf_free(&p->carry);     /* it held up to max_record bytes */
     if (line_records(p))
         return event(p, SKIP_R_RECORD_TOO_LARGE, p->line + 1,
-                     "line longer than %llu bytes (--max-record-bytes)",
-                     (unsigned long long)p->cfg->max_record);
+                     "line longer than %llu byte%s (--max-record-bytes)",
+                     (unsigned long long)p->cfg->max_record,
+                     p->cfg->max_record == 1 ? "" : "s");
     if (!p->doc_open) {
         /* a document, if skipped: not also "only blank lines" at the end */
         p->doc_open = p->doc_seen = true;
@@ -247,8 +249,8 @@ static int oversized_line(struct prod *p)
         return 0;
     p->doc_discard = true;
     return event(p, SKIP_R_RECORD_TOO_LARGE, p->doc_start,
-                 "document longer than %llu bytes (--max-record-bytes)",
-                 (unsigned long long)p->cfg->max_record);
+                 "document longer than %llu byte%s (--max-record-bytes)",
+                 (unsigned long long)p->cfg->max_record, p->cfg->max_record == 1 ? "" : "s");
 }
 
 /* Standard input's fingerprint, once its head is read (or the stream
@@ -679,12 +681,12 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
             /* an empty or shorter stream (an upstream command that failed)
              * sealed the dataset with the records of the finished shards
              * only, exit 0 */
-            ret = ingot_fail(INGOT_E_MISMATCH, "standard input ended after %llu lines, but the "
-                             "interrupted run's finished shards hold records up to line %llu "
-                             "of it: this is not the stream it read; the finished shards are "
-                             "kept; pipe the same data again to resume (or convert into a new "
-                             "--out)",
-                             (unsigned long long)p.line,
+            ret = ingot_fail(INGOT_E_MISMATCH, "standard input ended after %llu line%s, but "
+                             "the interrupted run's finished shards hold records up to line "
+                             "%llu of it: this is not the stream it read; the finished shards "
+                             "are kept; pipe the same data again to resume (or convert into a "
+                             "new --out)",
+                             (unsigned long long)p.line, p.line == 1 ? "" : "s",
                              (unsigned long long)(cfg->stdin_need - 1));
             named = true;
         }

@@ -83,16 +83,19 @@ void pt_report_print(FILE *f, const struct pt_report *r)
     count_shards(r->st, ns);
     size_t nf = r->part_end - r->part_first;
     char hb[32], tb[1024];
-    fprintf(f, "ingot-pretok: %s%s: %" PRIu64 " documents, %" PRIu64 " tokens from %zu file%s "
-            "(%s)\n", term_text(r->out_dir, tb, sizeof(tb)),
-            r->already_done ? " (already complete)" : "",
-            c->docs[0] + c->docs[1], c->tokens[0] + c->tokens[1], nf, nf == 1 ? "" : "s",
+    const uint64_t docs = c->docs[0] + c->docs[1], toks = c->tokens[0] + c->tokens[1];
+    fprintf(f, "ingot-pretok: %s%s: %" PRIu64 " document%s, %" PRIu64 " token%s from %zu "
+            "file%s (%s)\n", term_text(r->out_dir, tb, sizeof(tb)),
+            r->already_done ? " (already complete)" : "", docs, docs == 1 ? "" : "s", toks,
+            toks == 1 ? "" : "s", nf, nf == 1 ? "" : "s",
             cli_human_bytes((double)r->input_bytes, hb, sizeof(hb)));
-    fprintf(f, "  train: %" PRIu64 " documents, %" PRIu64 " tokens, %" PRIu64 " shard%s\n",
-            c->docs[0], c->tokens[0], ns[0], ns[0] == 1 ? "" : "s");
+    fprintf(f, "  train: %" PRIu64 " document%s, %" PRIu64 " token%s, %" PRIu64 " shard%s\n",
+            c->docs[0], c->docs[0] == 1 ? "" : "s", c->tokens[0], c->tokens[0] == 1 ? "" : "s",
+            ns[0], ns[0] == 1 ? "" : "s");
     if (c->docs[1] || ns[1])
-        fprintf(f, "  val:   %" PRIu64 " documents, %" PRIu64 " tokens, %" PRIu64 " shard%s\n",
-                c->docs[1], c->tokens[1], ns[1], ns[1] == 1 ? "" : "s");
+        fprintf(f, "  val:   %" PRIu64 " document%s, %" PRIu64 " token%s, %" PRIu64 " shard%s\n",
+                c->docs[1], c->docs[1] == 1 ? "" : "s", c->tokens[1],
+                c->tokens[1] == 1 ? "" : "s", ns[1], ns[1] == 1 ? "" : "s");
     pt_report_print_skips(f, r);
     const struct pt_inputs *in = r->inputs;
     if (in && in->ignored) {
@@ -116,9 +119,10 @@ void pt_report_print(FILE *f, const struct pt_report *r)
     if (ps->docs)
         snprintf(rate, sizeof(rate), "%.2f MB/s, %.3f Mtok/s", (double)ps->text_bytes / 1e6 / wall,
                  (double)ps->tokens / 1e6 / wall);
-    fprintf(f, "  this run: %.2f s wall, %" PRIu64 " documents, %" PRIu64 " tokens, "
+    fprintf(f, "  this run: %.2f s wall, %" PRIu64 " document%s, %" PRIu64 " token%s, "
             "%s of text: %s (%u tokenizer thread%s, %s, %s)\n",
-            ps->wall_s, ps->docs, ps->tokens,
+            ps->wall_s, ps->docs, ps->docs == 1 ? "" : "s", ps->tokens,
+            ps->tokens == 1 ? "" : "s",
             cli_human_bytes((double)ps->text_bytes, hb, sizeof(hb)), rate, r->threads,
             r->threads == 1 ? "" : "s", ps->prod.uring ? "io_uring" : "pread",
             r->allocator);

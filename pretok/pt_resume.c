@@ -176,9 +176,9 @@ static void diff_inputs(struct text *t, const char *out_dir, const struct pt_run
             break;
         }
         if (m->inputs[i].size != now->input_sizes[i]) {
-            add(t, ", first difference: %s has %" PRIu64 " bytes (had %" PRIu64 ")",
+            add(t, ", first difference: %s has %" PRIu64 " byte%s (had %" PRIu64 ")",
                 term_text(now->input_names[i], tn, sizeof(tn)), now->input_sizes[i],
-                m->inputs[i].size);
+                now->input_sizes[i] == 1 ? "" : "s", m->inputs[i].size);
             break;
         }
     }
@@ -306,22 +306,24 @@ int pt_resume_mismatch(const char *out_dir, const struct pt_state *st,
     }
     int ret;
     if (st->done)
-        ret = ingot_fail(INGOT_E_MISMATCH, "%s holds a complete dataset (%zu shards, %" PRIu64
-                         " documents) made with other settings: %s. It is complete and was "
+        ret = ingot_fail(INGOT_E_MISMATCH, "%s holds a complete dataset (%zu shard%s, %" PRIu64
+                         " document%s) made with other settings: %s. It is complete and was "
                          "left as it is; use it as it is, or convert with the new settings "
-                         "into a new --out", to, st->n_shards, docs, what.s);
+                         "into a new --out", to, st->n_shards, st->n_shards == 1 ? "" : "s",
+                         docs, docs == 1 ? "" : "s", what.s);
     else if (!settings)   /* its own command is this one: it would fail again */
-        ret = ingot_fail(INGOT_E_MISMATCH, "%s holds an unfinished conversion (%zu shards so "
+        ret = ingot_fail(INGOT_E_MISMATCH, "%s holds an unfinished conversion (%zu shard%s so "
                          "far) whose inputs have changed since it started: %s. It was left as "
                          "it is; its finished shards hold the inputs as they were: restore "
                          "them (the same files, sizes and modification times) and run the "
                          "command again to finish it, or convert into a new --out", to,
-                         st->n_shards, what.s);
+                         st->n_shards, st->n_shards == 1 ? "" : "s", what.s);
     else
-        ret = ingot_fail(INGOT_E_MISMATCH, "%s holds an unfinished conversion (%zu shards so "
+        ret = ingot_fail(INGOT_E_MISMATCH, "%s holds an unfinished conversion (%zu shard%s so "
                          "far) made with other settings: %s. It was left as it is; finish it "
                          "with its own command%s%s, or convert with the new settings into a "
-                         "new --out", to, st->n_shards, what.s, tc ? ": " : "",
+                         "new --out", to, st->n_shards, st->n_shards == 1 ? "" : "s", what.s,
+                         tc ? ": " : "",
                          tc ? term_text(st->command_line, tc, cl) : "");
     free(tc);
     free(what.s);

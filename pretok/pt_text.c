@@ -219,10 +219,11 @@ int pt_text(const struct pt_opts *o, FILE *out)
     else
         snprintf(files, sizeof(files), "from %zu file%s", in.n, in.n == 1 ? "" : "s");
     if (!ret && !o->quiet)
-        fprintf(stderr, "ingot-pretok text: %" PRIu64 " of %" PRIu64 " documents written "
-                "(%s%s), %" PRIu64 " records skipped, %s\n", t.kept, t.docs,
-                cli_human_bytes((double)t.bytes, hb, sizeof(hb)), o->sample_bytes ?
-                ", an even sample of the whole input" : "", t.skipped, files);
+        fprintf(stderr, "ingot-pretok text: %" PRIu64 " of %" PRIu64 " document%s written "
+                "(%s%s), %" PRIu64 " record%s skipped, %s\n", t.kept, t.docs,
+                t.docs == 1 ? "" : "s", cli_human_bytes((double)t.bytes, hb, sizeof(hb)),
+                o->sample_bytes ? ", an even sample of the whole input" : "", t.skipped,
+                t.skipped == 1 ? "" : "s", files);
     /* a sample, not a dataset: said (also under --quiet), not failed */
     char tp[1024];
     if (!ret && t.damaged)

@@ -313,6 +313,10 @@ int pt_writer_finish(pt_writer *w)
                           "out (no val split)", w->cfg->val_docs);
     /* the same for a --val-fraction that drew every document (0.999 of a
      * small corpus): ingot-train would find no train window */
+    if (!c->docs[INGOT_SPLIT_TRAIN] && c->docs[INGOT_SPLIT_VAL] == 1 && !w->cfg->partial)
+        return ingot_fail(INGOT_E_NODATA, "the validation split took the only document, "
+                          "leaving the train split empty; give more input, or a smaller "
+                          "--val-fraction");
     if (!c->docs[INGOT_SPLIT_TRAIN] && c->docs[INGOT_SPLIT_VAL] && !w->cfg->partial)
         return ingot_fail(INGOT_E_NODATA, "the validation split took every one of the %" PRIu64
                           " documents, leaving the train split empty; use a smaller "

@@ -72,5 +72,45 @@ T.check(p.returncode == 0 and lock.strip().isdigit(),
 t.verify(out3)
 print("closed stdin / stdout: /dev/null, the lock file untouched")
 
+# Something other than a regular file where the lock goes (planted, or left
+# by a mistake) is never used: a link is not followed, a FIFO not blocked on.
+# Before, a link said only "Too many levels of symbolic links" (exit 1), a
+# directory "Is a directory" (exit 1), a FIFO "not a regular file" (exit 2).
+# Now each is named by what it is, with what to do, and exits 2, as every
+# other --out that holds what the command did not write; merge's OUT too.
+target = t.path("not-mine")
+with open(target, "w") as f:
+    f.write("keep me\n")
+for i, (kind, make) in enumerate([("a symbolic link", lambda p: os.symlink(target, p)),
+                                  ("a symbolic link", lambda p: os.symlink(t.path("nowhere"), p)),
+                                  ("a FIFO (named pipe)", os.mkfifo),
+                                  ("a directory", os.mkdir)]):
+    d = t.path("out-odd-%d" % i)
+    os.mkdir(d)
+    lock = os.path.join(d, ".pretok.lock")
+    make(lock)
+    convert = ["--model", model, "--out", d, "--quiet", inp]
+    for what, a in [("convert", convert), ("merge", ["merge", d, out])]:
+        what = "%s, %s at %s" % (what, kind, lock)
+        rc, _, err = T.run_bounded(t, a, 60)
+        T.check(rc == 2, "%s: exit %s, expected 2: %s" % (what, rc, err))
+        T.check("%s: is %s, not ingot-pretok's lock file" % (lock, kind) in err and
+                "remove it and run the same command again" in err,
+                "%s: the message does not name the path, what it is and what to do: %s" %
+                (what, err))
+        T.check(os.listdir(d) == [".pretok.lock"], "%s: the refused run wrote into %s: %s" %
+                (what, d, sorted(os.listdir(d))))
+    T.check(open(target).read() == "keep me\n" and not os.path.exists(t.path("nowhere")),
+            "%s: the link was followed" % kind)
+    # removed, as the message says: the same command converts
+    if kind == "a directory":
+        os.rmdir(lock)
+    else:
+        os.unlink(lock)
+    t.run(convert, what="%s removed" % kind)
+    t.verify(d)
+print("a link, a dangling link, a FIFO, a directory as the lock file: exit 2, named, "
+      "nothing followed or written; once removed, converted")
+
 t.cleanup()
 print("ok")

@@ -215,7 +215,7 @@ with tempfile.TemporaryDirectory(prefix="ingot-pt-termtext-") as tmp:
         run(["--model", MODEL, "--out", d, "--part", "%d/2" % (k + 1), "--max-skip-fraction", "0.5",
              "--quiet", good, bad], 0, "part %d" % (k + 1))
     run(["merge", path("m" + H), parts[0]], 2, "merge, a part missing",
-        ["q1%s: part 1 of 2, but 1 part directories" % S])
+        ["q1%s: part 1 of 2, but 1 part directory was given" % S])
     broken = path("b" + H)
     shutil.copytree(parts[0], broken)
     with open(os.path.join(broken, "manifest.json"), "w") as f:

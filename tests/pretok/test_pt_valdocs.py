@@ -65,5 +65,17 @@ _, err = t.run(["--model", model, "--out", out, "--val-docs", "1", "--quiet", t.
 T.check("the only document" in err and "below 1" not in err and not os.path.exists(out),
         "--val-docs 1 of 1: %s" % err)
 print("--val-docs 1 of a single document: refused, saying to give more input")
+# and by --val-fraction: "every one of the 1 documents ... --val-docs below 1"
+# was said; it is the only document, and --val-docs cannot help
+_, err = t.run(["--model", model, "--out", out, "--val-fraction", "0.999", "--quiet",
+                t.path("one.txt")], rc=1, what="--val-fraction 0.999 of a single document")
+T.check("took the only document" in err and "1 documents" not in err and "below 1" not in err
+        and not os.path.exists(out), "--val-fraction 0.999 of 1: %s" % err)
+# The report counts one of a kind in the singular (it said "1 documents")
+_, err = t.run(["--model", model, "--out", t.path("val1"), "--val-docs", "1", inp],
+               what="--val-docs 1, the report")
+T.check("\n  val:   1 document, " in err and " 1 shard\n" in err and "1 documents" not in err,
+        "--val-docs 1: the report: %s" % err)
+print("one val document, one shard: said in the singular")
 t.cleanup()
 print("ok")
