@@ -153,6 +153,29 @@ static int write_atomic(const char *tmp, const char *path, const struct fs_piece
     return err;
 }
 
+/* --ckpt-dir DIR could not be made (fs_mkdir_p's err). Its message starts
+ * with the part of the path that failed, which is DIR itself for a missing
+ * leaf or a file in its place: prefixed with "--ckpt-dir DIR: " it named the
+ * path twice ("--ckpt-dir x/y: x/y: cannot create directory: ..."). Keep the
+ * part only where it is another (a parent), and say what to do. */
+static int mkdir_fail(int err, const char *dir)
+{
+    if (err == -ENOMEM)
+        return err;
+    char msg[1024], shown[TERM_SHOW_MAX];
+    snprintf(msg, sizeof(msg), "%s", ingot_errmsg_for(err));
+    term_text(dir, shown, sizeof(shown));
+    size_t n = strlen(shown);
+    while (n > 1 && shown[n - 1] == '/')   /* fs_mkdir_p names it without them */
+        n--;
+    const char *rest = msg;
+    if (!strncmp(msg, shown, n) && !strncmp(msg + n, ": ", 2))
+        rest = msg + n + 2;
+    return ingot_fail(err, "--ckpt-dir %s: %s; %s", shown, rest, err == -ENOTDIR ?
+                      "a file is in the way: name a path that is, or can be made, a directory" :
+                      "name a directory you can write to, or create this one first");
+}
+
 int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *params,
                  const float *m, const float *v, char **path_out)
 {
@@ -163,8 +186,10 @@ int tr_ckpt_save(const char *dir, const struct tr_ckpt_state *st, const float *p
         *path_out = NULL;
     if (!h)
         return ingot_oom("checkpoint header", sizeof(*h));
-    if ((err = fs_mkdir_p(dir)))
+    if ((err = fs_mkdir_p(dir))) {   /* removed since the start, and not made again */
+        err = mkdir_fail(err, dir);
         goto out;
+    }
     header_from_state(h, st);
     path = ckpt_path(dir, (int64_t)st->step);
     tmp = temp_path(dir, st->step);
@@ -337,13 +362,6 @@ static bool held_by_other(const char *dir)
     return held;
 }
 
-/* Prefix the recorded message with "--ckpt-dir DIR: " (ingot_fail takes
- * its own message as an argument). */
-static int dir_fail(int err, const char *dir)
-{
-    return ingot_fail(err, "--ckpt-dir %s: %s", TERM_SHOW(dir), ingot_errmsg_for(err));
-}
-
 int tr_ckpt_dir_prepare(const char *dir, int *removed)
 {
     struct stat sb;
@@ -351,7 +369,7 @@ int tr_ckpt_dir_prepare(const char *dir, int *removed)
         *removed = 0;
     int err = fs_mkdir_p(dir);
     if (err)
-        return dir_fail(err, dir);
+        return mkdir_fail(err, dir);
     if (stat(dir, &sb) != 0)
         return ingot_fail(-errno, "--ckpt-dir %s: %s", TERM_SHOW(dir), strerror(errno));
     if (!S_ISDIR(sb.st_mode))

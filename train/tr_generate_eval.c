@@ -1,9 +1,14 @@
 /* ingot-train eval: loss, perplexity and top-1 accuracy of a checkpoint on a
  * dataset split, or on a mixture of datasets, without training, on the CPU.
  * The windows are the trainer's: [k*T, k*T + T + 1) of the split's stream, in
- * stream order (a mixture: its weighted draw, data_loader.h), so `--split val
- * --tokens N` reproduces the trainer's val loss with --val-tokens N and the
- * same --data list, and on a mixture its loss by source (tr_src_loss.h). */
+ * stream order (a mixture: its weighted draw, data_loader.h), and --tokens N
+ * takes as many as --val-tokens N does (tr_loader_val_take's rule), so
+ * `--split val --tokens N` on the run's --data list and weights reproduces
+ * the val loss a run with --val-tokens N logged at the checkpoint's step, and
+ * on a mixture its loss by source (tr_src_loss.h). Only then: the default
+ * --tokens is the whole split, not the trainer's 32768; and this is a float32
+ * CPU forward, equal to a CPU or --precision fp32 run's to float rounding,
+ * not to a bf16 run's. */
 #include <ctype.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -39,21 +44,30 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  --data DIR        the dataset (its tokenizer must be the checkpoint's); given\n"
-    "                    more than once, the mixture, drawn as the trainer draws it\n"
-    "                    (the same list and weights give the trainer's val loss);\n"
+    "                    more than once, the mixture, drawn as the trainer draws it;\n"
     "                    default: the data the checkpoint was trained on, as its\n"
-    "                    settings name it\n"
+    "                    settings name it, with their weights\n"
     "  --split val|train which split (default val)\n"
     "  --tokens N        evaluate the first N / seq-len windows, at least one\n"
-    "                    (default: all; k/M/G)\n"
+    "                    (default: all of the split, not the trainer's 32768 of\n"
+    "                    --val-tokens; k/M/G)\n"
     "  --batch N         sequences per forward pass, 1..4096, and batch x the\n"
     "                    checkpoint's seq-len at most 16Mi (default 8)\n"
     "  --threads N       CPU threads, 1..4096 (default: all cores)\n"
     "  --no-verify       skip recomputing the shard checksums\n"
     "  --json            print one JSON line instead of the sentence\n"
-    "  --quiet           the result only: no notes on stderr (errors are printed)\n"
+    "  --quiet           the result only: no notes or progress on stderr (errors\n"
+    "                    are printed)\n"
     "  --help            this text\n"
     "  --version         version, git revision and libraries\n"
+    "\n"
+    "The loss equals the val loss the trainer logged at the checkpoint's step (a\n"
+    "--val-every step or the last) only with --split val, --tokens equal to that\n"
+    "run's --val-tokens (default 32768; the same rule picks the same windows) and\n"
+    "the run's data and weights (the default without --data), unchanged since; and\n"
+    "then to float rounding (~1e-6) for a --device cpu or --precision fp32 run:\n"
+    "eval is a float32 forward, and a bf16 run (the GPU's default) logged numbers a\n"
+    "little off it. Other settings measure the same loss on other windows.\n"
     "\n"
     "A mixture also gets each source's loss over its windows among those evaluated\n"
     "(JSON: \"src_loss\", null for a source without any, \"src_windows\" and\n"
@@ -225,6 +239,19 @@ static int check_data(const struct eval_opts *o, const struct tr_ckpt_state *st,
     return 0;
 }
 
+/* Seconds between eval's progress lines: 10, or in a test build
+ * (-Dtest_hooks=true) INGOT_TRAIN_TEST_PROGRESS_MS milliseconds, so that a
+ * test sees them on a tiny dataset (0: after every batch). */
+static double progress_every(void)
+{
+#ifdef INGOT_TEST_HOOKS
+    const char *e = getenv("INGOT_TRAIN_TEST_PROGRESS_MS");
+    if (e && *e)
+        return (double)atol(e) / 1000.0;
+#endif
+    return 10.0;
+}
+
 /* A mixture's next n train windows of T + 1 ids, one at a time, each one's
  * source read off the loader's per-source counts (the draw says no more). */
 static int next_rows_sources(tr_loader *l, int32_t *rows, int n, int T, int *src)
@@ -315,6 +342,10 @@ int tr_eval_main(int argc, char **argv)
     if ((err = tr_cpu_net_create(&st.cfg, B, &m)))
         goto out;
     double loss = 0.0, t0 = mono_now();
+    /* a large --tokens takes minutes on the CPU: say where it is every 10 s
+     * (it was silent until the result), unless --quiet */
+    const double every = progress_every();
+    double next_note = t0 + every;
     int64_t hits = 0;
     for (uint64_t i = 0; i < n; i += (uint64_t)B) {
         int nb = n - i < (uint64_t)B ? (int)(n - i) : B;
@@ -339,6 +370,13 @@ int tr_eval_main(int argc, char **argv)
             tr_cpu_net_row_losses(m, nb, T, row_loss);
             for (int r = 0; r < nb; r++)
                 tr_src_loss_add(&src, src_of[r], row_loss[r]);
+        }
+        const uint64_t done = i + (uint64_t)nb;
+        if (!o.quiet && done < n && mono_now() >= next_note) {
+            fprintf(stderr, "eval: %" PRIu64 " of %" PRIu64 " windows, %" PRIu64 " of %" PRIu64
+                    " tokens (%.0f%%), %.0f s\n", done, n, done * (uint64_t)T, n * (uint64_t)T,
+                    100.0 * (double)done / (double)n, mono_now() - t0);
+            next_note = mono_now() + every;
         }
     }
     double toks = (double)n * T, mean = loss / toks, acc = (double)hits / toks;

@@ -1287,11 +1287,21 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
     else
         snprintf(sched, sizeof(sched), "lr %.2e -> %.2e (%s)", (double)o->lr, (double)o->min_lr,
                  tr_schedule_name(r.sched.kind));
+    /* --profile N runs N steps of the configured run, at that run's learning
+     * rates: the line said "1000 steps" for a --profile 20 */
+    char steps[160];
+    const int64_t end = run_end_step(&r);
+    if (o->profile > 0 && end > r.start_step)
+        snprintf(steps, sizeof(steps), "--profile: %" PRId64 " step%s (%" PRId64 " to %" PRId64
+                 " of the configured %d, on its schedule)", end - r.start_step,
+                 end - r.start_step == 1 ? "" : "s", r.start_step + 1, end, o->steps);
+    else
+        snprintf(steps, sizeof(steps), "%d steps", o->steps);
     /* the products exactly: rounded ones did not multiply out ("16.4k tokens x 32
      * micro-steps = 524.3k", and 1Ki read "1.0k") */
-    say(&r, "batch %d x %d = %lld tokens x %d micro-steps = %" PRIu64 " tokens/step; %d steps, "
+    say(&r, "batch %d x %d = %lld tokens x %d micro-steps = %" PRIu64 " tokens/step; %s, "
         "warmup %d, %s\n", o->batch, o->seq_len, (long long)o->batch * o->seq_len,
-        o->grad_accum, r.tokens_per_step, o->steps, o->warmup, sched);
+        o->grad_accum, r.tokens_per_step, steps, o->warmup, sched);
 
     if (o->dump_batch) {
         err = dump_batch(&r);

@@ -4,7 +4,11 @@
  *    line, generate's closing line of speeds, export's summary on stdout
  *    all go); the result itself stays (eval's line or JSON, generate's
  *    ids); an error is still printed, with its exit status;
- *  - --version: the version line of `ingot-train --version`, exit 0.
+ *  - --version: the version line of `ingot-train --version`, exit 0;
+ *  - eval's progress line on stderr (windows and tokens done of the total,
+ *    elapsed), at most every 10 s: a test build's INGOT_TRAIN_TEST_PROGRESS_MS=0
+ *    gives one after every batch but the last, --quiet none (skipped
+ *    without -Dtest_hooks=true).
  * usage: test_subcmd_quiet INGOT_TRAIN */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +85,58 @@ static void quiet_error(const char *what, const char *args, int want_rc, const c
     free(err);
 }
 
+/* Lines of s that start with prefix. */
+static int lines_with(const char *s, const char *prefix)
+{
+    int n = 0;
+    for (const char *p = s; *p;) {
+        n += !strncmp(p, prefix, strlen(prefix));
+        p += strcspn(p, "\n");
+        p += *p != '\0';
+    }
+    return n;
+}
+
+/* eval's progress: forced after every batch by the test hook, where the
+ * build has it; none under --quiet. windows: the val split's. */
+static void eval_progress(const char *ck, const char *vout)
+{
+    if (!strstr(vout, "test hooks: compiled in")) {
+        printf("%-50s skipped (no -Dtest_hooks=true)\n", "eval progress");
+        return;
+    }
+    char *out, *err, *a = tt_fmt("eval '%s' --threads 1 --batch 1", ck);
+    CHECK(unsetenv("INGOT_TRAIN_TEST_PROGRESS_MS") == 0);
+    int rc = run(a, &out, &err);   /* the default 10 s: none on a run this short */
+    check("eval progress", ": none within 10 s", rc == 0 && !strstr(err, " windows, "), out, err);
+    free(out);
+    free(err);
+    CHECK(setenv("INGOT_TRAIN_TEST_PROGRESS_MS", "0", 1) == 0);
+    rc = run(a, &out, &err);
+    int windows = 0;
+    const char *res = strstr(out, "split): ");
+    if (res)
+        windows = atoi(res + strlen("split): "));
+    /* the data line, then one per batch of one window but the last (the
+     * result follows it) */
+    char *first = tt_fmt("eval: 1 of %d windows, 32 of %d tokens (", windows, windows * 32);
+    check("eval progress", ": a line per batch but the last", rc == 0 && windows > 2 &&
+          strstr(err, first) && lines_with(err, "eval: ") == 1 + windows - 1 &&
+          strstr(err, " s\n"), out, err);
+    free(first);
+    free(out);
+    free(err);
+    free(a);
+    a = tt_fmt("eval '%s' --threads 1 --batch 1 --quiet", ck);
+    rc = run(a, &out, &err);
+    check("eval progress", " --quiet: none", rc == 0 && !err[0] && strstr(out, "eval: step"),
+          out, err);
+    CHECK(unsetenv("INGOT_TRAIN_TEST_PROGRESS_MS") == 0);
+    free(out);
+    free(err);
+    free(a);
+}
+
 int main(int argc, char **argv)
 {
     CHECK(argc == 2);
@@ -150,6 +206,7 @@ int main(int argc, char **argv)
         free(err);
         free(a);
     }
+    eval_progress(ck, vout);
     free(vout);
     free(verr);
     free(ids);

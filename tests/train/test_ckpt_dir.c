@@ -1,9 +1,9 @@
 /* --ckpt-dir is checked before any training, and a save killed half-way
  * leaves only a hidden temp file that the next start removes:
  * - a path that cannot be a directory (/proc/x, a regular file, a path
- *   under a regular file) or a directory where nothing can be created
- *   (/proc; a 0555 directory when not root) fails at once, with a message
- *   naming the path and no training step run;
+ *   under a regular file, a path under /proc/x) or a directory where
+ *   nothing can be created (/proc; a 0555 directory when not root) fails
+ *   at once, with a message naming the path once and no training step run;
  * - a missing directory is created;
  * - a save past the file-size limit (ulimit -f) fails with EFBIG, named,
  *   with the limit and what to do, and leaves no temp file and no
@@ -38,7 +38,23 @@ static const char *const run =
     "--synthetic --vocab 64 --model tiny --layers 1 --dim 32 --seq-len 16 --batch 2 "
     "--val-every 0 --print-every 1 --steps 2";
 
-/* ingot-train must fail with a message naming path, before step 1. */
+/* How many times needle is in the error line (the last "ingot-train: "
+ * one) of s. */
+static int times_in_error(const char *s, const char *needle)
+{
+    const char *e = NULL;
+    for (const char *p = s; (p = strstr(p, "ingot-train: ")); p++)
+        e = p;
+    if (!e)
+        return 0;
+    size_t len = strcspn(e, "\n");
+    int n = 0;
+    for (const char *p = e; (p = strstr(p, needle)) && p < e + len; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* ingot-train must fail with a message naming path once, before step 1. */
 static void refused(const char *what, const char *path, const char *needle)
 {
     char *a = tt_fmt("%s --ckpt-dir '%s'", run, path);
@@ -46,6 +62,14 @@ static void refused(const char *what, const char *path, const char *needle)
     char *s = tt_slurp(out);
     if (s && strstr(s, "step ")) {
         fprintf(stderr, "%s: trained before refusing the directory:\n%s\n", what, s);
+        failures++;
+    }
+    /* a directory that cannot be made named it twice ("--ckpt-dir x: x:
+     * cannot create directory") */
+    int named = s ? times_in_error(s, path) : 0;
+    if (named != 1) {
+        fprintf(stderr, "%s: the error line names %s %d times, want once:\n%s\n", what, path,
+                named, s ? s : "");
         failures++;
     }
     free(s);
@@ -203,9 +227,10 @@ int main(int argc, char **argv)
     char *file = tt_fmt("%s/a-file", dir), *under = tt_fmt("%s/a-file/sub", dir);
     touch(dir, "a-file");
 
-    refused("ckpt-dir /proc/x", "/proc/x", NULL);
+    refused("ckpt-dir /proc/x", "/proc/x", "or create this one first");
     refused("ckpt-dir is a regular file", file, "not a directory");
-    refused("ckpt-dir under a regular file", under, NULL);
+    refused("ckpt-dir under a regular file", under, "a file is in the way");
+    refused("ckpt-dir under /proc/x", "/proc/x/y", "/proc/x: cannot create");
     refused("ckpt-dir not writable (/proc)", "/proc", "cannot write");
     if (geteuid() != 0) {   /* root writes anywhere */
         char *ro = tt_fmt("%s/ro", dir);

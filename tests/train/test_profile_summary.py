@@ -6,7 +6,8 @@ CUDA back end's drain at the end of a run gives one); its CPU figure is the
 steps' CPU seconds over their wall time (cpu_pct x host_wall_ms summed, over
 host_wall_ms summed), not the mean of the steps' percentages; the CPU back end
 times its forward, backward and optimizer phases; the GPU-only figures
-(power_w, power_capped, syncs) are null here and the power line is absent.
+(power_w, power_capped, syncs) are null here and the power line is absent. The start line says what runs: the profiled steps of
+the configured run, on its schedule (it said "1000 steps" for --profile 10).
 usage: test_profile_summary.py INGOT_TRAIN"""
 import json
 import os
@@ -26,13 +27,16 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         m = os.path.join(tmp, "m.jsonl")
         r = subprocess.run([binary, "--device", "cpu", "--synthetic", "--vocab", "300", "--model",
-                            "tiny", "--batch", "2", "--batch-tokens", "128", "--steps", "10",
+                            "tiny", "--batch", "2", "--batch-tokens", "128", "--steps", "1000",
                             "--profile", "10", "--val-every", "0", "--metrics", m],
                            capture_output=True, text=True, timeout=120)
         if r.returncode != 0:
             fail(f"ingot-train exit {r.returncode}: {r.stderr[-400:]}")
         out = r.stdout + r.stderr
         steps = [json.loads(l) for l in open(m) if '"loss"' in l]
+    head = "128 tokens/step; --profile: 10 steps (1 to 10 of the configured 1000, on its schedule)"
+    if head not in out or "1000 steps," in out:
+        fail(f"start line does not say the 10 profiled steps of 1000: {out[:600]}")
     rates = [s["tok_per_s"] for s in steps if s["step"] > 3]
     if len(steps) != 10 or len(rates) != 7 or min(rates) <= 0:
         fail(f"{len(steps)} step records, {len(rates)} after the warm-up: {rates}")
