@@ -26,6 +26,10 @@ struct pt_item {
     uint32_t file;      /* global input index */
     uint16_t kind;
     uint16_t reason;    /* events: enum skip_reason */
+    /* standard input's records and their documents: XXH3 chained over its
+     * records' text up to this one (pt_producer.c), which a resume's stream
+     * must reproduce at the last finished shard's record; 0 otherwise */
+    uint64_t chain;
 };
 
 struct pt_batch {

@@ -680,6 +680,8 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         pc.prod.bytes_before += c.inputs.v[i].size;
     pc.prod.stdin_head_len = st.stdin_head_len;
     pc.prod.stdin_head_hash = st.stdin_head_hash;
+    pc.prod.stdin_chain_record = st.stdin_chain_record;
+    pc.prod.stdin_chain = st.stdin_chain;
     for (size_t i = from_i; i < c.end; i++)
         for (int s = 0; s < 2 && c.inputs.v[i].is_stdin; s++)
             if (st.persisted[s].file == c.inputs.v[i].index &&

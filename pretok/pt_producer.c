@@ -62,6 +62,8 @@ struct prod {
     char *head;             /* standard input's first PT_STDIN_HEAD bytes of text */
     size_t head_len;
     bool head_done;         /* its fingerprint is taken */
+    uint64_t chain;         /* its records chained so far (pt_item.chain) */
+    bool chain_checked;     /* ... compared with the interrupted run's */
     uint64_t doc_start;
     uint64_t doc_blank;     /* blank lines pending inside a file document */
 
@@ -130,13 +132,43 @@ static int event(struct prod *p, int reason, uint64_t record, const char *fmt, .
     return maybe_emit(p, false);
 }
 
+/* A resume's standard input whose records differ from the interrupted
+ * run's up to its last finished shard (at record `at`). */
+static int stream_differs(uint64_t at)
+{
+    return ingot_fail(INGOT_E_MISMATCH, "standard input is not the stream the interrupted run "
+                      "read: its records up to line %llu differ (its start matched); the "
+                      "finished shards are kept; pipe the same data again to resume (or "
+                      "convert into a new --out)", (unsigned long long)at);
+}
+
+/* Chain standard input's record rec (every one, also those a resume drops
+ * unread): a resumed stream must reproduce the chain at the interrupted
+ * run's last finished shard, since its first 64 KiB (stdin_head) do not
+ * tell `cat a b` from `cat a c`. */
+static int chain_record(struct prod *p, uint64_t rec, const char *s, size_t len)
+{
+    const uint64_t v[3] = { p->chain, rec, ingot_xxh3(s, len) };
+    p->chain = ingot_xxh3(v, sizeof(v));
+    const struct pt_producer_cfg *c = p->cfg;
+    if (!c->stdin_chain_record || p->chain_checked || rec < c->stdin_chain_record)
+        return 0;
+    p->chain_checked = true;
+    return rec == c->stdin_chain_record && p->chain == c->stdin_chain
+               ? 0 : stream_differs(c->stdin_chain_record);
+}
+
 static int record(struct prod *p, int kind, uint64_t rec, const char *s, size_t len)
 {
+    int ret;
+    if (p->in->is_stdin && (ret = chain_record(p, rec, s, len)))
+        return ret;
     if (before_resume(p, rec) || in_finished_shard(p, rec))
         return 0;
     struct pt_batch *b = p->b;
     struct pt_item it = { .record = rec, .off = b->data.len, .len = len,
-                          .file = p->in->index, .kind = (uint16_t)kind };
+                          .file = p->in->index, .kind = (uint16_t)kind,
+                          .chain = p->in->is_stdin ? p->chain : 0 };
     if (pt_buf_append(&b->data, s, len) || pt_batch_push(b, 0, &it))
         return -ENOMEM;
     return maybe_emit(p, false);
@@ -692,6 +724,13 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
         }
         if (!ret && c.eof && cfg->inputs[cur].is_stdin)
             ret = head_finish(&p);
+        /* long enough, but the last finished shard's record is no document
+         * in it (a blank or skipped line there, and none after) */
+        if (!ret && c.eof && cfg->inputs[cur].is_stdin && cfg->stdin_chain_record &&
+            !p.chain_checked) {
+            ret = stream_differs(cfg->stdin_chain_record);
+            named = true;
+        }
         pt_reader_release(r, &c);
         if (ret)
             goto out;

@@ -40,6 +40,9 @@ struct pt_producer_cfg {
     /* ... and its fingerprint (pt_state.h's stdin_head), which the stream
      * read now must have too (len 0: none) */
     uint64_t stdin_head_len, stdin_head_hash;
+    /* ... and its records' chain (pt_batch.h's pt_item.chain) at record
+     * stdin_chain_record, the last finished shard's (0: none kept) */
+    uint64_t stdin_chain_record, stdin_chain;
     const atomic_int *stop;         /* nonzero: stop at the next batch */
 };
 

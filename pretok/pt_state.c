@@ -206,6 +206,12 @@ static json_t *state_to_json(const struct pt_state *st)
         json_decref(root);
         root = NULL;
     }
+    if (root && st->stdin_chain_record &&
+        json_object_set_new(root, "stdin_chain", json_pack("[Io]",
+                            (json_int_t)st->stdin_chain_record, jhex(st->stdin_chain)))) {
+        json_decref(root);
+        root = NULL;
+    }
     return root;
 }
 
@@ -387,6 +393,11 @@ int pt_state_read(const char *path, size_t n_files, struct pt_state *st)
                 get_hex(json_array_get(v, 1), &st->stdin_head_hash) ||
                 !st->stdin_head_len || st->stdin_head_len > PT_STDIN_HEAD)) {
         what = "stdin_head";
+    } else if ((v = json_object_get(root, "stdin_chain")) &&   /* optional */
+               (!json_is_array(v) || json_array_size(v) != 2 ||
+                get_u64(json_array_get(v, 0), &st->stdin_chain_record) ||
+                get_hex(json_array_get(v, 1), &st->stdin_chain) || !st->stdin_chain_record)) {
+        what = "stdin_chain";
     } else if (get_pair(json_object_get(root, "part"), part) || part[0] > part[1] ||
                part[1] > 1000000 || (part[1] && !part[0])) {
         what = "part";

@@ -69,6 +69,11 @@ struct pt_state {
      * stdin_head_len bytes of text hash to stdin_head_hash (0 / 0: no
      * standard input, or a state from before it was kept) */
     uint64_t stdin_head_len, stdin_head_hash;
+    /* ... and its records' chain up to record stdin_chain_record (the last
+     * record of the newest finished shard that holds standard input's
+     * documents), so that a stream that differs after its head is refused
+     * too (0 / 0: none, or a state from before it was kept) */
+    uint64_t stdin_chain_record, stdin_chain;
     uint32_t part_k, part_n;            /* 0/0 without --part */
     bool done;
     uint64_t next_seq[2];               /* shards finished per split */

@@ -148,7 +148,7 @@ static int tokenize(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt
     if ((ret = reserve_tok(b, total)))
         return ret;
     struct pt_item doc = { .record = it->record, .off = b->n_tok, .len = total,
-                           .file = it->file, .kind = PT_ITEM_DOC };
+                           .file = it->file, .kind = PT_ITEM_DOC, .chain = it->chain };
     uint32_t *t = b->tok + b->n_tok;
     if (cfg->bos >= 0)
         *t++ = (uint32_t)cfg->bos;

@@ -137,18 +137,23 @@ static int finish_shard(pt_writer *w, uint32_t s)
     return 0;
 }
 
-/* Cut the shard of split s after the document at pos, then write the state.
+/* Cut the shard of split s after the document at pos (chain: its
+ * pt_item.chain), then write the state.
  * Each split's shards are cut only when full (or at the end): a val shard
  * stays open across train shards, and its first document is where a resume
  * starts; the producer drops the train documents before the train split's
  * persisted position there without tokenizing them (pt_producer_cfg.skip). */
-static int cut(pt_writer *w, uint32_t s, struct pt_pos pos)
+static int cut(pt_writer *w, uint32_t s, struct pt_pos pos, uint64_t chain)
 {
     int ret = finish_shard(w, s);
     if (ret)
         return ret;
     crash_hook(w, true);
     struct pt_pos c = { pos.file, pos.record + 1 };
+    if (w->cfg->inputs->v[pos.file].is_stdin) {   /* where a resume's stream is checked */
+        w->st.stdin_chain_record = pos.record;
+        w->st.stdin_chain = chain;
+    }
     w->st.counted_until = c;
     w->st.persisted[s] = c;
     w->st.persisted[!s] = w->open[!s] ? w->first_pos[!s] : c;
@@ -258,7 +263,7 @@ static int on_doc(pt_writer *w, const struct pt_batch *b, const struct pt_item *
     bool val_done = s == INGOT_SPLIT_VAL && w->cfg->val_mode == PT_VAL_DOCS &&
                     c->routed_docs >= w->cfg->val_docs;
     if (full || val_done)
-        return cut(w, s, p);
+        return cut(w, s, p, it->chain);
     return 0;
 }
 

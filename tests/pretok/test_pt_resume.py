@@ -171,10 +171,33 @@ for data, what, msg in ((b"", "an empty stream", "standard input ended after 0 l
     err = from_stdin("scrash", data, 1)
     T.check(msg in err and "pipe the same data again" in err, "%s: %s" % (what, err))
     T.check(not os.path.exists(t.path("scrash", "manifest.json")), "%s: sealed" % what)
+# Another stream whose first 64 KiB match: a record inside the finished shards but
+# past the head changed (`cat a b` resumed as `cat a c`); it was mixed in with exit 0.
+st = json.load(open(t.path("scrash", ".pretok-state.json")))
+at = st.get("stdin_chain", [0])[0]
+lines = stream.split(b"\n")
+T.check(at > 0 and len(b"\n".join(lines[:at - 1])) > 65536,
+        "the state's stdin_chain %s is not past the 64 KiB head" % st.get("stdin_chain"))
+late = lines[:]
+late[at - 2] = late[at - 2].replace(b'"text": "', b'"text": "changed ', 1)
+T.check(late[at - 2] != lines[at - 2], "the test did not change line %d" % (at - 1))
+late = b"\n".join(late)
+T.check(late[:65536] == stream[:65536], "the changed stream's head differs")
+err = from_stdin("scrash", late, 1)
+T.check("its records up to line %d differ" % at in err and "pipe the same data again" in err,
+        "a stream changed past its head: %s" % err)
+T.check(not os.path.exists(t.path("scrash", "manifest.json")), "a late change: sealed")
+# ... and one that changes only after the finished shards' records is the same run
+# going on: taken (those records are not in any shard yet)
+after = lines[:]
+after[-2] = after[-2].replace(b'"text": "', b'"text": "later ', 1)
+from_stdin("slate", stream, -9, {"INGOT_PRETOK_TEST_CRASH_AFTER_SHARD": "3",
+                                 "INGOT_PRETOK_TEST_CRASH_MODE": "after_state"})
+from_stdin("slate", b"\n".join(after), 0)
 from_stdin("scrash", stream, 0)
 T.same_dataset(t.path("sref"), t.path("scrash"), "standard input resumed")
-print("standard input: an empty, shorter or other stream refused on resume; the same "
-      "stream completes it identically")
+print("standard input: an empty, shorter or other stream (also one that differs only past "
+      "its first 64 KiB) refused on resume; the same stream completes it identically")
 
 t.cleanup()
 print("ok")
