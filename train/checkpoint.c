@@ -109,11 +109,17 @@ static void state_from_header(struct tr_ckpt_state *st, const struct tr_ckpt_hea
     st->version = h->version;
 }
 
+/* A checkpoint's name: common's, which ingot-pretok's --out check knows too */
+#define CKPT_PREFIX INGOT_TRAIN_CKPT_PREFIX
+#define CKPT_SUFFIX INGOT_TRAIN_CKPT_SUFFIX
+#define PRE_LEN (sizeof(CKPT_PREFIX) - 1)
+#define SUF_LEN (sizeof(CKPT_SUFFIX) - 1)
+
 /* DIR/ckpt-<step, 8 digits>.bin (malloc'd; NULL when out of memory). */
 static char *ckpt_path(const char *dir, int64_t step)
 {
     char name[64];
-    snprintf(name, sizeof(name), "ckpt-%08" PRId64 ".bin", step);
+    snprintf(name, sizeof(name), CKPT_PREFIX "%08" PRId64 CKPT_SUFFIX, step);
     return fs_path_join(dir, name);
 }
 
@@ -232,10 +238,11 @@ out:
 static int64_t parse_name(const char *name)
 {
     size_t len = strlen(name);
-    if (len < 10 || strncmp(name, "ckpt-", 5) || strcmp(name + len - 4, ".bin"))
+    if (len < PRE_LEN + 1 + SUF_LEN || strncmp(name, CKPT_PREFIX, PRE_LEN) ||
+        strcmp(name + len - SUF_LEN, CKPT_SUFFIX))
         return -1;
     int64_t s = 0;
-    for (size_t i = 5; i < len - 4; i++) {
+    for (size_t i = PRE_LEN; i < len - SUF_LEN; i++) {
         if (name[i] < '0' || name[i] > '9' || s > INT64_MAX / 10 - 10)
             return -1;
         s = s * 10 + (name[i] - '0');
@@ -243,7 +250,7 @@ static int64_t parse_name(const char *name)
     /* only the names a save writes (ckpt_path): "ckpt-999.bin", a copy by
      * hand, would be listed as step 999 and opened as ckpt-00000999.bin */
     char canon[64];
-    snprintf(canon, sizeof(canon), "ckpt-%08" PRId64 ".bin", s);
+    snprintf(canon, sizeof(canon), CKPT_PREFIX "%08" PRId64 CKPT_SUFFIX, s);
     return strcmp(canon, name) ? -1 : s;
 }
 
@@ -330,18 +337,18 @@ int tr_ckpt_prune(const char *dir, int keep)
  * matches. */
 static long temp_owner(const char *name)
 {
-    long pid = fs_temp_pid(name, "config.json");
+    long pid = fs_temp_pid(name, INGOT_TRAIN_CONFIG_NAME);
     if (pid > 0)
         return pid;
     const char *p = name + (name[0] == '.'), *d;
-    if (strncmp(p, "ckpt-", 5))
+    if (strncmp(p, CKPT_PREFIX, PRE_LEN))
         return -1;
-    for (d = p += 5; *p >= '0' && *p <= '9'; p++)
+    for (d = p += PRE_LEN; *p >= '0' && *p <= '9'; p++)
         ;
-    if (p == d || strncmp(p, ".bin", 4))
+    if (p == d || strncmp(p, CKPT_SUFFIX, SUF_LEN))
         return -1;
     char base[64];
-    int n = snprintf(base, sizeof(base), "%.*s", (int)(p + 4 - name), name);
+    int n = snprintf(base, sizeof(base), "%.*s", (int)(p + SUF_LEN - name), name);
     return n > 0 && (size_t)n < sizeof(base) ? fs_temp_pid(name, base) : -1;
 }
 

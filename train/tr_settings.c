@@ -342,7 +342,7 @@ char *tr_settings_data_dir(const char *section, size_t i)
 
 int tr_settings_write_config(const char *dir, const struct tr_opts *o)
 {
-    char *text = NULL, *path = fs_path_join(dir, "config.json");
+    char *text = NULL, *path = fs_path_join(dir, INGOT_TRAIN_CONFIG_NAME);
     /* A resumed run leaves the file as the first run wrote it: the settings
      * a resume loads from its checkpoint are all explicit, so it would write
      * the values the first run derived (lr / 10 for min-lr, ...) as chosen,
@@ -668,7 +668,8 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     }
     /* --resume before the first checkpoint was written (the run was killed
      * early): the settings it wrote to D/config.json at its start */
-    char *cj = resume && ckdir && !resume_path ? fs_path_join(ckdir, "config.json") : NULL;
+    char *cj = resume && ckdir && !resume_path ? fs_path_join(ckdir, INGOT_TRAIN_CONFIG_NAME)
+                                               : NULL;
     if (cj && !ck && access(cj, F_OK) == 0) {
         tr_optlist_free(base);
         err = tr_settings_load_config(cj, base);
