@@ -289,6 +289,12 @@ int tr_dist_env_read(const char *const *envp, struct tr_dist_env *e)
         if (j)
             snprintf(e->job_id, sizeof(e->job_id), "ompi-%s", j);
     }
+    /* A launcher's own id for the run (scripts/launch/env-loop.sh sets one
+     * per invocation): plain RANK/WORLD_SIZE environments name no job, so
+     * two such jobs given one port met as "two processes are rank 0" */
+    const char *own = get(envp, "INGOT_DIST_JOB_ID");
+    if (own && *own)
+        snprintf(e->job_id, sizeof(e->job_id), "ingot-%s", own);
     /* Everything on one host: rank 0 is here. */
     if (!e->master_addr[0] && e->local_world == e->world)
         copy(e->master_addr, sizeof(e->master_addr), "127.0.0.1");

@@ -5,9 +5,11 @@
 # the others are stopped (SIGTERM) at once, as torchrun does: a rank that
 # failed before the rendezvous would leave them waiting for --dist-timeout.
 # A stop by signal N to one rank stops them all, each exiting 128 + N (as
-# ingot-train --help says). Stopping this script (SIGINT, SIGTERM, SIGHUP)
-# forwards that signal to every rank (each saves and exits 128 + N), waits
-# for all of them, names each rank's status, and exits 128 + N itself.
+# ingot-train --help says). Stopping this script (SIGINT, SIGTERM, SIGHUP,
+# SIGUSR1: Slurm's --signal=USR1@T) forwards that signal to every rank (each
+# saves and exits 128 + N), waits for all of them, names each rank's status,
+# and exits 128 + N itself. Each run gets its own INGOT_DIST_JOB_ID, so that
+# a second run given the same MASTER_PORT is named as another job.
 #
 #   scripts/launch/env-loop.sh N [ingot-train args...]
 # env: INGOT_TRAIN (default build/train/ingot-train), MASTER_PORT (29500)
@@ -20,6 +22,7 @@ shift
 bin=$(script_bin INGOT_TRAIN "$here/build/train/ingot-train") || exit 2
 script_env_count MASTER_PORT 1 65535
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
+export INGOT_DIST_JOB_ID=${INGOT_DIST_JOB_ID:-env-loop-$(hostname)-$$-$(date +%s%N)}
 pids=()
 ranks=()   # pids[i] is rank ranks[i]
 sig=0      # the signal this script was stopped by (its number), 0: none
@@ -44,6 +47,9 @@ stop() {
 trap 'stop 2 INT' INT
 trap 'stop 15 TERM' TERM
 trap 'stop 1 HUP' HUP
+# ingot-train's "save and stop" (docs/training.md): this script died of it,
+# leaving the ranks training with no one to stop them
+trap 'stop 10 USR1' USR1
 for ((r = 0; r < n && sig == 0; r++)); do
     # a rank already gone (failed at start-up): start no more, the loop below
     # names it and stops the others

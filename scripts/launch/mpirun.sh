@@ -23,7 +23,7 @@ if printf '%s\n' "$@" | grep -qx -- --; then
     while [ "$1" != -- ]; do mpi_opts+=("$1"); shift; done
     shift
 fi
-bin=${INGOT_TRAIN:-$here/build/train/ingot-train}
+bin=$(script_bin INGOT_TRAIN "$here/build/train/ingot-train") || exit 2
 export MASTER_ADDR=${MASTER_ADDR:-$(hostname)}
 script_env_count MASTER_PORT 1 65535
 export MASTER_PORT=${MASTER_PORT:-29500}

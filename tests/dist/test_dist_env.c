@@ -43,6 +43,11 @@ static const struct env_case env_cases[] = {
       "env", 1, 2, 1, 2, "127.0.0.1", TR_DIST_DEFAULT_PORT, "", NULL },
     { "port override", { "RANK=0", "WORLD_SIZE=2", "MASTER_PORT=5555", "INGOT_DIST_PORT=7000",
       NULL }, "env", 0, 2, -1, -1, "", 7000, "", NULL },
+    /* a launcher's own run id (env-loop.sh): the job key two jobs on one port
+     * are told apart by */
+    { "plain env, job id", { "RANK=1", "WORLD_SIZE=2", "LOCAL_RANK=1", "LOCAL_WORLD_SIZE=2",
+      "INGOT_DIST_JOB_ID=run-7", NULL },
+      "env", 1, 2, 1, 2, "127.0.0.1", TR_DIST_DEFAULT_PORT, "ingot-run-7", NULL },
     { "open mpi", { "OMPI_COMM_WORLD_RANK=5", "OMPI_COMM_WORLD_SIZE=16",
       "OMPI_COMM_WORLD_LOCAL_RANK=1", "OMPI_COMM_WORLD_LOCAL_SIZE=4", "MASTER_ADDR=n0", NULL },
       "openmpi", 5, 16, 1, 4, "n0", TR_DIST_DEFAULT_PORT, "", NULL },

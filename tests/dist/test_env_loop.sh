@@ -27,6 +27,21 @@ cat > "$tmp/rank" <<'SH'
 exit 0
 SH
 INGOT_TRAIN=$tmp/rank timeout 30 "$here/scripts/launch/env-loop.sh" 3 || { echo "FAIL: all ok"; exit 1; }
+# every rank of a run has the run's INGOT_DIST_JOB_ID, and two runs have two:
+# plain RANK/WORLD_SIZE name no job, and two runs given one port were told
+# "two processes are rank 0" instead of "another job"
+cat > "$tmp/rank" <<'SH'
+#!/usr/bin/env bash
+echo "$INGOT_DIST_JOB_ID" > "$OUT/job.$RUN.$RANK"
+SH
+for run in a b; do
+    (unset INGOT_DIST_JOB_ID; RUN=$run OUT=$tmp INGOT_TRAIN=$tmp/rank timeout 30 \
+        "$here/scripts/launch/env-loop.sh" 2) || { echo "FAIL: job id run $run"; exit 1; }
+done
+ja=$(cat "$tmp/job.a.0"); jb=$(cat "$tmp/job.b.0")
+if [ -z "$ja" ] || [ "$ja" != "$(cat "$tmp/job.a.1")" ] || [ "$ja" = "$jb" ]; then
+    echo "FAIL: INGOT_DIST_JOB_ID: run a '$ja' / '$(cat "$tmp/job.a.1")', run b '$jb'"; exit 1
+fi
 echo "ok: a failing rank stops the others within $dt s (status 3 returned)"
 
 # The launcher itself stopped (Ctrl-C, scancel): its `wait -n` returned 130
@@ -41,7 +56,7 @@ cat > "$tmp/rank" <<'PY'
 #!/usr/bin/env python3
 import os, signal, sys, time
 got = []
-for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
     signal.signal(s, lambda n, f: got.append(n))
 r = int(os.environ["RANK"])
 open(os.path.join(os.environ["OUT"], "up.%d" % r), "w").close()
@@ -52,7 +67,9 @@ with open(os.path.join(os.environ["OUT"], "rank.%d" % r), "w") as f:
     f.write("%d\n" % got[0])
 sys.exit([128 + got[0], 0, 3][r])
 PY
-for s in INT:2 TERM:15 HUP:1; do
+# SIGUSR1 (ingot-train's save-and-stop, Slurm's --signal=USR1@T) killed the
+# launcher and left the ranks training
+for s in INT:2 TERM:15 HUP:1 USR1:10; do
     name=${s%:*}
     num=${s#*:}
     rm -f "$tmp"/up.* "$tmp"/rank.*
@@ -90,7 +107,7 @@ os.execv(sys.argv[1], sys.argv[1:])' "$here/scripts/launch/env-loop.sh" 3 > "$tm
     done
     ! grep -q "stopping the others" "$tmp/out" || fail "a rank's stop taken for a failure"
 done
-echo "ok: SIGINT, SIGTERM and SIGHUP to the launcher go to every rank, whose own statuses are" \
+echo "ok: SIGINT, SIGTERM, SIGHUP and SIGUSR1 to the launcher go to every rank, whose own statuses are" \
      "named, and it exits 128+N after the last rank"
 
 # The ranks start with SIGINT at its default action: a non-interactive bash

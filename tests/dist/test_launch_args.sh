@@ -54,6 +54,8 @@ INGOT_TRAIN=$tmp/nowhere refused "env-loop.sh without an ingot-train" \
     "nowhere: no ingot-train there (build it, or set INGOT_TRAIN to its path)" env-loop.sh 2
 INGOT_TRAIN=$tmp/nowhere refused "torchrun.sh without an ingot-train" "set INGOT_TRAIN" \
     torchrun.sh 2
+INGOT_TRAIN=$tmp/nowhere refused "mpirun.sh without an ingot-train" "set INGOT_TRAIN" \
+    mpirun.sh 2
 MASTER_PORT=70000 refused "env-loop.sh MASTER_PORT=70000" "MASTER_PORT='70000'" env-loop.sh 2
 
 # rank 0 fails at start-up; the others would wait: no more are started once it has gone
