@@ -103,6 +103,34 @@ def bounded(seconds, what, fn):
         signal.signal(signal.SIGALRM, old)
 
 
+def in_child(what, fn):
+    """fn() in a forked child, so that a crash (SIGBUS from reading a memmap past a
+    truncated file's end) fails the test naming what and the signal, rather than
+    killing it without a word. fn fails as the tests do (fail(), check())."""
+    import signal
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            fn()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except BaseException:   # noqa: BLE001 - reported, then the child exits 1
+            import traceback
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        fail("%s: the process died of %s" % (what, signal.Signals(os.WTERMSIG(status)).name))
+    check(os.WEXITSTATUS(status) == 0, "%s: failed (above)" % what)
+
+
 def need_numpy():
     try:
         import numpy  # noqa: F401

@@ -4,7 +4,8 @@ ingot-train refuses it (a review of session 33 found every one of these accepted
 crashing or misreported):
 - ids past the vocabulary (one flipped bit, checksums unread without verify) refused
   by get_batch and TrainWindows, naming the shard and the token, as ingot-train does;
-- a shard truncated after the dataset was opened: a FormatError, not SIGBUS;
+- a shard truncated after the dataset was opened: a FormatError, not SIGBUS, from
+  get_batch, document(), provenance() and verify() (each in a child process);
 - verify=True: provenance naming an input the manifest does not list, inputs that do
   not add up to the shards, and the header fields C checks at open (flags, reserved
   bytes, index padding, vocab_size for the width, special ids, tokenizer_type), each
@@ -16,9 +17,15 @@ crashing or misreported):
   descriptor), a missing inputs list, upper-case checksums (accepted, as C does),
   a manifest larger than any (refused before it is read), a symlink loop;
 - an escape sequence in a damage note reaches the warning as '?';
+- manifest totals of 8680.0 (a float, accepted as 8680);
+- paths with an escape sequence in a checkpoint's and a manifest's messages: '?';
 - TrainWindows with numpy integers (an OverflowError in the order's hashing) and past
-  ingot-train's 16 Mi tokens per micro-step; from_checkpoint with settings of the
-  wrong type or value (ZeroDivisionError, KeyError, TypeError, ...).
+  ingot-train's 16 Mi tokens per micro-step; seeds that are no integer (a late bare
+  TypeError) or out of 0..2^63-1 (2^64 gave seed 0's order); negative steps and run
+  positions (epoch -1's order); from_checkpoint with settings of the wrong type or
+  value (ZeroDivisionError, KeyError, TypeError, ...), and of a checkpoint whose
+  vocabulary or tokenizer is not the dataset's, or synthetic by its flags (windows
+  were returned that ingot-train --resume refuses).
     test_py_hostile.py INGOT_PRETOK INGOT_DUMP INGOT_TRAIN SPM_TRAIN"""
 import json
 import os
@@ -27,7 +34,7 @@ import struct
 import sys
 import warnings
 
-from pyt_util import Fixture, bounded, check, fail, reseal
+from pyt_util import HOSTILE, HOSTILE_SHOWN, Fixture, bounded, check, fail, in_child, reseal
 
 # common/shard_format.h: the header's fields (offsets) this test edits
 from pyt_util import WIDTH_AT, TOKENS_SUM_AT  # noqa: E402
@@ -110,6 +117,21 @@ def check_ids_and_truncation(fx, d):
             lambda: bounded(20, "get_batch", lambda: [ds.get_batch("train", 8, 32, rng=r)
                                                       for r in range(50)]),
             os.path.basename(path), "truncated or rewritten while open")
+    # the other reads of a mapped shard, each on a fresh copy truncated once open, in
+    # a child (it died of SIGBUS): train document 0 lives in the first train shard
+    for what, call in (("document", lambda ds: ds.document(0)),
+                       ("provenance", lambda ds: ds.provenance(0)),
+                       ("verify", lambda ds: ds.verify())):
+        if what == "verify" and not ingot.can_verify():
+            continue
+        e = copy(fx, d, "truncated-" + what)
+
+        def case():
+            ds = ingot.open_dataset(e)
+            os.truncate(first_train(e), 4096)
+            refused("%s after a shard was truncated (was SIGBUS)" % what, lambda: call(ds),
+                    os.path.basename(first_train(e)), "truncated or rewritten while open")
+        in_child(what + " of a shard truncated while open", case)
     ds = ingot.open_dataset(d)
     x, _ = ds.get_batch("train", 4, 32, rng=1)
     check(int(x.max()) < ds.vocab_size and x.dtype == np.int64, "a clean dataset still reads")
@@ -203,6 +225,10 @@ def check_manifests(fx, d):
          ("format_version: True",)),
         ("float vocab", lambda m: m["tokenizer"].__setitem__("vocab_size", 150.0), None,
          ("tokenizer.vocab_size: 150.0",)),
+        # 8680.0 == 8680 in Python: the totals compared equal and it opened
+        ("float totals", lambda m: m["totals"]["train"].__setitem__(
+            "tokens", float(m["totals"]["train"]["tokens"])), None,
+         ("key totals.train.tokens: ", ".0 is not an integer")),
         ("damaged_inputs_accepted string", lambda m: m.__setitem__("damaged_inputs_accepted",
                                                                      "false"), None,
          ("damaged_inputs_accepted: 'false'; wrong type",)),
@@ -244,14 +270,41 @@ def check_manifests(fx, d):
         ingot.open_dataset(e)
     shown = " ".join(str(x.message) for x in w)
     check("x:3: ?]0;pwned?" in shown and "\x1b" not in shown, "damage note shown: %r" % shown)
+    # a path with an escape sequence in a manifest's message, as term_text shows it
+    e = copy(fx, d, "m-" + HOSTILE)
+    edit_manifest(e, lambda m: m.__setitem__("format", "other"))
+    refused("a manifest's path shown", lambda: ingot.open_dataset(e), HOSTILE_SHOWN,
+            "format: 'other'")
+    try:
+        ingot.open_dataset(e)
+    except ingot.FormatError as x:
+        check(HOSTILE not in str(x) and "\x1b" not in str(x), "raw path: %r" % str(x))
+
+
+def check_checkpoint_paths(fx):
+    """Checkpoint._fail shows the path as term_text does (it printed it raw)."""
+    import ingot
+    path = fx.path(HOSTILE + ".bin")
+    with open(path, "wb") as f:
+        f.write(b"INGOTCKP")
+    refused("a short checkpoint with an escape sequence in its path",
+            lambda: ingot.open_checkpoint(path), HOSTILE_SHOWN + ".bin: header:")
+    try:
+        ingot.open_checkpoint(path)
+    except ingot.FormatError as e:
+        check("\x1b" not in str(e) and "\u202e" not in str(e), "raw path: %r" % str(e))
 
 
 class FakeCheckpoint:
-    """What TrainWindows.from_checkpoint reads of a Checkpoint."""
+    """What TrainWindows.from_checkpoint reads of a Checkpoint; its tokenizer and
+    vocabulary are ds's unless given."""
 
-    def __init__(self, settings, position=None):
+    def __init__(self, settings, ds, position=None, flags=0, tokenizer_hash=None, vocab=None):
         self.path = "ckpt-000010.bin"
         self.settings = {"settings": settings, "data_position": position}
+        self.header = {"flags": flags, "tokenizer_hash": ds.tokenizer_hash
+                       if tokenizer_hash is None else tokenizer_hash}
+        self.config = {"vocab": ds.vocab_size if vocab is None else vocab}
 
     def data_position(self, n):
         return 0
@@ -281,10 +334,50 @@ def check_windows(fx, d):
         else:
             st[key] = val
         refused("from_checkpoint: settings %s = %r" % (key, val),
-                lambda: ingot.TrainWindows.from_checkpoint(FakeCheckpoint(st)),
+                lambda: ingot.TrainWindows.from_checkpoint(FakeCheckpoint(st, ds)),
                 "ckpt-000010.bin: settings: " + want)
-    wins = ingot.TrainWindows.from_checkpoint(FakeCheckpoint(good))
+    wins = ingot.TrainWindows.from_checkpoint(FakeCheckpoint(good, ds))
     check(wins.seq_len == 16 and wins.batch == 2, "from_checkpoint with good settings")
+    # what ingot-train --resume refuses (train_loop.c, check_resume); windows came back.
+    # test_py_order checks a real checkpoint of another tokenizer against ingot-train.
+    other = ds.tokenizer_hash ^ 1
+    for what, fake, want, exc in (
+            ("another tokenizer", FakeCheckpoint(good, ds, tokenizer_hash=other),
+             ("the checkpoint's tokenizer (hash %016x) differs from the dataset's (%016x in %s"
+              % (other, ds.tokenizer_hash, os.path.join(d, "manifest.json")),),
+             ingot.MismatchError),
+            ("another vocabulary", FakeCheckpoint(good, ds, vocab=ds.vocab_size + 1),
+             ("the checkpoint's vocabulary is %d, the dataset %s's %d"
+              % (ds.vocab_size + 1, d, ds.vocab_size),), ingot.MismatchError),
+            ("synthetic by its flags", FakeCheckpoint(good, ds, flags=1),
+             ("ckpt-000010.bin: trained on --synthetic data",), ValueError)):
+        refused("from_checkpoint of a checkpoint of %s" % what,
+                lambda: ingot.TrainWindows.from_checkpoint(fake), *want, exc=exc)
+    check(issubclass(ingot.MismatchError, ValueError) and
+          issubclass(ingot.MismatchError, ingot.IngotError), "MismatchError's bases")
+    # seeds as ingot-train's --seed takes them, refused at construction (None, "1" and
+    # 1.5 failed later with a bare TypeError; 2^64 gave seed 0's windows)
+    for seed, exc, want in ((None, TypeError, "seed: None"), ("1", TypeError, "seed: '1'"),
+                            (1.5, TypeError, "seed: 1.5"), (True, TypeError, "seed: True"),
+                            (-1, ValueError, "seed: -1"),
+                            (2 ** 64, ValueError, "seed: 18446744073709551616"),
+                            (2 ** 63, ValueError, "from 0 to 9223372036854775807")):
+        refused("TrainWindows(seed=%r)" % (seed,),
+                lambda: ingot.TrainWindows(ds, 16, 2, seed=seed),
+                want, exc=exc)
+        refused("MixtureOrder(seed=%r)" % (seed,),
+                lambda: ingot.MixtureOrder([5, 5], [1, 1], seed=seed), want, exc=exc)
+    top = ingot.TrainWindows(ds, 16, 2, seed=np.int64(2 ** 63 - 1), steps=1)
+    check(top.order.seed == 2 ** 63 - 1 and len(list(top)) == 1, "seed 2^63 - 1 refused")
+    # negative steps and run positions (they read epoch -1's order)
+    tw = ingot.TrainWindows(ds, 16, 2)
+    for what, call in (("micro_batch(-1, 0)", lambda: tw.micro_batch(-1, 0)),
+                       ("window_rows([-1])", lambda: tw.window_rows([-1])),
+                       ("window_rows([3, -5])", lambda: tw.window_rows([3, -5])),
+                       ("WindowOrder.window(-1)", lambda: tw.order.window(-1))):
+        refused(what, call, "-", "an integer >= 0", exc=ValueError)
+    refused("window_rows([1.5])", lambda: tw.window_rows([1.5]), "1.5", exc=TypeError)
+    check(np.array_equal(tw.window_rows([0]), tw.micro_batch(0, 0)[:1]), "window 0")
     for pos, want in (({"sources": [{"epoch": 0, "index": 1}]}, "windows is None"),
                       ({"sources": ["x"]}, "epoch is None"),
                       ({"sources": [{"epoch": 0.5, "index": 1, "windows": 1}]}, "epoch is 0.5"),
@@ -301,6 +394,7 @@ def main():
     check_ids_and_truncation(fx, d)
     check_verify_as_c(fx, d)
     check_manifests(fx, d)
+    check_checkpoint_paths(fx)
     check_windows(fx, d)
     fx.cleanup()
     print("ok: hostile datasets and settings refused as the C tools refuse them")

@@ -6,13 +6,17 @@ fresh start, after a checkpoint inside the first epoch and after one in the seco
 runs micro-steps [r*K, (r+1)*K) of each step, K per rank, as train/tr_dist_run.c does)
 covers the same global batch; and
 the checkpoint reader gives the weights the trainer used, bit for bit, and refuses a
-corrupted checkpoint."""
+corrupted checkpoint, one truncated while open (not SIGBUS) and one named after
+another step; from_checkpoint checks the data as ingot-train --resume does: the
+"content" id a checkpoint records per source is Dataset.content_id() exactly, a
+converted-again dataset is warned of (ingot-train notes it), and a dataset of
+another tokenizer is refused (ingot-train refuses it)."""
 import json
 import os
 import struct
 import sys
 
-from pyt_util import Fixture, bounded, check, fail, run_env
+from pyt_util import Fixture, bounded, check, fail, in_child, run_env
 
 T, B, ACCUM = 32, 4, 2          # the training run: 4 x 32 x 2 micro-steps = 8 windows/step
 G = B * ACCUM
@@ -311,8 +315,147 @@ def check_hostile_ckpt(fx, ck):
         fail("a checkpoint copied under another step's name: accepted")
     except ingot.FormatError as e:
         check("its name says step %d" % (step + 7) in str(e), str(e))
+    # the names train/checkpoint.c's parse_name takes: a step of nine digits is written
+    # without padding (it opened silently: only eight digits were compared); a name no
+    # save writes ("ckpt-5.bin") is no checkpoint name, so the step is not compared
+    nine = os.path.join(cp, "ckpt-123456789.bin")
+    with open(nine, "wb") as f:
+        f.write(raw)
+    try:
+        ingot.open_checkpoint(nine)
+        fail("a checkpoint of step %d named ckpt-123456789.bin: accepted" % step)
+    except ingot.FormatError as e:
+        check("step: %d, but its name says step 123456789" % step in str(e), str(e))
+    loose = fx.path("ckpt-%d.bin" % (step + 3))
+    with open(loose, "wb") as f:
+        f.write(raw)
+    check(ingot.open_checkpoint(loose).step == step, "a name no save writes was compared")
+    check(ingot.latest_checkpoint(cp) == nine, "latest_checkpoint: %s"
+          % ingot.latest_checkpoint(cp))
     print("hostile checkpoint headers, a FIFO, a copy under another step: refused, the "
           "field named")
+
+
+def check_truncated_ckpt(fx, ck):
+    """A checkpoint truncated after it was opened: its tensors, verify() and the
+    nanoGPT state dict refuse it (FormatError) where reading the memmap past the
+    file's end killed the process with SIGBUS; each in a child process."""
+    import shutil
+    import ingot
+    src = os.path.join(ck, sorted(f for f in os.listdir(ck) if f.startswith("ckpt-"))[-1])
+    for what, call in (("params", lambda c: float(c.params["wte"][0, 0])),
+                       ("m", lambda c: float(c.m["lnfw"][0])),
+                       ("values", lambda c: [float(a.ravel()[0]) for a in c.v.values()]),
+                       ("verify", lambda c: c.verify()),
+                       ("nanogpt", lambda c: c.to_nanogpt_state_dict(torch_tensors=False))):
+        if what == "verify" and not ingot.can_verify():
+            continue
+        path = fx.path("trunc-" + what, os.path.basename(src))
+        os.makedirs(os.path.dirname(path))
+        shutil.copy(src, path)
+
+        def case():
+            c = ingot.open_checkpoint(path, verify=False)
+            os.truncate(path, 4096)
+            try:
+                call(c)
+                fail("%s of a checkpoint truncated while open: no error" % what)
+            except ingot.FormatError as e:
+                check("file_size: the file is now 4096 bytes" in str(e) and
+                      "truncated or rewritten while open" in str(e), "%s: %s" % (what, e))
+        in_child("%s of a checkpoint truncated while open" % what, case)
+    c = ingot.open_checkpoint(src)
+    check(sorted(c.params) == sorted(c.shapes) and len(c.m) == len(c.shapes) and
+          c.params["wte"].shape == c.shapes["wte"], "ck.params as a mapping")
+    print("a checkpoint truncated while open: FormatError from its tensors and verify()")
+
+
+def check_resume_data(fx, d, ds):
+    """from_checkpoint checks the data of a checkpoint as ingot-train --resume does
+    (train/train_loop.c): the "content" id ingot-train records per source is
+    Dataset.content_id() bit for bit (one dataset and a mixture's two); the corpus
+    converted again into other shards is warned of (UserWarning) where ingot-train
+    prints its note; a dataset of another tokenizer is refused (MismatchError) where
+    ingot-train refuses it. Before, both gave windows silently."""
+    import shutil
+    import warnings
+    import ingot
+    if not ingot.can_verify():
+        print("note: xxhash not importable: content ids not checked")
+        return
+    src = os.path.join(fx.path("ck-shuffled"), "ckpt-00000002.bin")
+    c = ingot.open_checkpoint(src)
+    rec = [s.get("content") for s in c.settings["data_position"]["sources"]]
+    check(rec == ["%016x" % ds.content_id()], "content id: ingot-train recorded %s, "
+          "Dataset.content_id() gives %016x" % (rec, ds.content_id()))
+    mix = ingot.open_checkpoint(fx.path("ck-mix"))
+    rec = [s.get("content") for s in mix.settings["data_position"]["sources"]]
+    mine = ["%016x" % ingot.open_dataset(p).content_id() for p in (d, fx.path("ds2"))]
+    check(rec == mine and mine[0] != mine[1], "mixture content ids: ingot-train recorded %s, "
+          "Dataset.content_id() gives %s" % (rec, mine))
+
+    def windows(**kw):
+        """from_checkpoint(c, batch=B, **kw): (the windows, the warnings' texts)"""
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            fc = ingot.TrainWindows.from_checkpoint(c, batch=B, **kw)
+        return fc, [str(x.message) for x in w if issubclass(x.category, UserWarning)]
+    fc, said = windows()
+    check(not said, "from_checkpoint of its own data warned: %s" % said)
+
+    def resume(data, tag):
+        """ingot-train --resume from a copy of c on data: (exit status, its output and
+        errors: the note is printed with the progress, on standard output)"""
+        import subprocess
+        ckd = fx.path("ck-" + tag)
+        os.makedirs(ckd)
+        shutil.copy(src, ckd)
+        p = subprocess.run(train_args(fx, data, ["--batch", str(B), "--batch-tokens",
+                                                 str(G * T), "--ckpt-dir", ckd, "--resume",
+                                                 "--stop-after", "3", "--data-order",
+                                                 "shuffled"]),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
+        return p.returncode, p.stdout
+    # the same corpus and model in shards of another size: other content, same tokens
+    again = fx.path("ds-again")
+    fx.run([fx.pretok, "--model", fx.path("tok.model"), "--out", again, "--shard-tokens",
+            "3000", "--val-fraction", "0.1", "--threads", "1", "--quiet",
+            fx.path("corpus.jsonl")], "the corpus converted again")
+    fa, said = windows(data=[again])
+    check(len(said) == 1 and "the dataset %s is not the one the checkpoint trained on" % again
+          in said[0] and "content %016x, the checkpoint's %016x" % (
+              ingot.open_dataset(again).content_id(), ds.content_id()) in said[0],
+          "from_checkpoint on the data converted again: warnings %s" % said)
+    check(fa.micro_batch(0, 0).shape == (B, T + 1), "from_checkpoint on the data converted "
+          "again: no windows")
+    rc, err = resume(again, "again")
+    check(rc == 0 and "note: resume: the dataset %s is not the one the checkpoint trained on"
+          % again in err, "ingot-train --resume on the data converted again: %d %s" % (rc, err))
+    # another tokenizer: a model of another vocabulary on the same text
+    fx.run([fx.spm_train, "--input=" + fx.path("corpus.txt"), "--model_prefix=" +
+            fx.path("tok2"), "--vocab_size=40", "--hard_vocab_limit=false", "--minloglevel=2",
+            "--num_threads=1"], "spm_train of another tokenizer")
+    other = fx.path("ds-other")
+    fx.run([fx.pretok, "--model", fx.path("tok2.model"), "--out", other, "--shard-tokens",
+            "2000", "--val-fraction", "0.1", "--threads", "1", "--quiet",
+            fx.path("corpus.jsonl")], "ingot-pretok with another tokenizer")
+    od = ingot.open_dataset(other)
+    check(od.tokenizer_hash != ds.tokenizer_hash, "fixture: the same tokenizer hash")
+    want = ("the checkpoint's tokenizer (hash %016x) differs from the dataset's (%016x in %s"
+            % (c.header["tokenizer_hash"], od.tokenizer_hash,
+               os.path.join(other, "manifest.json")))
+    try:
+        windows(data=[other])
+        fail("from_checkpoint on a dataset of another tokenizer: windows given")
+    except ingot.MismatchError as e:
+        check(want in str(e) and isinstance(e, ValueError), str(e))
+    rc, err = resume(other, "other")
+    check(rc != 0 and "the checkpoint's tokenizer (hash %016x) differs from the dataset's"
+          % c.header["tokenizer_hash"] in err, "ingot-train --resume on another tokenizer's "
+          "dataset: %d %s" % (rc, err))
+    print("from_checkpoint: content ids equal ingot-train's; data converted again warned "
+          "of, another tokenizer refused, as ingot-train --resume")
 
 
 def read_safetensors(path):
@@ -588,8 +731,10 @@ def main():
     ck = check_order(fx, ds, d, "sequential", [0, e + 1])
     check_corrupt_ckpt(fx, ck)
     check_hostile_ckpt(fx, ck)
+    check_truncated_ckpt(fx, ck)
     check_llama_ckpt(fx, d)
     check_mixture(fx, d, ds)
+    check_resume_data(fx, d, ds)
     check_nanogpt(fx, d, os.path.join(fx.path("ck-shuffled"), "ckpt-00000002.bin"))
     torch_ok = check_torch(ds)
     fx.cleanup()

@@ -10,7 +10,8 @@ import importlib.util
 
 from .checkpoint import Checkpoint, latest_checkpoint, open_checkpoint
 from .dataset import Dataset, Split, open_dataset
-from .errors import ChecksumError, FormatError, IngotError, TorchUnavailable, VerifyUnavailable
+from .errors import (ChecksumError, FormatError, IngotError, MismatchError, TorchUnavailable,
+                     VerifyUnavailable)
 from .loader import TrainWindows
 from .order import MixtureOrder, WindowOrder, epoch_permutation
 from .shard import Shard
@@ -19,7 +20,8 @@ from .xxh3 import available as can_verify
 __version__ = "0.1.0"
 __all__ = ["open_dataset", "open_checkpoint", "latest_checkpoint", "Dataset", "Split", "Shard", "Checkpoint",
            "TrainWindows", "WindowOrder", "MixtureOrder", "epoch_permutation",
-           "IngotError", "FormatError", "ChecksumError", "VerifyUnavailable", "TorchUnavailable",
+           "IngotError", "FormatError", "ChecksumError", "MismatchError", "VerifyUnavailable",
+           "TorchUnavailable",
            "can_verify"]
 # from ingot import * takes the PyTorch dataset only where torch is installed (found,
 # not imported: torch takes seconds to import)

@@ -5,11 +5,13 @@ import math
 import os
 import re
 import stat
+from collections.abc import Mapping
 
 import numpy as np
 
 from . import xxh3
 from .errors import ChecksumError, FormatError
+from .term_text import term_text as _term_text
 from .torch_import import import_torch
 
 MAGIC = b"INGOTCKP"
@@ -64,12 +66,53 @@ def llama_param_shapes(L, C, Vp, NH, NKV, F, tied):
     return out
 
 
+def parse_name(name):
+    """The step a checkpoint file name says, or None when it is no name a save writes:
+    train/checkpoint.c's parse_name, "ckpt-%08d.bin" exactly ("ckpt-999.bin", a copy by
+    hand, is not a checkpoint name; a step of 9 digits or more has no leading zero)."""
+    m = re.fullmatch(r"ckpt-([0-9]+)\.bin", name)
+    if not m:
+        return None
+    s = 0
+    for c in m.group(1):   # as C bounds it, short of int64's overflow
+        if s > (2 ** 63 - 1) // 10 - 10:
+            return None
+        s = s * 10 + int(c)
+    return s if name == "ckpt-%08d.bin" % s else None
+
+
+class _Tensors(Mapping):
+    """name -> memmap of one of a checkpoint's tensor sets (params, m, v), the file's
+    size checked at each look-up: a tensor read past the end of a file truncated since
+    it was opened kills the process (SIGBUS). An array already taken is not checked
+    again when it is read."""
+
+    def __init__(self, ck, arrays):
+        self._ck, self._arrays = ck, arrays
+
+    def __getitem__(self, name):
+        a = self._arrays[name]
+        self._ck.check_unchanged()
+        return a
+
+    def __iter__(self):
+        return iter(self._arrays)
+
+    def __len__(self):
+        return len(self._arrays)
+
+    def __repr__(self):
+        return "{%s}" % ", ".join("%r: shape %s" % (k, tuple(a.shape))
+                                  for k, a in self._arrays.items())
+
+
 class Checkpoint:
     """An opened checkpoint. header: the header fields (dict); arch: "gpt2" or "llama";
     config: arch, n_layer, n_head, n_embd, seq_len, vocab, vocab_padded (llama also
     n_kv_head, ffn_dim, tie_embeddings, rope_theta, norm_eps); shapes: name -> shape in
     storage order; params / m / v: name -> read-only float32
-    memmap of the tensor (m and v are AdamW's moments); settings: the parsed JSON
+    memmap of the tensor (m and v are AdamW's moments; each look-up checks that the
+    file was not truncated since it was opened, check_unchanged()); settings: the parsed JSON
     section that `ingot-train --resume` reads (versions 2 and 3; None for a version-1
     file): settings["settings"] the run's flags by long name ("lr", "batch-tokens"),
     settings["data_position"] where its data stopped, settings.get("world_size") how
@@ -109,11 +152,11 @@ class Checkpoint:
                 hd[k] = 0
         # a copy, rename or symlink of another checkpoint under a step it is not (the
         # newest of a directory goes by the name), as the C reader refuses it
-        m = re.fullmatch(r"ckpt-(\d{8})\.bin", os.path.basename(self.path))
-        if m and int(m.group(1)) != hd["step"]:
+        named = parse_name(os.path.basename(self.path))
+        if named is not None and named != hd["step"]:
             self._fail("step", "%d, but its name says step %d (a copy or rename of another "
                        "checkpoint?): move it out of its directory, or rename it "
-                       "ckpt-%08d.bin" % (hd["step"], int(m.group(1)), hd["step"]))
+                       "ckpt-%08d.bin" % (hd["step"], named, hd["step"]))
         if hd["arch"] >= len(ARCHS):
             self._fail("arch", "%d; this reader knows 0 (gpt2) and 1 (llama)" % hd["arch"])
         self.arch = ARCHS[hd["arch"]]
@@ -172,7 +215,7 @@ class Checkpoint:
         self._raw_header = raw
         self._blob = np.memmap(self.path, mode="r", dtype="<f4", offset=HEADER_SIZE,
                                shape=(3 * P,))
-        self.params, self.m, self.v = (self._tensors(k * P) for k in range(3))
+        self.params, self.m, self.v = (_Tensors(self, self._tensors(k * P)) for k in range(3))
         self._settings_raw, self.settings = None, None
         if hd["version"] >= 2:
             with open(self.path, "rb") as f:
@@ -199,7 +242,20 @@ class Checkpoint:
             self.verify()
 
     def _fail(self, field, what, exc=FormatError):
-        raise exc("%s: %s: %s" % (self.path, field, what))
+        raise exc("%s: %s: %s" % (_term_text(self.path), field, what))
+
+    def check_unchanged(self):
+        """Raises FormatError when the file is no longer the size it had when opened:
+        reading the tensors' memmap past a truncated file's end kills the process
+        (SIGBUS). A truncation between this check and the read is still not caught."""
+        try:
+            size = os.stat(self.path).st_size
+        except OSError as e:
+            self._fail("file", "%s since it was opened" % (e.strerror or e))
+        if size != self.header["file_size"]:
+            self._fail("file_size", "the file is now %d bytes, %d when it was opened: it was "
+                       "truncated or rewritten while open (open it again)"
+                       % (size, self.header["file_size"]))
 
     def _tensors(self, base):
         out, off = {}, base
@@ -220,6 +276,7 @@ class Checkpoint:
             if got != self.header["settings_checksum"]:
                 self._fail("settings_checksum", "recorded %016x, computed %016x: the settings "
                            "are corrupt" % (self.header["settings_checksum"], got), ChecksumError)
+        self.check_unchanged()
         got = xxh3.xxh3_64(self._blob)
         if got != self.header["payload_checksum"]:
             self._fail("payload_checksum", "recorded %016x, computed %016x: the tensors are "
@@ -237,17 +294,18 @@ class Checkpoint:
         src = (pos.get("sources") if isinstance(pos, dict) else None) or []
         if not isinstance(src, list):
             raise FormatError("%s: settings: data_position is %r, not the object ingot-train "
-                              "records" % (self.path, pos))
+                              "records" % (_term_text(self.path), pos))
         if len(src) > 1:
             raise ValueError("%s: trained on a mixture of %d datasets: its header's position "
                              "counts the windows of all of them; each source's (epoch, index) "
                              "is in settings['data_position']['sources']; "
-                             "TrainWindows.from_checkpoint(ck) continues it" % (self.path, len(src)))
+                             "TrainWindows.from_checkpoint(ck) continues it"
+                             % (_term_text(self.path), len(src)))
         index = int(self.header["data_index"])
         if index >= n_windows:   # as ingot-train refuses it (another dataset or --seq-len)
             raise ValueError("%s: saved position %d is beyond the %d windows of an epoch: "
                              "another dataset, or another --seq-len, than the run's"
-                             % (self.path, index, n_windows))
+                             % (_term_text(self.path), index, n_windows))
         return int(self.header["data_epoch"]) * n_windows + index
 
     def to_torch(self, which="params"):
@@ -297,7 +355,8 @@ class Checkpoint:
     def _need_gpt2(self, what):
         if self.arch != "gpt2":
             raise ValueError("%s: %s is for GPT-2 checkpoints; this one is %s (its tensors: "
-                             "ck.params, docs/llama.md)" % (self.path, what, self.arch))
+                             "ck.params, docs/llama.md)"
+                             % (_term_text(self.path), what, self.arch))
 
     def __repr__(self):
         c = self.config
@@ -310,11 +369,7 @@ class Checkpoint:
 def latest_checkpoint(directory):
     """The newest checkpoint of a --ckpt-dir: the ckpt-<8 digits>.bin of the highest step
     (only names a save writes, as ingot-train picks it); None when there is none."""
-    steps = []
-    for name in os.listdir(directory):
-        m = re.fullmatch(r"ckpt-(\d+)\.bin", name)
-        if m and name == "ckpt-%08d.bin" % int(m.group(1)):
-            steps.append(int(m.group(1)))
+    steps = [s for s in map(parse_name, os.listdir(directory)) if s is not None]
     return os.path.join(directory, "ckpt-%08d.bin" % max(steps)) if steps else None
 
 
@@ -325,6 +380,6 @@ def open_checkpoint(path, verify=True):
     if os.path.isdir(path):
         latest = latest_checkpoint(path)
         if latest is None:
-            raise FormatError("%s: no ckpt-*.bin checkpoint in this directory" % path)
+            raise FormatError("%s: no ckpt-*.bin checkpoint in this directory" % _term_text(path))
         path = latest
     return Checkpoint(path, verify=verify)

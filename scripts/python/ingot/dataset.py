@@ -3,6 +3,8 @@ shard_seq order, as common/dataset.c opens it."""
 import json
 import operator
 import os
+import re
+import struct
 import warnings
 
 import numpy as np
@@ -129,7 +131,8 @@ class Dataset:
         mpath = os.path.join(self.path, "manifest.json")
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise FormatError("%s: not a directory; open the dataset directory that holds "
-                              "manifest.json (a single shard: ingot.Shard(path))" % self.path)
+                              "manifest.json (a single shard: ingot.Shard(path))"
+                              % _term_text(self.path))
         shown = _term_text(mpath)
         if os.path.exists(mpath) and not os.path.isfile(mpath):   # a FIFO would block
             raise FormatError("%s: not a regular file" % shown)
@@ -162,37 +165,45 @@ class Dataset:
             # a key of another JSON type ("shards": 1, "tokenizer": null, ...): one
             # FormatError naming the file, not the parser's AttributeError
             raise FormatError("%s: a field of an unexpected type or value (%s: %s): not a "
-                              "manifest ingot-pretok writes" % (mpath, type(e).__name__, e)) \
-                from None
+                              "manifest ingot-pretok writes" % (shown, type(e).__name__,
+                                                                _term_text(e))) from None
         except OSError as e:   # a listed shard missing, a directory where it belongs
-            raise FormatError("%s: %s" % (e.filename or mpath, e.strerror or e)) from None
+            raise FormatError("%s: %s" % (_term_text(e.filename or mpath), e.strerror or e)) \
+                from None
 
     def _open(self, mpath, verify):
         m = self.manifest
+        shown = _term_text(mpath)   # a path may hold an escape sequence (term_text.py)
         if not isinstance(m, dict) or m.get("format") != "ingot-dataset":
             m = m if isinstance(m, dict) else {}
-            raise FormatError("%s: format: %r, expected \"ingot-dataset\"" % (mpath, m.get("format")))
+            raise FormatError("%s: format: %r, expected \"ingot-dataset\""
+                              % (shown, m.get("format")))
         fv = m.get("format_version")
         if isinstance(fv, bool) or not isinstance(fv, int) or fv != 1:
             raise FormatError("%s: format_version: %r; this reader knows version 1"
-                              % (mpath, m.get("format_version")))
+                              % (shown, m.get("format_version")))
         tok = m.get("tokenizer", {})
         # as common/manifest.c: one of the names ingot-pretok writes, or null
         ttype = tok.get("type")
         if ttype is not None and ttype not in _TOKENIZER_TYPES.values() and ttype != "unknown":
             raise FormatError("%s: key tokenizer.type: \"%s\" is not a tokenizer type: "
                               "expected unigram, bpe, word, char or unknown (as ingot-pretok "
-                              "writes it)" % (mpath, _term_text(ttype)))
+                              "writes it)" % (shown, _term_text(ttype)))
         self.vocab_size = _count(mpath, "tokenizer.vocab_size", tok.get("vocab_size"), 1)
         self.bos_id, self.eos_id, self.pad_id, self.unk_id = (
             _count(mpath, "tokenizer." + k, tok.get(k, -1), -1)
             for k in ("bos_id", "eos_id", "pad_id", "unk_id"))
         for key in ("file", "source", "hash"):
             _text(mpath, "tokenizer." + key, tok.get(key))
+        # as common/manifest.c's get_hex (also where no shard header would disagree)
+        th = tok.get("hash")
+        if th is not None and not re.fullmatch(r"[0-9a-fA-F]{16}", th):
+            raise FormatError("%s: key tokenizer.hash: %r is not 16 hex digits" % (shown, th))
         if not isinstance(m.get("damaged_inputs_accepted", False), bool):
             raise FormatError("%s: key damaged_inputs_accepted: %r; wrong type (expected true "
-                              "or false)" % (_term_text(mpath), m.get("damaged_inputs_accepted")))
+                              "or false)" % (shown, m.get("damaged_inputs_accepted")))
         per_split = {name: [] for name in SPLITS}
+        self._in_manifest_order = []   # content_id() hashes them in this order
         _check_map_budget(self.path, len(m.get("shards", [])))
         for entry in m.get("shards", []):
             name = entry.get("file", "")
@@ -204,10 +215,11 @@ class Dataset:
                     not name.endswith(".tok") or _term_text(name) != name):
                 raise FormatError("%s: shards[].file %r must be a plain *.tok name, without "
                                   "control, format or bidirectional characters or invalid UTF-8" %
-                                  (mpath, name))
+                                  (shown, name))
             sh = Shard(os.path.join(self.path, name))
             self._agree(mpath, entry, sh, len(per_split[sh.split]))
             per_split[sh.split].append(sh)
+            self._in_manifest_order.append(sh)
         # as common/manifest.c: the totals add up the shards listed (a shard left
         # out of the list was read as a shorter split without a word)
         totals = m["totals"]
@@ -215,19 +227,21 @@ class Dataset:
             shards = [sh for s in SPLITS for sh in per_split[s]] if name == "all" else \
                 per_split[name]
             want = (sum(sh.n_tokens for sh in shards), sum(sh.n_docs for sh in shards))
-            got = (totals[name]["tokens"], totals[name]["documents"])
+            # integers as common/manifest.c reads them: 8680.0 == 8680 in Python
+            got = tuple(_count(mpath, "totals.%s.%s" % (name, key), totals[name][key])
+                        for key in ("tokens", "documents"))
             if got != want:
                 raise FormatError("%s: key totals.%s: %r tokens / %r documents, but the shards "
                                   "add up to %d / %d: the dataset is inconsistent (rerun "
-                                  "ingot-pretok)" % (mpath, name, got[0], got[1], *want))
+                                  "ingot-pretok)" % (shown, name, got[0], got[1], *want))
         # as common/manifest.c: the inputs are listed, each names its file (provenance()
         # reads it) and counts what it gave; a damage note is text
         if not isinstance(m.get("inputs"), list):
-            raise FormatError("%s: key inputs: missing or not a list" % _term_text(mpath))
+            raise FormatError("%s: key inputs: missing or not a list" % shown)
         for i, inp in enumerate(m["inputs"]):
             if not isinstance(inp, dict) or not isinstance(inp.get("name"), str):
                 raise FormatError("%s: key inputs[%d].name: missing or not a string"
-                                  % (_term_text(mpath), i))
+                                  % (shown, i))
             for key in ("documents", "tokens"):
                 _count(mpath, "inputs[%d].%s" % (i, key), inp.get(key))
             _text(mpath, "inputs[%d].damage" % i, inp.get("damage"))
@@ -299,6 +313,7 @@ class Dataset:
         """Where document i came from: {"file", "file_index", "record", "shard", "doc"}
         (record: 1-based line, or record/paragraph number, in that input file)."""
         sh, d = self._split(split)._locate_doc(i)
+        sh.check_unchanged()   # a read past a truncated file's end is SIGBUS
         p = sh.provenance[d]
         inputs = self.manifest.get("inputs", [])
         fi = int(p["file_index"])
@@ -320,6 +335,32 @@ class Dataset:
         input's loss was not (that conversion exited 1), True when nothing is damaged."""
         return not self.damaged_inputs or bool(self.manifest.get("damaged_inputs_accepted"))
 
+    @property
+    def tokenizer_hash(self):
+        """The tokenizer's XXH3-64 (an int) as the manifest records it (every shard header
+        holds it too; ingot-train compares it with a checkpoint's on --resume); from
+        the shards when the manifest has none; None when neither has it."""
+        h = self.manifest.get("tokenizer", {}).get("hash")
+        if h is not None:
+            return int(h, 16)
+        sh = self._in_manifest_order
+        return int(sh[0].header["tokenizer_hash"]) if sh else None
+
+    def content_id(self):
+        """The id of the dataset's shards that a checkpoint records for each source
+        (settings["data_position"]["sources"][i]["content"], 16 hex digits) and that
+        ingot-train compares on --resume (train/data_loader.c, tr_loader_source_id):
+        h = 0, then for each shard in the manifest's order h = XXH3-64 of the four
+        little-endian 64-bit words h, split (0 train, 1 val), the tokens checksum and
+        the index checksum. Another conversion, a shard added or removed changes it.
+        An int; VerifyUnavailable without xxhash."""
+        h = 0
+        for sh in self._in_manifest_order:
+            hd = sh.header
+            h = xxh3.xxh3_64(struct.pack("<4Q", h, SPLITS.index(sh.split),
+                                         int(hd["tokens_checksum"]), int(hd["index_checksum"])))
+        return h
+
     def tokens(self, split="train"):
         """The split's token arrays, one read-only memmap per shard in stream order."""
         return [sh.tokens for sh in self._split(split).shards]
@@ -333,6 +374,7 @@ class Dataset:
         for split in self.splits.values():
             for sh in split.shards:
                 sh.verify()
+                sh.check_unchanged()
                 fi = sh.provenance["file_index"]
                 if len(fi) and int(fi.max()) >= len(inputs):
                     d = int(np.argmax(fi >= len(inputs)))

@@ -13,6 +13,12 @@ class ChecksumError(FormatError):
     """A recorded XXH3-64 checksum does not match the bytes: the file is corrupt."""
 
 
+class MismatchError(IngotError, ValueError):
+    """Files that do not belong together: a checkpoint and a dataset of another
+    tokenizer or vocabulary (what `ingot-train --resume` refuses), or the sources of a
+    mixture made with different tokenizers."""
+
+
 class VerifyUnavailable(IngotError, RuntimeError):
     """Checksum verification needs the `xxhash` module, which is not importable."""
 

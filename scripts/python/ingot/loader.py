@@ -2,11 +2,13 @@
 arrays; torch_data.py wraps this in a PyTorch IterableDataset."""
 import os
 import re
+import warnings
 
 import numpy as np
 
-from .errors import FormatError
-from .order import MixtureOrder, WindowOrder, rank_windows
+from . import xxh3
+from .errors import FormatError, MismatchError
+from .order import MixtureOrder, WindowOrder, check_position, check_seed, rank_windows
 from .term_text import term_text as _term_text
 
 
@@ -76,6 +78,57 @@ def _sources_of(position):
     return src
 
 
+def _check_resume(ck, sources):
+    """What ingot-train --resume refuses of a checkpoint against its datasets
+    (train/train_loop.c, check_resume): another tokenizer (the token ids mean
+    different things) or vocabulary (the model's rows), with MismatchError."""
+    ckp = _term_text(ck.path)
+    ck_hash = ck.header["tokenizer_hash"]
+    for d, _ in sources:
+        h = d.tokenizer_hash
+        if h is not None and h != ck_hash:
+            raise MismatchError("%s: the checkpoint's tokenizer (hash %016x) differs from the "
+                                "dataset's (%016x in %s): the token ids mean different things; "
+                                "pass the dataset the checkpoint was trained on (data=)"
+                                % (ckp, ck_hash, h,
+                                   os.path.join(_term_text(d.path), "manifest.json")))
+        if d.vocab_size != ck.config["vocab"]:
+            raise MismatchError("%s: the checkpoint's vocabulary is %d, the dataset %s's %d: "
+                                "pass the dataset the checkpoint was trained on (data=)"
+                                % (ckp, ck.config["vocab"], _term_text(d.path), d.vocab_size))
+
+
+def _content_note(ck, sources):
+    """A UserWarning for each source whose shards are not the ones the checkpoint
+    trained on (the same path converted again, grown or shrunk), as ingot-train
+    --resume notes it (train_loop.c, content_note): said, not refused, since
+    appending data to a run is a use; the windows go on in the new data's order."""
+    # as the package checks checksums: only where xxhash is, silently otherwise
+    if not xxh3.available():
+        return
+    ckp = _term_text(ck.path)
+    pos = (ck.settings or {}).get("data_position")
+    src = pos.get("sources") if isinstance(pos, dict) else None
+    for e, (d, _) in zip(src if isinstance(src, list) else [], sources):
+        had = e.get("content") if isinstance(e, dict) else None
+        # as tr_settings_source_content: 16 hex digits, else no id recorded (a
+        # checkpoint from before it was)
+        if not (isinstance(had, str) and re.fullmatch(r"[0-9a-fA-F]{16}", had)):
+            continue
+        now = d.content_id()
+        if int(had, 16) != now:
+            warnings.warn(
+                "%s: the dataset %s is not the one the checkpoint trained on (its shards "
+                "changed since: converted again, or shards added or removed; content %016x, "
+                "the checkpoint's %s); the windows go on at the checkpoint's place (epoch %s, "
+                "window %s) in this data's order, as ingot-train --resume does, so some "
+                "documents may be seen twice and others not at all. Restore the dataset to "
+                "continue the run exactly, or start this data from its beginning with "
+                "--init-from and a new --ckpt-dir"
+                % (ckp, _term_text(d.path), now, had.lower(), e.get("epoch"), e.get("index")),
+                UserWarning, stacklevel=3)
+
+
 class TrainWindows:
     """Iterate a rank's micro-batches: int32 arrays [batch, seq_len + 1] (inputs
     row[:-1], targets row[1:]), micro-step after micro-step, step after step.
@@ -109,6 +162,7 @@ class TrainWindows:
                 raise ValueError("%s: %r; an integer >= %d" % (name, v, lo))
         if rank >= world:
             raise ValueError("rank %d: must be below world %d" % (rank, world))
+        seed = check_seed(seed)
         if batch_tokens is not None and (not isinstance(batch_tokens, (int, np.integer))
                                          or isinstance(batch_tokens, bool) or batch_tokens < 1):
             raise ValueError("batch_tokens: %r; a positive integer" % (batch_tokens,))
@@ -129,17 +183,19 @@ class TrainWindows:
             split = d.splits["train"]
             if split.n_tokens < seq_len + 1:
                 raise ValueError("%s: the train split has %d tokens, --seq-len %d needs %d"
-                                 % (d.path, split.n_tokens, seq_len, seq_len + 1))
+                                 % (_term_text(d.path), split.n_tokens, seq_len, seq_len + 1))
         d0 = self.sources[0][0]
         for d, _ in self.sources[1:]:   # as the loader refuses them (data_loader.c)
             h0 = d0.manifest.get("tokenizer", {}).get("hash")
             h = d.manifest.get("tokenizer", {}).get("hash")
             if h != h0:
-                raise ValueError("%s and %s were made with different tokenizers (hash %s and "
-                                 "%s): a mixture needs one tokenizer" % (d0.path, d.path, h0, h))
+                raise MismatchError("%s and %s were made with different tokenizers (hash %s "
+                                    "and %s): a mixture needs one tokenizer"
+                                    % (_term_text(d0.path), _term_text(d.path), h0, h))
             if d.vocab_size != d0.vocab_size:
-                raise ValueError("%s has a vocabulary of %d and %s one of %d: a mixture needs "
-                                 "one vocabulary" % (d0.path, d0.vocab_size, d.path, d.vocab_size))
+                raise MismatchError("%s has a vocabulary of %d and %s one of %d: a mixture "
+                                    "needs one vocabulary" % (_term_text(d0.path), d0.vocab_size,
+                                                              _term_text(d.path), d.vocab_size))
         per_micro = seq_len * batch * world
         if batch_tokens is None:
             batch_tokens = per_micro
@@ -191,7 +247,8 @@ class TrainWindows:
                     raise ValueError("start_position: source %d (%s) at epoch %s, window %s "
                                      "with %s taken does not add up with %d windows an epoch: "
                                      "another dataset or --seq-len" % (
-                                         i, self.sources[i][0].path, s["epoch"], s["index"],
+                                         i, _term_text(self.sources[i][0].path), s["epoch"],
+                                         s["index"],
                                          s["windows"], n))
         self.n_windows = sum(n_windows)
         self.order = MixtureOrder(n_windows, [w for _, w in self.sources], seed, sequential,
@@ -208,22 +265,28 @@ class TrainWindows:
         have moved since (default: the paths the checkpoint records); batch: another
         --batch (the global batch stays the checkpoint's); verify: the datasets' shards
         checked in full, and the checkpoint's checksums required (they are checked
-        whenever xxhash is importable)."""
-        from .checkpoint import open_checkpoint
+        whenever xxhash is importable). As ingot-train --resume: a dataset of another
+        tokenizer or vocabulary than the checkpoint's is refused (MismatchError), and a
+        UserWarning says when a source's shards are not the ones the checkpoint trained
+        on (the "content" id it records; checked where xxhash is importable)."""
+        from .checkpoint import FLAG_SYNTHETIC, open_checkpoint
         from .dataset import open_dataset
         if isinstance(ck, (str, bytes, os.PathLike)):   # a ckpt-*.bin file or a --ckpt-dir
             # its checksums whenever xxhash is here, and required with verify=True (a
             # checkpoint could not be opened at all without xxhash)
-            from . import xxh3
             ck = open_checkpoint(ck, verify=verify or xxh3.available())
         st = (ck.settings or {}).get("settings")
         if not st:
-            raise ValueError("%s: a version-1 checkpoint has no settings section" % ck.path)
+            raise ValueError("%s: a version-1 checkpoint has no settings section"
+                             % _term_text(ck.path))
         if not isinstance(st, dict):
             raise FormatError("%s: settings: %r is not the object ingot-train records"
                               % (_term_text(ck.path), st))
-        if st.get("synthetic"):
-            raise ValueError("%s: trained on --synthetic data" % ck.path)
+        # a synthetic run has no tokenizer or dataset to continue (flags bit 1, as
+        # train_loop.c's check_resume reads it)
+        if st.get("synthetic") or ck.header["flags"] & FLAG_SYNTHETIC:
+            raise ValueError("%s: trained on --synthetic data: there are no dataset windows "
+                             "to continue" % _term_text(ck.path))
         recorded = st.get("data")
         recorded = [recorded] if isinstance(recorded, str) else recorded
         if not isinstance(recorded, list) or not recorded or \
@@ -233,7 +296,7 @@ class TrainWindows:
                               % (_term_text(ck.path), recorded))
         T = _setting(ck, st, "seq-len", 1)
         batch_tokens = _setting(ck, st, "batch-tokens", 1)
-        seed = _setting(ck, st, "seed", None)
+        seed = _setting(ck, st, "seed", 0)
         if batch is None:
             batch = _setting(ck, st, "batch", 1)
         parsed = [parse_data_arg(v) for v in recorded]
@@ -249,22 +312,28 @@ class TrainWindows:
             if now != had and sorted(now) == sorted(had):
                 raise ValueError("data: the checkpoint's sources in another order (%s); a "
                                  "mixture resumes from its sources in --data order (%s)"
-                                 % (", ".join(data), ", ".join(d for d, _ in parsed)))
+                                 % (_term_text(", ".join(map(str, data))),
+                                    _term_text(", ".join(d for d, _ in parsed))))
             parsed = [(d, w) for d, (_, w) in zip(data, parsed)]
         sources = [(open_dataset(d, verify=verify), w) for d, w in parsed]
+        _check_resume(ck, sources)
         pos = (ck.settings or {}).get("data_position") or {}
         kw = dict(batch_tokens=batch_tokens, seed=seed,
                   sequential=st.get("data-order") == "sequential", rank=rank, world=world,
                   steps=steps)
-        b = batch
         if len(sources) > 1:
-            return cls(sources, T, b, start_position=pos, **kw)
-        W = (sources[0][0].splits["train"].n_tokens - 1) // T
-        return cls(sources[0][0], T, b, start_window=ck.data_position(W), **kw)
+            out = cls(sources, T, batch, start_position=pos, **kw)
+        else:
+            W = (sources[0][0].splits["train"].n_tokens - 1) // T
+            out = cls(sources[0][0], T, batch, start_window=ck.data_position(W), **kw)
+        # after the position was found to fit the data: a refusal says it alone
+        _content_note(ck, sources)
+        return out
 
     def window_rows(self, qs):
         """Rows of the run positions qs (int32 [len(qs), T + 1])."""
         T = self.seq_len
+        qs = [check_position(q) for q in qs]   # -1 was epoch -1's order
         rows = np.empty((len(qs), T + 1), dtype=np.int32)
         for i, q in enumerate(qs):
             if len(self.splits) == 1:
@@ -275,7 +344,8 @@ class TrainWindows:
         return rows
 
     def micro_batch(self, step, micro):
-        """Rows of micro-step micro of step (relative to the start) for this rank."""
+        """Rows of micro-step micro (0 <= micro < accum) of step (>= 0, relative to the
+        start) for this rank."""
         qs = rank_windows(step, micro, self.rank, self.world, self.batch, self.accum)
         return self.window_rows([self.start + q for q in qs])
 

@@ -13,11 +13,45 @@ step and rank r runs its contiguous share of micro-steps [r*accum, (r+1)*accum),
 its micro-step m it takes rows j < batch of q = s*G + (r*accum + m)*batch + j. The
 global batches do not depend on the world size."""
 import array
+import operator
 
 import numpy as np
 
 M64 = (1 << 64) - 1
 STREAM_SHUFFLE = 2
+SEED_MAX = (1 << 63) - 1   # ingot-train's --seed: 0 to 2^63 - 1
+
+
+def check_seed(seed, what="seed", top=SEED_MAX):
+    """seed as a Python int in [0, top], else TypeError (None, "1", 1.5: they failed
+    late, deep in the hashing) or ValueError (out of range: 2^64 hashed as 0 and gave
+    seed 0's order). top: SEED_MAX for a run's --seed, M64 for a source's seed (the
+    mixed 64-bit values source_seed() gives)."""
+    if isinstance(seed, bool):
+        raise TypeError("%s: %r; an integer from 0 to %d" % (what, seed, top))
+    try:
+        v = operator.index(seed)
+    except TypeError:
+        raise TypeError("%s: %r; an integer from 0 to %d (ingot-train's --seed)"
+                        % (what, seed, top)) from None
+    if not 0 <= v <= top:
+        raise ValueError("%s: %d; an integer from 0 to %d (ingot-train's --seed)"
+                         % (what, v, top))
+    return v
+
+
+def check_position(q, what="run position"):
+    """q as a Python int >= 0 (a window of the run), else TypeError / ValueError."""
+    if isinstance(q, bool):
+        raise TypeError("%s: %r; an integer >= 0" % (what, q))
+    try:
+        v = operator.index(q)
+    except TypeError:
+        raise TypeError("%s: %r; an integer >= 0" % (what, q)) from None
+    if v < 0:
+        raise ValueError("%s: %d; an integer >= 0 (there is no window before the run's "
+                         "first)" % (what, v))
+    return v
 
 
 def mix64(x):
@@ -71,6 +105,8 @@ def epoch_permutation(n_windows, seed, epoch):
     are shuffled in an array of 8 bytes each, which numpy then shares: a list of Python
     ints took 60 bytes a window at its peak (18 GB for SlimPajama's 300M windows of
     2048)."""
+    seed = check_seed(seed, top=M64)
+    epoch = check_position(epoch, "epoch")
     p = array.array("Q", range(n_windows))
     r = Rng((seed ^ mix64(epoch)) & M64, STREAM_SHUFFLE)
     for i in range(n_windows - 1, 0, -1):
@@ -85,11 +121,13 @@ class WindowOrder:
     def __init__(self, n_windows, seed=1337, sequential=False):
         if n_windows < 1:
             raise ValueError("the train split holds no window")
+        # a source's own seed (source_seed) may use all 64 bits
+        seed = check_seed(seed, top=M64)
         self.n_windows, self.seed, self.sequential = n_windows, seed, sequential
         self._epoch, self._perm = None, None
 
     def window(self, q):
-        epoch, index = divmod(q, self.n_windows)
+        epoch, index = divmod(check_position(q), self.n_windows)
         if self.sequential:
             return index
         if epoch != self._epoch:
@@ -100,6 +138,7 @@ class WindowOrder:
 def rank_windows(step, micro, rank, world, batch, accum):
     """Run positions q of the rows of micro-step micro (< accum, this rank's count) of
     rank rank at step step: the rank's contiguous share of the step (see above)."""
+    step = check_position(step, "step")
     if not (0 <= rank < world and 0 <= micro < accum):
         raise ValueError("rank %d of %d, micro-step %d of %d" % (rank, world, micro, accum))
     g = batch * world * accum
@@ -159,6 +198,7 @@ class MixtureOrder:
             raise ValueError("%d sources, %d weights" % (len(n_windows), len(weights)))
         if any(n < 1 for n in n_windows):
             raise ValueError("a source holds no train window: %r" % (n_windows,))
+        seed = check_seed(seed)
         self.n_windows, self.seed = list(n_windows), seed
         self.cum = cumulative_weights(list(weights))
         self.orders = [WindowOrder(n, source_seed(seed, i), sequential)
@@ -182,6 +222,7 @@ class MixtureOrder:
 
     def window(self, q):
         """(source, window within its train split) of the run's q-th window (q >= start)."""
+        q = check_position(q)
         if q < self.start:
             raise ValueError("window %d is before the start %d" % (q, self.start))
         if q < self._q:

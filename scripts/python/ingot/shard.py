@@ -179,18 +179,24 @@ class Shard:
                        % (size, self.file_size))
 
     def document(self, d):
-        """Ids of document d as stored (BOS/EOS included), a memmap slice."""
+        """Ids of document d as stored (BOS/EOS included), a memmap slice (the file's
+        size is checked before its index is read, not when the slice is read later)."""
         if not 0 <= d < self.n_docs:
-            raise IndexError("%s: document %d of %d" % (self.path, d, self.n_docs))
+            raise IndexError("%s: document %d of %d" % (_term_text(self.path), d, self.n_docs))
+        self.check_unchanged()
         return self.tokens[int(self.index[d]):int(self.index[d + 1])]
 
     def verify(self):
         """Recompute the three payload checksums and check every id < vocab_size.
-        Raises ChecksumError naming the section, VerifyUnavailable without xxhash."""
+        Raises ChecksumError naming the section, VerifyUnavailable without xxhash,
+        FormatError when the file was truncated since it was opened."""
         h = self.header
         sections = (("tokens_checksum", self.tokens), ("index_checksum", self.index),
                     ("prov_checksum", self.provenance))
         for field, arr in sections:
+            # each section is read whole: a file truncated since it was opened
+            # (SIGBUS in the read), checked before each
+            self.check_unchanged()
             got = xxh3.xxh3_64(arr) if len(arr) else xxh3.xxh3_64(b"")
             if got != int(h[field]):
                 self._fail(field, "recorded %016x, computed %016x: the shard is corrupt"
@@ -198,6 +204,7 @@ class Shard:
         stored = int(np.frombuffer(self._raw_header, "<u8", 1, HEADER_CHECKSUM_AT)[0])
         if xxh3.xxh3_64(self._raw_header[:HEADER_CHECKSUM_AT]) != stored:
             self._fail("header_checksum", "does not match the header", ChecksumError)
+        self.check_unchanged()
         if self.n_tokens and int(self.tokens.max()) >= self.vocab_size:
             self._fail("tokens", "id %d >= vocab_size %d" % (int(self.tokens.max()),
                                                              self.vocab_size))
