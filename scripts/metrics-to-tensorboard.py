@@ -13,17 +13,22 @@ has no windows), with the step as x and wall times rebuilt from elapsed_s. Write
 torch.utils.tensorboard (torch + the tensorboard package) or tensorboardX,
 whichever imports; without either it says what to install and exits 2.
 --list prints the scalars instead (no packages needed). Each conversion replaces
-the event files an earlier one wrote into the log directory (their names end in
-.ingot-metrics), so running it again updates rather than duplicates; --follow
-keeps converting new records as training writes them (and starts over when a
-resumed run rewrites the file).
+the event files an earlier one of the same metrics file wrote into the log directory
+(their names end in .ingot-metrics; the file they came from is recorded beside them in
+.ingot-metrics-source), so running it again updates rather than duplicates; events of
+another file there (r1/metrics.jsonl and r2/metrics.jsonl both default to runs/metrics)
+are refused with exit 2 and left as they are: pass --logdir. --follow keeps converting
+new records as training writes them (and starts over when a resumed run rewrites the
+file); started before the run creates the file, it waits for it.
 
 A hand-edited or damaged file is read as plot-metrics.py reads it
 (scripts/metrics_records.py): lines that are no record (not JSON, not an object, no
 whole "step", neither "loss" nor "val_loss") are skipped and values that are no number
-ignored, reported in one line; null, NaN and infinities give no scalar. A file that
-cannot be read or holds no record is refused (exit 2), except while --follow waits for
-a run's first records.
+ignored, reported in one line; null, NaN and infinities give no scalar. A file whose
+steps go back (another run appended to it: `cat a.jsonl b.jsonl`) is converted with a
+warning naming the line where each further run starts (TensorBoard shows one series per
+tag). A file that cannot be read or holds no record is refused (exit 2), except while
+--follow waits for a run's first records.
 """
 import argparse
 import glob
@@ -36,6 +41,9 @@ sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import metrics_records  # noqa: E402  (next to this script)
 
 SUFFIX = ".ingot-metrics"
+SOURCE = ".ingot-metrics-source"   # in the log directory: the file its events came from
+RUNS_HINT = ("TensorBoard gets them as one series per tag, its steps going back (which it "
+             "may drop as a restart): put each run in its own file and --logdir")
 STEP_KEYS = (("loss", "train/loss"), ("accuracy", "train/accuracy"), ("lr", "train/lr"),
              ("grad_norm", "train/grad_norm"), ("tok_per_s", "train/tok_per_s"))
 FOLLOW_MAX = 86400.0
@@ -93,24 +101,75 @@ class LogdirError(Exception):
 class Converter:
     def __init__(self, path, logdir, writer_cls):
         self.path, self.logdir, self.writer_cls = path, logdir, writer_cls
+        self.source = os.path.realpath(path)   # what SOURCE records
         self.writer, self.offset, self.ino, self.n = None, 0, None, 0
+        self._fresh()
+
+    def _fresh(self):
         self.lines, self.skipped, self.reported = 0, metrics_records.Skipped(), None
+        self.runs, self.runs_reported = metrics_records.Runs(), None
+
+    def _logdir_error(self, e):
+        return LogdirError("--logdir %s: %s%s" % (
+            self.logdir, e.strerror or e, " (a file, not a directory)"
+            if os.path.exists(self.logdir) and not os.path.isdir(self.logdir) else ""))
+
+    def check_logdir(self):
+        """LogdirError where the log directory holds event files of another metrics
+        file (or of a conversion that did not record its file), which a conversion
+        would delete."""
+        events = glob.glob(os.path.join(glob.escape(self.logdir),
+                                        "events.out.tfevents.*" + SUFFIX))
+        if not events:
+            return
+        try:
+            with open(os.path.join(self.logdir, SOURCE), encoding="utf-8",
+                      errors="surrogateescape") as f:
+                theirs = f.read()
+        except FileNotFoundError:
+            theirs = None
+        except OSError as e:
+            raise self._logdir_error(e) from None
+        if theirs is not None and theirs.endswith("\n"):
+            theirs = theirs[:-1]
+        if theirs == self.source:
+            return
+        parent = os.path.basename(os.path.dirname(self.source))
+        other = os.path.join(os.path.dirname(os.path.normpath(self.logdir)), parent)
+        if not parent or os.path.normpath(other) == os.path.normpath(self.logdir):
+            other = os.path.normpath(self.logdir) + "-2"
+        n = "%d event file%s" % (len(events), "s" * (len(events) != 1))
+        whose = ("of %s" % theirs if theirs is not None else
+                 "of a conversion that did not record its metrics file (no %s: an older "
+                 "metrics-to-tensorboard.py)" % SOURCE)
+        raise LogdirError(
+            "--logdir %s holds %s %s; converting %s there would delete %s: pass "
+            "--logdir DIR for this file (e.g. --logdir %s), or remove %s first to "
+            "replace them" % (self.logdir, n, whose, self.path,
+                              "it" if len(events) == 1 else "them", other,
+                              os.path.join(self.logdir, "*" + SUFFIX)))
 
     def restart(self):
-        """Drop what earlier conversions wrote and start a fresh event file."""
+        """Drop what earlier conversions of this file wrote and start a fresh event
+        file; LogdirError where the log directory holds another file's events."""
         if self.writer:
             self.writer.close()
+            self.writer = None
+        self.check_logdir()
         try:
             os.makedirs(self.logdir, exist_ok=True)
-            for f in glob.glob(os.path.join(self.logdir, "events.out.tfevents.*" + SUFFIX)):
+            for f in glob.glob(os.path.join(glob.escape(self.logdir),
+                                            "events.out.tfevents.*" + SUFFIX)):
                 os.unlink(f)
+            src = os.path.join(self.logdir, SOURCE)
+            with open(src + ".tmp", "w", encoding="utf-8", errors="surrogateescape") as f:
+                f.write(self.source + "\n")
+            os.replace(src + ".tmp", src)
             self.writer = self.writer_cls(log_dir=self.logdir, filename_suffix=SUFFIX)
         except OSError as e:
-            raise LogdirError("--logdir %s: %s%s" % (
-                self.logdir, e.strerror or e, " (a file, not a directory)"
-                if os.path.exists(self.logdir) and not os.path.isdir(self.logdir) else ""))
+            raise self._logdir_error(e) from None
         self.offset, self.n = 0, 0
-        self.lines, self.skipped, self.reported = 0, metrics_records.Skipped(), None
+        self._fresh()
 
     def warning(self):
         """The skipped lines and ignored values so far, once per change, or None."""
@@ -118,6 +177,15 @@ class Converter:
         if s == self.reported:
             return None
         self.reported = s
+        return s
+
+    def runs_warning(self):
+        """Where further runs start in the file (another run appended), once per
+        change, or None."""
+        s = self.runs.warning(self.path, RUNS_HINT)
+        if s == self.runs_reported:
+            return None
+        self.runs_reported = s
         return s
 
     def poll(self, final=False):
@@ -144,6 +212,8 @@ class Converter:
             lines.pop()
         recs = list(metrics_records.parse(lines, self.skipped, self.lines + 1))
         self.lines += len(lines)
+        for r in recs:
+            self.runs.see(r)
         last = max([r["elapsed_s"] for r in recs if r.get("elapsed_s") is not None] or [0.0])
         base = st.st_mtime - last
         for tag, step, value, wall in scalars(recs, base):
@@ -176,11 +246,15 @@ def main():
     if args.list:
         if skipped.summary(args.metrics):
             print("metrics-to-tensorboard: " + skipped.summary(args.metrics), file=sys.stderr)
+        found = metrics_records.split(recs)[1]
+        if found.starts:
+            print("metrics-to-tensorboard: " + found.warning(args.metrics, RUNS_HINT),
+                  file=sys.stderr)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `--list | head`: quietly
         for tag, step, value, _ in scalars(recs):
             print("%s\t%d\t%.17g" % (tag, step, value))
         return 0
-    if os.path.isdir(args.metrics) or not os.path.exists(args.metrics):
+    if os.path.isdir(args.metrics) or not (args.follow or os.path.exists(args.metrics)):
         fail(str(metrics_records.open_error(args.metrics, OSError())))
     cls = summary_writer()
     if cls is None:
@@ -195,11 +269,18 @@ def main():
 
     def poll(final=False):
         n = conv.poll(final=final)
-        w = conv.warning()
-        if w:
-            print("metrics-to-tensorboard: " + w, file=sys.stderr)
+        for w in (conv.warning(), conv.runs_warning()):
+            if w:
+                print("metrics-to-tensorboard: " + w, file=sys.stderr)
         return n
     try:
+        conv.check_logdir()   # refused at once, not after waiting for the file
+        if args.follow and not os.path.exists(args.metrics):
+            print("metrics-to-tensorboard: %s: not there yet; waiting for ingot-train to "
+                  "create it (checking every %gs; ^C to stop)" % (args.metrics, args.follow),
+                  file=sys.stderr)
+            while not os.path.exists(args.metrics):
+                time.sleep(args.follow)
         poll(final=not args.follow)
         print("%s: %d scalars -> %s" % (args.metrics, conv.n, logdir))
         while args.follow:

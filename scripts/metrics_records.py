@@ -12,7 +12,11 @@ A record is what ingot-train writes and its resume keeps: a JSON object with a w
   null (a diverged step), and a plot or TensorBoard shows it as a gap.
 - A file that cannot be read, or holds no record at all (empty, a directory, another
   file named by mistake), raises MetricsError, whose text names the file and the fix.
-Numbers come back as float (a whole number too large for a float: None)."""
+- Steps that go back (`cat a.jsonl b.jsonl`: another run appended; ingot-train's own
+  file only grows, a resume cuts it back to its checkpoint first) are found by Runs,
+  which names the lines where each further run starts; split() cuts the records there.
+Numbers come back as float (a whole number too large for a float: None); each record
+is a Record, a dict that knows its line number (.line)."""
 import json
 import math
 import os
@@ -51,8 +55,8 @@ class Skipped:
         self.values += 1
         self._add('"%s" %s' % (key, why), n)
 
-    def summary(self, path):
-        """One line (no newline), or None where nothing was skipped."""
+    def summary(self, path, hint=FORMAT_HINT):
+        """One line (no newline) ending in (hint), or None where nothing was skipped."""
         if not self.kinds:
             return None
         done = []
@@ -64,7 +68,58 @@ class Skipped:
             "%d %s (line%s %s%s)" % (c, why, "s" * (c != 1), ", ".join(map(str, ns)),
                                      ", ..." if c > len(ns) else "")
             for why, (c, ns) in self.kinds.items())
-        return "%s: %s: %s (%s)" % (path, " and ".join(done), kinds, FORMAT_HINT)
+        return "%s: %s: %s (%s)" % (path, " and ".join(done), kinds, hint)
+
+
+class Record(dict):
+    """A record: the line's JSON object (its known fields checked), and .line, its
+    line number in the file."""
+    __slots__ = ("line",)
+
+
+class Runs:
+    """Where the steps of a file go back: the start of another run appended to it.
+    Within one run (what ingot-train writes) step records have rising steps and so do
+    evaluations, each after the step record of its step; a record whose step is below
+    the one before it, or a second step record (or evaluation) of the same step,
+    starts another run."""
+    SHOWN = 3   # restarts named in the warning
+
+    def __init__(self):
+        self.starts = []    # (line, step, step before it), one per further run
+        self._prev, self._kind_prev = None, {}
+
+    def see(self, rec):
+        """True where rec (a Record, in file order) starts another run."""
+        step, kind = rec["step"], "val_loss" in rec
+        new = self._prev is not None and (step < self._prev or
+                                          self._kind_prev.get(kind) == step)
+        if new:
+            self.starts.append((rec.line, step, self._prev))
+            self._kind_prev = {}
+        self._prev, self._kind_prev[kind] = step, step
+        return new
+
+    def warning(self, path, what):
+        """One line (no newline) naming where further runs start and what the caller
+        does about it (what), or None for a file of one run."""
+        if not self.starts:
+            return None
+        shown = "; ".join("line %d: step %d after step %d" % s
+                          for s in self.starts[:self.SHOWN])
+        more = len(self.starts) - self.SHOWN
+        return "%s: %s%s: another run appended to this file? %s" % (
+            path, shown, "; and %d more" % more if more > 0 else "", what)
+
+
+def split(recs):
+    """(runs, Runs): recs (Records in file order) cut where another run starts."""
+    runs, found = [], Runs()
+    for r in recs:
+        if found.see(r) or not runs:
+            runs.append([])
+        runs[-1].append(r)
+    return runs, found
 
 
 def _number(v):
@@ -93,7 +148,8 @@ def _record(rec, n, skipped):
     if "loss" not in rec and "val_loss" not in rec:
         skipped.line(n, 'with neither "loss" nor "val_loss"')
         return None
-    out = dict(rec)
+    out = Record(rec)
+    out.line = n
     for k in NUMBERS:
         if k in rec:
             out[k], ok = _number(rec[k])

@@ -5,7 +5,12 @@ the val line names them: "val web"; "val data i" for the i-th --data in files fr
 before the names were recorded), accuracy, and throughput.
 
     scripts/plot-metrics.py metrics.jsonl [-o loss.png] [--title TEXT]
-    scripts/plot-metrics.py a.jsonl b.jsonl -o compare.png     (several runs)
+    scripts/plot-metrics.py r1/m.jsonl r2/m.jsonl -o compare.png     (several runs)
+
+Several files are overlaid, each named by the shortest end of its path that tells it
+from the others (r1/m.jsonl, r2/m.jsonl). A file whose steps go back (another run
+appended to it: `cat a.jsonl b.jsonl`) is drawn as one curve per run (run 1, run 2),
+with a warning naming the line where each further run starts.
 
 Uses matplotlib, which scripts/setup.sh installs for the system Python
 (python3-matplotlib). Run by a python3 without it (a virtual environment, pyenv),
@@ -16,28 +21,100 @@ dependencies). Prints the PNG's path.
 A hand-edited or damaged file is read as metrics-to-tensorboard.py reads it
 (scripts/metrics_records.py): lines that are no record (not JSON, not an object, no
 whole "step", neither "loss" nor "val_loss") are skipped and values that are no number
-ignored, reported in one line per file; null, NaN and infinities are gaps. A file that
-cannot be read or holds no record is refused (exit 2), as is an -o that cannot be
-written.
+ignored, reported in one line per file; null, NaN and infinities are gaps, and so are
+values beyond +-1e300 (no loss or rate is that large; the range of two of them overflows
+the axes), counted and reported. A file that cannot be read or holds no record is
+refused (exit 2), as is an -o that cannot be written. The PNG is written to a temp file
+beside -o and renamed over it, so a write that fails (a full disk, ^C) leaves an
+earlier PNG as it was.
 """
 import argparse
 import math
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import metrics_records  # noqa: E402  (next to this script)
 
 NAN = float("nan")
+PLOT_MAX = 1e300   # larger values are not drawn: hi - lo of two of them overflows
+DRAWN = ("loss", "accuracy", "tok_per_s", "val_loss")
 
 
 def load(path):
-    """(step records, val records, Skipped) of a metrics file; MetricsError where it
+    """([(step records, val records) per run], Skipped, Runs) of a metrics file: one
+    run unless another was appended to it (metrics_records.Runs); MetricsError where it
     cannot be read or holds no record."""
     recs, skipped = metrics_records.read(path)
-    vals = [r for r in recs if "val_loss" in r]
-    steps = [r for r in recs if "val_loss" not in r]
-    return steps, vals, skipped
+    parts, found = metrics_records.split(recs)
+    return ([([r for r in p if "val_loss" not in r], [r for r in p if "val_loss" in r])
+             for p in parts], skipped, found)
+
+
+def drop_too_large(recs, dropped):
+    """Make the drawn values of recs beyond +-PLOT_MAX gaps, counted in dropped (a
+    metrics_records.Skipped) by field and line."""
+    for r in recs:
+        for k in DRAWN:
+            v = r.get(k)
+            if v is not None and abs(v) > PLOT_MAX:
+                r[k] = None
+                dropped.value(r.line, k, "beyond +-1e300")
+        src = r.get("val_src")
+        if src and any(v is not None and abs(v) > PLOT_MAX for v in src):
+            r["val_src"] = [None if v is not None and abs(v) > PLOT_MAX else v for v in src]
+            dropped.value(r.line, "val_src", "with an entry beyond +-1e300")
+
+
+def path_labels(paths):
+    """Each path's shortest ending (whole components) that no other path ends in:
+    r1/metrics.jsonl and r2/metrics.jsonl, a.jsonl beside them; a file named twice
+    gets #1, #2 after its path."""
+    parts = [os.path.abspath(p).split(os.sep) for p in paths]
+    out = []
+    for i, (p, comps) in enumerate(zip(paths, parts)):
+        others = [c for j, c in enumerate(parts) if j != i]
+        for k in range(1, len(comps) + 1):
+            if all(c[-k:] != comps[-k:] for c in others):
+                out.append(os.path.join(*comps[-k:]))
+                break
+        else:   # the same file named again
+            out.append("%s #%d" % (p, sum(c == comps for c in parts[:i]) + 1))
+    return out
+
+
+def number(v):
+    """v for a title: 3 decimals, or 3 digits for a large one."""
+    return "%.3f" % v if abs(v) < 1e6 else "%.3g" % v
+
+
+def write_replacing(out, write):
+    """write(f) into a temp file beside out, renamed over out once complete (out's
+    mode kept; through a symbolic link, its target): a write that fails leaves an
+    earlier out whole and no temp file. OSError or write's exception on failure."""
+    dest = os.path.realpath(out)
+    try:
+        mode = os.stat(dest).st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o666 & ~mask
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest),
+                               prefix="." + os.path.basename(dest) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def nan_for_none(xs):
@@ -91,8 +168,8 @@ def smooth(xs):
 
 # ---- a PNG without matplotlib: curves only, standard library only ----
 
-def _png(path, width, height, rows):
-    """Write RGB rows (bytearrays of 3 * width) as a PNG."""
+def _png(f, width, height, rows):
+    """Write RGB rows (bytearrays of 3 * width) as a PNG to the binary file f."""
     import struct
     import zlib
 
@@ -100,19 +177,18 @@ def _png(path, width, height, rows):
         c = struct.pack(">I", len(data)) + kind + data
         return c + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
     raw = b"".join(b"\x00" + bytes(r) for r in rows)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n")
-        f.write(chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
-        f.write(chunk(b"IDAT", zlib.compress(raw, 9)))
-        f.write(chunk(b"IEND", b""))
+    f.write(b"\x89PNG\r\n\x1a\n")
+    f.write(chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
+    f.write(chunk(b"IDAT", zlib.compress(raw, 9)))
+    f.write(chunk(b"IEND", b""))
 
 
 COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (140, 86, 75)]
 
 
-def plain_png(out, runs, width=900, height=500):
+def plain_png(f, runs, width=900, height=500):
     """Loss (light: raw, dark: smoothed) and val loss (red dots) of every run
-    on one pair of axes, inside a grey frame."""
+    on one pair of axes, inside a grey frame, as a PNG written to the file f."""
     rows = [bytearray(b"\xff" * (3 * width)) for _ in range(height)]
     L, R, T, B = 50, width - 20, 20, height - 40
 
@@ -141,7 +217,10 @@ def plain_png(out, runs, width=900, height=500):
             if r.get("val_loss") is not None]
     x_lo, x_hi = min(p[0] for p in pts), max(p[0] for p in pts)
     y_lo, y_hi = min(p[1] for p in pts), max(p[1] for p in pts)
-    x_hi, y_hi = max(x_hi, x_lo + 1), max(y_hi, y_lo + 1e-9)
+    x_hi = max(x_hi, x_lo + 1)
+    if not y_hi > y_lo:   # one value (+ 1e-9 is no change to a large one)
+        pad = max(abs(y_lo), 1.0) * 1e-6
+        y_lo, y_hi = y_lo - pad, y_hi + pad
 
     def px(step, y):
         return (L + round((step - x_lo) / (x_hi - x_lo) * (R - L)),
@@ -171,7 +250,7 @@ def plain_png(out, runs, width=900, height=500):
                 for ddx in range(-2, 3):
                     for ddy in range(-2, 3):
                         put(x + ddx, y + ddy, (214, 39, 40))
-    _png(out, width, height, rows)
+    _png(f, width, height, rows)
 
 
 def reexec_with_system_python():
@@ -216,20 +295,37 @@ def main():
     if any(os.path.realpath(out) == os.path.realpath(f) for f in args.files):
         fail("%s would be overwritten by the PNG; name another with -o" % out)
     # read before matplotlib is looked for (a refusal comes at once), warned about
-    # after it (a re-run under the system Python would repeat the warnings)
+    # after it (a re-run under the system Python would repeat the warnings).
+    # runs: (label, step records, val records) per curve: a file, or each run in it
     runs, warnings = [], []
-    for path in args.files:
+    many_files = len(args.files) > 1
+    for path, label in zip(args.files, path_labels(args.files)):
         try:
-            steps, vals, skipped = load(path)
+            parts, skipped, found = load(path)
         except metrics_records.MetricsError as e:
             fail(str(e))
         if skipped.summary(path):
             warnings.append("plot-metrics: " + skipped.summary(path))
-        runs.append((path, steps, vals))
+        dropped = metrics_records.Skipped()
+        for steps, vals in parts:
+            drop_too_large(steps + vals, dropped)
+        if dropped.summary(path):
+            warnings.append("plot-metrics: " + dropped.summary(
+                path, "not drawn, as gaps: no loss or rate is that large, and the range of "
+                "two such values overflows the axes"))
+        if len(parts) > 1:
+            warnings.append("plot-metrics: " + found.warning(
+                path, "Drawn as %d runs (%s)" % (len(parts), ", ".join(
+                    "run %d" % (k + 1) for k in range(len(parts))))))
+        for k, (steps, vals) in enumerate(parts):
+            name = label if many_files else os.path.basename(path)
+            if len(parts) > 1:
+                name = ("%s run %d" % (label, k + 1)) if many_files else "run %d" % (k + 1)
+            runs.append((name, steps, vals))
     if not any(r.get("loss") is not None for _, st, _ in runs for r in st) and \
             not any(r.get("val_loss") is not None for _, _, vs in runs for r in vs):
-        fail("%s: no finite loss to draw (every loss is null or NaN: a run that diverged "
-             "from its first step?)" % ", ".join(args.files))
+        fail("%s: no finite loss to draw (every loss is null, NaN or beyond +-1e300: a "
+             "run that diverged from its first step?)" % ", ".join(args.files))
 
     plt = None
     if not args.plain:
@@ -257,17 +353,17 @@ def main():
 
     if plt is None:
         try:
-            plain_png(out, runs)
+            write_replacing(out, lambda f: plain_png(f, runs))
         except OSError as e:
-            fail("-o %s: %s" % (out, e.strerror))
+            fail("-o %s: %s" % (out, e.strerror or e))
         print(out)
         return 0
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     ax_loss, ax_acc, ax_tps = axes
     many = len(runs) > 1
-    for i, (path, steps, vals) in enumerate(runs):
-        color = f"C{i}"
-        label = os.path.basename(path) if many else None
+    for i, (series, steps, vals) in enumerate(runs):
+        color = f"C{i % 10}"
+        label = series if many else None
         if steps:
             x = [r["step"] for r in steps]
             loss = nan_for_none([r.get("loss") for r in steps])
@@ -303,17 +399,20 @@ def main():
     if many:
         ax_tps.legend()
     title = args.title or " | ".join(
-        f"{os.path.basename(p)}: step {s['step']}, loss {s['loss']:.3f}"
-        + (f", val {v['val_loss']:.3f}" if v else "")
+        f"{p}: step {s['step']}, loss {number(s['loss'])}"
+        + (f", val {number(v['val_loss'])}" if v else "")
         for p, s, v in ((p, last_finite(st, "loss"), last_finite(vs, "val_loss"))
                         for p, st, vs in runs) if s)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    # the format from -o's extension, as savefig(out) takes it, but png without one
+    # (savefig(out) would write out.png, not the out printed)
+    fmt = os.path.splitext(out)[1][1:] or "png"
     try:
-        fig.savefig(out, dpi=110)
+        write_replacing(out, lambda f: fig.savefig(f, format=fmt, dpi=110))
     except OSError as e:
-        fail("-o %s: %s" % (out, e.strerror))
+        fail("-o %s: %s" % (out, e.strerror or e))
     except ValueError as e:   # an extension matplotlib cannot write
         fail("-o %s: %s" % (out, str(e).splitlines()[0] if str(e) else "cannot write"))
     print(out)

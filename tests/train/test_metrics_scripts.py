@@ -25,15 +25,29 @@ that fail to import):
   a file without records, only null losses (plot) and an -o that cannot be written
   are refused in one line with exit 2, before anything is written (the event files
   of an earlier conversion stay); the converter numbers lines across --follow polls
-  and refuses a --logdir that is a file.
+  and refuses a --logdir that is a file;
+- two runs in one file (`cat m.jsonl m.jsonl`): both scripts warn naming the line where
+  the second starts; plot-metrics draws each run as its own curve (run 1, run 2), the
+  converter warns while following too;
+- several files are labelled by the shortest path ending that tells them apart
+  (r1/metrics.jsonl, r2/metrics.jsonl), seen in matplotlib's legend where it imports;
+- a PNG write that fails (a file size limit) leaves the earlier PNG whole and no temp
+  file; values beyond +-1e300 (a range of them overflows) are gaps, counted, no traceback;
+- metrics-to-tensorboard (a stand-in tensorboardX that writes text) refuses, exit 2,
+  a log directory holding another metrics file's events (r1/metrics.jsonl and
+  r2/metrics.jsonl both default to runs/metrics) and leaves them as they were, while
+  converting the same file again replaces them; --follow waits for a file not yet
+  there, saying so once.
 usage: test_metrics_scripts.py SCRIPTS_DIR"""
 import importlib.util
 import json
 import os
+import resource
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zlib
 
 
@@ -223,6 +237,273 @@ def hand_edited(tmp, plot_py, tb_py, env, m2tb, writer):
         fail("--follow warnings: %r, %r, %r" % (w1, w2, w3))
     print("metrics-to-tensorboard: an empty file and a --logdir that is a file refused "
           "(earlier events kept); --follow numbers lines across polls")
+
+
+def colour_pixels(png, colour):
+    w, h, rows = read_png(png)
+    return sum(1 for r in rows for x in range(w) if tuple(r[3 * x:3 * x + 3]) == tuple(colour))
+
+
+def limited_fsize(nbytes):
+    """preexec_fn: a file size limit (writes past it fail with EFBIG; Python ignores
+    SIGXFSZ)."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
+
+
+# run by plot-metrics under a matplotlib that imports: the legend texts and the title
+# it drew, written as JSON to argv[1]; argv[2:] the script and its arguments
+MPL_HARNESS = r'''
+import json, runpy, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.figure as mf
+seen, orig = {}, mf.Figure.savefig
+def savefig(self, *a, **k):
+    seen["legend"] = [t.get_text() for ax in self.axes if ax.get_legend()
+                      for t in ax.get_legend().get_texts()]
+    seen["title"] = self._suptitle.get_text() if self._suptitle else None
+    return orig(self, *a, **k)
+mf.Figure.savefig = savefig
+out, sys.argv = sys.argv[1], sys.argv[2:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    with open(out, "w") as f:
+        json.dump(seen, f)
+'''
+
+
+def runs_labels_writes(tmp, plot_py, tb_py, env, m, m2tb, writer, mpl):
+    """Findings: two runs in one file were drawn as one curve going back from step 30
+    to 1 (smoothed across both), silently; two files of one name were both labelled
+    "metrics.jsonl"; a failed write (ulimit -f) left a truncated PNG over a good one;
+    1e308 and -1e308 ended in a traceback."""
+    d = os.path.join(tmp, "runs-labels")
+    os.makedirs(d)
+    plot = load(plot_py, "plot_metrics2")
+    mixed = os.path.join(d, "mixed.jsonl")
+    with open(m, "rb") as f:
+        first = f.read().replace(b"not json\n", b"")   # 33 lines
+    with open(mixed, "wb") as g:   # a second run after it, its loss 1 higher
+        g.write(first + b"".join(
+            json.dumps({"step": s, "loss": 6.0 - 0.1 * s, "elapsed_s": 0.5 * s}).encode() +
+            b"\n" for s in range(1, 31)))
+    want = "mixed.jsonl: line 34: step 1 after step 30: another run appended to this file?"
+    png = os.path.join(d, "mixed.png")
+    rc, out, err = run([sys.executable, plot_py, mixed, "-o", png, "--plain"], env)
+    warned = [ln for ln in err.splitlines() if want in ln]
+    if rc != 0 or len(warned) != 1 or "Drawn as 2 runs (run 1, run 2)" not in warned[0]:
+        fail("plot-metrics, two runs in one file: rc %d, stderr %r (want one line with %r)"
+             % (rc, err, want))
+    n0, n1 = (colour_pixels(png, plot.COLORS[k]) for k in (0, 1))
+    if n0 < 300 or n1 < 300:
+        fail("plot-metrics, two runs in one file: %d and %d pixels of the two runs' curves "
+             "(want each run drawn in its own colour)" % (n0, n1))
+    rc, out, err = run([sys.executable, tb_py, mixed, "--list"], env)
+    if rc != 0 or want not in err or len(err.splitlines()) != 1 or \
+            out.count("train/loss\t1\t") != 2 or "train/loss\t30\t3\n" not in out:
+        fail("metrics-to-tensorboard --list, two runs in one file: rc %d, stderr %r"
+             % (rc, err))
+    grow = os.path.join(d, "grow.jsonl")
+    with open(grow, "wb") as f:
+        f.write(first)
+    conv = m2tb.Converter(grow, os.path.join(d, "tb"), writer)
+    conv.poll()
+    w1 = conv.runs_warning()
+    with open(grow, "ab") as f:
+        f.write(first)
+    conv.poll()
+    w2, w3 = conv.runs_warning(), conv.runs_warning()
+    if w1 or not w2 or "line 34: step 1 after step 30" not in w2 or w3:
+        fail("--follow, a second run appended: warnings %r, %r, %r" % (w1, w2, w3))
+    print("two runs in one file: the line of the second named by both scripts (following "
+          "too); plot-metrics draws each in its own colour")
+
+    labels = plot.path_labels(["r1/metrics.jsonl", "r2/metrics.jsonl", "a.jsonl",
+                               "b.jsonl", "b.jsonl"])
+    if labels != ["r1/metrics.jsonl", "r2/metrics.jsonl", "a.jsonl", "b.jsonl #1",
+                  "b.jsonl #2"]:
+        fail("labels of several files: %r" % labels)
+    print("plot-metrics labels: r1/metrics.jsonl, r2/metrics.jsonl (not metrics.jsonl twice)")
+
+    # a write that fails leaves the earlier PNG as it was, and no temp file beside it
+    keep = os.path.join(d, "keep.png")
+    pys = [(sys.executable, env, ["--plain"])] + [(py, None, []) for py in mpl[:1]]
+    for py, e, extra in pys:
+        rc, out, err = run([py, plot_py, m, "-o", keep] + extra, e)
+        if rc != 0:
+            fail("plot-metrics -o keep.png: rc %d, stderr %r" % (rc, err))
+        with open(keep, "rb") as f:
+            good = f.read()
+        before = sorted(os.listdir(d))
+        p = subprocess.run([py, plot_py, m, "-o", keep] + extra, env=e,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, preexec_fn=limited_fsize(1024))
+        with open(keep, "rb") as f:
+            now = f.read()
+        if p.returncode != 2 or "Traceback" in p.stderr or \
+                "-o %s: File too large" % keep not in p.stderr or now != good or \
+                sorted(os.listdir(d)) != before:
+            fail("plot-metrics %s -o keep.png past a file size limit: rc %d, stderr %r, "
+                 "keep.png %d bytes of %d %s, files %r (want the earlier PNG whole, no temp)"
+                 % (extra, p.returncode, p.stderr, len(now), len(good),
+                    "unchanged" if now == good else "changed", sorted(os.listdir(d))))
+    print("plot-metrics: a write past a file size limit refused, the earlier PNG whole "
+          "(%s)" % ", ".join("matplotlib" if not x else "plain" for _, _, x in pys))
+
+    # values a range of which overflows: gaps, counted, no traceback
+    huge = os.path.join(d, "huge.jsonl")
+    with open(huge, "w") as f:
+        f.write('{"step": 1, "loss": 1e308, "tok_per_s": 1e308}\n'
+                '{"step": 2, "loss": -1e308, "tok_per_s": -1e308}\n'
+                '{"step": 3, "loss": 2.0, "tok_per_s": 5}\n'
+                '{"step": 4, "loss": -1e300, "tok_per_s": 6}\n')
+    same = os.path.join(d, "same.jsonl")   # one value: the plain axes' range was 0
+    with open(same, "w") as f:
+        f.write('{"step": 1, "loss": 1e300}\n{"step": 2, "loss": 1e300}\n')
+    want = ('huge.jsonl: ignored 4 values: 2 "loss" beyond +-1e300 (lines 1, 2); '
+            '2 "tok_per_s" beyond +-1e300 (lines 1, 2) (not drawn, as gaps')
+    for py, e, extra in pys:
+        for path, w in ((huge, want), (same, None)):
+            out_png = path + "-".join([""] + extra) + ".png"
+            rc, out, err = run([py, plot_py, path, "-o", out_png] + extra, e)
+            lines = [ln for ln in err.splitlines() if path in ln]
+            if rc != 0 or "Traceback" in err or not os.path.getsize(out_png) or \
+                    (w and (len(lines) != 1 or w not in lines[0])) or (not w and lines):
+                fail("plot-metrics %s %s: rc %d, stderr %r (want one line with %r)"
+                     % (os.path.basename(path), extra, rc, err, w))
+    print("plot-metrics: +-1e308 not drawn, counted in one line; one value 1e300 drawn")
+
+    if not mpl:
+        return
+    # matplotlib's legend: the files' distinguishing paths, a mixed file's runs
+    r1, r2 = (os.path.join(d, r, "metrics.jsonl") for r in ("r1", "r2"))
+    for r in (r1, r2):
+        os.makedirs(os.path.dirname(r))
+        with open(r, "wb") as f:
+            f.write(first)
+    seen_json = os.path.join(d, "seen.json")
+    for files, want in (([r1, r2], ["r1/metrics.jsonl train", "r2/metrics.jsonl train"]),
+                        ([mixed], ["run 1 train", "run 2 train"])):
+        rc, out, err = run([mpl[0], "-c", MPL_HARNESS, seen_json, plot_py] + files +
+                           ["-o", os.path.join(d, "legend.png")])
+        with open(seen_json) as f:
+            seen = json.load(f)
+        if rc != 0 or any(w not in seen.get("legend", []) for w in want) or \
+                any(t == "metrics.jsonl train" for t in seen.get("legend", [])) or \
+                not all(w.split(" train")[0] + ":" in (seen.get("title") or "")
+                        for w in want):
+            fail("plot-metrics with matplotlib %s: rc %d, legend %r, title %r, stderr %r"
+                 % ([os.path.relpath(x, d) for x in files], rc, seen.get("legend"),
+                    seen.get("title"), err))
+    print("plot-metrics with matplotlib: legend and title name r1/metrics.jsonl, "
+          "r2/metrics.jsonl; a mixed file's run 1, run 2")
+
+
+# a tensorboardX stand-in for subprocesses: each scalar a line of text in an event file
+# named as the real writer names it (torch hidden, so that it is the one taken)
+FAKE_TBX = '''import os, socket, time
+class SummaryWriter:
+    def __init__(self, log_dir, filename_suffix=""):
+        os.makedirs(log_dir, exist_ok=True)
+        self.f = open(os.path.join(log_dir, "events.out.tfevents.%d.%s%s" % (
+            time.time_ns(), socket.gethostname(), filename_suffix)), "w")
+    def add_scalar(self, tag, value, global_step, walltime):
+        self.f.write("%s %d %r\\n" % (tag, global_step, value))
+    def flush(self):
+        self.f.flush()
+    def close(self):
+        self.f.close()
+'''
+
+
+def logdirs_and_follow(tmp, tb_py):
+    """Findings: r1/metrics.jsonl then r2/metrics.jsonl both went to runs/metrics, the
+    second deleting the first's events silently; --follow of a file not there yet exited
+    2 "no such file" (the follower could not be started before the trainer)."""
+    d, tb_py = os.path.join(tmp, "logdirs"), os.path.abspath(tb_py)   # run in d
+    fake = os.path.join(d, "fake")
+    for mod, text in (("tensorboardX", FAKE_TBX),
+                      ("torch", "raise ImportError('hidden by test_metrics_scripts')\n")):
+        os.makedirs(os.path.join(fake, mod))
+        with open(os.path.join(fake, mod, "__init__.py"), "w") as f:
+            f.write(text)
+    env = dict(os.environ, PYTHONPATH=fake)
+    for r in ("r1", "r2"):
+        os.makedirs(os.path.join(d, r))
+        with open(os.path.join(d, r, "metrics.jsonl"), "w") as f:
+            f.write(GOOD)
+
+    def tb(*args, timeout=30):
+        p = subprocess.run([sys.executable, tb_py] + list(args), cwd=d, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+
+    def events(logdir):
+        logdir = os.path.join(d, logdir)
+        if not os.path.isdir(logdir):
+            return {}
+        return {n: open(os.path.join(logdir, n)).read() for n in os.listdir(logdir)
+                if n.startswith("events.out.tfevents.")}
+    rc, out, err = tb("r1/metrics.jsonl")
+    first = events("runs/metrics")
+    if rc != 0 or len(first) != 1 or "train/loss 2 4.0" not in list(first.values())[0]:
+        fail("metrics-to-tensorboard r1/metrics.jsonl: rc %d, stderr %r, events %r"
+             % (rc, err, first))
+    want = ("--logdir runs/metrics holds 1 event file of %s; converting r2/metrics.jsonl "
+            "there would delete it: pass --logdir DIR for this file (e.g. --logdir runs/r2)"
+            % os.path.realpath(os.path.join(d, "r1", "metrics.jsonl")))
+    for extra in ([], ["--follow", "0.1"]):
+        rc, out, err = tb("r2/metrics.jsonl", *extra, timeout=10)
+        if rc != 2 or len(err.splitlines()) != 1 or want not in err or \
+                events("runs/metrics") != first:
+            fail("metrics-to-tensorboard r2/metrics.jsonl %s after r1's: rc %d, stderr %r "
+                 "(want exit 2, one line with %r), r1's events %s" % (
+                     extra, rc, err, want, "kept" if events("runs/metrics") == first
+                     else "changed"))
+    rc, out, err = tb("r2/metrics.jsonl", "--logdir", "runs/r2")
+    rc1, out1, err1 = tb("r1/metrics.jsonl")   # the same file again: replaced
+    again = events("runs/metrics")
+    if rc or rc1 or len(again) != 1 or set(again) == set(first) or len(events("runs/r2")) != 1:
+        fail("metrics-to-tensorboard: r2 into runs/r2 (rc %d, %r), r1 again (rc %d, %r): "
+             "event files %r (want one, replaced)" % (rc, err, rc1, err1, sorted(again)))
+    os.makedirs(os.path.join(d, "runs", "old"))   # events of an earlier version: no source
+    old = os.path.join(d, "runs", "old", "events.out.tfevents.1.host.ingot-metrics")
+    open(old, "w").close()
+    rc, out, err = tb("r1/metrics.jsonl", "--logdir", "runs/old")
+    if rc != 2 or "did not record its metrics file" not in err or not os.path.exists(old):
+        fail("metrics-to-tensorboard into a logdir of unknown events: rc %d, stderr %r"
+             % (rc, err))
+    print("metrics-to-tensorboard: r2/metrics.jsonl refused where r1's events are (exit 2, "
+          "--logdir named, r1's kept); r1 again replaces its own")
+
+    # --follow, started before the file exists: waits, says so once, converts it
+    errf = os.path.join(d, "follow.err")
+    with open(errf, "w") as ef:
+        p = subprocess.Popen([sys.executable, tb_py, "later.jsonl", "--follow", "0.1"],
+                             cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=ef)
+    try:
+        time.sleep(1.0)
+        early = p.poll()
+        with open(os.path.join(d, "later.jsonl"), "w") as f:
+            f.write(GOOD)
+        got, deadline = {}, time.time() + 20
+        while early is None and time.time() < deadline and \
+                "train/loss 2 4.0" not in "".join(got.values()):
+            time.sleep(0.1)
+            got = events("runs/later")
+    finally:
+        if p.poll() is None:
+            p.terminate()
+        p.wait()
+    err = open(errf).read()
+    if early is not None or "train/loss 2 4.0" not in "".join(got.values()) or \
+            err.count("later.jsonl: not there yet; waiting for ingot-train to create it") != 1:
+        fail("metrics-to-tensorboard --follow later.jsonl (not there yet): exited %r before "
+             "the file came, events %r, stderr %r" % (early, got, err))
+    print("metrics-to-tensorboard --follow: waits for a file not there yet (said once), "
+          "then converts it")
 
 
 def reexec_from_venv(tmp, plot_py, m, sys_mpl):
@@ -434,6 +715,8 @@ def main():
     else:
         print("matplotlib not importable here: the full figure not checked")
     reexec_from_venv(tmp, plot_py, m, "/usr/bin/python3" in mpl)
+    runs_labels_writes(tmp, plot_py, tb_py, env, m, m2tb, Writer, mpl)
+    logdirs_and_follow(tmp, tb_py)
 
     # the real writer, where it is installed
     try:
@@ -445,9 +728,12 @@ def main():
     for _ in range(2):
         subprocess.run([sys.executable, tb_py, m, "--logdir", logdir], check=True,
                        stdout=subprocess.DEVNULL)
-    files = os.listdir(logdir)
+    files = [n for n in os.listdir(logdir) if n != m2tb.SOURCE]
     if len(files) != 1:
         fail("two conversions left %r" % files)
+    with open(os.path.join(logdir, m2tb.SOURCE)) as f:
+        if f.read() != os.path.realpath(m) + "\n":
+            fail("%s does not name %s" % (m2tb.SOURCE, m))
     data = open(os.path.join(logdir, files[0]), "rb").read()
     i, n = 0, 0
     while i < len(data):
