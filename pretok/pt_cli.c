@@ -110,8 +110,9 @@ void pt_cli_usage(FILE *f)
 "                       N by up to one; default 0: no limit), --every K keeps one\n"
 "                       document in K (default 1: all), --sample-bytes N keeps an\n"
 "                       even sample of N to 2N bytes over the whole input (one\n"
-"                       pass: the stride doubles whenever 2N are held; not with\n"
-"                       --every or --max-bytes)\n"
+"                       pass: the stride doubles whenever 2N are held; a\n"
+"                       document longer than N/8 is left out, counted in a note;\n"
+"                       not with --every or --max-bytes)\n"
 "\n"
 "exit status: 0 done, 1 error, 2 usage, 128+N stopped by signal N (130 SIGINT,\n"
 "143 SIGTERM, 129 SIGHUP): what was finished is kept, run the same command again\n",

@@ -2,7 +2,6 @@
  * pipeline, finish, report, and the clean-up each way of ending needs. */
 #include "pt_convert.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -20,6 +19,7 @@
 #include "ingot_hash.h"
 #include "pt_hooks.h"
 #include "pt_lock.h"
+#include "pt_outdir.h"
 #include "pt_pipeline.h"
 #include "skip_reason.h"
 #include "pt_report.h"
@@ -287,67 +287,6 @@ static int refuse_rerun(const struct conv *c, const struct pt_state *st)
     return ret;
 }
 
-static bool ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
-/* What scan_out found in OUT besides temp files. */
-struct out_scan {
-    bool has_data;          /* shards or a manifest */
-    bool has_tok;           /* a tokenizer.model */
-    bool merged;            /* manifest.merged.json: a part that merge moved away */
-    char run_file[256];     /* a training run's file (its checkpoints, lock,
-                               config.json), or "" */
-};
-
-static bool run_file(const char *n)
-{
-    return (!strncmp(n, INGOT_TRAIN_CKPT_PREFIX, strlen(INGOT_TRAIN_CKPT_PREFIX)) &&
-            ends_with(n, INGOT_TRAIN_CKPT_SUFFIX)) ||
-           !strcmp(n, INGOT_TRAIN_LOCK_NAME) || !strcmp(n, INGOT_TRAIN_CONFIG_NAME);
-}
-
-/* Scan OUT: remove temp files of an earlier run (shards, state, manifest,
- * the tokenizer copy: a kill -9 mid-write leaves them); report what else
- * it holds. */
-static int scan_out(const char *dir, struct out_scan *sc)
-{
-    memset(sc, 0, sizeof(*sc));
-    DIR *d = opendir(dir);
-    if (!d) {
-        int e = errno;
-        char td[1024];
-        return ingot_fail(-e, "%s: cannot open: %s", term_text(dir, td, sizeof(td)),
-                          strerror(e));
-    }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        const char *n = de->d_name;
-        /* fs_write_atomic's temp files of the state, manifest and model copy */
-        bool tmp = ends_with(n, INGOT_SHARD_SUFFIX ".tmp") || fs_temp_pid(n, PT_STATE_NAME) > 0 ||
-                   fs_temp_pid(n, INGOT_MANIFEST_NAME) > 0 ||
-                   fs_temp_pid(n, INGOT_TOKENIZER_NAME) > 0;
-        if (tmp) {
-            char *p = fs_path_join(dir, n);
-            if (p)
-                unlink(p);
-            free(p);
-        } else if (ends_with(n, INGOT_SHARD_SUFFIX) || !strcmp(n, INGOT_MANIFEST_NAME)) {
-            sc->has_data = true;
-        } else if (!strcmp(n, INGOT_TOKENIZER_NAME)) {
-            sc->has_tok = true;
-        } else if (!strcmp(n, INGOT_MERGE_RETIRED_NAME)) {
-            sc->merged = true;
-        } else if (!sc->run_file[0] && run_file(n)) {
-            snprintf(sc->run_file, sizeof(sc->run_file), "%s", n);
-        }
-    }
-    closedir(d);
-    return 0;
-}
-
 /* --on-error fail and "no document": leave no shard and no manifest. */
 static void remove_outputs(struct conv *c, const struct pt_state *st)
 {
@@ -564,43 +503,16 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
         ret = ingot_fail(-ENOMEM, "out of memory");
         goto out;
     }
-    struct out_scan sc;
-    if ((ret = scan_out(o->out, &sc)))
+    struct pt_outdir sc;
+    if ((ret = pt_outdir_scan(o->out, &sc)))
         goto out;
-    char to[1024];
-    term_text(o->out, to, sizeof(to));
-    /* a part whose shards a merge moved away: converting it again redid it
-     * from the start, and the merged dataset then refused the new shards */
-    if (sc.merged) {
-        ret = ingot_fail(INGOT_E_USAGE, "%s: a part already merged: ingot-pretok merge moved "
-                         "its shards into the merged dataset (its manifest is now %s); use "
-                         "that dataset, or convert into a new --out", to,
-                         INGOT_MERGE_RETIRED_NAME);
-        goto out;
-    }
-    /* a --ckpt-dir (its --resume then refused the directory as a dataset's)
-     * or an hf export (its tokenizer.model replaced) */
-    if (sc.run_file[0]) {
-        char tn[300];
-        ret = ingot_fail(INGOT_E_USAGE, "%s: a training run's or an exported model's "
-                         "directory (it holds %s): a dataset there would stop its --resume or "
-                         "replace its tokenizer; choose another --out", to,
-                         term_text(sc.run_file, tn, sizeof(tn)));
-        goto out;
-    }
     ret = pt_state_read(c.state_path, 0, &st);
     bool resumed = ret == 0;
-    if (ret == -ENOENT && sc.has_data) {
-        ret = ingot_fail(INGOT_E_USAGE, "%s already holds shards or a manifest that this "
-                         "command did not start; choose an empty or new --out", to);
-        goto out;
-    }
-    /* a tokenizer.model that is not this conversion's (the state goes to
-     * disk before the copy): it was replaced, and removed by a failed run */
-    if (ret == -ENOENT && sc.has_tok) {
-        ret = ingot_fail(INGOT_E_USAGE, "%s already holds a %s that this command did not "
-                         "write (a dataset's copy of --model would replace it); choose an "
-                         "empty or new --out", to, INGOT_TOKENIZER_NAME);
+    /* a new conversion (no state of its own; a damaged one is reported
+     * below) writes over nothing it did not write */
+    int refused = pt_outdir_refuse(o->out, &sc, ret != -ENOENT, "--model");
+    if (refused) {
+        ret = refused;
         goto out;
     }
     if (!ret && (st.options_hash != c.options_hash || st.counts.n_files != c.inputs.n ||

@@ -1,9 +1,13 @@
-/* import-bin: map each .bin file, check it against its format, cut its
- * token stream into documents and append them to shards of the split the
- * file was named for. Nothing is resumable (there is no tokenizing to
- * save): a failure removes every shard written and leaves no manifest, and
- * OUT itself (with the parents it made) when this run created it, as a
- * conversion does. */
+/* import-bin: check each .bin file against its format, then read its token
+ * stream (pread, in chunks), cut it into documents and append them to
+ * shards of the split the file was named for. The files are read, not
+ * mapped: a file truncated while it is imported is a short read naming it
+ * (a mapping would fault, SIGBUS, killing the import mid-write), and any
+ * number of files takes no mapping each (vm.max_map_count). OUT is locked
+ * and checked as a conversion's (pt_lock.h, pt_outdir.h). Nothing is
+ * resumable (there is no tokenizing to save): a failure removes every shard
+ * written, the tokenizer copy, and leaves no manifest, and OUT itself (with
+ * the parents it made) when this run created it, as a conversion does. */
 #include "pt_import.h"
 
 #include <errno.h>
@@ -13,7 +17,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +28,7 @@
 #include "manifest.h"
 #include "pt_hooks.h"
 #include "pt_lock.h"
+#include "pt_outdir.h"
 #include "pt_writer.h"
 #include "shard_writer.h"
 #include "spm_shim.h"
@@ -36,12 +40,13 @@ struct imp_file {
     const char *path;
     uint32_t split;
     uint64_t size;
-    dev_t dev;                      /* identity: a file named twice is refused */
-    ino_t ino;
-    const unsigned char *map;       /* the whole file */
-    const unsigned char *tok;       /* first token */
+    dev_t dev;                      /* identity: a file named twice is refused, */
+    ino_t ino;                      /* and one replaced since the check too */
+    struct timespec mtime;          /* when checked: a file rewritten is refused */
+    uint64_t hdr;                   /* bytes before the first token */
     uint64_t n_tokens;
     unsigned width;                 /* 2 or 4 bytes per token in the file */
+    uint32_t first_tok, last_tok;   /* for the note on files without --eot */
     uint64_t n_docs, out_tokens;
 };
 
@@ -61,8 +66,10 @@ struct imp {
     struct manifest *m;
     shard_writer *open[2];
     uint64_t seq[2];
-    uint32_t *buf;                  /* one document as uint32 */
-    size_t buf_cap;
+    uint32_t *buf;                  /* the document being read, as uint32 */
+    size_t n_buf, buf_cap;
+    unsigned char *chunk;           /* IMP_CHUNK bytes of a file */
+    bool tok_copied;                /* OUT/tokenizer.model is this run's copy */
     volatile sig_atomic_t *interrupt;   /* SIGINT/SIGTERM seen (main's flag) */
     long delay_ms;                  /* test hook: sleep per document */
 };
@@ -87,8 +94,7 @@ void pt_import_usage(FILE *f)
 "  --tokenizer M.model  the SentencePiece model the ids come from: vocabulary\n"
 "                       and special ids from it, copied into DIR (ingot-dump\n"
 "                       docs decodes)\n"
-"  --out DIR            output directory (created; one that holds a dataset or\n"
-"                       shards is refused)\n"
+"  --out DIR            output directory (created; see below)\n"
 "  --eot ID             end-of-text id, 0..2^32-2: documents are cut at it\n"
 "                       (GPT-2: 50256); without it each file is one document\n"
 "  --eot-position before|after\n"
@@ -105,8 +111,12 @@ void pt_import_usage(FILE *f)
 "  --help               this text\n"
 "Export back to llm.c's format: ingot-dump export-bin DIR --out FILE.bin\n"
 "\n"
-"exit status: 0 done, 1 error, 2 usage, 128+N stopped by signal N (the shards\n"
-"this import wrote are removed)\n",
+"OUT is locked (.pretok.lock) as a conversion's; one that holds a dataset,\n"
+"shards, a conversion's state or a tokenizer.model is refused (exit 2).\n"
+"\n"
+"exit status: 0 done, 1 error, 2 usage (also a FILE that does not exist),\n"
+"128+N stopped by signal N. A FILE changed or truncated while being read is an\n"
+"error; on any failure the shards this import wrote are removed\n",
         f);
 }
 
@@ -230,34 +240,114 @@ static int32_t rd_i32(const unsigned char *p)
                      (uint32_t)p[3] << 24);
 }
 
-/* Map a file and check it against its format; every message names the file
- * and the field. */
-static int map_file(const struct imp *x, struct imp_file *f)
+/* Bytes read at a time: a few hundred documents of GPT-2 tokens, so that a
+ * file truncated while it is imported is seen at the next read. */
+#define IMP_CHUNK ((size_t)256 << 10)
+
+/* The file is not what was checked (truncated, rewritten or replaced while
+ * the import ran): named, with what changed. INGOT_E_TRUNCATED (exit 1). */
+static int changed(const struct imp_file *f, const char *what)
 {
-    int fd = fs_open_regular(f->path, "token file", UINT64_MAX, &f->size);
+    char tp[1024];
+    return ingot_fail(INGOT_E_TRUNCATED, "%s: changed or truncated while being read (%s; it "
+                      "had %" PRIu64 " bytes when checked): nothing of this import is kept; "
+                      "run the same command again once nothing writes to it",
+                      term_text(f->path, tp, sizeof(tp)), what, f->size);
+}
+
+/* Read len bytes of f at off: a short read is a file truncated since it was
+ * checked. */
+static int read_full(int fd, const struct imp_file *f, void *buf, size_t len, uint64_t off)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            char tp[1024];
+            return ingot_fail(-e, "%s: read failed at byte %" PRIu64 ": %s",
+                              term_text(f->path, tp, sizeof(tp)), off + got, strerror(e));
+        }
+        if (n == 0) {   /* the end came early: say where it is now */
+            char what[96];
+            struct stat st;
+            if (!fstat(fd, &st) && (uint64_t)st.st_size < off + got)
+                snprintf(what, sizeof(what), "it has %" PRIu64 " bytes now",
+                         (uint64_t)st.st_size);
+            else
+                snprintf(what, sizeof(what), "it ended before byte %" PRIu64, off + got);
+            return changed(f, what);
+        }
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+/* Open f: a FILE that does not exist is a usage error (exit 2), as an input
+ * of the conversion or of `text` is; one that is there but cannot be read
+ * (no permission, a dangling link) stays an error of the file (exit 1), as
+ * does one removed after it was checked. */
+static int open_file(const struct imp_file *f, bool checked, struct stat *st)
+{
+    int fd = fs_open_regular(f->path, "token file", UINT64_MAX, NULL);
+    char tp[1024];   /* the file, as term_text shows it */
+    if (fd == -ENOENT || fd == -ENOTDIR) {
+        struct stat l;
+        if (checked && lstat(f->path, &l))
+            return changed(f, "it was removed");
+        if (lstat(f->path, &l))
+            return ingot_fail(INGOT_E_USAGE, "%s: no such file or directory",
+                              term_text(f->path, tp, sizeof(tp)));
+    }
     if (fd < 0)
         return fd;
-    char tp[1024];   /* the file, as term_text shows it */
-    term_text(f->path, tp, sizeof(tp));
-    struct stat st;
-    if (fstat(fd, &st)) {
+    if (fstat(fd, st)) {
         int e = errno;
         close(fd);
-        return ingot_fail(-e, "%s: fstat failed: %s", tp, strerror(e));
+        return ingot_fail(-e, "%s: fstat failed: %s", term_text(f->path, tp, sizeof(tp)),
+                          strerror(e));
     }
+    return fd;
+}
+
+/* Whether st (the file now) is f as checked; else the error naming what
+ * changed. */
+static int still_same(const struct imp_file *f, const struct stat *st)
+{
+    char what[96];
+    if (st->st_dev != f->dev || st->st_ino != f->ino)
+        return changed(f, "another file is at its path now");
+    if ((uint64_t)st->st_size != f->size) {
+        snprintf(what, sizeof(what), "it has %" PRIu64 " bytes now", (uint64_t)st->st_size);
+        return changed(f, what);
+    }
+    if (st->st_mtim.tv_sec != f->mtime.tv_sec || st->st_mtim.tv_nsec != f->mtime.tv_nsec)
+        return changed(f, "its modification time changed");
+    return 0;
+}
+
+/* Check a file against its format (its header, its size); every message
+ * names the file and the field. Only the header is read here. */
+static int check_file(const struct imp *x, struct imp_file *f)
+{
+    struct stat st;
+    int fd = open_file(f, false, &st);
+    if (fd < 0)
+        return fd;
     f->dev = st.st_dev;
     f->ino = st.st_ino;
-    if (f->size) {
-        void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            return ingot_fail(-e, "%s: mmap failed: %s", tp, strerror(e));
-        }
-        madvise(p, f->size, MADV_SEQUENTIAL);
-        f->map = p;
-    }
+    f->size = (uint64_t)st.st_size;
+    f->mtime = st.st_mtim;
+    char tp[1024];   /* the file, as term_text shows it */
+    term_text(f->path, tp, sizeof(tp));
+    const uint64_t hsz = 4 * PT_LLMC_HEADER_INTS;
+    unsigned char h[4 * PT_LLMC_HEADER_INTS];
+    int ret = read_full(fd, f, h, f->size < hsz ? (size_t)f->size : hsz, 0);
     close(fd);
+    if (ret)
+        return ret;
     if (x->format == IMP_NANOGPT) {
         if (f->size % 2)
             return ingot_fail(INGOT_E_FORMAT, "%s: %" PRIu64 " byte%s, an odd number: not "
@@ -265,21 +355,20 @@ static int map_file(const struct imp *x, struct imp_file *f)
                               f->size, f->size == 1 ? "" : "s");
         /* nanoGPT files have no header; llm.c's magic at the start means
          * the wrong --format was given. */
-        if (f->size >= 4 * PT_LLMC_HEADER_INTS && (rd_i32(f->map) == PT_LLMC_MAGIC_GPT2 ||
-                                                  rd_i32(f->map) == PT_LLMC_MAGIC_LLAMA3))
+        if (f->size >= hsz && (rd_i32(h) == PT_LLMC_MAGIC_GPT2 ||
+                               rd_i32(h) == PT_LLMC_MAGIC_LLAMA3))
             return ingot_fail(INGOT_E_FORMAT, "%s: starts with llm.c's magic %d: use --format "
-                              "llmc", tp, rd_i32(f->map));
-        f->tok = f->map;
+                              "llmc", tp, rd_i32(h));
+        f->hdr = 0;
         f->width = 2;
         f->n_tokens = f->size / 2;
         return 0;
     }
-    const uint64_t hsz = 4 * PT_LLMC_HEADER_INTS;
     if (f->size < hsz)
         return ingot_fail(INGOT_E_FORMAT, "%s: %" PRIu64 " byte%s, shorter than llm.c's %"
                           PRIu64 "-byte header (a nanoGPT file? --format nanogpt)", tp, f->size,
                           f->size == 1 ? "" : "s", hsz);
-    int32_t magic = rd_i32(f->map), version = rd_i32(f->map + 4), count = rd_i32(f->map + 8);
+    int32_t magic = rd_i32(h), version = rd_i32(h + 4), count = rd_i32(h + 8);
     if (magic == PT_LLMC_MAGIC_GPT2 && version == 1) {
         f->width = 2;
     } else if (magic == PT_LLMC_MAGIC_LLAMA3 && version == 7) {
@@ -303,16 +392,14 @@ static int map_file(const struct imp *x, struct imp_file *f)
                           "the header), the file has %" PRIu64 " bytes%s", tp, count,
                           count == 1 ? "" : "s", f->width, want, f->size,
                           want > f->size ? " (truncated)" : "");
-    f->tok = f->map + hsz;
+    f->hdr = hsz;
     f->n_tokens = (uint64_t)count;
     return 0;
 }
 
-static uint32_t token_at(const struct imp_file *f, uint64_t i)
+static uint32_t token_in(const unsigned char *p, unsigned width)
 {
-    const unsigned char *p = f->tok + i * f->width;
-    return f->width == 2 ? (uint32_t)p[0] | (uint32_t)p[1] << 8
-                         : (uint32_t)rd_i32(p);
+    return width == 2 ? (uint32_t)p[0] | (uint32_t)p[1] << 8 : (uint32_t)rd_i32(p);
 }
 
 static int finish_shard(struct imp *x, uint32_t s)
@@ -344,35 +431,17 @@ static int check_interrupt(const struct imp *x)
                       term_text(x->out, to, sizeof(to)));
 }
 
-/* Tokens [a, b) of file fi as document number doc (1-based) of that file. */
-static int add_doc(struct imp *x, uint32_t fi, uint64_t a, uint64_t b, uint64_t doc)
+/* The document read so far (x->buf) of file fi, as document number doc
+ * (1-based) of that file. */
+static int emit_doc(struct imp *x, uint32_t fi, uint64_t doc)
 {
     struct imp_file *f = &x->files[fi];
     if (x->delay_ms > 0)
         usleep((useconds_t)x->delay_ms * 1000);
-    int stop = check_interrupt(x);
-    if (stop)
-        return stop;
+    int ret = check_interrupt(x);
+    if (ret)
+        return ret;
     uint32_t s = f->split;
-    size_t n = (size_t)(b - a);
-    if (n > x->buf_cap) {
-        uint32_t *nb = realloc(x->buf, n * sizeof(*nb));
-        if (!nb)
-            return ingot_oom("a document (--max-doc-tokens bounds it)", n * sizeof(*nb));
-        x->buf = nb;
-        x->buf_cap = n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        uint32_t t = token_at(f, a + i);
-        if (t >= (uint64_t)x->base.vocab_size) {
-            char tp[1024];
-            return ingot_fail(INGOT_E_CORRUPT, "%s: token #%" PRIu64 " is %u, not below the "
-                              "vocabulary size %u (the wrong --vocab or --tokenizer?)",
-                              term_text(f->path, tp, sizeof(tp)), a + i, t, x->base.vocab_size);
-        }
-        x->buf[i] = t;
-    }
-    int ret;
     if (!x->open[s]) {
         struct shard_writer_opts o = x->base;
         char *path = pt_shard_path(x->out, s, x->seq[s]);
@@ -386,39 +455,92 @@ static int add_doc(struct imp *x, uint32_t fi, uint64_t a, uint64_t b, uint64_t 
         if (ret)
             return ret;
     }
-    if ((ret = shard_writer_add_doc(x->open[s], x->buf, n, fi, doc)))
+    if ((ret = shard_writer_add_doc(x->open[s], x->buf, x->n_buf, fi, doc)))
         return ret;
     f->n_docs++;
-    f->out_tokens += n;
+    f->out_tokens += x->n_buf;
+    x->n_buf = 0;
     if (shard_writer_n_tokens(x->open[s]) >= x->shard_tokens)
         return finish_shard(x, s);
     return 0;
 }
 
-/* One file's token stream cut into documents: at the EOT id (before or
- * after it), and every max_doc tokens. */
+/* Room for one more token in the document (at most --max-doc-tokens). */
+static int grow_doc(struct imp *x)
+{
+    size_t cap = x->buf_cap ? 2 * x->buf_cap : (size_t)1 << 16;
+    if (cap > x->max_doc)
+        cap = (size_t)x->max_doc;
+    uint32_t *nb = realloc(x->buf, cap * sizeof(*nb));
+    if (!nb)
+        return ingot_oom("a document (--max-doc-tokens bounds it)", cap * sizeof(*nb));
+    x->buf = nb;
+    x->buf_cap = cap;
+    return 0;
+}
+
+/* Token t, number i of file fi, into the document being read: documents are
+ * cut at the EOT id (before or after it), and every max_doc tokens. */
+static int take_token(struct imp *x, uint32_t fi, uint64_t i, uint32_t t, uint64_t *doc)
+{
+    int ret;
+    if (t >= x->base.vocab_size) {
+        char tp[1024];
+        return ingot_fail(INGOT_E_CORRUPT, "%s: token #%" PRIu64 " is %u, not below the "
+                          "vocabulary size %u (the wrong --vocab or --tokenizer?)",
+                          term_text(x->files[fi].path, tp, sizeof(tp)), i, t,
+                          x->base.vocab_size);
+    }
+    const bool eot = x->eot >= 0 && t == (uint64_t)x->eot;
+    if (eot && !x->eot_after && x->n_buf && (ret = emit_doc(x, fi, (*doc)++)))
+        return ret;
+    if (x->n_buf == x->buf_cap && (ret = grow_doc(x)))
+        return ret;
+    x->buf[x->n_buf++] = t;
+    if ((eot && x->eot_after) || x->n_buf == x->max_doc)
+        return emit_doc(x, fi, (*doc)++);
+    return 0;
+}
+
+/* One file's token stream, read in chunks, cut into documents. The file
+ * must still be the one checked, at the start and at the end. */
 static int import_file(struct imp *x, uint32_t fi)
 {
-    const struct imp_file *f = &x->files[fi];
-    uint64_t start = 0, doc = 1;
-    int ret = 0;
-    for (uint64_t i = 0; i < f->n_tokens && !ret; i++) {
-        bool cut_before = false, cut_after = false;
-        if (x->eot >= 0 && token_at(f, i) == (uint64_t)x->eot) {
-            cut_before = !x->eot_after && i > start;
-            cut_after = x->eot_after;
-        }
-        if (cut_before) {
-            ret = add_doc(x, fi, start, i, doc++);
-            start = i;
-        }
-        if (!ret && (cut_after || i + 1 - start == x->max_doc)) {
-            ret = add_doc(x, fi, start, i + 1, doc++);
-            start = i + 1;
-        }
+    struct imp_file *f = &x->files[fi];
+    if (!f->n_tokens)
+        return 0;
+    struct stat st;
+    int fd = open_file(f, true, &st);
+    if (fd < 0)
+        return fd;
+    int ret = still_same(f, &st);
+    const size_t per = IMP_CHUNK / f->width;
+    uint64_t doc = 1;
+    x->n_buf = 0;
+    for (uint64_t i = 0; i < f->n_tokens && !ret;) {
+        const size_t n = f->n_tokens - i < per ? (size_t)(f->n_tokens - i) : per;
+        if ((ret = check_interrupt(x)) ||
+            (ret = read_full(fd, f, x->chunk, n * f->width, f->hdr + i * f->width)))
+            break;
+        if (!i)
+            f->first_tok = token_in(x->chunk, f->width);
+        if (i + n == f->n_tokens)
+            f->last_tok = token_in(x->chunk + (n - 1) * f->width, f->width);
+        for (size_t k = 0; k < n && !ret; k++, i++)
+            ret = take_token(x, fi, i, token_in(x->chunk + k * f->width, f->width), &doc);
     }
-    if (!ret && start < f->n_tokens)
-        ret = add_doc(x, fi, start, f->n_tokens, doc);
+    if (!ret && x->n_buf)
+        ret = emit_doc(x, fi, doc);
+    /* truncated after its last read, or rewritten in place meanwhile */
+    if (!ret && fstat(fd, &st)) {
+        int e = errno;
+        char tp[1024];
+        ret = ingot_fail(-e, "%s: fstat failed: %s", term_text(f->path, tp, sizeof(tp)),
+                         strerror(e));
+    }
+    if (!ret)
+        ret = still_same(f, &st);
+    close(fd);
     return ret;
 }
 
@@ -480,6 +602,7 @@ static int setup_vocab(struct imp *x)
         ret = ingot_oom("the manifest", 256);
     if (!ret && x->tokenizer)
         ret = dataset_copy_tokenizer(x->out, x->tokenizer, b->tokenizer_hash);
+    x->tok_copied = !ret && x->tokenizer;
 out:
     free(source);
     ingot_spm_free(spm);
@@ -524,29 +647,8 @@ static int check_duplicates(const struct imp *x)
     return ret;
 }
 
-/* OUT must not hold a dataset already. */
-static int check_out(const char *out)
-{
-    char *m = fs_path_join(out, INGOT_MANIFEST_NAME);
-    char *s0 = pt_shard_path(out, INGOT_SPLIT_TRAIN, 0), *s1 = pt_shard_path(out, INGOT_SPLIT_VAL, 0);
-    int ret = 0;
-    char to[1024];   /* --out, as term_text shows it */
-    term_text(out, to, sizeof(to));
-    if (!m || !s0 || !s1)
-        ret = ingot_oom("a path", 256);
-    else if (!access(m, F_OK))
-        ret = ingot_fail(INGOT_E_USAGE, "%s already holds a dataset; choose an empty or new --out",
-                         to);
-    else if (!access(s0, F_OK) || !access(s1, F_OK))
-        ret = ingot_fail(INGOT_E_USAGE, "%s holds shards but no %s (left by a run that was "
-                         "killed?); remove its *%s files or choose an empty or new --out", to,
-                         INGOT_MANIFEST_NAME, INGOT_SHARD_SUFFIX);
-    free(m);
-    free(s0);
-    free(s1);
-    return ret;
-}
-
+/* Every shard written (the open ones' temp files too) and the tokenizer
+ * copy: nothing of a failed import is kept. */
 static void remove_written(struct imp *x)
 {
     for (int s = 0; s < 2; s++)
@@ -557,30 +659,49 @@ static void remove_written(struct imp *x)
             unlink(p);
         free(p);
     }
+    /* this run's own copy (OUT held none before: pt_outdir_refuse) */
+    char *tk = x->tok_copied ? fs_path_join(x->out, INGOT_TOKENIZER_NAME) : NULL;
+    if (tk)
+        unlink(tk);
+    free(tk);
+    fs_fsync_dir(x->out);
 }
 
-/* Without --eot each file became one document: name the id that most
- * likely marks the files' documents. A file first in a split that starts
- * with the tokenizer's BOS (ingot-dump export-bin of a pretok dataset) or
- * ends with its EOS says which; else GPT-2's, llm.c's usual case. */
+/* Without --eot each file became one document (cut into pieces of
+ * --max-doc-tokens, when longer): name the id that most likely marks the
+ * files' documents. A file first in a split that starts with the
+ * tokenizer's BOS (ingot-dump export-bin of a pretok dataset) or ends with
+ * its EOS says which; else GPT-2's, llm.c's usual case. */
 static void note_no_eot(const struct imp *x)
 {
     const struct imp_file *f = NULL;
-    for (size_t i = 0; i < x->n_files && !f; i++)
-        if (x->files[i].n_tokens)
+    size_t cut = 0;     /* files longer than --max-doc-tokens, cut into pieces */
+    uint64_t docs = 0;
+    for (size_t i = 0; i < x->n_files; i++) {
+        if (x->files[i].n_tokens && !f)
             f = &x->files[i];
+        cut += x->files[i].n_docs > 1;
+        docs += x->files[i].n_docs;
+    }
     int32_t bos = x->base.bos_id, eos = x->base.eos_id;
-    const char *pre = "ingot-pretok import-bin: note: each file is one document;";
+    char pre[320];
+    if (!cut)
+        snprintf(pre, sizeof(pre), "ingot-pretok import-bin: note: each file is one document;");
+    else
+        snprintf(pre, sizeof(pre), "ingot-pretok import-bin: note: without --eot each file is "
+                 "one document, cut into pieces of --max-doc-tokens %" PRIu64 " (%zu of %zu "
+                 "file%s cut, %" PRIu64 " document%s in all);", x->max_doc, cut, x->n_files,
+                 x->n_files == 1 ? "" : "s", docs, docs == 1 ? "" : "s");
     char tf[1024], tt[1024];
     if (f && x->tokenizer) {
         term_text(f->path, tf, sizeof(tf));
         term_text(x->tokenizer, tt, sizeof(tt));
     }
-    if (f && x->tokenizer && bos >= 0 && token_at(f, 0) == (uint32_t)bos)
+    if (f && x->tokenizer && bos >= 0 && f->first_tok == (uint32_t)bos)
         fprintf(stderr, "%s %s starts with %d, the BOS of %s: --eot %d cuts documents before "
                 "it%s\n", pre, tf, bos, tt, bos,
                 x->format == IMP_NANOGPT ? " with --eot-position before" : "");
-    else if (f && x->tokenizer && eos >= 0 && token_at(f, f->n_tokens - 1) == (uint32_t)eos)
+    else if (f && x->tokenizer && eos >= 0 && f->last_tok == (uint32_t)eos)
         fprintf(stderr, "%s %s ends with %d, the EOS of %s: --eot %d cuts documents after "
                 "it%s\n", pre, tf, eos, tt, eos,
                 x->format == IMP_LLMC ? " with --eot-position after" : "");
@@ -589,11 +710,30 @@ static void note_no_eot(const struct imp *x)
                 pre);
 }
 
+/* OUT made (when missing), locked and checked as a conversion's: nothing in
+ * it that this command did not write is written over. *lock: the lock's fd,
+ * or -1. */
+static int prepare_out(struct imp *x, char ***made, bool *out_made, int *lock)
+{
+    int ret = fs_mkdir_p_made(x->out, made, out_made);
+    if (ret)
+        return ret;
+    /* before anything in OUT is looked at: a second import or conversion
+     * into it would race on the same shard names */
+    if ((*lock = pt_lock_acquire(x->out)) < 0)
+        return *lock;
+    struct pt_outdir sc;
+    if ((ret = pt_outdir_scan(x->out, &sc)))
+        return ret;
+    return pt_outdir_refuse(x->out, &sc, false, x->tokenizer ? "--tokenizer" : NULL);
+}
+
 int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
 {
     struct imp x = { .interrupt = interrupt };
     char **made = NULL;     /* the directories this run created for OUT */
     bool out_made = false;
+    int lock = -1;
     /* Test hook: a slow import, so that a test can interrupt it mid-way. */
     x.delay_ms = pt_hook_pos("INGOT_PRETOK_TEST_IMPORT_DELAY_MS");
     bool help = false;
@@ -607,13 +747,13 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
         ret = ingot_oom("the manifest", 1024);
     /* The files are checked before anything is created. */
     for (size_t i = 0; i < x.n_files && !ret; i++)
-        ret = map_file(&x, &x.files[i]);
+        ret = check_file(&x, &x.files[i]);
     if (!ret)
         ret = check_duplicates(&x);
+    if (!ret && !(x.chunk = malloc(IMP_CHUNK)))
+        ret = ingot_oom("the read buffer", IMP_CHUNK);
     if (!ret)
-        ret = fs_mkdir_p_made(x.out, &made, &out_made);
-    if (!ret)
-        ret = check_out(x.out);
+        ret = prepare_out(&x, &made, &out_made, &lock);
     if (!ret)
         ret = setup_vocab(&x);
     /* Train files first, then val, each in the order given. */
@@ -643,14 +783,16 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
     if (!ret)
         ret = manifest_write(mp, x.m);
     free(mp);
-    if (ret) {
+    if (ret && lock >= 0) {
         remove_written(&x);
-        /* OUT, when this run made it and it holds nothing else now (the
-         * tokenizer copy at most), and the parents it made; no lock here */
-        static const char *const ours[] = { INGOT_TOKENIZER_NAME };
+        /* OUT, when this run made it and it holds nothing else now (its
+         * lock at most), and the parents it made */
+        static const char *const ours[] = { INGOT_TOKENIZER_NAME, PT_LOCK_NAME };
         if (made)
-            pt_out_abandon(x.out, made, out_made, -1, ours, sizeof(ours) / sizeof(ours[0]));
-    } else if (!x.quiet) {
+            pt_out_abandon(x.out, made, out_made, lock, ours, sizeof(ours) / sizeof(ours[0]));
+        else
+            pt_lock_release(lock);
+    } else if (!ret && !x.quiet) {
         manifest_update_totals(x.m);
         char to[1024];
         fprintf(stderr, "ingot-pretok import-bin: %s: %" PRIu64 " train tokens (%" PRIu64
@@ -663,11 +805,11 @@ int pt_import_bin(int argc, char **argv, volatile sig_atomic_t *interrupt)
         if (x.eot < 0)   /* the boundaries the files hold are not seen without it */
             note_no_eot(&x);
     }
-    for (size_t i = 0; i < x.n_files; i++)
-        if (x.files[i].map)
-            munmap((void *)x.files[i].map, x.files[i].size);
+    if (!ret)
+        pt_lock_release(lock);
     free(x.files);
     free(x.buf);
+    free(x.chunk);
     manifest_free(x.m);
     fs_free_list(made);
     return ret;

@@ -37,12 +37,21 @@ struct text_ctx {
     char first_skip[384];   /* "file:line: reason: detail" of the first skip */
     /* --sample-bytes N: documents whose index is a multiple of stride are
      * held; when they pass 2N bytes the stride doubles and every other one
-     * goes. One pass, no size estimate, evenly over the whole input. */
+     * goes. One pass, no size estimate, evenly over the whole input. A
+     * document longer than N / PT_SAMPLE_SHARE is left out (counted): held,
+     * one longer than 2N made the stride double until it alone was left
+     * (document 0 is never thinned out), a 100 KB first document of 20,000
+     * the whole "sample" of --sample-bytes 10k. */
     uint64_t stride;
+    uint64_t too_long, longest;     /* documents left out, the longest's bytes */
+    char first_long[384];           /* "file:record" of the first left out */
     struct pt_buf held;
     struct held_doc *hd;
     size_t n_hd, cap_hd;
 };
+
+/* The most of --sample-bytes one document may take: 1/8. */
+#define PT_SAMPLE_SHARE 8
 
 /* Hold document idx (s, n) for --sample-bytes; thin the sample when it
  * passes twice the wanted size. 0 or -ENOMEM. */
@@ -127,6 +136,17 @@ static int handle(void *arg, struct pt_batch **bp)
             continue;
         }
         const uint64_t idx = t->docs++;
+        if (t->o->sample_bytes && n + 1 > t->o->sample_bytes / PT_SAMPLE_SHARE) {
+            if (!t->too_long++) {
+                char raw[sizeof(t->first_long)];
+                snprintf(raw, sizeof(raw), "%s:%" PRIu64,
+                         it->file < t->in->n ? t->in->v[it->file].path : "?", it->record);
+                term_text(raw, t->first_long, sizeof(t->first_long));
+            }
+            if (n + 1 > t->longest)
+                t->longest = n + 1;
+            continue;
+        }
         if (t->o->sample_bytes) {
             if (idx % t->stride == 0 && (ret = hold(t, idx, s, n))) {
                 t->err = ret;
@@ -206,6 +226,15 @@ int pt_text(const struct pt_opts *o, FILE *out)
                          "or a closed pipe?)", strerror(-t.err));
     else if (!ret && t.err)
         ret = ingot_fail(t.err, "out of memory");
+    char cap[32], lg[32];   /* --sample-bytes' share, the longest left out */
+    cli_human_bytes((double)(o->sample_bytes / PT_SAMPLE_SHARE), cap, sizeof(cap));
+    cli_human_bytes((double)t.longest, lg, sizeof(lg));
+    if (!ret && !t.kept && t.too_long)
+        ret = ingot_fail(INGOT_E_INPUT, "--sample-bytes %" PRIu64 ": every document (%" PRIu64 ") is "
+                         "longer than %s, the most one document may take of the sample (1/%d), "
+                         "nothing written; the longest has %s: give --sample-bytes at least %d "
+                         "times the documents' size", o->sample_bytes, t.too_long, cap, PT_SAMPLE_SHARE, lg,
+                         PT_SAMPLE_SHARE);
     if (!ret && !t.kept && t.skipped)
         ret = ingot_fail(INGOT_E_INPUT, "every record was skipped (%" PRIu64 " of them; "
                          "a wrong --text-key or input format?), nothing written; the first: %s",
@@ -225,6 +254,11 @@ int pt_text(const struct pt_opts *o, FILE *out)
                 o->sample_bytes ? ", an even sample of the whole input" : "", t.skipped,
                 t.skipped == 1 ? "" : "s", files);
     /* a sample, not a dataset: said (also under --quiet), not failed */
+    if (!ret && t.too_long)
+        fprintf(stderr, "ingot-pretok text: note: %" PRIu64 " document%s longer than %s (1/%d "
+                "of --sample-bytes %" PRIu64 ") left out of the sample, so that no document takes more "
+                "than that share of it (the first: %s; the longest: %s)\n", t.too_long,
+                t.too_long == 1 ? "" : "s", cap, PT_SAMPLE_SHARE, o->sample_bytes, t.first_long, lg);
     char tp[1024];
     if (!ret && t.damaged)
         fprintf(stderr, "ingot-pretok text: warning: %" PRIu64 " input file%s damaged or "

@@ -24,6 +24,33 @@ static void strip_specials(const uint32_t *ids, size_t *start, size_t *n, int32_
         (*n)--;
 }
 
+/* ids[0..n) as text on stdout: each run of ids below limit decoded, an id
+ * at or past it (out of the shards' vocabulary, or the model's) shown as
+ * DUMP_OUT_OF_VOCAB between them. */
+static int print_text(const ingot_spm *spm, const uint32_t *ids, size_t n, uint32_t limit)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && ids[j] < limit)
+            j++;
+        if (j > i) {
+            char *text;
+            size_t len;
+            int ret = ingot_spm_decode(spm, ids + i, j - i, &text, &len);
+            if (ret)
+                return ret;
+            fwrite(text, 1, len, stdout);
+            free(text);
+        }
+        if (j < n) {
+            fputs(DUMP_OUT_OF_VOCAB, stdout);
+            j++;
+        }
+        i = j;
+    }
+    return 0;
+}
+
 int dump_docs(const struct dump_opts *o)
 {
     struct dump_src s;
@@ -45,13 +72,22 @@ int dump_docs(const struct dump_opts *o)
         goto out;
     }
     uint64_t g = 0, printed = 0;   /* g: document number within the selection */
+    /* ids past the vocabulary in the documents printed: shown (text: as
+     * DUMP_OUT_OF_VOCAB), then exit 1 as tokens and stats do (it exited 0) */
+    uint64_t tbase = 0, bad = 0, bad_pos = 0;   /* tbase: the shard's first token position */
+    uint32_t bad_id = 0, bad_vocab = 0;
+    const char *bad_shard = NULL;
     for (size_t k = 0; k < s.n_sel && printed < o->count; k++) {
         const shard_reader *r = s.sel[k];
         uint64_t nd = shard_reader_n_docs(r);
         if (g + nd <= o->first) {
             g += nd;
+            tbase += shard_reader_n_tokens(r);
             continue;
         }
+        uint32_t vocab = shard_reader_header(r)->vocab_size;
+        if (spm && ingot_spm_vocab_size(spm) < vocab)
+            vocab = ingot_spm_vocab_size(spm);   /* what the model cannot decode */
         const uint64_t *ix = shard_reader_doc_index(r);
         for (uint64_t d = o->first > g ? o->first - g : 0; d < nd && printed < o->count; d++) {
             size_t n = (size_t)(ix[d + 1] - ix[d]);
@@ -68,6 +104,13 @@ int dump_docs(const struct dump_opts *o)
             /* the header counts the document as stored, BOS/EOS included, as
              * stats and info do (it gave the decoded count, one short) */
             const size_t stored = n;
+            for (size_t i = 0; i < n; i++)
+                if (buf[i] >= vocab && !bad++) {
+                    bad_id = buf[i];
+                    bad_vocab = vocab;
+                    bad_pos = tbase + ix[d] + i;
+                    bad_shard = shard_reader_shown(r);
+                }
             size_t start = 0;
             strip_specials(buf, &start, &n, bos, eos);
             if (o->ids) {
@@ -75,10 +118,6 @@ int dump_docs(const struct dump_opts *o)
                     printf(i ? " %u" : "%u", buf[start + i]);
                 putchar('\n');
             } else {
-                char *text;
-                size_t len;
-                if ((ret = ingot_spm_decode(spm, buf + start, n, &text, &len)))
-                    goto out;
                 if (!o->raw) {
                     const struct ingot_doc_prov *p = shard_reader_doc_prov(r, d);
                     char nb[4096];   /* the input name, its control bytes as ? */
@@ -87,16 +126,19 @@ int dump_docs(const struct dump_opts *o)
                            dump_src_input_name(&s, p->file_index, nb, sizeof(nb)),
                            (ull)p->record, stored);
                 }
-                fwrite(text, 1, len, stdout);
+                if ((ret = print_text(spm, buf + start, n, vocab)))
+                    goto out;
                 putchar('\n');
-                free(text);
             }
             if ((ret = dump_stdout_failed()))
                 goto out;
             printed++;
         }
         g += nd;
+        tbase += shard_reader_n_tokens(r);
     }
+    if (bad)
+        ret = dump_out_of_vocab(bad, bad_vocab, bad_id, bad_pos, bad_shard);
 out:
     free(buf);
     ingot_spm_free(spm);

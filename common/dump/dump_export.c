@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,15 +89,34 @@ static void note_boundaries(const struct dump_src *s, bool llmc, bool quiet)
     if (!first)
         return;
     const char *fmt = llmc ? "llmc" : "nanogpt";
-    /* the vocabulary argument import-bin needs: the dataset's model copy */
+    /* the vocabulary argument import-bin needs: the model that decodes the
+     * shards, whenever the manifest (the dataset's, or the one beside a
+     * lone shard) names one, found as docs finds it (--vocab alone makes a
+     * dataset that nothing decodes) */
     char voc[4200];
-    const struct manifest_tokenizer *t = s->ds ? &s->ds->manifest->tokenizer : NULL;
-    char tf[1024], td[1024];   /* the manifest's name and the directory, control bytes as '?' */
-    if (t && t->file && t->file[0] && t->file[0] != '/')
-        snprintf(voc, sizeof(voc), "--tokenizer %s/%s", term_text(s->ds->dir, td, sizeof(td)),
-                 term_text(t->file, tf, sizeof(tf)));
-    else
+    const struct manifest *m = s->ds ? s->ds->manifest : s->side;
+    if (m && m->tokenizer.file && m->tokenizer.file[0] && m->tokenizer.hash) {
+        char *dir = NULL, *found = NULL;
+        if (s->ds) {
+            dir = strdup(s->ds->dir);
+        } else {   /* the shard's directory, "" beside it: "tokenizer.model" */
+            const char *slash = strrchr(s->path, '/');
+            dir = slash ? strndup(s->path, (size_t)(slash - s->path + 1)) : strdup("");
+        }
+        char tf[1024];
+        if (dir && dataset_tokenizer_pick(dir, &m->tokenizer, &found, NULL) == 0)
+            snprintf(voc, sizeof(voc), "--tokenizer %s", term_text(found, tf, sizeof(tf)));
+        else   /* gone or replaced: named by its hash, not a path that holds another */
+            snprintf(voc, sizeof(voc), "--tokenizer M.model (the model of hash %016llx the "
+                     "shards were made with: %s names %s, not found with that hash)",
+                     (unsigned long long)m->tokenizer.hash, INGOT_MANIFEST_NAME,
+                     term_text(m->tokenizer.file, tf, sizeof(tf)));
+        ingot_clear_err();
+        free(found);
+        free(dir);
+    } else {
         snprintf(voc, sizeof(voc), "--vocab %u", shard_reader_header(first)->vocab_size);
+    }
     bool bos_first = bos >= 0 && shard_reader_token(first, 0) == (uint32_t)bos;
     bool eos_last = eos >= 0 && shard_reader_token(last, shard_reader_n_tokens(last) - 1) ==
                                     (uint32_t)eos;
@@ -116,6 +136,95 @@ static void note_boundaries(const struct dump_src *s, bool llmc, bool quiet)
                 "the file keeps no document index: their boundaries are lost in it\n");
 }
 
+/* Under a directory whose entries are the system's (devices, the kernel's
+ * files), by the real path of --out's directory: the name of that
+ * directory, or NULL. /dev/shm is a tmpfs for ordinary files. */
+static const char *system_dir(const char *out)
+{
+    const char *slash = strrchr(out, '/');
+    char *dir = slash == out ? strdup("/") :
+                slash ? strndup(out, (size_t)(slash - out)) : strdup(".");
+    char real[PATH_MAX];
+    const char *sys = NULL;
+    if (dir && realpath(dir, real)) {
+        static const char *const dirs[] = { "/dev", "/proc", "/sys" };
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs) && !sys; i++) {
+            size_t n = strlen(dirs[i]);
+            if (!strncmp(real, dirs[i], n) && (!real[n] || real[n] == '/'))
+                sys = dirs[i];
+        }
+        if (sys && !strcmp(sys, "/dev") && (!strcmp(real, "/dev/shm") ||
+                                            !strncmp(real, "/dev/shm/", 9)))
+            sys = NULL;
+    }
+    free(dir);
+    return sys;
+}
+
+/* --out names a file that export-bin may replace by a rename: none yet, or a
+ * regular file. Not a symbolic link (the rename replaced the link with a
+ * regular file: as root, /dev/stdout), nor a device, FIFO or directory, nor
+ * anything under /dev, /proc or /sys. */
+static int check_out(const struct dump_opts *o)
+{
+    const char *out = o->out;
+    size_t n = strlen(out);
+    if (!n)
+        return ingot_fail(INGOT_E_USAGE, "--out is empty: give the .bin file to write (or - "
+                          "for standard output)");
+    if (out[n - 1] == '/')
+        return ingot_fail(INGOT_E_USAGE, "--out %s: ends with '/', a directory; give the file "
+                          "to write, e.g. --out %strain.bin", o->out_shown, o->out_shown);
+    struct stat st;
+    if (lstat(out, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX], tt[1024];
+            ssize_t len = readlink(out, target, sizeof(target) - 1);
+            target[len > 0 ? len : 0] = '\0';
+            return ingot_fail(INGOT_E_USAGE, "--out %s: is a symbolic link (to %s); export-bin "
+                              "renames a new file into place, which would replace the link, "
+                              "not write where it points: give the file itself (or - for "
+                              "standard output)", o->out_shown,
+                              len > 0 ? term_text(target, tt, sizeof(tt)) : "?");
+        }
+        if (!S_ISREG(st.st_mode))
+            return ingot_fail(INGOT_E_USAGE, "--out %s: is %s, not a regular file; export-bin "
+                              "replaces only a regular file (give a file's name, or - for "
+                              "standard output)", o->out_shown, fs_file_kind(st.st_mode));
+    } else if (errno != ENOENT) {
+        int e = errno;
+        return ingot_fail(-e, "--out %s: cannot be created: %s%s", o->out_shown, strerror(e),
+                          e == ENOTDIR ? " (a directory on its path is a file)" : "");
+    }
+    const char *sys = system_dir(out);
+    if (sys)
+        return ingot_fail(INGOT_E_USAGE, "--out %s: in %s, whose entries are %s, not files to "
+                          "replace; write the file elsewhere (or - for standard output)",
+                          o->out_shown, sys, !strcmp(sys, "/dev") ? "devices" :
+                          "the kernel's");
+    return 0;
+}
+
+/* --out -: the file on standard output (a pipe, or a file the shell opened),
+ * not to a terminal; no temporary file, so a failure may leave part of it. */
+static int export_stdout(const struct dump_src *s, bool llmc, unsigned width)
+{
+    if (isatty(STDOUT_FILENO))
+        return ingot_fail(INGOT_E_USAGE, "--out -: standard output is a terminal; redirect it "
+                          "to a file or a pipe (the tokens are binary)");
+    int ret = 0;
+    if (llmc) {
+        unsigned char hdr[4 * LLMC_HEADER_INTS] = { 0 };
+        put_u32(hdr, width == 4 ? LLMC_MAGIC_U32 : LLMC_MAGIC);
+        put_u32(hdr + 4, width == 4 ? LLMC_VERSION_U32 : LLMC_VERSION);
+        put_u32(hdr + 8, (uint32_t)s->sel_tokens);
+        ret = fs_write_full(STDOUT_FILENO, hdr, sizeof(hdr), "standard output");
+    }
+    if (!ret)
+        ret = write_tokens(s, STDOUT_FILENO, "standard output", width);
+    return ret;
+}
+
 int dump_export_bin(const struct dump_opts *o)
 {
     if (!o->out)
@@ -125,17 +234,18 @@ int dump_export_bin(const struct dump_opts *o)
     if (!llmc && strcmp(o->format, "nanogpt"))
         return ingot_fail(INGOT_E_USAGE, "--format %s: expected llmc or nanogpt",
                           term_text(o->format, tf, sizeof(tf)));
+    const bool to_stdout = !strcmp(o->out, "-");
+    int ret = to_stdout ? 0 : check_out(o);
+    if (ret)
+        return ret;
     struct dump_src s;
-    int ret = dump_src_open(o->path, false, &s);
+    ret = dump_src_open(o->path, false, &s);
     if (!ret)
         ret = dump_src_select(&s, o->split);
+    if (!ret)
+        ret = dump_src_need_tokens(&s, o->split, "to export");
     if (ret)
         goto out;
-    if (!s.n_sel) {
-        ret = ingot_fail(INGOT_E_NODATA, "%s: no %s shard to export", o->path_shown,
-                         o->split ? o->split : "train");
-        goto out;
-    }
     uint32_t vocab = shard_reader_header(s.sel[0])->vocab_size;
     /* Above uint16: llm.c's uint32 files (its LLaMA-3 format), which
      * import-bin reads back; nanoGPT has no such variant. */
@@ -152,6 +262,11 @@ int dump_export_bin(const struct dump_opts *o)
                          "count holds (2^31 - 1); export a smaller selection (--split) or use "
                          "--format nanogpt", o->path_shown, s.sel_tokens);
         goto out;
+    }
+    if (to_stdout) {
+        if ((ret = export_stdout(&s, llmc, width)))
+            goto out;
+        goto done;
     }
     /* Never into the dataset being read (its shards and manifest are
      * pretok's), never over the shard being read. */
@@ -175,13 +290,6 @@ int dump_export_bin(const struct dump_opts *o)
     if (inside) {
         ret = ingot_fail(INGOT_E_USAGE, "--out %s: inside the input %s, whose files "
                          "it would replace; write it elsewhere", o->out_shown, o->path_shown);
-        goto out;
-    }
-    /* Only a regular file is replaced (as root, a rename over /dev/null
-     * would replace the device). */
-    if (stat(o->out, &st) == 0 && !S_ISREG(st.st_mode)) {
-        ret = ingot_fail(INGOT_E_USAGE, "--out %s: exists and is not a regular file",
-                         o->out_shown);
         goto out;
     }
     /* a kill -9 (no handler runs) left OUT.tmp.<pid>, as large as the
@@ -208,7 +316,10 @@ int dump_export_bin(const struct dump_opts *o)
     if (fd < 0) {
         dump_remove_on_signal(NULL);
         int e = errno;
-        ret = ingot_fail(-e, "%s: cannot create: %s", tt, strerror(e));
+        /* the user's --out first (it named the temporary file alone) */
+        ret = ingot_fail(-e, "--out %s: cannot create its temporary file %s: %s%s",
+                         o->out_shown, tt, strerror(e), e == ENOENT || e == ENOTDIR ?
+                         " (is the directory there?)" : "");
         free(tmp);
         goto out;
     }
@@ -240,10 +351,12 @@ int dump_export_bin(const struct dump_opts *o)
     if (!ret)
         ret = fs_fsync_dir(o->out);
     free(tmp);
+done:
     if (!ret) {
         if (!o->quiet)   /* the summary */
             fprintf(stderr, "ingot-dump export-bin: %s: %" PRIu64 " tokens of %zu shard%s (%s) "
-                    "in %s's format%s\n", o->out_shown, s.sel_tokens, s.n_sel,
+                    "in %s's format%s\n", to_stdout ? "standard output" : o->out_shown,
+                    s.sel_tokens, s.n_sel,
                     s.n_sel == 1 ? "" : "s", o->split ? o->split : s.single ?
                     ingot_split_name(shard_reader_header(s.single)->split) : "train",
                     llmc ? "llm.c" : "nanoGPT", width == 4 ? " (uint32 tokens: magic "

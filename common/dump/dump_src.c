@@ -102,6 +102,22 @@ int dump_src_select(struct dump_src *s, const char *split)
     return 0;
 }
 
+int dump_src_need_tokens(const struct dump_src *s, const char *split, const char *what)
+{
+    if (s->n_sel && s->sel_tokens)
+        return 0;
+    if (s->single && !s->n_sel)   /* --split names the other split */
+        return ingot_fail(INGOT_E_NODATA, "%s: a %s shard, not in --split %s: nothing %s "
+                          "(--split %s or all selects it)", s->shown,
+                          ingot_split_name(shard_reader_header(s->single)->split), split, what,
+                          ingot_split_name(shard_reader_header(s->single)->split));
+    const char *sp = split ? split : s->ds ? "train" : "shard";
+    if (!s->n_sel)
+        return ingot_fail(INGOT_E_NODATA, "%s: no %s shard: nothing %s", s->shown, sp, what);
+    return ingot_fail(INGOT_E_NODATA, "%s: the selection (%s: %zu shard%s) holds no token: "
+                      "nothing %s", s->shown, sp, s->n_sel, s->n_sel == 1 ? "" : "s", what);
+}
+
 /* dataset_load_tokenizer(), saying so when a candidate there was passed
  * over (a replaced copy) or the model given to pretok was used (the copy
  * gone). */
@@ -115,6 +131,33 @@ static int load_dataset_model(const struct dataset *ds, const char *model, ingot
     return ret;
 }
 
+/* A dataset (or lone shard) that records no tokenizer (hash 0: ids only,
+ * from import-bin --vocab) takes any model of its vocab_size ids: nothing
+ * else can be checked, and the note says so. */
+static int load_unchecked_model(const struct dump_src *s, const char *model, ingot_spm **out)
+{
+    uint32_t vocab = s->ds ? s->ds->manifest->tokenizer.vocab_size :
+                             shard_reader_header(s->single)->vocab_size;
+    ingot_spm *spm = NULL;
+    int ret = ingot_spm_load(model, &spm);
+    if (ret)
+        return ret;
+    char tm[1024];
+    term_text(model, tm, sizeof(tm));
+    if (ingot_spm_vocab_size(spm) != vocab) {
+        ret = ingot_fail(INGOT_E_MISMATCH, "%s: a vocabulary of %u pieces, but the shards of %s "
+                         "have vocab_size %u: not a model of these ids; pass one of %u pieces",
+                         tm, ingot_spm_vocab_size(spm), s->shown, vocab, vocab);
+        ingot_spm_free(spm);
+        return ret;
+    }
+    fprintf(stderr, "ingot-dump: note: %s records no tokenizer (ids only, made by import-bin "
+            "--vocab): %s could not be checked against the shards, only its size (%u pieces); "
+            "its pieces and text are right only if the ids were made with it\n", s->shown, tm, vocab);
+    *out = spm;
+    return 0;
+}
+
 int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out)
 {
     *out = NULL;
@@ -122,13 +165,20 @@ int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out)
      * llm.c's GPT-2 files) records no model: a usage matter, so that ids,
      * tokens and stats still print (without pieces) and docs asks for one. */
     const struct manifest *m = s->ds ? s->ds->manifest : s->side;
-    if (!model && m && (!m->tokenizer.file || !m->tokenizer.file[0]))
-        return ingot_fail(INGOT_E_USAGE, "%s: the dataset records no tokenizer model (made by "
-                          "import-bin --vocab, ids only); pass the SentencePiece model with "
-                          "--model M, or print ids: docs --ids, tokens, stats", s->shown);
+    uint64_t want = s->ds ? m->tokenizer.hash : shard_reader_header(s->single)->tokenizer_hash;
+    bool none = want == 0 || (m && (!m->tokenizer.file || !m->tokenizer.file[0]));
+    if (none && !model) {
+        uint32_t vocab = s->ds ? m->tokenizer.vocab_size :
+                                 shard_reader_header(s->single)->vocab_size;
+        return ingot_fail(INGOT_E_USAGE, "%s: the %s records no tokenizer model (made by "
+                          "import-bin --vocab, ids only); pass the SentencePiece model of its "
+                          "%u ids with --model M, or print ids: docs --ids, tokens, stats",
+                          s->shown, s->ds ? "dataset" : "shard", vocab);
+    }
+    if (want == 0)
+        return load_unchecked_model(s, model, out);
     if (s->ds)
         return load_dataset_model(s->ds, model, out);
-    uint64_t want = shard_reader_header(s->single)->tokenizer_hash;
     ingot_spm *spm = NULL;
     int ret;
     if (model) {

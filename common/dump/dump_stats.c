@@ -114,9 +114,13 @@ int dump_stats(const struct dump_opts *o)
     int ret = dump_src_open(o->path, false, &s);
     if (!ret)
         ret = dump_src_select(&s, o->split);
+    /* no shard or no token: no figure to give (it printed "unk share
+     * 0.0000%" and "distinct ids 0 of 1", exit 0), as export-bin refuses */
+    if (!ret)
+        ret = dump_src_need_tokens(&s, o->split, "to count");
     if (ret)
         goto out;
-    uint32_t vocab = s.n_sel ? shard_reader_header(s.sel[0])->vocab_size : 1;
+    uint32_t vocab = shard_reader_header(s.sel[0])->vocab_size;
     if (vocab > (1u << 26)) {
         ret = ingot_fail(INGOT_E_USAGE, "%s: vocab_size %u is too large for token statistics",
                          o->path_shown, vocab);
@@ -199,7 +203,7 @@ int dump_stats(const struct dump_opts *o)
             lo = hi;
         }
     }
-    double tot = s.sel_tokens ? (double)s.sel_tokens : 1.0;
+    const double tot = (double)s.sel_tokens;   /* not 0: dump_src_need_tokens() */
     if (unk >= 0 && (uint32_t)unk < vocab)
         printf("unk share        %.4f%% (%llu tokens of id %d)\n", 100.0 * (double)counts[unk] / tot,
                (ull)counts[unk], unk);

@@ -48,8 +48,14 @@ int dump_src_open(const char *path, bool verify, struct dump_src *s);
 /* Select shards: "train", "val" or "all"; NULL means train for a dataset
  * and the shard itself for a single shard. */
 int dump_src_select(struct dump_src *s, const char *split);
+/* 0, or INGOT_E_NODATA naming PATH and the split when the selection holds
+ * no token (no shard of the split, or only empty ones): nothing to report
+ * or write; what ends the message ("to export"). split as dump_src_select. */
+int dump_src_need_tokens(const struct dump_src *s, const char *split, const char *what);
 /* Load the tokenizer (--model or the manifest's); its hash must match the
- * shards'. */
+ * shards'. A dataset or shard that records none (tokenizer hash 0: ids
+ * only) takes a model of its vocab_size pieces, saying on stderr that
+ * nothing more could be checked. */
 int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out);
 /* Name of input file_index for messages, its control bytes as '?' (term_text;
  * "input #3" when unknown), in buf or the manifest's. */

@@ -2,14 +2,16 @@
 # ingot-dump end to end on a small dataset: a model trained here with
 # spm_train on text generated here, shards made by make-test-dataset.
 # usage: test_dump_cli.sh INGOT_DUMP MAKE_TEST_DATASET SPM_TRAIN SPM_ENCODE [FAULT_INJECT_SO]
+#        [INGOT_PRETOK]
 set -eu
-DUMP=$1 MAKE=$2 SPM_TRAIN=${3:-} SPM_ENCODE=${4:-} FAULT_SO=${5:-}
+DUMP=$1 MAKE=$2 SPM_TRAIN=${3:-} SPM_ENCODE=${4:-} FAULT_SO=${5:-} PRETOK=${6:-}
 if [ -z "$SPM_TRAIN" ] || [ -z "$SPM_ENCODE" ] || [ ! -x "$SPM_TRAIN" ] || [ ! -x "$SPM_ENCODE" ]; then
     echo "spm_train / spm_encode not found: skipping"
     exit 77
 fi
 case $DUMP in /*) ;; *) DUMP=$PWD/$DUMP ;; esac
 case $MAKE in /*) ;; *) MAKE=$PWD/$MAKE ;; esac
+case $PRETOK in /*|'') ;; *) PRETOK=$PWD/$PRETOK ;; esac
 T=$(mktemp -d "${TMPDIR:-/tmp}/ingot-dumpcli-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T"
@@ -331,6 +333,116 @@ has out.txt "document length  mean"
 expect_rc 0 "stats shard" -- "$DUMP" stats ds/train-000001.tok
 has out.txt "^documents  *30$"
 has out.txt "^selection  *shard: 1 shard$"
+# an empty selection has no figures: exit 1 as export-bin (stats printed "unk
+# share 0.0000%" and "distinct ids 0 of 1", exit 0)
+expect_rc 1 "stats of a shard outside --split" -- "$DUMP" stats ds/train-000001.tok --split val
+[ -s out.txt ] && fail "stats of an empty selection printed: $(head -3 out.txt)"
+has err.txt "^ingot-dump stats: ds/train-000001.tok: a train shard, not in --split val: nothing to count (--split train or all selects it)$"
+expect_rc 1 "export-bin of a shard outside --split" -- "$DUMP" export-bin ds/train-000001.tok \
+    --split val --out e.bin
+has err.txt "^ingot-dump export-bin: ds/train-000001.tok: a train shard, not in --split val: nothing to export"
+[ ! -e e.bin ] || fail "export-bin of an empty selection wrote e.bin"
+"$MAKE" "$T/models/tok.model" corpus.txt dsnoval --docs-per-shard 100 > /dev/null
+expect_rc 1 "stats of a dataset without val shards" -- "$DUMP" stats dsnoval --split val
+[ -s out.txt ] && fail "stats of a dataset without val shards printed: $(head -3 out.txt)"
+has err.txt "^ingot-dump stats: dsnoval: no val shard: nothing to count$"
+expect_rc 0 "stats of its train shards" -- "$DUMP" stats dsnoval
+has out.txt "^documents  *$((n_train + n_val))$"
+
+# export-bin's hint of the import-bin command that reads the file back names
+# the model whenever the manifest names one (a lone shard beside its manifest
+# got --vocab N: a dataset that nothing decodes), its path joined with one
+# '/' (DIR/ gave DIR//tokenizer.model)
+cp -r ds dsrel
+sed 's|"file": "[^"]*\.model"|"file": "tokenizer.model"|' ds/manifest.json > dsrel/manifest.json
+cp models/tok.model dsrel/tokenizer.model
+expect_rc 0 "export-bin of a shard beside its manifest" -- "$DUMP" export-bin dsrel/train-000000.tok \
+    --out h.bin
+has err.txt "back in: ingot-pretok import-bin --format llmc --tokenizer dsrel/tokenizer.model --eot 1$"
+expect_rc 0 "export-bin of DIR/" -- "$DUMP" export-bin ./dsrel/ --out h.bin
+has err.txt "back in: ingot-pretok import-bin --format llmc --tokenizer \./dsrel/tokenizer.model --eot 1$"
+grep -q "//" err.txt && fail "export-bin's hint doubles a '/': $(cat err.txt)"
+# ... the model given to pretok (an absolute tokenizer.file, no copy)
+expect_rc 0 "export-bin of a shard, the model outside" -- "$DUMP" export-bin ds/train-000000.tok \
+    --out h.bin
+has err.txt "back in: ingot-pretok import-bin --format llmc --tokenizer $T/models/tok.model --eot 1$"
+rm -f h.bin
+
+# --out: only a regular file is replaced, by its name. A symbolic link was
+# replaced by a regular file (as root, --out /dev/stdout replaced /dev/stdout
+# and exited 0); nothing under /dev or /proc; the user's --out named, not the
+# temporary file alone
+ln -s target.bin lnk.bin
+expect_rc 2 "export-bin --out a symbolic link" -- "$DUMP" export-bin ds --out lnk.bin
+has err.txt "^ingot-dump export-bin: --out lnk.bin: is a symbolic link (to target.bin); export-bin renames"
+[ -L lnk.bin ] || fail "export-bin replaced the symbolic link lnk.bin"
+[ ! -e target.bin ] || fail "export-bin wrote through the symbolic link"
+ln -s /dev/null null.bin
+expect_rc 2 "export-bin --out a link to /dev/null" -- "$DUMP" export-bin ds --out null.bin
+[ -L null.bin ] || fail "export-bin replaced the symbolic link null.bin"
+expect_rc 2 "export-bin --out /dev/null" -- "$DUMP" export-bin ds --out /dev/null
+has err.txt "^ingot-dump export-bin: --out /dev/null: is a character device, not a regular file"
+[ -c /dev/null ] || fail "export-bin replaced /dev/null"
+devname=/dev/ingot-dump-test-$$.bin
+expect_rc 2 "export-bin --out a new name in /dev" -- "$DUMP" export-bin ds --out "$devname"
+has err.txt "^ingot-dump export-bin: --out $devname: in /dev, whose entries are devices"
+if [ -e "$devname" ]; then fail "export-bin wrote $devname"; rm -f "$devname"; fi
+expect_rc 2 "export-bin --out under /proc" -- "$DUMP" export-bin ds --out /proc/self/x.bin
+has err.txt "^ingot-dump export-bin: --out /proc/self/x.bin: in /proc"
+mkfifo fifo.bin
+expect_rc 2 "export-bin --out a FIFO" -- timeout 20 "$DUMP" export-bin ds --out fifo.bin
+has err.txt "^ingot-dump export-bin: --out fifo.bin: is a FIFO (named pipe), not a regular file"
+[ -p fifo.bin ] || fail "export-bin replaced the FIFO"
+expect_rc 2 "export-bin --out DIR/" -- "$DUMP" export-bin ds --out x.bin/
+has err.txt "^ingot-dump export-bin: --out x.bin/: ends with '/', a directory; give the file"
+expect_rc 1 "export-bin --out in a missing directory" -- "$DUMP" export-bin ds --out nodir/x.bin
+has err.txt "^ingot-dump export-bin: --out nodir/x.bin: cannot create its temporary file nodir/x.bin\.tmp\.[0-9]*: No such file or directory"
+# --out -: standard output (a pipe or a file the shell opened), the same bytes
+expect_rc 0 "export-bin --out -" -- "$DUMP" export-bin ds --out -
+mv out.txt std.bin
+has err.txt "^ingot-dump export-bin: standard output: [0-9]* tokens of"
+expect_rc 0 "export-bin --out FILE" -- "$DUMP" export-bin ds --out file.bin --quiet
+cmp -s std.bin file.bin || fail "export-bin --out - differs from --out FILE"
+expect_rc 0 "export-bin --out - --format nanogpt" -- "$DUMP" export-bin ds --out - --format nanogpt
+[ "$(wc -c < out.txt | tr -d ' ')" -eq $(($(wc -c < file.bin | tr -d ' ') - 1024)) ] \
+    || fail "export-bin --out - --format nanogpt: not the tokens of the llm.c file"
+rm -f std.bin file.bin
+
+# A dataset imported by id (ingot-pretok import-bin --vocab: tokenizer hash 0)
+# takes a --model of its vocabulary's size, saying it could not be checked
+# (docs asked for --model, then refused every model: "differs from the
+# 0000000000000000"); one of another size is refused
+if [ -n "$PRETOK" ] && [ -x "$PRETOK" ]; then
+    vocab=$("$DUMP" info ds/train-000000.tok | awk '/^tokenizer/ { sub(",", "", $4); print $4 }')
+    "$DUMP" export-bin ds --format nanogpt --out ids.bin --quiet
+    "$PRETOK" import-bin --format nanogpt --vocab "$vocab" --eot 1 --eot-position before \
+        --out impv ids.bin --quiet
+    expect_rc 2 "docs of an import by id" -- "$DUMP" docs impv
+    has err.txt "^ingot-dump docs: impv: the dataset records no tokenizer model (made by import-bin --vocab, ids only); pass the SentencePiece model of its $vocab ids with --model M"
+    expect_rc 0 "docs of an import by id, --model" -- "$DUMP" docs impv --raw --model models/tok.model
+    cmp -s out.txt train.txt || fail "docs of an import by id with --model: not the train text"
+    has err.txt "^ingot-dump: note: impv records no tokenizer (ids only, made by import-bin --vocab): models/tok.model could not be checked against the shards, only its size ($vocab pieces)"
+    expect_rc 0 "docs of an imported shard, --model" -- "$DUMP" docs impv/train-000000.tok --raw \
+        --count 1 --model models/tok.model
+    [ "$(cat out.txt)" = "$(sed -n 1p train.txt)" ] || fail "docs of an imported shard with --model"
+    expect_rc 2 "docs of an imported shard" -- "$DUMP" docs impv/train-000000.tok
+    has err.txt "impv/train-000000.tok: the shard records no tokenizer model"
+    expect_rc 0 "tokens of an import by id, --model" -- "$DUMP" tokens impv --range 0:1 \
+        --model models/tok.model
+    has out.txt "^0 1 <s> 0 train-000000.tok$"
+    expect_rc 0 "stats of an import by id, --model" -- "$DUMP" stats impv --top 1 --model models/tok.model
+    has out.txt "<s>$"
+    expect_rc 1 "docs of an import by id, a model of another size" -- \
+        "$DUMP" docs impv --model other.model
+    has err.txt "^ingot-dump docs: other.model: a vocabulary of [0-9]* pieces, but the shards of impv have vocab_size $vocab: not a model of these ids"
+    [ -s out.txt ] && fail "docs with a model of another size printed: $(head -3 out.txt)"
+    expect_rc 1 "tokens of an import by id, a model of another size" -- \
+        "$DUMP" tokens impv --range 0:1 --model other.model
+    has err.txt "a vocabulary of [0-9]* pieces, but the shards of impv have vocab_size $vocab"
+    rm -rf impv ids.bin
+else
+    echo "ingot-pretok not given: a dataset imported by id not checked"
+fi
 
 # --quiet (verify, stats, export-bin): no progress lines, no export summary;
 # results, problems and errors still printed (it was refused as unknown)
@@ -412,6 +524,27 @@ has err.txt "token ids are outside the vocabulary of 3 ids (the first: id [0-9]*
 expect_rc 1 "stats ids past the vocabulary" -- "$DUMP" stats vsmall/train-000000.tok
 has out.txt "^out-of-vocab ids [1-9][0-9]* (<out-of-vocab>)"
 has err.txt "ingot-dump verify checks every shard"
+# ... and so does docs (it printed them, exit 0): --ids as stored, the text
+# with <out-of-vocab> for each, then the same error
+expect_rc 1 "docs --ids ids past the vocabulary" -- "$DUMP" docs vsmall/train-000000.tok --ids \
+    --count 2
+[ "$(cat out.txt)" = "$(head -2 want_ids.txt)" ] || fail "docs --ids of ids past the vocabulary: not the ids stored"
+has err.txt "^ingot-dump docs: [0-9]* token ids are outside the vocabulary of 3 ids (the first: id [0-9]* at position 1, in vsmall/train-000000.tok)"
+expect_rc 1 "docs ids past the vocabulary" -- "$DUMP" docs vsmall/train-000000.tok --raw --count 1 \
+    --model models/tok.model
+n_ids=$(head -1 want_ids.txt | wc -w | tr -d ' ')
+[ "$(cat out.txt)" = "$(printf '<out-of-vocab>%.0s' $(seq "$n_ids"))" ] \
+    || fail "docs of ids past the vocabulary: $(head -c 200 out.txt)"
+has err.txt "^ingot-dump docs: [0-9]* token ids are outside the vocabulary of 3 ids"
+# ... some of them: the text of the others decoded around them
+cp ds/train-000000.tok vsmall/mid.tok
+"$MAKE" --set-vocab vsmall/mid.tok 20
+expect_rc 1 "docs some ids past the vocabulary" -- "$DUMP" docs vsmall/mid.tok --raw \
+    --model models/tok.model
+has out.txt "<out-of-vocab>"
+has out.txt "[a-z]"
+has err.txt "outside the vocabulary of 20 ids"
+expect_rc 0 "docs --ids of in-vocabulary documents" -- "$DUMP" docs ds/train-000000.tok --ids
 cp ds/val-000000.tok newer.tok
 "$MAKE" --set-version newer.tok 2
 expect_rc 1 "newer version" -- "$DUMP" info newer.tok
@@ -597,9 +730,11 @@ rm "dsesctok/$(printf 'big\033[2J.model')"
 expect_rc 1 "docs with a missing tokenizer named with ESC" -- "$DUMP" docs dsesctok --count 1
 has err.txt 'big?\[2J.model'
 if grep -q "$(printf '\033')" err.txt; then fail "docs printed the tokenizer path's ESC byte"; fi
-# ... nor in export-bin's hint of the import-bin command that reads it back
+# ... nor in export-bin's hint of the import-bin command that reads it back,
+# which names the model by its hash when no file has it (it gave the path of
+# the missing file)
 expect_rc 0 "export-bin with a tokenizer named with ESC" -- "$DUMP" export-bin dsesctok --out esc.bin
-has err.txt 'import-bin .*--tokenizer dsesctok/big?\[2J.model'
+has err.txt 'import-bin .*--tokenizer M.model (the model of hash [0-9a-f]* the shards were made with: manifest.json names big?\[2J.model, not found with that hash)'
 if grep -q "$(printf '\033')" err.txt; then fail "export-bin printed the tokenizer path's ESC byte"; fi
 
 # A SIGBUS (what a shard truncated under the mapping raises) ends the run

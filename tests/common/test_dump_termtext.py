@@ -6,7 +6,7 @@ and a right-to-left override (U+202E) shows '?' in their place, and none of thos
 reaches standard error or standard output. The unknown command, --split, --range,
 --format, an extra argument, PATH in info, verify (intact, bad, a stray shard, the
 tokenizer notes), docs and tokens (the shard's name), a lone shard's model messages,
-export-bin (--out inside the input or not a file, its summary and the import-bin hint)
+export-bin (--out inside the input, not a file or a link, its summary and the import-bin hint)
 and the pieces of tokens and stats were printed raw; info --json wrote a U+202E and a
 DEL in a name as they were (the real names stay, escaped).
 
@@ -109,7 +109,13 @@ with tempfile.TemporaryDirectory(prefix="ingot-dump-termtext-") as tmp:
         "export-bin --out inside", ["--out " + dss + "/x.bin: inside the input " + dss])
     os.mkdir(path("dir" + H))
     run(DUMP, ["export-bin", ds, "--out", path("dir" + H)], 2, "export-bin --out a directory",
-        ["--out " + path("dir" + S) + ": exists and is not a regular file"])
+        ["--out " + path("dir" + S) + ": is a directory, not a regular file"])
+    # a symbolic link: refused (the rename replaced it), it and its target shown with '?'
+    os.symlink("t" + H + ".bin", path("l" + H + ".bin"))
+    run(DUMP, ["export-bin", ds, "--out", path("l" + H + ".bin")], 2,
+        "export-bin --out a symbolic link",
+        ["--out " + path("l" + S + ".bin") + ": is a symbolic link (to t" + S + ".bin)"])
+    tally.check(os.path.islink(path("l" + H + ".bin")), "export-bin replaced the link")
     # a stray shard, the manifest's tokenizer.file elsewhere and gone: notes naming it
     open(os.path.join(ds, "stray.tok"), "w").close()
     mpath = os.path.join(ds, "manifest.json")
@@ -148,7 +154,8 @@ with tempfile.TemporaryDirectory(prefix="ingot-dump-termtext-") as tmp:
     run(DUMP, ["docs", one, "--model", other], 1, "docs SHARD, another model",
         [path("m" + S + ".model") + ": tokenizer hash", "in " + ones + ": not the model"])
     run(DUMP, ["export-bin", one, "--out", path("o2.bin"), "--split", "val"], 1,
-        "export-bin SHARD, no such split", [ones + ": no val shard to export"])
+        "export-bin SHARD, no such split",
+        [ones + ": a train shard, not in --split val: nothing to export"])
 
     # a model whose piece is ESC ] 0 ; pwned BEL U+202E: tokens and stats name each
     # hidden character (\u{001B}), raw nowhere

@@ -265,6 +265,146 @@ if T.has_hooks(t.pretok):
         T.check(len(T.dataset_docs(out)[1]) == 300, "import-bin rerun: not 300 documents")
         shutil.rmtree(out)
     print("import-bin interrupted: exit 130/143, nothing left, the rerun works")
+# 8. --out is checked as a conversion's, before anything is written (before:
+# a tokenizer.model there was replaced by --tokenizer's, and gone when the
+# import then failed; a conversion's state or a training run's files were
+# written over).
+open(bad, "wb").write(struct.pack("<3H", 1, 60000, 2))
+foreign = b"the user's own tokenizer.model"   # any bytes: the test is that they stay
+for extra, what in ((["--tokenizer", model], "--tokenizer"), (["--vocab", str(VOCAB)], "--vocab")):
+    for src in (bad, fng):     # a failing import, and one that would succeed
+        o = t.path("hastok")
+        shutil.rmtree(o, ignore_errors=True)
+        os.makedirs(o)
+        open(os.path.join(o, "tokenizer.model"), "wb").write(foreign)
+        err = imp(["--format", "nanogpt", "--out", o, src] + extra, rc=2)
+        T.check("already holds a tokenizer.model that this command did not write" in err,
+                "%s: a tokenizer.model in --out: %s" % (what, err))
+        T.check(open(os.path.join(o, "tokenizer.model"), "rb").read() == foreign,
+                "%s: import-bin replaced the tokenizer.model already in --out" % what)
+        T.check(not [f for f in os.listdir(o) if f.endswith((".tok", ".json", ".tmp"))],
+                "%s: a refused import wrote %s" % (what, os.listdir(o)))
+# a conversion's unfinished state, a training run's files, shards of a killed run
+for name, want in ((".pretok-state.json", "holds an unfinished conversion"),
+                   ("ckpt-00000005.bin", "a training run's"),
+                   ("train-000000.tok", "already holds shards (*.tok) but no manifest.json")):
+    o = t.path("hasfile")
+    shutil.rmtree(o, ignore_errors=True)
+    os.makedirs(o)
+    open(os.path.join(o, name), "w").write("{}")
+    err = imp(["--format", "nanogpt", "--vocab", str(VOCAB), "--out", o, fng], rc=2)
+    T.check(want in err, "--out holding %s: %s" % (name, err))
+    T.check(sorted(os.listdir(o)) == sorted([name, ".pretok.lock"]),
+            "--out holding %s: the import wrote %s" % (name, os.listdir(o)))
+# a failed import into a directory that was there keeps nothing of its own,
+# its tokenizer copy included, so that the same command runs again
+o = t.path("keep_dir")
+os.makedirs(o)
+imp(["--format", "nanogpt", "--tokenizer", model, "--out", o, bad], rc=1)
+T.check(sorted(os.listdir(o)) == [".pretok.lock"],
+        "a failed import left %s in a directory it did not make" % os.listdir(o))
+src_ok = t.path("small_ok.bin")
+open(src_ok, "wb").write(struct.pack("<3H", 1, 2, 3))
+imp(["--format", "nanogpt", "--tokenizer", model, "--out", o, src_ok, "--quiet"], rc=0)
+print("--out: a tokenizer.model, a state, a training run's files, shards refused (exit 2), "
+      "untouched; a failed import leaves no tokenizer copy")
+
+# 9. A FILE that does not exist: a usage error (exit 2), as for the conversion
+# and `text` (before: exit 1).
+o = t.path("missing_out")
+err = imp(["--format", "nanogpt", "--vocab", str(VOCAB), "--out", o, fng,
+           t.path("no_such.bin")], rc=2)
+T.check("no_such.bin: no such file or directory" in err, "a missing FILE: %s" % err)
+T.check(not os.path.exists(o), "a missing FILE: --out created")
+err = imp(["--format", "nanogpt", "--vocab", str(VOCAB), "--out", o, os.path.join(fng, "x")],
+          rc=2)
+T.check("no such file or directory" in err, "a FILE under a file: %s" % err)
+print("a missing FILE: exit 2, nothing created")
+
+# 10. More files than vm.max_map_count (65530) allows mappings: all read
+# (before: "many/65463.bin: mmap failed: Cannot allocate memory", exit 1).
+many = t.path("many")
+os.makedirs(many)
+names = ["%05d.bin" % i for i in range(70000)]   # relative: the command line's size
+for i, n in enumerate(names):
+    with open(os.path.join(many, n), "wb") as f:
+        f.write(struct.pack("<2H", i % 50000, 7))
+o = t.path("many_out")
+p = subprocess.run([t.pretok, "import-bin", "--format", "nanogpt", "--vocab", str(VOCAB),
+                    "--out", o, "--quiet"] + names, capture_output=True, cwd=many)
+T.check(p.returncode == 0, "70000 files: exit %d: %s" % (p.returncode, p.stderr[-500:]))
+mm = json.load(open(os.path.join(o, "manifest.json")))
+T.check(len(mm["inputs"]) == 70000 and sum(s["tokens"] for s in mm["shards"]) == 140000,
+        "70000 files: %d inputs" % len(mm["inputs"]))
+shutil.rmtree(many)
+shutil.rmtree(o)
+print("70000 files imported (no mapping per file)")
+
+# 11. Without --eot, files cut by --max-doc-tokens: the note says so (before:
+# "each file is one document" of a file cut into 15 documents).
+err = imp(["--format", "nanogpt", "--vocab", str(VOCAB), "--max-doc-tokens", "1000", "--out",
+           t.path("pieces_note"), fng])
+n_pieces = (len(ng) + 999) // 1000
+T.check("each file is one document;" not in err and
+        "cut into pieces of --max-doc-tokens 1000 (1 of 1 file cut, %d documents in all)"
+        % n_pieces in err, "--max-doc-tokens without --eot: note %r" % err)
+print("no --eot, --max-doc-tokens: the note counts the pieces")
+
+if T.has_hooks(t.pretok):
+    import time
+    # 12. A file truncated or rewritten while it is imported: exit 1 naming it,
+    # nothing kept (before: killed by SIGBUS, exit 135, with shards and a
+    # .tok.tmp left, and the rerun refused).
+    big, _ = gpt2_stream(2000, eot_after=True)
+    fbig = t.path("big.bin")
+    big_bytes = struct.pack("<%dH" % len(big), *big)
+    T.check(len(big_bytes) > 2 * 262144, "the test file is too small to be read in chunks")
+    for how, pre_made in (("truncate", False), ("truncate", True), ("touch", True)):
+        open(fbig, "wb").write(big_bytes)
+        o = t.path("trunc_out")
+        shutil.rmtree(o, ignore_errors=True)
+        if pre_made:
+            os.makedirs(o)
+        args = [t.pretok, "import-bin", "--format", "nanogpt", "--vocab", str(VOCAB),
+                "--eot", str(EOT), "--shard-tokens", "20k", "--out", o, fbig]
+        p = subprocess.Popen(args, stderr=subprocess.PIPE, env=dict(
+            os.environ, INGOT_PRETOK_TEST_IMPORT_DELAY_MS="1"))
+        time.sleep(0.6)
+        T.check(p.poll() is None, "the slowed import ended before the file changed")
+        if how == "truncate":
+            os.truncate(fbig, 100000)
+        else:   # rewritten in place: the same size, a new modification time
+            os.utime(fbig, ns=(1, 1))
+        _, err = p.communicate()
+        err = err.decode()
+        T.check(p.returncode == 1, "%s while importing: exit %d: %s" % (how, p.returncode, err))
+        T.check("big.bin: changed or truncated while being read" in err and
+                ("it has 100000 bytes now" if how == "truncate"
+                 else "modification time changed") in err, "%s: message %r" % (how, err))
+        left = os.listdir(o) if os.path.isdir(o) else []
+        T.check(left == ([".pretok.lock"] if pre_made else []) and os.path.isdir(o) == pre_made,
+                "%s while importing left %s" % (how, left))
+        open(fbig, "wb").write(big_bytes)
+        imp(args[2:] + ["--quiet"])     # the rerun works
+        T.check(len(T.dataset_docs(o)[1]) == 2000, "rerun after %s: not 2000 documents" % how)
+    print("a file truncated or rewritten while imported: exit 1 naming it, nothing left, "
+          "the rerun works")
+
+    # 13. Two imports into one --out: the second is refused by the lock
+    # (before: both ran, racing on the same shard names).
+    o = t.path("locked_out")
+    args = [t.pretok, "import-bin", "--format", "nanogpt", "--vocab", str(VOCAB), "--eot",
+            str(EOT), "--shard-tokens", "20k", "--out", o, fbig]
+    p = subprocess.Popen(args, stderr=subprocess.PIPE, env=dict(
+        os.environ, INGOT_PRETOK_TEST_IMPORT_DELAY_MS="1"))
+    time.sleep(0.5)
+    err = imp(args[2:], rc=1)
+    T.check("is in use by ingot-pretok pid %d" % p.pid in err, "a second import: %s" % err)
+    _, err1 = p.communicate()
+    T.check(p.returncode == 0, "the first import: exit %d: %s" % (p.returncode, err1))
+    t.verify(o)
+    T.check(len(T.dataset_docs(o)[1]) == 2000, "the locked import: not 2000 documents")
+    print("a second import into the same --out: refused by the lock, the first finishes")
 # ingot-dump stats' length distribution, exact (counted per length, the rare
 # documents of 64k tokens or more apart; it kept 8 bytes per document)
 lens_in = [rng.randint(1, 400) for _ in range(300)] + [65535, 65536, 70000, 100000]

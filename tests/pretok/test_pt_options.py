@@ -195,6 +195,31 @@ _, err = t.run(["text", "--sample-bytes", "20000", "--every", "3", sb], rc=2,
                what="--sample-bytes with --every")
 T.check("leave out --every and --max-bytes" in err, err)
 print("text --sample-bytes: documents 0, %d, 2x%d, ... (%d bytes)" % (k, k, len(out)))
+# ... however long one document is: a document longer than N/8 is left out and
+# counted (before: a 100 KB first document, never thinned out, made the stride
+# double until it alone was left: 1 of 20001 documents, 100 KB for 10k, exit 0)
+skew = t.path("skew.jsonl")
+with open(skew, "w") as f:
+    f.write(json.dumps({"text": "H" * 100000}) + "\n")
+    for i in range(20000):
+        f.write(json.dumps({"text": "doc %05d " % i + "y" * 40}) + "\n")
+out, err = t.run(["text", "--sample-bytes", "10k", skew], what="text --sample-bytes, skewed")
+got = [int(l.split()[1]) if l.startswith("doc ") else -1 for l in out.splitlines()]
+k = got[1] - got[0] if len(got) > 1 else 0
+T.check("H" not in out and 10000 <= len(out) <= 20000 and k > 1 and
+        got == list(range(k - 1, 20000, k)),
+        "--sample-bytes 10k after a 100 KB document: %d bytes, %d documents %s ... %s"
+        % (len(out), len(got), got[:3], got[-2:]))
+T.check("note: 1 document longer than 1.2 kB (1/8 of --sample-bytes 10000) left out of the "
+        "sample" in err and "skew.jsonl:1;" in err, "the left-out document not reported: " + err)
+out2, err2 = t.run(["text", "--sample-bytes", "10k", "--quiet", skew], what="again, --quiet")
+T.check(out2 == out and "1 document longer than" in err2, "not deterministic, or --quiet "
+        "hid the note: %r" % err2)
+# every document too long: nothing to sample is an error, not an empty success
+_, err = t.run(["text", "--sample-bytes", "100", skew], rc=1, what="every document too long")
+T.check("every document (20001) is longer than" in err and "--sample-bytes" in err, err)
+print("text --sample-bytes: a document longer than N/8 left out and reported (%d documents, "
+      "%d bytes)" % (len(got), len(out)))
 # --max-bytes N: whole documents, up to the one that brings the output to N bytes
 # (--help and the doc said "stops after N bytes")
 out, _ = t.run(["text", "--max-bytes", "250", sb], what="text --max-bytes")

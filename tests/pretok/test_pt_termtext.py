@@ -154,7 +154,7 @@ with tempfile.TemporaryDirectory(prefix="ingot-pt-termtext-") as tmp:
     os.mkdir(other)
     open(os.path.join(other, "train-000000.tok"), "w").close()
     run(["--model", MODEL, "--out", other, good], 2, "--out holding shards",
-        ["s%s already holds shards or a manifest" % S])
+        ["s%s already holds shards (*.tok) but no manifest.json" % S])
     afile = path("a" + H)
     open(afile, "w").close()
     run(["--model", MODEL, "--out", afile, good], 1, "--out is a file",
