@@ -555,16 +555,56 @@ int tr_ckpt_resume_failed(const char *dir, const char *path, int err)
     return err;
 }
 
+/* The first name in dir (in strcmp order, so that the message does not
+ * depend on the directory's order) that looks like a checkpoint but is not
+ * one a save writes: ckpt-30.bin, ckpt-best.bin (copies by hand). Its
+ * count into *n; *name empty when none. */
+static void passed_over(const char *dir, char *name, size_t cap, int *n)
+{
+    *n = 0;
+    name[0] = '\0';
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < PRE_LEN + SUF_LEN || strncmp(e->d_name, CKPT_PREFIX, PRE_LEN) ||
+            strcmp(e->d_name + len - SUF_LEN, CKPT_SUFFIX) || parse_name(e->d_name) >= 0)
+            continue;
+        if (!(*n)++ || strcmp(e->d_name, name) < 0)
+            snprintf(name, cap, "%s", e->d_name);
+    }
+    if (d)
+        closedir(d);
+}
+
 int tr_ckpt_resolve(const char *path, char **file)
 {
     *file = NULL;
     if (fs_is_dir(path) != 1)
         return (*file = strdup(path)) ? 0 : ingot_oom("a path", strlen(path) + 1);
     int err = tr_ckpt_find_latest(path, file);
-    if (!err && !*file)
-        err = ingot_fail(-ENOENT, "%s: no ckpt-*.bin checkpoint in this directory",
-                         TERM_SHOW(path));
-    return err;
+    if (err || *file)
+        return err;
+    /* "no ckpt-*.bin checkpoint" where ckpt-30.bin is: only the names a
+     * save writes are read (parse_name), and the message did not say so */
+    char other[256], hint[640] = "";
+    int n;
+    passed_over(path, other, sizeof(other), &n);
+    if (n) {
+        const char *p = other + PRE_LEN;
+        size_t digits = strspn(p, "0123456789");
+        char canon[64] = "";
+        if (digits && digits < 19 && !strcmp(p + digits, CKPT_SUFFIX))
+            snprintf(canon, sizeof(canon), "; if it is one, rename it "
+                     CKPT_PREFIX "%08lld" CKPT_SUFFIX, strtoll(p, NULL, 10));
+        char more[48] = "";
+        if (n > 1)
+            snprintf(more, sizeof(more), " (and %d other name%s like it)", n - 1,
+                     n > 2 ? "s" : "");
+        snprintf(hint, sizeof(hint), "; %s%s is passed over%s", TERM_SHOW(other), more, canon);
+    }
+    return ingot_fail(-ENOENT, "%s: no checkpoint in this directory (a checkpoint is read by "
+                      "the name a save gives it, ckpt-<8 digits>.bin such as "
+                      "ckpt-00000030.bin%s)", TERM_SHOW(path), hint);
 }
 
 /* Read exactly len bytes at off. */

@@ -1,11 +1,13 @@
 /* JSON Lines metrics with jansson (numbers printed with round-trip
  * precision, so two runs can be compared exactly). */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,7 +20,112 @@
 struct tr_metrics {
     FILE *f;
     char *path;
+    char *lock_path;    /* FILE.lock, held (lock_fd) while the run writes; NULL: none */
+    int lock_fd;
 };
+
+/* One writer per file. A second run naming the same file (a branch resumed
+ * from a copied --ckpt-dir, or a new run given the same --metrics) cut it
+ * back, moving the first run's records to FILE.dropped, and renamed its own
+ * copy over it while the first run went on appending to the unlinked old
+ * file: every later record of the first run was lost, and both exited 0.
+ * The lock is a file beside FILE, not FILE itself: the cut-back replaces
+ * FILE (a lock on the old inode guards nothing), and the lock file records
+ * who holds it ("pid N on HOST") for the second run's message. It is
+ * removed at the end while still held; a taker checks that the file it
+ * locked is still the one at the path, so a lock file removed under it is
+ * never held by two runs. */
+static void unlock(tr_metrics *m)
+{
+    if (m->lock_fd >= 0) {
+        (void)unlink(m->lock_path);   /* while held: a waiting taker sees it gone */
+        close(m->lock_fd);
+        m->lock_fd = -1;
+    }
+    free(m->lock_path);
+    m->lock_path = NULL;
+}
+
+/* Whether fd is the file path names now. */
+static bool is_at(int fd, const char *path)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+static int lock(tr_metrics *m)
+{
+    const char *path = m->path;
+    size_t plen = strlen(path) + sizeof(".lock");
+    if (!(m->lock_path = malloc(plen)))
+        return ingot_oom("metrics lock path", plen);
+    snprintf(m->lock_path, plen, "%s.lock", path);
+    /* a lock file removed by its holder between our open and our lock: try
+     * again (bounded: each round needs another run to end meanwhile) */
+    for (int tries = 0; tries < 100; tries++) {
+        /* no symlink: a planted one would have this process truncate its target */
+        int fd = open(m->lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        struct stat sb;
+        if (fd < 0)
+            return ingot_fail(-errno, "--metrics %s: cannot create the lock file %s beside it "
+                              "(%s); name a metrics file in a directory this run can write, or "
+                              "remove %s if it is not a regular file", TERM_SHOW(path),
+                              TERM_SHOW(m->lock_path), strerror(errno), TERM_SHOW(m->lock_path));
+        if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            close(fd);
+            return ingot_fail(-EINVAL, "--metrics %s: the lock file %s is not a regular file; "
+                              "remove it", TERM_SHOW(path), TERM_SHOW(m->lock_path));
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            if (e == EWOULDBLOCK && !is_at(fd, m->lock_path)) {   /* its holder just ended */
+                close(fd);
+                continue;
+            }
+            if (e == EWOULDBLOCK) {
+                char who[160] = "";
+                ssize_t n = pread(fd, who, sizeof(who) - 1, 0);
+                who[n > 0 ? n : 0] = '\0';
+                who[strcspn(who, "\n")] = '\0';
+                close(fd);
+                return ingot_fail(-EBUSY, "--metrics %s: another ingot-train (%s) is writing "
+                                  "its records to this file; this run would move them to "
+                                  "%s.dropped, and the other run's later records would be "
+                                  "lost; wait for it to end, or give this run another "
+                                  "--metrics", TERM_SHOW(path),
+                                  who[0] ? TERM_SHOW(who) : "pid unknown", TERM_SHOW(path));
+            }
+            close(fd);
+            if (e == ENOLCK || e == EOPNOTSUPP || e == ENOSYS) {
+                /* a file system without locks: the run goes on unguarded */
+                (void)unlink(m->lock_path);
+                free(m->lock_path);
+                m->lock_path = NULL;
+                return 0;
+            }
+            return ingot_fail(-e, "--metrics %s: cannot lock %s: %s", TERM_SHOW(path),
+                              TERM_SHOW(m->lock_path), strerror(e));
+        }
+        if (!is_at(fd, m->lock_path)) {   /* removed by the run that held it: a new one */
+            close(fd);
+            continue;
+        }
+        /* who holds it, for the message of a second run (best effort) */
+        char host[64] = "?", who[160];
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        int n = snprintf(who, sizeof(who), "pid %ld on %s\n", (long)getpid(), host);
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, who, (size_t)n, 0) != n) {
+            /* the lock holds all the same */
+        }
+        m->lock_fd = fd;
+        return 0;
+    }
+    return ingot_fail(-EBUSY, "--metrics %s: the lock file %s was replaced 100 times while "
+                      "this run tried to take it; are many runs starting on this file? give "
+                      "this run its own --metrics", TERM_SHOW(path), TERM_SHOW(m->lock_path));
+}
 
 /* What a metrics file may be: a regular file (read back on --resume, a line
  * at a time, whatever its size), a character device such as /dev/null
@@ -209,23 +316,31 @@ int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out, siz
     int err = check_path(path, &regular);
     if (err)
         return err;
-    if (regular && (err = keep_until(path, resume_step, moved)))
-        return err;
     tr_metrics *m = calloc(1, sizeof(*m));
     if (!m || !(m->path = strdup(path))) {
         free(m);
         return ingot_oom("metrics state", sizeof(*m) + strlen(path) + 1);
     }
+    m->lock_fd = -1;
+    struct stat sb;
+    /* a character device (/dev/null) is written by any number of runs */
+    bool device = stat(path, &sb) == 0 && S_ISCHR(sb.st_mode);
+    /* the lock comes first: the cut-back below changes the file */
+    if (!device && (err = lock(m)))
+        goto fail;
+    if (regular && (err = keep_until(path, resume_step, moved)))
+        goto fail;
     m->f = fopen(path, "a");
     if (!m->f) {
         err = ingot_fail(-errno, "%s: cannot open metrics file: %s", TERM_SHOW(path),
                          strerror(errno));
-        free(m->path);
-        free(m);
-        return err;
+        goto fail;
     }
     *out = m;
     return 0;
+fail:
+    tr_metrics_close(m);
+    return err;
 }
 
 /* A record that cannot be written stops the run (its caller returns the
@@ -326,6 +441,7 @@ void tr_metrics_close(tr_metrics *m)
         return;
     if (m->f)
         fclose(m->f);
+    unlock(m);
     free(m->path);
     free(m);
 }

@@ -40,7 +40,11 @@ struct tr_metrics_step {
  * of them when resume_step < 0: a new run) are moved to path.dropped
  * (appended; the file keeps the rest, rewritten atomically), so a run that
  * went past its last checkpoint, or another run's file named again, loses
- * nothing; *moved gets how many records went there (for a note). */
+ * nothing; *moved gets how many records went there (for a note). First it
+ * takes an exclusive lock on path.lock (created; it records "pid N on
+ * HOST"; removed by tr_metrics_close()), so that a file another run is
+ * writing is neither cut back nor mixed into: -EBUSY naming that run when
+ * it is held (not for a character device such as /dev/null). */
 int tr_metrics_open(const char *path, int64_t resume_step, tr_metrics **out, size_t *moved);
 int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s);
 /* n_src > 0 (a mixture): src_loss[n_src] (NaN: null), src_windows[n_src]
@@ -48,6 +52,7 @@ int tr_metrics_step(tr_metrics *m, const struct tr_metrics_step *s);
 int tr_metrics_eval(tr_metrics *m, int64_t step, double val_loss, int n_src,
                     const double *src_loss, const uint64_t *src_windows,
                     const char *const *src_names);
-void tr_metrics_close(tr_metrics *m);   /* accepts NULL */
+/* Closes the file and releases (removes) its lock. Accepts NULL. */
+void tr_metrics_close(tr_metrics *m);
 
 #endif

@@ -2,6 +2,7 @@
  * one JSON object (tr_config_file.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +103,7 @@ static json_t *toml_scalar(const char **p, const char **why)
     return v;
 }
 
-static int toml_parse(const char *path, const char *text, json_t *obj, json_t *lines)
+static int toml_parse(const char *origin, const char *text, json_t *obj, json_t *lines)
 {
     /* the keys as tr_settings.c reads them ('_' for '-'), each with its
      * line: seq_len and seq-len are one key, and a second one silently won */
@@ -119,9 +120,9 @@ static int toml_parse(const char *path, const char *text, json_t *obj, json_t *l
         if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
             continue;
         if (*p == '[') {
-            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: a TOML table or a JSON array, "
+            err = ingot_fail(INGOT_E_USAGE, "%s:%d: a TOML table or a JSON array, "
                              "neither supported; write key = value lines at the top level, or "
-                             "one JSON object", TERM_SHOW(path), line);
+                             "one JSON object", origin, line);
             break;
         }
         char key[64], norm[64];
@@ -132,15 +133,15 @@ static int toml_parse(const char *path, const char *text, json_t *obj, json_t *l
         }
         key[n] = norm[n] = '\0';
         if (isalnum((unsigned char)*p) || *p == '-' || *p == '_') {
-            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: a key of more than %zu characters "
+            err = ingot_fail(INGOT_E_USAGE, "%s:%d: a key of more than %zu characters "
                              "(the keys are the long flags of --help without the dashes)",
-                             TERM_SHOW(path), line, sizeof(key) - 1);
+                             origin, line, sizeof(key) - 1);
             break;
         }
         while (*p == ' ' || *p == '\t')
             p++;
         if (!n || *p != '=') {
-            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: expected key = value", TERM_SHOW(path),
+            err = ingot_fail(INGOT_E_USAGE, "%s:%d: expected key = value", origin,
                              line);
             break;
         }
@@ -167,12 +168,12 @@ static int toml_parse(const char *path, const char *text, json_t *obj, json_t *l
                 json_array_append_new(v, e);
             }
             if (!v) {
-                err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: bad list for %s: %s (one line, "
-                                 "[\"a\", \"b\"])", TERM_SHOW(path), line, key, why);
+                err = ingot_fail(INGOT_E_USAGE, "%s:%d: bad list for %s: %s (one line, "
+                                 "[\"a\", \"b\"])", origin, line, key, why);
                 break;
             }
         } else if (!(v = toml_scalar(&p, &why))) {
-            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: bad value for %s: %s", TERM_SHOW(path),
+            err = ingot_fail(INGOT_E_USAGE, "%s:%d: bad value for %s: %s", origin,
                              line, key, why);
             break;
         }
@@ -180,15 +181,15 @@ static int toml_parse(const char *path, const char *text, json_t *obj, json_t *l
             p++;
         if (*p && *p != '\n' && *p != '#') {
             json_decref(v);
-            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: unexpected text after the value of "
-                             "%s", TERM_SHOW(path), line, key);
+            err = ingot_fail(INGOT_E_USAGE, "%s:%d: unexpected text after the value of "
+                             "%s", origin, line, key);
             break;
         }
         json_t *first = json_object_get(seen, norm);
         if (first) {
             json_decref(v);
-            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: %s given twice (first on line %d%s)",
-                             TERM_SHOW(path), line, key, (int)json_integer_value(first),
+            err = ingot_fail(INGOT_E_USAGE, "%s:%d: %s given twice (first on line %d%s)",
+                             origin, line, key, (int)json_integer_value(first),
                              json_object_get(obj, key) ? "" : "; '_' stands for '-'");
             break;
         }
@@ -200,13 +201,36 @@ static int toml_parse(const char *path, const char *text, json_t *obj, json_t *l
     return err;
 }
 
+/* A number that underflows, as JSON text at p (len bytes at most, then a
+ * NUL): its length, else 0. The parser reads 1e-400 as 0 and 1e-310 as a
+ * subnormal without a word (it refuses only an overflow), so {"lr": 1e-400}
+ * trained at lr 0, and {"grad-clip": 1e-400} without clipping, where the
+ * command line and TOML refuse the value as too small to compute with. */
+static size_t underflow_len(const char *p, size_t len)
+{
+    size_t n = 0;
+    while (n < len && p[n] && strchr("0123456789+-.eE", p[n]))
+        n++;
+    if (!n || (p[0] != '-' && !isdigit((unsigned char)p[0])))
+        return 0;
+    char *end;
+    errno = 0;
+    double d = strtod(p, &end);   /* JSON's number syntax is strtod's, and it ends at p + n */
+    if (end != p + n)
+        return 0;
+    return (d == 0.0 ? errno == ERANGE : fabs(d) < DBL_MIN) ? n : 0;
+}
+
 /* The line of each top-level key of JSON text into lines (the parser keeps
  * no positions): a walk that tracks nesting and strings, taking a string
  * at depth 1 followed by ':' as a key, decoded as the parser decoded it
  * (taken as written between the quotes, a key with an escape, "st\u0065ps"
  * or "\u001b...", was not found, and its message lost its line; so was a
- * key of 256 bytes or more). Only called on text the parser accepted. */
-static void json_key_lines(const char *text, size_t len, json_t *lines)
+ * key of 256 bytes or more). A key's number that underflows (above) goes
+ * back into obj as the text the file holds, for the flag's parser to
+ * refuse as it refuses the same text on the command line. Only called on
+ * text the parser accepted. */
+static void json_key_lines(const char *text, size_t len, json_t *obj, json_t *lines)
 {
     int depth = 0, line = 1;
     for (size_t i = 0; i < len; i++) {
@@ -230,18 +254,24 @@ static void json_key_lines(const char *text, size_t len, json_t *lines)
                 const char *key = json_string_value(k);
                 if (key && !json_object_get(lines, key))
                     json_object_set_new(lines, key, json_integer(line));
+                size_t v = j + 1, n;
+                while (v < len && isspace((unsigned char)text[v]) && text[v] != '\n')
+                    v++;
+                if (key && (n = underflow_len(text + v, len - v)))
+                    json_object_set_new(obj, key, json_stringn(text + v, n));
                 json_decref(k);
             }
         }
     }
 }
 
-int tr_config_file_read(const char *path, json_t **out, json_t **lines_out)
+int tr_config_file_read(const char *path, const char *origin, const char *what, json_t **out,
+                        json_t **lines_out)
 {
     char *text = NULL;
     size_t len = 0;
     *out = NULL;
-    int err = fs_read_capped(path, "--config", 1 << 20, &text, &len);
+    int err = fs_read_capped(path, what, 1 << 20, &text, &len);
     if (err)
         return err;
     /* a UTF-8 byte order mark (editors on Windows write one) is not text */
@@ -259,8 +289,8 @@ int tr_config_file_read(const char *path, json_t **out, json_t **lines_out)
         for (const char *c = body; c < nul; c++)
             line += *c == '\n';
         free(text);
-        return ingot_fail(INGOT_E_USAGE, "--config %s:%d: a NUL byte: not a text file (UTF-8 "
-                          "JSON or key = value lines)", TERM_SHOW(path), line);
+        return ingot_fail(INGOT_E_USAGE, "%s:%d: a NUL byte: not a text file (UTF-8 "
+                          "JSON or key = value lines)", origin, line);
     }
     json_t *obj = NULL, *lines = json_object();
     if (!lines) {
@@ -269,14 +299,23 @@ int tr_config_file_read(const char *path, json_t **out, json_t **lines_out)
         json_error_t je;
         obj = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &je);
         if (!obj || !json_is_object(obj))
-            err = ingot_fail(INGOT_E_USAGE, "--config %s:%d: not a JSON object: %s",
-                             TERM_SHOW(path), je.line, obj ? "another value" : TERM_SHOW(je.text));
+            err = ingot_fail(INGOT_E_USAGE, "%s:%d: not a JSON object: %s",
+                             origin, je.line, obj ? "another value" : TERM_SHOW(je.text));
         else
-            json_key_lines(body, blen, lines);
+            json_key_lines(body, blen, obj, lines);
     } else {
         obj = json_object();
-        err = obj ? toml_parse(path, body, obj, lines) : ingot_oom("config", 64);
+        err = obj ? toml_parse(origin, body, obj, lines) : ingot_oom("config", 64);
     }
+    /* an empty file (or only comments, or {}) trained on the defaults
+     * without a word: a file emptied by a failed copy or a full disk, or
+     * the wrong file, is not a choice of every default */
+    if (!err && !json_object_size(obj))
+        err = ingot_fail(INGOT_E_USAGE, "%s: sets nothing (%s)%s", origin,
+                         !blen ? "an empty file" : *p == '{' ? "an empty JSON object" :
+                         "only blank lines and comments", strcmp(what, "--config") ? "" :
+                         "; write the run's settings in it (key = value lines or one JSON "
+                         "object), or leave --config out for the defaults");
     free(text);
     if (err) {
         json_decref(obj);

@@ -444,6 +444,7 @@ int tr_export_main(int argc, char **argv)
     float *params = NULL;
     char *path = NULL, *tok_path = NULL, **made = NULL, *settings = NULL;
     bool out_made = false;   /* --out itself made by this export */
+    bool done = false;       /* the export is in place: no failure after it removes it */
     struct ingot_spm *spm = NULL;
     if ((err = tr_export_load_run(o.ckpt, &st, &params, &path, &settings)))
         goto out;
@@ -532,6 +533,7 @@ int tr_export_main(int argc, char **argv)
         err = tr_export_raw(&src, o.out);
     if (!err)
         err = commit_staged(o.out, format);
+    done = !err;
     if (err)
         drop_staged();
     unguard_signals(old);
@@ -555,10 +557,13 @@ int tr_export_main(int argc, char **argv)
 out:
     /* a folder this export made holds only what it wrote: those files go too
      * (a full disk left the model-sized weights file there, the space the
-     * message told the user to free); then the folders, once empty */
-    if (err && out_made)
+     * message told the user to free); then the folders, once empty. Not
+     * once the export is in place: a summary that standard output did not
+     * take (a full disk, a closed pipe) removed the whole export the
+     * message called complete. */
+    if (err && !done && out_made)
         remove_written(o.out);
-    if (err)
+    if (err && !done)
         fs_rmdir_made(made);
     fs_free_list(made);
     free(params);

@@ -492,21 +492,36 @@ static int json_to_list(json_t *obj, struct tr_optlist *l, bool strict,
     return 0;
 }
 
-int tr_settings_load_config(const char *path, struct tr_optlist *out)
+/* A settings file into out, named origin in messages (already shown with
+ * term_text(): it goes into format arguments as it is) and as what where it
+ * cannot be read. */
+static int load_settings_file(const char *path, const char *origin, const char *what,
+                              struct tr_optlist *out)
 {
     memset(out, 0, sizeof(*out));
-    /* the origin is only for messages: the path as term_text() shows it */
-    const char *shown = TERM_SHOW(path);
-    out->origin = malloc(strlen(shown) + 16);
-    if (!out->origin)
-        return ingot_oom("config origin", strlen(shown) + 16);
-    sprintf(out->origin, "--config %s", shown);
+    if (!(out->origin = strdup(origin)))
+        return ingot_oom("config origin", strlen(origin) + 1);
     json_t *obj = NULL, *lines = NULL;
-    int err = tr_config_file_read(path, &obj, &lines);
+    int err = tr_config_file_read(path, out->origin, what, &obj, &lines);
     if (!err)
         err = json_to_list(obj, out, true, NULL, lines);
     json_decref(obj);
     json_decref(lines);
+    return err;
+}
+
+int tr_settings_load_config(const char *path, struct tr_optlist *out)
+{
+    /* the origin is only for messages: the path as term_text() shows it */
+    const char *shown = TERM_SHOW(path);
+    char *origin = malloc(strlen(shown) + 16);
+    if (!origin) {
+        memset(out, 0, sizeof(*out));
+        return ingot_oom("config origin", strlen(shown) + 16);
+    }
+    sprintf(origin, "--config %s", shown);
+    int err = load_settings_file(path, origin, "--config", out);
+    free(origin);
     return err;
 }
 
@@ -650,7 +665,7 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
         }
         sprintf(origin, "%s %s", resume_path ? "checkpoint" : "--init-from", shown);
         base->origin = origin;
-        base->from_ckpt = true;
+        base->from_ckpt = base->carried = true;
         origin = NULL;
         /* a branch writes its own metrics, never into the run it came from
          * (whose later records a resume would move to FILE.dropped); put
@@ -672,11 +687,12 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
                                                : NULL;
     if (cj && !ck && access(cj, F_OK) == 0) {
         tr_optlist_free(base);
-        err = tr_settings_load_config(cj, base);
-        /* the run's settings, all that is left of it: a damaged file (ours
-         * are never empty) must not start some other run in their place */
-        if (!err && base->n == 0)
-            err = ingot_fail(INGOT_E_USAGE, "%s: empty", TERM_SHOW(cj));
+        /* named as the path alone, in every message (the command line named
+         * no --config); the run's settings, all that is left of it: a
+         * damaged file (ours are never empty) must not start some other run
+         * in their place */
+        err = load_settings_file(cj, TERM_SHOW(cj), "run's config.json", base);
+        base->carried = true;
         /* where this invocation writes (--dump-batch, --metrics, ...) is
          * never in a config.json ingot-train wrote, and a copied --ckpt-dir's
          * file must not choose it: "dump-batch" overwrote a file named
@@ -706,20 +722,17 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
                              TERM_SHOW(ckdir), bf ? "branch" : "fine-tuning",
                              TERM_SHOW(bf ? bf : fi), bf ? "resume-from" : "init-from",
                              TERM_SHOW(cj), TERM_SHOW(ckdir));
-        else if (err)
-            err = ingot_fail(err, "%s. It holds the settings --resume starts the run of "
-                             "--ckpt-dir %s again from (it wrote no checkpoint yet): repair "
-                             "it, or remove it and give the run's settings as flags",
-                             ingot_errmsg_for(err), TERM_SHOW(ckdir));
-        const char *shown = TERM_SHOW(cj);   /* for messages */
-        if (!err && (!(origin = malloc(strlen(shown) + 16))))
-            err = ingot_oom("settings origin", strlen(shown) + 16);
-        if (!err) {
-            sprintf(origin, "%s", shown);
-            free(base->origin);
-            base->origin = origin;
-            origin = NULL;
-        }
+        /* the same advice for a value refused later, as the layers are
+         * applied (tr_opts_build): "ck/config.json:1: --steps 'abc': ..." went
+         * without it */
+        char fix[4200];
+        snprintf(fix, sizeof(fix), "It holds the settings --resume starts the run of "
+                 "--ckpt-dir %s again from (it wrote no checkpoint yet): repair it, or remove "
+                 "it and give the run's settings as flags", TERM_SHOW(ckdir));
+        if (err && !bf && !fi)
+            err = ingot_fail(err, "%s. %s", ingot_errmsg_for(err), fix);
+        else if (!err && !(base->fix = strdup(fix)))
+            err = ingot_oom("settings advice", strlen(fix) + 1);
     }
     /* nothing to resume from and no data: a rank other than 0 given a
      * --ckpt-dir of its own (rank 0 alone writes checkpoints and config.json)

@@ -1180,18 +1180,21 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
                          tr_loader_vocab(r.loader), INT_MAX - TR_VOCAB_PAD);
         goto out;
     }
-    /* a --tokenizer typed now: a missing file or another tokenizer's model
-     * said at once (it was a note at the first sample, or never without
-     * --sample-every); one from the checkpoint's settings stays a note there */
+    /* a --tokenizer given now (on the command line or in a --config file):
+     * a missing file or another tokenizer's model said at once (it was a
+     * note at the first sample, or never without --sample-every); one
+     * carried over from the checkpoint's settings stays a note there (a
+     * checkpoint from elsewhere names a path of that machine) */
     const struct dataset *tds = tr_loader_dataset(r.loader);
-    if (o->tokenizer && tds && !tr_opts_source(o, "tokenizer")) {
-        char *note = NULL;
+    if (o->tokenizer && tds && !tr_opts_carried(o, "tokenizer")) {
+        char *note = NULL, from[512];
         r.spm_tried = true;
         err = dataset_load_tokenizer(tds, o->tokenizer, &r.spm, NULL, &note);
         free(note);
         if (err) {
-            err = ingot_fail(err, "--tokenizer: %s; pass the dataset's tokenizer (its copy, "
+            err = ingot_fail(err, "--tokenizer%s: %s; pass the dataset's tokenizer (its copy, "
                              "DATA/tokenizer.model, is taken without --tokenizer)",
+                             tr_opts_origin(o, "tokenizer", from, sizeof(from)),
                              ingot_errmsg_for(err));
             goto out;
         }
@@ -1349,11 +1352,6 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
         say(&r, "checkpoints: %s%s\n", TERM_SHOW(o->ckpt_dir),
             tr_opts_origin(o, "ckpt-dir", from, sizeof(from)));
     }
-    /* the chosen settings next to the checkpoints, for people and for
-     * --config (the checkpoints hold all of them) */
-    if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0 &&
-        (err = tr_settings_write_config(o->ckpt_dir, o)))
-        goto out;
     /* A --metrics path the command line did not give is named with where
      * it came from; one from a checkpoint's settings (--resume) continues
      * the run's own file, and is not created when it is not there: a
@@ -1370,7 +1368,9 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
         }
     }
     /* a run with nothing to do leaves the records as they are: the ones
-     * past its checkpoint went to FILE.dropped though no step replaced them */
+     * past its checkpoint went to FILE.dropped though no step replaced them.
+     * Opened (and locked: another run may be writing it) before config.json
+     * is written, so that a run refused here leaves that file as it was */
     if (metrics && tr_dist_rank(r.dist) == 0 && r.start_step < run_end_step(&r)) {
         size_t moved;
         /* a kill -9 while the file was cut back (tr_metrics_open rewrites
@@ -1392,6 +1392,11 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
             say(&r, "metrics: %s held %zu record%s of an earlier run: moved to %s.dropped\n",
                 TERM_SHOW(metrics), moved, moved == 1 ? "" : "s", TERM_SHOW(metrics));
     }
+    /* the chosen settings next to the checkpoints, for people and for
+     * --config (the checkpoints hold all of them) */
+    if (o->ckpt_dir && !o->dump_batch && tr_dist_rank(r.dist) == 0 &&
+        (err = tr_settings_write_config(o->ckpt_dir, o)))
+        goto out;
     err = run_loop(&r);
     if (tr_loader_n_sources(r.loader) > 1) {
         struct tr_loader_pos pos;

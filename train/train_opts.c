@@ -354,6 +354,7 @@ void tr_optlist_free(struct tr_optlist *l)
     }
     free(l->kv);
     free(l->origin);
+    free(l->fix);
     memset(l, 0, sizeof(*l));
 }
 
@@ -581,7 +582,7 @@ int tr_opts_parse(int argc, char **argv, struct tr_opts *o)
 /* Apply one layer: a --model in it resets the shape lower layers gave (the
  * preset fills it unless this layer names it too); its first --data
  * replaces lower layers' data, and --synthetic drops it. */
-static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
+static int apply_layer_values(struct tr_opts *o, struct tr_optlist *l)
 {
     /* a lower layer's wsd cooldown does not hold for another schedule, and
      * one form of it replaces the other */
@@ -633,6 +634,15 @@ static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
         }
     }
     return 0;
+}
+
+/* apply_layer_values(), and the layer's advice added to a refusal */
+static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
+{
+    int err = apply_layer_values(o, l);
+    if (err && l->fix)
+        err = ingot_fail(err, "%s. %s", ingot_errmsg_for(err), l->fix);
+    return err;
 }
 
 /* Schedule, batch and checkpoint checks common to every architecture. */
@@ -738,6 +748,14 @@ const char *tr_opts_source(const struct tr_opts *o, const char *key)
             return l->origin && strcmp(l->origin, CMDLINE_ORIGIN) ? l->origin : NULL;
     }
     return NULL;
+}
+
+bool tr_opts_carried(const struct tr_opts *o, const char *key)
+{
+    for (int i = o->n_src - 1; i >= 0; i--)
+        if (tr_optlist_get(&o->src[i], key))
+            return o->src[i].carried;
+    return false;
 }
 
 const char *tr_opts_origin(const struct tr_opts *o, const char *key, char *buf, size_t n)

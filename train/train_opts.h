@@ -22,6 +22,14 @@ struct tr_optlist {
     /* a checkpoint's settings (which ingot-train wrote, checksummed): a
      * value they refuse means a damaged file, not a wrong flag */
     bool from_ckpt;
+    /* what to do about a value of this layer that is refused, added to the
+     * message (malloc'd; NULL: none): the run's own config.json on --resume
+     * says how to repair it */
+    char *fix;
+    /* settings carried over from an earlier invocation (a checkpoint's, or
+     * the config.json a --resume before the first save starts from), not
+     * given in this one */
+    bool carried;
 };
 
 /* Append a pair (copied). 0 or an allocation failure. */
@@ -160,6 +168,10 @@ int tr_opts_cooldown(const struct tr_opts *o);
  * it, else the origin of the settings that did ("checkpoint PATH",
  * "--config FILE": the user did not type it). */
 const char *tr_opts_source(const struct tr_opts *o, const char *key);
+/* Whether key's value comes from settings carried over from an earlier
+ * invocation (lists marked carried), not from this one's command line or
+ * --config file; false when nothing set it. */
+bool tr_opts_carried(const struct tr_opts *o, const char *key);
 /* tr_opts_source() for messages: "" or " (from ORIGIN)", in buf. */
 const char *tr_opts_origin(const struct tr_opts *o, const char *key, char *buf, size_t n);
 /* The largest --batch below o's whose micro-steps over world ranks divide

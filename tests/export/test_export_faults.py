@@ -9,7 +9,8 @@ its folder byte for byte as it was; one that fails while putting its files
 in place removes the earlier config.json first (what loaders open first)
 and says the folder does not load. A signal in the middle of a file
 (tokenizer.json) leaves no temporary file either, and a summary that
-standard output does not take fails the command.
+standard output does not take fails the command, and leaves the export
+it calls complete in place.
 
     test_export_faults.py INGOT_TRAIN FAULT_INJECT_SO TOKENIZER_MODEL
 (FAULT_INJECT_SO empty: a sanitizer build, skipped)"""
@@ -202,5 +203,35 @@ with tempfile.TemporaryDirectory() as tmp:
           and "complete" in err and "the disk is full" not in err,   # it said both
           "export > /dev/full: exit %d: %s" % (rc, err))
     print("export > /dev/full: exit 1, named")
+
+    # ... and the export it calls complete is there: a folder the export made
+    # was removed with its files after the summary failed (hf and llmc), as
+    # it was on a closed pipe with SIGPIPE ignored
+    whole = {}
+    for fmt in ("hf", "llmc"):
+        rc, err = run(["export", ck, "--format", fmt, "--out", p("whole-" + fmt)])
+        check(rc == 0, "export --format %s: exit %d: %s" % (fmt, rc, err))
+        whole[fmt] = folder(p("whole-" + fmt))
+    for fmt in ("hf", "llmc"):
+        for how in ("full", "pipe"):
+            out = p("sum-%s-%s" % (fmt, how), "new")   # two folders made by the export
+            args = [TRAIN, "export", ck, "--format", fmt, "--out", out]
+            if how == "full":
+                with open("/dev/full", "w") as sink:
+                    q = subprocess.run(args, stdout=sink, stderr=subprocess.PIPE, text=True)
+            else:
+                r, w = os.pipe()
+                os.close(r)
+                # Python ignores SIGPIPE; restore_signals=False passes that on
+                q = subprocess.run(args, stdout=w, stderr=subprocess.PIPE, text=True,
+                                   restore_signals=False)
+                os.close(w)
+            check(q.returncode == 1 and "cannot write the summary" in q.stderr and
+                  "complete" in q.stderr, "export %s > %s: exit %d: %s" %
+                  (fmt, how, q.returncode, q.stderr))
+            check(os.path.isdir(out) and folder(out) == whole[fmt],
+                  "export %s > %s: the export it calls complete is not there whole: %s" %
+                  (fmt, how, sorted(os.listdir(out)) if os.path.isdir(out) else "no folder"))
+    print("export > /dev/full, to a closed pipe: the export stays, whole")
 
 tally.end()

@@ -507,7 +507,11 @@ int main(int argc, char **argv)
         { "--format llmc --dtype fp8 --out x ck", 2, "--dtype fp8" },
         { "--format hf --dtype bf16 --out x ck", 2, "llmc only" },
         { "--format hf --out x nowhere", 1, "nowhere" },
-        { "--format hf --out x empty", 1, "no ckpt-" },
+        { "--format hf --out x empty", 1, "no checkpoint in this directory" },
+        /* a checkpoint copied by hand under another name: said, with the
+         * name a save gives (it read "no ckpt-*.bin checkpoint" beside one) */
+        { "--format hf --out x misnamed", 1,
+          "ckpt-30.bin is passed over; if it is one, rename it ckpt-00000030.bin" },
         { "--format hf --out x bad.bin", 1, "checksum" },
         { "--format hf --out ck ck", 2, "the checkpoint's own directory" },
         { "--format hf --out ck/ ck/ckpt-00000003.bin", 2, "the checkpoint's own directory" },
@@ -521,6 +525,11 @@ int main(int argc, char **argv)
     char *badp = tt_fmt("%s/bad.bin", dir), *empty = tt_fmt("%s/empty", dir);
     CHECK_OK(fs_write_atomic(badp, raw, len));
     CHECK_OK(fs_mkdir_p(empty));
+    char *misd = tt_fmt("%s/misnamed", dir), *mis = tt_fmt("%s/ckpt-30.bin", misd);
+    CHECK_OK(fs_mkdir_p(misd));
+    CHECK_OK(fs_write_atomic(mis, raw, len));
+    free(mis);
+    free(misd);
     /* a directory with a manifest stands for a dataset */
     char *ds = tt_fmt("%s/ds", dir), *dsm = tt_fmt("%s/ds/manifest.json", dir);
     CHECK_OK(fs_mkdir_p(ds));

@@ -250,10 +250,23 @@ int main(int argc, char **argv)
     CHECK_OK(fs_mkdir_p(cdmg));
     CHECK_OK(fs_write_atomic(cfg_e, "", 0));
     x = F("--ckpt-dir '%s' --resume --synthetic --steps 2 --model tiny", cdmg);
-    expect("--resume, empty config.json", x, 2, "config.json: empty", "repair it");
+    expect("--resume, empty config.json", x, 2,
+           F("ingot-train: %s: sets nothing (an empty file). It holds", cfg_e), "repair it");
     CHECK_OK(fs_write_atomic(cfg_e, "{\"steps\": 5,", 12));
     x = F("--ckpt-dir '%s' --resume", cdmg);
-    expect("--resume, broken config.json", x, 2, "not a JSON object", "repair it");
+    expect("--resume, broken config.json", x, 2, F("ingot-train: %s:1: not a JSON object", cfg_e),
+           "repair it");
+    /* a value its flag refuses: named as the file alone, with the advice,
+     * as the syntax error above is (it read "--config D/config.json:1" in
+     * one message and "D/config.json:1" without the advice in the other) */
+    static const char badval[] = "{\"synthetic\": true, \"steps\": \"abc\"}";
+    CHECK_OK(fs_write_atomic(cfg_e, badval, sizeof(badval) - 1));
+    expect("--resume, config.json bad value", x, 2,
+           F("ingot-train: %s:1: --steps 'abc'", cfg_e), "repair it");
+    static const char badkey[] = "{\"synthetic\": true, \"stepz\": 5}";
+    CHECK_OK(fs_write_atomic(cfg_e, badkey, sizeof(badkey) - 1));
+    expect("--resume, config.json bad key", x, 2,
+           F("ingot-train: %s:1: unknown key \"stepz\"", cfg_e), "repair it");
 
     /* 2. an override is reported once, naming only what differs */
     char *c4 = F("%s/cb/ckpt-00000004.bin", dir);
@@ -544,6 +557,7 @@ int main(int argc, char **argv)
                  "\"seq-len\" given twice", BAD),
         BAD_CASE("--config lr 1e-400", "lr = 1e-400\n",
                  BAD, "--lr '1e-400'"),
+
         /* a value its flag refuses, or a key no flag has: named by line, in TOML and in JSON
          * (the message named the file alone) */
         BAD_CASE("--config TOML bad value's line", "model = \"tiny\"\n\n# the rate\nlr = \"abc\"\n",
@@ -585,6 +599,28 @@ int main(int argc, char **argv)
         expect(bad_cases[i].what, x, 2, bad_cases[i].n1 == BAD ? bad : bad_cases[i].n1,
                bad_cases[i].n2 == BAD ? bad : bad_cases[i].n2);
     }
+    /* Files that ran without a word: with a small run's flags, so that a
+     * build that takes them trains two steps instead of the defaults */
+    const struct { const char *what, *text; size_t len; const char *n1; } quiet_cases[] = {
+#define QUIET_CASE(what, lit, n1) { what, lit, sizeof(lit) - 1, n1 }
+        /* in JSON the parser made them 0: lr 0, clipping off */
+        QUIET_CASE("--config JSON lr 1e-400", "{\"lr\": 1e-400, \"seed\": 5}",
+                   ":1: --lr '1e-400': too small to compute with"),
+        QUIET_CASE("--config JSON grad-clip -1E-999", "{\"seed\": 5,\n \"grad-clip\":\t-1E-999}",
+                   ":2: --grad-clip '-1E-999': too small to compute with"),
+        /* a file that sets nothing: the defaults */
+        QUIET_CASE("--config empty file", "", ": sets nothing (an empty file)"),
+        QUIET_CASE("--config comments only", "# the run\n\n  # lr = 1\n",
+                   ": sets nothing (only blank lines and comments)"),
+        QUIET_CASE("--config JSON {}", " {\n}\n", ": sets nothing (an empty JSON object)"),
+#undef QUIET_CASE
+    };
+    for (size_t i = 0; i < sizeof(quiet_cases) / sizeof(quiet_cases[0]); i++) {
+        CHECK_OK(fs_write_atomic(bad, quiet_cases[i].text, quiet_cases[i].len));
+        x = F("--config '%s' --synthetic --model tiny --layers 1 --dim 32 --heads 2 --seq-len 16 "
+              "--batch 2 --steps 2 --threads 1 --val-every 0", bad);
+        expect(quiet_cases[i].what, x, 2, quiet_cases[i].n1, bad);
+    }
     {
         char longkey[400];
         memset(longkey, 'k', sizeof(longkey) - 1);
@@ -609,6 +645,14 @@ int main(int argc, char **argv)
     x = F("--config '%s' --synthetic --model tiny --layers 1 --dim 32 --heads 2 --seq-len 16 "
           "--batch 2 --threads 1 --val-every 0 --stop-after 1", bad);
     expect("--config whole reals", x, 0, "1000 steps, warmup 100,", NULL);
+    /* a tokenizer the file names is checked at start, as one typed is (it
+     * was taken for the checkpoint's settings, and the run trained on with
+     * a note at the first sample, if any) */
+    char *tk = F("{\"tokenizer\": \"%s/no-such.model\"}", dir);
+    CHECK_OK(fs_write_atomic(bad, tk, strlen(tk)));
+    x = F("--config '%s' --data '%s' --batch 4 --steps 1 --threads 1", bad, data);
+    expect("--config tokenizer checked", x, 1, F("--tokenizer (from --config %s)", bad),
+           "tokenizer model not found");
 #undef PUT_BAD
 
     /* 5. --init-from: the checkpoint's weights and shape, a new run */
@@ -632,8 +676,8 @@ int main(int argc, char **argv)
           dir);
     expect("--init-from a --ckpt-dir", x, 0, "initialised from", "/cb/ckpt-");
     x = F("--init-from '%s' --data '%s' --batch 4 --steps 1", data, data);
-    expect("--init-from a directory without checkpoints", x, 1, "no ckpt-*.bin checkpoint",
-           NULL);
+    expect("--init-from a directory without checkpoints", x, 1, "no checkpoint in this directory",
+           "ckpt-<8 digits>.bin");
     x = F("--init-from '%s' --data '%s' --batch 4 --steps 3 --lr 1e-3 --print-every 1 "
                "--ckpt-dir '%s/ci'", c4, data, dir);
     expect("--init-from trains a new run", x, 0, "step      1/3", "ckpt-00000003.bin");

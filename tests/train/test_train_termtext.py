@@ -135,7 +135,8 @@ with tempfile.TemporaryDirectory(prefix="ingot-train-termtext-") as tmp:
         [shown("k" + H + ".bin") + ": not an Ingot checkpoint"])
     os.mkdir(path("empty" + H))
     run(["--resume-from", path("empty" + H)], "nonzero", "--resume-from, no checkpoint",
-        ["--resume-from " + shown("empty" + H) + ": " + shown("empty" + H) + ": no ckpt-"])
+        ["--resume-from " + shown("empty" + H) + ": " + shown("empty" + H) +
+         ": no checkpoint in this directory"])
     ck2 = path("ck2" + H)
     run(["--data", ds, "--steps", "1", "--ckpt-dir", ck2] + TINY, 0, "a second run")
     with open(os.path.join(ck2, "ckpt-00000001.bin"), "r+b") as f:
