@@ -21,6 +21,7 @@
 #include "ingot_hash.h"
 #include "shard_format.h"
 #include "term_text.h"
+#include "tr_lockfile.h"
 #include <jansson.h>
 #include "train_opts.h"
 
@@ -429,52 +430,17 @@ int tr_ckpt_dir_prepare(const char *dir, int *removed)
 
 int tr_ckpt_dir_lock(const char *dir, int *fd_out)
 {
+    char *p = fs_path_join(dir, TR_CKPT_LOCK_NAME), what[TERM_SHOW_MAX + 16], holder[160];
     *fd_out = -1;
-    char *p = fs_path_join(dir, TR_CKPT_LOCK_NAME);
     if (!p)
         return ingot_oom("checkpoint lock path", strlen(dir) + sizeof(TR_CKPT_LOCK_NAME) + 1);
-    /* no symlink: a planted one would have this process truncate its target */
-    int fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644), err = 0;
-    struct stat sb;
-    if (fd < 0)
-        err = ingot_fail(-errno, "--ckpt-dir %s: cannot open the lock file %s (%s); remove it "
-                         "if it is not a regular file", TERM_SHOW(dir), TERM_SHOW(p),
-                         strerror(errno));
-    else if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
-        err = ingot_fail(-EINVAL, "--ckpt-dir %s: the lock file %s is not a regular file; "
-                         "remove it", TERM_SHOW(dir), TERM_SHOW(p));
-    else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        if (e == EWOULDBLOCK) {
-            char who[160] = "";
-            ssize_t n = pread(fd, who, sizeof(who) - 1, 0);
-            who[n > 0 ? n : 0] = '\0';
-            who[strcspn(who, "\n")] = '\0';
-            err = ingot_fail(-EBUSY, "--ckpt-dir %s: another ingot-train (%s) is training into "
-                             "this directory, and their checkpoints, rotation and config.json "
-                             "would mix; wait for it to end, or give this run another "
-                             "--ckpt-dir", TERM_SHOW(dir), who[0] ? TERM_SHOW(who) : "pid unknown");
-        } else if (e != ENOLCK && e != EOPNOTSUPP && e != ENOSYS) {
-            err = ingot_fail(-e, "--ckpt-dir %s: cannot lock %s: %s", TERM_SHOW(dir), TERM_SHOW(p),
-                             strerror(e));
-        }
-        /* else a file system without locks: the run goes on unguarded */
-        close(fd);
-        fd = -1;
-    } else {
-        /* who holds it, for the message of a second run (best effort) */
-        char host[64] = "?", who[160];
-        gethostname(host, sizeof(host) - 1);
-        host[sizeof(host) - 1] = '\0';
-        int n = snprintf(who, sizeof(who), "pid %ld on %s\n", (long)getpid(), host);
-        if (ftruncate(fd, 0) != 0 || pwrite(fd, who, (size_t)n, 0) != n) {
-            /* the lock holds all the same */
-        }
-        *fd_out = fd;
-        fd = -1;
-    }
-    if (err && fd >= 0)
-        close(fd);
+    snprintf(what, sizeof(what), "--ckpt-dir %s", TERM_SHOW(dir));
+    int err = tr_lockfile_take(p, what, fd_out, holder, sizeof(holder));
+    if (err == -EBUSY)
+        err = ingot_fail(-EBUSY, "--ckpt-dir %s: another ingot-train (%s) is training into this "
+                         "directory, and their checkpoints, rotation and config.json would "
+                         "mix; wait for it to end, or give this run another --ckpt-dir",
+                         TERM_SHOW(dir), TERM_SHOW(holder));
     free(p);
     return err;
 }

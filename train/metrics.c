@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "json_term.h"
 #include "metrics.h"
 #include "term_text.h"
+#include "tr_lockfile.h"
 
 struct tr_metrics {
     FILE *f;
@@ -37,21 +37,10 @@ struct tr_metrics {
  * never held by two runs. */
 static void unlock(tr_metrics *m)
 {
-    if (m->lock_fd >= 0) {
-        (void)unlink(m->lock_path);   /* while held: a waiting taker sees it gone */
-        close(m->lock_fd);
-        m->lock_fd = -1;
-    }
+    tr_lockfile_release(m->lock_path, m->lock_fd);
+    m->lock_fd = -1;
     free(m->lock_path);
     m->lock_path = NULL;
-}
-
-/* Whether fd is the file path names now. */
-static bool is_at(int fd, const char *path)
-{
-    struct stat a, b;
-    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
-           a.st_ino == b.st_ino;
 }
 
 static int lock(tr_metrics *m)
@@ -61,70 +50,21 @@ static int lock(tr_metrics *m)
     if (!(m->lock_path = malloc(plen)))
         return ingot_oom("metrics lock path", plen);
     snprintf(m->lock_path, plen, "%s.lock", path);
-    /* a lock file removed by its holder between our open and our lock: try
-     * again (bounded: each round needs another run to end meanwhile) */
-    for (int tries = 0; tries < 100; tries++) {
-        /* no symlink: a planted one would have this process truncate its target */
-        int fd = open(m->lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-        struct stat sb;
-        if (fd < 0)
-            return ingot_fail(-errno, "--metrics %s: cannot create the lock file %s beside it "
-                              "(%s); name a metrics file in a directory this run can write, or "
-                              "remove %s if it is not a regular file", TERM_SHOW(path),
-                              TERM_SHOW(m->lock_path), strerror(errno), TERM_SHOW(m->lock_path));
-        if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            close(fd);
-            return ingot_fail(-EINVAL, "--metrics %s: the lock file %s is not a regular file; "
-                              "remove it", TERM_SHOW(path), TERM_SHOW(m->lock_path));
-        }
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-            int e = errno;
-            if (e == EWOULDBLOCK && !is_at(fd, m->lock_path)) {   /* its holder just ended */
-                close(fd);
-                continue;
-            }
-            if (e == EWOULDBLOCK) {
-                char who[160] = "";
-                ssize_t n = pread(fd, who, sizeof(who) - 1, 0);
-                who[n > 0 ? n : 0] = '\0';
-                who[strcspn(who, "\n")] = '\0';
-                close(fd);
-                return ingot_fail(-EBUSY, "--metrics %s: another ingot-train (%s) is writing "
-                                  "its records to this file; this run would move them to "
-                                  "%s.dropped, and the other run's later records would be "
-                                  "lost; wait for it to end, or give this run another "
-                                  "--metrics", TERM_SHOW(path),
-                                  who[0] ? TERM_SHOW(who) : "pid unknown", TERM_SHOW(path));
-            }
-            close(fd);
-            if (e == ENOLCK || e == EOPNOTSUPP || e == ENOSYS) {
-                /* a file system without locks: the run goes on unguarded */
-                (void)unlink(m->lock_path);
-                free(m->lock_path);
-                m->lock_path = NULL;
-                return 0;
-            }
-            return ingot_fail(-e, "--metrics %s: cannot lock %s: %s", TERM_SHOW(path),
-                              TERM_SHOW(m->lock_path), strerror(e));
-        }
-        if (!is_at(fd, m->lock_path)) {   /* removed by the run that held it: a new one */
-            close(fd);
-            continue;
-        }
-        /* who holds it, for the message of a second run (best effort) */
-        char host[64] = "?", who[160];
-        gethostname(host, sizeof(host) - 1);
-        host[sizeof(host) - 1] = '\0';
-        int n = snprintf(who, sizeof(who), "pid %ld on %s\n", (long)getpid(), host);
-        if (ftruncate(fd, 0) != 0 || pwrite(fd, who, (size_t)n, 0) != n) {
-            /* the lock holds all the same */
-        }
-        m->lock_fd = fd;
-        return 0;
+    char what[TERM_SHOW_MAX + 16], holder[160];
+    snprintf(what, sizeof(what), "--metrics %s", TERM_SHOW(path));
+    int err = tr_lockfile_take(m->lock_path, what, &m->lock_fd, holder, sizeof(holder));
+    if (err == -EBUSY)
+        err = ingot_fail(-EBUSY, "--metrics %s: another ingot-train (%s) is writing its records "
+                         "to this file; this run would move them to %s.dropped, and the other "
+                         "run's later records would be lost; wait for it to end, or give this "
+                         "run another --metrics", TERM_SHOW(path), TERM_SHOW(holder),
+                         TERM_SHOW(path));
+    if (!err && m->lock_fd < 0) {   /* a file system without locks: unguarded */
+        (void)unlink(m->lock_path);
+        free(m->lock_path);
+        m->lock_path = NULL;
     }
-    return ingot_fail(-EBUSY, "--metrics %s: the lock file %s was replaced 100 times while "
-                      "this run tried to take it; are many runs starting on this file? give "
-                      "this run its own --metrics", TERM_SHOW(path), TERM_SHOW(m->lock_path));
+    return err;
 }
 
 /* What a metrics file may be: a regular file (read back on --resume, a line
