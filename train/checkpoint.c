@@ -542,6 +542,28 @@ static void passed_over(const char *dir, char *name, size_t cap, int *n)
         closedir(d);
 }
 
+int tr_ckpt_passed_over(const char *dir, char *hint, size_t len)
+{
+    char other[256];
+    int n;
+    passed_over(dir, other, sizeof(other), &n);
+    if (len)
+        hint[0] = '\0';
+    if (!n)
+        return 0;
+    const char *p = other + PRE_LEN;
+    size_t digits = strspn(p, "0123456789");
+    char canon[64] = "";
+    if (digits && digits < 19 && !strcmp(p + digits, CKPT_SUFFIX))
+        snprintf(canon, sizeof(canon), "; if it is one, rename it "
+                 CKPT_PREFIX "%08lld" CKPT_SUFFIX, strtoll(p, NULL, 10));
+    char more[48] = "";
+    if (n > 1)
+        snprintf(more, sizeof(more), " (and %d other name%s like it)", n - 1, n > 2 ? "s" : "");
+    snprintf(hint, len, "%s%s is passed over%s", TERM_SHOW(other), more, canon);
+    return n;
+}
+
 int tr_ckpt_resolve(const char *path, char **file)
 {
     *file = NULL;
@@ -552,25 +574,11 @@ int tr_ckpt_resolve(const char *path, char **file)
         return err;
     /* "no ckpt-*.bin checkpoint" where ckpt-30.bin is: only the names a
      * save writes are read (parse_name), and the message did not say so */
-    char other[256], hint[640] = "";
-    int n;
-    passed_over(path, other, sizeof(other), &n);
-    if (n) {
-        const char *p = other + PRE_LEN;
-        size_t digits = strspn(p, "0123456789");
-        char canon[64] = "";
-        if (digits && digits < 19 && !strcmp(p + digits, CKPT_SUFFIX))
-            snprintf(canon, sizeof(canon), "; if it is one, rename it "
-                     CKPT_PREFIX "%08lld" CKPT_SUFFIX, strtoll(p, NULL, 10));
-        char more[48] = "";
-        if (n > 1)
-            snprintf(more, sizeof(more), " (and %d other name%s like it)", n - 1,
-                     n > 2 ? "s" : "");
-        snprintf(hint, sizeof(hint), "; %s%s is passed over%s", TERM_SHOW(other), more, canon);
-    }
+    char hint[640];
+    tr_ckpt_passed_over(path, hint, sizeof(hint));
     return ingot_fail(-ENOENT, "%s: no checkpoint in this directory (a checkpoint is read by "
                       "the name a save gives it, ckpt-<8 digits>.bin such as "
-                      "ckpt-00000030.bin%s)", TERM_SHOW(path), hint);
+                      "ckpt-00000030.bin%s%s)", TERM_SHOW(path), hint[0] ? "; " : "", hint);
 }
 
 /* Read exactly len bytes at off. */

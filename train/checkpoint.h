@@ -103,6 +103,11 @@ int tr_ckpt_find_latest(const char *dir, char **path);
  * --ckpt-dir directory, its newest checkpoint (-ENOENT with a message when
  * it holds none). *file gets a malloc'd path. */
 int tr_ckpt_resolve(const char *path, char **file);
+/* Files of dir named like a checkpoint but not as a save names one
+ * ("ckpt-30.bin": a copy or rename by hand), which every reader passes
+ * over: their number, and in hint (empty when none) "ckpt-30.bin is passed
+ * over; if it is one, rename it ckpt-00000030.bin" for a message. */
+int tr_ckpt_passed_over(const char *dir, char *hint, size_t len);
 
 /* Read and verify the header of path (magic, version, endianness, checksums
  * of header, tensors and settings, sizes), and refuse a model architecture

@@ -639,6 +639,16 @@ int tr_settings_resolve(int argc, char **argv, struct tr_opts *o)
     }
     if (resume && ckdir && (err = tr_ckpt_find_latest(ckdir, &resume_path)))
         goto fail;
+    /* only misnamed copies there: --resume started the run again from step
+     * 0 (from config.json) beside them, without a word */
+    char hint[640];
+    if (resume && ckdir && !resume_path && tr_ckpt_passed_over(ckdir, hint, sizeof(hint))) {
+        err = ingot_fail(INGOT_E_USAGE, "--resume: --ckpt-dir %s holds no checkpoint by the name "
+                         "a save gives it (ckpt-<8 digits>.bin): %s. Resumed now, the run would "
+                         "start again from step 0; rename the file, or move it out of %s to "
+                         "start afresh", TERM_SHOW(ckdir), hint, TERM_SHOW(ckdir));
+        goto fail;
+    }
     /* --resume-from a --ckpt-dir: its newest checkpoint (a branch of it) */
     if (rfrom && (err = tr_ckpt_resolve(rfrom, &resume_path))) {
         err = ingot_fail(err, "--resume-from %s: %s", TERM_SHOW(rfrom), ingot_errmsg_for(err));

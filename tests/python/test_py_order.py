@@ -13,6 +13,7 @@ converted-again dataset is warned of (ingot-train notes it), and a dataset of
 another tokenizer is refused (ingot-train refuses it)."""
 import json
 import os
+import shutil
 import struct
 import sys
 
@@ -577,7 +578,20 @@ def check_mixture(fx, d, ds):
         ingot.open_checkpoint(fx.path("corpus2.jsonl").rsplit("/", 1)[0] + "/ds2")
         fail("open_checkpoint of a directory without checkpoints opened something")
     except ingot.FormatError as e:
-        check("no ckpt-*.bin checkpoint" in str(e), str(e))
+        check("no checkpoint in this directory (a checkpoint is read by the name a save "
+              "gives it, ckpt-<8 digits>.bin" in str(e), str(e))
+    # a directory holding only a misnamed copy: named as passed over, with the name to
+    # give it, as ingot-train says it (it said "no ckpt-*.bin checkpoint" beside ckpt-2.bin)
+    odd = fx.path("ck-misnamed")
+    os.makedirs(odd, exist_ok=True)
+    shutil.copyfile(os.path.join(fx.path("ck-shuffled"), "ckpt-00000002.bin"),
+                    os.path.join(odd, "ckpt-2.bin"))
+    try:
+        ingot.open_checkpoint(odd)
+        fail("open_checkpoint of a directory holding only ckpt-2.bin opened something")
+    except ingot.FormatError as e:
+        check("ckpt-2.bin is passed over; if it is one, rename it ckpt-00000002.bin" in str(e),
+              str(e))
     # a checkpoint of one dataset continues through from_checkpoint too
     c = ingot.open_checkpoint(os.path.join(fx.path("ck-shuffled"), "ckpt-00000002.bin"))
     fc = ingot.TrainWindows.from_checkpoint(c, batch=B)

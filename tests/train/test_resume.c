@@ -248,6 +248,20 @@ int main(int argc, char **argv)
     free(swap);
     free(old_data);
 
+    /* a --ckpt-dir holding only a misnamed copy (ckpt-12.bin): --resume
+     * started the run again from step 0 beside it, without a word */
+    char *odd = tt_fmt("%s/codd", dir);
+    CHECK(mkdir(odd, 0755) == 0);
+    cmd = tt_fmt("cp '%s' '%s/ckpt-12.bin' && cp '%s/cb/config.json' '%s/'", cb, odd, dir, odd);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    char *args = tt_fmt("--ckpt-dir '%s' --resume", odd);
+    CHECK(tt_expect(bin, out, "--resume beside a misnamed copy", args, 2,
+                    "holds no checkpoint by the name a save gives it",
+                    "ckpt-12.bin is passed over; if it is one, rename it ckpt-00000012.bin") == 0);
+    free(args);
+    free(odd);
+
     tt_rmtree(dir);
     free(ids); free(dir); free(data); free(out); free(common); free(c8);
     free(ma); free(mb); free(ca); free(cb);

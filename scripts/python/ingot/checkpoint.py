@@ -380,6 +380,19 @@ def open_checkpoint(path, verify=True):
     if os.path.isdir(path):
         latest = latest_checkpoint(path)
         if latest is None:
-            raise FormatError("%s: no ckpt-*.bin checkpoint in this directory" % _term_text(path))
+            # as ingot-train says it (train/checkpoint.c tr_ckpt_resolve): only the names a
+            # save writes are read, and a "ckpt-30.bin" there is named as passed over
+            other = sorted(n for n in os.listdir(path)
+                           if re.fullmatch(r"ckpt-.*\.bin", n) and parse_name(n) is None)
+            hint = ""
+            if other:
+                more = (" (and %d other name%s like it)" % (len(other) - 1,
+                        "s" if len(other) > 2 else "")) if len(other) > 1 else ""
+                m = re.fullmatch(r"ckpt-([0-9]{1,18})\.bin", other[0])
+                canon = ("; if it is one, rename it ckpt-%08d.bin" % int(m.group(1))) if m else ""
+                hint = "; %s%s is passed over%s" % (_term_text(other[0]), more, canon)
+            raise FormatError("%s: no checkpoint in this directory (a checkpoint is read by the "
+                              "name a save gives it, ckpt-<8 digits>.bin such as "
+                              "ckpt-00000030.bin%s)" % (_term_text(path), hint))
         path = latest
     return Checkpoint(path, verify=verify)
