@@ -36,6 +36,9 @@
 #define INGOT_TRAIN_CKPT_PREFIX "ckpt-"
 #define INGOT_TRAIN_CKPT_SUFFIX ".bin"
 #define INGOT_TRAIN_CONFIG_NAME "config.json"
+/* The first 8 bytes of a checkpoint (train/checkpoint.h), by which
+ * ingot-dump tells one given in place of a shard. */
+#define INGOT_TRAIN_CKPT_MAGIC "INGOTCKP"
 #define INGOT_MANIFEST_VERSION 1
 
 enum ingot_split { INGOT_SPLIT_TRAIN = 0, INGOT_SPLIT_VAL = 1 };

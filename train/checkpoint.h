@@ -15,7 +15,7 @@
 #include "shard_format.h"
 #include "tr_params.h"
 
-#define TR_CKPT_MAGIC "INGOTCKP"
+#define TR_CKPT_MAGIC INGOT_TRAIN_CKPT_MAGIC
 /* The newest version this build reads. GPT-2 runs write version 2 (files
  * unchanged); llama runs write version 3, whose header adds the
  * architecture and its fields at offset 248 (docs/checkpoint-format.md). */

@@ -1,6 +1,8 @@
 /* What ingot-dump reads: one shard, or a dataset directory through
  * dataset_open(), and the tokenizer that belongs to it. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,48 @@ static void find_side_manifest(struct dump_src *s)
     free(mp);
 }
 
+/* Whether dir holds what ingot-train writes into a --ckpt-dir (its lock, or
+ * a file named ckpt-*.bin). */
+static bool is_run_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    bool run = false;
+    for (struct dirent *e; d && !run && (e = readdir(d));) {
+        size_t n = strlen(e->d_name), p = strlen(INGOT_TRAIN_CKPT_PREFIX);
+        size_t x = strlen(INGOT_TRAIN_CKPT_SUFFIX);
+        run = !strcmp(e->d_name, INGOT_TRAIN_LOCK_NAME) ||
+              (n > p + x && !strncmp(e->d_name, INGOT_TRAIN_CKPT_PREFIX, p) &&
+               !strcmp(e->d_name + n - x, INGOT_TRAIN_CKPT_SUFFIX));
+    }
+    if (d)
+        closedir(d);
+    return run;
+}
+
+/* Whether path starts with a checkpoint's magic. */
+static bool is_checkpoint(const char *path)
+{
+    char m[sizeof(INGOT_TRAIN_CKPT_MAGIC) - 1];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    bool ck = fd >= 0 && read(fd, m, sizeof(m)) == (ssize_t)sizeof(m) &&
+              !memcmp(m, INGOT_TRAIN_CKPT_MAGIC, sizeof(m));
+    if (fd >= 0)
+        close(fd);
+    return ck;
+}
+
+/* A training run's directory or checkpoint given for PATH: said as such
+ * ("no manifest.json; is this a dataset?", "not an Ingot shard" left the
+ * user to guess), keeping err's exit status. */
+static int not_data(int err, const char *shown, bool dir)
+{
+    return ingot_fail(err, "%s: %s, not a %s: ingot-dump reads datasets and shards; a "
+                      "checkpoint is read by ingot-train export, generate or eval, or from "
+                      "Python (scripts/python/ingot: open_checkpoint)", shown,
+                      dir ? "a training run's --ckpt-dir (checkpoints, ckpt-*.bin)" :
+                            "an ingot-train checkpoint", dir ? "dataset" : "shard");
+}
+
 int dump_src_open(const char *path, bool verify, struct dump_src *s)
 {
     memset(s, 0, sizeof(*s));
@@ -52,13 +96,17 @@ int dump_src_open(const char *path, bool verify, struct dump_src *s)
     int isdir = fs_is_dir(path);
     if (isdir < 0)
         return isdir;
-    if (isdir)
-        return dataset_open(path, verify, &s->ds);
+    if (isdir) {
+        int ret = dataset_open(path, verify, &s->ds);
+        return ret == -ENOENT && is_run_dir(path) ? not_data(ret, s->shown, true) : ret;
+    }
     if (access(path, F_OK) != 0) {
         int e = errno;
         return ingot_fail(-e, "%s: %s", s->shown, strerror(e));
     }
     int ret = shard_reader_open(path, &s->single);
+    if (ret && ret != -ENOMEM && is_checkpoint(path))
+        return not_data(ret, s->shown, false);
     if (!ret && verify)
         ret = shard_reader_verify(s->single);
     if (!ret)

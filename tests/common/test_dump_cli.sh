@@ -516,6 +516,14 @@ expect_rc 1 "export-bin ids past the vocabulary" -- "$DUMP" export-bin vsmall/tr
     --out vsmall.bin
 has err.txt "beyond the vocabulary"
 [ ! -e vsmall.bin ] || fail "export-bin left vsmall.bin"
+# a training run's --ckpt-dir or checkpoint given for PATH: said as such ("no
+# manifest.json; is this a dataset?" and "not an Ingot shard" left it to guess)
+mkdir -p ckd
+printf 'INGOTCKP%4088s' '' > ckd/ckpt-00000001.bin
+expect_rc 1 "info on a --ckpt-dir" -- "$DUMP" info ckd
+has err.txt "ckd: a training run's --ckpt-dir (checkpoints, ckpt-\*.bin), not a dataset"
+expect_rc 1 "verify on a checkpoint" -- "$DUMP" verify ckd/ckpt-00000001.bin
+has err.txt "ckd/ckpt-00000001.bin: an ingot-train checkpoint, not a shard: .*ingot-train export"
 # tokens and stats show such ids as what they are, and exit 1 (tokens printed
 # "-", the piece "-"; stats left them out and exited 0)
 expect_rc 1 "tokens ids past the vocabulary" -- "$DUMP" tokens vsmall/train-000000.tok --range 0:
