@@ -259,6 +259,18 @@ static int source_open(tr_loader *l, struct source *s, const char *dir)
     if (s != &l->src[0]) {
         /* a mixture's ids must mean the same thing in every source */
         const struct manifest *m0 = l->src[0].ds->manifest;
+        /* a source of ids only (import-bin --vocab records hash 0): "re-run
+         * ingot-pretok with the same --model" sent the user to a conversion
+         * it never had; the way is to import its ids again with the model */
+        const bool ids0 = !m0->tokenizer.hash, ids = !m->tokenizer.hash;
+        if (m->tokenizer.hash != m0->tokenizer.hash && (ids0 || ids))
+            return ingot_fail(INGOT_E_MISMATCH, "--data %s holds ids only (made by ingot-pretok "
+                              "import-bin --vocab: no tokenizer recorded), and --data %s was "
+                              "made with a tokenizer (hash %016" PRIx64 "): a mixture needs one "
+                              "tokenizer; if its ids were made with that model, import them "
+                              "again with import-bin --tokenizer M", TERM_SHOW(ids ? dir :
+                              l->src[0].dir), TERM_SHOW(ids ? l->src[0].dir : dir),
+                              ids ? m0->tokenizer.hash : m->tokenizer.hash);
         if (m->tokenizer.hash != m0->tokenizer.hash)
             return ingot_fail(INGOT_E_MISMATCH, "--data %s and --data %s were made with "
                               "different tokenizers (hash %016" PRIx64 " and %016" PRIx64 " in "

@@ -641,6 +641,16 @@ int main(int argc, char **argv)
     failures += tt_expect(bin, out, "mixture of two tokenizers", x, 1, "different tokenizers",
                           "/c");
     free(x);
+    /* a source of ids only (import-bin --vocab: hash 0): "re-run ingot-pretok
+     * with the same --model" named a conversion it never had */
+    char *ids = tt_fmt("%s/ids", dir);
+    write_source(ids, B_BASE, N_B, 0, VOCAB);
+    x = tt_fmt("--data '%s/a' --data '%s' --model tiny --steps 1", dir, ids);
+    failures += tt_expect(bin, out, "mixture with a source of ids only", x, 1,
+                          "/ids holds ids only (made by ingot-pretok import-bin --vocab",
+                          "import them again with import-bin --tokenizer M");
+    free(x);
+    free(ids);
     x = tt_fmt("--data '%s/a:0' --steps 1", dir);
     failures += tt_expect(bin, out, "weight 0", x, 2, "weight '0'", NULL);
     free(x);
