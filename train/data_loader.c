@@ -116,9 +116,9 @@ static int copy_guarded(const shard_reader *sh, uint64_t off, size_t n, uint32_t
 {
     if (sigsetjmp(bus_jump, 1))
         return ingot_fail(INGOT_E_TRUNCATED, "%s: the shard was truncated or rewritten while "
-                          "training (SIGBUS reading tokens [%" PRIu64 ", %" PRIu64 ")); restore "
-                          "it (ingot-dump verify) and resume", shard_reader_shown(sh), off,
-                          off + n);
+                          "in use (SIGBUS reading tokens [%" PRIu64 ", %" PRIu64 ")); restore "
+                          "it (ingot-dump verify), then resume the run or run the command "
+                          "again", shard_reader_shown(sh), off, off + n);
     bus_armed = 1;
     shard_reader_copy_u32(sh, off, n, dst);
     bus_armed = 0;

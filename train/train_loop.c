@@ -248,10 +248,18 @@ static int check_resume(const struct run *r, const char *path, const struct tr_c
     struct tr_config same_v = same_t;
     same_v.vocab = b->vocab;
     same_v.vocab_padded = b->vocab_padded;
-    if (!tr_config_equal(&same_t, b) && tr_config_equal(&same_v, b))
+    /* --vocab is --synthetic's: a dataset's vocabulary is its manifest's
+     * (the advice "pass --vocab" was then refused) */
+    if (!tr_config_equal(&same_t, b) && tr_config_equal(&same_v, b) && synth)
         return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint's vocabulary is %d, this run's "
-                          "%d: pass --vocab %d%s", TERM_SHOW(path), a->vocab, b->vocab, a->vocab,
-                          synth ? " with --synthetic" : "");
+                          "%d: pass --vocab %d with --synthetic", TERM_SHOW(path), a->vocab,
+                          b->vocab, a->vocab);
+    if (!tr_config_equal(&same_t, b) && tr_config_equal(&same_v, b))
+        return ingot_fail(INGOT_E_MISMATCH, "%s: the checkpoint's vocabulary is %d, the "
+                          "dataset's %d (%s/manifest.json): its ids mean other things; %s",
+                          TERM_SHOW(path), a->vocab, b->vocab, TERM_SHOW(r->o->data),
+                          init ? "fine-tune on a dataset of the checkpoint's tokenizer" :
+                                 "use the dataset the checkpoint was trained on");
     if (!tr_config_equal(&same_t, b)) {
         char has[256], want[256];
         describe_shape(a, has, sizeof has);
@@ -1171,6 +1179,16 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
         }
         goto out;
     }
+    /* a copy of another source (cp -r): the same shards twice, its weight
+     * added to the other's and its val windows counted twice; said, not
+     * refused (the same directory under another name is refused) */
+    for (int i = 1; i < tr_loader_n_sources(r.loader); i++)
+        for (int k = 0; k < i; k++)
+            if (tr_loader_source_id(r.loader, i) == tr_loader_source_id(r.loader, k))
+                say(&r, "note: --data %s holds the same shards as --data %s (a copy: their "
+                    "manifests' checksums are equal): the mixture draws them with both "
+                    "weights added\n", TERM_SHOW(tr_loader_source_dir(r.loader, i)),
+                    TERM_SHOW(tr_loader_source_dir(r.loader, k)));
     /* a manifest's 32-bit vocabulary past a model's int: named, not cast
      * into "vocabulary size -2147483000 is out of range" */
     if (tr_loader_vocab(r.loader) > (uint32_t)(INT_MAX - TR_VOCAB_PAD)) {

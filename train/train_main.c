@@ -93,7 +93,6 @@ static void install_handlers(void)
         sigaction(stops[i], &sa, NULL);
     sig_install_unless_ignored(SIGHUP, on_signal, NULL);
     sig_install_unless_ignored(SIGPIPE, on_signal, NULL);
-    tr_loader_trap_sigbus();
 }
 
 /* After a run failed on a full or failing disk: what is kept and what to
@@ -196,6 +195,9 @@ int main(int argc, char **argv)
     }
     sig_file_size_errors();   /* ulimit -f: EFBIG, reported, not SIGXFSZ */
     read_launcher();
+    /* eval reads shards through the loader too: a shard truncated under it
+     * died of SIGBUS (the handler came with training's, below) */
+    tr_loader_trap_sigbus();
     int sub = tr_subcommand(argc, argv, print_version);   /* export, generate, eval */
     if (sub >= 0)
         return sub;

@@ -651,6 +651,15 @@ int main(int argc, char **argv)
                           "import them again with import-bin --tokenizer M");
     free(x);
     free(ids);
+    /* a copy of a source (cp -r) in the same mixture: the same shards twice */
+    char *cp = tt_fmt("cp -r '%s/a' '%s/acopy'", dir, dir);
+    CHECK(system(cp) == 0);
+    free(cp);
+    x = tt_fmt("--data '%s/a' --data '%s/acopy' --model tiny --layers 1 --dim 32 "
+               "--seq-len 16 --batch 2 --steps 1", dir, dir);
+    failures += tt_expect(bin, out, "mixture with a copy of a source", x, 0,
+                          "note: --data ", "/acopy holds the same shards as --data ");
+    free(x);
     x = tt_fmt("--data '%s/a:0' --steps 1", dir);
     failures += tt_expect(bin, out, "weight 0", x, 2, "weight '0'", NULL);
     free(x);

@@ -142,6 +142,22 @@ int main(int argc, char **argv)
     s = tt_slurp(out);
     CHECK(s && strstr(s, "the checkpoint's tokenizer") && !strstr(s, "another model configuration"));
     free(s);
+    /* the same tokenizer's hash (ids only: both 0 in practice) with another
+     * vocabulary: the dataset named, not "pass --vocab", which a dataset
+     * run refuses */
+    char *data3 = tt_fmt("%s/data3", dir);
+    struct tt_dataset d4 = d;
+    d4.dir = data3;
+    d4.vocab = VOCAB + 50;
+    CHECK_OK(tt_write_dataset(&d4));
+    cmd = tt_fmt("'%s' --ckpt-dir '%s/cb' --resume --data '%s' --steps 13", bin, dir, data3);
+    CHECK(tt_run(cmd, out) != 0);
+    free(cmd);
+    s = tt_slurp(out);
+    CHECK(s && strstr(s, "the checkpoint's vocabulary is 90, the dataset's 140 (") &&
+          strstr(s, "use the dataset the checkpoint was trained on") && !strstr(s, "--vocab"));
+    free(s);
+    free(data3);
     /* the dataset its settings name, moved since: the message says where the
      * path came from and what to pass */
     char *moved = tt_fmt("%s/data-moved", dir);
