@@ -2,8 +2,10 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "term_text.h"
 #include "tr_src_loss.h"
 
@@ -21,6 +23,16 @@ static void basename_of(const char *dir, char *out, size_t len)
         start--;
     if (start == end)   /* "/" */
         start = 0;
+    /* "." or "..": the directory's own name ("--data ." named the source
+     * "." in every val line and metrics key) */
+    const size_t n0 = end - start;
+    char *abs = (n0 == 1 || n0 == 2) && !strncmp(dir + start, "..", n0) ? fs_abs_path(dir) : NULL;
+    if (abs && strcmp(abs, "/") && strcmp(abs, dir)) {
+        basename_of(abs, out, len);
+        free(abs);
+        return;
+    }
+    free(abs);
     const size_t n = term_text_cut(dir + start, end - start, len - 1);
     snprintf(out, len, "%.*s", (int)n, dir + start);
 }

@@ -298,22 +298,27 @@ static void lr_jump_note(struct run *r, const struct tr_schedule *was, int64_t s
  * same path converted again, grown or shrunk): the position goes on in the
  * new data's order, so documents may come twice or not at all. Said, not
  * refused: appending data to a run is a use. */
-static void content_note(struct run *r, const char *section, const struct tr_loader_pos *pos)
+static int content_note(struct run *r, const char *section, const struct tr_loader_pos *pos,
+                        bool speak)
 {
+    int changed = 0;
     for (int i = 0; i < pos->n_src && i < tr_loader_n_sources(r->loader); i++) {
         uint64_t had;
         if (tr_settings_source_content(section, i, &had) ||
             had == tr_loader_source_id(r->loader, i))
             continue;
-        say(r, "note: resume: the dataset %s is not the one the checkpoint trained on (its "
-            "shards changed since: converted again, or shards added or removed); the run goes "
-            "on at the checkpoint's place (epoch %" PRIu64 ", window %" PRIu64 ") in this "
-            "data's order, so some documents may be seen twice and others not at all. Restore "
-            "the dataset to continue the run exactly, or start this data from its beginning "
-            "with --init-from and a new --ckpt-dir\n",
-            TERM_SHOW(tr_loader_source_dir(r->loader, i)), pos->src[i].epoch,
-            pos->src[i].index);
+        changed++;
+        if (speak)
+            say(r, "note: resume: the dataset %s is not the one the checkpoint trained on (its "
+                "shards changed since: converted again, or shards added or removed); the run "
+                "goes on at the checkpoint's place (epoch %" PRIu64 ", window %" PRIu64 ") in "
+                "this data's order, so some documents may be seen twice and others not at all. "
+                "Restore the dataset to continue the run exactly, or start this data from its "
+                "beginning with --init-from and a new --ckpt-dir\n",
+                TERM_SHOW(tr_loader_source_dir(r->loader, i)), pos->src[i].epoch,
+                pos->src[i].index);
     }
+    return changed;
 }
 
 /* --resume: weights, AdamW state, data position and progress of the
@@ -348,12 +353,26 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         have_was = tr_settings_schedule(section, &was) == 0;
         err = tr_settings_world_size(path, section, &was_world);
     }
-    if (!err && section)
-        content_note(r, section, &st.pos);
+    /* the note after the position is taken: a dataset that shrank past it
+     * was noted as going on, then refused as "the dataset or --seq-len
+     * differs" (one message now, with the way on) */
+    const bool changed = !err && section && content_note(r, section, &st.pos, false);
+    if (err) {
+        free(section);
+        return tr_ckpt_resume_failed(own_dir, path, err);
+    }
+    if ((err = tr_loader_set_pos(r->loader, &st.pos)) && changed) {
+        char msg[4096];
+        snprintf(msg, sizeof(msg), "%s", ingot_errmsg_for(err));
+        err = ingot_fail(err, "%s: its shards changed since the checkpoint (converted again, or "
+                         "shards removed); restore the dataset to continue the run, or start "
+                         "this data from its beginning with --init-from and a new --ckpt-dir",
+                         msg);
+    } else if (!err && changed) {
+        content_note(r, section, &st.pos, true);
+    }
     free(section);
     if (err)
-        return tr_ckpt_resume_failed(own_dir, path, err);
-    if ((err = tr_loader_set_pos(r->loader, &st.pos)))
         return err;
     r->start_step = (int64_t)st.step;
     r->tokens = st.tokens;
@@ -1294,10 +1313,11 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
     for (int i = 0; i < tr_loader_n_sources(r.loader); i++)
         warn_damaged(&r, tr_loader_source_dataset(r.loader, i));
     if (!o->synthetic)
-        say(&r, "data: %s: %s train tokens (%s windows of %d per epoch), order %s, seed %" PRIu64
-            "\n", tr_loader_n_sources(r.loader) > 1 ? "the mixture" : TERM_SHOW(o->data),
+        say(&r, "data: %s: %s train tokens (%s window%s of %d per epoch), order %s, seed %"
+            PRIu64 "\n", tr_loader_n_sources(r.loader) > 1 ? "the mixture" : TERM_SHOW(o->data),
             cli_human((double)tr_loader_train_tokens(r.loader), b1, sizeof(b1)),
-            cli_human((double)tr_loader_windows(r.loader), b2, sizeof(b2)), o->seq_len,
+            cli_human((double)tr_loader_windows(r.loader), b2, sizeof(b2)),
+            tr_loader_windows(r.loader) == 1 ? "" : "s", o->seq_len,
             o->sequential ? "sequential" : "shuffled", o->seed);
     char sched[96];
     if (o->lr_schedule == TR_SCHED_CONSTANT)

@@ -326,6 +326,13 @@ static int val_by_source(const char *bin, const char *dir, const char *out)
     failures += tt_expect(bin, out, "mixture of a dataset and its copy", x, 0,
                           "(same#0 6, same#1 6)", "| same#0 ");
     free(x);
+    /* a source named through "." goes by its directory's name (it was ".") */
+    x = tt_fmt("--data '%s/.' --data '%s:2' --model tiny --layers 1 --dim 32 --seq-len 8 "
+               "--batch 4 --batch-tokens 64 --steps 2 --warmup 1 --val-every 2 --val-tokens 96",
+               s1, s2);
+    failures += tt_expect(bin, out, "a source given as DIR/.", x, 0, "(same#0 6, same#1 6)",
+                          NULL);
+    free(x);
     int ns = val_src_ok("val by source: itself twice", ms, 2, 12, vs, 8);
     bool eq = ns == 2;
     for (int r = 0; eq && r < ns; r++)

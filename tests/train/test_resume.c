@@ -261,6 +261,26 @@ int main(int argc, char **argv)
     s = tt_slurp(out);
     CHECK(s && strstr(s, "resumed from") && !strstr(s, "not the one the checkpoint trained on"));
     free(s);
+    /* ... and converted again shorter than the checkpoint's place: one
+     * message with the way on (it noted "the run goes on", then refused as
+     * "the dataset or --seq-len differs") */
+    char *small = tt_fmt("%s/data-small", dir);
+    struct tt_dataset d5 = d;
+    d5.dir = small;
+    d5.n_train = 8 * 32 + 1;   /* 8 windows: step 14's place (window 16) is past them */
+    CHECK_OK(tt_write_dataset(&d5));
+    CHECK(rename(data, swap) == 0 && rename(small, data) == 0);
+    cmd = tt_fmt("'%s' --resume-from '%s/cb/ckpt-00000014.bin' --ckpt-dir '%s/cshort' "
+                 "--steps 16", bin, dir, dir);
+    CHECK(tt_run(cmd, out) != 0);
+    free(cmd);
+    s = tt_slurp(out);
+    CHECK(s && strstr(s, "beyond the 8 windows of an epoch") &&
+          strstr(s, "its shards changed since the checkpoint") &&
+          strstr(s, "--init-from and a new --ckpt-dir") && !strstr(s, "note: resume:"));
+    free(s);
+    CHECK(rename(data, small) == 0 && rename(swap, data) == 0);
+    free(small);
     free(swap);
     free(old_data);
 
