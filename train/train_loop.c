@@ -104,6 +104,7 @@ struct run {
     /* sampling */
     ingot_spm *spm;
     bool spm_tried;
+    bool decode_said;       /* a sample that could not be decoded was said */
     /* --profile: chunk assembly time of the steps in flight, and sums for
      * the closing summary (steps after 3 warm-up ones) */
     double assemble_ms[4];
@@ -643,6 +644,21 @@ static int evaluate(struct run *r, int64_t step)
     return 0;
 }
 
+/* A tokenizer of another size than the dataset's vocabulary (a manifest
+ * edited, or written by another tool): ids past its pieces cannot be
+ * decoded and the model carries rows no token uses; said once, when it is
+ * loaded (samples printed raw ids without a word). */
+static void tokenizer_size_note(struct run *r)
+{
+    const uint32_t pieces = r->spm ? ingot_spm_vocab_size(r->spm) : 0;
+    if (r->spm && pieces != tr_loader_vocab(r->loader))
+        say(r, "note: the tokenizer has %" PRIu32 " pieces, but the dataset's vocabulary is "
+            "%" PRIu32 " (manifest.json): %s; was the manifest edited or written by another "
+            "tool?\n", pieces, tr_loader_vocab(r->loader), pieces < tr_loader_vocab(r->loader)
+            ? "ids past its pieces cannot be decoded, and the model has rows no token of it "
+              "uses" : "the model cannot produce its last pieces");
+}
+
 static int sample(struct run *r, int64_t step)
 {
     const struct tr_opts *o = r->o;
@@ -674,17 +690,27 @@ static int sample(struct run *r, int64_t step)
                 ingot_errmsg());
             ingot_clear_err();
             r->spm = NULL;
-        } else if (note) {
-            say(r, "note: %s\n", note);
+        } else {
+            if (note)
+                say(r, "note: %s\n", note);
+            tokenizer_size_note(r);
         }
         free(note);
     }
     say(r, "---- sample at step %" PRId64 " ----\n", step);
     char *text = NULL;
     size_t len;
-    if (r->spm && ingot_spm_decode(r->spm, (const uint32_t *)ids, (size_t)n_new + 1, &text, &len) == 0) {
+    int dec = r->spm ? ingot_spm_decode(r->spm, (const uint32_t *)ids, (size_t)n_new + 1, &text,
+                                        &len) : -ENOENT;
+    if (!dec) {
         say(r, "%s\n", text);
     } else {
+        if (r->spm && !r->decode_said) {   /* why ids, once (it was dropped) */
+            r->decode_said = true;
+            say(r, "note: the sample cannot be decoded (%s); printing token ids\n",
+                ingot_errmsg_for(dec));
+        }
+        ingot_clear_err();
         for (int i = 0; i <= n_new; i++)
             say(r, "%s%d", i ? " " : "", ids[i]);
         say(r, "\n");
@@ -1235,6 +1261,7 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
                              ingot_errmsg_for(err));
             goto out;
         }
+        tokenizer_size_note(&r);
     }
     r.cfg = (struct tr_config){ .n_layer = o->layers, .n_head = o->heads, .n_embd = o->dim,
                                 .seq_len = o->seq_len, .vocab = (int)tr_loader_vocab(r.loader) };
