@@ -33,6 +33,14 @@ static void same_payload(const char *a, const char *b)
     free(y);
 }
 
+/* Run cmd (freed), which must fail; its output (malloc'd). */
+static char *refused(char *cmd, const char *out)
+{
+    CHECK(tt_run(cmd, out) != 0);
+    free(cmd);
+    return tt_slurp(out);
+}
+
 int main(int argc, char **argv)
 {
     CHECK(argc == 2);
@@ -136,10 +144,8 @@ int main(int argc, char **argv)
     d2.vocab = VOCAB + 50;
     d2.tokenizer_hash = 6;
     CHECK_OK(tt_write_dataset(&d2));
-    cmd = tt_fmt("'%s' --ckpt-dir '%s/cb' --resume --data '%s' --steps 13", bin, dir, data2);
-    CHECK(tt_run(cmd, out) != 0);
-    free(cmd);
-    s = tt_slurp(out);
+    s = refused(tt_fmt("'%s' --ckpt-dir '%s/cb' --resume --data '%s' --steps 13", bin, dir,
+                       data2), out);
     CHECK(s && strstr(s, "the checkpoint's tokenizer") && !strstr(s, "another model configuration"));
     free(s);
     /* the same tokenizer's hash (ids only: both 0 in practice) with another
@@ -150,10 +156,8 @@ int main(int argc, char **argv)
     d4.dir = data3;
     d4.vocab = VOCAB + 50;
     CHECK_OK(tt_write_dataset(&d4));
-    cmd = tt_fmt("'%s' --ckpt-dir '%s/cb' --resume --data '%s' --steps 13", bin, dir, data3);
-    CHECK(tt_run(cmd, out) != 0);
-    free(cmd);
-    s = tt_slurp(out);
+    s = refused(tt_fmt("'%s' --ckpt-dir '%s/cb' --resume --data '%s' --steps 13", bin, dir,
+                       data3), out);
     CHECK(s && strstr(s, "the checkpoint's vocabulary is 90, the dataset's 140 (") &&
           strstr(s, "use the dataset the checkpoint was trained on") && !strstr(s, "--vocab"));
     free(s);
@@ -162,10 +166,7 @@ int main(int argc, char **argv)
      * path came from and what to pass */
     char *moved = tt_fmt("%s/data-moved", dir);
     CHECK(rename(data, moved) == 0);
-    cmd = tt_fmt("'%s' --ckpt-dir '%s/cb' --resume --steps 13", bin, dir);
-    CHECK(tt_run(cmd, out) != 0);
-    free(cmd);
-    s = tt_slurp(out);
+    s = refused(tt_fmt("'%s' --ckpt-dir '%s/cb' --resume --steps 13", bin, dir), out);
     CHECK(s && strstr(s, "no such dataset directory: the path checkpoint ") &&
           strstr(s, "pass --data DIR where the dataset is now"));
     free(s);
@@ -270,11 +271,8 @@ int main(int argc, char **argv)
     d5.n_train = 8 * 32 + 1;   /* 8 windows: step 14's place (window 16) is past them */
     CHECK_OK(tt_write_dataset(&d5));
     CHECK(rename(data, swap) == 0 && rename(small, data) == 0);
-    cmd = tt_fmt("'%s' --resume-from '%s/cb/ckpt-00000014.bin' --ckpt-dir '%s/cshort' "
-                 "--steps 16", bin, dir, dir);
-    CHECK(tt_run(cmd, out) != 0);
-    free(cmd);
-    s = tt_slurp(out);
+    s = refused(tt_fmt("'%s' --resume-from '%s/cb/ckpt-00000014.bin' --ckpt-dir '%s/cshort' "
+                       "--steps 16", bin, dir, dir), out);
     CHECK(s && strstr(s, "beyond the 8 windows of an epoch") &&
           strstr(s, "its shards changed since the checkpoint") &&
           strstr(s, "--init-from and a new --ckpt-dir") && !strstr(s, "note: resume:"));
