@@ -6,15 +6,32 @@
  * candidate is summed and compared in float. Build with
  * -ffp-contract=off and without -ffast-math (meson does).
  *
- * The original interleaves the trie walk and the update; here the walk
- * lists the edges first, in the same order (by start, then length), and
- * the update runs over the list. The result is the same: an update reads
- * only best[start], which edges of later starts never write. */
+ * Two ways through one walk (ug_walk), both giving the original's order of
+ * updates: each best[end] is offered its candidates by start, and within a
+ * start by length, and an update reads only best[start], which no edge of
+ * that or a later start writes.
+ * - Words of at most UG_LATTICE_MAX bytes (nearly all): the walk lists
+ *   the edges (the lattice), which stage 2 (spe_unigram_bound) needs for
+ *   cached words; the Viterbi then runs over the list.
+ * - Longer words: no lattice. The Viterbi walks the trie itself and updates
+ *   best[] at each edge, as EncodeOptimized does, so memory is best[] (12
+ *   bytes a byte), not an edge per (start, piece length): a 64 MB run of
+ *   one character with pieces of 1-16 of it listed ~20 GB of edges. */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 
+#include "spm_cache.h"
 #include "spm_enc.h"
+
+/* Longest word with a lattice: at least the cache's longest word (stage 2
+ * reads the lattice), and a lattice stays small: at most 512 edges a start
+ * (a piece per length), 5 MB. test_spe_oom grows one with 300 bytes. */
+#define UG_LATTICE_MAX 512
+_Static_assert(UG_LATTICE_MAX >= SPE_CACHE_MAX_WORD, "cached words need their lattice");
+
+/* Is the word of n bytes walked inside the Viterbi (no lattice kept)? */
+static inline bool ug_streams(uint32_t n) { return n > UG_LATTICE_MAX; }
 
 static inline int push_edge(struct spe_scratch *s, uint32_t start, uint32_t end, int32_t id,
                             double score)
@@ -35,13 +52,36 @@ static inline int push_edge(struct spe_scratch *s, uint32_t start, uint32_t end,
     return 0;
 }
 
-int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const char *t_,
-                        uint32_t n)
+/* EncodeOptimized's update of best[end] by the edge (start, end, id): a
+ * piece's double score (the trie record's, = m->uscore[id]) plus the float
+ * at start, compared in double; the unknown character (id < 0) in float. */
+static inline void ug_relax(const struct spe_model *m, struct spe_ugnode *best, uint32_t start,
+                            uint32_t end, int32_t id, double score)
 {
-    const unsigned char *t = (const unsigned char *)t_;
+    const float here = best[start].score;
+    struct spe_ugnode *tg = &best[end];
+    if (id >= 0) {
+        const double cand = score + (double)here;
+        if (tg->start == -1 || cand > (double)tg->score)
+            *tg = (struct spe_ugnode){ (float)cand, (int32_t)start, id };
+    } else {
+        const float cand = m->unk_score + here;
+        if (tg->start == -1 || cand > tg->score)
+            *tg = (struct spe_ugnode){ cand, (int32_t)start, m->unk_id };
+    }
+}
+
+/* The edges of t[0, n) in EncodeOptimized's order: by character start,
+ * the pieces there by length, then the unknown character where no piece is
+ * exactly that character. best NULL: into s->edges; else each relaxes best
+ * at once (nothing to fail). Always inlined, so each caller gets its own
+ * copy with the branch on best folded away. */
+static inline __attribute__((always_inline)) int
+ug_walk(const struct spe_model *m, struct spe_scratch *s, const unsigned char *t, uint32_t n,
+        struct spe_ugnode *best)
+{
     const unsigned char *pack = m->vocab.pack;   /* the walk's layout */
     int ret;
-    s->n_edges = 0;
     for (uint32_t start = 0; start < n;) {
         uint32_t mblen = spe_char_len(t[start]);
         if (mblen > n - start)
@@ -51,7 +91,9 @@ int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const 
         for (uint32_t k = start; node;) {
             int32_t id = spe_pack_value(pack, node);
             if (id >= 0) {   /* else no piece ends here, or an UNUSED one */
-                if ((ret = push_edge(s, start, k + 1, id, spe_pack_score(pack, node))))
+                if (best)
+                    ug_relax(m, best, start, k + 1, id, spe_pack_score(pack, node));
+                else if ((ret = push_edge(s, start, k + 1, id, spe_pack_score(pack, node))))
                     return ret;
                 has_single |= k + 1 - start == mblen;
             }
@@ -59,23 +101,30 @@ int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const 
                 break;
             node = spe_pack_next(pack, node, t[k]);
         }
-        if (!has_single &&
-            (ret = push_edge(s, start, start + mblen, SPE_EDGE_UNK, (double)m->unk_score)))
-            return ret;
+        if (!has_single) {
+            if (best)
+                ug_relax(m, best, start, start + mblen, SPE_EDGE_UNK, 0.0);
+            else if ((ret = push_edge(s, start, start + mblen, SPE_EDGE_UNK,
+                                      (double)m->unk_score)))
+                return ret;
+        }
         start += mblen;
     }
     return 0;
 }
 
+/* t must be s->norm + off of the spe_unigram_viterbi call that follows (a
+ * long word is walked there). */
+int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const char *t,
+                        uint32_t n)
+{
+    s->n_edges = 0;
+    return ug_streams(n) ? 0 : ug_walk(m, s, (const unsigned char *)t, n, NULL);
+}
+
 int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s, uint32_t off,
                         uint32_t n, float *c)
 {
-    const struct spe_edge *e = s->edges;
-    /* A piece's score as the lattice read it from the trie record: the
-     * same double as m->uscore[id] (spe_trie_pack copies it), in order,
-     * where the table is a random read per edge. */
-    const double *score = s->escore;
-    const size_t n_edges = s->n_edges;
     if (n + 1 > s->best_cap) {
         int ret = spe_grow(&s->best, &s->best_cap, n + 1, sizeof(*s->best), "the Viterbi table");
         if (ret)
@@ -87,24 +136,15 @@ int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s, uint32
     /* The path score carried from the words before (0 at a document's
      * start): every path of the document passes through this position. */
     best[0].score = *c;
-    for (size_t i = 0; i < n_edges; i++) {
-        const float here = best[e[i].start].score;
-        struct spe_ugnode *tg = &best[e[i].end];
-        if (e[i].id >= 0) {
-            const double cand = score[i] + (double)here;
-            if (tg->start == -1 || cand > (double)tg->score) {
-                tg->score = (float)cand;
-                tg->start = (int32_t)e[i].start;
-                tg->id = e[i].id;
-            }
-        } else {
-            const float cand = m->unk_score + here;
-            if (tg->start == -1 || cand > tg->score) {
-                tg->score = cand;
-                tg->start = (int32_t)e[i].start;
-                tg->id = m->unk_id;
-            }
-        }
+    if (ug_streams(n)) {
+        ug_walk(m, s, (const unsigned char *)s->norm + off, n, best);
+    } else {
+        /* Scores from the lattice's own array, in order (the trie
+         * record's double): the table by id is a random read per edge. */
+        const struct spe_edge *e = s->edges;
+        const double *score = s->escore;
+        for (size_t i = 0, n_edges = s->n_edges; i < n_edges; i++)
+            ug_relax(m, best, e[i].start, e[i].end, e[i].id, score[i]);
     }
     *c = best[n].score;
     /* Backtrack, then reverse the word's pieces in place. */
@@ -137,6 +177,8 @@ int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s, uint32
  * 1% margin). */
 int spe_unigram_bound(struct spe_scratch *s, uint32_t n, struct spe_ugbound *b)
 {
+    if (ug_streams(n))   /* no lattice kept; the cache never asks */
+        return -EINVAL;
     const struct spe_edge *e = s->edges;
     const double *score = s->escore;
     const size_t n_edges = s->n_edges;
