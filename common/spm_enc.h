@@ -202,7 +202,10 @@ int spe_normalize(const struct spe_norm *nm, struct spe_scratch *s, const char *
  * words. Return 0 or -ENOMEM. */
 /* Unigram in two steps: the lattice of t[0, n) into s->edges and their
  * scores into s->escore (the trie walk), then the Viterbi over that
- * lattice from the carried score. */
+ * lattice from the carried score. A word longer than UG_LATTICE_MAX (512)
+ * bytes builds no edge list: the Viterbi walks the trie itself, one entry
+ * per byte (a multi-MB run of one character), so t must be s->norm + off;
+ * spe_unigram_bound() is then -EINVAL (the cache never asks for one). */
 int spe_unigram_lattice(const struct spe_model *m, struct spe_scratch *s, const char *t,
                         uint32_t n);
 int spe_unigram_viterbi(const struct spe_model *m, struct spe_scratch *s, uint32_t off,
