@@ -24,6 +24,7 @@ struct pb_reader {
     size_t base;        /* offset of p in the file, for messages */
     const char *name;   /* file name */
     const char *msg;    /* message being read, for messages */
+    unsigned depth;     /* groups open (pb_skip_group) */
 };
 
 static int pb_bad(const struct pb_reader *r, const char *what)
@@ -49,9 +50,33 @@ static int pb_varint(struct pb_reader *r, uint64_t *v)
     return pb_bad(r, "malformed varint");
 }
 
-/* Read the next field. Returns 0, 1 at the end of the message, or an
- * error. Groups (wire types 3, 4) and the reserved types are refused. */
-static int pb_next(struct pb_reader *r, struct pb_field *f)
+/* Groups nested deeper than this are refused (libprotobuf stops at 100
+ * levels, messages included; spm_train writes none). */
+enum { PB_MAX_GROUP_DEPTH = 64 };
+
+static int pb_read_field(struct pb_reader *r, struct pb_field *f);
+
+/* Skip the fields of the group of field num that pb_read_field has just
+ * opened, through its end tag. */
+static int pb_skip_group(struct pb_reader *r, uint32_t num)
+{
+    if (++r->depth > PB_MAX_GROUP_DEPTH)
+        return pb_bad(r, "groups nested too deeply");
+    struct pb_field g;
+    int ret;
+    while ((ret = pb_read_field(r, &g)) == 0) {
+        if (g.wt == 4) {
+            r->depth--;
+            return g.num == num ? 0 : pb_bad(r, "a group closed by another field's end tag");
+        }
+    }
+    return ret < 0 ? ret : pb_bad(r, "a group without its end tag");
+}
+
+/* Read the next field, a whole group included (f->data, f->len: its
+ * fields and end tag), or a group's end tag (wire type 4, no value).
+ * Returns 0, 1 at the end of the message, or an error. */
+static int pb_read_field(struct pb_reader *r, struct pb_field *f)
 {
     if (r->i >= r->n)
         return 1;
@@ -61,6 +86,8 @@ static int pb_next(struct pb_reader *r, struct pb_field *f)
         return ret;
     f->num = (uint32_t)(key >> 3);
     f->wt = (unsigned)(key & 7);
+    f->data = NULL;
+    f->len = 0;
     if (f->num == 0 || key >> 32)
         return pb_bad(r, "invalid field number");
     switch (f->wt) {
@@ -92,15 +119,37 @@ static int pb_next(struct pb_reader *r, struct pb_field *f)
         r->i += (size_t)len;
         return 0;
     }
-    default:
-        return pb_bad(r, "unsupported wire type (group or reserved)");
+    case 3: {
+        size_t start = r->i;
+        if ((ret = pb_skip_group(r, f->num)))
+            return ret;
+        f->data = r->p + start;
+        f->len = r->i - start;
+        return 0;
     }
+    case 4:
+        return 0;
+    default:
+        return pb_bad(r, "reserved wire type");
+    }
+}
+
+/* The next field of a message: pb_read_field, where an end tag outside a
+ * group is malformed. A group (wire type 3) is returned whole: every
+ * message here reads it as an unknown field and skips it. */
+static int pb_next(struct pb_reader *r, struct pb_field *f)
+{
+    int ret = pb_read_field(r, f);
+    if (ret == 0 && f->wt == 4)
+        return pb_bad(r, "a group's end tag outside a group");
+    return ret;
 }
 
 static struct pb_reader pb_sub(const struct pb_reader *r, const struct pb_field *f,
                                const char *msg)
 {
-    struct pb_reader s = { f->data, f->len, 0, r->base + (size_t)(f->data - r->p), r->name, msg };
+    struct pb_reader s = { f->data, f->len, 0, r->base + (size_t)(f->data - r->p), r->name, msg,
+                           0 };
     return s;
 }
 
@@ -186,6 +235,21 @@ static int normalizer_parse(struct pb_reader r, struct spe_proto *m)
     return ret < 0 ? ret : 0;
 }
 
+/* The denormalizer's spec (a NormalizerSpec): only its charsmap matters
+ * here, the one thing of it libsentencepiece reads unchecked. */
+static int denormalizer_parse(struct pb_reader r, struct spe_proto *m)
+{
+    struct pb_field f;
+    int ret;
+    while ((ret = pb_next(&r, &f)) == 0) {
+        if (f.num == 2 && f.wt == 2) {
+            m->denorm_charsmap = f.len ? f.data : NULL;
+            m->denorm_charsmap_len = f.len;
+        }
+    }
+    return ret < 0 ? ret : 0;
+}
+
 int spe_proto_parse(const void *buf, size_t len, const char *name, struct spe_proto *m)
 {
     memset(m, 0, sizeof(*m));
@@ -201,7 +265,7 @@ int spe_proto_parse(const void *buf, size_t len, const char *name, struct spe_pr
     m->blob_len = len;
 
     /* Pass 1 counts the pieces, pass 2 fills them. */
-    struct pb_reader r = { m->blob, len, 0, 0, name, "ModelProto" };
+    struct pb_reader r = { m->blob, len, 0, 0, name, "ModelProto", 0 };
     struct pb_field f;
     int ret;
     size_t n = 0;
@@ -244,7 +308,8 @@ int spe_proto_parse(const void *buf, size_t len, const char *name, struct spe_pr
             if ((ret = normalizer_parse(pb_sub(&r, &f, "NormalizerSpec"), m)))
                 goto fail;
         } else if (f.num == 5) {
-            m->has_denormalizer = true;
+            if ((ret = denormalizer_parse(pb_sub(&r, &f, "denormalizer_spec"), m)))
+                goto fail;
         }
     }
     if (ret < 0)

@@ -1,8 +1,11 @@
 /* Ingot's own reader of SentencePiece's .model file (ModelProto, protobuf
  * wire format; schema: sentencepiece_model.proto of 0.1.97). Only the
  * fields the encoder needs are kept; proto2 defaults apply to absent ones.
- * No protobuf library: the format is a dozen fields (wire types 0, 1, 2, 5;
- * 3 and 4 are refused as libprotobuf refuses them). */
+ * No protobuf library: the format is a dozen fields (wire types 0, 1, 2, 5).
+ * A group (wire types 3 and 4) is an unknown field to every message here:
+ * skipped when well-formed (its end tag has its field number), as
+ * libprotobuf skips it; a group left open or closed by another field's end
+ * tag is refused, as libprotobuf refuses it. */
 #ifndef INGOT_SPM_MODEL_H
 #define INGOT_SPM_MODEL_H
 
@@ -59,7 +62,11 @@ struct spe_proto {
     bool escape_ws;
     const char *norm_name;         /* into blob, norm_name_len bytes */
     size_t norm_name_len;
-    bool has_denormalizer;         /* decode only; noted, not used */
+    /* ModelProto.denormalizer_spec's precompiled charsmap (decode only:
+     * libsentencepiece normalizes decoded text with it, so it is checked as
+     * the normalizer's is); into blob, NULL when absent or empty. */
+    const unsigned char *denorm_charsmap;
+    size_t denorm_charsmap_len;
 };
 
 /* Parse buf[0, len) (copied; buf may be freed after). name is used in

@@ -42,11 +42,14 @@ bool read_varint(const unsigned char *p, size_t n, size_t *i, uint64_t *v)
     return false;
 }
 
-// Skip a field of wire type wt. False when malformed.
-bool skip_field(const unsigned char *p, size_t n, size_t *i, unsigned wt)
+// Skip the value of the field whose key was just read: a well-formed group
+// (wire type 3) through its end tag, as libprotobuf skips an unknown one
+// (spm_model.c reads groups the same way, and as deep). False when
+// malformed.
+bool skip_field(const unsigned char *p, size_t n, size_t *i, uint64_t key, int depth = 0)
 {
     uint64_t v;
-    switch (wt) {
+    switch (key & 7) {
     case 0: return read_varint(p, n, i, &v);
     case 1: if (n - *i < 8) return false; *i += 8; return true;
     case 5: if (n - *i < 4) return false; *i += 4; return true;
@@ -55,6 +58,18 @@ bool skip_field(const unsigned char *p, size_t n, size_t *i, unsigned wt)
             return false;
         *i += (size_t)v;
         return true;
+    case 3:
+        if (depth >= 64)
+            return false;
+        for (;;) {
+            uint64_t k2;
+            if (!read_varint(p, n, i, &k2))
+                return false;   // the message ended first
+            if ((k2 & 7) == 4)
+                return k2 >> 3 == key >> 3;
+            if (!skip_field(p, n, i, k2, depth + 1))
+                return false;
+        }
     default: return false;
     }
 }
@@ -101,7 +116,7 @@ bool scan_model(const std::string &bytes, model_scan *m)
                     if (!read_varint(q, sub, &j, &v))
                         return false;
                     m->type = v >= 1 && v <= 4 ? (uint32_t)v : (uint32_t)INGOT_TOK_UNKNOWN;
-                } else if (!skip_field(q, sub, &j, (unsigned)(k2 & 7))) {
+                } else if (!skip_field(q, sub, &j, k2)) {
                     return false;
                 }
             }
@@ -109,7 +124,7 @@ bool scan_model(const std::string &bytes, model_scan *m)
             m->trainer = true;
             continue;
         }
-        if (!skip_field(p, n, &i, wt))
+        if (!skip_field(p, n, &i, key))
             return false;
     }
     return true;

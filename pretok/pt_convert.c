@@ -190,6 +190,16 @@ static int setup_tokenizer(struct conv *c)
     if (want_eos && eos < 0)
         return ingot_fail(INGOT_E_USAGE, "--eos: %s has no EOS piece (train it with "
                           "--eos_id=N, or use --no-eos)", term_text(o->model, tm, sizeof(tm)));
+    /* A model whose trainer_spec names one piece for both: documents would
+     * be framed by one token, a start not told from an end. */
+    if (want_bos && want_eos && bos == eos) {
+        char tp[128];
+        return ingot_fail(INGOT_E_USAGE, "--bos and --eos: %s gives BOS and EOS the same id, %d "
+                          "(piece %s), so a document's end could not be told from the next one's "
+                          "start; use --no-bos or --no-eos, or retrain with distinct "
+                          "--bos_piece and --eos_piece", term_text(o->model, tm, sizeof(tm)), bos,
+                          term_text(ingot_spm_id_to_piece(c->spm, (uint32_t)bos), tp, sizeof(tp)));
+    }
     c->tok = (struct pt_tok_cfg){
         .spm = c->spm, .enc = c->enc, .path = &c->path, .invalid_utf8_skip = o->invalid_utf8_skip,
         .bos = want_bos ? bos : -1, .eos = want_eos ? eos : -1, .vocab_size = vocab,

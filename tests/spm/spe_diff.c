@@ -82,7 +82,8 @@ int main(int argc, char **argv)
     CHECK_OK(ingot_spm_load(argv[1], &x.oracle));
     int ret = spe_load(argv[1], &x.enc);
     if (ret) {
-        fprintf(stderr, "%s: %s\n", argv[1], ingot_errmsg_for(ret));
+        fprintf(stderr, "%s\n", ingot_errmsg_for(ret));   /* names the model */
+        ingot_spm_free(x.oracle);
         return 1;
     }
     CHECK_OK(spe_scratch_new(true, &x.cached));
