@@ -191,8 +191,11 @@ struct spe_scratch {
  * -ENOMEM. */
 int spe_norm_init(struct spe_norm *nm, const struct spe_proto *p, const char *name);
 void spe_norm_free(struct spe_norm *nm);
-/* The model's precompiled charsmap checked as spe_norm_init loads it
- * (spe_model_check): 0, INGOT_E_TOKENIZER, -ENOMEM. */
+/* The model's precompiled charsmaps (the normalizer's and the
+ * denormalizer's) and user-defined symbols checked as spe_norm_init loads
+ * them (spe_model_check): bounds, at most 32 charsmap keys prefixing one
+ * text and 64 user-defined symbols prefixing one symbol (libsentencepiece's
+ * fixed result arrays). 0, INGOT_E_TOKENIZER, -ENOMEM. */
 int spe_charsmap_check(const struct spe_proto *p, const char *name);
 int spe_normalize(const struct spe_norm *nm, struct spe_scratch *s, const char *in, size_t n,
                   size_t *out_len);

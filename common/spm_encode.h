@@ -33,7 +33,10 @@ void spe_free(spe_model *m);   /* accepts NULL */
 /* What libsentencepiece takes without complaint and then fails on, checked
  * before it sees the bytes (spm_shim.cc): a protobuf Ingot's reader
  * refuses, a piece past SPE_MAX_PIECE_BYTES (its trie builder recurses per
- * byte), a damaged precompiled charsmap (read unchecked while normalizing).
+ * byte), a damaged precompiled charsmap, the normalizer's or the
+ * denormalizer's (read unchecked while normalizing or decoding), more
+ * charsmap keys or user-defined symbols prefixing one text than the
+ * library's fixed result arrays hold (32, 64).
  * 0, INGOT_E_TOKENIZER naming the model (through term_text) and the
  * fault, or -ENOMEM. Whatever the model type: WORD and CHAR too. */
 int spe_model_check(const void *buf, size_t len, const char *name);
