@@ -317,7 +317,9 @@ static int vocab_init(struct spe_model *m)
         ret = ingot_fail(INGOT_E_TOKENIZER, "%s: no pieces are loaded", m->name);
         goto out;
     }
-    ret = spe_trie_build(&m->vocab, k, keys, lens, vals);
+    /* the trie's message names no model (it builds tries of any keys) */
+    if ((ret = spe_trie_build(&m->vocab, k, keys, lens, vals)) == -ENOTSUP)
+        ret = ingot_fail(-ENOTSUP, "%s: the pieces: %s", m->name, ingot_errmsg());
     if (!ret && p->model_type == SPE_UNIGRAM)
         ret = spe_trie_pack(&m->vocab, m->uscore);
 out:
