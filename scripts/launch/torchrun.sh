@@ -9,6 +9,10 @@
 #            --batch-tokens 512Ki --precision bf16 --ckpt-dir ckpt/ --resume
 # env: INGOT_TRAIN (default build/train/ingot-train), NNODES (1), NODE_RANK (0),
 #      MASTER_ADDR, MASTER_PORT (29500) for several nodes.
+# Stopping: SIGINT/SIGTERM to torchrun reach the ranks (each saves and exits).
+# SIGUSR1 (ingot-train's save-and-stop) kills torchrun itself and leaves the
+# ranks training: send it to the ranks (pkill -USR1 -f ingot-train), or use
+# scripts/launch/env-loop.sh, which forwards it.
 set -euo pipefail
 . "$(dirname "$0")/../script_help.sh"
 script_count GPUs "$@"
