@@ -201,6 +201,54 @@ static void warn_damaged(const struct run *r, const struct dataset *ds)
             n == 1 ? "" : "s");
 }
 
+/* Shards of one dataset holding the same tokens (equal token and index
+ * checksums: a shard copied under another name and the manifest resealed, a
+ * corpus given twice to the conversion): trained on twice, and a val shard
+ * equal to a train shard measures text the model trains on. Said, with the
+ * first pair; not refused (the data is what the user made). */
+struct shard_key {
+    uint64_t tokens, index;
+    size_t i;
+};
+
+static int cmp_shard_key(const void *a, const void *b)
+{
+    const struct shard_key *x = a, *y = b;
+    if (x->tokens != y->tokens)
+        return x->tokens < y->tokens ? -1 : 1;
+    if (x->index != y->index)
+        return x->index < y->index ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void note_equal_shards(struct run *r, const struct dataset *ds)
+{
+    const struct manifest *m = ds ? ds->manifest : NULL;
+    struct shard_key *k = m && m->n_shards > 1 ? malloc(m->n_shards * sizeof(*k)) : NULL;
+    size_t n = 0, pairs = 0, fa = 0, fb = 0;
+    for (size_t i = 0; k && i < m->n_shards; i++)
+        if (m->shards[i].n_tokens)   /* empty shards are all alike */
+            k[n++] = (struct shard_key){ m->shards[i].tokens_checksum,
+                                         m->shards[i].index_checksum, i };
+    if (n > 1)
+        qsort(k, n, sizeof(*k), cmp_shard_key);
+    for (size_t j = 1; j < n; j++)
+        if (k[j].tokens == k[j - 1].tokens && k[j].index == k[j - 1].index && !pairs++) {
+            fa = k[j - 1].i;
+            fb = k[j].i;
+        }
+    free(k);
+    if (!pairs)
+        return;
+    const struct manifest_shard *a = &m->shards[fa], *b = &m->shards[fb];
+    say(r, "note: %s: %zu shard%s hold%s the same tokens as another (the first: %s and %s, "
+        "equal checksums)%s; was a shard copied, or an input given twice to ingot-pretok?\n",
+        TERM_SHOW(ds->dir), pairs, pairs == 1 ? "" : "s", pairs == 1 ? "s" : "",
+        TERM_SHOW(a->file), TERM_SHOW(b->file), a->split != b->split ?
+        ": a val shard equal to a train shard measures text the model trains on" :
+        ": the model sees them twice an epoch");
+}
+
 /* A model shape for messages: GPT-2's fields, llama's with its own. */
 static void describe_shape(const struct tr_config *c, char *buf, size_t len)
 {
@@ -1339,6 +1387,8 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
                 tr_loader_source_weight(r.loader, i), i ? "" : " (the mixture's first source)");
     for (int i = 0; i < tr_loader_n_sources(r.loader); i++)
         warn_damaged(&r, tr_loader_source_dataset(r.loader, i));
+    for (int i = 0; i < tr_loader_n_sources(r.loader); i++)
+        note_equal_shards(&r, tr_loader_source_dataset(r.loader, i));
     if (!o->synthetic)
         say(&r, "data: %s: %s train tokens (%s window%s of %d per epoch), order %s, seed %"
             PRIu64 "\n", tr_loader_n_sources(r.loader) > 1 ? "the mixture" : TERM_SHOW(o->data),

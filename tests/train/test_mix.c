@@ -658,6 +658,32 @@ int main(int argc, char **argv)
                           "import them again with import-bin --tokenizer M");
     free(x);
     free(ids);
+    /* one dataset whose train shards 0 and 1 hold the same tokens (its text
+     * given twice to the conversion): noted (it trained on them twice
+     * without a word) */
+    {
+        enum { K = 9 * 7 };   /* a shard: shard_docs 9 documents of doc_len 7 */
+        uint32_t tr[2 * K + 5], va[N_VAL];
+        for (size_t i = 0; i < K; i++)
+            tr[i] = tr[K + i] = (uint32_t)(i % 50);
+        for (size_t i = 2 * K; i < 2 * K + 5; i++)
+            tr[i] = 60;
+        for (size_t i = 0; i < N_VAL; i++)
+            va[i] = VAL_BASE + (uint32_t)i;
+        char *twice = tt_fmt("%s/twice", dir);
+        struct tt_dataset d = { .dir = twice, .vocab = VOCAB, .tokenizer_hash = 11,
+                                .bos_id = -1, .train = tr, .n_train = 2 * K + 5, .val = va,
+                                .n_val = N_VAL, .doc_len = 7, .shard_docs = 9 };
+        CHECK_OK(tt_write_dataset(&d));
+        x = tt_fmt("--data '%s' --model tiny --layers 1 --dim 32 --seq-len 8 --batch 2 "
+                   "--steps 1", twice);
+        failures += tt_expect(bin, out, "shards of equal tokens", x, 0,
+                              "/twice: 1 shard holds the same tokens as another (the first: "
+                              "train-000000.tok and train-000001.tok",
+                              "the model sees them twice an epoch");
+        free(x);
+        free(twice);
+    }
     /* a copy of a source (cp -r) in the same mixture: the same shards twice */
     char *cp = tt_fmt("cp -r '%s/a' '%s/acopy'", dir, dir);
     CHECK(system(cp) == 0);
