@@ -4,6 +4,14 @@
 #include "ingot_err.h"
 #include "shard_format.h"
 
+int ingot_train_ckpt_like(const char *name)
+{
+    const size_t n = strlen(name), p = strlen(INGOT_TRAIN_CKPT_PREFIX);
+    const size_t s = strlen(INGOT_TRAIN_CKPT_SUFFIX);
+    return n >= p + s && !strncmp(name, INGOT_TRAIN_CKPT_PREFIX, p) &&
+           !strcmp(name + n - s, INGOT_TRAIN_CKPT_SUFFIX);
+}
+
 const char *ingot_split_name(uint32_t split)
 {
     switch (split) {

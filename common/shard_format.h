@@ -127,6 +127,9 @@ const char *ingot_tokenizer_type_name(uint32_t type);    /* "unigram", "bpe", ..
 int ingot_split_parse(const char *s, uint32_t *split);
 /* Parse a name from ingot_tokenizer_type_name(); 0 or INGOT_E_USAGE. */
 int ingot_tokenizer_type_parse(const char *s, uint32_t *type);
+/* Whether a file name looks like a checkpoint's: INGOT_TRAIN_CKPT_PREFIX ...
+ * INGOT_TRAIN_CKPT_SUFFIX ("ckpt-*.bin": a save's name, or a copy's). */
+int ingot_train_ckpt_like(const char *name);
 
 #ifdef __cplusplus
 }

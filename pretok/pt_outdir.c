@@ -22,9 +22,8 @@ static bool ends_with(const char *s, const char *suf)
 
 static bool run_file(const char *n)
 {
-    return (!strncmp(n, INGOT_TRAIN_CKPT_PREFIX, strlen(INGOT_TRAIN_CKPT_PREFIX)) &&
-            ends_with(n, INGOT_TRAIN_CKPT_SUFFIX)) ||
-           !strcmp(n, INGOT_TRAIN_LOCK_NAME) || !strcmp(n, INGOT_TRAIN_CONFIG_NAME);
+    return ingot_train_ckpt_like(n) || !strcmp(n, INGOT_TRAIN_LOCK_NAME) ||
+           !strcmp(n, INGOT_TRAIN_CONFIG_NAME);
 }
 
 int pt_outdir_scan(const char *dir, struct pt_outdir *sc)

@@ -239,8 +239,7 @@ out:
 static int64_t parse_name(const char *name)
 {
     size_t len = strlen(name);
-    if (len < PRE_LEN + 1 + SUF_LEN || strncmp(name, CKPT_PREFIX, PRE_LEN) ||
-        strcmp(name + len - SUF_LEN, CKPT_SUFFIX))
+    if (!ingot_train_ckpt_like(name))   /* no digit: canon below differs */
         return -1;
     int64_t s = 0;
     for (size_t i = PRE_LEN; i < len - SUF_LEN; i++) {
@@ -531,9 +530,7 @@ static void passed_over(const char *dir, char *name, size_t cap, int *n)
     name[0] = '\0';
     DIR *d = opendir(dir);
     for (struct dirent *e; d && (e = readdir(d));) {
-        size_t len = strlen(e->d_name);
-        if (len < PRE_LEN + SUF_LEN || strncmp(e->d_name, CKPT_PREFIX, PRE_LEN) ||
-            strcmp(e->d_name + len - SUF_LEN, CKPT_SUFFIX) || parse_name(e->d_name) >= 0)
+        if (!ingot_train_ckpt_like(e->d_name) || parse_name(e->d_name) >= 0)
             continue;
         if (!(*n)++ || strcmp(e->d_name, name) < 0)
             snprintf(name, cap, "%s", e->d_name);

@@ -52,13 +52,8 @@ static bool is_run_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     bool run = false;
-    for (struct dirent *e; d && !run && (e = readdir(d));) {
-        size_t n = strlen(e->d_name), p = strlen(INGOT_TRAIN_CKPT_PREFIX);
-        size_t x = strlen(INGOT_TRAIN_CKPT_SUFFIX);
-        run = !strcmp(e->d_name, INGOT_TRAIN_LOCK_NAME) ||
-              (n > p + x && !strncmp(e->d_name, INGOT_TRAIN_CKPT_PREFIX, p) &&
-               !strcmp(e->d_name + n - x, INGOT_TRAIN_CKPT_SUFFIX));
-    }
+    for (struct dirent *e; d && !run && (e = readdir(d));)
+        run = !strcmp(e->d_name, INGOT_TRAIN_LOCK_NAME) || ingot_train_ckpt_like(e->d_name);
     if (d)
         closedir(d);
     return run;
