@@ -174,13 +174,19 @@ static int load_dataset_model(const struct dataset *ds, const char *model, ingot
     return ret;
 }
 
+/* The vocabulary PATH records: the manifest's, or the lone shard's. */
+static uint32_t src_vocab(const struct dump_src *s)
+{
+    return s->ds ? s->ds->manifest->tokenizer.vocab_size :
+                   shard_reader_header(s->single)->vocab_size;
+}
+
 /* A dataset (or lone shard) that records no tokenizer (hash 0: ids only,
  * from import-bin --vocab) takes any model of its vocab_size ids: nothing
  * else can be checked, and the note says so. */
 static int load_unchecked_model(const struct dump_src *s, const char *model, ingot_spm **out)
 {
-    uint32_t vocab = s->ds ? s->ds->manifest->tokenizer.vocab_size :
-                             shard_reader_header(s->single)->vocab_size;
+    const uint32_t vocab = src_vocab(s);
     ingot_spm *spm = NULL;
     int ret = ingot_spm_load(model, &spm);
     if (ret)
@@ -210,14 +216,11 @@ int dump_src_model(const struct dump_src *s, const char *model, ingot_spm **out)
     const struct manifest *m = s->ds ? s->ds->manifest : s->side;
     uint64_t want = s->ds ? m->tokenizer.hash : shard_reader_header(s->single)->tokenizer_hash;
     bool none = want == 0 || (m && (!m->tokenizer.file || !m->tokenizer.file[0]));
-    if (none && !model) {
-        uint32_t vocab = s->ds ? m->tokenizer.vocab_size :
-                                 shard_reader_header(s->single)->vocab_size;
+    if (none && !model)
         return ingot_fail(INGOT_E_USAGE, "%s: the %s records no tokenizer model (made by "
                           "import-bin --vocab, ids only); pass the SentencePiece model of its "
                           "%u ids with --model M, or print ids: docs --ids, tokens, stats",
-                          s->shown, s->ds ? "dataset" : "shard", vocab);
-    }
+                          s->shown, s->ds ? "dataset" : "shard", src_vocab(s));
     if (want == 0)
         return load_unchecked_model(s, model, out);
     if (s->ds)
