@@ -110,6 +110,22 @@ static int check_against_manifest(const struct manifest *m, const struct manifes
     return 0;
 }
 
+int dataset_verify_shard(const struct manifest *m, const shard_reader *r)
+{
+    int ret = shard_reader_verify(r);
+    /* beyond the shard's own checksums: provenance names a listed input */
+    uint64_t nd = shard_reader_n_docs(r);
+    for (uint64_t d = 0; d < nd && !ret; d++) {
+        const struct ingot_doc_prov *pv = shard_reader_doc_prov(r, d);
+        if (pv->file_index >= m->n_inputs)
+            ret = ingot_fail(INGOT_E_CORRUPT,
+                             "%s: field provenance: document %llu names input %u, but "
+                             "manifest.json lists %zu inputs" REPRETOK,
+                             shard_reader_shown(r), (ull)d, pv->file_index, m->n_inputs);
+    }
+    return ret;
+}
+
 int dataset_open_shard(const char *dir, const struct manifest *m, size_t i, uint64_t seq,
                        bool verify, shard_reader **out)
 {
@@ -127,18 +143,8 @@ int dataset_open_shard(const char *dir, const struct manifest *m, size_t i, uint
     if ((ret = check_shard_name(mpath, i, ms->file)) || (ret = shard_reader_open(sp, &r)) ||
         (ret = check_against_manifest(m, ms, seq, r)))
         goto out;
-    if (verify && !(ret = shard_reader_verify(r))) {
-        /* beyond the shard's own checksums: provenance names a listed input */
-        uint64_t nd = shard_reader_n_docs(r);
-        for (uint64_t d = 0; d < nd && !ret; d++) {
-            const struct ingot_doc_prov *pv = shard_reader_doc_prov(r, d);
-            if (pv->file_index >= m->n_inputs)
-                ret = ingot_fail(INGOT_E_CORRUPT,
-                                 "%s: field provenance: document %llu names input %u, but "
-                                 "manifest.json lists %zu inputs" REPRETOK,
-                                 shard_reader_shown(r), (ull)d, pv->file_index, m->n_inputs);
-        }
-    }
+    if (verify)
+        ret = dataset_verify_shard(m, r);
 out:
     if (ret)
         shard_reader_close(r);

@@ -57,6 +57,12 @@ int dataset_read_manifest(const char *dir, struct manifest **out);
  * shard (the caller closes it). Errors name the shard and the field. */
 int dataset_open_shard(const char *dir, const struct manifest *m, size_t i, uint64_t seq,
                        bool verify, shard_reader **out);
+/* The verify of dataset_open_shard(): every checksum of shard r (opened
+ * from manifest m) recomputed, each document's provenance naming a listed
+ * input. For a caller that opens without verifying and verifies each shard
+ * itself (ingot-train, which reads the mappings under its SIGBUS guard). 0
+ * or the error naming the shard and the field. */
+int dataset_verify_shard(const struct manifest *m, const shard_reader *r);
 /* The inputs' document and token counts add up to the shards'. 0 or
  * INGOT_E_MISMATCH naming manifest.json's key inputs. */
 int dataset_check_totals(const char *dir, const struct manifest *m);

@@ -3,6 +3,8 @@
  *   with exit 1 and a message naming a shard (not a silent death by
  *   SIGBUS), and the checkpoint of the last finished step is written and
  *   loads;
+ * - shards truncated while mapped, before the start-up verify read them:
+ *   exit 1 naming a shard;
  * - SIGHUP stops the run like SIGTERM: the step finishes, a checkpoint is
  *   written, exit 129 (128 + SIGHUP: every signal exited 130); under nohup
  *   (SIGHUP ignored from the start) the run goes on and SIGTERM stops it,
@@ -187,6 +189,50 @@ static int truncated_shard(const char *dir)
                       out);
     failures += check("shard: checkpoint of the last step loads", step >= 3 && ckpt_ok(ck, step),
                       out);
+    free(s); free(args); free(out); free(ck); free(data); free(ids);
+    return failures;
+}
+
+/* Shards truncated while mapped, before the start-up verify read them:
+ * exit 1 naming the shard (it died of SIGBUS with a message that named
+ * none) */
+static int verify_truncated(const char *dir)
+{
+    enum { V = 64, NT = 400000, NV = 20000 };
+    uint32_t *ids = malloc((NT + NV) * sizeof(uint32_t));
+    CHECK(ids);
+    tt_markov_tokens(ids, NT + NV, V, 11);
+    char *data = tt_fmt("%s/data-vf", dir), *ck = tt_fmt("%s/ck-vf", dir);
+    char *out = tt_fmt("%s/vf.txt", dir);
+    struct tt_dataset d = { .dir = data, .vocab = V, .tokenizer_hash = 9, .bos_id = -1,
+                            .train = ids, .n_train = NT, .val = ids + NT, .n_val = NV,
+                            .doc_len = 1000, .shard_docs = 100 };
+    CHECK_OK(tt_write_dataset(&d));
+    setenv("INGOT_TRAIN_TEST_VERIFY_PAUSE_MS", "200", 1);
+    char *args = tt_fmt("--data '%s' --model tiny --layers 1 --dim 32 --seq-len 16 --batch 2 "
+                        "--steps 2 --val-every 0 --ckpt-dir '%s'", data, ck);
+    pid_t pid = start(args, out, false);
+    unsetenv("INGOT_TRAIN_TEST_VERIFY_PAUSE_MS");
+    if (!wait_for(pid, out, "ms before verifying")) {
+        int rc = finish(pid);
+        printf("verify: no test-hook line before the end (exit %d): a build without "
+               "-Dtest_hooks=true; truncation under the verify not checked\n", rc);
+        free(args); free(out); free(ck); free(data); free(ids);
+        return 0;
+    }
+    for (int i = 0; i < 4; i++) {
+        char *shard = tt_fmt("%s/train-%06d.tok", data, i);
+        CHECK(truncate(shard, 4096) == 0);
+        free(shard);
+    }
+    int rc = finish(pid);
+    char *s = tt_slurp(out);
+    printf("shards truncated before the verify read them: exit %d\n", rc);
+    int failures = check("verify: exit 1, not a signal", rc == 1, out);
+    failures += check("verify: message names the shard",
+                      s && strstr(s, "/train-0000") &&
+                          strstr(s, ".tok: the shard was truncated or rewritten while its "
+                                    "checksums were read"), out);
     free(s); free(args); free(out); free(ck); free(data); free(ids);
     return failures;
 }
@@ -459,7 +505,7 @@ int main(int argc, char **argv)
     CHECK(argc == 2);
     bin = argv[1];
     char *dir = tt_tmpdir("signals");
-    int failures = runner(dir) + truncated_shard(dir) + eval_truncated(dir) + hangup(dir) + reader_gone(dir) +
+    int failures = runner(dir) + truncated_shard(dir) + verify_truncated(dir) + eval_truncated(dir) + hangup(dir) + reader_gone(dir) +
                    time_limit(dir) + startup(dir);
     tt_rmtree(dir);
     free(dir);
