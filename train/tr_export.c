@@ -269,6 +269,29 @@ static void remove_written(const char *dir)
     }
 }
 
+/* No directory where the format puts (or removes) a file: the whole export
+ * was written, then its rename failed, and the message's "run the same
+ * command again" failed the same way every time. Before anything is
+ * written; a usage error, as an --out that is a file. */
+static int check_names_free(const char *dir, unsigned format)
+{
+    for (int i = 0; i < N_EXPORT_FILES; i++) {
+        if (!(export_files[i].formats & format))
+            continue;
+        char *p = tr_export_path(dir, export_files[i].name);
+        struct stat sb;
+        int err = p ? 0 : -ENOMEM;
+        if (p && lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+            err = ingot_fail(INGOT_E_USAGE, "--out %s: %s is a directory, where the export "
+                             "puts (or removes) a file of that name; move it away, or name "
+                             "another directory", TERM_SHOW(dir), TERM_SHOW(p));
+        free(p);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
 /* The staged files of this export (the signal handler's too: unlink only). */
 static void drop_staged(void)
 {
@@ -508,6 +531,19 @@ int tr_export_main(int argc, char **argv)
                          "directory for the exported files", TERM_SHOW(o.out));
         goto out;
     }
+    /* a symbolic link to nothing: the same slip (it failed later, exit 1,
+     * as "exists and is not a directory" without the option or a hint) */
+    if (stat(o.out, &ob) != 0 && errno == ENOENT && lstat(o.out, &ob) == 0 &&
+        S_ISLNK(ob.st_mode)) {
+        err = ingot_fail(INGOT_E_USAGE, "--out %s: a symbolic link to something that does not "
+                         "exist; create the directory it points to, or name another directory",
+                         TERM_SHOW(o.out));
+        goto out;
+    }
+    unsigned format = !strcmp(o.format, "hf") ? FMT_HF : !strcmp(o.format, "llmc") ? FMT_LLMC
+                                                                                    : FMT_RAW;
+    if ((err = check_names_free(o.out, format)))
+        goto out;
     if ((err = fs_mkdir_p_made(o.out, &made, &out_made)))
         goto out;
     int stale = 0;
@@ -523,8 +559,6 @@ int tr_export_main(int argc, char **argv)
         goto out;
     struct tr_export_src src = { .path = path, .st = &st, .params = params, .spm = spm,
                                  .tokenizer_path = tok_path };
-    unsigned format = !strcmp(o.format, "hf") ? FMT_HF : !strcmp(o.format, "llmc") ? FMT_LLMC
-                                                                                    : FMT_RAW;
     if (format == FMT_HF)
         err = tr_export_hf(&src, o.out);
     else if (format == FMT_LLMC)

@@ -45,6 +45,11 @@ struct json_t *tr_export_hf_llama_config(const struct tr_export_src *s, struct j
  * WORD model, treat_whitespace_as_suffix, a piece that is not UTF-8, and
  * BPE user-defined symbols. */
 int tr_export_hf_tokenizer_build(const struct tr_export_src *s, struct json_t **doc);
+/* s as a JSON string (NULL when out of memory): a file name may hold any
+ * byte, and jansson refuses a string that is not UTF-8 (config.json's
+ * "checkpoint" of a file named in Latin-1 failed the export as 'out of
+ * memory'); each byte that is not part of a UTF-8 character becomes U+FFFD. */
+struct json_t *tr_export_json_text(const char *s);
 /* Stage j (consumed; NULL counts as out of memory) as dir/name, indented,
  * reals with `precision` significant digits. */
 int tr_export_write_json(const char *dir, const char *name, struct json_t *j, int precision);

@@ -134,6 +134,28 @@ static int real_digits(double theta)
     return 17;
 }
 
+json_t *tr_export_json_text(const char *s)
+{
+    size_t n = strlen(s), k;
+    char *u = malloc(3 * n + 1);   /* a byte becomes at most 3 */
+    if (!u)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += k) {
+        if ((k = term_text_char_len(s + i, n - i))) {
+            memcpy(u + o, s + i, k);
+            o += k;
+        } else {
+            memcpy(u + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            k = 1;
+        }
+    }
+    json_t *j = json_stringn(u, o);
+    free(u);
+    return j;
+}
+
 static json_t *id_or_null(int32_t id)
 {
     return id >= 0 ? json_integer(id) : json_null();
@@ -232,7 +254,7 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
     else
         err = tr_export_write_json(dir, "config.json", json_pack(
         "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:n, s:s, s:f, s:f, s:f, s:f, s:f,"
-        " s:b, s:b, s:b, s:b, s:b, s:o, s:o, s:o, s:s, s:{s:I, s:s, s:s}}",
+        " s:b, s:b, s:b, s:b, s:b, s:o, s:o, s:o, s:s, s:{s:I, s:s, s:o}}",
         "architectures", "GPT2LMHeadModel", "model_type", "gpt2", "vocab_size", c->vocab,
         "n_positions", c->seq_len, "n_ctx", c->seq_len, "n_embd", c->n_embd,
         "n_layer", c->n_layer, "n_head", c->n_head, "n_inner",
@@ -243,6 +265,6 @@ int tr_export_hf(const struct tr_export_src *s, const char *dir)
         "bos_token_id", id_or_null(bos), "eos_token_id", id_or_null(eos),
         "pad_token_id", id_or_null(pad), "torch_dtype", "float32",
         "ingot", "step", (json_int_t)s->st->step, "tokenizer_hash", hash,
-        "checkpoint", fs_basename(s->path)), 9);
+        "checkpoint", tr_export_json_text(fs_basename(s->path))), 9);
     return err;
 }

@@ -58,7 +58,7 @@ json_t *tr_export_hf_llama_config(const struct tr_export_src *s, json_t *bos, js
     snprintf(hash, sizeof(hash), "%016" PRIx64, s->st->tokenizer_hash);
     return json_pack(
         "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:f, s:f, s:f, s:b, s:b,"
-        " s:b, s:f, s:n, s:b, s:o, s:o, s:o, s:s, s:{s:I, s:s, s:s}}",
+        " s:b, s:f, s:n, s:b, s:o, s:o, s:o, s:s, s:{s:I, s:s, s:o}}",
         "architectures", "LlamaForCausalLM", "model_type", "llama", "vocab_size", c->vocab,
         "hidden_size", c->n_embd, "intermediate_size", c->ffn_dim,
         "num_hidden_layers", c->n_layer, "num_attention_heads", c->n_head,
@@ -69,5 +69,5 @@ json_t *tr_export_hf_llama_config(const struct tr_export_src *s, json_t *bos, js
         "tie_word_embeddings", c->tie_embeddings, "attention_dropout", 0.0, "rope_scaling",
         "use_cache", 1, "bos_token_id", bos, "eos_token_id", eos, "pad_token_id", pad,
         "torch_dtype", "float32", "ingot", "step", (json_int_t)s->st->step, "tokenizer_hash",
-        hash, "checkpoint", fs_basename(s->path));
+        hash, "checkpoint", tr_export_json_text(fs_basename(s->path)));
 }

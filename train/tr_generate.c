@@ -157,6 +157,21 @@ static int load_prompt_file(const char *path, char **text)
     return 0;
 }
 
+/* The prompt must be UTF-8: SentencePiece reads a byte that is not part of
+ * a character (Latin-1 text, a cut multi-byte character) as the unknown
+ * piece, and the prompt printed back, and what the model saw, was " \u2047 "
+ * in its place, with exit 0. what: the option, for the message. */
+static int check_prompt_utf8(const char *what, const char *text)
+{
+    size_t n = strlen(text), k;
+    for (size_t i = 0; i < n; i += k)
+        if (!(k = term_text_char_len(text + i, n - i)))
+            return ingot_fail(INGOT_E_USAGE, "%s: byte %zu (0x%02x) is not UTF-8; the prompt "
+                              "must be UTF-8 text (convert it, e.g. iconv -f latin1 -t utf-8)",
+                              what, i, (unsigned char)text[i]);
+    return 0;
+}
+
 static int parse(int argc, char **argv, struct gen_opts *o)
 {
     static const struct option longs[] = {
@@ -261,6 +276,16 @@ static int parse(int argc, char **argv, struct gen_opts *o)
         return err;
     if (o->prompt_file)
         o->prompt = o->prompt_buf;
+    if (o->prompt) {
+        char what[64 + TERM_SHOW_MAX] = "--prompt";
+        if (o->prompt_file)
+            snprintf(what, sizeof(what), "--prompt-file %s", TERM_SHOW(o->prompt_file));
+        if ((err = check_prompt_utf8(what, o->prompt))) {
+            free(o->prompt_buf);   /* the caller frees it only after a parse that worked */
+            o->prompt_buf = NULL;
+            return err;
+        }
+    }
     return 0;
 }
 
