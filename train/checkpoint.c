@@ -647,14 +647,22 @@ static int check_header(const char *path, const struct tr_ckpt_header *h, uint64
     if (h->endian_mark != ENDIAN_MARK)
         return ingot_fail(INGOT_E_ENDIAN, "%s: written on a machine of other endianness",
                           TERM_SHOW(path));
+    /* the checksum before the fields it covers, but a newer version may
+     * lay its header out otherwise: a flipped version byte read "newer
+     * than this build reads", and a newer file must not read "corrupt" */
+    const bool sum_ok =
+        ingot_xxh3(h, offsetof(struct tr_ckpt_header, header_checksum)) == h->header_checksum;
     if (h->version > TR_CKPT_VERSION)
         return ingot_fail(INGOT_E_VERSION, "%s: checkpoint version %u is newer than this build "
-                          "reads (%u)", TERM_SHOW(path), h->version, TR_CKPT_VERSION);
-    if (h->header_size != TR_CKPT_HEADER_SIZE)
-        return ingot_fail(INGOT_E_FORMAT, "%s: header_size %u", TERM_SHOW(path), h->header_size);
-    if (ingot_xxh3(h, offsetof(struct tr_ckpt_header, header_checksum)) != h->header_checksum)
+                          "reads (%u)%s", TERM_SHOW(path), h->version, TR_CKPT_VERSION,
+                          sum_ok ? "" : ", or the header is damaged (its checksum does not "
+                          "match as this build lays the header out): a newer ingot-train "
+                          "reads it if it wrote it; else use an earlier checkpoint");
+    if (!sum_ok)
         return ingot_fail(INGOT_E_CHECKSUM, "%s: header checksum mismatch; the file is corrupt",
                           TERM_SHOW(path));
+    if (h->header_size != TR_CKPT_HEADER_SIZE)
+        return ingot_fail(INGOT_E_FORMAT, "%s: header_size %u", TERM_SHOW(path), h->header_size);
     struct tr_config c = { .n_layer = h->n_layer, .n_head = h->n_head, .n_embd = h->n_embd,
                            .seq_len = h->seq_len, .vocab = h->vocab,
                            .vocab_padded = h->vocab_padded };
@@ -954,5 +962,23 @@ int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, fl
     if (!err)
         err = read_at(fd, v, bytes, h.v_offset, path);
     close(fd);
+    /* the bytes read against the payload checksum: the state was verified
+     * by an earlier open of the path (tr_ckpt_read_state()), and a file
+     * put in its place since (a copy, another run's save) or damaged since
+     * was loaded unchecked */
+    ingot_xxh3_stream *xs = err ? NULL : ingot_xxh3_new();
+    if (!err && !xs)
+        err = ingot_oom("checkpoint checksum state", 1);
+    if (xs) {
+        ingot_xxh3_update(xs, params, bytes);
+        ingot_xxh3_update(xs, m, bytes);
+        ingot_xxh3_update(xs, v, bytes);
+        if (ingot_xxh3_digest(xs) != h.payload_checksum)
+            err = ingot_fail(INGOT_E_CHECKSUM, "%s: payload checksum mismatch in the tensors "
+                             "read; the file changed or was damaged since it was first checked "
+                             "(another run writing it?): run the command again",
+                             TERM_SHOW(path));
+        ingot_xxh3_free(xs);
+    }
     return err;
 }

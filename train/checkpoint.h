@@ -129,7 +129,8 @@ int tr_ckpt_read_settings(const char *path, char **text);
  * it names none or is not JSON. */
 int tr_ckpt_check_arch(const char *path, const char *text);
 /* Read the tensors of a checkpoint whose state was read with
- * tr_ckpt_read_state() (n = tr_param_count(&st->cfg) floats each). */
+ * tr_ckpt_read_state() (n = tr_param_count(&st->cfg) floats each), checked
+ * against the payload checksum once read. */
 int tr_ckpt_read_tensors(const char *path, size_t n, float *params, float *m, float *v);
 
 /* Check --ckpt-dir before any training: create it when missing, refuse a
