@@ -45,6 +45,12 @@ struct json_t *tr_export_hf_llama_config(const struct tr_export_src *s, struct j
  * WORD model, treat_whitespace_as_suffix, a piece that is not UTF-8, and
  * BPE user-defined symbols. */
 int tr_export_hf_tokenizer_build(const struct tr_export_src *s, struct json_t **doc);
+/* The bytes of s's tokenizer file (malloc'd into *raw, *len), which must be
+ * the model loaded at start (its hash): the export reads the file again
+ * for tokenizer.json and tokenizer.model, and a file replaced in between
+ * (a new model trained into the same path) went out beside weights whose
+ * ids mean the old one's pieces. INGOT_E_MISMATCH naming the file then. */
+int tr_export_read_tokenizer(const struct tr_export_src *s, char **raw, size_t *len);
 /* s as a JSON string (NULL when out of memory): a file name may hold any
  * byte, and jansson refuses a string that is not UTF-8 (config.json's
  * "checkpoint" of a file named in Latin-1 failed the export as 'out of

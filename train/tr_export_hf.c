@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "fsutil.h"
+#include "ingot_hash.h"
 #include "ingot_err.h"
 #include "term_text.h"
 #include "spm_shim.h"
@@ -134,6 +135,21 @@ static int real_digits(double theta)
     return 17;
 }
 
+int tr_export_read_tokenizer(const struct tr_export_src *s, char **raw, size_t *len)
+{
+    int err = fs_read_all(s->tokenizer_path, raw, len);
+    if (!err && ingot_xxh3(*raw, *len) != ingot_spm_model_hash(s->spm)) {
+        err = ingot_fail(INGOT_E_MISMATCH, "%s: the tokenizer changed while the export ran "
+                         "(hash %016" PRIx64 ", loaded as %016" PRIx64 "); put the model the "
+                         "checkpoint was trained with back, and run the command again",
+                         TERM_SHOW(s->tokenizer_path), ingot_xxh3(*raw, *len),
+                         ingot_spm_model_hash(s->spm));
+        free(*raw);
+        *raw = NULL;
+    }
+    return err;
+}
+
 json_t *tr_export_json_text(const char *s)
 {
     size_t n = strlen(s), k;
@@ -210,7 +226,7 @@ static int write_rest(const struct tr_export_src *s, const char *dir, json_t *to
     char *model = NULL;
     size_t len = 0;
     if (!err)
-        err = fs_read_all(s->tokenizer_path, &model, &len);
+        err = tr_export_read_tokenizer(s, &model, &len);
     char *path = err ? NULL : tr_export_path(dir, "tokenizer.model");
     if (!err)
         err = path ? fs_stage_pieces(path, &(struct fs_piece){ model, len }, 1)

@@ -447,7 +447,7 @@ int tr_export_hf_tokenizer_build(const struct tr_export_src *s, json_t **out)
     size_t len = 0;
     struct spe_proto m;
     memset(&m, 0, sizeof(m));
-    int err = fs_read_all(s->tokenizer_path, &raw, &len);
+    int err = tr_export_read_tokenizer(s, &raw, &len);
     if (!err)
         err = spe_proto_parse(raw, len, s->tokenizer_path, &m);
     free(raw);
