@@ -193,6 +193,35 @@ static int truncated_shard(const char *dir)
     return failures;
 }
 
+/* Wait for `ready` in out, cut the first 4 shards of split ("train",
+ * "val") to their header while pid has them mapped, then expect exit 1
+ * with a message naming one of them and holding `said`. A build without
+ * the test hooks prints no `ready`: noted, not checked. */
+static int truncated_under(pid_t pid, const char *out, const char *data, const char *split,
+                           const char *ready, const char *what, const char *said)
+{
+    if (!wait_for(pid, out, ready)) {
+        int rc = finish(pid);
+        printf("%s: no '%s' before the end (exit %d): a build without -Dtest_hooks=true; "
+               "truncation not checked\n", what, ready, rc);
+        return 0;
+    }
+    for (int i = 0; i < 4; i++) {
+        char *shard = tt_fmt("%s/%s-%06d.tok", data, split, i);
+        CHECK(truncate(shard, 4096) == 0);
+        free(shard);
+    }
+    int rc = finish(pid);
+    char *s = tt_slurp(out), *name = tt_fmt("/%s-0000", split);
+    char *c1 = tt_fmt("%s: exit 1, not a signal", what);
+    char *c2 = tt_fmt("%s: message names the shard", what);
+    printf("%s, shards truncated: exit %d\n", what, rc);
+    int failures = check(c1, rc == 1, out);
+    failures += check(c2, s && strstr(s, name) && strstr(s, said), out);
+    free(s); free(name); free(c1); free(c2);
+    return failures;
+}
+
 /* Shards truncated while mapped, before the start-up verify read them:
  * exit 1 naming the shard (it died of SIGBUS with a message that named
  * none) */
@@ -213,27 +242,10 @@ static int verify_truncated(const char *dir)
                         "--steps 2 --val-every 0 --ckpt-dir '%s'", data, ck);
     pid_t pid = start(args, out, false);
     unsetenv("INGOT_TRAIN_TEST_VERIFY_PAUSE_MS");
-    if (!wait_for(pid, out, "ms before verifying")) {
-        int rc = finish(pid);
-        printf("verify: no test-hook line before the end (exit %d): a build without "
-               "-Dtest_hooks=true; truncation under the verify not checked\n", rc);
-        free(args); free(out); free(ck); free(data); free(ids);
-        return 0;
-    }
-    for (int i = 0; i < 4; i++) {
-        char *shard = tt_fmt("%s/train-%06d.tok", data, i);
-        CHECK(truncate(shard, 4096) == 0);
-        free(shard);
-    }
-    int rc = finish(pid);
-    char *s = tt_slurp(out);
-    printf("shards truncated before the verify read them: exit %d\n", rc);
-    int failures = check("verify: exit 1, not a signal", rc == 1, out);
-    failures += check("verify: message names the shard",
-                      s && strstr(s, "/train-0000") &&
-                          strstr(s, ".tok: the shard was truncated or rewritten while its "
-                                    "checksums were read"), out);
-    free(s); free(args); free(out); free(ck); free(data); free(ids);
+    int failures = truncated_under(pid, out, data, "train", "ms before verifying", "verify",
+                                   ".tok: the shard was truncated or rewritten while its "
+                                   "checksums were read");
+    free(args); free(out); free(ck); free(data); free(ids);
     return failures;
 }
 
@@ -262,26 +274,9 @@ static int eval_truncated(const char *dir)
     char *args = tt_fmt("eval '%s' --data '%s' --batch 1", ck, data);
     pid_t pid = start(args, out, false);
     unsetenv("INGOT_TRAIN_TEST_PROGRESS_MS");
-    if (!wait_for(pid, out, "eval: 2 of ")) {
-        int rc = finish(pid);
-        printf("eval: no progress line before the end (exit %d): a build without "
-               "-Dtest_hooks=true; truncation under eval not checked\n", rc);
-        free(args); free(out); free(ck); free(data); free(ids);
-        return 0;
-    }
-    for (int i = 0; i < 4; i++) {
-        char *shard = tt_fmt("%s/val-%06d.tok", data, i);
-        CHECK(truncate(shard, 4096) == 0);
-        free(shard);
-    }
-    int rc = finish(pid);
-    char *s = tt_slurp(out);
-    printf("eval over shards truncated under it: exit %d\n", rc);
-    int failures = check("eval: exit 1, not a signal", rc == 1, out);
-    failures += check("eval: message names the shard",
-                      s && strstr(s, "/val-0000") && strstr(s, ".tok: the shard was truncated"),
-                      out);
-    free(s); free(args); free(out); free(ck); free(data); free(ids);
+    int failures = truncated_under(pid, out, data, "val", "eval: 2 of ", "eval",
+                                   ".tok: the shard was truncated");
+    free(args); free(out); free(ck); free(data); free(ids);
     return failures;
 }
 
