@@ -14,6 +14,7 @@
 #include "term_text.h"
 #include "pt_merge.h"
 #include "pt_state.h"
+#include "pt_str.h"
 
 /* A set of file identities (open addressing; val: the input index of a
  * file, unused for directories). */
@@ -78,12 +79,6 @@ struct expand {
     char *out_real;         /* realpath of --out, NULL when it does not exist */
 };
 
-static bool ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
 /* Names taken from a directory walk. */
 static bool wanted_name(const char *name)
 {
@@ -91,7 +86,7 @@ static bool wanted_name(const char *name)
                                        ".txt", ".txt.zst", ".jsonl.gz", ".json.gz",
                                        ".txt.gz" };
     for (size_t i = 0; i < sizeof(suf) / sizeof(suf[0]); i++)
-        if (ends_with(name, suf[i]))
+        if (pt_ends_with(name, suf[i]))
             return true;
     return false;
 }
@@ -175,10 +170,10 @@ static int add_file(struct expand *x, const char *path, const struct stat *st)
     f->size = st && S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
     f->mtime_ns = st && S_ISREG(st->st_mode)
                       ? (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec : 0;
-    f->name_zst = ends_with(path, ".zst");
-    f->name_gz = ends_with(path, ".gz");
-    f->format = ends_with(path, ".txt") || ends_with(path, ".txt.zst") ||
-                ends_with(path, ".txt.gz") ? PT_FMT_TEXT : PT_FMT_JSONL;
+    f->name_zst = pt_ends_with(path, ".zst");
+    f->name_gz = pt_ends_with(path, ".gz");
+    f->format = pt_ends_with(path, ".txt") || pt_ends_with(path, ".txt.zst") ||
+                pt_ends_with(path, ".txt.gz") ? PT_FMT_TEXT : PT_FMT_JSONL;
     if (st && id_add(&x->files, st->st_dev, st->st_ino, in->n))
         return -ENOMEM;
     in->n++;
@@ -298,7 +293,7 @@ static int walk(struct expand *x, const char *dir, const struct stat *dst, int d
             ret = ingot_oom("a path", len);
             break;
         }
-        snprintf(p, len, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names[i]);
+        snprintf(p, len, "%s%s%s", dir, pt_ends_with(dir, "/") ? "" : "/", names[i]);
         struct stat st;
         bool ok = stat(p, &st) == 0;
         if (ok && S_ISDIR(st.st_mode)) {

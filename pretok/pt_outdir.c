@@ -11,14 +11,9 @@
 #include "ingot_err.h"
 #include "manifest.h"
 #include "pt_state.h"
+#include "pt_str.h"
 #include "shard_format.h"
 #include "term_text.h"
-
-static bool ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
 
 static bool run_file(const char *n)
 {
@@ -40,15 +35,15 @@ int pt_outdir_scan(const char *dir, struct pt_outdir *sc)
     while ((de = readdir(d))) {
         const char *n = de->d_name;
         /* fs_write_atomic's temp files of the state, manifest and model copy */
-        bool tmp = ends_with(n, INGOT_SHARD_SUFFIX ".tmp") || fs_temp_pid(n, PT_STATE_NAME) > 0 ||
-                   fs_temp_pid(n, INGOT_MANIFEST_NAME) > 0 ||
+        bool tmp = pt_ends_with(n, INGOT_SHARD_SUFFIX ".tmp") ||
+                   fs_temp_pid(n, PT_STATE_NAME) > 0 || fs_temp_pid(n, INGOT_MANIFEST_NAME) > 0 ||
                    fs_temp_pid(n, INGOT_TOKENIZER_NAME) > 0;
         if (tmp) {
             char *p = fs_path_join(dir, n);
             if (p)
                 unlink(p);
             free(p);
-        } else if (ends_with(n, INGOT_SHARD_SUFFIX)) {
+        } else if (pt_ends_with(n, INGOT_SHARD_SUFFIX)) {
             sc->has_shards = true;
         } else if (!strcmp(n, INGOT_MANIFEST_NAME)) {
             sc->has_manifest = true;

@@ -318,11 +318,39 @@ static int head_take(struct prod *p, const char *s, size_t n)
     return p->head_len == PT_STDIN_HEAD ? head_finish(p) : 0;
 }
 
+/* The first bytes of a file's text: 0xFF or 0xFE begin no UTF-8 text, but
+ * a UTF-16 or UTF-32 one (its byte order mark). Read as UTF-8, a UTF-16
+ * text file became its ASCII letters with the NULs between them removed and
+ * every other character a U+FFFD, "repaired, nothing lost", exit 0; a UTF-16
+ * JSON Lines file "malformed_json: not JSON" on every line. The file is
+ * refused whole, saying what it is and how to convert it. */
+static int wide_text(struct prod *p, const unsigned char *s, size_t n)
+{
+    const char *enc = NULL;
+    if (n >= 4 && !memcmp(s, "\xFF\xFE\0\0", 4))
+        enc = "UTF-32LE";
+    else if (n >= 4 && !memcmp(s, "\0\0\xFE\xFF", 4))
+        enc = "UTF-32BE";
+    else if (n >= 2 && s[0] == 0xFF && s[1] == 0xFE)
+        enc = "UTF-16LE";
+    else if (n >= 2 && s[0] == 0xFE && s[1] == 0xFF)
+        enc = "UTF-16BE";
+    if (!enc)
+        return 0;
+    p->dead = true;
+    /* iconv's UTF-16 and UTF-32 read the mark and drop it */
+    return event(p, SKIP_R_UNREADABLE_FILE, 0, "%s text (it starts with that byte order mark), "
+                 "not UTF-8, the only encoding read; file skipped; convert it: iconv -f UTF-%c%c "
+                 "-t UTF-8 FILE > NEW (and name NEW as input)", enc, enc[4], enc[5]);
+}
+
 /* Split text bytes into lines; keeps a partial last line in carry. */
 static int split(struct prod *p, const char *s, size_t n)
 {
     int ret;
     if ((ret = head_take(p, s, n)))
+        return ret;
+    if (p->text_len == 0 && ((ret = wide_text(p, (const unsigned char *)s, n)) || p->dead))
         return ret;
     p->text_len += n;
     p->st->bytes_text += n;
@@ -516,6 +544,23 @@ static int feed(struct prod *p, const struct pt_chunk *c)
                          "zstd -dc --long=31 FILE | ingot-pretok ... -",
                          1u << (PT_ZSTD_WINDOW_LOG_MAX - 20));
         }
+        if (ZSTD_isError(r) && ZSTD_getErrorCode(r) == ZSTD_error_dictionary_wrong) {
+            /* not damage either: zstd -D DICT made it ("Dictionary mismatch",
+             * "damaged ... get the file again" before) */
+            char id[48] = "";
+            unsigned dict = p->zframe_start >= c->offset
+                                ? ZSTD_getDictID_fromFrame(c->data + (p->zframe_start - c->offset),
+                                                           c->len - (p->zframe_start - c->offset))
+                                : 0;
+            if (dict)
+                snprintf(id, sizeof(id), " (dictionary id %u)", dict);
+            p->dead = true;
+            return event(p, SKIP_R_CORRUPT_ZSTD, p->line + 1,
+                         "zstd: the frame from compressed byte %llu was compressed with a "
+                         "dictionary%s, which this program does not take; rest of the file "
+                         "skipped; pipe it in: zstd -dc -D DICT FILE | ingot-pretok ... -",
+                         (unsigned long long)p->zframe_start, id);
+        }
         if (ZSTD_isError(r) && ZSTD_getErrorCode(r) == ZSTD_error_checksum_wrong) {
             /* checked at the frame's end, after its lines were handed on */
             char kept[96] = "";
@@ -605,6 +650,40 @@ static int end_file(struct prod *p)
         if (!p->doc_seen)
             ret = event(p, SKIP_R_EMPTY_TEXT, 1, "only blank lines (whitespace): no document");
     }
+    return ret;
+}
+
+/* The file is not the one listed and read whole: it changed between the
+ * listing (whose size and time the state and the manifest keep) and its
+ * last read, or during the reads (c: its eof chunk). A file still being
+ * written (a download, a writer appending) was read up to some point that
+ * may cut its last line; one rewritten in place may mix two versions. */
+static bool changed_file(const struct pt_input *in, const struct pt_chunk *c)
+{
+    return c->changed ||
+           (in->mtime_ns && (c->mtime_ns != in->mtime_ns || c->file_size != in->size));
+}
+
+/* Keep the records read up to the last whole line before the end; the
+ * line (or text document) open there is dropped, since the end may cut it;
+ * the file counts as damaged, so the run does not end "done" without a
+ * word (it read a 2000-line prefix of a 4000-line file with exit 0). */
+static int file_changed(struct prod *p, const struct pt_chunk *c)
+{
+    p->dead = true;
+    uint64_t kept = p->doc_open ? p->doc_start - 1 : p->line;
+    int ret = event(p, SKIP_R_UNREADABLE_FILE, p->line + 1,
+                    "changed while read (%llu bytes when listed, %llu at open, %llu now%s): "
+                    "still being written or replaced? Kept up to line %llu, maybe mixed; "
+                    "convert into a new --out once it stops changing",
+                    (unsigned long long)p->in->size, (unsigned long long)c->file_size,
+                    (unsigned long long)c->size_now,
+                    c->mtime_now != p->in->mtime_ns ? "; modified" : "",
+                    (unsigned long long)kept);
+    p->carry.len = 0;
+    p->skip_line = false;
+    p->doc_open = p->doc_discard = false;
+    p->doc.len = 0;
     return ret;
 }
 
@@ -707,6 +786,9 @@ int pt_producer_run(const struct pt_producer_cfg *cfg, pt_emit_fn emit, void *ct
         }
         p.progress += c.len;
         p.chunk_done = 0;
+        if (!ret && c.eof && !c.err && !p.dead && !cfg->inputs[cur].is_stdin &&
+            changed_file(&cfg->inputs[cur], &c))
+            ret = file_changed(&p, &c);
         if (!ret && c.eof)
             ret = end_file(&p);
         if (!ret && c.eof && cfg->inputs[cur].is_stdin && p.line + 1 < cfg->stdin_need) {

@@ -35,6 +35,7 @@ struct open_file {
     int err;                /* open/fstat failure, delivered as a chunk */
     bool not_regular;
     uint64_t size;
+    int64_t mtime_ns;       /* at open */
     uint64_t next_off;      /* next offset to submit */
     bool opened, done_submitting;
     bool stream;            /* standard input: size unknown, read() in order */
@@ -140,6 +141,11 @@ static bool stdin_device(int fd)
              st.st_rdev == null.st_rdev);
 }
 
+static int64_t stat_mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
 /* O_NONBLOCK: opening a FIFO must not wait for a writer, nor a device for
  * its carrier; the type is checked on the open file (no race with a rename)
  * before anything is read. A socket cannot be opened at all (ENXIO): the
@@ -176,6 +182,7 @@ static void open_file(pt_reader *r, size_t i)
         f->not_regular = true;
     } else {
         f->size = (uint64_t)st.st_size;
+        f->mtime_ns = stat_mtime_ns(&st);
         fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_NONBLOCK);
         posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
@@ -359,6 +366,21 @@ int pt_reader_next(pt_reader *r, struct pt_chunk *c)
     c->shrank = s->shrank;
     if (s->shrank && !c->err)
         c->err = -ENODATA;
+    struct open_file *f = &r->of[s->file];
+    c->mtime_ns = f->mtime_ns;
+    c->changed = false;
+    c->size_now = s->file_size;
+    c->mtime_now = f->mtime_ns;
+    /* The file's last read is done (all of its reads are, in order): is it
+     * still the file that was opened? Appended to (a download or a writer
+     * still going: its last line may be cut) or rewritten in place, what was
+     * read is not the file as it is now. */
+    struct stat st;
+    if (c->eof && !c->err && !f->stream && f->fd >= 0 && fstat(f->fd, &st) == 0) {
+        c->size_now = (uint64_t)st.st_size;
+        c->mtime_now = stat_mtime_ns(&st);
+        c->changed = c->size_now != s->file_size || c->mtime_now != f->mtime_ns;
+    }
     c->slot = (int)(r->seq_deliver % r->depth);
     r->seq_deliver++;
     return 1;

@@ -24,7 +24,10 @@ struct pt_reader_file {
  * files are read, up to the size they had when opened (what is appended
  * later is not read; a file that gets shorter is delivered as a failed read
  * with shrank set, at the first read that comes up short, since what it
- * holds after that point may be another version of it). Only regular
+ * holds after that point may be another version of it); the last chunk of
+ * a file says whether its size or modification time at that point differ
+ * from those at open (changed: a file still being written, or replaced in
+ * place, while it was read). Only regular
  * files are read: anything else is delivered like a failed open, with
  * not_regular set (files are opened O_NONBLOCK, so a FIFO never blocks).
  * Standard input is a stream of unknown size: it is read with plain read()
@@ -41,6 +44,11 @@ struct pt_chunk {
     bool not_regular;       /* err set: a FIFO, socket or device, never read */
     bool shrank;            /* err set (-ENODATA): the file ended before the size
                                it had when opened; data holds what was read */
+    int64_t mtime_ns;       /* modification time at open (regular files) */
+    bool changed;           /* eof, no err: the file's size or time is no longer
+                               the one it had at open (size_now, mtime_now) */
+    uint64_t size_now;
+    int64_t mtime_now;
     int err;                /* 0 or -errno */
     int slot;               /* internal */
 };

@@ -257,6 +257,34 @@ for long_, ok in ((27, True), (30, False)):
                 "zstd --long=30: exit %d: %s" % (p.returncode, err))
 print("zstd: a window over 128 MiB is refused saying how to read the file")
 
+# A frame made with a zstd dictionary (zstd -D DICT), after a plain one: the
+# first frame's records are kept, and the skip says what the frame needs and
+# how to read it ("Dictionary mismatch ... damaged", as a corrupt file).
+dsamples = t.path("dsamples")
+os.mkdir(dsamples)
+for k in range(40):
+    with open(os.path.join(dsamples, "s%d" % k), "wb") as f:
+        f.write(plain_a[k * 300:(k + 1) * 300 + 200])
+dict_path = t.path("dict.zd")
+subprocess.run([zbin, "-q", "--train", "-r", dsamples, "--maxdict=4096", "-o", dict_path],
+               check=True, capture_output=True)
+first = b"".join(plain_a.splitlines(keepends=True)[:10])
+zf = t.path("dict.jsonl.zst")
+with open(zf, "wb") as f:
+    f.write(subprocess.run([zbin, "-q", "-c"], input=first, capture_output=True,
+                           check=True).stdout)
+    f.write(subprocess.run([zbin, "-q", "-c", "-D", dict_path], input=plain_a,
+                           capture_output=True, check=True).stdout)
+p = subprocess.run([t.pretok, "--model", model, "--out", t.path("dictout"), zf],
+                   capture_output=True)
+err = p.stderr.decode()
+T.check(p.returncode == 1 and "dict.jsonl.zst:11: corrupt_zstd: zstd: the frame from "
+        "compressed byte" in err and "compressed with a dictionary (dictionary id" in err and
+        "zstd -dc -D DICT FILE | ingot-pretok ... -" in err and "(10 documents kept)" in err,
+        "a zstd dictionary's frame: exit %d: %s" % (p.returncode, err))
+T.check(ids_only(t.path("dictout")) == ref_ids[:10], "zstd dictionary: the first frame's ids")
+print("zstd: a frame that needs a dictionary is named so, with how to read it")
+
 # A text file of only blank lines (whitespace) in the document modes: counted as
 # empty_text (it vanished without a count), beside a file with text.
 blank = t.path("blank")

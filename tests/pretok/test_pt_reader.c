@@ -42,6 +42,7 @@ static void run(struct pt_reader_file *files, const char *mode)
                 CHECK(((const unsigned char *)c.data)[i] == byte_at(c.file, c.offset + i));
             expect_off += c.len;
             CHECK(c.eof == (expect_off == sizes[c.file]));
+            CHECK(!c.changed);      /* nobody wrote to it */
         }
         if (c.eof) {
             saw_end[c.file] = true;
@@ -152,6 +153,62 @@ static void run_shrink(const char *dir, const char *mode)
     printf("%s: a file cut short while read: ok\n", mode);
 }
 
+/* A file written to while it is read (a download or a writer still going,
+ * or another version written over it): its last chunk says so, with the
+ * size and time it has then; the bytes read are those it had at open. The
+ * last line it was read up to may be cut, and nothing said so (what was
+ * appended was dropped and the run ended "done"). how: 0 appends a few
+ * bytes after the first chunk is taken, 1 rewrites a byte in place (the
+ * size unchanged, the time set 2 s later), 2 leaves it alone. */
+static void run_changed(const char *dir, int how, const char *mode)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "%s/changing", dir);
+    FILE *f = fopen(path, "wb");
+    CHECK(f);
+    for (size_t k = 0; k < 6 * CHUNK + 10; k++)
+        fputc(byte_at(3, k), f);
+    fclose(f);
+    struct stat st0;
+    CHECK(stat(path, &st0) == 0);
+    struct pt_reader_file files[1] = { { path, false } };
+    pt_reader *r;
+    CHECK_OK(pt_reader_open(files, 1, CHUNK, 4, &r));
+    struct pt_chunk c;
+    int ret, last = 0;
+    size_t off = 0;
+    while ((ret = pt_reader_next(r, &c)) == 1) {
+        CHECK(c.err == 0 && c.offset == off && c.file_size == 6 * CHUNK + 10);
+        if (off == 0 && how == 0) {
+            f = fopen(path, "ab");
+            CHECK(f && fwrite("more\n", 1, 5, f) == 5 && fclose(f) == 0);
+        } else if (off == 0 && how == 1) {
+            int fd = open(path, O_WRONLY);
+            CHECK(fd >= 0 && pwrite(fd, "x", 1, 5) == 1 && close(fd) == 0);
+            struct timespec ts[2] = { st0.st_atim, st0.st_mtim };
+            ts[1].tv_sec += 2;
+            CHECK(utimensat(AT_FDCWD, path, ts, 0) == 0);
+        }
+        CHECK(c.mtime_ns == (int64_t)st0.st_mtim.tv_sec * 1000000000 + st0.st_mtim.tv_nsec);
+        off += c.len;
+        if (c.eof) {
+            last = 1;
+            CHECK(off == 6 * CHUNK + 10);
+            CHECK(c.changed == (how != 2));
+            CHECK(c.size_now == 6 * CHUNK + 10 + (how == 0 ? 5 : 0));
+            CHECK((c.mtime_now != c.mtime_ns) == (how != 2));
+        } else {
+            CHECK(!c.changed);
+        }
+        pt_reader_release(r, &c);
+    }
+    CHECK(ret == 0 && last);
+    pt_reader_close(r);
+    unlink(path);
+    printf("%s: a file %s while read: ok\n", mode,
+           how == 0 ? "appended to" : how == 1 ? "rewritten in place" : "left alone");
+}
+
 int main(void)
 {
     char dir[] = "/tmp/pt_reader_XXXXXX";
@@ -171,12 +228,16 @@ int main(void)
     }
     run(files, "default");
     run_shrink(dir, "default");
+    for (int how = 0; how < 3; how++)
+        run_changed(dir, how, "default");
     for (size_t n = 0; n <= 2 * CHUNK + 1; n += CHUNK / 2 + (n == CHUNK ? 1 : 0))
         run_stdin(paths, n, "default");
     run_stdin(paths, 2 * CHUNK, "default");
     setenv("INGOT_PRETOK_NO_URING", "1", 1);
     run(files, "fallback");
     run_shrink(dir, "fallback");
+    for (int how = 0; how < 3; how++)
+        run_changed(dir, how, "fallback");
     run_stdin(paths, CHUNK, "fallback");
     run_stdin(paths, 3 * CHUNK + 5, "fallback");
     for (size_t i = 0; i < N_FILES; i++)
