@@ -231,6 +231,14 @@ static int cpu_submit_step(tr_backend *b, const int32_t *chunk, const struct tr_
     double stats[2] = { loss / (double)(N * (size_t)K), (double)hits / (double)(N * (size_t)K) };
     if ((err = reduce_grads(b)) || (err = tr_dist_mean_f64(b->o.dist, stats, 2)))
         return err;
+#ifdef INGOT_TEST_HOOKS
+    /* a gradient gone NaN at step INGOT_TRAIN_TEST_NAN_GRAD_STEP, as an
+     * overflow in a backward makes one, so that a test sees the run stop
+     * before that step's update is saved */
+    const char *nan_step = getenv("INGOT_TRAIN_TEST_NAN_GRAD_STEP");
+    if (nan_step && atoi(nan_step) == hp->t)
+        b->grads[b->z.lo] = NAN;
+#endif
     /* the global norm: every rank's shard's squares, summed over ranks */
     double ss = ref_sum_squares(b->grads + b->z.lo, b->zero ? b->z.shard : b->n_params);
     if (b->zero && (err = tr_dist_sum_f64(b->o.dist, &ss, 1)))

@@ -879,6 +879,15 @@ static int report(struct run *r, const struct tr_step_result *res, int64_t end)
     if (!isfinite(res->loss))
         return ingot_fail(INGOT_E_INPUT, "step %d: the loss is %g; training diverged (try a lower "
                           "--lr or --grad-clip 1)", res->t, res->loss);
+    /* a gradient that overflowed makes the update NaN while the step's loss
+     * (from before the update) is still finite: the checkpoint of that step
+     * held NaN weights, which a resume, an export and eval refused, and the
+     * run only stopped at the next step's loss. Stopped here, before its save */
+    if (!isfinite(res->grad_norm))
+        return ingot_fail(INGOT_E_INPUT, "step %d: the gradient norm is %g (loss %.4f); training "
+                          "diverged and this step's update is not finite, so it is not saved "
+                          "(the newest checkpoint is of an earlier step): resume from it with "
+                          "a lower --lr or --grad-clip 1", res->t, res->grad_norm, res->loss);
     struct tr_metrics_prof mp;
     if (r->o->profile > 0)
         profile_step(r, res, tps, &mp);

@@ -294,6 +294,30 @@ int main(int argc, char **argv)
     bad_field(dir, a, "checkpoint batch 0", offsetof(struct tr_ckpt_header, batch), &zero, 4,
               "batch");
     free(a);
+    /* a gradient gone NaN at step 4 (a test hook), the loss of that step
+     * finite: the run stops there without saving it (ckpt-00000004.bin held
+     * NaN weights, and the run stopped only at step 5's loss) */
+    char *nan_dir = tt_fmt("%s/ck-nan", dir);
+    char *nan4 = tt_fmt("%s/ckpt-00000004.bin", nan_dir);
+    char *ok2 = tt_fmt("%s/ckpt-00000002.bin", nan_dir);
+    char *cmd = tt_fmt("INGOT_TRAIN_TEST_NAN_GRAD_STEP=4 '%s' --data '%s' %s --steps 6 "
+                       "--ckpt-every 2 --ckpt-dir '%s'", bin, good, tiny, nan_dir);
+    int nrc = tt_run(cmd, out);
+    char *ns = tt_slurp(out);
+    struct stat nst;
+    if (nrc == 0) {
+        printf("gradient norm NaN: not checked (a build without -Dtest_hooks=true)\n");
+    } else {
+        bool ok = nrc == 1 && ns && strstr(ns, "step 4: the gradient norm is nan") &&
+                  strstr(ns, "not saved") && stat(nan4, &nst) != 0 && stat(ok2, &nst) == 0;
+        printf("%-34s exit %d%s\n", "gradient norm NaN at step 4", nrc, ok ? "" : "  FAIL");
+        if (!ok) {
+            fprintf(stderr, "gradient norm NaN: want exit 1, step 4 not saved, step 2 saved:\n"
+                    "%s\n", ns ? ns : "");
+            failures++;
+        }
+    }
+    free(ns); free(cmd); free(nan4); free(ok2); free(nan_dir);
     /* a FIFO named like the newest checkpoint: refused, not read forever */
     char *fifo_dir = tt_fmt("%s/ck-fifo", dir), *fifo = tt_fmt("%s/ckpt-00000009.bin", fifo_dir);
     CHECK_OK(fs_mkdir_p(fifo_dir));
