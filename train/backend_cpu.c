@@ -32,6 +32,7 @@
 #include "tr_cpu_net.h"
 #include "tr_dist.h"
 #include "tr_dist_zero.h"
+#include "tr_mem_check.h"
 
 struct tr_backend {
     struct tr_backend_opts o;
@@ -96,6 +97,22 @@ static int cpu_create(const struct tr_backend_opts *o, const float *params, tr_b
         b->z.n_pad = b->z.shard = b->n_params;
     size_t bytes = b->n_params * sizeof(float);
     size_t N = (size_t)o->batch * o->cfg.seq_len;
+    /* the model first: its activations are zeroed (touched) as they are
+     * allocated, so the check of the state below sees them as used, where
+     * the state's calloc'd pages are touched only by the first step */
+    int err = tr_cpu_net_create(&o->cfg, o->batch, &b->model);
+    if (err) {
+        cpu_destroy(b);
+        return err;
+    }
+    const uint64_t state = 2 * (uint64_t)b->z.n_pad * sizeof(float) +
+                           2 * (uint64_t)b->z.shard * sizeof(float);
+    if ((err = tr_mem_check(state, "cpu: the parameters, gradients and AdamW state",
+                            "a smaller --model, --zero 1 over more ranks, or train on a GPU "
+                            "(--device cuda)"))) {
+        cpu_destroy(b);
+        return err;
+    }
     b->params = calloc(b->z.n_pad, sizeof(float));
     b->grads = calloc(b->z.n_pad, sizeof(float));
     b->m = calloc(b->z.shard, sizeof(float));
@@ -109,11 +126,6 @@ static int cpu_create(const struct tr_backend_opts *o, const float *params, tr_b
     }
     b->tgt = b->inp + N;
     memcpy(b->params, params, bytes);
-    int err = tr_cpu_net_create(&o->cfg, o->batch, &b->model);
-    if (err) {
-        cpu_destroy(b);
-        return err;
-    }
     b->serving = b->zero && tr_dist_world(o->dist) > 1;
     cpu_meter_start(&b->cpu);
     *out = b;

@@ -17,6 +17,7 @@
 #include "ref_llama.h"
 #include "ref_ops.h"
 #include "tr_carve.h"
+#include "tr_mem_check.h"
 #include "tr_cpu_llama.h"
 
 struct llama_acts {
@@ -118,6 +119,10 @@ int tr_cpu_llama_create(const struct tr_llama_config *c, int max_batch, tr_cpu_l
     }
     m->block_bytes = layout(m, NULL);
     if ((err = tr_carve_check(m->block_bytes, "llama model", max_batch, c->seq_len, c->n_layer))) {
+        tr_cpu_llama_free(m);
+        return err;
+    }
+    if ((err = tr_mem_check_acts(m->block_bytes, "llama model", max_batch, c->seq_len))) {
         tr_cpu_llama_free(m);
         return err;
     }

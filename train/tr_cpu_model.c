@@ -6,6 +6,7 @@
 #include "ingot_err.h"
 #include "ref_ops.h"
 #include "tr_carve.h"
+#include "tr_mem_check.h"
 #include "tr_cpu_model.h"
 
 struct layer_acts {
@@ -104,6 +105,10 @@ int tr_cpu_model_create(const struct tr_config *c, int max_batch, tr_cpu_model *
     }
     m->block_bytes = layout(m, NULL);
     if ((err = tr_carve_check(m->block_bytes, "model", max_batch, c->seq_len, c->n_layer))) {
+        tr_cpu_model_free(m);
+        return err;
+    }
+    if ((err = tr_mem_check_acts(m->block_bytes, "model", max_batch, c->seq_len))) {
         tr_cpu_model_free(m);
         return err;
     }

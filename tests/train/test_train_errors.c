@@ -318,6 +318,37 @@ int main(int argc, char **argv)
         }
     }
     free(ns); free(cmd); free(nan4); free(ok2); free(nan_dir);
+    /* more memory than the machine has left (a test hook stands for it):
+     * refused with the sizes before it is touched (the kernel killed the
+     * run part-way, exit 137 with no message: gpt2-1558m on a 24 GB
+     * machine), the activations and the optimizer state each */
+    const char *mem_cases[][3] = {
+        { "1", "--layers 1 --dim 32", "the activations of 2 sequences of 16 tokens need" },
+        { "20000000", "--layers 4 --dim 256",
+          "the parameters, gradients and AdamW state need" },
+    };
+    for (int i = 0; i < 2; i++) {
+        char *mc = tt_fmt("INGOT_TRAIN_TEST_MEM_AVAILABLE=%s '%s' --synthetic --model tiny %s "
+                          "--seq-len 16 --batch 2 --steps 1 --device cpu", mem_cases[i][0], bin,
+                          mem_cases[i][1]);
+        int mrc = tt_run(mc, out);
+        char *ms = tt_slurp(out);
+        if (mrc == 0) {
+            printf("memory left: not checked (a build without -Dtest_hooks=true)\n");
+        } else {
+            bool ok = mrc == 1 && ms && strstr(ms, mem_cases[i][2]) &&
+                      strstr(ms, "the kernel would kill the run");
+            printf("%-34s exit %d%s\n", i ? "memory left: optimizer state" :
+                   "memory left: activations", mrc, ok ? "" : "  FAIL");
+            if (!ok) {
+                fprintf(stderr, "memory case %d: want exit 1 with '%s':\n%s\n", i,
+                        mem_cases[i][2], ms ? ms : "");
+                failures++;
+            }
+        }
+        free(ms);
+        free(mc);
+    }
     /* a FIFO named like the newest checkpoint: refused, not read forever */
     char *fifo_dir = tt_fmt("%s/ck-fifo", dir), *fifo = tt_fmt("%s/ckpt-00000009.bin", fifo_dir);
     CHECK_OK(fs_mkdir_p(fifo_dir));
