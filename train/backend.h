@@ -54,6 +54,10 @@ struct tr_backend_opts {
                              the step's loss and accuracy */
     int zero;           /* 1: AdamW state sharded over the ranks of dist (--zero 1) */
     bool grad_reduce_bf16; /* reduce gradients in bf16 (--grad-reduce bf16) */
+    uint64_t host_later; /* host bytes the run allocates later (each checkpoint's copies of
+                            the parameters and AdamW state): the CPU back end counts them
+                            in its memory check, less the caller's parameter array, which
+                            is freed once the back end holds its own */
 };
 
 /* Optimizer hyper-parameters of one step (AdamW, decoupled decay on the

@@ -32,6 +32,7 @@
 #include "term_text.h"
 #include "tr_dist.h"
 #include "tr_dist_run.h"
+#include "tr_mem_check.h"
 #include "tr_params.h"
 #include "tr_schedule.h"
 #include "tr_settings.h"
@@ -515,6 +516,9 @@ static int setup_model(struct run *r)
 {
     const struct tr_opts *o = r->o;
     int err = 0;
+    /* rank 0 saves: the host copies of each checkpoint (save_checkpoint) */
+    const uint64_t save_copies = o->ckpt_dir && tr_dist_rank(r->dist) == 0
+                                     ? 3 * (uint64_t)r->n_params * sizeof(float) : 0;
     float *params = malloc(r->n_params * sizeof(float)), *m = NULL, *v = NULL;
     if (!params)
         return ingot_oom("parameters", r->n_params * sizeof(float));
@@ -539,7 +543,7 @@ static int setup_model(struct run *r)
         .precision = !o->precision ? TR_PREC_DEFAULT :
                      !strcmp(o->precision, "bf16") ? TR_PREC_BF16 : TR_PREC_FP32,
         .profile = o->profile > 0, .peak_tflops = o->peak_tflops,
-        .zero = o->zero, .grad_reduce_bf16 = o->grad_reduce_bf16,
+        .zero = o->zero, .grad_reduce_bf16 = o->grad_reduce_bf16, .host_later = save_copies,
     };
     if ((err = r->ops->create(&bo, params, &r->be)))
         goto out;
@@ -550,6 +554,12 @@ out:
     free(params);
     free(m);
     free(v);
+    /* each save copies the parameters and AdamW state to the host: a
+     * machine without that room killed the run at its first checkpoint,
+     * hours in, with no message (the CPU back end counted them above) */
+    if (!err && save_copies)
+        err = tr_mem_check(save_copies, "each checkpoint's host copies of the parameters and "
+                           "AdamW state", "a machine with more memory, or a smaller --model");
     return err;
 }
 

@@ -326,8 +326,12 @@ int main(int argc, char **argv)
         { "1", "--layers 1 --dim 32", "the activations of 2 sequences of 16 tokens need" },
         { "20000000", "--layers 4 --dim 256",
           "the parameters, gradients and AdamW state need" },
+        /* the state fits (257 MB), not with a save's copies of it (385 MB) */
+        { "300000000", NULL, "AdamW state, with each checkpoint's copies of them need" },
     };
-    for (int i = 0; i < 2; i++) {
+    char *mem_ck = tt_fmt("--layers 4 --dim 256 --ckpt-dir '%s/ck-mem'", dir);
+    mem_cases[2][1] = mem_ck;
+    for (int i = 0; i < 3; i++) {
         char *mc = tt_fmt("INGOT_TRAIN_TEST_MEM_AVAILABLE=%s '%s' --synthetic --model tiny %s "
                           "--seq-len 16 --batch 2 --steps 1 --device cpu", mem_cases[i][0], bin,
                           mem_cases[i][1]);
@@ -338,8 +342,10 @@ int main(int argc, char **argv)
         } else {
             bool ok = mrc == 1 && ms && strstr(ms, mem_cases[i][2]) &&
                       strstr(ms, "the kernel would kill the run");
-            printf("%-34s exit %d%s\n", i ? "memory left: optimizer state" :
-                   "memory left: activations", mrc, ok ? "" : "  FAIL");
+            static const char *const names[] = { "memory left: activations",
+                                                 "memory left: optimizer state",
+                                                 "memory left: checkpoint copies" };
+            printf("%-34s exit %d%s\n", names[i], mrc, ok ? "" : "  FAIL");
             if (!ok) {
                 fprintf(stderr, "memory case %d: want exit 1 with '%s':\n%s\n", i,
                         mem_cases[i][2], ms ? ms : "");
@@ -349,6 +355,7 @@ int main(int argc, char **argv)
         free(ms);
         free(mc);
     }
+    free(mem_ck);
     /* a FIFO named like the newest checkpoint: refused, not read forever */
     char *fifo_dir = tt_fmt("%s/ck-fifo", dir), *fifo = tt_fmt("%s/ckpt-00000009.bin", fifo_dir);
     CHECK_OK(fs_mkdir_p(fifo_dir));
