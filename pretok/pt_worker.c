@@ -24,6 +24,23 @@ static int out_event(struct pt_batch *b, const struct pt_item *it, int reason,
     return err;
 }
 
+/* What a malformed record most likely is, where a file's form explains it
+ * (else ""): a carriage return with no line feed after it (old Mac line
+ * ends: the whole file was one record, "extra characters after the JSON
+ * value"), or a UTF-8 byte order mark opening a line past the first (files
+ * with one each joined by cat). */
+static const char *malformed_hint(const char *s, size_t n, size_t at)
+{
+    if (at == 0 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3))
+        return " (a UTF-8 byte order mark opens this line: files joined with cat? remove the "
+               "marks past the first line, e.g. sed '1!s/^\\xEF\\xBB\\xBF//')";
+    for (const char *r = memchr(s, '\r', n); r; r = memchr(r + 1, '\r', n - (size_t)(r + 1 - s)))
+        if ((size_t)(r + 1 - s) < n && (r[1] == '{' || r[1] == '['))
+            return " (its lines end in a carriage return alone, as old Mac files do: convert "
+                   "them, e.g. tr '\\r' '\\n' < FILE > NEW)";
+    return "";
+}
+
 int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_batch *b,
                    const struct pt_item *it, const char **text, size_t *len)
 {
@@ -36,8 +53,9 @@ int pt_worker_text(const struct pt_tok_cfg *cfg, struct pt_worker *w, struct pt_
             return ret;
         switch (res.status) {
         case PT_JSON_MALFORMED:
-            if ((ret = out_event(b, it, SKIP_R_MALFORMED_JSON, "column %zu: %s",
-                                 res.err_offset + 1, res.err_what)))
+            if ((ret = out_event(b, it, SKIP_R_MALFORMED_JSON, "column %zu: %s%s",
+                                 res.err_offset + 1, res.err_what,
+                                 malformed_hint(s, n, res.err_offset))))
                 return ret;
             return 0;
         case PT_JSON_MISSING: {

@@ -100,5 +100,20 @@ open(junk, "wb").write(b"\xff\xd8\xff junk words\n")
 _, err = t.run(base + ["--out", t.path("o_junk"), junk], what="0xFF junk")
 T.check("fixed_invalid_utf8" in err and "unreadable_file" not in err, err)
 
+# Other file forms that make every record malformed say what they are: lines
+# ending in a carriage return alone (old Mac files: the whole file is one
+# record) and a UTF-8 byte order mark opening a line past the first (files
+# with a mark each joined by cat).
+forms = t.path("forms")
+os.mkdir(forms)
+open(os.path.join(forms, "mac.jsonl"), "wb").write(jsonl(docs[0:3]).replace("\n", "\r").encode())
+open(os.path.join(forms, "joined.jsonl"), "wb").write(
+    b"\xef\xbb\xbf" + jsonl(docs[3:5]).encode() + b"\xef\xbb\xbf" + jsonl(docs[5:7]).encode())
+_, err = t.run(base + ["--out", t.path("o_forms"), forms], rc=1, what="file forms")
+T.check("mac.jsonl:1: malformed_json" in err and "carriage return alone" in err and
+        "tr '\\r' '\\n'" in err, "no CR hint:\n%s" % err)
+T.check("joined.jsonl:3: malformed_json" in err and "byte order mark opens this line" in err,
+        "no BOM hint:\n%s" % err)
+
 t.cleanup()
 print("ok")
