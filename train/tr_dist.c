@@ -10,6 +10,7 @@
 
 #include "ingot_config.h"
 #include "ingot_err.h"
+#include "mono_clock.h"
 #include "term_text.h"
 #include "tr_dist_impl.h"
 
@@ -67,14 +68,30 @@ static const struct tr_dist_ops none_ops = {
 
 /* ---- tcp: host buffers over the rendezvous sockets ---- */
 
+/* A tcp exchange has its own deadline, and its error names the rank that
+ * failed it (rank 0 tells the others which): while one runs, the watchdog
+ * waits for that error (tr_dist_watchdog.c) instead of ending the process
+ * first with a line that names nobody. */
+static void tcp_enter(tr_dist *d, bool in)
+{
+    atomic_store_explicit(&d->beat_ns, mono_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&d->in_tcp, in, memory_order_release);
+}
+
 static int tcp_gather(tr_dist *d, const void *mine, size_t n, void *all, const char *what)
 {
-    return tr_rdzv_gather(d->rdzv, mine, n, all, what);
+    tcp_enter(d, true);
+    int err = tr_rdzv_gather(d->rdzv, mine, n, all, what);
+    tcp_enter(d, false);
+    return err;
 }
 
 static int tcp_bcast(tr_dist *d, void *buf, size_t n, const char *what)
 {
-    return tr_rdzv_bcast(d->rdzv, buf, n, what);
+    tcp_enter(d, true);
+    int err = tr_rdzv_bcast(d->rdzv, buf, n, what);
+    tcp_enter(d, false);
+    return err;
 }
 
 /* Gather to rank 0, add in rank order (so the result does not depend on
@@ -87,7 +104,7 @@ static int tcp_sum(tr_dist *d, void *buf, size_t n, bool f64)
     int err;
     if (d->rank == 0 && !(all = malloc(bytes * (size_t)d->world)))
         return ingot_oom("tcp all-reduce buffer", bytes * (size_t)d->world);
-    if (!(err = tr_rdzv_gather(d->rdzv, buf, bytes, all, "all-reduce")) && d->rank == 0) {
+    if (!(err = tcp_gather(d, buf, bytes, all, "all-reduce")) && d->rank == 0) {
         for (size_t i = 0; i < n; i++) {
             double s = 0.0;
             float sf = 0.0f;
@@ -104,7 +121,7 @@ static int tcp_sum(tr_dist *d, void *buf, size_t n, bool f64)
         }
     }
     free(all);
-    return err ? err : tr_rdzv_bcast(d->rdzv, buf, bytes, "all-reduce");
+    return err ? err : tcp_bcast(d, buf, bytes, "all-reduce");
 }
 
 /* The whole buffer summed as tcp_sum does (rank order at rank 0), so a
@@ -119,9 +136,9 @@ static int tcp_reduce_scatter(tr_dist *d, float *buf, size_t shard)
 static int tcp_all_gather(tr_dist *d, float *buf, size_t shard)
 {
     size_t bytes = shard * sizeof(float);
-    int err = tr_rdzv_gather(d->rdzv, buf + (size_t)d->rank * shard, bytes,
-                             d->rank == 0 ? buf : NULL, "all-gather");
-    return err ? err : tr_rdzv_bcast(d->rdzv, buf, bytes * (size_t)d->world, "all-gather");
+    int err = tcp_gather(d, buf + (size_t)d->rank * shard, bytes, d->rank == 0 ? buf : NULL,
+                         "all-gather");
+    return err ? err : tcp_bcast(d, buf, bytes * (size_t)d->world, "all-gather");
 }
 
 static const struct tr_dist_ops tcp_ops = {

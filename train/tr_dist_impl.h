@@ -56,6 +56,7 @@ struct tr_dist {
     _Atomic(const char *) op;
     atomic_bool local;          /* tr_dist_local_work .. _done or _end: not timed */
     _Atomic int64_t slack_ns;   /* tr_dist_local_done .. _end: added to the limit */
+    atomic_bool in_tcp;         /* in a tcp exchange, which times itself (tr_dist.c) */
 };
 
 /* Transports compiled in only when their library is (INGOT_HAVE_MPI,

@@ -22,10 +22,11 @@
 #include "term_text.h"
 #include "tr_dist_rdzv.h"
 
-/* VERSION 2: the configuration grew to 1024 bytes. Every version lays out
+/* VERSION 2: the configuration grew to 1024 bytes. VERSION 3: a broadcast
+ * is never shorter than LOST_WIRE bytes (struct lost). Every version lays out
  * struct hello alike up to the configuration, so rank 0 names a rank of
  * another build (check_hello) instead of waiting for bytes it never sends. */
-enum { MAGIC = 0x52444749u /* "IGDR" */, VERSION = 2 };
+enum { MAGIC = 0x52444749u /* "IGDR" */, VERSION = 3 };
 
 struct hello {
     uint32_t magic, version;
@@ -62,8 +63,31 @@ struct bye {
     int32_t sig;
 };
 
+/* What rank 0 sends every other rank, then closes, when an exchange with
+ * one rank failed (it died, hangs, or sent nothing in time): the ranks talk
+ * to rank 0 alone, so without it they saw rank 0 go and blamed it ("rank 0
+ * closed the connection") for a rank they cannot see. It arrives where the
+ * rank waits for rank 0's next broadcast (or after a send that failed),
+ * followed by the end of the connection; no broadcast is as short
+ * (LOST_WIRE), so it never reads as one. */
+enum { LOST_MAGIC = 0x54534f4cu /* "LOST" */ };
+
+struct lost {
+    uint32_t magic;
+    int32_t rank;            /* the rank rank 0 lost */
+    int32_t err;             /* how: -EPIPE, -ETIMEDOUT, another -errno */
+    int32_t pad;
+    char host[TR_RDZV_HOST]; /* its host, as rank 0 shows it */
+};
+
+#define LOST_WIRE (sizeof(struct lost) + 8)
+
 struct tr_rdzv {
     int rank, world, local_rank, local_world;
+    /* rank 0: the first failed exchange (0: none), whose message every later
+     * one repeats: the other ranks were told and the connections are shut */
+    int broken;
+    char broken_msg[768];
     int stop_sig;             /* a rendezvous stopped by a signal: which (tr_rdzv_opts) */
     double timeout_s;
     int *fds;                 /* rank 0: one per rank (fds[0] = -1); else fds[0] to rank 0 */
@@ -116,10 +140,13 @@ static int wait_fd(int fd, short ev, double deadline)
     }
 }
 
-/* Send or receive exactly n bytes by the deadline. -EPIPE: the peer closed. */
-static int xfer(int fd, void *buf, size_t n, bool out, double deadline)
+/* Send or receive exactly n bytes by the deadline. -EPIPE: the peer closed.
+ * *done (may be NULL): the bytes moved, also on failure. */
+static int xfer_n(int fd, void *buf, size_t n, bool out, double deadline, size_t *done)
 {
     char *p = buf;
+    if (done)
+        *done = 0;
     while (n) {
         int err = wait_fd(fd, out ? POLLOUT : POLLIN, deadline);
         if (err)
@@ -134,8 +161,15 @@ static int xfer(int fd, void *buf, size_t n, bool out, double deadline)
         }
         p += k;
         n -= (size_t)k;
+        if (done)
+            *done += (size_t)k;
     }
     return 0;
+}
+
+static int xfer(int fd, void *buf, size_t n, bool out, double deadline)
+{
+    return xfer_n(fd, buf, n, out, deadline, NULL);
 }
 
 static void set_nonblock(int fd)
@@ -908,37 +942,107 @@ void tr_rdzv_set_timeout(tr_rdzv *r, double s)
 
 /* ---- host collectives over the open connections ---- */
 
+/* The other ranks wait for rank 0 this much past the deadline: rank 0's
+ * notice of a rank it lost (struct lost), sent when its own wait ran out,
+ * then reaches them before theirs does. */
+static double peer_deadline(const tr_rdzv *r)
+{
+    return mono_now() + r->timeout_s + (r->rank ? TR_RDZV_GRACE_S : 0.0);
+}
+
+/* Rank 0: the exchange with rank k failed (err). Records the message (which
+ * every later exchange repeats), tells every other rank which rank was lost
+ * (best effort, without waiting) and shuts the connections for writing. */
+static int rank0_lost(tr_rdzv *r, int k, int err, const char *what)
+{
+    int ret = ingot_fail(err, "rank 0 (%s): %s: rank %d (%s) %s", r->hosts[0], what, k,
+                         r->hosts[k], what_err(err));
+    struct lost l = { .magic = LOST_MAGIC, .rank = k, .err = err };
+    memcpy(l.host, r->hosts[k], TR_RDZV_HOST);
+    for (int i = 1; i < r->world; i++) {
+        if (r->fds[i] < 0)
+            continue;
+        if (i != k)
+            (void)send(r->fds[i], &l, sizeof(l), MSG_NOSIGNAL | MSG_DONTWAIT);
+        shutdown(r->fds[i], SHUT_WR);
+    }
+    r->broken = ret;
+    snprintf(r->broken_msg, sizeof(r->broken_msg), "%s", ingot_errmsg());
+    return ret;
+}
+
+/* Another rank: the exchange with rank 0 failed (err). head: the got bytes
+ * of it that arrived (a broadcast), or NULL (a send: what arrived is read
+ * now, without waiting). When they are rank 0's notice of a rank it lost,
+ * that rank is named, as rank 0 named it. */
+static int rank0_gone(tr_rdzv *r, int err, const char *what, const void *head, size_t got)
+{
+    char tmp[sizeof(struct lost) + 1];
+    if (!head) {
+        ssize_t k;
+        got = 0;
+        while (got < sizeof(tmp) &&
+               (k = recv(r->fds[0], tmp + got, sizeof(tmp) - got, MSG_DONTWAIT)) > 0)
+            got += (size_t)k;
+        head = tmp;
+    }
+    struct lost l;
+    if (got == sizeof(l))
+        memcpy(&l, head, sizeof(l));
+    if (got == sizeof(l) && l.magic == LOST_MAGIC && l.rank > 0 && l.rank < r->world &&
+        l.rank != r->rank) {
+        const int code = l.err < 0 && l.err > -4096 ? l.err : -EPIPE;
+        return ingot_fail(code, "rank %d (%s): %s: rank %d (%s) %s, rank 0 (%s) reports; it "
+                          "stopped the run", r->rank, r->hosts[1], what, (int)l.rank,
+                          HOST(l.host), what_err(code), r->hosts[0]);
+    }
+    return ingot_fail(err, "rank %d (%s): %s: rank 0 (%s) %s", r->rank, r->hosts[1], what,
+                      r->hosts[0], what_err(err));
+}
+
 int tr_rdzv_gather(tr_rdzv *r, const void *mine, size_t n, void *all, const char *what)
 {
-    double deadline = mono_now() + r->timeout_s;
+    double deadline = peer_deadline(r);
     int err;
+    if (r->broken)
+        return ingot_fail(r->broken, "%s", r->broken_msg);
     if (r->rank != 0) {
         if ((err = xfer(r->fds[0], (void *)mine, n, true, deadline)))
-            return ingot_fail(err, "rank %d (%s): %s: rank 0 (%s) %s", r->rank, r->hosts[1], what,
-                              r->hosts[0], what_err(err));
+            return rank0_gone(r, err, what, NULL, 0);
         return 0;
     }
     memcpy(all, mine, n);
     for (int i = 1; i < r->world; i++)
         if ((err = xfer(r->fds[i], (char *)all + (size_t)i * n, n, false, deadline)))
-            return ingot_fail(err, "rank 0 (%s): %s: rank %d (%s) %s", r->hosts[0], what, i,
-                              r->hosts[i], what_err(err));
+            return rank0_lost(r, i, err, what);
     return 0;
 }
 
 int tr_rdzv_bcast(tr_rdzv *r, void *buf, size_t n, const char *what)
 {
-    double deadline = mono_now() + r->timeout_s;
+    double deadline = peer_deadline(r);
+    /* shorter than LOST_WIRE: padded, so that a notice never reads as one */
+    unsigned char pad[LOST_WIRE] = { 0 };
+    void *wire = buf;
+    size_t len = n;
     int err;
+    if (r->broken)
+        return ingot_fail(r->broken, "%s", r->broken_msg);
+    if (n < LOST_WIRE) {
+        memcpy(pad, buf, n);
+        wire = pad;
+        len = LOST_WIRE;
+    }
     if (r->rank != 0) {
-        if ((err = xfer(r->fds[0], buf, n, false, deadline)))
-            return ingot_fail(err, "rank %d (%s): %s: rank 0 (%s) %s", r->rank, r->hosts[1], what,
-                              r->hosts[0], what_err(err));
+        size_t got;
+        if ((err = xfer_n(r->fds[0], wire, len, false, deadline, &got)))
+            return rank0_gone(r, err, what, wire, got);
+        if (wire != buf)
+            memcpy(buf, pad, n);
         return 0;
     }
     for (int i = 1; i < r->world; i++)
-        if ((err = xfer(r->fds[i], buf, n, true, deadline)))
-            return ingot_fail(err, "rank 0 (%s): %s: rank %d (%s) %s", r->hosts[0], what, i,
-                              r->hosts[i], what_err(err));
+        if ((err = xfer(r->fds[i], wire, len, true, deadline)))
+            return rank0_lost(r, i, err, what);
     return 0;
 }

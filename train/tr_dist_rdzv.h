@@ -30,6 +30,10 @@ enum {
     TR_RDZV_PAYLOAD = 128,   /* bytes of the payload (sizeof(ncclUniqueId)) */
     TR_RDZV_CONFIG = 1024,   /* bytes of a configuration string, NUL included */
     TR_RDZV_HOST = 64,       /* bytes of a host name, NUL included */
+    /* seconds the ranks other than 0 wait for rank 0 past the timeout of a
+     * gather or bcast: when rank 0 loses a rank it tells the others which,
+     * and that notice reaches them before their own wait runs out */
+    TR_RDZV_GRACE_S = 2,
 };
 
 struct tr_rdzv_opts {
@@ -76,7 +80,10 @@ int tr_rdzv_local_world(const tr_rdzv *r);
 const char *tr_rdzv_host(const tr_rdzv *r, int rank);
 
 /* Rank 0 receives n bytes from every rank into all[rank * n] (its own from
- * mine); all may be NULL on other ranks. what names the exchange in errors. */
+ * mine); all may be NULL on other ranks. what names the exchange in errors.
+ * When an exchange with a rank fails (it died: -EPIPE; hangs: -ETIMEDOUT),
+ * rank 0 names it, and so do the other ranks, told by rank 0 (else they
+ * name rank 0); every later gather or bcast on rank 0 repeats that error. */
 int tr_rdzv_gather(tr_rdzv *r, const void *mine, size_t n, void *all, const char *what);
 /* Rank 0's n bytes of buf reach every rank. */
 int tr_rdzv_bcast(tr_rdzv *r, void *buf, size_t n, const char *what);

@@ -59,6 +59,15 @@ void tr_dist_local_end(tr_dist *d)
         timed_again(d, 0.0);
 }
 
+/* The slack past --dist-timeout of a tcp exchange in progress (see stalled):
+ * its own deadline is --dist-timeout from its start (rank 0), plus
+ * TR_RDZV_GRACE_S on the others. */
+static int64_t tcp_grace_ns(tr_dist *d)
+{
+    return atomic_load_explicit(&d->in_tcp, memory_order_acquire) ?
+           2 * TR_RDZV_GRACE_S * 1000000000LL : 0;
+}
+
 /* No progress for --dist-timeout (plus the slack of tr_dist_local_done)
  * outside rank-local work: the reason into why. */
 static void stalled(tr_dist *d, char *why, size_t len)
@@ -67,14 +76,19 @@ static void stalled(tr_dist *d, char *why, size_t len)
         return;
     const int64_t slack = atomic_load_explicit(&d->slack_ns, memory_order_acquire);
     const int64_t beat = atomic_load_explicit(&d->beat_ns, memory_order_relaxed);
-    if (mono_now_ns() - beat <= (int64_t)(d->timeout_s * 1e9) + slack)
+    /* tcp: every exchange has a deadline of its own and beats at its start
+     * (tr_dist.c): a hang there ends in an error that names the rank, on
+     * every rank (rank 0 tells the others: TR_RDZV_GRACE_S); the watchdog
+     * waits for it, and ends at --dist-timeout only a hang elsewhere */
+    const int64_t grace = tcp_grace_ns(d);
+    if (mono_now_ns() - beat <= (int64_t)(d->timeout_s * 1e9) + slack + grace)
         return;
     char plus[96] = "";
     if (slack)
         snprintf(plus, sizeof(plus), " %.0f s plus %.1f s, the time of this rank's evaluation",
                  d->timeout_s, slack * 1e-9);
     snprintf(why, len, "no progress for %.0f s (--dist-timeout%s): a peer died, hangs, or is far "
-             "slower", d->timeout_s + slack * 1e-9, plus);
+             "slower", d->timeout_s + slack * 1e-9 + grace * 1e-9, plus);
 }
 
 static void *watch(void *arg)

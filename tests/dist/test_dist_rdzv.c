@@ -2,7 +2,8 @@
  * (payload, local ranks, gather/bcast), and every way it must fail clearly
  * and in time: duplicate rank, wrong world size, another configuration,
  * another job on the port, a rank that never comes, rank 0 absent, a rank
- * that dies after the rendezvous, two rank 0s (both told); silent strays on
+ * that dies or hangs after the rendezvous (named by rank 0, and by the other
+ * ranks as rank 0 tells them), two rank 0s (both told); silent strays on
  * the port delay no rank; rank 0's name is looked up once, not per attempt;
  * a rank that leaves before the verdict (stopped by a signal, or dead) is
  * named at once by rank 0 and every rank present, and a signalled rank 0 is
@@ -42,7 +43,7 @@ static bool raw_in(const char *m)
     return strchr(m, '\x1b') || strchr(m, '\a') || strstr(m, "\xe2\x80\xae");
 }
 
-/* Rendezvous protocol 2 on the wire (tr_dist_rdzv.c), for the fake peers. */
+/* Rendezvous protocol 3 on the wire (tr_dist_rdzv.c), for the fake peers. */
 struct wire_hello {
     uint32_t magic, version;
     uint64_t job_key;
@@ -63,7 +64,8 @@ struct proc {
     double delay_s;       /* start late (clients retry) */
     const char *expect;   /* error substring; NULL: success */
     int local_rank;       /* expected local rank on success */
-    enum { STAY, LEAVE } after;   /* LEAVE: exit right after the rendezvous */
+    enum { STAY, LEAVE, HANG } after;   /* LEAVE: exit right after the rendezvous;
+                                   * HANG: silent past every deadline, then exit */
     const char *after_expect;     /* error of the gather/bcast that follows */
     const char *addr;             /* MASTER_ADDR; NULL: 127.0.0.1 */
     int lookups;                  /* > 0: name lookups it must have made */
@@ -220,7 +222,7 @@ static int fake_connect(int port)
  * its 64 bytes); rank 0's reply must say expect, and hold no raw byte. */
 static int fake_peer(int port, const struct proc *p)
 {
-    struct wire_hello h = { .magic = 0x52444749u, .version = 2, .job_key = p->key,
+    struct wire_hello h = { .magic = 0x52444749u, .version = 3, .job_key = p->key,
                             .rank = 1, .world = p->world, .local_rank = -1 };
     for (size_t i = 0; i < sizeof(h.host); i += sizeof(HOSTILE) - 1)
         memcpy(h.host + i, HOSTILE, sizeof(h.host) - i < sizeof(HOSTILE) - 1 ?
@@ -349,6 +351,10 @@ static int child(const struct proc *p, int port, double timeout)
     }
     if (p->after == LEAVE)
         _exit(0);   /* dies without a word: the others must notice */
+    if (p->after == HANG) {   /* alive, silent: the others must not wait for ever */
+        usleep((useconds_t)((timeout + TR_RDZV_GRACE_S + 1.0) * 1e6));
+        _exit(0);
+    }
     /* gather every rank's number at rank 0, which sends back the sum */
     int mine = 10 + p->rank, all[8], sum = 0;
     err = tr_rdzv_gather(r, &mine, sizeof(mine), all, "test gather");
@@ -461,7 +467,7 @@ int main(void)
      * rank "never arrived" after --dist-timeout) */
     scenario("rank of an older build", (struct proc[]){
         { .rank = 0, .world = 2, .key = K, .expect = "rank 1 on host oldhost runs another "
-          "Ingot build (rendezvous protocol 1, rank 0's 2)" },
+          "Ingot build (rendezvous protocol 1, rank 0's 3)" },
         { .old_build = 1, .world = 2, .key = K, .delay_s = 0.1,
           .expect = "runs another Ingot build" } }, 2, 10.0, 3.0);
     scenario("rank never comes", (struct proc[]){
@@ -493,7 +499,21 @@ int main(void)
           .after_expect = "rank 1 (testhost) closed the connection" },
         { .rank = 1, .world = 3, .key = K, .local_rank = 1, .after = LEAVE },
         { .rank = 2, .world = 3, .key = K, .local_rank = 2,
-          .after_expect = "rank 0 (testhost) closed the connection" } }, 3, 3.0, 5.0);
+          .after_expect = "rank 2 (testhost): test bcast: rank 1 (testhost) closed the "
+          "connection (the process ended?), rank 0 (testhost) reports" } }, 3, 3.0, 5.0);
+    /* the others talk to rank 0 alone: they named rank 0 ("closed the connection",
+     * "did not answer in time") for the rank that rank 0 lost; rank 0 tells them */
+    scenario("rank hangs after rendezvous", (struct proc[]){
+        { .rank = 0, .world = 4, .key = K, .local_rank = 0,
+          .after_expect = "rank 0 (testhost): test gather: rank 2 (testhost) did not answer "
+          "in time" },
+        { .rank = 1, .world = 4, .key = K, .local_rank = 1,
+          .after_expect = "rank 1 (testhost): test bcast: rank 2 (testhost) did not answer "
+          "in time, rank 0 (testhost) reports" },
+        { .rank = 2, .world = 4, .key = K, .local_rank = 2, .after = HANG },
+        { .rank = 3, .world = 4, .key = K, .local_rank = 3,
+          .after_expect = "rank 3 (testhost): test bcast: rank 2 (testhost) did not answer "
+          "in time, rank 0 (testhost) reports" } }, 4, 1.0, 6.0);
     /* a rank present that leaves before the verdict: rank 0 counted it to
      * the deadline (10 s here; rank 3 never comes) and said "2 of 4 ranks
      * present" of the ranks left; now it fails at once, naming the rank,
@@ -550,8 +570,9 @@ int main(void)
           "the connection" },
         { .rank = 1, .world = 3, .key = K, .local_rank = 1, .after = LEAVE, .host = HOSTILE },
         { .rank = 2, .world = 3, .key = K, .local_rank = 2, .host = HOSTILE,
-          .after_expect = "rank 2 (" SHOWN_H "): test bcast: rank 0 (" SHOWN_H ") closed "
-          "the connection" } }, 3, 3.0, 5.0);
+          .after_expect = "rank 2 (" SHOWN_H "): test bcast: rank 1 (" SHOWN_H ") closed "
+          "the connection (the process ended?), rank 0 (" SHOWN_H ") reports" } }, 3, 3.0,
+        5.0);
     char msg[128];
     CHECK(!tr_config_diff("a=1 b=2", "a=1 b=2", msg, sizeof(msg)) && !msg[0]);
     CHECK(tr_config_diff("a=1 b=2", "a=1", msg, sizeof(msg)) &&

@@ -26,7 +26,8 @@ the rank (also different starting weights: --init-from on one rank); SIGINT at t
 rendezvous ends a rank at once; a rank that leaves the rendezvous after its hello
 (a signal, kill -9) is named at once by rank 0, and a signalled rank 0 by the
 others; a rank killed mid-run makes the survivor fail fast;
-a rank frozen while rank 0 samples makes rank 0 fail naming it; a rank whose host
+a rank frozen while rank 0 samples makes rank 0 fail naming it; the
+third of 3 ranks killed or frozen is named by both others (rank 1 named rank 0); a rank whose host
 name holds an escape sequence and U+202E (a UTS namespace of its own, where
 allowed) is named with '?' in their place, in its own messages and rank 0's stop
 line, and none of those bytes is printed. --arch llama:
@@ -608,6 +609,40 @@ def rank_dies():
         procs[0].returncode, dt, err.strip().splitlines()[-1]))
 
 
+def third_rank_lost():
+    """3 ranks; rank 2 killed (kill -9), or frozen (SIGSTOP) past --dist-timeout 2: rank 0
+    names it, and so does rank 1, which talks to rank 0 alone (tcp: the sockets form a
+    star): it named rank 0, as if rank 0 had died or hung ("all-reduce: rank 0 ... closed
+    the connection", "... did not answer in time"). Every survivor exits 1 in bounded
+    time; none blames rank 0, none ends by the watchdog's line that names nobody."""
+    args = [x if x != "8" else "100000" for x in BASE]
+    for how, said, limit in (("kill -9", "closed the connection (the process ended?)", 10.0),
+                             ("SIGSTOP", "did not answer in time", 30.0)):
+        procs = spawn_tcp(3, args, timeout="2")
+        try:
+            past_step_3(procs[0], "rank 2 lost (%s)" % how)
+            t0 = time.time()
+            if how == "kill -9":
+                procs[2].kill()
+            else:
+                os.kill(procs[2].pid, signal.SIGSTOP)
+            errs = [p.communicate(timeout=60)[1] for p in procs[:2]]
+            dt = time.time() - t0
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.communicate()
+        want = ["rank 0 (%s): all-reduce: rank 2 (%s) %s" % (HOST, HOST, said),
+                "rank 1 (%s): all-reduce: rank 2 (%s) %s, rank 0 (%s) reports" % (
+                    HOST, HOST, said, HOST)]
+        for r in (0, 1):
+            if procs[r].returncode != 1 or want[r] not in errs[r] or dt > limit:
+                fail("rank 2 of 3 lost (%s): rank %d exit %d after %.1f s, want 1 and '%s':\n%s"
+                     % (how, r, procs[r].returncode, dt, want[r], errs[r]))
+        print("rank 2 of 3 lost (%s): ranks 0 and 1 name it, exit 1 after %.1f s" % (how, dt))
+
+
 def shard_fails_on_rank1():
     """Each rank with its own copy of the data; rank 1's shards truncated while mapped:
     rank 1 fails naming the shard and saying that rank 0 saves only if its own data
@@ -895,6 +930,7 @@ def main():
             if os.path.exists("/dev/full"):
                 output_lost_rank0()
             rank_dies()
+            third_rank_lost()
             shard_fails_on_rank1()
             local_work_untimed()
             peer_hangs_during_sample()
