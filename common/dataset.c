@@ -269,12 +269,6 @@ int dataset_check_map_budget(const char *dir, size_t n_shards)
 
 int dataset_open(const char *dir, bool verify, struct dataset **out)
 {
-    return dataset_open_progress(dir, verify, NULL, NULL, out);
-}
-
-int dataset_open_progress(const char *dir, bool verify, dataset_progress_fn fn, void *arg,
-                          struct dataset **out)
-{
     *out = NULL;
     struct dataset *ds = calloc(1, sizeof(*ds));
     char td[1024];
@@ -293,17 +287,12 @@ int dataset_open_progress(const char *dir, bool verify, dataset_progress_fn fn, 
         ret = ingot_fail(-ENOMEM, "%s: out of memory", term_text(dir, td, sizeof(td)));
         goto fail;
     }
-    uint64_t seq[2] = { 0, 0 }, bytes = 0, done = 0;
-    for (size_t i = 0; fn && i < m->n_shards; i++)
-        bytes += m->shards[i].file_size;
+    uint64_t seq[2] = { 0, 0 };
     for (size_t i = 0; i < m->n_shards; i++) {
         if ((ret = dataset_open_shard(dir, m, i, seq[m->shards[i].split]++, verify,
                                       &ds->shards[i])))
             goto fail;
         ds->n_shards = i + 1;
-        done += m->shards[i].file_size;
-        if (fn)
-            fn(arg, i + 1, m->n_shards, done, bytes);
     }
     if (verify && (ret = dataset_check_totals(dir, m)))
         goto fail;

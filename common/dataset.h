@@ -22,15 +22,6 @@ struct dataset {
 /* Open dir/manifest.json and every shard. verify=true also recomputes every
  * checksum. Errors name the file and the field. */
 int dataset_open(const char *dir, bool verify, struct dataset **out);
-/* What dataset_open_progress() calls after each shard: done of n shards
- * opened (and verified), bytes_done of bytes_total (the manifest's file
- * sizes), so that a verify of a large dataset, which reads every byte, can
- * say how far it is. */
-typedef void (*dataset_progress_fn)(void *arg, size_t done, size_t n, uint64_t bytes_done,
-                                    uint64_t bytes_total);
-/* dataset_open(), calling fn(arg, ...) (when not NULL) after each shard. */
-int dataset_open_progress(const char *dir, bool verify, dataset_progress_fn fn, void *arg,
-                          struct dataset **out);
 void dataset_close(struct dataset *ds);   /* accepts NULL */
 
 /* Mappings dataset_open() leaves free for everything else a program maps
