@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -187,6 +188,38 @@ static int launcher_check(const struct tr_opts *o)
     return err;
 }
 
+/* The directory a --metrics or --dump-batch file goes into, checked before
+ * the model is built: one that is not there failed the run at its first
+ * record, exit 1, after the start-up (minutes for a large model), blaming the
+ * lock file beside it ("cannot open the lock file nodir/m.jsonl.lock ...:
+ * remove it if it is not a regular file"); --dump-batch's, after the model
+ * and the batch. A path a checkpoint's settings carry over is not checked
+ * here: the run says it is not there and goes on without it. */
+static int check_out_dir(const struct tr_opts *o, const char *key, const char *path)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (!slash || tr_opts_carried(o, key))   /* no slash: the working directory */
+        return 0;
+    char *dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+    if (!dir)
+        return ingot_oom("a directory name", strlen(path));
+    struct stat st;
+    int err = 0;
+    char from[512];
+    tr_opts_origin(o, key, from, sizeof(from));
+    const int rc = stat(dir, &st);
+    if (rc != 0 && (errno == ENOENT || errno == ENOTDIR))
+        err = ingot_fail(INGOT_E_USAGE, "--%s %s%s: the directory %s is not there; create it "
+                         "(mkdir -p), or name a file in a directory that is", key,
+                         TERM_SHOW(path), from, TERM_SHOW(dir));
+    else if (rc == 0 && !S_ISDIR(st.st_mode))
+        err = ingot_fail(INGOT_E_USAGE, "--%s %s%s: %s is %s, not a directory; name a file in "
+                         "a directory", key, TERM_SHOW(path), from, TERM_SHOW(dir),
+                         S_ISREG(st.st_mode) ? "a file" : fs_file_kind(st.st_mode));
+    free(dir);
+    return err;
+}
+
 int main(int argc, char **argv)
 {
     if (fs_std_fds_open()) {
@@ -260,6 +293,18 @@ int main(int argc, char **argv)
             return err == INGOT_E_USAGE ? 2 : 1;
         }
     }
+    /* after --ckpt-dir is made: --metrics ck/m.jsonl goes into it */
+    if ((o.dump_batch && (err = check_out_dir(&o, "dump-batch", o.dump_batch))) ||
+        (!o.dump_batch && o.metrics && tr_dist_run_first(&o, launcher_rank) &&
+         (err = check_out_dir(&o, "metrics", o.metrics)))) {
+        report(err);
+        if (o.ckpt_dir_made)   /* made by this run, and left as it was: empty */
+            (void)rmdir(o.ckpt_dir);
+        tr_opts_free(&o);
+        return err == INGOT_E_USAGE ? 2 : 1;
+    }
+    if (o.unused_note && !o.quiet && tr_dist_run_first(&o, launcher_rank))
+        printf("note: not used by this run: %s\n", TERM_SHOW(o.unused_note));
     err = tr_train(&o, launcher_rank);
     if (err) {
         report(err);

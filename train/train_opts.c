@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,7 +376,8 @@ void tr_opts_free(struct tr_opts *o)
     free(o->resume_path);
     free(o->init_path);
     free(o->settings_note);
-    o->resume_path = o->init_path = o->settings_note = NULL;
+    free(o->unused_note);
+    o->resume_path = o->init_path = o->settings_note = o->unused_note = NULL;
 }
 
 static const struct option *find_opt(const char *key)
@@ -645,6 +647,85 @@ static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
     return err;
 }
 
+/* Whether the command line itself gives key (not a --config file or a
+ * checkpoint's settings, which carry a whole run's values, used or not). */
+static bool cl_gave(const struct tr_opts *o, const char *key)
+{
+    for (int i = 0; i < o->n_src; i++)
+        if (o->src[i].origin && !strcmp(o->src[i].origin, CMDLINE_ORIGIN) &&
+            tr_optlist_get(&o->src[i], key))
+            return true;
+    return false;
+}
+
+/* Append one sentence to the note on unused flags (o->unused_note). */
+static int note_unused(struct tr_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int note_unused(struct tr_opts *o, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    size_t had = o->unused_note ? strlen(o->unused_note) : 0;
+    char *n = realloc(o->unused_note, had + strlen(text) + 3);
+    if (!n)
+        return ingot_oom("a note", had + strlen(text) + 3);
+    sprintf(n + had, "%s%s", had ? "; " : "", text);
+    o->unused_note = n;
+    return 0;
+}
+
+/* A flag typed on the command line that this run has no use for is named in
+ * a note at the start, with what would use it: "--top-k 5" without
+ * --sample-every trained without a word, as did --val-tokens under
+ * --val-every 0, --peak-tflops without --profile (or on the CPU), --min-lr
+ * under a constant schedule and --data-order or a --tokenizer (never even
+ * opened) with --synthetic. Said, not refused: a job script's fixed flags
+ * with an override appended (`$BASE --val-every 0`) are a run as meant. A
+ * --config file or a checkpoint's settings hold every key of a run, used or
+ * not: only the command line's are named. */
+static int unused_flags(struct tr_opts *o)
+{
+    char from[512], list[96] = "";
+    int err = 0;
+    if (o->sample_every == 0) {
+        static const char *const keys[] = { "sample-tokens", "top-k", "temperature" };
+        size_t len = 0, n = 0;
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            if (cl_gave(o, keys[i]))
+                len += (size_t)snprintf(list + len, sizeof(list) - len, "%s--%s",
+                                        n++ ? ", " : "", keys[i]);
+        if (n)
+            err = note_unused(o, "%s: for the samples of --sample-every, which is 0%s: this "
+                              "run prints none (add --sample-every N)", list,
+                              tr_opts_origin(o, "sample-every", from, sizeof(from)));
+    }
+    if (!err && o->val_every == 0 && cl_gave(o, "val-tokens"))
+        err = note_unused(o, "--val-tokens: for the val loss, which --val-every 0%s turns off",
+                          tr_opts_origin(o, "val-every", from, sizeof(from)));
+    if (!err && cl_gave(o, "peak-tflops") && !strcmp(o->device, "cpu"))
+        err = note_unused(o, "--peak-tflops: a GPU's peak, for --profile's MFU, which the CPU "
+                          "back end (--device cpu%s) does not report",
+                          tr_opts_origin(o, "device", from, sizeof(from)));
+    else if (!err && cl_gave(o, "peak-tflops") && o->profile <= 0)
+        err = note_unused(o, "--peak-tflops: for the MFU of --profile N, which is not given");
+    if (!err && cl_gave(o, "min-lr") && o->lr_schedule == TR_SCHED_CONSTANT)
+        err = note_unused(o, "--min-lr: --lr-schedule constant%s holds --lr to the end and never "
+                          "decays to it (cosine, linear and wsd do)",
+                          tr_opts_origin(o, "lr-schedule", from, sizeof(from)));
+    if (!err && o->synthetic && cl_gave(o, "data-order"))
+        err = note_unused(o, "--data-order: --synthetic%s draws random ids, not the windows of "
+                          "a dataset, and has no order to choose",
+                          tr_opts_origin(o, "synthetic", from, sizeof(from)));
+    if (!err && o->synthetic && cl_gave(o, "tokenizer"))
+        err = note_unused(o, "--tokenizer: --synthetic%s ids have no tokenizer (samples print "
+                          "the ids); the file is not read",
+                          tr_opts_origin(o, "synthetic", from, sizeof(from)));
+    return err;
+}
+
 /* Schedule, batch and checkpoint checks common to every architecture. */
 static int finish(struct tr_opts *o)
 {
@@ -655,16 +736,24 @@ static int finish(struct tr_opts *o)
         o->min_lr = (float)(cli_float_decimal(o->lr) / 10.0);
         o->derived |= TR_DERIVED_MIN_LR;
     }
+    /* Each value named with where it came from: on --resume a lower --lr met
+     * the checkpoint's min-lr (its lr/10), and "--min-lr 0.0003 is above --lr
+     * 0.0001" named a flag the user never gave */
+    char from_a[512], from_b[512];
     if (o->min_lr > o->lr)
-        return ingot_fail(INGOT_E_USAGE, "--min-lr %g is above --lr %g", (double)o->min_lr,
-                          (double)o->lr);
+        return ingot_fail(INGOT_E_USAGE, "--min-lr %g%s is above --lr %g%s: the decay ends at "
+                          "--min-lr; give a --min-lr of at most --lr", (double)o->min_lr,
+                          tr_opts_origin(o, "min-lr", from_a, sizeof(from_a)), (double)o->lr,
+                          tr_opts_origin(o, "lr", from_b, sizeof(from_b)));
     if (o->warmup < 0) {
         o->warmup = o->steps / 20;
         o->derived |= TR_DERIVED_WARMUP;
     }
     if (o->warmup > o->steps)
-        return ingot_fail(INGOT_E_USAGE, "--warmup %d is longer than --steps %d", o->warmup,
-                          o->steps);
+        return ingot_fail(INGOT_E_USAGE, "--warmup %d%s is longer than --steps %d%s; give a "
+                          "--warmup of at most --steps", o->warmup,
+                          tr_opts_origin(o, "warmup", from_a, sizeof(from_a)), o->steps,
+                          tr_opts_origin(o, "steps", from_b, sizeof(from_b)));
     if (o->lr_schedule != TR_SCHED_WSD && o->cooldown >= 0.0)
         return ingot_fail(INGOT_E_USAGE, "--cooldown %g is for --lr-schedule wsd (this run's "
                           "schedule is %s)", o->cooldown, tr_schedule_name(o->lr_schedule));
@@ -737,7 +826,7 @@ static int finish(struct tr_opts *o)
          * --resume-from listed them as overrides nobody gave */
         o->ckpt_cadence_unused = true;
     }
-    return 0;
+    return unused_flags(o);
 }
 
 const char *tr_opts_source(const struct tr_opts *o, const char *key)

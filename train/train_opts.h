@@ -119,6 +119,10 @@ struct tr_opts {
      * the one its shape was taken from */
     char *init_path;
     char *settings_note;
+    /* Filled by tr_opts_build(): flags the command line gave that this run
+     * has no use for, each with what would use it ("--top-k: for the samples
+     * of --sample-every, which is 0 ..."), for a note at the start; NULL: none */
+    char *unused_note;
     /* the sources the strings above point into, lowest priority first */
     struct tr_optlist src[4];
     int n_src;
