@@ -17,6 +17,7 @@
 #include "ingot_hash.h"
 #include "manifest.h"
 #include "pt_lock.h"
+#include "pt_outdir.h"
 #include "skip_reason.h"
 #include "pt_resume.h"
 #include "pt_state.h"
@@ -41,6 +42,7 @@ struct move {
 
 struct part {
     const char *dir;
+    char *real;         /* dir, resolved (realpath): the plan's name for it */
     struct manifest *m;
     struct pt_state st;
 };
@@ -56,7 +58,8 @@ static void free_moves(struct move *mv, size_t n)
 
 /* Set shard_seq in the header of the shard at path and recompute the header
  * checksum; returns the new checksum in *hsum. write=false only computes. */
-static int patch_header(const char *path, uint64_t seq, bool write, uint64_t *hsum)
+static int patch_header(const char *path, uint64_t seq, bool write, uint64_t *hsum,
+                        const struct manifest_shard *want)
 {
     char tp[1024];   /* in a PART_DIR, as term_text shows it */
     term_text(path, tp, sizeof(tp));
@@ -83,6 +86,20 @@ static int patch_header(const char *path, uint64_t seq, bool write, uint64_t *hs
     }
     if ((ret = shard_reader_check_header(tp, &h, sizeof(h), (uint64_t)st.st_size)))
         goto out;
+    /* want: the part's manifest entry, when planning. Its header checksum
+     * covers every field (token count, size, the checksums of the tokens,
+     * index and provenance): another shard put in its place (renamed,
+     * copied from another part) was moved in, and the merged dataset's
+     * manifest listed it with the original's checksums */
+    if (want && h.header_checksum != want->header_checksum) {
+        ret = ingot_fail(INGOT_E_MISMATCH, "%s: not the shard the part's %s lists (header "
+                         "checksum %016" PRIx64 ", listed %016" PRIx64 "; %" PRIu64 " tokens, "
+                         "listed %" PRIu64 "): it was replaced or changed after the part was "
+                         "converted; nothing was moved: convert this part again into a new "
+                         "directory", tp, INGOT_MANIFEST_NAME, h.header_checksum,
+                         want->header_checksum, h.n_tokens, want->n_tokens);
+        goto out;
+    }
     h.shard_seq = seq;
     h.header_checksum = ingot_xxh3(&h, offsetof(struct ingot_shard_header, header_checksum));
     *hsum = h.header_checksum;
@@ -120,6 +137,13 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
             ret = ingot_fail(INGOT_E_USAGE, "%s: already merged into a dataset (its manifest "
                              "is now %s, its shards moved there); merge parts made since, or "
                              "use the merged dataset", td, PT_MERGE_RETIRED_NAME);
+        /* a part still converting, or stopped part-way (killed, out of time):
+         * its state but no manifest yet ("cannot open manifest", exit 1) */
+        else if (retired && stat(sp, &rs) == 0)
+            ret = ingot_fail(INGOT_E_USAGE, "%s: the conversion of this part is not finished "
+                             "(it holds its resume state %s but no %s yet); run its command "
+                             "again to finish it, then merge", td, PT_STATE_NAME,
+                             INGOT_MANIFEST_NAME);
         free(retired);
         if (!ret) {
             ret = pt_state_read(sp, m->n_inputs, &parts[i].st);
@@ -139,6 +163,10 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
         }
         parts[i].dir = dir;
         parts[i].m = m;
+        if (!(parts[i].real = realpath(dir, NULL))) {
+            int e = errno;
+            return ingot_fail(-e, "%s: cannot resolve the path: %s", td, strerror(e));
+        }
         const struct pt_state *st = &parts[i].st;
         if (!st->done)
             return ingot_fail(INGOT_E_USAGE, "%s: the conversion of this part is not finished; "
@@ -303,7 +331,24 @@ static bool moved_any(const char *out)
     return any;
 }
 
-/* The joined manifest, the list of moves, and both written into OUT. */
+/* The plan's checksum (version 3): over its moves and its parts, so that
+ * neither can be changed without the rerun refusing it. 0 and *ok false
+ * when out of memory. */
+static uint64_t plan_checksum(json_t *moves, json_t *jparts, bool *ok)
+{
+    json_t *both = json_pack("[O,O]", moves, jparts);
+    uint64_t h = both ? pt_json_checksum(both, ok) : 0;
+    if (!both)
+        *ok = false;
+    json_decref(both);
+    return h;
+}
+
+/* The joined manifest, the list of moves, and both written into OUT. The
+ * plan (version 3) names the parts and each shard's source by their
+ * resolved paths and each destination by its name in OUT, so that a rerun
+ * from another directory, or naming OUT or a part by another path, finds
+ * them; and the rerun is checked against the parts it names. */
 static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct move **mv_out,
                 size_t *n_mv)
 {
@@ -311,9 +356,12 @@ static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct mo
     struct move *mv = NULL;
     size_t nm = 0, cap = 0;
     int ret = -ENOMEM;
-    json_t *jplan = json_array();
-    if (!m || !jplan)
+    json_t *jplan = json_array(), *jparts = json_array();
+    if (!m || !jplan || !jparts)
         goto out;
+    for (size_t i = 0; i < n; i++)
+        if (json_array_append_new(jparts, json_string(parts[i].real)))
+            goto out;
     const struct manifest *p0 = parts[0].m;
     m->token_width = p0->token_width;
     m->damaged_accepted = true;     /* check_damage() let them through */
@@ -339,18 +387,21 @@ static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct mo
                 memset(x, 0, sizeof(*x));
                 nm++;
                 x->seq = seq[split]++;
-                x->src = fs_path_join(parts[i].dir, s.file);
+                x->src = fs_path_join(parts[i].real, s.file);
                 x->dst = pt_shard_path(o->out, split, x->seq);
                 if (!x->src || !x->dst)
                     goto out;
-                if ((ret = patch_header(x->src, x->seq, false, &s.header_checksum)))
+                if ((ret = patch_header(x->src, x->seq, false, &s.header_checksum,
+                                        &pm->shards[k])))
                     goto out;
                 ret = -ENOMEM;
                 s.file = (char *)fs_basename(x->dst);
                 if (manifest_add_shard(m, &s))
                     goto out;
-                json_array_append_new(jplan, json_pack("{s:s,s:s,s:I}", "src", x->src,
-                                                       "dst", x->dst, "seq", (json_int_t)x->seq));
+                if (json_array_append_new(jplan, json_pack("{s:s,s:s,s:I}", "src", x->src,
+                                                           "dst", fs_basename(x->dst),
+                                                           "seq", (json_int_t)x->seq)))
+                    goto out;
             }
         }
     }
@@ -390,16 +441,17 @@ static int plan(const struct pt_opts *o, struct part *parts, size_t n, struct mo
         goto out;
     }
     ret = manifest_write(pm, m);
-    /* version 2: with a checksum of the moves (a version-1 plan has none):
-     * a plan edited or damaged between an interrupted merge and its rerun
-     * moved the wrong shards (or skipped some) and sealed the dataset */
+    /* with a checksum (a version-1 plan has none): a plan edited or damaged
+     * between an interrupted merge and its rerun moved the wrong shards (or
+     * skipped some) and sealed the dataset */
     bool mem = true;
     char hex[24];
-    snprintf(hex, sizeof(hex), "%016" PRIx64, ret ? 0 : pt_json_checksum(jplan, &mem));
+    snprintf(hex, sizeof(hex), "%016" PRIx64, ret ? 0 : plan_checksum(jplan, jparts, &mem));
     if (!mem)
         ret = -ENOMEM;
     if (!ret) {
-        json_t *root = json_pack("{s:i,s:O,s:s}", "version", 2, "moves", jplan, "checksum", hex);
+        json_t *root = json_pack("{s:i,s:O,s:O,s:s}", "version", 3, "parts", jparts, "moves",
+                                 jplan, "checksum", hex);
         char *text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
         json_decref(root);
         ret = text ? fs_write_atomic(pp, text, strlen(text))
@@ -412,6 +464,7 @@ out:
     if (ret == -ENOMEM)
         ingot_fail(-ENOMEM, "out of memory while planning the merge");
     json_decref(jplan);
+    json_decref(jparts);
     manifest_free(m);
     if (ret) {
         free_moves(mv, nm);
@@ -423,8 +476,12 @@ out:
 }
 
 /* A move of a plan read back: the shard goes to OUT under the name of its
- * sequence number (a damaged plan must not rename anything else). */
-static bool plan_move_ok(const char *out_dir, const char *src, const char *dst, json_t *q)
+ * sequence number (a damaged plan must not rename anything else); in a
+ * version-3 plan, from one of the plan's parts (src "PART/<name>.tok") to
+ * that name in OUT (dst), else (versions 1 and 2) to OUT as it was spelled
+ * when the plan was written. */
+static bool plan_move_ok(const char *out_dir, json_t *jparts, const char *src, const char *dst,
+                         json_t *q)
 {
     if (!json_is_integer(q) || json_integer_value(q) < 0 ||
         json_integer_value(q) >= PT_STATE_MAX_SHARDS)
@@ -433,21 +490,40 @@ static bool plan_move_ok(const char *out_dir, const char *src, const char *dst, 
     size_t sl = strlen(src);
     if (sl < 4 || strcmp(src + sl - 4, INGOT_SHARD_SUFFIX))
         return false;
+    if (jparts) {
+        const char *slash = strrchr(src, '/');
+        bool in_part = false;
+        size_t k;
+        json_t *e;
+        json_array_foreach(jparts, k, e) {
+            const char *d = json_string_value(e);
+            in_part |= slash && (size_t)(slash - src) == strlen(d) && !strncmp(src, d, strlen(d));
+        }
+        if (!in_part)
+            return false;
+    }
     for (uint32_t split = 0; split < 2; split++) {
-        char *want = pt_shard_path(out_dir, split, seq);
-        bool same = want && !strcmp(want, dst);
-        free(want);
+        char want[64];
+        pt_shard_name(want, sizeof(want), split, seq);
+        char *path = jparts ? NULL : pt_shard_path(out_dir, split, seq);
+        bool same = jparts ? !strcmp(want, dst) : path && !strcmp(path, dst);
+        free(path);
         if (same)
             return true;
     }
     return false;
 }
 
-static int load_plan(const char *out_dir, const char *path, struct move **mv_out, size_t *n_mv)
+/* Read OUT's plan: its moves into *mv_out, and (version 3) the parts it
+ * names, resolved, into *parts_out (a NULL-terminated list for
+ * fs_free_list; NULL for an older plan, which does not name them). */
+static int load_plan(const char *out_dir, const char *path, struct move **mv_out, size_t *n_mv,
+                     char ***parts_out)
 {
     json_error_t je;
     char *text = NULL;
     size_t len = 0;
+    *parts_out = NULL;
     int rr = fs_read_capped(path, "merge plan", PT_STATE_MAX_BYTES, &text, &len);
     if (rr)
         return rr;
@@ -459,41 +535,57 @@ static int load_plan(const char *out_dir, const char *path, struct move **mv_out
     const char *why = !root ? term_text(je.text, tj, sizeof(tj))
                       : !json_is_array(moves) ? "no moves" : NULL;
     json_t *jv = json_object_get(root, "version"), *js = json_object_get(root, "checksum");
+    json_t *jparts = NULL;
     if (!why && (!json_is_integer(jv) || json_integer_value(jv) < 1 ||
-                 json_integer_value(jv) > 2))
+                 json_integer_value(jv) > 3))
         why = "version";
-    else if (!why && json_integer_value(jv) == 2) {
+    else if (!why && json_integer_value(jv) >= 2) {
         char hex[24];
         bool mem = true;
-        snprintf(hex, sizeof(hex), "%016" PRIx64, pt_json_checksum(moves, &mem));
+        if (json_integer_value(jv) == 3) {
+            jparts = json_object_get(root, "parts");
+            size_t k;
+            json_t *e;
+            if (!json_is_array(jparts) || !json_array_size(jparts))
+                why = "no parts";
+            json_array_foreach(jparts, k, e)
+                if (!json_is_string(e) || json_string_value(e)[0] != '/')
+                    why = "a part is not an absolute path";
+        }
+        snprintf(hex, sizeof(hex), "%016" PRIx64, jparts ? plan_checksum(moves, jparts, &mem)
+                                                         : pt_json_checksum(moves, &mem));
         if (!mem) {
             json_decref(root);
             return ingot_oom("the merge plan's checksum", len);
         }
-        if (!json_is_string(js) || strcasecmp(json_string_value(js), hex))
+        if (!why && (!json_is_string(js) || strcasecmp(json_string_value(js), hex)))
             why = "its checksum does not match: the file was changed or damaged";
     }
     if (why) {
         json_decref(root);
         return ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (%s); " PLAN_ADVICE, tp, why);
     }
-    size_t n = json_array_size(moves), i;
+    size_t n = json_array_size(moves), i, np = json_array_size(jparts);
     struct move *mv = calloc(n ? n : 1, sizeof(*mv));
+    char **pl = jparts ? calloc(np + 1, sizeof(*pl)) : NULL;
     json_t *e;
-    int ret = mv ? 0 : -ENOMEM;
+    int ret = mv && (pl || !jparts) ? 0 : ingot_fail(-ENOMEM, "out of memory");
+    for (size_t k = 0; !ret && k < np; k++)
+        if (!(pl[k] = strdup(json_string_value(json_array_get(jparts, k)))))
+            ret = ingot_fail(-ENOMEM, "out of memory");
     json_array_foreach(moves, i, e) {
         if (ret)
             break;
         const char *s = json_string_value(json_object_get(e, "src"));
         const char *d = json_string_value(json_object_get(e, "dst"));
         json_t *q = json_object_get(e, "seq");
-        if (!s || !d || !plan_move_ok(out_dir, s, d, q)) {
+        if (!s || !d || !plan_move_ok(out_dir, jparts, s, d, q)) {
             ret = ingot_fail(INGOT_E_JSON, "%s: damaged merge plan (move %zu); " PLAN_ADVICE, tp,
                              i);
             break;
         }
         mv[i].src = strdup(s);
-        mv[i].dst = strdup(d);
+        mv[i].dst = jparts ? fs_path_join(out_dir, d) : strdup(d);
         mv[i].seq = (uint64_t)json_integer_value(q);
         if (!mv[i].src || !mv[i].dst)
             ret = ingot_fail(-ENOMEM, "out of memory");
@@ -501,23 +593,80 @@ static int load_plan(const char *out_dir, const char *path, struct move **mv_out
     json_decref(root);
     if (ret) {
         free_moves(mv, n);
+        fs_free_list(pl);
         return ret;
     }
     *mv_out = mv;
     *n_mv = n;
+    *parts_out = pl;
     return 0;
+}
+
+/* A rerun of an interrupted merge names the parts of its plan (in any
+ * order, by any path): the parts' manifests are retired at the end, and
+ * another part's (a rerun naming another conversion's parts) was retired
+ * with its shards never moved, while a part left out kept a manifest whose
+ * shards had gone. Refused before anything more moves, naming them. */
+static int check_resume_parts(const struct pt_opts *o, char *const *plan_parts)
+{
+    size_t np = 0;
+    while (plan_parts[np])
+        np++;
+    char to[1024];
+    term_text(o->out, to, sizeof(to));
+    bool *seen = calloc(np ? np : 1, sizeof(*seen));
+    if (!seen)
+        return ingot_fail(-ENOMEM, "out of memory");
+    int ret = 0;
+    for (size_t i = 0; i < o->n_inputs && !ret; i++) {
+        char td[1024];
+        term_text(o->inputs[i], td, sizeof(td));
+        char *r = realpath(o->inputs[i], NULL);
+        size_t k = 0;
+        while (r && k < np && strcmp(r, plan_parts[k]))
+            k++;
+        free(r);
+        char t0[1024];   /* the plan's first part */
+        if (k == np || seen[k])
+            ret = ingot_fail(INGOT_E_USAGE, "%s holds an interrupted merge, and %s %s; run "
+                             "it again with the parts it began with (its plan %s lists %zu: "
+                             "%s%s)", to, td, k == np ? "is not one of its parts"
+                                                      : "is given twice",
+                             PLAN_NAME, np, term_text(plan_parts[0], t0, sizeof(t0)),
+                             np > 1 ? ", ..." : "");
+        else
+            seen[k] = true;
+    }
+    for (size_t k = 0; k < np && !ret; k++) {
+        char tk[1024];
+        if (!seen[k])
+            ret = ingot_fail(INGOT_E_USAGE, "%s holds an interrupted merge of %zu parts, and "
+                             "its part %s is not given; run it again with all the parts it "
+                             "began with (its plan %s lists them)", to, np,
+                             term_text(plan_parts[k], tk, sizeof(tk)), PLAN_NAME);
+    }
+    free(seen);
+    return ret;
 }
 
 static int do_move(const struct move *x)
 {
     struct stat st;
     uint64_t hsum;
-    if (stat(x->dst, &st) == 0)
-        return 0;   /* moved by an earlier, interrupted merge */
-    int ret = patch_header(x->src, x->seq, true, &hsum);
     char ts[1024], td[1024];   /* a PART_DIR's shard and OUT's, as term_text shows them */
     term_text(x->src, ts, sizeof(ts));
     term_text(x->dst, td, sizeof(td));
+    if (lstat(x->dst, &st) == 0) {
+        /* moved by an earlier, interrupted merge; unless its source is
+         * still there: then what is in OUT under its name is another file,
+         * which the dataset would have listed in the shard's place */
+        if (lstat(x->src, &st) == 0)
+            return ingot_fail(INGOT_E_USAGE, "%s is still in its part, and %s already exists "
+                              "(not moved there by this merge); nothing more was moved: remove "
+                              "what is not the merge's from OUT and run the merge again", ts, td);
+        return 0;
+    }
+    int ret = patch_header(x->src, x->seq, true, &hsum, NULL);
     if (ret) {
         if (ret == -ENOENT)
             return ingot_fail(ret, "%s: missing, and %s is not there either; the parts "
@@ -532,6 +681,52 @@ static int do_move(const struct move *x)
         return ingot_fail(-e, "%s -> %s: rename failed: %s", ts, td, strerror(e));
     }
     return 0;
+}
+
+/* A new merge's OUT (no plan there): refuse what it must not write into,
+ * as a conversion does (pt_outdir.h), before anything is written: another
+ * conversion's resume state or shards (a shard already at a destination
+ * was taken as moved by an interrupted merge: the part's was left behind
+ * and the dataset listed the other), a training run's directory, a part
+ * already merged, a tokenizer.model other than the parts' (replaced), and
+ * an OUT inside a part (removing the parts once merged removed it). */
+static int check_out(const struct pt_opts *o, const struct part *parts, size_t n)
+{
+    struct pt_outdir sc;
+    int ret = pt_outdir_scan(o->out, &sc);
+    if (ret)
+        return ret;
+    char *tok = fs_path_join(o->out, INGOT_TOKENIZER_NAME);
+    uint64_t h = 0;
+    if (!tok)
+        return ingot_fail(-ENOMEM, "out of memory");
+    /* the parts' model: a merge stopped after copying it, before its plan */
+    if (sc.has_tok && fs_hash_file(tok, &h) == 0 && h == parts[0].m->tokenizer.hash)
+        sc.has_tok = false;
+    ingot_clear_err();
+    free(tok);
+    if ((ret = pt_outdir_refuse(o->out, &sc, false, "the parts' model")))
+        return ret;
+    char *real = realpath(o->out, NULL);
+    if (!real) {
+        int e = errno;
+        char to[1024];
+        return ingot_fail(-e, "%s: cannot resolve the path: %s",
+                          term_text(o->out, to, sizeof(to)), strerror(e));
+    }
+    for (size_t i = 0; i < n && !ret; i++) {
+        size_t l = strlen(parts[i].real);
+        if (!strncmp(real, parts[i].real, l) && (real[l] == '/' || !real[l] || l == 1)) {
+            char to[1024], tp[1024];
+            ret = ingot_fail(INGOT_E_USAGE, "%s is inside the part %s: removing the parts once "
+                             "they are merged would remove the dataset; choose an OUT outside "
+                             "every part (on the same file system)",
+                             term_text(o->out, to, sizeof(to)),
+                             term_text(parts[i].dir, tp, sizeof(tp)));
+        }
+    }
+    free(real);
+    return ret;
 }
 
 /* The tokenizer model into OUT (from the first part, where pretok copied
@@ -571,6 +766,7 @@ int pt_merge(const struct pt_opts *o)
     char to[1024], tf[1024];   /* OUT and its manifest, as term_text shows them */
     term_text(o->out, to, sizeof(to));
     char **made = NULL;   /* the directories this merge created for OUT */
+    char **plan_parts = NULL;   /* a version-3 plan's parts, resolved */
     bool out_made = false;
     if (!parts || !plan_path || !pending || !final) {
         ret = ingot_fail(-ENOMEM, "out of memory");
@@ -599,11 +795,12 @@ int pt_merge(const struct pt_opts *o)
             goto out;
         }
         if ((ret = read_parts(o, parts, n)) || (ret = check_damage(o, parts, n)) ||
-            (ret = check_skip_share(o, parts, n)) ||
+            (ret = check_skip_share(o, parts, n)) || (ret = check_out(o, parts, n)) ||
             (ret = copy_tokenizer(o->out, &parts[0], o->quiet)) ||
             (ret = plan(o, parts, n, &mv, &n_mv)))
             goto out;
-    } else if ((ret = load_plan(o->out, plan_path, &mv, &n_mv))) {
+    } else if ((ret = load_plan(o->out, plan_path, &mv, &n_mv, &plan_parts)) ||
+               (plan_parts && (ret = check_resume_parts(o, plan_parts)))) {
         goto out;
     }
     for (size_t i = 0; i < n_mv && !ret; i++)
@@ -645,10 +842,12 @@ out:;
     else
         pt_lock_release(lock);
     fs_free_list(made);
+    fs_free_list(plan_parts);
     if (parts)
         for (size_t i = 0; i < n; i++) {
             manifest_free(parts[i].m);
             pt_state_free(&parts[i].st);
+            free(parts[i].real);
         }
     free(parts);
     free_moves(mv, n_mv);

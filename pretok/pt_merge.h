@@ -4,7 +4,10 @@
  * place in the joined sequence, and their header's shard_seq is patched in
  * place (4 KiB per shard; no token is copied). The joined token stream is
  * the single-run stream: parts are contiguous ranges of the input list.
- * A crashed merge is resumed by running it again (OUT/.merge-plan.json). */
+ * A crashed merge is resumed by running it again with the same parts
+ * (OUT/.merge-plan.json names them; another set is refused). A new merge
+ * refuses an OUT that holds another run's state, shards or model, or lies
+ * inside a part. */
 #ifndef INGOT_PT_MERGE_H
 #define INGOT_PT_MERGE_H
 
