@@ -660,11 +660,15 @@ out:
     return ret;
 }
 
+/* Which of 0, 1, 2 fs_std_fds_open() found closed (bit fd). */
+static unsigned std_closed;
+
 int fs_std_fds_open(void)
 {
     for (int fd = 0; fd <= 2; fd++) {
         if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
             continue;
+        std_closed |= 1u << fd;
         /* the lowest free descriptor: this one (the ones below are open) */
         int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
         if (nfd < 0)
@@ -675,6 +679,15 @@ int fs_std_fds_open(void)
         }
     }
     return 0;
+}
+
+int fs_stdout_closed(const char *prog)
+{
+    if (!(std_closed & 2u))
+        return 0;
+    return ingot_fail(INGOT_E_USAGE, "standard output is closed (>&-), and %s writes its result "
+                      "there: it would go nowhere; send it to a file (> FILE), a pipe, or "
+                      "/dev/null to discard it", prog);
 }
 
 int fs_dir_holds(const char *dir, const char *name)

@@ -134,6 +134,11 @@ int fs_dir_holds(const char *dir, const char *name);
  * number, and a lock file was read as the corpus (stdin closed) or
  * written the JSON report (stdout closed). Returns 0 or -errno. */
 int fs_std_fds_open(void);
+/* For a command whose result is its standard output (ingot-pretok text,
+ * ingot-dump's listings, ingot-train generate): 0, or INGOT_E_USAGE naming
+ * prog when fs_std_fds_open() found descriptor 1 closed (the /dev/null put
+ * there swallowed the result, exit 0). */
+int fs_stdout_closed(const char *prog);
 
 /* "dir/name" in a malloc'd string (just name when dir is NULL or empty, or
  * when name is absolute); NULL when out of memory. */

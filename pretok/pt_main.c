@@ -90,7 +90,8 @@ int main(int argc, char **argv)
 
     switch (o.cmd) {
     case PT_CMD_TEXT:
-        ret = pt_text(&o, stdout);
+        if (!(ret = fs_stdout_closed("ingot-pretok text")))
+            ret = pt_text(&o, stdout);
         break;
     case PT_CMD_MERGE:
         ret = pt_merge(&o);

@@ -503,6 +503,8 @@ int tr_generate_main(int argc, char **argv)
 {
     struct gen_opts o;
     int err = parse(argc, argv, &o);
+    if (!err && (err = fs_stdout_closed("ingot-train generate")))
+        free(o.prompt_buf);   /* as after a parse that failed */
     if (err)
         return err;
     struct tr_ckpt_state st;

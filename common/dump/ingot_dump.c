@@ -390,6 +390,14 @@ int main(int argc, char **argv)
         else
             ret = check_scope(&o);
     }
+    /* the listings' result is standard output (export-bin's too with
+     * --out -); verify's is its exit status */
+    if (!ret && fn && strcmp(o.cmd, "verify") &&
+        (strcmp(o.cmd, "export-bin") || (o.out && !strcmp(o.out, "-")))) {
+        char what[64];
+        snprintf(what, sizeof(what), "ingot-dump %s", o.cmd);
+        ret = fs_stdout_closed(what);
+    }
     /* every message names the command, as ingot-train's subcommands do */
     char prog[64] = "ingot-dump";
     if (fn)

@@ -240,6 +240,14 @@ if [ -w /dev/full ]; then
     expect_rc 1 "info --json to a full disk" -- sh -c '"$0" info ds --json > /dev/full' "$DUMP"
 fi
 
+# standard output closed (>&-): the /dev/null in its place swallowed the
+# listing, exit 0; refused (verify's result is its exit status: it runs)
+for c in info docs stats; do
+    expect_rc 2 "$c with standard output closed" -- sh -c '"$0" "$1" ds >&-' "$DUMP" "$c"
+    has err.txt "standard output is closed"
+done
+expect_rc 0 "verify with standard output closed" -- sh -c '"$0" verify ds >&-' "$DUMP"
+
 # export-bin on a failing disk (tests/common/fault_inject.c preloaded, where
 # built): a full disk, and a close that reports a lost write (NFS) -- no file
 # under the name, no temporary file, the error named

@@ -204,6 +204,20 @@ int main(int argc, char **argv)
         free(cmd);
         free(a);
     }
+    /* standard output closed (>&-): the /dev/null in its place swallowed
+     * the continuation, exit 0 */
+    char *closed = tt_fmt("{ '%s' generate '%s/ck' --prompt-ids 1 --tokens 2 --threads 1 >&-; }",
+                          bin, dir);
+    int crc = tt_run(closed, out);
+    char *ctext = tt_slurp(out);
+    bool cok = crc == 2 && ctext && strstr(ctext, "standard output is closed");
+    printf("%-34s exit %d%s\n", "generate >&-", crc, cok ? "" : "  FAIL");
+    if (!cok)
+        fprintf(stderr, "%s: want exit 2 naming standard output, got %d:\n%s\n", closed, crc,
+                ctext ? ctext : "");
+    fails += !cok;
+    free(ctext);
+    free(closed);
     free(ds);
     /* white space around and between the ids */
     args = tt_fmt("generate '%s' --prompt-ids '\t1\n2,\t3\n' --tokens 2 --ids --threads 1", ck);

@@ -265,6 +265,13 @@ for extra in ([], ["--sample-bytes", "2000"]):
             "No space left on device" in p.stderr, "text %s > /dev/full: exit %d: %s" %
             (extra, p.returncode, p.stderr))
 print("text > /dev/full: exit 1, named")
+# standard output closed (>&-): the /dev/null put in its place swallowed the
+# sample, exit 0; refused, named
+p = subprocess.run(["sh", "-c", '"$0" text "$1" >&-', t.pretok, t.path("a.jsonl")],
+                   stderr=subprocess.PIPE, text=True)
+T.check(p.returncode == 2 and "standard output is closed" in p.stderr,
+        "text >&-: exit %d: %s" % (p.returncode, p.stderr))
+print("text >&-: exit 2, named")
 
 t.cleanup()
 print("ok")
