@@ -9,7 +9,7 @@
 
 /* One message per thread: worker threads (pretok, data loader) may fail at
  * the same time without trampling each other's text. */
-static _Thread_local char errmsg[1024];
+static _Thread_local char errmsg[INGOT_ERRMSG_MAX];
 static _Thread_local int errcode;
 
 const char *ingot_strerror(int err)

@@ -40,6 +40,10 @@ int ingot_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 /* The calling thread's last detailed message, or ingot_strerror(err) of the
  * last code when none was recorded. Valid until the next ingot_fail(). */
+/* Bytes of a message, its NUL included: two paths shown whole
+ * (TERM_SHOW_MAX each) and the sentences around them (1024 cut a long
+ * --ckpt-dir's message before what to do). */
+#define INGOT_ERRMSG_MAX 10240
 const char *ingot_errmsg(void);
 
 /* The message to print for a failure that returned err: the recorded

@@ -642,7 +642,7 @@ int pt_convert(const struct pt_opts *o, volatile sig_atomic_t *interrupt)
             rep.input_bytes = ps.prod.bytes_read;
     rep.shards_this_run = pt_writer_shards_this_run(w);
     if (ret == INGOT_E_INPUT || ret == INGOT_E_NODATA) {
-        char msg[2048];
+        char msg[INGOT_ERRMSG_MAX];
         snprintf(msg, sizeof(msg), "%s", ingot_errmsg());
         if (ret == INGOT_E_NODATA && !o->quiet)
             pt_report_print(stderr, &rep);

@@ -169,7 +169,7 @@ static int mkdir_fail(int err, const char *dir)
 {
     if (err == -ENOMEM)
         return err;
-    char msg[1024], shown[TERM_SHOW_MAX];
+    char msg[INGOT_ERRMSG_MAX], shown[TERM_SHOW_MAX];
     snprintf(msg, sizeof(msg), "%s", ingot_errmsg_for(err));
     term_text(dir, shown, sizeof(shown));
     size_t n = strlen(shown);
@@ -480,7 +480,7 @@ int tr_ckpt_resume_failed(const char *dir, const char *path, int err)
         err != INGOT_E_TRUNCATED)
         return err;
     /* copied: listing the directory may record a message of its own */
-    char m[768], *prev = NULL;
+    char m[INGOT_ERRMSG_MAX], *prev = NULL;
     snprintf(m, sizeof(m), "%s", ingot_errmsg_for(err));
     int64_t *steps;
     size_t n;

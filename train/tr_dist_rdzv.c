@@ -386,7 +386,7 @@ static int try_connect(const struct sockaddr_in *sa, double deadline, int *out);
  * port-in-use message (err, recorded) stands. */
 static int probe_holder(const struct tr_rdzv_opts *o, const struct hello *mine, int err)
 {
-    char keep[1024];
+    char keep[INGOT_ERRMSG_MAX];
     snprintf(keep, sizeof(keep), "%s", ingot_errmsg());
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -687,7 +687,7 @@ static int serve(tr_rdzv *r, const struct tr_rdzv_opts *o, const struct hello *m
         for (int i = 0; i < np; i++)
             refuse(pend[i].fd, err, rep.sig, mono_now() + 2.0);
         free(pend);
-        char keep[1024];   /* a failed send below must not replace the reason */
+        char keep[INGOT_ERRMSG_MAX];   /* a failed send below must not replace the reason */
         snprintf(keep, sizeof(keep), "%s", ingot_errmsg());
         (void)answer_all(r, &rep, hs, mono_now() + 2.0);
         free(hs);

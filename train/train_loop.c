@@ -412,7 +412,7 @@ static int restore(struct run *r, const char *path, float *params, float **m, fl
         return tr_ckpt_resume_failed(own_dir, path, err);
     }
     if ((err = tr_loader_set_pos(r->loader, &st.pos)) && changed) {
-        char msg[4096];
+        char msg[INGOT_ERRMSG_MAX];
         snprintf(msg, sizeof(msg), "%s", ingot_errmsg_for(err));
         err = ingot_fail(err, "%s: its shards changed since the checkpoint (converted again, or "
                          "shards removed); restore the dataset to continue the run, or start "
@@ -626,7 +626,7 @@ static int save_checkpoint(struct run *r, int64_t step)
     free(section);
     uint64_t free_b;
     if ((err == -ENOSPC || err == -EDQUOT) && !fs_free_bytes(o->ckpt_dir, &free_b)) {
-        char msg[1024], a[32], b[32];   /* how much is missing */
+        char msg[INGOT_ERRMSG_MAX], a[32], b[32];   /* how much is missing */
         snprintf(msg, sizeof(msg), "%s", ingot_errmsg());
         ingot_fail(err, "%s (a checkpoint of this model takes about %s; %s free there now)", msg,
                    cli_human_bytes((double)ckpt_bytes(r), a, sizeof(a)),
@@ -951,7 +951,7 @@ static int dump_batch(struct run *r)
  * then fail with the loader's message, which names the shard. */
 static int data_failed(struct run *r, int64_t s, int inflight, int64_t end, int err)
 {
-    char msg[768];
+    char msg[INGOT_ERRMSG_MAX];
     snprintf(msg, sizeof(msg), "%s", ingot_errmsg_for(err));
     struct tr_step_result res = {.period_s = -1.0};
     int e = 0;
@@ -1282,7 +1282,7 @@ int tr_train(const struct tr_opts *o, int launcher_rank)
                           "; --device auto found no usable GPU here");
     if ((err = tr_loader_open(&lo, &r.loader))) {
         /* a dataset the checkpoint's settings name, moved since: say so */
-        char msg[4096];
+        char msg[INGOT_ERRMSG_MAX];
         const char *who = err == -ENOENT ? tr_opts_source(o, "data") : NULL;
         if (who) {
             snprintf(msg, sizeof(msg), "%s", ingot_errmsg_for(err));

@@ -18,20 +18,29 @@ int main(void)
     CHECK(!strcmp(ingot_errmsg(), "resume point: step=12 differs from rank 0's step=10: "
                                   "every rank must see the same --ckpt-dir"));
     /* twice over, and at the buffer's end: cut, never overrun */
-    char big[1500];
+    enum { M = INGOT_ERRMSG_MAX };
+    static char big[M + 500];
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     ingot_fail(INGOT_E_USAGE, "%s", big);
     ingot_fail(INGOT_E_USAGE, "a: %s", ingot_errmsg());
-    CHECK(!strncmp(ingot_errmsg(), "a: xxx", 6) && strlen(ingot_errmsg()) == 1023);
-    /* cut at a character's start: "日" (3 bytes) over the 1023rd byte */
-    memset(big, 'x', 1021);
-    memcpy(big + 1021, "\xe6\x97\xa5\xe6\x97\xa5", 7);
+    CHECK(!strncmp(ingot_errmsg(), "a: xxx", 6) && strlen(ingot_errmsg()) == M - 1);
+    /* cut at a character's start: "日" (3 bytes) over the last byte */
+    memset(big, 'x', M - 3);
+    memcpy(big + M - 3, "\xe6\x97\xa5\xe6\x97\xa5", 7);
     ingot_fail(INGOT_E_USAGE, "%s", big);
-    CHECK(strlen(ingot_errmsg()) == 1021);
-    big[1020] = '\0';
-    ingot_fail(INGOT_E_USAGE, "%s\xe6\x97\xa5z", big);   /* 1020 + 3 fits whole */
-    CHECK(strlen(ingot_errmsg()) == 1023 && !strcmp(ingot_errmsg() + 1020, "\xe6\x97\xa5"));
+    CHECK(strlen(ingot_errmsg()) == M - 3);
+    big[M - 4] = '\0';
+    ingot_fail(INGOT_E_USAGE, "%s\xe6\x97\xa5z", big);   /* M - 4 + 3 fits whole */
+    CHECK(strlen(ingot_errmsg()) == M - 1 && !strcmp(ingot_errmsg() + M - 4, "\xe6\x97\xa5"));
+    /* two paths of PATH_MAX and the text around them: whole */
+    char path[4096];
+    memset(path, 'p', sizeof(path) - 1);
+    path[sizeof(path) - 1] = '\0';
+    ingot_fail(INGOT_E_USAGE, "--ckpt-dir %s: not a directory (%s); name a directory", path,
+               path);
+    CHECK(strlen(ingot_errmsg()) == 2 * 4095 + 49 &&
+          !strcmp(ingot_errmsg() + strlen(ingot_errmsg()) - 18, "; name a directory"));
     CHECK(!strcmp(ingot_errmsg_for(INGOT_E_CHECKSUM), "checksum mismatch"));
     printf("ok\n");
     return 0;
