@@ -220,6 +220,30 @@ static int check_out_dir(const struct tr_opts *o, const char *key, const char *p
     return err;
 }
 
+/* Data-parallel flags typed for a run of one process with no transport
+ * (no launcher, --dist auto or none): --zero 1 on one GPU saved no memory,
+ * and none of them did anything, without a word. */
+static void single_process_note(const struct tr_opts *o)
+{
+    if (launcher_world > 1 || (o->dist && strcmp(o->dist, "auto") && strcmp(o->dist, "none")))
+        return;
+    static const char *const keys[] = { "zero", "grad-reduce", "dist-port", "dist-timeout" };
+    char list[128] = "";
+    size_t len = 0;
+    int n = 0;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (!tr_opts_cmdline_gave(o, keys[i]) || (i == 0 && o->zero != 1) ||
+            (i == 1 && !o->grad_reduce_bf16))
+            continue;
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s--%s%s", n++ ? ", " : "",
+                                keys[i], i == 0 ? " 1" : i == 1 ? " bf16" : "");
+    }
+    if (n)
+        printf("note: not used by this run: %s: for data parallelism, and this run is a "
+               "single process (start several with torchrun, srun, mpirun or "
+               "scripts/launch/; docs/multi-gpu.md)\n", list);
+}
+
 int main(int argc, char **argv)
 {
     if (fs_std_fds_open()) {
@@ -305,6 +329,8 @@ int main(int argc, char **argv)
     }
     if (o.unused_note && !o.quiet && tr_dist_run_first(&o, launcher_rank))
         printf("note: not used by this run: %s\n", TERM_SHOW(o.unused_note));
+    if (!o.quiet)
+        single_process_note(&o);
     err = tr_train(&o, launcher_rank);
     if (err) {
         report(err);

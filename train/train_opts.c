@@ -649,7 +649,7 @@ static int apply_layer(struct tr_opts *o, struct tr_optlist *l)
 
 /* Whether the command line itself gives key (not a --config file or a
  * checkpoint's settings, which carry a whole run's values, used or not). */
-static bool cl_gave(const struct tr_opts *o, const char *key)
+bool tr_opts_cmdline_gave(const struct tr_opts *o, const char *key)
 {
     for (int i = 0; i < o->n_src; i++)
         if (o->src[i].origin && !strcmp(o->src[i].origin, CMDLINE_ORIGIN) &&
@@ -694,7 +694,7 @@ static int unused_flags(struct tr_opts *o)
         static const char *const keys[] = { "sample-tokens", "top-k", "temperature" };
         size_t len = 0, n = 0;
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-            if (cl_gave(o, keys[i]))
+            if (tr_opts_cmdline_gave(o, keys[i]))
                 len += (size_t)snprintf(list + len, sizeof(list) - len, "%s--%s",
                                         n++ ? ", " : "", keys[i]);
         if (n)
@@ -702,24 +702,24 @@ static int unused_flags(struct tr_opts *o)
                               "run prints none (add --sample-every N)", list,
                               tr_opts_origin(o, "sample-every", from, sizeof(from)));
     }
-    if (!err && o->val_every == 0 && cl_gave(o, "val-tokens"))
+    if (!err && o->val_every == 0 && tr_opts_cmdline_gave(o, "val-tokens"))
         err = note_unused(o, "--val-tokens: for the val loss, which --val-every 0%s turns off",
                           tr_opts_origin(o, "val-every", from, sizeof(from)));
-    if (!err && cl_gave(o, "peak-tflops") && !strcmp(o->device, "cpu"))
+    if (!err && tr_opts_cmdline_gave(o, "peak-tflops") && !strcmp(o->device, "cpu"))
         err = note_unused(o, "--peak-tflops: a GPU's peak, for --profile's MFU, which the CPU "
                           "back end (--device cpu%s) does not report",
                           tr_opts_origin(o, "device", from, sizeof(from)));
-    else if (!err && cl_gave(o, "peak-tflops") && o->profile <= 0)
+    else if (!err && tr_opts_cmdline_gave(o, "peak-tflops") && o->profile <= 0)
         err = note_unused(o, "--peak-tflops: for the MFU of --profile N, which is not given");
-    if (!err && cl_gave(o, "min-lr") && o->lr_schedule == TR_SCHED_CONSTANT)
+    if (!err && tr_opts_cmdline_gave(o, "min-lr") && o->lr_schedule == TR_SCHED_CONSTANT)
         err = note_unused(o, "--min-lr: --lr-schedule constant%s holds --lr to the end and never "
                           "decays to it (cosine, linear and wsd do)",
                           tr_opts_origin(o, "lr-schedule", from, sizeof(from)));
-    if (!err && o->synthetic && cl_gave(o, "data-order"))
+    if (!err && o->synthetic && tr_opts_cmdline_gave(o, "data-order"))
         err = note_unused(o, "--data-order: --synthetic%s draws random ids, not the windows of "
                           "a dataset, and has no order to choose",
                           tr_opts_origin(o, "synthetic", from, sizeof(from)));
-    if (!err && o->synthetic && cl_gave(o, "tokenizer"))
+    if (!err && o->synthetic && tr_opts_cmdline_gave(o, "tokenizer"))
         err = note_unused(o, "--tokenizer: --synthetic%s ids have no tokenizer (samples print "
                           "the ids); the file is not read",
                           tr_opts_origin(o, "synthetic", from, sizeof(from)));

@@ -176,6 +176,9 @@ const char *tr_opts_source(const struct tr_opts *o, const char *key);
  * invocation (lists marked carried), not from this one's command line or
  * --config file; false when nothing set it. */
 bool tr_opts_carried(const struct tr_opts *o, const char *key);
+/* Whether this invocation's command line gives key (not a --config file
+ * or a checkpoint's settings, which hold every key of a run, used or not). */
+bool tr_opts_cmdline_gave(const struct tr_opts *o, const char *key);
 /* tr_opts_source() for messages: "" or " (from ORIGIN)", in buf. */
 const char *tr_opts_origin(const struct tr_opts *o, const char *key, char *buf, size_t n);
 /* The largest --batch below o's whose micro-steps over world ranks divide

@@ -69,6 +69,16 @@ def main():
             [note + "--min-lr: --lr-schedule constant holds --lr to the end"])
         run(binary, short + ["--lr-schedule", "cosine", "--min-lr", "1e-4"], 0,
             "--min-lr under cosine: used", ["-> 1.00e-04 (cosine)"], [note])
+        # data-parallel flags on a single process (no launcher): --zero 1 saved nothing
+        for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "OMPI_COMM_WORLD_SIZE", "SLURM_NTASKS",
+                  "PMI_SIZE"):
+            os.environ.pop(k, None)
+        run(binary, short + ["--zero", "1", "--dist-timeout", "30", "--grad-reduce", "bf16"], 0,
+            "--zero 1, --grad-reduce, --dist-timeout on one process",
+            [note + "--zero 1, --grad-reduce bf16, --dist-timeout: for data parallelism",
+             "single process"])
+        run(binary, short + ["--zero", "0", "--grad-reduce", "fp32"], 0,
+            "--zero 0, --grad-reduce fp32 on one process: no note", [], ["data parallelism"])
         run(binary, short + ["--data-order", "sequential", "--tokenizer", path("none.model")], 0,
             "--data-order, --tokenizer with --synthetic",
             [note + "--data-order: --synthetic draws random ids",
