@@ -55,10 +55,18 @@ int tr_lockfile_take(const char *path, const char *what, int *fd_out, char *hold
         /* no symlink: a planted one would have this process truncate its target */
         int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
         struct stat sb;
-        if (fd < 0)
-            return ingot_fail(-errno, "%s: cannot open the lock file %s (%s); remove it if it is "
-                              "not a regular file, or name a place this run can write", what,
-                              TERM_SHOW(path), strerror(errno));
+        if (fd < 0) {
+            /* what to do depends on why ("remove it" for a directory that
+             * does not allow writing sent the user after a file not there) */
+            const int e = errno;
+            const char *todo = e == ELOOP ? "it is a symbolic link: remove it"
+                               : e == EISDIR ? "it is a directory: move it away"
+                               : e == ENOENT || e == ENOTDIR ? "its directory is not there: "
+                                                               "create it, or name another"
+                               : "name a place this run can write";
+            return ingot_fail(-e, "%s: cannot open the lock file %s (%s); %s", what,
+                              TERM_SHOW(path), strerror(e), todo);
+        }
         if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
             close(fd);
             return ingot_fail(-EINVAL, "%s: the lock file %s is not a regular file; remove it",

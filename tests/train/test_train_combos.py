@@ -137,6 +137,15 @@ def main():
         if not os.path.isfile(path("ck2/m.jsonl")):
             print("FAIL: ck2/m.jsonl not written")
             failures_add()
+        # the lock beside --metrics as a link or a directory: what to do with it
+        # (it said "remove it if it is not a regular file" whatever the cause)
+        os.makedirs(path("lk"))
+        os.symlink("/nowhere", path("lk/m.jsonl.lock"))
+        os.makedirs(path("lk/d.jsonl.lock"))
+        run(binary, short + ["--metrics", path("lk/m.jsonl")], 1, "--metrics lock a link",
+            ["it is a symbolic link: remove it"])
+        run(binary, short + ["--metrics", path("lk/d.jsonl")], 1, "--metrics lock a directory",
+            ["it is a directory: move it away"])
         # a checkpoint's own --metrics, its directory gone: a note, as before
         os.makedirs(path("mdir"))
         run(binary, short + ["--steps", "4", "--stop-after", "2", "--ckpt-dir", path("ck3"),
