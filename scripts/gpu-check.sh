@@ -12,7 +12,8 @@
 #      PyTorch compiled; MODELS, TORCH, BASE, VARIANTS are passed through),
 #   5. scripts/torch-reference.py parity on GPU-trained tiny models (GPT-2, llama),
 # and prints a short table last. Logs and the table go to $OUT/gpu-check
-# (default /tmp/ingot-gpu-check).
+# (default /tmp/ingot-gpu-check). Exit status 1 when a step failed or ran out of
+# time, and when no step that needs a GPU passed (no usable GPU here: each skipped).
 #
 #   scripts/gpu-check.sh BUILD_DIR [DATASET_DIR]
 # env: OUT, STEPS (benchmark steps, default 30), SKIP="bench torch ..." (step
@@ -23,7 +24,11 @@ set -uo pipefail
 script_args 2 "$@"
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || script_usage_error "no BUILD_DIR (scripts/gpu-check.sh BUILD_DIR [DATASET_DIR])"
-build=$(cd "$1" && pwd) || exit 2
+[ $# -le 2 ] || script_usage_error "'$3': one BUILD_DIR and one DATASET_DIR at most"
+[ -d "$1" ] || script_usage_error "$1: not a directory (BUILD_DIR: a meson build directory)"
+build=$(cd -- "$1" && pwd) || exit 2
+[ -x "$build/train/ingot-train" ] ||
+    script_usage_error "$1: no train/ingot-train in it (BUILD_DIR: a meson build directory, built with ninja -C $1)"
 data=${2:-${DATA:-}}
 out=${OUT:-/tmp/ingot-gpu-check}/gpu-check
 py=${PYTHON:-python3}
@@ -52,8 +57,10 @@ step() {
     return $rc
 }
 # detail TEXT: replace the note of the last row (when TEXT is not empty).
+# A skipped step keeps its log's name (the detail, read from a log that says why it
+# skipped, was empty or misleading).
 detail() {
-    [ -n "$1" ] && [[ ${rows[-1]} != *"left out (SKIP)" ]] && rows[-1]="${rows[-1]%  *}  $1"
+    [ -n "$1" ] && [[ ! ${rows[-1]} =~ ^[^\ ]+\ +SKIP\  ]] && rows[-1]="${rows[-1]%  *}  $1"
     return 0
 }
 
@@ -140,4 +147,9 @@ fi
     fi
 } | tee "$out/summary.txt"
 grep -qE '^[a-z0-9-]+ +(FAIL|TIME)' "$out/summary.txt" && exit 1
+# every step skipped but gpu-nogpu (which needs no GPU) checked nothing: not a pass
+if ! grep -qE '^[a-z0-9-]+ +PASS' <(grep -v '^gpu-nogpu ' "$out/summary.txt"); then
+    echo "gpu-check: no step that needs a GPU passed (no usable GPU here? the logs in $out say why each skipped)" >&2
+    exit 1
+fi
 exit 0

@@ -223,7 +223,7 @@ def synth_main(a):
             json.dump(st, f, indent=1)
     except OSError as e:
         fail("%s: %s" % (os.path.join(a.out_dir, "synth.json"), e.strerror))
-    print(f"make-corpus: {docs} documents, {size / 1e6:.1f} MB of text in {a.files} files of "
+    report(f"make-corpus: {docs} documents, {size / 1e6:.1f} MB of text in {a.files} files of "
           f"{a.out_dir} ({time.time() - t0:.1f} s, {t1 - t0:.1f} collecting): sentences of {src / 1e6:.1f} MB of unique "
           f"text ({len(sentences)} sentences) drawn at random, {100 * a.novel:g}% of words "
           f"lengthened by a letter; in the first {n} words {distinct} are distinct "
@@ -250,6 +250,16 @@ def remove_parts(out_dir):
             fail("%s: %s (a file of an earlier corpus, to be replaced)"
                  % (os.path.join(out_dir, n), e.strerror))
     return len(old)
+
+
+def report(line):
+    """The closing line on standard output. The corpus is whole by then: a full or
+    failing output is said in one line (it was a traceback), exit 1."""
+    try:
+        print(line, flush=True)
+    except OSError as e:
+        sys.stdout = None   # nothing more to flush at exit
+        fail("standard output: %s (the corpus itself was written)" % (e.strerror or e))
 
 
 def check_args(ap, a):
@@ -351,10 +361,11 @@ def plain_main(a):
             if p.returncode:
                 fail("%s failed on %s (exit %d: %s); --plain writes .jsonl without it"
                      % (zstd, path, p.returncode, " ".join(p.stderr.split()) or "no message"))
-    print(f"make-corpus: {len(docs)} documents, {total / 1e6:.1f} MB of text in {a.out_dir}"
+    report(f"make-corpus: {len(docs)} documents, {total / 1e6:.1f} MB of text in {a.out_dir}"
           + ("" if a.mb * 1e6 <= total else " (all the text this machine has)")
           + (f"; replaced the {removed} files of an earlier corpus there" if removed else ""))
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `| head`: ends quietly
     sys.exit(main())

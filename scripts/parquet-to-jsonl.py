@@ -18,9 +18,17 @@ the row silently.
 
 Arguments are Parquet files or directories (searched recursively for
 *.parquet, sorted). Needs pyarrow (pip install pyarrow); exit status 2 with
-a message when it is missing.
+a message when it is missing, or when standard output is closed.
+
+Each named column must hold text (string or binary, dictionary-encoded or not;
+a column of nulls only is let through): a number, a list or a struct is refused
+by name before anything of that file is written (floats came out as NaN, which
+is not JSON). A file that cannot be read, or whose data turns out damaged
+part-way, stops the run with one line naming it and the row (exit 1): the rows
+before it have been written. A closed pipe (`| head`) ends it quietly, ^C too.
 """
 import argparse
+import errno
 import json
 import os
 import signal
@@ -59,6 +67,10 @@ def main():
     ap.add_argument("--batch-rows", type=int, default=8192,
                     help="rows decoded at a time inside a row group (default 8192)")
     a = ap.parse_args()
+    if sys.stdout is None:   # started with >&-: sys.stdout.buffer was a traceback
+        sys.stderr.write("parquet-to-jsonl: standard output is closed; the JSON Lines go "
+                         "there: redirect it to a file or a pipe\n")
+        return 2
     if a.batch_rows < 1:   # 0 wrote nothing and exited 0
         ap.error("--batch-rows %d: at least 1" % a.batch_rows)
     try:
@@ -66,37 +78,80 @@ def main():
     except ImportError:
         sys.stderr.write("parquet-to-jsonl: pyarrow is needed: pip install pyarrow\n")
         return 2
-    # A closed pipe (e.g. `| head`) ends the stream quietly.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     columns = [c for c in a.text_column.split(",") if c]
     out = sys.stdout.buffer     # UTF-8 whatever the locale
-    for path in parquet_files(a.inputs):
-        try:
-            pf = pq.ParquetFile(path)
-        except Exception as e:   # pyarrow's ArrowInvalid and OSError: one line, no traceback
-            sys.stderr.write("parquet-to-jsonl: %s: not a readable Parquet file: %s\n"
-                             % (path, e))
+    try:
+        for path in parquet_files(a.inputs):
+            rc = convert(pq, path, columns, a, out)
+            if rc:
+                return rc
+        out.flush()
+    except OSError as e:   # standard output: a full disk, an I/O error
+        sys.stderr.write("parquet-to-jsonl: writing standard output: %s\n"
+                         % (e.strerror or errno.errorcode.get(e.errno, e)))
+        return 1
+    return 0
+
+
+def text_type(t):
+    """Whether an Arrow type holds text: string or binary (large, view), dictionary-
+    encoded or not, or nothing but nulls."""
+    import pyarrow as pa
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    views = [f(t) for f in (getattr(pa.types, "is_string_view", None),
+                            getattr(pa.types, "is_binary_view", None)) if f]
+    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or
+            pa.types.is_large_binary(t) or pa.types.is_null(t) or any(views))
+
+
+def convert(pq, path, columns, a, out):
+    """One file's rows as JSON Lines on out; 0, or 1 after a message."""
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:   # pyarrow's ArrowInvalid and OSError: one line, no traceback
+        sys.stderr.write("parquet-to-jsonl: %s: not a readable Parquet file: %s\n"
+                         % (path, e))
+        return 1
+    schema = pf.schema_arrow
+    names = set(schema.names)
+    missing = [c for c in columns if c not in names]
+    if missing:
+        sys.stderr.write("parquet-to-jsonl: %s has no column %s (columns: %s); use "
+                         "--text-column\n" % (path, ", ".join(missing),
+                                              ", ".join(sorted(names))))
+        return 1
+    for c in columns:
+        t = schema.field(c).type
+        if not text_type(t):
+            sys.stderr.write("parquet-to-jsonl: %s: column %s holds %s, not text (string "
+                             "or binary); --text-column names the text column (columns: "
+                             "%s)\n" % (path, c, t, ", ".join(
+                                 "%s %s" % (f.name, f.type) for f in schema)))
             return 1
-        names = set(pf.schema_arrow.names)
-        missing = [c for c in columns if c not in names]
-        if missing:
-            sys.stderr.write("parquet-to-jsonl: %s has no column %s (columns: %s); use "
-                             "--text-column\n" % (path, ", ".join(missing),
-                                                  ", ".join(sorted(names))))
-            return 1
-        row = 0
-        for rg in range(pf.num_row_groups):
-            for batch in pf.iter_batches(batch_size=a.batch_rows, row_groups=[rg],
-                                         columns=columns):
+    row = 0
+    for rg in range(pf.num_row_groups):
+        batches = pf.iter_batches(batch_size=a.batch_rows, row_groups=[rg], columns=columns)
+        while True:
+            try:   # pyarrow's errors on damaged data: one line, no traceback
+                batch = next(batches, None)
+                if batch is None:
+                    break
                 cols = [batch.column(c).to_pylist() for c in columns]
-                for i in range(batch.num_rows):
-                    o = {c: text_of(cols[k][i], path, row, c) for k, c in enumerate(columns)}
-                    if not a.no_source:
-                        o["source"] = {"file": path, "row": row}
-                    out.write(json.dumps(o, ensure_ascii=False, default=str).encode())
-                    out.write(b"\n")
-                    row += 1
-    out.flush()
+            except Exception as e:
+                sys.stderr.write("parquet-to-jsonl: %s: damaged at row %d (row group %d): "
+                                 "%s; the %d rows before it were written, the rest of "
+                                 "the file was not\n"
+                                 % (path, row, rg, " ".join(str(e).split()).rstrip(".") or
+                                    type(e).__name__, row))
+                return 1
+            for i in range(batch.num_rows):
+                o = {c: text_of(cols[k][i], path, row, c) for k, c in enumerate(columns)}
+                if not a.no_source:
+                    o["source"] = {"file": path, "row": row}
+                out.write(json.dumps(o, ensure_ascii=False, default=str).encode())
+                out.write(b"\n")
+                row += 1
     return 0
 
 
@@ -110,4 +165,8 @@ def text_of(v, path, row, column):
 
 
 if __name__ == "__main__":
+    # A closed pipe (e.g. `| head`) ends the stream quietly, and ^C ends it as it
+    # ends any command (no KeyboardInterrupt traceback); set before argparse writes.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     sys.exit(main())

@@ -107,6 +107,8 @@ if [ -z "$OUT" ] || [ $# -eq 0 ]; then
     echo "usage: scripts/train-tokenizer.sh --out PREFIX [options] INPUT... (--help)" >&2
     exit 2
 fi
+# a prefix such as -x read as an option by dirname, mktemp and df: ./-x
+case "$OUT" in -*) OUT=./$OUT ;; esac
 # The last --spm-arg --NAME=VALUE (a bare --NAME: true), else $2: spm_train takes the
 # last of a flag given twice, and the --spm-arg flags come last.
 spm_flag() {
@@ -210,13 +212,23 @@ if [ -n "$free_kb" ] && [ "$free_kb" -lt $((sample * 2 / 1024)) ]; then
         "$((free_kb / 1000)) MB are free there; a smaller --sample-mb, or --out elsewhere"
 fi
 
-tmp=$(mktemp "${OUT}.sample.XXXXXX")
-log=$(mktemp "${OUT}.log.XXXXXX")
-trap 'rm -f "$tmp" "$log"' EXIT
+# The sample, the trainer's log and the model as it is written go into one directory
+# beside PREFIX, removed however the script ends (^C, kill, hang-up). The model and
+# vocabulary are moved into place once both are whole: an earlier PREFIX.model stays
+# as it was until then, never half-written or beside a new .vocab, and a trainer that
+# outlives a killed script (kill PID, as timeout does) writes nothing after it failed.
+work=
+cleanup() { [ -z "$work" ] || rm -rf "$work"; }
+trap cleanup EXIT
+for sig in INT TERM HUP; do trap "cleanup; trap - $sig EXIT; kill -$sig \$\$" "$sig"; done
+work=$(mktemp -d "${OUT}.tmp.XXXXXX")
+tmp=$work/sample.txt
+log=$work/train.log
 echo "train-tokenizer: sampling about $mb MB evenly over the input" >&2
-"$PRETOK" text ${PT_ARGS[@]+"${PT_ARGS[@]}"} --sample-bytes "$sample" "$@" > "$tmp"
+# '--': an INPUT such as -notes.jsonl is a file, not an option of ingot-pretok text
+"$PRETOK" text ${PT_ARGS[@]+"${PT_ARGS[@]}"} --sample-bytes "$sample" -- "$@" > "$tmp"
 
-args=(--input="$tmp" --model_prefix="$OUT" --vocab_size="$VOCAB" --model_type="$TYPE"
+args=(--input="$tmp" --model_prefix="$work/sp" --vocab_size="$VOCAB" --model_type="$TYPE"
       --input_sentence_size=5000000 --shuffle_input_sentence=true
       --max_sentence_length=16384 --num_threads="$(nproc)"
       --byte_fallback="$BYTE_FALLBACK" --normalization_rule_name="$NORM"
@@ -230,9 +242,11 @@ rc=0
 if [ -n "$SPM_TRAIN" ]; then
     { "$SPM_TRAIN" "${args[@]}" 2>&1 1>&3 3>&-; } 3>&1 | tee "$log" >&2 || rc=$?
 else
+    # the flags as keywords: joined into one string, a path with a space in it was cut
     { "$PY" -c 'import sys, sentencepiece as s
+kw = dict((a[2:].split("=", 1) + ["true"])[:2] for a in sys.argv[1:])
 try:
-    s.SentencePieceTrainer.train(" ".join(sys.argv[1:]))
+    s.SentencePieceTrainer.train(**kw)
 except Exception as e:   # its message, not a traceback
     sys.exit(str(e) or type(e).__name__)' "${args[@]}" 2>&1 1>&3 3>&-; } 3>&1 | tee "$log" >&2 || rc=$?
 fi
@@ -253,4 +267,10 @@ if [ "$rc" -ne 0 ]; then
     echo "train-tokenizer: the trainer failed (exit $rc; its message is above)" >&2
     exit 1
 fi
+if [ ! -s "$work/sp.model" ] || [ ! -s "$work/sp.vocab" ]; then
+    echo "train-tokenizer: the trainer ended without writing a model and a vocabulary" >&2
+    exit 1
+fi
+mv -f "$work/sp.vocab" "$OUT.vocab"
+mv -f "$work/sp.model" "$OUT.model"
 echo "train-tokenizer: wrote $OUT.model and $OUT.vocab" >&2
