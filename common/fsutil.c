@@ -690,6 +690,15 @@ int fs_stdout_closed(const char *prog)
                       "/dev/null to discard it", prog);
 }
 
+int fs_stdin_closed(const char *what)
+{
+    if (!(std_closed & 1u))
+        return 0;
+    return ingot_fail(INGOT_E_USAGE, "%s: standard input is closed (<&-): it would read as "
+                      "empty; give the input on standard input (< FILE, a pipe) or name a file",
+                      what);
+}
+
 int fs_dir_holds(const char *dir, const char *name)
 {
     char *p = fs_path_join(dir, name);

@@ -139,6 +139,10 @@ int fs_std_fds_open(void);
  * prog when fs_std_fds_open() found descriptor 1 closed (the /dev/null put
  * there swallowed the result, exit 0). */
 int fs_stdout_closed(const char *prog);
+/* For an input named "-": 0, or INGOT_E_USAGE naming what (the option or
+ * argument) when fs_std_fds_open() found descriptor 0 closed (the
+ * /dev/null put there read as an empty input). */
+int fs_stdin_closed(const char *what);
 
 /* "dir/name" in a malloc'd string (just name when dir is NULL or empty, or
  * when name is absolute); NULL when out of memory. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fsutil.h"
 #include "ingot_err.h"
 #include "manifest.h"
 #include "term_text.h"
@@ -364,7 +365,9 @@ static int add_stdin(struct expand *x, enum pt_format format)
         if (x->in->v[i].is_stdin)
             return ingot_fail(INGOT_E_USAGE, "'-' (standard input) is named twice; it can be "
                               "read only once");
-    int ret = add_file(x, PT_STDIN_NAME, NULL);
+    int ret = fs_stdin_closed("'-' (standard input)");
+    if (!ret)
+        ret = add_file(x, PT_STDIN_NAME, NULL);
     if (ret)
         return ret;
     struct pt_input *f = &x->in->v[x->in->n - 1];

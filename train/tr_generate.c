@@ -97,6 +97,9 @@ static int read_prompt_file(const char *path, char **text, size_t *len)
     *len = 0;
     if (strcmp(path, "-"))
         return fs_read_capped(path, "--prompt-file", PROMPT_FILE_MAX, text, len);
+    int err = fs_stdin_closed("--prompt-file -");
+    if (err)
+        return err;
     size_t cap = 1 << 16;
     char *b = malloc(cap + 1);
     if (!b)

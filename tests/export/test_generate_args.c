@@ -218,6 +218,20 @@ int main(int argc, char **argv)
     fails += !cok;
     free(ctext);
     free(closed);
+    /* --prompt-file - with standard input closed: it read as an empty prompt
+     * and generated from BOS, exit 0 */
+    closed = tt_fmt("{ '%s' generate '%s/ck' --prompt-file - --tokens 2 --threads 1 <&-; }",
+                    bin, dir);
+    crc = tt_run(closed, out);
+    ctext = tt_slurp(out);
+    cok = crc == 2 && ctext && strstr(ctext, "--prompt-file -: standard input is closed");
+    printf("%-34s exit %d%s\n", "generate --prompt-file - <&-", crc, cok ? "" : "  FAIL");
+    if (!cok)
+        fprintf(stderr, "%s: want exit 2 naming standard input, got %d:\n%s\n", closed, crc,
+                ctext ? ctext : "");
+    fails += !cok;
+    free(ctext);
+    free(closed);
     free(ds);
     /* white space around and between the ids */
     args = tt_fmt("generate '%s' --prompt-ids '\t1\n2,\t3\n' --tokens 2 --ids --threads 1", ck);

@@ -272,6 +272,14 @@ p = subprocess.run(["sh", "-c", '"$0" text "$1" >&-', t.pretok, t.path("a.jsonl"
 T.check(p.returncode == 2 and "standard output is closed" in p.stderr,
         "text >&-: exit %d: %s" % (p.returncode, p.stderr))
 print("text >&-: exit 2, named")
+# standard input closed (<&-) for '-': the /dev/null in its place read as an
+# empty input; refused, named, no --out made
+p = subprocess.run(["sh", "-c", '"$0" --model "$1" --out "$2" - <&-', t.pretok, model,
+                    t.path("stdin_closed")], stderr=subprocess.PIPE, text=True)
+T.check(p.returncode == 2 and "standard input is closed" in p.stderr and
+        not os.path.exists(t.path("stdin_closed")),
+        "'-' <&-: exit %d: %s" % (p.returncode, p.stderr))
+print("'-' with standard input closed: exit 2, named")
 
 t.cleanup()
 print("ok")
