@@ -25,6 +25,7 @@
 
 #include "cli_num.h"
 #include "data_loader.h"
+#include "fsutil.h"
 #include "ingot_err.h"
 #include "json_term.h"
 #include "term_text.h"
@@ -275,6 +276,8 @@ int tr_eval_main(int argc, char **argv)
 {
     struct eval_opts o;
     int err = parse(argc, argv, &o);
+    if (!err)   /* its result is the loss it prints */
+        err = fs_stdout_closed("ingot-train eval");
     if (err)
         return err;
     struct tr_ckpt_state st;

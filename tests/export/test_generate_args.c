@@ -218,6 +218,17 @@ int main(int argc, char **argv)
     fails += !cok;
     free(ctext);
     free(closed);
+    closed = tt_fmt("{ '%s' eval '%s/ck' --data '%s' --threads 1 >&-; }", bin, dir, ds);
+    crc = tt_run(closed, out);
+    ctext = tt_slurp(out);
+    cok = crc == 2 && ctext && strstr(ctext, "standard output is closed");
+    printf("%-34s exit %d%s\n", "eval >&-", crc, cok ? "" : "  FAIL");
+    if (!cok)
+        fprintf(stderr, "%s: want exit 2 naming standard output, got %d:\n%s\n", closed, crc,
+                ctext ? ctext : "");
+    fails += !cok;
+    free(ctext);
+    free(closed);
     /* --prompt-file - with standard input closed: it read as an empty prompt
      * and generated from BOS, exit 0 */
     closed = tt_fmt("{ '%s' generate '%s/ck' --prompt-file - --tokens 2 --threads 1 <&-; }",
