@@ -63,34 +63,82 @@ static void cgroup_dir(char *out, size_t len, int *v1)
     fclose(f);
 }
 
-/* limit - usage of the cgroup (UINT64_MAX: no limit known). A container
- * sees its own cgroup as "/", mounted at the root of /sys/fs/cgroup. */
+/* The file pages of a cgroup (memory.stat: "inactive_file" and
+ * "active_file", v1 "total_" of each), which its usage counts and the
+ * kernel reclaims before it kills: a dataset verified at start (every
+ * shard's bytes read) filled the usage to the limit with page cache, and
+ * every check refused a run that fits. 0 when unreadable. */
+static uint64_t cgroup_file_pages(const char *dir, int v1)
+{
+    char p[1024], text[8192];
+    snprintf(p, sizeof(p), v1 ? "/sys/fs/cgroup/memory%s/memory.stat" : "/sys/fs/cgroup%s/memory.stat",
+             dir);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    uint64_t sum = 0;
+    const char *keys[2] = { v1 ? "total_inactive_file " : "inactive_file ",
+                            v1 ? "total_active_file " : "active_file " };
+    for (int k = 0; k < 2; k++) {
+        for (const char *q = text; q && *q; q = strchr(q, '\n'), q = q ? q + 1 : NULL) {
+            if (strncmp(q, keys[k], strlen(keys[k])))
+                continue;
+            unsigned long long v = strtoull(q + strlen(keys[k]), NULL, 10);
+            sum += v;
+            break;
+        }
+    }
+    return sum;
+}
+
+/* limit - (usage - file pages) of one cgroup directory (relative to the
+ * controller's mount); UINT64_MAX when it has no limit or none is known. */
+static uint64_t room_of(const char *dir, int v1)
+{
+    char p1[1024], p2[1024];
+    if (v1) {
+        snprintf(p1, sizeof(p1), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", dir);
+        snprintf(p2, sizeof(p2), "/sys/fs/cgroup/memory%s/memory.usage_in_bytes", dir);
+    } else {
+        snprintf(p1, sizeof(p1), "/sys/fs/cgroup%s/memory.max", dir);
+        snprintf(p2, sizeof(p2), "/sys/fs/cgroup%s/memory.current", dir);
+    }
+    uint64_t lim = file_number(p1), use = file_number(p2);
+    /* v1 reports "no limit" as a huge page-rounded number */
+    if (lim == UINT64_MAX || lim >= (UINT64_C(1) << 60) || use == UINT64_MAX)
+        return UINT64_MAX;
+    uint64_t file = cgroup_file_pages(dir, v1);
+    use = use > file ? use - file : 0;
+    return lim > use ? lim - use : 0;
+}
+
+/* The least room of the process's cgroup and each of its ancestors (a
+ * limit set on a parent, a Slurm job's or a systemd slice's, binds too);
+ * UINT64_MAX: no limit known. A container sees its own cgroup as "/",
+ * mounted at the root of /sys/fs/cgroup. */
 static uint64_t cgroup_room(void)
 {
-    char dir[900], p1[1024], p2[1024];
+    char dir[900];
     int v1;
     cgroup_dir(dir, sizeof(dir), &v1);
     uint64_t best = UINT64_MAX;
-    /* the path as listed, then the mount's root (namespaced containers) */
-    const char *cands[2] = { dir, "" };
-    for (int i = 0; i < 2; i++) {
-        if (i == 1 && !*dir)
+    for (;;) {
+        uint64_t r = room_of(strcmp(dir, "/") ? dir : "", v1);
+        if (r < best)
+            best = r;
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir) {
+            if (dir[0] && strcmp(dir, "/")) {   /* then the mount's root */
+                r = room_of("", v1);
+                if (r < best)
+                    best = r;
+            }
             break;
-        if (v1) {
-            snprintf(p1, sizeof(p1), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", cands[i]);
-            snprintf(p2, sizeof(p2), "/sys/fs/cgroup/memory%s/memory.usage_in_bytes", cands[i]);
-        } else {
-            snprintf(p1, sizeof(p1), "/sys/fs/cgroup%s/memory.max", cands[i]);
-            snprintf(p2, sizeof(p2), "/sys/fs/cgroup%s/memory.current", cands[i]);
         }
-        uint64_t lim = file_number(p1), use = file_number(p2);
-        /* v1 reports "no limit" as a huge page-rounded number */
-        if (lim == UINT64_MAX || lim >= (UINT64_C(1) << 60) || use == UINT64_MAX)
-            continue;
-        uint64_t room = lim > use ? lim - use : 0;
-        if (room < best)
-            best = room;
-        break;
+        *slash = '\0';
     }
     return best;
 }

@@ -56,8 +56,9 @@ struct tr_backend_opts {
     bool grad_reduce_bf16; /* reduce gradients in bf16 (--grad-reduce bf16) */
     uint64_t host_later; /* host bytes the run allocates later (each checkpoint's copies of
                             the parameters and AdamW state): the CPU back end counts them
-                            in its memory check, less the caller's parameter array, which
-                            is freed once the back end holds its own */
+                            in its memory check, less host_freed */
+    uint64_t host_freed; /* host bytes the caller holds now and frees once the back end
+                            is made (its parameters; on --resume also the AdamW state read) */
 };
 
 /* Optimizer hyper-parameters of one step (AdamW, decoupled decay on the

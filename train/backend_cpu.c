@@ -105,10 +105,10 @@ static int cpu_create(const struct tr_backend_opts *o, const float *params, tr_b
         cpu_destroy(b);
         return err;
     }
-    const uint64_t own = (uint64_t)b->n_params * sizeof(float);   /* the caller's, freed */
     uint64_t state = 2 * (uint64_t)b->z.n_pad * sizeof(float) +
-                     2 * (uint64_t)b->z.shard * sizeof(float);
-    state += o->host_later > own ? o->host_later - own : 0;
+                     2 * (uint64_t)b->z.shard * sizeof(float) + o->host_later;
+    /* what the caller frees once this back end is made is in use now */
+    state = state > o->host_freed ? state - o->host_freed : 0;
     if ((err = tr_mem_check(state, o->host_later ? "cpu: the parameters, gradients and AdamW "
                             "state, with each checkpoint's copies of them" : "cpu: the "
                             "parameters, gradients and AdamW state",

@@ -83,10 +83,13 @@ static void stalled(tr_dist *d, char *why, size_t len)
     const int64_t grace = tcp_grace_ns(d);
     if (mono_now_ns() - beat <= (int64_t)(d->timeout_s * 1e9) + slack + grace)
         return;
-    char plus[96] = "";
+    char plus[160] = "", ps[64] = "", pg[64] = "";
     if (slack)
-        snprintf(plus, sizeof(plus), " %.0f s plus %.1f s, the time of this rank's evaluation",
-                 d->timeout_s, slack * 1e-9);
+        snprintf(ps, sizeof(ps), " plus %.1f s, the time of this rank's evaluation", slack * 1e-9);
+    if (grace)
+        snprintf(pg, sizeof(pg), " plus %.0f s for a tcp exchange's own deadline", grace * 1e-9);
+    if (slack || grace)
+        snprintf(plus, sizeof(plus), " %.0f s%s%s", d->timeout_s, ps, pg);
     snprintf(why, len, "no progress for %.0f s (--dist-timeout%s): a peer died, hangs, or is far "
              "slower", d->timeout_s + slack * 1e-9 + grace * 1e-9, plus);
 }

@@ -544,6 +544,7 @@ static int setup_model(struct run *r)
                      !strcmp(o->precision, "bf16") ? TR_PREC_BF16 : TR_PREC_FP32,
         .profile = o->profile > 0, .peak_tflops = o->peak_tflops,
         .zero = o->zero, .grad_reduce_bf16 = o->grad_reduce_bf16, .host_later = save_copies,
+        .host_freed = (uint64_t)r->n_params * sizeof(float) * (m ? 3 : 1),
     };
     if ((err = r->ops->create(&bo, params, &r->be)))
         goto out;
@@ -895,9 +896,11 @@ static int report(struct run *r, const struct tr_step_result *res, int64_t end)
      * run only stopped at the next step's loss. Stopped here, before its save */
     if (!isfinite(res->grad_norm))
         return ingot_fail(INGOT_E_INPUT, "step %d: the gradient norm is %g (loss %.4f); training "
-                          "diverged and this step's update is not finite, so it is not saved "
-                          "(the newest checkpoint is of an earlier step): resume from it with "
-                          "a lower --lr or --grad-clip 1", res->t, res->grad_norm, res->loss);
+                          "diverged and this step's update is not finite, so it is not saved%s",
+                          res->t, res->grad_norm, res->loss, !r->o->ckpt_dir ?
+                          " (no --ckpt-dir: run again with a lower --lr or --grad-clip 1)" :
+                          " (a checkpoint in --ckpt-dir, if any, is of an earlier step: resume "
+                          "from it, or start again, with a lower --lr or --grad-clip 1)");
     struct tr_metrics_prof mp;
     if (r->o->profile > 0)
         profile_step(r, res, tps, &mp);

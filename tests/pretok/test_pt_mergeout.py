@@ -220,4 +220,18 @@ os.unlink(planted)
 t.run(["merge", m2] + parts, what="rerun, the file removed")
 merged_ok(m2, parts, "rerun, the file removed")
 print("interrupted merge: a foreign file at a destination refused, then resumed")
+
+# a part whose full path is not UTF-8: the plan (JSON text) cannot name it;
+# refused naming the byte (it was "out of memory while planning the merge")
+latin = os.fsencode(t.path("lat")) + b"\xe9"
+os.mkdir(latin)
+lparts = []
+for k in (1, 2):
+    d = os.path.join(latin, b"p%d" % k)
+    t.run(common + ["--part", "%d/2" % k, "--out", os.fsdecode(d), inp], what="latin part")
+    lparts.append(os.fsdecode(d))
+_, err = t.run(["merge", t.path("mlat")] + lparts, rc=2, what="a part under a Latin-1 name")
+T.check("is not UTF-8 (0xe9" in err and "out of memory" not in err,
+        "a part under a Latin-1 name: %s" % err)
+print("a part whose path is not UTF-8: refused, named")
 t.cleanup()
