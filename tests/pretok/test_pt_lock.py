@@ -54,15 +54,17 @@ print("lock released with its process: converted, rerun fine")
 
 # A closed standard descriptor is not taken by the lock file: with stdin
 # closed, "-" read the lock file (its pid became a document); with stdout
-# closed, --json went into it. Now they are /dev/null.
+# closed, --json went into it. Now they are /dev/null, and "-" on a closed
+# stdin is refused.
 def closed(fd):
     return lambda: os.close(fd)
 out2 = t.path("out-closed-stdin")
 p = subprocess.run([t.pretok, "--model", model, "--out", out2, "--stdin-format", "text", "-"],
                    preexec_fn=closed(0), capture_output=True, timeout=60)
 err = p.stderr.decode()
-T.check(p.returncode == 1 and "empty_file" in err,
-        "stdin closed: exit %d, expected 1 with an empty stdin: %s" % (p.returncode, err))
+# '-' with standard input closed is refused as such (it read as an empty input)
+T.check(p.returncode == 2 and "standard input is closed" in err and not os.path.exists(out2),
+        "stdin closed: exit %d, expected 2 naming the closed input: %s" % (p.returncode, err))
 out3 = t.path("out-closed-stdout")
 p = subprocess.run([t.pretok, "--model", model, "--out", out3, "--json", inp],
                    preexec_fn=closed(1), stderr=subprocess.PIPE, timeout=60)
