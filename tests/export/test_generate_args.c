@@ -29,6 +29,24 @@
 #include "tr_export.h"
 #include "tt_util.h"
 
+/* cmd (malloc'd; freed here), which closes a standard stream of the
+ * command it runs: exit 2 with want in its output (the /dev/null put on
+ * the closed descriptor swallowed the result or read as an empty input,
+ * exit 0). 0 or 1 failure. */
+static int closed_stream(const char *out, const char *what, char *cmd, const char *want)
+{
+    int rc = tt_run(cmd, out);
+    char *text = tt_slurp(out);
+    bool ok = rc == 2 && text && strstr(text, want);
+    printf("%-34s exit %d%s\n", what, rc, ok ? "" : "  FAIL");
+    if (!ok)
+        fprintf(stderr, "%s: want exit 2 with '%s', got %d:\n%s\n", cmd, want, rc,
+                text ? text : "");
+    free(text);
+    free(cmd);
+    return !ok;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -206,43 +224,15 @@ int main(int argc, char **argv)
     }
     /* standard output closed (>&-): the /dev/null in its place swallowed
      * the continuation, exit 0 */
-    char *closed = tt_fmt("{ '%s' generate '%s/ck' --prompt-ids 1 --tokens 2 --threads 1 >&-; }",
-                          bin, dir);
-    int crc = tt_run(closed, out);
-    char *ctext = tt_slurp(out);
-    bool cok = crc == 2 && ctext && strstr(ctext, "standard output is closed");
-    printf("%-34s exit %d%s\n", "generate >&-", crc, cok ? "" : "  FAIL");
-    if (!cok)
-        fprintf(stderr, "%s: want exit 2 naming standard output, got %d:\n%s\n", closed, crc,
-                ctext ? ctext : "");
-    fails += !cok;
-    free(ctext);
-    free(closed);
-    closed = tt_fmt("{ '%s' eval '%s/ck' --data '%s' --threads 1 >&-; }", bin, dir, ds);
-    crc = tt_run(closed, out);
-    ctext = tt_slurp(out);
-    cok = crc == 2 && ctext && strstr(ctext, "standard output is closed");
-    printf("%-34s exit %d%s\n", "eval >&-", crc, cok ? "" : "  FAIL");
-    if (!cok)
-        fprintf(stderr, "%s: want exit 2 naming standard output, got %d:\n%s\n", closed, crc,
-                ctext ? ctext : "");
-    fails += !cok;
-    free(ctext);
-    free(closed);
+    fails += closed_stream(out, "generate >&-", tt_fmt("{ '%s' generate '%s/ck' --prompt-ids 1 "
+                           "--tokens 2 --threads 1 >&-; }", bin, dir), "standard output is closed");
+    fails += closed_stream(out, "eval >&-", tt_fmt("{ '%s' eval '%s/ck' --data '%s' --threads 1 "
+                           ">&-; }", bin, dir, ds), "standard output is closed");
     /* --prompt-file - with standard input closed: it read as an empty prompt
      * and generated from BOS, exit 0 */
-    closed = tt_fmt("{ '%s' generate '%s/ck' --prompt-file - --tokens 2 --threads 1 <&-; }",
-                    bin, dir);
-    crc = tt_run(closed, out);
-    ctext = tt_slurp(out);
-    cok = crc == 2 && ctext && strstr(ctext, "--prompt-file -: standard input is closed");
-    printf("%-34s exit %d%s\n", "generate --prompt-file - <&-", crc, cok ? "" : "  FAIL");
-    if (!cok)
-        fprintf(stderr, "%s: want exit 2 naming standard input, got %d:\n%s\n", closed, crc,
-                ctext ? ctext : "");
-    fails += !cok;
-    free(ctext);
-    free(closed);
+    fails += closed_stream(out, "generate --prompt-file - <&-", tt_fmt("{ '%s' generate '%s/ck' "
+                           "--prompt-file - --tokens 2 --threads 1 <&-; }", bin, dir),
+                           "--prompt-file -: standard input is closed");
     free(ds);
     /* white space around and between the ids */
     args = tt_fmt("generate '%s' --prompt-ids '\t1\n2,\t3\n' --tokens 2 --ids --threads 1", ck);
