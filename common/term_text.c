@@ -158,16 +158,19 @@ size_t term_text_char_len(const char *s, size_t avail)
     return avail && *s ? utf8_len((const unsigned char *)s, avail, &cp) : 0;
 }
 
-bool term_text_utf8(const char *s)
+size_t term_text_utf8_bad(const char *s)
 {
-    if (!s)
-        return false;
     const unsigned char *u = (const unsigned char *)s;
     uint32_t cp;
     for (size_t i = 0, k; u[i]; i += k)
         if (!(k = utf8_len(u + i, SIZE_MAX, &cp)))
-            return false;
-    return true;
+            return i;
+    return SIZE_MAX;
+}
+
+bool term_text_utf8(const char *s)
+{
+    return s && term_text_utf8_bad(s) == SIZE_MAX;
 }
 
 char *term_text_dup(const char *s)

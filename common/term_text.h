@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -88,6 +89,9 @@ size_t term_text_char_len(const char *s, size_t avail);
 /* Whether s is well-formed UTF-8 throughout (what JSON strings hold; every
  * character, controls too, allowed). NULL is not. */
 bool term_text_utf8(const char *s);
+/* The offset of s's first byte that does not start a well-formed UTF-8
+ * character (for a message naming it), or SIZE_MAX when there is none. */
+size_t term_text_utf8_bad(const char *s);
 
 /* Whether term_text() shows s as it is: nothing in it that it would write
  * as '?', by the rules above. NULL is not plain. */

@@ -169,13 +169,12 @@ static int read_parts(const struct pt_opts *o, struct part *parts, size_t n)
         }
         /* the plan (JSON text) names each part by its full path: one that is
          * not UTF-8 failed the merge as "out of memory while planning" */
-        const size_t rl = strlen(parts[i].real);
-        for (size_t k = 0, c; k < rl; k += c)
-            if (!(c = term_text_char_len(parts[i].real + k, rl - k)))
-                return ingot_fail(INGOT_E_USAGE, "%s: its full path has a byte that is not "
-                                  "UTF-8 (0x%02x at byte %zu), which the merge plan cannot "
-                                  "record; rename the directories on the way to UTF-8 names",
-                                  td, (unsigned char)parts[i].real[k], k);
+        const size_t bad = term_text_utf8_bad(parts[i].real);
+        if (bad != SIZE_MAX)
+            return ingot_fail(INGOT_E_USAGE, "%s: its full path has a byte that is not UTF-8 "
+                              "(0x%02x at byte %zu), which the merge plan cannot record; "
+                              "rename the directories on the way to UTF-8 names", td,
+                              (unsigned char)parts[i].real[bad], bad);
         const struct pt_state *st = &parts[i].st;
         if (!st->done)
             return ingot_fail(INGOT_E_USAGE, "%s: the conversion of this part is not finished; "

@@ -166,12 +166,11 @@ static int load_prompt_file(const char *path, char **text)
  * in its place, with exit 0. what: the option, for the message. */
 static int check_prompt_utf8(const char *what, const char *text)
 {
-    size_t n = strlen(text), k;
-    for (size_t i = 0; i < n; i += k)
-        if (!(k = term_text_char_len(text + i, n - i)))
-            return ingot_fail(INGOT_E_USAGE, "%s: byte %zu (0x%02x) is not UTF-8; the prompt "
-                              "must be UTF-8 text (convert it, e.g. iconv -f latin1 -t utf-8)",
-                              what, i, (unsigned char)text[i]);
+    const size_t i = term_text_utf8_bad(text);
+    if (i != SIZE_MAX)
+        return ingot_fail(INGOT_E_USAGE, "%s: byte %zu (0x%02x) is not UTF-8; the prompt "
+                          "must be UTF-8 text (convert it, e.g. iconv -f latin1 -t utf-8)",
+                          what, i, (unsigned char)text[i]);
     return 0;
 }
 

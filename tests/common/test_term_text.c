@@ -150,6 +150,8 @@ int main(int argc, char **argv)
     /* term_text_utf8: what JSON holds (controls too) */
     CHECK(term_text_utf8(jp) && term_text_utf8("") && term_text_utf8("\x1b]0;x\a\xe2\x80\xae"));
     CHECK(!term_text_utf8(NULL) && !term_text_utf8("lat\xe9n") && !term_text_utf8("a\xe6\x97"));
+    CHECK(term_text_utf8_bad("lat\xe9n") == 3 && term_text_utf8_bad("a\xe6\x97") == 1 &&
+          term_text_utf8_bad("\xe6\x97\xa5x") == SIZE_MAX && term_text_utf8_bad("") == SIZE_MAX);
     /* term_text_plain: what a name check uses */
     CHECK(term_text_plain("train-000000.tok") && term_text_plain("\xc3\xa9\xe2\x82\xac"));
     CHECK(term_text_plain("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.tok"));
