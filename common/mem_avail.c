@@ -1,24 +1,45 @@
 /* Memory left before the OOM killer (mem_avail.h). */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mem_avail.h"
 
-uint64_t ingot_meminfo_bytes(const char *text, const char *key)
+/* The number after the line that starts "key" and sep in text (meminfo's
+ * "MemAvailable:", memory.stat's "inactive_file "); UINT64_MAX when there is
+ * no such line or no number on it. */
+static uint64_t key_number(const char *text, const char *key, char sep)
 {
     const size_t kl = strlen(key);
     for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, key, kl) != 0 || p[kl] != ':')
+        if (strncmp(p, key, kl) != 0 || p[kl] != sep)
             continue;
         char *end;
-        unsigned long long kb = strtoull(p + kl + 1, &end, 10);
-        if (end == p + kl + 1 || kb > UINT64_MAX / 1024)
-            return UINT64_MAX;
-        return (uint64_t)kb * 1024;
+        unsigned long long v = strtoull(p + kl + 1, &end, 10);
+        return end == p + kl + 1 ? UINT64_MAX : (uint64_t)v;
     }
     return UINT64_MAX;
+}
+
+uint64_t ingot_meminfo_bytes(const char *text, const char *key)
+{
+    uint64_t kb = key_number(text, key, ':');
+    return kb > UINT64_MAX / 1024 ? UINT64_MAX : kb * 1024;
+}
+
+/* A small file's text (/proc/meminfo, a cgroup's memory.stat) into buf,
+ * NUL-terminated; false when it cannot be opened. */
+static bool read_small(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return true;
 }
 
 /* The first number of a small file (a cgroup's limit or usage); UINT64_MAX
@@ -73,23 +94,14 @@ static uint64_t cgroup_file_pages(const char *dir, int v1)
     char p[1024], text[8192];
     snprintf(p, sizeof(p), v1 ? "/sys/fs/cgroup/memory%s/memory.stat" : "/sys/fs/cgroup%s/memory.stat",
              dir);
-    FILE *f = fopen(p, "r");
-    if (!f)
+    if (!read_small(p, text, sizeof(text)))
         return 0;
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
     uint64_t sum = 0;
-    const char *keys[2] = { v1 ? "total_inactive_file " : "inactive_file ",
-                            v1 ? "total_active_file " : "active_file " };
+    const char *keys[2] = { v1 ? "total_inactive_file" : "inactive_file",
+                            v1 ? "total_active_file" : "active_file" };
     for (int k = 0; k < 2; k++) {
-        for (const char *q = text; q && *q; q = strchr(q, '\n'), q = q ? q + 1 : NULL) {
-            if (strncmp(q, keys[k], strlen(keys[k])))
-                continue;
-            unsigned long long v = strtoull(q + strlen(keys[k]), NULL, 10);
-            sum += v;
-            break;
-        }
+        uint64_t v = key_number(text, keys[k], ' ');
+        sum += v == UINT64_MAX ? 0 : v;
     }
     return sum;
 }
@@ -148,12 +160,8 @@ uint64_t ingot_mem_available(const char **what)
     if (what)
         *what = "MemAvailable + SwapFree";
     char text[8192];
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f)
+    if (!read_small("/proc/meminfo", text, sizeof(text)))
         return UINT64_MAX;
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
     uint64_t avail = ingot_meminfo_bytes(text, "MemAvailable");
     uint64_t swap = ingot_meminfo_bytes(text, "SwapFree");
     if (avail != UINT64_MAX && swap != UINT64_MAX)
