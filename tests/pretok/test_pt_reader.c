@@ -22,6 +22,16 @@ static unsigned char byte_at(size_t file, size_t off)
     return (unsigned char)((file * 131 + off * 7 + off / 251) & 0xFF);
 }
 
+/* path holds n bytes of file pattern's bytes (byte_at). */
+static void write_pattern(const char *path, size_t pattern, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f);
+    for (size_t k = 0; k < n; k++)
+        fputc(byte_at(pattern, k), f);
+    CHECK(fclose(f) == 0);
+}
+
 static void run(struct pt_reader_file *files, const char *mode)
 {
     pt_reader *r;
@@ -120,11 +130,7 @@ static void run_shrink(const char *dir, const char *mode)
 {
     char path[96];
     snprintf(path, sizeof(path), "%s/shrink", dir);
-    FILE *f = fopen(path, "wb");
-    CHECK(f);
-    for (size_t k = 0; k < 20 * CHUNK; k++)
-        fputc(byte_at(2, k), f);
-    fclose(f);
+    write_pattern(path, 2, 20 * CHUNK);
     struct pt_reader_file files[1] = { { path, false } };
     pt_reader *r;
     CHECK_OK(pt_reader_open(files, 1, CHUNK, 4, &r));
@@ -164,11 +170,8 @@ static void run_changed(const char *dir, int how, const char *mode)
 {
     char path[96];
     snprintf(path, sizeof(path), "%s/changing", dir);
-    FILE *f = fopen(path, "wb");
-    CHECK(f);
-    for (size_t k = 0; k < 6 * CHUNK + 10; k++)
-        fputc(byte_at(3, k), f);
-    fclose(f);
+    write_pattern(path, 3, 6 * CHUNK + 10);
+    FILE *f;
     struct stat st0;
     CHECK(stat(path, &st0) == 0);
     struct pt_reader_file files[1] = { { path, false } };
@@ -220,11 +223,7 @@ int main(void)
         files[i].path = paths[i];
         if (sizes[i] == (size_t)-1)
             continue;
-        FILE *f = fopen(paths[i], "wb");
-        CHECK(f);
-        for (size_t k = 0; k < sizes[i]; k++)
-            fputc(byte_at(i, k), f);
-        fclose(f);
+        write_pattern(paths[i], i, sizes[i]);
     }
     run(files, "default");
     run_shrink(dir, "default");
